@@ -1,0 +1,255 @@
+"""A seeded, simulated patient receiving IV ketamine, with named scenarios.
+
+The model is a pure function of its seed and of time: the same seed and the same sequence of
+calls give the same readings, at any replay speed. Times are seconds since the epoch (UTC).
+
+Physiology (CLINICAL.md): HR 65-95 with beat-to-beat noise, SpO2 95-99 %, NIBP rising about
++15/+10 mmHg with a peak 30-40 min into the infusion and falling off during recovery.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from monitor.constants import PLETH_RATE_HZ, SECONDS_PER_MINUTE
+from monitor.plan import SessionPlan
+from monitor.readings import Flag, Parameter, Reading
+
+SCENARIOS: dict[str, str] = {
+    "normal": "an uneventful session",
+    "hypertension": "systolic above 185 mmHg around minute 30 of the infusion",
+    "desaturation": "SpO2 falls to 86 % for 60 s at infusion minute 20",
+    "bradycardia": "heart rate near 42/min for 2 min at infusion minute 15",
+    "probe_off": "the SpO2 probe comes off for 60 s at infusion minute 10",
+    "cuff_failure": "every cuff measurement fails from infusion minute 10",
+    "link_loss": "the device link drops for 45 s at infusion minute 12",
+}
+
+# Scenario timing, minutes after the infusion starts.
+DESAT_START_MIN = 20.0
+DESAT_HOLD_S = 60.0
+DESAT_RAMP_S = 20.0
+DESAT_FLOOR = 86.0
+BRADY_START_MIN = 15.0
+BRADY_HOLD_S = 120.0
+BRADY_RATE = 42.0
+PROBE_OFF_START_MIN = 10.0
+PROBE_OFF_S = 60.0
+CUFF_FAIL_START_MIN = 10.0
+LINK_LOSS_START_MIN = 12.0
+LINK_LOSS_S = 45.0
+HYPERTENSION_PEAK_MIN = 30.0
+CUFF_DURATION_S = 35.0
+
+
+class ScenarioError(ValueError):
+    """An unknown scenario name."""
+
+
+def check_scenario(name: str) -> str:
+    """Return ``name`` if it is a known scenario, else raise with the list of names."""
+    if name not in SCENARIOS:
+        raise ScenarioError(f"unknown scenario '{name}'; choose from {', '.join(SCENARIOS)}")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A span of time, [start, end)."""
+
+    start: float
+    end: float
+
+    def __contains__(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+def ketamine_effect(minutes_since_start: float, infusion_min: float) -> float:
+    """Fraction (0-1) of the peak haemodynamic response to the infusion.
+
+    Rises to its peak about 35 min in, holds near it to the end of the infusion, then fades
+    with a 12-minute time constant.
+    """
+    if minutes_since_start <= 0:
+        return 0.0
+    peak_at = 35.0
+    if minutes_since_start <= min(peak_at, infusion_min):
+        return float((minutes_since_start / peak_at) ** 1.3)
+    at_stop = (min(peak_at, infusion_min) / peak_at) ** 1.3
+    if minutes_since_start <= infusion_min:
+        return float(max(0.0, 1.0 - 0.004 * (minutes_since_start - peak_at)))
+    level = at_stop if infusion_min <= peak_at else max(0.0, 1.0 - 0.004 * (infusion_min - peak_at))
+    return float(level * math.exp(-(minutes_since_start - infusion_min) / 12.0))
+
+
+class SimulatedPatient:
+    """Vital signs of one simulated patient over a session."""
+
+    def __init__(
+        self,
+        scenario: str = "normal",
+        seed: int = 1,
+        start: float = 0.0,
+        plan: SessionPlan | None = None,
+    ) -> None:
+        self.scenario = check_scenario(scenario)
+        self.seed = seed
+        self.start = start
+        self.plan = plan or SessionPlan()
+        rng = random.Random(seed)
+        self.base_hr = rng.uniform(68.0, 82.0)
+        self.base_spo2 = rng.uniform(97.0, 98.5)
+        self.base_sys = rng.uniform(116.0, 132.0)
+        self.base_dia = rng.uniform(70.0, 82.0)
+        self._noise = random.Random(seed * 7919 + 1)
+        self._hr_dev = 0.0
+        self._spo2_dev = 0.0
+        self.infusion_start = start + self.plan.baseline_min * SECONDS_PER_MINUTE
+        self.infusion_stop: float | None = None
+        self._pleth_phase = 0.0
+
+    # -- session timeline ------------------------------------------------------------------
+
+    def infusion_started(self, at: float) -> None:
+        """The drug starts running at ``at``."""
+        self.infusion_start = at
+        self.infusion_stop = None
+
+    def infusion_stopped(self, at: float) -> None:
+        """The drug stops at ``at``."""
+        self.infusion_stop = at
+
+    def infusion_minutes(self, t: float) -> float:
+        """Minutes since the infusion started (negative before)."""
+        return (t - self.infusion_start) / SECONDS_PER_MINUTE
+
+    def _planned_infusion_min(self) -> float:
+        if self.infusion_stop is not None:
+            return (self.infusion_stop - self.infusion_start) / SECONDS_PER_MINUTE
+        return self.plan.infusion_min
+
+    def _window(self, start_min: float, seconds: float) -> Window:
+        begin = self.infusion_start + start_min * SECONDS_PER_MINUTE
+        return Window(begin, begin + seconds)
+
+    def link_down(self, t: float) -> bool:
+        """Whether the simulated link is cut at ``t``."""
+        return self.scenario == "link_loss" and t in self._window(LINK_LOSS_START_MIN, LINK_LOSS_S)
+
+    def link_windows(self) -> list[Window]:
+        """Spans in which the link is cut."""
+        return [self._window(LINK_LOSS_START_MIN, LINK_LOSS_S)] if self.scenario == "link_loss" else []
+
+    # -- true physiology -------------------------------------------------------------------
+
+    def _effect(self, t: float) -> float:
+        return ketamine_effect(self.infusion_minutes(t), self._planned_infusion_min())
+
+    def heart_rate(self, t: float) -> float:
+        """Underlying heart rate without beat-to-beat noise."""
+        hr = self.base_hr + 8.0 * self._effect(t)
+        if self.scenario == "bradycardia":
+            w = self._window(BRADY_START_MIN, BRADY_HOLD_S)
+            hr = _blend(hr, BRADY_RATE, _plateau(t, w, 20.0))
+        return hr
+
+    def spo2(self, t: float) -> float:
+        """Underlying saturation."""
+        value = self.base_spo2
+        if self.scenario == "desaturation":
+            w = self._window(DESAT_START_MIN, DESAT_HOLD_S)
+            value = _blend(value, DESAT_FLOOR, _plateau(t, w, DESAT_RAMP_S))
+        return value
+
+    def blood_pressure(self, t: float) -> tuple[float, float]:
+        """Underlying systolic and diastolic pressure."""
+        effect = self._effect(t)
+        sys_v = self.base_sys + 15.0 * effect
+        dia_v = self.base_dia + 10.0 * effect
+        if self.scenario == "hypertension":
+            bump = math.exp(-0.5 * ((self.infusion_minutes(t) - HYPERTENSION_PEAK_MIN) / 6.0) ** 2)
+            sys_v += 58.0 * bump
+            dia_v += 24.0 * bump
+        return sys_v, dia_v
+
+    def probe_off(self, t: float) -> bool:
+        """Whether the SpO2 probe is off the finger at ``t``."""
+        return self.scenario == "probe_off" and t in self._window(PROBE_OFF_START_MIN, PROBE_OFF_S)
+
+    def cuff_fails(self, t: float) -> bool:
+        """Whether a cuff measurement finishing at ``t`` fails."""
+        return self.scenario == "cuff_failure" and self.infusion_minutes(t) >= CUFF_FAIL_START_MIN
+
+    # -- what a monitor reports ------------------------------------------------------------
+
+    def numerics(self, t: float, source: str) -> list[Reading]:
+        """One second's HR, PR and SpO2 (call once per second, in time order)."""
+        self._hr_dev = 0.85 * self._hr_dev + self._noise.gauss(0.0, 1.1)
+        self._spo2_dev = 0.9 * self._spo2_dev + self._noise.gauss(0.0, 0.25)
+        hr_true = self.heart_rate(t)
+        hr = round(min(max(hr_true + self._hr_dev, 30.0), 200.0))
+        pr = round(min(max(hr_true + self._hr_dev + self._noise.gauss(0.0, 0.6), 30.0), 200.0))
+        spo2 = round(min(max(self.spo2(t) + self._spo2_dev, 50.0), 100.0))
+        if self.scenario != "desaturation":
+            spo2 = min(max(spo2, 95), 99)
+        out = [Reading(t, Parameter.HR, float(hr), source)]
+        if self.probe_off(t):
+            off = frozenset({Flag.SENSOR_OFF})
+            out += [Reading(t, Parameter.PR, None, source, off), Reading(t, Parameter.SPO2, None, source, off)]
+        else:
+            out += [Reading(t, Parameter.PR, float(pr), source), Reading(t, Parameter.SPO2, float(spo2), source)]
+        return out
+
+    def cuff(self, t: float, source: str) -> list[Reading]:
+        """A cuff measurement finishing at ``t`` (systolic, diastolic, mean)."""
+        if self.cuff_fails(t):
+            failed = frozenset({Flag.MEASUREMENT_FAILED})
+            return [Reading(t, p, None, source, failed) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)]
+        rng = random.Random(f"{self.seed}:{round(t, 3)}")
+        sys_true, dia_true = self.blood_pressure(t)
+        sys_v = round(sys_true + rng.gauss(0.0, 3.0))
+        dia_v = round(dia_true + rng.gauss(0.0, 2.0))
+        mean_v = round(dia_v + (sys_v - dia_v) / 3.0)
+        return [
+            Reading(t, Parameter.NIBP_SYS, float(sys_v), source),
+            Reading(t, Parameter.NIBP_DIA, float(dia_v), source),
+            Reading(t, Parameter.NIBP_MEAN, float(mean_v), source),
+        ]
+
+    def pleth(self, t0: float, count: int, source: str, rate: float = PLETH_RATE_HZ) -> Iterator[Reading]:
+        """``count`` pleth samples from ``t0`` at ``rate`` Hz (call with consecutive spans)."""
+        off = self.probe_off(t0)
+        step = 1.0 / rate
+        beats_per_s = self.heart_rate(t0) / 60.0
+        for i in range(count):
+            t = t0 + i * step
+            self._pleth_phase = (self._pleth_phase + beats_per_s * step) % 1.0
+            if off:
+                yield Reading(t, Parameter.PLETH, None, source, frozenset({Flag.SENSOR_OFF}))
+            else:
+                yield Reading(t, Parameter.PLETH, round(_pulse_shape(self._pleth_phase), 2), source)
+
+
+def _pulse_shape(phase: float) -> float:
+    """A pleth pulse: fast upstroke, dicrotic notch, slow decay (0-100 a.u.)."""
+    systolic = math.exp(-(((phase - 0.18) / 0.08) ** 2))
+    dicrotic = 0.35 * math.exp(-(((phase - 0.45) / 0.1) ** 2))
+    return 10.0 + 85.0 * (systolic + dicrotic) / 1.05
+
+
+def _plateau(t: float, w: Window, ramp_s: float) -> float:
+    """0 outside the window, 1 inside, with linear ramps of ``ramp_s`` before and after."""
+    if t < w.start - ramp_s or t >= w.end + ramp_s:
+        return 0.0
+    if t < w.start:
+        return (t - (w.start - ramp_s)) / ramp_s
+    if t < w.end:
+        return 1.0
+    return 1.0 - (t - w.end) / ramp_s
+
+
+def _blend(a: float, b: float, weight: float) -> float:
+    return a + (b - a) * weight

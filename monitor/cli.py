@@ -1,0 +1,474 @@
+"""The ``infusion-monitor`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from monitor import __version__
+from monitor.config import ConfigError, UserConfig, database_path
+from monitor.plan import PlanError, SessionPlan, parse_plan
+from monitor.store import SessionNotFound, Store, StoreError
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, never a traceback."""
+
+
+# -- argument helpers ------------------------------------------------------------------------
+
+
+def _speed(text: str) -> float:
+    if text.lower() in ("max", "inf"):
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number (or 'max')") from None
+    if not value > 0 or math.isnan(value):
+        raise argparse.ArgumentTypeError("speed must be greater than 0")
+    return value
+
+
+def _plan(text: str) -> SessionPlan:
+    try:
+        return parse_plan(text)
+    except PlanError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("duration must be positive")
+    return value
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH", help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    _add_db(parser)
+    parser.add_argument("--driver", default="simulated", help="device driver (see `infusion-monitor drivers`)")
+    parser.add_argument("--port", metavar="URL", help="serial port or URL, e.g. /dev/ttyUSB0, COM3, socket://host:port")
+    parser.add_argument("--scenario", default="normal", help="simulator scenario (simulated driver)")
+    parser.add_argument("--speed", type=_speed, default=1.0, help="simulated clock speed-up, e.g. 60 (or max)")
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed")
+    parser.add_argument("--pleth", action="store_true", help="simulate the 75 Hz pleth waveform")
+    parser.add_argument("--plan", type=_plan, help="advance phases by session time, e.g. baseline:5,infusion:40,recovery:30")
+    parser.add_argument("--patient", metavar="ID", help="patient identifier (MRN); kept apart from session data")
+    parser.add_argument("--nurse", metavar="NAME", help="who is recording (initials are enough)")
+    parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
+    parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
+                        metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
+    parser.add_argument("--baud", type=int, help="override the driver's baud rate")
+    parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
+    parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="infusion-monitor",
+        description="Vital-sign monitoring and recording for the ketamine-infusion chair.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the monitor window (the default)")
+    _add_source_options(gui)
+
+    record = sub.add_parser("record", help="record a session without a window")
+    _add_source_options(record)
+    record.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS", help="stop after this many wall-clock seconds")
+    record.add_argument("--quiet", action="store_true", help="no progress line")
+
+    sessions = sub.add_parser("sessions", help="list recorded sessions")
+    _add_db(sessions)
+    sessions.add_argument("--json", action="store_true", help="machine-readable output")
+
+    export = sub.add_parser("export", help="export a session")
+    export.add_argument("session", metavar="SESSION_ID|latest")
+    _add_db(export)
+    export.add_argument("--format", default="csv", help="csv or json")
+    export.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    export.add_argument("--deidentify", action="store_true", help="leave out names, MRN, birth dates and device serials")
+    export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+
+    close = sub.add_parser("close", help="close an unfinished session without resuming it")
+    close.add_argument("session", metavar="SESSION_ID|latest")
+    _add_db(close)
+    close.add_argument("--user", metavar="NAME", help="who closes it (for the audit log)")
+
+    sub.add_parser("drivers", help="list device drivers")
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _open_store(args: argparse.Namespace, *, must_exist: bool = False) -> Store:
+    try:
+        path = database_path(args.db, UserConfig.load())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if must_exist and not path.exists():
+        raise CliError(f"no database at {path} (record a session first, or give --db)")
+    try:
+        return Store(path)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "baud", None):
+        overrides["baudrate"] = args.baud
+    if getattr(args, "parity", None):
+        overrides["parity"] = args.parity
+    flow = getattr(args, "flow", None)
+    if flow:
+        overrides["xonxoff"] = flow == "xonxoff"
+        overrides["rtscts"] = flow == "rtscts"
+    return overrides
+
+
+def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Resolve the driver and open its source from command-line options."""
+    from drivers import registry
+    from drivers.base import OpenOptions
+    from drivers.simulation import SCENARIOS
+
+    try:
+        driver_cls = registry.get(args.driver)
+    except registry.DriverError as exc:
+        raise CliError(str(exc)) from None
+    if driver_cls.needs_port and not args.port:
+        raise CliError(f"driver '{args.driver}' needs --port (see `infusion-monitor ports`)")
+    if args.driver == "simulated" and args.scenario not in SCENARIOS:
+        raise CliError(f"unknown scenario '{args.scenario}'; choose from {', '.join(SCENARIOS)}")
+    options = OpenOptions(
+        port=args.port,
+        scenario=args.scenario,
+        speed=args.speed,
+        seed=args.seed,
+        pleth=args.pleth,
+        port_overrides=_port_overrides(args),
+        settings=dict(args.settings),
+    )
+    try:
+        source = driver_cls().open(options)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"cannot open {args.driver}: {exc}") from None
+    return driver_cls, source
+
+
+def make_recorder(args: argparse.Namespace, store: Store) -> Any:
+    """Build a recorder for a new or resumed session from command-line options."""
+    from monitor.recorder import Recorder
+
+    driver_cls, source = open_source(args)
+    extra = recorder_extras(store)
+    if args.resume:
+        try:
+            row = store.session_row(args.resume)
+        except SessionNotFound as exc:
+            raise CliError(str(exc)) from None
+        status = store.status_of(row)
+        if status != "unfinished":
+            raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
+        return Recorder.resume_session(store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None,
+                                       **extra)
+    patient_id = store.create_patient(args.patient) if args.patient else None
+    return Recorder.new_session(
+        store,
+        source,
+        driver=driver_cls.name,
+        port=args.port,
+        plan=args.plan or SessionPlan(),
+        patient_id=patient_id,
+        nurse=args.nurse,
+        autopilot=args.plan is not None,
+        **extra,
+    )
+
+
+def recorder_extras(store: Store) -> dict[str, Any]:
+    """Optional parts of a recorder (the alarm engine) where they are available."""
+    try:
+        from monitor.alarms.factory import engine_for  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return {}
+    return {"alarms": engine_for(store)}
+
+
+def _fmt_clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(int(seconds))
+    return f"{sign}{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(status: Any) -> str:
+    """The one-line summary ``record`` prints."""
+    from monitor.readings import Parameter
+
+    latest = {r.parameter: r for r in status.latest}
+
+    def value(p: Parameter) -> str:
+        r = latest.get(p)
+        return "---" if r is None or r.value is None else f"{r.value:g}"
+
+    hr = status.heart_rate
+    hr_text = "---" if hr is None or hr.value is None else f"{hr.value:g}"
+    phase = status.phase.value
+    if phase == "infusion":
+        phase += f" {_fmt_clock(status.infusion_elapsed_s)}/{status.infusion_plan_min:g}min"
+    elif phase == "recovery":
+        phase += f" {_fmt_clock(status.recovery_remaining_s)} left"
+    nibp_age = "" if status.nibp_age_s is None else f" ({_fmt_clock(status.nibp_age_s)} ago)"
+    link = status.link
+    return (
+        f"[{phase}] t+{_fmt_clock(status.elapsed_s)} HR {hr_text} SpO2 {value(Parameter.SPO2)} "
+        f"NIBP {value(Parameter.NIBP_SYS)}/{value(Parameter.NIBP_DIA)} ({value(Parameter.NIBP_MEAN)}){nibp_age} | "
+        f"link {link.state} rx {link.bytes_in}B ok {link.frames_decoded} bad {link.frames_rejected} "
+        f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"
+        + ("" if status.storage_ok else " | STORAGE FAILING")
+    )
+
+
+def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
+    """Record a session headless until complete, stopped, or out of time."""
+    from monitor.recorder import wall_deadline
+
+    store = _open_store(args)
+    try:
+        _warn_unfinished(store, args, out)
+        recorder = make_recorder(args, store)
+        out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
+        out.flush()
+        last_print = [0.0]
+
+        def show(update: Any) -> None:
+            for event in update.events:
+                out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
+            for change in update.alarm_changes:
+                out.write(f"  alarm {change.get('state', '')} {change.get('priority', '')} {change.get('message', '')}\n")
+            now = time.monotonic()
+            if not args.quiet and now - last_print[0] >= 1.0:
+                last_print[0] = now
+                out.write(progress_line(update.status) + "\n")
+            out.flush()
+
+        recorder.add_listener(show)
+        with _stop_on_signals(recorder):
+            recorder.run(until=wall_deadline(args.duration))
+        out.write(f"session {recorder.session.id} {recorder.end_status}: {recorder.status().stored_readings} readings stored\n")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(recorder: Any) -> Any:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        recorder._stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _warn_unfinished(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+    if args.resume:
+        return
+    for s in store.unfinished_sessions():
+        out.write(
+            f"note: session {s.id} (started {_local(s.started_at)}) was left unfinished; "
+            f"resume it with --resume {s.id[:8]} or close it with `infusion-monitor close {s.id[:8]}`\n"
+        )
+
+
+def _local(t: float | None) -> str:
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
+    """List sessions."""
+    from monitor.readings import iso_utc
+
+    store = _open_store(args, must_exist=True)
+    with store:
+        rows = store.sessions()
+        if args.json:
+            json.dump(
+                [
+                    {
+                        "id": s.id,
+                        "patient": s.patient,
+                        "started_at": iso_utc(s.started_at),
+                        "length_s": round(s.length_s, 1),
+                        "phases_reached": list(s.phases_reached),
+                        "status": s.status,
+                        "driver": s.driver,
+                    }
+                    for s in rows
+                ],
+                out,
+                indent=1,
+            )
+            out.write("\n")
+            return EXIT_OK
+        if not rows:
+            out.write("no sessions yet\n")
+            return EXIT_OK
+        out.write(f"{'id':10} {'patient':12} {'start':16} {'length':>7}  {'status':10} phases\n")
+        for s in rows:
+            out.write(
+                f"{s.id[:8]:10} {(s.patient or '-')[:12]:12} {_local(s.started_at):16} "
+                f"{_fmt_clock(s.length_s):>7}  {s.status:10} {' > '.join(s.phases_reached)}\n"
+            )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    """Export one session in a format."""
+    from monitor.exports import ExportError, writer
+    from monitor.exports.data import load
+
+    try:
+        write, binary = writer(args.format)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    store = _open_store(args, must_exist=True)
+    with store:
+        try:
+            record = load(store, args.session, deidentify=args.deidentify)
+        except SessionNotFound as exc:
+            raise CliError(str(exc)) from None
+        if args.out:
+            path = Path(args.out)
+            try:
+                with path.open("wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
+                    write(record, f)
+            except OSError as exc:
+                raise CliError(f"cannot write {path}: {exc.strerror}") from None
+        elif binary:
+            write(record, sys.stdout.buffer)
+        else:
+            write(record, out)
+        store.audit("export", user=args.user, session_id=record.id, format=args.format,
+                    deidentified=args.deidentify, destination=args.out or "stdout")
+    return EXIT_OK
+
+
+def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
+    """Close an unfinished session without resuming it."""
+    store = _open_store(args, must_exist=True)
+    with store:
+        try:
+            row = store.session_row(args.session)
+        except SessionNotFound as exc:
+            raise CliError(str(exc)) from None
+        status = store.status_of(row)
+        if status != "unfinished":
+            raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
+        last = max((r.t for r in store.readings(row["id"])), default=row["started_at"])
+        store.end_session(row["id"], "closed", last)
+        store.audit("session_closed_after_crash", user=args.user, session_id=row["id"])
+        out.write(f"session {row['id']} closed; nothing stored was removed\n")
+    return EXIT_OK
+
+
+def cmd_drivers(args: argparse.Namespace, out: TextIO) -> int:
+    """List drivers with a one-line description."""
+    from drivers.registry import listing
+
+    for row in listing():
+        settings = f" [{row.port_settings}]" if row.port_settings else ""
+        mark = "" if row.ok else "  (broken, skipped)"
+        out.write(f"{row.name:20} {row.description}{settings}{mark}\n")
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
+    """Open the window."""
+    try:
+        from ui.app import run_gui
+    except ImportError as exc:
+        raise CliError(f"the window needs PySide6 and pyqtgraph: {exc}") from None
+    return int(run_gui(args))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "gui": cmd_gui,
+    "record": cmd_record,
+    "sessions": cmd_sessions,
+    "export": cmd_export,
+    "close": cmd_close,
+    "drivers": cmd_drivers,
+}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-v", "--verbose"):
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["gui", *argv])
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    out = out or sys.stdout
+    try:
+        return COMMANDS[args.command](args, out)
+    except CliError as exc:
+        print(f"infusion-monitor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; say nothing more.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Where things live and how settings are found: flag, then INFUSION_MONITOR_* variable,
+then the user's config file (TOML under the platform's config folder), then defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "infusion-monitor"
+ENV_PREFIX = "INFUSION_MONITOR_"
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names the file and line."""
+
+
+def data_dir() -> Path:
+    """The platform's per-user data folder for the app."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    """The platform's per-user config folder for the app."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def config_file() -> Path:
+    """The user's config file (may not exist)."""
+    env = os.environ.get(ENV_PREFIX + "CONFIG")
+    return Path(env) if env else config_dir() / "config.toml"
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error names the file, line and column."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """Values from the user's config file (empty when there is none)."""
+
+    values: Mapping[str, Any]
+    path: Path | None
+
+    @classmethod
+    def load(cls) -> UserConfig:
+        """Read the config file if it exists."""
+        path = config_file()
+        if not path.exists():
+            return cls({}, None)
+        return cls(load_toml(path), path)
+
+
+def setting(name: str, flag_value: Any, default: Any, user: UserConfig | None = None) -> Any:
+    """Resolve one setting by precedence: flag, environment, config file, default."""
+    if flag_value is not None:
+        return flag_value
+    env = os.environ.get(ENV_PREFIX + name.upper())
+    if env:
+        return env
+    if user is not None and name in user.values:
+        return user.values[name]
+    return default
+
+
+def database_path(flag_value: str | None, user: UserConfig | None = None) -> Path:
+    """The database file to use (``--db``, ``INFUSION_MONITOR_DB``, config ``db``, or the data folder)."""
+    value = setting("db", flag_value, None, user)
+    return Path(value).expanduser() if value else data_dir() / "monitor.db"

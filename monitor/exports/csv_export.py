@@ -1,0 +1,31 @@
+"""CSV: one row per value, columns timestamp,elapsed_s,phase,parameter,value,unit,status."""
+
+from __future__ import annotations
+
+import csv
+from typing import IO
+
+from monitor.exports.data import SessionRecord
+from monitor.readings import iso_utc
+
+COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
+
+
+def write(record: SessionRecord, stream: IO[str]) -> None:
+    """Write the session's numeric readings (missing values as an empty cell)."""
+    out = csv.writer(stream, lineterminator="\n")
+    out.writerow(COLUMNS)
+    phase_at = record.phase_at()
+    start = record.started_at
+    for r in record.readings:
+        out.writerow(
+            (
+                iso_utc(r.t),
+                f"{r.t - start:.3f}",
+                phase_at(r.t).value,
+                r.parameter.value,
+                "" if r.value is None else f"{r.value:g}",
+                r.unit,
+                r.status,
+            )
+        )

@@ -1,0 +1,60 @@
+"""JSON: {"session", "readings", "alarms", "events"}; times are ISO 8601 with UTC offset."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import IO, Any
+
+from monitor.exports.data import SessionRecord
+from monitor.readings import iso_utc
+
+
+def _time(t: float | None) -> str | None:
+    return None if t is None else iso_utc(t)
+
+
+def document(record: SessionRecord) -> dict[str, Any]:
+    """The export as plain data."""
+    s = record.session
+    session = {
+        "id": record.id,
+        "patient": None if record.patient is None else {
+            "mrn": record.patient.get("mrn"),
+            "name": record.patient.get("name"),
+            "birth_date": record.patient.get("birth_date"),
+        },
+        "started_at": _time(s["started_at"]),
+        "ended_at": _time(s.get("ended_at")),
+        "status": s["status"],
+        "phase": s["phase"],
+        "phases_reached": json.loads(s.get("phases_reached") or "[]"),
+        "driver": s.get("driver"),
+        "device": s.get("device"),
+        "plan": s.get("plan"),
+        "nurse": None if record.deidentified else s.get("nurse"),
+        "baseline": record.baseline,
+        "deidentified": record.deidentified,
+    }
+    readings = [
+        {"t": iso_utc(r.t), "parameter": r.parameter.value, "value": r.value, "unit": r.unit, "status": r.status}
+        for r in record.readings
+    ]
+    alarms = []
+    for a in record.alarms:
+        item = asdict(a)
+        for key in ("started_at", "ended_at", "acknowledged_at"):
+            item[key] = _time(item[key])
+        item["escalations"] = list(a.escalations)
+        alarms.append(item)
+    events = [
+        {"t": iso_utc(e.t), "kind": e.kind.value, "phase": e.phase.value, "user": e.user, "detail": dict(e.detail)}
+        for e in record.events
+    ]
+    return {"session": session, "readings": readings, "alarms": alarms, "events": events}
+
+
+def write(record: SessionRecord, stream: IO[str]) -> None:
+    """Write the export as indented JSON."""
+    json.dump(document(record), stream, indent=1, default=str)
+    stream.write("\n")

@@ -1,0 +1,528 @@
+"""The recorder: one thread that moves data one way, source -> session -> alarms -> store -> listeners.
+
+It is the only writer of the session's database rows while it runs. Everything a user does
+(phase changes, notes, scores, acknowledgments) reaches it as a command through a queue and
+is carried out on the recorder's thread, so the session has a single owner. Listeners get one
+:class:`RecorderUpdate` per loop turn, a batch rather than a call per sample.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, SECONDS_PER_MINUTE
+from monitor.plan import SessionPlan
+from monitor.readings import Flag, Parameter, Reading, is_plausible
+from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent, SessionRuleError
+from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT_S = 0.05
+STORAGE_RETRY_S = 1.0
+
+
+class AlarmEngineLike(Protocol):
+    """What the recorder needs from an alarm engine (see :mod:`monitor.alarms`)."""
+
+    def observe(self, reading: Reading, session: Session) -> None: ...
+
+    def on_event(self, event: SessionEvent, session: Session) -> None: ...
+
+    def tick(self, now: float, session: Session) -> None: ...
+
+    def command(self, name: str, at: float, user: str | None, **args: Any) -> Any: ...
+
+    def take_changes(self) -> list[dict[str, Any]]: ...
+
+    def snapshot(self, now: float) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """What the screen and the terminal show about the session at one moment."""
+
+    session_id: str
+    now: float
+    phase: Phase
+    phases_reached: tuple[Phase, ...]
+    elapsed_s: float
+    infusion_elapsed_s: float
+    infusion_paused: bool
+    infusion_stopped: bool
+    infusion_plan_min: float
+    recovery_remaining_s: float | None
+    baseline: Baseline | None
+    baseline_missing: tuple[str, ...]
+    latest: tuple[Reading, ...]
+    heart_rate: Reading | None
+    nibp_age_s: float | None
+    nibp_next_due: float | None
+    nibp_interval_s: float | None
+    link: LinkCounters
+    device: str
+    can_start_nibp: bool
+    storage_ok: bool
+    pending_rows: int
+    stored_readings: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderUpdate:
+    """One loop turn's worth of news for listeners."""
+
+    readings: tuple[Reading, ...]
+    events: tuple[SessionEvent, ...]
+    alarm_changes: tuple[dict[str, Any], ...]
+    status: SessionStatus
+    alarms: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An action requested by a user, carried out on the recorder thread."""
+
+    name: str
+    user: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    readings: list[Reading] = field(default_factory=list)
+    events: list[SessionEvent] = field(default_factory=list)
+    alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    session_update: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.readings) + len(self.events) + len(self.alarms)
+
+    def clear(self) -> None:
+        self.readings = []
+        self.events = []
+        self.alarms = {}
+        self.session_update = {}
+
+
+class Recorder:
+    """Runs one session: reads the source, applies the rules, stores everything, tells listeners."""
+
+    def __init__(
+        self,
+        store: Store,
+        source: Source,
+        session: Session,
+        *,
+        alarms: AlarmEngineLike | None = None,
+        autopilot: bool = False,
+        nurse: str | None = None,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.session = session
+        self.alarms = alarms
+        self.autopilot = autopilot
+        self.nurse = nurse
+        self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
+        self._listeners: list[Callable[[RecorderUpdate], None]] = []
+        self._pending = _Pending()
+        self._last_flush = 0.0
+        self._last_heartbeat = 0.0
+        self._storage_ok = True
+        self._storage_retry_at = 0.0
+        self._stored_readings = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._phases_written: tuple[Phase, ...] = ()
+        self._baseline_written = False
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+        self.end_status: str | None = None
+
+    # -- construction --------------------------------------------------------------------
+
+    @classmethod
+    def new_session(
+        cls,
+        store: Store,
+        source: Source,
+        *,
+        driver: str,
+        port: str | None,
+        plan: SessionPlan,
+        patient_id: str | None = None,
+        nurse: str | None = None,
+        **kwargs: Any,
+    ) -> Recorder:
+        """Open the source, create a session row, and return a recorder for it."""
+        source.open()
+        started = source.now()
+        session_id = store.create_session(
+            started_at=started,
+            patient_id=patient_id,
+            driver=driver,
+            port=port,
+            plan=plan.text(),
+            nurse=nurse,
+            device=source.device,
+        )
+        session = Session(session_id, started, plan)
+        session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "")
+        store.audit("session_started", user=nurse, session_id=session_id, driver=driver)
+        return cls(store, source, session, nurse=nurse, **kwargs)
+
+    @classmethod
+    def resume_session(
+        cls, store: Store, source: Source, session_id: str, *, nurse: str | None = None, **kwargs: Any
+    ) -> Recorder:
+        """Continue an unfinished session in this process, rebuilding its state from the store."""
+        from monitor.plan import parse_plan
+
+        row = store.session_row(session_id)
+        session_id = row["id"]
+        plan = parse_plan(row["plan"]) if row["plan"] else SessionPlan()
+        session = Session(session_id, row["started_at"], plan)
+        events = store.events(session_id)
+        baseline_start = max((e.t for e in events if e.kind is EventKind.BASELINE_STARTED), default=None)
+        recent = list(store.readings(session_id, since=baseline_start)) if baseline_start else []
+        session.replay(events, recent)
+        store.claim_session(session_id)
+        source.open()
+        session.advance(source.now())
+        session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(source.now() - session.now, 1))
+        store.audit("session_resumed", user=nurse, session_id=session_id)
+        recorder = cls(store, source, session, nurse=nurse, **kwargs)
+        recorder._phases_written = tuple(session.phases_reached)
+        recorder._baseline_written = session.baseline is not None
+        recorder._stored_readings = store.reading_count(session_id)
+        return recorder
+
+    # -- public API (any thread) ---------------------------------------------------------
+
+    def add_listener(self, callback: Callable[[RecorderUpdate], None]) -> None:
+        """Called on the recorder thread after every loop turn that produced news."""
+        self._listeners.append(callback)
+
+    def submit(self, name: str, user: str | None = None, **args: Any) -> Future[Any]:
+        """Ask for an action; the future carries its result or the rule that refused it."""
+        future: Future[Any] = Future()
+        self._commands.put((Command(name, user, args), future))
+        return future
+
+    def start(self) -> None:
+        """Run the loop on a background thread."""
+        self._thread = threading.Thread(target=self._run_safely, name="recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the loop, flush, close the session and the source."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """True while the loop thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _run_safely(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # reported to the caller, who decides how to show it
+            log.exception("recorder stopped by an error")
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def run(self, until: Callable[[Recorder], bool] | None = None) -> None:
+        """Loop until stopped, until ``until(self)`` is true, or until the session completes."""
+        try:
+            while not self._stop.is_set():
+                self.step()
+                if self.session.phase is Phase.COMPLETE:
+                    break
+                if until is not None and until(self):
+                    break
+        finally:
+            self._close()
+
+    def step(self, timeout: float = READ_TIMEOUT_S) -> RecorderUpdate:
+        """One turn: read, apply, evaluate, maybe flush, notify."""
+        readings = self._ingest(self.source.read(timeout))
+        for link_event in self.source.take_link_events():
+            self._on_link_event(link_event)
+        self.session.advance(self.source.now())
+        self._run_commands()
+        if self.autopilot:
+            self._autopilot()
+        self._run_nibp_schedule()
+        if self.alarms is not None:
+            self.alarms.tick(self.session.now, self.session)
+        events = self._collect_events()
+        alarm_changes = self._collect_alarm_changes()
+        self._pending.readings.extend(readings)
+        self._maybe_flush()
+        update = RecorderUpdate(
+            readings=tuple(readings),
+            events=tuple(events),
+            alarm_changes=tuple(alarm_changes),
+            status=self.status(),
+            alarms=self.alarms.snapshot(self.session.now) if self.alarms is not None else None,
+        )
+        for listener in self._listeners:
+            listener(update)
+        return update
+
+    def _ingest(self, readings: list[Reading]) -> list[Reading]:
+        accepted: list[Reading] = []
+        for reading in readings:
+            if not is_plausible(reading.parameter, reading.value):
+                # Never store an impossible number; keep the fact that something came.
+                reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
+            self.session.observe(reading)
+            if self.alarms is not None and reading.parameter is not Parameter.PLETH:
+                self.alarms.observe(reading, self.session)
+            accepted.append(reading)
+        return accepted
+
+    def _on_link_event(self, event: LinkEvent) -> None:
+        kind = EventKind.LINK_LOST if event.kind is LinkEventKind.LINK_LOST else EventKind.LINK_RESTORED
+        self.session.record(kind, event.t, None, detail=event.detail, device=self.source.device)
+
+    def _collect_events(self) -> list[SessionEvent]:
+        events = self.session.take_events()
+        for event in events:
+            self.source.on_session_event(event.kind.value, event.t)
+            if self.alarms is not None:
+                self.alarms.on_event(event, self.session)
+        # The alarm engine may itself add timeline events (e.g. technical conditions).
+        events += self.session.take_events()
+        self._pending.events.extend(events)
+        return events
+
+    def _collect_alarm_changes(self) -> list[dict[str, Any]]:
+        if self.alarms is None:
+            return []
+        changes = self.alarms.take_changes()
+        for change in changes:
+            self._pending.alarms[change["id"]] = change
+        return changes
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                command, future = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._execute(command))
+            except (SessionRuleError, ValueError, KeyError) as exc:
+                future.set_exception(exc)
+
+    def _execute(self, command: Command) -> Any:
+        s = self.session
+        user = command.user or self.nurse
+        args = command.args
+        name = command.name
+        phase_actions: dict[str, Callable[..., None]] = {
+            "start_baseline": s.start_baseline,
+            "start_infusion": s.start_infusion,
+            "pause_infusion": s.pause_infusion,
+            "resume_infusion": s.resume_infusion,
+            "stop_infusion": s.stop_infusion,
+            "start_recovery": s.start_recovery,
+            "complete": s.complete,
+        }
+        if name in phase_actions:
+            phase_actions[name](user=user, **args)
+            self.store.audit(name, user=user, session_id=s.id, **args)
+            return None
+        if name == "nibp_now":
+            return self._start_cuff(user, reason="nurse")
+        if name in ("note", "quick_event", "score", "addendum", "discharge_scored"):
+            kind = EventKind(name)
+            event = s.record(kind, None, user, **args)
+            if name in ("score", "discharge_scored", "addendum"):
+                self.store.audit(name, user=user, session_id=s.id, **args)
+            return event
+        if self.alarms is not None:
+            result = self.alarms.command(name, s.now, user, **args)
+            self.store.audit(name, user=user, session_id=s.id, **args)
+            return result
+        raise ValueError(f"unknown command '{name}'")
+
+    # -- phases and cuff -----------------------------------------------------------------
+
+    def _autopilot(self) -> None:
+        """Advance phases by session time according to the plan (for --plan)."""
+        s = self.session
+        plan = s.plan
+        now = s.now
+        if s.phase is Phase.SETUP:
+            s.start_baseline(now, self.nurse)
+        elif s.phase is Phase.BASELINE:
+            if now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE:
+                if not s.baseline_missing():
+                    s.start_infusion(now, self.nurse, by="plan")
+        elif s.phase is Phase.INFUSION:
+            if s.infusion_elapsed(now) >= plan.infusion_min * SECONDS_PER_MINUTE:
+                s.start_recovery(now, self.nurse)
+        elif s.phase is Phase.RECOVERY:
+            remaining = s.recovery_remaining(now)
+            if remaining is not None and remaining <= 0:
+                s.complete(now, self.nurse, by="plan")
+
+    def _run_nibp_schedule(self) -> None:
+        if self.source.can_start_nibp and self.session.nibp_due():
+            self._start_cuff(None, reason="schedule")
+
+    def _start_cuff(self, user: str | None, reason: str) -> bool:
+        if not self.source.request_nibp():
+            if user is not None:
+                raise SessionRuleError("this device cannot start a blood-pressure measurement remotely")
+            return False
+        self.session.note_nibp_requested(self.session.now, user, reason)
+        return True
+
+    # -- storage -------------------------------------------------------------------------
+
+    def _session_update(self) -> dict[str, Any]:
+        update: dict[str, Any] = {}
+        s = self.session
+        if tuple(s.phases_reached) != self._phases_written:
+            update["phase"] = s.phase.value
+            update["phases_reached"] = json.dumps([p.value for p in s.phases_reached])
+        if s.baseline is not None and not self._baseline_written:
+            update["baseline"] = json.dumps(s.baseline.as_dict())
+        return update
+
+    def _maybe_flush(self, force: bool = False) -> None:
+        wall = time.monotonic()
+        if not force:
+            if not self._storage_ok and wall < self._storage_retry_at:
+                return
+            if wall - self._last_flush < FLUSH_INTERVAL_S and len(self._pending) < 20000:
+                return
+        update = self._session_update()
+        heartbeat_due = wall - self._last_heartbeat >= HEARTBEAT_INTERVAL_S
+        if not len(self._pending) and not update and not heartbeat_due:
+            return
+        if heartbeat_due:
+            update["heartbeat_at"] = time.time()
+        try:
+            self.store.write_batch(
+                self.session.id,
+                readings=self._pending.readings,
+                events=self._pending.events,
+                alarms=list(self._pending.alarms.values()),
+                session_update=update,
+            )
+        except sqlite3.Error as exc:
+            self._storage_failed(exc, wall)
+            return
+        self._stored_readings += sum(1 for r in self._pending.readings if r.parameter is not Parameter.PLETH)
+        self._pending.clear()
+        self._last_flush = wall
+        if heartbeat_due:
+            self._last_heartbeat = wall
+        self._phases_written = tuple(self.session.phases_reached)
+        if self.session.baseline is not None:
+            self._baseline_written = True
+        if not self._storage_ok:
+            self._storage_ok = True
+            self.session.record(EventKind.TECHNICAL, self.session.now, None, condition="storage_restored")
+            if self.alarms is not None:
+                self.alarms.command("storage_restored", self.session.now, None)
+
+    def _storage_failed(self, exc: sqlite3.Error, wall: float) -> None:
+        self._storage_retry_at = wall + STORAGE_RETRY_S
+        if self._storage_ok:
+            self._storage_ok = False
+            log.error("storage write failed, holding %d rows in memory: %s", len(self._pending), exc)
+            self.session.record(EventKind.TECHNICAL, self.session.now, None, condition="storage_write_failed",
+                                error=str(exc))
+            if self.alarms is not None:
+                self.alarms.command("storage_failed", self.session.now, None, error=str(exc))
+
+    def _close(self) -> None:
+        """Final flush and session close; the source is released even if storage fails."""
+        try:
+            s = self.session
+            status = "complete" if s.phase is Phase.COMPLETE else "closed"
+            if status == "closed":
+                s.record(EventKind.SESSION_CLOSED, s.now, self.nurse, phase=s.phase.value)
+            self._collect_events()
+            self._collect_alarm_changes()
+            for attempt in range(3):
+                self._maybe_flush(force=True)
+                if self._storage_ok and not len(self._pending):
+                    break
+                time.sleep(0.2 * (attempt + 1))
+            if self._storage_ok:
+                self.store.end_session(s.id, status, s.now)
+                self.store.audit("session_" + status, user=self.nurse, session_id=s.id)
+                self.end_status = status
+            else:
+                log.error("session %s left unfinished: %d rows could not be written", s.id, len(self._pending))
+                self.end_status = "unfinished"
+        finally:
+            self.source.close()
+
+    # -- status --------------------------------------------------------------------------
+
+    def status(self) -> SessionStatus:
+        """A snapshot of the session for display."""
+        s = self.session
+        now = s.now
+        latest = tuple(s.latest.values())
+        return SessionStatus(
+            session_id=s.id,
+            now=now,
+            phase=s.phase,
+            phases_reached=tuple(s.phases_reached),
+            elapsed_s=s.elapsed(now),
+            infusion_elapsed_s=s.infusion_elapsed(now),
+            infusion_paused=s.infusion_paused_at is not None,
+            infusion_stopped=s.infusion_stopped_at is not None,
+            infusion_plan_min=s.plan.infusion_min,
+            recovery_remaining_s=s.recovery_remaining(now),
+            baseline=s.baseline,
+            baseline_missing=tuple(s.baseline_missing()),
+            latest=latest,
+            heart_rate=s.displayed_heart_rate(),
+            nibp_age_s=s.nibp_age(now),
+            nibp_next_due=s.nibp_next_due() if self.source.can_start_nibp else None,
+            nibp_interval_s=s.nibp_interval(),
+            link=self.source.counters.snapshot(),
+            device=self.source.device,
+            can_start_nibp=self.source.can_start_nibp,
+            storage_ok=self._storage_ok,
+            pending_rows=len(self._pending),
+            stored_readings=self._stored_readings,
+        )
+
+
+def wall_deadline(seconds: float | None) -> Callable[[Recorder], bool] | None:
+    """An ``until`` for :meth:`Recorder.run` that ends after so many wall-clock seconds."""
+    if seconds is None or math.isinf(seconds):
+        return None
+    end = time.monotonic() + seconds
+    return lambda _recorder: time.monotonic() >= end

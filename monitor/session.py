@@ -1,0 +1,476 @@
+"""A ketamine-infusion session: phases, timeline events, baseline, timers and the NIBP cycle.
+
+The session never reads the wall clock. Its notion of "now" is the time of the newest
+reading (or the source's clock while no readings arrive), so a replay at any speed gives the
+same phases, timers and cuff schedule.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from monitor.constants import (
+    NIBP_INTERVAL_BASELINE_S,
+    NIBP_INTERVAL_INFUSION_S,
+    NIBP_INTERVAL_RECOVERY_S,
+    NIBP_REQUEST_TIMEOUT_S,
+    SECONDS_PER_MINUTE,
+)
+from monitor.plan import SessionPlan
+from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
+
+
+class Phase(StrEnum):
+    """Where the session is; the order is the order a session moves through."""
+
+    SETUP = "setup"
+    BASELINE = "baseline"
+    INFUSION = "infusion"
+    RECOVERY = "recovery"
+    COMPLETE = "complete"
+
+
+PHASE_ORDER = tuple(Phase)
+
+
+class EventKind(StrEnum):
+    """Things that happen on a session's timeline."""
+
+    SESSION_STARTED = "session_started"
+    SESSION_RESUMED = "session_resumed"
+    SESSION_CLOSED = "session_closed"
+    BASELINE_STARTED = "baseline_started"
+    BASELINE_TAKEN = "baseline_taken"
+    INFUSION_STARTED = "infusion_started"
+    INFUSION_PAUSED = "infusion_paused"
+    INFUSION_RESUMED = "infusion_resumed"
+    INFUSION_STOPPED = "infusion_stopped"
+    RECOVERY_STARTED = "recovery_started"
+    SESSION_COMPLETED = "session_completed"
+    DISCHARGE_SCORED = "discharge_scored"
+    NIBP_REQUESTED = "nibp_requested"
+    NOTE = "note"
+    QUICK_EVENT = "quick_event"
+    SCORE = "score"
+    ADDENDUM = "addendum"
+    LINK_LOST = "link_lost"
+    LINK_RESTORED = "link_restored"
+    TECHNICAL = "technical"
+
+
+PHASE_START_EVENT = {
+    Phase.BASELINE: EventKind.BASELINE_STARTED,
+    Phase.INFUSION: EventKind.INFUSION_STARTED,
+    Phase.RECOVERY: EventKind.RECOVERY_STARTED,
+    Phase.COMPLETE: EventKind.SESSION_COMPLETED,
+}
+
+
+def _frozen(detail: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(detail or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """One entry on the timeline, attributed to a user where a person caused it."""
+
+    t: float
+    kind: EventKind
+    phase: Phase
+    user: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=lambda: _frozen(None))
+
+
+class SessionRuleError(Exception):
+    """An action the session rules forbid, with a message a nurse can act on."""
+
+
+class BaselineMissing(SessionRuleError):
+    """Infusion cannot start before a full baseline (heart rate, SpO2, NIBP) exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The patient's own reference values, taken in the baseline phase."""
+
+    taken_at: float
+    heart_rate: float
+    heart_rate_parameter: Parameter
+    spo2: float
+    nibp_sys: float
+    nibp_dia: float
+    nibp_mean: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for storage and export."""
+        return {
+            "taken_at": self.taken_at,
+            "heart_rate": self.heart_rate,
+            "heart_rate_parameter": str(self.heart_rate_parameter),
+            "spo2": self.spo2,
+            "nibp_sys": self.nibp_sys,
+            "nibp_dia": self.nibp_dia,
+            "nibp_mean": self.nibp_mean,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Baseline:
+        """Inverse of :meth:`as_dict`."""
+        return cls(
+            taken_at=float(data["taken_at"]),
+            heart_rate=float(data["heart_rate"]),
+            heart_rate_parameter=Parameter(data["heart_rate_parameter"]),
+            spo2=float(data["spo2"]),
+            nibp_sys=float(data["nibp_sys"]),
+            nibp_dia=float(data["nibp_dia"]),
+            nibp_mean=float(data["nibp_mean"]),
+        )
+
+    def value(self, parameter: Parameter) -> float | None:
+        """Baseline value for a parameter (HR and PR share the heart-rate baseline)."""
+        return {
+            Parameter.HR: self.heart_rate,
+            Parameter.PR: self.heart_rate,
+            Parameter.SPO2: self.spo2,
+            Parameter.NIBP_SYS: self.nibp_sys,
+            Parameter.NIBP_DIA: self.nibp_dia,
+            Parameter.NIBP_MEAN: self.nibp_mean,
+        }.get(parameter)
+
+
+class _BaselineCollector:
+    """Gathers trustworthy values while the session is in its baseline phase."""
+
+    def __init__(self) -> None:
+        self.values: dict[Parameter, list[float]] = {p: [] for p in Parameter}
+
+    def add(self, reading: Reading) -> None:
+        if reading.reliable and reading.parameter is not Parameter.PLETH:
+            assert reading.value is not None
+            self.values[reading.parameter].append(reading.value)
+
+    def missing(self) -> list[str]:
+        """Names of what is still needed for a full baseline."""
+        needed = []
+        if not (self.values[Parameter.HR] or self.values[Parameter.PR]):
+            needed.append("heart rate")
+        if not self.values[Parameter.SPO2]:
+            needed.append("SpO2")
+        if not (self.values[Parameter.NIBP_SYS] and self.values[Parameter.NIBP_DIA]):
+            needed.append("blood pressure (NIBP)")
+        return needed
+
+    def build(self, taken_at: float) -> Baseline:
+        if self.missing():
+            raise BaselineMissing("baseline incomplete: missing " + ", ".join(self.missing()))
+        hr_param = Parameter.HR if self.values[Parameter.HR] else Parameter.PR
+        sys_values = self.values[Parameter.NIBP_SYS]
+        dia_values = self.values[Parameter.NIBP_DIA]
+        mean_values = self.values[Parameter.NIBP_MEAN]
+        sys_v = statistics.fmean(sys_values)
+        dia_v = statistics.fmean(dia_values)
+        # Where the cuff reports no mean, the usual estimate dia + (sys - dia) / 3 stands in.
+        mean_v = statistics.fmean(mean_values) if mean_values else dia_v + (sys_v - dia_v) / 3
+        return Baseline(
+            taken_at=taken_at,
+            heart_rate=round(statistics.median(self.values[hr_param]), 1),
+            heart_rate_parameter=hr_param,
+            spo2=round(statistics.median(self.values[Parameter.SPO2]), 1),
+            nibp_sys=round(sys_v, 1),
+            nibp_dia=round(dia_v, 1),
+            nibp_mean=round(mean_v, 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NibpSchedule:
+    """How often the session starts the cuff in each phase (seconds; None = not automatically)."""
+
+    baseline_s: float | None = NIBP_INTERVAL_BASELINE_S
+    infusion_s: float | None = NIBP_INTERVAL_INFUSION_S
+    recovery_s: float | None = NIBP_INTERVAL_RECOVERY_S
+
+    def interval(self, phase: Phase) -> float | None:
+        """Cycle length in the given phase."""
+        return {
+            Phase.BASELINE: self.baseline_s,
+            Phase.INFUSION: self.infusion_s,
+            Phase.RECOVERY: self.recovery_s,
+        }.get(phase)
+
+
+class Session:
+    """Rules and clocks of one infusion session; every change comes back as timeline events."""
+
+    def __init__(
+        self,
+        session_id: str,
+        started_at: float,
+        plan: SessionPlan | None = None,
+        nibp_schedule: NibpSchedule | None = None,
+    ) -> None:
+        self.id = session_id
+        self.started_at = started_at
+        self.plan = plan or SessionPlan()
+        self.nibp_schedule = nibp_schedule or NibpSchedule()
+        self.phase = Phase.SETUP
+        self.now = started_at
+        self.baseline: Baseline | None = None
+        self.phase_started_at: dict[Phase, float] = {Phase.SETUP: started_at}
+        self.phases_reached: list[Phase] = [Phase.SETUP]
+        self.infusion_paused_at: float | None = None
+        self.infusion_paused_total = 0.0
+        self.infusion_stopped_at: float | None = None
+        self.latest: dict[Parameter, Reading] = {}
+        self.last_nibp_at: float | None = None
+        self.nibp_requested_at: float | None = None
+        self._collector = _BaselineCollector()
+        self._outbox: list[SessionEvent] = []
+
+    # -- time and readings -------------------------------------------------------------
+
+    def advance(self, now: float) -> None:
+        """Move the session clock forward (never backward)."""
+        if now > self.now:
+            self.now = now
+
+    def observe(self, reading: Reading) -> None:
+        """Take a reading into account: clock, latest values, baseline and NIBP timing."""
+        self.advance(reading.t)
+        if reading.parameter is Parameter.PLETH:
+            return
+        self.latest[reading.parameter] = reading
+        if reading.parameter in NIBP_PARAMETERS and reading.value is not None:
+            if self.last_nibp_at is None or reading.t > self.last_nibp_at:
+                self.last_nibp_at = reading.t
+            self.nibp_requested_at = None
+        if self.phase is Phase.BASELINE:
+            self._collector.add(reading)
+
+    def displayed_heart_rate(self) -> Reading | None:
+        """The heart rate a nurse sees: ECG ``hr`` while it is current, otherwise ``pr``."""
+        hr = self.latest.get(Parameter.HR)
+        pr = self.latest.get(Parameter.PR)
+        if hr is not None and hr.value is not None and (pr is None or hr.t >= pr.t - 10.0):
+            return hr
+        return pr if pr is not None else hr
+
+    # -- events --------------------------------------------------------------------------
+
+    def _emit(
+        self, kind: EventKind, at: float, user: str | None = None, **detail: Any
+    ) -> SessionEvent:
+        event = SessionEvent(t=at, kind=kind, phase=self.phase, user=user, detail=_frozen(detail))
+        self._outbox.append(event)
+        return event
+
+    def take_events(self) -> list[SessionEvent]:
+        """Events produced since the last call, oldest first."""
+        events, self._outbox = self._outbox, []
+        return events
+
+    def record(
+        self, kind: EventKind, at: float | None = None, user: str | None = None, **detail: Any
+    ) -> SessionEvent:
+        """Put a note, score, quick event or technical event on the timeline."""
+        if self.phase is Phase.COMPLETE and kind not in (EventKind.ADDENDUM, EventKind.DISCHARGE_SCORED):
+            raise SessionRuleError("the session is complete; add an addendum instead")
+        return self._emit(kind, self.now if at is None else at, user, **detail)
+
+    # -- phase changes -------------------------------------------------------------------
+
+    def _enter(self, phase: Phase, at: float, user: str | None, **detail: Any) -> None:
+        self.phase = phase
+        self.phase_started_at[phase] = at
+        if phase not in self.phases_reached:
+            self.phases_reached.append(phase)
+        self._emit(PHASE_START_EVENT[phase], at, user, **detail)
+
+    def _at(self, at: float | None) -> float:
+        if at is not None:
+            self.advance(at)
+            return at
+        return self.now
+
+    def start_baseline(self, at: float | None = None, user: str | None = None) -> None:
+        """Begin collecting the baseline; allowed from setup (or again from baseline)."""
+        when = self._at(at)
+        if self.phase not in (Phase.SETUP, Phase.BASELINE):
+            raise SessionRuleError(f"baseline can only start before the infusion (now in {self.phase})")
+        self._collector = _BaselineCollector()
+        self._enter(Phase.BASELINE, when, user)
+        # A fresh baseline needs a cuff value from this phase.
+        self.nibp_requested_at = None
+
+    def baseline_missing(self) -> list[str]:
+        """What the baseline still lacks (empty when it is complete or already taken)."""
+        if self.baseline is not None:
+            return []
+        if self.phase is not Phase.BASELINE:
+            return ["the baseline phase has not been started"]
+        return self._collector.missing()
+
+    def start_infusion(self, at: float | None = None, user: str | None = None, **detail: Any) -> None:
+        """Freeze the baseline and start the infusion; refused until a full baseline exists."""
+        if self.phase is not Phase.BASELINE:
+            if self.phase is Phase.SETUP:
+                raise BaselineMissing("take a baseline first: start the baseline phase")
+            raise SessionRuleError(f"the infusion cannot start from the {self.phase} phase")
+        when = self._at(at)
+        baseline = self._collector.build(when)
+        self.baseline = baseline
+        self._emit(EventKind.BASELINE_TAKEN, when, user, **baseline.as_dict())
+        self._enter(Phase.INFUSION, when, user, **detail)
+
+    def pause_infusion(self, at: float | None = None, user: str | None = None, reason: str = "") -> None:
+        """Mark the pump paused; paused time does not count as infusion time."""
+        when = self._at(at)
+        if self.phase is not Phase.INFUSION or self.infusion_stopped_at is not None:
+            raise SessionRuleError("only a running infusion can be paused")
+        if self.infusion_paused_at is not None:
+            raise SessionRuleError("the infusion is already paused")
+        self.infusion_paused_at = when
+        self._emit(EventKind.INFUSION_PAUSED, when, user, reason=reason)
+
+    def resume_infusion(self, at: float | None = None, user: str | None = None) -> None:
+        """Mark the pump running again after a pause."""
+        when = self._at(at)
+        if self.infusion_paused_at is None:
+            raise SessionRuleError("the infusion is not paused")
+        self.infusion_paused_total += when - self.infusion_paused_at
+        self.infusion_paused_at = None
+        self._emit(EventKind.INFUSION_RESUMED, when, user)
+
+    def stop_infusion(self, at: float | None = None, user: str | None = None) -> None:
+        """Mark the end of drug delivery (recovery may start now or a little later)."""
+        when = self._at(at)
+        if self.phase is not Phase.INFUSION:
+            raise SessionRuleError("the infusion is not running")
+        if self.infusion_stopped_at is not None:
+            raise SessionRuleError("the infusion has already been stopped")
+        if self.infusion_paused_at is not None:
+            self.infusion_paused_total += when - self.infusion_paused_at
+            self.infusion_paused_at = None
+        self.infusion_stopped_at = when
+        self._emit(EventKind.INFUSION_STOPPED, when, user, infused_min=round(self.infusion_elapsed() / 60, 2))
+
+    def start_recovery(self, at: float | None = None, user: str | None = None) -> None:
+        """Enter recovery; stops the infusion first if that was not yet marked."""
+        when = self._at(at)
+        if self.phase is not Phase.INFUSION:
+            raise SessionRuleError(f"recovery follows the infusion (now in {self.phase})")
+        if self.infusion_stopped_at is None:
+            self.stop_infusion(when, user)
+        self._enter(Phase.RECOVERY, when, user)
+
+    def complete(self, at: float | None = None, user: str | None = None, **detail: Any) -> None:
+        """Finish the session after recovery (discharge scoring is recorded by the caller)."""
+        when = self._at(at)
+        if self.phase is not Phase.RECOVERY:
+            raise SessionRuleError(f"a session completes from recovery (now in {self.phase})")
+        self._enter(Phase.COMPLETE, when, user, **detail)
+
+    # -- clocks --------------------------------------------------------------------------
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds since the session started."""
+        return max(0.0, (self.now if now is None else now) - self.started_at)
+
+    def infusion_elapsed(self, now: float | None = None) -> float:
+        """Seconds of drug delivery so far (pauses excluded)."""
+        start = self.phase_started_at.get(Phase.INFUSION)
+        if start is None:
+            return 0.0
+        now = self.now if now is None else now
+        end = self.infusion_stopped_at if self.infusion_stopped_at is not None else now
+        paused = self.infusion_paused_total
+        if self.infusion_paused_at is not None and self.infusion_stopped_at is None:
+            paused += now - self.infusion_paused_at
+        return max(0.0, end - start - paused)
+
+    def recovery_remaining(self, now: float | None = None) -> float | None:
+        """Seconds left of the minimum recovery watch (negative once it is over); None before recovery."""
+        start = self.phase_started_at.get(Phase.RECOVERY)
+        if start is None:
+            return None
+        now = self.now if now is None else now
+        return self.plan.recovery_min * SECONDS_PER_MINUTE - (now - start)
+
+    # -- NIBP cycle ------------------------------------------------------------------------
+
+    def nibp_interval(self) -> float | None:
+        """Current cuff cycle in seconds, None where the phase has no automatic cycle."""
+        return self.nibp_schedule.interval(self.phase)
+
+    def nibp_next_due(self) -> float | None:
+        """When the next cuff measurement is due (session time), None when none is scheduled."""
+        interval = self.nibp_interval()
+        if interval is None:
+            return None
+        phase_start = self.phase_started_at[self.phase]
+        if self.phase is Phase.BASELINE and (self.last_nibp_at is None or self.last_nibp_at < phase_start):
+            return phase_start
+        reference = self.last_nibp_at if self.last_nibp_at is not None else phase_start
+        return reference + interval
+
+    def nibp_age(self, now: float | None = None) -> float | None:
+        """Seconds since the last cuff value, None before the first."""
+        if self.last_nibp_at is None:
+            return None
+        return (self.now if now is None else now) - self.last_nibp_at
+
+    def nibp_due(self, now: float | None = None) -> bool:
+        """Whether the cuff should be started now (not while a started measurement is pending)."""
+        now = self.now if now is None else now
+        due = self.nibp_next_due()
+        if due is None or now < due:
+            return False
+        return self.nibp_requested_at is None or now - self.nibp_requested_at >= NIBP_REQUEST_TIMEOUT_S
+
+    def note_nibp_requested(self, at: float | None = None, user: str | None = None, reason: str = "") -> None:
+        """Record that the cuff was started (by the schedule or by the nurse)."""
+        when = self._at(at)
+        self.nibp_requested_at = when
+        self._emit(EventKind.NIBP_REQUESTED, when, user, reason=reason or "schedule")
+
+    # -- restore after a restart -----------------------------------------------------------
+
+    def replay(self, events: Iterable[SessionEvent], readings: Iterable[Reading] = ()) -> None:
+        """Rebuild phase, baseline and timers from stored events (and recent readings)."""
+        for event in sorted(events, key=lambda e: e.t):
+            self.advance(event.t)
+            kind = event.kind
+            if kind is EventKind.BASELINE_STARTED:
+                self.phase = Phase.BASELINE
+                self.phase_started_at[Phase.BASELINE] = event.t
+            elif kind is EventKind.BASELINE_TAKEN:
+                self.baseline = Baseline.from_dict(event.detail)
+            elif kind is EventKind.INFUSION_STARTED:
+                self.phase = Phase.INFUSION
+                self.phase_started_at[Phase.INFUSION] = event.t
+            elif kind is EventKind.INFUSION_PAUSED:
+                self.infusion_paused_at = event.t
+            elif kind is EventKind.INFUSION_RESUMED and self.infusion_paused_at is not None:
+                self.infusion_paused_total += event.t - self.infusion_paused_at
+                self.infusion_paused_at = None
+            elif kind is EventKind.INFUSION_STOPPED:
+                if self.infusion_paused_at is not None:
+                    self.infusion_paused_total += event.t - self.infusion_paused_at
+                    self.infusion_paused_at = None
+                self.infusion_stopped_at = event.t
+            elif kind is EventKind.RECOVERY_STARTED:
+                self.phase = Phase.RECOVERY
+                self.phase_started_at[Phase.RECOVERY] = event.t
+            elif kind is EventKind.SESSION_COMPLETED:
+                self.phase = Phase.COMPLETE
+                self.phase_started_at[Phase.COMPLETE] = event.t
+            if self.phase not in self.phases_reached:
+                self.phases_reached.append(self.phase)
+        for reading in readings:
+            self.observe(reading)
+        self._outbox.clear()

@@ -1,0 +1,576 @@
+"""Durable storage of patients, sessions, readings, waveforms, events, alarms and the audit log.
+
+SQLite in WAL mode through sqlite-utils. The schema version lives in ``PRAGMA user_version``
+and is raised by ordered migrations. During a recording one thread owns the writing
+connection (see :class:`monitor.recorder.Recorder`); readers open their own connections.
+Patient identifiers live only in ``patients``; every other table refers to a random key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from monitor.constants import STALE_HEARTBEAT_S
+from monitor.readings import Flag, Parameter, Reading, flags_text, parse_flags
+from monitor.session import EventKind, Phase, SessionEvent
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message says which file and why."""
+
+
+class SessionNotFound(StoreError):
+    """No session has the given id."""
+
+
+def _create_v1(db: sqlite_utils.Database) -> None:
+    db["patients"].create(
+        {"id": str, "mrn": str, "name": str, "birth_date": str, "created_at": float},
+        pk="id",
+    )
+    db["sessions"].create(
+        {
+            "id": str,
+            "patient_id": str,
+            "started_at": float,
+            "ended_at": float,
+            "status": str,
+            "phase": str,
+            "phases_reached": str,
+            "driver": str,
+            "port": str,
+            "device": str,
+            "plan": str,
+            "baseline": str,
+            "nurse": str,
+            "owner_pid": int,
+            "owner_host": str,
+            "heartbeat_at": float,
+        },
+        pk="id",
+        foreign_keys=[("patient_id", "patients", "id")],
+    )
+    db["readings"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "t": float,
+            "parameter": str,
+            "value": float,
+            "unit": str,
+            "status": str,
+            "source": str,
+        },
+        pk="id",
+        not_null={"session_id", "t", "parameter", "unit"},
+    )
+    db["readings"].create_index(["session_id", "t"])
+    # Waveforms are kept as blocks of float32 samples: a 90-minute pleth is 400k samples.
+    db["waveforms"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "parameter": str,
+            "t0": float,
+            "rate_hz": float,
+            "n": int,
+            "samples": bytes,
+            "source": str,
+            "status": str,
+        },
+        pk="id",
+    )
+    db["waveforms"].create_index(["session_id", "parameter", "t0"])
+    db["events"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "t": float,
+            "kind": str,
+            "phase": str,
+            "user": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"session_id", "t", "kind"},
+    )
+    db["events"].create_index(["session_id", "t"])
+    db["alarms"].create(
+        {
+            "id": str,
+            "session_id": str,
+            "condition": str,
+            "parameter": str,
+            "priority": str,
+            "kind": str,
+            "started_at": float,
+            "ended_at": float,
+            "limit": float,
+            "peak_value": float,
+            "escalations": str,
+            "acknowledged_at": float,
+            "acknowledged_by": str,
+            "message": str,
+            "state": str,
+        },
+        pk="id",
+    )
+    db["alarms"].create_index(["session_id", "started_at"])
+    db["audit"].create(
+        {"id": int, "at": float, "user": str, "action": str, "session_id": str, "detail": str},
+        pk="id",
+        not_null={"at", "action"},
+    )
+    db.execute(
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    )
+
+
+# Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One row of the session list."""
+
+    id: str
+    patient: str | None
+    started_at: float
+    ended_at: float | None
+    last_data_at: float | None
+    status: str
+    phase: str
+    phases_reached: tuple[str, ...]
+    driver: str | None
+    nurse: str | None
+
+    @property
+    def length_s(self) -> float:
+        """Seconds from start to end (or to the last stored data)."""
+        end = self.ended_at if self.ended_at is not None else self.last_data_at
+        return max(0.0, (end or self.started_at) - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlarm:
+    """An alarm as the log keeps it."""
+
+    id: str
+    condition: str
+    parameter: str | None
+    priority: str
+    kind: str
+    started_at: float
+    ended_at: float | None
+    limit: float | None
+    peak_value: float | None
+    escalations: tuple[Any, ...]
+    acknowledged_at: float | None
+    acknowledged_by: str | None
+    message: str
+    state: str
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def new_id() -> str:
+    """A random key that says nothing about the patient."""
+    return uuid.uuid4().hex
+
+
+class Store:
+    """One connection to the monitor's database (create one per thread)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"no database at {self.path}")
+                uri = f"file:{self.path}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                # FULL: a committed reading survives power loss, not only a crash of this process.
+                self.db.execute("PRAGMA synchronous = FULL")
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self._migrate()
+            else:
+                version = self.user_version()
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} was written by a newer version (schema {version})")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot use database {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from exc
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def user_version(self) -> int:
+        """Schema version recorded in the file."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.user_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema {version}, newer than this program understands ({SCHEMA_VERSION})"
+            )
+        for index in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[index](self.db)
+                self.db.execute(f"PRAGMA user_version = {index + 1}")
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        try:
+            self.db.conn.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def transaction(self) -> _Transaction:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on error."""
+        return _Transaction(self.db.conn)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def create_patient(self, mrn: str | None, name: str | None = None, birth_date: str | None = None) -> str:
+        """Register a patient (or return the existing one with that MRN)."""
+        if mrn:
+            row = self.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
+            if row:
+                return str(row[0])
+        patient_id = new_id()
+        with self.transaction():
+            self.db["patients"].insert(
+                {"id": patient_id, "mrn": mrn, "name": name, "birth_date": birth_date, "created_at": time.time()}
+            )
+        return patient_id
+
+    def create_session(
+        self,
+        *,
+        started_at: float,
+        patient_id: str | None,
+        driver: str,
+        port: str | None,
+        plan: str,
+        nurse: str | None = None,
+        device: str | None = None,
+    ) -> str:
+        """Open a new session owned by this process."""
+        session_id = new_id()
+        with self.transaction():
+            self.db["sessions"].insert(
+                {
+                    "id": session_id,
+                    "patient_id": patient_id,
+                    "started_at": started_at,
+                    "status": "recording",
+                    "phase": Phase.SETUP.value,
+                    "phases_reached": json.dumps([Phase.SETUP.value]),
+                    "driver": driver,
+                    "port": port,
+                    "device": device,
+                    "plan": plan,
+                    "nurse": nurse,
+                    "owner_pid": os.getpid(),
+                    "owner_host": socket.gethostname(),
+                    "heartbeat_at": time.time(),
+                }
+            )
+        return session_id
+
+    def claim_session(self, session_id: str) -> None:
+        """Take over an unfinished session so that this process continues it."""
+        self.session_row(session_id)
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sessions SET status='recording', ended_at=NULL, owner_pid=?, owner_host=?, "
+                "heartbeat_at=? WHERE id=?",
+                [os.getpid(), socket.gethostname(), time.time(), session_id],
+            )
+
+    def write_batch(
+        self,
+        session_id: str,
+        readings: Sequence[Reading] = (),
+        events: Sequence[SessionEvent] = (),
+        alarms: Sequence[dict[str, Any]] = (),
+        session_update: dict[str, Any] | None = None,
+    ) -> None:
+        """Write everything pending in one transaction (all or nothing)."""
+        numeric_rows = []
+        wave_blocks: dict[tuple[str, str], list[Reading]] = {}
+        for r in readings:
+            if r.parameter is Parameter.PLETH:
+                wave_blocks.setdefault((r.parameter.value, r.source), []).append(r)
+            else:
+                numeric_rows.append(
+                    (session_id, r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source)
+                )
+        with self.transaction():
+            conn = self.db.conn
+            if numeric_rows:
+                conn.executemany(
+                    "INSERT INTO readings (session_id, t, parameter, value, unit, status, source) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    numeric_rows,
+                )
+            for (parameter, source), samples in wave_blocks.items():
+                conn.execute(
+                    "INSERT INTO waveforms (session_id, parameter, t0, rate_hz, n, samples, source, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    _waveform_row(session_id, parameter, source, samples),
+                )
+            if events:
+                conn.executemany(
+                    "INSERT INTO events (session_id, t, kind, phase, user, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (session_id, e.t, e.kind.value, e.phase.value, e.user, json.dumps(dict(e.detail)))
+                        for e in events
+                    ],
+                )
+            for alarm in alarms:
+                self.db["alarms"].upsert(dict(alarm, session_id=session_id), pk="id")
+            if session_update:
+                sets = ", ".join(f"{key} = ?" for key in session_update)
+                conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*session_update.values(), session_id])
+
+    def audit(self, action: str, *, user: str | None, session_id: str | None = None, **detail: Any) -> None:
+        """Append to the audit log (who did what, when, wall-clock time)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
+                [time.time(), user, action, session_id, json.dumps(detail, default=str)],
+            )
+
+    def end_session(self, session_id: str, status: str, ended_at: float) -> None:
+        """Mark a session complete or closed and release ownership."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sessions SET status=?, ended_at=?, owner_pid=NULL WHERE id=?",
+                [status, ended_at, session_id],
+            )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def session_row(self, session_id: str) -> dict[str, Any]:
+        """The stored session row; ``latest`` names the most recent session."""
+        if session_id == "latest":
+            row = self.db.execute("SELECT id FROM sessions ORDER BY started_at DESC LIMIT 1").fetchone()
+            if row is None:
+                raise SessionNotFound("there are no sessions in this database yet")
+            session_id = row[0]
+        rows = list(self.db.query("SELECT * FROM sessions WHERE id = ?", [session_id]))
+        if not rows:
+            matches = list(self.db.query("SELECT * FROM sessions WHERE id LIKE ?", [session_id + "%"]))
+            if len(matches) == 1 and len(session_id) >= 6:
+                return matches[0]
+            raise SessionNotFound(f"no session with id '{session_id}'")
+        return rows[0]
+
+    def patient_row(self, patient_id: str | None) -> dict[str, Any] | None:
+        """Identifiers of a patient (kept apart from session data)."""
+        if not patient_id:
+            return None
+        rows = list(self.db.query("SELECT * FROM patients WHERE id = ?", [patient_id]))
+        return rows[0] if rows else None
+
+    def status_of(self, row: dict[str, Any]) -> str:
+        """recording, complete, closed, or unfinished (owner gone without closing)."""
+        status = str(row["status"])
+        if status != "recording":
+            return status
+        same_host = row.get("owner_host") == socket.gethostname()
+        heartbeat = row.get("heartbeat_at") or 0.0
+        if same_host and not _pid_alive(row.get("owner_pid")):
+            return "unfinished"
+        if time.time() - heartbeat > STALE_HEARTBEAT_S:
+            return "unfinished"
+        return "recording"
+
+    def sessions(self) -> list[SessionSummary]:
+        """Every session, newest first."""
+        out = []
+        rows = self.db.query(
+            "SELECT s.*, p.mrn AS patient_mrn, "
+            "(SELECT MAX(t) FROM readings r WHERE r.session_id = s.id) AS last_data_at "
+            "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id ORDER BY s.started_at DESC"
+        )
+        for row in rows:
+            out.append(
+                SessionSummary(
+                    id=row["id"],
+                    patient=row["patient_mrn"],
+                    started_at=row["started_at"],
+                    ended_at=row["ended_at"],
+                    last_data_at=row["last_data_at"],
+                    status=self.status_of(row),
+                    phase=row["phase"],
+                    phases_reached=tuple(json.loads(row["phases_reached"] or "[]")),
+                    driver=row["driver"],
+                    nurse=row["nurse"],
+                )
+            )
+        return out
+
+    def unfinished_sessions(self) -> list[SessionSummary]:
+        """Sessions left open by a process that died."""
+        return [s for s in self.sessions() if s.status == "unfinished"]
+
+    def readings(
+        self, session_id: str, parameters: Iterable[Parameter] | None = None, since: float | None = None
+    ) -> Iterator[Reading]:
+        """Stored numeric readings of a session in time order."""
+        sql = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = ?"
+        args: list[Any] = [session_id]
+        if parameters is not None:
+            names = [Parameter(p).value for p in parameters]
+            sql += f" AND parameter IN ({', '.join('?' for _ in names)})"
+            args += names
+        if since is not None:
+            sql += " AND t >= ?"
+            args.append(since)
+        sql += " ORDER BY t, id"
+        for t, parameter, value, status, source in self.db.execute(sql, args):
+            yield Reading(t=t, parameter=Parameter(parameter), value=value, source=source, flags=parse_flags(status))
+
+    def reading_count(self, session_id: str) -> int:
+        """Number of stored numeric readings."""
+        return int(self.db.execute("SELECT COUNT(*) FROM readings WHERE session_id = ?", [session_id]).fetchone()[0])
+
+    def waveform(self, session_id: str, parameter: Parameter = Parameter.PLETH) -> tuple[list[float], list[float]]:
+        """All samples of a waveform as (times, values)."""
+        times: list[float] = []
+        values: list[float] = []
+        for t0, rate, n, blob in self.db.execute(
+            "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ? ORDER BY t0",
+            [session_id, parameter.value],
+        ):
+            samples = array("f")
+            samples.frombytes(blob)
+            times.extend(t0 + i / rate for i in range(n))
+            values.extend(samples)
+        return times, values
+
+    def events(self, session_id: str) -> list[SessionEvent]:
+        """The timeline of a session."""
+        out = []
+        for t, kind, phase, user, detail in self.db.execute(
+            "SELECT t, kind, phase, user, detail FROM events WHERE session_id = ? ORDER BY t, id", [session_id]
+        ):
+            try:
+                event_kind = EventKind(kind)
+            except ValueError:
+                event_kind = EventKind.TECHNICAL
+            out.append(
+                SessionEvent(
+                    t=t, kind=event_kind, phase=Phase(phase), user=user, detail=json.loads(detail or "{}")
+                )
+            )
+        return out
+
+    def alarms(self, session_id: str) -> list[StoredAlarm]:
+        """The alarm log of a session, oldest first."""
+        out = []
+        for row in self.db.query("SELECT * FROM alarms WHERE session_id = ? ORDER BY started_at", [session_id]):
+            out.append(
+                StoredAlarm(
+                    id=row["id"],
+                    condition=row["condition"],
+                    parameter=row["parameter"],
+                    priority=row["priority"],
+                    kind=row["kind"],
+                    started_at=row["started_at"],
+                    ended_at=row["ended_at"],
+                    limit=row["limit"],
+                    peak_value=row["peak_value"],
+                    escalations=tuple(json.loads(row["escalations"] or "[]")),
+                    acknowledged_at=row["acknowledged_at"],
+                    acknowledged_by=row["acknowledged_by"],
+                    message=row["message"] or "",
+                    state=row["state"] or "",
+                )
+            )
+        return out
+
+    def audit_log(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        """Audit entries, oldest first (all, or of one session)."""
+        if session_id is None:
+            return list(self.db.query("SELECT * FROM audit ORDER BY id"))
+        return list(self.db.query("SELECT * FROM audit WHERE session_id = ? ORDER BY id", [session_id]))
+
+
+def _waveform_row(session_id: str, parameter: str, source: str, samples: list[Reading]) -> tuple[Any, ...]:
+    t0 = samples[0].t
+    if len(samples) > 1:
+        rate = (len(samples) - 1) / max(samples[-1].t - t0, 1e-6)
+    else:
+        rate = 75.0
+    values = array("f", [s.value if s.value is not None else float("nan") for s in samples])
+    flags: set[Flag] = set()
+    for s in samples:
+        flags |= s.flags
+    return (session_id, parameter, t0, rate, len(samples), values.tobytes(), source, flags_text(frozenset(flags)))
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.nested = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.nested = self.conn.in_transaction
+        if not self.nested:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.nested:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

@@ -1,0 +1,38 @@
+"""Starts the Qt application for ``infusion-monitor gui``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from monitor.cli import CliError, _open_store, make_recorder
+from ui.bridge import RecorderBridge
+from ui.live_window import LiveWindow
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the window on a new (or resumed) session; returns the process exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Infusion Monitor")
+    store = _open_store(args)
+    try:
+        recorder = make_recorder(args, store)
+    except CliError:
+        store.close()
+        raise
+    bridge = RecorderBridge(recorder)
+    window = LiveWindow(bridge)
+    window.show()
+    bridge.start()
+    try:
+        code = app.exec()
+    finally:
+        # Widgets must go before the QApplication does, or pyqtgraph can crash at exit.
+        bridge.stop()
+        window.close()
+        window.deleteLater()
+        del window
+        store.close()
+    return int(code)

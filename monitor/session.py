@@ -18,6 +18,7 @@ from monitor.constants import (
     NIBP_INTERVAL_BASELINE_S,
     NIBP_INTERVAL_INFUSION_S,
     NIBP_INTERVAL_RECOVERY_S,
+    NIBP_OVERDUE_CYCLES,
     NIBP_REQUEST_TIMEOUT_S,
     SECONDS_PER_MINUTE,
 )
@@ -423,6 +424,18 @@ class Session:
         if self.last_nibp_at is None:
             return None
         return (self.now if now is None else now) - self.last_nibp_at
+
+    def nibp_overdue(self, now: float | None = None) -> bool:
+        """More than 1.5 cycles of the current phase have passed without a cuff value."""
+        interval = self.nibp_interval()
+        if interval is None or self.phase is Phase.BASELINE:
+            return False
+        now = self.now if now is None else now
+        phase_start = self.phase_started_at[self.phase]
+        reference = self.last_nibp_at if self.last_nibp_at is not None else phase_start
+        # The clock starts no earlier than the phase: a new phase gives the cuff a fresh chance.
+        reference = max(reference, phase_start - interval)
+        return now - reference > NIBP_OVERDUE_CYCLES * interval
 
     def nibp_due(self, now: float | None = None) -> bool:
         """Whether the cuff should be started now (not while a started measurement is pending)."""

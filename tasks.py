@@ -3,6 +3,11 @@
 
     python3 tasks.py run  [app options]     create .venv if needed, open the window (simulated monitor)
     python3 tasks.py test [pytest options]  create .venv if needed, run the whole test suite headless
+    python3 tasks.py bench [--only NAME ...] performance benchmarks: a table of medians against their targets
+    python3 tasks.py faults [pytest options] fault injection: kill -9, disk full, unplugged and noisy devices
+    python3 tasks.py fuzz [pytest options]   every decoder and importer of outside input under hypothesis
+                                            (at least 10,000 examples per target)
+    python3 tasks.py soak [pytest options]   every simulator scenario as one 90-minute session, window open
 
 The virtual environment is rebuilt only when pyproject.toml changes.
 """
@@ -62,9 +67,40 @@ def test(args: list[str]) -> int:
     return subprocess.call([str(BIN / "lint-imports")], cwd=ROOT, env=env)
 
 
+def _suite(folder: str, extra: list[str], args: list[str]) -> int:
+    """Run one of the suites kept out of the unit tests (see ``addopts`` in pyproject.toml)."""
+    ensure_environment()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    # The unit-test run ignores these folders; naming one on the command line collects it.
+    command = [str(PYTHON), "-m", "pytest", folder, *extra, *args]
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+def faults(args: list[str]) -> int:
+    """Fault injection: kill -9 during recording, disk full, unplugged and misbehaving devices."""
+    return _suite("tests/faults", [], args)
+
+
+def fuzz(args: list[str]) -> int:
+    """Decoders and importers of outside input under hypothesis, 10,000 examples per target."""
+    return _suite("tests/fuzz", ["--hypothesis-profile=fuzz"], args)
+
+
+def soak(args: list[str]) -> int:
+    """Every simulator scenario back to back as one 90-minute session with the live window open."""
+    return _suite("tests/soak", [], args)
+
+
+def bench(args: list[str]) -> int:
+    """Performance benchmarks (not unit tests): prints medians against their targets."""
+    ensure_environment()
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    return subprocess.call([str(PYTHON), "-m", "benchmarks.run", *args], cwd=ROOT, env=env)
+
+
 def main(argv: list[str]) -> int:
-    """Dispatch ``run`` or ``test``."""
-    commands = {"run": run, "test": test}
+    """Dispatch a command."""
+    commands = {"run": run, "test": test, "bench": bench, "faults": faults, "fuzz": fuzz, "soak": soak}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

@@ -1,0 +1,1 @@
+"""Performance benchmarks (``python3 tasks.py bench``); not part of the unit tests."""

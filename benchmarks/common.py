@@ -1,0 +1,174 @@
+"""Shared pieces of the benchmarks: results, timing, the machine description, a recorded session."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: A full session as the clinic runs it: 5 min baseline, 55 min infusion, 30 min recovery = 90 min.
+FULL_SESSION_PLAN = "baseline:5,infusion:55,recovery:30"
+FULL_SESSION_S = 90 * 60.0
+#: Fixed start so every run records the same session.
+SESSION_START = 1_790_000_000.0
+
+
+@dataclass
+class Result:
+    """One line of the benchmark table."""
+
+    name: str
+    value: float | None  # the median (None: not measured)
+    unit: str
+    target: str  # e.g. "<= 16 ms"
+    ok: bool | None  # None: not measured, or no target
+    note: str = ""
+    samples: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for the JSON report."""
+        return {
+            "name": self.name,
+            "median": self.value,
+            "unit": self.unit,
+            "target": self.target,
+            "ok": self.ok,
+            "note": self.note,
+            "samples": [round(s, 6) for s in self.samples],
+        }
+
+
+def not_measured(name: str, target: str, why: str) -> Result:
+    """A target the code cannot be measured against yet, and why."""
+    return Result(name, None, "", target, None, f"not measured: {why}")
+
+
+def median(values: list[float]) -> float:
+    """The median of a non-empty list."""
+    return float(statistics.median(values))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (0 < fraction <= 1) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return float(ordered[rank - 1])
+
+
+def time_it(action: Callable[[], object]) -> float:
+    """Wall-clock seconds one call takes."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process (Linux /proc; ru_maxrss elsewhere as an upper bound)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:  # a missing package is reported, not fatal
+        return "not installed"
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    try:
+        memory = f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError):
+        memory = "unknown"
+    return {
+        "cpu": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "memory": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "PySide6": _version("PySide6"),
+        "pyqtgraph": _version("pyqtgraph"),
+        "numpy": _version("numpy"),
+        "sqlite": sqlite3.sqlite_version,
+        "load average (1/5/15 min)": load,
+        "Qt platform": os.environ.get("QT_QPA_PLATFORM", "default"),
+    }
+
+
+@contextmanager
+def quiet_logging() -> Iterator[None]:
+    """Keep expected log lines (e.g. a simulated storage failure) out of the table."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def record_full_session(
+    db_path: Path,
+    *,
+    scenario: str = "normal",
+    pleth: bool = True,
+    listener: Callable[[Any], None] | None = None,
+) -> tuple[str, float, float]:
+    """Record a 90-minute simulated session as fast as possible with the alarm engine if present.
+
+    Returns the session id, the wall-clock seconds it took and the session seconds it covers.
+    """
+    from drivers.simulated import SimulatedSource
+    from monitor.cli import recorder_extras
+    from monitor.plan import parse_plan
+    from monitor.recorder import Recorder
+    from monitor.store import Store
+
+    store = Store(db_path)
+    try:
+        source = SimulatedSource(scenario=scenario, seed=1, speed=math.inf, pleth=pleth, start_time=SESSION_START)
+        start = time.perf_counter()
+        recorder = Recorder.new_session(
+            store, source, driver="simulated", port=None, plan=parse_plan(FULL_SESSION_PLAN), autopilot=True,
+            nurse="RN", **recorder_extras(store),
+        )
+        if listener is not None:
+            recorder.add_listener(listener)
+        recorder.run()
+        wall = time.perf_counter() - start
+        return recorder.session.id, wall, recorder.session.now - SESSION_START
+    finally:
+        store.close()

@@ -48,7 +48,7 @@ class Result:
 
 def not_measured(name: str, target: str, why: str) -> Result:
     """A target the code cannot be measured against yet, and why."""
-    return Result(name, None, "", target, None, f"not measured: {why}")
+    return Result(name, None, "", target, None, why)
 
 
 def median(values: list[float]) -> float:

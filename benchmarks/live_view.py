@@ -9,6 +9,7 @@ to flush to, so this is the whole of the drawing work).
 from __future__ import annotations
 
 import math
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -23,8 +24,17 @@ MEASURED_FRAMES = 60
 WARM_UP_FRAMES = 5
 
 
+def _quiet_qt(mode: Any, context: Any, message: str) -> None:
+    # The offscreen platform says this on every window show; anything else is worth seeing.
+    if "propagateSizeHints" not in message:
+        print(f"qt: {message}", file=sys.stderr)
+
+
 def _window(db_path: Path) -> tuple[Any, Any]:
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
+
+    qInstallMessageHandler(_quiet_qt)
 
     from drivers.simulated import SimulatedSource
     from monitor.plan import SessionPlan

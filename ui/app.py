@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from monitor.cli import CliError, _open_store, make_recorder
@@ -26,6 +28,8 @@ def run_gui(args: argparse.Namespace) -> int:
         raise
     bridge = RecorderBridge(recorder)
     window = LiveWindow(bridge)
+    if os.environ.get("INFUSION_MONITOR_REPORT_FIRST_PAINT"):
+        window.installEventFilter(_FirstPaintReporter(window))
     window.show()
     bridge.start()
     # Ctrl-C / SIGTERM close the window (and so the session) cleanly; the timer lets Python see signals.
@@ -44,3 +48,26 @@ def run_gui(args: argparse.Namespace) -> int:
         del window
         store.close()
     return int(code)
+
+
+def _process_age_s() -> float:
+    """Seconds since this process started (Linux /proc; since interpreter start elsewhere)."""
+    try:
+        with open("/proc/self/stat") as handle:
+            started_ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as handle:
+            uptime = float(handle.read().split()[0])
+        return uptime - started_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter()
+
+
+class _FirstPaintReporter(QObject):
+    """Prints ``first-paint <seconds since process start>`` once the window has painted (start-up benchmark)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            # After the paint event has been handled, not before.
+            QTimer.singleShot(0, lambda: print(f"first-paint {_process_age_s():.3f}", flush=True))
+        return False

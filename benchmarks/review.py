@@ -1,0 +1,74 @@
+"""Opening a recorded 90-minute session (with pleth) for review, and exporting it in every format.
+
+Until a review window exists the review figure is the data load a review needs: the session
+record (readings, events, alarms) and the whole pleth waveform. Each export is timed from the
+stored session to the finished document in memory (load + write), as ``infusion-monitor export``
+does it.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Result, median, record_full_session, time_it
+
+REVIEW_TARGET_S = 0.3
+EXPORT_TARGET_S = {"pdf": 3.0}
+EXPORT_DEFAULT_TARGET_S = 1.0
+
+
+def _review_load(store: Any, session_id: str) -> None:
+    from monitor.exports.data import load
+
+    load(store, session_id)
+    store.waveform(session_id)
+
+
+def _export(store: Any, session_id: str, fmt: str) -> int:
+    from monitor.exports import writer
+    from monitor.exports.data import load
+
+    write, binary = writer(fmt)
+    stream: io.BytesIO | io.StringIO = io.BytesIO() if binary else io.StringIO()
+    write(load(store, session_id), stream)
+    return len(stream.getvalue())
+
+
+def run(repeat: int) -> list[Result]:
+    """Review data load and each export format, median of ``repeat`` runs after one warm-up."""
+    from monitor.exports import FORMATS
+    from monitor.store import Store
+
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "review.db"
+        session_id, _, _ = record_full_session(path, pleth=True)
+        store = Store(path, readonly=True)
+        try:
+            _review_load(store, session_id)
+            times = [time_it(lambda: _review_load(store, session_id)) for _ in range(repeat)]
+            value = median(times)
+            results.append(Result(
+                "review: open 90-min session (data load)", value * 1000, "ms", f"<= {REVIEW_TARGET_S * 1000:g} ms",
+                value <= REVIEW_TARGET_S,
+                "no review window yet: session record + whole pleth waveform from SQLite",
+                [t * 1000 for t in times]))
+            for fmt in FORMATS:
+                size = _export(store, session_id, fmt)
+                times = [time_it(lambda fmt=fmt: _export(store, session_id, fmt)) for _ in range(repeat)]
+                value = median(times)
+                target = EXPORT_TARGET_S.get(fmt, EXPORT_DEFAULT_TARGET_S)
+                results.append(Result(f"export {fmt} (90-min session)", value * 1000, "ms",
+                                      f"<= {target * 1000:g} ms", value <= target, f"{size / 1e6:.1f} MB",
+                                      [t * 1000 for t in times]))
+            for fmt in ("csv", "json", "hl7", "fhir", "pdf"):
+                if fmt not in FORMATS:
+                    target = EXPORT_TARGET_S.get(fmt, EXPORT_DEFAULT_TARGET_S)
+                    results.append(Result(f"export {fmt} (90-min session)", None, "", f"<= {target * 1000:g} ms",
+                                          None, "format not in monitor.exports.FORMATS yet"))
+        finally:
+            store.close()
+    return results

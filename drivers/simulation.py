@@ -26,6 +26,8 @@ SCENARIOS: dict[str, str] = {
     "probe_off": "the SpO2 probe comes off for 60 s at infusion minute 10",
     "cuff_failure": "every cuff measurement fails from infusion minute 10",
     "link_loss": "the device link drops for 45 s at infusion minute 12",
+    "soak": "every event above once, each at its own infusion minute (probe off 5, link loss 12, bradycardia 16, "
+    "desaturation 22, hypertension 32, cuff failures 45-53)",
 }
 
 # Scenario timing, minutes after the infusion starts.
@@ -43,6 +45,17 @@ LINK_LOSS_START_MIN = 12.0
 LINK_LOSS_S = 45.0
 HYPERTENSION_PEAK_MIN = 30.0
 CUFF_DURATION_S = 35.0
+
+# The composite "soak" scenario: each event once, at its own infusion minute, so that they do not overlap.
+SOAK_START_MIN: dict[str, float] = {
+    "probe_off": 5.0,
+    "link_loss": 12.0,
+    "bradycardia": 16.0,
+    "desaturation": 22.0,
+    "hypertension": 32.0,
+    "cuff_failure": 45.0,
+}
+SOAK_CUFF_FAIL_S = 8 * 60.0
 
 
 class ScenarioError(ValueError):
@@ -135,13 +148,22 @@ class SimulatedPatient:
         begin = self.infusion_start + start_min * SECONDS_PER_MINUTE
         return Window(begin, begin + seconds)
 
+    def _start_min(self, event: str, default: float) -> float | None:
+        """Infusion minute at which ``event`` happens in this scenario (None: it does not)."""
+        if self.scenario == event:
+            return default
+        if self.scenario == "soak":
+            return SOAK_START_MIN[event]
+        return None
+
     def link_down(self, t: float) -> bool:
         """Whether the simulated link is cut at ``t``."""
-        return self.scenario == "link_loss" and t in self._window(LINK_LOSS_START_MIN, LINK_LOSS_S)
+        return any(t in w for w in self.link_windows())
 
     def link_windows(self) -> list[Window]:
         """Spans in which the link is cut."""
-        return [self._window(LINK_LOSS_START_MIN, LINK_LOSS_S)] if self.scenario == "link_loss" else []
+        start = self._start_min("link_loss", LINK_LOSS_START_MIN)
+        return [] if start is None else [self._window(start, LINK_LOSS_S)]
 
     # -- true physiology -------------------------------------------------------------------
 
@@ -151,16 +173,18 @@ class SimulatedPatient:
     def heart_rate(self, t: float) -> float:
         """Underlying heart rate without beat-to-beat noise."""
         hr = self.base_hr + 8.0 * self._effect(t)
-        if self.scenario == "bradycardia":
-            w = self._window(BRADY_START_MIN, BRADY_HOLD_S)
+        start = self._start_min("bradycardia", BRADY_START_MIN)
+        if start is not None:
+            w = self._window(start, BRADY_HOLD_S)
             hr = _blend(hr, BRADY_RATE, _plateau(t, w, 20.0))
         return hr
 
     def spo2(self, t: float) -> float:
         """Underlying saturation."""
         value = self.base_spo2
-        if self.scenario == "desaturation":
-            w = self._window(DESAT_START_MIN, DESAT_HOLD_S)
+        start = self._start_min("desaturation", DESAT_START_MIN)
+        if start is not None:
+            w = self._window(start, DESAT_HOLD_S)
             value = _blend(value, DESAT_FLOOR, _plateau(t, w, DESAT_RAMP_S))
         return value
 
@@ -169,18 +193,22 @@ class SimulatedPatient:
         effect = self._effect(t)
         sys_v = self.base_sys + 15.0 * effect
         dia_v = self.base_dia + 10.0 * effect
-        if self.scenario == "hypertension":
-            bump = math.exp(-0.5 * ((self.infusion_minutes(t) - HYPERTENSION_PEAK_MIN) / 6.0) ** 2)
+        peak = self._start_min("hypertension", HYPERTENSION_PEAK_MIN)
+        if peak is not None:
+            bump = math.exp(-0.5 * ((self.infusion_minutes(t) - peak) / 6.0) ** 2)
             sys_v += 58.0 * bump
             dia_v += 24.0 * bump
         return sys_v, dia_v
 
     def probe_off(self, t: float) -> bool:
         """Whether the SpO2 probe is off the finger at ``t``."""
-        return self.scenario == "probe_off" and t in self._window(PROBE_OFF_START_MIN, PROBE_OFF_S)
+        start = self._start_min("probe_off", PROBE_OFF_START_MIN)
+        return start is not None and t in self._window(start, PROBE_OFF_S)
 
     def cuff_fails(self, t: float) -> bool:
         """Whether a cuff measurement finishing at ``t`` fails."""
+        if self.scenario == "soak":
+            return t in self._window(SOAK_START_MIN["cuff_failure"], SOAK_CUFF_FAIL_S)
         return self.scenario == "cuff_failure" and self.infusion_minutes(t) >= CUFF_FAIL_START_MIN
 
     # -- what a monitor reports ------------------------------------------------------------
@@ -193,7 +221,7 @@ class SimulatedPatient:
         hr = round(min(max(hr_true + self._hr_dev, 30.0), 200.0))
         pr = round(min(max(hr_true + self._hr_dev + self._noise.gauss(0.0, 0.6), 30.0), 200.0))
         spo2 = round(min(max(self.spo2(t) + self._spo2_dev, 50.0), 100.0))
-        if self.scenario != "desaturation":
+        if self.scenario not in ("desaturation", "soak"):
             spo2 = min(max(spo2, 95), 99)
         out = [Reading(t, Parameter.HR, float(hr), source)]
         if self.probe_off(t):

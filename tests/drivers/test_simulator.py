@@ -141,7 +141,7 @@ def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(ScenarioError, match="unknown scenario 'sepsis'"):
         SimulatedSource(scenario="sepsis")
     assert set(SCENARIOS) == {
-        "normal", "hypertension", "desaturation", "bradycardia", "probe_off", "cuff_failure", "link_loss"
+        "normal", "hypertension", "desaturation", "bradycardia", "probe_off", "cuff_failure", "link_loss", "soak"
     }
 
 
@@ -154,3 +154,21 @@ def test_speed_runs_the_simulated_clock_faster_than_the_wall() -> None:
     hr = [r for r in readings if r.parameter is Parameter.HR]
     assert len(hr) == 121  # t = 0 .. 120 simulated seconds
     assert source.now() == pytest.approx(T0 + 120)
+
+
+def test_soak_scenario_has_every_event_once_at_its_own_minute() -> None:
+    from drivers.simulation import SOAK_START_MIN
+
+    patient = SimulatedPatient("soak", seed=3, start=T0)
+    start = patient.infusion_start
+    at = {name: start + minute * 60 for name, minute in SOAK_START_MIN.items()}
+    assert patient.probe_off(at["probe_off"] + 1) and not patient.probe_off(at["probe_off"] + 120)
+    assert patient.link_down(at["link_loss"] + 1) and not patient.link_down(at["link_loss"] + 120)
+    assert patient.heart_rate(at["bradycardia"] + 60) < 45
+    assert patient.spo2(at["desaturation"] + 30) < 88
+    assert patient.blood_pressure(at["hypertension"])[0] > 185
+    assert patient.cuff_fails(at["cuff_failure"] + 60) and not patient.cuff_fails(at["cuff_failure"] + 9 * 60)
+    # Outside its own window each event is absent.
+    quiet = start + 2 * 60
+    assert not patient.probe_off(quiet) and not patient.link_down(quiet) and not patient.cuff_fails(quiet)
+    assert patient.heart_rate(quiet) > 55 and patient.spo2(quiet) > 94 and patient.blood_pressure(quiet)[0] < 150

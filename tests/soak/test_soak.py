@@ -1,0 +1,93 @@
+"""Soak: every simulator scenario back to back as one 90-minute session, at high speed, window open.
+
+Runs with ``python3 tasks.py soak`` (not in the unit-test run). The session uses the composite
+``soak`` scenario with the pleth on and the phases on a plan; the window drains the recorder as
+it does at the bedside. Passing means: the session completes, every scenario's event shows up
+in the stored record, no exception, no warning (pytest turns warnings and Qt warnings into
+failures; log records of WARNING and above are checked here), and memory stays flat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from benchmarks.common import rss_bytes
+from drivers.simulated import SimulatedSource
+from monitor.cli import recorder_extras
+from monitor.plan import parse_plan
+from monitor.readings import Flag, Parameter
+from monitor.recorder import Recorder
+from monitor.session import EventKind
+from monitor.store import Store
+
+SPEED = float(os.environ.get("INFUSION_MONITOR_SOAK_SPEED", "150"))
+PLAN = "baseline:5,infusion:55,recovery:30"
+START = 1_790_000_000.0
+#: Growth allowed between the middle and the end of the session (the whole-session trend is a few MB).
+FLAT_MB = 25.0
+
+
+def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path, caplog, capsys) -> None:  # type: ignore[no-untyped-def]
+    from ui.bridge import RecorderBridge
+    from ui.live_window import LiveWindow
+
+    caplog.set_level(logging.WARNING)
+    store = Store(db_path)
+    source = SimulatedSource(scenario="soak", seed=4, speed=SPEED, pleth=True, start_time=START)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan(PLAN),
+                                    autopilot=True, nurse="RN", **recorder_extras(store))
+    bridge = RecorderBridge(recorder)
+    window = LiveWindow(bridge)
+    qtbot.addWidget(window)
+    window.resize(1600, 900)
+    window.show()
+    rss: dict[str, float] = {}
+    bridge.start()
+    try:
+        qtbot.waitUntil(lambda: window.last_status is not None and window.last_status.elapsed_s > 120,
+                        timeout=60_000)
+        rss["start"] = rss_bytes() / 2**20
+        qtbot.waitUntil(lambda: window.last_status.elapsed_s > 45 * 60, timeout=int(90 * 60 / SPEED * 1000 + 60_000))
+        rss["middle"] = rss_bytes() / 2**20
+        with qtbot.waitSignal(bridge.finished, timeout=int(90 * 60 / SPEED * 1000 + 60_000)) as ended:
+            pass
+        rss["end"] = rss_bytes() / 2**20
+    finally:
+        window.close()
+    session_id = recorder.session.id
+    assert recorder.error is None
+    assert ended.args == ["complete"]
+    assert window.end_status == "complete"
+
+    with Store(db_path, readonly=True) as check:
+        events = check.events(session_id)
+        kinds = [e.kind for e in events]
+        readings = list(check.readings(session_id))
+        _, pleth = check.waveform(session_id)
+        [summary] = check.sessions()
+        alarm_count = len(check.alarms(session_id))
+    store.close()
+    # The session ran its whole plan.
+    assert summary.status == "complete"
+    assert 89 * 60 <= summary.length_s <= 92 * 60
+    # Each scenario left its mark.
+    assert EventKind.LINK_LOST in kinds and EventKind.LINK_RESTORED in kinds
+    spo2 = [r for r in readings if r.parameter is Parameter.SPO2]
+    assert any(Flag.SENSOR_OFF in r.flags for r in spo2), "probe off"
+    assert min(r.value for r in spo2 if r.value is not None) <= 88, "desaturation"
+    assert min(r.value for r in readings if r.parameter is Parameter.HR and r.value is not None) <= 45, "bradycardia"
+    systolic = [r for r in readings if r.parameter is Parameter.NIBP_SYS]
+    assert max(r.value for r in systolic if r.value is not None) > 170, "hypertension"
+    assert any(Flag.MEASUREMENT_FAILED in r.flags for r in systolic), "cuff failure"
+    assert len(pleth) > 85 * 60 * 75
+    # No exception, no warning anywhere in the logs.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # Memory flat: what the second half of the session adds is small.
+    with capsys.disabled():
+        print(f"\nsoak at {SPEED:g}x: RSS start {rss['start']:.0f} MB, middle {rss['middle']:.0f} MB, "
+              f"end {rss['end']:.0f} MB; {len(readings)} readings, {len(pleth)} pleth samples, "
+              f"{len(events)} events, {alarm_count} alarms")
+    assert rss["end"] - rss["middle"] <= FLAT_MB, rss
+

@@ -160,8 +160,11 @@ def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
-    """Resolve the driver and open its source from command-line options."""
+def open_source(args: argparse.Namespace, start_time: float | None = None) -> tuple[Any, Any]:
+    """Resolve the driver and open its source from command-line options.
+
+    ``start_time`` starts a simulated clock there (a resumed session continues its own time).
+    """
     from drivers import registry
     from drivers.base import OpenOptions
     from drivers.simulation import SCENARIOS
@@ -180,6 +183,7 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
         speed=args.speed,
         seed=args.seed,
         pleth=args.pleth,
+        start_time=start_time,
         port_overrides=_port_overrides(args),
         settings=dict(args.settings),
     )
@@ -194,7 +198,6 @@ def make_recorder(args: argparse.Namespace, store: Store) -> Any:
     """Build a recorder for a new or resumed session from command-line options."""
     from monitor.recorder import Recorder
 
-    driver_cls, source = open_source(args)
     extra = recorder_extras(store)
     if args.resume:
         try:
@@ -204,8 +207,12 @@ def make_recorder(args: argparse.Namespace, store: Store) -> Any:
         status = store.status_of(row)
         if status != "unfinished":
             raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
+        # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
+        last = store.last_data_at(row["id"])
+        _, source = open_source(args, start_time=max(time.time(), last or 0.0))
         return Recorder.resume_session(store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None,
                                        **extra)
+    driver_cls, source = open_source(args)
     patient_id = store.create_patient(args.patient) if args.patient else None
     return Recorder.new_session(
         store,

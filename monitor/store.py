@@ -477,6 +477,17 @@ class Store:
         for t, parameter, value, status, source in self.db.execute(sql, args):
             yield Reading(t=t, parameter=Parameter(parameter), value=value, source=source, flags=parse_flags(status))
 
+    def last_data_at(self, session_id: str) -> float | None:
+        """Time of the newest stored reading, pleth sample or event of a session (None: nothing stored)."""
+        row = self.db.execute(
+            "SELECT MAX(t) FROM ("
+            "SELECT MAX(t) AS t FROM readings WHERE session_id = ? "
+            "UNION ALL SELECT MAX(t0 + (n - 1) / rate_hz) FROM waveforms WHERE session_id = ? "
+            "UNION ALL SELECT MAX(t) FROM events WHERE session_id = ?)",
+            [session_id, session_id, session_id],
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def reading_count(self, session_id: str) -> int:
         """Number of stored numeric readings."""
         return int(self.db.execute("SELECT COUNT(*) FROM readings WHERE session_id = ?", [session_id]).fetchone()[0])

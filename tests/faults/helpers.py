@@ -1,0 +1,89 @@
+"""Shared pieces of the fault-injection tests: running the real command line in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class CommandLine:
+    """``infusion-monitor ARGS`` in a subprocess whose output lines are collected as they come."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO_ROOT,
+            env=dict(os.environ, **(env or {})),
+        )
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name="cli-output", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> list[str]:
+        """Lines printed so far."""
+        with self._lock:
+            return list(self.lines)
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        """The first line containing ``text``; fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.output():
+                if text in line:
+                    return line
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.01)
+        raise AssertionError(f"no line with {text!r} within {timeout} s; output:\n" + "\n".join(self.output()))
+
+    def kill(self) -> None:
+        """SIGKILL, then reap the process and the reader."""
+        self.process.kill()
+        self.finish()
+
+    def finish(self, timeout: float = 60.0) -> int:
+        """Wait for the process to end by itself; its exit code."""
+        code = self.process.wait(timeout)
+        self._reader.join(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return code
+
+
+def integrity(path: Path) -> str:
+    """``PRAGMA integrity_check`` on a fresh connection (which also recovers the WAL, as a restart would)."""
+    conn = sqlite3.connect(path)
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def counts(path: Path, session_id: str) -> tuple[int, int]:
+    """Numeric readings and pleth samples stored for a session, read through a read-only connection."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        readings = conn.execute("SELECT COUNT(*) FROM readings WHERE session_id = ?", [session_id]).fetchone()[0]
+        samples = conn.execute("SELECT COALESCE(SUM(n), 0) FROM waveforms WHERE session_id = ?",
+                               [session_id]).fetchone()[0]
+        return int(readings), int(samples)
+    finally:
+        conn.close()

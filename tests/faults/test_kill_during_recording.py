@@ -1,0 +1,90 @@
+"""kill -9 of a recording at 20 random moments (seeded), each followed by ``record --resume``.
+
+After every kill: the database passes ``PRAGMA integrity_check``; every reading the process
+reported as stored (its progress line) and every reading a reader saw committed just before the
+kill is still there; the session is reported unfinished and the next start resumes it, with its
+clock continuing from where the stored data ends.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+from monitor.store import Store
+from tests.faults.helpers import CommandLine, counts, integrity
+
+KILLS = 20
+SEED = 8
+SPEED = "120"
+PLAN = "baseline:5,infusion:55,recovery:30"
+STORED = re.compile(r"\| stored (\d+)")
+
+
+def _session_id(db_path: Path) -> str | None:
+    if not db_path.exists():
+        return None
+    try:
+        with Store(db_path, readonly=True) as store:
+            rows = store.sessions()
+    except Exception:  # the file may be mid-creation when the kill came
+        return None
+    return rows[0].id if rows else None
+
+
+def _times_by_id(db_path: Path, session_id: str) -> list[tuple[str, float]]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return [(p, t) for p, t in conn.execute(
+            "SELECT parameter, t FROM readings WHERE session_id = ? ORDER BY id", [session_id])]
+    finally:
+        conn.close()
+
+
+def test_kill_9_at_twenty_moments_loses_nothing_reported_and_resumes(db_path: Path) -> None:
+    rng = random.Random(SEED)
+    session_id: str | None = None
+    resumed = 0
+    for kill in range(KILLS):
+        args = ["record", "--db", str(db_path), "--speed", SPEED, "--pleth", "--plan", PLAN, "--nurse", "RN"]
+        if session_id is not None:
+            args += ["--resume", session_id[:8]]
+        run = CommandLine(*args)
+        # Any moment: during start-up (imports, migrations, the resume), or well into the recording.
+        time.sleep(rng.uniform(0.05, 3.0) if kill else 1.5)
+        seen_before = counts(db_path, session_id or _session_id(db_path) or "") if db_path.exists() else (0, 0)
+        reported = [int(m.group(1)) for line in run.output() if (m := STORED.search(line))]
+        run.kill()
+        resumed += any("session_resumed" in line for line in run.output())
+
+        assert integrity(db_path) == "ok", f"kill {kill}"
+        session_id = session_id or _session_id(db_path)
+        assert session_id is not None, f"kill {kill}: no session after {run.output()}"
+        readings, samples = counts(db_path, session_id)
+        assert readings >= seen_before[0], f"kill {kill}: readings lost"
+        assert samples >= seen_before[1], f"kill {kill}: pleth samples lost"
+        if reported:
+            assert readings >= reported[-1], f"kill {kill}: reported {reported[-1]} stored, found {readings}"
+        with Store(db_path, readonly=True) as store:
+            assert store.status_of(store.session_row(session_id)) == "unfinished"
+
+    # A last start resumes and closes the session cleanly.
+    run = CommandLine("record", "--db", str(db_path), "--speed", SPEED, "--pleth", "--plan", PLAN, "--nurse", "RN",
+                      "--resume", session_id[:8], "--duration", "1.5")
+    assert run.finish() == 0, run.output()
+    assert integrity(db_path) == "ok"
+    with Store(db_path, readonly=True) as store:
+        [summary] = store.sessions()
+        assert summary.status == "closed"
+        kinds = [e.kind.value for e in store.events(session_id)]
+    # Every start that said it resumed did so (plus the last one); most kills came after the resume.
+    assert kinds.count("session_resumed") >= resumed + 1
+    assert resumed >= KILLS // 2
+    # Resumed recordings continue the session's clock: no parameter's readings go back in time.
+    last: dict[str, float] = {}
+    for parameter, t in _times_by_id(db_path, session_id):
+        assert t >= last.get(parameter, t), f"{parameter} went back in time after a resume"
+        last[parameter] = t

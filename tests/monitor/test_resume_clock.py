@@ -1,0 +1,57 @@
+"""Resuming a session that was replayed faster than real time continues its own clock.
+
+Found by the kill -9 fault test: a simulated session at 120x is minutes ahead of the wall clock;
+resumed, its new readings were stamped with the wall clock, earlier than the stored ones.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from drivers.simulated import SimulatedSource
+from monitor.cli import main
+from monitor.plan import parse_plan
+from monitor.recorder import Recorder
+from monitor.store import Store
+
+
+def _unfinished_session_ahead_of_the_wall_clock(db_path: Path) -> tuple[str, float]:
+    store = Store(db_path)
+    try:
+        # Starts now, runs unpaced for ten session-minutes: the stored data ends in the future.
+        import time
+
+        source = SimulatedSource(speed=math.inf, start_time=time.time())
+        recorder = Recorder.new_session(store, source, driver="simulated", port=None,
+                                        plan=parse_plan("baseline:5,infusion:40,recovery:30"), autopilot=True)
+        for _ in range(600):
+            recorder.step()
+        recorder._maybe_flush(force=True)
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+        store.db.execute("UPDATE sessions SET owner_pid = ? WHERE id = ?", [int(dead.stdout), recorder.session.id])
+        last = store.last_data_at(recorder.session.id)
+        assert last is not None
+        return recorder.session.id, last
+    finally:
+        store.close()
+
+
+def test_resumed_readings_follow_the_stored_ones(db_path: Path) -> None:
+    session_id, last = _unfinished_session_ahead_of_the_wall_clock(db_path)
+    out = io.StringIO()
+    code = main(["record", "--db", str(db_path), "--resume", session_id[:8], "--speed", "60", "--duration", "0.5",
+                 "--plan", "baseline:5,infusion:40,recovery:30", "--quiet"], out=out)
+    assert code == 0, out.getvalue()
+    with Store(db_path, readonly=True) as store:
+        after = [r for r in store.readings(session_id) if r.t > last]
+        before = store.reading_count(session_id) - len(after)
+        events = store.events(session_id)
+    assert before > 0 and after, "the resumed recording stored nothing after the earlier data"
+    resumed = [e for e in events if e.kind.value == "session_resumed"]
+    assert resumed and resumed[0].t >= last - 1.0
+    assert resumed[0].detail["gap_s"] >= 0

@@ -88,7 +88,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
     parser.add_argument("--profile", metavar="FILE",
-                        help="clinic alarm profile (TOML; default: INFUSION_MONITOR_PROFILE or the built-in one)")
+                        help="clinic alarm profile, TOML (default: INFUSION_MONITOR_PROFILE or built in)")
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
@@ -225,7 +225,9 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
 
     profile, problem = alarm_profile(args)
     if problem:
-        (warn or _warn_stderr)(f"warning: alarm profile not used: {problem}; the built-in profile is in force")
+        (warn or _warn_stderr)(
+            f"warning: alarm profile not used: {problem}; the built-in profile is in force"
+        )
     driver_cls, source = open_source(args)
     engine = AlarmEngine(profile)
     if args.resume:
@@ -236,8 +238,9 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         status = store.status_of(row)
         if status != "unfinished":
             raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
-        recorder = Recorder.resume_session(store, source, row["id"], nurse=args.nurse,
-                                           autopilot=args.plan is not None, alarms=engine)
+        recorder = Recorder.resume_session(
+            store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine
+        )
     else:
         patient_id = store.create_patient(args.patient) if args.patient else None
         recorder = Recorder.new_session(
@@ -300,16 +303,19 @@ def progress_line(status: Any) -> str:
 
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
+    from monitor.alarms.engine import describe_change
     from monitor.recorder import wall_deadline
 
-    from monitor.alarms.engine import describe_change
+    def warn(text: str) -> None:
+        out.write(text + "\n")
 
     store = _open_store(args)
     try:
         _warn_unfinished(store, args, out)
-        recorder = make_recorder(args, store, warn=lambda text: out.write(text + "\n"))
+        recorder = make_recorder(args, store, warn=warn)
+        profile = recorder.alarms.profile
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
-        out.write(f"alarm profile {recorder.alarms.profile.name} ({recorder.alarms.profile.source})\n")
+        out.write(f"alarm profile {profile.name} ({profile.source})\n")
         out.flush()
         last_print = [0.0]
         alarm_rows: dict[str, dict[str, Any]] = {}
@@ -468,7 +474,13 @@ def cmd_drivers(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
     """Print the limits of the active (or the given) alarm profile; a broken profile is an error."""
-    from monitor.alarms.profile import ProfileError, default_profile, describe_profile, load_profile, resolve_profile
+    from monitor.alarms.profile import (
+        ProfileError,
+        default_profile,
+        describe_profile,
+        load_profile,
+        resolve_profile,
+    )
 
     try:
         path = resolve_profile(args.profile, UserConfig.load().values)

@@ -47,7 +47,9 @@ from monitor.readings import NIBP_PARAMETERS, NO_SIGNAL, Flag, Parameter, Readin
 from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent
 
 ADMIN_ROLE: Final = "admin"
-ADMIN_COMMANDS: Final = frozenset({"alarms_off", "alarms_on", "audio_off", "audio_on", "set_limit", "load_profile"})
+ADMIN_COMMANDS: Final = frozenset(
+    {"alarms_off", "alarms_on", "audio_off", "audio_on", "set_limit", "load_profile"}
+)
 
 #: Which probe a parameter comes from (a probe-off message names the probe, once).
 PROBE_OF: Final[dict[Parameter, str]] = {
@@ -142,7 +144,9 @@ class _Alarm:
 class AlarmEngine:
     """Turns readings, timeline events and clock ticks into alarms (implements ``AlarmEngineLike``)."""
 
-    def __init__(self, profile: AlarmProfile | None = None, *, new_id: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self, profile: AlarmProfile | None = None, *, new_id: Callable[[], str] | None = None
+    ) -> None:
         self.profile = profile or default_profile()
         self._new_id = new_id or (lambda: uuid.uuid4().hex)
         self._active: dict[str, _Alarm] = {}
@@ -182,7 +186,9 @@ class AlarmEngine:
     def _rules_changed(self, at: float) -> None:
         """New phase or profile: switch rule sets; alarms of rules that no longer apply end."""
         self._ladders = self._ladders_for(self._phase)
-        current = {rule.id for ladders in self._ladders.values() for ladder in ladders for rule in ladder.rules}
+        current = {
+            rule.id for ladders in self._ladders.values() for ladder in ladders for rule in ladder.rules
+        }
         for alarm in list(self._active.values()):
             if alarm.kind is AlarmKind.PHYSIOLOGICAL and alarm.condition not in current:
                 self._since.pop(alarm.condition, None)
@@ -230,8 +236,13 @@ class AlarmEngine:
         if kind is EventKind.LINK_LOST:
             self._link_lost = True
             if "link_lost" not in self._active:
-                self._start_technical("link_lost", None, "Link to the monitor lost: check the cable and the device",
-                                      event.t, lost_data=True)
+                self._start_technical(
+                    "link_lost",
+                    None,
+                    "Link to the monitor lost: check the cable and the device",
+                    event.t,
+                    lost_data=True,
+                )
         elif kind is EventKind.LINK_RESTORED:
             self._link_lost = False
             self._end_key("link_lost", event.t)
@@ -256,14 +267,24 @@ class AlarmEngine:
                 key = f"no_data:{group}"
                 if last is not None and now - last > timeout and key not in self._active:
                     label = "heart rate" if group == "heart_rate" else LABELS.get(group, group)
-                    self._start_technical("no_data", group, f"No {label} data for {timeout:g} s: check the device",
-                                          now, key=key, lost_data=True)
+                    self._start_technical(
+                        "no_data",
+                        group,
+                        f"No {label} data for {timeout:g} s: check the device",
+                        now,
+                        key=key,
+                        lost_data=True,
+                    )
         overdue = session.nibp_overdue(now)
         if overdue and "nibp_overdue" not in self._active:
             interval = session.nibp_interval() or 0.0
-            self._start_technical("nibp_overdue", "nibp_sys",
-                                  f"NIBP overdue: no cuff value for over {1.5 * interval / 60:g} min",
-                                  now, priority=profile.technical_priority("nibp_overdue"))
+            self._start_technical(
+                "nibp_overdue",
+                "nibp_sys",
+                f"NIBP overdue: no cuff value for over {1.5 * interval / 60:g} min",
+                now,
+                priority=profile.technical_priority("nibp_overdue"),
+            )
         elif not overdue and "nibp_overdue" in self._active:
             self._end_key("nibp_overdue", now)
         for alarm in list(self._active.values()):
@@ -271,16 +292,26 @@ class AlarmEngine:
                 continue
             if alarm.lost_data:
                 target = self._lost_data_priority()
-                if (self._phase is Phase.INFUSION and alarm.priority >= Priority.MEDIUM
-                        and now - alarm.priority_since >= profile.lost_data_escalate_after_s):
+                if (
+                    self._phase is Phase.INFUSION
+                    and alarm.priority >= Priority.MEDIUM
+                    and now - alarm.priority_since >= profile.lost_data_escalate_after_s
+                ):
                     target = Priority.HIGH
                 if target > alarm.priority:
-                    reason = "infusion running" if target is Priority.MEDIUM else (
-                        f"data lost for {profile.lost_data_escalate_after_s:g} s during the infusion")
+                    reason = (
+                        "infusion running"
+                        if target is Priority.MEDIUM
+                        else (f"data lost for {profile.lost_data_escalate_after_s:g} s during the infusion")
+                    )
                     self._escalate(alarm, target, now, reason)
-            if alarm.priority is Priority.MEDIUM and now - alarm.priority_since >= profile.escalate_medium_after_s:
-                self._escalate(alarm, Priority.HIGH, now,
-                               f"unacknowledged for {profile.escalate_medium_after_s:g} s")
+            if (
+                alarm.priority is Priority.MEDIUM
+                and now - alarm.priority_since >= profile.escalate_medium_after_s
+            ):
+                self._escalate(
+                    alarm, Priority.HIGH, now, f"unacknowledged for {profile.escalate_medium_after_s:g} s"
+                )
         if self.audio_paused_until is not None and (now >= self.audio_paused_until or self._breaks_through()):
             self.audio_paused_until = None
 
@@ -367,12 +398,15 @@ class AlarmEngine:
             hit = limit is not None and value is not None and rule.breached(value, limit)
             breach: tuple[str, float, float] | None = None
             if hit:
-                assert value is not None and limit is not None
+                assert value is not None
+                assert limit is not None
                 breach = (shown, value, limit)
             if multi:
                 # "SBP or DBP": the latest judgement of each parameter counts until it is replaced.
                 parts = self._parts.setdefault(rule.id, {})
-                parts[rule_parameter] = (value, limit) if hit and value is not None and limit is not None else None
+                parts[rule_parameter] = (
+                    (value, limit) if hit and value is not None and limit is not None else None
+                )
                 if breach is None:
                     for other, part in parts.items():
                         if part is not None:
@@ -401,9 +435,21 @@ class AlarmEngine:
         if alarm is None:
             message = rule.message(shown, value, limit, self._baseline)
             alarm = _Alarm(
-                id=self._new_id(), key=rule.id, condition=rule.id, parameter=shown, priority=rule.priority,
-                kind=AlarmKind.PHYSIOLOGICAL, message=message, started_at=t, limit=round(limit, 1), value=value,
-                peak_value=value, display=message, priority_since=t, rule=rule, rule_parameter=rule_parameter,
+                id=self._new_id(),
+                key=rule.id,
+                condition=rule.id,
+                parameter=shown,
+                priority=rule.priority,
+                kind=AlarmKind.PHYSIOLOGICAL,
+                message=message,
+                started_at=t,
+                limit=round(limit, 1),
+                value=value,
+                peak_value=value,
+                display=message,
+                priority_since=t,
+                rule=rule,
+                rule_parameter=rule_parameter,
             )
             self._active[alarm.key] = alarm
             self._mark(alarm)
@@ -451,13 +497,25 @@ class AlarmEngine:
                 key = f"invalid_value:{parameter.value}"
                 if key not in self._active:
                     self._start_technical(
-                        "invalid_value", parameter.value,
+                        "invalid_value",
+                        parameter.value,
                         f"{LABELS.get(parameter.value, parameter.value)}: the device sent an invalid value",
-                        t, key=key, priority=self.profile.technical_priority("invalid_value"))
-            if parameter in NIBP_PARAMETERS and Flag.MEASUREMENT_FAILED in flags and "nibp_failed" not in self._active:
-                self._start_technical("nibp_failed", "nibp_sys",
-                                      "NIBP measurement failed: check the cuff and repeat the measurement",
-                                      t, priority=self.profile.technical_priority("nibp_failed"))
+                        t,
+                        key=key,
+                        priority=self.profile.technical_priority("invalid_value"),
+                    )
+            if (
+                parameter in NIBP_PARAMETERS
+                and Flag.MEASUREMENT_FAILED in flags
+                and "nibp_failed" not in self._active
+            ):
+                self._start_technical(
+                    "nibp_failed",
+                    "nibp_sys",
+                    "NIBP measurement failed: check the cuff and repeat the measurement",
+                    t,
+                    priority=self.profile.technical_priority("nibp_failed"),
+                )
         if reading.value is not None:
             key = f"invalid_value:{parameter.value}"
             if key in self._active:
@@ -473,13 +531,22 @@ class AlarmEngine:
             key = f"{condition}:{probe}"
             if condition == wanted and key not in self._active:
                 label = PROBE_LABELS[probe]
-                text = f"{label} off: check the sensor" if condition == "sensor_off" else f"{label}: no pulse found"
+                text = (
+                    f"{label} off: check the sensor"
+                    if condition == "sensor_off"
+                    else f"{label}: no pulse found"
+                )
                 # ECG leads off is not lost data where the oximeter's pulse rate stands in.
                 lost = probe == "spo2" or (probe == "hr" and Parameter.PR not in self._seen)
-                priority = None if lost else self.profile.technical_priority(
-                    "nibp_failed" if probe == "nibp" else "lost_data")
+                priority = (
+                    None
+                    if lost
+                    else self.profile.technical_priority("nibp_failed" if probe == "nibp" else "lost_data")
+                )
                 parameter = {"spo2": "spo2", "hr": "hr", "nibp": "nibp_sys"}[probe]
-                self._start_technical(condition, parameter, text, t, key=key, lost_data=lost, priority=priority)
+                self._start_technical(
+                    condition, parameter, text, t, key=key, lost_data=lost, priority=priority
+                )
             elif condition != wanted and key in self._active:
                 self._end_key(key, t)
 
@@ -501,8 +568,16 @@ class AlarmEngine:
         if priority is None:
             priority = self._lost_data_priority() if lost_data else Priority.LOW
         alarm = _Alarm(
-            id=self._new_id(), key=key or condition, condition=condition, parameter=parameter, priority=priority,
-            kind=AlarmKind.TECHNICAL, message=message, started_at=at, display=message, priority_since=at,
+            id=self._new_id(),
+            key=key or condition,
+            condition=condition,
+            parameter=parameter,
+            priority=priority,
+            kind=AlarmKind.TECHNICAL,
+            message=message,
+            started_at=at,
+            display=message,
+            priority_since=at,
             lost_data=lost_data,
         )
         self._active[alarm.key] = alarm
@@ -635,7 +710,12 @@ class AlarmEngine:
             enabled=current.enabled if enabled is None else bool(enabled),
         )
         self.set_profile(self.profile.with_rule(changed, where), at)
-        return {"rule": rule, "phase": phase or "all", "before": current.describe(), "after": changed.describe()}
+        return {
+            "rule": rule,
+            "phase": phase or "all",
+            "before": current.describe(),
+            "after": changed.describe(),
+        }
 
     def _load_profile(self, at: float, user: str | None, path: str) -> dict[str, str]:
         profile = load_profile(Path(path))  # raises ProfileError; the current profile stays
@@ -645,9 +725,13 @@ class AlarmEngine:
     def _storage_failed(self, at: float, user: str | None, error: str = "") -> None:
         if "storage_failed" not in self._active:
             detail = f" ({error})" if error else ""
-            self._start_technical("storage_failed", None,
-                                  f"Cannot write to the database{detail}: readings are held in memory", at,
-                                  priority=self.profile.technical_priority("storage_failed"))
+            self._start_technical(
+                "storage_failed",
+                None,
+                f"Cannot write to the database{detail}: readings are held in memory",
+                at,
+                priority=self.profile.technical_priority("storage_failed"),
+            )
 
     def _storage_restored(self, at: float, user: str | None) -> None:
         self._end_key("storage_failed", at)
@@ -676,7 +760,9 @@ def _clock(t: float | None) -> str:
 
 
 def describe_change(previous: dict[str, Any] | None, row: dict[str, Any]) -> str | None:
-    """One terminal line for an alarm-log change, e.g. ``*** 12:31:05 SpO2 86 < 90 % (spo2_low_severe) started``.
+    """One terminal line for an alarm-log change.
+
+    For example ``*** 12:31:05 SpO2 86 < 90 % (spo2_low_severe) started``.
 
     Returns None for changes not worth a line (a new peak value while the alarm runs).
     """
@@ -686,8 +772,10 @@ def describe_change(previous: dict[str, Any] | None, row: dict[str, Any]) -> str
         return f"{marker} {_clock(row['started_at'])} {what} started"
     if row["priority"] != previous["priority"]:
         reason = json.loads(row["escalations"])[-1] if row["escalations"] else {}
-        return (f"{marker} {_clock(reason.get('at'))} {what} escalated to {row['priority']}"
-                f"{': ' + reason['reason'] if reason.get('reason') else ''}")
+        return (
+            f"{marker} {_clock(reason.get('at'))} {what} escalated to {row['priority']}"
+            f"{': ' + reason['reason'] if reason.get('reason') else ''}"
+        )
     if row["acknowledged_at"] is not None and previous["acknowledged_at"] is None:
         by = row["acknowledged_by"] or "unknown user"
         return f"{marker} {_clock(row['acknowledged_at'])} {what} acknowledged by {by}"

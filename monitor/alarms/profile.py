@@ -174,15 +174,20 @@ class _Lines:
             header = _HEADER.match(line)
             if header:
                 table = _key_parts(header.group(1))
-                self.where.setdefault(".".join(table), number)
+                self._add(table, number)
                 continue
             key = _KEY.match(line)
             if key:
                 path = [*table, *_key_parts(key.group(1))]
-                self.where.setdefault(".".join(path), number)
-                rest = line[key.end():]
+                self._add(path, number)
+                rest = line[key.end() :]
                 for inner in _INLINE_KEY.finditer(rest):
                     self.where.setdefault(".".join([*path, inner.group(1)]), number)
+
+    def _add(self, parts: list[str], number: int) -> None:
+        # A dotted header also defines its parents ([phases.x.rules.y] defines phases.x).
+        for end in range(1, len(parts) + 1):
+            self.where.setdefault(".".join(parts[:end]), number)
 
     def line(self, path: str) -> int | None:
         """The line of ``path``, else of its nearest written parent."""
@@ -212,7 +217,9 @@ class _NoLines(_Lines):
 # -- reading -----------------------------------------------------------------------------------------
 
 
-def _number(value: Any, path: str, lines: _Lines, low: float | None = None, high: float | None = None) -> float:
+def _number(
+    value: Any, path: str, lines: _Lines, low: float | None = None, high: float | None = None
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise lines.error(path, f"expected a number, got {value!r}")
     number = float(value)
@@ -238,11 +245,15 @@ def _table(value: Any, path: str, lines: _Lines) -> dict[str, Any]:
     return value
 
 
-def _unknown(table: Mapping[str, Any], allowed: frozenset[str] | tuple[str, ...], path: str, lines: _Lines) -> None:
+def _unknown(
+    table: Mapping[str, Any], allowed: frozenset[str] | tuple[str, ...], path: str, lines: _Lines
+) -> None:
     for key in table:
         if key not in allowed:
-            raise lines.error(f"{path}.{key}" if path else key,
-                              f"unknown field; expected one of {', '.join(sorted(allowed))}")
+            raise lines.error(
+                f"{path}.{key}" if path else key,
+                f"unknown field; expected one of {', '.join(sorted(allowed))}",
+            )
 
 
 def _check_rule(rule: RuleSpec, path: str, lines: _Lines) -> None:
@@ -251,7 +262,9 @@ def _check_rule(rule: RuleSpec, path: str, lines: _Lines) -> None:
         raise lines.error(f"{path}.parameter", "a rule needs a parameter")
     for name in rule.parameters:
         if name not in RULE_PARAMETERS:
-            raise lines.error(f"{path}.parameter", f"unknown parameter '{name}'; use {', '.join(RULE_PARAMETERS)}")
+            raise lines.error(
+                f"{path}.parameter", f"unknown parameter '{name}'; use {', '.join(RULE_PARAMETERS)}"
+            )
     if rule.comparison not in COMPARISONS:
         raise lines.error(f"{path}.{rule.comparison}", f"unknown comparison; use {', '.join(COMPARISONS)}")
     if not math.isfinite(rule.limit):
@@ -306,8 +319,10 @@ def _rule(rule_id: str, raw: Any, path: str, lines: _Lines, base: RuleSpec | Non
         priority = base.priority
     else:
         raise lines.error(f"{path}.priority", "missing (high, medium or low)")
-    delay = _number(table["delay_s"], f"{path}.delay_s", lines) if "delay_s" in table else (
-        base.delay_s if base else 0.0
+    delay = (
+        _number(table["delay_s"], f"{path}.delay_s", lines)
+        if "delay_s" in table
+        else (base.delay_s if base else 0.0)
     )
     enabled = table.get("enabled", base.enabled if base else True)
     if not isinstance(enabled, bool):
@@ -469,12 +484,19 @@ def describe_profile(profile: AlarmProfile) -> str:
             out.append(f" in the {phase.value} phase:")
             out += [_rule_line(rule) for rule in changes.values()]
     out.append("")
-    out.append("  heart_rate is ECG hr where present, else pulse rate pr; NIBP alarms ask for a confirming measurement.")
-    out.append("  Absolute limits apply in every phase from the first reading; baseline limits once it is taken.")
+    out.append(
+        "  heart_rate is ECG hr where present, else pulse rate pr; "
+        "NIBP alarms ask for a confirming measurement."
+    )
+    out.append(
+        "  Absolute limits apply in every phase from the first reading; baseline limits once it is taken."
+    )
     out.append("")
-    out.append(f"  audio pause {profile.audio_pause_s:g} s; unacknowledged medium -> high after "
-               f"{profile.escalate_medium_after_s:g} s; lost data during infusion -> high after "
-               f"{profile.lost_data_escalate_after_s:g} s")
+    out.append(
+        f"  audio pause {profile.audio_pause_s:g} s; unacknowledged medium -> high after "
+        f"{profile.escalate_medium_after_s:g} s; lost data during infusion -> high after "
+        f"{profile.lost_data_escalate_after_s:g} s"
+    )
     out.append("  no data after: " + ", ".join(f"{k} {v:g} s" for k, v in profile.no_data_s.items()))
     out.append("  technical priorities: " + ", ".join(f"{k} {v.label}" for k, v in profile.technical.items()))
     return "\n".join(out) + "\n"

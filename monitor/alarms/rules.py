@@ -111,8 +111,10 @@ class Rule:
             base = baseline_value(baseline, parameter) or 0.0
             change = 100.0 * (value - base) / base if base else 0.0
             word = "above" if change >= 0 else "below"
-            text = (f"{label} {value:g} {unit} is {abs(change):.0f} % {word} baseline {base:g} "
-                    f"(limit {spec.limit:g} %)")
+            text = (
+                f"{label} {value:g} {unit} is {abs(change):.0f} % {word} baseline {base:g} "
+                f"(limit {spec.limit:g} %)"
+            )
         else:
             text = f"{label} {value:g} {spec.operator} {limit:g} {unit}"
         if parameter.startswith("nibp"):

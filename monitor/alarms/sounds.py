@@ -13,7 +13,9 @@ Pattern and timing (IEC 60601-1-8 Table 3 ranges in brackets):
 Every pulse is a fundamental (high 523.3 Hz, medium 440 Hz, low 392 Hz; allowed 150-1000 Hz) with
 harmonics 2 to 5 at 0.75, 0.55, 0.4 and 0.3 of the fundamental (all within 15 dB of it, so at
 least four components lie in 300-4000 Hz), shaped by raised-cosine rise and fall of 20 % of the
-pulse duration [10-20 % rise]. The pulse-to-pulse intervals are measured edge to edge.
+pulse duration [10-20 % rise]. Durations and spacings are measured between the half-amplitude
+points of the envelope: each generated pulse is one ramp longer than its duration, and the
+silence between pulses one ramp shorter than the spacing.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class BurstPattern:
 
     @property
     def duration_s(self) -> float:
-        """Length of the whole burst."""
+        """Length of the whole burst (half-amplitude start of the first pulse to end of the last)."""
         return self.pulses * self.pulse_s + sum(self.gaps_s)
 
 
@@ -60,8 +62,17 @@ PATTERNS: Final[dict[Priority, BurstPattern]] = {
     Priority.HIGH: BurstPattern(
         523.25,
         _HIGH_PULSE,
-        (_HIGH_SPACING, _HIGH_SPACING, _HIGH_GROUP_GAP, _HIGH_SPACING, _HIGH_PAUSE,
-         _HIGH_SPACING, _HIGH_SPACING, _HIGH_GROUP_GAP, _HIGH_SPACING),
+        (
+            _HIGH_SPACING,
+            _HIGH_SPACING,
+            _HIGH_GROUP_GAP,
+            _HIGH_SPACING,
+            _HIGH_PAUSE,
+            _HIGH_SPACING,
+            _HIGH_SPACING,
+            _HIGH_GROUP_GAP,
+            _HIGH_SPACING,
+        ),
     ),
     Priority.MEDIUM: BurstPattern(440.0, 0.2, (0.2, 0.2)),
     Priority.LOW: BurstPattern(392.0, 0.2, ()),
@@ -75,17 +86,22 @@ REPEAT_INTERVAL_S: Final[dict[Priority, float]] = {
 }
 
 
+def _ramp_s(pattern: BurstPattern) -> float:
+    return RISE_FRACTION * pattern.pulse_s
+
+
 def _pulse(pattern: BurstPattern, sample_rate: int) -> npt.NDArray[np.float64]:
-    n = round(pattern.pulse_s * sample_rate)
+    ramp = max(1, round(_ramp_s(pattern) * sample_rate))
+    # The envelope crosses half amplitude half a ramp in from each end: that span is pulse_s.
+    n = round(pattern.pulse_s * sample_rate) + ramp
     t = np.arange(n) / sample_rate
     wave = np.zeros(n)
     for k, amplitude in enumerate(HARMONICS, start=1):
         wave += amplitude * np.sin(2 * np.pi * k * pattern.fundamental_hz * t)
-    ramp = max(1, round(RISE_FRACTION * n))
     envelope = np.ones(n)
     shape = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, ramp))
     envelope[:ramp] = shape
-    envelope[n - ramp:] = shape[::-1]
+    envelope[n - ramp :] = shape[::-1]
     result: npt.NDArray[np.float64] = wave * envelope
     return result
 
@@ -96,9 +112,10 @@ def burst(priority: Priority, sample_rate: int = 44100) -> npt.NDArray[np.float3
         raise ValueError("the sample rate must be at least 8000 Hz to carry the harmonics")
     pattern = PATTERNS[Priority(priority)]
     pulse = _pulse(pattern, sample_rate)
+    ramp = round(_ramp_s(pattern) * sample_rate)
     pieces = [pulse]
     for gap in pattern.gaps_s:
-        pieces.append(np.zeros(round(gap * sample_rate)))
+        pieces.append(np.zeros(round(gap * sample_rate) - ramp))
         pieces.append(pulse)
     samples = np.concatenate(pieces)
     samples *= PEAK_LEVEL / float(np.max(np.abs(samples)))

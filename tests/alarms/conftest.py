@@ -30,8 +30,9 @@ class Bed:
 
     # -- feeding ---------------------------------------------------------------------------
 
-    def reading(self, parameter: str, value: float | None, t: float | None = None,
-                flags: Iterable[Flag] = ()) -> Reading:
+    def reading(
+        self, parameter: str, value: float | None, t: float | None = None, flags: Iterable[Flag] = ()
+    ) -> Reading:
         """One reading through session and engine, then a tick at its time."""
         at = self.now if t is None else t
         r = Reading(at, Parameter(parameter), value, "test", frozenset(flags))
@@ -98,7 +99,9 @@ class Bed:
 
     def logged(self, condition: str) -> list[dict[str, Any]]:
         """Latest log rows of every alarm with that condition, oldest first."""
-        return sorted((r for r in self.rows.values() if r["condition"] == condition), key=lambda r: r["started_at"])
+        return sorted(
+            (r for r in self.rows.values() if r["condition"] == condition), key=lambda r: r["started_at"]
+        )
 
 
 @pytest.fixture

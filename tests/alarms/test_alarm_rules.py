@@ -41,7 +41,9 @@ def test_rule_alarms_past_its_limit_with_its_priority(bed, rule, parameter, bad,
 
 
 @pytest.mark.parametrize(("rule", "parameter", "bad", "good", "priority", "delay"), RULE_TABLE)
-def test_rule_is_quiet_at_the_nearest_value_inside_its_limit(bed, rule, parameter, bad, good, priority, delay):
+def test_rule_is_quiet_at_the_nearest_value_inside_its_limit(
+    bed, rule, parameter, bad, good, priority, delay
+):
     bed.hold(parameter, good, delay + 5)
     assert bed.logged(rule) == []
 
@@ -93,7 +95,8 @@ def test_sys_ladder_climbs_and_each_rung_logs_its_own_peak(bed):
         bed.reading("nibp_sys", value, bed.now + 300 * i)
     raised, high, crisis = (bed.logged(c) for c in ("nibp_sys_raised", "nibp_sys_high", "nibp_sys_crisis"))
     assert [r["state"] for r in raised] == ["ended", "active"]
-    assert crisis[0]["state"] == "latched" and crisis[0]["peak_value"] == 182
+    assert crisis[0]["state"] == "latched"
+    assert crisis[0]["peak_value"] == 182
     assert high == []  # 182 went straight to the top rung; 175 is below the medium rung
 
 
@@ -101,7 +104,8 @@ class TestHeartRateFallback:
     def test_pulse_rate_alarms_when_there_is_no_ecg(self, bed):
         bed.hold("pr", 45, 10)
         alarm = bed.shown("hr_low")
-        assert alarm is not None and alarm.parameter == "pr"
+        assert alarm is not None
+        assert alarm.parameter == "pr"
 
     def test_ecg_heart_rate_wins_over_pulse_rate(self, bed):
         start = bed.now
@@ -124,7 +128,8 @@ class TestHeartRateFallback:
         for i in range(30):
             bed.reading("pr", 45, start + i)
         rows = bed.logged("hr_low")
-        assert len(rows) == 1 and rows[0]["parameter"] == "pr"
+        assert len(rows) == 1
+        assert rows[0]["parameter"] == "pr"
         # ECG is stale 10 s after its last value; then the 10 s delay runs on pr.
         assert rows[0]["started_at"] >= start + 10
 
@@ -164,7 +169,9 @@ class TestBaselineRelative:
         bed.take_baseline(sys=120, dia=80)
         bed.reading(parameter, value)
         rows = bed.logged(condition)
-        assert len(rows) == 1 and rows[0]["priority"] == priority and rows[0]["parameter"] == parameter
+        assert len(rows) == 1
+        assert rows[0]["priority"] == priority
+        assert rows[0]["parameter"] == parameter
         assert "above baseline" in rows[0]["message"]
 
     @pytest.mark.parametrize(("parameter", "value"), [("nibp_sys", 144), ("nibp_dia", 96)])

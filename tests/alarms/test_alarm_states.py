@@ -1,4 +1,4 @@
-"""Alarm states: latching, acknowledge, audio pause with breakthrough, escalation, reset, admin-only states."""
+"""Alarm states: latching, acknowledge, audio pause with breakthrough, escalation, reset, admin states."""
 
 from __future__ import annotations
 
@@ -11,14 +11,27 @@ from monitor.alarms.model import Priority
 from monitor.alarms.profile import ProfileError, parse_profile
 
 ROW_KEYS = {
-    "id", "condition", "parameter", "priority", "kind", "started_at", "ended_at", "limit", "peak_value",
-    "escalations", "acknowledged_at", "acknowledged_by", "message", "state",
+    "id",
+    "condition",
+    "parameter",
+    "priority",
+    "kind",
+    "started_at",
+    "ended_at",
+    "limit",
+    "peak_value",
+    "escalations",
+    "acknowledged_at",
+    "acknowledged_by",
+    "message",
+    "state",
 }
 
 
 def test_log_rows_carry_the_agreed_keys(bed):
     bed.hold("spo2", 91, 16)
-    assert bed.history and all(set(row) == ROW_KEYS for row in bed.history)
+    assert bed.history
+    assert all(set(row) == ROW_KEYS for row in bed.history)
     assert json.loads(bed.history[0]["escalations"]) == []
 
 
@@ -54,7 +67,9 @@ def test_latched_alarm_leaves_when_acknowledged_with_who_and_when(bed):
     count = bed.command("acknowledge", user="JD")
     assert count == 1
     row = bed.logged("spo2_low_severe")[0]
-    assert row["state"] == "ended" and row["acknowledged_by"] == "JD" and row["acknowledged_at"] == bed.now
+    assert row["state"] == "ended"
+    assert row["acknowledged_by"] == "JD"
+    assert row["acknowledged_at"] == bed.now
     assert row["ended_at"] < row["acknowledged_at"]
     assert bed.snapshot().active == ()
     assert bed.snapshot().sounding is None
@@ -68,7 +83,9 @@ def test_latched_alarm_comes_back_to_active_when_the_breach_returns(bed):
     assert bed.logged("spo2_low_severe")[0]["state"] == "latched", "the delay applies to a new breach too"
     bed.reading("spo2", 86)
     rows = bed.logged("spo2_low_severe")
-    assert len(rows) == 1 and rows[0]["state"] == "active" and rows[0]["ended_at"] is None
+    assert len(rows) == 1
+    assert rows[0]["state"] == "active"
+    assert rows[0]["ended_at"] is None
     assert rows[0]["peak_value"] == 85
 
 
@@ -77,7 +94,8 @@ def test_acknowledging_an_active_alarm_silences_it_but_keeps_it_shown(bed):
     alarm = bed.shown("spo2_low")
     bed.command("acknowledge", alarm_id=alarm.id, user="JD")
     shown = bed.shown("spo2_low")
-    assert shown is not None and shown.acknowledged
+    assert shown is not None
+    assert shown.acknowledged
     assert bed.snapshot().sounding is None
     bed.reading("spo2", 97)
     assert bed.shown("spo2_low") is None
@@ -96,10 +114,13 @@ class TestEscalation:
         assert bed.shown("spo2_low").priority is Priority.MEDIUM
         bed.hold("spo2", 91, 2)
         alarm = bed.shown("spo2_low")
-        assert alarm.priority is Priority.HIGH and alarm.escalated
+        assert alarm.priority is Priority.HIGH
+        assert alarm.escalated
         row = bed.logged("spo2_low")[0]
         (step,) = json.loads(row["escalations"])
-        assert step["from"] == "medium" and step["to"] == "high" and step["at"] == started + 300
+        assert step["from"] == "medium"
+        assert step["to"] == "high"
+        assert step["at"] == started + 300
         assert "unacknowledged" in step["reason"]
         assert row["priority"] == "high"
 
@@ -137,19 +158,22 @@ class TestAudioPause:
         until = bed.command("pause_audio")
         assert until == bed.now + 120
         snap = bed.snapshot()
-        assert snap.sounding is None and snap.audio_paused_until == until
+        assert snap.sounding is None
+        assert snap.audio_paused_until == until
         bed.hold("spo2", 91, 118)
         assert bed.snapshot().sounding is None
         bed.hold("spo2", 91, 2)
         snap = bed.snapshot()
-        assert snap.sounding is not None and snap.audio_paused_until is None
+        assert snap.sounding is not None
+        assert snap.audio_paused_until is None
 
     def test_a_higher_priority_alarm_breaks_through(self, bed):
         bed.reading("nibp_sys", 170)  # low
         bed.command("pause_audio")
         bed.reading("nibp_dia", 112)  # medium: higher than what was sounding
         snap = bed.snapshot()
-        assert snap.sounding is Priority.MEDIUM and snap.audio_paused_until is None
+        assert snap.sounding is Priority.MEDIUM
+        assert snap.audio_paused_until is None
 
     def test_same_priority_does_not_break_through(self, bed):
         bed.hold("spo2", 91, 16)
@@ -179,7 +203,9 @@ def test_reset_clears_latched_alarms_and_acknowledges_the_rest(bed):
     bed.command("reset", user="JD")
     snap = bed.snapshot()
     assert [a.condition for a in snap.active] == ["nibp_dia_high"]
-    assert snap.active[0].acknowledged and snap.sounding is None and snap.audio_paused_until is None
+    assert snap.active[0].acknowledged
+    assert snap.sounding is None
+    assert snap.audio_paused_until is None
     assert bed.logged("spo2_low_severe")[0]["acknowledged_by"] == "JD"
 
 
@@ -190,7 +216,8 @@ class TestAdminOnly:
         with pytest.raises(AlarmPermissionError, match="admin"):
             bed.command(name, role=role)
         snap = bed.snapshot()
-        assert not snap.alarms_off and not snap.audio_off
+        assert not snap.alarms_off
+        assert not snap.audio_off
 
     def test_alarms_off_stops_physiological_alarms_with_a_permanent_indicator(self, bed):
         bed.hold("spo2", 91, 16)
@@ -213,7 +240,9 @@ class TestAdminOnly:
         bed.hold("spo2", 85, 16)
         bed.wait(3600)
         snap = bed.snapshot()
-        assert snap.audio_off and snap.sounding is None and snap.active
+        assert snap.audio_off
+        assert snap.sounding is None
+        assert snap.active
         bed.command("audio_on", role="admin")
         assert bed.snapshot().sounding is Priority.HIGH
 
@@ -221,7 +250,8 @@ class TestAdminOnly:
         with pytest.raises(AlarmPermissionError):
             bed.command("set_limit", rule="spo2_low", limit=94, role="nurse")
         result = bed.command("set_limit", rule="spo2_low", limit=94, role="admin", user="ADM")
-        assert result["before"] == "spo2 < 92" and result["after"] == "spo2 < 94"
+        assert result["before"] == "spo2 < 92"
+        assert result["after"] == "spo2 < 94"
         bed.hold("spo2", 93, 16)
         assert bed.shown("spo2_low") is not None
         assert any(line.condition == "spo2_low" and line.value == 94 for line in bed.snapshot().limits)

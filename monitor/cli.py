@@ -241,6 +241,7 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         recorder = Recorder.resume_session(
             store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine
         )
+        engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
     else:
         patient_id = store.create_patient(args.patient) if args.patient else None
         recorder = Recorder.new_session(

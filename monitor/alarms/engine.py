@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -151,6 +151,7 @@ class AlarmEngine:
         self._new_id = new_id or (lambda: uuid.uuid4().hex)
         self._active: dict[str, _Alarm] = {}
         self._changed: dict[str, _Alarm] = {}
+        self._interrupted: list[dict[str, Any]] = []
         self._since: dict[str, float] = {}
         self._parts: dict[str, dict[str, tuple[float, float] | None]] = {}
         self._last_seen: dict[str, float] = {}
@@ -317,10 +318,10 @@ class AlarmEngine:
 
     def take_changes(self) -> list[dict[str, Any]]:
         """Log rows of every alarm that started or changed since the last call."""
-        if not self._changed:
-            return []
-        rows = [alarm.row() for alarm in self._changed.values()]
-        self._changed = {}
+        rows, self._interrupted = self._interrupted, []
+        if self._changed:
+            rows += [alarm.row() for alarm in self._changed.values()]
+            self._changed = {}
         return rows
 
     def snapshot(self, now: float) -> AlarmSnapshot:
@@ -367,6 +368,36 @@ class AlarmEngine:
         if handler is None:
             raise AlarmCommandError(f"unknown alarm command '{name}'; known: {', '.join(sorted(_COMMANDS))}")
         return handler(self, at, user, **args)
+
+    def close_interrupted(self, rows: Iterable[Any], at: float) -> int:
+        """Close alarms a stopped recording left open (stored rows whose state is not ``ended``).
+
+        Their conditions are judged afresh from the resumed data; the old rows end at ``at`` (or at
+        the condition's end where that was known) and say that the recording was interrupted.
+        """
+        count = 0
+        for stored in rows:
+            if stored.state == "ended":
+                continue
+            row = {
+                "id": stored.id,
+                "condition": stored.condition,
+                "parameter": stored.parameter,
+                "priority": stored.priority,
+                "kind": stored.kind,
+                "started_at": stored.started_at,
+                "ended_at": stored.ended_at if stored.ended_at is not None else at,
+                "limit": stored.limit,
+                "peak_value": stored.peak_value,
+                "escalations": json.dumps(list(stored.escalations)),
+                "acknowledged_at": stored.acknowledged_at,
+                "acknowledged_by": stored.acknowledged_by,
+                "message": f"{stored.message} (recording interrupted)",
+                "state": "ended",
+            }
+            self._interrupted.append(row)
+            count += 1
+        return count
 
     # -- limits on screen ------------------------------------------------------------------------
 

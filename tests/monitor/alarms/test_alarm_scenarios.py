@@ -248,3 +248,36 @@ def test_record_with_a_broken_profile_warns_and_keeps_the_built_in_one(clean_env
     assert "warning: alarm profile not used:" in text
     assert "line 5, field rules.spo2_low.delay_s" in text
     assert "alarm profile default" in text
+
+
+def test_escalation_times_are_iso_in_the_json_export(store):
+    from monitor.exports.data import load
+    from monitor.exports.json_export import document
+
+    recorder, _alarms = record(store, "cuff_failure")
+    exported = document(load(store, recorder.session.id))
+    overdue = next(a for a in exported["alarms"] if a["condition"] == "nibp_overdue")
+    (step,) = overdue["escalations"]
+    assert step["at"].endswith("+00:00")
+    assert (step["from"], step["to"]) == ("medium", "high")
+
+
+def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
+    source = SimulatedSource("desaturation", 1, speed=math.inf, start_time=START, plan=PLAN)
+    first = Recorder.new_session(store, source, driver="simulated", port=None, plan=PLAN,
+                                 autopilot=True, alarms=AlarmEngine())
+    # Stop in the middle of the desaturation as a crash would: no session end to close the alarms.
+    while not any(a.condition == "spo2_low_severe" for a in first.alarms.snapshot(first.session.now).active):
+        first.step()
+    first._maybe_flush(force=True)
+    source.close()
+    open_rows = [a for a in store.alarms(first.session.id) if a.state != "ended"]
+    assert open_rows
+    resumed_engine = AlarmEngine()
+    assert resumed_engine.close_interrupted(store.alarms(first.session.id), first.session.now + 30) == len(open_rows)
+    store.write_batch(first.session.id, alarms=resumed_engine.take_changes())
+    after = {a.id: a for a in store.alarms(first.session.id)}
+    for old in open_rows:
+        assert after[old.id].state == "ended"
+        assert after[old.id].ended_at is not None
+        assert after[old.id].message.endswith("(recording interrupted)")

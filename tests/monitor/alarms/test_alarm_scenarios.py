@@ -150,6 +150,9 @@ def test_commands_through_the_recorder_are_checked_and_audited(store):
     assert len(audit) == 1
     assert audit[0]["user"] == "ADM"
     assert json.loads(audit[0]["detail"]) == {"rule": "spo2_low", "limit": 94, "role": "admin"}
+    [attempt] = [row for row in store.audit_log(recorder.session.id) if row["action"] == "set_limit_refused"]
+    assert attempt["user"] == "RN"
+    assert "admin" in json.loads(attempt["detail"])["reason"]
 
 
 @pytest.fixture

@@ -140,6 +140,15 @@ def quiet_logging() -> Iterator[None]:
         logging.disable(previous)
 
 
+def alarm_engine() -> Any:
+    """The alarm engine with the built-in clinic profile (None where the engine is not part of the code)."""
+    try:
+        from monitor.alarms.engine import AlarmEngine
+    except ImportError:
+        return None
+    return AlarmEngine()
+
+
 def record_full_session(
     db_path: Path,
     *,
@@ -152,7 +161,6 @@ def record_full_session(
     Returns the session id, the wall-clock seconds it took and the session seconds it covers.
     """
     from drivers.simulated import SimulatedSource
-    from monitor.cli import recorder_extras
     from monitor.plan import parse_plan
     from monitor.recorder import Recorder
     from monitor.store import Store
@@ -163,7 +171,7 @@ def record_full_session(
         start = time.perf_counter()
         recorder = Recorder.new_session(
             store, source, driver="simulated", port=None, plan=parse_plan(FULL_SESSION_PLAN), autopilot=True,
-            nurse="RN", **recorder_extras(store),
+            nurse="RN", alarms=alarm_engine(),
         )
         if listener is not None:
             recorder.add_listener(listener)

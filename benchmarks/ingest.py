@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, median, not_measured, record_full_session
+from benchmarks.common import Result, alarm_engine, median, not_measured, record_full_session
 
 REAL_TIME_TARGET = 500.0
 
@@ -52,15 +52,7 @@ def _simulated(repeat: int) -> Result:
 
 
 def _has_alarms() -> bool:
-    from monitor.cli import recorder_extras
-    from monitor.store import Store
-
-    with tempfile.TemporaryDirectory() as folder:
-        store = Store(Path(folder) / "probe.db")
-        try:
-            return "alarms" in recorder_extras(store)
-        finally:
-            store.close()
+    return alarm_engine() is not None
 
 
 def run(repeat: int) -> list[Result]:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from drivers.simulated import SimulatedSource
-from monitor.cli import recorder_extras
+from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
 from monitor.readings import Parameter
 from monitor.recorder import Recorder, RecorderUpdate
@@ -36,7 +36,7 @@ def main(db_path: Path) -> dict[str, object]:
     source = SimulatedSource(scenario="normal", seed=5, speed=60.0, pleth=True, start_time=START)
     recorder = Recorder.new_session(store, source, driver="simulated", port=None,
                                     plan=parse_plan("baseline:5,infusion:40,recovery:30"), autopilot=True,
-                                    nurse="RN", **recorder_extras(store))
+                                    nurse="RN", alarms=AlarmEngine())
     produced = {"numerics": 0, "pleth": 0}
     during: dict[str, object] = {"storage_ok": [], "max_pending": 0, "alarms": []}
     full = threading.Event()

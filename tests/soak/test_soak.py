@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.common import rss_bytes
 from drivers.simulated import SimulatedSource
-from monitor.cli import recorder_extras
+from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
 from monitor.readings import Flag, Parameter
 from monitor.recorder import Recorder
@@ -37,7 +37,7 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
     store = Store(db_path)
     source = SimulatedSource(scenario="soak", seed=4, speed=SPEED, pleth=True, start_time=START)
     recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan(PLAN),
-                                    autopilot=True, nurse="RN", **recorder_extras(store))
+                                    autopilot=True, nurse="RN", alarms=AlarmEngine())
     bridge = RecorderBridge(recorder)
     window = LiveWindow(bridge)
     qtbot.addWidget(window)

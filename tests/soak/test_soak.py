@@ -67,7 +67,7 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
         readings = list(check.readings(session_id))
         _, pleth = check.waveform(session_id)
         [summary] = check.sessions()
-        alarm_count = len(check.alarms(session_id))
+        alarms = check.alarms(session_id)
     store.close()
     # The session ran its whole plan.
     assert summary.status == "complete"
@@ -82,12 +82,17 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
     assert max(r.value for r in systolic if r.value is not None) > 170, "hypertension"
     assert any(Flag.MEASUREMENT_FAILED in r.flags for r in systolic), "cuff failure"
     assert len(pleth) > 85 * 60 * 75
+    # ... and raised its alarm.
+    conditions = {a.condition for a in alarms}
+    for expected in ("sensor_off", "link_lost", "hr_low", "spo2_low_severe", "nibp_sys_crisis", "nibp_failed"):
+        assert expected in conditions, f"{expected} never raised: {sorted(conditions)}"
+    assert all(a.ended_at is not None for a in alarms), "the completed session left alarms open"
     # No exception, no warning anywhere in the logs.
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     # Memory flat: what the second half of the session adds is small.
     with capsys.disabled():
         print(f"\nsoak at {SPEED:g}x: RSS start {rss['start']:.0f} MB, middle {rss['middle']:.0f} MB, "
               f"end {rss['end']:.0f} MB; {len(readings)} readings, {len(pleth)} pleth samples, "
-              f"{len(events)} events, {alarm_count} alarms")
+              f"{len(events)} events, {len(alarms)} alarms: {sorted({a.condition for a in alarms})}")
     assert rss["end"] - rss["middle"] <= FLAT_MB, rss
 

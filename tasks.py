@@ -83,7 +83,7 @@ def faults(args: list[str]) -> int:
 
 def fuzz(args: list[str]) -> int:
     """Decoders and importers of outside input under hypothesis, 10,000 examples per target."""
-    return _suite("tests/fuzz", ["--hypothesis-profile=fuzz"], args)
+    return _suite("tests/fuzz", ["--hypothesis-profile=fuzz", "--hypothesis-show-statistics"], args)
 
 
 def soak(args: list[str]) -> int:

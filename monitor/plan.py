@@ -26,10 +26,21 @@ class SessionPlan:
 
     def text(self) -> str:
         """The plan in `--plan` syntax."""
-        return f"baseline:{self.baseline_min:g},infusion:{self.infusion_min:g},recovery:{self.recovery_min:g}"
+        return (
+            f"baseline:{_minutes(self.baseline_min)},infusion:{_minutes(self.infusion_min)},"
+            f"recovery:{_minutes(self.recovery_min)}"
+        )
+
+
+def _minutes(value: float) -> str:
+    """Short text for a number of minutes that still reads back as exactly the same number."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 PHASE_KEYS = ("baseline", "infusion", "recovery")
+#: No phase of a chair-side session lasts a day; a larger number is a typo (e.g. seconds for minutes).
+MAX_PHASE_MINUTES = 24 * 60.0
 
 
 def parse_plan(text: str) -> SessionPlan:
@@ -50,6 +61,8 @@ def parse_plan(text: str) -> SessionPlan:
             minutes = float(number)
         except ValueError:
             raise PlanError(f"'{number.strip()}' is not a number of minutes for {name}") from None
+        if minutes > MAX_PHASE_MINUTES:
+            raise PlanError(f"{name} of {number.strip()} minutes is longer than a day; give minutes, e.g. {name}:40")
         if not math.isfinite(minutes) or minutes <= 0:
             raise PlanError(f"{name} must last a positive number of minutes, not {number.strip()}")
         values[name] = minutes

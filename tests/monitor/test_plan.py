@@ -32,8 +32,17 @@ def test_plan_text_round_trips() -> None:
         ("infusion:0", "positive"),
         ("infusion:nan", "positive"),
         ("infusion:40,infusion:50", "twice"),
+        ("baseline:1000001", "longer than a day"),
+        ("recovery:inf", "longer than a day"),
     ],
 )
 def test_bad_plans_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(PlanError, match=message):
         parse_plan(text)
+
+
+@pytest.mark.parametrize("minutes", [1000.000001, 2.123456789, 0.1 + 0.2, 1e-7])
+def test_plan_text_reads_back_exactly(minutes: float) -> None:
+    # Found by the fuzz suite: six significant digits changed the plan stored with a session.
+    plan = SessionPlan(minutes, 40, 30)
+    assert parse_plan(plan.text()) == plan

@@ -43,6 +43,8 @@ def load_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start} cannot be read)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
 
@@ -53,6 +55,20 @@ class UserConfig:
 
     values: Mapping[str, Any]
     path: Path | None
+
+    def describe(self, key: str) -> str:
+        """``file, line N`` of a top-level key (or just the file), for error messages."""
+        if self.path is None:
+            return key
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return f"{self.path}: {key}"
+        for number, line in enumerate(lines, start=1):
+            name = line.split("=", 1)[0].split(".", 1)[0].strip().strip("\"'")
+            if name == key:
+                return f"{self.path}, line {number}: {key}"
+        return f"{self.path}: {key}"
 
     @classmethod
     def load(cls) -> UserConfig:
@@ -78,4 +94,9 @@ def setting(name: str, flag_value: Any, default: Any, user: UserConfig | None = 
 def database_path(flag_value: str | None, user: UserConfig | None = None) -> Path:
     """The database file to use (``--db``, ``INFUSION_MONITOR_DB``, config ``db``, or the data folder)."""
     value = setting("db", flag_value, None, user)
-    return Path(value).expanduser() if value else data_dir() / "monitor.db"
+    if not value:
+        return data_dir() / "monitor.db"
+    if not isinstance(value, str) or "\0" in value:
+        where = user.describe("db") if user is not None and flag_value is None else "db"
+        raise ConfigError(f'{where}: expected a file path in quotes, e.g. db = "/srv/monitor/monitor.db"')
+    return Path(value).expanduser()

@@ -427,6 +427,8 @@ def load_profile(path: str | Path) -> AlarmProfile:
         raise ProfileError(f"{path}: cannot read the alarm profile ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise ProfileError(f"{path}: the alarm profile is not UTF-8 text") from None
+    except ValueError:  # e.g. a NUL character in the file name from a config file
+        raise ProfileError(f"{str(path)!r}: not a usable file name for the alarm profile") from None
     return parse_profile(text, str(path))
 
 

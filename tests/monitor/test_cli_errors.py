@@ -79,3 +79,40 @@ def test_bad_config_file_names_the_line(isolated_user_folders: Path, capsys: pyt
     assert main(["sessions"]) == 1
     err = capsys.readouterr().err
     assert str(cfg) in err and "line 2" in err
+
+
+# Found by the fuzz suite (tests/fuzz/test_fuzz_config.py): each of these was a traceback.
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe db = 1", "not UTF-8 text"),
+        (b"\n\ndb = 5\n", "line 3: db: expected a file path in quotes"),
+        (b"db.path = []\n", "line 1: db: expected a file path in quotes"),
+        (b'db = "a\\u0000b"\n', "expected a file path in quotes"),
+    ],
+)
+def test_config_file_values_of_the_wrong_kind_are_named(
+    isolated_user_folders: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    from monitor.config import config_file
+
+    cfg = config_file()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_bytes(content)
+    assert main(["sessions"]) == 1
+    err = capsys.readouterr().err
+    assert str(cfg) in err and message in err, err
+
+
+def test_alarm_profile_path_with_a_nul_character_keeps_the_built_in_profile(isolated_user_folders: Path) -> None:
+    import argparse
+
+    from monitor.cli import alarm_profile
+    from monitor.config import config_file
+
+    cfg = config_file()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('profile = "clinic\\u0000.toml"\n')
+    profile, problem = alarm_profile(argparse.Namespace(profile=None))
+    assert profile.rules
+    assert problem is not None and "not a usable file name" in problem

@@ -168,8 +168,7 @@ def baseline_vs_end_of_recovery(record: SessionRecord) -> list[BaselineCompariso
         if span is not None:
             begin, end = span
             found = [
-                r for r in record.readings
-                if r.parameter is parameter and r.reliable and begin <= r.t <= end
+                r for r in record.readings if r.parameter is parameter and r.reliable and begin <= r.t <= end
             ]
             if found and parameter in NIBP_PARAMETERS:
                 end_value, at = found[-1].value, found[-1].t

@@ -160,8 +160,14 @@ def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> 
             except ValueError:
                 pass
             else:
-                found.update({day.strftime("%Y%m%d"), day.strftime("%d.%m.%Y"), day.strftime("%m/%d/%Y"),
-                              day.strftime("%d/%m/%Y")})
+                found.update(
+                    {
+                        day.strftime("%Y%m%d"),
+                        day.strftime("%d.%m.%Y"),
+                        day.strftime("%m/%d/%Y"),
+                        day.strftime("%d/%m/%Y"),
+                    }
+                )
     if device:
         found.add(device)
         # Serial-number-like tokens (letters and digits, at least one digit) in the device text.
@@ -216,8 +222,15 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
         )
         for a in record.alarms
     )
-    return replace(record, session=session, patient=None, readings=readings, events=events, alarms=alarms,
-                   deidentified=True)
+    return replace(
+        record,
+        session=session,
+        patient=None,
+        readings=readings,
+        events=events,
+        alarms=alarms,
+        deidentified=True,
+    )
 
 
 # -- session-relative clock -----------------------------------------------------------------------
@@ -243,8 +256,9 @@ def shifted(record: SessionRecord, shift: float) -> SessionRecord:
         session["baseline"] = json.dumps(_shift_times(json.loads(session["baseline"]), shift))
     readings = tuple(Reading(r.t - shift, r.parameter, r.value, r.source, r.flags) for r in record.readings)
     events = tuple(
-        SessionEvent(t=e.t - shift, kind=e.kind, phase=e.phase, user=e.user,
-                     detail=_shift_times(dict(e.detail), shift))
+        SessionEvent(
+            t=e.t - shift, kind=e.kind, phase=e.phase, user=e.user, detail=_shift_times(dict(e.detail), shift)
+        )
         for e in record.events
     )
     alarms = tuple(
@@ -257,5 +271,11 @@ def shifted(record: SessionRecord, shift: float) -> SessionRecord:
         )
         for a in record.alarms
     )
-    return replace(record, session=session, readings=readings, events=events, alarms=alarms,
-                   time_shift=record.time_shift + shift)
+    return replace(
+        record,
+        session=session,
+        readings=readings,
+        events=events,
+        alarms=alarms,
+        time_shift=record.time_shift + shift,
+    )

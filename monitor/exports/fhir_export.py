@@ -185,8 +185,11 @@ class _Builder:
             if r is None or r.value is None:
                 continue
             components.append(
-                {"code": {"coding": _coding(parameter)}, "valueQuantity": _quantity(r.value, parameter),
-                 **_judgement(parameter, r.value)}
+                {
+                    "code": {"coding": _coding(parameter)},
+                    "valueQuantity": _quantity(r.value, parameter),
+                    **_judgement(parameter, r.value),
+                }
             )
         t = min(r.t for r in by_param.values())
         return self._observation(

@@ -203,8 +203,9 @@ def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] =
     device = None if record.deidentified else record.session.get("device")
     prefix = record.id[:12].upper()
     return [
-        oru_message(obs, control_id=f"{prefix}{n:06d}", patient=patient, visit=record.id, device=device,
-                    ranges=ranges)
+        oru_message(
+            obs, control_id=f"{prefix}{n:06d}", patient=patient, visit=record.id, device=device, ranges=ranges
+        )
         for n, obs in enumerate(observation_sets(record.readings), start=1)
     ]
 

@@ -271,11 +271,11 @@ class NurseAssessment:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NurseAssessment:
-        """From stored or form values; a missing item raises with its name."""
-        try:
-            return cls(**{name: data[name] for name in cls.__dataclass_fields__})
-        except KeyError as exc:
-            raise ScoreInputError(f"discharge item {exc.args[0]} was not entered") from None
+        """From stored or form values; missing items raise with their names."""
+        missing = [name for name in cls.__dataclass_fields__ if name not in data]
+        if missing:
+            raise ScoreInputError("discharge items not entered: " + ", ".join(missing))
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
-from monitor.cli import CliError, _open_store, make_recorder
+from monitor.cli import FEED_DRAIN_S, CliError, _open_store, make_recorder, start_feed
 from ui.bridge import RecorderBridge
 from ui.live_window import LiveWindow
 
@@ -22,6 +22,11 @@ def run_gui(args: argparse.Namespace) -> int:
     except CliError:
         store.close()
         raise
+    try:
+        feed = start_feed(args, store, recorder)
+    except CliError:
+        store.close()
+        raise
     bridge = RecorderBridge(recorder)
     window = LiveWindow(bridge)
     window.show()
@@ -31,6 +36,8 @@ def run_gui(args: argparse.Namespace) -> int:
     finally:
         # Widgets must go before the QApplication does, or pyqtgraph can crash at exit.
         bridge.stop()
+        if feed is not None:
+            feed.stop(drain_s=FEED_DRAIN_S)
         window.close()
         window.deleteLater()
         del window

@@ -35,7 +35,7 @@ class RecordedSession:
 def record_session(
     path: Path,
     *,
-    plan: str = "baseline:3,infusion:12,recovery:8",
+    plan: str = "baseline:3,infusion:12,recovery:16",
     scenario: str = "normal",
     pleth: bool = False,
     seed: int = 3,
@@ -111,7 +111,7 @@ class NotesAndScores:
 
 @pytest.fixture(scope="package")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
-    """A 23-minute normal session with a patient, notes, a score and two alarms."""
+    """A 31-minute normal session with a patient, notes, a score and two alarms."""
     path = tmp_path_factory.mktemp("records") / "monitor.db"
     session = record_session(path, during=NotesAndScores())
     t0 = START + 3 * 60

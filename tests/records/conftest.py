@@ -45,12 +45,21 @@ def record_session(
     """Record a whole session with autopilot phases, then add alarm rows as an alarm engine would."""
     store = Store(path)
     try:
-        source = SimulatedSource(scenario=scenario, seed=seed, speed=math.inf, pleth=pleth, start_time=START,
-                                 plan=parse_plan(plan))
+        source = SimulatedSource(
+            scenario=scenario, seed=seed, speed=math.inf, pleth=pleth, start_time=START, plan=parse_plan(plan)
+        )
         source.device = DEVICE
         patient_id = store.create_patient(MRN, PATIENT_NAME, BIRTH_DATE) if with_patient else None
-        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan(plan),
-                                        patient_id=patient_id, nurse=NURSE, autopilot=True)
+        recorder = Recorder.new_session(
+            store,
+            source,
+            driver="simulated",
+            port=None,
+            plan=parse_plan(plan),
+            patient_id=patient_id,
+            nurse=NURSE,
+            autopilot=True,
+        )
 
         def until(r: Recorder) -> bool:
             if during is not None:
@@ -70,9 +79,19 @@ def add_alarms(path: Path, session_id: str, rows: list[dict[str, Any]]) -> None:
         store.write_batch(session_id, alarms=rows)
 
 
-def alarm_row(alarm_id: str, condition: str, parameter: str | None, priority: str, started_at: float,
-              ended_at: float | None, limit: float | None, peak: float | None, message: str,
-              acknowledged_at: float | None = None, acknowledged_by: str | None = None) -> dict[str, Any]:
+def alarm_row(
+    alarm_id: str,
+    condition: str,
+    parameter: str | None,
+    priority: str,
+    started_at: float,
+    ended_at: float | None,
+    limit: float | None,
+    peak: float | None,
+    message: str,
+    acknowledged_at: float | None = None,
+    acknowledged_by: str | None = None,
+) -> dict[str, Any]:
     """One alarm row with every column the alarm log keeps."""
     return {
         "id": alarm_id,
@@ -106,7 +125,9 @@ class NotesAndScores:
             recorder.submit("score", NURSE, scale="MOAA/S", value=5)
         if phase is Phase.RECOVERY and "recovery" not in self.done:
             self.done.add("recovery")
-            recorder.submit("quick_event", NURSE, event="nausea", text="Mild nausea, resolved without treatment")
+            recorder.submit(
+                "quick_event", NURSE, event="nausea", text="Mild nausea, resolved without treatment"
+            )
 
 
 @pytest.fixture(scope="package")
@@ -115,11 +136,36 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
     path = tmp_path_factory.mktemp("records") / "monitor.db"
     session = record_session(path, during=NotesAndScores())
     t0 = START + 3 * 60
-    add_alarms(path, session.session_id, [
-        alarm_row("a1", "spo2_low", "spo2", "high", t0 + 400, t0 + 460, 90.0, 86.0, "SpO2 86 < 90",
-                  t0 + 420, NURSE),
-        alarm_row("a2", "nibp_sys_high", "nibp_sys", "low", t0 + 600, t0 + 601, 165.0, 168.0, "NIBP SYS 168 >= 165"),
-    ])
+    add_alarms(
+        path,
+        session.session_id,
+        [
+            alarm_row(
+                "a1",
+                "spo2_low",
+                "spo2",
+                "high",
+                t0 + 400,
+                t0 + 460,
+                90.0,
+                86.0,
+                "SpO2 86 < 90",
+                t0 + 420,
+                NURSE,
+            ),
+            alarm_row(
+                "a2",
+                "nibp_sys_high",
+                "nibp_sys",
+                "low",
+                t0 + 600,
+                t0 + 601,
+                165.0,
+                168.0,
+                "NIBP SYS 168 >= 165",
+            ),
+        ],
+    )
     return session
 
 

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from conftest import BIRTH_DATE, DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession, record_session
 
 from monitor.cli import main
 from monitor.exports.data import RELATIVE_EPOCH
 from monitor.store import Store
-
-from conftest import BIRTH_DATE, DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession, record_session
 
 SERIAL = "4471XK0092"
 FORMATS = ("csv", "json", "hl7", "fhir", "pdf")
@@ -22,20 +21,38 @@ FORMATS = ("csv", "json", "hl7", "fhir", "pdf")
 
 @pytest.fixture(scope="module")
 def noted(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
-    """A session whose free-text note names the patient, and whose device link drops (the event names the device)."""
+    """A session whose note names the patient and whose device link drops (that event names the device)."""
 
     def during(recorder) -> None:  # type: ignore[no-untyped-def]
         if recorder.session.phase.value == "infusion" and not getattr(during, "done", False):
             during.done = True  # type: ignore[attr-defined]
             recorder.submit("note", NURSE, text=f"Mrs Quillfeather ({MRN}, born {BIRTH_DATE}) settled")
 
-    return record_session(tmp_path_factory.mktemp("deid") / "m.db", plan="baseline:1,infusion:14,recovery:2",
-                          scenario="link_loss", during=during)
+    return record_session(
+        tmp_path_factory.mktemp("deid") / "m.db",
+        plan="baseline:1,infusion:14,recovery:2",
+        scenario="link_loss",
+        during=during,
+    )
 
 
 def exported_bytes(session: RecordedSession, out: Path, fmt: str, *extra: str) -> bytes:
-    assert main(["export", session.session_id, "--db", str(session.path), "--format", fmt, "--out", str(out),
-                 *extra]) == 0
+    assert (
+        main(
+            [
+                "export",
+                session.session_id,
+                "--db",
+                str(session.path),
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                *extra,
+            ]
+        )
+        == 0
+    )
     data = out.read_bytes()
     if fmt == "pdf":
         # The page content is compressed; search the text a reader sees and the document information.
@@ -78,8 +95,12 @@ def test_deidentified_export_has_no_identifiers(
     if fmt != "pdf":
         assert b"2000-01-01" in data or b"20000101" in data
     audit = [e for e in store_of(noted).audit_log(noted.session_id) if e["action"] == "export"]
-    assert any(e["user"] == "auditor" and f'"format": "{fmt}"' in e["detail"] and '"deidentified": true' in e["detail"]
-               for e in audit)
+    assert any(
+        e["user"] == "auditor"
+        and f'"format": "{fmt}"' in e["detail"]
+        and '"deidentified": true' in e["detail"]
+        for e in audit
+    )
 
 
 def test_keep_staff_keeps_nurse_names_only(noted: RecordedSession, tmp_path: Path) -> None:
@@ -90,10 +111,12 @@ def test_keep_staff_keeps_nurse_names_only(noted: RecordedSession, tmp_path: Pat
     assert b"settled" in data
 
 
-def test_relative_time_alone_keeps_identifiers_and_shifts_times(noted: RecordedSession, tmp_path: Path) -> None:
+def test_relative_time_alone_keeps_identifiers_and_shifts_times(
+    noted: RecordedSession, tmp_path: Path
+) -> None:
     document = json.loads(exported_bytes(noted, tmp_path / "rel.json", "json", "--relative-time"))
     assert document["session"]["started_at"] == "2000-01-01T00:00:00.000+00:00"
     assert document["session"]["patient"]["mrn"] == MRN
     assert document["readings"][0]["t"].startswith("2000-01-01T00:00")
-    baseline_taken = [e for e in document["events"] if e["kind"] == "baseline_taken"][0]
+    baseline_taken = next(e for e in document["events"] if e["kind"] == "baseline_taken")
     assert baseline_taken["detail"]["taken_at"] == pytest.approx(RELATIVE_EPOCH + 61.0)

@@ -18,15 +18,35 @@ from monitor.discharge import (
 from monitor.readings import Flag, Parameter, Reading
 from monitor.session import Baseline
 
-BASE = Baseline(taken_at=0.0, heart_rate=70.0, heart_rate_parameter=Parameter.HR, spo2=98.0,
-                nibp_sys=120.0, nibp_dia=80.0, nibp_mean=93.0)
-READY = NurseAssessment(aldrete_activity=2, aldrete_respiration=2, aldrete_consciousness=2, on_oxygen=False,
-                        padss_activity=2, padss_nausea_vomiting=2, padss_pain=2, padss_bleeding=2,
-                        escort_present=True, no_driving_acknowledged=True)
+BASE = Baseline(
+    taken_at=0.0,
+    heart_rate=70.0,
+    heart_rate_parameter=Parameter.HR,
+    spo2=98.0,
+    nibp_sys=120.0,
+    nibp_dia=80.0,
+    nibp_mean=93.0,
+)
+READY = NurseAssessment(
+    aldrete_activity=2,
+    aldrete_respiration=2,
+    aldrete_consciousness=2,
+    on_oxygen=False,
+    padss_activity=2,
+    padss_nausea_vomiting=2,
+    padss_pain=2,
+    padss_bleeding=2,
+    escort_present=True,
+    no_driving_acknowledged=True,
+)
 
 
-def vitals(sys_v: float | None = 120.0, dia_v: float | None = 80.0, hr: float | None = 70.0,
-           spo2: float | None = 98.0) -> LatestVitals:
+def vitals(
+    sys_v: float | None = 120.0,
+    dia_v: float | None = 80.0,
+    hr: float | None = 70.0,
+    spo2: float | None = 98.0,
+) -> LatestVitals:
     return LatestVitals(heart_rate=hr, spo2=spo2, nibp_sys=sys_v, nibp_dia=dia_v)
 
 
@@ -58,7 +78,14 @@ def test_aldrete_spo2(spo2: float, on_oxygen: bool, expected: int) -> None:
 
 @pytest.mark.parametrize(
     ("sys_v", "hr", "expected"),
-    [(144.0, 70.0, 2), (120.0, 84.0, 2), (168.0, 70.0, 1), (120.0, 98.0, 1), (169.0, 70.0, 0), (120.0, 99.0, 0)],
+    [
+        (144.0, 70.0, 2),
+        (120.0, 84.0, 2),
+        (168.0, 70.0, 1),
+        (120.0, 98.0, 1),
+        (169.0, 70.0, 0),
+        (120.0, 99.0, 0),
+    ],
 )
 def test_padss_vital_signs_bands(sys_v: float, hr: float, expected: int) -> None:
     assert padss_vital_signs(vitals(sys_v, 80.0, hr), BASE).score == expected
@@ -110,8 +137,13 @@ def test_not_ready_lists_every_reason() -> None:
         Reading(10.0, Parameter.SPO2, 91.0, "x"),  # room air 91 %: 1
         Reading(10.0, Parameter.HR, 70.0, "x"),
     ]
-    nurse = NurseAssessment.from_dict({**{n: getattr(READY, n) for n in READY.__dataclass_fields__},
-                                       "escort_present": False, "padss_pain": 1})
+    nurse = NurseAssessment.from_dict(
+        {
+            **{n: getattr(READY, n) for n in READY.__dataclass_fields__},
+            "escort_present": False,
+            "padss_pain": 1,
+        }
+    )
     result = assess_discharge(readings, BASE, nurse)
     assert result.aldrete.total == 8
     assert not result.aldrete.passed
@@ -128,6 +160,9 @@ def test_not_ready_lists_every_reason() -> None:
     stored = result.as_dict()
     assert stored["passed"] is False
     assert stored["aldrete"]["items"][2] == {
-        "name": "circulation", "score": 1, "maximum": 2, "computed": True,
+        "name": "circulation",
+        "score": 1,
+        "maximum": 2,
+        "computed": True,
         "basis": "BP 150/80 vs baseline 120/80: 25 % off",
     }

@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 
 import hl7
 import pytest
+from conftest import DEVICE, MRN, RecordedSession
 
 from monitor.cli import main
 from monitor.exports.data import load
 from monitor.readings import NIBP_PARAMETERS
 from monitor.store import Store
-
-from conftest import DEVICE, MRN, RecordedSession
 
 PROFILE = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
 
@@ -25,8 +24,23 @@ def hl7_time(text: str) -> float:
 @pytest.fixture(scope="module")
 def exported(recorded: RecordedSession, tmp_path_factory: pytest.TempPathFactory) -> hl7.File:
     out = tmp_path_factory.mktemp("hl7") / "session.hl7"
-    assert main(["export", recorded.session_id, "--db", str(recorded.path), "--format", "hl7",
-                 "--out", str(out), "--user", "dr-k"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                recorded.session_id,
+                "--db",
+                str(recorded.path),
+                "--format",
+                "hl7",
+                "--out",
+                str(out),
+                "--user",
+                "dr-k",
+            ]
+        )
+        == 0
+    )
     raw = out.read_bytes()
     assert b"\n" not in raw  # segments end with CR only
     return hl7.parse_file(raw.decode("utf-8"))
@@ -40,10 +54,13 @@ def test_one_message_per_observation_set(
     messages = list(batch)
     numeric_seconds = store.db.execute(
         "SELECT COUNT(DISTINCT t) FROM readings WHERE session_id = ? AND parameter IN ('hr', 'pr', 'spo2') "
-        "AND value IS NOT NULL AND status = ''", [recorded.session_id]).fetchone()[0]
+        "AND value IS NOT NULL AND status = ''",
+        [recorded.session_id],
+    ).fetchone()[0]
     cuffs = store.db.execute(
         "SELECT COUNT(*) FROM readings WHERE session_id = ? AND parameter = 'nibp_sys' AND value IS NOT NULL",
-        [recorded.session_id]).fetchone()[0]
+        [recorded.session_id],
+    ).fetchone()[0]
     assert cuffs >= 4
     assert len(messages) == numeric_seconds + cuffs
     assert str(batch.trailer(0)) == "BTS"
@@ -51,7 +68,8 @@ def test_one_message_per_observation_set(
     obx_total = sum(len(m.segments("OBX")) for m in messages)
     values = store.db.execute(
         "SELECT COUNT(*) FROM readings WHERE session_id = ? AND value IS NOT NULL AND status = ''",
-        [recorded.session_id]).fetchone()[0]
+        [recorded.session_id],
+    ).fetchone()[0]
     assert obx_total == values
     control_ids = [str(m.segment("MSH")(10)) for m in messages]
     assert len(set(control_ids)) == len(control_ids)
@@ -77,12 +95,21 @@ def test_observations_carry_codes_units_ranges_flags_and_times(
     record = load(store_of(recorded), recorded.session_id)
     by_key = {(r.t, r.parameter.value): r.value for r in record.readings if r.reliable}
     expected_codes = {
-        "8867-4": {"147842", "149530"}, "59408-5": {"150456"}, "8480-6": {"150021"},
-        "8462-4": {"150022"}, "8478-0": {"150023"},
+        "8867-4": {"147842", "149530"},
+        "59408-5": {"150456"},
+        "8480-6": {"150021"},
+        "8462-4": {"150022"},
+        "8478-0": {"150023"},
     }
     units = {"8867-4": "/min", "59408-5": "%", "8480-6": "mm[Hg]", "8462-4": "mm[Hg]", "8478-0": "mm[Hg]"}
-    names = {"147842": "hr", "149530": "pr", "150456": "spo2", "150021": "nibp_sys", "150022": "nibp_dia",
-             "150023": "nibp_mean"}
+    names = {
+        "147842": "hr",
+        "149530": "pr",
+        "150456": "spo2",
+        "150021": "nibp_sys",
+        "150022": "nibp_dia",
+        "150023": "nibp_mean",
+    }
     seen: set[str] = set()
     nibp_messages = 0
     for message in exported[0]:
@@ -118,9 +145,13 @@ def test_observations_carry_codes_units_ranges_flags_and_times(
                 assert str(obx(7)) == "<100"
                 assert flag == ("H" if value >= 100 else "N")
     assert seen == set(expected_codes)
-    assert nibp_messages == sum(1 for r in record.readings if r.parameter is NIBP_PARAMETERS[0] and r.reliable)
+    assert nibp_messages == sum(
+        1 for r in record.readings if r.parameter is NIBP_PARAMETERS[0] and r.reliable
+    )
 
 
-def test_export_is_audited(exported: hl7.File, recorded: RecordedSession, store_of: Callable[..., Store]) -> None:
+def test_export_is_audited(
+    exported: hl7.File, recorded: RecordedSession, store_of: Callable[..., Store]
+) -> None:
     entries = [e for e in store_of(recorded).audit_log(recorded.session_id) if e["action"] == "export"]
     assert any(e["user"] == "dr-k" and '"format": "hl7"' in e["detail"] for e in entries)

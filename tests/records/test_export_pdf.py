@@ -10,13 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pypdf
+from conftest import DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession
 
 from monitor.cli import main
 from monitor.exports.data import load
 from monitor.review import nibp_table
 from monitor.store import Store
-
-from conftest import DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession
 
 
 def pdf_text(data: bytes) -> str:
@@ -26,20 +25,36 @@ def pdf_text(data: bytes) -> str:
 
 def test_report_contents(recorded: RecordedSession, tmp_path: Path, store_of: Callable[..., Store]) -> None:
     out = tmp_path / "report.pdf"
-    assert main(["export", recorded.session_id, "--db", str(recorded.path), "--format", "pdf", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["export", recorded.session_id, "--db", str(recorded.path), "--format", "pdf", "--out", str(out)]
+        )
+        == 0
+    )
     data = out.read_bytes()
     assert data.startswith(b"%PDF-")
     text = pdf_text(data)
-    for expected in (PATIENT_NAME, MRN, "1984-03-17", DEVICE, NURSE, recorded.session_id,
-                     "NIBP measurements", "Statistics by phase", "Alarm log", "Discharge scoring"):
+    for expected in (
+        PATIENT_NAME,
+        MRN,
+        "1984-03-17",
+        DEVICE,
+        NURSE,
+        recorded.session_id,
+        "NIBP measurements",
+        "Statistics by phase",
+        "Alarm log",
+        "Discharge scoring",
+    ):
         assert expected in text
     record = load(store_of(recorded), recorded.session_id)
     lines = text.splitlines()
     for m in nibp_table(record):
-        assert m.systolic is not None and m.diastolic is not None
+        assert m.systolic is not None
+        assert m.diastolic is not None
         # Each cuff measurement's row: phase, systolic, diastolic and mean in that order.
         row = [m.phase.value, f"{m.systolic:.0f}", f"{m.diastolic:.0f}", f"{m.mean:.0f}"]
-        assert any(lines[i:i + 4] == row for i in range(len(lines))), row
+        assert any(lines[i : i + 4] == row for i in range(len(lines))), row
     assert "SpO2 86 < 90" in text
     assert f"{NURSE} at" in text  # who acknowledged the SpO2 alarm
     assert "NIBP SYS 168 >= 165" in text
@@ -49,12 +64,23 @@ def test_report_contents(recorded: RecordedSession, tmp_path: Path, store_of: Ca
 
 
 def test_pdf_refuses_a_terminal_and_writes_to_a_pipe_with_out_dash(recorded: RecordedSession) -> None:
-    command = [sys.executable, "-m", "monitor.cli", "export", recorded.session_id, "--db", str(recorded.path),
-               "--format", "pdf"]
+    command = [
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "export",
+        recorded.session_id,
+        "--db",
+        str(recorded.path),
+        "--format",
+        "pdf",
+    ]
     env = {**os.environ, "INFUSION_MONITOR_CONFIG": str(recorded.path.with_name("none.toml"))}
     controller, terminal = os.openpty()
     try:
-        done = subprocess.run(command, stdout=terminal, stderr=subprocess.PIPE, env=env, timeout=60, check=False)
+        done = subprocess.run(
+            command, stdout=terminal, stderr=subprocess.PIPE, env=env, timeout=60, check=False
+        )
     finally:
         os.close(terminal)
         os.close(controller)

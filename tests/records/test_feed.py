@@ -1,4 +1,4 @@
-"""Live feed against real MLLP listeners on 127.0.0.1: one that goes down and comes back, one that never answers."""
+"""Live feed against real MLLP listeners on 127.0.0.1: one goes down and comes back, one is silent."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from pathlib import Path
 
 import hl7
 import pytest
+from conftest import MRN, record_session
 
 from monitor.exports.hl7_export import observation_sets
 from monitor.feed import Feed, FeedConfig, FeedConfigError, ack_code, frame
 from monitor.store import Store
-
-from conftest import MRN, record_session
 
 SHORT_PLAN = "baseline:1,infusion:2,recovery:1"
 
@@ -65,7 +64,7 @@ class MllpListener:
             buffer += chunk
             while b"\x1c\r" in buffer:
                 block, _, buffer = buffer.partition(b"\x1c\r")
-                text = block[block.index(b"\x0b") + 1:].decode("utf-8")
+                text = block[block.index(b"\x0b") + 1 :].decode("utf-8")
                 self.received += 1
                 if not self.answer:
                     continue
@@ -73,8 +72,12 @@ class MllpListener:
                 control_id = str(message.segment("MSH")(10))
                 self.accepted.append(control_id)
                 self.messages.append(message)
-                conn.sendall(frame(f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|A{control_id}|P|2.6\r"
-                                   f"MSA|AA|{control_id}\r"))
+                conn.sendall(
+                    frame(
+                        f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|A{control_id}|P|2.6\r"
+                        f"MSA|AA|{control_id}\r"
+                    )
+                )
                 if self.go_down_after is not None and len(self.accepted) >= self.go_down_after:
                     self.down.set()
                     return
@@ -104,8 +107,14 @@ def feeds() -> Iterator[Callable[..., Feed]]:
     made: list[Feed] = []
 
     def make(path: Path, port: int, **kwargs: float) -> Feed:
-        settings = {"connect_timeout_s": 0.5, "ack_timeout_s": 1.0, "backoff_initial_s": 0.02,
-                    "backoff_max_s": 0.2, "poll_interval_s": 0.05, **kwargs}
+        settings = {
+            "connect_timeout_s": 0.5,
+            "ack_timeout_s": 1.0,
+            "backoff_initial_s": 0.02,
+            "backoff_max_s": 0.2,
+            "poll_interval_s": 0.05,
+            **kwargs,
+        }
         feed = Feed(path, FeedConfig("127.0.0.1", port, **settings))
         made.append(feed)
         return feed
@@ -225,8 +234,24 @@ def test_record_command_feeds_a_receiver(
     listener = listeners()
     monkeypatch.setenv("INFUSION_MONITOR_FEED", f"127.0.0.1:{listener.port}")
     out = io.StringIO()
-    assert main(["record", "--db", str(tmp_path / "m.db"), "--speed", "max", "--plan", SHORT_PLAN,
-                 "--patient", MRN, "--quiet"], out) == 0
+    assert (
+        main(
+            [
+                "record",
+                "--db",
+                str(tmp_path / "m.db"),
+                "--speed",
+                "max",
+                "--plan",
+                SHORT_PLAN,
+                "--patient",
+                MRN,
+                "--quiet",
+            ],
+            out,
+        )
+        == 0
+    )
     assert "wait in the queue" not in out.getvalue()
     with Store(tmp_path / "m.db") as store:
         (session,) = store.sessions()

@@ -7,6 +7,8 @@ import statistics
 from collections.abc import Callable
 
 import pytest
+from conftest import MRN, RecordedSession, add_alarms, alarm_row, record_session
+from tests_records_support import BASELINE, synthetic_record
 
 from monitor import review
 from monitor.alarms.model import Priority
@@ -14,12 +16,11 @@ from monitor.exports.data import SessionRecord, load
 from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
-from tests_records_support import BASELINE, synthetic_record
-
-from conftest import MRN, RecordedSession, add_alarms, alarm_row, record_session
 
 
-def test_phase_statistics_match_the_stored_rows(recorded: RecordedSession, store_of: Callable[..., Store]) -> None:
+def test_phase_statistics_match_the_stored_rows(
+    recorded: RecordedSession, store_of: Callable[..., Store]
+) -> None:
     store = store_of(recorded)
     record = load(store, recorded.session_id)
     stats = {(s.phase, s.parameter): s for s in review.phase_statistics(record)}
@@ -33,7 +34,8 @@ def test_phase_statistics_match_the_stored_rows(recorded: RecordedSession, store
     for phase, (begin, end) in spans.items():
         for parameter in (Parameter.HR, Parameter.SPO2, Parameter.NIBP_SYS):
             values = [
-                v for (v,) in store.db.execute(
+                v
+                for (v,) in store.db.execute(
                     "SELECT value FROM readings WHERE session_id = ? AND parameter = ? AND t >= ? AND t < ? "
                     "AND value IS NOT NULL AND status = ''",
                     [recorded.session_id, parameter.value, begin, end],
@@ -66,14 +68,17 @@ def test_nibp_table_lists_every_cuff_measurement_with_its_phase(
     store = store_of(recorded)
     record = load(store, recorded.session_id)
     table = review.nibp_table(record)
-    stored = list(store.db.execute(
-        "SELECT t, value FROM readings WHERE session_id = ? AND parameter = 'nibp_sys' ORDER BY t",
-        [recorded.session_id],
-    ))
+    stored = list(
+        store.db.execute(
+            "SELECT t, value FROM readings WHERE session_id = ? AND parameter = 'nibp_sys' ORDER BY t",
+            [recorded.session_id],
+        )
+    )
     assert [(m.t, m.systolic) for m in table] == stored
     assert {m.phase for m in table} == {Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY}
     for m in table:
-        assert m.diastolic is not None and m.mean is not None
+        assert m.diastolic is not None
+        assert m.mean is not None
         assert m.diastolic < m.mean < m.systolic
 
 
@@ -88,17 +93,27 @@ def test_failed_cuff_measurement_is_listed_without_values() -> None:
     ]
     table = review.nibp_table(synthetic_record(readings))
     assert len(table) == 2
-    assert table[0].reliable and table[0].systolic == 130.0
+    assert table[0].reliable
+    assert table[0].systolic == 130.0
     assert not table[1].reliable
-    assert table[1].systolic is None and table[1].status == "measurement_failed"
+    assert table[1].systolic is None
+    assert table[1].status == "measurement_failed"
 
 
 def test_return_to_baseline_counts_from_infusion_stop_to_the_last_entry_into_the_band() -> None:
     # Baseline 120/80, HR 70; infusion stops at 1800 s. Systolic stays high until the cuff at 2700 s.
     readings = []
-    for t, sys_v, dia_v in ((1500, 160, 90), (1900, 150, 95), (2200, 140, 100), (2700, 130, 85), (3000, 125, 82)):
-        readings += [Reading(float(t), Parameter.NIBP_SYS, float(sys_v), "x"),
-                     Reading(float(t), Parameter.NIBP_DIA, float(dia_v), "x")]
+    for t, sys_v, dia_v in (
+        (1500, 160, 90),
+        (1900, 150, 95),
+        (2200, 140, 100),
+        (2700, 130, 85),
+        (3000, 125, 82),
+    ):
+        readings += [
+            Reading(float(t), Parameter.NIBP_SYS, float(sys_v), "x"),
+            Reading(float(t), Parameter.NIBP_DIA, float(dia_v), "x"),
+        ]
     # Heart rate 100 (43 % above) until 2000 s, then 72.
     readings += [Reading(float(t), Parameter.HR, 100.0 if t < 2000 else 72.0, "x") for t in range(1700, 3000)]
     result = {r.parameter: r for r in review.return_to_baseline(synthetic_record(readings))}
@@ -109,13 +124,17 @@ def test_return_to_baseline_counts_from_infusion_stop_to_the_last_entry_into_the
     assert dia_r.seconds == 2700 - 1800  # 100 at 2200 s is 25 % above 80
     hr = result[Parameter.HR]
     # A 30 s running median: the median drops below 84 once more than half of the window is 72.
-    assert hr.seconds is not None and 200 <= hr.seconds <= 216
+    assert hr.seconds is not None
+    assert 200 <= hr.seconds <= 216
     assert hr.last_value == 72.0
 
 
 def test_value_that_never_left_the_band_returns_at_once_and_one_still_out_is_not_back() -> None:
     readings = [Reading(float(t), Parameter.HR, 71.0, "x") for t in range(1700, 2500)]
-    readings += [Reading(1750.0, Parameter.NIBP_SYS, 122.0, "x"), Reading(2400.0, Parameter.NIBP_SYS, 190.0, "x")]
+    readings += [
+        Reading(1750.0, Parameter.NIBP_SYS, 122.0, "x"),
+        Reading(2400.0, Parameter.NIBP_SYS, 190.0, "x"),
+    ]
     result = {r.parameter: r for r in review.return_to_baseline(synthetic_record(readings))}
     assert result[Parameter.HR].seconds == 0.0
     assert result[Parameter.NIBP_SYS].returned is False
@@ -125,7 +144,10 @@ def test_value_that_never_left_the_band_returns_at_once_and_one_still_out_is_not
 
 def test_baseline_against_end_of_recovery() -> None:
     readings = [Reading(float(t), Parameter.HR, 80.0 if t > 3540 else 60.0, "x") for t in range(3000, 3600)]
-    readings += [Reading(3300.0, Parameter.NIBP_SYS, 140.0, "x"), Reading(3500.0, Parameter.NIBP_SYS, 132.0, "x")]
+    readings += [
+        Reading(3300.0, Parameter.NIBP_SYS, 140.0, "x"),
+        Reading(3500.0, Parameter.NIBP_SYS, 132.0, "x"),
+    ]
     rows = {c.parameter: c for c in review.baseline_vs_end_of_recovery(synthetic_record(readings))}
     hr = rows[Parameter.HR]
     assert hr.baseline == BASELINE["heart_rate"]
@@ -141,16 +163,26 @@ def test_search_by_date_mrn_and_highest_alarm(tmp_path) -> None:  # type: ignore
     first = record_session(tmp_path / "m.db", plan="baseline:1,infusion:1,recovery:1")
     second = record_session(tmp_path / "m.db", plan="baseline:1,infusion:1,recovery:1", with_patient=False)
     with Store(tmp_path / "m.db") as store:
-        store.db.execute("UPDATE sessions SET started_at = started_at + 86400 WHERE id = ?", [second.session_id])
+        store.db.execute(
+            "UPDATE sessions SET started_at = started_at + 86400 WHERE id = ?", [second.session_id]
+        )
     t = 1_718_000_100.0
-    add_alarms(tmp_path / "m.db", first.session_id, [
-        alarm_row("h1", "spo2_low", "spo2", "high", t, t + 5, 90, 85, "SpO2 85 < 90"),
-        alarm_row("m1", "hr_high", "hr", "medium", t + 10, t + 20, 120, 125, "HR 125 > 120"),
-        alarm_row("m2", "hr_high", "hr", "medium", t + 30, t + 40, 120, 126, "HR 126 > 120"),
-    ])
-    add_alarms(tmp_path / "m.db", second.session_id, [
-        alarm_row("l1", "nibp_sys_high", "nibp_sys", "low", t, t + 1, 165, 166, "NIBP 166"),
-    ])
+    add_alarms(
+        tmp_path / "m.db",
+        first.session_id,
+        [
+            alarm_row("h1", "spo2_low", "spo2", "high", t, t + 5, 90, 85, "SpO2 85 < 90"),
+            alarm_row("m1", "hr_high", "hr", "medium", t + 10, t + 20, 120, 125, "HR 125 > 120"),
+            alarm_row("m2", "hr_high", "hr", "medium", t + 30, t + 40, 120, 126, "HR 126 > 120"),
+        ],
+    )
+    add_alarms(
+        tmp_path / "m.db",
+        second.session_id,
+        [
+            alarm_row("l1", "nibp_sys_high", "nibp_sys", "low", t, t + 1, 165, 166, "NIBP 166"),
+        ],
+    )
     with Store(tmp_path / "m.db") as store:
         everything = review.search_sessions(store)
         assert [f.summary.id for f in everything] == [second.session_id, first.session_id]
@@ -158,15 +190,21 @@ def test_search_by_date_mrn_and_highest_alarm(tmp_path) -> None:  # type: ignore
         assert by_id[first.session_id].alarm_counts == {Priority.LOW: 0, Priority.MEDIUM: 2, Priority.HIGH: 1}
         assert by_id[first.session_id].highest_alarm is Priority.HIGH
         assert by_id[second.session_id].highest_alarm is Priority.LOW
-        assert [f.summary.id for f in review.search_sessions(store, mrn_contains="mrn-4488")] == [first.session_id]
+        assert [f.summary.id for f in review.search_sessions(store, mrn_contains="mrn-4488")] == [
+            first.session_id
+        ]
         assert review.search_sessions(store, mrn_contains="nobody") == []
         day2 = review.search_sessions(store, started_from=1_718_000_000.0 + 3600)
         assert [f.summary.id for f in day2] == [second.session_id]
         day1 = review.search_sessions(store, started_before=1_718_000_000.0 + 3600)
         assert [f.summary.id for f in day1] == [first.session_id]
-        assert [f.summary.id for f in review.search_sessions(store, highest_alarm=Priority.LOW)] == [second.session_id]
-        assert [f.summary.id for f in review.search_sessions(store, min_alarm=Priority.MEDIUM)] == [first.session_id]
-        assert MRN == by_id[first.session_id].summary.patient
+        assert [f.summary.id for f in review.search_sessions(store, highest_alarm=Priority.LOW)] == [
+            second.session_id
+        ]
+        assert [f.summary.id for f in review.search_sessions(store, min_alarm=Priority.MEDIUM)] == [
+            first.session_id
+        ]
+        assert by_id[first.session_id].summary.patient == MRN
 
 
 def test_synthetic_record_is_consistent() -> None:

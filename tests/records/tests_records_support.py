@@ -31,7 +31,18 @@ def synthetic_record(readings: Sequence[Reading]) -> SessionRecord:
         SessionEvent(1800.0, EventKind.RECOVERY_STARTED, Phase.RECOVERY),
         SessionEvent(3600.0, EventKind.SESSION_COMPLETED, Phase.COMPLETE),
     )
-    session = {"id": "synthetic", "started_at": 0.0, "ended_at": 3600.0, "status": "complete",
-               "baseline": json.dumps(BASELINE), "phases_reached": "[]"}
-    return SessionRecord(session=session, patient=None, readings=tuple(sorted(readings, key=lambda r: r.t)),
-                         events=events, alarms=())
+    session = {
+        "id": "synthetic",
+        "started_at": 0.0,
+        "ended_at": 3600.0,
+        "status": "complete",
+        "baseline": json.dumps(BASELINE),
+        "phases_reached": "[]",
+    }
+    return SessionRecord(
+        session=session,
+        patient=None,
+        readings=tuple(sorted(readings, key=lambda r: r.t)),
+        events=events,
+        alarms=(),
+    )

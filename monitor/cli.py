@@ -306,7 +306,10 @@ def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
         config = FeedConfig.parse(str(target))
     except FeedConfigError as exc:
         raise CliError(str(exc)) from None
-    feed = Feed(store.path, config)
+    from monitor.exports.codes import ranges_from_profile
+
+    profile = getattr(getattr(recorder, "alarms", None), "profile", None)
+    feed = Feed(store.path, config, ranges=ranges_from_profile(profile) if profile is not None else None)
     feed.attach(recorder)
     feed.start()
     store.audit("feed_started", user=getattr(args, "nurse", None), session_id=recorder.session.id,
@@ -489,7 +492,13 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             f"the {args.format} export is binary and standard output is a terminal; "
             "give --out FILE (or --out - to write it to standard output anyway)"
         )
+    from monitor.exports.codes import ranges_from_profile
+
+    profile, problem = alarm_profile(args)
+    if problem:
+        raise CliError(f"alarm profile (for reference ranges): {problem}")
     options = ExportOptions(
+        ranges=ranges_from_profile(profile),
         deidentify=args.deidentify,
         relative_time=args.relative_time,
         keep_staff=args.keep_staff,

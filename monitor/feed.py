@@ -31,11 +31,12 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
 from monitor.readings import Parameter, Reading, parse_flags
 from monitor.store import Store, StoreError
@@ -182,10 +183,16 @@ class Feed:
     """The feed thread: queues messages from stored readings and delivers them in order."""
 
     def __init__(
-        self, db_path: str | Path, config: FeedConfig, *, clock: Callable[[], float] = time.time
+        self,
+        db_path: str | Path,
+        config: FeedConfig,
+        *,
+        ranges: Mapping[Parameter, ReferenceRange] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.db_path = Path(db_path)
         self.config = config
+        self.ranges = ranges or DEFAULT_RANGES
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -352,11 +359,12 @@ class Feed:
             )
         return len(messages)
 
-    @staticmethod
     def _message(
-        obs: ObservationSet, control_id: str, patient: PatientIdentity, session_id: str, device: str | None
+        self, obs: ObservationSet, control_id: str, patient: PatientIdentity, session_id: str, device: str | None
     ) -> str:
-        return oru_message(obs, control_id=control_id, patient=patient, visit=session_id, device=device)
+        return oru_message(
+            obs, control_id=control_id, patient=patient, visit=session_id, device=device, ranges=self.ranges
+        )
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -364,9 +372,7 @@ class Feed:
         """Deliver the oldest queued message if its retry time has come; True when one was delivered."""
         if time.monotonic() < self._retry_at:
             return False
-        row = store.db.execute(
-            "SELECT id, control_id, message FROM feed_queue ORDER BY id LIMIT 1"
-        ).fetchone()
+        row = store.db.execute("SELECT id, control_id, message FROM feed_queue ORDER BY id LIMIT 1").fetchone()
         if row is None:
             return False
         message_id, control_id, message = row
@@ -375,8 +381,7 @@ class Feed:
         except DeliveryError as exc:
             with store.transaction():
                 store.db.execute(
-                    "UPDATE feed_queue SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? "
-                    "WHERE id = ?",
+                    "UPDATE feed_queue SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?",
                     [self._clock(), str(exc), message_id],
                 )
             log.warning("live feed: %s; next try in %.1f s", exc, self._backoff)
@@ -400,9 +405,7 @@ class Feed:
         """Queue depth, the oldest message's attempts and error, deliveries so far."""
         with Store(self.db_path, readonly=True) as store:
             count, oldest = store.db.execute("SELECT COUNT(*), MIN(observed_at) FROM feed_queue").fetchone()
-            first = store.db.execute(
-                "SELECT attempts, last_error FROM feed_queue ORDER BY id LIMIT 1"
-            ).fetchone()
+            first = store.db.execute("SELECT attempts, last_error FROM feed_queue ORDER BY id LIMIT 1").fetchone()
         return FeedStatus(
             queued=int(count),
             oldest_observed_at=oldest,

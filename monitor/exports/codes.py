@@ -1,8 +1,9 @@
 """Codes, units and reference ranges shared by the HL7 and FHIR exports and the live feed.
 
 LOINC and IEEE 11073 MDC codes are those of CLINICAL.md ("Parameters"). Reference ranges are
-the values that raise no alarm under the clinic's default limits (CLINICAL.md, "Default alarm
-limits"), as whole numbers: a systolic of 165 alarms, so the normal systolic range ends at 164.
+the values that raise no alarm under the clinic's alarm profile (its absolute limits; limits
+relative to the baseline have no fixed range), as whole numbers: with "systolic 165 or more"
+alarming, the normal systolic range ends at 164.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from monitor.alarms.profile import AlarmProfile, default_profile
 from monitor.readings import UNITS, Parameter
 
 LOINC_SYSTEM: Final = "http://loinc.org"
@@ -36,15 +38,9 @@ CODES: Final[dict[Parameter, ParameterCode]] = {
     Parameter.SPO2: ParameterCode(
         "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "150456", "MDC_PULS_OXIM_SAT_O2"
     ),
-    Parameter.NIBP_SYS: ParameterCode(
-        "8480-6", "Systolic blood pressure", "150021", "MDC_PRESS_BLD_NONINV_SYS"
-    ),
-    Parameter.NIBP_DIA: ParameterCode(
-        "8462-4", "Diastolic blood pressure", "150022", "MDC_PRESS_BLD_NONINV_DIA"
-    ),
-    Parameter.NIBP_MEAN: ParameterCode(
-        "8478-0", "Mean blood pressure", "150023", "MDC_PRESS_BLD_NONINV_MEAN"
-    ),
+    Parameter.NIBP_SYS: ParameterCode("8480-6", "Systolic blood pressure", "150021", "MDC_PRESS_BLD_NONINV_SYS"),
+    Parameter.NIBP_DIA: ParameterCode("8462-4", "Diastolic blood pressure", "150022", "MDC_PRESS_BLD_NONINV_DIA"),
+    Parameter.NIBP_MEAN: ParameterCode("8478-0", "Mean blood pressure", "150023", "MDC_PRESS_BLD_NONINV_MEAN"),
 }
 
 
@@ -76,16 +72,41 @@ class ReferenceRange:
         return ""
 
 
-#: Derived from the default alarm limits: HR/PR alarm below 50 and above 120, SpO2 below 92,
-#: systolic below 90 and from 165, diastolic from 100; the mean pressure has no limit.
-DEFAULT_RANGES: Final[dict[Parameter, ReferenceRange]] = {
-    Parameter.HR: ReferenceRange(50, 120),
-    Parameter.PR: ReferenceRange(50, 120),
-    Parameter.SPO2: ReferenceRange(92, 100),
-    Parameter.NIBP_SYS: ReferenceRange(90, 164),
-    Parameter.NIBP_DIA: ReferenceRange(None, 99),
-    Parameter.NIBP_MEAN: ReferenceRange(None, None),
-}
+#: Physical ceilings that close a range the alarm limits leave open (SpO2 cannot exceed 100 %).
+_CEILINGS: Final = {Parameter.SPO2: 100.0}
+
+
+def ranges_from_profile(profile: AlarmProfile) -> dict[Parameter, ReferenceRange]:
+    """Reference ranges from a profile's enabled absolute limits (the innermost limit on each side)."""
+    lows: dict[Parameter, list[float]] = {}
+    highs: dict[Parameter, list[float]] = {}
+    for rule in profile.rules:
+        if not rule.enabled or rule.relative:
+            continue
+        for name in rule.parameters:
+            parameters = [Parameter.HR, Parameter.PR] if name == "heart_rate" else [Parameter(name)]
+            for parameter in parameters:
+                if rule.comparison == "below":
+                    lows.setdefault(parameter, []).append(rule.limit)
+                elif rule.comparison == "at_or_below":
+                    lows.setdefault(parameter, []).append(rule.limit + 1)
+                elif rule.comparison == "above":
+                    highs.setdefault(parameter, []).append(rule.limit)
+                elif rule.comparison == "at_or_above":
+                    highs.setdefault(parameter, []).append(rule.limit - 1)
+    out = {}
+    for parameter in CODES:
+        low = max(lows[parameter]) if parameter in lows else None
+        high = min(highs[parameter]) if parameter in highs else _CEILINGS.get(parameter)
+        if low is None and high == _CEILINGS.get(parameter):
+            high = None
+        out[parameter] = ReferenceRange(low, high)
+    return out
+
+
+#: Ranges under the alarm profile shipped with the app (CLINICAL.md defaults): HR/PR 50-120,
+#: SpO2 92-100, systolic 90-164, diastolic below 100, mean pressure without a range.
+DEFAULT_RANGES: Final[dict[Parameter, ReferenceRange]] = ranges_from_profile(default_profile())
 
 
 def unit(parameter: Parameter) -> str:

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
 
-from monitor.readings import Reading
+from monitor.exports.codes import ReferenceRange
+from monitor.readings import Parameter, Reading
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Store, StoredAlarm
 
@@ -49,6 +50,9 @@ class ExportOptions:
     resample_s: float = DEFAULT_RESAMPLE_S
     #: Who exports (printed on reports).
     user: str | None = None
+    #: Reference ranges for HL7 OBX-7/OBX-8 and FHIR referenceRange/interpretation (None: the
+    #: ranges of the built-in alarm profile).
+    ranges: Mapping[Parameter, ReferenceRange] | None = None
 
     @property
     def shifts_time(self) -> bool:
@@ -256,9 +260,7 @@ def shifted(record: SessionRecord, shift: float) -> SessionRecord:
         session["baseline"] = json.dumps(_shift_times(json.loads(session["baseline"]), shift))
     readings = tuple(Reading(r.t - shift, r.parameter, r.value, r.source, r.flags) for r in record.readings)
     events = tuple(
-        SessionEvent(
-            t=e.t - shift, kind=e.kind, phase=e.phase, user=e.user, detail=_shift_times(dict(e.detail), shift)
-        )
+        SessionEvent(t=e.t - shift, kind=e.kind, phase=e.phase, user=e.user, detail=_shift_times(dict(e.detail), shift))
         for e in record.events
     )
     alarms = tuple(

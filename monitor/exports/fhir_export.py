@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import statistics
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
@@ -72,9 +72,11 @@ def _coding(parameter: Parameter) -> list[dict[str, str]]:
     return codings
 
 
-def _judgement(parameter: Parameter, value: float) -> dict[str, Any]:
+def _judgement(
+    parameter: Parameter, value: float, ranges: Mapping[Parameter, ReferenceRange] = DEFAULT_RANGES
+) -> dict[str, Any]:
     """referenceRange and interpretation entries for a value."""
-    reference = DEFAULT_RANGES.get(parameter, ReferenceRange(None, None))
+    reference = ranges.get(parameter, ReferenceRange(None, None))
     out: dict[str, Any] = {}
     bounds: dict[str, Any] = {}
     if reference.low is not None:
@@ -93,13 +95,12 @@ def _judgement(parameter: Parameter, value: float) -> dict[str, Any]:
 class _Builder:
     def __init__(self, record: SessionRecord) -> None:
         self.record = record
+        self.ranges = record.options.ranges or DEFAULT_RANGES
         self.patient_url = "urn:uuid:" + _id(record.id, "patient")
         self.encounter_url = "urn:uuid:" + _id(record.id, "encounter")
         device = None if record.deidentified else record.session.get("device")
         self.device = {"display": device} if device else None
-        self.category = [
-            {"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}
-        ]
+        self.category = [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}]
 
     def patient(self) -> dict[str, Any]:
         resource: dict[str, Any] = {"resourceType": "Patient", "id": self.patient_url[9:]}
@@ -160,7 +161,7 @@ class _Builder:
             _coding(r.parameter),
             effectiveDateTime=iso_utc(r.t),
             valueQuantity=_quantity(r.value, r.parameter),
-            **_judgement(r.parameter, r.value),
+            **_judgement(r.parameter, r.value, self.ranges),
         )
 
     def summary(self, parameter: Parameter, start: float, end: float, values: list[float]) -> dict[str, Any]:
@@ -172,7 +173,7 @@ class _Builder:
             effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
             valueQuantity=_quantity(value, parameter),
             method={"text": f"median of {len(values)} device values over {seconds:g} s"},
-            **_judgement(parameter, value),
+            **_judgement(parameter, value, self.ranges),
         )
 
     def blood_pressure(self, readings: Iterable[Reading]) -> dict[str, Any] | None:
@@ -188,7 +189,7 @@ class _Builder:
                 {
                     "code": {"coding": _coding(parameter)},
                     "valueQuantity": _quantity(r.value, parameter),
-                    **_judgement(parameter, r.value),
+                    **_judgement(parameter, r.value, self.ranges),
                 }
             )
         t = min(r.t for r in by_param.values())

@@ -74,9 +74,7 @@ def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
         if r.parameter in NIBP_PARAMETERS:
             last = cuff[-1] if cuff else None
             new_measurement = (
-                last is None
-                or r.t - last[0].t > CUFF_GROUPING_S
-                or any(x.parameter is r.parameter for x in last)
+                last is None or r.t - last[0].t > CUFF_GROUPING_S or any(x.parameter is r.parameter for x in last)
             )
             if new_measurement:
                 cuff.append([r])
@@ -197,15 +195,14 @@ def oru_message(
     return SEGMENT_END.join(segments) + SEGMENT_END
 
 
-def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] = DEFAULT_RANGES) -> list[str]:
-    """Every ORU^R01 message of a session, in time order."""
+def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] | None = None) -> list[str]:
+    """Every ORU^R01 message of a session, in time order (ranges: the options', else the built-in)."""
+    ranges = ranges or record.options.ranges or DEFAULT_RANGES
     patient = PatientIdentity.from_record(record)
     device = None if record.deidentified else record.session.get("device")
     prefix = record.id[:12].upper()
     return [
-        oru_message(
-            obs, control_id=f"{prefix}{n:06d}", patient=patient, visit=record.id, device=device, ranges=ranges
-        )
+        oru_message(obs, control_id=f"{prefix}{n:06d}", patient=patient, visit=record.id, device=device, ranges=ranges)
         for n, obs in enumerate(observation_sets(record.readings), start=1)
     ]
 
@@ -216,9 +213,7 @@ def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
     header = f"|^~\\&|{SENDING_APPLICATION}||||{when}||{record.id}.hl7"
     return (
         f"FHS{header}{SEGMENT_END}"
-        f"BHS{header}||{record.id}{SEGMENT_END}"
-        + "".join(bodies)
-        + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
+        f"BHS{header}||{record.id}{SEGMENT_END}" + "".join(bodies) + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
     )
 
 

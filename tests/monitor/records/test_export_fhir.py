@@ -7,13 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BIRTH_DATE, MRN, RecordedSession, record_session
 from fhir.resources.R4B.bundle import Bundle
 
 from monitor.cli import main
 from monitor.exports.data import load
 from monitor.readings import Parameter
 from monitor.store import Store
+from tests.monitor.records.sessions import BIRTH_DATE, MRN, RecordedSession, record_session
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -82,9 +82,7 @@ def test_bundle_holds_patient_encounter_and_one_observation_per_value(
         assert obs.encounter.reference == f"urn:uuid:{encounter.id}"
 
 
-def test_values_units_and_codes(
-    every_value: Bundle, short: RecordedSession, store_of: Callable[..., Store]
-) -> None:
+def test_values_units_and_codes(every_value: Bundle, short: RecordedSession, store_of: Callable[..., Store]) -> None:
     record = load(store_of(short), short.session_id)
     stored = {(round(r.t), r.parameter): r.value for r in record.readings if r.reliable}
     units = {"8867-4": "/min", "59408-5": "%"}
@@ -130,18 +128,12 @@ def test_default_export_summarises_numerics_per_minute(
     observations = resources(bundle, "Observation")
     spo2 = [o for o in observations if "59408-5" in codes(o)]
     minutes = {
-        int((r.t - record.started_at) // 60)
-        for r in record.readings
-        if r.parameter is Parameter.SPO2 and r.reliable
+        int((r.t - record.started_at) // 60) for r in record.readings if r.parameter is Parameter.SPO2 and r.reliable
     }
     assert len(spo2) == len(minutes)
     first = spo2[0]
     begin, end = first.effectivePeriod.start.timestamp(), first.effectivePeriod.end.timestamp()
-    values = [
-        r.value
-        for r in record.readings
-        if r.parameter is Parameter.SPO2 and r.reliable and begin <= r.t <= end
-    ]
+    values = [r.value for r in record.readings if r.parameter is Parameter.SPO2 and r.reliable and begin <= r.t <= end]
     assert first.valueQuantity.value == statistics.median(values)
     assert f"median of {len(values)}" in first.method.text
     assert len([o for o in observations if "85354-9" in codes(o)]) >= 4

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pypdf
-from conftest import DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession
 
 from monitor.cli import main
 from monitor.exports.data import load
 from monitor.review import nibp_table
 from monitor.store import Store
+from tests.monitor.records.sessions import DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession
 
 
 def pdf_text(data: bytes) -> str:
@@ -25,12 +25,7 @@ def pdf_text(data: bytes) -> str:
 
 def test_report_contents(recorded: RecordedSession, tmp_path: Path, store_of: Callable[..., Store]) -> None:
     out = tmp_path / "report.pdf"
-    assert (
-        main(
-            ["export", recorded.session_id, "--db", str(recorded.path), "--format", "pdf", "--out", str(out)]
-        )
-        == 0
-    )
+    assert main(["export", recorded.session_id, "--db", str(recorded.path), "--format", "pdf", "--out", str(out)]) == 0
     data = out.read_bytes()
     assert data.startswith(b"%PDF-")
     text = pdf_text(data)
@@ -78,9 +73,7 @@ def test_pdf_refuses_a_terminal_and_writes_to_a_pipe_with_out_dash(recorded: Rec
     env = {**os.environ, "INFUSION_MONITOR_CONFIG": str(recorded.path.with_name("none.toml"))}
     controller, terminal = os.openpty()
     try:
-        done = subprocess.run(
-            command, stdout=terminal, stderr=subprocess.PIPE, env=env, timeout=60, check=False
-        )
+        done = subprocess.run(command, stdout=terminal, stderr=subprocess.PIPE, env=env, timeout=60, check=False)
     finally:
         os.close(terminal)
         os.close(controller)
@@ -90,3 +83,21 @@ def test_pdf_refuses_a_terminal_and_writes_to_a_pipe_with_out_dash(recorded: Rec
     piped = subprocess.run([*command, "--out", "-"], capture_output=True, env=env, timeout=60, check=True)
     assert piped.stdout.startswith(b"%PDF-")
     assert MRN in pdf_text(piped.stdout)
+
+
+def test_alarms_raised_by_the_alarm_engine_reach_the_report(tmp_path: Path) -> None:
+    from monitor.alarms.engine import AlarmEngine
+    from tests.monitor.records.sessions import record_session
+
+    session = record_session(
+        tmp_path / "m.db", plan="baseline:2,infusion:22,recovery:2", scenario="desaturation", alarms=AlarmEngine()
+    )
+    with Store(session.path) as store:
+        alarms = store.alarms(session.session_id)
+    desaturation = [a for a in alarms if a.parameter == "spo2" and a.priority == "high"]
+    assert desaturation, [a.condition for a in alarms]
+    out = tmp_path / "report.pdf"
+    assert main(["export", session.session_id, "--db", str(session.path), "--format", "pdf", "--out", str(out)]) == 0
+    text = pdf_text(out.read_bytes())
+    for alarm in desaturation:
+        assert alarm.message in text

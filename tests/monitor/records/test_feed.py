@@ -10,11 +10,11 @@ from pathlib import Path
 
 import hl7
 import pytest
-from conftest import MRN, record_session
 
 from monitor.exports.hl7_export import observation_sets
 from monitor.feed import Feed, FeedConfig, FeedConfigError, ack_code, frame
 from monitor.store import Store
+from tests.monitor.records.sessions import MRN, record_session
 
 SHORT_PLAN = "baseline:1,infusion:2,recovery:1"
 

@@ -7,8 +7,6 @@ import statistics
 from collections.abc import Callable
 
 import pytest
-from conftest import MRN, RecordedSession, add_alarms, alarm_row, record_session
-from tests_records_support import BASELINE, synthetic_record
 
 from monitor import review
 from monitor.alarms.model import Priority
@@ -16,11 +14,11 @@ from monitor.exports.data import SessionRecord, load
 from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
+from tests.monitor.records.sessions import MRN, RecordedSession, add_alarms, alarm_row, record_session
+from tests.monitor.records.timeline import BASELINE, synthetic_record
 
 
-def test_phase_statistics_match_the_stored_rows(
-    recorded: RecordedSession, store_of: Callable[..., Store]
-) -> None:
+def test_phase_statistics_match_the_stored_rows(recorded: RecordedSession, store_of: Callable[..., Store]) -> None:
     store = store_of(recorded)
     record = load(store, recorded.session_id)
     stats = {(s.phase, s.parameter): s for s in review.phase_statistics(record)}
@@ -163,9 +161,7 @@ def test_search_by_date_mrn_and_highest_alarm(tmp_path) -> None:  # type: ignore
     first = record_session(tmp_path / "m.db", plan="baseline:1,infusion:1,recovery:1")
     second = record_session(tmp_path / "m.db", plan="baseline:1,infusion:1,recovery:1", with_patient=False)
     with Store(tmp_path / "m.db") as store:
-        store.db.execute(
-            "UPDATE sessions SET started_at = started_at + 86400 WHERE id = ?", [second.session_id]
-        )
+        store.db.execute("UPDATE sessions SET started_at = started_at + 86400 WHERE id = ?", [second.session_id])
     t = 1_718_000_100.0
     add_alarms(
         tmp_path / "m.db",
@@ -190,20 +186,14 @@ def test_search_by_date_mrn_and_highest_alarm(tmp_path) -> None:  # type: ignore
         assert by_id[first.session_id].alarm_counts == {Priority.LOW: 0, Priority.MEDIUM: 2, Priority.HIGH: 1}
         assert by_id[first.session_id].highest_alarm is Priority.HIGH
         assert by_id[second.session_id].highest_alarm is Priority.LOW
-        assert [f.summary.id for f in review.search_sessions(store, mrn_contains="mrn-4488")] == [
-            first.session_id
-        ]
+        assert [f.summary.id for f in review.search_sessions(store, mrn_contains="mrn-4488")] == [first.session_id]
         assert review.search_sessions(store, mrn_contains="nobody") == []
         day2 = review.search_sessions(store, started_from=1_718_000_000.0 + 3600)
         assert [f.summary.id for f in day2] == [second.session_id]
         day1 = review.search_sessions(store, started_before=1_718_000_000.0 + 3600)
         assert [f.summary.id for f in day1] == [first.session_id]
-        assert [f.summary.id for f in review.search_sessions(store, highest_alarm=Priority.LOW)] == [
-            second.session_id
-        ]
-        assert [f.summary.id for f in review.search_sessions(store, min_alarm=Priority.MEDIUM)] == [
-            first.session_id
-        ]
+        assert [f.summary.id for f in review.search_sessions(store, highest_alarm=Priority.LOW)] == [second.session_id]
+        assert [f.summary.id for f in review.search_sessions(store, min_alarm=Priority.MEDIUM)] == [first.session_id]
         assert by_id[first.session_id].summary.patient == MRN
 
 

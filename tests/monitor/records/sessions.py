@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from drivers.simulated import SimulatedSource
 from monitor.plan import parse_plan
@@ -41,6 +39,7 @@ def record_session(
     seed: int = 3,
     with_patient: bool = True,
     during: Callable[[Recorder], None] | None = None,
+    alarms: object = None,
 ) -> RecordedSession:
     """Record a whole session with autopilot phases, then add alarm rows as an alarm engine would."""
     store = Store(path)
@@ -59,6 +58,7 @@ def record_session(
             patient_id=patient_id,
             nurse=NURSE,
             autopilot=True,
+            **({} if alarms is None else {"alarms": alarms}),
         )
 
         def until(r: Recorder) -> bool:
@@ -125,60 +125,4 @@ class NotesAndScores:
             recorder.submit("score", NURSE, scale="MOAA/S", value=5)
         if phase is Phase.RECOVERY and "recovery" not in self.done:
             self.done.add("recovery")
-            recorder.submit(
-                "quick_event", NURSE, event="nausea", text="Mild nausea, resolved without treatment"
-            )
-
-
-@pytest.fixture(scope="package")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
-    """A 31-minute normal session with a patient, notes, a score and two alarms."""
-    path = tmp_path_factory.mktemp("records") / "monitor.db"
-    session = record_session(path, during=NotesAndScores())
-    t0 = START + 3 * 60
-    add_alarms(
-        path,
-        session.session_id,
-        [
-            alarm_row(
-                "a1",
-                "spo2_low",
-                "spo2",
-                "high",
-                t0 + 400,
-                t0 + 460,
-                90.0,
-                86.0,
-                "SpO2 86 < 90",
-                t0 + 420,
-                NURSE,
-            ),
-            alarm_row(
-                "a2",
-                "nibp_sys_high",
-                "nibp_sys",
-                "low",
-                t0 + 600,
-                t0 + 601,
-                165.0,
-                168.0,
-                "NIBP SYS 168 >= 165",
-            ),
-        ],
-    )
-    return session
-
-
-@pytest.fixture
-def store_of() -> Iterator[Callable[[RecordedSession], Store]]:
-    """Opens stores on recorded sessions and closes them after the test."""
-    opened: list[Store] = []
-
-    def open_store(session: RecordedSession) -> Store:
-        store = Store(session.path)
-        opened.append(store)
-        return store
-
-    yield open_store
-    for store in opened:
-        store.close()
+            recorder.submit("quick_event", NURSE, event="nausea", text="Mild nausea, resolved without treatment")

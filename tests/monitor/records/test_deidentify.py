@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from conftest import BIRTH_DATE, DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession, record_session
 
 from monitor.cli import main
 from monitor.exports.data import RELATIVE_EPOCH
 from monitor.store import Store
+from tests.monitor.records.sessions import BIRTH_DATE, DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession, record_session
 
 SERIAL = "4471XK0092"
 FORMATS = ("csv", "json", "hl7", "fhir", "pdf")
@@ -69,9 +69,7 @@ def identifiers() -> list[bytes]:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_identified_export_does_contain_the_identifiers(
-    fmt: str, noted: RecordedSession, tmp_path: Path
-) -> None:
+def test_identified_export_does_contain_the_identifiers(fmt: str, noted: RecordedSession, tmp_path: Path) -> None:
     # The search below must be able to fail: the plain export carries the identifiers it looks for.
     data = exported_bytes(noted, tmp_path / f"plain.{fmt}", fmt).lower()
     present = [w for w in identifiers() if w.lower() in data]
@@ -96,9 +94,7 @@ def test_deidentified_export_has_no_identifiers(
         assert b"2000-01-01" in data or b"20000101" in data
     audit = [e for e in store_of(noted).audit_log(noted.session_id) if e["action"] == "export"]
     assert any(
-        e["user"] == "auditor"
-        and f'"format": "{fmt}"' in e["detail"]
-        and '"deidentified": true' in e["detail"]
+        e["user"] == "auditor" and f'"format": "{fmt}"' in e["detail"] and '"deidentified": true' in e["detail"]
         for e in audit
     )
 
@@ -111,9 +107,7 @@ def test_keep_staff_keeps_nurse_names_only(noted: RecordedSession, tmp_path: Pat
     assert b"settled" in data
 
 
-def test_relative_time_alone_keeps_identifiers_and_shifts_times(
-    noted: RecordedSession, tmp_path: Path
-) -> None:
+def test_relative_time_alone_keeps_identifiers_and_shifts_times(noted: RecordedSession, tmp_path: Path) -> None:
     document = json.loads(exported_bytes(noted, tmp_path / "rel.json", "json", "--relative-time"))
     assert document["session"]["started_at"] == "2000-01-01T00:00:00.000+00:00"
     assert document["session"]["patient"]["mrn"] == MRN

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import hl7
 import pytest
-from conftest import DEVICE, MRN, RecordedSession
 
 from monitor.cli import main
 from monitor.exports.data import load
 from monitor.readings import NIBP_PARAMETERS
 from monitor.store import Store
+from tests.monitor.records.sessions import DEVICE, MRN, RecordedSession
 
 PROFILE = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
 
@@ -145,13 +145,9 @@ def test_observations_carry_codes_units_ranges_flags_and_times(
                 assert str(obx(7)) == "<100"
                 assert flag == ("H" if value >= 100 else "N")
     assert seen == set(expected_codes)
-    assert nibp_messages == sum(
-        1 for r in record.readings if r.parameter is NIBP_PARAMETERS[0] and r.reliable
-    )
+    assert nibp_messages == sum(1 for r in record.readings if r.parameter is NIBP_PARAMETERS[0] and r.reliable)
 
 
-def test_export_is_audited(
-    exported: hl7.File, recorded: RecordedSession, store_of: Callable[..., Store]
-) -> None:
+def test_export_is_audited(exported: hl7.File, recorded: RecordedSession, store_of: Callable[..., Store]) -> None:
     entries = [e for e in store_of(recorded).audit_log(recorded.session_id) if e["action"] == "export"]
     assert any(e["user"] == "dr-k" and '"format": "hl7"' in e["detail"] for e in entries)

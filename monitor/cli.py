@@ -69,6 +69,18 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _resample(text: str) -> float:
+    if text.lower() in ("all", "0"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (or 'all')") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError("resampling must be a positive number of seconds, or 'all'")
+    return value
+
+
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH", help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
 
@@ -92,6 +104,9 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
+    parser.add_argument("--feed", metavar="HOST:PORT",
+                        help="send observations as HL7 ORU^R01 over MLLP to this receiver "
+                             "(default: INFUSION_MONITOR_FEED; off when unset)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,9 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(export)
-    export.add_argument("--format", default="csv", help="csv or json")
-    export.add_argument("--out", metavar="FILE", help="write here instead of standard output")
-    export.add_argument("--deidentify", action="store_true", help="leave out names, MRN, birth dates and device serials")
+    export.add_argument("--format", default="csv", help="csv, json, hl7, fhir or pdf (default csv)")
+    export.add_argument("--out", metavar="FILE",
+                        help="write here instead of standard output ('-': standard output)")
+    export.add_argument("--deidentify", action="store_true",
+                        help="leave out names, MRN, birth dates, device serials and staff names; "
+                             "times on a session-relative clock")
+    export.add_argument("--relative-time", action="store_true",
+                        help="shift times so the session starts at 2000-01-01T00:00:00Z")
+    export.add_argument("--keep-staff", action="store_true",
+                        help="keep nurses' names in a de-identified export")
+    export.add_argument("--resample", type=_resample, default=None, metavar="SECONDS|all",
+                        help="FHIR: one observation per parameter per SECONDS for heart rate, pulse rate and "
+                             "SpO2 (default 60; 'all' exports every value)")
     export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
 
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
@@ -273,6 +298,37 @@ def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
+    """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
+    from monitor.config import setting
+    from monitor.feed import Feed, FeedConfig, FeedConfigError
+
+    try:
+        target = setting("feed", getattr(args, "feed", None), None, UserConfig.load())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not target:
+        return None
+    try:
+        config = FeedConfig.parse(str(target))
+    except FeedConfigError as exc:
+        raise CliError(str(exc)) from None
+    from monitor.exports.codes import ranges_from_profile
+
+    profile = getattr(getattr(recorder, "alarms", None), "profile", None)
+    feed = Feed(store.path, config, ranges=ranges_from_profile(profile) if profile is not None else None)
+    feed.attach(recorder)
+    feed.start()
+    store.audit("feed_started", user=getattr(args, "nurse", None), session_id=recorder.session.id,
+                receiver=f"{config.host}:{config.port}")
+    return feed
+
+
+#: After a recording ends, the feed tries this long to deliver what is queued; the rest waits in
+#: the queue for the next start.
+FEED_DRAIN_S = 5.0
+
+
 def _fmt_clock(seconds: float | None) -> str:
     if seconds is None:
         return "--:--"
@@ -345,8 +401,16 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         recorder.add_listener(show)
-        with _stop_on_signals(recorder):
-            recorder.run(until=wall_deadline(args.duration))
+        feed = start_feed(args, store, recorder)
+        try:
+            with _stop_on_signals(recorder):
+                recorder.run(until=wall_deadline(args.duration))
+        finally:
+            if feed is not None:
+                feed.stop(drain_s=FEED_DRAIN_S)
+                left = feed.status().queued
+                if left:
+                    out.write(f"live feed: {left} messages wait in the queue for the next start\n")
         out.write(f"session {recorder.session.id} {recorder.end_status}: {recorder.status().stored_readings} readings stored\n")
         return EXIT_OK
     finally:
@@ -423,32 +487,70 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Export one session in a format."""
     from monitor.exports import ExportError, writer
-    from monitor.exports.data import load
+    from monitor.exports.data import DEFAULT_RESAMPLE_S, ExportOptions, load
 
     try:
         write, binary = writer(args.format)
     except ExportError as exc:
         raise CliError(str(exc)) from None
+    to_stdout = args.out in (None, "-")
+    if binary and args.out is None and sys.stdout.isatty():
+        raise CliError(
+            f"the {args.format} export is binary and standard output is a terminal; "
+            "give --out FILE (or --out - to write it to standard output anyway)"
+        )
+    from monitor.exports.codes import ranges_from_profile
+
+    profile, problem = alarm_profile(args)
+    if problem:
+        raise CliError(f"alarm profile (for reference ranges): {problem}")
+    options = ExportOptions(
+        ranges=ranges_from_profile(profile),
+        deidentify=args.deidentify,
+        relative_time=args.relative_time,
+        keep_staff=args.keep_staff,
+        resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
+        user=args.user,
+    )
     store = _open_store(args, must_exist=True)
     with store:
         try:
-            record = load(store, args.session, deidentify=args.deidentify)
+            record = load(store, args.session, options=options)
         except SessionNotFound as exc:
             raise CliError(str(exc)) from None
-        if args.out:
-            path = Path(args.out)
-            try:
-                with path.open("wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
-                    write(record, f)
-            except OSError as exc:
-                raise CliError(f"cannot write {path}: {exc.strerror}") from None
+        if not to_stdout:
+            _write_file(Path(args.out), lambda f: write(record, f), binary)
         elif binary:
             write(record, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
             write(record, out)
-        store.audit("export", user=args.user, session_id=record.id, format=args.format,
-                    deidentified=args.deidentify, destination=args.out or "stdout")
+        store.audit(
+            "export",
+            user=args.user,
+            session_id=record.id,
+            format=args.format,
+            deidentified=options.deidentify,
+            relative_time=options.shifts_time,
+            staff_names=(not options.deidentify) or options.keep_staff,
+            resample_s=options.resample_s if args.format == "fhir" else None,
+            destination="stdout" if to_stdout else str(Path(args.out).resolve()),
+        )
     return EXIT_OK
+
+
+def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
+    """Write through a temporary file beside the target so a failed export leaves no half file."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+        with partial.open("wb" if binary else "w", **text_args) as f:
+            write(f)
+        partial.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:

@@ -32,21 +32,25 @@ def _say(text: str) -> None:
     print(f"tasks.py: {text}", flush=True)
 
 
-def ensure_environment() -> None:
-    """Create the virtual environment and install the app with its test tools when needed."""
+def ensure_environment(extras: tuple[str, ...] = ("dev",)) -> None:
+    """Create the virtual environment and install the app with its test tools (and ``extras``) when needed."""
     if sys.version_info < (3, 11):
         sys.exit(f"Infusion Monitor needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+    # The stamp holds the pyproject hash and, on a second line, the extras installed with it.
+    stamp = STAMP.read_text().split("\n") if STAMP.exists() else []
+    installed = set(stamp[1].split(",")) - {""} if len(stamp) > 1 else {"dev"}
+    if PYTHON.exists() and stamp and stamp[0].strip() == wanted and set(extras) <= installed:
         return
     if not PYTHON.exists():
         _say(f"creating virtual environment in {VENV}")
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
-    _say("installing Infusion Monitor and its test tools (first run takes a minute)")
+    everything = sorted(installed | set(extras))
+    _say(f"installing Infusion Monitor with {', '.join(everything)} tools (first run takes a minute)")
     pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
-    STAMP.write_text(wanted + "\n")
+    subprocess.run([*pip, "-e", f"{ROOT}[{','.join(everything)}]"], check=True)
+    STAMP.write_text(wanted + "\n" + ",".join(everything) + "\n")
 
 
 def run(args: list[str]) -> int:
@@ -93,7 +97,7 @@ def soak(args: list[str]) -> int:
 
 def bench(args: list[str]) -> int:
     """Performance benchmarks (not unit tests): prints medians against their targets."""
-    ensure_environment()
+    ensure_environment(("dev", "bench"))
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     return subprocess.call([str(PYTHON), "-m", "benchmarks.run", *args], cwd=ROOT, env=env)
 

@@ -74,6 +74,9 @@ class FeedConfig:
         host = host.strip("[]")
         if not sep or not host:
             raise FeedConfigError(f"feed '{text}' is not HOST:PORT (e.g. 127.0.0.1:2575)")
+        if not host.isprintable() or any(c.isspace() for c in host):
+            # Would fail at every connection attempt; say so now.
+            raise FeedConfigError(f"feed host {host!r} is not a host name or address")
         try:
             port = int(port_text)
         except ValueError:

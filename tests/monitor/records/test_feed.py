@@ -215,7 +215,8 @@ def test_receiver_that_never_answers_times_out_and_retries_without_holding_up_th
 def test_feed_target_parsing_and_ack_checks() -> None:
     assert FeedConfig.parse("127.0.0.1:2575").port == 2575
     assert FeedConfig.parse("[::1]:2575").host == "::1"
-    for bad in ("localhost", "host:port", "host:70000", ":2575"):
+    # "ehr host" and a control character were accepted and then failed at every connection (found by tests/fuzz).
+    for bad in ("localhost", "host:port", "host:70000", ":2575", "ehr host:2575", "ehr\x00:2575"):
         with pytest.raises(FeedConfigError):
             FeedConfig.parse(bad)
     assert ack_code("MSH|^~\\&|X\rMSA|AE|ID1\r", "ID1") == "AE"

@@ -87,6 +87,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
     parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="clinic alarm profile (TOML; default: INFUSION_MONITOR_PROFILE or the built-in one)")
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
@@ -133,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ports = sub.add_parser("ports", help="list serial ports on this computer")
     ports.add_argument("--json", action="store_true", help="machine-readable output")
+    limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
+    limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
     return parser
 
 
@@ -196,12 +200,39 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
     return driver_cls, source
 
 
-def make_recorder(args: argparse.Namespace, store: Store) -> Any:
-    """Build a recorder for a new or resumed session from command-line options."""
+def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The alarm profile in force: ``--profile``, INFUSION_MONITOR_PROFILE, config ``profile``, else built in.
+
+    A profile that cannot be used does not stop monitoring: the built-in profile stays in force
+    and the problem (file, line, field) comes back as the second value.
+    """
+    from monitor.alarms.profile import ProfileError, ProfileHolder, resolve_profile
+
+    try:
+        user = UserConfig.load()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    holder = ProfileHolder()
+    path = resolve_profile(getattr(args, "profile", None), user.values)
+    if path is None:
+        return holder.profile, None
+    try:
+        holder.load(path)
+    except ProfileError as exc:
+        return holder.profile, str(exc)
+    return holder.profile, None
+
+
+def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Any:
+    """Build a recorder, with the alarm engine of the active profile, for a new or resumed session."""
+    from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
 
+    profile, problem = alarm_profile(args)
+    if problem:
+        (warn or _warn_stderr)(f"warning: alarm profile not used: {problem}; the built-in profile is in force")
     driver_cls, source = open_source(args)
-    extra = recorder_extras(store)
+    engine = AlarmEngine(profile)
     if args.resume:
         try:
             row = store.session_row(args.resume)
@@ -210,29 +241,30 @@ def make_recorder(args: argparse.Namespace, store: Store) -> Any:
         status = store.status_of(row)
         if status != "unfinished":
             raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
-        return Recorder.resume_session(store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None,
-                                       **extra)
-    patient_id = store.create_patient(args.patient) if args.patient else None
-    return Recorder.new_session(
-        store,
-        source,
-        driver=driver_cls.name,
-        port=args.port,
-        plan=args.plan or SessionPlan(),
-        patient_id=patient_id,
-        nurse=args.nurse,
-        autopilot=args.plan is not None,
-        **extra,
-    )
+        recorder = Recorder.resume_session(store, source, row["id"], nurse=args.nurse,
+                                           autopilot=args.plan is not None, alarms=engine)
+    else:
+        patient_id = store.create_patient(args.patient) if args.patient else None
+        recorder = Recorder.new_session(
+            store,
+            source,
+            driver=driver_cls.name,
+            port=args.port,
+            plan=args.plan or SessionPlan(),
+            patient_id=patient_id,
+            nurse=args.nurse,
+            autopilot=args.plan is not None,
+            alarms=engine,
+        )
+    detail = {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
+    if problem:
+        detail["rejected"] = problem
+    store.audit("alarm_profile_loaded", user=args.nurse, session_id=recorder.session.id, **detail)
+    return recorder
 
 
-def recorder_extras(store: Store) -> dict[str, Any]:
-    """Optional parts of a recorder (the alarm engine) where they are available."""
-    try:
-        from monitor.alarms.factory import engine_for  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return {}
-    return {"alarms": engine_for(store)}
+def _warn_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def _fmt_clock(seconds: float | None) -> str:
@@ -275,19 +307,28 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.recorder import wall_deadline
 
+    from monitor.alarms.engine import describe_change
+
     store = _open_store(args)
     try:
         _warn_unfinished(store, args, out)
-        recorder = make_recorder(args, store)
+        recorder = make_recorder(args, store, warn=lambda text: out.write(text + "\n"))
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
+        out.write(f"alarm profile {recorder.alarms.profile.name} ({recorder.alarms.profile.source})\n")
         out.flush()
         last_print = [0.0]
+        alarm_rows: dict[str, dict[str, Any]] = {}
 
         def show(update: Any) -> None:
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
-                out.write(f"  alarm {change.get('state', '')} {change.get('priority', '')} {change.get('message', '')}\n")
+                line = describe_change(alarm_rows.get(change["id"]), change)
+                alarm_rows[change["id"]] = change
+                if change["state"] == "ended":
+                    del alarm_rows[change["id"]]
+                if line:
+                    out.write(line + "\n")
             now = time.monotonic()
             if not args.quiet and now - last_print[0] >= 1.0:
                 last_print[0] = now
@@ -452,6 +493,19 @@ def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
 FRONTENDS_GROUP = "infusion_monitor.frontends"
 
 
+def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the limits of the active (or the given) alarm profile; a broken profile is an error."""
+    from monitor.alarms.profile import ProfileError, default_profile, describe_profile, load_profile, resolve_profile
+
+    try:
+        path = resolve_profile(args.profile, UserConfig.load().values)
+        profile = default_profile() if path is None else load_profile(path)
+    except (ProfileError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+    out.write(describe_profile(profile))
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     """Open the window, which the ``ui`` package registers as a front-end (the core never imports it)."""
     from importlib.metadata import entry_points
@@ -474,6 +528,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "close": cmd_close,
     "drivers": cmd_drivers,
     "ports": cmd_ports,
+    "limits": cmd_limits,
 }
 
 

@@ -32,7 +32,9 @@ def document(record: SessionRecord) -> dict[str, Any]:
         "driver": s.get("driver"),
         "device": s.get("device"),
         "plan": s.get("plan"),
-        "nurse": None if record.deidentified else s.get("nurse"),
+        # De-identification has already removed the nurse unless staff names were kept.
+        "nurse": s.get("nurse"),
+        "relative_time": record.relative_time,
         "baseline": record.baseline,
         "deidentified": record.deidentified,
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from monitor.alarms.model import ActiveAlarm, AlarmSnapshot, Priority
 from ui import theme
@@ -43,6 +43,9 @@ class AlarmRow(QLabel):
         self.lit = True
         self.setMinimumHeight(34)
         self.setTextFormat(Qt.TextFormat.PlainText)
+        # A long message must never widen the window past the screen: it is cut at the right edge.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(200)
 
     def show_alarm(self, alarm: ActiveAlarm | None, extra: str = "") -> None:
         """Show an alarm (or nothing)."""

@@ -27,14 +27,16 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from monitor.alarms.model import AlarmSnapshot, Priority
+from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.recorder import RecorderUpdate, SessionStatus
-from monitor.session import PHASE_START_EVENT, Baseline, Phase, SessionEvent
+from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Store, StoreError
 from ui import theme
 from ui.alarm_bar import AlarmBar
@@ -73,8 +75,11 @@ _RULE_PARAMETER = {
     "nibp_dia": (Parameter.NIBP_DIA, "DBP"),
     "nibp_mean": (Parameter.NIBP_MEAN, "MAP"),
 }
-# Commands the alarm engine only accepts from the admin role; the role travels with them.
-ADMIN_ALARM_COMMANDS = frozenset({"alarms_off", "alarms_on", "audio_off", "audio_on", "set_limit"})
+# Commands carried out by the alarm engine; the signed-in role travels with them (some need admin).
+ALARM_COMMANDS = frozenset({
+    "acknowledge", "reset", "pause_audio", "resume_audio", "alarms_off", "alarms_on", "audio_off", "audio_on",
+    "set_limit", "load_profile",
+})
 
 MESSAGE_SHOWN_MS = 12_000
 
@@ -87,26 +92,15 @@ def _clock(seconds: float | None) -> str:
     return f"{sign}{s // 60:02d}:{s % 60:02d}"
 
 
-def limit_lines(rules: Sequence[Any], baseline: Baseline | None) -> list[LimitLine]:
-    """Lines for the chart from the alarm profile's active rules (relative ones need the baseline)."""
+def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
+    """The engine's limits in force as lines on the trend each one belongs to."""
     lines = []
-    for rule in rules:
-        for name in rule.parameters:
-            if name not in _RULE_PARAMETER:
-                continue
-            parameter, short = _RULE_PARAMETER[name]
-            if rule.relative:
-                if baseline is None:
-                    continue
-                base = baseline.value(parameter)
-                if base is None:
-                    continue
-                value = base * (1 + rule.direction * rule.limit / 100.0)
-                text = f"{rule.priority.marker} {short} {'+' if rule.direction > 0 else '-'}{rule.limit:g} %"
-            else:
-                value = rule.limit
-                text = f"{rule.priority.marker} {short} {rule.operator} {rule.limit:g}"
-            lines.append(LimitLine(parameter, float(value), rule.priority, text))
+    for limit in limits:
+        if limit.parameter not in _RULE_PARAMETER:
+            continue
+        parameter, short = _RULE_PARAMETER[limit.parameter]
+        text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:g}"
+        lines.append(LimitLine(parameter, float(limit.value), limit.priority, text, limit.operator in (">", "≥")))
     return lines
 
 
@@ -128,6 +122,7 @@ class SessionHeader(QFrame):
         self.device = QLabel("")
         self.device.setStyleSheet(f"font-size: 14px; color: {theme.TEXT_DIM};")
         self.device.setWordWrap(True)
+        self.device.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.user = QLabel("")
         self.user.setStyleSheet("font-size: 16px;")
         self.clock = QLabel("")
@@ -187,7 +182,7 @@ class LiveWindow(QMainWindow):
         self.messages: list[str] = []
         self.moaas_due = False
         self._close_confirmed = False
-        self._limits_key: tuple[Any, ...] | None = None
+        self._limits_key: tuple[EngineLimit, ...] | None = None
 
         self.setWindowTitle("Infusion Monitor")
         self.resize(1600, 900)
@@ -249,7 +244,8 @@ class LiveWindow(QMainWindow):
         self._install_shortcuts()
         self._show_user()
         self.header.patient.setText(f"Patient: {self._patient_text()}")
-        self._update_limits(None, Phase.SETUP)
+        if not self.alarms_available:
+            self._default_limits()
         bridge.updates.connect(self.on_updates)
         bridge.finished.connect(self.on_finished)
         bridge.command_failed.connect(lambda name, text: self.show_message(text))
@@ -348,7 +344,7 @@ class LiveWindow(QMainWindow):
 
     def send(self, name: str, on_success: Callable[[Any], None] | None = None, **args: Any) -> None:
         """Send a command as the signed-in user; a refusal is shown as a message."""
-        if name in ADMIN_ALARM_COMMANDS:
+        if name in ALARM_COMMANDS:
             args.setdefault("role", self.user.role)
 
         def done(result: Any, error: BaseException | None) -> None:
@@ -626,21 +622,23 @@ class LiveWindow(QMainWindow):
         profile = getattr(engine, "profile", None) if engine is not None else None
         note = ""
         if profile is None:
-            try:
-                from monitor.alarms.profile import default_profile
-            except ImportError:
-                return [], "No alarm profile is available."
-            profile = default_profile()
-            note = "Showing the default profile (no alarm engine is running)."
-        return list(profile.rules_for(phase)), note or f"Profile '{profile.name}' in the {phase.value} phase."
+            from monitor.alarms.profile import default_profile
 
-    def _update_limits(self, baseline: Baseline | None, phase: Phase) -> None:
-        key = (baseline, phase, id(getattr(self.bridge.recorder.alarms, "profile", None)))
-        if key == self._limits_key:
+            profile = default_profile()
+            note = "Showing the built-in profile: no alarm engine is running, so these limits are NOT watched."
+        return list(profile.rules_for(phase)), note or f"Profile '{profile.name}', {phase.value} phase."
+
+    def _default_limits(self) -> None:
+        """Without an engine, still draw the built-in limits so the chart is read the same way."""
+        from monitor.alarms.engine import AlarmEngine
+
+        self.chart.set_limits(chart_limits(AlarmEngine().limits()))
+
+    def _update_limits(self, limits: tuple[EngineLimit, ...]) -> None:
+        if limits == self._limits_key:
             return
-        self._limits_key = key
-        rules, _note = self.current_rules()
-        self.chart.set_limits(limit_lines(rules, baseline))
+        self._limits_key = limits
+        self.chart.set_limits(chart_limits(limits))
 
     def open_settings(self) -> None:
         """Driver, port, line settings, cuff cycle, and the alarm limits (editable by an admin)."""
@@ -663,7 +661,7 @@ class LiveWindow(QMainWindow):
         for phase, value in choice.nibp_minutes.items():
             self.send("set_nibp_interval", phase=phase, minutes=value)
         for rule_id, value in choice.limit_changes.items():
-            self.send("set_limit", lambda _r: self._reset_limits(), rule_id=rule_id, limit=value)
+            self.send("set_limit", rule=rule_id, limit=value)
         if device_changed:
             new = choice.device
             self.confirm(
@@ -673,11 +671,6 @@ class LiveWindow(QMainWindow):
                 lambda: self.change_device(new),
                 "Change device",
             )
-
-    def _reset_limits(self) -> None:
-        self._limits_key = None
-        if self.last_status is not None:
-            self._update_limits(self.last_status.baseline, self.last_status.phase)
 
     def change_device(self, choice: DeviceChoice) -> None:
         """Open the chosen device and hand it to the recorder, which switches on its own thread."""
@@ -733,6 +726,8 @@ class LiveWindow(QMainWindow):
         """Alarm bar and sound from the engine's snapshot."""
         self.last_snapshot = snapshot
         self.alarm_bar.show_snapshot(snapshot, now)
+        if snapshot is not None:
+            self._update_limits(snapshot.limits)
         if self.sound is not None:
             sounding: Priority | None = snapshot.sounding if snapshot is not None else None
             self.sound.set_sounding(sounding)
@@ -765,7 +760,6 @@ class LiveWindow(QMainWindow):
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
         self._show_header(status)
         self._enable_controls(status)
-        self._update_limits(status.baseline, status.phase)
 
     def _cuff_schedule_text(self, status: SessionStatus) -> str:
         if not status.can_start_nibp:

@@ -81,6 +81,8 @@ class LimitLine:
     value: float
     priority: Priority
     label: str
+    #: True for an upper limit (alarms above it): its label sits just below the line, inside the normal range.
+    upper: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +335,7 @@ class TrendChart(QWidget):
             for plot, region in zip(self.plots.values(), regions, strict=True):
                 plot.removeItem(region)
         self._span_items = []
-        for span in spans:
+        for index, span in enumerate(spans):
             regions = []
             colour = pg.mkColor(theme.PHASE_COLOURS.get(span.phase.value, "#333333"))
             colour.setAlpha(110)
@@ -345,7 +347,8 @@ class TrendChart(QWidget):
                 region.setZValue(-20)
                 if key == "hr":
                     label = pg.InfLineLabel(
-                        region.lines[0], text=span.phase.value.upper(), position=0.93, anchors=[(0, 0), (0, 0)]
+                        region.lines[0], text=span.phase.value.upper(), position=0.95 - 0.1 * (index % 2),
+                        anchors=[(0, 0), (0, 0)],
                     )
                     label.setColor(theme.TEXT_DIM)
                 plot.addItem(region, ignoreBounds=True)
@@ -358,15 +361,26 @@ class TrendChart(QWidget):
         for plot, line in self._limit_items:
             plot.removeItem(line)
         self._limit_items = []
-        for i, limit in enumerate(limits):
-            plot = self.plots[PLOT_OF[limit.parameter]]
+        labelled: dict[str, list[float]] = {key: [] for key in self.plots}
+        # Most urgent first: where labels would overlap, the more urgent limit keeps its label.
+        for limit in sorted(limits, key=lambda line: -int(line.priority)):
+            key = PLOT_OF[limit.parameter]
+            plot = self.plots[key]
             colour = theme.ALARM_COLOURS[limit.priority]
+            low, high = NOMINAL_RANGE[key]
+            crowded = any(abs(limit.value - v) < 0.08 * (high - low) for v in labelled[key])
+            label_options: dict[str, object] = {}
+            if not crowded:
+                labelled[key].append(limit.value)
+                label_options = {
+                    "label": limit.label,
+                    "labelOpts": {
+                        "position": 0.995, "color": colour,
+                        "anchors": [(1, 0), (1, 0)] if limit.upper else [(1, 1), (1, 1)],
+                    },
+                }
             line = pg.InfiniteLine(
-                pos=limit.value,
-                angle=0,
-                pen=_pen(colour, 1, Qt.PenStyle.DashLine),
-                label=limit.label,
-                labelOpts={"position": 0.99 - 0.13 * (i % 4), "color": colour, "anchors": [(1, 1), (1, 1)]},
+                pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine), **label_options
             )
             line.setZValue(-5)
             plot.addItem(line, ignoreBounds=True)
@@ -389,7 +403,7 @@ class TrendChart(QWidget):
                 line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
                 if key == "hr":
                     pg.InfLineLabel(
-                        line, text=text, position=0.75 - 0.12 * (self.marker_count % 4), anchors=[(0, 0.5), (0, 0.5)]
+                        line, text=text, position=0.68 - 0.1 * (self.marker_count % 4), anchors=[(0, 0.5), (0, 0.5)]
                     ).setColor(colour)
                 line.setZValue(-4)
                 plot.addItem(line, ignoreBounds=True)

@@ -243,7 +243,9 @@ def test_changing_the_driver_continues_the_same_session_with_the_new_device(
     assert "hypertension" in w.last_status.device
 
 
-def test_nibp_interval_is_set_and_limit_changes_need_the_admin_role(qtbot: Any, make_window: Any, db_path: Path) -> None:
+def test_nibp_interval_is_set_and_limit_changes_need_the_admin_role(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
     w = make_window(speed=30.0)
     qtbot.waitUntil(lambda: w.last_snapshot is not None and bool(w.last_snapshot.limits), timeout=WAIT_MS)
     w.settings_button.click()

@@ -64,7 +64,7 @@ class AlarmRow(QLabel):
             style = f"background: {colour}; color: {theme.ALARM_TEXT_ON[self.priority]};"
         else:
             style = f"background: #1a1a1a; color: {colour};"
-        self.setStyleSheet(style + " font-size: 22px; font-weight: bold; padding: 2px 10px; border-radius: 4px;")
+        theme.restyle(self, style + " font-size: 22px; font-weight: bold; padding: 2px 10px; border-radius: 4px;")
 
 
 class AlarmBar(QFrame):
@@ -132,10 +132,10 @@ class AlarmBar(QFrame):
         self.quiet_label.setVisible(not active)
         if snapshot is not None and snapshot.alarms_off:
             self.quiet_label.setText("ALARMS OFF – physiological alarms are not being raised")
-            self.quiet_label.setStyleSheet(f"color: {theme.WARNING_TEXT}; font-size: 20px; font-weight: bold;")
+            theme.restyle(self.quiet_label, f"color: {theme.WARNING_TEXT}; font-size: 20px; font-weight: bold;")
         else:
             self.quiet_label.setText("No active alarms")
-            self.quiet_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 20px; padding: 4px 10px;")
+            theme.restyle(self.quiet_label, f"color: {theme.TEXT_DIM}; font-size: 20px; padding: 4px 10px;")
         hidden = max(0, len(active) - MAX_ROWS)
         for i, row in enumerate(self.rows):
             alarm = active[i] if i < len(active) else None
@@ -176,11 +176,16 @@ class AlarmBar(QFrame):
         colour = theme.WARNING_TEXT if alert else theme.TEXT_DIM
         weight = "bold" if alert else "normal"
         border = f"border: 2px solid {theme.WARNING_TEXT};" if alert else "border: 1px solid #3a4653;"
-        self.audio_label.setStyleSheet(
+        theme.restyle(
+            self.audio_label,
             f"color: {colour}; font-size: 18px; font-weight: {weight}; {border} border-radius: 4px; padding: 3px;"
         )
         paused = self.snapshot is not None and self.snapshot.audio_paused_until is not None
         self.pause_button.setText("Audio pause 2:00 (S)" if not paused else "Restart pause (S)")
+
+    def stop_flashing(self) -> None:
+        """Stop the flash timer (the window is going away)."""
+        self._flash.stop()
 
     def _flash_tick(self) -> None:
         self._flash_step += 1

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from monitor.cli import CliError, _open_store, _port_overrides, make_recorder
@@ -53,19 +53,23 @@ def run_gui(args: argparse.Namespace) -> int:
     if user.role != "nurse":
         window.set_user(user)  # the recorder knows the name; the role goes to the audit log
     # Ctrl-C / SIGTERM close the window (and so the session) cleanly; the timer lets Python see signals.
+    # The handler only schedules the close: it may run in the middle of a paint, where closing
+    # the window at once would destroy the surface being painted.
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: window.force_close())
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.force_close))
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)
     try:
         code = app.exec()
     finally:
-        # Widgets must go before the QApplication does, or pyqtgraph can crash at exit.
         wake.stop()
+        if window.isVisible():
+            window.force_close()  # stops the recorder; everything is flushed
         bridge.stop()
-        window.force_close()
+        # Widgets must go before the QApplication does, or pyqtgraph can crash at exit; only the
+        # deferred deletions are run here, so no repaint reaches a window whose handle is gone.
         window.deleteLater()
-        app.sendPostedEvents(None, 0)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         store.close()
     return int(code)

@@ -144,7 +144,8 @@ class SessionHeader(QFrame):
         text = phase.value.upper() + (" · PAUSED" if paused else "")
         border = theme.WARNING_TEXT if paused else "#888"
         self.phase.setText(text)
-        self.phase.setStyleSheet(
+        theme.restyle(
+            self.phase,
             f"background: {colour}; border: 2px solid {border}; border-radius: 6px; font-size: 24px; "
             "font-weight: bold; padding: 2px 12px;"
         )
@@ -734,7 +735,8 @@ class LiveWindow(QMainWindow):
 
     def _show_moaas_due(self) -> None:
         self.moaas_button.setText("MOAA/S due (M)" if self.moaas_due else "MOAA/S (M)")
-        self.moaas_button.setStyleSheet(
+        theme.restyle(
+            self.moaas_button,
             f"border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT};" if self.moaas_due else ""
         )
 
@@ -852,6 +854,8 @@ class LiveWindow(QMainWindow):
         self.close()
 
     def _shutdown(self) -> None:
+        self.alarm_bar.stop_flashing()
+        self._message_timer.stop()
         if self.sound is not None:
             self.sound.shutdown()
         if self.dialog is not None:

@@ -78,7 +78,7 @@ class NumericTile(QFrame):
         self.title.setText(f"{label}  {self.unit}")
 
     def _paint_value(self, colour: str) -> None:
-        self.value.setStyleSheet(f"color: {colour}; font-size: {self.size_px}px; font-weight: bold;")
+        theme.restyle(self.value, f"color: {colour}; font-size: {self.size_px}px; font-weight: bold;")
 
     def show_reading(self, reading: Reading | None, now: float, detail: str = "") -> None:
         """Show a value with its state: ok, questionable, unreliable, missing or stale."""

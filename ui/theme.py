@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from PySide6.QtWidgets import QWidget
+
 from monitor.alarms.model import Priority
 from monitor.readings import Parameter
 
@@ -85,3 +87,9 @@ QLabel {{ background: transparent; }}
 QLabel#dim {{ color: {TEXT_DIM}; }}
 QToolTip {{ background: #222; color: #eee; border: 1px solid #555; }}
 """
+
+
+def restyle(widget: QWidget, sheet: str) -> None:
+    """Set a style sheet only when it differs: re-styling is costly and these run on every UI tick."""
+    if widget.styleSheet() != sheet:
+        widget.setStyleSheet(sheet)

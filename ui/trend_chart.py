@@ -21,6 +21,7 @@ from enum import StrEnum
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from monitor.alarms.model import Priority
@@ -63,6 +64,20 @@ _MARKER_TEXT: dict[EventKind, str] = {
     EventKind.SESSION_RESUMED: "session resumed",
 }
 _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
+
+# Where along the right-hand side a limit's label sits, per parameter, so that systolic, diastolic
+# and mean limits on the one NIBP plot do not write over each other.
+_LABEL_POSITION = {Parameter.NIBP_DIA: 0.80, Parameter.NIBP_MEAN: 0.62}
+
+AXIS_FONT_PX = 13
+LABEL_FONT_PX = 12
+
+
+def _font(px: int, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPixelSize(px)
+    font.setBold(bold)
+    return font
 
 
 class FollowMode(StrEnum):
@@ -182,7 +197,10 @@ class TrendChart(QWidget):
         titles = {"hr": "HR / PR  /min", "spo2": "SpO2  %", "nibp": "NIBP  mmHg"}
         for row, key in enumerate(("hr", "spo2", "nibp")):
             plot = self.graphics.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem()})
-            plot.setLabel("left", titles[key], color=theme.TEXT_DIM)
+            plot.setLabel("left", titles[key], color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setTickFont(_font(AXIS_FONT_PX))
+                plot.getAxis(side).setTextPen(theme.TEXT_DIM)
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setMouseEnabled(x=True, y=False)
             plot.hideButtons()
@@ -347,10 +365,11 @@ class TrendChart(QWidget):
                 region.setZValue(-20)
                 if key == "hr":
                     label = pg.InfLineLabel(
-                        region.lines[0], text=span.phase.value.upper(), position=0.95 - 0.1 * (index % 2),
+                        region.lines[0], text=span.phase.value.upper(), position=0.97 - 0.1 * (index % 2),
                         anchors=[(0, 0), (0, 0)],
                     )
-                    label.setColor(theme.TEXT_DIM)
+                    label.setColor(theme.TEXT)
+                    label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
                 plot.addItem(region, ignoreBounds=True)
                 regions.append(region)
             self._span_items.append((span, regions))
@@ -361,21 +380,22 @@ class TrendChart(QWidget):
         for plot, line in self._limit_items:
             plot.removeItem(line)
         self._limit_items = []
-        labelled: dict[str, list[float]] = {key: [] for key in self.plots}
+        labelled: dict[Parameter, list[float]] = {}
         # Most urgent first: where labels would overlap, the more urgent limit keeps its label.
         for limit in sorted(limits, key=lambda line: -int(line.priority)):
             key = PLOT_OF[limit.parameter]
             plot = self.plots[key]
             colour = theme.ALARM_COLOURS[limit.priority]
             low, high = NOMINAL_RANGE[key]
-            crowded = any(abs(limit.value - v) < 0.08 * (high - low) for v in labelled[key])
+            taken = labelled.setdefault(limit.parameter, [])
+            crowded = any(abs(limit.value - v) < 0.12 * (high - low) for v in taken)
             label_options: dict[str, object] = {}
             if not crowded:
-                labelled[key].append(limit.value)
+                taken.append(limit.value)
                 label_options = {
                     "label": limit.label,
                     "labelOpts": {
-                        "position": 0.995, "color": colour,
+                        "position": _LABEL_POSITION.get(limit.parameter, 0.995), "color": colour,
                         "anchors": [(1, 0), (1, 0)] if limit.upper else [(1, 1), (1, 1)],
                     },
                 }
@@ -383,6 +403,8 @@ class TrendChart(QWidget):
                 pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine), **label_options
             )
             line.setZValue(-5)
+            if getattr(line, "label", None) is not None:
+                line.label.setFont(_font(LABEL_FONT_PX, bold=True))
             plot.addItem(line, ignoreBounds=True)
             self._limit_items.append((plot, line))
 
@@ -402,9 +424,11 @@ class TrendChart(QWidget):
             for key, plot in self.plots.items():
                 line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
                 if key == "hr":
-                    pg.InfLineLabel(
-                        line, text=text, position=0.68 - 0.1 * (self.marker_count % 4), anchors=[(0, 0.5), (0, 0.5)]
-                    ).setColor(colour)
+                    label = pg.InfLineLabel(
+                        line, text=text, position=0.62 - 0.08 * (self.marker_count % 3), anchors=[(0, 0.5), (0, 0.5)]
+                    )
+                    label.setColor(colour)
+                    label.setFont(_font(LABEL_FONT_PX))
                 line.setZValue(-4)
                 plot.addItem(line, ignoreBounds=True)
                 self._marker_items.append((plot, line))

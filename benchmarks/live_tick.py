@@ -20,15 +20,16 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication
 
-from drivers.simulated import SimulatedSource  # noqa: E402
-from monitor.alarms.engine import AlarmEngine  # noqa: E402
-from monitor.plan import parse_plan  # noqa: E402
-from monitor.recorder import Recorder, RecorderUpdate  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from drivers.simulated import SimulatedSource
+from monitor.alarms.engine import AlarmEngine
+from monitor.plan import parse_plan
+from monitor.recorder import Recorder, RecorderUpdate
+from monitor.store import Store
 
 T0 = 1_790_000_000.0
+WARM_UP = 10
 
 
 def record_session(folder: Path) -> tuple[Store, Recorder, list[RecorderUpdate]]:
@@ -85,8 +86,9 @@ def main() -> int:
                 window.repaint()
                 app.processEvents()
                 load_ms = (time.perf_counter() - t) * 1000
-            half = len(tail) // 2
-            dirty = time_ticks(app, window, [[u] for u in tail[:half]], full=False)
+            time_ticks(app, window, [[u] for u in tail[:WARM_UP]], full=False)  # caches, first layouts
+            half = WARM_UP + (len(tail) - WARM_UP) // 2
+            dirty = time_ticks(app, window, [[u] for u in tail[WARM_UP:half]], full=False)
             full = time_ticks(app, window, [[u] for u in tail[half:]], full=True)
             results[label] = (statistics.median(dirty), max(dirty), statistics.median(full), max(full), load_ms)
             window.force_close()

@@ -201,7 +201,7 @@ class TrendChart(QWidget):
             for side in ("left", "bottom"):
                 plot.getAxis(side).setTickFont(_font(AXIS_FONT_PX))
                 plot.getAxis(side).setTextPen(theme.TEXT_DIM)
-            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.showGrid(x=False, y=False)
             plot.setMouseEnabled(x=True, y=False)
             plot.hideButtons()
             plot.setMenuEnabled(False)
@@ -225,8 +225,7 @@ class TrendChart(QWidget):
             (Parameter.SPO2, "spo2", "SpO2"),
         ):
             colour = theme.PARAMETER_COLOURS[parameter]
-            width = 1.5 if parameter is Parameter.PR else 2.5
-            curve = self.plots[key].plot(pen=_pen(colour, width), name=name, connect="finite")
+            curve = self.plots[key].plot(pen=_pen(colour, 2.5), name=name, connect="finite")
             self._tune(curve)
             self.curves[parameter] = curve
         for parameter in (Parameter.HR, Parameter.PR, Parameter.SPO2):
@@ -474,10 +473,9 @@ class TrendChart(QWidget):
             marks = self.questionable_marks.get(parameter)
             if marks is not None:
                 marks.setData(*series.questionable.view())
-        # PR is drawn thin behind HR; alone, it is the heart-rate trace.
-        self.curves[Parameter.PR].setPen(
-            _pen(theme.PARAMETER_COLOURS[Parameter.PR], 1.2 if hr_has_ecg else 2.5)
-        )
+        # The heart rate shown is the ECG's where there is one, else the pulse rate (as on the numerics);
+        # drawing both would double the work of the busiest plot for a near-identical line.
+        self.curves[Parameter.PR].setVisible(not hr_has_ecg)
         if self._pairs_dirty:
             self._pairs_dirty = False
             self.cuff_lines.setData(*self.cuff_pairs.view())

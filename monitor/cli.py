@@ -107,6 +107,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feed", metavar="HOST:PORT",
                         help="send observations as HL7 ORU^R01 over MLLP to this receiver "
                              "(default: INFUSION_MONITOR_FEED; off when unset)")
+    parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
+                        help="report the device link as lost after this long without data (default 5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("drivers", help="list device drivers")
 
+    ports = sub.add_parser("ports", help="list serial ports on this computer")
+    ports.add_argument("--json", action="store_true", help="machine-readable output")
     limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
     limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
     return parser
@@ -216,6 +220,7 @@ def open_source(args: argparse.Namespace, start_time: float | None = None) -> tu
         start_time=start_time,
         port_overrides=_port_overrides(args),
         settings=dict(args.settings),
+        link_lost_after_s=args.link_lost_after,
     )
     try:
         source = driver_cls().open(options)
@@ -582,6 +587,25 @@ def cmd_drivers(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
+    """List serial ports with their descriptions."""
+    from drivers.ports import available_ports
+
+    found = available_ports()
+    if args.json:
+        rows = [{"device": p.device, "description": p.description, "hwid": p.hwid} for p in found]
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    if not found:
+        out.write("no serial ports found (plug in the USB-serial adapter, or give a URL such as socket://host:port)\n")
+        return EXIT_OK
+    width = max(len(p.device) for p in found)
+    for p in found:
+        out.write(f"{p.device:{width}}  {p.description}  [{p.hwid}]\n")
+    return EXIT_OK
+
+
 def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
     """Print the limits of the active (or the given) alarm profile; a broken profile is an error."""
     from monitor.alarms.profile import (
@@ -625,6 +649,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "export": cmd_export,
     "close": cmd_close,
     "drivers": cmd_drivers,
+    "ports": cmd_ports,
     "limits": cmd_limits,
 }
 

@@ -360,6 +360,17 @@ class Recorder:
             return None
         if name == "nibp_now":
             return self._start_cuff(user, reason="nurse")
+        if name == "set_nibp_interval":
+            s.set_nibp_interval(args["phase"], float(args["minutes"]), user=user)
+            self.store.audit(name, user=user, session_id=s.id, **args)
+            return None
+        if name == "change_source":
+            return self._change_source(user, **args)
+        if name == "sign_in":
+            # The person now at the chair: later automatic actions (plan, close) are attributed to them.
+            self.nurse = user
+            self.store.audit(name, user=user, session_id=s.id, **args)
+            return None
         if name in ("note", "quick_event", "score", "addendum", "discharge_scored"):
             kind = EventKind(name)
             event = s.record(kind, None, user, **args)
@@ -371,6 +382,32 @@ class Recorder:
             self.store.audit(name, user=user, session_id=s.id, **args)
             return result
         raise ValueError(f"unknown command '{name}'")
+
+    def _change_source(self, user: str | None, source: Source, driver: str, port: str | None = None) -> str:
+        """Carry on the same session with another device (or the same device on another port).
+
+        The patient, baseline, phase and alarm state stay; the timeline and the audit log say
+        when the device changed and who changed it. Returns the new device's description.
+        """
+        s = self.session
+        try:
+            source.open()
+        except (OSError, ValueError) as exc:
+            source.close()
+            raise SessionRuleError(f"cannot open {driver}: {exc}") from exc
+        previous = self.source
+        self.source = source
+        previous.close()
+        # A device that reacts to the session (the simulator) learns where the session stands.
+        if Phase.INFUSION in s.phase_started_at:
+            source.on_session_event(EventKind.INFUSION_STARTED.value, s.phase_started_at[Phase.INFUSION])
+        if s.infusion_stopped_at is not None:
+            source.on_session_event(EventKind.INFUSION_STOPPED.value, s.infusion_stopped_at)
+        s.advance(source.now())
+        s.record(EventKind.DEVICE_CHANGED, s.now, user, driver=driver, port=port or "", device=source.device,
+                 previous_device=previous.device)
+        self.store.audit("change_source", user=user, session_id=s.id, driver=driver, port=port or "")
+        return source.device
 
     # -- phases and cuff -----------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from monitor.alarms.model import Priority
 from monitor.constants import PLETH_RATE_HZ
@@ -148,6 +148,44 @@ class _Series:
         self.dirty = True
 
 
+#: Samples drawn per pixel of a trend curve (as min/max pairs); see ``_tune``.
+TREND_SAMPLES_PER_PIXEL = 0.5
+#: Phase shading strength, as the opacity of the phase colour over the chart background.
+PHASE_BAND_ALPHA = 110 / 255
+
+
+def _over_background(colour: str, alpha: float) -> object:
+    """The opaque colour that ``colour`` at ``alpha`` gives over the chart background.
+
+    The bands lie on the background only (below everything else), so the picture is the same,
+    and an opaque fill is cheaper to paint than a blended one at every tick.
+    """
+    top, bottom = pg.mkColor(colour), pg.mkColor(theme.BACKGROUND)
+    mixed = [round(a * alpha + b * (1 - alpha)) for a, b in zip(top.getRgb()[:3], bottom.getRgb()[:3], strict=True)]
+    return pg.mkColor(*mixed)
+
+
+def whole_session_right_edge(session_start: float, now: float) -> float:
+    """Right edge of the whole-session view: past now by at least 30 s, in whole steps.
+
+    The view moves once a minute (once every five minutes after the first quarter hour) rather
+    than at every tick, so the axes and labels are not recomputed and the data are not re-laid
+    out every second.
+    """
+    span = max(now - session_start, 60.0)
+    step = 60.0 if span < 15 * 60 else 300.0
+    return session_start + math.ceil((span + 30.0) / step) * step
+
+
+#: The cached history of a trend ends at a whole multiple of this many seconds.
+HISTORY_STEP_S = 60.0
+
+
+def _history_end(times: np.ndarray) -> float:
+    """Where the cached history of a trend ends: the last whole step at least a step before its end."""
+    return math.floor(float(times[-1]) / HISTORY_STEP_S) * HISTORY_STEP_S - HISTORY_STEP_S
+
+
 def _pen(colour: str, width: float = 2.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> object:
     return pg.mkPen(colour, width=width, style=style)
 
@@ -218,6 +256,12 @@ class TrendChart(QWidget):
         self.graphics.ci.layout.setRowStretchFactor(1, 9)
 
         self.curves: dict[Parameter, pg.PlotDataItem] = {}
+        # The continuous trends are drawn in two parts: the history up to a whole minute, painted
+        # once into a cached image and reused while neither it nor the view changes, and the recent
+        # tail (under two minutes), the only part drawn again at every tick. A whole session then
+        # costs about what an empty chart does per tick.
+        self.history_curves: dict[Parameter, pg.PlotDataItem] = {}
+        self._history_cut: dict[Parameter, int] = {}
         self.questionable_marks: dict[Parameter, pg.PlotDataItem] = {}
         for parameter, key, name in (
             (Parameter.PR, "hr", "PR"),
@@ -225,6 +269,11 @@ class TrendChart(QWidget):
             (Parameter.SPO2, "spo2", "SpO2"),
         ):
             colour = theme.PARAMETER_COLOURS[parameter]
+            history = self.plots[key].plot(pen=_pen(colour, 2.5), connect="finite")
+            self._tune(history)
+            history.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            self.history_curves[parameter] = history
+            self._history_cut[parameter] = 0
             curve = self.plots[key].plot(pen=_pen(colour, 2.5), name=name, connect="finite")
             self._tune(curve)
             self.curves[parameter] = curve
@@ -268,11 +317,26 @@ class TrendChart(QWidget):
         self.pleth_widget.setVisible(False)
         layout.addWidget(self.pleth_widget)
 
+    def curve_data(self, parameter: Parameter) -> tuple[np.ndarray, np.ndarray]:
+        """Everything drawn for a parameter's trend (history and tail joined)."""
+        x, y = self.curves[parameter].getData()
+        history = self.history_curves.get(parameter)
+        if history is None or x is None:
+            return x, y
+        hx, hy = history.getData()
+        if hx is None or not len(hx):
+            return x, y
+        return np.concatenate([hx[:-1], x]), np.concatenate([hy[:-1], y])
+
     @staticmethod
     def _tune(curve: pg.PlotDataItem) -> None:
         # Long sessions stay cheap to draw: only the visible part, reduced to min/max per pixel.
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
+        # One min/max pair per two pixel columns draws the same picture as every sample under a
+        # 2.5-pixel pen (pyqtgraph's default keeps five samples a pixel): every extreme still shows,
+        # and a 90-minute trend costs a third of the drawing it did at every tick.
+        curve.opts["autoDownsampleFactor"] = TREND_SAMPLES_PER_PIXEL
 
     # -- data --------------------------------------------------------------------------------
 
@@ -280,6 +344,9 @@ class TrendChart(QWidget):
         """Forget all data, phases, limits and markers."""
         for series in self.series.values():
             series.clear()
+        for parameter, history in self.history_curves.items():
+            history.setData([], [])
+            self._history_cut[parameter] = 0
         self.cuff_pairs.clear()
         self._cuff_partial.clear()
         self._pairs_dirty = True
@@ -354,8 +421,7 @@ class TrendChart(QWidget):
         self._span_items = []
         for index, span in enumerate(spans):
             regions = []
-            colour = pg.mkColor(theme.PHASE_COLOURS.get(span.phase.value, "#333333"))
-            colour.setAlpha(110)
+            colour = _over_background(theme.PHASE_COLOURS.get(span.phase.value, "#333333"), PHASE_BAND_ALPHA)
             end = span.end if span.end is not None else (self.now or span.start)
             for key, plot in self.plots.items():
                 region = pg.LinearRegionItem(
@@ -467,15 +533,25 @@ class TrendChart(QWidget):
             if not series.dirty:
                 continue
             series.dirty = False
-            curve = self.curves[parameter]
             t, v = series.good.view()
-            curve.setData(t, v)
+            history = self.history_curves.get(parameter)
+            if history is None:
+                self.curves[parameter].setData(t, v)
+            else:
+                cut = int(np.searchsorted(t, _history_end(t), side="right")) if t.size else 0
+                if cut != self._history_cut[parameter]:
+                    self._history_cut[parameter] = cut
+                    history.setData(t[:cut], v[:cut])
+                # The tail starts at the history's last point, so the line has no seam.
+                start = max(cut - 1, 0)
+                self.curves[parameter].setData(t[start:], v[start:])
             marks = self.questionable_marks.get(parameter)
             if marks is not None:
                 marks.setData(*series.questionable.view())
         # The heart rate shown is the ECG's where there is one, else the pulse rate (as on the numerics);
         # drawing both would double the work of the busiest plot for a near-identical line.
         self.curves[Parameter.PR].setVisible(not hr_has_ecg)
+        self.history_curves[Parameter.PR].setVisible(not hr_has_ecg)
         if self._pairs_dirty:
             self._pairs_dirty = False
             self.cuff_lines.setData(*self.cuff_pairs.view())
@@ -510,8 +586,7 @@ class TrendChart(QWidget):
             return
         view = self.plots["hr"].getViewBox()
         if self.follow is FollowMode.WHOLE:
-            span = max(self.now - self.session_start, 60.0)
-            left, right = self.session_start, self.session_start + span + max(30.0, 0.03 * span)
+            left, right = self.session_start, whole_session_right_edge(self.session_start, self.now)
         else:
             width = view.viewRange()[0][1] - view.viewRange()[0][0]
             right = self.now + 0.03 * width

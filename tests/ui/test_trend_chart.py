@@ -41,8 +41,9 @@ def chart(qtbot: Any) -> TrendChart:
 def test_a_batch_becomes_one_curve_per_parameter_and_cuff_values_are_joined_per_measurement(chart: TrendChart) -> None:
     chart.add_readings(_numerics(120) + _cuff(T0 + 30, 130, 80) + _cuff(T0 + 90, 150, 95))
     chart.refresh(T0 + 120)
-    x, y = chart.curves[Parameter.HR].getData()
+    x, y = chart.curve_data(Parameter.HR)
     assert len(x) == 120 and y[0] == 70.0
+    assert list(x) == [T0 + i for i in range(120)]
     px, py = chart.cuff_lines.getData()
     assert list(px) == [T0 + 30, T0 + 30, T0 + 90, T0 + 90]
     assert list(py) == [130, 80, 150, 95]

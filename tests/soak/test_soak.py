@@ -31,7 +31,9 @@ FLAT_MB = 25.0
 
 def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path, caplog, capsys) -> None:  # type: ignore[no-untyped-def]
     from ui.bridge import RecorderBridge
+    from ui.dialogs import SignedInUser
     from ui.live_window import LiveWindow
+    from ui.settings_dialog import DeviceChoice
 
     caplog.set_level(logging.WARNING)
     store = Store(db_path)
@@ -39,7 +41,8 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
     recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan(PLAN),
                                     autopilot=True, nurse="RN", alarms=AlarmEngine())
     bridge = RecorderBridge(recorder)
-    window = LiveWindow(bridge)
+    window = LiveWindow(bridge, SignedInUser("RN", "nurse"),
+                        device=DeviceChoice("simulated", None, scenario="soak", speed=SPEED, pleth=True))
     qtbot.addWidget(window)
     window.resize(1600, 900)
     window.show()
@@ -55,7 +58,7 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
             pass
         rss["end"] = rss_bytes() / 2**20
     finally:
-        window.close()
+        window.force_close()
     session_id = recorder.session.id
     assert recorder.error is None
     assert ended.args == ["complete"]

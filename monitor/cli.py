@@ -90,6 +90,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
+    parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
+                        help="report the device link as lost after this long without data (default 5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument("--user", metavar="NAME", help="who closes it (for the audit log)")
 
     sub.add_parser("drivers", help="list device drivers")
+
+    ports = sub.add_parser("ports", help="list serial ports on this computer")
+    ports.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -182,6 +187,7 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
         pleth=args.pleth,
         port_overrides=_port_overrides(args),
         settings=dict(args.settings),
+        link_lost_after_s=args.link_lost_after,
     )
     try:
         source = driver_cls().open(options)
@@ -424,6 +430,25 @@ def cmd_drivers(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
+    """List serial ports with their descriptions."""
+    from drivers.ports import available_ports
+
+    found = available_ports()
+    if args.json:
+        rows = [{"device": p.device, "description": p.description, "hwid": p.hwid} for p in found]
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    if not found:
+        out.write("no serial ports found (plug in the USB-serial adapter, or give a URL such as socket://host:port)\n")
+        return EXIT_OK
+    width = max(len(p.device) for p in found)
+    for p in found:
+        out.write(f"{p.device:{width}}  {p.description}  [{p.hwid}]\n")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     """Open the window."""
     try:
@@ -440,6 +465,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "export": cmd_export,
     "close": cmd_close,
     "drivers": cmd_drivers,
+    "ports": cmd_ports,
 }
 
 

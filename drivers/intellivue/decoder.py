@@ -99,17 +99,19 @@ class IntelliVueSettings:
         unknown = sorted(set(settings) - known)
         if unknown:
             raise SettingsError(
-                f"unknown setting(s) {', '.join(unknown)} for philips-intellivue; known: {', '.join(sorted(known))}"
+                f"unknown setting(s) {', '.join(unknown)} for philips-intellivue; "
+                f"known: {', '.join(sorted(known))}"
             )
-        poll = _positive(settings, "poll_interval", cls.poll_interval)
-        silence = _positive(settings, "silence_timeout", max(cls.silence_timeout, 3 * poll))
+        default = cls()
+        poll = _positive(settings, "poll_interval", default.poll_interval)
+        silence = _positive(settings, "silence_timeout", max(default.silence_timeout, 3 * poll))
         if silence <= poll:
             raise SettingsError("silence_timeout must be longer than poll_interval")
         return cls(
             poll_interval=poll,
-            answer_timeout=_positive(settings, "answer_timeout", cls.answer_timeout),
+            answer_timeout=_positive(settings, "answer_timeout", default.answer_timeout),
             silence_timeout=silence,
-            retry_delay=_positive(settings, "retry_delay", cls.retry_delay),
+            retry_delay=_positive(settings, "retry_delay", default.retry_delay),
         )
 
 
@@ -229,7 +231,9 @@ class IntelliVueDecoder(Decoder):
             return []
         if message.ro_type == msg.ROER_APDU:
             self.remote_errors += 1
-            log.warning("IntelliVue monitor answered invoke %d with error %d", message.invoke_id, message.command)
+            log.warning(
+                "IntelliVue monitor answered invoke %d with error %d", message.invoke_id, message.command
+            )
             return []
         if message.command != msg.CMD_CONFIRMED_ACTION:
             return []  # results of other operations carry nothing we record
@@ -257,7 +261,9 @@ class IntelliVueDecoder(Decoder):
             if report.event_type == msg.NOM_NOTI_MDS_CREAT:
                 reply = msg.mds_create_result(message.invoke_id, report.obj, report.event_time)
             else:
-                reply = msg.event_report_result(message.invoke_id, report.obj, report.event_time, report.event_type)
+                reply = msg.event_report_result(
+                    message.invoke_id, report.obj, report.event_time, report.event_type
+                )
             self._outbox.append(encode_frame(reply))
         if report.event_type == msg.NOM_NOTI_MDS_CREAT and self.state is AssociationState.AWAITING_MDS_CREATE:
             self._enter(AssociationState.ASSOCIATED, at)

@@ -140,10 +140,12 @@ class Deframer:
         self._escaped = False
         self._in_stray = False
 
-    def _drop(self) -> None:
+    def _drop(self, broken: bool = True) -> None:
         self._buf.clear()
         self._in_frame = False
         self._escaped = False
+        # Bytes that follow a broken frame belong to the same incident: not counted again.
+        self._in_stray = broken
 
     def feed(self, data: bytes) -> list[bytes]:
         """Consume ``data``; return the content (with FCS) of every frame it completed."""
@@ -187,7 +189,7 @@ class Deframer:
                 continue
             elif byte == EOF:
                 frames.append(bytes(self._buf))
-                self._drop()
+                self._drop(broken=False)
                 continue
             else:
                 self._buf.append(byte)

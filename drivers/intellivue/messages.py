@@ -117,8 +117,7 @@ RELEASE_REQUEST: Final = bytes.fromhex("0918c11661803080020101a08062808001000000
 RELEASE_RESPONSE: Final = bytes.fromhex("0a18c11661803080020101a08063808001000000000000000000")
 # Abort as sent by a monitor (AB SPDU); the host only looks at the first byte.
 ABORT: Final = bytes.fromhex(
-    "192e110103c129a080a0803080020101060251010000000061803080020101a0"
-    "80648080010100000000000000000000"
+    "192e110103c129a080a0803080020101060251010000000061803080020101a080648080010100000000000000000000"
 )
 
 
@@ -271,13 +270,17 @@ def association_request() -> bytes:
 def mds_create_result(invoke_id: int, mds: bytes, current_time: int) -> bytes:
     """User data of the MDS Create Event Result answering a monitor's MDS Create Event Report."""
     result = mds + u32(current_time) + u16(NOM_NOTI_MDS_CREAT) + u16(0)
-    return data_export(RORS_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_EVENT_REPORT) + u16(len(result)) + result)
+    return data_export(
+        RORS_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_EVENT_REPORT) + u16(len(result)) + result
+    )
 
 
 def event_report_result(invoke_id: int, obj: bytes, current_time: int, event_type: int) -> bytes:
     """User data of the result of any confirmed event report."""
     result = obj + u32(current_time) + u16(event_type) + u16(0)
-    return data_export(RORS_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_EVENT_REPORT) + u16(len(result)) + result)
+    return data_export(
+        RORS_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_EVENT_REPORT) + u16(len(result)) + result
+    )
 
 
 def extended_poll_request(
@@ -286,7 +289,13 @@ def extended_poll_request(
     """User data of an Extended Poll (action 0xF13B) for one object class, e.g. numerics."""
     extra = [attribute(NOM_ATTR_TIME_PD_POLL, u32(period_ticks))] if period_ticks is not None else []
     request = u16(poll_number) + u16(NOM_PART_OBJ) + u16(obj_code) + u16(0) + attribute_list(extra)
-    action = managed_object(NOM_MOC_VMS_MDS) + u32(0) + u16(NOM_ACT_POLL_MDIB_DATA_EXT) + u16(len(request)) + request
+    action = (
+        managed_object(NOM_MOC_VMS_MDS)
+        + u32(0)
+        + u16(NOM_ACT_POLL_MDIB_DATA_EXT)
+        + u16(len(request))
+        + request
+    )
     return data_export(ROIV_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_ACTION) + u16(len(action)) + action)
 
 
@@ -302,12 +311,16 @@ def association_result() -> bytes:
     return _association(SPDU_ASSOC_ACCEPT, SYST_SERVER, HOT_START)
 
 
-def mds_create_event_report(invoke_id: int, event_time: int, mds_handle: int = 0, attrs: Sequence[bytes] = ()) -> bytes:
+def mds_create_event_report(
+    invoke_id: int, event_time: int, mds_handle: int = 0, attrs: Sequence[bytes] = ()
+) -> bytes:
     """User data of the MDS Create Event Report a monitor sends after accepting an association."""
     info = managed_object(NOM_MOC_VMS_MDS, 0, mds_handle) + attribute_list(attrs)
     argument = managed_object(NOM_MOC_VMS_MDS, 0, mds_handle) + u32(event_time) + u16(NOM_NOTI_MDS_CREAT)
     argument += u16(len(info)) + info
-    return data_export(ROIV_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_EVENT_REPORT) + u16(len(argument)) + argument)
+    return data_export(
+        ROIV_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_EVENT_REPORT) + u16(len(argument)) + argument
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,8 +570,8 @@ def parse_poll_result(body: bytes) -> PollResult:
     return PollResult(poll_number, sequence_no, rel_time, obj_code, tuple(observations))
 
 
-def nbp_observation(
-    handle: int, values: Sequence[NumericValue], rel_time: int | None
-) -> Observation:
+def nbp_observation(handle: int, values: Sequence[NumericValue], rel_time: int | None) -> Observation:
     """The NBP compound object (sys, dia, mean) as a monitor reports it."""
-    return Observation(handle, tuple(values), compound=True, rel_time=rel_time, type_code=NOM_PRESS_BLD_NONINV)
+    return Observation(
+        handle, tuple(values), compound=True, rel_time=rel_time, type_code=NOM_PRESS_BLD_NONINV
+    )

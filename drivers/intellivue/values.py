@@ -41,10 +41,10 @@ def encode_float(value: float | None, decimals: int = 0) -> int:
     if value is None or not math.isfinite(value):
         return FLOAT_NAN
     exponent = -decimals
-    mantissa = round(value * 10**decimals)
+    mantissa = round(value * 10.0**decimals)
     while not _MANTISSA_MIN <= mantissa <= _MANTISSA_MAX:
         exponent += 1
-        mantissa = round(value / 10**exponent)
+        mantissa = round(value / 10.0**exponent)
         if exponent > 127:
             return FLOAT_POS_INF if value > 0 else FLOAT_NEG_INF
     return ((exponent & 0xFF) << 24) | (mantissa & 0xFFFFFF)

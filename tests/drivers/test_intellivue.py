@@ -319,9 +319,7 @@ def test_single_nbp_numerics_and_states() -> None:
     ]
     readings = {r.parameter: r for r in decoder.feed(reply_with(values), T0 + 1)}
     assert readings[Parameter.NIBP_SYS].value == 142
-    assert readings[Parameter.NIBP_SYS].flags == {
-        Flag.QUESTIONABLE
-    }
+    assert readings[Parameter.NIBP_SYS].flags == {Flag.QUESTIONABLE}
     assert readings[Parameter.NIBP_DIA].value == 91
     assert readings[Parameter.NIBP_DIA].reliable
     assert readings[Parameter.NIBP_MEAN].value is None
@@ -490,7 +488,9 @@ STREAM = monitor_stream()
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["flip", "insert", "delete", "repeat"]), st.integers(0, 10_000), st.integers(0, 255)
+            st.sampled_from(["flip", "insert", "delete", "repeat"]),
+            st.integers(0, 10_000),
+            st.integers(0, 255),
         ),
         max_size=6,
     ),

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from monitor import __version__
 from monitor.config import ConfigError, UserConfig, database_path
+from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.store import SessionNotFound, Store, StoreError
 
@@ -62,6 +63,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _cuff_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of minutes") from None
+    if not 1 <= value <= 120:
+        raise argparse.ArgumentTypeError("the cuff cycle must be between 1 and 120 minutes")
+    return value
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -90,6 +101,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
+    parser.add_argument("--nibp-infusion", type=_cuff_minutes, default=NIBP_INTERVAL_INFUSION_S / 60,
+                        metavar="MIN", help="cuff cycle during the infusion in minutes (default 5; 10 is common)")
+    parser.add_argument("--nibp-recovery", type=_cuff_minutes, default=NIBP_INTERVAL_RECOVERY_S / 60,
+                        metavar="MIN", help="cuff cycle during recovery in minutes (default 15)")
     parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
                         help="report the device link as lost after this long without data (default 5)")
 
@@ -196,12 +211,22 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
     return driver_cls, source
 
 
+def nibp_schedule(args: argparse.Namespace) -> Any:
+    """The cuff cycle from ``--nibp-infusion`` / ``--nibp-recovery`` (minutes)."""
+    from monitor.session import NibpSchedule
+
+    infusion = getattr(args, "nibp_infusion", NIBP_INTERVAL_INFUSION_S / 60)
+    recovery = getattr(args, "nibp_recovery", NIBP_INTERVAL_RECOVERY_S / 60)
+    return NibpSchedule(infusion_s=infusion * 60, recovery_s=recovery * 60)
+
+
 def make_recorder(args: argparse.Namespace, store: Store) -> Any:
     """Build a recorder for a new or resumed session from command-line options."""
     from monitor.recorder import Recorder
 
     driver_cls, source = open_source(args)
     extra = recorder_extras(store)
+    extra["nibp_schedule"] = nibp_schedule(args)
     if args.resume:
         try:
             row = store.session_row(args.resume)
@@ -262,13 +287,29 @@ def progress_line(status: Any) -> str:
         phase += f" {_fmt_clock(status.recovery_remaining_s)} left"
     nibp_age = "" if status.nibp_age_s is None else f" ({_fmt_clock(status.nibp_age_s)} ago)"
     link = status.link
+    marks = not_patient_data(status.latest)
     return (
         f"[{phase}] t+{_fmt_clock(status.elapsed_s)} HR {hr_text} SpO2 {value(Parameter.SPO2)} "
         f"NIBP {value(Parameter.NIBP_SYS)}/{value(Parameter.NIBP_DIA)} ({value(Parameter.NIBP_MEAN)}){nibp_age} | "
         f"link {link.state} rx {link.bytes_in}B ok {link.frames_decoded} bad {link.frames_rejected} "
         f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"
         + ("" if status.storage_ok else " | STORAGE FAILING")
+        + (f" | {' AND '.join(marks).upper()} - NOT PATIENT VALUES" if marks else "")
     )
+
+
+def not_patient_data(readings: Any) -> list[str]:
+    """``demo data`` / ``test data`` when any of the readings is marked so by the device."""
+    from monitor.readings import Flag
+
+    flags = {flag for reading in readings for flag in reading.flags}
+    return [text for flag, text in ((Flag.DEMO_DATA, "demo data"), (Flag.TEST_DATA, "test data")) if flag in flags]
+
+
+DEMO_WARNING = (
+    "WARNING: the monitor marks its values as {what}: they are NOT the patient's vital signs. "
+    "Switch the monitor out of demo/test mode before monitoring a patient.\n"
+)
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
@@ -282,8 +323,13 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
         out.flush()
         last_print = [0.0]
+        warned: set[str] = set()
 
         def show(update: Any) -> None:
+            for what in not_patient_data(update.readings):
+                if what not in warned:
+                    warned.add(what)
+                    out.write(DEMO_WARNING.format(what=what))
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:

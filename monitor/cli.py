@@ -148,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     ports = sub.add_parser("ports", help="list serial ports on this computer")
     ports.add_argument("--json", action="store_true", help="machine-readable output")
+
+    emulate = sub.add_parser("emulate", help="act as a monitor: send the simulated patient to a serial port")
+    emulate.add_argument("--protocol", required=True, metavar="NAME",
+                         help="device to emulate (a driver name, e.g. masimo-ascii, nonin, nellcor-ascii)")
+    emulate.add_argument("--port", required=True, metavar="URL",
+                         help="port the device writes to (e.g. /dev/ttyUSB1, socket://host:port), or 'pty'")
+    emulate.add_argument("--scenario", default="normal", help="simulated patient scenario")
+    emulate.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per second, e.g. 10")
+    emulate.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS", help="stop after so many seconds")
+    emulate.add_argument("--seed", type=int, default=1, help="simulated patient seed")
+    emulate.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
+                         metavar="KEY=VALUE", help="device setting (repeatable), e.g. format=8")
+    emulate.add_argument("--baud", type=int, help="override the device's baud rate")
+    emulate.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the device's parity")
+    emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
     return parser
 
 
@@ -495,6 +510,47 @@ def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_emulate(args: argparse.Namespace, out: TextIO) -> int:
+    """Behave like a monitor on a serial port until the duration ends or the user stops it."""
+    import threading
+
+    from drivers.emulator import Emulator, EmulatorError, make_device, open_device_port
+    from drivers.link import PORT_ERRORS
+
+    try:
+        device = make_device(args.protocol, args.scenario, args.seed, settings=dict(args.settings))
+        emulator = Emulator(device, args.speed)
+    except EmulatorError as exc:
+        raise CliError(str(exc)) from None
+    settings = device.port_settings.with_overrides(_port_overrides(args))
+    try:
+        port = open_device_port(args.port, settings)
+    except EmulatorError as exc:
+        raise CliError(str(exc)) from None
+    except PORT_ERRORS as exc:
+        raise CliError(f"cannot open {args.port}: {exc}") from None
+    out.write(f"emulating {device.describe()} on {port.name} ({settings.describe()}), "
+              f"scenario {args.scenario}, speed {args.speed:g}x\n")
+    if args.port == "pty":
+        out.write(f"connect with: infusion-monitor record --driver {args.protocol} --port {port.name}\n")
+    out.flush()
+    stop = threading.Event()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        report = emulator.run(port, args.duration, stop)
+    except PORT_ERRORS as exc:
+        raise CliError(f"{port.name} failed: {exc}") from None
+    finally:
+        port.close()
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+    out.write(f"sent {report.frames} frames ({report.bytes_out} bytes)\n")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     """Open the window."""
     try:
@@ -512,6 +568,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "close": cmd_close,
     "drivers": cmd_drivers,
     "ports": cmd_ports,
+    "emulate": cmd_emulate,
 }
 
 

@@ -151,3 +151,22 @@ def null_modem(tmp_path: Path) -> Iterator[NullModem]:
     cable = NullModem(tmp_path)
     yield cable
     cable.close()
+
+
+def load_vectors(name: str) -> dict[str, str]:
+    """``label -> text`` of a shared vector file (comment lines skipped)."""
+    rows: dict[str, str] = {}
+    for line in (VECTORS / name).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        label, _, text = line.partition("\t")
+        rows[label] = text
+    return rows
+
+
+@pytest.fixture(scope="session")
+def vectors() -> object:
+    """Loader of the shared public vectors: ``vectors("nonin_vectors.txt")``."""
+    if not VECTORS.is_dir():
+        pytest.fail(f"shared protocol vectors not found at {VECTORS}")
+    return load_vectors

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
@@ -188,3 +190,80 @@ class Hl7Sender:
         if code == "AA" and cuff is not None:
             self._cuff_acked = cuff.number
         return code
+
+
+@dataclass(frozen=True, slots=True)
+class SenderOptions:
+    """What ``emulate --protocol hl7-mllp --set ...`` may change."""
+
+    interval_s: float = 5.0
+    family: str = "noninv"
+    nbp_every_s: float = 300.0
+    cuff_s: float = 35.0
+
+    @classmethod
+    def from_mapping(cls, settings: dict[str, str]) -> SenderOptions:
+        """Checked settings; a bad one raises ValueError naming it."""
+        known = {"interval", "family", "nbp_every", "cuff_s"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: {', '.join(sorted(known))}"
+            )
+        values: dict[str, float] = {}
+        for name, default in (("interval", 5.0), ("nbp_every", 300.0), ("cuff_s", 35.0)):
+            text = settings.get(name)
+            try:
+                values[name] = default if text is None else float(text)
+            except ValueError:
+                raise ValueError(f"setting {name}='{text}' is not a number of seconds") from None
+            if not 0 < values[name] <= 24 * 3600:
+                raise ValueError(f"setting {name}={text} must be a positive number of seconds")
+        family = settings.get("family", "noninv")
+        if family not in FAMILIES:
+            raise ValueError(f"setting family='{family}' must be one of {', '.join(FAMILIES)}")
+        return cls(values["interval"], family, values["nbp_every"], values["cuff_s"])
+
+
+@dataclass
+class SenderRun:
+    """The outcome of :func:`run_sender`."""
+
+    counters: SenderCounters
+    connection_failures: int = 0
+    last_error: str = ""
+
+
+def run_sender(
+    sender: Hl7Sender,
+    duration_s: float | None,
+    stop: threading.Event,
+    *,
+    retry_s: float = 1.0,
+    monotonic: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
+) -> SenderRun:
+    """Send on the sender's interval until ``duration_s`` passes or ``stop`` is set; reconnect on failure.
+
+    Runs in real time: observation times are the wall clock, as on a real monitor.
+    """
+    run = SenderRun(sender.counters)
+    wall0 = monotonic()
+    try:
+        while not stop.is_set():
+            if duration_s is not None and monotonic() - wall0 >= duration_s:
+                break
+            try:
+                sender.send_due(clock())
+            except (OSError, AckError) as exc:
+                # A listener not yet started, restarted, or gone: a monitor keeps trying.
+                run.connection_failures += 1
+                run.last_error = str(exc)
+                log.info("HL7 sender: %s; retrying in %g s", exc, retry_s)
+                sender.close()
+                stop.wait(retry_s)
+                continue
+            stop.wait(0.02)
+    finally:
+        sender.close()
+    return run

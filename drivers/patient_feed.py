@@ -53,17 +53,27 @@ class PatientFeed:
     #: Whether the monitor already holds a measurement when the host first connects.
     cuff_at_start: bool = False
     source: str = "emulator"
+    #: An existing patient to play (its scenario, seed and start then take precedence).
+    patient: SimulatedPatient | None = None
     cuffs: list[CuffResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        check_scenario(self.scenario)
-        self.patient = SimulatedPatient(self.scenario, self.seed, self.start)
+        if self.patient is None:
+            self.patient = SimulatedPatient(check_scenario(self.scenario), self.seed, self.start)
+        else:
+            patient = self.patient
+            self.scenario, self.seed, self.start = patient.scenario, patient.seed, patient.start
         self._next_second = self.start
         self._latest = Vitals(self.start, None, None, None)
         self._cuff_due: float | None = None
         self._next_auto = self.start + (self.auto_cuff_every_s or 0.0)
         if self.cuff_at_start:
             self._finish_cuff(self.start)
+
+    @property
+    def _patient(self) -> SimulatedPatient:
+        assert self.patient is not None
+        return self.patient
 
     # -- numerics ----------------------------------------------------------------------------
 
@@ -73,7 +83,7 @@ class PatientFeed:
             self._next_second = at - _MAX_CATCH_UP_S
         while self._next_second <= at:
             t = self._next_second
-            values = {r.parameter: r for r in self.patient.numerics(t, self.source)}
+            values = {r.parameter: r for r in self._patient.numerics(t, self.source)}
             off = any(Flag.SENSOR_OFF in r.flags for r in values.values())
             self._latest = Vitals(
                 t, values[Parameter.HR].value, values[Parameter.PR].value, values[Parameter.SPO2].value, off
@@ -112,7 +122,7 @@ class PatientFeed:
             self._finish_cuff(due)
 
     def _finish_cuff(self, t: float) -> None:
-        values = {r.parameter: r for r in self.patient.cuff(t, self.source)}
+        values = {r.parameter: r for r in self._patient.cuff(t, self.source)}
         failed = any(Flag.MEASUREMENT_FAILED in r.flags for r in values.values())
         self.cuffs.append(
             CuffResult(

@@ -517,6 +517,8 @@ def cmd_emulate(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.emulator import Emulator, EmulatorError, make_device, open_device_port
     from drivers.link import PORT_ERRORS
 
+    if args.protocol == "hl7-mllp":
+        return emulate_hl7(args, out)
     try:
         device = make_device(args.protocol, args.scenario, args.seed, settings=dict(args.settings))
         emulator = Emulator(device, args.speed)
@@ -548,6 +550,51 @@ def cmd_emulate(args: argparse.Namespace, out: TextIO) -> int:
         for sig, old in handlers.items():
             signal.signal(sig, old)
     out.write(f"sent {report.frames} frames ({report.bytes_out} bytes)\n")
+    return EXIT_OK
+
+
+def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
+    """Act as a monitor pushing ORU^R01 over MLLP to a listener at ``--port HOST:PORT``."""
+    import statistics
+    import threading
+
+    from drivers.hl7_mllp import SettingsError, parse_address
+    from drivers.hl7_sender import Hl7Sender, SenderOptions, run_sender
+    from drivers.patient_feed import PatientFeed
+    from drivers.simulation import ScenarioError
+
+    if args.speed != 1.0:
+        raise CliError("hl7-mllp emulation runs in real time (its observation times are the clock); "
+                       "leave out --speed")
+    try:
+        host, port = parse_address(args.port)
+        options = SenderOptions.from_mapping(dict(args.settings))
+        feed = PatientFeed(scenario=args.scenario, seed=args.seed, start=time.time(), source="hl7-mllp",
+                           auto_cuff_every_s=options.nbp_every_s, cuff_duration_s=options.cuff_s,
+                           cuff_at_start=True)
+    except (SettingsError, ScenarioError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    sender = Hl7Sender(feed, host, port, interval_s=options.interval_s, family=options.family)
+    out.write(f"sending ORU^R01 every {options.interval_s:g} s to {host}:{port} (MLLP), NIBP every "
+              f"{options.nbp_every_s:g} s, {options.family} codes, scenario {args.scenario}\n")
+    out.flush()
+    stop = threading.Event()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        run = run_sender(sender, args.duration, stop)
+    finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+    c = run.counters
+    rtt = ""
+    if c.round_trips_s:
+        rtt = f", ACK round trip median {statistics.median(c.round_trips_s) * 1000:.2f} ms"
+    out.write(f"sent {c.sent} messages: {c.accepted} accepted (AA), {c.not_accepted} not accepted{rtt}\n")
+    if run.connection_failures:
+        out.write(f"{run.connection_failures} connection attempts failed (last: {run.last_error})\n")
     return EXIT_OK
 
 

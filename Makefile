@@ -1,29 +1,18 @@
-# Two entry points: `make run` and `make test`. Both create .venv on first use
-# and reinstall only when pyproject.toml changes.
+# Shortcuts for the two README commands (which need only Python): see tasks.py.
 PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fuzz faults clean
+.PHONY: run test lint clean
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+run:
+	$(PYTHON) tasks.py run $(ARGS)
 
-run: $(STAMP)
-	$(BIN)/infusion-monitor gui --driver simulated $(ARGS)
+test:
+	$(PYTHON) tasks.py test $(PYTEST_ARGS)
 
-test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(BIN)/lint-imports
-
-lint: $(STAMP)
-	$(BIN)/ruff check monitor drivers ui tests
-	$(BIN)/mypy
+lint:
+	$(PYTHON) tasks.py test --co -q >/dev/null
+	.venv/bin/ruff check monitor drivers ui tests
+	.venv/bin/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf .venv build *.egg-info

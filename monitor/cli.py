@@ -598,12 +598,20 @@ def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+FRONTENDS_GROUP = "infusion_monitor.frontends"
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
-    """Open the window."""
+    """Open the window, which the ``ui`` package registers as a front-end (the core never imports it)."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep for ep in entry_points(group=FRONTENDS_GROUP)}
+    if "gui" not in found:
+        raise CliError("no window front-end is installed (reinstall the package with its ui/ folder)")
     try:
-        from ui.app import run_gui
+        run_gui = found["gui"].load()
     except ImportError as exc:
-        raise CliError(f"the window needs PySide6 and pyqtgraph: {exc}") from None
+        raise CliError(f"the window cannot start: {exc}") from None
     return int(run_gui(args))
 
 
@@ -623,7 +631,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-v", "--verbose"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-v", "--verbose")):
         argv = ["gui", *argv]
     args = parser.parse_args(argv)
     if args.command is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from monitor.cli import CliError, _open_store, make_recorder
@@ -26,6 +28,12 @@ def run_gui(args: argparse.Namespace) -> int:
     window = LiveWindow(bridge)
     window.show()
     bridge.start()
+    # Ctrl-C / SIGTERM close the window (and so the session) cleanly; the timer lets Python see signals.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: window.close())
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
     try:
         code = app.exec()
     finally:

@@ -159,7 +159,7 @@ class LiveWindow(QMainWindow):
         self.end_status = status
         self.header.setText(self.header.text() + f"   — session {status}")
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         """Stop recording cleanly: everything pending is flushed before the window goes."""
         self.bridge.stop()
         super().closeEvent(event)

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import NullModem
 
 from drivers.base import OpenOptions
 from drivers.bp_devices import DinamapDevice, IntelliVueDevice
@@ -30,6 +29,7 @@ from monitor.plan import SessionPlan, parse_plan
 from monitor.recorder import Recorder, wall_deadline
 from monitor.session import EventKind, NibpSchedule
 from monitor.store import Store
+from tests.drivers.ptys import NullModem
 
 
 @pytest.fixture

@@ -77,9 +77,7 @@ vitals = st.lists(
 )
 
 
-def decode(
-    decoder: Decoder, chunks: Sequence[bytes]
-) -> list[tuple[Parameter, float | None, frozenset[Flag]]]:
+def decode(decoder: Decoder, chunks: Sequence[bytes]) -> list[tuple[Parameter, float | None, frozenset[Flag]]]:
     out = []
     for i, chunk in enumerate(chunks):
         for r in decoder.feed(chunk, T0 + i):

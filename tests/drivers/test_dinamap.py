@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from vectors import text_vectors
 
 from drivers.dinamap import (
     CANCEL_NIBP,
@@ -29,6 +28,7 @@ from drivers.dinamap import (
 from drivers.dinamap_emulator import DinamapMonitor
 from drivers.patient_feed import PatientFeed
 from monitor.readings import Flag, Parameter, is_plausible
+from tests.drivers.vectors import text_vectors
 
 T0 = 1_700_000_000.0
 VECTORS = text_vectors("dinamap_vectors.txt")

@@ -14,7 +14,6 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from vectors import hex_vector, raw_vectors
 
 from drivers.intellivue import messages as msg
 from drivers.intellivue.decoder import AssociationState, IntelliVueDecoder, IntelliVueSettings, SettingsError
@@ -44,6 +43,7 @@ from drivers.intellivue.values import (
 )
 from drivers.patient_feed import PatientFeed
 from monitor.readings import UNRELIABLE, Flag, Parameter, is_plausible
+from tests.drivers.vectors import hex_vector, raw_vectors
 
 FILE = "intellivue_vectors.txt"
 T0 = 1_700_000_000.0

@@ -88,9 +88,7 @@ def test_set_format_commands_match_the_specification(vectors: Vectors, label: st
 
 
 def test_time_commands_match_the_specification(vectors: Vectors) -> None:
-    assert set_time_command(datetime(2050, 12, 31, 14, 30, 15)) == hexbytes(
-        vectors, "set_time_2050_12_31_14_30_15"
-    )
+    assert set_time_command(datetime(2050, 12, 31, 14, 30, 15)) == hexbytes(vectors, "set_time_2050_12_31_14_30_15")
     assert get_time_command() == hexbytes(vectors, "get_time")
 
 
@@ -149,9 +147,7 @@ def test_nine_bit_pulse_rate() -> None:
 
 def test_out_of_range_values_reject_the_packet() -> None:
     decoder = NoninDecoder()
-    stream = (
-        encode_packet(120, 72, [0] * 25) + encode_packet(97, 72, [0] * 25) + encode_packet(97, 72, [0] * 25)
-    )
+    stream = encode_packet(120, 72, [0] * 25) + encode_packet(97, 72, [0] * 25) + encode_packet(97, 72, [0] * 25)
     readings = decoder.feed(stream, 1.0)
     assert [v for _, v, _ in numerics(readings)] == [97.0, 72.0, 97.0, 72.0]
     assert decoder.counters.frames_rejected == 1
@@ -184,11 +180,7 @@ def test_packet_round_trip(fmt: int) -> None:
 
 def test_format8_round_trip_and_missing_values() -> None:
     decoder = NoninDecoder(data_format=8)
-    stream = (
-        encode_format8(96, 257, frozenset({Flag.ARTIFACT}))
-        + encode_format8(None, None)
-        + encode_format8(97, 70)
-    )
+    stream = encode_format8(96, 257, frozenset({Flag.ARTIFACT})) + encode_format8(None, None) + encode_format8(97, 70)
     readings = decoder.feed(stream, 1.0)
     # The first record is confirmed by the second's leading byte before it counts.
     assert numerics(readings) == [

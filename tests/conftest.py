@@ -1,0 +1,90 @@
+"""Test set-up shared by every test: headless Qt, isolated user folders, no leaked threads."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+PROTOCOL_VECTORS = SHARED / "protocols"
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Tests never read or write the user's real config or data folder."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    for name in list(os.environ):
+        if name.startswith("INFUSION_MONITOR_"):
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread running."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not extra, f"test left threads running: {[t.name for t in extra]}"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A database file in the test's temporary folder."""
+    return tmp_path / "monitor.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[object]:
+    """An open store on a temporary file, closed after the test."""
+    from monitor.store import Store
+
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+def record_simulated(
+    db_path: Path,
+    *,
+    scenario: str = "normal",
+    plan: str = "baseline:2,infusion:10,recovery:5",
+    seed: int = 1,
+    pleth: bool = False,
+    start_time: float = 1_790_000_000.0,
+    alarms: object = None,
+) -> str:
+    """Record a whole simulated session as fast as possible; returns its id."""
+    from drivers.simulated import SimulatedSource
+    from monitor.plan import parse_plan
+    from monitor.recorder import Recorder
+    from monitor.store import Store
+
+    store = Store(db_path)
+    try:
+        source = SimulatedSource(scenario=scenario, seed=seed, speed=math.inf, pleth=pleth, start_time=start_time)
+        kwargs = {} if alarms is None else {"alarms": alarms}
+        recorder = Recorder.new_session(
+            store, source, driver="simulated", port=None, plan=parse_plan(plan), autopilot=True, nurse="RN", **kwargs
+        )
+        recorder.run()
+        return recorder.session.id
+    finally:
+        store.close()

@@ -1,0 +1,156 @@
+"""The simulated monitor: determinism, realistic ranges, cuff on request, scenarios, pacing."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from drivers.simulated import SimulatedSource
+from drivers.simulation import SCENARIOS, ScenarioError, SimulatedPatient, ketamine_effect
+from monitor.readings import Flag, Parameter, Reading
+
+T0 = 1_800_000_000.0
+
+
+def run(source: SimulatedSource, seconds: int) -> list[Reading]:
+    out: list[Reading] = []
+    source.open()
+    while source.now() < T0 + seconds:
+        out.extend(source.read(0.0))
+    return [r for r in out if r.t < T0 + seconds]
+
+
+def values(readings: list[Reading], p: Parameter) -> list[float]:
+    return [r.value for r in readings if r.parameter is p and r.value is not None]
+
+
+def test_same_seed_same_readings_different_seed_different() -> None:
+    a = run(SimulatedSource(seed=7, speed=math.inf, start_time=T0), 600)
+    b = run(SimulatedSource(seed=7, speed=math.inf, start_time=T0), 600)
+    c = run(SimulatedSource(seed=8, speed=math.inf, start_time=T0), 600)
+    assert a == b
+    assert a != c
+
+
+def test_numerics_once_a_second_in_realistic_ranges() -> None:
+    readings = run(SimulatedSource(seed=3, speed=math.inf, start_time=T0), 300)
+    hr = values(readings, Parameter.HR)
+    spo2 = values(readings, Parameter.SPO2)
+    assert len(hr) == 300
+    assert min(hr) >= 65 and max(hr) <= 95
+    assert min(spo2) >= 95 and max(spo2) <= 99
+    assert statistics.pstdev(hr) > 0.5  # beat-to-beat noise, not a flat line
+    assert [r.t for r in readings if r.parameter is Parameter.HR][:3] == [T0, T0 + 1, T0 + 2]
+
+
+def test_cuff_measures_only_on_request_and_takes_realistic_time() -> None:
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    early = run(source, 60)
+    assert not values(early, Parameter.NIBP_SYS)
+    assert source.request_nibp()
+    later = run(source, 120)
+    sys_r = [r for r in later if r.parameter is Parameter.NIBP_SYS]
+    assert len(sys_r) == 1
+    assert 35 <= sys_r[0].t - (T0 + 60) <= 40
+    assert {r.parameter for r in later if r.t == sys_r[0].t} >= {Parameter.NIBP_DIA, Parameter.NIBP_MEAN}
+
+
+def test_ketamine_raises_bp_about_15_10_with_a_peak_30_to_40_min_in() -> None:
+    patient = SimulatedPatient("normal", seed=2, start=T0)
+    patient.infusion_started(T0)
+    base_sys, base_dia = patient.blood_pressure(T0 - 1)
+    curve = [(m, patient.blood_pressure(T0 + m * 60)) for m in range(0, 41)]
+    peak_minute, (peak_sys, peak_dia) = max(curve, key=lambda item: item[1][0])
+    assert 30 <= peak_minute <= 40
+    assert 12 <= peak_sys - base_sys <= 18
+    assert 7 <= peak_dia - base_dia <= 12
+    patient.infusion_stopped(T0 + 40 * 60)
+    sys_late, _ = patient.blood_pressure(T0 + 80 * 60)
+    assert sys_late - base_sys < 5  # fades during recovery
+    assert ketamine_effect(-1, 40) == 0
+
+
+def test_pleth_at_75_hz_when_enabled() -> None:
+    readings = run(SimulatedSource(seed=1, speed=math.inf, start_time=T0, pleth=True), 10)
+    pleth = [r for r in readings if r.parameter is Parameter.PLETH]
+    assert len(pleth) == 750
+    assert pleth[1].t - pleth[0].t == pytest.approx(1 / 75)
+    assert max(r.value for r in pleth) > 80 and min(r.value for r in pleth) < 20
+
+
+def _scenario(name: str, minutes: int) -> list[Reading]:
+    source = SimulatedSource(scenario=name, seed=1, speed=math.inf, start_time=T0)
+    source.on_session_event("infusion_started", T0 + 60)
+    out = []
+    source.open()
+    while source.now() < T0 + 60 + minutes * 60:
+        if int(source.now() - T0) % 300 == 0:
+            source.request_nibp()
+        out.extend(source.read(0.0))
+    return out
+
+
+def test_hypertension_scenario_passes_185_systolic_around_minute_30() -> None:
+    readings = _scenario("hypertension", 40)
+    high = [r for r in readings if r.parameter is Parameter.NIBP_SYS and r.value and r.value > 185]
+    assert high
+    assert all(20 <= (r.t - T0 - 60) / 60 <= 40 for r in high)
+
+
+def test_desaturation_scenario_reaches_86_for_about_a_minute() -> None:
+    readings = _scenario("desaturation", 25)
+    low = [r for r in readings if r.parameter is Parameter.SPO2 and r.value is not None and r.value <= 87]
+    assert 50 <= len(low) <= 90
+    assert min(r.value for r in low) <= 86
+
+
+def test_probe_off_scenario_reports_missing_values_with_sensor_off() -> None:
+    readings = _scenario("probe_off", 12)
+    off = [r for r in readings if r.parameter is Parameter.SPO2 and r.value is None]
+    assert len(off) == 60
+    assert all(Flag.SENSOR_OFF in r.flags for r in off)
+
+
+def test_cuff_failure_scenario_fails_measurements_after_minute_10() -> None:
+    readings = _scenario("cuff_failure", 20)
+    sys_r = [r for r in readings if r.parameter is Parameter.NIBP_SYS]
+    assert any(r.value is not None for r in sys_r if r.t < T0 + 60 + 600)
+    late = [r for r in sys_r if r.t >= T0 + 60 + 600]
+    assert late and all(r.value is None and Flag.MEASUREMENT_FAILED in r.flags for r in late)
+
+
+def test_link_loss_scenario_goes_silent_and_reports_link_events() -> None:
+    source = SimulatedSource(scenario="link_loss", seed=1, speed=math.inf, start_time=T0)
+    source.on_session_event("infusion_started", T0)
+    readings = run(source, 15 * 60)
+    events = source.take_link_events()
+    assert [e.kind.value for e in events] == ["link_lost", "link_restored"]
+    assert events[1].t - events[0].t == 45
+    gap = [r for r in readings if events[0].t <= r.t < events[1].t]
+    assert gap == []
+
+
+def test_bradycardia_scenario_drops_the_heart_rate() -> None:
+    readings = _scenario("bradycardia", 20)
+    assert min(values(readings, Parameter.HR)) <= 45
+
+
+def test_unknown_scenario_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="unknown scenario 'sepsis'"):
+        SimulatedSource(scenario="sepsis")
+    assert set(SCENARIOS) == {
+        "normal", "hypertension", "desaturation", "bradycardia", "probe_off", "cuff_failure", "link_loss"
+    }
+
+
+def test_speed_runs_the_simulated_clock_faster_than_the_wall() -> None:
+    clock = [100.0]
+    source = SimulatedSource(seed=1, speed=60, start_time=T0, monotonic=lambda: clock[0])
+    source.open()
+    clock[0] += 2.0  # two wall seconds
+    readings = source.read(0.0)
+    hr = [r for r in readings if r.parameter is Parameter.HR]
+    assert len(hr) == 121  # t = 0 .. 120 simulated seconds
+    assert source.now() == pytest.approx(T0 + 120)

@@ -1,0 +1,81 @@
+"""Bad input gets one clear line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["record", "--driver", "nope", "--duration", "1"], "unknown driver 'nope'"),
+        (["record", "--plan", "baseline:5,infusion:abc"], "'abc' is not a number"),
+        (["record", "--scenario", "sepsis", "--duration", "1"], "unknown scenario 'sepsis'"),
+        (["record", "--speed", "0"], "speed must be greater than 0"),
+        (["export", "deadbeef", "--format", "csv"], "no session with id 'deadbeef'"),
+        (["export", "latest", "--format", "xml"], "unknown export format 'xml'"),
+    ],
+)
+def test_user_errors_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    if args[0] == "export":
+        main(["record", "--db", str(db), "--speed", "max", "--duration", "0.5", "--quiet"])
+    result = run_cli(*args, "--db", str(db))
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_database_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.db"
+    bad.write_bytes(b"\x00garbage" * 512)
+    result = run_cli("sessions", "--db", str(bad))
+    assert result.returncode == 1
+    assert f"cannot use database {bad}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_database_for_listing(tmp_path: Path) -> None:
+    result = run_cli("sessions", "--db", str(tmp_path / "none.db"))
+    assert result.returncode == 1
+    assert "no database at" in result.stderr
+
+
+def test_database_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "env.db"
+    monkeypatch.setenv("INFUSION_MONITOR_DB", str(db))
+    assert main(["record", "--speed", "max", "--duration", "0.3", "--quiet"]) == 0
+    assert db.exists()
+    capsys.readouterr()
+    assert main(["sessions"]) == 0
+    assert "closed" in capsys.readouterr().out
+
+
+def test_default_database_lives_in_the_user_data_folder(isolated_user_folders: Path) -> None:
+    from monitor.config import database_path
+
+    path = database_path(None)
+    assert str(path).startswith(str(isolated_user_folders))
+    assert path.name == "monitor.db"
+
+
+def test_bad_config_file_names_the_line(isolated_user_folders: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.config import config_file
+
+    cfg = config_file()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('db = "/tmp/x.db"\nthis is not toml\n')
+    assert main(["sessions"]) == 1
+    err = capsys.readouterr().err
+    assert str(cfg) in err and "line 2" in err

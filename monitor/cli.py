@@ -80,6 +80,18 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _resample(text: str) -> float:
+    if text.lower() in ("all", "0"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (or 'all')") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError("resampling must be a positive number of seconds, or 'all'")
+    return value
+
+
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH", help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
 
@@ -98,6 +110,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
     parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="clinic alarm profile, TOML (default: INFUSION_MONITOR_PROFILE or built in)")
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
@@ -107,6 +121,9 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                         metavar="MIN", help="cuff cycle during recovery in minutes (default 15)")
     parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
                         help="report the device link as lost after this long without data (default 5)")
+    parser.add_argument("--feed", metavar="HOST:PORT",
+                        help="send observations as HL7 ORU^R01 over MLLP to this receiver "
+                             "(default: INFUSION_MONITOR_FEED; off when unset)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,9 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(export)
-    export.add_argument("--format", default="csv", help="csv or json")
-    export.add_argument("--out", metavar="FILE", help="write here instead of standard output")
-    export.add_argument("--deidentify", action="store_true", help="leave out names, MRN, birth dates and device serials")
+    export.add_argument("--format", default="csv", help="csv, json, hl7, fhir or pdf (default csv)")
+    export.add_argument("--out", metavar="FILE",
+                        help="write here instead of standard output ('-': standard output)")
+    export.add_argument("--deidentify", action="store_true",
+                        help="leave out names, MRN, birth dates, device serials and staff names; "
+                             "times on a session-relative clock")
+    export.add_argument("--relative-time", action="store_true",
+                        help="shift times so the session starts at 2000-01-01T00:00:00Z")
+    export.add_argument("--keep-staff", action="store_true",
+                        help="keep nurses' names in a de-identified export")
+    export.add_argument("--resample", type=_resample, default=None, metavar="SECONDS|all",
+                        help="FHIR: one observation per parameter per SECONDS for heart rate, pulse rate and "
+                             "SpO2 (default 60; 'all' exports every value)")
     export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
 
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
@@ -163,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--baud", type=int, help="override the device's baud rate")
     emulate.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the device's parity")
     emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
+    limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
+    limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
     return parser
 
 
@@ -235,13 +264,42 @@ def nibp_schedule(args: argparse.Namespace) -> Any:
     return NibpSchedule(infusion_s=infusion * 60, recovery_s=recovery * 60)
 
 
-def make_recorder(args: argparse.Namespace, store: Store) -> Any:
-    """Build a recorder for a new or resumed session from command-line options."""
+def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The alarm profile in force: ``--profile``, INFUSION_MONITOR_PROFILE, config ``profile``, else built in.
+
+    A profile that cannot be used does not stop monitoring: the built-in profile stays in force
+    and the problem (file, line, field) comes back as the second value.
+    """
+    from monitor.alarms.profile import ProfileError, ProfileHolder, resolve_profile
+
+    try:
+        user = UserConfig.load()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    holder = ProfileHolder()
+    path = resolve_profile(getattr(args, "profile", None), user.values)
+    if path is None:
+        return holder.profile, None
+    try:
+        holder.load(path)
+    except ProfileError as exc:
+        return holder.profile, str(exc)
+    return holder.profile, None
+
+
+def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Any:
+    """Build a recorder, with the alarm engine of the active profile, for a new or resumed session."""
+    from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
 
+    profile, problem = alarm_profile(args)
+    if problem:
+        (warn or _warn_stderr)(
+            f"warning: alarm profile not used: {problem}; the built-in profile is in force"
+        )
     driver_cls, source = open_source(args)
-    extra = recorder_extras(store)
-    extra["nibp_schedule"] = nibp_schedule(args)
+    engine = AlarmEngine(profile)
+    schedule = nibp_schedule(args)
     if args.resume:
         try:
             row = store.session_row(args.resume)
@@ -250,29 +308,65 @@ def make_recorder(args: argparse.Namespace, store: Store) -> Any:
         status = store.status_of(row)
         if status != "unfinished":
             raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
-        return Recorder.resume_session(store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None,
-                                       **extra)
-    patient_id = store.create_patient(args.patient) if args.patient else None
-    return Recorder.new_session(
-        store,
-        source,
-        driver=driver_cls.name,
-        port=args.port,
-        plan=args.plan or SessionPlan(),
-        patient_id=patient_id,
-        nurse=args.nurse,
-        autopilot=args.plan is not None,
-        **extra,
-    )
+        recorder = Recorder.resume_session(
+            store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
+            nibp_schedule=schedule,
+        )
+        engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
+    else:
+        patient_id = store.create_patient(args.patient) if args.patient else None
+        recorder = Recorder.new_session(
+            store,
+            source,
+            driver=driver_cls.name,
+            port=args.port,
+            plan=args.plan or SessionPlan(),
+            patient_id=patient_id,
+            nurse=args.nurse,
+            autopilot=args.plan is not None,
+            alarms=engine,
+            nibp_schedule=schedule,
+        )
+    detail = {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
+    if problem:
+        detail["rejected"] = problem
+    store.audit("alarm_profile_loaded", user=args.nurse, session_id=recorder.session.id, **detail)
+    return recorder
 
 
-def recorder_extras(store: Store) -> dict[str, Any]:
-    """Optional parts of a recorder (the alarm engine) where they are available."""
+def _warn_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
+    """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
+    from monitor.config import setting
+    from monitor.feed import Feed, FeedConfig, FeedConfigError
+
     try:
-        from monitor.alarms.factory import engine_for  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return {}
-    return {"alarms": engine_for(store)}
+        target = setting("feed", getattr(args, "feed", None), None, UserConfig.load())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not target:
+        return None
+    try:
+        config = FeedConfig.parse(str(target))
+    except FeedConfigError as exc:
+        raise CliError(str(exc)) from None
+    from monitor.exports.codes import ranges_from_profile
+
+    profile = getattr(getattr(recorder, "alarms", None), "profile", None)
+    feed = Feed(store.path, config, ranges=ranges_from_profile(profile) if profile is not None else None)
+    feed.attach(recorder)
+    feed.start()
+    store.audit("feed_started", user=getattr(args, "nurse", None), session_id=recorder.session.id,
+                receiver=f"{config.host}:{config.port}")
+    return feed
+
+
+#: After a recording ends, the feed tries this long to deliver what is queued; the rest waits in
+#: the queue for the next start.
+FEED_DRAIN_S = 5.0
 
 
 def _fmt_clock(seconds: float | None) -> str:
@@ -329,16 +423,23 @@ DEMO_WARNING = (
 
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
+    from monitor.alarms.engine import describe_change
     from monitor.recorder import wall_deadline
+
+    def warn(text: str) -> None:
+        out.write(text + "\n")
 
     store = _open_store(args)
     try:
         _warn_unfinished(store, args, out)
-        recorder = make_recorder(args, store)
+        recorder = make_recorder(args, store, warn=warn)
+        profile = recorder.alarms.profile
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
+        out.write(f"alarm profile {profile.name} ({profile.source})\n")
         out.flush()
         last_print = [0.0]
         warned: set[str] = set()
+        alarm_rows: dict[str, dict[str, Any]] = {}
 
         def show(update: Any) -> None:
             for what in not_patient_data(update.readings):
@@ -348,7 +449,12 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
-                out.write(f"  alarm {change.get('state', '')} {change.get('priority', '')} {change.get('message', '')}\n")
+                line = describe_change(alarm_rows.get(change["id"]), change)
+                alarm_rows[change["id"]] = change
+                if change["state"] == "ended":
+                    del alarm_rows[change["id"]]
+                if line:
+                    out.write(line + "\n")
             now = time.monotonic()
             if not args.quiet and now - last_print[0] >= 1.0:
                 last_print[0] = now
@@ -356,8 +462,16 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         recorder.add_listener(show)
-        with _stop_on_signals(recorder):
-            recorder.run(until=wall_deadline(args.duration))
+        feed = start_feed(args, store, recorder)
+        try:
+            with _stop_on_signals(recorder):
+                recorder.run(until=wall_deadline(args.duration))
+        finally:
+            if feed is not None:
+                feed.stop(drain_s=FEED_DRAIN_S)
+                left = feed.status().queued
+                if left:
+                    out.write(f"live feed: {left} messages wait in the queue for the next start\n")
         out.write(f"session {recorder.session.id} {recorder.end_status}: {recorder.status().stored_readings} readings stored\n")
         return EXIT_OK
     finally:
@@ -434,32 +548,70 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Export one session in a format."""
     from monitor.exports import ExportError, writer
-    from monitor.exports.data import load
+    from monitor.exports.data import DEFAULT_RESAMPLE_S, ExportOptions, load
 
     try:
         write, binary = writer(args.format)
     except ExportError as exc:
         raise CliError(str(exc)) from None
+    to_stdout = args.out in (None, "-")
+    if binary and args.out is None and sys.stdout.isatty():
+        raise CliError(
+            f"the {args.format} export is binary and standard output is a terminal; "
+            "give --out FILE (or --out - to write it to standard output anyway)"
+        )
+    from monitor.exports.codes import ranges_from_profile
+
+    profile, problem = alarm_profile(args)
+    if problem:
+        raise CliError(f"alarm profile (for reference ranges): {problem}")
+    options = ExportOptions(
+        ranges=ranges_from_profile(profile),
+        deidentify=args.deidentify,
+        relative_time=args.relative_time,
+        keep_staff=args.keep_staff,
+        resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
+        user=args.user,
+    )
     store = _open_store(args, must_exist=True)
     with store:
         try:
-            record = load(store, args.session, deidentify=args.deidentify)
+            record = load(store, args.session, options=options)
         except SessionNotFound as exc:
             raise CliError(str(exc)) from None
-        if args.out:
-            path = Path(args.out)
-            try:
-                with path.open("wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
-                    write(record, f)
-            except OSError as exc:
-                raise CliError(f"cannot write {path}: {exc.strerror}") from None
+        if not to_stdout:
+            _write_file(Path(args.out), lambda f: write(record, f), binary)
         elif binary:
             write(record, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
             write(record, out)
-        store.audit("export", user=args.user, session_id=record.id, format=args.format,
-                    deidentified=args.deidentify, destination=args.out or "stdout")
+        store.audit(
+            "export",
+            user=args.user,
+            session_id=record.id,
+            format=args.format,
+            deidentified=options.deidentify,
+            relative_time=options.shifts_time,
+            staff_names=(not options.deidentify) or options.keep_staff,
+            resample_s=options.resample_s if args.format == "fhir" else None,
+            destination="stdout" if to_stdout else str(Path(args.out).resolve()),
+        )
     return EXIT_OK
+
+
+def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
+    """Write through a temporary file beside the target so a failed export leaves no half file."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+        with partial.open("wb" if binary else "w", **text_args) as f:
+            write(f)
+        partial.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
@@ -595,6 +747,22 @@ def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"sent {c.sent} messages: {c.accepted} accepted (AA), {c.not_accepted} not accepted{rtt}\n")
     if run.connection_failures:
         out.write(f"{run.connection_failures} connection attempts failed (last: {run.last_error})\n")
+def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the limits of the active (or the given) alarm profile; a broken profile is an error."""
+    from monitor.alarms.profile import (
+        ProfileError,
+        default_profile,
+        describe_profile,
+        load_profile,
+        resolve_profile,
+    )
+
+    try:
+        path = resolve_profile(args.profile, UserConfig.load().values)
+        profile = default_profile() if path is None else load_profile(path)
+    except (ProfileError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+    out.write(describe_profile(profile))
     return EXIT_OK
 
 
@@ -624,6 +792,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "drivers": cmd_drivers,
     "ports": cmd_ports,
     "emulate": cmd_emulate,
+    "limits": cmd_limits,
 }
 
 

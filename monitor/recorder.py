@@ -347,6 +347,9 @@ class Recorder:
             try:
                 future.set_result(self._execute(command))
             except (SessionRuleError, ValueError, KeyError) as exc:
+                # A refused attempt (e.g. a limit change without the admin role) is audited too.
+                self.store.audit(command.name + "_refused", user=command.user or self.nurse,
+                                 session_id=self.session.id, reason=str(exc), **command.args)
                 future.set_exception(exc)
 
     def _execute(self, command: Command) -> Any:

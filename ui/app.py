@@ -9,7 +9,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from monitor.cli import CliError, _open_store, make_recorder
+from monitor.cli import FEED_DRAIN_S, CliError, _open_store, make_recorder, start_feed
 from ui.bridge import RecorderBridge
 from ui.live_window import LiveWindow
 
@@ -21,6 +21,11 @@ def run_gui(args: argparse.Namespace) -> int:
     store = _open_store(args)
     try:
         recorder = make_recorder(args, store)
+    except CliError:
+        store.close()
+        raise
+    try:
+        feed = start_feed(args, store, recorder)
     except CliError:
         store.close()
         raise
@@ -39,6 +44,8 @@ def run_gui(args: argparse.Namespace) -> int:
     finally:
         # Widgets must go before the QApplication does, or pyqtgraph can crash at exit.
         bridge.stop()
+        if feed is not None:
+            feed.stop(drain_s=FEED_DRAIN_S)
         window.close()
         window.deleteLater()
         del window

@@ -178,9 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulate = sub.add_parser("emulate", help="act as a monitor: send the simulated patient to a serial port")
     emulate.add_argument("--protocol", required=True, metavar="NAME",
-                         help="device to emulate (a driver name, e.g. masimo-ascii, nonin, nellcor-ascii)")
+                         help="device to emulate (a driver name, e.g. masimo-ascii, nonin, nellcor-ascii, "
+                              "philips-intellivue, ge-dinamap, hl7-mllp)")
     emulate.add_argument("--port", required=True, metavar="URL",
-                         help="port the device writes to (e.g. /dev/ttyUSB1, socket://host:port), or 'pty'")
+                         help="port the device writes to (e.g. /dev/ttyUSB1, socket://host:port), or 'pty'; "
+                              "for hl7-mllp the listener's HOST:PORT")
     emulate.add_argument("--scenario", default="normal", help="simulated patient scenario")
     emulate.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per second, e.g. 10")
     emulate.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS", help="stop after so many seconds")
@@ -747,6 +749,9 @@ def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"sent {c.sent} messages: {c.accepted} accepted (AA), {c.not_accepted} not accepted{rtt}\n")
     if run.connection_failures:
         out.write(f"{run.connection_failures} connection attempts failed (last: {run.last_error})\n")
+    return EXIT_OK
+
+
 def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
     """Print the limits of the active (or the given) alarm profile; a broken profile is an error."""
     from monitor.alarms.profile import (

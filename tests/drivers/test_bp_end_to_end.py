@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from drivers.hl7_mllp import Hl7MllpDriver, Hl7MllpSource
 from drivers.hl7_sender import Hl7Sender, run_sender
 from drivers.intellivue.driver import IntelliVueDriver
 from drivers.patient_feed import CuffResult, PatientFeed
+from monitor.cli import main
 from monitor.exports import writer
 from monitor.exports.data import load
 from monitor.plan import SessionPlan, parse_plan
@@ -111,14 +114,10 @@ def test_intellivue_through_a_pty_pair(store: Store, null_modem: NullModem) -> N
 
 
 def test_intellivue_demo_mode_is_flagged_end_to_end(store: Store, null_modem: NullModem) -> None:
-    device = make_device(
-        "philips-intellivue", seed=8, settings={"nbp_every": "60", "demo": "on", "linked": "on"}
-    )
+    device = make_device("philips-intellivue", seed=8, settings={"nbp_every": "60", "demo": "on", "linked": "on"})
     with RunningEmulator(device, null_modem):  # type: ignore[arg-type]
         source = IntelliVueDriver().open(OpenOptions(port=str(null_modem.host_link)))
-        recorder = Recorder.new_session(
-            store, source, driver="philips-intellivue", port=None, plan=SessionPlan()
-        )
+        recorder = Recorder.new_session(store, source, driver="philips-intellivue", port=None, plan=SessionPlan())
         recorder.run(until=wall_deadline(2.5))
     readings = list(store.readings(recorder.session.id))
     assert readings
@@ -175,16 +174,12 @@ def test_hl7_over_tcp_loopback(store: Store) -> None:
     source = Hl7MllpDriver().open(OpenOptions(port="127.0.0.1:0"))
     assert isinstance(source, Hl7MllpSource)
     host, port = source.address
-    feed = PatientFeed(
-        seed=11, start=time.time(), auto_cuff_every_s=1.5, cuff_duration_s=0.5, cuff_at_start=True
-    )
+    feed = PatientFeed(seed=11, start=time.time(), auto_cuff_every_s=1.5, cuff_duration_s=0.5, cuff_at_start=True)
     sender = Hl7Sender(feed, host, port, interval_s=0.25, family="cuff")
     stop = threading.Event()
     runs: list[object] = []
     thread = threading.Thread(target=lambda: runs.append(run_sender(sender, None, stop)), name="hl7-sender")
-    recorder = Recorder.new_session(
-        store, source, driver="hl7-mllp", port=f"{host}:{port}", plan=SessionPlan()
-    )
+    recorder = Recorder.new_session(store, source, driver="hl7-mllp", port=f"{host}:{port}", plan=SessionPlan())
     thread.start()
     try:
         recorder.run(until=wall_deadline(5.0))
@@ -201,3 +196,94 @@ def test_hl7_over_tcp_loopback(store: Store) -> None:
     assert [g[:3] for g in got] == [(c.sys, c.dia, c.mean) for c in delivered]
     stored = [r for r in store.readings(recorder.session.id) if r.parameter.value == "nibp_sys"]
     assert [r.t for r in stored] == pytest.approx([c.t for c in delivered], abs=1e-3)  # OBX-14 kept
+
+
+# -- the same through the command line --------------------------------------------------------
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_in_thread(argv: list[str]) -> tuple[threading.Thread, io.StringIO, list[int]]:
+    out = io.StringIO()
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(main(argv, out)), name="emulate-cli")
+    thread.start()
+    return thread, out, codes
+
+
+def test_cli_hl7_emulate_and_record(tmp_path: Path) -> None:
+    db = str(tmp_path / "cli.db")
+    address = f"127.0.0.1:{free_loopback_port()}"
+    sender, sender_out, sender_code = run_in_thread(
+        [
+            "emulate",
+            "--protocol",
+            "hl7-mllp",
+            "--port",
+            address,
+            "--duration",
+            "3.5",
+            "--set",
+            "interval=0.25",
+            "--set",
+            "nbp_every=1",
+            "--set",
+            "cuff_s=0.25",
+            "--set",
+            "family=loinc",
+        ]
+    )
+    out = io.StringIO()
+    try:
+        assert main(["record", "--driver", "hl7-mllp", "--port", address, "--duration", "3", "--db", db], out) == 0
+    finally:
+        sender.join(10)
+    assert sender_code == [0]
+    report = sender_out.getvalue()
+    assert re.search(r"sent \d+ messages: \d+ accepted \(AA\), 0 not accepted, ACK round trip median", report)
+    assert "HL7 ORU^R01 listener on 127.0.0.1" in out.getvalue()
+    csv_out = io.StringIO()
+    assert main(["export", "latest", "--db", db, "--format", "csv"], csv_out) == 0
+    rows = [r for r in csv.DictReader(io.StringIO(csv_out.getvalue())) if r["parameter"] == "nibp_sys"]
+    assert len(rows) >= 2
+    assert all(r["value"] for r in rows)
+
+
+def test_cli_intellivue_demo_warning(tmp_path: Path, null_modem: NullModem) -> None:
+    emulator, _, codes = run_in_thread(
+        [
+            "emulate",
+            "--protocol",
+            "philips-intellivue",
+            "--port",
+            null_modem.device_path,
+            "--duration",
+            "3.5",
+            "--set",
+            "demo=on",
+        ]
+    )
+    out = io.StringIO()
+    try:
+        argv = [
+            "record",
+            "--driver",
+            "philips-intellivue",
+            "--port",
+            str(null_modem.host_link),
+            "--duration",
+            "2.5",
+            "--db",
+            str(tmp_path / "demo.db"),
+        ]
+        assert main(argv, out) == 0
+    finally:
+        emulator.join(10)
+    assert codes == [0]
+    text = out.getvalue()
+    assert text.count("WARNING: the monitor marks its values as demo data") == 1
+    assert "DEMO DATA - NOT PATIENT VALUES" in text

@@ -39,6 +39,52 @@ STEP_S = 1.0
 EXCHANGES_PER_STEP = 8
 
 
+class Hl7Device:
+    """A monitor pushing one HL7 ORU^R01 a second over MLLP (``drivers.hl7_sender``), as timed frames.
+
+    The HL7 driver listens on TCP rather than a serial port, so the emulator has no device for
+    it; this plays the same messages its sender pushes, for the decoder alone.
+    """
+
+    def __init__(self, patient: Any, settings: Any = None) -> None:
+        from drivers.patient_feed import PatientFeed
+
+        self.patient = patient
+        self.feed = PatientFeed(patient=patient, auto_cuff_every_s=300.0, cuff_at_start=True, source="hl7-mllp")
+        self._next = patient.start
+        self._sent = 0
+        self._cuff_sent = 0
+
+    def frames_until(self, t: float) -> list[Any]:
+        from drivers.emulator import Frame
+        from drivers.hl7_mllp import frame
+        from drivers.hl7_sender import oru_message
+
+        out = []
+        while self._next <= t:
+            at = self._next
+            cuff = self.feed.last_cuff(at)
+            if cuff is not None and cuff.number <= self._cuff_sent:
+                cuff = None
+            elif cuff is not None:
+                self._cuff_sent = cuff.number
+            self._sent += 1
+            out.append(Frame(at, frame(oru_message(f"SIM{self._sent:06d}", at, self.feed.vitals(at), cuff))))
+            self._next += 1.0
+        return out
+
+    def answer(self, data: bytes, t: float) -> bytes:
+        return b""
+
+
+def _hl7_device() -> type[Any] | None:
+    try:
+        import drivers.hl7_sender  # noqa: F401
+    except ImportError:
+        return None
+    return Hl7Device
+
+
 def byte_drivers() -> Iterator[tuple[str, Any, type[Any] | None, str]]:
     """Registered drivers that decode bytes: name, driver class, emulated device class (or None and why)."""
     from drivers import registry
@@ -46,7 +92,7 @@ def byte_drivers() -> Iterator[tuple[str, Any, type[Any] | None, str]]:
     try:
         from drivers.emulator import DEVICES
     except ImportError:
-        DEVICES = {}  # noqa: N806 - the registry's name
+        DEVICES = {}
     for name, entry in sorted(registry.registered().items()):
         try:
             driver_cls = entry.load()
@@ -56,7 +102,7 @@ def byte_drivers() -> Iterator[tuple[str, Any, type[Any] | None, str]]:
         except Exception as exc:  # a broken driver is listed, not fatal
             yield name, None, None, f"driver does not load ({exc})"
             continue
-        device = DEVICES.get(name)
+        device = DEVICES.get(name) or (_hl7_device() if name == "hl7-mllp" else None)
         yield name, driver_cls, device, "" if device is not None else "no emulated device for this driver yet"
 
 
@@ -111,7 +157,7 @@ class EmulatedSource(Source):
 def _is_talk_only(device_cls: type[Any]) -> bool:
     from drivers.emulator import EmulatedDevice
 
-    return device_cls.answer is EmulatedDevice.answer
+    return device_cls is Hl7Device or device_cls.answer is EmulatedDevice.answer
 
 
 def _byte_driver_run(folder: Path, name: str, driver_cls: Any, device_cls: Any, index: int) -> tuple[float, int, int]:
@@ -121,7 +167,12 @@ def _byte_driver_run(folder: Path, name: str, driver_cls: Any, device_cls: Any, 
     from monitor.recorder import Recorder
     from monitor.store import Store
 
-    device = make_device(name, scenario="normal", seed=1, start=SESSION_START)
+    if device_cls is Hl7Device:
+        from drivers.simulation import SimulatedPatient
+
+        device = Hl7Device(SimulatedPatient("normal", 1, SESSION_START))
+    else:
+        device = make_device(name, scenario="normal", seed=1, start=SESSION_START)
     talk_only = _is_talk_only(device_cls)
     source = EmulatedSource(name, driver_cls().decoder(), device, prerecorded=talk_only)
     path = folder / f"{name}-{index}.db"

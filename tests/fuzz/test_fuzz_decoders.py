@@ -2,8 +2,9 @@
 
 A decoder must never raise, and every reading it gives must be plausible (``is_plausible``),
 carry a known parameter, and be stamped with the time of the bytes that completed it. Seeds are
-the public example frames in ``../shared/protocols/`` (all of them, for every decoder: another
-device's frames are garbage to this one) mutated by hypothesis, plus bytes of any kind.
+a minute of the driver's own emulated device (see ``benchmarks.ingest``) and the public example
+frames in ``../shared/protocols/`` (all of them, for every decoder: another device's frames are
+garbage to this one), mutated by hypothesis, plus bytes of any kind.
 Drivers are discovered from the registry, so each new driver is fuzzed as soon as it is registered.
 """
 
@@ -53,15 +54,56 @@ def _seed_frames() -> list[bytes]:
     return frames
 
 
+class _Recording:
+    """A decoder that keeps every chunk that reaches it."""
+
+    def __init__(self, decoder: Any, captured: list[bytes]) -> None:
+        self.decoder = decoder
+        self.captured = captured
+
+    def feed(self, data: bytes, at: float) -> list[Any]:
+        self.captured.append(data)
+        return list(self.decoder.feed(data, at))
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.decoder, attr)
+
+
+def _device_bytes(driver: str) -> list[bytes]:
+    """A minute of what the driver's emulated device sends (answering the decoder where it must)."""
+    from benchmarks.ingest import EmulatedSource, Hl7Device, byte_drivers
+    from drivers.simulation import SimulatedPatient
+
+    for name, driver_cls, device_cls, _ in byte_drivers():
+        if name != driver or device_cls is None:
+            continue
+        if device_cls is Hl7Device:
+            device = Hl7Device(SimulatedPatient("probe_off", 2, 1_790_000_000.0))
+        else:
+            from drivers.emulator import make_device
+
+            device = make_device(name, scenario="probe_off", seed=2, start=1_790_000_000.0)
+        captured: list[bytes] = []
+        source = EmulatedSource(name, _Recording(driver_cls().decoder(), captured), device, prerecorded=False)
+        for _ in range(60):
+            source.read(0.0)
+        return captured
+    return []
+
+
 SEEDS = _seed_frames()
 DRIVERS = _decoding_drivers()
+DEVICE_SEEDS = {name: _device_bytes(name) for name in DRIVERS}
 
 
 @st.composite
-def streams(draw: st.DrawFn) -> list[bytes]:
+def streams(draw: st.DrawFn, driver: str) -> list[bytes]:
     """A byte stream cut into chunks as a serial port delivers it."""
-    if SEEDS and draw(st.booleans()):
-        data = bytearray(b"".join(draw(st.lists(st.sampled_from(SEEDS), min_size=1, max_size=8))))
+    seeds = DEVICE_SEEDS.get(driver) or SEEDS
+    kind = draw(st.sampled_from(["device", "vectors", "random"]))
+    pool = seeds if kind == "device" else SEEDS
+    if pool and kind != "random":
+        data = bytearray(b"".join(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=8))))
         for _ in range(draw(st.integers(0, 6))):
             if not data:
                 break
@@ -89,8 +131,9 @@ def _decoder(name: str) -> Any:
 
 @pytest.mark.skipif(not DRIVERS, reason="no driver that decodes bytes is registered yet")
 @pytest.mark.parametrize("driver", DRIVERS or ["none"])
-@given(chunks=streams())
-def test_decoder_never_raises_and_gives_only_plausible_values(driver: str, chunks: list[bytes]) -> None:
+@given(data=st.data())
+def test_decoder_never_raises_and_gives_only_plausible_values(driver: str, data: st.DataObject) -> None:
+    chunks = data.draw(streams(driver))
     decoder = _decoder(driver)
     for index, chunk in enumerate(chunks):
         at = 1_790_000_000.0 + index

@@ -25,7 +25,7 @@ TIMEOUT_S = 30.0
 def _one(folder: Path) -> tuple[float, float]:
     env = dict(os.environ, INFUSION_MONITOR_REPORT_FIRST_PAINT="1", HOME=str(folder),
                XDG_DATA_HOME=str(folder / "data"), XDG_CONFIG_HOME=str(folder / "config"))
-    command = [sys.executable, "-m", "monitor.cli", "gui", "--db", str(folder / "startup.db")]
+    command = [sys.executable, "-m", "monitor.cli", "gui", "--db", str(folder / "startup.db"), "--nurse", "RN"]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:

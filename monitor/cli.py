@@ -156,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(close)
     close.add_argument("--user", metavar="NAME", help="who closes it (for the audit log)")
 
+    review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
+    review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
+                        help="open this session at once (default: the session browser)")
+    _add_db(review)
+    review.add_argument("--user", metavar="NAME", help="who reviews (for addenda and the audit log)")
+    review.add_argument("--role", choices=["nurse", "physician", "admin"], default="physician",
+                        help="role of --user (default physician)")
+
     sub.add_parser("drivers", help="list device drivers")
 
     ports = sub.add_parser("ports", help="list serial ports on this computer")
@@ -551,21 +559,31 @@ def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def close_unfinished(store: Store, session: str, user: str | None) -> str:
+    """Close a session left unfinished by a crash, without resuming it; returns its id.
+
+    Nothing stored is removed: the session ends at its last stored reading and the audit log
+    says who closed it. Shared by ``infusion-monitor close`` and the session browser.
+    """
+    try:
+        row = store.session_row(session)
+    except SessionNotFound as exc:
+        raise CliError(str(exc)) from None
+    status = store.status_of(row)
+    if status != "unfinished":
+        raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
+    last = store.db.execute("SELECT MAX(t) FROM readings WHERE session_id = ?", [row["id"]]).fetchone()[0]
+    store.end_session(row["id"], "closed", row["started_at"] if last is None else float(last))
+    store.audit("session_closed_after_crash", user=user, session_id=row["id"])
+    return str(row["id"])
+
+
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     """Close an unfinished session without resuming it."""
     store = _open_store(args, must_exist=True)
     with store:
-        try:
-            row = store.session_row(args.session)
-        except SessionNotFound as exc:
-            raise CliError(str(exc)) from None
-        status = store.status_of(row)
-        if status != "unfinished":
-            raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
-        last = max((r.t for r in store.readings(row["id"])), default=row["started_at"])
-        store.end_session(row["id"], "closed", last)
-        store.audit("session_closed_after_crash", user=args.user, session_id=row["id"])
-        out.write(f"session {row['id']} closed; nothing stored was removed\n")
+        session_id = close_unfinished(store, args.session, args.user)
+        out.write(f"session {session_id} closed; nothing stored was removed\n")
     return EXIT_OK
 
 
@@ -621,18 +639,28 @@ def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
 FRONTENDS_GROUP = "infusion_monitor.frontends"
 
 
-def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
-    """Open the window, which the ``ui`` package registers as a front-end (the core never imports it)."""
+def _run_frontend(name: str, args: argparse.Namespace) -> int:
+    """Start a window the ``ui`` package registers as a front-end (the core never imports it)."""
     from importlib.metadata import entry_points
 
     found = {ep.name: ep for ep in entry_points(group=FRONTENDS_GROUP)}
-    if "gui" not in found:
+    if name not in found:
         raise CliError("no window front-end is installed (reinstall the package with its ui/ folder)")
     try:
-        run_gui = found["gui"].load()
+        run = found[name].load()
     except ImportError as exc:
         raise CliError(f"the window cannot start: {exc}") from None
-    return int(run_gui(args))
+    return int(run(args))
+
+
+def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
+    """Open the live window on a new (or resumed) session."""
+    return _run_frontend("gui", args)
+
+
+def cmd_review(args: argparse.Namespace, out: TextIO) -> int:
+    """Open the session browser, or one session in the review window."""
+    return _run_frontend("review", args)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
@@ -641,6 +669,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sessions": cmd_sessions,
     "export": cmd_export,
     "close": cmd_close,
+    "review": cmd_review,
     "drivers": cmd_drivers,
     "ports": cmd_ports,
     "limits": cmd_limits,

@@ -184,6 +184,7 @@ class LiveWindow(QMainWindow):
         self.moaas_due = False
         self._close_confirmed = False
         self._limits_key: tuple[EngineLimit, ...] | None = None
+        self.browser: QWidget | None = None
 
         self.setWindowTitle("Infusion Monitor")
         self.resize(1600, 900)
@@ -303,6 +304,10 @@ class LiveWindow(QMainWindow):
         for button in (self.note_button, self.moaas_button, self.rass_button, self.cadss_button):
             grid.addWidget(button, 1, col)
             col += 1
+        self.sessions_button = self._button(
+            "Sessions…", self.open_sessions, "Recorded sessions: review, reports, unfinished sessions"
+        )
+        grid.addWidget(self.sessions_button, 1, col, 1, 2)
         return panel
 
     def _install_shortcuts(self) -> None:
@@ -577,6 +582,29 @@ class LiveWindow(QMainWindow):
         dialog.show_alarms(alarms, note)
         self._open(dialog, lambda _d: None)
         return dialog
+
+    # -- other sessions ------------------------------------------------------------------------------
+
+    def open_sessions(self) -> QWidget | None:
+        """The session browser beside this window (review and reports; recording goes on)."""
+        if self.locked:
+            self.show_message("The screen is locked: sign in to see other sessions.")
+            return None
+        from ui.session_browser import SessionBrowser
+
+        if self.browser is None:
+            self.browser = SessionBrowser(
+                self.bridge.recorder.store.path, self.user, can_resume=False,
+                resume_note="This window is recording a session. End it first: the monitor offers unfinished "
+                            "sessions for resuming when it starts (or use `infusion-monitor review`).",
+            )
+        else:
+            self.browser.user = self.user  # type: ignore[attr-defined]
+            self.browser.refresh()  # type: ignore[attr-defined]
+        self.browser.show()
+        self.browser.raise_()
+        self.browser.activateWindow()
+        return self.browser
 
     # -- sign-in, lock, settings -----------------------------------------------------------------
 
@@ -854,6 +882,10 @@ class LiveWindow(QMainWindow):
         self.close()
 
     def _shutdown(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.browser.deleteLater()
+            self.browser = None
         self.alarm_bar.stop_flashing()
         self._message_timer.stop()
         if self.sound is not None:

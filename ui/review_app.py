@@ -15,6 +15,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from monitor.cli import CliError, _open_store, build_parser
+from monitor.session import SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
 from ui import theme
 from ui.dialogs import SignedInUser, SignInDialog
@@ -72,7 +73,7 @@ class ReviewApp(QObject):
             store = Store(self.db_path)
             args = resume_arguments(self.db_path, store.session_row(session_id), self.user)
             run = start_live(args, self.user, store)
-        except (CliError, StoreError) as exc:
+        except (CliError, StoreError, SessionRuleError, OSError, ValueError) as exc:
             if store is not None:
                 store.close()
             if self.browser is not None:

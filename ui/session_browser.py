@@ -237,7 +237,7 @@ class SessionBrowser(QWidget):
         root.addLayout(filters)
 
         self.table = SessionTable()
-        self.table.activated_row.connect(lambda _row: self.open_selected())
+        self.table.activated_row.connect(self._open_row)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         root.addWidget(self.table, 1)
 
@@ -335,6 +335,11 @@ class SessionBrowser(QWidget):
         if entry is None:
             return None
         return self.open_review(entry.summary.id)
+
+    def _open_row(self, row: int) -> None:
+        if 0 <= row < len(self.table.found):
+            self.table.selectRow(row)
+            self.open_review(self.table.found[row].summary.id)
 
     def open_review(self, session_id: str) -> QWidget | None:
         """A review window on one session (kept until the browser closes)."""

@@ -537,12 +537,16 @@ class TrendChart(QWidget):
             plot.setMouseEnabled(x=True, y=False)
             plot.hideButtons()
             plot.setMenuEnabled(False)
+            # Its own data must not widen the shared time axis: the view is the chart's to set.
+            plot.getViewBox().disableAutoRange()
             plot.setXLink(self.plots["hr"])
             plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
             # The time labels move to the lowest plot.
             self.plots["nibp"].getAxis("bottom").setStyle(showValues=False)
             self.graphics.ci.layout.setRowStretchFactor(3, 5)
-            curve = plot.plot(pen=_pen(theme.PARAMETER_COLOURS[Parameter.PLETH], 1.5), connect="finite")
+            # One-pixel pen: a whole session's pleth envelope is thousands of steep strokes, and wider
+            # pens send each through Qt's path stroker (seconds per paint instead of milliseconds).
+            curve = plot.plot(pen=_pen(theme.PARAMETER_COLOURS[Parameter.PLETH], 1), connect="finite")
             self._tune(curve)
             hint = pg.TextItem("", color=theme.TEXT, anchor=(0, 0))
             hint.setFont(_font(LABEL_FONT_PX))
@@ -556,6 +560,7 @@ class TrendChart(QWidget):
             low, high = float(finite.min()), float(finite.max())
             pad = 0.05 * (high - low or 1.0)
             self.pleth_track.setYRange(low - pad, high + pad, padding=0)
+        self._apply_follow()
         self._pleth_view_changed()
 
     def _pleth_view_changed(self, *_args: object) -> None:
@@ -568,7 +573,7 @@ class TrendChart(QWidget):
         colour = pg.mkColor(theme.PARAMETER_COLOURS[Parameter.PLETH])
         if not readable:
             colour.setAlpha(90)
-        self.pleth_track_curve.setPen(pg.mkPen(colour, width=1.5))
+        self.pleth_track_curve.setPen(pg.mkPen(colour, width=1))
         self._pleth_hint.setText("" if readable else "pleth: zoom in to under 2 minutes to see the waveform")
         self._pleth_hint.setPos(left, high)
 

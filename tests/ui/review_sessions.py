@@ -28,7 +28,7 @@ class ChartedByNurse:
     acknowledgment of the alarms then active, a quick event in recovery and the discharge scoring
     two minutes before the end of the recovery watch."""
 
-    def __init__(self, acknowledge_after_min: float = 25.0) -> None:
+    def __init__(self, acknowledge_after_min: float = 32.0) -> None:
         self.done: set[str] = set()
         self.acknowledge_after_s = acknowledge_after_min * 60
 

@@ -105,6 +105,14 @@ EVENT_NAMES: dict[EventKind, str] = {
 # Every cuff start is on the NIBP table already; listing them would bury the notes.
 HIDDEN_EVENTS = frozenset({EventKind.NIBP_REQUESTED})
 ADDENDUM_COLOUR = "#d8c8ff"
+PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3}
+RING_SIZE = {"low": 16, "medium": 20, "high": 26}
+# The dark theme leaves a check box's square nearly invisible.
+CHECKBOX_STYLE = """
+QCheckBox::indicator { width: 16px; height: 16px; border: 1px solid #8a97a5; border-radius: 3px;
+                       background: #0f151b; }
+QCheckBox::indicator:checked { background: #4cb8ff; border-color: #4cb8ff; }
+"""
 CURSOR_COLOUR = "#ffffff"
 #: A selection shows at least this many seconds around it.
 MIN_FOCUS_S = 600.0
@@ -179,6 +187,8 @@ def event_detail(event: SessionEvent) -> str:
                 parts.append(f"{score.get('name', key)} {score.get('total')}/{score.get('maximum')}")
         verdict = "criteria met" if detail.get("passed") else "criteria NOT met"
         return " · ".join(parts) + f" — {verdict}"
+    if kind is EventKind.INFUSION_STOPPED and isinstance(detail.get("infused_min"), int | float):
+        return f"after {detail['infused_min']:g} min of infusion"
     if kind is EventKind.DEVICE_CHANGED:
         return f"{detail.get('previous_device', '?')} → {detail.get('device', '?')}"
     if kind is EventKind.SESSION_RESUMED and detail.get("gap_s") is not None:
@@ -187,7 +197,7 @@ def event_detail(event: SessionEvent) -> str:
     return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) if shown else ""
 
 
-def _table(columns: Sequence[str], stretch: int | None = None) -> QTableWidget:
+def _table(columns: Sequence[str], stretch: int | None = None, *, stretch_last: bool = True) -> QTableWidget:
     table = QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(list(columns))
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -201,7 +211,7 @@ def _table(columns: Sequence[str], stretch: int | None = None) -> QTableWidget:
     if stretch is not None:
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     else:
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(stretch_last)
     return table
 
 
@@ -285,7 +295,7 @@ class ReviewWindow(QMainWindow):
         self.choose_export_path: Callable[[str, str], str | None] = self._ask_export_path
 
         self.setWindowTitle("Infusion Monitor — review")
-        self.setStyleSheet(theme.STYLE_SHEET)
+        self.setStyleSheet(theme.STYLE_SHEET + CHECKBOX_STYLE)
         self.resize(1600, 980)
         central = QWidget()
         root = QVBoxLayout(central)
@@ -301,16 +311,26 @@ class ReviewWindow(QMainWindow):
         root.addWidget(self.message)
 
         self.chart = TrendChart(live=False)
+        self.chart.marker_step = 0.14  # the review's plots are shorter than the live window's
+        root.addLayout(self._build_toolbar())
         self.chart_note = QLabel(
-            "Rings: alarms at their worst value (red high · yellow medium · cyan low). "
-            "Dotted lines: notes, scores and events. Select a row below to go to it."
+            "Rings: alarms at their worst value · dotted lines: notes, scores, events · select a row to go to it"
         )
         self.chart_note.setObjectName("dim")
+        self.chart_note.setWordWrap(True)
+        self.chart_note.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.chart_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.span_label = QLabel("")
+        self.span_label.setStyleSheet("font-weight: bold;")
         chart_box = QWidget()
         chart_layout = QVBoxLayout(chart_box)
         chart_layout.setContentsMargins(0, 0, 0, 0)
         chart_layout.addWidget(self.chart, 1)
-        chart_layout.addWidget(self.chart_note)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.span_label)
+        note_row.addWidget(self.chart_note, 1)
+        chart_layout.addLayout(note_row)
+        self.chart.plots["hr"].getViewBox().sigXRangeChanged.connect(self._show_span)
         self.tabs = self._build_tabs()
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(chart_box)
@@ -362,7 +382,16 @@ class ReviewWindow(QMainWindow):
         self.status_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.status_badge.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         side.addWidget(self.status_badge)
+        self.alarm_summary = QLabel("")
+        self.alarm_summary.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.alarm_summary.setStyleSheet("font-size: 16px;")
+        side.addWidget(self.alarm_summary)
         side.addStretch(1)
+        layout.addLayout(side)
+        return panel
+
+    def _build_toolbar(self) -> QHBoxLayout:
+        """Addendum and export buttons, then (taken over from the chart) the view state and Whole session."""
         buttons = QHBoxLayout()
         self.addendum_button = QPushButton("Add addendum… (N)")
         self.addendum_button.clicked.connect(self.add_addendum)
@@ -388,9 +417,11 @@ class ReviewWindow(QMainWindow):
         self.sessions_button = QPushButton("Sessions…")
         buttons.addWidget(self.reload_button)
         buttons.addWidget(self.sessions_button)
-        side.addLayout(buttons)
-        layout.addLayout(side)
-        return panel
+        buttons.addStretch(1)
+        # The chart's own bar would take a row of its own for one line of text and a button.
+        buttons.addWidget(self.chart.view_label)
+        buttons.addWidget(self.chart.live_button)
+        return buttons
 
     def _build_tabs(self) -> QTabWidget:
         tabs = QTabWidget()
@@ -399,13 +430,13 @@ class ReviewWindow(QMainWindow):
              "Message"), stretch=8,
         )
         self.event_table = _table(("Time", "Phase", "Entry", "Detail", "By"), stretch=3)
-        self.stats_table = _table(("Phase", "Parameter", "Values", "Min", "Max", "Mean", "Median"))
+        self.stats_table = _table(("Phase", "Parameter", "Values", "Min", "Max", "Mean", "Median"), stretch_last=False)
         self.baseline_table = _table(
             ("Parameter", "Baseline", "End of recovery", "Change", "Change %", "20 % band",
              "Back within 20 % after infusion stop"), stretch=6,
         )
         self.discharge_table = _table(("Score", "Item", "Points", "Basis"), stretch=3)
-        self.nibp_table = _table(("Time", "Phase", "Systolic", "Diastolic", "Mean", "Status"))
+        self.nibp_table = _table(("Time", "Phase", "Systolic", "Diastolic", "Mean", "Status"), stretch_last=False)
         self.alarm_table.itemSelectionChanged.connect(self._alarm_selected)
         self.event_table.itemSelectionChanged.connect(self._event_selected)
         self.nibp_table.itemSelectionChanged.connect(self._nibp_selected)
@@ -493,7 +524,12 @@ class ReviewWindow(QMainWindow):
         )
         baseline = review.session_baseline(record)
         counts = {p: sum(1 for a in record.alarms if a.priority == p.name.lower()) for p in Priority}
-        alarm_text = ", ".join(f"{counts[p]} {p.name.lower()}" for p in sorted(Priority, reverse=True))
+        acknowledged = sum(1 for a in record.alarms if a.acknowledged_at is not None)
+        parts = [
+            f"<b style='color:{theme.ALARM_COLOURS[p]}'>{p.marker} {counts[p]} {p.name.lower()}</b>"
+            for p in sorted(Priority, reverse=True)
+        ]
+        self.alarm_summary.setText(f"Alarms: {' · '.join(parts)} · {acknowledged} acknowledged")
         if baseline is not None:
             hr_name = "PR" if baseline.heart_rate_parameter is Parameter.PR else "HR"
             base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:g} /min · "
@@ -501,7 +537,7 @@ class ReviewWindow(QMainWindow):
                          f"({baseline.nibp_mean:g}) mmHg")
         else:
             base_text = "No baseline was taken"
-        self.baseline_label.setText(f"{base_text}   ·   Alarms: {alarm_text}")
+        self.baseline_label.setText(base_text)
         status = str(s.get("status"))
         text, colour = STATUS_BADGE.get(status, (status.upper(), "#333"))
         self.status_badge.setText(text)
@@ -658,6 +694,7 @@ class ReviewWindow(QMainWindow):
             self.chart.show_pleth_track(*pleth)
         self._mark_alarms(record.alarms)
         self._make_cursor()
+        self._show_span()
 
     @staticmethod
     def _chart_event(event: SessionEvent) -> SessionEvent | None:
@@ -674,7 +711,8 @@ class ReviewWindow(QMainWindow):
             plot.removeItem(marks)
         self._alarm_marks = []
         spots: dict[str, list[dict[str, Any]]] = {}
-        for a in alarms:
+        # Most urgent last, and larger: where alarms start together at one value, the high ring shows.
+        for a in sorted(alarms, key=lambda a: PRIORITY_RANK.get(a.priority, 0)):
             key = ALARM_PLOT.get(a.parameter or "")
             if key is None or a.peak_value is None:
                 continue
@@ -684,7 +722,7 @@ class ReviewWindow(QMainWindow):
                 continue
             spots.setdefault(key, []).append({
                 "pos": (a.started_at, a.peak_value), "pen": pg.mkPen(colour, width=3), "brush": None,
-                "size": 20, "symbol": "o", "data": a.id,
+                "size": RING_SIZE.get(a.priority, 18), "symbol": "o", "data": a.id,
             })
         for key, points in spots.items():
             marks = pg.ScatterPlotItem(points, pxMode=True)
@@ -710,6 +748,23 @@ class ReviewWindow(QMainWindow):
             region.setVisible(False)
             plot.addItem(region, ignoreBounds=True)
             self._cursor_items.append((plot, line, region))
+
+    def _show_span(self, *_args: object) -> None:
+        """Say which stretch of the session is on screen and in which phases, since a zoomed view
+        may show no phase label."""
+        if self.record is None:
+            return
+        left, right = self.chart.x_range()
+        lookup = self.record.phase_at()
+        phases = [lookup(left)]
+        phases += [p for t, p in zip(lookup.times, lookup.phases, strict=True) if left < t < right]
+        names = []
+        for phase in phases:
+            if phase.value not in names and phase is not Phase.COMPLETE:
+                names.append(phase.value)
+        width = right - left
+        span = f"{width:.0f} s" if width < 120 else length_text(width)
+        self.span_label.setText(f"On screen: {clock(left)} – {clock(right)} ({span}) · {' → '.join(names)}")
 
     # -- selection moves the chart -------------------------------------------------------------------
 

@@ -195,6 +195,8 @@ class TrendChart(QWidget):
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self.marker_count = 0
+        #: Vertical distance (fraction of the plot) between neighbouring marker labels; a short plot needs more.
+        self.marker_step = 0.08
         self._applying_range = False
         self.pleth_track: pg.PlotItem | None = None
         self.pleth_track_curve: pg.PlotDataItem | None = None
@@ -450,7 +452,8 @@ class TrendChart(QWidget):
                 line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
                 if key == "hr":
                     label = pg.InfLineLabel(
-                        line, text=text, position=0.62 - 0.08 * (self.marker_count % 3), anchors=[(0, 0.5), (0, 0.5)]
+                        line, text=text, position=0.62 - self.marker_step * (self.marker_count % 3),
+                        anchors=[(0, 0.5), (0, 0.5)],
                     )
                     label.setColor(colour)
                     label.setFont(_font(LABEL_FONT_PX))
@@ -548,7 +551,7 @@ class TrendChart(QWidget):
             # pens send each through Qt's path stroker (seconds per paint instead of milliseconds).
             curve = plot.plot(pen=_pen(theme.PARAMETER_COLOURS[Parameter.PLETH], 1), connect="finite")
             self._tune(curve)
-            hint = pg.TextItem("", color=theme.TEXT, anchor=(0, 0))
+            hint = pg.TextItem("", color=theme.TEXT, anchor=(0, 0), fill=pg.mkBrush(11, 15, 19, 220))
             hint.setFont(_font(LABEL_FONT_PX))
             plot.addItem(hint, ignoreBounds=True)
             self.pleth_track, self.pleth_track_curve, self._pleth_hint = plot, curve, hint
@@ -564,17 +567,15 @@ class TrendChart(QWidget):
         self._pleth_view_changed()
 
     def _pleth_view_changed(self, *_args: object) -> None:
-        """Wider than a readable waveform, the pleth is drawn faint (its envelope shows where it was
-        recorded and how strong) with a hint to zoom in."""
+        """Wider than a readable waveform, the pleth track shows a hint to zoom in instead."""
         if self.pleth_track is None or self.pleth_track_curve is None:
             return
         (left, right), (_low, high) = self.pleth_track.getViewBox().viewRange()
         readable = right - left <= PLETH_READABLE_S
-        colour = pg.mkColor(theme.PARAMETER_COLOURS[Parameter.PLETH])
-        if not readable:
-            colour.setAlpha(90)
-        self.pleth_track_curve.setPen(pg.mkPen(colour, width=1))
-        self._pleth_hint.setText("" if readable else "pleth: zoom in to under 2 minutes to see the waveform")
+        # Minutes of pulses squeezed into a few pixels are a solid band that says nothing and hides
+        # nothing worth seeing: the waveform is drawn only where its shape can be read.
+        self.pleth_track_curve.setVisible(readable)
+        self._pleth_hint.setText("" if readable else "pleth recorded · zoom in to under 2 minutes to see the waveform")
         self._pleth_hint.setPos(left, high)
 
     # -- drawing ------------------------------------------------------------------------------
@@ -634,7 +635,9 @@ class TrendChart(QWidget):
             span = max(self.now - self.session_start, 60.0)
             left, right = self.session_start, self.session_start + span + max(30.0, 0.03 * span)
             if not self.live:
-                left -= 0.01 * span  # the first phase's label stays inside the plot
+                # The first phase's label and the last marker's text stay inside the plot.
+                left -= 0.01 * span
+                right += 0.04 * span
         else:
             width = view.viewRange()[0][1] - view.viewRange()[0][0]
             right = self.now + 0.03 * width

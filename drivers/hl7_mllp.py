@@ -624,6 +624,10 @@ class Hl7MllpSource(Source):
             except queue.Empty:
                 return out
 
+    def drain(self) -> list[Reading]:
+        """Readings of messages already acknowledged but not yet read (call after close)."""
+        return self.read(0)
+
     def take_link_events(self) -> list[Any]:
         """Connection changes since the last call."""
         with self._events_lock:

@@ -540,9 +540,15 @@ class Recorder:
                 self.alarms.command("storage_failed", self.session.now, None, error=str(exc))
 
     def _close(self) -> None:
-        """Final flush and session close; the source is released even if storage fails."""
+        """Release the source, keep what it still held, flush, and close the session."""
         try:
-            s = self.session
+            # Close first so nothing new is accepted (or acknowledged), then keep what already was.
+            self.source.close()
+            self._pending.readings.extend(self._ingest(self.source.drain()))
+        except Exception:  # a failing port must not cost the rows already pending
+            log.exception("closing the source failed")
+        s = self.session
+        try:
             status = "complete" if s.phase is Phase.COMPLETE else "closed"
             if status == "closed":
                 s.record(EventKind.SESSION_CLOSED, s.now, self.nurse, phase=s.phase.value)
@@ -561,7 +567,7 @@ class Recorder:
                 log.error("session %s left unfinished: %d rows could not be written", s.id, len(self._pending))
                 self.end_status = "unfinished"
         finally:
-            self.source.close()
+            self.source.close()  # idempotent; also covers a failure above
 
     # -- status --------------------------------------------------------------------------
 

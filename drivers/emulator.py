@@ -393,3 +393,8 @@ class Emulator:
                     self.report.bytes_out += len(reply)
             stop.wait(MAX_SLEEP_S / max(1.0, self.speed / 10))
         return self.report
+
+
+# Host-driven blood-pressure monitors register themselves from their own module (imported last:
+# it builds on the classes above).
+import drivers.bp_devices  # noqa: E402, F401

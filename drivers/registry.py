@@ -24,6 +24,9 @@ _FALLBACK = {
     "masimo-ascii": "drivers.masimo:MasimoAsciiDriver",
     "nonin": "drivers.nonin:NoninDriver",
     "nellcor-ascii": "drivers.nellcor:NellcorAsciiDriver",
+    "philips-intellivue": "drivers.intellivue.driver:IntelliVueDriver",
+    "ge-dinamap": "drivers.dinamap:DinamapDriver",
+    "hl7-mllp": "drivers.hl7_mllp:Hl7MllpDriver",
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from monitor import __version__
 from monitor.config import ConfigError, UserConfig, database_path
+from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.store import SessionNotFound, Store, StoreError
 
@@ -62,11 +63,33 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _cuff_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of minutes") from None
+    if not 1 <= value <= 120:
+        raise argparse.ArgumentTypeError("the cuff cycle must be between 1 and 120 minutes")
+    return value
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
     return key.strip(), value.strip()
+
+
+def _resample(text: str) -> float:
+    if text.lower() in ("all", "0"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (or 'all')") from None
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError("resampling must be a positive number of seconds, or 'all'")
+    return value
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -87,11 +110,20 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
     parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="clinic alarm profile, TOML (default: INFUSION_MONITOR_PROFILE or built in)")
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
+    parser.add_argument("--nibp-infusion", type=_cuff_minutes, default=NIBP_INTERVAL_INFUSION_S / 60,
+                        metavar="MIN", help="cuff cycle during the infusion in minutes (default 5; 10 is common)")
+    parser.add_argument("--nibp-recovery", type=_cuff_minutes, default=NIBP_INTERVAL_RECOVERY_S / 60,
+                        metavar="MIN", help="cuff cycle during recovery in minutes (default 15)")
     parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
                         help="report the device link as lost after this long without data (default 5)")
+    parser.add_argument("--feed", metavar="HOST:PORT",
+                        help="send observations as HL7 ORU^R01 over MLLP to this receiver "
+                             "(default: INFUSION_MONITOR_FEED; off when unset)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,9 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(export)
-    export.add_argument("--format", default="csv", help="csv or json")
-    export.add_argument("--out", metavar="FILE", help="write here instead of standard output")
-    export.add_argument("--deidentify", action="store_true", help="leave out names, MRN, birth dates and device serials")
+    export.add_argument("--format", default="csv", help="csv, json, hl7, fhir or pdf (default csv)")
+    export.add_argument("--out", metavar="FILE",
+                        help="write here instead of standard output ('-': standard output)")
+    export.add_argument("--deidentify", action="store_true",
+                        help="leave out names, MRN, birth dates, device serials and staff names; "
+                             "times on a session-relative clock")
+    export.add_argument("--relative-time", action="store_true",
+                        help="shift times so the session starts at 2000-01-01T00:00:00Z")
+    export.add_argument("--keep-staff", action="store_true",
+                        help="keep nurses' names in a de-identified export")
+    export.add_argument("--resample", type=_resample, default=None, metavar="SECONDS|all",
+                        help="FHIR: one observation per parameter per SECONDS for heart rate, pulse rate and "
+                             "SpO2 (default 60; 'all' exports every value)")
     export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
 
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
@@ -136,9 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulate = sub.add_parser("emulate", help="act as a monitor: send the simulated patient to a serial port")
     emulate.add_argument("--protocol", required=True, metavar="NAME",
-                         help="device to emulate (a driver name, e.g. masimo-ascii, nonin, nellcor-ascii)")
+                         help="device to emulate (a driver name, e.g. masimo-ascii, nonin, nellcor-ascii, "
+                              "philips-intellivue, ge-dinamap, hl7-mllp)")
     emulate.add_argument("--port", required=True, metavar="URL",
-                         help="port the device writes to (e.g. /dev/ttyUSB1, socket://host:port), or 'pty'")
+                         help="port the device writes to (e.g. /dev/ttyUSB1, socket://host:port), or 'pty'; "
+                              "for hl7-mllp the listener's HOST:PORT")
     emulate.add_argument("--scenario", default="normal", help="simulated patient scenario")
     emulate.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per second, e.g. 10")
     emulate.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS", help="stop after so many seconds")
@@ -148,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--baud", type=int, help="override the device's baud rate")
     emulate.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the device's parity")
     emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
+    limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
+    limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
     return parser
 
 
@@ -211,12 +257,51 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
     return driver_cls, source
 
 
-def make_recorder(args: argparse.Namespace, store: Store) -> Any:
-    """Build a recorder for a new or resumed session from command-line options."""
+def nibp_schedule(args: argparse.Namespace) -> Any:
+    """The cuff cycle from ``--nibp-infusion`` / ``--nibp-recovery`` (minutes)."""
+    from monitor.session import NibpSchedule
+
+    infusion = getattr(args, "nibp_infusion", NIBP_INTERVAL_INFUSION_S / 60)
+    recovery = getattr(args, "nibp_recovery", NIBP_INTERVAL_RECOVERY_S / 60)
+    return NibpSchedule(infusion_s=infusion * 60, recovery_s=recovery * 60)
+
+
+def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The alarm profile in force: ``--profile``, INFUSION_MONITOR_PROFILE, config ``profile``, else built in.
+
+    A profile that cannot be used does not stop monitoring: the built-in profile stays in force
+    and the problem (file, line, field) comes back as the second value.
+    """
+    from monitor.alarms.profile import ProfileError, ProfileHolder, resolve_profile
+
+    try:
+        user = UserConfig.load()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    holder = ProfileHolder()
+    path = resolve_profile(getattr(args, "profile", None), user.values)
+    if path is None:
+        return holder.profile, None
+    try:
+        holder.load(path)
+    except ProfileError as exc:
+        return holder.profile, str(exc)
+    return holder.profile, None
+
+
+def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Any:
+    """Build a recorder, with the alarm engine of the active profile, for a new or resumed session."""
+    from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
 
+    profile, problem = alarm_profile(args)
+    if problem:
+        (warn or _warn_stderr)(
+            f"warning: alarm profile not used: {problem}; the built-in profile is in force"
+        )
     driver_cls, source = open_source(args)
-    extra = recorder_extras(store)
+    engine = AlarmEngine(profile)
+    schedule = nibp_schedule(args)
     if args.resume:
         try:
             row = store.session_row(args.resume)
@@ -225,29 +310,65 @@ def make_recorder(args: argparse.Namespace, store: Store) -> Any:
         status = store.status_of(row)
         if status != "unfinished":
             raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
-        return Recorder.resume_session(store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None,
-                                       **extra)
-    patient_id = store.create_patient(args.patient) if args.patient else None
-    return Recorder.new_session(
-        store,
-        source,
-        driver=driver_cls.name,
-        port=args.port,
-        plan=args.plan or SessionPlan(),
-        patient_id=patient_id,
-        nurse=args.nurse,
-        autopilot=args.plan is not None,
-        **extra,
-    )
+        recorder = Recorder.resume_session(
+            store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
+            nibp_schedule=schedule,
+        )
+        engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
+    else:
+        patient_id = store.create_patient(args.patient) if args.patient else None
+        recorder = Recorder.new_session(
+            store,
+            source,
+            driver=driver_cls.name,
+            port=args.port,
+            plan=args.plan or SessionPlan(),
+            patient_id=patient_id,
+            nurse=args.nurse,
+            autopilot=args.plan is not None,
+            alarms=engine,
+            nibp_schedule=schedule,
+        )
+    detail = {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
+    if problem:
+        detail["rejected"] = problem
+    store.audit("alarm_profile_loaded", user=args.nurse, session_id=recorder.session.id, **detail)
+    return recorder
 
 
-def recorder_extras(store: Store) -> dict[str, Any]:
-    """Optional parts of a recorder (the alarm engine) where they are available."""
+def _warn_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
+    """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
+    from monitor.config import setting
+    from monitor.feed import Feed, FeedConfig, FeedConfigError
+
     try:
-        from monitor.alarms.factory import engine_for  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return {}
-    return {"alarms": engine_for(store)}
+        target = setting("feed", getattr(args, "feed", None), None, UserConfig.load())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not target:
+        return None
+    try:
+        config = FeedConfig.parse(str(target))
+    except FeedConfigError as exc:
+        raise CliError(str(exc)) from None
+    from monitor.exports.codes import ranges_from_profile
+
+    profile = getattr(getattr(recorder, "alarms", None), "profile", None)
+    feed = Feed(store.path, config, ranges=ranges_from_profile(profile) if profile is not None else None)
+    feed.attach(recorder)
+    feed.start()
+    store.audit("feed_started", user=getattr(args, "nurse", None), session_id=recorder.session.id,
+                receiver=f"{config.host}:{config.port}")
+    return feed
+
+
+#: After a recording ends, the feed tries this long to deliver what is queued; the rest waits in
+#: the queue for the next start.
+FEED_DRAIN_S = 5.0
 
 
 def _fmt_clock(seconds: float | None) -> str:
@@ -277,32 +398,65 @@ def progress_line(status: Any) -> str:
         phase += f" {_fmt_clock(status.recovery_remaining_s)} left"
     nibp_age = "" if status.nibp_age_s is None else f" ({_fmt_clock(status.nibp_age_s)} ago)"
     link = status.link
+    marks = not_patient_data(status.latest)
     return (
         f"[{phase}] t+{_fmt_clock(status.elapsed_s)} HR {hr_text} SpO2 {value(Parameter.SPO2)} "
         f"NIBP {value(Parameter.NIBP_SYS)}/{value(Parameter.NIBP_DIA)} ({value(Parameter.NIBP_MEAN)}){nibp_age} | "
         f"link {link.state} rx {link.bytes_in}B ok {link.frames_decoded} bad {link.frames_rejected} "
         f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"
         + ("" if status.storage_ok else " | STORAGE FAILING")
+        + (f" | {' AND '.join(marks).upper()} - NOT PATIENT VALUES" if marks else "")
     )
+
+
+def not_patient_data(readings: Any) -> list[str]:
+    """``demo data`` / ``test data`` when any of the readings is marked so by the device."""
+    from monitor.readings import Flag
+
+    flags = {flag for reading in readings for flag in reading.flags}
+    return [text for flag, text in ((Flag.DEMO_DATA, "demo data"), (Flag.TEST_DATA, "test data")) if flag in flags]
+
+
+DEMO_WARNING = (
+    "WARNING: the monitor marks its values as {what}: they are NOT the patient's vital signs. "
+    "Switch the monitor out of demo/test mode before monitoring a patient.\n"
+)
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
+    from monitor.alarms.engine import describe_change
     from monitor.recorder import wall_deadline
+
+    def warn(text: str) -> None:
+        out.write(text + "\n")
 
     store = _open_store(args)
     try:
         _warn_unfinished(store, args, out)
-        recorder = make_recorder(args, store)
+        recorder = make_recorder(args, store, warn=warn)
+        profile = recorder.alarms.profile
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
+        out.write(f"alarm profile {profile.name} ({profile.source})\n")
         out.flush()
         last_print = [0.0]
+        warned: set[str] = set()
+        alarm_rows: dict[str, dict[str, Any]] = {}
 
         def show(update: Any) -> None:
+            for what in not_patient_data(update.readings):
+                if what not in warned:
+                    warned.add(what)
+                    out.write(DEMO_WARNING.format(what=what))
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
-                out.write(f"  alarm {change.get('state', '')} {change.get('priority', '')} {change.get('message', '')}\n")
+                line = describe_change(alarm_rows.get(change["id"]), change)
+                alarm_rows[change["id"]] = change
+                if change["state"] == "ended":
+                    del alarm_rows[change["id"]]
+                if line:
+                    out.write(line + "\n")
             now = time.monotonic()
             if not args.quiet and now - last_print[0] >= 1.0:
                 last_print[0] = now
@@ -310,8 +464,16 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         recorder.add_listener(show)
-        with _stop_on_signals(recorder):
-            recorder.run(until=wall_deadline(args.duration))
+        feed = start_feed(args, store, recorder)
+        try:
+            with _stop_on_signals(recorder):
+                recorder.run(until=wall_deadline(args.duration))
+        finally:
+            if feed is not None:
+                feed.stop(drain_s=FEED_DRAIN_S)
+                left = feed.status().queued
+                if left:
+                    out.write(f"live feed: {left} messages wait in the queue for the next start\n")
         out.write(f"session {recorder.session.id} {recorder.end_status}: {recorder.status().stored_readings} readings stored\n")
         return EXIT_OK
     finally:
@@ -388,32 +550,70 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Export one session in a format."""
     from monitor.exports import ExportError, writer
-    from monitor.exports.data import load
+    from monitor.exports.data import DEFAULT_RESAMPLE_S, ExportOptions, load
 
     try:
         write, binary = writer(args.format)
     except ExportError as exc:
         raise CliError(str(exc)) from None
+    to_stdout = args.out in (None, "-")
+    if binary and args.out is None and sys.stdout.isatty():
+        raise CliError(
+            f"the {args.format} export is binary and standard output is a terminal; "
+            "give --out FILE (or --out - to write it to standard output anyway)"
+        )
+    from monitor.exports.codes import ranges_from_profile
+
+    profile, problem = alarm_profile(args)
+    if problem:
+        raise CliError(f"alarm profile (for reference ranges): {problem}")
+    options = ExportOptions(
+        ranges=ranges_from_profile(profile),
+        deidentify=args.deidentify,
+        relative_time=args.relative_time,
+        keep_staff=args.keep_staff,
+        resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
+        user=args.user,
+    )
     store = _open_store(args, must_exist=True)
     with store:
         try:
-            record = load(store, args.session, deidentify=args.deidentify)
+            record = load(store, args.session, options=options)
         except SessionNotFound as exc:
             raise CliError(str(exc)) from None
-        if args.out:
-            path = Path(args.out)
-            try:
-                with path.open("wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
-                    write(record, f)
-            except OSError as exc:
-                raise CliError(f"cannot write {path}: {exc.strerror}") from None
+        if not to_stdout:
+            _write_file(Path(args.out), lambda f: write(record, f), binary)
         elif binary:
             write(record, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
             write(record, out)
-        store.audit("export", user=args.user, session_id=record.id, format=args.format,
-                    deidentified=args.deidentify, destination=args.out or "stdout")
+        store.audit(
+            "export",
+            user=args.user,
+            session_id=record.id,
+            format=args.format,
+            deidentified=options.deidentify,
+            relative_time=options.shifts_time,
+            staff_names=(not options.deidentify) or options.keep_staff,
+            resample_s=options.resample_s if args.format == "fhir" else None,
+            destination="stdout" if to_stdout else str(Path(args.out).resolve()),
+        )
     return EXIT_OK
+
+
+def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
+    """Write through a temporary file beside the target so a failed export leaves no half file."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+        with partial.open("wb" if binary else "w", **text_args) as f:
+            write(f)
+        partial.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
@@ -471,6 +671,8 @@ def cmd_emulate(args: argparse.Namespace, out: TextIO) -> int:
     from drivers.emulator import Emulator, EmulatorError, make_device, open_device_port
     from drivers.link import PORT_ERRORS
 
+    if args.protocol == "hl7-mllp":
+        return emulate_hl7(args, out)
     try:
         device = make_device(args.protocol, args.scenario, args.seed, settings=dict(args.settings))
         emulator = Emulator(device, args.speed)
@@ -505,6 +707,70 @@ def cmd_emulate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
+    """Act as a monitor pushing ORU^R01 over MLLP to a listener at ``--port HOST:PORT``."""
+    import statistics
+    import threading
+
+    from drivers.hl7_mllp import SettingsError, parse_address
+    from drivers.hl7_sender import Hl7Sender, SenderOptions, run_sender
+    from drivers.patient_feed import PatientFeed
+    from drivers.simulation import ScenarioError
+
+    if args.speed != 1.0:
+        raise CliError("hl7-mllp emulation runs in real time (its observation times are the clock); "
+                       "leave out --speed")
+    try:
+        host, port = parse_address(args.port)
+        options = SenderOptions.from_mapping(dict(args.settings))
+        feed = PatientFeed(scenario=args.scenario, seed=args.seed, start=time.time(), source="hl7-mllp",
+                           auto_cuff_every_s=options.nbp_every_s, cuff_duration_s=options.cuff_s,
+                           cuff_at_start=True)
+    except (SettingsError, ScenarioError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    sender = Hl7Sender(feed, host, port, interval_s=options.interval_s, family=options.family)
+    out.write(f"sending ORU^R01 every {options.interval_s:g} s to {host}:{port} (MLLP), NIBP every "
+              f"{options.nbp_every_s:g} s, {options.family} codes, scenario {args.scenario}\n")
+    out.flush()
+    stop = threading.Event()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        run = run_sender(sender, args.duration, stop)
+    finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+    c = run.counters
+    rtt = ""
+    if c.round_trips_s:
+        rtt = f", ACK round trip median {statistics.median(c.round_trips_s) * 1000:.2f} ms"
+    out.write(f"sent {c.sent} messages: {c.accepted} accepted (AA), {c.not_accepted} not accepted{rtt}\n")
+    if run.connection_failures:
+        out.write(f"{run.connection_failures} connection attempts failed (last: {run.last_error})\n")
+    return EXIT_OK
+
+
+def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the limits of the active (or the given) alarm profile; a broken profile is an error."""
+    from monitor.alarms.profile import (
+        ProfileError,
+        default_profile,
+        describe_profile,
+        load_profile,
+        resolve_profile,
+    )
+
+    try:
+        path = resolve_profile(args.profile, UserConfig.load().values)
+        profile = default_profile() if path is None else load_profile(path)
+    except (ProfileError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+    out.write(describe_profile(profile))
+    return EXIT_OK
+
+
 FRONTENDS_GROUP = "infusion_monitor.frontends"
 
 
@@ -531,6 +797,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "drivers": cmd_drivers,
     "ports": cmd_ports,
     "emulate": cmd_emulate,
+    "limits": cmd_limits,
 }
 
 

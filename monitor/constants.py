@@ -16,6 +16,8 @@ RECOVERY_MINUTES_DEFAULT: Final = 30.0
 NIBP_INTERVAL_BASELINE_S: Final = 5 * 60.0
 NIBP_INTERVAL_INFUSION_S: Final = 5 * 60.0
 NIBP_INTERVAL_RECOVERY_S: Final = 15 * 60.0
+# Cuff cycles a nurse may choose, minutes (CLINICAL.md: 5 by default, 10 allowed during infusion).
+NIBP_INTERVAL_RANGE_MIN: Final = (1.0, 30.0)
 # A started cuff measurement that has not produced a value after this long may be requested again.
 NIBP_REQUEST_TIMEOUT_S: Final = 150.0
 # A cuff value this old no longer counts as "the current" blood pressure for the baseline.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from monitor.constants import (
     NIBP_INTERVAL_BASELINE_S,
     NIBP_INTERVAL_INFUSION_S,
+    NIBP_INTERVAL_RANGE_MIN,
     NIBP_INTERVAL_RECOVERY_S,
     NIBP_OVERDUE_CYCLES,
     NIBP_REQUEST_TIMEOUT_S,
@@ -62,6 +63,8 @@ class EventKind(StrEnum):
     LINK_LOST = "link_lost"
     LINK_RESTORED = "link_restored"
     TECHNICAL = "technical"
+    DEVICE_CHANGED = "device_changed"
+    SETTINGS_CHANGED = "settings_changed"
 
 
 PHASE_START_EVENT = {
@@ -419,6 +422,24 @@ class Session:
         reference = self.last_nibp_at if self.last_nibp_at is not None else phase_start
         return reference + interval
 
+    def set_nibp_interval(
+        self, phase: Phase | str, minutes: float, at: float | None = None, user: str | None = None
+    ) -> None:
+        """Change the cuff cycle of one phase (e.g. infusion every 10 min instead of 5)."""
+        phase = Phase(phase)
+        if phase not in (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY):
+            raise SessionRuleError(f"the {phase} phase has no cuff cycle")
+        low, high = NIBP_INTERVAL_RANGE_MIN
+        if not low <= minutes <= high:
+            raise SessionRuleError(f"a cuff cycle must be {low:g} to {high:g} minutes, not {minutes:g}")
+        field_name = f"{phase.value}_s"
+        before = getattr(self.nibp_schedule, field_name)
+        self.nibp_schedule = replace(self.nibp_schedule, **{field_name: minutes * SECONDS_PER_MINUTE})
+        self.record(
+            EventKind.SETTINGS_CHANGED, self._at(at), user, setting=f"nibp_interval_{phase.value}",
+            minutes=minutes, before_minutes=None if before is None else before / SECONDS_PER_MINUTE,
+        )
+
     def nibp_age(self, now: float | None = None) -> float | None:
         """Seconds since the last cuff value, None before the first."""
         if self.last_nibp_at is None:
@@ -482,6 +503,13 @@ class Session:
             elif kind is EventKind.SESSION_COMPLETED:
                 self.phase = Phase.COMPLETE
                 self.phase_started_at[Phase.COMPLETE] = event.t
+            elif kind is EventKind.SETTINGS_CHANGED and str(event.detail.get("setting", "")).startswith(
+                "nibp_interval_"
+            ):
+                phase_name = str(event.detail["setting"]).removeprefix("nibp_interval_")
+                self.nibp_schedule = replace(
+                    self.nibp_schedule, **{f"{phase_name}_s": float(event.detail["minutes"]) * SECONDS_PER_MINUTE}
+                )
             if self.phase not in self.phases_reached:
                 self.phases_reached.append(self.phase)
         for reading in readings:

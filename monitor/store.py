@@ -143,8 +143,23 @@ def _create_v1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_feed_queue_v2(db: sqlite_utils.Database) -> None:
+    """The live feed's store-and-forward queue and, per session, how far readings were queued."""
+    db.execute(
+        "CREATE TABLE feed_queue ("
+        "id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, control_id TEXT NOT NULL, "
+        "observed_at REAL NOT NULL, queued_at REAL NOT NULL, message TEXT NOT NULL, "
+        "attempts INTEGER NOT NULL DEFAULT 0, last_attempt_at REAL, last_error TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE feed_cursor ("
+        "session_id TEXT PRIMARY KEY, last_reading_id INTEGER NOT NULL DEFAULT 0, "
+        "next_number INTEGER NOT NULL DEFAULT 1, attached_at REAL NOT NULL)"
+    )
+
+
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1, _add_feed_queue_v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

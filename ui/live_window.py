@@ -1,29 +1,87 @@
-"""The live monitor window: session header, large numerics and a whole-session trend chart."""
+"""The live monitor window a nurse works from for a whole session.
+
+Top to bottom: the session header (patient, phase, infusion and recovery clocks, device and
+link health, who is signed in), the alarm bar, the whole-session trends beside the large
+numerics, and the controls (phase actions, quick events, notes and scores).
+
+Everything the nurse does becomes a recorder command (``Recorder.submit``) attributed to the
+signed-in user; the recorder carries it out on its own thread, puts it on the timeline and in
+the audit log, and a refusal (e.g. infusion without a baseline) comes back as a message on
+screen. The window only shows and asks; the rules live in the core.
+"""
 
 from __future__ import annotations
 
-import math
+import logging
 import time
-from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QFont
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
-from monitor.readings import Parameter, Reading
+from monitor.alarms.model import AlarmSnapshot, Priority
+from monitor.alarms.model import LimitLine as EngineLimit
+from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.recorder import RecorderUpdate, SessionStatus
+from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
+from monitor.store import Store, StoreError
+from ui import theme
+from ui.alarm_bar import AlarmBar
+from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
-from ui.trend_buffer import TrendBuffer
+from ui.dialogs import (
+    MOAAS_LEVELS,
+    RASS_LEVELS,
+    AlarmLogDialog,
+    CadssDialog,
+    ConfirmDialog,
+    LevelDialog,
+    SignedInUser,
+    SignInDialog,
+    TextDialog,
+)
+from ui.numerics import NumericsPanel, clock_text, minutes_ago
+from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
+from ui.trend_chart import LimitLine, TrendChart, phase_spans
 
-COLOURS = {
-    Parameter.HR: "#36c95f",
-    Parameter.PR: "#36c95f",
-    Parameter.SPO2: "#2fb8e6",
-    Parameter.NIBP_SYS: "#e8e8e8",
-    Parameter.NIBP_DIA: "#e8e8e8",
-    Parameter.NIBP_MEAN: "#d0a030",
+log = logging.getLogger(__name__)
+
+# Quick events: (what, button text, shortcut key, prompt for a detail or None).
+QUICK_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("dose_change", "Dose/rate change", "D", "New dose or rate (Enter to record without detail)"),
+    ("nausea_vomiting", "Nausea/vomiting", "V", None),
+    ("anxiety", "Anxiety", "X", None),
+    ("intervention", "Intervention given", "I", "What was given or done"),
+)
+
+# Rule parameters of the alarm profile -> the trend they are drawn on, and a short name.
+_RULE_PARAMETER = {
+    "heart_rate": (Parameter.HR, "HR"),
+    "spo2": (Parameter.SPO2, "SpO2"),
+    "nibp_sys": (Parameter.NIBP_SYS, "SBP"),
+    "nibp_dia": (Parameter.NIBP_DIA, "DBP"),
+    "nibp_mean": (Parameter.NIBP_MEAN, "MAP"),
 }
+# Commands carried out by the alarm engine; the signed-in role travels with them (some need admin).
+ALARM_COMMANDS = frozenset({
+    "acknowledge", "reset", "pause_audio", "resume_audio", "alarms_off", "alarms_on", "audio_off", "audio_on",
+    "set_limit", "load_profile",
+})
+
+MESSAGE_SHOWN_MS = 12_000
 
 
 def _clock(seconds: float | None) -> str:
@@ -34,138 +92,772 @@ def _clock(seconds: float | None) -> str:
     return f"{sign}{s // 60:02d}:{s % 60:02d}"
 
 
-class NumericTile(QWidget):
-    """A large value with its label and unit."""
+def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
+    """The engine's limits in force as lines on the trend each one belongs to."""
+    lines = []
+    for limit in limits:
+        if limit.parameter not in _RULE_PARAMETER:
+            continue
+        parameter, short = _RULE_PARAMETER[limit.parameter]
+        text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:g}"
+        lines.append(LimitLine(parameter, float(limit.value), limit.priority, text, limit.operator in (">", "≥")))
+    return lines
 
-    def __init__(self, label: str, unit: str, colour: str) -> None:
-        super().__init__()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        self.title = QLabel(f"{label}  {unit}")
-        self.title.setStyleSheet(f"color: {colour}; font-size: 16px;")
-        self.value = QLabel("---")
-        font = QFont()
-        font.setPointSize(44)
-        font.setBold(True)
-        self.value.setFont(font)
-        self.value.setStyleSheet(f"color: {colour};")
-        self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.detail = QLabel("")
-        self.detail.setStyleSheet("color: #bbbbbb; font-size: 14px;")
-        layout.addWidget(self.title)
-        layout.addWidget(self.value)
-        layout.addWidget(self.detail)
 
-    def show_value(self, text: str, detail: str = "") -> None:
-        """Update the number and the small line under it."""
-        self.value.setText(text)
-        self.detail.setText(detail)
+class SessionHeader(QFrame):
+    """Patient, phase, clocks, device and link health, signed-in user."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 10, 4)
+        self.patient = QLabel("Patient: —")
+        self.patient.setStyleSheet("font-size: 18px;")
+        self.phase = QLabel("SETUP")
+        self.phase.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.phase.setMinimumWidth(170)
+        self.timers = QLabel("")
+        self.timers.setStyleSheet("font-size: 22px; font-weight: bold;")
+        self.device = QLabel("")
+        self.device.setStyleSheet(f"font-size: 14px; color: {theme.TEXT_DIM};")
+        self.device.setWordWrap(True)
+        self.device.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.user = QLabel("")
+        self.user.setStyleSheet("font-size: 16px;")
+        self.clock = QLabel("")
+        self.clock.setStyleSheet("font-size: 22px; font-weight: bold;")
+        layout.addWidget(self.patient)
+        layout.addSpacing(12)
+        layout.addWidget(self.phase)
+        layout.addSpacing(8)
+        layout.addWidget(self.timers, 2)
+        layout.addWidget(self.device, 2)
+        layout.addWidget(self.user)
+        layout.addSpacing(12)
+        layout.addWidget(self.clock)
+        self.set_phase(Phase.SETUP)
+
+    def set_phase(self, phase: Phase, paused: bool = False) -> None:
+        """Phase badge in the phase's colour (amber while the pump is paused)."""
+        colour = theme.PHASE_COLOURS.get(phase.value, "#333")
+        text = phase.value.upper() + (" · PAUSED" if paused else "")
+        border = theme.WARNING_TEXT if paused else "#888"
+        self.phase.setText(text)
+        theme.restyle(
+            self.phase,
+            f"background: {colour}; border: 2px solid {border}; border-radius: 6px; font-size: 24px; "
+            "font-weight: bold; padding: 2px 12px;"
+        )
+
+    def text(self) -> str:
+        """Everything the header says, as one line (for logs and tests)."""
+        parts = (self.patient, self.phase, self.timers, self.device, self.user, self.clock)
+        return "  ".join(label.text() for label in parts)
 
 
 class LiveWindow(QMainWindow):
-    """Shows what the recorder produces; closing it closes the session cleanly."""
+    """Shows what the recorder produces and turns the nurse's actions into recorder commands."""
 
-    def __init__(self, bridge: RecorderBridge) -> None:
+    #: Emitted after a command settles: name, error text ("" when it succeeded).
+    command_settled = Signal(str, str)
+
+    def __init__(
+        self,
+        bridge: RecorderBridge,
+        user: SignedInUser | None = None,
+        *,
+        device: DeviceChoice | None = None,
+        sound: bool = True,
+    ) -> None:
         super().__init__()
         self.bridge = bridge
+        self.user = user or SignedInUser(bridge.recorder.nurse or "unknown", "nurse")
+        self.device = device or DeviceChoice(driver="simulated", port=None)
+        self.locked = False
+        self.dialog: QDialog | None = None
+        self.last_status: SessionStatus | None = None
+        self.last_snapshot: AlarmSnapshot | None = None
+        self.end_status: str | None = None
+        self.events: list[SessionEvent] = []
+        self.messages: list[str] = []
+        self.moaas_due = False
+        self._close_confirmed = False
+        self._limits_key: tuple[EngineLimit, ...] | None = None
+
         self.setWindowTitle("Infusion Monitor")
         self.resize(1600, 900)
-        self.setStyleSheet("QMainWindow, QWidget { background: #101418; color: #e8e8e8; }")
+        self.setStyleSheet(theme.STYLE_SHEET)
         central = QWidget()
         root = QVBoxLayout(central)
-        self.header = QLabel("connecting…")
-        self.header.setStyleSheet("font-size: 20px; padding: 4px;")
+        root.setContentsMargins(8, 6, 8, 6)
+        root.setSpacing(6)
+        self.header = SessionHeader()
         root.addWidget(self.header)
+        self.alarm_bar = AlarmBar()
+        root.addWidget(self.alarm_bar)
         body = QHBoxLayout()
-        root.addLayout(body, stretch=1)
-
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
-        self.plot.setBackground("#101418")
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend()
-        self.plot.setYRange(30, 200)
-        self.curves: dict[Parameter, pg.PlotDataItem] = {}
-        for parameter, name in ((Parameter.HR, "HR"), (Parameter.SPO2, "SpO2"), (Parameter.NIBP_MEAN, "NIBP mean")):
-            curve = self.plot.plot(name=name, pen=pg.mkPen(COLOURS[parameter], width=2))
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
-            self.curves[parameter] = curve
-        self.nibp_sys = self.plot.plot(name="NIBP sys/dia", pen=None, symbol="t", symbolBrush=COLOURS[Parameter.NIBP_SYS])
-        self.nibp_dia = self.plot.plot(pen=None, symbol="t1", symbolBrush=COLOURS[Parameter.NIBP_DIA])
-        self.curves[Parameter.NIBP_SYS] = self.nibp_sys
-        self.curves[Parameter.NIBP_DIA] = self.nibp_dia
-        body.addWidget(self.plot, stretch=3)
-
-        tiles = QGridLayout()
-        self.hr_tile = NumericTile("HR", "/min", COLOURS[Parameter.HR])
-        self.spo2_tile = NumericTile("SpO2", "%", COLOURS[Parameter.SPO2])
-        self.nibp_tile = NumericTile("NIBP", "mmHg", COLOURS[Parameter.NIBP_SYS])
-        tiles.addWidget(self.hr_tile, 0, 0)
-        tiles.addWidget(self.spo2_tile, 1, 0)
-        tiles.addWidget(self.nibp_tile, 2, 0)
-        side = QWidget()
-        side.setLayout(tiles)
-        body.addWidget(side, stretch=1)
+        self.chart = TrendChart()
+        body.addWidget(self.chart, 66)
+        self.numerics = NumericsPanel()
+        self.numerics.setMinimumWidth(430)
+        body.addWidget(self.numerics, 34)
+        root.addLayout(body, 1)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        self.message.setStyleSheet(
+            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-size: 18px; font-weight: bold; "
+            "padding: 6px 10px; border-radius: 4px;"
+        )
+        root.addWidget(self.message)
+        self.controls = self._build_controls()
+        root.addWidget(self.controls)
+        self.lock_banner = QLabel("SCREEN LOCKED — alarms stay active and audible. Sign in to unlock (Ctrl+L).")
+        self.lock_banner.setStyleSheet(
+            f"background: #20242a; color: {theme.TEXT}; font-size: 20px; padding: 10px; border: 2px solid #888;"
+        )
+        self.lock_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.lock_banner.setVisible(False)
+        root.addWidget(self.lock_banner)
         self.setCentralWidget(central)
 
-        self.buffers: dict[Parameter, TrendBuffer] = defaultdict(TrendBuffer)
-        self.last_status: SessionStatus | None = None
-        self.end_status: str | None = None
+        # Convenience names used by tests and by the first-window code.
+        self.hr_tile = self.numerics.hr
+        self.spo2_tile = self.numerics.spo2
+        self.nibp_tile = self.numerics.nibp
+
+        self.sound = AlarmSoundPlayer(self) if sound else None
+        if self.sound is not None:
+            self.alarm_bar.set_audio_output(self.sound.available, "" if self.sound.available else self.sound.detail)
+        else:
+            self.alarm_bar.set_audio_output(False, "sound disabled")
+        self.alarms_available = bridge.recorder.alarms is not None
+        if not self.alarms_available:
+            self.alarm_bar.quiet_label.setText("No alarm engine is running: alarms are NOT monitored")
+            self.alarm_bar.quiet_label.setStyleSheet(f"color: {theme.WARNING_TEXT}; font-size: 20px;")
+        self.alarm_bar.acknowledge_requested.connect(self.acknowledge_alarms)
+        self.alarm_bar.pause_requested.connect(self.pause_audio)
+        self.alarm_bar.log_requested.connect(self.show_alarm_log)
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(lambda: self.message.setVisible(False))
+        self._install_shortcuts()
+        self._show_user()
+        self.header.patient.setText(f"Patient: {self._patient_text()}")
+        if not self.alarms_available:
+            self._default_limits()
         bridge.updates.connect(self.on_updates)
         bridge.finished.connect(self.on_finished)
+        bridge.command_failed.connect(lambda name, text: self.show_message(text))
 
-    # -- data ------------------------------------------------------------------------------
+    # -- construction ------------------------------------------------------------------------
+
+    def _button(self, text: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
+        button = QPushButton(text)
+        button.setMinimumHeight(42)
+        button.clicked.connect(slot)
+        if tip:
+            button.setToolTip(tip)
+        return button
+
+    def _build_controls(self) -> QFrame:
+        panel = QFrame()
+        panel.setObjectName("panel")
+        grid = QGridLayout(panel)
+        grid.setContentsMargins(6, 6, 6, 6)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(6)
+        self.phase_buttons = {
+            "start_baseline": self._button("Start baseline", self.start_baseline),
+            "start_infusion": self._button("Start infusion", self.start_infusion),
+            "pause_infusion": self._button("Pause infusion (P)", self.toggle_pause),
+            "stop_infusion": self._button("Stop infusion", self.stop_infusion),
+            "start_recovery": self._button("Start recovery", self.start_recovery),
+            "complete": self._button("Discharge…", self.discharge),
+        }
+        self.phase_buttons["start_infusion"].setObjectName("primary")
+        for col, button in enumerate(self.phase_buttons.values()):
+            grid.addWidget(button, 0, col)
+        self.nibp_button = self._button("NIBP now (B)", self.nibp_now)
+        self.settings_button = self._button("Settings", self.open_settings)
+        self.sign_in_button = self._button("Sign in / shift", self.sign_in)
+        self.lock_button = self._button("Lock (Ctrl+L)", self.toggle_lock)
+        for col, button in enumerate(
+            (self.nibp_button, self.settings_button, self.sign_in_button, self.lock_button), start=6
+        ):
+            grid.addWidget(button, 0, col)
+        self.quick_buttons: dict[str, QPushButton] = {}
+        col = 0
+        for what, text, key, prompt in QUICK_EVENTS:
+            button = self._button(f"{text} ({key})", lambda w=what, t=text, p=prompt: self.quick_event(w, t, p))
+            self.quick_buttons[what] = button
+            grid.addWidget(button, 1, col)
+            col += 1
+        self.note_button = self._button("Note (N)", self.add_note)
+        self.moaas_button = self._button(
+            "MOAA/S (M)", self.score_moaas, "Modified Observer's Assessment of Alertness/Sedation, 0-5"
+        )
+        self.rass_button = self._button("RASS (R)", self.score_rass, "Richmond Agitation-Sedation Scale, +4 to -5")
+        self.cadss_button = self._button("CADSS-6 (C)", self.score_cadss, "CADSS short form, items 1, 2, 6, 7, 15, 22")
+        for button in (self.note_button, self.moaas_button, self.rass_button, self.cadss_button):
+            grid.addWidget(button, 1, col)
+            col += 1
+        return panel
+
+    def _install_shortcuts(self) -> None:
+        keys: list[tuple[str, Callable[[], None]]] = [
+            ("A", self.acknowledge_alarms),
+            ("S", self.pause_audio),
+            ("P", self.toggle_pause),
+            ("B", self.nibp_now),
+            ("N", self.add_note),
+            ("M", self.score_moaas),
+            ("R", self.score_rass),
+            ("C", self.score_cadss),
+            ("L", self.chart.go_live),
+            ("Ctrl+L", self.toggle_lock),
+        ]
+        for what, text, key, prompt in QUICK_EVENTS:
+            keys.append((key, lambda w=what, t=text, p=prompt: self.quick_event(w, t, p)))
+        self.shortcuts: dict[str, QShortcut] = {}
+        for key, slot in keys:
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.activated.connect(slot)
+            self.shortcuts[key] = shortcut
+
+    def _patient_text(self) -> str:
+        """MRN (and name) of the session's patient, read through a reader connection of its own."""
+        recorder = self.bridge.recorder
+        try:
+            with Store(recorder.store.path, readonly=True) as reader:
+                row = reader.session_row(recorder.session.id)
+                patient = reader.patient_row(row.get("patient_id"))
+        except StoreError as exc:
+            log.warning("cannot read the patient: %s", exc)
+            return "unknown"
+        if not patient:
+            return "not entered"
+        parts = [str(patient[k]) for k in ("name", "mrn") if patient.get(k)]
+        return " · MRN ".join(parts) if len(parts) == 2 else parts[0] if parts else "not entered"
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def send(self, name: str, on_success: Callable[[Any], None] | None = None, **args: Any) -> None:
+        """Send a command as the signed-in user; a refusal is shown as a message."""
+        if name in ALARM_COMMANDS:
+            args.setdefault("role", self.user.role)
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                self.show_message(str(error))
+            elif on_success is not None:
+                on_success(result)
+            self.command_settled.emit(name, "" if error is None else str(error))
+
+        self.bridge.command(name, self.user.name, done, **args)
+
+    def show_message(self, text: str) -> None:
+        """A message the nurse must see (a refused action, a failed device change)."""
+        self.messages.append(text)
+        self.message.setText(text)
+        self.message.setVisible(True)
+        self._message_timer.start(MESSAGE_SHOWN_MS)
+
+    def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
+        """Open a dialog window-modal without blocking updates; ``on_accept`` runs when it is accepted."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.reject()
+        self.dialog = dialog
+        dialog.setStyleSheet(theme.STYLE_SHEET)
+        dialog.accepted.connect(lambda: on_accept(dialog))
+        dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
+        dialog.open()
+        return dialog
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
+    def confirm(
+        self, title: str, text: str, action: Callable[[], None], yes: str = "Yes", danger: bool = False
+    ) -> None:
+        """Ask before a costly action."""
+        self._open(ConfirmDialog(self, title, text, yes, danger), lambda _d: action())
+
+    def _blocked(self) -> bool:
+        if self.locked:
+            self.show_message("The screen is locked: sign in to unlock (Ctrl+L).")
+            return True
+        if self.end_status is not None:
+            self.show_message(f"The session is {self.end_status}; nothing more can be recorded in it.")
+            return True
+        return False
+
+    # -- phase actions ---------------------------------------------------------------------------
+
+    def start_baseline(self) -> None:
+        """Begin collecting the baseline (asks when it would restart one)."""
+        if self._blocked():
+            return
+        status = self.last_status
+        if status is not None and status.phase is Phase.BASELINE:
+            self.confirm("Restart baseline", "Start the baseline again? Values collected so far are discarded.",
+                         lambda: self.send("start_baseline"), "Restart baseline")
+        else:
+            self.send("start_baseline")
+
+    def start_infusion(self) -> None:
+        """Start the infusion after confirmation; the core refuses it without a full baseline."""
+        if self._blocked():
+            return
+        status = self.last_status
+        since = ""
+        if status is not None and status.phase is Phase.BASELINE:
+            since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
+        self.confirm("Start infusion", "Start the infusion now?" + since, lambda: self.send("start_infusion"),
+                     "Start infusion")
+
+    def _baseline_since(self) -> str:
+        for event in reversed(self.events):
+            if event.kind is PHASE_START_EVENT[Phase.BASELINE]:
+                return clock_text(event.t)
+        return "the baseline start"
+
+    def toggle_pause(self) -> None:
+        """Pause a running infusion, or resume a paused one."""
+        if self._blocked():
+            return
+        status = self.last_status
+        if status is not None and status.infusion_paused:
+            self.send("resume_infusion")
+        else:
+            self.send("pause_infusion")
+
+    def stop_infusion(self) -> None:
+        """Mark the end of drug delivery (asks first)."""
+        if self._blocked():
+            return
+        self.confirm("Stop infusion", "Mark the infusion as stopped? Infusion time stops counting.",
+                     lambda: self.send("stop_infusion"), "Stop infusion", danger=True)
+
+    def start_recovery(self) -> None:
+        """Enter recovery (asks first; stops the infusion if still running)."""
+        if self._blocked():
+            return
+        self.confirm("Start recovery", "Start the recovery watch now? A running infusion is marked stopped.",
+                     lambda: self.send("start_recovery"), "Start recovery")
+
+    def discharge(self) -> None:
+        """Score discharge (modified Aldrete, PADSS) and complete the session."""
+        if self._blocked():
+            return
+        try:
+            from ui.discharge_dialog import DischargeDialog
+        except ImportError as exc:
+            self.show_message(f"discharge scoring is not available: {exc}")
+            return
+        status = self.last_status
+        readings = list(status.latest) if status is not None else []
+        baseline = status.baseline if status is not None else None
+        self._open(DischargeDialog(self, readings, baseline), self._discharge_entered)
+
+    def _discharge_entered(self, dialog: QDialog) -> None:
+        result = dialog.discharge()  # type: ignore[attr-defined]
+        if result is None:
+            return
+        detail = result.as_dict()
+
+        def record() -> None:
+            self.send("discharge_scored", lambda _r: self.send("complete"), **detail)
+
+        if result.passed:
+            record()
+        else:
+            reasons = "; ".join(result.reasons)
+            self.confirm("Discharge criteria not met", f"Discharge criteria are not met: {reasons}. "
+                         "Complete the session anyway (the reasons are recorded)?", record, "Complete anyway",
+                         danger=True)
+
+    def nibp_now(self) -> None:
+        """Start a cuff measurement now."""
+        if self._blocked():
+            return
+        self.send("nibp_now")
+
+    # -- notes and scores ------------------------------------------------------------------------
+
+    def quick_event(self, what: str, text: str, prompt: str | None) -> None:
+        """Record a quick event; some ask for one line of detail (Enter records it)."""
+        if self._blocked():
+            return
+        if prompt is None:
+            self.send("quick_event", what=what, text=text)
+            return
+
+        def record(dialog: QDialog) -> None:
+            detail = dialog.text()  # type: ignore[attr-defined]
+            self.send("quick_event", what=what, text=f"{text}: {detail}" if detail else text)
+
+        self._open(TextDialog(self, text, prompt), record)
+
+    def add_note(self) -> None:
+        """A free-text note on the timeline."""
+        if self._blocked():
+            return
+
+        def record(dialog: QDialog) -> None:
+            text = dialog.text()  # type: ignore[attr-defined]
+            if text:
+                self.send("note", text=text)
+
+        self._open(TextDialog(self, "Note", "Note for the timeline", multiline=True), record)
+
+    def score_moaas(self) -> None:
+        """MOAA/S 0-5 (M, then the digit)."""
+        if self._blocked():
+            return
+
+        def record(dialog: QDialog) -> None:
+            self.send("score", lambda _r: self._moaas_recorded(), scale="MOAA/S", value=dialog.value())  # type: ignore[attr-defined]
+
+        self._open(LevelDialog(self, "MOAA/S", MOAAS_LEVELS, 5), record)
+
+    def _moaas_recorded(self) -> None:
+        self.moaas_due = False
+        self._show_moaas_due()
+
+    def score_rass(self) -> None:
+        """RASS +4 to -5 (R, then the number; Enter keeps 0 alert and calm)."""
+        if self._blocked():
+            return
+        self._open(
+            LevelDialog(self, "RASS", RASS_LEVELS, 0),
+            lambda d: self.send("score", scale="RASS", value=d.value()),  # type: ignore[attr-defined]
+        )
+
+    def score_cadss(self) -> None:
+        """CADSS six-item short form."""
+        if self._blocked():
+            return
+        self._open(
+            CadssDialog(self),
+            lambda d: self.send("score", scale="CADSS-6", value=d.total(), items=d.scores()),  # type: ignore[attr-defined]
+        )
+
+    # -- alarms ----------------------------------------------------------------------------------
+
+    def acknowledge_alarms(self) -> None:
+        """Acknowledge every active alarm as the signed-in user."""
+        if self.locked:
+            self.show_message("The screen is locked: sign in to acknowledge alarms.")
+            return
+        if self.alarms_available:
+            self.send("acknowledge")
+
+    def pause_audio(self) -> None:
+        """Pause alarm sound for the profile's pause time (a higher alarm breaks through)."""
+        if self.locked:
+            self.show_message("The screen is locked: sign in to pause alarm audio.")
+            return
+        if self.alarms_available:
+            self.send("pause_audio")
+
+    def show_alarm_log(self) -> AlarmLogDialog:
+        """The session's alarm log, read from the store."""
+        dialog = AlarmLogDialog(self)
+        recorder = self.bridge.recorder
+        try:
+            with Store(recorder.store.path, readonly=True) as reader:
+                alarms = reader.alarms(recorder.session.id)
+            note = ""
+        except StoreError as exc:
+            alarms, note = [], f"the alarm log cannot be read: {exc}"
+        dialog.show_alarms(alarms, note)
+        self._open(dialog, lambda _d: None)
+        return dialog
+
+    # -- sign-in, lock, settings -----------------------------------------------------------------
+
+    def sign_in(self) -> None:
+        """Change who is at the chair (shift change) or unlock the screen."""
+        dialog = SignInDialog(self, title="Unlock" if self.locked else "Sign in")
+
+        def signed(d: QDialog) -> None:
+            self.set_user(d.user())  # type: ignore[attr-defined]
+            if self.locked:
+                self.set_locked(False)
+
+        self._open(dialog, signed)
+
+    def set_user(self, user: SignedInUser) -> None:
+        """Attribute everything from now on to ``user``."""
+        self.user = user
+        self._show_user()
+        if self.bridge.running:
+            self.send("sign_in", role=user.role)
+
+    def _show_user(self) -> None:
+        self.header.user.setText(f"Signed in: {self.user.label}")
+
+    def toggle_lock(self) -> None:
+        """Lock the controls (alarms keep sounding), or ask for a sign-in to unlock."""
+        if self.locked:
+            self.sign_in()
+        else:
+            self.set_locked(True)
+
+    def set_locked(self, locked: bool) -> None:
+        """Lock or unlock the controls. Alarm display and sound are never affected."""
+        self.locked = locked
+        self.controls.setVisible(not locked)
+        self.lock_banner.setVisible(locked)
+        self.alarm_bar.ack_button.setEnabled(not locked)
+        self.alarm_bar.pause_button.setEnabled(not locked)
+
+    def current_rules(self) -> tuple[list[Any], str]:
+        """The alarm rules in force now, and a note on where they come from."""
+        phase = self.last_status.phase if self.last_status is not None else Phase.SETUP
+        engine = self.bridge.recorder.alarms
+        profile = getattr(engine, "profile", None) if engine is not None else None
+        note = ""
+        if profile is None:
+            from monitor.alarms.profile import default_profile
+
+            profile = default_profile()
+            note = "Showing the built-in profile: no alarm engine is running, so these limits are NOT watched."
+        return list(profile.rules_for(phase)), note or f"Profile '{profile.name}', {phase.value} phase."
+
+    def _default_limits(self) -> None:
+        """Without an engine, still draw the built-in limits so the chart is read the same way."""
+        from monitor.alarms.engine import AlarmEngine
+
+        self.chart.set_limits(chart_limits(AlarmEngine().limits()))
+
+    def _update_limits(self, limits: tuple[EngineLimit, ...]) -> None:
+        if limits == self._limits_key:
+            return
+        self._limits_key = limits
+        self.chart.set_limits(chart_limits(limits))
+
+    def open_settings(self) -> None:
+        """Driver, port, line settings, cuff cycle, and the alarm limits (editable by an admin)."""
+        if self._blocked():
+            return
+        schedule = self.bridge.recorder.session.nibp_schedule
+        minutes = {
+            phase: (None if getattr(schedule, f"{phase}_s") is None else getattr(schedule, f"{phase}_s") / 60.0)
+            for phase in ("baseline", "infusion", "recovery")
+        }
+        rules, note = self.current_rules()
+        dialog = SettingsDialog(
+            self, current=self.device, nibp_minutes=minutes, rules=rules,
+            can_edit_limits=self.user.role == "admin" and self.alarms_available, limits_note=note,
+        )
+        self._open(dialog, lambda d: self.apply_settings(d.choice(), d.device_changed()))  # type: ignore[attr-defined]
+
+    def apply_settings(self, choice: SettingsChoice, device_changed: bool) -> None:
+        """Carry out what the settings dialog asked for."""
+        for phase, value in choice.nibp_minutes.items():
+            self.send("set_nibp_interval", phase=phase, minutes=value)
+        for rule_id, value in choice.limit_changes.items():
+            self.send("set_limit", rule=rule_id, limit=value)
+        if device_changed:
+            new = choice.device
+            self.confirm(
+                "Change device",
+                f"Continue this session with {new.driver}" + (f" on {new.port}" if new.port else "")
+                + "? The patient, baseline and phase stay; the change is recorded on the timeline.",
+                lambda: self.change_device(new),
+                "Change device",
+            )
+
+    def change_device(self, choice: DeviceChoice) -> None:
+        """Open the chosen device and hand it to the recorder, which switches on its own thread."""
+        from drivers import registry
+        from drivers.base import OpenOptions
+
+        try:
+            driver_cls = registry.get(choice.driver)
+            start = self.last_status.now if self.last_status is not None else None
+            options = OpenOptions(
+                port=choice.port, scenario=choice.scenario, speed=choice.speed, pleth=choice.pleth, start_time=start,
+                port_overrides=dict(choice.port_overrides),
+            )
+            source = driver_cls().open(options)
+        except (registry.DriverError, ValueError, OSError) as exc:
+            self.show_message(f"cannot use {choice.driver}: {exc}")
+            return
+
+        def switched(_device: Any) -> None:
+            self.device = choice
+
+        self.send("change_source", switched, source=source, driver=choice.driver, port=choice.port)
+
+    # -- updates ---------------------------------------------------------------------------------
 
     def on_updates(self, batch: list[RecorderUpdate]) -> None:
-        """Take one UI tick's worth of updates: extend buffers, redraw once."""
-        grouped: dict[Parameter, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+        """One UI tick: extend the chart buffers from the whole batch, redraw once, show the newest state."""
+        readings: list[Reading] = []
+        events: list[SessionEvent] = []
         for update in batch:
-            for r in update.readings:
-                if r.parameter is Parameter.PLETH:
-                    continue
-                times, values = grouped[r.parameter]
-                times.append(r.t)
-                values.append(math.nan if r.value is None else r.value)
-        for parameter, (times, values) in grouped.items():
-            self.buffers[parameter].extend(times, values)
-        hr_param = Parameter.HR if self.buffers[Parameter.HR].n else Parameter.PR
-        self.curves[Parameter.HR].setData(*self.buffers[hr_param].view(), connect="finite")
-        for parameter in (Parameter.SPO2, Parameter.NIBP_MEAN, Parameter.NIBP_SYS, Parameter.NIBP_DIA):
-            self.curves[parameter].setData(*self.buffers[parameter].view(), connect="finite")
-        self.show_status(batch[-1].status)
+            readings.extend(update.readings)
+            events.extend(update.events)
+        self.chart.add_readings(readings)
+        status = batch[-1].status
+        if events:
+            self.events.extend(events)
+            self.chart.add_events(events)
+            if any(e.kind in PHASE_START_EVENT.values() for e in events):
+                self.chart.set_phases(phase_spans(self.events))
+        if self.chart.session_start is None or self.chart.session_start > status.now - status.elapsed_s:
+            self.chart.session_start = status.now - status.elapsed_s
+        if status.phase is Phase.INFUSION and any(r.parameter in NIBP_PARAMETERS and r.value is not None
+                                                  for r in readings):
+            self.moaas_due = True
+            self._show_moaas_due()
+        self.chart.refresh(status.now)
+        self.show_status(status)
+        snapshot = next((u.alarms for u in reversed(batch) if u.alarms is not None), None)
+        if snapshot is not None or self.alarms_available:
+            self.show_alarms(snapshot, status.now)
+
+    def show_alarms(self, snapshot: AlarmSnapshot | None, now: float) -> None:
+        """Alarm bar and sound from the engine's snapshot."""
+        self.last_snapshot = snapshot
+        self.alarm_bar.show_snapshot(snapshot, now)
+        if snapshot is not None:
+            self._update_limits(snapshot.limits)
+        if self.sound is not None:
+            sounding: Priority | None = snapshot.sounding if snapshot is not None else None
+            self.sound.set_sounding(sounding)
+
+    def _show_moaas_due(self) -> None:
+        self.moaas_button.setText("MOAA/S due (M)" if self.moaas_due else "MOAA/S (M)")
+        theme.restyle(
+            self.moaas_button,
+            f"border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT};" if self.moaas_due else ""
+        )
 
     def show_status(self, status: SessionStatus) -> None:
-        """Header and numerics from the newest status."""
+        """Header, numerics and control states from the newest status."""
         self.last_status = status
+        now = status.now
         latest: dict[Parameter, Reading] = {r.parameter: r for r in status.latest}
         hr = status.heart_rate
-        self.hr_tile.show_value(_value(hr), "PR (pleth)" if hr is not None and hr.parameter is Parameter.PR else "")
-        self.spo2_tile.show_value(_value(latest.get(Parameter.SPO2)))
+        self.hr_tile.set_title("PR" if hr is not None and hr.parameter is Parameter.PR else "HR")
+        base = status.baseline
+        self.hr_tile.reference.setText(f"baseline {base.heart_rate:g}" if base else "")
+        self.hr_tile.show_reading(hr, now)
+        self.spo2_tile.reference.setText(f"baseline {base.spo2:g}" if base else "")
+        self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now)
         sys_r, dia_r, mean_r = (latest.get(p) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN))
-        age = "" if status.nibp_age_s is None else f"{int(status.nibp_age_s // 60)} min ago"
-        self.nibp_tile.show_value(f"{_value(sys_r)}/{_value(dia_r)}", f"({_value(mean_r)})  {age}")
-        phase = status.phase.value.upper()
-        if status.phase.value == "infusion":
-            phase += f"  {_clock(status.infusion_elapsed_s)} of {status.infusion_plan_min:g} min"
-        elif status.phase.value == "recovery":
-            phase += f"  {_clock(status.recovery_remaining_s)} left"
-        clock = time.strftime("%H:%M:%S", time.localtime(status.now))
-        self.header.setText(
-            f"{phase}   session {_clock(status.elapsed_s)}   {clock}   {status.device}   link {status.link.state}"
+        age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s)
+        self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:g}/{base.nibp_dia:g}" if base else "")
+        self.nibp_tile.show_values(
+            sys_r, [sys_r.value if sys_r else None, dia_r.value if dia_r else None], now, age
         )
+        self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
+        self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
+        self._show_header(status)
+        self._enable_controls(status)
+
+    def _cuff_schedule_text(self, status: SessionStatus) -> str:
+        if not status.can_start_nibp:
+            return "cuff started at the monitor (this device cannot be started remotely)"
+        due = status.nibp_next_due
+        if due is None:
+            return "no automatic cuff in this phase"
+        interval = "" if status.nibp_interval_s is None else f" · every {status.nibp_interval_s / 60:g} min"
+        left = due - status.now
+        when = f"next cuff {clock_text(due)} (in {_clock(left)})" if left > 0 else "cuff measurement due now"
+        return when + interval
+
+    def _show_header(self, status: SessionStatus) -> None:
+        self.header.set_phase(status.phase, status.infusion_paused)
+        phase = status.phase
+        if phase is Phase.INFUSION:
+            timers = f"Infusion {_clock(status.infusion_elapsed_s)} of {status.infusion_plan_min:g} min (40–60)"
+            if status.infusion_stopped:
+                timers = f"Infusion stopped at {_clock(status.infusion_elapsed_s)}"
+        elif phase is Phase.RECOVERY:
+            remaining = status.recovery_remaining_s or 0.0
+            timers = (f"Recovery {_clock(remaining)} left" if remaining > 0
+                      else f"Recovery watch done {_clock(-remaining)} ago")
+            timers += f" · infused {_clock(status.infusion_elapsed_s)}"
+        elif phase is Phase.BASELINE:
+            missing = ", ".join(status.baseline_missing)
+            timers = "Baseline: " + (f"still needs {missing}" if missing else "complete — ready to start infusion")
+        elif phase is Phase.COMPLETE:
+            timers = "Session complete"
+        else:
+            timers = f"Setup · session {_clock(status.elapsed_s)}"
+        self.header.timers.setText(timers)
+        link = status.link
+        state_colour = "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT
+        storage = "" if status.storage_ok else f" · <b style='color:{theme.WARNING_TEXT}'>STORAGE FAILING</b>"
+        self.header.device.setText(
+            f"{status.device}<br><b style='color:{state_colour}'>link {link.state}</b> · "
+            f"{link.bytes_in} B in · {link.frames_decoded} ok · {link.frames_rejected} bad · "
+            f"{link.resyncs} resync · {link.reconnects} reconnects{storage}"
+        )
+        self.header.clock.setText(time.strftime("%H:%M:%S", time.localtime(status.now)))
+
+    def _enable_controls(self, status: SessionStatus) -> None:
+        phase = status.phase
+        running = self.end_status is None
+        infusing = phase is Phase.INFUSION and not status.infusion_stopped
+        b = self.phase_buttons
+        b["start_baseline"].setEnabled(running and phase in (Phase.SETUP, Phase.BASELINE))
+        b["start_infusion"].setEnabled(running and phase in (Phase.SETUP, Phase.BASELINE))
+        b["pause_infusion"].setEnabled(running and infusing)
+        b["pause_infusion"].setText("Resume infusion (P)" if status.infusion_paused else "Pause infusion (P)")
+        b["stop_infusion"].setEnabled(running and infusing)
+        b["start_recovery"].setEnabled(running and phase is Phase.INFUSION)
+        b["complete"].setEnabled(running and phase is Phase.RECOVERY)
+        self.nibp_button.setEnabled(running and status.can_start_nibp)
 
     def on_finished(self, status: str) -> None:
         """The recorder ended (session complete, stopped, or failed)."""
         self.end_status = status
-        self.header.setText(self.header.text() + f"   — session {status}")
+        self.header.timers.setText(self.header.timers.text() + f" — recording {status}")
+        for button in (*self.phase_buttons.values(), *self.quick_buttons.values(), self.note_button,
+                       self.moaas_button, self.rass_button, self.cadss_button, self.nibp_button):
+            button.setEnabled(False)
+        if self.sound is not None:
+            self.sound.set_sounding(None)
+        if status.startswith("error"):
+            self.show_message(f"Recording stopped: {status}. Everything written so far is kept.")
+
+    # -- closing ---------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Stop recording cleanly: everything pending is flushed before the window goes."""
-        self.bridge.stop()
+        """Ask before ending a running session; then stop recording cleanly (everything is flushed)."""
+        if self.bridge.running and not self._close_confirmed:
+            event.ignore()
+            self.confirm(
+                "End recording",
+                "Close the window and end recording of this session? Everything recorded so far is kept; "
+                "an unfinished session can be resumed later.",
+                self.force_close,
+                "End recording",
+                danger=True,
+            )
+            return
+        self._shutdown()
         super().closeEvent(event)
 
+    def force_close(self) -> None:
+        """Close without asking (after confirmation, or on a signal from the system)."""
+        self._close_confirmed = True
+        self.close()
 
-def _value(reading: Reading | None) -> str:
-    if reading is None or reading.value is None:
-        return "---"
-    return f"{reading.value:.0f}"
+    def _shutdown(self) -> None:
+        self.alarm_bar.stop_flashing()
+        self._message_timer.stop()
+        if self.sound is not None:
+            self.sound.shutdown()
+        if self.dialog is not None:
+            self.dialog.reject()
+        self.bridge.stop()

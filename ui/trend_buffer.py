@@ -1,14 +1,17 @@
-"""Fixed-size numpy buffers for live trends (one per parameter), appended in batches."""
+"""Numpy buffers for charts: growing trend buffers for the session, a fixed ring for the pleth strip."""
 
 from __future__ import annotations
 
 import numpy as np
 
+# Four hours of 1 Hz numerics fit without a single reallocation; a session is about 90 minutes.
+TREND_CAPACITY = 4 * 3600
+
 
 class TrendBuffer:
-    """Times and values of one parameter; grows by doubling, never per sample."""
+    """Times and values of one series, preallocated; grows by doubling, never per sample."""
 
-    def __init__(self, capacity: int = 8192) -> None:
+    def __init__(self, capacity: int = TREND_CAPACITY) -> None:
         self.t = np.empty(capacity, dtype=np.float64)
         self.v = np.empty(capacity, dtype=np.float64)
         self.n = 0
@@ -27,6 +30,60 @@ class TrendBuffer:
         self.v[self.n : needed] = values
         self.n = needed
 
+    def clear(self) -> None:
+        """Forget every sample (the memory is kept)."""
+        self.n = 0
+
     def view(self) -> tuple[np.ndarray, np.ndarray]:
         """The filled part (no copy)."""
         return self.t[: self.n], self.v[: self.n]
+
+    def value_range(self) -> tuple[float, float] | None:
+        """Smallest and largest finite value, None when there is none."""
+        values = self.v[: self.n]
+        finite = values[np.isfinite(values)]
+        if not finite.size:
+            return None
+        return float(finite.min()), float(finite.max())
+
+
+class RingBuffer:
+    """The newest ``capacity`` samples of a waveform, in a fixed block of memory."""
+
+    def __init__(self, capacity: int) -> None:
+        self.t = np.full(capacity, np.nan)
+        self.v = np.full(capacity, np.nan)
+        self.capacity = capacity
+        self.head = 0  # where the next sample goes
+        self.count = 0
+
+    def extend(self, times: list[float], values: list[float]) -> None:
+        """Append samples, overwriting the oldest."""
+        times_a = np.asarray(times[-self.capacity :], dtype=np.float64)
+        values_a = np.asarray(values[-self.capacity :], dtype=np.float64)
+        n = times_a.size
+        if not n:
+            return
+        first = min(n, self.capacity - self.head)
+        self.t[self.head : self.head + first] = times_a[:first]
+        self.v[self.head : self.head + first] = values_a[:first]
+        rest = n - first
+        if rest:
+            self.t[:rest] = times_a[first:]
+            self.v[:rest] = values_a[first:]
+        self.head = (self.head + n) % self.capacity
+        self.count = min(self.capacity, self.count + n)
+
+    def clear(self) -> None:
+        """Forget every sample."""
+        self.t.fill(np.nan)
+        self.v.fill(np.nan)
+        self.head = 0
+        self.count = 0
+
+    def ordered(self) -> tuple[np.ndarray, np.ndarray]:
+        """Samples oldest first (a copy of at most ``capacity`` values)."""
+        if self.count < self.capacity:
+            return self.t[: self.count].copy(), self.v[: self.count].copy()
+        order = np.r_[self.head : self.capacity, 0 : self.head]
+        return self.t[order], self.v[order]

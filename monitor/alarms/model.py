@@ -64,6 +64,18 @@ class ActiveAlarm:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitLine:
+    """One alarm limit in force, in the parameter's unit, for drawing on a chart."""
+
+    condition: str
+    parameter: str
+    value: float
+    priority: Priority
+    #: ``<``, ``≤``, ``>`` or ``≥``: which side of the line alarms.
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmSnapshot:
     """Everything the alarm display needs at one moment."""
 
@@ -73,6 +85,8 @@ class AlarmSnapshot:
     alarms_off: bool
     #: Priority whose sound pattern should be playing now (None: silent).
     sounding: Priority | None
+    #: Limits in force in the current phase (baseline-relative ones once the baseline exists).
+    limits: tuple[LimitLine, ...] = ()
 
     @property
     def highest(self) -> Priority | None:

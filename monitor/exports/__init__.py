@@ -1,4 +1,8 @@
-"""Session exports. Each format is a module with ``write(record, stream)``; see :data:`FORMATS`."""
+"""Session exports. Each format is a module with ``write(record, stream)``; see :data:`FORMATS`.
+
+A format reads its options (de-identification, session-relative time, FHIR resampling) from
+``record.options``, set when the record is loaded (:func:`monitor.exports.data.load`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,9 @@ from monitor.exports.data import SessionRecord
 FORMATS: dict[str, tuple[str, bool]] = {
     "csv": ("monitor.exports.csv_export", False),
     "json": ("monitor.exports.json_export", False),
+    "hl7": ("monitor.exports.hl7_export", False),
+    "fhir": ("monitor.exports.fhir_export", False),
+    "pdf": ("monitor.exports.pdf_export", True),
 }
 
 

@@ -1,17 +1,63 @@
-"""Everything an export needs about one session, loaded once, optionally de-identified."""
+"""Everything an export needs about one session, loaded once, optionally de-identified.
+
+De-identification (``ExportOptions.deidentify``) removes what names a person or a device: the
+patient row (name, MRN, birth date), the device description (it carries serial numbers), the
+source ids of readings, the host name, and - unless ``keep_staff`` - the names of nurses and
+physicians. Identifiers that a nurse may have typed into free text are replaced by
+``[removed]``. Times are shifted onto a session-relative clock: the session starts at
+:data:`RELATIVE_EPOCH` (2000-01-01T00:00:00Z) and every other time keeps its distance from
+the start, so durations and order survive while the date of care does not.
+"""
 
 from __future__ import annotations
 
 import bisect
 import json
-from dataclasses import dataclass
-from typing import Any
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Final
 
-from monitor.readings import Reading
+from monitor.exports.codes import ReferenceRange
+from monitor.readings import Parameter, Reading
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Store, StoredAlarm
 
 _START_KINDS = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
+
+#: Where a session-relative clock puts the start of the session (2000-01-01T00:00:00Z).
+RELATIVE_EPOCH: Final = 946_684_800.0
+REMOVED: Final = "[removed]"
+#: Event detail keys that hold a device's description or its serial number.
+_DEVICE_KEYS: Final = frozenset({"device", "serial", "serial_number", "device_serial"})
+#: Keys of event details and alarm escalations that hold a moment in time.
+_TIME_KEY = re.compile(r"^(t|at|.*_at)$")
+#: FHIR numerics: one observation per parameter per this many seconds (0: every value).
+DEFAULT_RESAMPLE_S: Final = 60.0
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How an export is made; every format reads the options that concern it."""
+
+    deidentify: bool = False
+    #: Shift times so the session starts at RELATIVE_EPOCH (always on when de-identifying).
+    relative_time: bool = False
+    #: Keep nurses' names in a de-identified export.
+    keep_staff: bool = False
+    #: FHIR: seconds per summarised observation of continuous numerics; 0 exports every value.
+    resample_s: float = DEFAULT_RESAMPLE_S
+    #: Who exports (printed on reports).
+    user: str | None = None
+    #: Reference ranges for HL7 OBX-7/OBX-8 and FHIR referenceRange/interpretation (None: the
+    #: ranges of the built-in alarm profile).
+    ranges: Mapping[Parameter, ReferenceRange] | None = None
+
+    @property
+    def shifts_time(self) -> bool:
+        """Whether times are put on the session-relative clock."""
+        return self.relative_time or self.deidentify
 
 
 @dataclass(frozen=True)
@@ -24,6 +70,9 @@ class SessionRecord:
     events: tuple[SessionEvent, ...]
     alarms: tuple[StoredAlarm, ...]
     deidentified: bool = False
+    #: Seconds subtracted from every stored time (0 unless on a session-relative clock).
+    time_shift: float = 0.0
+    options: ExportOptions = field(default_factory=ExportOptions)
 
     @property
     def id(self) -> str:
@@ -34,6 +83,11 @@ class SessionRecord:
     def started_at(self) -> float:
         """Session start (UTC epoch seconds)."""
         return float(self.session["started_at"])
+
+    @property
+    def relative_time(self) -> bool:
+        """Whether times are on the session-relative clock."""
+        return self.time_shift != 0.0
 
     def phase_at(self) -> PhaseLookup:
         """A function-like object giving the phase at a time."""
@@ -59,20 +113,171 @@ class PhaseLookup:
         return self.phases[index] if index >= 0 else Phase.SETUP
 
 
-def load(store: Store, session_id: str, *, deidentify: bool = False) -> SessionRecord:
-    """Read a whole session from the store."""
+def load(
+    store: Store,
+    session_id: str,
+    *,
+    deidentify: bool = False,
+    options: ExportOptions | None = None,
+) -> SessionRecord:
+    """Read a whole session from the store, de-identified and time-shifted as the options say."""
+    options = options or ExportOptions(deidentify=deidentify)
+    if deidentify and not options.deidentify:
+        options = replace(options, deidentify=True)
     row = dict(store.session_row(session_id))
     row["status"] = store.status_of(row)
-    patient = store.patient_row(row.get("patient_id"))
-    if deidentify:
-        patient = None
-        row["device"] = None
-        row["patient_id"] = None
-    return SessionRecord(
+    record = SessionRecord(
         session=row,
-        patient=patient,
+        patient=store.patient_row(row.get("patient_id")),
         readings=tuple(store.readings(row["id"])),
         events=tuple(store.events(row["id"])),
         alarms=tuple(store.alarms(row["id"])),
-        deidentified=deidentify,
+        options=options,
+    )
+    if options.deidentify:
+        record = deidentified(record, keep_staff=options.keep_staff)
+    if options.shifts_time:
+        record = shifted(record, float(row["started_at"]) - RELATIVE_EPOCH)
+    return record
+
+
+# -- de-identification ---------------------------------------------------------------------------
+
+
+def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> list[str]:
+    """Every text whose appearance would identify the patient or the device, longest first."""
+    found: set[str] = set()
+    if patient:
+        for key in ("mrn", "name"):
+            value = patient.get(key)
+            if value:
+                found.add(str(value))
+        name = patient.get("name")
+        if name:
+            # Parts of a name on their own identify too ("Mrs Quillfeather").
+            found.update(part for part in re.split(r"[\s,]+", str(name)) if len(part) >= 3)
+        birth = patient.get("birth_date")
+        if birth:
+            found.add(str(birth))
+            try:
+                day = date.fromisoformat(str(birth))
+            except ValueError:
+                pass
+            else:
+                found.update(
+                    {
+                        day.strftime("%Y%m%d"),
+                        day.strftime("%d.%m.%Y"),
+                        day.strftime("%m/%d/%Y"),
+                        day.strftime("%d/%m/%Y"),
+                    }
+                )
+    if device:
+        found.add(device)
+        # Serial-number-like tokens (letters and digits, at least one digit) in the device text.
+        found.update(tok for tok in re.findall(r"[A-Za-z0-9-]{5,}", device) if re.search(r"\d", tok))
+    return sorted(found, key=len, reverse=True)
+
+
+def _scrubber(texts: list[str]) -> Any:
+    if not texts:
+        return lambda value: value
+    pattern = re.compile("|".join(re.escape(t) for t in texts), re.IGNORECASE)
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return pattern.sub(REMOVED, value)
+        if isinstance(value, Mapping):
+            return {k: scrub(v) for k, v in value.items() if k not in _DEVICE_KEYS}
+        if isinstance(value, list | tuple):
+            return [scrub(v) for v in value]
+        return value
+
+    return scrub
+
+
+def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionRecord:
+    """The record without names, MRN, birth date, device description or serials (and staff names)."""
+    scrub = _scrubber(_identifier_texts(record.patient, record.session.get("device")))
+    session = dict(record.session)
+    for key in ("patient_id", "device", "owner_host", "owner_pid"):
+        session[key] = None
+    if not keep_staff:
+        session["nurse"] = None
+    session["plan"] = scrub(session.get("plan"))
+    session["port"] = scrub(session.get("port"))
+    readings = tuple(Reading(r.t, r.parameter, r.value, "", r.flags) for r in record.readings)
+    events = tuple(
+        SessionEvent(
+            t=e.t,
+            kind=e.kind,
+            phase=e.phase,
+            user=e.user if keep_staff else None,
+            detail=scrub(dict(e.detail)),
+        )
+        for e in record.events
+    )
+    alarms = tuple(
+        replace(
+            a,
+            acknowledged_by=(a.acknowledged_by if keep_staff else ("staff" if a.acknowledged_by else None)),
+            message=scrub(a.message),
+            escalations=tuple(scrub(list(a.escalations))),
+        )
+        for a in record.alarms
+    )
+    return replace(
+        record,
+        session=session,
+        patient=None,
+        readings=readings,
+        events=events,
+        alarms=alarms,
+        deidentified=True,
+    )
+
+
+# -- session-relative clock -----------------------------------------------------------------------
+
+
+def _shift_times(value: Any, shift: float, key: str = "") -> Any:
+    if isinstance(value, Mapping):
+        return {k: _shift_times(v, shift, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shift_times(v, shift, key) for v in value]
+    if _TIME_KEY.match(key) and isinstance(value, int | float) and not isinstance(value, bool):
+        return value - shift
+    return value
+
+
+def shifted(record: SessionRecord, shift: float) -> SessionRecord:
+    """Every time moved back by ``shift`` seconds (readings, events, alarms, session, baseline)."""
+    session = dict(record.session)
+    for key in ("started_at", "ended_at", "heartbeat_at"):
+        if session.get(key) is not None:
+            session[key] = float(session[key]) - shift
+    if session.get("baseline"):
+        session["baseline"] = json.dumps(_shift_times(json.loads(session["baseline"]), shift))
+    readings = tuple(Reading(r.t - shift, r.parameter, r.value, r.source, r.flags) for r in record.readings)
+    events = tuple(
+        SessionEvent(t=e.t - shift, kind=e.kind, phase=e.phase, user=e.user, detail=_shift_times(dict(e.detail), shift))
+        for e in record.events
+    )
+    alarms = tuple(
+        replace(
+            a,
+            started_at=a.started_at - shift,
+            ended_at=None if a.ended_at is None else a.ended_at - shift,
+            acknowledged_at=None if a.acknowledged_at is None else a.acknowledged_at - shift,
+            escalations=tuple(_shift_times(list(a.escalations), shift)),
+        )
+        for a in record.alarms
+    )
+    return replace(
+        record,
+        session=session,
+        readings=readings,
+        events=events,
+        alarms=alarms,
+        time_shift=record.time_shift + shift,
     )

@@ -32,7 +32,9 @@ def document(record: SessionRecord) -> dict[str, Any]:
         "driver": s.get("driver"),
         "device": s.get("device"),
         "plan": s.get("plan"),
-        "nurse": None if record.deidentified else s.get("nurse"),
+        # De-identification has already removed the nurse unless staff names were kept.
+        "nurse": s.get("nurse"),
+        "relative_time": record.relative_time,
         "baseline": record.baseline,
         "deidentified": record.deidentified,
     }
@@ -45,7 +47,11 @@ def document(record: SessionRecord) -> dict[str, Any]:
         item = asdict(a)
         for key in ("started_at", "ended_at", "acknowledged_at"):
             item[key] = _time(item[key])
-        item["escalations"] = list(a.escalations)
+        # Escalation times are stored as epoch seconds; the export speaks ISO 8601 throughout.
+        item["escalations"] = [
+            dict(step, at=_time(step["at"])) if isinstance(step, dict) and "at" in step else step
+            for step in a.escalations
+        ]
         alarms.append(item)
     events = [
         {"t": iso_utc(e.t), "kind": e.kind.value, "phase": e.phase.value, "user": e.user, "detail": dict(e.detail)}

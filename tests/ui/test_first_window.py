@@ -28,7 +28,7 @@ def live_window(qtbot, db_path: Path):  # type: ignore[no-untyped-def]
     window.show()
     bridge.start()
     yield window
-    window.close()
+    window.force_close()
     store.close()
 
 
@@ -40,14 +40,14 @@ def test_window_shows_live_values_and_the_phase(qtbot, live_window) -> None:  # 
     assert 90 <= int(window.spo2_tile.value.text()) <= 100
     qtbot.waitUntil(lambda: "BASELINE" in window.header.text(), timeout=10_000)
     # The trend holds what arrived, one point per simulated second.
-    qtbot.waitUntil(lambda: window.buffers[Parameter.SPO2].n >= 30, timeout=10_000)
+    qtbot.waitUntil(lambda: window.chart.series[Parameter.SPO2].good.n >= 30, timeout=10_000)
 
 
 def test_closing_the_window_closes_the_session_with_everything_stored(qtbot, live_window, db_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = live_window
     qtbot.waitUntil(lambda: window.spo2_tile.value.text().isdigit(), timeout=10_000)
     shown = window.last_status.stored_readings
-    window.close()
+    window.force_close()  # as after the nurse confirmed (the question itself is tested in test_live_window)
     assert not window.bridge.recorder.running
     with Store(db_path) as store:
         [summary] = store.sessions()

@@ -1,0 +1,822 @@
+"""The alarm engine: physiological and technical alarm conditions, their states, and audio control.
+
+Behaviour (CLINICAL.md "Alarm system behaviour", IEC 60601-1-8 terms):
+
+* **Condition delay.** A physiological rule alarms only after its breach has lasted ``delay_s`` of
+  reading time (SpO2 low: 15 s by default). NIBP values are spot values: no delay, and the message
+  asks for a confirming measurement. Unreliable readings (flags in ``UNRELIABLE``) never start or
+  confirm a physiological alarm; they end a non-latching one (the technical alarm takes over).
+* **Ladders.** Rules on the same parameters in the same direction (SpO2 < 92 medium, < 90 high)
+  keep separate delay timers; only the most urgent rung that holds is shown, a rung it supersedes
+  ends.
+* **States.** ``active`` (condition present), ``latched`` (a high-priority physiological alarm
+  whose condition is over, kept until acknowledged), ``ended``. ``ended_at`` is when the condition
+  ended; ``acknowledged_at``/``acknowledged_by`` say who took notice. Technical alarms never latch,
+  low and medium alarms do not latch.
+* **Acknowledge** silences an alarm (and removes it once its condition is over); an acknowledged
+  alarm no longer escalates. **Reset** clears every latched alarm and acknowledges the rest.
+* **Escalation.** An unacknowledged medium alarm becomes high after ``escalate_medium_after_s``.
+  Lost data (probe off, no pulse, no data, link lost) is ``lost_data`` priority outside the
+  infusion and ``lost_data_infusion`` (medium) during it, rising to high after
+  ``lost_data_escalate_after_s`` (60 s). Each escalation is logged with its time and reason.
+* **Audio pause** lasts ``audio_pause_s`` (2 min). It holds back alarms up to the priority that
+  was sounding when it started (low, if nothing was sounding); anything more urgent breaks through
+  and ends the pause. **Audio off** and **alarms off** (physiological alarms not raised) are
+  permanent states, allowed to the admin role only, and shown in every snapshot.
+* **No data** for a parameter is judged only once that parameter has been seen in the session
+  (a device that never sends ECG heart rate is not "missing" it), and not while the link is lost
+  (``link_lost`` says it all); the silence is counted again from the moment the link returns.
+
+Time is reading time and the ``now`` handed to :meth:`AlarmEngine.tick`; the wall clock is never read.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, LimitLine, Priority
+from monitor.alarms.profile import AlarmProfile, RuleSpec, default_profile, load_profile
+from monitor.alarms.rules import LABELS, RULE_PARAMETER_OF, Ladder, Rule, build_ladders
+from monitor.readings import NIBP_PARAMETERS, NO_SIGNAL, Flag, Parameter, Reading
+from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent
+
+ADMIN_ROLE: Final = "admin"
+ADMIN_COMMANDS: Final = frozenset(
+    {"alarms_off", "alarms_on", "audio_off", "audio_on", "set_limit", "load_profile"}
+)
+
+#: Which probe a parameter comes from (a probe-off message names the probe, once).
+PROBE_OF: Final[dict[Parameter, str]] = {
+    Parameter.SPO2: "spo2",
+    Parameter.PR: "spo2",
+    Parameter.HR: "hr",
+    Parameter.NIBP_SYS: "nibp",
+    Parameter.NIBP_DIA: "nibp",
+    Parameter.NIBP_MEAN: "nibp",
+}
+#: Continuous data whose silence is a "no data" alarm.
+DATA_GROUP_OF: Final[dict[Parameter, str]] = {
+    Parameter.SPO2: "spo2",
+    Parameter.HR: "heart_rate",
+    Parameter.PR: "heart_rate",
+}
+PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff"}
+LOST_DATA_CONDITIONS: Final = frozenset({"sensor_off", "no_pulse", "no_data", "link_lost"})
+
+
+class AlarmPermissionError(ValueError):
+    """A command that needs the admin role was given without it."""
+
+
+class AlarmCommandError(ValueError):
+    """A command the engine does not know or cannot carry out as asked."""
+
+
+@dataclass(slots=True)
+class _Alarm:
+    """An alarm while it is on screen (mutable; the log gets a row at every change)."""
+
+    id: str
+    key: str
+    condition: str
+    parameter: str | None
+    priority: Priority
+    kind: AlarmKind
+    message: str
+    started_at: float
+    limit: float | None = None
+    value: float | None = None
+    peak_value: float | None = None
+    display: str = ""
+    ended_at: float | None = None
+    closed: bool = False
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    priority_since: float = 0.0
+    rule: Rule | None = None
+    rule_parameter: str | None = None
+    lost_data: bool = False
+
+    @property
+    def condition_present(self) -> bool:
+        """The triggering condition still holds."""
+        return self.ended_at is None and not self.closed
+
+    @property
+    def latching(self) -> bool:
+        """High-priority physiological alarms stay until acknowledged."""
+        return self.kind is AlarmKind.PHYSIOLOGICAL and self.priority is Priority.HIGH
+
+    @property
+    def state(self) -> str:
+        """``active``, ``latched`` or ``ended``."""
+        if self.closed:
+            return "ended"
+        return "latched" if self.ended_at is not None else "active"
+
+    def row(self) -> dict[str, Any]:
+        """The alarm-log row (keys of the ``alarms`` table)."""
+        return {
+            "id": self.id,
+            "condition": self.condition,
+            "parameter": self.parameter,
+            "priority": self.priority.label,
+            "kind": self.kind.value,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "limit": self.limit,
+            "peak_value": self.peak_value,
+            "escalations": json.dumps(self.escalations),
+            "acknowledged_at": self.acknowledged_at,
+            "acknowledged_by": self.acknowledged_by,
+            "message": self.message,
+            "state": self.state,
+        }
+
+
+class AlarmEngine:
+    """Turns readings, timeline events and clock ticks into alarms (implements ``AlarmEngineLike``)."""
+
+    def __init__(
+        self, profile: AlarmProfile | None = None, *, new_id: Callable[[], str] | None = None
+    ) -> None:
+        self.profile = profile or default_profile()
+        self._new_id = new_id or (lambda: uuid.uuid4().hex)
+        self._active: dict[str, _Alarm] = {}
+        self._changed: dict[str, _Alarm] = {}
+        self._interrupted: list[dict[str, Any]] = []
+        self._since: dict[str, float] = {}
+        self._parts: dict[str, dict[str, tuple[float, float] | None]] = {}
+        self._last_seen: dict[str, float] = {}
+        self._seen: set[Parameter] = set()
+        self._probe_state: dict[str, dict[Parameter, str]] = {}
+        self._link_lost = False
+        self._phase = Phase.SETUP
+        self._baseline: Baseline | None = None
+        self._ladders_by_phase: dict[Phase, dict[str, list[Ladder]]] = {}
+        self._ladders = self._ladders_for(self._phase)
+        self._limits_cache: tuple[Phase, Baseline | None, tuple[LimitLine, ...]] | None = None
+        self._now = 0.0
+        self.audio_paused_until: float | None = None
+        self._pause_holds: Priority = Priority.LOW
+        self.audio_off = False
+        self.alarms_off = False
+
+    # -- profile and phase ---------------------------------------------------------------------
+
+    def _ladders_for(self, phase: Phase) -> dict[str, list[Ladder]]:
+        ladders = self._ladders_by_phase.get(phase)
+        if ladders is None:
+            ladders = build_ladders(self.profile.rules_for(phase))
+            self._ladders_by_phase[phase] = ladders
+        return ladders
+
+    def _sync(self, session: Session, at: float) -> None:
+        self._baseline = session.baseline
+        if session.phase is not self._phase:
+            self._phase = session.phase
+            self._rules_changed(at)
+
+    def _rules_changed(self, at: float) -> None:
+        """New phase or profile: switch rule sets; alarms of rules that no longer apply end."""
+        self._ladders = self._ladders_for(self._phase)
+        current = {
+            rule.id for ladders in self._ladders.values() for ladder in ladders for rule in ladder.rules
+        }
+        for alarm in list(self._active.values()):
+            if alarm.kind is AlarmKind.PHYSIOLOGICAL and alarm.condition not in current:
+                self._since.pop(alarm.condition, None)
+                if alarm.condition_present:
+                    self._end(alarm, at)
+        for rule_id in [r for r in self._since if r not in current]:
+            del self._since[rule_id]
+        self._limits_cache = None
+
+    def set_profile(self, profile: AlarmProfile, at: float | None = None) -> None:
+        """Use a new profile from now on (limits apply to the next readings)."""
+        self.profile = profile
+        self._ladders_by_phase.clear()
+        self._rules_changed(self._now if at is None else at)
+
+    # -- the AlarmEngineLike protocol ------------------------------------------------------------
+
+    def observe(self, reading: Reading, session: Session) -> None:
+        """Judge one numeric reading (the recorder never passes pleth samples)."""
+        t = reading.t
+        if t > self._now:
+            self._now = t
+        self._baseline = session.baseline
+        if session.phase is not self._phase:
+            self._sync(session, t)
+        parameter = reading.parameter
+        if parameter is Parameter.PLETH:
+            return
+        self._technical_from(reading)
+        rule_parameter = RULE_PARAMETER_OF[parameter]
+        if rule_parameter == "heart_rate" and session.displayed_heart_rate() is not reading:
+            # Only the heart rate the nurse sees is judged: no double alarm from hr and pr.
+            return
+        ladders = self._ladders.get(rule_parameter)
+        if not ladders or self.alarms_off:
+            return
+        value = reading.value if reading.reliable else None
+        shown = parameter.value
+        for ladder in ladders:
+            self._judge(ladder, rule_parameter, shown, value, t)
+
+    def on_event(self, event: SessionEvent, session: Session) -> None:
+        """Link and session events: link lost/restored, phase changes, session end."""
+        kind = event.kind
+        if kind is EventKind.LINK_LOST:
+            self._link_lost = True
+            if "link_lost" not in self._active:
+                self._start_technical(
+                    "link_lost",
+                    None,
+                    "Link to the monitor lost: check the cable and the device",
+                    event.t,
+                    lost_data=True,
+                )
+        elif kind is EventKind.LINK_RESTORED:
+            self._link_lost = False
+            self._end_key("link_lost", event.t)
+            for group, seen in self._last_seen.items():
+                self._last_seen[group] = max(seen, event.t)
+        elif kind in (EventKind.SESSION_CLOSED, EventKind.SESSION_COMPLETED):
+            for alarm in list(self._active.values()):
+                if alarm.ended_at is None:
+                    alarm.ended_at = event.t
+                self._close(alarm)
+        self._sync(session, event.t)
+
+    def tick(self, now: float, session: Session) -> None:
+        """Time-driven conditions: no data, NIBP overdue, escalations, the end of an audio pause."""
+        if now > self._now:
+            self._now = now
+        self._sync(session, now)
+        profile = self.profile
+        if not self._link_lost:
+            for group, timeout in profile.no_data_s.items():
+                last = self._last_seen.get(group)
+                key = f"no_data:{group}"
+                if last is not None and now - last > timeout and key not in self._active:
+                    label = "heart rate" if group == "heart_rate" else LABELS.get(group, group)
+                    self._start_technical(
+                        "no_data",
+                        group,
+                        f"No {label} data for {timeout:g} s: check the device",
+                        now,
+                        key=key,
+                        lost_data=True,
+                    )
+        overdue = session.nibp_overdue(now)
+        if overdue and "nibp_overdue" not in self._active:
+            interval = session.nibp_interval() or 0.0
+            self._start_technical(
+                "nibp_overdue",
+                "nibp_sys",
+                f"NIBP overdue: no cuff value for over {1.5 * interval / 60:g} min",
+                now,
+                priority=profile.technical_priority("nibp_overdue"),
+            )
+        elif not overdue and "nibp_overdue" in self._active:
+            self._end_key("nibp_overdue", now)
+        for alarm in list(self._active.values()):
+            if alarm.acknowledged_at is not None or not alarm.condition_present:
+                continue
+            if alarm.lost_data:
+                target = self._lost_data_priority()
+                if (
+                    self._phase is Phase.INFUSION
+                    and alarm.priority >= Priority.MEDIUM
+                    and now - alarm.priority_since >= profile.lost_data_escalate_after_s
+                ):
+                    target = Priority.HIGH
+                if target > alarm.priority:
+                    reason = (
+                        "infusion running"
+                        if target is Priority.MEDIUM
+                        else (f"data lost for {profile.lost_data_escalate_after_s:g} s during the infusion")
+                    )
+                    self._escalate(alarm, target, now, reason)
+            if (
+                alarm.priority is Priority.MEDIUM
+                and now - alarm.priority_since >= profile.escalate_medium_after_s
+            ):
+                self._escalate(
+                    alarm, Priority.HIGH, now, f"unacknowledged for {profile.escalate_medium_after_s:g} s"
+                )
+        if self.audio_paused_until is not None and (now >= self.audio_paused_until or self._breaks_through()):
+            self.audio_paused_until = None
+
+    def take_changes(self) -> list[dict[str, Any]]:
+        """Log rows of every alarm that started or changed since the last call."""
+        rows, self._interrupted = self._interrupted, []
+        if self._changed:
+            rows += [alarm.row() for alarm in self._changed.values()]
+            self._changed = {}
+        return rows
+
+    def snapshot(self, now: float) -> AlarmSnapshot:
+        """What the alarm display shows and which pattern should sound."""
+        alarms = sorted(self._active.values(), key=lambda a: (-int(a.priority), a.started_at))
+        active = tuple(
+            ActiveAlarm(
+                id=a.id,
+                condition=a.condition,
+                parameter=a.parameter,
+                priority=a.priority,
+                kind=a.kind,
+                message=a.display or a.message,
+                started_at=a.started_at,
+                value=a.value,
+                limit=a.limit,
+                latched=a.ended_at is not None,
+                acknowledged=a.acknowledged_at is not None,
+                escalated=bool(a.escalations),
+            )
+            for a in alarms
+        )
+        paused = self._paused(now)
+        sounding = None if self.audio_off or paused else self._loudest()
+        return AlarmSnapshot(
+            active=active,
+            audio_paused_until=self.audio_paused_until if paused else None,
+            audio_off=self.audio_off,
+            alarms_off=self.alarms_off,
+            sounding=sounding,
+            limits=self.limits(),
+        )
+
+    def command(self, name: str, at: float, user: str | None, **args: Any) -> Any:
+        """Carry out a user command (see the module doc); admin commands need ``role="admin"``."""
+        role = args.pop("role", None)
+        if at > self._now:
+            self._now = at
+        if name in ADMIN_COMMANDS and role != ADMIN_ROLE:
+            raise AlarmPermissionError(
+                f"'{name}' is allowed to the admin role only (this user's role: {role or 'none given'})"
+            )
+        handler = _COMMANDS.get(name)
+        if handler is None:
+            raise AlarmCommandError(f"unknown alarm command '{name}'; known: {', '.join(sorted(_COMMANDS))}")
+        return handler(self, at, user, **args)
+
+    def close_interrupted(self, rows: Iterable[Any], at: float) -> int:
+        """Close alarms a stopped recording left open (stored rows whose state is not ``ended``).
+
+        Their conditions are judged afresh from the resumed data; the old rows end at ``at`` (or at
+        the condition's end where that was known) and say that the recording was interrupted.
+        """
+        count = 0
+        for stored in rows:
+            if stored.state == "ended":
+                continue
+            row = {
+                "id": stored.id,
+                "condition": stored.condition,
+                "parameter": stored.parameter,
+                "priority": stored.priority,
+                "kind": stored.kind,
+                "started_at": stored.started_at,
+                "ended_at": stored.ended_at if stored.ended_at is not None else at,
+                "limit": stored.limit,
+                "peak_value": stored.peak_value,
+                "escalations": json.dumps(list(stored.escalations)),
+                "acknowledged_at": stored.acknowledged_at,
+                "acknowledged_by": stored.acknowledged_by,
+                "message": f"{stored.message} (recording interrupted)",
+                "state": "ended",
+            }
+            self._interrupted.append(row)
+            count += 1
+        return count
+
+    # -- limits on screen ------------------------------------------------------------------------
+
+    def limits(self) -> tuple[LimitLine, ...]:
+        """Every limit in force now, in the parameter's unit (for drawing on the charts)."""
+        cache = self._limits_cache
+        if cache is not None and cache[0] is self._phase and cache[1] is self._baseline:
+            return cache[2]
+        lines: list[LimitLine] = []
+        for spec in self.profile.rules_for(self._phase):
+            rule = Rule(spec, 0)
+            for parameter in spec.parameters:
+                value = rule.limit(parameter, self._baseline)
+                if value is not None:
+                    lines.append(LimitLine(spec.id, parameter, round(value, 1), spec.priority, spec.operator))
+        result = tuple(lines)
+        self._limits_cache = (self._phase, self._baseline, result)
+        return result
+
+    # -- physiological rules -----------------------------------------------------------------------
+
+    def _judge(self, ladder: Ladder, rule_parameter: str, shown: str, value: float | None, t: float) -> None:
+        baseline = self._baseline
+        effective: Rule | None = None
+        chosen: tuple[str, float, float] | None = None
+        multi = len(ladder.key[0]) > 1
+        for rule in ladder.rules:
+            limit = rule.limit(rule_parameter, baseline) if value is not None else None
+            hit = limit is not None and value is not None and rule.breached(value, limit)
+            breach: tuple[str, float, float] | None = None
+            if hit:
+                assert value is not None
+                assert limit is not None
+                breach = (shown, value, limit)
+            if multi:
+                # "SBP or DBP": the latest judgement of each parameter counts until it is replaced.
+                parts = self._parts.setdefault(rule.id, {})
+                parts[rule_parameter] = (
+                    (value, limit) if hit and value is not None and limit is not None else None
+                )
+                if breach is None:
+                    for other, part in parts.items():
+                        if part is not None:
+                            breach = (other, part[0], part[1])
+                            break
+            if breach is None:
+                self._since.pop(rule.id, None)
+                continue
+            since = self._since.setdefault(rule.id, t)
+            if effective is None and t - since >= rule.spec.delay_s:
+                effective, chosen = rule, breach
+        # Rungs below the alarming one are superseded (they end, never latch); rungs above it are over.
+        above = True
+        for rule in ladder.rules:
+            alarm = self._active.get(rule.id)
+            if rule is effective:
+                assert chosen is not None
+                self._raise(rule, chosen, rule_parameter if not multi else chosen[0], t)
+                above = False
+            elif alarm is not None and alarm.condition_present:
+                self._end(alarm, t, superseded=effective is not None and not above)
+
+    def _raise(self, rule: Rule, breach: tuple[str, float, float], rule_parameter: str, t: float) -> None:
+        shown, value, limit = breach
+        alarm = self._active.get(rule.id)
+        if alarm is None:
+            message = rule.message(shown, value, limit, self._baseline)
+            alarm = _Alarm(
+                id=self._new_id(),
+                key=rule.id,
+                condition=rule.id,
+                parameter=shown,
+                priority=rule.priority,
+                kind=AlarmKind.PHYSIOLOGICAL,
+                message=message,
+                started_at=t,
+                limit=round(limit, 1),
+                value=value,
+                peak_value=value,
+                display=message,
+                priority_since=t,
+                rule=rule,
+                rule_parameter=rule_parameter,
+            )
+            self._active[alarm.key] = alarm
+            self._mark(alarm)
+            return
+        alarm.rule = rule
+        changed = False
+        if alarm.ended_at is not None:
+            alarm.ended_at = None  # back in breach before anyone acknowledged it
+            changed = True
+        if rule_parameter == alarm.rule_parameter:
+            if value != alarm.value:
+                alarm.value = value
+                alarm.display = rule.message(shown, value, limit, self._baseline)
+            if rule.worse(value, alarm.peak_value):
+                alarm.peak_value = value
+                changed = True
+        if changed:
+            self._mark(alarm)
+
+    # -- technical conditions ----------------------------------------------------------------------
+
+    def _technical_from(self, reading: Reading) -> None:
+        parameter = reading.parameter
+        t = reading.t
+        flags = reading.flags
+        self._seen.add(parameter)
+        group = DATA_GROUP_OF.get(parameter)
+        if group is not None:
+            self._last_seen[group] = t
+            if f"no_data:{group}" in self._active:
+                self._end_key(f"no_data:{group}", t)
+        probe = PROBE_OF[parameter]
+        lost = flags & NO_SIGNAL
+        states = self._probe_state.get(probe)
+        if lost:
+            if states is None:
+                states = self._probe_state[probe] = {}
+            states[parameter] = "no_pulse" if lost == {Flag.PULSE_SEARCH} else "sensor_off"
+            self._update_probe(probe, t)
+        elif states and parameter in states:
+            del states[parameter]
+            self._update_probe(probe, t)
+        if flags:
+            if Flag.INVALID in flags:
+                key = f"invalid_value:{parameter.value}"
+                if key not in self._active:
+                    self._start_technical(
+                        "invalid_value",
+                        parameter.value,
+                        f"{LABELS.get(parameter.value, parameter.value)}: the device sent an invalid value",
+                        t,
+                        key=key,
+                        priority=self.profile.technical_priority("invalid_value"),
+                    )
+            if (
+                parameter in NIBP_PARAMETERS
+                and Flag.MEASUREMENT_FAILED in flags
+                and "nibp_failed" not in self._active
+            ):
+                self._start_technical(
+                    "nibp_failed",
+                    "nibp_sys",
+                    "NIBP measurement failed: check the cuff and repeat the measurement",
+                    t,
+                    priority=self.profile.technical_priority("nibp_failed"),
+                )
+        if reading.value is not None:
+            key = f"invalid_value:{parameter.value}"
+            if key in self._active:
+                self._end_key(key, t)
+            if parameter in NIBP_PARAMETERS and reading.reliable and "nibp_failed" in self._active:
+                self._end_key("nibp_failed", t)
+
+    def _update_probe(self, probe: str, t: float) -> None:
+        states = self._probe_state.get(probe, {})
+        values = set(states.values())
+        wanted = "sensor_off" if "sensor_off" in values else "no_pulse" if values else None
+        for condition in ("sensor_off", "no_pulse"):
+            key = f"{condition}:{probe}"
+            if condition == wanted and key not in self._active:
+                label = PROBE_LABELS[probe]
+                text = (
+                    f"{label} off: check the sensor"
+                    if condition == "sensor_off"
+                    else f"{label}: no pulse found"
+                )
+                # ECG leads off is not lost data where the oximeter's pulse rate stands in.
+                lost = probe == "spo2" or (probe == "hr" and Parameter.PR not in self._seen)
+                priority = (
+                    None
+                    if lost
+                    else self.profile.technical_priority("nibp_failed" if probe == "nibp" else "lost_data")
+                )
+                parameter = {"spo2": "spo2", "hr": "hr", "nibp": "nibp_sys"}[probe]
+                self._start_technical(
+                    condition, parameter, text, t, key=key, lost_data=lost, priority=priority
+                )
+            elif condition != wanted and key in self._active:
+                self._end_key(key, t)
+
+    def _lost_data_priority(self) -> Priority:
+        key = "lost_data_infusion" if self._phase is Phase.INFUSION else "lost_data"
+        return self.profile.technical_priority(key)
+
+    def _start_technical(
+        self,
+        condition: str,
+        parameter: str | None,
+        message: str,
+        at: float,
+        *,
+        key: str | None = None,
+        priority: Priority | None = None,
+        lost_data: bool = False,
+    ) -> _Alarm:
+        if priority is None:
+            priority = self._lost_data_priority() if lost_data else Priority.LOW
+        alarm = _Alarm(
+            id=self._new_id(),
+            key=key or condition,
+            condition=condition,
+            parameter=parameter,
+            priority=priority,
+            kind=AlarmKind.TECHNICAL,
+            message=message,
+            started_at=at,
+            display=message,
+            priority_since=at,
+            lost_data=lost_data,
+        )
+        self._active[alarm.key] = alarm
+        self._mark(alarm)
+        return alarm
+
+    # -- state changes -----------------------------------------------------------------------------
+
+    def _mark(self, alarm: _Alarm) -> None:
+        self._changed[alarm.id] = alarm
+
+    def _end_key(self, key: str, at: float) -> None:
+        alarm = self._active.get(key)
+        if alarm is not None and alarm.condition_present:
+            self._end(alarm, at)
+
+    def _end(self, alarm: _Alarm, at: float, superseded: bool = False) -> None:
+        """The condition is over: close the alarm, or latch it until someone acknowledges it."""
+        alarm.ended_at = at
+        if alarm.latching and alarm.acknowledged_at is None and not superseded:
+            self._mark(alarm)
+        else:
+            self._close(alarm)
+
+    def _close(self, alarm: _Alarm) -> None:
+        alarm.closed = True
+        if self._active.get(alarm.key) is alarm:
+            del self._active[alarm.key]
+        self._mark(alarm)
+
+    def _escalate(self, alarm: _Alarm, to: Priority, at: float, reason: str) -> None:
+        alarm.escalations.append({"at": at, "from": alarm.priority.label, "to": to.label, "reason": reason})
+        alarm.priority = to
+        alarm.priority_since = at
+        self._mark(alarm)
+
+    # -- audio -----------------------------------------------------------------------------------
+
+    def _loudest(self) -> Priority | None:
+        return max((a.priority for a in self._active.values() if a.acknowledged_at is None), default=None)
+
+    def _breaks_through(self) -> bool:
+        loudest = self._loudest()
+        return loudest is not None and loudest > self._pause_holds
+
+    def _paused(self, now: float) -> bool:
+        until = self.audio_paused_until
+        return until is not None and now < until and not self._breaks_through()
+
+    # -- commands ----------------------------------------------------------------------------------
+
+    def _acknowledge(self, at: float, user: str | None, alarm_id: str | None = None) -> int:
+        if alarm_id is not None:
+            targets = [a for a in self._active.values() if a.id == alarm_id]
+            if not targets:
+                raise AlarmCommandError(f"no alarm on screen has id '{alarm_id}'")
+        else:
+            targets = list(self._active.values())
+        count = 0
+        for alarm in targets:
+            if alarm.acknowledged_at is None:
+                alarm.acknowledged_at = at
+                alarm.acknowledged_by = user
+                count += 1
+                self._mark(alarm)
+            if not alarm.condition_present:
+                self._close(alarm)
+        return count
+
+    def _reset(self, at: float, user: str | None) -> int:
+        self.audio_paused_until = None
+        return self._acknowledge(at, user)
+
+    def _pause_audio(self, at: float, user: str | None, duration_s: float | None = None) -> float:
+        seconds = self.profile.audio_pause_s if duration_s is None else float(duration_s)
+        if not 0 < seconds <= 900:
+            raise AlarmCommandError("an audio pause lasts between 0 and 900 s")
+        if not self._paused(at):
+            self._pause_holds = self._loudest() or Priority.LOW
+        self.audio_paused_until = at + seconds
+        return self.audio_paused_until
+
+    def _resume_audio(self, at: float, user: str | None) -> None:
+        self.audio_paused_until = None
+
+    def _alarms_off(self, at: float, user: str | None) -> None:
+        self.alarms_off = True
+        self._since.clear()
+        self._parts.clear()
+        for alarm in list(self._active.values()):
+            if alarm.kind is AlarmKind.PHYSIOLOGICAL:
+                if alarm.ended_at is None:
+                    alarm.ended_at = at
+                self._close(alarm)
+
+    def _alarms_on(self, at: float, user: str | None) -> None:
+        self.alarms_off = False
+
+    def _audio_off(self, at: float, user: str | None) -> None:
+        self.audio_off = True
+
+    def _audio_on(self, at: float, user: str | None) -> None:
+        self.audio_off = False
+
+    def _set_limit(
+        self,
+        at: float,
+        user: str | None,
+        rule: str,
+        limit: float | None = None,
+        priority: str | None = None,
+        delay_s: float | None = None,
+        enabled: bool | None = None,
+        phase: str | None = None,
+    ) -> dict[str, str]:
+        where = Phase(phase) if phase is not None else None
+        try:
+            current = self.profile.rule(rule, where)
+        except KeyError:
+            raise AlarmCommandError(f"no rule '{rule}' in profile {self.profile.name}") from None
+        if limit is None and priority is None and delay_s is None and enabled is None:
+            raise AlarmCommandError("set_limit needs limit, priority, delay_s or enabled")
+        changed = RuleSpec(
+            id=current.id,
+            parameters=current.parameters,
+            comparison=current.comparison,
+            limit=current.limit if limit is None else float(limit),
+            priority=current.priority if priority is None else Priority.parse(priority),
+            delay_s=current.delay_s if delay_s is None else float(delay_s),
+            enabled=current.enabled if enabled is None else bool(enabled),
+        )
+        self.set_profile(self.profile.with_rule(changed, where), at)
+        return {
+            "rule": rule,
+            "phase": phase or "all",
+            "before": current.describe(),
+            "after": changed.describe(),
+        }
+
+    def _load_profile(self, at: float, user: str | None, path: str) -> dict[str, str]:
+        profile = load_profile(Path(path))  # raises ProfileError; the current profile stays
+        self.set_profile(profile, at)
+        return {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
+
+    def _storage_failed(self, at: float, user: str | None, error: str = "") -> None:
+        if "storage_failed" not in self._active:
+            detail = f" ({error})" if error else ""
+            self._start_technical(
+                "storage_failed",
+                None,
+                f"Cannot write to the database{detail}: readings are held in memory",
+                at,
+                priority=self.profile.technical_priority("storage_failed"),
+            )
+
+    def _storage_restored(self, at: float, user: str | None) -> None:
+        self._end_key("storage_failed", at)
+
+
+_COMMANDS: Final[dict[str, Callable[..., Any]]] = {
+    "acknowledge": AlarmEngine._acknowledge,
+    "reset": AlarmEngine._reset,
+    "pause_audio": AlarmEngine._pause_audio,
+    "resume_audio": AlarmEngine._resume_audio,
+    "alarms_off": AlarmEngine._alarms_off,
+    "alarms_on": AlarmEngine._alarms_on,
+    "audio_off": AlarmEngine._audio_off,
+    "audio_on": AlarmEngine._audio_on,
+    "set_limit": AlarmEngine._set_limit,
+    "load_profile": AlarmEngine._load_profile,
+    "storage_failed": AlarmEngine._storage_failed,
+    "storage_restored": AlarmEngine._storage_restored,
+}
+
+
+def _clock(t: float | None) -> str:
+    if t is None:
+        return "--:--:--"
+    return datetime.fromtimestamp(t).astimezone().strftime("%H:%M:%S")
+
+
+def describe_change(previous: dict[str, Any] | None, row: dict[str, Any]) -> str | None:
+    """One terminal line for an alarm-log change.
+
+    For example ``*** 12:31:05 SpO2 86 < 90 % (spo2_low_severe) started``.
+
+    Returns None for changes not worth a line (a new peak value while the alarm runs).
+    """
+    marker = Priority.parse(row["priority"]).marker
+    what = f"{row['message']} ({row['condition']})"
+    if previous is None:
+        return f"{marker} {_clock(row['started_at'])} {what} started"
+    if row["priority"] != previous["priority"]:
+        reason = json.loads(row["escalations"])[-1] if row["escalations"] else {}
+        return (
+            f"{marker} {_clock(reason.get('at'))} {what} escalated to {row['priority']}"
+            f"{': ' + reason['reason'] if reason.get('reason') else ''}"
+        )
+    if row["acknowledged_at"] is not None and previous["acknowledged_at"] is None:
+        by = row["acknowledged_by"] or "unknown user"
+        return f"{marker} {_clock(row['acknowledged_at'])} {what} acknowledged by {by}"
+    if row["state"] != previous["state"]:
+        if row["state"] == "latched":
+            return f"{marker} {_clock(row['ended_at'])} {what} value recovered, latched until acknowledged"
+        if row["state"] == "ended" and previous["state"] == "latched":
+            return f"{marker} {what} cleared (it had ended at {_clock(row['ended_at'])})"
+        if row["state"] == "ended":
+            return f"{marker} {_clock(row['ended_at'])} {what} ended"
+        if row["state"] == "active":
+            return f"{marker} {_clock(row['started_at'])} {what} back in breach"
+    return None

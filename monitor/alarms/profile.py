@@ -1,0 +1,502 @@
+"""The clinic's alarm profile: limits, priorities, delays and durations, read from TOML.
+
+A profile that cannot be used raises :class:`ProfileError` naming the file, the line and the
+field, so a clinic can fix it; whoever holds a valid profile keeps it until a new one loads.
+The default profile ships as package data (``default_profile.toml``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from monitor.alarms.model import Priority
+from monitor.config import ENV_PREFIX
+from monitor.session import Phase
+
+DEFAULT_PROFILE_NAME: Final = "default_profile.toml"
+
+#: Watched quantities a rule may name; ``heart_rate`` is the displayed heart rate (hr, else pr).
+RULE_PARAMETERS: Final = ("spo2", "heart_rate", "nibp_sys", "nibp_dia", "nibp_mean")
+NIBP_RULE_PARAMETERS: Final = frozenset({"nibp_sys", "nibp_dia", "nibp_mean"})
+
+#: Comparison keys: operator text, direction (+1: too high, -1: too low), relative to baseline.
+COMPARISONS: Final[dict[str, tuple[str, int, bool]]] = {
+    "below": ("<", -1, False),
+    "at_or_below": ("≤", -1, False),
+    "above": (">", +1, False),
+    "at_or_above": ("≥", +1, False),
+    "above_baseline_percent": (">", +1, True),
+    "below_baseline_percent": ("<", -1, True),
+}
+
+# Allowed ranges (inclusive) of the durations, seconds.
+SPO2_DELAY_RANGE_S: Final = (10.0, 30.0)
+OTHER_DELAY_RANGE_S: Final = (0.0, 120.0)
+TIMING_RANGES_S: Final[dict[str, tuple[float, float]]] = {
+    "audio_pause_s": (10.0, 900.0),
+    "escalate_medium_after_s": (30.0, 3600.0),
+    "lost_data_escalate_after_s": (10.0, 600.0),
+}
+NO_DATA_RANGE_S: Final = (2.0, 120.0)
+NO_DATA_PARAMETERS: Final = ("spo2", "heart_rate")
+TECHNICAL_KEYS: Final = (
+    "lost_data",
+    "lost_data_infusion",
+    "invalid_value",
+    "nibp_failed",
+    "nibp_overdue",
+    "storage_failed",
+)
+_RULE_KEYS: Final = frozenset({"parameter", "parameters", "priority", "delay_s", "enabled", *COMPARISONS})
+_TOP_KEYS: Final = frozenset({"profile", "timing", "no_data", "technical", "rules", "phases"})
+_RULE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message names the file, line and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One limit as the clinic wrote it."""
+
+    id: str
+    parameters: tuple[str, ...]
+    comparison: str
+    limit: float
+    priority: Priority
+    delay_s: float = 0.0
+    enabled: bool = True
+
+    @property
+    def operator(self) -> str:
+        """``<``, ``≤``, ``>`` or ``≥``."""
+        return COMPARISONS[self.comparison][0]
+
+    @property
+    def direction(self) -> int:
+        """+1 when the rule catches values that are too high, -1 too low."""
+        return COMPARISONS[self.comparison][1]
+
+    @property
+    def relative(self) -> bool:
+        """True for a limit relative to the session baseline (percent)."""
+        return COMPARISONS[self.comparison][2]
+
+    def describe(self) -> str:
+        """The condition in words, e.g. ``spo2 < 90`` or ``nibp_sys/nibp_dia > baseline +20 %``."""
+        names = "/".join(self.parameters)
+        if self.relative:
+            sign = "+" if self.direction > 0 else "-"
+            return f"{names} {self.operator} baseline {sign}{self.limit:g} %"
+        return f"{names} {self.operator} {self.limit:g}"
+
+
+@dataclass(frozen=True)
+class AlarmProfile:
+    """Everything the alarm engine takes from the clinic."""
+
+    name: str
+    source: str
+    rules: tuple[RuleSpec, ...]
+    phase_rules: Mapping[Phase, Mapping[str, RuleSpec]] = field(default_factory=dict)
+    audio_pause_s: float = 120.0
+    escalate_medium_after_s: float = 300.0
+    lost_data_escalate_after_s: float = 60.0
+    no_data_s: Mapping[str, float] = field(default_factory=lambda: {"spo2": 10.0, "heart_rate": 10.0})
+    technical: Mapping[str, Priority] = field(default_factory=dict)
+    description: str = ""
+    sha256: str = ""
+
+    def rules_for(self, phase: Phase) -> tuple[RuleSpec, ...]:
+        """The enabled rules in a phase (the phase's changes applied)."""
+        changes = self.phase_rules.get(phase, {})
+        merged = [changes.get(rule.id, rule) for rule in self.rules]
+        known = {rule.id for rule in self.rules}
+        merged += [rule for rule_id, rule in changes.items() if rule_id not in known]
+        return tuple(rule for rule in merged if rule.enabled)
+
+    def rule(self, rule_id: str, phase: Phase | None = None) -> RuleSpec:
+        """A rule by id, as it applies in ``phase`` (or the base rule); KeyError when unknown."""
+        if phase is not None and rule_id in self.phase_rules.get(phase, {}):
+            return self.phase_rules[phase][rule_id]
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def technical_priority(self, key: str) -> Priority:
+        """Priority of a technical alarm kind."""
+        return self.technical.get(key, Priority.LOW)
+
+    def with_rule(self, rule: RuleSpec, phase: Phase | None = None) -> AlarmProfile:
+        """A copy where ``rule`` replaces the rule of that id (in one phase, or everywhere)."""
+        _check_rule(rule, f"rules.{rule.id}", _NoLines(self.source))
+        if phase is None:
+            if not any(r.id == rule.id for r in self.rules):
+                raise KeyError(rule.id)
+            rules = tuple(rule if r.id == rule.id else r for r in self.rules)
+            return replace(self, rules=rules)
+        phase_rules = {p: dict(m) for p, m in self.phase_rules.items()}
+        phase_rules.setdefault(phase, {})[rule.id] = rule
+        return replace(self, phase_rules=_freeze_phases(phase_rules))
+
+
+# -- where a key is written ------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\" ]+?)\s*=")
+_INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+def _key_parts(text: str) -> list[str]:
+    return [part.strip().strip('"') for part in text.split(".")]
+
+
+class _Lines:
+    """Line numbers of tables and keys in a TOML text (dotted path -> 1-based line)."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.where: dict[str, int] = {}
+        table: list[str] = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                table = _key_parts(header.group(1))
+                self._add(table, number)
+                continue
+            key = _KEY.match(line)
+            if key:
+                path = [*table, *_key_parts(key.group(1))]
+                self._add(path, number)
+                rest = line[key.end() :]
+                for inner in _INLINE_KEY.finditer(rest):
+                    self.where.setdefault(".".join([*path, inner.group(1)]), number)
+
+    def _add(self, parts: list[str], number: int) -> None:
+        # A dotted header also defines its parents ([phases.x.rules.y] defines phases.x).
+        for end in range(1, len(parts) + 1):
+            self.where.setdefault(".".join(parts[:end]), number)
+
+    def line(self, path: str) -> int | None:
+        """The line of ``path``, else of its nearest written parent."""
+        parts = path.split(".")
+        while parts:
+            found = self.where.get(".".join(parts))
+            if found is not None:
+                return found
+            parts.pop()
+        return None
+
+    def error(self, path: str, problem: str) -> ProfileError:
+        """An error naming file, line and field."""
+        line = self.line(path)
+        where = f"line {line}, " if line is not None else ""
+        return ProfileError(f"{self.source}: {where}field {path}: {problem}")
+
+
+class _NoLines(_Lines):
+    """For rules built in code (e.g. a limit changed on screen): no lines to name."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.where = {}
+
+
+# -- reading -----------------------------------------------------------------------------------------
+
+
+def _number(
+    value: Any, path: str, lines: _Lines, low: float | None = None, high: float | None = None
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise lines.error(path, f"expected a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise lines.error(path, f"expected a finite number, got {value!r}")
+    if low is not None and high is not None and not low <= number <= high:
+        raise lines.error(path, f"{number:g} is outside the allowed range {low:g} to {high:g}")
+    return number
+
+
+def _priority(value: Any, path: str, lines: _Lines) -> Priority:
+    if not isinstance(value, str):
+        raise lines.error(path, f"expected high, medium or low, got {value!r}")
+    try:
+        return Priority.parse(value)
+    except ValueError as exc:
+        raise lines.error(path, str(exc)) from None
+
+
+def _table(value: Any, path: str, lines: _Lines) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise lines.error(path, f"expected a table, got {value!r}")
+    return value
+
+
+def _unknown(
+    table: Mapping[str, Any], allowed: frozenset[str] | tuple[str, ...], path: str, lines: _Lines
+) -> None:
+    for key in table:
+        if key not in allowed:
+            raise lines.error(
+                f"{path}.{key}" if path else key,
+                f"unknown field; expected one of {', '.join(sorted(allowed))}",
+            )
+
+
+def _check_rule(rule: RuleSpec, path: str, lines: _Lines) -> None:
+    """Checks that hold for every rule, however it was made."""
+    if not rule.parameters:
+        raise lines.error(f"{path}.parameter", "a rule needs a parameter")
+    for name in rule.parameters:
+        if name not in RULE_PARAMETERS:
+            raise lines.error(
+                f"{path}.parameter", f"unknown parameter '{name}'; use {', '.join(RULE_PARAMETERS)}"
+            )
+    if rule.comparison not in COMPARISONS:
+        raise lines.error(f"{path}.{rule.comparison}", f"unknown comparison; use {', '.join(COMPARISONS)}")
+    if not math.isfinite(rule.limit):
+        raise lines.error(f"{path}.{rule.comparison}", "the limit must be a finite number")
+    if rule.relative and not 0 < rule.limit <= 200:
+        raise lines.error(f"{path}.{rule.comparison}", f"{rule.limit:g} % is outside 0 to 200 %")
+    if not rule.relative and rule.limit < 0:
+        raise lines.error(f"{path}.{rule.comparison}", "a limit cannot be negative")
+    nibp = set(rule.parameters) & NIBP_RULE_PARAMETERS
+    if nibp and rule.delay_s != 0:
+        raise lines.error(f"{path}.delay_s", "NIBP is a spot value and takes no condition delay (use 0)")
+    if "spo2" in rule.parameters and rule.direction < 0:
+        low, high = SPO2_DELAY_RANGE_S
+        if not low <= rule.delay_s <= high:
+            raise lines.error(f"{path}.delay_s", f"the SpO2 low delay must be {low:g} to {high:g} s")
+    else:
+        low, high = OTHER_DELAY_RANGE_S
+        if not low <= rule.delay_s <= high:
+            raise lines.error(f"{path}.delay_s", f"the delay must be {low:g} to {high:g} s")
+
+
+def _rule(rule_id: str, raw: Any, path: str, lines: _Lines, base: RuleSpec | None) -> RuleSpec:
+    table = _table(raw, path, lines)
+    _unknown(table, _RULE_KEYS, path, lines)
+    if "parameter" in table and "parameters" in table:
+        raise lines.error(f"{path}.parameters", "give either parameter or parameters, not both")
+    parameters: tuple[str, ...] | None = base.parameters if base else None
+    if "parameter" in table:
+        if not isinstance(table["parameter"], str):
+            raise lines.error(f"{path}.parameter", f"expected a name, got {table['parameter']!r}")
+        parameters = (table["parameter"],)
+    elif "parameters" in table:
+        raw_list = table["parameters"]
+        if not isinstance(raw_list, list) or not all(isinstance(p, str) for p in raw_list):
+            raise lines.error(f"{path}.parameters", "expected a list of names")
+        parameters = tuple(raw_list)
+    if parameters is None:
+        raise lines.error(f"{path}.parameter", "missing (which vital sign does this rule watch?)")
+    given = [key for key in COMPARISONS if key in table]
+    if len(given) > 1:
+        raise lines.error(f"{path}.{given[1]}", f"give one comparison only (also has {given[0]})")
+    if given:
+        comparison = given[0]
+        limit = _number(table[comparison], f"{path}.{comparison}", lines)
+    elif base is not None:
+        comparison, limit = base.comparison, base.limit
+    else:
+        raise lines.error(path, f"missing a limit: one of {', '.join(COMPARISONS)}")
+    if "priority" in table:
+        priority = _priority(table["priority"], f"{path}.priority", lines)
+    elif base is not None:
+        priority = base.priority
+    else:
+        raise lines.error(f"{path}.priority", "missing (high, medium or low)")
+    delay = (
+        _number(table["delay_s"], f"{path}.delay_s", lines)
+        if "delay_s" in table
+        else (base.delay_s if base else 0.0)
+    )
+    enabled = table.get("enabled", base.enabled if base else True)
+    if not isinstance(enabled, bool):
+        raise lines.error(f"{path}.enabled", f"expected true or false, got {enabled!r}")
+    rule = RuleSpec(rule_id, parameters, comparison, limit, priority, delay, enabled)
+    _check_rule(rule, path, lines)
+    return rule
+
+
+def _freeze_phases(phases: Mapping[Phase, Mapping[str, RuleSpec]]) -> Mapping[Phase, Mapping[str, RuleSpec]]:
+    return MappingProxyType({p: MappingProxyType(dict(m)) for p, m in phases.items()})
+
+
+def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
+    """Build a profile from TOML text; any problem raises :class:`ProfileError`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{source}: {exc}") from None
+    lines = _Lines(text, source)
+    _unknown(data, _TOP_KEYS, "", lines)
+
+    meta = _table(data.get("profile", {}), "profile", lines)
+    _unknown(meta, ("name", "description"), "profile", lines)
+    name = meta.get("name", Path(source).stem)
+    description = meta.get("description", "")
+    if not isinstance(name, str) or not isinstance(description, str):
+        raise lines.error("profile.name", "name and description must be text")
+
+    timing_raw = _table(data.get("timing", {}), "timing", lines)
+    _unknown(timing_raw, tuple(TIMING_RANGES_S), "timing", lines)
+    timing = {
+        key: _number(timing_raw[key], f"timing.{key}", lines, *TIMING_RANGES_S[key])
+        for key in TIMING_RANGES_S
+        if key in timing_raw
+    }
+
+    no_data_raw = _table(data.get("no_data", {}), "no_data", lines)
+    _unknown(no_data_raw, NO_DATA_PARAMETERS, "no_data", lines)
+    no_data = {"spo2": 10.0, "heart_rate": 10.0}
+    for key, value in no_data_raw.items():
+        no_data[key] = _number(value, f"no_data.{key}", lines, *NO_DATA_RANGE_S)
+
+    technical_raw = _table(data.get("technical", {}), "technical", lines)
+    _unknown(technical_raw, TECHNICAL_KEYS, "technical", lines)
+    technical = {
+        "lost_data": Priority.LOW,
+        "lost_data_infusion": Priority.MEDIUM,
+        "invalid_value": Priority.LOW,
+        "nibp_failed": Priority.LOW,
+        "nibp_overdue": Priority.MEDIUM,
+        "storage_failed": Priority.MEDIUM,
+    }
+    for key, value in technical_raw.items():
+        technical[key] = _priority(value, f"technical.{key}", lines)
+
+    rules_raw = _table(data.get("rules", {}), "rules", lines)
+    rules: list[RuleSpec] = []
+    for rule_id, raw in rules_raw.items():
+        if not _RULE_ID.match(rule_id):
+            raise lines.error(f"rules.{rule_id}", "a rule id is lower-case letters, digits and _")
+        rules.append(_rule(rule_id, raw, f"rules.{rule_id}", lines, None))
+    by_id = {rule.id: rule for rule in rules}
+
+    phases_raw = _table(data.get("phases", {}), "phases", lines)
+    phase_rules: dict[Phase, dict[str, RuleSpec]] = {}
+    for phase_name, phase_raw in phases_raw.items():
+        path = f"phases.{phase_name}"
+        try:
+            phase = Phase(phase_name)
+        except ValueError:
+            raise lines.error(path, f"unknown phase; use {', '.join(p.value for p in Phase)}") from None
+        phase_table = _table(phase_raw, path, lines)
+        _unknown(phase_table, ("rules",), path, lines)
+        changes = _table(phase_table.get("rules", {}), f"{path}.rules", lines)
+        for rule_id, raw in changes.items():
+            if not _RULE_ID.match(rule_id):
+                raise lines.error(f"{path}.rules.{rule_id}", "a rule id is lower-case letters, digits and _")
+            phase_rules.setdefault(phase, {})[rule_id] = _rule(
+                rule_id, raw, f"{path}.rules.{rule_id}", lines, by_id.get(rule_id)
+            )
+
+    return AlarmProfile(
+        name=name,
+        source=source,
+        rules=tuple(rules),
+        phase_rules=_freeze_phases(phase_rules),
+        no_data_s=MappingProxyType(no_data),
+        technical=MappingProxyType(technical),
+        description=description,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        **timing,
+    )
+
+
+def load_profile(path: str | Path) -> AlarmProfile:
+    """Read a profile file; unreadable or invalid files raise :class:`ProfileError`."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the alarm profile ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: the alarm profile is not UTF-8 text") from None
+    return parse_profile(text, str(path))
+
+
+def default_profile_text() -> str:
+    """The text of the profile shipped with the app."""
+    return resources.files("monitor.alarms").joinpath(DEFAULT_PROFILE_NAME).read_text(encoding="utf-8")
+
+
+def default_profile() -> AlarmProfile:
+    """The profile shipped with the app (CLINICAL.md defaults)."""
+    return parse_profile(default_profile_text(), "default profile")
+
+
+class ProfileHolder:
+    """Keeps the last valid profile: a failed load leaves the current one in force."""
+
+    def __init__(self, profile: AlarmProfile | None = None) -> None:
+        self.profile = profile or default_profile()
+        self.last_error: str | None = None
+
+    def load(self, path: str | Path) -> AlarmProfile:
+        """Switch to the profile in ``path``; on error keep the current one and re-raise."""
+        try:
+            self.profile = load_profile(path)
+        except ProfileError as exc:
+            self.last_error = str(exc)
+            raise
+        self.last_error = None
+        return self.profile
+
+
+def resolve_profile(flag_value: str | None, user_values: Mapping[str, Any] | None = None) -> Path | None:
+    """The profile file to use: ``--profile``, then INFUSION_MONITOR_PROFILE, then config ``profile``."""
+    value = flag_value or os.environ.get(ENV_PREFIX + "PROFILE") or (user_values or {}).get("profile")
+    return Path(str(value)).expanduser() if value else None
+
+
+def _rule_line(rule: RuleSpec) -> str:
+    delay = f"{rule.delay_s:g} s" if rule.delay_s else "none"
+    state = "" if rule.enabled else "  (off)"
+    return f"  {rule.id:26} {rule.describe():36} {rule.priority.label:8} {delay}{state}"
+
+
+def describe_profile(profile: AlarmProfile) -> str:
+    """The active limits as a nurse or a medical director reads them (``infusion-monitor limits``)."""
+    out = [f"alarm profile: {profile.name} ({profile.source})"]
+    if profile.description:
+        out.append(f"  {profile.description}")
+    out.append("")
+    out.append(f"  {'rule':26} {'condition':36} {'priority':8} delay")
+    out += [_rule_line(rule) for rule in profile.rules]
+    for phase in Phase:
+        changes = profile.phase_rules.get(phase)
+        if changes:
+            out.append(f" in the {phase.value} phase:")
+            out += [_rule_line(rule) for rule in changes.values()]
+    out.append("")
+    out.append(
+        "  heart_rate is ECG hr where present, else pulse rate pr; "
+        "NIBP alarms ask for a confirming measurement."
+    )
+    out.append(
+        "  Absolute limits apply in every phase from the first reading; baseline limits once it is taken."
+    )
+    out.append("")
+    out.append(
+        f"  audio pause {profile.audio_pause_s:g} s; unacknowledged medium -> high after "
+        f"{profile.escalate_medium_after_s:g} s; lost data during infusion -> high after "
+        f"{profile.lost_data_escalate_after_s:g} s"
+    )
+    out.append("  no data after: " + ", ".join(f"{k} {v:g} s" for k, v in profile.no_data_s.items()))
+    out.append("  technical priorities: " + ", ".join(f"{k} {v.label}" for k, v in profile.technical.items()))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,114 @@
+"""Codes, units and reference ranges shared by the HL7 and FHIR exports and the live feed.
+
+LOINC and IEEE 11073 MDC codes are those of CLINICAL.md ("Parameters"). Reference ranges are
+the values that raise no alarm under the clinic's alarm profile (its absolute limits; limits
+relative to the baseline have no fixed range), as whole numbers: with "systolic 165 or more"
+alarming, the normal systolic range ends at 164.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from monitor.alarms.profile import AlarmProfile, default_profile
+from monitor.readings import UNITS, Parameter
+
+LOINC_SYSTEM: Final = "http://loinc.org"
+MDC_SYSTEM: Final = "urn:iso:std:iso:11073:10101"
+UCUM_SYSTEM: Final = "http://unitsofmeasure.org"
+BP_PANEL: Final = ("85354-9", "Blood pressure panel with all children optional")
+#: Second LOINC code a pulse-oximetry SpO2 carries (the vital-signs profile's code).
+SPO2_ARTERIAL: Final = ("2708-6", "Oxygen saturation in Arterial blood")
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterCode:
+    """How a parameter is coded: LOINC code and name, MDC code and reference id."""
+
+    loinc: str
+    loinc_name: str
+    mdc: str
+    mdc_name: str
+
+
+CODES: Final[dict[Parameter, ParameterCode]] = {
+    Parameter.HR: ParameterCode("8867-4", "Heart rate", "147842", "MDC_ECG_HEART_RATE"),
+    Parameter.PR: ParameterCode("8867-4", "Heart rate", "149530", "MDC_PULS_OXIM_PULS_RATE"),
+    Parameter.SPO2: ParameterCode(
+        "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "150456", "MDC_PULS_OXIM_SAT_O2"
+    ),
+    Parameter.NIBP_SYS: ParameterCode("8480-6", "Systolic blood pressure", "150021", "MDC_PRESS_BLD_NONINV_SYS"),
+    Parameter.NIBP_DIA: ParameterCode("8462-4", "Diastolic blood pressure", "150022", "MDC_PRESS_BLD_NONINV_DIA"),
+    Parameter.NIBP_MEAN: ParameterCode("8478-0", "Mean blood pressure", "150023", "MDC_PRESS_BLD_NONINV_MEAN"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceRange:
+    """Values that raise no alarm, inclusive bounds (None: no limit on that side)."""
+
+    low: float | None
+    high: float | None
+
+    def flag(self, value: float) -> str:
+        """HL7 abnormal flag: H above the range, L below it, N inside; empty without a range."""
+        if self.low is None and self.high is None:
+            return ""
+        if self.high is not None and value > self.high:
+            return "H"
+        if self.low is not None and value < self.low:
+            return "L"
+        return "N"
+
+    def hl7_text(self) -> str:
+        """OBX-7 form: ``low-high``, ``>low`` or ``<high`` (one-sided ranges are exclusive there)."""
+        if self.low is not None and self.high is not None:
+            return f"{self.low:g}-{self.high:g}"
+        if self.high is not None:
+            return f"<{self.high + 1:g}"
+        if self.low is not None:
+            return f">{self.low - 1:g}"
+        return ""
+
+
+#: Physical ceilings that close a range the alarm limits leave open (SpO2 cannot exceed 100 %).
+_CEILINGS: Final = {Parameter.SPO2: 100.0}
+
+
+def ranges_from_profile(profile: AlarmProfile) -> dict[Parameter, ReferenceRange]:
+    """Reference ranges from a profile's enabled absolute limits (the innermost limit on each side)."""
+    lows: dict[Parameter, list[float]] = {}
+    highs: dict[Parameter, list[float]] = {}
+    for rule in profile.rules:
+        if not rule.enabled or rule.relative:
+            continue
+        for name in rule.parameters:
+            parameters = [Parameter.HR, Parameter.PR] if name == "heart_rate" else [Parameter(name)]
+            for parameter in parameters:
+                if rule.comparison == "below":
+                    lows.setdefault(parameter, []).append(rule.limit)
+                elif rule.comparison == "at_or_below":
+                    lows.setdefault(parameter, []).append(rule.limit + 1)
+                elif rule.comparison == "above":
+                    highs.setdefault(parameter, []).append(rule.limit)
+                elif rule.comparison == "at_or_above":
+                    highs.setdefault(parameter, []).append(rule.limit - 1)
+    out = {}
+    for parameter in CODES:
+        low = max(lows[parameter]) if parameter in lows else None
+        high = min(highs[parameter]) if parameter in highs else _CEILINGS.get(parameter)
+        if low is None and high == _CEILINGS.get(parameter):
+            high = None
+        out[parameter] = ReferenceRange(low, high)
+    return out
+
+
+#: Ranges under the alarm profile shipped with the app (CLINICAL.md defaults): HR/PR 50-120,
+#: SpO2 92-100, systolic 90-164, diastolic below 100, mean pressure without a range.
+DEFAULT_RANGES: Final[dict[Parameter, ReferenceRange]] = ranges_from_profile(default_profile())
+
+
+def unit(parameter: Parameter) -> str:
+    """UCUM unit of a parameter."""
+    return UNITS[parameter]

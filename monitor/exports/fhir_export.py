@@ -1,0 +1,256 @@
+"""FHIR R4B export: a Bundle (type collection) with the Patient, an Encounter and vital-signs Observations.
+
+Built as FHIR JSON and validated as a whole by ``fhir.resources`` (its R4B models) before it is
+written, so what leaves the program parses as a valid Bundle. R4B is chosen because the EHRs a
+clinic connects to speak R4, and R4B is wire-compatible with R4 for these resources.
+
+Observations follow the vital-signs profile: category ``vital-signs``, LOINC codes (with the
+IEEE 11073 MDC code as a second coding), ``valueQuantity`` in UCUM. Blood pressure is one
+Observation coded 85354-9 with systolic 8480-6 and diastolic 8462-4 components (and the mean
+8478-0 where the cuff reported one); SpO2 carries both 59408-5 and 2708-6.
+
+Continuous numerics (heart rate, pulse rate, SpO2 at one value a second) are summarised by
+default: one Observation per parameter per ``ExportOptions.resample_s`` seconds (60 s), the
+median of the reliable values in that span with ``effectivePeriod`` covering it. With
+``resample_s = 0`` every value becomes its own Observation. Cuff measurements are always
+exported one by one. Values a device flagged as unreliable are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import IO, Any, Final
+
+from fhir.resources.R4B.bundle import Bundle
+
+from monitor.exports.codes import (
+    BP_PANEL,
+    CODES,
+    DEFAULT_RANGES,
+    LOINC_SYSTEM,
+    MDC_SYSTEM,
+    SPO2_ARTERIAL,
+    UCUM_SYSTEM,
+    ReferenceRange,
+    unit,
+)
+from monitor.exports.data import SessionRecord
+from monitor.exports.hl7_export import observation_sets, split_name
+from monitor.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
+
+FHIR_VERSION: Final = "R4B"
+CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
+INTERPRETATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+IDENTIFIER_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
+SESSION_ID_SYSTEM: Final = "urn:infusion-monitor:session"
+#: Names derived ids: the same session exported twice gets the same resource ids.
+_NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
+
+_INTERPRETATION = {"H": "High", "L": "Low", "N": "Normal"}
+_CONTINUOUS = (Parameter.HR, Parameter.PR, Parameter.SPO2)
+
+
+def _id(*parts: object) -> str:
+    return str(uuid.uuid5(_NAMESPACE, ":".join(str(p) for p in parts)))
+
+
+def _quantity(value: float, parameter: Parameter) -> dict[str, Any]:
+    ucum = unit(parameter)
+    return {"value": value, "unit": ucum, "system": UCUM_SYSTEM, "code": ucum}
+
+
+def _coding(parameter: Parameter) -> list[dict[str, str]]:
+    code = CODES[parameter]
+    codings = [{"system": LOINC_SYSTEM, "code": code.loinc, "display": code.loinc_name}]
+    if parameter is Parameter.SPO2:
+        codings.append({"system": LOINC_SYSTEM, "code": SPO2_ARTERIAL[0], "display": SPO2_ARTERIAL[1]})
+    codings.append({"system": MDC_SYSTEM, "code": code.mdc, "display": code.mdc_name})
+    return codings
+
+
+def _judgement(
+    parameter: Parameter, value: float, ranges: Mapping[Parameter, ReferenceRange] = DEFAULT_RANGES
+) -> dict[str, Any]:
+    """referenceRange and interpretation entries for a value."""
+    reference = ranges.get(parameter, ReferenceRange(None, None))
+    out: dict[str, Any] = {}
+    bounds: dict[str, Any] = {}
+    if reference.low is not None:
+        bounds["low"] = _quantity(reference.low, parameter)
+    if reference.high is not None:
+        bounds["high"] = _quantity(reference.high, parameter)
+    if bounds:
+        out["referenceRange"] = [bounds]
+        flag = reference.flag(value)
+        out["interpretation"] = [
+            {"coding": [{"system": INTERPRETATION_SYSTEM, "code": flag, "display": _INTERPRETATION[flag]}]}
+        ]
+    return out
+
+
+class _Builder:
+    def __init__(self, record: SessionRecord) -> None:
+        self.record = record
+        self.ranges = record.options.ranges or DEFAULT_RANGES
+        self.patient_url = "urn:uuid:" + _id(record.id, "patient")
+        self.encounter_url = "urn:uuid:" + _id(record.id, "encounter")
+        device = None if record.deidentified else record.session.get("device")
+        self.device = {"display": device} if device else None
+        self.category = [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}]
+
+    def patient(self) -> dict[str, Any]:
+        resource: dict[str, Any] = {"resourceType": "Patient", "id": self.patient_url[9:]}
+        p = self.record.patient
+        if p:
+            if p.get("mrn"):
+                mr = {"coding": [{"system": IDENTIFIER_TYPE_SYSTEM, "code": "MR"}]}
+                resource["identifier"] = [{"type": mr, "value": p["mrn"]}]
+            if p.get("name"):
+                family, given = split_name(str(p["name"]))
+                name: dict[str, Any] = {"text": str(p["name"]), "family": family}
+                if given:
+                    name["given"] = given.split()
+                resource["name"] = [name]
+            if p.get("birth_date"):
+                resource["birthDate"] = str(p["birth_date"])
+        return resource
+
+    def encounter(self) -> dict[str, Any]:
+        s = self.record.session
+        finished = s.get("status") in ("complete", "closed")
+        period = {"start": iso_utc(float(s["started_at"]))}
+        if s.get("ended_at") is not None:
+            period["end"] = iso_utc(float(s["ended_at"]))
+        resource: dict[str, Any] = {
+            "resourceType": "Encounter",
+            "id": self.encounter_url[9:],
+            "identifier": [{"system": SESSION_ID_SYSTEM, "value": self.record.id}],
+            "status": "finished" if finished else "in-progress",
+            "class": {"system": ACT_CODE_SYSTEM, "code": "AMB", "display": "ambulatory"},
+            "type": [{"text": "Ketamine infusion session with vital-sign monitoring"}],
+            "subject": {"reference": self.patient_url},
+            "period": period,
+        }
+        if s.get("nurse"):
+            resource["participant"] = [{"individual": {"display": str(s["nurse"])}}]
+        return resource
+
+    def _observation(self, key: str, code: list[dict[str, str]], **fields: Any) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": _id(self.record.id, key),
+            "status": "final",
+            "category": self.category,
+            "code": {"coding": code},
+            "subject": {"reference": self.patient_url},
+            "encounter": {"reference": self.encounter_url},
+            **fields,
+        }
+        if self.device:
+            resource["device"] = self.device
+        return resource
+
+    def single(self, r: Reading) -> dict[str, Any]:
+        assert r.value is not None
+        return self._observation(
+            f"{r.parameter.value}:{r.t!r}",
+            _coding(r.parameter),
+            effectiveDateTime=iso_utc(r.t),
+            valueQuantity=_quantity(r.value, r.parameter),
+            **_judgement(r.parameter, r.value, self.ranges),
+        )
+
+    def summary(self, parameter: Parameter, start: float, end: float, values: list[float]) -> dict[str, Any]:
+        value = float(statistics.median(values))
+        seconds = max(end - start, 0.0)
+        return self._observation(
+            f"{parameter.value}:{start!r}:{end!r}",
+            _coding(parameter),
+            effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
+            valueQuantity=_quantity(value, parameter),
+            method={"text": f"median of {len(values)} device values over {seconds:g} s"},
+            **_judgement(parameter, value, self.ranges),
+        )
+
+    def blood_pressure(self, readings: Iterable[Reading]) -> dict[str, Any] | None:
+        by_param = {r.parameter: r for r in readings}
+        if Parameter.NIBP_SYS not in by_param or Parameter.NIBP_DIA not in by_param:
+            return None
+        components = []
+        for parameter in NIBP_PARAMETERS:
+            r = by_param.get(parameter)
+            if r is None or r.value is None:
+                continue
+            components.append(
+                {
+                    "code": {"coding": _coding(parameter)},
+                    "valueQuantity": _quantity(r.value, parameter),
+                    **_judgement(parameter, r.value, self.ranges),
+                }
+            )
+        t = min(r.t for r in by_param.values())
+        return self._observation(
+            f"bp:{t!r}",
+            [{"system": LOINC_SYSTEM, "code": BP_PANEL[0], "display": BP_PANEL[1]}],
+            effectiveDateTime=iso_utc(t),
+            component=components,
+        )
+
+    def observations(self, resample_s: float) -> list[dict[str, Any]]:
+        timed: list[tuple[float, dict[str, Any]]] = []
+        bins: dict[tuple[Parameter, int], list[Reading]] = {}
+        start = self.record.started_at
+        for obs in observation_sets(self.record.readings):
+            if obs.is_nibp:
+                bp = self.blood_pressure(obs.readings)
+                if bp is not None:
+                    timed.append((obs.t, bp))
+                continue
+            for r in obs.readings:
+                if resample_s <= 0:
+                    timed.append((r.t, self.single(r)))
+                else:
+                    bins.setdefault((r.parameter, int((r.t - start) // resample_s)), []).append(r)
+        for (parameter, index), readings in bins.items():
+            begin = max(start + index * resample_s, readings[0].t)
+            end = min(start + (index + 1) * resample_s, readings[-1].t)
+            values = [r.value for r in readings if r.value is not None]
+            timed.append((begin, self.summary(parameter, begin, max(end, begin), values)))
+        timed.sort(key=lambda item: item[0])
+        return [resource for _t, resource in timed]
+
+
+def bundle_data(record: SessionRecord) -> dict[str, Any]:
+    """The session as FHIR JSON data (not yet validated)."""
+    builder = _Builder(record)
+    resources = [builder.patient(), builder.encounter(), *builder.observations(record.options.resample_s)]
+    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
+    ended = record.session.get("ended_at")
+    return {
+        "resourceType": "Bundle",
+        "id": _id(record.id, "bundle", record.deidentified, record.options.resample_s),
+        "type": "collection",
+        "timestamp": iso_utc(float(ended) if ended is not None else record.started_at),
+        "entry": entries,
+    }
+
+
+def bundle(record: SessionRecord) -> Bundle:
+    """The session as a validated FHIR R4B Bundle."""
+    return Bundle.model_validate(bundle_data(record))
+
+
+def write(record: SessionRecord, stream: IO[str]) -> None:
+    """Validate the Bundle with fhir.resources, then write it as FHIR JSON.
+
+    The data that passed validation is written with the standard JSON encoder: the model's own
+    serialiser gives the same document but takes longer than the validation itself.
+    """
+    data = bundle_data(record)
+    Bundle.model_validate(data)
+    json.dump(data, stream, separators=(",", ":"), ensure_ascii=False)
+    stream.write("\n")

@@ -1,0 +1,222 @@
+"""HL7 v2.6 ORU^R01 in IHE PCD-01 form: one message per observation set, one batch file per session.
+
+Each message is MSH, PID, PV1, OBR and one OBX per value. OBX-3 carries the LOINC code with the
+MDC code as alternate, OBX-6 the UCUM unit, OBX-7 the reference range (values that raise no
+alarm), OBX-8 H/L/N, OBX-11 ``R`` (a device value nobody has verified) and OBX-14 the time of the
+observation. An observation set is what a monitor sends together: the second's heart rate,
+pulse rate and SpO2, or one cuff measurement. Only reliable values are sent; values a device
+flagged (artifact, probe off, failed cuff) stay in the CSV and JSON exports with their status.
+
+The file wraps the messages in an HL7 batch (FHS, BHS ... BTS, FTS) so that a receiver can
+count them. Segments end with a carriage return as the standard says. MSH-7 holds the time of
+the observation set, so exporting a session twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, Final
+
+from monitor.exports.codes import CODES, DEFAULT_RANGES, ReferenceRange, unit
+from monitor.exports.data import SessionRecord
+from monitor.readings import NIBP_PARAMETERS, NUMERIC_PARAMETERS, Parameter, Reading
+
+SENDING_APPLICATION: Final = "INFUSION_MONITOR"
+PROFILE: Final = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
+#: OBR-4: what the observations are about (SNOMED CT "Monitoring of patient").
+OBR_SERVICE: Final = "182777000^monitoring of patient^SCT"
+SEGMENT_END: Final = "\r"
+#: Cuff values this close together belong to one measurement.
+CUFF_GROUPING_S: Final = 2.0
+
+_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
+
+
+def escape(text: str) -> str:
+    """HL7 escape sequences for the delimiter characters (and no control characters)."""
+    for raw, esc in _ESCAPES:
+        text = text.replace(raw, esc)
+    return "".join(ch if ch >= " " else " " for ch in text)
+
+
+def hl7_time(t: float) -> str:
+    """DTM with milliseconds and an explicit UTC offset, e.g. ``20240610061320.000+0000``."""
+    moment = datetime.fromtimestamp(t, tz=UTC)
+    return moment.strftime("%Y%m%d%H%M%S") + f".{moment.microsecond // 1000:03d}+0000"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationSet:
+    """Values a monitor reported together: one second's numerics or one cuff measurement."""
+
+    t: float
+    readings: tuple[Reading, ...]
+
+    @property
+    def is_nibp(self) -> bool:
+        """A cuff measurement."""
+        return any(r.parameter in NIBP_PARAMETERS for r in self.readings)
+
+
+def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
+    """Reliable numeric readings grouped into sets, in time order.
+
+    Continuous numerics with the same time form a set; systolic, diastolic and mean within
+    ``CUFF_GROUPING_S`` of each other form one cuff measurement.
+    """
+    continuous: dict[float, list[Reading]] = {}
+    cuff: list[list[Reading]] = []
+    for r in readings:
+        if r.parameter not in NUMERIC_PARAMETERS or not r.reliable:
+            continue
+        if r.parameter in NIBP_PARAMETERS:
+            last = cuff[-1] if cuff else None
+            new_measurement = (
+                last is None or r.t - last[0].t > CUFF_GROUPING_S or any(x.parameter is r.parameter for x in last)
+            )
+            if new_measurement:
+                cuff.append([r])
+            elif last is not None:
+                last.append(r)
+        else:
+            continuous.setdefault(r.t, []).append(r)
+    sets = [ObservationSet(t, tuple(rs)) for t, rs in continuous.items()]
+    sets += [ObservationSet(rs[0].t, tuple(rs)) for rs in cuff]
+    # Stable: at equal times the numerics come before the cuff measurement.
+    sets.sort(key=lambda s: (s.t, s.is_nibp))
+    yield from sets
+
+
+@dataclass(frozen=True, slots=True)
+class PatientIdentity:
+    """What PID says about the patient; de-identified exports carry only the session pseudonym."""
+
+    identifier: str
+    identifier_type: str  # MR: medical record number; PI: the session's random key
+    family_name: str = ""
+    given_name: str = ""
+    birth_date: str = ""  # YYYYMMDD
+
+    @classmethod
+    def from_record(cls, record: SessionRecord) -> PatientIdentity:
+        """Identity from the stored patient row, or the session pseudonym when there is none."""
+        return cls.from_patient(record.patient, record.id)
+
+    @classmethod
+    def from_patient(cls, patient: Mapping[str, Any] | None, session_id: str) -> PatientIdentity:
+        """Identity from a patient row (None: the session pseudonym)."""
+        if not patient or not patient.get("mrn"):
+            return cls(session_id, "PI")
+        family, given = split_name(str(patient.get("name") or ""))
+        birth = str(patient.get("birth_date") or "").replace("-", "")
+        return cls(str(patient["mrn"]), "MR", family, given, birth if birth.isdigit() else "")
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(family, given) from ``Family, Given`` or ``Given Family``."""
+    name = name.strip()
+    if "," in name:
+        family, _, given = name.partition(",")
+        return family.strip(), given.strip()
+    parts = name.split()
+    if len(parts) >= 2:
+        return parts[-1], " ".join(parts[:-1])
+    return name, ""
+
+
+def obx_segments(
+    obs: ObservationSet, ranges: Mapping[Parameter, ReferenceRange], device: str | None, first_index: int = 1
+) -> list[str]:
+    """One OBX per value of the set."""
+    out = []
+    for index, r in enumerate(obs.readings, start=first_index):
+        assert r.value is not None
+        code = CODES[r.parameter]
+        reference = ranges.get(r.parameter, ReferenceRange(None, None))
+        ucum = unit(r.parameter)
+        fields = [
+            "OBX",
+            str(index),
+            "NM",
+            f"{code.loinc}^{escape(code.loinc_name)}^LN^{code.mdc}^{code.mdc_name}^MDC",
+            "",
+            f"{r.value:g}",
+            f"{escape(ucum)}^{escape(ucum)}^UCUM",
+            escape(reference.hl7_text()),
+            reference.flag(r.value),
+            "",
+            "",
+            "R",
+            "",
+            "",
+            hl7_time(r.t),
+            "",
+            "",
+            "",
+            escape(device) if device else "",
+        ]
+        out.append("|".join(fields).rstrip("|"))
+    return out
+
+
+def oru_message(
+    obs: ObservationSet,
+    *,
+    control_id: str,
+    patient: PatientIdentity,
+    visit: str,
+    device: str | None = None,
+    ranges: Mapping[Parameter, ReferenceRange] = DEFAULT_RANGES,
+    sending_facility: str = "",
+    receiving_application: str = "",
+    receiving_facility: str = "",
+) -> str:
+    """One ORU^R01 message (segments separated and ended by a carriage return)."""
+    when = hl7_time(obs.t)
+    msh = (
+        f"MSH|^~\\&|{SENDING_APPLICATION}|{escape(sending_facility)}|{escape(receiving_application)}|"
+        f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||AL|NE||"
+        f"UNICODE UTF-8|||{PROFILE}"
+    )
+    name = f"{escape(patient.family_name)}^{escape(patient.given_name)}" if patient.family_name else ""
+    authority = "" if patient.identifier_type == "MR" else SENDING_APPLICATION
+    pid = (
+        f"PID|||{escape(patient.identifier)}^^^{authority}^{patient.identifier_type}||{name}||"
+        f"{patient.birth_date}".rstrip("|")
+    )
+    pv1 = f"PV1||O|||||||||||||||||{escape(visit)}"
+    obr = (
+        f"OBR|1|{escape(visit)}^{SENDING_APPLICATION}|{escape(control_id)}^{SENDING_APPLICATION}|"
+        f"{OBR_SERVICE}|||{when}|{when}"
+    )
+    segments = [msh, pid, pv1, obr, *obx_segments(obs, ranges, device)]
+    return SEGMENT_END.join(segments) + SEGMENT_END
+
+
+def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] | None = None) -> list[str]:
+    """Every ORU^R01 message of a session, in time order (ranges: the options', else the built-in)."""
+    ranges = ranges or record.options.ranges or DEFAULT_RANGES
+    patient = PatientIdentity.from_record(record)
+    device = None if record.deidentified else record.session.get("device")
+    prefix = record.id[:12].upper()
+    return [
+        oru_message(obs, control_id=f"{prefix}{n:06d}", patient=patient, visit=record.id, device=device, ranges=ranges)
+        for n, obs in enumerate(observation_sets(record.readings), start=1)
+    ]
+
+
+def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
+    """The messages wrapped in FHS/BHS ... BTS/FTS."""
+    when = hl7_time(record.started_at)
+    header = f"|^~\\&|{SENDING_APPLICATION}||||{when}||{record.id}.hl7"
+    return (
+        f"FHS{header}{SEGMENT_END}"
+        f"BHS{header}||{record.id}{SEGMENT_END}" + "".join(bodies) + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
+    )
+
+
+def write(record: SessionRecord, stream: IO[str]) -> None:
+    """Write the session as one HL7 batch file."""
+    stream.write(batch(record, messages(record)))

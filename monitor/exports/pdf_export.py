@@ -1,0 +1,521 @@
+"""The session report as PDF (reportlab): header, whole-session chart, tables, alarm log, notes, discharge.
+
+Layout, top to bottom: patient and session header (device, nurses, baseline); a chart of the
+whole session with the phases as coloured bands and every alarm marked where it started; the
+NIBP table; per-phase statistics; baseline against the end of recovery with the time to return
+within 20 %; the alarm log with who acknowledged what and when; notes, scores and events; the
+discharge scoring. The standard PDF fonts cover Latin-1; other characters print as '?'.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any, Final
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.shapes import Drawing, Line, Polygon, PolyLine, Rect, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from monitor import review
+from monitor.discharge import (
+    LatestVitals,
+    aldrete_circulation,
+    aldrete_spo2,
+    latest_vitals,
+    padss_vital_signs,
+)
+from monitor.exports.data import SessionRecord
+from monitor.readings import Parameter
+from monitor.session import EventKind, Phase
+
+PHASE_COLOURS: Final = {
+    Phase.SETUP: colors.Color(0.93, 0.93, 0.93),
+    Phase.BASELINE: colors.Color(0.86, 0.92, 1.0),
+    Phase.INFUSION: colors.Color(1.0, 0.92, 0.84),
+    Phase.RECOVERY: colors.Color(0.86, 0.96, 0.86),
+    Phase.COMPLETE: colors.Color(0.93, 0.93, 0.93),
+}
+PRIORITY_COLOURS: Final = {"high": colors.red, "medium": colors.orange, "low": colors.Color(0.0, 0.6, 0.7)}
+LINE_COLOURS: Final = {
+    Parameter.HR: colors.green,
+    Parameter.PR: colors.Color(0.4, 0.7, 0.4),
+    Parameter.SPO2: colors.blue,
+    Parameter.NIBP_SYS: colors.red,
+    Parameter.NIBP_DIA: colors.Color(0.6, 0.0, 0.0),
+}
+LABELS: Final = {
+    Parameter.HR: "HR",
+    Parameter.PR: "PR",
+    Parameter.SPO2: "SpO2",
+    Parameter.NIBP_SYS: "NIBP sys",
+    Parameter.NIBP_DIA: "NIBP dia",
+    Parameter.NIBP_MEAN: "NIBP mean",
+}
+NOTE_KINDS: Final = (
+    EventKind.NOTE,
+    EventKind.QUICK_EVENT,
+    EventKind.SCORE,
+    EventKind.ADDENDUM,
+    EventKind.INFUSION_PAUSED,
+    EventKind.INFUSION_RESUMED,
+    EventKind.LINK_LOST,
+    EventKind.LINK_RESTORED,
+    EventKind.TECHNICAL,
+)
+#: At most this many points per line on the chart (medians of equal time bins).
+CHART_POINTS: Final = 400
+
+
+def _latin1(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(escape(_latin1(text)), style)
+
+
+class _Clock:
+    """Times as a report prints them: wall clock (local, or UTC on a session-relative clock) and t+."""
+
+    def __init__(self, record: SessionRecord) -> None:
+        self.start = record.started_at
+        self.relative = record.relative_time
+
+    def wall(self, t: float | None, seconds: bool = True) -> str:
+        if t is None:
+            return ""
+        moment = (
+            datetime.fromtimestamp(t, tz=UTC) if self.relative else datetime.fromtimestamp(t).astimezone()
+        )
+        return moment.strftime("%H:%M:%S" if seconds else "%H:%M")
+
+    def date(self, t: float) -> str:
+        if self.relative:
+            return "session-relative clock"
+        return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M %Z (UTC%z)")
+
+    def offset(self, t: float | None) -> str:
+        if t is None:
+            return ""
+        seconds = round(t - self.start)
+        sign = "-" if seconds < 0 else "+"
+        seconds = abs(seconds)
+        return f"t{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+    def both(self, t: float | None) -> str:
+        if t is None:
+            return ""
+        return f"{self.wall(t)} ({self.offset(t)})"
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def _table(
+    rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None, header: bool = True
+) -> Table:
+    table = Table([list(r) for r in rows], colWidths=widths, repeatRows=1 if header else 0)
+    style = [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]
+    if header:
+        style += [
+            ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+        ]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _binned(points: Sequence[tuple[float, float]], start: float, span: float) -> list[tuple[float, float]]:
+    """Medians of equal time bins, so a 90-minute second-by-second series stays light."""
+    if len(points) <= CHART_POINTS:
+        return list(points)
+    width = span / CHART_POINTS
+    bins: dict[int, list[float]] = {}
+    for t, v in points:
+        bins.setdefault(int((t - start) / width), []).append(v)
+    return [(start + (i + 0.5) * width, float(statistics.median(vs))) for i, vs in sorted(bins.items())]
+
+
+def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * mm) -> Drawing:
+    """The whole session: HR/PR and NIBP on a 30-210 scale, SpO2 below on 80-100, phase bands, alarm marks."""
+    d = Drawing(width, height)
+    left, right, bottom = 28.0, 8.0, 16.0
+    plot_w = width - left - right
+    spo2_h = height * 0.26
+    gap = 10.0
+    top_margin = 14.0
+    main_bottom = bottom + spo2_h + gap
+    main_h = height - main_bottom - top_margin
+    start = record.started_at
+    end = max(
+        [start + 60.0] + [r.t for r in record.readings] + [float(record.session.get("ended_at") or start)]
+    )
+    span = end - start
+
+    def x(t: float) -> float:
+        return left + plot_w * (t - start) / span
+
+    panels = ((main_bottom, main_h, 30.0, 210.0), (bottom, spo2_h, 80.0, 100.0))
+    # Phase bands behind both panels.
+    phase_at = record.phase_at()
+    edges = [*zip(phase_at.times, phase_at.phases, strict=True)]
+    for i, (t, phase) in enumerate(edges):
+        t_end = edges[i + 1][0] if i + 1 < len(edges) else end
+        for y0, h, _lo, _hi in panels:
+            d.add(
+                Rect(x(t), y0, max(x(t_end) - x(t), 0.5), h, fillColor=PHASE_COLOURS[phase], strokeColor=None)
+            )
+        d.add(String(x(t) + 2, main_bottom + main_h + 2, phase.value, fontName="Helvetica", fontSize=6))
+    for y0, h, lo, hi in panels:
+        d.add(Rect(left, y0, plot_w, h, fillColor=None, strokeColor=colors.black, strokeWidth=0.5))
+        steps = 4 if hi - lo <= 20 else 6
+        for k in range(steps + 1):
+            value = lo + (hi - lo) * k / steps
+            y = y0 + h * k / steps
+            d.add(Line(left, y, left + plot_w, y, strokeColor=colors.Color(0.8, 0.8, 0.8), strokeWidth=0.25))
+            d.add(String(left - 3, y - 2, f"{value:g}", fontName="Helvetica", fontSize=6, textAnchor="end"))
+    minutes = span / 60.0
+    tick = next(step for step in (5, 10, 15, 30, 60, 120) if minutes / step <= 12)
+    for k in range(int(minutes // tick) + 1):
+        t = start + k * tick * 60.0
+        d.add(String(x(t), bottom - 8, f"{k * tick}", fontName="Helvetica", fontSize=6, textAnchor="middle"))
+    d.add(
+        String(
+            left + plot_w,
+            bottom - 14,
+            "minutes from session start",
+            fontName="Helvetica",
+            fontSize=6,
+            textAnchor="end",
+        )
+    )
+
+    def y_of(panel: tuple[float, float, float, float], value: float) -> float:
+        y0, h, lo, hi = panel
+        return y0 + h * (min(max(value, lo), hi) - lo) / (hi - lo)
+
+    series: dict[Parameter, list[tuple[float, float]]] = {}
+    for r in review.reliable(record.readings):
+        if r.value is not None and r.parameter in LINE_COLOURS:
+            series.setdefault(r.parameter, []).append((r.t, r.value))
+    for parameter in (Parameter.PR, Parameter.HR, Parameter.SPO2):
+        points = _binned(series.get(parameter, []), start, span)
+        panel = panels[1] if parameter is Parameter.SPO2 else panels[0]
+        if len(points) >= 2:
+            flat = [c for t, v in points for c in (x(t), y_of(panel, v))]
+            d.add(PolyLine(flat, strokeColor=LINE_COLOURS[parameter], strokeWidth=0.6))
+    for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA):
+        points = series.get(parameter, [])
+        flat = [c for t, v in points for c in (x(t), y_of(panels[0], v))]
+        if len(points) >= 2:
+            d.add(PolyLine(flat, strokeColor=LINE_COLOURS[parameter], strokeWidth=0.8))
+        for t, v in points:
+            px, py = x(t), y_of(panels[0], v)
+            d.add(Rect(px - 1.5, py - 1.5, 3, 3, fillColor=LINE_COLOURS[parameter], strokeColor=None))
+    # Alarm marks: a triangle at the top of the chart where each alarm started, numbered as in the log.
+    for number, alarm in enumerate(record.alarms, start=1):
+        colour = PRIORITY_COLOURS.get(str(alarm.priority).lower(), colors.black)
+        px = x(alarm.started_at)
+        ytop = main_bottom + main_h
+        d.add(Polygon([px - 3, ytop + 9, px + 3, ytop + 9, px, ytop + 3], fillColor=colour, strokeColor=None))
+        d.add(
+            Line(px, main_bottom, px, ytop + 3, strokeColor=colour, strokeWidth=0.4, strokeDashArray=[1, 2])
+        )
+        d.add(String(px + 3, ytop + 7, str(number), fontName="Helvetica", fontSize=5))
+    # Legend.
+    lx = left
+    for parameter, colour in LINE_COLOURS.items():
+        if parameter in series:
+            d.add(Rect(lx, 2, 6, 3, fillColor=colour, strokeColor=None))
+            d.add(String(lx + 8, 1.5, LABELS[parameter], fontName="Helvetica", fontSize=6))
+            lx += 45
+    return d
+
+
+def _nurses(record: SessionRecord) -> list[str]:
+    names: list[str] = []
+    candidates: Iterable[str | None] = [
+        record.session.get("nurse"),
+        *(e.user for e in record.events),
+        *(a.acknowledged_by for a in record.alarms),
+    ]
+    for name in candidates:
+        if name and name not in names:
+            names.append(str(name))
+    return names
+
+
+def _detail_text(detail: Any) -> str:
+    if not detail:
+        return ""
+    if isinstance(detail, dict):
+        return "; ".join(
+            f"{k}: {_detail_text(v) if isinstance(v, dict | list) else v}" for k, v in detail.items()
+        )
+    if isinstance(detail, list):
+        return ", ".join(str(v) for v in detail)
+    return str(detail)
+
+
+def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
+    s = record.session
+    normal = styles["BodyText"]
+    p = record.patient
+    if record.deidentified:
+        patient = "De-identified export: no name, MRN, birth date or device serial"
+    elif p:
+        patient = (
+            f"{p.get('name') or '(no name)'} - MRN {p.get('mrn') or '-'} - born {p.get('birth_date') or '-'}"
+        )
+    else:
+        patient = "No patient recorded for this session"
+    baseline = review.session_baseline(record)
+    baseline_text = (
+        f"HR {baseline.heart_rate:g} /min, SpO2 {baseline.spo2:g} %, "
+        f"NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g} "
+        f"({baseline.nibp_mean:g}) mmHg at {clock.both(baseline.taken_at)}"
+        if baseline
+        else "no baseline taken"
+    )
+    ended = s.get("ended_at")
+    length = (float(ended) - record.started_at) if ended is not None else None
+    rows = [
+        ["Patient", _p(patient, normal)],
+        [
+            "Session",
+            _p(
+                f"{record.id} - {s.get('status')} - phases: {json.loads(s.get('phases_reached') or '[]')}",
+                normal,
+            ),
+        ],
+        ["Started", _p(f"{clock.date(record.started_at)}; length {_duration(length)}", normal)],
+        ["Device", _p(f"{s.get('device') or '-'} (driver {s.get('driver') or '-'})", normal)],
+        ["Nurse(s)", _p(", ".join(_nurses(record)) or "-", normal)],
+        ["Plan", _p(str(s.get("plan") or "-"), normal)],
+        ["Baseline", _p(baseline_text, normal)],
+    ]
+    if record.relative_time:
+        rows.append(
+            ["Times", _p("shifted: the session starts at 00:00:00 on a session-relative clock", normal)]
+        )
+    table = Table(rows, colWidths=[25 * mm, 155 * mm])
+    table.setStyle(
+        TableStyle([("FONT", (0, 0), (0, -1), "Helvetica-Bold", 9), ("VALIGN", (0, 0), (-1, -1), "TOP")])
+    )
+    return [Paragraph("Infusion session report", styles["Title"]), table]
+
+
+def _discharge_rows(record: SessionRecord) -> list[list[str]]:
+    scored = [e for e in record.events if e.kind is EventKind.DISCHARGE_SCORED]
+    rows = [["Score", "Item", "Points", "Basis"]]
+    if scored:
+        detail = dict(scored[-1].detail)
+        for key in ("aldrete", "padss"):
+            score = detail.get(key)
+            if isinstance(score, dict):
+                for item in score.get("items", []):
+                    rows.append(
+                        [
+                            str(score.get("name", key)),
+                            str(item.get("name")),
+                            f"{item.get('score')}/{item.get('maximum')}",
+                            str(item.get("basis", "")),
+                        ]
+                    )
+                rows.append(
+                    [
+                        str(score.get("name", key)),
+                        "total",
+                        f"{score.get('total')}/{score.get('maximum')}",
+                        "passes" if score.get("passed") else f"below {score.get('threshold')}",
+                    ]
+                )
+        rows.append(["Escort", "present", "yes" if detail.get("escort_present") else "no", ""])
+        rows.append(
+            ["No driving", "acknowledged", "yes" if detail.get("no_driving_acknowledged") else "no", ""]
+        )
+        rows.append(
+            [
+                "Discharge",
+                "ready" if detail.get("passed") else "not ready",
+                "",
+                "; ".join(str(r) for r in detail.get("reasons", [])),
+            ]
+        )
+        return rows
+    # No scoring recorded: show what the monitor can judge on its own.
+    baseline = review.session_baseline(record)
+    vitals: LatestVitals = latest_vitals(record.readings, review.heart_rate_parameter(record))
+    for name, item in (
+        ("Modified Aldrete", aldrete_circulation(vitals, baseline)),
+        ("Modified Aldrete", aldrete_spo2(vitals, on_oxygen=False)),
+        ("PADSS", padss_vital_signs(vitals, baseline)),
+    ):
+        rows.append([name, item.name, f"{item.score}/{item.maximum}", item.basis + " (computed)"])
+    rows.append(["Discharge", "not scored", "", "the nurse's items were not entered in this session"])
+    return rows
+
+
+def story(record: SessionRecord) -> list[Any]:
+    """The report's flowables in order."""
+    styles = getSampleStyleSheet()
+    h2 = styles["Heading2"]
+    small = ParagraphStyle("small", parent=styles["BodyText"], fontSize=8, leading=9.5)
+    clock = _Clock(record)
+    parts: list[Any] = [*_header(record, clock, styles), Spacer(1, 4 * mm)]
+
+    parts += [Paragraph("Whole session", h2), chart(record)]
+
+    nibp = review.nibp_table(record)
+    rows: list[list[Any]] = [["#", "Time", "Phase", "Systolic", "Diastolic", "Mean", "Status"]]
+    for i, m in enumerate(nibp, start=1):
+        rows.append(
+            [
+                str(i),
+                clock.both(m.t),
+                m.phase.value,
+                _fmt(m.systolic),
+                _fmt(m.diastolic),
+                _fmt(m.mean),
+                m.status or "ok",
+            ]
+        )
+    parts += [
+        Paragraph("NIBP measurements (mmHg)", h2),
+        _table(rows, [8 * mm, 38 * mm, 20 * mm, 18 * mm, 18 * mm, 16 * mm, 50 * mm]),
+    ]
+
+    rows = [["Phase", "Parameter", "n", "Min", "Max", "Mean", "Median"]]
+    for st in review.phase_statistics(record):
+        rows.append(
+            [
+                st.phase.value,
+                LABELS[st.parameter],
+                str(st.count),
+                _fmt(st.minimum),
+                _fmt(st.maximum),
+                _fmt(st.mean, 1),
+                _fmt(st.median, 1),
+            ]
+        )
+    parts += [
+        Paragraph("Statistics by phase (reliable values only)", h2),
+        _table(rows, [22 * mm, 24 * mm, 14 * mm, 18 * mm, 18 * mm, 18 * mm, 18 * mm]),
+    ]
+
+    rows = [["Parameter", "Baseline", "End of recovery", "Change", "Change %"]]
+    for c in review.baseline_vs_end_of_recovery(record):
+        rows.append(
+            [
+                LABELS[c.parameter],
+                _fmt(c.baseline, 1),
+                _fmt(c.end_of_recovery, 1),
+                _fmt(c.change, 1),
+                _fmt(c.change_percent, 1),
+            ]
+        )
+    parts += [Paragraph("Baseline and end of recovery", h2), _table(rows)]
+    rows = [["Parameter", "Band (within 20 %)", "Back within band after infusion stop", "Last value"]]
+    for ret in review.return_to_baseline(record):
+        band = "-" if ret.band is None else f"{ret.band[0]:g} - {ret.band[1]:g}"
+        when = _duration(ret.seconds) if ret.returned else "not back within the band"
+        rows.append([LABELS[ret.parameter], band, when, _fmt(ret.last_value, 1)])
+    parts += [Spacer(1, 2 * mm), _table(rows)]
+
+    rows = [["#", "Start", "End", "Priority", "Alarm", "Limit", "Peak", "Acknowledged"]]
+    for i, a in enumerate(record.alarms, start=1):
+        ack = f"{a.acknowledged_by or '-'} at {clock.wall(a.acknowledged_at)}" if a.acknowledged_at else "-"
+        rows.append(
+            [
+                str(i),
+                clock.both(a.started_at),
+                clock.wall(a.ended_at) or "active",
+                str(a.priority),
+                _p(a.message or a.condition, small),
+                _fmt(a.limit, 0),
+                _fmt(a.peak_value, 0),
+                _p(ack, small),
+            ]
+        )
+    parts += [Paragraph("Alarm log", h2)]
+    parts += [
+        _table(rows, [7 * mm, 33 * mm, 15 * mm, 15 * mm, 46 * mm, 12 * mm, 12 * mm, 40 * mm])
+        if len(rows) > 1
+        else _p("No alarms were raised.", small)
+    ]
+
+    rows = [["Time", "Kind", "By", "Detail"]]
+    for e in record.events:
+        if e.kind in NOTE_KINDS:
+            kind = "addendum (after completion)" if e.kind is EventKind.ADDENDUM else e.kind.value
+            rows.append([clock.both(e.t), kind, e.user or "-", _p(_detail_text(dict(e.detail)), small)])
+    parts += [Paragraph("Notes, scores and events", h2)]
+    parts += [
+        _table(rows, [38 * mm, 30 * mm, 25 * mm, 87 * mm]) if len(rows) > 1 else _p("None recorded.", small)
+    ]
+
+    rows = [
+        [c if isinstance(c, str) and len(c) < 40 else _p(str(c), small) for c in row]
+        for row in _discharge_rows(record)
+    ]
+    parts += [Paragraph("Discharge scoring", h2), _table(rows, [30 * mm, 30 * mm, 18 * mm, 102 * mm])]
+
+    timeline = [["Time", "Event", "By"]]
+    for e in record.events:
+        if e.kind not in NOTE_KINDS and e.kind is not EventKind.NIBP_REQUESTED:
+            timeline.append([clock.both(e.t), e.kind.value.replace("_", " "), e.user or "-"])
+    parts += [Paragraph("Timeline", h2), _table(timeline, [38 * mm, 60 * mm, 40 * mm])]
+    return parts
+
+
+def write(record: SessionRecord, stream: IO[bytes]) -> None:
+    """Write the report as PDF."""
+    s = record.session
+    title = "Infusion session report" + ("" if record.deidentified else f" {record.id[:8]}")
+    doc = SimpleDocTemplate(
+        stream,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=title,
+        author="" if record.deidentified else _latin1(str(s.get("nurse") or "")),
+        creator="Infusion Monitor",
+        invariant=True,
+    )
+    clock = _Clock(record)
+
+    def footer(canvas: Any, document: Any) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.drawString(
+            15 * mm, 8 * mm, _latin1(f"Session {record.id} - started {clock.date(record.started_at)}")
+        )
+        canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"page {document.page}")
+        canvas.restoreState()
+
+    doc.build(story(record), onFirstPage=footer, onLaterPages=footer)

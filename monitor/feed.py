@@ -1,0 +1,416 @@
+"""Live feed to the clinic's records: ORU^R01 over MLLP from a store-and-forward queue in SQLite.
+
+Off by default; enabled with ``--feed HOST:PORT`` (or ``INFUSION_MONITOR_FEED``).
+
+How it works. The feed runs one thread with its own database connection. It turns readings the
+recorder has stored into ORU^R01 messages (one per observation set, as in the HL7 export) and
+appends them to ``feed_queue``; in the same transaction it moves the session's cursor in
+``feed_cursor`` past those readings. Then it sends the oldest queued message over MLLP and
+deletes it only when the receiver answers AA for that message's control id. Anything else -
+no connection, a closed connection, an AE/AR answer, or no answer within ``ack_timeout_s`` -
+leaves the message first in line and retries after a growing pause (``backoff_initial_s``
+doubling up to ``backoff_max_s``). Order is kept because only the oldest message is ever sent.
+
+Why the feed reads stored rows instead of taking readings from the recorder: the recorder's
+thread only sets an event (never waits for the feed, the network or the feed's writes), and no
+reading can be missed - what was committed by the recorder is queued by the feed even after a
+crash or restart, because the cursor and the queue move in one transaction. Readings within
+``HOLD_BACK_S`` of the newest stored reading wait for the next round, so a set whose values
+are still arriving is not split; a session that has ended is queued to its last reading.
+
+Delivery is at least once: if the connection breaks after the receiver accepted a message but
+before its ACK arrives, the message is sent again with the same control id (MSH-10), which a
+receiver uses to discard the repeat. A message the receiver keeps refusing stays first in line
+(later messages wait behind it, to keep the order); :meth:`Feed.status` shows its last error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
+from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
+from monitor.readings import Parameter, Reading, parse_flags
+from monitor.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+START_BLOCK: Final = b"\x0b"
+END_BLOCK: Final = b"\x1c\r"
+#: Readings this close (session time) to the newest stored one wait for the next round.
+HOLD_BACK_S: Final = 3.0
+#: At most this many readings are turned into messages per round.
+ROUND_ROWS: Final = 5000
+
+
+class FeedConfigError(ValueError):
+    """A ``--feed`` value that is not HOST:PORT."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """Where the feed sends and how patiently."""
+
+    host: str
+    port: int
+    connect_timeout_s: float = 5.0
+    ack_timeout_s: float = 10.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    poll_interval_s: float = 0.5
+
+    @classmethod
+    def parse(cls, text: str, **kwargs: Any) -> FeedConfig:
+        """From ``HOST:PORT`` (IPv6 hosts in brackets: ``[::1]:2575``)."""
+        host, sep, port_text = text.strip().rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host:
+            raise FeedConfigError(f"feed '{text}' is not HOST:PORT (e.g. 127.0.0.1:2575)")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise FeedConfigError(f"feed port '{port_text}' is not a number") from None
+        if not 0 < port < 65536:
+            raise FeedConfigError(f"feed port {port} is outside 1-65535")
+        return cls(host, port, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """How the feed is doing, for the screen and the log."""
+
+    queued: int
+    oldest_observed_at: float | None
+    attempts_on_oldest: int
+    last_error: str | None
+    delivered: int
+    connected: bool
+
+
+class DeliveryError(Exception):
+    """The receiver did not accept a message (no connection, no answer, or not AA)."""
+
+
+def frame(message: str) -> bytes:
+    """MLLP block: <VT> message <FS><CR>."""
+    return START_BLOCK + message.encode("utf-8") + END_BLOCK
+
+
+def ack_code(reply: str, control_id: str) -> str:
+    """MSA-1 of an ACK that answers ``control_id`` (DeliveryError when it answers something else)."""
+    for segment in reply.replace("\n", "\r").split("\r"):
+        if segment.startswith("MSA"):
+            fields = segment.split(segment[3] if len(segment) > 3 else "|")
+            code = fields[1] if len(fields) > 1 else ""
+            answered = fields[2] if len(fields) > 2 else ""
+            if answered != control_id:
+                raise DeliveryError(f"ACK for '{answered}' while waiting for '{control_id}'")
+            return code
+    raise DeliveryError("answer without an MSA segment")
+
+
+class MllpConnection:
+    """One TCP connection to the receiver; sends a framed message and waits for its ACK."""
+
+    def __init__(self, config: FeedConfig) -> None:
+        self.config = config
+        self.sock: socket.socket | None = None
+        self._buffer = b""
+
+    @property
+    def connected(self) -> bool:
+        """A socket is open."""
+        return self.sock is not None
+
+    def _connect(self) -> socket.socket:
+        if self.sock is None:
+            self.sock = socket.create_connection(
+                (self.config.host, self.config.port), timeout=self.config.connect_timeout_s
+            )
+            self._buffer = b""
+        return self.sock
+
+    def deliver(self, message: str, control_id: str) -> None:
+        """Send and require AA for this control id; raises DeliveryError otherwise."""
+        try:
+            sock = self._connect()
+            sock.settimeout(self.config.ack_timeout_s)
+            sock.sendall(frame(message))
+            reply = self._read_block(sock)
+        except TimeoutError:
+            self.close()
+            raise DeliveryError(f"no ACK within {self.config.ack_timeout_s:g} s") from None
+        except OSError as exc:
+            self.close()
+            raise DeliveryError(f"connection to {self.config.host}:{self.config.port}: {exc}") from None
+        code = ack_code(reply, control_id)
+        if code != "AA":
+            raise DeliveryError(f"receiver answered {code or 'nothing'}")
+
+    def _read_block(self, sock: socket.socket) -> str:
+        deadline = time.monotonic() + self.config.ack_timeout_s
+        while END_BLOCK not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise OSError("the receiver closed the connection")
+            self._buffer += chunk
+        block, _, self._buffer = self._buffer.partition(END_BLOCK)
+        start = block.find(START_BLOCK)
+        return block[start + 1 :].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """Drop the connection (idempotent; interrupts a waiting recv from another thread)."""
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+class Feed:
+    """The feed thread: queues messages from stored readings and delivers them in order."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        config: FeedConfig,
+        *,
+        ranges: Mapping[Parameter, ReferenceRange] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.config = config
+        self.ranges = ranges or DEFAULT_RANGES
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._connection = MllpConnection(config)
+        self._backoff = config.backoff_initial_s
+        self._retry_at = 0.0
+        self._drain_until: float | None = None
+        self.delivered = 0
+        self.error: BaseException | None = None
+        # The queue tables exist once any connection has migrated the file.
+        Store(self.db_path).close()
+
+    # -- attaching ------------------------------------------------------------------------
+
+    def follow(self, session_id: str) -> None:
+        """Start queuing the readings of a session (from its first reading; idempotent)."""
+        with Store(self.db_path) as store, store.transaction():
+            store.db.execute(
+                "INSERT OR IGNORE INTO feed_cursor (session_id, last_reading_id, next_number, attached_at) "
+                "VALUES (?, 0, 1, ?)",
+                [session_id, self._clock()],
+            )
+        self.wake()
+
+    def attach(self, recorder: Any) -> None:
+        """Follow the recorder's session; the recorder's listener only wakes the feed thread."""
+        self.follow(recorder.session.id)
+        recorder.add_listener(self._on_update)
+
+    def _on_update(self, update: Any) -> None:
+        # Runs on the recorder thread: setting an event never blocks.
+        if update.readings:
+            self._wake.set()
+
+    def wake(self) -> None:
+        """Look for new readings now instead of at the next poll."""
+        self._wake.set()
+
+    # -- thread ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the feed on a background thread."""
+        self._thread = threading.Thread(target=self._run, name="feed", daemon=True)
+        self._thread.start()
+
+    def stop(self, drain_s: float = 0.0) -> None:
+        """Stop the thread, first trying for up to ``drain_s`` seconds to deliver what is queued.
+
+        Whatever is not delivered stays in the queue for the next start.
+        """
+        if self._thread is None:
+            return
+        if drain_s > 0:
+            self._drain_until = time.monotonic() + drain_s
+            self._wake.set()
+            self._thread.join(drain_s + 1.0)
+        self._stop.set()
+        self._wake.set()
+        self._connection.close()
+        self._thread.join(self.config.ack_timeout_s + self.config.connect_timeout_s + 5.0)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """The thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            store = Store(self.db_path)
+        except StoreError as exc:
+            log.error("live feed cannot open the database: %s", exc)
+            self.error = exc
+            return
+        # A queued message that is lost to a power cut is queued again, since the cursor moves
+        # in the same transaction; so the feed's own writes need not wait for the disk.
+        store.db.execute("PRAGMA synchronous = NORMAL")
+        next_scan = 0.0
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_scan or self._wake.is_set():
+                    self._wake.clear()
+                    self.queue_new(store)
+                    next_scan = now + self.config.poll_interval_s
+                sent = self._send_one(store)
+                if self._drain_until is not None and (
+                    time.monotonic() >= self._drain_until or self.pending(store) == 0
+                ):
+                    return
+                if not sent:
+                    wait = min(next_scan, max(self._retry_at, now)) - time.monotonic()
+                    self._wake.wait(max(0.01, min(wait, self.config.poll_interval_s)))
+        except Exception as exc:  # kept for the caller; the recorder goes on without the feed
+            log.exception("live feed stopped by an error")
+            self.error = exc
+        finally:
+            self._connection.close()
+            store.close()
+
+    # -- queuing --------------------------------------------------------------------------
+
+    def queue_new(self, store: Store) -> int:
+        """Turn newly stored readings of every followed session into queued messages."""
+        added = 0
+        for session_id, last_id, number in list(
+            store.db.execute("SELECT session_id, last_reading_id, next_number FROM feed_cursor")
+        ):
+            added += self._queue_session(store, session_id, int(last_id), int(number))
+        return added
+
+    def _queue_session(self, store: Store, session_id: str, last_id: int, number: int) -> int:
+        rows = list(
+            store.db.execute(
+                "SELECT id, t, parameter, value, status, source FROM readings "
+                "WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
+                [session_id, last_id, ROUND_ROWS],
+            )
+        )
+        if not rows:
+            return 0
+        session = store.session_row(session_id)
+        ended = store.status_of(session) != "recording"
+        if not ended or len(rows) == ROUND_ROWS:
+            newest = max(r[1] for r in rows)
+            cutoff = newest - HOLD_BACK_S
+            keep = 0
+            while keep < len(rows) and rows[keep][1] < cutoff:
+                keep += 1
+            rows = rows[:keep]
+            if not rows:
+                return 0
+        readings = [
+            Reading(t=t, parameter=Parameter(p), value=v, source=src or "", flags=parse_flags(status))
+            for _id, t, p, v, status, src in rows
+        ]
+        patient = PatientIdentity.from_patient(store.patient_row(session.get("patient_id")), session_id)
+        device = session.get("device")
+        prefix = session_id[:12].upper()
+        queued_at = self._clock()
+        messages: list[tuple[Any, ...]] = []
+        for obs in observation_sets(readings):
+            control_id = f"{prefix}L{number:07d}"
+            number += 1
+            messages.append(
+                (
+                    session_id,
+                    control_id,
+                    obs.t,
+                    queued_at,
+                    self._message(obs, control_id, patient, session_id, device),
+                )
+            )
+        with store.transaction():
+            store.db.conn.executemany(
+                "INSERT INTO feed_queue (session_id, control_id, observed_at, queued_at, message) "
+                "VALUES (?, ?, ?, ?, ?)",
+                messages,
+            )
+            store.db.execute(
+                "UPDATE feed_cursor SET last_reading_id = ?, next_number = ? WHERE session_id = ?",
+                [rows[-1][0], number, session_id],
+            )
+        return len(messages)
+
+    def _message(
+        self, obs: ObservationSet, control_id: str, patient: PatientIdentity, session_id: str, device: str | None
+    ) -> str:
+        return oru_message(
+            obs, control_id=control_id, patient=patient, visit=session_id, device=device, ranges=self.ranges
+        )
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def _send_one(self, store: Store) -> bool:
+        """Deliver the oldest queued message if its retry time has come; True when one was delivered."""
+        if time.monotonic() < self._retry_at:
+            return False
+        row = store.db.execute("SELECT id, control_id, message FROM feed_queue ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            return False
+        message_id, control_id, message = row
+        try:
+            self._connection.deliver(message, control_id)
+        except DeliveryError as exc:
+            with store.transaction():
+                store.db.execute(
+                    "UPDATE feed_queue SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?",
+                    [self._clock(), str(exc), message_id],
+                )
+            log.warning("live feed: %s; next try in %.1f s", exc, self._backoff)
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
+            return False
+        with store.transaction():
+            store.db.execute("DELETE FROM feed_queue WHERE id = ?", [message_id])
+        self.delivered += 1
+        self._backoff = self.config.backoff_initial_s
+        return True
+
+    # -- status ---------------------------------------------------------------------------
+
+    @staticmethod
+    def pending(store: Store) -> int:
+        """Messages waiting in the queue."""
+        return int(store.db.execute("SELECT COUNT(*) FROM feed_queue").fetchone()[0])
+
+    def status(self) -> FeedStatus:
+        """Queue depth, the oldest message's attempts and error, deliveries so far."""
+        with Store(self.db_path, readonly=True) as store:
+            count, oldest = store.db.execute("SELECT COUNT(*), MIN(observed_at) FROM feed_queue").fetchone()
+            first = store.db.execute("SELECT attempts, last_error FROM feed_queue ORDER BY id LIMIT 1").fetchone()
+        return FeedStatus(
+            queued=int(count),
+            oldest_observed_at=oldest,
+            attempts_on_oldest=int(first[0]) if first else 0,
+            last_error=first[1] if first else None,
+            delivered=self.delivered,
+            connected=self._connection.connected,
+        )

@@ -1,0 +1,396 @@
+"""Questions a physician asks of a finished session, answered from the stored record.
+
+Everything here is plain computation on a :class:`monitor.exports.data.SessionRecord` (or on the
+store, for the session search): per-phase statistics, the baseline against the end of recovery,
+how long blood pressure and heart rate took to come back within 20 % of baseline after the
+infusion stopped, the cuff measurements as a table, and the search behind the session browser.
+Only reliable readings (a value, and no flag that makes it untrustworthy) enter any figure.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from monitor.alarms.model import Priority
+from monitor.exports.data import SessionRecord
+from monitor.readings import NIBP_PARAMETERS, NUMERIC_PARAMETERS, Parameter, Reading, flags_text
+from monitor.session import Baseline, EventKind, Phase
+from monitor.store import SessionSummary, Store
+
+REVIEW_PHASES: Final = (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY)
+
+#: Band around baseline that counts as "back to baseline" (CLINICAL.md: Aldrete and PADSS use 20 %).
+RETURN_TOLERANCE: Final = 0.20
+#: Heart rate is judged on a running median of this many seconds, so one noisy beat neither
+#: ends nor restarts the return.
+HEART_RATE_SMOOTHING_S: Final = 30.0
+#: Continuous values at the end of recovery are summarised over this last stretch.
+END_OF_RECOVERY_WINDOW_S: Final = 60.0
+#: Systolic, diastolic and mean values this close in time belong to one cuff measurement.
+CUFF_GROUPING_S: Final = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseStatistics:
+    """Summary of one parameter's reliable values in one phase."""
+
+    phase: Phase
+    parameter: Parameter
+    count: int
+    minimum: float | None
+    maximum: float | None
+    mean: float | None
+    median: float | None
+
+
+def reliable(readings: Iterable[Reading]) -> list[Reading]:
+    """Only readings with a value and no flag that makes them untrustworthy."""
+    return [r for r in readings if r.reliable]
+
+
+def phase_statistics(record: SessionRecord) -> list[PhaseStatistics]:
+    """Min, max, mean and median of every numeric parameter in baseline, infusion and recovery.
+
+    Every (phase, parameter) pair is listed, with ``count`` 0 and no figures where nothing
+    reliable was recorded, so a table built from it always has the same shape.
+    """
+    phase_at = record.phase_at()
+    values: dict[tuple[Phase, Parameter], list[float]] = {}
+    for r in reliable(record.readings):
+        if r.parameter not in NUMERIC_PARAMETERS:
+            continue
+        assert r.value is not None
+        values.setdefault((phase_at(r.t), r.parameter), []).append(r.value)
+    out = []
+    for phase in REVIEW_PHASES:
+        for parameter in NUMERIC_PARAMETERS:
+            found = values.get((phase, parameter), [])
+            if found:
+                out.append(
+                    PhaseStatistics(
+                        phase,
+                        parameter,
+                        len(found),
+                        min(found),
+                        max(found),
+                        round(statistics.fmean(found), 1),
+                        statistics.median(found),
+                    )
+                )
+            else:
+                out.append(PhaseStatistics(phase, parameter, 0, None, None, None, None))
+    return out
+
+
+def session_baseline(record: SessionRecord) -> Baseline | None:
+    """The baseline frozen when the infusion started, if there was one."""
+    raw = record.baseline
+    return Baseline.from_dict(raw) if raw else None
+
+
+def phase_span(record: SessionRecord, phase: Phase) -> tuple[float, float] | None:
+    """Start and end of a phase (end = next phase start, or the last data of the session)."""
+    starts: list[tuple[float, Phase]] = []
+    phase_at = record.phase_at()
+    for t, p in zip(phase_at.times, phase_at.phases, strict=True):
+        starts.append((t, p))
+    begin = next((t for t, p in starts if p is phase), None)
+    if begin is None:
+        return None
+    later = [t for t, _p in starts if t > begin]
+    if later:
+        return begin, min(later)
+    last_data = max((r.t for r in record.readings), default=begin)
+    ended = record.session.get("ended_at")
+    return begin, max(last_data, float(ended) if ended is not None else begin)
+
+
+def infusion_stopped_at(record: SessionRecord) -> float | None:
+    """When drug delivery ended (the stop mark, or the start of recovery where no stop was marked)."""
+    for kind in (EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED):
+        times = [e.t for e in record.events if e.kind is kind]
+        if times:
+            return min(times)
+    return None
+
+
+def heart_rate_parameter(record: SessionRecord) -> Parameter:
+    """The parameter shown as heart rate: the baseline's choice, else ECG hr where recorded, else pr."""
+    baseline = session_baseline(record)
+    if baseline is not None:
+        return baseline.heart_rate_parameter
+    if any(r.parameter is Parameter.HR and r.reliable for r in record.readings):
+        return Parameter.HR
+    return Parameter.PR
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineComparison:
+    """One vital sign at baseline and at the end of recovery."""
+
+    parameter: Parameter
+    baseline: float | None
+    end_of_recovery: float | None
+    measured_at: float | None
+
+    @property
+    def change(self) -> float | None:
+        """End of recovery minus baseline."""
+        if self.baseline is None or self.end_of_recovery is None:
+            return None
+        return round(self.end_of_recovery - self.baseline, 1)
+
+    @property
+    def change_percent(self) -> float | None:
+        """Change relative to baseline, in percent."""
+        if self.change is None or not self.baseline:
+            return None
+        return round(100.0 * self.change / self.baseline, 1)
+
+
+def baseline_vs_end_of_recovery(record: SessionRecord) -> list[BaselineComparison]:
+    """Heart rate, SpO2 and NIBP at baseline against the end of recovery.
+
+    Continuous values (heart rate, SpO2) are the median of the last minute of recovery; NIBP is
+    the last reliable cuff value in recovery (a spot measurement is not averaged with older ones).
+    """
+    baseline = session_baseline(record)
+    span = phase_span(record, Phase.RECOVERY)
+    hr_param = heart_rate_parameter(record)
+    out = []
+    for parameter in (hr_param, Parameter.SPO2, *NIBP_PARAMETERS):
+        base = baseline.value(parameter) if baseline is not None else None
+        end_value: float | None = None
+        at: float | None = None
+        if span is not None:
+            begin, end = span
+            found = [
+                r for r in record.readings if r.parameter is parameter and r.reliable and begin <= r.t <= end
+            ]
+            if found and parameter in NIBP_PARAMETERS:
+                end_value, at = found[-1].value, found[-1].t
+            elif found:
+                last_t = found[-1].t
+                window = [
+                    r.value for r in found if r.t >= last_t - END_OF_RECOVERY_WINDOW_S and r.value is not None
+                ]
+                end_value, at = float(statistics.median(window)), last_t
+        out.append(BaselineComparison(parameter, base, end_value, at))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnToBaseline:
+    """How long a vital sign took to settle back within the band around its baseline."""
+
+    parameter: Parameter
+    baseline: float | None
+    band: tuple[float, float] | None
+    infusion_stopped_at: float | None
+    #: Start of the final stretch that stays inside the band (None: never back, or no data).
+    returned_at: float | None
+    #: The last value judged (smoothed for heart rate).
+    last_value: float | None
+
+    @property
+    def seconds(self) -> float | None:
+        """Seconds from the end of the infusion to the return (0 when it never left the band)."""
+        if self.returned_at is None or self.infusion_stopped_at is None:
+            return None
+        return max(0.0, self.returned_at - self.infusion_stopped_at)
+
+    @property
+    def returned(self) -> bool:
+        """Whether the value was within the band at the end of the session."""
+        return self.returned_at is not None
+
+
+def _running_median(points: Sequence[tuple[float, float]], window_s: float) -> list[tuple[float, float]]:
+    out = []
+    start = 0
+    for i, (t, _v) in enumerate(points):
+        while points[start][0] < t - window_s:
+            start += 1
+        out.append((t, float(statistics.median(v for _t, v in points[start : i + 1]))))
+    return out
+
+
+def _return_time(
+    points: Sequence[tuple[float, float]], stopped: float, low: float, high: float
+) -> tuple[float | None, float | None]:
+    """(returned_at, last value) for a time-ordered series judged from ``stopped`` on."""
+    # The value in force when the infusion stopped is the starting point of the judgement.
+    before = [p for p in points if p[0] <= stopped]
+    after = [p for p in points if p[0] > stopped]
+    series = ([(stopped, before[-1][1])] if before else []) + after
+    if not series:
+        return None, None
+    last_value = series[-1][1]
+    if not low <= last_value <= high:
+        return None, last_value
+    returned_at = series[0][0]
+    for i in range(len(series) - 1, -1, -1):
+        if not low <= series[i][1] <= high:
+            returned_at = series[i + 1][0]
+            break
+    return returned_at, last_value
+
+
+def return_to_baseline(record: SessionRecord, tolerance: float = RETURN_TOLERANCE) -> list[ReturnToBaseline]:
+    """Time for systolic, diastolic and heart rate to come back within ``tolerance`` of baseline.
+
+    The return is the start of the last stretch that stays within the band up to the end of the
+    session, counted from the end of the infusion; 0 s when the value never left the band. NIBP
+    is judged on the cuff values themselves, heart rate on a 30-second running median.
+    """
+    baseline = session_baseline(record)
+    stopped = infusion_stopped_at(record)
+    hr_param = heart_rate_parameter(record)
+    out = []
+    for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, hr_param):
+        base = baseline.value(parameter) if baseline is not None else None
+        if base is None or stopped is None:
+            out.append(ReturnToBaseline(parameter, base, None, stopped, None, None))
+            continue
+        low, high = base * (1 - tolerance), base * (1 + tolerance)
+        points = [(r.t, r.value) for r in record.readings if r.parameter is parameter and r.reliable]
+        series: list[tuple[float, float]] = [(t, v) for t, v in points if v is not None]
+        if parameter not in NIBP_PARAMETERS:
+            series = _running_median(series, HEART_RATE_SMOOTHING_S)
+        returned_at, last_value = _return_time(series, stopped, low, high)
+        band = (round(low, 1), round(high, 1))
+        out.append(ReturnToBaseline(parameter, base, band, stopped, returned_at, last_value))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class NibpMeasurement:
+    """One cuff measurement: systolic, diastolic and mean with the phase it fell in."""
+
+    t: float
+    phase: Phase
+    systolic: float | None
+    diastolic: float | None
+    mean: float | None
+    status: str
+
+    @property
+    def reliable(self) -> bool:
+        """A complete, unflagged measurement."""
+        return self.systolic is not None and self.diastolic is not None and not self.status
+
+
+def nibp_table(record: SessionRecord) -> list[NibpMeasurement]:
+    """Every cuff measurement of the session in time order, failed ones included (values empty)."""
+    phase_at = record.phase_at()
+    groups: list[dict[Parameter, Reading]] = []
+    for r in record.readings:
+        if r.parameter not in NIBP_PARAMETERS:
+            continue
+        current = groups[-1] if groups else None
+        if (
+            current is None
+            or r.parameter in current
+            or r.t - min(x.t for x in current.values()) > CUFF_GROUPING_S
+        ):
+            groups.append({r.parameter: r})
+        else:
+            current[r.parameter] = r
+    out = []
+    for group in groups:
+        t = min(r.t for r in group.values())
+        flags = frozenset().union(*(r.flags for r in group.values()))
+
+        def value(p: Parameter, group: dict[Parameter, Reading] = group) -> float | None:
+            r = group.get(p)
+            return None if r is None or not r.reliable else r.value
+
+        out.append(
+            NibpMeasurement(
+                t=t,
+                phase=phase_at(t),
+                systolic=value(Parameter.NIBP_SYS),
+                diastolic=value(Parameter.NIBP_DIA),
+                mean=value(Parameter.NIBP_MEAN),
+                status=flags_text(flags),
+            )
+        )
+    return out
+
+
+# -- the session browser's search ------------------------------------------------------------------
+
+
+def _priority(value: object) -> Priority | None:
+    if isinstance(value, int):
+        try:
+            return Priority(value)
+        except ValueError:
+            return None
+    try:
+        return Priority.parse(str(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFound:
+    """A session as the browser lists it, with its alarm counts."""
+
+    summary: SessionSummary
+    alarm_counts: dict[Priority, int] = field(default_factory=dict)
+
+    @property
+    def highest_alarm(self) -> Priority | None:
+        """The most urgent priority any alarm of the session reached."""
+        return max((p for p, n in self.alarm_counts.items() if n), default=None)
+
+    @property
+    def alarm_total(self) -> int:
+        """Alarms of all priorities."""
+        return sum(self.alarm_counts.values())
+
+
+def search_sessions(
+    store: Store,
+    *,
+    started_from: float | None = None,
+    started_before: float | None = None,
+    mrn_contains: str | None = None,
+    highest_alarm: Priority | None = None,
+    min_alarm: Priority | None = None,
+) -> list[SessionFound]:
+    """Sessions matching every given criterion, newest first.
+
+    ``started_from``/``started_before`` bound the start time (epoch seconds, half-open);
+    ``mrn_contains`` matches part of the patient's MRN, ignoring case; ``highest_alarm`` keeps
+    sessions whose most urgent alarm had exactly that priority, ``min_alarm`` those that had
+    at least one alarm of that priority or higher.
+    """
+    counts: dict[str, dict[Priority, int]] = {}
+    for session_id, priority, n in store.db.execute(
+        "SELECT session_id, priority, COUNT(*) FROM alarms GROUP BY session_id, priority"
+    ):
+        parsed = _priority(priority)
+        if parsed is not None:
+            per = counts.setdefault(session_id, {p: 0 for p in Priority})
+            per[parsed] += int(n)
+    needle = mrn_contains.strip().lower() if mrn_contains else None
+    out = []
+    for summary in store.sessions():
+        if started_from is not None and summary.started_at < started_from:
+            continue
+        if started_before is not None and summary.started_at >= started_before:
+            continue
+        if needle and needle not in (summary.patient or "").lower():
+            continue
+        found = SessionFound(summary, counts.get(summary.id, {p: 0 for p in Priority}))
+        if highest_alarm is not None and found.highest_alarm is not highest_alarm:
+            continue
+        if min_alarm is not None and (found.highest_alarm is None or found.highest_alarm < min_alarm):
+            continue
+        out.append(found)
+    return out

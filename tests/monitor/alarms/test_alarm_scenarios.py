@@ -1,0 +1,286 @@
+"""Recorded simulator scenarios through the real recorder and a SQLite file: the alarm log they leave."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.simulated import SimulatedSource
+from monitor.alarms.engine import AlarmEngine, AlarmPermissionError
+from monitor.cli import main
+from monitor.plan import SessionPlan
+from monitor.recorder import Recorder
+from monitor.store import Store, StoredAlarm
+
+PLAN = SessionPlan(2, 40, 5)
+START = 1_700_000_000.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "monitor.db")
+    yield s
+    s.close()
+
+
+def record(store: Store, scenario: str, seed: int = 1) -> tuple[Recorder, list[StoredAlarm]]:
+    """Run a whole planned session at full speed and return the stored alarm log."""
+    source = SimulatedSource(scenario, seed, speed=math.inf, start_time=START, plan=PLAN)
+    recorder = Recorder.new_session(
+        store, source, driver="simulated", port=None, plan=PLAN, autopilot=True, alarms=AlarmEngine()
+    )
+    recorder.run()
+    assert recorder.end_status == "complete"
+    return recorder, store.alarms(recorder.session.id)
+
+
+def by_condition(alarms: list[StoredAlarm]) -> dict[str, list[StoredAlarm]]:
+    out: dict[str, list[StoredAlarm]] = {}
+    for alarm in alarms:
+        out.setdefault(alarm.condition, []).append(alarm)
+    return out
+
+
+def infusion_min(recorder: Recorder, t: float) -> float:
+    from monitor.session import Phase
+
+    return (t - recorder.session.phase_started_at[Phase.INFUSION]) / 60
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_normal_session_has_nothing_above_low_priority(store, seed):
+    _recorder, alarms = record(store, "normal", seed)
+    assert [a for a in alarms if a.priority != "low"] == []
+    assert all(a.kind == "physiological" for a in alarms), "a normal session has no technical trouble"
+
+
+def test_desaturation(store):
+    recorder, alarms = record(store, "desaturation")
+    found = by_condition(alarms)
+    (severe,) = found["spo2_low_severe"]
+    assert severe.priority == "high"
+    assert severe.limit == 90
+    assert severe.peak_value <= 87
+    assert 20 <= infusion_min(recorder, severe.started_at) <= 21.5
+    assert severe.ended_at - severe.started_at >= 45
+    assert found["spo2_low"][0].priority == "medium"
+    assert found["spo2_low"][0].started_at <= severe.started_at, "the medium rung comes first"
+    assert set(found) <= {"spo2_low", "spo2_low_severe", "bp_above_baseline"}
+
+
+def test_hypertension(store):
+    recorder, alarms = record(store, "hypertension")
+    found = by_condition(alarms)
+    crisis = found["nibp_sys_crisis"][0]
+    assert crisis.priority == "high"
+    assert crisis.peak_value > 185
+    assert crisis.limit == 180
+    assert 24 <= infusion_min(recorder, crisis.started_at) <= 36
+    assert "repeat NIBP to confirm" in crisis.message
+    assert "bp_above_baseline_severe" in found
+    assert all(a.kind == "physiological" for a in alarms)
+
+
+def test_bradycardia(store):
+    recorder, alarms = record(store, "bradycardia")
+    (low,) = by_condition(alarms)["hr_low"]
+    assert low.priority == "high"
+    assert low.parameter == "hr"
+    assert low.peak_value <= 45
+    assert 15 <= infusion_min(recorder, low.started_at) <= 16
+    assert 90 <= low.ended_at - low.started_at <= 150
+    assert {a.condition for a in alarms} <= {"hr_low", "bp_above_baseline"}
+
+
+def test_probe_off(store):
+    recorder, alarms = record(store, "probe_off")
+    (off,) = by_condition(alarms)["sensor_off"]
+    assert off.kind == "technical"
+    assert off.parameter == "spo2"
+    assert off.priority == "medium"
+    assert off.ended_at - off.started_at == pytest.approx(60, abs=1)
+    assert infusion_min(recorder, off.started_at) == pytest.approx(10, abs=0.05)
+    assert not [a for a in alarms if a.condition.startswith("spo2")], "no SpO2 alarm from a missing value"
+
+
+def test_cuff_failure(store):
+    recorder, alarms = record(store, "cuff_failure")
+    found = by_condition(alarms)
+    (failed,) = found["nibp_failed"]
+    assert failed.kind == "technical"
+    assert infusion_min(recorder, failed.started_at) >= 10
+    (overdue,) = found["nibp_overdue"]
+    assert overdue.kind == "technical"
+    assert overdue.started_at > failed.started_at
+    # Unacknowledged for 5 min: the medium alarm escalates to high, and the log says when.
+    assert overdue.priority == "high"
+    assert [(e["from"], e["to"]) for e in overdue.escalations] == [("medium", "high")]
+    assert overdue.escalations[0]["at"] - overdue.started_at == pytest.approx(300, abs=1)
+
+
+def test_link_loss(store):
+    recorder, alarms = record(store, "link_loss")
+    found = by_condition(alarms)
+    (lost,) = found["link_lost"]
+    assert lost.kind == "technical"
+    assert lost.priority == "medium"
+    assert lost.ended_at - lost.started_at == pytest.approx(45, abs=1)
+    assert infusion_min(recorder, lost.started_at) == pytest.approx(12, abs=0.05)
+    assert "no_data" not in found
+
+
+def test_commands_through_the_recorder_are_checked_and_audited(store):
+    source = SimulatedSource("normal", 1, speed=math.inf, start_time=START, plan=PLAN)
+    recorder = Recorder.new_session(
+        store, source, driver="simulated", port=None, plan=PLAN, nurse="RN", alarms=AlarmEngine()
+    )
+    refused = recorder.submit("set_limit", user="RN", rule="spo2_low", limit=94, role="nurse")
+    accepted = recorder.submit("set_limit", user="ADM", rule="spo2_low", limit=94, role="admin")
+    recorder.step()
+    with pytest.raises(AlarmPermissionError):
+        refused.result(timeout=1)
+    assert accepted.result(timeout=1)["after"] == "spo2 < 94"
+    recorder.run(until=lambda r: True)
+    audit = [row for row in store.audit_log(recorder.session.id) if row["action"] == "set_limit"]
+    assert len(audit) == 1
+    assert audit[0]["user"] == "ADM"
+    assert json.loads(audit[0]["detail"]) == {"rule": "spo2_low", "limit": 94, "role": "admin"}
+    [attempt] = [row for row in store.audit_log(recorder.session.id) if row["action"] == "set_limit_refused"]
+    assert attempt["user"] == "RN"
+    assert "admin" in json.loads(attempt["detail"])["reason"]
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("INFUSION_MONITOR_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.delenv("INFUSION_MONITOR_PROFILE", raising=False)
+    monkeypatch.delenv("INFUSION_MONITOR_DB", raising=False)
+    return tmp_path
+
+
+def test_record_prints_alarms_and_json_export_carries_the_log(clean_env):
+    db = str(clean_env / "cli.db")
+    out = io.StringIO()
+    code = main(
+        [
+            "record",
+            "--db",
+            db,
+            "--scenario",
+            "desaturation",
+            "--speed",
+            "max",
+            "--quiet",
+            "--plan",
+            "baseline:2,infusion:25,recovery:5",
+            "--nurse",
+            "RN",
+        ],
+        out=out,
+    )
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    started = [line for line in lines if "(spo2_low_severe) started" in line]
+    assert len(started) == 1
+    assert started[0].startswith("*** ")
+    assert "SpO2" in started[0]
+    assert "< 90 %" in started[0]
+    assert any(line.startswith("** ") and "(spo2_low) started" in line for line in lines)
+    assert any("(spo2_low_severe) value recovered, latched until acknowledged" in line for line in lines)
+
+    export = clean_env / "session.json"
+    assert (
+        main(["export", "latest", "--db", db, "--format", "json", "--out", str(export)], out=io.StringIO())
+        == 0
+    )
+    document = json.loads(export.read_text())
+    severe = next(a for a in document["alarms"] if a["condition"] == "spo2_low_severe")
+    for key in (
+        "condition",
+        "parameter",
+        "priority",
+        "kind",
+        "started_at",
+        "ended_at",
+        "limit",
+        "peak_value",
+        "escalations",
+        "acknowledged_at",
+        "acknowledged_by",
+    ):
+        assert key in severe
+    assert severe["priority"] == "high"
+    assert severe["kind"] == "physiological"
+    assert severe["limit"] == 90
+    assert severe["started_at"].endswith("+00:00")
+    assert severe["ended_at"].endswith("+00:00")
+    assert isinstance(severe["escalations"], list)
+
+    with Store(db) as s:
+        audit = [row for row in s.audit_log() if row["action"] == "alarm_profile_loaded"]
+    assert len(audit) == 1
+    assert json.loads(audit[0]["detail"])["profile"] == "default"
+
+
+def test_record_with_a_broken_profile_warns_and_keeps_the_built_in_one(clean_env):
+    bad = clean_env / "bad.toml"
+    bad.write_text('[rules.spo2_low]\nparameter = "spo2"\nbelow = 920\npriority = "medium"\ndelay_s = 1\n')
+    out = io.StringIO()
+    code = main(
+        [
+            "record",
+            "--db",
+            str(clean_env / "x.db"),
+            "--speed",
+            "max",
+            "--quiet",
+            "--profile",
+            str(bad),
+            "--plan",
+            "baseline:1,infusion:1,recovery:1",
+        ],
+        out=out,
+    )
+    assert code == 0
+    text = out.getvalue()
+    assert "warning: alarm profile not used:" in text
+    assert "line 5, field rules.spo2_low.delay_s" in text
+    assert "alarm profile default" in text
+
+
+def test_escalation_times_are_iso_in_the_json_export(store):
+    from monitor.exports.data import load
+    from monitor.exports.json_export import document
+
+    recorder, _alarms = record(store, "cuff_failure")
+    exported = document(load(store, recorder.session.id))
+    overdue = next(a for a in exported["alarms"] if a["condition"] == "nibp_overdue")
+    (step,) = overdue["escalations"]
+    assert step["at"].endswith("+00:00")
+    assert (step["from"], step["to"]) == ("medium", "high")
+
+
+def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
+    source = SimulatedSource("desaturation", 1, speed=math.inf, start_time=START, plan=PLAN)
+    first = Recorder.new_session(store, source, driver="simulated", port=None, plan=PLAN,
+                                 autopilot=True, alarms=AlarmEngine())
+    # Stop in the middle of the desaturation as a crash would: no session end to close the alarms.
+    while not any(a.condition == "spo2_low_severe" for a in first.alarms.snapshot(first.session.now).active):
+        first.step()
+    first._maybe_flush(force=True)
+    source.close()
+    open_rows = [a for a in store.alarms(first.session.id) if a.state != "ended"]
+    assert open_rows
+    resumed_engine = AlarmEngine()
+    assert resumed_engine.close_interrupted(store.alarms(first.session.id), first.session.now + 30) == len(open_rows)
+    store.write_batch(first.session.id, alarms=resumed_engine.take_changes())
+    after = {a.id: a for a in store.alarms(first.session.id)}
+    for old in open_rows:
+        assert after[old.id].state == "ended"
+        assert after[old.id].ended_at is not None
+        assert after[old.id].message.endswith("(recording interrupted)")

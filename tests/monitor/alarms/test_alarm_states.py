@@ -1,0 +1,296 @@
+"""Alarm states: latching, acknowledge, audio pause with breakthrough, escalation, reset, admin states."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
+from monitor.alarms.model import Priority
+from monitor.alarms.profile import ProfileError, parse_profile
+
+ROW_KEYS = {
+    "id",
+    "condition",
+    "parameter",
+    "priority",
+    "kind",
+    "started_at",
+    "ended_at",
+    "limit",
+    "peak_value",
+    "escalations",
+    "acknowledged_at",
+    "acknowledged_by",
+    "message",
+    "state",
+}
+
+
+def test_log_rows_carry_the_agreed_keys(bed):
+    bed.hold("spo2", 91, 16)
+    assert bed.history
+    assert all(set(row) == ROW_KEYS for row in bed.history)
+    assert json.loads(bed.history[0]["escalations"]) == []
+
+
+# condition, how to start it, how to end it, expected state after the condition is over
+RECOVERY_TABLE = [
+    ("spo2_low_severe", ("spo2", 85, 16), ("spo2", 97), "latched"),  # high physiological: latches
+    ("hr_low", ("hr", 40, 10), ("hr", 70), "latched"),
+    ("spo2_low", ("spo2", 91, 16), ("spo2", 97), "ended"),  # medium: no latch
+    ("nibp_sys_raised", ("nibp_sys", 170, 0), ("nibp_sys", 130), "ended"),  # low: no latch
+    ("sensor_off", ("spo2", None, 3, "sensor_off"), ("spo2", 97), "ended"),  # technical: never latches
+]
+
+
+@pytest.mark.parametrize(("condition", "start", "end", "after"), RECOVERY_TABLE)
+def test_what_happens_when_the_value_recovers(bed, condition, start, end, after):
+    parameter, value, seconds, *flags = start
+    bed.hold(parameter, value, seconds, flags=flags)
+    assert bed.shown(condition) is not None
+    bed.reading(*end)
+    assert bed.logged(condition)[0]["state"] == after
+    assert bed.logged(condition)[0]["ended_at"] == bed.now
+    on_screen = bed.shown(condition)
+    assert (on_screen is not None) is (after == "latched")
+    if on_screen is not None:
+        assert on_screen.latched
+        assert bed.snapshot().sounding is Priority.HIGH, "a latched alarm keeps sounding"
+
+
+def test_latched_alarm_leaves_when_acknowledged_with_who_and_when(bed):
+    bed.hold("spo2", 85, 16)
+    bed.hold("spo2", 97, 30)
+    assert bed.shown("spo2_low_severe").latched
+    count = bed.command("acknowledge", user="JD")
+    assert count == 1
+    row = bed.logged("spo2_low_severe")[0]
+    assert row["state"] == "ended"
+    assert row["acknowledged_by"] == "JD"
+    assert row["acknowledged_at"] == bed.now
+    assert row["ended_at"] < row["acknowledged_at"]
+    assert bed.snapshot().active == ()
+    assert bed.snapshot().sounding is None
+
+
+def test_latched_alarm_comes_back_to_active_when_the_breach_returns(bed):
+    bed.hold("spo2", 85, 16)
+    bed.reading("spo2", 97)
+    bed.now += 1
+    bed.hold("spo2", 86, 14)
+    assert bed.logged("spo2_low_severe")[0]["state"] == "latched", "the delay applies to a new breach too"
+    bed.reading("spo2", 86)
+    rows = bed.logged("spo2_low_severe")
+    assert len(rows) == 1
+    assert rows[0]["state"] == "active"
+    assert rows[0]["ended_at"] is None
+    assert rows[0]["peak_value"] == 85
+
+
+def test_acknowledging_an_active_alarm_silences_it_but_keeps_it_shown(bed):
+    bed.hold("spo2", 91, 16)
+    alarm = bed.shown("spo2_low")
+    bed.command("acknowledge", alarm_id=alarm.id, user="JD")
+    shown = bed.shown("spo2_low")
+    assert shown is not None
+    assert shown.acknowledged
+    assert bed.snapshot().sounding is None
+    bed.reading("spo2", 97)
+    assert bed.shown("spo2_low") is None
+
+
+def test_acknowledging_an_unknown_alarm_is_a_clear_error(bed):
+    with pytest.raises(AlarmCommandError, match="no alarm on screen"):
+        bed.command("acknowledge", alarm_id="nope")
+
+
+class TestEscalation:
+    def test_unacknowledged_medium_becomes_high_after_five_minutes(self, bed):
+        bed.hold("spo2", 91, 16)
+        started = bed.logged("spo2_low")[0]["started_at"]
+        bed.hold("spo2", 91, 299 - (bed.now - started))
+        assert bed.shown("spo2_low").priority is Priority.MEDIUM
+        bed.hold("spo2", 91, 2)
+        alarm = bed.shown("spo2_low")
+        assert alarm.priority is Priority.HIGH
+        assert alarm.escalated
+        row = bed.logged("spo2_low")[0]
+        (step,) = json.loads(row["escalations"])
+        assert step["from"] == "medium"
+        assert step["to"] == "high"
+        assert step["at"] == started + 300
+        assert "unacknowledged" in step["reason"]
+        assert row["priority"] == "high"
+
+    def test_an_escalated_alarm_latches_like_any_high_one(self, bed):
+        bed.hold("spo2", 91, 320)
+        bed.reading("spo2", 97)
+        assert bed.logged("spo2_low")[0]["state"] == "latched"
+
+    def test_acknowledged_medium_does_not_escalate(self, bed):
+        bed.hold("spo2", 91, 16)
+        bed.command("acknowledge")
+        bed.hold("spo2", 91, 400)
+        assert bed.shown("spo2_low").priority is Priority.MEDIUM
+
+    def test_escalation_time_comes_from_the_profile(self, make_bed):
+        profile = parse_profile("[timing]\nescalate_medium_after_s = 60\n" + SPO2_RULES, "p.toml")
+        bed = make_bed(profile)
+        bed.hold("spo2", 91, 15 + 60)
+        assert bed.shown("spo2_low").priority is Priority.HIGH
+
+
+SPO2_RULES = """
+[rules.spo2_low]
+parameter = "spo2"
+below = 92
+priority = "medium"
+delay_s = 15
+"""
+
+
+class TestAudioPause:
+    def test_pause_silences_for_two_minutes_with_a_countdown(self, bed):
+        bed.hold("spo2", 91, 16)
+        assert bed.snapshot().sounding is Priority.MEDIUM
+        until = bed.command("pause_audio")
+        assert until == bed.now + 120
+        snap = bed.snapshot()
+        assert snap.sounding is None
+        assert snap.audio_paused_until == until
+        bed.hold("spo2", 91, 118)
+        assert bed.snapshot().sounding is None
+        bed.hold("spo2", 91, 2)
+        snap = bed.snapshot()
+        assert snap.sounding is not None
+        assert snap.audio_paused_until is None
+
+    def test_a_higher_priority_alarm_breaks_through(self, bed):
+        bed.reading("nibp_sys", 170)  # low
+        bed.command("pause_audio")
+        bed.reading("nibp_dia", 112)  # medium: higher than what was sounding
+        snap = bed.snapshot()
+        assert snap.sounding is Priority.MEDIUM
+        assert snap.audio_paused_until is None
+
+    def test_same_priority_does_not_break_through(self, bed):
+        bed.hold("spo2", 91, 16)
+        bed.command("pause_audio")
+        bed.reading("nibp_dia", 112)  # another medium
+        assert bed.snapshot().sounding is None
+
+    def test_pause_ahead_of_alarms_holds_low_but_not_medium(self, bed):
+        bed.command("pause_audio")
+        bed.reading("nibp_sys", 170)  # low
+        assert bed.snapshot().sounding is None
+        bed.reading("nibp_dia", 112)  # medium
+        assert bed.snapshot().sounding is Priority.MEDIUM
+
+    def test_resume_audio_ends_the_pause(self, bed):
+        bed.hold("spo2", 91, 16)
+        bed.command("pause_audio", duration_s=60)
+        bed.command("resume_audio")
+        assert bed.snapshot().sounding is Priority.MEDIUM
+
+
+def test_reset_clears_latched_alarms_and_acknowledges_the_rest(bed):
+    bed.hold("spo2", 85, 16)
+    bed.reading("spo2", 97)  # latched high
+    bed.reading("nibp_dia", 112)  # active medium
+    bed.command("pause_audio")
+    bed.command("reset", user="JD")
+    snap = bed.snapshot()
+    assert [a.condition for a in snap.active] == ["nibp_dia_high"]
+    assert snap.active[0].acknowledged
+    assert snap.sounding is None
+    assert snap.audio_paused_until is None
+    assert bed.logged("spo2_low_severe")[0]["acknowledged_by"] == "JD"
+
+
+class TestAdminOnly:
+    @pytest.mark.parametrize("name", ["alarms_off", "alarms_on", "audio_off", "audio_on"])
+    @pytest.mark.parametrize("role", [None, "nurse"])
+    def test_refused_without_admin_role(self, bed, name, role):
+        with pytest.raises(AlarmPermissionError, match="admin"):
+            bed.command(name, role=role)
+        snap = bed.snapshot()
+        assert not snap.alarms_off
+        assert not snap.audio_off
+
+    def test_alarms_off_stops_physiological_alarms_with_a_permanent_indicator(self, bed):
+        bed.hold("spo2", 91, 16)
+        bed.command("alarms_off", user="ADM", role="admin")
+        assert bed.logged("spo2_low")[0]["state"] == "ended"
+        bed.hold("spo2", 85, 60)
+        bed.wait(3600)
+        snap = bed.snapshot()
+        assert snap.alarms_off
+        assert [a.condition for a in snap.active] == ["no_data"], "only the technical no-data alarm"
+        assert bed.logged("spo2_low_severe") == []
+        bed.reading("spo2", None, flags=["sensor_off"])
+        assert bed.shown("sensor_off") is not None, "technical alarms still show with alarms off"
+        bed.command("alarms_on", role="admin")
+        bed.hold("spo2", 85, 16)
+        assert bed.shown("spo2_low_severe") is not None
+
+    def test_audio_off_is_permanent_and_silent(self, bed):
+        bed.command("audio_off", role="admin")
+        bed.hold("spo2", 85, 16)
+        bed.wait(3600)
+        snap = bed.snapshot()
+        assert snap.audio_off
+        assert snap.sounding is None
+        assert snap.active
+        bed.command("audio_on", role="admin")
+        assert bed.snapshot().sounding is Priority.HIGH
+
+    def test_set_limit_changes_the_rule_from_the_next_reading(self, bed):
+        with pytest.raises(AlarmPermissionError):
+            bed.command("set_limit", rule="spo2_low", limit=94, role="nurse")
+        result = bed.command("set_limit", rule="spo2_low", limit=94, role="admin", user="ADM")
+        assert result["before"] == "spo2 < 92"
+        assert result["after"] == "spo2 < 94"
+        bed.hold("spo2", 93, 16)
+        assert bed.shown("spo2_low") is not None
+        assert any(line.condition == "spo2_low" and line.value == 94 for line in bed.snapshot().limits)
+
+    def test_set_limit_in_one_phase_only(self, bed):
+        bed.command("set_limit", rule="nibp_sys_raised", limit=150, phase="recovery", role="admin")
+        bed.reading("nibp_sys", 155)
+        assert bed.shown("nibp_sys_raised") is None
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            ({"rule": "spo2_low", "delay_s": 5}, "10 to 30"),
+            ({"rule": "nibp_sys_high", "delay_s": 5}, "spot value"),
+            ({"rule": "no_such_rule", "limit": 1}, "no rule"),
+            ({"rule": "spo2_low"}, "needs limit"),
+            ({"rule": "spo2_low", "priority": "urgent"}, "unknown priority"),
+        ],
+    )
+    def test_set_limit_refuses_bad_values_and_keeps_the_profile(self, bed, args, message):
+        before = bed.engine.profile
+        with pytest.raises(ValueError, match=message):
+            bed.command("set_limit", role="admin", **args)
+        assert bed.engine.profile is before
+
+    def test_load_profile_error_keeps_the_last_valid_profile(self, bed, tmp_path):
+        bad = tmp_path / "bad.toml"
+        bad.write_text('[rules.spo2_low]\nparameter = "spo2"\nbelow = "ninety"\npriority = "high"\n')
+        before = bed.engine.profile
+        with pytest.raises(ProfileError, match=r"line 3, field rules.spo2_low.below"):
+            bed.command("load_profile", path=str(bad), role="admin")
+        assert bed.engine.profile is before
+        good = tmp_path / "good.toml"
+        good.write_text(SPO2_RULES.replace("92", "95"))
+        bed.command("load_profile", path=str(good), role="admin")
+        bed.hold("spo2", 94, 16)
+        assert bed.shown("spo2_low") is not None
+
+
+def test_unknown_command(bed):
+    with pytest.raises(AlarmCommandError, match="unknown alarm command"):
+        bed.command("silence_everything")

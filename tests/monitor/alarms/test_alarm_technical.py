@@ -1,0 +1,171 @@
+"""Technical alarms: from device status flags, from silence, from the link, the cuff and storage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from monitor.alarms.model import AlarmKind, Priority
+from monitor.readings import Flag
+from monitor.session import EventKind
+
+# flags on the reading, parameter, expected condition, expected parameter of the alarm
+STATUS_TABLE = [
+    ([Flag.SENSOR_OFF], "spo2", "sensor_off", "spo2"),
+    ([Flag.NO_SENSOR], "spo2", "sensor_off", "spo2"),
+    ([Flag.SENSOR_DEFECT], "pr", "sensor_off", "spo2"),
+    ([Flag.PULSE_SEARCH], "spo2", "no_pulse", "spo2"),
+    ([Flag.SENSOR_OFF], "hr", "sensor_off", "hr"),
+    ([Flag.INVALID], "spo2", "invalid_value", "spo2"),
+    ([Flag.MEASUREMENT_FAILED], "nibp_sys", "nibp_failed", "nibp_sys"),
+]
+
+
+@pytest.mark.parametrize(("flags", "parameter", "condition", "alarm_parameter"), STATUS_TABLE)
+def test_technical_alarm_from_device_status(bed, flags, parameter, condition, alarm_parameter):
+    bed.reading(parameter, None, flags=flags)
+    alarm = bed.shown(condition)
+    assert alarm is not None
+    assert alarm.kind is AlarmKind.TECHNICAL
+    assert alarm.parameter == alarm_parameter
+    good = {"spo2": 97, "pr": 70, "hr": 70, "nibp_sys": 120}[parameter]
+    bed.reading(parameter, good, bed.now + 1)
+    assert bed.shown(condition) is None
+    assert bed.logged(condition)[0]["state"] == "ended"
+
+
+def test_one_probe_off_alarm_for_spo2_and_pulse_rate(bed):
+    for i in range(5):
+        bed.reading("spo2", None, bed.now + i, flags=[Flag.SENSOR_OFF])
+        bed.reading("pr", None, bed.now, flags=[Flag.SENSOR_OFF])
+    assert len(bed.logged("sensor_off")) == 1
+
+
+def test_probe_off_outside_infusion_is_low_and_does_not_rise(bed):
+    bed.hold("spo2", None, 200, flags=[Flag.SENSOR_OFF])
+    alarm = bed.shown("sensor_off")
+    assert alarm.priority is Priority.LOW
+    assert not alarm.escalated
+
+
+def test_lost_data_during_infusion_is_medium_then_high_after_60_s(bed):
+    bed.take_baseline()
+    bed.hold("spo2", None, 59, flags=[Flag.SENSOR_OFF])
+    assert bed.shown("sensor_off").priority is Priority.MEDIUM
+    bed.hold("spo2", None, 2, flags=[Flag.SENSOR_OFF])
+    alarm = bed.shown("sensor_off")
+    assert alarm.priority is Priority.HIGH
+    step = json.loads(bed.logged("sensor_off")[0]["escalations"])[-1]
+    assert step["from"] == "medium"
+    assert step["to"] == "high"
+    assert step["at"] - bed.logged("sensor_off")[0]["started_at"] == 60
+    bed.reading("spo2", 97)
+    assert bed.shown("sensor_off") is None, "technical alarms never latch, even when high"
+
+
+def test_lost_data_alarm_rises_to_medium_when_the_infusion_starts(bed):
+    bed.session.start_baseline(bed.now, "RN")
+    bed.events()
+    for parameter, value in (("hr", 70), ("spo2", 98), ("nibp_sys", 120), ("nibp_dia", 80)):
+        bed.reading(parameter, value)
+    bed.hold("pr", None, 3, flags=[Flag.SENSOR_OFF])
+    assert bed.shown("sensor_off").priority is Priority.LOW
+    bed.session.start_infusion(bed.now, "RN")
+    bed.events()
+    bed.tick(bed.now + 1)
+    assert bed.shown("sensor_off").priority is Priority.MEDIUM
+
+
+class TestNoData:
+    def test_silence_after_spo2_was_seen(self, bed):
+        bed.hold("spo2", 97, 5)
+        last = bed.now - 1  # hold() leaves the clock one second after the last reading
+        bed.wait(9)
+        assert bed.shown("no_data") is None, "10 s of silence is still allowed"
+        bed.wait(1)
+        alarm = bed.shown("no_data")
+        assert alarm is not None
+        assert alarm.parameter == "spo2"
+        assert alarm.started_at == last + 11
+        bed.reading("spo2", 97)
+        assert bed.shown("no_data") is None
+
+    def test_never_seen_is_never_missing(self, bed):
+        bed.hold("nibp_sys", 120, 0)
+        bed.wait(600)
+        assert bed.logged("no_data") == []
+
+    def test_heart_rate_silence_counts_hr_and_pr_together(self, bed):
+        start = bed.now
+        for i in range(30):
+            bed.reading("hr" if i < 5 else "pr", 70, start + i)
+        assert bed.logged("no_data") == []
+        bed.wait(12)
+        assert bed.shown("no_data").parameter == "heart_rate"
+
+
+class TestLink:
+    def test_link_lost_and_restored_from_timeline_events(self, bed):
+        bed.hold("spo2", 97, 3)
+        bed.session.record(EventKind.LINK_LOST, bed.now, None)
+        bed.events()
+        assert bed.shown("link_lost") is not None
+        bed.wait(45)
+        assert bed.logged("no_data") == [], "link_lost already says the data is gone"
+        bed.session.record(EventKind.LINK_RESTORED, bed.now, None)
+        bed.events()
+        assert bed.shown("link_lost") is None
+        bed.wait(10)
+        assert bed.logged("no_data") == [], "the silence is counted from the link's return"
+        bed.wait(2)
+        assert bed.shown("no_data") is not None
+
+    def test_link_lost_in_infusion_rises_to_high_after_60_s(self, bed):
+        bed.take_baseline()
+        bed.session.record(EventKind.LINK_LOST, bed.now, None)
+        bed.events()
+        assert bed.shown("link_lost").priority is Priority.MEDIUM
+        bed.wait(61)
+        assert bed.shown("link_lost").priority is Priority.HIGH
+
+
+def test_nibp_overdue_after_one_and_a_half_cycles(bed):
+    bed.take_baseline()
+    last_cuff = bed.session.last_nibp_at  # the baseline's cuff value
+    bed.wait(450 - (bed.now - last_cuff))
+    assert bed.shown("nibp_overdue") is None
+    bed.wait(2)
+    alarm = bed.shown("nibp_overdue")
+    assert alarm is not None
+    assert alarm.priority is Priority.MEDIUM
+    bed.reading("nibp_sys", 120)
+    bed.tick(bed.now + 1)
+    assert bed.shown("nibp_overdue") is None
+
+
+def test_a_failed_cuff_measurement_stays_until_a_good_one(bed):
+    for parameter in ("nibp_sys", "nibp_dia", "nibp_mean"):
+        bed.reading(parameter, None, flags=[Flag.MEASUREMENT_FAILED])
+    assert len(bed.logged("nibp_failed")) == 1
+    bed.reading("nibp_sys", 120, bed.now + 300)
+    assert bed.shown("nibp_failed") is None
+
+
+def test_storage_failure_and_restoration(bed):
+    bed.command("storage_failed", user=None, error="disk I/O error")
+    alarm = bed.shown("storage_failed")
+    assert alarm is not None
+    assert "disk I/O error" in alarm.message
+    assert alarm.priority is Priority.MEDIUM
+    bed.command("storage_restored", user=None)
+    assert bed.shown("storage_failed") is None
+
+
+def test_session_end_closes_every_alarm(bed):
+    bed.hold("spo2", 85, 16)
+    bed.reading("nibp_sys", 170)
+    bed.session.record(EventKind.SESSION_CLOSED, bed.now, None)
+    bed.events()
+    assert bed.snapshot().active == ()
+    assert all(row["state"] == "ended" and row["ended_at"] is not None for row in bed.rows.values())

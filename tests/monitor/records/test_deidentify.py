@@ -1,0 +1,116 @@
+"""De-identified exports: no name, MRN, birth date, device serial or staff name in any format's bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from monitor.cli import main
+from monitor.exports.data import RELATIVE_EPOCH
+from monitor.store import Store
+from tests.monitor.records.sessions import BIRTH_DATE, DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession, record_session
+
+SERIAL = "4471XK0092"
+FORMATS = ("csv", "json", "hl7", "fhir", "pdf")
+
+
+@pytest.fixture(scope="module")
+def noted(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
+    """A session whose note names the patient and whose device link drops (that event names the device)."""
+
+    def during(recorder) -> None:  # type: ignore[no-untyped-def]
+        if recorder.session.phase.value == "infusion" and not getattr(during, "done", False):
+            during.done = True  # type: ignore[attr-defined]
+            recorder.submit("note", NURSE, text=f"Mrs Quillfeather ({MRN}, born {BIRTH_DATE}) settled")
+
+    return record_session(
+        tmp_path_factory.mktemp("deid") / "m.db",
+        plan="baseline:1,infusion:14,recovery:2",
+        scenario="link_loss",
+        during=during,
+    )
+
+
+def exported_bytes(session: RecordedSession, out: Path, fmt: str, *extra: str) -> bytes:
+    assert (
+        main(
+            [
+                "export",
+                session.session_id,
+                "--db",
+                str(session.path),
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                *extra,
+            ]
+        )
+        == 0
+    )
+    data = out.read_bytes()
+    if fmt == "pdf":
+        # The page content is compressed; search the text a reader sees and the document information.
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        text = "\n".join(p.extract_text() for p in reader.pages) + json.dumps(dict(reader.metadata or {}))
+        return text.encode("utf-8")
+    return data
+
+
+def identifiers() -> list[bytes]:
+    compact = BIRTH_DATE.replace("-", "")
+    words = [MRN, PATIENT_NAME, "Quillfeather", BIRTH_DATE, compact, DEVICE, SERIAL, NURSE, "Alvarez"]
+    return [w.encode("utf-8") for w in words]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_identified_export_does_contain_the_identifiers(fmt: str, noted: RecordedSession, tmp_path: Path) -> None:
+    # The search below must be able to fail: the plain export carries the identifiers it looks for.
+    data = exported_bytes(noted, tmp_path / f"plain.{fmt}", fmt).lower()
+    present = [w for w in identifiers() if w.lower() in data]
+    if fmt == "csv":
+        assert present == []  # readings only: the CSV never carries identifiers
+    else:
+        assert MRN.encode() in present
+        assert DEVICE.lower().encode() in data
+    assert b"2024-06-10" in data or b"20240610" in data
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_deidentified_export_has_no_identifiers(
+    fmt: str, noted: RecordedSession, tmp_path: Path, store_of: Callable[..., Store]
+) -> None:
+    data = exported_bytes(noted, tmp_path / f"deid.{fmt}", fmt, "--deidentify", "--user", "auditor").lower()
+    for word in identifiers():
+        assert word.lower() not in data, word
+    # Dates of care are gone too: the session-relative clock starts on 2000-01-01.
+    assert b"2024" not in data
+    if fmt != "pdf":
+        assert b"2000-01-01" in data or b"20000101" in data
+    audit = [e for e in store_of(noted).audit_log(noted.session_id) if e["action"] == "export"]
+    assert any(
+        e["user"] == "auditor" and f'"format": "{fmt}"' in e["detail"] and '"deidentified": true' in e["detail"]
+        for e in audit
+    )
+
+
+def test_keep_staff_keeps_nurse_names_only(noted: RecordedSession, tmp_path: Path) -> None:
+    data = exported_bytes(noted, tmp_path / "staff.json", "json", "--deidentify", "--keep-staff")
+    assert NURSE.encode() in data
+    assert MRN.encode() not in data
+    assert b"[removed]" in data  # the note's identifiers were replaced, the rest of the note kept
+    assert b"settled" in data
+
+
+def test_relative_time_alone_keeps_identifiers_and_shifts_times(noted: RecordedSession, tmp_path: Path) -> None:
+    document = json.loads(exported_bytes(noted, tmp_path / "rel.json", "json", "--relative-time"))
+    assert document["session"]["started_at"] == "2000-01-01T00:00:00.000+00:00"
+    assert document["session"]["patient"]["mrn"] == MRN
+    assert document["readings"][0]["t"].startswith("2000-01-01T00:00")
+    baseline_taken = next(e for e in document["events"] if e["kind"] == "baseline_taken")
+    assert baseline_taken["detail"]["taken_at"] == pytest.approx(RELATIVE_EPOCH + 61.0)

@@ -1,0 +1,103 @@
+"""PDF report: text extracted with pypdf shows the header, NIBP values, alarms, notes and scoring."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pypdf
+
+from monitor.cli import main
+from monitor.exports.data import load
+from monitor.review import nibp_table
+from monitor.store import Store
+from tests.monitor.records.sessions import DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession
+
+
+def pdf_text(data: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_report_contents(recorded: RecordedSession, tmp_path: Path, store_of: Callable[..., Store]) -> None:
+    out = tmp_path / "report.pdf"
+    assert main(["export", recorded.session_id, "--db", str(recorded.path), "--format", "pdf", "--out", str(out)]) == 0
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-")
+    text = pdf_text(data)
+    for expected in (
+        PATIENT_NAME,
+        MRN,
+        "1984-03-17",
+        DEVICE,
+        NURSE,
+        recorded.session_id,
+        "NIBP measurements",
+        "Statistics by phase",
+        "Alarm log",
+        "Discharge scoring",
+    ):
+        assert expected in text
+    record = load(store_of(recorded), recorded.session_id)
+    lines = text.splitlines()
+    for m in nibp_table(record):
+        assert m.systolic is not None
+        assert m.diastolic is not None
+        # Each cuff measurement's row: phase, systolic, diastolic and mean in that order.
+        row = [m.phase.value, f"{m.systolic:.0f}", f"{m.diastolic:.0f}", f"{m.mean:.0f}"]
+        assert any(lines[i : i + 4] == row for i in range(len(lines))), row
+    assert "SpO2 86 < 90" in text
+    assert f"{NURSE} at" in text  # who acknowledged the SpO2 alarm
+    assert "NIBP SYS 168 >= 165" in text
+    assert "Patient calm, reports mild dissociation" in text
+    assert "scale: MOAA/S; value: 5" in text
+    assert "circulation" in text
+
+
+def test_pdf_refuses_a_terminal_and_writes_to_a_pipe_with_out_dash(recorded: RecordedSession) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "monitor.cli",
+        "export",
+        recorded.session_id,
+        "--db",
+        str(recorded.path),
+        "--format",
+        "pdf",
+    ]
+    env = {**os.environ, "INFUSION_MONITOR_CONFIG": str(recorded.path.with_name("none.toml"))}
+    controller, terminal = os.openpty()
+    try:
+        done = subprocess.run(command, stdout=terminal, stderr=subprocess.PIPE, env=env, timeout=60, check=False)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert done.returncode == 1
+    assert b"standard output is a terminal" in done.stderr
+    assert b"--out" in done.stderr
+    piped = subprocess.run([*command, "--out", "-"], capture_output=True, env=env, timeout=60, check=True)
+    assert piped.stdout.startswith(b"%PDF-")
+    assert MRN in pdf_text(piped.stdout)
+
+
+def test_alarms_raised_by_the_alarm_engine_reach_the_report(tmp_path: Path) -> None:
+    from monitor.alarms.engine import AlarmEngine
+    from tests.monitor.records.sessions import record_session
+
+    session = record_session(
+        tmp_path / "m.db", plan="baseline:2,infusion:22,recovery:2", scenario="desaturation", alarms=AlarmEngine()
+    )
+    with Store(session.path) as store:
+        alarms = store.alarms(session.session_id)
+    desaturation = [a for a in alarms if a.parameter == "spo2" and a.priority == "high"]
+    assert desaturation, [a.condition for a in alarms]
+    out = tmp_path / "report.pdf"
+    assert main(["export", session.session_id, "--db", str(session.path), "--format", "pdf", "--out", str(out)]) == 0
+    text = pdf_text(out.read_bytes())
+    for alarm in desaturation:
+        assert alarm.message in text

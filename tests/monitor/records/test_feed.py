@@ -1,0 +1,260 @@
+"""Live feed against real MLLP listeners on 127.0.0.1: one goes down and comes back, one is silent."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import hl7
+import pytest
+
+from monitor.exports.hl7_export import observation_sets
+from monitor.feed import Feed, FeedConfig, FeedConfigError, ack_code, frame
+from monitor.store import Store
+from tests.monitor.records.sessions import MRN, record_session
+
+SHORT_PLAN = "baseline:1,infusion:2,recovery:1"
+
+
+class MllpListener:
+    """A small HL7 receiver: parses each message with python-hl7 and answers AA (or never answers)."""
+
+    def __init__(self, port: int = 0, *, answer: bool = True, go_down_after: int | None = None) -> None:
+        self.answer = answer
+        self.go_down_after = go_down_after
+        self.accepted: list[str] = []  # control ids, in the order they were acknowledged
+        self.messages: list[hl7.Message] = []
+        self.received = 0  # frames read, answered or not
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", port))
+        self.server.listen(1)
+        self.server.settimeout(0.05)
+        self.port = self.server.getsockname()[1]
+        self.down = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="mllp-listener", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            while not self._stop.is_set() and not self.down.is_set():
+                try:
+                    conn, _ = self.server.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    self._handle(conn)
+        finally:
+            self.server.close()
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(0.05)
+        buffer = b""
+        while not self._stop.is_set():
+            try:
+                chunk = conn.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\x1c\r" in buffer:
+                block, _, buffer = buffer.partition(b"\x1c\r")
+                text = block[block.index(b"\x0b") + 1 :].decode("utf-8")
+                self.received += 1
+                if not self.answer:
+                    continue
+                message = hl7.parse(text)
+                control_id = str(message.segment("MSH")(10))
+                self.accepted.append(control_id)
+                self.messages.append(message)
+                conn.sendall(
+                    frame(
+                        f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|A{control_id}|P|2.6\r"
+                        f"MSA|AA|{control_id}\r"
+                    )
+                )
+                if self.go_down_after is not None and len(self.accepted) >= self.go_down_after:
+                    self.down.set()
+                    return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        assert not self._thread.is_alive()
+
+
+@pytest.fixture
+def listeners() -> Iterator[Callable[..., MllpListener]]:
+    started: list[MllpListener] = []
+
+    def start(*args: object, **kwargs: object) -> MllpListener:
+        listener = MllpListener(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(listener)
+        return listener
+
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+@pytest.fixture
+def feeds() -> Iterator[Callable[..., Feed]]:
+    made: list[Feed] = []
+
+    def make(path: Path, port: int, **kwargs: float) -> Feed:
+        settings = {
+            "connect_timeout_s": 0.5,
+            "ack_timeout_s": 1.0,
+            "backoff_initial_s": 0.02,
+            "backoff_max_s": 0.2,
+            "poll_interval_s": 0.05,
+            **kwargs,
+        }
+        feed = Feed(path, FeedConfig("127.0.0.1", port, **settings))
+        made.append(feed)
+        return feed
+
+    yield make
+    for feed in made:
+        feed.stop()
+        assert not feed.running
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def expected_sets(path: Path, session_id: str) -> int:
+    with Store(path) as store:
+        return len(list(observation_sets(store.readings(session_id))))
+
+
+def queued(path: Path) -> int:
+    with Store(path) as store:
+        return int(store.db.execute("SELECT COUNT(*) FROM feed_queue").fetchone()[0])
+
+
+def record_with_feed(path: Path, feed: Feed) -> str:
+    """Record a short session with the feed attached while the recorder runs."""
+
+    def during(recorder) -> None:  # type: ignore[no-untyped-def]
+        if not getattr(during, "attached", False):
+            during.attached = True  # type: ignore[attr-defined]
+            feed.attach(recorder)
+            feed.start()
+
+    return record_session(path, plan=SHORT_PLAN, during=during).session_id
+
+
+def test_receiver_down_and_back_gets_every_message_once_in_order(
+    tmp_path: Path, listeners: Callable[..., MllpListener], feeds: Callable[..., Feed]
+) -> None:
+    path = tmp_path / "m.db"
+    first = listeners(go_down_after=40)
+    feed = feeds(path, first.port)
+    session_id = record_with_feed(path, feed)
+    total = expected_sets(path, session_id)
+    assert total > 200
+    wait_for(first.down.is_set)
+    # The receiver is gone: the feed keeps the rest and keeps trying.
+    wait_for(lambda: feed.status().attempts_on_oldest >= 3)
+    status = feed.status()
+    assert status.queued == total - 40
+    assert "connection" in (status.last_error or "")
+    feed.stop()  # the program closes while the receiver is down
+    assert queued(path) == total - 40
+
+    second = listeners(first.port)
+    restarted = feeds(path, first.port)
+    restarted.start()
+    wait_for(lambda: queued(path) == 0)
+    arrived = first.accepted + second.accepted
+    assert len(arrived) == total
+    assert len(set(arrived)) == total  # exactly once
+    numbers = [int(control_id[-7:]) for control_id in arrived]
+    assert numbers == list(range(1, total + 1))  # in order
+    times = [str(m.segment("OBX")(14)) for m in first.messages + second.messages]
+    assert times == sorted(times)
+    assert all(str(m.segment("PID")(3)(1)(1)) == MRN for m in second.messages)
+
+
+def test_receiver_that_never_answers_times_out_and_retries_without_holding_up_the_recorder(
+    tmp_path: Path, listeners: Callable[..., MllpListener], feeds: Callable[..., Feed]
+) -> None:
+    path = tmp_path / "m.db"
+    silent = listeners(answer=False)
+    feed = feeds(path, silent.port, ack_timeout_s=0.2)
+    started = time.monotonic()
+    session_id = record_with_feed(path, feed)
+    recording_s = time.monotonic() - started
+    assert recording_s < 5.0  # a 4-minute session at full speed; the silent receiver does not slow it
+    total = expected_sets(path, session_id)
+    wait_for(lambda: feed.status().attempts_on_oldest >= 3)
+    assert silent.received >= 3  # the same first message, sent again after each time-out
+    status = feed.status()
+    assert "no ACK within 0.2 s" in (status.last_error or "")
+    assert status.queued == total
+    feed.stop()
+    silent.stop()
+
+    answering = listeners(silent.port)
+    feeds(path, silent.port).start()
+    wait_for(lambda: queued(path) == 0)
+    assert len(answering.accepted) == total
+    assert int(answering.accepted[0][-7:]) == 1
+
+
+def test_feed_target_parsing_and_ack_checks() -> None:
+    assert FeedConfig.parse("127.0.0.1:2575").port == 2575
+    assert FeedConfig.parse("[::1]:2575").host == "::1"
+    for bad in ("localhost", "host:port", "host:70000", ":2575"):
+        with pytest.raises(FeedConfigError):
+            FeedConfig.parse(bad)
+    assert ack_code("MSH|^~\\&|X\rMSA|AE|ID1\r", "ID1") == "AE"
+    with pytest.raises(Exception, match="while waiting for 'ID2'"):
+        ack_code("MSH|^~\\&|X\rMSA|AA|ID1\r", "ID2")
+
+
+def test_record_command_feeds_a_receiver(
+    tmp_path: Path, listeners: Callable[..., MllpListener], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from monitor.cli import main
+
+    monkeypatch.setenv("INFUSION_MONITOR_CONFIG", str(tmp_path / "none.toml"))
+    listener = listeners()
+    monkeypatch.setenv("INFUSION_MONITOR_FEED", f"127.0.0.1:{listener.port}")
+    out = io.StringIO()
+    assert (
+        main(
+            [
+                "record",
+                "--db",
+                str(tmp_path / "m.db"),
+                "--speed",
+                "max",
+                "--plan",
+                SHORT_PLAN,
+                "--patient",
+                MRN,
+                "--quiet",
+            ],
+            out,
+        )
+        == 0
+    )
+    assert "wait in the queue" not in out.getvalue()
+    with Store(tmp_path / "m.db") as store:
+        (session,) = store.sessions()
+        assert len(listener.accepted) == len(list(observation_sets(store.readings(session.id))))
+        assert [e["action"] for e in store.audit_log(session.id)].count("feed_started") == 1
+    assert queued(tmp_path / "m.db") == 0

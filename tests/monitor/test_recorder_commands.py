@@ -1,0 +1,103 @@
+"""Recorder commands the nurse's screen uses: change of device, cuff cycle, sign-in."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from drivers.base import Source
+from drivers.simulated import SimulatedSource
+from monitor.plan import SessionPlan
+from monitor.readings import Reading
+from monitor.recorder import Recorder
+from monitor.session import EventKind, Phase, Session, SessionRuleError
+from monitor.store import Store
+
+T0 = 1_790_000_000.0
+
+
+class _DeadPort(Source):
+    """A device whose port cannot be opened."""
+
+    def __init__(self) -> None:
+        super().__init__("dead", "a device on a missing port")
+        self.closed = False
+
+    def open(self) -> None:
+        raise OSError("could not open port /dev/ttyUSB9: No such file or directory")
+
+    def read(self, timeout: float) -> list[Reading]:
+        return []
+
+    def now(self) -> float:
+        return T0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _recorder(store: Store) -> Recorder:
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    return Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30), nurse="AB")
+
+
+def _run(recorder: Recorder, name: str, user: str = "AB", **args: object) -> object:
+    future = recorder.submit(name, user, **args)
+    recorder.step()
+    return future.result(timeout=0)
+
+
+def test_a_new_device_continues_the_session_and_the_change_is_recorded(store: Store) -> None:
+    recorder = _recorder(store)
+    for _ in range(5):
+        recorder.step()
+    _run(recorder, "start_baseline")
+    old = recorder.source
+    new = SimulatedSource(scenario="hypertension", seed=2, speed=math.inf, start_time=recorder.session.now)
+    device = _run(recorder, "change_source", source=new, driver="simulated", port=None)
+    assert device == new.device and recorder.source is new
+    assert recorder.session.phase is Phase.BASELINE  # same session, same phase
+    for _ in range(5):
+        recorder.step()
+    recorder.stop()
+    recorder._close()
+    events = store.events(recorder.session.id)
+    [changed] = [e for e in events if e.kind is EventKind.DEVICE_CHANGED]
+    assert changed.user == "AB" and changed.detail["previous_device"] == old.device
+    assert any(a["action"] == "change_source" for a in store.audit_log(recorder.session.id))
+    assert store.reading_count(recorder.session.id) > 20
+
+
+def test_a_device_that_cannot_open_is_refused_and_the_old_one_keeps_running(store: Store) -> None:
+    recorder = _recorder(store)
+    recorder.step()
+    dead = _DeadPort()
+    future = recorder.submit("change_source", "AB", source=dead, driver="dead", port="/dev/ttyUSB9")
+    recorder.step()
+    with pytest.raises(SessionRuleError, match="cannot open dead: could not open port"):
+        future.result(timeout=0)
+    assert dead.closed and isinstance(recorder.source, SimulatedSource)
+    assert recorder.step().readings  # still reading the old device
+    recorder._close()
+
+
+def test_the_cuff_cycle_changes_survive_a_resume(store: Store, db_path: Path) -> None:
+    recorder = _recorder(store)
+    recorder.step()
+    _run(recorder, "set_nibp_interval", phase="infusion", minutes=10)
+    assert recorder.session.nibp_schedule.infusion_s == 600.0
+    with pytest.raises(SessionRuleError, match="1 to 30 minutes"):
+        _run(recorder, "set_nibp_interval", phase="infusion", minutes=0.2)
+    with pytest.raises(SessionRuleError, match="no cuff cycle"):
+        _run(recorder, "set_nibp_interval", phase="complete", minutes=5)
+    _run(recorder, "sign_in", user="CD", role="physician")
+    assert recorder.nurse == "CD"
+    recorder._maybe_flush(force=True)
+    session = Session(recorder.session.id, T0, SessionPlan(1, 40, 30))
+    session.replay(store.events(recorder.session.id))
+    assert session.nibp_schedule.infusion_s == 600.0
+    audit = store.audit_log(recorder.session.id)
+    assert any(a["action"] == "sign_in" and a["user"] == "CD" and "physician" in a["detail"] for a in audit)
+    recorder._close()

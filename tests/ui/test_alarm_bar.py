@@ -1,0 +1,99 @@
+"""The alarm bar from snapshots: order, IEC colours and flash rates, markers, audio state; the sound player."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
+from monitor.alarms.sounds import burst
+from ui import theme
+from ui.alarm_bar import AlarmBar
+from ui.alarm_sound import AlarmSoundPlayer, pcm16, probe_audio
+
+T0 = 1_790_000_000.0
+
+
+def _alarm(alarm_id: str, priority: Priority, message: str, acknowledged: bool = False) -> ActiveAlarm:
+    return ActiveAlarm(alarm_id, alarm_id, "spo2", priority, AlarmKind.PHYSIOLOGICAL, message, T0, 86.0, 90.0,
+                       False, acknowledged, False)
+
+
+@pytest.fixture
+def bar(qtbot: Any) -> AlarmBar:
+    widget = AlarmBar()
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def test_alarms_are_listed_highest_first_with_markers_and_colours(bar: AlarmBar) -> None:
+    active = (_alarm("h", Priority.HIGH, "SpO2 86 < 90"), _alarm("m", Priority.MEDIUM, "HR 125 > 120"),
+              _alarm("l", Priority.LOW, "SBP 168 ≥ 165"))
+    bar.show_snapshot(AlarmSnapshot(active, None, False, False, Priority.HIGH), T0 + 5)
+    texts = [r.text() for r in bar.rows if r.isVisible()]
+    assert [t.split(" ")[0] for t in texts] == ["***", "**", "*"]
+    assert not bar.quiet_label.isVisible()
+    for row, priority in zip(bar.rows, (Priority.HIGH, Priority.MEDIUM, Priority.LOW), strict=False):
+        assert theme.ALARM_COLOURS[priority] in row.styleSheet()
+    assert bar.ack_button.isEnabled()
+
+
+def test_high_flashes_at_2_hz_medium_at_half_hz_and_low_stays_steady(bar: AlarmBar) -> None:
+    active = (_alarm("h", Priority.HIGH, "a"), _alarm("m", Priority.MEDIUM, "b"), _alarm("l", Priority.LOW, "c"))
+    bar.show_snapshot(AlarmSnapshot(active, None, False, False, None), T0)
+    high, medium, low = bar.rows[:3]
+    seen = {"high": [], "medium": [], "low": []}
+    for _ in range(16):  # 16 steps of 250 ms = 4 s
+        bar._flash_tick()
+        seen["high"].append(high.lit)
+        seen["medium"].append(medium.lit)
+        seen["low"].append(low.lit)
+    assert seen["high"][:4] == [False, True, False, True]  # 250 ms on, 250 ms off: 2 Hz, 50 %
+    assert seen["medium"][:8] == [True, True, True, False, False, False, False, True]  # 1 s on, 1 s off
+    assert all(seen["low"])
+    assert sum(seen["high"]) == 8 and sum(seen["medium"]) == 8  # 50 % duty
+
+
+def test_audio_state_is_always_shown(bar: AlarmBar) -> None:
+    bar.set_audio_output(True, "")
+    bar.show_snapshot(AlarmSnapshot((), None, False, False, None), T0)
+    assert bar.audio_state_text() == "Audio on"
+    bar.show_snapshot(AlarmSnapshot((), T0 + 95, False, False, None), T0)
+    assert bar.audio_state_text() == "AUDIO PAUSED 1:35"
+    bar.show_snapshot(AlarmSnapshot((), None, True, True, None), T0)
+    assert bar.audio_state_text() == "ALARMS OFF · AUDIO OFF"
+    assert "ALARMS OFF" in bar.quiet_label.text()
+    bar.set_audio_output(False, "no audio device")
+    assert "NO AUDIO DEVICE" in bar.audio_label.text()
+
+
+def test_acknowledged_alarms_stay_listed_and_the_button_knows_there_is_nothing_left(bar: AlarmBar) -> None:
+    bar.show_snapshot(AlarmSnapshot((_alarm("h", Priority.HIGH, "SpO2 86", acknowledged=True),), None, False,
+                                    False, None), T0)
+    assert "acknowledged" in bar.rows[0].text()
+    assert not bar.ack_button.isEnabled()
+
+
+def test_bursts_become_16_bit_pcm() -> None:
+    samples = burst(Priority.MEDIUM, 44100)
+    pcm = np.frombuffer(pcm16(samples), dtype="<i2")
+    assert pcm.size == samples.size
+    assert np.abs(pcm).max() <= 32767 and np.abs(pcm).max() > 1000
+    assert pcm16(np.array([2.0, -2.0], dtype=np.float32)) == np.array([32767, -32767], dtype="<i2").tobytes()
+
+
+def test_the_player_follows_the_engine_and_degrades_without_an_audio_device(qtbot: Any) -> None:
+    available, detail = probe_audio()
+    player = AlarmSoundPlayer()
+    player.set_sounding(Priority.HIGH)
+    assert player.sounding is Priority.HIGH
+    if available:
+        assert player.bursts_played == 1
+    else:  # offscreen CI: nothing plays, nothing crashes, and the reason is given for the indicator
+        assert detail and player.status == detail.upper() and player.bursts_played == 0
+    player.set_sounding(None)
+    assert player.sounding is None
+    player.shutdown()

@@ -1,0 +1,329 @@
+"""The real live window driven like a nurse would, with the simulated monitor on its own thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
+from monitor.exports.data import load
+from monitor.readings import Parameter
+from monitor.session import EventKind, Phase
+from monitor.store import Store
+from tests.ui.conftest import NURSE, stored_events
+from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, SignedInUser, TextDialog
+from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
+
+WAIT_MS = 15_000
+
+
+def _confirm(window: Any) -> None:
+    assert isinstance(window.dialog, ConfirmDialog), f"expected a confirmation, got {window.dialog!r}"
+    window.dialog.yes_button.click()
+
+
+def _focus(qtbot: Any, window: Any) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+
+
+def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_discharge(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(speed=120.0)
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+
+    w.phase_buttons["start_infusion"].click()
+    _confirm(w)
+    qtbot.waitUntil(lambda: w.message.isVisible(), timeout=WAIT_MS)
+    assert "take a baseline first" in w.message.text()
+    assert w.last_status.phase is Phase.SETUP
+
+    w.phase_buttons["start_baseline"].click()
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not w.last_status.baseline_missing, timeout=WAIT_MS)
+    assert "ready to start infusion" in w.header.timers.text()
+    w.phase_buttons["start_infusion"].click()
+    _confirm(w)
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
+    assert w.last_status.baseline is not None
+    assert "INFUSION" in w.header.phase.text()
+
+    _focus(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_P)  # pause
+    qtbot.waitUntil(lambda: w.last_status.infusion_paused, timeout=WAIT_MS)
+    assert "PAUSED" in w.header.phase.text()
+    assert w.phase_buttons["pause_infusion"].text().startswith("Resume")
+    w.phase_buttons["pause_infusion"].click()  # resume
+    qtbot.waitUntil(lambda: not w.last_status.infusion_paused, timeout=WAIT_MS)
+
+    w.phase_buttons["stop_infusion"].click()
+    assert isinstance(w.dialog, ConfirmDialog)
+    w.dialog.no_button.click()  # changed her mind: nothing happens
+    w.phase_buttons["stop_infusion"].click()
+    _confirm(w)
+    qtbot.waitUntil(lambda: w.last_status.infusion_stopped, timeout=WAIT_MS)
+    w.phase_buttons["start_recovery"].click()
+    _confirm(w)
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.RECOVERY, timeout=WAIT_MS)
+    assert "Recovery" in w.header.timers.text()
+
+    w.phase_buttons["complete"].click()
+    dialog = w.dialog
+    assert not dialog.complete_button.isEnabled()  # nothing scored yet
+    for name in dialog.groups:
+        dialog.set_item(name, 2)
+    dialog.escort.setChecked(True)
+    dialog.no_driving.setChecked(True)
+    result = dialog.discharge()
+    assert result is not None and result.aldrete.total >= 8
+    dialog.complete_button.click()
+    if not result.passed:  # the vital-sign items depend on the simulated patient's BP
+        _confirm(w)
+    qtbot.waitUntil(lambda: w.end_status == "complete", timeout=WAIT_MS)
+    assert not w.phase_buttons["start_baseline"].isEnabled()
+
+    kinds = {e.kind for e in stored_events(db_path, "discharge_scored")}
+    assert kinds == {EventKind.DISCHARGE_SCORED}
+    with Store(db_path, readonly=True) as reader:
+        [summary] = reader.sessions()
+        events = reader.events(summary.id)
+        audit = reader.audit_log(summary.id)
+    by_kind = {e.kind: e for e in events}
+    for kind in (EventKind.BASELINE_STARTED, EventKind.INFUSION_STARTED, EventKind.INFUSION_PAUSED,
+                 EventKind.INFUSION_RESUMED, EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED,
+                 EventKind.DISCHARGE_SCORED, EventKind.SESSION_COMPLETED):
+        assert by_kind[kind].user == NURSE, kind
+    discharge = by_kind[EventKind.DISCHARGE_SCORED].detail
+    assert discharge["aldrete"]["total"] == result.aldrete.total
+    assert discharge["padss"]["total"] == result.padss.total
+    assert summary.status == "complete"
+    assert {"start_baseline", "start_infusion", "stop_infusion", "discharge_scored"} <= {a["action"] for a in audit}
+
+
+def test_infusion_is_refused_while_the_baseline_lacks_a_cuff_value(qtbot: Any, make_window: Any) -> None:
+    w = make_window(speed=1.0)  # the first cuff value takes 35 s, so the baseline is incomplete for a while
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w.phase_buttons["start_baseline"].click()
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
+    assert "blood pressure" in w.header.timers.text()
+    w.phase_buttons["start_infusion"].click()
+    _confirm(w)
+    qtbot.waitUntil(lambda: w.message.isVisible(), timeout=WAIT_MS)
+    assert "baseline incomplete" in w.message.text() and "blood pressure" in w.message.text()
+    assert w.last_status.phase is Phase.BASELINE
+
+
+def test_a_simulated_desaturation_raises_a_flashing_high_alarm_that_is_acknowledged(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(scenario="desaturation", speed=600.0, plan="baseline:1,infusion:30,recovery:5")
+
+    def spo2_alarm() -> ActiveAlarm | None:
+        snap = w.last_snapshot
+        if snap is None:
+            return None
+        return next((a for a in snap.active if a.parameter == "spo2" and a.priority is Priority.HIGH), None)
+
+    qtbot.waitUntil(lambda: spo2_alarm() is not None, timeout=30_000)
+    row = next(r for r in w.alarm_bar.rows if r.isVisible() and "SpO2" in r.text())
+    assert row.text().startswith("***")
+    assert row.priority is Priority.HIGH
+    # It flashes: lit and dark in turn, in the IEC high-priority red.
+    qtbot.waitUntil(lambda: not row.lit, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: row.lit, timeout=WAIT_MS)
+    assert "#e0201b" in row.styleSheet()
+    assert w.sound is not None and w.sound.sounding == w.last_snapshot.sounding  # the player follows the engine
+    # Under the offscreen platform there is no audio device: said on screen, permanently.
+    if not w.sound.available:
+        assert "AUDIO" in w.alarm_bar.audio_label.text()
+
+    w.alarm_bar.ack_button.click()
+    qtbot.waitUntil(lambda: spo2_alarm() is None or spo2_alarm().acknowledged, timeout=WAIT_MS)
+    with Store(db_path, readonly=True) as reader:
+        [summary] = reader.sessions()
+        qtbot.waitUntil(
+            lambda: any(a.acknowledged_by == NURSE and a.parameter == "spo2" for a in reader.alarms(summary.id)),
+            timeout=WAIT_MS,
+        )
+    log = w.show_alarm_log()
+    texts = [log.table.item(i, 3).text() for i in range(log.table.rowCount())]
+    assert any("spo2" in t for t in texts)
+    assert any(NURSE in (log.table.item(i, 7).text()) for i in range(log.table.rowCount()))
+
+
+def test_audio_pause_shows_a_countdown_and_ends(qtbot: Any, make_window: Any, db_path: Path) -> None:
+    w = make_window(speed=30.0)  # the 2-minute pause lasts 4 s of wall time here
+    qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=WAIT_MS)
+    _focus(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_S)
+    qtbot.waitUntil(lambda: "AUDIO PAUSED" in w.alarm_bar.audio_label.text(), timeout=WAIT_MS)
+    first = w.alarm_bar.audio_label.text()
+    qtbot.waitUntil(lambda: w.alarm_bar.audio_label.text() != first, timeout=WAIT_MS)  # counting down
+    assert "AUDIO PAUSED 1:" in first or "AUDIO PAUSED 2:00" in first
+    qtbot.waitUntil(lambda: "AUDIO PAUSED" not in w.alarm_bar.audio_label.text(), timeout=WAIT_MS)
+    with Store(db_path, readonly=True) as reader:
+        assert any(a["action"] == "pause_audio" and a["user"] == NURSE for a in reader.audit_log())
+
+
+def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_and_export(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(speed=10.0)
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    _focus(qtbot, w)
+
+    qtbot.keyClick(w, Qt.Key.Key_V)  # one key: nausea/vomiting
+    qtbot.keyClick(w, Qt.Key.Key_N)  # free note
+    assert isinstance(w.dialog, TextDialog)
+    w.dialog.set_text("patient asks for a blanket")
+    w.dialog.accept()
+    qtbot.keyClick(w, Qt.Key.Key_D)  # dose change, then the detail and Enter
+    assert isinstance(w.dialog, TextDialog)
+    qtbot.keyClicks(w.dialog.editor, "rate 0.6 mg/kg/h")
+    qtbot.keyClick(w.dialog.editor, Qt.Key.Key_Return)
+    qtbot.keyClick(w, Qt.Key.Key_M)  # MOAA/S, then the digit
+    assert isinstance(w.dialog, LevelDialog)
+    qtbot.keyClick(w.dialog, Qt.Key.Key_3)
+    qtbot.keyClick(w, Qt.Key.Key_R)  # RASS -2
+    qtbot.keyClick(w.dialog, Qt.Key.Key_Minus)
+    qtbot.keyClick(w.dialog, Qt.Key.Key_2)
+    qtbot.keyClick(w, Qt.Key.Key_C)
+    assert isinstance(w.dialog, CadssDialog)
+    for number, box in w.dialog.items.items():
+        box.setValue(1 if number in (1, 2) else 0)
+    w.dialog.accept()
+
+    qtbot.waitUntil(lambda: len(stored_events(db_path, "score")) == 3, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(stored_events(db_path, "quick_event")) == 2, timeout=WAIT_MS)
+    notes = stored_events(db_path, "note")
+    assert [n.detail["text"] for n in notes] == ["patient asks for a blanket"]
+    quick = {e.detail["what"]: e.detail["text"] for e in stored_events(db_path, "quick_event")}
+    assert quick == {"nausea_vomiting": "Nausea/vomiting", "dose_change": "Dose/rate change: rate 0.6 mg/kg/h"}
+    scores = {e.detail["scale"]: e.detail for e in stored_events(db_path, "score")}
+    assert scores["MOAA/S"]["value"] == 3
+    assert scores["RASS"]["value"] == -2
+    assert scores["CADSS-6"]["value"] == 2 and scores["CADSS-6"]["items"]["1"] == 1
+    assert all(e.user == NURSE for e in stored_events(db_path, "score"))
+    qtbot.waitUntil(lambda: w.chart.marker_count >= 6, timeout=WAIT_MS)  # all on the chart's timeline
+    with Store(db_path, readonly=True) as reader:
+        record = load(reader, "latest")
+    exported = {e.kind for e in record.events}
+    assert {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE} <= exported
+
+
+def test_changing_the_driver_continues_the_same_session_with_the_new_device(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(speed=30.0)
+    qtbot.waitUntil(lambda: w.last_status is not None and bool(w.last_status.latest), timeout=WAIT_MS)
+    session_id = w.last_status.session_id
+    w.settings_button.click()
+    dialog = w.dialog
+    assert isinstance(dialog, SettingsDialog)
+    assert dialog.driver_name() == "simulated"
+    assert not dialog.port_box.isEnabled()  # the simulator has no serial port
+    dialog.scenario_box.setCurrentText("hypertension")
+    assert dialog.device_changed()
+    dialog.accept()
+    _confirm(w)
+    qtbot.waitUntil(lambda: "hypertension" in w.last_status.device, timeout=WAIT_MS)
+    assert w.last_status.session_id == session_id
+    assert w.device.scenario == "hypertension"
+    [changed] = stored_events(db_path, "device_changed")
+    assert changed.user == NURSE and "hypertension" in changed.detail["device"]
+    before = w.last_status.stored_readings
+    qtbot.waitUntil(lambda: w.last_status.stored_readings > before + 20, timeout=WAIT_MS)  # data keeps coming
+
+    # A device that cannot be opened is refused with a message; the running one stays.
+    w.change_device(DeviceChoice("simulated", None, scenario="no_such_scenario"))
+    assert "cannot use simulated" in w.message.text()
+    assert "hypertension" in w.last_status.device
+
+
+def test_nibp_interval_is_set_and_limit_changes_need_the_admin_role(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(speed=30.0)
+    qtbot.waitUntil(lambda: w.last_snapshot is not None and bool(w.last_snapshot.limits), timeout=WAIT_MS)
+    w.settings_button.click()
+    dialog = w.dialog
+    table = dialog.limits_table
+    assert table.rowCount() > 5
+    assert not table.item(0, 3).flags() & Qt.ItemFlag.ItemIsEditable  # a nurse only sees the limits
+    dialog.reject()
+
+    w.apply_settings(SettingsChoice(w.device, {"infusion": 10.0}, {"hr_high": 130.0}), device_changed=False)
+    qtbot.waitUntil(lambda: any("admin" in m for m in w.messages), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.bridge.recorder.session.nibp_schedule.infusion_s == 600.0, timeout=WAIT_MS)
+    [setting] = stored_events(db_path, "settings_changed")
+    assert setting.detail["minutes"] == 10.0 and setting.user == NURSE
+
+    w.set_user(SignedInUser("ZZ", "admin"))
+    w.apply_settings(SettingsChoice(w.device, {}, {"hr_high": 130.0}), device_changed=False)
+    qtbot.waitUntil(
+        lambda: any(line.condition == "hr_high" and line.value == 130.0 for line in w.last_snapshot.limits),
+        timeout=WAIT_MS,
+    )
+    with Store(db_path, readonly=True) as reader:
+        audit = reader.audit_log()
+    changes = [a for a in audit if a["action"] == "set_limit"]
+    assert changes[-1]["user"] == "ZZ" and '"role": "admin"' in changes[-1]["detail"]
+    assert any(a["action"] == "sign_in" and a["user"] == "ZZ" for a in audit)
+    assert "ZZ (admin)" in w.header.user.text()
+
+
+def test_locking_keeps_alarms_visible_and_sounding(qtbot: Any, make_window: Any) -> None:
+    w = make_window(speed=10.0, alarms=False)  # snapshots come from the test, not an engine
+    alarm = ActiveAlarm("a1", "spo2_low_severe", "spo2", Priority.HIGH, AlarmKind.PHYSIOLOGICAL,
+                        "SpO2 86 < 90 %", 1_790_000_000.0, 86.0, 90.0, False, False, False)
+    w.show_alarms(AlarmSnapshot((alarm,), None, False, False, Priority.HIGH), 1_790_000_010.0)
+    assert w.sound.sounding is Priority.HIGH
+    _focus(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert w.locked and w.lock_banner.isVisible() and not w.controls.isVisible()
+    assert w.sound.sounding is Priority.HIGH  # locking never silences
+    assert w.alarm_bar.rows[0].isVisible() and w.alarm_bar.rows[0].text().startswith("***")
+    qtbot.keyClick(w, Qt.Key.Key_N)  # no note while locked
+    assert w.dialog is None or not isinstance(w.dialog, TextDialog)
+    w.acknowledge_alarms()
+    assert "locked" in w.message.text()
+    qtbot.keyClick(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # unlock asks who
+    w.dialog.name_edit.setText("CD")
+    w.dialog.accept()
+    assert not w.locked and w.user.name == "CD"
+
+
+def test_closing_during_a_session_asks_and_loses_nothing(qtbot: Any, make_window: Any, db_path: Path) -> None:
+    w = make_window(speed=30.0)
+    qtbot.waitUntil(lambda: w.last_status is not None and w.last_status.stored_readings > 30, timeout=WAIT_MS)
+    w.close()
+    assert isinstance(w.dialog, ConfirmDialog)
+    w.dialog.no_button.click()
+    assert w.bridge.running and w.isVisible()
+    w.close()
+    shown = w.last_status.stored_readings
+    _confirm(w)
+    assert not w.bridge.running and not w.isVisible()
+    with Store(db_path, readonly=True) as reader:
+        [summary] = reader.sessions()
+        assert summary.status == "closed"
+        assert reader.reading_count(summary.id) >= shown
+
+
+def test_numerics_show_the_heart_rate_source_and_nibp_age_and_the_patient(qtbot: Any, make_window: Any) -> None:
+    w = make_window(speed=60.0, pleth=True, patient="MRN-0042")
+    w.phase_buttons["start_baseline"].click()
+    qtbot.waitUntil(lambda: w.hr_tile.value.text().isdigit() and w.spo2_tile.value.text().isdigit(),
+                    timeout=WAIT_MS)
+    assert w.hr_tile.title.text().startswith("HR")  # the simulator has an ECG heart rate
+    qtbot.waitUntil(lambda: "/" in w.nibp_tile.value.text() and "-" not in w.nibp_tile.value.text(),
+                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "ago" in w.nibp_tile.status.text() or "now" in w.nibp_tile.status.text(),
+                    timeout=WAIT_MS)
+    assert "MRN-0042" in w.header.patient.text()
+    qtbot.waitUntil(lambda: w.chart.pleth_widget.isVisible(), timeout=WAIT_MS)
+    assert w.chart.pleth_samples().size <= 750
+    assert w.chart.series[Parameter.SPO2].good.n > 10

@@ -1,0 +1,135 @@
+"""The reusable trend chart: batches, cuff pairs, questionable values, phases, limits, follow modes, review load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from monitor.alarms.model import Priority
+from monitor.readings import Flag, Parameter, Reading
+from monitor.session import EventKind, Phase, SessionEvent
+from ui.trend_buffer import RingBuffer, TrendBuffer
+from ui.trend_chart import PLETH_CAPACITY, FollowMode, LimitLine, PhaseSpan, TrendChart, marker_text, phase_spans
+
+T0 = 1_790_000_000.0
+
+
+def _numerics(seconds: int, start: float = T0) -> list[Reading]:
+    out = []
+    for i in range(seconds):
+        out.append(Reading(start + i, Parameter.HR, 70.0 + i % 5, "sim"))
+        out.append(Reading(start + i, Parameter.SPO2, 97.0, "sim"))
+    return out
+
+
+def _cuff(t: float, sys_v: float, dia_v: float) -> list[Reading]:
+    return [Reading(t, Parameter.NIBP_SYS, sys_v, "sim"), Reading(t, Parameter.NIBP_DIA, dia_v, "sim"),
+            Reading(t, Parameter.NIBP_MEAN, round(dia_v + (sys_v - dia_v) / 3), "sim")]
+
+
+@pytest.fixture
+def chart(qtbot: Any) -> TrendChart:
+    widget = TrendChart()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 600)
+    widget.show()
+    return widget
+
+
+def test_a_batch_becomes_one_curve_per_parameter_and_cuff_values_are_joined_per_measurement(chart: TrendChart) -> None:
+    chart.add_readings(_numerics(120) + _cuff(T0 + 30, 130, 80) + _cuff(T0 + 90, 150, 95))
+    chart.refresh(T0 + 120)
+    x, y = chart.curves[Parameter.HR].getData()
+    assert len(x) == 120 and y[0] == 70.0
+    px, py = chart.cuff_lines.getData()
+    assert list(px) == [T0 + 30, T0 + 30, T0 + 90, T0 + 90]
+    assert list(py) == [130, 80, 150, 95]
+    _, my = chart.curves[Parameter.NIBP_MEAN].getData()
+    assert list(my) == [97, 113]
+
+
+def test_unreliable_values_leave_a_gap_and_are_marked_apart(chart: TrendChart) -> None:
+    batch = _numerics(10)
+    batch += [Reading(T0 + 10, Parameter.SPO2, 80.0, "sim", frozenset({Flag.ARTIFACT})),
+              Reading(T0 + 11, Parameter.SPO2, None, "sim", frozenset({Flag.SENSOR_OFF}))]
+    chart.add_readings(batch)
+    chart.refresh(T0 + 12)
+    _, y = chart.series[Parameter.SPO2].good.view()
+    assert np.isnan(y[-2:]).all()
+    qx, qy = chart.questionable_marks[Parameter.SPO2].getData()
+    assert list(qx) == [T0 + 10] and list(qy) == [80.0]
+
+
+def test_whole_session_follow_zoom_into_the_past_and_back_to_live(chart: TrendChart) -> None:
+    chart.add_readings(_numerics(600))
+    chart.refresh(T0 + 600)
+    left, right = chart.x_range()
+    assert left == pytest.approx(T0) and right > T0 + 600
+    chart.show_range(T0 + 100, T0 + 200)  # looking back
+    assert chart.follow is FollowMode.HOLD and chart.live_button.isEnabled()
+    chart.add_readings(_numerics(60, T0 + 600))
+    chart.refresh(T0 + 660)
+    assert chart.x_range() == pytest.approx((T0 + 100, T0 + 200))  # data flow, the view stays
+    assert chart.series[Parameter.HR].good.n == 660
+    chart.show_range(T0 + 560, T0 + 660)  # zoomed on now: keeps scrolling at this width
+    assert chart.follow is FollowMode.TAIL
+    chart.add_readings(_numerics(30, T0 + 660))
+    chart.refresh(T0 + 690)
+    left, right = chart.x_range()
+    assert right - left == pytest.approx(100) and right >= T0 + 690
+    chart.live_button.click()
+    assert chart.follow is FollowMode.WHOLE and not chart.live_button.isEnabled()
+    assert chart.x_range()[0] == pytest.approx(T0)
+
+
+def test_phases_limits_and_markers_are_drawn(chart: TrendChart) -> None:
+    events = [
+        SessionEvent(T0, EventKind.BASELINE_STARTED, Phase.BASELINE),
+        SessionEvent(T0 + 300, EventKind.BASELINE_TAKEN, Phase.BASELINE),
+        SessionEvent(T0 + 300, EventKind.INFUSION_STARTED, Phase.INFUSION),
+        SessionEvent(T0 + 400, EventKind.NOTE, Phase.INFUSION, "AB", {"text": "feels warm"}),
+        SessionEvent(T0 + 500, EventKind.SCORE, Phase.INFUSION, "AB", {"scale": "MOAA/S", "value": 4}),
+    ]
+    spans = phase_spans(events)
+    assert spans == [PhaseSpan(Phase.BASELINE, T0, T0 + 300), PhaseSpan(Phase.INFUSION, T0 + 300, None)]
+    chart.set_phases(spans)
+    chart.add_events(events)
+    assert chart.marker_count == 3  # baseline taken, note, score (phase starts are bands)
+    assert marker_text(events[4]) == "MOAA/S 4"
+    chart.set_limits([LimitLine(Parameter.SPO2, 90, Priority.HIGH, "*** SpO2 < 90", upper=False),
+                      LimitLine(Parameter.NIBP_SYS, 180, Priority.HIGH, "*** SBP > 180")])
+    assert chart.limit_count == 2
+    chart.add_readings(_numerics(700))
+    chart.refresh(T0 + 700)
+    infusion_region = chart._span_items[1][1][0]
+    assert infusion_region.getRegion() == pytest.approx((T0 + 300, T0 + 700))
+
+
+def test_a_stored_session_loads_at_once_for_review(chart: TrendChart) -> None:
+    events = [SessionEvent(T0, EventKind.BASELINE_STARTED, Phase.BASELINE),
+              SessionEvent(T0 + 60, EventKind.INFUSION_STARTED, Phase.INFUSION),
+              SessionEvent(T0 + 5400, EventKind.RECOVERY_STARTED, Phase.RECOVERY),
+              SessionEvent(T0 + 5400 + 1800, EventKind.SESSION_COMPLETED, Phase.COMPLETE)]
+    readings = _numerics(7200) + [r for k in range(0, 7200, 300) for r in _cuff(T0 + k, 125, 78)]
+    chart.load_session(sorted(readings, key=lambda r: r.t), events)
+    assert chart.series[Parameter.HR].good.n == 7200
+    assert [s.phase for s in chart._spans] == [Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY]
+    assert chart._spans[-1].end == T0 + 7200
+    left, right = chart.x_range()
+    assert left == pytest.approx(T0) and right >= T0 + 7199
+
+
+def test_buffers_grow_by_doubling_and_the_pleth_ring_keeps_the_newest_ten_seconds() -> None:
+    buffer = TrendBuffer(capacity=4)
+    buffer.extend([1, 2, 3], [1, 2, 3])
+    buffer.extend([4, 5, 6], [4, 5, 6])
+    assert buffer.t.size == 8 and list(buffer.view()[1]) == [1, 2, 3, 4, 5, 6]
+    ring = RingBuffer(PLETH_CAPACITY)
+    times = [T0 + i / 75 for i in range(2000)]
+    ring.extend(times[:1000], list(range(1000)))
+    ring.extend(times[1000:], list(range(1000, 2000)))
+    t, v = ring.ordered()
+    assert v.size == PLETH_CAPACITY == 750
+    assert list(v[:2]) == [1250, 1251] and v[-1] == 1999 and np.all(np.diff(t) > 0)

@@ -1,0 +1,328 @@
+"""Small dialogs of the live window: sign-in, confirmation, notes, nursing scores and the alarm log.
+
+Every dialog is opened window-modal with ``open()`` (never a nested event loop), so the
+recorder's updates keep flowing to the screen while a nurse types, and tests can fill a
+dialog and accept it like a person would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+ROLES = ("nurse", "physician", "admin")
+
+# MOAA/S (Chernik 1990), as charted with each NIBP during the infusion.
+MOAAS_LEVELS: tuple[tuple[int, str], ...] = (
+    (5, "responds readily to name spoken in a normal tone"),
+    (4, "lethargic response to name spoken in a normal tone"),
+    (3, "responds only after name is called loudly or repeatedly"),
+    (2, "responds only after mild prodding or shaking"),
+    (1, "responds only after painful trapezius squeeze"),
+    (0, "no response after painful trapezius squeeze"),
+)
+
+# Richmond Agitation-Sedation Scale.
+RASS_LEVELS: tuple[tuple[int, str], ...] = (
+    (4, "combative"),
+    (3, "very agitated"),
+    (2, "agitated"),
+    (1, "restless"),
+    (0, "alert and calm"),
+    (-1, "drowsy"),
+    (-2, "light sedation"),
+    (-3, "moderate sedation"),
+    (-4, "deep sedation"),
+    (-5, "unarousable"),
+)
+
+# CADSS six-item short form: items 1, 2, 6, 7, 15 and 22 of the full scale, each 0 (not at all) to 4 (extremely).
+CADSS6_ITEMS: tuple[int, ...] = (1, 2, 6, 7, 15, 22)
+CADSS_ANCHORS = "0 not at all · 1 slightly · 2 moderately · 3 considerably · 4 extremely"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInUser:
+    """Who is at the chair, and with which role."""
+
+    name: str
+    role: str
+
+    @property
+    def label(self) -> str:
+        """e.g. ``AB (nurse)``."""
+        return f"{self.name} ({self.role})"
+
+
+class SignInDialog(QDialog):
+    """Name or initials and a role, at the start of a shift or to unlock the screen."""
+
+    def __init__(self, parent: QWidget | None = None, *, title: str = "Sign in", name: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        form = QFormLayout(self)
+        self.name_edit = QLineEdit(name)
+        self.name_edit.setPlaceholderText("name or initials")
+        self.role_box = QComboBox()
+        self.role_box.addItems(ROLES)
+        form.addRow("Name or initials", self.name_edit)
+        form.addRow("Role", self.role_box)
+        self.message = QLabel("Everything you do is recorded under this name.")
+        self.message.setObjectName("dim")
+        form.addRow(self.message)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._check)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _check(self) -> None:
+        if not self.name_edit.text().strip():
+            self.message.setText("Enter a name or initials.")
+            self.message.setStyleSheet("color: #ffd24a;")
+            return
+        self.accept()
+
+    def user(self) -> SignedInUser:
+        """The person who signed in."""
+        return SignedInUser(self.name_edit.text().strip(), self.role_box.currentText())
+
+
+class ConfirmDialog(QDialog):
+    """A yes/no question for an action that is costly to undo."""
+
+    def __init__(self, parent: QWidget | None, title: str, text: str, yes: str = "Yes", danger: bool = False) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        layout = QVBoxLayout(self)
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setStyleSheet("font-size: 17px;")
+        layout.addWidget(label)
+        row = QHBoxLayout()
+        self.no_button = QPushButton("Cancel")
+        self.yes_button = QPushButton(yes)
+        self.yes_button.setObjectName("danger" if danger else "primary")
+        self.no_button.clicked.connect(self.reject)
+        self.yes_button.clicked.connect(self.accept)
+        row.addStretch(1)
+        row.addWidget(self.no_button)
+        row.addWidget(self.yes_button)
+        layout.addLayout(row)
+        self.no_button.setDefault(True)  # Enter alone never confirms a costly action
+        self.setMinimumWidth(460)
+
+
+class TextDialog(QDialog):
+    """One line of text (a quick event's detail) or a free note."""
+
+    def __init__(self, parent: QWidget | None, title: str, prompt: str, *, multiline: bool = False) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(prompt))
+        self.multiline = multiline
+        self.editor: QLineEdit | QPlainTextEdit
+        if multiline:
+            self.editor = QPlainTextEdit()
+            self.editor.setMinimumSize(480, 140)
+        else:
+            self.editor = QLineEdit()
+            self.editor.setMinimumWidth(420)
+            self.editor.returnPressed.connect(self.accept)
+        layout.addWidget(self.editor)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def text(self) -> str:
+        """What was typed, trimmed."""
+        if isinstance(self.editor, QPlainTextEdit):
+            return self.editor.toPlainText().strip()
+        return self.editor.text().strip()
+
+    def set_text(self, text: str) -> None:
+        """Fill the field (as typing would)."""
+        if isinstance(self.editor, QPlainTextEdit):
+            self.editor.setPlainText(text)
+        else:
+            self.editor.setText(text)
+
+
+class LevelDialog(QDialog):
+    """Pick one level of a scale: arrow keys and Enter, a digit key, or a click."""
+
+    def __init__(
+        self, parent: QWidget | None, scale: str, levels: Sequence[tuple[int, str]], default: int
+    ) -> None:
+        super().__init__(parent)
+        self.scale = scale
+        self.setWindowTitle(scale)
+        layout = QVBoxLayout(self)
+        hint = QLabel("Arrow keys and Enter, or press the number" + (" (minus first for negatives)" if any(
+            v < 0 for v, _ in levels) else ""))
+        hint.setObjectName("dim")
+        layout.addWidget(hint)
+        self.list = QListWidget()
+        self.list.setStyleSheet("font-size: 18px;")
+        for value, text in levels:
+            item = QListWidgetItem(f"{value:+d}  {text}" if any(v < 0 for v, _ in levels) else f"{value}  {text}")
+            item.setData(Qt.ItemDataRole.UserRole, value)
+            self.list.addItem(item)
+            if value == default:
+                self.list.setCurrentItem(item)
+        self.list.itemActivated.connect(lambda _item: self.accept())
+        self.list.setMinimumSize(520, 34 * len(levels))
+        layout.addWidget(self.list)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._negative = False
+
+    def value(self) -> int:
+        """The chosen level."""
+        item = self.list.currentItem()
+        return int(item.data(Qt.ItemDataRole.UserRole))
+
+    def select(self, value: int) -> bool:
+        """Make ``value`` the current level; False when the scale has no such level."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == value:
+                self.list.setCurrentItem(item)
+                return True
+        return False
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """A digit picks that level and accepts; '-' makes the next digit negative."""
+        text = event.text()
+        if text == "-":
+            self._negative = True
+            return
+        if text.isdigit():
+            value = -int(text) if self._negative else int(text)
+            self._negative = False
+            if self.select(value):
+                self.accept()
+            return
+        super().keyPressEvent(event)
+
+
+class CadssDialog(QDialog):
+    """The six CADSS short-form items, each 0-4, with the total."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("CADSS-6")
+        layout = QVBoxLayout(self)
+        anchors = QLabel(CADSS_ANCHORS)
+        anchors.setObjectName("dim")
+        layout.addWidget(anchors)
+        grid = QGridLayout()
+        self.items: dict[int, QSpinBox] = {}
+        for row, number in enumerate(CADSS6_ITEMS):
+            grid.addWidget(QLabel(f"Item {number}"), row, 0)
+            box = QSpinBox()
+            box.setRange(0, 4)
+            box.valueChanged.connect(self._update_total)
+            grid.addWidget(box, row, 1)
+            self.items[number] = box
+        layout.addLayout(grid)
+        self.total_label = QLabel()
+        self.total_label.setStyleSheet("font-size: 18px; font-weight: bold;")
+        layout.addWidget(self.total_label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._update_total()
+
+    def scores(self) -> dict[str, int]:
+        """Item number (as text) -> score."""
+        return {str(number): box.value() for number, box in self.items.items()}
+
+    def total(self) -> int:
+        """Sum of the six items (0-24)."""
+        return sum(self.scores().values())
+
+    def _update_total(self) -> None:
+        self.total_label.setText(f"Total {self.total()} / 24")
+
+
+class AlarmLogDialog(QDialog):
+    """Every alarm of the session as the store keeps it, newest first."""
+
+    COLUMNS = ("start", "end", "priority", "condition", "message", "limit", "worst", "acknowledged", "state")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Alarm log")
+        self.resize(1200, 520)
+        layout = QVBoxLayout(self)
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(self.table)
+        self.note = QLabel()
+        self.note.setObjectName("dim")
+        layout.addWidget(self.note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def show_alarms(self, alarms: Sequence[object], note: str = "") -> None:
+        """Fill the table from :class:`monitor.store.StoredAlarm` rows."""
+
+        def clock(t: float | None) -> str:
+            return "" if t is None else time.strftime("%H:%M:%S", time.localtime(t))
+
+        def number(v: float | None) -> str:
+            return "" if v is None else f"{v:g}"
+
+        rows = sorted(alarms, key=lambda a: a.started_at, reverse=True)  # type: ignore[attr-defined]
+        self.table.setRowCount(len(rows))
+        for i, a in enumerate(rows):
+            ack = ""
+            if a.acknowledged_at is not None:  # type: ignore[attr-defined]
+                ack = f"{a.acknowledged_by or '?'} at {clock(a.acknowledged_at)}"  # type: ignore[attr-defined]
+            values = (
+                clock(a.started_at),  # type: ignore[attr-defined]
+                clock(a.ended_at),  # type: ignore[attr-defined]
+                a.priority,  # type: ignore[attr-defined]
+                a.condition,  # type: ignore[attr-defined]
+                a.message,  # type: ignore[attr-defined]
+                number(a.limit),  # type: ignore[attr-defined]
+                number(a.peak_value),  # type: ignore[attr-defined]
+                ack,
+                a.state,  # type: ignore[attr-defined]
+            )
+            for j, value in enumerate(values):
+                self.table.setItem(i, j, QTableWidgetItem(str(value)))
+        self.table.resizeColumnsToContents()
+        self.note.setText(note or f"{len(rows)} alarms in this session")

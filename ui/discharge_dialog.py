@@ -1,0 +1,148 @@
+"""Discharge scoring: modified Aldrete and PADSS against the session baseline, escort and no-driving.
+
+The nurse enters what only a person can judge (activity, respiration, consciousness, nausea,
+pain, bleeding, escort, instruction); the items the monitor can judge (blood pressure and SpO2
+against baseline) and the totals come from :mod:`monitor.discharge`, so the screen never
+computes a score itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monitor.readings import Reading
+from monitor.session import Baseline
+
+# (field of NurseAssessment, label, options from 2 down to 0)
+ALDRETE_ENTRIES: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
+    ("aldrete_activity", "Activity", ("moves 4 limbs", "moves 2 limbs", "moves none")),
+    ("aldrete_respiration", "Respiration", ("breathes deeply, coughs", "dyspnoea / shallow", "apnoeic")),
+    ("aldrete_consciousness", "Consciousness", ("fully awake", "rousable on calling", "not responding")),
+)
+PADSS_ENTRIES: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
+    ("padss_activity", "Activity", ("steady gait, no dizziness", "needs assistance", "unable to walk")),
+    ("padss_nausea_vomiting", "Nausea / vomiting", ("minimal", "moderate", "severe")),
+    ("padss_pain", "Pain", ("minimal", "moderate", "severe")),
+    ("padss_bleeding", "Bleeding", ("minimal", "moderate", "severe")),
+)
+
+
+class DischargeDialog(QDialog):
+    """Collects the discharge items and shows both scores as they are entered."""
+
+    def __init__(
+        self, parent: QWidget | None, readings: Sequence[Reading], baseline: Baseline | None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Discharge scoring")
+        self.readings = list(readings)
+        self.baseline = baseline
+        self.groups: dict[str, QButtonGroup] = {}
+        layout = QVBoxLayout(self)
+        if baseline is not None:
+            ref = QLabel(
+                f"Baseline: HR {baseline.heart_rate:g}, SpO2 {baseline.spo2:g} %, "
+                f"NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g}"
+            )
+        else:
+            ref = QLabel("No baseline was taken: blood pressure items cannot score.")
+        ref.setObjectName("dim")
+        layout.addWidget(ref)
+        columns = QHBoxLayout()
+        self.aldrete_box = self._score_box("Modified Aldrete (discharge at 9 or more)", ALDRETE_ENTRIES)
+        self.on_oxygen = QCheckBox("On supplemental oxygen")
+        self.on_oxygen.toggled.connect(self.update_result)
+        self.aldrete_box.layout().addWidget(self.on_oxygen, len(ALDRETE_ENTRIES), 0, 1, 4)
+        self.padss_box = self._score_box("PADSS (discharge at 9 or more)", PADSS_ENTRIES)
+        columns.addWidget(self.aldrete_box)
+        columns.addWidget(self.padss_box)
+        layout.addLayout(columns)
+        self.escort = QCheckBox("Escort present")
+        self.no_driving = QCheckBox("No-driving instruction given and acknowledged")
+        for box in (self.escort, self.no_driving):
+            box.toggled.connect(self.update_result)
+            layout.addWidget(box)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.result_label.setStyleSheet("font-size: 16px;")
+        layout.addWidget(self.result_label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.complete_button = buttons.addButton(
+            "Record discharge and complete", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.complete_button.setObjectName("primary")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.update_result()
+
+    def _score_box(self, title: str, entries: Sequence[tuple[str, str, tuple[str, str, str]]]) -> QGroupBox:
+        box = QGroupBox(title)
+        grid = QGridLayout(box)
+        for row, (name, label, options) in enumerate(entries):
+            grid.addWidget(QLabel(label), row, 0)
+            group = QButtonGroup(self)
+            for col, (score, text) in enumerate(zip((2, 1, 0), options, strict=True)):
+                button = QRadioButton(f"{score}  {text}")
+                group.addButton(button, score)
+                grid.addWidget(button, row, col + 1)
+            group.idToggled.connect(lambda *_: self.update_result())
+            self.groups[name] = group
+        return box
+
+    def set_item(self, name: str, score: int) -> None:
+        """Choose a score for an entered item (as a click would)."""
+        self.groups[name].button(score).setChecked(True)
+
+    def missing(self) -> list[str]:
+        """Entered items still without a score."""
+        return [name for name, group in self.groups.items() if group.checkedId() < 0]
+
+    def assessment(self) -> NurseAssessment:
+        """The nurse's entries (every item must be scored)."""
+        values: dict[str, Any] = {name: group.checkedId() for name, group in self.groups.items()}
+        values.update(
+            on_oxygen=self.on_oxygen.isChecked(),
+            escort_present=self.escort.isChecked(),
+            no_driving_acknowledged=self.no_driving.isChecked(),
+        )
+        return NurseAssessment.from_dict(values)
+
+    def discharge(self) -> DischargeResult | None:
+        """Both scores from the entries, None while an item is unscored."""
+        if self.missing():
+            return None
+        return assess_discharge(self.readings, self.baseline, self.assessment())
+
+    def update_result(self) -> None:
+        """Show totals and what stands in the way of discharge."""
+        result = self.discharge()
+        self.complete_button.setEnabled(result is not None)
+        if result is None:
+            self.result_label.setText(f"Still to score: {len(self.missing())} items.")
+            return
+        verdict = "criteria met" if result.passed else "criteria NOT met"
+        colour = "#3ddc6a" if result.passed else "#ffd24a"
+        lines = [
+            f"<b style='color:{colour}'>Aldrete {result.aldrete.total}/10 · PADSS {result.padss.total}/10 · "
+            f"{verdict}</b>",
+            *[f"{i.name}: {i.score} ({i.basis})" for i in (*result.aldrete.items, *result.padss.items) if i.computed],
+            *result.reasons,
+        ]
+        self.result_label.setText("<br>".join(lines))

@@ -1,0 +1,297 @@
+"""Settings: device driver and port (with the driver's serial settings), the cuff cycle, and the
+active alarm limits (changes to limits need the admin role and go through the alarm engine,
+which audits them).
+
+Changing the driver or port mid-session continues the *same* session with the new device:
+the patient, baseline, phase and alarm state stay, and the timeline records the change
+(see :meth:`monitor.recorder.Recorder._change_source`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from drivers import registry
+from drivers.base import PortSettings
+from drivers.simulation import SCENARIOS
+
+BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
+PARITIES = ("N", "E", "O", "M", "S")
+FLOW_CONTROL = ("none", "xonxoff", "rtscts")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChoice:
+    """Which device to read and how."""
+
+    driver: str
+    port: str | None
+    port_overrides: Mapping[str, Any] = field(default_factory=dict)
+    scenario: str = "normal"
+    speed: float = 1.0
+    pleth: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChoice:
+    """What the user chose in the dialog."""
+
+    device: DeviceChoice
+    nibp_minutes: Mapping[str, float]
+    limit_changes: Mapping[str, float]
+
+
+def available_port_names() -> list[tuple[str, str]]:
+    """(device, description) of every serial port found; empty when none (or none can be listed)."""
+    from drivers.ports import available_ports
+
+    try:
+        return [(p.device, p.description) for p in available_ports()]
+    except OSError:
+        return []
+
+
+class SettingsDialog(QDialog):
+    """Driver, port, line settings, NIBP interval and alarm limits."""
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        *,
+        current: DeviceChoice,
+        nibp_minutes: Mapping[str, float | None],
+        rules: Sequence[Any],
+        can_edit_limits: bool,
+        limits_note: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(860, 720)
+        self.current = current
+        layout = QVBoxLayout(self)
+
+        device_box = QGroupBox("Device")
+        form = QFormLayout(device_box)
+        self.driver_box = QComboBox()
+        for row in registry.listing():
+            self.driver_box.addItem(f"{row.name} — {row.description}", row.name)
+            if not row.ok:
+                index = self.driver_box.count() - 1
+                self.driver_box.model().item(index).setEnabled(False)
+        self.driver_box.setCurrentIndex(max(0, self.driver_box.findData(current.driver)))
+        form.addRow("Driver", self.driver_box)
+        self.port_box = QComboBox()
+        self.port_box.setEditable(True)
+        self.port_box.lineEdit().setPlaceholderText("/dev/ttyUSB0, COM3 or socket://host:port")
+        ports = available_port_names()
+        for device, description in ports:
+            self.port_box.addItem(f"{device}  ({description})" if description else device, device)
+        self.port_box.setEditText(current.port or "")
+        self.ports_note = QLabel(f"{len(ports)} serial ports found" if ports else "no serial ports found")
+        self.ports_note.setObjectName("dim")
+        form.addRow("Port", self.port_box)
+        form.addRow("", self.ports_note)
+        line = QHBoxLayout()
+        self.baud_box = QComboBox()
+        self.baud_box.setEditable(True)
+        self.baud_box.addItems(BAUD_RATES)
+        self.parity_box = QComboBox()
+        self.parity_box.addItems(PARITIES)
+        self.flow_box = QComboBox()
+        self.flow_box.addItems(FLOW_CONTROL)
+        for label, box in (("baud", self.baud_box), ("parity", self.parity_box), ("flow", self.flow_box)):
+            line.addWidget(QLabel(label))
+            line.addWidget(box)
+        form.addRow("Line", line)
+        self.scenario_box = QComboBox()
+        self.scenario_box.addItems(list(SCENARIOS))
+        self.scenario_box.setCurrentText(current.scenario)
+        self.speed_box = QDoubleSpinBox()
+        self.speed_box.setRange(0.1, 600.0)
+        self.speed_box.setValue(current.speed)
+        form.addRow("Simulator scenario", self.scenario_box)
+        form.addRow("Simulator speed", self.speed_box)
+        note = QLabel("A new device continues this session: patient, baseline and phase stay.")
+        note.setObjectName("dim")
+        form.addRow(note)
+        layout.addWidget(device_box)
+
+        nibp_box = QGroupBox("Blood-pressure cuff cycle (minutes)")
+        nibp_form = QFormLayout(nibp_box)
+        self.nibp_boxes: dict[str, QDoubleSpinBox] = {}
+        for phase in ("baseline", "infusion", "recovery"):
+            box = QDoubleSpinBox()
+            box.setRange(1.0, 30.0)
+            box.setDecimals(0)
+            box.setValue(nibp_minutes.get(phase) or 5.0)
+            nibp_form.addRow(phase.capitalize(), box)
+            self.nibp_boxes[phase] = box
+        self._nibp_before = {p: b.value() for p, b in self.nibp_boxes.items()}
+        layout.addWidget(nibp_box)
+
+        limits_box = QGroupBox("Active alarm limits" + ("" if can_edit_limits else " (admin role needed to change)"))
+        limits_layout = QVBoxLayout(limits_box)
+        self.limits_table = QTableWidget(len(rules), 5)
+        self.limits_table.setHorizontalHeaderLabels(["Rule", "Condition", "Priority", "Limit", "Delay s"])
+        self.limits_table.verticalHeader().setVisible(False)
+        self._limits_before: dict[str, float] = {}
+        for i, rule in enumerate(rules):
+            cells = (rule.id, rule.describe(), rule.priority.label, f"{rule.limit:g}", f"{rule.delay_s:g}")
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                editable = can_edit_limits and j == 3
+                flags = item.flags()
+                item.setFlags(flags | Qt.ItemFlag.ItemIsEditable if editable else flags & ~Qt.ItemFlag.ItemIsEditable)
+                self.limits_table.setItem(i, j, item)
+            self._limits_before[rule.id] = float(rule.limit)
+        self.limits_table.resizeColumnsToContents()
+        self.limits_table.horizontalHeader().setStretchLastSection(True)
+        if not can_edit_limits:
+            self.limits_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        limits_layout.addWidget(self.limits_table)
+        self.limits_note = QLabel(limits_note)
+        self.limits_note.setObjectName("dim")
+        self.limits_note.setWordWrap(True)
+        limits_layout.addWidget(self.limits_note)
+        layout.addWidget(limits_box, 1)
+
+        self.error_label = QLabel()
+        self.error_label.setStyleSheet("color: #ffd24a;")
+        layout.addWidget(self.error_label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._check)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.driver_box.currentIndexChanged.connect(self._driver_changed)
+        self._driver_changed()
+        self._apply_overrides(current.port_overrides)
+        self._line_before = self._line_settings()
+
+    # -- device --------------------------------------------------------------------------------
+
+    def driver_name(self) -> str:
+        """The chosen driver's registry name."""
+        return str(self.driver_box.currentData())
+
+    def _port_settings(self) -> PortSettings | None:
+        try:
+            return registry.get(self.driver_name()).port_settings
+        except registry.DriverError:
+            return None
+
+    def _driver_changed(self) -> None:
+        settings = self._port_settings()
+        serial_fields = (self.port_box, self.baud_box, self.parity_box, self.flow_box)
+        for widget in serial_fields:
+            widget.setEnabled(settings is not None)
+        if settings is not None:
+            self.baud_box.setCurrentText(str(settings.baudrate))
+            self.parity_box.setCurrentText(settings.parity)
+            self.flow_box.setCurrentText("xonxoff" if settings.xonxoff else "rtscts" if settings.rtscts else "none")
+        simulated = self.driver_name() == "simulated"
+        self.scenario_box.setEnabled(simulated)
+        self.speed_box.setEnabled(simulated)
+
+    def _apply_overrides(self, overrides: Mapping[str, Any]) -> None:
+        if "baudrate" in overrides:
+            self.baud_box.setCurrentText(str(overrides["baudrate"]))
+        if "parity" in overrides:
+            self.parity_box.setCurrentText(str(overrides["parity"]))
+        if overrides.get("xonxoff"):
+            self.flow_box.setCurrentText("xonxoff")
+        elif overrides.get("rtscts"):
+            self.flow_box.setCurrentText("rtscts")
+
+    def _line_settings(self) -> tuple[str, str, str]:
+        return self.baud_box.currentText(), self.parity_box.currentText(), self.flow_box.currentText()
+
+    def port(self) -> str | None:
+        """The port as typed or picked (the device name, not its description)."""
+        text = self.port_box.currentText().strip()
+        index = self.port_box.findText(text)
+        if index >= 0 and self.port_box.itemData(index):
+            return str(self.port_box.itemData(index))
+        return text or None
+
+    def device_choice(self) -> DeviceChoice:
+        """The device as chosen (line settings only where they differ from the driver's own)."""
+        overrides: dict[str, Any] = {}
+        settings = self._port_settings()
+        if settings is not None:
+            baud = int(self.baud_box.currentText())
+            if baud != settings.baudrate:
+                overrides["baudrate"] = baud
+            if self.parity_box.currentText() != settings.parity:
+                overrides["parity"] = self.parity_box.currentText()
+            flow = self.flow_box.currentText()
+            if (flow == "xonxoff") != settings.xonxoff or (flow == "rtscts") != settings.rtscts:
+                overrides["xonxoff"] = flow == "xonxoff"
+                overrides["rtscts"] = flow == "rtscts"
+        simulated = self.driver_name() == "simulated"
+        return DeviceChoice(
+            driver=self.driver_name(),
+            port=self.port() if settings is not None else None,
+            port_overrides=overrides,
+            scenario=self.scenario_box.currentText() if simulated else self.current.scenario,
+            speed=self.speed_box.value() if simulated else self.current.speed,
+            pleth=self.current.pleth,
+        )
+
+    def device_changed(self) -> bool:
+        """Whether the user asked for another device, port or line setting."""
+        choice = self.device_choice()
+        now = (choice.driver, choice.port, dict(choice.port_overrides), choice.scenario, choice.speed)
+        before = (self.current.driver, self.current.port, dict(self.current.port_overrides),
+                  self.current.scenario, self.current.speed)
+        return now != before
+
+    # -- result --------------------------------------------------------------------------------
+
+    def choice(self) -> SettingsChoice:
+        """Everything chosen; NIBP and limits only where they changed."""
+        nibp = {p: b.value() for p, b in self.nibp_boxes.items() if b.value() != self._nibp_before[p]}
+        limits: dict[str, float] = {}
+        for row in range(self.limits_table.rowCount()):
+            rule_id = self.limits_table.item(row, 0).text()
+            value = float(self.limits_table.item(row, 3).text())
+            if value != self._limits_before[rule_id]:
+                limits[rule_id] = value
+        return SettingsChoice(self.device_choice(), nibp, limits)
+
+    def _check(self) -> None:
+        try:
+            int(self.baud_box.currentText())
+        except ValueError:
+            self.error_label.setText(f"'{self.baud_box.currentText()}' is not a baud rate")
+            return
+        for row in range(self.limits_table.rowCount()):
+            text = self.limits_table.item(row, 3).text()
+            try:
+                float(text)
+            except ValueError:
+                self.error_label.setText(f"limit '{text}' of {self.limits_table.item(row, 0).text()} is not a number")
+                return
+        choice = self.device_choice()
+        if self._port_settings() is not None and not choice.port:
+            self.error_label.setText(f"driver '{choice.driver}' needs a port")
+            return
+        self.accept()

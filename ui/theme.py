@@ -1,0 +1,95 @@
+"""Colours, sizes and the dark style sheet of the monitor screen.
+
+The screen is read from the side of the infusion chair, a metre or two away, often in a
+dimmed room: a dark background, large numerics, and colours that follow bedside-monitor habit
+(HR green, SpO2 blue-cyan, NIBP white) while the IEC alarm colours (red, yellow, cyan) are
+kept for alarms and limit lines only.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from PySide6.QtWidgets import QWidget
+
+from monitor.alarms.model import Priority
+from monitor.readings import Parameter
+
+BACKGROUND: Final = "#0b0f13"
+PANEL: Final = "#151b22"
+PANEL_BORDER: Final = "#28313b"
+TEXT: Final = "#e8e8e8"
+TEXT_DIM: Final = "#9aa4ae"
+QUESTIONABLE: Final = "#8a8f94"  # values the device marks as unreliable are drawn grey
+WARNING_TEXT: Final = "#ffd24a"
+
+PARAMETER_COLOURS: Final[dict[Parameter, str]] = {
+    Parameter.HR: "#3ddc6a",
+    Parameter.PR: "#8fe3a5",
+    Parameter.SPO2: "#4cb8ff",
+    Parameter.NIBP_SYS: "#f2f2f2",
+    Parameter.NIBP_DIA: "#f2f2f2",
+    Parameter.NIBP_MEAN: "#e0a83a",
+    Parameter.PLETH: "#4cb8ff",
+}
+
+# IEC 60601-1-8: high red, medium yellow, low cyan.
+ALARM_COLOURS: Final[dict[Priority, str]] = {
+    Priority.HIGH: "#e0201b",
+    Priority.MEDIUM: "#ffd400",
+    Priority.LOW: "#00d7e6",
+}
+# Text drawn on top of the alarm colour must stay readable on both flash states.
+ALARM_TEXT_ON: Final[dict[Priority, str]] = {
+    Priority.HIGH: "#ffffff",
+    Priority.MEDIUM: "#111111",
+    Priority.LOW: "#111111",
+}
+
+# Flash timing (IEC 60601-1-8 table 2): high 1.4-2.8 Hz, medium 0.4-0.8 Hz, both ~50 % duty; low steady.
+FLASH_HALF_PERIOD_MS: Final[dict[Priority, int | None]] = {
+    Priority.HIGH: 250,  # 2 Hz, 50 % duty
+    Priority.MEDIUM: 1000,  # 0.5 Hz, 50 % duty
+    Priority.LOW: None,  # steady
+}
+
+PHASE_COLOURS: Final[dict[str, str]] = {
+    "setup": "#2b2f36",
+    "baseline": "#21405a",
+    "infusion": "#4a2d5e",
+    "recovery": "#23503a",
+    "complete": "#333333",
+}
+
+# Pixel sizes (a style sheet's font-size wins over QFont, so sizes are given in px everywhere).
+NUMERIC_PX: Final = 104
+NIBP_PX: Final = 80
+NIBP_MEAN_PX: Final = 44
+
+STYLE_SHEET: Final = f"""
+QMainWindow, QDialog, QWidget {{ background: {BACKGROUND}; color: {TEXT}; font-size: 15px; }}
+QFrame#panel {{ background: {PANEL}; border: 1px solid {PANEL_BORDER}; border-radius: 6px; }}
+QPushButton {{ background: #25303b; border: 1px solid #3a4653; border-radius: 5px; padding: 6px 10px;
+               color: {TEXT}; font-size: 15px; }}
+QPushButton:hover {{ background: #2f3c49; }}
+QPushButton:pressed {{ background: #3b4b5b; }}
+QPushButton:disabled {{ color: #5d6670; background: #1a2027; border-color: #262e36; }}
+QPushButton#primary {{ background: #1f5f99; border-color: #2b78bd; font-weight: bold; }}
+QPushButton#primary:disabled, QPushButton#danger:disabled {{ color: #5d6670; background: #1a2027;
+    border-color: #262e36; font-weight: normal; }}
+QPushButton#danger {{ background: #7a2020; border-color: #a03030; font-weight: bold; }}
+QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox, QPlainTextEdit, QTableWidget, QListWidget {{
+    background: #0f151b; border: 1px solid #3a4653; border-radius: 4px; padding: 3px; color: {TEXT}; }}
+QHeaderView::section {{ background: #1d252e; color: {TEXT}; border: 0; padding: 4px; }}
+QGroupBox {{ border: 1px solid {PANEL_BORDER}; border-radius: 6px; margin-top: 14px; padding-top: 6px; }}
+QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 4px; color: {TEXT_DIM}; }}
+QLabel {{ background: transparent; }}
+QLabel#dim {{ color: {TEXT_DIM}; }}
+QToolTip {{ background: #222; color: #eee; border: 1px solid #555; }}
+"""
+
+
+def restyle(widget: QWidget, sheet: str) -> None:
+    """Set a style sheet only when it differs: re-styling is costly and these run on every UI tick."""
+    if widget.styleSheet() != sheet:
+        widget.setStyleSheet(sheet)

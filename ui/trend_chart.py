@@ -1,0 +1,562 @@
+"""The whole-session trend chart: HR/PR, SpO2 and NIBP on one clock-time axis, with phase bands,
+alarm-limit lines, event and note markers, and an optional 10-second pleth strip.
+
+The chart is fed in batches (:meth:`TrendChart.add_readings`) and redrawn once per UI tick
+(:meth:`TrendChart.refresh`), or given a whole stored session at once (:meth:`TrendChart.load_session`),
+so the live window and a review window share it.
+
+Live follow: while following, the time axis shows the whole session up to now. Zooming or
+panning with the mouse leaves the live view: a view whose right edge touches "now" keeps
+scrolling with the data at the chosen width; a view into the past stays where the user put it.
+Data keep flowing either way; the Live button returns to the whole session.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from monitor.alarms.model import Priority
+from monitor.constants import PLETH_RATE_HZ
+from monitor.readings import Parameter, Reading
+from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent
+from ui import theme
+from ui.trend_buffer import RingBuffer, TrendBuffer
+
+PLETH_STRIP_S = 10.0
+PLETH_CAPACITY = int(PLETH_STRIP_S * PLETH_RATE_HZ)
+
+# Nominal value ranges; a plot widens only when data fall outside them.
+NOMINAL_RANGE: dict[str, tuple[float, float]] = {
+    "hr": (40.0, 160.0),
+    "spo2": (84.0, 101.0),
+    "nibp": (50.0, 200.0),
+}
+
+PLOT_OF: dict[Parameter, str] = {
+    Parameter.HR: "hr",
+    Parameter.PR: "hr",
+    Parameter.SPO2: "spo2",
+    Parameter.NIBP_SYS: "nibp",
+    Parameter.NIBP_DIA: "nibp",
+    Parameter.NIBP_MEAN: "nibp",
+}
+
+_START_PHASE = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
+
+# Events shown as markers (phase starts are shown as bands instead).
+_MARKER_TEXT: dict[EventKind, str] = {
+    EventKind.BASELINE_TAKEN: "baseline taken",
+    EventKind.INFUSION_PAUSED: "infusion paused",
+    EventKind.INFUSION_RESUMED: "infusion resumed",
+    EventKind.INFUSION_STOPPED: "infusion stopped",
+    EventKind.DISCHARGE_SCORED: "discharge scored",
+    EventKind.LINK_LOST: "link lost",
+    EventKind.LINK_RESTORED: "link back",
+    EventKind.SESSION_RESUMED: "session resumed",
+}
+_NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
+
+# Where along the right-hand side a limit's label sits, per parameter, so that systolic, diastolic
+# and mean limits on the one NIBP plot do not write over each other.
+_LABEL_POSITION = {Parameter.NIBP_DIA: 0.80, Parameter.NIBP_MEAN: 0.62}
+
+AXIS_FONT_PX = 13
+LABEL_FONT_PX = 12
+
+
+def _font(px: int, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPixelSize(px)
+    font.setBold(bold)
+    return font
+
+
+class FollowMode(StrEnum):
+    """How the time axis moves as data arrive."""
+
+    WHOLE = "whole"  # the whole session up to now (live)
+    TAIL = "tail"  # a fixed-width window whose right edge is now
+    HOLD = "hold"  # where the user left it
+
+
+@dataclass(frozen=True, slots=True)
+class LimitLine:
+    """An alarm limit drawn across a trend."""
+
+    parameter: Parameter
+    value: float
+    priority: Priority
+    label: str
+    #: True for an upper limit (alarms above it): its label sits just below the line, inside the normal range.
+    upper: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpan:
+    """A phase from its start to its end (None: still going)."""
+
+    phase: Phase
+    start: float
+    end: float | None
+
+
+def phase_spans(events: Iterable[SessionEvent]) -> list[PhaseSpan]:
+    """Phase periods from a timeline's phase-start events."""
+    starts = [(e.t, _START_PHASE[e.kind]) for e in sorted(events, key=lambda e: e.t) if e.kind in _START_PHASE]
+    spans = []
+    for i, (t, phase) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else None
+        if phase is Phase.COMPLETE:
+            break
+        spans.append(PhaseSpan(phase, t, end))
+    if starts and starts[-1][1] is Phase.COMPLETE and spans and spans[-1].end is None:
+        spans[-1] = PhaseSpan(spans[-1].phase, spans[-1].start, starts[-1][0])
+    return spans
+
+
+def marker_text(event: SessionEvent) -> str | None:
+    """Short label of an event on the chart, None for events that are not marked."""
+    detail = dict(event.detail)
+    if event.kind in _NOTE_KINDS:
+        if event.kind is EventKind.SCORE:
+            return f"{detail.get('scale', 'score')} {detail.get('value', '')}".strip()
+        text = str(detail.get("text") or detail.get("label") or event.kind.value.replace("_", " "))
+        return text if len(text) <= 28 else text[:27] + "…"
+    return _MARKER_TEXT.get(event.kind)
+
+
+class _Series:
+    """One parameter's trusted values and, apart, the values its device marked unreliable."""
+
+    def __init__(self) -> None:
+        self.good = TrendBuffer()
+        self.questionable = TrendBuffer(capacity=256)
+        self.dirty = False
+
+    def clear(self) -> None:
+        self.good.clear()
+        self.questionable.clear()
+        self.dirty = True
+
+
+def _pen(colour: str, width: float = 2.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> object:
+    return pg.mkPen(colour, width=width, style=style)
+
+
+class TrendChart(QWidget):
+    """Stacked HR/PR, SpO2 and NIBP trends over the session, plus an optional pleth strip."""
+
+    follow_changed = Signal(str)  # FollowMode value
+
+    def __init__(self, parent: QWidget | None = None, *, show_live_button: bool = True) -> None:
+        super().__init__(parent)
+        self.follow = FollowMode.WHOLE
+        self.session_start: float | None = None
+        self.now: float | None = None
+        self.series: dict[Parameter, _Series] = {p: _Series() for p in PLOT_OF}
+        self.cuff_pairs = TrendBuffer(capacity=512)  # x: t, t; y: sys, dia (drawn with connect="pairs")
+        self._cuff_partial: dict[float, dict[Parameter, float]] = {}
+        self._pairs_dirty = False
+        self.pleth = RingBuffer(PLETH_CAPACITY)
+        self._pleth_dirty = False
+        self._spans: list[PhaseSpan] = []
+        self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
+        self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self.marker_count = 0
+        self._applying_range = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        bar = QHBoxLayout()
+        self.view_label = QLabel("whole session · live")
+        self.view_label.setObjectName("dim")
+        self.live_button = QPushButton("Live")
+        self.live_button.setToolTip("Back to the whole session, following new data (L)")
+        self.live_button.clicked.connect(self.go_live)
+        self.live_button.setVisible(show_live_button)
+        self.live_button.setEnabled(False)
+        bar.addWidget(self.view_label, 1)
+        bar.addWidget(self.live_button)
+        layout.addLayout(bar)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(theme.BACKGROUND)
+        layout.addWidget(self.graphics, 1)
+        self.plots: dict[str, pg.PlotItem] = {}
+        titles = {"hr": "HR / PR  /min", "spo2": "SpO2  %", "nibp": "NIBP  mmHg"}
+        for row, key in enumerate(("hr", "spo2", "nibp")):
+            plot = self.graphics.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem()})
+            plot.setLabel("left", titles[key], color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setTickFont(_font(AXIS_FONT_PX))
+                plot.getAxis(side).setTextPen(theme.TEXT_DIM)
+            plot.showGrid(x=False, y=False)
+            plot.setMouseEnabled(x=True, y=False)
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            plot.getAxis("left").setWidth(64)
+            plot.setYRange(*NOMINAL_RANGE[key], padding=0)
+            if key != "nibp":
+                plot.getAxis("bottom").setStyle(showValues=False)
+            if row:
+                plot.setXLink(self.plots["hr"])
+            plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
+            self.plots[key] = plot
+        self.graphics.ci.layout.setRowStretchFactor(2, 13)
+        self.graphics.ci.layout.setRowStretchFactor(0, 10)
+        self.graphics.ci.layout.setRowStretchFactor(1, 9)
+
+        self.curves: dict[Parameter, pg.PlotDataItem] = {}
+        self.questionable_marks: dict[Parameter, pg.PlotDataItem] = {}
+        for parameter, key, name in (
+            (Parameter.PR, "hr", "PR"),
+            (Parameter.HR, "hr", "HR"),
+            (Parameter.SPO2, "spo2", "SpO2"),
+        ):
+            colour = theme.PARAMETER_COLOURS[parameter]
+            curve = self.plots[key].plot(pen=_pen(colour, 2.5), name=name, connect="finite")
+            self._tune(curve)
+            self.curves[parameter] = curve
+        for parameter in (Parameter.HR, Parameter.PR, Parameter.SPO2):
+            marks = self.plots[PLOT_OF[parameter]].plot(
+                pen=None, symbol="o", symbolSize=5, symbolBrush=theme.QUESTIONABLE, symbolPen=None
+            )
+            self.questionable_marks[parameter] = marks
+        nibp = self.plots["nibp"]
+        colour = theme.PARAMETER_COLOURS[Parameter.NIBP_SYS]
+        self.cuff_lines = nibp.plot(pen=_pen(colour, 2), connect="pairs")
+        self.curves[Parameter.NIBP_SYS] = nibp.plot(
+            pen=None, symbol="t", symbolSize=14, symbolBrush=colour, symbolPen=None
+        )
+        self.curves[Parameter.NIBP_DIA] = nibp.plot(
+            pen=None, symbol="t1", symbolSize=14, symbolBrush=colour, symbolPen=None
+        )
+        mean_colour = theme.PARAMETER_COLOURS[Parameter.NIBP_MEAN]
+        self.curves[Parameter.NIBP_MEAN] = nibp.plot(
+            pen=_pen(mean_colour, 2), symbol="o", symbolSize=6, symbolBrush=mean_colour, symbolPen=None,
+            connect="finite",
+        )
+        for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA):
+            self.questionable_marks[parameter] = nibp.plot(
+                pen=None, symbol="x", symbolSize=10, symbolBrush=theme.QUESTIONABLE, symbolPen=theme.QUESTIONABLE
+            )
+
+        self.pleth_widget = pg.PlotWidget()
+        self.pleth_widget.setBackground(theme.BACKGROUND)
+        self.pleth_widget.setFixedHeight(90)
+        pleth_plot = self.pleth_widget.getPlotItem()
+        pleth_plot.setLabel("left", "Pleth", color=theme.TEXT_DIM)
+        pleth_plot.getAxis("left").setWidth(64)
+        pleth_plot.getAxis("left").setStyle(showValues=False)
+        pleth_plot.getAxis("bottom").setStyle(showValues=False)
+        pleth_plot.setMouseEnabled(x=False, y=False)
+        pleth_plot.hideButtons()
+        pleth_plot.setMenuEnabled(False)
+        pleth_plot.setXRange(-PLETH_STRIP_S, 0, padding=0)
+        self.pleth_curve = pleth_plot.plot(pen=_pen(theme.PARAMETER_COLOURS[Parameter.PLETH], 2), connect="finite")
+        self.pleth_widget.setVisible(False)
+        layout.addWidget(self.pleth_widget)
+
+    @staticmethod
+    def _tune(curve: pg.PlotDataItem) -> None:
+        # Long sessions stay cheap to draw: only the visible part, reduced to min/max per pixel.
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+
+    # -- data --------------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Forget all data, phases, limits and markers."""
+        for series in self.series.values():
+            series.clear()
+        self.cuff_pairs.clear()
+        self._cuff_partial.clear()
+        self._pairs_dirty = True
+        self.pleth.clear()
+        self._pleth_dirty = True
+        self.set_phases([])
+        self.clear_markers()
+        self.session_start = None
+        self.now = None
+
+    def add_readings(self, readings: Sequence[Reading]) -> None:
+        """Take a batch of readings into the buffers (drawn at the next :meth:`refresh`)."""
+        grouped: dict[Parameter, tuple[list[float], list[float]]] = {}
+        doubtful: dict[Parameter, tuple[list[float], list[float]]] = {}
+        pleth_t: list[float] = []
+        pleth_v: list[float] = []
+        for r in readings:
+            if r.parameter is Parameter.PLETH:
+                pleth_t.append(r.t)
+                pleth_v.append(math.nan if r.value is None or not r.reliable else r.value)
+                continue
+            times, values = grouped.setdefault(r.parameter, ([], []))
+            times.append(r.t)
+            if r.reliable:
+                assert r.value is not None
+                values.append(r.value)
+                if r.parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA):
+                    self._pair_cuff(r.t, r.parameter, r.value)
+            else:
+                values.append(math.nan)
+                if r.value is not None:
+                    qt, qv = doubtful.setdefault(r.parameter, ([], []))
+                    qt.append(r.t)
+                    qv.append(r.value)
+        for parameter, (times, values) in grouped.items():
+            series = self.series[parameter]
+            series.good.extend(times, values)
+            series.dirty = True
+        for parameter, (times, values) in doubtful.items():
+            series = self.series[parameter]
+            series.questionable.extend(times, values)
+            series.dirty = True
+        if pleth_t:
+            self.pleth.extend(pleth_t, pleth_v)
+            self._pleth_dirty = True
+        if readings:
+            first = min(r.t for r in readings)
+            if self.session_start is None or first < self.session_start:
+                self.session_start = first
+
+    def _pair_cuff(self, t: float, parameter: Parameter, value: float) -> None:
+        partial = self._cuff_partial.setdefault(t, {})
+        partial[parameter] = value
+        if Parameter.NIBP_SYS in partial and Parameter.NIBP_DIA in partial:
+            self.cuff_pairs.extend([t, t], [partial[Parameter.NIBP_SYS], partial[Parameter.NIBP_DIA]])
+            self._pairs_dirty = True
+            del self._cuff_partial[t]
+        # A cuff that never sends its partner value must not grow this dict for ever.
+        if len(self._cuff_partial) > 16:
+            self._cuff_partial.pop(min(self._cuff_partial))
+
+    # -- phases, limits, markers --------------------------------------------------------------
+
+    def set_phases(self, spans: Sequence[PhaseSpan]) -> None:
+        """Shade each phase; an open span reaches to now at every refresh."""
+        spans = list(spans)
+        if spans == self._spans:
+            return
+        for _span, regions in self._span_items:
+            for plot, region in zip(self.plots.values(), regions, strict=True):
+                plot.removeItem(region)
+        self._span_items = []
+        for index, span in enumerate(spans):
+            regions = []
+            colour = pg.mkColor(theme.PHASE_COLOURS.get(span.phase.value, "#333333"))
+            colour.setAlpha(110)
+            end = span.end if span.end is not None else (self.now or span.start)
+            for key, plot in self.plots.items():
+                region = pg.LinearRegionItem(
+                    values=(span.start, end), movable=False, brush=colour, pen=pg.mkPen(None)
+                )
+                region.setZValue(-20)
+                if key == "hr":
+                    label = pg.InfLineLabel(
+                        region.lines[0], text=span.phase.value.upper(), position=0.97 - 0.1 * (index % 2),
+                        anchors=[(0, 0), (0, 0)],
+                    )
+                    label.setColor(theme.TEXT)
+                    label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
+                plot.addItem(region, ignoreBounds=True)
+                regions.append(region)
+            self._span_items.append((span, regions))
+        self._spans = spans
+
+    def set_limits(self, limits: Sequence[LimitLine]) -> None:
+        """Draw these alarm limits (replacing earlier ones)."""
+        for plot, line in self._limit_items:
+            plot.removeItem(line)
+        self._limit_items = []
+        labelled: dict[Parameter, list[float]] = {}
+        # Most urgent first: where labels would overlap, the more urgent limit keeps its label.
+        for limit in sorted(limits, key=lambda line: -int(line.priority)):
+            key = PLOT_OF[limit.parameter]
+            plot = self.plots[key]
+            colour = theme.ALARM_COLOURS[limit.priority]
+            low, high = NOMINAL_RANGE[key]
+            taken = labelled.setdefault(limit.parameter, [])
+            crowded = any(abs(limit.value - v) < 0.12 * (high - low) for v in taken)
+            label_options: dict[str, object] = {}
+            if not crowded:
+                taken.append(limit.value)
+                label_options = {
+                    "label": limit.label,
+                    "labelOpts": {
+                        "position": _LABEL_POSITION.get(limit.parameter, 0.995), "color": colour,
+                        "anchors": [(1, 0), (1, 0)] if limit.upper else [(1, 1), (1, 1)],
+                    },
+                }
+            line = pg.InfiniteLine(
+                pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine), **label_options
+            )
+            line.setZValue(-5)
+            if getattr(line, "label", None) is not None:
+                line.label.setFont(_font(LABEL_FONT_PX, bold=True))
+            plot.addItem(line, ignoreBounds=True)
+            self._limit_items.append((plot, line))
+
+    @property
+    def limit_count(self) -> int:
+        """How many limit lines are drawn."""
+        return len(self._limit_items)
+
+    def add_events(self, events: Iterable[SessionEvent]) -> None:
+        """Mark notes, scores, quick events and technical events on the time axis."""
+        for event in events:
+            text = marker_text(event)
+            if text is None:
+                continue
+            note = event.kind in _NOTE_KINDS
+            colour = "#d8c8ff" if note else theme.TEXT_DIM
+            for key, plot in self.plots.items():
+                line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
+                if key == "hr":
+                    label = pg.InfLineLabel(
+                        line, text=text, position=0.62 - 0.08 * (self.marker_count % 3), anchors=[(0, 0.5), (0, 0.5)]
+                    )
+                    label.setColor(colour)
+                    label.setFont(_font(LABEL_FONT_PX))
+                line.setZValue(-4)
+                plot.addItem(line, ignoreBounds=True)
+                self._marker_items.append((plot, line))
+            self.marker_count += 1
+
+    def clear_markers(self) -> None:
+        """Remove every event marker."""
+        for plot, line in self._marker_items:
+            plot.removeItem(line)
+        self._marker_items = []
+        self.marker_count = 0
+
+    def load_session(
+        self, readings: Iterable[Reading], events: Sequence[SessionEvent], end: float | None = None
+    ) -> None:
+        """Show a whole stored session at once (review); the view shows all of it."""
+        self.clear()
+        batch = list(readings)
+        self.add_readings(batch)
+        starts = [e.t for e in events]
+        if starts:
+            self.session_start = min([*starts, *(r.t for r in batch[:1])])
+        self.set_phases(phase_spans(events))
+        self.add_events(events)
+        last = max([*(r.t for r in batch[-1:]), *(e.t for e in events[-1:])], default=self.session_start)
+        self.follow = FollowMode.WHOLE
+        self.refresh(end if end is not None else last)
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def refresh(self, now: float | None = None) -> None:
+        """Redraw what changed since the last refresh: one setData per changed curve."""
+        if now is not None:
+            self.now = now if self.now is None else max(self.now, now)
+        hr_has_ecg = self.series[Parameter.HR].good.n > 0
+        for parameter, series in self.series.items():
+            if not series.dirty:
+                continue
+            series.dirty = False
+            curve = self.curves[parameter]
+            t, v = series.good.view()
+            curve.setData(t, v)
+            marks = self.questionable_marks.get(parameter)
+            if marks is not None:
+                marks.setData(*series.questionable.view())
+        # The heart rate shown is the ECG's where there is one, else the pulse rate (as on the numerics);
+        # drawing both would double the work of the busiest plot for a near-identical line.
+        self.curves[Parameter.PR].setVisible(not hr_has_ecg)
+        if self._pairs_dirty:
+            self._pairs_dirty = False
+            self.cuff_lines.setData(*self.cuff_pairs.view())
+        if self._pleth_dirty:
+            self._pleth_dirty = False
+            t, v = self.pleth.ordered()
+            if t.size:
+                self.pleth_widget.setVisible(True)
+                self.pleth_curve.setData(t - t[-1], v)
+        for span, regions in self._span_items:
+            if span.end is None and self.now is not None:
+                for region in regions:
+                    region.setRegion((span.start, max(self.now, span.start)))
+        self._fit_values()
+        self._apply_follow()
+
+    def _fit_values(self) -> None:
+        for key, plot in self.plots.items():
+            low, high = NOMINAL_RANGE[key]
+            for parameter, series in self.series.items():
+                if PLOT_OF[parameter] != key:
+                    continue
+                found = series.good.value_range()
+                if found is not None:
+                    low, high = min(low, found[0] - 5), max(high, found[1] + 5)
+            current = plot.getViewBox().viewRange()[1]
+            if abs(current[0] - low) > 0.5 or abs(current[1] - high) > 0.5:
+                plot.setYRange(low, high, padding=0)
+
+    def _apply_follow(self) -> None:
+        if self.now is None or self.session_start is None or self.follow is FollowMode.HOLD:
+            return
+        view = self.plots["hr"].getViewBox()
+        if self.follow is FollowMode.WHOLE:
+            span = max(self.now - self.session_start, 60.0)
+            left, right = self.session_start, self.session_start + span + max(30.0, 0.03 * span)
+        else:
+            width = view.viewRange()[0][1] - view.viewRange()[0][0]
+            right = self.now + 0.03 * width
+            left = right - width
+        self._applying_range = True
+        try:
+            view.setXRange(left, right, padding=0)
+        finally:
+            self._applying_range = False
+
+    def _user_moved_view(self, *_args: object) -> None:
+        if self._applying_range or self.now is None:
+            return
+        left, right = self.plots["hr"].getViewBox().viewRange()[0]
+        width = right - left
+        mode = FollowMode.TAIL if right >= self.now - 0.02 * width else FollowMode.HOLD
+        self._set_follow(mode)
+
+    def _set_follow(self, mode: FollowMode) -> None:
+        self.follow = mode
+        self.live_button.setEnabled(mode is not FollowMode.WHOLE)
+        self.view_label.setText(
+            {
+                FollowMode.WHOLE: "whole session · live",
+                FollowMode.TAIL: "zoomed · following now",
+                FollowMode.HOLD: "looking back · new data still recorded — press Live to return",
+            }[mode]
+        )
+        self.follow_changed.emit(mode.value)
+
+    def go_live(self) -> None:
+        """Return to the whole-session live view."""
+        self._set_follow(FollowMode.WHOLE)
+        self._apply_follow()
+
+    def show_range(self, left: float, right: float) -> None:
+        """Show a time span (as a user zoom would) and stop following."""
+        self.plots["hr"].getViewBox().setXRange(left, right, padding=0)
+        self._set_follow(FollowMode.TAIL if self.now is not None and right >= self.now else FollowMode.HOLD)
+
+    def x_range(self) -> tuple[float, float]:
+        """The time span on screen."""
+        left, right = self.plots["hr"].getViewBox().viewRange()[0]
+        return float(left), float(right)
+
+    def pleth_samples(self) -> np.ndarray:
+        """The samples of the pleth strip, oldest first."""
+        return self.pleth.ordered()[1]

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from monitor import __version__
 from monitor.config import ConfigError, UserConfig, database_path
+from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.store import SessionNotFound, Store, StoreError
 
@@ -59,6 +60,16 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("duration must be positive")
+    return value
+
+
+def _cuff_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of minutes") from None
+    if not 1 <= value <= 120:
+        raise argparse.ArgumentTypeError("the cuff cycle must be between 1 and 120 minutes")
     return value
 
 
@@ -104,11 +115,15 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
+    parser.add_argument("--nibp-infusion", type=_cuff_minutes, default=NIBP_INTERVAL_INFUSION_S / 60,
+                        metavar="MIN", help="cuff cycle during the infusion in minutes (default 5; 10 is common)")
+    parser.add_argument("--nibp-recovery", type=_cuff_minutes, default=NIBP_INTERVAL_RECOVERY_S / 60,
+                        metavar="MIN", help="cuff cycle during recovery in minutes (default 15)")
+    parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
+                        help="report the device link as lost after this long without data (default 5)")
     parser.add_argument("--feed", metavar="HOST:PORT",
                         help="send observations as HL7 ORU^R01 over MLLP to this receiver "
                              "(default: INFUSION_MONITOR_FEED; off when unset)")
-    parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
-                        help="report the device link as lost after this long without data (default 5)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +183,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     ports = sub.add_parser("ports", help="list serial ports on this computer")
     ports.add_argument("--json", action="store_true", help="machine-readable output")
+
+    emulate = sub.add_parser("emulate", help="act as a monitor: send the simulated patient to a serial port")
+    emulate.add_argument("--protocol", required=True, metavar="NAME",
+                         help="device to emulate (a driver name, e.g. masimo-ascii, nonin, nellcor-ascii, "
+                              "philips-intellivue, ge-dinamap, hl7-mllp)")
+    emulate.add_argument("--port", required=True, metavar="URL",
+                         help="port the device writes to (e.g. /dev/ttyUSB1, socket://host:port), or 'pty'; "
+                              "for hl7-mllp the listener's HOST:PORT")
+    emulate.add_argument("--scenario", default="normal", help="simulated patient scenario")
+    emulate.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per second, e.g. 10")
+    emulate.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS", help="stop after so many seconds")
+    emulate.add_argument("--seed", type=int, default=1, help="simulated patient seed")
+    emulate.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
+                         metavar="KEY=VALUE", help="device setting (repeatable), e.g. format=8")
+    emulate.add_argument("--baud", type=int, help="override the device's baud rate")
+    emulate.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the device's parity")
+    emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
     limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
     limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
     return parser
@@ -233,6 +265,15 @@ def open_source(args: argparse.Namespace) -> tuple[Any, Any]:
     return driver_cls, source
 
 
+def nibp_schedule(args: argparse.Namespace) -> Any:
+    """The cuff cycle from ``--nibp-infusion`` / ``--nibp-recovery`` (minutes)."""
+    from monitor.session import NibpSchedule
+
+    infusion = getattr(args, "nibp_infusion", NIBP_INTERVAL_INFUSION_S / 60)
+    recovery = getattr(args, "nibp_recovery", NIBP_INTERVAL_RECOVERY_S / 60)
+    return NibpSchedule(infusion_s=infusion * 60, recovery_s=recovery * 60)
+
+
 def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
     """The alarm profile in force: ``--profile``, INFUSION_MONITOR_PROFILE, config ``profile``, else built in.
 
@@ -268,6 +309,7 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         )
     driver_cls, source = open_source(args)
     engine = AlarmEngine(profile)
+    schedule = nibp_schedule(args)
     if args.resume:
         try:
             row = store.session_row(args.resume)
@@ -277,7 +319,8 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         if status != "unfinished":
             raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
         recorder = Recorder.resume_session(
-            store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine
+            store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
+            nibp_schedule=schedule,
         )
         engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
     else:
@@ -292,6 +335,7 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
             nurse=args.nurse,
             autopilot=args.plan is not None,
             alarms=engine,
+            nibp_schedule=schedule,
         )
     detail = {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
     if problem:
@@ -362,13 +406,29 @@ def progress_line(status: Any) -> str:
         phase += f" {_fmt_clock(status.recovery_remaining_s)} left"
     nibp_age = "" if status.nibp_age_s is None else f" ({_fmt_clock(status.nibp_age_s)} ago)"
     link = status.link
+    marks = not_patient_data(status.latest)
     return (
         f"[{phase}] t+{_fmt_clock(status.elapsed_s)} HR {hr_text} SpO2 {value(Parameter.SPO2)} "
         f"NIBP {value(Parameter.NIBP_SYS)}/{value(Parameter.NIBP_DIA)} ({value(Parameter.NIBP_MEAN)}){nibp_age} | "
         f"link {link.state} rx {link.bytes_in}B ok {link.frames_decoded} bad {link.frames_rejected} "
         f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"
         + ("" if status.storage_ok else " | STORAGE FAILING")
+        + (f" | {' AND '.join(marks).upper()} - NOT PATIENT VALUES" if marks else "")
     )
+
+
+def not_patient_data(readings: Any) -> list[str]:
+    """``demo data`` / ``test data`` when any of the readings is marked so by the device."""
+    from monitor.readings import Flag
+
+    flags = {flag for reading in readings for flag in reading.flags}
+    return [text for flag, text in ((Flag.DEMO_DATA, "demo data"), (Flag.TEST_DATA, "test data")) if flag in flags]
+
+
+DEMO_WARNING = (
+    "WARNING: the monitor marks its values as {what}: they are NOT the patient's vital signs. "
+    "Switch the monitor out of demo/test mode before monitoring a patient.\n"
+)
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
@@ -388,9 +448,14 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"alarm profile {profile.name} ({profile.source})\n")
         out.flush()
         last_print = [0.0]
+        warned: set[str] = set()
         alarm_rows: dict[str, dict[str, Any]] = {}
 
         def show(update: Any) -> None:
+            for what in not_patient_data(update.readings):
+                if what not in warned:
+                    warned.add(what)
+                    out.write(DEMO_WARNING.format(what=what))
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
@@ -617,6 +682,94 @@ def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_emulate(args: argparse.Namespace, out: TextIO) -> int:
+    """Behave like a monitor on a serial port until the duration ends or the user stops it."""
+    import threading
+
+    from drivers.emulator import Emulator, EmulatorError, make_device, open_device_port
+    from drivers.link import PORT_ERRORS
+
+    if args.protocol == "hl7-mllp":
+        return emulate_hl7(args, out)
+    try:
+        device = make_device(args.protocol, args.scenario, args.seed, settings=dict(args.settings))
+        emulator = Emulator(device, args.speed)
+    except EmulatorError as exc:
+        raise CliError(str(exc)) from None
+    settings = device.port_settings.with_overrides(_port_overrides(args))
+    try:
+        port = open_device_port(args.port, settings)
+    except EmulatorError as exc:
+        raise CliError(str(exc)) from None
+    except PORT_ERRORS as exc:
+        raise CliError(f"cannot open {args.port}: {exc}") from None
+    out.write(f"emulating {device.describe()} on {port.name} ({settings.describe()}), "
+              f"scenario {args.scenario}, speed {args.speed:g}x\n")
+    if args.port == "pty":
+        out.write(f"connect with: infusion-monitor record --driver {args.protocol} --port {port.name}\n")
+    out.flush()
+    stop = threading.Event()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        report = emulator.run(port, args.duration, stop)
+    except PORT_ERRORS as exc:
+        raise CliError(f"{port.name} failed: {exc}") from None
+    finally:
+        port.close()
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+    out.write(f"sent {report.frames} frames ({report.bytes_out} bytes)\n")
+    return EXIT_OK
+
+
+def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
+    """Act as a monitor pushing ORU^R01 over MLLP to a listener at ``--port HOST:PORT``."""
+    import statistics
+    import threading
+
+    from drivers.hl7_mllp import SettingsError, parse_address
+    from drivers.hl7_sender import Hl7Sender, SenderOptions, run_sender
+    from drivers.patient_feed import PatientFeed
+    from drivers.simulation import ScenarioError
+
+    if args.speed != 1.0:
+        raise CliError("hl7-mllp emulation runs in real time (its observation times are the clock); "
+                       "leave out --speed")
+    try:
+        host, port = parse_address(args.port)
+        options = SenderOptions.from_mapping(dict(args.settings))
+        feed = PatientFeed(scenario=args.scenario, seed=args.seed, start=time.time(), source="hl7-mllp",
+                           auto_cuff_every_s=options.nbp_every_s, cuff_duration_s=options.cuff_s,
+                           cuff_at_start=True)
+    except (SettingsError, ScenarioError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    sender = Hl7Sender(feed, host, port, interval_s=options.interval_s, family=options.family)
+    out.write(f"sending ORU^R01 every {options.interval_s:g} s to {host}:{port} (MLLP), NIBP every "
+              f"{options.nbp_every_s:g} s, {options.family} codes, scenario {args.scenario}\n")
+    out.flush()
+    stop = threading.Event()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        run = run_sender(sender, args.duration, stop)
+    finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+    c = run.counters
+    rtt = ""
+    if c.round_trips_s:
+        rtt = f", ACK round trip median {statistics.median(c.round_trips_s) * 1000:.2f} ms"
+    out.write(f"sent {c.sent} messages: {c.accepted} accepted (AA), {c.not_accepted} not accepted{rtt}\n")
+    if run.connection_failures:
+        out.write(f"{run.connection_failures} connection attempts failed (last: {run.last_error})\n")
+    return EXIT_OK
+
+
 def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
     """Print the limits of the active (or the given) alarm profile; a broken profile is an error."""
     from monitor.alarms.profile import (
@@ -672,6 +825,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "review": cmd_review,
     "drivers": cmd_drivers,
     "ports": cmd_ports,
+    "emulate": cmd_emulate,
     "limits": cmd_limits,
 }
 

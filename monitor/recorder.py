@@ -24,7 +24,7 @@ from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, SECONDS_PER_MINUTE
 from monitor.plan import SessionPlan
 from monitor.readings import Flag, Parameter, Reading, is_plausible
-from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent, SessionRuleError
+from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,9 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._phases_written: tuple[Phase, ...] = ()
         self._baseline_written = False
+        # The last cuff time at which nibp_overdue was put on the timeline (reported once per gap).
+        self._overdue_reported_for: float | None = None
+        self._overdue_reported = False
         self.finished = threading.Event()
         self.error: BaseException | None = None
         self.end_status: str | None = None
@@ -163,6 +166,7 @@ class Recorder:
         plan: SessionPlan,
         patient_id: str | None = None,
         nurse: str | None = None,
+        nibp_schedule: NibpSchedule | None = None,
         **kwargs: Any,
     ) -> Recorder:
         """Open the source, create a session row, and return a recorder for it."""
@@ -177,14 +181,21 @@ class Recorder:
             nurse=nurse,
             device=source.device,
         )
-        session = Session(session_id, started, plan)
+        session = Session(session_id, started, plan, nibp_schedule)
         session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "")
         store.audit("session_started", user=nurse, session_id=session_id, driver=driver)
         return cls(store, source, session, nurse=nurse, **kwargs)
 
     @classmethod
     def resume_session(
-        cls, store: Store, source: Source, session_id: str, *, nurse: str | None = None, **kwargs: Any
+        cls,
+        store: Store,
+        source: Source,
+        session_id: str,
+        *,
+        nurse: str | None = None,
+        nibp_schedule: NibpSchedule | None = None,
+        **kwargs: Any,
     ) -> Recorder:
         """Continue an unfinished session in this process, rebuilding its state from the store."""
         from monitor.plan import parse_plan
@@ -192,7 +203,7 @@ class Recorder:
         row = store.session_row(session_id)
         session_id = row["id"]
         plan = parse_plan(row["plan"]) if row["plan"] else SessionPlan()
-        session = Session(session_id, row["started_at"], plan)
+        session = Session(session_id, row["started_at"], plan, nibp_schedule)
         events = store.events(session_id)
         baseline_start = max((e.t for e in events if e.kind is EventKind.BASELINE_STARTED), default=None)
         recent = list(store.readings(session_id, since=baseline_start)) if baseline_start else []
@@ -270,6 +281,7 @@ class Recorder:
         if self.autopilot:
             self._autopilot()
         self._run_nibp_schedule()
+        self._check_nibp_overdue()
         if self.alarms is not None:
             self.alarms.tick(self.session.now, self.session)
         events = self._collect_events()
@@ -434,6 +446,31 @@ class Recorder:
         if self.source.can_start_nibp and self.session.nibp_due():
             self._start_cuff(None, reason="schedule")
 
+    def _check_nibp_overdue(self) -> None:
+        """Put ``nibp_overdue`` on the timeline once each time the cuff cycle is missed.
+
+        Reported again only after a new cuff value has arrived. Devices that neither start the cuff
+        nor have sent any blood pressure (an oximeter alone) are not expected to keep the cycle.
+        """
+        s = self.session
+        if not (self.source.can_start_nibp or s.last_nibp_at is not None):
+            return
+        if self._overdue_reported and s.last_nibp_at == self._overdue_reported_for:
+            return
+        self._overdue_reported = False
+        if s.nibp_overdue():
+            self._overdue_reported = True
+            self._overdue_reported_for = s.last_nibp_at
+            age = s.nibp_age()
+            s.record(
+                EventKind.TECHNICAL,
+                s.now,
+                None,
+                condition="nibp_overdue",
+                interval_s=s.nibp_interval(),
+                nibp_age_s=None if age is None else round(age, 1),
+            )
+
     def _start_cuff(self, user: str | None, reason: str) -> bool:
         if not self.source.request_nibp():
             if user is not None:
@@ -503,9 +540,15 @@ class Recorder:
                 self.alarms.command("storage_failed", self.session.now, None, error=str(exc))
 
     def _close(self) -> None:
-        """Final flush and session close; the source is released even if storage fails."""
+        """Release the source, keep what it still held, flush, and close the session."""
         try:
-            s = self.session
+            # Close first so nothing new is accepted (or acknowledged), then keep what already was.
+            self.source.close()
+            self._pending.readings.extend(self._ingest(self.source.drain()))
+        except Exception:  # a failing port must not cost the rows already pending
+            log.exception("closing the source failed")
+        s = self.session
+        try:
             status = "complete" if s.phase is Phase.COMPLETE else "closed"
             if status == "closed":
                 s.record(EventKind.SESSION_CLOSED, s.now, self.nurse, phase=s.phase.value)
@@ -524,7 +567,7 @@ class Recorder:
                 log.error("session %s left unfinished: %d rows could not be written", s.id, len(self._pending))
                 self.end_status = "unfinished"
         finally:
-            self.source.close()
+            self.source.close()  # idempotent; also covers a failure above
 
     # -- status --------------------------------------------------------------------------
 

@@ -1,0 +1,133 @@
+"""Emulated blood-pressure monitors for ``infusion-monitor emulate``: Philips IntelliVue and GE DINAMAP.
+
+Both are host-driven: they send nothing until the host (the recorder's driver) speaks, then answer
+through :meth:`~drivers.emulator.EmulatedDevice.answer`. The IntelliVue runs its own NBP cycle, as
+the real monitor does in auto mode; the DINAMAP measures when the host starts the cuff.
+
+Settings (``--set KEY=VALUE``):
+
+* philips-intellivue: ``nbp_every`` (seconds between the monitor's own cuff measurements, 300),
+  ``cuff_s`` (how long a measurement takes, 35), ``demo=on`` (mark every value as demo data),
+  ``linked=on`` (split poll replies into linked parts), ``time_stamps=off`` (no NBP time stamp).
+* ge-dinamap: ``cuff_s`` (35), ``spo2_command`` (the code the emulated model answers with SpO2;
+  none by default, as on a DINAMAP without the SpO2 module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from drivers.base import PortSettings
+from drivers.dinamap import SOURCE_NAME as DINAMAP_NAME
+from drivers.dinamap_emulator import DinamapMonitor
+from drivers.emulator import EmulatedDevice, Frame, register_device
+from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
+from drivers.intellivue.emulator import IntelliVueMonitor
+from drivers.patient_feed import PatientFeed
+from drivers.simulation import CUFF_DURATION_S, SimulatedPatient
+
+#: The emulated IntelliVue has been switched on this long before the patient's session starts.
+MONITOR_UPTIME_S = 3600.0
+
+
+def _seconds(settings: Mapping[str, str], name: str, default: float) -> float:
+    text = settings.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"setting {name}='{text}' is not a number of seconds") from None
+    if not 0 < value <= 24 * 3600:
+        raise ValueError(f"setting {name}={text} must be a positive number of seconds")
+    return value
+
+
+def _switch(settings: Mapping[str, str], name: str, default: bool) -> bool:
+    text = settings.get(name)
+    if text is None:
+        return default
+    value = text.strip().lower()
+    if value not in ("on", "off", "yes", "no", "true", "false", "1", "0"):
+        raise ValueError(f"setting {name}='{text}' must be on or off")
+    return value in ("on", "yes", "true", "1")
+
+
+def _check_known(settings: Mapping[str, str], known: set[str], protocol: str) -> None:
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {', '.join(unknown)} for {protocol}; known: {', '.join(sorted(known))}"
+        )
+
+
+@register_device
+class IntelliVueDevice(EmulatedDevice):
+    """An IntelliVue MP monitor's MIB/RS232 Data Export port, with the monitor's own NBP cycle."""
+
+    protocol = INTELLIVUE_NAME
+    port_settings: ClassVar[PortSettings] = PortSettings(baudrate=115200)
+
+    def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(patient, settings)
+        s = self.settings
+        _check_known(s, {"nbp_every", "cuff_s", "demo", "linked", "time_stamps"}, self.protocol)
+        self.nbp_every = _seconds(s, "nbp_every", 300.0)
+        self.feed = PatientFeed(
+            patient=patient,
+            cuff_duration_s=_seconds(s, "cuff_s", CUFF_DURATION_S),
+            auto_cuff_every_s=self.nbp_every,
+            cuff_at_start=True,
+            source=self.protocol,
+        )
+        self.monitor = IntelliVueMonitor(
+            self.feed,
+            demo=_switch(s, "demo", False),
+            linked_replies=_switch(s, "linked", False),
+            nbp_time_stamps=_switch(s, "time_stamps", True),
+            clock_origin=patient.start - MONITOR_UPTIME_S,
+        )
+
+    def frames_until(self, t: float) -> list[Frame]:
+        """Nothing unsolicited: the monitor only answers the host."""
+        return []
+
+    def answer(self, data: bytes, t: float) -> bytes:
+        """Association, MDS Create and poll answers."""
+        if self.patient.link_down(t):
+            return b""
+        return self.monitor.receive(data, t)
+
+    def describe(self) -> str:
+        """Protocol and the cuff cycle."""
+        demo = ", DEMO data" if self.monitor.demo else ""
+        return f"{self.protocol} (NBP every {self.nbp_every:g} s{demo})"
+
+
+@register_device
+class DinamapDevice(EmulatedDevice):
+    """A DINAMAP answering host commands; the cuff measures when the host starts it."""
+
+    protocol = DINAMAP_NAME
+    port_settings: ClassVar[PortSettings] = PortSettings(baudrate=9600)
+
+    def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(patient, settings)
+        s = self.settings
+        _check_known(s, {"cuff_s", "spo2_command"}, self.protocol)
+        self.feed = PatientFeed(
+            patient=patient, cuff_duration_s=_seconds(s, "cuff_s", CUFF_DURATION_S), source=self.protocol
+        )
+        spo2 = s.get("spo2_command")
+        self.monitor = DinamapMonitor(self.feed, spo2_command=spo2.strip() if spo2 else None)
+
+    def frames_until(self, t: float) -> list[Frame]:
+        """Nothing unsolicited: the monitor only answers the host."""
+        return []
+
+    def answer(self, data: bytes, t: float) -> bytes:
+        """Replies to the host's commands."""
+        if self.patient.link_down(t):
+            return b""
+        return self.monitor.receive(data, t)

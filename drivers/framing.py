@@ -1,0 +1,65 @@
+"""Pieces shared by the decoders: splitting a byte stream into lines, and counting resynchronisations."""
+
+from __future__ import annotations
+
+from drivers.base import DecoderCounters
+
+
+class SyncTracker:
+    """Counts good and rejected frames, and a resynchronisation on each return to good frames."""
+
+    def __init__(self, counters: DecoderCounters) -> None:
+        self.counters = counters
+        self.in_sync = True
+
+    def good(self) -> None:
+        """A frame decoded."""
+        self.counters.frames_decoded += 1
+        if not self.in_sync:
+            self.counters.resyncs += 1
+            self.in_sync = True
+
+    def bad(self) -> None:
+        """A frame (or a run of bytes that is no frame) rejected."""
+        self.counters.frames_rejected += 1
+        self.in_sync = False
+
+
+class LineFramer:
+    """Cuts a byte stream into lines ending in LF (a CR before it is dropped).
+
+    A line longer than ``max_len`` cannot be a record: it is returned as ``None`` once (so the
+    caller can count it) and the bytes up to the next LF are thrown away.
+    """
+
+    def __init__(self, max_len: int) -> None:
+        self.max_len = max_len
+        self._buf = bytearray()
+        self._overflow = False
+
+    def reset(self) -> None:
+        """Forget a partial line."""
+        self._buf.clear()
+        self._overflow = False
+
+    def feed(self, data: bytes) -> list[bytes | None]:
+        """Complete lines (without CR LF) in the order received; ``None`` for each over-long one."""
+        out: list[bytes | None] = []
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            piece = data[start:] if end < 0 else data[start:end]
+            if not self._overflow:
+                self._buf += piece
+                if len(self._buf) > self.max_len:
+                    self._buf.clear()
+                    self._overflow = True
+                    out.append(None)
+            if end < 0:
+                return out
+            if not self._overflow:
+                line = bytes(self._buf)
+                out.append(line[:-1] if line.endswith(b"\r") else line)
+            self._buf.clear()
+            self._overflow = False
+            start = end + 1

@@ -1,0 +1,269 @@
+"""An emulated monitor that pushes HL7 v2 ORU^R01 over MLLP, and checks every acknowledgment.
+
+Used by ``infusion-monitor emulate --protocol hl7-mllp --port HOST:PORT`` and the tests. Each message
+is in the IHE PCD-01 shape (MSH, PID, PV1, OBR, one OBX per value) and carries the simulated
+patient's HR, pulse and SpO2, plus the newest cuff measurement (with its own OBX-14 time) until
+the listener has acknowledged it. Codes are MDC (NONINV or CUFF family for NIBP) or LOINC with the
+MDC code as the alternate identifier, to exercise both ways a listener must read them.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+import hl7
+
+from drivers.hl7_mllp import MllpDeframer, frame
+from drivers.patient_feed import CuffResult, PatientFeed, Vitals
+
+log = logging.getLogger(__name__)
+
+PROFILE: Final = "IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
+FAMILIES: Final = ("noninv", "cuff", "loinc")
+
+_BPM = "264864^MDC_DIM_BEAT_PER_MIN^MDC"
+_PERCENT = "262688^MDC_DIM_PERCENT^MDC"
+_MMHG = "266016^MDC_DIM_MMHG^MDC"
+
+_NIBP_CODES: Final = {
+    "noninv": (
+        "150021^MDC_PRESS_BLD_NONINV_SYS^MDC",
+        "150022^MDC_PRESS_BLD_NONINV_DIA^MDC",
+        "150023^MDC_PRESS_BLD_NONINV_MEAN^MDC",
+    ),
+    "cuff": (
+        "150301^MDC_PRESS_CUFF_SYS^MDC",
+        "150302^MDC_PRESS_CUFF_DIA^MDC",
+        "150303^MDC_PRESS_CUFF_MEAN^MDC",
+    ),
+    "loinc": (
+        "8480-6^Systolic blood pressure^LN^150021^MDC_PRESS_BLD_NONINV_SYS^MDC",
+        "8462-4^Diastolic blood pressure^LN^150022^MDC_PRESS_BLD_NONINV_DIA^MDC",
+        "8478-0^Mean blood pressure^LN^150023^MDC_PRESS_BLD_NONINV_MEAN^MDC",
+    ),
+}
+
+
+def hl7_time(t: float) -> str:
+    """Epoch seconds as HL7 DTM in UTC with milliseconds and an explicit offset."""
+    moment = datetime.fromtimestamp(t, UTC)
+    return moment.strftime("%Y%m%d%H%M%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def oru_message(
+    control_id: str, at: float, vitals: Vitals | None, cuff: CuffResult | None, family: str = "noninv"
+) -> str:
+    """One ORU^R01 (segments joined by CR) with the given numerics and cuff result."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown code family '{family}'; choose from {', '.join(FAMILIES)}")
+    obx: list[str] = []
+
+    def add(code: str, value: float | None, unit: str, t: float) -> None:
+        status = "R" if value is not None else "X"
+        obx.append(f"OBX|{len(obx) + 1}|NM|{code}||{_number(value)}|{unit}|||||{status}|||{hl7_time(t)}")
+
+    if vitals is not None:
+        hr_code = (
+            "8867-4^Heart rate^LN^147842^MDC_ECG_HEART_RATE^MDC"
+            if family == "loinc"
+            else ("147842^MDC_ECG_HEART_RATE^MDC")
+        )
+        spo2_code = (
+            "59408-5^SpO2^LN^150456^MDC_PULS_OXIM_SAT_O2^MDC"
+            if family == "loinc"
+            else ("150456^MDC_PULS_OXIM_SAT_O2^MDC")
+        )
+        add(hr_code, vitals.hr, _BPM, vitals.t)
+        add(spo2_code, vitals.spo2, _PERCENT, vitals.t)
+        add("149530^MDC_PULS_OXIM_PULS_RATE^MDC", vitals.pr, _BPM, vitals.t)
+    if cuff is not None:
+        for code, value in zip(_NIBP_CODES[family], (cuff.sys, cuff.dia, cuff.mean), strict=True):
+            add(code, value, _MMHG, cuff.t)
+    segments = [
+        f"MSH|^~\\&|SIM-MONITOR|CHAIR1|INFUSION-MONITOR|CLINIC|{hl7_time(at)}||ORU^R01^ORU_R01|{control_id}|P|2.6"
+        f"|||AL|NE||UNICODE UTF-8|||{PROFILE}",
+        "PID|||SIM0001^^^SIM^MR||Simulated^Patient",
+        "PV1||O|CHAIR1",
+        f"OBR|1|{control_id}^SIM||182777000^monitoring of patient^SCT|||{hl7_time(at)}",
+        *obx,
+    ]
+    return "\r".join(segments) + "\r"
+
+
+class AckError(Exception):
+    """No acknowledgment, or one that does not answer the message sent."""
+
+
+@dataclass
+class SenderCounters:
+    """What the emulated sender has seen."""
+
+    sent: int = 0
+    accepted: int = 0
+    not_accepted: int = 0
+    round_trips_s: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Hl7Sender:
+    """Connects to a listener and sends one message per :meth:`send_due` interval."""
+
+    feed: PatientFeed
+    host: str
+    port: int
+    interval_s: float = 5.0
+    family: str = "noninv"
+    timeout_s: float = 5.0
+    counters: SenderCounters = field(default_factory=SenderCounters)
+
+    def __post_init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._deframer = MllpDeframer()
+        self._next_send: float | None = None
+        self._cuff_acked: int = 0
+
+    def connect(self) -> None:
+        """Open the TCP connection (raises OSError when nobody listens)."""
+        self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+
+    def close(self) -> None:
+        """Close the connection; idempotent."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def send(self, message: str, control_id: str) -> str:
+        """Send one message, wait for its ACK and return the acknowledgment code (AA, AE, AR)."""
+        if self._sock is None:
+            self.connect()
+        assert self._sock is not None
+        started = time.perf_counter()
+        self._sock.sendall(frame(message))
+        self.counters.sent += 1
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AckError(f"no acknowledgment for {control_id} within {self.timeout_s:g} s")
+            self._sock.settimeout(remaining)
+            data = self._sock.recv(65536)
+            if not data:
+                raise AckError("the listener closed the connection")
+            acks = self._deframer.feed(data)
+            if acks:
+                break
+        self.counters.round_trips_s.append(time.perf_counter() - started)
+        ack = hl7.parse(acks[0].decode("utf-8").replace("\n", "\r"))
+        code = str(ack.extract_field("MSA", 1, 1))
+        answered = str(ack.extract_field("MSA", 1, 2))
+        if answered != control_id:
+            raise AckError(f"acknowledgment answers {answered!r}, not {control_id!r}")
+        if code == "AA":
+            self.counters.accepted += 1
+        else:
+            self.counters.not_accepted += 1
+            log.warning("listener answered %s to %s: %s", code, control_id, ack.extract_field("MSA", 1, 3))
+        return code
+
+    def send_due(self, at: float) -> str | None:
+        """Send the current values when the interval has passed; the ACK code, or None when not due."""
+        if self._next_send is not None and at < self._next_send:
+            return None
+        self._next_send = at + self.interval_s
+        vitals = self.feed.vitals(at)
+        cuff = self.feed.last_cuff(at)
+        if cuff is not None and cuff.number <= self._cuff_acked:
+            cuff = None  # already delivered
+        control_id = f"SIM{self.counters.sent + 1:06d}"
+        code = self.send(oru_message(control_id, at, vitals, cuff, self.family), control_id)
+        if code == "AA" and cuff is not None:
+            self._cuff_acked = cuff.number
+        return code
+
+
+@dataclass(frozen=True, slots=True)
+class SenderOptions:
+    """What ``emulate --protocol hl7-mllp --set ...`` may change."""
+
+    interval_s: float = 5.0
+    family: str = "noninv"
+    nbp_every_s: float = 300.0
+    cuff_s: float = 35.0
+
+    @classmethod
+    def from_mapping(cls, settings: dict[str, str]) -> SenderOptions:
+        """Checked settings; a bad one raises ValueError naming it."""
+        known = {"interval", "family", "nbp_every", "cuff_s"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: {', '.join(sorted(known))}"
+            )
+        values: dict[str, float] = {}
+        for name, default in (("interval", 5.0), ("nbp_every", 300.0), ("cuff_s", 35.0)):
+            text = settings.get(name)
+            try:
+                values[name] = default if text is None else float(text)
+            except ValueError:
+                raise ValueError(f"setting {name}='{text}' is not a number of seconds") from None
+            if not 0 < values[name] <= 24 * 3600:
+                raise ValueError(f"setting {name}={text} must be a positive number of seconds")
+        family = settings.get("family", "noninv")
+        if family not in FAMILIES:
+            raise ValueError(f"setting family='{family}' must be one of {', '.join(FAMILIES)}")
+        return cls(values["interval"], family, values["nbp_every"], values["cuff_s"])
+
+
+@dataclass
+class SenderRun:
+    """The outcome of :func:`run_sender`."""
+
+    counters: SenderCounters
+    connection_failures: int = 0
+    last_error: str = ""
+
+
+def run_sender(
+    sender: Hl7Sender,
+    duration_s: float | None,
+    stop: threading.Event,
+    *,
+    retry_s: float = 1.0,
+    monotonic: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
+) -> SenderRun:
+    """Send on the sender's interval until ``duration_s`` passes or ``stop`` is set; reconnect on failure.
+
+    Runs in real time: observation times are the wall clock, as on a real monitor.
+    """
+    run = SenderRun(sender.counters)
+    wall0 = monotonic()
+    try:
+        while not stop.is_set():
+            if duration_s is not None and monotonic() - wall0 >= duration_s:
+                break
+            try:
+                sender.send_due(clock())
+            except (OSError, AckError) as exc:
+                # A listener not yet started, restarted, or gone: a monitor keeps trying.
+                run.connection_failures += 1
+                run.last_error = str(exc)
+                log.info("HL7 sender: %s; retrying in %g s", exc, retry_s)
+                sender.close()
+                stop.wait(retry_s)
+                continue
+            stop.wait(0.02)
+    finally:
+        sender.close()
+    return run

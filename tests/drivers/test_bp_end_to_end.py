@@ -1,0 +1,289 @@
+"""End to end: emulated monitor -> wire -> driver -> recorder -> SQLite -> CSV export, read back with ``csv``.
+
+IntelliVue and DINAMAP run through a virtual null-modem cable made of two real ptys; HL7 through TCP
+on 127.0.0.1. The NIBP values in the export must be exactly what the emulated monitor measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.base import OpenOptions
+from drivers.bp_devices import DinamapDevice, IntelliVueDevice
+from drivers.dinamap import DinamapDriver
+from drivers.emulator import Emulator, SerialDevicePort, make_device
+from drivers.hl7_mllp import Hl7MllpDriver, Hl7MllpSource
+from drivers.hl7_sender import Hl7Sender, run_sender
+from drivers.intellivue.driver import IntelliVueDriver
+from drivers.patient_feed import CuffResult, PatientFeed
+from monitor.cli import main
+from monitor.exports import writer
+from monitor.exports.data import load
+from monitor.plan import SessionPlan, parse_plan
+from monitor.recorder import Recorder, wall_deadline
+from monitor.session import EventKind, NibpSchedule
+from monitor.store import Store
+from tests.drivers.ptys import NullModem
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Store(tmp_path / "monitor.db")
+    yield db
+    db.close()
+
+
+def exported_nibp(store: Store, session_id: str) -> list[tuple[float, float, float, str]]:
+    """(sys, dia, mean, status) triples from the CSV export, parsed back with the csv module."""
+    write, _ = writer("csv")
+    text = io.StringIO()
+    write(load(store, session_id), text)
+    rows = list(csv.DictReader(io.StringIO(text.getvalue())))
+    by_time: dict[str, dict[str, str]] = {}
+    for row in rows:
+        if row["parameter"].startswith("nibp_") and row["value"]:
+            by_time.setdefault(row["timestamp"], {})[row["parameter"]] = row["value"]
+            by_time[row["timestamp"]]["status"] = row["status"]
+    return [
+        (float(v["nibp_sys"]), float(v["nibp_dia"]), float(v["nibp_mean"]), v["status"])
+        for _, v in sorted(by_time.items())
+    ]
+
+
+def measured(cuffs: list[CuffResult], before: float) -> list[tuple[float, float, float]]:
+    return [(c.sys, c.dia, c.mean) for c in cuffs if not c.failed and c.t <= before]  # type: ignore[misc]
+
+
+class RunningEmulator:
+    """An emulator playing onto the device end of the cable on its own thread."""
+
+    def __init__(self, device: IntelliVueDevice | DinamapDevice, cable: NullModem) -> None:
+        self.device = device
+        self.port = SerialDevicePort(cable.device_path, device.port_settings)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=Emulator(device).run,
+            args=(self.port, None, self.stop),
+            name="emulated-monitor",
+            daemon=True,
+        )
+
+    def __enter__(self) -> RunningEmulator:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5.0)
+        self.port.close()
+
+
+def test_intellivue_through_a_pty_pair(store: Store, null_modem: NullModem) -> None:
+    device = make_device("philips-intellivue", seed=7, settings={"nbp_every": "2", "cuff_s": "0.5"})
+    assert isinstance(device, IntelliVueDevice)
+    with RunningEmulator(device, null_modem):
+        source = IntelliVueDriver().open(OpenOptions(port=str(null_modem.host_link)))
+        recorder = Recorder.new_session(
+            store, source, driver="philips-intellivue", port=str(null_modem.host_link), plan=SessionPlan()
+        )
+        recorder.run(until=wall_deadline(6.0))
+        ended = time.time()
+        time.sleep(0.3)  # let the release reach the emulated monitor
+    monitor = device.monitor
+    assert monitor.counters.associations == 1
+    assert monitor.counters.polls_answered >= 4
+    assert monitor.counters.releases == 1  # released on close
+    assert monitor.counters.frames_rejected == 0
+    got = exported_nibp(store, recorder.session.id)
+    sent = measured(device.feed.cuffs, ended - 1.5)
+    assert len(sent) >= 3
+    assert [g[:3] for g in got][: len(sent)] == sent
+    assert all(g[3] == "" for g in got)  # patient data, no flags
+    counters = recorder.status().link
+    assert counters.frames_rejected == 0
+    assert counters.frames_decoded > 0
+
+
+def test_intellivue_demo_mode_is_flagged_end_to_end(store: Store, null_modem: NullModem) -> None:
+    device = make_device("philips-intellivue", seed=8, settings={"nbp_every": "60", "demo": "on", "linked": "on"})
+    with RunningEmulator(device, null_modem):  # type: ignore[arg-type]
+        source = IntelliVueDriver().open(OpenOptions(port=str(null_modem.host_link)))
+        recorder = Recorder.new_session(store, source, driver="philips-intellivue", port=None, plan=SessionPlan())
+        recorder.run(until=wall_deadline(2.5))
+    readings = list(store.readings(recorder.session.id))
+    assert readings
+    assert all("demo_data" in r.status for r in readings)
+    assert [g[3] for g in exported_nibp(store, recorder.session.id)] == ["demo_data"]
+
+
+def test_dinamap_through_a_pty_pair_on_schedule_and_on_request(store: Store, null_modem: NullModem) -> None:
+    device = make_device("ge-dinamap", seed=9, settings={"cuff_s": "1", "spo2_command": "RB"})
+    assert isinstance(device, DinamapDevice)
+    with RunningEmulator(device, null_modem):
+        source = DinamapDriver().open(
+            OpenOptions(
+                port=str(null_modem.host_link),
+                settings={"poll_interval": "0.3", "reply_checksum": "on", "spo2_command": "RB"},
+            )
+        )
+        assert source.can_start_nibp is True
+        recorder = Recorder.new_session(
+            store,
+            source,
+            driver="ge-dinamap",
+            port=None,
+            plan=parse_plan("baseline:60"),
+            autopilot=True,
+            nibp_schedule=NibpSchedule(baseline_s=3.0),
+        )
+        asked: list[object] = []
+        start = time.monotonic()
+
+        def nurse_presses_nibp_now(r: Recorder) -> bool:
+            if not asked and time.monotonic() - start > 3.0 and r.session.nibp_requested_at is None:
+                asked.append(r.submit("nibp_now", user="RN"))
+            return time.monotonic() - start > 7.0
+
+        recorder.run(until=nurse_presses_nibp_now)
+        ended = time.time()
+    diagnosis = f"monitor {device.monitor.counters}, link {recorder.status().link}"
+    assert asked, diagnosis
+    assert asked[0].result(timeout=1) is True  # type: ignore[attr-defined]
+    requests = [e for e in store.events(recorder.session.id) if e.kind is EventKind.NIBP_REQUESTED]
+    assert {e.detail["reason"] for e in requests} == {"schedule", "nurse"}
+    started = device.monitor.counters.determinations_started
+    assert started >= 2
+    got = exported_nibp(store, recorder.session.id)
+    sent = measured(device.feed.cuffs, ended - 0.8)
+    assert [g[:3] for g in got][: len(sent)] == sent
+    assert len(sent) >= 2
+    assert device.monitor.counters.rejected == 0
+    assert recorder.status().link.frames_rejected == 0
+
+
+def test_hl7_over_tcp_loopback(store: Store) -> None:
+    source = Hl7MllpDriver().open(OpenOptions(port="127.0.0.1:0"))
+    assert isinstance(source, Hl7MllpSource)
+    host, port = source.address
+    feed = PatientFeed(seed=11, start=time.time(), auto_cuff_every_s=1.5, cuff_duration_s=0.5, cuff_at_start=True)
+    sender = Hl7Sender(feed, host, port, interval_s=0.25, family="cuff")
+    stop = threading.Event()
+    runs: list[object] = []
+    thread = threading.Thread(target=lambda: runs.append(run_sender(sender, None, stop)), name="hl7-sender")
+    recorder = Recorder.new_session(store, source, driver="hl7-mllp", port=f"{host}:{port}", plan=SessionPlan())
+    thread.start()
+    try:
+        recorder.run(until=wall_deadline(5.0))
+    finally:
+        stop.set()
+        thread.join(5.0)
+    counters = sender.counters
+    assert counters.sent >= 10
+    assert counters.not_accepted == 0
+    assert counters.accepted >= counters.sent - 1  # the last one may have met the closed listener
+    got = exported_nibp(store, recorder.session.id)
+    delivered = [c for c in feed.cuffs if c.number <= sender._cuff_acked]
+    assert len(delivered) >= 3
+    assert [g[:3] for g in got] == [(c.sys, c.dia, c.mean) for c in delivered]
+    stored = [r for r in store.readings(recorder.session.id) if r.parameter.value == "nibp_sys"]
+    assert [r.t for r in stored] == pytest.approx([c.t for c in delivered], abs=1e-3)  # OBX-14 kept
+
+
+# -- the same through the command line --------------------------------------------------------
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_in_thread(argv: list[str]) -> tuple[threading.Thread, io.StringIO, list[int]]:
+    out = io.StringIO()
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(main(argv, out)), name="emulate-cli")
+    thread.start()
+    return thread, out, codes
+
+
+def test_cli_hl7_emulate_and_record(tmp_path: Path) -> None:
+    db = str(tmp_path / "cli.db")
+    address = f"127.0.0.1:{free_loopback_port()}"
+    sender, sender_out, sender_code = run_in_thread(
+        [
+            "emulate",
+            "--protocol",
+            "hl7-mllp",
+            "--port",
+            address,
+            "--duration",
+            "3.5",
+            "--set",
+            "interval=0.25",
+            "--set",
+            "nbp_every=1",
+            "--set",
+            "cuff_s=0.25",
+            "--set",
+            "family=loinc",
+        ]
+    )
+    out = io.StringIO()
+    try:
+        assert main(["record", "--driver", "hl7-mllp", "--port", address, "--duration", "3", "--db", db], out) == 0
+    finally:
+        sender.join(10)
+    assert sender_code == [0]
+    report = sender_out.getvalue()
+    assert re.search(r"sent \d+ messages: \d+ accepted \(AA\), 0 not accepted, ACK round trip median", report)
+    assert "HL7 ORU^R01 listener on 127.0.0.1" in out.getvalue()
+    csv_out = io.StringIO()
+    assert main(["export", "latest", "--db", db, "--format", "csv"], csv_out) == 0
+    rows = [r for r in csv.DictReader(io.StringIO(csv_out.getvalue())) if r["parameter"] == "nibp_sys"]
+    assert len(rows) >= 2
+    assert all(r["value"] for r in rows)
+
+
+def test_cli_intellivue_demo_warning(tmp_path: Path, null_modem: NullModem) -> None:
+    emulator, _, codes = run_in_thread(
+        [
+            "emulate",
+            "--protocol",
+            "philips-intellivue",
+            "--port",
+            null_modem.device_path,
+            "--duration",
+            "3.5",
+            "--set",
+            "demo=on",
+        ]
+    )
+    out = io.StringIO()
+    try:
+        argv = [
+            "record",
+            "--driver",
+            "philips-intellivue",
+            "--port",
+            str(null_modem.host_link),
+            "--duration",
+            "2.5",
+            "--db",
+            str(tmp_path / "demo.db"),
+        ]
+        assert main(argv, out) == 0
+    finally:
+        emulator.join(10)
+    assert codes == [0]
+    text = out.getvalue()
+    assert text.count("WARNING: the monitor marks its values as demo data") == 1
+    assert "DEMO DATA - NOT PATIENT VALUES" in text

@@ -318,10 +318,16 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         status = store.status_of(row)
         if status != "unfinished":
             raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
-        recorder = Recorder.resume_session(
-            store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
-            nibp_schedule=schedule,
-        )
+        from monitor.session import SessionRuleError
+
+        try:
+            recorder = Recorder.resume_session(
+                store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
+                nibp_schedule=schedule,
+            )
+        except SessionRuleError as exc:
+            source.close()
+            raise CliError(str(exc)) from None
         engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
     else:
         patient_id = store.create_patient(args.patient) if args.patient else None

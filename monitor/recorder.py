@@ -208,8 +208,13 @@ class Recorder:
         baseline_start = max((e.t for e in events if e.kind is EventKind.BASELINE_STARTED), default=None)
         recent = list(store.readings(session_id, since=baseline_start)) if baseline_start else []
         session.replay(events, recent)
-        store.claim_session(session_id)
+        if session.phase is Phase.COMPLETE:
+            # Nothing is left to record; taking the session over would only reopen a finished record.
+            raise SessionRuleError(
+                "this session had already reached 'complete' when it stopped; close it instead of resuming"
+            )
         source.open()
+        store.claim_session(session_id)
         session.advance(source.now())
         session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(source.now() - session.now, 1))
         store.audit("session_resumed", user=nurse, session_id=session_id)

@@ -29,7 +29,7 @@ def _say(text: str) -> None:
 
 def ensure_environment() -> None:
     """Create the virtual environment and install the app with its test tools when needed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script runs under whatever python3 the user has
         sys.exit(f"Infusion Monitor needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:

@@ -93,7 +93,8 @@ def _resample(text: str) -> float:
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH", help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
+    parser.add_argument("--db", metavar="PATH",
+                        help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +105,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=_speed, default=1.0, help="simulated clock speed-up, e.g. 60 (or max)")
     parser.add_argument("--seed", type=int, default=1, help="simulator seed")
     parser.add_argument("--pleth", action="store_true", help="simulate the 75 Hz pleth waveform")
-    parser.add_argument("--plan", type=_plan, help="advance phases by session time, e.g. baseline:5,infusion:40,recovery:30")
+    parser.add_argument("--plan", type=_plan,
+                        help="advance phases by session time, e.g. baseline:5,infusion:40,recovery:30")
     parser.add_argument("--patient", metavar="ID", help="patient identifier (MRN); kept apart from session data")
     parser.add_argument("--nurse", metavar="NAME", help="who is recording (initials are enough)")
     parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
@@ -141,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = sub.add_parser("record", help="record a session without a window")
     _add_source_options(record)
-    record.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS", help="stop after this many wall-clock seconds")
+    record.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS",
+                        help="stop after this many wall-clock seconds")
     record.add_argument("--quiet", action="store_true", help="no progress line")
 
     sessions = sub.add_parser("sessions", help="list recorded sessions")
@@ -488,7 +491,8 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                 left = feed.status().queued
                 if left:
                     out.write(f"live feed: {left} messages wait in the queue for the next start\n")
-        out.write(f"session {recorder.session.id} {recorder.end_status}: {recorder.status().stored_readings} readings stored\n")
+        stored = recorder.status().stored_readings
+        out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
         return EXIT_OK
     finally:
         store.close()
@@ -845,7 +849,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["gui", *argv])
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     out = out or sys.stdout
     try:
         return COMMANDS[args.command](args, out)

@@ -436,9 +436,9 @@ class Recorder:
         if s.phase is Phase.SETUP:
             s.start_baseline(now, self.nurse)
         elif s.phase is Phase.BASELINE:
-            if now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE:
-                if not s.baseline_missing():
-                    s.start_infusion(now, self.nurse, by="plan")
+            baseline_over = now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE
+            if baseline_over and not s.baseline_missing():
+                s.start_infusion(now, self.nurse, by="plan")
         elif s.phase is Phase.INFUSION:
             if s.infusion_elapsed(now) >= plan.infusion_min * SECONDS_PER_MINUTE:
                 s.start_recovery(now, self.nurse)

@@ -30,6 +30,8 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 0.05
+# Command arguments that identify a patient: they go to the patients table, never to the audit log.
+IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
 STORAGE_RETRY_S = 1.0
 
 
@@ -353,8 +355,9 @@ class Recorder:
                 future.set_result(self._execute(command))
             except (SessionRuleError, ValueError, KeyError) as exc:
                 # A refused attempt (e.g. a limit change without the admin role) is audited too.
+                kept = {k: v for k, v in command.args.items() if k not in IDENTIFYING_ARGS}
                 self.store.audit(command.name + "_refused", user=command.user or self.nurse,
-                                 session_id=self.session.id, reason=str(exc), **command.args)
+                                 session_id=self.session.id, reason=str(exc), **kept)
                 future.set_exception(exc)
 
     def _execute(self, command: Command) -> Any:
@@ -383,6 +386,8 @@ class Recorder:
             return None
         if name == "change_source":
             return self._change_source(user, **args)
+        if name == "identify_patient":
+            return self._identify_patient(user, **args)
         if name == "sign_in":
             # The person now at the chair: later automatic actions (plan, close) are attributed to them.
             self.nurse = user
@@ -399,6 +404,28 @@ class Recorder:
             self.store.audit(name, user=user, session_id=s.id, **args)
             return result
         raise ValueError(f"unknown command '{name}'")
+
+    def _identify_patient(
+        self, user: str | None, mrn: str, patient_name: str | None = None, birth_date: str | None = None
+    ) -> str:
+        """Register (or find) the patient by MRN and attach this session to them.
+
+        The timeline and the audit log get the patient's random key only: identifiers stay in
+        the patients table, so a de-identified export cannot leak them through an event.
+        """
+        s = self.session
+        if s.phase is Phase.COMPLETE:
+            raise SessionRuleError("the session is complete; the patient can no longer be changed")
+        mrn = mrn.strip()
+        if not mrn:
+            raise ValueError("the MRN is needed to identify the patient")
+        patient_id = self.store.create_patient(
+            mrn, (patient_name or "").strip() or None, (birth_date or "").strip() or None
+        )
+        self.store.assign_patient(s.id, patient_id)
+        s.record(EventKind.PATIENT_IDENTIFIED, None, user, patient_key=patient_id)
+        self.store.audit("identify_patient", user=user, session_id=s.id, patient_key=patient_id)
+        return patient_id
 
     def _change_source(self, user: str | None, source: Source, driver: str, port: str | None = None) -> str:
         """Carry on the same session with another device (or the same device on another port).

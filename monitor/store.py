@@ -336,6 +336,11 @@ class Store:
             )
         return session_id
 
+    def assign_patient(self, session_id: str, patient_id: str) -> None:
+        """Attach a session to a patient (identified at the chair after the recording started)."""
+        with self.transaction():
+            self.db.execute("UPDATE sessions SET patient_id = ? WHERE id = ?", [patient_id, session_id])
+
     def claim_session(self, session_id: str) -> None:
         """Take over an unfinished session so that this process continues it."""
         self.session_row(session_id)

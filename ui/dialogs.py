@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
@@ -109,6 +110,55 @@ class SignInDialog(QDialog):
     def user(self) -> SignedInUser:
         """The person who signed in."""
         return SignedInUser(self.name_edit.text().strip(), self.role_box.currentText())
+
+
+class PatientDialog(QDialog):
+    """Who is in the chair: MRN (required), name and birth date (optional)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Identify the patient")
+        form = QFormLayout(self)
+        self.mrn_edit = QLineEdit()
+        self.mrn_edit.setPlaceholderText("medical record number")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("optional")
+        self.birth_edit = QLineEdit()
+        self.birth_edit.setPlaceholderText("YYYY-MM-DD, optional")
+        form.addRow("MRN", self.mrn_edit)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Birth date", self.birth_edit)
+        self.message = QLabel("Identifiers are kept apart from the session's data.")
+        self.message.setObjectName("dim")
+        form.addRow(self.message)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._check)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.setMinimumWidth(440)
+
+    def _check(self) -> None:
+        problem = ""
+        if not self.mrn_edit.text().strip():
+            problem = "Enter the MRN."
+        elif self.birth_edit.text().strip():
+            try:
+                date.fromisoformat(self.birth_edit.text().strip())
+            except ValueError:
+                problem = "Write the birth date as YYYY-MM-DD."
+        if problem:
+            self.message.setText(problem)
+            self.message.setStyleSheet("color: #ffd24a;")
+            return
+        self.accept()
+
+    def values(self) -> dict[str, str]:
+        """Arguments of the ``identify_patient`` command."""
+        return {
+            "mrn": self.mrn_edit.text().strip(),
+            "patient_name": self.name_edit.text().strip(),
+            "birth_date": self.birth_edit.text().strip(),
+        }
 
 
 class ConfirmDialog(QDialog):

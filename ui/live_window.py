@@ -49,6 +49,7 @@ from ui.dialogs import (
     CadssDialog,
     ConfirmDialog,
     LevelDialog,
+    PatientDialog,
     SignedInUser,
     SignInDialog,
     TextDialog,
@@ -82,6 +83,14 @@ ALARM_COMMANDS = frozenset({
 })
 
 MESSAGE_SHOWN_MS = 12_000
+
+# The phase button drawn as the primary action in each phase: the step that normally comes next.
+NEXT_STEP: dict[Phase, str] = {
+    Phase.SETUP: "start_baseline",
+    Phase.BASELINE: "start_infusion",
+    Phase.INFUSION: "start_recovery",
+    Phase.RECOVERY: "complete",
+}
 
 
 def _clock(seconds: float | None) -> str:
@@ -128,6 +137,9 @@ class SessionHeader(QFrame):
         self.clock = QLabel("")
         self.clock.setStyleSheet("font-size: 22px; font-weight: bold;")
         layout.addWidget(self.patient)
+        self.patient_button = QPushButton("Identify…")
+        self.patient_button.setToolTip("Enter the patient's MRN (and name, birth date)")
+        layout.addWidget(self.patient_button)
         layout.addSpacing(12)
         layout.addWidget(self.phase)
         layout.addSpacing(8)
@@ -246,6 +258,7 @@ class LiveWindow(QMainWindow):
         self._install_shortcuts()
         self._show_user()
         self.header.patient.setText(f"Patient: {self._patient_text()}")
+        self.header.patient_button.clicked.connect(self.identify_patient)
         if not self.alarms_available:
             self._default_limits()
         bridge.updates.connect(self.on_updates)
@@ -277,7 +290,7 @@ class LiveWindow(QMainWindow):
             "start_recovery": self._button("Start recovery", self.start_recovery),
             "complete": self._button("Discharge…", self.discharge),
         }
-        self.phase_buttons["start_infusion"].setObjectName("primary")
+        self._highlight_next_step(NEXT_STEP[Phase.SETUP])
         for col, button in enumerate(self.phase_buttons.values()):
             grid.addWidget(button, 0, col)
         self.nibp_button = self._button("NIBP now (B)", self.nibp_now)
@@ -506,6 +519,26 @@ class LiveWindow(QMainWindow):
             self.send("quick_event", what=what, text=f"{text}: {detail}" if detail else text)
 
         self._open(TextDialog(self, text, prompt), record)
+
+    def identify_patient(self) -> None:
+        """Enter who is in the chair; changing an identified patient asks first."""
+        if self._blocked():
+            return
+
+        def record(dialog: QDialog) -> None:
+            self.send("identify_patient", lambda _r: self._patient_identified(), **dialog.values())  # type: ignore[attr-defined]
+
+        def ask() -> None:
+            self._open(PatientDialog(self), record)
+
+        if self.header.patient.text() != "Patient: not entered":
+            self.confirm("Change patient", "This session already has a patient. Attach it to another patient?",
+                         ask, yes="Change patient", danger=True)
+        else:
+            ask()
+
+    def _patient_identified(self) -> None:
+        self.header.patient.setText(f"Patient: {self._patient_text()}")
 
     def add_note(self) -> None:
         """A free-text note on the timeline."""
@@ -845,6 +878,17 @@ class LiveWindow(QMainWindow):
         b["start_recovery"].setEnabled(running and phase is Phase.INFUSION)
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
         self.nibp_button.setEnabled(running and status.can_start_nibp)
+        self.header.patient_button.setEnabled(running and phase is not Phase.COMPLETE)
+        self._highlight_next_step(NEXT_STEP.get(phase))
+
+    def _highlight_next_step(self, name: str | None) -> None:
+        """The button of the step that normally comes next is the one drawn as primary."""
+        for key, button in self.phase_buttons.items():
+            wanted = "primary" if key == name else ""
+            if button.objectName() != wanted:
+                button.setObjectName(wanted)
+                button.style().unpolish(button)
+                button.style().polish(button)
 
     def on_finished(self, status: str) -> None:
         """The recorder ended (session complete, stopped, or failed)."""

@@ -48,6 +48,7 @@ from drivers.base import (
     OpenOptions,
     Source,
 )
+from drivers.settings import SettingsError
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,6 @@ ERR_TABLE_VALUE = ("103", "Table value not found")
 ERR_UNSUPPORTED_TYPE = ("200", "Unsupported message type")
 ERR_UNSUPPORTED_EVENT = ("201", "Unsupported event code")
 ERR_APPLICATION = ("207", "Application internal error")
-
-
-class SettingsError(ValueError):
-    """A driver setting or address that cannot be used; the message names it."""
 
 
 def parse_address(text: str | None) -> tuple[str, int]:

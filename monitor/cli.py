@@ -740,9 +740,10 @@ def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
     import statistics
     import threading
 
-    from drivers.hl7_mllp import SettingsError, parse_address
+    from drivers.hl7_mllp import parse_address
     from drivers.hl7_sender import Hl7Sender, SenderOptions, run_sender
     from drivers.patient_feed import PatientFeed
+    from drivers.settings import SettingsError
     from drivers.simulation import ScenarioError
 
     if args.speed != 1.0:

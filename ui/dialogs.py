@@ -8,7 +8,7 @@ dialog and accept it like a person would.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ui import theme
 
 ROLES = ("nurse", "physician", "admin")
 
@@ -376,3 +378,28 @@ class AlarmLogDialog(QDialog):
                 self.table.setItem(i, j, QTableWidgetItem(str(value)))
         self.table.resizeColumnsToContents()
         self.note.setText(note or f"{len(rows)} alarms in this session")
+
+
+class DialogHost:
+    """Opens one dialog at a time window-modal, without blocking the window's updates.
+
+    Mixed into a window that has a ``dialog`` attribute (None when no dialog is open).
+    """
+
+    dialog: QDialog | None
+
+    def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
+        """Open ``dialog`` (closing any other); ``on_accept`` runs when it is accepted."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.reject()
+        self.dialog = dialog
+        dialog.setStyleSheet(theme.STYLE_SHEET)
+        dialog.accepted.connect(lambda: on_accept(dialog))
+        dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
+        dialog.open()
+        return dialog
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()

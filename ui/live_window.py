@@ -48,6 +48,7 @@ from ui.dialogs import (
     AlarmLogDialog,
     CadssDialog,
     ConfirmDialog,
+    DialogHost,
     LevelDialog,
     PatientDialog,
     SignedInUser,
@@ -168,7 +169,7 @@ class SessionHeader(QFrame):
         return "  ".join(label.text() for label in parts)
 
 
-class LiveWindow(QMainWindow):
+class LiveWindow(DialogHost, QMainWindow):
     """Shows what the recorder produces and turns the nurse's actions into recorder commands."""
 
     #: Emitted after a command settles: name, error text ("" when it succeeded).
@@ -382,21 +383,6 @@ class LiveWindow(QMainWindow):
         self.message.setVisible(True)
         self._message_timer.start(MESSAGE_SHOWN_MS)
 
-    def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
-        """Open a dialog window-modal without blocking updates; ``on_accept`` runs when it is accepted."""
-        if self.dialog is not None and self.dialog.isVisible():
-            self.dialog.reject()
-        self.dialog = dialog
-        dialog.setStyleSheet(theme.STYLE_SHEET)
-        dialog.accepted.connect(lambda: on_accept(dialog))
-        dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
-        dialog.open()
-        return dialog
-
-    def _dialog_closed(self, dialog: QDialog) -> None:
-        if self.dialog is dialog:
-            self.dialog = None
-        dialog.deleteLater()
 
     def confirm(
         self, title: str, text: str, action: Callable[[], None], yes: str = "Yes", danger: bool = False

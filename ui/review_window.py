@@ -56,7 +56,7 @@ from monitor.readings import Parameter
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, Store, StoredAlarm, StoreError
 from ui import theme
-from ui.dialogs import SignedInUser, TextDialog
+from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.session_browser import length_text, phases_text
 from ui.trend_chart import TrendChart
 
@@ -261,7 +261,7 @@ class AddendumDialog(TextDialog):
         return self.about if self.about is not None and self.about_box.isChecked() else None
 
 
-class ReviewWindow(QMainWindow):
+class ReviewWindow(DialogHost, QMainWindow):
     """A stored session for review, addenda and exports."""
 
     #: An export ended: format, file, error text ("" when it worked).
@@ -963,20 +963,6 @@ class ReviewWindow(QMainWindow):
         self.message.setStyleSheet(f"background: {background}; color: {colour}; font-weight: bold; padding: 4px 8px;")
         self.message.setVisible(True)
 
-    def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
-        if self.dialog is not None and self.dialog.isVisible():
-            self.dialog.reject()
-        self.dialog = dialog
-        dialog.setStyleSheet(theme.STYLE_SHEET)
-        dialog.accepted.connect(lambda: on_accept(dialog))
-        dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
-        dialog.open()
-        return dialog
-
-    def _dialog_closed(self, dialog: QDialog) -> None:
-        if self.dialog is dialog:
-            self.dialog = None
-        dialog.deleteLater()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Wait for a running export to finish writing (it is short) before the window goes."""

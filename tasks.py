@@ -34,7 +34,7 @@ def _say(text: str) -> None:
 
 def ensure_environment(extras: tuple[str, ...] = ("dev",)) -> None:
     """Create the virtual environment and install the app with its test tools (and ``extras``) when needed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script runs under whatever python3 the user has
         sys.exit(f"Infusion Monitor needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     # The stamp holds the pyproject hash and, on a second line, the extras installed with it.

@@ -133,6 +133,10 @@ class Source(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the port; idempotent."""
 
+    def drain(self) -> list[Reading]:
+        """After :meth:`close`: readings that arrived (and may have been acknowledged) but were not read."""
+        return []
+
     def request_nibp(self) -> bool:
         """Start a cuff measurement now; False when the device cannot be asked."""
         return False

@@ -25,6 +25,7 @@ from drivers.emulator import EmulatedDevice, Frame, register_device
 from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
 from drivers.intellivue.emulator import IntelliVueMonitor
 from drivers.patient_feed import PatientFeed
+from drivers.settings import seconds
 from drivers.simulation import CUFF_DURATION_S, SimulatedPatient
 
 #: The emulated IntelliVue has been switched on this long before the patient's session starts.
@@ -32,16 +33,7 @@ MONITOR_UPTIME_S = 3600.0
 
 
 def _seconds(settings: Mapping[str, str], name: str, default: float) -> float:
-    text = settings.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"setting {name}='{text}' is not a number of seconds") from None
-    if not 0 < value <= 24 * 3600:
-        raise ValueError(f"setting {name}={text} must be a positive number of seconds")
-    return value
+    return seconds(settings, name, default, 0, 24 * 3600)
 
 
 def _switch(settings: Mapping[str, str], name: str, default: bool) -> bool:

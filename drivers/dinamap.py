@@ -36,6 +36,7 @@ from typing import ClassVar, Final
 
 from drivers.base import Decoder, OpenOptions, PortSettings, Source
 from drivers.serial_source import SerialDriver
+from drivers.settings import SettingsError, check_known, seconds
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
@@ -132,10 +133,6 @@ def parse_value(line: str, parameter: Parameter) -> float | None:
     return float(value)
 
 
-class SettingsError(ValueError):
-    """A driver setting that cannot be used; the message names it."""
-
-
 @dataclass(frozen=True, slots=True)
 class DinamapSettings:
     """Polling of the monitor (seconds) and the site-specific parts of the protocol."""
@@ -149,25 +146,10 @@ class DinamapSettings:
     def from_mapping(cls, settings: Mapping[str, str] | None) -> DinamapSettings:
         """Settings from ``--set key=value`` pairs, each checked with a message naming it."""
         given = dict(settings or {})
-        known = {"poll_interval", "reply_timeout", "spo2_command", "reply_checksum"}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            raise SettingsError(
-                f"unknown setting(s) {', '.join(unknown)} for ge-dinamap; known: {', '.join(sorted(known))}"
-            )
+        check_known(given, ("poll_interval", "reply_timeout", "spo2_command", "reply_checksum"), "ge-dinamap")
         default = cls()
-        values: dict[str, float] = {}
-        for name in ("poll_interval", "reply_timeout"):
-            text = given.get(name)
-            if text is None:
-                values[name] = getattr(default, name)
-                continue
-            try:
-                values[name] = float(text)
-            except ValueError:
-                raise SettingsError(f"setting {name}='{text}' is not a number of seconds") from None
-            if not 0.1 <= values[name] <= 600:
-                raise SettingsError(f"setting {name}={text} must be between 0.1 and 600 seconds")
+        values = {name: seconds(given, name, getattr(default, name), 0.1, 600)
+                  for name in ("poll_interval", "reply_timeout")}
         spo2 = given.get("spo2_command")
         if spo2 is not None:
             spo2 = spo2.strip()

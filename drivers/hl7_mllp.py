@@ -48,6 +48,7 @@ from drivers.base import (
     OpenOptions,
     Source,
 )
+from drivers.settings import SettingsError
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,6 @@ ERR_TABLE_VALUE = ("103", "Table value not found")
 ERR_UNSUPPORTED_TYPE = ("200", "Unsupported message type")
 ERR_UNSUPPORTED_EVENT = ("201", "Unsupported event code")
 ERR_APPLICATION = ("207", "Application internal error")
-
-
-class SettingsError(ValueError):
-    """A driver setting or address that cannot be used; the message names it."""
 
 
 def parse_address(text: str | None) -> tuple[str, int]:
@@ -623,6 +620,10 @@ class Hl7MllpSource(Source):
                 out.append(self._readings.get_nowait())
             except queue.Empty:
                 return out
+
+    def drain(self) -> list[Reading]:
+        """Readings of messages already acknowledged but not yet read (call after close)."""
+        return self.read(0)
 
     def take_link_events(self) -> list[Any]:
         """Connection changes since the last call."""

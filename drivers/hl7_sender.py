@@ -22,6 +22,7 @@ import hl7
 
 from drivers.hl7_mllp import MllpDeframer, frame
 from drivers.patient_feed import CuffResult, PatientFeed, Vitals
+from drivers.settings import check_known, seconds
 
 log = logging.getLogger(__name__)
 
@@ -204,21 +205,9 @@ class SenderOptions:
     @classmethod
     def from_mapping(cls, settings: dict[str, str]) -> SenderOptions:
         """Checked settings; a bad one raises ValueError naming it."""
-        known = {"interval", "family", "nbp_every", "cuff_s"}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: {', '.join(sorted(known))}"
-            )
-        values: dict[str, float] = {}
-        for name, default in (("interval", 5.0), ("nbp_every", 300.0), ("cuff_s", 35.0)):
-            text = settings.get(name)
-            try:
-                values[name] = default if text is None else float(text)
-            except ValueError:
-                raise ValueError(f"setting {name}='{text}' is not a number of seconds") from None
-            if not 0 < values[name] <= 24 * 3600:
-                raise ValueError(f"setting {name}={text} must be a positive number of seconds")
+        check_known(settings, ("interval", "family", "nbp_every", "cuff_s"), "hl7-mllp")
+        values = {name: seconds(settings, name, default, 0, 24 * 3600)
+                  for name, default in (("interval", 5.0), ("nbp_every", 300.0), ("cuff_s", 35.0))}
         family = settings.get("family", "noninv")
         if family not in FAMILIES:
             raise ValueError(f"setting family='{family}' must be one of {', '.join(FAMILIES)}")

@@ -339,10 +339,8 @@ def encode_packet(
     for i in range(FRAMES_PER_PACKET):
         st = status | (SYNC if i == 0 else 0)
         wave = max(0, min(round(pleth[i]), 0xFF if data_format == 2 else 0xFFFF))
-        if data_format == 2:
-            body = bytes([0x01, st, wave, data[i]])
-        else:
-            body = bytes([st, wave >> 8, wave & 0xFF, data[i]])
+        lead, wave_bytes = (b"\x01", [wave]) if data_format == 2 else (b"", [wave >> 8, wave & 0xFF])
+        body = lead + bytes([st, *wave_bytes, data[i]])
         out += body + bytes([sum(body) & 0xFF])
     return bytes(out)
 

@@ -80,6 +80,10 @@ class SerialSource(Source):
         """Stop reading and release the port; idempotent."""
         self.link.close()
 
+    def drain(self) -> list[Reading]:
+        """Decode bytes that arrived before the close but were not read (nothing is sent: the port is closed)."""
+        return self.read(0)
+
 
 class SerialDriver(Driver):
     """Base of drivers for devices on a serial port: subclasses give the decoder and port settings."""

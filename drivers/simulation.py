@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from monitor.constants import PLETH_RATE_HZ, SECONDS_PER_MINUTE
 from monitor.plan import SessionPlan
-from monitor.readings import Flag, Parameter, Reading
+from monitor.readings import NIBP_PARAMETERS, Flag, Parameter, Reading
 
 SCENARIOS: dict[str, str] = {
     "normal": "an uneventful session",
@@ -235,7 +235,7 @@ class SimulatedPatient:
         """A cuff measurement finishing at ``t`` (systolic, diastolic, mean)."""
         if self.cuff_fails(t):
             failed = frozenset({Flag.MEASUREMENT_FAILED})
-            return [Reading(t, p, None, source, failed) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)]
+            return [Reading(t, p, None, source, failed) for p in NIBP_PARAMETERS]
         rng = random.Random(f"{self.seed}:{round(t, 3)}")
         sys_true, dia_true = self.blood_pressure(t)
         sys_v = round(sys_true + rng.gauss(0.0, 3.0))

@@ -93,7 +93,8 @@ def _resample(text: str) -> float:
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH", help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
+    parser.add_argument("--db", metavar="PATH",
+                        help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +105,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=_speed, default=1.0, help="simulated clock speed-up, e.g. 60 (or max)")
     parser.add_argument("--seed", type=int, default=1, help="simulator seed")
     parser.add_argument("--pleth", action="store_true", help="simulate the 75 Hz pleth waveform")
-    parser.add_argument("--plan", type=_plan, help="advance phases by session time, e.g. baseline:5,infusion:40,recovery:30")
+    parser.add_argument("--plan", type=_plan,
+                        help="advance phases by session time, e.g. baseline:5,infusion:40,recovery:30")
     parser.add_argument("--patient", metavar="ID", help="patient identifier (MRN); kept apart from session data")
     parser.add_argument("--nurse", metavar="NAME", help="who is recording (initials are enough)")
     parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
@@ -141,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = sub.add_parser("record", help="record a session without a window")
     _add_source_options(record)
-    record.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS", help="stop after this many wall-clock seconds")
+    record.add_argument("--duration", type=_seconds, metavar="WALL_SECONDS",
+                        help="stop after this many wall-clock seconds")
     record.add_argument("--quiet", action="store_true", help="no progress line")
 
     sessions = sub.add_parser("sessions", help="list recorded sessions")
@@ -170,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(close)
     close.add_argument("--user", metavar="NAME", help="who closes it (for the audit log)")
+
+    review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
+    review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
+                        help="open this session at once (default: the session browser)")
+    _add_db(review)
+    review.add_argument("--user", metavar="NAME", help="who reviews (for addenda and the audit log)")
+    review.add_argument("--role", choices=["nurse", "physician", "admin"], default="physician",
+                        help="role of --user (default physician)")
 
     sub.add_parser("drivers", help="list device drivers")
 
@@ -316,10 +327,16 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
         last = store.last_data_at(row["id"])
         _, source = open_source(args, start_time=max(time.time(), last or 0.0))
-        recorder = Recorder.resume_session(
-            store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
-            nibp_schedule=schedule,
-        )
+        from monitor.session import SessionRuleError
+
+        try:
+            recorder = Recorder.resume_session(
+                store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
+                nibp_schedule=schedule,
+            )
+        except SessionRuleError as exc:
+            source.close()
+            raise CliError(str(exc)) from None
         engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
     else:
         driver_cls, source = open_source(args)
@@ -481,7 +498,8 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                 left = feed.status().queued
                 if left:
                     out.write(f"live feed: {left} messages wait in the queue for the next start\n")
-        out.write(f"session {recorder.session.id} {recorder.end_status}: {recorder.status().stored_readings} readings stored\n")
+        stored = recorder.status().stored_readings
+        out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
         return EXIT_OK
     finally:
         store.close()
@@ -623,21 +641,31 @@ def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def close_unfinished(store: Store, session: str, user: str | None) -> str:
+    """Close a session left unfinished by a crash, without resuming it; returns its id.
+
+    Nothing stored is removed: the session ends at its last stored reading and the audit log
+    says who closed it. Shared by ``infusion-monitor close`` and the session browser.
+    """
+    try:
+        row = store.session_row(session)
+    except SessionNotFound as exc:
+        raise CliError(str(exc)) from None
+    status = store.status_of(row)
+    if status != "unfinished":
+        raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
+    last = store.db.execute("SELECT MAX(t) FROM readings WHERE session_id = ?", [row["id"]]).fetchone()[0]
+    store.end_session(row["id"], "closed", row["started_at"] if last is None else float(last))
+    store.audit("session_closed_after_crash", user=user, session_id=row["id"])
+    return str(row["id"])
+
+
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     """Close an unfinished session without resuming it."""
     store = _open_store(args, must_exist=True)
     with store:
-        try:
-            row = store.session_row(args.session)
-        except SessionNotFound as exc:
-            raise CliError(str(exc)) from None
-        status = store.status_of(row)
-        if status != "unfinished":
-            raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
-        last = max((r.t for r in store.readings(row["id"])), default=row["started_at"])
-        store.end_session(row["id"], "closed", last)
-        store.audit("session_closed_after_crash", user=args.user, session_id=row["id"])
-        out.write(f"session {row['id']} closed; nothing stored was removed\n")
+        session_id = close_unfinished(store, args.session, args.user)
+        out.write(f"session {session_id} closed; nothing stored was removed\n")
     return EXIT_OK
 
 
@@ -719,9 +747,10 @@ def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
     import statistics
     import threading
 
-    from drivers.hl7_mllp import SettingsError, parse_address
+    from drivers.hl7_mllp import parse_address
     from drivers.hl7_sender import Hl7Sender, SenderOptions, run_sender
     from drivers.patient_feed import PatientFeed
+    from drivers.settings import SettingsError
     from drivers.simulation import ScenarioError
 
     if args.speed != 1.0:
@@ -781,18 +810,28 @@ def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
 FRONTENDS_GROUP = "infusion_monitor.frontends"
 
 
-def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
-    """Open the window, which the ``ui`` package registers as a front-end (the core never imports it)."""
+def _run_frontend(name: str, args: argparse.Namespace) -> int:
+    """Start a window the ``ui`` package registers as a front-end (the core never imports it)."""
     from importlib.metadata import entry_points
 
     found = {ep.name: ep for ep in entry_points(group=FRONTENDS_GROUP)}
-    if "gui" not in found:
+    if name not in found:
         raise CliError("no window front-end is installed (reinstall the package with its ui/ folder)")
     try:
-        run_gui = found["gui"].load()
+        run = found[name].load()
     except ImportError as exc:
         raise CliError(f"the window cannot start: {exc}") from None
-    return int(run_gui(args))
+    return int(run(args))
+
+
+def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
+    """Open the live window on a new (or resumed) session."""
+    return _run_frontend("gui", args)
+
+
+def cmd_review(args: argparse.Namespace, out: TextIO) -> int:
+    """Open the session browser, or one session in the review window."""
+    return _run_frontend("review", args)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
@@ -801,6 +840,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sessions": cmd_sessions,
     "export": cmd_export,
     "close": cmd_close,
+    "review": cmd_review,
     "drivers": cmd_drivers,
     "ports": cmd_ports,
     "emulate": cmd_emulate,
@@ -817,7 +857,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["gui", *argv])
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     out = out or sys.stdout
     try:
         return COMMANDS[args.command](args, out)

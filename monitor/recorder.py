@@ -30,6 +30,8 @@ from monitor.store import Store
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 0.05
+# Command arguments that identify a patient: they go to the patients table, never to the audit log.
+IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
 STORAGE_RETRY_S = 1.0
 
 
@@ -208,8 +210,13 @@ class Recorder:
         baseline_start = max((e.t for e in events if e.kind is EventKind.BASELINE_STARTED), default=None)
         recent = list(store.readings(session_id, since=baseline_start)) if baseline_start else []
         session.replay(events, recent)
-        store.claim_session(session_id)
+        if session.phase is Phase.COMPLETE:
+            # Nothing is left to record; taking the session over would only reopen a finished record.
+            raise SessionRuleError(
+                "this session had already reached 'complete' when it stopped; close it instead of resuming"
+            )
         source.open()
+        store.claim_session(session_id)
         session.advance(source.now())
         session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(source.now() - session.now, 1))
         store.audit("session_resumed", user=nurse, session_id=session_id)
@@ -348,8 +355,9 @@ class Recorder:
                 future.set_result(self._execute(command))
             except (SessionRuleError, ValueError, KeyError) as exc:
                 # A refused attempt (e.g. a limit change without the admin role) is audited too.
+                kept = {k: v for k, v in command.args.items() if k not in IDENTIFYING_ARGS}
                 self.store.audit(command.name + "_refused", user=command.user or self.nurse,
-                                 session_id=self.session.id, reason=str(exc), **command.args)
+                                 session_id=self.session.id, reason=str(exc), **kept)
                 future.set_exception(exc)
 
     def _execute(self, command: Command) -> Any:
@@ -378,6 +386,8 @@ class Recorder:
             return None
         if name == "change_source":
             return self._change_source(user, **args)
+        if name == "identify_patient":
+            return self._identify_patient(user, **args)
         if name == "sign_in":
             # The person now at the chair: later automatic actions (plan, close) are attributed to them.
             self.nurse = user
@@ -394,6 +404,28 @@ class Recorder:
             self.store.audit(name, user=user, session_id=s.id, **args)
             return result
         raise ValueError(f"unknown command '{name}'")
+
+    def _identify_patient(
+        self, user: str | None, mrn: str, patient_name: str | None = None, birth_date: str | None = None
+    ) -> str:
+        """Register (or find) the patient by MRN and attach this session to them.
+
+        The timeline and the audit log get the patient's random key only: identifiers stay in
+        the patients table, so a de-identified export cannot leak them through an event.
+        """
+        s = self.session
+        if s.phase is Phase.COMPLETE:
+            raise SessionRuleError("the session is complete; the patient can no longer be changed")
+        mrn = mrn.strip()
+        if not mrn:
+            raise ValueError("the MRN is needed to identify the patient")
+        patient_id = self.store.create_patient(
+            mrn, (patient_name or "").strip() or None, (birth_date or "").strip() or None
+        )
+        self.store.assign_patient(s.id, patient_id)
+        s.record(EventKind.PATIENT_IDENTIFIED, None, user, patient_key=patient_id)
+        self.store.audit("identify_patient", user=user, session_id=s.id, patient_key=patient_id)
+        return patient_id
 
     def _change_source(self, user: str | None, source: Source, driver: str, port: str | None = None) -> str:
         """Carry on the same session with another device (or the same device on another port).
@@ -431,9 +463,9 @@ class Recorder:
         if s.phase is Phase.SETUP:
             s.start_baseline(now, self.nurse)
         elif s.phase is Phase.BASELINE:
-            if now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE:
-                if not s.baseline_missing():
-                    s.start_infusion(now, self.nurse, by="plan")
+            baseline_over = now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE
+            if baseline_over and not s.baseline_missing():
+                s.start_infusion(now, self.nurse, by="plan")
         elif s.phase is Phase.INFUSION:
             if s.infusion_elapsed(now) >= plan.infusion_min * SECONDS_PER_MINUTE:
                 s.start_recovery(now, self.nurse)
@@ -540,9 +572,15 @@ class Recorder:
                 self.alarms.command("storage_failed", self.session.now, None, error=str(exc))
 
     def _close(self) -> None:
-        """Final flush and session close; the source is released even if storage fails."""
+        """Release the source, keep what it still held, flush, and close the session."""
         try:
-            s = self.session
+            # Close first so nothing new is accepted (or acknowledged), then keep what already was.
+            self.source.close()
+            self._pending.readings.extend(self._ingest(self.source.drain()))
+        except Exception:  # a failing port must not cost the rows already pending
+            log.exception("closing the source failed")
+        s = self.session
+        try:
             status = "complete" if s.phase is Phase.COMPLETE else "closed"
             if status == "closed":
                 s.record(EventKind.SESSION_CLOSED, s.now, self.nurse, phase=s.phase.value)
@@ -561,7 +599,7 @@ class Recorder:
                 log.error("session %s left unfinished: %d rows could not be written", s.id, len(self._pending))
                 self.end_status = "unfinished"
         finally:
-            self.source.close()
+            self.source.close()  # idempotent; also covers a failure above
 
     # -- status --------------------------------------------------------------------------
 

@@ -5,19 +5,37 @@ store, for the session search): per-phase statistics, the baseline against the e
 how long blood pressure and heart rate took to come back within 20 % of baseline after the
 infusion stopped, the cuff measurements as a table, and the search behind the session browser.
 Only reliable readings (a value, and no flag that makes it untrustworthy) enter any figure.
+
+For the review screen there are also whole-session arrays (trends and the pleth waveform read
+straight into numpy, so a 90-minute session is drawn without a loop per sample), the discharge
+scoring as recorded, and addenda: the only thing a finished session still accepts.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import statistics
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
 
 from monitor.alarms.model import Priority
 from monitor.exports.data import SessionRecord
-from monitor.readings import NIBP_PARAMETERS, NUMERIC_PARAMETERS, Parameter, Reading, flags_text
-from monitor.session import Baseline, EventKind, Phase
+from monitor.readings import (
+    NIBP_PARAMETERS,
+    NUMERIC_PARAMETERS,
+    UNRELIABLE,
+    Parameter,
+    Reading,
+    flags_text,
+    parse_flags,
+)
+from monitor.session import Baseline, EventKind, Phase, SessionEvent
 from monitor.store import SessionSummary, Store
 
 REVIEW_PHASES: Final = (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY)
@@ -209,12 +227,18 @@ class ReturnToBaseline:
 
 
 def _running_median(points: Sequence[tuple[float, float]], window_s: float) -> list[tuple[float, float]]:
+    """Median of the values in the ``window_s`` seconds up to each point (a sorted window, not a re-sort)."""
     out = []
     start = 0
-    for i, (t, _v) in enumerate(points):
+    window: list[float] = []
+    for t, v in points:
+        bisect.insort(window, v)
         while points[start][0] < t - window_s:
+            del window[bisect.bisect_left(window, points[start][1])]
             start += 1
-        out.append((t, float(statistics.median(v for _t, v in points[start : i + 1]))))
+        n = len(window)
+        middle = window[n // 2] if n % 2 else (window[n // 2 - 1] + window[n // 2]) / 2
+        out.append((t, float(middle)))
     return out
 
 
@@ -394,3 +418,184 @@ def search_sessions(
             continue
         out.append(found)
     return out
+
+
+# -- whole-session arrays for the review chart -----------------------------------------------------
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendArrays:
+    """One parameter over a whole session, as arrays in time order.
+
+    ``value`` is NaN where the reading had no value or a flag that makes it untrustworthy (the
+    chart leaves a gap there); ``doubtful`` marks readings that had a value the device flagged,
+    so the chart can still show them apart, and ``raw`` keeps those values.
+    """
+
+    t: FloatArray
+    value: FloatArray
+    raw: FloatArray
+    doubtful: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+
+def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
+    """Every numeric parameter of a session as arrays, read in one query without a loop per reading."""
+    # In index order (no sort in SQLite); the parameters are taken apart with numpy afterwards.
+    rows = store.db.execute(
+        "SELECT parameter, t, value, status FROM readings WHERE session_id = ? ORDER BY t, id", [session_id]
+    ).fetchall()
+    out: dict[Parameter, TrendArrays] = {}
+    if not rows:
+        return out
+    names, times, values, statuses = zip(*rows, strict=True)
+    t_all = np.asarray(times, dtype=np.float64)
+    raw_all = np.asarray(values, dtype=np.float64)  # None becomes NaN
+    # Few distinct status texts exist; judge each once and spread the verdict with numpy.
+    distinct, index = np.unique(np.asarray(statuses, dtype=object).astype(str), return_inverse=True)
+    unreliable_status = np.array([bool(parse_flags(text) & UNRELIABLE) for text in distinct], dtype=bool)
+    flagged = unreliable_status[index.reshape(-1)]
+    present = np.isfinite(raw_all)
+    doubtful_all = present & flagged
+    good_all = np.where(present & ~flagged, raw_all, np.nan)
+    parameter_names, which = np.unique(np.asarray(names, dtype=str), return_inverse=True)
+    which = which.reshape(-1)
+    for code, name in enumerate(parameter_names.tolist()):
+        try:
+            parameter = Parameter(name)
+        except ValueError:
+            continue
+        mine = which == code
+        out[parameter] = TrendArrays(
+            t=t_all[mine], value=good_all[mine], raw=raw_all[mine], doubtful=doubtful_all[mine]
+        )
+    return out
+
+
+def waveform_arrays(
+    store: Store, session_id: str, parameter: Parameter = Parameter.PLETH
+) -> tuple[FloatArray, FloatArray]:
+    """All samples of a stored waveform as (times, values) arrays; empty arrays when none was kept.
+
+    A gap between stored blocks (the probe was off, the link was lost) is kept as a NaN sample
+    so a chart does not draw a line across it.
+    """
+    times: list[FloatArray] = []
+    values: list[FloatArray] = []
+    last_end: float | None = None
+    for t0, rate, n, blob in store.db.execute(
+        "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ? ORDER BY t0",
+        [session_id, parameter.value],
+    ):
+        if not n or not rate:
+            continue
+        if last_end is not None and t0 - last_end > 3.0 / rate:
+            times.append(np.array([last_end + 1.0 / rate]))
+            values.append(np.array([np.nan]))
+        block_t = t0 + np.arange(n, dtype=np.float64) / rate
+        times.append(block_t)
+        values.append(np.frombuffer(blob, dtype=np.float32).astype(np.float64))
+        last_end = float(block_t[-1])
+    if not times:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(times), np.concatenate(values)
+
+
+# -- discharge as recorded, and addenda ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DischargeScoring:
+    """The discharge scoring recorded at the end of a session (the last one, if scored twice)."""
+
+    t: float
+    user: str | None
+    detail: Mapping[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        """Both scores passed, with an escort and the no-driving instruction acknowledged."""
+        return bool(self.detail.get("passed"))
+
+    @property
+    def reasons(self) -> list[str]:
+        """What stood in the way of discharge (empty when it passed)."""
+        return [str(r) for r in self.detail.get("reasons") or []]
+
+    def score(self, key: str) -> Mapping[str, Any] | None:
+        """One score's stored result (``aldrete`` or ``padss``): name, total, maximum, items."""
+        value = self.detail.get(key)
+        return value if isinstance(value, Mapping) else None
+
+
+def discharge_scoring(record: SessionRecord) -> DischargeScoring | None:
+    """The last ``discharge_scored`` event of the session, None when discharge was never scored."""
+    scored = [e for e in record.events if e.kind is EventKind.DISCHARGE_SCORED]
+    if not scored:
+        return None
+    last = scored[-1]
+    return DischargeScoring(last.t, last.user, dict(last.detail))
+
+
+class AddendumRefused(ValueError):
+    """An addendum that cannot be written, with the reason in words a user can act on."""
+
+
+#: Sessions whose recording is over; only they take addenda (a running one takes notes instead).
+FINISHED_STATUSES: Final = frozenset({"complete", "closed"})
+
+
+def add_addendum(
+    store: Store,
+    session_id: str,
+    text: str,
+    *,
+    user: str,
+    role: str | None = None,
+    refers_to_at: float | None = None,
+    now: float | None = None,
+) -> SessionEvent:
+    """Append an addendum to a finished session, with who wrote it and when, and audit it.
+
+    The recorded data stay as they were: the addendum is a new timeline entry of kind
+    ``addendum`` stamped with the wall-clock time of writing; ``refers_to_at`` optionally names
+    the moment of the session it is about.
+    """
+    text = text.strip()
+    if not text:
+        raise AddendumRefused("an addendum needs some text")
+    if not user.strip():
+        raise AddendumRefused("an addendum must be signed: sign in first")
+    row = store.session_row(session_id)
+    status = store.status_of(row)
+    if status not in FINISHED_STATUSES:
+        if status == "recording":
+            raise AddendumRefused("this session is still being recorded: add notes from the live window")
+        raise AddendumRefused(f"this session is {status}: resume or close it before adding to it")
+    written_at = time.time() if now is None else now
+    detail: dict[str, Any] = {"text": text}
+    if role:
+        detail["role"] = role
+    if refers_to_at is not None:
+        detail["refers_to_at"] = float(refers_to_at)
+    event = SessionEvent(
+        t=written_at, kind=EventKind.ADDENDUM, phase=Phase(row["phase"]), user=user, detail=detail
+    )
+    store.write_batch(row["id"], events=[event])
+    store.audit("addendum", user=user, session_id=row["id"], **detail)
+    return event
+
+
+def addendum_text(event: SessionEvent) -> str:
+    """The text of an addendum (or of a note, quick event or score) as one line."""
+    detail = dict(event.detail)
+    if event.kind is EventKind.SCORE:
+        return f"{detail.get('scale', 'score')} {detail.get('value', '')}".strip()
+    text = detail.get("text") or detail.get("label") or ""
+    if not text and detail:
+        text = json.dumps(detail, default=str)
+    return str(text)

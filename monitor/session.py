@@ -64,6 +64,7 @@ class EventKind(StrEnum):
     LINK_RESTORED = "link_restored"
     TECHNICAL = "technical"
     DEVICE_CHANGED = "device_changed"
+    PATIENT_IDENTIFIED = "patient_identified"
     SETTINGS_CHANGED = "settings_changed"
 
 

@@ -8,6 +8,7 @@ Patient identifiers live only in ``patients``; every other table refers to a ran
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from monitor.constants import STALE_HEARTBEAT_S
+from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
 from monitor.readings import Flag, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 
@@ -36,11 +37,11 @@ class SessionNotFound(StoreError):
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
-    db["patients"].create(
+    db.table("patients").create(
         {"id": str, "mrn": str, "name": str, "birth_date": str, "created_at": float},
         pk="id",
     )
-    db["sessions"].create(
+    db.table("sessions").create(
         {
             "id": str,
             "patient_id": str,
@@ -62,7 +63,7 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("patient_id", "patients", "id")],
     )
-    db["readings"].create(
+    db.table("readings").create(
         {
             "id": int,
             "session_id": str,
@@ -76,9 +77,9 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"session_id", "t", "parameter", "unit"},
     )
-    db["readings"].create_index(["session_id", "t"])
+    db.table("readings").create_index(["session_id", "t"])
     # Waveforms are kept as blocks of float32 samples: a 90-minute pleth is 400k samples.
-    db["waveforms"].create(
+    db.table("waveforms").create(
         {
             "id": int,
             "session_id": str,
@@ -92,8 +93,8 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["waveforms"].create_index(["session_id", "parameter", "t0"])
-    db["events"].create(
+    db.table("waveforms").create_index(["session_id", "parameter", "t0"])
+    db.table("events").create(
         {
             "id": int,
             "session_id": str,
@@ -106,8 +107,8 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"session_id", "t", "kind"},
     )
-    db["events"].create_index(["session_id", "t"])
-    db["alarms"].create(
+    db.table("events").create_index(["session_id", "t"])
+    db.table("alarms").create(
         {
             "id": str,
             "session_id": str,
@@ -127,8 +128,8 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["alarms"].create_index(["session_id", "started_at"])
-    db["audit"].create(
+    db.table("alarms").create_index(["session_id", "started_at"])
+    db.table("audit").create(
         {"id": int, "at": float, "user": str, "action": str, "session_id": str, "detail": str},
         pk="id",
         not_null={"at", "action"},
@@ -273,10 +274,8 @@ class Store:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self.db.conn.close()
-        except sqlite3.Error:
-            pass
 
     def __enter__(self) -> Store:
         return self
@@ -298,7 +297,7 @@ class Store:
                 return str(row[0])
         patient_id = new_id()
         with self.transaction():
-            self.db["patients"].insert(
+            self.db.table("patients").insert(
                 {"id": patient_id, "mrn": mrn, "name": name, "birth_date": birth_date, "created_at": time.time()}
             )
         return patient_id
@@ -317,7 +316,7 @@ class Store:
         """Open a new session owned by this process."""
         session_id = new_id()
         with self.transaction():
-            self.db["sessions"].insert(
+            self.db.table("sessions").insert(
                 {
                     "id": session_id,
                     "patient_id": patient_id,
@@ -336,6 +335,11 @@ class Store:
                 }
             )
         return session_id
+
+    def assign_patient(self, session_id: str, patient_id: str) -> None:
+        """Attach a session to a patient (identified at the chair after the recording started)."""
+        with self.transaction():
+            self.db.execute("UPDATE sessions SET patient_id = ? WHERE id = ?", [patient_id, session_id])
 
     def claim_session(self, session_id: str) -> None:
         """Take over an unfinished session so that this process continues it."""
@@ -388,7 +392,7 @@ class Store:
                     ],
                 )
             for alarm in alarms:
-                self.db["alarms"].upsert(dict(alarm, session_id=session_id), pk="id")
+                self.db.table("alarms").upsert(dict(alarm, session_id=session_id), pk="id")
             if session_update:
                 sets = ", ".join(f"{key} = ?" for key in session_update)
                 conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*session_update.values(), session_id])
@@ -571,10 +575,7 @@ class Store:
 
 def _waveform_row(session_id: str, parameter: str, source: str, samples: list[Reading]) -> tuple[Any, ...]:
     t0 = samples[0].t
-    if len(samples) > 1:
-        rate = (len(samples) - 1) / max(samples[-1].t - t0, 1e-6)
-    else:
-        rate = 75.0
+    rate = (len(samples) - 1) / max(samples[-1].t - t0, 1e-6) if len(samples) > 1 else PLETH_RATE_HZ
     values = array("f", [s.value if s.value is not None else float("nan") for s in samples])
     flags: set[Flag] = set()
     for s in samples:

@@ -1,4 +1,4 @@
-"""Starts the Qt application for ``infusion-monitor gui``: sign-in, then the live window."""
+"""Starts the Qt application for ``infusion-monitor gui``: sign-in, unfinished sessions, then the live window."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from monitor.cli import FEED_DRAIN_S, CliError, _open_store, _port_overrides, make_recorder, start_feed
+from monitor.store import Store, StoreError
 from ui import theme
 from ui.bridge import RecorderBridge
 from ui.dialogs import SignedInUser, SignInDialog
 from ui.live_window import LiveWindow
+from ui.session_browser import UnfinishedSessionsDialog
 from ui.settings_dialog import DeviceChoice
 
 
@@ -30,25 +35,28 @@ def sign_in_at_start(args: argparse.Namespace) -> SignedInUser | None:
     return dialog.user()
 
 
-def run_gui(args: argparse.Namespace) -> int:
-    """Open the window on a new (or resumed) session; returns the process exit code."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Infusion Monitor")
-    user = sign_in_at_start(args)
-    if user is None:
-        return 0
-    args.nurse = user.name
-    store = _open_store(args)
-    try:
-        recorder = make_recorder(args, store)
-    except CliError:
-        store.close()
-        raise
-    try:
-        feed = start_feed(args, store, recorder)
-    except CliError:
-        store.close()
-        raise
+@dataclass
+class LiveRun:
+    """A live window recording one session, with what it needs to shut down cleanly."""
+
+    window: LiveWindow
+    bridge: RecorderBridge
+    feed: Any
+
+    def shutdown(self) -> None:
+        """Stop recording (everything is flushed), stop the feed, let the window go."""
+        if self.window.isVisible():
+            self.window.force_close()  # stops the recorder; everything is flushed
+        self.bridge.stop()
+        if self.feed is not None:
+            self.feed.stop(drain_s=FEED_DRAIN_S)
+        self.window.deleteLater()
+
+
+def start_live(args: argparse.Namespace, user: SignedInUser, store: Store) -> LiveRun:
+    """Build the recorder for a new or resumed (``args.resume``) session and show its live window."""
+    recorder = make_recorder(args, store)
+    feed = start_feed(args, store, recorder)
     device = DeviceChoice(
         driver=args.driver, port=args.port, port_overrides=_port_overrides(args), scenario=args.scenario,
         speed=args.speed, pleth=args.pleth,
@@ -61,6 +69,38 @@ def run_gui(args: argparse.Namespace) -> int:
     bridge.start()
     if user.role != "nurse":
         window.set_user(user)  # the recorder knows the name; the role goes to the audit log
+    return LiveRun(window, bridge, feed)
+
+
+def offer_unfinished(db_path: Path, user: SignedInUser) -> str | None:
+    """When sessions were left unfinished, ask: resume one (its id is returned), close them, or ignore."""
+    with Store(db_path, readonly=True) as reader:
+        if not reader.unfinished_sessions():
+            return None
+    dialog = UnfinishedSessionsDialog(db_path, user)
+    code = dialog.exec()
+    chosen = dialog.chosen if code == UnfinishedSessionsDialog.RESUME else None
+    dialog.deleteLater()
+    return chosen
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the window on a new (or resumed) session; returns the process exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Infusion Monitor")
+    user = sign_in_at_start(args)
+    if user is None:
+        return 0
+    args.nurse = user.name
+    store = _open_store(args)
+    try:
+        if not args.resume:
+            args.resume = offer_unfinished(store.path, user)
+        run = start_live(args, user, store)
+    except (CliError, StoreError):
+        store.close()
+        raise
+    window = run.window
     # Ctrl-C / SIGTERM close the window (and so the session) cleanly; the timer lets Python see signals.
     # The handler only schedules the close: it may run in the middle of a paint, where closing
     # the window at once would destroy the surface being painted.
@@ -73,14 +113,9 @@ def run_gui(args: argparse.Namespace) -> int:
         code = app.exec()
     finally:
         wake.stop()
-        if window.isVisible():
-            window.force_close()  # stops the recorder; everything is flushed
-        bridge.stop()
-        if feed is not None:
-            feed.stop(drain_s=FEED_DRAIN_S)
+        run.shutdown()
         # Widgets must go before the QApplication does, or pyqtgraph can crash at exit; only the
         # deferred deletions are run here, so no repaint reaches a window whose handle is gone.
-        window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         store.close()
     return int(code)

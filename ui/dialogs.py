@@ -8,8 +8,9 @@ dialog and accept it like a person would.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
@@ -33,6 +34,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ui import theme
 
 ROLES = ("nurse", "physician", "admin")
 
@@ -109,6 +112,55 @@ class SignInDialog(QDialog):
     def user(self) -> SignedInUser:
         """The person who signed in."""
         return SignedInUser(self.name_edit.text().strip(), self.role_box.currentText())
+
+
+class PatientDialog(QDialog):
+    """Who is in the chair: MRN (required), name and birth date (optional)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Identify the patient")
+        form = QFormLayout(self)
+        self.mrn_edit = QLineEdit()
+        self.mrn_edit.setPlaceholderText("medical record number")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("optional")
+        self.birth_edit = QLineEdit()
+        self.birth_edit.setPlaceholderText("YYYY-MM-DD, optional")
+        form.addRow("MRN", self.mrn_edit)
+        form.addRow("Name", self.name_edit)
+        form.addRow("Birth date", self.birth_edit)
+        self.message = QLabel("Identifiers are kept apart from the session's data.")
+        self.message.setObjectName("dim")
+        form.addRow(self.message)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._check)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.setMinimumWidth(440)
+
+    def _check(self) -> None:
+        problem = ""
+        if not self.mrn_edit.text().strip():
+            problem = "Enter the MRN."
+        elif self.birth_edit.text().strip():
+            try:
+                date.fromisoformat(self.birth_edit.text().strip())
+            except ValueError:
+                problem = "Write the birth date as YYYY-MM-DD."
+        if problem:
+            self.message.setText(problem)
+            self.message.setStyleSheet("color: #ffd24a;")
+            return
+        self.accept()
+
+    def values(self) -> dict[str, str]:
+        """Arguments of the ``identify_patient`` command."""
+        return {
+            "mrn": self.mrn_edit.text().strip(),
+            "patient_name": self.name_edit.text().strip(),
+            "birth_date": self.birth_edit.text().strip(),
+        }
 
 
 class ConfirmDialog(QDialog):
@@ -326,3 +378,28 @@ class AlarmLogDialog(QDialog):
                 self.table.setItem(i, j, QTableWidgetItem(str(value)))
         self.table.resizeColumnsToContents()
         self.note.setText(note or f"{len(rows)} alarms in this session")
+
+
+class DialogHost:
+    """Opens one dialog at a time window-modal, without blocking the window's updates.
+
+    Mixed into a window that has a ``dialog`` attribute (None when no dialog is open).
+    """
+
+    dialog: QDialog | None
+
+    def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
+        """Open ``dialog`` (closing any other); ``on_accept`` runs when it is accepted."""
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.reject()
+        self.dialog = dialog
+        dialog.setStyleSheet(theme.STYLE_SHEET)
+        dialog.accepted.connect(lambda: on_accept(dialog))
+        dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
+        dialog.open()
+        return dialog
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
 from monitor.readings import Reading
 from monitor.session import Baseline
 

@@ -48,7 +48,9 @@ from ui.dialogs import (
     AlarmLogDialog,
     CadssDialog,
     ConfirmDialog,
+    DialogHost,
     LevelDialog,
+    PatientDialog,
     SignedInUser,
     SignInDialog,
     TextDialog,
@@ -82,6 +84,14 @@ ALARM_COMMANDS = frozenset({
 })
 
 MESSAGE_SHOWN_MS = 12_000
+
+# The phase button drawn as the primary action in each phase: the step that normally comes next.
+NEXT_STEP: dict[Phase, str] = {
+    Phase.SETUP: "start_baseline",
+    Phase.BASELINE: "start_infusion",
+    Phase.INFUSION: "start_recovery",
+    Phase.RECOVERY: "complete",
+}
 
 
 def _clock(seconds: float | None) -> str:
@@ -128,6 +138,9 @@ class SessionHeader(QFrame):
         self.clock = QLabel("")
         self.clock.setStyleSheet("font-size: 22px; font-weight: bold;")
         layout.addWidget(self.patient)
+        self.patient_button = QPushButton("Identify…")
+        self.patient_button.setToolTip("Enter the patient's MRN (and name, birth date)")
+        layout.addWidget(self.patient_button)
         layout.addSpacing(12)
         layout.addWidget(self.phase)
         layout.addSpacing(8)
@@ -156,7 +169,7 @@ class SessionHeader(QFrame):
         return "  ".join(label.text() for label in parts)
 
 
-class LiveWindow(QMainWindow):
+class LiveWindow(DialogHost, QMainWindow):
     """Shows what the recorder produces and turns the nurse's actions into recorder commands."""
 
     #: Emitted after a command settles: name, error text ("" when it succeeded).
@@ -184,6 +197,7 @@ class LiveWindow(QMainWindow):
         self.moaas_due = False
         self._close_confirmed = False
         self._limits_key: tuple[EngineLimit, ...] | None = None
+        self.browser: QWidget | None = None
 
         self.setWindowTitle("Infusion Monitor")
         self.resize(1600, 900)
@@ -245,6 +259,7 @@ class LiveWindow(QMainWindow):
         self._install_shortcuts()
         self._show_user()
         self.header.patient.setText(f"Patient: {self._patient_text()}")
+        self.header.patient_button.clicked.connect(self.identify_patient)
         if not self.alarms_available:
             self._default_limits()
         bridge.updates.connect(self.on_updates)
@@ -276,7 +291,7 @@ class LiveWindow(QMainWindow):
             "start_recovery": self._button("Start recovery", self.start_recovery),
             "complete": self._button("Discharge…", self.discharge),
         }
-        self.phase_buttons["start_infusion"].setObjectName("primary")
+        self._highlight_next_step(NEXT_STEP[Phase.SETUP])
         for col, button in enumerate(self.phase_buttons.values()):
             grid.addWidget(button, 0, col)
         self.nibp_button = self._button("NIBP now (B)", self.nibp_now)
@@ -303,6 +318,10 @@ class LiveWindow(QMainWindow):
         for button in (self.note_button, self.moaas_button, self.rass_button, self.cadss_button):
             grid.addWidget(button, 1, col)
             col += 1
+        self.sessions_button = self._button(
+            "Sessions…", self.open_sessions, "Recorded sessions: review, reports, unfinished sessions"
+        )
+        grid.addWidget(self.sessions_button, 1, col, 1, 2)
         return panel
 
     def _install_shortcuts(self) -> None:
@@ -364,21 +383,6 @@ class LiveWindow(QMainWindow):
         self.message.setVisible(True)
         self._message_timer.start(MESSAGE_SHOWN_MS)
 
-    def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
-        """Open a dialog window-modal without blocking updates; ``on_accept`` runs when it is accepted."""
-        if self.dialog is not None and self.dialog.isVisible():
-            self.dialog.reject()
-        self.dialog = dialog
-        dialog.setStyleSheet(theme.STYLE_SHEET)
-        dialog.accepted.connect(lambda: on_accept(dialog))
-        dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
-        dialog.open()
-        return dialog
-
-    def _dialog_closed(self, dialog: QDialog) -> None:
-        if self.dialog is dialog:
-            self.dialog = None
-        dialog.deleteLater()
 
     def confirm(
         self, title: str, text: str, action: Callable[[], None], yes: str = "Yes", danger: bool = False
@@ -502,6 +506,26 @@ class LiveWindow(QMainWindow):
 
         self._open(TextDialog(self, text, prompt), record)
 
+    def identify_patient(self) -> None:
+        """Enter who is in the chair; changing an identified patient asks first."""
+        if self._blocked():
+            return
+
+        def record(dialog: QDialog) -> None:
+            self.send("identify_patient", lambda _r: self._patient_identified(), **dialog.values())  # type: ignore[attr-defined]
+
+        def ask() -> None:
+            self._open(PatientDialog(self), record)
+
+        if self.header.patient.text() != "Patient: not entered":
+            self.confirm("Change patient", "This session already has a patient. Attach it to another patient?",
+                         ask, yes="Change patient", danger=True)
+        else:
+            ask()
+
+    def _patient_identified(self) -> None:
+        self.header.patient.setText(f"Patient: {self._patient_text()}")
+
     def add_note(self) -> None:
         """A free-text note on the timeline."""
         if self._blocked():
@@ -577,6 +601,29 @@ class LiveWindow(QMainWindow):
         dialog.show_alarms(alarms, note)
         self._open(dialog, lambda _d: None)
         return dialog
+
+    # -- other sessions ------------------------------------------------------------------------------
+
+    def open_sessions(self) -> QWidget | None:
+        """The session browser beside this window (review and reports; recording goes on)."""
+        if self.locked:
+            self.show_message("The screen is locked: sign in to see other sessions.")
+            return None
+        from ui.session_browser import SessionBrowser
+
+        if self.browser is None:
+            self.browser = SessionBrowser(
+                self.bridge.recorder.store.path, self.user, can_resume=False,
+                resume_note="This window is recording a session. End it first: the monitor offers unfinished "
+                            "sessions for resuming when it starts (or use `infusion-monitor review`).",
+            )
+        else:
+            self.browser.user = self.user  # type: ignore[attr-defined]
+            self.browser.refresh()  # type: ignore[attr-defined]
+        self.browser.show()
+        self.browser.raise_()
+        self.browser.activateWindow()
+        return self.browser
 
     # -- sign-in, lock, settings -----------------------------------------------------------------
 
@@ -817,6 +864,17 @@ class LiveWindow(QMainWindow):
         b["start_recovery"].setEnabled(running and phase is Phase.INFUSION)
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
         self.nibp_button.setEnabled(running and status.can_start_nibp)
+        self.header.patient_button.setEnabled(running and phase is not Phase.COMPLETE)
+        self._highlight_next_step(NEXT_STEP.get(phase))
+
+    def _highlight_next_step(self, name: str | None) -> None:
+        """The button of the step that normally comes next is the one drawn as primary."""
+        for key, button in self.phase_buttons.items():
+            wanted = "primary" if key == name else ""
+            if button.objectName() != wanted:
+                button.setObjectName(wanted)
+                button.style().unpolish(button)
+                button.style().polish(button)
 
     def on_finished(self, status: str) -> None:
         """The recorder ended (session complete, stopped, or failed)."""
@@ -854,6 +912,10 @@ class LiveWindow(QMainWindow):
         self.close()
 
     def _shutdown(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.browser.deleteLater()
+            self.browser = None
         self.alarm_bar.stop_flashing()
         self._message_timer.stop()
         if self.sound is not None:

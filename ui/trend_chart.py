@@ -2,8 +2,11 @@
 alarm-limit lines, event and note markers, and an optional 10-second pleth strip.
 
 The chart is fed in batches (:meth:`TrendChart.add_readings`) and redrawn once per UI tick
-(:meth:`TrendChart.refresh`), or given a whole stored session at once (:meth:`TrendChart.load_session`),
-so the live window and a review window share it.
+(:meth:`TrendChart.refresh`), or given a whole stored session at once (:meth:`TrendChart.load_session`
+from readings, :meth:`TrendChart.load_arrays` from numpy arrays), so the live window and a review
+window share it. In review (``live=False``) there is no following: the view shows the whole
+session until the user zooms, and the button returns to the whole session; the stored pleth can
+be laid under the trends on the same time axis (:meth:`TrendChart.show_pleth_track`).
 
 Live follow: while following, the time axis shows the whole session up to now. Zooming or
 panning with the mouse leaves the live view: a view whose right edge touches "now" keeps
@@ -14,9 +17,10 @@ Data keep flowing either way; the Live button returns to the whole session.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,6 +36,8 @@ from ui import theme
 from ui.trend_buffer import RingBuffer, TrendBuffer
 
 PLETH_STRIP_S = 10.0
+#: A stored pleth is drawn as a waveform when at most this many seconds are on screen.
+PLETH_READABLE_S = 120.0
 PLETH_CAPACITY = int(PLETH_STRIP_S * PLETH_RATE_HZ)
 
 # Nominal value ranges; a plot widens only when data fall outside them.
@@ -86,6 +92,21 @@ class FollowMode(StrEnum):
     WHOLE = "whole"  # the whole session up to now (live)
     TAIL = "tail"  # a fixed-width window whose right edge is now
     HOLD = "hold"  # where the user left it
+
+
+# What the line above the chart says, live or in review, for each follow mode.
+_VIEW_TEXT: dict[bool, dict[FollowMode, str]] = {
+    True: {
+        FollowMode.WHOLE: "whole session · live",
+        FollowMode.TAIL: "zoomed · following now",
+        FollowMode.HOLD: "looking back · new data still recorded — press Live to return",
+    },
+    False: {
+        FollowMode.WHOLE: "whole session · drag to pan, wheel to zoom",
+        FollowMode.TAIL: "zoomed in — Whole session shows all of it",
+        FollowMode.HOLD: "zoomed in — Whole session shows all of it",
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +216,9 @@ class TrendChart(QWidget):
 
     follow_changed = Signal(str)  # FollowMode value
 
-    def __init__(self, parent: QWidget | None = None, *, show_live_button: bool = True) -> None:
+    def __init__(self, parent: QWidget | None = None, *, show_live_button: bool = True, live: bool = True) -> None:
         super().__init__(parent)
+        self.live = live
         self.follow = FollowMode.WHOLE
         self.session_start: float | None = None
         self.now: float | None = None
@@ -211,16 +233,22 @@ class TrendChart(QWidget):
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self.marker_count = 0
+        #: Vertical distance (fraction of the plot) between neighbouring marker labels; a short plot needs more.
+        self.marker_step = 0.08
         self._applying_range = False
+        self.pleth_track: pg.PlotItem | None = None
+        self.pleth_track_curve: pg.PlotDataItem | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         bar = QHBoxLayout()
-        self.view_label = QLabel("whole session · live")
+        self.view_label = QLabel(_VIEW_TEXT[live][FollowMode.WHOLE])
         self.view_label.setObjectName("dim")
-        self.live_button = QPushButton("Live")
-        self.live_button.setToolTip("Back to the whole session, following new data (L)")
+        self.live_button = QPushButton("Live" if live else "Whole session")
+        self.live_button.setToolTip(
+            "Back to the whole session, following new data (L)" if live else "Show the whole session again (Home)"
+        )
         self.live_button.clicked.connect(self.go_live)
         self.live_button.setVisible(show_live_button)
         self.live_button.setEnabled(False)
@@ -490,7 +518,8 @@ class TrendChart(QWidget):
                 line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
                 if key == "hr":
                     label = pg.InfLineLabel(
-                        line, text=text, position=0.62 - 0.08 * (self.marker_count % 3), anchors=[(0, 0.5), (0, 0.5)]
+                        line, text=text, position=0.62 - self.marker_step * (self.marker_count % 3),
+                        anchors=[(0, 0.5), (0, 0.5)],
                     )
                     label.setColor(colour)
                     label.setFont(_font(LABEL_FONT_PX))
@@ -521,6 +550,99 @@ class TrendChart(QWidget):
         last = max([*(r.t for r in batch[-1:]), *(e.t for e in events[-1:])], default=self.session_start)
         self.follow = FollowMode.WHOLE
         self.refresh(end if end is not None else last)
+
+    def load_arrays(
+        self,
+        series: Mapping[Parameter, Any],
+        events: Sequence[SessionEvent],
+        end: float | None = None,
+    ) -> None:
+        """Show a whole stored session from per-parameter arrays (review), with no loop per reading.
+
+        ``series`` maps a parameter to an object with ``t``, ``value`` (NaN where not trusted),
+        ``raw`` and ``doubtful`` arrays, as :func:`monitor.review.trend_arrays` returns them.
+        """
+        self.clear()
+        first: list[float] = []
+        last: list[float] = []
+        for parameter, arrays in series.items():
+            target = self.series.get(parameter)
+            if target is None or not len(arrays.t):
+                continue
+            target.good.extend(arrays.t, arrays.value)
+            doubtful = np.asarray(arrays.doubtful, dtype=bool)
+            if doubtful.any():
+                target.questionable.extend(arrays.t[doubtful], arrays.raw[doubtful])
+            target.dirty = True
+            first.append(float(arrays.t[0]))
+            last.append(float(arrays.t[-1]))
+        systolic, diastolic = series.get(Parameter.NIBP_SYS), series.get(Parameter.NIBP_DIA)
+        if systolic is not None and diastolic is not None:
+            sys_ok, dia_ok = np.isfinite(systolic.value), np.isfinite(diastolic.value)
+            both, i, j = np.intersect1d(systolic.t[sys_ok], diastolic.t[dia_ok], return_indices=True)
+            if both.size:
+                pair_y = np.empty(2 * both.size)
+                pair_y[0::2] = systolic.value[sys_ok][i]
+                pair_y[1::2] = diastolic.value[dia_ok][j]
+                self.cuff_pairs.extend(np.repeat(both, 2), pair_y)
+                self._pairs_dirty = True
+        first.extend(e.t for e in events[:1])
+        last.extend(e.t for e in events[-1:])
+        self.session_start = min(first) if first else None
+        self.set_phases(phase_spans(events))
+        self.add_events(events)
+        self.follow = FollowMode.WHOLE
+        self.refresh(end if end is not None else max(last, default=self.session_start))
+
+    def show_pleth_track(self, t: np.ndarray, v: np.ndarray) -> None:
+        """Lay a stored waveform under the trends on the same time axis (review of a whole session)."""
+        if self.pleth_track is None:
+            plot = self.graphics.addPlot(row=3, col=0, axisItems={"bottom": pg.DateAxisItem()})
+            plot.setLabel("left", "Pleth", color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
+            plot.getAxis("left").setWidth(64)
+            plot.getAxis("left").setStyle(showValues=False)
+            plot.getAxis("bottom").setTickFont(_font(AXIS_FONT_PX))
+            plot.getAxis("bottom").setTextPen(theme.TEXT_DIM)
+            plot.setMouseEnabled(x=True, y=False)
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            # Its own data must not widen the shared time axis: the view is the chart's to set.
+            plot.getViewBox().disableAutoRange()
+            plot.setXLink(self.plots["hr"])
+            plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
+            # The time labels move to the lowest plot.
+            self.plots["nibp"].getAxis("bottom").setStyle(showValues=False)
+            self.graphics.ci.layout.setRowStretchFactor(3, 5)
+            # One-pixel pen: a whole session's pleth envelope is thousands of steep strokes, and wider
+            # pens send each through Qt's path stroker (seconds per paint instead of milliseconds).
+            curve = plot.plot(pen=_pen(theme.PARAMETER_COLOURS[Parameter.PLETH], 1), connect="finite")
+            self._tune(curve)
+            hint = pg.TextItem("", color=theme.TEXT, anchor=(0, 0), fill=pg.mkBrush(11, 15, 19, 220))
+            hint.setFont(_font(LABEL_FONT_PX))
+            plot.addItem(hint, ignoreBounds=True)
+            self.pleth_track, self.pleth_track_curve, self._pleth_hint = plot, curve, hint
+            plot.getViewBox().sigXRangeChanged.connect(self._pleth_view_changed)
+        assert self.pleth_track_curve is not None
+        self.pleth_track_curve.setData(t, v)
+        finite = v[np.isfinite(v)]
+        if finite.size:
+            low, high = float(finite.min()), float(finite.max())
+            pad = 0.05 * (high - low or 1.0)
+            self.pleth_track.setYRange(low - pad, high + pad, padding=0)
+        self._apply_follow()
+        self._pleth_view_changed()
+
+    def _pleth_view_changed(self, *_args: object) -> None:
+        """Wider than a readable waveform, the pleth track shows a hint to zoom in instead."""
+        if self.pleth_track is None or self.pleth_track_curve is None:
+            return
+        (left, right), (_low, high) = self.pleth_track.getViewBox().viewRange()
+        readable = right - left <= PLETH_READABLE_S
+        # Minutes of pulses squeezed into a few pixels are a solid band that says nothing and hides
+        # nothing worth seeing: the waveform is drawn only where its shape can be read.
+        self.pleth_track_curve.setVisible(readable)
+        self._pleth_hint.setText("" if readable else "pleth recorded · zoom in to under 2 minutes to see the waveform")
+        self._pleth_hint.setPos(left, high)
 
     # -- drawing ------------------------------------------------------------------------------
 
@@ -586,7 +708,13 @@ class TrendChart(QWidget):
             return
         view = self.plots["hr"].getViewBox()
         if self.follow is FollowMode.WHOLE:
-            left, right = self.session_start, whole_session_right_edge(self.session_start, self.now)
+            span = max(self.now - self.session_start, 60.0)
+            if self.live:
+                left, right = self.session_start, whole_session_right_edge(self.session_start, self.now)
+            else:
+                # The first phase's label and the last marker's text stay inside the plot.
+                left = self.session_start - 0.01 * span
+                right = self.session_start + span + max(30.0, 0.03 * span) + 0.04 * span
         else:
             width = view.viewRange()[0][1] - view.viewRange()[0][0]
             right = self.now + 0.03 * width
@@ -606,15 +734,11 @@ class TrendChart(QWidget):
         self._set_follow(mode)
 
     def _set_follow(self, mode: FollowMode) -> None:
+        if not self.live and mode is FollowMode.TAIL:
+            mode = FollowMode.HOLD  # a stored session has no "now" to follow
         self.follow = mode
         self.live_button.setEnabled(mode is not FollowMode.WHOLE)
-        self.view_label.setText(
-            {
-                FollowMode.WHOLE: "whole session · live",
-                FollowMode.TAIL: "zoomed · following now",
-                FollowMode.HOLD: "looking back · new data still recorded — press Live to return",
-            }[mode]
-        )
+        self.view_label.setText(_VIEW_TEXT[self.live][mode])
         self.follow_changed.emit(mode.value)
 
     def go_live(self) -> None:

@@ -42,6 +42,7 @@ from drivers.intellivue.values import (
     decode_float,
     state_flags,
 )
+from drivers.settings import SettingsError, seconds
 from monitor.readings import NIBP_PARAMETERS, Flag, Reading, is_plausible
 
 log = logging.getLogger(__name__)
@@ -63,21 +64,8 @@ class AssociationState(StrEnum):
     ASSOCIATED = "associated"
 
 
-class SettingsError(ValueError):
-    """A driver setting that cannot be used; the message names it."""
-
-
 def _positive(settings: Mapping[str, str], name: str, default: float) -> float:
-    text = settings.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(f"setting {name}='{text}' is not a number of seconds") from None
-    if not 0 < value < 3600:
-        raise SettingsError(f"setting {name}={text} must be between 0 and 3600 seconds")
-    return value
+    return seconds(settings, name, default, 0, 3600)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,16 @@ A format reads its options (de-identification, session-relative time, FHIR resam
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from importlib import import_module
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from monitor.exports.data import SessionRecord
+from monitor.exports.data import ExportOptions, SessionRecord, load
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 # format name -> (module, binary output?)
 FORMATS: dict[str, tuple[str, bool]] = {
@@ -20,6 +25,8 @@ FORMATS: dict[str, tuple[str, bool]] = {
     "fhir": ("monitor.exports.fhir_export", False),
     "pdf": ("monitor.exports.pdf_export", True),
 }
+#: File name endings a save dialog suggests for each format.
+SUFFIXES: dict[str, str] = {"csv": ".csv", "json": ".json", "hl7": ".hl7", "fhir": ".fhir.json", "pdf": ".pdf"}
 
 
 class ExportError(Exception):
@@ -34,3 +41,39 @@ def writer(fmt: str) -> tuple[Callable[[SessionRecord, IO[Any]], None], bool]:
     module = import_module(module_name)
     write: Callable[[SessionRecord, IO[Any]], None] = module.write
     return write, binary
+
+
+def export_file(
+    store: Store, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None
+) -> SessionRecord:
+    """Export one session to a file and record it in the audit log (who, what format, where).
+
+    The file is written beside its target under a temporary name and renamed when complete,
+    so a failed export never leaves half a file. The audit entry has the same fields as one
+    made by ``infusion-monitor export``; ``via`` names the screen it was made from.
+    """
+    write, binary = writer(fmt)
+    record = load(store, session_id, options=options)
+    target = Path(path)
+    partial = target.with_name(target.name + ".part")
+    try:
+        text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+        with partial.open("wb" if binary else "w", **text_args) as f:
+            write(record, f)
+        partial.replace(target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+    detail: dict[str, Any] = {
+        "format": fmt,
+        "deidentified": options.deidentify,
+        "relative_time": options.shifts_time,
+        "staff_names": (not options.deidentify) or options.keep_staff,
+        "resample_s": options.resample_s if fmt == "fhir" else None,
+        "destination": str(target.resolve()),
+    }
+    if via:
+        detail["via"] = via
+    store.audit("export", user=options.user, session_id=record.id, **detail)
+    return record

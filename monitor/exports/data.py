@@ -29,8 +29,9 @@ _START_KINDS = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
 #: Where a session-relative clock puts the start of the session (2000-01-01T00:00:00Z).
 RELATIVE_EPOCH: Final = 946_684_800.0
 REMOVED: Final = "[removed]"
-#: Event detail keys that hold a device's description or its serial number.
-_DEVICE_KEYS: Final = frozenset({"device", "serial", "serial_number", "device_serial"})
+#: Event detail keys dropped from a de-identified export: a device's description or serial number,
+#: and the patient's key (random, but it would link one patient's sessions across exports).
+_DEVICE_KEYS: Final = frozenset({"device", "serial", "serial_number", "device_serial", "patient_key"})
 #: Keys of event details and alarm escalations that hold a moment in time.
 _TIME_KEY = re.compile(r"^(t|at|.*_at)$")
 #: FHIR numerics: one observation per parameter per this many seconds (0: every value).

@@ -19,7 +19,6 @@ from drivers.dinamap import (
     DinamapDriver,
     DinamapSettings,
     ReplyError,
-    SettingsError,
     checksum,
     command,
     parse_nibp_status,
@@ -27,6 +26,7 @@ from drivers.dinamap import (
 )
 from drivers.dinamap_emulator import DinamapMonitor
 from drivers.patient_feed import PatientFeed
+from drivers.settings import SettingsError
 from monitor.readings import Flag, Parameter, is_plausible
 from tests.drivers.vectors import text_vectors
 

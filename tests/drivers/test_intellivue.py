@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.intellivue import messages as msg
-from drivers.intellivue.decoder import AssociationState, IntelliVueDecoder, IntelliVueSettings, SettingsError
+from drivers.intellivue.decoder import AssociationState, IntelliVueDecoder, IntelliVueSettings
 from drivers.intellivue.emulator import IntelliVueMonitor
 from drivers.intellivue.framing import (
     MAX_FRAME_BYTES,
@@ -42,6 +42,7 @@ from drivers.intellivue.values import (
     state_flags,
 )
 from drivers.patient_feed import PatientFeed
+from drivers.settings import SettingsError
 from monitor.readings import UNRELIABLE, Flag, Parameter, is_plausible
 from tests.drivers.vectors import hex_vector, raw_vectors
 

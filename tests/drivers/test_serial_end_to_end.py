@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -78,6 +80,7 @@ class Bench:
     emulator: Emulator = field(init=False)
     console: Console = field(default_factory=Console)
     marks: dict[str, Any] = field(default_factory=dict)
+    device_stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         device = make_device(
@@ -93,8 +96,10 @@ class Bench:
         script: Callable[[Bench], None] | None = None,
         extra: tuple[str, ...] = (),
     ) -> None:
-        """Record for ``record_s`` seconds while the emulator plays for ``emulate_s`` seconds."""
+        """Record while the emulator plays for ``emulate_s`` seconds (or until the script stops it), then
+        stop the recording with Ctrl-C as a user would; ``record_s`` is only a safety limit."""
         errors: list[BaseException] = []
+        recording = threading.Event()
 
         def device_side() -> None:
             try:
@@ -102,7 +107,7 @@ class Bench:
                     raise TimeoutError("record never started")
                 port = SerialDevicePort(self.cable.device_path, self.emulator.device.port_settings)
                 try:
-                    self.emulator.run(port, emulate_s)
+                    self.emulator.run(port, emulate_s, self.device_stop)
                 finally:
                     port.close()
             except BaseException as exc:  # reported to the test below
@@ -110,10 +115,17 @@ class Bench:
 
         def script_side() -> None:
             try:
-                if self.console.started.wait(15) and script is not None:
+                if not self.console.started.wait(15):
+                    return
+                if script is not None:
                     script(self)
+                threads[0].join(60)
+                time.sleep(1.3)  # the last bytes through the cable, and one more progress line
             except BaseException as exc:
                 errors.append(exc)
+            finally:
+                if recording.is_set():
+                    os.kill(os.getpid(), signal.SIGINT)
 
         threads = [
             threading.Thread(target=device_side, name="emulated-device"),
@@ -137,12 +149,26 @@ class Bench:
             ]
             for s in self.case.settings:
                 argv += ["--set", s]
-            assert main([*argv, *extra], out=self.console) == 0, self.console.getvalue()
+            recording.set()
+            code = main([*argv, *extra], out=self.console)
+            recording.clear()
+            assert code == 0, self.console.getvalue()
         finally:
             self.console.started.set()
             for t in threads:
                 t.join(20)
         assert not errors, errors
+
+    def wait_for_progress(self, text: str, within_s: float) -> None:
+        """Wait until ``record``'s progress line shows ``text``."""
+        deadline = time.monotonic() + within_s
+        while not any(text in line for line in self.console.progress_lines()):
+            assert time.monotonic() < deadline, f"'{text}' never shown: {self.console.getvalue()[-600:]}"
+            time.sleep(0.05)
+
+    def stop_device(self) -> None:
+        """Switch the emulated device off (the recording is then stopped with Ctrl-C)."""
+        self.device_stop.set()
 
     def export(self) -> dict[str, Any]:
         """The session as ``infusion-monitor export --format json`` writes it, parsed back."""
@@ -192,7 +218,7 @@ def test_every_oximeter_protocol_has_an_emulated_device() -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_exported_session_matches_what_the_device_sent(bench_for: Callable[[Case], Bench], case: Case) -> None:
     bench = bench_for(case)
-    bench.run(record_s=3.5, emulate_s=2.0)
+    bench.run(record_s=30.0, emulate_s=2.0)
     sent = bench.sent()
     assert len(sent) >= 8, "the emulator should have sent several reports"
     doc = bench.export()
@@ -223,7 +249,7 @@ def test_garbage_mid_stream_is_counted_and_the_session_goes_on(bench_for: Callab
         b.cable.inject(GARBAGE)
 
     bench = bench_for(case)
-    bench.run(record_s=3.5, emulate_s=2.5, script=inject)
+    bench.run(record_s=30.0, emulate_s=2.5, script=inject)
     counters = bench.last_counters()
     assert counters["bad"] >= 1
     assert counters["resync"] >= 1
@@ -249,9 +275,13 @@ def test_pty_closed_and_reopened_mid_session(bench_for: Callable[[Case], Bench],
         b.cable.unplug()
         time.sleep(0.8)
         b.cable.replug()
+        # The link retries with backoff (0.5 s, then 1 s, ...); give it time even on a busy machine.
+        b.wait_for_progress("reconn 1", within_s=15.0)
+        time.sleep(1.2)
+        b.stop_device()
 
     bench = bench_for(case)
-    bench.run(record_s=6.0, emulate_s=4.5, script=unplug_and_replug, extra=("--link-lost-after", "3"))
+    bench.run(record_s=30.0, emulate_s=30.0, script=unplug_and_replug, extra=("--link-lost-after", "3"))
     doc = bench.export()
     kinds = [e["kind"] for e in doc["events"]]
     assert kinds.count("link_lost") == 1

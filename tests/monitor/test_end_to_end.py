@@ -26,7 +26,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return db, summary.id
 
 
-def test_session_is_listed_complete_with_every_phase(recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_session_is_listed_complete_with_every_phase(
+    recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     db, sid = recorded
     assert main(["sessions", "--db", str(db), "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
@@ -99,7 +101,9 @@ def test_json_export_matches_the_csv(recorded: tuple[Path, str], capsys: pytest.
     assert isinstance(doc["alarms"], list)
 
 
-def test_deidentified_json_has_no_patient_identifier(recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_deidentified_json_has_no_patient_identifier(
+    recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     db, _ = recorded
     assert main(["export", "latest", "--db", str(db), "--format", "json", "--deidentify"]) == 0
     text = capsys.readouterr().out

@@ -184,3 +184,20 @@ def test_killed_session_can_be_closed_instead(db_path: Path) -> None:
         assert s.status == "closed"
         assert store.reading_count(s.id) >= 30
         assert any(a["action"] == "session_closed_after_crash" for a in store.audit_log(s.id))
+
+
+def test_a_session_that_crashed_after_completing_is_not_reopened_by_resume(db_path: Path) -> None:
+    from monitor.cli import main
+
+    assert main(["record", "--db", str(db_path), "--speed", "max", "--quiet",
+                 "--plan", "baseline:1,infusion:1,recovery:1"]) == 0
+    with Store(db_path) as store:
+        [s] = store.sessions()
+        # As if the process had died between the complete event and closing the row.
+        store.db.execute("UPDATE sessions SET status='recording', ended_at=NULL, owner_pid=999999999 WHERE id=?",
+                         [s.id])
+        assert store.sessions()[0].status == "unfinished"
+    assert main(["record", "--db", str(db_path), "--resume", s.id, "--speed", "max", "--quiet"]) == 1
+    with Store(db_path) as store:
+        assert store.sessions()[0].status == "unfinished"  # untouched: it can still be closed
+    assert main(["close", s.id, "--db", str(db_path)]) == 0

@@ -327,3 +327,34 @@ def test_numerics_show_the_heart_rate_source_and_nibp_age_and_the_patient(qtbot:
     qtbot.waitUntil(lambda: w.chart.pleth_widget.isVisible(), timeout=WAIT_MS)
     assert w.chart.pleth_samples().size <= 750
     assert w.chart.series[Parameter.SPO2].good.n > 10
+
+
+def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    from ui.dialogs import PatientDialog
+
+    w = make_window(speed=60.0)
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    assert w.phase_buttons["start_baseline"].objectName() == "primary"
+    assert w.phase_buttons["start_infusion"].objectName() == ""
+    assert "not entered" in w.header.patient.text()
+
+    w.header.patient_button.click()
+    dialog = w.dialog
+    assert isinstance(dialog, PatientDialog)
+    dialog.mrn_edit.setText("MRN-5150")
+    dialog.birth_edit.setText("1980-13-40")
+    dialog._check()
+    assert "YYYY-MM-DD" in dialog.message.text()  # a bad date is refused in the dialog
+    dialog.birth_edit.setText("1980-02-29")
+    dialog.name_edit.setText("Test Patient")
+    dialog._check()
+    qtbot.waitUntil(lambda: "MRN-5150" in w.header.patient.text(), timeout=WAIT_MS)
+
+    w.phase_buttons["start_baseline"].click()
+    qtbot.waitUntil(lambda: w.phase_buttons["start_infusion"].objectName() == "primary", timeout=WAIT_MS)
+    with Store(db_path, readonly=True) as reader:
+        row = reader.session_row(w.bridge.recorder.session.id)
+        assert reader.patient_row(row["patient_id"])["birth_date"] == "1980-02-29"
+    assert len(stored_events(db_path, EventKind.PATIENT_IDENTIFIED.value)) == 1

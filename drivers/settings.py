@@ -1,0 +1,32 @@
+"""Driver settings given as ``--set key=value``: checked with messages that name the setting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+
+class SettingsError(ValueError):
+    """A driver setting that cannot be used; the message names it."""
+
+
+def check_known(settings: Mapping[str, str], known: Iterable[str], driver: str) -> None:
+    """Refuse settings the driver does not have (a typo must not pass silently)."""
+    known = sorted(known)
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {', '.join(unknown)} for {driver}; known: {', '.join(known)}")
+
+
+def seconds(settings: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """A duration in seconds within [low, high] (low excluded when it is 0), or the default when absent."""
+    text = settings.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"setting {name}='{text}' is not a number of seconds") from None
+    in_range = (value > 0 if low == 0 else low <= value) and value <= high
+    if not in_range:
+        raise SettingsError(f"setting {name}={text} must be between {low:g} and {high:g} seconds")
+    return value

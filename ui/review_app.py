@@ -1,0 +1,151 @@
+"""Starts the Qt application for ``infusion-monitor review``: the session browser, or one session in review.
+
+A session resumed from the browser is recorded in this same process, in a live window, exactly
+as ``infusion-monitor gui --resume`` would record it (same driver and port as the session had).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+
+from monitor.cli import CliError, _open_store, build_parser
+from monitor.session import SessionRuleError
+from monitor.store import SessionNotFound, Store, StoreError
+from ui import theme
+from ui.dialogs import SignedInUser, SignInDialog
+from ui.review_window import ReviewWindow
+from ui.session_browser import SessionBrowser
+
+
+def resume_arguments(db_path: Path, row: dict[str, object], user: SignedInUser) -> argparse.Namespace:
+    """Command-line options that continue a stored session with the device it was recorded from."""
+    argv = ["gui", "--db", str(db_path), "--resume", str(row["id"]), "--nurse", user.name,
+            "--driver", str(row.get("driver") or "simulated")]
+    if row.get("port"):
+        argv += ["--port", str(row["port"])]
+    return build_parser().parse_args(argv)
+
+
+class ReviewApp(QObject):
+    """The windows of one ``review`` run: the browser, review windows, and live windows of resumed sessions."""
+
+    def __init__(self, db_path: Path, user: SignedInUser) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.user = user
+        self.browser: SessionBrowser | None = None
+        self.reviews: list[ReviewWindow] = []
+        self.live: list[tuple[object, Store]] = []
+
+    def open_browser(self) -> SessionBrowser:
+        """Show the session browser (one per run)."""
+        if self.browser is None:
+            self.browser = SessionBrowser(self.db_path, self.user, open_review=self.open_review)
+            self.browser.resume_requested.connect(self.resume)
+        self.browser.refresh()
+        self.browser.show()
+        self.browser.raise_()
+        self.browser.activateWindow()
+        return self.browser
+
+    def open_review(self, session_id: str) -> QWidget | None:
+        """A review window on one session."""
+        window = ReviewWindow(self.db_path, session_id, self.user, on_sessions=self.open_browser)
+        if self.browser is not None:
+            window.sessions_changed.connect(self.browser.refresh)
+        self.reviews = [w for w in self.reviews if w.isVisible()]
+        self.reviews.append(window)
+        window.show()
+        return window
+
+    def resume(self, session_id: str) -> None:
+        """Continue an unfinished session in a live window, as ``--resume`` does."""
+        from ui.app import start_live
+
+        store: Store | None = None
+        try:
+            store = Store(self.db_path)
+            args = resume_arguments(self.db_path, store.session_row(session_id), self.user)
+            run = start_live(args, self.user, store)
+        except (CliError, StoreError, SessionRuleError, OSError, ValueError) as exc:
+            if store is not None:
+                store.close()
+            if self.browser is not None:
+                self.browser.show_message(f"The session cannot be resumed: {exc}")
+            return
+        self.live.append((run, store))
+        if self.browser is not None:
+            self.browser.refresh()
+
+    def shutdown(self) -> None:
+        """Stop any recording started here and close every window."""
+        for run, store in self.live:
+            run.shutdown()  # type: ignore[attr-defined]
+            store.close()
+        self.live = []
+        for window in self.reviews:
+            window.close()
+            window.deleteLater()
+        self.reviews = []
+        if self.browser is not None:
+            self.browser.close()
+            self.browser.deleteLater()
+            self.browser = None
+
+
+def reviewer(args: argparse.Namespace) -> SignedInUser | None:
+    """Who reviews: ``--user`` (with ``--role``) when given, else asked; None when cancelled."""
+    if args.user:
+        return SignedInUser(args.user, args.role)
+    dialog = SignInDialog(None, title="Infusion Monitor review — sign in")
+    dialog.role_box.setCurrentText("physician")
+    dialog.setStyleSheet(theme.STYLE_SHEET)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.user()
+
+
+def run_review(args: argparse.Namespace) -> int:
+    """Open the browser, or the named session in review; returns the process exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Infusion Monitor")
+    store = _open_store(args, must_exist=True)
+    db_path = store.path
+    store.close()
+    user = reviewer(args)
+    if user is None:
+        return 0
+    controller = ReviewApp(db_path, user)
+    try:
+        if args.session:
+            controller.open_review(args.session)
+        else:
+            controller.open_browser()
+    except SessionNotFound as exc:
+        controller.shutdown()
+        raise CliError(str(exc)) from None
+    except StoreError as exc:
+        controller.shutdown()
+        raise CliError(str(exc)) from None
+
+    def stop(*_args: object) -> None:
+        QTimer.singleShot(0, lambda: (controller.shutdown(), app.quit()))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)  # lets Python see signals while Qt runs
+    try:
+        code = app.exec()
+    finally:
+        wake.stop()
+        controller.shutdown()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return int(code)

@@ -1,0 +1,981 @@
+"""The review window: one stored session as a physician reads it afterwards.
+
+Top: who, when, how long, status and baseline, with the export buttons. Middle: the whole session
+on the live view's trend chart (zoomable, no following) with the stored pleth beneath it, alarm
+rings at each alarm's worst value and a cursor at the selected entry. Bottom, in tabs: the alarm
+log, the timeline of events, notes, scores and addenda (selecting a row moves the chart to it),
+per-phase statistics, the baseline against the end of recovery with the time to return within
+20 %, the discharge scoring and the cuff measurements.
+
+Every figure comes from :mod:`monitor.review`; this module only lays them out. A finished session
+is read-only: what is added later is an addendum, signed and time-stamped, and audited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monitor import review
+from monitor.alarms.model import Priority
+from monitor.exports import SUFFIXES, ExportError, export_file
+from monitor.exports.data import ExportOptions, SessionRecord, load
+from monitor.readings import Parameter
+from monitor.session import EventKind, Phase, SessionEvent
+from monitor.store import SessionNotFound, Store, StoredAlarm, StoreError
+from ui import theme
+from ui.dialogs import DialogHost, SignedInUser, TextDialog
+from ui.session_browser import length_text, phases_text
+from ui.trend_chart import TrendChart
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
+    ("csv", "CSV"),
+    ("json", "JSON"),
+    ("hl7", "HL7 v2"),
+    ("fhir", "FHIR"),
+)
+PARAMETER_LABELS: dict[Parameter, str] = {
+    Parameter.HR: "HR  /min",
+    Parameter.PR: "PR  /min",
+    Parameter.SPO2: "SpO2  %",
+    Parameter.NIBP_SYS: "NIBP systolic  mmHg",
+    Parameter.NIBP_DIA: "NIBP diastolic  mmHg",
+    Parameter.NIBP_MEAN: "NIBP mean  mmHg",
+}
+# The alarm engine names heart rate by its rule parameter; the chart plots it with HR/PR.
+ALARM_PLOT = {"heart_rate": "hr", "hr": "hr", "pr": "hr", "spo2": "spo2",
+              "nibp_sys": "nibp", "nibp_dia": "nibp", "nibp_mean": "nibp"}
+EVENT_NAMES: dict[EventKind, str] = {
+    EventKind.SESSION_STARTED: "Session started",
+    EventKind.SESSION_RESUMED: "Recording resumed",
+    EventKind.SESSION_CLOSED: "Session closed",
+    EventKind.BASELINE_STARTED: "Baseline started",
+    EventKind.BASELINE_TAKEN: "Baseline taken",
+    EventKind.INFUSION_STARTED: "Infusion started",
+    EventKind.INFUSION_PAUSED: "Infusion paused",
+    EventKind.INFUSION_RESUMED: "Infusion resumed",
+    EventKind.INFUSION_STOPPED: "Infusion stopped",
+    EventKind.RECOVERY_STARTED: "Recovery started",
+    EventKind.SESSION_COMPLETED: "Session completed",
+    EventKind.DISCHARGE_SCORED: "Discharge scored",
+    EventKind.NOTE: "Note",
+    EventKind.QUICK_EVENT: "Event",
+    EventKind.SCORE: "Score",
+    EventKind.ADDENDUM: "ADDENDUM",
+    EventKind.LINK_LOST: "Device link lost",
+    EventKind.LINK_RESTORED: "Device link back",
+    EventKind.TECHNICAL: "Technical",
+    EventKind.DEVICE_CHANGED: "Device changed",
+    EventKind.SETTINGS_CHANGED: "Settings changed",
+}
+# Every cuff start is on the NIBP table already; listing them would bury the notes.
+HIDDEN_EVENTS = frozenset({EventKind.NIBP_REQUESTED})
+ADDENDUM_COLOUR = "#d8c8ff"
+PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3}
+RING_SIZE = {"low": 16, "medium": 20, "high": 26}
+# The dark theme leaves a check box's square nearly invisible.
+CHECKBOX_STYLE = """
+QCheckBox::indicator { width: 16px; height: 16px; border: 1px solid #8a97a5; border-radius: 3px;
+                       background: #0f151b; }
+QCheckBox::indicator:checked { background: #4cb8ff; border-color: #4cb8ff; }
+"""
+CURSOR_COLOUR = "#ffffff"
+#: A selection shows at least this many seconds around it.
+MIN_FOCUS_S = 600.0
+
+STATUS_BADGE = {
+    "complete": ("COMPLETE · read-only — later notes are addenda", "#333f4a"),
+    "closed": ("CLOSED AFTER A CRASH · read-only — later notes are addenda", "#4a3a00"),
+    "recording": ("RECORDING NOW · a snapshot — Reload (F5) for newer data", "#1f5f99"),
+    "unfinished": ("UNFINISHED · resume or close it from the session list", "#7a5a00"),
+}
+
+
+@contextlib.contextmanager
+def collector_paused() -> Any:
+    """Hold Python's cycle collector while a session loads.
+
+    Loading allocates tens of thousands of small objects (one per stored reading) and none of
+    them form cycles; the collections those allocations trigger walk every live object of the
+    window too and cost more than the rest of the load. They run at the next allocation after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def clock(t: float | None, *, date: bool = False) -> str:
+    """Local wall-clock time of an epoch time."""
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M" if date else "%H:%M:%S")
+
+
+def number(value: float | None, unit: str = "") -> str:
+    """A figure as the table shows it (empty when there is none)."""
+    if value is None:
+        return "—"
+    return f"{value:g}{unit}"
+
+
+def duration(seconds: float | None) -> str:
+    """``m:ss`` for a span of seconds."""
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    return f"{s // 60}:{s % 60:02d} min"
+
+
+def event_detail(event: SessionEvent) -> str:
+    """What an entry of the timeline says, in one line."""
+    detail = dict(event.detail)
+    kind = event.kind
+    if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM):
+        text = review.addendum_text(event)
+        if kind is EventKind.ADDENDUM and detail.get("refers_to_at") is not None:
+            text += f"   (about {clock(float(detail['refers_to_at']))})"
+        return text
+    if kind is EventKind.BASELINE_TAKEN and detail:
+        try:
+            return (f"HR {detail['heart_rate']:g} · SpO2 {detail['spo2']:g} % · "
+                    f"NIBP {detail['nibp_sys']:g}/{detail['nibp_dia']:g} ({detail['nibp_mean']:g})")
+        except (KeyError, TypeError, ValueError):
+            pass
+    if kind is EventKind.DISCHARGE_SCORED:
+        parts = []
+        for key in ("aldrete", "padss"):
+            score = detail.get(key)
+            if isinstance(score, dict):
+                parts.append(f"{score.get('name', key)} {score.get('total')}/{score.get('maximum')}")
+        verdict = "criteria met" if detail.get("passed") else "criteria NOT met"
+        return " · ".join(parts) + f" — {verdict}"
+    if kind is EventKind.INFUSION_STOPPED and isinstance(detail.get("infused_min"), int | float):
+        return f"after {detail['infused_min']:g} min of infusion"
+    if kind is EventKind.DEVICE_CHANGED:
+        return f"{detail.get('previous_device', '?')} → {detail.get('device', '?')}"
+    if kind is EventKind.SESSION_RESUMED and detail.get("gap_s") is not None:
+        return f"gap {duration(float(detail['gap_s']))}"
+    shown = {k: v for k, v in detail.items() if not k.endswith("_at") and k != "t"}
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) if shown else ""
+
+
+def _table(columns: Sequence[str], stretch: int | None = None, *, stretch_last: bool = True) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().setVisible(False)
+    table.setWordWrap(False)
+    # Columns are sized once after filling (_fill): "resize to contents" as a mode would measure
+    # every column again at each cell set.
+    header = table.horizontalHeader()
+    if stretch is not None:
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    else:
+        header.setStretchLastSection(stretch_last)
+    return table
+
+
+def _cell(text: str, *, right: bool = False, colour: str | None = None, bold: bool = False,
+          italic: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    if colour:
+        item.setForeground(QBrush(QColor(colour)))
+    if bold or italic:
+        font = QFont()
+        font.setBold(bold)
+        font.setItalic(italic)
+        item.setFont(font)
+    return item
+
+
+def _fill(table: QTableWidget, rows: Sequence[Sequence[QTableWidgetItem | str]]) -> None:
+    table.setUpdatesEnabled(False)
+    table.clearSelection()
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.setItem(r, c, value if isinstance(value, QTableWidgetItem) else _cell(value))
+    table.resizeColumnsToContents()
+    table.setUpdatesEnabled(True)
+
+
+class AddendumDialog(TextDialog):
+    """An addendum's text, optionally about the moment selected in the review."""
+
+    def __init__(self, parent: QWidget | None, user: SignedInUser, about: float | None) -> None:
+        super().__init__(
+            parent, "Addendum",
+            f"Addendum to the finished record, signed {user.label}, dated now. The recorded data do not change.",
+            multiline=True,
+        )
+        self.about_box = QCheckBox(f"About the selected moment ({clock(about)})" if about is not None else "")
+        self.about_box.setChecked(about is not None)
+        self.about_box.setVisible(about is not None)
+        self.layout().insertWidget(2, self.about_box)
+        self.about = about
+
+    def refers_to(self) -> float | None:
+        """The moment the addendum is about, when the box is ticked."""
+        return self.about if self.about is not None and self.about_box.isChecked() else None
+
+
+class ReviewWindow(DialogHost, QMainWindow):
+    """A stored session for review, addenda and exports."""
+
+    #: An export ended: format, file, error text ("" when it worked).
+    export_finished = Signal(str, str, str)
+    #: Something was written to the session (an addendum): lists of sessions may refresh.
+    sessions_changed = Signal()
+    _export_done = Signal(str, str, str)
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        session_id: str,
+        user: SignedInUser,
+        parent: QWidget | None = None,
+        *,
+        on_sessions: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.user = user
+        self.requested_id = session_id
+        self.record: SessionRecord | None = None
+        self.dialog: QDialog | None = None
+        self.messages: list[str] = []
+        self.load_ms: float | None = None
+        self._alarm_rows: list[StoredAlarm] = []
+        self._event_rows: list[SessionEvent] = []
+        self._export_threads: list[threading.Thread] = []
+        self._ranges: Any = None
+        #: Asks where to save an export (format, suggested name) -> path, or None when cancelled.
+        self.choose_export_path: Callable[[str, str], str | None] = self._ask_export_path
+
+        self.setWindowTitle("Infusion Monitor — review")
+        self.setStyleSheet(theme.STYLE_SHEET + CHECKBOX_STYLE)
+        self.resize(1600, 980)
+        central = QWidget()
+        root = QVBoxLayout(central)
+        root.setContentsMargins(8, 6, 8, 6)
+        root.setSpacing(6)
+        root.addWidget(self._build_header())
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        self.message.setStyleSheet(
+            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-weight: bold; padding: 4px 8px;"
+        )
+        root.addWidget(self.message)
+
+        self.chart = TrendChart(live=False)
+        self.chart.marker_step = 0.14  # the review's plots are shorter than the live window's
+        root.addLayout(self._build_toolbar())
+        self.chart_note = QLabel(
+            "Rings: alarms at their worst value · dotted lines: notes, scores, events · select a row to go to it"
+        )
+        self.chart_note.setObjectName("dim")
+        self.chart_note.setWordWrap(True)
+        self.chart_note.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.chart_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.span_label = QLabel("")
+        self.span_label.setStyleSheet("font-weight: bold;")
+        chart_box = QWidget()
+        chart_layout = QVBoxLayout(chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        chart_layout.addWidget(self.chart, 1)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.span_label)
+        note_row.addWidget(self.chart_note, 1)
+        chart_layout.addLayout(note_row)
+        self.chart.plots["hr"].getViewBox().sigXRangeChanged.connect(self._show_span)
+        self.tabs = self._build_tabs()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(chart_box)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 62)
+        splitter.setStretchFactor(1, 38)
+        splitter.setSizes([590, 330])
+        root.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        self._cursor_items: list[tuple[pg.PlotItem, pg.InfiniteLine, pg.LinearRegionItem]] = []
+        self._nibp_rows: list[review.NibpMeasurement] = []
+        self._alarm_marks: list[tuple[pg.PlotItem, pg.ScatterPlotItem]] = []
+        self.on_sessions = on_sessions
+        self.sessions_button.setVisible(on_sessions is not None)
+        if on_sessions is not None:
+            self.sessions_button.clicked.connect(on_sessions)
+        self._export_done.connect(self._export_settled)
+        shortcuts: list[tuple[str, Callable[[], object]]] = [
+            ("Home", self.show_whole_session),
+            ("N", self.add_addendum),
+            ("Ctrl+P", lambda: self.export("pdf")),
+            ("F5", self.reload),
+        ]
+        for key, slot in shortcuts:
+            QShortcut(QKeySequence(key), self, activated=slot)
+        self.reload()
+
+    # -- construction ------------------------------------------------------------------------------
+
+    def _build_header(self) -> QFrame:
+        panel = QFrame()
+        panel.setObjectName("panel")
+        layout = QHBoxLayout(panel)
+        layout.setContentsMargins(10, 6, 10, 6)
+        text = QVBoxLayout()
+        self.patient_label = QLabel("")
+        self.patient_label.setStyleSheet("font-size: 20px; font-weight: bold;")
+        self.session_label = QLabel("")
+        self.session_label.setWordWrap(True)
+        self.baseline_label = QLabel("")
+        self.baseline_label.setWordWrap(True)
+        for label in (self.patient_label, self.session_label, self.baseline_label):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            text.addWidget(label)
+        layout.addLayout(text, 1)
+        side = QVBoxLayout()
+        self.status_badge = QLabel("")
+        self.status_badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.status_badge.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        side.addWidget(self.status_badge)
+        self.alarm_summary = QLabel("")
+        self.alarm_summary.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.alarm_summary.setStyleSheet("font-size: 16px;")
+        side.addWidget(self.alarm_summary)
+        side.addStretch(1)
+        layout.addLayout(side)
+        return panel
+
+    def _build_toolbar(self) -> QHBoxLayout:
+        """Addendum and export buttons, then (taken over from the chart) the view state and Whole session."""
+        buttons = QHBoxLayout()
+        self.addendum_button = QPushButton("Add addendum… (N)")
+        self.addendum_button.clicked.connect(self.add_addendum)
+        self.pdf_button = QPushButton("PDF report (Ctrl+P)")
+        self.pdf_button.setObjectName("primary")
+        self.pdf_button.clicked.connect(lambda: self.export("pdf"))
+        buttons.addWidget(self.addendum_button)
+        buttons.addWidget(self.pdf_button)
+        self.export_buttons: dict[str, QPushButton] = {"pdf": self.pdf_button}
+        for fmt, label in EXPORT_FORMATS:
+            button = QPushButton(label)
+            button.setToolTip(f"Export the session as {label}")
+            button.clicked.connect(lambda _checked=False, f=fmt: self.export(f))
+            buttons.addWidget(button)
+            self.export_buttons[fmt] = button
+        self.deidentify_box = QCheckBox("De-identified")
+        self.deidentify_box.setToolTip(
+            "Leave out name, MRN, birth date, device serials and staff names; times on a session-relative clock"
+        )
+        buttons.addWidget(self.deidentify_box)
+        self.reload_button = QPushButton("Reload (F5)")
+        self.reload_button.clicked.connect(self.reload)
+        self.sessions_button = QPushButton("Sessions…")
+        buttons.addWidget(self.reload_button)
+        buttons.addWidget(self.sessions_button)
+        buttons.addStretch(1)
+        # The chart's own bar would take a row of its own for one line of text and a button.
+        buttons.addWidget(self.chart.view_label)
+        buttons.addWidget(self.chart.live_button)
+        return buttons
+
+    def _build_tabs(self) -> QTabWidget:
+        tabs = QTabWidget()
+        self.alarm_table = _table(
+            ("Priority", "Condition", "Start", "End", "Worst", "Limit", "Acknowledged by", "Acknowledged at",
+             "Message"), stretch=8,
+        )
+        self.event_table = _table(("Time", "Phase", "Entry", "Detail", "By"), stretch=3)
+        self.stats_table = _table(("Phase", "Parameter", "Values", "Min", "Max", "Mean", "Median"), stretch_last=False)
+        self.baseline_table = _table(
+            ("Parameter", "Baseline", "End of recovery", "Change", "Change %", "20 % band",
+             "Back within 20 % after infusion stop"), stretch=6,
+        )
+        self.discharge_table = _table(("Score", "Item", "Points", "Basis"), stretch=3)
+        self.nibp_table = _table(("Time", "Phase", "Systolic", "Diastolic", "Mean", "Status"), stretch_last=False)
+        self.alarm_table.itemSelectionChanged.connect(self._alarm_selected)
+        self.event_table.itemSelectionChanged.connect(self._event_selected)
+        self.nibp_table.itemSelectionChanged.connect(self._nibp_selected)
+        baseline_page = QWidget()
+        baseline_layout = QVBoxLayout(baseline_page)
+        baseline_layout.setContentsMargins(0, 0, 0, 0)
+        baseline_layout.addWidget(self.baseline_table, 1)
+        note = QLabel(
+            "End of recovery: median of the last minute for heart rate and SpO2, the last cuff value for NIBP. "
+            "Back within 20 %: start of the last stretch inside the band, counted from the infusion stop "
+            "(heart rate on a 30-second running median)."
+        )
+        note.setObjectName("dim")
+        note.setWordWrap(True)
+        baseline_layout.addWidget(note)
+        discharge_page = QWidget()
+        discharge_layout = QVBoxLayout(discharge_page)
+        discharge_layout.setContentsMargins(0, 0, 0, 0)
+        self.discharge_label = QLabel("")
+        self.discharge_label.setWordWrap(True)
+        self.discharge_label.setStyleSheet("font-size: 16px; padding: 4px;")
+        discharge_layout.addWidget(self.discharge_label)
+        discharge_layout.addWidget(self.discharge_table, 1)
+        tabs.addTab(self.alarm_table, "Alarms")
+        tabs.addTab(self.event_table, "Events, notes and scores")
+        tabs.addTab(self.stats_table, "Phase statistics")
+        tabs.addTab(baseline_page, "Baseline → end of recovery")
+        tabs.addTab(discharge_page, "Discharge")
+        tabs.addTab(self.nibp_table, "NIBP")
+        return tabs
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the session from the store and show all of it (raises StoreError when it cannot)."""
+        started = time.perf_counter()
+        with collector_paused():
+            self._load()
+        self.load_ms = (time.perf_counter() - started) * 1000.0
+
+    def _load(self) -> None:
+        keep_tab = self.tabs.currentIndex()
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                record = load(store, self.record.id if self.record is not None else self.requested_id)
+                arrays = review.trend_arrays(store, record.id)
+                pleth = review.waveform_arrays(store, record.id)
+        except SessionNotFound:
+            raise
+        except StoreError as exc:
+            if self.record is None:
+                raise
+            self.show_message(f"The session cannot be read again: {exc}")
+            return
+        self.record = record
+        self._show_header(record)
+        self._show_alarms(record.alarms)
+        self._show_events(record.events)
+        self._show_statistics(record)
+        self._show_baseline(record)
+        self._show_discharge(record)
+        self._show_nibp(record)
+        self._show_chart(record, arrays, pleth)
+        self.tabs.setCurrentIndex(max(keep_tab, 0))
+
+    def _show_header(self, record: SessionRecord) -> None:
+        s = record.session
+        patient = record.patient or {}
+        who = [str(patient["name"])] if patient.get("name") else []
+        if patient.get("mrn"):
+            who.append(f"MRN {patient['mrn']}")
+        if patient.get("birth_date"):
+            who.append(f"born {patient['birth_date']}")
+        self.patient_label.setText(" · ".join(who) or "Patient not entered")
+        self.setWindowTitle(f"Review — {patient.get('mrn') or 'no MRN'} — {clock(record.started_at, date=True)}")
+        ended = s.get("ended_at")
+        last_data = max((r.t for r in record.readings[-1:]), default=record.started_at)
+        length = (float(ended) if ended is not None else last_data) - record.started_at
+        phases = json.loads(s.get("phases_reached") or "[]")
+        nurses = sorted({e.user for e in record.events if e.user} | ({s["nurse"]} if s.get("nurse") else set()))
+        self.session_label.setText(
+            f"Started {clock(record.started_at, date=True)} · {length_text(length)} · {phases_text(phases)} · "
+            f"staff {', '.join(nurses) or '—'} · device {s.get('device') or s.get('driver') or '—'} · "
+            f"session {record.id[:8]}"
+        )
+        baseline = review.session_baseline(record)
+        counts = {p: sum(1 for a in record.alarms if a.priority == p.name.lower()) for p in Priority}
+        acknowledged = sum(1 for a in record.alarms if a.acknowledged_at is not None)
+        parts = [
+            f"<b style='color:{theme.ALARM_COLOURS[p]}'>{p.marker} {counts[p]} {p.name.lower()}</b>"
+            for p in sorted(Priority, reverse=True)
+        ]
+        self.alarm_summary.setText(f"Alarms: {' · '.join(parts)} · {acknowledged} acknowledged")
+        if baseline is not None:
+            hr_name = "PR" if baseline.heart_rate_parameter is Parameter.PR else "HR"
+            base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:g} /min · "
+                         f"SpO2 {baseline.spo2:g} % · NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g} "
+                         f"({baseline.nibp_mean:g}) mmHg")
+        else:
+            base_text = "No baseline was taken"
+        self.baseline_label.setText(base_text)
+        status = str(s.get("status"))
+        text, colour = STATUS_BADGE.get(status, (status.upper(), "#333"))
+        self.status_badge.setText(text)
+        self.status_badge.setStyleSheet(
+            f"background: {colour}; border: 1px solid #888; border-radius: 5px; font-size: 15px; "
+            "font-weight: bold; padding: 4px 10px;"
+        )
+        finished = status in review.FINISHED_STATUSES
+        self.addendum_button.setEnabled(finished)
+        self.addendum_button.setToolTip(
+            "Add a signed, dated addendum; the record itself stays as it was" if finished
+            else "Only a finished session takes addenda; notes on a running session go in from the live window"
+        )
+
+    def _show_alarms(self, alarms: Sequence[StoredAlarm]) -> None:
+        self._alarm_rows = sorted(alarms, key=lambda a: a.started_at)
+        rows = []
+        for a in self._alarm_rows:
+            try:
+                priority = Priority.parse(a.priority)
+                prio_text, colour = f"{priority.marker} {priority.name.lower()}", theme.ALARM_COLOURS[priority]
+            except ValueError:
+                prio_text, colour = a.priority, None
+            rows.append([
+                _cell(prio_text, colour=colour, bold=True),
+                a.condition.replace("_", " "),
+                clock(a.started_at),
+                clock(a.ended_at) or ("still active" if a.state != "ended" else ""),
+                _cell(number(a.peak_value), right=True),
+                _cell(number(a.limit), right=True),
+                a.acknowledged_by or ("—" if a.acknowledged_at is None else "?"),
+                clock(a.acknowledged_at) or "not acknowledged",
+                a.message,
+            ])
+        _fill(self.alarm_table, rows)
+        self.tabs.setTabText(0, f"Alarms ({len(rows)})")
+
+    def _show_events(self, events: Sequence[SessionEvent]) -> None:
+        self._event_rows = sorted((e for e in events if e.kind not in HIDDEN_EVENTS), key=lambda e: e.t)
+        rows = []
+        for e in self._event_rows:
+            addendum = e.kind is EventKind.ADDENDUM
+            colour = ADDENDUM_COLOUR if addendum else None
+            by = e.user or ""
+            if addendum and e.detail.get("role"):
+                by += f" ({e.detail['role']})"
+            rows.append([
+                _cell(clock(e.t, date=True) if addendum else clock(e.t), colour=colour, italic=addendum),
+                _cell("after completion" if addendum else e.phase.value, colour=colour, italic=addendum),
+                _cell(EVENT_NAMES.get(e.kind, e.kind.value), colour=colour, bold=addendum),
+                _cell(event_detail(e), colour=colour, italic=addendum),
+                _cell(by, colour=colour),
+            ])
+        _fill(self.event_table, rows)
+        addenda = sum(1 for e in self._event_rows if e.kind is EventKind.ADDENDUM)
+        self.tabs.setTabText(1, f"Events, notes and scores ({len(rows)})"
+                             + (f" · {addenda} addend{'a' if addenda != 1 else 'um'}" if addenda else ""))
+
+    def _show_statistics(self, record: SessionRecord) -> None:
+        rows = []
+        previous: Phase | None = None
+        for s in review.phase_statistics(record):
+            if s.parameter is Parameter.PR and s.count == 0 and previous is s.phase:
+                continue  # no pulse rate recorded (an ECG gave the heart rate): an empty row says nothing
+            first = s.phase is not previous
+            previous = s.phase
+            rows.append([
+                _cell(s.phase.value if first else "", bold=True),
+                PARAMETER_LABELS[s.parameter],
+                _cell(str(s.count), right=True),
+                *(_cell(number(v), right=True) for v in (s.minimum, s.maximum, s.mean, s.median)),
+            ])
+        _fill(self.stats_table, rows)
+
+    def _show_baseline(self, record: SessionRecord) -> None:
+        comparisons = review.baseline_vs_end_of_recovery(record)
+        returns = {r.parameter: r for r in review.return_to_baseline(record)}
+        rows = []
+        for c in comparisons:
+            back = returns.get(c.parameter)
+            if back is None:
+                band, when = "", ""
+            elif back.band is None:
+                band, when = "—", "no baseline or no infusion stop"
+            else:
+                band = f"{back.band[0]:g}–{back.band[1]:g}"
+                if back.returned:
+                    when = "never left the band" if back.seconds == 0 else f"after {duration(back.seconds)}"
+                else:
+                    when = "NOT back by the end of the session"
+            colour = theme.WARNING_TEXT if back is not None and back.band is not None and not back.returned else None
+            rows.append([
+                PARAMETER_LABELS[c.parameter],
+                _cell(number(c.baseline), right=True),
+                _cell(number(c.end_of_recovery), right=True),
+                _cell(number(c.change), right=True),
+                _cell(number(c.change_percent, " %"), right=True),
+                _cell(band, right=True),
+                _cell(when, colour=colour, bold=colour is not None),
+            ])
+        _fill(self.baseline_table, rows)
+
+    def _show_discharge(self, record: SessionRecord) -> None:
+        scoring = review.discharge_scoring(record)
+        if scoring is None:
+            self.discharge_label.setText("Discharge was not scored in this session.")
+            _fill(self.discharge_table, [])
+            return
+        verdict = ("<b style='color:#3ddc6a'>discharge criteria met</b>" if scoring.passed
+                   else f"<b style='color:{theme.WARNING_TEXT}'>discharge criteria NOT met</b>: "
+                        + "; ".join(scoring.reasons))
+        self.discharge_label.setText(f"Scored by {scoring.user or '—'} at {clock(scoring.t)} — {verdict}")
+        rows = []
+        for key in ("aldrete", "padss"):
+            score = scoring.score(key)
+            if score is None:
+                continue
+            name = str(score.get("name", key))
+            for item in score.get("items", []):
+                source = "monitor" if item.get("computed") else "nurse"
+                rows.append([name, str(item.get("name", "")).replace("_", " "),
+                             _cell(f"{item.get('score')}/{item.get('maximum')}", right=True),
+                             f"{item.get('basis', '')} ({source})"])
+            passed = bool(score.get("passed"))
+            rows.append([
+                _cell(name, bold=True), _cell("total", bold=True),
+                _cell(f"{score.get('total')}/{score.get('maximum')}", right=True, bold=True),
+                _cell(f"pass mark {score.get('threshold')} — " + ("passes" if passed else "BELOW the pass mark"),
+                      colour=None if passed else theme.WARNING_TEXT, bold=True),
+            ])
+        detail = scoring.detail
+        rows.append(["Escort", "present", _cell("yes" if detail.get("escort_present") else "NO", right=True), ""])
+        rows.append(["No driving", "instruction acknowledged",
+                     _cell("yes" if detail.get("no_driving_acknowledged") else "NO", right=True), ""])
+        _fill(self.discharge_table, rows)
+
+    def _show_nibp(self, record: SessionRecord) -> None:
+        self._nibp_rows = review.nibp_table(record)
+        rows = [
+            [clock(m.t), m.phase.value, _cell(number(m.systolic), right=True),
+             _cell(number(m.diastolic), right=True), _cell(number(m.mean), right=True), m.status or "ok"]
+            for m in self._nibp_rows
+        ]
+        _fill(self.nibp_table, rows)
+        self.tabs.setTabText(5, f"NIBP ({len(rows)})")
+
+    def _show_chart(self, record: SessionRecord, arrays: dict[Parameter, Any], pleth: tuple[Any, Any]) -> None:
+        chart_events = [self._chart_event(e) for e in record.events]
+        ended = record.session.get("ended_at")
+        last = max([float(a.t[-1]) for a in arrays.values() if len(a)], default=record.started_at)
+        end = max(float(ended), record.started_at) if ended is not None else last
+        self.chart.load_arrays(arrays, [e for e in chart_events if e is not None], end)
+        if pleth[0].size:
+            self.chart.show_pleth_track(*pleth)
+        self._mark_alarms(record.alarms)
+        self._make_cursor()
+        self._show_span()
+
+    @staticmethod
+    def _chart_event(event: SessionEvent) -> SessionEvent | None:
+        """Addenda are drawn at the moment they are about (if any), not when they were written."""
+        if event.kind is not EventKind.ADDENDUM:
+            return event
+        about = event.detail.get("refers_to_at")
+        if about is None:
+            return None
+        return SessionEvent(float(about), event.kind, event.phase, event.user, {"text": "addendum"})
+
+    def _mark_alarms(self, alarms: Sequence[StoredAlarm]) -> None:
+        for plot, marks in self._alarm_marks:
+            plot.removeItem(marks)
+        self._alarm_marks = []
+        spots: dict[str, list[dict[str, Any]]] = {}
+        # Most urgent last, and larger: where alarms start together at one value, the high ring shows.
+        for a in sorted(alarms, key=lambda a: PRIORITY_RANK.get(a.priority, 0)):
+            key = ALARM_PLOT.get(a.parameter or "")
+            if key is None or a.peak_value is None:
+                continue
+            try:
+                colour = theme.ALARM_COLOURS[Priority.parse(a.priority)]
+            except ValueError:
+                continue
+            spots.setdefault(key, []).append({
+                "pos": (a.started_at, a.peak_value), "pen": pg.mkPen(colour, width=3), "brush": None,
+                "size": RING_SIZE.get(a.priority, 18), "symbol": "o", "data": a.id,
+            })
+        for key, points in spots.items():
+            marks = pg.ScatterPlotItem(points, pxMode=True)
+            marks.setZValue(10)
+            self.chart.plots[key].addItem(marks)
+            self._alarm_marks.append((self.chart.plots[key], marks))
+
+    def _make_cursor(self) -> None:
+        """A cursor line and a highlight band on every plot, shown when something is selected."""
+        plots = [*self.chart.plots.values()]
+        if self.chart.pleth_track is not None:
+            plots.append(self.chart.pleth_track)
+        have = {id(plot) for plot, _line, _region in self._cursor_items}
+        for plot in plots:
+            if id(plot) in have:
+                continue
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen(CURSOR_COLOUR, width=2))
+            line.setZValue(20)
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 255, 255, 28), pen=pg.mkPen(None))
+            region.setZValue(-15)
+            region.setVisible(False)
+            plot.addItem(region, ignoreBounds=True)
+            self._cursor_items.append((plot, line, region))
+
+    def _show_span(self, *_args: object) -> None:
+        """Say which stretch of the session is on screen and in which phases, since a zoomed view
+        may show no phase label."""
+        if self.record is None:
+            return
+        left, right = self.chart.x_range()
+        lookup = self.record.phase_at()
+        phases = [lookup(left)]
+        phases += [p for t, p in zip(lookup.times, lookup.phases, strict=True) if left < t < right]
+        names = []
+        for phase in phases:
+            if phase.value not in names and phase is not Phase.COMPLETE:
+                names.append(phase.value)
+        width = right - left
+        span = f"{width:.0f} s" if width < 120 else length_text(width)
+        self.span_label.setText(f"On screen: {clock(left)} – {clock(right)} ({span}) · {' → '.join(names)}")
+
+    # -- selection moves the chart -------------------------------------------------------------------
+
+    def focus_on(self, start: float, end: float | None = None) -> None:
+        """Zoom the chart to a moment (or a span) with some context around it, and mark it."""
+        end = start if end is None else max(end, start)
+        pad = max(120.0, 0.5 * (end - start))
+        left, right = start - pad, end + pad
+        if right - left < MIN_FOCUS_S:
+            middle = (start + end) / 2
+            left, right = middle - MIN_FOCUS_S / 2, middle + MIN_FOCUS_S / 2
+        self.chart.show_range(left, right)
+        for _plot, line, region in self._cursor_items:
+            line.setValue(start)
+            line.setVisible(True)
+            region.setRegion((start, end))
+            region.setVisible(end > start)
+
+    def show_whole_session(self) -> None:
+        """Back to the whole session."""
+        self.chart.go_live()
+
+    def _selected_row(self, table: QTableWidget) -> int | None:
+        rows = table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
+    def _alarm_selected(self) -> None:
+        row = self._selected_row(self.alarm_table)
+        if row is not None and row < len(self._alarm_rows):
+            alarm = self._alarm_rows[row]
+            self.focus_on(alarm.started_at, alarm.ended_at)
+
+    def _event_selected(self) -> None:
+        row = self._selected_row(self.event_table)
+        if row is None or row >= len(self._event_rows):
+            return
+        event = self._event_rows[row]
+        when = self._moment_of(event)
+        if when is not None:
+            self.focus_on(when)
+
+    def _nibp_selected(self) -> None:
+        row = self._selected_row(self.nibp_table)
+        if row is not None and row < len(self._nibp_rows):
+            self.focus_on(self._nibp_rows[row].t)
+
+    @staticmethod
+    def _moment_of(event: SessionEvent) -> float | None:
+        if event.kind is EventKind.ADDENDUM:
+            about = event.detail.get("refers_to_at")
+            return None if about is None else float(about)
+        return event.t
+
+    def selected_moment(self) -> float | None:
+        """The time of whatever is selected in the alarm, event or NIBP list (None when nothing is)."""
+        page = self.tabs.currentWidget()
+        if page is self.alarm_table:
+            row = self._selected_row(self.alarm_table)
+            return None if row is None else self._alarm_rows[row].started_at
+        if page is self.event_table:
+            row = self._selected_row(self.event_table)
+            return None if row is None else self._moment_of(self._event_rows[row])
+        if page is self.nibp_table:
+            row = self._selected_row(self.nibp_table)
+            return None if row is None else self._nibp_rows[row].t
+        return None
+
+    def select_alarm(self, index: int) -> None:
+        """Select an alarm row (as a click would)."""
+        self.tabs.setCurrentWidget(self.alarm_table)
+        self.alarm_table.selectRow(index)
+
+    def select_event(self, event_kind: EventKind, nth: int = 0) -> None:
+        """Select the nth timeline row of a kind (as a click would)."""
+        rows = [i for i, e in enumerate(self._event_rows) if e.kind is event_kind]
+        self.tabs.setCurrentWidget(self.event_table)
+        self.event_table.selectRow(rows[nth])
+
+    # -- addenda -------------------------------------------------------------------------------------
+
+    def add_addendum(self) -> None:
+        """Ask for an addendum's text; it is stored signed and dated, and audited."""
+        if not self.addendum_button.isEnabled():
+            self.show_message(self.addendum_button.toolTip())
+            return
+        dialog = AddendumDialog(self, self.user, self.selected_moment())
+        self._open(dialog, lambda d: self.write_addendum(d.text(), d.refers_to()))  # type: ignore[attr-defined]
+
+    def write_addendum(self, text: str, refers_to_at: float | None = None) -> SessionEvent | None:
+        """Store an addendum under the signed-in user and show it in the timeline."""
+        if self.record is None:
+            return None
+        try:
+            with Store(self.db_path) as store:
+                event = review.add_addendum(
+                    store, self.record.id, text, user=self.user.name, role=self.user.role, refers_to_at=refers_to_at
+                )
+        except (review.AddendumRefused, StoreError) as exc:
+            self.show_message(f"The addendum was not stored: {exc}")
+            return None
+        self.message.setVisible(False)
+        events = (*self.record.events, event)
+        self.record = SessionRecord(
+            session=self.record.session, patient=self.record.patient, readings=self.record.readings,
+            events=events, alarms=self.record.alarms,
+        )
+        self._show_events(events)
+        shown = self._chart_event(event)
+        if shown is not None:
+            self.chart.add_events([shown])
+        self.tabs.setCurrentWidget(self.event_table)
+        self.event_table.scrollToBottom()
+        self.sessions_changed.emit()
+        return event
+
+    # -- exports -------------------------------------------------------------------------------------
+
+    def suggested_name(self, fmt: str) -> str:
+        """A file name for an export: the session's start and id, never the patient's identifiers."""
+        assert self.record is not None
+        stamp = datetime.fromtimestamp(self.record.started_at).astimezone().strftime("%Y%m%d-%H%M")
+        deid = "-deidentified" if self.deidentify_box.isChecked() else ""
+        return f"session-{stamp}-{self.record.id[:8]}{deid}{SUFFIXES[fmt]}"
+
+    def _ask_export_path(self, fmt: str, suggested: str) -> str | None:
+        start = str(Path.home() / suggested)
+        path, _filter = QFileDialog.getSaveFileName(self, f"Save {fmt.upper()} export", start)
+        return path or None
+
+    def _export_options(self) -> ExportOptions:
+        if self._ranges is None:
+            from monitor.cli import CliError, alarm_profile
+            from monitor.exports.codes import ranges_from_profile
+
+            try:
+                profile, problem = alarm_profile(argparse.Namespace(profile=None))
+            except CliError as exc:
+                profile, problem = None, str(exc)
+            if problem or profile is None:
+                from monitor.alarms.profile import default_profile
+
+                self.show_message(f"Reference ranges from the built-in alarm profile: {problem}")
+                profile = default_profile()
+            self._ranges = ranges_from_profile(profile)
+        return ExportOptions(deidentify=self.deidentify_box.isChecked(), user=self.user.name, ranges=self._ranges)
+
+    def export(self, fmt: str) -> threading.Thread | None:
+        """Ask where, then write the export on a worker thread; ``export_finished`` reports the outcome."""
+        if self.record is None:
+            return None
+        path = self.choose_export_path(fmt, self.suggested_name(fmt))
+        if not path:
+            return None
+        options = self._export_options()
+        session_id = self.record.id
+        db_path = self.db_path
+        for button in self.export_buttons.values():
+            button.setEnabled(False)
+
+        def work() -> None:
+            error = ""
+            try:
+                with Store(db_path) as store:
+                    export_file(store, session_id, fmt, path, options, via="review window")
+            except (ExportError, StoreError, OSError, ValueError) as exc:
+                error = str(exc) or type(exc).__name__
+            except Exception as exc:  # a writer bug must still reach the screen, not vanish with the thread
+                log.exception("export failed")
+                error = f"{type(exc).__name__}: {exc}"
+            self._export_done.emit(fmt, str(path), error)
+
+        thread = threading.Thread(target=work, name=f"export-{fmt}", daemon=True)
+        self._export_threads = [t for t in self._export_threads if t.is_alive()]
+        self._export_threads.append(thread)
+        thread.start()
+        return thread
+
+    def _export_settled(self, fmt: str, path: str, error: str) -> None:
+        for button in self.export_buttons.values():
+            button.setEnabled(True)
+        if error:
+            self.show_message(f"The {fmt.upper()} export failed: {error}")
+        else:
+            deid = " (de-identified)" if self.deidentify_box.isChecked() else ""
+            self.show_message(f"{fmt.upper()} export{deid} saved to {path}", warning=False)
+        self.export_finished.emit(fmt, path, error)
+
+    # -- messages and dialogs ----------------------------------------------------------------------
+
+    def show_message(self, text: str, *, warning: bool = True) -> None:
+        """A line the reviewer must read (a refusal, a failure, where an export went)."""
+        self.messages.append(text)
+        self.message.setText(text)
+        colour = theme.WARNING_TEXT if warning else theme.TEXT
+        background = "#3a2e00" if warning else "#1d2a36"
+        self.message.setStyleSheet(f"background: {background}; color: {colour}; font-weight: bold; padding: 4px 8px;")
+        self.message.setVisible(True)
+
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Wait for a running export to finish writing (it is short) before the window goes."""
+        if self.dialog is not None:
+            self.dialog.reject()
+        for thread in self._export_threads:
+            thread.join(timeout=30)
+        self._export_threads = []
+        super().closeEvent(event)
+
+    # -- for tests and the screenshot script -------------------------------------------------------
+
+    def statistics_cells(self) -> list[list[str]]:
+        """The statistics table as text, row by row."""
+        table = self.stats_table
+        return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]

@@ -1,0 +1,517 @@
+"""The session browser: find recorded sessions, open one in review, resume or close an unfinished one.
+
+Sessions are found by start date, by part of the patient's MRN and by the most urgent alarm they
+had (:func:`monitor.review.search_sessions`). A session whose recording process died without
+closing it is listed as UNFINISHED on an amber row; it can be resumed (the live window continues
+it, as ``--resume`` does) or closed (as ``infusion-monitor close`` does, with the same audit
+entry). The browser reads through a read-only connection of its own, so it can stay open beside
+a running recording; it writes only to close a session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monitor.alarms.model import Priority
+from monitor.cli import CliError, close_unfinished
+from monitor.review import SessionFound, search_sessions
+from monitor.store import Store, StoreError
+from ui import theme
+from ui.dialogs import ConfirmDialog, SignedInUser
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("Start", "Patient (MRN)", "Length", "Phases reached", "Status", "High", "Medium", "Low")
+#: The highest-alarm filter: text shown -> (priority wanted, or None for "no alarm at all").
+ALARM_FILTERS: tuple[tuple[str, Priority | str | None], ...] = (
+    ("any", "any"),
+    ("*** high", Priority.HIGH),
+    ("** medium", Priority.MEDIUM),
+    ("* low", Priority.LOW),
+    ("no alarms", None),
+)
+PRIORITY_COLUMNS = (Priority.HIGH, Priority.MEDIUM, Priority.LOW)
+FIRST_COUNT_COLUMN = COLUMNS.index("High")
+UNFINISHED_BACKGROUND = "#4a3a00"
+STATUS_TEXT = {
+    "unfinished": "UNFINISHED — resume or close",
+    "recording": "recording now",
+    "complete": "complete",
+    "closed": "closed after a crash",
+}
+PHASE_ORDER = ("setup", "baseline", "infusion", "recovery", "complete")
+
+
+def local_time(t: float | None) -> str:
+    """A moment as local date and time, e.g. ``2024-06-10 08:13``."""
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def length_text(seconds: float) -> str:
+    """A session length as ``1 h 32 min`` or ``31 min``."""
+    minutes = round(seconds / 60.0)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def phases_text(phases: Sequence[str]) -> str:
+    """Phases reached, in session order, without the set-up every session has."""
+    reached = [p for p in PHASE_ORDER if p in phases and p != "setup"]
+    return " → ".join(reached) if reached else "set-up only"
+
+
+def _item(text: str, *, align_right: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if align_right:
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class SessionTable(QTableWidget):
+    """Sessions one per row, unfinished ones marked; Enter opens the selected one."""
+
+    activated_row = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.found: list[SessionFound] = []
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.verticalHeader().setVisible(False)
+        self.setAlternatingRowColors(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.cellDoubleClicked.connect(lambda row, _col: self.activated_row.emit(row))
+
+    def show_sessions(self, found: Sequence[SessionFound]) -> None:
+        """Fill the table; the previous selection is kept when its session is still listed."""
+        selected = self.selected()
+        self.found = list(found)
+        self.setRowCount(len(self.found))
+        bold = QFont()
+        bold.setBold(True)
+        for row, entry in enumerate(self.found):
+            s = entry.summary
+            counts = entry.alarm_counts
+            values = [
+                _item(local_time(s.started_at)),
+                _item(s.patient or "—"),
+                _item(length_text(s.length_s), align_right=True),
+                _item(phases_text(s.phases_reached)),
+                _item(STATUS_TEXT.get(s.status, s.status)),
+                *(_item(str(counts.get(p, 0)), align_right=True) for p in PRIORITY_COLUMNS),
+            ]
+            for col, item in enumerate(values):
+                item.setData(Qt.ItemDataRole.UserRole, s.id)
+                if s.status == "unfinished":
+                    item.setBackground(QBrush(QColor(UNFINISHED_BACKGROUND)))
+                    item.setForeground(QBrush(QColor(theme.WARNING_TEXT)))
+                    item.setFont(bold)
+                    item.setToolTip("The recording stopped without closing the session (the program or computer "
+                                    "stopped). Resume it to continue, or close it to keep it as it is.")
+                elif col >= FIRST_COUNT_COLUMN and counts.get(PRIORITY_COLUMNS[col - FIRST_COUNT_COLUMN], 0):
+                    colour = theme.ALARM_COLOURS[PRIORITY_COLUMNS[col - FIRST_COUNT_COLUMN]]
+                    item.setForeground(QBrush(QColor(colour)))
+                self.setItem(row, col, item)
+        if selected is not None:
+            self.select(selected.summary.id)
+        if self.currentRow() < 0 and self.found:
+            self.selectRow(0)
+
+    def select(self, session_id: str) -> bool:
+        """Select the row of a session; False when it is not listed."""
+        for row, entry in enumerate(self.found):
+            if entry.summary.id == session_id:
+                self.selectRow(row)
+                return True
+        return False
+
+    def selected(self) -> SessionFound | None:
+        """The session of the selected row."""
+        rows = self.selectionModel().selectedRows() if self.selectionModel() else []
+        if not rows:
+            return None
+        row = rows[0].row()
+        return self.found[row] if 0 <= row < len(self.found) else None
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter or Return opens the selected session."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentRow() >= 0:
+            self.activated_row.emit(self.currentRow())
+            return
+        super().keyPressEvent(event)
+
+
+class SessionBrowser(QWidget):
+    """Find sessions and open, resume or close them."""
+
+    #: Asks the application to continue an unfinished session in the live window.
+    resume_requested = Signal(str)
+    #: A session was closed from the browser (its id).
+    session_closed = Signal(str)
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        user: SignedInUser,
+        parent: QWidget | None = None,
+        *,
+        can_resume: bool = True,
+        resume_note: str = "",
+        open_review: Callable[[str], QWidget | None] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.user = user
+        self.can_resume = can_resume
+        self.resume_note = resume_note
+        self._open_review = open_review
+        self.reviews: list[QWidget] = []
+        self.dialog: QDialog | None = None
+        self.messages: list[str] = []
+        self.setWindowTitle("Infusion Monitor — sessions")
+        self.setStyleSheet(theme.STYLE_SHEET)
+        self.resize(1250, 640)
+
+        root = QVBoxLayout(self)
+        filters = QHBoxLayout()
+        self.date_filter = QCheckBox("Started between")
+        today = QDate.currentDate()
+        self.date_from = QDateEdit(today.addDays(-30))
+        self.date_to = QDateEdit(today)
+        for edit in (self.date_from, self.date_to):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setEnabled(False)
+            edit.dateChanged.connect(self.refresh)
+        self.date_filter.toggled.connect(self._date_filter_toggled)
+        self.mrn_edit = QLineEdit()
+        self.mrn_edit.setPlaceholderText("part of the MRN")
+        self.mrn_edit.setClearButtonEnabled(True)
+        self.mrn_edit.textChanged.connect(self.refresh)
+        self.alarm_box = QComboBox()
+        for text, _value in ALARM_FILTERS:
+            self.alarm_box.addItem(text)
+        self.alarm_box.currentIndexChanged.connect(self.refresh)
+        self.refresh_button = QPushButton("Refresh (F5)")
+        self.refresh_button.clicked.connect(self.refresh)
+        filters.addWidget(self.date_filter)
+        filters.addWidget(self.date_from)
+        filters.addWidget(QLabel("and"))
+        filters.addWidget(self.date_to)
+        filters.addSpacing(16)
+        filters.addWidget(QLabel("Patient"))
+        filters.addWidget(self.mrn_edit, 1)
+        filters.addSpacing(16)
+        filters.addWidget(QLabel("Highest alarm"))
+        filters.addWidget(self.alarm_box)
+        filters.addWidget(self.refresh_button)
+        root.addLayout(filters)
+
+        self.table = SessionTable()
+        self.table.activated_row.connect(self._open_row)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        root.addWidget(self.table, 1)
+
+        self.summary = QLabel("")
+        self.summary.setObjectName("dim")
+        self.summary.setWordWrap(True)
+        root.addWidget(self.summary)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"color: {theme.WARNING_TEXT}; font-weight: bold;")
+        self.message.setVisible(False)
+        root.addWidget(self.message)
+
+        buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open review (Enter)")
+        self.open_button.setObjectName("primary")
+        self.open_button.clicked.connect(self.open_selected)
+        self.resume_button = QPushButton("Resume recording…")
+        self.resume_button.clicked.connect(self.resume_selected)
+        self.close_button = QPushButton("Close unfinished session…")
+        self.close_button.clicked.connect(self.close_selected)
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.resume_button)
+        buttons.addWidget(self.close_button)
+        root.addLayout(buttons)
+        QShortcut(QKeySequence("F5"), self, activated=self.refresh)
+
+        self.refresh()
+
+    # -- finding -----------------------------------------------------------------------------------
+
+    def _date_filter_toggled(self, on: bool) -> None:
+        self.date_from.setEnabled(on)
+        self.date_to.setEnabled(on)
+        self.refresh()
+
+    def date_bounds(self) -> tuple[float | None, float | None]:
+        """Start-time bounds of the date filter in epoch seconds (local days, the last day included)."""
+        if not self.date_filter.isChecked():
+            return None, None
+        first, last = self.date_from.date(), self.date_to.date()
+        if last < first:
+            first, last = last, first
+        start = QDateTime(first, QTime(0, 0)).toSecsSinceEpoch()
+        end = QDateTime(last.addDays(1), QTime(0, 0)).toSecsSinceEpoch()
+        return float(start), float(end)
+
+    def refresh(self) -> None:
+        """Search again with the filters as they are now."""
+        started_from, started_before = self.date_bounds()
+        wanted = ALARM_FILTERS[self.alarm_box.currentIndex()][1]
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                found = search_sessions(
+                    store,
+                    started_from=started_from,
+                    started_before=started_before,
+                    mrn_contains=self.mrn_edit.text() or None,
+                    highest_alarm=wanted if isinstance(wanted, Priority) else None,
+                )
+        except StoreError as exc:
+            self.show_message(f"The sessions cannot be read: {exc}")
+            found = []
+        if wanted is None:
+            found = [f for f in found if f.highest_alarm is None]
+        self.table.show_sessions(found)
+        unfinished = sum(1 for f in found if f.summary.status == "unfinished")
+        text = f"{len(found)} session{'s' if len(found) != 1 else ''}"
+        if unfinished:
+            text += f" · {unfinished} UNFINISHED (left open when recording stopped unexpectedly)"
+        self.summary.setText(text + f" · database {self.db_path}")
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        entry = self.table.selected()
+        unfinished = entry is not None and entry.summary.status == "unfinished"
+        self.open_button.setEnabled(entry is not None)
+        self.resume_button.setEnabled(unfinished and self.can_resume)
+        self.close_button.setEnabled(unfinished)
+        tip = "Continue recording this session in the live window" if self.can_resume else self.resume_note
+        self.resume_button.setToolTip(tip)
+
+    def show_message(self, text: str) -> None:
+        """Something the user must read (a refusal, a failure)."""
+        self.messages.append(text)
+        self.message.setText(text)
+        self.message.setVisible(True)
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def open_selected(self) -> QWidget | None:
+        """Open the selected session in a review window."""
+        entry = self.table.selected()
+        if entry is None:
+            return None
+        return self.open_review(entry.summary.id)
+
+    def _open_row(self, row: int) -> None:
+        if 0 <= row < len(self.table.found):
+            self.table.selectRow(row)
+            self.open_review(self.table.found[row].summary.id)
+
+    def open_review(self, session_id: str) -> QWidget | None:
+        """A review window on one session (kept until the browser closes)."""
+        if self._open_review is not None:
+            return self._open_review(session_id)
+        from ui.review_window import ReviewWindow
+
+        try:
+            window = ReviewWindow(self.db_path, session_id, self.user)
+        except StoreError as exc:
+            self.show_message(f"The session cannot be opened: {exc}")
+            return None
+        window.sessions_changed.connect(self.refresh)
+        self.reviews = [w for w in self.reviews if w.isVisible()]
+        self.reviews.append(window)
+        window.show()
+        return window
+
+    def resume_selected(self) -> None:
+        """Ask, then hand the unfinished session to the application to continue it."""
+        entry = self.table.selected()
+        if entry is None or entry.summary.status != "unfinished":
+            return
+        if not self.can_resume:
+            self.show_message(self.resume_note or "Resuming is not possible from here.")
+            return
+        session_id = entry.summary.id
+        self._confirm(
+            "Resume recording",
+            f"Continue recording session {session_id[:8]} (patient {entry.summary.patient or 'not entered'}, "
+            f"started {local_time(entry.summary.started_at)}) in the live window? The gap is marked on its "
+            "timeline.",
+            "Resume recording",
+            lambda: self.resume_requested.emit(session_id),
+        )
+
+    def close_selected(self) -> None:
+        """Ask, then close the unfinished session as ``infusion-monitor close`` does."""
+        entry = self.table.selected()
+        if entry is None or entry.summary.status != "unfinished":
+            return
+        session_id = entry.summary.id
+        self._confirm(
+            "Close unfinished session",
+            f"Close session {session_id[:8]} without resuming it? It ends at its last stored reading; "
+            f"nothing stored is removed. Recorded as closed by {self.user.name}.",
+            "Close session",
+            lambda: self.close_session(session_id),
+            danger=True,
+        )
+
+    def close_session(self, session_id: str) -> bool:
+        """Close an unfinished session now (audited under the signed-in user)."""
+        try:
+            with Store(self.db_path) as store:
+                close_unfinished(store, session_id, self.user.name)
+        except (CliError, StoreError) as exc:
+            self.show_message(f"The session was not closed: {exc}")
+            self.refresh()
+            return False
+        self.message.setVisible(False)
+        self.refresh()
+        self.session_closed.emit(session_id)
+        return True
+
+    def _confirm(self, title: str, text: str, yes: str, action: Callable[[], None], danger: bool = False) -> None:
+        if self.dialog is not None and self.dialog.isVisible():
+            self.dialog.reject()
+        dialog = ConfirmDialog(self, title, text, yes, danger)
+        dialog.setStyleSheet(theme.STYLE_SHEET)
+        self.dialog = dialog
+        dialog.accepted.connect(action)
+        dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
+        dialog.open()
+
+    def _dialog_closed(self, dialog: QDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Review windows opened from here close with the browser."""
+        for window in self.reviews:
+            window.close()
+        self.reviews = []
+        super().closeEvent(event)
+
+
+class UnfinishedSessionsDialog(QDialog):
+    """Offered when the monitor starts and sessions were left unfinished: resume one, close them, or ignore."""
+
+    RESUME = 2
+
+    def __init__(self, db_path: str | Path, user: SignedInUser, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.user = user
+        self.chosen: str | None = None
+        self.messages: list[str] = []
+        self.setWindowTitle("Unfinished sessions")
+        self.setStyleSheet(theme.STYLE_SHEET)
+        self.resize(1100, 360)
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "These sessions were left open when recording stopped unexpectedly (the program or the computer "
+            "stopped). Resume one to continue recording it, close it to keep it as it is, or ignore them and "
+            "start a new session."
+        )
+        intro.setWordWrap(True)
+        intro.setStyleSheet("font-size: 16px;")
+        layout.addWidget(intro)
+        self.table = SessionTable()
+        self.table.activated_row.connect(lambda _row: self.resume_selected())
+        layout.addWidget(self.table, 1)
+        self.message = QLabel("")
+        self.message.setStyleSheet(f"color: {theme.WARNING_TEXT};")
+        self.message.setVisible(False)
+        layout.addWidget(self.message)
+        row = QHBoxLayout()
+        self.ignore_button = QPushButton("Ignore — start a new session")
+        self.close_button = QPushButton("Close selected")
+        self.resume_button = QPushButton("Resume selected")
+        self.resume_button.setObjectName("primary")
+        self.ignore_button.clicked.connect(self.reject)
+        self.close_button.clicked.connect(self.close_selected)
+        self.resume_button.clicked.connect(self.resume_selected)
+        row.addWidget(self.ignore_button)
+        row.addStretch(1)
+        row.addWidget(self.close_button)
+        row.addWidget(self.resume_button)
+        layout.addLayout(row)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """List the unfinished sessions; with none left, the dialog has nothing more to ask."""
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                found = [f for f in search_sessions(store) if f.summary.status == "unfinished"]
+        except StoreError as exc:
+            found = []
+            self.message.setText(str(exc))
+            self.message.setVisible(True)
+        self.table.show_sessions(found)
+        has = bool(found)
+        self.close_button.setEnabled(has)
+        self.resume_button.setEnabled(has)
+
+    @property
+    def unfinished_count(self) -> int:
+        """How many unfinished sessions are listed."""
+        return len(self.table.found)
+
+    def resume_selected(self) -> None:
+        """Choose the selected session for resuming and finish the dialog."""
+        entry = self.table.selected()
+        if entry is None:
+            return
+        self.chosen = entry.summary.id
+        self.done(self.RESUME)
+
+    def close_selected(self) -> None:
+        """Close the selected session (audited); the dialog stays for any others."""
+        entry = self.table.selected()
+        if entry is None:
+            return
+        try:
+            with Store(self.db_path) as store:
+                close_unfinished(store, entry.summary.id, self.user.name)
+        except (CliError, StoreError) as exc:
+            self.messages.append(str(exc))
+            self.message.setText(f"Not closed: {exc}")
+            self.message.setVisible(True)
+        self.refresh()
+        if not self.unfinished_count:
+            self.reject()  # nothing left to decide: carry on with a new session

@@ -656,7 +656,8 @@ class TrendChart(QWidget):
                 continue
             series.dirty = False
             t, v = series.good.view()
-            history = self.history_curves.get(parameter)
+            # A review shows a finished session: nothing is added, so nothing is gained by splitting it.
+            history = self.history_curves.get(parameter) if self.live else None
             if history is None:
                 self.curves[parameter].setData(t, v)
             else:

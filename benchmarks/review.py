@@ -1,6 +1,8 @@
 """Opening a recorded 90-minute session (with pleth) for review, and exporting it in every format.
 
-Until a review window exists the review figure is the work a review needs without drawing it:
+With a review window (``ui.review_window.ReviewWindow``) the figure is from creating the window
+on the stored session to its first complete paint at 1600x980. Without one, it is the work a
+review needs without drawing it:
 the session record (readings, events, alarms), the whole pleth waveform, and the review
 queries of :mod:`monitor.review` where they exist (phase statistics, baseline against the end
 of recovery, return to baseline, the cuff table). Each export is timed from the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,33 @@ def _export(store: Any, session_id: str, fmt: str) -> int:
     return len(stream.getvalue())
 
 
+def _review_window_open(path: Path, session_id: str) -> float | None:
+    """Seconds from creating the review window to its first full paint (None: no review window)."""
+    try:
+        from PySide6.QtWidgets import QApplication
+
+        from ui.dialogs import SignedInUser
+        from ui.review_window import ReviewWindow
+    except ImportError:
+        return None
+    from PySide6.QtCore import qInstallMessageHandler
+
+    from benchmarks.live_view import _quiet_qt
+
+    qInstallMessageHandler(_quiet_qt)
+    app = QApplication.instance() or QApplication([])
+    start = time.perf_counter()
+    window = ReviewWindow(path, session_id, SignedInUser("Dr R", "physician"))
+    window.show()
+    app.processEvents()
+    window.repaint()
+    elapsed = time.perf_counter() - start
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return elapsed
+
+
 def run(repeat: int) -> list[Result]:
     """Review data load and each export format, median of ``repeat`` runs after one warm-up."""
     from monitor.exports import FORMATS
@@ -63,13 +93,22 @@ def run(repeat: int) -> list[Result]:
         session_id, _, _ = record_full_session(path, pleth=True)
         store = Store(path, readonly=True)
         try:
+            first = _review_window_open(path, session_id)
+            if first is not None:
+                times = [_review_window_open(path, session_id) or 0.0 for _ in range(repeat)]
+                value = median(times)
+                results.append(Result(
+                    "review: open 90-min session (window painted)", value * 1000, "ms",
+                    f"<= {REVIEW_TARGET_S * 1000:g} ms", value <= REVIEW_TARGET_S,
+                    f"ReviewWindow at 1600x980: load + tables + chart with pleth; first open {first * 1000:.0f} ms",
+                    [t * 1000 for t in times]))
             _review_load(store, session_id)
             times = [time_it(lambda: _review_load(store, session_id)) for _ in range(repeat)]
             value = median(times)
             results.append(Result(
-                "review: open 90-min session (data load)", value * 1000, "ms", f"<= {REVIEW_TARGET_S * 1000:g} ms",
+                "review: session data load only", value * 1000, "ms", f"<= {REVIEW_TARGET_S * 1000:g} ms",
                 value <= REVIEW_TARGET_S,
-                "no review window yet: session record + whole pleth waveform"
+                "session record + whole pleth waveform"
                 + (f" + {len(_review_queries())} review queries" if _review_queries() else ""),
                 [t * 1000 for t in times]))
             for fmt in FORMATS:

@@ -74,12 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.only or list(BENCHMARKS)
     results: list[Result] = []
     started = time.monotonic()
+    try:
+        load_at_start = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load_at_start = "unknown"
     for name in chosen:
         print(f"running {name} …", file=sys.stderr, flush=True)
         bench: Callable[[int], list[Result]] = import_module(BENCHMARKS[name]).run
         with quiet_logging():
             results.extend(bench(max(1, args.repeat)))
     about = machine()
+    about = {**about, "load average at start": load_at_start}
     print()
     for key, value in about.items():
         print(f"{key:26} {value}")

@@ -129,7 +129,6 @@ def run(repeat: int) -> list[Result]:
     except ImportError:
         return [not_measured(f"{NAME}, p99", target, "no serial source or emulator on this branch yet")]
     from benchmarks.ingest import byte_drivers
-    from drivers.serial_source import SerialSource
 
     results = []
     with tempfile.TemporaryDirectory() as name:
@@ -151,5 +150,4 @@ def run(repeat: int) -> list[Result]:
                     f"max {max(latencies) * 1000:.1f} ms" + (f"; {dropped} bytes dropped" if dropped else ""))
             results.append(Result(f"{NAME} {driver_name}, p99", p99, "ms", target, p99 <= P99_TARGET_MS, note,
                                   [x * 1000 for x in latencies]))
-    del SerialSource
     return results

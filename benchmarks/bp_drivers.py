@@ -1,6 +1,6 @@
 """Decode throughput of the blood-pressure drivers and the HL7 ACK round trip on loopback.
 
-Run: .venv/bin/python bench/bp_drivers.py
+Run: .venv/bin/python benchmarks/bp_drivers.py
 
 - IntelliVue: poll-reply frames (HR, pulse, SpO2, NBP compound; 6 observations) built by the
   emulator, fed to the host decoder in one stream; frames per second and MB/s.

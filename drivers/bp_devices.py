@@ -25,7 +25,7 @@ from drivers.emulator import EmulatedDevice, Frame, register_device
 from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
 from drivers.intellivue.emulator import IntelliVueMonitor
 from drivers.patient_feed import PatientFeed
-from drivers.settings import seconds
+from drivers.settings import check_known, seconds
 from drivers.simulation import CUFF_DURATION_S, SimulatedPatient
 
 #: The emulated IntelliVue has been switched on this long before the patient's session starts.
@@ -46,14 +46,6 @@ def _switch(settings: Mapping[str, str], name: str, default: bool) -> bool:
     return value in ("on", "yes", "true", "1")
 
 
-def _check_known(settings: Mapping[str, str], known: set[str], protocol: str) -> None:
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ValueError(
-            f"unknown setting(s) {', '.join(unknown)} for {protocol}; known: {', '.join(sorted(known))}"
-        )
-
-
 @register_device
 class IntelliVueDevice(EmulatedDevice):
     """An IntelliVue MP monitor's MIB/RS232 Data Export port, with the monitor's own NBP cycle."""
@@ -64,7 +56,7 @@ class IntelliVueDevice(EmulatedDevice):
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)
         s = self.settings
-        _check_known(s, {"nbp_every", "cuff_s", "demo", "linked", "time_stamps"}, self.protocol)
+        check_known(s, {"nbp_every", "cuff_s", "demo", "linked", "time_stamps"}, self.protocol)
         self.nbp_every = _seconds(s, "nbp_every", 300.0)
         self.feed = PatientFeed(
             patient=patient,
@@ -107,7 +99,7 @@ class DinamapDevice(EmulatedDevice):
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)
         s = self.settings
-        _check_known(s, {"cuff_s", "spo2_command"}, self.protocol)
+        check_known(s, {"cuff_s", "spo2_command"}, self.protocol)
         self.feed = PatientFeed(
             patient=patient, cuff_duration_s=_seconds(s, "cuff_s", CUFF_DURATION_S), source=self.protocol
         )

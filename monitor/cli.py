@@ -294,10 +294,10 @@ def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     holder = ProfileHolder()
-    path = resolve_profile(getattr(args, "profile", None), user.values)
-    if path is None:
-        return holder.profile, None
     try:
+        path = resolve_profile(getattr(args, "profile", None), user.values)
+        if path is None:
+            return holder.profile, None
         holder.load(path)
     except ProfileError as exc:
         return holder.profile, str(exc)

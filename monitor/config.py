@@ -96,7 +96,15 @@ def database_path(flag_value: str | None, user: UserConfig | None = None) -> Pat
     value = setting("db", flag_value, None, user)
     if not value:
         return data_dir() / "monitor.db"
+    if flag_value is not None:
+        where = "--db"
+    elif os.environ.get(ENV_PREFIX + "DB"):
+        where = ENV_PREFIX + "DB"
+    else:
+        where = user.describe("db") if user is not None else "db"
     if not isinstance(value, str) or "\0" in value:
-        where = user.describe("db") if user is not None and flag_value is None else "db"
         raise ConfigError(f'{where}: expected a file path in quotes, e.g. db = "/srv/monitor/monitor.db"')
-    return Path(value).expanduser()
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~someone" for a user this computer does not know
+        raise ConfigError(f"{where}: cannot find the home folder in '{value}'") from None

@@ -463,7 +463,12 @@ class ProfileHolder:
 def resolve_profile(flag_value: str | None, user_values: Mapping[str, Any] | None = None) -> Path | None:
     """The profile file to use: ``--profile``, then INFUSION_MONITOR_PROFILE, then config ``profile``."""
     value = flag_value or os.environ.get(ENV_PREFIX + "PROFILE") or (user_values or {}).get("profile")
-    return Path(str(value)).expanduser() if value else None
+    if not value:
+        return None
+    try:
+        return Path(str(value)).expanduser()
+    except RuntimeError:  # "~someone" for a user this computer does not know
+        raise ProfileError(f"profile: cannot find the home folder in '{value}'") from None
 
 
 def _rule_line(rule: RuleSpec) -> str:

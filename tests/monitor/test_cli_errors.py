@@ -116,3 +116,35 @@ def test_alarm_profile_path_with_a_nul_character_keeps_the_built_in_profile(isol
     profile, problem = alarm_profile(argparse.Namespace(profile=None))
     assert profile.rules
     assert problem is not None and "not a usable file name" in problem
+
+
+def test_db_under_an_unknown_users_home_is_a_named_error(
+    isolated_user_folders: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Found by the fuzz suite: "~nobody-here/x" made pathlib raise instead of a clear message.
+    from monitor.config import config_file
+
+    cfg = config_file()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('db = "~nobody-here/x"\n')
+    assert main(["sessions"]) == 1
+    err = capsys.readouterr().err
+    assert f"{cfg}, line 1: db" in err and "home folder" in err
+    monkeypatch.setenv("INFUSION_MONITOR_DB", "~nobody-here/y")
+    assert main(["sessions"]) == 1
+    assert "INFUSION_MONITOR_DB: cannot find the home folder" in capsys.readouterr().err
+    assert main(["sessions", "--db", "~nobody-here/z"]) == 1
+    assert "--db: cannot find the home folder" in capsys.readouterr().err
+
+
+def test_profile_under_an_unknown_users_home_leaves_the_built_in_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    # Found by the fuzz suite, like the db case above.
+    import argparse
+
+    from monitor.cli import alarm_profile
+
+    profile, problem = alarm_profile(argparse.Namespace(profile="~nobody-here/clinic.toml"))
+    assert profile.name == "default"
+    assert problem is not None and "cannot find the home folder" in problem
+    assert main(["limits", "--profile", "~nobody-here/clinic.toml"]) == 1
+    assert "cannot find the home folder" in capsys.readouterr().err

@@ -33,7 +33,7 @@ from enum import StrEnum
 
 from drivers.base import Decoder
 from drivers.intellivue import messages as msg
-from drivers.intellivue.framing import Deframer, FrameError, check_fcs, encode_frame, split_header
+from drivers.intellivue.framing import Deframer, FrameError, encode_frame
 from drivers.intellivue.values import (
     EXPECTED_UNIT,
     NOM_PRESS_BLD_NONINV,
@@ -137,22 +137,20 @@ class IntelliVueDecoder(Decoder):
     def feed(self, data: bytes, at: float) -> list[Reading]:
         """Consume bytes from the monitor; answer what needs answering; return the readings."""
         readings: list[Reading] = []
-        for content in self._deframer.feed(data):
-            body = check_fcs(content)
-            if body is None:
-                self.counters.frames_rejected += 1
-                continue
+        for message in msg.read_messages(self._deframer, data, self._reject):
+            self._last_rx = at
             try:
-                message = msg.parse_user_data(split_header(body))
-                self._last_rx = at
                 readings.extend(self._handle(message, at))
             except (FrameError, msg.MessageError) as exc:
-                log.debug("IntelliVue frame rejected: %s", exc)
-                self.counters.frames_rejected += 1
+                self._reject(str(exc))
                 continue
             self.counters.frames_decoded += 1
         self.counters.resyncs = self._deframer.counters.resyncs
         return readings
+
+    def _reject(self, reason: str) -> None:
+        log.debug("IntelliVue frame rejected: %s", reason)
+        self.counters.frames_rejected += 1
 
     def outgoing(self, at: float) -> bytes:
         """Association request, MDS Create result, polls: whatever is due at ``at``."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from drivers.intellivue import messages as msg
-from drivers.intellivue.framing import Deframer, FrameError, check_fcs, encode_frame, split_header
+from drivers.intellivue.framing import Deframer, FrameError, encode_frame
 from drivers.intellivue.values import (
     NOM_DIM_BEAT_PER_MIN,
     NOM_DIM_MMHG,
@@ -91,18 +91,16 @@ class IntelliVueMonitor:
     def receive(self, data: bytes, at: float) -> bytes:
         """Bytes from the host in, the monitor's answers out."""
         out: list[bytes] = []
-        for content in self._deframer.feed(data):
-            body = check_fcs(content)
-            if body is None:
-                self.counters.frames_rejected += 1
-                continue
+        for message in msg.read_messages(self._deframer, data, self._reject):
             try:
-                message = msg.parse_user_data(split_header(body))
                 out.extend(self._answer(message, at))
             except (FrameError, msg.MessageError) as exc:
-                log.debug("emulated IntelliVue rejected a frame: %s", exc)
-                self.counters.frames_rejected += 1
+                self._reject(str(exc))
         return b"".join(out)
+
+    def _reject(self, reason: str) -> None:
+        log.debug("emulated IntelliVue rejected a frame: %s", reason)
+        self.counters.frames_rejected += 1
 
     def transmit(self, at: float) -> bytes:
         """Unsolicited bytes (none: a Data Export monitor only answers)."""

@@ -16,10 +16,11 @@ All integers are big-endian. Times are RelativeTime, 1/8 ms ticks.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from drivers.intellivue.framing import Deframer, FrameError, check_fcs, split_header
 from drivers.intellivue.values import NOM_PRESS_BLD_NONINV
 
 # -- session layer ---------------------------------------------------------------------
@@ -575,3 +576,23 @@ def nbp_observation(handle: int, values: Sequence[NumericValue], rel_time: int |
     return Observation(
         handle, tuple(values), compound=True, rel_time=rel_time, type_code=NOM_PRESS_BLD_NONINV
     )
+
+
+def read_messages(
+    deframer: Deframer, data: bytes, reject: Callable[[str], None]
+) -> Iterator[SessionMessage | RemoteOperation]:
+    """Messages completed by ``data``; a frame with a bad FCS or content goes to ``reject`` and is skipped.
+
+    Used by both ends of the link (the host's decoder and the emulated monitor).
+    """
+    for content in deframer.feed(data):
+        body = check_fcs(content)
+        if body is None:
+            reject("FCS mismatch")
+            continue
+        try:
+            message = parse_user_data(split_header(body))
+        except (FrameError, MessageError) as exc:
+            reject(str(exc))
+            continue
+        yield message

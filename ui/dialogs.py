@@ -81,6 +81,23 @@ class SignedInUser:
         return f"{self.name} ({self.role})"
 
 
+def _form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
+    """A dim hint line (reused for complaints) and OK/Cancel, OK going through ``on_ok``."""
+    message = QLabel(hint)
+    message.setObjectName("dim")
+    form.addRow(message)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(on_ok)
+    buttons.rejected.connect(dialog.reject)
+    form.addRow(buttons)
+    return message
+
+
+def _complain(message: QLabel, text: str) -> None:
+    message.setText(text)
+    message.setStyleSheet("color: #ffd24a;")
+
+
 class SignInDialog(QDialog):
     """Name or initials and a role, at the start of a shift or to unlock the screen."""
 
@@ -94,18 +111,11 @@ class SignInDialog(QDialog):
         self.role_box.addItems(ROLES)
         form.addRow("Name or initials", self.name_edit)
         form.addRow("Role", self.role_box)
-        self.message = QLabel("Everything you do is recorded under this name.")
-        self.message.setObjectName("dim")
-        form.addRow(self.message)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._check)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.message = _form_footer(self, form, "Everything you do is recorded under this name.", self._check)
 
     def _check(self) -> None:
         if not self.name_edit.text().strip():
-            self.message.setText("Enter a name or initials.")
-            self.message.setStyleSheet("color: #ffd24a;")
+            _complain(self.message, "Enter a name or initials.")
             return
         self.accept()
 
@@ -130,13 +140,7 @@ class PatientDialog(QDialog):
         form.addRow("MRN", self.mrn_edit)
         form.addRow("Name", self.name_edit)
         form.addRow("Birth date", self.birth_edit)
-        self.message = QLabel("Identifiers are kept apart from the session's data.")
-        self.message.setObjectName("dim")
-        form.addRow(self.message)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._check)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        self.message = _form_footer(self, form, "Identifiers are kept apart from the session's data.", self._check)
         self.setMinimumWidth(440)
 
     def _check(self) -> None:
@@ -149,8 +153,7 @@ class PatientDialog(QDialog):
             except ValueError:
                 problem = "Write the birth date as YYYY-MM-DD."
         if problem:
-            self.message.setText(problem)
-            self.message.setStyleSheet("color: #ffd24a;")
+            _complain(self.message, problem)
             return
         self.accept()
 

@@ -19,7 +19,18 @@ from typing import Any, TextIO
 from monitor import __version__
 from monitor.config import ConfigError, UserConfig, database_path
 from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
+from monitor.keys import open_private
 from monitor.plan import PlanError, SessionPlan, parse_plan
+from monitor.security_cli import (
+    SecurityCliError,
+    acting_principal,
+    add_identity_options,
+    build_security_parsers,
+    cmd_keys,
+    cmd_profiles,
+    cmd_users,
+    cmd_verify,
+)
 from monitor.store import SessionNotFound, Store, StoreError
 
 EXIT_OK = 0
@@ -108,7 +119,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", type=_plan,
                         help="advance phases by session time, e.g. baseline:5,infusion:40,recovery:30")
     parser.add_argument("--patient", metavar="ID", help="patient identifier (MRN); kept apart from session data")
-    parser.add_argument("--nurse", metavar="NAME", help="who is recording (initials are enough)")
+    parser.add_argument("--nurse", metavar="NAME",
+                        help="who is recording, not checked (actions are recorded as the operating-system user "
+                             "unless --user signs in to an account)")
+    add_identity_options(parser)
     parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
     parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
@@ -172,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
     close.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(close)
-    close.add_argument("--user", metavar="NAME", help="who closes it (for the audit log)")
+    add_identity_options(close)
 
     review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
@@ -205,21 +219,22 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
     limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
     limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
+    build_security_parsers(sub)
     return parser
 
 
 # -- commands --------------------------------------------------------------------------------
 
 
-def _open_store(args: argparse.Namespace, *, must_exist: bool = False) -> Store:
+def _open_store(args: argparse.Namespace, *, must_exist: bool = False, readonly: bool = False) -> Store:
     try:
         path = database_path(args.db, UserConfig.load())
     except ConfigError as exc:
         raise CliError(str(exc)) from None
-    if must_exist and not path.exists():
+    if (must_exist or readonly) and not path.exists():
         raise CliError(f"no database at {path} (record a session first, or give --db)")
     try:
-        return Store(path)
+        return Store(path, readonly=readonly)
     except StoreError as exc:
         raise CliError(str(exc)) from None
 
@@ -306,14 +321,31 @@ def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
 
 def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Any:
     """Build a recorder, with the alarm engine of the active profile, for a new or resumed session."""
+    from monitor.accounts import Principal
     from monitor.alarms.engine import AlarmEngine
+    from monitor.alarms.profile import default_profile
+    from monitor.approval import CommandGuard, decide
     from monitor.recorder import Recorder
 
-    profile, problem = alarm_profile(args)
+    principal: Principal | None = getattr(args, "principal", None)
+    if principal is None:
+        try:
+            principal = acting_principal(args, store)
+        except SecurityCliError as exc:
+            raise CliError(str(exc)) from None
+    if not principal.authenticated:
+        # Who is recording, as far as anything was checked: the OS user (and the name typed, marked unverified).
+        args.nurse = f"{args.nurse} (unverified; {principal.name})" if args.nurse else principal.name
+    else:
+        args.nurse = principal.name
+    requested, problem = alarm_profile(args)
+    decision = decide(store, None if problem else requested, default_profile(), user=principal)
+    problem = problem or decision.problem
     if problem:
         (warn or _warn_stderr)(
             f"warning: alarm profile not used: {problem}; the built-in profile is in force"
         )
+    profile = decision.profile
     engine = AlarmEngine(profile)
     schedule = nibp_schedule(args)
     if args.resume:
@@ -353,10 +385,15 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
             alarms=engine,
             nibp_schedule=schedule,
         )
-    detail = {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
+    detail = {"profile": decision.label, "source": profile.source, "sha256": profile.sha256,
+              "approved_by": decision.approval.approved_by if decision.approval else None}
     if problem:
         detail["rejected"] = problem
+        engine.command("profile_not_used", recorder.session.now, None, reason=problem)
     store.audit("alarm_profile_loaded", user=args.nurse, session_id=recorder.session.id, **detail)
+    recorder.guard = CommandGuard(store, engine)
+    recorder.principal = principal
+    recorder.profile_label = decision.label
     return recorder
 
 
@@ -459,9 +496,8 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     try:
         _warn_unfinished(store, args, out)
         recorder = make_recorder(args, store, warn=warn)
-        profile = recorder.alarms.profile
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
-        out.write(f"alarm profile {profile.name} ({profile.source})\n")
+        out.write(f"alarm profile {recorder.profile_label}\n")
         out.flush()
         last_print = [0.0]
         warned: set[str] = set()
@@ -632,7 +668,7 @@ def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
     partial = path.with_name(path.name + ".part")
     try:
         text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with partial.open("wb" if binary else "w", **text_args) as f:
+        with open_private(partial, "wb" if binary else "w", **text_args) as f:
             write(f)
         partial.replace(path)
     except OSError as exc:
@@ -661,10 +697,14 @@ def close_unfinished(store: Store, session: str, user: str | None) -> str:
 
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
-    """Close an unfinished session without resuming it."""
+    """Close an unfinished session without resuming it (a signed-in account is needed)."""
     store = _open_store(args, must_exist=True)
     with store:
-        session_id = close_unfinished(store, args.session, args.user)
+        try:
+            principal = acting_principal(args, store, required=True)
+        except SecurityCliError as exc:
+            raise CliError(str(exc)) from None
+        session_id = close_unfinished(store, args.session, principal.name)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
     return EXIT_OK
 
@@ -845,7 +885,19 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "ports": cmd_ports,
     "emulate": cmd_emulate,
     "limits": cmd_limits,
+    "users": lambda args, out: _security(cmd_users, args, out),
+    "profiles": lambda args, out: _security(cmd_profiles, args, out),
+    "verify": lambda args, out: _security(cmd_verify, args, out),
+    "keys": lambda args, out: _security(lambda a, o, _open: cmd_keys(a, o), args, out),
 }
+
+
+def _security(command: Callable[..., int], args: argparse.Namespace, out: TextIO) -> int:
+    """Run an accounts/approval/verify command, its user-fixable errors as CliError."""
+    try:
+        return command(args, out, _open_store)
+    except SecurityCliError as exc:
+        raise CliError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

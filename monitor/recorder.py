@@ -154,6 +154,11 @@ class Recorder:
         self.finished = threading.Event()
         self.error: BaseException | None = None
         self.end_status: str | None = None
+        # Checks a command may not pass (approval, clinical floors; see monitor.approval), who started
+        # the recording, and the alarm profile's approved name.
+        self.guard: Callable[[Command, Any], Command] | None = None
+        self.principal: Any = None
+        self.profile_label = ""
 
     # -- construction --------------------------------------------------------------------
 
@@ -361,6 +366,8 @@ class Recorder:
                 future.set_exception(exc)
 
     def _execute(self, command: Command) -> Any:
+        if self.guard is not None:
+            command = self.guard(command, self.alarms)
         s = self.session
         user = command.user or self.nurse
         args = command.args

@@ -3,7 +3,10 @@
 SQLite in WAL mode through sqlite-utils. The schema version lives in ``PRAGMA user_version``
 and is raised by ordered migrations. During a recording one thread owns the writing
 connection (see :class:`monitor.recorder.Recorder`); readers open their own connections.
-Patient identifiers live only in ``patients``; every other table refers to a random key.
+Patient identifiers live only in ``patients``, encrypted (:mod:`monitor.identifiers`); every other
+table refers to a random key. Audit entries, events, alarms, readings and waveforms are sealed
+into a keyed hash chain in the transaction that writes them (:mod:`monitor.integrity`). The keys
+are outside the database (:mod:`monitor.keys`); the file is created readable by its owner only.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from typing import Any
 
 import sqlite_utils
 
+from monitor import identifiers, integrity
 from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
+from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, load_keys
 from monitor.readings import Flag, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 
@@ -159,8 +164,32 @@ def _add_feed_queue_v2(db: sqlite_utils.Database) -> None:
     )
 
 
+def _protect_v3(db: sqlite_utils.Database) -> None:
+    """Accounts, profile approvals, the hash chain, and identifiers encrypted with the key file's key."""
+    from monitor import accounts, approval
+
+    keys = load_keys()
+    assert keys is not None  # load_keys creates the key file when there is none
+    accounts.create_table(db)
+    approval.create_table(db)
+    integrity.create_tables(db)
+    db.execute("INSERT INTO security (name, value) VALUES ('key_fingerprint', ?)", [keys.fingerprint])
+    db.execute("ALTER TABLE patients ADD COLUMN mrn_lookup TEXT")
+    db.execute("CREATE INDEX patients_mrn_lookup ON patients (mrn_lookup)")
+    for row in list(db.query("SELECT id, mrn, name, birth_date FROM patients")):
+        pid = row["id"]
+        db.execute(
+            "UPDATE patients SET mrn = ?, name = ?, birth_date = ?, mrn_lookup = ? WHERE id = ?",
+            [identifiers.encrypt(keys, pid, "mrn", row["mrn"]), identifiers.encrypt(keys, pid, "name", row["name"]),
+             identifiers.encrypt(keys, pid, "birth_date", row["birth_date"]),
+             identifiers.mrn_lookup(keys, row["mrn"]) if row["mrn"] else None, pid],
+        )
+    # What was recorded before this version is sealed now, marked as found at the upgrade.
+    integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, alarm_ids=None)
+
+
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1, _add_feed_queue_v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1, _add_feed_queue_v2, _protect_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -229,6 +258,8 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.keys: Keys | None = None
+        self._identifiers_encrypted: bool | None = None
         try:
             if readonly:
                 if not self.path.exists():
@@ -236,7 +267,10 @@ class Store:
                 uri = f"file:{self.path}?mode=ro"
                 conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.parent.exists():
+                    ensure_private_dir(self.path.parent)
+                # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode.
+                create_private_file(self.path)
                 conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA busy_timeout = 10000")
@@ -245,11 +279,22 @@ class Store:
                 # FULL: a committed reading survives power loss, not only a crash of this process.
                 self.db.execute("PRAGMA synchronous = FULL")
                 self.db.execute("PRAGMA foreign_keys = ON")
+                # Deleted or rewritten pages are zeroed, so no old plaintext lingers in free pages.
+                self.db.execute("PRAGMA secure_delete = ON")
                 self._migrate()
+                self.keys = self._checked_keys(create=True)
+                with self.transaction():
+                    # Rows found unsealed were written by something else since the last write.
+                    integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
+                                   alarm_ids=None)
             else:
                 version = self.user_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
+                if version >= 3:
+                    self.keys = self._checked_keys(create=False)
+        except KeyFileError as exc:
+            raise StoreError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use database {self.path}: {exc}") from exc
         except OSError as exc:
@@ -272,6 +317,23 @@ class Store:
                 MIGRATIONS[index](self.db)
                 self.db.execute(f"PRAGMA user_version = {index + 1}")
 
+    def _checked_keys(self, *, create: bool) -> Keys | None:
+        """The key file's keys, refused when the database was sealed with another key file."""
+        keys = load_keys(create=create)
+        row = self.db.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
+        if keys is None:
+            return None
+        if row is not None and row[0] != keys.fingerprint:
+            raise StoreError(
+                f"{self.path} was written with another key file (fingerprint {row[0]}, this one {keys.fingerprint}"
+                f" at {keys.path}); restore that key file from its back-up (see the README, 'Keys')"
+            )
+        return keys
+
+    def _sealing(self, alarm_ids: Iterable[str] = ()) -> _Sealing:
+        """Seal what this transaction writes (rows found unsealed before it are marked as from outside)."""
+        return _Sealing(self, alarm_ids)
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with contextlib.suppress(sqlite3.Error):
@@ -291,16 +353,26 @@ class Store:
 
     def create_patient(self, mrn: str | None, name: str | None = None, birth_date: str | None = None) -> str:
         """Register a patient (or return the existing one with that MRN)."""
-        if mrn:
-            row = self.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
+        keys = self._writing_keys()
+        lookup = identifiers.mrn_lookup(keys, mrn) if mrn else None
+        if lookup:
+            row = self.db.execute("SELECT id FROM patients WHERE mrn_lookup = ?", [lookup]).fetchone()
             if row:
                 return str(row[0])
         patient_id = new_id()
         with self.transaction():
             self.db.table("patients").insert(
-                {"id": patient_id, "mrn": mrn, "name": name, "birth_date": birth_date, "created_at": time.time()}
+                {"id": patient_id, "mrn": identifiers.encrypt(keys, patient_id, "mrn", mrn),
+                 "name": identifiers.encrypt(keys, patient_id, "name", name),
+                 "birth_date": identifiers.encrypt(keys, patient_id, "birth_date", birth_date),
+                 "mrn_lookup": lookup, "created_at": time.time()}
             )
         return patient_id
+
+    def _writing_keys(self) -> Keys:
+        if self.keys is None:
+            raise StoreError(f"{self.path}: opened read-only or without its key file; cannot write")
+        return self.keys
 
     def create_session(
         self,
@@ -369,7 +441,7 @@ class Store:
                 numeric_rows.append(
                     (session_id, r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source)
                 )
-        with self.transaction():
+        with self.transaction(), self._sealing(str(a["id"]) for a in alarms):
             conn = self.db.conn
             if numeric_rows:
                 conn.executemany(
@@ -399,7 +471,7 @@ class Store:
 
     def audit(self, action: str, *, user: str | None, session_id: str | None = None, **detail: Any) -> None:
         """Append to the audit log (who did what, when, wall-clock time)."""
-        with self.transaction():
+        with self.transaction(), self._sealing():
             self.db.execute(
                 "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
                 [time.time(), user, action, session_id, json.dumps(detail, default=str)],
@@ -435,7 +507,32 @@ class Store:
         if not patient_id:
             return None
         rows = list(self.db.query("SELECT * FROM patients WHERE id = ?", [patient_id]))
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        row.pop("mrn_lookup", None)
+        if not self._encrypted():
+            return row
+        for name in identifiers.FIELDS:
+            row[name] = self._identifier(row["id"], name, row[name])
+        return row
+
+    def _encrypted(self) -> bool:
+        """True when this file keeps identifiers encrypted (schema 3 on)."""
+        if self._identifiers_encrypted is None:
+            self._identifiers_encrypted = self.user_version() >= 3
+        return self._identifiers_encrypted
+
+    def _identifier(self, patient_id: str, field: str, stored: str | None) -> str | None:
+        """A decrypted identifier; a value that cannot be decrypted is shown as such, never guessed."""
+        if stored is None:
+            return None
+        if self.keys is None:
+            return "(encrypted: key file missing)"
+        try:
+            return identifiers.decrypt(self.keys, patient_id, field, stored)
+        except identifiers.IdentifierError:
+            return "(cannot be decrypted: wrong key file or altered)"
 
     def status_of(self, row: dict[str, Any]) -> str:
         """recording, complete, closed, or unfinished (owner gone without closing)."""
@@ -462,7 +559,8 @@ class Store:
             out.append(
                 SessionSummary(
                     id=row["id"],
-                    patient=row["patient_mrn"],
+                    patient=self._identifier(row["patient_id"], "mrn", row["patient_mrn"])
+                    if row["patient_id"] and self._encrypted() else row["patient_mrn"],
                     started_at=row["started_at"],
                     ended_at=row["ended_at"],
                     last_data_at=row["last_data_at"],
@@ -581,6 +679,22 @@ def _waveform_row(session_id: str, parameter: str, source: str, samples: list[Re
     for s in samples:
         flags |= s.flags
     return (session_id, parameter, t0, rate, len(samples), values.tobytes(), source, flags_text(frozenset(flags)))
+
+
+class _Sealing:
+    """Seals rows found unsealed on entry as written from outside, and this transaction's rows on exit."""
+
+    def __init__(self, store: Store, alarm_ids: Iterable[str]) -> None:
+        self.store = store
+        self.alarm_ids = alarm_ids
+
+    def __enter__(self) -> None:
+        keys = self.store._writing_keys()
+        integrity.seal(self.store.db.conn, keys, origin=integrity.ORIGIN_OUTSIDE)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            integrity.seal(self.store.db.conn, self.store._writing_keys(), alarm_ids=list(self.alarm_ids))
 
 
 class _Transaction:

@@ -32,6 +32,37 @@ def isolated_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 
 
 @pytest.fixture(autouse=True)
+def fast_secret_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with the smallest parameters: tests sign in often; production keeps RFC 9106's."""
+    from argon2 import PasswordHasher
+
+    from monitor import accounts
+
+    monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+ADMIN_SECRET = "admin-secret-1"
+NURSE_SECRET = "nurse-secret-1"
+
+
+@pytest.fixture
+def accounts_in(monkeypatch: pytest.MonkeyPatch) -> object:
+    """Create an admin ``AD`` and a nurse ``RN`` in a database: ``accounts_in(db_path)``."""
+    from monitor.accounts import Accounts, Principal
+    from monitor.store import Store
+
+    def make(path: Path) -> tuple[object, object]:
+        with Store(path) as store:
+            accounts = Accounts(store)
+            admin = accounts.add("AD", "admin", ADMIN_SECRET, by=None)
+            nurse = accounts.add("RN", "nurse", NURSE_SECRET, by=admin)
+        assert isinstance(admin, Principal)
+        return admin, nurse
+
+    return make
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_threads() -> Iterator[None]:
     """Fail a test that leaves a thread running."""
     before = set(threading.enumerate())

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -748,8 +748,13 @@ class AlarmEngine:
             "after": changed.describe(),
         }
 
-    def _load_profile(self, at: float, user: str | None, path: str) -> dict[str, str]:
+    def _load_profile(self, at: float, user: str | None, path: str, expected_sha256: str | None = None,
+                      approved_name: str | None = None) -> dict[str, str]:
         profile = load_profile(Path(path))  # raises ProfileError; the current profile stays
+        if expected_sha256 is not None and profile.sha256 != expected_sha256:
+            raise AlarmCommandError(f"{path} changed since it was checked; the current profile stays")
+        if approved_name is not None:
+            profile = replace(profile, name=approved_name)
         self.set_profile(profile, at)
         return {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
 
@@ -767,6 +772,14 @@ class AlarmEngine:
     def _storage_restored(self, at: float, user: str | None) -> None:
         self._end_key("storage_failed", at)
 
+    def _profile_not_used(self, at: float, user: str | None, reason: str = "") -> None:
+        """The profile asked for was refused (not approved, nobody signed in): the built-in one runs."""
+        if "profile_not_used" not in self._active:
+            self._start_technical(
+                "profile_not_used", None, f"Alarm profile not used, built-in profile in force: {reason}", at,
+                priority=Priority.MEDIUM,
+            )
+
 
 _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "acknowledge": AlarmEngine._acknowledge,
@@ -781,6 +794,7 @@ _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "load_profile": AlarmEngine._load_profile,
     "storage_failed": AlarmEngine._storage_failed,
     "storage_restored": AlarmEngine._storage_restored,
+    "profile_not_used": AlarmEngine._profile_not_used,
 }
 
 

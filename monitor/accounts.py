@@ -1,0 +1,342 @@
+"""Named accounts with a secret: who may do what at the chair.
+
+An account has a name, a role granted by an admin (nurse, physician, admin) and a PIN or
+password stored only as an argon2id hash (``argon2-cffi``, its RFC 9106 parameters). Repeated
+failures lock the account with a growing back-off. Each account row carries a keyed hash
+(key outside the database) over name, role, secret hash and state, so a role written into the
+database by hand is refused rather than trusted. Every sign-in, failure, lock-out and change is
+in the audit log.
+
+Who did something is a :class:`Principal`: an authenticated account, the operating-system user
+of a headless recording (no role), or an audited emergency (break-glass) sign-in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import hmac
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from monitor.keys import Keys
+
+ROLES: Final = ("nurse", "physician", "admin")
+ADMIN: Final = "admin"
+MIN_SECRET_LENGTH: Final = 6
+MAX_NAME_LENGTH: Final = 40
+#: Failures in a row allowed before the account locks; each further failure doubles the wait.
+FREE_FAILURES: Final = 5
+FIRST_LOCK_S: Final = 30.0
+MAX_LOCK_S: Final = 15 * 60.0
+
+#: What each kind of action needs. Everything not listed needs only someone identified.
+ADMIN_ACTIONS: Final = frozenset(
+    {"set_limit", "alarms_off", "alarms_on", "audio_off", "audio_on", "load_profile", "approve_profile",
+     "manage_users"}
+)
+
+# Tests replace this with cheaper parameters; production uses argon2-cffi's RFC 9106 defaults.
+HASHER: PasswordHasher = PasswordHasher()
+
+KIND_ACCOUNT: Final = "account"
+KIND_OS_USER: Final = "os_user"
+KIND_BREAK_GLASS: Final = "break_glass"
+
+
+class AuthError(Exception):
+    """A sign-in or account change that is refused; the message can be shown as is."""
+
+
+class LockedOut(AuthError):
+    """Too many failed sign-ins: the account waits ``retry_after_s`` before the next try."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is acting: an account (with its granted role), the OS user, or a break-glass clinician."""
+
+    name: str
+    role: str | None
+    kind: str = KIND_ACCOUNT
+    reason: str = ""
+
+    @property
+    def authenticated(self) -> bool:
+        """True for a signed-in account (a secret was checked)."""
+        return self.kind == KIND_ACCOUNT
+
+    def may(self, action: str) -> bool:
+        """Whether this principal's role allows ``action``."""
+        if action in ADMIN_ACTIONS:
+            return self.authenticated and self.role == ADMIN
+        return True
+
+    @property
+    def label(self) -> str:
+        """e.g. ``AB (nurse)``, ``EMERGENCY: Dr X``."""
+        if self.kind == KIND_BREAK_GLASS:
+            return f"EMERGENCY: {self.name}"
+        if self.kind == KIND_OS_USER:
+            return f"{self.name} (not signed in)"
+        return f"{self.name} ({self.role})"
+
+
+def os_user() -> Principal:
+    """The operating-system user, for a headless recording nobody signed in to."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Principal(f"os:{name}", None, KIND_OS_USER)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """An account as ``users list`` shows it (never the secret hash)."""
+
+    name: str
+    role: str
+    disabled: bool
+    failures: int
+    locked_until: float | None
+    created_at: float
+    created_by: str | None
+
+
+def create_table(db: Any) -> None:
+    """The accounts table (part of a schema migration)."""
+    db.execute(
+        "CREATE TABLE users (name TEXT PRIMARY KEY COLLATE NOCASE, role TEXT NOT NULL, secret_hash TEXT NOT NULL, "
+        "disabled INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0, locked_until REAL, "
+        "created_at REAL NOT NULL, created_by TEXT, changed_at REAL NOT NULL, mac TEXT NOT NULL)"
+    )
+
+
+def check_name(name: str) -> str:
+    """A usable account name (trimmed), or :class:`AuthError`."""
+    name = name.strip()
+    if not name:
+        raise AuthError("an account needs a name")
+    if len(name) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in name):
+        raise AuthError(f"an account name is at most {MAX_NAME_LENGTH} printable characters")
+    if name.lower().startswith(("os:", "emergency")):
+        raise AuthError("that name is reserved")
+    return name
+
+
+def check_secret(secret: str) -> str:
+    """A usable PIN or password, or :class:`AuthError`."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise AuthError(f"a PIN or password needs at least {MIN_SECRET_LENGTH} characters")
+    if secret != secret.strip():
+        raise AuthError("a PIN or password cannot begin or end with a space")
+    return secret
+
+
+def _row_mac(keys: Keys, name: str, role: str, secret_hash: str, disabled: int) -> str:
+    message = "\x1f".join(("user", name.lower(), role, secret_hash, str(int(disabled)))).encode()
+    return hmac.new(keys.integrity, message, hashlib.sha256).hexdigest()
+
+
+def lock_seconds(failures: int) -> float:
+    """How long an account stays locked after ``failures`` failures in a row."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return min(MAX_LOCK_S, FIRST_LOCK_S * math.pow(2, failures - FREE_FAILURES))
+
+
+class Accounts:
+    """The accounts of one database (use on the thread that owns the store)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    @property
+    def _keys(self) -> Keys:
+        keys: Keys | None = getattr(self.store, "keys", None)
+        if keys is None:
+            raise AuthError("the key file is not available: accounts cannot be checked")
+        return keys
+
+    def has_accounts(self) -> bool:
+        """True once the first admin exists."""
+        return int(self.store.db.execute("SELECT COUNT(*) FROM users").fetchone()[0]) > 0
+
+    def _row(self, name: str) -> dict[str, Any] | None:
+        rows = list(self.store.db.query("SELECT * FROM users WHERE name = ?", [name.strip()]))
+        return rows[0] if rows else None
+
+    def listing(self) -> list[AccountInfo]:
+        """Every account, by name."""
+        return [
+            AccountInfo(r["name"], r["role"], bool(r["disabled"]), r["failures"], r["locked_until"], r["created_at"],
+                        r["created_by"])
+            for r in self.store.db.query("SELECT * FROM users ORDER BY name")
+        ]
+
+    def _require_admin(self, by: Principal | None, what: str) -> None:
+        if not self.has_accounts():
+            return  # the first run: the first account is created without one (and must be an admin)
+        if by is None or not by.may("manage_users"):
+            who = by.label if by is not None else "nobody signed in"
+            self.store.audit("manage_users_refused", user=by.name if by else None, action=what, reason=who)
+            raise AuthError(f"only a signed-in admin can {what} ({who})")
+
+    def add(self, name: str, role: str, secret: str, *, by: Principal | None) -> Principal:
+        """Create an account; the first one ever must be an admin and needs nobody signed in."""
+        name = check_name(name)
+        if role not in ROLES:
+            raise AuthError(f"unknown role '{role}'; choose from {', '.join(ROLES)}")
+        first = not self.has_accounts()
+        if first and role != ADMIN:
+            raise AuthError("the first account must be an admin (it manages the others)")
+        self._require_admin(by, f"add the account '{name}'")
+        check_secret(secret)
+        if self._row(name) is not None:
+            raise AuthError(f"an account named '{name}' already exists")
+        secret_hash = HASHER.hash(secret)
+        now = time.time()
+        with self.store.transaction():
+            self.store.db.execute(
+                "INSERT INTO users (name, role, secret_hash, disabled, failures, created_at, created_by, changed_at, "
+                "mac) VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?)",
+                [name, role, secret_hash, now, by.name if by else None, now,
+                 _row_mac(self._keys, name, role, secret_hash, 0)],
+            )
+            self.store.audit("user_added", user=by.name if by else "first run", account=name, role=role)
+        return Principal(name, role)
+
+    def _update(self, name: str, *, by: Principal | None, action: str, **changes: Any) -> None:
+        row = self._row(name)
+        if row is None:
+            raise AuthError(f"no account named '{name}'")
+        self._check_row(row)
+        merged = {**row, **changes}
+        merged["mac"] = _row_mac(self._keys, merged["name"], merged["role"], merged["secret_hash"],
+                                 merged["disabled"])
+        merged["changed_at"] = time.time()
+        sets = ", ".join(f"{k} = ?" for k in (*changes, "mac", "changed_at"))
+        values = [merged[k] for k in (*changes, "mac", "changed_at")]
+        with self.store.transaction():
+            self.store.db.execute(f"UPDATE users SET {sets} WHERE name = ?", [*values, row["name"]])
+            shown = {k: v for k, v in changes.items() if k != "secret_hash"}
+            self.store.audit(action, user=by.name if by else None, account=row["name"], **shown)
+
+    def set_secret(self, name: str, secret: str, *, by: Principal | None) -> None:
+        """A new PIN or password (an admin for anyone, or the account itself after signing in)."""
+        if by is None or not (by.authenticated and by.name.lower() == name.strip().lower()):
+            self._require_admin(by, f"change the secret of '{name}'")
+        check_secret(secret)
+        self._update(name, by=by, action="user_secret_changed", secret_hash=HASHER.hash(secret), failures=0,
+                     locked_until=None)
+
+    def set_role(self, name: str, role: str, *, by: Principal | None) -> None:
+        """Grant another role (admin only); the last admin keeps the admin role."""
+        if role not in ROLES:
+            raise AuthError(f"unknown role '{role}'; choose from {', '.join(ROLES)}")
+        self._require_admin(by, f"change the role of '{name}'")
+        row = self._row(name)
+        if row is not None and row["role"] == ADMIN and role != ADMIN and self._admins() <= 1:
+            raise AuthError("this is the only admin: grant another account the admin role first")
+        self._update(name, by=by, action="user_role_changed", role=role)
+
+    def set_disabled(self, name: str, disabled: bool, *, by: Principal | None) -> None:
+        """Disable (or re-enable) an account; the last admin cannot be disabled."""
+        self._require_admin(by, f"{'disable' if disabled else 'enable'} '{name}'")
+        row = self._row(name)
+        if disabled and row is not None and row["role"] == ADMIN and self._admins() <= 1:
+            raise AuthError("this is the only admin: it cannot be disabled")
+        self._update(name, by=by, action="user_disabled" if disabled else "user_enabled", disabled=int(disabled))
+
+    def unlock(self, name: str, *, by: Principal | None) -> None:
+        """Clear a lock-out (admin only)."""
+        self._require_admin(by, f"unlock '{name}'")
+        self._update(name, by=by, action="user_unlocked", failures=0, locked_until=None)
+
+    def _admins(self) -> int:
+        return int(self.store.db.execute(
+            "SELECT COUNT(*) FROM users WHERE role = ? AND disabled = 0", [ADMIN]).fetchone()[0])
+
+    def _check_row(self, row: dict[str, Any]) -> None:
+        expected = _row_mac(self._keys, row["name"], row["role"], row["secret_hash"], row["disabled"])
+        if not hmac.compare_digest(expected, str(row["mac"])):
+            raise AuthError(f"the account '{row['name']}' was altered outside this program; an admin must reset it")
+
+    def authenticate(self, name: str, secret: str, *, now: float | None = None) -> Principal:
+        """The account if ``secret`` is right; :class:`AuthError` (or :class:`LockedOut`) otherwise."""
+        now = time.time() if now is None else now
+        row = self._row(name)
+        if row is None:
+            # Same work and the same answer as a wrong secret: the name's existence is not revealed.
+            _dummy_verify(secret)
+            self.store.audit("sign_in_failed", user=name.strip()[:MAX_NAME_LENGTH] or None, reason="unknown name")
+            raise AuthError("name or PIN/password not recognised")
+        if row["locked_until"] is not None and now < row["locked_until"]:
+            wait = row["locked_until"] - now
+            self.store.audit("sign_in_refused", user=row["name"], reason="locked out", wait_s=round(wait))
+            raise LockedOut(f"too many failed attempts: try again in {math.ceil(wait)} s", wait)
+        self._check_row(row)
+        try:
+            HASHER.verify(row["secret_hash"], secret)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            failures = int(row["failures"]) + 1
+            wait = lock_seconds(failures)
+            with self.store.transaction():
+                self.store.db.execute(
+                    "UPDATE users SET failures = ?, locked_until = ? WHERE name = ?",
+                    [failures, now + wait if wait else None, row["name"]],
+                )
+                self.store.audit("sign_in_failed", user=row["name"], reason="wrong secret", failures=failures,
+                                 locked_s=wait)
+            if wait:
+                raise LockedOut(f"name or PIN/password not recognised; the account is locked for {wait:.0f} s",
+                                wait) from None
+            raise AuthError("name or PIN/password not recognised") from None
+        if row["disabled"]:
+            self.store.audit("sign_in_refused", user=row["name"], reason="account disabled")
+            raise AuthError(f"the account '{row['name']}' is disabled")
+        changes: dict[str, Any] = {}
+        if HASHER.check_needs_rehash(row["secret_hash"]):
+            changes["secret_hash"] = HASHER.hash(secret)
+        with self.store.transaction():
+            if changes:
+                self.store.db.execute(
+                    "UPDATE users SET secret_hash = ?, mac = ? WHERE name = ?",
+                    [changes["secret_hash"],
+                     _row_mac(self._keys, row["name"], row["role"], changes["secret_hash"], row["disabled"]),
+                     row["name"]],
+                )
+            self.store.db.execute("UPDATE users SET failures = 0, locked_until = NULL WHERE name = ?", [row["name"]])
+            self.store.audit("sign_in", user=row["name"], role=row["role"])
+        return Principal(row["name"], row["role"])
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_verify(secret: str) -> None:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(HASHER.hash("not-a-real-secret"))
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        HASHER.verify(_DUMMY_HASH[0], secret)
+
+
+def break_glass(store: Any, name: str, reason: str, *, session_id: str | None = None) -> Principal:
+    """An emergency sign-in for a clinician without an account: always audited, flagged on the session."""
+    name = name.strip()
+    reason = reason.strip()
+    if not name or not reason:
+        raise AuthError("an emergency sign-in needs the clinician's full name and the reason")
+    store.audit("break_glass", user=f"EMERGENCY: {name}", session_id=session_id, reason=reason)
+    return Principal(name, "nurse", KIND_BREAK_GLASS, reason)

@@ -1,0 +1,281 @@
+"""Alarm profiles approved, not just loaded.
+
+A profile other than the built-in one is used only when an admin has approved that exact
+content: its SHA-256, the name it is shown under, who approved it and when are stored in the
+database under a keyed hash (key outside the database), so an approval cannot be written in by
+hand. Otherwise the built-in profile runs and the reason is raised as a technical alarm.
+
+The *clinical floors* below are the weakest the high-priority rules may be made; a profile
+beyond them (a high-priority rule disabled, lowered in priority, or moved past its floor) can be
+approved only when the admin says so explicitly, and a change made at the chair cannot go past
+them at all. The README lists them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from monitor.alarms.model import Priority
+from monitor.alarms.profile import AlarmProfile, RuleSpec
+from monitor.keys import Keys
+from monitor.session import Phase
+
+BUILT_IN_NAME: Final = "built-in default"
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """The weakest allowed form of a high-priority rule: its limit may not pass ``limit``."""
+
+    rule_id: str
+    comparison_direction: int  # -1: the rule catches low values (the limit may not go lower), +1: high values
+    limit: float
+
+    def describe(self) -> str:
+        """e.g. ``spo2_low_severe: high priority, enabled, limit not below 85``."""
+        side = "below" if self.comparison_direction < 0 else "above"
+        return f"{self.rule_id}: high priority, enabled, limit not {side} {self.limit:g}"
+
+
+#: Clinical floors of the built-in high-priority rules (README, "Alarm profiles and approval").
+FLOORS: Final[tuple[Floor, ...]] = (
+    Floor("spo2_low_severe", -1, 85.0),
+    Floor("hr_low", -1, 40.0),
+    Floor("hr_high_severe", +1, 160.0),
+    Floor("nibp_sys_low", -1, 80.0),
+    Floor("nibp_sys_crisis", +1, 200.0),
+    Floor("nibp_dia_crisis", +1, 130.0),
+)
+
+
+class ApprovalError(Exception):
+    """An approval that cannot be given or trusted; the message says why."""
+
+
+def rule_below_floor(rule: RuleSpec | None, floor: Floor) -> str | None:
+    """Why ``rule`` (as in force in some phase) is weaker than its floor, or None."""
+    if rule is None or not rule.enabled:
+        return f"{floor.rule_id} is switched off"
+    if rule.priority is not Priority.HIGH:
+        return f"{floor.rule_id} is {rule.priority.value} priority, not high"
+    if rule.relative or rule.direction != floor.comparison_direction:
+        return f"{floor.rule_id} no longer watches the same side as its floor"
+    if (rule.limit - floor.limit) * floor.comparison_direction > 0:
+        return f"{floor.rule_id} limit {rule.limit:g} is past its floor {floor.limit:g}"
+    return None
+
+
+def _rule_in(profile: AlarmProfile, rule_id: str, phase: Phase) -> RuleSpec | None:
+    for rule in profile.rules_for(phase):
+        if rule.id == rule_id:
+            return rule
+    return None
+
+
+def below_floors(profile: AlarmProfile) -> list[str]:
+    """Every way ``profile`` weakens a high-priority rule beyond its clinical floor, per phase."""
+    found: list[str] = []
+    for floor in FLOORS:
+        for phase in Phase:
+            why = rule_below_floor(_rule_in(profile, floor.rule_id, phase), floor)
+            if why:
+                found.append(f"{why} (in the {phase.value} phase)")
+    return found
+
+
+def change_below_floor(rule: RuleSpec) -> str | None:
+    """Why a change made at the chair would weaken ``rule`` beyond its floor, or None."""
+    for floor in FLOORS:
+        if floor.rule_id == rule.id:
+            return rule_below_floor(rule, floor)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One approved profile content."""
+
+    sha256: str
+    name: str
+    approved_by: str
+    approved_at: float
+    below_floors: bool
+
+    def label(self) -> str:
+        """The profile as the screen and exports name it: approved name and short hash."""
+        return f"{self.name} (approved, sha256 {self.sha256[:12]})"
+
+
+def create_table(db: Any) -> None:
+    """The approvals table (part of a schema migration)."""
+    db.execute(
+        "CREATE TABLE profile_approvals (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, approved_by TEXT NOT NULL, "
+        "approved_at REAL NOT NULL, below_floors INTEGER NOT NULL, text TEXT NOT NULL, revoked_at REAL, "
+        "revoked_by TEXT, mac TEXT NOT NULL)"
+    )
+
+
+def _mac(keys: Keys, sha256: str, name: str, approved_by: str, approved_at: float, below: int) -> str:
+    message = "\x1f".join(("approval", sha256, name, approved_by, repr(approved_at), str(below))).encode()
+    return hmac.new(keys.integrity, message, hashlib.sha256).hexdigest()
+
+
+def approve(store: Any, profile: AlarmProfile, text: str, name: str, *, by: Any,
+            accept_below_floors: bool = False) -> Approval:
+    """Record an admin's approval of exactly this profile content under ``name``."""
+    if by is None or not by.may("approve_profile"):
+        store.audit("approve_profile_refused", user=getattr(by, "name", None), sha256=profile.sha256)
+        raise ApprovalError("only a signed-in admin can approve an alarm profile")
+    if hashlib.sha256(text.encode()).hexdigest() != profile.sha256:
+        raise ApprovalError("the profile text does not match the profile read")
+    name = name.strip()
+    if not name or len(name) > 60 or any(not ch.isprintable() for ch in name):
+        raise ApprovalError("an approved profile needs a name of 1 to 60 printable characters")
+    weaker = below_floors(profile)
+    if weaker and not accept_below_floors:
+        raise ApprovalError(
+            "this profile weakens high-priority alarms beyond the clinical floors: " + "; ".join(weaker[:6])
+            + ("; …" if len(weaker) > 6 else "")
+            + " — approve it only with the explicit below-floors confirmation"
+        )
+    keys: Keys = store.keys
+    at = time.time()
+    with store.transaction():
+        store.db.execute(
+            "INSERT INTO profile_approvals (sha256, name, approved_by, approved_at, below_floors, text, mac) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET name = excluded.name, "
+            "approved_by = excluded.approved_by, approved_at = excluded.approved_at, "
+            "below_floors = excluded.below_floors, mac = excluded.mac, revoked_at = NULL, revoked_by = NULL",
+            [profile.sha256, name, by.name, at, int(bool(weaker)), text,
+             _mac(keys, profile.sha256, name, by.name, at, int(bool(weaker)))],
+        )
+        store.audit("approve_profile", user=by.name, sha256=profile.sha256, name=name,
+                    below_floors=weaker or None, source=profile.source)
+    return Approval(profile.sha256, name, by.name, at, bool(weaker))
+
+
+def revoke(store: Any, sha256: str, *, by: Any) -> None:
+    """Withdraw an approval (admin only); sessions already recorded keep what they used."""
+    if by is None or not by.may("approve_profile"):
+        raise ApprovalError("only a signed-in admin can revoke an approval")
+    with store.transaction():
+        changed = store.db.execute(
+            "UPDATE profile_approvals SET revoked_at = ?, revoked_by = ? WHERE sha256 LIKE ? AND revoked_at IS NULL",
+            [time.time(), by.name, sha256 + "%"],
+        ).rowcount
+        if not changed:
+            raise ApprovalError(f"no approved profile with hash {sha256}")
+        store.audit("revoke_profile", user=by.name, sha256=sha256)
+
+
+def approval_of(store: Any, sha256: str) -> Approval | None:
+    """The valid approval of this content, or None (never approved, revoked, or forged)."""
+    keys: Keys | None = getattr(store, "keys", None)
+    if keys is None:
+        return None
+    row = store.db.execute(
+        "SELECT sha256, name, approved_by, approved_at, below_floors, mac FROM profile_approvals "
+        "WHERE sha256 = ? AND revoked_at IS NULL",
+        [sha256],
+    ).fetchone()
+    if row is None:
+        return None
+    if not hmac.compare_digest(_mac(keys, row[0], row[1], row[2], float(row[3]), int(row[4])), str(row[5])):
+        return None
+    return Approval(row[0], row[1], row[2], float(row[3]), bool(row[4]))
+
+
+def approvals(store: Any) -> list[Approval]:
+    """Every approval in force (valid keyed hash, not revoked)."""
+    out = []
+    for (sha,) in store.db.execute("SELECT sha256 FROM profile_approvals WHERE revoked_at IS NULL ORDER BY name"):
+        found = approval_of(store, sha)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileDecision:
+    """Which profile runs, under which name, and why (``problem``) when the one asked for does not."""
+
+    profile: AlarmProfile
+    label: str
+    approval: Approval | None
+    problem: str | None
+
+
+def built_in_label(profile: AlarmProfile) -> str:
+    """How the built-in profile is named on screen and in exports."""
+    return f"{BUILT_IN_NAME} (sha256 {profile.sha256[:12]})"
+
+
+def decide(store: Any, requested: AlarmProfile | None, built_in: AlarmProfile, *, user: Any) -> ProfileDecision:
+    """The profile to run: ``requested`` only when approved and asked for by a signed-in account."""
+    if requested is None or requested.sha256 == built_in.sha256:
+        return ProfileDecision(built_in, built_in_label(built_in), None, None)
+    found = approval_of(store, requested.sha256)
+    if found is None:
+        problem = (f"{requested.source} (sha256 {requested.sha256[:12]}) is not approved by an admin "
+                   "(`infusion-monitor profiles approve`)")
+        return ProfileDecision(built_in, built_in_label(built_in), None, problem)
+    if user is None or not getattr(user, "authenticated", False):
+        problem = (f"approved profile '{found.name}' needs a signed-in account to be used "
+                   "(--user NAME); nobody signed in")
+        return ProfileDecision(built_in, built_in_label(built_in), None, problem)
+    return ProfileDecision(replace(requested, name=found.name), found.label(), found, None)
+
+
+class FloorError(ValueError):
+    """A change at the chair that would weaken a high-priority alarm beyond its clinical floor."""
+
+
+class CommandGuard:
+    """What the recorder checks before an alarm command runs: approval and clinical floors.
+
+    The engine still checks the role (admin); this adds what a role alone does not allow: a
+    profile is loaded only if its exact content is approved, and no change at the chair takes a
+    high-priority rule past its floor (that needs an approved profile).
+    """
+
+    def __init__(self, store: Any, engine: Any) -> None:
+        self.store = store
+        self.engine = engine
+
+    def __call__(self, command: Any, alarms: Any) -> Any:
+        """The command to run (possibly with the approval attached); raises to refuse it."""
+        from monitor.alarms.profile import ProfileError, load_profile
+
+        engine = alarms if alarms is not None else self.engine
+        if command.name == "set_limit" and engine is not None:
+            args = command.args
+            phase = Phase(args["phase"]) if args.get("phase") else None
+            try:
+                current = engine.profile.rule(str(args.get("rule")), phase)
+            except KeyError:
+                return command  # the engine names the unknown rule
+            changed = replace(
+                current,
+                limit=current.limit if args.get("limit") is None else float(args["limit"]),
+                priority=current.priority if args.get("priority") is None else Priority.parse(args["priority"]),
+                enabled=current.enabled if args.get("enabled") is None else bool(args["enabled"]),
+            )
+            why = change_below_floor(changed)
+            if why:
+                raise FloorError(f"{why}: beyond the clinical floor, only an approved profile can do that")
+        if command.name == "load_profile":
+            path = str(command.args.get("path", ""))
+            try:
+                profile = load_profile(path)
+            except ProfileError as exc:
+                raise FloorError(str(exc)) from None
+            found = approval_of(self.store, profile.sha256)
+            if found is None:
+                raise FloorError(f"{path} (sha256 {profile.sha256[:12]}) is not an approved profile")
+            args = {**command.args, "expected_sha256": profile.sha256, "approved_name": found.name}
+            return replace(command, args=args)
+        return command

@@ -1,0 +1,64 @@
+"""Patient identifiers (MRN, name, birth date) encrypted in the database with AES-256-GCM.
+
+Each value is sealed with a fresh 96-bit nonce and bound to its patient key and field name (the
+associated data), so a ciphertext copied to another row or field does not decrypt. The MRN is
+also kept as a keyed hash (HMAC-SHA256) so that the same patient is found again without
+decrypting every row. The key lives in the key file (:mod:`monitor.keys`), never in the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from monitor.keys import Keys
+
+PREFIX: Final = "aesgcm1:"
+NONCE_BYTES: Final = 12
+#: The identifying columns of the patients table.
+FIELDS: Final = ("mrn", "name", "birth_date")
+
+
+class IdentifierError(Exception):
+    """A stored identifier cannot be decrypted (wrong key file, or the value was altered)."""
+
+
+def encrypt(keys: Keys, patient_id: str, field: str, value: str | None) -> str | None:
+    """The stored form of one identifier (None stays None)."""
+    if value is None:
+        return None
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(keys.identifiers).encrypt(nonce, value.encode("utf-8"), _aad(patient_id, field))
+    return PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def decrypt(keys: Keys, patient_id: str, field: str, stored: str | None) -> str | None:
+    """The identifier from its stored form; :class:`IdentifierError` when it cannot be trusted."""
+    if stored is None:
+        return None
+    if not stored.startswith(PREFIX):
+        raise IdentifierError(f"patient {patient_id[:8]}: {field} is not encrypted (written outside this program)")
+    try:
+        raw = base64.b64decode(stored[len(PREFIX):], validate=True)
+        plain = AESGCM(keys.identifiers).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(patient_id, field))
+    except (ValueError, InvalidTag):
+        raise IdentifierError(
+            f"patient {patient_id[:8]}: {field} cannot be decrypted with this key file "
+            "(another installation's key, or the value was altered)"
+        ) from None
+    return plain.decode("utf-8")
+
+
+def mrn_lookup(keys: Keys, mrn: str) -> str:
+    """A keyed hash of the MRN: finds the patient again without storing the MRN readable."""
+    return hmac.new(keys.identifiers, b"mrn\x00" + mrn.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _aad(patient_id: str, field: str) -> bytes:
+    return f"{patient_id}\x00{field}".encode()

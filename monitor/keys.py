@@ -1,0 +1,174 @@
+"""The installation's secret keys, kept outside the database, and owner-only files.
+
+One key file holds two random 256-bit keys: one seals the record (keyed hash chains, see
+:mod:`monitor.integrity`), the other encrypts patient identifiers (see :mod:`monitor.identifiers`).
+The file lives in the user's config folder (``keys/monitor.key``), or where ``INFUSION_MONITOR_KEY_FILE``
+or the config file's ``key_file`` says, and is created readable by its owner only (0600 in a 0700
+folder) whatever the umask. Losing it makes the identifiers unreadable and the record
+unverifiable; the README says how to back it up and restore it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from monitor.config import ENV_PREFIX, ConfigError, UserConfig, config_dir
+
+KEY_FILE_VERSION: Final = 1
+KEY_BYTES: Final = 32
+OWNER_ONLY_FILE: Final = 0o600
+OWNER_ONLY_DIR: Final = 0o700
+
+
+class KeyFileError(Exception):
+    """The key file cannot be read, written or trusted; the message says which file and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The installation's two keys and where they came from."""
+
+    integrity: bytes
+    identifiers: bytes
+    path: Path
+
+    @property
+    def fingerprint(self) -> str:
+        """A short public value that tells which key file a database was written with."""
+        digest = hmac.new(self.integrity, b"infusion-monitor key fingerprint", hashlib.sha256).hexdigest()
+        return digest[:16]
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) as needed; the folder itself ends up 0700."""
+    path.mkdir(parents=True, exist_ok=True, mode=OWNER_ONLY_DIR)
+    with contextlib.suppress(PermissionError):
+        os.chmod(path, OWNER_ONLY_DIR)
+
+
+def create_private_file(path: Path) -> None:
+    """Make sure ``path`` exists and is 0600, without ever leaving it readable by others (umask ignored)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, OWNER_ONLY_FILE)
+    try:
+        os.fchmod(fd, OWNER_ONLY_FILE)
+    finally:
+        os.close(fd)
+
+
+def open_private(path: Path, mode: str, **kwargs: Any) -> Any:
+    """``open()`` for writing a new file that only its owner can read (exports, copies of keys)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    fd = os.open(path, flags, OWNER_ONLY_FILE)
+    os.fchmod(fd, OWNER_ONLY_FILE)
+    return os.fdopen(fd, mode, **kwargs)
+
+
+def key_file_path(user: UserConfig | None = None) -> Path:
+    """Where the key file is: INFUSION_MONITOR_KEY_FILE, config ``key_file``, else the config folder."""
+    env = os.environ.get(ENV_PREFIX + "KEY_FILE")
+    if env:
+        return Path(env).expanduser()
+    if user is None:
+        try:
+            user = UserConfig.load()
+        except ConfigError:
+            user = None
+    value = user.values.get("key_file") if user is not None else None
+    if isinstance(value, str) and value:
+        return Path(value).expanduser()
+    return config_dir() / "keys" / "monitor.key"
+
+
+def _decode(raw: dict[str, Any], name: str, path: Path) -> bytes:
+    try:
+        value = base64.b64decode(str(raw[name]), validate=True)
+    except (KeyError, ValueError):
+        raise KeyFileError(f"{path}: the key file has no valid '{name}' key (restore it from the back-up)") from None
+    if len(value) != KEY_BYTES:
+        raise KeyFileError(f"{path}: the '{name}' key has {len(value)} bytes, not {KEY_BYTES}")
+    return value
+
+
+def read_keys(path: Path) -> Keys:
+    """Read an existing key file; refuses one that others could read."""
+    try:
+        info = path.stat()
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(
+                f"{path}: the key file can be read by other users (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"run `chmod 600 {path}` and check who has seen it"
+            )
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read the key file ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError):
+        raise KeyFileError(f"{path}: the key file is damaged (restore it from the back-up)") from None
+    if not isinstance(raw, dict) or raw.get("version") != KEY_FILE_VERSION:
+        raise KeyFileError(f"{path}: not a key file of this program (version {KEY_FILE_VERSION})")
+    return Keys(_decode(raw, "integrity", path), _decode(raw, "identifiers", path), path)
+
+
+def create_keys(path: Path) -> Keys:
+    """Write a new key file with fresh random keys (never overwrites one)."""
+    ensure_private_dir(path.parent)
+    body = json.dumps(
+        {
+            "version": KEY_FILE_VERSION,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "integrity": base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode(),
+            "identifiers": base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode(),
+            "note": "Back this file up apart from the database; without it identifiers cannot be read.",
+        },
+        indent=1,
+    )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
+    except FileExistsError:
+        return read_keys(path)
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot create the key file ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), OWNER_ONLY_FILE)
+        handle.write(body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return read_keys(path)
+
+
+_cache: dict[Path, Keys] = {}
+_lock = threading.Lock()
+
+
+def load_keys(*, create: bool = True, path: Path | None = None) -> Keys | None:
+    """The installation's keys (created on first use when ``create``); None when absent and not created."""
+    where = path or key_file_path()
+    with _lock:
+        cached = _cache.get(where)
+        if cached is not None and where.exists():
+            return cached
+        if where.exists():
+            keys = read_keys(where)
+        elif create:
+            keys = create_keys(where)
+        else:
+            return None
+        _cache[where] = keys
+        return keys
+
+
+def forget_cached_keys() -> None:
+    """Drop keys held in memory (after a key file was restored or replaced)."""
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,264 @@
+"""Command-line parts of accounts, profile approval and verification.
+
+``infusion-monitor users …`` manages accounts, ``profiles …`` approves alarm profiles,
+``verify`` checks the record, ``keys`` shows where the key file is and copies it for a back-up.
+A secret is never taken from the command line: it is read without echo from the terminal, or
+from standard input, ``INFUSION_MONITOR_SECRET`` or ``--secret-file``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import shutil
+import stat
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
+from monitor.config import ENV_PREFIX
+
+SECRET_ENV = ENV_PREFIX + "SECRET"
+
+
+class SecurityCliError(Exception):
+    """A problem the user can fix; the command line prints it as one line."""
+
+
+def add_identity_options(parser: argparse.ArgumentParser) -> None:
+    """``--user`` and where its secret comes from (never the command line itself)."""
+    parser.add_argument("--user", metavar="NAME",
+                        help="account to act as; its PIN/password is read from the terminal (no echo), "
+                             f"standard input, {SECRET_ENV} or --secret-file")
+    parser.add_argument("--secret-file", metavar="FILE",
+                        help="read the PIN/password of --user from this file (first line; owner-only file)")
+
+
+def read_secret(args: argparse.Namespace, prompt: str = "PIN or password: ", *, stdin: TextIO | None = None) -> str:
+    """The secret from --secret-file, INFUSION_MONITOR_SECRET, the terminal (no echo) or standard input."""
+    path = getattr(args, "secret_file", None)
+    if path:
+        file = Path(path).expanduser()
+        try:
+            if file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise SecurityCliError(f"{file}: a secret file must be readable by its owner only (chmod 600)")
+            return file.read_text(encoding="utf-8").splitlines()[0] if file.stat().st_size else ""
+        except OSError as exc:
+            raise SecurityCliError(f"cannot read {file}: {exc.strerror or exc}") from None
+    env = os.environ.get(SECRET_ENV)
+    if env:
+        return env
+    stream = stdin or sys.stdin
+    if stream.isatty():
+        return getpass.getpass(prompt)
+    line = stream.readline()
+    if not line:
+        raise SecurityCliError("no PIN/password given (terminal, standard input, "
+                               f"{SECRET_ENV} or --secret-file)")
+    return line.rstrip("\r\n")
+
+
+def acting_principal(args: argparse.Namespace, store: Any, *, required: bool = False) -> Principal:
+    """The authenticated ``--user``, or the operating-system user when none is given (and none is required)."""
+    name = getattr(args, "user", None)
+    if not name:
+        if required:
+            raise SecurityCliError("this needs a signed-in account: give --user NAME")
+        return os_user()
+    try:
+        return Accounts(store).authenticate(name, read_secret(args, f"PIN or password for {name}: "))
+    except AuthError as exc:
+        raise SecurityCliError(f"sign-in as '{name}' refused: {exc}") from None
+
+
+def build_security_parsers(sub: Any) -> None:
+    """Add ``users``, ``profiles``, ``verify`` and ``keys`` to the command line."""
+    users = sub.add_parser("users", help="manage accounts (admin)")
+    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    for action, text in (("list", "list accounts"), ("add", "add an account (the first one: the first admin)"),
+                         ("set-secret", "set a new PIN/password"), ("set-role", "grant another role"),
+                         ("disable", "disable an account"), ("enable", "enable an account again"),
+                         ("unlock", "clear a lock-out after failed sign-ins")):
+        p = users_sub.add_parser(action, help=text)
+        _add_db_option(p)
+        add_identity_options(p)
+        if action != "list":
+            p.add_argument("name", metavar="NAME")
+        if action in ("add", "set-role"):
+            p.add_argument("--role", required=True, choices=ROLES)
+        if action in ("add", "set-secret"):
+            p.add_argument("--new-secret-file", metavar="FILE",
+                           help="read the new PIN/password from this file instead of asking")
+
+    profiles = sub.add_parser("profiles", help="approve alarm profiles (admin) and list approvals")
+    profiles_sub = profiles.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
+    listing = profiles_sub.add_parser("list", help="approved profiles")
+    _add_db_option(listing)
+    approve = profiles_sub.add_parser("approve", help="approve this exact profile content")
+    approve.add_argument("file", metavar="FILE")
+    approve.add_argument("--name", required=True, help="the name the screen and exports show")
+    approve.add_argument("--below-floors", action="store_true",
+                         help="confirm approving a profile that weakens high-priority alarms beyond the floors")
+    _add_db_option(approve)
+    add_identity_options(approve)
+    revoke = profiles_sub.add_parser("revoke", help="withdraw an approval")
+    revoke.add_argument("sha256", metavar="HASH")
+    _add_db_option(revoke)
+    add_identity_options(revoke)
+
+    verify = sub.add_parser("verify", help="check the record's hash chains and the database's integrity")
+    _add_db_option(verify)
+    verify.add_argument("--all", action="store_true", help="list every finding, not only the first")
+
+    keys = sub.add_parser("keys", help="where the key file is; copy it for a back-up")
+    keys.add_argument("--backup", metavar="FILE", help="copy the key file here (owner-only)")
+
+
+def _add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH",
+                        help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
+
+
+def _new_secret(args: argparse.Namespace, name: str) -> str:
+    path = getattr(args, "new_secret_file", None)
+    if path:
+        try:
+            return Path(path).expanduser().read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, IndexError) as exc:
+            raise SecurityCliError(f"cannot read the new secret from {path}: {exc}") from None
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"new PIN or password for {name}: ")
+        if getpass.getpass("the same again: ") != first:
+            raise SecurityCliError("the two entries differ; nothing was changed")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise SecurityCliError("no new PIN/password on standard input")
+    return line.rstrip("\r\n")
+
+
+def cmd_users(args: argparse.Namespace, out: TextIO, open_store: Callable[..., Any]) -> int:
+    """``users list|add|set-secret|set-role|disable|enable|unlock``."""
+    store = open_store(args)
+    with store:
+        accounts = Accounts(store)
+        action = args.users_command
+        if action == "list":
+            rows = accounts.listing()
+            if not rows:
+                out.write("no accounts yet: `infusion-monitor users add NAME --role admin` creates the first admin\n")
+            for r in rows:
+                state = "disabled" if r.disabled else ("locked" if r.locked_until else "active")
+                out.write(f"{r.name:20} {r.role:10} {state}\n")
+            return 0
+        try:
+            if action == "add" and not accounts.has_accounts():
+                by = None  # the first admin, created on first run
+            else:
+                # The admin signs in first (secret from the terminal or standard input), then the new secret.
+                by = acting_principal(args, store, required=True)
+            if action == "add":
+                accounts.add(args.name, args.role, _new_secret(args, args.name), by=by)
+                out.write(f"account '{args.name}' ({args.role}) added\n")
+            elif action == "set-secret":
+                accounts.set_secret(args.name, _new_secret(args, args.name), by=by)
+                out.write(f"new PIN/password set for '{args.name}'\n")
+            elif action == "set-role":
+                accounts.set_role(args.name, args.role, by=by)
+                out.write(f"'{args.name}' now has the role {args.role}\n")
+            elif action in ("disable", "enable"):
+                accounts.set_disabled(args.name, action == "disable", by=by)
+                out.write(f"'{args.name}' {action}d\n")
+            elif action == "unlock":
+                accounts.unlock(args.name, by=by)
+                out.write(f"'{args.name}' unlocked\n")
+        except AuthError as exc:
+            raise SecurityCliError(str(exc)) from None
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace, out: TextIO, open_store: Callable[..., Any]) -> int:
+    """``profiles list|approve|revoke``."""
+    from monitor.alarms.profile import ProfileError, load_profile
+    from monitor.approval import ApprovalError, approvals, approve, revoke
+
+    store = open_store(args)
+    with store:
+        if args.profiles_command == "list":
+            found = approvals(store)
+            if not found:
+                out.write("no approved profiles: only the built-in profile is used\n")
+            for a in found:
+                when = datetime.fromtimestamp(a.approved_at).astimezone().strftime("%Y-%m-%d %H:%M")
+                floors = "  BELOW FLOORS" if a.below_floors else ""
+                out.write(f"{a.sha256[:12]}  {a.name:24} approved by {a.approved_by} {when}{floors}\n")
+            return 0
+        by = acting_principal(args, store, required=True)
+        try:
+            if args.profiles_command == "approve":
+                try:
+                    profile = load_profile(args.file)
+                    text = Path(args.file).expanduser().read_text(encoding="utf-8")
+                except ProfileError as exc:
+                    raise SecurityCliError(str(exc)) from None
+                approval = approve(store, profile, text, args.name, by=by, accept_below_floors=args.below_floors)
+                out.write(f"approved: {approval.label()}\n")
+            else:
+                revoke(store, args.sha256, by=by)
+                out.write(f"approval {args.sha256} revoked\n")
+        except ApprovalError as exc:
+            raise SecurityCliError(str(exc)) from None
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., Any]) -> int:
+    """Check the chains and the database; exit 1 and name the first broken link when anything is wrong."""
+    from monitor.integrity import verify
+
+    store = open_store(args, readonly=True)
+    with store:
+        report = verify(store.db.conn, store.keys)
+    out.write(f"database integrity check: {report.integrity_check}\n")
+    out.write(f"hash chain: {report.links} links, {report.rows_checked} rows and ranges compared"
+              + (f" ({report.upgraded_rows} sealed at the upgrade that introduced the chain)"
+                 if report.upgraded_rows else "") + "\n")
+    if report.ok:
+        out.write("verified: nothing was changed, removed or added outside this program\n")
+        return 0
+    first = report.first_broken
+    if first is not None:
+        out.write(f"NOT VERIFIED: first broken link: {first.text()}\n")
+        shown = report.findings[1:] if args.all else report.findings[1:6]
+        for finding in shown:
+            out.write(f"  also: {finding.text()}\n")
+        if not args.all and len(report.findings) > 6:
+            out.write(f"  … {len(report.findings) - 6} more (--all lists them)\n")
+    return 1
+
+
+def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the key file's place and fingerprint; ``--backup FILE`` copies it (owner-only)."""
+    from monitor.keys import KeyFileError, key_file_path, load_keys, open_private
+
+    path = key_file_path()
+    try:
+        keys = load_keys(create=False)
+    except KeyFileError as exc:
+        raise SecurityCliError(str(exc)) from None
+    if keys is None:
+        out.write(f"no key file yet at {path} (it is created with the first database)\n")
+        return 0
+    out.write(f"key file: {keys.path}\nfingerprint: {keys.fingerprint}\n")
+    if args.backup:
+        target = Path(args.backup).expanduser()
+        try:
+            with keys.path.open("rb") as source, open_private(target, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+        except OSError as exc:
+            raise SecurityCliError(f"cannot write {target}: {exc.strerror or exc}") from None
+        out.write(f"copied to {target} (owner-only); keep it apart from the database, e.g. offline\n")
+    return 0

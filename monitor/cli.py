@@ -385,7 +385,7 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
             alarms=engine,
             nibp_schedule=schedule,
         )
-    detail = {"profile": decision.label, "source": profile.source, "sha256": profile.sha256,
+    detail = {"profile": profile.name, "label": decision.label, "source": profile.source, "sha256": profile.sha256,
               "approved_by": decision.approval.approved_by if decision.approval else None}
     if problem:
         detail["rejected"] = problem

@@ -18,9 +18,18 @@ SHARED = REPO_ROOT.parent / "shared"
 PROTOCOL_VECTORS = SHARED / "protocols"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One key file for the whole run (databases made by package fixtures outlive a test's folders)."""
+    path = tmp_path_factory.mktemp("keys") / "monitor.key"
+    os.environ["INFUSION_MONITOR_KEY_FILE"] = str(path)
+    return path
+
+
 @pytest.fixture(autouse=True)
-def isolated_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Tests never read or write the user's real config or data folder."""
+def isolated_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                          session_key_file: Path) -> Path:
+    """Tests never read or write the user's real config or data folder (nor its key file)."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
@@ -28,6 +37,7 @@ def isolated_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     for name in list(os.environ):
         if name.startswith("INFUSION_MONITOR_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(session_key_file))
     return home
 
 

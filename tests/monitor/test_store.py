@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,7 +167,8 @@ def test_killed_recording_is_detected_as_unfinished_and_resumed_without_loss(db_
         assert store.session_row(after.id)["baseline"]
 
 
-def test_killed_session_can_be_closed_instead(db_path: Path) -> None:
+def test_killed_session_can_be_closed_instead(db_path: Path, accounts_in: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "record", "--db", str(db_path), "--speed", "30", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -177,7 +179,10 @@ def test_killed_session_can_be_closed_instead(db_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     from monitor.cli import main
+    from tests.conftest import NURSE_SECRET
 
+    accounts_in(db_path)
+    monkeypatch.setenv("INFUSION_MONITOR_SECRET", NURSE_SECRET)
     assert main(["close", "latest", "--db", str(db_path), "--user", "RN"]) == 0
     with Store(db_path) as store:
         [s] = store.sessions()
@@ -186,8 +191,11 @@ def test_killed_session_can_be_closed_instead(db_path: Path) -> None:
         assert any(a["action"] == "session_closed_after_crash" for a in store.audit_log(s.id))
 
 
-def test_a_session_that_crashed_after_completing_is_not_reopened_by_resume(db_path: Path) -> None:
+def test_a_session_that_crashed_after_completing_is_not_reopened_by_resume(
+    db_path: Path, accounts_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from monitor.cli import main
+    from tests.conftest import NURSE_SECRET
 
     assert main(["record", "--db", str(db_path), "--speed", "max", "--quiet",
                  "--plan", "baseline:1,infusion:1,recovery:1"]) == 0
@@ -200,4 +208,8 @@ def test_a_session_that_crashed_after_completing_is_not_reopened_by_resume(db_pa
     assert main(["record", "--db", str(db_path), "--resume", s.id, "--speed", "max", "--quiet"]) == 1
     with Store(db_path) as store:
         assert store.sessions()[0].status == "unfinished"  # untouched: it can still be closed
-    assert main(["close", s.id, "--db", str(db_path)]) == 0
+    # Closing needs a signed-in account (it ends someone else's session).
+    assert main(["close", s.id, "--db", str(db_path)]) == 1
+    accounts_in(db_path)
+    monkeypatch.setenv("INFUSION_MONITOR_SECRET", NURSE_SECRET)
+    assert main(["close", s.id, "--db", str(db_path), "--user", "RN"]) == 0

@@ -250,7 +250,7 @@ def test_record_with_a_broken_profile_warns_and_keeps_the_built_in_one(clean_env
     text = out.getvalue()
     assert "warning: alarm profile not used:" in text
     assert "line 5, field rules.spo2_low.delay_s" in text
-    assert "alarm profile default" in text
+    assert "alarm profile built-in default (sha256 " in text
 
 
 def test_escalation_times_are_iso_in_the_json_export(store):

@@ -190,7 +190,7 @@ class Accounts:
             return  # the first run: the first account is created without one (and must be an admin)
         if by is None or not by.may("manage_users"):
             who = by.label if by is not None else "nobody signed in"
-            self.store.audit("manage_users_refused", user=by.name if by else None, action=what, reason=who)
+            self.store.audit("manage_users_refused", user=by.name if by else None, attempted=what, reason=who)
             raise AuthError(f"only a signed-in admin can {what} ({who})")
 
     def add(self, name: str, role: str, secret: str, *, by: Principal | None) -> Principal:

@@ -71,6 +71,10 @@ class SessionRecord:
     events: tuple[SessionEvent, ...]
     alarms: tuple[StoredAlarm, ...]
     deidentified: bool = False
+    #: Whether the stored record verified (keyed hash chains, :mod:`monitor.integrity`), in words.
+    verification: str = ""
+    #: The alarm profile the session ran under: approved name and hash (or the built-in one).
+    alarm_profile: str = ""
     #: Seconds subtracted from every stored time (0 unless on a session-relative clock).
     time_shift: float = 0.0
     options: ExportOptions = field(default_factory=ExportOptions)
@@ -134,12 +138,31 @@ def load(
         events=tuple(store.events(row["id"])),
         alarms=tuple(store.alarms(row["id"])),
         options=options,
+        verification=verification_text(store, row["id"]),
+        alarm_profile=profile_label(store, row["id"]),
     )
     if options.deidentify:
         record = deidentified(record, keep_staff=options.keep_staff)
     if options.shifts_time:
         record = shifted(record, float(row["started_at"]) - RELATIVE_EPOCH)
     return record
+
+
+def verification_text(store: Store, session_id: str) -> str:
+    """``verified: …`` or ``NOT VERIFIED: <first problem>`` for one session."""
+    from monitor.integrity import verify
+
+    return verify(store.db.conn, store.keys).session_text(session_id)
+
+
+def profile_label(store: Store, session_id: str) -> str:
+    """The alarm profile a session ran under, as recorded when it started (approved name and hash)."""
+    for entry in reversed(store.audit_log(session_id)):
+        if entry["action"] == "alarm_profile_loaded":
+            detail = json.loads(entry["detail"] or "{}")
+            label = detail.get("label") or f"{detail.get('profile')} (sha256 {str(detail.get('sha256'))[:12]})"
+            return str(label)
+    return "not recorded"
 
 
 # -- de-identification ---------------------------------------------------------------------------

@@ -47,6 +47,8 @@ INTERPRETATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-Observa
 ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 IDENTIFIER_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
 SESSION_ID_SYSTEM: Final = "urn:infusion-monitor:session"
+#: Encounter extensions: the alarm profile the session ran under and whether its record verified.
+RECORD_EXTENSION: Final = "urn:infusion-monitor:record:"
 #: Names derived ids: the same session exported twice gets the same resource ids.
 _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
 
@@ -135,6 +137,10 @@ class _Builder:
             "subject": {"reference": self.patient_url},
             "period": period,
         }
+        resource["extension"] = [
+            {"url": RECORD_EXTENSION + "alarm-profile", "valueString": self.record.alarm_profile or "not recorded"},
+            {"url": RECORD_EXTENSION + "verification", "valueString": self.record.verification or "not checked"},
+        ]
         if s.get("nurse"):
             resource["participant"] = [{"individual": {"display": str(s["nurse"])}}]
         return resource

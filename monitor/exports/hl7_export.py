@@ -211,9 +211,11 @@ def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
     """The messages wrapped in FHS/BHS ... BTS/FTS."""
     when = hl7_time(record.started_at)
     header = f"|^~\\&|{SENDING_APPLICATION}||||{when}||{record.id}.hl7"
+    # The batch comment (BHS-10) says which alarm profile ran and whether the record verified.
+    comment = escape(f"alarm profile {record.alarm_profile}; record {record.verification}")
     return (
         f"FHS{header}{SEGMENT_END}"
-        f"BHS{header}||{record.id}{SEGMENT_END}" + "".join(bodies) + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
+        f"BHS{header}|{comment}|{record.id}{SEGMENT_END}" + "".join(bodies) + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
     )
 
 

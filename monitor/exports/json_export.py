@@ -37,6 +37,8 @@ def document(record: SessionRecord) -> dict[str, Any]:
         "relative_time": record.relative_time,
         "baseline": record.baseline,
         "deidentified": record.deidentified,
+        "alarm_profile": record.alarm_profile,
+        "verification": record.verification,
     }
     readings = [
         {"t": iso_utc(r.t), "parameter": r.parameter.value, "value": r.value, "unit": r.unit, "status": r.status}

@@ -316,6 +316,8 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         ["Nurse(s)", _p(", ".join(_nurses(record)) or "-", normal)],
         ["Plan", _p(str(s.get("plan") or "-"), normal)],
         ["Baseline", _p(baseline_text, normal)],
+        ["Alarms", _p(f"profile {record.alarm_profile}", normal)],
+        ["Record", _p(record.verification, normal)],
     ]
     if record.relative_time:
         rows.append(

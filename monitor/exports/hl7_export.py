@@ -215,7 +215,8 @@ def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
     comment = escape(f"alarm profile {record.alarm_profile}; record {record.verification}")
     return (
         f"FHS{header}{SEGMENT_END}"
-        f"BHS{header}|{comment}|{record.id}{SEGMENT_END}" + "".join(bodies) + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
+        f"BHS{header}|{comment}|{record.id}{SEGMENT_END}" + "".join(bodies)
+        + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
     )
 
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui import theme
+from ui.plain_text import make_plain
 
 ROLES = ("nurse", "physician", "admin")
 
@@ -397,6 +398,8 @@ class DialogHost:
             self.dialog.reject()
         self.dialog = dialog
         dialog.setStyleSheet(theme.STYLE_SHEET)
+        # Text typed by people or sent by devices is shown literally; a dialog names its own styled labels.
+        make_plain(dialog, keep_rich=getattr(dialog, "rich_labels", ()))
         dialog.accepted.connect(lambda: on_accept(dialog))
         dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
         dialog.open()

@@ -79,6 +79,8 @@ class DischargeDialog(QDialog):
             box.toggled.connect(self.update_result)
             layout.addWidget(box)
         self.result_label = QLabel()
+        # Styled, and built from scores only (no patient, user or device text).
+        self.rich_labels = (self.result_label,)
         self.result_label.setWordWrap(True)
         self.result_label.setStyleSheet("font-size: 16px;")
         layout.addWidget(self.result_label)

@@ -39,6 +39,7 @@ from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Store, StoreError
 from ui import theme
+from ui.account_dialogs import EMERGENCY_PREFIX, AccountGate, AccountSignInDialog
 from ui.alarm_bar import AlarmBar
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
@@ -52,10 +53,11 @@ from ui.dialogs import (
     LevelDialog,
     PatientDialog,
     SignedInUser,
-    SignInDialog,
     TextDialog,
 )
+from ui.idle_lock import IdleLock, auto_lock_minutes
 from ui.numerics import NumericsPanel, clock_text, minutes_ago
+from ui.plain_text import make_plain
 from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
 from ui.trend_chart import LimitLine, TrendChart, phase_spans
 
@@ -84,6 +86,8 @@ ALARM_COMMANDS = frozenset({
 })
 
 MESSAGE_SHOWN_MS = 12_000
+#: Who an audio pause at the locked screen is recorded under: anyone may pause, nobody is signed in.
+LOCKED_SCREEN_USER = "anyone at the locked screen"
 
 # The phase button drawn as the primary action in each phase: the step that normally comes next.
 NEXT_STEP: dict[Phase, str] = {
@@ -227,7 +231,8 @@ class LiveWindow(DialogHost, QMainWindow):
         root.addWidget(self.message)
         self.controls = self._build_controls()
         root.addWidget(self.controls)
-        self.lock_banner = QLabel("SCREEN LOCKED — alarms stay active and audible. Sign in to unlock (Ctrl+L).")
+        self.lock_banner = QLabel("SCREEN LOCKED — alarms stay active and audible; anyone may pause the sound (S). "
+                                  "Sign in to unlock (Ctrl+L).")
         self.lock_banner.setStyleSheet(
             f"background: #20242a; color: {theme.TEXT}; font-size: 20px; padding: 10px; border: 2px solid #888;"
         )
@@ -265,6 +270,10 @@ class LiveWindow(DialogHost, QMainWindow):
         bridge.updates.connect(self.on_updates)
         bridge.finished.connect(self.on_finished)
         bridge.command_failed.connect(lambda name, text: self.show_message(text))
+        # Patient, user and device text is shown literally, never as markup.
+        make_plain(self)
+        self.gate = AccountGate(bridge.recorder.store.path)
+        self.idle_lock = IdleLock(self, auto_lock_minutes() * 60_000, self._idle)
 
     # -- construction ------------------------------------------------------------------------
 
@@ -362,10 +371,11 @@ class LiveWindow(DialogHost, QMainWindow):
 
     # -- commands --------------------------------------------------------------------------------
 
-    def send(self, name: str, on_success: Callable[[Any], None] | None = None, **args: Any) -> None:
-        """Send a command as the signed-in user; a refusal is shown as a message."""
+    def send(self, name: str, on_success: Callable[[Any], None] | None = None, *, as_user: str | None = None,
+             **args: Any) -> None:
+        """Send a command as the signed-in user (or ``as_user``); a refusal is shown as a message."""
         if name in ALARM_COMMANDS:
-            args.setdefault("role", self.user.role)
+            args.setdefault("role", None if as_user is not None else self.user.role)
 
         def done(result: Any, error: BaseException | None) -> None:
             if error is not None:
@@ -374,7 +384,7 @@ class LiveWindow(DialogHost, QMainWindow):
                 on_success(result)
             self.command_settled.emit(name, "" if error is None else str(error))
 
-        self.bridge.command(name, self.user.name, done, **args)
+        self.bridge.command(name, as_user if as_user is not None else self.user.name, done, **args)
 
     def show_message(self, text: str) -> None:
         """A message the nurse must see (a refused action, a failed device change)."""
@@ -581,11 +591,15 @@ class LiveWindow(DialogHost, QMainWindow):
             self.send("acknowledge")
 
     def pause_audio(self) -> None:
-        """Pause alarm sound for the profile's pause time (a higher alarm breaks through)."""
-        if self.locked:
-            self.show_message("The screen is locked: sign in to pause alarm audio.")
+        """Pause alarm sound for the profile's pause time (a higher alarm breaks through).
+
+        Allowed at a locked screen too, to anyone: recorded as such, not under the last user's name.
+        """
+        if not self.alarms_available:
             return
-        if self.alarms_available:
+        if self.locked:
+            self.send("pause_audio", as_user=LOCKED_SCREEN_USER)
+        else:
             self.send("pause_audio")
 
     def show_alarm_log(self) -> AlarmLogDialog:
@@ -628,11 +642,17 @@ class LiveWindow(DialogHost, QMainWindow):
     # -- sign-in, lock, settings -----------------------------------------------------------------
 
     def sign_in(self) -> None:
-        """Change who is at the chair (shift change) or unlock the screen."""
-        dialog = SignInDialog(self, title="Unlock" if self.locked else "Sign in")
+        """Change who is at the chair (shift hand-over) or unlock the screen: an account and its secret."""
+        dialog = AccountSignInDialog(self, self.gate, title="Unlock" if self.locked else "Sign in / shift hand-over",
+                                     session_id=self.bridge.recorder.session.id)
 
         def signed(d: QDialog) -> None:
-            self.set_user(d.user())  # type: ignore[attr-defined]
+            user = d.user()  # type: ignore[attr-defined]
+            self.set_user(user)
+            if user.name.startswith(EMERGENCY_PREFIX):
+                # Flagged on the session's timeline as well as in the audit log.
+                self.send("note", text=f"Emergency sign-in without an account: {user.name[len(EMERGENCY_PREFIX):]}"
+                                       f" — reason: {d.principal.reason}")  # type: ignore[attr-defined]
             if self.locked:
                 self.set_locked(False)
 
@@ -656,12 +676,25 @@ class LiveWindow(DialogHost, QMainWindow):
             self.set_locked(True)
 
     def set_locked(self, locked: bool) -> None:
-        """Lock or unlock the controls. Alarm display and sound are never affected."""
+        """Lock or unlock the controls. Alarm display, values and sound are never affected.
+
+        Locked, the controls stay in view but disabled (they would not work); audio pause stays
+        available to anyone; everything else needs a sign-in.
+        """
         self.locked = locked
-        self.controls.setVisible(not locked)
+        self.controls.setEnabled(not locked)
+        self.header.patient_button.setEnabled(not locked)
         self.lock_banner.setVisible(locked)
         self.alarm_bar.ack_button.setEnabled(not locked)
-        self.alarm_bar.pause_button.setEnabled(not locked)
+        self.alarm_bar.pause_button.setEnabled(True)
+
+    def _idle(self) -> None:
+        """No input for the auto-lock time: lock (an open dialog is closed first, unsaved)."""
+        if self.locked or self.end_status is not None:
+            return
+        if self.dialog is not None:
+            self.dialog.reject()
+        self.set_locked(True)
 
     def current_rules(self) -> tuple[list[Any], str]:
         """The alarm rules in force now, and a note on where they come from."""
@@ -842,10 +875,12 @@ class LiveWindow(DialogHost, QMainWindow):
             timers = f"Setup · session {_clock(status.elapsed_s)}"
         self.header.timers.setText(timers)
         link = status.link
-        state_colour = "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT
-        storage = "" if status.storage_ok else f" · <b style='color:{theme.WARNING_TEXT}'>STORAGE FAILING</b>"
+        # Plain text: the device description comes from the device; trouble colours the whole line.
+        trouble = link.state != "connected" or not status.storage_ok
+        storage = "" if status.storage_ok else " · STORAGE FAILING"
+        self.header.device.setStyleSheet(f"color: {theme.WARNING_TEXT};" if trouble else "")
         self.header.device.setText(
-            f"{status.device}<br><b style='color:{state_colour}'>link {link.state}</b> · "
+            f"{status.device}\nlink {link.state} · "
             f"{link.bytes_in} B in · {link.frames_decoded} ok · {link.frames_rejected} bad · "
             f"{link.resyncs} resync · {link.reconnects} reconnects{storage}"
         )

@@ -57,6 +57,7 @@ from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, Store, StoredAlarm, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
+from ui.plain_text import make_plain
 from ui.session_browser import length_text, phases_text
 from ui.trend_chart import TrendChart
 
@@ -340,6 +341,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         splitter.setSizes([590, 330])
         root.addWidget(splitter, 1)
         self.setCentralWidget(central)
+        # Patient, staff and device text is shown literally; only the alarm counts are styled.
+        make_plain(self, keep_rich=(self.alarm_summary,))
 
         self._cursor_items: list[tuple[pg.PlotItem, pg.InfiniteLine, pg.LinearRegionItem]] = []
         self._nibp_rows: list[review.NibpMeasurement] = []
@@ -520,7 +523,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.session_label.setText(
             f"Started {clock(record.started_at, date=True)} · {length_text(length)} · {phases_text(phases)} · "
             f"staff {', '.join(nurses) or '—'} · device {s.get('device') or s.get('driver') or '—'} · "
-            f"session {record.id[:8]}"
+            f"session {record.id[:8]} · alarm profile {record.alarm_profile} · {record.verification}"
         )
         baseline = review.session_baseline(record)
         counts = {p: sum(1 for a in record.alarms if a.priority == p.name.lower()) for p in Priority}
@@ -646,9 +649,10 @@ class ReviewWindow(DialogHost, QMainWindow):
             self.discharge_label.setText("Discharge was not scored in this session.")
             _fill(self.discharge_table, [])
             return
-        verdict = ("<b style='color:#3ddc6a'>discharge criteria met</b>" if scoring.passed
-                   else f"<b style='color:{theme.WARNING_TEXT}'>discharge criteria NOT met</b>: "
-                        + "; ".join(scoring.reasons))
+        verdict = ("discharge criteria met" if scoring.passed
+                   else "discharge criteria NOT met: " + "; ".join(scoring.reasons))
+        # Plain text (the scorer's name is user text); the verdict's colour is the label's.
+        self.discharge_label.setStyleSheet(f"color: {'#3ddc6a' if scoring.passed else theme.WARNING_TEXT};")
         self.discharge_label.setText(f"Scored by {scoring.user or '—'} at {clock(scoring.t)} — {verdict}")
         rows = []
         for key in ("aldrete", "padss"):

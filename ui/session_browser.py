@@ -40,6 +40,7 @@ from monitor.review import SessionFound, search_sessions
 from monitor.store import Store, StoreError
 from ui import theme
 from ui.dialogs import ConfirmDialog, SignedInUser
+from ui.plain_text import make_plain
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ class SessionBrowser(QWidget):
         buttons.addWidget(self.close_button)
         root.addLayout(buttons)
         QShortcut(QKeySequence("F5"), self, activated=self.refresh)
+        make_plain(self)  # patient and staff text is shown literally
 
         self.refresh()
 
@@ -471,6 +473,7 @@ class UnfinishedSessionsDialog(QDialog):
         row.addWidget(self.close_button)
         row.addWidget(self.resume_button)
         layout.addLayout(row)
+        make_plain(self)
         self.refresh()
 
     def refresh(self) -> None:

@@ -12,6 +12,7 @@ from monitor.exports.data import load
 from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
 from monitor.store import Store
+from tests.conftest import NURSE_SECRET
 from tests.ui.conftest import NURSE, stored_events
 from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, SignedInUser, TextDialog
 from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
@@ -275,25 +276,79 @@ def test_nibp_interval_is_set_and_limit_changes_need_the_admin_role(
     assert "ZZ (admin)" in w.header.user.text()
 
 
-def test_locking_keeps_alarms_visible_and_sounding(qtbot: Any, make_window: Any) -> None:
+def test_locking_keeps_alarms_visible_and_sounding(qtbot: Any, make_window: Any, db_path: Path,
+                                                    accounts_in: Any) -> None:
     w = make_window(speed=10.0, alarms=False)  # snapshots come from the test, not an engine
+    accounts_in(db_path)
     alarm = ActiveAlarm("a1", "spo2_low_severe", "spo2", Priority.HIGH, AlarmKind.PHYSIOLOGICAL,
                         "SpO2 86 < 90 %", 1_790_000_000.0, 86.0, 90.0, False, False, False)
     w.show_alarms(AlarmSnapshot((alarm,), None, False, False, Priority.HIGH), 1_790_000_010.0)
     assert w.sound.sounding is Priority.HIGH
     _focus(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    assert w.locked and w.lock_banner.isVisible() and not w.controls.isVisible()
+    # Locked: everything stays in view, the buttons that would not work look disabled.
+    assert w.locked and w.lock_banner.isVisible() and w.controls.isVisible() and not w.controls.isEnabled()
+    assert not w.alarm_bar.ack_button.isEnabled() and w.alarm_bar.pause_button.isEnabled()
     assert w.sound.sounding is Priority.HIGH  # locking never silences
     assert w.alarm_bar.rows[0].isVisible() and w.alarm_bar.rows[0].text().startswith("***")
+    assert w.hr_tile.isVisible() and w.spo2_tile.isVisible() and w.chart.isVisible()
     qtbot.keyClick(w, Qt.Key.Key_N)  # no note while locked
     assert w.dialog is None or not isinstance(w.dialog, TextDialog)
     w.acknowledge_alarms()
     assert "locked" in w.message.text()
-    qtbot.keyClick(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # unlock asks who
-    w.dialog.name_edit.setText("CD")
-    w.dialog.accept()
-    assert not w.locked and w.user.name == "CD"
+    qtbot.keyClick(w, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # unlock asks for an account
+    assert not hasattr(w.dialog, "role_box")  # a role is granted, never picked
+    w.dialog.name_edit.setText("RN")
+    w.dialog.secret_edit.setText("wrong-secret")
+    w.dialog._check()
+    assert w.locked and "not recognised" in w.dialog.message.text()
+    w.dialog.secret_edit.setText(NURSE_SECRET)
+    w.dialog._check()
+    assert not w.locked and w.user.name == "RN" and w.user.role == "nurse"
+
+
+def test_a_locked_screen_lets_anyone_pause_audio_and_records_it_as_such(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(speed=10.0)
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w.set_locked(True)
+    w.alarm_bar.pause_button.click()
+    qtbot.waitUntil(lambda: any(a["action"] == "pause_audio" for a in _audit(db_path)), timeout=WAIT_MS)
+    [entry] = [a for a in _audit(db_path) if a["action"] == "pause_audio"]
+    assert entry["user"] == "anyone at the locked screen"
+
+
+def test_the_screen_locks_itself_after_the_idle_time(qtbot: Any, make_window: Any) -> None:
+    w = make_window(speed=10.0)
+    assert w.idle_lock.timer.interval() == 10 * 60_000  # the default: 10 minutes
+    w.idle_lock.set_idle_ms(200)
+    qtbot.waitUntil(lambda: w.locked, timeout=WAIT_MS)
+    assert w.alarm_bar.pause_button.isEnabled() and not w.controls.isEnabled()
+
+
+def test_break_glass_sign_in_is_audited_and_flagged_on_the_session(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(speed=10.0)
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w.sign_in()
+    w.dialog.emergency_box.setChecked(True)
+    w.dialog.name_edit.setText("Dr Cover")
+    w.dialog._check()
+    assert w.dialog is not None and "reason" in w.dialog.message.text()  # a reason is required
+    w.dialog.reason_edit.setText("night cover, no account yet")
+    w.dialog._check()
+    assert w.user.name == "EMERGENCY: Dr Cover" and w.user.role == "nurse"
+    qtbot.waitUntil(lambda: bool(stored_events(db_path, "note")), timeout=WAIT_MS)
+    [note] = stored_events(db_path, "note")
+    assert "Emergency sign-in" in note.detail["text"] and "night cover" in note.detail["text"]
+    assert any(a["action"] == "break_glass" and "night cover" in a["detail"] for a in _audit(db_path))
+
+
+def _audit(db_path: Path) -> list[Any]:
+    with Store(db_path, readonly=True) as reader:
+        return reader.audit_log()
 
 
 def test_closing_during_a_session_asks_and_loses_nothing(qtbot: Any, make_window: Any, db_path: Path) -> None:

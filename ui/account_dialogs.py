@@ -1,0 +1,192 @@
+"""Sign-in against accounts: the first admin, sign-in / shift hand-over / unlock, and emergency access.
+
+The role comes from the account (granted by an admin), never from a list the person picks from.
+Every attempt is checked on a short-lived connection of the dialog's own (the recorder's
+connection belongs to its thread). An emergency (break-glass) sign-in is for a clinician without
+an account: it needs a name and a reason, is audited, flagged on the session's timeline, and
+never carries the admin role.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QWidget,
+)
+
+from monitor.accounts import Accounts, AuthError, Principal, break_glass
+from monitor.store import Store, StoreError
+from ui.dialogs import SignedInUser
+from ui.plain_text import make_plain
+
+EMERGENCY_PREFIX = "EMERGENCY: "
+
+
+class AccountGate:
+    """Checks secrets against the accounts of one database, each time on a connection of its own."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path)
+
+    def has_accounts(self) -> bool:
+        """True once the first admin exists."""
+        with Store(self.db_path) as store:
+            return Accounts(store).has_accounts()
+
+    def authenticate(self, name: str, secret: str) -> Principal:
+        """The account, or :class:`AuthError` (wrong secret, locked out, disabled)."""
+        try:
+            with Store(self.db_path) as store:
+                return Accounts(store).authenticate(name, secret)
+        except StoreError as exc:
+            raise AuthError(str(exc)) from None
+
+    def create_first_admin(self, name: str, secret: str) -> Principal:
+        """The first run: the first account, an admin, created without anyone signed in."""
+        with Store(self.db_path) as store:
+            return Accounts(store).add(name, "admin", secret, by=None)
+
+    def emergency(self, name: str, reason: str, session_id: str | None) -> Principal:
+        """An audited break-glass sign-in."""
+        with Store(self.db_path) as store:
+            return break_glass(store, name, reason, session_id=session_id)
+
+
+def signed_in(principal: Principal) -> SignedInUser:
+    """What the window shows and records for a principal."""
+    if principal.kind == "break_glass":
+        return SignedInUser(EMERGENCY_PREFIX + principal.name, principal.role or "nurse")
+    return SignedInUser(principal.name, principal.role or "nurse")
+
+
+def _footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: object) -> QLabel:
+    message = QLabel(hint)
+    message.setObjectName("dim")
+    message.setTextFormat(Qt.TextFormat.PlainText)
+    message.setWordWrap(True)
+    form.addRow(message)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(on_ok)
+    buttons.rejected.connect(dialog.reject)
+    form.addRow(buttons)
+    return message
+
+
+def _complain(message: QLabel, text: str) -> None:
+    message.setText(text)
+    message.setStyleSheet("color: #ffd24a;")
+
+
+class AccountSignInDialog(QDialog):
+    """Name and PIN/password (no echo); or, ticked, an emergency sign-in with a reason."""
+
+    def __init__(self, parent: QWidget | None, gate: AccountGate, *, title: str = "Sign in",
+                 session_id: str | None = None, allow_emergency: bool = True) -> None:
+        super().__init__(parent)
+        self.gate = gate
+        self.session_id = session_id
+        self.principal: Principal | None = None
+        self.setWindowTitle(title)
+        form = QFormLayout(self)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("account name")
+        self.secret_edit = QLineEdit()
+        self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.secret_edit.setPlaceholderText("PIN or password")
+        self.emergency_box = QCheckBox("Emergency sign-in without an account (audited)")
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setPlaceholderText("why, e.g. covering nurse has no account yet")
+        self.reason_label = QLabel("Reason")
+        form.addRow("Name", self.name_edit)
+        self.secret_label = QLabel("PIN or password")
+        form.addRow(self.secret_label, self.secret_edit)
+        if allow_emergency:
+            form.addRow(self.emergency_box)
+            form.addRow(self.reason_label, self.reason_edit)
+        self.emergency_box.toggled.connect(self._emergency_toggled)
+        self._emergency_toggled(False)
+        self.message = _footer(self, form, "Everything you do is recorded under your account.", self._check)
+        make_plain(self)
+
+    def _emergency_toggled(self, on: bool) -> None:
+        self.secret_edit.setVisible(not on)
+        self.secret_label.setVisible(not on)
+        self.reason_edit.setVisible(on)
+        self.reason_label.setVisible(on)
+        self.name_edit.setPlaceholderText("your full name" if on else "account name")
+
+    def _check(self) -> None:
+        name = self.name_edit.text().strip()
+        if not name:
+            _complain(self.message, "Enter your name.")
+            return
+        try:
+            if self.emergency_box.isChecked():
+                self.principal = self.gate.emergency(name, self.reason_edit.text(), self.session_id)
+            else:
+                self.principal = self.gate.authenticate(name, self.secret_edit.text())
+        except AuthError as exc:
+            self.secret_edit.clear()
+            _complain(self.message, str(exc))
+            return
+        self.secret_edit.clear()
+        self.accept()
+
+    def user(self) -> SignedInUser:
+        """The person who signed in (call after the dialog was accepted)."""
+        if self.principal is None:
+            raise RuntimeError("nobody has signed in")
+        return signed_in(self.principal)
+
+
+class FirstAdminDialog(QDialog):
+    """The first run: create the first admin account (it then adds the others)."""
+
+    def __init__(self, parent: QWidget | None, gate: AccountGate) -> None:
+        super().__init__(parent)
+        self.gate = gate
+        self.principal: Principal | None = None
+        self.setWindowTitle("Infusion Monitor — first run: create the admin account")
+        form = QFormLayout(self)
+        intro = QLabel("No accounts exist yet. Create the first admin account; it adds nurses and physicians "
+                       "(`infusion-monitor users add`) and approves alarm profiles.")
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.PlainText)
+        form.addRow(intro)
+        self.name_edit = QLineEdit()
+        self.secret_edit = QLineEdit()
+        self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.again_edit = QLineEdit()
+        self.again_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow("Admin name", self.name_edit)
+        form.addRow("PIN or password", self.secret_edit)
+        form.addRow("The same again", self.again_edit)
+        self.message = _footer(self, form, "At least 6 characters.", self._check)
+        make_plain(self)
+
+    def _check(self) -> None:
+        if self.secret_edit.text() != self.again_edit.text():
+            _complain(self.message, "The two entries differ.")
+            return
+        try:
+            self.principal = self.gate.create_first_admin(self.name_edit.text(), self.secret_edit.text())
+        except (AuthError, StoreError) as exc:
+            _complain(self.message, str(exc))
+            return
+        self.secret_edit.clear()
+        self.again_edit.clear()
+        self.accept()
+
+    def user(self) -> SignedInUser:
+        """The admin just created (signed in)."""
+        if self.principal is None:
+            raise RuntimeError("no admin was created")
+        return signed_in(self.principal)

@@ -192,9 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
                         help="open this session at once (default: the session browser)")
     _add_db(review)
-    review.add_argument("--user", metavar="NAME", help="who reviews (for addenda and the audit log)")
-    review.add_argument("--role", choices=["nurse", "physician", "admin"], default="physician",
-                        help="role of --user (default physician)")
+    # Who reviews signs in to an account (the role is the account's); without --user a dialog asks.
+    add_identity_options(review)
 
     sub.add_parser("drivers", help="list device drivers")
 

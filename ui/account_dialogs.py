@@ -10,6 +10,7 @@ never carries the admin role.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from monitor.accounts import Accounts, AuthError, Principal, break_glass
 from monitor.store import Store, StoreError
+from ui import theme
 from ui.dialogs import SignedInUser
 from ui.plain_text import make_plain
 
@@ -58,6 +60,38 @@ class AccountGate:
         """An audited break-glass sign-in."""
         with Store(self.db_path) as store:
             return break_glass(store, name, reason, session_id=session_id)
+
+
+def principal_of(user: SignedInUser) -> Principal:
+    """The principal behind a signed-in user (an emergency sign-in keeps its kind)."""
+    if user.name.startswith(EMERGENCY_PREFIX):
+        return Principal(user.name[len(EMERGENCY_PREFIX):], user.role, "break_glass")
+    return Principal(user.name, user.role)
+
+
+def sign_in_at_start(db_path: Path, args: Any, *, title: str) -> SignedInUser | None:
+    """Who starts the program: ``--user`` (secret from the terminal, standard input or the environment),
+    else the first-run admin creation when there are no accounts, then the sign-in dialog; None when cancelled."""
+    from monitor.security_cli import SecurityCliError, acting_principal
+
+    if getattr(args, "user", None):
+        try:
+            with Store(db_path) as store:
+                return signed_in(acting_principal(args, store, required=True))
+        except SecurityCliError as exc:
+            raise AuthError(str(exc)) from None
+    gate = AccountGate(db_path)
+    if not gate.has_accounts():
+        first = FirstAdminDialog(None, gate)
+        first.setStyleSheet(theme.STYLE_SHEET)
+        if first.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return first.user()
+    dialog = AccountSignInDialog(None, gate, title=title)
+    dialog.setStyleSheet(theme.STYLE_SHEET)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.user()
 
 
 def signed_in(principal: Principal) -> SignedInUser:

@@ -12,27 +12,32 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtWidgets import QApplication
 
+from monitor.accounts import AuthError
 from monitor.cli import FEED_DRAIN_S, CliError, _open_store, _port_overrides, make_recorder, start_feed
+from monitor.config import ConfigError, UserConfig, database_path
 from monitor.store import Store, StoreError
-from ui import theme
+from ui.account_dialogs import principal_of
+from ui.account_dialogs import sign_in_at_start as sign_in_with_account
 from ui.bridge import RecorderBridge
-from ui.dialogs import SignedInUser, SignInDialog
+from ui.dialogs import SignedInUser
 from ui.live_window import LiveWindow
 from ui.session_browser import UnfinishedSessionsDialog
 from ui.settings_dialog import DeviceChoice
 
 
 def sign_in_at_start(args: argparse.Namespace) -> SignedInUser | None:
-    """The person starting the shift: ``--nurse`` when given, else asked; None when cancelled."""
-    if args.nurse:
-        return SignedInUser(args.nurse, "nurse")
-    dialog = SignInDialog(None, title="Infusion Monitor — sign in")
-    dialog.setStyleSheet(theme.STYLE_SHEET)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return dialog.user()
+    """The person starting the shift, signed in to an account (the first run creates the first admin);
+    None when cancelled. ``--user`` signs in without the dialog (secret from stdin or the environment)."""
+    try:
+        db_path = database_path(args.db, UserConfig.load())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        return sign_in_with_account(db_path, args, title="Infusion Monitor — sign in")
+    except (AuthError, StoreError) as exc:
+        raise CliError(str(exc)) from None
 
 
 @dataclass
@@ -92,6 +97,7 @@ def run_gui(args: argparse.Namespace) -> int:
     if user is None:
         return 0
     args.nurse = user.name
+    args.principal = principal_of(user)
     store = _open_store(args)
     try:
         if not args.resume:

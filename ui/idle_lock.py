@@ -58,7 +58,7 @@ class IdleLock(QObject):
         self.timer.setInterval(int(idle_ms))
         self.timer.start()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Any input restarts the count; the event itself goes on untouched."""
         if event.type() in _ACTIVITY:
             self.timer.start()

@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
+from monitor.accounts import AuthError
 from monitor.cli import CliError, _open_store, build_parser
 from monitor.session import SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
-from ui import theme
-from ui.dialogs import SignedInUser, SignInDialog
+from ui.account_dialogs import principal_of, sign_in_at_start
+from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
 from ui.session_browser import SessionBrowser
 
@@ -29,7 +30,9 @@ def resume_arguments(db_path: Path, row: dict[str, object], user: SignedInUser) 
             "--driver", str(row.get("driver") or "simulated")]
     if row.get("port"):
         argv += ["--port", str(row["port"])]
-    return build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    args.principal = principal_of(user)  # already signed in to the browser: not asked again
+    return args
 
 
 class ReviewApp(QObject):
@@ -99,16 +102,12 @@ class ReviewApp(QObject):
             self.browser = None
 
 
-def reviewer(args: argparse.Namespace) -> SignedInUser | None:
-    """Who reviews: ``--user`` (with ``--role``) when given, else asked; None when cancelled."""
-    if args.user:
-        return SignedInUser(args.user, args.role)
-    dialog = SignInDialog(None, title="Infusion Monitor review — sign in")
-    dialog.role_box.setCurrentText("physician")
-    dialog.setStyleSheet(theme.STYLE_SHEET)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return dialog.user()
+def reviewer(args: argparse.Namespace, db_path: Path) -> SignedInUser | None:
+    """Who reviews, signed in to an account (``--user`` with its secret, else asked); None when cancelled."""
+    try:
+        return sign_in_at_start(db_path, args, title="Infusion Monitor review — sign in")
+    except (AuthError, StoreError) as exc:
+        raise CliError(str(exc)) from None
 
 
 def run_review(args: argparse.Namespace) -> int:
@@ -118,7 +117,7 @@ def run_review(args: argparse.Namespace) -> int:
     store = _open_store(args, must_exist=True)
     db_path = store.path
     store.close()
-    user = reviewer(args)
+    user = reviewer(args, db_path)
     if user is None:
         return 0
     controller = ReviewApp(db_path, user)

@@ -164,8 +164,10 @@ def test_review_command_line_takes_an_optional_session_and_is_a_registered_front
     from importlib.metadata import entry_points
 
     args = build_parser().parse_args(["review", "--db", "x.db"])
-    assert (args.command, args.session, args.db, args.role) == ("review", None, "x.db", "physician")
-    args = build_parser().parse_args(["review", "latest", "--user", "MD", "--role", "nurse"])
-    assert (args.session, args.user, args.role) == ("latest", "MD", "nurse")
+    assert (args.command, args.session, args.db, args.user) == ("review", None, "x.db", None)
+    args = build_parser().parse_args(["review", "latest", "--user", "MD"])
+    assert (args.session, args.user) == ("latest", "MD")
+    with pytest.raises(SystemExit):  # the role is granted to the account, never given on the command line
+        build_parser().parse_args(["review", "latest", "--user", "MD", "--role", "admin"])
     names = {ep.name: ep.value for ep in entry_points(group="infusion_monitor.frontends")}
     assert names["review"] == "ui.review_app:run_review"

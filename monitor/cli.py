@@ -323,7 +323,7 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
     from monitor.accounts import Principal
     from monitor.alarms.engine import AlarmEngine
     from monitor.alarms.profile import default_profile
-    from monitor.approval import CommandGuard, decide
+    from monitor.approval import decide
     from monitor.recorder import Recorder
 
     principal: Principal | None = getattr(args, "principal", None)
@@ -390,7 +390,6 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         detail["rejected"] = problem
         engine.command("profile_not_used", recorder.session.now, None, reason=problem)
     store.audit("alarm_profile_loaded", user=args.nurse, session_id=recorder.session.id, **detail)
-    recorder.guard = CommandGuard(store, engine)
     recorder.principal = principal
     recorder.profile_label = decision.label
     return recorder

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from monitor.approval import CommandGuard
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, SECONDS_PER_MINUTE
 from monitor.plan import SessionPlan
 from monitor.readings import Flag, Parameter, Reading, is_plausible
@@ -156,7 +157,7 @@ class Recorder:
         self.end_status: str | None = None
         # Checks a command may not pass (approval, clinical floors; see monitor.approval), who started
         # the recording, and the alarm profile's approved name.
-        self.guard: Callable[[Command, Any], Command] | None = None
+        self.guard: Callable[[Command, Any], Command] | None = CommandGuard(store, alarms)
         self.principal: Any = None
         self.profile_label = ""
 

@@ -24,6 +24,7 @@ before it is not recorded twice.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import math
 import queue
@@ -169,16 +170,62 @@ class Hl7Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     tz: tzinfo | None = None
+    #: Senders allowed to connect (addresses or networks); empty: any (only allowed on a loopback address).
+    allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @classmethod
     def from_options(cls, address: str | None, settings: Mapping[str, str] | None) -> Hl7Settings:
         """From ``--port`` and ``--set`` values."""
         given = dict(settings or {})
-        unknown = sorted(set(given) - {"timezone"})
+        unknown = sorted(set(given) - {"timezone", "allow"})
         if unknown:
-            raise SettingsError(f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: timezone")
+            raise SettingsError(f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: timezone, allow")
         host, port = parse_address(address)
-        return cls(host, port, parse_timezone(given.get("timezone")))
+        allow = parse_allow(given.get("allow"))
+        if not allow and not _loopback(host):
+            # Bound wider than this computer, the listener takes only the senders the clinic names.
+            raise SettingsError(
+                f"listening on {host} accepts other computers: name the monitors or gateway that may send with "
+                "--set allow=ADDRESS[,ADDRESS/PREFIX...]"
+            )
+        return cls(host, port, parse_timezone(given.get("timezone")), allow)
+
+    def allows(self, peer: str) -> bool:
+        """Whether a sender at ``peer`` (an IP address) may connect."""
+        if not self.allow:
+            return True
+        try:
+            address = ipaddress.ip_address(peer.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.allow)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_allow(text: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``allow=10.0.0.5,10.1.0.0/24`` as networks; a bad entry is a named error."""
+    if not text:
+        return ()
+    networks = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"setting allow: '{part}' is not an IP address or network") from None
+    return tuple(networks)
 
 
 class MllpDeframer:
@@ -575,6 +622,7 @@ class Hl7MllpSource(Source):
         #: Totals over every connection's decoder (unknown codes, AE and AR answers...).
         self.decoder_counters = DecoderCounters()
         self.address: tuple[str, int] = (settings.host, settings.port)
+        self.refused_senders = 0
         self.counters.state = "closed"
 
     def open(self) -> None:
@@ -676,6 +724,11 @@ class Hl7MllpSource(Source):
         try:
             sock, peer = self._listener.accept()
         except (BlockingIOError, InterruptedError):
+            return
+        if not self.settings.allows(str(peer[0])):
+            log.warning("HL7 sender %s refused: not in the allow list", peer[0])
+            self.refused_senders += 1
+            sock.close()
             return
         sock.setblocking(False)
         conn = _Connection(sock, f"{peer[0]}:{peer[1]}", Hl7Decoder(self.settings.tz))

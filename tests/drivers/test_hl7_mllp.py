@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -339,3 +340,39 @@ def test_mutated_messages_always_get_an_answer(mutations: list[tuple[int, str]])
     assert hl7.parse(ack.decode()).extract_field("MSA", 1, 1) in ("AA", "AE", "AR")
     if not mutations:
         assert len(readings) == 6
+
+
+def test_listener_bound_wider_than_this_computer_needs_an_allow_list() -> None:
+    with pytest.raises(SettingsError, match="allow="):
+        Hl7Settings.from_options("0.0.0.0:2575", {})
+    with pytest.raises(SettingsError, match="not an IP address"):
+        Hl7Settings.from_options("0.0.0.0:2575", {"allow": "monitor-7"})
+    settings = Hl7Settings.from_options("0.0.0.0:2575", {"allow": "10.1.2.3, 192.168.5.0/24"})
+    assert settings.allows("10.1.2.3") and settings.allows("192.168.5.77") and settings.allows("::ffff:10.1.2.3")
+    assert not settings.allows("10.1.2.4") and not settings.allows("127.0.0.1")
+    assert Hl7Settings.from_options("127.0.0.1:2575", {}).allows("127.0.0.1")  # loopback: this computer only
+
+
+def test_a_sender_outside_the_allow_list_is_disconnected_unanswered() -> None:
+    source = Hl7MllpSource(Hl7Settings("127.0.0.1", 0, allow=(ipaddress.ip_network("10.0.0.0/8"),)))
+    source.open()
+    try:
+        host, port = source.address
+        with socket.create_connection((host, port), timeout=5) as raw:
+            raw.sendall(b"\x0bMSH|^~\\&|X\r\x1c\r")
+            raw.settimeout(5)
+            deadline = time.monotonic() + 5
+            reply = b""
+            while time.monotonic() < deadline:
+                source.read(0.05)
+                try:
+                    chunk = raw.recv(65536)
+                except (TimeoutError, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                reply += chunk
+            assert b"MSA" not in reply
+        assert source.refused_senders == 1 and source.counters.frames_decoded == 0
+    finally:
+        source.close()

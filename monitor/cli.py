@@ -647,6 +647,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             sys.stdout.buffer.flush()
         else:
             write(record, out)
+        # Every format says it inside too, except the CSV (a bare table of values).
+        print(f"export: record {record.verification}; alarm profile {record.alarm_profile}", file=sys.stderr)
         store.audit(
             "export",
             user=args.user,

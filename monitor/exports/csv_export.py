@@ -1,7 +1,4 @@
-"""CSV: one row per value, columns timestamp,elapsed_s,phase,parameter,value,unit,status.
-
-Two ``#`` comment lines end the file: the alarm profile and whether the record verified.
-"""
+"""CSV: one row per value, columns timestamp,elapsed_s,phase,parameter,value,unit,status."""
 
 from __future__ import annotations
 
@@ -32,9 +29,3 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
                 r.status,
             )
         )
-    stream.write(f"# alarm profile: {_one_line(record.alarm_profile)}\n")
-    stream.write(f"# record: {_one_line(record.verification)}\n")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -182,5 +182,9 @@ def test_export_names_the_profile_and_says_whether_the_session_verified(
     conn.execute("UPDATE readings SET value = 99 WHERE id = 5")
     conn.commit()
     conn.close()
+    assert main(["export", sid, "--db", str(db_path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["session"]["verification"].startswith("NOT VERIFIED: readings 1-")
+    # The CSV stays a bare table; the command says it on standard error for every format.
     assert main(["export", sid, "--db", str(db_path), "--format", "csv"]) == 0
-    assert "# record: NOT VERIFIED: readings 1-" in capsys.readouterr().out
+    assert "export: record NOT VERIFIED: readings 1-" in capsys.readouterr().err

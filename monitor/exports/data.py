@@ -152,7 +152,7 @@ def verification_text(store: Store, session_id: str) -> str:
     """``verified: …`` or ``NOT VERIFIED: <first problem>`` for one session."""
     from monitor.integrity import verify
 
-    return verify(store.db.conn, store.keys).session_text(session_id)
+    return verify(store.db.conn, store.keys, session_id=session_id).session_text(session_id)
 
 
 def profile_label(store: Store, session_id: str) -> str:

@@ -80,3 +80,35 @@ def test_a_nurse_signed_in_cannot_change_limits_or_switch_alarms_off_an_admin_ca
     # Not even an admin takes SpO2 < 90 down to 50 % at the chair (the issue's attack).
     w.apply_settings(SettingsChoice(w.device, {}, {"spo2_low_severe": 50.0}), device_changed=False)
     qtbot.waitUntil(lambda: any("clinical floor" in m for m in w.messages), timeout=WAIT_MS)
+
+
+def test_starting_the_program_on_a_new_database_asks_for_the_first_admin_then_signs_it_in(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """`python3 tasks.py run` from a fresh clone: no accounts yet, the first-run dialog creates the admin."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from monitor.cli import build_parser
+    from ui.app import sign_in_at_start as start
+
+    db = tmp_path / "fresh" / "monitor.db"
+    args = build_parser().parse_args(["gui", "--db", str(db)])
+    seen: list[str] = []
+
+    def fill() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, FirstAdminDialog):
+            QTimer.singleShot(20, fill)
+            return
+        seen.append(type(dialog).__name__)
+        dialog.name_edit.setText("AD")
+        dialog.secret_edit.setText(ADMIN_SECRET)
+        dialog.again_edit.setText(ADMIN_SECRET)
+        dialog._check()
+
+    QTimer.singleShot(20, fill)
+    user = start(args)
+    assert seen == ["FirstAdminDialog"]
+    assert user is not None and (user.name, user.role) == ("AD", "admin")
+    assert AccountGate(db).has_accounts()

@@ -269,8 +269,12 @@ class Store:
             else:
                 if not self.path.parent.exists():
                     ensure_private_dir(self.path.parent)
-                # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode.
+                # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode
+                # (ones left by an older version are made owner-only too).
                 create_private_file(self.path)
+                for suffix in ("-wal", "-shm", "-journal"):
+                    with contextlib.suppress(OSError):
+                        os.chmod(f"{self.path}{suffix}", 0o600)
                 conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA busy_timeout = 10000")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from monitor.exports.data import ExportOptions, SessionRecord, load
+from monitor.keys import open_private
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -58,7 +59,7 @@ def export_file(
     partial = target.with_name(target.name + ".part")
     try:
         text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with partial.open("wb" if binary else "w", **text_args) as f:
+        with open_private(partial, "wb" if binary else "w", **text_args) as f:
             write(record, f)
         partial.replace(target)
     except OSError as exc:

@@ -303,3 +303,20 @@ def test_a_cancelled_save_dialog_exports_nothing(window: ReviewWindow, db: tuple
     assert window.export("hl7") is None
     with Store(db[0], readonly=True) as store:
         assert all(a["action"] != "export" for a in store.audit_log(db[1]))
+
+
+def test_the_header_says_whether_the_record_verified(qtbot: Any, db: tuple[Path, str]) -> None:
+    import sqlite3
+
+    w = ReviewWindow(db[0], db[1], REVIEWER)
+    qtbot.addWidget(w)
+    assert "verified: record intact" in w.session_label.text()
+    w.close()
+    conn = sqlite3.connect(db[0])
+    conn.execute("UPDATE events SET user = 'someone else' WHERE id = (SELECT MIN(id) FROM events)")
+    conn.commit()
+    conn.close()
+    again = ReviewWindow(db[0], db[1], REVIEWER)
+    qtbot.addWidget(again)
+    assert "NOT VERIFIED: events" in again.session_label.text()
+    assert "changed after it was written" in again.session_label.text()

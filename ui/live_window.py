@@ -273,6 +273,7 @@ class LiveWindow(DialogHost, QMainWindow):
         # Patient, user and device text is shown literally, never as markup.
         make_plain(self)
         self.gate = AccountGate(bridge.recorder.store.path)
+        self.setWindowTitle(f"Infusion Monitor — alarm profile {self.profile_label()}")
         self.idle_lock = IdleLock(self, auto_lock_minutes() * 60_000, self._idle)
 
     # -- construction ------------------------------------------------------------------------
@@ -707,7 +708,19 @@ class LiveWindow(DialogHost, QMainWindow):
 
             profile = default_profile()
             note = "Showing the built-in profile: no alarm engine is running, so these limits are NOT watched."
-        return list(profile.rules_for(phase)), note or f"Profile '{profile.name}', {phase.value} phase."
+        return list(profile.rules_for(phase)), note or f"Profile {self.profile_label()}, {phase.value} phase."
+
+    def profile_label(self) -> str:
+        """The alarm profile in force by its approved name and hash (or the built-in one's)."""
+        label = str(getattr(self.bridge.recorder, "profile_label", "") or "")
+        engine = self.bridge.recorder.alarms
+        profile = getattr(engine, "profile", None) if engine is not None else None
+        if profile is None:
+            return "none: alarms are NOT monitored"
+        if not label or profile.sha256[:12] not in label:
+            # Changed during the session (an approved profile loaded at the chair): name what runs now.
+            label = f"{profile.name} (sha256 {profile.sha256[:12]})"
+        return label
 
     def _default_limits(self) -> None:
         """Without an engine, still draw the built-in limits so the chart is read the same way."""

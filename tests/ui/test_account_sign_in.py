@@ -112,3 +112,11 @@ def test_starting_the_program_on_a_new_database_asks_for_the_first_admin_then_si
     assert seen == ["FirstAdminDialog"]
     assert user is not None and (user.name, user.role) == ("AD", "admin")
     assert AccountGate(db).has_accounts()
+
+
+def test_the_window_names_the_alarm_profile_by_its_name_and_hash(make_window: Any) -> None:
+    w = make_window(speed=10.0)
+    assert "alarm profile default (sha256 " in w.windowTitle()
+    w.bridge.recorder.profile_label = "built-in default (sha256 " + w.bridge.recorder.alarms.profile.sha256[:12] + ")"
+    assert w.profile_label().startswith("built-in default (sha256 ")
+    assert "built-in default" in w.current_rules()[1]

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -119,6 +119,7 @@ class _Link:
     row_key: str
     session_id: str | None
     content: str
+    origin: str
 
 
 def _head(conn: sqlite3.Connection) -> tuple[int, str]:
@@ -133,32 +134,47 @@ def _last_sealed(conn: sqlite3.Connection, table: str) -> int:
     return int(str(row[0]).rpartition("-")[2])
 
 
-def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None) -> list[_Link]:
+def _range_links(conn: sqlite3.Connection, table: str, ids: list[tuple[int, str | None]],
+                 origin: str) -> list[_Link]:
+    """One link over contiguous ids (a gap: one link per row)."""
+    if not ids:
+        return []
+    lo, hi = ids[0][0], ids[-1][0]
+    sessions = {session for _, session in ids}
+    key = f"{lo}-{hi}"
+    content = row_content(conn, table, key) if hi - lo + 1 == len(ids) else None
+    if content is None:
+        return [_Link(table, f"{i}-{i}", session, row_content(conn, table, f"{i}-{i}") or "", origin)
+                for i, session in ids]
+    return [_Link(table, key, next(iter(sessions)) if len(sessions) == 1 else None, content, origin)]
+
+
+def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None, origin: str,
+              expected: Mapping[str, int] | None) -> list[_Link]:
+    """Links for rows not yet sealed. With ``expected`` (rows this transaction added, per table) any
+    further unsealed rows (the older ids) were written by something else and are marked so."""
+
+    def origin_of(table: str, position: int, count: int) -> str:
+        if expected is None:
+            return origin
+        foreign = count - expected.get(table, 0)
+        return ORIGIN_OUTSIDE if position < foreign else origin
+
     links: list[_Link] = []
     for table in ROW_TABLES:
         last = _last_sealed(conn, table)
-        for row in _rows(conn, f"SELECT * FROM {table} WHERE id > ? ORDER BY id", (last,)):
+        rows = list(_rows(conn, f"SELECT * FROM {table} WHERE id > ? ORDER BY id", (last,)))
+        for position, row in enumerate(rows):
             content = hashlib.sha256(_canonical(row).encode()).hexdigest()
-            links.append(_Link(table, str(row["id"]), row.get("session_id"), content))
+            links.append(_Link(table, str(row["id"]), row.get("session_id"), content,
+                               origin_of(table, position, len(rows))))
     for table in RANGE_TABLES:
         last = _last_sealed(conn, table)
-        sessions = conn.execute(
-            f"SELECT session_id, MIN(id), MAX(id), COUNT(*) FROM {table} WHERE id > ? GROUP BY session_id "
-            "ORDER BY MIN(id)",
-            [last],
-        ).fetchall()
-        if not sessions:
-            continue
-        lo = min(int(s[1]) for s in sessions)
-        hi = max(int(s[2]) for s in sessions)
-        key = f"{lo}-{hi}"
-        range_content = row_content(conn, table, key)
-        if range_content is None:  # a gap inside the new ids: seal what is there row by row instead
-            for row in _rows(conn, f"SELECT id, session_id FROM {table} WHERE id > ? ORDER BY id", (last,)):
-                one = f"{row['id']}-{row['id']}"
-                links.append(_Link(table, one, row["session_id"], row_content(conn, table, one) or ""))
-            continue
-        links.append(_Link(table, key, sessions[0][0] if len(sessions) == 1 else None, range_content))
+        ids = [(int(r[0]), r[1]) for r in conn.execute(
+            f"SELECT id, session_id FROM {table} WHERE id > ? ORDER BY id", [last])]
+        foreign = 0 if expected is None else max(0, len(ids) - expected.get(table, 0))
+        links += _range_links(conn, table, ids[:foreign], ORIGIN_OUTSIDE)
+        links += _range_links(conn, table, ids[foreign:], origin)
     if alarm_ids is None:
         candidates = [str(r[0]) for r in conn.execute("SELECT id FROM alarms ORDER BY started_at, id")]
     else:
@@ -172,17 +188,18 @@ def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None) -> list
             "SELECT content FROM chain WHERE tbl = 'alarms' AND row_key = ? ORDER BY seq DESC LIMIT 1", [alarm_id]
         ).fetchone()
         if latest is None or latest[0] != content:
-            links.append(_Link("alarms", alarm_id, found[0].get("session_id"), content))
+            links.append(_Link("alarms", alarm_id, found[0].get("session_id"), content, origin))
     return links
 
 
 def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
-         alarm_ids: Iterable[str] | None = ()) -> int:
+         alarm_ids: Iterable[str] | None = (), expected: Mapping[str, int] | None = None) -> int:
     """Append links for every row not yet sealed; call inside the writing transaction. Returns the count.
 
-    ``alarm_ids`` names the alarms this transaction wrote (``None``: compare every alarm, as at start-up).
+    ``alarm_ids`` names the alarms this transaction wrote (``None``: compare every alarm, as at start-up);
+    ``expected`` how many rows it added per table (more unsealed rows than that were added from outside).
     """
-    links = _unsealed(conn, alarm_ids)
+    links = _unsealed(conn, alarm_ids, origin, expected)
     if not links:
         return 0
     seq, previous = _head(conn)
@@ -190,8 +207,9 @@ def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
     rows = []
     for link in links:
         seq += 1
-        mac = link_mac(keys, seq, link.table, link.row_key, link.session_id, origin, at, link.content, previous)
-        rows.append((seq, link.table, link.row_key, link.session_id, origin, at, link.content, mac))
+        mac = link_mac(keys, seq, link.table, link.row_key, link.session_id, link.origin, at, link.content,
+                       previous)
+        rows.append((seq, link.table, link.row_key, link.session_id, link.origin, at, link.content, mac))
         previous = mac
     conn.executemany(
         "INSERT INTO chain (seq, tbl, row_key, session_id, origin, at, content, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

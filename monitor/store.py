@@ -334,9 +334,10 @@ class Store:
             )
         return keys
 
-    def _sealing(self, alarm_ids: Iterable[str] = ()) -> _Sealing:
-        """Seal what this transaction writes (rows found unsealed before it are marked as from outside)."""
-        return _Sealing(self, alarm_ids)
+    def _sealing(self, added: dict[str, int], alarm_ids: Iterable[str] = ()) -> _Sealing:
+        """Seal what this transaction writes (``added``: rows per table); other unsealed rows are marked
+        as written from outside."""
+        return _Sealing(self, added, alarm_ids)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -445,7 +446,8 @@ class Store:
                 numeric_rows.append(
                     (session_id, r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source)
                 )
-        with self.transaction(), self._sealing(str(a["id"]) for a in alarms):
+        added = {"readings": len(numeric_rows), "waveforms": len(wave_blocks), "events": len(events)}
+        with self.transaction(), self._sealing(added, [str(a["id"]) for a in alarms]):
             conn = self.db.conn
             if numeric_rows:
                 conn.executemany(
@@ -475,7 +477,7 @@ class Store:
 
     def audit(self, action: str, *, user: str | None, session_id: str | None = None, **detail: Any) -> None:
         """Append to the audit log (who did what, when, wall-clock time)."""
-        with self.transaction(), self._sealing():
+        with self.transaction(), self._sealing({"audit": 1}):
             self.db.execute(
                 "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
                 [time.time(), user, action, session_id, json.dumps(detail, default=str)],
@@ -686,19 +688,20 @@ def _waveform_row(session_id: str, parameter: str, source: str, samples: list[Re
 
 
 class _Sealing:
-    """Seals rows found unsealed on entry as written from outside, and this transaction's rows on exit."""
+    """Seals this transaction's rows on exit; unsealed rows beyond them are marked as written from outside."""
 
-    def __init__(self, store: Store, alarm_ids: Iterable[str]) -> None:
+    def __init__(self, store: Store, added: dict[str, int], alarm_ids: Iterable[str]) -> None:
         self.store = store
+        self.added = added
         self.alarm_ids = alarm_ids
 
     def __enter__(self) -> None:
-        keys = self.store._writing_keys()
-        integrity.seal(self.store.db.conn, keys, origin=integrity.ORIGIN_OUTSIDE)
+        self.store._writing_keys()  # refuse before writing anything that could not be sealed
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            integrity.seal(self.store.db.conn, self.store._writing_keys(), alarm_ids=list(self.alarm_ids))
+            integrity.seal(self.store.db.conn, self.store._writing_keys(), alarm_ids=list(self.alarm_ids),
+                           expected=self.added)
 
 
 class _Transaction:

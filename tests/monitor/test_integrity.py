@@ -181,3 +181,21 @@ def test_verify_with_another_key_file_says_so(db_path: Path, recorded: str, tmp_
     load_keys()  # a different, fresh key file
     assert main(["verify", "--db", str(db_path)], out=io.StringIO()) == 1
     assert "written with another key file" in capsys.readouterr().err
+
+
+def test_rows_slipped_in_while_the_program_writes_are_not_sealed_as_its_own(db_path: Path, recorded: str) -> None:
+    with Store(db_path) as store:
+        _tamper(db_path, "INSERT INTO events (session_id, t, kind, phase, user, detail) "
+                         "VALUES ('x', 1, 'note', 'setup', 'forger', '{}')",
+                "INSERT INTO readings (session_id, t, parameter, value, unit, status, source) "
+                "VALUES ('x', 1, 'spo2', 99, '%', '', 'forger')")
+        store.audit("probe", user="RN")  # the program's next write
+        from monitor.readings import Parameter, Reading
+
+        store.write_batch("x", readings=[Reading(2.0, Parameter.SPO2, 98.0, "sim")])
+    code, text = _verify(db_path)
+    assert code == 1
+    assert "events" in text and "readings" in text and text.count("written outside this program") >= 2
+    with Store(db_path, readonly=True) as store:
+        own = store.db.execute("SELECT origin FROM chain WHERE tbl = 'audit' ORDER BY seq DESC LIMIT 1").fetchone()
+    assert own[0] == "write"

@@ -21,12 +21,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -484,7 +485,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         keep_tab = self.tabs.currentIndex()
         try:
             with Store(self.db_path, readonly=True) as store:
-                record = load(store, self.record.id if self.record is not None else self.requested_id)
+                # The record's verification runs after the window has painted (_check_record).
+                record = load(store, self.record.id if self.record is not None else self.requested_id,
+                              verify=False)
                 arrays = review.trend_arrays(store, record.id)
                 pleth = review.waveform_arrays(store, record.id)
         except SessionNotFound:
@@ -496,6 +499,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             return
         self.record = record
         self._show_header(record)
+        QTimer.singleShot(0, self, self._check_record)  # cancelled if the window goes first
         self._show_alarms(record.alarms)
         self._show_events(record.events)
         self._show_statistics(record)
@@ -504,6 +508,20 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._show_nibp(record)
         self._show_chart(record, arrays, pleth)
         self.tabs.setCurrentIndex(max(keep_tab, 0))
+
+    def _check_record(self) -> None:
+        """Verify the session's record (hash chains) and say so in the header."""
+        if self.record is None:
+            return
+        from monitor.exports.data import verification_text
+
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                text = verification_text(store, self.record.id)
+        except StoreError as exc:
+            text = f"NOT VERIFIED: {exc}"
+        self.record = replace(self.record, verification=text)
+        self.session_label.setText(self.session_label.text().replace("checking the record…", text))
 
     def _show_header(self, record: SessionRecord) -> None:
         s = record.session
@@ -523,7 +541,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.session_label.setText(
             f"Started {clock(record.started_at, date=True)} · {length_text(length)} · {phases_text(phases)} · "
             f"staff {', '.join(nurses) or '—'} · device {s.get('device') or s.get('driver') or '—'} · "
-            f"session {record.id[:8]} · alarm profile {record.alarm_profile} · {record.verification}"
+            f"session {record.id[:8]} · alarm profile {record.alarm_profile} · "
+            f"{record.verification or 'checking the record…'}"
         )
         baseline = review.session_baseline(record)
         counts = {p: sum(1 for a in record.alarms if a.priority == p.name.lower()) for p in Priority}

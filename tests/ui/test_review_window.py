@@ -310,7 +310,7 @@ def test_the_header_says_whether_the_record_verified(qtbot: Any, db: tuple[Path,
 
     w = ReviewWindow(db[0], db[1], REVIEWER)
     qtbot.addWidget(w)
-    assert "verified: record intact" in w.session_label.text()
+    qtbot.waitUntil(lambda: "verified: record intact" in w.session_label.text(), timeout=WAIT_MS)
     w.close()
     conn = sqlite3.connect(db[0])
     conn.execute("UPDATE events SET user = 'someone else' WHERE id = (SELECT MIN(id) FROM events)")
@@ -318,5 +318,5 @@ def test_the_header_says_whether_the_record_verified(qtbot: Any, db: tuple[Path,
     conn.close()
     again = ReviewWindow(db[0], db[1], REVIEWER)
     qtbot.addWidget(again)
-    assert "NOT VERIFIED: events" in again.session_label.text()
+    qtbot.waitUntil(lambda: "NOT VERIFIED: events" in again.session_label.text(), timeout=WAIT_MS)
     assert "changed after it was written" in again.session_label.text()

@@ -20,6 +20,12 @@ FULL_SESSION_S = 90 * 60.0
 #: Fixed start so every run records the same session.
 SESSION_START = 1_790_000_000.0
 
+# Benchmark databases are throw-away: so is their key file (never the user's own).
+if not os.environ.get("INFUSION_MONITOR_KEY_FILE"):
+    import tempfile
+
+    os.environ["INFUSION_MONITOR_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="bench-keys-")) / "monitor.key")
+
 
 @dataclass
 class Result:

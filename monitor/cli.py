@@ -626,6 +626,15 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     profile, problem = alarm_profile(args)
     if problem:
         raise CliError(f"alarm profile (for reference ranges): {problem}")
+    from monitor.alarms.profile import default_profile
+    from monitor.approval import approval_of
+
+    with _open_store(args, must_exist=True) as probe:
+        if profile.sha256 != default_profile().sha256 and approval_of(probe, profile.sha256) is None:
+            # Reference ranges come only from approved content, like the alarms themselves.
+            _warn_stderr(f"warning: {profile.source} is not an approved profile; "
+                         "reference ranges of the built-in profile are used")
+            profile = default_profile()
     options = ExportOptions(
         ranges=ranges_from_profile(profile),
         deidentify=args.deidentify,

@@ -28,7 +28,7 @@ import sqlite_utils
 
 from monitor import identifiers, integrity
 from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
-from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, load_keys
+from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
 from monitor.readings import Flag, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 
@@ -323,14 +323,20 @@ class Store:
 
     def _checked_keys(self, *, create: bool) -> Keys | None:
         """The key file's keys, refused when the database was sealed with another key file."""
-        keys = load_keys(create=create)
         row = self.db.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
+        # A database sealed before needs its own key file back, never a fresh one made in its place.
+        keys = load_keys(create=create and row is None)
         if keys is None:
+            if row is not None and not self.readonly:
+                raise StoreError(
+                    f"{self.path} needs its key file (fingerprint {row[0]}) at {key_file_path()}, which is missing; "
+                    "restore it from its back-up (see the README, 'Identifiers and keys')"
+                )
             return None
         if row is not None and row[0] != keys.fingerprint:
             raise StoreError(
                 f"{self.path} was written with another key file (fingerprint {row[0]}, this one {keys.fingerprint}"
-                f" at {keys.path}); restore that key file from its back-up (see the README, 'Keys')"
+                f" at {keys.path}); restore that key file from its back-up (see the README, 'Identifiers and keys')"
             )
         return keys
 

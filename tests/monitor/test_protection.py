@@ -188,3 +188,35 @@ def test_export_names_the_profile_and_says_whether_the_session_verified(
     # The CSV stays a bare table; the command says it on standard error for every format.
     assert main(["export", sid, "--db", str(db_path), "--format", "csv"]) == 0
     assert "export: record NOT VERIFIED: readings 1-" in capsys.readouterr().err
+
+
+def test_a_missing_key_file_is_named_and_never_replaced_by_a_fresh_one(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.keys import forget_cached_keys
+    from monitor.store import StoreError
+
+    key = tmp_path / "own" / "monitor.key"
+    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(key))
+    forget_cached_keys()
+    with Store(db_path) as store:
+        store.create_patient(MRN, NAME)
+    backup = tmp_path / "backup.key"
+    assert main(["keys", "--backup", str(backup)], out=io.StringIO()) == 0
+    assert _mode(backup) == 0o600
+    key.unlink()
+    forget_cached_keys()
+    with pytest.raises(StoreError, match="needs its key file"):
+        Store(db_path)
+    assert not key.exists()
+    # Read-only (review) still opens: identifiers say the key is missing, verify says it cannot check.
+    with Store(db_path, readonly=True) as store:
+        [pid] = [r[0] for r in store.db.execute("SELECT id FROM patients")]
+        assert store.patient_row(pid)["mrn"] == "(encrypted: key file missing)"
+    # Recovery: the back-up put back.
+    backup.replace(key)
+    forget_cached_keys()
+    with Store(db_path) as store:
+        [pid] = [r[0] for r in store.db.execute("SELECT id FROM patients")]
+        assert store.patient_row(pid)["mrn"] == MRN
+    forget_cached_keys()

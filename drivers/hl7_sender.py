@@ -63,9 +63,20 @@ def _number(value: float | None) -> str:
 
 
 def oru_message(
-    control_id: str, at: float, vitals: Vitals | None, cuff: CuffResult | None, family: str = "noninv"
+    control_id: str,
+    at: float,
+    vitals: Vitals | None,
+    cuff: CuffResult | None,
+    family: str = "noninv",
+    *,
+    enhanced: bool = False,
+    patient_id: str = "SIM0001",
 ) -> str:
-    """One ORU^R01 (segments joined by CR) with the given numerics and cuff result."""
+    """One ORU^R01 (segments joined by CR) with the given numerics and cuff result.
+
+    Original acknowledgment mode (MSH-15/16 empty), as most gateways send, unless ``enhanced``:
+    then MSH-15=AL, MSH-16=NE (a commit ACK only).
+    """
     if family not in FAMILIES:
         raise ValueError(f"unknown code family '{family}'; choose from {', '.join(FAMILIES)}")
     obx: list[str] = []
@@ -93,8 +104,8 @@ def oru_message(
             add(code, value, _MMHG, cuff.t)
     segments = [
         f"MSH|^~\\&|SIM-MONITOR|CHAIR1|INFUSION-MONITOR|CLINIC|{hl7_time(at)}||ORU^R01^ORU_R01|{control_id}|P|2.6"
-        f"|||AL|NE||UNICODE UTF-8|||{PROFILE}",
-        "PID|||SIM0001^^^SIM^MR||Simulated^Patient",
+        f"|||{'AL|NE' if enhanced else '|'}||UNICODE UTF-8|||{PROFILE}",
+        f"PID|||{patient_id}^^^SIM^MR||Simulated^Patient",
         "PV1||O|CHAIR1",
         f"OBR|1|{control_id}^SIM||182777000^monitoring of patient^SCT|||{hl7_time(at)}",
         *obx,
@@ -145,7 +156,7 @@ class Hl7Sender:
             self._sock = None
 
     def send(self, message: str, control_id: str) -> str:
-        """Send one message, wait for its ACK and return the acknowledgment code (AA, AE, AR)."""
+        """Send one message, wait for its ACK and return the acknowledgment code (AA, AE, AR; CA... in enhanced mode)."""
         if self._sock is None:
             self.connect()
         assert self._sock is not None
@@ -170,7 +181,7 @@ class Hl7Sender:
         answered = str(ack.extract_field("MSA", 1, 2))
         if answered != control_id:
             raise AckError(f"acknowledgment answers {answered!r}, not {control_id!r}")
-        if code == "AA":
+        if code in ("AA", "CA"):
             self.counters.accepted += 1
         else:
             self.counters.not_accepted += 1
@@ -188,7 +199,7 @@ class Hl7Sender:
             cuff = None  # already delivered
         control_id = f"SIM{self.counters.sent + 1:06d}"
         code = self.send(oru_message(control_id, at, vitals, cuff, self.family), control_id)
-        if code == "AA" and cuff is not None:
+        if code in ("AA", "CA") and cuff is not None:
             self._cuff_acked = cuff.number
         return code
 

@@ -88,6 +88,7 @@ def test_rates_spo2_units_and_unknown_codes() -> None:
             "OBX|2|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC||71|/min",
             "OBX|3|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||97|%",
             "OBX|4|NM|151562^MDC_RESP_RATE^MDC||14|/min",
+            "OBX|5|NM|TEMPX^Skin temperature^99VND||36.5|Cel",
             "OBX|5|NM|2708-6^SaO2^LN||96|262688^MDC_DIM_PERCENT^MDC",
             "OBX|6|NM|149546^MDC_PULS_RATE_NON_INV^MDC||70|bpm",
             "OBX|7|NM|150021^x^MDC||16.0|kPa",
@@ -99,6 +100,7 @@ def test_rates_spo2_units_and_unknown_codes() -> None:
         (Parameter.HR, 72.0),
         (Parameter.PR, 71.0),
         (Parameter.SPO2, 97.0),
+        (Parameter.RR, 14.0),
         (Parameter.SPO2, 96.0),
         (Parameter.PR, 70.0),
         (Parameter.NIBP_SYS, 120.0),  # 16.0 kPa
@@ -339,3 +341,205 @@ def test_mutated_messages_always_get_an_answer(mutations: list[tuple[int, str]])
     assert hl7.parse(ack.decode()).extract_field("MSA", 1, 1) in ("AA", "AE", "AR")
     if not mutations:
         assert len(readings) == 6
+
+
+# -- one patient per listener, shapes of real gateways ------------------------------------------
+
+PHILIPS_MSH = (
+    "MSH|^~\\&|PIIC^0009FB0000000001^EUI-64|PHILIPS|||{stamp}||ORU^R01^ORU_R01|{control}|P|2.6|||{accept}|{app}"
+    "||8859/1|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
+)
+
+
+def philips(
+    control: str,
+    spo2: float,
+    *,
+    mrn: str = "MRN123",
+    app: str = "PIIC",
+    accept: str = "",
+    ack: str = "",
+    nbp: tuple[str, int, int, int] | None = None,
+    stamp: str = STAMP,
+) -> str:
+    """An ORU^R01 as an IntelliVue gateway shapes it: MDIL codes and units, one OBR group per kind of result.
+
+    ``nbp`` is (OBR-7 of the cuff measurement, sys, dia, mean); its OBX carry no OBX-14.
+    """
+    segments = [
+        PHILIPS_MSH.format(stamp=stamp, control=control, accept=accept, app=ack).replace("PIIC^", f"{app}^", 1),
+        f"PID|||{mrn}^^^HOSP^MR||Doe^Jane",
+        "PV1||I|ICU^^BED1",
+        f"OBR|1|{control}^PIIC||182777000^monitoring of patient^SCT|||{stamp}",
+        "OBX|1|NM|0002-4182^HR^MDIL||72|0004-0aa0^bpm^MDIL|||||R",
+        f"OBX|2|NM|0002-4bb8^SpO2^MDIL||{spo2:g}|0004-0220^%^MDIL|||||R",
+        "OBX|3|NM|0002-4822^Pulse^MDIL||71|0004-0aa0^bpm^MDIL|||||R",
+    ]
+    if nbp is not None:
+        when, sys_, dia, mean = nbp
+        segments += [
+            f"OBR|2|{control}^PIIC||182777000^monitoring of patient^SCT|||{when}",
+            f"OBX|4|NM|0002-4a05^NBPs^MDIL||{sys_}|0004-0f20^mmHg^MDIL|||||R",
+            f"OBX|5|NM|0002-4a06^NBPd^MDIL||{dia}|0004-0f20^mmHg^MDIL|||||R",
+            f"OBX|6|NM|0002-4a07^NBPm^MDIL||{mean}|0004-0f20^mmHg^MDIL|||||R",
+        ]
+    return "\r".join(segments) + "\r"
+
+
+def acks_of(decoder: Hl7Decoder) -> list[hl7.Message]:
+    return [hl7.parse(body.decode()) for body in MllpDeframer().feed(decoder.outgoing(T0))]
+
+
+def msa(ack: hl7.Message) -> tuple[str, str, str]:
+    return (
+        str(ack.extract_field("MSA", 1, 1)),
+        str(ack.extract_field("MSA", 1, 2)),
+        str(ack.extract_field("MSA", 1, 3)),
+    )
+
+
+def test_philips_mdil_codes_and_units_are_read() -> None:
+    decoder = Hl7Decoder()
+    readings = decoder.feed(frame(philips("P1", 97, nbp=("20231114221000+0000", 131, 84, 100))), T0)
+    assert values(readings) == {
+        Parameter.HR: 72.0,
+        Parameter.SPO2: 97.0,
+        Parameter.PR: 71.0,
+        Parameter.NIBP_SYS: 131.0,
+        Parameter.NIBP_DIA: 84.0,
+        Parameter.NIBP_MEAN: 100.0,
+    }
+    assert decoder.counters.unknown_items == 0
+    assert msa(acks_of(decoder)[0])[:2] == ("AA", "P1")
+
+
+def test_time_comes_from_each_obr_group() -> None:
+    decoder = Hl7Decoder()
+    readings = decoder.feed(frame(philips("P1", 97, nbp=("20231114221000+0000", 131, 84, 100))), T0)
+    by = {r.parameter: r.t for r in readings}
+    assert by[Parameter.SPO2] == T0  # first OBR-7
+    assert by[Parameter.NIBP_SYS] == T0 - 200  # its own group's OBR-7, not the first OBR's
+
+
+def test_repeated_cuff_result_and_repeated_control_id_are_stored_once() -> None:
+    decoder = Hl7Decoder()
+    cuff = ("20231114221000+0000", 131, 84, 100)
+    first = decoder.feed(frame(philips("P1", 97, nbp=cuff)), T0)
+    assert len([r for r in first if r.parameter is Parameter.NIBP_SYS]) == 1
+    # The next periodic message repeats the newest cuff result: the numerics are new, the cuff is not.
+    later = STAMP.replace("221320", "221325")
+    second = decoder.feed(frame(philips("P2", 96, nbp=cuff, stamp=later)), T0 + 5)
+    assert sorted(r.parameter for r in second) == sorted([Parameter.HR, Parameter.SPO2, Parameter.PR])
+    # The same message again (its ACK was lost): answered AA, nothing stored twice.
+    again = decoder.feed(frame(philips("P2", 96, nbp=cuff, stamp=later)), T0 + 6)
+    assert again == []
+    assert [msa(a)[:2] for a in acks_of(decoder)] == [("AA", "P1"), ("AA", "P2"), ("AA", "P2")]
+    assert decoder.repeats == 1
+
+
+def test_batch_is_acknowledged_message_by_message() -> None:
+    bodies = [philips(f"B{n}", 95 + n) for n in range(3)]
+    batch = (
+        f"FHS|^~\\&|PIIC|PHILIPS|||{STAMP}\rBHS|^~\\&|PIIC|PHILIPS|||{STAMP}\r"
+        + "".join(bodies)
+        + "BTS|3\rFTS|1\r"
+    )
+    decoder = Hl7Decoder()
+    readings = decoder.feed(frame(batch), T0)
+    assert [r.value for r in readings if r.parameter is Parameter.SPO2] == [95.0, 96.0, 97.0]
+    assert [msa(a)[:2] for a in acks_of(decoder)] == [("AA", "B0"), ("AA", "B1"), ("AA", "B2")]
+
+
+@pytest.mark.parametrize(
+    ("accept", "app", "expected"),
+    [
+        ("", "", ["AA"]),
+        ("AL", "NE", ["CA"]),
+        ("AL", "AL", ["CA", "AA"]),
+        ("NE", "AL", ["AA"]),
+        ("NE", "NE", []),
+        ("ER", "ER", []),
+        ("SU", "SU", ["CA", "AA"]),
+    ],
+)
+def test_enhanced_mode_answered_as_asked(accept: str, app: str, expected: list[str]) -> None:
+    decoder = Hl7Decoder()
+    assert len(decoder.feed(frame(philips("E1", 97, accept=accept, ack=app)), T0)) == 3
+    assert [msa(a)[0] for a in acks_of(decoder)] == expected
+
+
+def test_enhanced_mode_error_is_committed_as_ce() -> None:
+    decoder = Hl7Decoder()
+    decoder.feed(frame(philips("E1", 97, accept="ER", ack="NE").replace("||72|", "||abc|")), T0)
+    (ack,) = acks_of(decoder)
+    assert msa(ack)[0] == "CE"
+    assert "not a number" in msa(ack)[2]
+
+
+def test_message_with_nothing_usable_gets_ae() -> None:
+    decoder = Hl7Decoder()
+    text = philips("U1", 97).replace("0002-4182", "0002-f001").replace("0002-4bb8", "0002-f002")
+    text = text.replace("0002-4822", "0002-f003")
+    assert decoder.feed(frame(text), T0) == []
+    code, _, reason = msa(acks_of(decoder)[0])
+    assert code == "AE"
+    assert "nothing usable" in reason
+
+
+def test_code_map_file_adds_vendor_codes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "codes.toml"
+    path.write_text('[codes]\n"VND-SAT" = "spo2"\n"VND-RESP" = "rr"\n', encoding="utf-8")
+    settings = Hl7Settings.from_options(None, {"codes": str(path)})
+    decoder = Hl7Decoder(codes=settings.codes)
+    readings = decoder.feed(
+        message("OBX|1|NM|VND-SAT^Sat^99VND||93|%", "OBX|2|NM|VND-RESP^Resp^99VND||12|/min"), T0
+    )
+    assert values(readings) == {Parameter.SPO2: 93.0, Parameter.RR: 12.0}
+    path.write_text('[codes]\n"X" = "temperature"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="temperature"):
+        Hl7Settings.from_options(None, {"codes": str(path)})
+
+
+def test_another_patient_is_refused_with_the_reason() -> None:
+    decoder = Hl7Decoder()
+    assert len(decoder.feed(frame(philips("A1", 85, mrn="MRN123")), T0)) == 3
+    # The wrong chair's gateway, same kind of sender, another patient at 99 %.
+    assert decoder.feed(frame(philips("B1", 99, mrn="MRN999")), T0 + 1) == []
+    assert len(decoder.feed(frame(philips("A2", 84, mrn="MRN123")), T0 + 2)) == 3
+    acks = acks_of(decoder)
+    assert [msa(a)[0] for a in acks] == ["AA", "AR", "AA"]
+    assert "MRN999" in msa(acks[1])[2]
+    assert "patient" in msa(acks[1])[2]
+    assert str(acks[1].extract_field("ERR", 1, 3, 1, 1)) == "204"
+    (refused,) = decoder.take_refusals()
+    assert refused.refusal is not None
+    assert refused.refusal.condition == "hl7_other_patient"
+
+
+def test_identified_patient_rules_over_the_first_sender() -> None:
+    decoder = Hl7Decoder()
+    decoder.gate.identify("MRN123")
+    # The wrong gateway speaks first: refused, and it binds nothing.
+    assert decoder.feed(frame(philips("B1", 99, mrn="MRN999", app="GW2")), T0) == []
+    assert len(decoder.feed(frame(philips("A1", 85, mrn="MRN123")), T0 + 1)) == 3
+    # A second device for the identified patient is taken (its PID-3 names them).
+    assert len(decoder.feed(frame(philips("C1", 86, mrn="MRN123", app="OTHER")), T0 + 2)) == 3
+    assert [msa(a)[0] for a in acks_of(decoder)] == ["AR", "AA", "AA"]
+
+
+def test_second_sender_without_patient_id_is_refused() -> None:
+    decoder = Hl7Decoder()
+    assert len(decoder.feed(frame(philips("A1", 85, mrn="")), T0)) == 3
+    assert decoder.feed(frame(philips("B1", 99, mrn="", app="GW2")), T0 + 1) == []
+    acks = acks_of(decoder)
+    assert [msa(a)[0] for a in acks] == ["AA", "AR"]
+    assert "GW2" in msa(acks[1])[2]
+    assert decoder.take_refusals()[0].refusal.condition == "hl7_other_sender"  # type: ignore[union-attr]
+
+
+def test_sender_allow_list() -> None:
+    decoder = Hl7MllpDriver().decoder({"allow_senders": "PIIC^PHILIPS, OTHERAPP"})
+    assert isinstance(decoder, Hl7Decoder)
+    assert decoder.feed(frame(philips("X1", 97, app="ROGUE")), T0) == []
+    assert len(decoder.feed(frame(philips("A1", 97)), T0)) == 3
+    assert [msa(a)[0] for a in acks_of(decoder)] == ["AR", "AA"]

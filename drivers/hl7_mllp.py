@@ -1,24 +1,29 @@
 """The ``hl7-mllp`` driver: a listener for HL7 v2 ORU^R01 results pushed over MLLP/TCP.
 
-Most current monitors (Mindray, Comen, Edan, GE) and their gateways send observations as HL7 v2
-ORU^R01 messages, each framed by MLLP (``0x0B`` message ``0x1C 0x0D``), and expect an ACK. This
-driver listens on ``--port HOST:PORT`` (loopback ``127.0.0.1:2575`` by default; give the address of
-the network card the monitor reaches, e.g. ``0.0.0.0:2575``, to accept it from the network). Each
-message is parsed with the python-hl7 library and answered on the same connection: ``AA`` when
-every value was taken, ``AE`` when some OBX could not be (the reason in MSA-3 and one ERR segment
-per problem; the good values of the message are kept), ``AR`` when the message itself cannot be
-used (not HL7, not ORU^R01).
+Most current monitors (Mindray, Comen, Edan, GE, Philips through its gateways) send observations
+as HL7 v2 ORU^R01 messages, each framed by MLLP (``0x0B`` message ``0x1C 0x0D``), and expect an
+ACK. This driver listens on ``--port HOST:PORT`` (loopback ``127.0.0.1:2575`` by default; give the
+address of the network card the monitor reaches, e.g. ``0.0.0.0:2575``, to accept it from the
+network). Each message is parsed with the python-hl7 library and answered on the same connection:
+``AA`` when every value was taken, ``AE`` when some OBX could not be, or when nothing in the
+message was usable (the reason in MSA-3 and one ERR segment per problem; the good values of the
+message are kept), ``AR`` when the message itself cannot be used (not HL7, not ORU^R01) or is not
+for this session (another patient or sender, see :mod:`drivers.hl7_gate`). A message that asks
+for enhanced mode (MSH-15/MSH-16) gets the commit ACK (CA/CE/CR) and application ACK it asks for.
+An FHS/BHS batch in one block is answered message by message.
 
-OBX-3 is matched by IEEE 11073 MDC code or LOINC code, in the identifier or the alternate
-identifier of any repetition: NIBP systolic/diastolic/mean as 150021-150023 (NONINV) or
-150301-150303 (CUFF) or 8480-6 / 8462-4 / 8478-0; heart rate 147842 or 8867-4; pulse rate 149530
-or 149546; SpO2 150456, 59408-5 or 2708-6 (the MDC reference names are accepted too). Other codes
-are counted (``unknown_items``) and ignored. OBX-6 must be a unit of the parameter (UCUM, the
-common spellings, or the MDC unit code); an empty unit means the usual one. The time of a value
-is OBX-14, else OBR-7, else MSH-7, else the receive time; a time without a UTC offset is read in
-the ``timezone`` setting (the computer's local zone unless ``--set timezone=+0100`` or ``UTC``).
-Messages usually repeat the last NIBP: an NIBP value with the same time and number as the one
-before it is not recorded twice.
+OBX-3 is matched by IEEE 11073 MDC code, LOINC code or Philips MDIL code (see
+:mod:`drivers.hl7_codes`; ``--set codes=FILE`` adds a site's own), in the identifier or the
+alternate identifier of any repetition. OBX-6 must be a unit of the parameter (UCUM, the common
+spellings, or the MDC/MDIL unit code); an empty unit means the usual one. The time of a value is
+OBX-14, else the OBR-7 of its own OBR group, else MSH-7, else the receive time; a time without a
+UTC offset is read in the ``timezone`` setting (the computer's local zone unless
+``--set timezone=+0100`` or ``UTC``). A message sent again with the same MSH-10, and a cuff
+result repeated with the same time and value, are stored once.
+
+Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
+``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
+comma-separated and open to all when not given.
 """
 
 from __future__ import annotations
@@ -917,6 +922,9 @@ class Hl7MllpSource(Source):
             self._technical("hl7_connection_refused", host, f"connection from {peer_text} refused: {why}")
             return
         sock.setblocking(False)
+        # A bounded kernel buffer for ACKs too, so a sender that does not read them is noticed soon.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
         now = self._monotonic()
         decoder = Hl7Decoder(self.settings.tz, codes=self.settings.codes, gate=self.gate, peer=peer_text)
         conn = _Connection(sock, peer_text, decoder, last_in=now, last_out=now)

@@ -156,7 +156,7 @@ class Hl7Sender:
             self._sock = None
 
     def send(self, message: str, control_id: str) -> str:
-        """Send one message, wait for its ACK and return the acknowledgment code (AA, AE, AR; CA... in enhanced mode)."""
+        """Send one message, wait for its ACK and return its code (AA, AE, AR; CA, CE, CR in enhanced mode)."""
         if self._sock is None:
             self.connect()
         assert self._sock is not None

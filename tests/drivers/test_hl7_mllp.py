@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -11,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drivers.base import LinkEventKind, OpenOptions
+from drivers.base import LinkEvent, LinkEventKind, OpenOptions
 from drivers.hl7_mllp import (
+    MAX_OUTBOX_BYTES,
     Hl7Decoder,
     Hl7MllpDriver,
     Hl7MllpSource,
@@ -543,3 +545,247 @@ def test_sender_allow_list() -> None:
     assert decoder.feed(frame(philips("X1", 97, app="ROGUE")), T0) == []
     assert len(decoder.feed(frame(philips("A1", 97)), T0)) == 3
     assert [msa(a)[0] for a in acks_of(decoder)] == ["AR", "AA"]
+
+
+# -- the listener under misbehaving senders, over real sockets --------------------------------
+
+
+def _listener(**kwargs: object) -> Hl7MllpSource:
+    source = Hl7MllpSource(Hl7Settings("127.0.0.1", 0, **kwargs))  # type: ignore[arg-type]
+    source.open()
+    return source
+
+
+def _exchange(sock: socket.socket, text: str) -> hl7.Message:
+    sock.sendall(frame(text))
+    deframer = MllpDeframer()
+    while True:
+        data = sock.recv(65536)
+        assert data, "the listener closed the connection"
+        bodies = deframer.feed(data)
+        if bodies:
+            return hl7.parse(bodies[0].decode())
+
+
+def _events(source: Hl7MllpSource, wanted: int = 1, within: float = 5.0) -> list[LinkEvent]:
+    found: list[LinkEvent] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and len(found) < wanted:
+        found += source.take_link_events()
+        time.sleep(0.02)
+    return found
+
+
+def _closed_by_peer(sock: socket.socket, within: float = 5.0) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_a_second_patient_interleaved_cannot_mask_a_desaturation() -> None:
+    source = _listener()
+    try:
+        with (
+            socket.create_connection(source.address, timeout=5) as patient,
+            socket.create_connection(source.address, timeout=5) as wrong_chair,
+        ):
+            answers = []
+            for n in range(5):
+                answers.append(msa(_exchange(patient, philips(f"A{n}", 85, mrn="MRN123")))[0])
+                answers.append(msa(_exchange(wrong_chair, philips(f"B{n}", 99, mrn="MRN999", app="GW2")))[0])
+            assert answers == ["AA", "AR"] * 5
+        readings = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(readings) < 15:
+            readings += source.read(0.1)
+        assert {r.value for r in readings if r.parameter is Parameter.SPO2} == {85.0}
+        technical = [e for e in _events(source, 2) if e.kind is LinkEventKind.TECHNICAL]
+        # One timeline entry for the refused sender, not one per message.
+        assert [e.condition for e in technical] == ["hl7_other_patient"]
+        assert "MRN999" in technical[0].detail
+    finally:
+        source.close()
+
+
+def test_connection_limit_allow_list_and_idle_timeout() -> None:
+    offset = [0.0]
+    settings = Hl7Settings("127.0.0.1", 0, max_connections=2, idle_timeout_s=30.0)
+    source = Hl7MllpSource(settings, monotonic=lambda: time.monotonic() + offset[0])
+    source.open()
+    try:
+        first = socket.create_connection(source.address, timeout=5)
+        second = socket.create_connection(source.address, timeout=5)
+        third = socket.create_connection(source.address, timeout=5)
+        assert _closed_by_peer(third)
+        assert msa(_exchange(first, philips("A1", 97)))[0] == "AA"
+        events = _events(source)
+        assert [e.condition for e in events] == ["hl7_connection_refused"]
+        assert "max_connections" in events[0].detail
+        offset[0] = 31.0  # both connections now idle beyond the time-out
+        assert _closed_by_peer(first)
+        assert _closed_by_peer(second)
+        lost = [e for e in _events(source) if e.kind is LinkEventKind.LINK_LOST]
+        assert lost and "idle" in lost[0].detail
+        for sock in (first, second, third):
+            sock.close()
+    finally:
+        source.close()
+    elsewhere = _listener(allow_from=frozenset({"10.9.9.9"}))
+    try:
+        with socket.create_connection(elsewhere.address, timeout=5) as sock:
+            assert _closed_by_peer(sock)
+        assert elsewhere.refused_connections == 1
+    finally:
+        elsewhere.close()
+
+
+def test_a_sender_that_never_reads_its_acks_delays_no_other() -> None:
+    source = _listener()
+    stop = threading.Event()
+    flooded = [0]
+
+    def flood() -> None:
+        with socket.socket() as bad:
+            bad.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            bad.connect(source.address)
+            bad.settimeout(0.5)
+            burst = b"".join(frame(philips(f"F{n}", 97)) for n in range(50))
+            while not stop.is_set():
+                try:
+                    bad.sendall(burst)  # and never a recv()
+                    flooded[0] += 50
+                except TimeoutError:
+                    pass  # the listener no longer reads it: TCP holds it back
+            stop.wait()
+
+    feed = PatientFeed(seed=3, start=time.time())
+    good = Hl7Sender(feed, *source.address, interval_s=0.0, timeout_s=5.0)
+    thread = threading.Thread(target=flood, daemon=True)
+    try:
+        codes = [good.send_due(time.time())]  # the chair's monitor, first: the session is its own
+        thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(size > 0 for size in source.outbox_sizes()):
+            time.sleep(0.05)
+        codes += [good.send_due(time.time()) for _ in range(9)]
+        # Every ACK of the real monitor came within its 5 s time-out while the other flooded.
+        assert codes == ["AA"] * 10
+        assert flooded[0] > 0
+        # What the flooding sender is owed stays bounded: the listener stops reading it.
+        assert max(source.outbox_sizes()) <= MAX_OUTBOX_BYTES + 64 * 1024
+    finally:
+        good.close()
+        stop.set()
+        if thread.is_alive():
+            thread.join(5)
+        source.close()
+
+
+EMFILE_CHILD = r"""
+import json, os, resource, sys, time
+from drivers.hl7_mllp import Hl7MllpSource, Hl7Settings
+source = Hl7MllpSource(Hl7Settings("127.0.0.1", 0, max_connections=64))
+source.open()
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+# Room for a few connections only (descriptors are numbered from the lowest free one).
+resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + int(sys.argv[1]), hard))
+print(source.address[1], flush=True)
+sys.stdin.readline()
+time.sleep(0.3)
+events = source.take_link_events()
+readings = source.read(0.5)
+print(json.dumps({
+    "accept_errors": source.accept_errors,
+    "thread_alive": source._thread is not None and source._thread.is_alive(),
+    "technical": [e.condition for e in events if e.kind == "technical"],
+    "spo2": [r.value for r in readings if r.parameter == "spo2"],
+}), flush=True)
+source.close()
+"""
+
+
+def test_out_of_file_descriptors_at_accept_is_survived(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", EMFILE_CHILD, "4"],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        port = int(child.stdout.readline())
+        clients = []
+        for _ in range(12):  # more than the child has descriptors for
+            try:
+                clients.append(socket.create_connection(("127.0.0.1", port), timeout=1))
+            except OSError:
+                break
+        time.sleep(0.5)
+        for sock in clients:
+            sock.close()
+        # The listener accepts again once descriptors are free: a real sender gets its answer.
+        feed = PatientFeed(seed=4, start=time.time())
+        sender = Hl7Sender(feed, "127.0.0.1", port, interval_s=0.0, timeout_s=5.0)
+        deadline = time.monotonic() + 10
+        code = None
+        while code is None and time.monotonic() < deadline:
+            try:
+                code = sender.send_due(time.time())
+            except OSError:
+                sender.close()
+                time.sleep(0.2)
+        sender.close()
+        assert code == "AA"
+        child.stdin.write("report\n")
+        child.stdin.flush()
+        report = json.loads(child.stdout.readline())
+        assert report["accept_errors"] >= 1
+        assert report["thread_alive"]
+        assert "hl7_accept_failed" in report["technical"]
+        assert report["spo2"]
+    finally:
+        child.kill()
+        child.wait(5)
+        child.stdin.close()
+        child.stdout.close()
+
+
+def test_the_session_tells_the_listener_its_patient_and_records_refusals(store) -> None:  # type: ignore[no-untyped-def]
+    from monitor.plan import SessionPlan
+    from monitor.recorder import Recorder
+    from monitor.session import EventKind
+
+    source = _listener()
+    recorder = Recorder.new_session(
+        store, source, driver="hl7-mllp", port="127.0.0.1:0", plan=SessionPlan(1, 40, 30), nurse="AB"
+    )
+    try:
+        future = recorder.submit("identify_patient", "AB", mrn="MRN123", patient_name="Doe, Jane")
+        recorder.step()
+        future.result(timeout=0)
+        assert source.gate.patient == "MRN123"
+        with socket.create_connection(source.address, timeout=5) as sock:
+            assert msa(_exchange(sock, philips("W1", 99, mrn="MRN999", app="GW2")))[0] == "AR"
+            assert msa(_exchange(sock, philips("A1", 85, mrn="MRN123", app="GW2")))[0] == "AA"
+        deadline = time.monotonic() + 5
+        technical: list[object] = []
+        while time.monotonic() < deadline and not technical:
+            technical = [e for e in recorder.step().events if e.kind is EventKind.TECHNICAL]
+        assert technical
+        detail = technical[0].detail  # type: ignore[attr-defined]
+        assert detail["condition"] == "hl7_other_patient"
+        assert "MRN999" in detail["detail"]
+    finally:
+        recorder.stop()
+        recorder._close()

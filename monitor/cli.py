@@ -364,6 +364,21 @@ def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def patient_id_system() -> str | None:
+    """The MRN namespace for exports and the feed (INFUSION_MONITOR_PATIENT_ID_SYSTEM or config
+    ``patient_id_system``); None means the documented default."""
+    from monitor.config import setting
+
+    try:
+        value = setting("patient_id_system", None, None, UserConfig.load())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    text = str(value).strip() if value else ""
+    if text and (":" not in text or any(c.isspace() for c in text)):
+        raise CliError(f"patient_id_system '{text}' is not a URI (e.g. urn:oid:1.2.3.4 or https://ehr.example/mrn)")
+    return text or None
+
+
 def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
     """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
     from monitor.config import setting
@@ -382,7 +397,12 @@ def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
     from monitor.exports.codes import ranges_from_profile
 
     profile = getattr(getattr(recorder, "alarms", None), "profile", None)
-    feed = Feed(store.path, config, ranges=ranges_from_profile(profile) if profile is not None else None)
+    feed = Feed(
+        store.path,
+        config,
+        ranges=ranges_from_profile(profile) if profile is not None else None,
+        identifier_system=patient_id_system(),
+    )
     feed.attach(recorder)
     feed.start()
     store.audit("feed_started", user=getattr(args, "nurse", None), session_id=recorder.session.id,
@@ -599,6 +619,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         keep_staff=args.keep_staff,
         resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
         user=args.user,
+        identifier_system=patient_id_system(),
     )
     store = _open_store(args, must_exist=True)
     with store:

@@ -192,10 +192,12 @@ class Feed:
         *,
         ranges: Mapping[Parameter, ReferenceRange] | None = None,
         clock: Callable[[], float] = time.time,
+        identifier_system: str | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.config = config
         self.ranges = ranges or DEFAULT_RANGES
+        self.identifier_system = identifier_system
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -333,7 +335,9 @@ class Feed:
             Reading(t=t, parameter=Parameter(p), value=v, source=src or "", flags=parse_flags(status))
             for _id, t, p, v, status, src in rows
         ]
-        patient = PatientIdentity.from_patient(store.patient_row(session.get("patient_id")), session_id)
+        patient = PatientIdentity.from_patient(
+            store.patient_row(session.get("patient_id")), session_id, self.identifier_system
+        )
         device = session.get("device")
         prefix = session_id[:12].upper()
         queued_at = self._clock()

@@ -174,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(close)
     close.add_argument("--user", metavar="NAME", help="who closes it (for the audit log)")
 
+    feed = sub.add_parser("feed", help="live feed: list the messages the receiver refused, or send them again")
+    feed.add_argument("action", choices=["list", "resend"])
+    feed.add_argument("ids", nargs="*", metavar="ID|all", help="resend: the ids 'feed list' shows, or 'all'")
+    _add_db(feed)
+    feed.add_argument("--user", metavar="NAME", help="who resends (for the audit log)")
+
     review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
                         help="open this session at once (default: the session browser)")
@@ -690,6 +696,39 @@ def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
+    """List the live feed's set-aside (refused) messages, or put them back in the queue."""
+    from monitor.feed import dead_letters, resend
+    from monitor.readings import iso_utc
+
+    store = _open_store(args, must_exist=True)
+    with store:
+        if args.action == "list":
+            letters = dead_letters(store)
+            if not letters:
+                out.write("no messages set aside\n")
+            for d in letters:
+                out.write(
+                    f"{d.id:6}  {d.control_id}  observed {iso_utc(d.observed_at)}  session {d.session_id}  "
+                    f"{d.attempts} tries  {d.last_error or ''}\n"
+                )
+            return EXIT_OK
+        if not args.ids:
+            raise CliError("feed resend needs the ids from 'feed list', or 'all'")
+        ids: list[int] | None = None
+        if args.ids != ["all"]:
+            try:
+                ids = [int(i) for i in args.ids]
+            except ValueError:
+                raise CliError(f"feed resend: ids are numbers from 'feed list' (or 'all'), not {args.ids}") from None
+        try:
+            count = resend(store, ids, args.user)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        out.write(f"{count} message(s) back in the feed queue\n")
+    return EXIT_OK
+
+
 def cmd_drivers(args: argparse.Namespace, out: TextIO) -> int:
     """List drivers with a one-line description."""
     from drivers.registry import listing
@@ -861,6 +900,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sessions": cmd_sessions,
     "export": cmd_export,
     "close": cmd_close,
+    "feed": cmd_feed,
     "review": cmd_review,
     "drivers": cmd_drivers,
     "ports": cmd_ports,

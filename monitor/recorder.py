@@ -406,6 +406,9 @@ class Recorder:
             return self._change_source(user, **args)
         if name == "identify_patient":
             return self._identify_patient(user, **args)
+        if name == "technical_event":
+            # Reported by a part beside the recorder (the live feed); the timeline is written here.
+            return s.record(EventKind.TECHNICAL, None, None, **args)
         if name == "sign_in":
             # The person now at the chair: later automatic actions (plan, close) are attributed to them.
             self.nurse = user

@@ -193,12 +193,18 @@ def oru_message(
     sending_facility: str = "",
     receiving_application: str = "",
     receiving_facility: str = "",
+    enhanced: bool = False,
 ) -> str:
-    """One ORU^R01 message (segments separated and ended by a carriage return)."""
+    """One ORU^R01 message (segments separated and ended by a carriage return).
+
+    Original acknowledgment mode (MSH-15/16 empty) unless ``enhanced``: then MSH-15=AL, MSH-16=NE,
+    asking the receiver for a commit ACK (CA) only.
+    """
     when = hl7_time(obs.t)
+    modes = "AL|NE" if enhanced else "|"
     msh = (
         f"MSH|^~\\&|{SENDING_APPLICATION}|{escape(sending_facility)}|{escape(receiving_application)}|"
-        f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||AL|NE||"
+        f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||{modes}||"
         f"UNICODE UTF-8|||{PROFILE}"
     )
     pid = (

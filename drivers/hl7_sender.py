@@ -99,6 +99,10 @@ def oru_message(
         add(hr_code, vitals.hr, _BPM, vitals.t)
         add(spo2_code, vitals.spo2, _PERCENT, vitals.t)
         add("149530^MDC_PULS_OXIM_PULS_RATE^MDC", vitals.pr, _BPM, vitals.t)
+        if vitals.rr is not None:
+            add("151562^MDC_RESP_RATE^MDC", vitals.rr, "264928^MDC_DIM_RESP_PER_MIN^MDC", vitals.t)
+        if vitals.etco2 is not None:
+            add("151708^MDC_AWAY_CO2_ET^MDC", vitals.etco2, _MMHG, vitals.t)
     if cuff is not None:
         for code, value in zip(_NIBP_CODES[family], (cuff.sys, cuff.dia, cuff.mean), strict=True):
             add(code, value, _MMHG, cuff.t)

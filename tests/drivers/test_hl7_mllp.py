@@ -789,3 +789,22 @@ def test_the_session_tells_the_listener_its_patient_and_records_refusals(store) 
     finally:
         recorder.stop()
         recorder._close()
+
+
+def test_ventilation_from_a_simulated_capnograph_and_from_mdil_codes() -> None:
+    feed = PatientFeed(scenario="capnography", seed=5, start=T0)
+    vitals = feed.vitals(T0 + 10)
+    assert vitals.rr is not None and vitals.etco2 is not None
+    decoder = Hl7Decoder()
+    readings = decoder.feed(frame(oru_message("V1", T0 + 10, vitals, None)), T0 + 10)
+    got = values(readings)
+    assert got[Parameter.RR] == vitals.rr
+    assert got[Parameter.ETCO2] == vitals.etco2
+    # A gateway's MDIL codes: 0002-500a (MDC 151562) and 0002-509c (MDC 151708), kPa converted.
+    text = philips("V2", 97) + (
+        "OBX|4|NM|0002-500a^RR^MDIL||14|0004-0ae0^rpm^MDIL|||||R\r"
+        "OBX|5|NM|0002-509c^etCO2^MDIL||5.1|0004-0f03^kPa^MDIL|||||R\r"
+    )
+    got = values(Hl7Decoder().feed(frame(text), T0))
+    assert got[Parameter.RR] == 14.0
+    assert got[Parameter.ETCO2] == pytest.approx(38.3)  # 5.1 kPa

@@ -388,7 +388,7 @@ def patient_id_system() -> str | None:
 def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
     """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
     from monitor.config import setting
-    from monitor.feed import Feed, FeedConfig, FeedConfigError
+    from monitor.feed import MAX_REFUSALS_DEFAULT, Feed, FeedConfig, FeedConfigError
 
     try:
         target = setting("feed", getattr(args, "feed", None), None, UserConfig.load())
@@ -397,7 +397,15 @@ def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
     if not target:
         return None
     try:
-        config = FeedConfig.parse(str(target))
+        user = UserConfig.load()
+        ack_mode = str(setting("feed_ack_mode", None, "original", user))
+        refusals_text = str(setting("feed_max_refusals", None, MAX_REFUSALS_DEFAULT, user))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not refusals_text.strip().isdigit():
+        raise CliError(f"feed_max_refusals '{refusals_text}' is not a whole number")
+    try:
+        config = FeedConfig.parse(str(target), ack_mode=ack_mode, max_refusals=int(refusals_text))
     except FeedConfigError as exc:
         raise CliError(str(exc)) from None
     from monitor.exports.codes import ranges_from_profile

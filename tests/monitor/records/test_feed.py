@@ -494,3 +494,23 @@ def test_the_recorder_puts_a_reported_technical_event_on_the_timeline(tmp_path: 
         finally:
             recorder.stop()
             recorder._close()
+
+
+def test_record_feeds_in_enhanced_mode_when_configured(
+    tmp_path: Path, receivers: Callable[..., ScriptedReceiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from monitor.cli import main
+
+    monkeypatch.setenv("INFUSION_MONITOR_CONFIG", str(tmp_path / "none.toml"))
+    receiver = receivers(lambda m, n: [reply("CA", control(m))])
+    monkeypatch.setenv("INFUSION_MONITOR_FEED", f"127.0.0.1:{receiver.port}")
+    monkeypatch.setenv("INFUSION_MONITOR_FEED_ACK_MODE", "enhanced")
+    argv = ["record", "--db", str(tmp_path / "m.db"), "--speed", "max", "--plan", SHORT_PLAN, "--quiet"]
+    assert main(argv, io.StringIO()) == 0
+    assert queued(tmp_path / "m.db") == 0
+    assert receiver.messages
+    assert {str(m.segment("MSH")(15)) for m in receiver.messages} == {"AL"}
+    monkeypatch.setenv("INFUSION_MONITOR_FEED_ACK_MODE", "sometimes")
+    assert main([*argv[:2], str(tmp_path / "n.db"), *argv[3:]], io.StringIO()) != 0

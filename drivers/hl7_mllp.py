@@ -248,10 +248,7 @@ def frame(message: str) -> bytes:
 def _get(segment: Any, field_num: int, repeat: int = 1, component: int = 1) -> str:
     """One component of a python-hl7 segment, '' when absent."""
     try:
-        with warnings.catch_warnings():
-            # python-hl7 reports a broken escape sequence through a deprecated logger call.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return str(segment.extract_field(1, field_num, repeat, component, 1)).strip()
+        return str(segment.extract_field(1, field_num, repeat, component, 1)).strip()
     except (IndexError, KeyError, ValueError, TypeError):
         return ""
 
@@ -467,6 +464,12 @@ class Hl7Decoder(Decoder):
 
     def process_text(self, text: str, at: float) -> MessageResult:
         """Read one message (segments separated by CR) and build its acknowledgments."""
+        with warnings.catch_warnings():
+            # python-hl7 reports a broken escape sequence through a deprecated logger call.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._process_text(text, at)
+
+    def _process_text(self, text: str, at: float) -> MessageResult:
         result = MessageResult(control_id=self._control_id(at))
         parsed: Any = None
         msh: Any = None

@@ -600,7 +600,9 @@ class Hl7Decoder(Decoder):
                 )
             )
             return
-        self.gate.bind(result.sender, patient_ids)
+        if used:
+            # Only a message whose values were taken binds the session to its sender and patient.
+            self.gate.bind(result.sender, patient_ids)
 
     def _checked_time(self, t: float, at: float) -> float:
         if t > at + MAX_FUTURE_S:

@@ -808,3 +808,35 @@ def test_ventilation_from_a_simulated_capnograph_and_from_mdil_codes() -> None:
     got = values(Hl7Decoder().feed(frame(text), T0))
     assert got[Parameter.RR] == 14.0
     assert got[Parameter.ETCO2] == pytest.approx(38.3)  # 5.1 kPa
+
+
+def test_a_message_with_nothing_taken_binds_nothing() -> None:
+    decoder = Hl7Decoder()
+    bad = philips("X1", 97, mrn="MRN999", app="GW2")
+    for code in ("||72|", "||97|", "||71|"):
+        bad = bad.replace(code, "||abc|")
+    assert decoder.feed(frame(bad), T0) == []
+    assert len(decoder.feed(frame(philips("A1", 97)), T0 + 1)) == 3
+    assert [msa(a)[0] for a in acks_of(decoder)] == ["AE", "AA"]
+
+
+def test_python_hl7s_own_mllp_client_gets_its_answers() -> None:
+    """An independent MLLP client (python-hl7's) talks to the listener: framing and ACKs as it expects them."""
+    from hl7.client import MLLPClient
+
+    source = _listener()
+    try:
+        with MLLPClient(*source.address) as client:
+            first = hl7.parse(client.send_message(philips("C1", 95, accept="AL", ack="NE")).decode())
+            assert msa(first)[:2] == ("CA", "C1")
+            second = hl7.parse(client.send_message(philips("C2", 96)).decode())
+            assert msa(second)[:2] == ("AA", "C2")
+            third = hl7.parse(client.send_message(philips("C3", 94, mrn="OTHER")).decode())
+            assert msa(third)[:2] == ("AR", "C3")
+        readings: list[object] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(readings) < 6:
+            readings += source.read(0.1)
+        assert sorted(r.value for r in readings if r.parameter is Parameter.SPO2) == [95.0, 96.0]  # type: ignore[attr-defined]
+    finally:
+        source.close()

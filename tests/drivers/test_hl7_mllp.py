@@ -840,3 +840,22 @@ def test_python_hl7s_own_mllp_client_gets_its_answers() -> None:
         assert sorted(r.value for r in readings if r.parameter is Parameter.SPO2) == [95.0, 96.0]  # type: ignore[attr-defined]
     finally:
         source.close()
+
+
+def test_medplums_hl7_client_gets_its_answers() -> None:
+    """Medplum's HL7 client (Node, tests/node) sends to the listener and matches every ACK to its message."""
+    import subprocess
+
+    from tests.independent import node_script
+
+    command = node_script("hl7_send.js")
+    source = _listener()
+    try:
+        texts = [philips("M1", 97), philips("M2", 96, accept="AL", ack="NE"), philips("M3", 95, mrn="OTHER")]
+        done = subprocess.run(
+            [*command, str(source.address[1]), *texts], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split("\n")[:3] == ["AA M1", "CA M2", "AR M3"]
+    finally:
+        source.close()

@@ -514,3 +514,37 @@ def test_record_feeds_in_enhanced_mode_when_configured(
     assert {str(m.segment("MSH")(15)) for m in receiver.messages} == {"AL"}
     monkeypatch.setenv("INFUSION_MONITOR_FEED_ACK_MODE", "sometimes")
     assert main([*argv[:2], str(tmp_path / "n.db"), *argv[3:]], io.StringIO()) != 0
+
+
+def test_feed_into_medplums_hl7_server(tmp_path: Path, finished: Path, feeds: Callable[..., Feed]) -> None:
+    """Medplum's HL7 server (Node, tests/node) receives the feed and answers with its own ACKs."""
+    import subprocess
+
+    from tests.independent import node_script
+
+    command = node_script("hl7_receive.js")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path, session_id = copy_of(finished, tmp_path)
+    total = expected_sets(path, session_id)
+    with subprocess.Popen(
+        [*command, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as server:
+        assert server.stdout is not None and server.stdin is not None
+        try:
+            assert server.stdout.readline().strip() == "listening"
+            feed = feeds(path, port)
+            feed.follow(session_id)
+            feed.start()
+            wait_for(lambda: feed.delivered == total)
+            feed.stop()
+        finally:
+            server.stdin.close()
+            output = server.stdout.read()
+            server.wait(10)
+            server.stdout.close()
+    received = [line.split() for line in output.splitlines() if line.startswith("got ")]
+    assert len(received) == total  # each accepted at once: Medplum's AA answers the control id it was sent
+    assert received[0][1].endswith("L0000001")
+    assert all(len(fields) == 2 for fields in received)  # MSH-15 and MSH-16 empty: original mode

@@ -238,7 +238,7 @@ def test_addresses_and_settings() -> None:
 def test_sender_message_reads_back() -> None:
     vitals = Vitals(T0, 72.0, 71.0, 97.0)
     cuff = CuffResult(T0 - 30, 128.0, 82.0, 97.0)
-    for family in ("noninv", "cuff", "loinc"):
+    for family in ("noninv", "cuff", "loinc", "mdil"):
         decoder = Hl7Decoder()
         readings = decoder.feed(frame(oru_message("X1", T0, vitals, cuff, family)), T0)
         assert values(readings) == {

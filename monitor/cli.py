@@ -529,9 +529,14 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         finally:
             if feed is not None:
                 feed.stop(drain_s=FEED_DRAIN_S)
-                left = feed.status().queued
-                if left:
-                    out.write(f"live feed: {left} messages wait in the queue for the next start\n")
+                feed_status = feed.status()
+                if feed_status.queued:
+                    out.write(f"live feed: {feed_status.queued} messages wait in the queue for the next start\n")
+                if feed_status.dead_letters:
+                    out.write(
+                        f"live feed: {feed_status.dead_letters} messages refused by the receiver are set aside "
+                        "(infusion-monitor feed list)\n"
+                    )
         stored = recorder.status().stored_readings
         out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
         return EXIT_OK

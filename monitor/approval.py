@@ -49,6 +49,8 @@ FLOORS: Final[tuple[Floor, ...]] = (
     Floor("nibp_sys_low", -1, 80.0),
     Floor("nibp_sys_crisis", +1, 200.0),
     Floor("nibp_dia_crisis", +1, 130.0),
+    Floor("rr_low", -1, 6.0),
+    Floor("no_breath", -1, 1.0),
 )
 
 

@@ -43,9 +43,9 @@ def _shows_literally(label: QLabel) -> bool:
     rendered.setText(label.text())
     same = label.sizeHint().width() == reference.sizeHint().width() or label.wordWrap()
     differs = rendered.sizeHint().width() != reference.sizeHint().width()  # the markup really would render
-    for helper in (reference, rendered):
-        helper.setParent(None)
-        helper.deleteLater()
+    for probe in (reference, rendered):
+        probe.setParent(None)
+        probe.deleteLater()
     return label.textFormat() == Qt.TextFormat.PlainText and same and differs
 
 

@@ -426,8 +426,10 @@ def _check_sense(profile: AlarmProfile, lines: _Lines) -> None:
                 # a is more urgent: its limit must be at least as far from normal as b's.
                 nearer = a.limit > b.limit if a.direction < 0 else a.limit < b.limit
                 if nearer:
+                    # Name the rule the phase changed, where one of the two comes from a phase change.
+                    culprit = b if b.id in changes and a.id not in changes else a
                     raise lines.error(
-                        _rule_path(profile, phase, a, a.comparison),
+                        _rule_path(profile, phase, culprit, culprit.comparison),
                         f"the {a.priority.label}-priority limit {a.describe()} is nearer to normal than the "
                         f"{b.priority.label}-priority limit {b.describe()} ({b.id}); each priority's limits "
                         f"must be in order" + (f" (in the {phase.value} phase)" if phase in profile.phase_rules else ""),

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
-from monitor.alarms.profile import ProfileError, parse_profile
+from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
 
 ROW_KEYS = {
     "id",
@@ -297,3 +297,62 @@ class TestAdminOnly:
 def test_unknown_command(bed):
     with pytest.raises(AlarmCommandError, match="unknown alarm command"):
         bed.command("silence_everything")
+
+
+class TestAcknowledgeIsNotForever:
+    def test_acknowledged_lost_data_still_rises_to_high_after_60_s(self, bed):
+        bed.take_baseline()
+        bed.hold("hr", 70, 5)
+        bed.hold("spo2", 97, 5)
+        for _ in range(12):
+            bed.reading("spo2", None)
+            bed.reading("hr", 70)
+            bed.now += 1
+        alarm = next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
+        assert alarm.priority is Priority.MEDIUM
+        bed.command("acknowledge", user="JD")
+        assert bed.snapshot().sounding is None
+        for _ in range(62):
+            bed.reading("spo2", None)
+            bed.reading("hr", 70)
+            bed.now += 1
+        alarm = next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
+        assert alarm.priority is Priority.HIGH
+        assert not alarm.acknowledged, "a higher priority sounds again"
+        assert bed.snapshot().sounding is Priority.HIGH
+
+    @pytest.mark.parametrize(("later", "sounds"), [(134, False), (136, True)])
+    def test_acknowledged_alarm_sounds_again_when_worse_by_the_step(self, bed, later, sounds):
+        bed.hold("hr", 125, 11)
+        bed.command("acknowledge", user="JD")
+        assert bed.snapshot().sounding is None
+        bed.hold("hr", later, 3)
+        alarm = bed.shown("hr_high")
+        assert alarm.acknowledged is not sounds
+        assert (bed.snapshot().sounding is Priority.MEDIUM) is sounds
+        if sounds:
+            (step,) = json.loads(bed.logged("hr_high")[0]["escalations"])
+            assert "worse since acknowledged" in step["reason"]
+
+    def test_the_worsen_step_comes_from_the_profile(self, make_bed):
+        text = default_profile_text() + "\n[worsen_step]\nheart_rate = 20\n"
+        bed = make_bed(parse_profile(text, "p.toml"))
+        bed.hold("hr", 125, 11)
+        bed.command("acknowledge", user="JD")
+        bed.hold("hr", 140, 3)
+        assert bed.snapshot().sounding is None
+        bed.hold("hr", 146, 3)
+        assert bed.snapshot().sounding is Priority.MEDIUM
+
+
+def test_a_latched_alarm_shows_its_worst_value_and_the_current_one(bed):
+    bed.hold("hr", 45, 4)
+    bed.hold("hr", 38, 8)
+    bed.hold("hr", 47, 3)
+    bed.recover("hr", 72)
+    alarm = bed.shown("hr_low")
+    assert alarm.latched
+    assert alarm.peak_value == 38
+    assert alarm.current == 72
+    assert alarm.message.startswith("HR 38 < 50")
+    assert "now 72" in alarm.message

@@ -237,8 +237,13 @@ class AlarmEngine:
         return self.profile.care
 
     def high_priority_alarms(self) -> tuple[str, ...]:
-        """Texts of the high-priority alarms on screen (active or latched), for the readiness checks."""
-        return tuple(a.display or a.message for a in self._active.values() if a.priority is Priority.HIGH)
+        """Texts of the active high-priority alarms (condition present; a latched one is over), for the
+        readiness checks."""
+        return tuple(
+            a.display or a.message
+            for a in self._active.values()
+            if a.priority is Priority.HIGH and a.condition_present
+        )
 
     def nibp_confirm_due(self, now: float) -> bool:
         """Whether a confirming cuff should be started now (true once per blood-pressure breach)."""

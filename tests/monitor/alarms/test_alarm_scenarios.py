@@ -28,14 +28,23 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def record(store: Store, scenario: str, seed: int = 1) -> tuple[Recorder, list[StoredAlarm]]:
-    """Run a whole planned session at full speed and return the stored alarm log."""
+def record(
+    store: Store, scenario: str, seed: int = 1, until_s: float | None = None
+) -> tuple[Recorder, list[StoredAlarm]]:
+    """Run a whole planned session at full speed and return the stored alarm log.
+
+    With ``until_s`` the recording stops after that much session time (a session the plan cannot
+    complete, e.g. without a valid cuff for discharge); otherwise it must complete.
+    """
     source = SimulatedSource(scenario, seed, speed=math.inf, start_time=START, plan=PLAN)
     recorder = Recorder.new_session(
         store, source, driver="simulated", port=None, plan=PLAN, autopilot=True, alarms=AlarmEngine()
     )
-    recorder.run()
-    assert recorder.end_status == "complete"
+    if until_s is None:
+        recorder.run()
+        assert recorder.end_status == "complete"
+    else:
+        recorder.run(until=lambda r: r.session.now - START >= until_s)
     return recorder, store.alarms(recorder.session.id)
 
 
@@ -109,12 +118,17 @@ def test_probe_off(store):
 
 
 def test_cuff_failure(store):
-    recorder, alarms = record(store, "cuff_failure")
+    # Every cuff fails from infusion minute 10: discharge waits for a valid cuff, so the plan cannot complete.
+    recorder, alarms = record(store, "cuff_failure", until_s=70 * 60)
+    assert recorder.end_status == "closed"
+    events = store.events(recorder.session.id)
+    assert any(e.kind.value == "nibp_requested" and e.detail.get("reason") == "discharge" for e in events)
+    assert not any(e.kind.value == "session_completed" for e in events)
     found = by_condition(alarms)
     (failed,) = found["nibp_failed"]
     assert failed.kind == "technical"
     assert infusion_min(recorder, failed.started_at) >= 10
-    (overdue,) = found["nibp_overdue"]
+    overdue = found["nibp_overdue"][0]  # and again in recovery, whose cycle is longer
     assert overdue.kind == "technical"
     assert overdue.started_at > failed.started_at
     # Unacknowledged for 5 min: the medium alarm escalates to high, and the log says when.
@@ -257,7 +271,7 @@ def test_escalation_times_are_iso_in_the_json_export(store):
     from monitor.exports.data import load
     from monitor.exports.json_export import document
 
-    recorder, _alarms = record(store, "cuff_failure")
+    recorder, _alarms = record(store, "cuff_failure", until_s=70 * 60)
     exported = document(load(store, recorder.session.id))
     overdue = next(a for a in exported["alarms"] if a["condition"] == "nibp_overdue")
     (step,) = overdue["escalations"]

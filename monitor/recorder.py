@@ -512,10 +512,14 @@ class Recorder:
     def _run_nibp_schedule(self) -> None:
         if self.source.can_start_nibp and self.session.nibp_due():
             self._start_cuff(None, reason="schedule")
-        elif self.alarms is not None and self.alarms.nibp_confirm_due(self.session.now):
+        elif (
+            self.alarms is not None
+            and self.source.can_start_nibp
+            and self.alarms.nibp_confirm_due(self.session.now)
+            and self._start_cuff(None, reason="confirm alarm")
+        ):
             # A blood-pressure alarm asks for a confirming cuff once; without a remote start the bar asks the nurse.
-            if self.source.can_start_nibp and self._start_cuff(None, reason="confirm alarm"):
-                self.alarms.command("nibp_confirm_started", self.session.now, None)
+            self.alarms.command("nibp_confirm_started", self.session.now, None)
 
     def _check_nibp_overdue(self) -> None:
         """Put ``nibp_overdue`` on the timeline once each time the cuff cycle is missed.

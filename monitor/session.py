@@ -277,9 +277,9 @@ class Session:
             other = self.latest.get(
                 Parameter.NIBP_DIA if reading.parameter is Parameter.NIBP_SYS else Parameter.NIBP_SYS
             )
-            if other is not None and other.reliable and other.t == reading.t:
-                if self.last_valid_nibp_at is None or reading.t > self.last_valid_nibp_at:
-                    self.last_valid_nibp_at = reading.t
+            paired = other is not None and other.reliable and other.t == reading.t
+            if paired and (self.last_valid_nibp_at is None or reading.t > self.last_valid_nibp_at):
+                self.last_valid_nibp_at = reading.t
         if self.phase is Phase.BASELINE:
             self._collector.add(reading)
 

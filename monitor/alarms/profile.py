@@ -400,13 +400,13 @@ def _check_sense(profile: AlarmProfile, lines: _Lines) -> None:
         merged += [rule for rule_id, rule in changes.items() if rule_id not in {r.id for r in profile.rules}]
         for rule in merged:
             base = next((r for r in profile.rules if r.id == rule.id), rule)
-            if not rule.enabled and Priority.HIGH in (rule.priority, base.priority):
-                if rule.id not in profile.allow_disabled:
-                    raise lines.error(
-                        _rule_path(profile, phase, rule, "enabled"),
-                        f"'{rule.id}' is a high-priority rule; switching it off needs "
-                        f'allow_disabled = ["{rule.id}"] in [profile]',
-                    )
+            high = Priority.HIGH in (rule.priority, base.priority)
+            if not rule.enabled and high and rule.id not in profile.allow_disabled:
+                raise lines.error(
+                    _rule_path(profile, phase, rule, "enabled"),
+                    f"'{rule.id}' is a high-priority rule; switching it off needs "
+                    f'allow_disabled = ["{rule.id}"] in [profile]',
+                )
             if rule.relative:
                 continue
             for name in rule.parameters:
@@ -432,7 +432,7 @@ def _check_sense(profile: AlarmProfile, lines: _Lines) -> None:
                         _rule_path(profile, phase, culprit, culprit.comparison),
                         f"the {a.priority.label}-priority limit {a.describe()} is nearer to normal than the "
                         f"{b.priority.label}-priority limit {b.describe()} ({b.id}); each priority's limits "
-                        f"must be in order" + (f" (in the {phase.value} phase)" if phase in profile.phase_rules else ""),
+                        "must be in order" + (f" (in the {phase.value} phase)" if phase in profile.phase_rules else ""),
                     )
 
 

@@ -376,7 +376,9 @@ def test_start_infusion_override_is_recorded_on_the_timeline_and_in_the_audit_lo
 
     with pytest.raises(OverrideRequired, match="hold threshold"):
         refused.result(timeout=1)
-    accepted = recorder.submit("start_infusion", user="DrX", override_reason="BP 172/104 accepted: usual for this patient")
+    accepted = recorder.submit(
+        "start_infusion", user="DrX", override_reason="BP 172/104 accepted: usual for this patient"
+    )
     recorder.run(until=lambda r: r.session.phase.value == "infusion")
     accepted.result(timeout=1)
     started = next(e for e in store.events(recorder.session.id) if e.kind.value == "infusion_started")

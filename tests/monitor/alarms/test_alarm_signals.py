@@ -199,5 +199,5 @@ def test_signal_pattern_gives_exactly_the_expected_alarms(row: Row) -> None:
 
 
 def test_the_table_starts_on_the_beds_clock() -> None:
-    bed, start = play(TABLE[0])
+    _bed, start = play(TABLE[0])
     assert start == T0

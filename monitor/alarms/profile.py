@@ -400,8 +400,8 @@ def _check_sense(profile: AlarmProfile, lines: _Lines) -> None:
         merged += [rule for rule_id, rule in changes.items() if rule_id not in {r.id for r in profile.rules}]
         for rule in merged:
             base = next((r for r in profile.rules if r.id == rule.id), rule)
-            high = Priority.HIGH in (rule.priority, base.priority)
-            if not rule.enabled and high and rule.id not in profile.allow_disabled:
+            is_high = Priority.HIGH in (rule.priority, base.priority)
+            if not rule.enabled and is_high and rule.id not in profile.allow_disabled:
                 raise lines.error(
                     _rule_path(profile, phase, rule, "enabled"),
                     f"'{rule.id}' is a high-priority rule; switching it off needs "

@@ -82,7 +82,7 @@ def test_flicker_then_dashes_from_a_masimo_over_a_pty(cable: NullModem, db_path:
         player.join(len(pattern) + 10)
         time.sleep(0.5)  # the last line through the cable
         snapshot = recorder.submit("acknowledge", "RN", alarm_id="none-such")  # a round trip: all is processed
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="no alarm on screen"):
             snapshot.result(timeout=5)
         shown = {a.condition: a for a in engine.snapshot(time.time()).active}
     finally:

@@ -2,23 +2,31 @@
 
 Behaviour (CLINICAL.md "Alarm system behaviour", IEC 60601-1-8 terms):
 
-* **Condition delay.** A physiological rule alarms only after its breach has lasted ``delay_s`` of
-  reading time (SpO2 low: 15 s by default). NIBP values are spot values: no delay, and the message
-  asks for a confirming measurement. Unreliable readings (flags in ``UNRELIABLE``) never start or
-  confirm a physiological alarm; they end a non-latching one (the technical alarm takes over).
+* **Condition delay and end.** A physiological rule starts when its time beyond the limit within a
+  sliding window (``window_factor`` x its delay) reaches ``delay_s`` (SpO2 low: 15 s by default), and
+  ends only after valid values have been back within the limit by a margin for ``end_hold_s``; see
+  :mod:`monitor.alarms.condition`. NIBP values are spot values: no delay, no hold; the message asks
+  for a confirming measurement, which the recorder starts (once per breach) where the device can.
+* **No usable value.** A reading without a usable value (missing, or a flag in ``UNRELIABLE``) never
+  starts, confirms or ends a physiological alarm: the alarm stays and says the value is missing.
+  It is no data either: 10 s without a usable SpO2 or heart-rate value is the technical "no data"
+  alarm with the device's reason.
 * **Ladders.** Rules on the same parameters in the same direction (SpO2 < 92 medium, < 90 high)
-  keep separate delay timers; only the most urgent rung that holds is shown, a rung it supersedes
+  are judged separately; only the most urgent rung that holds is shown, a rung it supersedes
   ends.
 * **States.** ``active`` (condition present), ``latched`` (a high-priority physiological alarm
   whose condition is over, kept until acknowledged), ``ended``. ``ended_at`` is when the condition
-  ended; ``acknowledged_at``/``acknowledged_by`` say who took notice. Technical alarms never latch,
-  low and medium alarms do not latch.
-* **Acknowledge** silences an alarm (and removes it once its condition is over); an acknowledged
-  alarm no longer escalates. **Reset** clears every latched alarm and acknowledges the rest.
+  ended; ``acknowledged_at``/``acknowledged_by`` say who last took notice. Technical alarms never
+  latch, low and medium alarms do not latch. The text shows the worst value and, where it differs,
+  the current one.
+* **Acknowledge** silences an alarm as it is (and removes it once its condition is over); it sounds
+  again when its priority rises or its value gets worse by the profile's ``worsen_step``.
+  **Reset** clears every latched alarm and acknowledges the rest.
 * **Escalation.** An unacknowledged medium alarm becomes high after ``escalate_medium_after_s``.
   Lost data (probe off, no pulse, no data, link lost) is ``lost_data`` priority outside the
   infusion and ``lost_data_infusion`` (medium) during it, rising to high after
-  ``lost_data_escalate_after_s`` (60 s). Each escalation is logged with its time and reason.
+  ``lost_data_escalate_after_s`` (60 s), acknowledged or not. Each escalation is logged with its
+  time and reason.
 * **Audio pause** lasts ``audio_pause_s`` (2 min). It holds back alarms up to the priority that
   was sounding when it started (low, if nothing was sounding); anything more urgent breaks through
   and ends the pause. **Audio off** and **alarms off** (physiological alarms not raised) are

@@ -672,6 +672,20 @@ def describe_profile(profile: AlarmProfile) -> str:
         f"{profile.escalate_medium_after_s:g} s; lost data during infusion -> high after "
         f"{profile.lost_data_escalate_after_s:g} s"
     )
+    out.append(
+        f"  condition window {profile.window_factor:g} x the delay; an alarm ends after {profile.end_hold_s:g} s "
+        "back within its limit by " + ", ".join(f"{k} {v:g}" for k, v in profile.end_margin.items())
+    )
+    confirm = f"after {profile.nibp_confirm_after_s:g} s" if profile.nibp_confirm else "off"
+    out.append(f"  confirming cuff after a BP alarm: {confirm}")
+    care = profile.care
+    out.append(
+        f"  infusion start: baseline at least {care.baseline_min_s / 60:g} min, hold at BP >= "
+        f"{care.hold_sys:g}/{care.hold_dia:g}; discharge: cuff at most {care.discharge_nibp_max_age_s / 60:g} min "
+        f"old, SpO2 at most {care.discharge_spo2_max_age_s:g} s old"
+    )
+    if profile.allow_disabled:
+        out.append("  high-priority rules allowed off: " + ", ".join(sorted(profile.allow_disabled)))
     out.append("  no data after: " + ", ".join(f"{k} {v:g} s" for k, v in profile.no_data_s.items()))
     out.append("  technical priorities: " + ", ".join(f"{k} {v.label}" for k, v in profile.technical.items()))
     return "\n".join(out) + "\n"

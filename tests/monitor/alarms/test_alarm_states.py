@@ -335,7 +335,8 @@ class TestAcknowledgeIsNotForever:
             assert "worse since acknowledged" in step["reason"]
 
     def test_the_worsen_step_comes_from_the_profile(self, make_bed):
-        text = default_profile_text() + "\n[worsen_step]\nheart_rate = 20\n"
+        text = default_profile_text().replace("spo2 = 3\nheart_rate = 10", "spo2 = 3\nheart_rate = 20")
+        assert parse_profile(text).worsen_step["heart_rate"] == 20
         bed = make_bed(parse_profile(text, "p.toml"))
         bed.hold("hr", 125, 11)
         bed.command("acknowledge", user="JD")

@@ -574,6 +574,8 @@ class AlarmEngine:
         shown, value, limit = breach
         alarm = self._active.get(rule.id)
         beyond = rule.breached(value, limit)
+        if alarm is None and not beyond:
+            return  # a rung uncovered by a more urgent one's end shows again on its next sample beyond the limit
         if alarm is None:
             message = rule.message(shown, value, limit, self._baseline)
             alarm = _Alarm(

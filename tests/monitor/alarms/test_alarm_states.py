@@ -9,6 +9,7 @@ import pytest
 from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
+from monitor.readings import Flag
 
 ROW_KEYS = {
     "id",
@@ -357,3 +358,42 @@ def test_a_latched_alarm_shows_its_worst_value_and_the_current_one(bed):
     assert alarm.current == 72
     assert alarm.message.startswith("HR 38 < 50")
     assert "now 72" in alarm.message
+
+
+class TestConfirmingCuff:
+    def test_one_confirming_cuff_per_breach(self, bed):
+        bed.reading("nibp_sys", 190)
+        start = bed.now
+        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").message
+        assert not bed.engine.nibp_confirm_due(start + 29)
+        assert bed.engine.nibp_confirm_due(start + 30)
+        bed.now = start + 30
+        bed.command("nibp_confirm_started", user=None)
+        assert not bed.engine.nibp_confirm_due(bed.now)
+        assert "confirming NIBP started" in bed.shown("nibp_sys_crisis").message
+        bed.now = start + 70
+        bed.reading("nibp_sys", 186)
+        assert "confirmed by a repeat NIBP" in bed.shown("nibp_sys_crisis").message
+        assert not bed.engine.nibp_confirm_due(bed.now + 600), "the same breach asks once"
+        bed.reading("nibp_sys", 130)
+        assert bed.shown("nibp_sys_crisis").latched
+        bed.command("acknowledge")
+        bed.now += 600
+        bed.reading("nibp_sys", 170)  # a new breach (low priority) asks again
+        assert bed.engine.nibp_confirm_due(bed.now + 30)
+
+    def test_a_failed_cuff_does_not_count_as_the_confirmation(self, bed):
+        bed.reading("nibp_dia", 112)
+        bed.command("nibp_confirm_started", user=None)
+        bed.now += 40
+        bed.reading("nibp_dia", None, flags=[Flag.MEASUREMENT_FAILED])
+        alarm = bed.shown("nibp_dia_high")
+        assert alarm is not None and not alarm.latched
+        assert "confirming NIBP started" in alarm.message
+
+    def test_the_profile_can_turn_the_automatic_cuff_off(self, make_bed):
+        text = default_profile_text().replace("enabled = true\nafter_s = 30", "enabled = false\nafter_s = 30")
+        bed = make_bed(parse_profile(text, "p.toml"))
+        bed.reading("nibp_sys", 190)
+        assert not bed.engine.nibp_confirm_due(bed.now + 3600)
+        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").message

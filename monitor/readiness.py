@@ -127,10 +127,11 @@ def _age(now: float, at: float | None) -> float | None:
     return None if at is None else max(0.0, now - at)
 
 
-def _newest_valid(readings: Iterable[Reading], parameter: Parameter) -> Reading | None:
+def _newest_valid(readings: Iterable[Reading], parameter: Parameter | None) -> Reading | None:
+    """The newest valid reading (of ``parameter``, or of any parameter when None)."""
     best: Reading | None = None
     for r in readings:
-        if r.parameter is parameter and r.reliable and (best is None or r.t >= best.t):
+        if (parameter is None or r.parameter is parameter) and r.reliable and (best is None or r.t >= best.t):
             best = r
     return best
 
@@ -199,11 +200,11 @@ def discharge_check(
                 "minimum recovery left",
             )
         )
-    latest = session.latest.values()
-    sys_r = _newest_valid(latest, Parameter.NIBP_SYS)
-    dia_r = _newest_valid(latest, Parameter.NIBP_DIA)
-    spo2_r = _newest_valid(latest, Parameter.SPO2)
-    hr_r = session.displayed_heart_rate()
+    valid = session.latest_valid
+    sys_r = valid.get(Parameter.NIBP_SYS)
+    dia_r = valid.get(Parameter.NIBP_DIA)
+    spo2_r = valid.get(Parameter.SPO2)
+    hr_r = _newest_valid((valid[p] for p in (Parameter.HR, Parameter.PR) if p in valid), None)
     cuff_at = session.last_valid_nibp_at
     nibp = ValueAge(
         "NIBP",
@@ -217,11 +218,10 @@ def discharge_check(
         _age(now, spo2_r.t if spo2_r else None),
         rules.discharge_spo2_max_age_s,
     )
-    hr_valid = hr_r is not None and hr_r.reliable
     heart = ValueAge(
         "HR",
-        f"{hr_r.value:g} /min" if hr_r is not None and hr_r.value is not None and hr_valid else "no value",
-        _age(now, hr_r.t if hr_r is not None and hr_valid else None),
+        f"{hr_r.value:g} /min" if hr_r is not None and hr_r.value is not None else "no value",
+        _age(now, hr_r.t if hr_r is not None else None),
     )
     for value, code in ((nibp, "nibp_stale"), (spo2, "spo2_stale")):
         if not value.fresh:

@@ -249,6 +249,8 @@ class Session:
         self.infusion_paused_total = 0.0
         self.infusion_stopped_at: float | None = None
         self.latest: dict[Parameter, Reading] = {}
+        #: The newest reading of each parameter that carried a usable value.
+        self.latest_valid: dict[Parameter, Reading] = {}
         self.last_nibp_at: float | None = None
         #: Time of the newest cuff whose systolic and diastolic were both valid.
         self.last_valid_nibp_at: float | None = None
@@ -269,6 +271,8 @@ class Session:
         if reading.parameter is Parameter.PLETH:
             return
         self.latest[reading.parameter] = reading
+        if reading.reliable:
+            self.latest_valid[reading.parameter] = reading
         if reading.parameter in NIBP_PARAMETERS and reading.value is not None:
             if self.last_nibp_at is None or reading.t > self.last_nibp_at:
                 self.last_nibp_at = reading.t

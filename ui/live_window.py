@@ -869,7 +869,13 @@ class LiveWindow(DialogHost, QMainWindow):
             timers += f" · infused {_clock(status.infusion_elapsed_s)}"
         elif phase is Phase.BASELINE:
             missing = ", ".join(status.baseline_missing)
-            timers = "Baseline: " + (f"still needs {missing}" if missing else "complete — ready to start infusion")
+            check = status.step_check
+            if missing:
+                timers = f"Baseline: still needs {missing}"
+            elif check is not None and not check.ready:
+                timers = f"Baseline: complete — not ready: {check.summary()}"
+            else:
+                timers = "Baseline: complete — ready to start infusion"
         elif phase is Phase.COMPLETE:
             timers = "Session complete"
         else:

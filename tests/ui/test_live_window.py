@@ -44,7 +44,7 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     w.phase_buttons["start_baseline"].click()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not w.last_status.baseline_missing, timeout=WAIT_MS)
-    assert "ready to start infusion" in w.header.timers.text()
+    assert "Baseline: complete" in w.header.timers.text()
     # Before the 3 min minimum the core says "not ready": no highlight, and starting asks for a reason.
     if not w.last_status.step_check.ready:
         assert w.phase_buttons["start_infusion"].objectName() != "primary"
@@ -53,6 +53,7 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
         w.dialog.reject()
     qtbot.waitUntil(lambda: w.last_status.step_check.ready, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: w.phase_buttons["start_infusion"].objectName() == "primary", timeout=WAIT_MS)
+    assert "ready to start infusion" in w.header.timers.text()
     w.phase_buttons["start_infusion"].click()
     assert isinstance(w.dialog, ConfirmDialog)
     shown = w.dialog.findChildren(type(w.message))[0].text()

@@ -10,8 +10,10 @@ Starting the infusion (CLINICAL.md "The session a nurse runs"):
 * the baseline phase must have lasted ``baseline_min_s`` (default 3 min);
 * a complete baseline must exist (heart rate, SpO2 and at least one valid cuff) - this one cannot
   be overridden, since without a baseline no relative limit can be judged;
-* a baseline blood pressure at or above the hold threshold (default SBP >= 165 or DBP >= 100), or a
-  high-priority alarm on screen, needs an explicit override with a reason.
+* a baseline blood pressure at or above the hold threshold (default SBP >= 165 or DBP >= 100), a
+  high-priority alarm active, or a baseline of two cuffs that disagree (more than 20 mmHg systolic or
+  15 mmHg diastolic apart: their median would be a value neither measured) needs an explicit
+  override with a reason.
 
 Completing the session (CLINICAL.md "Discharge, hardened"):
 
@@ -47,6 +49,9 @@ class CareRules:
     hold_dia: float = 100.0
     discharge_nibp_max_age_s: float = 300.0
     discharge_spo2_max_age_s: float = 60.0
+    #: Two baseline cuffs further apart than this (systolic, diastolic) need a third (or an override).
+    cuffs_disagree_sys: float = 20.0
+    cuffs_disagree_dia: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +182,17 @@ def infusion_start_check(
     cuffs = session.baseline_cuffs()
     if preview is not None and len(cuffs) < 2:
         notes.append(f"{len(cuffs)} valid cuff in the baseline; two or more are recommended")
+    if len(cuffs) == 2:
+        # The median of two is their mean: two cuffs far apart give a baseline neither of them measured.
+        (s1, d1, _), (s2, d2, _) = cuffs
+        if abs(s1 - s2) > rules.cuffs_disagree_sys or abs(d1 - d2) > rules.cuffs_disagree_dia:
+            blockers.append(
+                Blocker(
+                    "baseline_cuffs_disagree",
+                    f"the two baseline cuffs ({s1:g}/{d1:g} and {s2:g}/{d2:g}) disagree: take a third "
+                    "(the median of three sets the baseline)",
+                )
+            )
     return StepCheck(START_INFUSION, tuple(blockers), preview, notes=tuple(notes))
 
 

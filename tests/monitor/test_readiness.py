@@ -70,6 +70,9 @@ START_TABLE = [
     (200, [(170, 90, ()), (166, 92, ())], (), {"baseline_bp_hold"}),  # median 168 >= 165
     (200, [(140, 100, ())], (), {"baseline_bp_hold"}),  # diastolic 100 >= 100
     (200, [(120, 80, ())], ("*** SpO2 85 < 90 %",), {"high_alarm"}),
+    (200, [(100, 70, ()), (150, 110, ())], (), {"baseline_cuffs_disagree"}),  # 125/90 would be neither
+    (200, [(100, 70, ()), (150, 110, ()), (104, 72, ())], (), set()),  # the third sets it: 104/72
+    (200, [(120, 80, ()), (138, 92, ())], (), set()),  # 18/12 apart: close enough
     (60, [], (), {"baseline_incomplete", "baseline_too_short"}),
 ]
 

@@ -69,6 +69,8 @@ PROBE_OF: Final[dict[Parameter, str]] = {
     Parameter.NIBP_SYS: "nibp",
     Parameter.NIBP_DIA: "nibp",
     Parameter.NIBP_MEAN: "nibp",
+    Parameter.RR: "co2",
+    Parameter.ETCO2: "co2",
 }
 #: Continuous data whose silence is a "no data" alarm.
 DATA_GROUP_OF: Final[dict[Parameter, str]] = {
@@ -76,7 +78,7 @@ DATA_GROUP_OF: Final[dict[Parameter, str]] = {
     Parameter.HR: "heart_rate",
     Parameter.PR: "heart_rate",
 }
-PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff"}
+PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff", "co2": "CO2 sampling line"}
 #: Probes whose own alarm (sensor off, no pulse) already says why a data group has no value.
 PROBES_OF_GROUP: Final = {"spo2": ("spo2",), "heart_rate": ("hr", "spo2")}
 CONFIRM_STARTED: Final = "confirming NIBP started"
@@ -93,6 +95,8 @@ def no_value_reason(reading: Reading) -> str:
 
 def _fmt(value: float | None) -> str:
     return "--" if value is None else f"{value:g}"
+
+
 LOST_DATA_CONDITIONS: Final = frozenset({"sensor_off", "no_pulse", "no_data", "link_lost"})
 
 
@@ -765,7 +769,7 @@ class AlarmEngine:
                     if lost
                     else self.profile.technical_priority("nibp_failed" if probe == "nibp" else "lost_data")
                 )
-                parameter = {"spo2": "spo2", "hr": "hr", "nibp": "nibp_sys"}[probe]
+                parameter = {"spo2": "spo2", "hr": "hr", "nibp": "nibp_sys", "co2": "etco2"}[probe]
                 self._start_technical(
                     condition, parameter, text, t, key=key, lost_data=lost, priority=priority
                 )

@@ -27,7 +27,7 @@ from monitor.session import Phase
 DEFAULT_PROFILE_NAME: Final = "default_profile.toml"
 
 #: Watched quantities a rule may name; ``heart_rate`` is the displayed heart rate (hr, else pr).
-RULE_PARAMETERS: Final = ("spo2", "heart_rate", "nibp_sys", "nibp_dia", "nibp_mean")
+RULE_PARAMETERS: Final = ("spo2", "heart_rate", "nibp_sys", "nibp_dia", "nibp_mean", "rr", "etco2")
 NIBP_RULE_PARAMETERS: Final = frozenset({"nibp_sys", "nibp_dia", "nibp_mean"})
 
 #: Comparison keys: operator text, direction (+1: too high, -1: too low), relative to baseline.
@@ -61,8 +61,13 @@ TECHNICAL_KEYS: Final = (
     "storage_failed",
 )
 #: How far back inside its limit a continuous value must be before its alarm ends (parameter's unit).
-END_MARGIN_DEFAULTS: Final[dict[str, float]] = {"spo2": 1.0, "heart_rate": 2.0}
-END_MARGIN_RANGE: Final[dict[str, tuple[float, float]]] = {"spo2": (0.0, 5.0), "heart_rate": (0.0, 20.0)}
+END_MARGIN_DEFAULTS: Final[dict[str, float]] = {"spo2": 1.0, "heart_rate": 2.0, "rr": 1.0, "etco2": 2.0}
+END_MARGIN_RANGE: Final[dict[str, tuple[float, float]]] = {
+    "spo2": (0.0, 5.0),
+    "heart_rate": (0.0, 20.0),
+    "rr": (0.0, 5.0),
+    "etco2": (0.0, 10.0),
+}
 #: How much worse than at its acknowledgement an alarm's value must get to sound again.
 WORSEN_STEP_DEFAULTS: Final[dict[str, float]] = {
     "spo2": 3.0,
@@ -70,6 +75,8 @@ WORSEN_STEP_DEFAULTS: Final[dict[str, float]] = {
     "nibp_sys": 10.0,
     "nibp_dia": 10.0,
     "nibp_mean": 10.0,
+    "rr": 4.0,
+    "etco2": 5.0,
 }
 WORSEN_STEP_RANGE: Final = (1.0, 50.0)
 #: Limits outside these are nonsense for the parameter (inclusive, parameter's unit).
@@ -79,6 +86,8 @@ PHYSIOLOGICAL_BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "nibp_sys": (50.0, 260.0),
     "nibp_dia": (30.0, 160.0),
     "nibp_mean": (40.0, 200.0),
+    "rr": (0.0, 60.0),  # below 1 /min is how a capnograph's apnoea (RR 0) is caught
+    "etco2": (5.0, 100.0),
 }
 NIBP_CONFIRM_RANGE_S: Final = (0.0, 60.0)
 BASELINE_MIN_RANGE_S: Final = (60.0, 1800.0)

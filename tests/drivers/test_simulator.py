@@ -143,6 +143,7 @@ def test_unknown_scenario_is_refused() -> None:
     assert set(SCENARIOS) == {
         "normal", "hypertension", "desaturation", "bradycardia", "probe_off", "cuff_failure", "link_loss", "soak",
         "flicker_desaturation", "spo2_dashes", "failed_cuff_after_high", "hypertensive_baseline",
+        "capnography", "respiratory_depression",
     }
 
 

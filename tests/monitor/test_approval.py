@@ -25,7 +25,8 @@ PLAN = "baseline:2,infusion:25,recovery:2"
 def _evil(tmp_path: Path) -> Path:
     # The profile's own sense checks let a high rule be switched off when [profile] says so: the
     # approval is what stops it.
-    text = default_profile_text().replace('name = "default"', 'name = "default"\nallow_disabled = ["spo2_low_severe"]', 1)
+    allow = 'name = "default"\nallow_disabled = ["spo2_low_severe"]'
+    text = default_profile_text().replace('name = "default"', allow, 1)
     for rule in ("spo2_low", "spo2_low_severe"):
         text = text.replace(f"[rules.{rule}]\n", f"[rules.{rule}]\nenabled = false\n", 1)
     path = tmp_path / "evil.toml"

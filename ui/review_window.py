@@ -27,7 +27,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -57,6 +57,7 @@ from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, Store, StoredAlarm, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
+from ui.labels import ElidedLabel
 from ui.session_browser import length_text, phases_text
 from ui.trend_chart import TrendChart
 
@@ -296,19 +297,20 @@ class ReviewWindow(DialogHost, QMainWindow):
 
         self.setWindowTitle("Infusion Monitor — review")
         self.setStyleSheet(theme.STYLE_SHEET + CHECKBOX_STYLE)
-        self.resize(1600, 980)
+        self.resize(1500, 860)  # fits a 1600x900 screen with its panel; smaller screens shrink it further
         central = QWidget()
         root = QVBoxLayout(central)
         root.setContentsMargins(8, 6, 8, 6)
         root.setSpacing(6)
         root.addWidget(self._build_header())
-        self.message = QLabel("")
+        # Messages float over the chart's lower edge: they never push the toolbar down under a click.
+        self.message = QLabel("", central)
         self.message.setWordWrap(True)
         self.message.setVisible(False)
         self.message.setStyleSheet(
-            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-weight: bold; padding: 4px 8px;"
+            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-weight: bold; padding: 4px 8px; "
+            "border: 1px solid #806000; border-radius: 4px;"
         )
-        root.addWidget(self.message)
 
         self.chart = TrendChart(live=False)
         self.chart.marker_step = 0.14  # the review's plots are shorter than the live window's
@@ -351,7 +353,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._export_done.connect(self._export_settled)
         shortcuts: list[tuple[str, Callable[[], object]]] = [
             ("Home", self.show_whole_session),
-            ("N", self.add_addendum),
+            ("Ctrl+N", self.add_addendum),
             ("Ctrl+P", lambda: self.export("pdf")),
             ("F5", self.reload),
         ]
@@ -367,14 +369,12 @@ class ReviewWindow(DialogHost, QMainWindow):
         layout = QHBoxLayout(panel)
         layout.setContentsMargins(10, 6, 10, 6)
         text = QVBoxLayout()
-        self.patient_label = QLabel("")
+        # One line each, cut with "…" when too long (the whole text on hover): the header's height is fixed.
+        self.patient_label = ElidedLabel("")
         self.patient_label.setStyleSheet("font-size: 20px; font-weight: bold;")
-        self.session_label = QLabel("")
-        self.session_label.setWordWrap(True)
-        self.baseline_label = QLabel("")
-        self.baseline_label.setWordWrap(True)
+        self.session_label = ElidedLabel("")
+        self.baseline_label = ElidedLabel("")
         for label in (self.patient_label, self.session_label, self.baseline_label):
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.addWidget(label)
         layout.addLayout(text, 1)
         side = QVBoxLayout()
@@ -393,7 +393,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _build_toolbar(self) -> QHBoxLayout:
         """Addendum and export buttons, then (taken over from the chart) the view state and Whole session."""
         buttons = QHBoxLayout()
-        self.addendum_button = QPushButton("Add addendum… (N)")
+        self.addendum_button = QPushButton("Addendum… (Ctrl+N)")
         self.addendum_button.clicked.connect(self.add_addendum)
         self.pdf_button = QPushButton("PDF report (Ctrl+P)")
         self.pdf_button.setObjectName("primary")
@@ -417,9 +417,12 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.sessions_button = QPushButton("Sessions…")
         buttons.addWidget(self.reload_button)
         buttons.addWidget(self.sessions_button)
-        buttons.addStretch(1)
-        # The chart's own bar would take a row of its own for one line of text and a button.
-        buttons.addWidget(self.chart.view_label)
+        # The chart's own bar would take a row of its own for one line of text and a button. The text may
+        # be squeezed (it wraps) so the buttons always fit a 1280-pixel-wide screen.
+        self.chart.view_label.setWordWrap(True)
+        self.chart.view_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.chart.view_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        buttons.addWidget(self.chart.view_label, 1)
         buttons.addWidget(self.chart.live_button)
         return buttons
 
@@ -960,8 +963,28 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.message.setText(text)
         colour = theme.WARNING_TEXT if warning else theme.TEXT
         background = "#3a2e00" if warning else "#1d2a36"
-        self.message.setStyleSheet(f"background: {background}; color: {colour}; font-weight: bold; padding: 4px 8px;")
+        self.message.setStyleSheet(
+            f"background: {background}; color: {colour}; font-weight: bold; padding: 4px 8px; "
+            "border: 1px solid #5a6a7a; border-radius: 4px;"
+        )
         self.message.setVisible(True)
+        self._place_message()
+
+    def _place_message(self) -> None:
+        """Lay the message over the lower edge of the chart (nothing else moves)."""
+        central = self.centralWidget()
+        if central is None or not self.message.isVisible():
+            return
+        width = max(200, central.width() - 40)
+        height = self.message.heightForWidth(width)
+        bottom = self.tabs.mapTo(central, self.tabs.rect().topLeft()).y()
+        self.message.setGeometry(20, max(0, bottom - height - 6), width, height)
+        self.message.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep a shown message in its place."""
+        super().resizeEvent(event)
+        self._place_message()
 
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,6 +29,9 @@ from PySide6.QtWidgets import (
 from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
 from monitor.readings import Reading
 from monitor.session import Baseline
+
+#: Lines kept free for the result (verdict, computed items, reasons).
+RESULT_LINES = 8
 
 # (field of NurseAssessment, label, options from 2 down to 0)
 ALDRETE_ENTRIES: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
@@ -80,16 +84,33 @@ class DischargeDialog(QDialog):
             layout.addWidget(box)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
+        self.result_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.result_label.setStyleSheet("font-size: 16px;")
+        # Room for the verdict, the computed items and the reasons: the form never grows while scoring.
+        self.result_label.setFixedHeight(self.result_label.fontMetrics().lineSpacing() * RESULT_LINES + 8)
         layout.addWidget(self.result_label)
+        hint = QLabel("Tab moves between items, arrow keys choose, Space ticks · Enter cancels")
+        hint.setObjectName("dim")
+        layout.addWidget(hint)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.complete_button = buttons.addButton(
             "Record discharge and complete", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.complete_button.setObjectName("primary")
+        self.complete_button.setObjectName("confirm")
+        self.complete_button.setAutoDefault(False)
+        cancel = buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setText("Cancel (Enter)")
+        cancel.setDefault(True)  # Enter alone never completes a session
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self.update_result()
+        # A fixed size: nothing moves under the pointer while the scores and values change.
+        self.setFixedSize(max(self.sizeHint().width(), 1000), self.sizeHint().height())
+
+    def set_readings(self, readings: Sequence[Reading]) -> None:
+        """Judge the monitor's items on the newest values (the window passes each update)."""
+        self.readings = list(readings)
         self.update_result()
 
     def _score_box(self, title: str, entries: Sequence[tuple[str, str, tuple[str, str, str]]]) -> QGroupBox:

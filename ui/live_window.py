@@ -113,24 +113,25 @@ _TILE_OF_PARAMETER = {
 
 
 def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str]]:
-    """Tile name -> (priority, breached-limit text) of its most urgent physiological alarm in progress.
+    """Tile name -> (priority, breached-limit text) of its most urgent active physiological alarm.
 
-    A latched alarm (condition over, waiting for acknowledgement) stays in the alarm bar but no
-    longer colours the value, which is back inside its limits.
+    A latched alarm (condition over, waiting for acknowledgement) still colours the tile, as it
+    stays in the alarm bar, and its limit line says the condition is over.
     """
     shown: dict[str, tuple[Priority, str]] = {}
     if snapshot is None:
         return shown
     for alarm in snapshot.active:  # highest priority first
         tile = _TILE_OF_PARAMETER.get(alarm.parameter or "")
-        if tile is None or tile in shown or alarm.latched or alarm.kind is not AlarmKind.PHYSIOLOGICAL:
+        if tile is None or tile in shown or alarm.kind is not AlarmKind.PHYSIOLOGICAL:
             continue
         short = _RULE_PARAMETER.get(alarm.parameter or "", (None, (alarm.parameter or "").upper()))[1]
         limit = ""
         if alarm.limit is not None:
             side = "<" if alarm.value is not None and alarm.value < alarm.limit else ">"
             limit = f": {short} {side} {alarm.limit:.0f}"
-        shown[tile] = (alarm.priority, f"{alarm.priority.marker} ALARM{limit}")
+        over = " (over)" if alarm.latched else ""
+        shown[tile] = (alarm.priority, f"{alarm.priority.marker} ALARM{limit}{over}")
     return shown
 
 
@@ -503,8 +504,16 @@ class LiveWindow(DialogHost, QMainWindow):
         if self._blocked():
             return
         status = self.last_status
+        if status is None or status.phase is Phase.SETUP or status.baseline_missing:
+            # Refuse before asking: a question whose answer cannot be carried out misleads.
+            if status is not None and status.phase is Phase.BASELINE:
+                reason = f"baseline incomplete (still needs {', '.join(status.baseline_missing)})"
+            else:
+                reason = "take a baseline first"
+            self.show_message(f"Cannot start the infusion: {reason}.")
+            return
         since = ""
-        if status is not None and status.phase is Phase.BASELINE:
+        if status.phase is Phase.BASELINE:
             since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
         self.confirm("Start infusion", "Start the infusion now?" + since, lambda: self.send("start_infusion"),
                      "Start infusion")
@@ -852,6 +861,9 @@ class LiveWindow(DialogHost, QMainWindow):
             self._show_moaas_due()
         self.chart.refresh(status.now)
         self.show_status(status)
+        refresh = getattr(self.dialog, "set_readings", None)
+        if refresh is not None:
+            refresh(status.latest)  # an open discharge form judges the newest values, not those at its opening
         snapshot = next((u.alarms for u in reversed(batch) if u.alarms is not None), None)
         if snapshot is not None or self.alarms_available:
             self.show_alarms(snapshot, status.now)
@@ -897,6 +909,9 @@ class LiveWindow(DialogHost, QMainWindow):
         )
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
+        if self.moaas_due and status.phase is not Phase.INFUSION:
+            self.moaas_due = False  # MOAA/S is charted with each cuff during the infusion only
+            self._show_moaas_due()
         self._show_header(status)
         self._enable_controls(status)
 

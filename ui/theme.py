@@ -78,6 +78,16 @@ QPushButton#primary {{ background: #1f5f99; border-color: #2b78bd; font-weight: 
 QPushButton#primary:disabled, QPushButton#danger:disabled {{ color: #5d6670; background: #1a2027;
     border-color: #262e36; font-weight: normal; }}
 QPushButton#danger {{ background: #7a2020; border-color: #a03030; font-weight: bold; }}
+QPushButton#confirm {{ border: 2px solid #2b78bd; font-weight: bold; }}
+QPushButton:default {{ border: 2px solid {TEXT}; }}
+QPushButton:focus {{ border: 2px solid {WARNING_TEXT}; }}
+QRadioButton, QCheckBox {{ spacing: 8px; }}
+QRadioButton::indicator, QCheckBox::indicator {{ width: 18px; height: 18px; border: 2px solid #8a97a5;
+    background: #0f151b; }}
+QRadioButton::indicator {{ border-radius: 11px; }}
+QCheckBox::indicator {{ border-radius: 3px; }}
+QRadioButton::indicator:checked, QCheckBox::indicator:checked {{ background: #4cb8ff; border-color: #e8e8e8; }}
+QRadioButton::indicator:hover, QCheckBox::indicator:hover {{ border-color: #e8e8e8; }}
 QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox, QPlainTextEdit, QTableWidget, QListWidget {{
     background: #0f151b; border: 1px solid #3a4653; border-radius: 4px; padding: 3px; color: {TEXT}; }}
 QHeaderView::section {{ background: #1d252e; color: {TEXT}; border: 0; padding: 4px; }}

@@ -113,7 +113,8 @@ def _feed(window: Any, alarms: int) -> None:
     )
     status = dataclasses.replace(
         status, now=now, phase=Phase.INFUSION, device=LONG_DEVICE, latest=readings, heart_rate=readings[0],
-        baseline=Baseline(T0, 72.0, Parameter.HR, 98.0, 142.0, 88.0, 106.0), infusion_elapsed_s=2500.0, elapsed_s=3000.0,
+        baseline=Baseline(T0, 72.0, Parameter.HR, 98.0, 142.0, 88.0, 106.0),
+        infusion_elapsed_s=2500.0, elapsed_s=3000.0,
         nibp_age_s=60.0, nibp_next_due=now + 120, nibp_interval_s=180.0,
     )
     window.show_status(status)

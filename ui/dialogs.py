@@ -403,7 +403,7 @@ class AlarmLogDialog(QDialog):
             return "" if t is None else time.strftime("%H:%M:%S", time.localtime(t))
 
         def number(v: float | None) -> str:
-            return "" if v is None else f"{v:g}"
+            return "" if v is None else f"{v:.0f}"  # as a nurse reads it
 
         rows = sorted(alarms, key=lambda a: a.started_at, reverse=True)  # type: ignore[attr-defined]
         self.table.setRowCount(len(rows))

@@ -61,8 +61,8 @@ class DischargeDialog(QDialog):
         layout = QVBoxLayout(self)
         if baseline is not None:
             ref = QLabel(
-                f"Baseline: HR {baseline.heart_rate:g}, SpO2 {baseline.spo2:g} %, "
-                f"NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g}"
+                f"Baseline: HR {baseline.heart_rate:.0f}, SpO2 {baseline.spo2:.0f} %, "
+                f"NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f}"
             )
         else:
             ref = QLabel("No baseline was taken: blood pressure items cannot score.")

@@ -142,7 +142,7 @@ def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
         if limit.parameter not in _RULE_PARAMETER:
             continue
         parameter, short = _RULE_PARAMETER[limit.parameter]
-        text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:g}"
+        text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:.0f}"  # as a nurse reads it
         lines.append(LimitLine(parameter, float(limit.value), limit.priority, text, limit.operator in (">", "≥")))
     return lines
 
@@ -897,13 +897,13 @@ class LiveWindow(DialogHost, QMainWindow):
         hr = status.heart_rate
         self.hr_tile.set_title("PR" if hr is not None and hr.parameter is Parameter.PR else "HR")
         base = status.baseline
-        self.hr_tile.reference.setText(f"baseline {base.heart_rate:g}" if base else "")
+        self.hr_tile.reference.setText(f"baseline {base.heart_rate:.0f}" if base else "")
         self.hr_tile.show_reading(hr, now)
-        self.spo2_tile.reference.setText(f"baseline {base.spo2:g}" if base else "")
+        self.spo2_tile.reference.setText(f"baseline {base.spo2:.0f}" if base else "")
         self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now)
         sys_r, dia_r, mean_r = (latest.get(p) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN))
         age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s)
-        self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:g}/{base.nibp_dia:g}" if base else "")
+        self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:.0f}/{base.nibp_dia:.0f}" if base else "")
         self.nibp_tile.show_values(
             sys_r, [sys_r.value if sys_r else None, dia_r.value if dia_r else None], now, age
         )

@@ -154,7 +154,8 @@ def number(value: float | None, unit: str = "") -> str:
     """A figure as the table shows it (empty when there is none)."""
     if value is None:
         return "—"
-    return f"{value:g}{unit}"
+    # Whole numbers as a nurse reads a monitor; a fraction only where the figure is small (e.g. 0.5).
+    return f"{value:.0f}{unit}" if abs(value) >= 10 else f"{value:.1f}{unit}".replace(".0", "")
 
 
 def duration(seconds: float | None) -> str:
@@ -176,8 +177,8 @@ def event_detail(event: SessionEvent) -> str:
         return text
     if kind is EventKind.BASELINE_TAKEN and detail:
         try:
-            return (f"HR {detail['heart_rate']:g} · SpO2 {detail['spo2']:g} % · "
-                    f"NIBP {detail['nibp_sys']:g}/{detail['nibp_dia']:g} ({detail['nibp_mean']:g})")
+            return (f"HR {detail['heart_rate']:.0f} · SpO2 {detail['spo2']:.0f} % · "
+                    f"NIBP {detail['nibp_sys']:.0f}/{detail['nibp_dia']:.0f} ({detail['nibp_mean']:.0f})")
         except (KeyError, TypeError, ValueError):
             pass
     if kind is EventKind.DISCHARGE_SCORED:
@@ -189,7 +190,7 @@ def event_detail(event: SessionEvent) -> str:
         verdict = "criteria met" if detail.get("passed") else "criteria NOT met"
         return " · ".join(parts) + f" — {verdict}"
     if kind is EventKind.INFUSION_STOPPED and isinstance(detail.get("infused_min"), int | float):
-        return f"after {detail['infused_min']:g} min of infusion"
+        return f"after {detail['infused_min']:.0f} min of infusion"
     if kind is EventKind.DEVICE_CHANGED:
         return f"{detail.get('previous_device', '?')} → {detail.get('device', '?')}"
     if kind is EventKind.SESSION_RESUMED and detail.get("gap_s") is not None:
@@ -535,9 +536,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.alarm_summary.setText(f"Alarms: {' · '.join(parts)} · {acknowledged} acknowledged")
         if baseline is not None:
             hr_name = "PR" if baseline.heart_rate_parameter is Parameter.PR else "HR"
-            base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:g} /min · "
-                         f"SpO2 {baseline.spo2:g} % · NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g} "
-                         f"({baseline.nibp_mean:g}) mmHg")
+            base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:.0f} /min · "
+                         f"SpO2 {baseline.spo2:.0f} % · NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f} "
+                         f"({baseline.nibp_mean:.0f}) mmHg")
         else:
             base_text = "No baseline was taken"
         self.baseline_label.setText(base_text)
@@ -626,7 +627,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             elif back.band is None:
                 band, when = "—", "no baseline or no infusion stop"
             else:
-                band = f"{back.band[0]:g}–{back.band[1]:g}"
+                band = f"{back.band[0]:.0f}–{back.band[1]:.0f}"
                 if back.returned:
                     when = "never left the band" if back.seconds == 0 else f"after {duration(back.seconds)}"
                 else:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -71,9 +72,10 @@ _MARKER_TEXT: dict[EventKind, str] = {
 }
 _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
 
-# Where along the right-hand side a limit's label sits, per parameter, so that systolic, diastolic
-# and mean limits on the one NIBP plot do not write over each other.
-_LABEL_POSITION = {Parameter.NIBP_DIA: 0.80, Parameter.NIBP_MEAN: 0.62}
+#: Limit lines closer than this fraction of the plot's usual range share one label.
+LIMIT_LABEL_SPAN = 0.1
+#: Markers closer than this many pixels share one label, which gives their count.
+MARKER_LABEL_PX = 110
 
 AXIS_FONT_PX = 13
 LABEL_FONT_PX = 12
@@ -84,6 +86,32 @@ def _font(px: int, bold: bool = False) -> QFont:
     font.setPixelSize(px)
     font.setBold(bold)
     return font
+
+
+def _span(bounds: tuple[float, float]) -> float:
+    return bounds[1] - bounds[0]
+
+
+def limit_groups(limits: Sequence[LimitLine], gap: float) -> list[list[LimitLine]]:
+    """Limits (sorted by value) in runs whose neighbours are closer than ``gap``: each run shares a label."""
+    groups: list[list[LimitLine]] = []
+    for limit in limits:
+        if groups and limit.value - groups[-1][-1].value < gap:
+            groups[-1].append(limit)
+        else:
+            groups.append([limit])
+    return groups
+
+
+def marker_groups(markers: Sequence[tuple[float, str, str]], gap_s: float) -> list[list[tuple[float, str, str]]]:
+    """Markers (in time order) in runs whose neighbours are closer than ``gap_s``: each run shares a label."""
+    groups: list[list[tuple[float, str, str]]] = []
+    for marker in sorted(markers, key=lambda m: m[0]):
+        if groups and marker[0] - groups[-1][0][0] < gap_s:
+            groups[-1].append(marker)
+        else:
+            groups.append([marker])
+    return groups
 
 
 class FollowMode(StrEnum):
@@ -119,6 +147,17 @@ class LimitLine:
     label: str
     #: True for an upper limit (alarms above it): its label sits just below the line, inside the normal range.
     upper: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LimitLabel:
+    """One label of one or more limit lines close together."""
+
+    plot: str
+    value: float
+    above: bool
+    texts: tuple[str, ...]
+    item: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +271,12 @@ class TrendChart(QWidget):
         self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self._markers: list[tuple[float, str, str]] = []  # time, label, colour
+        self._marker_labels: list[pg.TextItem] = []
+        self._marker_layout_key: tuple[int, int, int, int] | None = None
+        #: The markers as labelled: each group shares one label (its text, or the count of its entries).
+        self.marker_groups: list[list[tuple[float, str, str]]] = []
+        self.limit_labels: list[LimitLabel] = []
         self.marker_count = 0
         #: Vertical distance (fraction of the plot) between neighbouring marker labels; a short plot needs more.
         self.marker_step = 0.08
@@ -469,42 +514,63 @@ class TrendChart(QWidget):
         self._spans = spans
 
     def set_limits(self, limits: Sequence[LimitLine]) -> None:
-        """Draw these alarm limits (replacing earlier ones)."""
-        for plot, line in self._limit_items:
-            plot.removeItem(line)
+        """Draw these alarm limits (replacing earlier ones), every one of them labelled.
+
+        Lines closer than a label's height share one label (their texts side by side, each in its
+        priority's colour), set above the highest or below the lowest of them: no label is struck
+        through by another limit line and no two labels write over each other.
+        """
+        for plot, item in self._limit_items:
+            plot.removeItem(item)
         self._limit_items = []
-        labelled: dict[Parameter, list[float]] = {}
-        # Most urgent first: where labels would overlap, the more urgent limit keeps its label.
-        for limit in sorted(limits, key=lambda line: -int(line.priority)):
-            key = PLOT_OF[limit.parameter]
-            plot = self.plots[key]
-            colour = theme.ALARM_COLOURS[limit.priority]
-            low, high = NOMINAL_RANGE[key]
-            taken = labelled.setdefault(limit.parameter, [])
-            crowded = any(abs(limit.value - v) < 0.12 * (high - low) for v in taken)
-            label_options: dict[str, object] = {}
-            if not crowded:
-                taken.append(limit.value)
-                label_options = {
-                    "label": limit.label,
-                    "labelOpts": {
-                        "position": _LABEL_POSITION.get(limit.parameter, 0.995), "color": colour,
-                        "anchors": [(1, 0), (1, 0)] if limit.upper else [(1, 1), (1, 1)],
-                    },
-                }
-            line = pg.InfiniteLine(
-                pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine), **label_options
-            )
-            line.setZValue(-5)
-            if getattr(line, "label", None) is not None:
-                line.label.setFont(_font(LABEL_FONT_PX, bold=True))
-            plot.addItem(line, ignoreBounds=True)
-            self._limit_items.append((plot, line))
+        self.limit_labels = []
+        for key, plot in self.plots.items():
+            mine = sorted((lim for lim in limits if PLOT_OF[lim.parameter] == key), key=lambda lim: lim.value)
+            for limit in mine:
+                colour = theme.ALARM_COLOURS[limit.priority]
+                line = pg.InfiniteLine(pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine))
+                line.setZValue(-5)
+                plot.addItem(line, ignoreBounds=True)
+                self._limit_items.append((plot, line))
+            room = LIMIT_LABEL_SPAN * _span(NOMINAL_RANGE[key])
+            taken = -math.inf  # the highest value covered by a line or label so far, bottom up
+            for group in limit_groups(mine, room):
+                # Below the group when that space is free, else above it (free: groups are a label apart).
+                above = group[0].value - room < taken or group[0].value - room < NOMINAL_RANGE[key][0]
+                self._label_limit_group(key, plot, group, above)
+                taken = group[-1].value + (room if above else 0.0)
+
+    def _label_limit_group(self, key: str, plot: pg.PlotItem, group: Sequence[LimitLine], above: bool) -> None:
+        value = group[-1].value if above else group[0].value
+        ordered = sorted(group, key=lambda lim: -lim.value)
+        html = " &nbsp; ".join(
+            f"<span style='color:{theme.ALARM_COLOURS[lim.priority]}'>{escape(lim.label)}</span>" for lim in ordered
+        )
+        label = pg.TextItem(html=f"<b>{html}</b>", anchor=(1, 1) if above else (1, 0))
+        label.setFont(_font(LABEL_FONT_PX, bold=True))
+        label.setZValue(-3)
+        anchor_line = pg.InfiniteLine(pos=value, angle=0, pen=pg.mkPen(None))
+        plot.addItem(anchor_line, ignoreBounds=True)
+        plot.addItem(label, ignoreBounds=True)
+        self._limit_items.append((plot, anchor_line))
+        self._limit_items.append((plot, label))
+        self.limit_labels.append(LimitLabel(key, value, above, tuple(lim.label for lim in ordered), label))
+        self._place_limit_label(plot, label, value)
+
+    def _place_limit_label(self, plot: pg.PlotItem, label: pg.TextItem, value: float) -> None:
+        right = plot.getViewBox().viewRange()[0][1]
+        label.setPos(right, value)
+
+    def _place_limit_labels(self) -> None:
+        """Keep limit labels at the right edge of the view as it moves."""
+        for info in self.limit_labels:
+            self._place_limit_label(self.plots[info.plot], info.item, info.value)
 
     @property
     def limit_count(self) -> int:
         """How many limit lines are drawn."""
-        return len(self._limit_items)
+        return sum(1 for _plot, item in self._limit_items if isinstance(item, pg.InfiniteLine)) - len(
+            self.limit_labels)
 
     def add_events(self, events: Iterable[SessionEvent]) -> None:
         """Mark notes, scores, quick events and technical events on the time axis."""
@@ -514,25 +580,52 @@ class TrendChart(QWidget):
                 continue
             note = event.kind in _NOTE_KINDS
             colour = "#d8c8ff" if note else theme.TEXT_DIM
-            for key, plot in self.plots.items():
+            for plot in self.plots.values():
                 line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
-                if key == "hr":
-                    label = pg.InfLineLabel(
-                        line, text=text, position=0.62 - self.marker_step * (self.marker_count % 3),
-                        anchors=[(0, 0.5), (0, 0.5)],
-                    )
-                    label.setColor(colour)
-                    label.setFont(_font(LABEL_FONT_PX))
                 line.setZValue(-4)
                 plot.addItem(line, ignoreBounds=True)
                 self._marker_items.append((plot, line))
+            self._markers.append((event.t, text, colour))
             self.marker_count += 1
+        self._marker_layout_key = None  # labels are laid out again at the next refresh
+
+    def _layout_marker_labels(self) -> None:
+        """Label the event markers; markers closer than a label's width share one label with their count."""
+        plot = self.plots["hr"]
+        (left, right), _ = plot.getViewBox().viewRange()
+        width_px = max(plot.getViewBox().width(), 1.0)
+        key = (round(left), round(right), round(width_px), len(self._markers))
+        if key == self._marker_layout_key:
+            return
+        self._marker_layout_key = key
+        for item in self._marker_labels:
+            plot.removeItem(item)
+        self._marker_labels = []
+        seconds_per_px = (right - left) / width_px
+        self.marker_groups = marker_groups(self._markers, MARKER_LABEL_PX * seconds_per_px)
+        (_, (bottom, top)) = plot.getViewBox().viewRange()
+        for index, group in enumerate(self.marker_groups):
+            t, _text, colour = group[0]
+            text = group[0][1] if len(group) == 1 else f"{len(group)} entries"
+            label = pg.TextItem(text=text, color=colour, anchor=(0, 0.5))
+            label.setFont(_font(LABEL_FONT_PX))
+            label.setZValue(-3)
+            fraction = 0.62 - self.marker_step * (index % 3)
+            label.setPos(t, bottom + fraction * (top - bottom))
+            plot.addItem(label, ignoreBounds=True)
+            self._marker_labels.append(label)
 
     def clear_markers(self) -> None:
         """Remove every event marker."""
         for plot, line in self._marker_items:
             plot.removeItem(line)
+        for item in self._marker_labels:
+            self.plots["hr"].removeItem(item)
         self._marker_items = []
+        self._marker_labels = []
+        self._markers = []
+        self.marker_groups = []
+        self._marker_layout_key = None
         self.marker_count = 0
 
     def load_session(
@@ -690,6 +783,8 @@ class TrendChart(QWidget):
                     region.setRegion((span.start, max(self.now, span.start)))
         self._fit_values()
         self._apply_follow()
+        self._place_limit_labels()
+        self._layout_marker_labels()
 
     def _fit_values(self) -> None:
         for key, plot in self.plots.items():

@@ -178,7 +178,7 @@ def test_baseline_against_end_of_recovery_with_the_time_back_within_20_percent(
         assert row[2] == number(c.end_of_recovery)
         back = returns.get(c.parameter)
         if back is not None:
-            assert row[5] == f"{back.band[0]:g}–{back.band[1]:g}"
+            assert row[5] == f"{back.band[0]:.0f}–{back.band[1]:.0f}"  # whole numbers, as read on a monitor
             if back.returned:
                 expected = "never left the band" if back.seconds == 0 else f"after {duration(back.seconds)}"
             else:

@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(export)
-    export.add_argument("--format", default="csv", help="csv (readings), csv-events, csv-alarms, json, hl7, fhir or pdf (default csv)")
+    export.add_argument("--format", default="csv",
+                        help="csv (readings), csv-events, csv-alarms, json, hl7, fhir or pdf (default csv)")
     export.add_argument("--out", metavar="FILE",
                         help="write here instead of standard output ('-': standard output)")
     export.add_argument("--deidentify", action="store_true",

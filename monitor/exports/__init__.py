@@ -28,7 +28,10 @@ FORMATS: dict[str, tuple[str, bool]] = {
     "pdf": ("monitor.exports.pdf_export", True),
 }
 #: File name endings a save dialog suggests for each format.
-SUFFIXES: dict[str, str] = {"csv": ".csv", "csv-events": ".events.csv", "csv-alarms": ".alarms.csv", "json": ".json", "hl7": ".hl7", "fhir": ".fhir.json", "pdf": ".pdf"}
+SUFFIXES: dict[str, str] = {
+    "csv": ".csv", "csv-events": ".events.csv", "csv-alarms": ".alarms.csv", "json": ".json", "hl7": ".hl7",
+    "fhir": ".fhir.json", "pdf": ".pdf",
+}
 
 
 class ExportError(Exception):

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 #: The smallest a numeric is ever drawn: still readable from the chair at two metres.
 MIN_NUMERIC_PX = 40
+#: On a large screen a numeric may grow to this many times its style sheet's size, to fill its tile.
+MAX_GROWTH = 1.6
 
 
 class ElidedLabel(QLabel):
@@ -77,7 +79,8 @@ class ElidedLabel(QLabel):
 
 
 class FitLabel(QLabel):
-    """A large value drawn at its style sheet's size, or smaller when its space is smaller."""
+    """A large value drawn to fill its space: smaller than its style sheet's size on a small screen, up to
+    :data:`MAX_GROWTH` times larger on a large one."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
@@ -99,7 +102,7 @@ class FitLabel(QLabel):
         metrics = QFontMetrics(font)
         width = max(metrics.horizontalAdvance(self.text() or "0"), 1)
         height = max(metrics.height(), 1)
-        scale = min(1.0, rect.width() / width, rect.height() / height)
+        scale = min(MAX_GROWTH, rect.width() / width, rect.height() / height)
         return max(MIN_NUMERIC_PX, int(full * scale))
 
     def fits(self) -> bool:
@@ -118,7 +121,7 @@ class FitLabel(QLabel):
         return QSize(metrics.horizontalAdvance("000/000"), metrics.height())
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        """Draw the value scaled down to the label's space (never up past the style sheet's size)."""
+        """Draw the value scaled to the label's space (within the readable minimum and MAX_GROWTH)."""
         painter = QPainter(self)
         if self.fill is not None:
             painter.fillRect(self.rect(), QColor(self.fill))

@@ -115,13 +115,15 @@ _TILE_OF_PARAMETER = {
 def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str]]:
     """Tile name -> (priority, breached-limit text) of its most urgent active physiological alarm.
 
-    A latched alarm (condition over, waiting for acknowledgement) still colours the tile, as it
-    stays in the alarm bar, and its limit line says the condition is over.
+    An alarm whose condition is present wins over a latched one (condition over, waiting for
+    acknowledgement): the tile shows what the value on it does now. A latched alarm alone still
+    colours the tile, as it stays in the alarm bar, and its text says the condition is over.
     """
     shown: dict[str, tuple[Priority, str]] = {}
     if snapshot is None:
         return shown
-    for alarm in snapshot.active:  # highest priority first
+    ordered = sorted(snapshot.active, key=lambda a: (a.latched, -int(a.priority)))
+    for alarm in ordered:
         tile = _TILE_OF_PARAMETER.get(alarm.parameter or "")
         if tile is None or tile in shown or alarm.kind is not AlarmKind.PHYSIOLOGICAL:
             continue
@@ -129,9 +131,9 @@ def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str
         limit = ""
         if alarm.limit is not None:
             side = "<" if alarm.value is not None and alarm.value < alarm.limit else ">"
-            limit = f": {short} {side} {alarm.limit:.0f}"
+            limit = f" {short} {side} {alarm.limit:.0f}"
         over = " (over)" if alarm.latched else ""
-        shown[tile] = (alarm.priority, f"{alarm.priority.marker} ALARM{limit}{over}")
+        shown[tile] = (alarm.priority, f"{alarm.priority.marker}{limit or ' ALARM'}{over}")
     return shown
 
 

@@ -72,8 +72,8 @@ _MARKER_TEXT: dict[EventKind, str] = {
 }
 _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
 
-#: Limit lines closer than this fraction of the plot's usual range share one label.
-LIMIT_LABEL_SPAN = 0.1
+#: A limit label's height on screen: limit lines closer than this share one label.
+LIMIT_LABEL_PX = 17
 #: Markers closer than this many pixels share one label, which gives their count.
 MARKER_LABEL_PX = 110
 
@@ -86,10 +86,6 @@ def _font(px: int, bold: bool = False) -> QFont:
     font.setPixelSize(px)
     font.setBold(bold)
     return font
-
-
-def _span(bounds: tuple[float, float]) -> float:
-    return bounds[1] - bounds[0]
 
 
 def limit_groups(limits: Sequence[LimitLine], gap: float) -> list[list[LimitLine]]:
@@ -158,6 +154,8 @@ class LimitLabel:
     above: bool
     texts: tuple[str, ...]
     item: Any
+    #: The label's height in the plot's value units when it was laid out.
+    room: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +275,8 @@ class TrendChart(QWidget):
         #: The markers as labelled: each group shares one label (its text, or the count of its entries).
         self.marker_groups: list[list[tuple[float, str, str]]] = []
         self.limit_labels: list[LimitLabel] = []
+        self._limits: list[LimitLine] = []
+        self._limit_layout_keys: dict[str, tuple[float, int]] = {}
         self.marker_count = 0
         #: Vertical distance (fraction of the plot) between neighbouring marker labels; a short plot needs more.
         self.marker_step = 0.08
@@ -516,31 +516,56 @@ class TrendChart(QWidget):
     def set_limits(self, limits: Sequence[LimitLine]) -> None:
         """Draw these alarm limits (replacing earlier ones), every one of them labelled.
 
-        Lines closer than a label's height share one label (their texts side by side, each in its
-        priority's colour), set above the highest or below the lowest of them: no label is struck
-        through by another limit line and no two labels write over each other.
+        Lines closer than a label's height on screen share one label (their texts side by side,
+        each in its priority's colour), set below the lowest or above the highest of them: no label
+        is struck through by another limit line and no two labels write over each other. The
+        labels are laid out again whenever a plot's value range or height changes.
         """
         for plot, item in self._limit_items:
             plot.removeItem(item)
         self._limit_items = []
-        self.limit_labels = []
+        self._limits = list(limits)
+        for limit in limits:
+            plot = self.plots[PLOT_OF[limit.parameter]]
+            colour = theme.ALARM_COLOURS[limit.priority]
+            line = pg.InfiniteLine(pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine))
+            line.setZValue(-5)
+            plot.addItem(line, ignoreBounds=True)
+            self._limit_items.append((plot, line))
+        self._limit_layout_keys = {}
+        self._layout_limit_labels()
+
+    def label_room(self, key: str) -> float:
+        """A limit label's height on plot ``key``, in the plot's value units."""
+        box = self.plots[key].getViewBox()
+        low, high = box.viewRange()[1]
+        height_px = box.height()
+        if height_px <= 1 or high <= low:
+            low, high = NOMINAL_RANGE[key]
+            height_px = 120.0
+        return LIMIT_LABEL_PX * (high - low) / height_px
+
+    def _layout_limit_labels(self) -> None:
         for key, plot in self.plots.items():
-            mine = sorted((lim for lim in limits if PLOT_OF[lim.parameter] == key), key=lambda lim: lim.value)
-            for limit in mine:
-                colour = theme.ALARM_COLOURS[limit.priority]
-                line = pg.InfiniteLine(pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine))
-                line.setZValue(-5)
-                plot.addItem(line, ignoreBounds=True)
-                self._limit_items.append((plot, line))
-            room = LIMIT_LABEL_SPAN * _span(NOMINAL_RANGE[key])
+            room = self.label_room(key)
+            layout_key = (round(room, 3), len(self._limits))
+            if self._limit_layout_keys.get(key) == layout_key:
+                continue
+            self._limit_layout_keys[key] = layout_key
+            for info in [i for i in self.limit_labels if i.plot == key]:
+                plot.removeItem(info.item)
+                self.limit_labels.remove(info)
+            mine = sorted((lim for lim in self._limits if PLOT_OF[lim.parameter] == key), key=lambda lim: lim.value)
             taken = -math.inf  # the highest value covered by a line or label so far, bottom up
             for group in limit_groups(mine, room):
                 # Below the group when that space is free, else above it (free: groups are a label apart).
-                above = group[0].value - room < taken or group[0].value - room < NOMINAL_RANGE[key][0]
-                self._label_limit_group(key, plot, group, above)
+                above = group[0].value - room < taken
+                self._label_limit_group(key, plot, group, above, room)
                 taken = group[-1].value + (room if above else 0.0)
 
-    def _label_limit_group(self, key: str, plot: pg.PlotItem, group: Sequence[LimitLine], above: bool) -> None:
+    def _label_limit_group(
+        self, key: str, plot: pg.PlotItem, group: Sequence[LimitLine], above: bool, room: float
+    ) -> None:
         value = group[-1].value if above else group[0].value
         ordered = sorted(group, key=lambda lim: -lim.value)
         html = " &nbsp; ".join(
@@ -548,13 +573,10 @@ class TrendChart(QWidget):
         )
         label = pg.TextItem(html=f"<b>{html}</b>", anchor=(1, 1) if above else (1, 0))
         label.setFont(_font(LABEL_FONT_PX, bold=True))
+        label.textItem.document().setDocumentMargin(1)  # its height is then the text's: LIMIT_LABEL_PX
         label.setZValue(-3)
-        anchor_line = pg.InfiniteLine(pos=value, angle=0, pen=pg.mkPen(None))
-        plot.addItem(anchor_line, ignoreBounds=True)
         plot.addItem(label, ignoreBounds=True)
-        self._limit_items.append((plot, anchor_line))
-        self._limit_items.append((plot, label))
-        self.limit_labels.append(LimitLabel(key, value, above, tuple(lim.label for lim in ordered), label))
+        self.limit_labels.append(LimitLabel(key, value, above, tuple(lim.label for lim in ordered), label, room))
         self._place_limit_label(plot, label, value)
 
     def _place_limit_label(self, plot: pg.PlotItem, label: pg.TextItem, value: float) -> None:
@@ -569,8 +591,7 @@ class TrendChart(QWidget):
     @property
     def limit_count(self) -> int:
         """How many limit lines are drawn."""
-        return sum(1 for _plot, item in self._limit_items if isinstance(item, pg.InfiniteLine)) - len(
-            self.limit_labels)
+        return len(self._limit_items)
 
     def add_events(self, events: Iterable[SessionEvent]) -> None:
         """Mark notes, scores, quick events and technical events on the time axis."""
@@ -783,6 +804,7 @@ class TrendChart(QWidget):
                     region.setRegion((span.start, max(self.now, span.start)))
         self._fit_values()
         self._apply_follow()
+        self._layout_limit_labels()
         self._place_limit_labels()
         self._layout_marker_labels()
 

@@ -6,12 +6,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from monitor.alarms.model import Priority
 from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from ui.trend_buffer import RingBuffer, TrendBuffer
 from ui.trend_chart import (
+    LIMIT_LABEL_PX,
     PLETH_CAPACITY,
     PLOT_OF,
     FollowMode,
@@ -146,8 +148,6 @@ def test_buffers_grow_by_doubling_and_the_pleth_ring_keeps_the_newest_ten_second
 
 
 def test_every_limit_is_labelled_and_no_label_is_crossed_by_another_limit(qtbot: Any) -> None:
-    from ui.trend_chart import LIMIT_LABEL_SPAN, NOMINAL_RANGE
-
     chart = TrendChart()
     qtbot.addWidget(chart)
     chart.resize(900, 600)
@@ -167,18 +167,29 @@ def test_every_limit_is_labelled_and_no_label_is_crossed_by_another_limit(qtbot:
     chart.set_limits(limits)
     chart.refresh(T0)
     assert chart.limit_count == len(limits)
+    # Labels are laid out again for a smaller chart (a label then covers more of the value range).
+    for size in ((900, 600), (700, 330)):
+        chart.resize(*size)
+        QApplication.processEvents()
+        chart.refresh(T0)
+        check(chart, limits)
+
+
+def check(chart: TrendChart, limits: list[LimitLine]) -> None:
+    """Every limit labelled once; no label crossed by a limit line; no two labels overlapping."""
     labelled = [text for label in chart.limit_labels for text in label.texts]
     assert sorted(labelled) == sorted(line.label for line in limits)  # every line labelled, once
     for label in chart.limit_labels:
-        low, high = NOMINAL_RANGE[label.plot]
-        room = LIMIT_LABEL_SPAN * (high - low)
+        room = label.room
+        assert room == pytest.approx(chart.label_room(label.plot))  # a label's height on screen, in values
         span = (label.value, label.value + room) if label.above else (label.value - room, label.value)
         on_plot = [line.value for line in limits if PLOT_OF[line.parameter] == label.plot]
         crossing = [v for v in on_plot if span[0] < v < span[1]]
         assert not crossing, f"{label.texts} is crossed by limits at {crossing}"
+        assert label.item.textItem.boundingRect().height() <= LIMIT_LABEL_PX  # the room reserved is enough
+
     def extent(label: Any) -> tuple[float, float]:
-        low, high = NOMINAL_RANGE[label.plot]
-        room = LIMIT_LABEL_SPAN * (high - low)
+        room = label.room
         return (label.value, label.value + room) if label.above else (label.value - room, label.value)
 
     for a in chart.limit_labels:

@@ -21,7 +21,7 @@ from ui import theme
 log = logging.getLogger(__name__)
 
 MAX_ROWS = 4
-SIDE_WIDTH_PX = 400
+SIDE_WIDTH_PX = 360
 #: What the permanent indicator says when alarms cannot be heard; the reason is on hover.
 NO_SOUND_TEXT = "NO SOUND"
 FLASH_STEP_MS = 250  # the greatest common step of the 2 Hz and 0.5 Hz flash patterns
@@ -42,8 +42,8 @@ def alarm_line(alarm: ActiveAlarm) -> str:
         state.append("latched – condition over")
     if alarm.acknowledged:
         state.append("acknowledged")
-    tail = f"   ({', '.join(state)})" if state else ""
-    return f"{alarm.text}   since {since}{tail}"
+    tail = "".join(f" · {s}" for s in state)
+    return f"{alarm.text} · since {since}{tail}"
 
 
 class AlarmRow(QLabel):
@@ -128,7 +128,8 @@ class AlarmBar(QFrame):
         self.audio_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.audio_label.setWordWrap(True)
         self.ack_button = QPushButton("Acknowledge (A)")
-        self.pause_button = QPushButton("Audio pause 2:00 (S)")
+        self.pause_button = QPushButton("Audio pause (S)")
+        self.pause_button.setToolTip("Silence alarm sound for 2 minutes; a new or higher alarm sounds again")
         self.log_button = QPushButton("Alarm log")
         self.ack_button.clicked.connect(self.acknowledge_requested)
         self.pause_button.clicked.connect(self.pause_requested)
@@ -222,8 +223,10 @@ class AlarmBar(QFrame):
         if not hidden:
             return
         top = max(a.priority for a in hidden)
-        self.more_label.setText(f"+{len(hidden)} more active alarm{'s' if len(hidden) > 1 else ''} (Alarm log)")
-        self.more_label.setToolTip("\n".join(alarm_line(a) for a in hidden))
+        self.more_label.setText(f"+{len(hidden)} more alarm{'s' if len(hidden) > 1 else ''} active")
+        self.more_label.setToolTip(
+            "Also active (all are in the Alarm log):\n" + "\n".join(alarm_line(a) for a in hidden)
+        )
         theme.restyle(
             self.more_label,
             f"background: {theme.ALARM_COLOURS[top]}; color: {theme.ALARM_TEXT_ON[top]}; font-size: 18px; "
@@ -263,7 +266,7 @@ class AlarmBar(QFrame):
         )
         self.audio_label.setToolTip(tip)
         paused = self.snapshot is not None and self.snapshot.audio_paused_until is not None
-        self.pause_button.setText("Audio pause 2:00 (S)" if not paused else "Restart pause (S)")
+        self.pause_button.setText("Audio pause (S)" if not paused else "Restart pause (S)")
 
     def stop_flashing(self) -> None:
         """Stop the flash timer (the window is going away)."""

@@ -556,9 +556,11 @@ class TrendChart(QWidget):
                 plot.removeItem(info.item)
                 self.limit_labels.remove(info)
             mine = sorted((lim for lim in self._limits if PLOT_OF[lim.parameter] == key), key=lambda lim: lim.value)
-            taken = -math.inf  # the highest value covered by a line or label so far, bottom up
+            bottom = plot.getViewBox().viewRange()[1][0]
+            taken = bottom  # the highest value covered by a line or label so far, bottom up
             for group in limit_groups(mine, room):
-                # Below the group when that space is free, else above it (free: groups are a label apart).
+                # Below the group when that space is free and on the plot, else above it (free: groups are a
+                # label apart).
                 above = group[0].value - room < taken
                 self._label_limit_group(key, plot, group, above, room)
                 taken = group[-1].value + (room if above else 0.0)

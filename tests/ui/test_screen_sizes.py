@@ -69,6 +69,12 @@ def _check_inside(window: QWidget) -> None:
         rect = _outside(widget, window)
         if rect is not None:
             problems.append(f"{type(widget).__name__} {widget.objectName()!r} at {rect}")
+        parent = widget.parentWidget()
+        # A widget wider than its parent is clipped by it, even inside the window.
+        if parent is not None and not parent.isWindow() and not parent.rect().contains(widget.geometry()):
+            text = widget.text() if hasattr(widget, "text") else ""
+            problems.append(f"{type(widget).__name__} {text!r} at {widget.geometry()} outside its parent "
+                            f"{type(parent).__name__} {parent.rect()}")
     assert not problems, "outside the window:\n" + "\n".join(problems[:20])
 
 
@@ -76,8 +82,9 @@ def _check_buttons_readable(window: QWidget) -> None:
     for button in window.findChildren(QAbstractButton):
         if not button.isVisibleTo(window) or not button.text():
             continue
-        needed = button.fontMetrics().horizontalAdvance(button.text().replace("&", ""))
-        assert needed <= button.width() - 8, f"button {button.text()!r} is cut: {needed} px in {button.width()} px"
+        # The style's own size for the text with its padding and border: anything narrower cuts the text.
+        needed = button.sizeHint().width()
+        assert needed <= button.width(), f"button {button.text()!r} is cut: {needed} px in {button.width()} px"
 
 
 @pytest.fixture

@@ -314,6 +314,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.header.patient_button.clicked.connect(self.identify_patient)
         if not self.alarms_available:
             self._default_limits()
+        self._load_history()
         bridge.updates.connect(self.on_updates)
         bridge.finished.connect(self.on_finished)
         bridge.command_failed.connect(lambda name, text: self.show_message(text))
@@ -417,6 +418,21 @@ class LiveWindow(DialogHost, QMainWindow):
             return "not entered"
         parts = [str(patient[k]) for k in ("name", "mrn") if patient.get(k)]
         return " · MRN ".join(parts) if len(parts) == 2 else parts[0] if parts else "not entered"
+
+    def _load_history(self) -> None:
+        """A resumed session: draw everything stored before the window opened (the chart shows the whole session)."""
+        recorder = self.bridge.recorder
+        try:
+            with Store(recorder.store.path, readonly=True) as reader:
+                events = reader.events(recorder.session.id)
+                readings = list(reader.readings(recorder.session.id))
+        except StoreError as exc:
+            log.warning("cannot read the session's history: %s", exc)
+            return
+        if not readings and not events:
+            return
+        self.events = list(events)
+        self.chart.load_session(readings, self.events)
 
     # -- commands --------------------------------------------------------------------------------
 
@@ -1006,8 +1022,9 @@ class LiveWindow(DialogHost, QMainWindow):
             event.ignore()
             self.confirm(
                 "End recording",
-                "Close the window and end recording of this session? Everything recorded so far is kept; "
-                "an unfinished session can be resumed later.",
+                "Close the window and end this session? Everything recorded so far is kept, and the session is "
+                "then closed: it cannot be resumed (notes can still be added to it as addenda). To stop "
+                "recording for a while instead, leave the window open.",
                 self.force_close,
                 "End recording",
                 danger=True,

@@ -121,6 +121,7 @@ MIN_FOCUS_S = 600.0
 STATUS_BADGE = {
     "complete": ("COMPLETE · read-only — later notes are addenda", "#333f4a"),
     "closed": ("CLOSED AFTER A CRASH · read-only — later notes are addenda", "#4a3a00"),
+    "closed_in_window": ("CLOSED BEFORE COMPLETION · read-only — later notes are addenda", "#4a3a00"),
     "recording": ("RECORDING NOW · a snapshot — Reload (F5) for newer data", "#1f5f99"),
     "unfinished": ("UNFINISHED · resume or close it from the session list", "#7a5a00"),
 }
@@ -543,6 +544,8 @@ class ReviewWindow(DialogHost, QMainWindow):
             base_text = "No baseline was taken"
         self.baseline_label.setText(base_text)
         status = str(s.get("status"))
+        if status == "closed" and any(e.kind is EventKind.SESSION_CLOSED for e in record.events):
+            status = "closed_in_window"  # ended deliberately from its window, not after a crash
         text, colour = STATUS_BADGE.get(status, (status.upper(), "#333"))
         self.status_badge.setText(text)
         self.status_badge.setStyleSheet(

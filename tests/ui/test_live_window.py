@@ -378,3 +378,40 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
         row = reader.session_row(w.bridge.recorder.session.id)
         assert reader.patient_row(row["patient_id"])["birth_date"] == "1980-02-29"
     assert len(stored_events(db_path, EventKind.PATIENT_IDENTIFIED.value)) == 1
+
+
+def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    from drivers.simulated import SimulatedSource
+    from monitor.alarms.engine import AlarmEngine
+    from monitor.recorder import Recorder
+    from tests.ui.review_sessions import leave_unfinished, record
+    from ui.bridge import RecorderBridge
+    from ui.live_window import LiveWindow
+
+    path = tmp_path / "monitor.db"
+    session_id = record(path, mrn="MRN-1", plan="baseline:2,infusion:40,recovery:20", stop_after_infusion_min=8)
+    leave_unfinished(path, session_id)
+    with Store(path, readonly=True) as reader:
+        stored_hr = sum(1 for r in reader.readings(session_id) if r.parameter is Parameter.HR)
+    store = Store(path)
+    try:
+        recorder = Recorder.resume_session(store, SimulatedSource(scenario="normal", seed=4, speed=1.0), session_id,
+                                           nurse=NURSE, alarms=AlarmEngine())
+        window = LiveWindow(RecorderBridge(recorder), SignedInUser(NURSE, "nurse"), sound=False)
+        qtbot.addWidget(window)
+        # Before any new data: the chart already holds the session up to the crash, with its phases.
+        assert window.chart.series[Parameter.HR].good.n == stored_hr > 8 * 60
+        assert [span.phase for span in window.chart._spans][:2] == [Phase.BASELINE, Phase.INFUSION]
+        window.show()
+        window.bridge.start()  # recording: closing asks first
+        qtbot.waitUntil(lambda: window.bridge.running, timeout=WAIT_MS)
+        window.close()
+        assert isinstance(window.dialog, ConfirmDialog)
+        text = window.dialog.findChildren(QLabel)[0].text()
+        assert "cannot be resumed" in text and "can be resumed later" not in text
+        window.dialog.reject()
+        window.force_close()
+    finally:
+        store.close()

@@ -303,3 +303,22 @@ def test_a_cancelled_save_dialog_exports_nothing(window: ReviewWindow, db: tuple
     assert window.export("hl7") is None
     with Store(db[0], readonly=True) as store:
         assert all(a["action"] != "export" for a in store.audit_log(db[1]))
+
+
+def test_a_message_moves_nothing_and_a_typed_n_opens_nothing(qtbot: Any, window: ReviewWindow) -> None:
+    from PySide6.QtCore import Qt
+
+    before = {b.text(): b.mapTo(window, b.rect().topLeft()) for b in window.export_buttons.values()}
+    chart_top = window.chart.mapTo(window, window.chart.rect().topLeft())
+    window.show_message("PDF export saved to /a/very/long/path/" + "x" * 150 + ".pdf", warning=False)
+    qtbot.wait(50)
+    assert window.message.isVisible()
+    assert {b.text(): b.mapTo(window, b.rect().topLeft()) for b in window.export_buttons.values()} == before
+    assert window.chart.mapTo(window, window.chart.rect().topLeft()) == chart_top
+    assert window.rect().contains(window.message.geometry())
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_N)  # a stray letter is not a command
+    assert window.dialog is None
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.dialog is not None  # Ctrl+N opens the addendum
+    window.dialog.reject()

@@ -476,21 +476,36 @@ def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
     return out
 
 
-def waveform_arrays(
-    store: Store, session_id: str, parameter: Parameter = Parameter.PLETH
-) -> tuple[FloatArray, FloatArray]:
-    """All samples of a stored waveform as (times, values) arrays; empty arrays when none was kept.
+def has_waveform(store: Store, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
+    """Whether any samples of a waveform were kept for the session (without reading them)."""
+    row = store.db.execute(
+        "SELECT 1 FROM waveforms WHERE session_id = ? AND parameter = ? LIMIT 1", [session_id, parameter.value]
+    ).fetchone()
+    return row is not None
 
-    A gap between stored blocks (the probe was off, the link was lost) is kept as a NaN sample
-    so a chart does not draw a line across it.
+
+def waveform_arrays(
+    store: Store, session_id: str, parameter: Parameter = Parameter.PLETH,
+    start: float | None = None, end: float | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The samples of a stored waveform as (times, values) arrays; empty arrays when none was kept.
+
+    With ``start`` and ``end``, only the stored blocks that overlap that time window are read (a
+    review reads the few minutes on screen, not a whole day of 75 Hz samples). A gap between
+    stored blocks (the probe was off, the link was lost) is kept as a NaN sample so a chart does
+    not draw a line across it.
     """
     times: list[FloatArray] = []
     values: list[FloatArray] = []
     last_end: float | None = None
-    for t0, rate, n, blob in store.db.execute(
-        "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ? ORDER BY t0",
-        [session_id, parameter.value],
-    ):
+    sql = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ?"
+    args: list[Any] = [session_id, parameter.value]
+    if start is not None and end is not None:
+        # A block is at most minutes long (one write of the recorder): one that started an hour before the
+        # window cannot reach into it, so the index on t0 bounds the search.
+        sql += " AND t0 <= ? AND t0 >= ? AND t0 + n / rate_hz >= ?"
+        args += [end, start - 3600.0, start]
+    for t0, rate, n, blob in store.db.execute(sql + " ORDER BY t0", args):
         if not n or not rate:
             continue
         if last_end is not None and t0 - last_end > 3.0 / rate:

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QResizeEvent, QShortcut
@@ -488,7 +489,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             with Store(self.db_path, readonly=True) as store:
                 record = load(store, self.record.id if self.record is not None else self.requested_id)
                 arrays = review.trend_arrays(store, record.id)
-                pleth = review.waveform_arrays(store, record.id)
+                has_pleth = review.has_waveform(store, record.id)
         except SessionNotFound:
             raise
         except StoreError as exc:
@@ -504,7 +505,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._show_baseline(record)
         self._show_discharge(record)
         self._show_nibp(record)
-        self._show_chart(record, arrays, pleth)
+        self._show_chart(record, arrays, has_pleth)
         self.tabs.setCurrentIndex(max(keep_tab, 0))
 
     def _show_header(self, record: SessionRecord) -> None:
@@ -691,17 +692,27 @@ class ReviewWindow(DialogHost, QMainWindow):
         _fill(self.nibp_table, rows)
         self.tabs.setTabText(5, f"NIBP ({len(rows)})")
 
-    def _show_chart(self, record: SessionRecord, arrays: dict[Parameter, Any], pleth: tuple[Any, Any]) -> None:
+    def _show_chart(self, record: SessionRecord, arrays: dict[Parameter, Any], has_pleth: bool) -> None:
         chart_events = [self._chart_event(e) for e in record.events]
         ended = record.session.get("ended_at")
         last = max([float(a.t[-1]) for a in arrays.values() if len(a)], default=record.started_at)
         end = max(float(ended), record.started_at) if ended is not None else last
         self.chart.load_arrays(arrays, [e for e in chart_events if e is not None], end)
-        if pleth[0].size:
-            self.chart.show_pleth_track(*pleth)
+        if has_pleth:
+            self.chart.show_pleth_window(self._pleth_between)
         self._mark_alarms(record.alarms)
         self._make_cursor()
         self._show_span()
+
+    def _pleth_between(self, start: float, end: float) -> tuple[Any, Any]:
+        """The stored pleth samples from ``start`` to ``end`` (read when the chart zooms in on them)."""
+        assert self.record is not None
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                return review.waveform_arrays(store, self.record.id, start=start, end=end)
+        except StoreError as exc:
+            self.show_message(f"The pleth cannot be read: {exc}")
+            return np.empty(0), np.empty(0)
 
     @staticmethod
     def _chart_event(event: SessionEvent) -> SessionEvent | None:

@@ -17,7 +17,7 @@ Data keep flowing either way; the Live button returns to the whole session.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -282,6 +282,8 @@ class TrendChart(QWidget):
         self.marker_step = 0.08
         self._applying_range = False
         self.pleth_track: pg.PlotItem | None = None
+        self._pleth_loader: Callable[[float, float], tuple[np.ndarray, np.ndarray]] | None = None
+        self._pleth_loaded: tuple[float, float] = (math.inf, -math.inf)
         self.pleth_track_curve: pg.PlotDataItem | None = None
 
         layout = QVBoxLayout(self)
@@ -710,6 +712,17 @@ class TrendChart(QWidget):
         self.follow = FollowMode.WHOLE
         self.refresh(end if end is not None else max(last, default=self.session_start))
 
+    def show_pleth_window(self, loader: Callable[[float, float], tuple[np.ndarray, np.ndarray]]) -> None:
+        """Lay a stored waveform under the trends, read through ``loader(start, end)`` only for what is on screen.
+
+        A whole day of 75 Hz samples is never read at once: while more than a readable span is on
+        screen the track shows a hint, and when the view is zoomed in the samples of the view (and
+        a margin either side, for panning) are read.
+        """
+        self._pleth_loader = loader
+        self._pleth_loaded = (math.inf, -math.inf)
+        self.show_pleth_track(np.empty(0), np.empty(0))
+
     def show_pleth_track(self, t: np.ndarray, v: np.ndarray) -> None:
         """Lay a stored waveform under the trends on the same time axis (review of a whole session)."""
         if self.pleth_track is None:
@@ -754,11 +767,36 @@ class TrendChart(QWidget):
             return
         (left, right), (_low, high) = self.pleth_track.getViewBox().viewRange()
         readable = right - left <= PLETH_READABLE_S
+        if self._pleth_loader is not None:
+            self._load_pleth_window(left, right, readable)
+            (left, right), (_low, high) = self.pleth_track.getViewBox().viewRange()
         # Minutes of pulses squeezed into a few pixels are a solid band that says nothing and hides
         # nothing worth seeing: the waveform is drawn only where its shape can be read.
         self.pleth_track_curve.setVisible(readable)
         self._pleth_hint.setText("" if readable else "pleth recorded · zoom in to under 2 minutes to see the waveform")
         self._pleth_hint.setPos(left, high)
+
+    def _load_pleth_window(self, left: float, right: float, readable: bool) -> None:
+        assert self._pleth_loader is not None and self.pleth_track_curve is not None
+        loaded_from, loaded_to = self._pleth_loaded
+        if not readable:
+            if loaded_from <= loaded_to:  # let go of the samples: nothing of them can be read now
+                self._pleth_loaded = (math.inf, -math.inf)
+                self.pleth_track_curve.setData([], [])
+            return
+        if loaded_from <= left and right <= loaded_to:
+            return
+        start, end = left - PLETH_READABLE_S, right + PLETH_READABLE_S
+        t, v = self._pleth_loader(start, end)
+        keep = (t >= start) & (t <= end)
+        t, v = t[keep], v[keep]
+        self._pleth_loaded = (start, end)
+        self.pleth_track_curve.setData(t, v)
+        finite = v[np.isfinite(v)]
+        if finite.size and self.pleth_track is not None:
+            low, high = float(finite.min()), float(finite.max())
+            pad = 0.05 * (high - low or 1.0)
+            self.pleth_track.setYRange(low - pad, high + pad, padding=0)
 
     # -- drawing ------------------------------------------------------------------------------
 

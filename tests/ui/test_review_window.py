@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QApplication
 from pypdf import PdfReader
 
 from monitor import review
@@ -72,12 +73,27 @@ def test_the_whole_session_is_on_the_chart_with_the_stored_pleth(window: ReviewW
     assert np.array_equal(hr_curve.yData, [r.value if r.reliable else np.nan for r in stored_hr], equal_nan=True)
     with Store(db[0], readonly=True) as store:
         times, values = store.waveform(db[1])
+    assert len(values) > 60 * 60 * 50
     assert window.chart.pleth_track is not None
+    # The whole session: no waveform is read (it could not be seen), only a hint to zoom in.
+    assert window.chart.pleth_track_curve.xData is None or len(window.chart.pleth_track_curve.xData) == 0
+    assert "zoom in" in window.chart._pleth_hint.textItem.toPlainText()
+    # Zoomed in on one minute: exactly the stored samples of that minute (and a margin) are read and drawn.
+    middle = times[len(times) // 2]
+    window.chart.show_range(middle, middle + 60)
+    QApplication.processEvents()
     pleth_t, pleth_v = window.chart.pleth_track_curve.xData, window.chart.pleth_track_curve.yData
+    stored_t, stored_v = np.asarray(times), np.asarray(values)
+    inside = (stored_t >= middle) & (stored_t <= middle + 60)
     finite = np.isfinite(pleth_v)
-    assert finite.sum() == len(values) > 60 * 60 * 50
-    assert np.allclose(pleth_v[finite], values)
-    assert np.allclose(pleth_t[finite], times)
+    drawn = (pleth_t >= middle) & (pleth_t <= middle + 60) & finite
+    assert drawn.sum() == inside.sum() > 50 * 60
+    assert np.allclose(pleth_v[drawn], stored_v[inside])
+    assert pleth_t[finite].min() >= middle - 120 - 1 and pleth_t[finite].max() <= middle + 180 + 1
+    window.show_whole_session()
+    QApplication.processEvents()
+    released = window.chart.pleth_track_curve.xData
+    assert released is None or len(released) == 0  # let go again
     assert window.chart.live_button.text() == "Whole session"
     assert not window.chart.live_button.isEnabled()
 

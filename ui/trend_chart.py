@@ -244,6 +244,15 @@ def _history_end(times: np.ndarray) -> float:
     return math.floor(float(times[-1]) / HISTORY_STEP_S) * HISTORY_STEP_S - HISTORY_STEP_S
 
 
+def _static(item: Any) -> None:
+    """Paint a still item (limit, marker, band, label) once into a pixmap kept until the view moves.
+
+    A whole-window repaint (a window uncovered, a dialog closed) then copies these instead of
+    drawing each line, dash and text again; the view moves at most once a minute.
+    """
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 def _pen(colour: str, width: float = 2.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> object:
     return pg.mkPen(colour, width=width, style=style)
 
@@ -510,6 +519,9 @@ class TrendChart(QWidget):
                     )
                     label.setColor(theme.TEXT)
                     label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
+                _static(region)
+                for edge in region.lines:
+                    _static(edge)
                 plot.addItem(region, ignoreBounds=True)
                 regions.append(region)
             self._span_items.append((span, regions))
@@ -532,6 +544,7 @@ class TrendChart(QWidget):
             colour = theme.ALARM_COLOURS[limit.priority]
             line = pg.InfiniteLine(pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine))
             line.setZValue(-5)
+            _static(line)
             plot.addItem(line, ignoreBounds=True)
             self._limit_items.append((plot, line))
         self._limit_layout_keys = {}
@@ -579,6 +592,7 @@ class TrendChart(QWidget):
         label.setFont(_font(LABEL_FONT_PX, bold=True))
         label.textItem.document().setDocumentMargin(1)  # its height is then the text's: LIMIT_LABEL_PX
         label.setZValue(-3)
+        _static(label)
         plot.addItem(label, ignoreBounds=True)
         self.limit_labels.append(LimitLabel(key, value, above, tuple(lim.label for lim in ordered), label, room))
         self._place_limit_label(plot, label, value)
@@ -608,6 +622,7 @@ class TrendChart(QWidget):
             for plot in self.plots.values():
                 line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
                 line.setZValue(-4)
+                _static(line)
                 plot.addItem(line, ignoreBounds=True)
                 self._marker_items.append((plot, line))
             self._markers.append((event.t, text, colour))
@@ -637,6 +652,7 @@ class TrendChart(QWidget):
             label.setZValue(-3)
             fraction = 0.62 - self.marker_step * (index % 3)
             label.setPos(t, bottom + fraction * (top - bottom))
+            _static(label)
             plot.addItem(label, ignoreBounds=True)
             self._marker_labels.append(label)
 

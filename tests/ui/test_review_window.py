@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QApplication
 from pypdf import PdfReader
+from PySide6.QtWidgets import QApplication
 
 from monitor import review
 from monitor.exports.data import load

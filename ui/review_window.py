@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 from monitor import review
 from monitor.alarms.model import Priority
 from monitor.exports import SUFFIXES, ExportError, export_file
-from monitor.exports.data import ExportOptions, SessionRecord, load
+from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.readings import Parameter
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, Store, StoredAlarm, StoreError
@@ -295,6 +295,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._event_rows: list[SessionEvent] = []
         self._export_threads: list[threading.Thread] = []
         self._ranges: Any = None
+        self._arrays: dict[Parameter, Any] = {}
         #: Asks where to save an export (format, suggested name) -> path, or None when cancelled.
         self.choose_export_path: Callable[[str, str], str | None] = self._ask_export_path
 
@@ -487,8 +488,11 @@ class ReviewWindow(DialogHost, QMainWindow):
         keep_tab = self.tabs.currentIndex()
         try:
             with Store(self.db_path, readonly=True) as store:
-                record = load(store, self.record.id if self.record is not None else self.requested_id)
-                arrays = review.trend_arrays(store, record.id)
+                # Events, alarms and cuff values as objects; every trend as arrays (a day-long session opens
+                # in about a second: no Python object per reading).
+                record, arrays = review.load_for_review(
+                    store, self.record.id if self.record is not None else self.requested_id
+                )
                 has_pleth = review.has_waveform(store, record.id)
         except SessionNotFound:
             raise
@@ -498,6 +502,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             self.show_message(f"The session cannot be read again: {exc}")
             return
         self.record = record
+        self._arrays = arrays
         self._show_header(record)
         self._show_alarms(record.alarms)
         self._show_events(record.events)
@@ -519,7 +524,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.patient_label.setText(" · ".join(who) or "Patient not entered")
         self.setWindowTitle(f"Review — {patient.get('mrn') or 'no MRN'} — {clock(record.started_at, date=True)}")
         ended = s.get("ended_at")
-        last_data = max((r.t for r in record.readings[-1:]), default=record.started_at)
+        last_data = review.last_data_from_arrays(record, self._arrays) or record.started_at
         length = (float(ended) if ended is not None else last_data) - record.started_at
         phases = json.loads(s.get("phases_reached") or "[]")
         nurses = sorted({e.user for e in record.events if e.user} | ({s["nurse"]} if s.get("nurse") else set()))
@@ -607,7 +612,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _show_statistics(self, record: SessionRecord) -> None:
         rows = []
         previous: Phase | None = None
-        for s in review.phase_statistics(record):
+        for s in review.phase_statistics_from_arrays(record, self._arrays):
             if s.parameter is Parameter.PR and s.count == 0 and previous is s.phase:
                 continue  # no pulse rate recorded (an ECG gave the heart rate): an empty row says nothing
             first = s.phase is not previous
@@ -621,8 +626,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         _fill(self.stats_table, rows)
 
     def _show_baseline(self, record: SessionRecord) -> None:
-        comparisons = review.baseline_vs_end_of_recovery(record)
-        returns = {r.parameter: r for r in review.return_to_baseline(record)}
+        comparisons = review.baseline_vs_end_of_recovery_from_arrays(record, self._arrays)
+        returns = {r.parameter: r for r in review.return_to_baseline_from_arrays(record, self._arrays)}
         rows = []
         for c in comparisons:
             back = returns.get(c.parameter)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -118,6 +119,8 @@ QCheckBox::indicator:checked { background: #4cb8ff; border-color: #4cb8ff; }
 CURSOR_COLOUR = "#ffffff"
 #: A selection shows at least this many seconds around it.
 MIN_FOCUS_S = 600.0
+#: An export running longer than this shows a progress indicator.
+PROGRESS_AFTER_MS = 1000
 
 STATUS_BADGE = {
     "complete": ("COMPLETE · read-only — later notes are addenda", "#333f4a"),
@@ -355,6 +358,14 @@ class ReviewWindow(DialogHost, QMainWindow):
         if on_sessions is not None:
             self.sessions_button.clicked.connect(on_sessions)
         self._export_done.connect(self._export_settled)
+        self.export_progress = QProgressBar(central)
+        self.export_progress.setRange(0, 0)  # busy: an export's length is not known ahead
+        self.export_progress.setTextVisible(True)
+        self.export_progress.setFixedSize(320, 26)
+        self.export_progress.setVisible(False)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.timeout.connect(self._show_progress)
         shortcuts: list[tuple[str, Callable[[], object]]] = [
             ("Home", self.show_whole_session),
             ("Ctrl+N", self.add_addendum),
@@ -946,6 +957,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         db_path = self.db_path
         for button in self.export_buttons.values():
             button.setEnabled(False)
+        # An export still running after a second shows that it is working (floating: nothing moves).
+        self.export_progress.setFormat(f"Exporting {fmt.upper()}…")
+        self._progress_timer.start(PROGRESS_AFTER_MS)
 
         def work() -> None:
             error = ""
@@ -965,7 +979,16 @@ class ReviewWindow(DialogHost, QMainWindow):
         thread.start()
         return thread
 
+    def _show_progress(self) -> None:
+        central = self.centralWidget()
+        top = self.tabs.mapTo(central, self.tabs.rect().topLeft()).y()
+        self.export_progress.move(central.width() - self.export_progress.width() - 20, max(0, top - 34))
+        self.export_progress.setVisible(True)
+        self.export_progress.raise_()
+
     def _export_settled(self, fmt: str, path: str, error: str) -> None:
+        self._progress_timer.stop()
+        self.export_progress.setVisible(False)
         for button in self.export_buttons.values():
             button.setEnabled(True)
         if error:

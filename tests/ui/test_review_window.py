@@ -338,3 +338,28 @@ def test_a_message_moves_nothing_and_a_typed_n_opens_nothing(qtbot: Any, window:
     qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert window.dialog is not None  # Ctrl+N opens the addendum
     window.dialog.reject()
+
+
+def test_an_export_over_a_second_shows_progress_without_moving_anything(
+    qtbot: Any, window: ReviewWindow, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import time as clock
+
+    import ui.review_window as module
+
+    def slow_export(store: Any, session_id: str, fmt: str, path: Any, options: Any, via: str | None = None) -> None:
+        clock.sleep(1.6)
+        Path(path).write_text("done", encoding="utf-8")
+
+    monkeypatch.setattr(module, "export_file", slow_export)
+    window.choose_export_path = lambda fmt, suggested: str(tmp_path / "slow.hl7")
+    before = window.pdf_button.mapTo(window, window.pdf_button.rect().topLeft())
+    with qtbot.waitSignal(window.export_finished, timeout=10_000):
+        window.export("hl7")
+        assert not window.export_progress.isVisible()  # not for a short export
+        qtbot.waitUntil(window.export_progress.isVisible, timeout=5_000)
+        assert "HL7" in window.export_progress.format()
+        assert window.rect().contains(window.export_progress.geometry())
+        assert window.pdf_button.mapTo(window, window.pdf_button.rect().topLeft()) == before
+    assert not window.export_progress.isVisible()
+    assert (tmp_path / "slow.hl7").read_text(encoding="utf-8") == "done"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -68,7 +69,7 @@ class DischargeDialog(QDialog):
             ref = QLabel("No baseline was taken: blood pressure items cannot score.")
         ref.setObjectName("dim")
         layout.addWidget(ref)
-        columns = QHBoxLayout()
+        columns = QVBoxLayout()  # one above the other: the form fits a 1280-pixel-wide screen
         self.aldrete_box = self._score_box("Modified Aldrete (discharge at 9 or more)", ALDRETE_ENTRIES)
         self.on_oxygen = QCheckBox("On supplemental oxygen")
         self.on_oxygen.toggled.connect(self.update_result)
@@ -105,8 +106,20 @@ class DischargeDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.update_result()
-        # A fixed size: nothing moves under the pointer while the scores and values change.
-        self.setFixedSize(max(self.sizeHint().width(), 1000), self.sizeHint().height())
+        self._sized = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Fix the size at the first showing, once the style sheet has set the fonts: nothing moves under the
+        pointer afterwards while the scores and values change."""
+        if not self._sized:
+            self._sized = True
+            self.ensurePolished()
+            for child in self.findChildren(QWidget):
+                child.ensurePolished()
+            self.layout().activate()
+            hint = self.sizeHint()
+            self.setFixedSize(hint.width(), hint.height())
+        super().showEvent(event)
 
     def set_readings(self, readings: Sequence[Reading]) -> None:
         """Judge the monitor's items on the newest values (the window passes each update)."""

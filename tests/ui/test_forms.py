@@ -60,6 +60,20 @@ def test_the_discharge_form_keeps_its_size_and_judges_the_newest_values(qtbot: A
     assert dialog.result() == DischargeDialog.DialogCode.Rejected
 
 
+def test_the_styled_discharge_form_fits_a_small_screen_with_every_choice_readable(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QAbstractButton
+
+    dialog = DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE)
+    qtbot.addWidget(dialog)
+    dialog.setStyleSheet(theme.STYLE_SHEET)  # as the window opens it: the style comes after construction
+    dialog.show()
+    QApplication.processEvents()
+    assert dialog.width() <= 1240 and dialog.height() <= 680  # inside 1280x720 with a window frame
+    for button in dialog.findChildren(QAbstractButton):
+        if button.isVisible() and button.text():
+            assert button.sizeHint().width() <= button.width(), f"{button.text()!r} is cut"
+
+
 def test_unticked_boxes_and_radio_buttons_show_their_indicator(qtbot: Any) -> None:
     dialog = _styled(DischargeDialog(None, [], None))
     qtbot.addWidget(dialog)

@@ -382,7 +382,7 @@ class AlarmLogDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Alarm log")
-        self.resize(1200, 520)
+        theme.fit_to_screen(self, 1200, 520)
         layout = QVBoxLayout(self)
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])

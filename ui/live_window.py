@@ -251,7 +251,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.browser: QWidget | None = None
 
         self.setWindowTitle("Infusion Monitor")
-        self.resize(1600, 900)
+        theme.fit_to_screen(self, 1600, 900)
         self.setStyleSheet(theme.STYLE_SHEET)
         central = QWidget()
         root = QVBoxLayout(central)

@@ -304,7 +304,7 @@ class ReviewWindow(DialogHost, QMainWindow):
 
         self.setWindowTitle("Infusion Monitor — review")
         self.setStyleSheet(theme.STYLE_SHEET + CHECKBOX_STYLE)
-        self.resize(1500, 860)  # fits a 1600x900 screen with its panel; smaller screens shrink it further
+        theme.fit_to_screen(self, 1500, 860)  # a 1600x900 screen with its panel; smaller ones shrink it
         central = QWidget()
         root = QVBoxLayout(central)
         root.setContentsMargins(8, 6, 8, 6)

@@ -206,7 +206,7 @@ class SessionBrowser(QWidget):
         self.messages: list[str] = []
         self.setWindowTitle("Infusion Monitor — sessions")
         self.setStyleSheet(theme.STYLE_SHEET)
-        self.resize(1250, 640)
+        theme.fit_to_screen(self, 1250, 640)
 
         root = QVBoxLayout(self)
         filters = QHBoxLayout()

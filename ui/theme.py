@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
 from monitor.alarms.model import Priority
@@ -63,6 +64,9 @@ PHASE_COLOURS: Final[dict[str, str]] = {
     "complete": "#333333",
 }
 
+#: Height a window manager's title bar and frame take from a screen.
+WINDOW_FRAME_PX: Final = 40
+
 # Pixel sizes (a style sheet's font-size wins over QFont, so sizes are given in px everywhere).
 NUMERIC_PX: Final = 104
 NIBP_PX: Final = 80
@@ -99,6 +103,19 @@ QLabel {{ background: transparent; }}
 QLabel#dim {{ color: {TEXT_DIM}; }}
 QToolTip {{ background: #222; color: #eee; border: 1px solid #555; }}
 """
+
+
+def fit_to_screen(widget: QWidget, width: int, height: int) -> None:
+    """Give a window its preferred size, or the screen's free area when that is smaller (1280x720 screens).
+
+    Room is left for the window's title bar; the layouts then shrink what they hold to fit.
+    """
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        widget.resize(width, height)
+        return
+    free = screen.availableGeometry()
+    widget.resize(min(width, free.width()), min(height, max(free.height() - WINDOW_FRAME_PX, 200)))
 
 
 def restyle(widget: QWidget, sheet: str) -> None:

@@ -202,3 +202,13 @@ def test_review_window_fits_every_screen(qtbot: Any, db_path: Path, size: tuple[
     _check_buttons_readable(window)
     assert _visible_labels(window)
     window.close()
+
+
+def test_windows_open_no_larger_than_the_screen(qtbot: Any, live_window: Any) -> None:
+    from ui.theme import WINDOW_FRAME_PX
+
+    free = live_window.screen().availableGeometry()
+    for window in (live_window,):
+        # The preferred size, or the screen's free area when smaller (never below what the layout needs).
+        assert window.width() <= max(min(1600, free.width()), window.minimumSizeHint().width())
+        assert window.height() <= max(min(900, free.height() - WINDOW_FRAME_PX), window.minimumSizeHint().height())

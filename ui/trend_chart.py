@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, Q
 
 from monitor.alarms.model import Priority
 from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Parameter, Reading
+from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent
 from ui import theme
 from ui.trend_buffer import RingBuffer, TrendBuffer
@@ -388,6 +388,11 @@ class TrendChart(QWidget):
             self.questionable_marks[parameter] = nibp.plot(
                 pen=None, symbol="x", symbolSize=10, symbolBrush=theme.QUESTIONABLE, symbolPen=theme.QUESTIONABLE
             )
+        # Cuff values change every few minutes: their lines and symbols are drawn once and copied at a repaint.
+        for item in (self.cuff_lines, *(self.curves[p] for p in NIBP_PARAMETERS),
+                     *(self.questionable_marks[p] for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA))):
+            _static(item.curve)
+            _static(item.scatter)
 
         self.pleth_widget = pg.PlotWidget()
         self.pleth_widget.setBackground(theme.BACKGROUND)

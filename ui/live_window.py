@@ -1032,7 +1032,8 @@ class LiveWindow(DialogHost, QMainWindow):
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
         self.nibp_button.setEnabled(running and status.can_start_nibp)
         self.header.patient_button.setEnabled(running and phase is not Phase.COMPLETE)
-        self._highlight_next_step(readiness.next_step(phase, status.step_check))
+        over = readiness.infusion_done(status.infusion_elapsed_s, status.infusion_plan_min, status.infusion_stopped)
+        self._highlight_next_step(readiness.next_step(phase, status.step_check, infusion_over=over))
 
     def _highlight_next_step(self, name: str | None) -> None:
         """The button of the step that normally comes next is the one drawn as primary."""

@@ -66,6 +66,9 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
     assert w.last_status.baseline is not None
     assert "INFUSION" in w.header.phase.text()
+    # Early in the infusion nothing is drawn as the next step (recovery comes after the planned minutes).
+    assert w.last_status.infusion_elapsed_s < w.last_status.infusion_plan_min * 60
+    assert all(b.objectName() != "primary" for b in w.phase_buttons.values())
 
     _focus(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_P)  # pause

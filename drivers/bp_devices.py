@@ -9,8 +9,9 @@ Settings (``--set KEY=VALUE``):
 * philips-intellivue: ``nbp_every`` (seconds between the monitor's own cuff measurements, 300),
   ``cuff_s`` (how long a measurement takes, 35), ``demo=on`` (mark every value as demo data),
   ``linked=on`` (split poll replies into linked parts), ``time_stamps=off`` (no NBP time stamp).
-* ge-dinamap: ``cuff_s`` (35), ``spo2_command`` (the code the emulated model answers with SpO2;
-  none by default, as on a DINAMAP without the SpO2 module).
+* ge-dinamap: ``cuff_s`` (35), ``model`` (``pro`` answers RC, ``v100`` answers RA; pro),
+  ``spo2`` (on: the monitor has an SpO2 module), ``held_s`` (the monitor still holds the previous
+  patient's result from that many seconds before the session; none by default).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from drivers.base import PortSettings
+from drivers.dinamap import MODEL_PRO, MODELS
 from drivers.dinamap import SOURCE_NAME as DINAMAP_NAME
 from drivers.dinamap_emulator import DinamapMonitor
 from drivers.emulator import EmulatedDevice, Frame, register_device
 from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
 from drivers.intellivue.emulator import IntelliVueMonitor
-from drivers.patient_feed import PatientFeed
+from drivers.patient_feed import CuffResult, PatientFeed
 from drivers.settings import check_known, seconds
 from drivers.simulation import CUFF_DURATION_S, SimulatedPatient
 
@@ -99,12 +101,19 @@ class DinamapDevice(EmulatedDevice):
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)
         s = self.settings
-        check_known(s, {"cuff_s", "spo2_command"}, self.protocol)
+        check_known(s, {"cuff_s", "model", "spo2", "held_s"}, self.protocol)
         self.feed = PatientFeed(
             patient=patient, cuff_duration_s=_seconds(s, "cuff_s", CUFF_DURATION_S), source=self.protocol
         )
-        spo2 = s.get("spo2_command")
-        self.monitor = DinamapMonitor(self.feed, spo2_command=spo2.strip() if spo2 else None)
+        model = s.get("model", MODEL_PRO).strip().lower()
+        if model not in MODELS:
+            raise ValueError(f"setting model='{model}' must be one of {', '.join(MODELS)}")
+        held_s = s.get("held_s")
+        held = None
+        if held_s is not None:
+            # The previous patient's last result: plausible numbers the new session must not take.
+            held = CuffResult(patient.start - _seconds(s, "held_s", 0.0), 142.0, 91.0, 108.0, number=0)
+        self.monitor = DinamapMonitor(self.feed, model=model, spo2=_switch(s, "spo2", True), held=held)
 
     def frames_until(self, t: float) -> list[Frame]:
         """Nothing unsolicited: the monitor only answers the host."""

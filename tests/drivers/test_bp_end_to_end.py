@@ -126,13 +126,13 @@ def test_intellivue_demo_mode_is_flagged_end_to_end(store: Store, null_modem: Nu
 
 
 def test_dinamap_through_a_pty_pair_on_schedule_and_on_request(store: Store, null_modem: NullModem) -> None:
-    device = make_device("ge-dinamap", seed=9, settings={"cuff_s": "1", "spo2_command": "RB"})
+    device = make_device("ge-dinamap", seed=9, settings={"cuff_s": "1", "model": "v100", "held_s": "2400"})
     assert isinstance(device, DinamapDevice)
     with RunningEmulator(device, null_modem):
         source = DinamapDriver().open(
             OpenOptions(
                 port=str(null_modem.host_link),
-                settings={"poll_interval": "0.3", "reply_checksum": "on", "spo2_command": "RB"},
+                settings={"poll_interval": "0.3", "reply_checksum": "on", "model": "v100"},
             )
         )
         assert source.can_start_nibp is True

@@ -19,6 +19,8 @@ class Parameter(StrEnum):
     NIBP_DIA = "nibp_dia"
     NIBP_MEAN = "nibp_mean"
     PLETH = "pleth"
+    RR = "rr"
+    ETCO2 = "etco2"
 
 
 UNITS: Final[dict[Parameter, str]] = {
@@ -29,6 +31,8 @@ UNITS: Final[dict[Parameter, str]] = {
     Parameter.NIBP_DIA: "mm[Hg]",
     Parameter.NIBP_MEAN: "mm[Hg]",
     Parameter.PLETH: "1",
+    Parameter.RR: "/min",
+    Parameter.ETCO2: "mm[Hg]",
 }
 
 NIBP_PARAMETERS: Final = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
@@ -43,6 +47,8 @@ PLAUSIBLE_RANGE: Final[dict[Parameter, tuple[float, float]]] = {
     Parameter.NIBP_DIA: (0.0, 300.0),
     Parameter.NIBP_MEAN: (0.0, 320.0),
     Parameter.PLETH: (-1e6, 1e6),
+    Parameter.RR: (0.0, 150.0),
+    Parameter.ETCO2: (0.0, 150.0),
 }
 
 

@@ -59,6 +59,8 @@ PROBE_OF: Final[dict[Parameter, str]] = {
     Parameter.NIBP_SYS: "nibp",
     Parameter.NIBP_DIA: "nibp",
     Parameter.NIBP_MEAN: "nibp",
+    Parameter.RR: "resp",
+    Parameter.ETCO2: "co2",
 }
 #: Continuous data whose silence is a "no data" alarm.
 DATA_GROUP_OF: Final[dict[Parameter, str]] = {
@@ -66,7 +68,9 @@ DATA_GROUP_OF: Final[dict[Parameter, str]] = {
     Parameter.HR: "heart_rate",
     Parameter.PR: "heart_rate",
 }
-PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff"}
+PROBE_LABELS: Final = {
+    "spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff", "resp": "Respiration", "co2": "CO2 sensor"
+}
 LOST_DATA_CONDITIONS: Final = frozenset({"sensor_off", "no_pulse", "no_data", "link_lost"})
 
 

@@ -44,6 +44,8 @@ RULE_PARAMETER_OF: Final[dict[Parameter, str]] = {
     Parameter.NIBP_SYS: "nibp_sys",
     Parameter.NIBP_DIA: "nibp_dia",
     Parameter.NIBP_MEAN: "nibp_mean",
+    Parameter.RR: "rr",
+    Parameter.ETCO2: "etco2",
 }
 
 CONFIRM_NIBP: Final = "repeat NIBP to confirm"

@@ -32,7 +32,9 @@ What the driver makes of them:
 * Only status 1 carries a value. A NIBP result is stamped with its measurement time, receive time
   minus the counter; a result measured before the driver's first poll (a reading held from the
   previous patient) is never stored. One determination is stored once: a result is new when its
-  measurement time moved by more than :data:`SAME_DETERMINATION_S` or its values changed.
+  values changed, it was measured after a busy status was seen (allowing the counter's whole
+  seconds), or its measurement time moved by more than :data:`SAME_DETERMINATION_S` (a busy
+  status missed between polls).
 * A failed determination (status 3-9) is stored once, as missing values flagged
   ``measurement_failed``, when a busy status was seen since the last failure or its time moved.
 * SpO2 with status other than 1 is stored missing with the reason (standby: ``unavailable``,
@@ -101,6 +103,9 @@ RATE_FROM_NIBP: Final = "3"
 #: 1 s resolution and a reply delayed up to the time-out, while a new determination takes tens of
 #: seconds of cuff inflation and deflation, so two cannot finish this close together.
 SAME_DETERMINATION_S: Final = 10.0
+#: A result measured no earlier than this before a busy status was read belongs to a determination
+#: that ran after it (the counter is in whole seconds; replies take a moment).
+AFTER_BUSY_SLACK_S: Final = 1.5
 
 MAX_REPLY_CHARS: Final = 80
 NIBP_REPLY_MIN: Final = 19
@@ -305,6 +310,7 @@ class DinamapDecoder(Decoder):
         self._last_result: tuple[float, tuple[int | None, int | None, int | None]] | None = None
         self._last_failure_at: float | None = None
         self._busy_since_failure = False
+        self._busy_at: float | None = None
         #: Commands that got no reply within ``reply_timeout``.
         self.timeouts = 0
         self.commands_sent = 0
@@ -440,15 +446,24 @@ class DinamapDecoder(Decoder):
         measured = None if status.age_s is None else at - status.age_s
         if status.status == NIBP_BUSY:
             self._busy_since_failure = True
+            if self._busy_at is None:
+                self._busy_at = at
             return []
         if status.status == NIBP_VALID:
             if not status.valid or measured is None:
                 return []  # 9999: no recent determination
             values = (status.sys, status.dia, status.mean)
             last = self._last_result
-            if last is not None and abs(measured - last[0]) <= SAME_DETERMINATION_S and values == last[1]:
+            after_busy = self._busy_at is not None and measured >= self._busy_at - AFTER_BUSY_SLACK_S
+            if (
+                last is not None
+                and values == last[1]
+                and not after_busy
+                and abs(measured - last[0]) <= SAME_DETERMINATION_S
+            ):
                 return []
             self._last_result = (measured, values)
+            self._busy_at = None
             if measured < start:
                 self.held_results += 1
                 log.info("DINAMAP: result measured %d s ago, before this session began; not stored", status.age_s)
@@ -468,6 +483,7 @@ class DinamapDecoder(Decoder):
         if not (self._busy_since_failure or moved):
             return []
         self._busy_since_failure = False
+        self._busy_at = None
         when = measured if moved and measured is not None else at
         self._last_failure_at = when
         failed = frozenset({Flag.MEASUREMENT_FAILED})

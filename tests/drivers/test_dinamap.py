@@ -163,6 +163,25 @@ def test_monitor_run_determination_identical_to_the_previous_one_is_stored() -> 
     assert {r.t for r in again} == {T0 + 300.2 - 2}
 
 
+def test_a_determination_after_a_busy_status_is_new_even_seconds_later() -> None:
+    decoder = v100(spo2="off")
+    assert exchange(decoder, T0, b" NA!2\r", b" NA0109999000000000\r") == []  # busy
+    decoder.outgoing(T0 + 0.2)
+    decoder.feed(b" RA2070\r", T0 + 0.3)
+    assert len(exchange(decoder, T0 + 2, b" NA!2\r", b" NA1100001120080093\r")) == 3
+    decoder.outgoing(T0 + 2.2)
+    decoder.feed(b" RA2070\r", T0 + 2.3)
+    # A short determination started at once (a fast emulated cuff), same numbers, 5 s later.
+    assert exchange(decoder, T0 + 4, b" NA!2\r", b" NA0100003120080093\r") == []  # busy
+    decoder.outgoing(T0 + 4.2)
+    decoder.feed(b" RA2070\r", T0 + 4.3)
+    again = exchange(decoder, T0 + 6, b" NA!2\r", b" NA1100000120080093\r")
+    assert [r.t for r in again] == [T0 + 6.2] * 3
+    decoder.outgoing(T0 + 6.2)
+    decoder.feed(b" RA2070\r", T0 + 6.3)
+    assert exchange(decoder, T0 + 8, b" NA!2\r", b" NA1100002120080093\r") == []  # read again: same
+
+
 @pytest.mark.parametrize("status", [3, 4, 5, 6, 7, 8, 9])
 def test_a_failed_determination_is_recorded_once(status: int) -> None:
     decoder = v100(spo2="off")

@@ -290,6 +290,15 @@ def test_as_the_public_host_reads_them() -> None:
     count = struct.unpack_from(">H", mds, 34)[0]
     assert count == 3  # system type, TIME_ABS, TIME_REL
     clock = msg.parse_mds_attributes(msg.parse_event_report(msg.parse_user_data(mds).body).info)  # type: ignore[union-attr]
+    # A linked reply part: two more bytes (state, count) before the invoke id, so the action type
+    # sits at 22 and the poll info list at 48, where VSCaptureMP reads them.
+    linked = IntelliVueMonitor(PatientFeed(seed=3, start=T0), clock_origin=T0 - 100.0, linked_replies=True)
+    linked.receive(vec("assoc_request_frame_0") + vec("mds_create_event_result_frame_2"), T0)
+    answer = linked.receive(vec("ext_poll_request_frame_0001_1"), T0)
+    parts = [split_header(check_fcs(f) or b"") for f in Deframer().feed(answer)]
+    assert [p[4:6] for p in parts] == [b"\x00\x05", b"\x00\x05"]  # RORLS
+    assert [p[8] for p in parts] == [msg.RORLS_FIRST, msg.RORLS_LAST]
+    assert all(p[22:24] == bytes.fromhex("F13B") and p[48:50] == bytes.fromhex("0001") for p in parts)
     assert clock.abs_naive == pytest.approx(T0 + 3600, abs=0.01)  # the monitor's local clock
     assert clock.rel == monitor.ticks(T0)
 

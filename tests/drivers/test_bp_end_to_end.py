@@ -134,6 +134,7 @@ def test_intellivue_reassociates_after_the_link_was_cut(store: Store, null_modem
         recorder = Recorder.new_session(store, source, driver="philips-intellivue", port=None, plan=SessionPlan())
         start = time.monotonic()
         restored: list[float] = []
+        answered_at_restore: list[int] = []
 
         def cable(_: Recorder) -> bool:
             elapsed = time.monotonic() - start
@@ -142,7 +143,10 @@ def test_intellivue_reassociates_after_the_link_was_cut(store: Store, null_modem
             elif cut.is_set():
                 cut.clear()
                 restored.append(time.time())
-            return elapsed > 9.0
+                answered_at_restore.append(device.monitor.counters.polls_answered)
+            # Done once a few polls were answered after the cable came back (bounded for a busy machine).
+            polls = device.monitor.counters.polls_answered
+            return (bool(answered_at_restore) and polls >= answered_at_restore[0] + 3) or elapsed > 20.0
 
         recorder.run(until=cable)
     monitor = device.monitor

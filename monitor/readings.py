@@ -19,6 +19,7 @@ class Parameter(StrEnum):
     NIBP_DIA = "nibp_dia"
     NIBP_MEAN = "nibp_mean"
     PLETH = "pleth"
+    #: Ventilation, recorded only where the device measures it (capnography, impedance respiration).
     RR = "rr"
     ETCO2 = "etco2"
 
@@ -37,6 +38,10 @@ UNITS: Final[dict[Parameter, str]] = {
 
 NIBP_PARAMETERS: Final = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 NUMERIC_PARAMETERS: Final = (Parameter.HR, Parameter.PR, Parameter.SPO2, *NIBP_PARAMETERS)
+#: Optional parameters: a session has them only when its device measures them.
+VENTILATION_PARAMETERS: Final = (Parameter.RR, Parameter.ETCO2)
+#: Every numeric parameter a session may record (the core ones, then the optional ones).
+ALL_NUMERIC_PARAMETERS: Final = (*NUMERIC_PARAMETERS, *VENTILATION_PARAMETERS)
 
 # Physiologically possible ranges; anything outside is a decoding error, never a value.
 PLAUSIBLE_RANGE: Final[dict[Parameter, tuple[float, float]]] = {

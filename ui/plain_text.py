@@ -7,6 +7,9 @@ once the window is built; labels made later use :func:`plain_label`.
 
 from __future__ import annotations
 
+import html
+
+from PySide6 import QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -28,3 +31,10 @@ def make_plain(root: QWidget, *, keep_rich: tuple[QLabel, ...] = ()) -> int:
         label.setTextFormat(Qt.TextFormat.PlainText)
         count += 1
     return count
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip that shows ``text`` literally (Qt renders any tooltip that looks like HTML)."""
+    if not QtGui.Qt.mightBeRichText(text) and "&" not in text:
+        return text
+    return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>"

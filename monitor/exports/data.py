@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
@@ -126,11 +126,14 @@ def load(
     *,
     deidentify: bool = False,
     options: ExportOptions | None = None,
+    readings_of: Iterable[Parameter] | None = None,
     verify: bool = True,
 ) -> SessionRecord:
     """Read a whole session from the store, de-identified and time-shifted as the options say.
 
-    ``verify=False`` leaves ``verification`` empty (a window checks the record after it has painted)."""
+    ``readings_of`` limits the readings to those parameters (a review reads the rest as arrays);
+    ``verify=False`` leaves ``verification`` empty (a window checks the record after it has painted).
+    """
     options = options or ExportOptions(deidentify=deidentify)
     if deidentify and not options.deidentify:
         options = replace(options, deidentify=True)
@@ -139,7 +142,7 @@ def load(
     record = SessionRecord(
         session=row,
         patient=store.patient_row(row.get("patient_id")),
-        readings=tuple(store.readings(row["id"])),
+        readings=tuple(store.readings(row["id"], parameters=readings_of)),
         events=tuple(store.events(row["id"])),
         alarms=tuple(store.alarms(row["id"])),
         options=options,

@@ -31,6 +31,13 @@ WAIT_MS = 20_000
 
 def _shows_literally(label: QLabel) -> bool:
     """Plain text, and as wide as the literal text drawn by a sibling plain label (rendered markup is narrower)."""
+    from ui.labels import ElidedLabel
+
+    if isinstance(label, ElidedLabel):
+        # Drawn with QPainter.drawText (never markup); its tooltip is the other place text shows.
+        tip = label.toolTip()
+        literal = "&lt;" in tip or "<" not in label.text()
+        return label.textFormat() == Qt.TextFormat.PlainText and literal
     reference = QLabel(label.parentWidget())
     reference.setObjectName(label.objectName())
     reference.setTextFormat(Qt.TextFormat.PlainText)

@@ -112,7 +112,13 @@ def test_names_and_symbols_print_in_an_embedded_unicode_font(recorded: RecordedS
     shutil.copy(recorded.path, path)
     name = "Σοφία Ζερβού-Жанна Лебедева (שרה כהן)"
     with Store(path) as store, store.transaction():
-        store.db.execute("UPDATE patients SET name = ?", [name])
+        from monitor import identifiers
+
+        assert store.keys is not None
+        for (pid,) in store.db.execute("SELECT id FROM patients").fetchall():
+            # Identifiers are stored encrypted: a name set by hand goes through the same encryption.
+            store.db.execute("UPDATE patients SET name = ? WHERE id = ?",
+                             [identifiers.encrypt(store.keys, pid, "name", name), pid])
         store.db.execute("UPDATE alarms SET message = 'SBP 168 ≥ 165 (Δ +18 % от базы)' WHERE parameter = 'nibp_sys'")
     out = tmp_path / "unicode.pdf"
     before = time.time()

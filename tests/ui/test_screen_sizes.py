@@ -188,7 +188,13 @@ def test_review_window_fits_every_screen(qtbot: Any, db_path: Path, size: tuple[
 
     session_id = record(db_path, mrn="MRN-77")
     with Store(db_path) as store, store.transaction():
-        store.db.execute("UPDATE patients SET name = ?", [LONG_NAME])
+        from monitor import identifiers
+
+        assert store.keys is not None
+        for (pid,) in store.db.execute("SELECT id FROM patients").fetchall():
+            # Identifiers are stored encrypted: the long name goes in through the same encryption.
+            store.db.execute("UPDATE patients SET name = ? WHERE id = ?",
+                             [identifiers.encrypt(store.keys, pid, "name", LONG_NAME), pid])
     window = ReviewWindow(db_path, session_id, SignedInUser("Anne-Sophie Bérénice Łukasiewicz", "physician"))
     qtbot.addWidget(window)
     window.show()

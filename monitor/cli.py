@@ -126,6 +126,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feed", metavar="HOST:PORT",
                         help="send observations as HL7 ORU^R01 over MLLP to this receiver "
                              "(default: INFUSION_MONITOR_FEED; off when unset)")
+    parser.add_argument("--server", metavar="URL",
+                        help="copy everything recorded to the clinic's PostgreSQL, e.g. postgresql://chair2@db/im "
+                             "(default: INFUSION_MONITOR_SERVER or config 'server'; password from a file, never here)")
+    parser.add_argument("--chair", metavar="NAME", help="this chair's name at the nurse station (default: host name)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
     limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
     limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
+    from monitor import clinic_cli
+
+    clinic_cli.add_parsers(sub)
     return parser
 
 
@@ -364,6 +371,20 @@ def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def start_server_link(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
+    """Start replicating to the clinic's server when one is configured (see :mod:`monitor.replication.chair`)."""
+    from monitor.replication.chair import ServerSettingError, chair_name, server_url, start_replication
+
+    try:
+        url = server_url(getattr(args, "server", None))
+        name = chair_name(getattr(args, "chair", None))
+    except (ServerSettingError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+    if url is None:
+        return None
+    return start_replication(url, store.path, recorder, name)
+
+
 def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
     """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
     from monitor.config import setting
@@ -489,10 +510,14 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
 
         recorder.add_listener(show)
         feed = start_feed(args, store, recorder)
+        link = start_server_link(args, store, recorder)
         try:
             with _stop_on_signals(recorder):
                 recorder.run(until=wall_deadline(args.duration))
         finally:
+            if link is not None:
+                link.stop(timeout=FEED_DRAIN_S)
+                out.write(link.status().text + "\n")
             if feed is not None:
                 feed.stop(drain_s=FEED_DRAIN_S)
                 left = feed.status().queued
@@ -834,6 +859,18 @@ def cmd_review(args: argparse.Namespace, out: TextIO) -> int:
     return _run_frontend("review", args)
 
 
+def cmd_clinic(args: argparse.Namespace, out: TextIO) -> int:
+    """``server …`` and ``station``: the clinic's PostgreSQL and the nurse station (monitor/clinic_cli.py)."""
+    from monitor import clinic_cli
+
+    if args.command == "station":
+        return _run_frontend("station", args)
+    try:
+        return clinic_cli.run(args, out)
+    except clinic_cli.ClinicError as exc:
+        raise CliError(str(exc)) from None
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "gui": cmd_gui,
     "record": cmd_record,
@@ -845,6 +882,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "ports": cmd_ports,
     "emulate": cmd_emulate,
     "limits": cmd_limits,
+    "server": cmd_clinic,
+    "station": cmd_clinic,
 }
 
 

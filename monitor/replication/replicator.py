@@ -55,10 +55,15 @@ class ReplicationStatus:
     behind_s: float
     last_shipped_at: float | None
     error: str | None
+    running: bool = True
 
     @property
     def text(self) -> str:
         """One line for the status bar."""
+        if not self.running:
+            if self.pending_rows:
+                return f"Server {self.server}: {self.pending_rows} rows wait here for the next start"
+            return f"Server {self.server}: everything recorded is on the server"
         if not self.connected:
             reason = f" ({self.error})" if self.error else ""
             return (
@@ -123,6 +128,7 @@ class Replicator:
         self._last_shipped_at: float | None = None
         self._last_heartbeat = 0.0
         self._retry_s = RETRY_MIN_S
+        self._final: ReplicationStatus | None = None
 
     # -- any thread ------------------------------------------------------------------------
 
@@ -139,6 +145,8 @@ class Replicator:
 
     def status(self) -> ReplicationStatus:
         """Link state and backlog (reads the outbox; cheap)."""
+        if self._final is not None:
+            return self._final
         try:
             with self._lock:
                 pending = outbox.state(self._local)
@@ -168,6 +176,10 @@ class Replicator:
         if self._thread is not None:
             self._thread.join(timeout + 2.0)
             self._thread = None
+        final = self.status()
+        self._final = ReplicationStatus(
+            final.server, False, final.pending_rows, final.behind_s, final.last_shipped_at, final.error, running=False
+        )
         with self._lock:
             self._local.close()
 

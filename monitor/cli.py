@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="list recorded sessions")
     _add_db(sessions)
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
+    sessions.add_argument("--server", metavar="URL",
+                          help="list every chair's sessions from the clinic's PostgreSQL (a reader login)")
+    sessions.add_argument("--patient", metavar="MRN", help="only this patient's course (oldest first), every chair")
 
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
@@ -172,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="FHIR: one observation per parameter per SECONDS for heart rate, pulse rate and "
                              "SpO2 (default 60; 'all' exports every value)")
     export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+    export.add_argument("--server", metavar="URL",
+                        help="read the session from the clinic's PostgreSQL (any chair's); audited in the local database")
 
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
     close.add_argument("session", metavar="SESSION_ID|latest")
@@ -563,9 +568,12 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
     from monitor.readings import iso_utc
 
-    store = _open_store(args, must_exist=True)
+    store: Any = _open_reader(args)
     with store:
-        rows = store.sessions()
+        if getattr(args, "patient", None):
+            rows = _course(store, args.patient)
+        else:
+            rows = store.sessions()
         if args.json:
             json.dump(
                 [
@@ -625,7 +633,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
         user=args.user,
     )
-    store = _open_store(args, must_exist=True)
+    store: Any = _open_reader(args)
     with store:
         try:
             record = load(store, args.session, options=options)
@@ -638,7 +646,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             sys.stdout.buffer.flush()
         else:
             write(record, out)
-        store.audit(
+        audit = store if isinstance(store, Store) else _open_store(args)
+        audit.audit(
             "export",
             user=args.user,
             session_id=record.id,
@@ -648,8 +657,36 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             staff_names=(not options.deidentify) or options.keep_staff,
             resample_s=options.resample_s if args.format == "fhir" else None,
             destination="stdout" if to_stdout else str(Path(args.out).resolve()),
+            **({} if audit is store else {"server": store.path}),
         )
+        if audit is not store:
+            audit.close()
     return EXIT_OK
+
+
+def _open_reader(args: argparse.Namespace) -> Any:
+    """The local database, or with ``--server`` the clinic's PostgreSQL (every chair's sessions)."""
+    if not getattr(args, "server", None):
+        return _open_store(args, must_exist=True)
+    from monitor.replication.chair import ServerSettingError, server_url
+    from monitor.replication.server_store import ServerStore
+
+    try:
+        url = server_url(args.server)
+    except ServerSettingError as exc:
+        raise CliError(str(exc)) from None
+    assert url is not None
+    try:
+        return ServerStore(url)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _course(store: Any, mrn: str) -> list[Any]:
+    """A patient's sessions, oldest first (across chairs when reading from the server)."""
+    if hasattr(store, "course"):
+        return list(store.course(mrn))
+    return sorted((s for s in store.sessions() if s.patient == mrn), key=lambda s: s.started_at)
 
 
 def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:

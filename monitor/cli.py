@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "SpO2 (default 60; 'all' exports every value)")
     export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
     export.add_argument("--server", metavar="URL",
-                        help="read the session from the clinic's PostgreSQL (any chair's); audited in the local database")
+                        help="read the session from the clinic's PostgreSQL (any chair's); audited locally")
 
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
     close.add_argument("session", metavar="SESSION_ID|latest")
@@ -570,10 +570,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 
     store: Any = _open_reader(args)
     with store:
-        if getattr(args, "patient", None):
-            rows = _course(store, args.patient)
-        else:
-            rows = store.sessions()
+        rows = _course(store, args.patient) if getattr(args, "patient", None) else store.sessions()
         if args.json:
             json.dump(
                 [

@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "review": "benchmarks.review",
     "memory": "benchmarks.memory",
     "startup": "benchmarks.startup",
+    "clinic": "benchmarks.clinic",
 }
 
 

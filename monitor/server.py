@@ -106,12 +106,18 @@ def _traversable(path: Path) -> None:
 def _pg(tool: str, args: list[str], user: str | None, timeout: float = START_TIMEOUT_S) -> str:
     command = [str(_binaries() / tool), *args]
     try:
-        done = subprocess.run(command, user=user, capture_output=True, text=True, timeout=timeout, check=False)
+        # The account's own group and no others: root's groups would otherwise come along (and, through
+        # a folder's group bits, deny what its "other" bits allow).
+        identity: dict[str, object] = {}
+        if user is not None:
+            identity = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,
+                              **identity)  # type: ignore[call-overload]
     except subprocess.TimeoutExpired as exc:
         raise ServerError(f"{tool} did not finish within {timeout:.0f} s") from exc
     if done.returncode != 0:
         raise ServerError(f"{tool} failed: {(done.stderr or done.stdout).strip()}")
-    return done.stdout
+    return str(done.stdout)
 
 
 def _free_port(host: str) -> int:

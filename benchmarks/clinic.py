@@ -46,11 +46,12 @@ def _postgres_cpu_s(server: Any) -> float:
         processes = [master, *master.children(recursive=True)]
     except psutil.Error:
         return 0.0
+    # Backends that already ended count through the postmaster's children_* times.
     total = 0.0
     for process in processes:
         try:
             times = process.cpu_times()
-            total += times.user + times.system
+            total += times.user + times.system + times.children_user + times.children_system
         except psutil.Error:
             continue
     return total

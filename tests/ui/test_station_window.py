@@ -76,3 +76,23 @@ def test_the_station_says_when_it_cannot_see_the_server(qtbot: Any) -> None:
     qtbot.addWidget(window)
     window._on_link(False, "connection refused")
     assert "NOT CONNECTED to the server: connection refused" in window.banner.text()
+
+
+def test_the_chair_shows_that_the_station_cannot_see_it(make_window: Any, qtbot: Any) -> None:
+    from monitor.replication.replicator import ReplicationStatus
+
+    class Link:
+        def __init__(self) -> None:
+            self.state = ReplicationStatus("chair_3@db/im", False, 42, 12.0, None, "connection refused")
+
+        def status(self) -> ReplicationStatus:
+            return self.state
+
+    window = make_window(speed=60.0)
+    link = Link()
+    window.server_link = link
+    qtbot.waitUntil(lambda: "NOT CONNECTED" in window.header.device.text(), timeout=5000)
+    assert "the nurse station cannot see this chair" in window.header.device.text()
+    assert "42 rows kept here" in window.header.device.text()
+    link.state = ReplicationStatus("chair_3@db/im", True, 0, 0.0, 1.0, None)
+    qtbot.waitUntil(lambda: "connected, up to date" in window.header.device.text(), timeout=5000)

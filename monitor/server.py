@@ -126,15 +126,67 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def _hba() -> str:
+def _hba(tls: bool = False) -> str:
+    network = "hostssl" if tls else "host"
     return (
         "# The administrator only through the Unix socket inside the data folder.\n"
         f"local all {ADMIN} trust\n"
         "local all all scram-sha-256\n"
-        "# Chairs, stations and reviewers: password (SCRAM); TLS when the server has a certificate.\n"
-        "host all all 127.0.0.1/32 scram-sha-256\n"
-        "host all all ::1/128 scram-sha-256\n"
+        "# Chairs, stations and reviewers: password (SCRAM); only over TLS once the server has a certificate.\n"
+        f"{network} all all 127.0.0.1/32 scram-sha-256\n"
+        f"{network} all all ::1/128 scram-sha-256\n"
     )
+
+
+def tls_built_in() -> bool:
+    """Whether the PostgreSQL binaries in use can speak TLS at all."""
+    configure = _pg("pg_config", ["--configure"], None, timeout=30)
+    return "--with-openssl" in configure or "--with-ssl=openssl" in configure
+
+
+def enable_tls(data: Path, *, days: int = 825) -> Path:
+    """Give the local server a new self-signed certificate and accept network logins over TLS only.
+
+    Needs the ``openssl`` program. Returns the certificate, which clients name as their trusted root
+    (``?sslmode=verify-full&sslrootcert=…``); it is valid for 127.0.0.1, ::1 and localhost. A clinic's own
+    server uses a certificate from the clinic's authority instead.
+    """
+    data = data.resolve()
+    pgdata = data / "pgdata"
+    if not (pgdata / "PG_VERSION").exists():
+        raise ServerError(f"no server in {data}; start it once first")
+    if not tls_built_in():
+        raise ServerError(
+            "these PostgreSQL binaries were built without TLS (pgserver's are); use the clinic's own "
+            "PostgreSQL, or the distribution's, for encrypted connections"
+        )
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise ServerError("TLS needs the openssl program to make a certificate")
+    cert, key = pgdata / "server.crt", pgdata / "server.key"
+    done = subprocess.run(
+        [openssl, "req", "-new", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", str(days),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    if done.returncode != 0:
+        raise ServerError(f"openssl could not make a certificate: {done.stderr.strip()}")
+    key.chmod(0o600)
+    user = _run_as()
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        for path in (cert, key):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    (pgdata / "pg_hba.conf").write_text(_hba(tls=True))
+    with (pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+    public = data / "server-ca.crt"
+    shutil.copyfile(cert, public)
+    public.chmod(0o644)
+    if running(data) is not None:
+        _pg("pg_ctl", ["-D", str(pgdata), "-w", "reload"], user)
+    return public
 
 
 def init(data: Path) -> None:

@@ -117,7 +117,9 @@ class Replicator:
         self._server: psycopg.Connection | None = None
         self._server_columns: dict[str, set[str]] = {}
         self._warned_columns: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the local SQLite connection
+        # The live status has its own lock: the recorder thread hands it over and must never wait for the outbox.
+        self._live_lock = threading.Lock()
         self._live: dict[str, Any] | None = None
         self._live_dirty = False
         self._wake = threading.Event()
@@ -134,7 +136,7 @@ class Replicator:
 
     def publish(self, live: dict[str, Any]) -> None:
         """Hand over the chair's latest live status (JSON-ready); only the newest one is sent."""
-        with self._lock:
+        with self._live_lock:
             self._live = live
             self._live_dirty = True
         self._wake.set()
@@ -241,7 +243,7 @@ class Replicator:
         self._connected = True
         self._error = None
         self._last_heartbeat = 0.0
-        with self._lock:
+        with self._live_lock:
             self._live_dirty = True
         log.info("replicating to %s", redacted(self.url))
 
@@ -329,7 +331,7 @@ class Replicator:
         """Refresh this chair's row and tell the station, when there is news or a heartbeat is due."""
         assert self._server is not None
         now = time.monotonic()
-        with self._lock:
+        with self._live_lock:
             dirty = self._live_dirty
             live = self._live
         if not (dirty or final or now - self._last_heartbeat >= self.heartbeat_s):
@@ -347,6 +349,6 @@ class Replicator:
             )
             conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
         self._last_heartbeat = now
-        with self._lock:
+        with self._live_lock:
             if self._live is live or final:
                 self._live_dirty = False

@@ -104,8 +104,6 @@ def parse_tile(document: dict[str, Any]) -> LiveTile:
     """Read a chair's live document (missing fields take neutral values; a bad one raises ValueError)."""
     try:
         values = {str(k): _number(v) for k, v in dict(document.get("values") or {}).items()}
-        if document.get("heart_rate") is not None and document.get("heart_rate_source"):
-            values["hr_shown"] = float(document["heart_rate"])
         alarms = tuple(
             LiveAlarm(
                 id=str(a["id"]),

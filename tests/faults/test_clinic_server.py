@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -75,16 +75,42 @@ def _assert_exact_copy(db: Path, server: local_server.LocalServer) -> dict[str, 
     return totals
 
 
+def _until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"{what} not within {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
 def test_server_killed_mid_session_and_restarted(own_server: local_server.LocalServer, tmp_path: Path) -> None:
     db = tmp_path / "chair1.db"
-    chair = _record(db, _chair(own_server, "chair1"), "--duration", "14")
-    time.sleep(4)
-    local_server.kill(own_server.data)
-    assert local_server.running(own_server.data) is None
-    time.sleep(4)  # recording goes on meanwhile; the outbox grows
-    assert _pending(db) > 0
-    local_server.start(own_server.data)
-    assert chair.finish(60) == 0
+    reader = local_server.add_role(own_server, "station_kill", kind="reader")
+    model = StationModel()
+    links: list[bool] = []
+    feed = StationFeed(f"{own_server.url('station_kill')}?passfile={reader}", model.apply,
+                       lambda up, _error: links.append(up))
+    feed.start()
+    chair = _record(db, _chair(own_server, "chair1"), "--duration", "20")
+    try:
+        _until(lambda: bool(model.views()), 15, "the chair's tile")
+        local_server.kill(own_server.data)
+        assert local_server.running(own_server.data) is None
+        # The station knows it has lost the server (its banner says the chairs are not visible).
+        _until(lambda: not feed.connected, 10, "the station noticing the server is gone")
+        time.sleep(4)  # recording goes on meanwhile; the outbox grows
+        assert _pending(db) > 0
+        local_server.start(own_server.data)
+        _until(lambda: feed.connected, 15, "the station reconnecting")
+        _until(lambda: bool(model.views()) and not model.station_alarms(), 15, "the chair back on the station")
+        assert chair.finish(60) == 0
+    finally:
+        if chair.process.poll() is None:
+            chair.kill()
+        feed.stop()
+    # Up, lost with the server, up again after the restart, closed at the end.
+    lost = links.index(False)
+    assert links[0] is True and True in links[lost:] and links[-1] is False
     assert any("everything recorded is on the server" in line for line in chair.output()), chair.output()
     totals = _assert_exact_copy(db, own_server)
     assert totals["readings"] > 500 and totals["waveforms"] > 20

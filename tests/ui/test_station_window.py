@@ -96,3 +96,10 @@ def test_the_chair_shows_that_the_station_cannot_see_it(make_window: Any, qtbot:
     assert "42 rows kept here" in window.header.device.text()
     link.state = ReplicationStatus("chair_3@db/im", True, 0, 0.0, 1.0, None)
     qtbot.waitUntil(lambda: "connected, up to date" in window.header.device.text(), timeout=5000)
+
+
+def test_the_station_needs_a_server_and_says_so(capsys: Any) -> None:
+    from monitor.cli import main
+
+    assert main(["station"]) != 0
+    assert "the station needs --server URL" in capsys.readouterr().err

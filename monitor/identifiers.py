@@ -62,3 +62,17 @@ def mrn_lookup(keys: Keys, mrn: str) -> str:
 
 def _aad(patient_id: str, field: str) -> bytes:
     return f"{patient_id}\x00{field}".encode()
+
+
+def readable_patient_row(keys: Keys | None, row: dict[str, object]) -> dict[str, object]:
+    """A stored patient row with its identifiers decrypted and the keyed MRN hash left out (for the clinic's
+    server, which holds the identifiers as the clinic's record system and has no key file)."""
+    out = {k: v for k, v in row.items() if k != "mrn_lookup"}
+    patient_id = str(row.get("id"))
+    for field in FIELDS:
+        value = out.get(field)
+        if isinstance(value, str) and value.startswith(PREFIX):
+            if keys is None:
+                raise IdentifierError(f"patient {patient_id[:8]}: the key file is needed to send identifiers")
+            out[field] = decrypt(keys, patient_id, field, value)
+    return out

@@ -160,6 +160,8 @@ def verification_text(store: Store, session_id: str) -> str:
     """``verified: …`` or ``NOT VERIFIED: <first problem>`` for one session."""
     from monitor.integrity import verify
 
+    if not isinstance(store, Store):
+        return "not checked here (read from the clinic's server; `infusion-monitor verify` at the chair checks it)"
     return verify(store.db.conn, store.keys, session_id=session_id).session_text(session_id)
 
 

@@ -279,8 +279,8 @@ class Replicator:
             from monitor.identifiers import readable_patient_row
             from monitor.keys import load_keys
 
-            keys = load_keys(create=False)
-            rows["patients"] = [readable_patient_row(keys, row) for row in rows["patients"]]
+            chair_keys = load_keys(create=False)
+            rows["patients"] = [readable_patient_row(chair_keys, row) for row in rows["patients"]]
         conn = self._server
         with conn.transaction():
             for table in outbox.TABLES:  # dependency order: patients, sessions, then their rows

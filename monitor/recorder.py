@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from monitor import chair, rems
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, SECONDS_PER_MINUTE
 from monitor.plan import SessionPlan
+from monitor.protocols import Protocol, load_protocol
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store
@@ -129,6 +131,7 @@ class Recorder:
         alarms: AlarmEngineLike | None = None,
         autopilot: bool = False,
         nurse: str | None = None,
+        protocol: Protocol | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -136,6 +139,11 @@ class Recorder:
         self.alarms = alarms
         self.autopilot = autopilot
         self.nurse = nurse
+        self.protocol = protocol or load_protocol(None)
+        # The timeline and the few readings the protocol's timed checks and gates look at.
+        self.watch = chair.ProtocolWatch(self.protocol)
+        self._checks_judged_at = -math.inf
+        self._late_reported: set[str] = set()
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
         self._listeners: list[Callable[[RecorderUpdate], None]] = []
         self._pending = _Pending()
@@ -169,9 +177,11 @@ class Recorder:
         patient_id: str | None = None,
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
+        protocol: Protocol | None = None,
         **kwargs: Any,
     ) -> Recorder:
         """Open the source, create a session row, and return a recorder for it."""
+        protocol = protocol or load_protocol(None)
         source.open()
         started = source.now()
         session_id = store.create_session(
@@ -182,11 +192,14 @@ class Recorder:
             plan=plan.text(),
             nurse=nurse,
             device=source.device,
+            protocol=protocol.name,
+            protocol_sha256=protocol.sha256,
         )
         session = Session(session_id, started, plan, nibp_schedule)
-        session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "")
+        session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "",
+                       protocol=protocol.name)
         store.audit("session_started", user=nurse, session_id=session_id, driver=driver)
-        return cls(store, source, session, nurse=nurse, **kwargs)
+        return cls(store, source, session, nurse=nurse, protocol=protocol, **kwargs)
 
     @classmethod
     def resume_session(
@@ -197,6 +210,7 @@ class Recorder:
         *,
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
+        protocol: Protocol | None = None,
         **kwargs: Any,
     ) -> Recorder:
         """Continue an unfinished session in this process, rebuilding its state from the store."""
@@ -220,7 +234,16 @@ class Recorder:
         session.advance(source.now())
         session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(source.now() - session.now, 1))
         store.audit("session_resumed", user=nurse, session_id=session_id)
-        recorder = cls(store, source, session, nurse=nurse, **kwargs)
+        protocol = protocol or load_protocol(row.get("protocol"))
+        recorder = cls(store, source, session, nurse=nurse, protocol=protocol, **kwargs)
+        for event in events:
+            recorder.watch.on_event(event)
+        for reading in store.readings(session_id, since=min((e.t for e in events), default=None)):
+            recorder.watch.observe(reading)
+        recorder.watch.reported.update(
+            str(e.detail.get("check")) for e in events
+            if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_MISSED
+        )
         recorder._phases_written = tuple(session.phases_reached)
         recorder._baseline_written = session.baseline is not None
         recorder._stored_readings = store.reading_count(session_id)
@@ -289,6 +312,7 @@ class Recorder:
             self._autopilot()
         self._run_nibp_schedule()
         self._check_nibp_overdue()
+        self._check_timed()
         if self.alarms is not None:
             self.alarms.tick(self.session.now, self.session)
         events = self._collect_events()
@@ -313,6 +337,7 @@ class Recorder:
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
             self.session.observe(reading)
+            self.watch.observe(reading)
             if self.alarms is not None and reading.parameter is not Parameter.PLETH:
                 self.alarms.observe(reading, self.session)
             accepted.append(reading)
@@ -330,6 +355,8 @@ class Recorder:
                 self.alarms.on_event(event, self.session)
         # The alarm engine may itself add timeline events (e.g. technical conditions).
         events += self.session.take_events()
+        for event in events:
+            self.watch.on_event(event)
         self._pending.events.extend(events)
         return events
 
@@ -374,6 +401,15 @@ class Recorder:
             "start_recovery": s.start_recovery,
             "complete": s.complete,
         }
+        if name == "start_infusion":
+            args = {k: v for k, v in args.items() if k != "override_reason"}
+            args.update(chair.infusion_start_gate(self.protocol, self.watch.events,
+                                                  command.args.get("override_reason")))
+            if "override_reason" in args:
+                self.store.audit("checklist_override", user=user, session_id=s.id,
+                                 reason=args["override_reason"], missing=args["checklist_override"])
+        if name == "complete":
+            self._completion_gate()
         if name in phase_actions:
             phase_actions[name](user=user, **args)
             self.store.audit(name, user=user, session_id=s.id, **args)
@@ -393,6 +429,11 @@ class Recorder:
             self.nurse = user
             self.store.audit(name, user=user, session_id=s.id, **args)
             return None
+        if name in chair.ENTRY_COMMANDS:
+            entry = chair.entry(name, args, self.protocol, s, self.watch.events)
+            event = s.record(entry.kind, None, user, **entry.detail)
+            self.store.audit(name, user=user, session_id=s.id, **entry.detail)
+            return event
         if name in ("note", "quick_event", "score", "addendum", "discharge_scored"):
             kind = EventKind(name)
             event = s.record(kind, None, user, **args)
@@ -471,8 +512,42 @@ class Recorder:
                 s.start_recovery(now, self.nurse)
         elif s.phase is Phase.RECOVERY:
             remaining = s.recovery_remaining(now)
-            if remaining is not None and remaining <= 0:
+            if remaining is not None and remaining <= 0 and self._completion_refusal() is None:
                 s.complete(now, self.nurse, by="plan")
+
+    def _completion_refusal(self) -> str | None:
+        """Why the protocol does not let the session complete now (None: it may)."""
+        try:
+            self._completion_gate()
+        except SessionRuleError as exc:
+            return str(exc)
+        return None
+
+    def _completion_gate(self) -> None:
+        """A REMS protocol's session completes only with every field of the monitoring form filled."""
+        if not self.protocol.rems:
+            return
+        s = self.session
+        row = self.store.session_row(s.id)
+        form = rems.build_form(
+            self.protocol, row, self.store.patient_row(row.get("patient_id")), self.watch.events,
+            self.watch.readings, s.now,
+        )
+        rems.completion_gate(form)
+
+    def _check_timed(self) -> None:
+        """Put each missed timed check of the protocol on the timeline once (a technical alarm)."""
+        s = self.session
+        if s.now - self._checks_judged_at < 1.0:
+            return
+        self._checks_judged_at = s.now
+        for state in self.watch.newly_missed(s.now):
+            s.record(EventKind.TECHNICAL, s.now, None, **chair.missed_detail(state))
+        for state in self.watch.late_done(s.now):
+            if state.check.id not in self._late_reported:
+                self._late_reported.add(state.check.id)
+                s.record(EventKind.TECHNICAL, s.now, None, condition=chair.CHECK_DONE_LATE, check=state.check.id,
+                         done_at=state.done_late_at)
 
     def _run_nibp_schedule(self) -> None:
         if self.source.can_start_nibp and self.session.nibp_due():

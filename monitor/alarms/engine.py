@@ -249,6 +249,20 @@ class AlarmEngine:
             self._end_key("link_lost", event.t)
             for group, seen in self._last_seen.items():
                 self._last_seen[group] = max(seen, event.t)
+        elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "check_missed":
+            # A protocol's timed check (e.g. blood pressure at 40 min) that was due and not taken.
+            key = f"check_missed:{event.detail.get('check')}"
+            if key not in self._active:
+                self._start_technical(
+                    "check_missed",
+                    event.detail.get("parameter"),
+                    f"Missed: {event.detail.get('label') or event.detail.get('check')}",
+                    event.t,
+                    key=key,
+                    priority=self.profile.technical_priority("nibp_overdue"),
+                )
+        elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "check_done_late":
+            self._end_key(f"check_missed:{event.detail.get('check')}", event.t)
         elif kind in (EventKind.SESSION_CLOSED, EventKind.SESSION_COMPLETED):
             for alarm in list(self._active.values()):
                 if alarm.ended_at is None:

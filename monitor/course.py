@@ -248,8 +248,8 @@ class _Timeline:
             if any(word in text for word in NAUSEA_WORDS):
                 self.nausea = True
         elif kind is EventKind.INTERVENTION:
-            self.interventions.append(str(detail.get("text") or detail.get("kind")))
-            if detail.get("kind") == InterventionKind.ANTIEMETIC.value:
+            self.interventions.append(str(detail.get("text") or detail.get("type")))
+            if detail.get("type") == InterventionKind.ANTIEMETIC.value:
                 self.nausea = True
         elif kind is EventKind.DISCHARGE_SCORED:
             self.discharge = detail

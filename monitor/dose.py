@@ -328,7 +328,8 @@ class Intervention:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for the timeline."""
-        return {"kind": self.kind.value, "drug": self.drug, "dose": self.dose, "unit": self.unit,
+        # "type", not "kind": the timeline event already has a kind (intervention).
+        return {"type": self.kind.value, "drug": self.drug, "dose": self.dose, "unit": self.unit,
                 "route": self.route, "text": self.text()}
 
 
@@ -370,7 +371,7 @@ def interventions(events: Iterable[SessionEvent]) -> list[tuple[float, Intervent
                 (
                     e.t,
                     Intervention(
-                        InterventionKind(d["kind"]),
+                        InterventionKind(d["type"]),
                         str(d.get("drug") or ""),
                         None if d.get("dose") is None else float(d["dose"]),
                         d.get("unit"),

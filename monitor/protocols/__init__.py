@@ -603,3 +603,45 @@ def check_states(
         late = next((t for t in observed if high < t <= now), None) if missed else None
         out.append(CheckState(check, due, done, value, missed, late))
     return out
+
+
+def describe(protocol: Protocol) -> str:
+    """A protocol as a nurse or a medical director reads it (``infusion-monitor protocols --check``)."""
+    out = [f"protocol {protocol.name}: {protocol.title} ({protocol.source})"]
+    if protocol.description:
+        out.append(f"  {protocol.description}")
+    out.append(f"  drug {protocol.drug}, route {protocol.route}" + ("; REMS monitoring form required" if
+                                                                    protocol.rems else ""))
+    for rule in protocol.phases.values():
+        bounds = []
+        if rule.min_min is not None:
+            bounds.append(f"min {rule.min_min:g}")
+        if rule.max_min is not None:
+            bounds.append(f"max {rule.max_min:g}")
+        extra = f" ({', '.join(bounds)})" if bounds else ""
+        interval = protocol.cuff.interval(rule.phase)
+        cuff = f"cuff every {interval / 60:g} min" if interval else "no automatic cuff"
+        out.append(f"  {rule.label:12} {rule.planned_min:g} min{extra}; {cuff}")
+    for check in protocol.checks:
+        if check.anchor is Anchor.DISCHARGE:
+            when = f"within {check.before_min:g} min before discharge"
+        else:
+            when = (f"{check.at_min:g} min after {check.anchor.value.replace('_', ' ')} "
+                    f"(-{check.before_min:g}/+{check.after_min:g} min)")
+        out.append(f"  check {check.id}: {check.measure.value} {when}")
+    for due in protocol.scores:
+        out.append(f"  score {due.scale} {due.when.value.replace('_', ' ')}" + (" (required)" if due.required else ""))
+    items = ", ".join(i.value for i in ChecklistItem if i in protocol.checklist.required)
+    fasting = protocol.checklist.fasting_min_hours
+    out.append(f"  checklist required: {items}" + (f"; fasting >= {fasting:g} h" if fasting is not None else ""))
+    dose = protocol.dose
+    allowed = f" (doses {', '.join(f'{a:g}' for a in dose.allowed)})" if dose.allowed else ""
+    out.append(f"  dose {dose.default:g} {dose.unit.value}, range {dose.minimum:g}-{dose.maximum:g}{allowed}")
+    d = protocol.discharge
+    out.append(f"  discharge: observe >= {d.minimum_observation_min:g} min from "
+               f"{d.observation_from.value.replace('_', ' ')}; Aldrete >= {d.aldrete_min}, PADSS >= {d.padss_min}; "
+               f"vitals no older than {d.vitals_max_age_min:g} min")
+    c = protocol.course
+    out.append(f"  course: {c.planned_sessions} sessions every {c.interval_days:g} days, boosters every "
+               f"{c.booster_interval_days:g} days")
+    return "\n".join(out) + "\n"

@@ -72,11 +72,11 @@ def entry(
             raise dose_mod.DoseError("a rate is 0 mg/h or more")
         return Entry(EventKind.RATE_CHANGED, {"rate_mg_per_h": rate, "reason": str(args.get("reason", ""))})
     if name == "intervention":
-        given = dose_mod.intervention(
+        done = dose_mod.intervention(
             str(args["kind"]), str(args.get("drug", "")),
             None if args.get("dose") is None else float(args["dose"]), str(args.get("route", "")),
         )
-        return Entry(EventKind.INTERVENTION, given.as_dict())
+        return Entry(EventKind.INTERVENTION, done.as_dict())
     if name == "outcome_score":
         raw = args.get("answers")
         answers = outcomes.parse_answers(raw) if isinstance(raw, str) else list(raw or [])
@@ -142,7 +142,9 @@ def start_check(protocol: Protocol, events: Iterable[SessionEvent]) -> StartChec
     return StartCheck(tuple(found), not planned)
 
 
-def infusion_start_gate(protocol: Protocol, events: Iterable[SessionEvent], override_reason: str | None) -> dict[str, Any]:
+def infusion_start_gate(
+    protocol: Protocol, events: Iterable[SessionEvent], override_reason: str | None
+) -> dict[str, Any]:
     """Refuse the start for missing required checklist items unless an override reason is given.
 
     Returns what the start event should carry: the items overridden and the reason.

@@ -899,7 +899,8 @@ def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
         try:
             if args.out and args.out != "-":
                 target = Path(args.out)
-                with target.open("wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
+                text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+                with target.open("wb" if binary else "w", **text_args) as f:
                     course_export.write(store, course, args.format, f, deidentify=args.deidentify, user=args.user)
             else:
                 course_export.write(store, course, args.format, out, deidentify=args.deidentify, user=args.user)

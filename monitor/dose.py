@@ -9,6 +9,7 @@ timeline - start, rate changes, pauses, stop - never typed.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -226,7 +227,7 @@ def delivered_mg(
     ordered = sorted(changes, key=lambda c: c.t)
     paused = list(pauses)
     total = 0.0
-    for begin, end in zip(cuts, cuts[1:], strict=False):
+    for begin, end in itertools.pairwise(cuts):
         middle = (begin + end) / 2
         if any(p0 <= middle < p1 for p0, p1 in paused):
             continue
@@ -264,9 +265,12 @@ def dose_record(events: Iterable[SessionEvent], now: float | None = None) -> Dos
         elif e.kind is EventKind.INFUSION_RESUMED and paused_at is not None:
             pauses.append((paused_at, e.t))
             paused_at = None
-        elif e.kind in (EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED) and stopped is None:
-            if e.kind is EventKind.INFUSION_STOPPED or started is not None:
-                stopped = e.t
+        elif (
+            e.kind in (EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED)
+            and stopped is None
+            and (e.kind is EventKind.INFUSION_STOPPED or started is not None)
+        ):
+            stopped = e.t
     delivered: float | None = None
     if plan is not None and started is not None:
         rate = plan.rate_mg_per_h

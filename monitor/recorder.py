@@ -24,7 +24,8 @@ from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from monitor import chair, rems
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, SECONDS_PER_MINUTE
 from monitor.plan import SessionPlan
-from monitor.protocols import Protocol, load_protocol
+from monitor.protocols import Protocol as TreatmentProtocol
+from monitor.protocols import load_protocol
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store
@@ -131,7 +132,7 @@ class Recorder:
         alarms: AlarmEngineLike | None = None,
         autopilot: bool = False,
         nurse: str | None = None,
-        protocol: Protocol | None = None,
+        protocol: TreatmentProtocol | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -177,7 +178,7 @@ class Recorder:
         patient_id: str | None = None,
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
-        protocol: Protocol | None = None,
+        protocol: TreatmentProtocol | None = None,
         **kwargs: Any,
     ) -> Recorder:
         """Open the source, create a session row, and return a recorder for it."""
@@ -210,7 +211,7 @@ class Recorder:
         *,
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
-        protocol: Protocol | None = None,
+        protocol: TreatmentProtocol | None = None,
         **kwargs: Any,
     ) -> Recorder:
         """Continue an unfinished session in this process, rebuilding its state from the store."""

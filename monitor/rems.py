@@ -168,8 +168,8 @@ def _scores(events: Sequence[SessionEvent], scales: set[str]) -> list[float]:
     for e in events:
         if e.kind is EventKind.SCORE and str(e.detail.get("scale", "")).upper() in scales:
             try:
-                out.append(float(e.detail.get("value")))
-            except (TypeError, ValueError):
+                out.append(float(e.detail["value"]))
+            except (KeyError, TypeError, ValueError):
                 continue
     return out
 

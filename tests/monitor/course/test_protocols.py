@@ -81,7 +81,7 @@ def test_second_check_with_the_same_id_is_named() -> None:
 
 
 def test_syntax_error_and_missing_section() -> None:
-    with pytest.raises(ProtocolError, match="x.toml: .*line 1"):
+    with pytest.raises(ProtocolError, match=r"x\.toml: .*line 1"):
         parse_protocol("[protocol\nname=1", "x.toml")
     text = shipped_text("ketamine-iv")
     cut = text[: text.index("[dose]")] + text[text.index("[discharge]") :]
@@ -100,7 +100,7 @@ def test_clinic_folder_overrides_and_unknown_names(tmp_path: Path, monkeypatch: 
     assert "ketamine-slow" in available() and "broken" not in available()
     with pytest.raises(ProtocolError, match=r"broken.toml: line 2, field protocol.name"):
         load_protocol("broken")
-    with pytest.raises(ProtocolError, match="no protocol named 'nope'; available: .*ketamine-slow"):
+    with pytest.raises(ProtocolError, match=r"no protocol named 'nope'; available: .*ketamine-slow"):
         load_protocol("nope")
     with pytest.raises(ProtocolError, match="cannot read the protocol"):
         load_protocol(str(tmp_path / "absent.toml"))

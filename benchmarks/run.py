@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "benchmarks.ingest",
     "latency": "benchmarks.latency",
     "review": "benchmarks.review",
+    "course": "benchmarks.course",
     "memory": "benchmarks.memory",
     "startup": "benchmarks.startup",
 }

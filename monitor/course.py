@@ -20,7 +20,7 @@ from typing import Any, Final
 from monitor.alarms.model import Priority
 from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
-from monitor.readings import UNRELIABLE, Parameter, parse_flags
+from monitor.readings import UNRELIABLE, Parameter
 from monitor.session import EventKind
 from monitor.store import Store
 
@@ -170,13 +170,16 @@ def set_course_plan(
 # -- the figures ---------------------------------------------------------------------------------------------
 
 
-def _reliable_statuses(store: Store) -> list[str]:
-    """Every stored status text that leaves a reading trustworthy (few distinct texts exist)."""
-    out = []
-    for (text,) in store.db.execute("SELECT DISTINCT status FROM readings"):
-        if not (parse_flags(text) & UNRELIABLE):
-            out.append(text if text is not None else "")
-    return out
+def _reliable_sql() -> str:
+    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
+
+    The status column holds sorted, comma-separated flag names, so each unreliable flag is
+    looked for as a whole name between commas.
+    """
+    padded = "(',' || COALESCE(status, '') || ',')"
+    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
+    # Most readings carry no flag at all: that case is decided without looking for names.
+    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
 
 
 def _number(value: Any) -> float | None:
@@ -312,9 +315,7 @@ def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseR
         except ValueError:
             continue
         alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + int(n)
-    statuses = _reliable_statuses(store)
-    status_marks = ", ".join("?" for _ in statuses) or "NULL"
-    reliable = f"value IS NOT NULL AND COALESCE(status, '') IN ({status_marks})"
+    reliable = _reliable_sql()
     rows: list[CourseRow] = []
     for number, (sid, started, _ended, status, protocol, host, pid, heartbeat) in enumerate(sessions, start=1):
         line = timelines[sid]
@@ -326,13 +327,13 @@ def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseR
                 "SELECT MAX(CASE WHEN parameter = ? THEN value END), MAX(CASE WHEN parameter = ? THEN value END) "
                 f"FROM readings WHERE session_id = ? AND parameter IN (?, ?) AND t >= ? {end_clause} AND {reliable}",
                 [Parameter.NIBP_SYS.value, Parameter.NIBP_DIA.value, sid, Parameter.NIBP_SYS.value,
-                 Parameter.NIBP_DIA.value, line.infusion_start, *end_args, *statuses],
+                 Parameter.NIBP_DIA.value, line.infusion_start, *end_args],
             ).fetchone()
         if line.baseline_start is not None:
             (lowest_spo2,) = store.db.execute(
                 f"SELECT MIN(value) FROM readings WHERE session_id = ? AND parameter = ? AND t >= ? {end_clause} "
                 f"AND {reliable}",
-                [sid, Parameter.SPO2.value, line.baseline_start, *end_args, *statuses],
+                [sid, Parameter.SPO2.value, line.baseline_start, *end_args],
             ).fetchone()
         base_sys = _number((line.baseline or {}).get("nibp_sys"))
         base_dia = _number((line.baseline or {}).get("nibp_dia"))

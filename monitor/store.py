@@ -175,6 +175,8 @@ def _add_course_v3(db: sqlite_utils.Database) -> None:
         "submitted_by TEXT, reference TEXT)"
     )
     db.execute("CREATE INDEX sessions_patient ON sessions (patient_id, started_at)")
+    # Covering index for per-parameter figures (peak BP, lowest SpO2) over a course of sessions.
+    db.execute("CREATE INDEX readings_by_parameter ON readings (session_id, parameter, t, value, status)")
 
 
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.

@@ -145,17 +145,18 @@ def start_check(protocol: Protocol, events: Iterable[SessionEvent]) -> StartChec
 def infusion_start_gate(
     protocol: Protocol, events: Iterable[SessionEvent], override_reason: str | None
 ) -> dict[str, Any]:
-    """Refuse the start for missing required checklist items unless an override reason is given.
+    """Refuse the start for missing required checklist items or no dose plan, unless a reason overrides it.
 
     Returns what the start event should carry: the items overridden and the reason.
     """
     check = start_check(protocol, events)
-    if not check.problems:
+    missing = check.texts()
+    if not missing:
         return {}
     reason = (override_reason or "").strip()
     if not reason:
-        raise checklist_mod.ChecklistRefused(check.problems)
-    return {"checklist_override": [p.text for p in check.problems], "override_reason": reason}
+        raise checklist_mod.ChecklistRefused(check.problems, dose_missing=check.dose_missing)
+    return {"checklist_override": missing, "override_reason": reason}
 
 
 # -- timed checks while recording ---------------------------------------------------------------------------
@@ -231,3 +232,25 @@ def discharge_checks_missing(protocol: Protocol, events: list[SessionEvent], rea
         for s in check_states(protocol, events, readings, now)
         if s.check.anchor is Anchor.DISCHARGE and s.done_at is None
     ]
+
+
+def entry_text(event: SessionEvent) -> str | None:
+    """One short line for a chair-side entry on charts, timelines and reports (None for other events)."""
+    d = event.detail
+    if event.kind is EventKind.DOSE_PLANNED:
+        per_kg = d.get("dose_mg_per_kg")
+        rate = d.get("rate_mg_per_h")
+        text = f"dose {d.get('total_mg'):g} mg" + (f" ({per_kg:g} mg/kg)" if per_kg else "")
+        return text + (f" at {rate:g} mg/h" if rate else "") + (f" lot {d['lot']}" if d.get("lot") else "")
+    if event.kind is EventKind.RATE_CHANGED:
+        return f"rate {float(d.get('rate_mg_per_h', 0)):g} mg/h"
+    if event.kind is EventKind.INTERVENTION:
+        return str(d.get("text") or d.get("type") or "intervention")
+    if event.kind is EventKind.OUTCOME_SCORE:
+        return f"{d.get('scale')} {d.get('total')} ({d.get('band')})"
+    if event.kind is EventKind.CHECKLIST:
+        problems = d.get("problems") or []
+        return "checklist" + (f": {len(problems)} open" if problems else " complete")
+    if event.kind is EventKind.REMS_FORM:
+        return "REMS form answers"
+    return None

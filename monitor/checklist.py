@@ -254,14 +254,15 @@ def problems(checklist: PreInfusionChecklist | None, rules: ChecklistRules) -> l
 
 
 class ChecklistRefused(SessionRuleError):
-    """The infusion start refused because required checklist items are missing."""
+    """The infusion start refused: required checklist items (or the dose plan) are missing."""
 
-    def __init__(self, found: Sequence[ChecklistProblem]) -> None:
+    def __init__(self, found: Sequence[ChecklistProblem], *, dose_missing: bool = False) -> None:
         self.problems = tuple(found)
+        self.dose_missing = dose_missing
+        texts = [p.text for p in found] + (["dose: not planned"] if dose_missing else [])
         super().__init__(
-            "the pre-infusion checklist is incomplete: "
-            + "; ".join(p.text for p in found)
-            + " (complete it, or start with an override reason)"
+            "the infusion cannot start yet: " + "; ".join(texts)
+            + " (complete the checklist and the dose, or start with an override reason)"
         )
 
 

@@ -404,6 +404,8 @@ class Recorder:
         }
         if name == "start_infusion":
             args = {k: v for k, v in args.items() if k != "override_reason"}
+        if name == "start_infusion" and s.phase is Phase.BASELINE:
+            # Only where the session rules would let the infusion start (the phase message comes first).
             args.update(chair.infusion_start_gate(self.protocol, self.watch.events,
                                                   command.args.get("override_reason")))
             if "override_reason" in args:

@@ -32,8 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor import chair
 from monitor.alarms.model import AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
+from monitor.checklist import current_checklist
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
@@ -42,6 +44,7 @@ from ui import theme
 from ui.alarm_bar import AlarmBar
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
+from ui.chair_dialogs import ChecklistDialog, DoseDialog, InterventionDialog, QuestionnaireDialog
 from ui.dialogs import (
     MOAAS_LEVELS,
     RASS_LEVELS,
@@ -63,7 +66,7 @@ log = logging.getLogger(__name__)
 
 # Quick events: (what, button text, shortcut key, prompt for a detail or None).
 QUICK_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
-    ("dose_change", "Dose/rate change", "D", "New dose or rate (Enter to record without detail)"),
+    ("dose_change", "Dose/rate", "D", None),
     ("nausea_vomiting", "Nausea/vomiting", "V", None),
     ("anxiety", "Anxiety", "X", None),
     ("intervention", "Intervention given", "I", "What was given or done"),
@@ -309,6 +312,12 @@ class LiveWindow(DialogHost, QMainWindow):
             self.quick_buttons[what] = button
             grid.addWidget(button, 1, col)
             col += 1
+        self.checklist_button = self._button("Checklist (K)", self.checklist_entry,
+                                             "Pre-infusion checklist: fasting, escort, consent, medications, weight")
+        self.questionnaire_button = self._button("PHQ-9/GAD-7 (Q)", self.questionnaires,
+                                                 "Outcome questionnaires, answered by the patient on this screen")
+        grid.addWidget(self.checklist_button, 2, 0)
+        grid.addWidget(self.questionnaire_button, 2, 1)
         self.note_button = self._button("Note (N)", self.add_note)
         self.moaas_button = self._button(
             "MOAA/S (M)", self.score_moaas, "Modified Observer's Assessment of Alertness/Sedation, 0-5"
@@ -334,6 +343,8 @@ class LiveWindow(DialogHost, QMainWindow):
             ("M", self.score_moaas),
             ("R", self.score_rass),
             ("C", self.score_cadss),
+            ("K", self.checklist_entry),
+            ("Q", self.questionnaires),
             ("L", self.chart.go_live),
             ("Ctrl+L", self.toggle_lock),
         ]
@@ -420,8 +431,26 @@ class LiveWindow(DialogHost, QMainWindow):
         since = ""
         if status is not None and status.phase is Phase.BASELINE:
             since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
+        missing = chair.start_check(self.bridge.recorder.protocol, self.events).texts()
+        if missing and status is not None and status.phase is Phase.BASELINE:
+            self._start_with_override(missing)
+            return
         self.confirm("Start infusion", "Start the infusion now?" + since, lambda: self.send("start_infusion"),
                      "Start infusion")
+
+    def _start_with_override(self, missing: list[str]) -> None:
+        """The protocol's checklist is incomplete: starting anyway needs a reason, which is audited."""
+
+        def record(dialog: QDialog) -> None:
+            reason = dialog.text()  # type: ignore[attr-defined]
+            if reason:
+                self.send("start_infusion", override_reason=reason)
+            else:
+                self.show_message("Not started: an override needs a reason.")
+
+        prompt = ("Missing before the infusion: " + "; ".join(missing)
+                  + ".\nComplete the checklist (K) and dose (D), or give the reason to start anyway (audited):")
+        self._open(TextDialog(self, "Start infusion - checklist incomplete", prompt), record)
 
     def _baseline_since(self) -> str:
         for event in reversed(self.events):
@@ -496,6 +525,12 @@ class LiveWindow(DialogHost, QMainWindow):
         """Record a quick event; some ask for one line of detail (Enter records it)."""
         if self._blocked():
             return
+        if what == "dose_change":
+            self.dose_entry()
+            return
+        if what == "intervention":
+            self.intervention_entry()
+            return
         if prompt is None:
             self.send("quick_event", what=what, text=text)
             return
@@ -505,6 +540,58 @@ class LiveWindow(DialogHost, QMainWindow):
             self.send("quick_event", what=what, text=f"{text}: {detail}" if detail else text)
 
         self._open(TextDialog(self, text, prompt), record)
+
+    def checklist_entry(self) -> None:
+        """The pre-infusion checklist in a few keystrokes (K)."""
+        if self._blocked():
+            return
+        protocol = self.bridge.recorder.protocol
+        current = current_checklist(self.events)
+        self._open(ChecklistDialog(self, protocol, current),
+                   lambda d: self.send("checklist", quick=d.quick_text()))  # type: ignore[attr-defined]
+
+    def dose_entry(self) -> None:
+        """Before the infusion: the dose plan; during it: a new rate in mg/h (D)."""
+        if self._blocked():
+            return
+        status = self.last_status
+        if status is not None and status.phase is Phase.INFUSION:
+            def rate(dialog: QDialog) -> None:
+                text = dialog.text().replace(",", ".")  # type: ignore[attr-defined]
+                try:
+                    value = float(text)
+                except ValueError:
+                    self.show_message(f"'{text}' is not a rate in mg/h")
+                    return
+                self.send("rate_change", rate_mg_per_h=value)
+
+            self._open(TextDialog(self, "Rate change", "New infusion rate in mg/h"), rate)
+            return
+        found = current_checklist(self.events)
+        weight = found.weight_kg if found is not None else None
+        self._open(DoseDialog(self, self.bridge.recorder.protocol, weight),
+                   lambda d: self.send("plan_dose", **d.args()))  # type: ignore[attr-defined]
+
+    def intervention_entry(self) -> None:
+        """An intervention with drug and dose (I)."""
+        if self._blocked():
+            return
+        self._open(InterventionDialog(self), lambda d: self.send("intervention", **d.args()))  # type: ignore[attr-defined]
+
+    def questionnaires(self) -> None:
+        """PHQ-9 then GAD-7, one question at a time, for the patient to answer (Q)."""
+        if self._blocked():
+            return
+
+        def ask(name: str, then: str | None) -> None:
+            def record(dialog: QDialog) -> None:
+                self.send("outcome_score", scale=name, answers=dialog.answers)  # type: ignore[attr-defined]
+                if then is not None:
+                    QTimer.singleShot(0, lambda: ask(then, None))
+
+            self._open(QuestionnaireDialog(self, name), record)
+
+        ask("PHQ-9", "GAD-7")
 
     def identify_patient(self) -> None:
         """Enter who is in the chair; changing an identified patient asks first."""

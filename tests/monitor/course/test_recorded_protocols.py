@@ -37,6 +37,7 @@ def test_infusion_start_is_refused_without_the_checklist_and_an_override_is_audi
     second = script.results[2].exception()
     assert isinstance(second, ChecklistRefused)
     assert [p.text for p in second.problems] == ["medications: not recorded", "weight: not recorded"]
+    assert second.dose_missing and "dose: not planned" in str(second)
     assert isinstance(script.results[3].exception(), DoseNeedsConfirmation)
     assert script.results[4].exception() is None
     assert recorder.session.phase is Phase.INFUSION
@@ -44,12 +45,13 @@ def test_infusion_start_is_refused_without_the_checklist_and_an_override_is_audi
         events = store.events(recorder.session.id)
         started = next(e for e in events if e.kind is EventKind.INFUSION_STARTED)
         assert started.detail["override_reason"] == "weight from last week's chart"
-        assert started.detail["checklist_override"] == ["medications: not recorded", "weight: not recorded"]
+        assert started.detail["checklist_override"] == ["medications: not recorded", "weight: not recorded",
+                                                        "dose: not planned"]
         actions = [(a["action"], json.loads(a["detail"])) for a in store.audit_log(recorder.session.id)]
         refused = [d for a, d in actions if a == "start_infusion_refused"]
         assert len(refused) == 2 and "escort: not recorded" in refused[0]["reason"]
         override = next(d for a, d in actions if a == "checklist_override")
-        assert override["missing"] == ["medications: not recorded", "weight: not recorded"]
+        assert override["missing"] == ["medications: not recorded", "weight: not recorded", "dose: not planned"]
         assert any(a == "plan_dose_refused" for a, _ in actions)
         checklist = next(e for e in events if e.kind is EventKind.CHECKLIST)
         assert checklist.detail["fasting_hours"] == 6 and checklist.detail["escort_present"] is True

@@ -415,6 +415,10 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.reload_button = QPushButton("Reload (F5)")
         self.reload_button.clicked.connect(self.reload)
         self.sessions_button = QPushButton("Sessions…")
+        self.course_button = QPushButton("Course…")
+        self.course_button.setToolTip("Every session of this patient, side by side")
+        self.course_button.clicked.connect(self.open_course)
+        buttons.addWidget(self.course_button)
         buttons.addWidget(self.reload_button)
         buttons.addWidget(self.sessions_button)
         buttons.addStretch(1)
@@ -422,6 +426,18 @@ class ReviewWindow(DialogHost, QMainWindow):
         buttons.addWidget(self.chart.view_label)
         buttons.addWidget(self.chart.live_button)
         return buttons
+
+    def open_course(self) -> QWidget | None:
+        """The course of this session's patient (None, with a message, when no patient was identified)."""
+        from ui.course_window import CourseWindow
+
+        patient_id = None if self.record is None else self.record.session.get("patient_id")
+        if not patient_id:
+            self.show_message("This session has no patient: identify the patient to see a course.")
+            return None
+        self.course_window = CourseWindow(self.db_path, patient_id, self.user)
+        self.course_window.show()
+        return self.course_window
 
     def _build_tabs(self) -> QTabWidget:
         tabs = QTabWidget()

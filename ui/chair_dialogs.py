@@ -6,9 +6,11 @@ the recorder uses), so what it shows is what will be stored or refused.
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTime
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -20,12 +22,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from monitor import checklist as cl
-from monitor import dose, outcomes
+from monitor import dose, outcomes, rems
 from monitor.protocols import Protocol
 
 
@@ -292,3 +295,46 @@ class QuestionnaireDialog(QDialog):
             self._show()
             return
         super().keyPressEvent(event)
+
+
+class RemsDialog(QDialog):
+    """The REMS form's questions the session cannot answer itself (the rest is filled from the record)."""
+
+    def __init__(self, parent: QWidget | None, session_start: float, given: dict[str, Any]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Esketamine REMS - patient monitoring form")
+        self.session_start = session_start
+        form = QFormLayout(self)
+        self.site = QLineEdit(str(given.get("site") or ""))
+        form.addRow(rems.LABELS["site"], self.site)
+        self.ready = QTimeEdit()
+        self.ready.setDisplayFormat("HH:mm")
+        ready_at = given.get("ready_to_leave_at")
+        moment = datetime.fromtimestamp(float(ready_at) if ready_at else time.time())
+        self.ready.setTime(QTime(moment.hour, moment.minute))
+        form.addRow(rems.LABELS["ready_to_leave_at"], self.ready)
+        self.answers: dict[str, QComboBox] = {}
+        for key in ("vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
+                    "respiratory_depression"):
+            box = QComboBox()
+            box.addItems(["", "yes", "no"])
+            if key in given:
+                box.setCurrentText("yes" if given[key] else "no")
+            form.addRow(rems.LABELS[key], box)
+            self.answers[key] = box
+        form.addRow(_buttons(self))
+
+    def values(self) -> dict[str, Any]:
+        """The answers given (empty ones left out), the ready time on the session's day."""
+        day = datetime.fromtimestamp(self.session_start)
+        ready = day.replace(hour=self.ready.time().hour(), minute=self.ready.time().minute(), second=0,
+                            microsecond=0)
+        if ready.timestamp() < self.session_start:
+            ready += timedelta(days=1)
+        out: dict[str, Any] = {"ready_to_leave_at": ready.timestamp()}
+        if self.site.text().strip():
+            out["site"] = self.site.text().strip()
+        for key, box in self.answers.items():
+            if box.currentText():
+                out[key] = box.currentText()
+        return out

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monitor import chair
+from monitor import chair, rems
 from monitor.alarms.model import AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.checklist import current_checklist
@@ -44,7 +44,7 @@ from ui import theme
 from ui.alarm_bar import AlarmBar
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
-from ui.chair_dialogs import ChecklistDialog, DoseDialog, InterventionDialog, QuestionnaireDialog
+from ui.chair_dialogs import ChecklistDialog, DoseDialog, InterventionDialog, QuestionnaireDialog, RemsDialog
 from ui.dialogs import (
     MOAAS_LEVELS,
     RASS_LEVELS,
@@ -316,8 +316,12 @@ class LiveWindow(DialogHost, QMainWindow):
                                              "Pre-infusion checklist: fasting, escort, consent, medications, weight")
         self.questionnaire_button = self._button("PHQ-9/GAD-7 (Q)", self.questionnaires,
                                                  "Outcome questionnaires, answered by the patient on this screen")
+        self.rems_button = self._button("REMS form (F)", self.rems_entry,
+                                        "Esketamine REMS monitoring form: the answers the record cannot give")
+        self.rems_button.setVisible(self.bridge.recorder.protocol.rems)
         grid.addWidget(self.checklist_button, 2, 0)
         grid.addWidget(self.questionnaire_button, 2, 1)
+        grid.addWidget(self.rems_button, 2, 2)
         self.note_button = self._button("Note (N)", self.add_note)
         self.moaas_button = self._button(
             "MOAA/S (M)", self.score_moaas, "Modified Observer's Assessment of Alertness/Sedation, 0-5"
@@ -345,6 +349,7 @@ class LiveWindow(DialogHost, QMainWindow):
             ("C", self.score_cadss),
             ("K", self.checklist_entry),
             ("Q", self.questionnaires),
+            ("F", self.rems_entry),
             ("L", self.chart.go_live),
             ("Ctrl+L", self.toggle_lock),
         ]
@@ -592,6 +597,17 @@ class LiveWindow(DialogHost, QMainWindow):
             self._open(QuestionnaireDialog(self, name), record)
 
         ask("PHQ-9", "GAD-7")
+
+    def rems_entry(self) -> None:
+        """The REMS form's questions (esketamine protocols only) (F)."""
+        if self._blocked():
+            return
+        if not self.bridge.recorder.protocol.rems:
+            self.show_message(f"The {self.bridge.recorder.protocol.name} protocol has no REMS form.")
+            return
+        given = rems.answers(self.events)
+        self._open(RemsDialog(self, self.bridge.recorder.session.started_at, given),
+                   lambda d: self.send("rems_answers", answers=d.values()))  # type: ignore[attr-defined]
 
     def identify_patient(self) -> None:
         """Enter who is in the chair; changing an identified patient asks first."""

@@ -130,3 +130,31 @@ def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
     with Store(db_path, readonly=True) as store:
         assert any(a["action"] == "checklist_override" for a in store.audit_log())
     qtbot.waitUntil(lambda: EventKind.INTERVENTION in {e.kind for e in w.events}, timeout=WAIT_MS)
+
+
+def test_rems_dialog_gives_the_asked_answers_on_the_sessions_day(qtbot: Any) -> None:
+    from datetime import datetime
+
+    from monitor import rems
+    from ui.chair_dialogs import RemsDialog
+
+    start = datetime(2026, 3, 2, 9, 15).timestamp()
+    dialog = RemsDialog(None, start, {"respiratory_depression": False})
+    qtbot.addWidget(dialog)
+    assert dialog.answers["respiratory_depression"].currentText() == "no"
+    dialog.site.setText("Harbour Clinic")
+    dialog.ready.setTime(dialog.ready.time().fromString("11:05", "HH:mm"))
+    dialog.answers["vitals_acceptable_before_dosing"].setCurrentText("yes")
+    values = dialog.values()
+    assert values["ready_to_leave_at"] == datetime(2026, 3, 2, 11, 5).timestamp()
+    assert values["site"] == "Harbour Clinic" and values["vitals_acceptable_before_dosing"] == "yes"
+    assert "vitals_acceptable_before_discharge" not in values
+    # Every answer passes the form's own check.
+    assert {k: rems.check_answer(k, v) for k, v in values.items()}["respiratory_depression"] is False
+
+
+def test_rems_button_only_for_a_rems_protocol(qtbot: Any, make_window: Any) -> None:
+    w = make_window(speed=10.0)
+    assert not w.rems_button.isVisibleTo(w)
+    w.rems_entry()
+    assert "has no REMS form" in w.message.text()

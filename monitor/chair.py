@@ -11,6 +11,7 @@ follows the timed checks so a missed one becomes a technical alarm like a late c
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,6 +31,11 @@ ENTRY_COMMANDS: Final = frozenset(
 CHECK_MISSED: Final = "check_missed"
 CHECK_DONE_LATE: Final = "check_done_late"
 _WATCHED: Final = frozenset({*NIBP_PARAMETERS, Parameter.SPO2})
+#: Events that can answer a check or fix when one is due.
+_JUDGED_EVENTS: Final = frozenset(
+    {EventKind.SCORE, EventKind.INFUSION_STARTED, EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED,
+     EventKind.SESSION_COMPLETED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +171,9 @@ def infusion_start_gate(
 class ProtocolWatch:
     """Follows the timed checks during a recording; reports each missed check once.
 
-    It keeps only what the checks need: cuff and SpO2 readings and the timeline.
+    It keeps only what the checks need: cuff, SpO2 and respiration readings and the timeline.
+    Checks are judged again only when something they look at arrived or a window closes, so
+    a recording replayed at full speed does not pay for a judgement every second.
     """
 
     def __init__(self, protocol: Protocol) -> None:
@@ -173,10 +181,13 @@ class ProtocolWatch:
         self.events: list[SessionEvent] = []
         self.readings: list[Reading] = []
         self.reported: set[str] = set()
+        self.late_reported: set[str] = set()
         self._spo2_last: float | None = None
+        self._dirty = True
+        self._next_close = -math.inf
 
     def observe(self, reading: Reading) -> None:
-        """Keep a reading the checks may need (SpO2 thinned to one a minute)."""
+        """Keep a reading the checks may need (SpO2 thinned to one every 30 s)."""
         if reading.parameter not in _WATCHED and reading.parameter.value not in ("rr", "etco2"):
             return
         if reading.parameter is Parameter.SPO2:
@@ -184,31 +195,39 @@ class ProtocolWatch:
                 return
             self._spo2_last = reading.t
         self.readings.append(reading)
+        self._dirty = True
 
     def on_event(self, event: SessionEvent) -> None:
         """Keep a timeline event."""
         self.events.append(event)
+        if event.kind in _JUDGED_EVENTS:
+            self._dirty = True
 
     def states(self, now: float) -> list[CheckState]:
         """Every check judged now."""
         return check_states(self.protocol, self.events, self.readings, now)
 
-    def newly_missed(self, now: float) -> list[CheckState]:
-        """Checks that became missed since the last call."""
-        out = []
-        for state in self.states(now):
-            if state.missed and state.check.id not in self.reported:
-                self.reported.add(state.check.id)
-                out.append(state)
-        return out
-
-    def late_done(self, now: float) -> list[CheckState]:
-        """Checks reported missed that have since been done (the alarm can end)."""
-        out = []
-        for state in self.states(now):
-            if state.check.id in self.reported and state.done_late_at is not None:
-                out.append(state)
-        return out
+    def judge(self, now: float) -> tuple[list[CheckState], list[CheckState]]:
+        """(checks newly missed, missed checks since done late), each reported once."""
+        if not self._dirty and now <= self._next_close:
+            return [], []
+        states = self.states(now)
+        self._dirty = False
+        closes = [
+            s.window[1] for s in states
+            if s.window is not None and s.check.anchor is not Anchor.DISCHARGE and s.window[1] >= now
+        ]
+        self._next_close = min(closes, default=math.inf)
+        missed, late = [], []
+        for state in states:
+            check_id = state.check.id
+            if state.missed and check_id not in self.reported:
+                self.reported.add(check_id)
+                missed.append(state)
+            if state.done_late_at is not None and check_id in self.reported and check_id not in self.late_reported:
+                self.late_reported.add(check_id)
+                late.append(state)
+        return missed, late
 
 
 def missed_detail(state: CheckState) -> dict[str, Any]:

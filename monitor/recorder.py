@@ -143,8 +143,6 @@ class Recorder:
         self.protocol = protocol or load_protocol(None)
         # The timeline and the few readings the protocol's timed checks and gates look at.
         self.watch = chair.ProtocolWatch(self.protocol)
-        self._checks_judged_at = -math.inf
-        self._late_reported: set[str] = set()
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
         self._listeners: list[Callable[[RecorderUpdate], None]] = []
         self._pending = _Pending()
@@ -253,10 +251,11 @@ class Recorder:
             recorder.watch.on_event(event)
         for reading in store.readings(session_id, since=min((e.t for e in events), default=None)):
             recorder.watch.observe(reading)
-        recorder.watch.reported.update(
-            str(e.detail.get("check")) for e in events
-            if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_MISSED
-        )
+        for e in events:
+            if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_MISSED:
+                recorder.watch.reported.add(str(e.detail.get("check")))
+            elif e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_DONE_LATE:
+                recorder.watch.late_reported.add(str(e.detail.get("check")))
         recorder._phases_written = tuple(session.phases_reached)
         recorder._baseline_written = session.baseline is not None
         recorder._stored_readings = store.reading_count(session_id)
@@ -350,7 +349,8 @@ class Recorder:
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
             self.session.observe(reading)
-            self.watch.observe(reading)
+            if reading.parameter is not Parameter.PLETH:
+                self.watch.observe(reading)
             if self.alarms is not None and reading.parameter is not Parameter.PLETH:
                 self.alarms.observe(reading, self.session)
             accepted.append(reading)
@@ -564,16 +564,12 @@ class Recorder:
     def _check_timed(self) -> None:
         """Put each missed timed check of the protocol on the timeline once (a technical alarm)."""
         s = self.session
-        if s.now - self._checks_judged_at < 1.0:
-            return
-        self._checks_judged_at = s.now
-        for state in self.watch.newly_missed(s.now):
+        missed, late = self.watch.judge(s.now)
+        for state in missed:
             s.record(EventKind.TECHNICAL, s.now, None, **chair.missed_detail(state))
-        for state in self.watch.late_done(s.now):
-            if state.check.id not in self._late_reported:
-                self._late_reported.add(state.check.id)
-                s.record(EventKind.TECHNICAL, s.now, None, condition=chair.CHECK_DONE_LATE, check=state.check.id,
-                         done_at=state.done_late_at)
+        for state in late:
+            s.record(EventKind.TECHNICAL, s.now, None, condition=chair.CHECK_DONE_LATE, check=state.check.id,
+                     done_at=state.done_late_at)
 
     def _run_nibp_schedule(self) -> None:
         if self.source.can_start_nibp and self.session.nibp_due():

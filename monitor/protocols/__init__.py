@@ -545,13 +545,23 @@ def anchor_times(events: Iterable[SessionEvent]) -> dict[Anchor, float]:
 
 def _cuff_times(readings: Sequence[Reading]) -> list[tuple[float, tuple[float, float]]]:
     """Reliable complete cuff values (time, (systolic, diastolic)), diastolic within 2 s of systolic."""
-    sys_values = [(r.t, r.value) for r in readings if r.parameter is Parameter.NIBP_SYS and r.reliable]
-    dia_values = [(r.t, r.value) for r in readings if r.parameter is Parameter.NIBP_DIA and r.reliable]
     out = []
-    for t, s in sys_values:
-        match = next((d for td, d in dia_values if abs(td - t) <= 2.0), None)
-        if s is not None and match is not None:
-            out.append((t, (s, match)))
+    pending: tuple[float, float] | None = None  # the last systolic still waiting for its diastolic
+    dia_before: tuple[float, float] | None = None
+    for r in sorted((r for r in readings if r.parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA) and r.reliable),
+                    key=lambda r: r.t):
+        assert r.value is not None
+        if r.parameter is Parameter.NIBP_SYS:
+            if dia_before is not None and abs(r.t - dia_before[0]) <= 2.0:
+                out.append((r.t, (r.value, dia_before[1])))
+                pending = dia_before = None
+            else:
+                pending = (r.t, r.value)
+        elif pending is not None and abs(r.t - pending[0]) <= 2.0:
+            out.append((pending[0], (pending[1], r.value)))
+            pending = None
+        else:
+            dia_before = (r.t, r.value)
     return out
 
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
-from monitor.protocols import Anchor, CheckState, Measure, Protocol, check_states
+from monitor.protocols import Anchor, CheckState, Measure, Protocol, ScoreMoment, check_states
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 
@@ -130,13 +130,14 @@ class StartCheck:
 
     problems: tuple[checklist_mod.ChecklistProblem, ...]
     dose_missing: bool
+    scores_missing: tuple[str, ...] = ()
 
     def texts(self) -> list[str]:
         """Each missing thing in words, for the start dialog."""
         out = [p.text for p in self.problems]
         if self.dose_missing:
             out.append("dose: not planned")
-        return out
+        return out + list(self.scores_missing)
 
 
 def start_check(protocol: Protocol, events: Iterable[SessionEvent]) -> StartCheck:
@@ -145,7 +146,33 @@ def start_check(protocol: Protocol, events: Iterable[SessionEvent]) -> StartChec
     current = checklist_mod.current_checklist(listed)
     found = checklist_mod.problems(current, protocol.checklist)
     planned = any(e.kind is EventKind.DOSE_PLANNED for e in listed)
-    return StartCheck(tuple(found), not planned)
+    return StartCheck(tuple(found), not planned, tuple(scores_missing(protocol, listed, ScoreMoment.BEFORE_INFUSION)))
+
+
+def _scale_key(name: str) -> str:
+    return name.replace("-", "").replace(" ", "").upper()
+
+
+def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: ScoreMoment) -> list[str]:
+    """Scales the protocol requires at ``moment`` that are not on the timeline yet.
+
+    Before the infusion any time counts; before discharge only a score given after the
+    infusion started (a sedation score from before the dose says nothing about recovery).
+    """
+    listed = list(events)
+    since = None
+    if moment is ScoreMoment.BEFORE_DISCHARGE:
+        since = next((e.t for e in listed if e.kind is EventKind.INFUSION_STARTED), None)
+    given = {
+        _scale_key(str(e.detail.get("scale", "")))
+        for e in listed
+        if e.kind in (EventKind.SCORE, EventKind.OUTCOME_SCORE) and (since is None or e.t >= since)
+    }
+    return [
+        f"{due.scale}: not scored"
+        for due in protocol.scores
+        if due.required and due.when is moment and _scale_key(due.scale) not in given
+    ]
 
 
 def infusion_start_gate(
@@ -161,7 +188,8 @@ def infusion_start_gate(
         return {}
     reason = (override_reason or "").strip()
     if not reason:
-        raise checklist_mod.ChecklistRefused(check.problems, dose_missing=check.dose_missing)
+        raise checklist_mod.ChecklistRefused(check.problems, dose_missing=check.dose_missing,
+                                             also=check.scores_missing)
     return {"checklist_override": missing, "override_reason": reason}
 
 

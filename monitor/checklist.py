@@ -256,10 +256,12 @@ def problems(checklist: PreInfusionChecklist | None, rules: ChecklistRules) -> l
 class ChecklistRefused(SessionRuleError):
     """The infusion start refused: required checklist items (or the dose plan) are missing."""
 
-    def __init__(self, found: Sequence[ChecklistProblem], *, dose_missing: bool = False) -> None:
+    def __init__(
+        self, found: Sequence[ChecklistProblem], *, dose_missing: bool = False, also: Sequence[str] = ()
+    ) -> None:
         self.problems = tuple(found)
         self.dose_missing = dose_missing
-        texts = [p.text for p in found] + (["dose: not planned"] if dose_missing else [])
+        texts = [p.text for p in found] + (["dose: not planned"] if dose_missing else []) + list(also)
         super().__init__(
             "the infusion cannot start yet: " + "; ".join(texts)
             + " (complete the checklist and the dose, or start with an override reason)"

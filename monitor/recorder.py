@@ -25,7 +25,7 @@ from monitor import chair, rems
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, SECONDS_PER_MINUTE
 from monitor.plan import SessionPlan
 from monitor.protocols import Protocol as TreatmentProtocol
-from monitor.protocols import load_protocol
+from monitor.protocols import ScoreMoment, load_protocol
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError
@@ -550,10 +550,13 @@ class Recorder:
         return None
 
     def _completion_gate(self) -> None:
-        """A REMS protocol's session completes only with every field of the monitoring form filled."""
+        """Scores the protocol requires before discharge, and (REMS) every field of the monitoring form."""
+        s = self.session
+        missing = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)
+        if missing:
+            raise SessionRuleError("the protocol asks for these before discharge: " + "; ".join(missing))
         if not self.protocol.rems:
             return
-        s = self.session
         row = self.store.session_row(s.id)
         form = rems.build_form(
             self.protocol, row, self.store.patient_row(row.get("patient_id")), self.watch.events,

@@ -153,3 +153,20 @@ def test_questionnaire_answers_are_checked() -> None:
         outcomes.parse_answers("01x")
     assert outcomes.PHQ9.loinc_total == "44261-6" and outcomes.GAD7.loinc_total == "70274-6"
     assert outcomes.PHQ9.maximum == 27 and outcomes.GAD7.maximum == 21
+
+
+def test_required_scores_before_discharge_count_only_after_the_dose() -> None:
+    from monitor.chair import scores_missing
+    from monitor.protocols import ScoreMoment
+
+    nasal = load_protocol("esketamine-nasal")
+    events = [
+        SessionEvent(100, EventKind.SCORE, Phase.BASELINE, detail={"scale": "MOAA/S", "value": 5}),
+        SessionEvent(200, EventKind.INFUSION_STARTED, Phase.INFUSION),
+        SessionEvent(3000, EventKind.SCORE, Phase.RECOVERY, detail={"scale": "CADSS-6", "value": 0}),
+    ]
+    assert scores_missing(nasal, events, ScoreMoment.BEFORE_DISCHARGE) == ["MOAA/S: not scored"]
+    events.append(SessionEvent(3100, EventKind.SCORE, Phase.RECOVERY, detail={"scale": "MOAA/S", "value": 5}))
+    assert scores_missing(nasal, events, ScoreMoment.BEFORE_DISCHARGE) == []
+    # The IV protocol asks for its scores but requires none.
+    assert scores_missing(load_protocol("ketamine-iv"), [], ScoreMoment.BEFORE_DISCHARGE) == []

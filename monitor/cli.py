@@ -234,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     rems_cmd.add_argument("--submitted", metavar="SESSION", help="mark this session's form as submitted")
     rems_cmd.add_argument("--reference", metavar="TEXT", help="the REMS confirmation number, if any")
     rems_cmd.add_argument("--user", metavar="NAME", help="who submitted it")
+    rems_cmd.add_argument("--worksheet", metavar="SESSION", help="write this session's form as a PDF worksheet")
+    rems_cmd.add_argument("--out", metavar="FILE", help="where the worksheet goes")
     return parser
 
 
@@ -1003,6 +1005,8 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
                 raise CliError(str(exc)) from None
             out.write(f"session {args.submitted}: REMS form marked submitted\n")
             return EXIT_OK
+        if args.worksheet:
+            return _rems_worksheet(store, args, out)
         names = [p.name for p in available().values() if p.rems]
         now = time.time()
         pending = rems.pending_forms(store, names)
@@ -1014,6 +1018,37 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     finally:
         store.close()
+
+
+def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    """Write one session's REMS form as a PDF worksheet (audited)."""
+    from monitor import rems
+    from monitor.course_export import write_rems_worksheet
+    from monitor.protocols import ProtocolError, load_protocol
+
+    if not args.out:
+        raise CliError("a worksheet needs --out FILE")
+    try:
+        row = store.session_row(args.worksheet)
+        protocol = load_protocol(row.get("protocol"))
+    except (SessionNotFound, ProtocolError) as exc:
+        raise CliError(str(exc)) from None
+    if not protocol.rems:
+        raise CliError(f"session {row['id'][:8]} follows {protocol.name}, which has no REMS form")
+    events = store.events(row["id"])
+    form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), events,
+                           list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
+                           rems.submission(store, row["id"]))
+    try:
+        with Path(args.out).open("wb") as stream:
+            write_rems_worksheet(form, stream)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    store.audit("export", user=args.user, session_id=row["id"], format="rems_worksheet", destination=args.out)
+    missing = form.missing()
+    out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
+              + "\n")
+    return EXIT_OK
 
 
 FRONTENDS_GROUP = "infusion_monitor.frontends"

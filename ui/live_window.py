@@ -154,10 +154,10 @@ class SessionHeader(QFrame):
         layout.addWidget(self.clock)
         self.set_phase(Phase.SETUP)
 
-    def set_phase(self, phase: Phase, paused: bool = False) -> None:
-        """Phase badge in the phase's colour (amber while the pump is paused)."""
+    def set_phase(self, phase: Phase, paused: bool = False, label: str | None = None) -> None:
+        """Phase badge in the phase's colour (amber while the pump is paused), named as the protocol names it."""
         colour = theme.PHASE_COLOURS.get(phase.value, "#333")
-        text = phase.value.upper() + (" · PAUSED" if paused else "")
+        text = (label or phase.value).upper() + (" · PAUSED" if paused else "")
         border = theme.WARNING_TEXT if paused else "#888"
         self.phase.setText(text)
         theme.restyle(
@@ -925,7 +925,7 @@ class LiveWindow(DialogHost, QMainWindow):
         return when + interval
 
     def _show_header(self, status: SessionStatus) -> None:
-        self.header.set_phase(status.phase, status.infusion_paused)
+        self.header.set_phase(status.phase, status.infusion_paused, self.bridge.recorder.protocol.label(status.phase))
         phase = status.phase
         if phase is Phase.INFUSION:
             timers = f"Infusion {_clock(status.infusion_elapsed_s)} of {status.infusion_plan_min:g} min (40–60)"

@@ -59,5 +59,9 @@ def test_record_with_a_protocol_and_the_rems_list(tmp_path: Path, capsys: pytest
     out = io.StringIO()
     assert main(["rems", "--db", str(db)], out=out) == 0
     assert "0 REMS form(s) not yet submitted" in out.getvalue()
+    sheet = tmp_path / "form.pdf"
+    out = io.StringIO()
+    assert main(["rems", "--db", str(db), "--worksheet", row["id"][:8], "--out", str(sheet)], out=out) == 0
+    assert sheet.read_bytes().startswith(b"%PDF") and "field(s) still empty" in out.getvalue()
     assert main(["record", "--db", str(db), "--protocol", "nope", "--speed", "max", "--quiet", "--duration", "2"]) == 1
     assert "no protocol named 'nope'" in capsys.readouterr().err

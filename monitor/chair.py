@@ -3,8 +3,9 @@
 The recorder hands these commands here: the pre-infusion checklist, the dose plan and rate
 changes, interventions, outcome questionnaires and REMS answers. Each is checked and turned
 into a timeline event with structured detail. The gates say what the protocol requires before
-the infusion starts (the checklist, a dose inside the range or confirmed) and before the
-session completes (the REMS form, discharge-anchored checks), and :class:`ProtocolWatch`
+the infusion starts (the checklist, the dose plan, required scores) and before the session
+completes (required scores, the REMS form); the recorder adds them to the readiness checks of
+:mod:`monitor.readiness`, and :class:`ProtocolWatch`
 follows the timed checks so a missed one becomes a technical alarm like a late cuff.
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Final
 from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
-from monitor.protocols import Anchor, CheckState, Measure, Protocol, ScoreMoment, check_states
+from monitor.protocols import Anchor, CheckState, Measure, Protocol, ScoreMoment, anchor_times, check_states
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 
@@ -27,6 +28,8 @@ from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRule
 ENTRY_COMMANDS: Final = frozenset(
     {"checklist", "plan_dose", "rate_change", "intervention", "outcome_score", "rems_answers"}
 )
+#: Readiness blockers the protocol adds (recorded as a protocol override when a reason overrides them).
+PROTOCOL_BLOCKERS: Final = frozenset({"checklist", "observation_too_short", "required_score", "rems_form"})
 #: Technical conditions put on the timeline for timed checks.
 CHECK_MISSED: Final = "check_missed"
 CHECK_DONE_LATE: Final = "check_done_late"
@@ -175,22 +178,9 @@ def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: S
     ]
 
 
-def infusion_start_gate(
-    protocol: Protocol, events: Iterable[SessionEvent], override_reason: str | None
-) -> dict[str, Any]:
-    """Refuse the start for missing required checklist items or no dose plan, unless a reason overrides it.
-
-    Returns what the start event should carry: the items overridden and the reason.
-    """
-    check = start_check(protocol, events)
-    missing = check.texts()
-    if not missing:
-        return {}
-    reason = (override_reason or "").strip()
-    if not reason:
-        raise checklist_mod.ChecklistRefused(check.problems, dose_missing=check.dose_missing,
-                                             also=check.scores_missing)
-    return {"checklist_override": missing, "override_reason": reason}
+def anchor_time(events: Iterable[SessionEvent], anchor: Anchor) -> float | None:
+    """When an anchor (e.g. the infusion start: the first spray) happened on a timeline."""
+    return anchor_times(events).get(anchor)
 
 
 # -- timed checks while recording ---------------------------------------------------------------------------

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
-from monitor.session import EventKind, SessionEvent, SessionRuleError
+from monitor.session import EventKind, SessionEvent
 
 
 class MedicationFlag(StrEnum):
@@ -251,21 +251,6 @@ def problems(checklist: PreInfusionChecklist | None, rules: ChecklistRules) -> l
         elif item is ChecklistItem.PREGNANCY and checklist.pregnancy is Pregnancy.POSITIVE:
             out.append(ChecklistProblem(item, "pregnancy: positive"))
     return out
-
-
-class ChecklistRefused(SessionRuleError):
-    """The infusion start refused: required checklist items (or the dose plan) are missing."""
-
-    def __init__(
-        self, found: Sequence[ChecklistProblem], *, dose_missing: bool = False, also: Sequence[str] = ()
-    ) -> None:
-        self.problems = tuple(found)
-        self.dose_missing = dose_missing
-        texts = [p.text for p in found] + (["dose: not planned"] if dose_missing else []) + list(also)
-        super().__init__(
-            "the infusion cannot start yet: " + "; ".join(texts)
-            + " (complete the checklist and the dose, or start with an override reason)"
-        )
 
 
 def current_checklist(events: Iterable[SessionEvent]) -> PreInfusionChecklist | None:

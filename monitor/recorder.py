@@ -8,6 +8,7 @@ is carried out on the recorder's thread, so the session has a single owner. List
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -22,10 +23,19 @@ from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from monitor import chair, rems
-from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, SECONDS_PER_MINUTE
+from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, NIBP_REQUEST_TIMEOUT_S, SECONDS_PER_MINUTE
 from monitor.plan import SessionPlan
+from monitor.protocols import Anchor, ScoreMoment, load_protocol
 from monitor.protocols import Protocol as TreatmentProtocol
-from monitor.protocols import ScoreMoment, load_protocol
+from monitor.readiness import (
+    COMPLETE,
+    START_INFUSION,
+    Blocker,
+    CareRules,
+    StepCheck,
+    infusion_start_check,
+    step_check,
+)
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError
@@ -36,6 +46,8 @@ READ_TIMEOUT_S = 0.05
 # Command arguments that identify a patient: they go to the patients table, never to the audit log.
 IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
 STORAGE_RETRY_S = 1.0
+#: A planned session takes its discharge cuff this long before the recovery watch ends.
+DISCHARGE_CUFF_LEAD_S = 60.0
 
 
 class AlarmEngineLike(Protocol):
@@ -52,6 +64,13 @@ class AlarmEngineLike(Protocol):
     def take_changes(self) -> list[dict[str, Any]]: ...
 
     def snapshot(self, now: float) -> Any: ...
+
+    @property
+    def care_rules(self) -> CareRules: ...
+
+    def high_priority_alarms(self) -> tuple[str, ...]: ...
+
+    def nibp_confirm_due(self, now: float) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +100,8 @@ class SessionStatus:
     storage_ok: bool
     pending_rows: int
     stored_readings: int
+    #: Whether the next phase step (start infusion, complete) is ready, and what blocks it.
+    step_check: StepCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +164,7 @@ class Recorder:
         self.protocol = protocol or load_protocol(None)
         # The timeline and the few readings the protocol's timed checks and gates look at.
         self.watch = chair.ProtocolWatch(self.protocol)
+        self._rems_cache: tuple[tuple[int, int, int], str | None] | None = None
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
         self._listeners: list[Callable[[RecorderUpdate], None]] = []
         self._pending = _Pending()
@@ -420,18 +442,17 @@ class Recorder:
             "start_recovery": s.start_recovery,
             "complete": s.complete,
         }
-        if name == "start_infusion":
-            args = {k: v for k, v in args.items() if k != "override_reason"}
-        if name == "start_infusion" and s.phase is Phase.BASELINE:
-            # Only where the session rules would let the infusion start (the phase message comes first).
-            args.update(chair.infusion_start_gate(self.protocol, self.watch.events,
-                                                  command.args.get("override_reason")))
-            if "override_reason" in args:
-                self.store.audit("checklist_override", user=user, session_id=s.id,
-                                 reason=args["override_reason"], missing=args["checklist_override"])
-        if name == "complete":
-            self._completion_gate()
         if name in phase_actions:
+            check = self._step_check(name)
+            if check is not None:
+                # Refused unless ready, or overridden with a reason (OverrideRequired is a SessionRuleError).
+                args = {**{k: v for k, v in args.items() if k != "override_reason"},
+                        **check.enforce(args.get("override_reason"))}
+                protocol_items = [b.text for b in check.blockers if b.code in chair.PROTOCOL_BLOCKERS]
+                if protocol_items:
+                    args["protocol_override"] = protocol_items
+                    self.store.audit("protocol_override", user=user, session_id=s.id,
+                                     reason=args["override_reason"], missing=protocol_items)
             phase_actions[name](user=user, **args)
             self.store.audit(name, user=user, session_id=s.id, **args)
             return None
@@ -522,6 +543,20 @@ class Recorder:
 
     # -- phases and cuff -----------------------------------------------------------------
 
+    def _care_rules(self) -> CareRules:
+        """The profile's rules with the protocol's numbers (minimum baseline, age of discharge vitals)."""
+        rules = self.alarms.care_rules if self.alarms is not None else CareRules()
+        baseline_min = self.protocol.phases[Phase.BASELINE].min_min
+        changes: dict[str, float] = {
+            "discharge_nibp_max_age_s": self.protocol.discharge.vitals_max_age_min * SECONDS_PER_MINUTE
+        }
+        if baseline_min is not None:
+            changes["baseline_min_s"] = baseline_min * SECONDS_PER_MINUTE
+        return dataclasses.replace(rules, **changes)
+
+    def _high_alarms(self) -> tuple[str, ...]:
+        return self.alarms.high_priority_alarms() if self.alarms is not None else ()
+
     def _autopilot(self) -> None:
         """Advance phases by session time according to the plan (for --plan)."""
         s = self.session
@@ -531,38 +566,88 @@ class Recorder:
             s.start_baseline(now, self.nurse)
         elif s.phase is Phase.BASELINE:
             baseline_over = now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE
-            if baseline_over and not s.baseline_missing():
+            # The plan never overrides: it waits until the start is ready (a held baseline waits for a nurse).
+            if baseline_over and infusion_start_check(s, self._care_rules(), self._high_alarms()).ready:
                 s.start_infusion(now, self.nurse, by="plan")
         elif s.phase is Phase.INFUSION:
             if s.infusion_elapsed(now) >= plan.infusion_min * SECONDS_PER_MINUTE:
                 s.start_recovery(now, self.nurse)
         elif s.phase is Phase.RECOVERY:
             remaining = s.recovery_remaining(now)
-            if remaining is not None and remaining <= 0 and self._completion_refusal() is None:
+            if remaining is None:
+                return
+            # Discharge needs a current cuff: take one shortly before the recovery watch ends (the plan
+            # then completes on time), and again if it fails (after the request timeout).
+            last_cuff = s.last_valid_nibp_at
+            stale_at_end = last_cuff is None or now + max(remaining, 0.0) - last_cuff > (
+                self._care_rules().discharge_nibp_max_age_s
+            )
+            pending = s.nibp_requested_at is not None and now - s.nibp_requested_at < NIBP_REQUEST_TIMEOUT_S
+            if remaining <= DISCHARGE_CUFF_LEAD_S and stale_at_end and not pending and self.source.can_start_nibp:
+                self._start_cuff(None, reason="discharge")
+            check = self._step_check(COMPLETE)
+            if remaining <= 0 and check is not None and check.ready:
                 s.complete(now, self.nurse, by="plan")
 
-    def _completion_refusal(self) -> str | None:
-        """Why the protocol does not let the session complete now (None: it may)."""
-        try:
-            self._completion_gate()
-        except SessionRuleError as exc:
-            return str(exc)
-        return None
+    def _step_check(self, action: str) -> StepCheck | None:
+        """The readiness of a phase step with what the protocol adds.
 
-    def _completion_gate(self) -> None:
-        """Scores the protocol requires before discharge, and (REMS) every field of the monitoring form."""
+        Starting the infusion: the checklist items and scores the protocol requires and the dose plan.
+        Completing: the minimum observation counted from the first dose, the scores required before
+        discharge, and (REMS) every field of the monitoring form - the one blocker no reason overrides.
+        """
         s = self.session
-        missing = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)
-        if missing:
-            raise SessionRuleError("the protocol asks for these before discharge: " + "; ".join(missing))
+        check = step_check(action, s, self._care_rules(), self._high_alarms())
+        if check is None:
+            return None
+        extra: list[Blocker] = []
+        if action == START_INFUSION and s.phase is Phase.BASELINE:
+            missing = chair.start_check(self.protocol, self.watch.events).texts()
+            extra += [Blocker("checklist", text) for text in missing]
+        elif action == COMPLETE and s.phase is Phase.RECOVERY:
+            observed = self._observation_left()
+            if observed is not None:
+                extra.append(Blocker("observation_too_short", observed))
+            extra += [Blocker("required_score", text) for text in
+                      chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)]
+            refusal = self._rems_refusal()
+            if refusal is not None:
+                extra.append(Blocker("rems_form", refusal, overridable=False))
+        if not extra:
+            return check
+        return StepCheck(check.action, check.blockers + tuple(extra), check.baseline, check.values, check.notes)
+
+    def _observation_left(self) -> str | None:
+        """The protocol's minimum observation counted from the dose (the plan's recovery covers the rest)."""
+        rules = self.protocol.discharge
+        if rules.observation_from is Anchor.RECOVERY_START:
+            return None  # the recovery watch (readiness' recovery_too_short) is that minimum
+        anchor = chair.anchor_time(self.watch.events, rules.observation_from)
+        if anchor is None:
+            return None
+        left = rules.minimum_observation_min * SECONDS_PER_MINUTE - (self.session.now - anchor)
+        if left <= 0:
+            return None
+        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the {rules.minimum_observation_min:g} min minimum "
+                f"observation from the {rules.observation_from.value.replace('_', ' ')} left")
+
+    def _rems_refusal(self) -> str | None:
+        """Why the REMS form stops completion (None: no REMS, or the form is full); rebuilt only on news."""
         if not self.protocol.rems:
-            return
+            return None
+        key = (len(self.watch.events), len(self.watch.readings), int(self.session.now // 60))
+        if self._rems_cache is not None and self._rems_cache[0] == key:
+            return self._rems_cache[1]
+        s = self.session
         row = self.store.session_row(s.id)
         form = rems.build_form(
             self.protocol, row, self.store.patient_row(row.get("patient_id")), self.watch.events,
             self.watch.readings, s.now,
         )
-        rems.completion_gate(form)
+        missing = form.missing()
+        refusal = ("the REMS Patient Monitoring Form is incomplete: " + "; ".join(missing)) if missing else None
+        self._rems_cache = (key, refusal)
+        return refusal
 
     def _check_timed(self) -> None:
         """Put each missed timed check of the protocol on the timeline once (a technical alarm)."""
@@ -577,6 +662,14 @@ class Recorder:
     def _run_nibp_schedule(self) -> None:
         if self.source.can_start_nibp and self.session.nibp_due():
             self._start_cuff(None, reason="schedule")
+        elif (
+            self.alarms is not None
+            and self.source.can_start_nibp
+            and self.alarms.nibp_confirm_due(self.session.now)
+            and self._start_cuff(None, reason="confirm alarm")
+        ):
+            # A blood-pressure alarm asks for a confirming cuff once; without a remote start the bar asks the nurse.
+            self.alarms.command("nibp_confirm_started", self.session.now, None)
 
     def _check_nibp_overdue(self) -> None:
         """Put ``nibp_overdue`` on the timeline once each time the cuff cycle is missed.
@@ -732,6 +825,9 @@ class Recorder:
             storage_ok=self._storage_ok,
             pending_rows=len(self._pending),
             stored_readings=self._stored_readings,
+            step_check=self._step_check(
+                {Phase.BASELINE: START_INFUSION, Phase.RECOVERY: COMPLETE}.get(s.phase, "")
+            ),
         )
 
 

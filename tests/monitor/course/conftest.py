@@ -90,7 +90,7 @@ def course_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": "normal"}),
         (Phase.RECOVERY, 34 * 60, "rems_answers", {"answers": ANSWERS}),
     ])
-    record(db, NASAL, start=FIRST + 10 * DAY, plan=SessionPlan(3, 5, 45), script=nasal, seed=31)
+    record(db, NASAL, start=FIRST + 10 * DAY, plan=SessionPlan(5, 5, 116), script=nasal, seed=31)
     return db
 
 

@@ -51,9 +51,6 @@ def test_refusals_name_every_missing_or_forbidding_item() -> None:
     nasal = load_protocol("esketamine-nasal").checklist
     pregnant = cl.parse_quick("f3 e t:taxi c m- p+")
     assert [p.text for p in cl.problems(pregnant, nasal)] == ["pregnancy: positive"]
-    refused = cl.ChecklistRefused(cl.problems(partial, IV_RULES))
-    assert "escort: no escort home" in str(refused) and "override reason" in str(refused)
-    assert "dose: not planned" not in str(refused)
 
 
 def test_weight_based_dose_arithmetic() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from monitor import rems
-from monitor.checklist import ChecklistRefused
 from monitor.dose import DoseNeedsConfirmation
 from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
+from monitor.readiness import OverrideRequired
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.monitor.course.recording import NURSE, Script, record
@@ -32,12 +32,15 @@ def test_infusion_start_is_refused_without_the_checklist_and_an_override_is_audi
     ])
     recorder = record(db, IV, start=START, plan=SessionPlan(30, 10, 10), script=script, stop_after_s=8 * 60)
     first = script.results[0].exception()
-    assert isinstance(first, ChecklistRefused)
-    assert [p.item.value for p in first.problems] == ["fasting", "escort", "consent", "medications", "weight"]
+    assert isinstance(first, OverrideRequired)
+    assert [b.text for b in first.check.blockers if b.code == "checklist"] == [
+        "fasting: not recorded", "escort: not recorded", "consent: not recorded", "medications: not recorded",
+        "weight: not recorded", "dose: not planned"]
     second = script.results[2].exception()
-    assert isinstance(second, ChecklistRefused)
-    assert [p.text for p in second.problems] == ["medications: not recorded", "weight: not recorded"]
-    assert second.dose_missing and "dose: not planned" in str(second)
+    assert isinstance(second, OverrideRequired)
+    assert [b.text for b in second.check.blockers if b.code == "checklist"] == [
+        "medications: not recorded", "weight: not recorded", "dose: not planned"]
+    assert "dose: not planned" in str(second) and "override reason" in str(second)
     assert isinstance(script.results[3].exception(), DoseNeedsConfirmation)
     assert script.results[4].exception() is None
     assert recorder.session.phase is Phase.INFUSION
@@ -45,12 +48,13 @@ def test_infusion_start_is_refused_without_the_checklist_and_an_override_is_audi
         events = store.events(recorder.session.id)
         started = next(e for e in events if e.kind is EventKind.INFUSION_STARTED)
         assert started.detail["override_reason"] == "weight from last week's chart"
-        assert started.detail["checklist_override"] == ["medications: not recorded", "weight: not recorded",
-                                                        "dose: not planned"]
+        assert started.detail["protocol_override"] == ["medications: not recorded", "weight: not recorded",
+                                                       "dose: not planned"]
+        assert "checklist" in started.detail["overridden"]
         actions = [(a["action"], json.loads(a["detail"])) for a in store.audit_log(recorder.session.id)]
         refused = [d for a, d in actions if a == "start_infusion_refused"]
         assert len(refused) == 2 and "escort: not recorded" in refused[0]["reason"]
-        override = next(d for a, d in actions if a == "checklist_override")
+        override = next(d for a, d in actions if a == "protocol_override")
         assert override["missing"] == ["medications: not recorded", "weight: not recorded", "dose: not planned"]
         assert any(a == "plan_dose_refused" for a, _ in actions)
         checklist = next(e for e in events if e.kind is EventKind.CHECKLIST)
@@ -74,7 +78,7 @@ def _nasal_script(*, answers: dict[str, object] | None) -> Script:
 
 ANSWERS = {
     "site": "Harbour Clinic, Room 2",
-    "ready_to_leave_at": START + 3 * 60 + 95 * 60,
+    "ready_to_leave_at": START + 5 * 60 + 95 * 60,
     "vitals_acceptable_before_dosing": "yes",
     "vitals_acceptable_before_discharge": "y",
     "respiratory_depression": "no",
@@ -83,10 +87,18 @@ ANSWERS = {
 
 def test_rems_session_cannot_complete_with_a_field_missing(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    plan = SessionPlan(3, 5, 45)
+    plan = SessionPlan(5, 5, 116)
     # Everything but the answers only staff can give: the autopilot's plan runs out, yet the
     # session stays in observation until the recording is stopped.
-    recorder = record(db, NASAL, start=START, plan=plan, script=_nasal_script(answers=None), stop_after_s=70 * 60)
+    script = _nasal_script(answers=None)
+    # A nurse trying to complete with a reason: the form is the one thing no reason overrides.
+    script.steps.append((Phase.RECOVERY, 50 * 60, "complete", {"override_reason": "patient's ride is here"}))
+    recorder = record(db, NASAL, start=START, plan=plan, script=script, stop_after_s=140 * 60)
+    refused = script.results[len(script.steps) - 1].exception()
+    assert isinstance(refused, OverrideRequired)
+    assert "REMS Patient Monitoring Form is incomplete: Treatment site" in str(refused)
+    codes = {b.code for b in refused.check.blockers}
+    assert {"rems_form", "observation_too_short"} <= codes
     assert recorder.session.phase is Phase.RECOVERY
     assert recorder.end_status == "closed"
     with Store(db) as store:
@@ -111,9 +123,9 @@ def test_rems_session_cannot_complete_with_a_field_missing(tmp_path: Path) -> No
 
 def test_rems_session_completes_once_the_form_is_full(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    plan = SessionPlan(3, 5, 45)
+    plan = SessionPlan(5, 5, 116)
     recorder = record(db, NASAL, start=START, plan=plan, script=_nasal_script(answers=ANSWERS),
-                      stop_after_s=90 * 60)
+                      stop_after_s=140 * 60)
     assert recorder.session.phase is Phase.COMPLETE
     with Store(db) as store:
         row = store.session_row(recorder.session.id)
@@ -126,6 +138,7 @@ def test_rems_session_completes_once_the_form_is_full(tmp_path: Path) -> None:
         completed = next(e.t for e in events if e.kind is EventKind.SESSION_COMPLETED)
         assert form.value("first_spray_at") == first_spray
         assert form.value("monitoring_minutes") == round((completed - first_spray) / 60, 1)
+        assert form.value("monitoring_minutes") >= 120  # the protocol's minimum observation from the first spray
         assert form.value("site") == ANSWERS["site"]
         assert form.value("vitals_acceptable_before_dosing") is True
         # Not yet submitted: listed; once marked, not.

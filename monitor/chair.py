@@ -29,7 +29,9 @@ ENTRY_COMMANDS: Final = frozenset(
     {"checklist", "plan_dose", "rate_change", "intervention", "outcome_score", "rems_answers"}
 )
 #: Readiness blockers the protocol adds (recorded as a protocol override when a reason overrides them).
-PROTOCOL_BLOCKERS: Final = frozenset({"checklist", "observation_too_short", "required_score", "rems_form"})
+PROTOCOL_BLOCKERS: Final = frozenset(
+    {"checklist", "dose_plan", "observation_too_short", "required_score", "rems_form"}
+)
 #: Technical conditions put on the timeline for timed checks.
 CHECK_MISSED: Final = "check_missed"
 CHECK_DONE_LATE: Final = "check_done_late"

@@ -602,14 +602,20 @@ class Recorder:
             return None
         extra: list[Blocker] = []
         if action == START_INFUSION and s.phase is Phase.BASELINE:
-            missing = chair.start_check(self.protocol, self.watch.events).texts()
-            extra += [Blocker("checklist", text) for text in missing]
+            wanted = chair.start_check(self.protocol, self.watch.events)
+            if wanted.problems:
+                extra.append(Blocker("checklist", "; ".join(p.text for p in wanted.problems)))
+            if wanted.dose_missing:
+                extra.append(Blocker("dose_plan", "dose: not planned"))
+            if wanted.scores_missing:
+                extra.append(Blocker("required_score", "; ".join(wanted.scores_missing)))
         elif action == COMPLETE and s.phase is Phase.RECOVERY:
             observed = self._observation_left()
             if observed is not None:
                 extra.append(Blocker("observation_too_short", observed))
-            extra += [Blocker("required_score", text) for text in
-                      chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)]
+            scores = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)
+            if scores:
+                extra.append(Blocker("required_score", "; ".join(scores)))
             refusal = self._rems_refusal()
             if refusal is not None:
                 extra.append(Blocker("rems_form", refusal, overridable=False))

@@ -118,7 +118,7 @@ def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
     started = stored_events(db_path, "infusion_started")[0]
     assert started.detail["override_reason"] == "patient known to the clinic, checklist on paper"
-    assert "dose: not planned" in started.detail["checklist_override"]
+    assert "dose: not planned" in started.detail["protocol_override"]
 
     w.intervention_entry()
     assert isinstance(w.dialog, InterventionDialog)
@@ -128,7 +128,7 @@ def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
     qtbot.waitUntil(lambda: len(stored_events(db_path, "intervention")) == 1, timeout=WAIT_MS)
     assert stored_events(db_path, "intervention")[0].detail["text"] == "oxygen oxygen 2 L/min nasal cannula"
     with Store(db_path, readonly=True) as store:
-        assert any(a["action"] == "checklist_override" for a in store.audit_log())
+        assert any(a["action"] == "protocol_override" for a in store.audit_log())
     qtbot.waitUntil(lambda: EventKind.INTERVENTION in {e.kind for e in w.events}, timeout=WAIT_MS)
 
 

@@ -70,10 +70,11 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
         w.phase_buttons["start_infusion"].click()
         assert isinstance(w.dialog, TextDialog), "a start before the minimum asks for an override reason"
         w.dialog.reject()
+    # The protocol's checklist and dose are entered; then the start is ready once the minimum is over.
+    _checklist_and_dose(qtbot, w)
     qtbot.waitUntil(lambda: w.last_status.step_check.ready, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: w.phase_buttons["start_infusion"].objectName() == "primary", timeout=WAIT_MS)
     assert "ready to start infusion" in w.header.timers.text()
-    _checklist_and_dose(qtbot, w)
     w.phase_buttons["start_infusion"].click()
     assert isinstance(w.dialog, ConfirmDialog)
     shown = w.dialog.findChildren(type(w.message))[0].text()
@@ -398,6 +399,7 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
     qtbot.waitUntil(lambda: "MRN-5150" in w.header.patient.text(), timeout=WAIT_MS)
 
     w.phase_buttons["start_baseline"].click()
+    _checklist_and_dose(qtbot, w)
     qtbot.waitUntil(lambda: w.phase_buttons["start_infusion"].objectName() == "primary", timeout=WAIT_MS)
     with Store(db_path, readonly=True) as reader:
         row = reader.session_row(w.bridge.recorder.session.id)

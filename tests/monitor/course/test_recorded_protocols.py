@@ -33,13 +33,14 @@ def test_infusion_start_is_refused_without_the_checklist_and_an_override_is_audi
     recorder = record(db, IV, start=START, plan=SessionPlan(30, 10, 10), script=script, stop_after_s=8 * 60)
     first = script.results[0].exception()
     assert isinstance(first, OverrideRequired)
-    assert [b.text for b in first.check.blockers if b.code == "checklist"] == [
-        "fasting: not recorded", "escort: not recorded", "consent: not recorded", "medications: not recorded",
-        "weight: not recorded", "dose: not planned"]
+    texts = {b.code: b.text for b in first.check.blockers}
+    assert texts["checklist"] == ("fasting: not recorded; escort: not recorded; consent: not recorded; "
+                                  "medications: not recorded; weight: not recorded")
+    assert texts["dose_plan"] == "dose: not planned"
     second = script.results[2].exception()
     assert isinstance(second, OverrideRequired)
-    assert [b.text for b in second.check.blockers if b.code == "checklist"] == [
-        "medications: not recorded", "weight: not recorded", "dose: not planned"]
+    texts = {b.code: b.text for b in second.check.blockers}
+    assert texts["checklist"] == "medications: not recorded; weight: not recorded"
     assert "dose: not planned" in str(second) and "override reason" in str(second)
     assert isinstance(script.results[3].exception(), DoseNeedsConfirmation)
     assert script.results[4].exception() is None
@@ -48,14 +49,14 @@ def test_infusion_start_is_refused_without_the_checklist_and_an_override_is_audi
         events = store.events(recorder.session.id)
         started = next(e for e in events if e.kind is EventKind.INFUSION_STARTED)
         assert started.detail["override_reason"] == "weight from last week's chart"
-        assert started.detail["protocol_override"] == ["medications: not recorded", "weight: not recorded",
+        assert started.detail["protocol_override"] == ["medications: not recorded; weight: not recorded",
                                                        "dose: not planned"]
-        assert "checklist" in started.detail["overridden"]
+        assert {"checklist", "dose_plan"} <= set(started.detail["overridden"])
         actions = [(a["action"], json.loads(a["detail"])) for a in store.audit_log(recorder.session.id)]
         refused = [d for a, d in actions if a == "start_infusion_refused"]
         assert len(refused) == 2 and "escort: not recorded" in refused[0]["reason"]
         override = next(d for a, d in actions if a == "protocol_override")
-        assert override["missing"] == ["medications: not recorded", "weight: not recorded", "dose: not planned"]
+        assert override["missing"] == ["medications: not recorded; weight: not recorded", "dose: not planned"]
         assert any(a == "plan_dose_refused" for a, _ in actions)
         checklist = next(e for e in events if e.kind is EventKind.CHECKLIST)
         assert checklist.detail["fasting_hours"] == 6 and checklist.detail["escort_present"] is True

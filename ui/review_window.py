@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monitor import review
+from monitor import chair, review
 from monitor.alarms.model import Priority
 from monitor.exports import SUFFIXES, ExportError, export_file
 from monitor.exports.data import ExportOptions, SessionRecord, load
@@ -168,6 +168,9 @@ def event_detail(event: SessionEvent) -> str:
     """What an entry of the timeline says, in one line."""
     detail = dict(event.detail)
     kind = event.kind
+    entry = chair.entry_text(event)
+    if entry is not None:
+        return entry
     if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM):
         text = review.addendum_text(event)
         if kind is EventKind.ADDENDUM and detail.get("refers_to_at") is not None:

@@ -158,3 +158,15 @@ def test_rems_button_only_for_a_rems_protocol(qtbot: Any, make_window: Any) -> N
     assert not w.rems_button.isVisibleTo(w)
     w.rems_entry()
     assert "has no REMS form" in w.message.text()
+
+
+def test_the_review_timeline_says_what_was_entered(course_db: Path) -> None:
+    from ui.review_window import event_detail
+
+    with Store(course_db, readonly=True) as store:
+        first = load_course_by_mrn(store, MRN).rows[0].session_id
+        events = store.events(first)
+    texts = {e.kind: event_detail(e) for e in events}
+    assert texts[EventKind.DOSE_PLANNED] == "dose 37.5 mg (0.5 mg/kg) at 281.25 mg/h"
+    assert texts[EventKind.OUTCOME_SCORE] == "PHQ-9 18 (moderately severe)"
+    assert texts[EventKind.CHECKLIST] == "checklist complete"

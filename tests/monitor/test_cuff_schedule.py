@@ -43,12 +43,12 @@ class EmulatedDinamapSource(Source):
         super().__init__("ge-dinamap", "emulated DINAMAP")
         self.t = start
         self.step = step
-        # The baseline needs SpO2; "RB" stands for the site's SpO2 command (not a documented code).
+        # The baseline needs SpO2: a V100-class monitor with its oximeter read by OA.
         self.decoder = DinamapDecoder(
-            DinamapSettings(poll_interval=2.0, reply_checksum=True, spo2_command=" RB")
+            DinamapSettings.from_mapping({"model": "v100", "reply_checksum": "on"})
         )
         self.feed = PatientFeed(scenario=scenario, seed=4, start=start)
-        self.monitor = DinamapMonitor(self.feed, spo2_command="RB")
+        self.monitor = DinamapMonitor(self.feed, model="v100")
         self.sent: list[bytes] = []
 
     def read(self, timeout: float) -> list[Reading]:

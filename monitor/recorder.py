@@ -165,6 +165,8 @@ class Recorder:
         # The timeline and the few readings the protocol's timed checks and gates look at.
         self.watch = chair.ProtocolWatch(self.protocol)
         self._rems_cache: tuple[tuple[int, int, int], str | None] | None = None
+        #: The phase reported as running past the protocol's maximum (None: none is).
+        self._too_long: Phase | None = None
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
         self._listeners: list[Callable[[RecorderUpdate], None]] = []
         self._pending = _Pending()
@@ -655,8 +657,27 @@ class Recorder:
         self._rems_cache = (key, refusal)
         return refusal
 
+    def _check_phase_length(self) -> None:
+        """A phase running past the protocol's maximum is a technical alarm until the phase ends."""
+        s = self.session
+        rule = self.protocol.phases.get(s.phase)
+        if self._too_long is not None and self._too_long is not s.phase:
+            s.record(EventKind.TECHNICAL, s.now, None, condition="phase_too_long_ended", check=self._too_long.value)
+            self._too_long = None
+        if rule is None or rule.max_min is None or self._too_long is s.phase:
+            return
+        elapsed = s.infusion_elapsed() if s.phase is Phase.INFUSION else s.now - s.phase_started_at[s.phase]
+        if s.phase is Phase.INFUSION and s.infusion_stopped_at is not None:
+            return
+        if elapsed > rule.max_min * SECONDS_PER_MINUTE:
+            self._too_long = s.phase
+            s.record(EventKind.TECHNICAL, s.now, None, condition="phase_too_long", check=s.phase.value,
+                     label=f"{rule.label.capitalize()} past the protocol's {rule.max_min:g} min maximum",
+                     max_min=rule.max_min)
+
     def _check_timed(self) -> None:
         """Put each missed timed check of the protocol on the timeline once (a technical alarm)."""
+        self._check_phase_length()
         s = self.session
         missed, late = self.watch.judge(s.now)
         for state in missed:

@@ -178,3 +178,21 @@ def test_a_missed_timed_check_is_a_technical_alarm(tmp_path: Path) -> None:
     # The late sedation score ends its alarm; the others stay until the session closes.
     sedation = check_alarms["Missed: Sedation check at about 40 minutes"]
     assert sedation.ended_at is not None and sedation.ended_at < start + 62 * 60
+
+
+def test_a_phase_past_the_protocols_maximum_is_a_technical_alarm(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    script = Script([
+        (Phase.BASELINE, 30, "checklist", {"quick": "f3 e t:sister c m- p:na"}),
+        (Phase.BASELINE, 40, "plan_dose", {"total_mg": 56, "lot": "L9"}),
+    ])
+    # Dosing planned (wrongly) at 25 min: the protocol allows at most 20.
+    recorder = record(db, NASAL, start=START, plan=SessionPlan(5, 25, 30), script=script, stop_after_s=40 * 60)
+    with Store(db) as store:
+        events = store.events(recorder.session.id)
+        alarms = [a for a in store.alarms(recorder.session.id) if a.condition == "phase_too_long"]
+    started = next(e.t for e in events if e.kind is EventKind.INFUSION_STARTED)
+    recovery = next(e.t for e in events if e.kind is EventKind.RECOVERY_STARTED)
+    assert len(alarms) == 1 and alarms[0].message == "Dosing past the protocol's 20 min maximum"
+    assert started + 20 * 60 < alarms[0].started_at <= started + 20 * 60 + 2
+    assert alarms[0].ended_at == pytest.approx(recovery, abs=1.0)

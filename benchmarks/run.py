@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "benchmarks.ingest",
     "latency": "benchmarks.latency",
     "review": "benchmarks.review",
+    "course": "benchmarks.course",
     "review_day": "benchmarks.review_day",
     "memory": "benchmarks.memory",
     "startup": "benchmarks.startup",

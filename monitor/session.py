@@ -66,6 +66,13 @@ class EventKind(StrEnum):
     DEVICE_CHANGED = "device_changed"
     PATIENT_IDENTIFIED = "patient_identified"
     SETTINGS_CHANGED = "settings_changed"
+    # The course of treatment (monitor.checklist, monitor.dose, monitor.outcomes, monitor.rems).
+    CHECKLIST = "checklist"
+    DOSE_PLANNED = "dose_planned"
+    RATE_CHANGED = "rate_changed"
+    INTERVENTION = "intervention"
+    OUTCOME_SCORE = "outcome_score"
+    REMS_FORM = "rems_form"
 
 
 PHASE_START_EVENT = {

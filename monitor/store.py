@@ -164,7 +164,27 @@ def _add_feed_queue_v2(db: sqlite_utils.Database) -> None:
     )
 
 
-def _protect_v3(db: sqlite_utils.Database) -> None:
+def _add_course_v3(db: sqlite_utils.Database) -> None:
+    """The protocol a session follows, a patient's planned course, and REMS form submissions."""
+    db.execute("ALTER TABLE sessions ADD COLUMN protocol TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN protocol_sha256 TEXT")
+    db.execute(
+        "CREATE TABLE course_plans ("
+        "patient_id TEXT PRIMARY KEY REFERENCES patients(id), planned_sessions INTEGER NOT NULL, "
+        "interval_days REAL NOT NULL, booster_interval_days REAL NOT NULL, note TEXT, "
+        "updated_at REAL NOT NULL, updated_by TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE rems_submissions ("
+        "session_id TEXT PRIMARY KEY REFERENCES sessions(id), submitted_at REAL NOT NULL, "
+        "submitted_by TEXT, reference TEXT)"
+    )
+    db.execute("CREATE INDEX sessions_patient ON sessions (patient_id, started_at)")
+    # Covering index for per-parameter figures (peak BP, lowest SpO2) over a course of sessions.
+    db.execute("CREATE INDEX readings_by_parameter ON readings (session_id, parameter, t, value, status)")
+
+
+def _protect_v4(db: sqlite_utils.Database) -> None:
     """Accounts, profile approvals, the hash chain, and identifiers encrypted with the key file's key."""
     from monitor import accounts, approval
 
@@ -189,7 +209,9 @@ def _protect_v3(db: sqlite_utils.Database) -> None:
 
 
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1, _add_feed_queue_v2, _protect_v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _create_v1, _add_feed_queue_v2, _add_course_v3, _protect_v4,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -295,7 +317,7 @@ class Store:
                 version = self.user_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
-                if version >= 3:
+                if version >= 4:
                     self.keys = self._checked_keys(create=False)
         except KeyFileError as exc:
             raise StoreError(str(exc)) from None
@@ -380,6 +402,17 @@ class Store:
             )
         return patient_id
 
+    def patient_key_for_mrn(self, mrn: str) -> tuple[str] | None:
+        """The row ``(id,)`` of the patient with this MRN, found through its keyed hash (None: no such patient)."""
+        if self._encrypted():
+            if self.keys is None:
+                return None
+            row = self.db.execute("SELECT id FROM patients WHERE mrn_lookup = ?",
+                                  [identifiers.mrn_lookup(self.keys, mrn)]).fetchone()
+        else:
+            row = self.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
+        return None if row is None else (str(row[0]),)
+
     def _writing_keys(self) -> Keys:
         if self.keys is None:
             raise StoreError(f"{self.path}: opened read-only or without its key file; cannot write")
@@ -395,8 +428,10 @@ class Store:
         plan: str,
         nurse: str | None = None,
         device: str | None = None,
+        protocol: str | None = None,
+        protocol_sha256: str | None = None,
     ) -> str:
-        """Open a new session owned by this process."""
+        """Open a new session owned by this process (following the named protocol)."""
         session_id = new_id()
         with self.transaction():
             self.db.table("sessions").insert(
@@ -412,6 +447,8 @@ class Store:
                     "device": device,
                     "plan": plan,
                     "nurse": nurse,
+                    "protocol": protocol,
+                    "protocol_sha256": protocol_sha256,
                     "owner_pid": os.getpid(),
                     "owner_host": socket.gethostname(),
                     "heartbeat_at": time.time(),
@@ -530,9 +567,9 @@ class Store:
         return row
 
     def _encrypted(self) -> bool:
-        """True when this file keeps identifiers encrypted (schema 3 on)."""
+        """True when this file keeps identifiers encrypted (schema 4 on)."""
         if self._identifiers_encrypted is None:
-            self._identifiers_encrypted = self.user_version() >= 3
+            self._identifiers_encrypted = self.user_version() >= 4
         return self._identifiers_encrypted
 
     def _identifier(self, patient_id: str, field: str, stored: str | None) -> str | None:

@@ -31,7 +31,6 @@ import re
 import selectors
 import socket
 import threading
-import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +48,8 @@ from drivers.base import (
     Source,
 )
 from drivers.settings import SettingsError
+from monitor.clock import device_time
+from monitor.clock import now as anchored_now
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ DEFAULT_PORT: Final = 2575  # the port IANA assigned to HL7 over MLLP
 MLLP_START: Final = 0x0B
 MLLP_END: Final = b"\x1c\x0d"
 MAX_MESSAGE_BYTES: Final = 1 << 20
-# An observation time this far ahead of the receive time is a wrong clock, not a value from the future.
-MAX_FUTURE_S: Final = 300.0
 
 APPLICATION: Final = "INFUSION-MONITOR"
 
@@ -344,6 +343,8 @@ class Hl7Decoder(Decoder):
         self._last_nibp: dict[Parameter, tuple[float, float | None]] = {}
         self._acks_sent = 0
         self.results: list[MessageResult] = []
+        #: (receive time, device time minus receive time) of every stamp refused as out of window.
+        self.clock_offsets: list[tuple[float, float]] = []
         #: Messages answered AE (values partly taken) and AR (nothing taken).
         self.errors = 0
         self.rejects = 0
@@ -444,9 +445,16 @@ class Hl7Decoder(Decoder):
             self._read_obx(obx, index, fallback, at, result)
 
     def _checked_time(self, t: float, at: float) -> float:
-        if t > at + MAX_FUTURE_S:
-            raise ValueError(f"time {datetime.fromtimestamp(t, UTC).isoformat()} is in the future")
-        return t
+        # The device clock is trusted only near the receive time (monitor.clock.device_time); a
+        # value stamped hours or years away is stored at its receive time and the offset reported.
+        kept, offset = device_time(t, at)
+        if offset is not None:
+            self.clock_offsets.append((at, offset))
+            raise ValueError(
+                f"time {datetime.fromtimestamp(t, UTC).isoformat()} is {offset:+.0f} s from the receive time "
+                "(outside the trusted window); the receive time is used"
+            )
+        return kept
 
     def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> None:
         where = f"OBX #{index}"
@@ -555,12 +563,13 @@ class _Connection:
 class Hl7MllpSource(Source):
     """Listens for MLLP connections on one address; every connection gets its own decoder."""
 
-    def __init__(self, settings: Hl7Settings, clock: Any = time.time) -> None:
+    def __init__(self, settings: Hl7Settings, clock: Any = anchored_now) -> None:
         super().__init__(SOURCE_NAME, f"HL7 ORU^R01 listener on {settings.host}:{settings.port} (MLLP)")
         self.settings = settings
         self._clock = clock
         self._readings: queue.SimpleQueue[Reading] = queue.SimpleQueue()
         self._events_lock = threading.Lock()
+        self._clock_offsets: list[tuple[float, float]] = []
         self._selector: selectors.BaseSelector | None = None
         self._listener: socket.socket | None = None
         self._wake_r: socket.socket | None = None
@@ -605,7 +614,7 @@ class Hl7MllpSource(Source):
         self._thread.start()
 
     def now(self) -> float:
-        """Wall-clock time."""
+        """Anchored time (monitor.clock): wall time at start plus monotonic time since."""
         return float(self._clock())
 
     def read(self, timeout: float) -> list[Reading]:
@@ -629,6 +638,17 @@ class Hl7MllpSource(Source):
         """Connection changes since the last call."""
         with self._events_lock:
             return super().take_link_events()
+
+    def take_clock_offsets(self) -> list[tuple[float, float]]:
+        """Device time stamps refused since the last call: (receive time, offset in seconds)."""
+        with self._events_lock:
+            offsets, self._clock_offsets = self._clock_offsets, []
+        return offsets
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The listener thread (watched by the watchdog)."""
+        return self._thread
 
     def close(self) -> None:
         """Stop listening, close every connection and join the listener thread; idempotent."""
@@ -707,6 +727,10 @@ class Hl7MllpSource(Source):
         before = (conn.decoder.counters.frames_decoded, conn.decoder.counters.frames_rejected)
         for reading in conn.decoder.feed(data, at):
             self._readings.put(reading)
+        if conn.decoder.clock_offsets:
+            with self._events_lock:
+                self._clock_offsets += conn.decoder.clock_offsets
+            conn.decoder.clock_offsets = []
         self._add_counts(conn.decoder, before)
         conn.outbox += conn.decoder.outgoing(at)
         self._flush(conn)

@@ -31,6 +31,7 @@ from typing import Any
 import serial
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, PortSettings
+from monitor.clock import now as anchored_now
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class SerialLink:
         link_lost_after_s: float = LINK_LOST_AFTER_S,
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = anchored_now,
         opener: Callable[[str, PortSettings], serial.SerialBase] | None = None,
     ) -> None:
         if not link_lost_after_s > 0:
@@ -123,6 +124,11 @@ class SerialLink:
     def state(self) -> str:
         """connecting, connected, lost or closed."""
         return self.counters.state
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The reader thread while open."""
+        return self._thread
 
     @property
     def is_open(self) -> bool:

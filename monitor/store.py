@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
+from monitor.ownership import owner_alive
 from monitor.readings import Flag, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 
@@ -34,6 +35,22 @@ class StoreError(Exception):
 
 class SessionNotFound(StoreError):
     """No session has the given id."""
+
+
+class CorruptDatabase(StoreError):
+    """The file failed SQLite's integrity check; nothing may write into it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"the database {path} is damaged ({problem}); it is not used. Copy what can still be read "
+            f"into a new file with `infusion-monitor recover {path} NEW.db`, then use NEW.db"
+        )
+
+
+#: The WAL is truncated back to this size after a checkpoint.
+WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
@@ -226,9 +243,10 @@ def new_id() -> str:
 class Store:
     """One connection to the monitor's database (create one per thread)."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, check: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        existed = self.path.exists()
         try:
             if readonly:
                 if not self.path.exists():
@@ -245,17 +263,41 @@ class Store:
                 # FULL: a committed reading survives power loss, not only a crash of this process.
                 self.db.execute("PRAGMA synchronous = FULL")
                 self.db.execute("PRAGMA foreign_keys = ON")
+                # A bounded journal: after each checkpoint the WAL is cut back to this size, so a
+                # disk that filled up once is not kept full by the journal.
+                self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+                if existed and check:
+                    self.check_integrity()
                 self._migrate()
             else:
+                if check:
+                    self.check_integrity()
                 version = self.user_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
         except sqlite3.DatabaseError as exc:
+            self.close_quietly()
+            if "malformed" in str(exc):
+                raise CorruptDatabase(self.path, str(exc)) from exc
             raise StoreError(f"cannot use database {self.path}: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from exc
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    def close_quietly(self) -> None:
+        """Close the connection if it was opened (used when opening fails half-way)."""
+        db = getattr(self, "db", None)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.conn.close()
+
+    def check_integrity(self) -> None:
+        """``PRAGMA quick_check``; a damaged file raises :class:`CorruptDatabase` and is not used."""
+        rows = [str(r[0]) for r in self.db.execute("PRAGMA quick_check(20)").fetchall()]
+        if rows != ["ok"]:
+            self.close_quietly()
+            raise CorruptDatabase(self.path, "; ".join(rows[:3]))
 
     def user_version(self) -> int:
         """Schema version recorded in the file."""
@@ -289,13 +331,15 @@ class Store:
 
     # -- writing --------------------------------------------------------------------------
 
-    def create_patient(self, mrn: str | None, name: str | None = None, birth_date: str | None = None) -> str:
-        """Register a patient (or return the existing one with that MRN)."""
+    def create_patient(
+        self, mrn: str | None, name: str | None = None, birth_date: str | None = None, patient_id: str | None = None
+    ) -> str:
+        """Register a patient (or return the existing one with that MRN); ``patient_id`` if chosen beforehand."""
         if mrn:
             row = self.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
             if row:
                 return str(row[0])
-        patient_id = new_id()
+        patient_id = patient_id or new_id()
         with self.transaction():
             self.db.table("patients").insert(
                 {"id": patient_id, "mrn": mrn, "name": name, "birth_date": birth_date, "created_at": time.time()}
@@ -312,9 +356,10 @@ class Store:
         plan: str,
         nurse: str | None = None,
         device: str | None = None,
+        session_id: str | None = None,
     ) -> str:
         """Open a new session owned by this process."""
-        session_id = new_id()
+        session_id = session_id or new_id()
         with self.transaction():
             self.db.table("sessions").insert(
                 {
@@ -397,12 +442,14 @@ class Store:
                 sets = ", ".join(f"{key} = ?" for key in session_update)
                 conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*session_update.values(), session_id])
 
-    def audit(self, action: str, *, user: str | None, session_id: str | None = None, **detail: Any) -> None:
-        """Append to the audit log (who did what, when, wall-clock time)."""
+    def audit(
+        self, action: str, *, user: str | None, session_id: str | None = None, at: float | None = None, **detail: Any
+    ) -> None:
+        """Append to the audit log (who did what, when, wall-clock time; ``at`` when it was held)."""
         with self.transaction():
             self.db.execute(
                 "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
-                [time.time(), user, action, session_id, json.dumps(detail, default=str)],
+                [time.time() if at is None else at, user, action, session_id, json.dumps(detail, default=str)],
             )
 
     def end_session(self, session_id: str, status: str, ended_at: float) -> None:
@@ -443,6 +490,12 @@ class Store:
         if status != "recording":
             return status
         same_host = row.get("owner_host") == socket.gethostname()
+        if same_host:
+            # The owner's file lock decides: the kernel drops it when the owner dies, and a live
+            # owner keeps it however stale its heartbeat (a stalled disk delays heartbeats).
+            alive = owner_alive(self.path, str(row["id"]))
+            if alive is not None:
+                return "recording" if alive else "unfinished"
         heartbeat = row.get("heartbeat_at") or 0.0
         if same_host and not _pid_alive(row.get("owner_pid")):
             return "unfinished"

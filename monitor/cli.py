@@ -360,6 +360,16 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
     return recorder
 
 
+def _watchdog_alarm(out: TextIO, stalls: list[Any]) -> None:
+    """The watchdog's high-priority technical alarm in the terminal: text and the bell, repeated while it lasts."""
+    if stalls:
+        for stall in stalls:
+            out.write(f"\a  ALARM HIGH technical: {stall.text()}\n")
+    else:
+        out.write("  watchdog: monitoring running again\n")
+    out.flush()
+
+
 def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -451,6 +461,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.alarms.engine import describe_change
     from monitor.recorder import wall_deadline
+    from monitor.watchdog import Watchdog, WatchdogThread
 
     def warn(text: str) -> None:
         out.write(text + "\n")
@@ -489,10 +500,13 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
 
         recorder.add_listener(show)
         feed = start_feed(args, store, recorder)
+        watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
+        watchdog.start()
         try:
             with _stop_on_signals(recorder):
                 recorder.run(until=wall_deadline(args.duration))
         finally:
+            watchdog.stop()
             if feed is not None:
                 feed.stop(drain_s=FEED_DRAIN_S)
                 left = feed.status().queued
@@ -500,6 +514,8 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                     out.write(f"live feed: {left} messages wait in the queue for the next start\n")
         stored = recorder.status().stored_readings
         out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
+        if recorder.recovery_file:
+            out.write(f"rows that could not be written to the database are kept in {recorder.recovery_file}\n")
         return EXIT_OK
     finally:
         store.close()

@@ -166,6 +166,8 @@ class Recorder:
         self._overdue_reported_for: float | None = None
         self._overdue_reported = False
         self.finished = threading.Event()
+        #: Set when the recorder begins closing the session (monitoring then ends on purpose).
+        self.closed = threading.Event()
         self.error: BaseException | None = None
         self.end_status: str | None = None
 
@@ -684,6 +686,7 @@ class Recorder:
 
     def _close(self) -> None:
         """Release the source, keep what it still held, hand everything to the writer, close the session."""
+        self.closed.set()
         try:
             # Close first so nothing new is accepted (or acknowledged), then keep what already was.
             self.source.close()

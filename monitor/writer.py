@@ -160,7 +160,8 @@ class StoreWriter:
             self._count(op, +1)
             if not self._ok:
                 self._bound_memory()
-        if isinstance(op, AuditEntry | StoreCall):
+        if isinstance(op, AuditEntry | StoreCall) or (isinstance(op, Batch) and op.events):
+            # Timeline events and audit entries reach the disk at once; readings ride the next commit.
             self._wake.set()
 
     def status(self) -> WriterStatus:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
+from monitor.clock import now as anchored_now
 
 P99_TARGET_MS = 50.0
 RUN_S = 20.0
@@ -60,7 +61,7 @@ class TimedPort:
     def write(self, data: bytes) -> int | None:
         written = self.port.write(data)
         with self._lock:
-            self.writes.append(time.time())
+            self.writes.append(anchored_now())
         return written
 
     def read_available(self) -> bytes:
@@ -87,7 +88,7 @@ def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tup
     commits: list[tuple[float, int]] = []
 
     def listen(update: Any) -> None:
-        commits.append((time.time(), update.status.stored_readings))
+        commits.append((anchored_now(), update.status.stored_readings))
 
     try:
         source = driver_cls().open(OpenOptions(port=port.name))

@@ -695,10 +695,19 @@ class Recorder:
             log.exception("closing the source failed")
         s = self.session
         status = "complete" if s.phase is Phase.COMPLETE else "closed"
+        deadline = time.monotonic() + CLOSE_DRAIN_S
         try:
+            self._collect_events()
+            self._collect_alarm_changes()
+            # Let the writer catch up first, so a store that came back is said on the timeline.
+            self._maybe_flush(force=True)
+            while self.writer.held_rows() and time.monotonic() < deadline:
+                if not self.writer.threaded:
+                    self.writer.pump(force=True)
+                time.sleep(0.05)
+            self._watch_writer()
             if status == "closed":
                 s.record(EventKind.SESSION_CLOSED, s.now, self.nurse, phase=s.phase.value)
-            self._watch_writer()
             self._collect_events()
             self._collect_alarm_changes()
         except Exception:
@@ -708,7 +717,7 @@ class Recorder:
             # In order after every row: the session is marked ended only if all of it was written.
             self.writer.put(StoreCall("end_session", (s.id, status, s.now)))
             self.writer.put(AuditEntry(time.time(), "session_" + status, self.nurse, s.id))
-            left = self.writer.stop(drain_s=CLOSE_DRAIN_S)
+            left = self.writer.stop(drain_s=max(1.0, deadline - time.monotonic()))
             if left:
                 self._storage_ok = False
                 self.recovery_file = write_recovery_file(self.store.path, s.id, self.writer.held_operations())

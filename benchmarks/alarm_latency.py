@@ -117,6 +117,8 @@ def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked:
         if holder is not None:
             holder.kill()
             holder.wait()
+            if holder.stdout is not None:
+                holder.stdout.close()
         if "recorder" in locals():
             recorder.stop()
         port.close()

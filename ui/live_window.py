@@ -755,6 +755,19 @@ class LiveWindow(DialogHost, QMainWindow):
 
     # -- updates ---------------------------------------------------------------------------------
 
+    def show_stored_history(self, store: Store) -> None:
+        """A resumed session: draw everything stored before the resume, so the chart shows the whole session."""
+        session = self.bridge.recorder.session
+        readings = list(store.readings(session.id))
+        events = store.events(session.id)
+        self.chart.session_start = session.started_at
+        self.chart.add_readings(readings)
+        if events:
+            self.events.extend(events)
+            self.chart.add_events(events)
+            self.chart.set_phases(phase_spans(self.events))
+        self.chart.refresh(max([session.now, *(r.t for r in readings[-1:])]))
+
     def on_updates(self, batch: list[RecorderUpdate]) -> None:
         """One UI tick: extend the chart buffers from the whole batch, redraw once, show the newest state."""
         readings: list[Reading] = []
@@ -944,6 +957,7 @@ class LiveWindow(DialogHost, QMainWindow):
             self.browser = None
         self.alarm_bar.stop_flashing()
         self._message_timer.stop()
+        self._watch_timer.stop()
         if self.sound is not None:
             self.sound.shutdown()
         if self.dialog is not None:

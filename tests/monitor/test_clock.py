@@ -86,7 +86,6 @@ def test_wall_clock_steps_never_change_the_infusion_or_the_timeline_order(db_pat
         infusion = recorder.submit("start_infusion", "RN")
         recorder.step()
         assert infusion.exception(timeout=0) is None
-        started = recorder.session.now
         for turn in range(120):
             if turn == 30:
                 fake.wall_offset = 3600.0  # someone sets the clock an hour ahead

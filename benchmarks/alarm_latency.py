@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
-from benchmarks.latency import TimedDecoder
 
 P99_TARGET_MS = 50.0
 RUN_S = 15.0
@@ -34,6 +33,26 @@ HOLD_LOCK = (
     "print('locked', flush=True)\n"
     "time.sleep(float(sys.argv[2]))\n"
 )
+
+
+class KeyedTimedDecoder:
+    """The driver's decoder, noting when the bytes behind each numeric reading arrived, by (time, parameter)."""
+
+    def __init__(self, decoder: Any, arrived: dict[tuple[float, str], float]) -> None:
+        self._decoder = decoder
+        self._arrived = arrived
+
+    def feed(self, data: bytes, at: float) -> list[Any]:
+        from monitor.readings import Parameter
+
+        readings = list(self._decoder.feed(data, at))
+        for r in readings:
+            if r.parameter is not Parameter.PLETH:
+                self._arrived.setdefault((r.t, r.parameter.value), at)
+        return readings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decoder, name)
 
 
 class AnchoredTimedPort:
@@ -49,9 +68,11 @@ class AnchoredTimedPort:
         self._lock = threading.Lock()
 
     def write(self, data: bytes) -> int | None:
+        # Stamped before the write: the reader may decode the bytes before this thread runs again.
+        at = self._now()
         written = self.port.write(data)
         with self._lock:
-            self.writes.append(self._now())
+            self.writes.append(at)
         return written
 
     def read_available(self) -> bytes:
@@ -88,20 +109,20 @@ def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked:
     device_thread = threading.Thread(target=emulator.run, args=(port, None, stop), name="emulated-device")
     db = folder / f"{name}-{'locked' if locked else 'free'}.db"
     store = Store(db)
-    arrived: list[float] = []
-    seen: list[float] = []
+    arrived: dict[tuple[float, str], float] = {}
+    seen: list[tuple[tuple[float, str], float]] = []
     failing = [0]
     holder = None
 
     def listen(update: Any) -> None:
         at = now()
-        seen.extend(at for r in update.readings if r.parameter is not Parameter.PLETH)
+        seen.extend(((r.t, r.parameter.value), at) for r in update.readings if r.parameter is not Parameter.PLETH)
         if not update.status.storage_ok:
             failing[0] += 1
 
     try:
         source = driver_cls().open(OpenOptions(port=port.name))
-        source.decoder = TimedDecoder(source.decoder, arrived)
+        source.decoder = KeyedTimedDecoder(source.decoder, arrived)
         recorder = Recorder.new_session(store, source, driver=name, port=port.name, plan=SessionPlan(),
                                         nurse="RN", alarms=alarm_engine())
         recorder.add_listener(listen)
@@ -124,7 +145,10 @@ def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked:
         port.close()
         store.close()
     latencies = []
-    for t_arrived, t_seen in zip(arrived, seen, strict=False):
+    for key, t_seen in seen:
+        t_arrived = arrived.get(key)
+        if t_arrived is None:
+            continue
         write_index = bisect.bisect_right(port.writes, t_arrived) - 1
         if write_index >= 0:
             latencies.append(t_seen - port.writes[write_index])

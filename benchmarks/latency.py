@@ -59,9 +59,11 @@ class TimedPort:
         self._lock = threading.Lock()
 
     def write(self, data: bytes) -> int | None:
+        # Stamped before the write: the reader may decode the bytes before this thread runs again.
+        at = anchored_now()
         written = self.port.write(data)
         with self._lock:
-            self.writes.append(anchored_now())
+            self.writes.append(at)
         return written
 
     def read_available(self) -> bytes:

@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(close)
     close.add_argument("--user", metavar="NAME", help="who closes it (for the audit log)")
 
+    recover = sub.add_parser("recover", help="copy what can be read from a damaged database into a new file")
+    recover.add_argument("damaged", metavar="DAMAGED.db")
+    recover.add_argument("target", metavar="NEW.db", help="a file that does not exist yet")
+
     review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
                         help="open this session at once (default: the session browser)")
@@ -598,6 +602,13 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     except ExportError as exc:
         raise CliError(str(exc)) from None
     to_stdout = args.out in (None, "-")
+    if not to_stdout:
+        from monitor.exports.files import ExportFileError, check_target
+
+        try:
+            check_target(args.out)  # before the work: no file name, a folder or a device is refused at once
+        except ExportFileError as exc:
+            raise CliError(str(exc)) from None
     if binary and args.out is None and sys.stdout.isatty():
         raise CliError(
             f"the {args.format} export is binary and standard output is a terminal; "
@@ -623,7 +634,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         except SessionNotFound as exc:
             raise CliError(str(exc)) from None
         if not to_stdout:
-            _write_file(Path(args.out), lambda f: write(record, f), binary)
+            _write_file(args.out, lambda f: write(record, f), binary)
         elif binary:
             write(record, sys.stdout.buffer)
             sys.stdout.buffer.flush()
@@ -643,18 +654,14 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
-    """Write through a temporary file beside the target so a failed export leaves no half file."""
-    partial = path.with_name(path.name + ".part")
+def _write_file(path: str, write: Callable[[Any], None], binary: bool) -> None:
+    """Write a regular file completely or not at all (see :mod:`monitor.exports.files`)."""
+    from monitor.exports.files import ExportFileError, write_atomically
+
     try:
-        text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with partial.open("wb" if binary else "w", **text_args) as f:
-            write(f)
-        partial.replace(path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_atomically(path, write, binary)
+    except ExportFileError as exc:
+        raise CliError(str(exc)) from None
 
 
 def close_unfinished(store: Store, session: str, user: str | None) -> str:
@@ -682,6 +689,18 @@ def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     with store:
         session_id = close_unfinished(store, args.session, args.user)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
+    return EXIT_OK
+
+
+def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
+    """Copy every readable row of a damaged database into a new file."""
+    from monitor.recover import RecoverError, recover
+
+    try:
+        report = recover(args.damaged, args.target)
+    except (RecoverError, StoreError) as exc:
+        raise CliError(str(exc)) from None
+    out.write("\n".join(report.lines()) + "\n")
     return EXIT_OK
 
 
@@ -856,6 +875,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sessions": cmd_sessions,
     "export": cmd_export,
     "close": cmd_close,
+    "recover": cmd_recover,
     "review": cmd_review,
     "drivers": cmd_drivers,
     "ports": cmd_ports,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from monitor.birth_date import check_birth_date
 from monitor.clock import AnchoredClock, process_clock
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, PLETH_RATE_HZ, SECONDS_PER_MINUTE
 from monitor.ownership import SessionLock, SessionOwned
@@ -147,6 +148,7 @@ class Recorder:
         self.recovery_file: str | None = None
         self._dropped_reported = (0, 0)
         self._device_offset_reported: float | None = None
+        self._incidents_seen = 0
         self.source = source
         self.session = session
         self.alarms = alarms
@@ -523,6 +525,8 @@ class Recorder:
         mrn = mrn.strip()
         if not mrn:
             raise ValueError("the MRN is needed to identify the patient")
+        if birth_date and birth_date.strip():
+            birth_date = check_birth_date(birth_date)  # the rule the exports need (ValueError refuses)
         # A read only (never blocked by a writer in WAL mode); the writes go through the writer in order.
         row = self.store.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
         patient_id = str(row[0]) if row else new_id()
@@ -673,6 +677,13 @@ class Recorder:
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_restored")
             if self.alarms is not None:
                 self.alarms.command("storage_restored", s.now, None)
+        for incident in status.incidents[self._incidents_seen:]:
+            self._incidents_seen += 1
+            text = incident.message(self.writer.configured_path)
+            s.record(EventKind.TECHNICAL, s.now, None, condition="database_moved", what=incident.what,
+                     written_to=incident.written_to or "", error=incident.error or "")
+            if self.alarms is not None:
+                self.alarms.command("database_moved", s.now, None, message=text)
         dropped = (status.dropped_pleth, status.dropped_numerics)
         if dropped != self._dropped_reported and (status.ok or self._stop.is_set()):
             # Said once the store is back (or at the end): what was given up while it failed.

@@ -44,6 +44,8 @@ CHUNK_ROWS = 5000
 PLETH_HOLD_S = 600.0
 #: Numeric readings held while the store fails: 8 h at 12 values a second.
 MAX_HELD_NUMERICS = 8 * 3600 * 12
+#: How often the writer looks whether its database file is still where it was opened.
+FILE_CHECK_S = 1.0
 #: Busy timeout of the writer's own connection (a lock held by another process delays only the writer).
 WRITER_BUSY_TIMEOUT_MS = 5000
 
@@ -94,6 +96,23 @@ Operation = Batch | AuditEntry | StoreCall
 
 
 @dataclass(frozen=True, slots=True)
+class FileIncident:
+    """The open database was deleted or moved; where its complete data were written."""
+
+    what: str  # "deleted or moved away" (the name is free) or "moved or replaced" (another file has it)
+    written_to: str | None  # None: the data could not be written anywhere (kept in memory)
+    error: str | None = None
+
+    def message(self, configured: Path) -> str:
+        """The alarm text."""
+        if self.written_to is None:
+            return f"The database {configured} was {self.what} and could not be written back: {self.error}"
+        if self.written_to == str(configured):
+            return f"The database {configured} was {self.what}; its complete data were written back to it"
+        return f"The database {configured} was {self.what}; the complete data are now in {self.written_to}"
+
+
+@dataclass(frozen=True, slots=True)
 class WriterStatus:
     """How the writer is doing, for the recorder's status and alarms."""
 
@@ -105,6 +124,7 @@ class WriterStatus:
     dropped_pleth_s: float
     dropped_numerics: int
     alive: bool
+    incidents: tuple[FileIncident, ...] = ()
 
 
 class StoreWriter:
@@ -148,6 +168,11 @@ class StoreWriter:
         self._dropped_pleth_s = 0.0
         self._dropped_numerics = 0
         self._retry_at = 0.0
+        self._identity: tuple[int, int] | None = None
+        self._next_file_check = 0.0
+        self._incidents: list[FileIncident] = []
+        #: The path the database was configured with (``path`` moves to a recovery file if need be).
+        self.configured_path = self.path
         #: Called on the writer thread after a chunk was committed (the file watch uses it).
         self.after_commit: Callable[[Store], None] | None = None
 
@@ -176,6 +201,7 @@ class StoreWriter:
                 dropped_pleth_s=round(self._dropped_pleth_s, 1),
                 dropped_numerics=self._dropped_numerics,
                 alive=self._thread is None or self._thread.is_alive(),
+                incidents=tuple(self._incidents),
             )
 
     @property
@@ -231,8 +257,9 @@ class StoreWriter:
         """Write everything held, chunk by chunk; True when nothing is left.
 
         While the store refuses, a new attempt is made only every ``retry_interval_s``
-        (unless ``force``).
+        (unless ``force``). The database file is checked first (see :meth:`check_file`).
         """
+        self.check_file()
         if not force and not self._ok and time.monotonic() < self._retry_at:
             return False
         while True:
@@ -255,7 +282,63 @@ class StoreWriter:
     def _connection(self) -> Store:
         if self._store is None:
             self._store = self._opener(self.path)
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
         return self._store
+
+    def check_file(self, force: bool = False) -> FileIncident | None:
+        """Notice a deleted or moved database and write its complete data back (or to a recovery file).
+
+        SQLite's backup API reads through the open connection, which still sees the whole
+        database (main file and journal) however the name was taken away from it.
+        """
+        now = time.monotonic()
+        if self._store is None or self._identity is None or (not force and now < self._next_file_check):
+            return None
+        self._next_file_check = now + FILE_CHECK_S
+        try:
+            stat = os.stat(self.path)
+            if (stat.st_dev, stat.st_ino) == self._identity:
+                return None
+            what = "moved or replaced"
+        except FileNotFoundError:
+            what = "deleted or moved away"
+        except OSError:
+            return None
+        incident = self._write_back(what)
+        with self._lock:
+            self._incidents.append(incident)
+        log.error("%s", incident.message(self.configured_path))
+        return incident
+
+    def _write_back(self, what: str) -> FileIncident:
+        assert self._store is not None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        free = not self.path.exists()
+        target = self.path if free else self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
+        part = target.with_name(target.name + ".part")
+        try:
+            destination = sqlite3.connect(str(part))
+            try:
+                self._store.db.conn.backup(destination)
+            finally:
+                destination.close()
+            self.close()
+            if free:
+                # The old journal files at the configured name belong to the vanished file; a new
+                # connection must not read them as its own. They are moved aside, not deleted.
+                for suffix in ("-wal", "-shm"):
+                    stale = self.path.with_name(self.path.name + suffix)
+                    if stale.exists():
+                        os.replace(stale, stale.with_name(f"{stale.name}.orphaned-{stamp}"))
+            os.replace(part, target)
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            return FileIncident(what, None, str(exc))
+        self.path = target
+        self._identity = None
+        return FileIncident(what, str(target))
 
     def _failed(self, exc: BaseException) -> None:
         with self._lock:

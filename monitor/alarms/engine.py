@@ -767,6 +767,11 @@ class AlarmEngine:
     def _storage_restored(self, at: float, user: str | None) -> None:
         self._end_key("storage_failed", at)
 
+    def _database_moved(self, at: float, user: str | None, message: str = "") -> None:
+        # Someone deleted or moved the open database: always high priority, ended by the nurse only.
+        self._start_technical("database_moved", None, message or "The database file was deleted or moved", at,
+                              priority=Priority.HIGH)
+
 
 _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "acknowledge": AlarmEngine._acknowledge,
@@ -781,6 +786,7 @@ _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "load_profile": AlarmEngine._load_profile,
     "storage_failed": AlarmEngine._storage_failed,
     "storage_restored": AlarmEngine._storage_restored,
+    "database_moved": AlarmEngine._database_moved,
 }
 
 

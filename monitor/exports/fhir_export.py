@@ -26,6 +26,7 @@ from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
 
+from monitor.birth_date import stored_birth_date
 from monitor.exports.codes import (
     BP_PANEL,
     CODES,
@@ -115,8 +116,9 @@ class _Builder:
                 if given:
                     name["given"] = given.split()
                 resource["name"] = [name]
-            if p.get("birth_date"):
-                resource["birthDate"] = str(p["birth_date"])
+            birth = stored_birth_date(p.get("birth_date"))
+            if birth:
+                resource["birthDate"] = birth
         return resource
 
     def encounter(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Final
 
+from monitor.birth_date import stored_birth_date
 from monitor.exports.codes import CODES, DEFAULT_RANGES, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.readings import NIBP_PARAMETERS, NUMERIC_PARAMETERS, Parameter, Reading
@@ -110,8 +111,8 @@ class PatientIdentity:
         if not patient or not patient.get("mrn"):
             return cls(session_id, "PI")
         family, given = split_name(str(patient.get("name") or ""))
-        birth = str(patient.get("birth_date") or "").replace("-", "")
-        return cls(str(patient["mrn"]), "MR", family, given, birth if birth.isdigit() else "")
+        birth = (stored_birth_date(patient.get("birth_date")) or "").replace("-", "")
+        return cls(str(patient["mrn"]), "MR", family, given, birth)
 
 
 def split_name(name: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ def check_birth_date(text: str, today: date | None = None) -> str:
     try:
         day = date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
-        raise ValueError(f"{text.strip()} is not a calendar date") from None
+        raise ValueError(f"{text.strip()} is not a calendar date; write the birth date as YYYY-MM-DD") from None
     if day > (today or date.today()):
         raise ValueError("the birth date is in the future")
     if day.year < EARLIEST_YEAR:

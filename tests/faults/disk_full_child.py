@@ -11,7 +11,6 @@ the recorder reported while the disk was full, and how it ended.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -30,27 +29,26 @@ from monitor.recorder import Recorder, RecorderUpdate
 from monitor.store import Store
 
 FULL_FOR_S = 3.0
+PLETH_HOLD_S = 60.0
 START = 1_790_000_000.0
 
 
 def fill(folder: Path) -> Path:
-    """Write a filler file until the filesystem is full; returns it."""
+    """Write a filler file until the filesystem is full (ENOSPC even for 512 bytes); returns it."""
     filler = folder / "filler"
-    chunk = b"\0" * 65536
-    with open(filler, "wb") as handle:
-        while True:
-            try:
-                handle.write(chunk)
-                handle.flush()
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
-    # The last partial chunk may have left a few bytes: take them too.
-    with open(filler, "ab") as handle, contextlib.suppress(OSError):
-        for _ in range(64):
-            handle.write(b"\0" * 512)
-            handle.flush()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 16, 4096, 512):
+            chunk = b"\0" * size
+            while True:
+                try:
+                    os.write(fd, chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    break
+    finally:
+        os.close(fd)
     return filler
 
 
@@ -78,6 +76,9 @@ def main(db_path: Path, mode: str, pleth: bool) -> dict[str, object]:
                 during["alarms"].extend(  # type: ignore[attr-defined]
                     str(c.get("condition")) for c in update.alarm_changes)
 
+    # One minute of waveform may be held (the default is ten): at 60x the three-second spell is three
+    # minutes of signal, so the oldest pleth must be given up - and the numerics never.
+    recorder.writer.pleth_hold_s = PLETH_HOLD_S
     recorder.add_listener(listen)
     recorder.start()
     time.sleep(1.5)  # some data on disk first

@@ -1,8 +1,11 @@
 """The recorder: one thread that moves data one way, source -> session -> alarms -> store -> listeners.
 
-It is the only writer of the session's database rows while it runs. Everything a user does
-(phase changes, notes, scores, acknowledgments) reaches it as a command through a queue and
-is carried out on the recorder's thread, so the session has a single owner. Listeners get one
+It owns the session while it runs (an OS file lock says so to other processes, see
+:mod:`monitor.ownership`). Everything a user does (phase changes, notes, scores,
+acknowledgments) reaches it as a command through a queue and is carried out on the recorder's
+thread, so the session has a single owner. Rows and audit entries are handed to the store's
+writer (:mod:`monitor.writer`), which writes them on its own thread: the loop never waits for the
+disk, and no exception - from the store, a command, a listener - ends it. Listeners get one
 :class:`RecorderUpdate` per loop turn, a batch rather than a call per sample.
 """
 

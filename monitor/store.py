@@ -1,8 +1,9 @@
 """Durable storage of patients, sessions, readings, waveforms, events, alarms and the audit log.
 
 SQLite in WAL mode through sqlite-utils. The schema version lives in ``PRAGMA user_version``
-and is raised by ordered migrations. During a recording one thread owns the writing
-connection (see :class:`monitor.recorder.Recorder`); readers open their own connections.
+and is raised by ordered migrations. Every open runs ``PRAGMA quick_check``; a damaged file is
+refused (:class:`CorruptDatabase`) and never written into. During a recording one thread owns the
+writing connection (see :mod:`monitor.writer`); readers open their own connections.
 Patient identifiers live only in ``patients``; every other table refers to a random key.
 """
 

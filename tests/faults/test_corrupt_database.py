@@ -64,6 +64,7 @@ def test_a_damaged_database_is_refused_and_what_can_be_read_is_recovered(db_path
         conn.close()
     assert sessions == 1
     assert 0.5 * stored < copied <= stored  # one damaged page costs its rows, not the session
+    print(f"recovered {copied} of {stored} readings")
     run = CommandLine("export", session_id[:8], "--db", str(recovered), "--format", "csv",
                       "--out", str(tmp_path / "recovered.csv"))
     assert run.finish() == 0, run.output()

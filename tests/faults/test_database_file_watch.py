@@ -40,6 +40,7 @@ def test_a_deleted_or_renamed_database_is_noticed_and_written_back(db_path: Path
     line = run.wait_for("database_moved", timeout=6)
     noticed_s = time.monotonic() - gone_at
     assert noticed_s <= 5.0, f"noticed after {noticed_s:.1f} s"
+    print(f"{how}: noticed after {noticed_s:.2f} s")
     assert "database_moved" in line
     alarm = run.wait_for("(database_moved) started", timeout=2)
     assert alarm.lstrip().startswith(Priority.HIGH.marker), alarm

@@ -31,6 +31,7 @@ import re
 import selectors
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -575,6 +576,8 @@ class Hl7MllpSource(Source):
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        #: Monotonic time the listener thread last went round its loop (read by the watchdog).
+        self.last_beat = time.monotonic()
         self._stop = threading.Event()
         self._connections: dict[int, _Connection] = {}
         self._ever_connected = False
@@ -676,6 +679,7 @@ class Hl7MllpSource(Source):
         selector = self._selector
         assert selector is not None
         while not self._stop.is_set():
+            self.last_beat = time.monotonic()
             for key, mask in selector.select(timeout=0.5):
                 if key.data == "wake":
                     return

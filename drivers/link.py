@@ -114,6 +114,8 @@ class SerialLink:
         self._ready = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Monotonic time the reader thread last went round its loop (read by the watchdog).
+        self.last_beat = time.monotonic()
         self._retry_delay = backoff_initial_s
         # Monotonic time since which nothing has arrived (port opened, or last bytes).
         self._quiet_since = time.monotonic()
@@ -211,6 +213,7 @@ class SerialLink:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.last_beat = time.monotonic()
             with self._port_lock:
                 port = self._port
             if port is None:
@@ -245,6 +248,8 @@ class SerialLink:
         self._emit(Received(now, data))
 
     def _reopen(self) -> None:
+        # A deliberate wait is not a stall: the beat is promised for its end.
+        self.last_beat = time.monotonic() + self._retry_delay
         if self._stop.wait(self._retry_delay):
             return
         self._retry_delay = min(self._retry_delay * 2, self.backoff_max_s)

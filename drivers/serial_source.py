@@ -55,6 +55,11 @@ class SerialSource(Source):
         """The port-reading thread (watched by the watchdog)."""
         return self.link.thread
 
+    @property
+    def last_beat(self) -> float:
+        """Monotonic time the port-reading thread last went round its loop."""
+        return self.link.last_beat
+
     def read(self, timeout: float) -> list[Reading]:
         """Readings decoded from the bytes that arrived within ``timeout`` seconds."""
         self._send(self._clock())

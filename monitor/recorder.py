@@ -292,6 +292,11 @@ class Recorder:
             self._thread.join(timeout)
             self._thread = None
 
+    def beats(self) -> dict[str, float]:
+        """Monotonic time each watched thread other than the recorder last showed it works, by role."""
+        beat = getattr(self.source, "last_beat", None)
+        return {"device reader": float(beat)} if isinstance(beat, int | float) else {}
+
     def threads(self) -> dict[str, threading.Thread]:
         """The threads that must stay alive while recording (for the watchdog), by role."""
         out: dict[str, threading.Thread] = {}

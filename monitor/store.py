@@ -244,7 +244,7 @@ def new_id() -> str:
 class Store:
     """One connection to the monitor's database (create one per thread)."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, check: bool = True) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, check: bool = True, wal: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
         existed = self.path.exists()
@@ -260,7 +260,8 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA busy_timeout = 10000")
             if not readonly:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                if wal:
+                    self.db.execute("PRAGMA journal_mode = WAL")
                 # FULL: a committed reading survives power loss, not only a crash of this process.
                 self.db.execute("PRAGMA synchronous = FULL")
                 self.db.execute("PRAGMA foreign_keys = ON")

@@ -1,7 +1,8 @@
 """The watchdog: notices, from outside the recorder thread, that monitoring has stopped or stalled.
 
-The recorder stamps :attr:`Recorder.last_beat` (monotonic) at the end of every loop turn, and
-names the threads it depends on (itself, the store writer, the device reader or listener). The
+The recorder stamps :attr:`Recorder.last_beat` (monotonic) at the end of every loop turn, names
+the threads it depends on (itself, the store writer, the device reader or listener) and passes on
+the reader's own beat. The
 watchdog runs elsewhere - the window's GUI thread, or a thread of its own in ``record`` - and
 reports a high-priority technical alarm when a turn has not completed for
 :data:`STALL_LIMIT_S` or one of those threads has ended while the session is still open.
@@ -26,6 +27,8 @@ class Watched(Protocol):
     closed: threading.Event
 
     def threads(self) -> dict[str, threading.Thread]: ...
+
+    def beats(self) -> dict[str, float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,10 @@ class Watchdog:
                 stalls.append(Stall(role, True, silent))
         if silent > self.limit_s and not any(s.role == "recorder" for s in stalls):
             stalls.append(Stall("recorder", False, silent))
+        for role, beat in self.recorder.beats().items():
+            quiet = self._monotonic() - beat
+            if quiet > self.limit_s and not any(s.role == role for s in stalls):
+                stalls.append(Stall(role, False, quiet))
         return stalls
 
 

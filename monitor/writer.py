@@ -171,6 +171,7 @@ class StoreWriter:
         self._identity: tuple[int, int] | None = None
         self._next_file_check = 0.0
         self._incidents: list[FileIncident] = []
+        self._wal = True
         #: The path the database was configured with (``path`` moves to a recovery file if need be).
         self.configured_path = self.path
         #: Called on the writer thread after a chunk was committed (the file watch uses it).
@@ -281,7 +282,7 @@ class StoreWriter:
 
     def _connection(self) -> Store:
         if self._store is None:
-            self._store = self._opener(self.path)
+            self._store = self._opener(self.path) if self._wal else _open_writer_store(self.path, wal=False)
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
         return self._store
@@ -321,6 +322,10 @@ class StoreWriter:
             destination = sqlite3.connect(str(part))
             try:
                 self._store.db.conn.backup(destination)
+                # Connections still open on the vanished file delete "<db>-wal" and "<db>-shm" by name
+                # when they close; the restored file therefore keeps no such files (rollback journal)
+                # until the next start of the program puts it back in WAL mode.
+                destination.execute("PRAGMA journal_mode = DELETE")
             finally:
                 destination.close()
             self.close()
@@ -338,6 +343,7 @@ class StoreWriter:
             return FileIncident(what, None, str(exc))
         self.path = target
         self._identity = None
+        self._wal = False
         return FileIncident(what, str(target))
 
     def _failed(self, exc: BaseException) -> None:
@@ -426,11 +432,11 @@ class StoreWriter:
                     self._retry_at = time.monotonic() + self.retry_interval_s
 
 
-def _open_writer_store(path: Path) -> Store:
+def _open_writer_store(path: Path, wal: bool = True) -> Store:
     if not path.exists():
         # Never create an empty database in place of one that vanished: the file watch handles that.
         raise StoreError(f"the database {path} is missing")
-    store = Store(path, check=False)
+    store = Store(path, check=False, wal=wal)
     store.db.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_TIMEOUT_MS}")
     return store
 

@@ -45,6 +45,11 @@ def test_a_deleted_or_renamed_database_is_noticed_and_written_back(db_path: Path
     alarm = run.wait_for("(database_moved) started", timeout=2)
     assert alarm.lstrip().startswith(Priority.HIGH.marker), alarm
     assert "was deleted or moved away" in alarm and "written back" in alarm
+    # While the recording goes on, a new reader sees the written-back file whole.
+    time.sleep(1.0)
+    assert integrity(db_path) == "ok"
+    with Store(db_path, readonly=True) as store:
+        assert store.reading_count(summary.id) >= before
     assert run.finish() == 0, run.output()
     [done] = [m for text in run.output() if (m := DONE.search(text))]
     assert done.group(2) == "closed"

@@ -12,6 +12,7 @@ class FakeRecorder:
 
     def __init__(self) -> None:
         self.last_beat = 100.0
+        self.listener_beat = 100.0
         self.closed = threading.Event()
         self.reader = threading.Thread(target=lambda: None, name="reader")
         self.running = threading.Event()
@@ -20,6 +21,9 @@ class FakeRecorder:
 
     def threads(self) -> dict[str, threading.Thread]:
         return {"device reader": self.reader, "store writer": self.alive}
+
+    def beats(self) -> dict[str, float]:
+        return {"device listener": self.listener_beat}
 
 
 def test_stalls_and_dead_threads_are_reported() -> None:
@@ -32,9 +36,16 @@ def test_stalls_and_dead_threads_are_reported() -> None:
         [stall] = self_check.check()
         assert stall.role == "device reader" and stall.stopped and "has ended" in stall.text()
         now[0] = 100.0 + STALL_LIMIT_S + 0.5
+        recorder.listener_beat = now[0]
         roles = {s.role: s for s in self_check.check()}
         assert set(roles) == {"device reader", "recorder"}
         assert not roles["recorder"].stopped and "has not run for 4 s" in roles["recorder"].text()
+        recorder.last_beat = now[0]
+        recorder.listener_beat = now[0] - STALL_LIMIT_S - 1
+        roles = {s.role: s for s in self_check.check()}
+        assert set(roles) == {"device reader", "device listener"}  # a thread alive but stuck counts too
+        recorder.listener_beat = now[0]
+        assert [s.role for s in self_check.check()] == ["device reader"]
         recorder.closed.set()  # closing on purpose: not an alarm
         assert self_check.check() == []
     finally:

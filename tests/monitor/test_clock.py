@@ -104,3 +104,48 @@ def test_wall_clock_steps_never_change_the_infusion_or_the_timeline_order(db_pat
         assert not [e for e in events if e.kind is EventKind.INFUSION_STOPPED]
     finally:
         store.close()
+
+
+class OffsetSource(ClockedSource):
+    """Reports refused device stamps as the HL7 listener does, and one reading stamped before the session."""
+
+    def __init__(self, clock: AnchoredClock, fake: FakeTime) -> None:
+        super().__init__(clock, fake)
+        self.offsets: list[tuple[float, float]] = []
+        self.early = True
+
+    def read(self, timeout: float) -> list[Reading]:
+        readings = super().read(timeout)
+        if self.early:
+            self.early = False
+            # Within the trusted window (5 min old) but before the session started.
+            readings.append(Reading(self.clock.now() - 300, Parameter.PR, 71.0, "test"))
+        return readings
+
+    def take_clock_offsets(self) -> list[tuple[float, float]]:
+        offsets, self.offsets = self.offsets, []
+        return offsets
+
+
+def test_refused_device_stamps_are_named_once_and_nothing_is_before_the_start(db_path: Path) -> None:
+    fake = FakeTime()
+    clock = AnchoredClock(fake.wall, fake.monotonic)
+    store = Store(db_path)
+    try:
+        source = OffsetSource(clock, fake)
+        recorder = Recorder.new_session(store, source, driver="test", port=None, plan=SessionPlan(1, 40, 30),
+                                        clock=clock)
+        for turn in range(10):
+            if turn in (2, 3, 4):
+                source.offsets.append((clock.now(), -3 * 86400.0))  # three days old, three messages
+            if turn == 6:
+                source.offsets.append((clock.now(), 10 * 365 * 86400.0))  # ten years ahead
+            recorder.step()
+        recorder.run(until=lambda r: True)
+        events = store.events(recorder.session.id)
+        offsets = [e.detail["offset_s"] for e in events if e.kind is EventKind.DEVICE_CLOCK_OFFSET]
+        assert offsets == [-3 * 86400.0, 10 * 365 * 86400.0]
+        started = store.session_row(recorder.session.id)["started_at"]
+        assert min(r.t for r in store.readings(recorder.session.id)) >= started
+    finally:
+        store.close()

@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("damaged", metavar="DAMAGED.db")
     recover.add_argument("target", metavar="NEW.db", help="a file that does not exist yet")
 
+    held = sub.add_parser("write-held", help="write the rows a recording kept in a recovery file into the database")
+    held.add_argument("file", metavar="RECOVERY.jsonl")
+    _add_db(held)
+
     review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
                         help="open this session at once (default: the session browser)")
@@ -704,6 +708,20 @@ def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
+    """Write the rows kept in a recovery file (the store never came back before the recording ended)."""
+    from monitor.writer import write_held
+
+    store = _open_store(args, must_exist=True)
+    store.close()
+    try:
+        rows = write_held(store.path, args.file)
+    except (OSError, ValueError, StoreError) as exc:
+        raise CliError(str(exc)) from None
+    out.write(f"{rows} held rows from {args.file} written to {store.path}\n")
+    return EXIT_OK
+
+
 def cmd_drivers(args: argparse.Namespace, out: TextIO) -> int:
     """List drivers with a one-line description."""
     from drivers.registry import listing
@@ -876,6 +894,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "export": cmd_export,
     "close": cmd_close,
     "recover": cmd_recover,
+    "write-held": cmd_write_held,
     "review": cmd_review,
     "drivers": cmd_drivers,
     "ports": cmd_ports,

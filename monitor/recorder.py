@@ -202,16 +202,21 @@ class Recorder:
             lock.release()
             raise
         started = source.now()
-        session_id = store.create_session(
-            session_id=session_id,
-            started_at=started,
-            patient_id=patient_id,
-            driver=driver,
-            port=port,
-            plan=plan.text(),
-            nurse=nurse,
-            device=source.device,
-        )
+        try:
+            store.create_session(
+                session_id=session_id,
+                started_at=started,
+                patient_id=patient_id,
+                driver=driver,
+                port=port,
+                plan=plan.text(),
+                nurse=nurse,
+                device=source.device,
+            )
+        except BaseException:
+            source.close()
+            lock.release()
+            raise
         session = Session(session_id, started, plan, nibp_schedule)
         session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "")
         store.audit("session_started", user=nurse, session_id=session_id, driver=driver)

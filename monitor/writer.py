@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Parameter, Reading, flags_text
-from monitor.session import SessionEvent
+from monitor.readings import Parameter, Reading, flags_text, parse_flags
+from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -499,3 +499,60 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
             continue
         return str(target)
     return None
+
+
+def read_recovery_file(path: str | Path) -> list[Operation]:
+    """The operations a recovery file holds, oldest first (the inverse of :func:`write_recovery_file`)."""
+    ops: list[Operation] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                ops.append(_op_from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}, line {number}: not a held operation ({exc})") from None
+    return ops
+
+
+def _op_from_json(data: dict[str, Any]) -> Operation:
+    kind = data["op"]
+    if kind == "batch":
+        readings = tuple(
+            Reading(float(t), Parameter(parameter), value, source, parse_flags(status))
+            for t, parameter, value, _unit, status, source in data["readings"]
+        )
+        events = tuple(
+            SessionEvent(float(t), EventKind(event_kind), Phase(phase), user, detail)
+            for t, event_kind, phase, user, detail in data["events"]
+        )
+        return Batch(readings, events, tuple(data["alarms"]), dict(data["session_update"]))
+    if kind == "audit":
+        return AuditEntry(float(data["at"]), data["action"], data["user"], data["session_id"], dict(data["detail"]))
+    if kind == "call" and data["method"] in REPLAYABLE_CALLS:
+        return StoreCall(data["method"], tuple(data["args"]), dict(data["kwargs"]))
+    raise ValueError(f"unknown operation {kind!r}")
+
+
+#: Store methods a recovery file may ask for (nothing else is ever called from a file).
+REPLAYABLE_CALLS = frozenset({"create_patient", "assign_patient", "end_session"})
+
+
+def write_held(db_path: str | Path, recovery_file: str | Path) -> int:
+    """Write the operations of a recovery file into the database, in order, in one transaction; rows written."""
+    ops = read_recovery_file(recovery_file)
+    sessions = {op.session_id for op in ops if isinstance(op, AuditEntry) and op.session_id}
+    if len(sessions) != 1:
+        raise ValueError(f"{recovery_file} does not name exactly one session")
+    (session_id,) = sessions
+    store = Store(db_path)
+    try:
+        store.session_row(session_id)  # raises SessionNotFound for the wrong database
+        with store.transaction():
+            for op in ops:
+                _apply(store, session_id, op)
+    finally:
+        store.close()
+    # Written once only: the file is renamed so that it cannot be written a second time by mistake.
+    os.replace(recovery_file, f"{recovery_file}.written")
+    return sum(op.rows() for op in ops)

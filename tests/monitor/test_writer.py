@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from drivers.simulated import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
+from monitor.cli import main
 from monitor.plan import SessionPlan
 from monitor.readings import Parameter, Reading
 from monitor.recorder import Recorder
@@ -164,4 +166,12 @@ def test_rows_left_at_the_end_go_to_a_recovery_file(
     assert recorder.recovery_file is not None
     lines = Path(recorder.recovery_file).read_text().splitlines()
     assert any('"session_closed"' in line for line in lines)
-    assert sum(line.count('"hr"') for line in lines) >= 25
+    held_hr = sum(line.count('"hr"') for line in lines)
+    assert held_hr >= 25
+    before_hr = len(list(store.readings(recorder.session.id, [Parameter.HR])))
+    out = io.StringIO()
+    assert main(["write-held", recorder.recovery_file, "--db", str(db_path)], out=out) == 0, out.getvalue()
+    assert store.status_of(store.session_row(recorder.session.id)) == "closed"
+    assert len(list(store.readings(recorder.session.id, [Parameter.HR]))) == before_hr + held_hr
+    assert store.audit_log(recorder.session.id)[-1]["action"] == "session_closed"
+    assert main(["write-held", recorder.recovery_file, "--db", str(db_path)], out=io.StringIO()) == 1  # once only

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -53,6 +54,30 @@ def ensure_environment(extras: tuple[str, ...] = ("dev",)) -> None:
     STAMP.write_text(wanted + "\n" + ",".join(everything) + "\n")
 
 
+NODE_TOOLS = ROOT / "tests" / "node"
+
+
+def ensure_node_tools() -> None:
+    """Install the npm packages some tests use as independent implementations (tests/node, from its lock file).
+
+    Without node and npm, or when the install fails, those tests skip and say why.
+    """
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        _say("node/npm not found: tests against independent Node implementations will be skipped")
+        return
+    wanted = hashlib.sha256((NODE_TOOLS / "package-lock.json").read_bytes()).hexdigest()
+    stamp = NODE_TOOLS / "node_modules" / ".installed"
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return
+    _say("installing the npm packages the tests use (tests/node)")
+    code = subprocess.call([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_TOOLS)
+    if code == 0:
+        stamp.write_text(wanted + "\n")
+    else:
+        _say("npm ci failed: tests against independent Node implementations will be skipped")
+
+
 def run(args: list[str]) -> int:
     """Open the window with the simulated monitor (options pass through)."""
     ensure_environment()
@@ -64,6 +89,7 @@ def run(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     """Run every test headless, then check the import contract (only ui/ imports Qt)."""
     ensure_environment()
+    ensure_node_tools()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     if code != 0:

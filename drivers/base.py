@@ -51,6 +51,8 @@ class LinkEventKind(StrEnum):
 
     LINK_LOST = "link_lost"
     LINK_RESTORED = "link_restored"
+    #: Something about the link the staff must know of, the link itself being up (a refused message...).
+    TECHNICAL = "technical"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class LinkEvent:
     t: float
     kind: LinkEventKind
     detail: str = ""
+    #: For TECHNICAL events: a short name of the condition (e.g. ``hl7_other_patient``).
+    condition: str = ""
 
 
 class Decoder(ABC):
@@ -153,8 +157,11 @@ class Source(ABC):
         events, self._link_events = self._link_events, []
         return events
 
-    def _link_event(self, kind: LinkEventKind, at: float, detail: str = "") -> None:
-        self._link_events.append(LinkEvent(at, kind, detail))
+    def set_patient(self, mrn: str | None) -> None:  # noqa: B027 - optional hook
+        """Told the session's identified patient (a listener that serves one patient checks messages against it)."""
+
+    def _link_event(self, kind: LinkEventKind, at: float, detail: str = "", condition: str = "") -> None:
+        self._link_events.append(LinkEvent(at, kind, detail, condition))
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,29 @@
 """The ``hl7-mllp`` driver: a listener for HL7 v2 ORU^R01 results pushed over MLLP/TCP.
 
-Most current monitors (Mindray, Comen, Edan, GE) and their gateways send observations as HL7 v2
-ORU^R01 messages, each framed by MLLP (``0x0B`` message ``0x1C 0x0D``), and expect an ACK. This
-driver listens on ``--port HOST:PORT`` (loopback ``127.0.0.1:2575`` by default; give the address of
-the network card the monitor reaches, e.g. ``0.0.0.0:2575``, to accept it from the network). Each
-message is parsed with the python-hl7 library and answered on the same connection: ``AA`` when
-every value was taken, ``AE`` when some OBX could not be (the reason in MSA-3 and one ERR segment
-per problem; the good values of the message are kept), ``AR`` when the message itself cannot be
-used (not HL7, not ORU^R01).
+Most current monitors (Mindray, Comen, Edan, GE, Philips through its gateways) send observations
+as HL7 v2 ORU^R01 messages, each framed by MLLP (``0x0B`` message ``0x1C 0x0D``), and expect an
+ACK. This driver listens on ``--port HOST:PORT`` (loopback ``127.0.0.1:2575`` by default; give the
+address of the network card the monitor reaches, e.g. ``0.0.0.0:2575``, to accept it from the
+network). Each message is parsed with the python-hl7 library and answered on the same connection:
+``AA`` when every value was taken, ``AE`` when some OBX could not be, or when nothing in the
+message was usable (the reason in MSA-3 and one ERR segment per problem; the good values of the
+message are kept), ``AR`` when the message itself cannot be used (not HL7, not ORU^R01) or is not
+for this session (another patient or sender, see :mod:`drivers.hl7_gate`). A message that asks
+for enhanced mode (MSH-15/MSH-16) gets the commit ACK (CA/CE/CR) and application ACK it asks for.
+An FHS/BHS batch in one block is answered message by message.
 
-OBX-3 is matched by IEEE 11073 MDC code or LOINC code, in the identifier or the alternate
-identifier of any repetition: NIBP systolic/diastolic/mean as 150021-150023 (NONINV) or
-150301-150303 (CUFF) or 8480-6 / 8462-4 / 8478-0; heart rate 147842 or 8867-4; pulse rate 149530
-or 149546; SpO2 150456, 59408-5 or 2708-6 (the MDC reference names are accepted too). Other codes
-are counted (``unknown_items``) and ignored. OBX-6 must be a unit of the parameter (UCUM, the
-common spellings, or the MDC unit code); an empty unit means the usual one. The time of a value
-is OBX-14, else OBR-7, else MSH-7, else the receive time; a time without a UTC offset is read in
-the ``timezone`` setting (the computer's local zone unless ``--set timezone=+0100`` or ``UTC``).
-Messages usually repeat the last NIBP: an NIBP value with the same time and number as the one
-before it is not recorded twice.
+OBX-3 is matched by IEEE 11073 MDC code, LOINC code or Philips MDIL code (see
+:mod:`drivers.hl7_codes`; ``--set codes=FILE`` adds a site's own), in the identifier or the
+alternate identifier of any repetition. OBX-6 must be a unit of the parameter (UCUM, the common
+spellings, or the MDC/MDIL unit code); an empty unit means the usual one. The time of a value is
+OBX-14, else the OBR-7 of its own OBR group, else MSH-7, else the receive time; a time without a
+UTC offset is read in the ``timezone`` setting (the computer's local zone unless
+``--set timezone=+0100`` or ``UTC``). A message sent again with the same MSH-10, and a cuff
+result repeated with the same time and value, are stored once.
+
+Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
+``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
+comma-separated and open to all when not given.
 """
 
 from __future__ import annotations
@@ -48,7 +53,9 @@ from drivers.base import (
     OpenOptions,
     Source,
 )
-from drivers.settings import SettingsError
+from drivers.hl7_codes import CodeMap, unit_factor
+from drivers.hl7_gate import Refusal, SessionGate, sender_key
+from drivers.settings import SettingsError, seconds
 from monitor.clock import device_time
 from monitor.clock import now as anchored_now
 from monitor.readings import Flag, Parameter, Reading, is_plausible
@@ -67,51 +74,17 @@ APPLICATION: Final = "INFUSION-MONITOR"
 
 _NIBP = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 
-#: OBX-3 codes (MDC number, MDC reference name, LOINC) by parameter.
-CODES: Final[dict[str, Parameter]] = {
-    "150021": Parameter.NIBP_SYS,
-    "150022": Parameter.NIBP_DIA,
-    "150023": Parameter.NIBP_MEAN,
-    "150301": Parameter.NIBP_SYS,
-    "150302": Parameter.NIBP_DIA,
-    "150303": Parameter.NIBP_MEAN,
-    "MDC_PRESS_BLD_NONINV_SYS": Parameter.NIBP_SYS,
-    "MDC_PRESS_BLD_NONINV_DIA": Parameter.NIBP_DIA,
-    "MDC_PRESS_BLD_NONINV_MEAN": Parameter.NIBP_MEAN,
-    "MDC_PRESS_CUFF_SYS": Parameter.NIBP_SYS,
-    "MDC_PRESS_CUFF_DIA": Parameter.NIBP_DIA,
-    "MDC_PRESS_CUFF_MEAN": Parameter.NIBP_MEAN,
-    "8480-6": Parameter.NIBP_SYS,
-    "8462-4": Parameter.NIBP_DIA,
-    "8478-0": Parameter.NIBP_MEAN,
-    "147842": Parameter.HR,
-    "MDC_ECG_HEART_RATE": Parameter.HR,
-    "8867-4": Parameter.HR,
-    "149530": Parameter.PR,
-    "149546": Parameter.PR,
-    "MDC_PULS_OXIM_PULS_RATE": Parameter.PR,
-    "MDC_PULS_RATE_NON_INV": Parameter.PR,
-    "150456": Parameter.SPO2,
-    "MDC_PULS_OXIM_SAT_O2": Parameter.SPO2,
-    "59408-5": Parameter.SPO2,
-    "2708-6": Parameter.SPO2,
-}
-
-_RATE_UNITS = {"/min": 1.0, "1/min": 1.0, "bpm": 1.0, "{beats}/min": 1.0, "{beat}/min": 1.0, "beats/min": 1.0}
-_RATE_UNITS |= {"264864": 1.0, "mdc_dim_beat_per_min": 1.0}
-_PRESSURE_UNITS = {"mm[hg]": 1.0, "mmhg": 1.0, "266016": 1.0, "mdc_dim_mm_hg": 1.0, "mdc_dim_mmhg": 1.0}
-_PRESSURE_UNITS |= {"kpa": 7.500617, "265987": 7.500617, "mdc_dim_kilo_pascal": 7.500617}
-_PERCENT_UNITS = {"%": 1.0, "262688": 1.0, "mdc_dim_percent": 1.0}
-
-#: Accepted OBX-6 identifiers (lower case) and the factor to the parameter's UCUM unit.
-UNITS: Final[dict[Parameter, dict[str, float]]] = {
-    Parameter.HR: _RATE_UNITS,
-    Parameter.PR: _RATE_UNITS,
-    Parameter.SPO2: _PERCENT_UNITS,
-    Parameter.NIBP_SYS: _PRESSURE_UNITS,
-    Parameter.NIBP_DIA: _PRESSURE_UNITS,
-    Parameter.NIBP_MEAN: _PRESSURE_UNITS,
-}
+#: Defaults of the listener's limits (``--set max_connections=``, ``idle_timeout=``).
+MAX_CONNECTIONS_DEFAULT: Final = 4
+IDLE_TIMEOUT_DEFAULT_S: Final = 300.0
+#: ACK bytes a connection may owe before the listener stops reading from it (its sender does not read).
+MAX_OUTBOX_BYTES: Final = 64 * 1024
+#: A connection whose ACKs have not moved for this long is closed.
+WRITE_STALL_S: Final = 30.0
+#: After an accept() failure (out of file descriptors) the listener waits this long before accepting again.
+ACCEPT_PAUSE_S: Final = 1.0
+#: The same refusal of the same sender is put on the timeline at most this often.
+TECHNICAL_EVENT_INTERVAL_S: Final = 60.0
 
 # HL7 table 0357 (message error condition codes) used in ERR-3.
 ERR_REQUIRED_FIELD_MISSING = ("101", "Required field missing")
@@ -119,6 +92,8 @@ ERR_DATA_TYPE = ("102", "Data type error")
 ERR_TABLE_VALUE = ("103", "Table value not found")
 ERR_UNSUPPORTED_TYPE = ("200", "Unsupported message type")
 ERR_UNSUPPORTED_EVENT = ("201", "Unsupported event code")
+ERR_UNKNOWN_KEY = ("204", "Unknown key identifier")
+ERR_RECORD_LOCKED = ("206", "Application record locked")
 ERR_APPLICATION = ("207", "Application internal error")
 
 
@@ -162,23 +137,53 @@ def parse_timezone(text: str | None) -> tzinfo | None:
     return timezone(timedelta(minutes=minutes if match[1] == "+" else -minutes))
 
 
+SETTING_NAMES: Final = ("timezone", "codes", "max_connections", "idle_timeout", "allow_from", "allow_senders")
+
+
+def _names(text: str | None) -> frozenset[str]:
+    """A comma-separated list (allow-lists) as a set of upper-case names."""
+    return frozenset(item.strip().upper() for item in (text or "").split(",") if item.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Hl7Settings:
-    """Listener address and how to read times without an offset."""
+    """Listener address, how to read times without an offset, codes, limits and allow-lists."""
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     tz: tzinfo | None = None
+    codes: CodeMap = field(default_factory=CodeMap)
+    max_connections: int = MAX_CONNECTIONS_DEFAULT
+    idle_timeout_s: float = IDLE_TIMEOUT_DEFAULT_S
+    #: Sender addresses allowed to connect (empty: any).
+    allow_from: frozenset[str] = frozenset()
+    #: MSH-3 or MSH-3^MSH-4 values allowed to send (empty: any).
+    allow_senders: frozenset[str] = frozenset()
 
     @classmethod
     def from_options(cls, address: str | None, settings: Mapping[str, str] | None) -> Hl7Settings:
         """From ``--port`` and ``--set`` values."""
         given = dict(settings or {})
-        unknown = sorted(set(given) - {"timezone"})
+        unknown = sorted(set(given) - set(SETTING_NAMES))
         if unknown:
-            raise SettingsError(f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: timezone")
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: {', '.join(SETTING_NAMES)}"
+            )
         host, port = parse_address(address)
-        return cls(host, port, parse_timezone(given.get("timezone")))
+        text = given.get("max_connections", str(MAX_CONNECTIONS_DEFAULT)).strip()
+        if not text.isdigit() or not 1 <= int(text) <= 64:
+            raise SettingsError(f"setting max_connections='{text}' must be a whole number 1-64")
+        codes = CodeMap.from_file(given["codes"]) if given.get("codes") else CodeMap()
+        return cls(
+            host,
+            port,
+            parse_timezone(given.get("timezone")),
+            codes,
+            int(text),
+            seconds(given, "idle_timeout", IDLE_TIMEOUT_DEFAULT_S, 5.0, 24 * 3600.0),
+            frozenset(a.lower() for a in _names(given.get("allow_from"))),
+            _names(given.get("allow_senders")),
+        )
 
 
 class MllpDeframer:
@@ -275,13 +280,29 @@ class MessageRejected(Exception):
 
 @dataclass
 class MessageResult:
-    """What one message gave: readings, problems, and the ACK to send."""
+    """What one message gave: readings, problems, and the acknowledgments to send."""
 
     readings: list[Reading] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: The application-level answer (AA, AE, AR) whether or not it is sent.
     ack_code: str = "AA"
-    ack: str = ""
+    #: Acknowledgments to send, in order: none, one, or a commit ACK and then an application ACK.
+    acks: list[str] = field(default_factory=list)
+    #: MSH-10 of the first acknowledgment this listener sends.
     control_id: str = ""
+    #: MSH-10 of the message answered.
+    message_id: str = ""
+    #: Who sent it (MSH-3^MSH-4, or the address).
+    sender: str = ""
+    #: Set when the session refused the message (another patient or sender): a technical event.
+    refusal: Refusal | None = None
+    #: A message already taken (same sender, same MSH-10): answered again, nothing stored.
+    repeat: bool = False
+
+    @property
+    def ack(self) -> str:
+        """The first acknowledgment sent ('' when the sender asked for none)."""
+        return self.acks[0] if self.acks else ""
 
 
 def parse_hl7_time(text: str, tz: tzinfo | None) -> float:
@@ -303,6 +324,22 @@ def _message_text(raw: bytes) -> str:
         text = raw.decode("latin-1")  # HL7's traditional 8-bit default
     # Segments end with CR; some senders use LF or CR LF.
     return text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
+
+
+def split_batch(text: str) -> list[str]:
+    """The messages of an MLLP block: one, or every MSH...  of an FHS/BHS batch (batch segments dropped)."""
+    segments = [s for s in text.split("\r") if s.strip()]
+    if not any(s[:3] in ("FHS", "BHS") for s in segments):
+        return [text]
+    messages: list[list[str]] = []
+    for segment in segments:
+        head = segment[:3]
+        if head in ("FHS", "BHS", "BTS", "FTS"):
+            continue
+        if head == "MSH" or not messages:
+            messages.append([])
+        messages[-1].append(segment)
+    return ["\r".join(m) for m in messages]
 
 
 def _ack(source_msg: Any, code: str, problems: list[Problem], control_id: str, now: float) -> str:
@@ -331,24 +368,66 @@ def _ack(source_msg: Any, code: str, problems: list[Problem], control_id: str, n
 
 
 _EMPTY_MSH = "MSH|^~\\&|||||||ORU^R01|{id}|P|2.6"
+#: HL7 table 0155 (accept/application acknowledgment conditions).
+_ACK_CONDITIONS = frozenset({"AL", "NE", "ER", "SU"})
+#: The commit (accept) answer for an application answer.
+_COMMIT_CODE = {"AA": "CA", "AE": "CE", "AR": "CR"}
+
+
+def acknowledgment_codes(accept_type: str, application_type: str, code: str) -> list[str]:
+    """Which ACKs to send for an application answer ``code`` (AA/AE/AR), as MSH-15 and MSH-16 ask.
+
+    Both empty (or either not a table 0155 value): original mode, the one answer. Otherwise
+    enhanced mode: a commit ACK (CA/CE/CR) as MSH-15 asks, then the application ACK as MSH-16
+    asks, both on this connection (the listener has no way back to the sender but this one).
+    An empty one of the two, when the other is given, counts as AL.
+    """
+    accept, application = accept_type.strip().upper(), application_type.strip().upper()
+    if not (accept or application) or not {accept or "AL", application or "AL"} <= _ACK_CONDITIONS:
+        return [code]
+    accept, application = accept or "AL", application or "AL"
+    out = []
+    commit = _COMMIT_CODE[code]
+    if accept == "AL" or (accept == "ER" and commit != "CA") or (accept == "SU" and commit == "CA"):
+        out.append(commit)
+    if application == "AL" or (application == "ER" and code != "AA") or (application == "SU" and code == "AA"):
+        out.append(code)
+    return out
 
 
 class Hl7Decoder(Decoder):
-    """One MLLP connection: messages in, readings out, an ACK queued for every message."""
+    """One MLLP connection: messages in, readings out, the acknowledgments each message asks for queued.
 
-    def __init__(self, tz: tzinfo | None = None, source: str = SOURCE_NAME) -> None:
+    ``gate`` is shared by every connection of a listener (one patient, one sender, repeats stored
+    once); a decoder made alone has its own. ``peer`` is the sender's address.
+    """
+
+    def __init__(
+        self,
+        tz: tzinfo | None = None,
+        source: str = SOURCE_NAME,
+        *,
+        codes: CodeMap | None = None,
+        gate: SessionGate | None = None,
+        peer: str = "",
+    ) -> None:
         super().__init__(source)
         self.tz = tz
+        self.codes = codes or CodeMap()
+        self.gate = gate or SessionGate()
+        self.peer = peer
         self._mllp = MllpDeframer()
         self._acks: list[bytes] = []
-        self._last_nibp: dict[Parameter, tuple[float, float | None]] = {}
         self._acks_sent = 0
         self.results: list[MessageResult] = []
         #: (receive time, device time minus receive time) of every stamp refused as out of window.
         self.clock_offsets: list[tuple[float, float]] = []
+        #: Results refused by the session since the last call of :meth:`take_refusals`.
+        self._refused: list[MessageResult] = []
         #: Messages answered AE (values partly taken) and AR (nothing taken).
         self.errors = 0
         self.rejects = 0
+        self.repeats = 0
 
     def reset(self) -> None:
         """Forget a partial message (the connection closed)."""
@@ -361,22 +440,41 @@ class Hl7Decoder(Decoder):
         self._acks.clear()
         return out
 
+    def take_refusals(self) -> list[MessageResult]:
+        """Messages the session refused (another patient or sender) since the last call."""
+        out, self._refused = self._refused, []
+        return out
+
     def feed(self, data: bytes, at: float) -> list[Reading]:
         """Consume bytes of the connection; return the readings of every complete message."""
         readings: list[Reading] = []
         for raw in self._mllp.feed(data):
-            result = self.process(raw, at)
-            readings.extend(result.readings)
-            self._acks.append(frame(result.ack))
+            for text in split_batch(_message_text(raw)):
+                result = self.process_text(text, at)
+                readings.extend(result.readings)
+                self._acks.extend(frame(ack) for ack in result.acks)
         self.counters.resyncs = self._mllp.stray + self._mllp.oversize
         return readings
 
     def process(self, raw: bytes, at: float) -> MessageResult:
-        """Read one message and build its acknowledgment."""
-        result = MessageResult(control_id=f"IM{int(at * 1000) % 10**12:012d}{self._acks_sent % 1000:03d}")
+        """Read one message (bytes without MLLP framing) and build its acknowledgments."""
+        return self.process_text(_message_text(raw), at)
+
+    def _control_id(self, at: float) -> str:
         self._acks_sent += 1
-        text = _message_text(raw)
+        return f"IM{int(at * 1000) % 10**12:012d}{self._acks_sent % 1000:03d}"
+
+    def process_text(self, text: str, at: float) -> MessageResult:
+        """Read one message (segments separated by CR) and build its acknowledgments."""
+        with warnings.catch_warnings():
+            # python-hl7 reports a broken escape sequence through a deprecated logger call.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._process_text(text, at)
+
+    def _process_text(self, text: str, at: float) -> MessageResult:
+        result = MessageResult(control_id=self._control_id(at))
         parsed: Any = None
+        msh: Any = None
         try:
             try:
                 parsed = hl7.parse(text)
@@ -384,7 +482,7 @@ class Hl7Decoder(Decoder):
                     raise ValueError("a batch or file header, not a single message")
                 msh = parsed.segment("MSH")
             except Exception as exc:  # python-hl7 raises several kinds for broken text
-                parsed = None
+                parsed = msh = None
                 raise MessageRejected(
                     Problem(ERR_REQUIRED_FIELD_MISSING, f"not an HL7 v2 message: {exc}", ("MSH", 1, 1))
                 ) from None
@@ -395,6 +493,8 @@ class Hl7Decoder(Decoder):
             result.ack_code = "AR"
         else:
             result.ack_code = "AE" if result.problems else "AA"
+        if result.repeat:
+            self.repeats += 1
         if result.ack_code == "AR":
             self.rejects += 1
             self.counters.frames_rejected += 1
@@ -402,19 +502,28 @@ class Hl7Decoder(Decoder):
             if result.ack_code == "AE":
                 self.errors += 1
             self.counters.frames_decoded += 1
+            if result.readings and not result.repeat:
+                self.gate.remember(result.sender, result.message_id, result.ack_code)
+        codes = [result.ack_code]
+        if msh is not None:
+            codes = acknowledgment_codes(_get(msh, 15), _get(msh, 16), result.ack_code)
         source_msg = parsed if parsed is not None and _get(_first(parsed, "MSH"), 10) else None
         if source_msg is None:
             source_msg = hl7.parse(_EMPTY_MSH.format(id=""))
-        try:
-            result.ack = _ack(source_msg, result.ack_code, result.problems, result.control_id, at)
-        except Exception:  # a message too broken for the library to answer: answer from a blank one
-            result.ack = _ack(
-                hl7.parse(_EMPTY_MSH.format(id="")), "AR", result.problems, result.control_id, at
-            )
+        for n, code in enumerate(codes):
+            control_id = result.control_id if n == 0 else self._control_id(at)
+            problems = result.problems if code not in ("AA", "CA") else []
+            try:
+                result.acks.append(_ack(source_msg, code, problems, control_id, at))
+            except Exception:  # a message too broken for the library to answer: answer from a blank one
+                blank = hl7.parse(_EMPTY_MSH.format(id=""))
+                result.acks.append(_ack(blank, "AR", result.problems, control_id, at))
         if result.problems:
             log.warning(
                 "HL7 message answered %s: %s", result.ack_code, "; ".join(p.text for p in result.problems)
             )
+        if result.refusal is not None:
+            self._refused.append(result)
         self.results.append(result)
         del self.results[:-20]  # only the newest few, for diagnosis
         return result
@@ -429,21 +538,73 @@ class Hl7Decoder(Decoder):
             raise MessageRejected(
                 Problem(ERR_UNSUPPORTED_EVENT, f"event '{event or '?'}' is not R01", ("MSH", 1, 9))
             )
+        peer_host = self.peer.rpartition(":")[0] if ":" in self.peer else self.peer
+        result.sender = sender_key(_get(msh, 3), _get(msh, 4), peer_host)
+        result.message_id = _get(msh, 10)
+        patient_ids = _patient_ids(message)
+        refusal = self.gate.admit(result.sender, patient_ids)
+        if refusal is not None:
+            result.refusal = refusal
+            code = ERR_RECORD_LOCKED if refusal.condition == "hl7_other_sender" else ERR_UNKNOWN_KEY
+            location = ("PID", 1, 3) if refusal.condition == "hl7_other_patient" else ("MSH", 1, 3)
+            raise MessageRejected(Problem(code, refusal.reason, location))
+        previous = self.gate.answered(result.sender, result.message_id)
+        if previous is not None:
+            # Sent again (its ACK was lost): answer as before; the values are already stored.
+            result.repeat = True
+            if previous == "AE":
+                result.problems.append(
+                    Problem(ERR_DATA_TYPE, f"message {result.message_id} repeated; answered AE before")
+                )
+            return
         fallback = at
-        for name, segment, num in (("MSH-7", msh, 7), ("OBR-7", _first(message, "OBR"), 7)):
-            stamp = _get(segment, num) if segment is not None else ""
-            if stamp:
-                try:
-                    fallback = self._checked_time(parse_hl7_time(stamp, self.tz), at)
-                except ValueError as exc:
-                    result.problems.append(Problem(ERR_DATA_TYPE, f"{name}: {exc}", (name[:3], 1, 7)))
-        obx_segments = _all(message, "OBX")
-        if not obx_segments:
+        stamp = _get(msh, 7)
+        if stamp:
+            try:
+                fallback = self._checked_time(parse_hl7_time(stamp, self.tz), at)
+            except ValueError as exc:
+                result.problems.append(Problem(ERR_DATA_TYPE, f"MSH-7: {exc}", ("MSH", 1, 7)))
+        group_time = fallback
+        obx_index = obr_index = 0
+        unknown = used = 0
+        for segment in message:
+            name = str(segment[0]).upper()
+            if name == "OBR":
+                # Every OBR starts a group: its OBX without OBX-14 take this OBR's OBR-7.
+                obr_index += 1
+                group_time = fallback
+                obr_stamp = _get(segment, 7)
+                if obr_stamp:
+                    try:
+                        group_time = self._checked_time(parse_hl7_time(obr_stamp, self.tz), at)
+                    except ValueError as exc:
+                        result.problems.append(
+                            Problem(ERR_DATA_TYPE, f"OBR #{obr_index} OBR-7: {exc}", ("OBR", obr_index, 7))
+                        )
+            elif name == "OBX":
+                obx_index += 1
+                outcome = self._read_obx(segment, obx_index, group_time, at, result)
+                unknown += outcome == "unknown"
+                used += outcome == "used"
+        if obx_index == 0:
             raise MessageRejected(
                 Problem(ERR_REQUIRED_FIELD_MISSING, "no OBX segment in the message", ("OBX", 1, 1))
             )
-        for index, obx in enumerate(obx_segments, start=1):
-            self._read_obx(obx, index, fallback, at, result)
+        if not used and not result.problems:
+            # Only codes this listener does not know (or values the sender withdrew): say so, not AA.
+            result.problems.append(
+                Problem(
+                    ERR_TABLE_VALUE,
+                    f"nothing usable: none of the {obx_index} OBX carries a known code (add a code map)"
+                    if unknown == obx_index
+                    else "nothing usable in the message",
+                    ("OBX", 1, 3),
+                )
+            )
+            return
+        if used:
+            # Only a message whose values were taken binds the session to its sender and patient.
+            self.gate.bind(result.sender, patient_ids)
 
     def _checked_time(self, t: float, at: float) -> float:
         # The device clock is trusted only near the receive time (monitor.clock.device_time); a
@@ -457,18 +618,21 @@ class Hl7Decoder(Decoder):
             )
         return kept
 
-    def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> None:
+    def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> str:
+        """Read one OBX into ``result``: ``used`` (stored, or a cuff result already stored), ``unknown``
+        (a code this listener does not know), ``withdrawn`` or ``bad`` (a problem was added)."""
         where = f"OBX #{index}"
-        parameter = _parameter(obx)
+        parameter = self._parameter(obx)
         if parameter is None:
             self.counters.unknown_items += 1
-            return
+            return "unknown"
         status = _get(obx, 11).upper()
         if status == "D":
-            return  # the sender withdrew this value
+            return "withdrawn"  # the sender withdrew this value
         value_type = _get(obx, 2).upper()
         raw_value = _get(obx, 5)
         unit = _get(obx, 6, 1, 1)
+        unit_text = _get(obx, 6, 1, 2)
         t = fallback
         stamp = _get(obx, 14)
         if stamp:
@@ -484,7 +648,7 @@ class Hl7Decoder(Decoder):
             result.problems.append(
                 Problem(ERR_DATA_TYPE, f"{where}: value type '{value_type}' is not NM", ("OBX", index, 2))
             )
-            return
+            return "bad"
         else:
             try:
                 number = float(raw_value)
@@ -492,8 +656,10 @@ class Hl7Decoder(Decoder):
                 result.problems.append(
                     Problem(ERR_DATA_TYPE, f"{where}: '{raw_value}' is not a number", ("OBX", index, 5))
                 )
-                return
-            factor = _unit_factor(parameter, unit)
+                return "bad"
+            factor = unit_factor(parameter, unit)
+            if factor is None and unit_text:
+                factor = unit_factor(parameter, unit_text)  # a local unit code with the usual text
             if factor is None:
                 result.problems.append(
                     Problem(
@@ -502,7 +668,7 @@ class Hl7Decoder(Decoder):
                         ("OBX", index, 6),
                     )
                 )
-                return
+                return "bad"
             value = number * factor
             if factor != 1.0:
                 value = round(value, 1)
@@ -513,12 +679,18 @@ class Hl7Decoder(Decoder):
                     )
                 )
                 value, flags = None, frozenset({Flag.INVALID})
-        if parameter in _NIBP:
-            key = (t, value)
-            if self._last_nibp.get(parameter) == key:
-                return  # the last measurement, repeated
-            self._last_nibp[parameter] = key
+        if parameter in _NIBP and not self.gate.new_cuff_value(parameter, t, value):
+            return "used"  # the last measurement, repeated: already stored
         result.readings.append(Reading(t, parameter, value, self.source, flags))
+        return "used"
+
+    def _parameter(self, obx: Any) -> Parameter | None:
+        for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
+            for component in (1, 4):
+                found = self.codes.lookup(_get(obx, 3, repeat, component))
+                if found is not None:
+                    return found
+        return None
 
 
 def _first(message: Any, name: str) -> Any:
@@ -533,21 +705,13 @@ def _all(message: Any, name: str) -> list[Any]:
         return []
 
 
-def _parameter(obx: Any) -> Parameter | None:
-    for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
-        for component in (1, 4):
-            code = _get(obx, 3, repeat, component)
-            if code and code.upper() in CODES:
-                return CODES[code.upper()]
-            if code in CODES:
-                return CODES[code]
-    return None
-
-
-def _unit_factor(parameter: Parameter, unit: str) -> float | None:
-    if not unit:
-        return 1.0
-    return UNITS[parameter].get(unit.lower())
+def _patient_ids(message: Any) -> list[str]:
+    """PID-3 identifiers (CX.1 of every repetition) of the message's first PID; empty without one."""
+    pid = _first(message, "PID")
+    if pid is None:
+        return []
+    ids = [_get(pid, 3, repeat, 1) for repeat in range(1, max(_repetitions(pid, 3), 1) + 1)]
+    return [i for i in ids if i]
 
 
 # -- the listening source -----------------------------------------------------------------
@@ -558,16 +722,36 @@ class _Connection:
     sock: socket.socket
     peer: str
     decoder: Hl7Decoder
+    last_in: float
     outbox: bytearray = field(default_factory=bytearray)
+    #: Monotonic time the outbox last shrank (or was empty).
+    last_out: float = 0.0
+    #: Reading is paused because the sender does not take its ACKs.
+    paused: bool = False
 
 
 class Hl7MllpSource(Source):
-    """Listens for MLLP connections on one address; every connection gets its own decoder."""
+    """Listens for MLLP connections on one address; every connection gets its own decoder.
 
-    def __init__(self, settings: Hl7Settings, clock: Any = anchored_now) -> None:
+    One thread serves every connection without ever blocking on one: sockets are non-blocking,
+    ACKs wait in a per-connection outbox that is written when the socket can take them, and a
+    connection whose sender lets more than ``MAX_OUTBOX_BYTES`` of ACKs pile up is no longer read
+    (TCP then holds that sender back) and is closed when its ACKs have not moved for
+    ``WRITE_STALL_S``. Connections beyond ``max_connections`` and addresses not on ``allow_from``
+    are closed at once; a connection silent for ``idle_timeout`` is closed. When ``accept()``
+    fails (out of file descriptors) the listener pauses accepting for ``ACCEPT_PAUSE_S`` and
+    tries again, and any unexpected error in the thread is logged and the loop carries on.
+    Refused messages, refused connections and accept failures become technical events.
+    """
+
+    def __init__(
+        self, settings: Hl7Settings, clock: Any = anchored_now, monotonic: Any = time.monotonic
+    ) -> None:
         super().__init__(SOURCE_NAME, f"HL7 ORU^R01 listener on {settings.host}:{settings.port} (MLLP)")
         self.settings = settings
         self._clock = clock
+        self._monotonic = monotonic
+        self.gate = SessionGate(settings.allow_senders)
         self._readings: queue.SimpleQueue[Reading] = queue.SimpleQueue()
         self._events_lock = threading.Lock()
         self._clock_offsets: list[tuple[float, float]] = []
@@ -581,11 +765,17 @@ class Hl7MllpSource(Source):
         self._stop = threading.Event()
         self._connections: dict[int, _Connection] = {}
         self._ever_connected = False
+        self._accept_paused_until: float | None = None
+        self._last_technical: dict[tuple[str, str], float] = {}
         # Counts of connections already closed, so the totals never go down.
         self._closed_unknown = 0
         self._closed_resyncs = 0
         #: Totals over every connection's decoder (unknown codes, AE and AR answers...).
         self.decoder_counters = DecoderCounters()
+        #: Connections closed by the listener's limits, and accept() failures.
+        self.refused_connections = 0
+        self.accept_errors = 0
+        self.thread_errors = 0
         self.address: tuple[str, int] = (settings.host, settings.port)
         self.counters.state = "closed"
 
@@ -620,6 +810,10 @@ class Hl7MllpSource(Source):
         """Anchored time (monitor.clock): wall time at start plus monotonic time since."""
         return float(self._clock())
 
+    def set_patient(self, mrn: str | None) -> None:
+        """The session's identified patient: from now on PID-3 must name them."""
+        self.gate.identify(mrn)
+
     def read(self, timeout: float) -> list[Reading]:
         """Readings from every connection that arrived within ``timeout`` seconds."""
         out: list[Reading] = []
@@ -638,7 +832,7 @@ class Hl7MllpSource(Source):
         return self.read(0)
 
     def take_link_events(self) -> list[Any]:
-        """Connection changes since the last call."""
+        """Connection changes and technical events since the last call."""
         with self._events_lock:
             return super().take_link_events()
 
@@ -652,6 +846,14 @@ class Hl7MllpSource(Source):
     def thread(self) -> threading.Thread | None:
         """The listener thread (watched by the watchdog)."""
         return self._thread
+
+    def connection_count(self) -> int:
+        """Connections open now."""
+        return len(self._connections)
+
+    def outbox_sizes(self) -> list[int]:
+        """Bytes of ACKs each open connection still owes (for diagnosis and tests)."""
+        return [len(c.outbox) for c in list(self._connections.values())]
 
     def close(self) -> None:
         """Stop listening, close every connection and join the listener thread; idempotent."""
@@ -680,19 +882,44 @@ class Hl7MllpSource(Source):
         assert selector is not None
         while not self._stop.is_set():
             self.last_beat = time.monotonic()
-            for key, mask in selector.select(timeout=0.5):
-                if key.data == "wake":
+            try:
+                if self._serve(selector):
                     return
-                if key.data == "listen":
-                    self._accept()
-                else:
-                    conn = self._connections.get(key.fd)
-                    if conn is None:
-                        continue
-                    if mask & selectors.EVENT_READ:
-                        self._receive(conn)
-                    if mask & selectors.EVENT_WRITE and key.fd in self._connections:
-                        self._flush(conn)
+            except Exception as exc:  # the listener must outlive any one bad turn
+                self.thread_errors += 1
+                log.exception("HL7 listener: unexpected error; carrying on")
+                self._technical("hl7_listener_error", "listener", f"listener error: {exc}")
+                self._stop.wait(0.2)
+
+    def _serve(self, selector: selectors.BaseSelector) -> bool:
+        """One turn of the loop; True when told to stop."""
+        for key, mask in selector.select(timeout=0.5):
+            if key.data == "wake":
+                return True
+            if key.data == "listen":
+                self._accept()
+            else:
+                conn = self._connections.get(key.fd)
+                if conn is None:
+                    continue
+                if mask & selectors.EVENT_READ:
+                    self._receive(conn)
+                if mask & selectors.EVENT_WRITE and key.fd in self._connections:
+                    self._flush(conn)
+        self._housekeeping()
+        return False
+
+    def _housekeeping(self) -> None:
+        now = self._monotonic()
+        if self._accept_paused_until is not None and now >= self._accept_paused_until:
+            self._accept_paused_until = None
+            if self._selector is not None and self._listener is not None:
+                self._selector.register(self._listener, selectors.EVENT_READ, "listen")
+        for conn in list(self._connections.values()):
+            if conn.outbox and now - conn.last_out > WRITE_STALL_S:
+                self._drop(conn, f"its sender has not taken its acknowledgments for {WRITE_STALL_S:g} s")
+            elif now - conn.last_in > self.settings.idle_timeout_s:
+                self._drop(conn, f"idle for {self.settings.idle_timeout_s:g} s")
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -701,8 +928,35 @@ class Hl7MllpSource(Source):
             sock, peer = self._listener.accept()
         except (BlockingIOError, InterruptedError):
             return
+        except OSError as exc:
+            # Out of file descriptors (EMFILE/ENFILE), out of memory...: the waiting connection stays
+            # in the backlog, so stop watching the socket for a moment instead of spinning on it.
+            self.accept_errors += 1
+            self._selector.unregister(self._listener)
+            self._accept_paused_until = self._monotonic() + ACCEPT_PAUSE_S
+            log.error("HL7 listener cannot accept a connection: %s; trying again in %g s", exc, ACCEPT_PAUSE_S)
+            self._technical("hl7_accept_failed", "listener", f"cannot accept a connection: {exc}")
+            return
+        host = str(peer[0])
+        peer_text = f"{host}:{peer[1]}"
+        why = ""
+        if self.settings.allow_from and host.lower() not in self.settings.allow_from:
+            why = f"address {host} is not on the listener's allow_from list"
+        elif len(self._connections) >= self.settings.max_connections:
+            why = f"already {len(self._connections)} connections (max_connections)"
+        if why:
+            self.refused_connections += 1
+            sock.close()
+            log.warning("HL7 listener refused a connection from %s: %s", peer_text, why)
+            self._technical("hl7_connection_refused", host, f"connection from {peer_text} refused: {why}")
+            return
         sock.setblocking(False)
-        conn = _Connection(sock, f"{peer[0]}:{peer[1]}", Hl7Decoder(self.settings.tz))
+        # A bounded kernel buffer for ACKs too, so a sender that does not read them is noticed soon.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        now = self._monotonic()
+        decoder = Hl7Decoder(self.settings.tz, codes=self.settings.codes, gate=self.gate, peer=peer_text)
+        conn = _Connection(sock, peer_text, decoder, last_in=now, last_out=now)
         self._connections[sock.fileno()] = conn
         self._selector.register(sock, selectors.EVENT_READ, "conn")
         log.info("HL7 sender connected from %s", conn.peer)
@@ -727,6 +981,7 @@ class Hl7MllpSource(Source):
             self._drop(conn, "sender closed the connection")
             return
         at = self.now()
+        conn.last_in = self._monotonic()
         self.counters.bytes_in += len(data)
         before = (conn.decoder.counters.frames_decoded, conn.decoder.counters.frames_rejected)
         for reading in conn.decoder.feed(data, at):
@@ -736,8 +991,29 @@ class Hl7MllpSource(Source):
                 self._clock_offsets += conn.decoder.clock_offsets
             conn.decoder.clock_offsets = []
         self._add_counts(conn.decoder, before)
+        for refused in conn.decoder.take_refusals():
+            assert refused.refusal is not None
+            self._technical(
+                refused.refusal.condition,
+                refused.sender,
+                f"HL7 message {refused.message_id or '?'} from {refused.sender} ({conn.peer}) refused: "
+                f"{refused.refusal.reason}",
+            )
+        if not conn.outbox:
+            conn.last_out = conn.last_in
         conn.outbox += conn.decoder.outgoing(at)
         self._flush(conn)
+
+    def _technical(self, condition: str, who: str, detail: str) -> None:
+        """A technical event on the timeline, at most once a ``TECHNICAL_EVENT_INTERVAL_S`` per condition and sender."""
+        now = self._monotonic()
+        key = (condition, who)
+        last = self._last_technical.get(key)
+        if last is not None and now - last < TECHNICAL_EVENT_INTERVAL_S:
+            return
+        self._last_technical[key] = now
+        with self._events_lock:
+            self._link_event(LinkEventKind.TECHNICAL, self.now(), detail, condition)
 
     def _add_counts(self, decoder: Hl7Decoder, before: tuple[int, int]) -> None:
         decoded = decoder.counters.frames_decoded - before[0]
@@ -761,10 +1037,14 @@ class Hl7MllpSource(Source):
             except OSError as exc:
                 self._drop(conn, f"cannot answer: {exc}")
                 return
-            del conn.outbox[:sent]
+            if sent:
+                del conn.outbox[:sent]
+                conn.last_out = self._monotonic()
             self.counters.bytes_out += sent
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbox else 0)
-        self._selector.modify(conn.sock, events, "conn")
+        # A sender that does not read its ACKs is not read either: its messages wait in TCP.
+        conn.paused = len(conn.outbox) > MAX_OUTBOX_BYTES
+        events = (0 if conn.paused else selectors.EVENT_READ) | (selectors.EVENT_WRITE if conn.outbox else 0)
+        self._selector.modify(conn.sock, events or selectors.EVENT_READ, "conn")
 
     def _drop(self, conn: _Connection, why: str, report: bool = True) -> None:
         fd = conn.sock.fileno()
@@ -796,7 +1076,8 @@ class Hl7MllpDriver(Driver):
 
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
         """A decoder for one connection (times read in the ``timezone`` setting)."""
-        return Hl7Decoder(Hl7Settings.from_options(None, settings).tz)
+        given = Hl7Settings.from_options(None, settings)
+        return Hl7Decoder(given.tz, codes=given.codes, gate=SessionGate(given.allow_senders))
 
     def open(self, options: OpenOptions) -> Source:
         """Start listening on the address given as ``--port``."""

@@ -3,7 +3,8 @@
 Used by ``infusion-monitor emulate --protocol hl7-mllp --port HOST:PORT`` and the tests. Each message
 is in the IHE PCD-01 shape (MSH, PID, PV1, OBR, one OBX per value) and carries the simulated
 patient's HR, pulse and SpO2, plus the newest cuff measurement (with its own OBX-14 time) until
-the listener has acknowledged it. Codes are MDC (NONINV or CUFF family for NIBP) or LOINC with the
+the listener has acknowledged it. Codes are MDC (NONINV or CUFF family for NIBP), Philips MDIL in an
+IntelliVue gateway's shape (``family=mdil``), or LOINC with the
 MDC code as the alternate identifier, to exercise both ways a listener must read them.
 """
 
@@ -27,7 +28,7 @@ from drivers.settings import check_known, seconds
 log = logging.getLogger(__name__)
 
 PROFILE: Final = "IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
-FAMILIES: Final = ("noninv", "cuff", "loinc")
+FAMILIES: Final = ("noninv", "cuff", "loinc", "mdil")
 
 _BPM = "264864^MDC_DIM_BEAT_PER_MIN^MDC"
 _PERCENT = "262688^MDC_DIM_PERCENT^MDC"
@@ -63,11 +64,24 @@ def _number(value: float | None) -> str:
 
 
 def oru_message(
-    control_id: str, at: float, vitals: Vitals | None, cuff: CuffResult | None, family: str = "noninv"
+    control_id: str,
+    at: float,
+    vitals: Vitals | None,
+    cuff: CuffResult | None,
+    family: str = "noninv",
+    *,
+    enhanced: bool = False,
+    patient_id: str = "SIM0001",
 ) -> str:
-    """One ORU^R01 (segments joined by CR) with the given numerics and cuff result."""
+    """One ORU^R01 (segments joined by CR) with the given numerics and cuff result.
+
+    Original acknowledgment mode (MSH-15/16 empty), as most gateways send, unless ``enhanced``:
+    then MSH-15=AL, MSH-16=NE (a commit ACK only).
+    """
     if family not in FAMILIES:
         raise ValueError(f"unknown code family '{family}'; choose from {', '.join(FAMILIES)}")
+    if family == "mdil":
+        return _mdil_message(control_id, at, vitals, cuff, enhanced=enhanced, patient_id=patient_id)
     obx: list[str] = []
 
     def add(code: str, value: float | None, unit: str, t: float) -> None:
@@ -88,17 +102,63 @@ def oru_message(
         add(hr_code, vitals.hr, _BPM, vitals.t)
         add(spo2_code, vitals.spo2, _PERCENT, vitals.t)
         add("149530^MDC_PULS_OXIM_PULS_RATE^MDC", vitals.pr, _BPM, vitals.t)
+        if vitals.rr is not None:
+            add("151562^MDC_RESP_RATE^MDC", vitals.rr, "264928^MDC_DIM_RESP_PER_MIN^MDC", vitals.t)
+        if vitals.etco2 is not None:
+            add("151708^MDC_AWAY_CO2_ET^MDC", vitals.etco2, _MMHG, vitals.t)
     if cuff is not None:
         for code, value in zip(_NIBP_CODES[family], (cuff.sys, cuff.dia, cuff.mean), strict=True):
             add(code, value, _MMHG, cuff.t)
     segments = [
         f"MSH|^~\\&|SIM-MONITOR|CHAIR1|INFUSION-MONITOR|CLINIC|{hl7_time(at)}||ORU^R01^ORU_R01|{control_id}|P|2.6"
-        f"|||AL|NE||UNICODE UTF-8|||{PROFILE}",
-        "PID|||SIM0001^^^SIM^MR||Simulated^Patient",
+        f"|||{'AL|NE' if enhanced else '|'}||UNICODE UTF-8|||{PROFILE}",
+        f"PID|||{patient_id}^^^SIM^MR||Simulated^Patient",
         "PV1||O|CHAIR1",
         f"OBR|1|{control_id}^SIM||182777000^monitoring of patient^SCT|||{hl7_time(at)}",
         *obx,
     ]
+    return "\r".join(segments) + "\r"
+
+
+#: Philips MDIL codes (partition-code in hex) and units, as IntelliVue gateways send them.
+_MDIL_BPM = "0004-0aa0^bpm^MDIL"
+_MDIL_PERCENT = "0004-0220^%^MDIL"
+_MDIL_MMHG = "0004-0f20^mmHg^MDIL"
+_MDIL_RPM = "0004-0ae0^rpm^MDIL"
+
+
+def _mdil_message(
+    control_id: str, at: float, vitals: Vitals | None, cuff: CuffResult | None, *, enhanced: bool, patient_id: str
+) -> str:
+    """The shape of an IntelliVue gateway's message: MDIL codes, numerics in one OBR group stamped by its
+    OBR-7, the cuff result in a group of its own whose OBR-7 is the measurement time; no OBX-14."""
+    segments = [
+        f"MSH|^~\\&|SIM-PIIC^0009FB0000000001^EUI-64|PHILIPS|||{hl7_time(at)}||ORU^R01^ORU_R01|{control_id}|P|2.6"
+        f"|||{'AL|NE' if enhanced else '|'}||8859/1|||{PROFILE}",
+        f"PID|||{patient_id}^^^SIM^MR||Simulated^Patient",
+        "PV1||I|CHAIR1",
+    ]
+    count = 0
+
+    def add(code: str, value: float | None, unit: str) -> None:
+        nonlocal count
+        count += 1
+        segments.append(f"OBX|{count}|NM|{code}||{_number(value)}|{unit}|||||{'R' if value is not None else 'X'}")
+
+    if vitals is not None:
+        segments.append(f"OBR|1|{control_id}^SIM||182777000^monitoring of patient^SCT|||{hl7_time(vitals.t)}")
+        add("0002-4182^HR^MDIL", vitals.hr, _MDIL_BPM)
+        add("0002-4bb8^SpO2^MDIL", vitals.spo2, _MDIL_PERCENT)
+        add("0002-4822^Pulse^MDIL", vitals.pr, _MDIL_BPM)
+        if vitals.rr is not None:
+            add("0002-500a^RR^MDIL", vitals.rr, _MDIL_RPM)
+        if vitals.etco2 is not None:
+            add("0002-509c^etCO2^MDIL", vitals.etco2, _MDIL_MMHG)
+    if cuff is not None:
+        segments.append(f"OBR|2|{control_id}^SIM||182777000^monitoring of patient^SCT|||{hl7_time(cuff.t)}")
+        for code, value in zip(("0002-4a05^NBPs^MDIL", "0002-4a06^NBPd^MDIL", "0002-4a07^NBPm^MDIL"),
+                               (cuff.sys, cuff.dia, cuff.mean), strict=True):
+            add(code, value, _MDIL_MMHG)
     return "\r".join(segments) + "\r"
 
 
@@ -145,7 +205,7 @@ class Hl7Sender:
             self._sock = None
 
     def send(self, message: str, control_id: str) -> str:
-        """Send one message, wait for its ACK and return the acknowledgment code (AA, AE, AR)."""
+        """Send one message, wait for its ACK and return its code (AA, AE, AR; CA, CE, CR in enhanced mode)."""
         if self._sock is None:
             self.connect()
         assert self._sock is not None
@@ -170,7 +230,7 @@ class Hl7Sender:
         answered = str(ack.extract_field("MSA", 1, 2))
         if answered != control_id:
             raise AckError(f"acknowledgment answers {answered!r}, not {control_id!r}")
-        if code == "AA":
+        if code in ("AA", "CA"):
             self.counters.accepted += 1
         else:
             self.counters.not_accepted += 1
@@ -188,7 +248,7 @@ class Hl7Sender:
             cuff = None  # already delivered
         control_id = f"SIM{self.counters.sent + 1:06d}"
         code = self.send(oru_message(control_id, at, vitals, cuff, self.family), control_id)
-        if code == "AA" and cuff is not None:
+        if code in ("AA", "CA") and cuff is not None:
             self._cuff_acked = cuff.number
         return code
 

@@ -26,6 +26,9 @@ class Vitals:
     pr: float | None
     spo2: float | None
     probe_off: bool = False
+    #: Ventilation, only from a simulated monitor with capnography (None otherwise).
+    rr: float | None = None
+    etco2: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,10 @@ class PatientFeed:
             t = self._next_second
             values = {r.parameter: r for r in self._patient.numerics(t, self.source)}
             off = any(Flag.SENSOR_OFF in r.flags for r in values.values())
+            rr, etco2 = values.get(Parameter.RR), values.get(Parameter.ETCO2)
             self._latest = Vitals(
-                t, values[Parameter.HR].value, values[Parameter.PR].value, values[Parameter.SPO2].value, off
+                t, values[Parameter.HR].value, values[Parameter.PR].value, values[Parameter.SPO2].value, off,
+                rr.value if rr is not None else None, etco2.value if etco2 is not None else None,
             )
             self._next_second += 1.0
         return self._latest

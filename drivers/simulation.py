@@ -4,7 +4,10 @@ The model is a pure function of its seed and of time: the same seed and the same
 calls give the same readings, at any replay speed. Times are seconds since the epoch (UTC).
 
 Physiology (CLINICAL.md): HR 65-95 with beat-to-beat noise, SpO2 95-99 %, NIBP rising about
-+15/+10 mmHg with a peak 30-40 min into the infusion and falling off during recovery.
++15/+10 mmHg with a peak 30-40 min into the infusion and falling off during recovery. With
+capnography (the ``capnography`` and ``respiratory_depression`` scenarios) the monitor also
+reports a respiratory rate of 12-16/min and an end-tidal CO2 of 35-40 mmHg; other scenarios have
+no ventilation values at all, as most chairs' monitors do not measure them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ SCENARIOS: dict[str, str] = {
     "probe_off": "the SpO2 probe comes off for 60 s at infusion minute 10",
     "cuff_failure": "every cuff measurement fails from infusion minute 10",
     "link_loss": "the device link drops for 45 s at infusion minute 12",
+    "capnography": "an uneventful session on a monitor with capnography (respiratory rate and EtCO2)",
+    "respiratory_depression": "with capnography: RR falls to 6/min and EtCO2 rises to 55 mmHg at infusion "
+    "minute 18, then no breath for 30 s",
     "soak": "every event above once, each at its own infusion minute (probe off 5, link loss 12, bradycardia 16, "
     "desaturation 22, hypertension 32, cuff failures 45-53)",
 }
@@ -56,6 +62,14 @@ SOAK_START_MIN: dict[str, float] = {
     "cuff_failure": 45.0,
 }
 SOAK_CUFF_FAIL_S = 8 * 60.0
+
+# Ventilation (only in the scenarios whose monitor has capnography).
+VENTILATION_SCENARIOS = frozenset({"capnography", "respiratory_depression"})
+RESP_DEPRESSION_START_MIN = 18.0
+RESP_DEPRESSION_S = 90.0  # hypoventilation, the last APNOEA_S of it without a breath
+APNOEA_S = 30.0
+DEPRESSED_RR = 6.0
+HYPERCAPNIC_ETCO2 = 55.0
 
 
 class ScenarioError(ValueError):
@@ -123,6 +137,12 @@ class SimulatedPatient:
         self.infusion_start = start + self.plan.baseline_min * SECONDS_PER_MINUTE
         self.infusion_stop: float | None = None
         self._pleth_phase = 0.0
+        # Ventilation draws from its own generator, so the other values of a seed do not change.
+        self.ventilation = self.scenario in VENTILATION_SCENARIOS
+        vent = random.Random(seed * 104729 + 7)
+        self.base_rr = vent.uniform(12.0, 16.0)
+        self.base_etco2 = vent.uniform(35.0, 40.0)
+        self._vent_noise = vent
 
     # -- session timeline ------------------------------------------------------------------
 
@@ -153,7 +173,7 @@ class SimulatedPatient:
         if self.scenario == event:
             return default
         if self.scenario == "soak":
-            return SOAK_START_MIN[event]
+            return SOAK_START_MIN.get(event)
         return None
 
     def link_down(self, t: float) -> bool:
@@ -200,6 +220,33 @@ class SimulatedPatient:
             dia_v += 24.0 * bump
         return sys_v, dia_v
 
+    def _apnoea(self, t: float) -> bool:
+        start = self._start_min("respiratory_depression", RESP_DEPRESSION_START_MIN)
+        if start is None:
+            return False
+        begin = self.infusion_start + start * SECONDS_PER_MINUTE + RESP_DEPRESSION_S - APNOEA_S
+        return begin <= t < begin + APNOEA_S
+
+    def respiratory_rate(self, t: float) -> float:
+        """Underlying breaths per minute (0 while no breath comes)."""
+        if self._apnoea(t):
+            return 0.0
+        rr = self.base_rr
+        start = self._start_min("respiratory_depression", RESP_DEPRESSION_START_MIN)
+        if start is not None:
+            rr = _blend(rr, DEPRESSED_RR, _plateau(t, self._window(start, RESP_DEPRESSION_S), 20.0))
+        return rr
+
+    def etco2(self, t: float) -> float:
+        """Underlying end-tidal CO2, mmHg (0 without a breath: no exhaled gas reaches the sensor)."""
+        if self._apnoea(t):
+            return 0.0
+        value = self.base_etco2
+        start = self._start_min("respiratory_depression", RESP_DEPRESSION_START_MIN)
+        if start is not None:
+            value = _blend(value, HYPERCAPNIC_ETCO2, _plateau(t, self._window(start, RESP_DEPRESSION_S), 30.0))
+        return value
+
     def probe_off(self, t: float) -> bool:
         """Whether the SpO2 probe is off the finger at ``t``."""
         start = self._start_min("probe_off", PROBE_OFF_START_MIN)
@@ -229,6 +276,13 @@ class SimulatedPatient:
             out += [Reading(t, Parameter.PR, None, source, off), Reading(t, Parameter.SPO2, None, source, off)]
         else:
             out += [Reading(t, Parameter.PR, float(pr), source), Reading(t, Parameter.SPO2, float(spo2), source)]
+        if self.ventilation:
+            rr = self.respiratory_rate(t)
+            co2 = self.etco2(t)
+            noise = self._vent_noise
+            rr_v = 0.0 if rr == 0.0 else round(min(max(rr + noise.gauss(0.0, 0.7), 1.0), 60.0))
+            co2_v = 0.0 if co2 == 0.0 else round(min(max(co2 + noise.gauss(0.0, 0.8), 5.0), 90.0))
+            out += [Reading(t, Parameter.RR, float(rr_v), source), Reading(t, Parameter.ETCO2, float(co2_v), source)]
         return out
 
     def cuff(self, t: float, source: str) -> list[Reading]:

@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     held.add_argument("file", metavar="RECOVERY.jsonl")
     _add_db(held)
 
+    feed = sub.add_parser("feed", help="live feed: list the messages the receiver refused, or send them again")
+    feed.add_argument("action", choices=["list", "resend"])
+    feed.add_argument("ids", nargs="*", metavar="ID|all", help="resend: the ids 'feed list' shows, or 'all'")
+    _add_db(feed)
+    feed.add_argument("--user", metavar="NAME", help="who resends (for the audit log)")
+
     review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
                         help="open this session at once (default: the session browser)")
@@ -382,10 +388,25 @@ def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def patient_id_system() -> str | None:
+    """The MRN namespace for exports and the feed (INFUSION_MONITOR_PATIENT_ID_SYSTEM or config
+    ``patient_id_system``); None means the documented default."""
+    from monitor.config import setting
+
+    try:
+        value = setting("patient_id_system", None, None, UserConfig.load())
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    text = str(value).strip() if value else ""
+    if text and (":" not in text or any(c.isspace() for c in text)):
+        raise CliError(f"patient_id_system '{text}' is not a URI (e.g. urn:oid:1.2.3.4 or https://ehr.example/mrn)")
+    return text or None
+
+
 def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
     """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
     from monitor.config import setting
-    from monitor.feed import Feed, FeedConfig, FeedConfigError
+    from monitor.feed import MAX_REFUSALS_DEFAULT, Feed, FeedConfig, FeedConfigError
 
     try:
         target = setting("feed", getattr(args, "feed", None), None, UserConfig.load())
@@ -394,13 +415,26 @@ def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
     if not target:
         return None
     try:
-        config = FeedConfig.parse(str(target))
+        user = UserConfig.load()
+        ack_mode = str(setting("feed_ack_mode", None, "original", user))
+        refusals_text = str(setting("feed_max_refusals", None, MAX_REFUSALS_DEFAULT, user))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not refusals_text.strip().isdigit():
+        raise CliError(f"feed_max_refusals '{refusals_text}' is not a whole number")
+    try:
+        config = FeedConfig.parse(str(target), ack_mode=ack_mode, max_refusals=int(refusals_text))
     except FeedConfigError as exc:
         raise CliError(str(exc)) from None
     from monitor.exports.codes import ranges_from_profile
 
     profile = getattr(getattr(recorder, "alarms", None), "profile", None)
-    feed = Feed(store.path, config, ranges=ranges_from_profile(profile) if profile is not None else None)
+    feed = Feed(
+        store.path,
+        config,
+        ranges=ranges_from_profile(profile) if profile is not None else None,
+        identifier_system=patient_id_system(),
+    )
     feed.attach(recorder)
     feed.start()
     store.audit("feed_started", user=getattr(args, "nurse", None), session_id=recorder.session.id,
@@ -517,9 +551,14 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             watchdog.stop()
             if feed is not None:
                 feed.stop(drain_s=FEED_DRAIN_S)
-                left = feed.status().queued
-                if left:
-                    out.write(f"live feed: {left} messages wait in the queue for the next start\n")
+                feed_status = feed.status()
+                if feed_status.queued:
+                    out.write(f"live feed: {feed_status.queued} messages wait in the queue for the next start\n")
+                if feed_status.dead_letters:
+                    out.write(
+                        f"live feed: {feed_status.dead_letters} messages refused by the receiver are set aside "
+                        "(infusion-monitor feed list)\n"
+                    )
         stored = recorder.status().stored_readings
         out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
         if recorder.recovery_file:
@@ -630,6 +669,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         keep_staff=args.keep_staff,
         resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
         user=args.user,
+        identifier_system=patient_id_system(),
     )
     store = _open_store(args, must_exist=True)
     with store:
@@ -719,6 +759,39 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
     except (OSError, ValueError, StoreError) as exc:
         raise CliError(str(exc)) from None
     out.write(f"{rows} held rows from {args.file} written to {store.path}\n")
+    return EXIT_OK
+
+
+def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
+    """List the live feed's set-aside (refused) messages, or put them back in the queue."""
+    from monitor.feed import dead_letters, resend
+    from monitor.readings import iso_utc
+
+    store = _open_store(args, must_exist=True)
+    with store:
+        if args.action == "list":
+            letters = dead_letters(store)
+            if not letters:
+                out.write("no messages set aside\n")
+            for d in letters:
+                out.write(
+                    f"{d.id:6}  {d.control_id}  observed {iso_utc(d.observed_at)}  session {d.session_id}  "
+                    f"{d.attempts} tries  {d.last_error or ''}\n"
+                )
+            return EXIT_OK
+        if not args.ids:
+            raise CliError("feed resend needs the ids from 'feed list', or 'all'")
+        ids: list[int] | None = None
+        if args.ids != ["all"]:
+            try:
+                ids = [int(i) for i in args.ids]
+            except ValueError:
+                raise CliError(f"feed resend: ids are numbers from 'feed list' (or 'all'), not {args.ids}") from None
+        try:
+            count = resend(store, ids, args.user)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        out.write(f"{count} message(s) back in the feed queue\n")
     return EXIT_OK
 
 
@@ -895,6 +968,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "close": cmd_close,
     "recover": cmd_recover,
     "write-held": cmd_write_held,
+    "feed": cmd_feed,
     "review": cmd_review,
     "drivers": cmd_drivers,
     "ports": cmd_ports,

@@ -6,10 +6,20 @@ How it works. The feed runs one thread with its own database connection. It turn
 recorder has stored into ORU^R01 messages (one per observation set, as in the HL7 export) and
 appends them to ``feed_queue``; in the same transaction it moves the session's cursor in
 ``feed_cursor`` past those readings. Then it sends the oldest queued message over MLLP and
-deletes it only when the receiver answers AA for that message's control id. Anything else -
-no connection, a closed connection, an AE/AR answer, or no answer within ``ack_timeout_s`` -
-leaves the message first in line and retries after a growing pause (``backoff_initial_s``
-doubling up to ``backoff_max_s``). Order is kept because only the oldest message is ever sent.
+deletes it only when the receiver accepts it: AA for that message's control id in original
+acknowledgment mode (the default: MSH-15/16 empty), CA (or AA) in enhanced mode
+(``ack_mode="enhanced"``: MSH-15=AL, MSH-16=NE, a commit ACK only). Anything else - no
+connection, a closed connection, a refusal (AE/AR, CE/CR), an ACK for another control id (a
+stray or stale one: the connection is closed and opened again so no old answer is read as new),
+or no answer within ``ack_timeout_s`` - leaves the message first in line and retries after a
+growing pause (``backoff_initial_s`` doubling up to ``backoff_max_s``). Order is kept because
+only the oldest message is ever sent.
+
+A message the receiver refuses ``max_refusals`` times (5 by default) is set aside in the
+``feed_dead_letter`` table so that the messages behind it flow again; this is a technical event
+on the session's timeline (when the feed follows a recording) and an entry in the audit log.
+``infusion-monitor feed list`` shows the set-aside messages and ``feed resend ID`` (or ``all``)
+puts them back in the queue.
 
 Why the feed reads stored rows instead of taking readings from the recorder: the recorder's
 thread only sets an event (never waits for the feed, the network or the feed's writes), and no
@@ -20,8 +30,8 @@ are still arriving is not split; a session that has ended is queued to its last 
 
 Delivery is at least once: if the connection breaks after the receiver accepted a message but
 before its ACK arrives, the message is sent again with the same control id (MSH-10), which a
-receiver uses to discard the repeat. A message the receiver keeps refusing stays first in line
-(later messages wait behind it, to keep the order); :meth:`Feed.status` shows its last error.
+receiver uses to discard the repeat. :meth:`Feed.status` shows the oldest message's last error
+and how many messages were set aside.
 """
 
 from __future__ import annotations
@@ -49,6 +59,16 @@ END_BLOCK: Final = b"\x1c\r"
 HOLD_BACK_S: Final = 3.0
 #: At most this many readings are turned into messages per round.
 ROUND_ROWS: Final = 5000
+#: Refusals after which a message is set aside (dead-letter), unless configured otherwise.
+MAX_REFUSALS_DEFAULT: Final = 5
+ACK_MODES: Final = ("original", "enhanced")
+
+DEAD_LETTER_TABLE: Final = (
+    "CREATE TABLE IF NOT EXISTS feed_dead_letter ("
+    "id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, control_id TEXT NOT NULL, "
+    "observed_at REAL NOT NULL, queued_at REAL NOT NULL, message TEXT NOT NULL, "
+    "attempts INTEGER NOT NULL, last_error TEXT, dead_at REAL NOT NULL)"
+)
 
 
 class FeedConfigError(ValueError):
@@ -66,6 +86,16 @@ class FeedConfig:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     poll_interval_s: float = 0.5
+    #: ``original`` (MSH-15/16 empty, AA expected) or ``enhanced`` (MSH-15=AL, MSH-16=NE, CA expected).
+    ack_mode: str = "original"
+    #: Refusals (not time-outs or lost connections) after which a message is set aside.
+    max_refusals: int = MAX_REFUSALS_DEFAULT
+
+    def __post_init__(self) -> None:
+        if self.ack_mode not in ACK_MODES:
+            raise FeedConfigError(f"feed ack_mode '{self.ack_mode}' must be one of {', '.join(ACK_MODES)}")
+        if self.max_refusals < 1:
+            raise FeedConfigError(f"feed max_refusals {self.max_refusals} must be at least 1")
 
     @classmethod
     def parse(cls, text: str, **kwargs: Any) -> FeedConfig:
@@ -96,10 +126,20 @@ class FeedStatus:
     last_error: str | None
     delivered: int
     connected: bool
+    #: Messages set aside after being refused (``feed list``).
+    dead_letters: int = 0
 
 
 class DeliveryError(Exception):
     """The receiver did not accept a message (no connection, no answer, or not AA)."""
+
+
+class Refused(DeliveryError):
+    """The receiver answered and refused the message (AE, AR, CE, CR): counted towards setting it aside."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(f"receiver answered {code}" + (f": {text}" if text else ""))
+        self.code = code
 
 
 def frame(message: str) -> bytes:
@@ -107,17 +147,26 @@ def frame(message: str) -> bytes:
     return START_BLOCK + message.encode("utf-8") + END_BLOCK
 
 
-def ack_code(reply: str, control_id: str) -> str:
-    """MSA-1 of an ACK that answers ``control_id`` (DeliveryError when it answers something else)."""
+class StrayAck(DeliveryError):
+    """An ACK that answers another control id: the connection's answers can no longer be trusted."""
+
+
+def ack_fields(reply: str, control_id: str) -> tuple[str, str]:
+    """MSA-1 and MSA-3 of an ACK that answers ``control_id`` (StrayAck when it answers something else)."""
     for segment in reply.replace("\n", "\r").split("\r"):
         if segment.startswith("MSA"):
             fields = segment.split(segment[3] if len(segment) > 3 else "|")
-            code = fields[1] if len(fields) > 1 else ""
+            code = fields[1].strip().upper() if len(fields) > 1 else ""
             answered = fields[2] if len(fields) > 2 else ""
             if answered != control_id:
-                raise DeliveryError(f"ACK for '{answered}' while waiting for '{control_id}'")
-            return code
+                raise StrayAck(f"ACK for '{answered}' while waiting for '{control_id}'")
+            return code, fields[3] if len(fields) > 3 else ""
     raise DeliveryError("answer without an MSA segment")
+
+
+def ack_code(reply: str, control_id: str) -> str:
+    """MSA-1 of an ACK that answers ``control_id`` (DeliveryError when it answers something else)."""
+    return ack_fields(reply, control_id)[0]
 
 
 class MllpConnection:
@@ -154,9 +203,16 @@ class MllpConnection:
         except OSError as exc:
             self.close()
             raise DeliveryError(f"connection to {self.config.host}:{self.config.port}: {exc}") from None
-        code = ack_code(reply, control_id)
-        if code != "AA":
-            raise DeliveryError(f"receiver answered {code or 'nothing'}")
+        try:
+            code, text = ack_fields(reply, control_id)
+        except StrayAck:
+            # Answers on this connection are out of step (a late ACK of an earlier try, or another
+            # program's): start a fresh connection rather than read stale answers as new ones.
+            self.close()
+            raise
+        accepted = ("AA", "CA") if self.config.ack_mode == "enhanced" else ("AA",)
+        if code not in accepted:
+            raise Refused(code or "nothing", text)
 
     def _read_block(self, sock: socket.socket) -> str:
         deadline = time.monotonic() + self.config.ack_timeout_s
@@ -192,10 +248,12 @@ class Feed:
         *,
         ranges: Mapping[Parameter, ReferenceRange] | None = None,
         clock: Callable[[], float] = time.time,
+        identifier_system: str | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.config = config
         self.ranges = ranges or DEFAULT_RANGES
+        self.identifier_system = identifier_system
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -204,10 +262,16 @@ class Feed:
         self._backoff = config.backoff_initial_s
         self._retry_at = 0.0
         self._drain_until: float | None = None
+        # Refusals of queued messages by their row id (time-outs and lost connections do not count).
+        self._refusals: dict[int, int] = {}
+        self._recorder: Any = None
         self.delivered = 0
+        self.dead_lettered = 0
         self.error: BaseException | None = None
-        # The queue tables exist once any connection has migrated the file.
-        Store(self.db_path).close()
+        # The queue tables exist once any connection has migrated the file; the dead-letter table
+        # is the feed's own.
+        with Store(self.db_path) as store:
+            ensure_dead_letter_table(store)
 
     # -- attaching ------------------------------------------------------------------------
 
@@ -224,6 +288,7 @@ class Feed:
     def attach(self, recorder: Any) -> None:
         """Follow the recorder's session; the recorder's listener only wakes the feed thread."""
         self.follow(recorder.session.id)
+        self._recorder = recorder
         recorder.add_listener(self._on_update)
 
     def _on_update(self, update: Any) -> None:
@@ -333,7 +398,9 @@ class Feed:
             Reading(t=t, parameter=Parameter(p), value=v, source=src or "", flags=parse_flags(status))
             for _id, t, p, v, status, src in rows
         ]
-        patient = PatientIdentity.from_patient(store.patient_row(session.get("patient_id")), session_id)
+        patient = PatientIdentity.from_patient(
+            store.patient_row(session.get("patient_id")), session_id, self.identifier_system
+        )
         device = session.get("device")
         prefix = session_id[:12].upper()
         queued_at = self._clock()
@@ -366,7 +433,13 @@ class Feed:
         self, obs: ObservationSet, control_id: str, patient: PatientIdentity, session_id: str, device: str | None
     ) -> str:
         return oru_message(
-            obs, control_id=control_id, patient=patient, visit=session_id, device=device, ranges=self.ranges
+            obs,
+            control_id=control_id,
+            patient=patient,
+            visit=session_id,
+            device=device,
+            ranges=self.ranges,
+            enhanced=self.config.ack_mode == "enhanced",
         )
 
     # -- delivery -------------------------------------------------------------------------
@@ -387,15 +460,49 @@ class Feed:
                     "UPDATE feed_queue SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?",
                     [self._clock(), str(exc), message_id],
                 )
+            if isinstance(exc, Refused):
+                refusals = self._refusals.get(message_id, 0) + 1
+                self._refusals[message_id] = refusals
+                if refusals >= self.config.max_refusals:
+                    self._set_aside(store, message_id, control_id, str(exc))
+                    return False
             log.warning("live feed: %s; next try in %.1f s", exc, self._backoff)
             self._retry_at = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
             return False
         with store.transaction():
             store.db.execute("DELETE FROM feed_queue WHERE id = ?", [message_id])
+        self._refusals.pop(message_id, None)
         self.delivered += 1
         self._backoff = self.config.backoff_initial_s
         return True
+
+    def _set_aside(self, store: Store, message_id: int, control_id: str, error: str) -> None:
+        """Move a message refused ``max_refusals`` times to the dead-letter table; the next one goes now."""
+        with store.transaction():
+            store.db.execute(
+                "INSERT INTO feed_dead_letter (session_id, control_id, observed_at, queued_at, message, attempts, "
+                "last_error, dead_at) SELECT session_id, control_id, observed_at, queued_at, message, attempts, "
+                "last_error, ? FROM feed_queue WHERE id = ?",
+                [self._clock(), message_id],
+            )
+            session_id = store.db.execute("SELECT session_id FROM feed_queue WHERE id = ?", [message_id]).fetchone()
+            store.db.execute("DELETE FROM feed_queue WHERE id = ?", [message_id])
+        self._refusals.pop(message_id, None)
+        self.dead_lettered += 1
+        self._backoff = self.config.backoff_initial_s
+        self._retry_at = 0.0
+        detail = (
+            f"live feed: message {control_id} refused {self.config.max_refusals} times ({error}); set aside, "
+            "see 'infusion-monitor feed list'"
+        )
+        log.error("%s", detail)
+        sid = session_id[0] if session_id else None
+        store.audit("feed_dead_letter", user=None, session_id=sid, control_id=control_id, error=error)
+        recorder = self._recorder
+        if recorder is not None and sid == recorder.session.id:
+            # The recorder's own command queue: the timeline is written on its thread.
+            recorder.submit("technical_event", None, condition="feed_dead_letter", detail=detail)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -409,6 +516,7 @@ class Feed:
         with Store(self.db_path, readonly=True) as store:
             count, oldest = store.db.execute("SELECT COUNT(*), MIN(observed_at) FROM feed_queue").fetchone()
             first = store.db.execute("SELECT attempts, last_error FROM feed_queue ORDER BY id LIMIT 1").fetchone()
+            dead = store.db.execute("SELECT COUNT(*) FROM feed_dead_letter").fetchone()[0]
         return FeedStatus(
             queued=int(count),
             oldest_observed_at=oldest,
@@ -416,4 +524,57 @@ class Feed:
             last_error=first[1] if first else None,
             delivered=self.delivered,
             connected=self._connection.connected,
+            dead_letters=int(dead),
         )
+
+
+# -- messages set aside ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the receiver refused ``max_refusals`` times, set aside."""
+
+    id: int
+    session_id: str
+    control_id: str
+    observed_at: float
+    attempts: int
+    last_error: str | None
+    dead_at: float
+
+
+def ensure_dead_letter_table(store: Store) -> None:
+    """Create the dead-letter table when the file has none yet."""
+    with store.transaction():
+        store.db.execute(DEAD_LETTER_TABLE)
+
+
+def dead_letters(store: Store) -> list[DeadLetter]:
+    """Messages set aside, oldest first."""
+    ensure_dead_letter_table(store)
+    rows = store.db.execute(
+        "SELECT id, session_id, control_id, observed_at, attempts, last_error, dead_at FROM feed_dead_letter "
+        "ORDER BY id"
+    ).fetchall()
+    return [DeadLetter(int(r[0]), r[1], r[2], float(r[3]), int(r[4]), r[5], float(r[6])) for r in rows]
+
+
+def resend(store: Store, ids: list[int] | None, user: str | None = None) -> int:
+    """Put set-aside messages (all when ``ids`` is None) back at the end of the queue; how many."""
+    ensure_dead_letter_table(store)
+    wanted = [d for d in dead_letters(store) if ids is None or d.id in ids]
+    unknown = sorted(set(ids or []) - {d.id for d in wanted})
+    if unknown:
+        raise ValueError(f"no message set aside with id {', '.join(map(str, unknown))}")
+    with store.transaction():
+        for d in wanted:
+            store.db.execute(
+                "INSERT INTO feed_queue (session_id, control_id, observed_at, queued_at, message) "
+                "SELECT session_id, control_id, observed_at, queued_at, message FROM feed_dead_letter WHERE id = ?",
+                [d.id],
+            )
+            store.db.execute("DELETE FROM feed_dead_letter WHERE id = ?", [d.id])
+    for d in wanted:
+        store.audit("feed_resend", user=user, session_id=d.session_id, control_id=d.control_id)
+    return len(wanted)

@@ -19,6 +19,9 @@ class Parameter(StrEnum):
     NIBP_DIA = "nibp_dia"
     NIBP_MEAN = "nibp_mean"
     PLETH = "pleth"
+    #: Ventilation, recorded only where the device measures it (capnography, impedance respiration).
+    RR = "rr"
+    ETCO2 = "etco2"
 
 
 UNITS: Final[dict[Parameter, str]] = {
@@ -29,10 +32,16 @@ UNITS: Final[dict[Parameter, str]] = {
     Parameter.NIBP_DIA: "mm[Hg]",
     Parameter.NIBP_MEAN: "mm[Hg]",
     Parameter.PLETH: "1",
+    Parameter.RR: "/min",
+    Parameter.ETCO2: "mm[Hg]",
 }
 
 NIBP_PARAMETERS: Final = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 NUMERIC_PARAMETERS: Final = (Parameter.HR, Parameter.PR, Parameter.SPO2, *NIBP_PARAMETERS)
+#: Optional parameters: a session has them only when its device measures them.
+VENTILATION_PARAMETERS: Final = (Parameter.RR, Parameter.ETCO2)
+#: Every numeric parameter a session may record (the core ones, then the optional ones).
+ALL_NUMERIC_PARAMETERS: Final = (*NUMERIC_PARAMETERS, *VENTILATION_PARAMETERS)
 
 # Physiologically possible ranges; anything outside is a decoding error, never a value.
 PLAUSIBLE_RANGE: Final[dict[Parameter, tuple[float, float]]] = {
@@ -43,6 +52,8 @@ PLAUSIBLE_RANGE: Final[dict[Parameter, tuple[float, float]]] = {
     Parameter.NIBP_DIA: (0.0, 300.0),
     Parameter.NIBP_MEAN: (0.0, 320.0),
     Parameter.PLETH: (-1e6, 1e6),
+    Parameter.RR: (0.0, 150.0),
+    Parameter.ETCO2: (0.0, 150.0),
 }
 
 

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
-from monitor.store import Store, new_id
+from monitor.store import Store, StoreError, new_id
 from monitor.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,18 @@ class Recorder:
         self.closed = threading.Event()
         self.error: BaseException | None = None
         self.end_status: str | None = None
+        # A listener that serves one patient learns who, when the session already knows.
+        self.source.set_patient(self._patient_mrn())
+
+    def _patient_mrn(self) -> str | None:
+        """The MRN of the session's identified patient, None before identification."""
+        try:
+            row = self.store.session_row(self.session.id)
+            patient = self.store.patient_row(row.get("patient_id"))
+        except (StoreError, sqlite3.Error):
+            return None
+        mrn = patient.get("mrn") if patient else None
+        return str(mrn) if mrn else None
 
     # -- construction --------------------------------------------------------------------
 
@@ -441,6 +454,12 @@ class Recorder:
         return accepted
 
     def _on_link_event(self, event: LinkEvent) -> None:
+        if event.kind is LinkEventKind.TECHNICAL:
+            self.session.record(
+                EventKind.TECHNICAL, event.t, None, condition=event.condition or "link", detail=event.detail,
+                device=self.source.device,
+            )
+            return
         kind = EventKind.LINK_LOST if event.kind is LinkEventKind.LINK_LOST else EventKind.LINK_RESTORED
         self.session.record(kind, event.t, None, detail=event.detail, device=self.source.device)
 
@@ -512,6 +531,9 @@ class Recorder:
             return self._change_source(user, **args)
         if name == "identify_patient":
             return self._identify_patient(user, **args)
+        if name == "technical_event":
+            # Reported by a part beside the recorder (the live feed); the timeline is written here.
+            return s.record(EventKind.TECHNICAL, None, None, **args)
         if name == "sign_in":
             # The person now at the chair: later automatic actions (plan, close) are attributed to them.
             self.nurse = user
@@ -553,6 +575,7 @@ class Recorder:
                                                          (birth_date or "").strip() or None),
                                       {"patient_id": patient_id}))
         self.writer.put(StoreCall("assign_patient", (s.id, patient_id)))
+        self.source.set_patient(mrn)
         s.record(EventKind.PATIENT_IDENTIFIED, None, user, patient_key=patient_id)
         self._audit("identify_patient", user, patient_key=patient_id)
         return patient_id
@@ -572,6 +595,7 @@ class Recorder:
         previous = self.source
         self.source = source
         previous.close()
+        source.set_patient(self._patient_mrn())
         # A device that reacts to the session (the simulator) learns where the session stands.
         if Phase.INFUSION in s.phase_started_at:
             source.on_session_event(EventKind.INFUSION_STARTED.value, s.phase_started_at[Phase.INFUSION])

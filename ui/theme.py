@@ -31,6 +31,8 @@ PARAMETER_COLOURS: Final[dict[Parameter, str]] = {
     Parameter.NIBP_DIA: "#f2f2f2",
     Parameter.NIBP_MEAN: "#e0a83a",
     Parameter.PLETH: "#4cb8ff",
+    Parameter.RR: "#d9d9d9",
+    Parameter.ETCO2: "#f5e663",
 }
 
 # IEC 60601-1-8: high red, medium yellow, low cyan.

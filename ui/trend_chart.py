@@ -45,6 +45,7 @@ NOMINAL_RANGE: dict[str, tuple[float, float]] = {
     "hr": (40.0, 160.0),
     "spo2": (84.0, 101.0),
     "nibp": (50.0, 200.0),
+    "vent": (0.0, 60.0),
 }
 
 PLOT_OF: dict[Parameter, str] = {
@@ -54,6 +55,9 @@ PLOT_OF: dict[Parameter, str] = {
     Parameter.NIBP_SYS: "nibp",
     Parameter.NIBP_DIA: "nibp",
     Parameter.NIBP_MEAN: "nibp",
+    # Ventilation has its own plot, added only once the device sends RR or EtCO2.
+    Parameter.RR: "vent",
+    Parameter.ETCO2: "vent",
 }
 
 _START_PHASE = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
@@ -345,6 +349,40 @@ class TrendChart(QWidget):
         self.pleth_widget.setVisible(False)
         layout.addWidget(self.pleth_widget)
 
+    def _ensure_ventilation_plot(self) -> None:
+        """Add the RR / EtCO2 plot under the others, the first time the device sends either."""
+        if "vent" in self.plots:
+            return
+        plot = self.graphics.addPlot(
+            row=self.graphics.ci.layout.rowCount(), col=0, axisItems={"bottom": pg.DateAxisItem()}
+        )
+        plot.setLabel("left", "RR /min · EtCO2 mmHg", color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setTickFont(_font(AXIS_FONT_PX))
+            plot.getAxis(side).setTextPen(theme.TEXT_DIM)
+        plot.setMouseEnabled(x=True, y=False)
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.getAxis("left").setWidth(64)
+        plot.setYRange(*NOMINAL_RANGE["vent"], padding=0)
+        plot.setXLink(self.plots["hr"])
+        plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
+        self.plots["vent"] = plot
+        for parameter, name in ((Parameter.RR, "RR"), (Parameter.ETCO2, "EtCO2")):
+            curve = plot.plot(pen=_pen(theme.PARAMETER_COLOURS[parameter], 2.5), name=name, connect="finite")
+            self._tune(curve)
+            self.curves[parameter] = curve
+            self.questionable_marks[parameter] = plot.plot(
+                pen=None, symbol="o", symbolSize=5, symbolBrush=theme.QUESTIONABLE, symbolPen=None
+            )
+        for span, regions in self._span_items:
+            colour = _over_background(theme.PHASE_COLOURS.get(span.phase.value, "#333333"), PHASE_BAND_ALPHA)
+            end = span.end if span.end is not None else (self.now or span.start)
+            region = pg.LinearRegionItem(values=(span.start, end), movable=False, brush=colour, pen=pg.mkPen(None))
+            region.setZValue(-20)
+            plot.addItem(region, ignoreBounds=True)
+            regions.append(region)
+
     def curve_data(self, parameter: Parameter) -> tuple[np.ndarray, np.ndarray]:
         """Everything drawn for a parameter's trend (history and tail joined)."""
         x, y = self.curves[parameter].getData()
@@ -396,6 +434,10 @@ class TrendChart(QWidget):
                 pleth_t.append(r.t)
                 pleth_v.append(math.nan if r.value is None or not r.reliable else r.value)
                 continue
+            if r.parameter not in self.series:
+                continue  # a parameter this chart does not draw
+            if PLOT_OF[r.parameter] == "vent":
+                self._ensure_ventilation_plot()
             times, values = grouped.setdefault(r.parameter, ([], []))
             times.append(r.t)
             if r.reliable:
@@ -569,6 +611,8 @@ class TrendChart(QWidget):
             target = self.series.get(parameter)
             if target is None or not len(arrays.t):
                 continue
+            if PLOT_OF[parameter] == "vent":
+                self._ensure_ventilation_plot()
             target.good.extend(arrays.t, arrays.value)
             doubtful = np.asarray(arrays.doubtful, dtype=bool)
             if doubtful.any():
@@ -597,7 +641,9 @@ class TrendChart(QWidget):
     def show_pleth_track(self, t: np.ndarray, v: np.ndarray) -> None:
         """Lay a stored waveform under the trends on the same time axis (review of a whole session)."""
         if self.pleth_track is None:
-            plot = self.graphics.addPlot(row=3, col=0, axisItems={"bottom": pg.DateAxisItem()})
+            plot = self.graphics.addPlot(
+                row=self.graphics.ci.layout.rowCount(), col=0, axisItems={"bottom": pg.DateAxisItem()}
+            )
             plot.setLabel("left", "Pleth", color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
             plot.getAxis("left").setWidth(64)
             plot.getAxis("left").setStyle(showValues=False)
@@ -655,6 +701,8 @@ class TrendChart(QWidget):
             if not series.dirty:
                 continue
             series.dirty = False
+            if parameter not in self.curves:
+                continue  # ventilation before its first value: no plot yet
             t, v = series.good.view()
             # A review shows a finished session: nothing is added, so nothing is gained by splitting it.
             history = self.history_curves.get(parameter) if self.live else None

@@ -59,6 +59,8 @@ PROBE_OF: Final[dict[Parameter, str]] = {
     Parameter.NIBP_SYS: "nibp",
     Parameter.NIBP_DIA: "nibp",
     Parameter.NIBP_MEAN: "nibp",
+    Parameter.RR: "co2",
+    Parameter.ETCO2: "co2",
 }
 #: Continuous data whose silence is a "no data" alarm.
 DATA_GROUP_OF: Final[dict[Parameter, str]] = {
@@ -66,7 +68,7 @@ DATA_GROUP_OF: Final[dict[Parameter, str]] = {
     Parameter.HR: "heart_rate",
     Parameter.PR: "heart_rate",
 }
-PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff"}
+PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff", "co2": "CO2 sampling line"}
 LOST_DATA_CONDITIONS: Final = frozenset({"sensor_off", "no_pulse", "no_data", "link_lost"})
 
 
@@ -574,7 +576,7 @@ class AlarmEngine:
                     if lost
                     else self.profile.technical_priority("nibp_failed" if probe == "nibp" else "lost_data")
                 )
-                parameter = {"spo2": "spo2", "hr": "hr", "nibp": "nibp_sys"}[probe]
+                parameter = {"spo2": "spo2", "hr": "hr", "nibp": "nibp_sys", "co2": "etco2"}[probe]
                 self._start_technical(
                     condition, parameter, text, t, key=key, lost_data=lost, priority=priority
                 )

@@ -26,7 +26,7 @@ from monitor.session import Phase
 DEFAULT_PROFILE_NAME: Final = "default_profile.toml"
 
 #: Watched quantities a rule may name; ``heart_rate`` is the displayed heart rate (hr, else pr).
-RULE_PARAMETERS: Final = ("spo2", "heart_rate", "nibp_sys", "nibp_dia", "nibp_mean")
+RULE_PARAMETERS: Final = ("spo2", "heart_rate", "nibp_sys", "nibp_dia", "nibp_mean", "rr", "etco2")
 NIBP_RULE_PARAMETERS: Final = frozenset({"nibp_sys", "nibp_dia", "nibp_mean"})
 
 #: Comparison keys: operator text, direction (+1: too high, -1: too low), relative to baseline.

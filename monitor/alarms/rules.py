@@ -25,6 +25,8 @@ LABELS: Final[dict[str, str]] = {
     "nibp_sys": "NIBP sys",
     "nibp_dia": "NIBP dia",
     "nibp_mean": "NIBP mean",
+    "rr": "RR",
+    "etco2": "EtCO2",
 }
 UNIT_TEXT: Final[dict[str, str]] = {
     "hr": "/min",
@@ -34,6 +36,8 @@ UNIT_TEXT: Final[dict[str, str]] = {
     "nibp_sys": "mmHg",
     "nibp_dia": "mmHg",
     "nibp_mean": "mmHg",
+    "rr": "/min",
+    "etco2": "mmHg",
 }
 
 #: The rule parameter a reading's parameter feeds (HR and PR both feed the displayed heart rate).
@@ -44,6 +48,8 @@ RULE_PARAMETER_OF: Final[dict[Parameter, str]] = {
     Parameter.NIBP_SYS: "nibp_sys",
     Parameter.NIBP_DIA: "nibp_dia",
     Parameter.NIBP_MEAN: "nibp_mean",
+    Parameter.RR: "rr",
+    Parameter.ETCO2: "etco2",
 }
 
 CONFIRM_NIBP: Final = "repeat NIBP to confirm"

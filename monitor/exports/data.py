@@ -54,6 +54,8 @@ class ExportOptions:
     #: Reference ranges for HL7 OBX-7/OBX-8 and FHIR referenceRange/interpretation (None: the
     #: ranges of the built-in alarm profile).
     ranges: Mapping[Parameter, ReferenceRange] | None = None
+    #: Namespace of the MRN: FHIR Patient.identifier.system and HL7 PID-3.4 (None: the documented default).
+    identifier_system: str | None = None
 
     @property
     def shifts_time(self) -> bool:

@@ -4,10 +4,14 @@ Built as FHIR JSON and validated as a whole by ``fhir.resources`` (its R4B model
 written, so what leaves the program parses as a valid Bundle. R4B is chosen because the EHRs a
 clinic connects to speak R4, and R4B is wire-compatible with R4 for these resources.
 
-Observations follow the vital-signs profile: category ``vital-signs``, LOINC codes (with the
-IEEE 11073 MDC code as a second coding), ``valueQuantity`` in UCUM. Blood pressure is one
-Observation coded 85354-9 with systolic 8480-6 and diastolic 8462-4 components (and the mean
-8478-0 where the cuff reported one); SpO2 carries both 59408-5 and 2708-6.
+Observations follow (and name in ``meta.profile``) the core vital-signs profile: category
+``vital-signs``, LOINC codes (with the IEEE 11073 MDC code as a second coding), ``valueQuantity``
+in UCUM. Blood pressure follows the core ``bp`` profile: one Observation coded 85354-9 with a
+systolic 8480-6 and a diastolic 8462-4 component (one the cuff did not give carries a
+dataAbsentReason) and the mean 8478-0 where the cuff reported one; SpO2 carries both 59408-5 and
+2708-6; the oximeter's pulse rate is 8889-8; respiratory rate 9279-1 and end-tidal CO2 19889-5
+appear only where the device measured them. The Patient's MRN has the ``patient_id_system``
+setting as its system (``urn:infusion-monitor:mrn`` unless the clinic names its own).
 
 Continuous numerics (heart rate, pulse rate, SpO2 at one value a second) are summarised by
 default: one Observation per parameter per ``ExportOptions.resample_s`` seconds (60 s), the
@@ -33,6 +37,7 @@ from monitor.exports.codes import (
     DEFAULT_RANGES,
     LOINC_SYSTEM,
     MDC_SYSTEM,
+    PATIENT_ID_SYSTEM_DEFAULT,
     SPO2_ARTERIAL,
     UCUM_SYSTEM,
     ReferenceRange,
@@ -48,11 +53,15 @@ INTERPRETATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-Observa
 ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 IDENTIFIER_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
 SESSION_ID_SYSTEM: Final = "urn:infusion-monitor:session"
+DATA_ABSENT_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+#: Core profiles the Observations claim (and satisfy): every one is a vital sign, blood pressure the bp panel.
+VITALSIGNS_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
+BP_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/bp"
 #: Names derived ids: the same session exported twice gets the same resource ids.
 _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
 
 _INTERPRETATION = {"H": "High", "L": "Low", "N": "Normal"}
-_CONTINUOUS = (Parameter.HR, Parameter.PR, Parameter.SPO2)
+_CONTINUOUS = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.RR, Parameter.ETCO2)
 
 
 def _id(*parts: object) -> str:
@@ -109,7 +118,8 @@ class _Builder:
         if p:
             if p.get("mrn"):
                 mr = {"coding": [{"system": IDENTIFIER_TYPE_SYSTEM, "code": "MR"}]}
-                resource["identifier"] = [{"type": mr, "value": p["mrn"]}]
+                system = self.record.options.identifier_system or PATIENT_ID_SYSTEM_DEFAULT
+                resource["identifier"] = [{"type": mr, "system": system, "value": p["mrn"]}]
             if p.get("name"):
                 family, given = split_name(str(p["name"]))
                 name: dict[str, Any] = {"text": str(p["name"]), "family": family}
@@ -141,10 +151,13 @@ class _Builder:
             resource["participant"] = [{"individual": {"display": str(s["nurse"])}}]
         return resource
 
-    def _observation(self, key: str, code: list[dict[str, str]], **fields: Any) -> dict[str, Any]:
+    def _observation(
+        self, key: str, code: list[dict[str, str]], profile: str = VITALSIGNS_PROFILE, **fields: Any
+    ) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "resourceType": "Observation",
             "id": _id(self.record.id, key),
+            "meta": {"profile": [profile]},
             "status": "final",
             "category": self.category,
             "code": {"coding": code},
@@ -179,13 +192,21 @@ class _Builder:
         )
 
     def blood_pressure(self, readings: Iterable[Reading]) -> dict[str, Any] | None:
-        by_param = {r.parameter: r for r in readings}
-        if Parameter.NIBP_SYS not in by_param or Parameter.NIBP_DIA not in by_param:
+        """One cuff measurement as a bp-profile Observation.
+
+        The profile wants a systolic and a diastolic component; one the cuff did not give is
+        there with a dataAbsentReason instead of a value, so a partial measurement is not lost.
+        """
+        by_param = {r.parameter: r for r in readings if r.value is not None}
+        if not by_param:
             return None
         components = []
         for parameter in NIBP_PARAMETERS:
             r = by_param.get(parameter)
             if r is None or r.value is None:
+                if parameter is not Parameter.NIBP_MEAN:
+                    absent = {"coding": [{"system": DATA_ABSENT_SYSTEM, "code": "unknown", "display": "Unknown"}]}
+                    components.append({"code": {"coding": _coding(parameter)}, "dataAbsentReason": absent})
                 continue
             components.append(
                 {
@@ -198,6 +219,7 @@ class _Builder:
         return self._observation(
             f"bp:{t!r}",
             [{"system": LOINC_SYSTEM, "code": BP_PANEL[0], "display": BP_PANEL[1]}],
+            BP_PROFILE,
             effectiveDateTime=iso_utc(t),
             component=components,
         )

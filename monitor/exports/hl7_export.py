@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from typing import IO, Any, Final
 
 from monitor.birth_date import stored_birth_date
-from monitor.exports.codes import CODES, DEFAULT_RANGES, ReferenceRange, unit
+from monitor.exports.codes import CODES, DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
-from monitor.readings import NIBP_PARAMETERS, NUMERIC_PARAMETERS, Parameter, Reading
+from monitor.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
 
 SENDING_APPLICATION: Final = "INFUSION_MONITOR"
 PROFILE: Final = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
@@ -70,7 +70,7 @@ def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
     continuous: dict[float, list[Reading]] = {}
     cuff: list[list[Reading]] = []
     for r in readings:
-        if r.parameter not in NUMERIC_PARAMETERS or not r.reliable:
+        if r.parameter not in ALL_NUMERIC_PARAMETERS or not r.reliable:
             continue
         if r.parameter in NIBP_PARAMETERS:
             last = cuff[-1] if cuff else None
@@ -99,20 +99,41 @@ class PatientIdentity:
     family_name: str = ""
     given_name: str = ""
     birth_date: str = ""  # YYYYMMDD
+    #: Namespace of an MR identifier (a URI; ``urn:oid:`` ones become an ISO OID in PID-3.4).
+    system: str = PATIENT_ID_SYSTEM_DEFAULT
 
     @classmethod
     def from_record(cls, record: SessionRecord) -> PatientIdentity:
         """Identity from the stored patient row, or the session pseudonym when there is none."""
-        return cls.from_patient(record.patient, record.id)
+        return cls.from_patient(record.patient, record.id, record.options.identifier_system)
 
     @classmethod
-    def from_patient(cls, patient: Mapping[str, Any] | None, session_id: str) -> PatientIdentity:
+    def from_patient(
+        cls, patient: Mapping[str, Any] | None, session_id: str, system: str | None = None
+    ) -> PatientIdentity:
         """Identity from a patient row (None: the session pseudonym)."""
         if not patient or not patient.get("mrn"):
             return cls(session_id, "PI")
         family, given = split_name(str(patient.get("name") or ""))
         birth = (stored_birth_date(patient.get("birth_date")) or "").replace("-", "")
-        return cls(str(patient["mrn"]), "MR", family, given, birth)
+        return cls(
+            str(patient["mrn"]), "MR", family, given, birth,
+            system or PATIENT_ID_SYSTEM_DEFAULT,
+        )
+
+    def assigning_authority(self) -> str:
+        """PID-3.4 (HD): the session key's application, or the MRN system as an ISO OID or a URI."""
+        if self.identifier_type != "MR":
+            return SENDING_APPLICATION
+        if self.system.startswith("urn:oid:"):
+            return f"&{escape(self.system[8:])}&ISO"
+        return f"&{escape(self.system)}&URI"
+
+    def hl7_name(self) -> str:
+        """PID-5 (XPN), never empty as v2.6 requires it: the name, else an unknown (U) or pseudonymous (S) one."""
+        if self.family_name or self.given_name:
+            return f"{escape(self.family_name)}^{escape(self.given_name)}"
+        return "^^^^^^" + ("U" if self.identifier_type == "MR" else "S")
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -173,19 +194,23 @@ def oru_message(
     sending_facility: str = "",
     receiving_application: str = "",
     receiving_facility: str = "",
+    enhanced: bool = False,
 ) -> str:
-    """One ORU^R01 message (segments separated and ended by a carriage return)."""
+    """One ORU^R01 message (segments separated and ended by a carriage return).
+
+    Original acknowledgment mode (MSH-15/16 empty) unless ``enhanced``: then MSH-15=AL, MSH-16=NE,
+    asking the receiver for a commit ACK (CA) only.
+    """
     when = hl7_time(obs.t)
+    modes = "AL|NE" if enhanced else "|"
     msh = (
         f"MSH|^~\\&|{SENDING_APPLICATION}|{escape(sending_facility)}|{escape(receiving_application)}|"
-        f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||AL|NE||"
+        f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||{modes}||"
         f"UNICODE UTF-8|||{PROFILE}"
     )
-    name = f"{escape(patient.family_name)}^{escape(patient.given_name)}" if patient.family_name else ""
-    authority = "" if patient.identifier_type == "MR" else SENDING_APPLICATION
     pid = (
-        f"PID|||{escape(patient.identifier)}^^^{authority}^{patient.identifier_type}||{name}||"
-        f"{patient.birth_date}".rstrip("|")
+        f"PID|||{escape(patient.identifier)}^^^{patient.assigning_authority()}^{patient.identifier_type}"
+        f"||{patient.hl7_name()}||{patient.birth_date}".rstrip("|")
     )
     pv1 = f"PV1||O|||||||||||||||||{escape(visit)}"
     obr = (

@@ -141,7 +141,8 @@ def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(ScenarioError, match="unknown scenario 'sepsis'"):
         SimulatedSource(scenario="sepsis")
     assert set(SCENARIOS) == {
-        "normal", "hypertension", "desaturation", "bradycardia", "probe_off", "cuff_failure", "link_loss", "soak"
+        "normal", "hypertension", "desaturation", "bradycardia", "probe_off", "cuff_failure", "link_loss", "soak",
+        "capnography", "respiratory_depression",
     }
 
 

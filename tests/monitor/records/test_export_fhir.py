@@ -108,11 +108,13 @@ def test_values_units_and_codes(every_value: Bundle, short: RecordedSession, sto
             assert q.code == units["59408-5"]
             assert q.value == stored[(t, Parameter.SPO2)]
         else:
-            assert codes(obs) == {"8867-4"}
-            counts["hr"] += 1
-            assert q.code == units["8867-4"]
+            # Heart rate 8867-4 (ECG, MDC 147842); the oximeter's pulse rate 8889-8 (MDC 149530).
             mdc = {c.code for c in obs.code.coding if c.system != LOINC}
             parameter = Parameter.HR if mdc == {"147842"} else Parameter.PR
+            assert codes(obs) == ({"8867-4"} if parameter is Parameter.HR else {"8889-8"})
+            assert mdc == ({"147842"} if parameter is Parameter.HR else {"149530"})
+            counts["hr"] += 1
+            assert q.code == units["8867-4"]
             assert q.value == stored[(t, parameter)]
             assert obs.interpretation[0].coding[0].code == ("N" if 50 <= q.value <= 120 else "H")
     assert counts["bp"] >= 2

@@ -83,7 +83,7 @@ def test_headers_follow_pcd01(exported: hl7.File, recorded: RecordedSession) -> 
     assert str(msh(12)) == "2.6"
     assert str(msh(21)) == PROFILE
     pid = message.segment("PID")
-    assert str(pid(3)) == f"{MRN}^^^^MR"
+    assert str(pid(3)) == f"{MRN}^^^&urn:infusion-monitor:mrn&URI^MR"
     assert str(pid(5)) == "Quillfeather^Jane"
     assert str(pid(7)) == "19840317"
     assert str(message.segment("PV1")(19)) == recorded.session_id
@@ -95,13 +95,21 @@ def test_observations_carry_codes_units_ranges_flags_and_times(
     record = load(store_of(recorded), recorded.session_id)
     by_key = {(r.t, r.parameter.value): r.value for r in record.readings if r.reliable}
     expected_codes = {
-        "8867-4": {"147842", "149530"},
+        "8867-4": {"147842"},
+        "8889-8": {"149530"},
         "59408-5": {"150456"},
         "8480-6": {"150021"},
         "8462-4": {"150022"},
         "8478-0": {"150023"},
     }
-    units = {"8867-4": "/min", "59408-5": "%", "8480-6": "mm[Hg]", "8462-4": "mm[Hg]", "8478-0": "mm[Hg]"}
+    units = {
+        "8867-4": "/min",
+        "8889-8": "/min",
+        "59408-5": "%",
+        "8480-6": "mm[Hg]",
+        "8462-4": "mm[Hg]",
+        "8478-0": "mm[Hg]",
+    }
     names = {
         "147842": "hr",
         "149530": "pr",

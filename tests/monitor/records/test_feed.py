@@ -259,3 +259,292 @@ def test_record_command_feeds_a_receiver(
         assert len(listener.accepted) == len(list(observation_sets(store.readings(session.id))))
         assert [e["action"] for e in store.audit_log(session.id)].count("feed_started") == 1
     assert queued(tmp_path / "m.db") == 0
+
+
+# -- acknowledgment modes, refusals set aside, stray ACKs ------------------------------------------
+
+
+class ScriptedReceiver:
+    """An MLLP receiver whose answer to each message is chosen by ``answer(control_id, n)``: frames to send.
+
+    Messages are parsed with python-hl7; every connection is counted.
+    """
+
+    def __init__(self, answer: Callable[[hl7.Message, int], list[bytes]]) -> None:
+        self.answer = answer
+        self.messages: list[hl7.Message] = []
+        self.connections = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.05)
+        self.port = self.server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with conn:
+                conn.settimeout(0.05)
+                buffer = b""
+                while not self._stop.is_set():
+                    try:
+                        chunk = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    buffer += chunk
+                    while b"\x1c\r" in buffer:
+                        block, _, buffer = buffer.partition(b"\x1c\r")
+                        message = hl7.parse(block[block.index(b"\x0b") + 1 :].decode("utf-8"))
+                        self.messages.append(message)
+                        for reply in self.answer(message, len(self.messages)):
+                            conn.sendall(reply)
+        self.server.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def reply(code: str, control_id: str, text: str = "") -> bytes:
+    return frame(f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|R{control_id}|P|2.6\r"
+                 f"MSA|{code}|{control_id}|{text}\r")
+
+
+def control(message: hl7.Message) -> str:
+    return str(message.segment("MSH")(10))
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., ScriptedReceiver]]:
+    started: list[ScriptedReceiver] = []
+
+    def start(answer: Callable[[hl7.Message, int], list[bytes]]) -> ScriptedReceiver:
+        receiver = ScriptedReceiver(answer)
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short recorded session, copied for each test that feeds it."""
+    return record_session(tmp_path_factory.mktemp("feed") / "m.db", plan=SHORT_PLAN).path
+
+
+def copy_of(finished: Path, tmp_path: Path) -> tuple[Path, str]:
+    import shutil
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "m.db"
+    shutil.copy(finished, path)
+    with Store(path) as store:
+        (session,) = store.sessions()
+    return path, session.id
+
+
+def test_original_mode_by_default_and_ca_accepted_in_enhanced_mode(
+    tmp_path: Path, finished: Path, receivers: Callable[..., ScriptedReceiver], feeds: Callable[..., Feed]
+) -> None:
+    path, session_id = copy_of(finished, tmp_path)
+    total = expected_sets(path, session_id)
+    original = receivers(lambda m, n: [reply("AA", control(m))])
+    feed = feeds(path, original.port)
+    feed.follow(session_id)
+    feed.start()
+    wait_for(lambda: queued(path) == 0 and feed.delivered == total)
+    assert {(str(m.segment("MSH")(15)), str(m.segment("MSH")(16))) for m in original.messages} == {("", "")}
+    feed.stop()
+
+    path, session_id = copy_of(finished, tmp_path / "e")
+    # A receiver that honours enhanced mode answers the commit ACK only: CA.
+    enhanced = receivers(lambda m, n: [reply("CA", control(m))])
+    feed = feeds(path, enhanced.port, ack_mode="enhanced")
+    feed.follow(session_id)
+    feed.start()
+    wait_for(lambda: feed.delivered == total)
+    assert {(str(m.segment("MSH")(15)), str(m.segment("MSH")(16))) for m in enhanced.messages} == {("AL", "NE")}
+    assert len(enhanced.messages) == total  # each sent once: CA is an acceptance, nothing resent
+    with pytest.raises(FeedConfigError, match="ack_mode"):
+        FeedConfig("127.0.0.1", 1, ack_mode="commit")
+
+
+class FakeRecorder:
+    """What the feed needs of a recorder: the session id, listeners, and the command queue."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session = type("S", (), {"id": session_id})()
+        self.submitted: list[tuple[str, dict[str, object]]] = []
+
+    def add_listener(self, listener: object) -> None:
+        pass
+
+    def submit(self, name: str, user: str | None = None, **args: object) -> None:
+        self.submitted.append((name, args))
+
+
+def test_a_refused_message_is_set_aside_and_can_be_resent(
+    tmp_path: Path, finished: Path, receivers: Callable[..., ScriptedReceiver], feeds: Callable[..., Feed]
+) -> None:
+    import io
+
+    from monitor.cli import main
+
+    path, session_id = copy_of(finished, tmp_path)
+    total = expected_sets(path, session_id)
+    refuse_first = [True]
+
+    def answer(message: hl7.Message, n: int) -> list[bytes]:
+        cid = control(message)
+        if cid.endswith("L0000001") and refuse_first[0]:
+            return [reply("AE", cid, "Unknown patient")]
+        return [reply("AA", cid)]
+
+    receiver = receivers(answer)
+    feed = feeds(path, receiver.port, max_refusals=3)
+    recorder = FakeRecorder(session_id)
+    feed.attach(recorder)
+    feed.start()
+    # One refused message no longer blocks the feed: the rest is delivered behind it.
+    wait_for(lambda: feed.delivered == total - 1)
+    assert feed.delivered == total - 1
+    assert feed.status().dead_letters == 1
+    first_tries = [m for m in receiver.messages if control(m).endswith("L0000001")]
+    assert len(first_tries) == 3
+    (event,) = recorder.submitted
+    assert event[0] == "technical_event"
+    assert event[1]["condition"] == "feed_dead_letter"
+    assert "Unknown patient" in str(event[1]["detail"])
+    feed.stop()
+    with Store(path) as store:
+        assert any(e["action"] == "feed_dead_letter" for e in store.audit_log(session_id))
+
+    out = io.StringIO()
+    assert main(["feed", "list", "--db", str(path)], out) == 0
+    listing = out.getvalue()
+    assert "L0000001" in listing and "Unknown patient" in listing
+    letter_id = listing.split()[0]
+    refuse_first[0] = False  # the receiver's patient record is fixed
+    assert main(["feed", "resend", letter_id, "--db", str(path), "--user", "it-admin"], io.StringIO()) == 0
+    assert queued(path) == 1
+    again = feeds(path, receiver.port)
+    again.start()
+    wait_for(lambda: again.delivered == 1)
+    assert again.delivered == 1
+    out = io.StringIO()
+    assert main(["feed", "list", "--db", str(path)], out) == 0
+    assert "no messages set aside" in out.getvalue()
+
+
+def test_a_stray_ack_makes_the_feed_reconnect(
+    tmp_path: Path, finished: Path, receivers: Callable[..., ScriptedReceiver], feeds: Callable[..., Feed]
+) -> None:
+    path, session_id = copy_of(finished, tmp_path)
+    total = expected_sets(path, session_id)
+
+    def answer(message: hl7.Message, n: int) -> list[bytes]:
+        cid = control(message)
+        if n == 1:
+            # An answer to something else first, then the real one: later answers would be out of step.
+            return [reply("AA", "SOMETHING-ELSE"), reply("AA", cid)]
+        return [reply("AA", cid)]
+
+    receiver = receivers(answer)
+    feed = feeds(path, receiver.port)
+    feed.follow(session_id)
+    feed.start()
+    wait_for(lambda: feed.delivered == total)
+    assert receiver.connections == 2  # closed after the stray ACK, then a fresh connection
+    numbers = [int(control(m)[-7:]) for m in receiver.messages]
+    assert numbers == [1, *range(1, total + 1)]  # the first sent again on the new connection, then in order
+    assert feed.delivered == total
+
+
+def test_the_recorder_puts_a_reported_technical_event_on_the_timeline(tmp_path: Path) -> None:
+    import math
+
+    from drivers.simulated import SimulatedSource
+    from monitor.plan import SessionPlan
+    from monitor.recorder import Recorder
+    from monitor.session import EventKind
+
+    with Store(tmp_path / "m.db") as store:
+        recorder = Recorder.new_session(
+            store, SimulatedSource(seed=1, speed=math.inf, start_time=1_790_000_000.0), driver="simulated",
+            port=None, plan=SessionPlan(1, 40, 30),
+        )
+        try:
+            recorder.step()
+            future = recorder.submit("technical_event", None, condition="feed_dead_letter", detail="set aside")
+            events = recorder.step().events
+            future.result(timeout=0)
+            (event,) = [e for e in events if e.kind is EventKind.TECHNICAL]
+            assert event.detail["condition"] == "feed_dead_letter"
+        finally:
+            recorder.stop()
+            recorder._close()
+
+
+def test_record_feeds_in_enhanced_mode_when_configured(
+    tmp_path: Path, receivers: Callable[..., ScriptedReceiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from monitor.cli import main
+
+    monkeypatch.setenv("INFUSION_MONITOR_CONFIG", str(tmp_path / "none.toml"))
+    receiver = receivers(lambda m, n: [reply("CA", control(m))])
+    monkeypatch.setenv("INFUSION_MONITOR_FEED", f"127.0.0.1:{receiver.port}")
+    monkeypatch.setenv("INFUSION_MONITOR_FEED_ACK_MODE", "enhanced")
+    argv = ["record", "--db", str(tmp_path / "m.db"), "--speed", "max", "--plan", SHORT_PLAN, "--quiet"]
+    assert main(argv, io.StringIO()) == 0
+    assert queued(tmp_path / "m.db") == 0
+    assert receiver.messages
+    assert {str(m.segment("MSH")(15)) for m in receiver.messages} == {"AL"}
+    monkeypatch.setenv("INFUSION_MONITOR_FEED_ACK_MODE", "sometimes")
+    assert main([*argv[:2], str(tmp_path / "n.db"), *argv[3:]], io.StringIO()) != 0
+
+
+def test_feed_into_medplums_hl7_server(tmp_path: Path, finished: Path, feeds: Callable[..., Feed]) -> None:
+    """Medplum's HL7 server (Node, tests/node) receives the feed and answers with its own ACKs."""
+    import subprocess
+
+    from tests.independent import node_script
+
+    command = node_script("hl7_receive.js")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path, session_id = copy_of(finished, tmp_path)
+    total = expected_sets(path, session_id)
+    with subprocess.Popen(
+        [*command, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as server:
+        assert server.stdout is not None and server.stdin is not None
+        try:
+            assert server.stdout.readline().strip() == "listening"
+            feed = feeds(path, port)
+            feed.follow(session_id)
+            feed.start()
+            wait_for(lambda: feed.delivered == total)
+            feed.stop()
+        finally:
+            server.stdin.close()
+            output = server.stdout.read()
+            server.wait(10)
+            server.stdout.close()
+    received = [line.split() for line in output.splitlines() if line.startswith("got ")]
+    assert len(received) == total  # each accepted at once: Medplum's AA answers the control id it was sent
+    assert received[0][1].endswith("L0000001")
+    assert all(len(fields) == 2 for fields in received)  # MSH-15 and MSH-16 empty: original mode

@@ -62,6 +62,9 @@ from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
 
+# An observation time this far ahead of the receive time is a wrong field, not a value from the future.
+MAX_FUTURE_S: Final = 300.0
+
 SOURCE_NAME: Final = "hl7-mllp"
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 2575  # the port IANA assigned to HL7 over MLLP
@@ -610,13 +613,13 @@ class Hl7Decoder(Decoder):
         # The device clock is trusted only near the receive time (monitor.clock.device_time); a
         # value stamped hours or years away is stored at its receive time and the offset reported.
         kept, offset = device_time(t, at)
-        if offset is not None:
-            self.clock_offsets.append((at, offset))
-            raise ValueError(
-                f"time {datetime.fromtimestamp(t, UTC).isoformat()} is {offset:+.0f} s from the receive time "
-                "(outside the trusted window); the receive time is used"
-            )
-        return kept
+        if offset is None:
+            return kept
+        self.clock_offsets.append((at, offset))
+        if offset > MAX_FUTURE_S:
+            # Far in the future is a wrong field, not only a wrong clock: the sender hears of it (AE).
+            raise ValueError(f"time {datetime.fromtimestamp(t, UTC).isoformat()} is in the future")
+        return at
 
     def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> str:
         """Read one OBX into ``result``: ``used`` (stored, or a cuff result already stored), ``unknown``

@@ -66,9 +66,9 @@ def intellivue() -> None:
 def dinamap() -> None:
     lines = []
     for k in range(2000):
-        nibp = f" NA1  {k:04d}128082097"
+        nibp = f" NA110{k % 5400:04d}128082097"
         lines.append((b" NA", (nibp + checksum(nibp)).encode() + b"\r"))
-        hr = " RC 072"
+        hr = " RC2072"
         lines.append((b" RC", (hr + checksum(hr)).encode() + b"\r"))
 
     def work() -> None:
@@ -76,6 +76,7 @@ def dinamap() -> None:
         for i, (_, line) in enumerate(lines):
             d.outgoing(T0 + i)
             d.feed(line, T0 + i)
+        assert d.counters.frames_rejected == 0 and d.unmatched == 0
 
     seconds = best_of(3, work)
     print(f"DINAMAP replies (with the command each answers): {len(lines) / seconds:,.0f} replies/s")

@@ -8,9 +8,12 @@ Settings (``--set KEY=VALUE``):
 
 * philips-intellivue: ``nbp_every`` (seconds between the monitor's own cuff measurements, 300),
   ``cuff_s`` (how long a measurement takes, 35), ``demo=on`` (mark every value as demo data),
-  ``linked=on`` (split poll replies into linked parts), ``time_stamps=off`` (no NBP time stamp).
-* ge-dinamap: ``cuff_s`` (35), ``spo2_command`` (the code the emulated model answers with SpO2;
-  none by default, as on a DINAMAP without the SpO2 module).
+  ``linked=on`` (split poll replies into linked parts), ``time_stamps=rel|abs|both|off`` (which
+  time stamps the NBP carries; rel), ``nbp_unit=mmhg|kpa``, ``clock_offset`` (the monitor clock
+  minus UTC in seconds, 3600), ``inactivity_s`` (drop an association left silent that long).
+* ge-dinamap: ``cuff_s`` (35), ``model`` (``pro`` answers RC, ``v100`` answers RA; pro),
+  ``spo2`` (on: the monitor has an SpO2 module), ``held_s`` (the monitor still holds the previous
+  patient's result from that many seconds before the session; none by default).
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from drivers.base import PortSettings
+from drivers.dinamap import MODEL_PRO, MODELS
 from drivers.dinamap import SOURCE_NAME as DINAMAP_NAME
 from drivers.dinamap_emulator import DinamapMonitor
 from drivers.emulator import EmulatedDevice, Frame, register_device
 from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
-from drivers.intellivue.emulator import IntelliVueMonitor
-from drivers.patient_feed import PatientFeed
+from drivers.intellivue.emulator import NBP_STAMPS, IntelliVueMonitor
+from drivers.patient_feed import CuffResult, PatientFeed
 from drivers.settings import check_known, seconds
 from drivers.simulation import CUFF_DURATION_S, SimulatedPatient
 
@@ -46,6 +50,33 @@ def _switch(settings: Mapping[str, str], name: str, default: bool) -> bool:
     return value in ("on", "yes", "true", "1")
 
 
+def _choice(settings: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = settings.get(name, default).strip().lower()
+    if value not in choices:
+        raise ValueError(f"setting {name}='{settings[name]}' must be one of {', '.join(choices)}")
+    return value
+
+
+def _stamps(text: str) -> str:
+    value = text.strip().lower()
+    aliases = {"on": "rel", "yes": "rel", "true": "rel", "1": "rel", "off": "none", "no": "none", "false": "none",
+               "0": "none"}
+    value = aliases.get(value, value)
+    if value not in NBP_STAMPS:
+        raise ValueError(f"setting time_stamps='{text}' must be one of rel, abs, both, off")
+    return value
+
+
+def _offset(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"setting clock_offset='{text}' is not a number of seconds") from None
+    if not abs(value) <= 24 * 3600:
+        raise ValueError(f"setting clock_offset={text} must be within a day of UTC")
+    return value
+
+
 @register_device
 class IntelliVueDevice(EmulatedDevice):
     """An IntelliVue MP monitor's MIB/RS232 Data Export port, with the monitor's own NBP cycle."""
@@ -56,7 +87,11 @@ class IntelliVueDevice(EmulatedDevice):
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)
         s = self.settings
-        check_known(s, {"nbp_every", "cuff_s", "demo", "linked", "time_stamps"}, self.protocol)
+        check_known(
+            s,
+            {"nbp_every", "cuff_s", "demo", "linked", "time_stamps", "nbp_unit", "clock_offset", "inactivity_s"},
+            self.protocol,
+        )
         self.nbp_every = _seconds(s, "nbp_every", 300.0)
         self.feed = PatientFeed(
             patient=patient,
@@ -69,8 +104,11 @@ class IntelliVueDevice(EmulatedDevice):
             self.feed,
             demo=_switch(s, "demo", False),
             linked_replies=_switch(s, "linked", False),
-            nbp_time_stamps=_switch(s, "time_stamps", True),
+            nbp_stamps=_stamps(s.get("time_stamps", "rel")),
+            nbp_kpa=_choice(s, "nbp_unit", ("mmhg", "kpa"), "mmhg") == "kpa",
             clock_origin=patient.start - MONITOR_UPTIME_S,
+            clock_offset_s=_offset(s.get("clock_offset", "3600")),
+            inactivity_s=_seconds(s, "inactivity_s", 0.0) if "inactivity_s" in s else None,
         )
 
     def frames_until(self, t: float) -> list[Frame]:
@@ -99,12 +137,19 @@ class DinamapDevice(EmulatedDevice):
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)
         s = self.settings
-        check_known(s, {"cuff_s", "spo2_command"}, self.protocol)
+        check_known(s, {"cuff_s", "model", "spo2", "held_s"}, self.protocol)
         self.feed = PatientFeed(
             patient=patient, cuff_duration_s=_seconds(s, "cuff_s", CUFF_DURATION_S), source=self.protocol
         )
-        spo2 = s.get("spo2_command")
-        self.monitor = DinamapMonitor(self.feed, spo2_command=spo2.strip() if spo2 else None)
+        model = s.get("model", MODEL_PRO).strip().lower()
+        if model not in MODELS:
+            raise ValueError(f"setting model='{model}' must be one of {', '.join(MODELS)}")
+        held_s = s.get("held_s")
+        held = None
+        if held_s is not None:
+            # The previous patient's last result: plausible numbers the new session must not take.
+            held = CuffResult(patient.start - _seconds(s, "held_s", 0.0), 142.0, 91.0, 108.0, number=0)
+        self.monitor = DinamapMonitor(self.feed, model=model, spo2=_switch(s, "spo2", True), held=held)
 
     def frames_until(self, t: float) -> list[Frame]:
         """Nothing unsolicited: the monitor only answers the host."""

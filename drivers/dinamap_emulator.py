@@ -1,20 +1,44 @@
 """The monitor's side of DINAMAP host communications, playing a simulated patient.
 
 Used by ``infusion-monitor emulate --protocol ge-dinamap`` and the tests. It answers the commands of
-:mod:`drivers.dinamap` with replies in the (unconfirmed) layout that driver reads, each followed by a
-checksum computed like a command's: ``" NA"`` + status + two spaces + a four-digit counter (the
-determination number) + systolic, diastolic and mean in three digits; ``" RC "`` + pulse rate in
-three digits. A command with a wrong checksum or an unknown code gets no reply.
+:mod:`drivers.dinamap` in the reply layouts the manual gives (as quoted by an independent V100 host):
+
+* ``NA``: ``" NA"`` + status (0 busy while the cuff is inflated, 1 done, 3 failed) + patient
+  type ``1`` (adult) + mode ``0`` (normal) + seconds since the last determination (``9999`` when
+  there is none or it is older than 5400 s) + systolic, diastolic, mean in three digits;
+* ``OA``: status (1 valid, 3 sensor off, 6 unplugged) + SpO2 + signal strength + averaging
+  interval; like a real channel it leaves the last number in the value field when the status is
+  not 1, so a host that reads the field without the status stores a stale value;
+* ``RA`` (``v100``) / ``RC`` (``pro``): rate source (2 oximeter, 3 NIBP) + rate, ``-99`` for none.
+
+Each reply ends with a checksum computed like a command's (whether a real monitor appends one is
+not public; the driver checks it only when told to) and CR. A command with a wrong checksum or
+an unknown code gets no reply; empty lines (hosts that send CR before each command) are ignored.
+``held`` plays a monitor still holding the previous patient's result from that long ago.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from drivers.dinamap import CANCEL_NIBP, READ_HR, READ_NIBP, START_NIBP, checksum
-from drivers.patient_feed import PatientFeed
+from drivers.dinamap import (
+    CANCEL_NIBP,
+    COUNTER_MAX,
+    COUNTER_NONE,
+    MODEL_PRO,
+    MODEL_V100,
+    READ_NIBP,
+    READ_RATE_PRO,
+    READ_RATE_V100,
+    READ_SPO2,
+    START_NIBP,
+    checksum,
+)
+from drivers.patient_feed import CuffResult, PatientFeed
 
 STATUS_ERROR = 3
+SPO2_STANDBY = 0
+SPO2_SENSOR_OFF = 3
 
 
 @dataclass
@@ -31,12 +55,17 @@ class DinamapMonitor:
     """Pure device-side state machine: :meth:`receive` command bytes, get reply bytes."""
 
     feed: PatientFeed
-    #: The command that reads SpO2 on this emulated model (None: no SpO2 module).
-    spo2_command: str | None = None
+    #: ``pro`` answers RC, ``v100`` answers RA (each model answers only its own rate command).
+    model: str = MODEL_PRO
+    #: Whether the monitor has an SpO2 module (without one, OA answers standby).
+    spo2: bool = True
+    #: A result from before the host connected (the previous patient's), or None.
+    held: CuffResult | None = None
     counters: DinamapCounters = field(default_factory=DinamapCounters)
 
     def __post_init__(self) -> None:
         self._line = bytearray()
+        self._last_spo2 = 0
 
     def reset(self) -> None:
         """Forget a partial command."""
@@ -46,12 +75,14 @@ class DinamapMonitor:
         """Command bytes in, replies out."""
         out = bytearray()
         for byte in data:
-            if byte != 0x0D:
+            if byte not in (0x0D, 0x0A):
                 if len(self._line) < 80:
                     self._line.append(byte)
                 continue
             text = self._line.decode("ascii", "replace")
             self._line.clear()
+            if not text:
+                continue
             reply = self._answer(text, at)
             if reply is None:
                 self.counters.rejected += 1
@@ -76,24 +107,54 @@ class DinamapMonitor:
             return CANCEL_NIBP
         if code == READ_NIBP:
             return self._nibp_status(at)
-        if code == READ_HR:
-            vitals = self.feed.vitals(at)
-            return f"{READ_HR} {_three(vitals.pr)}"
-        if self.spo2_command is not None and code == " " + self.spo2_command.upper():
-            vitals = self.feed.vitals(at)
-            return f"{code} {_three(vitals.spo2)}"
+        if code == READ_SPO2:
+            return self._spo2(at)
+        rate_command = READ_RATE_V100 if self.model == MODEL_V100 else READ_RATE_PRO
+        if code == rate_command:
+            return self._rate(code, at)
         return None
+
+    def _spo2(self, at: float) -> str:
+        vitals = self.feed.vitals(at)
+        if not self.spo2:
+            status = SPO2_STANDBY
+        elif vitals.probe_off or vitals.spo2 is None:
+            status = SPO2_SENSOR_OFF
+        else:
+            status = 1
+            self._last_spo2 = round(vitals.spo2)
+        return f"{READ_SPO2}{status}{self._last_spo2:03d}508"
+
+    def _rate(self, code: str, at: float) -> str:
+        vitals = self.feed.vitals(at)
+        if self.spo2 and not vitals.probe_off and vitals.pr is not None:
+            return f"{code}2{round(vitals.pr):03d}"
+        cuff = self.feed.last_cuff(at)
+        if cuff is None or cuff.failed or vitals.hr is None:
+            return f"{code}3-99"
+        return f"{code}3{round(vitals.hr):03d}"  # the cuff's pulse, as the rate without an oximeter
 
     def _nibp_status(self, at: float) -> str:
         if self.feed.cuff_running(at):
-            return f"{READ_NIBP}2  {0:04d}{0:03d}{0:03d}{0:03d}"
-        cuff = self.feed.last_cuff(at)
-        if cuff is None:
-            return f"{READ_NIBP}0  {0:04d}{0:03d}{0:03d}{0:03d}"
-        counter = cuff.number % 10000
+            previous = self._result(at)
+            return f"{READ_NIBP}010{self._counter(previous, at)}000000000"
+        cuff = self._result(at)
+        counter = self._counter(cuff, at)
+        if cuff is None or counter == f"{COUNTER_NONE:04d}":
+            return f"{READ_NIBP}110{COUNTER_NONE:04d}000000000"
         if cuff.failed:
-            return f"{READ_NIBP}{STATUS_ERROR}  {counter:04d}{0:03d}{0:03d}{0:03d}"
-        return f"{READ_NIBP}1  {counter:04d}{_three(cuff.sys)}{_three(cuff.dia)}{_three(cuff.mean)}"
+            return f"{READ_NIBP}{STATUS_ERROR}10{counter}000000000"
+        return f"{READ_NIBP}110{counter}{_three(cuff.sys)}{_three(cuff.dia)}{_three(cuff.mean)}"
+
+    def _result(self, at: float) -> CuffResult | None:
+        return self.feed.last_cuff(at) or self.held
+
+    @staticmethod
+    def _counter(cuff: CuffResult | None, at: float) -> str:
+        if cuff is None:
+            return f"{COUNTER_NONE:04d}"
+        age = int(at - cuff.t)
+        return f"{COUNTER_NONE if age > COUNTER_MAX else max(age, 0):04d}"
 
 
 def _three(value: float | None) -> str:

@@ -42,7 +42,8 @@ class SimulatedSource(Source):
         self.speed = speed
         self.pleth_enabled = pleth
         self.start = time.time() if start_time is None else start_time
-        self.patient = SimulatedPatient(check_scenario(scenario), seed, self.start, plan)
+        # The recorder tells this source of every phase change: events follow the real infusion start.
+        self.patient = SimulatedPatient(check_scenario(scenario), seed, self.start, plan, follows_session=True)
         self._monotonic = monotonic if callable(monotonic) else time.monotonic
         self._wall0: float | None = None
         self._sim_now = self.start

@@ -29,11 +29,18 @@ SCENARIOS: dict[str, str] = {
     "probe_off": "the SpO2 probe comes off for 60 s at infusion minute 10",
     "cuff_failure": "every cuff measurement fails from infusion minute 10",
     "link_loss": "the device link drops for 45 s at infusion minute 12",
+    "flicker_desaturation": "SpO2 85 % for 4 s then 93 % for 1 s, repeated for 60 s, at infusion minute 20",
+    "spo2_dashes": "SpO2 and pulse rate arrive without a value and without any sensor flag for 60 s at infusion "
+    "minute 10",
+    "failed_cuff_after_high": "the first cuff from infusion minute 20 reads about 175/112; the cuffs after it fail "
+    "until minute 35",
+    "hypertensive_baseline": "blood pressure about 172/104 until the infusion starts (above the hold threshold)",
     "capnography": "an uneventful session on a monitor with capnography (respiratory rate and EtCO2)",
     "respiratory_depression": "with capnography: RR falls to 6/min and EtCO2 rises to 55 mmHg at infusion "
     "minute 18, then no breath for 30 s",
-    "soak": "every event above once, each at its own infusion minute (probe off 5, link loss 12, bradycardia 16, "
-    "desaturation 22, hypertension 32, cuff failures 45-53)",
+    "soak": "every event above once, each at its own infusion minute (probe off 5, dashes 9, link loss 12, "
+    "bradycardia 16, desaturation 22, flicker 26, hypertension 32, high cuff then failures 38, cuff failures 45-53), "
+    "with a hypertensive baseline",
 }
 
 # Scenario timing, minutes after the infusion starts.
@@ -51,16 +58,31 @@ LINK_LOSS_START_MIN = 12.0
 LINK_LOSS_S = 45.0
 HYPERTENSION_PEAK_MIN = 30.0
 CUFF_DURATION_S = 35.0
+FLICKER_START_MIN = 20.0
+FLICKER_S = 60.0
+FLICKER_LOW_S, FLICKER_HIGH_S = 4, 1
+FLICKER_VALUES = (85.0, 93.0)
+DASHES_START_MIN = 10.0
+DASHES_S = 60.0
+HIGH_CUFF_START_MIN = 20.0
+HIGH_CUFF = (175.0, 112.0)
+HIGH_CUFF_FAILS_UNTIL_MIN = 15.0  # minutes after the high cuff's window opens
+BASELINE_BP = (172.0, 104.0)
 
 # The composite "soak" scenario: each event once, at its own infusion minute, so that they do not overlap.
 SOAK_START_MIN: dict[str, float] = {
     "probe_off": 5.0,
+    "spo2_dashes": 9.0,
     "link_loss": 12.0,
     "bradycardia": 16.0,
     "desaturation": 22.0,
+    "flicker_desaturation": 26.0,
     "hypertension": 32.0,
+    "failed_cuff_after_high": 38.0,
     "cuff_failure": 45.0,
 }
+#: In the soak, the cuffs after the high one fail for this long (then the next event's window follows).
+SOAK_HIGH_CUFF_FAILS_MIN = 6.0
 SOAK_CUFF_FAIL_S = 8 * 60.0
 
 # Ventilation (only in the scenarios whose monitor has capnography).
@@ -121,7 +143,15 @@ class SimulatedPatient:
         seed: int = 1,
         start: float = 0.0,
         plan: SessionPlan | None = None,
+        follows_session: bool = False,
     ) -> None:
+        """A patient whose events are timed from the infusion start.
+
+        A patient that ``follows_session`` (the simulated monitor, told of every phase change) has no
+        infusion until it is told one started, so its events happen at their minute of the real
+        infusion whoever moves the phases. One that does not (an emulated device on a cable, which
+        never hears of the session) assumes the infusion starts after the plan's baseline.
+        """
         self.scenario = check_scenario(scenario)
         self.seed = seed
         self.start = start
@@ -134,9 +164,12 @@ class SimulatedPatient:
         self._noise = random.Random(seed * 7919 + 1)
         self._hr_dev = 0.0
         self._spo2_dev = 0.0
-        self.infusion_start = start + self.plan.baseline_min * SECONDS_PER_MINUTE
+        self.infusion_start: float = (
+            math.inf if follows_session else start + self.plan.baseline_min * SECONDS_PER_MINUTE
+        )
         self.infusion_stop: float | None = None
         self._pleth_phase = 0.0
+        self._high_cuff_at: float | None = None
         # Ventilation draws from its own generator, so the other values of a seed do not change.
         self.ventilation = self.scenario in VENTILATION_SCENARIOS
         vent = random.Random(seed * 104729 + 7)
@@ -156,8 +189,12 @@ class SimulatedPatient:
         self.infusion_stop = at
 
     def infusion_minutes(self, t: float) -> float:
-        """Minutes since the infusion started (negative before)."""
+        """Minutes since the infusion started (negative before; minus infinity before it is known)."""
         return (t - self.infusion_start) / SECONDS_PER_MINUTE
+
+    def in_baseline(self, t: float) -> bool:
+        """Before the infusion starts."""
+        return t < self.infusion_start
 
     def _planned_infusion_min(self) -> float:
         if self.infusion_stop is not None:
@@ -206,7 +243,24 @@ class SimulatedPatient:
         if start is not None:
             w = self._window(start, DESAT_HOLD_S)
             value = _blend(value, DESAT_FLOOR, _plateau(t, w, DESAT_RAMP_S))
-        return value
+        flicker = self.flicker(t)
+        return value if flicker is None else flicker
+
+    def flicker(self, t: float) -> float | None:
+        """The flickering probe's value at ``t`` (None outside the flicker): 4 s at 85 %, 1 s at 93 %."""
+        start = self._start_min("flicker_desaturation", FLICKER_START_MIN)
+        if start is None:
+            return None
+        w = self._window(start, FLICKER_S)
+        if t not in w:
+            return None
+        second = int(t - w.start) % (FLICKER_LOW_S + FLICKER_HIGH_S)
+        return FLICKER_VALUES[0] if second < FLICKER_LOW_S else FLICKER_VALUES[1]
+
+    def dashes(self, t: float) -> bool:
+        """Whether the oximeter sends dashes (no value, no flag) at ``t``."""
+        start = self._start_min("spo2_dashes", DASHES_START_MIN)
+        return start is not None and t in self._window(start, DASHES_S)
 
     def blood_pressure(self, t: float) -> tuple[float, float]:
         """Underlying systolic and diastolic pressure."""
@@ -214,10 +268,12 @@ class SimulatedPatient:
         sys_v = self.base_sys + 15.0 * effect
         dia_v = self.base_dia + 10.0 * effect
         peak = self._start_min("hypertension", HYPERTENSION_PEAK_MIN)
-        if peak is not None:
+        if peak is not None and self.infusion_start < math.inf:
             bump = math.exp(-0.5 * ((self.infusion_minutes(t) - peak) / 6.0) ** 2)
             sys_v += 58.0 * bump
             dia_v += 24.0 * bump
+        if self.scenario in ("hypertensive_baseline", "soak") and self.in_baseline(t):
+            sys_v, dia_v = BASELINE_BP
         return sys_v, dia_v
 
     def _apnoea(self, t: float) -> bool:
@@ -254,9 +310,22 @@ class SimulatedPatient:
 
     def cuff_fails(self, t: float) -> bool:
         """Whether a cuff measurement finishing at ``t`` fails."""
-        if self.scenario == "soak":
-            return t in self._window(SOAK_START_MIN["cuff_failure"], SOAK_CUFF_FAIL_S)
-        return self.scenario == "cuff_failure" and self.infusion_minutes(t) >= CUFF_FAIL_START_MIN
+        if self.scenario == "soak" and t in self._window(SOAK_START_MIN["cuff_failure"], SOAK_CUFF_FAIL_S):
+            return True
+        if self.scenario == "cuff_failure":
+            return self.infusion_minutes(t) >= CUFF_FAIL_START_MIN
+        return self._after_high_cuff(t)
+
+    def _high_cuff_window(self) -> Window | None:
+        start = self._start_min("failed_cuff_after_high", HIGH_CUFF_START_MIN)
+        if start is None:
+            return None
+        until = SOAK_HIGH_CUFF_FAILS_MIN if self.scenario == "soak" else HIGH_CUFF_FAILS_UNTIL_MIN
+        return self._window(start, until * SECONDS_PER_MINUTE)
+
+    def _after_high_cuff(self, t: float) -> bool:
+        w = self._high_cuff_window()
+        return w is not None and self._high_cuff_at is not None and t > self._high_cuff_at and t in w
 
     # -- what a monitor reports ------------------------------------------------------------
 
@@ -270,10 +339,15 @@ class SimulatedPatient:
         spo2 = round(min(max(self.spo2(t) + self._spo2_dev, 50.0), 100.0))
         if self.scenario not in ("desaturation", "soak"):
             spo2 = min(max(spo2, 95), 99)
+        if self.flicker(t) is not None:
+            spo2 = round(self.spo2(t))  # the flicker is what the probe reports, without smoothing
         out = [Reading(t, Parameter.HR, float(hr), source)]
         if self.probe_off(t):
             off = frozenset({Flag.SENSOR_OFF})
             out += [Reading(t, Parameter.PR, None, source, off), Reading(t, Parameter.SPO2, None, source, off)]
+        elif self.dashes(t):
+            # Dashes with no exception bit: readings keep coming, but carry no value.
+            out += [Reading(t, Parameter.PR, None, source), Reading(t, Parameter.SPO2, None, source)]
         else:
             out += [Reading(t, Parameter.PR, float(pr), source), Reading(t, Parameter.SPO2, float(spo2), source)]
         if self.ventilation:
@@ -294,6 +368,10 @@ class SimulatedPatient:
         sys_true, dia_true = self.blood_pressure(t)
         sys_v = round(sys_true + rng.gauss(0.0, 3.0))
         dia_v = round(dia_true + rng.gauss(0.0, 2.0))
+        window = self._high_cuff_window()
+        if window is not None and self._high_cuff_at is None and t in window:
+            self._high_cuff_at = t  # the first cuff of the window is the high one; the ones after it fail
+            sys_v, dia_v = round(HIGH_CUFF[0]), round(HIGH_CUFF[1])
         mean_v = round(dia_v + (sys_v - dia_v) / 3.0)
         return [
             Reading(t, Parameter.NIBP_SYS, float(sys_v), source),

@@ -26,9 +26,16 @@ from typing import Any, Protocol
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from monitor.birth_date import check_birth_date
 from monitor.clock import AnchoredClock, process_clock
-from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, PLETH_RATE_HZ, SECONDS_PER_MINUTE
+from monitor.constants import (
+    FLUSH_INTERVAL_S,
+    HEARTBEAT_INTERVAL_S,
+    NIBP_REQUEST_TIMEOUT_S,
+    PLETH_RATE_HZ,
+    SECONDS_PER_MINUTE,
+)
 from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
+from monitor.readiness import CareRules, StepCheck, discharge_check, infusion_start_check, step_check
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
@@ -41,6 +48,8 @@ READ_TIMEOUT_S = 0.05
 IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
 #: At close, the writer tries this long to write what it still holds before the session is left unfinished.
 CLOSE_DRAIN_S = 5.0
+#: A planned session takes its discharge cuff this long before the recovery watch ends.
+DISCHARGE_CUFF_LEAD_S = 60.0
 
 
 class AlarmEngineLike(Protocol):
@@ -57,6 +66,13 @@ class AlarmEngineLike(Protocol):
     def take_changes(self) -> list[dict[str, Any]]: ...
 
     def snapshot(self, now: float) -> Any: ...
+
+    @property
+    def care_rules(self) -> CareRules: ...
+
+    def high_priority_alarms(self) -> tuple[str, ...]: ...
+
+    def nibp_confirm_due(self, now: float) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +102,8 @@ class SessionStatus:
     storage_ok: bool
     pending_rows: int
     stored_readings: int
+    #: Whether the next phase step (start infusion, complete) is ready, and what blocks it.
+    step_check: StepCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,6 +536,11 @@ class Recorder:
             "complete": s.complete,
         }
         if name in phase_actions:
+            check = step_check(name, s, self._care_rules(), self._high_alarms())
+            if check is not None:
+                # Refused unless ready, or overridden with a reason (OverrideRequired is a SessionRuleError).
+                args = {**{k: v for k, v in args.items() if k != "override_reason"},
+                        **check.enforce(args.get("override_reason"))}
             phase_actions[name](user=user, **args)
             self._audit(name, user, **args)
             return None
@@ -609,6 +632,12 @@ class Recorder:
 
     # -- phases and cuff -----------------------------------------------------------------
 
+    def _care_rules(self) -> CareRules:
+        return self.alarms.care_rules if self.alarms is not None else CareRules()
+
+    def _high_alarms(self) -> tuple[str, ...]:
+        return self.alarms.high_priority_alarms() if self.alarms is not None else ()
+
     def _autopilot(self) -> None:
         """Advance phases by session time according to the plan (for --plan)."""
         s = self.session
@@ -618,19 +647,39 @@ class Recorder:
             s.start_baseline(now, self.nurse)
         elif s.phase is Phase.BASELINE:
             baseline_over = now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE
-            if baseline_over and not s.baseline_missing():
+            # The plan never overrides: it waits until the start is ready (a held baseline waits for a nurse).
+            if baseline_over and infusion_start_check(s, self._care_rules(), self._high_alarms()).ready:
                 s.start_infusion(now, self.nurse, by="plan")
         elif s.phase is Phase.INFUSION:
             if s.infusion_elapsed(now) >= plan.infusion_min * SECONDS_PER_MINUTE:
                 s.start_recovery(now, self.nurse)
         elif s.phase is Phase.RECOVERY:
             remaining = s.recovery_remaining(now)
-            if remaining is not None and remaining <= 0:
+            if remaining is None:
+                return
+            # Discharge needs a current cuff: take one shortly before the recovery watch ends (the plan
+            # then completes on time), and again if it fails (after the request timeout).
+            last_cuff = s.last_valid_nibp_at
+            stale_at_end = last_cuff is None or now + max(remaining, 0.0) - last_cuff > (
+                self._care_rules().discharge_nibp_max_age_s
+            )
+            pending = s.nibp_requested_at is not None and now - s.nibp_requested_at < NIBP_REQUEST_TIMEOUT_S
+            if remaining <= DISCHARGE_CUFF_LEAD_S and stale_at_end and not pending and self.source.can_start_nibp:
+                self._start_cuff(None, reason="discharge")
+            if remaining <= 0 and discharge_check(s, self._care_rules(), self._high_alarms()).ready:
                 s.complete(now, self.nurse, by="plan")
 
     def _run_nibp_schedule(self) -> None:
         if self.source.can_start_nibp and self.session.nibp_due():
             self._start_cuff(None, reason="schedule")
+        elif (
+            self.alarms is not None
+            and self.source.can_start_nibp
+            and self.alarms.nibp_confirm_due(self.session.now)
+            and self._start_cuff(None, reason="confirm alarm")
+        ):
+            # A blood-pressure alarm asks for a confirming cuff once; without a remote start the bar asks the nurse.
+            self.alarms.command("nibp_confirm_started", self.session.now, None)
 
     def _check_nibp_overdue(self) -> None:
         """Put ``nibp_overdue`` on the timeline once each time the cuff cycle is missed.
@@ -815,6 +864,10 @@ class Recorder:
             storage_ok=self._storage_ok,
             pending_rows=len(self._pending) + self.writer.held_rows(),
             stored_readings=self.writer.status().stored_numerics,
+            step_check=step_check(
+                {Phase.BASELINE: "start_infusion", Phase.RECOVERY: "complete"}.get(s.phase, ""),
+                s, self._care_rules(), self._high_alarms(),
+            ),
         )
 
 

@@ -151,15 +151,33 @@ class Baseline:
 
 
 class _BaselineCollector:
-    """Gathers trustworthy values while the session is in its baseline phase."""
+    """Gathers trustworthy values while the session is in its baseline phase.
+
+    Only valid values count (no flag that makes a value untrustworthy, no missing value). Heart
+    rate and SpO2 are the median of their valid values. Blood pressure is taken per cuff: a cuff
+    counts when both its systolic and diastolic values are valid, and the baseline is the median
+    systolic and the median diastolic of those cuffs (mean likewise, or estimated from them).
+    """
 
     def __init__(self) -> None:
         self.values: dict[Parameter, list[float]] = {p: [] for p in Parameter}
+        self._cuffs: dict[float, dict[Parameter, float]] = {}
 
     def add(self, reading: Reading) -> None:
         if reading.reliable and reading.parameter is not Parameter.PLETH:
             assert reading.value is not None
             self.values[reading.parameter].append(reading.value)
+            if reading.parameter in NIBP_PARAMETERS:
+                self._cuffs.setdefault(reading.t, {})[reading.parameter] = reading.value
+
+    def cuffs(self) -> list[tuple[float, float, float | None]]:
+        """Valid cuffs of the phase, oldest first: (systolic, diastolic, mean or None)."""
+        out = []
+        for t in sorted(self._cuffs):
+            cuff = self._cuffs[t]
+            if Parameter.NIBP_SYS in cuff and Parameter.NIBP_DIA in cuff:
+                out.append((cuff[Parameter.NIBP_SYS], cuff[Parameter.NIBP_DIA], cuff.get(Parameter.NIBP_MEAN)))
+        return out
 
     def missing(self) -> list[str]:
         """Names of what is still needed for a full baseline."""
@@ -168,7 +186,7 @@ class _BaselineCollector:
             needed.append("heart rate")
         if not self.values[Parameter.SPO2]:
             needed.append("SpO2")
-        if not (self.values[Parameter.NIBP_SYS] and self.values[Parameter.NIBP_DIA]):
+        if not self.cuffs():
             needed.append("blood pressure (NIBP)")
         return needed
 
@@ -176,13 +194,12 @@ class _BaselineCollector:
         if self.missing():
             raise BaselineMissing("baseline incomplete: missing " + ", ".join(self.missing()))
         hr_param = Parameter.HR if self.values[Parameter.HR] else Parameter.PR
-        sys_values = self.values[Parameter.NIBP_SYS]
-        dia_values = self.values[Parameter.NIBP_DIA]
-        mean_values = self.values[Parameter.NIBP_MEAN]
-        sys_v = statistics.fmean(sys_values)
-        dia_v = statistics.fmean(dia_values)
+        cuffs = self.cuffs()
+        sys_v = statistics.median(c[0] for c in cuffs)
+        dia_v = statistics.median(c[1] for c in cuffs)
+        means = [c[2] for c in cuffs if c[2] is not None]
         # Where the cuff reports no mean, the usual estimate dia + (sys - dia) / 3 stands in.
-        mean_v = statistics.fmean(mean_values) if mean_values else dia_v + (sys_v - dia_v) / 3
+        mean_v = statistics.median(means) if means else dia_v + (sys_v - dia_v) / 3
         return Baseline(
             taken_at=taken_at,
             heart_rate=round(statistics.median(self.values[hr_param]), 1),
@@ -234,7 +251,11 @@ class Session:
         self.infusion_paused_total = 0.0
         self.infusion_stopped_at: float | None = None
         self.latest: dict[Parameter, Reading] = {}
+        #: The newest reading of each parameter that carried a usable value.
+        self.latest_valid: dict[Parameter, Reading] = {}
         self.last_nibp_at: float | None = None
+        #: Time of the newest cuff whose systolic and diastolic were both valid.
+        self.last_valid_nibp_at: float | None = None
         self.nibp_requested_at: float | None = None
         self._collector = _BaselineCollector()
         self._outbox: list[SessionEvent] = []
@@ -252,10 +273,19 @@ class Session:
         if reading.parameter is Parameter.PLETH:
             return
         self.latest[reading.parameter] = reading
+        if reading.reliable:
+            self.latest_valid[reading.parameter] = reading
         if reading.parameter in NIBP_PARAMETERS and reading.value is not None:
             if self.last_nibp_at is None or reading.t > self.last_nibp_at:
                 self.last_nibp_at = reading.t
             self.nibp_requested_at = None
+        if reading.parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA) and reading.reliable:
+            other = self.latest.get(
+                Parameter.NIBP_DIA if reading.parameter is Parameter.NIBP_SYS else Parameter.NIBP_SYS
+            )
+            paired = other is not None and other.reliable and other.t == reading.t
+            if paired and (self.last_valid_nibp_at is None or reading.t > self.last_valid_nibp_at):
+                self.last_valid_nibp_at = reading.t
         if self.phase is Phase.BASELINE:
             self._collector.add(reading)
 
@@ -322,8 +352,22 @@ class Session:
             return ["the baseline phase has not been started"]
         return self._collector.missing()
 
+    def baseline_preview(self, at: float | None = None) -> Baseline | None:
+        """The baseline the infusion would use if it started now (None while incomplete)."""
+        if self.phase is not Phase.BASELINE or self._collector.missing():
+            return None
+        return self._collector.build(self.now if at is None else at)
+
+    def baseline_cuffs(self) -> list[tuple[float, float, float | None]]:
+        """The valid cuffs collected in this baseline phase (systolic, diastolic, mean)."""
+        return self._collector.cuffs() if self.phase is Phase.BASELINE else []
+
     def start_infusion(self, at: float | None = None, user: str | None = None, **detail: Any) -> None:
-        """Freeze the baseline and start the infusion; refused until a full baseline exists."""
+        """Freeze the baseline and start the infusion; refused until a full baseline exists.
+
+        The readiness rules (minimum duration, hold threshold, alarms) are checked by the caller
+        (:mod:`monitor.readiness`); an override it accepted travels in ``detail``.
+        """
         if self.phase is not Phase.BASELINE:
             if self.phase is Phase.SETUP:
                 raise BaselineMissing("take a baseline first: start the baseline phase")

@@ -3,12 +3,15 @@
 The nurse enters what only a person can judge (activity, respiration, consciousness, nausea,
 pain, bleeding, escort, instruction); the items the monitor can judge (blood pressure and SpO2
 against baseline) and the totals come from :mod:`monitor.discharge`, so the screen never
-computes a score itself.
+computes a score itself. Whether the session may be completed now (minimum recovery, a fresh cuff
+and SpO2, no active high alarm) comes from :mod:`monitor.readiness`: the form shows each value's
+age and what blocks completion, offers "NIBP now", and completes a blocked session only with a
+reason for the override.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -20,12 +23,15 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
 
 from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
+from monitor.readiness import StepCheck
 from monitor.readings import Reading
 from monitor.session import Baseline
 
@@ -47,14 +53,32 @@ class DischargeDialog(QDialog):
     """Collects the discharge items and shows both scores as they are entered."""
 
     def __init__(
-        self, parent: QWidget | None, readings: Sequence[Reading], baseline: Baseline | None
+        self,
+        parent: QWidget | None,
+        readings: Sequence[Reading],
+        baseline: Baseline | None,
+        check: StepCheck | None = None,
+        nibp_now: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Discharge scoring")
         self.readings = list(readings)
         self.baseline = baseline
+        self.check = check
         self.groups: dict[str, QButtonGroup] = {}
         layout = QVBoxLayout(self)
+        self.ages_label = QLabel()
+        self.ages_label.setWordWrap(True)
+        layout.addWidget(self.ages_label)
+        self.nibp_button = QPushButton("NIBP now")
+        self.nibp_button.setEnabled(nibp_now is not None)
+        if nibp_now is not None:
+            self.nibp_button.clicked.connect(nibp_now)
+        layout.addWidget(self.nibp_button)
+        self.override = QLineEdit()
+        self.override.setPlaceholderText("Reason to complete although not ready (recorded)")
+        self.override.textChanged.connect(lambda *_: self.update_result())
+        layout.addWidget(self.override)
         if baseline is not None:
             ref = QLabel(
                 f"Baseline: HR {baseline.heart_rate:g}, SpO2 {baseline.spo2:g} %, "
@@ -124,6 +148,37 @@ class DischargeDialog(QDialog):
         )
         return NurseAssessment.from_dict(values)
 
+    def set_check(self, check: StepCheck | None, readings: Sequence[Reading] | None = None) -> None:
+        """New readiness from the core (e.g. after "NIBP now"), with the newest readings."""
+        self.check = check
+        if readings is not None:
+            self.readings = list(readings)
+        self.update_result()
+
+    def override_reason(self) -> str:
+        """The reason typed for completing a session that is not ready ('' when ready or none)."""
+        if self.check is None or self.check.ready:
+            return ""
+        return self.override.text().strip()
+
+    def _show_check(self) -> bool:
+        """Show each value's age and the blockers; True when completion is allowed (ready or reasoned)."""
+        check = self.check
+        if check is None:
+            self.ages_label.setText("")
+            self.override.setVisible(False)
+            return True
+        lines = []
+        for value in check.values:
+            age = "no valid value" if value.age_s is None else f"{value.age_s / 60:.1f} min old"
+            limit = f" (at most {value.max_age_s / 60:g} min)" if value.max_age_s is not None else ""
+            mark = "" if value.fresh or value.max_age_s is None else " — too old"
+            lines.append(f"{value.name} {value.text} · {age}{limit}{mark}")
+        lines += [f"<b style='color:#ffd24a'>Not ready: {b.text}</b>" for b in check.blockers]
+        self.ages_label.setText("<br>".join(lines))
+        self.override.setVisible(not check.ready)
+        return check.ready or (check.overridable and bool(self.override.text().strip()))
+
     def discharge(self) -> DischargeResult | None:
         """Both scores from the entries, None while an item is unscored."""
         if self.missing():
@@ -133,7 +188,8 @@ class DischargeDialog(QDialog):
     def update_result(self) -> None:
         """Show totals and what stands in the way of discharge."""
         result = self.discharge()
-        self.complete_button.setEnabled(result is not None)
+        allowed = self._show_check()
+        self.complete_button.setEnabled(result is not None and allowed)
         if result is None:
             self.result_label.setText(f"Still to score: {len(self.missing())} items.")
             return

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor import readiness
 from monitor.alarms.model import AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
@@ -88,13 +89,9 @@ MESSAGE_SHOWN_MS = 12_000
 # The watchdog looks at the recorder this often (and flashes its alarm at half this rate).
 WATCHDOG_TICK_MS = 250
 
-# The phase button drawn as the primary action in each phase: the step that normally comes next.
-NEXT_STEP: dict[Phase, str] = {
-    Phase.SETUP: "start_baseline",
-    Phase.BASELINE: "start_infusion",
-    Phase.INFUSION: "start_recovery",
-    Phase.RECOVERY: "complete",
-}
+# The phase button drawn as the primary action in each phase: the step that normally comes next (the
+# core says whether it is ready: monitor.readiness.next_step).
+NEXT_STEP = readiness.NEXT_STEP
 
 
 def _clock(seconds: float | None) -> str:
@@ -424,15 +421,46 @@ class LiveWindow(DialogHost, QMainWindow):
             self.send("start_baseline")
 
     def start_infusion(self) -> None:
-        """Start the infusion after confirmation; the core refuses it without a full baseline."""
+        """Start the infusion after a confirmation that shows the baseline it will use.
+
+        What the core says is not ready (baseline too short, BP at or above the hold threshold, a
+        high alarm) can be overridden only with a reason, asked for here and recorded by the core.
+        """
         if self._blocked():
             return
         status = self.last_status
         since = ""
         if status is not None and status.phase is Phase.BASELINE:
             since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
-        self.confirm("Start infusion", "Start the infusion now?" + since, lambda: self.send("start_infusion"),
-                     "Start infusion")
+        check = status.step_check if status is not None else None
+        if check is None or check.action != readiness.START_INFUSION:
+            check = None
+        text = "Start the infusion now?" + since
+        if check is not None and check.baseline is not None:
+            b = check.baseline
+            text += (f"\n\nBaseline to be used: HR {b.heart_rate:g} /min, SpO2 {b.spo2:g} %, "
+                     f"NIBP {b.nibp_sys:g}/{b.nibp_dia:g} mmHg (mean {b.nibp_mean:g}).")
+        if check is not None and check.notes:
+            text += "\n" + "\n".join(check.notes)
+        if check is None or check.ready:
+            self.confirm("Start infusion", text, lambda: self.send("start_infusion"), "Start infusion")
+            return
+        if not check.overridable:
+            self.show_message(check.summary())
+            return
+        self._ask_override("Start infusion: not ready", text + f"\n\nNot ready: {check.summary()}.",
+                           lambda reason: self.send("start_infusion", override_reason=reason))
+
+    def _ask_override(self, title: str, text: str, action: Callable[[str], None]) -> None:
+        """Ask for the reason to go ahead anyway; nothing happens without one."""
+        def go(dialog: QDialog) -> None:
+            reason = dialog.text()  # type: ignore[attr-defined]
+            if reason:
+                action(reason)
+            else:
+                self.show_message("Not done: going ahead anyway needs a reason.")
+
+        self._open(TextDialog(self, title, text + "\nTo go ahead anyway, give the reason (it is recorded):"), go)
 
     def _baseline_since(self) -> str:
         for event in reversed(self.events):
@@ -476,16 +504,20 @@ class LiveWindow(DialogHost, QMainWindow):
         status = self.last_status
         readings = list(status.latest) if status is not None else []
         baseline = status.baseline if status is not None else None
-        self._open(DischargeDialog(self, readings, baseline), self._discharge_entered)
+        check = status.step_check if status is not None else None
+        nibp_now = self.nibp_now if status is not None and status.can_start_nibp else None
+        self._open(DischargeDialog(self, readings, baseline, check, nibp_now), self._discharge_entered)
 
     def _discharge_entered(self, dialog: QDialog) -> None:
         result = dialog.discharge()  # type: ignore[attr-defined]
         if result is None:
             return
         detail = result.as_dict()
+        reason = dialog.override_reason()  # type: ignore[attr-defined]
+        complete_args = {"override_reason": reason} if reason else {}
 
         def record() -> None:
-            self.send("discharge_scored", lambda _r: self.send("complete"), **detail)
+            self.send("discharge_scored", lambda _r: self.send("complete", **complete_args), **detail)
 
         if result.passed:
             record()
@@ -848,6 +880,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
         self._show_header(status)
         self._enable_controls(status)
+        if self.dialog is not None and hasattr(self.dialog, "set_check"):
+            self.dialog.set_check(status.step_check, list(status.latest))
 
     def _cuff_schedule_text(self, status: SessionStatus) -> str:
         if not status.can_start_nibp:
@@ -874,7 +908,13 @@ class LiveWindow(DialogHost, QMainWindow):
             timers += f" · infused {_clock(status.infusion_elapsed_s)}"
         elif phase is Phase.BASELINE:
             missing = ", ".join(status.baseline_missing)
-            timers = "Baseline: " + (f"still needs {missing}" if missing else "complete — ready to start infusion")
+            check = status.step_check
+            if missing:
+                timers = f"Baseline: still needs {missing}"
+            elif check is not None and not check.ready:
+                timers = f"Baseline: complete — not ready: {check.summary()}"
+            else:
+                timers = "Baseline: complete — ready to start infusion"
         elif phase is Phase.COMPLETE:
             timers = "Session complete"
         else:
@@ -904,7 +944,7 @@ class LiveWindow(DialogHost, QMainWindow):
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
         self.nibp_button.setEnabled(running and status.can_start_nibp)
         self.header.patient_button.setEnabled(running and phase is not Phase.COMPLETE)
-        self._highlight_next_step(NEXT_STEP.get(phase))
+        self._highlight_next_step(readiness.next_step(phase, status.step_check))
 
     def _highlight_next_step(self, name: str | None) -> None:
         """The button of the step that normally comes next is the one drawn as primary."""

@@ -4,24 +4,40 @@ Bytes from the monitor go in through :meth:`IntelliVueDecoder.feed`; what the ho
 out of :meth:`IntelliVueDecoder.outgoing`. Neither touches a port or a clock: the caller passes the
 time. The session runs::
 
-    idle --association request--> awaiting accept --accept--> awaiting MDS create
+    idle --abort, association request--> awaiting accept --accept--> awaiting MDS create
          --MDS Create Event Report / our result--> associated --Extended Poll every poll_interval-->
 
-A refusal, an abort or a release from the monitor, a missing answer within ``answer_timeout`` or
-``silence_timeout`` without any frame while associated all return the machine to idle, and it
-associates again (after ``retry_delay`` when the monitor refused or aborted). :meth:`reset` does
-the same after a reconnect. :meth:`release` gives the release request to send before closing.
+**Recovery.** The monitor may still hold an earlier association (after a link loss, or a host
+that stopped without releasing), and a monitor without its own inactivity time-out would refuse
+or ignore a second one for good. So whenever the host gives an association up on its own — at
+start, no answer within ``answer_timeout``, ``silence_timeout`` without a useful answer, or
+:data:`MAX_CONSECUTIVE_ERRORS` remote-operation errors in a row — it sends an abort first and the
+association request ``retry_delay`` later (at start, at once); a public host's capture shows the
+same abort-then-associate order. When the monitor refuses, aborts or releases, the host waits
+``retry_delay`` and associates. :meth:`reset` (bytes cut by a link event) only drops a partial
+frame: the association's own timers decide whether it is lost, so an association accept that
+arrives as the link comes back is not thrown away. :meth:`release` gives the release request to
+send before closing.
 
-Polls ask for numerics (object class 6). HR (0x4182), pulse (0x4822), SpO2 (0x4BB8) and NBP
-systolic/diastolic/mean (0x4A05/06/07, alone or inside the compound 0x4A04) become readings;
-the measurement-state bits become flags, and demo or test data is always flagged as such
-(:data:`monitor.readings.UNRELIABLE` contains both). A poll reply repeats the last NBP every
-time, so NBP readings are emitted only when the measurement changes (its relative time stamp,
-or, where the monitor sends none, its values). A reading's time is the receive time, less the age
-the monitor's relative time stamps give it.
+**Keeping alive.** Polls keep the association alive; when ``poll_interval`` is longer than
+:data:`KEEP_ALIVE_S` (6 s, as the public host VSCaptureMP), an MDS single poll is sent in between,
+so any allowed poll interval (0.5-60 s) keeps the association and the answers prove the link.
 
-*Unconfirmed*: no capture of a monitor's poll reply is public; the reply parser follows the
-guide's structures and rejects (and counts) anything whose lengths or counts disagree.
+**Values.** Polls ask for numerics (object class 6). HR (0x4182), pulse (0x4822), SpO2 (0x4BB8),
+NBP systolic/diastolic/mean (0x4A05/06/07, alone or in the compound 0x4A04), respiratory rate
+(0x500A impedance = MDC 151562, else 0x5012 airway) and end-tidal CO2 (0x50B0, or 0x509C = MDC
+151708) become readings; pressures in kPa are converted to mmHg. The measurement-state bits become
+flags (demo and test data are always flagged, :data:`monitor.readings.UNRELIABLE` contains both),
+and a missing value always carries a reason: its state flags, else ``unavailable`` (NaN, NRes),
+or ``invalid`` (an impossible number). Everything else in a reply (other numerics, labels,
+display attributes) is skipped. A poll reply repeats the last NBP every time, so NBP readings are
+emitted only when the measurement changes (its time stamps or, without any, its values).
+
+**Time.** A value's time is, in order: its relative time stamp 0x0991 (receive time less the
+age against the poll's relative time); else its absolute time stamp 0x0990 converted through the
+monitor clock's offset (the MDS Create Event Report's TIME_ABS against receive time — the
+monitor's clock is often local time and off by hours), or, without that clock, its age against
+the poll's own absolute time; else the receive time.
 """
 
 from __future__ import annotations
@@ -35,14 +51,16 @@ from drivers.base import Decoder
 from drivers.intellivue import messages as msg
 from drivers.intellivue.framing import Deframer, FrameError, encode_frame
 from drivers.intellivue.values import (
-    EXPECTED_UNIT,
     NOM_PRESS_BLD_NONINV,
     NOM_PRESS_BLD_NONINV_PULS_RATE,
     PHYSIO_PARAMETER,
+    PREFERRED_PHYSIO,
+    decode_abs_time,
     decode_float,
     state_flags,
+    to_recorded_unit,
 )
-from drivers.settings import SettingsError, seconds
+from drivers.settings import SettingsError, check_known, seconds
 from monitor.readings import NIBP_PARAMETERS, Flag, Reading, is_plausible
 
 log = logging.getLogger(__name__)
@@ -51,8 +69,18 @@ SOURCE_NAME = "philips-intellivue"
 
 # Ids that appear in numerics polls and are deliberately not recorded (not "unknown").
 _KNOWN_UNUSED = frozenset({NOM_PRESS_BLD_NONINV, NOM_PRESS_BLD_NONINV_PULS_RATE})
-# Relative time stamps further apart than this are not believed (a monitor restart, say).
+# Time stamps further from receive time than this are not believed (a monitor restart, say).
 _MAX_BELIEVED_AGE_S = 24 * 3600.0
+# A stamp this far in the future of the receive time is clock noise, not a later measurement.
+_FUTURE_TOLERANCE_S = 2.0
+
+#: Longest time the host lets pass without sending anything while associated (the public host
+#: VSCaptureMP keeps the association alive every 6 s when it polls less often than once a second).
+KEEP_ALIVE_S = 6.0
+#: Remote-operation errors in a row after which the association is given up and made anew.
+MAX_CONSECUTIVE_ERRORS = 3
+#: Poll intervals the driver accepts (s): the association asks for polls no faster than 0.5 s.
+POLL_INTERVAL_RANGE = (0.5, 60.0)
 
 
 class AssociationState(StrEnum):
@@ -83,24 +111,29 @@ class IntelliVueSettings:
     def from_mapping(cls, settings: Mapping[str, str] | None) -> IntelliVueSettings:
         """Settings from ``--set key=value`` pairs; unknown keys are refused by name."""
         settings = dict(settings or {})
-        known = {"poll_interval", "answer_timeout", "silence_timeout", "retry_delay"}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise SettingsError(
-                f"unknown setting(s) {', '.join(unknown)} for philips-intellivue; "
-                f"known: {', '.join(sorted(known))}"
-            )
+        check_known(settings, {"poll_interval", "answer_timeout", "silence_timeout", "retry_delay"}, SOURCE_NAME)
         default = cls()
-        poll = _positive(settings, "poll_interval", default.poll_interval)
-        silence = _positive(settings, "silence_timeout", max(default.silence_timeout, 3 * poll))
-        if silence <= poll:
-            raise SettingsError("silence_timeout must be longer than poll_interval")
+        low, high = POLL_INTERVAL_RANGE
+        poll = seconds(settings, "poll_interval", default.poll_interval, low, high)
+        # Some answer (a poll's or a keep-alive's) is due at least every KEEP_ALIVE_S.
+        heard_every = min(poll, KEEP_ALIVE_S)
+        silence = _positive(settings, "silence_timeout", max(default.silence_timeout, 3 * heard_every))
+        if silence <= heard_every:
+            raise SettingsError(f"silence_timeout must be longer than {heard_every:g} s")
         return cls(
             poll_interval=poll,
             answer_timeout=_positive(settings, "answer_timeout", default.answer_timeout),
             silence_timeout=silence,
             retry_delay=_positive(settings, "retry_delay", default.retry_delay),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _MonitorClock:
+    """The monitor's clock against ours, from the MDS Create Event Report."""
+
+    #: receive time - the monitor's TIME_ABS read as naive seconds (None: TIME_ABS not set).
+    abs_offset: float | None
 
 
 class IntelliVueDecoder(Decoder):
@@ -113,32 +146,36 @@ class IntelliVueDecoder(Decoder):
         self.state = AssociationState.IDLE
         self._outbox: list[bytes] = []
         self._state_since = 0.0
-        self._next_attempt: float | None = None  # None: associate at the first outgoing()
+        self._next_attempt: float | None = None  # None: abort and associate at the first outgoing()
+        self._abort_first = True
         self._last_rx: float | None = None
+        self._last_tx = 0.0
         self._next_poll = 0.0
         self._invoke_id = 0
         self._poll_number = 0
+        self._errors_in_a_row = 0
+        self._clock = _MonitorClock(None)
         self._last_nibp_key: tuple[object, ...] | None = None
         #: How many association requests were sent, and how many associations were lost.
         self.association_attempts = 0
         self.associations_lost = 0
+        self.aborts_sent = 0
         self.polls_sent = 0
+        self.keep_alives_sent = 0
         self.remote_errors = 0
+        #: FCS-good frames whose length fields disagreed with their bytes (read all the same).
+        self.length_mismatches = 0
 
     # -- Decoder API -----------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Drop any partial frame and start a new association (after a reconnect)."""
+        """Drop any partial frame (the link was cut); the association's timers decide the rest."""
         self._deframer.reset()
-        self._outbox.clear()
-        self._enter(AssociationState.IDLE, self._state_since)
-        self._next_attempt = None
 
     def feed(self, data: bytes, at: float) -> list[Reading]:
         """Consume bytes from the monitor; answer what needs answering; return the readings."""
         readings: list[Reading] = []
-        for message in msg.read_messages(self._deframer, data, self._reject):
-            self._last_rx = at
+        for message in msg.read_messages(self._deframer, data, self._reject, self._tolerate):
             try:
                 readings.extend(self._handle(message, at))
             except (FrameError, msg.MessageError) as exc:
@@ -152,20 +189,36 @@ class IntelliVueDecoder(Decoder):
         log.debug("IntelliVue frame rejected: %s", reason)
         self.counters.frames_rejected += 1
 
+    def _tolerate(self, reason: str) -> None:
+        log.debug("IntelliVue frame read despite: %s", reason)
+        self.length_mismatches += 1
+
     def outgoing(self, at: float) -> bytes:
-        """Association request, MDS Create result, polls: whatever is due at ``at``."""
+        """Abort, association request, MDS Create result, polls, keep-alives: whatever is due at ``at``."""
         self._check_timers(at)
+        if self.state is AssociationState.IDLE and self._abort_first:
+            self._abort_first = False
+            self._outbox.append(encode_frame(msg.abort_request()))
+            self.aborts_sent += 1
+            if self._next_attempt is None:
+                self._next_attempt = at
         if self.state is AssociationState.IDLE and (self._next_attempt is None or at >= self._next_attempt):
             self._outbox.append(encode_frame(msg.association_request()))
             self.association_attempts += 1
             self._enter(AssociationState.AWAITING_ACCEPT, at)
-        elif self.state is AssociationState.ASSOCIATED and at >= self._next_poll:
-            self._outbox.append(encode_frame(self._poll_request()))
-            self.polls_sent += 1
-            # Keep the cadence without drifting, but never burst to catch up after a stall.
-            self._next_poll = max(self._next_poll + self.settings.poll_interval, at)
+        elif self.state is AssociationState.ASSOCIATED:
+            if at >= self._next_poll:
+                self._outbox.append(encode_frame(self._poll_request()))
+                self.polls_sent += 1
+                # Keep the cadence without drifting, but never burst to catch up after a stall.
+                self._next_poll = max(self._next_poll + self.settings.poll_interval, at)
+            elif at - self._last_tx >= KEEP_ALIVE_S:
+                self._outbox.append(encode_frame(self._keep_alive()))
+                self.keep_alives_sent += 1
         out = b"".join(self._outbox)
         self._outbox.clear()
+        if out:
+            self._last_tx = at
         return out
 
     def release(self) -> bytes:
@@ -173,6 +226,8 @@ class IntelliVueDecoder(Decoder):
         was_associated = self.state is not AssociationState.IDLE
         self._outbox.clear()
         self._enter(AssociationState.IDLE, self._state_since)
+        if was_associated:
+            self._abort_first = False  # the release ends it: nothing left to abort
         return encode_frame(msg.RELEASE_REQUEST) if was_associated else b""
 
     # -- state machine ---------------------------------------------------------------------
@@ -183,63 +238,85 @@ class IntelliVueDecoder(Decoder):
         self.state = state
         self._state_since = at
 
-    def _lose(self, at: float, why: str, retry_after: float) -> None:
+    def _lose(self, at: float, why: str, *, abort: bool) -> None:
+        """Give the association up; associate again after ``retry_delay`` (aborting first if asked)."""
         if self.state is AssociationState.ASSOCIATED:
             self.associations_lost += 1
         log.warning("IntelliVue association lost (%s); associating again", why)
         self._enter(AssociationState.IDLE, at)
-        self._next_attempt = at + retry_after
+        self._abort_first = abort
+        self._next_attempt = at + self.settings.retry_delay
+        self._errors_in_a_row = 0
 
     def _check_timers(self, at: float) -> None:
         s = self.settings
         if self.state in (AssociationState.AWAITING_ACCEPT, AssociationState.AWAITING_MDS_CREATE):
             if at - self._state_since > s.answer_timeout:
-                self._lose(at, f"no answer in {s.answer_timeout:g} s", 0.0)
+                self._lose(at, f"no answer in {s.answer_timeout:g} s", abort=True)
         elif self.state is AssociationState.ASSOCIATED:
             last = self._last_rx if self._last_rx is not None else self._state_since
             if at - max(last, self._state_since) > s.silence_timeout:
-                self._lose(at, f"monitor silent for {s.silence_timeout:g} s", 0.0)
+                self._lose(at, f"no answer from the monitor for {s.silence_timeout:g} s", abort=True)
 
-    def _poll_request(self) -> bytes:
+    def _next_invoke(self) -> int:
         self._invoke_id = (self._invoke_id + 1) & 0xFFFF
         self._poll_number = (self._poll_number + 1) & 0xFFFF
+        return self._invoke_id
+
+    def _poll_request(self) -> bytes:
+        invoke = self._next_invoke()
         return msg.extended_poll_request(
-            self._invoke_id, self._poll_number, msg.NOM_MOC_VMO_METRIC_NU, self.settings.poll_period_ticks
+            invoke, self._poll_number, msg.NOM_MOC_VMO_METRIC_NU, self.settings.poll_period_ticks
         )
+
+    def _keep_alive(self) -> bytes:
+        invoke = self._next_invoke()
+        return msg.mds_poll_request(invoke, self._poll_number)
 
     def _handle(self, message: msg.SessionMessage | msg.RemoteOperation, at: float) -> list[Reading]:
         if isinstance(message, msg.SessionMessage):
             self._on_session(message.spdu, at)
             return []
+        if message.ro_type == msg.ROER_APDU:
+            self.remote_errors += 1
+            self._errors_in_a_row += 1
+            log.warning(
+                "IntelliVue monitor answered invoke %d with error %d", message.invoke_id, message.command
+            )
+            if self.state is AssociationState.ASSOCIATED and self._errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
+                self._lose(at, f"{self._errors_in_a_row} remote-operation errors in a row", abort=True)
+            return []  # an error is no sign of a working association: the silence timer keeps running
+        self._last_rx = at
         if message.ro_type == msg.ROIV_APDU:
             if message.command in (msg.CMD_EVENT_REPORT, msg.CMD_CONFIRMED_EVENT_REPORT):
                 self._on_event_report(message, at)
             return []
-        if message.ro_type == msg.ROER_APDU:
-            self.remote_errors += 1
-            log.warning(
-                "IntelliVue monitor answered invoke %d with error %d", message.invoke_id, message.command
-            )
-            return []
         if message.command != msg.CMD_CONFIRMED_ACTION:
             return []  # results of other operations carry nothing we record
+        self._errors_in_a_row = 0
         result = msg.parse_poll_result(message.body)
-        if self.state is not AssociationState.ASSOCIATED or result.obj_code != msg.NOM_MOC_VMO_METRIC_NU:
+        if self.state is not AssociationState.ASSOCIATED:
+            return []
+        if result.obj_code == msg.NOM_MOC_VMS_MDS:
+            self._on_mds_poll(result, at)
+            return []
+        if result.obj_code != msg.NOM_MOC_VMO_METRIC_NU:
             return []
         return self._readings(result, at)
 
     def _on_session(self, spdu: int, at: float) -> None:
         if spdu == msg.SPDU_ASSOC_ACCEPT and self.state is AssociationState.AWAITING_ACCEPT:
+            self._last_rx = at
             self._enter(AssociationState.AWAITING_MDS_CREATE, at)
         elif spdu == msg.SPDU_ASSOC_REFUSE:
-            self._lose(at, "the monitor refused the association", self.settings.retry_delay)
+            self._lose(at, "the monitor refused the association", abort=False)
         elif spdu == msg.SPDU_ABORT:
-            self._lose(at, "the monitor aborted the association", self.settings.retry_delay)
+            self._lose(at, "the monitor aborted the association", abort=False)
         elif spdu == msg.SPDU_RELEASE_REQUEST:
             self._outbox.append(encode_frame(msg.RELEASE_RESPONSE))
-            self._lose(at, "the monitor released the association", self.settings.retry_delay)
+            self._lose(at, "the monitor released the association", abort=False)
         elif spdu == msg.SPDU_RELEASE_RESPONSE and self.state is not AssociationState.IDLE:
-            self._lose(at, "the association was released", self.settings.retry_delay)
+            self._lose(at, "the association was released", abort=False)
 
     def _on_event_report(self, message: msg.RemoteOperation, at: float) -> None:
         report = msg.parse_event_report(message.body)
@@ -252,49 +329,93 @@ class IntelliVueDecoder(Decoder):
                 )
             self._outbox.append(encode_frame(reply))
         if report.event_type == msg.NOM_NOTI_MDS_CREAT and self.state is AssociationState.AWAITING_MDS_CREATE:
+            self._set_clock(msg.parse_mds_attributes(report.info), at)
             self._enter(AssociationState.ASSOCIATED, at)
             self._next_poll = at
+            self._errors_in_a_row = 0
+
+    def _set_clock(self, clock: msg.MdsClock, at: float) -> None:
+        offset = None if clock.abs_naive is None else at - clock.abs_naive
+        self._clock = _MonitorClock(offset)
+        if offset is not None:
+            log.info("IntelliVue clock is %+.0f s from this computer's UTC", -offset)
+
+    def _on_mds_poll(self, result: msg.PollResult, at: float) -> None:
+        for obs in result.observations:
+            if obs.clock_abs is not None:
+                naive = decode_abs_time(obs.clock_abs)
+                if naive is not None:
+                    self._clock = _MonitorClock(at - naive)
 
     # -- readings --------------------------------------------------------------------------
 
-    def _time_of(self, obs: msg.Observation, poll_rel: int, at: float) -> float:
-        if obs.rel_time is None:
-            return at
-        age_ticks = (poll_rel - obs.rel_time) & 0xFFFFFFFF
-        if age_ticks >= 0x80000000:
-            return at  # stamped after the poll itself: not believable
-        age = age_ticks / msg.TICKS_PER_SECOND
-        return at - age if age <= _MAX_BELIEVED_AGE_S else at
+    def _believable(self, t: float, at: float) -> bool:
+        return at - _MAX_BELIEVED_AGE_S <= t <= at + _FUTURE_TOLERANCE_S
+
+    def _time_of(self, obs: msg.Observation, result: msg.PollResult, at: float) -> float:
+        if obs.rel_time is not None:
+            age_ticks = (result.rel_time - obs.rel_time) & 0xFFFFFFFF
+            if age_ticks < 0x80000000:  # else stamped after the poll itself: not believable
+                t = at - age_ticks / msg.TICKS_PER_SECOND
+                if self._believable(t, at):
+                    return t
+        if obs.abs_time is not None:
+            stamp = decode_abs_time(obs.abs_time)
+            if stamp is not None:
+                if self._clock.abs_offset is not None:
+                    t = stamp + self._clock.abs_offset
+                else:
+                    poll_abs = decode_abs_time(result.abs_time)
+                    t = at - (poll_abs - stamp) if poll_abs is not None else at
+                if self._believable(t, at):
+                    return t
+        return at
 
     def _readings(self, result: msg.PollResult, at: float) -> list[Reading]:
-        out: list[Reading] = []
-        nibp: list[Reading] = []
-        nibp_key: list[tuple[object, ...]] = []
+        found: list[tuple[int, Reading, tuple[object, ...]]] = []
         for obs in result.observations:
-            t = self._time_of(obs, result.rel_time, at)
+            t = self._time_of(obs, result, at)
             for value in obs.values:
                 parameter = PHYSIO_PARAMETER.get(value.physio_id)
                 if parameter is None:
                     if value.physio_id not in _KNOWN_UNUSED:
                         self.counters.unknown_items += 1
                     continue
-                if value.unit != EXPECTED_UNIT[parameter]:
-                    # A unit we do not convert (e.g. kPa) is never shown as if it were mmHg.
+                accepted, number = to_recorded_unit(parameter, value.unit, decode_float(value.raw))
+                if not accepted:
+                    # A unit we do not convert is never shown as if it were the recorded one.
                     self.counters.unknown_items += 1
                     continue
                 flags = state_flags(value.state)
-                number = decode_float(value.raw)
                 if not is_plausible(parameter, number):
                     number, flags = None, flags | {Flag.INVALID}
-                reading = Reading(t, parameter, number, self.source, flags)
-                if parameter in NIBP_PARAMETERS:
-                    nibp.append(reading)
-                    nibp_key.append((parameter.value, obs.rel_time, value.raw, value.state))
-                else:
-                    out.append(reading)
+                if number is None and not flags:
+                    flags = frozenset({Flag.UNAVAILABLE})  # NaN / NRes: the monitor shows no number
+                key: tuple[object, ...] = (
+                    parameter.value, obs.rel_time, obs.abs_time, value.raw, value.state, value.unit
+                )
+                found.append((value.physio_id, Reading(t, parameter, number, self.source, flags), key))
+        # One reading per parameter where a monitor reports it under two ids (RR, etCO2).
+        present = {physio for physio, _, _ in found}
+        chosen = {
+            parameter: next(code for code in codes if code in present)
+            for parameter, codes in PREFERRED_PHYSIO.items()
+            if any(code in present for code in codes)
+        }
+        out: list[Reading] = []
+        nibp: list[Reading] = []
+        nibp_key: list[tuple[object, ...]] = []
+        for physio, reading, signature in found:
+            if reading.parameter in chosen and physio != chosen[reading.parameter]:
+                continue
+            if reading.parameter in NIBP_PARAMETERS:
+                nibp.append(reading)
+                nibp_key.append(signature)
+            else:
+                out.append(reading)
         if nibp:
-            key = tuple(sorted(nibp_key, key=repr))
-            if key != self._last_nibp_key:
-                self._last_nibp_key = key
+            nibp_signature = tuple(sorted(nibp_key, key=repr))
+            if nibp_signature != self._last_nibp_key:
+                self._last_nibp_key = nibp_signature
                 out.extend(nibp)
         return out

@@ -34,10 +34,12 @@ class IntelliVueSource(SerialSource):
 
 
 class IntelliVueDriver(SerialDriver):
-    """Philips IntelliVue MP series, MIB/RS232 Data Export (HR, pulse, SpO2, NBP)."""
+    """Philips IntelliVue MP series, MIB/RS232 Data Export (HR, pulse, SpO2, NBP, RR, etCO2)."""
 
     name = "philips-intellivue"
-    description = "Philips IntelliVue MP monitor, MIB/RS232 Data Export (HR, PR, SpO2, NBP; monitor-run cuff)"
+    description = (
+        "Philips IntelliVue MP monitor, MIB/RS232 Data Export (HR, PR, SpO2, NBP, RR, etCO2; monitor-run cuff)"
+    )
     device_label = "Philips IntelliVue (MIB/RS232 Data Export)"
     port_settings: ClassVar[PortSettings | None] = PortSettings(baudrate=115200)
     can_start_nibp = False

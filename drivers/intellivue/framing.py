@@ -92,15 +92,22 @@ class FrameError(ValueError):
 
 
 def split_header(body: bytes) -> bytes:
-    """User data of an FCS-checked frame body; raises :class:`FrameError` on a bad header."""
+    """User data of an FCS-checked frame body; raises :class:`FrameError` on an unknown header.
+
+    The header's length field is not insisted on: the FCS already vouches for the bytes, and
+    public hosts read a frame whose length field disagrees (see :func:`header_length_agrees`).
+    """
     if len(body) < HEADER_LEN:
         raise FrameError(f"frame of {len(body)} bytes is shorter than its header")
-    protocol, msg_type, length = struct.unpack_from(">BBH", body)
+    protocol, msg_type, _length = struct.unpack_from(">BBH", body)
     if protocol != PROTOCOL_ID or msg_type != MESSAGE_TYPE_AS3:
         raise FrameError(f"unknown frame header {protocol:02X} {msg_type:02X}")
-    if length != len(body) - HEADER_LEN:
-        raise FrameError(f"header says {length} bytes of user data, frame has {len(body) - HEADER_LEN}")
     return body[HEADER_LEN:]
+
+
+def header_length_agrees(body: bytes) -> bool:
+    """Whether the header's length field matches the user data of an FCS-checked frame body."""
+    return len(body) >= HEADER_LEN and struct.unpack_from(">H", body, 2)[0] == len(body) - HEADER_LEN
 
 
 @dataclass

@@ -6,9 +6,11 @@ the association request, the first Extended Poll and the MDS Create Event Result
 (association result, MDS Create Event Report, poll reply) is built from the structures of the
 Philips "Data Export Interface Programming Guide" for the emulator and the tests; no capture of a
 monitor's answers is public, so the exact nesting of a real poll reply (which attributes a monitor
-adds, how it splits a long reply into linked parts) is *unconfirmed*. The parser is therefore
-strict: every length and count must agree with the bytes, and a message that does not is rejected
-(the decoder counts it) rather than partly believed.
+adds, how it splits a long reply into linked parts) follows the public host VSCaptureMP, which
+reads the reply by its counts at fixed offsets and relies on the FCS. The parser does the same:
+counts drive it, every list is read within its own length, a list that promises more bytes than
+the message holds is rejected (the decoder counts it), and outer length fields that disagree with
+an FCS-good frame are noted, not fatal.
 
 All integers are big-endian. Times are RelativeTime, 1/8 ms ticks.
 """
@@ -20,8 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from drivers.intellivue.framing import Deframer, FrameError, check_fcs, split_header
-from drivers.intellivue.values import NOM_PRESS_BLD_NONINV
+from drivers.intellivue.framing import Deframer, FrameError, check_fcs, header_length_agrees, split_header
+from drivers.intellivue.values import NOM_PRESS_BLD_NONINV, decode_abs_time
 
 # -- session layer ---------------------------------------------------------------------
 
@@ -63,11 +65,19 @@ NOM_PART_OBJ: Final = 1
 NOM_PART_SCADA: Final = 2
 NOM_NOTI_MDS_CREAT: Final = 0x0D06
 NOM_ACT_POLL_MDIB_DATA_EXT: Final = 0xF13B
+NOM_ACT_POLL_MDIB_DATA: Final = 0x0C16
 
 NOM_ATTR_ID_HANDLE: Final = 0x0921
 NOM_ATTR_ID_TYPE: Final = 0x092F
 NOM_ATTR_NU_CMPD_VAL_OBS: Final = 0x094B
 NOM_ATTR_NU_VAL_OBS: Final = 0x0950
+NOM_ATTR_ID_LABEL: Final = 0x0924
+NOM_ATTR_ID_LABEL_STRING: Final = 0x0927
+NOM_ATTR_DISP_RES: Final = 0x092C
+NOM_ATTR_COLOR: Final = 0x0911
+NOM_ATTR_TIME_ABS: Final = 0x0987
+NOM_ATTR_TIME_REL: Final = 0x098F
+NOM_ATTR_SYS_TYPE: Final = 0x0986
 NOM_ATTR_TIME_STAMP_ABS: Final = 0x0990
 NOM_ATTR_TIME_STAMP_REL: Final = 0x0991
 NOM_ATTR_TIME_PD_POLL: Final = 0xF13E
@@ -300,6 +310,18 @@ def extended_poll_request(
     return data_export(ROIV_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_ACTION) + u16(len(action)) + action)
 
 
+def mds_poll_request(invoke_id: int, poll_number: int) -> bytes:
+    """User data of a single poll (action 0x0C16) of the MDS object, as the public host sends to keep alive."""
+    request = u16(poll_number) + u16(NOM_PART_OBJ) + u16(NOM_MOC_VMS_MDS) + u16(0)
+    action = managed_object(NOM_MOC_VMS_MDS) + u32(0) + u16(NOM_ACT_POLL_MDIB_DATA) + u16(len(request)) + request
+    return data_export(ROIV_APDU, u16(invoke_id) + u16(CMD_CONFIRMED_ACTION) + u16(len(action)) + action)
+
+
+def abort_request() -> bytes:
+    """User data of the abort a host sends before associating again (the monitor's abort shape)."""
+    return ABORT
+
+
 # -- monitor side (emulator, tests) ------------------------------------------------------
 
 
@@ -347,12 +369,26 @@ class Observation:
     compound: bool = False
     rel_time: int | None = None
     type_code: int | None = None
+    #: TIME_STAMP_ABS (0x0990) as sent: 8 BCD bytes.
+    abs_time: bytes | None = None
+    #: The MDS clock (TIME_ABS 0x0987 / TIME_REL 0x098F), on the MDS object of an MDS poll.
+    clock_abs: bytes | None = None
+    clock_rel: int | None = None
+    #: Further attributes as sent before the value (labels, display resolution, colour...).
+    extra: tuple[bytes, ...] = ()
 
     def encode(self) -> bytes:
-        """An ObservationPoll with ID_TYPE, TIME_STAMP_REL and the value attribute."""
+        """An ObservationPoll: ID_TYPE, the extra attributes, time stamps, then the value attribute."""
         attrs = []
         if self.type_code is not None:
             attrs.append(attribute(NOM_ATTR_ID_TYPE, u16(NOM_PART_SCADA) + u16(self.type_code)))
+        attrs.extend(self.extra)
+        if self.clock_abs is not None:
+            attrs.append(attribute(NOM_ATTR_TIME_ABS, self.clock_abs))
+        if self.clock_rel is not None:
+            attrs.append(attribute(NOM_ATTR_TIME_REL, u32(self.clock_rel)))
+        if self.abs_time is not None:
+            attrs.append(attribute(NOM_ATTR_TIME_STAMP_ABS, self.abs_time))
         if self.rel_time is not None:
             attrs.append(attribute(NOM_ATTR_TIME_STAMP_REL, u32(self.rel_time)))
         if self.compound:
@@ -374,28 +410,37 @@ def poll_reply(
     context_id: int = 0,
     linked: int | None = None,
     linked_count: int = 1,
+    abs_time: bytes = bytes(8),
+    obj_code: int = NOM_MOC_VMO_METRIC_NU,
+    action: int = NOM_ACT_POLL_MDIB_DATA_EXT,
+    contexts: Sequence[Sequence[Observation]] | None = None,
 ) -> bytes:
     """User data of an Extended Poll result carrying ``observations`` (one context).
 
     ``linked`` sends it as a linked result part (RORLS_FIRST / ..._NOT_FIRST_NOT_LAST / ..._LAST).
     Built from the guide's structures; the exact nesting a monitor uses is unconfirmed.
     """
-    obs = [o.encode() for o in observations]
-    obs_body = b"".join(obs)
-    context = u16(context_id) + u16(len(obs)) + u16(len(obs_body)) + obs_body
-    info_list = u16(1) + u16(len(context)) + context
-    abs_time = bytes(8)  # not set, as on a monitor without a configured clock
+    groups = [list(observations)] if contexts is None else [list(c) for c in contexts]
+    context_bytes = []
+    for index, group in enumerate(groups):
+        obs = [o.encode() for o in group]
+        obs_body = b"".join(obs)
+        context_bytes.append(u16(context_id + index) + u16(len(obs)) + u16(len(obs_body)) + obs_body)
+    info_body = b"".join(context_bytes)
+    info_list = u16(len(context_bytes)) + u16(len(info_body)) + info_body
+    # The single poll (0x0C16) has no sequence number; the extended poll does.
+    sequence = u16(sequence_no) if action == NOM_ACT_POLL_MDIB_DATA_EXT else b""
     reply = (
         u16(poll_number)
-        + u16(sequence_no)
+        + sequence
         + u32(rel_time)
         + abs_time
         + u16(NOM_PART_OBJ)
-        + u16(NOM_MOC_VMO_METRIC_NU)
+        + u16(obj_code)
         + u16(0)
         + info_list
     )
-    result = managed_object(NOM_MOC_VMS_MDS) + u16(NOM_ACT_POLL_MDIB_DATA_EXT) + u16(len(reply)) + reply
+    result = managed_object(NOM_MOC_VMS_MDS) + u16(action) + u16(len(reply)) + reply
     header = u16(invoke_id) + u16(CMD_CONFIRMED_ACTION) + u16(len(result))
     if linked is None:
         return data_export(RORS_APDU, header + result)
@@ -410,6 +455,7 @@ class SessionMessage:
     """A session-layer message (association, release, abort); only its type matters to the host."""
 
     spdu: int
+    lengths_agree: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +467,8 @@ class RemoteOperation:
     command: int
     body: bytes
     linked_state: int | None = None
+    #: False when an outer length field (session, ROapdus, operation body) disagreed with the bytes.
+    lengths_agree: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +490,9 @@ class PollResult:
     rel_time: int
     obj_code: int
     observations: tuple[Observation, ...] = field(default_factory=tuple)
+    #: The poll's AbsoluteTime (8 BCD bytes; all zero or FF when the monitor's clock is not set).
+    abs_time: bytes = bytes(8)
+    action: int = NOM_ACT_POLL_MDIB_DATA_EXT
 
 
 def parse_user_data(data: bytes) -> SessionMessage | RemoteOperation:
@@ -460,18 +511,16 @@ def parse_user_data(data: bytes) -> SessionMessage | RemoteOperation:
         reader = Reader(data, "session message")
         reader.u8()
         length = read_length_indicator(reader)
-        if length != reader.remaining:
-            raise MessageError(f"session message says {length} bytes, has {reader.remaining}")
-        return SessionMessage(first)
+        return SessionMessage(first, length == reader.remaining)
     reader = Reader(data, "data export message")
     session_id = reader.u16()
     if session_id != SESSION_ID_DATA_EXPORT:
         raise MessageError(f"unknown session id {session_id:04X}")
     reader.u16()  # presentation context
     ro_type = reader.u16()
-    length = reader.u16()
-    if length != reader.remaining:
-        raise MessageError(f"remote operation says {length} bytes, has {reader.remaining}")
+    # Outer lengths are noted, not insisted on: the FCS vouches for the bytes and public hosts
+    # read such messages by their structure.
+    agree = reader.u16() == reader.remaining
     linked_state = None
     if ro_type == ROLRS_APDU:
         linked_state = reader.u8()
@@ -482,10 +531,8 @@ def parse_user_data(data: bytes) -> SessionMessage | RemoteOperation:
         raise MessageError(f"unknown remote operation type {ro_type}")
     invoke_id = reader.u16()
     command = reader.u16()  # for ROER this is the error value
-    body_len = reader.u16()
-    if body_len != reader.remaining:
-        raise MessageError(f"operation body says {body_len} bytes, has {reader.remaining}")
-    return RemoteOperation(ro_type, invoke_id, command, bytes(reader.take(body_len)), linked_state)
+    agree = reader.u16() == reader.remaining and agree
+    return RemoteOperation(ro_type, invoke_id, command, bytes(reader.take(reader.remaining)), linked_state, agree)
 
 
 def parse_event_report(body: bytes) -> EventReport:
@@ -494,10 +541,36 @@ def parse_event_report(body: bytes) -> EventReport:
     obj = bytes(reader.take(6))
     event_time = reader.u32()
     event_type = reader.u16()
-    length = reader.u16()
-    if length != reader.remaining:
-        raise MessageError(f"event report says {length} bytes of information, has {reader.remaining}")
-    return EventReport(obj, event_time, event_type, bytes(reader.take(length)))
+    reader.u16()  # length of the information: the rest of the body, whatever it says
+    return EventReport(obj, event_time, event_type, bytes(reader.take(reader.remaining)))
+
+
+@dataclass(frozen=True, slots=True)
+class MdsClock:
+    """The monitor's clock from the MDS attributes: TIME_ABS read as naive seconds, and TIME_REL ticks."""
+
+    abs_naive: float | None
+    rel: int | None
+
+
+def parse_mds_attributes(info: bytes) -> MdsClock:
+    """The clock attributes of an MDS Create Event Report's information (MDS id + attribute list)."""
+    reader = Reader(info, "MDS create information")
+    reader.take(6)  # the MDS's managed object id
+    if reader.remaining < 4:
+        return MdsClock(None, None)
+    count = reader.u16()
+    attrs = reader.sub(min(reader.u16(), reader.remaining), "MDS attribute list")
+    abs_naive: float | None = None
+    rel: int | None = None
+    for _ in range(count):
+        attr_id = attrs.u16()
+        value = attrs.sub(attrs.u16(), f"MDS attribute {attr_id:04X}")
+        if attr_id == NOM_ATTR_TIME_ABS and value.remaining >= 8:
+            abs_naive = decode_abs_time(bytes(value.take(8)))
+        elif attr_id == NOM_ATTR_TIME_REL and value.remaining >= 4:
+            rel = value.u32()
+    return MdsClock(abs_naive, rel)
 
 
 def _parse_numeric(reader: Reader) -> NumericValue:
@@ -513,52 +586,58 @@ def _parse_observation(reader: Reader) -> Observation:
     compound = False
     rel_time: int | None = None
     type_code: int | None = None
+    abs_time: bytes | None = None
+    clock_abs: bytes | None = None
+    clock_rel: int | None = None
+    # Each attribute is read within its own length; bytes an attribute does not use are skipped,
+    # as the public hosts do (they rely on the FCS, not on every length agreeing).
     for _ in range(count):
         attr_id = attrs.u16()
         value = attrs.sub(attrs.u16(), f"attribute {attr_id:04X}")
         if attr_id == NOM_ATTR_NU_VAL_OBS:
             values.append(_parse_numeric(value))
-            value.end()
         elif attr_id == NOM_ATTR_NU_CMPD_VAL_OBS:
             compound = True
             n = value.u16()
-            body = value.sub(value.u16(), "compound value")
-            value.end()
+            body = value.sub(min(value.u16(), value.remaining), "compound value")
             for _ in range(n):
                 values.append(_parse_numeric(body))
-            body.end()
         elif attr_id == NOM_ATTR_TIME_STAMP_REL:
             rel_time = value.u32()
-            value.end()
+        elif attr_id == NOM_ATTR_TIME_STAMP_ABS:
+            abs_time = bytes(value.take(8))
+        elif attr_id == NOM_ATTR_TIME_ABS:
+            clock_abs = bytes(value.take(8))
+        elif attr_id == NOM_ATTR_TIME_REL:
+            clock_rel = value.u32()
         elif attr_id == NOM_ATTR_ID_TYPE:
             value.u16()
             type_code = value.u16()
-            value.end()
-        # Every other attribute (labels, handles, absolute time...) is skipped whole.
-    attrs.end()
-    return Observation(handle, tuple(values), compound, rel_time, type_code)
+        # Every other attribute (labels, handles, display...) is skipped whole.
+    return Observation(handle, tuple(values), compound, rel_time, type_code, abs_time, clock_abs, clock_rel)
 
 
 def parse_poll_result(body: bytes) -> PollResult:
-    """An Extended Poll result body (ActionResult), checked for consistency throughout."""
+    """A poll result body (ActionResult of an Extended Poll 0xF13B or a single poll 0x0C16).
+
+    Counts drive the reading; each list is read within its own length, and a length that
+    promises more than the message holds is an error. Outer length fields are not insisted on.
+    """
     reader = Reader(body, "poll result")
     reader.take(6)  # managed object (the MDS)
     action = reader.u16()
-    if action != NOM_ACT_POLL_MDIB_DATA_EXT:
-        raise MessageError(f"action result {action:04X} is not an Extended Poll")
-    length = reader.u16()
-    if length != reader.remaining:
-        raise MessageError(f"action result says {length} bytes, has {reader.remaining}")
+    if action not in (NOM_ACT_POLL_MDIB_DATA_EXT, NOM_ACT_POLL_MDIB_DATA):
+        raise MessageError(f"action result {action:04X} is not a poll")
+    reader.u16()  # length of the rest
     poll_number = reader.u16()
-    sequence_no = reader.u16()
+    sequence_no = reader.u16() if action == NOM_ACT_POLL_MDIB_DATA_EXT else 0
     rel_time = reader.u32()
-    reader.take(8)  # absolute time (BCD); the monitor's clock is not trusted
+    abs_time = bytes(reader.take(8))
     reader.u16()  # partition
     obj_code = reader.u16()
     reader.u16()  # attribute group
     contexts = reader.u16()
-    info = reader.sub(reader.u16(), "poll info list")
-    reader.end()
+    info = reader.sub(min(reader.u16(), reader.remaining), "poll info list")
     observations: list[Observation] = []
     for _ in range(contexts):
         info.u16()  # context id
@@ -566,9 +645,7 @@ def parse_poll_result(body: bytes) -> PollResult:
         polls = info.sub(info.u16(), "single context poll")
         for _ in range(count):
             observations.append(_parse_observation(polls))
-        polls.end()
-    info.end()
-    return PollResult(poll_number, sequence_no, rel_time, obj_code, tuple(observations))
+    return PollResult(poll_number, sequence_no, rel_time, obj_code, tuple(observations), abs_time, action)
 
 
 def nbp_observation(handle: int, values: Sequence[NumericValue], rel_time: int | None) -> Observation:
@@ -579,11 +656,15 @@ def nbp_observation(handle: int, values: Sequence[NumericValue], rel_time: int |
 
 
 def read_messages(
-    deframer: Deframer, data: bytes, reject: Callable[[str], None]
+    deframer: Deframer,
+    data: bytes,
+    reject: Callable[[str], None],
+    tolerate: Callable[[str], None] | None = None,
 ) -> Iterator[SessionMessage | RemoteOperation]:
     """Messages completed by ``data``; a frame with a bad FCS or content goes to ``reject`` and is skipped.
 
-    Used by both ends of the link (the host's decoder and the emulated monitor).
+    A frame whose FCS holds but whose length fields disagree with its bytes is read all the same
+    (as public hosts do) and reported to ``tolerate``. Used by both ends of the link.
     """
     for content in deframer.feed(data):
         body = check_fcs(content)
@@ -595,4 +676,6 @@ def read_messages(
         except (FrameError, MessageError) as exc:
             reject(str(exc))
             continue
+        if tolerate is not None and not (header_length_agrees(body) and message.lengths_agree):
+            tolerate("length fields disagree with the frame (FCS good)")
         yield message

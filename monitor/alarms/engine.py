@@ -2,23 +2,31 @@
 
 Behaviour (CLINICAL.md "Alarm system behaviour", IEC 60601-1-8 terms):
 
-* **Condition delay.** A physiological rule alarms only after its breach has lasted ``delay_s`` of
-  reading time (SpO2 low: 15 s by default). NIBP values are spot values: no delay, and the message
-  asks for a confirming measurement. Unreliable readings (flags in ``UNRELIABLE``) never start or
-  confirm a physiological alarm; they end a non-latching one (the technical alarm takes over).
+* **Condition delay and end.** A physiological rule starts when its time beyond the limit within a
+  sliding window (``window_factor`` x its delay) reaches ``delay_s`` (SpO2 low: 15 s by default), and
+  ends only after valid values have been back within the limit by a margin for ``end_hold_s``; see
+  :mod:`monitor.alarms.condition`. NIBP values are spot values: no delay, no hold; the message asks
+  for a confirming measurement, which the recorder starts (once per breach) where the device can.
+* **No usable value.** A reading without a usable value (missing, or a flag in ``UNRELIABLE``) never
+  starts, confirms or ends a physiological alarm: the alarm stays and says the value is missing.
+  It is no data either: 10 s without a usable SpO2 or heart-rate value is the technical "no data"
+  alarm with the device's reason.
 * **Ladders.** Rules on the same parameters in the same direction (SpO2 < 92 medium, < 90 high)
-  keep separate delay timers; only the most urgent rung that holds is shown, a rung it supersedes
+  are judged separately; only the most urgent rung that holds is shown, a rung it supersedes
   ends.
 * **States.** ``active`` (condition present), ``latched`` (a high-priority physiological alarm
   whose condition is over, kept until acknowledged), ``ended``. ``ended_at`` is when the condition
-  ended; ``acknowledged_at``/``acknowledged_by`` say who took notice. Technical alarms never latch,
-  low and medium alarms do not latch.
-* **Acknowledge** silences an alarm (and removes it once its condition is over); an acknowledged
-  alarm no longer escalates. **Reset** clears every latched alarm and acknowledges the rest.
+  ended; ``acknowledged_at``/``acknowledged_by`` say who last took notice. Technical alarms never
+  latch, low and medium alarms do not latch. The text shows the worst value and, where it differs,
+  the current one.
+* **Acknowledge** silences an alarm as it is (and removes it once its condition is over); it sounds
+  again when its priority rises or its value gets worse by the profile's ``worsen_step``.
+  **Reset** clears every latched alarm and acknowledges the rest.
 * **Escalation.** An unacknowledged medium alarm becomes high after ``escalate_medium_after_s``.
   Lost data (probe off, no pulse, no data, link lost) is ``lost_data`` priority outside the
   infusion and ``lost_data_infusion`` (medium) during it, rising to high after
-  ``lost_data_escalate_after_s`` (60 s). Each escalation is logged with its time and reason.
+  ``lost_data_escalate_after_s`` (60 s), acknowledged or not. Each escalation is logged with its
+  time and reason.
 * **Audio pause** lasts ``audio_pause_s`` (2 min). It holds back alarms up to the priority that
   was sounding when it started (low, if nothing was sounding); anything more urgent breaks through
   and ends the pause. **Audio off** and **alarms off** (physiological alarms not raised) are
@@ -40,10 +48,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from monitor.alarms.condition import ConditionTimer
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, LimitLine, Priority
-from monitor.alarms.profile import AlarmProfile, RuleSpec, default_profile, load_profile
-from monitor.alarms.rules import LABELS, RULE_PARAMETER_OF, Ladder, Rule, build_ladders
-from monitor.readings import NIBP_PARAMETERS, NO_SIGNAL, Flag, Parameter, Reading
+from monitor.alarms.profile import NIBP_RULE_PARAMETERS, AlarmProfile, RuleSpec, default_profile, load_profile
+from monitor.alarms.rules import CONFIRM_NIBP, LABELS, RULE_PARAMETER_OF, UNIT_TEXT, Ladder, Rule, build_ladders
+from monitor.readiness import CareRules
+from monitor.readings import NIBP_PARAMETERS, NO_SIGNAL, UNRELIABLE, Flag, Parameter, Reading
 from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent
 
 ADMIN_ROLE: Final = "admin"
@@ -69,6 +79,24 @@ DATA_GROUP_OF: Final[dict[Parameter, str]] = {
     Parameter.PR: "heart_rate",
 }
 PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff", "co2": "CO2 sampling line"}
+#: Probes whose own alarm (sensor off, no pulse) already says why a data group has no value.
+PROBES_OF_GROUP: Final = {"spo2": ("spo2",), "heart_rate": ("hr", "spo2")}
+CONFIRM_STARTED: Final = "confirming NIBP started"
+CONFIRMED: Final = "confirmed by a repeat NIBP"
+
+
+def no_value_reason(reading: Reading) -> str:
+    """Why a reading carries no usable value, in the words of the device's flags."""
+    bad = sorted(str(f).replace("_", " ") for f in reading.flags & (UNRELIABLE | NO_SIGNAL))
+    if bad:
+        return ", ".join(bad)
+    return "value missing (dashes)" if reading.value is None else "value not usable"
+
+
+def _fmt(value: float | None) -> str:
+    return "--" if value is None else f"{value:g}"
+
+
 LOST_DATA_CONDITIONS: Final = frozenset({"sensor_off", "no_pulse", "no_data", "link_lost"})
 
 
@@ -105,6 +133,14 @@ class _Alarm:
     rule: Rule | None = None
     rule_parameter: str | None = None
     lost_data: bool = False
+    #: Quiet because acknowledged, until its priority rises or its value worsens by the profile's step.
+    silenced: bool = False
+    silenced_priority: Priority | None = None
+    silenced_value: float | None = None
+    #: The newest value of the alarm's parameter (None: no usable value, ``no_value`` says why).
+    current: float | None = None
+    no_value: str | None = None
+    shown_parameter: str | None = None
 
     @property
     def condition_present(self) -> bool:
@@ -154,10 +190,16 @@ class AlarmEngine:
         self._active: dict[str, _Alarm] = {}
         self._changed: dict[str, _Alarm] = {}
         self._interrupted: list[dict[str, Any]] = []
-        self._since: dict[str, float] = {}
-        self._parts: dict[str, dict[str, tuple[float, float] | None]] = {}
+        self._timers: dict[str, ConditionTimer] = {}
+        self._parts: dict[str, dict[str, tuple[float, float, bool, bool]]] = {}
         self._last_seen: dict[str, float] = {}
+        self._no_value: dict[str, str] = {}
         self._seen: set[Parameter] = set()
+        self._confirm_due: float | None = None
+        #: None (no breach), "wanted", "started" (a confirming cuff is running) or "done".
+        self._confirm: str | None = None
+        self._confirm_started_at = 0.0
+        self._nibp_breach = False
         self._probe_state: dict[str, dict[Parameter, str]] = {}
         self._link_lost = False
         self._phase = Phase.SETUP
@@ -194,12 +236,48 @@ class AlarmEngine:
         }
         for alarm in list(self._active.values()):
             if alarm.kind is AlarmKind.PHYSIOLOGICAL and alarm.condition not in current:
-                self._since.pop(alarm.condition, None)
+                self._timers.pop(alarm.condition, None)
                 if alarm.condition_present:
                     self._end(alarm, at)
-        for rule_id in [r for r in self._since if r not in current]:
-            del self._since[rule_id]
+        for rule_id in [r for r in self._timers if r not in current]:
+            del self._timers[rule_id]
         self._limits_cache = None
+
+    @property
+    def care_rules(self) -> CareRules:
+        """The profile's rules for starting the infusion and for discharge."""
+        return self.profile.care
+
+    def high_priority_alarms(self) -> tuple[str, ...]:
+        """Texts of the active high-priority alarms (condition present; a latched one is over), for the
+        readiness checks."""
+        return tuple(
+            a.display or a.message
+            for a in self._active.values()
+            if a.priority is Priority.HIGH and a.condition_present
+        )
+
+    def nibp_confirm_due(self, now: float) -> bool:
+        """Whether a confirming cuff should be started now (true once per blood-pressure breach)."""
+        return self._confirm == "wanted" and self._confirm_due is not None and now >= self._confirm_due
+
+    def _timer(self, rule: Rule) -> ConditionTimer:
+        spec = rule.spec
+        window = spec.delay_s * self.profile.window_factor
+        continuous = not set(spec.parameters) & NIBP_RULE_PARAMETERS
+        hold = self.profile.end_hold_s if continuous else 0.0
+        timer = self._timers.get(spec.id)
+        if timer is None:
+            timer = self._timers[spec.id] = ConditionTimer(spec.delay_s, window, hold)
+        else:
+            # A changed limit or phase keeps what has been judged so far.
+            timer.delay_s, timer.window_s, timer.end_hold_s = spec.delay_s, window, hold
+        return timer
+
+    def _margin(self, rule_parameter: str) -> float:
+        if rule_parameter in NIBP_RULE_PARAMETERS:
+            return 0.0
+        return self.profile.end_margin.get(rule_parameter, 0.0)
 
     def set_profile(self, profile: AlarmProfile, at: float | None = None) -> None:
         """Use a new profile from now on (limits apply to the next readings)."""
@@ -229,9 +307,12 @@ class AlarmEngine:
         if not ladders or self.alarms_off:
             return
         value = reading.value if reading.reliable else None
+        reason = None if value is not None else no_value_reason(reading)
         shown = parameter.value
         for ladder in ladders:
-            self._judge(ladder, rule_parameter, shown, value, t)
+            self._judge(ladder, rule_parameter, shown, value, t, reason)
+        if rule_parameter in NIBP_RULE_PARAMETERS:
+            self._track_nibp_breach(t, value is not None)
 
     def on_event(self, event: SessionEvent, session: Session) -> None:
         """Link and session events: link lost/restored, phase changes, session end."""
@@ -268,16 +349,24 @@ class AlarmEngine:
             for group, timeout in profile.no_data_s.items():
                 last = self._last_seen.get(group)
                 key = f"no_data:{group}"
-                if last is not None and now - last > timeout and key not in self._active:
-                    label = "heart rate" if group == "heart_rate" else LABELS.get(group, group)
-                    self._start_technical(
-                        "no_data",
-                        group,
-                        f"No {label} data for {timeout:g} s: check the device",
-                        now,
-                        key=key,
-                        lost_data=True,
-                    )
+                if last is None or now - last <= timeout or key in self._active:
+                    continue
+                if any(
+                    f"{condition}:{probe}" in self._active
+                    for probe in PROBES_OF_GROUP[group]
+                    for condition in ("sensor_off", "no_pulse")
+                ):
+                    continue  # the probe's own alarm already says why there is no value
+                label = "heart rate" if group == "heart_rate" else LABELS.get(group, group)
+                why = self._no_value.get(group, "no readings")
+                self._start_technical(
+                    "no_data",
+                    group,
+                    f"No {label} value for {timeout:g} s ({why}): check the probe and the device",
+                    now,
+                    key=key,
+                    lost_data=True,
+                )
         overdue = session.nibp_overdue(now)
         if overdue and "nibp_overdue" not in self._active:
             interval = session.nibp_interval() or 0.0
@@ -291,8 +380,9 @@ class AlarmEngine:
         elif not overdue and "nibp_overdue" in self._active:
             self._end_key("nibp_overdue", now)
         for alarm in list(self._active.values()):
-            if alarm.acknowledged_at is not None or not alarm.condition_present:
+            if not alarm.condition_present:
                 continue
+            # Acknowledged lost data still rises to high: acknowledging silences, it does not stop the clock.
             if alarm.lost_data:
                 target = self._lost_data_priority()
                 if (
@@ -310,6 +400,7 @@ class AlarmEngine:
                     self._escalate(alarm, target, now, reason)
             if (
                 alarm.priority is Priority.MEDIUM
+                and alarm.acknowledged_at is None
                 and now - alarm.priority_since >= profile.escalate_medium_after_s
             ):
                 self._escalate(
@@ -341,8 +432,11 @@ class AlarmEngine:
                 value=a.value,
                 limit=a.limit,
                 latched=a.ended_at is not None,
-                acknowledged=a.acknowledged_at is not None,
+                acknowledged=a.silenced,
                 escalated=bool(a.escalations),
+                peak_value=a.peak_value,
+                current=a.current,
+                value_available=a.no_value is None,
             )
             for a in alarms
         )
@@ -421,35 +515,45 @@ class AlarmEngine:
 
     # -- physiological rules -----------------------------------------------------------------------
 
-    def _judge(self, ladder: Ladder, rule_parameter: str, shown: str, value: float | None, t: float) -> None:
+    def _judge(
+        self, ladder: Ladder, rule_parameter: str, shown: str, value: float | None, t: float, reason: str | None
+    ) -> None:
+        """Feed one sample to every rung of a ladder (see :mod:`monitor.alarms.condition`)."""
+        if value is None:
+            # No usable value: nothing is judged, nothing ends; the alarm says the value is missing.
+            for rule in ladder.rules:
+                timer = self._timers.get(rule.id)
+                if timer is not None:
+                    timer.unusable(t)
+                alarm = self._active.get(rule.id)
+                if alarm is not None and alarm.shown_parameter == shown:
+                    alarm.current, alarm.no_value = None, reason
+                    self._refresh(alarm)
+            return
         baseline = self._baseline
         effective: Rule | None = None
         chosen: tuple[str, float, float] | None = None
         multi = len(ladder.key[0]) > 1
+        margin = self._margin(rule_parameter)
         for rule in ladder.rules:
-            limit = rule.limit(rule_parameter, baseline) if value is not None else None
-            hit = limit is not None and value is not None and rule.breached(value, limit)
-            breach: tuple[str, float, float] | None = None
-            if hit:
-                assert value is not None
-                assert limit is not None
-                breach = (shown, value, limit)
+            limit = rule.limit(rule_parameter, baseline)
+            if limit is None:
+                continue  # a baseline-relative rule before the baseline exists
+            hit = rule.breached(value, limit)
+            clear = not hit and not rule.breached(value, limit - rule.spec.direction * margin)
+            breach = (shown, value, limit)
             if multi:
-                # "SBP or DBP": the latest judgement of each parameter counts until it is replaced.
+                # "SBP or DBP": the latest valid judgement of each parameter counts until it is replaced.
                 parts = self._parts.setdefault(rule.id, {})
-                parts[rule_parameter] = (
-                    (value, limit) if hit and value is not None and limit is not None else None
-                )
-                if breach is None:
-                    for other, part in parts.items():
-                        if part is not None:
-                            breach = (other, part[0], part[1])
-                            break
-            if breach is None:
-                self._since.pop(rule.id, None)
-                continue
-            since = self._since.setdefault(rule.id, t)
-            if effective is None and t - since >= rule.spec.delay_s:
+                parts[rule_parameter] = (value, limit, hit, clear)
+                hit = any(part[2] for part in parts.values())
+                clear = all(part[3] for part in parts.values())
+                if not parts[rule_parameter][2]:
+                    other = next((name for name, part in parts.items() if part[2]), None)
+                    if other is not None:
+                        breach = (other, parts[other][0], parts[other][1])
+            met = self._timer(rule).sample(t, hit, clear)
+            if met and effective is None:
                 effective, chosen = rule, breach
         # Rungs below the alarming one are superseded (they end, never latch); rungs above it are over.
         above = True
@@ -457,14 +561,25 @@ class AlarmEngine:
             alarm = self._active.get(rule.id)
             if rule is effective:
                 assert chosen is not None
-                self._raise(rule, chosen, rule_parameter if not multi else chosen[0], t)
+                self._raise(rule, chosen, rule_parameter if not multi else chosen[0], t, shown, value)
                 above = False
             elif alarm is not None and alarm.condition_present:
                 self._end(alarm, t, superseded=effective is not None and not above)
 
-    def _raise(self, rule: Rule, breach: tuple[str, float, float], rule_parameter: str, t: float) -> None:
+    def _raise(
+        self,
+        rule: Rule,
+        breach: tuple[str, float, float],
+        rule_parameter: str,
+        t: float,
+        sample_parameter: str,
+        sample_value: float,
+    ) -> None:
         shown, value, limit = breach
         alarm = self._active.get(rule.id)
+        beyond = rule.breached(value, limit)
+        if alarm is None and not beyond:
+            return  # a rung uncovered by a more urgent one's end shows again on its next sample beyond the limit
         if alarm is None:
             message = rule.message(shown, value, limit, self._baseline)
             alarm = _Alarm(
@@ -483,8 +598,13 @@ class AlarmEngine:
                 priority_since=t,
                 rule=rule,
                 rule_parameter=rule_parameter,
+                current=value,
+                shown_parameter=shown,
             )
             self._active[alarm.key] = alarm
+            if shown in NIBP_RULE_PARAMETERS:
+                self._nibp_alarm_started(t)
+            self._refresh(alarm)
             self._mark(alarm)
             return
         alarm.rule = rule
@@ -492,15 +612,82 @@ class AlarmEngine:
         if alarm.ended_at is not None:
             alarm.ended_at = None  # back in breach before anyone acknowledged it
             changed = True
-        if rule_parameter == alarm.rule_parameter:
-            if value != alarm.value:
-                alarm.value = value
-                alarm.display = rule.message(shown, value, limit, self._baseline)
+        if sample_parameter == alarm.shown_parameter:
+            alarm.current, alarm.no_value = sample_value, None
+        if beyond and shown == alarm.shown_parameter:
+            alarm.value = value
             if rule.worse(value, alarm.peak_value):
                 alarm.peak_value = value
                 changed = True
+        changed |= self._worsened_since_silenced(alarm, t)
+        self._refresh(alarm)
         if changed:
             self._mark(alarm)
+
+    def _worsened_since_silenced(self, alarm: _Alarm, t: float) -> bool:
+        """An acknowledged alarm whose value got worse by the profile's step sounds again."""
+        rule = alarm.rule
+        if not alarm.silenced or rule is None or alarm.value is None or alarm.silenced_value is None:
+            return False
+        step = self.profile.worsen_step.get(alarm.rule_parameter or "", 0.0)
+        if step <= 0 or not rule.worse(alarm.value, alarm.silenced_value + rule.spec.direction * (step - 1e-9)):
+            return False
+        self._unsilence(
+            alarm, t, f"worse since acknowledged: {_fmt(alarm.value)} (was {_fmt(alarm.silenced_value)})"
+        )
+        return True
+
+    def _unsilence(self, alarm: _Alarm, at: float, reason: str) -> None:
+        alarm.silenced = False
+        alarm.escalations.append(
+            {"at": at, "from": alarm.priority.label, "to": alarm.priority.label, "reason": reason}
+        )
+
+    def _refresh(self, alarm: _Alarm) -> None:
+        """The alarm's text on screen: its worst value, and the current one where that differs."""
+        rule = alarm.rule
+        if rule is None or alarm.limit is None or alarm.shown_parameter is None:
+            return
+        parameter = alarm.shown_parameter
+        worst = alarm.peak_value if alarm.peak_value is not None else alarm.value
+        assert worst is not None
+        unit = UNIT_TEXT.get(parameter, "")
+        text = rule.message(parameter, worst, alarm.limit, self._baseline, confirm=False)
+        if alarm.no_value is not None:
+            text += f" (worst); now no value: {alarm.no_value}"
+        elif alarm.current is not None and alarm.current != worst:
+            text += f" (worst); now {alarm.current:g} {unit}".rstrip()
+        if parameter in NIBP_RULE_PARAMETERS and alarm.condition_present:
+            text += ": " + {"started": CONFIRM_STARTED, "done": CONFIRMED}.get(self._confirm or "", CONFIRM_NIBP)
+        alarm.display = text
+
+    def _nibp_alarm_started(self, t: float) -> None:
+        if self._nibp_breach:
+            return  # the same breach (e.g. its confirming cuff reached another rung): asked once already
+        self._nibp_breach = True
+        self._confirm = "wanted"
+        self._confirm_due = t + self.profile.nibp_confirm_after_s if self.profile.nibp_confirm else None
+
+    def _track_nibp_breach(self, t: float, valid: bool) -> None:
+        """A valid cuff after the confirming one was started confirms; the breach is over when no NIBP
+        alarm's condition holds any more."""
+        if not valid or not self._nibp_breach:
+            return
+        if self._confirm == "started" and t > self._confirm_started_at:
+            self._confirm = "done"
+            self._refresh_nibp()
+        if not any(
+            a.condition_present and a.kind is AlarmKind.PHYSIOLOGICAL and a.shown_parameter in NIBP_RULE_PARAMETERS
+            for a in self._active.values()
+        ):
+            self._nibp_breach = False
+            self._confirm_due = None
+            self._confirm = None
+
+    def _refresh_nibp(self) -> None:
+        for alarm in self._active.values():
+            if alarm.kind is AlarmKind.PHYSIOLOGICAL and alarm.shown_parameter in NIBP_RULE_PARAMETERS:
+                self._refresh(alarm)
 
     # -- technical conditions ----------------------------------------------------------------------
 
@@ -511,9 +698,15 @@ class AlarmEngine:
         self._seen.add(parameter)
         group = DATA_GROUP_OF.get(parameter)
         if group is not None:
-            self._last_seen[group] = t
-            if f"no_data:{group}" in self._active:
-                self._end_key(f"no_data:{group}", t)
+            # Only a usable value is data: dashes, "unavailable", artifact or invalid values are not.
+            if reading.reliable:
+                self._last_seen[group] = t
+                self._no_value.pop(group, None)
+                if f"no_data:{group}" in self._active:
+                    self._end_key(f"no_data:{group}", t)
+            else:
+                self._last_seen.setdefault(group, t)
+                self._no_value[group] = no_value_reason(reading)
         probe = PROBE_OF[parameter]
         lost = flags & NO_SIGNAL
         states = self._probe_state.get(probe)
@@ -645,12 +838,14 @@ class AlarmEngine:
         alarm.escalations.append({"at": at, "from": alarm.priority.label, "to": to.label, "reason": reason})
         alarm.priority = to
         alarm.priority_since = at
+        if alarm.silenced and alarm.silenced_priority is not None and to > alarm.silenced_priority:
+            alarm.silenced = False  # a higher priority sounds again, acknowledged or not
         self._mark(alarm)
 
     # -- audio -----------------------------------------------------------------------------------
 
     def _loudest(self) -> Priority | None:
-        return max((a.priority for a in self._active.values() if a.acknowledged_at is None), default=None)
+        return max((a.priority for a in self._active.values() if not a.silenced), default=None)
 
     def _breaks_through(self) -> bool:
         loudest = self._loudest()
@@ -671,9 +866,13 @@ class AlarmEngine:
             targets = list(self._active.values())
         count = 0
         for alarm in targets:
-            if alarm.acknowledged_at is None:
+            if not alarm.silenced:
+                # The log keeps the latest acknowledgement; the audit log has every one.
                 alarm.acknowledged_at = at
                 alarm.acknowledged_by = user
+                alarm.silenced = True
+                alarm.silenced_priority = alarm.priority
+                alarm.silenced_value = alarm.peak_value
                 count += 1
                 self._mark(alarm)
             if not alarm.condition_present:
@@ -698,7 +897,7 @@ class AlarmEngine:
 
     def _alarms_off(self, at: float, user: str | None) -> None:
         self.alarms_off = True
-        self._since.clear()
+        self._timers.clear()
         self._parts.clear()
         for alarm in list(self._active.values()):
             if alarm.kind is AlarmKind.PHYSIOLOGICAL:
@@ -774,6 +973,13 @@ class AlarmEngine:
         self._start_technical("database_moved", None, message or "The database file was deleted or moved", at,
                               priority=Priority.HIGH)
 
+    def _nibp_confirm_started(self, at: float, user: str | None) -> None:
+        """The recorder started the confirming cuff this breach asked for."""
+        if self._confirm == "wanted":
+            self._confirm = "started"
+            self._confirm_started_at = at
+            self._refresh_nibp()
+
 
 _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "acknowledge": AlarmEngine._acknowledge,
@@ -789,6 +995,7 @@ _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "storage_failed": AlarmEngine._storage_failed,
     "storage_restored": AlarmEngine._storage_restored,
     "database_moved": AlarmEngine._database_moved,
+    "nibp_confirm_started": AlarmEngine._nibp_confirm_started,
 }
 
 

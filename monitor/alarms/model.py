@@ -56,6 +56,11 @@ class ActiveAlarm:
     latched: bool
     acknowledged: bool
     escalated: bool
+    #: Worst value of the alarm so far; the newest value (None: see ``value_available``).
+    peak_value: float | None = None
+    current: float | None = None
+    #: False while the device sends no usable value for the alarm's parameter.
+    value_available: bool = True
 
     @property
     def text(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from monitor.alarms.model import Priority
 from monitor.config import ENV_PREFIX
+from monitor.readiness import CareRules
 from monitor.session import Phase
 
 DEFAULT_PROFILE_NAME: Final = "default_profile.toml"
@@ -46,6 +47,8 @@ TIMING_RANGES_S: Final[dict[str, tuple[float, float]]] = {
     "audio_pause_s": (10.0, 900.0),
     "escalate_medium_after_s": (30.0, 3600.0),
     "lost_data_escalate_after_s": (10.0, 600.0),
+    "window_factor": (1.0, 4.0),
+    "end_hold_s": (0.0, 30.0),
 }
 NO_DATA_RANGE_S: Final = (2.0, 120.0)
 NO_DATA_PARAMETERS: Final = ("spo2", "heart_rate")
@@ -57,8 +60,45 @@ TECHNICAL_KEYS: Final = (
     "nibp_overdue",
     "storage_failed",
 )
+#: How far back inside its limit a continuous value must be before its alarm ends (parameter's unit).
+END_MARGIN_DEFAULTS: Final[dict[str, float]] = {"spo2": 1.0, "heart_rate": 2.0, "rr": 1.0, "etco2": 2.0}
+END_MARGIN_RANGE: Final[dict[str, tuple[float, float]]] = {
+    "spo2": (0.0, 5.0),
+    "heart_rate": (0.0, 20.0),
+    "rr": (0.0, 5.0),
+    "etco2": (0.0, 10.0),
+}
+#: How much worse than at its acknowledgement an alarm's value must get to sound again.
+WORSEN_STEP_DEFAULTS: Final[dict[str, float]] = {
+    "spo2": 3.0,
+    "heart_rate": 10.0,
+    "nibp_sys": 10.0,
+    "nibp_dia": 10.0,
+    "nibp_mean": 10.0,
+    "rr": 4.0,
+    "etco2": 5.0,
+}
+WORSEN_STEP_RANGE: Final = (1.0, 50.0)
+#: Limits outside these are nonsense for the parameter (inclusive, parameter's unit).
+PHYSIOLOGICAL_BOUNDS: Final[dict[str, tuple[float, float]]] = {
+    "spo2": (70.0, 100.0),
+    "heart_rate": (25.0, 250.0),
+    "nibp_sys": (50.0, 260.0),
+    "nibp_dia": (30.0, 160.0),
+    "nibp_mean": (40.0, 200.0),
+    "rr": (0.0, 60.0),  # below 1 /min is how a capnograph's apnoea (RR 0) is caught
+    "etco2": (5.0, 100.0),
+}
+NIBP_CONFIRM_RANGE_S: Final = (0.0, 60.0)
+BASELINE_MIN_RANGE_S: Final = (60.0, 1800.0)
+DISCHARGE_AGE_RANGE_S: Final = (30.0, 1800.0)
 _RULE_KEYS: Final = frozenset({"parameter", "parameters", "priority", "delay_s", "enabled", *COMPARISONS})
-_TOP_KEYS: Final = frozenset({"profile", "timing", "no_data", "technical", "rules", "phases"})
+_TOP_KEYS: Final = frozenset(
+    {
+        "profile", "timing", "no_data", "technical", "rules", "phases", "end_margin", "worsen_step",
+        "nibp_confirm", "baseline", "discharge",
+    }
+)
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -117,6 +157,18 @@ class AlarmProfile:
     technical: Mapping[str, Priority] = field(default_factory=dict)
     description: str = ""
     sha256: str = ""
+    #: The condition window is this many times a rule's delay (see :mod:`monitor.alarms.condition`).
+    window_factor: float = 2.0
+    #: A continuous value must be back within its limit (by its margin) this long before its alarm ends.
+    end_hold_s: float = 5.0
+    end_margin: Mapping[str, float] = field(default_factory=lambda: dict(END_MARGIN_DEFAULTS))
+    worsen_step: Mapping[str, float] = field(default_factory=lambda: dict(WORSEN_STEP_DEFAULTS))
+    #: Start a confirming cuff automatically after a blood-pressure alarm starts (where the device can).
+    nibp_confirm: bool = True
+    nibp_confirm_after_s: float = 30.0
+    care: CareRules = field(default_factory=CareRules)
+    #: High-priority rules the clinic has knowingly allowed to be switched off.
+    allow_disabled: frozenset[str] = frozenset()
 
     def rules_for(self, phase: Phase) -> tuple[RuleSpec, ...]:
         """The enabled rules in a phase (the phase's changes applied)."""
@@ -141,15 +193,19 @@ class AlarmProfile:
 
     def with_rule(self, rule: RuleSpec, phase: Phase | None = None) -> AlarmProfile:
         """A copy where ``rule`` replaces the rule of that id (in one phase, or everywhere)."""
-        _check_rule(rule, f"rules.{rule.id}", _NoLines(self.source))
+        lines = _NoLines(self.source)
+        _check_rule(rule, f"rules.{rule.id}", lines)
         if phase is None:
             if not any(r.id == rule.id for r in self.rules):
                 raise KeyError(rule.id)
             rules = tuple(rule if r.id == rule.id else r for r in self.rules)
-            return replace(self, rules=rules)
-        phase_rules = {p: dict(m) for p, m in self.phase_rules.items()}
-        phase_rules.setdefault(phase, {})[rule.id] = rule
-        return replace(self, phase_rules=_freeze_phases(phase_rules))
+            changed = replace(self, rules=rules)
+        else:
+            phase_rules = {p: dict(m) for p, m in self.phase_rules.items()}
+            phase_rules.setdefault(phase, {})[rule.id] = rule
+            changed = replace(self, phase_rules=_freeze_phases(phase_rules))
+        _check_sense(changed, lines)
+        return changed
 
 
 # -- where a key is written ------------------------------------------------------------------------
@@ -332,6 +388,63 @@ def _rule(rule_id: str, raw: Any, path: str, lines: _Lines, base: RuleSpec | Non
     return rule
 
 
+def _rule_path(profile: AlarmProfile, phase: Phase, rule: RuleSpec, key: str) -> str:
+    """Where a rule as it applies in ``phase`` was written (its phase change, else the base rule)."""
+    if rule.id in profile.phase_rules.get(phase, {}):
+        return f"phases.{phase.value}.rules.{rule.id}.{key}"
+    return f"rules.{rule.id}.{key}"
+
+
+def _check_sense(profile: AlarmProfile, lines: _Lines) -> None:
+    """Checks across rules: limits in bounds, each ladder's priorities in order, no high rule off.
+
+    * An absolute limit lies within :data:`PHYSIOLOGICAL_BOUNDS` of its parameter.
+    * On one parameter in one direction, a more urgent rule never has a limit nearer to normal
+      than a less urgent one (SpO2 high below 90 and medium below 92, never the other way round).
+    * A high-priority rule switched off (in any phase) must be named in ``profile.allow_disabled``.
+    """
+    for phase in Phase:
+        changes = profile.phase_rules.get(phase, {})
+        merged = [changes.get(rule.id, rule) for rule in profile.rules]
+        merged += [rule for rule_id, rule in changes.items() if rule_id not in {r.id for r in profile.rules}]
+        for rule in merged:
+            base = next((r for r in profile.rules if r.id == rule.id), rule)
+            is_high = Priority.HIGH in (rule.priority, base.priority)
+            if not rule.enabled and is_high and rule.id not in profile.allow_disabled:
+                raise lines.error(
+                    _rule_path(profile, phase, rule, "enabled"),
+                    f"'{rule.id}' is a high-priority rule; switching it off needs "
+                    f'allow_disabled = ["{rule.id}"] in [profile]',
+                )
+            if rule.relative:
+                continue
+            for name in rule.parameters:
+                low, high = PHYSIOLOGICAL_BOUNDS[name]
+                if not low <= rule.limit <= high:
+                    raise lines.error(
+                        _rule_path(profile, phase, rule, rule.comparison),
+                        f"{rule.limit:g} is outside the physiological bounds of {name} ({low:g} to {high:g})",
+                    )
+        enabled = [r for r in merged if r.enabled and not r.relative]
+        for a in enabled:
+            for b in enabled:
+                if a.priority <= b.priority or a.direction != b.direction:
+                    continue
+                if not set(a.parameters) & set(b.parameters):
+                    continue
+                # a is more urgent: its limit must be at least as far from normal as b's.
+                nearer = a.limit > b.limit if a.direction < 0 else a.limit < b.limit
+                if nearer:
+                    # Name the rule the phase changed, where one of the two comes from a phase change.
+                    culprit = b if b.id in changes and a.id not in changes else a
+                    raise lines.error(
+                        _rule_path(profile, phase, culprit, culprit.comparison),
+                        f"the {a.priority.label}-priority limit {a.describe()} is nearer to normal than the "
+                        f"{b.priority.label}-priority limit {b.describe()} ({b.id}); each priority's limits "
+                        "must be in order" + (f" (in the {phase.value} phase)" if phase in profile.phase_rules else ""),
+                    )
+
+
 def _freeze_phases(phases: Mapping[Phase, Mapping[str, RuleSpec]]) -> Mapping[Phase, Mapping[str, RuleSpec]]:
     return MappingProxyType({p: MappingProxyType(dict(m)) for p, m in phases.items()})
 
@@ -346,11 +459,14 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
     _unknown(data, _TOP_KEYS, "", lines)
 
     meta = _table(data.get("profile", {}), "profile", lines)
-    _unknown(meta, ("name", "description"), "profile", lines)
+    _unknown(meta, ("name", "description", "allow_disabled"), "profile", lines)
     name = meta.get("name", Path(source).stem)
     description = meta.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str):
         raise lines.error("profile.name", "name and description must be text")
+    allow_disabled = meta.get("allow_disabled", [])
+    if not isinstance(allow_disabled, list) or not all(isinstance(a, str) for a in allow_disabled):
+        raise lines.error("profile.allow_disabled", "expected a list of rule ids")
 
     timing_raw = _table(data.get("timing", {}), "timing", lines)
     _unknown(timing_raw, tuple(TIMING_RANGES_S), "timing", lines)
@@ -379,6 +495,59 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
     for key, value in technical_raw.items():
         technical[key] = _priority(value, f"technical.{key}", lines)
 
+    margins_raw = _table(data.get("end_margin", {}), "end_margin", lines)
+    _unknown(margins_raw, tuple(END_MARGIN_RANGE), "end_margin", lines)
+    end_margin = dict(END_MARGIN_DEFAULTS)
+    for key, value in margins_raw.items():
+        end_margin[key] = _number(value, f"end_margin.{key}", lines, *END_MARGIN_RANGE[key])
+
+    steps_raw = _table(data.get("worsen_step", {}), "worsen_step", lines)
+    _unknown(steps_raw, tuple(WORSEN_STEP_DEFAULTS), "worsen_step", lines)
+    worsen_step = dict(WORSEN_STEP_DEFAULTS)
+    for key, value in steps_raw.items():
+        worsen_step[key] = _number(value, f"worsen_step.{key}", lines, *WORSEN_STEP_RANGE)
+
+    confirm_raw = _table(data.get("nibp_confirm", {}), "nibp_confirm", lines)
+    _unknown(confirm_raw, ("enabled", "after_s"), "nibp_confirm", lines)
+    confirm_enabled = confirm_raw.get("enabled", True)
+    if not isinstance(confirm_enabled, bool):
+        raise lines.error("nibp_confirm.enabled", f"expected true or false, got {confirm_enabled!r}")
+    confirm_after = (
+        _number(confirm_raw["after_s"], "nibp_confirm.after_s", lines, *NIBP_CONFIRM_RANGE_S)
+        if "after_s" in confirm_raw
+        else 30.0
+    )
+
+    care_defaults = CareRules()
+    baseline_raw = _table(data.get("baseline", {}), "baseline", lines)
+    _unknown(baseline_raw, ("min_duration_s", "hold_sys", "hold_dia"), "baseline", lines)
+    discharge_raw = _table(data.get("discharge", {}), "discharge", lines)
+    _unknown(discharge_raw, ("nibp_max_age_s", "spo2_max_age_s"), "discharge", lines)
+
+    def care_value(table: dict[str, Any], key: str, path: str, bounds: tuple[float, float], default: float) -> float:
+        return _number(table[key], path, lines, *bounds) if key in table else default
+
+    care = CareRules(
+        baseline_min_s=care_value(
+            baseline_raw, "min_duration_s", "baseline.min_duration_s", BASELINE_MIN_RANGE_S,
+            care_defaults.baseline_min_s,
+        ),
+        hold_sys=care_value(
+            baseline_raw, "hold_sys", "baseline.hold_sys", PHYSIOLOGICAL_BOUNDS["nibp_sys"], care_defaults.hold_sys
+        ),
+        hold_dia=care_value(
+            baseline_raw, "hold_dia", "baseline.hold_dia", PHYSIOLOGICAL_BOUNDS["nibp_dia"], care_defaults.hold_dia
+        ),
+        discharge_nibp_max_age_s=care_value(
+            discharge_raw, "nibp_max_age_s", "discharge.nibp_max_age_s", DISCHARGE_AGE_RANGE_S,
+            care_defaults.discharge_nibp_max_age_s,
+        ),
+        discharge_spo2_max_age_s=care_value(
+            discharge_raw, "spo2_max_age_s", "discharge.spo2_max_age_s", DISCHARGE_AGE_RANGE_S,
+            care_defaults.discharge_spo2_max_age_s,
+        ),
+    )
+
     rules_raw = _table(data.get("rules", {}), "rules", lines)
     rules: list[RuleSpec] = []
     for rule_id, raw in rules_raw.items():
@@ -405,7 +574,7 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
                 rule_id, raw, f"{path}.rules.{rule_id}", lines, by_id.get(rule_id)
             )
 
-    return AlarmProfile(
+    profile = AlarmProfile(
         name=name,
         source=source,
         rules=tuple(rules),
@@ -414,8 +583,16 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
         technical=MappingProxyType(technical),
         description=description,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
+        end_margin=MappingProxyType(end_margin),
+        worsen_step=MappingProxyType(worsen_step),
+        nibp_confirm=confirm_enabled,
+        nibp_confirm_after_s=confirm_after,
+        care=care,
+        allow_disabled=frozenset(allow_disabled),
         **timing,
     )
+    _check_sense(profile, lines)
+    return profile
 
 
 def load_profile(path: str | Path) -> AlarmProfile:
@@ -504,6 +681,20 @@ def describe_profile(profile: AlarmProfile) -> str:
         f"{profile.escalate_medium_after_s:g} s; lost data during infusion -> high after "
         f"{profile.lost_data_escalate_after_s:g} s"
     )
+    out.append(
+        f"  condition window {profile.window_factor:g} x the delay; an alarm ends after {profile.end_hold_s:g} s "
+        "back within its limit by " + ", ".join(f"{k} {v:g}" for k, v in profile.end_margin.items())
+    )
+    confirm = f"after {profile.nibp_confirm_after_s:g} s" if profile.nibp_confirm else "off"
+    out.append(f"  confirming cuff after a BP alarm: {confirm}")
+    care = profile.care
+    out.append(
+        f"  infusion start: baseline at least {care.baseline_min_s / 60:g} min, hold at BP >= "
+        f"{care.hold_sys:g}/{care.hold_dia:g}; discharge: cuff at most {care.discharge_nibp_max_age_s / 60:g} min "
+        f"old, SpO2 at most {care.discharge_spo2_max_age_s:g} s old"
+    )
+    if profile.allow_disabled:
+        out.append("  high-priority rules allowed off: " + ", ".join(sorted(profile.allow_disabled)))
     out.append("  no data after: " + ", ".join(f"{k} {v:g} s" for k, v in profile.no_data_s.items()))
     out.append("  technical priorities: " + ", ".join(f"{k} {v.label}" for k, v in profile.technical.items()))
     return "\n".join(out) + "\n"

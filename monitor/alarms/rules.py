@@ -108,8 +108,10 @@ class Rule:
             return True
         return value > than if self.spec.direction > 0 else value < than
 
-    def message(self, parameter: str, value: float, limit: float, baseline: Baseline | None) -> str:
-        """The text a nurse reads, e.g. ``SpO2 86 < 90 %``."""
+    def message(
+        self, parameter: str, value: float, limit: float, baseline: Baseline | None, *, confirm: bool = True
+    ) -> str:
+        """The text a nurse reads, e.g. ``SpO2 86 < 90 %`` (NIBP: asking for a confirming cuff)."""
         label = LABELS.get(parameter, parameter)
         unit = UNIT_TEXT.get(parameter, "")
         spec = self.spec
@@ -123,7 +125,7 @@ class Rule:
             )
         else:
             text = f"{label} {value:g} {spec.operator} {limit:g} {unit}"
-        if parameter.startswith("nibp"):
+        if confirm and parameter.startswith("nibp"):
             text += f": {CONFIRM_NIBP}"
         return text
 

@@ -113,6 +113,52 @@ def test_intellivue_through_a_pty_pair(store: Store, null_modem: NullModem) -> N
     assert counters.frames_decoded > 0
 
 
+def test_intellivue_reassociates_after_the_link_was_cut(store: Store, null_modem: NullModem) -> None:
+    """The monitor goes silent for 3 s while holding the association; the driver aborts and associates again."""
+    device = make_device("philips-intellivue", seed=5, settings={"nbp_every": "60"})
+    assert isinstance(device, IntelliVueDevice)
+    cut = threading.Event()
+    answer = device.answer
+
+    def maybe_answer(data: bytes, t: float) -> bytes:
+        return b"" if cut.is_set() else answer(data, t)
+
+    device.answer = maybe_answer  # type: ignore[method-assign]
+    with RunningEmulator(device, null_modem):
+        source = IntelliVueDriver().open(
+            OpenOptions(
+                port=str(null_modem.host_link),
+                settings={"silence_timeout": "1.5", "answer_timeout": "1", "retry_delay": "0.5"},
+            )
+        )
+        recorder = Recorder.new_session(store, source, driver="philips-intellivue", port=None, plan=SessionPlan())
+        start = time.monotonic()
+        restored: list[float] = []
+        answered_at_restore: list[int] = []
+
+        def cable(_: Recorder) -> bool:
+            elapsed = time.monotonic() - start
+            if 2.0 <= elapsed < 5.0:
+                cut.set()
+            elif cut.is_set():
+                cut.clear()
+                restored.append(time.time())
+                answered_at_restore.append(device.monitor.counters.polls_answered)
+            # Done once a few polls were answered after the cable came back (bounded for a busy machine).
+            polls = device.monitor.counters.polls_answered
+            return (bool(answered_at_restore) and polls >= answered_at_restore[0] + 3) or elapsed > 20.0
+
+        recorder.run(until=cable)
+    monitor = device.monitor
+    diagnosis = f"monitor {monitor.counters}"
+    assert monitor.counters.associations == 2, diagnosis
+    assert monitor.counters.aborts >= 2, diagnosis  # one at start, one (or more) after the cut
+    hr = [r for r in store.readings(recorder.session.id) if r.parameter.value == "hr" and r.t > restored[0]]
+    assert hr, diagnosis
+    rr = [r for r in store.readings(recorder.session.id) if r.parameter.value == "rr"]
+    assert rr and all(r.value == pytest.approx(14, abs=3) for r in rr)
+
+
 def test_intellivue_demo_mode_is_flagged_end_to_end(store: Store, null_modem: NullModem) -> None:
     device = make_device("philips-intellivue", seed=8, settings={"nbp_every": "60", "demo": "on", "linked": "on"})
     with RunningEmulator(device, null_modem):  # type: ignore[arg-type]
@@ -126,13 +172,13 @@ def test_intellivue_demo_mode_is_flagged_end_to_end(store: Store, null_modem: Nu
 
 
 def test_dinamap_through_a_pty_pair_on_schedule_and_on_request(store: Store, null_modem: NullModem) -> None:
-    device = make_device("ge-dinamap", seed=9, settings={"cuff_s": "1", "spo2_command": "RB"})
+    device = make_device("ge-dinamap", seed=9, settings={"cuff_s": "1", "model": "v100", "held_s": "2400"})
     assert isinstance(device, DinamapDevice)
     with RunningEmulator(device, null_modem):
         source = DinamapDriver().open(
             OpenOptions(
                 port=str(null_modem.host_link),
-                settings={"poll_interval": "0.3", "reply_checksum": "on", "spo2_command": "RB"},
+                settings={"poll_interval": "0.3", "reply_checksum": "on", "model": "v100"},
             )
         )
         assert source.can_start_nibp is True

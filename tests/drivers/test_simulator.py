@@ -142,8 +142,67 @@ def test_unknown_scenario_is_refused() -> None:
         SimulatedSource(scenario="sepsis")
     assert set(SCENARIOS) == {
         "normal", "hypertension", "desaturation", "bradycardia", "probe_off", "cuff_failure", "link_loss", "soak",
+        "flicker_desaturation", "spo2_dashes", "failed_cuff_after_high", "hypertensive_baseline",
         "capnography", "respiratory_depression",
     }
+
+
+def test_flicker_scenario_alternates_85_and_93_for_a_minute() -> None:
+    readings = _scenario("flicker_desaturation", 22)
+    spo2 = [(r.t, r.value) for r in readings if r.parameter is Parameter.SPO2]
+    start = T0 + 60 + 20 * 60
+    window = [v for t, v in spo2 if start <= t < start + 60]
+    assert window == [85.0, 85.0, 85.0, 85.0, 93.0] * 12
+    assert all(v is not None and v >= 95 for t, v in spo2 if t < start - 30 or t >= start + 90)
+
+
+def test_dashes_scenario_sends_readings_without_value_or_flag() -> None:
+    readings = _scenario("spo2_dashes", 12)
+    start = T0 + 60 + 10 * 60
+    dashes = [r for r in readings if r.parameter in (Parameter.SPO2, Parameter.PR) and r.value is None]
+    assert len(dashes) == 120
+    assert all(r.flags == frozenset() and start <= r.t < start + 60 for r in dashes)
+
+
+def test_failed_cuff_after_high_gives_one_high_cuff_then_failures() -> None:
+    readings = _scenario("failed_cuff_after_high", 40)
+    cuffs = [r for r in readings if r.parameter is Parameter.NIBP_SYS and r.t >= T0 + 60 + 20 * 60]
+    dia = {r.t: r.value for r in readings if r.parameter is Parameter.NIBP_DIA}
+    first, *later = cuffs
+    assert (first.value, dia[first.t]) == (175.0, 112.0)
+    failed = [r for r in later if r.t < T0 + 60 + 35 * 60]
+    assert failed and all(r.value is None and Flag.MEASUREMENT_FAILED in r.flags for r in failed)
+    assert all(r.value is not None for r in later if r.t >= T0 + 60 + 35 * 60)
+
+
+def test_events_follow_the_real_infusion_start_whoever_moves_the_phases() -> None:
+    # The nurse stays in the baseline for 40 min: nothing of the infusion's events happens before it starts.
+    source = SimulatedSource(scenario="hypertension", seed=1, speed=math.inf, start_time=T0)
+    source.open()
+    readings: list[Reading] = []
+    while source.now() < T0 + 40 * 60:
+        if int(source.now() - T0) % 300 == 0:
+            source.request_nibp()
+        readings.extend(source.read(0.0))
+    assert max(values(readings, Parameter.NIBP_SYS)) < 150, "no hypertension in the baseline"
+    source.on_session_event("infusion_started", T0 + 40 * 60)
+    while source.now() < T0 + 75 * 60:
+        if int(source.now() - T0) % 300 == 0:
+            source.request_nibp()
+        readings.extend(source.read(0.0))
+    high = [r for r in readings if r.parameter is Parameter.NIBP_SYS and r.value and r.value > 180]
+    assert high and all(20 <= (r.t - T0 - 40 * 60) / 60 <= 40 for r in high)
+
+
+def test_hypertensive_baseline_holds_until_the_infusion_starts() -> None:
+    source = SimulatedSource(scenario="hypertensive_baseline", seed=1, speed=math.inf, start_time=T0)
+    source.open()
+    source.request_nibp()
+    readings = run(source, 120)
+    assert values(readings, Parameter.NIBP_SYS)[0] >= 165
+    patient = source.patient
+    patient.infusion_started(T0 + 200)
+    assert patient.blood_pressure(T0 + 300)[0] < 150
 
 
 def test_speed_runs_the_simulated_clock_faster_than_the_wall() -> None:

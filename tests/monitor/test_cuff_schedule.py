@@ -43,12 +43,12 @@ class EmulatedDinamapSource(Source):
         super().__init__("ge-dinamap", "emulated DINAMAP")
         self.t = start
         self.step = step
-        # The baseline needs SpO2; "RB" stands for the site's SpO2 command (not a documented code).
+        # The baseline needs SpO2: a V100-class monitor with its oximeter read by OA.
         self.decoder = DinamapDecoder(
-            DinamapSettings(poll_interval=2.0, reply_checksum=True, spo2_command=" RB")
+            DinamapSettings.from_mapping({"model": "v100", "reply_checksum": "on"})
         )
         self.feed = PatientFeed(scenario=scenario, seed=4, start=start)
-        self.monitor = DinamapMonitor(self.feed, spo2_command="RB")
+        self.monitor = DinamapMonitor(self.feed, model="v100")
         self.sent: list[bytes] = []
 
     def read(self, timeout: float) -> list[Reading]:
@@ -72,7 +72,9 @@ class EmulatedDinamapSource(Source):
             self.feed.patient.infusion_started(at)
 
 
-def run_session(store: Store, source: Source, plan: str, schedule: NibpSchedule) -> Recorder:
+def run_session(
+    store: Store, source: Source, plan: str, schedule: NibpSchedule, until_s: float | None = None
+) -> Recorder:
     recorder = Recorder.new_session(
         store,
         source,
@@ -82,7 +84,7 @@ def run_session(store: Store, source: Source, plan: str, schedule: NibpSchedule)
         autopilot=True,
         nibp_schedule=schedule,
     )
-    recorder.run()
+    recorder.run(until=None if until_s is None else lambda r: r.session.now - T0 >= until_s)
     return recorder
 
 
@@ -120,7 +122,8 @@ def test_simulated_monitor_keeps_the_configured_cycle(store: Store, infusion_min
     interval = {Phase.BASELINE: 300.0, Phase.INFUSION: infusion_min * 60, Phase.RECOVERY: 900.0}
     # The next cuff is due one cycle (of the phase it falls in) after the last value, which comes
     # 35 s after its start.
-    for before, after in itertools.pairwise(requests):
+    scheduled = [e for e in requests if e.detail.get("reason") == "schedule"]
+    for before, after in itertools.pairwise(scheduled):
         assert after.t - (before.t + 35) == pytest.approx(interval[after.phase], abs=1.5)
     assert len([e for e in requests if e.phase is Phase.INFUSION]) >= 40 // (infusion_min + 1)
     assert [e for e in requests if e.phase is Phase.RECOVERY]
@@ -131,7 +134,9 @@ def test_simulated_monitor_keeps_the_configured_cycle(store: Store, infusion_min
 
 def test_failing_cuff_raises_nibp_overdue_once(store: Store) -> None:
     source = SimulatedSource(scenario="cuff_failure", seed=3, speed=float("inf"), start_time=T0)
-    recorder = run_session(store, source, "baseline:5,infusion:40,recovery:30", NibpSchedule())
+    # Without a valid cuff the plan cannot complete (discharge needs one): stop at the planned end.
+    recorder = run_session(store, source, "baseline:5,infusion:40,recovery:30", NibpSchedule(), until_s=75 * 60)
+    assert recorder.session.phase is Phase.RECOVERY
     overdue = overdue_events(store, recorder)
     # Cuff values stop at infusion minute 10; the last one is about minute 5:35 of the infusion.
     assert len(overdue) == 1

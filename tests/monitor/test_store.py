@@ -130,14 +130,15 @@ def _wait_for_rows(db_path: Path, minimum: int, timeout: float = 60.0) -> int:
 
 def test_killed_recording_is_detected_as_unfinished_and_resumed_without_loss(db_path: Path) -> None:
     cmd = [sys.executable, "-m", "monitor.cli", "record", "--db", str(db_path), "--speed", "30",
-           "--plan", "baseline:1,infusion:40,recovery:30", "--quiet", "--patient", "MRN-7"]
+           "--plan", "baseline:3,infusion:40,recovery:30", "--quiet", "--patient", "MRN-7"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        seen = _wait_for_rows(db_path, 300)
+        # Past the 3 min baseline (about 4 readings a second of session time), so the baseline exists.
+        seen = _wait_for_rows(db_path, 900)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    assert seen >= 300
+    assert seen >= 900
 
     with Store(db_path) as store:
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -150,7 +151,7 @@ def test_killed_recording_is_detected_as_unfinished_and_resumed_without_loss(db_
     # Resume the same session headless for a little while.
     resume = subprocess.run(
         [sys.executable, "-m", "monitor.cli", "record", "--db", str(db_path), "--resume", summary.id[:8],
-         "--speed", "30", "--duration", "2", "--quiet", "--plan", "baseline:1,infusion:40,recovery:30"],
+         "--speed", "30", "--duration", "2", "--quiet", "--plan", "baseline:3,infusion:40,recovery:30"],
         capture_output=True, text=True, timeout=60,
     )
     assert resume.returncode == 0, resume.stderr

@@ -1,5 +1,8 @@
 """Soak: every simulator scenario back to back as one 90-minute session, at high speed, window open.
 
+The baseline is hypertensive, so the plan holds the infusion until the test overrides it with a reason
+(as a physician would); every other event then happens at its own infusion minute.
+
 Runs with ``python3 tasks.py soak`` (not in the unit-test run). The session uses the composite
 ``soak`` scenario with the pleth on and the phases on a plan; the window drains the recorder as
 it does at the bedside. Passing means: the session completes, every scenario's event shows up
@@ -52,6 +55,12 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
         qtbot.waitUntil(lambda: window.last_status is not None and window.last_status.elapsed_s > 120,
                         timeout=60_000)
         rss["start"] = rss_bytes() / 2**20
+        # The baseline is hypertensive: the plan holds the infusion until someone overrides with a reason.
+        qtbot.waitUntil(lambda: window.last_status.elapsed_s > 5 * 60 + 5, timeout=60_000)
+        held = window.last_status.step_check
+        assert window.last_status.phase.value == "baseline", "the plan must not start a held baseline"
+        assert held is not None and "baseline_bp_hold" in {b.code for b in held.blockers}
+        recorder.submit("start_infusion", user="DrX", override_reason="baseline BP accepted by the physician")
         qtbot.waitUntil(lambda: window.last_status.elapsed_s > 45 * 60, timeout=int(90 * 60 / SPEED * 1000 + 60_000))
         rss["middle"] = rss_bytes() / 2**20
         with qtbot.waitSignal(bridge.finished, timeout=int(90 * 60 / SPEED * 1000 + 60_000)) as ended:
@@ -87,8 +96,23 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
     assert len(pleth) > 85 * 60 * 75
     # ... and raised its alarm.
     conditions = {a.condition for a in alarms}
-    for expected in ("sensor_off", "link_lost", "hr_low", "spo2_low_severe", "nibp_sys_crisis", "nibp_failed"):
+    for expected in ("sensor_off", "link_lost", "hr_low", "spo2_low_severe", "nibp_sys_crisis", "nibp_failed",
+                     "no_data", "nibp_dia_high"):
         assert expected in conditions, f"{expected} never raised: {sorted(conditions)}"
+    infusion_at = next(e.t for e in events if e.kind is EventKind.INFUSION_STARTED)
+    assert next(e for e in events if e.kind is EventKind.INFUSION_STARTED).detail["overridden"] == ["baseline_bp_hold"]
+    # The flicker (infusion minute 26) and the dashes (minute 9) each raised their alarm.
+    flicker_at = infusion_at + 26 * 60
+    # (The desaturation's alarm is still latched, unacknowledged, when the flicker starts: it is back in breach
+    # within 21 s of the flicker and ends only after it.)
+    assert any(a.condition == "spo2_low_severe" and a.started_at <= flicker_at + 21
+               and a.ended_at >= flicker_at + 59 + 5 for a in alarms)
+    dashes_at = infusion_at + 9 * 60
+    assert any(a.condition == "no_data" and a.parameter == "spo2" and 10 <= a.started_at - dashes_at <= 12
+               for a in alarms)
+    # The high cuff at minute 38 kept its alarm through the failed cuffs after it, and asked for one confirmation.
+    confirms = [e for e in events if e.kind is EventKind.NIBP_REQUESTED and e.detail.get("reason") == "confirm alarm"]
+    assert confirms
     assert all(a.ended_at is not None for a in alarms), "the completed session left alarms open"
     # No exception, no warning anywhere in the logs.
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

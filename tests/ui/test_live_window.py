@@ -44,8 +44,21 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     w.phase_buttons["start_baseline"].click()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not w.last_status.baseline_missing, timeout=WAIT_MS)
+    assert "Baseline: complete" in w.header.timers.text()
+    # Before the 3 min minimum the core says "not ready": no highlight, and starting asks for a reason.
+    if not w.last_status.step_check.ready:
+        assert w.phase_buttons["start_infusion"].objectName() != "primary"
+        w.phase_buttons["start_infusion"].click()
+        assert isinstance(w.dialog, TextDialog), "a start before the minimum asks for an override reason"
+        w.dialog.reject()
+    qtbot.waitUntil(lambda: w.last_status.step_check.ready, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.phase_buttons["start_infusion"].objectName() == "primary", timeout=WAIT_MS)
     assert "ready to start infusion" in w.header.timers.text()
     w.phase_buttons["start_infusion"].click()
+    assert isinstance(w.dialog, ConfirmDialog)
+    shown = w.dialog.findChildren(type(w.message))[0].text()
+    baseline = w.last_status.step_check.baseline
+    assert f"NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g} mmHg" in shown, shown
     _confirm(w)
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
     assert w.last_status.baseline is not None
@@ -70,6 +83,8 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.RECOVERY, timeout=WAIT_MS)
     assert "Recovery" in w.header.timers.text()
 
+    # Discharge waits for the minimum recovery: no highlight, and the form refuses without a reason.
+    assert w.phase_buttons["complete"].objectName() != "primary"
     w.phase_buttons["complete"].click()
     dialog = w.dialog
     assert not dialog.complete_button.isEnabled()  # nothing scored yet
@@ -79,6 +94,11 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     dialog.no_driving.setChecked(True)
     result = dialog.discharge()
     assert result is not None and result.aldrete.total >= 8
+    assert "min old" in dialog.ages_label.text() or "no valid value" in dialog.ages_label.text()
+    assert "Not ready" in dialog.ages_label.text() and "minimum recovery" in dialog.ages_label.text()
+    assert not dialog.complete_button.isEnabled(), "not ready and no override reason"
+    dialog.override.setText("patient's ride is here; physician reviewed")
+    assert dialog.complete_button.isEnabled()
     dialog.complete_button.click()
     if not result.passed:  # the vital-sign items depend on the simulated patient's BP
         _confirm(w)
@@ -96,6 +116,8 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
                  EventKind.INFUSION_RESUMED, EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED,
                  EventKind.DISCHARGE_SCORED, EventKind.SESSION_COMPLETED):
         assert by_kind[kind].user == NURSE, kind
+    assert by_kind[EventKind.SESSION_COMPLETED].detail["override_reason"].startswith("patient's ride")
+    assert "recovery_too_short" in by_kind[EventKind.SESSION_COMPLETED].detail["overridden"]
     discharge = by_kind[EventKind.DISCHARGE_SCORED].detail
     assert discharge["aldrete"]["total"] == result.aldrete.total
     assert discharge["padss"]["total"] == result.padss.total
@@ -109,8 +131,7 @@ def test_infusion_is_refused_while_the_baseline_lacks_a_cuff_value(qtbot: Any, m
     w.phase_buttons["start_baseline"].click()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
     assert "blood pressure" in w.header.timers.text()
-    w.phase_buttons["start_infusion"].click()
-    _confirm(w)
+    w.phase_buttons["start_infusion"].click()  # no baseline cannot be overridden: told at once
     qtbot.waitUntil(lambda: w.message.isVisible(), timeout=WAIT_MS)
     assert "baseline incomplete" in w.message.text() and "blood pressure" in w.message.text()
     assert w.last_status.phase is Phase.BASELINE

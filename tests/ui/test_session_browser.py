@@ -26,7 +26,7 @@ from ui.session_browser import (
 )
 
 REVIEWER = SignedInUser("Dr Mensah", "physician")
-SHORT = "baseline:2,infusion:12,recovery:6"
+SHORT = "baseline:3,infusion:12,recovery:5"  # 20 min (the baseline lasts at least 3 min)
 
 
 @pytest.fixture(scope="module")

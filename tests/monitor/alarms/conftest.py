@@ -48,6 +48,17 @@ class Bed:
             self.reading(parameter, value, start + i, flags)
         self.now = start + int(seconds) + 1
 
+    def recover(self, parameter: str, value: float) -> float:
+        """Valid readings back within the limit until an alarm may end (5 s hold; a cuff at once).
+
+        Returns the time of the last reading (when the condition ends); the clock stays there.
+        """
+        seconds = 0 if parameter.startswith("nibp") else int(self.engine.profile.end_hold_s)
+        start = self.now
+        for i in range(seconds + 1):
+            self.reading(parameter, value, start + i)
+        return start + seconds
+
     def tick(self, t: float) -> None:
         """Advance the clock: session, engine tick, timeline events, alarm changes."""
         self.now = max(self.now, t)

@@ -172,3 +172,78 @@ def test_limits_command_reports_a_broken_profile_without_a_traceback(clean_env, 
     err = capsys.readouterr().err
     assert "line 6, field rules.spo2_low.below" in err
     assert "Traceback" not in err
+
+
+LADDER = BASE + """
+[rules.spo2_low_severe]
+parameter = "spo2"
+below = 90
+priority = "high"
+delay_s = 15
+"""
+
+# what to change in LADDER (or what to add), the field named, the line text it points at, words in the message
+NONSENSE = [
+    (("below = 90", "below = 93"), "rules.spo2_low_severe.below", "below = 93", "nearer to normal"),
+    (("below = 90", "below = 50"), "rules.spo2_low_severe.below", "below = 50", "physiological bounds"),
+    (("below = 92", "below = 101"), "rules.spo2_low.below", "below = 101", "physiological bounds"),
+    (
+        ("", "\n[phases.recovery.rules.spo2_low_severe]\nenabled = false\n"),
+        "phases.recovery.rules.spo2_low_severe.enabled",
+        "enabled = false",
+        "allow_disabled",
+    ),
+    (
+        ("", "\n[phases.infusion.rules.spo2_low]\nbelow = 89\n"),
+        "phases.infusion.rules.spo2_low.below",
+        "below = 89",
+        "in order (in the infusion phase)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "line_text", "words"), NONSENSE)
+def test_profiles_that_make_no_clinical_sense_are_refused(change, field, line_text, words):
+    text = LADDER.replace(*change) if change[0] else LADDER + change[1]
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text, "clinic.toml")
+    message = str(caught.value)
+    assert message.startswith(f"clinic.toml: line {_line_of(text, line_text)}, field {field}"), message
+    assert words in message
+
+
+def test_a_high_rule_may_be_switched_off_when_the_profile_names_it():
+    text = (
+        '[profile]\nallow_disabled = ["spo2_low_severe"]\n'
+        + LADDER
+        + "\n[phases.recovery.rules.spo2_low_severe]\nenabled = false\n"
+    )
+    profile = parse_profile(text, "clinic.toml")
+    assert "spo2_low_severe" not in {r.id for r in profile.rules_for(Phase.RECOVERY)}
+
+
+def test_a_limit_changed_on_screen_is_checked_for_sense_too():
+    profile = default_profile()
+    changed = profile.rule("spo2_low_severe")
+    from dataclasses import replace
+
+    with pytest.raises(ProfileError, match="nearer to normal"):
+        profile.with_rule(replace(changed, limit=95.0))
+
+
+def test_care_rules_and_signal_settings_come_from_the_profile():
+    text = LADDER + (
+        "\n[timing]\n" if "[timing]" not in LADDER else ""
+    )
+    text = text.replace("audio_pause_s = 120", "audio_pause_s = 120\nwindow_factor = 1.5\nend_hold_s = 8")
+    text += (
+        "\n[end_margin]\nspo2 = 2\n\n[baseline]\nmin_duration_s = 300\nhold_sys = 160\n"
+        "\n[discharge]\nnibp_max_age_s = 600\n\n[nibp_confirm]\nenabled = false\n"
+    )
+    profile = parse_profile(text, "clinic.toml")
+    assert (profile.window_factor, profile.end_hold_s, profile.end_margin["spo2"]) == (1.5, 8, 2)
+    assert profile.care.baseline_min_s == 300
+    assert profile.care.hold_sys == 160
+    assert profile.care.hold_dia == 100
+    assert profile.care.discharge_nibp_max_age_s == 600
+    assert profile.nibp_confirm is False

@@ -71,12 +71,14 @@ def test_spo2_91_percent_delay_boundary(bed, seconds, alarms):
         assert rows[0]["started_at"] - 1_700_000_000.0 == 15.0
 
 
-def test_a_break_in_the_breach_restarts_the_delay(bed):
-    bed.hold("spo2", 91, 10)
-    bed.reading("spo2", 95)
-    bed.now += 1
-    bed.hold("spo2", 91, 10)
+def test_a_long_break_lets_the_earlier_breach_fall_out_of_the_window(bed):
+    # 10 s beyond, 20 s normal, 10 s beyond: the first 10 s are out of the 30 s window by then.
+    bed.hold("spo2", 91, 9)
+    bed.hold("spo2", 95, 19)
+    bed.hold("spo2", 91, 9)
     assert bed.logged("spo2_low") == []
+    bed.hold("spo2", 91, 5)
+    assert bed.shown("spo2_low") is not None, "15 s beyond within 30 s alarms"
 
 
 def test_nibp_breach_asks_for_a_confirming_measurement(bed):
@@ -140,15 +142,26 @@ class TestUnreliableReadings:
         bed.hold("spo2", 80, 40, flags=[flag])
         assert [r for r in bed.rows.values() if r["kind"] == "physiological"] == []
 
-    def test_an_unreliable_value_ends_a_medium_alarm(self, bed):
-        bed.hold("spo2", 91, 16)
-        bed.reading("spo2", 91, flags=[Flag.ARTIFACT])
-        assert bed.logged("spo2_low")[0]["state"] == "ended"
-
-    def test_an_unreliable_value_latches_a_high_alarm(self, bed):
-        bed.hold("spo2", 85, 16)
-        bed.reading("spo2", 85, flags=[Flag.ARTIFACT])
-        assert bed.logged("spo2_low_severe")[0]["state"] == "latched"
+    @pytest.mark.parametrize(
+        ("value", "flags", "why"),
+        [
+            (97, [Flag.ARTIFACT], "artifact"),
+            (None, [], "value missing (dashes)"),
+            (None, [Flag.UNAVAILABLE], "unavailable"),
+            (97, [Flag.DEMO_DATA], "demo data"),
+        ],
+    )
+    @pytest.mark.parametrize(("start", "rule"), [(91, "spo2_low"), (85, "spo2_low_severe")])
+    def test_no_usable_value_never_ends_an_alarm(self, bed, value, flags, why, start, rule):
+        bed.hold("spo2", start, 16)
+        bed.hold("spo2", value, 30, flags=flags)
+        alarm = bed.shown(rule)
+        assert alarm is not None and not alarm.latched, "the alarm stays active while no value comes"
+        assert bed.logged(rule)[0]["state"] == "active"
+        assert not alarm.value_available
+        assert f"now no value: {why}" in alarm.message
+        bed.recover("spo2", 97)
+        assert bed.logged(rule)[0]["state"] == ("latched" if rule == "spo2_low_severe" else "ended")
 
 
 class TestBaselineRelative:

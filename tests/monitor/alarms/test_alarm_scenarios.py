@@ -28,14 +28,23 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def record(store: Store, scenario: str, seed: int = 1) -> tuple[Recorder, list[StoredAlarm]]:
-    """Run a whole planned session at full speed and return the stored alarm log."""
+def record(
+    store: Store, scenario: str, seed: int = 1, until_s: float | None = None
+) -> tuple[Recorder, list[StoredAlarm]]:
+    """Run a whole planned session at full speed and return the stored alarm log.
+
+    With ``until_s`` the recording stops after that much session time (a session the plan cannot
+    complete, e.g. without a valid cuff for discharge); otherwise it must complete.
+    """
     source = SimulatedSource(scenario, seed, speed=math.inf, start_time=START, plan=PLAN)
     recorder = Recorder.new_session(
         store, source, driver="simulated", port=None, plan=PLAN, autopilot=True, alarms=AlarmEngine()
     )
-    recorder.run()
-    assert recorder.end_status == "complete"
+    if until_s is None:
+        recorder.run()
+        assert recorder.end_status == "complete"
+    else:
+        recorder.run(until=lambda r: r.session.now - START >= until_s)
     return recorder, store.alarms(recorder.session.id)
 
 
@@ -109,12 +118,17 @@ def test_probe_off(store):
 
 
 def test_cuff_failure(store):
-    recorder, alarms = record(store, "cuff_failure")
+    # Every cuff fails from infusion minute 10: discharge waits for a valid cuff, so the plan cannot complete.
+    recorder, alarms = record(store, "cuff_failure", until_s=70 * 60)
+    assert recorder.end_status == "closed"
+    events = store.events(recorder.session.id)
+    assert any(e.kind.value == "nibp_requested" and e.detail.get("reason") == "discharge" for e in events)
+    assert not any(e.kind.value == "session_completed" for e in events)
     found = by_condition(alarms)
     (failed,) = found["nibp_failed"]
     assert failed.kind == "technical"
     assert infusion_min(recorder, failed.started_at) >= 10
-    (overdue,) = found["nibp_overdue"]
+    overdue = found["nibp_overdue"][0]  # and again in recovery, whose cycle is longer
     assert overdue.kind == "technical"
     assert overdue.started_at > failed.started_at
     # Unacknowledged for 5 min: the medium alarm escalates to high, and the log says when.
@@ -257,7 +271,7 @@ def test_escalation_times_are_iso_in_the_json_export(store):
     from monitor.exports.data import load
     from monitor.exports.json_export import document
 
-    recorder, _alarms = record(store, "cuff_failure")
+    recorder, _alarms = record(store, "cuff_failure", until_s=70 * 60)
     exported = document(load(store, recorder.session.id))
     overdue = next(a for a in exported["alarms"] if a["condition"] == "nibp_overdue")
     (step,) = overdue["escalations"]
@@ -284,3 +298,92 @@ def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
         assert after[old.id].state == "ended"
         assert after[old.id].ended_at is not None
         assert after[old.id].message.endswith("(recording interrupted)")
+
+
+def _infusion_start(store: Store, recorder: Recorder) -> float:
+    return next(e.t for e in store.events(recorder.session.id) if e.kind.value == "infusion_started")
+
+
+def test_flickering_desaturation_alarms_high_within_about_20_s(store):
+    recorder, alarms = record(store, "flicker_desaturation")
+    flicker_at = _infusion_start(store, recorder) + 20 * 60
+    (severe,) = by_condition(alarms)["spo2_low_severe"]
+    assert severe.priority == "high"
+    assert 15 <= severe.started_at - flicker_at <= 21
+    assert severe.peak_value == 85
+    # It ends only once the value has been clear for the 5 s hold, after the flicker is over (the
+    # last 93 % at +59 s already counts as clear).
+    assert severe.ended_at >= flicker_at + 59 + 5
+
+
+def test_spo2_dashes_without_a_flag_are_a_technical_alarm(store):
+    recorder, alarms = record(store, "spo2_dashes")
+    dashes_at = _infusion_start(store, recorder) + 10 * 60
+    no_data = [a for a in by_condition(alarms)["no_data"] if a.parameter == "spo2"]
+    (alarm,) = no_data
+    assert alarm.kind == "technical"
+    assert alarm.priority in ("medium", "high")  # medium, high after 60 s during the infusion
+    assert 10 <= alarm.started_at - dashes_at <= 12
+    assert "value missing (dashes)" in alarm.message
+    assert alarm.ended_at == pytest.approx(dashes_at + 60, abs=1)
+    assert not [a for a in alarms if a.condition.startswith("spo2_low")]
+
+
+def test_failed_cuff_after_a_high_one_keeps_the_bp_alarms_and_confirms_once(store):
+    recorder, alarms = record(store, "failed_cuff_after_high")
+    found = by_condition(alarms)
+    (high,) = found["nibp_dia_high"]
+    (failed,) = found["nibp_failed"]
+    # Medium, and unacknowledged through the failed cuffs for 5 min it escalated to high.
+    assert [(e["from"], e["to"]) for e in high.escalations] == [("medium", "high")]
+    assert failed.started_at > high.started_at
+    # The failed cuffs do not end it: only the next valid cuff (from infusion minute 35) does.
+    infusion = _infusion_start(store, recorder)
+    assert high.ended_at >= infusion + 35 * 60
+    requests = [
+        e for e in store.events(recorder.session.id)
+        if e.kind.value == "nibp_requested" and e.detail.get("reason") == "confirm alarm"
+    ]
+    assert len(requests) == 1, "one confirming cuff per breach"
+    assert 0 < requests[0].t - high.started_at <= 60
+
+
+def test_hypertensive_baseline_holds_the_plan_until_a_reasoned_override(store):
+    source = SimulatedSource("hypertensive_baseline", 1, speed=math.inf, start_time=START, plan=PLAN)
+    recorder = Recorder.new_session(
+        store, source, driver="simulated", port=None, plan=PLAN, autopilot=True, nurse="RN", alarms=AlarmEngine()
+    )
+    recorder.run(until=lambda r: r.session.now - START >= 8 * 60)
+    # Still in the baseline after 8 min: the plan never overrides a hold.
+    from monitor.session import Phase
+
+    assert recorder.session.phase is Phase.BASELINE
+    check = recorder.status().step_check
+    assert check is not None and "baseline_bp_hold" in {b.code for b in check.blockers}
+    assert check.baseline is not None and check.baseline.nibp_sys >= 165
+
+
+def test_start_infusion_override_is_recorded_on_the_timeline_and_in_the_audit_log(store):
+    source = SimulatedSource("hypertensive_baseline", 1, speed=math.inf, start_time=START, plan=PLAN)
+    recorder = Recorder.new_session(
+        store, source, driver="simulated", port=None, plan=PLAN, nurse="RN", alarms=AlarmEngine()
+    )
+    recorder.submit("start_baseline", user="RN")
+    recorder.run(until=lambda r: r.session.now - START >= 4 * 60)
+    refused = recorder.submit("start_infusion", user="RN")
+    recorder.step()
+    from monitor.readiness import OverrideRequired
+
+    with pytest.raises(OverrideRequired, match="hold threshold"):
+        refused.result(timeout=1)
+    accepted = recorder.submit(
+        "start_infusion", user="DrX", override_reason="BP 172/104 accepted: usual for this patient"
+    )
+    recorder.run(until=lambda r: r.session.phase.value == "infusion")
+    accepted.result(timeout=1)
+    started = next(e for e in store.events(recorder.session.id) if e.kind.value == "infusion_started")
+    assert started.detail["override_reason"].startswith("BP 172/104 accepted")
+    assert started.detail["overridden"] == ["baseline_bp_hold"]
+    audit = [row for row in store.audit_log(recorder.session.id) if row["action"] == "start_infusion"]
+    assert json.loads(audit[0]["detail"])["override_reason"].startswith("BP 172/104")
+    assert audit[0]["user"] == "DrX"

@@ -8,7 +8,8 @@ import pytest
 
 from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
-from monitor.alarms.profile import ProfileError, parse_profile
+from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
+from monitor.readings import Flag
 
 ROW_KEYS = {
     "id",
@@ -50,9 +51,12 @@ def test_what_happens_when_the_value_recovers(bed, condition, start, end, after)
     parameter, value, seconds, *flags = start
     bed.hold(parameter, value, seconds, flags=flags)
     assert bed.shown(condition) is not None
-    bed.reading(*end)
+    back_at = bed.now
+    ended = bed.recover(*end)
     assert bed.logged(condition)[0]["state"] == after
-    assert bed.logged(condition)[0]["ended_at"] == bed.now
+    # A physiological condition ends after the hold back within its limit; a technical one at once.
+    physiological = bed.logged(condition)[0]["kind"] == "physiological"
+    assert bed.logged(condition)[0]["ended_at"] == (ended if physiological else back_at)
     on_screen = bed.shown(condition)
     assert (on_screen is not None) is (after == "latched")
     if on_screen is not None:
@@ -77,7 +81,7 @@ def test_latched_alarm_leaves_when_acknowledged_with_who_and_when(bed):
 
 def test_latched_alarm_comes_back_to_active_when_the_breach_returns(bed):
     bed.hold("spo2", 85, 16)
-    bed.reading("spo2", 97)
+    bed.recover("spo2", 97)
     bed.now += 1
     bed.hold("spo2", 86, 14)
     assert bed.logged("spo2_low_severe")[0]["state"] == "latched", "the delay applies to a new breach too"
@@ -97,7 +101,7 @@ def test_acknowledging_an_active_alarm_silences_it_but_keeps_it_shown(bed):
     assert shown is not None
     assert shown.acknowledged
     assert bed.snapshot().sounding is None
-    bed.reading("spo2", 97)
+    bed.recover("spo2", 97)
     assert bed.shown("spo2_low") is None
 
 
@@ -126,7 +130,7 @@ class TestEscalation:
 
     def test_an_escalated_alarm_latches_like_any_high_one(self, bed):
         bed.hold("spo2", 91, 320)
-        bed.reading("spo2", 97)
+        bed.recover("spo2", 97)
         assert bed.logged("spo2_low")[0]["state"] == "latched"
 
     def test_acknowledged_medium_does_not_escalate(self, bed):
@@ -197,7 +201,7 @@ class TestAudioPause:
 
 def test_reset_clears_latched_alarms_and_acknowledges_the_rest(bed):
     bed.hold("spo2", 85, 16)
-    bed.reading("spo2", 97)  # latched high
+    bed.recover("spo2", 97)  # latched high
     bed.reading("nibp_dia", 112)  # active medium
     bed.command("pause_audio")
     bed.command("reset", user="JD")
@@ -294,3 +298,102 @@ class TestAdminOnly:
 def test_unknown_command(bed):
     with pytest.raises(AlarmCommandError, match="unknown alarm command"):
         bed.command("silence_everything")
+
+
+class TestAcknowledgeIsNotForever:
+    def test_acknowledged_lost_data_still_rises_to_high_after_60_s(self, bed):
+        bed.take_baseline()
+        bed.hold("hr", 70, 5)
+        bed.hold("spo2", 97, 5)
+        for _ in range(12):
+            bed.reading("spo2", None)
+            bed.reading("hr", 70)
+            bed.now += 1
+        alarm = next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
+        assert alarm.priority is Priority.MEDIUM
+        bed.command("acknowledge", user="JD")
+        assert bed.snapshot().sounding is None
+        for _ in range(62):
+            bed.reading("spo2", None)
+            bed.reading("hr", 70)
+            bed.now += 1
+        alarm = next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
+        assert alarm.priority is Priority.HIGH
+        assert not alarm.acknowledged, "a higher priority sounds again"
+        assert bed.snapshot().sounding is Priority.HIGH
+
+    @pytest.mark.parametrize(("later", "sounds"), [(134, False), (136, True)])
+    def test_acknowledged_alarm_sounds_again_when_worse_by_the_step(self, bed, later, sounds):
+        bed.hold("hr", 125, 11)
+        bed.command("acknowledge", user="JD")
+        assert bed.snapshot().sounding is None
+        bed.hold("hr", later, 3)
+        alarm = bed.shown("hr_high")
+        assert alarm.acknowledged is not sounds
+        assert (bed.snapshot().sounding is Priority.MEDIUM) is sounds
+        if sounds:
+            (step,) = json.loads(bed.logged("hr_high")[0]["escalations"])
+            assert "worse since acknowledged" in step["reason"]
+
+    def test_the_worsen_step_comes_from_the_profile(self, make_bed):
+        text = default_profile_text().replace("spo2 = 3\nheart_rate = 10", "spo2 = 3\nheart_rate = 20")
+        assert parse_profile(text).worsen_step["heart_rate"] == 20
+        bed = make_bed(parse_profile(text, "p.toml"))
+        bed.hold("hr", 125, 11)
+        bed.command("acknowledge", user="JD")
+        bed.hold("hr", 140, 3)
+        assert bed.snapshot().sounding is None
+        bed.hold("hr", 146, 3)
+        assert bed.snapshot().sounding is Priority.MEDIUM
+
+
+def test_a_latched_alarm_shows_its_worst_value_and_the_current_one(bed):
+    bed.hold("hr", 45, 4)
+    bed.hold("hr", 38, 8)
+    bed.hold("hr", 47, 3)
+    bed.recover("hr", 72)
+    alarm = bed.shown("hr_low")
+    assert alarm.latched
+    assert alarm.peak_value == 38
+    assert alarm.current == 72
+    assert alarm.message.startswith("HR 38 < 50")
+    assert "now 72" in alarm.message
+
+
+class TestConfirmingCuff:
+    def test_one_confirming_cuff_per_breach(self, bed):
+        bed.reading("nibp_sys", 190)
+        start = bed.now
+        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").message
+        assert not bed.engine.nibp_confirm_due(start + 29)
+        assert bed.engine.nibp_confirm_due(start + 30)
+        bed.now = start + 30
+        bed.command("nibp_confirm_started", user=None)
+        assert not bed.engine.nibp_confirm_due(bed.now)
+        assert "confirming NIBP started" in bed.shown("nibp_sys_crisis").message
+        bed.now = start + 70
+        bed.reading("nibp_sys", 186)
+        assert "confirmed by a repeat NIBP" in bed.shown("nibp_sys_crisis").message
+        assert not bed.engine.nibp_confirm_due(bed.now + 600), "the same breach asks once"
+        bed.reading("nibp_sys", 130)
+        assert bed.shown("nibp_sys_crisis").latched
+        bed.command("acknowledge")
+        bed.now += 600
+        bed.reading("nibp_sys", 170)  # a new breach (low priority) asks again
+        assert bed.engine.nibp_confirm_due(bed.now + 30)
+
+    def test_a_failed_cuff_does_not_count_as_the_confirmation(self, bed):
+        bed.reading("nibp_dia", 112)
+        bed.command("nibp_confirm_started", user=None)
+        bed.now += 40
+        bed.reading("nibp_dia", None, flags=[Flag.MEASUREMENT_FAILED])
+        alarm = bed.shown("nibp_dia_high")
+        assert alarm is not None and not alarm.latched
+        assert "confirming NIBP started" in alarm.message
+
+    def test_the_profile_can_turn_the_automatic_cuff_off(self, make_bed):
+        text = default_profile_text().replace("enabled = true\nafter_s = 30", "enabled = false\nafter_s = 30")
+        bed = make_bed(parse_profile(text, "p.toml"))
+        bed.reading("nibp_sys", 190)
+        assert not bed.engine.nibp_confirm_due(bed.now + 3600)
+        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").message

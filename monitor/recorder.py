@@ -456,12 +456,7 @@ class Recorder:
 
     def _ingest(self, readings: list[Reading]) -> list[Reading]:
         accepted: list[Reading] = []
-        start = self.session.started_at
         for reading in readings:
-            if reading.t < start:
-                # A device stamp from before the session (within the trusted window): the record
-                # never holds a time before its start.
-                reading = Reading(start, reading.parameter, reading.value, reading.source, reading.flags)
             if not is_plausible(reading.parameter, reading.value):
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})

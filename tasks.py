@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Set up and run Infusion Monitor with nothing but Python 3.11+.
 
-    python3 tasks.py run  [app options]     create .venv if needed, open the window (simulated monitor)
+    python3 tasks.py run  [--] [app options] create .venv if needed, check the system libraries the window
+                                            needs (printing the apt command for any missing), open the window
+                                            (simulated monitor); `python3 tasks.py run -- --help` lists options
     python3 tasks.py test [pytest options]  create .venv if needed, run the whole test suite headless
     python3 tasks.py bench [--only NAME ...] performance benchmarks: a table of medians against their targets
     python3 tasks.py faults [pytest options] fault injection: kill -9, disk full, unplugged and noisy devices
@@ -54,6 +56,81 @@ def ensure_environment(extras: tuple[str, ...] = ("dev",)) -> None:
     STAMP.write_text(wanted + "\n" + ",".join(everything) + "\n")
 
 
+# Shared libraries Qt's window system (xcb) and sound (PulseAudio) load at run time, and the Debian/Ubuntu
+# package of each. Qt names only the last one it missed; this list lets `run` name them all at once.
+SYSTEM_PACKAGES: dict[str, str] = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libpulse.so.0": "libpulse0",
+}
+#: Needed for alarm sound, not to open the window: missing, the window says NO SOUND.
+SOUND_LIBRARIES = ("libpulse.so.0",)
+
+
+def package_of(soname: str) -> str:
+    """The Debian package that ships a shared library (by the usual naming rule when not in the table)."""
+    if soname in SYSTEM_PACKAGES:
+        return SYSTEM_PACKAGES[soname]
+    stem, _, version = soname.partition(".so.")
+    version = version.split(".")[0]
+    return (stem + ("-" if stem[-1:].isdigit() else "") + version).lower()
+
+
+def missing_from_ldd(ldd_output: str) -> list[str]:
+    """Library names ldd reports as "not found", in order, once each."""
+    names: list[str] = []
+    for line in ldd_output.splitlines():
+        if "=> not found" in line:
+            name = line.split("=>")[0].strip()
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def install_command(sonames: list[str]) -> str:
+    """The one command that installs every library named."""
+    packages = sorted({package_of(n) for n in sonames})
+    return "sudo apt-get update && sudo apt-get install -y " + " ".join(packages)
+
+
+def missing_system_libraries() -> list[str]:
+    """Shared libraries the window (Qt xcb) and its alarm sound need and this machine lacks (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    platform = os.environ.get("QT_QPA_PLATFORM", "xcb")
+    probe = (
+        "import os, PySide6; d = os.path.dirname(PySide6.__file__); "
+        "print(os.path.join(d, 'Qt', 'plugins', 'platforms', 'libqxcb.so')); "
+        "print(os.path.join(d, 'Qt', 'lib', 'libQt6XcbQpa.so.6'))"
+    )
+    found = subprocess.run([str(PYTHON), "-c", probe], capture_output=True, text=True, check=False)
+    missing: list[str] = []
+    if platform.startswith("xcb"):
+        for library in found.stdout.split():
+            if Path(library).exists():
+                ldd = subprocess.run(["ldd", library], capture_output=True, text=True, check=False)
+                missing += [n for n in missing_from_ldd(ldd.stdout) if n not in missing]
+    import ctypes.util
+
+    for soname in SOUND_LIBRARIES:
+        if ctypes.util.find_library(soname.removeprefix("lib").split(".so")[0]) is None:
+            missing.append(soname)
+    return missing
+
+
 NODE_TOOLS = ROOT / "tests" / "node"
 
 
@@ -79,8 +156,18 @@ def ensure_node_tools() -> None:
 
 
 def run(args: list[str]) -> int:
-    """Open the window with the simulated monitor (options pass through)."""
+    """Open the window with the simulated monitor (options pass through, also after `--`)."""
     ensure_environment()
+    if args[:1] == ["--"]:
+        args = args[1:]
+    missing = missing_system_libraries()
+    window_missing = [n for n in missing if n not in SOUND_LIBRARIES]
+    if missing:
+        what = "the window cannot open" if window_missing else "alarm sounds cannot play (the window says NO SOUND)"
+        _say(f"missing system libraries: {', '.join(missing)} — {what}. Install them with:\n\n"
+             f"    {install_command(missing)}\n")
+        if window_missing:
+            return 1
     if not any(a == "--driver" or a.startswith("--driver=") for a in args):
         args = ["--driver", "simulated", *args]
     return subprocess.call([str(PYTHON), "-m", "monitor.cli", "gui", *args], cwd=ROOT)

@@ -11,7 +11,7 @@ one warm-up is the figure; the target is 300 ms.
 With ``--screenshot FILE`` (run under Xvfb) it instead adds an addendum, selects the most urgent
 alarm, returns to the whole session and saves a picture of the window, as in the README:
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" \
+    xvfb-run -a -s "-screen 0 1600x900x24" \
         .venv/bin/python benchmarks/review_open.py --screenshot docs/screenshot-review.png
 """
 
@@ -71,7 +71,7 @@ def open_once(app: QApplication, path: Path, session_id: str) -> tuple[ReviewWin
 def screenshot(app: QApplication, path: Path, session_id: str, out: Path) -> None:
     """The window as a physician finds it after writing an addendum about the worst alarm."""
     window = ReviewWindow(path, session_id, REVIEWER)
-    window.resize(1600, 1000)
+    window.resize(1600, 900)
     window.show()
     app.processEvents()
     alarms = window._alarm_rows

@@ -101,7 +101,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     _add_db(parser)
     parser.add_argument("--driver", default="simulated", help="device driver (see `infusion-monitor drivers`)")
     parser.add_argument("--port", metavar="URL", help="serial port or URL, e.g. /dev/ttyUSB0, COM3, socket://host:port")
-    parser.add_argument("--scenario", default="normal", help="simulator scenario (simulated driver)")
+    from drivers.simulation import SCENARIOS
+
+    parser.add_argument("--scenario", default="normal", metavar="NAME",
+                        help="simulator scenario (simulated driver): " + ", ".join(SCENARIOS) + " (default normal)")
     parser.add_argument("--speed", type=_speed, default=1.0, help="simulated clock speed-up, e.g. 60 (or max)")
     parser.add_argument("--seed", type=int, default=1, help="simulator seed")
     parser.add_argument("--pleth", action="store_true", help="simulate the 75 Hz pleth waveform")
@@ -130,9 +133,14 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
+    from drivers.simulation import SCENARIOS
+
     parser = argparse.ArgumentParser(
         prog="infusion-monitor",
         description="Vital-sign monitoring and recording for the ketamine-infusion chair.",
+        epilog="simulator scenarios (--scenario NAME with the simulated driver):\n"
+        + "\n".join(f"  {name:<14} {what}" for name, what in SCENARIOS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
@@ -154,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(export)
-    export.add_argument("--format", default="csv", help="csv, json, hl7, fhir or pdf (default csv)")
+    export.add_argument("--format", default="csv",
+                        help="csv (readings), csv-events, csv-alarms, json, hl7, fhir or pdf (default csv)")
     export.add_argument("--out", metavar="FILE",
                         help="write here instead of standard output ('-': standard output)")
     export.add_argument("--deidentify", action="store_true",

@@ -274,10 +274,21 @@ NEXT_STEP: Final[Mapping[Phase, str]] = {
 }
 
 
-def next_step(phase: Phase, check: StepCheck | None) -> str | None:
-    """The step to draw as the primary action: the usual next one, once its check (if any) is ready."""
+def infusion_done(elapsed_s: float, plan_min: float, stopped: bool) -> bool:
+    """Whether the infusion has run its planned minutes, or was marked stopped (recovery is then next)."""
+    return stopped or elapsed_s >= plan_min * SECONDS_PER_MINUTE
+
+
+def next_step(phase: Phase, check: StepCheck | None, *, infusion_over: bool = True) -> str | None:
+    """The step to draw as the primary action: the usual next one, once its check (if any) is ready.
+
+    During the infusion, recovery is the next step only once the infusion is over
+    (``infusion_over``, see :func:`infusion_done`): a minute into it nothing is drawn as next.
+    """
     step = NEXT_STEP.get(phase)
     if step is None:
+        return None
+    if phase is Phase.INFUSION and not infusion_over:
         return None
     if check is not None and check.action == step and not check.ready:
         return None

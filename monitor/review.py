@@ -476,21 +476,168 @@ def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
     return out
 
 
-def waveform_arrays(
-    store: Store, session_id: str, parameter: Parameter = Parameter.PLETH
-) -> tuple[FloatArray, FloatArray]:
-    """All samples of a stored waveform as (times, values) arrays; empty arrays when none was kept.
+# -- the same review figures from arrays (a review window of a long session) --------------------------------
 
-    A gap between stored blocks (the probe was off, the link was lost) is kept as a NaN sample
-    so a chart does not draw a line across it.
+
+def load_for_review(store: Store, session_id: str) -> tuple[SessionRecord, dict[Parameter, TrendArrays]]:
+    """A session as the review window needs it, without a Python object per reading.
+
+    The record carries its events, alarms and the cuff readings (few); every numeric parameter
+    comes as arrays (:func:`trend_arrays`). The ``*_from_arrays`` functions below give the same
+    figures from these as their record counterparts give from a whole record, so a day-long
+    session opens in about a second.
+    """
+    from monitor.exports.data import load
+
+    record = load(store, session_id, readings_of=NIBP_PARAMETERS)
+    return record, trend_arrays(store, record.id)
+
+
+def _reliable(arrays: dict[Parameter, TrendArrays], parameter: Parameter) -> tuple[FloatArray, FloatArray]:
+    found = arrays.get(parameter)
+    if found is None:
+        return np.empty(0), np.empty(0)
+    keep = np.isfinite(found.value)
+    return found.t[keep], found.value[keep]
+
+
+def last_data_from_arrays(record: SessionRecord, arrays: dict[Parameter, TrendArrays]) -> float | None:
+    """The time of the last stored reading."""
+    ends = [float(a.t[-1]) for a in arrays.values() if len(a)]
+    return max(ends) if ends else None
+
+
+def heart_rate_parameter_from_arrays(record: SessionRecord, arrays: dict[Parameter, TrendArrays]) -> Parameter:
+    """As :func:`heart_rate_parameter`."""
+    baseline = session_baseline(record)
+    if baseline is not None:
+        return baseline.heart_rate_parameter
+    return Parameter.HR if _reliable(arrays, Parameter.HR)[0].size else Parameter.PR
+
+
+def _phase_span_from_arrays(
+    record: SessionRecord, arrays: dict[Parameter, TrendArrays], phase: Phase
+) -> tuple[float, float] | None:
+    phase_at = record.phase_at()
+    starts = list(zip(phase_at.times, phase_at.phases, strict=True))
+    begin = next((t for t, p in starts if p is phase), None)
+    if begin is None:
+        return None
+    later = [t for t, _p in starts if t > begin]
+    if later:
+        return begin, min(later)
+    last_data = last_data_from_arrays(record, arrays)
+    ended = record.session.get("ended_at")
+    return begin, max(last_data if last_data is not None else begin, float(ended) if ended is not None else begin)
+
+
+def phase_statistics_from_arrays(
+    record: SessionRecord, arrays: dict[Parameter, TrendArrays]
+) -> list[PhaseStatistics]:
+    """As :func:`phase_statistics`."""
+    phase_at = record.phase_at()
+    starts = np.asarray(phase_at.times, dtype=np.float64)
+    order = list(Phase)
+    codes = np.asarray([order.index(p) for p in phase_at.phases], dtype=np.int64)
+    setup = order.index(Phase.SETUP)
+    out = []
+    for parameter in NUMERIC_PARAMETERS:
+        t, v = _reliable(arrays, parameter)
+        index = np.searchsorted(starts, t, side="right") - 1
+        sample_phase = np.where(index >= 0, codes[np.clip(index, 0, None)] if codes.size else setup, setup)
+        for phase in REVIEW_PHASES:
+            found = v[sample_phase == order.index(phase)]
+            if found.size:
+                out.append(PhaseStatistics(
+                    phase, parameter, int(found.size), float(found.min()), float(found.max()),
+                    round(statistics.fmean(found.tolist()), 1), float(np.median(found)),
+                ))
+            else:
+                out.append(PhaseStatistics(phase, parameter, 0, None, None, None, None))
+    # In the order of :func:`phase_statistics`: phase by phase, then parameter.
+    return sorted(out, key=lambda st: (REVIEW_PHASES.index(st.phase), NUMERIC_PARAMETERS.index(st.parameter)))
+
+
+def baseline_vs_end_of_recovery_from_arrays(
+    record: SessionRecord, arrays: dict[Parameter, TrendArrays]
+) -> list[BaselineComparison]:
+    """As :func:`baseline_vs_end_of_recovery`."""
+    baseline = session_baseline(record)
+    span = _phase_span_from_arrays(record, arrays, Phase.RECOVERY)
+    hr_param = heart_rate_parameter_from_arrays(record, arrays)
+    out = []
+    for parameter in (hr_param, Parameter.SPO2, *NIBP_PARAMETERS):
+        base = baseline.value(parameter) if baseline is not None else None
+        end_value: float | None = None
+        at: float | None = None
+        if span is not None:
+            begin, end = span
+            t, v = _reliable(arrays, parameter)
+            inside = (t >= begin) & (t <= end)
+            t, v = t[inside], v[inside]
+            if t.size and parameter in NIBP_PARAMETERS:
+                end_value, at = float(v[-1]), float(t[-1])
+            elif t.size:
+                last_t = float(t[-1])
+                end_value, at = float(np.median(v[t >= last_t - END_OF_RECOVERY_WINDOW_S])), last_t
+        out.append(BaselineComparison(parameter, base, end_value, at))
+    return out
+
+
+def return_to_baseline_from_arrays(
+    record: SessionRecord, arrays: dict[Parameter, TrendArrays], tolerance: float = RETURN_TOLERANCE
+) -> list[ReturnToBaseline]:
+    """As :func:`return_to_baseline`."""
+    baseline = session_baseline(record)
+    stopped = infusion_stopped_at(record)
+    hr_param = heart_rate_parameter_from_arrays(record, arrays)
+    out = []
+    for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, hr_param):
+        base = baseline.value(parameter) if baseline is not None else None
+        if base is None or stopped is None:
+            out.append(ReturnToBaseline(parameter, base, None, stopped, None, None))
+            continue
+        low, high = base * (1 - tolerance), base * (1 + tolerance)
+        t, v = _reliable(arrays, parameter)
+        series = list(zip(t.tolist(), v.tolist(), strict=True))
+        if parameter not in NIBP_PARAMETERS:
+            series = _running_median(series, HEART_RATE_SMOOTHING_S)
+        returned_at, last_value = _return_time(series, stopped, low, high)
+        out.append(ReturnToBaseline(parameter, base, (round(low, 1), round(high, 1)), stopped, returned_at,
+                                    last_value))
+    return out
+
+
+def has_waveform(store: Store, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
+    """Whether any samples of a waveform were kept for the session (without reading them)."""
+    row = store.db.execute(
+        "SELECT 1 FROM waveforms WHERE session_id = ? AND parameter = ? LIMIT 1", [session_id, parameter.value]
+    ).fetchone()
+    return row is not None
+
+
+def waveform_arrays(
+    store: Store, session_id: str, parameter: Parameter = Parameter.PLETH,
+    start: float | None = None, end: float | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The samples of a stored waveform as (times, values) arrays; empty arrays when none was kept.
+
+    With ``start`` and ``end``, only the stored blocks that overlap that time window are read (a
+    review reads the few minutes on screen, not a whole day of 75 Hz samples). A gap between
+    stored blocks (the probe was off, the link was lost) is kept as a NaN sample so a chart does
+    not draw a line across it.
     """
     times: list[FloatArray] = []
     values: list[FloatArray] = []
     last_end: float | None = None
-    for t0, rate, n, blob in store.db.execute(
-        "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ? ORDER BY t0",
-        [session_id, parameter.value],
-    ):
+    sql = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ?"
+    args: list[Any] = [session_id, parameter.value]
+    if start is not None and end is not None:
+        # A block is at most minutes long (one write of the recorder): one that started an hour before the
+        # window cannot reach into it, so the index on t0 bounds the search.
+        sql += " AND t0 <= ? AND t0 >= ? AND t0 + n / rate_hz >= ?"
+        args += [end, start - 3600.0, start]
+    for t0, rate, n, blob in store.db.execute(sql + " ORDER BY t0", args):
         if not n or not rate:
             continue
         if last_end is not None and t0 - last_end > 3.0 / rate:

@@ -1,17 +1,29 @@
 """The alarm bar: every active alarm, highest priority first, in IEC colours and flash rates,
-with acknowledge, audio pause (and its countdown) and the permanent audio-state indicator."""
+with acknowledge, audio pause (and its countdown) and the permanent audio-state indicator.
+
+An alarm message is never cut: a row wraps onto a second line and the bar grows. When more
+alarms are active than rows exist, the count of the rest is shown beside the buttons, where it
+cannot be pushed out of sight. A fault of the computer itself (no sound device) is a short
+indicator with the reason on hover and in the log, so it never takes room from patient alarms.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from monitor.alarms.model import ActiveAlarm, AlarmSnapshot, Priority
 from ui import theme
 
+log = logging.getLogger(__name__)
+
 MAX_ROWS = 4
+SIDE_WIDTH_PX = 360
+#: What the permanent indicator says when alarms cannot be heard; the reason is on hover.
+NO_SOUND_TEXT = "NO SOUND"
 FLASH_STEP_MS = 250  # the greatest common step of the 2 Hz and 0.5 Hz flash patterns
 
 
@@ -30,8 +42,8 @@ def alarm_line(alarm: ActiveAlarm) -> str:
         state.append("latched – condition over")
     if alarm.acknowledged:
         state.append("acknowledged")
-    tail = f"   ({', '.join(state)})" if state else ""
-    return f"{alarm.text}   since {since}{tail}"
+    tail = "".join(f" · {s}" for s in state)
+    return f"{alarm.text} · since {since}{tail}"
 
 
 class AlarmRow(QLabel):
@@ -43,8 +55,11 @@ class AlarmRow(QLabel):
         self.lit = True
         self.setMinimumHeight(34)
         self.setTextFormat(Qt.TextFormat.PlainText)
-        # A long message must never widen the window past the screen: it is cut at the right edge.
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # A long message must never widen the window nor be cut: it wraps and the row grows.
+        self.setWordWrap(True)
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.setMinimumWidth(200)
 
     def show_alarm(self, alarm: ActiveAlarm | None, extra: str = "") -> None:
@@ -64,7 +79,16 @@ class AlarmRow(QLabel):
             style = f"background: {colour}; color: {theme.ALARM_TEXT_ON[self.priority]};"
         else:
             style = f"background: #1a1a1a; color: {colour};"
-        theme.restyle(self, style + " font-size: 22px; font-weight: bold; padding: 2px 10px; border-radius: 4px;")
+        theme.restyle(self, style + " font-size: 21px; font-weight: bold; padding: 2px 10px; border-radius: 4px;")
+
+    def fully_visible(self) -> bool:
+        """True when every word of the message is inside the row (wrapped lines included)."""
+        if not self.isVisible():
+            return True
+        rect = self.contentsRect()
+        needed = self.heightForWidth(self.width())
+        longest = max((self.fontMetrics().horizontalAdvance(w) for w in self.text().split()), default=0)
+        return needed <= self.height() and longest <= rect.width()
 
 
 class AlarmBar(QFrame):
@@ -73,6 +97,8 @@ class AlarmBar(QFrame):
     acknowledge_requested = Signal()
     pause_requested = Signal()
     log_requested = Signal()
+    #: The flash clock in ms since the flashing started (tiles in alarm flash with the rows).
+    flashed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +107,7 @@ class AlarmBar(QFrame):
         self.now: float | None = None
         self.audio_detail = ""
         self.audio_available = True
+        self.height_budget: int | None = None
         self._flash_step = 0
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
@@ -100,23 +127,35 @@ class AlarmBar(QFrame):
             rows_box.addWidget(row)
         layout.addLayout(rows_box, 1)
 
-        side = QVBoxLayout()
+        side = QGridLayout()
+        side.setSpacing(4)
         self.audio_label = QLabel()
         self.audio_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.audio_label.setMinimumWidth(260)
-        side.addWidget(self.audio_label)
-        buttons = QHBoxLayout()
+        self.audio_label.setWordWrap(True)
         self.ack_button = QPushButton("Acknowledge (A)")
-        self.pause_button = QPushButton("Audio pause 2:00 (S)")
+        self.pause_button = QPushButton("Audio pause (S)")
+        self.pause_button.setToolTip("Silence alarm sound for 2 minutes; a new or higher alarm sounds again")
         self.log_button = QPushButton("Alarm log")
         self.ack_button.clicked.connect(self.acknowledge_requested)
         self.pause_button.clicked.connect(self.pause_requested)
         self.log_button.clicked.connect(self.log_requested)
         for button in (self.ack_button, self.pause_button, self.log_button):
-            button.setMinimumHeight(40)
-            buttons.addWidget(button)
-        side.addLayout(buttons)
-        layout.addLayout(side)
+            button.setMinimumHeight(38)
+        # "+N more": alarms beyond the rows, always in sight beside the buttons.
+        self.more_label = QLabel("")
+        self.more_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.more_label.setWordWrap(True)
+        self.more_label.setVisible(False)
+        side.addWidget(self.audio_label, 0, 0)
+        side.addWidget(self.log_button, 0, 1)
+        side.addWidget(self.ack_button, 1, 0)
+        side.addWidget(self.pause_button, 1, 1)
+        side.addWidget(self.more_label, 2, 0, 1, 2)
+        side.setRowStretch(3, 1)
+        side_box = QWidget()
+        side_box.setLayout(side)
+        side_box.setFixedWidth(SIDE_WIDTH_PX)
+        layout.addWidget(side_box)
 
         self._flash = QTimer(self)
         self._flash.setInterval(FLASH_STEP_MS)
@@ -125,6 +164,8 @@ class AlarmBar(QFrame):
 
     def set_audio_output(self, available: bool, detail: str) -> None:
         """Tell the bar whether sound can be played at all (for the permanent indicator)."""
+        if not available and (self.audio_available or detail != self.audio_detail):
+            log.warning("alarm sound cannot be played: %s", detail or "no audio device")
         self.audio_available = available
         self.audio_detail = detail
         self._show_audio_state()
@@ -141,12 +182,12 @@ class AlarmBar(QFrame):
         else:
             self.quiet_label.setText("No active alarms")
             theme.restyle(self.quiet_label, f"color: {theme.TEXT_DIM}; font-size: 20px; padding: 4px 10px;")
-        hidden = max(0, len(active) - MAX_ROWS)
+        shown = self._rows_that_fit(active)
         for i, row in enumerate(self.rows):
-            alarm = active[i] if i < len(active) else None
-            extra = f"   (+{hidden} more in the log)" if hidden and i == MAX_ROWS - 1 else ""
-            if alarm is None or row.text() != alarm_line(alarm) + extra or row.priority != alarm.priority:
-                row.show_alarm(alarm, extra)
+            alarm = active[i] if i < shown else None
+            if alarm is None or row.text() != alarm_line(alarm) or row.priority != alarm.priority:
+                row.show_alarm(alarm)
+        self._show_more(active[shown:])
         flashing = any(theme.FLASH_HALF_PERIOD_MS[a.priority] is not None for a in active)
         if flashing and not self._flash.isActive():
             self._flash_step = 0
@@ -157,6 +198,45 @@ class AlarmBar(QFrame):
                 row.set_lit(True)
         self.ack_button.setEnabled(any(not a.acknowledged for a in active))
         self._show_audio_state()
+
+    def set_height_budget(self, pixels: int | None) -> None:
+        """The most height the alarm rows may take (None: no limit); rows beyond it are counted instead."""
+        if pixels != self.height_budget:
+            self.height_budget = pixels
+            self.show_snapshot(self.snapshot, self.now)
+
+    def _rows_that_fit(self, active: tuple[ActiveAlarm, ...]) -> int:
+        """How many of the most urgent alarms get a row: all up to MAX_ROWS while their wrapped text fits."""
+        count = min(len(active), MAX_ROWS)
+        if self.height_budget is None or count <= 1:
+            return count
+        width = self.rows[0].width() if self.rows[0].isVisible() and self.rows[0].width() > 0 else (
+            self.width() - SIDE_WIDTH_PX - 30)
+        total = 0
+        for i in range(count):
+            probe = self.rows[i]
+            if probe.text() != alarm_line(active[i]):
+                probe.show_alarm(active[i])
+            total += max(probe.minimumHeight(), probe.heightForWidth(max(width, 200))) + 3
+            if total > self.height_budget and i > 0:
+                return i
+        return count
+
+    def _show_more(self, hidden: tuple[ActiveAlarm, ...]) -> None:
+        """The count of active alarms without a row, in the colour of the most urgent of them."""
+        self.more_label.setVisible(bool(hidden))
+        if not hidden:
+            return
+        top = max(a.priority for a in hidden)
+        self.more_label.setText(f"+{len(hidden)} more alarm{'s' if len(hidden) > 1 else ''} active")
+        self.more_label.setToolTip(
+            "Also active (all are in the Alarm log):\n" + "\n".join(alarm_line(a) for a in hidden)
+        )
+        theme.restyle(
+            self.more_label,
+            f"background: {theme.ALARM_COLOURS[top]}; color: {theme.ALARM_TEXT_ON[top]}; font-size: 18px; "
+            "font-weight: bold; border-radius: 4px; padding: 2px 6px;",
+        )
 
     def audio_state_text(self) -> str:
         """The permanent indicator's text."""
@@ -171,7 +251,7 @@ class AlarmBar(QFrame):
             if remaining > 0:
                 parts.append(f"AUDIO PAUSED {_clock(remaining)}")
         if not self.audio_available:
-            parts.append(self.audio_detail.upper() or "NO AUDIO DEVICE")
+            parts.append(NO_SOUND_TEXT)
         return " · ".join(parts) if parts else "Audio on"
 
     def _show_audio_state(self) -> None:
@@ -183,10 +263,15 @@ class AlarmBar(QFrame):
         border = f"border: 2px solid {theme.WARNING_TEXT};" if alert else "border: 1px solid #3a4653;"
         theme.restyle(
             self.audio_label,
-            f"color: {colour}; font-size: 18px; font-weight: {weight}; {border} border-radius: 4px; padding: 3px;"
+            f"color: {colour}; font-size: 17px; font-weight: {weight}; {border} border-radius: 4px; padding: 3px;"
         )
+        tip = "" if self.audio_available else (
+            f"Alarm sound cannot be played: {self.audio_detail or 'no audio device'}. "
+            "Alarms are shown on screen only; check the computer's sound output."
+        )
+        self.audio_label.setToolTip(tip)
         paused = self.snapshot is not None and self.snapshot.audio_paused_until is not None
-        self.pause_button.setText("Audio pause 2:00 (S)" if not paused else "Restart pause (S)")
+        self.pause_button.setText("Audio pause (S)" if not paused else "Restart pause (S)")
 
     def show_watchdog(self, text: str | None) -> None:
         """Show (or clear) the watchdog's high-priority technical alarm; each call flips its flash."""
@@ -216,3 +301,4 @@ class AlarmBar(QFrame):
             lit = True if half is None else (elapsed_ms // half) % 2 == 0
             if lit != row.lit:
                 row.set_lit(lit)
+        self.flashed.emit(elapsed_ms)

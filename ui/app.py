@@ -63,8 +63,6 @@ def start_live(args: argparse.Namespace, user: SignedInUser, store: Store) -> Li
     )
     bridge = RecorderBridge(recorder)
     window = LiveWindow(bridge, user, device=device)
-    if args.resume:
-        window.show_stored_history(store)
     if os.environ.get("INFUSION_MONITOR_REPORT_FIRST_PAINT"):
         window.installEventFilter(_FirstPaintReporter(window))
     window.show()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -65,6 +65,15 @@ RASS_LEVELS: tuple[tuple[int, str], ...] = (
 
 # CADSS six-item short form: items 1, 2, 6, 7, 15 and 22 of the full scale, each 0 (not at all) to 4 (extremely).
 CADSS6_ITEMS: tuple[int, ...] = (1, 2, 6, 7, 15, 22)
+# What each item asks the patient about, in short words of our own (the nurse reads the full question).
+CADSS6_WORDING: dict[int, str] = {
+    1: "Things seem to move in slow motion",
+    2: "Things seem unreal, as if in a dream",
+    6: "Feels cut off from their own body",
+    7: "Own body feels changed (larger, smaller, different)",
+    15: "Spaces out, loses track of what is going on",
+    22: "Gaps in memory",
+}
 CADSS_ANCHORS = "0 not at all · 1 slightly · 2 moderately · 3 considerably · 4 extremely"
 
 
@@ -177,10 +186,15 @@ class ConfirmDialog(QDialog):
         label.setWordWrap(True)
         label.setStyleSheet("font-size: 17px;")
         layout.addWidget(label)
+        hint = QLabel(f"Enter cancels · Tab then Space (or a click) confirms “{yes}”")
+        hint.setObjectName("dim")
+        layout.addWidget(hint)
         row = QHBoxLayout()
-        self.no_button = QPushButton("Cancel")
+        self.no_button = QPushButton("Cancel (Enter)")
         self.yes_button = QPushButton(yes)
-        self.yes_button.setObjectName("danger" if danger else "primary")
+        # Drawn as an outlined choice, not a filled "default" look: Enter alone never confirms.
+        self.yes_button.setObjectName("danger" if danger else "confirm")
+        self.yes_button.setAutoDefault(False)
         self.no_button.clicked.connect(self.reject)
         self.yes_button.clicked.connect(self.accept)
         row.addStretch(1)
@@ -252,6 +266,8 @@ class LevelDialog(QDialog):
                 self.list.setCurrentItem(item)
         self.list.itemActivated.connect(lambda _item: self.accept())
         self.list.setMinimumSize(520, 34 * len(levels))
+        # The list would take a digit as the start of a keyboard search: the dialog gets it first.
+        self.list.installEventFilter(self)
         layout.addWidget(self.list)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -273,19 +289,29 @@ class LevelDialog(QDialog):
                 return True
         return False
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        """A digit picks that level and accepts; '-' makes the next digit negative."""
-        text = event.text()
-        if text == "-":
-            self._negative = True
-            return
-        if text.isdigit():
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Digits and '-' typed in the list are the dialog's, not the list's keyboard search."""
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and self._take_key(event.text()):
+            return True
+        return super().eventFilter(watched, event)
+
+    def _take_key(self, text: str) -> bool:
+        """A digit picks that level and records it at once; '-' (or '+') sets the sign of the next digit."""
+        if text in ("-", "+"):
+            self._negative = text == "-"
+            return True
+        if len(text) == 1 and text.isdigit():
             value = -int(text) if self._negative else int(text)
             self._negative = False
             if self.select(value):
                 self.accept()
-            return
-        super().keyPressEvent(event)
+            return True
+        return False
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """A digit picks that level and accepts; '-' makes the next digit negative."""
+        if not self._take_key(event.text()):
+            super().keyPressEvent(event)
 
 
 class CadssDialog(QDialog):
@@ -301,12 +327,17 @@ class CadssDialog(QDialog):
         grid = QGridLayout()
         self.items: dict[int, QSpinBox] = {}
         for row, number in enumerate(CADSS6_ITEMS):
-            grid.addWidget(QLabel(f"Item {number}"), row, 0)
+            grid.addWidget(QLabel(f"{number}."), row, 0)
+            grid.addWidget(QLabel(CADSS6_WORDING[number]), row, 1)
             box = QSpinBox()
             box.setRange(0, 4)
             box.valueChanged.connect(self._update_total)
-            grid.addWidget(box, row, 1)
+            box.installEventFilter(self)
+            grid.addWidget(box, row, 2)
             self.items[number] = box
+        hint = QLabel("Type 0-4 for each item (the next one follows); Enter records the total.")
+        hint.setObjectName("dim")
+        layout.addWidget(hint)
         layout.addLayout(grid)
         self.total_label = QLabel()
         self.total_label.setStyleSheet("font-size: 18px; font-weight: bold;")
@@ -316,6 +347,20 @@ class CadssDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self._update_total()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A digit 0-4 typed in an item sets it and moves on to the next item."""
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and isinstance(watched, QSpinBox):
+            text = event.text()
+            if len(text) == 1 and text in "01234":
+                watched.setValue(int(text))
+                boxes = list(self.items.values())
+                index = boxes.index(watched)
+                if index + 1 < len(boxes):
+                    boxes[index + 1].setFocus()
+                    boxes[index + 1].selectAll()
+                return True
+        return super().eventFilter(watched, event)
 
     def scores(self) -> dict[str, int]:
         """Item number (as text) -> score."""
@@ -337,7 +382,7 @@ class AlarmLogDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Alarm log")
-        self.resize(1200, 520)
+        theme.fit_to_screen(self, 1200, 520)
         layout = QVBoxLayout(self)
         self.table = QTableWidget(0, len(self.COLUMNS))
         self.table.setHorizontalHeaderLabels([c.capitalize() for c in self.COLUMNS])
@@ -358,7 +403,7 @@ class AlarmLogDialog(QDialog):
             return "" if t is None else time.strftime("%H:%M:%S", time.localtime(t))
 
         def number(v: float | None) -> str:
-            return "" if v is None else f"{v:g}"
+            return "" if v is None else f"{v:.0f}"  # as a nurse reads it
 
         rows = sorted(alarms, key=lambda a: a.started_at, reverse=True)  # type: ignore[attr-defined]
         self.table.setRowCount(len(rows))

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -34,6 +36,11 @@ from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
 from monitor.readiness import StepCheck
 from monitor.readings import Reading
 from monitor.session import Baseline
+
+#: Lines kept free for the result (verdict, computed items, reasons).
+RESULT_LINES = 6
+#: Lines kept free for the values with their ages and what blocks completion.
+AGES_LINES = 5
 
 # (field of NurseAssessment, label, options from 2 down to 0)
 ALDRETE_ENTRIES: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
@@ -69,26 +76,34 @@ class DischargeDialog(QDialog):
         layout = QVBoxLayout(self)
         self.ages_label = QLabel()
         self.ages_label.setWordWrap(True)
+        self.ages_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # Room for the values with their ages and the blockers: the form keeps its size as they change.
+        self.ages_label.setFixedHeight(self.ages_label.fontMetrics().lineSpacing() * AGES_LINES + 6)
         layout.addWidget(self.ages_label)
         self.nibp_button = QPushButton("NIBP now")
         self.nibp_button.setEnabled(nibp_now is not None)
         if nibp_now is not None:
             self.nibp_button.clicked.connect(nibp_now)
-        layout.addWidget(self.nibp_button)
         self.override = QLineEdit()
         self.override.setPlaceholderText("Reason to complete although not ready (recorded)")
         self.override.textChanged.connect(lambda *_: self.update_result())
-        layout.addWidget(self.override)
+        keep = self.override.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # shown only when needed, its place kept: nothing moves
+        self.override.setSizePolicy(keep)
+        row = QHBoxLayout()
+        row.addWidget(self.nibp_button)
+        row.addWidget(self.override, 1)
+        layout.addLayout(row)
         if baseline is not None:
             ref = QLabel(
-                f"Baseline: HR {baseline.heart_rate:g}, SpO2 {baseline.spo2:g} %, "
-                f"NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g}"
+                f"Baseline: HR {baseline.heart_rate:.0f}, SpO2 {baseline.spo2:.0f} %, "
+                f"NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f}"
             )
         else:
             ref = QLabel("No baseline was taken: blood pressure items cannot score.")
         ref.setObjectName("dim")
         layout.addWidget(ref)
-        columns = QHBoxLayout()
+        columns = QVBoxLayout()  # one above the other: the form fits a 1280-pixel-wide screen
         self.aldrete_box = self._score_box("Modified Aldrete (discharge at 9 or more)", ALDRETE_ENTRIES)
         self.on_oxygen = QCheckBox("On supplemental oxygen")
         self.on_oxygen.toggled.connect(self.update_result)
@@ -104,16 +119,47 @@ class DischargeDialog(QDialog):
             layout.addWidget(box)
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
+        self.result_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.result_label.setStyleSheet("font-size: 16px;")
+        # Room for the verdict, the computed items and the reasons: the form never grows while scoring.
+        self.result_label.setFixedHeight(self.result_label.fontMetrics().lineSpacing() * RESULT_LINES + 8)
         layout.addWidget(self.result_label)
+        hint = QLabel("Tab moves between items, arrow keys choose, Space ticks · Enter cancels")
+        hint.setObjectName("dim")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.complete_button = buttons.addButton(
             "Record discharge and complete", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.complete_button.setObjectName("primary")
+        self.complete_button.setObjectName("confirm")
+        self.complete_button.setAutoDefault(False)
+        cancel = buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setText("Cancel (Enter)")
+        cancel.setDefault(True)  # Enter alone never completes a session
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        footer = QHBoxLayout()
+        footer.addWidget(hint, 1)
+        footer.addWidget(buttons)
+        layout.addLayout(footer)
+        self.update_result()
+        self._sized = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Fix the size at the first showing, once the style sheet has set the fonts: nothing moves under the
+        pointer afterwards while the scores and values change."""
+        if not self._sized:
+            self._sized = True
+            self.ensurePolished()
+            for child in self.findChildren(QWidget):
+                child.ensurePolished()
+            self.layout().activate()
+            hint = self.sizeHint()
+            self.setFixedSize(hint.width(), hint.height())
+        super().showEvent(event)
+
+    def set_readings(self, readings: Sequence[Reading]) -> None:
+        """Judge the monitor's items on the newest values (the window passes each update)."""
+        self.readings = list(readings)
         self.update_result()
 
     def _score_box(self, title: str, entries: Sequence[tuple[str, str, tuple[str, str, str]]]) -> QGroupBox:

@@ -18,11 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from monitor import readiness
-from monitor.alarms.model import AlarmSnapshot, Priority
+from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.recorder import RecorderUpdate, SessionStatus
@@ -57,6 +56,7 @@ from ui.dialogs import (
     SignInDialog,
     TextDialog,
 )
+from ui.labels import ElidedLabel
 from ui.numerics import NumericsPanel, clock_text, minutes_ago
 from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
 from ui.trend_chart import LimitLine, TrendChart, phase_spans
@@ -70,6 +70,9 @@ QUICK_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
     ("anxiety", "Anxiety", "X", None),
     ("intervention", "Intervention given", "I", "What was given or done"),
 )
+
+# Shorter button words where the recorded text is too long for a 1280-pixel-wide row of buttons.
+QUICK_BUTTON_TEXT = {"dose_change": "Dose change", "intervention": "Intervention"}
 
 # Rule parameters of the alarm profile -> the trend they are drawn on, and a short name.
 _RULE_PARAMETER = {
@@ -102,6 +105,38 @@ def _clock(seconds: float | None) -> str:
     return f"{sign}{s // 60:02d}:{s % 60:02d}"
 
 
+# The tile that shows each alarm parameter.
+_TILE_OF_PARAMETER = {
+    "heart_rate": "hr", "hr": "hr", "pr": "hr", "spo2": "spo2",
+    "nibp_sys": "nibp", "nibp_dia": "nibp", "nibp_mean": "nibp",
+}
+
+
+def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str]]:
+    """Tile name -> (priority, breached-limit text) of its most urgent active physiological alarm.
+
+    An alarm whose condition is present wins over a latched one (condition over, waiting for
+    acknowledgement): the tile shows what the value on it does now. A latched alarm alone still
+    colours the tile, as it stays in the alarm bar, and its text says the condition is over.
+    """
+    shown: dict[str, tuple[Priority, str]] = {}
+    if snapshot is None:
+        return shown
+    ordered = sorted(snapshot.active, key=lambda a: (a.latched, -int(a.priority)))
+    for alarm in ordered:
+        tile = _TILE_OF_PARAMETER.get(alarm.parameter or "")
+        if tile is None or tile in shown or alarm.kind is not AlarmKind.PHYSIOLOGICAL:
+            continue
+        short = _RULE_PARAMETER.get(alarm.parameter or "", (None, (alarm.parameter or "").upper()))[1]
+        limit = ""
+        if alarm.limit is not None:
+            side = "<" if alarm.value is not None and alarm.value < alarm.limit else ">"
+            limit = f" {short} {side} {alarm.limit:.0f}"
+        over = " (over)" if alarm.latched else ""
+        shown[tile] = (alarm.priority, f"{alarm.priority.marker}{limit or ' ALARM'}{over}")
+    return shown
+
+
 def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
     """The engine's limits in force as lines on the trend each one belongs to."""
     lines = []
@@ -109,45 +144,61 @@ def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
         if limit.parameter not in _RULE_PARAMETER:
             continue
         parameter, short = _RULE_PARAMETER[limit.parameter]
-        text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:g}"
+        text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:.0f}"  # as a nurse reads it
         lines.append(LimitLine(parameter, float(limit.value), limit.priority, text, limit.operator in (">", "≥")))
     return lines
 
 
 class SessionHeader(QFrame):
-    """Patient, phase, clocks, device and link health, signed-in user."""
+    """Patient, phase, clocks, device and link health, signed-in user.
+
+    Its height never changes: every text is one line, cut with "…" when it does not fit, the
+    whole of it shown on hover, so a long name or device description cannot push the
+    numerics or the controls off a small screen.
+    """
+
+    HEIGHT_PX = 64
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("panel")
+        self.setFixedHeight(self.HEIGHT_PX)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 4, 10, 4)
-        self.patient = QLabel("Patient: —")
-        self.patient.setStyleSheet("font-size: 18px;")
+        layout.setContentsMargins(10, 2, 10, 2)
+        layout.setSpacing(8)
+        self.patient = ElidedLabel("Patient: —")
+        self.patient.setStyleSheet("font-size: 18px; font-weight: bold;")
+        self.user = ElidedLabel("")
+        self.user.setStyleSheet(f"font-size: 15px; color: {theme.TEXT_DIM};")
         self.phase = QLabel("SETUP")
         self.phase.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.phase.setMinimumWidth(170)
-        self.timers = QLabel("")
-        self.timers.setStyleSheet("font-size: 22px; font-weight: bold;")
-        self.device = QLabel("")
+        self.timers = ElidedLabel("")
+        self.timers.setStyleSheet("font-size: 20px; font-weight: bold;")
+        self.link = QLabel("")
+        self.link.setStyleSheet("font-size: 14px; font-weight: bold;")
+        self.device = ElidedLabel("")
         self.device.setStyleSheet(f"font-size: 14px; color: {theme.TEXT_DIM};")
-        self.device.setWordWrap(True)
-        self.device.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.user = QLabel("")
-        self.user.setStyleSheet("font-size: 16px;")
         self.clock = QLabel("")
         self.clock.setStyleSheet("font-size: 22px; font-weight: bold;")
-        layout.addWidget(self.patient)
+        who = QVBoxLayout()
+        who.setSpacing(0)
+        who.addWidget(self.patient)
+        who.addWidget(self.user)
+        layout.addLayout(who, 3)
         self.patient_button = QPushButton("Identify…")
         self.patient_button.setToolTip("Enter the patient's MRN (and name, birth date)")
         layout.addWidget(self.patient_button)
-        layout.addSpacing(12)
         layout.addWidget(self.phase)
-        layout.addSpacing(8)
-        layout.addWidget(self.timers, 2)
-        layout.addWidget(self.device, 2)
-        layout.addWidget(self.user)
-        layout.addSpacing(12)
+        state = QVBoxLayout()
+        state.setSpacing(0)
+        state.addWidget(self.timers)
+        health = QHBoxLayout()
+        health.setSpacing(6)
+        health.addWidget(self.link)
+        health.addWidget(self.device, 1)
+        state.addLayout(health)
+        layout.addLayout(state, 4)
         layout.addWidget(self.clock)
         self.set_phase(Phase.SETUP)
 
@@ -159,13 +210,13 @@ class SessionHeader(QFrame):
         self.phase.setText(text)
         theme.restyle(
             self.phase,
-            f"background: {colour}; border: 2px solid {border}; border-radius: 6px; font-size: 24px; "
-            "font-weight: bold; padding: 2px 12px;"
+            f"background: {colour}; border: 2px solid {border}; border-radius: 6px; font-size: 22px; "
+            "font-weight: bold; padding: 2px 10px;"
         )
 
     def text(self) -> str:
         """Everything the header says, as one line (for logs and tests)."""
-        parts = (self.patient, self.phase, self.timers, self.device, self.user, self.clock)
+        parts = (self.patient, self.phase, self.timers, self.link, self.device, self.user, self.clock)
         return "  ".join(label.text() for label in parts)
 
 
@@ -200,7 +251,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.browser: QWidget | None = None
 
         self.setWindowTitle("Infusion Monitor")
-        self.resize(1600, 900)
+        theme.fit_to_screen(self, 1600, 900)
         self.setStyleSheet(theme.STYLE_SHEET)
         central = QWidget()
         root = QVBoxLayout(central)
@@ -217,14 +268,14 @@ class LiveWindow(DialogHost, QMainWindow):
         self.numerics.setMinimumWidth(430)
         body.addWidget(self.numerics, 34)
         root.addLayout(body, 1)
-        self.message = QLabel("")
+        # Messages float over the bottom of the chart: showing one never moves a button under a finger.
+        self.message = QLabel("", central)
         self.message.setWordWrap(True)
         self.message.setVisible(False)
         self.message.setStyleSheet(
             f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-size: 18px; font-weight: bold; "
             "padding: 6px 10px; border-radius: 4px;"
         )
-        root.addWidget(self.message)
         self.controls = self._build_controls()
         root.addWidget(self.controls)
         self.lock_banner = QLabel("SCREEN LOCKED — alarms stay active and audible. Sign in to unlock (Ctrl+L).")
@@ -253,6 +304,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.alarm_bar.acknowledge_requested.connect(self.acknowledge_alarms)
         self.alarm_bar.pause_requested.connect(self.pause_audio)
         self.alarm_bar.log_requested.connect(self.show_alarm_log)
+        self.alarm_bar.flashed.connect(self.numerics.flash)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.message.setVisible(False))
@@ -270,6 +322,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self._watch_timer.setInterval(WATCHDOG_TICK_MS)
         self._watch_timer.timeout.connect(self._watch)
         self._watch_timer.start()
+        self._load_history()
         bridge.updates.connect(self.on_updates)
         bridge.finished.connect(self.on_finished)
         bridge.command_failed.connect(lambda name, text: self.show_message(text))
@@ -285,12 +338,17 @@ class LiveWindow(DialogHost, QMainWindow):
         return button
 
     def _build_controls(self) -> QFrame:
+        """Two rows of buttons: the session's steps and the device, then events, notes and scores.
+
+        Each row is its own line of equal buttons (not one grid), so a wide button in one row
+        does not widen a column of the other: both rows fit a 1280-pixel-wide screen.
+        """
         panel = QFrame()
         panel.setObjectName("panel")
-        grid = QGridLayout(panel)
-        grid.setContentsMargins(6, 6, 6, 6)
-        grid.setHorizontalSpacing(6)
-        grid.setVerticalSpacing(6)
+        panel.setStyleSheet("QPushButton { font-size: 14px; padding: 6px 6px; }")
+        rows = QVBoxLayout(panel)
+        rows.setContentsMargins(6, 6, 6, 6)
+        rows.setSpacing(6)
         self.phase_buttons = {
             "start_baseline": self._button("Start baseline", self.start_baseline),
             "start_infusion": self._button("Start infusion", self.start_infusion),
@@ -300,37 +358,38 @@ class LiveWindow(DialogHost, QMainWindow):
             "complete": self._button("Discharge…", self.discharge),
         }
         self._highlight_next_step(NEXT_STEP[Phase.SETUP])
-        for col, button in enumerate(self.phase_buttons.values()):
-            grid.addWidget(button, 0, col)
         self.nibp_button = self._button("NIBP now (B)", self.nibp_now)
         self.settings_button = self._button("Settings", self.open_settings)
-        self.sign_in_button = self._button("Sign in / shift", self.sign_in)
+        self.sign_in_button = self._button("Sign in", self.sign_in, "Sign in at a shift change")
         self.lock_button = self._button("Lock (Ctrl+L)", self.toggle_lock)
-        for col, button in enumerate(
-            (self.nibp_button, self.settings_button, self.sign_in_button, self.lock_button), start=6
-        ):
-            grid.addWidget(button, 0, col)
+        self._button_row(rows, [*self.phase_buttons.values(), self.nibp_button, self.settings_button,
+                                self.sign_in_button, self.lock_button])
         self.quick_buttons: dict[str, QPushButton] = {}
-        col = 0
         for what, text, key, prompt in QUICK_EVENTS:
-            button = self._button(f"{text} ({key})", lambda w=what, t=text, p=prompt: self.quick_event(w, t, p))
+            label = QUICK_BUTTON_TEXT.get(what, text)
+            button = self._button(f"{label} ({key})", lambda w=what, t=text, p=prompt: self.quick_event(w, t, p))
             self.quick_buttons[what] = button
-            grid.addWidget(button, 1, col)
-            col += 1
         self.note_button = self._button("Note (N)", self.add_note)
         self.moaas_button = self._button(
             "MOAA/S (M)", self.score_moaas, "Modified Observer's Assessment of Alertness/Sedation, 0-5"
         )
         self.rass_button = self._button("RASS (R)", self.score_rass, "Richmond Agitation-Sedation Scale, +4 to -5")
-        self.cadss_button = self._button("CADSS-6 (C)", self.score_cadss, "CADSS short form, items 1, 2, 6, 7, 15, 22")
-        for button in (self.note_button, self.moaas_button, self.rass_button, self.cadss_button):
-            grid.addWidget(button, 1, col)
-            col += 1
+        self.cadss_button = self._button("CADSS-6 (C)", self.score_cadss, "CADSS short form: six items, each 0-4")
         self.sessions_button = self._button(
             "Sessions…", self.open_sessions, "Recorded sessions: review, reports, unfinished sessions"
         )
-        grid.addWidget(self.sessions_button, 1, col, 1, 2)
+        self._button_row(rows, [*self.quick_buttons.values(), self.note_button, self.moaas_button,
+                                self.rass_button, self.cadss_button, self.sessions_button])
         return panel
+
+    @staticmethod
+    def _button_row(rows: QVBoxLayout, buttons: Sequence[QPushButton]) -> None:
+        line = QHBoxLayout()
+        line.setSpacing(6)
+        for button in buttons:
+            button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+            line.addWidget(button, 1)
+        rows.addLayout(line)
 
     def _install_shortcuts(self) -> None:
         keys: list[tuple[str, Callable[[], None]]] = [
@@ -368,6 +427,21 @@ class LiveWindow(DialogHost, QMainWindow):
         parts = [str(patient[k]) for k in ("name", "mrn") if patient.get(k)]
         return " · MRN ".join(parts) if len(parts) == 2 else parts[0] if parts else "not entered"
 
+    def _load_history(self) -> None:
+        """A resumed session: draw everything stored before the window opened (the chart shows the whole session)."""
+        recorder = self.bridge.recorder
+        try:
+            with Store(recorder.store.path, readonly=True) as reader:
+                events = reader.events(recorder.session.id)
+                readings = list(reader.readings(recorder.session.id))
+        except StoreError as exc:
+            log.warning("cannot read the session's history: %s", exc)
+            return
+        if not readings and not events:
+            return
+        self.events = list(events)
+        self.chart.load_session(readings, self.events)
+
     # -- commands --------------------------------------------------------------------------------
 
     def send(self, name: str, on_success: Callable[[Any], None] | None = None, **args: Any) -> None:
@@ -389,8 +463,39 @@ class LiveWindow(DialogHost, QMainWindow):
         self.messages.append(text)
         self.message.setText(text)
         self.message.setVisible(True)
+        self._place_message()
         self._message_timer.start(MESSAGE_SHOWN_MS)
 
+
+    def _place_message(self) -> None:
+        """Lay the message over the lower edge of the chart and numerics, just above the controls."""
+        central = self.centralWidget()
+        if central is None:
+            return
+        width = max(200, central.width() - 40)
+        height = self.message.heightForWidth(width)
+        bottom = self.controls.geometry().top() if self.controls.isVisible() else self.lock_banner.geometry().top()
+        self.message.setGeometry(20, max(0, bottom - height - 8), width, height)
+        self.message.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep the floating message in its place; give the alarm rows what the numerics leave free."""
+        super().resizeEvent(event)
+        self._budget_alarm_rows()
+        if self.message.isVisible():
+            self._place_message()
+
+    def _budget_alarm_rows(self) -> None:
+        """Alarm rows may grow until the numerics would drop below their smallest readable size."""
+        root = self.centralWidget().layout()
+        margins = root.contentsMargins()
+        fixed = (
+            margins.top() + margins.bottom() + 3 * root.spacing() + self.header.height()
+            + self.numerics.minimumSizeHint().height()
+            + (self.controls.sizeHint().height() if self.controls.isVisible() else self.lock_banner.sizeHint().height())
+            + 12  # the alarm bar's own margins and frame
+        )
+        self.alarm_bar.set_height_budget(max(40, self.centralWidget().height() - fixed))
 
     def confirm(
         self, title: str, text: str, action: Callable[[], None], yes: str = "Yes", danger: bool = False
@@ -429,12 +534,24 @@ class LiveWindow(DialogHost, QMainWindow):
         if self._blocked():
             return
         status = self.last_status
-        since = ""
-        if status is not None and status.phase is Phase.BASELINE:
-            since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
         check = status.step_check if status is not None else None
         if check is None or check.action != readiness.START_INFUSION:
             check = None
+        # Refuse before asking: a question whose answer cannot be carried out misleads.
+        if check is not None and not check.ready and not check.overridable:
+            self.show_message(check.summary())
+            return
+        if check is None and (status is None or status.phase is Phase.SETUP or status.baseline_missing):
+            if status is not None and status.phase is Phase.BASELINE:
+                reason = f"baseline incomplete (still needs {', '.join(status.baseline_missing)})"
+            else:
+                reason = "take a baseline first"
+            self.show_message(f"Cannot start the infusion: {reason}.")
+            return
+        assert status is not None
+        since = ""
+        if status.phase is Phase.BASELINE:
+            since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
         text = "Start the infusion now?" + since
         if check is not None and check.baseline is not None:
             b = check.baseline
@@ -787,19 +904,6 @@ class LiveWindow(DialogHost, QMainWindow):
 
     # -- updates ---------------------------------------------------------------------------------
 
-    def show_stored_history(self, store: Store) -> None:
-        """A resumed session: draw everything stored before the resume, so the chart shows the whole session."""
-        session = self.bridge.recorder.session
-        readings = list(store.readings(session.id))
-        events = store.events(session.id)
-        self.chart.session_start = session.started_at
-        self.chart.add_readings(readings)
-        if events:
-            self.events.extend(events)
-            self.chart.add_events(events)
-            self.chart.set_phases(phase_spans(self.events))
-        self.chart.refresh(max([session.now, *(r.t for r in readings[-1:])]))
-
     def on_updates(self, batch: list[RecorderUpdate]) -> None:
         """One UI tick: extend the chart buffers from the whole batch, redraw once, show the newest state."""
         readings: list[Reading] = []
@@ -831,6 +935,10 @@ class LiveWindow(DialogHost, QMainWindow):
         """Alarm bar and sound from the engine's snapshot."""
         self.last_snapshot = snapshot
         self.alarm_bar.show_snapshot(snapshot, now)
+        states = tile_alarms(snapshot)
+        for name, tile in (("hr", self.hr_tile), ("spo2", self.spo2_tile), ("nibp", self.nibp_tile)):
+            priority, text = states.get(name, (None, ""))
+            tile.set_alarm(priority, text)
         if snapshot is not None:
             self._update_limits(snapshot.limits)
         if self.sound is not None:
@@ -866,18 +974,21 @@ class LiveWindow(DialogHost, QMainWindow):
         hr = status.heart_rate
         self.hr_tile.set_title("PR" if hr is not None and hr.parameter is Parameter.PR else "HR")
         base = status.baseline
-        self.hr_tile.reference.setText(f"baseline {base.heart_rate:g}" if base else "")
+        self.hr_tile.reference.setText(f"baseline {base.heart_rate:.0f}" if base else "")
         self.hr_tile.show_reading(hr, now)
-        self.spo2_tile.reference.setText(f"baseline {base.spo2:g}" if base else "")
+        self.spo2_tile.reference.setText(f"baseline {base.spo2:.0f}" if base else "")
         self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now)
         sys_r, dia_r, mean_r = (latest.get(p) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN))
         age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s)
-        self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:g}/{base.nibp_dia:g}" if base else "")
+        self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:.0f}/{base.nibp_dia:.0f}" if base else "")
         self.nibp_tile.show_values(
             sys_r, [sys_r.value if sys_r else None, dia_r.value if dia_r else None], now, age
         )
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
+        if self.moaas_due and status.phase is not Phase.INFUSION:
+            self.moaas_due = False  # MOAA/S is charted with each cuff during the infusion only
+            self._show_moaas_due()
         self._show_header(status)
         self._enable_controls(status)
         if self.dialog is not None and hasattr(self.dialog, "set_check"):
@@ -922,11 +1033,14 @@ class LiveWindow(DialogHost, QMainWindow):
         self.header.timers.setText(timers)
         link = status.link
         state_colour = "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT
-        storage = "" if status.storage_ok else f" · <b style='color:{theme.WARNING_TEXT}'>STORAGE FAILING</b>"
+        storage = "" if status.storage_ok else " · STORAGE FAILING"
+        theme.restyle(self.header.link, f"font-size: 14px; font-weight: bold; color: {state_colour};")
+        self.header.link.setText(f"link {link.state}{storage}")
+        # Byte counts only for a device that has a byte stream (a simulated one decodes frames without one).
+        traffic = f"{link.bytes_in} B in · " if link.bytes_in else ""
         self.header.device.setText(
-            f"{status.device}<br><b style='color:{state_colour}'>link {link.state}</b> · "
-            f"{link.bytes_in} B in · {link.frames_decoded} ok · {link.frames_rejected} bad · "
-            f"{link.resyncs} resync · {link.reconnects} reconnects{storage}"
+            f"{status.device} · {traffic}{link.frames_decoded} ok · {link.frames_rejected} bad · "
+            f"{link.resyncs} resync · {link.reconnects} reconnects"
         )
         self.header.clock.setText(time.strftime("%H:%M:%S", time.localtime(status.now)))
 
@@ -944,7 +1058,8 @@ class LiveWindow(DialogHost, QMainWindow):
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
         self.nibp_button.setEnabled(running and status.can_start_nibp)
         self.header.patient_button.setEnabled(running and phase is not Phase.COMPLETE)
-        self._highlight_next_step(readiness.next_step(phase, status.step_check))
+        over = readiness.infusion_done(status.infusion_elapsed_s, status.infusion_plan_min, status.infusion_stopped)
+        self._highlight_next_step(readiness.next_step(phase, status.step_check, infusion_over=over))
 
     def _highlight_next_step(self, name: str | None) -> None:
         """The button of the step that normally comes next is the one drawn as primary."""
@@ -975,8 +1090,9 @@ class LiveWindow(DialogHost, QMainWindow):
             event.ignore()
             self.confirm(
                 "End recording",
-                "Close the window and end recording of this session? Everything recorded so far is kept; "
-                "an unfinished session can be resumed later.",
+                "Close the window and end this session? Everything recorded so far is kept, and the session is "
+                "then closed: it cannot be resumed (notes can still be added to it as addenda). To stop "
+                "recording for a while instead, leave the window open.",
                 self.force_close,
                 "End recording",
                 danger=True,

@@ -7,8 +7,10 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from monitor.alarms.model import Priority
 from monitor.readings import Flag, Reading
 from ui import theme
+from ui.labels import ElidedLabel, FitLabel
 
 # A value older than this is no longer "now" on a 1 Hz monitor; it is shown greyed with its age.
 STALE_AFTER_S = 10.0
@@ -38,7 +40,7 @@ class NumericTile(QFrame):
         self.colour = colour
         self.size_px = size_px
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 6, 12, 6)
+        layout.setContentsMargins(10, 2, 10, 2)
         layout.setSpacing(0)
         top = QHBoxLayout()
         self.title = QLabel()
@@ -55,22 +57,31 @@ class NumericTile(QFrame):
         row = QHBoxLayout()
         self.mark = QLabel("")
         self.mark.setStyleSheet(f"color: {theme.WARNING_TEXT}; font-size: 34px; font-weight: bold;")
-        self.value = QLabel("---")
+        self.value = FitLabel("---")
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.extra = QLabel("")  # NIBP mean
         self.extra.setStyleSheet(
             f"color: {theme.PARAMETER_COLOURS['nibp_mean']}; font-size: {theme.NIBP_MEAN_PX}px; font-weight: bold;"
         )
         row.addWidget(self.mark)
-        row.addStretch(1)
-        row.addWidget(self.value)
+        row.addWidget(self.value, 1)
         row.addWidget(self.extra)
-        layout.addLayout(row)
-        self.status = QLabel("")
+        layout.addLayout(row, 1)
+        # The limit an active alarm breached (left, in the alarm's colour) and the value's status (right)
+        # share one line, so an alarm does not change the tile's height.
+        bottom = QHBoxLayout()
+        self.alarm = ElidedLabel("")
+        self.alarm.setVisible(False)
+        self.status = ElidedLabel("")
         self.status.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 17px;")
-        self.status.setWordWrap(True)
-        layout.addWidget(self.status)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight)
+        bottom.addWidget(self.alarm, 1)
+        bottom.addWidget(self.status, 1)
+        layout.addLayout(bottom)
         self.state = "missing"
+        self.alarm_priority: Priority | None = None
+        self.alarm_lit = True
+        self._value_colour = theme.QUESTIONABLE
         self._paint_value(theme.QUESTIONABLE)
 
     def set_title(self, label: str) -> None:
@@ -78,7 +89,39 @@ class NumericTile(QFrame):
         self.title.setText(f"{label}  {self.unit}")
 
     def _paint_value(self, colour: str) -> None:
+        self._value_colour = colour
+        if self.alarm_priority is not None:
+            # An active alarm wins: the value flashes in its priority's colour (IEC 60601-1-8 rates).
+            alarm = theme.ALARM_COLOURS[self.alarm_priority]
+            colour = theme.ALARM_TEXT_ON[self.alarm_priority] if self.alarm_lit else alarm
+            self.value.set_fill(alarm if self.alarm_lit else None)
+        else:
+            self.value.set_fill(None)
         theme.restyle(self.value, f"color: {colour}; font-size: {self.size_px}px; font-weight: bold;")
+
+    def set_alarm(self, priority: Priority | None, limit_text: str = "") -> None:
+        """Show (or clear) the state of this parameter's most urgent active alarm and the limit it breached."""
+        if priority != self.alarm_priority:
+            self.alarm_priority = priority
+            self.alarm_lit = True
+        self.alarm.setText(limit_text if priority is not None else "")
+        self.alarm.setVisible(priority is not None)
+        if priority is not None:
+            theme.restyle(
+                self.alarm,
+                f"color: {theme.ALARM_COLOURS[priority]}; font-size: 18px; font-weight: bold;",
+            )
+        self._paint_value(self._value_colour)
+
+    def flash(self, elapsed_ms: int) -> None:
+        """Follow the alarm bar's flash clock: lit or dark at this priority's rate."""
+        if self.alarm_priority is None:
+            return
+        half = theme.FLASH_HALF_PERIOD_MS[self.alarm_priority]
+        lit = True if half is None else (elapsed_ms // half) % 2 == 0
+        if lit != self.alarm_lit:
+            self.alarm_lit = lit
+            self._paint_value(self._value_colour)
 
     def show_reading(self, reading: Reading | None, now: float, detail: str = "") -> None:
         """Show a value with its state: ok, questionable, unreliable, missing or stale."""
@@ -137,8 +180,17 @@ class NumericsPanel(QWidget):
         self.hr = NumericTile("HR", "/min", theme.PARAMETER_COLOURS["hr"])
         self.spo2 = NumericTile("SpO2", "%", theme.PARAMETER_COLOURS["spo2"])
         self.nibp = NumericTile("NIBP", "mmHg", theme.PARAMETER_COLOURS["nibp_sys"], theme.NIBP_PX)
-        self.nibp_schedule = QLabel("")
+        self.nibp_schedule = ElidedLabel("")
         self.nibp_schedule.setStyleSheet(f"color: {theme.TEXT}; font-size: 18px;")
         self.nibp.layout().addWidget(self.nibp_schedule)
         for tile in (self.hr, self.spo2, self.nibp):
-            layout.addWidget(tile)
+            layout.addWidget(tile, 1)
+
+    def tiles(self) -> tuple[NumericTile, ...]:
+        """The tiles, top to bottom."""
+        return (self.hr, self.spo2, self.nibp)
+
+    def flash(self, elapsed_ms: int) -> None:
+        """Advance every tile's alarm flash to the shared flash clock."""
+        for tile in self.tiles():
+            tile.flash(elapsed_ms)

@@ -25,9 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -51,12 +53,13 @@ from PySide6.QtWidgets import (
 from monitor import review
 from monitor.alarms.model import Priority
 from monitor.exports import SUFFIXES, ExportError, export_file
-from monitor.exports.data import ExportOptions, SessionRecord, load
+from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.readings import Parameter
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, Store, StoredAlarm, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
+from ui.labels import ElidedLabel
 from ui.session_browser import length_text, phases_text
 from ui.trend_chart import TrendChart
 
@@ -116,10 +119,13 @@ QCheckBox::indicator:checked { background: #4cb8ff; border-color: #4cb8ff; }
 CURSOR_COLOUR = "#ffffff"
 #: A selection shows at least this many seconds around it.
 MIN_FOCUS_S = 600.0
+#: An export running longer than this shows a progress indicator.
+PROGRESS_AFTER_MS = 1000
 
 STATUS_BADGE = {
     "complete": ("COMPLETE · read-only — later notes are addenda", "#333f4a"),
     "closed": ("CLOSED AFTER A CRASH · read-only — later notes are addenda", "#4a3a00"),
+    "closed_in_window": ("CLOSED BEFORE COMPLETION · read-only — later notes are addenda", "#4a3a00"),
     "recording": ("RECORDING NOW · a snapshot — Reload (F5) for newer data", "#1f5f99"),
     "unfinished": ("UNFINISHED · resume or close it from the session list", "#7a5a00"),
 }
@@ -153,7 +159,8 @@ def number(value: float | None, unit: str = "") -> str:
     """A figure as the table shows it (empty when there is none)."""
     if value is None:
         return "—"
-    return f"{value:g}{unit}"
+    # Whole numbers as a nurse reads a monitor; a fraction only where the figure is small (e.g. 0.5).
+    return f"{value:.0f}{unit}" if abs(value) >= 10 else f"{value:.1f}{unit}".replace(".0", "")
 
 
 def duration(seconds: float | None) -> str:
@@ -175,8 +182,8 @@ def event_detail(event: SessionEvent) -> str:
         return text
     if kind is EventKind.BASELINE_TAKEN and detail:
         try:
-            return (f"HR {detail['heart_rate']:g} · SpO2 {detail['spo2']:g} % · "
-                    f"NIBP {detail['nibp_sys']:g}/{detail['nibp_dia']:g} ({detail['nibp_mean']:g})")
+            return (f"HR {detail['heart_rate']:.0f} · SpO2 {detail['spo2']:.0f} % · "
+                    f"NIBP {detail['nibp_sys']:.0f}/{detail['nibp_dia']:.0f} ({detail['nibp_mean']:.0f})")
         except (KeyError, TypeError, ValueError):
             pass
     if kind is EventKind.DISCHARGE_SCORED:
@@ -188,7 +195,7 @@ def event_detail(event: SessionEvent) -> str:
         verdict = "criteria met" if detail.get("passed") else "criteria NOT met"
         return " · ".join(parts) + f" — {verdict}"
     if kind is EventKind.INFUSION_STOPPED and isinstance(detail.get("infused_min"), int | float):
-        return f"after {detail['infused_min']:g} min of infusion"
+        return f"after {detail['infused_min']:.0f} min of infusion"
     if kind is EventKind.DEVICE_CHANGED:
         return f"{detail.get('previous_device', '?')} → {detail.get('device', '?')}"
     if kind is EventKind.SESSION_RESUMED and detail.get("gap_s") is not None:
@@ -291,24 +298,26 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._event_rows: list[SessionEvent] = []
         self._export_threads: list[threading.Thread] = []
         self._ranges: Any = None
+        self._arrays: dict[Parameter, Any] = {}
         #: Asks where to save an export (format, suggested name) -> path, or None when cancelled.
         self.choose_export_path: Callable[[str, str], str | None] = self._ask_export_path
 
         self.setWindowTitle("Infusion Monitor — review")
         self.setStyleSheet(theme.STYLE_SHEET + CHECKBOX_STYLE)
-        self.resize(1600, 980)
+        theme.fit_to_screen(self, 1500, 860)  # a 1600x900 screen with its panel; smaller ones shrink it
         central = QWidget()
         root = QVBoxLayout(central)
         root.setContentsMargins(8, 6, 8, 6)
         root.setSpacing(6)
         root.addWidget(self._build_header())
-        self.message = QLabel("")
+        # Messages float over the chart's lower edge: they never push the toolbar down under a click.
+        self.message = QLabel("", central)
         self.message.setWordWrap(True)
         self.message.setVisible(False)
         self.message.setStyleSheet(
-            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-weight: bold; padding: 4px 8px;"
+            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-weight: bold; padding: 4px 8px; "
+            "border: 1px solid #806000; border-radius: 4px;"
         )
-        root.addWidget(self.message)
 
         self.chart = TrendChart(live=False)
         self.chart.marker_step = 0.14  # the review's plots are shorter than the live window's
@@ -349,9 +358,17 @@ class ReviewWindow(DialogHost, QMainWindow):
         if on_sessions is not None:
             self.sessions_button.clicked.connect(on_sessions)
         self._export_done.connect(self._export_settled)
+        self.export_progress = QProgressBar(central)
+        self.export_progress.setRange(0, 0)  # busy: an export's length is not known ahead
+        self.export_progress.setTextVisible(True)
+        self.export_progress.setFixedSize(320, 26)
+        self.export_progress.setVisible(False)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.timeout.connect(self._show_progress)
         shortcuts: list[tuple[str, Callable[[], object]]] = [
             ("Home", self.show_whole_session),
-            ("N", self.add_addendum),
+            ("Ctrl+N", self.add_addendum),
             ("Ctrl+P", lambda: self.export("pdf")),
             ("F5", self.reload),
         ]
@@ -367,14 +384,12 @@ class ReviewWindow(DialogHost, QMainWindow):
         layout = QHBoxLayout(panel)
         layout.setContentsMargins(10, 6, 10, 6)
         text = QVBoxLayout()
-        self.patient_label = QLabel("")
+        # One line each, cut with "…" when too long (the whole text on hover): the header's height is fixed.
+        self.patient_label = ElidedLabel("")
         self.patient_label.setStyleSheet("font-size: 20px; font-weight: bold;")
-        self.session_label = QLabel("")
-        self.session_label.setWordWrap(True)
-        self.baseline_label = QLabel("")
-        self.baseline_label.setWordWrap(True)
+        self.session_label = ElidedLabel("")
+        self.baseline_label = ElidedLabel("")
         for label in (self.patient_label, self.session_label, self.baseline_label):
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             text.addWidget(label)
         layout.addLayout(text, 1)
         side = QVBoxLayout()
@@ -393,7 +408,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _build_toolbar(self) -> QHBoxLayout:
         """Addendum and export buttons, then (taken over from the chart) the view state and Whole session."""
         buttons = QHBoxLayout()
-        self.addendum_button = QPushButton("Add addendum… (N)")
+        self.addendum_button = QPushButton("Addendum… (Ctrl+N)")
         self.addendum_button.clicked.connect(self.add_addendum)
         self.pdf_button = QPushButton("PDF report (Ctrl+P)")
         self.pdf_button.setObjectName("primary")
@@ -417,9 +432,12 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.sessions_button = QPushButton("Sessions…")
         buttons.addWidget(self.reload_button)
         buttons.addWidget(self.sessions_button)
-        buttons.addStretch(1)
-        # The chart's own bar would take a row of its own for one line of text and a button.
-        buttons.addWidget(self.chart.view_label)
+        # The chart's own bar would take a row of its own for one line of text and a button. The text may
+        # be squeezed (it wraps) so the buttons always fit a 1280-pixel-wide screen.
+        self.chart.view_label.setWordWrap(True)
+        self.chart.view_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.chart.view_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        buttons.addWidget(self.chart.view_label, 1)
         buttons.addWidget(self.chart.live_button)
         return buttons
 
@@ -481,9 +499,12 @@ class ReviewWindow(DialogHost, QMainWindow):
         keep_tab = self.tabs.currentIndex()
         try:
             with Store(self.db_path, readonly=True) as store:
-                record = load(store, self.record.id if self.record is not None else self.requested_id)
-                arrays = review.trend_arrays(store, record.id)
-                pleth = review.waveform_arrays(store, record.id)
+                # Events, alarms and cuff values as objects; every trend as arrays (a day-long session opens
+                # in about a second: no Python object per reading).
+                record, arrays = review.load_for_review(
+                    store, self.record.id if self.record is not None else self.requested_id
+                )
+                has_pleth = review.has_waveform(store, record.id)
         except SessionNotFound:
             raise
         except StoreError as exc:
@@ -492,6 +513,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             self.show_message(f"The session cannot be read again: {exc}")
             return
         self.record = record
+        self._arrays = arrays
         self._show_header(record)
         self._show_alarms(record.alarms)
         self._show_events(record.events)
@@ -499,7 +521,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._show_baseline(record)
         self._show_discharge(record)
         self._show_nibp(record)
-        self._show_chart(record, arrays, pleth)
+        self._show_chart(record, arrays, has_pleth)
         self.tabs.setCurrentIndex(max(keep_tab, 0))
 
     def _show_header(self, record: SessionRecord) -> None:
@@ -513,7 +535,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.patient_label.setText(" · ".join(who) or "Patient not entered")
         self.setWindowTitle(f"Review — {patient.get('mrn') or 'no MRN'} — {clock(record.started_at, date=True)}")
         ended = s.get("ended_at")
-        last_data = max((r.t for r in record.readings[-1:]), default=record.started_at)
+        last_data = review.last_data_from_arrays(record, self._arrays) or record.started_at
         length = (float(ended) if ended is not None else last_data) - record.started_at
         phases = json.loads(s.get("phases_reached") or "[]")
         nurses = sorted({e.user for e in record.events if e.user} | ({s["nurse"]} if s.get("nurse") else set()))
@@ -532,13 +554,15 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.alarm_summary.setText(f"Alarms: {' · '.join(parts)} · {acknowledged} acknowledged")
         if baseline is not None:
             hr_name = "PR" if baseline.heart_rate_parameter is Parameter.PR else "HR"
-            base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:g} /min · "
-                         f"SpO2 {baseline.spo2:g} % · NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g} "
-                         f"({baseline.nibp_mean:g}) mmHg")
+            base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:.0f} /min · "
+                         f"SpO2 {baseline.spo2:.0f} % · NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f} "
+                         f"({baseline.nibp_mean:.0f}) mmHg")
         else:
             base_text = "No baseline was taken"
         self.baseline_label.setText(base_text)
         status = str(s.get("status"))
+        if status == "closed" and any(e.kind is EventKind.SESSION_CLOSED for e in record.events):
+            status = "closed_in_window"  # ended deliberately from its window, not after a crash
         text, colour = STATUS_BADGE.get(status, (status.upper(), "#333"))
         self.status_badge.setText(text)
         self.status_badge.setStyleSheet(
@@ -599,7 +623,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _show_statistics(self, record: SessionRecord) -> None:
         rows = []
         previous: Phase | None = None
-        for s in review.phase_statistics(record):
+        for s in review.phase_statistics_from_arrays(record, self._arrays):
             if s.parameter is Parameter.PR and s.count == 0 and previous is s.phase:
                 continue  # no pulse rate recorded (an ECG gave the heart rate): an empty row says nothing
             first = s.phase is not previous
@@ -613,8 +637,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         _fill(self.stats_table, rows)
 
     def _show_baseline(self, record: SessionRecord) -> None:
-        comparisons = review.baseline_vs_end_of_recovery(record)
-        returns = {r.parameter: r for r in review.return_to_baseline(record)}
+        comparisons = review.baseline_vs_end_of_recovery_from_arrays(record, self._arrays)
+        returns = {r.parameter: r for r in review.return_to_baseline_from_arrays(record, self._arrays)}
         rows = []
         for c in comparisons:
             back = returns.get(c.parameter)
@@ -623,7 +647,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             elif back.band is None:
                 band, when = "—", "no baseline or no infusion stop"
             else:
-                band = f"{back.band[0]:g}–{back.band[1]:g}"
+                band = f"{back.band[0]:.0f}–{back.band[1]:.0f}"
                 if back.returned:
                     when = "never left the band" if back.seconds == 0 else f"after {duration(back.seconds)}"
                 else:
@@ -684,17 +708,27 @@ class ReviewWindow(DialogHost, QMainWindow):
         _fill(self.nibp_table, rows)
         self.tabs.setTabText(5, f"NIBP ({len(rows)})")
 
-    def _show_chart(self, record: SessionRecord, arrays: dict[Parameter, Any], pleth: tuple[Any, Any]) -> None:
+    def _show_chart(self, record: SessionRecord, arrays: dict[Parameter, Any], has_pleth: bool) -> None:
         chart_events = [self._chart_event(e) for e in record.events]
         ended = record.session.get("ended_at")
         last = max([float(a.t[-1]) for a in arrays.values() if len(a)], default=record.started_at)
         end = max(float(ended), record.started_at) if ended is not None else last
         self.chart.load_arrays(arrays, [e for e in chart_events if e is not None], end)
-        if pleth[0].size:
-            self.chart.show_pleth_track(*pleth)
+        if has_pleth:
+            self.chart.show_pleth_window(self._pleth_between)
         self._mark_alarms(record.alarms)
         self._make_cursor()
         self._show_span()
+
+    def _pleth_between(self, start: float, end: float) -> tuple[Any, Any]:
+        """The stored pleth samples from ``start`` to ``end`` (read when the chart zooms in on them)."""
+        assert self.record is not None
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                return review.waveform_arrays(store, self.record.id, start=start, end=end)
+        except StoreError as exc:
+            self.show_message(f"The pleth cannot be read: {exc}")
+            return np.empty(0), np.empty(0)
 
     @staticmethod
     def _chart_event(event: SessionEvent) -> SessionEvent | None:
@@ -923,6 +957,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         db_path = self.db_path
         for button in self.export_buttons.values():
             button.setEnabled(False)
+        # An export still running after a second shows that it is working (floating: nothing moves).
+        self.export_progress.setFormat(f"Exporting {fmt.upper()}…")
+        self._progress_timer.start(PROGRESS_AFTER_MS)
 
         def work() -> None:
             error = ""
@@ -942,7 +979,16 @@ class ReviewWindow(DialogHost, QMainWindow):
         thread.start()
         return thread
 
+    def _show_progress(self) -> None:
+        central = self.centralWidget()
+        top = self.tabs.mapTo(central, self.tabs.rect().topLeft()).y()
+        self.export_progress.move(central.width() - self.export_progress.width() - 20, max(0, top - 34))
+        self.export_progress.setVisible(True)
+        self.export_progress.raise_()
+
     def _export_settled(self, fmt: str, path: str, error: str) -> None:
+        self._progress_timer.stop()
+        self.export_progress.setVisible(False)
         for button in self.export_buttons.values():
             button.setEnabled(True)
         if error:
@@ -960,8 +1006,28 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.message.setText(text)
         colour = theme.WARNING_TEXT if warning else theme.TEXT
         background = "#3a2e00" if warning else "#1d2a36"
-        self.message.setStyleSheet(f"background: {background}; color: {colour}; font-weight: bold; padding: 4px 8px;")
+        self.message.setStyleSheet(
+            f"background: {background}; color: {colour}; font-weight: bold; padding: 4px 8px; "
+            "border: 1px solid #5a6a7a; border-radius: 4px;"
+        )
         self.message.setVisible(True)
+        self._place_message()
+
+    def _place_message(self) -> None:
+        """Lay the message over the lower edge of the chart (nothing else moves)."""
+        central = self.centralWidget()
+        if central is None or not self.message.isVisible():
+            return
+        width = max(200, central.width() - 40)
+        height = self.message.heightForWidth(width)
+        bottom = self.tabs.mapTo(central, self.tabs.rect().topLeft()).y()
+        self.message.setGeometry(20, max(0, bottom - height - 6), width, height)
+        self.message.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep a shown message in its place."""
+        super().resizeEvent(event)
+        self._place_message()
 
 
     def closeEvent(self, event: QCloseEvent) -> None:

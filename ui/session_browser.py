@@ -59,8 +59,10 @@ STATUS_TEXT = {
     "unfinished": "UNFINISHED — resume or close",
     "recording": "recording now",
     "complete": "complete",
-    "closed": "closed after a crash",
+    "closed": "closed before completion",
 }
+#: A closed session whose recording process died and that was closed afterwards (not from its window).
+CRASH_CLOSED_TEXT = "closed after a crash"
 PHASE_ORDER = ("setup", "baseline", "infusion", "recovery", "complete")
 
 
@@ -111,8 +113,12 @@ class SessionTable(QTableWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.cellDoubleClicked.connect(lambda row, _col: self.activated_row.emit(row))
 
-    def show_sessions(self, found: Sequence[SessionFound]) -> None:
-        """Fill the table; the previous selection is kept when its session is still listed."""
+    def show_sessions(self, found: Sequence[SessionFound], crashed: frozenset[str] = frozenset()) -> None:
+        """Fill the table; the previous selection is kept when its session is still listed.
+
+        ``crashed``: ids of sessions closed after their recording process died (told apart from a session
+        ended deliberately in its window).
+        """
         selected = self.selected()
         self.found = list(found)
         self.setRowCount(len(self.found))
@@ -126,7 +132,8 @@ class SessionTable(QTableWidget):
                 _item(s.patient or "—"),
                 _item(length_text(s.length_s), align_right=True),
                 _item(phases_text(s.phases_reached)),
-                _item(STATUS_TEXT.get(s.status, s.status)),
+                _item(CRASH_CLOSED_TEXT if s.status == "closed" and s.id in crashed
+                      else STATUS_TEXT.get(s.status, s.status)),
                 *(_item(str(counts.get(p, 0)), align_right=True) for p in PRIORITY_COLUMNS),
             ]
             for col, item in enumerate(values):
@@ -199,7 +206,7 @@ class SessionBrowser(QWidget):
         self.messages: list[str] = []
         self.setWindowTitle("Infusion Monitor — sessions")
         self.setStyleSheet(theme.STYLE_SHEET)
-        self.resize(1250, 640)
+        theme.fit_to_screen(self, 1250, 640)
 
         root = QVBoxLayout(self)
         filters = QHBoxLayout()
@@ -299,12 +306,15 @@ class SessionBrowser(QWidget):
                     mrn_contains=self.mrn_edit.text() or None,
                     highest_alarm=wanted if isinstance(wanted, Priority) else None,
                 )
+                crashed = frozenset(
+                    str(a["session_id"]) for a in store.audit_log() if a["action"] == "session_closed_after_crash"
+                )
         except StoreError as exc:
             self.show_message(f"The sessions cannot be read: {exc}")
-            found = []
+            found, crashed = [], frozenset()
         if wanted is None:
             found = [f for f in found if f.highest_alarm is None]
-        self.table.show_sessions(found)
+        self.table.show_sessions(found, crashed)
         unfinished = sum(1 for f in found if f.summary.status == "unfinished")
         text = f"{len(found)} session{'s' if len(found) != 1 else ''}"
         if unfinished:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from drivers import registry
 from drivers.base import PortSettings
 from drivers.simulation import SCENARIOS
+from ui import theme
 
 BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES = ("N", "E", "O", "M", "S")
@@ -85,7 +86,7 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.resize(860, 720)
+        theme.fit_to_screen(self, 860, 720)
         self.current = current
         layout = QVBoxLayout(self)
 

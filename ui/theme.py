@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
 from monitor.alarms.model import Priority
@@ -63,6 +64,9 @@ PHASE_COLOURS: Final[dict[str, str]] = {
     "complete": "#333333",
 }
 
+#: Height a window manager's title bar and frame take from a screen.
+WINDOW_FRAME_PX: Final = 40
+
 # Pixel sizes (a style sheet's font-size wins over QFont, so sizes are given in px everywhere).
 NUMERIC_PX: Final = 104
 NIBP_PX: Final = 80
@@ -80,6 +84,16 @@ QPushButton#primary {{ background: #1f5f99; border-color: #2b78bd; font-weight: 
 QPushButton#primary:disabled, QPushButton#danger:disabled {{ color: #5d6670; background: #1a2027;
     border-color: #262e36; font-weight: normal; }}
 QPushButton#danger {{ background: #7a2020; border-color: #a03030; font-weight: bold; }}
+QPushButton#confirm {{ border: 2px solid #2b78bd; font-weight: bold; }}
+QPushButton:default {{ border: 2px solid {TEXT}; }}
+QPushButton:focus {{ border: 2px solid {WARNING_TEXT}; }}
+QRadioButton, QCheckBox {{ spacing: 8px; }}
+QRadioButton::indicator, QCheckBox::indicator {{ width: 18px; height: 18px; border: 2px solid #8a97a5;
+    background: #0f151b; }}
+QRadioButton::indicator {{ border-radius: 11px; }}
+QCheckBox::indicator {{ border-radius: 3px; }}
+QRadioButton::indicator:checked, QCheckBox::indicator:checked {{ background: #4cb8ff; border-color: #e8e8e8; }}
+QRadioButton::indicator:hover, QCheckBox::indicator:hover {{ border-color: #e8e8e8; }}
 QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox, QPlainTextEdit, QTableWidget, QListWidget {{
     background: #0f151b; border: 1px solid #3a4653; border-radius: 4px; padding: 3px; color: {TEXT}; }}
 QHeaderView::section {{ background: #1d252e; color: {TEXT}; border: 0; padding: 4px; }}
@@ -89,6 +103,19 @@ QLabel {{ background: transparent; }}
 QLabel#dim {{ color: {TEXT_DIM}; }}
 QToolTip {{ background: #222; color: #eee; border: 1px solid #555; }}
 """
+
+
+def fit_to_screen(widget: QWidget, width: int, height: int) -> None:
+    """Give a window its preferred size, or the screen's free area when that is smaller (1280x720 screens).
+
+    Room is left for the window's title bar; the layouts then shrink what they hold to fit.
+    """
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        widget.resize(width, height)
+        return
+    free = screen.availableGeometry()
+    widget.resize(min(width, free.width()), min(height, max(free.height() - WINDOW_FRAME_PX, 200)))
 
 
 def restyle(widget: QWidget, sheet: str) -> None:

@@ -17,10 +17,11 @@ Data keep flowing either way; the Live button returns to the whole session.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, Q
 
 from monitor.alarms.model import Priority
 from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Parameter, Reading
+from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent
 from ui import theme
 from ui.trend_buffer import RingBuffer, TrendBuffer
@@ -75,9 +76,10 @@ _MARKER_TEXT: dict[EventKind, str] = {
 }
 _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
 
-# Where along the right-hand side a limit's label sits, per parameter, so that systolic, diastolic
-# and mean limits on the one NIBP plot do not write over each other.
-_LABEL_POSITION = {Parameter.NIBP_DIA: 0.80, Parameter.NIBP_MEAN: 0.62}
+#: A limit label's height on screen: limit lines closer than this share one label.
+LIMIT_LABEL_PX = 17
+#: Markers closer than this many pixels share one label, which gives their count.
+MARKER_LABEL_PX = 110
 
 AXIS_FONT_PX = 13
 LABEL_FONT_PX = 12
@@ -88,6 +90,28 @@ def _font(px: int, bold: bool = False) -> QFont:
     font.setPixelSize(px)
     font.setBold(bold)
     return font
+
+
+def limit_groups(limits: Sequence[LimitLine], gap: float) -> list[list[LimitLine]]:
+    """Limits (sorted by value) in runs whose neighbours are closer than ``gap``: each run shares a label."""
+    groups: list[list[LimitLine]] = []
+    for limit in limits:
+        if groups and limit.value - groups[-1][-1].value < gap:
+            groups[-1].append(limit)
+        else:
+            groups.append([limit])
+    return groups
+
+
+def marker_groups(markers: Sequence[tuple[float, str, str]], gap_s: float) -> list[list[tuple[float, str, str]]]:
+    """Markers (in time order) in runs whose neighbours are closer than ``gap_s``: each run shares a label."""
+    groups: list[list[tuple[float, str, str]]] = []
+    for marker in sorted(markers, key=lambda m: m[0]):
+        if groups and marker[0] - groups[-1][0][0] < gap_s:
+            groups[-1].append(marker)
+        else:
+            groups.append([marker])
+    return groups
 
 
 class FollowMode(StrEnum):
@@ -123,6 +147,19 @@ class LimitLine:
     label: str
     #: True for an upper limit (alarms above it): its label sits just below the line, inside the normal range.
     upper: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LimitLabel:
+    """One label of one or more limit lines close together."""
+
+    plot: str
+    value: float
+    above: bool
+    texts: tuple[str, ...]
+    item: Any
+    #: The label's height in the plot's value units when it was laid out.
+    room: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +248,15 @@ def _history_end(times: np.ndarray) -> float:
     return math.floor(float(times[-1]) / HISTORY_STEP_S) * HISTORY_STEP_S - HISTORY_STEP_S
 
 
+def _static(item: Any) -> None:
+    """Paint a still item (limit, marker, band, label) once into a pixmap kept until the view moves.
+
+    A whole-window repaint (a window uncovered, a dialog closed) then copies these instead of
+    drawing each line, dash and text again; the view moves at most once a minute.
+    """
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 def _pen(colour: str, width: float = 2.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> object:
     return pg.mkPen(colour, width=width, style=style)
 
@@ -236,11 +282,21 @@ class TrendChart(QWidget):
         self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self._markers: list[tuple[float, str, str]] = []  # time, label, colour
+        self._marker_labels: list[pg.TextItem] = []
+        self._marker_layout_key: tuple[int, int, int, int] | None = None
+        #: The markers as labelled: each group shares one label (its text, or the count of its entries).
+        self.marker_groups: list[list[tuple[float, str, str]]] = []
+        self.limit_labels: list[LimitLabel] = []
+        self._limits: list[LimitLine] = []
+        self._limit_layout_keys: dict[str, tuple[float, int]] = {}
         self.marker_count = 0
         #: Vertical distance (fraction of the plot) between neighbouring marker labels; a short plot needs more.
         self.marker_step = 0.08
         self._applying_range = False
         self.pleth_track: pg.PlotItem | None = None
+        self._pleth_loader: Callable[[float, float], tuple[np.ndarray, np.ndarray]] | None = None
+        self._pleth_loaded: tuple[float, float] = (math.inf, -math.inf)
         self.pleth_track_curve: pg.PlotDataItem | None = None
 
         layout = QVBoxLayout(self)
@@ -332,6 +388,11 @@ class TrendChart(QWidget):
             self.questionable_marks[parameter] = nibp.plot(
                 pen=None, symbol="x", symbolSize=10, symbolBrush=theme.QUESTIONABLE, symbolPen=theme.QUESTIONABLE
             )
+        # Cuff values change every few minutes: their lines and symbols are drawn once and copied at a repaint.
+        for item in (self.cuff_lines, *(self.curves[p] for p in NIBP_PARAMETERS),
+                     *(self.questionable_marks[p] for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA))):
+            _static(item.curve)
+            _static(item.scatter)
 
         self.pleth_widget = pg.PlotWidget()
         self.pleth_widget.setBackground(theme.BACKGROUND)
@@ -505,43 +566,93 @@ class TrendChart(QWidget):
                     )
                     label.setColor(theme.TEXT)
                     label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
+                _static(region)
+                for edge in region.lines:
+                    _static(edge)
                 plot.addItem(region, ignoreBounds=True)
                 regions.append(region)
             self._span_items.append((span, regions))
         self._spans = spans
 
     def set_limits(self, limits: Sequence[LimitLine]) -> None:
-        """Draw these alarm limits (replacing earlier ones)."""
-        for plot, line in self._limit_items:
-            plot.removeItem(line)
+        """Draw these alarm limits (replacing earlier ones), every one of them labelled.
+
+        Lines closer than a label's height on screen share one label (their texts side by side,
+        each in its priority's colour), set below the lowest or above the highest of them: no label
+        is struck through by another limit line and no two labels write over each other. The
+        labels are laid out again whenever a plot's value range or height changes.
+        """
+        for plot, item in self._limit_items:
+            plot.removeItem(item)
         self._limit_items = []
-        labelled: dict[Parameter, list[float]] = {}
-        # Most urgent first: where labels would overlap, the more urgent limit keeps its label.
-        for limit in sorted(limits, key=lambda line: -int(line.priority)):
-            key = PLOT_OF[limit.parameter]
-            plot = self.plots[key]
+        # A limit of a plot not shown (ventilation before the device sent RR or EtCO2) waits for it.
+        self._limits = [lim for lim in limits if PLOT_OF.get(lim.parameter) in self.plots]
+        for limit in self._limits:
+            plot = self.plots[PLOT_OF[limit.parameter]]
             colour = theme.ALARM_COLOURS[limit.priority]
-            low, high = NOMINAL_RANGE[key]
-            taken = labelled.setdefault(limit.parameter, [])
-            crowded = any(abs(limit.value - v) < 0.12 * (high - low) for v in taken)
-            label_options: dict[str, object] = {}
-            if not crowded:
-                taken.append(limit.value)
-                label_options = {
-                    "label": limit.label,
-                    "labelOpts": {
-                        "position": _LABEL_POSITION.get(limit.parameter, 0.995), "color": colour,
-                        "anchors": [(1, 0), (1, 0)] if limit.upper else [(1, 1), (1, 1)],
-                    },
-                }
-            line = pg.InfiniteLine(
-                pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine), **label_options
-            )
+            line = pg.InfiniteLine(pos=limit.value, angle=0, pen=_pen(colour, 1, Qt.PenStyle.DashLine))
             line.setZValue(-5)
-            if getattr(line, "label", None) is not None:
-                line.label.setFont(_font(LABEL_FONT_PX, bold=True))
+            _static(line)
             plot.addItem(line, ignoreBounds=True)
             self._limit_items.append((plot, line))
+        self._limit_layout_keys = {}
+        self._layout_limit_labels()
+
+    def label_room(self, key: str) -> float:
+        """A limit label's height on plot ``key``, in the plot's value units."""
+        box = self.plots[key].getViewBox()
+        low, high = box.viewRange()[1]
+        height_px = box.height()
+        if height_px <= 1 or high <= low:
+            low, high = NOMINAL_RANGE[key]
+            height_px = 120.0
+        return LIMIT_LABEL_PX * (high - low) / height_px
+
+    def _layout_limit_labels(self) -> None:
+        for key, plot in self.plots.items():
+            room = self.label_room(key)
+            layout_key = (round(room, 3), len(self._limits))
+            if self._limit_layout_keys.get(key) == layout_key:
+                continue
+            self._limit_layout_keys[key] = layout_key
+            for info in [i for i in self.limit_labels if i.plot == key]:
+                plot.removeItem(info.item)
+                self.limit_labels.remove(info)
+            mine = sorted((lim for lim in self._limits if PLOT_OF[lim.parameter] == key), key=lambda lim: lim.value)
+            bottom = plot.getViewBox().viewRange()[1][0]
+            taken = bottom  # the highest value covered by a line or label so far, bottom up
+            for group in limit_groups(mine, room):
+                # Below the group when that space is free and on the plot, else above it (free: groups are a
+                # label apart).
+                above = group[0].value - room < taken
+                self._label_limit_group(key, plot, group, above, room)
+                taken = group[-1].value + (room if above else 0.0)
+
+    def _label_limit_group(
+        self, key: str, plot: pg.PlotItem, group: Sequence[LimitLine], above: bool, room: float
+    ) -> None:
+        value = group[-1].value if above else group[0].value
+        ordered = sorted(group, key=lambda lim: -lim.value)
+        html = " &nbsp; ".join(
+            f"<span style='color:{theme.ALARM_COLOURS[lim.priority]}'>{escape(lim.label)}</span>" for lim in ordered
+        )
+        label = pg.TextItem(html=f"<b>{html}</b>", anchor=(1, 1) if above else (1, 0))
+        label.setFont(_font(LABEL_FONT_PX, bold=True))
+        label.textItem.document().setDocumentMargin(1)  # its height is then the text's: LIMIT_LABEL_PX
+        label.setZValue(-3)
+        _static(label)
+        plot.addItem(label, ignoreBounds=True)
+        self.limit_labels.append(LimitLabel(key, value, above, tuple(lim.label for lim in ordered), label, room))
+        self._place_limit_label(plot, label, value)
+
+    def _place_limit_label(self, plot: pg.PlotItem, label: pg.TextItem, value: float) -> None:
+        right = plot.getViewBox().viewRange()[0][1]
+        label.setPos(right, value)
+
+    def _place_limit_labels(self) -> None:
+        """Keep limit labels at the right edge of the view as it moves."""
+        for info in self.limit_labels:
+            self._place_limit_label(self.plots[info.plot], info.item, info.value)
 
     @property
     def limit_count(self) -> int:
@@ -556,25 +667,54 @@ class TrendChart(QWidget):
                 continue
             note = event.kind in _NOTE_KINDS
             colour = "#d8c8ff" if note else theme.TEXT_DIM
-            for key, plot in self.plots.items():
+            for plot in self.plots.values():
                 line = pg.InfiniteLine(pos=event.t, angle=90, pen=_pen(colour, 1, Qt.PenStyle.DotLine))
-                if key == "hr":
-                    label = pg.InfLineLabel(
-                        line, text=text, position=0.62 - self.marker_step * (self.marker_count % 3),
-                        anchors=[(0, 0.5), (0, 0.5)],
-                    )
-                    label.setColor(colour)
-                    label.setFont(_font(LABEL_FONT_PX))
                 line.setZValue(-4)
+                _static(line)
                 plot.addItem(line, ignoreBounds=True)
                 self._marker_items.append((plot, line))
+            self._markers.append((event.t, text, colour))
             self.marker_count += 1
+        self._marker_layout_key = None  # labels are laid out again at the next refresh
+
+    def _layout_marker_labels(self) -> None:
+        """Label the event markers; markers closer than a label's width share one label with their count."""
+        plot = self.plots["hr"]
+        (left, right), _ = plot.getViewBox().viewRange()
+        width_px = max(plot.getViewBox().width(), 1.0)
+        key = (round(left), round(right), round(width_px), len(self._markers))
+        if key == self._marker_layout_key:
+            return
+        self._marker_layout_key = key
+        for item in self._marker_labels:
+            plot.removeItem(item)
+        self._marker_labels = []
+        seconds_per_px = (right - left) / width_px
+        self.marker_groups = marker_groups(self._markers, MARKER_LABEL_PX * seconds_per_px)
+        (_, (bottom, top)) = plot.getViewBox().viewRange()
+        for index, group in enumerate(self.marker_groups):
+            t, _text, colour = group[0]
+            text = group[0][1] if len(group) == 1 else f"{len(group)} entries"
+            label = pg.TextItem(text=text, color=colour, anchor=(0, 0.5))
+            label.setFont(_font(LABEL_FONT_PX))
+            label.setZValue(-3)
+            fraction = 0.62 - self.marker_step * (index % 3)
+            label.setPos(t, bottom + fraction * (top - bottom))
+            _static(label)
+            plot.addItem(label, ignoreBounds=True)
+            self._marker_labels.append(label)
 
     def clear_markers(self) -> None:
         """Remove every event marker."""
         for plot, line in self._marker_items:
             plot.removeItem(line)
+        for item in self._marker_labels:
+            self.plots["hr"].removeItem(item)
         self._marker_items = []
+        self._marker_labels = []
+        self._markers = []
+        self.marker_groups = []
+        self._marker_layout_key = None
         self.marker_count = 0
 
     def load_session(
@@ -638,6 +778,17 @@ class TrendChart(QWidget):
         self.follow = FollowMode.WHOLE
         self.refresh(end if end is not None else max(last, default=self.session_start))
 
+    def show_pleth_window(self, loader: Callable[[float, float], tuple[np.ndarray, np.ndarray]]) -> None:
+        """Lay a stored waveform under the trends, read through ``loader(start, end)`` only for what is on screen.
+
+        A whole day of 75 Hz samples is never read at once: while more than a readable span is on
+        screen the track shows a hint, and when the view is zoomed in the samples of the view (and
+        a margin either side, for panning) are read.
+        """
+        self._pleth_loader = loader
+        self._pleth_loaded = (math.inf, -math.inf)
+        self.show_pleth_track(np.empty(0), np.empty(0))
+
     def show_pleth_track(self, t: np.ndarray, v: np.ndarray) -> None:
         """Lay a stored waveform under the trends on the same time axis (review of a whole session)."""
         if self.pleth_track is None:
@@ -684,11 +835,36 @@ class TrendChart(QWidget):
             return
         (left, right), (_low, high) = self.pleth_track.getViewBox().viewRange()
         readable = right - left <= PLETH_READABLE_S
+        if self._pleth_loader is not None:
+            self._load_pleth_window(left, right, readable)
+            (left, right), (_low, high) = self.pleth_track.getViewBox().viewRange()
         # Minutes of pulses squeezed into a few pixels are a solid band that says nothing and hides
         # nothing worth seeing: the waveform is drawn only where its shape can be read.
         self.pleth_track_curve.setVisible(readable)
         self._pleth_hint.setText("" if readable else "pleth recorded · zoom in to under 2 minutes to see the waveform")
         self._pleth_hint.setPos(left, high)
+
+    def _load_pleth_window(self, left: float, right: float, readable: bool) -> None:
+        assert self._pleth_loader is not None and self.pleth_track_curve is not None
+        loaded_from, loaded_to = self._pleth_loaded
+        if not readable:
+            if loaded_from <= loaded_to:  # let go of the samples: nothing of them can be read now
+                self._pleth_loaded = (math.inf, -math.inf)
+                self.pleth_track_curve.setData([], [])
+            return
+        if loaded_from <= left and right <= loaded_to:
+            return
+        start, end = left - PLETH_READABLE_S, right + PLETH_READABLE_S
+        t, v = self._pleth_loader(start, end)
+        keep = (t >= start) & (t <= end)
+        t, v = t[keep], v[keep]
+        self._pleth_loaded = (start, end)
+        self.pleth_track_curve.setData(t, v)
+        finite = v[np.isfinite(v)]
+        if finite.size and self.pleth_track is not None:
+            low, high = float(finite.min()), float(finite.max())
+            pad = 0.05 * (high - low or 1.0)
+            self.pleth_track.setYRange(low - pad, high + pad, padding=0)
 
     # -- drawing ------------------------------------------------------------------------------
 
@@ -738,6 +914,9 @@ class TrendChart(QWidget):
                     region.setRegion((span.start, max(self.now, span.start)))
         self._fit_values()
         self._apply_follow()
+        self._layout_limit_labels()
+        self._place_limit_labels()
+        self._layout_marker_labels()
 
     def _fit_values(self) -> None:
         for key, plot in self.plots.items():

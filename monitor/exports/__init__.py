@@ -19,13 +19,18 @@ if TYPE_CHECKING:
 # format name -> (module, binary output?)
 FORMATS: dict[str, tuple[str, bool]] = {
     "csv": ("monitor.exports.csv_export", False),
+    "csv-events": ("monitor.exports.csv_events_export", False),
+    "csv-alarms": ("monitor.exports.csv_alarms_export", False),
     "json": ("monitor.exports.json_export", False),
     "hl7": ("monitor.exports.hl7_export", False),
     "fhir": ("monitor.exports.fhir_export", False),
     "pdf": ("monitor.exports.pdf_export", True),
 }
 #: File name endings a save dialog suggests for each format.
-SUFFIXES: dict[str, str] = {"csv": ".csv", "json": ".json", "hl7": ".hl7", "fhir": ".fhir.json", "pdf": ".pdf"}
+SUFFIXES: dict[str, str] = {
+    "csv": ".csv", "csv-events": ".events.csv", "csv-alarms": ".alarms.csv", "json": ".json", "hl7": ".hl7",
+    "fhir": ".fhir.json", "pdf": ".pdf",
+}
 
 
 class ExportError(Exception):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
@@ -122,8 +122,12 @@ def load(
     *,
     deidentify: bool = False,
     options: ExportOptions | None = None,
+    readings_of: Iterable[Parameter] | None = None,
 ) -> SessionRecord:
-    """Read a whole session from the store, de-identified and time-shifted as the options say."""
+    """Read a whole session from the store, de-identified and time-shifted as the options say.
+
+    ``readings_of`` limits the readings to those parameters (a review reads the rest as arrays).
+    """
     options = options or ExportOptions(deidentify=deidentify)
     if deidentify and not options.deidentify:
         options = replace(options, deidentify=True)
@@ -132,7 +136,7 @@ def load(
     record = SessionRecord(
         session=row,
         patient=store.patient_row(row.get("patient_id")),
-        readings=tuple(store.readings(row["id"])),
+        readings=tuple(store.readings(row["id"], parameters=readings_of)),
         events=tuple(store.events(row["id"])),
         alarms=tuple(store.alarms(row["id"])),
         options=options,

@@ -4,7 +4,9 @@ Layout, top to bottom: patient and session header (device, nurses, baseline); a 
 whole session with the phases as coloured bands and every alarm marked where it started; the
 NIBP table; per-phase statistics; baseline against the end of recovery with the time to return
 within 20 %; the alarm log with who acknowledged what and when; notes, scores and events; the
-discharge scoring. The standard PDF fonts cover Latin-1; other characters print as '?'.
+discharge scoring. Text is set in DejaVu Sans, embedded in the file (:mod:`monitor.exports.pdf_fonts`), so
+names and symbols print in Latin, Greek and Cyrillic; what it cannot print faithfully is named, never "?".
+The file's metadata give the person who exported it and the real time it was made.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from monitor.discharge import (
     latest_vitals,
     padss_vital_signs,
 )
+from monitor.exports import pdf_fonts
 from monitor.exports.data import SessionRecord
 from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
@@ -74,12 +77,20 @@ NOTE_KINDS: Final = (
 CHART_POINTS: Final = 400
 
 
-def _latin1(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1")
+FONT, FONT_BOLD = pdf_fonts.register()
 
 
 def _p(text: str, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(escape(_latin1(text)), style)
+    return Paragraph(escape(pdf_fonts.printable(text)), style)
+
+
+def _styles() -> Any:
+    """The sample style sheet, set in the embedded font."""
+    styles = getSampleStyleSheet()
+    for style in styles.byName.values():
+        if hasattr(style, "fontName"):
+            style.fontName = FONT_BOLD if "Bold" in style.fontName else FONT
+    return styles
 
 
 class _Clock:
@@ -134,7 +145,7 @@ def _table(
 ) -> Table:
     table = Table([list(r) for r in rows], colWidths=widths, repeatRows=1 if header else 0)
     style = [
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
+        ("FONT", (0, 0), (-1, -1), FONT, 8),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
@@ -142,7 +153,7 @@ def _table(
     ]
     if header:
         style += [
-            ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+            ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8),
             ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
         ]
     table.setStyle(TableStyle(style))
@@ -163,6 +174,7 @@ def _binned(points: Sequence[tuple[float, float]], start: float, span: float) ->
 def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * mm) -> Drawing:
     """The whole session: HR/PR and NIBP on a 30-210 scale, SpO2 below on 80-100, phase bands, alarm marks."""
     d = Drawing(width, height)
+    d.initialFontName = FONT  # the drawing's starting font, else a standard one is added
     left, right, bottom = 28.0, 8.0, 16.0
     plot_w = width - left - right
     spo2_h = height * 0.26
@@ -189,7 +201,7 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
             d.add(
                 Rect(x(t), y0, max(x(t_end) - x(t), 0.5), h, fillColor=PHASE_COLOURS[phase], strokeColor=None)
             )
-        d.add(String(x(t) + 2, main_bottom + main_h + 2, phase.value, fontName="Helvetica", fontSize=6))
+        d.add(String(x(t) + 2, main_bottom + main_h + 2, phase.value, fontName=FONT, fontSize=6))
     for y0, h, lo, hi in panels:
         d.add(Rect(left, y0, plot_w, h, fillColor=None, strokeColor=colors.black, strokeWidth=0.5))
         steps = 4 if hi - lo <= 20 else 6
@@ -197,20 +209,20 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
             value = lo + (hi - lo) * k / steps
             y = y0 + h * k / steps
             d.add(Line(left, y, left + plot_w, y, strokeColor=colors.Color(0.8, 0.8, 0.8), strokeWidth=0.25))
-            d.add(String(left - 3, y - 2, f"{value:g}", fontName="Helvetica", fontSize=6, textAnchor="end"))
+            d.add(String(left - 3, y - 2, f"{value:g}", fontName=FONT, fontSize=6, textAnchor="end"))
     minutes = span / 60.0
     tick = axis_tick_minutes(minutes)
     in_hours = tick >= 60
     for k in range(int(minutes // tick) + 1):
         t = start + k * tick * 60.0
         label = f"{k * tick // 60:g}" if in_hours else f"{k * tick:g}"
-        d.add(String(x(t), bottom - 8, label, fontName="Helvetica", fontSize=6, textAnchor="middle"))
+        d.add(String(x(t), bottom - 8, label, fontName=FONT, fontSize=6, textAnchor="middle"))
     d.add(
         String(
             left + plot_w,
             bottom - 14,
             "hours from session start" if in_hours else "minutes from session start",
-            fontName="Helvetica",
+            fontName=FONT,
             fontSize=6,
             textAnchor="end",
         )
@@ -247,13 +259,13 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
         d.add(
             Line(px, main_bottom, px, ytop + 3, strokeColor=colour, strokeWidth=0.4, strokeDashArray=[1, 2])
         )
-        d.add(String(px + 3, ytop + 7, str(number), fontName="Helvetica", fontSize=5))
+        d.add(String(px + 3, ytop + 7, str(number), fontName=FONT, fontSize=5))
     # Legend.
     lx = left
     for parameter, colour in LINE_COLOURS.items():
         if parameter in series:
             d.add(Rect(lx, 2, 6, 3, fillColor=colour, strokeColor=None))
-            d.add(String(lx + 8, 1.5, LABELS[parameter], fontName="Helvetica", fontSize=6))
+            d.add(String(lx + 8, 1.5, LABELS[parameter], fontName=FONT, fontSize=6))
             lx += 45
     return d
 
@@ -317,6 +329,71 @@ def _detail_text(detail: Any) -> str:
     return str(detail)
 
 
+_STATUS_WORDS: Final = {
+    "complete": "completed",
+    "recording": "still recording when exported",
+    "closed": "closed before completion",
+    "stopped": "recording ended before completion",
+    "unfinished": "unfinished",
+}
+_PHASE_ORDER: Final = ("baseline", "infusion", "recovery", "complete")
+
+
+def _status_sentence(status: object) -> str:
+    return _STATUS_WORDS.get(str(status), str(status or "status unknown"))
+
+
+def _phases_sentence(session: dict[str, Any]) -> str:
+    try:
+        reached = set(json.loads(session.get("phases_reached") or "[]"))
+    except (TypeError, ValueError):
+        reached = set()
+    phases = [p for p in _PHASE_ORDER if p in reached]
+    return "phases reached: " + (" → ".join(phases) if phases else "set-up only")
+
+
+def _plan_sentence(record: SessionRecord) -> str:
+    """Whether the phases followed a plan automatically or were started by hand (then no plan is claimed)."""
+    started = next((e for e in record.events if e.kind is EventKind.INFUSION_STARTED), None)
+    plan = str(record.session.get("plan") or "")
+    if started is not None and dict(started.detail).get("by") == "plan" and plan:
+        minutes = dict(part.split(":", 1) for part in plan.split(",") if ":" in part)
+        parts = [f"{name} {minutes[name]} min" for name in ("baseline", "infusion", "recovery") if name in minutes]
+        return "advanced automatically by the plan (" + (", ".join(parts) or plan) + ")"
+    return "started by hand by the nurse"
+
+
+def _exporter(record: SessionRecord) -> str:
+    """Who made the file (staff names are left out of a de-identified export unless kept)."""
+    options = record.options
+    if record.deidentified and not options.keep_staff:
+        return ""
+    return pdf_fonts.printable(options.user or "")
+
+
+def _event_sentence(event: Any) -> str:
+    """A note, score or event's detail as a person would write it."""
+    detail = dict(event.detail)
+    kind = event.kind
+    if kind is EventKind.SCORE:
+        text = f"{detail.get('scale', 'score')} {detail.get('value', '')}".strip()
+        items = detail.get("items")
+        if isinstance(items, dict) and items:
+            text += " (items " + ", ".join(f"{k}: {v}" for k, v in items.items()) + ")"
+        return text
+    if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.ADDENDUM) and detail.get("text"):
+        return str(detail["text"])
+    if kind is EventKind.INFUSION_PAUSED:
+        return "infusion paused"
+    if kind is EventKind.INFUSION_RESUMED:
+        return "infusion resumed"
+    if kind is EventKind.LINK_LOST:
+        return "link to the monitor lost" + (f": {detail['reason']}" if detail.get("reason") else "")
+    if kind is EventKind.LINK_RESTORED:
+        return "link to the monitor back"
+    return _detail_text(detail)
+
+
 def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
     s = record.session
     normal = styles["BodyText"]
@@ -331,9 +408,9 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         patient = "No patient recorded for this session"
     baseline = review.session_baseline(record)
     baseline_text = (
-        f"HR {baseline.heart_rate:g} /min, SpO2 {baseline.spo2:g} %, "
-        f"NIBP {baseline.nibp_sys:g}/{baseline.nibp_dia:g} "
-        f"({baseline.nibp_mean:g}) mmHg at {clock.both(baseline.taken_at)}"
+        f"HR {baseline.heart_rate:.0f} /min, SpO2 {baseline.spo2:.0f} %, "
+        f"NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f} "
+        f"({baseline.nibp_mean:.0f}) mmHg at {clock.both(baseline.taken_at)}"
         if baseline
         else "no baseline taken"
     )
@@ -343,15 +420,12 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         ["Patient", _p(patient, normal)],
         [
             "Session",
-            _p(
-                f"{record.id} - {s.get('status')} - phases: {json.loads(s.get('phases_reached') or '[]')}",
-                normal,
-            ),
+            _p(f"{record.id} · {_status_sentence(s.get('status'))} · {_phases_sentence(s)}", normal),
         ],
         ["Started", _p(f"{clock.date(record.started_at)}; length {_duration(length)}", normal)],
         ["Device", _p(f"{s.get('device') or '-'} (driver {s.get('driver') or '-'})", normal)],
         ["Nurse(s)", _p(", ".join(_nurses(record)) or "-", normal)],
-        ["Plan", _p(str(s.get("plan") or "-"), normal)],
+        ["Phases", _p(_plan_sentence(record), normal)],
         ["Baseline", _p(baseline_text, normal)],
     ]
     if record.relative_time:
@@ -360,7 +434,8 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         )
     table = Table(rows, colWidths=[25 * mm, 155 * mm])
     table.setStyle(
-        TableStyle([("FONT", (0, 0), (0, -1), "Helvetica-Bold", 9), ("VALIGN", (0, 0), (-1, -1), "TOP")])
+        TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9), ("FONT", (0, 0), (0, -1), FONT_BOLD, 9),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP")])
     )
     return [Paragraph("Infusion session report", styles["Title"]), table]
 
@@ -418,7 +493,7 @@ def _discharge_rows(record: SessionRecord) -> list[list[str]]:
 
 def story(record: SessionRecord) -> list[Any]:
     """The report's flowables in order."""
-    styles = getSampleStyleSheet()
+    styles = _styles()
     h2 = styles["Heading2"]
     small = ParagraphStyle("small", parent=styles["BodyText"], fontSize=8, leading=9.5)
     clock = _Clock(record)
@@ -477,8 +552,13 @@ def story(record: SessionRecord) -> list[Any]:
     parts += [Paragraph("Baseline and end of recovery", h2), _table(rows)]
     rows = [["Parameter", "Band (within 20 %)", "Back within band after infusion stop", "Last value"]]
     for ret in review.return_to_baseline(record):
-        band = "-" if ret.band is None else f"{ret.band[0]:g} - {ret.band[1]:g}"
-        when = _duration(ret.seconds) if ret.returned else "not back within the band"
+        band = "-" if ret.band is None else f"{ret.band[0]:.0f} - {ret.band[1]:.0f}"
+        if not ret.returned:
+            when = "not back within the band"
+        elif ret.seconds == 0:
+            when = "never left the band"
+        else:
+            when = f"after {_duration(ret.seconds)}"
         rows.append([LABELS[ret.parameter], band, when, _fmt(ret.last_value, 1)])
     parts += [Spacer(1, 2 * mm), _table(rows)]
 
@@ -508,9 +588,9 @@ def story(record: SessionRecord) -> list[Any]:
     for e in record.events:
         if e.kind in NOTE_KINDS:
             kind = "addendum (after completion)" if e.kind is EventKind.ADDENDUM else e.kind.value
-            for index, piece in enumerate(note_rows(_detail_text(dict(e.detail)))):
+            for index, piece in enumerate(note_rows(_event_sentence(e))):
                 if index == 0:
-                    rows.append([clock.both(e.t), kind, e.user or "-", _p(piece, small)])
+                    rows.append([clock.both(e.t), kind, _p(e.user or "-", small), _p(piece, small)])
                 else:
                     rows.append(["", "(continued)", "", _p(piece, small)])
     parts += [Paragraph("Notes, scores and events", h2)]
@@ -534,7 +614,6 @@ def story(record: SessionRecord) -> list[Any]:
 
 def write(record: SessionRecord, stream: IO[bytes]) -> None:
     """Write the report as PDF."""
-    s = record.session
     title = "Infusion session report" + ("" if record.deidentified else f" {record.id[:8]}")
     doc = SimpleDocTemplate(
         stream,
@@ -544,17 +623,19 @@ def write(record: SessionRecord, stream: IO[bytes]) -> None:
         topMargin=15 * mm,
         bottomMargin=15 * mm,
         title=title,
-        author="" if record.deidentified else _latin1(str(s.get("nurse") or "")),
+        author=_exporter(record),
         creator="Infusion Monitor",
-        invariant=True,
+        subject=f"Session {record.id}" if not record.deidentified else "De-identified session report",
+        invariant=False,  # the real creation time
+        initialFontName=FONT,  # no standard (Latin-1) font anywhere in the file
     )
     clock = _Clock(record)
 
     def footer(canvas: Any, document: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(FONT, 7)
         canvas.drawString(
-            15 * mm, 8 * mm, _latin1(f"Session {record.id} - started {clock.date(record.started_at)}")
+            15 * mm, 8 * mm, pdf_fonts.printable(f"Session {record.id} - started {clock.date(record.started_at)}")
         )
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"page {document.page}")
         canvas.restoreState()

@@ -66,8 +66,37 @@ def test_audio_state_is_always_shown(bar: AlarmBar) -> None:
     bar.show_snapshot(AlarmSnapshot((), None, True, True, None), T0)
     assert bar.audio_state_text() == "ALARMS OFF · AUDIO OFF"
     assert "ALARMS OFF" in bar.quiet_label.text()
-    bar.set_audio_output(False, "no audio device")
-    assert "NO AUDIO DEVICE" in bar.audio_label.text()
+    bar.set_audio_output(False, "no audio system (libpulse.so.0: cannot open shared object file)")
+    # A fault of the computer is a short indicator; the reason is on hover (and in the log).
+    assert bar.audio_label.text() == "ALARMS OFF · AUDIO OFF · NO SOUND"
+    assert "libpulse.so.0" in bar.audio_label.toolTip()
+
+
+def test_every_alarm_is_counted_when_there_are_more_than_rows(bar: AlarmBar) -> None:
+    active = tuple(_alarm(f"a{i}", Priority.HIGH if i == 5 else Priority.LOW, f"alarm number {i}") for i in range(6))
+    bar.show_snapshot(AlarmSnapshot(active, None, False, False, None), T0)
+    assert [r.isVisible() for r in bar.rows] == [True, True, True, True]
+    assert bar.more_label.isVisible() and "+2 more" in bar.more_label.text()
+    assert theme.ALARM_COLOURS[Priority.HIGH] in bar.more_label.styleSheet()  # coloured as the most urgent hidden one
+    assert "alarm number 5" in bar.more_label.toolTip()
+    # Less room: fewer rows, a larger count, never a cut message.
+    bar.set_height_budget(80)
+    shown = [r for r in bar.rows if r.isVisible()]
+    assert 1 <= len(shown) < 4 and f"+{6 - len(shown)} more" in bar.more_label.text()
+    bar.set_height_budget(None)
+    bar.show_snapshot(AlarmSnapshot(active[:2], None, False, False, None), T0)
+    assert not bar.more_label.isVisible()
+
+
+def test_a_long_message_wraps_instead_of_being_cut(bar: AlarmBar) -> None:
+    text = "SBP 198 mmHg above 180 mmHg (baseline 142 + 40 %) — repeat NIBP to confirm, inform the physician " * 2
+    bar.resize(1000, 400)
+    bar.show_snapshot(AlarmSnapshot((_alarm("h", Priority.HIGH, text),), None, False, False, None), T0)
+    bar.layout().activate()
+    row = bar.rows[0]
+    assert row.wordWrap() and text.strip() in row.text()
+    assert row.heightForWidth(row.width()) > row.fontMetrics().height() * 1.5  # more than one line
+    assert row.fully_visible(), (row.size(), row.heightForWidth(row.width()), bar.size())
 
 
 def test_acknowledged_alarms_stay_listed_and_the_button_knows_there_is_nothing_left(bar: AlarmBar) -> None:

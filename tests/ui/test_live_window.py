@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
 from monitor.exports.data import load
@@ -13,6 +14,7 @@ from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.ui.conftest import NURSE, stored_events
+from ui import theme
 from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, SignedInUser, TextDialog
 from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
 
@@ -36,9 +38,10 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
 
     w.phase_buttons["start_infusion"].click()
-    _confirm(w)
-    qtbot.waitUntil(lambda: w.message.isVisible(), timeout=WAIT_MS)
-    assert "take a baseline first" in w.message.text()
+    # Refused at once, before any question, in a message that floats (the buttons stay where they are).
+    assert w.dialog is None
+    assert w.message.isVisible() and "take a baseline first" in w.message.text()
+    assert w.message.parent() is w.centralWidget() and w.centralWidget().layout().indexOf(w.message) == -1
     assert w.last_status.phase is Phase.SETUP
 
     w.phase_buttons["start_baseline"].click()
@@ -63,6 +66,9 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
     assert w.last_status.baseline is not None
     assert "INFUSION" in w.header.phase.text()
+    # Early in the infusion nothing is drawn as the next step (recovery comes after the planned minutes).
+    assert w.last_status.infusion_elapsed_s < w.last_status.infusion_plan_min * 60
+    assert all(b.objectName() != "primary" for b in w.phase_buttons.values())
 
     _focus(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_P)  # pause
@@ -132,7 +138,8 @@ def test_infusion_is_refused_while_the_baseline_lacks_a_cuff_value(qtbot: Any, m
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
     assert "blood pressure" in w.header.timers.text()
     w.phase_buttons["start_infusion"].click()  # no baseline cannot be overridden: told at once
-    qtbot.waitUntil(lambda: w.message.isVisible(), timeout=WAIT_MS)
+    assert w.dialog is None  # refused before any question
+    assert w.message.isVisible()
     assert "baseline incomplete" in w.message.text() and "blood pressure" in w.message.text()
     assert w.last_status.phase is Phase.BASELINE
 
@@ -159,7 +166,13 @@ def test_a_simulated_desaturation_raises_a_flashing_high_alarm_that_is_acknowled
     assert w.sound is not None and w.sound.sounding == w.last_snapshot.sounding  # the player follows the engine
     # Under the offscreen platform there is no audio device: said on screen, permanently.
     if not w.sound.available:
-        assert "AUDIO" in w.alarm_bar.audio_label.text()
+        assert "NO SOUND" in w.alarm_bar.audio_label.text() and w.sound.detail in w.alarm_bar.audio_label.toolTip()
+    # The SpO2 tile shows the alarm too: the value in the high-priority colour, the breached limit under it.
+    qtbot.waitUntil(lambda: w.spo2_tile.alarm_priority is Priority.HIGH, timeout=WAIT_MS)
+    assert w.spo2_tile.alarm.isVisible() and "SpO2 <" in w.spo2_tile.alarm.text()
+    assert theme.ALARM_COLOURS[Priority.HIGH] in w.spo2_tile.alarm.styleSheet()
+    qtbot.waitUntil(lambda: w.spo2_tile.value.fill == theme.ALARM_COLOURS[Priority.HIGH], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.spo2_tile.value.fill is None, timeout=WAIT_MS)  # flashing
 
     w.alarm_bar.ack_button.click()
     qtbot.waitUntil(lambda: spo2_alarm() is None or spo2_alarm().acknowledged, timeout=WAIT_MS)
@@ -205,17 +218,28 @@ def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_
     assert isinstance(w.dialog, TextDialog)
     qtbot.keyClicks(w.dialog.editor, "rate 0.6 mg/kg/h")
     qtbot.keyClick(w.dialog.editor, Qt.Key.Key_Return)
-    qtbot.keyClick(w, Qt.Key.Key_M)  # MOAA/S, then the digit
+    # The keys go where a person's keys go: to the list that has the focus, which must not swallow them.
+    qtbot.keyClick(w, Qt.Key.Key_M)  # MOAA/S, then the digit: recorded at once, no Enter
     assert isinstance(w.dialog, LevelDialog)
-    qtbot.keyClick(w.dialog, Qt.Key.Key_3)
+    moaas = w.dialog
+    qtbot.keyClick(moaas.list, Qt.Key.Key_3)
+    assert moaas.result() == LevelDialog.DialogCode.Accepted and w.dialog is None
     qtbot.keyClick(w, Qt.Key.Key_R)  # RASS -2
-    qtbot.keyClick(w.dialog, Qt.Key.Key_Minus)
-    qtbot.keyClick(w.dialog, Qt.Key.Key_2)
+    rass = w.dialog
+    qtbot.keyClick(rass.list, Qt.Key.Key_Minus)
+    qtbot.keyClick(rass.list, Qt.Key.Key_2)
+    assert w.dialog is None
     qtbot.keyClick(w, Qt.Key.Key_C)
     assert isinstance(w.dialog, CadssDialog)
-    for number, box in w.dialog.items.items():
-        box.setValue(1 if number in (1, 2) else 0)
-    w.dialog.accept()
+    cadss = w.dialog
+    assert "slow motion" in cadss.findChildren(QLabel)[2].text() or any(
+        "slow motion" in label.text() for label in cadss.findChildren(QLabel))
+    boxes = list(cadss.items.values())
+    boxes[0].setFocus()
+    for box, digit in zip(boxes, "110000", strict=True):
+        qtbot.keyClick(box, digit)  # each digit moves on to the next item
+    assert [box.value() for box in boxes] == [1, 1, 0, 0, 0, 0]
+    cadss.accept()
 
     qtbot.waitUntil(lambda: len(stored_events(db_path, "score")) == 3, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: len(stored_events(db_path, "quick_event")) == 2, timeout=WAIT_MS)
@@ -384,3 +408,40 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
         row = reader.session_row(w.bridge.recorder.session.id)
         assert reader.patient_row(row["patient_id"])["birth_date"] == "1980-02-29"
     assert len(stored_events(db_path, EventKind.PATIENT_IDENTIFIED.value)) == 1
+
+
+def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    from drivers.simulated import SimulatedSource
+    from monitor.alarms.engine import AlarmEngine
+    from monitor.recorder import Recorder
+    from tests.ui.review_sessions import leave_unfinished, record
+    from ui.bridge import RecorderBridge
+    from ui.live_window import LiveWindow
+
+    path = tmp_path / "monitor.db"
+    session_id = record(path, mrn="MRN-1", plan="baseline:2,infusion:40,recovery:20", stop_after_infusion_min=8)
+    leave_unfinished(path, session_id)
+    with Store(path, readonly=True) as reader:
+        stored_hr = sum(1 for r in reader.readings(session_id) if r.parameter is Parameter.HR)
+    store = Store(path)
+    try:
+        recorder = Recorder.resume_session(store, SimulatedSource(scenario="normal", seed=4, speed=1.0), session_id,
+                                           nurse=NURSE, alarms=AlarmEngine())
+        window = LiveWindow(RecorderBridge(recorder), SignedInUser(NURSE, "nurse"), sound=False)
+        qtbot.addWidget(window)
+        # Before any new data: the chart already holds the session up to the crash, with its phases.
+        assert window.chart.series[Parameter.HR].good.n == stored_hr > 8 * 60
+        assert [span.phase for span in window.chart._spans][:2] == [Phase.BASELINE, Phase.INFUSION]
+        window.show()
+        window.bridge.start()  # recording: closing asks first
+        qtbot.waitUntil(lambda: window.bridge.running, timeout=WAIT_MS)
+        window.close()
+        assert isinstance(window.dialog, ConfirmDialog)
+        text = window.dialog.findChildren(QLabel)[0].text()
+        assert "cannot be resumed" in text and "can be resumed later" not in text
+        window.dialog.reject()
+        window.force_close()
+    finally:
+        store.close()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from pypdf import PdfReader
+from PySide6.QtWidgets import QApplication
 
 from monitor import review
 from monitor.exports.data import load
@@ -72,12 +73,27 @@ def test_the_whole_session_is_on_the_chart_with_the_stored_pleth(window: ReviewW
     assert np.array_equal(hr_curve.yData, [r.value if r.reliable else np.nan for r in stored_hr], equal_nan=True)
     with Store(db[0], readonly=True) as store:
         times, values = store.waveform(db[1])
+    assert len(values) > 60 * 60 * 50
     assert window.chart.pleth_track is not None
+    # The whole session: no waveform is read (it could not be seen), only a hint to zoom in.
+    assert window.chart.pleth_track_curve.xData is None or len(window.chart.pleth_track_curve.xData) == 0
+    assert "zoom in" in window.chart._pleth_hint.textItem.toPlainText()
+    # Zoomed in on one minute: exactly the stored samples of that minute (and a margin) are read and drawn.
+    middle = times[len(times) // 2]
+    window.chart.show_range(middle, middle + 60)
+    QApplication.processEvents()
     pleth_t, pleth_v = window.chart.pleth_track_curve.xData, window.chart.pleth_track_curve.yData
+    stored_t, stored_v = np.asarray(times), np.asarray(values)
+    inside = (stored_t >= middle) & (stored_t <= middle + 60)
     finite = np.isfinite(pleth_v)
-    assert finite.sum() == len(values) > 60 * 60 * 50
-    assert np.allclose(pleth_v[finite], values)
-    assert np.allclose(pleth_t[finite], times)
+    drawn = (pleth_t >= middle) & (pleth_t <= middle + 60) & finite
+    assert drawn.sum() == inside.sum() > 50 * 60
+    assert np.allclose(pleth_v[drawn], stored_v[inside])
+    assert pleth_t[finite].min() >= middle - 120 - 1 and pleth_t[finite].max() <= middle + 180 + 1
+    window.show_whole_session()
+    QApplication.processEvents()
+    released = window.chart.pleth_track_curve.xData
+    assert released is None or len(released) == 0  # let go again
     assert window.chart.live_button.text() == "Whole session"
     assert not window.chart.live_button.isEnabled()
 
@@ -178,7 +194,7 @@ def test_baseline_against_end_of_recovery_with_the_time_back_within_20_percent(
         assert row[2] == number(c.end_of_recovery)
         back = returns.get(c.parameter)
         if back is not None:
-            assert row[5] == f"{back.band[0]:g}–{back.band[1]:g}"
+            assert row[5] == f"{back.band[0]:.0f}–{back.band[1]:.0f}"  # whole numbers, as read on a monitor
             if back.returned:
                 expected = "never left the band" if back.seconds == 0 else f"after {duration(back.seconds)}"
             else:
@@ -303,3 +319,47 @@ def test_a_cancelled_save_dialog_exports_nothing(window: ReviewWindow, db: tuple
     assert window.export("hl7") is None
     with Store(db[0], readonly=True) as store:
         assert all(a["action"] != "export" for a in store.audit_log(db[1]))
+
+
+def test_a_message_moves_nothing_and_a_typed_n_opens_nothing(qtbot: Any, window: ReviewWindow) -> None:
+    from PySide6.QtCore import Qt
+
+    before = {b.text(): b.mapTo(window, b.rect().topLeft()) for b in window.export_buttons.values()}
+    chart_top = window.chart.mapTo(window, window.chart.rect().topLeft())
+    window.show_message("PDF export saved to /a/very/long/path/" + "x" * 150 + ".pdf", warning=False)
+    qtbot.wait(50)
+    assert window.message.isVisible()
+    assert {b.text(): b.mapTo(window, b.rect().topLeft()) for b in window.export_buttons.values()} == before
+    assert window.chart.mapTo(window, window.chart.rect().topLeft()) == chart_top
+    assert window.rect().contains(window.message.geometry())
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_N)  # a stray letter is not a command
+    assert window.dialog is None
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.dialog is not None  # Ctrl+N opens the addendum
+    window.dialog.reject()
+
+
+def test_an_export_over_a_second_shows_progress_without_moving_anything(
+    qtbot: Any, window: ReviewWindow, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import time as clock
+
+    import ui.review_window as module
+
+    def slow_export(store: Any, session_id: str, fmt: str, path: Any, options: Any, via: str | None = None) -> None:
+        clock.sleep(1.6)
+        Path(path).write_text("done", encoding="utf-8")
+
+    monkeypatch.setattr(module, "export_file", slow_export)
+    window.choose_export_path = lambda fmt, suggested: str(tmp_path / "slow.hl7")
+    before = window.pdf_button.mapTo(window, window.pdf_button.rect().topLeft())
+    with qtbot.waitSignal(window.export_finished, timeout=10_000):
+        window.export("hl7")
+        assert not window.export_progress.isVisible()  # not for a short export
+        qtbot.waitUntil(window.export_progress.isVisible, timeout=5_000)
+        assert "HL7" in window.export_progress.format()
+        assert window.rect().contains(window.export_progress.geometry())
+        assert window.pdf_button.mapTo(window, window.pdf_button.rect().topLeft()) == before
+    assert not window.export_progress.isVisible()
+    assert (tmp_path / "slow.hl7").read_text(encoding="utf-8") == "done"

@@ -288,3 +288,18 @@ def test_the_live_window_opens_the_browser_beside_the_running_session(qtbot: Any
     browser.close()
     assert window.open_sessions() is None
     assert "locked" in window.messages[-1]
+
+
+def test_a_session_ended_in_its_window_is_not_labelled_a_crash(qtbot: Any, tmp_path: Path) -> None:
+    from tests.ui.review_sessions import record
+    from ui.review_window import ReviewWindow
+
+    path = tmp_path / "monitor.db"
+    ended = record(path, mrn="MRN-2", plan="baseline:2,infusion:40,recovery:20", stop_after_infusion_min=5)
+    browser = SessionBrowser(path, REVIEWER)
+    qtbot.addWidget(browser)
+    assert _cells(browser, _row_of(browser, ended))[4] == "closed before completion"
+    review = ReviewWindow(path, ended, REVIEWER)
+    qtbot.addWidget(review)
+    assert review.status_badge.text().startswith("CLOSED BEFORE COMPLETION")
+    assert "CRASH" not in review.status_badge.text()

@@ -6,12 +6,23 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from monitor.alarms.model import Priority
 from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from ui.trend_buffer import RingBuffer, TrendBuffer
-from ui.trend_chart import PLETH_CAPACITY, FollowMode, LimitLine, PhaseSpan, TrendChart, marker_text, phase_spans
+from ui.trend_chart import (
+    LIMIT_LABEL_PX,
+    PLETH_CAPACITY,
+    PLOT_OF,
+    FollowMode,
+    LimitLine,
+    PhaseSpan,
+    TrendChart,
+    marker_text,
+    phase_spans,
+)
 
 T0 = 1_790_000_000.0
 
@@ -134,3 +145,74 @@ def test_buffers_grow_by_doubling_and_the_pleth_ring_keeps_the_newest_ten_second
     t, v = ring.ordered()
     assert v.size == PLETH_CAPACITY == 750
     assert list(v[:2]) == [1250, 1251] and v[-1] == 1999 and np.all(np.diff(t) > 0)
+
+
+def test_every_limit_is_labelled_and_no_label_is_crossed_by_another_limit(qtbot: Any) -> None:
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    chart.resize(900, 600)
+    chart.show()
+    # The seven NIBP limits of an infusion profile, some a few mmHg apart, and two on SpO2.
+    limits = [
+        LimitLine(Parameter.NIBP_SYS, 180, Priority.HIGH, "*** SBP > 180"),
+        LimitLine(Parameter.NIBP_SYS, 176, Priority.MEDIUM, "** SBP > 176"),
+        LimitLine(Parameter.NIBP_SYS, 160, Priority.LOW, "* SBP > 160"),
+        LimitLine(Parameter.NIBP_DIA, 139, Priority.MEDIUM, "** DBP > 139"),
+        LimitLine(Parameter.NIBP_DIA, 110, Priority.HIGH, "*** DBP > 110"),
+        LimitLine(Parameter.NIBP_MEAN, 60, Priority.MEDIUM, "** MAP < 60", upper=False),
+        LimitLine(Parameter.NIBP_SYS, 90, Priority.HIGH, "*** SBP < 90", upper=False),
+        LimitLine(Parameter.SPO2, 90, Priority.HIGH, "*** SpO2 < 90", upper=False),
+        LimitLine(Parameter.SPO2, 88, Priority.HIGH, "*** SpO2 < 88", upper=False),
+    ]
+    chart.set_limits(limits)
+    chart.refresh(T0)
+    assert chart.limit_count == len(limits)
+    # Labels are laid out again for a smaller chart (a label then covers more of the value range).
+    for size in ((900, 600), (700, 330)):
+        chart.resize(*size)
+        QApplication.processEvents()
+        chart.refresh(T0)
+        check(chart, limits)
+
+
+def check(chart: TrendChart, limits: list[LimitLine]) -> None:
+    """Every limit labelled once; no label crossed by a limit line; no two labels overlapping."""
+    labelled = [text for label in chart.limit_labels for text in label.texts]
+    assert sorted(labelled) == sorted(line.label for line in limits)  # every line labelled, once
+    for label in chart.limit_labels:
+        room = label.room
+        assert room == pytest.approx(chart.label_room(label.plot))  # a label's height on screen, in values
+        span = (label.value, label.value + room) if label.above else (label.value - room, label.value)
+        on_plot = [line.value for line in limits if PLOT_OF[line.parameter] == label.plot]
+        crossing = [v for v in on_plot if span[0] < v < span[1]]
+        assert not crossing, f"{label.texts} is crossed by limits at {crossing}"
+        assert label.item.textItem.boundingRect().height() <= LIMIT_LABEL_PX  # the room reserved is enough
+
+    def extent(label: Any) -> tuple[float, float]:
+        room = label.room
+        return (label.value, label.value + room) if label.above else (label.value - room, label.value)
+
+    for a in chart.limit_labels:
+        for b in chart.limit_labels:
+            if a is not b and a.plot == b.plot:
+                (a0, a1), (b0, b1) = extent(a), extent(b)
+                assert a1 <= b0 or b1 <= a0, f"{a.texts} and {b.texts} overlap"
+
+
+def test_events_close_in_time_share_one_label_with_their_count(qtbot: Any) -> None:
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    chart.resize(900, 600)
+    chart.show()
+    events = [SessionEvent(T0 + 60 * i, EventKind.NOTE, Phase.INFUSION, "AB", {"text": f"note {i}"})
+              for i in range(5)]
+    events.append(SessionEvent(T0 + 3000, EventKind.NOTE, Phase.INFUSION, "AB", {"text": "alone"}))
+    chart.add_readings(_numerics(3600))
+    chart.add_events(events)
+    chart.refresh(T0 + 3600)
+    texts = [item.textItem.toPlainText() for item in chart._marker_labels]
+    assert "5 entries" in texts and "alone" in texts and len(texts) == 2
+    chart.show_range(T0, T0 + 200)  # zoomed in, they have room again
+    chart.refresh(T0 + 3600)
+    texts = [item.textItem.toPlainText() for item in chart._marker_labels]
+    assert "note 0" in texts and "note 1" in texts

@@ -54,7 +54,8 @@ def test_report_contents(recorded: RecordedSession, tmp_path: Path, store_of: Ca
     assert f"{NURSE} at" in text  # who acknowledged the SpO2 alarm
     assert "NIBP SYS 168 >= 165" in text
     assert "Patient calm, reports mild dissociation" in text
-    assert "scale: MOAA/S; value: 5" in text
+    assert "MOAA/S 5" in text and "scale:" not in text  # sentences, not field dumps
+    assert "['" not in text and "phases reached: baseline → infusion" in " ".join(text.split())  # no Python list
     assert "circulation" in text
 
 
@@ -101,3 +102,43 @@ def test_alarms_raised_by_the_alarm_engine_reach_the_report(tmp_path: Path) -> N
     text = pdf_text(out.read_bytes())
     for alarm in desaturation:
         assert alarm.message in text
+
+
+def test_names_and_symbols_print_in_an_embedded_unicode_font(recorded: RecordedSession, tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    path = tmp_path / "copy.db"
+    shutil.copy(recorded.path, path)
+    name = "Σοφία Ζερβού-Жанна Лебедева (שרה כהן)"
+    with Store(path) as store, store.transaction():
+        store.db.execute("UPDATE patients SET name = ?", [name])
+        store.db.execute("UPDATE alarms SET message = 'SBP 168 ≥ 165 (Δ +18 % от базы)' WHERE parameter = 'nibp_sys'")
+    out = tmp_path / "unicode.pdf"
+    before = time.time()
+    assert main(["export", recorded.session_id, "--db", str(path), "--format", "pdf", "--out", str(out),
+                 "--user", "Élodie Ξανθή"]) == 0
+    data = out.read_bytes()
+    text = " ".join(pdf_text(data).split())  # lines re-joined: table cells wrap
+    assert "Σοφία Ζερβού-Жанна Лебедева" in text
+    assert "SBP 168 ≥ 165 (Δ +18 % от базы)" in text
+    assert "[Hebrew text not printable here]" in text  # right-to-left text is named, not garbled
+    assert "?" not in text.replace("?)", "")  # nothing became a question mark
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    fonts = {
+        str(font["/BaseFont"])
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+    assert any("DejaVuSans" in f for f in fonts) and not any("Helvetica" in f for f in fonts), fonts
+    descriptor_files = [
+        font.get_object()["/FontDescriptor"].get("/FontFile2")
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()
+        if "/FontDescriptor" in font.get_object()
+    ]
+    assert descriptor_files and all(f is not None for f in descriptor_files)  # embedded, not referenced
+    meta = reader.metadata
+    assert meta is not None and meta.author == "Élodie Ξανθή"  # the exporter, not the nurse
+    created = meta.creation_date
+    assert created is not None and abs(created.timestamp() - before) < 600  # the real time, not 2000-01-01

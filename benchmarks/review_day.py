@@ -1,0 +1,138 @@
+"""A 24-hour session (1 Hz numerics, cuffs every 5 minutes, the 75 Hz pleth): opening it for review,
+and exporting it.
+
+The session is recorded headless first (about 20 s). Each measurement then runs in a process of
+its own, so its peak memory (the process's maximum resident size, Qt and Python included) is
+its own:
+
+* review open: a review window created on the session and shown until its first paint, at
+  1600x900, offscreen; targets 1 s and 250 MB;
+* exports (CSV of the readings, HL7): ``infusion-monitor export`` of the whole session to a file;
+  targets 2 s and 150 MB.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.run --only review_day
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Result, median
+
+OPEN_TARGET_S = 1.0
+OPEN_TARGET_MB = 250.0
+EXPORT_TARGET_S = 2.0
+EXPORT_TARGET_MB = 150.0
+EXPORT_FORMATS = ("csv", "hl7")
+DAY_PLAN = "baseline:5,infusion:60,recovery:1375"  # 24 hours in all
+START = 1_718_000_000.0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def record_day(path: Path) -> str:
+    """Record the 24-hour session; returns its id."""
+    from drivers.simulated import SimulatedSource
+    from monitor.alarms.engine import AlarmEngine
+    from monitor.plan import parse_plan
+    from monitor.recorder import Recorder
+    from monitor.store import Store
+
+    plan = parse_plan(DAY_PLAN)
+    store = Store(path)
+    try:
+        source = SimulatedSource(scenario="hypertension", seed=1, speed=math.inf, pleth=True, start_time=START,
+                                 plan=plan)
+        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, autopilot=True,
+                                        nurse="RN", alarms=AlarmEngine())
+        recorder.run()
+        return recorder.session.id
+    finally:
+        store.close()
+
+
+def _child_open(path: str, session_id: str) -> dict[str, float]:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    from ui.dialogs import SignedInUser
+    from ui.review_window import ReviewWindow
+
+    start = time.perf_counter()
+    window = ReviewWindow(Path(path), session_id, SignedInUser("Dr", "physician"))
+    window.resize(1600, 900)
+    window.show()
+    app.processEvents()
+    window.chart.graphics.viewport().repaint()
+    return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+
+
+def _child_export(path: str, session_id: str, fmt: str, out: str) -> dict[str, float]:
+    from monitor.cli import main
+
+    start = time.perf_counter()
+    code = main(["export", session_id, "--db", path, "--format", fmt, "--out", out])
+    if code != 0:
+        raise SystemExit(f"export failed with {code}")
+    return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+
+
+def _in_child(*args: str) -> dict[str, float]:
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    done = subprocess.run([sys.executable, "-m", "benchmarks.review_day", "--child", *args], capture_output=True,
+                          text=True, check=True, env=env, cwd=Path(__file__).resolve().parents[1])
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(repeat: int) -> list[Result]:
+    """Review open and exports of a 24-hour session, each in a fresh process."""
+    results = []
+    with tempfile.TemporaryDirectory() as name:
+        path = Path(name) / "day.db"
+        session_id = record_day(path)
+        opens = [_in_child("open", str(path), session_id) for _ in range(max(repeat, 1))]
+        seconds = median([o["seconds"] for o in opens])
+        peak = median([o["peak_mb"] for o in opens])
+        results.append(Result("24-h session: review open", seconds, "s", f"<= {OPEN_TARGET_S:g} s",
+                              seconds <= OPEN_TARGET_S, "window shown and painted, 1600x900",
+                              [o["seconds"] for o in opens]))
+        results.append(Result("24-h session: review open, peak memory", peak, "MB", f"<= {OPEN_TARGET_MB:g} MB",
+                              peak <= OPEN_TARGET_MB, "whole process (Qt included)", [o["peak_mb"] for o in opens]))
+        for fmt in EXPORT_FORMATS:
+            runs = [_in_child("export", str(path), session_id, fmt, str(Path(name) / f"out.{fmt}"))
+                    for _ in range(max(repeat // 2, 1))]
+            seconds = median([r["seconds"] for r in runs])
+            peak = median([r["peak_mb"] for r in runs])
+            results.append(Result(f"24-h session: {fmt} export", seconds, "s", f"<= {EXPORT_TARGET_S:g} s",
+                                  seconds <= EXPORT_TARGET_S, "infusion-monitor export to a file",
+                                  [r["seconds"] for r in runs]))
+            results.append(Result(f"24-h session: {fmt} export, peak memory", peak, "MB",
+                                  f"<= {EXPORT_TARGET_MB:g} MB", peak <= EXPORT_TARGET_MB, "whole process",
+                                  [r["peak_mb"] for r in runs]))
+    return results
+
+
+def _child(argv: list[str]) -> None:
+    kind, *rest = argv
+    result: Any = _child_open(*rest) if kind == "open" else _child_export(*rest)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        _child(sys.argv[2:])
+    else:
+        for line in run(3):
+            print(line)

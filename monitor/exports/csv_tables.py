@@ -1,0 +1,56 @@
+"""The session's events and its alarm log as CSV tables (formats ``csv-events`` and ``csv-alarms``).
+
+``csv`` holds the readings only (one row per value); these two hold the rest of the record, so a
+spreadsheet user gets every part of a session. Times are ISO 8601 UTC with the seconds from the
+session start beside them; the export's de-identification and session-relative clock apply as
+for every format (staff names are blanked when de-identified unless kept).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import IO, Final
+
+from monitor.exports.data import SessionRecord
+from monitor.readings import iso_utc
+
+EVENT_COLUMNS: Final = ("timestamp", "elapsed_s", "phase", "kind", "user", "text", "detail_json")
+ALARM_COLUMNS: Final = (
+    "started", "started_elapsed_s", "ended", "priority", "kind", "condition", "parameter", "message", "limit",
+    "peak_value", "acknowledged", "acknowledged_by", "state",
+)
+
+
+def _when(t: float | None) -> str:
+    return "" if t is None else iso_utc(t)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def write_events(record: SessionRecord, stream: IO[str]) -> None:
+    """One row per timeline event: phase changes, notes, quick events, scores, technical events, addenda."""
+    out = csv.writer(stream, lineterminator="\n")
+    out.writerow(EVENT_COLUMNS)
+    start = record.started_at
+    for e in record.events:
+        detail = dict(e.detail)
+        out.writerow((
+            iso_utc(e.t), f"{e.t - start:.3f}", e.phase.value, e.kind.value,
+            e.user or "", str(detail.get("text") or ""), json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        ))
+
+
+def write_alarms(record: SessionRecord, stream: IO[str]) -> None:
+    """One row per alarm of the alarm log, in the order they started."""
+    out = csv.writer(stream, lineterminator="\n")
+    out.writerow(ALARM_COLUMNS)
+    start = record.started_at
+    for a in sorted(record.alarms, key=lambda alarm: alarm.started_at):
+        out.writerow((
+            _when(a.started_at), f"{a.started_at - start:.3f}", _when(a.ended_at), a.priority, a.kind, a.condition,
+            a.parameter or "", a.message, _number(a.limit), _number(a.peak_value), _when(a.acknowledged_at),
+            a.acknowledged_by or "", a.state,
+        ))

@@ -1,0 +1,57 @@
+"""tasks.py: the system-library check names every missing library and the one command that installs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import tasks
+
+LDD_OUTPUT = """\
+\tlinux-vdso.so.1 (0x00007ffd)
+\tlibxcb-cursor.so.0 => not found
+\tlibQt6Gui.so.6 => /venv/PySide6/Qt/lib/libQt6Gui.so.6 (0x00007f)
+\tlibxcb-icccm.so.4 => not found
+\tlibxcb-keysyms.so.1 => not found
+\tlibxcb-icccm.so.4 => not found
+\tlibfoo2.so.7 => not found
+"""
+
+
+def test_every_missing_library_is_named_once_with_its_package() -> None:
+    missing = tasks.missing_from_ldd(LDD_OUTPUT)
+    assert missing == ["libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libfoo2.so.7"]
+    command = tasks.install_command([*missing, "libpulse.so.0"])
+    assert command == ("sudo apt-get update && sudo apt-get install -y libfoo2-7 libpulse0 libxcb-cursor0 "
+                       "libxcb-icccm4 libxcb-keysyms1")
+
+
+def test_the_check_reads_the_real_qt_plugin() -> None:
+    # Whatever this machine has, every name reported is a real library name with a package.
+    for name in tasks.missing_system_libraries():
+        assert ".so." in name and tasks.package_of(name)
+
+
+def test_run_passes_options_after_a_double_dash(monkeypatch: Any, capsys: Any) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(tasks, "ensure_environment", lambda: None)
+    monkeypatch.setattr(tasks.subprocess, "call", lambda command, cwd: calls.append(command) or 0)
+    monkeypatch.setattr(tasks, "missing_system_libraries", lambda: [])
+    assert tasks.main(["run", "--", "--scenario", "desaturation"]) == 0
+    assert calls[-1][-5:] == ["gui", "--driver", "simulated", "--scenario", "desaturation"]
+    # A missing window library stops with the exact command; a missing sound library only warns.
+    monkeypatch.setattr(tasks, "missing_system_libraries", lambda: ["libxcb-icccm.so.4", "libpulse.so.0"])
+    assert tasks.main(["run"]) == 1
+    assert "sudo apt-get install -y libpulse0 libxcb-icccm4" in capsys.readouterr().out
+    monkeypatch.setattr(tasks, "missing_system_libraries", lambda: ["libpulse.so.0"])
+    assert tasks.main(["run"]) == 0
+    assert "NO SOUND" in capsys.readouterr().out
+
+
+def test_help_lists_the_scenarios() -> None:
+    root = Path(tasks.__file__).parent
+    out = subprocess.run([sys.executable, "-m", "monitor.cli", "--help"], capture_output=True, text=True,
+                         cwd=root, check=True).stdout
+    assert "desaturation" in out and "hypertension" in out and "probe_off" in out

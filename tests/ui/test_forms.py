@@ -1,0 +1,120 @@
+"""Forms that do not move and work from the keyboard: discharge scoring, confirmations, score pickers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
+
+from monitor.readings import Parameter, Reading
+from monitor.session import Baseline
+from ui import theme
+from ui.dialogs import MOAAS_LEVELS, RASS_LEVELS, ConfirmDialog, LevelDialog
+from ui.discharge_dialog import DischargeDialog
+
+T0 = 1_790_000_000.0
+BASELINE = Baseline(T0, 72.0, Parameter.HR, 98.0, 130.0, 80.0, 97.0)
+
+
+def _vitals(t: float, sys: float, dia: float, spo2: float = 97.0) -> list[Reading]:
+    return [
+        Reading(t, Parameter.HR, 75.0, "test"),
+        Reading(t, Parameter.SPO2, spo2, "test"),
+        Reading(t, Parameter.NIBP_SYS, sys, "test"),
+        Reading(t, Parameter.NIBP_DIA, dia, "test"),
+        Reading(t, Parameter.NIBP_MEAN, (sys + 2 * dia) / 3, "test"),
+    ]
+
+
+def _styled(widget: Any) -> Any:
+    widget.setStyleSheet(theme.STYLE_SHEET)
+    return widget
+
+
+def test_the_discharge_form_keeps_its_size_and_judges_the_newest_values(qtbot: Any) -> None:
+    dialog = _styled(DischargeDialog(None, _vitals(T0, 190.0, 110.0), BASELINE))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    QApplication.processEvents()
+    size = dialog.size()
+    assert dialog.minimumSize() == dialog.maximumSize() == size  # fixed: nothing re-centres under the pointer
+    for name in dialog.groups:
+        dialog.set_item(name, 2)
+        QApplication.processEvents()
+        assert dialog.size() == size
+    dialog.escort.setChecked(True)
+    dialog.no_driving.setChecked(True)
+    QApplication.processEvents()
+    old = dialog.discharge()
+    assert old is not None and not old.passed  # 190/110 is far from the baseline 130/80
+    dialog.set_readings(_vitals(T0 + 300, 132.0, 82.0))  # a newer cuff arrives while the form is open
+    QApplication.processEvents()
+    new = dialog.discharge()
+    assert new is not None and new.aldrete.total > old.aldrete.total
+    assert dialog.size() == size
+    # Enter alone cancels; completing needs a deliberate choice.
+    assert not dialog.complete_button.isDefault() and not dialog.complete_button.autoDefault()
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert dialog.result() == DischargeDialog.DialogCode.Rejected
+
+
+def test_the_styled_discharge_form_fits_a_small_screen_with_every_choice_readable(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QAbstractButton
+
+    dialog = DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE)
+    qtbot.addWidget(dialog)
+    dialog.setStyleSheet(theme.STYLE_SHEET)  # as the window opens it: the style comes after construction
+    dialog.show()
+    QApplication.processEvents()
+    assert dialog.width() <= 1240 and dialog.height() <= 680  # inside 1280x720 with a window frame
+    for button in dialog.findChildren(QAbstractButton):
+        if button.isVisible() and button.text():
+            assert button.sizeHint().width() <= button.width(), f"{button.text()!r} is cut"
+
+
+def test_unticked_boxes_and_radio_buttons_show_their_indicator(qtbot: Any) -> None:
+    dialog = _styled(DischargeDialog(None, [], None))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    QApplication.processEvents()
+    border = QColor("#8a97a5")
+    for button in (dialog.groups["aldrete_activity"].button(2), dialog.escort):
+        assert not button.isChecked()
+        image = button.grab().toImage()
+        # The indicator sits left of the text; its border colour appears nowhere else on the button.
+        seen = {
+            image.pixelColor(x, y).name()
+            for x in range(min(image.width(), 40)) for y in range(image.height())
+        }
+        assert border.name() in seen, f"{button.text()!r}: no indicator drawn (colours {sorted(seen)[:6]})"
+
+
+def test_a_confirmation_looks_like_what_enter_does(qtbot: Any) -> None:
+    dialog = _styled(ConfirmDialog(None, "Start infusion", "Start the infusion now?", "Start infusion"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.no_button.isDefault() and "Enter" in dialog.no_button.text()
+    assert dialog.yes_button.objectName() != "primary" and not dialog.yes_button.autoDefault()
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert dialog.result() == ConfirmDialog.DialogCode.Rejected
+
+
+def test_a_digit_typed_into_the_level_list_records_at_once(qtbot: Any) -> None:
+    moaas = LevelDialog(None, "MOAA/S", MOAAS_LEVELS, 5)
+    qtbot.addWidget(moaas)
+    moaas.show()
+    qtbot.keyClick(moaas.list, Qt.Key.Key_2)
+    assert moaas.result() == LevelDialog.DialogCode.Accepted and moaas.value() == 2
+    rass = LevelDialog(None, "RASS", RASS_LEVELS, 0)
+    qtbot.addWidget(rass)
+    rass.show()
+    qtbot.keyClick(rass.list, Qt.Key.Key_Minus)
+    qtbot.keyClick(rass.list, Qt.Key.Key_3)
+    assert rass.result() == LevelDialog.DialogCode.Accepted and rass.value() == -3
+    bad = LevelDialog(None, "MOAA/S", MOAAS_LEVELS, 5)
+    qtbot.addWidget(bad)
+    bad.show()
+    qtbot.keyClick(bad.list, Qt.Key.Key_7)  # no such level: nothing is recorded
+    assert bad.isVisible() and bad.value() == 5

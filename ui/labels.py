@@ -1,0 +1,133 @@
+"""Labels that keep the window's size fixed whatever they are given.
+
+:class:`ElidedLabel` writes one line and cuts it with "…" when it does not fit, the whole text
+being on hover: for the header, whose height must not change with a long patient name or
+device description. :class:`FitLabel` draws a large numeric as large as its space allows (up to
+its style sheet's size), so a small screen shrinks the numerics instead of pushing them off it.
+Alarm messages never use either: they wrap, because a cut alarm message can mislead.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+#: The smallest a numeric is ever drawn: still readable from the chair at two metres.
+MIN_NUMERIC_PX = 40
+#: On a large screen a numeric may grow to this many times its style sheet's size, to fill its tile.
+MAX_GROWTH = 1.6
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text, elided on the right when too long, with the full text as tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, min_chars: int = 4) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self._min_chars = min_chars
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        """Show ``text`` (one line: line breaks become separators); hovering shows all of it."""
+        one_line = " · ".join(part.strip() for part in text.splitlines() if part.strip())
+        if one_line == self._full:
+            return
+        self._full = one_line
+        super().setText(one_line)
+        self.setToolTip(one_line)
+        self.update()
+
+    def text(self) -> str:
+        """The full text (also when it is shown elided)."""
+        return self._full
+
+    def is_elided(self) -> bool:
+        """True when the text does not fit and is drawn cut."""
+        return QFontMetrics(self.font()).horizontalAdvance(self._full) > self.contentsRect().width()
+
+    def minimumSizeHint(self) -> QSize:
+        """A few characters wide, one line high: the layout may squeeze it, never grow because of it."""
+        metrics = QFontMetrics(self.font())
+        margins = self.contentsMargins()
+        return QSize(
+            metrics.averageCharWidth() * self._min_chars + margins.left() + margins.right(),
+            metrics.height() + margins.top() + margins.bottom(),
+        )
+
+    def sizeHint(self) -> QSize:
+        """Wide enough for the whole text, one line high."""
+        metrics = QFontMetrics(self.font())
+        margins = self.contentsMargins()
+        return QSize(
+            metrics.horizontalAdvance(self._full) + margins.left() + margins.right() + 2,
+            metrics.height() + margins.top() + margins.bottom(),
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Draw the text, cut with an ellipsis when it does not fit."""
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        metrics = QFontMetrics(self.font())
+        shown = metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, rect.width())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.setFont(self.font())
+        painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
+        painter.end()
+
+
+class FitLabel(QLabel):
+    """A large value drawn to fill its space: smaller than its style sheet's size on a small screen, up to
+    :data:`MAX_GROWTH` times larger on a large one."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        #: Background colour behind the value (an alarm's lit flash state), None for none.
+        self.fill: str | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+    def set_fill(self, colour: str | None) -> None:
+        """Fill the label's background with ``colour`` (None: transparent)."""
+        if colour != self.fill:
+            self.fill = colour
+            self.update()
+
+    def drawn_px(self) -> int:
+        """The pixel size the text is drawn at in the current size."""
+        font = self.font()
+        full = max(font.pixelSize(), 1)
+        rect = self.contentsRect()
+        metrics = QFontMetrics(font)
+        width = max(metrics.horizontalAdvance(self.text() or "0"), 1)
+        height = max(metrics.height(), 1)
+        scale = min(MAX_GROWTH, rect.width() / width, rect.height() / height)
+        return max(MIN_NUMERIC_PX, int(full * scale))
+
+    def fits(self) -> bool:
+        """True when the text, at the size it is drawn, fits inside the label."""
+        font = self.font()
+        font.setPixelSize(self.drawn_px())
+        metrics = QFontMetrics(font)
+        rect = self.contentsRect()
+        return metrics.horizontalAdvance(self.text()) <= rect.width() and metrics.capHeight() <= rect.height()
+
+    def minimumSizeHint(self) -> QSize:
+        """Room for the value at the smallest readable size."""
+        font = self.font()
+        font.setPixelSize(MIN_NUMERIC_PX)
+        metrics = QFontMetrics(font)
+        return QSize(metrics.horizontalAdvance("000/000"), metrics.height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Draw the value scaled to the label's space (within the readable minimum and MAX_GROWTH)."""
+        painter = QPainter(self)
+        if self.fill is not None:
+            painter.fillRect(self.rect(), QColor(self.fill))
+        font = self.font()
+        font.setPixelSize(self.drawn_px())
+        painter.setFont(font)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.text())
+        painter.end()

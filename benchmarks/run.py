@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "review_day": "benchmarks.review_day",
     "memory": "benchmarks.memory",
     "startup": "benchmarks.startup",
+    "clinic": "benchmarks.clinic",
 }
 
 

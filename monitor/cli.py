@@ -129,6 +129,10 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feed", metavar="HOST:PORT",
                         help="send observations as HL7 ORU^R01 over MLLP to this receiver "
                              "(default: INFUSION_MONITOR_FEED; off when unset)")
+    parser.add_argument("--server", metavar="URL",
+                        help="copy everything recorded to the clinic's PostgreSQL, e.g. postgresql://chair2@db/im "
+                             "(default: INFUSION_MONITOR_SERVER or config 'server'; password from a file, never here)")
+    parser.add_argument("--chair", metavar="NAME", help="this chair's name at the nurse station (default: host name)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     sessions = sub.add_parser("sessions", help="list recorded sessions")
     _add_db(sessions)
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
+    sessions.add_argument("--server", metavar="URL",
+                          help="list every chair's sessions from the clinic's PostgreSQL (a reader login)")
+    sessions.add_argument("--patient", metavar="MRN", help="only this patient's course (oldest first), every chair")
 
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
@@ -177,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="FHIR: one observation per parameter per SECONDS for heart rate, pulse rate and "
                              "SpO2 (default 60; 'all' exports every value)")
     export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+    export.add_argument("--server", metavar="URL",
+                        help="read the session from the clinic's PostgreSQL (any chair's); audited locally")
 
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
     close.add_argument("session", metavar="SESSION_ID|latest")
@@ -228,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
     limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
     limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
+    from monitor import clinic_cli
+
+    clinic_cli.add_parsers(sub)
     return parser
 
 
@@ -397,6 +409,20 @@ def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def start_server_link(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
+    """Start replicating to the clinic's server when one is configured (see :mod:`monitor.replication.chair`)."""
+    from monitor.replication.chair import ServerSettingError, chair_name, server_url, start_replication
+
+    try:
+        url = server_url(getattr(args, "server", None))
+        name = chair_name(getattr(args, "chair", None))
+    except (ServerSettingError, ConfigError) as exc:
+        raise CliError(str(exc)) from None
+    if url is None:
+        return None
+    return start_replication(url, store.path, recorder, name)
+
+
 def patient_id_system() -> str | None:
     """The MRN namespace for exports and the feed (INFUSION_MONITOR_PATIENT_ID_SYSTEM or config
     ``patient_id_system``); None means the documented default."""
@@ -551,6 +577,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
 
         recorder.add_listener(show)
         feed = start_feed(args, store, recorder)
+        link = start_server_link(args, store, recorder)
         watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
         watchdog.start()
         try:
@@ -558,6 +585,9 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                 recorder.run(until=wall_deadline(args.duration))
         finally:
             watchdog.stop()
+            if link is not None:
+                link.stop(timeout=FEED_DRAIN_S)
+                out.write(link.status().text + "\n")
             if feed is not None:
                 feed.stop(drain_s=FEED_DRAIN_S)
                 feed_status = feed.status()
@@ -610,9 +640,9 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
     from monitor.readings import iso_utc
 
-    store = _open_store(args, must_exist=True)
+    store: Any = _open_reader(args)
     with store:
-        rows = store.sessions()
+        rows = _course(store, args.patient) if getattr(args, "patient", None) else store.sessions()
         if args.json:
             json.dump(
                 [
@@ -680,7 +710,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         user=args.user,
         identifier_system=patient_id_system(),
     )
-    store = _open_store(args, must_exist=True)
+    store: Any = _open_reader(args)
     with store:
         try:
             record = load(store, args.session, options=options)
@@ -693,7 +723,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             sys.stdout.buffer.flush()
         else:
             write(record, out)
-        store.audit(
+        audit = store if isinstance(store, Store) else _open_store(args)
+        audit.audit(
             "export",
             user=args.user,
             session_id=record.id,
@@ -703,8 +734,36 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             staff_names=(not options.deidentify) or options.keep_staff,
             resample_s=options.resample_s if args.format == "fhir" else None,
             destination="stdout" if to_stdout else str(Path(args.out).resolve()),
+            **({} if audit is store else {"server": store.path}),
         )
+        if audit is not store:
+            audit.close()
     return EXIT_OK
+
+
+def _open_reader(args: argparse.Namespace) -> Any:
+    """The local database, or with ``--server`` the clinic's PostgreSQL (every chair's sessions)."""
+    if not getattr(args, "server", None):
+        return _open_store(args, must_exist=True)
+    from monitor.replication.chair import ServerSettingError, server_url
+    from monitor.replication.server_store import ServerStore
+
+    try:
+        url = server_url(args.server)
+    except ServerSettingError as exc:
+        raise CliError(str(exc)) from None
+    assert url is not None
+    try:
+        return ServerStore(url)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _course(store: Any, mrn: str) -> list[Any]:
+    """A patient's sessions, oldest first (across chairs when reading from the server)."""
+    if hasattr(store, "course"):
+        return list(store.course(mrn))
+    return sorted((s for s in store.sessions() if s.patient == mrn), key=lambda s: s.started_at)
 
 
 def _write_file(path: str, write: Callable[[Any], None], binary: bool) -> None:
@@ -969,6 +1028,18 @@ def cmd_review(args: argparse.Namespace, out: TextIO) -> int:
     return _run_frontend("review", args)
 
 
+def cmd_clinic(args: argparse.Namespace, out: TextIO) -> int:
+    """``server …`` and ``station``: the clinic's PostgreSQL and the nurse station (monitor/clinic_cli.py)."""
+    from monitor import clinic_cli
+
+    if args.command == "station":
+        return _run_frontend("station", args)
+    try:
+        return clinic_cli.run(args, out)
+    except clinic_cli.ClinicError as exc:
+        raise CliError(str(exc)) from None
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "gui": cmd_gui,
     "record": cmd_record,
@@ -983,6 +1054,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "ports": cmd_ports,
     "emulate": cmd_emulate,
     "limits": cmd_limits,
+    "server": cmd_clinic,
+    "station": cmd_clinic,
 }
 
 

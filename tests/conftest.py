@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +92,56 @@ def record_simulated(
         return recorder.session.id
     finally:
         store.close()
+
+
+# -- the clinic's PostgreSQL -----------------------------------------------------------------
+# One real server per test run (started from the pgserver package's binaries), a fresh database per test.
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """A fresh, migrated clinic database on the test run's PostgreSQL."""
+
+    server: Any
+    database: str
+    folder: Path
+
+    @property
+    def admin_url(self) -> str:
+        """Superuser, through the Unix socket."""
+        return str(self.server.admin_url(self.database))
+
+    def role(self, kind: str, name: str | None = None) -> str:
+        """A new chair or reader login; returns its URL (the password sits in a passfile named by the URL)."""
+        from monitor import server as local_server
+
+        role = name or f"{kind}_{uuid.uuid4().hex[:10]}"
+        passfile = local_server.add_role(
+            self.server, role, kind=kind, database=self.database, password_file=self.folder / f"{role}.pgpass"
+        )
+        return f"{self.server.url(role, self.database)}?passfile={passfile}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostgreSQL for the whole run, stopped at the end."""
+    from monitor import server as local_server
+
+    # Not under pytest's temporary folder: pytest keeps that private to root, and the server runs
+    # under its own system account when the tests run as root.
+    folder = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-"))
+    running = local_server.start(folder)
+    yield running
+    local_server.remove(folder)
+
+
+@pytest.fixture
+def clinic(pg_server: Any, tmp_path: Path) -> Clinic:
+    """A fresh clinic database (schema migrated) on the run's PostgreSQL."""
+    from monitor import server as local_server
+
+    database = f"clinic_{uuid.uuid4().hex[:12]}"
+    local_server.create_database(pg_server, database)
+    folder = tmp_path / "pgpass"
+    folder.mkdir()
+    return Clinic(pg_server, database, folder)

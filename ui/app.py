@@ -14,7 +14,15 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
-from monitor.cli import FEED_DRAIN_S, CliError, _open_store, _port_overrides, make_recorder, start_feed
+from monitor.cli import (
+    FEED_DRAIN_S,
+    CliError,
+    _open_store,
+    _port_overrides,
+    make_recorder,
+    start_feed,
+    start_server_link,
+)
 from monitor.store import Store, StoreError
 from ui import theme
 from ui.bridge import RecorderBridge
@@ -42,6 +50,7 @@ class LiveRun:
     window: LiveWindow
     bridge: RecorderBridge
     feed: Any
+    server_link: Any = None
 
     def shutdown(self) -> None:
         """Stop recording (everything is flushed), stop the feed, let the window go."""
@@ -50,6 +59,8 @@ class LiveRun:
         self.bridge.stop()
         if self.feed is not None:
             self.feed.stop(drain_s=FEED_DRAIN_S)
+        if self.server_link is not None:
+            self.server_link.stop(timeout=FEED_DRAIN_S)
         self.window.deleteLater()
 
 
@@ -57,19 +68,21 @@ def start_live(args: argparse.Namespace, user: SignedInUser, store: Store) -> Li
     """Build the recorder for a new or resumed (``args.resume``) session and show its live window."""
     recorder = make_recorder(args, store)
     feed = start_feed(args, store, recorder)
+    server_link = start_server_link(args, store, recorder)
     device = DeviceChoice(
         driver=args.driver, port=args.port, port_overrides=_port_overrides(args), scenario=args.scenario,
         speed=args.speed, pleth=args.pleth,
     )
     bridge = RecorderBridge(recorder)
     window = LiveWindow(bridge, user, device=device)
+    window.server_link = server_link
     if os.environ.get("INFUSION_MONITOR_REPORT_FIRST_PAINT"):
         window.installEventFilter(_FirstPaintReporter(window))
     window.show()
     bridge.start()
     if user.role != "nurse":
         window.set_user(user)  # the recorder knows the name; the role goes to the audit log
-    return LiveRun(window, bridge, feed)
+    return LiveRun(window, bridge, feed, server_link)
 
 
 def offer_unfinished(db_path: Path, user: SignedInUser) -> str | None:

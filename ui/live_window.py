@@ -12,6 +12,7 @@ screen. The window only shows and asks; the rules live in the core.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -1040,9 +1041,22 @@ class LiveWindow(DialogHost, QMainWindow):
         traffic = f"{link.bytes_in} B in · " if link.bytes_in else ""
         self.header.device.setText(
             f"{status.device} · {traffic}{link.frames_decoded} ok · {link.frames_rejected} bad · "
-            f"{link.resyncs} resync · {link.reconnects} reconnects"
+            f"{link.resyncs} resync · {link.reconnects} reconnects{self._server_line()}"
         )
         self.header.clock.setText(time.strftime("%H:%M:%S", time.localtime(status.now)))
+
+    def _server_line(self) -> str:
+        """The link to the clinic's server (when replicating), refreshed at most once a second."""
+        link = getattr(self, "server_link", None)
+        if link is None:
+            return ""
+        now = time.monotonic()
+        if now - getattr(self, "_server_checked", 0.0) >= 1.0:
+            self._server_checked = now
+            status = link.status()
+            colour = "#3ddc6a" if status.connected else theme.WARNING_TEXT
+            self._server_text = f"<br><b style='color:{colour}'>{html.escape(status.text)}</b>"
+        return str(getattr(self, "_server_text", ""))
 
     def _enable_controls(self, status: SessionStatus) -> None:
         phase = status.phase

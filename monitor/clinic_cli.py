@@ -1,0 +1,95 @@
+"""Command line of the clinic's server: ``infusion-monitor server start|stop|status|add-chair|add-reader|migrate``.
+
+``station`` (the nurse-station window) is parsed here too and opened through the ``ui`` front-end.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+import psycopg
+
+from monitor import server as local_server
+from monitor.replication import schema
+
+
+class ClinicError(Exception):
+    """A server command that cannot be carried out; the message says why."""
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``server`` and ``station`` to the main parser."""
+    srv = sub.add_parser("server", help="the clinic's PostgreSQL: start a local one, add chairs and readers")
+    actions = srv.add_subparsers(dest="server_command", metavar="ACTION", required=True)
+    start = actions.add_parser("start", help="start (creating if needed) a local PostgreSQL and print its URL")
+    start.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    start.add_argument("--port", type=int, help="TCP port (default: the last one, or a free one)")
+    for name, text in (("stop", "stop the local server"), ("status", "is the local server running, and where")):
+        actions.add_parser(name, help=text)
+    for name, kind in (("add-chair", "chair"), ("add-reader", "station or reviewer")):
+        role = actions.add_parser(name, help=f"create a login for a {kind} and write its password file")
+        role.add_argument("role", help="login name: lower-case letters, digits and _ (e.g. chair_3)")
+        role.add_argument("--password-file", type=Path, help="where to write it (default: DATA/<role>.pgpass)")
+    migrate = actions.add_parser("migrate", help="bring a server's schema up to date (as its owner)")
+    migrate.add_argument("--url", help="the owner's URL (default: the local server's administrator)")
+    for action in actions.choices.values():
+        action.add_argument("--data", type=Path, default=None, metavar="DIR",
+                            help="the local server's folder (required except for migrate --url)")
+    station = sub.add_parser("station", help="the nurse station: every active chair on one screen")
+    station.add_argument("--server", metavar="URL",
+                         help="the clinic's PostgreSQL, as a reader (default: INFUSION_MONITOR_SERVER)")
+    station.add_argument("--show", choices=["mrn", "initials"], default="mrn",
+                         help="how a patient is named on the tiles (default mrn)")
+    station.add_argument("--escalate-after", type=float, default=60.0, metavar="SECONDS",
+                         help="an alarm not acknowledged at the chair this long is escalated (default 60)")
+
+
+def _data(args: argparse.Namespace) -> Path:
+    if args.data is None:
+        raise ClinicError("--data DIR is needed: the folder of the local server")
+    return Path(args.data).expanduser()
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Carry out one ``server`` action."""
+    action = args.server_command
+    try:
+        if action == "migrate" and args.url:
+            with psycopg.connect(args.url, autocommit=True) as conn:
+                version = schema.migrate(conn)
+            out.write(f"schema version {version}\n")
+            return 0
+        data = _data(args)
+        if action == "start":
+            server = local_server.start(data, host=args.host, port=args.port)
+            out.write(f"PostgreSQL running (pid {server.pid}); schema version {schema.SCHEMA_VERSION}\n")
+            out.write(f"administrator: {server.admin_url()}\n")
+            out.write(f"chairs and stations: {server.url('<role>')}  (add one with `server add-chair`)\n")
+            return 0
+        if action == "stop":
+            out.write("stopped\n" if local_server.stop(data) else "no server was running\n")
+            return 0
+        running = local_server.running(data)
+        if running is None:
+            if action == "status":
+                out.write("not running\n")
+                return 1
+            raise ClinicError(f"no server is running on {data}; start it with `infusion-monitor server start`")
+        if action == "status":
+            out.write(f"running (pid {running.pid}) at {running.host}:{running.port}\n")
+            return 0
+        if action == "migrate":
+            with psycopg.connect(running.admin_url(), autocommit=True) as conn:
+                out.write(f"schema version {schema.migrate(conn)}\n")
+            return 0
+        kind = "chair" if action == "add-chair" else "reader"
+        passfile = local_server.add_role(running, args.role, kind=kind, password_file=args.password_file)
+        out.write(f"{kind} login {args.role}; password file {passfile} (mode 600)\n")
+        out.write(f"URL: {running.url(args.role)}?passfile={passfile}\n")
+        return 0
+    except (local_server.ServerError, schema.ServerSchemaError, ValueError) as exc:
+        raise ClinicError(str(exc)) from None
+    except psycopg.Error as exc:
+        raise ClinicError(f"the server refused: {str(exc).strip()}") from None

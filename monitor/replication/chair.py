@@ -1,0 +1,89 @@
+"""Wiring a recording chair to the clinic's server: which server, under which name, and the live status.
+
+The server comes from ``--server URL``, ``INFUSION_MONITOR_SERVER`` or ``server = "postgresql://…"``
+in the config file (in that order). A password never goes on the command line: a URL given with
+``--server`` that contains one is refused; the password comes from a libpq password file
+(``PGPASSFILE`` or ``?passfile=`` in the URL) or ``PGPASSWORD``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from monitor.config import ConfigError, UserConfig, setting
+from monitor.replication.live import live_document
+from monitor.replication.replicator import Replicator
+
+log = logging.getLogger(__name__)
+
+#: The live status goes to the server at most this often (the readings themselves go with the outbox).
+LIVE_INTERVAL_S = 0.2
+
+
+class ServerSettingError(Exception):
+    """The server setting cannot be used; the message says where it came from and why."""
+
+
+def server_url(flag_value: str | None, user: UserConfig | None = None) -> str | None:
+    """The clinic server's URL, or None when this chair works alone."""
+    try:
+        value = setting("server", flag_value, None, user if user is not None else UserConfig.load())
+    except ConfigError as exc:
+        raise ServerSettingError(str(exc)) from None
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise ServerSettingError('server: expected a URL in quotes, e.g. server = "postgresql://chair2@clinic-db/im"')
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(value)
+    except psycopg.ProgrammingError as exc:
+        raise ServerSettingError(f"the server address '{value}' cannot be read: {exc}") from None
+    if info.get("password") and flag_value is not None:
+        raise ServerSettingError(
+            "a password on the command line is visible to every user of this computer; "
+            "put it in a password file (PGPASSFILE or ?passfile=...) or in PGPASSWORD"
+        )
+    return value
+
+
+def chair_name(flag_value: str | None, user: UserConfig | None = None) -> str:
+    """How the station names this chair (``--chair``, ``INFUSION_MONITOR_CHAIR``, config ``chair``, host name)."""
+    value = setting("chair", flag_value, None, user if user is not None else UserConfig.load())
+    return str(value) if value else socket.gethostname()
+
+
+class LivePublisher:
+    """A recorder listener that hands the live status to the replicator, at most every :data:`LIVE_INTERVAL_S`.
+
+    A change in the active alarms goes at once: the station must not learn of an alarm late.
+    """
+
+    def __init__(self, replicator: Replicator) -> None:
+        self.replicator = replicator
+        self._last = 0.0
+        self._alarm_ids: tuple[tuple[str, bool], ...] = ()
+
+    def __call__(self, update: Any) -> None:
+        """Called on the recorder thread after each loop turn."""
+        now = time.monotonic()
+        active = getattr(update.alarms, "active", ())
+        alarm_ids = tuple((a.id, a.acknowledged) for a in active)
+        if now - self._last < LIVE_INTERVAL_S and alarm_ids == self._alarm_ids:
+            return
+        self._last = now
+        self._alarm_ids = alarm_ids
+        self.replicator.publish(live_document(update))
+
+
+def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Replicator:
+    """Queue every row of ``db_path`` for the server, publish the recorder's live status, start shipping."""
+    replicator = Replicator(db_path, url, chair_name=name)
+    recorder.add_listener(LivePublisher(replicator))
+    replicator.start()
+    return replicator

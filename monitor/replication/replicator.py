@@ -1,0 +1,354 @@
+"""The chair's replicator: ships the outbox to the clinic's PostgreSQL and publishes the live status.
+
+One background thread with its own SQLite and PostgreSQL connections. Recording never waits for
+it: the recorder commits to SQLite (the triggers queue each row) and carries on; the replicator
+reads the outbox, upserts the named rows on the server and records, in the same server
+transaction, the last outbox number it shipped. Only after the server committed does it drop
+those entries locally. A crash between the two replays a batch, and a replay changes nothing
+because every row is keyed by its random id (or its file's random origin and local id).
+
+Alongside, it keeps the chair's row in ``chairs`` fresh: the latest live status handed to
+:meth:`Replicator.publish` (numerics, phase, alarms), or at least a heartbeat every
+:data:`HEARTBEAT_S`, each followed by a ``NOTIFY`` that the nurse station listens to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from monitor.replication import outbox
+from monitor.replication.schema import SCHEMA_VERSION, server_version
+
+log = logging.getLogger(__name__)
+
+#: The channel the nurse station listens on; the payload is the chair's role name.
+CHANNEL = "im_chairs"
+HEARTBEAT_S = 2.0
+BATCH_ROWS = 2000
+IDLE_WAIT_S = 0.5
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 5.0
+CONNECT_TIMEOUT_S = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationStatus:
+    """What the chair shows about its link to the server."""
+
+    server: str
+    connected: bool
+    pending_rows: int
+    #: Seconds since the oldest row still waiting was written (0 when nothing waits).
+    behind_s: float
+    last_shipped_at: float | None
+    error: str | None
+    running: bool = True
+
+    @property
+    def text(self) -> str:
+        """One line for the status bar."""
+        if not self.running:
+            if self.pending_rows:
+                return f"Server {self.server}: {self.pending_rows} rows wait here for the next start"
+            return f"Server {self.server}: everything recorded is on the server"
+        if not self.connected:
+            reason = f" ({self.error})" if self.error else ""
+            return (
+                f"Server {self.server}: NOT CONNECTED{reason}; the nurse station cannot see this chair; "
+                f"{self.pending_rows} rows kept here until it is back"
+            )
+        if self.pending_rows:
+            return f"Server {self.server}: connected, {self.pending_rows} rows ({self.behind_s:.0f} s) to send"
+        return f"Server {self.server}: connected, up to date"
+
+
+def redacted(url: str) -> str:
+    """The URL without any password, for display and logs."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "(unreadable server address)"
+    host = str(info.get("host") or "localhost")
+    user = str(info.get("user") or "")
+    return f"{user + '@' if user else ''}{host}/{info.get('dbname') or ''}"
+
+
+def _columns(conn: psycopg.Connection, table: str) -> set[str]:
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s",
+        [table],
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+class Replicator:
+    """Ships one chair database's outbox to a PostgreSQL server (see the module doc)."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        url: str,
+        *,
+        chair_name: str | None = None,
+        batch_rows: int = BATCH_ROWS,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.url = url
+        self.chair_name = chair_name or socket.gethostname()
+        self.batch_rows = batch_rows
+        self.heartbeat_s = heartbeat_s
+        self._local = sqlite3.connect(str(self.db_path), check_same_thread=False, timeout=10, isolation_level=None)
+        self._local.execute("PRAGMA busy_timeout = 10000")
+        self.origin = outbox.install(self._local)
+        self._server: psycopg.Connection | None = None
+        self._server_columns: dict[str, set[str]] = {}
+        self._warned_columns: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()  # the local SQLite connection
+        # The live status has its own lock: the recorder thread hands it over and must never wait for the outbox.
+        self._live_lock = threading.Lock()
+        self._live: dict[str, Any] | None = None
+        self._live_dirty = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._connected = False
+        self._error: str | None = None
+        self._last_shipped_at: float | None = None
+        self._last_heartbeat = 0.0
+        self._retry_s = RETRY_MIN_S
+        self._final: ReplicationStatus | None = None
+
+    # -- any thread ------------------------------------------------------------------------
+
+    def publish(self, live: dict[str, Any]) -> None:
+        """Hand over the chair's latest live status (JSON-ready); only the newest one is sent."""
+        with self._live_lock:
+            self._live = live
+            self._live_dirty = True
+        self._wake.set()
+
+    def nudge(self) -> None:
+        """Rows were committed: ship them now rather than at the next idle tick."""
+        self._wake.set()
+
+    def status(self) -> ReplicationStatus:
+        """Link state and backlog (reads the outbox; cheap)."""
+        if self._final is not None:
+            return self._final
+        try:
+            with self._lock:
+                pending = outbox.state(self._local)
+        except sqlite3.Error:
+            pending = outbox.OutboxState(0, None)
+        behind = 0.0 if pending.oldest_queued_at is None else max(0.0, time.time() - pending.oldest_queued_at)
+        return ReplicationStatus(
+            server=redacted(self.url),
+            connected=self._connected,
+            pending_rows=pending.pending,
+            behind_s=behind,
+            last_shipped_at=self._last_shipped_at,
+            error=self._error,
+        )
+
+    def start(self) -> None:
+        """Run on a background thread."""
+        self._thread = threading.Thread(target=self._run, name="replicator", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0, *, goodbye: bool = True) -> None:
+        """Ship what can be shipped within ``timeout``, say goodbye to the station, and close."""
+        self._flush_deadline = time.monotonic() + timeout
+        self._goodbye = goodbye
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout + 2.0)
+            self._thread = None
+        final = self.status()
+        self._final = ReplicationStatus(
+            final.server, False, final.pending_rows, final.behind_s, final.last_shipped_at, final.error, running=False
+        )
+        with self._lock:
+            self._local.close()
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stop.is_set()
+            try:
+                if self._server is None:
+                    self._connect()
+                shipped = self.ship_once()
+                self._send_live(final=stopping and getattr(self, "_goodbye", True))
+                self._retry_s = RETRY_MIN_S
+            except (psycopg.Error, OSError) as exc:
+                self._disconnect(exc)
+                if stopping and time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
+                    return
+                self._stop.wait(self._retry_s)
+                self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
+                continue
+            except sqlite3.Error as exc:
+                # The chair's own file is busy or failing; the recorder reports that. Try again shortly.
+                log.warning("replicator cannot read the outbox: %s", exc)
+                self._stop.wait(RETRY_MIN_S)
+                continue
+            if stopping:
+                if not shipped or time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
+                    self._disconnect(None)
+                    return
+                continue
+            if shipped:
+                continue  # more may be waiting: a backlog drains at full speed
+            self._wake.wait(IDLE_WAIT_S)
+            self._wake.clear()
+
+    def _connect(self) -> None:
+        conn = psycopg.connect(
+            self.url, connect_timeout=CONNECT_TIMEOUT_S, application_name="infusion-monitor chair", autocommit=True
+        )
+        try:
+            version = server_version(conn)
+        except psycopg.Error:
+            conn.close()
+            raise
+        if version < SCHEMA_VERSION:
+            conn.close()
+            raise psycopg.OperationalError(
+                f"the server's schema is version {version}; run 'infusion-monitor server migrate' "
+                f"(needs {SCHEMA_VERSION})"
+            )
+        self._server = conn
+        self._server_columns = {t: _columns(conn, t) for t in outbox.TABLES}
+        # Entries the server already committed (the chair died before forgetting them) are dropped.
+        row = conn.execute("SELECT last_seq FROM replication_progress WHERE origin = %s", [self.origin]).fetchone()
+        if row is not None:
+            with self._lock:
+                outbox.acknowledge(self._local, int(row[0]))
+        self._connected = True
+        self._error = None
+        self._last_heartbeat = 0.0
+        with self._live_lock:
+            self._live_dirty = True
+        log.info("replicating to %s", redacted(self.url))
+
+    def _disconnect(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if self._connected or self._error != message:
+                log.warning("server link lost: %s", message)
+            self._error = message
+        self._connected = False
+        if self._server is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._server.close()
+            self._server = None
+
+    def ship_once(self) -> int:
+        """Send one batch of the outbox in one server transaction; returns how many entries it covered."""
+        assert self._server is not None
+        with self._lock:
+            entries = outbox.take(self._local, self.batch_rows)
+        if not entries:
+            return 0
+        # Runs of the same table go together; the batch is one transaction so its order is kept.
+        by_table: dict[str, list[str]] = {}
+        for entry in entries:
+            keys = by_table.setdefault(entry.table, [])
+            keys.append(entry.key)
+        with self._lock:
+            rows = {table: outbox.rows_for(self._local, table, list(dict.fromkeys(keys)))
+                    for table, keys in by_table.items()}
+        conn = self._server
+        with conn.transaction():
+            for table in outbox.TABLES:  # dependency order: patients, sessions, then their rows
+                if rows.get(table):
+                    self._upsert(conn, table, rows[table])
+            last = entries[-1].seq
+            conn.execute(
+                "INSERT INTO replication_progress (origin, last_seq) VALUES (%s, %s) "
+                "ON CONFLICT (origin) DO UPDATE SET last_seq = EXCLUDED.last_seq, shipped_at = now()",
+                [self.origin, last],
+            )
+        with self._lock:
+            outbox.acknowledge(self._local, last)
+        self._last_shipped_at = time.time()
+        return len(entries)
+
+    def _upsert(self, conn: psycopg.Connection, table: str, rows: Sequence[dict[str, object]]) -> None:
+        known = self._server_columns.get(table, set())
+        local_key = outbox.TABLES[table] == "local"
+        names = [c for c in rows[0] if c != "id" and c in known]
+        for column in rows[0]:
+            if column != "id" and column not in known and (table, column) not in self._warned_columns:
+                self._warned_columns.add((table, column))
+                log.warning("the server has no column %s.%s; run 'infusion-monitor server migrate'", table, column)
+        key_columns = ["origin", "local_id"] if local_key else ["id"]
+        columns = [*key_columns, *([] if local_key else ["origin"]), *names]
+        values = [
+            [self.origin, row["id"], *(row[n] for n in names)]
+            if local_key
+            else [row["id"], self.origin, *(row[n] for n in names)]
+            for row in rows
+        ]
+        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() for _ in columns),
+        )
+        if table == "audit":
+            statement = sql.SQL("{} ON CONFLICT ({}) DO NOTHING").format(
+                insert, sql.SQL(", ").join(map(sql.Identifier, key_columns))
+            )
+        else:
+            updates = [c for c in columns if c not in key_columns]
+            statement = sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(
+                insert,
+                sql.SQL(", ").join(map(sql.Identifier, key_columns)),
+                sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates
+                ),
+            )
+        with conn.cursor() as cursor:
+            cursor.executemany(statement, values)
+
+    def _send_live(self, *, final: bool = False) -> None:
+        """Refresh this chair's row and tell the station, when there is news or a heartbeat is due."""
+        assert self._server is not None
+        now = time.monotonic()
+        with self._live_lock:
+            dirty = self._live_dirty
+            live = self._live
+        if not (dirty or final or now - self._last_heartbeat >= self.heartbeat_s):
+            return
+        if final:
+            live = dict(live or {}, active=False)
+        payload = json.dumps(live, default=str) if live is not None else None
+        conn = self._server
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO chairs (name, origin, host, seen_at, live) VALUES (%s, %s, %s, now(), %s::jsonb) "
+                "ON CONFLICT (chair) DO UPDATE SET name = EXCLUDED.name, origin = EXCLUDED.origin, "
+                "host = EXCLUDED.host, seen_at = now(), live = COALESCE(EXCLUDED.live, chairs.live)",
+                [self.chair_name, self.origin, socket.gethostname(), payload],
+            )
+            conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
+        self._last_heartbeat = now
+        with self._live_lock:
+            if self._live is live or final:
+                self._live_dirty = False

@@ -1,0 +1,214 @@
+"""The clinic server's schema: tables mirroring the chair's, ordered migrations, roles and row-level security.
+
+Every replicated row carries ``chair`` (the database role that wrote it, filled in by the server)
+and ``origin`` (the random id of the chair's SQLite file). Rows with a random text key keep it;
+rows keyed by a local integer are keyed on the server by ``(origin, local_id)``, so the same row
+sent twice is the same row.
+
+Roles (cluster-wide, created if missing):
+
+* ``im_chair`` – group of the chairs' login roles: may insert and update only rows whose
+  ``chair`` is its own login (row-level security), may only add to the audit log;
+* ``im_reader`` – group of the station's and reviewers' roles: reads everything, writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+CHAIR_GROUP = "im_chair"
+READER_GROUP = "im_reader"
+
+_REPLICATED = ("patients", "sessions", "readings", "waveforms", "events", "alarms", "audit")
+
+_V1 = """
+CREATE TABLE chairs (
+    chair TEXT PRIMARY KEY DEFAULT current_user,
+    name TEXT, origin TEXT, host TEXT,
+    seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    live JSONB
+);
+CREATE TABLE replication_progress (
+    origin TEXT PRIMARY KEY, chair TEXT NOT NULL DEFAULT current_user,
+    last_seq BIGINT NOT NULL, shipped_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE patients (
+    id TEXT PRIMARY KEY, origin TEXT NOT NULL, chair TEXT NOT NULL DEFAULT current_user,
+    mrn TEXT, name TEXT, birth_date TEXT, created_at DOUBLE PRECISION
+);
+CREATE INDEX patients_mrn ON patients (mrn);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY, origin TEXT NOT NULL, chair TEXT NOT NULL DEFAULT current_user,
+    patient_id TEXT, started_at DOUBLE PRECISION, ended_at DOUBLE PRECISION, status TEXT, phase TEXT,
+    phases_reached TEXT, driver TEXT, port TEXT, device TEXT, plan TEXT, baseline TEXT, nurse TEXT,
+    owner_pid BIGINT, owner_host TEXT, heartbeat_at DOUBLE PRECISION
+);
+CREATE INDEX sessions_started ON sessions (started_at DESC);
+CREATE INDEX sessions_patient ON sessions (patient_id);
+CREATE TABLE readings (
+    origin TEXT NOT NULL, local_id BIGINT NOT NULL, chair TEXT NOT NULL DEFAULT current_user,
+    session_id TEXT NOT NULL, t DOUBLE PRECISION NOT NULL, parameter TEXT NOT NULL,
+    value DOUBLE PRECISION, unit TEXT NOT NULL, status TEXT, source TEXT,
+    PRIMARY KEY (origin, local_id)
+);
+CREATE INDEX readings_session_t ON readings (session_id, t);
+CREATE TABLE waveforms (
+    origin TEXT NOT NULL, local_id BIGINT NOT NULL, chair TEXT NOT NULL DEFAULT current_user,
+    session_id TEXT, parameter TEXT, t0 DOUBLE PRECISION, rate_hz DOUBLE PRECISION, n BIGINT,
+    samples BYTEA, source TEXT, status TEXT,
+    PRIMARY KEY (origin, local_id)
+);
+CREATE INDEX waveforms_session ON waveforms (session_id, parameter, t0);
+CREATE TABLE events (
+    origin TEXT NOT NULL, local_id BIGINT NOT NULL, chair TEXT NOT NULL DEFAULT current_user,
+    session_id TEXT NOT NULL, t DOUBLE PRECISION NOT NULL, kind TEXT NOT NULL, phase TEXT,
+    "user" TEXT, detail TEXT,
+    PRIMARY KEY (origin, local_id)
+);
+CREATE INDEX events_session_t ON events (session_id, t);
+CREATE TABLE alarms (
+    id TEXT PRIMARY KEY, origin TEXT NOT NULL, chair TEXT NOT NULL DEFAULT current_user,
+    session_id TEXT, condition TEXT, parameter TEXT, priority TEXT, kind TEXT,
+    started_at DOUBLE PRECISION, ended_at DOUBLE PRECISION, "limit" DOUBLE PRECISION,
+    peak_value DOUBLE PRECISION, escalations TEXT, acknowledged_at DOUBLE PRECISION,
+    acknowledged_by TEXT, message TEXT, state TEXT
+);
+CREATE INDEX alarms_session ON alarms (session_id, started_at);
+CREATE TABLE audit (
+    origin TEXT NOT NULL, local_id BIGINT NOT NULL, chair TEXT NOT NULL DEFAULT current_user,
+    at DOUBLE PRECISION NOT NULL, "user" TEXT, action TEXT NOT NULL, session_id TEXT, detail TEXT,
+    PRIMARY KEY (origin, local_id)
+);
+CREATE INDEX audit_session ON audit (session_id);
+"""
+
+
+def _create_v1(conn: psycopg.Connection) -> None:
+    conn.execute(_V1)
+
+
+def _roles_v2(conn: psycopg.Connection) -> None:
+    """Group roles and row-level security: a chair writes only its own rows, readers only read."""
+    for group in (CHAIR_GROUP, READER_GROUP):
+        conn.execute(
+            sql.SQL(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) "
+                "THEN CREATE ROLE {ident} NOLOGIN; END IF; END $$"
+            ).format(name=sql.Literal(group), ident=sql.Identifier(group))
+        )
+    conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC"))
+    chair, reader = sql.Identifier(CHAIR_GROUP), sql.Identifier(READER_GROUP)
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}, {}").format(chair, reader))
+    conn.execute(sql.SQL("GRANT SELECT ON schema_version TO {}, {}").format(chair, reader))
+    for table in (*_REPLICATED, "chairs", "replication_progress"):
+        ident = sql.Identifier(table)
+        conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(ident, reader))
+        conn.execute(
+            sql.SQL("CREATE POLICY readers_read ON {} FOR SELECT TO {} USING (true)").format(ident, reader)
+        )
+        # Only its own rows are visible to a chair: an upsert finds nothing of another chair's.
+        conn.execute(
+            sql.SQL("CREATE POLICY chair_reads_own ON {} FOR SELECT TO {} USING (chair = current_user)").format(
+                ident, chair
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE POLICY chair_adds_own ON {} FOR INSERT TO {} WITH CHECK (chair = current_user)").format(
+                ident, chair
+            )
+        )
+        if table == "audit":
+            conn.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(ident, chair))
+            continue  # the audit log is append-only on the server too
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(ident, chair))
+        conn.execute(
+            sql.SQL(
+                "CREATE POLICY chair_updates_own ON {} FOR UPDATE TO {} "
+                "USING (chair = current_user) WITH CHECK (chair = current_user)"
+            ).format(ident, chair)
+        )
+
+
+def _live_index_v3(conn: psycopg.Connection) -> None:
+    """The session browser's newest-first page and a patient's course by MRN."""
+    conn.execute("CREATE INDEX readings_session_param_t ON readings (session_id, parameter, t)")
+    conn.execute("CREATE INDEX sessions_chair_started ON sessions (chair, started_at DESC)")
+
+
+# Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
+MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [_create_v1, _roles_v2, _live_index_v3]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class ServerSchemaError(Exception):
+    """The server's schema is missing, newer than this program, or cannot be changed."""
+
+
+def server_version(conn: psycopg.Connection) -> int:
+    """Schema version of the connected database (0: never migrated)."""
+    row = conn.execute("SELECT to_regclass('public.schema_version') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return 0
+    found = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(found[0]) if found and found[0] is not None else 0
+
+
+def migrate(conn: psycopg.Connection) -> int:
+    """Raise the schema to :data:`SCHEMA_VERSION`, one transaction per step; returns the version reached.
+
+    Needs the database owner (or a superuser). Two programs migrating at once are serialised by an
+    advisory lock, so each step runs once.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(1868)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+    version = server_version(conn)
+    if version > SCHEMA_VERSION:
+        raise ServerSchemaError(f"the server has schema {version}, newer than this program ({SCHEMA_VERSION})")
+    for index in range(version, SCHEMA_VERSION):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(1868)")
+            if server_version(conn) > index:
+                continue  # another program did this step meanwhile
+            MIGRATIONS[index](conn)
+            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", [index + 1])
+    return SCHEMA_VERSION
+
+
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _create_login(conn: psycopg.Connection, role: str, group: str, password: str | None) -> None:
+    if not _ROLE_NAME.match(role):
+        raise ValueError(f"'{role}' is not a usable role name (lower-case letters, digits and _)")
+    with conn.transaction():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        statement = sql.SQL(verb + " ROLE {} LOGIN").format(sql.Identifier(role))
+        if password is not None:
+            statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
+        conn.execute(statement)
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(conn.info.dbname), sql.Identifier(role)
+            )
+        )
+
+
+def create_chair_role(conn: psycopg.Connection, role: str, password: str | None = None) -> None:
+    """A login for one chair: writes its own rows only (run as the database owner)."""
+    _create_login(conn, role, CHAIR_GROUP, password)
+
+
+def create_reader_role(conn: psycopg.Connection, role: str, password: str | None = None) -> None:
+    """A login for a nurse station or a reviewer: reads every chair's rows, writes nothing."""
+    _create_login(conn, role, READER_GROUP, password)

@@ -1,0 +1,320 @@
+"""A local PostgreSQL for a small clinic, a demo or the tests (``infusion-monitor server start --data DIR``).
+
+It runs the PostgreSQL 16 binaries shipped by the ``pgserver`` package (PyPI), so nothing has to be
+installed system-wide; a clinic with its own PostgreSQL server skips this module and points the
+chairs at it instead (see the README). The folder holds ``pgdata/`` (the cluster), ``socket/``
+(the administrator's Unix socket), ``server.log`` and ``server.json`` (the port).
+
+Access rules (``pg_hba.conf``): the administrator (``postgres``) connects only through the Unix
+socket inside the folder; chairs, stations and reviewers connect over TCP on 127.0.0.1 (or the
+address given) with a password (SCRAM). PostgreSQL refuses to run as root, so when started by root
+the cluster belongs to a dedicated system account, :data:`SYSTEM_USER`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from monitor.replication import schema
+
+SYSTEM_USER = "infusion-pg"
+DATABASE = "infusion_monitor"
+ADMIN = "postgres"
+START_TIMEOUT_S = 60
+
+
+class ServerError(Exception):
+    """The local server cannot be set up, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalServer:
+    """A running local PostgreSQL."""
+
+    data: Path
+    host: str
+    port: int
+    pid: int
+
+    @property
+    def socket_dir(self) -> Path:
+        """Where the administrator's Unix socket lives."""
+        return self.data / "socket"
+
+    def admin_url(self, database: str = DATABASE) -> str:
+        """Superuser connection through the Unix socket (never over the network)."""
+        return f"postgresql://{ADMIN}@/{database}?host={self.socket_dir}&port={self.port}"
+
+    def url(self, role: str, database: str = DATABASE) -> str:
+        """A network URL for a chair, station or reviewer role (the password comes from a file or the environment)."""
+        return f"postgresql://{role}@{self.host}:{self.port}/{database}"
+
+
+def _binaries() -> Path:
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR when the package is imported in a bare environment.
+        warnings.simplefilter("ignore")
+        try:
+            from pgserver._commands import POSTGRES_BIN_PATH
+        except ImportError as exc:
+            raise ServerError(
+                "the local server needs the 'pgserver' package: pip install 'infusion-monitor[server]' "
+                "(or use the clinic's own PostgreSQL with --server)"
+            ) from exc
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _run_as() -> str | None:
+    """The system account the cluster runs under (None: the current, non-root, user)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return SYSTEM_USER
+
+
+def _traversable(path: Path) -> None:
+    """Let the cluster's account reach ``path`` (o+x on every parent folder, o+rx on the binaries)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
+
+
+def _pg(tool: str, args: list[str], user: str | None, timeout: float = START_TIMEOUT_S) -> str:
+    command = [str(_binaries() / tool), *args]
+    try:
+        # The account's own group and no others: root's groups would otherwise come along (and, through
+        # a folder's group bits, deny what its "other" bits allow).
+        identity: dict[str, object] = {}
+        if user is not None:
+            identity = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,
+                              **identity)  # type: ignore[call-overload]
+    except subprocess.TimeoutExpired as exc:
+        raise ServerError(f"{tool} did not finish within {timeout:.0f} s") from exc
+    if done.returncode != 0:
+        raise ServerError(f"{tool} failed: {(done.stderr or done.stdout).strip()}")
+    return str(done.stdout)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _hba(tls: bool = False) -> str:
+    network = "hostssl" if tls else "host"
+    return (
+        "# The administrator only through the Unix socket inside the data folder.\n"
+        f"local all {ADMIN} trust\n"
+        "local all all scram-sha-256\n"
+        "# Chairs, stations and reviewers: password (SCRAM); only over TLS once the server has a certificate.\n"
+        f"{network} all all 127.0.0.1/32 scram-sha-256\n"
+        f"{network} all all ::1/128 scram-sha-256\n"
+    )
+
+
+def tls_built_in() -> bool:
+    """Whether the PostgreSQL binaries in use can speak TLS at all."""
+    configure = _pg("pg_config", ["--configure"], None, timeout=30)
+    return "--with-openssl" in configure or "--with-ssl=openssl" in configure
+
+
+def enable_tls(data: Path, *, days: int = 825) -> Path:
+    """Give the local server a new self-signed certificate and accept network logins over TLS only.
+
+    Needs the ``openssl`` program. Returns the certificate, which clients name as their trusted root
+    (``?sslmode=verify-full&sslrootcert=…``); it is valid for 127.0.0.1, ::1 and localhost. A clinic's own
+    server uses a certificate from the clinic's authority instead.
+    """
+    data = data.resolve()
+    pgdata = data / "pgdata"
+    if not (pgdata / "PG_VERSION").exists():
+        raise ServerError(f"no server in {data}; start it once first")
+    if not tls_built_in():
+        raise ServerError(
+            "these PostgreSQL binaries were built without TLS (pgserver's are); use the clinic's own "
+            "PostgreSQL, or the distribution's, for encrypted connections"
+        )
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise ServerError("TLS needs the openssl program to make a certificate")
+    cert, key = pgdata / "server.crt", pgdata / "server.key"
+    done = subprocess.run(
+        [openssl, "req", "-new", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", str(days),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    if done.returncode != 0:
+        raise ServerError(f"openssl could not make a certificate: {done.stderr.strip()}")
+    key.chmod(0o600)
+    user = _run_as()
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        for path in (cert, key):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    (pgdata / "pg_hba.conf").write_text(_hba(tls=True))
+    with (pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+    public = data / "server-ca.crt"
+    shutil.copyfile(cert, public)
+    public.chmod(0o644)
+    if running(data) is not None:
+        _pg("pg_ctl", ["-D", str(pgdata), "-w", "reload"], user)
+    return public
+
+
+def init(data: Path) -> None:
+    """Create the cluster in ``data`` if it does not exist yet."""
+    data = data.resolve()
+    pgdata = data / "pgdata"
+    if (pgdata / "PG_VERSION").exists():
+        return
+    user = _run_as()
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "socket").mkdir(exist_ok=True)
+    pgdata.mkdir(exist_ok=True)
+    if user is not None:
+        _traversable(data)
+        _traversable(_binaries())
+        entry = pwd.getpwnam(user)
+        for path in (data, data / "socket", pgdata):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    pgdata.chmod(0o700)
+    _pg("initdb", ["-D", str(pgdata), "-U", ADMIN, "--auth=trust", "--encoding=UTF8", "--no-instructions"], user)
+    (pgdata / "pg_hba.conf").write_text(_hba())
+    with (pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("\n# Infusion Monitor\npassword_encryption = 'scram-sha-256'\nfsync = on\nmax_connections = 300\n")
+
+
+def running(data: Path) -> LocalServer | None:
+    """The server running on ``data``, if any."""
+    data = data.resolve()
+    info_file = data / "server.json"
+    pid_file = data / "pgdata" / "postmaster.pid"
+    if not info_file.exists() or not pid_file.exists():
+        return None
+    try:
+        info = json.loads(info_file.read_text())
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return LocalServer(data, str(info["host"]), int(info["port"]), pid)
+
+
+def start(data: Path, *, host: str = "127.0.0.1", port: int | None = None) -> LocalServer:
+    """Start (initialising if needed) the local server and make sure the clinic's database is migrated."""
+    data = data.resolve()
+    already = running(data)
+    if already is not None:
+        return already
+    init(data)
+    user = _run_as()
+    if port is None:
+        previous = data / "server.json"
+        port = int(json.loads(previous.read_text())["port"]) if previous.exists() else _free_port(host)
+    log_file = data / "server.log"
+    if user is not None and not log_file.exists():
+        log_file.touch()
+        entry = pwd.getpwnam(user)
+        os.chown(log_file, entry.pw_uid, entry.pw_gid)
+    options = f"-h {host} -p {port} -k {data / 'socket'}"
+    _pg("pg_ctl", ["-D", str(data / "pgdata"), "-l", str(log_file), "-w", "-t", str(START_TIMEOUT_S),
+                   "-o", options, "start"], user)
+    (data / "server.json").write_text(json.dumps({"host": host, "port": port}))
+    server = running(data)
+    if server is None:
+        raise ServerError(f"the server did not stay up; see {log_file}")
+    create_database(server)
+    return server
+
+
+def create_database(server: LocalServer, database: str = DATABASE) -> None:
+    """Create the clinic's database if missing and bring its schema up to date."""
+    with psycopg.connect(server.admin_url("postgres"), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not found:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    with psycopg.connect(server.admin_url(database), autocommit=True) as conn:
+        schema.migrate(conn)
+
+
+def stop(data: Path, *, mode: str = "fast") -> bool:
+    """Stop the server on ``data``; False when none was running."""
+    server = running(data)
+    if server is None:
+        return False
+    _pg("pg_ctl", ["-D", str(server.data / "pgdata"), "-m", mode, "-w", "stop"], _run_as())
+    return True
+
+
+def kill(data: Path) -> None:
+    """Kill the server's processes with SIGKILL (fault injection: a crash, not a shutdown)."""
+    server = running(data)
+    if server is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(server.pid, signal.SIGKILL)
+    # Children (backends) exit once the postmaster is gone; wait until the port is free again.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+
+
+def add_role(
+    server: LocalServer, role: str, *, kind: str, password_file: Path | None = None, database: str = DATABASE
+) -> Path:
+    """Create a chair's (``kind="chair"``) or a reader's (``kind="reader"``) login with a new random password.
+
+    The password is written, as a libpq password file (mode 0600), to ``password_file`` (default
+    ``DATA/<role>.pgpass``); point ``PGPASSFILE`` or the URL's ``passfile=`` at it. Returns its path.
+    """
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(server.admin_url(database), autocommit=True) as conn:
+        if kind == "chair":
+            schema.create_chair_role(conn, role, password)
+        elif kind == "reader":
+            schema.create_reader_role(conn, role, password)
+        else:
+            raise ValueError(f"unknown role kind '{kind}' (chair or reader)")
+    path = password_file or server.data / f"{role}.pgpass"
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(f"{server.host}:{server.port}:{database}:{role}:{password}\n")
+    return path
+
+
+def remove(data: Path) -> None:
+    """Stop the server and delete its folder (tests and demos only)."""
+    stop(data, mode="immediate")
+    shutil.rmtree(data, ignore_errors=True)

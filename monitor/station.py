@@ -1,0 +1,266 @@
+"""The nurse station's data: every active chair's live status, pushed by PostgreSQL (LISTEN/NOTIFY).
+
+:class:`StationFeed` keeps one listening connection: each chair's replicator updates its row in
+``chairs`` and sends ``NOTIFY im_chairs, '<chair>'``; the feed reads that one row and hands a
+:class:`ChairReport` to its callback. Nothing is polled: between notifications the feed waits.
+
+:class:`StationModel` turns reports into what the station shows, with two conditions only the
+station can see:
+
+* a chair whose session is live but which has said nothing for :data:`OFFLINE_AFTER_S` (network,
+  computer or program gone) is a technical alarm at the station; chairs send at least every
+  :data:`monitor.replication.replicator.HEARTBEAT_S` seconds;
+* an alarm not acknowledged at the chair within ``escalate_after_s`` (default 60 s) is escalated.
+
+The station shows; it never writes to the server, so it cannot silence or change a chair.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import psycopg
+
+from monitor.alarms.model import Priority
+from monitor.replication.live import LiveAlarm, LiveTile, parse_tile
+from monitor.replication.replicator import CHANNEL, CONNECT_TIMEOUT_S, redacted
+
+log = logging.getLogger(__name__)
+
+OFFLINE_AFTER_S = 6.0
+ESCALATE_AFTER_S = 60.0
+RETRY_S = 2.0
+
+_REPORT_SQL = (
+    "SELECT c.chair, c.name, c.live, p.mrn, p.name FROM chairs c "
+    "LEFT JOIN sessions s ON s.id = c.live->>'session_id' LEFT JOIN patients p ON p.id = s.patient_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChairReport:
+    """One chair's row as the station read it."""
+
+    chair: str
+    name: str
+    tile: LiveTile | None
+    patient_mrn: str | None
+    patient_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StationAlarm:
+    """A condition raised by the station itself (the chair cannot raise it)."""
+
+    chair: str
+    condition: str  # chair_offline | escalated
+    priority: Priority
+    message: str
+    alarm_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChairView:
+    """One tile: the chair's last report, how old it is, and the station's own conditions."""
+
+    chair: str
+    name: str
+    patient: str
+    tile: LiveTile
+    silent_s: float
+    offline: bool
+    escalated: frozenset[str]
+    #: Seconds since the station first received this status (the chair's ``now``).
+    status_age_s: float = 0.0
+
+    def alarm_age_s(self, alarm: LiveAlarm) -> float:
+        """How long an alarm has been active, in the chair's clock, up to now."""
+        return max(0.0, self.tile.now - alarm.started_at + self.status_age_s)
+
+
+def initials(name: str | None) -> str:
+    """``Jane van Doe`` → ``J.v.D.`` (what a clinic may prefer on a screen others can see)."""
+    if not name:
+        return "—"
+    return "".join(part[0] + "." for part in name.split() if part)
+
+
+class StationModel:
+    """What the station shows, from the reports it received (thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        show: str = "mrn",
+        escalate_after_s: float = ESCALATE_AFTER_S,
+        offline_after_s: float = OFFLINE_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.show = show
+        self.escalate_after_s = escalate_after_s
+        self.offline_after_s = offline_after_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        # chair -> (report, when the chair was last heard from, when this report's chair time was first seen)
+        self._reports: dict[str, tuple[ChairReport, float, float]] = {}
+
+    def apply(self, report: ChairReport, received_at: float | None = None) -> None:
+        """Take a chair's newest report (a chair whose session ended leaves the screen)."""
+        at = self.clock() if received_at is None else received_at
+        with self._lock:
+            if report.tile is None or not report.tile.active:
+                self._reports.pop(report.chair, None)
+                return
+            previous = self._reports.get(report.chair)
+            # A heartbeat repeating the same status proves the chair is alive, not that time stood still.
+            same = previous is not None and previous[0].tile is not None and previous[0].tile.now == report.tile.now
+            self._reports[report.chair] = (report, at, previous[2] if same and previous else at)
+
+    def heard_from(self, chair: str, received_at: float | None = None) -> None:
+        """A heartbeat without news: the chair is alive."""
+        at = self.clock() if received_at is None else received_at
+        with self._lock:
+            if chair in self._reports:
+                report, _, fresh_at = self._reports[chair]
+                self._reports[chair] = (report, at, fresh_at)
+
+    def views(self, now: float | None = None) -> list[ChairView]:
+        """One view per active chair, by name."""
+        now = self.clock() if now is None else now
+        out = []
+        with self._lock:
+            reports = list(self._reports.values())
+        for report, at, fresh_at in reports:
+            assert report.tile is not None
+            silent = max(0.0, now - at)
+            view = ChairView(
+                chair=report.chair,
+                name=report.name,
+                patient=(report.patient_mrn or "—") if self.show == "mrn" else initials(report.patient_name),
+                tile=report.tile,
+                silent_s=silent,
+                offline=silent >= self.offline_after_s,
+                escalated=frozenset(),
+                status_age_s=max(0.0, now - fresh_at),
+            )
+            escalated = frozenset(
+                a.id for a in report.tile.alarms
+                if not a.acknowledged and view.alarm_age_s(a) >= self.escalate_after_s
+            )
+            out.append(replace(view, escalated=escalated))
+        return sorted(out, key=lambda v: v.name)
+
+    def station_alarms(self, now: float | None = None) -> list[StationAlarm]:
+        """The station's own conditions: chairs gone silent, alarms left unacknowledged."""
+        alarms = []
+        for view in self.views(now):
+            if view.offline:
+                alarms.append(
+                    StationAlarm(view.chair, "chair_offline", Priority.MEDIUM,
+                                 f"{view.name}: not reporting for {view.silent_s:.0f} s")
+                )
+            for alarm in view.tile.alarms:
+                if alarm.id in view.escalated:
+                    alarms.append(
+                        StationAlarm(
+                            view.chair, "escalated", Priority(min(3, alarm.priority + 1)),
+                            f"{view.name}: {alarm.message} not acknowledged for {view.alarm_age_s(alarm):.0f} s",
+                            alarm.id,
+                        )
+                    )
+        return alarms
+
+    def sounding(self, now: float | None = None) -> Priority | None:
+        """The loudest priority the station sounds: unacknowledged chair alarms and its own conditions."""
+        levels = [a.priority for a in self.station_alarms(now)]
+        for view in self.views(now):
+            levels.extend(Priority(a.priority) for a in view.tile.alarms if not a.acknowledged)
+        return max(levels, default=None)
+
+
+def _report(row: tuple[Any, ...]) -> ChairReport:
+    chair, name, live, mrn, patient_name = row
+    tile = None
+    if live is not None:
+        document = live if isinstance(live, dict) else json.loads(live)
+        try:
+            tile = parse_tile(document)
+        except ValueError as exc:
+            log.warning("chair %s sent an unreadable status: %s", chair, exc)
+    return ChairReport(str(chair), str(name or chair), tile, mrn, patient_name)
+
+
+class StationFeed:
+    """Listens for chairs' notifications and reads their rows (a background thread)."""
+
+    def __init__(self, url: str, on_report: Callable[[ChairReport], None],
+                 on_link: Callable[[bool, str | None], None] | None = None) -> None:
+        self.url = url
+        self.on_report = on_report
+        self.on_link = on_link
+        self.connected = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection | None = None
+
+    @property
+    def server(self) -> str:
+        """The server, for display (no password)."""
+        return redacted(self.url)
+
+    def start(self) -> None:
+        """Listen on a background thread."""
+        self._thread = threading.Thread(target=self._run, name="station-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+
+    def _link(self, up: bool, error: str | None) -> None:
+        self.connected = up
+        if self.on_link is not None:
+            self.on_link(up, error)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                                     application_name="infusion-monitor station") as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    for row in conn.execute(_REPORT_SQL).fetchall():
+                        self.on_report(_report(row))
+                    self._link(True, None)
+                    self._listen(conn)
+            except psycopg.Error as exc:
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if self.connected:
+                    log.warning("station lost the server: %s", message)
+                self._link(False, message)
+                self._stop.wait(RETRY_S)
+        self._link(False, None)
+
+    def _listen(self, conn: psycopg.Connection) -> None:
+        while not self._stop.is_set():
+            chairs: set[str] = set()
+            for notify in conn.notifies(timeout=0.5):
+                chairs.add(notify.payload)
+                # Gather what arrived together; a burst of 20 chairs becomes one query.
+                break
+            if not chairs:
+                conn.execute("SELECT 1")  # notices a dead server within the wait
+                continue
+            for notify in conn.notifies(timeout=0.0):
+                chairs.add(notify.payload)
+            rows = conn.execute(_REPORT_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
+            for row in rows:
+                self.on_report(_report(row))

@@ -1,0 +1,204 @@
+"""Replication of a chair's SQLite to a real PostgreSQL: complete, ordered, idempotent, least privilege."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitor.alarms.engine import AlarmEngine
+from monitor.replication import compare, outbox, schema
+from monitor.replication.replicator import Replicator
+from monitor.store import Store
+from tests.conftest import Clinic, record_simulated
+
+
+def _drain(replicator: Replicator, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = replicator.status()
+        if status.connected and status.pending_rows == 0:
+            return
+        replicator.nudge()
+        time.sleep(0.05)
+    raise AssertionError(f"replication did not catch up: {replicator.status()}")
+
+
+def _assert_same(db_path: Path, admin_url: str, origin: str) -> list[compare.TableDigest]:
+    with sqlite3.connect(db_path) as local, psycopg.connect(admin_url) as server:
+        session_ids = [r[0] for r in local.execute("SELECT id FROM sessions")]
+        assert session_ids
+        out = []
+        for session_id in session_ids:
+            mine = compare.local_digests(local, session_id)
+            theirs = compare.server_digests(server, session_id, origin)
+            assert mine == theirs
+            out.extend(mine)
+        return out
+
+
+def test_a_recorded_session_arrives_whole_and_equal(clinic: Clinic, db_path: Path) -> None:
+    url = clinic.role("chair", "chair_two")
+    Store(db_path).close()
+    replicator = Replicator(db_path, url, chair_name="Chair 2")
+    record_simulated(
+        db_path, scenario="desaturation", plan="baseline:2,infusion:25,recovery:2", pleth=True, alarms=AlarmEngine()
+    )
+    replicator.start()
+    try:
+        _drain(replicator)
+    finally:
+        replicator.stop()
+    digests = _assert_same(db_path, clinic.admin_url, replicator.origin)
+    rows = {d.table: d.rows for d in digests}
+    assert rows["readings"] > 100 and rows["waveforms"] > 10 and rows["events"] > 5 and rows["alarms"] >= 1
+    with psycopg.connect(clinic.admin_url) as server:
+        chairs = {r[0] for r in server.execute("SELECT DISTINCT chair FROM readings")}
+        assert chairs == {"chair_two"}
+
+
+def test_history_recorded_before_the_server_existed_is_shipped(clinic: Clinic, db_path: Path) -> None:
+    record_simulated(db_path, seed=3)
+    replicator = Replicator(db_path, clinic.role("chair"))
+    replicator.start()
+    try:
+        _drain(replicator)
+    finally:
+        replicator.stop()
+    _assert_same(db_path, clinic.admin_url, replicator.origin)
+
+
+def test_a_replay_stores_nothing_twice(clinic: Clinic, db_path: Path) -> None:
+    url = clinic.role("chair")
+    Store(db_path).close()
+    replicator = Replicator(db_path, url)
+    record_simulated(db_path, pleth=True)
+    replicator.start()
+    _drain(replicator)
+    replicator.stop()
+    first = _assert_same(db_path, clinic.admin_url, replicator.origin)
+    # As after a crash between the server's commit and the local forgetting: every row queued again.
+    with sqlite3.connect(db_path) as local:
+        for table in outbox.TABLES:
+            local.execute(
+                f"INSERT INTO replication_outbox (tbl, row_key, queued_at) SELECT '{table}', CAST(id AS TEXT), 0 "
+                f"FROM {table}"
+            )
+    with psycopg.connect(clinic.admin_url) as server:
+        server.execute("DELETE FROM replication_progress")
+    again = Replicator(db_path, url)
+    assert again.status().pending_rows > 100
+    again.start()
+    _drain(again)
+    again.stop()
+    assert _assert_same(db_path, clinic.admin_url, again.origin) == first
+
+
+def test_recording_while_replicating_keeps_order_and_everything(clinic: Clinic, db_path: Path) -> None:
+    Store(db_path).close()
+    replicator = Replicator(db_path, clinic.role("chair"), batch_rows=50)
+    replicator.start()
+    try:
+        for seed in (1, 2):
+            record_simulated(db_path, seed=seed, start_time=1_790_000_000.0 + seed * 10_000)
+        _drain(replicator)
+        shipped = replicator.status()
+    finally:
+        replicator.stop()
+    assert shipped.connected and shipped.pending_rows == 0 and shipped.last_shipped_at is not None
+    _assert_same(db_path, clinic.admin_url, replicator.origin)
+
+
+def test_a_chair_cannot_touch_another_chairs_rows_nor_change_the_audit(clinic: Clinic, db_path: Path) -> None:
+    url_a, url_b, reader = clinic.role("chair"), clinic.role("chair"), clinic.role("reader")
+    Store(db_path).close()
+    replicator = Replicator(db_path, url_a)
+    record_simulated(db_path)
+    replicator.start()
+    _drain(replicator)
+    replicator.stop()
+    with psycopg.connect(url_b, autocommit=True) as b:
+        assert b.execute("SELECT COUNT(*) FROM readings").fetchone() == (0,)  # another chair's rows are invisible
+        assert b.execute("UPDATE sessions SET status = 'closed'").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            b.execute(
+                "INSERT INTO readings (origin, local_id, chair, session_id, t, parameter, unit) "
+                "VALUES ('x', 1, %s, 's', 0, 'hr', '/min')",
+                [url_a.split("@")[0].rsplit("/", 1)[-1]],
+            )
+    with psycopg.connect(url_a, autocommit=True) as a:
+        assert a.execute("SELECT COUNT(*) FROM audit").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            a.execute("UPDATE audit SET action = 'nothing happened'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            a.execute("DELETE FROM readings")
+    with psycopg.connect(reader, autocommit=True) as r:
+        assert r.execute("SELECT COUNT(*) FROM readings").fetchone()[0] > 100
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            r.execute("UPDATE sessions SET status = 'closed'")
+
+
+def test_server_migrations_are_ordered_and_idempotent(clinic: Clinic) -> None:
+    with psycopg.connect(clinic.admin_url, autocommit=True) as conn:
+        assert schema.server_version(conn) == schema.SCHEMA_VERSION
+        assert schema.migrate(conn) == schema.SCHEMA_VERSION  # a second run changes nothing
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == list(range(1, schema.SCHEMA_VERSION + 1))
+
+
+def test_a_chair_refuses_a_server_with_an_older_schema(clinic: Clinic, db_path: Path) -> None:
+    url = clinic.role("chair")
+    with psycopg.connect(clinic.admin_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM schema_version WHERE version = %s", [schema.SCHEMA_VERSION])
+    Store(db_path).close()
+    replicator = Replicator(db_path, url)
+    replicator.start()
+    try:
+        deadline = time.monotonic() + 10
+        while replicator.status().error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status = replicator.status()
+    finally:
+        replicator.stop(timeout=0.5)
+    assert not status.connected
+    assert status.error is not None and "server migrate" in status.error
+    assert "NOT CONNECTED" in status.text and "nurse station cannot see" in status.text
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl program is needed to make a certificate")
+def test_tls_to_the_server_is_used_and_required(tmp_path: Path, db_path: Path) -> None:
+    from monitor import server as local_server
+
+    folder = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-tls-"))
+    try:
+        running = local_server.start(folder)
+        if not local_server.tls_built_in():
+            # pgserver's binaries have no TLS: the server says so plainly instead of half-configuring it.
+            with pytest.raises(local_server.ServerError, match="built without TLS"):
+                local_server.enable_tls(folder)
+            pytest.skip("the PostgreSQL binaries in use were built without TLS")
+        ca = local_server.enable_tls(folder)
+        passfile = local_server.add_role(running, "chair_tls", kind="chair")
+        plain = f"{running.url('chair_tls')}?passfile={passfile}&sslmode=disable"
+        with pytest.raises(psycopg.OperationalError, match="no encryption"):
+            psycopg.connect(plain).close()
+        secure = f"{running.url('chair_tls')}?passfile={passfile}&sslmode=verify-full&sslrootcert={ca}"
+        with psycopg.connect(secure) as conn:
+            row = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+        assert row is not None and row[0] is True and str(row[1]).startswith("TLS")
+        Store(db_path).close()
+        replicator = Replicator(db_path, secure)
+        record_simulated(db_path)
+        replicator.start()
+        try:
+            _drain(replicator)
+        finally:
+            replicator.stop()
+        _assert_same(db_path, running.admin_url(), replicator.origin)
+    finally:
+        local_server.remove(folder)

@@ -1,0 +1,66 @@
+"""Reading the clinic-wide history from the server: a patient's course across chairs, exports equal to the chair's."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+from monitor.cli import main
+from monitor.replication.replicator import Replicator
+from monitor.replication.server_store import ServerStore
+from monitor.store import Store
+from tests.conftest import Clinic, record_simulated
+
+
+def _replicate(db: Path, url: str) -> None:
+    replicator = Replicator(db, url)
+    replicator.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (replicator.status().connected and replicator.status().pending_rows == 0):
+            assert time.monotonic() < deadline, replicator.status()
+            time.sleep(0.05)
+    finally:
+        replicator.stop()
+
+
+def _record_for(db: Path, mrn: str, start: float, seed: int) -> str:
+    session_id = record_simulated(db, seed=seed, start_time=start)
+    with Store(db) as store:
+        store.assign_patient(session_id, store.create_patient(mrn))
+    return session_id
+
+
+def test_a_patients_course_spans_every_chair(clinic: Clinic, tmp_path: Path) -> None:
+    chair_a, chair_b = tmp_path / "a.db", tmp_path / "b.db"
+    first = _record_for(chair_a, "MRN-77", 1_790_000_000.0, 1)
+    second = _record_for(chair_b, "MRN-77", 1_790_600_000.0, 2)
+    _record_for(chair_b, "MRN-12", 1_790_700_000.0, 3)
+    _replicate(chair_a, clinic.role("chair"))
+    _replicate(chair_b, clinic.role("chair"))
+    reader = clinic.role("reader")
+    with ServerStore(reader) as server:
+        assert [s.id for s in server.course("MRN-77")] == [first, second]
+        assert len(server.sessions()) == 3
+    out = io.StringIO()
+    assert main(["sessions", "--server", reader, "--patient", "MRN-77", "--json"], out=out) == 0
+    listed = json.loads(out.getvalue())
+    assert [s["id"] for s in listed] == [first, second]
+    assert {s["patient"] for s in listed} == {"MRN-77"}
+
+
+def test_an_export_from_the_server_equals_the_chairs_own(clinic: Clinic, tmp_path: Path) -> None:
+    db = tmp_path / "chair.db"
+    session_id = _record_for(db, "MRN-5", 1_790_000_000.0, 4)
+    _replicate(db, clinic.role("chair"))
+    for fmt in ("csv", "json"):
+        local, remote = tmp_path / f"local.{fmt}", tmp_path / f"server.{fmt}"
+        assert main(["export", session_id, "--db", str(db), "--format", fmt, "--out", str(local)]) == 0
+        assert main(["export", session_id[:8], "--server", clinic.role("reader"), "--db", str(tmp_path / "r.db"),
+                     "--format", fmt, "--out", str(remote)]) == 0
+        assert remote.read_bytes() == local.read_bytes()
+    with Store(tmp_path / "r.db", readonly=True) as reviewer:
+        audited = [row for row in reviewer.audit_log() if row["action"] == "export"]
+    assert len(audited) == 2 and all("clinic_" in json.loads(row["detail"])["server"] for row in audited)

@@ -1,0 +1,116 @@
+"""The nurse station against a real PostgreSQL: pushed tiles, a silent chair, an unacknowledged alarm."""
+
+from __future__ import annotations
+
+import math
+import queue
+import time
+from pathlib import Path
+from typing import Any
+
+from drivers.simulated import SimulatedSource
+from monitor.alarms.engine import AlarmEngine
+from monitor.alarms.model import Priority
+from monitor.plan import parse_plan
+from monitor.recorder import Recorder
+from monitor.replication.chair import LivePublisher
+from monitor.replication.live import live_document, parse_tile
+from monitor.replication.replicator import Replicator
+from monitor.station import ChairReport, StationFeed, StationModel, initials
+from monitor.store import Store
+from tests.conftest import Clinic
+
+
+def _wait(reports: queue.Queue[ChairReport], predicate: Any, timeout: float = 15.0) -> ChairReport:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            report = reports.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if predicate(report):
+            return report
+    raise AssertionError("the station never received the expected report")
+
+
+def test_tiles_are_pushed_and_a_killed_chair_goes_offline(clinic: Clinic, db_path: Path) -> None:
+    chair_url, reader_url = clinic.role("chair", "chair_five"), clinic.role("reader")
+    store = Store(db_path)
+    source = SimulatedSource(scenario="normal", seed=2, speed=math.inf, start_time=1_790_000_000.0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None,
+                                    plan=parse_plan("baseline:1,infusion:5,recovery:1"), autopilot=True, nurse="RN",
+                                    alarms=AlarmEngine())
+    replicator = Replicator(db_path, chair_url, chair_name="Chair 5", heartbeat_s=0.5)
+    updates: list[Any] = []
+    recorder.add_listener(LivePublisher(replicator))
+    recorder.add_listener(updates.append)
+    reports: queue.Queue[ChairReport] = queue.Queue()
+    model = StationModel()
+    feed = StationFeed(reader_url, lambda r: (model.apply(r), reports.put(r)))
+    feed.start()
+    replicator.start()
+    try:
+        while not any(u.status.heart_rate is not None for u in updates):
+            recorder.step(timeout=0.0)
+        sent = live_document(updates[-1])
+        replicator.publish(sent)
+        report = _wait(reports, lambda r: r.tile is not None and r.tile.now == sent["now"])
+        assert report.name == "Chair 5" and report.chair == "chair_five"
+        assert report.tile == parse_tile(sent)
+        assert report.tile.values["hr"] == sent["values"]["hr"]
+        views = model.views()
+        assert [v.name for v in views] == ["Chair 5"] and not views[0].offline
+        # The chair dies without a word (as after kill -9): the station notices by itself.
+        replicator.stop(timeout=0.5, goodbye=False)
+        silent_from = time.monotonic()
+        while not model.station_alarms():
+            assert time.monotonic() - silent_from < 10.0, "no offline alarm within 10 s"
+            time.sleep(0.1)
+        alarm = model.station_alarms()[0]
+        assert alarm.condition == "chair_offline" and alarm.priority is Priority.MEDIUM
+        assert time.monotonic() - silent_from >= model.offline_after_s - 1.0
+    finally:
+        feed.stop()
+        if replicator._thread is not None:
+            replicator.stop(timeout=0.5)
+        recorder.stop()
+        store.close()
+    assert not feed.connected
+
+
+def _report(alarms: list[dict[str, Any]], now: float = 1000.0, active: bool = True) -> ChairReport:
+    document = {"active": active, "session_id": "s1", "now": now, "phase": "infusion",
+                "values": {"hr": 80.0, "spo2": 97.0}, "alarms": alarms}
+    return ChairReport("chair_1", "Chair 1", parse_tile(document), "MRN-1", "Jane van Doe")
+
+
+def test_an_unacknowledged_alarm_is_escalated_after_the_set_time() -> None:
+    clock = [0.0]
+    model = StationModel(escalate_after_s=60.0, clock=lambda: clock[0])
+    spo2 = {"id": "a1", "condition": "spo2_low", "priority": 2, "kind": "physiological", "message": "SpO2 88 < 90",
+            "started_at": 990.0, "acknowledged": False, "latched": False}
+    model.apply(_report([spo2]))
+    assert model.station_alarms() == [] and model.sounding() is Priority.MEDIUM
+    clock[0] = 49.0  # 10 s before the report + 49 s since = 59 s: not yet
+    model.heard_from("chair_1")
+    assert model.station_alarms() == []
+    clock[0] = 51.0
+    escalated = model.station_alarms()
+    assert [(a.condition, a.priority, a.alarm_id) for a in escalated] == [("escalated", Priority.HIGH, "a1")]
+    assert model.sounding() is Priority.HIGH
+    # Acknowledged at the chair: the escalation ends, the station does not sound for it.
+    model.apply(_report([dict(spo2, acknowledged=True)], now=1051.0))
+    assert model.station_alarms() == [] and model.sounding() is None
+    # A session that ended cleanly leaves the screen without an alarm.
+    model.apply(_report([], active=False))
+    assert model.views() == [] and model.station_alarms() == []
+
+
+def test_the_patient_is_named_as_the_clinic_chooses() -> None:
+    assert initials("Jane van Doe") == "J.v.D."
+    by_initials = StationModel(show="initials")
+    by_initials.apply(_report([]))
+    assert by_initials.views()[0].patient == "J.v.D."
+    by_mrn = StationModel()
+    by_mrn.apply(_report([]))
+    assert by_mrn.views()[0].patient == "MRN-1"

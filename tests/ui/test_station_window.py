@@ -1,0 +1,105 @@
+"""The nurse-station window: tiles, IEC colours and flash, the station's own conditions, read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.alarms.model import Priority
+from monitor.replication.live import parse_tile
+from monitor.station import ChairReport, StationModel
+from ui import theme
+from ui.station_window import StationWindow, flash_on
+
+
+def _report(chair: str, name: str, alarms: list[dict[str, Any]], now: float = 5000.0) -> ChairReport:
+    document = {
+        "active": True, "session_id": f"s-{chair}", "now": now, "phase": "infusion", "infusion_elapsed_s": 754.0,
+        "infusion_plan_min": 40, "values": {"hr": 72.0, "spo2": 97.0, "nibp_sys": 128.0, "nibp_dia": 79.0,
+                                            "nibp_mean": 95.0},
+        "heart_rate": 72.0, "heart_rate_source": "hr", "nibp_age_s": 180.0, "alarms": alarms,
+    }
+    return ChairReport(chair, name, parse_tile(document), f"MRN-{chair}", "Ann Lee")
+
+
+def _alarm(priority: int, started_at: float, acknowledged: bool = False) -> dict[str, Any]:
+    return {"id": f"a{priority}", "condition": "spo2_low", "priority": priority, "kind": "physiological",
+            "message": "SpO2 86 < 90", "started_at": started_at, "acknowledged": acknowledged, "latched": False}
+
+
+def test_tiles_show_each_chair_with_its_alarms_in_iec_colours(qtbot: Any) -> None:
+    clock = [100.0]
+    model = StationModel(clock=lambda: clock[0])
+    window = StationWindow(model)
+    qtbot.addWidget(window)
+    window.connected = True
+    model.apply(_report("c1", "Chair 1", []))
+    model.apply(_report("c2", "Chair 2", [_alarm(3, 4990.0)]))
+    window.refresh()
+    assert sorted(window.tiles) == ["c1", "c2"]
+    one, two = window.tiles["c1"], window.tiles["c2"]
+    assert one.title.text() == "Chair 1 · MRN-c1"
+    assert one.phase.text() == "infusion 12:34 / 40 min"
+    assert "HR 72" in one.numerics.text() and "SpO2 97" in one.numerics.text()
+    assert one.nibp.text() == "NIBP 128/79 (95) · 3 min ago"
+    high = theme.ALARM_COLOURS[Priority.HIGH]
+    assert "SpO2 86 &lt; 90" in two.alarms.text() or "SpO2 86 < 90" in two.alarms.text()
+    assert high in two.styleSheet()  # the tile's border takes the alarm's colour
+    assert "0 station alarms" in window.banner.text()
+
+
+def test_high_priority_flashes_at_2_hz_medium_at_half_hz_low_steady() -> None:
+    assert [flash_on(Priority.HIGH, ms) for ms in (0, 250, 500, 750)] == [True, False, True, False]
+    assert [flash_on(Priority.MEDIUM, ms) for ms in (0, 1000, 2000)] == [True, False, True]
+    assert all(flash_on(Priority.LOW, ms) for ms in range(0, 3000, 125))
+
+
+def test_a_silent_chair_and_an_unacknowledged_alarm_are_raised_at_the_station(qtbot: Any) -> None:
+    clock = [0.0]
+    model = StationModel(clock=lambda: clock[0], escalate_after_s=60.0)
+    window = StationWindow(model)
+    qtbot.addWidget(window)
+    window.connected = True
+    model.apply(_report("c3", "Chair 3", [_alarm(2, 4990.0)]))
+    clock[0] = 7.0  # silent for 7 s (> 6 s)
+    window.refresh()
+    text = window.tiles["c3"].alarms.text()
+    assert "NOT REPORTING for 7 s" in text
+    assert "1 station alarms" in window.banner.text()
+    clock[0] = 55.0  # 10 s + 55 s = 65 s unacknowledged: escalated one level (medium to high)
+    window.refresh()
+    assert "ESCALATED (65 s unacknowledged)" in window.tiles["c3"].alarms.text()
+    assert theme.ALARM_COLOURS[Priority.HIGH] in window.tiles["c3"].styleSheet()
+
+
+def test_the_station_says_when_it_cannot_see_the_server(qtbot: Any) -> None:
+    window = StationWindow(StationModel())
+    qtbot.addWidget(window)
+    window._on_link(False, "connection refused")
+    assert "NOT CONNECTED to the server: connection refused" in window.banner.text()
+
+
+def test_the_chair_shows_that_the_station_cannot_see_it(make_window: Any, qtbot: Any) -> None:
+    from monitor.replication.replicator import ReplicationStatus
+
+    class Link:
+        def __init__(self) -> None:
+            self.state = ReplicationStatus("chair_3@db/im", False, 42, 12.0, None, "connection refused")
+
+        def status(self) -> ReplicationStatus:
+            return self.state
+
+    window = make_window(speed=60.0)
+    link = Link()
+    window.server_link = link
+    qtbot.waitUntil(lambda: "NOT CONNECTED" in window.header.device.text(), timeout=5000)
+    assert "the nurse station cannot see this chair" in window.header.device.text()
+    assert "42 rows kept here" in window.header.device.text()
+    link.state = ReplicationStatus("chair_3@db/im", True, 0, 0.0, 1.0, None)
+    qtbot.waitUntil(lambda: "connected, up to date" in window.header.device.text(), timeout=5000)
+
+
+def test_the_station_needs_a_server_and_says_so(capsys: Any) -> None:
+    from monitor.cli import main
+
+    assert main(["station"]) != 0
+    assert "the station needs --server URL" in capsys.readouterr().err

@@ -1,0 +1,326 @@
+"""The nurse station: one tile per active chair, pushed from the clinic's PostgreSQL.
+
+Each tile shows the chair, the patient (MRN or initials), protocol phase and its timer, heart
+rate, SpO2, the last NIBP with its age, and every active alarm in its IEC colour and flash rate.
+The station's own conditions (a chair not reporting, an alarm left unacknowledged) appear on the
+tile and in the banner, and the loudest priority sounds with the chairs' burst patterns. Clicking
+a tile opens that chair's recent trends, read-only. The station only reads: it cannot
+acknowledge, silence or change anything at a chair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import signal
+import sys
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QMainWindow,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monitor.alarms.model import Priority
+from monitor.station import ChairReport, ChairView, StationFeed, StationModel
+from ui import theme
+from ui.alarm_sound import AlarmSoundPlayer
+
+TICK_MS = 125
+COLUMNS = 4
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = max(0.0, seconds)
+    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
+
+
+def _value(view: ChairView, name: str) -> str:
+    value = view.tile.values.get(name)
+    return "---" if value is None else f"{value:.0f}"
+
+
+def flash_on(priority: Priority, now_ms: int) -> bool:
+    """Whether an alarm of ``priority`` is in the lit half of its IEC flash cycle (low: always lit)."""
+    half = theme.FLASH_HALF_PERIOD_MS[priority]
+    return True if half is None else (now_ms // half) % 2 == 0
+
+
+def _timer(view: ChairView) -> str:
+    tile = view.tile
+    if tile.phase == "infusion":
+        return f"infusion {_clock(tile.infusion_elapsed_s)} / {tile.infusion_plan_min:.0f} min"
+    if tile.phase == "recovery":
+        left = tile.recovery_remaining_s
+        return f"recovery {_clock(left)} left" if left is not None and left > 0 else "recovery watch done"
+    return f"{tile.phase} {_clock(tile.elapsed_s)}"
+
+
+class ChairTile(QFrame):
+    """One chair on the station screen."""
+
+    clicked = Signal(str)
+
+    def __init__(self, chair: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.chair = chair
+        self.setObjectName("panel")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 20px; font-weight: bold;")
+        self.phase = QLabel()
+        self.numerics = QLabel()
+        self.numerics.setTextFormat(Qt.TextFormat.RichText)
+        self.nibp = QLabel()
+        self.alarms = QLabel()
+        self.alarms.setTextFormat(Qt.TextFormat.RichText)
+        self.alarms.setWordWrap(True)
+        for widget in (self.title, self.phase, self.numerics, self.nibp, self.alarms):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        self.view: ChairView | None = None
+
+    def show_view(self, view: ChairView, now_ms: int) -> None:
+        """Draw the chair's latest status with the alarm colours of this flash instant."""
+        self.view = view
+        tile = view.tile
+        self.title.setText(f"{view.name} · {view.patient}")
+        self.phase.setText(_timer(view))
+        hr_name = tile.heart_rate_source or "hr"
+        self.numerics.setText(
+            f"<span style='color:{theme.PARAMETER_COLOURS[_param('hr')]}; font-size:40px'>"
+            f"{'HR' if hr_name == 'hr' else 'PR'} {_value(view, hr_name)}</span>&nbsp;&nbsp;"
+            f"<span style='color:{theme.PARAMETER_COLOURS[_param('spo2')]}; font-size:40px'>"
+            f"SpO2 {_value(view, 'spo2')}</span>"
+        )
+        age = tile.nibp_age_s
+        self.nibp.setText(
+            f"NIBP {_value(view, 'nibp_sys')}/{_value(view, 'nibp_dia')} ({_value(view, 'nibp_mean')})"
+            + (f" · {age / 60:.0f} min ago" if age is not None else "")
+        )
+        lines = []
+        border = theme.PANEL_BORDER
+        if view.offline:
+            lit = flash_on(Priority.MEDIUM, now_ms)
+            colour = theme.ALARM_COLOURS[Priority.MEDIUM]
+            lines.append(
+                f"<div style='background:{colour if lit else theme.PANEL}; "
+                f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>"
+                f"** NOT REPORTING for {view.silent_s:.0f} s — the station cannot see this chair</div>"
+            )
+            border = colour
+        for alarm in tile.alarms:
+            priority = Priority(alarm.priority)
+            escalated = alarm.id in view.escalated
+            shown = Priority(min(3, priority + 1)) if escalated else priority
+            # An acknowledged alarm stays listed but no longer flashes.
+            lit = True if alarm.acknowledged else flash_on(shown, now_ms)
+            colour = theme.ALARM_COLOURS[shown]
+            prefix = f"ESCALATED ({view.alarm_age_s(alarm):.0f} s unacknowledged) " if escalated else ""
+            suffix = " (acknowledged)" if alarm.acknowledged else ""
+            lines.append(
+                f"<div style='background:{colour if lit else theme.PANEL}; "
+                f"color:{theme.ALARM_TEXT_ON[shown] if lit else colour}'>"
+                f"{shown.marker} {html.escape(prefix + alarm.message + suffix)}</div>"
+            )
+            if border == theme.PANEL_BORDER or shown == Priority.HIGH:
+                border = colour
+        self.alarms.setText("".join(lines))
+        theme.restyle(
+            self,
+            f"QFrame#panel {{ background: {theme.PANEL}; border: 3px solid {border}; border-radius: 6px; }}",
+        )
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """A click opens the chair's trends (read-only)."""
+        self.clicked.emit(self.chair)
+        super().mousePressEvent(event)
+
+
+def _param(name: str) -> Any:
+    from monitor.readings import Parameter
+
+    return Parameter(name)
+
+
+class _FeedBridge(QObject):
+    """Carries the feed thread's reports onto the Qt thread."""
+
+    reported = Signal(object)
+    link = Signal(bool, object)
+
+
+class StationWindow(QMainWindow):
+    """The nurse-station window (see the module doc)."""
+
+    def __init__(self, model: StationModel, *, server: str = "", sound: AlarmSoundPlayer | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle(f"Infusion Monitor — nurse station ({server})" if server else "Infusion Monitor — station")
+        self.setStyleSheet(theme.STYLE_SHEET)
+        self.model = model
+        self.sound = sound
+        self.server_text = server
+        self.connected = False
+        self.link_error: str | None = None
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        self.banner = QLabel()
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.setWordWrap(True)
+        outer.addWidget(self.banner)
+        self.grid = QGridLayout()
+        outer.addLayout(self.grid)
+        outer.addStretch(1)
+        self.setCentralWidget(central)
+        self.tiles: dict[str, ChairTile] = {}
+        self.charts: dict[str, QDialog] = {}
+        self.on_tile_clicked: Any = None
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(TICK_MS)
+        self.bridge = _FeedBridge()
+        self.bridge.reported.connect(self._on_report)
+        self.bridge.link.connect(self._on_link)
+
+    # Called from the feed thread: hand over to the Qt thread.
+    def report(self, report: ChairReport) -> None:
+        """A chair's report arrived (any thread)."""
+        self.bridge.reported.emit(report)
+
+    def link_changed(self, up: bool, error: str | None) -> None:
+        """The station's own connection to the server changed (any thread)."""
+        self.bridge.link.emit(up, error)
+
+    def _on_report(self, report: ChairReport) -> None:
+        self.model.apply(report)
+        self.refresh()
+
+    def _on_link(self, up: bool, error: object) -> None:
+        self.connected = up
+        self.link_error = None if error is None else str(error)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw every tile and the banner, and follow the loudest priority with the sound."""
+        now_ms = int(time.monotonic() * 1000)
+        views = self.model.views()
+        present = {v.chair for v in views}
+        for chair in list(self.tiles):
+            if chair not in present:
+                tile = self.tiles.pop(chair)
+                self.grid.removeWidget(tile)
+                tile.deleteLater()
+        for index, view in enumerate(views):
+            tile = self.tiles.get(view.chair)
+            if tile is None:
+                tile = ChairTile(view.chair)
+                tile.clicked.connect(self._open_chart)
+                self.tiles[view.chair] = tile
+            if self.grid.indexOf(tile) != index:
+                self.grid.addWidget(tile, index // COLUMNS, index % COLUMNS)
+            tile.show_view(view, now_ms)
+        station_alarms = self.model.station_alarms()
+        parts = []
+        if not self.connected:
+            reason = f": {html.escape(self.link_error)}" if self.link_error else ""
+            parts.append(
+                f"<b style='color:{theme.WARNING_TEXT}'>NOT CONNECTED to the server{reason} — "
+                "chairs are not visible</b>"
+            )
+        parts.append(f"{len(views)} active chairs · {len(station_alarms)} station alarms")
+        self.banner.setText(" · ".join(parts))
+        if self.sound is not None:
+            loudest = self.model.sounding()
+            if not self.connected:
+                loudest = max(loudest or Priority.MEDIUM, Priority.MEDIUM)
+            self.sound.set_sounding(loudest)
+
+    def _open_chart(self, chair: str) -> None:
+        if self.on_tile_clicked is not None:
+            self.on_tile_clicked(chair)
+
+
+class ChairTrendDialog(QDialog):
+    """A chair's recent heart rate and SpO2, read from the server (read-only)."""
+
+    def __init__(self, url: str, session_id: str, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        self.setWindowTitle(f"{title} — trends (read-only)")
+        self.url = url
+        self.session_id = session_id
+        layout = QVBoxLayout(self)
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.plot.addLegend()
+        self.curves = {
+            name: self.plot.plot(pen=pg.mkPen(theme.PARAMETER_COLOURS[_param(name)], width=2), name=name.upper())
+            for name in ("hr", "spo2")
+        }
+        layout.addWidget(self.plot)
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the last 30 minutes of the session from the server."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=3) as conn:
+            rows = conn.execute(
+                "SELECT parameter, t, value FROM readings WHERE session_id = %s AND parameter IN ('hr', 'spo2') "
+                "AND t >= (SELECT MAX(t) FROM readings WHERE session_id = %s) - 1800 ORDER BY t",
+                [self.session_id, self.session_id],
+            ).fetchall()
+        for name, curve in self.curves.items():
+            points = [(t, v) for p, t, v in rows if p == name and v is not None]
+            curve.setData([t for t, _ in points], [v for _, v in points])
+
+
+def run_station(args: argparse.Namespace) -> int:
+    """Open the nurse station on ``--server`` (or INFUSION_MONITOR_SERVER); returns the exit code."""
+    from monitor.cli import CliError
+    from monitor.replication.chair import ServerSettingError, server_url
+
+    try:
+        url = server_url(args.server)
+    except ServerSettingError as exc:
+        raise CliError(str(exc)) from None
+    if url is None:
+        raise CliError("the station needs --server URL (or INFUSION_MONITOR_SERVER)")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Infusion Monitor station")
+    model = StationModel(show=args.show, escalate_after_s=args.escalate_after)
+    sound = AlarmSoundPlayer()
+    window = StationWindow(model, server=StationFeed(url, lambda _r: None).server, sound=sound)
+    feed = StationFeed(url, window.report, window.link_changed)
+
+    def open_chart(chair: str) -> None:
+        view = next((v for v in model.views() if v.chair == chair), None)
+        if view is None or view.tile.session_id is None:
+            return
+        dialog = ChairTrendDialog(url, view.tile.session_id, view.name, window)
+        dialog.show()
+
+    window.on_tile_clicked = open_chart
+    window.resize(1400, 900)
+    window.show()
+    feed.start()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
+    try:
+        return int(app.exec())
+    finally:
+        feed.stop()
+        sound.shutdown()

@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "latency": "benchmarks.latency",
     "alarm_latency": "benchmarks.alarm_latency",
     "review": "benchmarks.review",
+    "course": "benchmarks.course",
     "review_day": "benchmarks.review_day",
     "memory": "benchmarks.memory",
     "startup": "benchmarks.startup",

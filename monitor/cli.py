@@ -120,10 +120,15 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
-    parser.add_argument("--nibp-infusion", type=_cuff_minutes, default=NIBP_INTERVAL_INFUSION_S / 60,
-                        metavar="MIN", help="cuff cycle during the infusion in minutes (default 5; 10 is common)")
-    parser.add_argument("--nibp-recovery", type=_cuff_minutes, default=NIBP_INTERVAL_RECOVERY_S / 60,
-                        metavar="MIN", help="cuff cycle during recovery in minutes (default 15)")
+    parser.add_argument("--protocol", metavar="NAME|FILE",
+                        help="treatment protocol: a name from `infusion-monitor protocols` or a .toml file "
+                             "(default ketamine-iv)")
+    parser.add_argument("--nibp-infusion", type=_cuff_minutes, default=None,
+                        metavar="MIN", help="cuff cycle during the infusion in minutes (default: the protocol's, "
+                                            "5 for ketamine-iv; 10 is common)")
+    parser.add_argument("--nibp-recovery", type=_cuff_minutes, default=None,
+                        metavar="MIN", help="cuff cycle during recovery in minutes (default: the protocol's, "
+                                            "15 for ketamine-iv)")
     parser.add_argument("--link-lost-after", dest="link_lost_after", type=_seconds, default=5.0, metavar="SECONDS",
                         help="report the device link as lost after this long without data (default 5)")
     parser.add_argument("--feed", metavar="HOST:PORT",
@@ -237,6 +242,27 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
     limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")
     limits.add_argument("--profile", metavar="FILE", help="alarm profile to check (default: the active one)")
+
+    protocols = sub.add_parser("protocols", help="list the treatment protocols (and check a protocol file)")
+    protocols.add_argument("--check", metavar="FILE", help="check this protocol file and describe it")
+
+    course = sub.add_parser("course", help="a patient's course of treatment: every session side by side")
+    course.add_argument("mrn", metavar="MRN")
+    _add_db(course)
+    course.add_argument("--format", default="json", choices=["json", "csv", "pdf"], help="json (default), csv or pdf")
+    course.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    course.add_argument("--deidentify", action="store_true",
+                        help="leave out the patient's identifiers; days counted from the first session")
+    course.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+
+    rems_cmd = sub.add_parser("rems", help="esketamine REMS monitoring forms: list unsubmitted, mark submitted")
+    _add_db(rems_cmd)
+    rems_cmd.add_argument("--submitted", metavar="SESSION", help="mark this session's form as submitted")
+    rems_cmd.add_argument("--reference", metavar="TEXT", help="the REMS confirmation number, if any")
+    rems_cmd.add_argument("--user", metavar="NAME", help="who submitted it")
+    rems_cmd.add_argument("--worksheet", metavar="SESSION", help="write this session's form as a PDF worksheet")
+    rems_cmd.add_argument("--out", metavar="FILE", help="where the worksheet goes")
+
     from monitor import clinic_cli
 
     clinic_cli.add_parsers(sub)
@@ -307,13 +333,36 @@ def open_source(args: argparse.Namespace, start_time: float | None = None) -> tu
     return driver_cls, source
 
 
-def nibp_schedule(args: argparse.Namespace) -> Any:
-    """The cuff cycle from ``--nibp-infusion`` / ``--nibp-recovery`` (minutes)."""
+def nibp_schedule(args: argparse.Namespace, protocol: Any = None) -> Any:
+    """The cuff cycle: the protocol's, changed by ``--nibp-infusion`` / ``--nibp-recovery`` (minutes)."""
+    from dataclasses import replace
+
     from monitor.session import NibpSchedule
 
-    infusion = getattr(args, "nibp_infusion", NIBP_INTERVAL_INFUSION_S / 60)
-    recovery = getattr(args, "nibp_recovery", NIBP_INTERVAL_RECOVERY_S / 60)
-    return NibpSchedule(infusion_s=infusion * 60, recovery_s=recovery * 60)
+    schedule = protocol.cuff if protocol is not None else NibpSchedule(
+        infusion_s=NIBP_INTERVAL_INFUSION_S, recovery_s=NIBP_INTERVAL_RECOVERY_S
+    )
+    infusion = getattr(args, "nibp_infusion", None)
+    recovery = getattr(args, "nibp_recovery", None)
+    if infusion is not None:
+        schedule = replace(schedule, infusion_s=infusion * 60)
+    if recovery is not None:
+        schedule = replace(schedule, recovery_s=recovery * 60)
+    return schedule
+
+
+def session_protocol(args: argparse.Namespace, store: Store | None = None) -> Any:
+    """The protocol from ``--protocol`` (for a resumed session: the one it was started with)."""
+    from monitor.protocols import ProtocolError, load_protocol
+
+    name = getattr(args, "protocol", None)
+    if name is None and store is not None and getattr(args, "resume", None):
+        with contextlib.suppress(SessionNotFound):
+            name = store.session_row(args.resume).get("protocol")
+    try:
+        return load_protocol(name)
+    except ProtocolError as exc:
+        raise CliError(str(exc)) from None
 
 
 def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
@@ -350,7 +399,8 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
             f"warning: alarm profile not used: {problem}; the built-in profile is in force"
         )
     engine = AlarmEngine(profile)
-    schedule = nibp_schedule(args)
+    protocol = session_protocol(args, store)
+    schedule = nibp_schedule(args, protocol)
     if args.resume:
         try:
             row = store.session_row(args.resume)
@@ -367,7 +417,7 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
         try:
             recorder = Recorder.resume_session(
                 store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
-                nibp_schedule=schedule,
+                nibp_schedule=schedule, protocol=protocol,
             )
         except SessionRuleError as exc:
             source.close()
@@ -381,12 +431,13 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
             source,
             driver=driver_cls.name,
             port=args.port,
-            plan=args.plan or SessionPlan(),
+            plan=args.plan or protocol.plan(),
             patient_id=patient_id,
             nurse=args.nurse,
             autopilot=args.plan is not None,
             alarms=engine,
             nibp_schedule=schedule,
+            protocol=protocol,
         )
     detail = {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
     if problem:
@@ -1001,6 +1052,127 @@ def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_protocols(args: argparse.Namespace, out: TextIO) -> int:
+    """List the protocols found (shipped and the clinic's), or check one file."""
+    from monitor.protocols import ProtocolError, available, describe, load_protocol_file, protocols_dir
+
+    if args.check:
+        try:
+            out.write(describe(load_protocol_file(args.check)))
+        except ProtocolError as exc:
+            raise CliError(str(exc)) from None
+        return EXIT_OK
+    for protocol in available().values():
+        out.write(f"{protocol.name:20} {protocol.title}  [{protocol.source}]\n")
+    folder = protocols_dir()
+    broken = []
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                load_protocol_file(path)
+            except ProtocolError as exc:
+                broken.append(str(exc))
+    out.write(f"clinic protocols folder: {folder}\n")
+    for problem in broken:
+        out.write(f"not usable: {problem}\n")
+    return EXIT_ERROR if broken else EXIT_OK
+
+
+def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
+    """Write a patient's course (every session, one row each) as JSON, CSV or PDF."""
+    from monitor import course_export
+    from monitor.course import CourseError, load_course_by_mrn
+
+    store = _open_store(args, must_exist=True)
+    try:
+        started = time.perf_counter()
+        try:
+            course = load_course_by_mrn(store, args.mrn)
+        except CourseError as exc:
+            raise CliError(str(exc)) from None
+        binary = args.format == "pdf"
+        if binary and not args.out:
+            raise CliError("a PDF needs --out FILE")
+        try:
+            if args.out and args.out != "-":
+                target = Path(args.out)
+                text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+                with target.open("wb" if binary else "w", **text_args) as f:
+                    course_export.write(store, course, args.format, f, deidentify=args.deidentify, user=args.user)
+            else:
+                course_export.write(store, course, args.format, out, deidentify=args.deidentify, user=args.user)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        store.audit("course_export", user=args.user, patient_key=course.patient_id, format=args.format,
+                    deidentified=args.deidentify, destination=args.out or "-", sessions=len(course.rows),
+                    seconds=round(time.perf_counter() - started, 3))
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
+    """List sessions whose REMS form is not yet submitted, or mark one submitted."""
+    from monitor import rems
+    from monitor.protocols import available
+
+    store = _open_store(args, must_exist=True)
+    try:
+        if args.submitted:
+            if not args.user:
+                raise CliError("say who submitted the form with --user")
+            try:
+                rems.mark_submitted(store, args.submitted, user=args.user, reference=args.reference)
+            except (rems.RemsAnswerError, SessionNotFound) as exc:
+                raise CliError(str(exc)) from None
+            out.write(f"session {args.submitted}: REMS form marked submitted\n")
+            return EXIT_OK
+        if args.worksheet:
+            return _rems_worksheet(store, args, out)
+        names = [p.name for p in available().values() if p.rems]
+        now = time.time()
+        pending = rems.pending_forms(store, names)
+        for form in pending:
+            late = "  OVERDUE" if form.overdue(now) else ""
+            out.write(f"{form.session_id[:8]}  {_local(form.started_at)}  {form.patient_mrn or '-':14} "
+                      f"due by {_local(form.due_by)}{late}\n")
+        out.write(f"{len(pending)} REMS form(s) not yet submitted\n")
+        return EXIT_OK
+    finally:
+        store.close()
+
+
+def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    """Write one session's REMS form as a PDF worksheet (audited)."""
+    from monitor import rems
+    from monitor.course_export import write_rems_worksheet
+    from monitor.protocols import ProtocolError, load_protocol
+
+    if not args.out:
+        raise CliError("a worksheet needs --out FILE")
+    try:
+        row = store.session_row(args.worksheet)
+        protocol = load_protocol(row.get("protocol"))
+    except (SessionNotFound, ProtocolError) as exc:
+        raise CliError(str(exc)) from None
+    if not protocol.rems:
+        raise CliError(f"session {row['id'][:8]} follows {protocol.name}, which has no REMS form")
+    events = store.events(row["id"])
+    form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), events,
+                           list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
+                           rems.submission(store, row["id"]))
+    try:
+        with Path(args.out).open("wb") as stream:
+            write_rems_worksheet(form, stream)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    store.audit("export", user=args.user, session_id=row["id"], format="rems_worksheet", destination=args.out)
+    missing = form.missing()
+    out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
+              + "\n")
+    return EXIT_OK
+
+
 FRONTENDS_GROUP = "infusion_monitor.frontends"
 
 
@@ -1054,6 +1226,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "ports": cmd_ports,
     "emulate": cmd_emulate,
     "limits": cmd_limits,
+    "protocols": cmd_protocols,
+    "course": cmd_course,
+    "rems": cmd_rems,
     "server": cmd_clinic,
     "station": cmd_clinic,
 }

@@ -11,6 +11,7 @@ disk, and no exception - from the store, a command, a listener - ends it. Listen
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from monitor import chair, rems
 from monitor.birth_date import check_birth_date
 from monitor.clock import AnchoredClock, process_clock
 from monitor.constants import (
@@ -35,7 +37,17 @@ from monitor.constants import (
 )
 from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
-from monitor.readiness import CareRules, StepCheck, discharge_check, infusion_start_check, step_check
+from monitor.protocols import Anchor, ScoreMoment, load_protocol
+from monitor.protocols import Protocol as TreatmentProtocol
+from monitor.readiness import (
+    COMPLETE,
+    START_INFUSION,
+    Blocker,
+    CareRules,
+    StepCheck,
+    infusion_start_check,
+    step_check,
+)
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
@@ -155,6 +167,7 @@ class Recorder:
         alarms: AlarmEngineLike | None = None,
         autopilot: bool = False,
         nurse: str | None = None,
+        protocol: TreatmentProtocol | None = None,
         writer: StoreWriter | None = None,
         lock: SessionLock | None = None,
         clock: AnchoredClock | None = None,
@@ -176,6 +189,12 @@ class Recorder:
         self.alarms = alarms
         self.autopilot = autopilot
         self.nurse = nurse
+        self.protocol = protocol or load_protocol(None)
+        # The timeline and the few readings the protocol's timed checks and gates look at.
+        self.watch = chair.ProtocolWatch(self.protocol)
+        self._rems_cache: tuple[tuple[int, int, int], str | None] | None = None
+        #: The phase reported as running past the protocol's maximum (None: none is).
+        self._too_long: Phase | None = None
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
         self._listeners: list[Callable[[RecorderUpdate], None]] = []
         self._pending = _Pending()
@@ -221,9 +240,11 @@ class Recorder:
         patient_id: str | None = None,
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
+        protocol: TreatmentProtocol | None = None,
         **kwargs: Any,
     ) -> Recorder:
         """Open the source, create a session row, and return a recorder for it."""
+        protocol = protocol or load_protocol(None)
         session_id = new_id()
         lock = SessionLock(store.path, session_id)
         lock.acquire()
@@ -243,15 +264,18 @@ class Recorder:
                 plan=plan.text(),
                 nurse=nurse,
                 device=source.device,
+                protocol=protocol.name,
+                protocol_sha256=protocol.sha256,
             )
         except BaseException:
             source.close()
             lock.release()
             raise
         session = Session(session_id, started, plan, nibp_schedule)
-        session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "")
+        session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "",
+                       protocol=protocol.name)
         store.audit("session_started", user=nurse, session_id=session_id, driver=driver)
-        return cls(store, source, session, nurse=nurse, lock=lock, **kwargs)
+        return cls(store, source, session, nurse=nurse, protocol=protocol, lock=lock, **kwargs)
 
     @classmethod
     def resume_session(
@@ -262,6 +286,7 @@ class Recorder:
         *,
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
+        protocol: TreatmentProtocol | None = None,
         **kwargs: Any,
     ) -> Recorder:
         """Continue an unfinished session in this process, rebuilding its state from the store."""
@@ -299,7 +324,17 @@ class Recorder:
                        last_data_at=last)
         store.audit("session_resumed", user=nurse, session_id=session_id)
         writer = StoreWriter(store.path, session_id, stored_numerics=store.reading_count(session_id))
-        recorder = cls(store, source, session, nurse=nurse, lock=lock, writer=writer, **kwargs)
+        protocol = protocol or load_protocol(row.get("protocol"))
+        recorder = cls(store, source, session, nurse=nurse, protocol=protocol, lock=lock, writer=writer, **kwargs)
+        for event in events:
+            recorder.watch.on_event(event)
+        for reading in store.readings(session_id, since=min((e.t for e in events), default=None)):
+            recorder.watch.observe(reading)
+        for e in events:
+            if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_MISSED:
+                recorder.watch.reported.add(str(e.detail.get("check")))
+            elif e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_DONE_LATE:
+                recorder.watch.late_reported.add(str(e.detail.get("check")))
         recorder._phases_written = tuple(session.phases_reached)
         recorder._baseline_written = session.baseline is not None
         return recorder
@@ -413,6 +448,7 @@ class Recorder:
             self._autopilot()
         self._run_nibp_schedule()
         self._check_nibp_overdue()
+        self._check_timed()
         if self.alarms is not None:
             self.alarms.tick(self.session.now, self.session)
         self._watch_writer()
@@ -461,6 +497,8 @@ class Recorder:
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
             self.session.observe(reading)
+            if reading.parameter is not Parameter.PLETH:
+                self.watch.observe(reading)
             if self.alarms is not None and reading.parameter is not Parameter.PLETH:
                 self.alarms.observe(reading, self.session)
             accepted.append(reading)
@@ -484,6 +522,8 @@ class Recorder:
                 self.alarms.on_event(event, self.session)
         # The alarm engine may itself add timeline events (e.g. technical conditions).
         events += self.session.take_events()
+        for event in events:
+            self.watch.on_event(event)
         self._pending.events.extend(events)
         return events
 
@@ -531,11 +571,16 @@ class Recorder:
             "complete": s.complete,
         }
         if name in phase_actions:
-            check = step_check(name, s, self._care_rules(), self._high_alarms())
+            check = self._step_check(name)
             if check is not None:
                 # Refused unless ready, or overridden with a reason (OverrideRequired is a SessionRuleError).
                 args = {**{k: v for k, v in args.items() if k != "override_reason"},
                         **check.enforce(args.get("override_reason"))}
+                protocol_items = [b.text for b in check.blockers if b.code in chair.PROTOCOL_BLOCKERS]
+                if protocol_items:
+                    args["protocol_override"] = protocol_items
+                    self._audit("protocol_override", user, reason=args["override_reason"],
+                                missing=protocol_items)
             phase_actions[name](user=user, **args)
             self._audit(name, user, **args)
             return None
@@ -557,6 +602,11 @@ class Recorder:
             self.nurse = user
             self._audit(name, user, **args)
             return None
+        if name in chair.ENTRY_COMMANDS:
+            entry = chair.entry(name, args, self.protocol, s, self.watch.events)
+            event = s.record(entry.kind, None, user, **entry.detail)
+            self._audit(name, user, **entry.detail)
+            return event
         if name in ("note", "quick_event", "score", "addendum", "discharge_scored"):
             kind = EventKind(name)
             event = s.record(kind, None, user, **args)
@@ -628,7 +678,15 @@ class Recorder:
     # -- phases and cuff -----------------------------------------------------------------
 
     def _care_rules(self) -> CareRules:
-        return self.alarms.care_rules if self.alarms is not None else CareRules()
+        """The profile's rules with the protocol's numbers (minimum baseline, age of discharge vitals)."""
+        rules = self.alarms.care_rules if self.alarms is not None else CareRules()
+        baseline_min = self.protocol.phases[Phase.BASELINE].min_min
+        changes: dict[str, float] = {
+            "discharge_nibp_max_age_s": self.protocol.discharge.vitals_max_age_min * SECONDS_PER_MINUTE
+        }
+        if baseline_min is not None:
+            changes["baseline_min_s"] = baseline_min * SECONDS_PER_MINUTE
+        return dataclasses.replace(rules, **changes)
 
     def _high_alarms(self) -> tuple[str, ...]:
         return self.alarms.high_priority_alarms() if self.alarms is not None else ()
@@ -661,8 +719,107 @@ class Recorder:
             pending = s.nibp_requested_at is not None and now - s.nibp_requested_at < NIBP_REQUEST_TIMEOUT_S
             if remaining <= DISCHARGE_CUFF_LEAD_S and stale_at_end and not pending and self.source.can_start_nibp:
                 self._start_cuff(None, reason="discharge")
-            if remaining <= 0 and discharge_check(s, self._care_rules(), self._high_alarms()).ready:
+            check = self._step_check(COMPLETE)
+            if remaining <= 0 and check is not None and check.ready:
                 s.complete(now, self.nurse, by="plan")
+
+    def _step_check(self, action: str) -> StepCheck | None:
+        """The readiness of a phase step with what the protocol adds.
+
+        Starting the infusion: the checklist items and scores the protocol requires and the dose plan.
+        Completing: the minimum observation counted from the first dose, the scores required before
+        discharge, and (REMS) every field of the monitoring form - the one blocker no reason overrides.
+        """
+        s = self.session
+        check = step_check(action, s, self._care_rules(), self._high_alarms())
+        if check is None:
+            return None
+        extra: list[Blocker] = []
+        if action == START_INFUSION and s.phase is Phase.BASELINE:
+            wanted = chair.start_check(self.protocol, self.watch.events)
+            if wanted.problems:
+                extra.append(Blocker("checklist", "; ".join(p.text for p in wanted.problems)))
+            if wanted.dose_missing:
+                extra.append(Blocker("dose_plan", "dose: not planned"))
+            if wanted.scores_missing:
+                extra.append(Blocker("required_score", "; ".join(wanted.scores_missing)))
+        elif action == COMPLETE and s.phase is Phase.RECOVERY:
+            observed = self._observation_left()
+            if observed is not None:
+                extra.append(Blocker("observation_too_short", observed))
+            scores = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)
+            if scores:
+                extra.append(Blocker("required_score", "; ".join(scores)))
+            refusal = self._rems_refusal()
+            if refusal is not None:
+                extra.append(Blocker("rems_form", refusal, overridable=False))
+        if not extra:
+            return check
+        return StepCheck(check.action, check.blockers + tuple(extra), check.baseline, check.values, check.notes)
+
+    def _observation_left(self) -> str | None:
+        """The protocol's minimum observation counted from the dose (the plan's recovery covers the rest)."""
+        rules = self.protocol.discharge
+        if rules.observation_from is Anchor.RECOVERY_START:
+            return None  # the recovery watch (readiness' recovery_too_short) is that minimum
+        anchor = chair.anchor_time(self.watch.events, rules.observation_from)
+        if anchor is None:
+            return None
+        left = rules.minimum_observation_min * SECONDS_PER_MINUTE - (self.session.now - anchor)
+        if left <= 0:
+            return None
+        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the {rules.minimum_observation_min:g} min minimum "
+                f"observation from the {rules.observation_from.value.replace('_', ' ')} left")
+
+    def _rems_refusal(self) -> str | None:
+        """Why the REMS form stops completion (None: no REMS, or the form is full); rebuilt only on news."""
+        if not self.protocol.rems:
+            return None
+        key = (len(self.watch.events), len(self.watch.readings), int(self.session.now // 60))
+        if self._rems_cache is not None and self._rems_cache[0] == key:
+            return self._rems_cache[1]
+        s = self.session
+        try:
+            row = self.store.session_row(s.id)
+            patient = self.store.patient_row(row.get("patient_id"))
+        except (StoreError, sqlite3.Error) as exc:
+            # A store that cannot be read must not stop the turn (and the screen with it).
+            log.warning("cannot read the session for the REMS form: %s", exc)
+            return self._rems_cache[1] if self._rems_cache is not None else None
+        form = rems.build_form(self.protocol, row, patient, self.watch.events, self.watch.readings, s.now)
+        missing = form.missing()
+        refusal = ("the REMS Patient Monitoring Form is incomplete: " + "; ".join(missing)) if missing else None
+        self._rems_cache = (key, refusal)
+        return refusal
+
+    def _check_phase_length(self) -> None:
+        """A phase running past the protocol's maximum is a technical alarm until the phase ends."""
+        s = self.session
+        rule = self.protocol.phases.get(s.phase)
+        if self._too_long is not None and self._too_long is not s.phase:
+            s.record(EventKind.TECHNICAL, s.now, None, condition="phase_too_long_ended", check=self._too_long.value)
+            self._too_long = None
+        if rule is None or rule.max_min is None or self._too_long is s.phase:
+            return
+        elapsed = s.infusion_elapsed() if s.phase is Phase.INFUSION else s.now - s.phase_started_at[s.phase]
+        if s.phase is Phase.INFUSION and s.infusion_stopped_at is not None:
+            return
+        if elapsed > rule.max_min * SECONDS_PER_MINUTE:
+            self._too_long = s.phase
+            s.record(EventKind.TECHNICAL, s.now, None, condition="phase_too_long", check=s.phase.value,
+                     label=f"{rule.label.capitalize()} past the protocol's {rule.max_min:g} min maximum",
+                     max_min=rule.max_min)
+
+    def _check_timed(self) -> None:
+        """Put each missed timed check of the protocol on the timeline once (a technical alarm)."""
+        self._check_phase_length()
+        s = self.session
+        missed, late = self.watch.judge(s.now)
+        for state in missed:
+            s.record(EventKind.TECHNICAL, s.now, None, **chair.missed_detail(state))
+        for state in late:
+            s.record(EventKind.TECHNICAL, s.now, None, condition=chair.CHECK_DONE_LATE, check=state.check.id,
+                     done_at=state.done_late_at)
 
     def _run_nibp_schedule(self) -> None:
         if self.source.can_start_nibp and self.session.nibp_due():
@@ -859,9 +1016,8 @@ class Recorder:
             storage_ok=self._storage_ok,
             pending_rows=len(self._pending) + self.writer.held_rows(),
             stored_readings=self.writer.status().stored_numerics,
-            step_check=step_check(
-                {Phase.BASELINE: "start_infusion", Phase.RECOVERY: "complete"}.get(s.phase, ""),
-                s, self._care_rules(), self._high_alarms(),
+            step_check=self._step_check(
+                {Phase.BASELINE: START_INFUSION, Phase.RECOVERY: COMPLETE}.get(s.phase, "")
             ),
         )
 

@@ -68,6 +68,13 @@ class EventKind(StrEnum):
     SETTINGS_CHANGED = "settings_changed"
     CLOCK_CHANGED = "clock_changed"
     DEVICE_CLOCK_OFFSET = "device_clock_offset"
+    # The course of treatment (monitor.checklist, monitor.dose, monitor.outcomes, monitor.rems).
+    CHECKLIST = "checklist"
+    DOSE_PLANNED = "dose_planned"
+    RATE_CHANGED = "rate_changed"
+    INTERVENTION = "intervention"
+    OUTCOME_SCORE = "outcome_score"
+    REMS_FORM = "rems_form"
 
 
 PHASE_START_EVENT = {

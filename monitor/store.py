@@ -177,8 +177,28 @@ def _add_feed_queue_v2(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_course_v3(db: sqlite_utils.Database) -> None:
+    """The protocol a session follows, a patient's planned course, and REMS form submissions."""
+    db.execute("ALTER TABLE sessions ADD COLUMN protocol TEXT")
+    db.execute("ALTER TABLE sessions ADD COLUMN protocol_sha256 TEXT")
+    db.execute(
+        "CREATE TABLE course_plans ("
+        "patient_id TEXT PRIMARY KEY REFERENCES patients(id), planned_sessions INTEGER NOT NULL, "
+        "interval_days REAL NOT NULL, booster_interval_days REAL NOT NULL, note TEXT, "
+        "updated_at REAL NOT NULL, updated_by TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE rems_submissions ("
+        "session_id TEXT PRIMARY KEY REFERENCES sessions(id), submitted_at REAL NOT NULL, "
+        "submitted_by TEXT, reference TEXT)"
+    )
+    db.execute("CREATE INDEX sessions_patient ON sessions (patient_id, started_at)")
+    # Covering index for per-parameter figures (peak BP, lowest SpO2) over a course of sessions.
+    db.execute("CREATE INDEX readings_by_parameter ON readings (session_id, parameter, t, value, status)")
+
+
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1, _add_feed_queue_v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_v1, _add_feed_queue_v2, _add_course_v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -358,9 +378,11 @@ class Store:
         plan: str,
         nurse: str | None = None,
         device: str | None = None,
+        protocol: str | None = None,
+        protocol_sha256: str | None = None,
         session_id: str | None = None,
     ) -> str:
-        """Open a new session owned by this process."""
+        """Open a new session owned by this process (following the named protocol)."""
         session_id = session_id or new_id()
         with self.transaction():
             self.db.table("sessions").insert(
@@ -376,6 +398,8 @@ class Store:
                     "device": device,
                     "plan": plan,
                     "nurse": nurse,
+                    "protocol": protocol,
+                    "protocol_sha256": protocol_sha256,
                     "owner_pid": os.getpid(),
                     "owner_host": socket.gethostname(),
                     "heartbeat_at": time.time(),

@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monitor import readiness
+from monitor import readiness, rems
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
+from monitor.checklist import current_checklist
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
@@ -44,6 +45,7 @@ from ui import theme
 from ui.alarm_bar import AlarmBar
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
+from ui.chair_dialogs import ChecklistDialog, DoseDialog, InterventionDialog, QuestionnaireDialog, RemsDialog
 from ui.dialogs import (
     MOAAS_LEVELS,
     RASS_LEVELS,
@@ -66,7 +68,7 @@ log = logging.getLogger(__name__)
 
 # Quick events: (what, button text, shortcut key, prompt for a detail or None).
 QUICK_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
-    ("dose_change", "Dose/rate change", "D", "New dose or rate (Enter to record without detail)"),
+    ("dose_change", "Dose/rate", "D", None),
     ("nausea_vomiting", "Nausea/vomiting", "V", None),
     ("anxiety", "Anxiety", "X", None),
     ("intervention", "Intervention given", "I", "What was given or done"),
@@ -203,10 +205,10 @@ class SessionHeader(QFrame):
         layout.addWidget(self.clock)
         self.set_phase(Phase.SETUP)
 
-    def set_phase(self, phase: Phase, paused: bool = False) -> None:
-        """Phase badge in the phase's colour (amber while the pump is paused)."""
+    def set_phase(self, phase: Phase, paused: bool = False, label: str | None = None) -> None:
+        """Phase badge in the phase's colour (amber while the pump is paused), named as the protocol names it."""
         colour = theme.PHASE_COLOURS.get(phase.value, "#333")
-        text = phase.value.upper() + (" · PAUSED" if paused else "")
+        text = (label or phase.value).upper() + (" · PAUSED" if paused else "")
         border = theme.WARNING_TEXT if paused else "#888"
         self.phase.setText(text)
         theme.restyle(
@@ -379,8 +381,19 @@ class LiveWindow(DialogHost, QMainWindow):
         self.sessions_button = self._button(
             "Sessions…", self.open_sessions, "Recorded sessions: review, reports, unfinished sessions"
         )
-        self._button_row(rows, [*self.quick_buttons.values(), self.note_button, self.moaas_button,
-                                self.rass_button, self.cadss_button, self.sessions_button])
+        self.checklist_button = self._button("Checklist (K)", self.checklist_entry,
+                                             "Pre-infusion checklist: fasting, escort, consent, medications, weight")
+        self.questionnaire_button = self._button("PHQ/GAD (Q)", self.questionnaires,
+                                                 "PHQ-9 and GAD-7, answered by the patient on this screen")
+        self.rems_button = self._button("REMS (F)", self.rems_entry,
+                                        "Esketamine REMS monitoring form: the answers the record cannot give")
+        row = [self.checklist_button, *self.quick_buttons.values(), self.questionnaire_button, self.note_button,
+               self.moaas_button, self.rass_button, self.cadss_button]
+        if self.bridge.recorder.protocol.rems:
+            row.append(self.rems_button)
+        else:
+            self.rems_button.setVisible(False)
+        self._button_row(rows, [*row, self.sessions_button])
         return panel
 
     @staticmethod
@@ -402,6 +415,9 @@ class LiveWindow(DialogHost, QMainWindow):
             ("M", self.score_moaas),
             ("R", self.score_rass),
             ("C", self.score_cadss),
+            ("K", self.checklist_entry),
+            ("Q", self.questionnaires),
+            ("F", self.rems_entry),
             ("L", self.chart.go_live),
             ("Ctrl+L", self.toggle_lock),
         ]
@@ -657,6 +673,12 @@ class LiveWindow(DialogHost, QMainWindow):
         """Record a quick event; some ask for one line of detail (Enter records it)."""
         if self._blocked():
             return
+        if what == "dose_change":
+            self.dose_entry()
+            return
+        if what == "intervention":
+            self.intervention_entry()
+            return
         if prompt is None:
             self.send("quick_event", what=what, text=text)
             return
@@ -666,6 +688,69 @@ class LiveWindow(DialogHost, QMainWindow):
             self.send("quick_event", what=what, text=f"{text}: {detail}" if detail else text)
 
         self._open(TextDialog(self, text, prompt), record)
+
+    def checklist_entry(self) -> None:
+        """The pre-infusion checklist in a few keystrokes (K)."""
+        if self._blocked():
+            return
+        protocol = self.bridge.recorder.protocol
+        current = current_checklist(self.events)
+        self._open(ChecklistDialog(self, protocol, current),
+                   lambda d: self.send("checklist", quick=d.quick_text()))  # type: ignore[attr-defined]
+
+    def dose_entry(self) -> None:
+        """Before the infusion: the dose plan; during it: a new rate in mg/h (D)."""
+        if self._blocked():
+            return
+        status = self.last_status
+        if status is not None and status.phase is Phase.INFUSION:
+            def rate(dialog: QDialog) -> None:
+                text = dialog.text().replace(",", ".")  # type: ignore[attr-defined]
+                try:
+                    value = float(text)
+                except ValueError:
+                    self.show_message(f"'{text}' is not a rate in mg/h")
+                    return
+                self.send("rate_change", rate_mg_per_h=value)
+
+            self._open(TextDialog(self, "Rate change", "New infusion rate in mg/h"), rate)
+            return
+        found = current_checklist(self.events)
+        weight = found.weight_kg if found is not None else None
+        self._open(DoseDialog(self, self.bridge.recorder.protocol, weight),
+                   lambda d: self.send("plan_dose", **d.args()))  # type: ignore[attr-defined]
+
+    def intervention_entry(self) -> None:
+        """An intervention with drug and dose (I)."""
+        if self._blocked():
+            return
+        self._open(InterventionDialog(self), lambda d: self.send("intervention", **d.args()))  # type: ignore[attr-defined]
+
+    def questionnaires(self) -> None:
+        """PHQ-9 then GAD-7, one question at a time, for the patient to answer (Q)."""
+        if self._blocked():
+            return
+
+        def ask(name: str, then: str | None) -> None:
+            def record(dialog: QDialog) -> None:
+                self.send("outcome_score", scale=name, answers=dialog.answers)  # type: ignore[attr-defined]
+                if then is not None:
+                    QTimer.singleShot(0, lambda: ask(then, None))
+
+            self._open(QuestionnaireDialog(self, name), record)
+
+        ask("PHQ-9", "GAD-7")
+
+    def rems_entry(self) -> None:
+        """The REMS form's questions (esketamine protocols only) (F)."""
+        if self._blocked():
+            return
+        if not self.bridge.recorder.protocol.rems:
+            self.show_message(f"The {self.bridge.recorder.protocol.name} protocol has no REMS form.")
+            return
+        given = rems.answers(self.events)
+        self._open(RemsDialog(self, self.bridge.recorder.session.started_at, given),
+                   lambda d: self.send("rems_answers", answers=d.values()))  # type: ignore[attr-defined]
 
     def identify_patient(self) -> None:
         """Enter who is in the chair; changing an identified patient asks first."""
@@ -1007,7 +1092,7 @@ class LiveWindow(DialogHost, QMainWindow):
         return when + interval
 
     def _show_header(self, status: SessionStatus) -> None:
-        self.header.set_phase(status.phase, status.infusion_paused)
+        self.header.set_phase(status.phase, status.infusion_paused, self.bridge.recorder.protocol.label(status.phase))
         phase = status.phase
         if phase is Phase.INFUSION:
             timers = f"Infusion {_clock(status.infusion_elapsed_s)} of {status.infusion_plan_min:g} min (40–60)"

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monitor import review
+from monitor import chair, review
 from monitor.alarms.model import Priority
 from monitor.exports import SUFFIXES, ExportError, export_file
 from monitor.exports.data import ExportOptions, SessionRecord
@@ -175,6 +175,9 @@ def event_detail(event: SessionEvent) -> str:
     """What an entry of the timeline says, in one line."""
     detail = dict(event.detail)
     kind = event.kind
+    entry = chair.entry_text(event)
+    if entry is not None:
+        return entry
     if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM):
         text = review.addendum_text(event)
         if kind is EventKind.ADDENDUM and detail.get("refers_to_at") is not None:
@@ -430,6 +433,10 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.reload_button = QPushButton("Reload (F5)")
         self.reload_button.clicked.connect(self.reload)
         self.sessions_button = QPushButton("Sessions…")
+        self.course_button = QPushButton("Course…")
+        self.course_button.setToolTip("Every session of this patient, side by side")
+        self.course_button.clicked.connect(self.open_course)
+        buttons.addWidget(self.course_button)
         buttons.addWidget(self.reload_button)
         buttons.addWidget(self.sessions_button)
         # The chart's own bar would take a row of its own for one line of text and a button. The text may
@@ -440,6 +447,18 @@ class ReviewWindow(DialogHost, QMainWindow):
         buttons.addWidget(self.chart.view_label, 1)
         buttons.addWidget(self.chart.live_button)
         return buttons
+
+    def open_course(self) -> QWidget | None:
+        """The course of this session's patient (None, with a message, when no patient was identified)."""
+        from ui.course_window import CourseWindow
+
+        patient_id = None if self.record is None else self.record.session.get("patient_id")
+        if not patient_id:
+            self.show_message("This session has no patient: identify the patient to see a course.")
+            return None
+        self.course_window = CourseWindow(self.db_path, patient_id, self.user)
+        self.course_window.show()
+        return self.course_window
 
     def _build_tabs(self) -> QTabWidget:
         tabs = QTabWidget()

@@ -266,7 +266,11 @@ class SessionBrowser(QWidget):
         self.resume_button.clicked.connect(self.resume_selected)
         self.close_button = QPushButton("Close unfinished session…")
         self.close_button.clicked.connect(self.close_selected)
+        self.course_button = QPushButton("Course of this patient…")
+        self.course_button.setToolTip("Every session of the selected session's patient, side by side")
+        self.course_button.clicked.connect(self.open_course)
         buttons.addWidget(self.open_button)
+        buttons.addWidget(self.course_button)
         buttons.addStretch(1)
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.close_button)
@@ -345,6 +349,27 @@ class SessionBrowser(QWidget):
         if entry is None:
             return None
         return self.open_review(entry.summary.id)
+
+    def open_course(self) -> QWidget | None:
+        """The course of the selected session's patient."""
+        entry = self.table.selected()
+        if entry is None:
+            return None
+        from ui.course_window import CourseWindow
+
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                patient_id = store.session_row(entry.summary.id).get("patient_id")
+        except StoreError as exc:
+            self.show_message(str(exc))
+            return None
+        if not patient_id:
+            self.show_message("This session has no patient: identify the patient to see a course.")
+            return None
+        window = CourseWindow(self.db_path, patient_id, self.user)
+        self.reviews.append(window)
+        window.show()
+        return window
 
     def _open_row(self, row: int) -> None:
         if 0 <= row < len(self.table.found):

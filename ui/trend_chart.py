@@ -29,6 +29,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from monitor import chair
 from monitor.alarms.model import Priority
 from monitor.constants import PLETH_RATE_HZ
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
@@ -193,6 +194,9 @@ def marker_text(event: SessionEvent) -> str | None:
             return f"{detail.get('scale', 'score')} {detail.get('value', '')}".strip()
         text = str(detail.get("text") or detail.get("label") or event.kind.value.replace("_", " "))
         return text if len(text) <= 28 else text[:27] + "…"
+    entry = chair.entry_text(event)
+    if entry is not None:
+        return entry if len(entry) <= 28 else entry[:27] + "…"
     return _MARKER_TEXT.get(event.kind)
 
 

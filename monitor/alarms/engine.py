@@ -332,6 +332,25 @@ class AlarmEngine:
             self._end_key("link_lost", event.t)
             for group, seen in self._last_seen.items():
                 self._last_seen[group] = max(seen, event.t)
+        elif kind is EventKind.TECHNICAL and event.detail.get("condition") in ("check_missed", "phase_too_long"):
+            # The protocol's timed check (e.g. blood pressure at 40 min) due and not taken, or a phase
+            # past the protocol's maximum: technical alarms at the priority of a late cuff.
+            condition = str(event.detail["condition"])
+            key = f"{condition}:{event.detail.get('check')}"
+            if key not in self._active:
+                label = event.detail.get("label") or event.detail.get("check")
+                self._start_technical(
+                    condition,
+                    event.detail.get("parameter"),
+                    f"Missed: {label}" if condition == "check_missed" else str(label),
+                    event.t,
+                    key=key,
+                    priority=self.profile.technical_priority("nibp_overdue"),
+                )
+        elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "check_done_late":
+            self._end_key(f"check_missed:{event.detail.get('check')}", event.t)
+        elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "phase_too_long_ended":
+            self._end_key(f"phase_too_long:{event.detail.get('check')}", event.t)
         elif kind in (EventKind.SESSION_CLOSED, EventKind.SESSION_COMPLETED):
             for alarm in list(self._active.values()):
                 if alarm.ended_at is None:

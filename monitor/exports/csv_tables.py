@@ -12,6 +12,7 @@ import csv
 import json
 from typing import IO, Final
 
+from monitor import chair
 from monitor.exports.data import SessionRecord
 from monitor.readings import iso_utc
 
@@ -39,7 +40,8 @@ def write_events(record: SessionRecord, stream: IO[str]) -> None:
         detail = dict(e.detail)
         out.writerow((
             iso_utc(e.t), f"{e.t - start:.3f}", e.phase.value, e.kind.value,
-            e.user or "", str(detail.get("text") or ""), json.dumps(detail, ensure_ascii=False, sort_keys=True),
+            e.user or "", str(detail.get("text") or chair.entry_text(e) or ""),
+            json.dumps(detail, ensure_ascii=False, sort_keys=True),
         ))
 
 

@@ -31,6 +31,7 @@ from typing import IO, Any, Final
 from fhir.resources.R4B.bundle import Bundle
 
 from monitor.birth_date import stored_birth_date
+from monitor.exports import treatment
 from monitor.exports.codes import (
     BP_PANEL,
     CODES,
@@ -45,6 +46,7 @@ from monitor.exports.codes import (
 )
 from monitor.exports.data import SessionRecord
 from monitor.exports.hl7_export import observation_sets, split_name
+from monitor.outcomes import questionnaire
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
 
 FHIR_VERSION: Final = "R4B"
@@ -248,10 +250,70 @@ class _Builder:
         return [resource for _t, resource in timed]
 
 
+def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: str) -> list[dict[str, Any]]:
+    """Questionnaire totals as survey Observations (LOINC) and the dose as a MedicationAdministration."""
+    found = treatment.summary(record)
+    survey = [{"coding": [{"system": CATEGORY_SYSTEM, "code": "survey", "display": "Survey"}]}]
+    out: list[dict[str, Any]] = []
+    for name, score in found.outcomes.items():
+        q = questionnaire(name)
+        out.append({
+            "resourceType": "Observation",
+            "id": _id(record.id, "outcome", name),
+            "status": "final",
+            "category": survey,
+            "code": {"coding": [{"system": LOINC_SYSTEM, "code": q.loinc_total, "display": q.loinc_display}],
+                     "text": q.name},
+            "subject": {"reference": patient_url},
+            "encounter": {"reference": encounter_url},
+            "effectiveDateTime": iso_utc(found.outcome_times[name]),
+            "valueInteger": score.total,
+            "interpretation": [{"text": score.band}],
+            "component": [
+                {"code": {"text": f"{q.name} item {number}"}, "valueInteger": answer}
+                for number, answer in enumerate(score.answers, start=1)
+            ],
+        })
+    dose = found.dose
+    if dose.plan is not None and dose.started_at is not None:
+        plan = dose.plan
+        given = dose.delivered_mg if dose.delivered_mg is not None else plan.total_mg
+        dosage: dict[str, Any] = {
+            "route": {"text": plan.route},
+            "dose": {"value": given, "unit": "mg", "system": UCUM_SYSTEM, "code": "mg"},
+        }
+        if plan.rate_mg_per_h is not None:
+            dosage["rateQuantity"] = {"value": plan.rate_mg_per_h, "unit": "mg/h", "system": UCUM_SYSTEM,
+                                      "code": "mg/h"}
+        notes = [f"planned {plan.total_mg:g} mg"
+                 + (f" ({plan.dose_mg_per_kg:g} mg/kg for {plan.weight_kg:g} kg)" if plan.dose_mg_per_kg and
+                    plan.weight_kg else "")]
+        if plan.lot:
+            notes.append(f"lot {plan.lot}")
+        if plan.confirmed_reason:
+            notes.append(f"outside the protocol's range, confirmed: {plan.confirmed_reason}")
+        effective: dict[str, Any] = {"start": iso_utc(dose.started_at)}
+        if dose.stopped_at is not None:
+            effective["end"] = iso_utc(max(dose.stopped_at, dose.started_at))
+        out.append({
+            "resourceType": "MedicationAdministration",
+            "id": _id(record.id, "dose"),
+            "status": "completed" if dose.stopped_at is not None else "in-progress",
+            "medicationCodeableConcept": {"text": plan.drug},
+            "subject": {"reference": patient_url},
+            "context": {"reference": encounter_url},
+            "effectivePeriod": effective,
+            "dosage": dosage,
+            "note": [{"text": "; ".join(notes)}],
+        })
+    return out
+
+
 def bundle_data(record: SessionRecord) -> dict[str, Any]:
     """The session as FHIR JSON data (not yet validated)."""
     builder = _Builder(record)
-    resources = [builder.patient(), builder.encounter(), *builder.observations(record.options.resample_s)]
+    resources = [builder.patient(), builder.encounter(), *builder.observations(record.options.resample_s),
+                 *treatment_resources(record, builder.patient_url, builder.encounter_url)]
     entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
     ended = record.session.get("ended_at")
     return {

@@ -22,6 +22,7 @@ from typing import IO, Any, Final
 from monitor.birth_date import stored_birth_date
 from monitor.exports.codes import CODES, DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
+from monitor.exports.treatment import LOCAL_SYSTEM_HL7, CodedResult, coded_results
 from monitor.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
 
 SENDING_APPLICATION: Final = "INFUSION_MONITOR"
@@ -221,16 +222,51 @@ def oru_message(
     return SEGMENT_END.join(segments) + SEGMENT_END
 
 
+def clinical_obx(results: Sequence[CodedResult], first_index: int = 1) -> list[str]:
+    """OBX segments for entered results (questionnaire totals, dose figures): OBX-11 ``F``, entered by staff."""
+    out = []
+    for index, result in enumerate(results, start=first_index):
+        system = "LN" if result.loinc else LOCAL_SYSTEM_HL7
+        ucum = escape(result.unit)
+        fields = ["OBX", str(index), "NM", f"{escape(result.code)}^{escape(result.display)}^{system}", "",
+                  f"{result.value:g}", f"{ucum}^{ucum}^UCUM", "", "", "", "", "F", "", "", hl7_time(result.t)]
+        out.append("|".join(fields))
+    return out
+
+
+def _clinical_message(results: Sequence[CodedResult], control_id: str, patient: PatientIdentity, visit: str) -> str:
+    """One ORU^R01 for results entered at one moment."""
+    body = oru_message(ObservationSet(results[0].t, ()), control_id=control_id, patient=patient, visit=visit)
+    return body + SEGMENT_END.join(clinical_obx(results)) + SEGMENT_END
+
+
 def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] | None = None) -> list[str]:
-    """Every ORU^R01 message of a session, in time order (ranges: the options', else the built-in)."""
+    """Every ORU^R01 message of a session, in time order (ranges: the options', else the built-in).
+
+    Besides the device's observation sets, questionnaire totals (PHQ-9 44261-6, GAD-7 70274-6) and
+    the dose (planned, per kg, delivered; local codes) go out as messages of their own.
+    """
     ranges = ranges or record.options.ranges or DEFAULT_RANGES
     patient = PatientIdentity.from_record(record)
     device = None if record.deidentified else record.session.get("device")
     prefix = record.id[:12].upper()
-    return [
-        oru_message(obs, control_id=f"{prefix}{n:06d}", patient=patient, visit=record.id, device=device, ranges=ranges)
-        for n, obs in enumerate(observation_sets(record.readings), start=1)
+    timed: list[tuple[float, ObservationSet | list[CodedResult]]] = [
+        (obs.t, obs) for obs in observation_sets(record.readings)
     ]
+    grouped: dict[float, list[CodedResult]] = {}
+    for result in coded_results(record):
+        grouped.setdefault(result.t, []).append(result)
+    timed += list(grouped.items())
+    timed.sort(key=lambda item: item[0])
+    out = []
+    for n, (_t, item) in enumerate(timed, start=1):
+        control_id = f"{prefix}{n:06d}"
+        if isinstance(item, ObservationSet):
+            out.append(oru_message(item, control_id=control_id, patient=patient, visit=record.id, device=device,
+                                   ranges=ranges))
+        else:
+            out.append(_clinical_message(item, control_id, patient, record.id))
+    return out
 
 
 def batch(record: SessionRecord, bodies: Sequence[str]) -> str:

@@ -1,4 +1,8 @@
-"""JSON: {"session", "readings", "alarms", "events"}; times are ISO 8601 with UTC offset."""
+"""JSON: {"session", "treatment", "readings", "alarms", "events"}; times are ISO 8601 with UTC offset.
+
+``treatment`` holds the protocol, the pre-infusion checklist, the dose (plan, rate changes,
+delivered total), interventions, PHQ-9/GAD-7 and, for esketamine, the REMS monitoring form.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import asdict
 from typing import IO, Any
 
 from monitor.exports.data import SessionRecord
+from monitor.exports.treatment import summary
 from monitor.readings import iso_utc
 
 
@@ -32,6 +37,7 @@ def document(record: SessionRecord) -> dict[str, Any]:
         "driver": s.get("driver"),
         "device": s.get("device"),
         "plan": s.get("plan"),
+        "protocol": s.get("protocol"),
         # De-identification has already removed the nurse unless staff names were kept.
         "nurse": s.get("nurse"),
         "relative_time": record.relative_time,
@@ -57,7 +63,8 @@ def document(record: SessionRecord) -> dict[str, Any]:
         {"t": iso_utc(e.t), "kind": e.kind.value, "phase": e.phase.value, "user": e.user, "detail": dict(e.detail)}
         for e in record.events
     ]
-    return {"session": session, "readings": readings, "alarms": alarms, "events": events}
+    treatment = summary(record).as_dict(iso_utc)
+    return {"session": session, "treatment": treatment, "readings": readings, "alarms": alarms, "events": events}
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:

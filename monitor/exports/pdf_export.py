@@ -34,7 +34,7 @@ from monitor.discharge import (
     latest_vitals,
     padss_vital_signs,
 )
-from monitor.exports import pdf_fonts
+from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord
 from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
@@ -491,6 +491,51 @@ def _discharge_rows(record: SessionRecord) -> list[list[str]]:
     return rows
 
 
+def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle) -> list[Any]:
+    """Protocol, checklist, dose, interventions, questionnaires and (esketamine) the REMS form."""
+    found = treatment.summary(record)
+    rows: list[list[Any]] = [["Item", "Recorded"]]
+    rows.append(["Protocol", found.protocol])
+    if found.checklist is not None:
+        c = found.checklist
+        meds = c.get("medications")
+        text = (f"fasting {_fmt(c.get('fasting_hours'), 1)} h; escort {c.get('escort_present')}; transport "
+                f"{c.get('transport') or '-'}; consent {c.get('consent_on_file')}; weight "
+                f"{_fmt(c.get('weight_kg'), 1)} kg; pregnancy {c.get('pregnancy') or '-'}; medications "
+                + ("not reviewed" if meds is None else ", ".join(m["name"] for m in meds) or "none"))
+        flagged = c.get("flagged") or {}
+        if flagged:
+            text += "; FLAGGED " + "; ".join(f"{k}: {', '.join(v)}" for k, v in flagged.items())
+        if c.get("problems"):
+            text += "; OPEN: " + "; ".join(c["problems"])
+        rows.append(["Checklist", _p(text, small)])
+    dose = found.dose
+    if dose.plan is not None:
+        plan = dose.plan
+        text = f"{plan.drug} {plan.route}: planned {plan.total_mg:g} mg"
+        if plan.dose_mg_per_kg is not None and plan.weight_kg:
+            text += f" ({plan.dose_mg_per_kg:g} mg/kg x {plan.weight_kg:g} kg)"
+        if plan.rate_mg_per_h is not None:
+            text += f" at {plan.rate_mg_per_h:g} mg/h"
+        if plan.lot:
+            text += f"; lot {plan.lot}"
+        for change in dose.rate_changes:
+            text += f"; {clock.wall(change.t)} rate {change.rate_mg_per_h:g} mg/h"
+        if dose.delivered_mg is not None:
+            text += f"; delivered {dose.delivered_mg:g} mg"
+        if plan.confirmed_reason:
+            text += f"; outside range, confirmed: {plan.confirmed_reason}"
+        rows.append(["Dose", _p(text, small)])
+    for t, item in found.interventions:
+        rows.append([f"Intervention {clock.wall(t)}", _p(str(item.get("text")), small)])
+    for name, score in found.outcomes.items():
+        rows.append([name, f"{score.total} ({score.band})"])
+    if found.rems is not None:
+        missing = found.rems.missing()
+        rows.append(["REMS form", _p("complete" if not missing else "missing: " + "; ".join(missing), small)])
+    return [_table(rows, [35 * mm, 145 * mm])]
+
+
 def story(record: SessionRecord) -> list[Any]:
     """The report's flowables in order."""
     styles = _styles()
@@ -597,6 +642,8 @@ def story(record: SessionRecord) -> list[Any]:
     parts += [
         _table(rows, [38 * mm, 30 * mm, 25 * mm, 87 * mm]) if len(rows) > 1 else _p("None recorded.", small)
     ]
+
+    parts += [Paragraph("Treatment", h2), *_treatment_rows(record, clock, small)]
 
     rows = [
         [c if isinstance(c, str) and len(c) < 40 else _p(str(c), small) for c in row]

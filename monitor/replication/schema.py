@@ -140,8 +140,13 @@ def _live_index_v3(conn: psycopg.Connection) -> None:
     conn.execute("CREATE INDEX sessions_chair_started ON sessions (chair, started_at DESC)")
 
 
+def _protocol_v4(conn: psycopg.Connection) -> None:
+    """The treatment protocol each session followed (as the chair's SQLite schema v3 keeps it)."""
+    conn.execute("ALTER TABLE sessions ADD COLUMN protocol TEXT, ADD COLUMN protocol_sha256 TEXT")
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [_create_v1, _roles_v2, _live_index_v3]
+MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [_create_v1, _roles_v2, _live_index_v3, _protocol_v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -82,7 +82,8 @@ def test_json_export_matches_the_csv(recorded: tuple[Path, str], capsys: pytest.
     db, sid = recorded
     assert main(["export", "latest", "--db", str(db), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"session", "readings", "alarms", "events"}
+    assert set(doc) == {"session", "treatment", "readings", "alarms", "events"}
+    assert doc["treatment"]["protocol"] == "ketamine-iv" and doc["treatment"]["dose"] is None
     assert doc["session"]["id"] == sid
     assert doc["session"]["patient"]["mrn"] == "MRN-E2E"
     assert doc["session"]["baseline"]["nibp_sys"] > 90

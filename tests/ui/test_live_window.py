@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
 from monitor.exports.data import load
@@ -15,6 +15,7 @@ from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.ui.conftest import NURSE, stored_events
 from ui import theme
+from ui.chair_dialogs import ChecklistDialog, DoseDialog
 from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, SignedInUser, TextDialog
 from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
 
@@ -24,6 +25,23 @@ WAIT_MS = 15_000
 def _confirm(window: Any) -> None:
     assert isinstance(window.dialog, ConfirmDialog), f"expected a confirmation, got {window.dialog!r}"
     window.dialog.yes_button.click()
+
+
+def _checklist_and_dose(qtbot: Any, window: Any) -> None:
+    """What the protocol asks before the infusion, entered through the window's own dialogs."""
+    window.checklist_entry()
+    assert isinstance(window.dialog, ChecklistDialog)
+    window.dialog.entry.setText("f6 e t:partner c m:lisinopril w80")
+    assert "all required items recorded" in window.dialog.preview.text()
+    assert "FLAG antihypertensive: lisinopril" in window.dialog.preview.text()
+    window.dialog.entry.returnPressed.emit()
+    qtbot.waitUntil(lambda: any(e.kind is EventKind.CHECKLIST for e in window.events), timeout=WAIT_MS)
+    window.dose_entry()
+    assert isinstance(window.dialog, DoseDialog)
+    assert window.dialog.weight.value() == 80
+    assert window.dialog.summary.text() == "total 40 mg, rate 60 mg/h"
+    window.dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: any(e.kind is EventKind.DOSE_PLANNED for e in window.events), timeout=WAIT_MS)
 
 
 def _focus(qtbot: Any, window: Any) -> None:
@@ -54,6 +72,8 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
         w.phase_buttons["start_infusion"].click()
         assert isinstance(w.dialog, TextDialog), "a start before the minimum asks for an override reason"
         w.dialog.reject()
+    # The protocol's checklist and dose are entered; then the start is ready once the minimum is over.
+    _checklist_and_dose(qtbot, w)
     qtbot.waitUntil(lambda: w.last_status.step_check.ready, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: w.phase_buttons["start_infusion"].objectName() == "primary", timeout=WAIT_MS)
     assert "ready to start infusion" in w.header.timers.text()
@@ -214,10 +234,11 @@ def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_
     assert isinstance(w.dialog, TextDialog)
     w.dialog.set_text("patient asks for a blanket")
     w.dialog.accept()
-    qtbot.keyClick(w, Qt.Key.Key_D)  # dose change, then the detail and Enter
-    assert isinstance(w.dialog, TextDialog)
-    qtbot.keyClicks(w.dialog.editor, "rate 0.6 mg/kg/h")
-    qtbot.keyClick(w.dialog.editor, Qt.Key.Key_Return)
+    qtbot.keyClick(w, Qt.Key.Key_D)  # the dose plan: weight and mg/kg, the total and rate computed
+    assert isinstance(w.dialog, DoseDialog)
+    w.dialog.weight.setValue(70)
+    assert w.dialog.summary.text() == "total 35 mg, rate 52.5 mg/h"
+    w.dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     # The keys go where a person's keys go: to the list that has the focus, which must not swallow them.
     qtbot.keyClick(w, Qt.Key.Key_M)  # MOAA/S, then the digit: recorded at once, no Enter
     assert isinstance(w.dialog, LevelDialog)
@@ -242,11 +263,14 @@ def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_
     cadss.accept()
 
     qtbot.waitUntil(lambda: len(stored_events(db_path, "score")) == 3, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: len(stored_events(db_path, "quick_event")) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(stored_events(db_path, "quick_event")) == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(stored_events(db_path, "dose_planned")) == 1, timeout=WAIT_MS)
+    planned = stored_events(db_path, "dose_planned")[0].detail
+    assert (planned["total_mg"], planned["rate_mg_per_h"], planned["weight_kg"]) == (35.0, 52.5, 70.0)
     notes = stored_events(db_path, "note")
     assert [n.detail["text"] for n in notes] == ["patient asks for a blanket"]
     quick = {e.detail["what"]: e.detail["text"] for e in stored_events(db_path, "quick_event")}
-    assert quick == {"nausea_vomiting": "Nausea/vomiting", "dose_change": "Dose/rate change: rate 0.6 mg/kg/h"}
+    assert quick == {"nausea_vomiting": "Nausea/vomiting"}
     scores = {e.detail["scale"]: e.detail for e in stored_events(db_path, "score")}
     assert scores["MOAA/S"]["value"] == 3
     assert scores["RASS"]["value"] == -2
@@ -256,7 +280,7 @@ def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_
     with Store(db_path, readonly=True) as reader:
         record = load(reader, "latest")
     exported = {e.kind for e in record.events}
-    assert {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE} <= exported
+    assert {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.DOSE_PLANNED} <= exported
 
 
 def test_changing_the_driver_continues_the_same_session_with_the_new_device(
@@ -403,6 +427,7 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
     qtbot.waitUntil(lambda: "MRN-5150" in w.header.patient.text(), timeout=WAIT_MS)
 
     w.phase_buttons["start_baseline"].click()
+    _checklist_and_dose(qtbot, w)
     qtbot.waitUntil(lambda: w.phase_buttons["start_infusion"].objectName() == "primary", timeout=WAIT_MS)
     with Store(db_path, readonly=True) as reader:
         row = reader.session_row(w.bridge.recorder.session.id)

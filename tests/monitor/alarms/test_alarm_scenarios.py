@@ -383,7 +383,8 @@ def test_start_infusion_override_is_recorded_on_the_timeline_and_in_the_audit_lo
     accepted.result(timeout=1)
     started = next(e for e in store.events(recorder.session.id) if e.kind.value == "infusion_started")
     assert started.detail["override_reason"].startswith("BP 172/104 accepted")
-    assert started.detail["overridden"] == ["baseline_bp_hold"]
+    # The default protocol's checklist and dose were not entered in this session: overridden with the same reason.
+    assert started.detail["overridden"] == ["baseline_bp_hold", "checklist", "dose_plan"]
     audit = [row for row in store.audit_log(recorder.session.id) if row["action"] == "start_infusion"]
     assert json.loads(audit[0]["detail"])["override_reason"].startswith("BP 172/104")
     assert audit[0]["user"] == "DrX"

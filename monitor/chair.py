@@ -1,0 +1,295 @@
+"""Entries made at the chair under a protocol, and the protocol's gates on the session.
+
+The recorder hands these commands here: the pre-infusion checklist, the dose plan and rate
+changes, interventions, outcome questionnaires and REMS answers. Each is checked and turned
+into a timeline event with structured detail. The gates say what the protocol requires before
+the infusion starts (the checklist, the dose plan, required scores) and before the session
+completes (required scores, the REMS form); the recorder adds them to the readiness checks of
+:mod:`monitor.readiness`, and :class:`ProtocolWatch`
+follows the timed checks so a missed one becomes a technical alarm like a late cuff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from monitor import checklist as checklist_mod
+from monitor import dose as dose_mod
+from monitor import outcomes, rems
+from monitor.protocols import Anchor, CheckState, Measure, Protocol, ScoreMoment, anchor_times, check_states
+from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
+from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
+
+#: Commands a recorder passes to :func:`entry`.
+ENTRY_COMMANDS: Final = frozenset(
+    {"checklist", "plan_dose", "rate_change", "intervention", "outcome_score", "rems_answers"}
+)
+#: Readiness blockers the protocol adds (recorded as a protocol override when a reason overrides them).
+PROTOCOL_BLOCKERS: Final = frozenset(
+    {"checklist", "dose_plan", "observation_too_short", "required_score", "rems_form"}
+)
+#: Technical conditions put on the timeline for timed checks.
+CHECK_MISSED: Final = "check_missed"
+CHECK_DONE_LATE: Final = "check_done_late"
+_WATCHED: Final = frozenset({*NIBP_PARAMETERS, Parameter.SPO2})
+#: Events that can answer a check or fix when one is due.
+_JUDGED_EVENTS: Final = frozenset(
+    {EventKind.SCORE, EventKind.INFUSION_STARTED, EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED,
+     EventKind.SESSION_COMPLETED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A checked entry ready for the timeline."""
+
+    kind: EventKind
+    detail: Mapping[str, Any]
+
+
+def entry(
+    name: str, args: Mapping[str, Any], protocol: Protocol, session: Session, events: Iterable[SessionEvent]
+) -> Entry:
+    """Check one chair-side entry and return the event to record (ValueError with the reason if wrong).
+
+    ``events`` is the timeline so far (a quick checklist entry adds to the one already recorded).
+    """
+    if name == "checklist":
+        if session.phase not in (Phase.SETUP, Phase.BASELINE):
+            raise SessionRuleError("the pre-infusion checklist is entered before the infusion starts")
+        if "quick" in args:
+            found = checklist_mod.parse_quick(str(args["quick"]), checklist_mod.current_checklist(events))
+        else:
+            found = checklist_mod.PreInfusionChecklist.from_dict(args)
+        detail = found.as_dict()
+        detail["flagged"] = {flag.value: names for flag, names in found.flagged().items()}
+        detail["problems"] = [p.text for p in checklist_mod.problems(found, protocol.checklist)]
+        return Entry(EventKind.CHECKLIST, detail)
+    if name == "plan_dose":
+        plan = _dose_plan(args, protocol)
+        dose_mod.check_plan(plan, protocol.dose)
+        detail = plan.as_dict()
+        detail["outside_range"] = dose_mod.outside_range(plan, protocol.dose)
+        return Entry(EventKind.DOSE_PLANNED, detail)
+    if name == "rate_change":
+        if session.phase is not Phase.INFUSION or session.infusion_stopped_at is not None:
+            raise SessionRuleError("the rate changes only while the infusion runs")
+        rate = float(args["rate_mg_per_h"])
+        if not rate >= 0:
+            raise dose_mod.DoseError("a rate is 0 mg/h or more")
+        return Entry(EventKind.RATE_CHANGED, {"rate_mg_per_h": rate, "reason": str(args.get("reason", ""))})
+    if name == "intervention":
+        done = dose_mod.intervention(
+            str(args["kind"]), str(args.get("drug", "")),
+            None if args.get("dose") is None else float(args["dose"]), str(args.get("route", "")),
+        )
+        return Entry(EventKind.INTERVENTION, done.as_dict())
+    if name == "outcome_score":
+        raw = args.get("answers")
+        answers = outcomes.parse_answers(raw) if isinstance(raw, str) else list(raw or [])
+        scored = outcomes.score(str(args["scale"]), answers, str(args.get("entered_by", "patient")))
+        return Entry(EventKind.OUTCOME_SCORE, scored.as_dict())
+    if name == "rems_answers":
+        if not protocol.rems:
+            raise SessionRuleError(f"the {protocol.name} protocol has no REMS form")
+        given = dict(args.get("answers") or {})
+        checked = {key: rems.check_answer(key, value) for key, value in given.items()}
+        return Entry(EventKind.REMS_FORM, {"answers": checked})
+    raise ValueError(f"unknown entry '{name}'")
+
+
+def _dose_plan(args: Mapping[str, Any], protocol: Protocol) -> dose_mod.DosePlan:
+    def num(key: str) -> float | None:
+        value = args.get(key)
+        return None if value is None or value == "" else float(value)
+
+    lot = str(args.get("lot") or "").strip() or None
+    if protocol.dose.unit is dose_mod.DoseUnit.MG_PER_KG:
+        weight, per_kg = num("weight_kg"), num("dose_mg_per_kg")
+        if weight is None or per_kg is None:
+            raise dose_mod.DoseError("a weight-based dose needs the weight (kg) and the dose (mg/kg)")
+        duration = num("duration_min") or protocol.dose.default_duration_min
+        plan = dose_mod.weight_based(
+            protocol.drug, protocol.route, weight, per_kg, duration_min=duration,
+            concentration_mg_per_ml=num("concentration_mg_per_ml"), lot=lot,
+        )
+    else:
+        total = num("total_mg")
+        if total is None:
+            raise dose_mod.DoseError("a fixed dose needs the total in mg")
+        plan = dose_mod.fixed(protocol.drug, protocol.route, total, weight_kg=num("weight_kg"), lot=lot)
+    reason = str(args.get("confirm_reason") or "").strip()
+    return dataclasses.replace(plan, confirmed_reason=reason) if reason else plan
+
+
+# -- gates -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartCheck:
+    """What the protocol still wants before the infusion starts."""
+
+    problems: tuple[checklist_mod.ChecklistProblem, ...]
+    dose_missing: bool
+    scores_missing: tuple[str, ...] = ()
+
+    def texts(self) -> list[str]:
+        """Each missing thing in words, for the start dialog."""
+        out = [p.text for p in self.problems]
+        if self.dose_missing:
+            out.append("dose: not planned")
+        return out + list(self.scores_missing)
+
+
+def start_check(protocol: Protocol, events: Iterable[SessionEvent]) -> StartCheck:
+    """The checklist problems (and whether a dose was planned) at the infusion start."""
+    listed = list(events)
+    current = checklist_mod.current_checklist(listed)
+    found = checklist_mod.problems(current, protocol.checklist)
+    planned = any(e.kind is EventKind.DOSE_PLANNED for e in listed)
+    return StartCheck(tuple(found), not planned, tuple(scores_missing(protocol, listed, ScoreMoment.BEFORE_INFUSION)))
+
+
+def _scale_key(name: str) -> str:
+    return name.replace("-", "").replace(" ", "").upper()
+
+
+def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: ScoreMoment) -> list[str]:
+    """Scales the protocol requires at ``moment`` that are not on the timeline yet.
+
+    Before the infusion any time counts; before discharge only a score given after the
+    infusion started (a sedation score from before the dose says nothing about recovery).
+    """
+    listed = list(events)
+    since = None
+    if moment is ScoreMoment.BEFORE_DISCHARGE:
+        since = next((e.t for e in listed if e.kind is EventKind.INFUSION_STARTED), None)
+    given = {
+        _scale_key(str(e.detail.get("scale", "")))
+        for e in listed
+        if e.kind in (EventKind.SCORE, EventKind.OUTCOME_SCORE) and (since is None or e.t >= since)
+    }
+    return [
+        f"{due.scale}: not scored"
+        for due in protocol.scores
+        if due.required and due.when is moment and _scale_key(due.scale) not in given
+    ]
+
+
+def anchor_time(events: Iterable[SessionEvent], anchor: Anchor) -> float | None:
+    """When an anchor (e.g. the infusion start: the first spray) happened on a timeline."""
+    return anchor_times(events).get(anchor)
+
+
+# -- timed checks while recording ---------------------------------------------------------------------------
+
+
+class ProtocolWatch:
+    """Follows the timed checks during a recording; reports each missed check once.
+
+    It keeps only what the checks need: cuff, SpO2 and respiration readings and the timeline.
+    Checks are judged again only when something they look at arrived or a window closes, so
+    a recording replayed at full speed does not pay for a judgement every second.
+    """
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self.events: list[SessionEvent] = []
+        self.readings: list[Reading] = []
+        self.reported: set[str] = set()
+        self.late_reported: set[str] = set()
+        self._spo2_last: float | None = None
+        self._dirty = True
+        self._next_close = -math.inf
+
+    def observe(self, reading: Reading) -> None:
+        """Keep a reading the checks may need (SpO2 thinned to one every 30 s)."""
+        if reading.parameter not in _WATCHED and reading.parameter.value not in ("rr", "etco2"):
+            return
+        if reading.parameter is Parameter.SPO2:
+            if self._spo2_last is not None and reading.t - self._spo2_last < 30.0:
+                return
+            self._spo2_last = reading.t
+        self.readings.append(reading)
+        self._dirty = True
+
+    def on_event(self, event: SessionEvent) -> None:
+        """Keep a timeline event."""
+        self.events.append(event)
+        if event.kind in _JUDGED_EVENTS:
+            self._dirty = True
+
+    def states(self, now: float) -> list[CheckState]:
+        """Every check judged now."""
+        return check_states(self.protocol, self.events, self.readings, now)
+
+    def judge(self, now: float) -> tuple[list[CheckState], list[CheckState]]:
+        """(checks newly missed, missed checks since done late), each reported once."""
+        if not self._dirty and now <= self._next_close:
+            return [], []
+        states = self.states(now)
+        self._dirty = False
+        closes = [
+            s.window[1] for s in states
+            if s.window is not None and s.check.anchor is not Anchor.DISCHARGE and s.window[1] >= now
+        ]
+        self._next_close = min(closes, default=math.inf)
+        missed, late = [], []
+        for state in states:
+            check_id = state.check.id
+            if state.missed and check_id not in self.reported:
+                self.reported.add(check_id)
+                missed.append(state)
+            if state.done_late_at is not None and check_id in self.reported and check_id not in self.late_reported:
+                self.late_reported.add(check_id)
+                late.append(state)
+        return missed, late
+
+
+def missed_detail(state: CheckState) -> dict[str, Any]:
+    """The technical event's detail for a missed check."""
+    check = state.check
+    return {
+        "condition": CHECK_MISSED,
+        "check": check.id,
+        "label": check.label,
+        "measure": check.measure.value,
+        "parameter": "nibp_sys" if check.measure in (Measure.NIBP, Measure.VITALS) else None,
+        "due_at": state.due_at,
+    }
+
+
+def discharge_checks_missing(protocol: Protocol, events: list[SessionEvent], readings: list[Reading],
+                             now: float) -> list[str]:
+    """Discharge-anchored checks not taken within their window before ``now``."""
+    return [
+        s.check.label
+        for s in check_states(protocol, events, readings, now)
+        if s.check.anchor is Anchor.DISCHARGE and s.done_at is None
+    ]
+
+
+def entry_text(event: SessionEvent) -> str | None:
+    """One short line for a chair-side entry on charts, timelines and reports (None for other events)."""
+    d = event.detail
+    if event.kind is EventKind.DOSE_PLANNED:
+        per_kg = d.get("dose_mg_per_kg")
+        rate = d.get("rate_mg_per_h")
+        text = f"dose {d.get('total_mg'):g} mg" + (f" ({per_kg:g} mg/kg)" if per_kg else "")
+        return text + (f" at {rate:g} mg/h" if rate else "") + (f" lot {d['lot']}" if d.get("lot") else "")
+    if event.kind is EventKind.RATE_CHANGED:
+        return f"rate {float(d.get('rate_mg_per_h', 0)):g} mg/h"
+    if event.kind is EventKind.INTERVENTION:
+        return str(d.get("text") or d.get("type") or "intervention")
+    if event.kind is EventKind.OUTCOME_SCORE:
+        return f"{d.get('scale')} {d.get('total')} ({d.get('band')})"
+    if event.kind is EventKind.CHECKLIST:
+        problems = d.get("problems") or []
+        return "checklist" + (f": {len(problems)} open" if problems else " complete")
+    if event.kind is EventKind.REMS_FORM:
+        return "REMS form answers"
+    return None

@@ -1,0 +1,475 @@
+"""The course of treatment: a patient's sessions side by side, the planned series and boosters.
+
+One :class:`CourseRow` per session (any protocol) with the figures a physician compares
+across a course: dose, baseline and peak blood pressure with the rise, lowest SpO2, alarms by
+priority, lowest MOAA/S, highest CADSS-6, nausea/vomiting, interventions, recovery time to
+discharge, discharge scores and the PHQ-9/GAD-7 entered before the infusion. The figures are
+computed in SQL per session (aggregates over the readings, not a load of every reading), so a
+course of 30 sessions opens quickly; they follow the review's rules - reliable readings only,
+the phases taken from the timeline - so each row agrees with that session's own review.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from monitor.alarms.model import Priority
+from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
+from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
+from monitor.readings import UNRELIABLE, Parameter
+from monitor.session import EventKind
+from monitor.store import Store
+
+DAY_S: Final = 86_400.0
+#: Quick events and interventions that count as nausea or vomiting.
+NAUSEA_WORDS: Final = ("nausea", "vomit", "emesis")
+_EVENT_KINDS: Final = (
+    EventKind.BASELINE_STARTED, EventKind.INFUSION_STARTED, EventKind.INFUSION_STOPPED,
+    EventKind.INFUSION_PAUSED, EventKind.INFUSION_RESUMED, EventKind.RECOVERY_STARTED,
+    EventKind.SESSION_COMPLETED, EventKind.SCORE, EventKind.QUICK_EVENT, EventKind.INTERVENTION,
+    EventKind.OUTCOME_SCORE, EventKind.DOSE_PLANNED, EventKind.RATE_CHANGED, EventKind.DISCHARGE_SCORED,
+    EventKind.BASELINE_TAKEN,
+)
+
+
+class CourseError(Exception):
+    """A course that cannot be shown (no such patient), with the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class CourseRow:
+    """One session of a course, as the course view and its exports show it."""
+
+    number: int
+    kind: str  # "series" or "booster"
+    session_id: str
+    started_at: float
+    protocol: str
+    status: str
+    dose_mg_per_kg: float | None
+    dose_mg: float | None
+    delivered_mg: float | None
+    baseline_sys: float | None
+    baseline_dia: float | None
+    peak_sys: float | None
+    peak_dia: float | None
+    rise_sys_mmhg: float | None
+    rise_sys_percent: float | None
+    rise_dia_mmhg: float | None
+    rise_dia_percent: float | None
+    lowest_spo2: float | None
+    alarms: Mapping[str, int]
+    lowest_moaas: float | None
+    highest_cadss: float | None
+    nausea_vomiting: bool
+    interventions: tuple[str, ...]
+    recovery_to_discharge_min: float | None
+    aldrete: int | None
+    padss: int | None
+    discharge_passed: bool | None
+    phq9: int | None
+    phq9_band: str | None
+    gad7: int | None
+    gad7_band: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (the JSON export's object for a session)."""
+        out = asdict(self)
+        out["alarms"] = dict(self.alarms)
+        out["interventions"] = list(self.interventions)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CoursePlan:
+    """How many sessions the series has and how far apart they and the boosters are."""
+
+    planned_sessions: int
+    interval_days: float
+    booster_interval_days: float
+    note: str = ""
+    #: True when the clinic set it for this patient (else the protocol's usual course).
+    set_for_patient: bool = False
+
+
+@dataclass(frozen=True)
+class Course:
+    """A patient's course of treatment."""
+
+    patient_id: str
+    patient: Mapping[str, Any] | None
+    plan: CoursePlan
+    rows: tuple[CourseRow, ...]
+    next_due_at: float | None
+    generated_at: float = field(default_factory=time.time)
+
+    @property
+    def series_done(self) -> int:
+        """Sessions of the initial series that completed."""
+        return sum(1 for r in self.rows if r.kind == "series")
+
+    @property
+    def boosters(self) -> int:
+        """Sessions after the initial series."""
+        return sum(1 for r in self.rows if r.kind == "booster")
+
+
+# -- finding the patient and the plan ---------------------------------------------------------------------
+
+
+def patient_for_mrn(store: Store, mrn: str) -> str:
+    """The patient key of an MRN (CourseError when no patient has it)."""
+    row = store.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn.strip()]).fetchone()
+    if row is None:
+        raise CourseError(f"no patient with MRN '{mrn.strip()}'")
+    return str(row[0])
+
+
+def course_plan(store: Store, patient_id: str, fallback: CourseDefaults | None = None) -> CoursePlan:
+    """The patient's planned course, else the usual course of their first session's protocol."""
+    row = store.db.execute(
+        "SELECT planned_sessions, interval_days, booster_interval_days, note FROM course_plans WHERE patient_id = ?",
+        [patient_id],
+    ).fetchone()
+    if row is not None:
+        return CoursePlan(int(row[0]), float(row[1]), float(row[2]), row[3] or "", True)
+    if fallback is None:
+        first = store.db.execute(
+            "SELECT protocol FROM sessions WHERE patient_id = ? ORDER BY started_at LIMIT 1", [patient_id]
+        ).fetchone()
+        try:
+            fallback = load_protocol(first[0] if first and first[0] else DEFAULT_PROTOCOL).course
+        except ProtocolError:
+            fallback = load_protocol(DEFAULT_PROTOCOL).course
+    return CoursePlan(fallback.planned_sessions, fallback.interval_days, fallback.booster_interval_days)
+
+
+def set_course_plan(
+    store: Store, patient_id: str, plan: CoursePlan, *, user: str | None
+) -> None:
+    """Set a patient's planned course (e.g. 8 sessions instead of 6), audited."""
+    if not 1 <= plan.planned_sessions <= 50:
+        raise CourseError("a series has 1 to 50 sessions")
+    if not (plan.interval_days > 0 and plan.booster_interval_days > 0):
+        raise CourseError("intervals are a positive number of days")
+    with store.transaction():
+        store.db.execute(
+            "INSERT OR REPLACE INTO course_plans (patient_id, planned_sessions, interval_days, booster_interval_days, "
+            "note, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [patient_id, plan.planned_sessions, plan.interval_days, plan.booster_interval_days, plan.note,
+             time.time(), user],
+        )
+    store.audit("course_plan", user=user, patient_key=patient_id, planned_sessions=plan.planned_sessions,
+                interval_days=plan.interval_days, booster_interval_days=plan.booster_interval_days)
+
+
+# -- the figures ---------------------------------------------------------------------------------------------
+
+
+def _reliable_sql() -> str:
+    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
+
+    The status column holds sorted, comma-separated flag names, so each unreliable flag is
+    looked for as a whole name between commas.
+    """
+    padded = "(',' || COALESCE(status, '') || ',')"
+    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
+    # Most readings carry no flag at all: that case is decided without looking for names.
+    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rise(peak: float | None, base: float | None) -> tuple[float | None, float | None]:
+    if peak is None or base is None:
+        return None, None
+    rise = round(peak - base, 1)
+    return rise, (round(100.0 * rise / base, 1) if base else None)
+
+
+@dataclass
+class _Timeline:
+    """What the course needs from one session's events."""
+
+    baseline_start: float | None = None
+    infusion_start: float | None = None
+    infusion_stop: float | None = None
+    recovery_start: float | None = None
+    completed: float | None = None
+    baseline: dict[str, Any] | None = None
+    plan: DosePlan | None = None
+    rate_changes: list[RateChange] = field(default_factory=list)
+    pauses: list[tuple[float, float]] = field(default_factory=list)
+    paused_at: float | None = None
+    moaas: list[float] = field(default_factory=list)
+    cadss: list[float] = field(default_factory=list)
+    nausea: bool = False
+    interventions: list[str] = field(default_factory=list)
+    discharge: dict[str, Any] | None = None
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, t: float, kind: EventKind, detail: dict[str, Any]) -> None:
+        if kind is EventKind.BASELINE_STARTED and self.baseline_start is None:
+            self.baseline_start = t
+        elif kind is EventKind.BASELINE_TAKEN:
+            self.baseline = detail
+        elif kind is EventKind.INFUSION_STARTED and self.infusion_start is None:
+            self.infusion_start = t
+        elif kind is EventKind.INFUSION_STOPPED and self.infusion_stop is None:
+            self.infusion_stop = t
+        elif kind is EventKind.INFUSION_PAUSED:
+            self.paused_at = t
+        elif kind is EventKind.INFUSION_RESUMED and self.paused_at is not None:
+            self.pauses.append((self.paused_at, t))
+            self.paused_at = None
+        elif kind is EventKind.RECOVERY_STARTED and self.recovery_start is None:
+            self.recovery_start = t
+        elif kind is EventKind.SESSION_COMPLETED and self.completed is None:
+            self.completed = t
+        elif kind is EventKind.DOSE_PLANNED:
+            self.plan = DosePlan.from_dict(detail)
+        elif kind is EventKind.RATE_CHANGED:
+            self.rate_changes.append(RateChange(t, float(detail["rate_mg_per_h"])))
+        elif kind is EventKind.SCORE:
+            scale = str(detail.get("scale", "")).upper()
+            value = _number(detail.get("value"))
+            if value is not None and scale == "MOAA/S":
+                self.moaas.append(value)
+            elif value is not None and scale in ("CADSS-6", "CADSS"):
+                self.cadss.append(value)
+        elif kind is EventKind.QUICK_EVENT:
+            text = f"{detail.get('event', '')} {detail.get('text', '')} {detail.get('label', '')}".lower()
+            if any(word in text for word in NAUSEA_WORDS):
+                self.nausea = True
+        elif kind is EventKind.INTERVENTION:
+            self.interventions.append(str(detail.get("text") or detail.get("type")))
+            if detail.get("type") == InterventionKind.ANTIEMETIC.value:
+                self.nausea = True
+        elif kind is EventKind.DISCHARGE_SCORED:
+            self.discharge = detail
+        elif kind is EventKind.OUTCOME_SCORE:
+            self.outcomes[str(detail.get("scale"))] = detail
+
+    @property
+    def stopped(self) -> float | None:
+        return self.infusion_stop if self.infusion_stop is not None else self.recovery_start
+
+    def delivered(self) -> float | None:
+        if self.plan is None or self.infusion_start is None:
+            return None
+        rate = self.plan.rate_mg_per_h
+        if rate is None:
+            return self.plan.total_mg
+        end = self.stopped
+        if end is None:
+            return None
+        return delivered_mg(self.infusion_start, end, rate, self.rate_changes, self.pauses)
+
+
+def _score_total(detail: Mapping[str, Any] | None, key: str) -> int | None:
+    if not detail:
+        return None
+    value = detail.get(key)
+    if isinstance(value, Mapping) and value.get("total") is not None:
+        return int(value["total"])
+    return None
+
+
+def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
+    """Every session of a patient, oldest first, with its figures."""
+    sessions = store.db.execute(
+        "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at "
+        "FROM sessions WHERE patient_id = ? ORDER BY started_at",
+        [patient_id],
+    ).fetchall()
+    if not sessions:
+        return []
+    ids = [row[0] for row in sessions]
+    marks = ", ".join("?" for _ in ids)
+    timelines: dict[str, _Timeline] = {sid: _Timeline() for sid in ids}
+    kinds = [k.value for k in _EVENT_KINDS]
+    kind_marks = ", ".join("?" for _ in kinds)
+    for sid, t, kind, detail in store.db.execute(
+        f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
+        "ORDER BY session_id, t, id",
+        [*ids, *kinds],
+    ):
+        timelines[sid].add(t, EventKind(kind), json.loads(detail or "{}"))
+    alarm_counts: dict[str, dict[str, int]] = {sid: {p.label: 0 for p in reversed(Priority)} for sid in ids}
+    for sid, priority, n in store.db.execute(
+        f"SELECT session_id, priority, COUNT(*) FROM alarms WHERE session_id IN ({marks}) "
+        "GROUP BY session_id, priority",
+        ids,
+    ):
+        try:
+            label = Priority.parse(str(priority)).label
+        except ValueError:
+            continue
+        alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + int(n)
+    reliable = _reliable_sql()
+    rows: list[CourseRow] = []
+    for number, (sid, started, _ended, status, protocol, host, pid, heartbeat) in enumerate(sessions, start=1):
+        line = timelines[sid]
+        # The review's phases: a reading at the completion time already belongs to "complete".
+        end_clause, end_args = ("AND t < ?", [line.completed]) if line.completed is not None else ("", [])
+        peak_sys = peak_dia = lowest_spo2 = None
+        if line.infusion_start is not None:
+            peak_sys, peak_dia = store.db.execute(
+                "SELECT MAX(CASE WHEN parameter = ? THEN value END), MAX(CASE WHEN parameter = ? THEN value END) "
+                f"FROM readings WHERE session_id = ? AND parameter IN (?, ?) AND t >= ? {end_clause} AND {reliable}",
+                [Parameter.NIBP_SYS.value, Parameter.NIBP_DIA.value, sid, Parameter.NIBP_SYS.value,
+                 Parameter.NIBP_DIA.value, line.infusion_start, *end_args],
+            ).fetchone()
+        if line.baseline_start is not None:
+            (lowest_spo2,) = store.db.execute(
+                f"SELECT MIN(value) FROM readings WHERE session_id = ? AND parameter = ? AND t >= ? {end_clause} "
+                f"AND {reliable}",
+                [sid, Parameter.SPO2.value, line.baseline_start, *end_args],
+            ).fetchone()
+        base_sys = _number((line.baseline or {}).get("nibp_sys"))
+        base_dia = _number((line.baseline or {}).get("nibp_dia"))
+        rise_sys, rise_sys_pct = _rise(_number(peak_sys), base_sys)
+        rise_dia, rise_dia_pct = _rise(_number(peak_dia), base_dia)
+        stopped = line.stopped
+        recovery_min = (
+            round((line.completed - stopped) / 60.0, 1) if line.completed is not None and stopped is not None else None
+        )
+        phq, gad = line.outcomes.get("PHQ-9"), line.outcomes.get("GAD-7")
+        rows.append(
+            CourseRow(
+                number=number,
+                kind="series" if number <= plan.planned_sessions else "booster",
+                session_id=sid,
+                started_at=float(started),
+                protocol=protocol or DEFAULT_PROTOCOL,
+                status=store.status_of(
+                    {"status": status, "owner_host": host, "owner_pid": pid, "heartbeat_at": heartbeat}
+                ),
+                dose_mg_per_kg=None if line.plan is None else line.plan.dose_mg_per_kg,
+                dose_mg=None if line.plan is None else line.plan.total_mg,
+                delivered_mg=line.delivered(),
+                baseline_sys=base_sys,
+                baseline_dia=base_dia,
+                peak_sys=_number(peak_sys),
+                peak_dia=_number(peak_dia),
+                rise_sys_mmhg=rise_sys,
+                rise_sys_percent=rise_sys_pct,
+                rise_dia_mmhg=rise_dia,
+                rise_dia_percent=rise_dia_pct,
+                lowest_spo2=_number(lowest_spo2),
+                alarms=alarm_counts[sid],
+                lowest_moaas=min(line.moaas) if line.moaas else None,
+                highest_cadss=max(line.cadss) if line.cadss else None,
+                nausea_vomiting=line.nausea,
+                interventions=tuple(line.interventions),
+                recovery_to_discharge_min=recovery_min,
+                aldrete=_score_total(line.discharge, "aldrete"),
+                padss=_score_total(line.discharge, "padss"),
+                discharge_passed=None if line.discharge is None else bool(line.discharge.get("passed")),
+                phq9=None if phq is None else int(phq["total"]),
+                phq9_band=None if phq is None else str(phq["band"]),
+                gad7=None if gad is None else int(gad["total"]),
+                gad7_band=None if gad is None else str(gad["band"]),
+            )
+        )
+    return rows
+
+
+def next_due(rows: Sequence[CourseRow], plan: CoursePlan) -> float | None:
+    """When the next session is due: the series interval until the series is done, then the booster interval."""
+    if not rows:
+        return None
+    last = rows[-1].started_at
+    days = plan.interval_days if len(rows) < plan.planned_sessions else plan.booster_interval_days
+    return last + days * DAY_S
+
+
+def load_course(store: Store, patient_id: str) -> Course:
+    """A patient's whole course (CourseError for an unknown patient)."""
+    patient = store.patient_row(patient_id)
+    if patient is None:
+        raise CourseError(f"no patient with key '{patient_id}'")
+    plan = course_plan(store, patient_id)
+    rows = course_rows(store, patient_id, plan)
+    return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan))
+
+
+def load_course_by_mrn(store: Store, mrn: str) -> Course:
+    """A patient's course found by MRN."""
+    return load_course(store, patient_for_mrn(store, mrn))
+
+
+# -- exports -----------------------------------------------------------------------------------------------
+
+#: CSV columns, in order (alarms spread into one column per priority).
+CSV_COLUMNS: Final = (
+    "number", "kind", "session_id", "started_at", "protocol", "status", "dose_mg_per_kg", "dose_mg",
+    "delivered_mg", "baseline_sys", "baseline_dia", "peak_sys", "peak_dia", "rise_sys_mmhg", "rise_sys_percent",
+    "rise_dia_mmhg", "rise_dia_percent", "lowest_spo2", "alarms_high", "alarms_medium", "alarms_low",
+    "lowest_moaas", "highest_cadss", "nausea_vomiting", "interventions", "recovery_to_discharge_min", "aldrete",
+    "padss", "discharge_passed", "phq9", "phq9_band", "gad7", "gad7_band",
+)
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def course_dict(course: Course, *, deidentify: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The course as plain values (the JSON export).
+
+    De-identified: no patient identifiers, and session times as days from the first session.
+    """
+    first = course.rows[0].started_at if course.rows else 0.0
+    sessions = []
+    for row in course.rows:
+        item = row.as_dict()
+        if deidentify:
+            item["started_at"] = None
+            item["day"] = round((row.started_at - first) / DAY_S, 2)
+        else:
+            item["started_at"] = _iso(row.started_at)
+        sessions.append(item)
+    patient = None
+    if course.patient and not deidentify:
+        patient = {k: course.patient.get(k) for k in ("mrn", "name", "birth_date")}
+    out: dict[str, Any] = {
+        "patient": patient,
+        "plan": {
+            "planned_sessions": course.plan.planned_sessions,
+            "interval_days": course.plan.interval_days,
+            "booster_interval_days": course.plan.booster_interval_days,
+            "set_for_patient": course.plan.set_for_patient,
+        },
+        "series_done": course.series_done,
+        "boosters": course.boosters,
+        "next_due": (
+            None if course.next_due_at is None
+            else (round((course.next_due_at - first) / DAY_S, 2) if deidentify else _iso(course.next_due_at))
+        ),
+        "sessions": sessions,
+    }
+    out.update(extra or {})
+    return out
+
+
+def csv_rows(course: Course) -> Iterable[list[Any]]:
+    """Header and one row per session for the CSV export."""
+    yield list(CSV_COLUMNS)
+    for row in course.rows:
+        item = row.as_dict()
+        item["started_at"] = _iso(row.started_at)
+        for label in ("high", "medium", "low"):
+            item[f"alarms_{label}"] = row.alarms.get(label, 0)
+        item["interventions"] = "; ".join(row.interventions)
+        yield ["" if item.get(c) is None else item.get(c) for c in CSV_COLUMNS]
+

@@ -1,0 +1,303 @@
+"""The course written out: JSON (one object per session), CSV (one row per session) and PDF.
+
+The PDF follows the session report's style: a header, the table of sessions, then charts across
+the course (blood-pressure rise per session, PHQ-9 and GAD-7 over the course, dissociation per
+session) and the next session due. Esketamine sessions carry their REMS Patient Monitoring Form
+in the JSON; :func:`write_rems_worksheet` prints one form as a PDF worksheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import IO, Any, Final
+from xml.sax.saxutils import escape
+
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.charts.linecharts import HorizontalLineChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from monitor import rems
+from monitor.course import Course, course_dict, csv_rows
+from monitor.protocols import Protocol, ProtocolError, load_protocol
+from monitor.readings import NIBP_PARAMETERS, Parameter
+from monitor.store import Store
+
+FORMATS: Final = ("json", "csv", "pdf")
+
+
+def _latin1(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def _protocols(course: Course) -> dict[str, Protocol | None]:
+    out: dict[str, Protocol | None] = {}
+    for row in course.rows:
+        if row.protocol not in out:
+            try:
+                out[row.protocol] = load_protocol(row.protocol)
+            except ProtocolError:
+                out[row.protocol] = None
+    return out
+
+
+def rems_forms(store: Store, course: Course) -> dict[str, rems.RemsForm]:
+    """The REMS form of every session of the course that follows a REMS protocol."""
+    protocols = _protocols(course)
+    out = {}
+    for row in course.rows:
+        protocol = protocols.get(row.protocol)
+        if protocol is None or not protocol.rems:
+            continue
+        session = store.session_row(row.session_id)
+        events = store.events(row.session_id)
+        readings = list(store.readings(row.session_id, parameters=(*NIBP_PARAMETERS, Parameter.SPO2)))
+        now = float(session.get("ended_at") or time.time())
+        out[row.session_id] = rems.build_form(
+            protocol, session, store.patient_row(session.get("patient_id")), events, readings, now,
+            rems.submission(store, row.session_id),
+        )
+    return out
+
+
+def course_json(store: Store, course: Course, *, deidentify: bool = False) -> dict[str, Any]:
+    """The course JSON with each REMS session's form (de-identified: without the patient field)."""
+    forms = rems_forms(store, course)
+    data = course_dict(course, deidentify=deidentify)
+    for item in data["sessions"]:
+        form = forms.get(item["session_id"])
+        if form is None:
+            item["rems"] = None
+            continue
+        form_data = form.as_dict()
+        if deidentify:
+            form_data["fields"]["patient"]["value"] = None
+            form_data["fields"]["monitoring_provider"]["value"] = None
+        item["rems"] = form_data
+    data["rems_not_submitted"] = [sid for sid, form in forms.items() if form.submitted_at is None]
+    return data
+
+
+def write(
+    store: Store, course: Course, fmt: str, stream: IO[Any], *, deidentify: bool = False, user: str | None = None
+) -> None:
+    """Write the course in ``fmt`` (json, csv: text streams; pdf: a binary stream)."""
+    if fmt == "json":
+        json.dump(course_json(store, course, deidentify=deidentify), stream, indent=2)
+        stream.write("\n")
+    elif fmt == "csv":
+        writer = csv.writer(stream)
+        for index, row in enumerate(csv_rows(course)):
+            if deidentify and index:
+                row[3] = ""
+            writer.writerow(row)
+    elif fmt == "pdf":
+        write_pdf(course, stream, deidentify=deidentify, user=user)
+    else:
+        raise ValueError(f"unknown course format '{fmt}'; use {', '.join(FORMATS)}")
+
+
+# -- PDF -------------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _date(t: float, deidentify: bool, first: float) -> str:
+    if deidentify:
+        return f"day {(t - first) / 86_400:.0f}"
+    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d")
+
+
+def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None) -> Table:
+    table = Table([list(r) for r in rows], colWidths=widths, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ]
+        )
+    )
+    return table
+
+
+def _bars(title: str, labels: list[str], series: list[list[float]], names: list[str], width: float,
+          height: float = 55 * mm) -> Drawing:
+    drawing = Drawing(width, height)
+    drawing.add(String(0, height - 10, title, fontName="Helvetica-Bold", fontSize=8))
+    chart = VerticalBarChart()
+    chart.x, chart.y = 25, 20
+    chart.width, chart.height = width - 40, height - 45
+    chart.data = [tuple(s) for s in series] if series and labels else [(0,)]
+    chart.categoryAxis.categoryNames = labels or [""]
+    chart.categoryAxis.labels.fontSize = 6
+    chart.valueAxis.labels.fontSize = 6
+    palette = [colors.red, colors.Color(0.6, 0, 0), colors.blue]
+    for index in range(len(series)):
+        chart.bars[index].fillColor = palette[index % len(palette)]
+    drawing.add(chart)
+    if len(names) > 1:
+        legend = Legend()
+        legend.x, legend.y = width - 120, height - 8
+        legend.fontSize = 6
+        legend.columnMaximum = 1
+        legend.colorNamePairs = [(palette[i], n) for i, n in enumerate(names)]
+        drawing.add(legend)
+    return drawing
+
+
+def _lines(title: str, labels: list[str], series: list[list[float | None]], names: list[str], width: float,
+           height: float = 55 * mm) -> Drawing:
+    drawing = Drawing(width, height)
+    drawing.add(String(0, height - 10, title, fontName="Helvetica-Bold", fontSize=8))
+    chart = HorizontalLineChart()
+    chart.x, chart.y = 25, 20
+    chart.width, chart.height = width - 40, height - 45
+    chart.data = [tuple(s) for s in series] if series and labels else [(0,)]
+    chart.categoryAxis.categoryNames = labels or [""]
+    chart.categoryAxis.labels.fontSize = 6
+    chart.valueAxis.labels.fontSize = 6
+    chart.valueAxis.valueMin = 0
+    palette = [colors.purple, colors.Color(0.0, 0.5, 0.5)]
+    for index in range(len(series)):
+        chart.lines[index].strokeColor = palette[index % len(palette)]
+        chart.lines[index].strokeWidth = 1.2
+    drawing.add(chart)
+    legend = Legend()
+    legend.x, legend.y = width - 120, height - 8
+    legend.fontSize = 6
+    legend.columnMaximum = 1
+    legend.colorNamePairs = [(palette[i], n) for i, n in enumerate(names)]
+    drawing.add(legend)
+    return drawing
+
+
+def story(course: Course, *, deidentify: bool = False, user: str | None = None) -> list[Any]:
+    """The flowables of the course report."""
+    styles = getSampleStyleSheet()
+    h1, h2, body = styles["Heading1"], styles["Heading2"], styles["BodyText"]
+    page_width = landscape(A4)[0] - 30 * mm
+    first = course.rows[0].started_at if course.rows else time.time()
+    parts: list[Any] = [Paragraph("Course of treatment", h1)]
+    who = "de-identified" if deidentify or not course.patient else (
+        f"{course.patient.get('name') or ''} - MRN {course.patient.get('mrn') or ''} - born "
+        f"{course.patient.get('birth_date') or '-'}"
+    )
+    plan = course.plan
+    next_due = "-" if course.next_due_at is None else _date(course.next_due_at, deidentify, first)
+    parts.append(Paragraph(escape(_latin1(
+        f"{who}. Planned series {plan.planned_sessions} sessions every {plan.interval_days:g} days, boosters every "
+        f"{plan.booster_interval_days:g} days. Done: {course.series_done} of the series, {course.boosters} "
+        f"booster(s). Next session due: {next_due}."
+        + (f" Exported by {user}." if user else "")
+    )), body))
+    header = ["#", "Date", "Protocol", "mg/kg", "mg", "Base BP", "Peak BP", "Rise sys", "SpO2 min", "Alarms H/M/L",
+              "MOAA/S min", "CADSS max", "N/V", "Interventions", "Rec. min", "Aldrete", "PADSS", "PHQ-9", "GAD-7"]
+    rows: list[list[Any]] = [header]
+    small = styles["BodyText"].clone("small", fontSize=6, leading=7)
+    for r in course.rows:
+        rise = "-" if r.rise_sys_mmhg is None else f"{r.rise_sys_mmhg:+.0f} ({r.rise_sys_percent:+.0f} %)"
+        rows.append([
+            f"{r.number}{'' if r.kind == 'series' else ' B'}",
+            _date(r.started_at, deidentify, first),
+            r.protocol,
+            _fmt(r.dose_mg_per_kg, 2),
+            _fmt(r.delivered_mg if r.delivered_mg is not None else r.dose_mg, 1),
+            f"{_fmt(r.baseline_sys)}/{_fmt(r.baseline_dia)}",
+            f"{_fmt(r.peak_sys)}/{_fmt(r.peak_dia)}",
+            rise,
+            _fmt(r.lowest_spo2),
+            f"{r.alarms.get('high', 0)}/{r.alarms.get('medium', 0)}/{r.alarms.get('low', 0)}",
+            _fmt(r.lowest_moaas),
+            _fmt(r.highest_cadss),
+            "yes" if r.nausea_vomiting else "no",
+            Paragraph(escape(_latin1("; ".join(r.interventions) or "-")), small),
+            _fmt(r.recovery_to_discharge_min),
+            "-" if r.aldrete is None else str(r.aldrete),
+            "-" if r.padss is None else str(r.padss),
+            "-" if r.phq9 is None else f"{r.phq9} {r.phq9_band}",
+            "-" if r.gad7 is None else f"{r.gad7} {r.gad7_band}",
+        ])
+    widths = [8, 17, 24, 10, 10, 15, 15, 20, 11, 15, 12, 12, 8, 40, 11, 11, 10, 22, 16]
+    parts += [Spacer(1, 3 * mm), _table(rows, [w * mm for w in widths])]
+    labels = [str(r.number) for r in course.rows]
+    half = page_width / 2 - 5 * mm
+    rise_chart = _bars(
+        "Blood-pressure rise per session (mmHg above baseline)", labels,
+        [[r.rise_sys_mmhg or 0.0 for r in course.rows], [r.rise_dia_mmhg or 0.0 for r in course.rows]],
+        ["systolic", "diastolic"], half,
+    )
+    dissociation = _bars("Dissociation per session (highest CADSS-6)", labels,
+                         [[r.highest_cadss or 0.0 for r in course.rows]], ["CADSS-6"], half)
+    outcomes = _lines("PHQ-9 and GAD-7 over the course", labels,
+                      [[None if r.phq9 is None else float(r.phq9) for r in course.rows],
+                       [None if r.gad7 is None else float(r.gad7) for r in course.rows]], ["PHQ-9", "GAD-7"], half)
+    charts = Table([[rise_chart, dissociation], [outcomes, ""]], colWidths=[half + 5 * mm, half + 5 * mm])
+    parts += [Paragraph("Across the course", h2), charts]
+    return parts
+
+
+def write_pdf(course: Course, stream: IO[bytes], *, deidentify: bool = False, user: str | None = None) -> None:
+    """Write the course report as PDF (landscape A4)."""
+    doc = SimpleDocTemplate(
+        stream, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm, topMargin=12 * mm,
+        bottomMargin=12 * mm, title="Course of treatment", creator="Infusion Monitor", invariant=True,
+    )
+    stamp = datetime.fromtimestamp(course.generated_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def footer(canvas: Any, document: Any) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.drawString(15 * mm, 6 * mm, f"Course report - {len(course.rows)} sessions - made {stamp}")
+        canvas.drawRightString(landscape(A4)[0] - 15 * mm, 6 * mm, f"page {document.page}")
+        canvas.restoreState()
+
+    doc.build(story(course, deidentify=deidentify, user=user), onFirstPage=footer, onLaterPages=footer)
+
+
+def _answer(value: Any) -> str:
+    if value is None or value == "":
+        return "(to be entered)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
+    """The REMS Patient Monitoring Form of one session as a PDF worksheet to copy from."""
+    styles = getSampleStyleSheet()
+    rows: list[list[Any]] = [["Field", "Value", "From"]]
+    for f in form.fields:
+        value = f.value
+        if f.key in ("first_spray_at", "ready_to_leave_at") and isinstance(value, int | float):
+            value = datetime.fromtimestamp(value).astimezone().strftime("%Y-%m-%d %H:%M")
+        rows.append([Paragraph(escape(f.label), styles["BodyText"]), _latin1(_answer(value)),
+                     {"session": "recorded", "entered": "entered", "": ""}[f.origin]])
+    state = "complete" if form.complete else f"{len(form.missing())} field(s) missing"
+    submitted = "not yet submitted (due within 7 days of the session)" if form.submitted_at is None else (
+        f"submitted {datetime.fromtimestamp(form.submitted_at).astimezone():%Y-%m-%d %H:%M} by {form.submitted_by}"
+    )
+    doc = SimpleDocTemplate(stream, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                            bottomMargin=15 * mm, title="REMS patient monitoring worksheet", invariant=True)
+    doc.build([
+        Paragraph("Esketamine REMS - patient monitoring worksheet", styles["Heading1"]),
+        Paragraph(escape(f"Session {form.session_id[:8]}: {state}; {submitted}."), styles["BodyText"]),
+        Spacer(1, 4 * mm),
+        _table(rows, [80 * mm, 70 * mm, 25 * mm]),
+    ])

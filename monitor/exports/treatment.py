@@ -1,0 +1,133 @@
+"""The treatment side of one session for the exports: protocol, checklist, dose, interventions, scores, REMS.
+
+Everything comes from the record's timeline (so a de-identified, time-shifted record gives a
+de-identified, time-shifted summary). The JSON export carries :meth:`TreatmentSummary.as_dict`;
+HL7 and FHIR take :func:`coded_results` - the outcome totals with their LOINC codes and the dose
+figures with the program's own codes, as no LOINC code names a ketamine dose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from monitor import rems
+from monitor.checklist import current_checklist
+from monitor.dose import DoseRecord, dose_record, interventions
+from monitor.exports.data import SessionRecord
+from monitor.outcomes import OutcomeScore, outcome_scores, questionnaire
+from monitor.protocols import DEFAULT_PROTOCOL, Protocol, ProtocolError, load_protocol
+from monitor.session import EventKind
+
+LOINC: Final = "LN"
+#: The program's own code system for figures without a LOINC code (HL7 "99" local prefix).
+LOCAL_SYSTEM_HL7: Final = "99INFMON"
+LOCAL_SYSTEM_URI: Final = "urn:infusion-monitor:code"
+
+
+@dataclass(frozen=True, slots=True)
+class CodedResult:
+    """A number a receiver can file: code, display, system, value, UCUM unit, time."""
+
+    code: str
+    display: str
+    loinc: bool
+    value: float
+    unit: str
+    t: float
+    #: Band or note as text (e.g. "moderate"), empty when none.
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TreatmentSummary:
+    """What the protocol asked and what was given, for one session."""
+
+    protocol: str
+    checklist: Mapping[str, Any] | None
+    dose: DoseRecord
+    interventions: tuple[tuple[float, Mapping[str, Any]], ...]
+    outcomes: Mapping[str, OutcomeScore]
+    outcome_times: Mapping[str, float]
+    rems: rems.RemsForm | None
+
+    def as_dict(self, time_text: Callable[[float], str]) -> dict[str, Any]:
+        """Plain values; ``time_text`` writes a moment the way the export does."""
+        plan = self.dose.plan
+        return {
+            "protocol": self.protocol,
+            "checklist": None if self.checklist is None else dict(self.checklist),
+            "dose": None if plan is None else {
+                **plan.as_dict(),
+                "started_at": None if self.dose.started_at is None else time_text(self.dose.started_at),
+                "stopped_at": None if self.dose.stopped_at is None else time_text(self.dose.stopped_at),
+                "rate_changes": [{"t": time_text(c.t), "rate_mg_per_h": c.rate_mg_per_h}
+                                 for c in self.dose.rate_changes],
+                "delivered_mg": self.dose.delivered_mg,
+                "delivered_mg_per_kg": self.dose.delivered_mg_per_kg,
+            },
+            "interventions": [{"t": time_text(t), **dict(i)} for t, i in self.interventions],
+            "outcomes": {
+                name: {**score.as_dict(), "t": time_text(self.outcome_times[name])}
+                for name, score in self.outcomes.items()
+            },
+            "rems": None if self.rems is None else self.rems.as_dict(),
+        }
+
+
+def _protocol(record: SessionRecord) -> Protocol | None:
+    try:
+        return load_protocol(record.session.get("protocol") or DEFAULT_PROTOCOL)
+    except ProtocolError:
+        return None
+
+
+def summary(record: SessionRecord) -> TreatmentSummary:
+    """The treatment summary of a loaded session."""
+    events = list(record.events)
+    protocol = _protocol(record)
+    checklist_event = next((e for e in reversed(events) if e.kind is EventKind.CHECKLIST), None)
+    found = current_checklist(events)
+    checklist = None
+    if found is not None and checklist_event is not None:
+        checklist = {**found.as_dict(), "flagged": dict(checklist_event.detail.get("flagged") or {}),
+                     "problems": list(checklist_event.detail.get("problems") or [])}
+    times = {str(e.detail.get("scale")): e.t for e in events if e.kind is EventKind.OUTCOME_SCORE}
+    form = None
+    if protocol is not None and protocol.rems:
+        end = record.session.get("ended_at")
+        now = float(end) if end is not None else max((e.t for e in events), default=record.started_at)
+        form = rems.build_form(protocol, record.session, record.patient, events, list(record.readings), now)
+    return TreatmentSummary(
+        protocol=str(record.session.get("protocol") or DEFAULT_PROTOCOL),
+        checklist=checklist,
+        dose=dose_record(events),
+        interventions=tuple((t, i.as_dict()) for t, i in interventions(events)),
+        outcomes=outcome_scores(events),
+        outcome_times=times,
+        rems=form,
+    )
+
+
+def coded_results(record: SessionRecord) -> list[CodedResult]:
+    """Outcome totals (LOINC) and dose figures (local codes), in time order."""
+    found = summary(record)
+    out: list[CodedResult] = []
+    for name, score in found.outcomes.items():
+        q = questionnaire(name)
+        out.append(CodedResult(q.loinc_total, q.loinc_display, True, float(score.total), "{score}",
+                               found.outcome_times[name], score.band))
+    dose = found.dose
+    if dose.plan is not None and dose.started_at is not None:
+        drug = dose.plan.drug
+        out.append(CodedResult("dose-planned-mg", f"{drug} planned dose", False, dose.plan.total_mg, "mg",
+                               dose.started_at))
+        if dose.plan.dose_mg_per_kg is not None:
+            out.append(CodedResult("dose-planned-mg-per-kg", f"{drug} planned dose per kg", False,
+                                   dose.plan.dose_mg_per_kg, "mg/kg", dose.started_at))
+        if dose.delivered_mg is not None:
+            out.append(CodedResult("dose-delivered-mg", f"{drug} delivered dose", False, dose.delivered_mg, "mg",
+                                   dose.stopped_at if dose.stopped_at is not None else dose.started_at))
+    out.sort(key=lambda r: r.t)
+    return out

@@ -1,0 +1,657 @@
+"""Treatment protocols as data: a session follows a protocol read from a commented TOML file.
+
+A protocol says what a session of one treatment needs: its phases with their planned, minimum
+and maximum lengths, the cuff cycle, timed vital-sign checks (e.g. blood pressure before
+dosing and about 40 minutes after), the minimum observation and discharge numbers, the scores
+due, the pre-infusion checklist items that are required, the dose range, the course plan, and
+whether the esketamine REMS Patient Monitoring Form applies. Two protocols ship as package
+data (``ketamine-iv`` and ``esketamine-nasal``); a clinic copies one, changes it, and names the
+file (or puts it in the protocols folder) with ``--protocol``. A file that cannot be used raises
+:class:`ProtocolError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from monitor.checklist import ChecklistItem, ChecklistRules
+from monitor.config import ENV_PREFIX, config_dir
+from monitor.dose import DoseRange, DoseUnit
+from monitor.plan import MAX_PHASE_MINUTES, SessionPlan
+from monitor.readings import Parameter, Reading
+from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
+from monitor.toml_lines import TomlLines
+
+DEFAULT_PROTOCOL: Final = "ketamine-iv"
+SHIPPED: Final = ("ketamine-iv", "esketamine-nasal")
+PLANNED_PHASES: Final = (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY)
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class ProtocolError(ValueError):
+    """A protocol that cannot be used; the message names the file, line and field."""
+
+
+class Measure(StrEnum):
+    """What a timed check asks for."""
+
+    NIBP = "nibp"
+    SPO2 = "spo2"
+    VITALS = "vitals"
+    SEDATION = "sedation"
+    DISSOCIATION = "dissociation"
+    RESPIRATION = "respiration"
+
+
+class Anchor(StrEnum):
+    """The moment a timed check is counted from."""
+
+    INFUSION_START = "infusion_start"
+    INFUSION_STOP = "infusion_stop"
+    RECOVERY_START = "recovery_start"
+    #: Checked when the session completes: it must have been done shortly before.
+    DISCHARGE = "discharge"
+
+
+class ScoreMoment(StrEnum):
+    """When a score is due."""
+
+    BEFORE_INFUSION = "before_infusion"
+    WITH_EACH_NIBP_DURING_INFUSION = "with_each_nibp_during_infusion"
+    INFUSION_END = "infusion_end"
+    BEFORE_DISCHARGE = "before_discharge"
+
+
+#: Score scales that answer each kind of timed check.
+SCALES_FOR: Final[Mapping[Measure, frozenset[str]]] = {
+    Measure.SEDATION: frozenset({"MOAA/S", "RASS"}),
+    Measure.DISSOCIATION: frozenset({"CADSS-6", "CADSS"}),
+    Measure.RESPIRATION: frozenset({"respiration", "RR"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseRule:
+    """Planned, minimum and maximum minutes of one phase, and what the screen calls it."""
+
+    phase: Phase
+    label: str
+    planned_min: float
+    min_min: float | None = None
+    max_min: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimedCheck:
+    """A vital sign or observation due at a set time: ``at_min`` after ``anchor``.
+
+    It counts as done when one was taken from ``before_min`` before to ``after_min`` after the
+    due time; once the due time plus ``after_min`` has passed without one, it is missed.
+    """
+
+    id: str
+    label: str
+    measure: Measure
+    anchor: Anchor
+    at_min: float = 0.0
+    before_min: float = 0.0
+    after_min: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreDue:
+    """A nursing or outcome score the protocol asks for."""
+
+    scale: str
+    when: ScoreMoment
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DischargeNumbers:
+    """The protocol's numbers for discharge readiness."""
+
+    minimum_observation_min: float
+    observation_from: Anchor
+    aldrete_min: int = 9
+    padss_min: int = 9
+    vitals_max_age_min: float = 5.0
+    escort_required: bool = True
+    no_active_high_alarm: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CourseDefaults:
+    """The usual course: how many sessions, how many days apart, boosters after."""
+
+    planned_sessions: int
+    interval_days: float
+    booster_interval_days: float
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything a session takes from its protocol."""
+
+    name: str
+    title: str
+    description: str
+    drug: str
+    route: str
+    rems: bool
+    phases: Mapping[Phase, PhaseRule]
+    cuff: NibpSchedule
+    checks: tuple[TimedCheck, ...]
+    scores: tuple[ScoreDue, ...]
+    checklist: ChecklistRules
+    dose: DoseRange
+    discharge: DischargeNumbers
+    course: CourseDefaults
+    source: str = ""
+    sha256: str = ""
+
+    def plan(self) -> SessionPlan:
+        """The planned phase lengths as the session runs them."""
+        return SessionPlan(
+            baseline_min=self.phases[Phase.BASELINE].planned_min,
+            infusion_min=self.phases[Phase.INFUSION].planned_min,
+            recovery_min=self.phases[Phase.RECOVERY].planned_min,
+        )
+
+    def label(self, phase: Phase) -> str:
+        """What this protocol calls a phase (e.g. ``dosing`` for the infusion of a nasal spray)."""
+        rule = self.phases.get(phase)
+        return rule.label if rule is not None else phase.value
+
+    def check(self, check_id: str) -> TimedCheck:
+        """A timed check by id (KeyError when the protocol has none of that id)."""
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(check_id)
+
+
+# -- reading a file ----------------------------------------------------------------------------------
+
+_TOP_KEYS: Final = frozenset(
+    {"protocol", "phases", "cuff", "checks", "scores", "checklist", "dose", "discharge", "course"}
+)
+
+
+def _error(text: str) -> Exception:
+    return ProtocolError(text)
+
+
+class _Reader:
+    """Typed access to the parsed TOML with errors that name the line and field."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.lines = TomlLines(text, source, _error)
+
+    def fail(self, path: str, problem: str) -> ProtocolError:
+        error = self.lines.error(path, problem)
+        assert isinstance(error, ProtocolError)
+        return error
+
+    def table(self, value: Any, path: str, allowed: Iterable[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a table, got {value!r}")
+        allowed_set = frozenset(allowed)
+        for key in value:
+            if key not in allowed_set:
+                where = f"{path}.{key}" if path else key
+                raise self.fail(where, f"unknown field; expected one of {', '.join(sorted(allowed_set))}")
+        return value
+
+    def required(self, table: Mapping[str, Any], key: str, path: str) -> Any:
+        if key not in table:
+            raise self.fail(f"{path}.{key}", "missing")
+        return table[key]
+
+    def text(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(path, f"expected text in quotes, got {value!r}")
+        return value
+
+    def flag(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"expected true or false, got {value!r}")
+        return value
+
+    def number(self, value: Any, path: str, low: float, high: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(path, f"expected a number, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number) or not low <= number <= high:
+            raise self.fail(path, f"{value!r} is outside the allowed range {low:g} to {high:g}")
+        return number
+
+    def choice(self, value: Any, path: str, enum: type[StrEnum]) -> Any:
+        options = ", ".join(e.value for e in enum)
+        if not isinstance(value, str):
+            raise self.fail(path, f"expected one of {options}, got {value!r}")
+        try:
+            return enum(value)
+        except ValueError:
+            raise self.fail(path, f"'{value}' is not one of {options}") from None
+
+
+def _phases(r: _Reader, raw: Any) -> dict[Phase, PhaseRule]:
+    table = r.table(raw, "phases", [p.value for p in PLANNED_PHASES])
+    out = {}
+    for phase in PLANNED_PHASES:
+        path = f"phases.{phase.value}"
+        entry = r.table(r.required(table, phase.value, "phases"), path, ("label", "planned_min", "min_min", "max_min"))
+        label = r.text(entry.get("label", phase.value), f"{path}.label")
+        planned = r.number(r.required(entry, "planned_min", path), f"{path}.planned_min", 0.5, MAX_PHASE_MINUTES)
+        low = r.number(entry["min_min"], f"{path}.min_min", 0, MAX_PHASE_MINUTES) if "min_min" in entry else None
+        high = r.number(entry["max_min"], f"{path}.max_min", 0.5, MAX_PHASE_MINUTES) if "max_min" in entry else None
+        if low is not None and high is not None and low > high:
+            raise r.fail(f"{path}.max_min", f"the maximum ({high:g}) is below the minimum ({low:g})")
+        if low is not None and planned < low:
+            raise r.fail(f"{path}.planned_min", f"the plan ({planned:g} min) is shorter than the minimum ({low:g})")
+        if high is not None and planned > high:
+            raise r.fail(f"{path}.planned_min", f"the plan ({planned:g} min) is longer than the maximum ({high:g})")
+        out[phase] = PhaseRule(phase, label, planned, low, high)
+    return out
+
+
+def _cuff(r: _Reader, raw: Any) -> NibpSchedule:
+    keys = [f"{p.value}_min" for p in PLANNED_PHASES]
+    table = r.table(raw, "cuff", keys)
+    values: dict[str, float | None] = {}
+    for phase in PLANNED_PHASES:
+        key = f"{phase.value}_min"
+        minutes = r.number(r.required(table, key, "cuff"), f"cuff.{key}", 0, 30)
+        if 0 < minutes < 1:
+            raise r.fail(f"cuff.{key}", "a cuff cycle is 1 to 30 minutes (0: no automatic cuff)")
+        values[f"{phase.value}_s"] = minutes * 60.0 if minutes else None
+    return NibpSchedule(**values)
+
+
+def _checks(r: _Reader, raw: Any) -> tuple[TimedCheck, ...]:
+    if not isinstance(raw, list):
+        raise r.fail("checks", "expected [[checks]] entries")
+    out: list[TimedCheck] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        path = f"checks.{index}"
+        entry = r.table(item, path, ("id", "label", "measure", "anchor", "at_min", "before_min", "after_min"))
+        check_id = r.text(r.required(entry, "id", path), f"{path}.id")
+        if not _NAME.match(check_id):
+            raise r.fail(f"{path}.id", "an id is lower-case letters, digits, - and _")
+        if check_id in seen:
+            raise r.fail(f"{path}.id", f"'{check_id}' is used twice")
+        seen.add(check_id)
+        anchor = r.choice(r.required(entry, "anchor", path), f"{path}.anchor", Anchor)
+        at = r.number(entry.get("at_min", 0), f"{path}.at_min", 0, MAX_PHASE_MINUTES)
+        before = r.number(entry.get("before_min", 0), f"{path}.before_min", 0, MAX_PHASE_MINUTES)
+        after = r.number(entry.get("after_min", 0), f"{path}.after_min", 0, MAX_PHASE_MINUTES)
+        if anchor is Anchor.DISCHARGE and (at or after):
+            raise r.fail(f"{path}.anchor", "a discharge check is taken before discharge: use before_min only")
+        if before == 0 and after == 0:
+            raise r.fail(f"{path}.after_min", "give the window: before_min and/or after_min")
+        out.append(
+            TimedCheck(
+                id=check_id,
+                label=r.text(entry.get("label", check_id), f"{path}.label"),
+                measure=r.choice(r.required(entry, "measure", path), f"{path}.measure", Measure),
+                anchor=anchor,
+                at_min=at,
+                before_min=before,
+                after_min=after,
+            )
+        )
+    return tuple(out)
+
+
+def _scores(r: _Reader, raw: Any) -> tuple[ScoreDue, ...]:
+    if not isinstance(raw, list):
+        raise r.fail("scores", "expected [[scores]] entries")
+    out = []
+    for index, item in enumerate(raw):
+        path = f"scores.{index}"
+        entry = r.table(item, path, ("scale", "when", "required"))
+        scale = r.text(r.required(entry, "scale", path), f"{path}.scale").strip()
+        if not scale:
+            raise r.fail(f"{path}.scale", "name the scale, e.g. PHQ-9")
+        when = r.choice(r.required(entry, "when", path), f"{path}.when", ScoreMoment)
+        out.append(ScoreDue(scale, when, r.flag(entry.get("required", False), f"{path}.required")))
+    return tuple(out)
+
+
+def _checklist(r: _Reader, raw: Any) -> ChecklistRules:
+    table = r.table(raw, "checklist", ("required", "fasting_min_hours"))
+    required_raw = r.required(table, "required", "checklist")
+    if not isinstance(required_raw, list):
+        raise r.fail("checklist.required", "expected a list, e.g. [\"consent\", \"escort\"]")
+    items = set()
+    for value in required_raw:
+        items.add(r.choice(value, "checklist.required", ChecklistItem))
+    fasting = (
+        r.number(table["fasting_min_hours"], "checklist.fasting_min_hours", 0, 24)
+        if "fasting_min_hours" in table
+        else None
+    )
+    return ChecklistRules(frozenset(items), fasting)
+
+
+def _dose(r: _Reader, raw: Any) -> DoseRange:
+    table = r.table(raw, "dose", ("unit", "default", "min", "max", "allowed", "infused", "default_duration_min"))
+    unit = r.choice(r.required(table, "unit", "dose"), "dose.unit", DoseUnit)
+    ceiling = 10.0 if unit is DoseUnit.MG_PER_KG else 1000.0
+    low = r.number(r.required(table, "min", "dose"), "dose.min", 0, ceiling)
+    high = r.number(r.required(table, "max", "dose"), "dose.max", 0, ceiling)
+    if low > high:
+        raise r.fail("dose.max", f"the maximum ({high:g}) is below the minimum ({low:g})")
+    default = r.number(r.required(table, "default", "dose"), "dose.default", low, high)
+    allowed_raw = table.get("allowed", [])
+    if not isinstance(allowed_raw, list):
+        raise r.fail("dose.allowed", "expected a list of doses, e.g. [56, 84]")
+    allowed = tuple(r.number(a, "dose.allowed", low, high) for a in allowed_raw)
+    infused = r.flag(table.get("infused", True), "dose.infused")
+    duration = (
+        r.number(table["default_duration_min"], "dose.default_duration_min", 1, MAX_PHASE_MINUTES)
+        if "default_duration_min" in table
+        else None
+    )
+    if infused and duration is None:
+        raise r.fail("dose.default_duration_min", "an infused dose needs its usual duration in minutes")
+    return DoseRange(unit, low, high, default, allowed, infused, duration)
+
+
+def _discharge(r: _Reader, raw: Any) -> DischargeNumbers:
+    keys = ("minimum_observation_min", "observation_from", "aldrete_min", "padss_min", "vitals_max_age_min",
+            "escort_required", "no_active_high_alarm")
+    table = r.table(raw, "discharge", keys)
+    observed_from = r.choice(r.required(table, "observation_from", "discharge"), "discharge.observation_from", Anchor)
+    if observed_from is Anchor.DISCHARGE:
+        raise r.fail("discharge.observation_from", "observation counts from infusion_start, infusion_stop or "
+                     "recovery_start")
+    return DischargeNumbers(
+        minimum_observation_min=r.number(
+            r.required(table, "minimum_observation_min", "discharge"), "discharge.minimum_observation_min", 0,
+            MAX_PHASE_MINUTES,
+        ),
+        observation_from=observed_from,
+        aldrete_min=int(r.number(table.get("aldrete_min", 9), "discharge.aldrete_min", 0, 10)),
+        padss_min=int(r.number(table.get("padss_min", 9), "discharge.padss_min", 0, 10)),
+        vitals_max_age_min=r.number(table.get("vitals_max_age_min", 5), "discharge.vitals_max_age_min", 1, 60),
+        escort_required=r.flag(table.get("escort_required", True), "discharge.escort_required"),
+        no_active_high_alarm=r.flag(table.get("no_active_high_alarm", True), "discharge.no_active_high_alarm"),
+    )
+
+
+def _course(r: _Reader, raw: Any) -> CourseDefaults:
+    table = r.table(raw, "course", ("planned_sessions", "interval_days", "booster_interval_days"))
+    return CourseDefaults(
+        planned_sessions=int(r.number(r.required(table, "planned_sessions", "course"), "course.planned_sessions",
+                                      1, 50)),
+        interval_days=r.number(r.required(table, "interval_days", "course"), "course.interval_days", 0.5, 90),
+        booster_interval_days=r.number(
+            r.required(table, "booster_interval_days", "course"), "course.booster_interval_days", 1, 730
+        ),
+    )
+
+
+def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
+    """Build a protocol from TOML text; any problem raises :class:`ProtocolError`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(f"{source}: {exc}") from None
+    r = _Reader(text, source)
+    r.table(data, "", _TOP_KEYS)
+    if "protocol" not in data:
+        raise r.fail("protocol", "missing section")
+    meta = r.table(data["protocol"], "protocol", ("name", "title", "description", "drug", "route", "rems"))
+    name = r.text(r.required(meta, "name", "protocol"), "protocol.name")
+    if not _NAME.match(name):
+        raise r.fail("protocol.name", "a name is lower-case letters, digits, - and _ (e.g. ketamine-iv)")
+    for key in ("phases", "cuff", "checklist", "dose", "discharge", "course"):
+        if key not in data:
+            raise r.fail(key, "missing section")
+    phases = _phases(r, data["phases"])
+    checks = _checks(r, data.get("checks", []))
+    discharge = _discharge(r, data["discharge"])
+    return Protocol(
+        name=name,
+        title=r.text(meta.get("title", name), "protocol.title"),
+        description=r.text(meta.get("description", ""), "protocol.description"),
+        drug=r.text(r.required(meta, "drug", "protocol"), "protocol.drug"),
+        route=r.text(r.required(meta, "route", "protocol"), "protocol.route"),
+        rems=r.flag(meta.get("rems", False), "protocol.rems"),
+        phases=MappingProxyType(phases),
+        cuff=_cuff(r, data["cuff"]),
+        checks=checks,
+        scores=_scores(r, data.get("scores", [])),
+        checklist=_checklist(r, data["checklist"]),
+        dose=_dose(r, data["dose"]),
+        discharge=discharge,
+        course=_course(r, data["course"]),
+        source=source,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def load_protocol_file(path: str | Path) -> Protocol:
+    """Read a protocol file; unreadable or invalid files raise :class:`ProtocolError`."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProtocolError(f"{path}: cannot read the protocol ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ProtocolError(f"{path}: the protocol is not UTF-8 text") from None
+    except ValueError:
+        raise ProtocolError(f"{str(path)!r}: not a usable file name for a protocol") from None
+    return parse_protocol(text, str(path))
+
+
+def shipped_text(name: str) -> str:
+    """The text of a protocol shipped with the app (copy it to make a clinic's own)."""
+    return resources.files("monitor.protocols").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+
+
+def protocols_dir() -> Path:
+    """The clinic's protocols folder: INFUSION_MONITOR_PROTOCOLS, else ``protocols`` in the config folder."""
+    env = os.environ.get(ENV_PREFIX + "PROTOCOLS")
+    return Path(env).expanduser() if env else config_dir() / "protocols"
+
+
+def available() -> dict[str, Protocol]:
+    """Every usable protocol by name: the shipped ones, then the clinic's folder (which may replace them).
+
+    A broken file in the clinic's folder is left out here; :func:`load_protocol` names its error.
+    """
+    found = {name: parse_protocol(shipped_text(name), f"built in ({name}.toml)") for name in SHIPPED}
+    folder = protocols_dir()
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                protocol = load_protocol_file(path)
+            except ProtocolError:
+                continue
+            found[protocol.name] = protocol
+    return found
+
+
+def load_protocol(name_or_path: str | None) -> Protocol:
+    """A protocol by name (clinic folder first, then shipped) or by file path; None: the default."""
+    wanted = name_or_path or DEFAULT_PROTOCOL
+    if wanted.endswith(".toml") or os.sep in wanted:
+        return load_protocol_file(wanted)
+    clinic = protocols_dir() / f"{wanted}.toml"
+    if clinic.is_file():
+        return load_protocol_file(clinic)
+    if wanted in SHIPPED:
+        return parse_protocol(shipped_text(wanted), f"built in ({wanted}.toml)")
+    names = ", ".join(sorted(available()))
+    raise ProtocolError(f"no protocol named '{wanted}'; available: {names} (or give a .toml file)")
+
+
+# -- timed checks on a timeline ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckState:
+    """Where one timed check stands at a moment."""
+
+    check: TimedCheck
+    #: When it is due (None: its anchor has not happened yet).
+    due_at: float | None
+    #: When the measurement that satisfies it was taken (None: not yet).
+    done_at: float | None
+    #: The value that satisfied it, for blood pressure (systolic, diastolic).
+    value: tuple[float, float] | None
+    missed: bool
+    #: A missed check taken after its window (it stays missed; the alarm can end).
+    done_late_at: float | None = None
+
+    @property
+    def window(self) -> tuple[float, float] | None:
+        """The accepted window around the due time."""
+        if self.due_at is None:
+            return None
+        return self.due_at - self.check.before_min * 60.0, self.due_at + self.check.after_min * 60.0
+
+
+def anchor_times(events: Iterable[SessionEvent]) -> dict[Anchor, float]:
+    """When each anchor happened on a timeline (the first time)."""
+    out: dict[Anchor, float] = {}
+    for e in sorted(events, key=lambda e: e.t):
+        if e.kind is EventKind.INFUSION_STARTED:
+            out.setdefault(Anchor.INFUSION_START, e.t)
+        elif e.kind is EventKind.INFUSION_STOPPED:
+            out.setdefault(Anchor.INFUSION_STOP, e.t)
+        elif e.kind is EventKind.RECOVERY_STARTED:
+            out.setdefault(Anchor.RECOVERY_START, e.t)
+            out.setdefault(Anchor.INFUSION_STOP, e.t)
+        elif e.kind is EventKind.SESSION_COMPLETED:
+            out.setdefault(Anchor.DISCHARGE, e.t)
+    return out
+
+
+def _cuff_times(readings: Sequence[Reading]) -> list[tuple[float, tuple[float, float]]]:
+    """Reliable complete cuff values (time, (systolic, diastolic)), diastolic within 2 s of systolic."""
+    out = []
+    pending: tuple[float, float] | None = None  # the last systolic still waiting for its diastolic
+    dia_before: tuple[float, float] | None = None
+    for r in sorted((r for r in readings if r.parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA) and r.reliable),
+                    key=lambda r: r.t):
+        assert r.value is not None
+        if r.parameter is Parameter.NIBP_SYS:
+            if dia_before is not None and abs(r.t - dia_before[0]) <= 2.0:
+                out.append((r.t, (r.value, dia_before[1])))
+                pending = dia_before = None
+            else:
+                pending = (r.t, r.value)
+        elif pending is not None and abs(r.t - pending[0]) <= 2.0:
+            out.append((pending[0], (pending[1], r.value)))
+            pending = None
+        else:
+            dia_before = (r.t, r.value)
+    return out
+
+
+def _observation_times(measure: Measure, events: Sequence[SessionEvent], readings: Sequence[Reading]) -> list[float]:
+    if measure in SCALES_FOR:
+        scales = {s.lower() for s in SCALES_FOR[measure]}
+        times = [e.t for e in events if e.kind is EventKind.SCORE and str(e.detail.get("scale", "")).lower() in scales]
+        if measure is Measure.RESPIRATION:
+            times += [r.t for r in readings if r.parameter.value in ("rr", "etco2") and r.reliable]
+        return sorted(times)
+    if measure is Measure.SPO2:
+        return [r.t for r in readings if r.parameter is Parameter.SPO2 and r.reliable]
+    cuff = [t for t, _ in _cuff_times(readings)]
+    if measure is Measure.VITALS:
+        spo2 = [r.t for r in readings if r.parameter is Parameter.SPO2 and r.reliable]
+        return [t for t in cuff if any(abs(s - t) <= 60.0 for s in spo2)]
+    return cuff
+
+
+def check_states(
+    protocol: Protocol, events: Sequence[SessionEvent], readings: Sequence[Reading], now: float
+) -> list[CheckState]:
+    """Every timed check of the protocol judged at ``now``.
+
+    A discharge check is due at completion (or ``now`` while the session runs): it asks for
+    a measurement in the ``before_min`` before then, and is never "missed" by the clock - the
+    session simply cannot complete without it.
+    """
+    anchors = anchor_times(events)
+    cuff = dict(_cuff_times(readings))
+    out = []
+    for check in protocol.checks:
+        base = anchors.get(check.anchor)
+        if check.anchor is Anchor.DISCHARGE:
+            base = anchors.get(Anchor.DISCHARGE, now)
+        if base is None:
+            out.append(CheckState(check, None, None, None, False))
+            continue
+        due = base + check.at_min * 60.0
+        low, high = due - check.before_min * 60.0, due + check.after_min * 60.0
+        observed = _observation_times(check.measure, events, readings)
+        inside = [t for t in observed if low <= t <= min(high, now)]
+        # Of the values in the window the one nearest the due time answers the check.
+        done = min(inside, key=lambda t: abs(t - due)) if inside else None
+        if check.anchor is Anchor.DISCHARGE and inside:
+            done = max(inside)
+        value = cuff.get(done) if done is not None and check.measure in (Measure.NIBP, Measure.VITALS) else None
+        missed = done is None and check.anchor is not Anchor.DISCHARGE and now > high
+        late = next((t for t in observed if high < t <= now), None) if missed else None
+        out.append(CheckState(check, due, done, value, missed, late))
+    return out
+
+
+def describe(protocol: Protocol) -> str:
+    """A protocol as a nurse or a medical director reads it (``infusion-monitor protocols --check``)."""
+    out = [f"protocol {protocol.name}: {protocol.title} ({protocol.source})"]
+    if protocol.description:
+        out.append(f"  {protocol.description}")
+    out.append(f"  drug {protocol.drug}, route {protocol.route}" + ("; REMS monitoring form required" if
+                                                                    protocol.rems else ""))
+    for rule in protocol.phases.values():
+        bounds = []
+        if rule.min_min is not None:
+            bounds.append(f"min {rule.min_min:g}")
+        if rule.max_min is not None:
+            bounds.append(f"max {rule.max_min:g}")
+        extra = f" ({', '.join(bounds)})" if bounds else ""
+        interval = protocol.cuff.interval(rule.phase)
+        cuff = f"cuff every {interval / 60:g} min" if interval else "no automatic cuff"
+        out.append(f"  {rule.label:12} {rule.planned_min:g} min{extra}; {cuff}")
+    for check in protocol.checks:
+        if check.anchor is Anchor.DISCHARGE:
+            when = f"within {check.before_min:g} min before discharge"
+        else:
+            when = (f"{check.at_min:g} min after {check.anchor.value.replace('_', ' ')} "
+                    f"(-{check.before_min:g}/+{check.after_min:g} min)")
+        out.append(f"  check {check.id}: {check.measure.value} {when}")
+    for due in protocol.scores:
+        out.append(f"  score {due.scale} {due.when.value.replace('_', ' ')}" + (" (required)" if due.required else ""))
+    items = ", ".join(i.value for i in ChecklistItem if i in protocol.checklist.required)
+    fasting = protocol.checklist.fasting_min_hours
+    out.append(f"  checklist required: {items}" + (f"; fasting >= {fasting:g} h" if fasting is not None else ""))
+    dose = protocol.dose
+    allowed = f" (doses {', '.join(f'{a:g}' for a in dose.allowed)})" if dose.allowed else ""
+    out.append(f"  dose {dose.default:g} {dose.unit.value}, range {dose.minimum:g}-{dose.maximum:g}{allowed}")
+    d = protocol.discharge
+    out.append(f"  discharge: observe >= {d.minimum_observation_min:g} min from "
+               f"{d.observation_from.value.replace('_', ' ')}; Aldrete >= {d.aldrete_min}, PADSS >= {d.padss_min}; "
+               f"vitals no older than {d.vitals_max_age_min:g} min")
+    c = protocol.course
+    out.append(f"  course: {c.planned_sessions} sessions every {c.interval_days:g} days, boosters every "
+               f"{c.booster_interval_days:g} days")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,302 @@
+"""The esketamine REMS Patient Monitoring Form, filled from the session where it can be.
+
+Every field of the form is listed in :data:`FIELDS`. Fields the session knows - the dose and
+lot, the time of the first spray, the minutes from first spray to the end of monitoring, the
+blood pressure before dosing, at about 40 minutes and before discharge, the concomitant
+medications from the checklist, sedation and dissociation from the scores - are filled from
+the record; the rest (site, ready-to-leave time, whether vitals were acceptable, respiratory
+depression) are asked for and stored as a ``rems_form`` event. A session under a REMS protocol
+cannot complete while a field is empty (:func:`missing_fields`), and a form counts as submitted
+only once someone marks it so (the REMS wants it within 7 days).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from monitor.checklist import MedicationFlag, current_checklist
+from monitor.dose import dose_record
+from monitor.protocols import Protocol, check_states
+from monitor.readings import Reading
+from monitor.session import EventKind, SessionEvent, SessionRuleError
+from monitor.store import Store
+
+#: Days the REMS allows between the session and the form's submission.
+SUBMIT_WITHIN_DAYS: Final = 7
+_DAY_S: Final = 86_400.0
+
+#: Every field of the form: key, label, and whether the session can know it ("session") or
+#: staff must answer it ("asked"). Answers given by staff never replace what the session measured.
+FIELDS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("patient", "Patient", "session"),
+    ("session_date", "Date of treatment session", "session"),
+    ("monitoring_provider", "Monitoring healthcare provider", "session"),
+    ("site", "Treatment site", "asked"),
+    ("dose_mg", "Dose (mg): 56, 84 or other", "session"),
+    ("lot", "Lot number", "session"),
+    ("first_spray_at", "Time of first spray", "session"),
+    ("monitoring_minutes", "Minutes from first spray to end of monitoring", "session"),
+    ("ready_to_leave_at", "Time the patient would have been ready to leave (without the 2-hour minimum)", "asked"),
+    ("bp_before_dosing", "Blood pressure before dosing (mmHg)", "session"),
+    ("bp_40_min", "Blood pressure about 40 minutes after dosing (mmHg)", "session"),
+    ("bp_before_discharge", "Blood pressure before discharge (mmHg)", "session"),
+    ("vitals_acceptable_before_dosing", "Vital signs acceptable before dosing", "asked"),
+    ("vitals_acceptable_before_discharge", "Vital signs acceptable before discharge", "asked"),
+    ("sedation", "Sedation observed", "session"),
+    ("dissociation", "Dissociation observed", "session"),
+    ("respiratory_depression", "Respiratory depression observed", "asked"),
+    ("benzodiazepines", "Concomitant benzodiazepines", "session"),
+    ("sedative_hypnotics", "Concomitant other sedative hypnotics", "session"),
+    ("psychostimulants", "Concomitant psychostimulants", "session"),
+    ("maois", "Concomitant MAOIs", "session"),
+)
+FIELD_KEYS: Final = tuple(key for key, _, _ in FIELDS)
+ASKED_KEYS: Final = frozenset(key for key, _, origin in FIELDS if origin == "asked")
+LABELS: Final = {key: label for key, label, _ in FIELDS}
+_YES_NO_KEYS: Final = frozenset(
+    {"vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge", "respiratory_depression",
+     "sedation", "dissociation"}
+)
+#: Scores that show sedation / dissociation (any value below / above these).
+MOAAS_AWAKE: Final = 5
+
+
+class RemsIncomplete(SessionRuleError):
+    """The session cannot complete: the REMS form has empty fields."""
+
+
+class RemsAnswerError(ValueError):
+    """An answer the form cannot take (unknown field, not yes/no, a time that is no time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemsField:
+    """One field of the form with its value and where the value came from."""
+
+    key: str
+    label: str
+    value: Any
+    #: "session" (from the record), "entered" (answered by staff) or "" (empty).
+    origin: str
+
+    @property
+    def filled(self) -> bool:
+        """Whether the field has a value."""
+        return self.value is not None and self.value != ""
+
+
+@dataclass(frozen=True, slots=True)
+class RemsForm:
+    """The Patient Monitoring Form of one session."""
+
+    session_id: str
+    fields: tuple[RemsField, ...]
+    submitted_at: float | None = None
+    submitted_by: str | None = None
+    reference: str | None = None
+
+    def missing(self) -> list[str]:
+        """Labels of the fields still empty."""
+        return [f.label for f in self.fields if not f.filled]
+
+    @property
+    def complete(self) -> bool:
+        """Every field filled."""
+        return not self.missing()
+
+    def value(self, key: str) -> Any:
+        """A field's value by key."""
+        for f in self.fields:
+            if f.key == key:
+                return f.value
+        raise KeyError(key)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for the JSON export."""
+        return {
+            "session_id": self.session_id,
+            "complete": self.complete,
+            "missing": self.missing(),
+            "submitted_at": self.submitted_at,
+            "submitted_by": self.submitted_by,
+            "reference": self.reference,
+            "fields": {f.key: {"label": f.label, "value": f.value, "origin": f.origin} for f in self.fields},
+        }
+
+
+def check_answer(key: str, value: Any) -> Any:
+    """A staff answer in the form's terms (yes/no fields become booleans)."""
+    if key not in ASKED_KEYS and key not in FIELD_KEYS:
+        raise RemsAnswerError(f"the form has no field '{key}'")
+    if key in _YES_NO_KEYS:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("y", "yes", "true", "1"):
+            return True
+        if text in ("n", "no", "false", "0"):
+            return False
+        raise RemsAnswerError(f"{LABELS[key]}: answer yes or no, not {value!r}")
+    if key == "ready_to_leave_at":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RemsAnswerError(f"{LABELS[key]}: a time is needed")
+        return float(value)
+    text = str(value).strip()
+    if not text:
+        raise RemsAnswerError(f"{LABELS[key]}: the answer is empty")
+    return text
+
+
+def answers(events: Iterable[SessionEvent]) -> dict[str, Any]:
+    """Staff answers recorded on a timeline; a later answer to the same field wins."""
+    out: dict[str, Any] = {}
+    for e in sorted(events, key=lambda e: e.t):
+        if e.kind is EventKind.REMS_FORM:
+            out.update(dict(e.detail.get("answers") or {}))
+    return out
+
+
+def _bp_text(value: tuple[float, float] | None) -> str | None:
+    return None if value is None else f"{value[0]:.0f}/{value[1]:.0f}"
+
+
+def _scores(events: Sequence[SessionEvent], scales: set[str]) -> list[float]:
+    out = []
+    for e in events:
+        if e.kind is EventKind.SCORE and str(e.detail.get("scale", "")).upper() in scales:
+            try:
+                out.append(float(e.detail["value"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+    return out
+
+
+def build_form(
+    protocol: Protocol,
+    session: Mapping[str, Any],
+    patient: Mapping[str, Any] | None,
+    events: Sequence[SessionEvent],
+    readings: Sequence[Reading],
+    now: float,
+    submission: Mapping[str, Any] | None = None,
+) -> RemsForm:
+    """The form of one session as the record and the staff's answers fill it."""
+    known: dict[str, Any] = dict.fromkeys(FIELD_KEYS)
+    if patient:
+        known["patient"] = patient.get("name") or patient.get("mrn")
+    known["session_date"] = time.strftime("%Y-%m-%d", time.gmtime(float(session["started_at"])))
+    known["monitoring_provider"] = session.get("nurse") or None
+    dose = dose_record(events, now)
+    if dose.plan is not None:
+        known["dose_mg"] = dose.plan.total_mg
+        known["lot"] = dose.plan.lot
+    completed = next((e.t for e in events if e.kind is EventKind.SESSION_COMPLETED), None)
+    if dose.started_at is not None:
+        known["first_spray_at"] = dose.started_at
+        end = completed if completed is not None else now
+        known["monitoring_minutes"] = round((end - dose.started_at) / 60.0, 1)
+    states = {s.check.id: s for s in check_states(protocol, events, readings, now)}
+    for key in ("bp_before_dosing", "bp_40_min", "bp_before_discharge"):
+        state = states.get(key)
+        known[key] = _bp_text(state.value) if state is not None else None
+    moaas = _scores(events, {"MOAA/S"})
+    rass = _scores(events, {"RASS"})
+    if moaas or rass:
+        known["sedation"] = any(v < MOAAS_AWAKE for v in moaas) or any(v < 0 for v in rass)
+    cadss = _scores(events, {"CADSS-6", "CADSS"})
+    if cadss:
+        known["dissociation"] = any(v > 0 for v in cadss)
+    checklist = current_checklist(events)
+    if checklist is not None and checklist.medications is not None:
+        flagged = checklist.flagged()
+        known["benzodiazepines"] = MedicationFlag.BENZODIAZEPINE in flagged
+        known["sedative_hypnotics"] = MedicationFlag.SEDATIVE in flagged
+        known["psychostimulants"] = MedicationFlag.STIMULANT in flagged
+        known["maois"] = MedicationFlag.MAOI in flagged
+    given = answers(events)
+    fields = []
+    for key, label, _origin in FIELDS:
+        value = known.get(key)
+        if value is not None and value != "":
+            fields.append(RemsField(key, label, value, "session"))
+        elif key in given and given[key] not in (None, ""):
+            fields.append(RemsField(key, label, given[key], "entered"))
+        else:
+            fields.append(RemsField(key, label, None, ""))
+    sub = submission or {}
+    return RemsForm(
+        session_id=str(session["id"]),
+        fields=tuple(fields),
+        submitted_at=sub.get("submitted_at"),
+        submitted_by=sub.get("submitted_by"),
+        reference=sub.get("reference"),
+    )
+
+
+def completion_gate(form: RemsForm) -> None:
+    """Refuse completion while the form has an empty field."""
+    missing = form.missing()
+    if missing:
+        raise RemsIncomplete(
+            "the REMS Patient Monitoring Form is incomplete: " + "; ".join(missing)
+            + " (fill these in before completing the session)"
+        )
+
+
+# -- submission -----------------------------------------------------------------------------------------
+
+
+def submission(store: Store, session_id: str) -> dict[str, Any] | None:
+    """When and by whom the form of a session was marked submitted (None: not yet)."""
+    rows = list(store.db.query("SELECT * FROM rems_submissions WHERE session_id = ?", [session_id]))
+    return rows[0] if rows else None
+
+
+def mark_submitted(
+    store: Store, session_id: str, *, user: str, reference: str | None = None, at: float | None = None
+) -> None:
+    """Record that the form was submitted to the REMS (audited; a second mark is refused)."""
+    if not user.strip():
+        raise RemsAnswerError("say who submitted the form")
+    row = store.session_row(session_id)
+    if submission(store, row["id"]) is not None:
+        raise RemsAnswerError("this session's form is already marked submitted")
+    when = time.time() if at is None else at
+    with store.transaction():
+        store.db.execute(
+            "INSERT INTO rems_submissions (session_id, submitted_at, submitted_by, reference) VALUES (?, ?, ?, ?)",
+            [row["id"], when, user, reference],
+        )
+    store.audit("rems_form_submitted", user=user, session_id=row["id"], reference=reference)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingForm:
+    """A REMS session whose form is not yet marked submitted."""
+
+    session_id: str
+    started_at: float
+    patient_mrn: str | None
+    due_by: float
+
+    def overdue(self, now: float) -> bool:
+        """Past the 7 days the REMS allows."""
+        return now > self.due_by
+
+
+def pending_forms(store: Store, protocol_names: Iterable[str]) -> list[PendingForm]:
+    """Sessions under a REMS protocol whose form is not yet marked submitted, oldest first."""
+    names = list(protocol_names)
+    if not names:
+        return []
+    marks = ", ".join("?" for _ in names)
+    rows = store.db.execute(
+        "SELECT s.id, s.started_at, p.mrn FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id "
+        f"WHERE s.protocol IN ({marks}) AND s.id NOT IN (SELECT session_id FROM rems_submissions) "
+        "ORDER BY s.started_at",
+        names,
+    ).fetchall()
+    return [PendingForm(sid, float(t), mrn, float(t) + SUBMIT_WITHIN_DAYS * _DAY_S) for sid, t, mrn in rows]

@@ -1,0 +1,80 @@
+"""Sessions of a course recorded for real: the simulated monitor at full speed through the Recorder."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drivers.simulated import SimulatedSource
+from monitor.alarms.engine import AlarmEngine
+from monitor.plan import SessionPlan
+from monitor.protocols import Protocol
+from monitor.recorder import Recorder
+from monitor.session import Phase
+from monitor.store import Store
+
+MRN = "MRN-775120"
+NURSE = "Ada Brennan"
+DAY = 86_400.0
+
+
+class Script:
+    """Chair-side entries submitted once when the session reaches a phase (after a delay in it)."""
+
+    def __init__(self, steps: list[tuple[Phase, float, str, dict[str, Any]]]) -> None:
+        self.steps = steps
+        self.done: set[int] = set()
+        self.results: dict[int, Any] = {}
+
+    def __call__(self, recorder: Recorder) -> None:
+        s = recorder.session
+        for index, (phase, after_s, name, args) in enumerate(self.steps):
+            if index in self.done or s.phase is not phase:
+                continue
+            if s.now - s.phase_started_at[phase] < after_s:
+                continue
+            self.done.add(index)
+            self.results[index] = recorder.submit(name, NURSE, **args)
+
+
+def record(
+    path: Path,
+    protocol: Protocol,
+    *,
+    start: float,
+    plan: SessionPlan,
+    script: Script | None = None,
+    scenario: str = "normal",
+    seed: int = 5,
+    stop_after_s: float | None = None,
+    mrn: str = MRN,
+) -> Recorder:
+    """Record one session with autopilot phases; returns the finished recorder."""
+    store = Store(path)
+    try:
+        source = SimulatedSource(scenario=scenario, seed=seed, speed=math.inf, start_time=start, plan=plan)
+        patient_id = store.create_patient(mrn, "Tom Okafor", "1979-11-02")
+        recorder = Recorder.new_session(
+            store, source, driver="simulated", port=None, plan=plan, patient_id=patient_id, nurse=NURSE,
+            autopilot=True, protocol=protocol, nibp_schedule=protocol.cuff, alarms=AlarmEngine(),
+        )
+
+        def until(r: Recorder) -> bool:
+            if script is not None:
+                script(r)
+            return stop_after_s is not None and r.session.now - start >= stop_after_s
+
+        recorder.run(until=until)
+        return recorder
+    finally:
+        store.close()
+
+
+def wait(future: Any) -> Any:
+    """The result of a submitted command (already run by the loop)."""
+    return future.result(timeout=0)
+
+
+Check = Callable[[Recorder], None]

@@ -1,0 +1,131 @@
+"""The course of a patient with several sessions recorded for real, against each session's own review."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor import review
+from monitor.alarms.model import Priority
+from monitor.cli import main
+from monitor.course import CoursePlan, load_course_by_mrn, set_course_plan
+from monitor.exports.data import load
+from monitor.protocols import load_protocol
+from monitor.readings import Parameter
+from monitor.session import EventKind, Phase
+from monitor.store import Store
+from tests.monitor.course.recording import DAY, MRN, NURSE
+
+FIRST = 1_722_000_000.0
+IV = load_protocol("ketamine-iv")
+NASAL = load_protocol("esketamine-nasal")
+
+
+def _review_figures(store: Store, session_id: str) -> dict[str, Any]:
+    """The same figures, taken from the session's own review (whole record, Python, no SQL aggregates)."""
+    record_ = load(store, session_id)
+    stats = {(s.phase, s.parameter): s for s in review.phase_statistics(record_)}
+    baseline = review.session_baseline(record_)
+    peaks = [stats[(p, Parameter.NIBP_SYS)].maximum for p in (Phase.INFUSION, Phase.RECOVERY)]
+    peaks_dia = [stats[(p, Parameter.NIBP_DIA)].maximum for p in (Phase.INFUSION, Phase.RECOVERY)]
+    lows = [stats[(p, Parameter.SPO2)].minimum for p in review.REVIEW_PHASES]
+    counts = {p.label: 0 for p in Priority}
+    for alarm in record_.alarms:
+        counts[alarm.priority] += 1
+    discharge = review.discharge_scoring(record_)
+    scores = [e for e in record_.events if e.kind is EventKind.SCORE]
+    completed = next((e.t for e in record_.events if e.kind is EventKind.SESSION_COMPLETED), None)
+    stopped = review.infusion_stopped_at(record_)
+    outcomes = {e.detail["scale"]: e.detail for e in record_.events if e.kind is EventKind.OUTCOME_SCORE}
+    return {
+        "baseline_sys": None if baseline is None else baseline.nibp_sys,
+        "baseline_dia": None if baseline is None else baseline.nibp_dia,
+        "peak_sys": max((p for p in peaks if p is not None), default=None),
+        "peak_dia": max((p for p in peaks_dia if p is not None), default=None),
+        "lowest_spo2": min((v for v in lows if v is not None), default=None),
+        "alarms": counts,
+        "lowest_moaas": min((float(e.detail["value"]) for e in scores if e.detail["scale"] == "MOAA/S"), default=None),
+        "highest_cadss": max((float(e.detail["value"]) for e in scores if e.detail["scale"] == "CADSS-6"),
+                             default=None),
+        "aldrete": None if discharge is None else discharge.score("aldrete")["total"],  # type: ignore[index]
+        "padss": None if discharge is None else discharge.score("padss")["total"],  # type: ignore[index]
+        "recovery_to_discharge_min": None if completed is None or stopped is None else round(
+            (completed - stopped) / 60, 1),
+        "phq9": outcomes.get("PHQ-9", {}).get("total"),
+        "gad7": outcomes.get("GAD-7", {}).get("total"),
+    }
+
+
+def test_course_json_matches_each_sessions_review(course_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "course.json"
+    assert main(["course", MRN, "--db", str(course_db), "--out", str(out), "--user", "dr.k"]) == 0
+    data = json.loads(out.read_text())
+    assert data["patient"]["mrn"] == MRN
+    assert [s["protocol"] for s in data["sessions"]] == ["ketamine-iv"] * 3 + ["esketamine-nasal"]
+    assert [s["number"] for s in data["sessions"]] == [1, 2, 3, 4]
+    with Store(course_db) as store:
+        for item in data["sessions"]:
+            expected = _review_figures(store, item["session_id"])
+            for key, value in expected.items():
+                assert item[key] == value, (item["number"], key, item[key], value)
+            if item["baseline_sys"] is not None and item["peak_sys"] is not None:
+                assert item["rise_sys_mmhg"] == round(item["peak_sys"] - item["baseline_sys"], 1)
+                assert item["rise_sys_percent"] == round(100 * item["rise_sys_mmhg"] / item["baseline_sys"], 1)
+    iv = data["sessions"][:3]
+    # The scenarios show through: the hypertensive session rises most, the desaturating one dips lowest.
+    assert max(iv, key=lambda s: s["rise_sys_mmhg"])["number"] == 2
+    assert min(iv, key=lambda s: s["lowest_spo2"])["number"] == 3
+    assert [s["phq9"] for s in data["sessions"]] == [18, 10, 4, 1]
+    assert [s["phq9_band"] for s in data["sessions"]] == ["moderately severe", "moderate", "minimal", "minimal"]
+    assert [s["gad7_band"] for s in iv] == ["moderate", "mild", "minimal"]
+    assert [s["nausea_vomiting"] for s in iv] == [False, True, False]
+    assert iv[1]["interventions"] == ["antiemetic ondansetron 4 mg IV", "oxygen oxygen 2 L/min nasal cannula"]
+    # Dose: 81 kg x 0.5 mg/kg = 40.5 mg over 12 min (202.5 mg/h), halved after 4 min.
+    assert iv[0]["dose_mg"] == 40.5 and iv[0]["dose_mg_per_kg"] == 0.5
+    assert iv[0]["delivered_mg"] == pytest.approx(202.5 * 4 / 60 + 101.25 * 8 / 60, abs=0.15)
+    nasal = data["sessions"][3]
+    assert nasal["dose_mg"] == 84 and nasal["delivered_mg"] == 84
+    assert nasal["rems"]["complete"] and nasal["rems"]["fields"]["lot"]["value"] == "LOT-20"
+    assert data["rems_not_submitted"] == [nasal["session_id"]]
+    # Series of 6 (the protocol's usual course): the next is due 2.5 days after the last.
+    assert data["plan"]["planned_sessions"] == 6 and data["series_done"] == 4
+    assert data["next_due"] is not None
+    with Store(course_db) as store:
+        assert any(a["action"] == "course_export" for a in store.audit_log())
+
+
+def test_course_plan_boosters_csv_and_deidentified_json(course_db: Path, tmp_path: Path) -> None:
+    with Store(course_db) as store:
+        course = load_course_by_mrn(store, MRN)
+        set_course_plan(store, course.patient_id, CoursePlan(3, 3.0, 30.0), user="dr.k")
+        course = load_course_by_mrn(store, MRN)
+        assert [r.kind for r in course.rows] == ["series", "series", "series", "booster"]
+        assert course.next_due_at == course.rows[-1].started_at + 30 * DAY
+        set_course_plan(store, course.patient_id, CoursePlan(6, 2.5, 28.0), user="dr.k")
+    out = io.StringIO()
+    assert main(["course", MRN, "--db", str(course_db), "--format", "csv"], out=out) == 0
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert len(rows) == 4 and rows[1]["alarms_high"] != "" and rows[0]["protocol"] == "ketamine-iv"
+    assert rows[1]["interventions"] == "antiemetic ondansetron 4 mg IV; oxygen oxygen 2 L/min nasal cannula"
+    out = io.StringIO()
+    assert main(["course", MRN, "--db", str(course_db), "--deidentify"], out=out) == 0
+    text = out.getvalue()
+    for identifier in (MRN, "Tom Okafor", "1979-11-02", NURSE):
+        assert identifier not in text
+    data = json.loads(text)
+    assert [s["day"] for s in data["sessions"]] == [0, 3, 6, 10]
+
+
+def test_course_pdf_and_errors(course_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pdf = tmp_path / "course.pdf"
+    assert main(["course", MRN, "--db", str(course_db), "--format", "pdf", "--out", str(pdf)]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 3000
+    assert main(["course", "NOBODY", "--db", str(course_db)]) == 1
+    assert "no patient with MRN 'NOBODY'" in capsys.readouterr().err
+    assert main(["course", MRN, "--db", str(course_db), "--format", "pdf"]) == 1
+    assert "needs --out" in capsys.readouterr().err

@@ -1,0 +1,198 @@
+"""Protocols at work in real recordings: checklist refusal, timed checks, dose events and the REMS gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor import rems
+from monitor.dose import DoseNeedsConfirmation
+from monitor.plan import SessionPlan
+from monitor.protocols import load_protocol
+from monitor.readiness import OverrideRequired
+from monitor.session import EventKind, Phase
+from monitor.store import Store
+from tests.monitor.course.recording import NURSE, Script, record
+
+START = 1_720_000_000.0
+NASAL = load_protocol("esketamine-nasal")
+IV = load_protocol("ketamine-iv")
+
+
+def test_infusion_start_is_refused_without_the_checklist_and_an_override_is_audited(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    script = Script([
+        (Phase.BASELINE, 60, "start_infusion", {}),
+        (Phase.BASELINE, 70, "checklist", {"quick": "f6 e c"}),
+        (Phase.BASELINE, 80, "start_infusion", {}),
+        (Phase.BASELINE, 90, "plan_dose", {"weight_kg": 80, "dose_mg_per_kg": 1.5}),
+        (Phase.BASELINE, 100, "start_infusion", {"override_reason": "weight from last week's chart"}),
+    ])
+    recorder = record(db, IV, start=START, plan=SessionPlan(30, 10, 10), script=script, stop_after_s=8 * 60)
+    first = script.results[0].exception()
+    assert isinstance(first, OverrideRequired)
+    texts = {b.code: b.text for b in first.check.blockers}
+    assert texts["checklist"] == ("fasting: not recorded; escort: not recorded; consent: not recorded; "
+                                  "medications: not recorded; weight: not recorded")
+    assert texts["dose_plan"] == "dose: not planned"
+    second = script.results[2].exception()
+    assert isinstance(second, OverrideRequired)
+    texts = {b.code: b.text for b in second.check.blockers}
+    assert texts["checklist"] == "medications: not recorded; weight: not recorded"
+    assert "dose: not planned" in str(second) and "override reason" in str(second)
+    assert isinstance(script.results[3].exception(), DoseNeedsConfirmation)
+    assert script.results[4].exception() is None
+    assert recorder.session.phase is Phase.INFUSION
+    with Store(db) as store:
+        events = store.events(recorder.session.id)
+        started = next(e for e in events if e.kind is EventKind.INFUSION_STARTED)
+        assert started.detail["override_reason"] == "weight from last week's chart"
+        assert started.detail["protocol_override"] == ["medications: not recorded; weight: not recorded",
+                                                       "dose: not planned"]
+        assert {"checklist", "dose_plan"} <= set(started.detail["overridden"])
+        actions = [(a["action"], json.loads(a["detail"])) for a in store.audit_log(recorder.session.id)]
+        refused = [d for a, d in actions if a == "start_infusion_refused"]
+        assert len(refused) == 2 and "escort: not recorded" in refused[0]["reason"]
+        override = next(d for a, d in actions if a == "protocol_override")
+        assert override["missing"] == ["medications: not recorded; weight: not recorded", "dose: not planned"]
+        assert any(a == "plan_dose_refused" for a, _ in actions)
+        checklist = next(e for e in events if e.kind is EventKind.CHECKLIST)
+        assert checklist.detail["fasting_hours"] == 6 and checklist.detail["escort_present"] is True
+
+
+def _nasal_script(*, answers: dict[str, object] | None) -> Script:
+    steps = [
+        (Phase.BASELINE, 30, "checklist", {"quick": "f3 e t:sister c m:lorazepam,sertraline p:na w64"}),
+        (Phase.BASELINE, 40, "plan_dose", {"total_mg": 56, "lot": "LOT-8841", "weight_kg": 64}),
+        (Phase.BASELINE, 50, "outcome_score", {"scale": "PHQ-9", "answers": "122112101"}),
+        (Phase.RECOVERY, 33 * 60, "score", {"scale": "MOAA/S", "value": 4}),
+        (Phase.RECOVERY, 33 * 60 + 5, "score", {"scale": "CADSS-6", "value": 3}),
+        (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": "normal, 14/min"}),
+        (Phase.RECOVERY, 40 * 60, "score", {"scale": "MOAA/S", "value": 5}),
+    ]
+    if answers is not None:
+        steps.append((Phase.RECOVERY, 41 * 60, "rems_answers", {"answers": answers}))
+    return Script(steps)
+
+
+ANSWERS = {
+    "site": "Harbour Clinic, Room 2",
+    "ready_to_leave_at": START + 5 * 60 + 95 * 60,
+    "vitals_acceptable_before_dosing": "yes",
+    "vitals_acceptable_before_discharge": "y",
+    "respiratory_depression": "no",
+}
+
+
+def test_rems_session_cannot_complete_with_a_field_missing(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    plan = SessionPlan(5, 5, 116)
+    # Everything but the answers only staff can give: the autopilot's plan runs out, yet the
+    # session stays in observation until the recording is stopped.
+    script = _nasal_script(answers=None)
+    # A nurse trying to complete with a reason: the form is the one thing no reason overrides.
+    script.steps.append((Phase.RECOVERY, 50 * 60, "complete", {"override_reason": "patient's ride is here"}))
+    recorder = record(db, NASAL, start=START, plan=plan, script=script, stop_after_s=140 * 60)
+    refused = script.results[len(script.steps) - 1].exception()
+    assert isinstance(refused, OverrideRequired)
+    assert "REMS Patient Monitoring Form is incomplete: Treatment site" in str(refused)
+    codes = {b.code for b in refused.check.blockers}
+    assert {"rems_form", "observation_too_short"} <= codes
+    assert recorder.session.phase is Phase.RECOVERY
+    assert recorder.end_status == "closed"
+    with Store(db) as store:
+        row = store.session_row(recorder.session.id)
+        assert row["protocol"] == "esketamine-nasal"
+        events = store.events(recorder.session.id)
+        form = rems.build_form(NASAL, row, store.patient_row(row["patient_id"]), events,
+                               list(store.readings(row["id"])), recorder.session.now)
+    assert form.missing() == [rems.LABELS[k] for k in (
+        "site", "ready_to_leave_at", "vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
+        "respiratory_depression")]
+    with pytest.raises(rems.RemsIncomplete, match="Treatment site; Time the patient would have been ready"):
+        rems.completion_gate(form)
+    # What the session knows is filled from it.
+    assert form.value("dose_mg") == 56 and form.value("lot") == "LOT-8841"
+    assert form.value("benzodiazepines") is True and form.value("maois") is False
+    assert form.value("sedation") is True and form.value("dissociation") is True
+    assert form.value("monitoring_provider") == NURSE
+    for key in ("bp_before_dosing", "bp_40_min", "bp_before_discharge"):
+        assert isinstance(form.value(key), str) and "/" in form.value(key), key
+
+
+def test_rems_session_completes_once_the_form_is_full(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    plan = SessionPlan(5, 5, 116)
+    recorder = record(db, NASAL, start=START, plan=plan, script=_nasal_script(answers=ANSWERS),
+                      stop_after_s=140 * 60)
+    assert recorder.session.phase is Phase.COMPLETE
+    with Store(db) as store:
+        row = store.session_row(recorder.session.id)
+        events = store.events(row["id"])
+        readings = list(store.readings(row["id"]))
+        form = rems.build_form(NASAL, row, store.patient_row(row["patient_id"]), events, readings,
+                               recorder.session.now)
+        assert form.complete, form.missing()
+        first_spray = next(e.t for e in events if e.kind is EventKind.INFUSION_STARTED)
+        completed = next(e.t for e in events if e.kind is EventKind.SESSION_COMPLETED)
+        assert form.value("first_spray_at") == first_spray
+        assert form.value("monitoring_minutes") == round((completed - first_spray) / 60, 1)
+        assert form.value("monitoring_minutes") >= 120  # the protocol's minimum observation from the first spray
+        assert form.value("site") == ANSWERS["site"]
+        assert form.value("vitals_acceptable_before_dosing") is True
+        # Not yet submitted: listed; once marked, not.
+        assert [p.session_id for p in rems.pending_forms(store, ["esketamine-nasal"])] == [row["id"]]
+        rems.mark_submitted(store, row["id"], user=NURSE, reference="REMS-55")
+        assert rems.pending_forms(store, ["esketamine-nasal"]) == []
+        with pytest.raises(rems.RemsAnswerError, match="already marked"):
+            rems.mark_submitted(store, row["id"], user=NURSE)
+        # The timed checks were all kept, so no "missed" technical event.
+        assert not [e for e in events if e.kind is EventKind.TECHNICAL and e.detail.get("condition") ==
+                    "check_missed"]
+
+
+def test_a_missed_timed_check_is_a_technical_alarm(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    script = Script([
+        (Phase.BASELINE, 30, "checklist", {"quick": "f3 e t:sister c m- p:na"}),
+        (Phase.BASELINE, 40, "plan_dose", {"total_mg": 84, "lot": "L2"}),
+        # The sedation score comes late (window closes at 55 min after the first spray).
+        (Phase.RECOVERY, 55 * 60, "score", {"scale": "MOAA/S", "value": 5}),
+    ])
+    recorder = record(db, NASAL, start=START, plan=SessionPlan(3, 5, 60), script=script, stop_after_s=75 * 60)
+    with Store(db) as store:
+        events = store.events(recorder.session.id)
+        alarms = store.alarms(recorder.session.id)
+    missed = [e for e in events if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == "check_missed"]
+    assert sorted(e.detail["check"] for e in missed) == ["dissociation_40_min", "respiration_40_min",
+                                                         "sedation_40_min"]
+    start = next(e.t for e in events if e.kind is EventKind.INFUSION_STARTED)
+    assert all(e.t >= start + 55 * 60 for e in missed)
+    check_alarms = {a.message: a for a in alarms if a.condition == "check_missed"}
+    assert set(check_alarms) == {"Missed: Sedation check at about 40 minutes",
+                                 "Missed: Dissociation check at about 40 minutes",
+                                 "Missed: Respiratory check at about 40 minutes"}
+    assert all(a.kind == "technical" for a in check_alarms.values())
+    # The late sedation score ends its alarm; the others stay until the session closes.
+    sedation = check_alarms["Missed: Sedation check at about 40 minutes"]
+    assert sedation.ended_at is not None and sedation.ended_at < start + 62 * 60
+
+
+def test_a_phase_past_the_protocols_maximum_is_a_technical_alarm(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    script = Script([
+        (Phase.BASELINE, 30, "checklist", {"quick": "f3 e t:sister c m- p:na"}),
+        (Phase.BASELINE, 40, "plan_dose", {"total_mg": 56, "lot": "L9"}),
+    ])
+    # Dosing planned (wrongly) at 25 min: the protocol allows at most 20.
+    recorder = record(db, NASAL, start=START, plan=SessionPlan(5, 25, 30), script=script, stop_after_s=40 * 60)
+    with Store(db) as store:
+        events = store.events(recorder.session.id)
+        alarms = [a for a in store.alarms(recorder.session.id) if a.condition == "phase_too_long"]
+    started = next(e.t for e in events if e.kind is EventKind.INFUSION_STARTED)
+    recovery = next(e.t for e in events if e.kind is EventKind.RECOVERY_STARTED)
+    assert len(alarms) == 1 and alarms[0].message == "Dosing past the protocol's 20 min maximum"
+    assert started + 20 * 60 < alarms[0].started_at <= started + 20 * 60 + 2
+    assert alarms[0].ended_at == pytest.approx(recovery, abs=1.0)

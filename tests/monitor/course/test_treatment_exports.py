@@ -1,0 +1,111 @@
+"""Doses, checklists, interventions, questionnaires and the REMS form in every session export."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from monitor.cli import main
+from monitor.course import load_course_by_mrn
+from monitor.course_export import rems_forms, write_rems_worksheet
+from monitor.exports.data import load
+from monitor.exports.fhir_export import bundle
+from monitor.exports.hl7_export import messages
+from monitor.store import Store
+from tests.monitor.course.recording import MRN, NURSE
+
+
+def _sessions(db: Path) -> list[str]:
+    with Store(db) as store:
+        return [row.session_id for row in load_course_by_mrn(store, MRN).rows]
+
+
+def test_json_export_carries_the_treatment(course_db: Path, tmp_path: Path) -> None:
+    hypertensive, nasal = _sessions(course_db)[1], _sessions(course_db)[3]
+    out = tmp_path / "s.json"
+    assert main(["export", hypertensive, "--db", str(course_db), "--format", "json", "--out", str(out)]) == 0
+    treatment = json.loads(out.read_text())["treatment"]
+    assert treatment["protocol"] == "ketamine-iv"
+    assert treatment["checklist"]["weight_kg"] == 81 and treatment["checklist"]["flagged"] == {
+        "antihypertensive": ["amlodipine"]}
+    dose = treatment["dose"]
+    assert (dose["total_mg"], dose["dose_mg_per_kg"], dose["rate_mg_per_h"]) == (40.5, 0.5, 202.5)
+    assert dose["rate_changes"][0]["rate_mg_per_h"] == 101.25 and dose["delivered_mg"] > 0
+    assert [i["text"] for i in treatment["interventions"]] == ["antiemetic ondansetron 4 mg IV",
+                                                               "oxygen oxygen 2 L/min nasal cannula"]
+    assert treatment["outcomes"]["PHQ-9"]["total"] == 10 and treatment["outcomes"]["PHQ-9"]["band"] == "moderate"
+    assert treatment["outcomes"]["GAD-7"]["loinc"] == "70274-6"
+    assert treatment["rems"] is None
+    out = tmp_path / "n.json"
+    assert main(["export", nasal, "--db", str(course_db), "--format", "json", "--out", str(out)]) == 0
+    form = json.loads(out.read_text())["treatment"]["rems"]
+    assert form["complete"] and form["fields"]["dose_mg"]["value"] == 84
+    assert form["fields"]["patient"]["value"] == "Tom Okafor"
+
+
+def test_deidentified_exports_stay_deidentified(course_db: Path, tmp_path: Path) -> None:
+    nasal = _sessions(course_db)[3]
+    for fmt in ("json", "hl7", "fhir"):
+        out = tmp_path / f"n.{fmt}"
+        assert main(["export", nasal, "--db", str(course_db), "--format", fmt, "--deidentify", "--out",
+                     str(out)]) == 0
+        text = out.read_text()
+        for identifier in (MRN, "Tom Okafor", "Okafor", "1979-11-02", NURSE):
+            assert identifier not in text, (fmt, identifier)
+    form = json.loads((tmp_path / "n.json").read_text())["treatment"]["rems"]
+    assert form["fields"]["patient"]["value"] is None and form["fields"]["lot"]["value"] == "LOT-20"
+
+
+def test_hl7_carries_scores_with_loinc_and_the_dose(course_db: Path) -> None:
+    first = _sessions(course_db)[0]
+    with Store(course_db) as store:
+        record = load(store, first)
+    text = "".join(messages(record))
+    obx = [seg for seg in text.split("\r") if seg.startswith("OBX") and "|F|" in seg]
+    by_code = {seg.split("|")[3].split("^")[0]: seg.split("|") for seg in obx}
+    assert by_code["44261-6"][5] == "18" and by_code["44261-6"][3].endswith("^LN")
+    assert by_code["70274-6"][5] == "12"
+    assert by_code["dose-planned-mg"][5] == "40.5" and by_code["dose-planned-mg"][6] == "mg^mg^UCUM"
+    assert by_code["dose-planned-mg-per-kg"][5] == "0.5"
+    assert "dose-delivered-mg" in by_code
+
+
+def test_fhir_has_survey_observations_and_a_medication_administration(course_db: Path) -> None:
+    first = _sessions(course_db)[0]
+    with Store(course_db) as store:
+        record = load(store, first)
+    resources = [e.resource for e in bundle(record).entry]  # validated by fhir.resources
+    surveys = {r.code.coding[0].code: r for r in resources if r.__resource_type__ == "Observation"
+               and r.category[0].coding[0].code == "survey"}
+    assert surveys["44261-6"].valueInteger == 18 and surveys["70274-6"].valueInteger == 12
+    assert len(surveys["44261-6"].component) == 9
+    given = [r for r in resources if r.__resource_type__ == "MedicationAdministration"]
+    assert len(given) == 1
+    assert given[0].medicationCodeableConcept.text == "ketamine"
+    assert float(given[0].dosage.rateQuantity.value) == 202.5
+    assert given[0].status == "completed"
+
+
+def test_rems_worksheet_and_pdf_report(course_db: Path, tmp_path: Path) -> None:
+    nasal = _sessions(course_db)[3]
+    with Store(course_db) as store:
+        forms = rems_forms(store, load_course_by_mrn(store, MRN))
+    stream = io.BytesIO()
+    write_rems_worksheet(forms[nasal], stream)
+    assert stream.getvalue().startswith(b"%PDF")
+    out = tmp_path / "s.pdf"
+    assert main(["export", nasal, "--db", str(course_db), "--format", "pdf", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_csv_events_name_the_entries(course_db: Path) -> None:
+    import csv
+
+    first = _sessions(course_db)[0]
+    out = io.StringIO()
+    assert main(["export", first, "--db", str(course_db), "--format", "csv-events"], out=out) == 0
+    rows = {row["kind"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert rows["dose_planned"]["text"] == "dose 40.5 mg (0.5 mg/kg) at 202.5 mg/h"
+    assert rows["outcome_score"]["text"] == "GAD-7 12 (moderate)"  # the last of the two questionnaires
+    assert json.loads(rows["checklist"]["detail_json"])["weight_kg"] == 81

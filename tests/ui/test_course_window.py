@@ -1,0 +1,172 @@
+"""The course window opened from the session browser and the review window; chair dialogs in the live window."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+from monitor.course import load_course_by_mrn
+from monitor.plan import SessionPlan
+from monitor.protocols import load_protocol
+from monitor.session import EventKind, Phase
+from monitor.store import Store
+from tests.monitor.course.recording import DAY, MRN, Script, record
+from tests.ui.conftest import stored_events
+from ui.chair_dialogs import InterventionDialog, QuestionnaireDialog
+from ui.course_window import COLUMNS, CourseWindow, cell_texts
+from ui.dialogs import SignedInUser, TextDialog
+from ui.review_window import ReviewWindow
+from ui.session_browser import SessionBrowser
+
+REVIEWER = SignedInUser("Dr Mensah", "physician")
+WAIT_MS = 15_000
+START = 1_725_000_000.0
+
+
+@pytest.fixture(scope="module")
+def course_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two short IV sessions of one patient with doses and questionnaires."""
+    path = tmp_path_factory.mktemp("course-ui") / "monitor.db"
+    for index, answers in enumerate(("222222222", "111111110")):
+        script = Script([
+            (Phase.BASELINE, 20, "checklist", {"quick": "f6 e c m- w75"}),
+            (Phase.BASELINE, 30, "plan_dose", {"weight_kg": 75, "dose_mg_per_kg": 0.5, "duration_min": 8}),
+            (Phase.BASELINE, 40, "outcome_score", {"scale": "PHQ-9", "answers": answers}),
+        ])
+        record(path, load_protocol("ketamine-iv"), start=START + index * 3 * DAY, plan=SessionPlan(2, 8, 6),
+               script=script, seed=40 + index)
+    return path
+
+
+def test_course_opens_from_the_browser_with_one_row_per_session(qtbot: Any, course_db: Path,
+                                                                  tmp_path: Path) -> None:
+    browser = SessionBrowser(course_db, REVIEWER)
+    qtbot.addWidget(browser)
+    browser.table.selectRow(0)
+    window = browser.open_course()
+    assert isinstance(window, CourseWindow)
+    qtbot.addWidget(window)
+    with Store(course_db, readonly=True) as store:
+        course = load_course_by_mrn(store, MRN)
+    assert window.table.rowCount() == 2
+    shown = [[window.table.item(r, c).text() for c in range(len(COLUMNS))] for r in range(2)]
+    assert shown == cell_texts(course)
+    phq = [title for title, _ in COLUMNS].index("PHQ-9")
+    assert [row[phq] for row in shown] == ["18 moderately severe", "8 mild"]
+    assert "series 2 of 6" in window.header.text() and "next session due" in window.header.text()
+    target = tmp_path / "course.csv"
+    window.choose_export_path = lambda fmt, name: str(target)
+    assert window.export("csv") == target
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert [r["phq9"] for r in rows] == ["18", "8"]
+    with Store(course_db, readonly=True) as store:
+        assert any(a["action"] == "course_export" and a["user"] == REVIEWER.name for a in store.audit_log())
+    window.deidentify_box.setChecked(True)
+    target_json = tmp_path / "course.json"
+    window.choose_export_path = lambda fmt, name: str(target_json)
+    window.export("json")
+    assert MRN not in target_json.read_text() and json.loads(target_json.read_text())["patient"] is None
+
+
+def test_course_opens_from_the_review_window(qtbot: Any, course_db: Path) -> None:
+    with Store(course_db, readonly=True) as store:
+        first = load_course_by_mrn(store, MRN).rows[0].session_id
+    review = ReviewWindow(course_db, first, REVIEWER)
+    qtbot.addWidget(review)
+    window = review.open_course()
+    assert isinstance(window, CourseWindow)
+    qtbot.addWidget(window)
+    assert window.table.rowCount() == 2
+
+
+def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    w = make_window(speed=60.0)
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w.questionnaires()
+    assert isinstance(w.dialog, QuestionnaireDialog) and w.dialog.questionnaire.name == "PHQ-9"
+    for key in "012301230":
+        qtbot.keyClick(w.dialog, key)
+    qtbot.waitUntil(lambda: isinstance(w.dialog, QuestionnaireDialog) and w.dialog.questionnaire.name == "GAD-7",
+                    timeout=WAIT_MS)
+    qtbot.keyClick(w.dialog, Qt.Key.Key_3)
+    qtbot.keyClick(w.dialog, Qt.Key.Key_Backspace)  # a slip, taken back
+    for key in "1111111":
+        qtbot.keyClick(w.dialog, key)
+    qtbot.waitUntil(lambda: len(stored_events(db_path, "outcome_score")) == 2, timeout=WAIT_MS)
+    scores = {e.detail["scale"]: e.detail for e in stored_events(db_path, "outcome_score")}
+    assert (scores["PHQ-9"]["total"], scores["PHQ-9"]["band"]) == (12, "moderate")
+    assert (scores["GAD-7"]["total"], scores["GAD-7"]["band"]) == (7, "mild")
+
+    w.phase_buttons["start_baseline"].click()
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE and not w.last_status.baseline_missing,
+                    timeout=WAIT_MS)
+    w.phase_buttons["start_infusion"].click()
+    assert isinstance(w.dialog, TextDialog)
+    prompt = " ".join(label.text() for label in w.dialog.findChildren(QLabel))
+    assert "fasting: not recorded" in prompt and "dose: not planned" in prompt
+    w.dialog.set_text("patient known to the clinic, checklist on paper")
+    w.dialog.accept()
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
+    started = stored_events(db_path, "infusion_started")[0]
+    assert started.detail["override_reason"] == "patient known to the clinic, checklist on paper"
+    assert "dose: not planned" in started.detail["protocol_override"]
+
+    w.intervention_entry()
+    assert isinstance(w.dialog, InterventionDialog)
+    w.dialog.kind.setCurrentText("oxygen")
+    w.dialog.amount.setValue(2)
+    w.dialog.accept()
+    qtbot.waitUntil(lambda: len(stored_events(db_path, "intervention")) == 1, timeout=WAIT_MS)
+    assert stored_events(db_path, "intervention")[0].detail["text"] == "oxygen oxygen 2 L/min nasal cannula"
+    with Store(db_path, readonly=True) as store:
+        assert any(a["action"] == "protocol_override" for a in store.audit_log())
+    qtbot.waitUntil(lambda: EventKind.INTERVENTION in {e.kind for e in w.events}, timeout=WAIT_MS)
+
+
+def test_rems_dialog_gives_the_asked_answers_on_the_sessions_day(qtbot: Any) -> None:
+    from datetime import datetime
+
+    from monitor import rems
+    from ui.chair_dialogs import RemsDialog
+
+    start = datetime(2026, 3, 2, 9, 15).timestamp()
+    dialog = RemsDialog(None, start, {"respiratory_depression": False})
+    qtbot.addWidget(dialog)
+    assert dialog.answers["respiratory_depression"].currentText() == "no"
+    dialog.site.setText("Harbour Clinic")
+    dialog.ready.setTime(dialog.ready.time().fromString("11:05", "HH:mm"))
+    dialog.answers["vitals_acceptable_before_dosing"].setCurrentText("yes")
+    values = dialog.values()
+    assert values["ready_to_leave_at"] == datetime(2026, 3, 2, 11, 5).timestamp()
+    assert values["site"] == "Harbour Clinic" and values["vitals_acceptable_before_dosing"] == "yes"
+    assert "vitals_acceptable_before_discharge" not in values
+    # Every answer passes the form's own check.
+    assert {k: rems.check_answer(k, v) for k, v in values.items()}["respiratory_depression"] is False
+
+
+def test_rems_button_only_for_a_rems_protocol(qtbot: Any, make_window: Any) -> None:
+    w = make_window(speed=10.0)
+    assert not w.rems_button.isVisibleTo(w)
+    w.rems_entry()
+    assert "has no REMS form" in w.message.text()
+
+
+def test_the_review_timeline_says_what_was_entered(course_db: Path) -> None:
+    from ui.review_window import event_detail
+
+    with Store(course_db, readonly=True) as store:
+        first = load_course_by_mrn(store, MRN).rows[0].session_id
+        events = store.events(first)
+    texts = {e.kind: event_detail(e) for e in events}
+    assert texts[EventKind.DOSE_PLANNED] == "dose 37.5 mg (0.5 mg/kg) at 281.25 mg/h"
+    assert texts[EventKind.OUTCOME_SCORE] == "PHQ-9 18 (moderately severe)"
+    assert texts[EventKind.CHECKLIST] == "checklist complete"

@@ -1,0 +1,340 @@
+"""Dialogs for what the protocol asks at the chair: the checklist, the dose, interventions, PHQ-9/GAD-7.
+
+Each dialog checks its entry with the core's own rules as the nurse types (the same functions
+the recorder uses), so what it shows is what will be stored or refused.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from PySide6.QtCore import Qt, QTime
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monitor import checklist as cl
+from monitor import dose, outcomes, rems
+from monitor.protocols import Protocol
+
+
+def _buttons(dialog: QDialog) -> QDialogButtonBox:
+    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    box.accepted.connect(dialog.accept)
+    box.rejected.connect(dialog.reject)
+    return box
+
+
+class ChecklistDialog(QDialog):
+    """The pre-infusion checklist in one line of keystrokes, with what is still missing shown live."""
+
+    def __init__(self, parent: QWidget | None, protocol: Protocol, current: cl.PreInfusionChecklist | None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Pre-infusion checklist - {protocol.title}")
+        self.protocol = protocol
+        self.current = current
+        layout = QVBoxLayout(self)
+        hint = QLabel(cl.QUICK_HELP)
+        hint.setWordWrap(True)
+        hint.setObjectName("dim")
+        layout.addWidget(hint)
+        self.entry = QLineEdit()
+        self.entry.setMinimumWidth(560)
+        self.entry.setPlaceholderText("e.g. f6 e t:partner c w82 m:lisinopril p:na")
+        self.entry.textChanged.connect(self._preview)
+        self.entry.returnPressed.connect(self._enter)
+        layout.addWidget(self.entry)
+        self.preview = QLabel("")
+        self.preview.setWordWrap(True)
+        self.preview.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(self.preview)
+        self.buttons = _buttons(self)
+        layout.addWidget(self.buttons)
+        self.parsed: cl.PreInfusionChecklist | None = None
+        self._preview("")
+
+    def _preview(self, text: str) -> None:
+        self.parsed = None
+        try:
+            self.parsed = cl.parse_quick(text, self.current) if text.strip() else self.current
+        except cl.ChecklistError as exc:
+            self.preview.setText(f"Not understood: {exc}")
+            self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+            return
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(text.strip()))
+        lines = []
+        found = self.parsed or cl.PreInfusionChecklist()
+        for flag, names in found.flagged().items():
+            lines.append(f"FLAG {flag.value}: {', '.join(names)}")
+        problems = cl.problems(found, self.protocol.checklist)
+        lines += [f"missing/refused: {p.text}" for p in problems] or ["all required items recorded"]
+        self.preview.setText("\n".join(lines))
+
+    def _enter(self) -> None:
+        if self.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled():
+            self.accept()
+
+    def quick_text(self) -> str:
+        """What was typed."""
+        return self.entry.text().strip()
+
+
+class DoseDialog(QDialog):
+    """The dose plan: weight and mg/kg (or a fixed dose), duration, concentration, lot; totals shown live."""
+
+    def __init__(self, parent: QWidget | None, protocol: Protocol, weight_kg: float | None) -> None:
+        super().__init__(parent)
+        self.protocol = protocol
+        self.setWindowTitle(f"Dose - {protocol.drug} {protocol.route}")
+        form = QFormLayout(self)
+        self.weight = QDoubleSpinBox()
+        self.weight.setRange(0, cl.WEIGHT_RANGE_KG[1])
+        self.weight.setDecimals(1)
+        self.weight.setSuffix(" kg")
+        self.weight.setValue(weight_kg or 0.0)
+        form.addRow("Weight", self.weight)
+        self.amount = QDoubleSpinBox()
+        per_kg = protocol.dose.unit is dose.DoseUnit.MG_PER_KG
+        self.amount.setDecimals(2 if per_kg else 0)
+        self.amount.setRange(0, 10 if per_kg else 1000)
+        self.amount.setSuffix(f" {protocol.dose.unit.value}")
+        self.amount.setValue(protocol.dose.default)
+        form.addRow("Dose", self.amount)
+        self.duration = QDoubleSpinBox()
+        self.duration.setRange(0, 600)
+        self.duration.setSuffix(" min")
+        self.duration.setValue(protocol.dose.default_duration_min or 0)
+        self.duration.setEnabled(protocol.dose.infused)
+        form.addRow("Over", self.duration)
+        self.concentration = QDoubleSpinBox()
+        self.concentration.setRange(0, 100)
+        self.concentration.setDecimals(2)
+        self.concentration.setSuffix(" mg/mL")
+        self.concentration.setEnabled(protocol.dose.infused)
+        form.addRow("Concentration", self.concentration)
+        self.lot = QLineEdit()
+        form.addRow("Lot", self.lot)
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("needed only for a dose outside the protocol's range")
+        form.addRow("Confirm because", self.reason)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        form.addRow(self.summary)
+        self.buttons = _buttons(self)
+        form.addRow(self.buttons)
+        for box in (self.weight, self.amount, self.duration, self.concentration):
+            box.valueChanged.connect(self._update)
+        self.reason.textChanged.connect(self._update)
+        self._update()
+
+    def args(self) -> dict[str, Any]:
+        """The ``plan_dose`` command's arguments."""
+        out: dict[str, Any] = {"weight_kg": self.weight.value() or None, "lot": self.lot.text().strip(),
+                               "confirm_reason": self.reason.text().strip()}
+        if self.protocol.dose.unit is dose.DoseUnit.MG_PER_KG:
+            out["dose_mg_per_kg"] = self.amount.value()
+            out["duration_min"] = self.duration.value() or None
+            out["concentration_mg_per_ml"] = self.concentration.value() or None
+        else:
+            out["total_mg"] = self.amount.value()
+        return out
+
+    def _update(self) -> None:
+        ok = True
+        try:
+            if self.protocol.dose.unit is dose.DoseUnit.MG_PER_KG:
+                plan = dose.weight_based(
+                    self.protocol.drug, self.protocol.route, self.weight.value(), self.amount.value(),
+                    duration_min=self.duration.value() or None,
+                    concentration_mg_per_ml=self.concentration.value() or None,
+                )
+            else:
+                plan = dose.fixed(self.protocol.drug, self.protocol.route, self.amount.value(),
+                                  weight_kg=self.weight.value() or None)
+            text = f"total {plan.total_mg:g} mg"
+            if plan.rate_mg_per_h is not None:
+                text += f", rate {plan.rate_mg_per_h:g} mg/h"
+            if plan.rate_ml_per_h is not None:
+                text += f" = {plan.rate_ml_per_h:g} mL/h ({plan.volume_ml:g} mL)"
+            why = dose.outside_range(plan, self.protocol.dose)
+            if why:
+                text += f"\nOUTSIDE RANGE: {why}"
+                ok = bool(self.reason.text().strip())
+        except dose.DoseError as exc:
+            text, ok = str(exc), False
+        self.summary.setText(text)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+
+class InterventionDialog(QDialog):
+    """One intervention: kind, drug or manoeuvre, dose (L/min for oxygen, mg for drugs), route."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Intervention")
+        form = QFormLayout(self)
+        self.kind = QComboBox()
+        for kind in dose.InterventionKind:
+            self.kind.addItem(kind.value, kind.value)
+        form.addRow("Kind", self.kind)
+        self.drug = QLineEdit()
+        self.drug.setPlaceholderText("drug, or manoeuvre (e.g. jaw thrust)")
+        form.addRow("What", self.drug)
+        self.amount = QDoubleSpinBox()
+        self.amount.setRange(0, 1000)
+        self.amount.setDecimals(1)
+        form.addRow("Dose", self.amount)
+        self.route = QLineEdit()
+        form.addRow("Route", self.route)
+        self.problem = QLabel("")
+        form.addRow(self.problem)
+        self.buttons = _buttons(self)
+        form.addRow(self.buttons)
+        self.kind.currentIndexChanged.connect(self._update)
+        self.drug.textChanged.connect(self._update)
+        self.amount.valueChanged.connect(self._update)
+        self._update()
+
+    def args(self) -> dict[str, Any]:
+        """The ``intervention`` command's arguments."""
+        unit = dose.INTERVENTION_UNITS[dose.InterventionKind(self.kind.currentData())]
+        return {"kind": self.kind.currentData(), "drug": self.drug.text().strip(),
+                "dose": self.amount.value() if unit else None, "route": self.route.text().strip()}
+
+    def _update(self) -> None:
+        kind = dose.InterventionKind(self.kind.currentData())
+        unit = dose.INTERVENTION_UNITS[kind]
+        self.amount.setEnabled(unit is not None)
+        self.amount.setSuffix(f" {unit}" if unit else "")
+        args = self.args()
+        try:
+            given = dose.intervention(kind, args["drug"], args["dose"], args["route"])
+            self.problem.setText(given.text())
+            ok = True
+        except dose.DoseError as exc:
+            self.problem.setText(str(exc))
+            ok = False
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+
+class QuestionnaireDialog(QDialog):
+    """PHQ-9 or GAD-7, one question at a time in large type: simple enough for the patient to answer.
+
+    Keys 0-3 (or the big buttons) answer and move on; Backspace goes back one question.
+    """
+
+    def __init__(self, parent: QWidget | None, name: str) -> None:
+        super().__init__(parent)
+        self.questionnaire = outcomes.questionnaire(name)
+        self.setWindowTitle(f"{self.questionnaire.name} - {self.questionnaire.title}")
+        self.answers: list[int] = []
+        layout = QVBoxLayout(self)
+        self.intro = QLabel("Over the last 2 weeks, how often have you been bothered by:")
+        self.intro.setStyleSheet("font-size: 16px;")
+        layout.addWidget(self.intro)
+        self.question = QLabel("")
+        self.question.setWordWrap(True)
+        self.question.setMinimumWidth(640)
+        self.question.setStyleSheet("font-size: 24px; font-weight: bold;")
+        layout.addWidget(self.question)
+        grid = QGridLayout()
+        self.choice_buttons = []
+        for value, text in enumerate(outcomes.ANSWERS):
+            button = QPushButton(f"{value}  {text}")
+            button.setMinimumHeight(56)
+            button.setStyleSheet("font-size: 18px;")
+            button.clicked.connect(lambda _checked=False, v=value: self.answer(v))
+            grid.addWidget(button, value // 2, value % 2)
+            self.choice_buttons.append(button)
+        layout.addLayout(grid)
+        self.progress = QLabel("")
+        self.progress.setObjectName("dim")
+        layout.addWidget(self.progress)
+        cancel = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        cancel.rejected.connect(self.reject)
+        layout.addWidget(cancel)
+        self._show()
+
+    def _show(self) -> None:
+        q = self.questionnaire
+        index = len(self.answers)
+        if index < len(q.items):
+            self.question.setText(f"{index + 1}. {q.items[index]}")
+        self.progress.setText(f"question {min(index + 1, len(q.items))} of {len(q.items)}")
+
+    def answer(self, value: int) -> None:
+        """Answer the current question; the last answer finishes the questionnaire."""
+        self.answers.append(value)
+        if len(self.answers) == len(self.questionnaire.items):
+            self.accept()
+            return
+        self._show()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """0-3 answer; Backspace goes back."""
+        text = event.text()
+        if text in ("0", "1", "2", "3"):
+            self.answer(int(text))
+            return
+        if event.key() == Qt.Key.Key_Backspace and self.answers:
+            self.answers.pop()
+            self._show()
+            return
+        super().keyPressEvent(event)
+
+
+class RemsDialog(QDialog):
+    """The REMS form's questions the session cannot answer itself (the rest is filled from the record)."""
+
+    def __init__(self, parent: QWidget | None, session_start: float, given: dict[str, Any]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Esketamine REMS - patient monitoring form")
+        self.session_start = session_start
+        form = QFormLayout(self)
+        self.site = QLineEdit(str(given.get("site") or ""))
+        form.addRow(rems.LABELS["site"], self.site)
+        self.ready = QTimeEdit()
+        self.ready.setDisplayFormat("HH:mm")
+        ready_at = given.get("ready_to_leave_at")
+        moment = datetime.fromtimestamp(float(ready_at) if ready_at else time.time())
+        self.ready.setTime(QTime(moment.hour, moment.minute))
+        form.addRow(rems.LABELS["ready_to_leave_at"], self.ready)
+        self.answers: dict[str, QComboBox] = {}
+        for key in ("vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
+                    "respiratory_depression"):
+            box = QComboBox()
+            box.addItems(["", "yes", "no"])
+            if key in given:
+                box.setCurrentText("yes" if given[key] else "no")
+            form.addRow(rems.LABELS[key], box)
+            self.answers[key] = box
+        form.addRow(_buttons(self))
+
+    def values(self) -> dict[str, Any]:
+        """The answers given (empty ones left out), the ready time on the session's day."""
+        day = datetime.fromtimestamp(self.session_start)
+        ready = day.replace(hour=self.ready.time().hour(), minute=self.ready.time().minute(), second=0,
+                            microsecond=0)
+        if ready.timestamp() < self.session_start:
+            ready += timedelta(days=1)
+        out: dict[str, Any] = {"ready_to_leave_at": ready.timestamp()}
+        if self.site.text().strip():
+            out["site"] = self.site.text().strip()
+        for key, box in self.answers.items():
+            if box.currentText():
+                out[key] = box.currentText()
+        return out

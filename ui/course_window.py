@@ -1,0 +1,202 @@
+"""The course view: every session of one patient in a row, charts across the course, the next session due.
+
+Opened from the session browser (the selected session's patient) and from the review window.
+The figures come from :mod:`monitor.course`; exports go through :mod:`monitor.course_export`
+and are audited like session exports.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from monitor import course_export
+from monitor.course import Course, CourseError, load_course
+from monitor.store import Store, StoreError
+from ui import theme
+from ui.dialogs import SignedInUser
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("#", "number"), ("Date", "started_at"), ("Protocol", "protocol"), ("mg/kg", "dose_mg_per_kg"),
+    ("mg", "dose_mg"), ("Delivered mg", "delivered_mg"), ("Base BP", "base"), ("Peak BP", "peak"),
+    ("Rise sys", "rise"), ("SpO2 min", "lowest_spo2"), ("Alarms H/M/L", "alarms"), ("MOAA/S min", "lowest_moaas"),
+    ("CADSS max", "highest_cadss"), ("N/V", "nausea_vomiting"), ("Interventions", "interventions"),
+    ("Recovery min", "recovery_to_discharge_min"), ("Aldrete", "aldrete"), ("PADSS", "padss"), ("PHQ-9", "phq9"),
+    ("GAD-7", "gad7"), ("Status", "status"),
+)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def cell_texts(course: Course) -> list[list[str]]:
+    """The table's text, row by row (what the screen shows)."""
+    rows = []
+    for r in course.rows:
+        rise = "-" if r.rise_sys_mmhg is None else f"{r.rise_sys_mmhg:+.0f} ({r.rise_sys_percent:+.0f} %)"
+        values = {
+            "number": f"{r.number}" + ("" if r.kind == "series" else " booster"),
+            "started_at": datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M"),
+            "protocol": r.protocol,
+            "dose_mg_per_kg": _num(r.dose_mg_per_kg, 2),
+            "dose_mg": _num(r.dose_mg, 1),
+            "delivered_mg": _num(r.delivered_mg, 1),
+            "base": f"{_num(r.baseline_sys)}/{_num(r.baseline_dia)}",
+            "peak": f"{_num(r.peak_sys)}/{_num(r.peak_dia)}",
+            "rise": rise,
+            "lowest_spo2": _num(r.lowest_spo2),
+            "alarms": f"{r.alarms.get('high', 0)}/{r.alarms.get('medium', 0)}/{r.alarms.get('low', 0)}",
+            "lowest_moaas": _num(r.lowest_moaas),
+            "highest_cadss": _num(r.highest_cadss),
+            "nausea_vomiting": "yes" if r.nausea_vomiting else "no",
+            "interventions": "; ".join(r.interventions) or "-",
+            "recovery_to_discharge_min": _num(r.recovery_to_discharge_min),
+            "aldrete": "-" if r.aldrete is None else str(r.aldrete),
+            "padss": "-" if r.padss is None else str(r.padss),
+            "phq9": "-" if r.phq9 is None else f"{r.phq9} {r.phq9_band}",
+            "gad7": "-" if r.gad7 is None else f"{r.gad7} {r.gad7_band}",
+            "status": r.status,
+        }
+        rows.append([values[key] for _title, key in COLUMNS])
+    return rows
+
+
+class CourseWindow(QWidget):
+    """A patient's course of treatment."""
+
+    def __init__(self, db_path: str | Path, patient_id: str, user: SignedInUser,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.patient_id = patient_id
+        self.user = user
+        self.course: Course | None = None
+        self.load_ms: float | None = None
+        self.messages: list[str] = []
+        self.setWindowTitle("Infusion Monitor - course of treatment")
+        self.setStyleSheet(theme.STYLE_SHEET)
+        self.resize(1500, 900)
+        root = QVBoxLayout(self)
+        self.header = QLabel("")
+        self.header.setWordWrap(True)
+        self.header.setStyleSheet("font-size: 16px; font-weight: bold;")
+        root.addWidget(self.header)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([title for title, _key in COLUMNS])
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        root.addWidget(self.table, 1)
+        charts = QHBoxLayout()
+        self.rise_plot = pg.PlotWidget(title="BP rise per session (mmHg)")
+        self.outcome_plot = pg.PlotWidget(title="PHQ-9 and GAD-7")
+        self.cadss_plot = pg.PlotWidget(title="Dissociation (highest CADSS-6)")
+        for plot in (self.rise_plot, self.outcome_plot, self.cadss_plot):
+            plot.setMinimumHeight(220)
+            plot.setLabel("bottom", "session")
+            charts.addWidget(plot)
+        root.addLayout(charts, 1)
+        self.message = QLabel("")
+        self.message.setStyleSheet(f"color: {theme.WARNING_TEXT}; font-weight: bold;")
+        root.addWidget(self.message)
+        buttons = QHBoxLayout()
+        self.deidentify_box = QCheckBox("De-identified")
+        self.export_buttons: dict[str, QPushButton] = {}
+        for fmt, label in (("pdf", "PDF report"), ("csv", "CSV"), ("json", "JSON")):
+            button = QPushButton(label)
+            button.clicked.connect(lambda _checked=False, f=fmt: self.export(f))
+            buttons.addWidget(button)
+            self.export_buttons[fmt] = button
+        buttons.addWidget(self.deidentify_box)
+        buttons.addStretch(1)
+        self.reload_button = QPushButton("Reload (F5)")
+        self.reload_button.clicked.connect(self.reload)
+        buttons.addWidget(self.reload_button)
+        root.addLayout(buttons)
+        #: Asks where to save an export (format, suggested name) -> path, or None when cancelled.
+        self.choose_export_path = self._ask_export_path
+        self.reload()
+
+    def show_message(self, text: str) -> None:
+        """Something the user must read."""
+        self.messages.append(text)
+        self.message.setText(text)
+
+    def reload(self) -> None:
+        """Read the course again and redraw."""
+        started = time.perf_counter()
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                self.course = load_course(store, self.patient_id)
+        except (StoreError, CourseError) as exc:
+            self.show_message(f"Cannot read the course: {exc}")
+            return
+        self._fill(self.course)
+        self.load_ms = (time.perf_counter() - started) * 1000
+
+    def _fill(self, course: Course) -> None:
+        patient = course.patient or {}
+        due = "-" if course.next_due_at is None else datetime.fromtimestamp(course.next_due_at).strftime("%Y-%m-%d")
+        self.header.setText(
+            f"{patient.get('name') or ''}  MRN {patient.get('mrn') or '-'}  -  series {course.series_done} of "
+            f"{course.plan.planned_sessions}, boosters {course.boosters}  -  next session due {due}"
+        )
+        texts = cell_texts(course)
+        self.table.setRowCount(len(texts))
+        for row, values in enumerate(texts):
+            for col, text in enumerate(values):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        numbers = [float(r.number) for r in course.rows]
+        self.rise_plot.clear()
+        self.rise_plot.addItem(pg.BarGraphItem(x=numbers, height=[r.rise_sys_mmhg or 0.0 for r in course.rows],
+                                               width=0.6, brush="r"))
+        self.outcome_plot.clear()
+        self.outcome_plot.addLegend()
+        for attr, colour, name in (("phq9", "m", "PHQ-9"), ("gad7", "c", "GAD-7")):
+            points = [(float(r.number), float(getattr(r, attr))) for r in course.rows if getattr(r, attr) is not None]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                self.outcome_plot.plot(list(xs), list(ys), pen=colour, symbol="o", name=name)
+        self.cadss_plot.clear()
+        self.cadss_plot.addItem(pg.BarGraphItem(x=numbers, height=[r.highest_cadss or 0.0 for r in course.rows],
+                                                width=0.6, brush="y"))
+
+    def _ask_export_path(self, fmt: str, suggested: str) -> str | None:
+        path, _filter = QFileDialog.getSaveFileName(self, f"Export course as {fmt.upper()}", suggested)
+        return path or None
+
+    def export(self, fmt: str) -> Path | None:
+        """Write the course in a format where the user chooses, and audit it."""
+        if self.course is None:
+            return None
+        chosen = self.choose_export_path(fmt, f"course.{fmt}")
+        if not chosen:
+            return None
+        target = Path(chosen)
+        deidentify = self.deidentify_box.isChecked()
+        try:
+            binary = fmt == "pdf"
+            args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+            with Store(self.db_path) as store, target.open("wb" if binary else "w", **args) as stream:
+                course_export.write(store, self.course, fmt, stream, deidentify=deidentify, user=self.user.name)
+                store.audit("course_export", user=self.user.name, patient_key=self.patient_id, format=fmt,
+                            deidentified=deidentify, destination=str(target.resolve()), via="course window")
+        except (OSError, StoreError) as exc:
+            self.show_message(f"Cannot write {target}: {exc}")
+            return None
+        return target

@@ -46,6 +46,13 @@ class AnchoredClock:
     def __call__(self) -> float:
         return self.now()
 
+    def rebase(self) -> None:
+        """Anchor again to the wall clock now (before a session starts: a step before it is not its business)."""
+        with self._lock:
+            self.anchor_wall = self._wall()
+            self.anchor_monotonic = self._monotonic()
+            self._offset = 0.0
+
     def take_step(self) -> float | None:
         """The size of a wall-clock step since the last call (seconds, signed), or None."""
         with self._lock:

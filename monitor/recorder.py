@@ -245,6 +245,8 @@ class Recorder:
     ) -> Recorder:
         """Open the source, create a session row, and return a recorder for it."""
         protocol = protocol or load_protocol(None)
+        # A new session starts on the wall clock as it is now (one recording per process).
+        (kwargs.get("clock") or process_clock()).rebase()
         session_id = new_id()
         lock = SessionLock(store.path, session_id)
         lock.acquire()
@@ -310,6 +312,7 @@ class Recorder:
             lock.acquire()
         except SessionOwned as exc:
             raise SessionRuleError(str(exc)) from None
+        (kwargs.get("clock") or process_clock()).rebase()  # continues on the wall clock as it is now
         try:
             source.open()
             store.claim_session(session_id)

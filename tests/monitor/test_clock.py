@@ -83,7 +83,7 @@ def test_wall_clock_steps_never_change_the_infusion_or_the_timeline_order(db_pat
         recorder.submit("start_baseline", "RN")
         for _ in range(200):  # past the baseline's minimum length
             recorder.step()
-        infusion = recorder.submit("start_infusion", "RN")
+        infusion = recorder.submit("start_infusion", "RN", override_reason="pre-infusion checks done on paper")
         recorder.step()
         assert infusion.exception(timeout=0) is None
         for turn in range(120):

@@ -1,14 +1,15 @@
-"""Latency from a byte written to a pseudo-terminal to the reading stored with its alarms evaluated.
+"""Latency from a byte written to a pseudo-terminal to the reading committed to the database.
 
 For every serial driver with an emulated device: the device (``drivers.emulator``) plays the
 simulated patient at real-time rate onto the master side of a new pty, answering the host where
 the protocol is host-driven; the driver's real serial source reads the other side inside a
 running recorder with the alarm engine and a real SQLite file. Each write to the pty is time-
 stamped; the time the bytes of each numeric reading arrived is noted as the decoder gives it (a
-reading may carry the device's own clock instead); the recorder's listener, which
-runs after the turn's alarms and store write, says when the reading was committed. Latency of a
-reading = commit time - time of the last write at or before its arrival (the write that completed
-its frame).
+reading may carry the device's own clock instead); the recorder's listener reports the count of
+readings the store writer has committed, so the first listener call that counts a reading says
+when it was on disk. Latency of a reading = that time - time of the last write at or before its
+arrival (the write that completed its frame). The path to the alarm engine is measured apart, in
+``benchmarks.alarm_latency``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
+from monitor.clock import now as anchored_now
+from monitor.constants import MAX_FLUSH_DELAY_S
 
-P99_TARGET_MS = 50.0
+# The store's promise (MAX_FLUSH_DELAY_S): every reading on disk within a second. Writing has its own
+# thread that commits every 0.25 s; the alarm path, which never waits for the disk, is measured with
+# its 50 ms target by benchmarks.alarm_latency.
+P99_TARGET_MS = MAX_FLUSH_DELAY_S * 1000
 RUN_S = 20.0
-NAME = "pty byte -> stored + alarms"
+NAME = "pty byte -> stored on disk"
 
 
 class TimedDecoder:
@@ -58,9 +64,11 @@ class TimedPort:
         self._lock = threading.Lock()
 
     def write(self, data: bytes) -> int | None:
+        # Stamped before the write: the reader may decode the bytes before this thread runs again.
+        at = anchored_now()
         written = self.port.write(data)
         with self._lock:
-            self.writes.append(time.time())
+            self.writes.append(at)
         return written
 
     def read_available(self) -> bytes:
@@ -87,7 +95,7 @@ def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tup
     commits: list[tuple[float, int]] = []
 
     def listen(update: Any) -> None:
-        commits.append((time.time(), update.status.stored_readings))
+        commits.append((anchored_now(), update.status.stored_readings))
 
     try:
         source = driver_cls().open(OpenOptions(port=port.name))

@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "live": "benchmarks.live_view",
     "ingest": "benchmarks.ingest",
     "latency": "benchmarks.latency",
+    "alarm_latency": "benchmarks.alarm_latency",
     "review": "benchmarks.review",
     "course": "benchmarks.course",
     "review_day": "benchmarks.review_day",

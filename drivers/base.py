@@ -148,6 +148,10 @@ class Source(ABC):
     def on_session_event(self, kind: str, at: float) -> None:  # noqa: B027 - optional hook
         """Told of timeline events such as ``infusion_started`` (the simulated patient reacts)."""
 
+    def take_clock_offsets(self) -> list[tuple[float, float]]:
+        """Device time stamps refused as out of window since the last call: (receive time, offset s)."""
+        return []
+
     def take_link_events(self) -> list[LinkEvent]:
         """Link events since the last call."""
         events, self._link_events = self._link_events, []

@@ -58,9 +58,14 @@ from drivers.base import (
 from drivers.hl7_codes import CodeMap, unit_factor
 from drivers.hl7_gate import Refusal, SessionGate, sender_key
 from drivers.settings import SettingsError, seconds
+from monitor.clock import device_time
+from monitor.clock import now as anchored_now
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
+
+# An observation time this far ahead of the receive time is a wrong field, not a value from the future.
+MAX_FUTURE_S: Final = 300.0
 
 SOURCE_NAME: Final = "hl7-mllp"
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -69,8 +74,6 @@ DEFAULT_PORT: Final = 2575  # the port IANA assigned to HL7 over MLLP
 MLLP_START: Final = 0x0B
 MLLP_END: Final = b"\x1c\x0d"
 MAX_MESSAGE_BYTES: Final = 1 << 20
-# An observation time this far ahead of the receive time is a wrong clock, not a value from the future.
-MAX_FUTURE_S: Final = 300.0
 
 APPLICATION: Final = "INFUSION-MONITOR"
 
@@ -439,6 +442,8 @@ class Hl7Decoder(Decoder):
         self._acks: list[bytes] = []
         self._acks_sent = 0
         self.results: list[MessageResult] = []
+        #: (receive time, device time minus receive time) of every stamp refused as out of window.
+        self.clock_offsets: list[tuple[float, float]] = []
         #: Results refused by the session since the last call of :meth:`take_refusals`.
         self._refused: list[MessageResult] = []
         #: Messages answered AE (values partly taken) and AR (nothing taken).
@@ -624,9 +629,16 @@ class Hl7Decoder(Decoder):
             self.gate.bind(result.sender, patient_ids)
 
     def _checked_time(self, t: float, at: float) -> float:
-        if t > at + MAX_FUTURE_S:
+        # The device clock is trusted only near the receive time (monitor.clock.device_time); a
+        # value stamped hours or years away is stored at its receive time and the offset reported.
+        kept, offset = device_time(t, at)
+        if offset is None:
+            return kept
+        self.clock_offsets.append((at, offset))
+        if offset > MAX_FUTURE_S:
+            # Far in the future is a wrong field, not only a wrong clock: the sender hears of it (AE).
             raise ValueError(f"time {datetime.fromtimestamp(t, UTC).isoformat()} is in the future")
-        return t
+        return at
 
     def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> str:
         """Read one OBX into ``result``: ``used`` (stored, or a cuff result already stored), ``unknown``
@@ -755,7 +767,7 @@ class Hl7MllpSource(Source):
     """
 
     def __init__(
-        self, settings: Hl7Settings, clock: Any = time.time, monotonic: Any = time.monotonic
+        self, settings: Hl7Settings, clock: Any = anchored_now, monotonic: Any = time.monotonic
     ) -> None:
         super().__init__(SOURCE_NAME, f"HL7 ORU^R01 listener on {settings.host}:{settings.port} (MLLP)")
         self.settings = settings
@@ -764,11 +776,14 @@ class Hl7MllpSource(Source):
         self.gate = SessionGate(settings.allow_senders)
         self._readings: queue.SimpleQueue[Reading] = queue.SimpleQueue()
         self._events_lock = threading.Lock()
+        self._clock_offsets: list[tuple[float, float]] = []
         self._selector: selectors.BaseSelector | None = None
         self._listener: socket.socket | None = None
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        #: Monotonic time the listener thread last went round its loop (read by the watchdog).
+        self.last_beat = time.monotonic()
         self._stop = threading.Event()
         self._connections: dict[int, _Connection] = {}
         self._ever_connected = False
@@ -814,7 +829,7 @@ class Hl7MllpSource(Source):
         self._thread.start()
 
     def now(self) -> float:
-        """Wall-clock time."""
+        """Anchored time (monitor.clock): wall time at start plus monotonic time since."""
         return float(self._clock())
 
     def set_patient(self, mrn: str | None) -> None:
@@ -842,6 +857,17 @@ class Hl7MllpSource(Source):
         """Connection changes and technical events since the last call."""
         with self._events_lock:
             return super().take_link_events()
+
+    def take_clock_offsets(self) -> list[tuple[float, float]]:
+        """Device time stamps refused since the last call: (receive time, offset in seconds)."""
+        with self._events_lock:
+            offsets, self._clock_offsets = self._clock_offsets, []
+        return offsets
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The listener thread (watched by the watchdog)."""
+        return self._thread
 
     def connection_count(self) -> int:
         """Connections open now."""
@@ -877,6 +903,7 @@ class Hl7MllpSource(Source):
         selector = self._selector
         assert selector is not None
         while not self._stop.is_set():
+            self.last_beat = time.monotonic()
             try:
                 if self._serve(selector):
                     return
@@ -981,6 +1008,10 @@ class Hl7MllpSource(Source):
         before = (conn.decoder.counters.frames_decoded, conn.decoder.counters.frames_rejected)
         for reading in conn.decoder.feed(data, at):
             self._readings.put(reading)
+        if conn.decoder.clock_offsets:
+            with self._events_lock:
+                self._clock_offsets += conn.decoder.clock_offsets
+            conn.decoder.clock_offsets = []
         self._add_counts(conn.decoder, before)
         for refused in conn.decoder.take_refusals():
             assert refused.refusal is not None

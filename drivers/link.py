@@ -31,6 +31,7 @@ from typing import Any
 import serial
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, PortSettings
+from monitor.clock import now as anchored_now
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class SerialLink:
         link_lost_after_s: float = LINK_LOST_AFTER_S,
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = anchored_now,
         opener: Callable[[str, PortSettings], serial.SerialBase] | None = None,
     ) -> None:
         if not link_lost_after_s > 0:
@@ -113,6 +114,8 @@ class SerialLink:
         self._ready = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Monotonic time the reader thread last went round its loop (read by the watchdog).
+        self.last_beat = time.monotonic()
         self._retry_delay = backoff_initial_s
         # Monotonic time since which nothing has arrived (port opened, or last bytes).
         self._quiet_since = time.monotonic()
@@ -123,6 +126,11 @@ class SerialLink:
     def state(self) -> str:
         """connecting, connected, lost or closed."""
         return self.counters.state
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The reader thread while open."""
+        return self._thread
 
     @property
     def is_open(self) -> bool:
@@ -205,6 +213,7 @@ class SerialLink:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.last_beat = time.monotonic()
             with self._port_lock:
                 port = self._port
             if port is None:
@@ -239,6 +248,8 @@ class SerialLink:
         self._emit(Received(now, data))
 
     def _reopen(self) -> None:
+        # A deliberate wait is not a stall: the beat is promised for its end.
+        self.last_beat = time.monotonic() + self._retry_delay
         if self._stop.wait(self._retry_delay):
             return
         self._retry_delay = min(self._retry_delay * 2, self.backoff_max_s)

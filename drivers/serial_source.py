@@ -8,12 +8,13 @@ time is what the session and the alarms can trust.
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
 from typing import ClassVar
 
 from drivers.base import Decoder, Driver, LinkEvent, OpenOptions, PortSettings, Source
 from drivers.link import LINK_LOST_AFTER_S, SerialLink
+from monitor.clock import now as anchored_now
 from monitor.readings import Reading
 
 
@@ -29,7 +30,7 @@ class SerialSource(Source):
         *,
         device_label: str | None = None,
         link_lost_after_s: float = LINK_LOST_AFTER_S,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = anchored_now,
     ) -> None:
         label = device_label or name
         super().__init__(name, f"{label} on {url} ({settings.describe()})")
@@ -46,8 +47,18 @@ class SerialSource(Source):
         self.link.open()
 
     def now(self) -> float:
-        """Wall-clock time: the time the bytes arrived is the time of a device reading."""
+        """Anchored time (monitor.clock): the time the bytes arrived is the time of a device reading."""
         return self._clock()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The port-reading thread (watched by the watchdog)."""
+        return self.link.thread
+
+    @property
+    def last_beat(self) -> float:
+        """Monotonic time the port-reading thread last went round its loop."""
+        return self.link.last_beat
 
     def read(self, timeout: float) -> list[Reading]:
         """Readings decoded from the bytes that arrived within ``timeout`` seconds."""

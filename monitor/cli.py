@@ -19,7 +19,6 @@ from typing import Any, TextIO
 from monitor import __version__
 from monitor.config import ConfigError, UserConfig, database_path
 from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
-from monitor.keys import open_private
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.security_cli import (
     SecurityCliError,
@@ -210,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     close.add_argument("session", metavar="SESSION_ID|latest")
     _add_db(close)
     add_identity_options(close)
+
+    recover = sub.add_parser("recover", help="copy what can be read from a damaged database into a new file")
+    recover.add_argument("damaged", metavar="DAMAGED.db")
+    recover.add_argument("target", metavar="NEW.db", help="a file that does not exist yet")
+
+    held = sub.add_parser("write-held", help="write the rows a recording kept in a recovery file into the database")
+    held.add_argument("file", metavar="RECOVERY.jsonl")
+    _add_db(held)
 
     feed = sub.add_parser("feed", help="live feed: list the messages the receiver refused, or send them again")
     feed.add_argument("action", choices=["list", "resend"])
@@ -462,8 +469,10 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
             nibp_schedule=schedule,
             protocol=protocol,
         )
-    detail = {"profile": profile.name, "label": decision.label, "source": profile.source, "sha256": profile.sha256,
-              "approved_by": decision.approval.approved_by if decision.approval else None}
+    detail: dict[str, Any] = {
+        "profile": profile.name, "label": decision.label, "source": profile.source, "sha256": profile.sha256,
+        "approved_by": decision.approval.approved_by if decision.approval else None,
+    }
     if problem:
         detail["rejected"] = problem
         engine.command("profile_not_used", recorder.session.now, None, reason=problem)
@@ -471,6 +480,16 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
     recorder.principal = principal
     recorder.profile_label = decision.label
     return recorder
+
+
+def _watchdog_alarm(out: TextIO, stalls: list[Any]) -> None:
+    """The watchdog's high-priority technical alarm in the terminal: text and the bell, repeated while it lasts."""
+    if stalls:
+        for stall in stalls:
+            out.write(f"\a  ALARM HIGH technical: {stall.text()}\n")
+    else:
+        out.write("  watchdog: monitoring running again\n")
+    out.flush()
 
 
 def _warn_stderr(text: str) -> None:
@@ -606,6 +625,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.alarms.engine import describe_change
     from monitor.recorder import wall_deadline
+    from monitor.watchdog import Watchdog, WatchdogThread
 
     def warn(text: str) -> None:
         out.write(text + "\n")
@@ -644,10 +664,13 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         recorder.add_listener(show)
         feed = start_feed(args, store, recorder)
         link = start_server_link(args, store, recorder)
+        watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
+        watchdog.start()
         try:
             with _stop_on_signals(recorder):
                 recorder.run(until=wall_deadline(args.duration))
         finally:
+            watchdog.stop()
             if link is not None:
                 link.stop(timeout=FEED_DRAIN_S)
                 out.write(link.status().text + "\n")
@@ -663,6 +686,8 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                     )
         stored = recorder.status().stored_readings
         out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
+        if recorder.recovery_file:
+            out.write(f"rows that could not be written to the database are kept in {recorder.recovery_file}\n")
         return EXIT_OK
     finally:
         store.close()
@@ -745,6 +770,13 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     except ExportError as exc:
         raise CliError(str(exc)) from None
     to_stdout = args.out in (None, "-")
+    if not to_stdout:
+        from monitor.exports.files import ExportFileError, check_target
+
+        try:
+            check_target(args.out)  # before the work: no file name, a folder or a device is refused at once
+        except ExportFileError as exc:
+            raise CliError(str(exc)) from None
     if binary and args.out is None and sys.stdout.isatty():
         raise CliError(
             f"the {args.format} export is binary and standard output is a terminal; "
@@ -784,7 +816,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         except SessionNotFound as exc:
             raise CliError(str(exc)) from None
         if not to_stdout:
-            _write_file(Path(args.out), lambda f: write(record, f), binary)
+            _write_file(args.out, lambda f: write(record, f), binary)
         elif binary:
             write(record, sys.stdout.buffer)
             sys.stdout.buffer.flush()
@@ -835,18 +867,14 @@ def _course(store: Any, mrn: str) -> list[Any]:
     return sorted((s for s in store.sessions() if s.patient == mrn), key=lambda s: s.started_at)
 
 
-def _write_file(path: Path, write: Callable[[Any], None], binary: bool) -> None:
-    """Write through a temporary file beside the target so a failed export leaves no half file."""
-    partial = path.with_name(path.name + ".part")
+def _write_file(path: str, write: Callable[[Any], None], binary: bool) -> None:
+    """Write a regular file completely or not at all (see :mod:`monitor.exports.files`)."""
+    from monitor.exports.files import ExportFileError, write_atomically
+
     try:
-        text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with open_private(partial, "wb" if binary else "w", **text_args) as f:
-            write(f)
-        partial.replace(path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_atomically(path, write, binary)
+    except ExportFileError as exc:
+        raise CliError(str(exc)) from None
 
 
 def close_unfinished(store: Store, session: str, user: str | None) -> str:
@@ -878,6 +906,32 @@ def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(str(exc)) from None
         session_id = close_unfinished(store, args.session, principal.name)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
+    return EXIT_OK
+
+
+def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
+    """Copy every readable row of a damaged database into a new file."""
+    from monitor.recover import RecoverError, recover
+
+    try:
+        report = recover(args.damaged, args.target)
+    except (RecoverError, StoreError) as exc:
+        raise CliError(str(exc)) from None
+    out.write("\n".join(report.lines()) + "\n")
+    return EXIT_OK
+
+
+def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
+    """Write the rows kept in a recovery file (the store never came back before the recording ended)."""
+    from monitor.writer import write_held
+
+    store = _open_store(args, must_exist=True)
+    store.close()
+    try:
+        rows = write_held(store.path, args.file)
+    except (OSError, ValueError, StoreError) as exc:
+        raise CliError(str(exc)) from None
+    out.write(f"{rows} held rows from {args.file} written to {store.path}\n")
     return EXIT_OK
 
 
@@ -1218,6 +1272,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sessions": cmd_sessions,
     "export": cmd_export,
     "close": cmd_close,
+    "recover": cmd_recover,
+    "write-held": cmd_write_held,
     "feed": cmd_feed,
     "review": cmd_review,
     "drivers": cmd_drivers,

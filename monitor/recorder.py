@@ -1,8 +1,11 @@
 """The recorder: one thread that moves data one way, source -> session -> alarms -> store -> listeners.
 
-It is the only writer of the session's database rows while it runs. Everything a user does
-(phase changes, notes, scores, acknowledgments) reaches it as a command through a queue and
-is carried out on the recorder's thread, so the session has a single owner. Listeners get one
+It owns the session while it runs (an OS file lock says so to other processes, see
+:mod:`monitor.ownership`). Everything a user does (phase changes, notes, scores,
+acknowledgments) reaches it as a command through a queue and is carried out on the recorder's
+thread, so the session has a single owner. Rows and audit entries are handed to the store's
+writer (:mod:`monitor.writer`), which writes them on its own thread: the loop never waits for the
+disk, and no exception - from the store, a command, a listener - ends it. Listeners get one
 :class:`RecorderUpdate` per loop turn, a batch rather than a call per sample.
 """
 
@@ -24,7 +27,16 @@ from typing import Any, Protocol
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from monitor import chair, rems
 from monitor.approval import CommandGuard
-from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, NIBP_REQUEST_TIMEOUT_S, SECONDS_PER_MINUTE
+from monitor.birth_date import check_birth_date
+from monitor.clock import AnchoredClock, process_clock
+from monitor.constants import (
+    FLUSH_INTERVAL_S,
+    HEARTBEAT_INTERVAL_S,
+    NIBP_REQUEST_TIMEOUT_S,
+    PLETH_RATE_HZ,
+    SECONDS_PER_MINUTE,
+)
+from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
 from monitor.protocols import Anchor, ScoreMoment, load_protocol
 from monitor.protocols import Protocol as TreatmentProtocol
@@ -39,14 +51,16 @@ from monitor.readiness import (
 )
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
-from monitor.store import Store, StoreError
+from monitor.store import Store, StoreError, new_id
+from monitor.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
 
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 0.05
 # Command arguments that identify a patient: they go to the patients table, never to the audit log.
 IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
-STORAGE_RETRY_S = 1.0
+#: At close, the writer tries this long to write what it still holds before the session is left unfinished.
+CLOSE_DRAIN_S = 5.0
 #: A planned session takes its discharge cuff this long before the recovery watch ends.
 DISCHARGE_CUFF_LEAD_S = 60.0
 
@@ -155,8 +169,22 @@ class Recorder:
         autopilot: bool = False,
         nurse: str | None = None,
         protocol: TreatmentProtocol | None = None,
+        writer: StoreWriter | None = None,
+        lock: SessionLock | None = None,
+        clock: AnchoredClock | None = None,
     ) -> None:
         self.store = store
+        self.writer = writer or StoreWriter(store.path, session.id)
+        self.lock = lock
+        self.clock = clock or process_clock()
+        self.clock.take_step()  # a step before the session started is not this session's business
+        #: Monotonic time at the end of the last loop turn (the watchdog reads it from other threads).
+        self.last_beat = time.monotonic()
+        #: Where held rows went when the store never came back before the end (None: nothing left over).
+        self.recovery_file: str | None = None
+        self._dropped_reported = (0, 0)
+        self._device_offset_reported: float | None = None
+        self._incidents_seen = 0
         self.source = source
         self.session = session
         self.alarms = alarms
@@ -174,8 +202,6 @@ class Recorder:
         self._last_flush = 0.0
         self._last_heartbeat = 0.0
         self._storage_ok = True
-        self._storage_retry_at = 0.0
-        self._stored_readings = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._phases_written: tuple[Phase, ...] = ()
@@ -184,6 +210,8 @@ class Recorder:
         self._overdue_reported_for: float | None = None
         self._overdue_reported = False
         self.finished = threading.Event()
+        #: Set when the recorder begins closing the session (monitoring then ends on purpose).
+        self.closed = threading.Event()
         self.error: BaseException | None = None
         self.end_status: str | None = None
         # Checks a command may not pass (approval, clinical floors; see monitor.approval), who started
@@ -223,24 +251,39 @@ class Recorder:
     ) -> Recorder:
         """Open the source, create a session row, and return a recorder for it."""
         protocol = protocol or load_protocol(None)
-        source.open()
+        # A new session starts on the wall clock as it is now (one recording per process).
+        (kwargs.get("clock") or process_clock()).rebase()
+        session_id = new_id()
+        lock = SessionLock(store.path, session_id)
+        lock.acquire()
+        try:
+            source.open()
+        except BaseException:
+            lock.release()
+            raise
         started = source.now()
-        session_id = store.create_session(
-            started_at=started,
-            patient_id=patient_id,
-            driver=driver,
-            port=port,
-            plan=plan.text(),
-            nurse=nurse,
-            device=source.device,
-            protocol=protocol.name,
-            protocol_sha256=protocol.sha256,
-        )
+        try:
+            store.create_session(
+                session_id=session_id,
+                started_at=started,
+                patient_id=patient_id,
+                driver=driver,
+                port=port,
+                plan=plan.text(),
+                nurse=nurse,
+                device=source.device,
+                protocol=protocol.name,
+                protocol_sha256=protocol.sha256,
+            )
+        except BaseException:
+            source.close()
+            lock.release()
+            raise
         session = Session(session_id, started, plan, nibp_schedule)
         session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "",
                        protocol=protocol.name)
         store.audit("session_started", user=nurse, session_id=session_id, driver=driver)
-        return cls(store, source, session, nurse=nurse, protocol=protocol, **kwargs)
+        return cls(store, source, session, nurse=nurse, protocol=protocol, lock=lock, **kwargs)
 
     @classmethod
     def resume_session(
@@ -270,13 +313,28 @@ class Recorder:
             raise SessionRuleError(
                 "this session had already reached 'complete' when it stopped; close it instead of resuming"
             )
-        source.open()
-        store.claim_session(session_id)
-        session.advance(source.now())
-        session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(source.now() - session.now, 1))
+        lock = SessionLock(store.path, session_id)
+        try:
+            lock.acquire()
+        except SessionOwned as exc:
+            raise SessionRuleError(str(exc)) from None
+        (kwargs.get("clock") or process_clock()).rebase()  # continues on the wall clock as it is now
+        try:
+            source.open()
+            store.claim_session(session_id)
+        except BaseException:
+            lock.release()
+            raise
+        # The gap is measured from the newest thing stored, before the session clock moves on.
+        last = max(store.last_data_at(session_id) or session.now, session.now)
+        resumed_at = source.now()
+        session.advance(resumed_at)
+        session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(max(0.0, resumed_at - last), 1),
+                       last_data_at=last)
         store.audit("session_resumed", user=nurse, session_id=session_id)
+        writer = StoreWriter(store.path, session_id, stored_numerics=store.reading_count(session_id))
         protocol = protocol or load_protocol(row.get("protocol"))
-        recorder = cls(store, source, session, nurse=nurse, protocol=protocol, **kwargs)
+        recorder = cls(store, source, session, nurse=nurse, protocol=protocol, lock=lock, writer=writer, **kwargs)
         for event in events:
             recorder.watch.on_event(event)
         for reading in store.readings(session_id, since=min((e.t for e in events), default=None)):
@@ -288,7 +346,6 @@ class Recorder:
                 recorder.watch.late_reported.add(str(e.detail.get("check")))
         recorder._phases_written = tuple(session.phases_reached)
         recorder._baseline_written = session.baseline is not None
-        recorder._stored_readings = store.reading_count(session_id)
         return recorder
 
     # -- public API (any thread) ---------------------------------------------------------
@@ -308,12 +365,29 @@ class Recorder:
         self._thread = threading.Thread(target=self._run_safely, name="recorder", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0 + CLOSE_DRAIN_S) -> None:
         """End the loop, flush, close the session and the source."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def beats(self) -> dict[str, float]:
+        """Monotonic time each watched thread other than the recorder last showed it works, by role."""
+        beat = getattr(self.source, "last_beat", None)
+        return {"device reader": float(beat)} if isinstance(beat, int | float) else {}
+
+    def threads(self) -> dict[str, threading.Thread]:
+        """The threads that must stay alive while recording (for the watchdog), by role."""
+        out: dict[str, threading.Thread] = {}
+        if self._thread is not None:
+            out["recorder"] = self._thread
+        if self.writer.thread is not None:
+            out["store writer"] = self.writer.thread
+        reader = getattr(self.source, "thread", None)
+        if isinstance(reader, threading.Thread):
+            out["device reader"] = reader
+        return out
 
     @property
     def running(self) -> bool:
@@ -332,10 +406,21 @@ class Recorder:
             self.finished.set()
 
     def run(self, until: Callable[[Recorder], bool] | None = None) -> None:
-        """Loop until stopped, until ``until(self)`` is true, or until the session completes."""
+        """Loop until stopped, until ``until(self)`` is true, or until the session completes.
+
+        No exception ends the loop: a turn that fails is logged, put on the timeline once per
+        kind of error, and the next turn runs.
+        """
+        self.writer.start()
+        reported: set[str] = set()
         try:
             while not self._stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception as exc:
+                    self._turn_failed(exc, reported)
+                    time.sleep(READ_TIMEOUT_S)
+                    continue
                 if self.session.phase is Phase.COMPLETE:
                     break
                 if until is not None and until(self):
@@ -343,12 +428,30 @@ class Recorder:
         finally:
             self._close()
 
+    def _turn_failed(self, exc: Exception, reported: set[str]) -> None:
+        key = f"{type(exc).__name__}: {exc}"
+        log.exception("recorder turn failed; monitoring continues")
+        self.last_beat = time.monotonic()
+        if key in reported:
+            return
+        reported.add(key)
+        try:
+            self.session.record(EventKind.TECHNICAL, self.session.now, None, condition="recorder_error",
+                                error=key[:300])
+        except Exception:
+            log.exception("cannot record the recorder error")
+
     def step(self, timeout: float = READ_TIMEOUT_S) -> RecorderUpdate:
         """One turn: read, apply, evaluate, maybe flush, notify."""
         readings = self._ingest(self.source.read(timeout))
+        # Kept for the store before anything else can fail in this turn.
+        self._pending.readings.extend(readings)
         for link_event in self.source.take_link_events():
             self._on_link_event(link_event)
+        for received, offset in self.source.take_clock_offsets():
+            self._device_clock_offset(received, offset)
         self.session.advance(self.source.now())
+        self._check_clock()
         self._run_commands()
         if self.autopilot:
             self._autopilot()
@@ -357,9 +460,9 @@ class Recorder:
         self._check_timed()
         if self.alarms is not None:
             self.alarms.tick(self.session.now, self.session)
+        self._watch_writer()
         events = self._collect_events()
         alarm_changes = self._collect_alarm_changes()
-        self._pending.readings.extend(readings)
         self._maybe_flush()
         update = RecorderUpdate(
             readings=tuple(readings),
@@ -369,8 +472,32 @@ class Recorder:
             alarms=self.alarms.snapshot(self.session.now) if self.alarms is not None else None,
         )
         for listener in self._listeners:
-            listener(update)
+            try:
+                listener(update)
+            except Exception:  # a broken display must not stop the recording
+                log.exception("recorder listener failed")
+        self.last_beat = time.monotonic()
         return update
+
+    def _check_clock(self) -> None:
+        """Put a wall-clock step on the timeline; session time itself never follows it."""
+        step = self.clock.take_step()
+        if step is not None:
+            log.warning("the wall clock stepped by %+.1f s; session time is unaffected", step)
+            self.session.record(EventKind.CLOCK_CHANGED, self.session.now, None, step_s=round(step, 1))
+
+    def _device_clock_offset(self, received: float, offset: float) -> None:
+        """Name a refused device time stamp on the timeline, once per distinct offset (within a minute)."""
+        last = self._device_offset_reported
+        if last is not None and abs(offset - last) < SECONDS_PER_MINUTE:
+            return
+        self._device_offset_reported = offset
+        self.session.record(EventKind.DEVICE_CLOCK_OFFSET, max(received, self.session.now), None,
+                            offset_s=round(offset, 1), device=self.source.device)
+
+    def _audit(self, action: str, user: str | None, **detail: Any) -> None:
+        """Queue an audit entry; written in order with the data, held while the store fails."""
+        self.writer.put(AuditEntry(time.time(), action, user, self.session.id, detail))
 
     def _ingest(self, readings: list[Reading]) -> list[Reading]:
         accepted: list[Reading] = []
@@ -431,9 +558,11 @@ class Recorder:
                 future.set_result(self._execute(command))
             except (SessionRuleError, ValueError, KeyError) as exc:
                 # A refused attempt (e.g. a limit change without the admin role) is audited too.
-                kept = {k: v for k, v in command.args.items() if k not in IDENTIFYING_ARGS}
-                self.store.audit(command.name + "_refused", user=command.user or self.nurse,
-                                 session_id=self.session.id, reason=str(exc), **kept)
+                kept = {k: v for k, v in command.args.items() if k not in IDENTIFYING_ARGS and k != "source"}
+                self._audit(command.name + "_refused", command.user or self.nurse, reason=str(exc), **kept)
+                future.set_exception(exc)
+            except Exception as exc:  # anything else fails this command only, never the recording
+                log.exception("command %s failed", command.name)
                 future.set_exception(exc)
 
     def _execute(self, command: Command) -> Any:
@@ -461,16 +590,16 @@ class Recorder:
                 protocol_items = [b.text for b in check.blockers if b.code in chair.PROTOCOL_BLOCKERS]
                 if protocol_items:
                     args["protocol_override"] = protocol_items
-                    self.store.audit("protocol_override", user=user, session_id=s.id,
-                                     reason=args["override_reason"], missing=protocol_items)
+                    self._audit("protocol_override", user, reason=args["override_reason"],
+                                missing=protocol_items)
             phase_actions[name](user=user, **args)
-            self.store.audit(name, user=user, session_id=s.id, **args)
+            self._audit(name, user, **args)
             return None
         if name == "nibp_now":
             return self._start_cuff(user, reason="nurse")
         if name == "set_nibp_interval":
             s.set_nibp_interval(args["phase"], float(args["minutes"]), user=user)
-            self.store.audit(name, user=user, session_id=s.id, **args)
+            self._audit(name, user, **args)
             return None
         if name == "change_source":
             return self._change_source(user, **args)
@@ -482,22 +611,22 @@ class Recorder:
         if name == "sign_in":
             # The person now at the chair: later automatic actions (plan, close) are attributed to them.
             self.nurse = user
-            self.store.audit(name, user=user, session_id=s.id, **args)
+            self._audit(name, user, **args)
             return None
         if name in chair.ENTRY_COMMANDS:
             entry = chair.entry(name, args, self.protocol, s, self.watch.events)
             event = s.record(entry.kind, None, user, **entry.detail)
-            self.store.audit(name, user=user, session_id=s.id, **entry.detail)
+            self._audit(name, user, **entry.detail)
             return event
         if name in ("note", "quick_event", "score", "addendum", "discharge_scored"):
             kind = EventKind(name)
             event = s.record(kind, None, user, **args)
             if name in ("score", "discharge_scored", "addendum"):
-                self.store.audit(name, user=user, session_id=s.id, **args)
+                self._audit(name, user, **args)
             return event
         if self.alarms is not None:
             result = self.alarms.command(name, s.now, user, **args)
-            self.store.audit(name, user=user, session_id=s.id, **args)
+            self._audit(name, user, **args)
             return result
         raise ValueError(f"unknown command '{name}'")
 
@@ -515,13 +644,19 @@ class Recorder:
         mrn = mrn.strip()
         if not mrn:
             raise ValueError("the MRN is needed to identify the patient")
-        patient_id = self.store.create_patient(
-            mrn, (patient_name or "").strip() or None, (birth_date or "").strip() or None
-        )
-        self.store.assign_patient(s.id, patient_id)
+        if birth_date and birth_date.strip():
+            birth_date = check_birth_date(birth_date)  # the rule the exports need (ValueError refuses)
+        # A read only (never blocked by a writer in WAL mode); the writes go through the writer in order.
+        row = self.store.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
+        patient_id = str(row[0]) if row else new_id()
+        if row is None:
+            self.writer.put(StoreCall("create_patient", (mrn, (patient_name or "").strip() or None,
+                                                         (birth_date or "").strip() or None),
+                                      {"patient_id": patient_id}))
+        self.writer.put(StoreCall("assign_patient", (s.id, patient_id)))
         self.source.set_patient(mrn)
         s.record(EventKind.PATIENT_IDENTIFIED, None, user, patient_key=patient_id)
-        self.store.audit("identify_patient", user=user, session_id=s.id, patient_key=patient_id)
+        self._audit("identify_patient", user, patient_key=patient_id)
         return patient_id
 
     def _change_source(self, user: str | None, source: Source, driver: str, port: str | None = None) -> str:
@@ -548,7 +683,7 @@ class Recorder:
         s.advance(source.now())
         s.record(EventKind.DEVICE_CHANGED, s.now, user, driver=driver, port=port or "", device=source.device,
                  previous_device=previous.device)
-        self.store.audit("change_source", user=user, session_id=s.id, driver=driver, port=port or "")
+        self._audit("change_source", user, driver=driver, port=port or "")
         return source.device
 
     # -- phases and cuff -----------------------------------------------------------------
@@ -655,11 +790,14 @@ class Recorder:
         if self._rems_cache is not None and self._rems_cache[0] == key:
             return self._rems_cache[1]
         s = self.session
-        row = self.store.session_row(s.id)
-        form = rems.build_form(
-            self.protocol, row, self.store.patient_row(row.get("patient_id")), self.watch.events,
-            self.watch.readings, s.now,
-        )
+        try:
+            row = self.store.session_row(s.id)
+            patient = self.store.patient_row(row.get("patient_id"))
+        except (StoreError, sqlite3.Error) as exc:
+            # A store that cannot be read must not stop the turn (and the screen with it).
+            log.warning("cannot read the session for the REMS form: %s", exc)
+            return self._rems_cache[1] if self._rems_cache is not None else None
+        form = rems.build_form(self.protocol, row, patient, self.watch.events, self.watch.readings, s.now)
         missing = form.missing()
         refusal = ("the REMS Patient Monitoring Form is incomplete: " + "; ".join(missing)) if missing else None
         self._rems_cache = (key, refusal)
@@ -752,55 +890,68 @@ class Recorder:
         return update
 
     def _maybe_flush(self, force: bool = False) -> None:
+        """Hand what is pending to the writer (cheap); without a writer thread, also write it here."""
         wall = time.monotonic()
-        if not force:
-            if not self._storage_ok and wall < self._storage_retry_at:
-                return
-            if wall - self._last_flush < FLUSH_INTERVAL_S and len(self._pending) < 20000:
-                return
+        if not force and wall - self._last_flush < FLUSH_INTERVAL_S and len(self._pending) < 20000:
+            return
         update = self._session_update()
         heartbeat_due = wall - self._last_heartbeat >= HEARTBEAT_INTERVAL_S
-        if not len(self._pending) and not update and not heartbeat_due:
-            return
         if heartbeat_due:
             update["heartbeat_at"] = time.time()
-        try:
-            self.store.write_batch(
-                self.session.id,
-                readings=self._pending.readings,
-                events=self._pending.events,
-                alarms=list(self._pending.alarms.values()),
-                session_update=update,
-            )
-        except sqlite3.Error as exc:
-            self._storage_failed(exc, wall)
-            return
-        self._stored_readings += sum(1 for r in self._pending.readings if r.parameter is not Parameter.PLETH)
-        self._pending.clear()
-        self._last_flush = wall
-        if heartbeat_due:
             self._last_heartbeat = wall
-        self._phases_written = tuple(self.session.phases_reached)
-        if self.session.baseline is not None:
-            self._baseline_written = True
-        if not self._storage_ok:
-            self._storage_ok = True
-            self.session.record(EventKind.TECHNICAL, self.session.now, None, condition="storage_restored")
-            if self.alarms is not None:
-                self.alarms.command("storage_restored", self.session.now, None)
+        if len(self._pending) or update:
+            self.writer.put(
+                Batch(
+                    readings=tuple(self._pending.readings),
+                    events=tuple(self._pending.events),
+                    alarms=tuple(self._pending.alarms.values()),
+                    session_update=update,
+                )
+            )
+            self._pending.clear()
+            self._phases_written = tuple(self.session.phases_reached)
+            if self.session.baseline is not None:
+                self._baseline_written = True
+        self._last_flush = wall
+        if not self.writer.threaded:
+            self.writer.pump(force=force)
+            self._watch_writer()
 
-    def _storage_failed(self, exc: sqlite3.Error, wall: float) -> None:
-        self._storage_retry_at = wall + STORAGE_RETRY_S
-        if self._storage_ok:
+    def _watch_writer(self) -> None:
+        """Turn the writer's state into timeline events and technical alarms."""
+        status = self.writer.status()
+        s = self.session
+        if not status.ok and self._storage_ok:
             self._storage_ok = False
-            log.error("storage write failed, holding %d rows in memory: %s", len(self._pending), exc)
-            self.session.record(EventKind.TECHNICAL, self.session.now, None, condition="storage_write_failed",
-                                error=str(exc))
+            s.record(EventKind.TECHNICAL, s.now, None, condition="storage_write_failed", error=status.error or "")
             if self.alarms is not None:
-                self.alarms.command("storage_failed", self.session.now, None, error=str(exc))
+                self.alarms.command("storage_failed", s.now, None, error=status.error or "")
+        elif status.ok and not self._storage_ok:
+            self._storage_ok = True
+            s.record(EventKind.TECHNICAL, s.now, None, condition="storage_restored")
+            if self.alarms is not None:
+                self.alarms.command("storage_restored", s.now, None)
+        for incident in status.incidents[self._incidents_seen:]:
+            self._incidents_seen += 1
+            text = incident.message(self.writer.configured_path)
+            s.record(EventKind.TECHNICAL, s.now, None, condition="database_moved", what=incident.what,
+                     written_to=incident.written_to or "", error=incident.error or "")
+            if self.alarms is not None:
+                self.alarms.command("database_moved", s.now, None, message=text)
+        dropped = (status.dropped_pleth, status.dropped_numerics)
+        if dropped != self._dropped_reported and (status.ok or self._stop.is_set()):
+            # Said once the store is back (or at the end): what was given up while it failed.
+            s.record(
+                EventKind.TECHNICAL, s.now, None, condition="storage_data_dropped",
+                pleth_samples=status.dropped_pleth - self._dropped_reported[0],
+                pleth_s=round((status.dropped_pleth - self._dropped_reported[0]) / PLETH_RATE_HZ, 1),
+                numerics=status.dropped_numerics - self._dropped_reported[1],
+            )
+            self._dropped_reported = dropped
 
     def _close(self) -> None:
-        """Release the source, keep what it still held, flush, and close the session."""
+        """Release the source, keep what it still held, hand everything to the writer, close the session."""
+        self.closed.set()
         try:
             # Close first so nothing new is accepted (or acknowledged), then keep what already was.
             self.source.close()
@@ -808,26 +959,42 @@ class Recorder:
         except Exception:  # a failing port must not cost the rows already pending
             log.exception("closing the source failed")
         s = self.session
+        status = "complete" if s.phase is Phase.COMPLETE else "closed"
+        deadline = time.monotonic() + CLOSE_DRAIN_S
         try:
-            status = "complete" if s.phase is Phase.COMPLETE else "closed"
+            self._collect_events()
+            self._collect_alarm_changes()
+            # Let the writer catch up first, so a store that came back is said on the timeline.
+            self._maybe_flush(force=True)
+            while self.writer.held_rows() and time.monotonic() < deadline:
+                if not self.writer.threaded:
+                    self.writer.pump(force=True)
+                time.sleep(0.05)
+            self._watch_writer()
             if status == "closed":
                 s.record(EventKind.SESSION_CLOSED, s.now, self.nurse, phase=s.phase.value)
             self._collect_events()
             self._collect_alarm_changes()
-            for attempt in range(3):
-                self._maybe_flush(force=True)
-                if self._storage_ok and not len(self._pending):
-                    break
-                time.sleep(0.2 * (attempt + 1))
-            if self._storage_ok:
-                self.store.end_session(s.id, status, s.now)
-                self.store.audit("session_" + status, user=self.nurse, session_id=s.id)
-                self.end_status = status
-            else:
-                log.error("session %s left unfinished: %d rows could not be written", s.id, len(self._pending))
+        except Exception:
+            log.exception("collecting the last events failed")
+        try:
+            self._maybe_flush(force=True)
+            # In order after every row: the session is marked ended only if all of it was written.
+            self.writer.put(StoreCall("end_session", (s.id, status, s.now)))
+            self.writer.put(AuditEntry(time.time(), "session_" + status, self.nurse, s.id))
+            left = self.writer.stop(drain_s=max(1.0, deadline - time.monotonic()))
+            if left:
+                self._storage_ok = False
+                self.recovery_file = write_recovery_file(self.store.path, s.id, self.writer.held_operations())
+                log.error("session %s left unfinished: %d rows could not be written; they are kept in %s",
+                          s.id, left, self.recovery_file or "NO FILE (nowhere writable)")
                 self.end_status = "unfinished"
+            else:
+                self.end_status = status
         finally:
             self.source.close()  # idempotent; also covers a failure above
+            if self.lock is not None:
+                self.lock.release()
 
     # -- status --------------------------------------------------------------------------
 
@@ -858,8 +1025,8 @@ class Recorder:
             device=self.source.device,
             can_start_nibp=self.source.can_start_nibp,
             storage_ok=self._storage_ok,
-            pending_rows=len(self._pending),
-            stored_readings=self._stored_readings,
+            pending_rows=len(self._pending) + self.writer.held_rows(),
+            stored_readings=self.writer.status().stored_numerics,
             step_check=self._step_check(
                 {Phase.BASELINE: START_INFUSION, Phase.RECOVERY: COMPLETE}.get(s.phase, "")
             ),

@@ -66,6 +66,8 @@ class EventKind(StrEnum):
     DEVICE_CHANGED = "device_changed"
     PATIENT_IDENTIFIED = "patient_identified"
     SETTINGS_CHANGED = "settings_changed"
+    CLOCK_CHANGED = "clock_changed"
+    DEVICE_CLOCK_OFFSET = "device_clock_offset"
     # The course of treatment (monitor.checklist, monitor.dose, monitor.outcomes, monitor.rems).
     CHECKLIST = "checklist"
     DOSE_PLANNED = "dose_planned"

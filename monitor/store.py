@@ -1,8 +1,9 @@
 """Durable storage of patients, sessions, readings, waveforms, events, alarms and the audit log.
 
 SQLite in WAL mode through sqlite-utils. The schema version lives in ``PRAGMA user_version``
-and is raised by ordered migrations. During a recording one thread owns the writing
-connection (see :class:`monitor.recorder.Recorder`); readers open their own connections.
+and is raised by ordered migrations. Every open runs ``PRAGMA quick_check``; a damaged file is
+refused (:class:`CorruptDatabase`) and never written into. During a recording one thread owns the
+writing connection (see :mod:`monitor.writer`); readers open their own connections.
 Patient identifiers live only in ``patients``, encrypted (:mod:`monitor.identifiers`); every other
 table refers to a random key. Audit entries, events, alarms, readings and waveforms are sealed
 into a keyed hash chain in the transaction that writes them (:mod:`monitor.integrity`). The keys
@@ -29,6 +30,7 @@ import sqlite_utils
 from monitor import identifiers, integrity
 from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
 from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
+from monitor.ownership import owner_alive
 from monitor.readings import Flag, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 
@@ -39,6 +41,22 @@ class StoreError(Exception):
 
 class SessionNotFound(StoreError):
     """No session has the given id."""
+
+
+class CorruptDatabase(StoreError):
+    """The file failed SQLite's integrity check; nothing may write into it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"the database {path} is damaged ({problem}); it is not used. Copy what can still be read "
+            f"into a new file with `infusion-monitor recover {path} NEW.db`, then use NEW.db"
+        )
+
+
+#: The WAL is truncated back to this size after a checkpoint.
+WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
@@ -277,11 +295,12 @@ def new_id() -> str:
 class Store:
     """One connection to the monitor's database (create one per thread)."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, check: bool = True, wal: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self.keys: Keys | None = None
         self._identifiers_encrypted: bool | None = None
+        existed = self.path.exists()
         try:
             if readonly:
                 if not self.path.exists():
@@ -301,12 +320,18 @@ class Store:
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA busy_timeout = 10000")
             if not readonly:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                if wal:
+                    self.db.execute("PRAGMA journal_mode = WAL")
                 # FULL: a committed reading survives power loss, not only a crash of this process.
                 self.db.execute("PRAGMA synchronous = FULL")
                 self.db.execute("PRAGMA foreign_keys = ON")
                 # Deleted or rewritten pages are zeroed, so no old plaintext lingers in free pages.
                 self.db.execute("PRAGMA secure_delete = ON")
+                # A bounded journal: after each checkpoint the WAL is cut back to this size, so a
+                # disk that filled up once is not kept full by the journal.
+                self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+                if existed and check:
+                    self.check_integrity()
                 self._migrate()
                 self.keys = self._checked_keys(create=True)
                 with self.transaction():
@@ -314,6 +339,8 @@ class Store:
                     integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
                                    alarm_ids=None)
             else:
+                if check:
+                    self.check_integrity()
                 version = self.user_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
@@ -322,11 +349,28 @@ class Store:
         except KeyFileError as exc:
             raise StoreError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
+            self.close_quietly()
+            if "malformed" in str(exc):
+                raise CorruptDatabase(self.path, str(exc)) from exc
             raise StoreError(f"cannot use database {self.path}: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from exc
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    def close_quietly(self) -> None:
+        """Close the connection if it was opened (used when opening fails half-way)."""
+        db = getattr(self, "db", None)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.conn.close()
+
+    def check_integrity(self) -> None:
+        """``PRAGMA quick_check``; a damaged file raises :class:`CorruptDatabase` and is not used."""
+        rows = [str(r[0]) for r in self.db.execute("PRAGMA quick_check(20)").fetchall()]
+        if rows != ["ok"]:
+            self.close_quietly()
+            raise CorruptDatabase(self.path, "; ".join(rows[:3]))
 
     def user_version(self) -> int:
         """Schema version recorded in the file."""
@@ -384,15 +428,17 @@ class Store:
 
     # -- writing --------------------------------------------------------------------------
 
-    def create_patient(self, mrn: str | None, name: str | None = None, birth_date: str | None = None) -> str:
-        """Register a patient (or return the existing one with that MRN)."""
+    def create_patient(
+        self, mrn: str | None, name: str | None = None, birth_date: str | None = None, patient_id: str | None = None
+    ) -> str:
+        """Register a patient (or return the existing one with that MRN); ``patient_id`` if chosen beforehand."""
         keys = self._writing_keys()
         lookup = identifiers.mrn_lookup(keys, mrn) if mrn else None
         if lookup:
             row = self.db.execute("SELECT id FROM patients WHERE mrn_lookup = ?", [lookup]).fetchone()
             if row:
                 return str(row[0])
-        patient_id = new_id()
+        patient_id = patient_id or new_id()
         with self.transaction():
             self.db.table("patients").insert(
                 {"id": patient_id, "mrn": identifiers.encrypt(keys, patient_id, "mrn", mrn),
@@ -430,9 +476,10 @@ class Store:
         device: str | None = None,
         protocol: str | None = None,
         protocol_sha256: str | None = None,
+        session_id: str | None = None,
     ) -> str:
         """Open a new session owned by this process (following the named protocol)."""
-        session_id = new_id()
+        session_id = session_id or new_id()
         with self.transaction():
             self.db.table("sessions").insert(
                 {
@@ -518,12 +565,14 @@ class Store:
                 sets = ", ".join(f"{key} = ?" for key in session_update)
                 conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*session_update.values(), session_id])
 
-    def audit(self, action: str, *, user: str | None, session_id: str | None = None, **detail: Any) -> None:
-        """Append to the audit log (who did what, when, wall-clock time)."""
+    def audit(
+        self, action: str, *, user: str | None, session_id: str | None = None, at: float | None = None, **detail: Any
+    ) -> None:
+        """Append to the audit log (who did what, when, wall-clock time; ``at`` when it was held)."""
         with self.transaction(), self._sealing({"audit": 1}):
             self.db.execute(
                 "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
-                [time.time(), user, action, session_id, json.dumps(detail, default=str)],
+                [time.time() if at is None else at, user, action, session_id, json.dumps(detail, default=str)],
             )
 
     def end_session(self, session_id: str, status: str, ended_at: float) -> None:
@@ -589,6 +638,12 @@ class Store:
         if status != "recording":
             return status
         same_host = row.get("owner_host") == socket.gethostname()
+        if same_host:
+            # The owner's file lock decides: the kernel drops it when the owner dies, and a live
+            # owner keeps it however stale its heartbeat (a stalled disk delays heartbeats).
+            alive = owner_alive(self.path, str(row["id"]))
+            if alive is not None:
+                return "recording" if alive else "unfinished"
         heartbeat = row.get("heartbeat_at") or 0.0
         if same_host and not _pid_alive(row.get("owner_pid")):
             return "unfinished"

@@ -113,6 +113,11 @@ class AlarmBar(QFrame):
         layout.setContentsMargins(6, 4, 6, 4)
         rows_box = QVBoxLayout()
         rows_box.setSpacing(3)
+        # The watchdog's alarm (monitoring stopped or stalled) comes from outside the alarm engine,
+        # which may be the part that stopped; it has a row of its own above the engine's alarms.
+        self.watchdog_row = AlarmRow()
+        self.watchdog_row.setVisible(False)
+        rows_box.addWidget(self.watchdog_row)
         self.rows = [AlarmRow() for _ in range(MAX_ROWS)]
         self.quiet_label = QLabel("No active alarms")
         self.quiet_label.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 20px; padding: 4px 10px;")
@@ -267,6 +272,20 @@ class AlarmBar(QFrame):
         self.audio_label.setToolTip(tip)
         paused = self.snapshot is not None and self.snapshot.audio_paused_until is not None
         self.pause_button.setText("Audio pause (S)" if not paused else "Restart pause (S)")
+
+    def show_watchdog(self, text: str | None) -> None:
+        """Show (or clear) the watchdog's high-priority technical alarm; each call flips its flash."""
+        row = self.watchdog_row
+        if not text:
+            row.priority = None
+            row.setVisible(False)
+            return
+        row.priority = Priority.HIGH
+        if row.text() != text:
+            row.setText(text)
+        row.setVisible(True)
+        self.quiet_label.setVisible(False)
+        row.set_lit(not row.lit)
 
     def stop_flashing(self) -> None:
         """Stop the flash timer (the window is going away)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor.birth_date import check_birth_date
 from ui import theme
 from ui.plain_text import make_plain
 
@@ -159,9 +159,9 @@ class PatientDialog(QDialog):
             problem = "Enter the MRN."
         elif self.birth_edit.text().strip():
             try:
-                date.fromisoformat(self.birth_edit.text().strip())
-            except ValueError:
-                problem = "Write the birth date as YYYY-MM-DD."
+                check_birth_date(self.birth_edit.text())
+            except ValueError as exc:
+                problem = str(exc)[:1].upper() + str(exc)[1:] + "."
         if problem:
             _complain(self.message, problem)
             return

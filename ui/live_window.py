@@ -40,6 +40,7 @@ from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Store, StoreError
+from monitor.watchdog import Stall, Watchdog
 from ui import theme
 from ui.account_dialogs import EMERGENCY_PREFIX, AccountGate, AccountSignInDialog
 from ui.alarm_bar import AlarmBar
@@ -95,6 +96,8 @@ ALARM_COMMANDS = frozenset({
 MESSAGE_SHOWN_MS = 12_000
 #: Who an audio pause at the locked screen is recorded under: anyone may pause, nobody is signed in.
 LOCKED_SCREEN_USER = "anyone at the locked screen"
+# The watchdog looks at the recorder this often (and flashes its alarm at half this rate).
+WATCHDOG_TICK_MS = 250
 
 # The phase button drawn as the primary action in each phase: the step that normally comes next (the
 # core says whether it is ready: monitor.readiness.next_step).
@@ -319,6 +322,14 @@ class LiveWindow(DialogHost, QMainWindow):
         self.header.patient_button.clicked.connect(self.identify_patient)
         if not self.alarms_available:
             self._default_limits()
+        # The watchdog runs on the GUI thread, outside the recorder it watches.
+        self.watchdog = Watchdog(bridge.recorder)
+        self.watchdog_stalls: list[Stall] = []
+        self._status_received_at = time.monotonic()
+        self._watch_timer = QTimer(self)
+        self._watch_timer.setInterval(WATCHDOG_TICK_MS)
+        self._watch_timer.timeout.connect(self._watch)
+        self._watch_timer.start()
         self._load_history()
         bridge.updates.connect(self.on_updates)
         bridge.finished.connect(self.on_finished)
@@ -1046,6 +1057,7 @@ class LiveWindow(DialogHost, QMainWindow):
             self.moaas_due = True
             self._show_moaas_due()
         self.chart.refresh(status.now)
+        self._status_received_at = time.monotonic()
         self.show_status(status)
         snapshot = next((u.alarms for u in reversed(batch) if u.alarms is not None), None)
         if snapshot is not None or self.alarms_available:
@@ -1063,7 +1075,21 @@ class LiveWindow(DialogHost, QMainWindow):
             self._update_limits(snapshot.limits)
         if self.sound is not None:
             sounding: Priority | None = snapshot.sounding if snapshot is not None else None
-            self.sound.set_sounding(sounding)
+            self.sound.set_sounding(Priority.HIGH if self.watchdog_stalls else sounding)
+
+    def _watch(self) -> None:
+        """Watchdog tick: alarm (with sound) when monitoring stopped; age the values on the monotonic clock."""
+        stalls = self.watchdog.check()
+        was_stalled = bool(self.watchdog_stalls)
+        self.watchdog_stalls = stalls
+        self.alarm_bar.show_watchdog("  ·  ".join(s.text() for s in stalls) if stalls else None)
+        if self.sound is not None and (stalls or was_stalled):
+            last = self.last_snapshot.sounding if self.last_snapshot is not None else None
+            self.sound.set_sounding(Priority.HIGH if stalls else last)
+        quiet_s = time.monotonic() - self._status_received_at
+        if self.last_status is not None and quiet_s > 1.0:
+            # No news from the recorder: the values grow older on screen (grey with their age).
+            self.show_status(self.last_status, now=self.last_status.now + quiet_s)
 
     def _show_moaas_due(self) -> None:
         self.moaas_button.setText("MOAA/S due (M)" if self.moaas_due else "MOAA/S (M)")
@@ -1072,10 +1098,10 @@ class LiveWindow(DialogHost, QMainWindow):
             f"border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT};" if self.moaas_due else ""
         )
 
-    def show_status(self, status: SessionStatus) -> None:
-        """Header, numerics and control states from the newest status."""
+    def show_status(self, status: SessionStatus, now: float | None = None) -> None:
+        """Header, numerics and control states from the newest status (values aged to ``now``)."""
         self.last_status = status
-        now = status.now
+        now = status.now if now is None else now
         latest: dict[Parameter, Reading] = {r.parameter: r for r in status.latest}
         hr = status.heart_rate
         self.hr_tile.set_title("PR" if hr is not None and hr.parameter is Parameter.PR else "HR")
@@ -1232,6 +1258,7 @@ class LiveWindow(DialogHost, QMainWindow):
             self.browser = None
         self.alarm_bar.stop_flashing()
         self._message_timer.stop()
+        self._watch_timer.stop()
         if self.sound is not None:
             self.sound.shutdown()
         if self.dialog is not None:

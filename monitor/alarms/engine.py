@@ -1002,6 +1002,11 @@ class AlarmEngine:
                 priority=Priority.LOW,
             )
 
+    def _database_moved(self, at: float, user: str | None, message: str = "") -> None:
+        # Someone deleted or moved the open database: always high priority, ended by the nurse only.
+        self._start_technical("database_moved", None, message or "The database file was deleted or moved", at,
+                              priority=Priority.HIGH)
+
     def _nibp_confirm_started(self, at: float, user: str | None) -> None:
         """The recorder started the confirming cuff this breach asked for."""
         if self._confirm == "wanted":
@@ -1024,6 +1029,7 @@ _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "storage_failed": AlarmEngine._storage_failed,
     "storage_restored": AlarmEngine._storage_restored,
     "profile_not_used": AlarmEngine._profile_not_used,
+    "database_moved": AlarmEngine._database_moved,
     "nibp_confirm_started": AlarmEngine._nibp_confirm_started,
 }
 

@@ -6,14 +6,12 @@ A format reads its options (de-identification, session-relative time, FHIR resam
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from monitor.exports.data import ExportOptions, SessionRecord, load
-from monitor.keys import open_private
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -58,19 +56,15 @@ def export_file(
     so a failed export never leaves half a file. The audit entry has the same fields as one
     made by ``infusion-monitor export``; ``via`` names the screen it was made from.
     """
+    from monitor.exports.files import ExportFileError, check_target, write_atomically
+
     write, binary = writer(fmt)
-    record = load(store, session_id, options=options)
-    target = Path(path)
-    partial = target.with_name(target.name + ".part")
     try:
-        text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with open_private(partial, "wb" if binary else "w", **text_args) as f:
-            write(record, f)
-        partial.replace(target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+        check_target(path)  # before the work: a device or a folder is refused at once
+        record = load(store, session_id, options=options)
+        target = write_atomically(path, lambda f: write(record, f), binary)
+    except ExportFileError as exc:
+        raise ExportError(str(exc)) from None
     detail: dict[str, Any] = {
         "format": fmt,
         "deidentified": options.deidentify,

@@ -30,6 +30,7 @@ from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
 
+from monitor.birth_date import stored_birth_date
 from monitor.exports import treatment
 from monitor.exports.codes import (
     BP_PANEL,
@@ -129,8 +130,9 @@ class _Builder:
                 if given:
                     name["given"] = given.split()
                 resource["name"] = [name]
-            if p.get("birth_date"):
-                resource["birthDate"] = str(p["birth_date"])
+            birth = stored_birth_date(p.get("birth_date"))
+            if birth:
+                resource["birthDate"] = birth
         return resource
 
     def encounter(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Final
 
+from monitor.birth_date import stored_birth_date
 from monitor.exports.codes import CODES, DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import LOCAL_SYSTEM_HL7, CodedResult, coded_results
@@ -115,9 +116,9 @@ class PatientIdentity:
         if not patient or not patient.get("mrn"):
             return cls(session_id, "PI")
         family, given = split_name(str(patient.get("name") or ""))
-        birth = str(patient.get("birth_date") or "").replace("-", "")
+        birth = (stored_birth_date(patient.get("birth_date")) or "").replace("-", "")
         return cls(
-            str(patient["mrn"]), "MR", family, given, birth if birth.isdigit() else "",
+            str(patient["mrn"]), "MR", family, given, birth,
             system or PATIENT_ID_SYSTEM_DEFAULT,
         )
 

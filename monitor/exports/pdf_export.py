@@ -12,6 +12,7 @@ The file's metadata give the person who exported it and the real time it was mad
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -210,15 +211,17 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
             d.add(Line(left, y, left + plot_w, y, strokeColor=colors.Color(0.8, 0.8, 0.8), strokeWidth=0.25))
             d.add(String(left - 3, y - 2, f"{value:g}", fontName=FONT, fontSize=6, textAnchor="end"))
     minutes = span / 60.0
-    tick = next(step for step in (5, 10, 15, 30, 60, 120) if minutes / step <= 12)
+    tick = axis_tick_minutes(minutes)
+    in_hours = tick >= 60
     for k in range(int(minutes // tick) + 1):
         t = start + k * tick * 60.0
-        d.add(String(x(t), bottom - 8, f"{k * tick}", fontName=FONT, fontSize=6, textAnchor="middle"))
+        label = f"{k * tick // 60:g}" if in_hours else f"{k * tick:g}"
+        d.add(String(x(t), bottom - 8, label, fontName=FONT, fontSize=6, textAnchor="middle"))
     d.add(
         String(
             left + plot_w,
             bottom - 14,
-            "minutes from session start",
+            "hours from session start" if in_hours else "minutes from session start",
             fontName=FONT,
             fontSize=6,
             textAnchor="end",
@@ -278,6 +281,40 @@ def _nurses(record: SessionRecord) -> list[str]:
         if name and name not in names:
             names.append(str(name))
     return names
+
+
+def axis_tick_minutes(minutes: float) -> int:
+    """The tick step (minutes) that puts at most 12 ticks on the time axis, for any session length."""
+    for step in (5, 10, 15, 30, 60, 120, 180, 240, 360, 720):
+        if minutes / step <= 12:
+            return step
+    return 720 * math.ceil(minutes / (720 * 12))
+
+
+#: A note is cut into table rows of at most this many characters, so no row is taller than a page.
+NOTE_ROW_CHARS = 1800
+#: Words longer than this are broken in the PDF only (a cell cannot wrap a word wider than itself).
+LONGEST_WORD = 60
+
+
+def note_rows(text: str) -> list[str]:
+    """A note's text as pieces that each fit a table row on one page (the whole text, in order)."""
+    words = []
+    for word in text.split(" "):
+        while len(word) > LONGEST_WORD:
+            words.append(word[:LONGEST_WORD])
+            word = word[LONGEST_WORD:]
+        words.append(word)
+    pieces: list[str] = []
+    current = ""
+    for word in words:
+        if current and len(current) + 1 + len(word) > NOTE_ROW_CHARS:
+            pieces.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    pieces.append(current)
+    return pieces
 
 
 def _detail_text(detail: Any) -> str:
@@ -598,7 +635,11 @@ def story(record: SessionRecord) -> list[Any]:
     for e in record.events:
         if e.kind in NOTE_KINDS:
             kind = "addendum (after completion)" if e.kind is EventKind.ADDENDUM else e.kind.value
-            rows.append([clock.both(e.t), kind, _p(e.user or "-", small), _p(_event_sentence(e), small)])
+            for index, piece in enumerate(note_rows(_event_sentence(e))):
+                if index == 0:
+                    rows.append([clock.both(e.t), kind, _p(e.user or "-", small), _p(piece, small)])
+                else:
+                    rows.append(["", "(continued)", "", _p(piece, small)])
     parts += [Paragraph("Notes, scores and events", h2)]
     parts += [
         _table(rows, [38 * mm, 30 * mm, 25 * mm, 87 * mm]) if len(rows) > 1 else _p("None recorded.", small)

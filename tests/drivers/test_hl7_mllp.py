@@ -133,6 +133,8 @@ def test_bad_values_give_ae_with_reasons_and_keep_the_rest() -> None:
     errors = ack.segments("ERR")
     assert len(errors) == 4
     texts = [str(e.extract_field(1, 8)) for e in errors]
+    # OBX #6 was stamped years before the receive time: stored at the receive time, the offset noted.
+    assert decoder.clock_offsets and decoder.clock_offsets[0][1] < -300 * 86400
     assert any("unit 'cmH2O'" in t for t in texts)
     assert any("value type 'ST'" in t for t in texts)
     assert any("spo2 150 is impossible" in t for t in texts)

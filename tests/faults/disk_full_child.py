@@ -1,15 +1,19 @@
-"""Child process of the disk-full test: records while the file-size limit makes every write fail.
+"""Child process of the disk-full tests: records while the disk is full, then while space is back.
 
-Run as ``python disk_full_child.py DB``. The process ignores SIGXFSZ so that writes past the
-limit fail with EFBIG instead of killing it, records a simulated session at 60x with the pleth,
-then lowers its own RLIMIT_FSIZE (the disk is "full"), keeps recording for a few wall seconds,
-raises the limit again (space came back) and closes the session. It prints one JSON line: what
-the source produced, what the recorder reported while the disk was full, and how it ended.
+Run as ``python disk_full_child.py DB MODE PLETH``. MODE ``fill``: the database lives on a small
+real filesystem (a tmpfs the test mounted) and this process fills it with a filler file until the
+kernel says ENOSPC, keeps recording, then deletes the filler (space came back). MODE ``rlimit``
+(where mounting is not allowed): the process lowers its own RLIMIT_FSIZE instead, ignoring
+SIGXFSZ so that writes past the limit fail with EFBIG. PLETH is ``1`` or ``0``. A simulated session
+at 60x is recorded throughout; the process prints one JSON line: what the source produced, what
+the recorder reported while the disk was full, and how it ended.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import resource
 import signal
 import sys
@@ -25,15 +29,35 @@ from monitor.recorder import Recorder, RecorderUpdate
 from monitor.store import Store
 
 FULL_FOR_S = 3.0
+PLETH_HOLD_S = 60.0
 START = 1_790_000_000.0
 
 
-def main(db_path: Path) -> dict[str, object]:
+def fill(folder: Path) -> Path:
+    """Write a filler file until the filesystem is full (ENOSPC even for 512 bytes); returns it."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 16, 4096, 512):
+            chunk = b"\0" * size
+            while True:
+                try:
+                    os.write(fd, chunk)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    break
+    finally:
+        os.close(fd)
+    return filler
+
+
+def main(db_path: Path, mode: str, pleth: bool) -> dict[str, object]:
     """Record through a disk-full spell; return what was produced and seen."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     store = Store(db_path)
-    source = SimulatedSource(scenario="normal", seed=5, speed=60.0, pleth=True, start_time=START)
+    source = SimulatedSource(scenario="normal", seed=5, speed=60.0, pleth=pleth, start_time=START)
     recorder = Recorder.new_session(store, source, driver="simulated", port=None,
                                     plan=parse_plan("baseline:5,infusion:40,recovery:30"), autopilot=True,
                                     nurse="RN", alarms=AlarmEngine())
@@ -52,21 +76,36 @@ def main(db_path: Path) -> dict[str, object]:
                 during["alarms"].extend(  # type: ignore[attr-defined]
                     str(c.get("condition")) for c in update.alarm_changes)
 
+    # One minute of waveform may be held (the default is ten): at 60x the three-second spell is three
+    # minutes of signal, so the oldest pleth must be given up - and the numerics never.
+    recorder.writer.pleth_hold_s = PLETH_HOLD_S
     recorder.add_listener(listen)
     recorder.start()
     time.sleep(1.5)  # some data on disk first
     stored_before = store_count(db_path, recorder.session.id)
-    # The disk is full: no file of this process may grow (or be written) past one byte.
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))
+    filler = None
+    if mode == "fill":
+        filler = fill(db_path.parent)
+    else:
+        # The disk is full: no file of this process may grow (or be written) past one byte.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))
     full.set()
+    # During an acknowledge and a note: the audit and the timeline must survive the full disk too.
+    acknowledged = recorder.submit("acknowledge", "RN")
+    noted = recorder.submit("note", "RN", text="written while the disk was full")
     time.sleep(FULL_FOR_S)
     stored_while_full = store_count(db_path, recorder.session.id)
     # Space is back.
-    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    if filler is not None:
+        filler.unlink()
+    else:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     full.clear()
-    time.sleep(2.5)
+    time.sleep(3.0)
+    alive_before_stop = recorder.running
     recorder.stop()
     store.close()
+    wal = db_path.with_name(db_path.name + "-wal")
     with lock:
         return {
             "session_id": recorder.session.id,
@@ -80,6 +119,10 @@ def main(db_path: Path) -> dict[str, object]:
             "alarm_engine": recorder.alarms is not None,
             "end_status": recorder.end_status,
             "error": None if recorder.error is None else repr(recorder.error),
+            "alive_before_stop": alive_before_stop,
+            "commands_ok": acknowledged.done() and noted.done() and noted.exception() is None,
+            "wal_bytes_at_end": wal.stat().st_size if wal.exists() else 0,
+            "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
 
 
@@ -95,4 +138,5 @@ def store_count(db_path: Path, session_id: str) -> int:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]))), flush=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1")), flush=True)

@@ -190,7 +190,6 @@ def test_without_the_admin_role_limits_profiles_and_alarms_off_are_refused_at_th
             ok = _run(recorder, "set_limit", "AD", role="admin", rule="spo2_low_severe", limit=88)
             assert ok["after"] == "spo2 < 88"
         finally:
-            recorder.stop()
-            recorder.source.close()
+            recorder.run(until=lambda _r: True)  # one more turn, then close: everything pending is written
         refusals = [r["action"] for r in store.audit_log() if r["action"].endswith("_refused")]
     assert {"set_limit_refused", "alarms_off_refused", "audio_off_refused", "load_profile_refused"} <= set(refusals)

@@ -34,6 +34,10 @@ def _unfinished_session_ahead_of_the_wall_clock(db_path: Path) -> tuple[str, flo
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True, check=True)
         store.db.execute("UPDATE sessions SET owner_pid = ? WHERE id = ?", [int(dead.stdout), recorder.session.id])
+        # What the kernel does when the owner dies: its session lock is released.
+        assert recorder.lock is not None
+        recorder.lock.release()
+        recorder.writer.close()
         last = store.last_data_at(recorder.session.id)
         assert last is not None
         return recorder.session.id, last

@@ -116,8 +116,10 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
     confirms = [e for e in events if e.kind is EventKind.NIBP_REQUESTED and e.detail.get("reason") == "confirm alarm"]
     assert confirms
     assert all(a.ended_at is not None for a in alarms), "the completed session left alarms open"
-    # No exception, no warning anywhere in the logs.
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # No exception, no warning anywhere in the logs, except the machine's own lack of a sound output, which the
+    # window reports once as a technical fault of the computer (test machines have no audio device).
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [w for w in warnings if not w.startswith("alarm sound cannot be played:")] == []
     # Memory flat: what the second half of the session adds is small.
     with capsys.disabled():
         print(f"\nsoak at {SPEED:g}x: RSS start {rss['start']:.0f} MB, middle {rss['middle']:.0f} MB, "

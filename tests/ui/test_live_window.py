@@ -328,6 +328,8 @@ def test_nibp_interval_is_set_and_limit_changes_need_the_admin_role(
     w.apply_settings(SettingsChoice(w.device, {"infusion": 10.0}, {"hr_high": 130.0}), device_changed=False)
     qtbot.waitUntil(lambda: any("admin" in m for m in w.messages), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: w.bridge.recorder.session.nibp_schedule.infusion_s == 600.0, timeout=WAIT_MS)
+    # Written by the store's writer thread shortly after the recorder carried the command out.
+    qtbot.waitUntil(lambda: bool(stored_events(db_path, "settings_changed")), timeout=WAIT_MS)
     [setting] = stored_events(db_path, "settings_changed")
     assert setting.detail["minutes"] == 10.0 and setting.user == NURSE
 
@@ -337,11 +339,14 @@ def test_nibp_interval_is_set_and_limit_changes_need_the_admin_role(
         lambda: any(line.condition == "hr_high" and line.value == 130.0 for line in w.last_snapshot.limits),
         timeout=WAIT_MS,
     )
-    with Store(db_path, readonly=True) as reader:
-        audit = reader.audit_log()
-    changes = [a for a in audit if a["action"] == "set_limit"]
+    def audit() -> list[Any]:
+        with Store(db_path, readonly=True) as reader:
+            return reader.audit_log()
+
+    qtbot.waitUntil(lambda: any(a["action"] == "set_limit" and a["user"] == "ZZ" for a in audit()), timeout=WAIT_MS)
+    changes = [a for a in audit() if a["action"] == "set_limit"]
     assert changes[-1]["user"] == "ZZ" and '"role": "admin"' in changes[-1]["detail"]
-    assert any(a["action"] == "sign_in" and a["user"] == "ZZ" for a in audit)
+    assert any(a["action"] == "sign_in" and a["user"] == "ZZ" for a in audit())
     assert "ZZ (admin)" in w.header.user.text()
 
 

@@ -1,0 +1,54 @@
+"""Child process of the clock-jump test: ``record`` from a real pty device while the wall clock is set.
+
+Run as ``python clock_jump_child.py DB``. Before anything of the monitor is imported, this process
+replaces ``time.time`` with the system clock plus an offset that a thread changes like someone
+setting the clock by hand: +1 h after 2.5 s, then -1 h (two hours back) after 5 s. A Masimo
+emulator plays onto a new pty at real-time rate; ``infusion-monitor record`` reads it for 8 s.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+_real_time = time.time
+_offset = [0.0]
+
+
+def _faked_time() -> float:
+    return _real_time() + _offset[0]
+
+
+time.time = _faked_time  # the wall clock of this whole process, as libfaketime would fake it
+
+
+def _set_clock() -> None:
+    time.sleep(2.5)
+    _offset[0] = 3600.0
+    time.sleep(2.5)
+    _offset[0] = -3600.0
+
+
+def main(db: str) -> int:
+    """Record for 8 s through two clock steps; the exit code of ``record``."""
+    from drivers.emulator import Emulator, PtyDevicePort, make_device
+    from monitor.cli import main as cli
+
+    port = PtyDevicePort()
+    stop = threading.Event()
+    emulator = Emulator(make_device("masimo-ascii", scenario="normal", seed=3), speed=1.0)
+    device = threading.Thread(target=emulator.run, args=(port, None, stop), daemon=True)
+    device.start()
+    threading.Thread(target=_set_clock, daemon=True).start()
+    try:
+        return cli(["record", "--db", db, "--driver", "masimo-ascii", "--port", port.name, "--duration", "8",
+                    "--nurse", "RN"])
+    finally:
+        stop.set()
+        device.join(5)
+        port.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

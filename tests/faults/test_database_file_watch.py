@@ -1,0 +1,63 @@
+"""The open database deleted (``rm``) or renamed (``mv``) under a running ``record``.
+
+Within 5 s the recording says so (a high-priority technical alarm and a ``database_moved`` event)
+and nothing is lost: the complete session - everything before the deletion and everything after -
+is at the configured path when the recording ends, closed, and the file passes the integrity check.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.alarms.model import Priority
+from monitor.store import Store
+from tests.faults.helpers import CommandLine, counts, integrity
+
+DONE = re.compile(r"session (\w+) (closed|complete|unfinished): (\d+) readings stored")
+
+
+@pytest.mark.parametrize("how", ["rm", "mv"])
+def test_a_deleted_or_renamed_database_is_noticed_and_written_back(db_path: Path, how: str) -> None:
+    run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "9",
+                      "--plan", "baseline:5,infusion:40,recovery:30")
+    run.wait_for("t+", timeout=30)  # recording
+    time.sleep(1.5)
+    with Store(db_path, readonly=True) as store:
+        [summary] = store.sessions()
+        before = store.reading_count(summary.id)
+    assert before > 0
+    moved_to = db_path.with_name("moved.db")
+    gone_at = time.monotonic()
+    if how == "rm":
+        os.unlink(db_path)
+    else:
+        os.rename(db_path, moved_to)
+    line = run.wait_for("database_moved", timeout=6)
+    noticed_s = time.monotonic() - gone_at
+    assert noticed_s <= 5.0, f"noticed after {noticed_s:.1f} s"
+    print(f"{how}: noticed after {noticed_s:.2f} s")
+    assert "database_moved" in line
+    alarm = run.wait_for("(database_moved) started", timeout=2)
+    assert alarm.lstrip().startswith(Priority.HIGH.marker), alarm
+    assert "was deleted or moved away" in alarm and "written back" in alarm
+    # While the recording goes on, a new reader sees the written-back file whole.
+    time.sleep(1.0)
+    assert integrity(db_path) == "ok"
+    with Store(db_path, readonly=True) as store:
+        assert store.reading_count(summary.id) >= before
+    assert run.finish() == 0, run.output()
+    [done] = [m for text in run.output() if (m := DONE.search(text))]
+    assert done.group(2) == "closed"
+    assert integrity(db_path) == "ok"
+    readings, _ = counts(db_path, summary.id)
+    assert readings == int(done.group(3)) > before  # everything, before and after the deletion
+    with Store(db_path, readonly=True) as store:
+        assert store.status_of(store.session_row(summary.id)) == "closed"
+        technical = [e.detail for e in store.events(summary.id) if e.detail.get("condition") == "database_moved"]
+        assert technical and technical[0]["written_to"] == str(db_path)
+        assert any(a.condition == "database_moved" and a.priority == "high" for a in store.alarms(summary.id))

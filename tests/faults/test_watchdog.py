@@ -1,0 +1,26 @@
+"""A recorder thread that hangs for 5 s inside a real ``record``: the watchdog, outside it, raises the alarm.
+
+The alarm (high priority, technical, with the terminal bell) comes once the recorder has been silent 3 s,
+repeats while the stall lasts, and clears when the recorder runs again; the recording then goes on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.faults.helpers import REPO_ROOT
+
+
+def test_a_stalled_recorder_raises_a_high_priority_technical_alarm(db_path: Path) -> None:
+    child = subprocess.run([sys.executable, str(Path(__file__).with_name("watchdog_child.py")), str(db_path)],
+                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert child.returncode == 0, child.stdout + child.stderr
+    lines = child.stdout.splitlines()
+    alarms = [i for i, line in enumerate(lines) if "ALARM HIGH technical: MONITORING STALLED" in line]
+    assert alarms, child.stdout
+    assert all(lines[i].startswith("\a") for i in alarms)  # the bell: the terminal's alarm sound
+    cleared = [i for i, line in enumerate(lines) if "monitoring running again" in line]
+    assert cleared and cleared[0] > alarms[-1]
+    assert any("closed:" in line for line in lines[cleared[0]:])  # the session went on and closed normally

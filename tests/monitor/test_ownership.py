@@ -1,0 +1,78 @@
+"""One owner per session: a file lock the kernel drops with its process, whatever the heartbeat says."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drivers.simulated import SimulatedSource
+from monitor.cli import CliError, close_unfinished
+from monitor.ownership import SessionLock, SessionOwned, owner_alive
+from monitor.plan import SessionPlan
+from monitor.recorder import Recorder
+from monitor.session import SessionRuleError
+from monitor.store import Store
+
+T0 = 1_790_000_000.0
+
+
+def _recorder(store: Store) -> Recorder:
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    return Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
+
+
+def test_a_live_owner_keeps_its_session_however_stale_the_heartbeat(store: Store, db_path: Path) -> None:
+    recorder = _recorder(store)
+    for _ in range(5):
+        recorder.step()
+    session_id = recorder.session.id
+    # A disk that stalled the heartbeat for an hour: the owner is still alive and holds the lock.
+    store.db.execute("UPDATE sessions SET heartbeat_at = ? WHERE id = ?", [time.time() - 3600, session_id])
+    assert owner_alive(db_path, session_id) is True
+    assert store.status_of(store.session_row(session_id)) == "recording"
+    assert store.unfinished_sessions() == []
+    other = Store(db_path)
+    try:
+        with pytest.raises(SessionRuleError, match="being recorded by a running process"):
+            Recorder.resume_session(other, SimulatedSource(seed=1, speed=math.inf, start_time=T0 + 60), session_id)
+        with pytest.raises(CliError, match="is recording"):
+            close_unfinished(other, session_id, "RN")
+    finally:
+        other.close()
+    recorder.run(until=lambda r: True)
+    assert store.status_of(store.session_row(session_id)) == "closed"
+    assert owner_alive(db_path, session_id) is False
+
+
+def test_the_lock_goes_with_a_killed_process(db_path: Path) -> None:
+    Store(db_path).close()
+    code = (
+        "import sys, time\n"
+        "from monitor.ownership import SessionLock\n"
+        "lock = SessionLock(sys.argv[1], 'abc123')\n"
+        "lock.acquire()\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(db_path)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        assert owner_alive(db_path, "abc123") is True
+        with pytest.raises(SessionOwned, match=f"pid {child.pid}"):
+            SessionLock(db_path, "abc123").acquire()
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    assert owner_alive(db_path, "abc123") is False
+    mine = SessionLock(db_path, "abc123")
+    mine.acquire()
+    assert mine.held
+    mine.release()

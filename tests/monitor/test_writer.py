@@ -1,0 +1,177 @@
+"""The store writer holds what it cannot write, in order, within a memory bound; the recorder survives it all."""
+
+from __future__ import annotations
+
+import io
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.simulated import SimulatedSource
+from monitor.alarms.engine import AlarmEngine
+from monitor.cli import main
+from monitor.plan import SessionPlan
+from monitor.readings import Parameter, Reading
+from monitor.recorder import Recorder
+from monitor.session import EventKind
+from monitor.store import Store
+from monitor.writer import AuditEntry, Batch, StoreWriter
+
+T0 = 1_790_000_000.0
+
+
+class Switch:
+    """An opener whose stores fail every write (like a full disk) while ``broken`` is true."""
+
+    def __init__(self) -> None:
+        self.broken = False
+
+    def __call__(self, path: Path) -> Store:
+        if self.broken:
+            raise sqlite3.OperationalError("database or disk is full")
+        return FlakyStore(path, self)
+
+
+class FlakyStore(Store):
+    """A real store whose transactions fail while its switch says so."""
+
+    def __init__(self, path: Path, switch: Switch) -> None:
+        super().__init__(path, check=False)
+        self.switch = switch
+
+    def transaction(self) -> Any:
+        if self.switch.broken:
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().transaction()
+
+
+def _numeric(t: float, value: float = 70.0) -> Reading:
+    return Reading(t, Parameter.HR, value, "test")
+
+
+def _pleth(t: float) -> Reading:
+    return Reading(t, Parameter.PLETH, 0.5, "test")
+
+
+def test_held_rows_and_audit_are_written_in_order_when_the_store_returns(store: Store, db_path: Path) -> None:
+    session_id = store.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
+    switch = Switch()
+    writer = StoreWriter(db_path, session_id, opener=switch, retry_interval_s=0.0)
+    switch.broken = True
+    writer.put(Batch(readings=(_numeric(T0 + 1),)))
+    writer.put(AuditEntry(T0 + 1.5, "acknowledge", "RN", session_id, {"alarm": "a1"}))
+    writer.put(Batch(readings=(_numeric(T0 + 2),)))
+    assert not writer.pump()
+    status = writer.status()
+    assert not status.ok and "full" in (status.error or "") and status.held_rows == 3
+    switch.broken = False
+    assert writer.pump()
+    assert writer.status().ok and writer.status().stored_numerics == 2
+    writer.close()
+    assert [r.t for r in store.readings(session_id)] == [T0 + 1, T0 + 2]
+    [entry] = [a for a in store.audit_log(session_id) if a["action"] == "acknowledge"]
+    assert entry["at"] == T0 + 1.5  # stamped when it happened, not when the disk came back
+
+
+def test_the_waveform_is_given_up_first_and_counted(store: Store, db_path: Path) -> None:
+    session_id = store.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
+    switch = Switch()
+    switch.broken = True
+    # 2 s of waveform may be held (150 samples), and 10 numerics.
+    writer = StoreWriter(db_path, session_id, opener=switch, retry_interval_s=0.0, pleth_hold_s=2.0,
+                         max_held_numerics=10)
+    for second in range(8):
+        t = T0 + second
+        writer.put(Batch(readings=(_numeric(t), *(_pleth(t + i / 75) for i in range(75)))))
+        writer.pump()  # fails: from the first failure on, memory is bounded
+    status = writer.status()
+    assert status.dropped_pleth == 8 * 75 - 150 and status.dropped_numerics == 0
+    for second in range(8, 14):
+        writer.put(Batch(readings=(_numeric(T0 + second),)))
+    assert writer.status().dropped_numerics == 4  # past the numerics bound, the oldest go
+    switch.broken = False
+    assert writer.pump()
+    writer.close()
+    assert [r.t for r in store.readings(session_id)] == [T0 + s for s in range(4, 14)]
+    times, _ = store.waveform(session_id)
+    assert len(times) == 150 and times[0] >= T0 + 6  # the newest two seconds of signal
+
+
+def test_a_full_disk_during_acknowledge_and_notes_does_not_end_monitoring(store: Store, db_path: Path) -> None:
+    source = SimulatedSource(scenario="desaturation", seed=2, speed=math.inf, start_time=T0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30),
+                                    nurse="RN", alarms=AlarmEngine())
+    switch = Switch()
+    recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)
+    for _ in range(20):
+        recorder.step()
+    switch.broken = True
+    futures = [recorder.submit("acknowledge", "RN"), recorder.submit("note", "RN", text="full disk")]
+    for _ in range(40):
+        recorder.step()
+    recorder._maybe_flush(force=True)  # unpaced turns are quicker than the flush interval
+    recorder.step()
+    assert all(f.done() for f in futures)
+    assert futures[1].exception() is None
+    status = recorder.status()
+    assert not status.storage_ok and status.pending_rows > 0
+    switch.broken = False
+    recorder.run(until=lambda r: True)
+    assert recorder.end_status == "closed"
+    events = store.events(recorder.session.id)
+    conditions = [e.detail.get("condition") for e in events if e.kind is EventKind.TECHNICAL]
+    assert "storage_write_failed" in conditions and "storage_restored" in conditions
+    assert any(e.kind is EventKind.NOTE and e.detail["text"] == "full disk" for e in events)
+    actions = [a["action"] for a in store.audit_log(recorder.session.id)]
+    assert "acknowledge" in actions and actions[-1] == "session_closed"
+
+
+def test_an_error_in_a_turn_is_recorded_and_the_loop_goes_on(store: Store) -> None:
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
+    calls = {"n": 0}
+
+    def broken_listener(update: object) -> None:
+        calls["n"] += 1
+        raise RuntimeError("display broke")
+
+    def flaky_nibp() -> None:
+        if 3 <= calls["n"] <= 6:
+            calls["n"] += 1  # the listener is not reached in a failed turn
+            raise OSError("port went away mid-turn")
+
+    recorder.add_listener(broken_listener)
+    recorder._run_nibp_schedule = flaky_nibp  # type: ignore[method-assign]
+    recorder.run(until=lambda r: calls["n"] >= 30)
+    assert recorder.end_status == "closed" and recorder.error is None
+    [error] = [e for e in store.events(recorder.session.id) if e.detail.get("condition") == "recorder_error"]
+    assert "port went away" in error.detail["error"]
+    assert store.reading_count(recorder.session.id) > 0
+
+
+def test_rows_left_at_the_end_go_to_a_recovery_file(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
+    switch = Switch()
+    switch.broken = True
+    recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)
+    monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
+    recorder.run(until=lambda r: r.session.now > T0 + 30)
+    assert recorder.end_status == "unfinished"
+    assert recorder.recovery_file is not None
+    lines = Path(recorder.recovery_file).read_text().splitlines()
+    assert any('"session_closed"' in line for line in lines)
+    held_hr = sum(line.count('"hr"') for line in lines)
+    assert held_hr >= 25
+    before_hr = len(list(store.readings(recorder.session.id, [Parameter.HR])))
+    out = io.StringIO()
+    assert main(["write-held", recorder.recovery_file, "--db", str(db_path)], out=out) == 0, out.getvalue()
+    assert store.status_of(store.session_row(recorder.session.id)) == "closed"
+    assert len(list(store.readings(recorder.session.id, [Parameter.HR]))) == before_hr + held_hr
+    assert store.audit_log(recorder.session.id)[-1]["action"] == "session_closed"
+    assert main(["write-held", recorder.recovery_file, "--db", str(db_path)], out=io.StringIO()) == 1  # once only

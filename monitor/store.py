@@ -334,7 +334,7 @@ class Store:
                     self.check_integrity()
                 self._migrate()
                 self.keys = self._checked_keys(create=True)
-                with self.transaction():
+                with _Transaction(self.db.conn):  # not self.transaction(): subclasses may not be ready yet
                     # Rows found unsealed were written by something else since the last write.
                     integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
                                    alarm_ids=None)

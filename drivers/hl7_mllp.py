@@ -348,6 +348,27 @@ def _message_text(raw: bytes) -> str:
     return text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
 
 
+def _unusable_delimiters(text: str) -> str:
+    """Why MSH-1/MSH-2 cannot delimit a message ('' when they can).
+
+    A letter, digit, space or control character as a delimiter, or one used twice, would make the answer echoing
+    them unreadable; such a message is refused and answered with the standard delimiters.
+    """
+    if not text.startswith("MSH") or len(text) < 5:
+        return ""  # not a message header at all: the parser names the problem
+    separator = text[3]
+    end = text.find(separator, 4)
+    encoding = text[4:end] if end >= 0 else text[4:]
+    delimiters = separator + encoding
+    if not 4 <= len(encoding) <= 5:
+        return f"MSH-2 '{encoding}' does not hold the four encoding characters"
+    if any(c.isalnum() or not c.isprintable() or c.isspace() for c in delimiters):
+        return f"delimiters '{delimiters}' include a letter, digit, space or control character"
+    if len(set(delimiters)) != len(delimiters):
+        return f"delimiters '{delimiters}' repeat a character"
+    return ""
+
+
 def split_batch(text: str) -> list[str]:
     """The messages of an MLLP block: one, or every MSH...  of an FHS/BHS batch (batch segments dropped)."""
     segments = [s for s in text.split("\r") if s.strip()]
@@ -499,6 +520,9 @@ class Hl7Decoder(Decoder):
         msh: Any = None
         try:
             try:
+                unusable = _unusable_delimiters(text)
+                if unusable:
+                    raise ValueError(unusable)
                 parsed = hl7.parse(text)
                 if not isinstance(parsed, hl7.Message):
                     raise ValueError("a batch or file header, not a single message")

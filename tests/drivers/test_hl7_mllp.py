@@ -870,3 +870,24 @@ def test_medplums_hl7_client_gets_its_answers() -> None:
         assert done.stdout.split("\n")[:3] == ["AA M1", "CA M2", "AR M3"]
     finally:
         source.close()
+
+
+@pytest.mark.parametrize("delimiters", ["^A\\&", "^~A&", "^~\\A", "^^\\&", "^~ &", "^~"])
+def test_unusable_delimiters_are_refused_with_a_readable_answer(delimiters: str) -> None:
+    # An answer echoing a letter or a repeated character as a delimiter could not be read by the sender.
+    text = GOOD.replace("^~\\&", delimiters, 1)
+    decoder = Hl7Decoder()
+    assert decoder.feed(frame(text), T0) == []
+    (ack,) = MllpDeframer().feed(decoder.outgoing(T0))
+    answer = hl7.parse(ack.decode())
+    assert str(answer.segment("MSH")[2]) == "^~\\&"
+    assert answer.extract_field("MSA", 1, 1) == "AR"
+    assert "delimiters" in answer.extract_field("MSA", 1, 3) or "MSH-2" in answer.extract_field("MSA", 1, 3)
+
+
+def test_a_truncation_character_in_msh2_is_still_accepted() -> None:
+    decoder = Hl7Decoder()
+    readings = decoder.feed(frame(GOOD.replace("^~\\&", "^~\\&#", 1)), T0)
+    (ack,) = MllpDeframer().feed(decoder.outgoing(T0))
+    assert hl7.parse(ack.decode()).extract_field("MSA", 1, 1) == "AA"
+    assert len(readings) == 6

@@ -12,7 +12,9 @@ import json
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
+from tests.conftest import NURSE_SECRET
 from tests.faults.helpers import CommandLine
 
 
@@ -22,7 +24,8 @@ def _statuses(db_path: Path) -> list[str]:
     return [s["status"] for s in json.loads("\n".join(run.output()))]
 
 
-def test_a_live_owner_keeps_its_session_and_a_dead_one_frees_it(db_path: Path) -> None:
+def test_a_live_owner_keeps_its_session_and_a_dead_one_frees_it(db_path: Path, accounts_in: Any) -> None:
+    accounts_in(db_path)  # closing someone else's session needs a signed-in account: the refusal must be the lock's
     owner = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN")
     owner.wait_for("t+", timeout=30)
     conn = sqlite3.connect(db_path, timeout=10)
@@ -34,8 +37,9 @@ def test_a_live_owner_keeps_its_session_and_a_dead_one_frees_it(db_path: Path) -
         conn.close()
     try:
         assert _statuses(db_path) == ["recording"]
-        for args in (["record", "--resume", session_id[:8], "--duration", "2"], ["close", session_id[:8]]):
-            second = CommandLine(*args, "--db", str(db_path))
+        for args in (["record", "--resume", session_id[:8], "--duration", "2"],
+                     ["close", session_id[:8], "--user", "RN"]):
+            second = CommandLine(*args, "--db", str(db_path), env={"INFUSION_MONITOR_SECRET": NURSE_SECRET})
             assert second.finish() == 1, second.output()
             assert any("is recording" in line or "being recorded" in line for line in second.output())
     finally:

@@ -163,6 +163,8 @@ class StoreWriter:
         self._stored_numerics = stored_numerics
         self._held_rows = 0
         self._held_pleth = 0
+        #: Operations at the head of ``_held`` being written right now (never given up).
+        self._in_flight = 0
         self._held_numerics = 0
         self._dropped_pleth = 0
         self._dropped_pleth_s = 0.0
@@ -268,14 +270,22 @@ class StoreWriter:
                 if not self._held:
                     return True
                 chunk = _take_chunk(self._held)
+                # Being written outside the lock: what these hold must not be given up meanwhile.
+                self._in_flight = len(chunk)
             try:
                 store = self._connection()
                 with store.transaction():
                     for op in chunk:
                         _apply(store, self.session_id, op)
             except (sqlite3.Error, StoreError, OSError) as exc:
+                with self._lock:
+                    self._in_flight = 0
                 self._failed(exc)
                 return False
+            except BaseException:
+                with self._lock:
+                    self._in_flight = 0
+                raise
             self._written(chunk)
             if self.after_commit is not None and self._store is not None:
                 self.after_commit(self._store)
@@ -361,6 +371,7 @@ class StoreWriter:
     def _written(self, chunk: list[Operation]) -> None:
         recovered = False
         with self._lock:
+            self._in_flight = 0
             for _ in chunk:
                 op = self._held.popleft()
                 self._count(op, -1)
@@ -397,7 +408,7 @@ class StoreWriter:
         for index, op in enumerate(self._held):
             if excess <= 0:
                 return
-            if not isinstance(op, Batch):
+            if index < self._in_flight or not isinstance(op, Batch):
                 continue
             kept: list[Reading] = []
             dropped: list[Reading] = []

@@ -23,6 +23,7 @@ from monitor.alarms.model import Priority
 from monitor.config import ENV_PREFIX
 from monitor.readiness import CareRules
 from monitor.session import Phase
+from monitor.toml_lines import TomlLines
 
 DEFAULT_PROFILE_NAME: Final = "default_profile.toml"
 
@@ -210,64 +211,19 @@ class AlarmProfile:
 
 # -- where a key is written ------------------------------------------------------------------------
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\" ]+?)\s*=")
-_INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
 
-
-def _key_parts(text: str) -> list[str]:
-    return [part.strip().strip('"') for part in text.split(".")]
-
-
-class _Lines:
-    """Line numbers of tables and keys in a TOML text (dotted path -> 1-based line)."""
+class _Lines(TomlLines):
+    """Line numbers of tables and keys in a profile's text; errors are :class:`ProfileError`."""
 
     def __init__(self, text: str, source: str) -> None:
-        self.source = source
-        self.where: dict[str, int] = {}
-        table: list[str] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = _HEADER.match(line)
-            if header:
-                table = _key_parts(header.group(1))
-                self._add(table, number)
-                continue
-            key = _KEY.match(line)
-            if key:
-                path = [*table, *_key_parts(key.group(1))]
-                self._add(path, number)
-                rest = line[key.end() :]
-                for inner in _INLINE_KEY.finditer(rest):
-                    self.where.setdefault(".".join([*path, inner.group(1)]), number)
-
-    def _add(self, parts: list[str], number: int) -> None:
-        # A dotted header also defines its parents ([phases.x.rules.y] defines phases.x).
-        for end in range(1, len(parts) + 1):
-            self.where.setdefault(".".join(parts[:end]), number)
-
-    def line(self, path: str) -> int | None:
-        """The line of ``path``, else of its nearest written parent."""
-        parts = path.split(".")
-        while parts:
-            found = self.where.get(".".join(parts))
-            if found is not None:
-                return found
-            parts.pop()
-        return None
-
-    def error(self, path: str, problem: str) -> ProfileError:
-        """An error naming file, line and field."""
-        line = self.line(path)
-        where = f"line {line}, " if line is not None else ""
-        return ProfileError(f"{self.source}: {where}field {path}: {problem}")
+        super().__init__(text, source, ProfileError)
 
 
 class _NoLines(_Lines):
     """For rules built in code (e.g. a limit changed on screen): no lines to name."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.where = {}
+        super().__init__("", source)
 
 
 # -- reading -----------------------------------------------------------------------------------------

@@ -812,7 +812,8 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     store: Any = _open_reader(args)
     with store:
         try:
-            record = load(store, args.session, options=options)
+            # The readings are streamed from the store while the export is written.
+            record = load(store, args.session, options=options, stream=True)
         except SessionNotFound as exc:
             raise CliError(str(exc)) from None
         if not to_stdout:

@@ -11,7 +11,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from monitor.exports.data import ExportOptions, SessionRecord, load
+from monitor.exports.data import ExportCancelled, ExportOptions, SessionRecord, load
 
 if TYPE_CHECKING:
     from monitor.store import Store
@@ -37,6 +37,10 @@ class ExportError(Exception):
     """An export that cannot be produced, with the reason."""
 
 
+__all__ = ["FORMATS", "SUFFIXES", "ExportCancelled", "ExportError", "ExportOptions", "SessionRecord", "export_file",
+           "load", "writer"]
+
+
 def writer(fmt: str) -> tuple[Callable[[SessionRecord, IO[Any]], None], bool]:
     """The write function of a format and whether it writes bytes."""
     if fmt not in FORMATS:
@@ -48,20 +52,30 @@ def writer(fmt: str) -> tuple[Callable[[SessionRecord, IO[Any]], None], bool]:
 
 
 def export_file(
-    store: Store, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None
+    store: Store,
+    session_id: str,
+    fmt: str,
+    path: str | Path,
+    options: ExportOptions,
+    *,
+    via: str | None = None,
+    on_block: Callable[[int], None] | None = None,
 ) -> SessionRecord:
     """Export one session to a file and record it in the audit log (who, what format, where).
 
-    The file is written beside its target under a temporary name and renamed when complete,
-    so a failed export never leaves half a file. The audit entry has the same fields as one
-    made by ``infusion-monitor export``; ``via`` names the screen it was made from.
+    The readings are streamed from the store while the file is written. The file is written
+    beside its target under a temporary name and renamed when complete, so a failed or
+    cancelled export never leaves half a file. ``on_block`` hears how many readings were read
+    so far and may raise :class:`ExportCancelled` (then nothing is written or audited). The
+    audit entry has the same fields as one made by ``infusion-monitor export``; ``via`` names
+    the screen it was made from.
     """
     from monitor.exports.files import ExportFileError, check_target, write_atomically
 
     write, binary = writer(fmt)
     try:
         check_target(path)  # before the work: a device or a folder is refused at once
-        record = load(store, session_id, options=options)
+        record = load(store, session_id, options=options, stream=True, on_block=on_block)
         target = write_atomically(path, lambda f: write(record, f), binary)
     except ExportFileError as exc:
         raise ExportError(str(exc)) from None

@@ -9,8 +9,8 @@ Alarm messages never use either: they wrap, because a cut alarm message can misl
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QPixmap
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from ui.plain_text import plain_tooltip
@@ -88,8 +88,6 @@ class FitLabel(QLabel):
         super().__init__(text, parent)
         #: Background colour behind the value (an alarm's lit flash state), None for none.
         self.fill: str | None = None
-        #: The text as last drawn, and what it was drawn from (see paintEvent).
-        self._drawn: tuple[tuple[object, ...], QPixmap] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
 
     def set_fill(self, colour: str | None) -> None:
@@ -125,30 +123,13 @@ class FitLabel(QLabel):
         return QSize(metrics.horizontalAdvance("000/000"), metrics.height())
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        """Draw the value scaled to the label's space (within the readable minimum and MAX_GROWTH).
-
-        Digits this large are beyond Qt's glyph cache, so drawing them means filling their outlines
-        again; the drawn text is kept as an image and copied while value, size and colour stay.
-        """
+        """Draw the value scaled to the label's space (within the readable minimum and MAX_GROWTH)."""
         painter = QPainter(self)
         if self.fill is not None:
             painter.fillRect(self.rect(), QColor(self.fill))
-        rect = self.contentsRect()
-        colour = self.palette().color(self.foregroundRole())
-        ratio = self.devicePixelRatioF()
-        key = (self.text(), self.drawn_px(), self.font().key(), colour.rgba(), int(self.alignment()),
-               rect.width(), rect.height(), ratio)
-        if self._drawn is None or self._drawn[0] != key:
-            image = QPixmap(max(1, round(rect.width() * ratio)), max(1, round(rect.height() * ratio)))
-            image.setDevicePixelRatio(ratio)
-            image.fill(Qt.GlobalColor.transparent)
-            into = QPainter(image)
-            font = self.font()
-            font.setPixelSize(key[1])
-            into.setFont(font)
-            into.setPen(colour)
-            into.drawText(QRect(0, 0, rect.width(), rect.height()), key[4], key[0])
-            into.end()
-            self._drawn = (key, image)
-        painter.drawPixmap(rect.topLeft(), self._drawn[1])
+        font = self.font()
+        font.setPixelSize(self.drawn_px())
+        painter.setFont(font)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.text())
         painter.end()

@@ -102,6 +102,11 @@ class StoredReadings:
         cursor = self.store.db.conn.execute(sql + " ORDER BY t, id", args)
         parameters: dict[str, Parameter] = {}
         flags: dict[str | None, frozenset[Flag]] = {}
+        # Values repeat (a heart rate of 72 thousands of times) and a second's readings share a time: one
+        # object each, so a report that holds the readings holds a third of the objects.
+        values: dict[float | None, float | None] = {}
+        sources: dict[str, str] = {}
+        last_t: float | None = None
         while block := cursor.fetchmany(STREAM_BLOCK):
             for t, name, value, status, source in block:
                 parameter = parameters.get(name)
@@ -110,6 +115,11 @@ class StoredReadings:
                 flag_set = flags.get(status)
                 if flag_set is None:
                     flag_set = flags[status] = parse_flags(status)
+                if t == last_t:
+                    t = last_t
+                last_t = t
+                value = values.setdefault(value, value)
+                source = sources.setdefault(source, source)
                 yield Reading(t, parameter, value, source, flag_set)
 
 

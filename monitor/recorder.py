@@ -184,6 +184,10 @@ class Recorder:
         self.recovery_file: str | None = None
         self._dropped_reported = (0, 0)
         self._device_offset_reported: float | None = None
+        #: Readings a device stamped before the session started: skipped, counted, said on the timeline.
+        self.before_start_skipped = 0
+        self._before_start_reported = 0
+        self._before_start_earliest: float | None = None
         self._incidents_seen = 0
         self.source = source
         self.session = session
@@ -450,6 +454,7 @@ class Recorder:
             self._on_link_event(link_event)
         for received, offset in self.source.take_clock_offsets():
             self._device_clock_offset(received, offset)
+        self._report_before_start()
         self.session.advance(self.source.now())
         self._check_clock()
         self._run_commands()
@@ -499,9 +504,34 @@ class Recorder:
         """Queue an audit entry; written in order with the data, held while the store fails."""
         self.writer.put(AuditEntry(time.time(), action, user, self.session.id, detail))
 
+    def _report_before_start(self) -> None:
+        """Say on the timeline how many readings were skipped for being stamped before the session began."""
+        count = self.before_start_skipped - self._before_start_reported
+        if count <= 0:
+            return
+        self._before_start_reported = self.before_start_skipped
+        earliest = self._before_start_earliest
+        self._before_start_earliest = None
+        s = self.session
+        log.warning("skipped %d readings stamped before the session started", count)
+        s.record(EventKind.READINGS_BEFORE_START, s.now, None, count=count, device=self.source.device,
+                 earliest_before_start_s=round(s.started_at - earliest, 1) if earliest is not None else None)
+
     def _ingest(self, readings: list[Reading]) -> list[Reading]:
         accepted: list[Reading] = []
+        started_at = self.session.started_at
         for reading in readings:
+            if reading.t < started_at:
+                # History a device sends on connecting (an HL7 gateway's backlog, a monitor's memory)
+                # belongs to no session here: stored, it would put times before the start in every
+                # export and judge alarms on what happened before the patient was in the chair. A waveform
+                # block that began just before the start is ordinary and not worth a timeline entry.
+                if reading.parameter is Parameter.PLETH:
+                    continue
+                self.before_start_skipped += 1
+                if self._before_start_earliest is None or reading.t < self._before_start_earliest:
+                    self._before_start_earliest = reading.t
+                continue
             if not is_plausible(reading.parameter, reading.value):
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
@@ -956,6 +986,7 @@ class Recorder:
             # Close first so nothing new is accepted (or acknowledged), then keep what already was.
             self.source.close()
             self._pending.readings.extend(self._ingest(self.source.drain()))
+            self._report_before_start()
         except Exception:  # a failing port must not cost the rows already pending
             log.exception("closing the source failed")
         s = self.session

@@ -68,6 +68,7 @@ class EventKind(StrEnum):
     SETTINGS_CHANGED = "settings_changed"
     CLOCK_CHANGED = "clock_changed"
     DEVICE_CLOCK_OFFSET = "device_clock_offset"
+    READINGS_BEFORE_START = "readings_before_start"
     # The course of treatment (monitor.checklist, monitor.dose, monitor.outcomes, monitor.rems).
     CHECKLIST = "checklist"
     DOSE_PLANNED = "dose_planned"

@@ -43,6 +43,7 @@ from monitor.protocols import Protocol as TreatmentProtocol
 from monitor.readiness import (
     COMPLETE,
     START_INFUSION,
+    START_RECOVERY,
     Blocker,
     CareRules,
     StepCheck,
@@ -61,6 +62,8 @@ READ_TIMEOUT_S = 0.05
 IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
 #: At close, the writer tries this long to write what it still holds before the session is left unfinished.
 CLOSE_DRAIN_S = 5.0
+#: Waveform samples stamped up to this long before the session start are kept (the first frame's).
+PLETH_BEFORE_START_KEPT_S = 2.0
 #: A planned session takes its discharge cuff this long before the recovery watch ends.
 DISCHARGE_CUFF_LEAD_S = 60.0
 
@@ -524,14 +527,16 @@ class Recorder:
             if reading.t < started_at:
                 # History a device sends on connecting (an HL7 gateway's backlog, a monitor's memory)
                 # belongs to no session here: stored, it would put times before the start in every
-                # export and judge alarms on what happened before the patient was in the chair. A waveform
-                # block that began just before the start is ordinary and not worth a timeline entry.
-                if reading.parameter is Parameter.PLETH:
+                # export and judge alarms on what happened before the patient was in the chair.
+                if reading.parameter is not Parameter.PLETH:
+                    self.before_start_skipped += 1
+                    if self._before_start_earliest is None or reading.t < self._before_start_earliest:
+                        self._before_start_earliest = reading.t
                     continue
-                self.before_start_skipped += 1
-                if self._before_start_earliest is None or reading.t < self._before_start_earliest:
-                    self._before_start_earliest = reading.t
-                continue
+                # The first frame's waveform is stamped back from its arrival, so its first samples may
+                # precede the start a little; the waveform is in no export, so those stay.
+                if reading.t < started_at - PLETH_BEFORE_START_KEPT_S:
+                    continue
             if not is_plausible(reading.parameter, reading.value):
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
@@ -611,6 +616,13 @@ class Recorder:
             "start_recovery": s.start_recovery,
             "complete": s.complete,
         }
+        if name == "stop_infusion" and s.phase is Phase.INFUSION and self._infusion_left() is not None:
+            # Never refused (stopping a pump is a safety action); the record says it was early, and why.
+            reason = str(args.get("reason") or "").strip()
+            detail = {"before_minimum_min": self.protocol.phases[Phase.INFUSION].min_min, "reason": reason}
+            s.stop_infusion(user=user, **detail)
+            self._audit(name, user, **detail)
+            return None
         if name in phase_actions:
             check = self._step_check(name)
             if check is not None:
@@ -773,9 +785,13 @@ class Recorder:
         """
         s = self.session
         check = step_check(action, s, self._care_rules(), self._high_alarms())
-        if check is None:
-            return None
         extra: list[Blocker] = []
+        if action == START_RECOVERY and s.phase is Phase.INFUSION:
+            short = self._infusion_left()
+            if short is not None and not s.infusion_stopped_early:
+                extra.append(Blocker("infusion_too_short", short))
+        if check is None:
+            return StepCheck(action, tuple(extra)) if extra else None
         if action == START_INFUSION and s.phase is Phase.BASELINE:
             wanted = chair.start_check(self.protocol, self.watch.events)
             if wanted.problems:
@@ -788,6 +804,9 @@ class Recorder:
             observed = self._observation_left()
             if observed is not None:
                 extra.append(Blocker("observation_too_short", observed))
+            recovery = self._protocol_recovery_left()
+            if recovery is not None and not any(b.code == "recovery_too_short" for b in check.blockers):
+                extra.append(Blocker("recovery_too_short", recovery))
             scores = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)
             if scores:
                 extra.append(Blocker("required_score", "; ".join(scores)))
@@ -797,6 +816,29 @@ class Recorder:
         if not extra:
             return check
         return StepCheck(check.action, check.blockers + tuple(extra), check.baseline, check.values, check.notes)
+
+    def _infusion_left(self) -> str | None:
+        """What is left of the protocol's minimum infusion (None: it has run that long, or there is none)."""
+        rule = self.protocol.phases[Phase.INFUSION]
+        if not rule.min_min:
+            return None
+        left = rule.min_min * SECONDS_PER_MINUTE - self.session.infusion_elapsed()
+        if left <= 0:
+            return None
+        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the protocol's {rule.min_min:g} min minimum "
+                f"{rule.label} left")
+
+    def _protocol_recovery_left(self) -> str | None:
+        """What is left of the protocol's minimum recovery, when the session's plan asked for less."""
+        rule = self.protocol.phases[Phase.RECOVERY]
+        started = self.session.phase_started_at.get(Phase.RECOVERY)
+        if not rule.min_min or started is None:
+            return None
+        left = rule.min_min * SECONDS_PER_MINUTE - (self.session.now - started)
+        if left <= 0:
+            return None
+        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the protocol's {rule.min_min:g} min minimum "
+                f"{rule.label} left")
 
     def _observation_left(self) -> str | None:
         """The protocol's minimum observation counted from the dose (the plan's recovery covers the rest)."""

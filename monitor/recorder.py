@@ -772,16 +772,18 @@ class Recorder:
             pending = s.nibp_requested_at is not None and now - s.nibp_requested_at < NIBP_REQUEST_TIMEOUT_S
             if remaining <= DISCHARGE_CUFF_LEAD_S and stale_at_end and not pending and self.source.can_start_nibp:
                 self._start_cuff(None, reason="discharge")
-            check = self._step_check(COMPLETE)
+            check = self._step_check(COMPLETE, by_plan=True)
             if remaining <= 0 and check is not None and check.ready:
                 s.complete(now, self.nurse, by="plan")
 
-    def _step_check(self, action: str) -> StepCheck | None:
+    def _step_check(self, action: str, *, by_plan: bool = False) -> StepCheck | None:
         """The readiness of a phase step with what the protocol adds.
 
         Starting the infusion: the checklist items and scores the protocol requires and the dose plan.
-        Completing: the minimum observation counted from the first dose, the scores required before
-        discharge, and (REMS) every field of the monitoring form - the one blocker no reason overrides.
+        Entering recovery: the infusion's minimum (unless the infusion was stopped early, with its reason).
+        Completing: the protocol's minimum recovery (not for the plan's own steps, ``by_plan``), the minimum
+        observation counted from the first dose, the scores required before discharge, and (REMS) every
+        field of the monitoring form - the one blocker no reason overrides.
         """
         s = self.session
         check = step_check(action, s, self._care_rules(), self._high_alarms())
@@ -804,7 +806,8 @@ class Recorder:
             observed = self._observation_left()
             if observed is not None:
                 extra.append(Blocker("observation_too_short", observed))
-            recovery = self._protocol_recovery_left()
+            # The plan's own recovery length rules an automatic completion (a demonstration's --plan).
+            recovery = None if by_plan else self._protocol_recovery_left()
             if recovery is not None and not any(b.code == "recovery_too_short" for b in check.blockers):
                 extra.append(Blocker("recovery_too_short", recovery))
             scores = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)

@@ -30,7 +30,7 @@ from benchmarks.common import (
     record_full_session,
 )
 from drivers.base import LinkCounters, Source
-from monitor.readings import Reading
+from drivers.core.readings import Reading
 
 REAL_TIME_TARGET = 500.0
 #: Simulated seconds per recorder turn.

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
-from monitor.clock import now as anchored_now
+from drivers.core.clock import now as anchored_now
 from monitor.constants import MAX_FLUSH_DELAY_S
 
 # The store's promise (MAX_FLUSH_DELAY_S): every reading on disk within a second. Writing has its own
@@ -44,7 +44,7 @@ class TimedDecoder:
         self._arrived = arrived
 
     def feed(self, data: bytes, at: float) -> list[Any]:
-        from monitor.readings import Parameter
+        from drivers.core.readings import Parameter
 
         readings = list(self._decoder.feed(data, at))
         self._arrived.extend(at for r in readings if r.parameter is not Parameter.PLETH)

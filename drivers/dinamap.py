@@ -60,9 +60,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from drivers.base import Decoder, OpenOptions, PortSettings, Source
+from drivers.core.readings import NIBP_PARAMETERS, Flag, Parameter, Reading, is_plausible
 from drivers.serial_source import SerialDriver
 from drivers.settings import SettingsError, check_known, seconds
-from monitor.readings import NIBP_PARAMETERS, Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,9 @@ from typing import ClassVar, Protocol
 
 from drivers import masimo, nellcor, nonin
 from drivers.base import PortSettings
+from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading
 from drivers.link import open_port
 from drivers.simulation import SimulatedPatient, check_scenario
-from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Flag, Parameter, Reading
 
 #: The emulator never sleeps longer than this, so a stop request is seen quickly.
 MAX_SLEEP_S = 0.05

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from drivers.core.readings import Parameter
 from drivers.settings import SettingsError
-from monitor.readings import Parameter
 
 #: OBX-3 codes (MDC number, MDC reference name, LOINC) by parameter.
 BUILT_IN_CODES: Final[dict[str, Parameter]] = {

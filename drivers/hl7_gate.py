@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from monitor.readings import Parameter
+from drivers.core.readings import Parameter
 
 #: Control ids remembered per listener (the oldest are forgotten first).
 REMEMBERED_CONTROL_IDS: Final = 5000

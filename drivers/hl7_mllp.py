@@ -55,12 +55,12 @@ from drivers.base import (
     OpenOptions,
     Source,
 )
+from drivers.core.clock import device_time
+from drivers.core.clock import now as anchored_now
+from drivers.core.readings import Flag, Parameter, Reading, is_plausible
 from drivers.hl7_codes import CodeMap, unit_factor
 from drivers.hl7_gate import Refusal, SessionGate, sender_key
 from drivers.settings import SettingsError, seconds
-from monitor.clock import device_time
-from monitor.clock import now as anchored_now
-from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 log = logging.getLogger(__name__)
 
@@ -653,7 +653,7 @@ class Hl7Decoder(Decoder):
             self.gate.bind(result.sender, patient_ids)
 
     def _checked_time(self, t: float, at: float) -> float:
-        # The device clock is trusted only near the receive time (monitor.clock.device_time); a
+        # The device clock is trusted only near the receive time (drivers.core.clock.device_time); a
         # value stamped hours or years away is stored at its receive time and the offset reported.
         kept, offset = device_time(t, at)
         if offset is None:
@@ -853,7 +853,7 @@ class Hl7MllpSource(Source):
         self._thread.start()
 
     def now(self) -> float:
-        """Anchored time (monitor.clock): wall time at start plus monotonic time since."""
+        """Anchored time (drivers.core.clock): wall time at start plus monotonic time since."""
         return float(self._clock())
 
     def set_patient(self, mrn: str | None) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import serial
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, PortSettings
-from monitor.clock import now as anchored_now
+from drivers.core.clock import now as anchored_now
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from drivers.base import Decoder, PortSettings
+from drivers.core.readings import Flag, Parameter, Reading
 from drivers.framing import LineFramer, SyncTracker
 from drivers.serial_source import SerialDriver
-from monitor.readings import Flag, Parameter, Reading
 
 NAME = "masimo-ascii"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)

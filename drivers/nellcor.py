@@ -47,9 +47,9 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from drivers.base import Decoder, PortSettings
+from drivers.core.readings import Flag, Parameter, Reading
 from drivers.framing import LineFramer, SyncTracker
 from drivers.serial_source import SerialDriver
-from monitor.readings import Flag, Parameter, Reading
 
 NAME = "nellcor-ascii"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1, xonxoff=True)

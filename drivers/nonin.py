@@ -44,10 +44,9 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import Decoder, PortSettings
+from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading
 from drivers.framing import SyncTracker
 from drivers.serial_source import SerialDriver
-from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Flag, Parameter, Reading
 
 NAME = "nonin"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from drivers.core.readings import Flag, Parameter
 from drivers.simulation import CUFF_DURATION_S, SimulatedPatient, check_scenario
-from monitor.readings import Flag, Parameter
 
 # A jump longer than this (a suspended laptop) is not filled second by second.
 _MAX_CATCH_UP_S = 600

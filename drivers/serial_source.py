@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from drivers.base import Decoder, Driver, LinkEvent, OpenOptions, PortSettings, Source
+from drivers.core.clock import now as anchored_now
+from drivers.core.readings import Reading
 from drivers.link import LINK_LOST_AFTER_S, SerialLink
-from monitor.clock import now as anchored_now
-from monitor.readings import Reading
 
 
 class SerialSource(Source):
@@ -47,7 +47,7 @@ class SerialSource(Source):
         self.link.open()
 
     def now(self) -> float:
-        """Anchored time (monitor.clock): the time the bytes arrived is the time of a device reading."""
+        """Anchored time (drivers.core.clock): the time the bytes arrived is the time of a device reading."""
         return self._clock()
 
     @property

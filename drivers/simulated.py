@@ -12,10 +12,9 @@ import time
 from collections.abc import Mapping
 
 from drivers.base import Decoder, Driver, LinkEventKind, OpenOptions, Source
+from drivers.core.phases import PhaseTimes
+from drivers.core.readings import PLETH_RATE_HZ, Reading
 from drivers.simulation import CUFF_DURATION_S, SimulatedPatient, check_scenario
-from monitor.constants import PLETH_RATE_HZ
-from monitor.plan import SessionPlan
-from monitor.readings import Reading
 
 # How much simulated time one read() produces when running unpaced.
 UNPACED_STEP_S = 1.0
@@ -33,7 +32,7 @@ class SimulatedSource(Source):
         speed: float = 1.0,
         pleth: bool = False,
         start_time: float | None = None,
-        plan: SessionPlan | None = None,
+        plan: PhaseTimes | None = None,
         monotonic: object = time.monotonic,
     ) -> None:
         super().__init__("simulated", f"Simulated monitor (scenario {scenario}, seed {seed})")

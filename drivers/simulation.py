@@ -17,9 +17,9 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from monitor.constants import PLETH_RATE_HZ, SECONDS_PER_MINUTE
-from monitor.plan import SessionPlan
-from monitor.readings import NIBP_PARAMETERS, Flag, Parameter, Reading
+from drivers.core.clock import SECONDS_PER_MINUTE
+from drivers.core.phases import PhaseTimes
+from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Flag, Parameter, Reading
 
 SCENARIOS: dict[str, str] = {
     "normal": "an uneventful session",
@@ -142,7 +142,7 @@ class SimulatedPatient:
         scenario: str = "normal",
         seed: int = 1,
         start: float = 0.0,
-        plan: SessionPlan | None = None,
+        plan: PhaseTimes | None = None,
         follows_session: bool = False,
     ) -> None:
         """A patient whose events are timed from the infusion start.
@@ -155,7 +155,7 @@ class SimulatedPatient:
         self.scenario = check_scenario(scenario)
         self.seed = seed
         self.start = start
-        self.plan = plan or SessionPlan()
+        self.plan = plan or PhaseTimes()
         rng = random.Random(seed)
         self.base_hr = rng.uniform(68.0, 82.0)
         self.base_spo2 = rng.uniform(97.0, 98.5)

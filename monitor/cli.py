@@ -579,7 +579,7 @@ def _fmt_clock(seconds: float | None) -> str:
 
 def progress_line(status: Any) -> str:
     """The one-line summary ``record`` prints."""
-    from monitor.readings import Parameter
+    from drivers.core.readings import Parameter
 
     latest = {r.parameter: r for r in status.latest}
 
@@ -609,7 +609,7 @@ def progress_line(status: Any) -> str:
 
 def not_patient_data(readings: Any) -> list[str]:
     """``demo data`` / ``test data`` when any of the readings is marked so by the device."""
-    from monitor.readings import Flag
+    from drivers.core.readings import Flag
 
     flags = {flag for reading in readings for flag in reading.flags}
     return [text for flag, text in ((Flag.DEMO_DATA, "demo data"), (Flag.TEST_DATA, "test data")) if flag in flags]
@@ -724,7 +724,7 @@ def _local(t: float | None) -> str:
 
 def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
-    from monitor.readings import iso_utc
+    from drivers.core.readings import iso_utc
 
     store: Any = _open_reader(args)
     with store:
@@ -937,8 +937,8 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     """List the live feed's set-aside (refused) messages, or put them back in the queue."""
+    from drivers.core.readings import iso_utc
     from monitor.feed import dead_letters, resend
-    from monitor.readings import iso_utc
 
     store = _open_store(args, must_exist=True)
     with store:

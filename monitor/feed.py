@@ -46,9 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from drivers.core.readings import Parameter, Reading, parse_flags
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
-from monitor.readings import Parameter, Reading, parse_flags
 from monitor.store import Store, StoreError
 
 log = logging.getLogger(__name__)

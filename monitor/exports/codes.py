@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from drivers.core.readings import UNITS, Parameter
 from monitor.alarms.profile import AlarmProfile, default_profile
-from monitor.readings import UNITS, Parameter
 
 LOINC_SYSTEM: Final = "http://loinc.org"
 MDC_SYSTEM: Final = "urn:iso:std:iso:11073:10101"

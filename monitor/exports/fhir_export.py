@@ -30,6 +30,7 @@ from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
 
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
 from monitor.birth_date import stored_birth_date
 from monitor.exports import treatment
 from monitor.exports.codes import (
@@ -47,7 +48,6 @@ from monitor.exports.codes import (
 from monitor.exports.data import SessionRecord
 from monitor.exports.hl7_export import observation_sets, split_name
 from monitor.outcomes import questionnaire
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
 
 FHIR_VERSION: Final = "R4B"
 CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"

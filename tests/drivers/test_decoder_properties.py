@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.base import Decoder
+from drivers.core.readings import Flag, Parameter, Reading, is_plausible
 from drivers.masimo import MasimoAsciiDecoder
 from drivers.masimo import encode_readings as masimo_encode
 from drivers.nellcor import NellcorAsciiDecoder, header_lines
 from drivers.nellcor import encode_readings as nellcor_encode
 from drivers.nonin import NoninDecoder, encode_format8, encode_packet
-from monitor.readings import Flag, Parameter, Reading, is_plausible
 
 T0 = 1_700_000_000.0
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

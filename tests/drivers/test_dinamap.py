@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drivers.core.readings import Flag, Parameter, Reading, is_plausible
 from drivers.dinamap import (
     CANCEL_NIBP,
     READ_HR,
@@ -35,7 +36,6 @@ from drivers.dinamap import (
 from drivers.dinamap_emulator import DinamapMonitor
 from drivers.patient_feed import CuffResult, PatientFeed
 from drivers.settings import SettingsError
-from monitor.readings import Flag, Parameter, Reading, is_plausible
 from tests.drivers.vectors import text_vectors
 
 T0 = 1_700_000_000.0

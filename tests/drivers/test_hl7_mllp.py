@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.base import LinkEvent, LinkEventKind, OpenOptions
+from drivers.core.readings import Flag, Parameter, is_plausible
 from drivers.hl7_mllp import (
     MAX_OUTBOX_BYTES,
     Hl7Decoder,
@@ -28,7 +29,6 @@ from drivers.hl7_mllp import (
 )
 from drivers.hl7_sender import Hl7Sender, hl7_time, oru_message
 from drivers.patient_feed import CuffResult, PatientFeed, Vitals
-from monitor.readings import Flag, Parameter, is_plausible
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 STAMP = "20231114221320+0000"

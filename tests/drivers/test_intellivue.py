@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drivers.core.readings import UNRELIABLE, Flag, Parameter, Reading, is_plausible
 from drivers.intellivue import messages as msg
 from drivers.intellivue.decoder import AssociationState, IntelliVueDecoder, IntelliVueSettings
 from drivers.intellivue.emulator import IntelliVueMonitor
@@ -49,7 +50,6 @@ from drivers.intellivue.values import (
 )
 from drivers.patient_feed import PatientFeed
 from drivers.settings import SettingsError
-from monitor.readings import UNRELIABLE, Flag, Parameter, Reading, is_plausible
 from tests.drivers.vectors import hex_vector, raw_vectors
 
 FILE = "intellivue_vectors.txt"

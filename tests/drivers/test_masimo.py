@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from drivers.masimo import MasimoAsciiDecoder, MasimoAsciiDriver, encode_line, encode_readings
-from monitor.readings import Flag, Parameter, Reading
 
 Vectors = Callable[[str], dict[str, str]]
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from drivers.nellcor import NellcorAsciiDecoder, NellcorAsciiDriver, encode_readings, encode_row, header_lines
-from monitor.readings import Flag, Parameter, Reading
 
 Vectors = Callable[[str], dict[str, str]]
 

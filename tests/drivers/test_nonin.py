@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from drivers.nonin import (
     NoninDecoder,
     NoninDriver,
@@ -18,7 +19,6 @@ from drivers.nonin import (
     set_format_command,
     set_time_command,
 )
-from monitor.readings import Flag, Parameter, Reading
 
 Vectors = Callable[[str], dict[str, str]]
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from drivers.core.readings import Parameter, Reading, flags_text
 from drivers.emulator import DEVICES, Emulator, SerialDevicePort, make_device
 from monitor.cli import main
-from monitor.readings import Parameter, Reading, flags_text
 from monitor.store import Store
 from tests.drivers.ptys import NullModem
 

@@ -7,9 +7,9 @@ import statistics
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from drivers.simulated import SimulatedSource
 from drivers.simulation import SCENARIOS, ScenarioError, SimulatedPatient, ketamine_effect
-from monitor.readings import Flag, Parameter, Reading
 
 T0 = 1_800_000_000.0
 

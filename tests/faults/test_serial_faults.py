@@ -26,9 +26,9 @@ import pytest
 
 from drivers import registry
 from drivers.base import OpenOptions
+from drivers.core.readings import Parameter, is_plausible
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter, is_plausible
 from monitor.recorder import Recorder
 from monitor.store import Store
 from tests.drivers.ptys import NullModem

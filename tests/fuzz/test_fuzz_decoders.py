@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers import registry
-from monitor.readings import Parameter, is_plausible
+from drivers.core.readings import Parameter, is_plausible
 from tests.conftest import PROTOCOL_VECTORS
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
+from drivers.core.readings import Parameter
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
 from monitor.exports.data import load
-from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.conftest import NURSE_SECRET

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from drivers.core.readings import Parameter
 from drivers.simulation import SimulatedPatient
 from monitor.alarms.engine import AlarmEngine
 from monitor.cli import main
 from monitor.exports.data import load
-from monitor.readings import Parameter
 from monitor.store import Store
 from tests.monitor.records.sessions import RecordedSession, record_session
 from tests.monitor.records.test_export_validation import sample, split_messages, strict

@@ -168,3 +168,7 @@ def is_plausible(parameter: Parameter, value: float | None) -> bool:
 def iso_utc(t: float) -> str:
     """ISO 8601 text with an explicit UTC offset, millisecond precision."""
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds")
+
+
+#: Samples per second of the plethysmogram the simulator and the oximeters give, and the store keeps.
+PLETH_RATE_HZ: Final = 75.0

@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
+SECONDS_PER_MINUTE = 60.0
+
 #: A difference between wall and anchored time that grows by more than this is a clock step.
 STEP_THRESHOLD_S = 2.0
 #: Device time stamps are trusted only this far before / after the receive time.

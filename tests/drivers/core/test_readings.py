@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from monitor.readings import (
+from drivers.core.readings import (
     UNITS,
     Flag,
     Parameter,

@@ -98,7 +98,9 @@ def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked:
     from drivers.base import OpenOptions
     from drivers.core.clock import now
     from drivers.core.readings import Parameter
-    from drivers.emulator import Emulator, PtyDevicePort, make_device
+    from drivers.emulation.device import Emulator
+    from drivers.emulation.registry import make_device
+    from drivers.transport.device_ports import PtyDevicePort
     from monitor.plan import SessionPlan
     from monitor.recorder import Recorder
     from monitor.store import Store
@@ -159,7 +161,7 @@ def run(repeat: int) -> list[Result]:
     """p99 per serial driver, with the database free and with its write lock held by another process."""
     target = f"<= {P99_TARGET_MS:g} ms"
     try:
-        from drivers.emulator import PtyDevicePort  # noqa: F401
+        from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
     except ImportError:
         return [not_measured(f"{NAME}, p99", target, "no emulator on this branch")]
     from benchmarks.ingest import byte_drivers

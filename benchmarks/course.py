@@ -27,7 +27,7 @@ DAY_S = 86_400.0
 
 
 def _record_one(path: Path) -> str:
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.plan import parse_plan
     from monitor.protocols import load_protocol
     from monitor.recorder import Recorder

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from drivers.base import Decoder
 from drivers.core.readings import Flag, Parameter, Reading, is_plausible
-from drivers.masimo import MasimoAsciiDecoder
-from drivers.masimo import encode_readings as masimo_encode
-from drivers.nellcor import NellcorAsciiDecoder, header_lines
-from drivers.nellcor import encode_readings as nellcor_encode
-from drivers.nonin import NoninDecoder, encode_format8, encode_packet
+from drivers.masimo.codec import MasimoAsciiDecoder
+from drivers.masimo.codec import encode_readings as masimo_encode
+from drivers.nellcor.codec import NellcorAsciiDecoder, header_lines
+from drivers.nellcor.codec import encode_readings as nellcor_encode
+from drivers.nonin.codec import NoninDecoder, encode_format8, encode_packet
 
 T0 = 1_700_000_000.0
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from drivers.core.readings import Parameter
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder, RecorderUpdate

@@ -9,7 +9,7 @@ import pytest
 
 from drivers.base import Source
 from drivers.core.readings import Reading
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase, Session, SessionRuleError

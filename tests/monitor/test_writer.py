@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from drivers.core.readings import Parameter, Reading
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.cli import main
 from monitor.plan import SessionPlan

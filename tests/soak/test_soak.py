@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks.common import rss_bytes
 from drivers.core.readings import Flag, Parameter
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder

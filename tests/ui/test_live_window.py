@@ -493,7 +493,7 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
 def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens(
     qtbot: Any, tmp_path: Path
 ) -> None:
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
     from tests.ui.review_sessions import leave_unfinished, record

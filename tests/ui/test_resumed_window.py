@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.core.readings import Parameter
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind

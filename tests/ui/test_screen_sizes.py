@@ -17,7 +17,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 
 from drivers.core.readings import Flag, Parameter, Reading
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
 from monitor.plan import SessionPlan

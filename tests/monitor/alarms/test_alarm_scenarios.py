@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine, AlarmPermissionError
 from monitor.cli import main
 from monitor.plan import SessionPlan

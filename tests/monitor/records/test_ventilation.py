@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from drivers.core.readings import Parameter
-from drivers.simulation import SimulatedPatient
+from drivers.patient.model import SimulatedPatient
 from monitor.alarms.engine import AlarmEngine
 from monitor.cli import main
 from monitor.exports.data import load

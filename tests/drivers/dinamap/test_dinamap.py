@@ -36,6 +36,7 @@ from drivers.dinamap.driver import DinamapDriver
 from drivers.dinamap.emulator import DinamapMonitor
 from drivers.patient.vitals import CuffResult, PatientFeed
 from drivers.settings import SettingsError
+from tests.drivers.exchange import expected_protocol
 from tests.drivers.vectors import text_vectors
 
 T0 = 1_700_000_000.0
@@ -80,8 +81,23 @@ def v100(**settings: str) -> DinamapDecoder:
 
 def exchange(decoder: DinamapDecoder, at: float, expect_sent: bytes, received: bytes) -> list[Reading]:
     """One (sent, received) pair: the decoder must send exactly ``expect_sent``, then reads ``received``."""
-    assert decoder.outgoing(at) == expect_sent
-    return decoder.feed(received, at + 0.2)
+    with expected_protocol(decoder, [(at, expect_sent, received)], reply_after_s=REPLY_AFTER_S) as talk:
+        return talk.play()
+
+
+REPLY_AFTER_S = 0.2
+OA = (b" OA!3\r", b" OA1097508\r")
+RA = (b" RA!6\r", b" RA2072\r")
+
+
+def na(at: float, reply: bytes) -> tuple[float, bytes, bytes]:
+    """A read of the NIBP status at ``at`` and the monitor's reply."""
+    return (at, b" NA!2\r", reply)
+
+
+def ra(at: float, rate: bytes) -> tuple[float, bytes, bytes]:
+    """A read of the pulse rate at ``at`` and the monitor's reply."""
+    return (at, b" RA!6\r", b" RA" + rate + b"\r")
 
 
 def values(readings: list[Reading]) -> list[tuple[Parameter, float | None]]:
@@ -115,25 +131,23 @@ def test_v100_poll_cycle_is_exact_and_values_carry_their_measurement_time() -> N
 
 def test_a_result_held_from_before_the_session_is_not_stored() -> None:
     decoder = v100()
-    # The previous patient's result, 2400 s old, is what the monitor shows at session start.
-    assert exchange(decoder, T0, b" NA!2\r", b" NA1102400142091108\r") == []
-    assert decoder.held_results == 1
-    decoder.outgoing(T0 + 0.2)
-    decoder.feed(b" OA1097508\r", T0 + 0.3)
-    decoder.outgoing(T0 + 0.3)
-    decoder.feed(b" RA2072\r", T0 + 0.4)
-    assert exchange(decoder, T0 + 2.0, b" NA!2\r", b" NA1102402142091108\r") == []  # still held
-    # A determination during the session: busy, then a result 3 s old.
-    decoder.outgoing(T0 + 2.2)
-    decoder.feed(b" OA1097508\r", T0 + 2.3)
-    decoder.outgoing(T0 + 2.3)
-    decoder.feed(b" RA2072\r", T0 + 2.4)
-    assert exchange(decoder, T0 + 4.0, b" NA!2\r", b" NA0102404142091108\r") == []
-    decoder.outgoing(T0 + 4.2)
-    decoder.feed(b" OA1097508\r", T0 + 4.3)
-    decoder.outgoing(T0 + 4.3)
-    decoder.feed(b" RA2072\r", T0 + 4.4)
-    fresh = exchange(decoder, T0 + 40.0, b" NA!2\r", b" NA1100003142091108\r")  # same numbers, new time
+    script = [
+        na(T0, b" NA1102400142091108\r"), (T0 + 0.2, *OA), (T0 + 0.4, *RA),
+        na(T0 + 2, b" NA1102402142091108\r"), (T0 + 2.2, *OA), (T0 + 2.4, *RA),
+        na(T0 + 4, b" NA0102404142091108\r"), (T0 + 4.2, *OA), (T0 + 4.4, *RA),
+        na(T0 + 40, b" NA1100003142091108\r"),
+    ]
+    with expected_protocol(decoder, script, reply_after_s=REPLY_AFTER_S) as talk:
+        # The previous patient's result, 2400 s old, is what the monitor shows at session start.
+        assert talk.step() == []
+        assert decoder.held_results == 1
+        talk.play(2)
+        assert talk.step() == []  # still held
+        talk.play(2)
+        # A determination during the session: busy, then a result 3 s old.
+        assert talk.step() == []
+        talk.play(2)
+        fresh = talk.step()  # same numbers, new time
     assert values(fresh) == [(Parameter.NIBP_SYS, 142.0), (Parameter.NIBP_DIA, 91.0), (Parameter.NIBP_MEAN, 108.0)]
     assert {r.t for r in fresh} == {T0 + 40.2 - 3}
 
@@ -149,52 +163,62 @@ def test_no_recent_determination_and_not_used_give_nothing() -> None:
 def test_monitor_run_determination_identical_to_the_previous_one_is_stored() -> None:
     decoder = v100(spo2="off")
     assert decoder.settings.poll_commands == (READ_NIBP, READ_RATE_V100)
-    assert exchange(decoder, T0, b" NA!2\r", b" NA0109999000000000\r") == []  # busy
-    decoder.outgoing(T0 + 0.2)
-    decoder.feed(b" RA2070\r", T0 + 0.3)
-    first = exchange(decoder, T0 + 30, b" NA!2\r", b" NA1100001120080093\r")
-    assert len(first) == 3
-    decoder.outgoing(T0 + 30.2)
-    decoder.feed(b" RA3070\r", T0 + 30.3)  # the cuff's rate is not a pulse-oximeter pulse
-    assert decoder.cuff_rates == 1
-    # Five minutes later the monitor's own cycle measured exactly the same numbers.
-    again = exchange(decoder, T0 + 300, b" NA!2\r", b" NA1100002120080093\r")
+    script = [
+        na(T0, b" NA0109999000000000\r"), ra(T0 + 0.2, b"2070"),
+        na(T0 + 30, b" NA1100001120080093\r"), ra(T0 + 30.2, b"3070"),
+        na(T0 + 300, b" NA1100002120080093\r"),
+    ]
+    with expected_protocol(decoder, script, reply_after_s=REPLY_AFTER_S) as talk:
+        assert talk.step() == []  # busy
+        talk.step()
+        assert len(talk.step()) == 3
+        talk.step()  # the cuff's rate is not a pulse-oximeter pulse
+        assert decoder.cuff_rates == 1
+        # Five minutes later the monitor's own cycle measured exactly the same numbers.
+        again = talk.step()
     assert [r.value for r in again] == [120.0, 80.0, 93.0]
     assert {r.t for r in again} == {T0 + 300.2 - 2}
 
 
 def test_a_determination_after_a_busy_status_is_new_even_seconds_later() -> None:
     decoder = v100(spo2="off")
-    assert exchange(decoder, T0, b" NA!2\r", b" NA0109999000000000\r") == []  # busy
-    decoder.outgoing(T0 + 0.2)
-    decoder.feed(b" RA2070\r", T0 + 0.3)
-    assert len(exchange(decoder, T0 + 2, b" NA!2\r", b" NA1100001120080093\r")) == 3
-    decoder.outgoing(T0 + 2.2)
-    decoder.feed(b" RA2070\r", T0 + 2.3)
-    # A short determination started at once (a fast emulated cuff), same numbers, 5 s later.
-    assert exchange(decoder, T0 + 4, b" NA!2\r", b" NA0100003120080093\r") == []  # busy
-    decoder.outgoing(T0 + 4.2)
-    decoder.feed(b" RA2070\r", T0 + 4.3)
-    again = exchange(decoder, T0 + 6, b" NA!2\r", b" NA1100000120080093\r")
-    assert [r.t for r in again] == [T0 + 6.2] * 3
-    decoder.outgoing(T0 + 6.2)
-    decoder.feed(b" RA2070\r", T0 + 6.3)
-    assert exchange(decoder, T0 + 8, b" NA!2\r", b" NA1100002120080093\r") == []  # read again: same
+    script = [
+        na(T0, b" NA0109999000000000\r"), ra(T0 + 0.2, b"2070"),
+        na(T0 + 2, b" NA1100001120080093\r"), ra(T0 + 2.2, b"2070"),
+        na(T0 + 4, b" NA0100003120080093\r"), ra(T0 + 4.2, b"2070"),
+        na(T0 + 6, b" NA1100000120080093\r"), ra(T0 + 6.2, b"2070"),
+        na(T0 + 8, b" NA1100002120080093\r"),
+    ]
+    with expected_protocol(decoder, script, reply_after_s=REPLY_AFTER_S) as talk:
+        assert talk.step() == []  # busy
+        talk.step()
+        assert len(talk.step()) == 3
+        talk.step()
+        # A short determination started at once (a fast emulated cuff), same numbers, 5 s later.
+        assert talk.step() == []  # busy
+        talk.step()
+        again = talk.step()
+        assert [r.t for r in again] == [T0 + 6.2] * 3
+        talk.step()
+        assert talk.step() == []  # read again: same
 
 
 @pytest.mark.parametrize("status", [3, 4, 5, 6, 7, 8, 9])
 def test_a_failed_determination_is_recorded_once(status: int) -> None:
     decoder = v100(spo2="off")
-    assert exchange(decoder, T0, b" NA!2\r", b" NA0100000000000000\r") == []  # busy
-    decoder.outgoing(T0 + 0.2)
-    decoder.feed(b" RA2070\r", T0 + 0.3)
-    failed = exchange(decoder, T0 + 2, b" NA!2\r", f" NA{status}100001000000000\r".encode())
-    assert len(failed) == 3
-    assert all(r.value is None and Flag.MEASUREMENT_FAILED in r.flags for r in failed)
+    script = [na(T0, b" NA0100000000000000\r"), ra(T0 + 0.2, b"2070"),
+              na(T0 + 2, f" NA{status}100001000000000\r".encode())]
     for k in range(2, 6):  # the counter ticks on every poll; still the same failure
-        decoder.outgoing(T0 + 2 * k - 1.8)
-        decoder.feed(b" RA2070\r", T0 + 2 * k - 1.7)
-        assert exchange(decoder, T0 + 2 * k, b" NA!2\r", f" NA{status}10{k:04d}000000000\r".encode()) == []
+        script += [ra(T0 + 2 * k - 1.8, b"2070"), na(T0 + 2 * k, f" NA{status}10{k:04d}000000000\r".encode())]
+    with expected_protocol(decoder, script, reply_after_s=REPLY_AFTER_S) as talk:
+        assert talk.step() == []  # busy
+        talk.step()
+        failed = talk.step()
+        assert len(failed) == 3
+        assert all(r.value is None and Flag.MEASUREMENT_FAILED in r.flags for r in failed)
+        for _ in range(2, 6):
+            talk.step()
+            assert talk.step() == []
 
 
 def test_replies_are_matched_by_their_echoed_code() -> None:

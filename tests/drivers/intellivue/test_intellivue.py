@@ -50,6 +50,7 @@ from drivers.intellivue.values import (
 )
 from drivers.patient.vitals import PatientFeed
 from drivers.settings import SettingsError
+from tests.drivers.exchange import expected_protocol
 from tests.drivers.vectors import hex_vector, raw_vectors
 
 FILE = "intellivue_vectors.txt"
@@ -218,11 +219,8 @@ def test_the_host_abort_is_the_captured_one() -> None:
 
 def run_exchange(decoder: IntelliVueDecoder, pairs: list[tuple[float, bytes, bytes]]) -> list[Reading]:
     """At each time the host must send exactly ``sent``; then ``received`` arrives."""
-    readings: list[Reading] = []
-    for at, sent, received in pairs:
-        assert decoder.outgoing(at) == sent
-        readings.extend(decoder.feed(received, at))
-    return readings
+    with expected_protocol(decoder, pairs) as talk:
+        return talk.play()
 
 
 def accept_and_report(event_time: int = 0x000ABD00, attrs: tuple[bytes, ...] = ()) -> bytes:

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
 from monitor.protocols import Anchor, CheckState, Measure, Protocol, ScoreMoment, anchor_times, check_states
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 
 #: Commands a recorder passes to :func:`entry`.

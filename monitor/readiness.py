@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from monitor.constants import SECONDS_PER_MINUTE
-from monitor.readings import Parameter, Reading
+from drivers.core.clock import SECONDS_PER_MINUTE
+from drivers.core.readings import Parameter, Reading
 from monitor.session import Baseline, Phase, Session, SessionRuleError
 
 START_INFUSION: Final = "start_infusion"

@@ -25,17 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock
+from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
 from monitor import chair, rems
 from monitor.approval import CommandGuard
 from monitor.birth_date import check_birth_date
-from monitor.clock import AnchoredClock, process_clock
-from monitor.constants import (
-    FLUSH_INTERVAL_S,
-    HEARTBEAT_INTERVAL_S,
-    NIBP_REQUEST_TIMEOUT_S,
-    PLETH_RATE_HZ,
-    SECONDS_PER_MINUTE,
-)
+from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, NIBP_REQUEST_TIMEOUT_S
 from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
 from monitor.protocols import Anchor, ScoreMoment, load_protocol
@@ -50,7 +45,6 @@ from monitor.readiness import (
     infusion_start_check,
     step_check,
 )
-from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
 from monitor.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file

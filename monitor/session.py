@@ -14,6 +14,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from drivers.core.clock import SECONDS_PER_MINUTE
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.constants import (
     NIBP_INTERVAL_BASELINE_S,
     NIBP_INTERVAL_INFUSION_S,
@@ -21,10 +23,8 @@ from monitor.constants import (
     NIBP_INTERVAL_RECOVERY_S,
     NIBP_OVERDUE_CYCLES,
     NIBP_REQUEST_TIMEOUT_S,
-    SECONDS_PER_MINUTE,
 )
 from monitor.plan import SessionPlan
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 
 
 class Phase(StrEnum):

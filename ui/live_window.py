@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import readiness, rems
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.checklist import current_checklist
 from monitor.readiness import OverrideRequired
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Store, StoreError

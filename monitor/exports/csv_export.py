@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 from typing import IO
 
+from drivers.core.readings import iso_utc
 from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
-from monitor.readings import iso_utc
 
 COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
 

@@ -12,9 +12,9 @@ import csv
 import json
 from typing import IO, Final
 
+from drivers.core.readings import iso_utc
 from monitor import chair
 from monitor.exports.data import SessionRecord
-from monitor.readings import iso_utc
 
 EVENT_COLUMNS: Final = ("timestamp", "elapsed_s", "phase", "kind", "user", "text", "detail_json")
 ALARM_COLUMNS: Final = (

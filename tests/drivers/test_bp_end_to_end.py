@@ -17,13 +17,17 @@ from pathlib import Path
 import pytest
 
 from drivers.base import OpenOptions
-from drivers.bp_devices import DinamapDevice, IntelliVueDevice
-from drivers.dinamap import DinamapDriver
-from drivers.emulator import Emulator, SerialDevicePort, make_device
-from drivers.hl7_mllp import Hl7MllpDriver, Hl7MllpSource
-from drivers.hl7_sender import Hl7Sender, run_sender
+from drivers.dinamap.driver import DinamapDriver
+from drivers.dinamap.emulator import DinamapDevice
+from drivers.emulation.device import Emulator
+from drivers.emulation.registry import make_device
+from drivers.hl7.driver import Hl7MllpDriver
+from drivers.hl7.listener import Hl7MllpSource
+from drivers.hl7.sender import Hl7Sender, run_sender
 from drivers.intellivue.driver import IntelliVueDriver
-from drivers.patient_feed import CuffResult, PatientFeed
+from drivers.intellivue.emulator import IntelliVueDevice
+from drivers.patient.vitals import CuffResult, PatientFeed
+from drivers.transport.device_ports import SerialDevicePort
 from monitor.cli import main
 from monitor.exports import writer
 from monitor.exports.data import load

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from drivers.base import Source
-from monitor.clock import DEVICE_TIME_FUTURE_S, DEVICE_TIME_PAST_S, AnchoredClock, device_time
+from drivers.core.clock import DEVICE_TIME_FUTURE_S, DEVICE_TIME_PAST_S, AnchoredClock, device_time
+from drivers.core.readings import Parameter, Reading
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter, Reading
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store

@@ -8,9 +8,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
+from drivers.core.readings import Parameter
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
 from monitor.exports.data import load
-from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.conftest import NURSE_SECRET
@@ -520,7 +520,7 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
 def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens(
     qtbot: Any, tmp_path: Path
 ) -> None:
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
     from tests.ui.review_sessions import leave_unfinished, record

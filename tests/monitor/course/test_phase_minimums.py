@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
 from monitor.readiness import OverrideRequired

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers.simulation import SimulatedPatient
+from drivers.core.readings import Parameter
+from drivers.patient.model import SimulatedPatient
 from monitor.alarms.engine import AlarmEngine
 from monitor.cli import main
 from monitor.exports.data import load
-from monitor.readings import Parameter
 from monitor.store import Store
 from tests.csv_files import rows as csv_rows
 from tests.monitor.records.sessions import RecordedSession, record_session

@@ -613,7 +613,8 @@ class Recorder:
         if name == "stop_infusion" and s.phase is Phase.INFUSION and self._infusion_left() is not None:
             # Never refused (stopping a pump is a safety action); the record says it was early, and why.
             reason = str(args.get("reason") or "").strip()
-            detail = {"before_minimum_min": self.protocol.phases[Phase.INFUSION].min_min, "reason": reason}
+            detail: dict[str, Any] = {"before_minimum_min": self.protocol.phases[Phase.INFUSION].min_min,
+                                      "reason": reason}
             s.stop_infusion(user=user, **detail)
             self._audit(name, user, **detail)
             return None

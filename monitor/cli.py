@@ -33,7 +33,6 @@ from monitor.security_cli import (
 from monitor.store import SessionNotFound, Store, StoreError
 
 EXIT_OK = 0
-EXIT_USAGE = 2
 EXIT_ERROR = 1
 
 
@@ -696,7 +695,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
 @contextlib.contextmanager
 def _stop_on_signals(recorder: Any) -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
-        recorder._stop.set()
+        recorder.request_stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

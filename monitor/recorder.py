@@ -365,6 +365,10 @@ class Recorder:
         self._thread = threading.Thread(target=self._run_safely, name="recorder", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the loop to end after its current turn, without waiting (safe in a signal handler)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0 + CLOSE_DRAIN_S) -> None:
         """End the loop, flush, close the session and the source."""
         self._stop.set()
@@ -426,7 +430,7 @@ class Recorder:
                 if until is not None and until(self):
                     break
         finally:
-            self._close()
+            self.close()
 
     def _turn_failed(self, exc: Exception, reported: set[str]) -> None:
         key = f"{type(exc).__name__}: {exc}"
@@ -889,6 +893,10 @@ class Recorder:
             update["baseline"] = json.dumps(s.baseline.as_dict())
         return update
 
+    def flush(self) -> None:
+        """Hand everything pending to the writer now; without a writer thread, also write it here."""
+        self._maybe_flush(force=True)
+
     def _maybe_flush(self, force: bool = False) -> None:
         """Hand what is pending to the writer (cheap); without a writer thread, also write it here."""
         wall = time.monotonic()
@@ -949,8 +957,11 @@ class Recorder:
             )
             self._dropped_reported = dropped
 
-    def _close(self) -> None:
-        """Release the source, keep what it still held, hand everything to the writer, close the session."""
+    def close(self) -> None:
+        """Release the source, keep what it still held, hand everything to the writer, end the session.
+
+        For a recorder driven by :meth:`step`; :meth:`run` (and so :meth:`stop`) calls it when its loop ends.
+        """
         self.closed.set()
         try:
             # Close first so nothing new is accepted (or acknowledged), then keep what already was.

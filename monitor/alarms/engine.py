@@ -97,9 +97,6 @@ def _fmt(value: float | None) -> str:
     return "--" if value is None else f"{value:g}"
 
 
-LOST_DATA_CONDITIONS: Final = frozenset({"sensor_off", "no_pulse", "no_data", "link_lost"})
-
-
 class AlarmPermissionError(ValueError):
     """A command that needs the admin role was given without it."""
 

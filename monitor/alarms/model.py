@@ -98,5 +98,3 @@ class AlarmSnapshot:
         """Most urgent active priority."""
         return max((a.priority for a in self.active), default=None)
 
-
-EMPTY_SNAPSHOT = AlarmSnapshot((), None, False, False, None)

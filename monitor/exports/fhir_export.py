@@ -49,7 +49,6 @@ from monitor.exports.hl7_export import observation_sets, split_name
 from monitor.outcomes import questionnaire
 from monitor.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
 
-FHIR_VERSION: Final = "R4B"
 CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

@@ -286,7 +286,7 @@ def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
     # Stop in the middle of the desaturation as a crash would: no session end to close the alarms.
     while not any(a.condition == "spo2_low_severe" for a in first.alarms.snapshot(first.session.now).active):
         first.step()
-    first._maybe_flush(force=True)
+    first.flush()
     source.close()
     open_rows = [a for a in store.alarms(first.session.id) if a.state != "ended"]
     assert open_rows

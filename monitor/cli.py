@@ -623,6 +623,7 @@ DEMO_WARNING = (
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.alarms.engine import describe_change
+    from monitor.alarms.model import AlarmRecord, AlarmState
     from monitor.recorder import wall_deadline
     from monitor.watchdog import Watchdog, WatchdogThread
 
@@ -638,7 +639,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
         last_print = [0.0]
         warned: set[str] = set()
-        alarm_rows: dict[str, dict[str, Any]] = {}
+        alarm_rows: dict[str, AlarmRecord] = {}
 
         def show(update: Any) -> None:
             for what in not_patient_data(update.readings):
@@ -648,10 +649,10 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
-                line = describe_change(alarm_rows.get(change["id"]), change)
-                alarm_rows[change["id"]] = change
-                if change["state"] == "ended":
-                    del alarm_rows[change["id"]]
+                line = describe_change(alarm_rows.get(change.id), change)
+                alarm_rows[change.id] = change
+                if change.state is AlarmState.ENDED:
+                    del alarm_rows[change.id]
                 if line:
                     out.write(line + "\n")
             now = time.monotonic()

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from monitor import chair, rems
+from monitor.alarms.model import AlarmRecord
 from monitor.approval import CommandGuard
 from monitor.birth_date import check_birth_date
 from monitor.clock import AnchoredClock, process_clock
@@ -76,7 +77,7 @@ class AlarmEngineLike(Protocol):
 
     def command(self, name: str, at: float, user: str | None, **args: Any) -> Any: ...
 
-    def take_changes(self) -> list[dict[str, Any]]: ...
+    def take_changes(self) -> list[AlarmRecord]: ...
 
     def snapshot(self, now: float) -> Any: ...
 
@@ -125,7 +126,7 @@ class RecorderUpdate:
 
     readings: tuple[Reading, ...]
     events: tuple[SessionEvent, ...]
-    alarm_changes: tuple[dict[str, Any], ...]
+    alarm_changes: tuple[AlarmRecord, ...]
     status: SessionStatus
     alarms: Any = None
 
@@ -143,7 +144,7 @@ class Command:
 class _Pending:
     readings: list[Reading] = field(default_factory=list)
     events: list[SessionEvent] = field(default_factory=list)
-    alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alarms: dict[str, AlarmRecord] = field(default_factory=dict)
     session_update: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -540,12 +541,12 @@ class Recorder:
         self._pending.events.extend(events)
         return events
 
-    def _collect_alarm_changes(self) -> list[dict[str, Any]]:
+    def _collect_alarm_changes(self) -> list[AlarmRecord]:
         if self.alarms is None:
             return []
         changes = self.alarms.take_changes()
         for change in changes:
-            self._pending.alarms[change["id"]] = change
+            self._pending.alarms[change.id] = change
         return changes
 
     # -- commands ------------------------------------------------------------------------

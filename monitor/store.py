@@ -20,7 +20,7 @@ import sqlite3
 import time
 import uuid
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor import identifiers, integrity
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Escalation, Priority
 from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
 from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
 from monitor.ownership import owner_alive
@@ -255,24 +256,44 @@ class SessionSummary:
         return max(0.0, (end or self.started_at) - self.started_at)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredAlarm:
-    """An alarm as the log keeps it."""
+def alarm_row(alarm: AlarmRecord) -> dict[str, Any]:
+    """The ``alarms`` table row of an alarm (its log fields; escalations as JSON)."""
+    return {
+        "id": alarm.id,
+        "condition": alarm.condition,
+        "parameter": alarm.parameter,
+        "priority": alarm.priority.label,
+        "kind": alarm.kind.value,
+        "started_at": alarm.started_at,
+        "ended_at": alarm.ended_at,
+        "limit": alarm.limit,
+        "peak_value": alarm.peak_value,
+        "escalations": json.dumps([step.as_dict() for step in alarm.escalations]),
+        "acknowledged_at": alarm.acknowledged_at,
+        "acknowledged_by": alarm.acknowledged_by,
+        "message": alarm.message,
+        "state": alarm.state.value,
+    }
 
-    id: str
-    condition: str
-    parameter: str | None
-    priority: str
-    kind: str
-    started_at: float
-    ended_at: float | None
-    limit: float | None
-    peak_value: float | None
-    escalations: tuple[Any, ...]
-    acknowledged_at: float | None
-    acknowledged_by: str | None
-    message: str
-    state: str
+
+def alarm_from_row(row: Mapping[str, Any]) -> AlarmRecord:
+    """An alarm from its ``alarms`` row (the inverse of :func:`alarm_row`; also the server's rows)."""
+    return AlarmRecord(
+        id=row["id"],
+        condition=row["condition"],
+        parameter=row["parameter"],
+        priority=Priority.parse(row["priority"]),
+        kind=AlarmKind(row["kind"]),
+        message=row["message"] or "",
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        limit=row["limit"],
+        peak_value=row["peak_value"],
+        escalations=tuple(Escalation.from_dict(step) for step in json.loads(row["escalations"] or "[]")),
+        acknowledged_at=row["acknowledged_at"],
+        acknowledged_by=row["acknowledged_by"],
+        state=AlarmState(row["state"] or AlarmState.ENDED.value),
+    )
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -523,7 +544,7 @@ class Store:
         session_id: str,
         readings: Sequence[Reading] = (),
         events: Sequence[SessionEvent] = (),
-        alarms: Sequence[dict[str, Any]] = (),
+        alarms: Sequence[AlarmRecord] = (),
         session_update: dict[str, Any] | None = None,
     ) -> None:
         """Write everything pending in one transaction (all or nothing)."""
@@ -537,7 +558,7 @@ class Store:
                     (session_id, r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source)
                 )
         added = {"readings": len(numeric_rows), "waveforms": len(wave_blocks), "events": len(events)}
-        with self.transaction(), self._sealing(added, [str(a["id"]) for a in alarms]):
+        with self.transaction(), self._sealing(added, [a.id for a in alarms]):
             conn = self.db.conn
             if numeric_rows:
                 conn.executemany(
@@ -560,7 +581,7 @@ class Store:
                     ],
                 )
             for alarm in alarms:
-                self.db.table("alarms").upsert(dict(alarm, session_id=session_id), pk="id")
+                self.db.table("alarms").upsert(dict(alarm_row(alarm), session_id=session_id), pk="id")
             if session_update:
                 sets = ", ".join(f"{key} = ?" for key in session_update)
                 conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*session_update.values(), session_id])
@@ -744,29 +765,10 @@ class Store:
             )
         return out
 
-    def alarms(self, session_id: str) -> list[StoredAlarm]:
+    def alarms(self, session_id: str) -> list[AlarmRecord]:
         """The alarm log of a session, oldest first."""
-        out = []
-        for row in self.db.query("SELECT * FROM alarms WHERE session_id = ? ORDER BY started_at", [session_id]):
-            out.append(
-                StoredAlarm(
-                    id=row["id"],
-                    condition=row["condition"],
-                    parameter=row["parameter"],
-                    priority=row["priority"],
-                    kind=row["kind"],
-                    started_at=row["started_at"],
-                    ended_at=row["ended_at"],
-                    limit=row["limit"],
-                    peak_value=row["peak_value"],
-                    escalations=tuple(json.loads(row["escalations"] or "[]")),
-                    acknowledged_at=row["acknowledged_at"],
-                    acknowledged_by=row["acknowledged_by"],
-                    message=row["message"] or "",
-                    state=row["state"] or "",
-                )
-            )
-        return out
+        rows = self.db.query("SELECT * FROM alarms WHERE session_id = ? ORDER BY started_at", [session_id])
+        return [alarm_from_row(row) for row in rows]
 
     def audit_log(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """Audit entries, oldest first (all, or of one session)."""

@@ -105,8 +105,9 @@ def test_an_old_database_holding_a_session_upgrades_without_losing_anything(db_p
         events = [(e.t, e.kind.value, e.phase.value, e.user, dict(e.detail)) for e in store.events("s1")]
         assert events == EVENTS
         alarms = [
-            (a.id, a.condition, a.parameter, a.priority, a.kind, a.started_at, a.ended_at, a.limit, a.peak_value,
-             [dict(step) for step in a.escalations], a.acknowledged_at, a.acknowledged_by, a.message, a.state)
+            (a.id, a.condition, a.parameter, a.priority.label, a.kind.value, a.started_at, a.ended_at, a.limit,
+             a.peak_value, [step.as_dict() for step in a.escalations], a.acknowledged_at, a.acknowledged_by,
+             a.message, a.state.value)
             for a in store.alarms("s1")
         ]
         assert alarms == [(*alarm[:9], json.loads(alarm[9]), *alarm[10:]) for alarm in ALARMS]

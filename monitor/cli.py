@@ -890,8 +890,8 @@ def close_unfinished(store: Store, session: str, user: str | None) -> str:
     status = store.status_of(row)
     if status != "unfinished":
         raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
-    last = store.db.execute("SELECT MAX(t) FROM readings WHERE session_id = ?", [row["id"]]).fetchone()[0]
-    store.end_session(row["id"], "closed", row["started_at"] if last is None else float(last))
+    last = store.last_data_at(row["id"])
+    store.end_session(row["id"], "closed", row["started_at"] if last is None else last)
     store.audit("session_closed_after_crash", user=user, session_id=row["id"])
     return str(row["id"])
 
@@ -923,7 +923,7 @@ def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
     """Write the rows kept in a recovery file (the store never came back before the recording ended)."""
-    from monitor.writer import write_held
+    from monitor.store.writer import write_held
 
     store = _open_store(args, must_exist=True)
     store.close()

@@ -4,7 +4,7 @@ It owns the session while it runs (an OS file lock says so to other processes, s
 :mod:`monitor.ownership`). Everything a user does (phase changes, notes, scores,
 acknowledgments) reaches it as a command through a queue and is carried out on the recorder's
 thread, so the session has a single owner. Rows and audit entries are handed to the store's
-writer (:mod:`monitor.writer`), which writes them on its own thread: the loop never waits for the
+writer (:mod:`monitor.store.writer`), which writes them on its own thread: the loop never waits for the
 disk, and no exception - from the store, a command, a listener - ends it. Listeners get one
 :class:`RecorderUpdate` per loop turn, a batch rather than a call per sample.
 """
@@ -53,7 +53,7 @@ from monitor.readiness import (
 from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
-from monitor.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
+from monitor.store.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
 
 log = logging.getLogger(__name__)
 
@@ -652,8 +652,9 @@ class Recorder:
         if birth_date and birth_date.strip():
             birth_date = check_birth_date(birth_date)  # the rule the exports need (ValueError refuses)
         # A read only (never blocked by a writer in WAL mode); the writes go through the writer in order.
-        row = self.store.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
-        patient_id = str(row[0]) if row else new_id()
+        # Identifiers are stored encrypted: the patient is found through the keyed hash of the MRN.
+        row = self.store.patient_key_for_mrn(mrn)
+        patient_id = row[0] if row else new_id()
         if row is None:
             self.writer.put(StoreCall("create_patient", (mrn, (patient_name or "").strip() or None,
                                                          (birth_date or "").strip() or None),

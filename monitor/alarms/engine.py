@@ -389,11 +389,11 @@ class AlarmEngine:
                 )
         overdue = session.nibp_overdue(now)
         if overdue and "nibp_overdue" not in self._active:
-            interval = session.nibp_interval() or 0.0
+            after_s = session.nibp_overdue_after_s() or 0.0
             self._start_technical(
                 "nibp_overdue",
                 "nibp_sys",
-                f"NIBP overdue: no cuff value for over {1.5 * interval / 60:g} min",
+                f"NIBP overdue: no cuff value for over {after_s / 60:g} min",
                 now,
                 priority=profile.technical_priority("nibp_overdue"),
             )

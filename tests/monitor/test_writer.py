@@ -18,7 +18,7 @@ from monitor.readings import Parameter, Reading
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
-from monitor.writer import AuditEntry, Batch, StoreWriter
+from monitor.store.writer import AuditEntry, Batch, StoreWriter
 
 T0 = 1_790_000_000.0
 

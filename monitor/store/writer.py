@@ -31,7 +31,9 @@ from monitor.alarms.model import AlarmRecord
 from monitor.constants import PLETH_RATE_HZ
 from monitor.readings import Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import Store, StoreError, alarm_from_row, alarm_row
+from monitor.store.database import Store
+from monitor.store.errors import StoreError
+from monitor.store.rows import alarm_from_row, alarm_row
 
 log = logging.getLogger(__name__)
 

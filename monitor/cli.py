@@ -937,8 +937,9 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     """List the live feed's set-aside (refused) messages, or put them back in the queue."""
-    from monitor.feed import dead_letters, resend
+    from monitor.feed import resend
     from monitor.readings import iso_utc
+    from monitor.store.feed_queue import dead_letters
 
     store = _open_store(args, must_exist=True)
     with store:

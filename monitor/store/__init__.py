@@ -7,7 +7,8 @@ The one place that speaks SQL to the chair's database, split by job:
   transactions and the writes, each sealed into the hash chain (:mod:`monitor.integrity`);
 * :mod:`monitor.store.queries` — every read (mixed into :class:`Store`);
 * :mod:`monitor.store.rows` — payloads (alarm records, waveform blocks) to table rows and back;
-* :mod:`monitor.store.writer` — the writer thread a recording writes through, never waiting for the disk.
+* :mod:`monitor.store.writer` — the writer thread a recording writes through, never waiting for the disk;
+* :mod:`monitor.store.feed_queue` — the HL7 feed's store-and-forward queue.
 
 Patient identifiers live only in ``patients``, encrypted (:mod:`monitor.identifiers`); every other
 table refers to a random key. The keys are outside the database (:mod:`monitor.keys`); the file is

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Final
 
-SECONDS_PER_MINUTE: Final = 60.0
-
 # Session plan
 BASELINE_MINUTES_DEFAULT: Final = 5.0
 INFUSION_MINUTES_DEFAULT: Final = 40.0
@@ -26,6 +24,3 @@ NIBP_OVERDUE_CYCLES: Final = 1.5
 FLUSH_INTERVAL_S: Final = 0.02  # pending rows are committed at least this often while data flows
 HEARTBEAT_INTERVAL_S: Final = 5.0
 STALE_HEARTBEAT_S: Final = 30.0  # a "recording" session whose owner is silent this long is unfinished
-
-# Pleth
-PLETH_RATE_HZ: Final = 75.0

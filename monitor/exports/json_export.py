@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
+from drivers.core.readings import iso_utc
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import summary
-from monitor.readings import iso_utc
 from monitor.store import alarm_row
 
 

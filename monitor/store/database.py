@@ -26,10 +26,10 @@ from typing import Any
 
 import sqlite_utils
 
+from drivers.core.readings import Parameter, Reading, flags_text
 from monitor import identifiers, integrity
 from monitor.alarms.model import AlarmRecord
 from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
-from monitor.readings import Parameter, Reading, flags_text
 from monitor.session import Phase, SessionEvent
 from monitor.store.errors import CorruptDatabase, StoreError
 from monitor.store.queries import Queries

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from monitor.readings import Parameter, Reading, parse_flags
+from drivers.core.readings import Parameter, Reading, parse_flags
 from monitor.store.database import Store
 
 #: The set-aside messages: the feed's own table, made when a feed first runs on the file.

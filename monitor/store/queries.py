@@ -18,12 +18,12 @@ from typing import Any
 
 import sqlite_utils
 
+from drivers.core.readings import Parameter, Reading, parse_flags
 from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.keys import Keys
 from monitor.ownership import owner_alive
-from monitor.readings import Parameter, Reading, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.errors import SessionNotFound
 from monitor.store.rows import alarm_from_row

@@ -7,9 +7,8 @@ from array import array
 from collections.abc import Mapping
 from typing import Any
 
+from drivers.core.readings import PLETH_RATE_HZ, Flag, Reading, flags_text
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Escalation, Priority
-from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Flag, Reading, flags_text
 
 
 def alarm_row(alarm: AlarmRecord) -> dict[str, Any]:

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
 from monitor.alarms.model import AlarmRecord
-from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.database import Store
 from monitor.store.errors import StoreError

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from drivers.core.readings import Parameter
 from monitor import integrity
-from monitor.readings import Parameter
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 MRN = "MRN-OLD-0815"

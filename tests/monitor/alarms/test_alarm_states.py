@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.core.readings import Flag
 from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
-from monitor.readings import Flag
 from monitor.store import alarm_row
 
 ROW_KEYS = {

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Priority
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder

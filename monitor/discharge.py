@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from monitor.readings import Parameter, Reading
+from drivers.core.readings import Parameter, Reading
 from monitor.session import Baseline
 
 ALDRETE_PASS: Final = 9
@@ -27,9 +27,6 @@ ALDRETE_SPO2_FLOOR: Final = 90.0  # below this (even with oxygen) scores 0
 # PADSS vital signs: within 20 % scores 2, up to 40 % scores 1, beyond scores 0.
 PADSS_VITALS_FULL: Final = 0.20
 PADSS_VITALS_PARTIAL: Final = 0.40
-
-ALDRETE_ENTERED: Final = ("activity", "respiration", "consciousness")
-PADSS_ENTERED: Final = ("activity", "nausea_vomiting", "pain", "bleeding")
 
 
 class ScoreInputError(ValueError):

@@ -1,4 +1,4 @@
-"""CSV: one row per value, columns timestamp,elapsed_s,phase,parameter,value,unit,status.
+"""CSV: a ``#`` statement line, then one row per value (timestamp,elapsed_s,phase,parameter,value,unit,status).
 
 Rows are written as the readings are read from the store (a 24-hour session is streamed, never
 held whole). The readings of one second share a time, so the time texts and the phase are worked
@@ -11,8 +11,9 @@ import csv
 from collections.abc import Iterator
 from typing import IO
 
+from drivers.core.readings import Flag, iso_utc
+from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
-from monitor.readings import Flag, iso_utc
 
 COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
 
@@ -36,6 +37,7 @@ def rows(record: SessionRecord) -> Iterator[tuple[str, ...]]:
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the session's numeric readings (missing values as an empty cell)."""
+    write_statement(record, stream)
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(COLUMNS)
     out.writerows(rows(record))

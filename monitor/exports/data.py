@@ -24,11 +24,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
 
+from drivers.core.readings import Flag, Parameter, Reading, parse_flags
+from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.exports.files import ExportCancelled
-from monitor.readings import Flag, Parameter, Reading, parse_flags
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
-from monitor.store import Store, StoredAlarm
+from monitor.store import Store
 
 __all__ = ["ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings", "load"]
 
@@ -94,12 +95,6 @@ class StoredReadings:
         if not isinstance(self.store, Store):
             yield from self.store.readings(self.session_id, parameters=self.parameters)
             return
-        sql = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = ?"
-        args: list[Any] = [self.session_id]
-        if self.parameters is not None:
-            sql += f" AND parameter IN ({', '.join('?' for _ in self.parameters)})"
-            args += [Parameter(p).value for p in self.parameters]
-        cursor = self.store.db.conn.execute(sql + " ORDER BY t, id", args)
         parameters: dict[str, Parameter] = {}
         flags: dict[str | None, frozenset[Flag]] = {}
         # Values repeat (a heart rate of 72 thousands of times) and a second's readings share a time: one
@@ -107,7 +102,7 @@ class StoredReadings:
         values: dict[float | None, float | None] = {}
         sources: dict[str, str] = {}
         last_t: float | None = None
-        while block := cursor.fetchmany(STREAM_BLOCK):
+        for block in self.store.reading_blocks(self.session_id, self.parameters, STREAM_BLOCK):
             for t, name, value, status, source in block:
                 parameter = parameters.get(name)
                 if parameter is None:
@@ -157,7 +152,7 @@ class SessionRecord:
     #: A tuple, or streamed from the store (:class:`StoredReadings`): iterate, never index.
     readings: Iterable[Reading]
     events: tuple[SessionEvent, ...]
-    alarms: tuple[StoredAlarm, ...]
+    alarms: tuple[AlarmRecord, ...]
     deidentified: bool = False
     #: Whether the stored record verified (keyed hash chains, :mod:`monitor.integrity`), in words.
     verification: str = ""
@@ -352,7 +347,7 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
             a,
             acknowledged_by=(a.acknowledged_by if keep_staff else ("staff" if a.acknowledged_by else None)),
             message=scrub(a.message),
-            escalations=tuple(scrub(list(a.escalations))),
+            escalations=tuple(replace(step, reason=scrub(step.reason)) for step in a.escalations),
         )
         for a in record.alarms
     )
@@ -402,7 +397,7 @@ def shifted(record: SessionRecord, shift: float) -> SessionRecord:
             started_at=a.started_at - shift,
             ended_at=None if a.ended_at is None else a.ended_at - shift,
             acknowledged_at=None if a.acknowledged_at is None else a.acknowledged_at - shift,
-            escalations=tuple(_shift_times(list(a.escalations), shift)),
+            escalations=tuple(replace(step, at=step.at - shift) for step in a.escalations),
         )
         for a in record.alarms
     )

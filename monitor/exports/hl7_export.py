@@ -18,14 +18,15 @@ import functools
 import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import IO, Any, Final
 
+from drivers.core.codes import CODES
+from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
+from drivers.hl7 import v2
 from monitor.birth_date import stored_birth_date
-from monitor.exports.codes import CODES, DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
+from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import LOCAL_SYSTEM_HL7, CodedResult, coded_results
-from monitor.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
 
 SENDING_APPLICATION: Final = "INFUSION_MONITOR"
 PROFILE: Final = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
@@ -35,29 +36,10 @@ SEGMENT_END: Final = "\r"
 #: Cuff values this close together belong to one measurement.
 CUFF_GROUPING_S: Final = 2.0
 
-_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
-
-
-#: Control characters (below the space) become spaces.
-_CONTROLS: Final = {code: " " for code in range(32)}
-
-
-# The same few texts (codes, units, ranges, ids, the device) are escaped for every message of an export.
-@functools.lru_cache(maxsize=1024)
-def escape(text: str) -> str:
-    """HL7 escape sequences for the delimiter characters (and no control characters)."""
-    for raw, esc in _ESCAPES:
-        text = text.replace(raw, esc)
-    return text.translate(_CONTROLS)
-
-
-# A time is written in MSH-7, OBR-7, OBR-8 and every OBX-14 of its message.
-@functools.lru_cache(maxsize=64)
-def hl7_time(t: float) -> str:
-    """DTM with milliseconds and an explicit UTC offset, e.g. ``20240610061320.000+0000``."""
-    moment = datetime.fromtimestamp(t, tz=UTC)
-    return moment.strftime("%Y%m%d%H%M%S") + f".{moment.microsecond // 1000:03d}+0000"
-
+# The same few texts (codes, units, ranges, ids, the device) and times recur in every message of an
+# export (a time in MSH-7, OBR-7, OBR-8 and each OBX-14): each is escaped or written once.
+escape = functools.lru_cache(maxsize=1024)(v2.escape)
+hl7_time = functools.lru_cache(maxsize=64)(v2.hl7_time)
 
 @dataclass(frozen=True, slots=True)
 class ObservationSet:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import IO, Any, Final
 
+from drivers.core.readings import Flag, Reading, iso_utc
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import summary
-from monitor.readings import Flag, Reading, iso_utc
+from monitor.store import alarm_row
 
 
 def _time(t: float | None) -> str | None:
@@ -67,14 +67,11 @@ def small_parts(record: SessionRecord) -> dict[str, Any]:
     }
     alarms = []
     for a in record.alarms:
-        item = asdict(a)
+        item: dict[str, Any] = alarm_row(a)
         for key in ("started_at", "ended_at", "acknowledged_at"):
             item[key] = _time(item[key])
         # Escalation times are stored as epoch seconds; the export speaks ISO 8601 throughout.
-        item["escalations"] = [
-            dict(step, at=_time(step["at"])) if isinstance(step, dict) and "at" in step else step
-            for step in a.escalations
-        ]
+        item["escalations"] = [dict(step.as_dict(), at=_time(step.at)) for step in a.escalations]
         alarms.append(item)
     events = [
         {"t": iso_utc(e.t), "kind": e.kind.value, "phase": e.phase.value, "user": e.user, "detail": dict(e.detail)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.readings import Parameter
+from drivers.core.readings import Parameter
 
 _SHOWN = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 
@@ -70,9 +70,9 @@ def live_document(update: Any) -> dict[str, Any]:
                 "condition": alarm.condition,
                 "priority": int(alarm.priority),
                 "kind": str(alarm.kind),
-                "message": alarm.message,
+                "message": alarm.shown,
                 "started_at": alarm.started_at,
-                "acknowledged": alarm.acknowledged,
+                "acknowledged": alarm.silenced,
                 "latched": alarm.latched,
             }
         )

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Parameter
+from drivers.simulated.driver import SimulatedSource
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
@@ -25,7 +25,7 @@ def _crashed_session(db_path: Path) -> tuple[str, float]:
                                         driver="simulated", port=None, plan=SessionPlan(1, 40, 30), nurse="RN")
         while recorder.session.now < T0 + 120:
             recorder.step()
-        recorder._maybe_flush(force=True)
+        recorder.flush()
         assert recorder.lock is not None
         recorder.lock.release()
         recorder.writer.close()

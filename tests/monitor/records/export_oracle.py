@@ -14,18 +14,19 @@ from typing import IO, Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from monitor.exports.codes import CODES, DEFAULT_RANGES, ReferenceRange, unit
+from drivers.core.codes import CODES
+from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading, iso_utc
+from drivers.hl7.v2 import escape, hl7_time
+from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange, unit
+from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
 from monitor.exports.fhir_export import _Builder, treatment_resources, _id
 from monitor.exports.hl7_export import (
     CUFF_GROUPING_S, OBR_SERVICE, PROFILE, SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity,
-    _clinical_message, hl7_time,
+    _clinical_message,
 )
 from monitor.exports.json_export import small_parts
 from monitor.exports.treatment import CodedResult, coded_results
-from monitor.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading, iso_utc
-
-_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
 
 
 # -- CSV ------------------------------------------------------------------------------------------
@@ -35,6 +36,7 @@ COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "sta
 
 def csv_write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the session's numeric readings (missing values as an empty cell)."""
+    write_statement(record, stream)
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(COLUMNS)
     phase_at = record.phase_at()
@@ -69,13 +71,6 @@ def json_write(record: SessionRecord, stream: IO[str]) -> None:
 
 
 # -- HL7 ------------------------------------------------------------------------------------------
-
-def escape(text: str) -> str:
-    """HL7 escape sequences for the delimiter characters (and no control characters)."""
-    for raw, esc in _ESCAPES:
-        text = text.replace(raw, esc)
-    return "".join(ch if ch >= " " else " " for ch in text)
-
 
 def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
     """Reliable numeric readings grouped into sets, in time order.

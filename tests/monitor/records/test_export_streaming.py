@@ -15,10 +15,10 @@ from typing import IO
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor.exports import data, export_file
 from monitor.exports.data import ExportOptions, SessionRecord, StoredReadings, load
 from monitor.exports.hl7_export import observation_sets, ordered_observation_sets
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
 from tests.monitor.records import export_oracle

@@ -1,0 +1,571 @@
+"""The store's writer: its own thread, its own queue and its own database connection.
+
+The recorder hands everything it wants written (reading batches, audit entries, session-row
+changes) to :class:`StoreWriter` and never waits for the disk: a full disk, a file lock held by
+another process or a slow fsync delays only this thread. What cannot be written is held in
+order and written, oldest first, in bounded chunks once the store accepts writes again.
+
+Memory is bounded while the store fails: the waveform is given up first (the oldest held
+samples beyond :data:`PLETH_HOLD_S` of signal), numerics, events, alarms and audit entries are
+held up to :data:`MAX_HELD_NUMERICS` rows (8 h of a busy monitor). What was given up is counted,
+and the recorder puts it on the timeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
+from monitor.alarms.model import AlarmRecord
+from monitor.session import EventKind, Phase, SessionEvent
+from monitor.store.database import Store
+from monitor.store.errors import StoreError
+from monitor.store.rows import alarm_from_row, alarm_row
+
+log = logging.getLogger(__name__)
+
+#: How often the writer commits while data flow (each commit is an fsync).
+COMMIT_INTERVAL_S = 0.25
+#: Pause between attempts while the store refuses writes.
+RETRY_INTERVAL_S = 1.0
+#: Rows written per transaction when catching up, so a long backlog never needs one huge journal.
+CHUNK_ROWS = 5000
+#: Waveform kept while the store fails, in seconds of signal; older samples are given up first.
+PLETH_HOLD_S = 600.0
+#: Numeric readings held while the store fails: 8 h at 12 values a second.
+MAX_HELD_NUMERICS = 8 * 3600 * 12
+#: How often the writer looks whether its database file is still where it was opened.
+FILE_CHECK_S = 1.0
+#: Busy timeout of the writer's own connection (a lock held by another process delays only the writer).
+WRITER_BUSY_TIMEOUT_MS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Readings, events, alarm changes and session-row changes of one hand-over, written together."""
+
+    readings: tuple[Reading, ...] = ()
+    events: tuple[SessionEvent, ...] = ()
+    alarms: tuple[AlarmRecord, ...] = ()
+    session_update: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self) -> int:
+        """How many rows this batch adds (waveform samples count one each)."""
+        return len(self.readings) + len(self.events) + len(self.alarms) + (1 if self.session_update else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit-log line, stamped when the action happened, not when it reached the disk."""
+
+    at: float
+    action: str
+    user: str | None
+    session_id: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self) -> int:
+        """Always one row."""
+        return 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCall:
+    """A store method to run in order with the rest (e.g. ``end_session``, ``assign_patient``)."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self) -> int:
+        """Always one row."""
+        return 1
+
+
+Operation = Batch | AuditEntry | StoreCall
+
+
+@dataclass(frozen=True, slots=True)
+class FileIncident:
+    """The open database was deleted or moved; where its complete data were written."""
+
+    what: str  # "deleted or moved away" (the name is free) or "moved or replaced" (another file has it)
+    written_to: str | None  # None: the data could not be written anywhere (kept in memory)
+    error: str | None = None
+
+    def message(self, configured: Path) -> str:
+        """The alarm text."""
+        if self.written_to is None:
+            return f"The database {configured} was {self.what} and could not be written back: {self.error}"
+        if self.written_to == str(configured):
+            return f"The database {configured} was {self.what}; its complete data were written back to it"
+        return f"The database {configured} was {self.what}; the complete data are now in {self.written_to}"
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStatus:
+    """How the writer is doing, for the recorder's status and alarms."""
+
+    ok: bool
+    error: str | None
+    held_rows: int
+    stored_numerics: int
+    dropped_pleth: int
+    dropped_pleth_s: float
+    dropped_numerics: int
+    alive: bool
+    incidents: tuple[FileIncident, ...] = ()
+
+
+class StoreWriter:
+    """Writes operations to the database in order; holds them while the database refuses.
+
+    ``pump`` writes what is held on the calling thread; ``start`` runs it on a thread of its own.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        session_id: str,
+        *,
+        stored_numerics: int = 0,
+        pleth_hold_s: float = PLETH_HOLD_S,
+        max_held_numerics: int = MAX_HELD_NUMERICS,
+        commit_interval_s: float = COMMIT_INTERVAL_S,
+        retry_interval_s: float = RETRY_INTERVAL_S,
+        opener: Callable[[Path], Store] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.session_id = session_id
+        self.pleth_hold_s = pleth_hold_s
+        self.max_held_numerics = max_held_numerics
+        self.commit_interval_s = commit_interval_s
+        self.retry_interval_s = retry_interval_s
+        self._opener = opener or _open_writer_store
+        self._store: Store | None = None
+        self._held: deque[Operation] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ok = True
+        self._error: str | None = None
+        self._stored_numerics = stored_numerics
+        self._held_rows = 0
+        self._held_pleth = 0
+        #: Operations at the head of ``_held`` being written right now (never given up).
+        self._in_flight = 0
+        self._held_numerics = 0
+        self._dropped_pleth = 0
+        self._dropped_pleth_s = 0.0
+        self._dropped_numerics = 0
+        self._retry_at = 0.0
+        self._identity: tuple[int, int] | None = None
+        self._next_file_check = 0.0
+        self._incidents: list[FileIncident] = []
+        self._wal = True
+        #: The path the database was configured with (``path`` moves to a recovery file if need be).
+        self.configured_path = self.path
+        #: Called on the writer thread after a chunk was committed (the file watch uses it).
+        self.after_commit: Callable[[Store], None] | None = None
+
+    # -- any thread ---------------------------------------------------------------------
+
+    def put(self, op: Operation) -> None:
+        """Queue an operation; never blocks on the disk."""
+        with self._lock:
+            self._held.append(op)
+            self._count(op, +1)
+            if not self._ok:
+                self._bound_memory()
+        if isinstance(op, AuditEntry | StoreCall) or (isinstance(op, Batch) and op.events):
+            # Timeline events and audit entries reach the disk at once; readings ride the next commit.
+            self._wake.set()
+
+    def status(self) -> WriterStatus:
+        """A consistent snapshot of the writer's state."""
+        with self._lock:
+            return WriterStatus(
+                ok=self._ok,
+                error=self._error,
+                held_rows=self._held_rows,
+                stored_numerics=self._stored_numerics,
+                dropped_pleth=self._dropped_pleth,
+                dropped_pleth_s=round(self._dropped_pleth_s, 1),
+                dropped_numerics=self._dropped_numerics,
+                alive=self._thread is None or self._thread.is_alive(),
+                incidents=tuple(self._incidents),
+            )
+
+    @property
+    def threaded(self) -> bool:
+        """True while the writer runs on its own thread."""
+        return self._thread is not None
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The writer thread (for the watchdog), if started."""
+        return self._thread
+
+    def start(self) -> None:
+        """Write on a thread of its own from now on."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self, drain_s: float = 5.0) -> int:
+        """Stop the thread after trying for up to ``drain_s`` to write what is held; returns rows left."""
+        deadline = time.monotonic() + drain_s
+        if self._thread is not None:
+            self._stop.set()
+            self._wake.set()
+            self._thread.join(drain_s + 12.0)
+            self._thread = None
+        while self.held_rows() and time.monotonic() < deadline:
+            if self.pump(force=True):
+                break
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        self.close()
+        return self.held_rows()
+
+    def held_rows(self) -> int:
+        """Rows waiting to be written."""
+        with self._lock:
+            return self._held_rows
+
+    def held_operations(self) -> list[Operation]:
+        """A copy of what is waiting, oldest first (for a recovery file)."""
+        with self._lock:
+            return list(self._held)
+
+    def close(self) -> None:
+        """Close the writer's connection."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- writing ------------------------------------------------------------------------
+
+    def pump(self, force: bool = False) -> bool:
+        """Write everything held, chunk by chunk; True when nothing is left.
+
+        While the store refuses, a new attempt is made only every ``retry_interval_s``
+        (unless ``force``). The database file is checked first (see :meth:`check_file`).
+        """
+        self.check_file()
+        if not force and not self._ok and time.monotonic() < self._retry_at:
+            return False
+        while True:
+            with self._lock:
+                if not self._held:
+                    return True
+                chunk = _take_chunk(self._held)
+                # Being written outside the lock: what these hold must not be given up meanwhile.
+                self._in_flight = len(chunk)
+            try:
+                store = self._connection()
+                with store.transaction():
+                    for op in chunk:
+                        _apply(store, self.session_id, op)
+            except (sqlite3.Error, StoreError, OSError) as exc:
+                with self._lock:
+                    self._in_flight = 0
+                self._failed(exc)
+                return False
+            except BaseException:
+                with self._lock:
+                    self._in_flight = 0
+                raise
+            self._written(chunk)
+            if self.after_commit is not None and self._store is not None:
+                self.after_commit(self._store)
+
+    def _connection(self) -> Store:
+        if self._store is None:
+            self._store = self._opener(self.path) if self._wal else _open_writer_store(self.path, wal=False)
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
+        return self._store
+
+    def check_file(self, force: bool = False) -> FileIncident | None:
+        """Notice a deleted or moved database and write its complete data back (or to a recovery file).
+
+        SQLite's backup API reads through the open connection, which still sees the whole
+        database (main file and journal) however the name was taken away from it.
+        """
+        now = time.monotonic()
+        if self._store is None or self._identity is None or (not force and now < self._next_file_check):
+            return None
+        self._next_file_check = now + FILE_CHECK_S
+        try:
+            stat = os.stat(self.path)
+            if (stat.st_dev, stat.st_ino) == self._identity:
+                return None
+            what = "moved or replaced"
+        except FileNotFoundError:
+            what = "deleted or moved away"
+        except OSError:
+            return None
+        incident = self._write_back(what)
+        with self._lock:
+            self._incidents.append(incident)
+        log.error("%s", incident.message(self.configured_path))
+        return incident
+
+    def _write_back(self, what: str) -> FileIncident:
+        assert self._store is not None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        free = not self.path.exists()
+        target = self.path if free else self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
+        part = target.with_name(target.name + ".part")
+        try:
+            destination = sqlite3.connect(str(part))
+            try:
+                self._store.db.conn.backup(destination)
+                # Connections still open on the vanished file delete "<db>-wal" and "<db>-shm" by name
+                # when they close; the restored file therefore keeps no such files (rollback journal)
+                # until the next start of the program puts it back in WAL mode.
+                destination.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                destination.close()
+            self.close()
+            if free:
+                # The old journal files at the configured name belong to the vanished file; a new
+                # connection must not read them as its own. They are moved aside, not deleted.
+                for suffix in ("-wal", "-shm"):
+                    stale = self.path.with_name(self.path.name + suffix)
+                    if stale.exists():
+                        os.replace(stale, stale.with_name(f"{stale.name}.orphaned-{stamp}"))
+            os.replace(part, target)
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            return FileIncident(what, None, str(exc))
+        self.path = target
+        self._identity = None
+        self._wal = False
+        return FileIncident(what, str(target))
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + self.retry_interval_s
+            if self._ok:
+                log.error("storage write failed, holding %d rows in memory: %s", self._held_rows, exc)
+            self._ok = False
+            self._error = str(exc)
+            self._bound_memory()
+        # A connection that saw a disk error may keep a stale view; the next attempt opens afresh.
+        if isinstance(exc, sqlite3.OperationalError | StoreError | OSError):
+            self.close()
+
+    def _written(self, chunk: list[Operation]) -> None:
+        recovered = False
+        with self._lock:
+            self._in_flight = 0
+            for _ in chunk:
+                op = self._held.popleft()
+                self._count(op, -1)
+                if isinstance(op, Batch):
+                    self._stored_numerics += sum(1 for r in op.readings if r.parameter is not Parameter.PLETH)
+            if not self._ok:
+                recovered = True
+            self._ok = True
+            self._error = None
+        if recovered and self._store is not None:
+            # Give back what the journal took while the store failed (bounded WAL).
+            try:
+                self._store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                log.warning("checkpoint after recovery failed: %s", exc)
+
+    def _count(self, op: Operation, sign: int) -> None:
+        self._held_rows += sign * op.rows()
+        if isinstance(op, Batch):
+            pleth = sum(1 for r in op.readings if r.parameter is Parameter.PLETH)
+            self._held_pleth += sign * pleth
+            self._held_numerics += sign * (len(op.readings) - pleth)
+
+    def _bound_memory(self) -> None:
+        """Give up the oldest waveform first, then (past 8 h) the oldest numerics. Lock held."""
+        pleth_limit = int(self.pleth_hold_s * PLETH_RATE_HZ)
+        if self._held_pleth > pleth_limit:
+            self._drop_oldest(lambda r: r.parameter is Parameter.PLETH, self._held_pleth - pleth_limit, pleth=True)
+        if self._held_numerics > self.max_held_numerics:
+            self._drop_oldest(lambda r: r.parameter is not Parameter.PLETH,
+                              self._held_numerics - self.max_held_numerics, pleth=False)
+
+    def _drop_oldest(self, which: Callable[[Reading], bool], excess: int, *, pleth: bool) -> None:
+        for index, op in enumerate(self._held):
+            if excess <= 0:
+                return
+            if index < self._in_flight or not isinstance(op, Batch):
+                continue
+            kept: list[Reading] = []
+            dropped: list[Reading] = []
+            for r in op.readings:
+                if excess > 0 and which(r):
+                    dropped.append(r)
+                    excess -= 1
+                else:
+                    kept.append(r)
+            if not dropped:
+                continue
+            self._count(op, -1)
+            new = replace(op, readings=tuple(kept))
+            self._held[index] = new
+            self._count(new, +1)
+            if pleth:
+                self._dropped_pleth += len(dropped)
+                self._dropped_pleth_s += len(dropped) / PLETH_RATE_HZ
+            else:
+                self._dropped_numerics += len(dropped)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.commit_interval_s)
+            self._wake.clear()
+            try:
+                self.pump()
+            except Exception:  # never end the writer: log and try again later
+                log.exception("store writer error")
+                with self._lock:
+                    self._ok = False
+                    self._retry_at = time.monotonic() + self.retry_interval_s
+
+
+def _open_writer_store(path: Path, wal: bool = True) -> Store:
+    if not path.exists():
+        # Never create an empty database in place of one that vanished: the file watch handles that.
+        raise StoreError(f"the database {path} is missing")
+    store = Store(path, check=False, wal=wal)
+    store.db.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_TIMEOUT_MS}")
+    return store
+
+
+def _take_chunk(held: deque[Operation]) -> list[Operation]:
+    chunk: list[Operation] = []
+    rows = 0
+    for op in held:
+        if chunk and rows + op.rows() > CHUNK_ROWS:
+            break
+        chunk.append(op)
+        rows += op.rows()
+    return chunk
+
+
+def _apply(store: Store, session_id: str, op: Operation) -> None:
+    if isinstance(op, Batch):
+        store.write_batch(session_id, readings=op.readings, events=op.events, alarms=op.alarms,
+                          session_update=op.session_update)
+    elif isinstance(op, AuditEntry):
+        store.audit(op.action, user=op.user, session_id=op.session_id, at=op.at, **op.detail)
+    else:
+        getattr(store, op.method)(*op.args, **op.kwargs)
+
+
+def _op_json(op: Operation) -> dict[str, Any]:
+    if isinstance(op, Batch):
+        return {
+            "op": "batch",
+            "readings": [[r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source] for r in op.readings],
+            "events": [[e.t, e.kind.value, e.phase.value, e.user, dict(e.detail)] for e in op.events],
+            "alarms": [alarm_row(a) for a in op.alarms],
+            "session_update": op.session_update,
+        }
+    if isinstance(op, AuditEntry):
+        return {"op": "audit", "at": op.at, "action": op.action, "user": op.user, "session_id": op.session_id,
+                "detail": op.detail}
+    return {"op": "call", "method": op.method, "args": list(op.args), "kwargs": op.kwargs}
+
+
+def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operation]) -> str | None:
+    """Write held operations as JSON lines beside the database (else in the temp folder); the path or None.
+
+    Used when the store never came back before the recording ended: the rows are not thrown away.
+    """
+    db = Path(db_path)
+    name = f"{db.name}.recovery-{session_id[:8]}-{int(time.time())}.jsonl"
+    for folder in (db.parent, Path(tempfile.gettempdir())):
+        target = folder / name
+        try:
+            with open(target, "x", encoding="utf-8") as out:
+                for op in ops:
+                    out.write(json.dumps(_op_json(op), default=str) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            log.error("cannot write the recovery file %s: %s", target, exc)
+            with contextlib.suppress(OSError):
+                target.unlink()
+            continue
+        return str(target)
+    return None
+
+
+def read_recovery_file(path: str | Path) -> list[Operation]:
+    """The operations a recovery file holds, oldest first (the inverse of :func:`write_recovery_file`)."""
+    ops: list[Operation] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                ops.append(_op_from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}, line {number}: not a held operation ({exc})") from None
+    return ops
+
+
+def _op_from_json(data: dict[str, Any]) -> Operation:
+    kind = data["op"]
+    if kind == "batch":
+        readings = tuple(
+            Reading(float(t), Parameter(parameter), value, source, parse_flags(status))
+            for t, parameter, value, _unit, status, source in data["readings"]
+        )
+        events = tuple(
+            SessionEvent(float(t), EventKind(event_kind), Phase(phase), user, detail)
+            for t, event_kind, phase, user, detail in data["events"]
+        )
+        return Batch(readings, events, tuple(alarm_from_row(a) for a in data["alarms"]), dict(data["session_update"]))
+    if kind == "audit":
+        return AuditEntry(float(data["at"]), data["action"], data["user"], data["session_id"], dict(data["detail"]))
+    if kind == "call" and data["method"] in REPLAYABLE_CALLS:
+        return StoreCall(data["method"], tuple(data["args"]), dict(data["kwargs"]))
+    raise ValueError(f"unknown operation {kind!r}")
+
+
+#: Store methods a recovery file may ask for (nothing else is ever called from a file).
+REPLAYABLE_CALLS = frozenset({"create_patient", "assign_patient", "end_session"})
+
+
+def write_held(db_path: str | Path, recovery_file: str | Path) -> int:
+    """Write the operations of a recovery file into the database, in order, in one transaction; rows written."""
+    ops = read_recovery_file(recovery_file)
+    sessions = {op.session_id for op in ops if isinstance(op, AuditEntry) and op.session_id}
+    if len(sessions) != 1:
+        raise ValueError(f"{recovery_file} does not name exactly one session")
+    (session_id,) = sessions
+    store = Store(db_path)
+    try:
+        store.session_row(session_id)  # raises SessionNotFound for the wrong database
+        with store.transaction():
+            for op in ops:
+                _apply(store, session_id, op)
+    finally:
+        store.close()
+    # Written once only: the file is renamed so that it cannot be written a second time by mistake.
+    os.replace(recovery_file, f"{recovery_file}.written")
+    return sum(op.rows() for op in ops)

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from typing import Final, TextIO
 
 import hl7
+
 from drivers.core.codes import CODES, CUFF_CODES, MDC_RESP_PER_MIN, MDC_UNITS
 from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from drivers.emulation.device import EmulationRequest, EmulatorError
 from drivers.hl7.v2 import hl7_time
 from drivers.patient.vitals import CuffResult, PatientFeed, Vitals
-from drivers.settings import check_known, seconds
+from drivers.settings import check_known, choice, seconds
 from drivers.transport.mllp import MllpDeframer, frame, parse_address
 
 log = logging.getLogger(__name__)
@@ -252,9 +253,7 @@ class SenderOptions:
         check_known(settings, ("interval", "family", "nbp_every", "cuff_s"), "hl7-mllp")
         values = {name: seconds(settings, name, default, 0, 24 * 3600)
                   for name, default in (("interval", 5.0), ("nbp_every", 300.0), ("cuff_s", 35.0))}
-        family = settings.get("family", "noninv")
-        if family not in FAMILIES:
-            raise ValueError(f"setting family='{family}' must be one of {', '.join(FAMILIES)}")
+        family = choice(settings, "family", FAMILIES, "noninv")
         return cls(values["interval"], family, values["nbp_every"], values["cuff_s"])
 
 

@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from drivers.base import PortSettings
-from drivers.emulation.device import EmulatedDevice, Frame
+from drivers.emulation.device import HostDrivenDevice
 from drivers.intellivue import messages as msg
 from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
 from drivers.intellivue.framing import Deframer, FrameError, encode_frame
@@ -390,9 +390,10 @@ def _offset(text: str) -> float:
     return value
 
 
-class IntelliVueDevice(EmulatedDevice):
+class IntelliVueDevice(HostDrivenDevice):
     """An IntelliVue MP monitor's MIB/RS232 Data Export port, with the monitor's own NBP cycle."""
 
+    monitor: IntelliVueMonitor
     protocol = INTELLIVUE_NAME
     port_settings: ClassVar[PortSettings] = PortSettings(baudrate=115200)
 
@@ -423,15 +424,6 @@ class IntelliVueDevice(EmulatedDevice):
             inactivity_s=_seconds(s, "inactivity_s", 0.0) if "inactivity_s" in s else None,
         )
 
-    def frames_until(self, t: float) -> list[Frame]:
-        """Nothing unsolicited: the monitor only answers the host."""
-        return []
-
-    def answer(self, data: bytes, t: float) -> bytes:
-        """Association, MDS Create and poll answers."""
-        if self.patient.link_down(t):
-            return b""
-        return self.monitor.receive(data, t)
 
     def describe(self) -> str:
         """Protocol and the cuff cycle."""

@@ -30,7 +30,7 @@ ENTRY_COMMANDS: Final = frozenset(
 )
 #: Readiness blockers the protocol adds (recorded as a protocol override when a reason overrides them).
 PROTOCOL_BLOCKERS: Final = frozenset(
-    {"checklist", "dose_plan", "observation_too_short", "required_score", "rems_form"}
+    {"checklist", "dose_plan", "infusion_too_short", "observation_too_short", "required_score", "rems_form"}
 )
 #: Technical conditions put on the timeline for timed checks.
 CHECK_MISSED: Final = "check_missed"

@@ -822,7 +822,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             sys.stdout.buffer.flush()
         else:
             write(record, out)
-        # Every format says it inside too, except the CSV (a bare table of values).
+        # Every format says it inside too (the CSV tables in their first line).
         print(f"export: record {record.verification}; alarm profile {record.alarm_profile}", file=sys.stderr)
         audit = store if isinstance(store, Store) else _open_store(args)
         audit.audit(

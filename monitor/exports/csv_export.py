@@ -1,4 +1,4 @@
-"""CSV: one row per value, columns timestamp,elapsed_s,phase,parameter,value,unit,status."""
+"""CSV: a ``#`` statement line, then one row per value (timestamp,elapsed_s,phase,parameter,value,unit,status)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 from typing import IO
 
 from drivers.core.readings import iso_utc
+from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
 
 COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
@@ -13,6 +14,7 @@ COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "sta
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the session's numeric readings (missing values as an empty cell)."""
+    write_statement(record, stream)
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(COLUMNS)
     phase_at = record.phase_at()

@@ -20,6 +20,7 @@ from drivers.base import OpenOptions
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
+from monitor.session import Session
 from monitor.store import Store
 
 START_BLOCK, END_BLOCK, CARRIAGE_RETURN = b"\x0b", b"\x1c", b"\r"
@@ -54,9 +55,13 @@ def test_unavailable_spo2_over_hl7_is_no_data_and_keeps_the_alarm(db_path: Path)
     host, port = source.address  # type: ignore[attr-defined]
     store = Store(db_path)
     engine = AlarmEngine()
-    recorder = Recorder.new_session(store, source, driver="hl7-mllp", port=f"{host}:{port}",
-                                    plan=SessionPlan(), nurse="RN", alarms=engine)
+    # The message carries 41 s of history, so the session began (as a resumed one would have) before it:
+    # readings stamped before a session's start belong to no session and are skipped.
     t0 = time.time() - 45
+    started = t0 - 5
+    session_id = store.create_session(started_at=started, patient_id=None, driver="hl7-mllp",
+                                      port=f"{host}:{port}", plan=SessionPlan().text(), nurse="RN")
+    recorder = Recorder(store, source, Session(session_id, started, SessionPlan()), nurse="RN", alarms=engine)
     recorder.start()
     try:
         with socket.create_connection((host, port), timeout=5) as monitor:

@@ -379,16 +379,6 @@ def _stamps(text: str) -> str:
     return value
 
 
-def _offset(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(f"setting clock_offset='{text}' is not a number of seconds") from None
-    if not abs(value) <= 24 * 3600:
-        raise SettingsError(f"setting clock_offset={text} must be within a day of UTC")
-    return value
-
-
 class IntelliVueDevice(HostDrivenDevice):
     """An IntelliVue MP monitor's MIB/RS232 Data Export port, with the monitor's own NBP cycle."""
 
@@ -419,7 +409,7 @@ class IntelliVueDevice(HostDrivenDevice):
             nbp_stamps=_stamps(s.get("time_stamps", "rel")),
             nbp_kpa=choice(s, "nbp_unit", ("mmhg", "kpa"), "mmhg") == "kpa",
             clock_origin=patient.start - MONITOR_UPTIME_S,
-            clock_offset_s=_offset(s.get("clock_offset", "3600")),
+            clock_offset_s=seconds(s, "clock_offset", 3600.0, -24 * 3600.0, 24 * 3600.0),
             inactivity_s=_seconds(s, "inactivity_s", 0.0) if "inactivity_s" in s else None,
         )
 

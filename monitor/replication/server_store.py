@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.readings import Parameter, Reading, parse_flags
+from monitor.replication import tls
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, SessionSummary, StoredAlarm, StoreError
@@ -45,7 +46,7 @@ class ServerStore:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                         application_name="infusion-monitor review", row_factory=dict_row)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot reach the server {self.path}: {str(exc).strip()}") from exc
+            raise StoreError(f"cannot reach the server {self.path}: {tls.describe_failure(exc)}") from exc
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

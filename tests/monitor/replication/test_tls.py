@@ -6,6 +6,7 @@ The certificates are made here with ``cryptography``: a test authority, a server
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import shutil
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 
 from monitor import server as local_server
+from monitor.cli import main
 from monitor.config import UserConfig
 from monitor.replication import compare, tls
 from monitor.replication.chair import server_url
@@ -246,21 +248,32 @@ def test_station_and_reviewer_read_over_verified_tls(tls_clinic: TlsClinic, db_p
     assert any(not up and error and "certificate verify failed" in error for up, error in links), links
 
 
-def test_a_local_server_makes_its_own_authority_when_given_no_certificate(db_path: Path) -> None:
+def test_the_commands_start_a_local_server_with_its_own_authority_and_tls_only() -> None:
     binaries = _tls_binaries()
     folder = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-tls-own-"))
+
+    def command(*args: str) -> str:
+        out = io.StringIO()
+        assert main(["server", *args, "--data", str(folder)], out) == 0, out.getvalue()
+        return out.getvalue()
+
     try:
-        running = local_server.start(folder, binaries=binaries)
-        ca = local_server.enable_tls(folder)
-        passfile = local_server.add_role(running, "chair_own", kind="chair")
-        with psycopg.connect(f"{running.url('chair_own')}?passfile={passfile}&sslmode=verify-full&sslrootcert={ca}"
-                             ) as conn:
+        command("start", "--binaries", str(binaries))
+        said = command("tls")
+        ca = folder.resolve() / "server-ca.crt"
+        assert f"sslmode=verify-full&sslrootcert={ca}" in said
+        url = command("add-chair", "chair_own").split("URL: ", 1)[1].strip()
+        assert "<role>" not in url
+        with psycopg.connect(f"{url}&sslmode=verify-full&sslrootcert={ca}") as conn:
             row = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
         assert row is not None and row[0] is True and str(row[1]).startswith("TLS")
-        # The cluster remembers its binaries: a restart uses the same ones (a cluster runs only under its own).
-        local_server.stop(folder)
-        again = local_server.start(folder)
-        assert again.binaries == binaries
+        # The cluster remembers its binaries: a plain restart uses the same ones (it runs only under its own).
+        command("stop")
+        command("start")
+        again = local_server.running(folder)
+        assert again is not None and again.binaries == binaries
+        with psycopg.connect(f"{url}&sslmode=require") as conn:
+            assert conn.execute("SHOW ssl").fetchone() == ("on",)
     finally:
         local_server.remove(folder)
 

@@ -176,6 +176,21 @@ def test_the_servers_certificate_from_another_authority_is_refused_naming_tls(
         )
 
 
+def test_a_certificate_for_another_host_name_is_refused_under_verify_full(tls_clinic: TlsClinic) -> None:
+    _, passfile = tls_clinic.role("chair")
+    # The right server and authority, reached under a name its certificate is not made out for.
+    url = (f"host=clinic-db.invalid hostaddr=127.0.0.1 port={tls_clinic.server.port} dbname=infusion_monitor "
+           f"user=x passfile={passfile} sslmode=verify-full sslrootcert={tls_clinic.ca}")
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(url).close()
+    message = tls.describe_failure(refused.value)
+    assert message.startswith("TLS: the server's certificate is not made out for the host name"), message
+    assert "clinic-db.invalid" in message
+    # require encrypts but checks nothing, so the same connection gets as far as the password.
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(url.replace("sslmode=verify-full", "sslmode=require")).close()
+
+
 def test_sslmode_require_encrypts_without_checking_the_authority(tls_clinic: TlsClinic, db_path: Path) -> None:
     base, _ = tls_clinic.role("chair")
     seen = _replicate(db_path, f"{base}&sslmode=require", tls_clinic, "Chair require")

@@ -289,6 +289,9 @@ def test_the_commands_start_a_local_server_with_its_own_authority_and_tls_only()
         assert again is not None and again.binaries == binaries
         with psycopg.connect(f"{url}&sslmode=require") as conn:
             assert conn.execute("SHOW ssl").fetchone() == ("on",)
+        command("stop")
+        with pytest.raises(local_server.ServerError, match="runs only under them"):
+            local_server.start(folder, binaries=local_server.pgserver_binaries())
     finally:
         local_server.remove(folder)
 

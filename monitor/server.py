@@ -271,13 +271,13 @@ def start(
     if already is not None:
         return already
     if (data / "pgdata" / "PG_VERSION").exists():
-        recorded = _recorded_binaries(data)
-        if binaries is not None and binaries != (recorded or pgserver_binaries()):
+        made_with = _recorded_binaries(data)
+        if binaries is not None and binaries != (made_with or pgserver_binaries()):
             raise ServerError(
-                f"the server in {data} was made with the binaries in {recorded or pgserver_binaries()} "
+                f"the server in {data} was made with the binaries in {made_with or pgserver_binaries()} "
                 f"and runs only under them, not {binaries}"
             )
-        binaries = recorded
+        binaries = made_with
     init(data, binaries)
     user = _run_as()
     if port is None:

@@ -51,11 +51,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers.core.readings import Parameter
 from monitor import chair, review
 from monitor.alarms.model import Priority
 from monitor.exports import SUFFIXES, ExportError, export_file
 from monitor.exports.data import ExportOptions, SessionRecord
-from monitor.readings import Parameter
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, Store, StoredAlarm, StoreError
 from ui import theme

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from drivers import registry
 from drivers.base import PortSettings
-from drivers.simulation import SCENARIOS
+from drivers.patient.model import SCENARIOS
 from ui import theme
 
 BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
@@ -63,7 +63,7 @@ class SettingsChoice:
 
 def available_port_names() -> list[tuple[str, str]]:
     """(device, description) of every serial port found; empty when none (or none can be listed)."""
-    from drivers.ports import available_ports
+    from drivers.transport.ports import available_ports
 
     try:
         return [(p.device, p.description) for p in available_ports()]

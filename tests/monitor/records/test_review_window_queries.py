@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor import review
 from monitor.cli import CliError, build_parser, close_unfinished
 from monitor.exports.data import load
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
 from tests.monitor.records.sessions import RecordedSession, record_session

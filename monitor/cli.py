@@ -33,7 +33,6 @@ from monitor.security_cli import (
 from monitor.store import SessionNotFound, Store, StoreError
 
 EXIT_OK = 0
-EXIT_USAGE = 2
 EXIT_ERROR = 1
 
 
@@ -624,6 +623,7 @@ DEMO_WARNING = (
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.alarms.engine import describe_change
+    from monitor.alarms.model import AlarmRecord, AlarmState
     from monitor.recorder import wall_deadline
     from monitor.watchdog import Watchdog, WatchdogThread
 
@@ -639,7 +639,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
         last_print = [0.0]
         warned: set[str] = set()
-        alarm_rows: dict[str, dict[str, Any]] = {}
+        alarm_rows: dict[str, AlarmRecord] = {}
 
         def show(update: Any) -> None:
             for what in not_patient_data(update.readings):
@@ -649,10 +649,10 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
-                line = describe_change(alarm_rows.get(change["id"]), change)
-                alarm_rows[change["id"]] = change
-                if change["state"] == "ended":
-                    del alarm_rows[change["id"]]
+                line = describe_change(alarm_rows.get(change.id), change)
+                alarm_rows[change.id] = change
+                if change.state is AlarmState.ENDED:
+                    del alarm_rows[change.id]
                 if line:
                     out.write(line + "\n")
             now = time.monotonic()
@@ -696,7 +696,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
 @contextlib.contextmanager
 def _stop_on_signals(recorder: Any) -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
-        recorder._stop.set()
+        recorder.request_stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -890,8 +890,8 @@ def close_unfinished(store: Store, session: str, user: str | None) -> str:
     status = store.status_of(row)
     if status != "unfinished":
         raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
-    last = store.db.execute("SELECT MAX(t) FROM readings WHERE session_id = ?", [row["id"]]).fetchone()[0]
-    store.end_session(row["id"], "closed", row["started_at"] if last is None else float(last))
+    last = store.last_data_at(row["id"])
+    store.end_session(row["id"], "closed", row["started_at"] if last is None else last)
     store.audit("session_closed_after_crash", user=user, session_id=row["id"])
     return str(row["id"])
 
@@ -923,7 +923,7 @@ def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
     """Write the rows kept in a recovery file (the store never came back before the recording ended)."""
-    from monitor.writer import write_held
+    from monitor.store.writer import write_held
 
     store = _open_store(args, must_exist=True)
     store.close()
@@ -938,7 +938,8 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     """List the live feed's set-aside (refused) messages, or put them back in the queue."""
     from drivers.core.readings import iso_utc
-    from monitor.feed import dead_letters, resend
+    from monitor.feed import resend
+    from monitor.store.feed_queue import dead_letters
 
     store = _open_store(args, must_exist=True)
     with store:

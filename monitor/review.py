@@ -395,13 +395,12 @@ def search_sessions(
     at least one alarm of that priority or higher.
     """
     counts: dict[str, dict[Priority, int]] = {}
-    for session_id, priority, n in store.db.execute(
-        "SELECT session_id, priority, COUNT(*) FROM alarms GROUP BY session_id, priority"
-    ):
-        parsed = _priority(priority)
-        if parsed is not None:
-            per = counts.setdefault(session_id, {p: 0 for p in Priority})
-            per[parsed] += int(n)
+    for session_id, by_word in store.alarm_counts().items():
+        for priority, n in by_word.items():
+            parsed = _priority(priority)
+            if parsed is not None:
+                per = counts.setdefault(session_id, {p: 0 for p in Priority})
+                per[parsed] += n
     needle = mrn_contains.strip().lower() if mrn_contains else None
     out = []
     for summary in store.sessions():
@@ -445,10 +444,8 @@ class TrendArrays:
 
 def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
     """Every numeric parameter of a session as arrays, read in one query without a loop per reading."""
-    # In index order (no sort in SQLite); the parameters are taken apart with numpy afterwards.
-    rows = store.db.execute(
-        "SELECT parameter, t, value, status FROM readings WHERE session_id = ? ORDER BY t, id", [session_id]
-    ).fetchall()
+    # The parameters are taken apart with numpy afterwards.
+    rows = store.reading_rows(session_id)
     out: dict[Parameter, TrendArrays] = {}
     if not rows:
         return out
@@ -612,10 +609,7 @@ def return_to_baseline_from_arrays(
 
 def has_waveform(store: Store, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
     """Whether any samples of a waveform were kept for the session (without reading them)."""
-    row = store.db.execute(
-        "SELECT 1 FROM waveforms WHERE session_id = ? AND parameter = ? LIMIT 1", [session_id, parameter.value]
-    ).fetchone()
-    return row is not None
+    return store.has_waveform(session_id, parameter)
 
 
 def waveform_arrays(
@@ -632,14 +626,7 @@ def waveform_arrays(
     times: list[FloatArray] = []
     values: list[FloatArray] = []
     last_end: float | None = None
-    sql = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ?"
-    args: list[Any] = [session_id, parameter.value]
-    if start is not None and end is not None:
-        # A block is at most minutes long (one write of the recorder): one that started an hour before the
-        # window cannot reach into it, so the index on t0 bounds the search.
-        sql += " AND t0 <= ? AND t0 >= ? AND t0 + n / rate_hz >= ?"
-        args += [end, start - 3600.0, start]
-    for t0, rate, n, blob in store.db.execute(sql + " ORDER BY t0", args):
+    for t0, rate, n, blob in store.waveform_blocks(session_id, parameter, start, end):
         if not n or not rate:
             continue
         if last_end is not None and t0 - last_end > 3.0 / rate:

@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final
 
 import hl7
+
 from drivers.base import (
     Decoder,
     DecoderCounters,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final, TextIO
 
 import hl7
+
 from drivers.core.codes import CODES, CUFF_CODES, MDC_RESP_PER_MIN, MDC_UNITS
 from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from drivers.emulation.device import EmulationRequest, EmulatorError

@@ -17,11 +17,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from drivers.core.readings import Parameter, Reading, parse_flags
+from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.replication import tls
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import SessionNotFound, SessionSummary, StoredAlarm, StoreError
+from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row
 
 # The last reading's time matters only while a session has no end (its length so far); a closed
 # session's end says it, and skipping 12,000 index probes keeps a year's list fast.
@@ -184,16 +185,10 @@ class ServerStore:
                                     detail=json.loads(row["detail"] or "{}")))
         return out
 
-    def alarms(self, session_id: str) -> list[StoredAlarm]:
+    def alarms(self, session_id: str) -> list[AlarmRecord]:
         """The alarm log of a session, oldest first."""
         return [
-            StoredAlarm(
-                id=row["id"], condition=row["condition"], parameter=row["parameter"], priority=row["priority"],
-                kind=row["kind"], started_at=row["started_at"], ended_at=row["ended_at"], limit=row["limit"],
-                peak_value=row["peak_value"], escalations=tuple(json.loads(row["escalations"] or "[]")),
-                acknowledged_at=row["acknowledged_at"], acknowledged_by=row["acknowledged_by"],
-                message=row["message"] or "", state=row["state"] or "",
-            )
+            alarm_from_row(row)
             for row in self._rows("SELECT * FROM alarms WHERE session_id = %s ORDER BY started_at", [session_id])
         ]
 

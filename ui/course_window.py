@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from monitor import course_export
+from monitor.app.stores import RecordSource
 from monitor.course import Course, CourseError, load_course
 from monitor.store import Store, StoreError
 from ui import theme
@@ -80,10 +81,11 @@ def cell_texts(course: Course) -> list[list[str]]:
 class CourseWindow(QWidget):
     """A patient's course of treatment."""
 
-    def __init__(self, db_path: str | Path, patient_id: str, user: SignedInUser,
+    def __init__(self, source: RecordSource | str | Path, patient_id: str, user: SignedInUser,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.db_path = Path(db_path)
+        self.source = RecordSource.of(source)
+        self.db_path = self.source.db
         self.patient_id = patient_id
         self.user = user
         self.course: Course | None = None
@@ -140,7 +142,7 @@ class CourseWindow(QWidget):
         """Read the course again and redraw."""
         started = time.perf_counter()
         try:
-            with Store(self.db_path, readonly=True) as store:
+            with self.source.open() as store:
                 self.course = load_course(store, self.patient_id)
         except (StoreError, CourseError) as exc:
             self.show_message(f"Cannot read the course: {exc}")
@@ -192,10 +194,12 @@ class CourseWindow(QWidget):
         try:
             binary = fmt == "pdf"
             args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-            with Store(self.db_path) as store, target.open("wb" if binary else "w", **args) as stream:
+            with self.source.open() as store, Store(self.db_path) as audit, \
+                    target.open("wb" if binary else "w", **args) as stream:
                 course_export.write(store, self.course, fmt, stream, deidentify=deidentify, user=self.user.name)
-                store.audit("course_export", user=self.user.name, patient_key=self.patient_id, format=fmt,
-                            deidentified=deidentify, destination=str(target.resolve()), via="course window")
+                audit.audit("course_export", user=self.user.name, patient_key=self.patient_id, format=fmt,
+                            deidentified=deidentify, destination=str(target.resolve()), via="course window",
+                            **({"server": str(store.path)} if self.source.from_server else {}))
         except (OSError, StoreError) as exc:
             self.show_message(f"Cannot write {target}: {exc}")
             return None

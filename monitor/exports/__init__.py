@@ -48,13 +48,15 @@ def writer(fmt: str) -> tuple[Callable[[SessionRecord, IO[Any]], None], bool]:
 
 
 def export_file(
-    store: Store, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None
+    store: Any, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None,
+    audit_to: Store | None = None,
 ) -> SessionRecord:
     """Export one session to a file and record it in the audit log (who, what format, where).
 
     The file is written beside its target under a temporary name and renamed when complete,
     so a failed export never leaves half a file. The audit entry has the same fields as one
-    made by ``infusion-monitor export``; ``via`` names the screen it was made from.
+    made by ``infusion-monitor export``; ``via`` names the screen it was made from. ``store`` may be
+the clinic's server (read-only): the entry then goes to ``audit_to``, this computer's database.
     """
     from monitor.exports.files import ExportFileError, check_target, write_atomically
 
@@ -75,5 +77,7 @@ def export_file(
     }
     if via:
         detail["via"] = via
-    store.audit("export", user=options.user, session_id=record.id, **detail)
+    if audit_to is not None:
+        detail["server"] = str(store.path)
+    (audit_to or store).audit("export", user=options.user, session_id=record.id, **detail)
     return record

@@ -36,7 +36,7 @@ from monitor.readings import (
     parse_flags,
 )
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
-from monitor.store import SessionSummary, Store
+from monitor.store import Reader, SessionSummary, Store
 
 REVIEW_PHASES: Final = (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY)
 
@@ -379,7 +379,7 @@ class SessionFound:
 
 
 def search_sessions(
-    store: Store,
+    store: Reader,
     *,
     started_from: float | None = None,
     started_before: float | None = None,
@@ -395,9 +395,7 @@ def search_sessions(
     at least one alarm of that priority or higher.
     """
     counts: dict[str, dict[Priority, int]] = {}
-    for session_id, priority, n in store.db.execute(
-        "SELECT session_id, priority, COUNT(*) FROM alarms GROUP BY session_id, priority"
-    ):
+    for session_id, priority, n in store.alarm_counts():
         parsed = _priority(priority)
         if parsed is not None:
             per = counts.setdefault(session_id, {p: 0 for p in Priority})
@@ -443,12 +441,10 @@ class TrendArrays:
         return int(self.t.size)
 
 
-def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
+def trend_arrays(store: Reader, session_id: str) -> dict[Parameter, TrendArrays]:
     """Every numeric parameter of a session as arrays, read in one query without a loop per reading."""
-    # In index order (no sort in SQLite); the parameters are taken apart with numpy afterwards.
-    rows = store.db.execute(
-        "SELECT parameter, t, value, status FROM readings WHERE session_id = ? ORDER BY t, id", [session_id]
-    ).fetchall()
+    # The parameters are taken apart with numpy afterwards.
+    rows = store.trend_rows(session_id)
     out: dict[Parameter, TrendArrays] = {}
     if not rows:
         return out
@@ -480,7 +476,7 @@ def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
 
 
 def load_for_review(
-    store: Store, session_id: str, *, verify: bool = True
+    store: Reader, session_id: str, *, verify: bool = True
 ) -> tuple[SessionRecord, dict[Parameter, TrendArrays]]:
     """A session as the review window needs it, without a Python object per reading.
 
@@ -610,16 +606,13 @@ def return_to_baseline_from_arrays(
     return out
 
 
-def has_waveform(store: Store, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
+def has_waveform(store: Reader, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
     """Whether any samples of a waveform were kept for the session (without reading them)."""
-    row = store.db.execute(
-        "SELECT 1 FROM waveforms WHERE session_id = ? AND parameter = ? LIMIT 1", [session_id, parameter.value]
-    ).fetchone()
-    return row is not None
+    return store.has_waveform(session_id, parameter)
 
 
 def waveform_arrays(
-    store: Store, session_id: str, parameter: Parameter = Parameter.PLETH,
+    store: Reader, session_id: str, parameter: Parameter = Parameter.PLETH,
     start: float | None = None, end: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """The samples of a stored waveform as (times, values) arrays; empty arrays when none was kept.
@@ -632,14 +625,7 @@ def waveform_arrays(
     times: list[FloatArray] = []
     values: list[FloatArray] = []
     last_end: float | None = None
-    sql = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ?"
-    args: list[Any] = [session_id, parameter.value]
-    if start is not None and end is not None:
-        # A block is at most minutes long (one write of the recorder): one that started an hour before the
-        # window cannot reach into it, so the index on t0 bounds the search.
-        sql += " AND t0 <= ? AND t0 >= ? AND t0 + n / rate_hz >= ?"
-        args += [end, start - 3600.0, start]
-    for t0, rate, n, blob in store.db.execute(sql + " ORDER BY t0", args):
+    for t0, rate, n, blob in store.waveform_blocks(session_id, parameter, start, end):
         if not n or not rate:
             continue
         if last_end is not None and t0 - last_end > 3.0 / rate:

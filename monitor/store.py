@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import sqlite_utils
 
@@ -31,8 +31,11 @@ from monitor import identifiers, integrity
 from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
 from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
 from monitor.ownership import owner_alive
-from monitor.readings import Flag, Parameter, Reading, flags_text, parse_flags
+from monitor.readings import UNRELIABLE, Flag, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
+
+if TYPE_CHECKING:
+    from monitor.replication.server_store import ServerStore
 
 
 class StoreError(Exception):
@@ -774,6 +777,105 @@ class Store:
             return list(self.db.query("SELECT * FROM audit ORDER BY id"))
         return list(self.db.query("SELECT * FROM audit WHERE session_id = ? ORDER BY id", [session_id]))
 
+    # -- what the review side reads in bulk (the clinic's server answers the same questions) -----------
+    # Rows here are plain tuples: a day-long session has hundreds of thousands of readings, and the
+    # review turns them into arrays without a Python object per reading.
+
+    def alarm_counts(self, session_ids: Sequence[str] | None = None) -> list[tuple[str, str, int]]:
+        """``(session id, priority, number of alarms)`` of every session (or of the given ones)."""
+        query = "SELECT session_id, priority, COUNT(*) FROM alarms"
+        args: list[Any] = []
+        if session_ids is not None:
+            query += f" WHERE session_id IN ({', '.join('?' for _ in session_ids)})"
+            args = list(session_ids)
+        return [(str(sid), str(priority), int(n))
+                for sid, priority, n in self.db.execute(query + " GROUP BY session_id, priority", args)]
+
+    def trend_rows(self, session_id: str) -> list[tuple[str, float, float | None, str | None]]:
+        """``(parameter, t, value, status)`` of every numeric reading of a session, in time order."""
+        # In index order (no sort in SQLite).
+        return self.db.execute(
+            "SELECT parameter, t, value, status FROM readings WHERE session_id = ? ORDER BY t, id", [session_id]
+        ).fetchall()
+
+    def has_waveform(self, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
+        """Whether any samples of a waveform were kept for the session (without reading them)."""
+        row = self.db.execute(
+            "SELECT 1 FROM waveforms WHERE session_id = ? AND parameter = ? LIMIT 1", [session_id, parameter.value]
+        ).fetchone()
+        return row is not None
+
+    def waveform_blocks(
+        self, session_id: str, parameter: Parameter, start: float | None = None, end: float | None = None
+    ) -> list[tuple[float, float, int, bytes]]:
+        """``(t0, rate_hz, n, float32 samples)`` of the stored blocks of a waveform, in time order;
+        with ``start`` and ``end`` only the blocks that overlap that window."""
+        sql = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = ? AND parameter = ?"
+        args: list[Any] = [session_id, parameter.value]
+        if start is not None and end is not None:
+            # A block is at most minutes long (one write of the recorder): one that started an hour before the
+            # window cannot reach into it, so the index on t0 bounds the search.
+            sql += " AND t0 <= ? AND t0 >= ? AND t0 + n / rate_hz >= ?"
+            args += [end, start - 3600.0, start]
+        return self.db.execute(sql + " ORDER BY t0", args).fetchall()
+
+    def course_plan_row(self, patient_id: str) -> tuple[int, float, float, str | None] | None:
+        """The patient's planned course ``(sessions, interval days, booster interval days, note)``, if set."""
+        row = self.db.execute(
+            "SELECT planned_sessions, interval_days, booster_interval_days, note FROM course_plans "
+            "WHERE patient_id = ?", [patient_id],
+        ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]), float(row[2]), row[3])
+
+    def course_sessions(self, patient_id: str) -> list[dict[str, Any]]:
+        """The patient's sessions, oldest first: id, started_at, ended_at, status, protocol and what
+        :meth:`status_of` needs."""
+        return list(self.db.query(
+            "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at "
+            "FROM sessions WHERE patient_id = ? ORDER BY started_at", [patient_id],
+        ))
+
+    def events_of_kinds(
+        self, session_ids: Sequence[str], kinds: Sequence[EventKind]
+    ) -> list[tuple[str, float, str, str | None]]:
+        """``(session id, t, kind, detail JSON)`` of the sessions' events of these kinds, by session and time."""
+        if not session_ids or not kinds:
+            return []
+        marks = ", ".join("?" for _ in session_ids)
+        kind_marks = ", ".join("?" for _ in kinds)
+        return self.db.execute(
+            f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
+            "ORDER BY session_id, t, id",
+            [*session_ids, *(k.value for k in kinds)],
+        ).fetchall()
+
+    def reading_extreme(
+        self, session_id: str, parameter: Parameter, highest: bool, since: float, before: float | None = None
+    ) -> float | None:
+        """The highest (or lowest) reliable value of a parameter from ``since`` until ``before``."""
+        end_clause, end_args = ("AND t < ?", [before]) if before is not None else ("", [])
+        row = self.db.execute(
+            f"SELECT {'MAX' if highest else 'MIN'}(value) FROM readings WHERE session_id = ? AND parameter = ? "
+            f"AND t >= ? {end_clause} AND {_RELIABLE_SQL}",
+            [session_id, parameter.value, since, *end_args],
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+
+def _reliable_sql() -> str:
+    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
+
+    The status column holds sorted, comma-separated flag names, so each unreliable flag is
+    looked for as a whole name between commas.
+    """
+    padded = "(',' || COALESCE(status, '') || ',')"
+    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
+    # Most readings carry no flag at all: that case is decided without looking for names.
+    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
+
+
+_RELIABLE_SQL = _reliable_sql()
+
 
 def _waveform_row(session_id: str, parameter: str, source: str, samples: list[Reading]) -> tuple[Any, ...]:
     t0 = samples[0].t
@@ -820,3 +922,7 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
+
+
+#: What the review side reads from: this computer's database or the clinic's server (the same read methods).
+Reader: TypeAlias = "Store | ServerStore"

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 from monitor.app.errors import AppError
 from monitor.config import ConfigError, UserConfig, database_path
-from monitor.store import Store, StoreError
+from monitor.store import Reader, Store, StoreError
 
 if TYPE_CHECKING:
     from monitor.replication.server_store import ServerStore
-
-#: What the review side reads from: the local store or the clinic's server (the same read methods).
-Reader: TypeAlias = "Store | ServerStore"
 
 
 def database_file(db: str | None) -> Path:

@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--deidentify", action="store_true",
                         help="leave out the patient's identifiers; days counted from the first session")
     course.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+    course.add_argument("--server", metavar="URL",
+                        help="the course from the clinic's PostgreSQL: every chair's sessions of the MRN; audited "
+                             "locally")
 
     rems_cmd = sub.add_parser("rems", help="esketamine REMS monitoring forms: list unsubmitted, mark submitted")
     _add_db(rems_cmd)
@@ -847,7 +850,8 @@ def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
     from monitor import course_export
     from monitor.course import CourseError, load_course_by_mrn
 
-    store = _open_store(args, must_exist=True)
+    server = getattr(args, "server", None)
+    store = open_reader(args.db, server)
     try:
         started = time.perf_counter()
         try:
@@ -867,9 +871,16 @@ def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
                 course_export.write(store, course, args.format, out, deidentify=args.deidentify, user=args.user)
         except OSError as exc:
             raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-        store.audit("course_export", user=args.user, patient_key=course.patient_id, format=args.format,
-                    deidentified=args.deidentify, destination=args.out or "-", sessions=len(course.rows),
-                    seconds=round(time.perf_counter() - started, 3))
+        # Audited here, also when the course was read from the clinic's server (which is read-only).
+        audit = store if isinstance(store, Store) else _open_store(args)
+        extra: dict[str, Any] = {} if audit is store else {"server": str(store.path)}
+        try:
+            audit.audit("course_export", user=args.user, patient_key=course.patient_id, format=args.format,
+                        deidentified=args.deidentify, destination=args.out or "-", sessions=len(course.rows),
+                        seconds=round(time.perf_counter() - started, 3), **extra)
+        finally:
+            if audit is not store:
+                audit.close()
         return EXIT_OK
     finally:
         store.close()

@@ -121,7 +121,7 @@ class Course:
 # -- finding the patient and the plan ---------------------------------------------------------------------
 
 
-def patient_for_mrn(store: Store, mrn: str) -> str:
+def patient_for_mrn(store: Reader, mrn: str) -> str:
     """The patient key of an MRN (CourseError when no patient has it)."""
     row = store.patient_key_for_mrn(mrn.strip())
     if row is None:
@@ -361,7 +361,7 @@ def load_course(store: Reader, patient_id: str) -> Course:
     return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan))
 
 
-def load_course_by_mrn(store: Store, mrn: str) -> Course:
+def load_course_by_mrn(store: Reader, mrn: str) -> Course:
     """A patient's course found by MRN."""
     return load_course(store, patient_for_mrn(store, mrn))
 

@@ -118,6 +118,12 @@ class ServerStore:
         rows = self._rows(_SUMMARY_SQL + " WHERE p.mrn = %s ORDER BY s.started_at", [mrn])
         return [self._summary(row) for row in rows]
 
+    def patient_key_for_mrn(self, mrn: str) -> tuple[str] | None:
+        """The row ``(id,)`` of a patient with this MRN (the first any chair registered); its course
+        (:meth:`course_sessions`) takes in every chair's sessions of the MRN."""
+        rows = self._rows("SELECT id FROM patients WHERE mrn = %s ORDER BY created_at, id LIMIT 1", [mrn])
+        return (str(rows[0]["id"]),) if rows else None
+
     def chair_of(self, session_id: str) -> str:
         """The chair (its login) that recorded a session."""
         return str(self.session_row(session_id)["chair"])

@@ -20,7 +20,7 @@ from monitor import __version__
 from monitor.app import launch
 from monitor.app.device import port_overrides
 from monitor.app.errors import AppError
-from monitor.app.exports import reference_ranges
+from monitor.app.exports import export_session, reference_ranges
 from monitor.app.services import patient_id_system, start_services
 from monitor.app.sessions import close_unfinished, start_session
 from monitor.app.stores import open_reader, open_store, record_source
@@ -527,10 +527,10 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Export one session in a format."""
     from monitor.exports import ExportError, writer
-    from monitor.exports.data import DEFAULT_RESAMPLE_S, ExportOptions, load
+    from monitor.exports.data import DEFAULT_RESAMPLE_S, ExportOptions
 
     try:
-        write, binary = writer(args.format)
+        _write, binary = writer(args.format)
     except ExportError as exc:
         raise CliError(str(exc)) from None
     to_stdout = args.out in (None, "-")
@@ -559,36 +559,11 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         user=args.user,
         identifier_system=patient_id_system(),
     )
-    store: Any = open_reader(args.db, getattr(args, "server", None))
-    with store:
-        try:
-            record = load(store, args.session, options=options)
-        except SessionNotFound as exc:
-            raise CliError(str(exc)) from None
-        if not to_stdout:
-            _write_file(args.out, lambda f: write(record, f), binary)
-        elif binary:
-            write(record, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-        else:
-            write(record, out)
-        # Every format says it inside too, except the CSV (a bare table of values).
-        print(f"export: record {record.verification}; alarm profile {record.alarm_profile}", file=sys.stderr)
-        audit = store if isinstance(store, Store) else _open_store(args)
-        audit.audit(
-            "export",
-            user=args.user,
-            session_id=record.id,
-            format=args.format,
-            deidentified=options.deidentify,
-            relative_time=options.shifts_time,
-            staff_names=(not options.deidentify) or options.keep_staff,
-            resample_s=options.resample_s if args.format == "fhir" else None,
-            destination="stdout" if to_stdout else str(Path(args.out).resolve()),
-            **({} if audit is store else {"server": store.path}),
-        )
-        if audit is not store:
-            audit.close()
+    stream = (sys.stdout.buffer if binary else out) if to_stdout else None
+    record = export_session(source, args.session, args.format, options, path=None if to_stdout else args.out,
+                            stream=stream)
+    # Every format says it inside too, except the CSV (a bare table of values).
+    print(f"export: record {record.verification}; alarm profile {record.alarm_profile}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -597,16 +572,6 @@ def _course(store: Any, mrn: str) -> list[Any]:
     if hasattr(store, "course"):
         return list(store.course(mrn))
     return sorted((s for s in store.sessions() if s.patient == mrn), key=lambda s: s.started_at)
-
-
-def _write_file(path: str, write: Callable[[Any], None], binary: bool) -> None:
-    """Write a regular file completely or not at all (see :mod:`monitor.exports.files`)."""
-    from monitor.exports.files import ExportFileError, write_atomically
-
-    try:
-        write_atomically(path, write, binary)
-    except ExportFileError as exc:
-        raise CliError(str(exc)) from None
 
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:

@@ -53,7 +53,7 @@ from PySide6.QtWidgets import (
 from monitor import chair, review
 from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
-from monitor.app.exports import export_to_file
+from monitor.app.exports import export_session
 from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
@@ -1010,7 +1010,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         def work() -> None:
             error = ""
             try:
-                export_to_file(source, session_id, fmt, path, options, via="review window")
+                export_session(source, session_id, fmt, options, path=path, via="review window")
             except (ExportError, StoreError, OSError, ValueError, AppError) as exc:
                 error = str(exc) or type(exc).__name__
             except Exception as exc:  # a writer bug must still reach the screen, not vanish with the thread

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO, Any
 
 from monitor.app.errors import AppError
 from monitor.app.profile import reference_profile
@@ -10,7 +11,7 @@ from monitor.app.stores import RecordSource
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.readings import Parameter
-from monitor.store import Store, StoreError
+from monitor.store import SessionNotFound, Store, StoreError
 
 
 def reference_ranges(
@@ -32,20 +33,24 @@ def reference_ranges(
     return ranges_from_profile(profile), warning
 
 
-def export_to_file(
-    source: RecordSource, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None
+def export_session(
+    source: RecordSource, session_id: str, fmt: str, options: ExportOptions, *, path: str | Path | None = None,
+    stream: IO[Any] | None = None, via: str | None = None,
 ) -> SessionRecord:
-    """Write one session's export to a file, complete or not at all, and audit it in this computer's database.
+    """Export one session to a file (complete or not at all) or a stream, audited in this computer's database.
 
     A session read from the clinic's server is exported the same way; the audit entry names the server.
     """
-    from monitor.exports import export_file
+    from monitor.exports import ExportError, export_to
 
-    if not source.from_server:
-        with Store(source.db) as store:
-            return export_file(store, session_id, fmt, path, options, via=via)
-    from monitor.app.stores import open_server
+    try:
+        if not source.from_server:
+            with Store(source.db) as store:
+                return export_to(store, session_id, fmt, options, path=path, stream=stream, via=via)
+        from monitor.app.stores import open_server
 
-    assert source.server is not None
-    with open_server(source.server) as server, Store(source.db) as local:
-        return export_file(server, session_id, fmt, path, options, via=via, audit_to=local)
+        assert source.server is not None
+        with open_server(source.server) as server, Store(source.db) as local:
+            return export_to(server, session_id, fmt, options, path=path, stream=stream, via=via, audit_to=local)
+    except (SessionNotFound, ExportError) as exc:
+        raise AppError(str(exc)) from None

@@ -20,7 +20,7 @@ from monitor import __version__
 from monitor.app import launch
 from monitor.app.device import port_overrides
 from monitor.app.errors import AppError
-from monitor.app.exports import export_session, reference_ranges
+from monitor.app.exports import export_course, export_session, read_course, reference_ranges
 from monitor.app.services import patient_id_system, start_services
 from monitor.app.sessions import close_unfinished, start_session
 from monitor.app.stores import open_reader, open_store, record_source
@@ -812,43 +812,14 @@ def cmd_protocols(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
     """Write a patient's course (every session, one row each) as JSON, CSV or PDF."""
-    from monitor import course_export
-    from monitor.course import CourseError, load_course_by_mrn
-
-    server = getattr(args, "server", None)
-    store = open_reader(args.db, server)
-    try:
-        started = time.perf_counter()
-        try:
-            course = load_course_by_mrn(store, args.mrn)
-        except CourseError as exc:
-            raise CliError(str(exc)) from None
-        binary = args.format == "pdf"
-        if binary and not args.out:
-            raise CliError("a PDF needs --out FILE")
-        try:
-            if args.out and args.out != "-":
-                target = Path(args.out)
-                text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-                with target.open("wb" if binary else "w", **text_args) as f:
-                    course_export.write(store, course, args.format, f, deidentify=args.deidentify, user=args.user)
-            else:
-                course_export.write(store, course, args.format, out, deidentify=args.deidentify, user=args.user)
-        except OSError as exc:
-            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-        # Audited here, also when the course was read from the clinic's server (which is read-only).
-        audit = store if isinstance(store, Store) else _open_store(args)
-        extra: dict[str, Any] = {} if audit is store else {"server": str(store.path)}
-        try:
-            audit.audit("course_export", user=args.user, patient_key=course.patient_id, format=args.format,
-                        deidentified=args.deidentify, destination=args.out or "-", sessions=len(course.rows),
-                        seconds=round(time.perf_counter() - started, 3), **extra)
-        finally:
-            if audit is not store:
-                audit.close()
-        return EXIT_OK
-    finally:
-        store.close()
+    if args.format == "pdf" and not args.out:
+        raise CliError("a PDF needs --out FILE")
+    source = record_source(args.db, getattr(args, "server", None))
+    course = read_course(source, mrn=args.mrn)
+    to_file = bool(args.out) and args.out != "-"
+    export_course(source, course, args.format, path=args.out if to_file else None, stream=None if to_file else out,
+                  deidentify=args.deidentify, user=args.user)
+    return EXIT_OK
 
 
 def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import IO, Any
 
 from monitor.app.errors import AppError
 from monitor.app.profile import reference_profile
 from monitor.app.stores import RecordSource
+from monitor.course import Course
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.readings import Parameter
@@ -53,4 +55,55 @@ def export_session(
         with open_server(source.server) as server, Store(source.db) as local:
             return export_to(server, session_id, fmt, options, path=path, stream=stream, via=via, audit_to=local)
     except (SessionNotFound, ExportError) as exc:
+        raise AppError(str(exc)) from None
+
+
+def read_course(source: RecordSource, *, mrn: str | None = None, patient_id: str | None = None) -> Course:
+    """A patient's course by MRN or patient key (read from the server: every chair's sessions of the MRN)."""
+    from monitor.course import CourseError, load_course, load_course_by_mrn
+
+    try:
+        with source.open() as store:
+            if mrn is not None:
+                return load_course_by_mrn(store, mrn)
+            if patient_id is None:
+                raise AppError("a course needs an MRN or a patient")
+            return load_course(store, patient_id)
+    except (CourseError, StoreError) as exc:
+        raise AppError(str(exc)) from None
+
+
+def export_course(
+    source: RecordSource, course: Course, fmt: str, *, path: str | Path | None = None, stream: IO[Any] | None = None,
+    deidentify: bool = False, user: str | None = None, via: str | None = None,
+) -> None:
+    """Write a course to a file (``path``) or a stream and audit it in this computer's database."""
+    from monitor import course_export
+
+    started = time.perf_counter()
+    binary = fmt == "pdf"
+    try:
+        with source.open() as store:
+            if path is not None:
+                text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+                with Path(path).open("wb" if binary else "w", **text_args) as target:
+                    course_export.write(store, course, fmt, target, deidentify=deidentify, user=user)
+            elif stream is not None:
+                course_export.write(store, course, fmt, stream, deidentify=deidentify, user=user)
+            else:
+                raise AppError("a course export needs a file or a stream")
+            server = str(store.path) if source.from_server else None
+    except OSError as exc:
+        raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except StoreError as exc:
+        raise AppError(str(exc)) from None
+    detail: dict[str, Any] = {"via": via} if via else {}
+    if server is not None:
+        detail["server"] = server
+    try:
+        with Store(source.db) as audit:
+            audit.audit("course_export", user=user, patient_key=course.patient_id, format=fmt,
+                        deidentified=deidentify, destination=str(Path(path).resolve()) if path is not None else "-",
+                        sessions=len(course.rows), seconds=round(time.perf_counter() - started, 3), **detail)
+    except StoreError as exc:
         raise AppError(str(exc)) from None

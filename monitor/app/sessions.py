@@ -19,6 +19,7 @@ from monitor.session import NibpSchedule
 from monitor.store import SessionNotFound, Store
 
 if TYPE_CHECKING:
+    from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
 
 
@@ -117,7 +118,7 @@ def start_session(
 
 
 def _resume(
-    spec: SessionSpec, store: Store, nurse: str, engine: Any, schedule: NibpSchedule, protocol: Protocol
+    spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol
 ) -> Recorder:
     from monitor.recorder import Recorder
     from monitor.session import SessionRuleError

@@ -310,14 +310,10 @@ def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Recorder:
     """The recorder ``record`` asked for: the ``--user`` account (else the OS user) records it."""
-    from monitor.accounts import Principal
-
-    principal: Principal | None = getattr(args, "principal", None)
-    if principal is None:
-        try:
-            principal = acting_principal(args, store)
-        except SecurityCliError as exc:
-            raise CliError(str(exc)) from None
+    try:
+        principal = acting_principal(args, store)
+    except SecurityCliError as exc:
+        raise CliError(str(exc)) from None
     return start_session(launch.session_spec(args), store, principal, warn or _warn_stderr)
 
 

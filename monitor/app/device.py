@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers import registry
-from drivers.base import Driver, OpenOptions, Source
 from monitor.app.errors import AppError
+
+if TYPE_CHECKING:
+    # Imported where used: the command line starts without loading the driver registry.
+    from drivers.base import Driver, OpenOptions, Source
 
 #: The line settings a user may override, by the command line's words.
 FLOW_CONTROLS = ("none", "xonxoff", "rtscts")
@@ -69,6 +71,8 @@ class DeviceSpec:
 
     def options(self, start_time: float | None = None) -> OpenOptions:
         """What the driver is told when it opens (``start_time`` starts a simulated clock there)."""
+        from drivers.base import OpenOptions
+
         return OpenOptions(
             port=self.port,
             scenario=self.scenario,
@@ -100,6 +104,7 @@ class OpenedDevice:
 
 def driver_of(spec: DeviceSpec) -> type[Driver]:
     """The driver class a spec names, checked against what it needs (a port, a known scenario)."""
+    from drivers import registry
     from drivers.simulation import SCENARIOS
 
     try:

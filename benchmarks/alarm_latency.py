@@ -43,7 +43,7 @@ class KeyedTimedDecoder:
         self._arrived = arrived
 
     def feed(self, data: bytes, at: float) -> list[Any]:
-        from monitor.readings import Parameter
+        from drivers.core.readings import Parameter
 
         readings = list(self._decoder.feed(data, at))
         for r in readings:
@@ -59,7 +59,7 @@ class AnchoredTimedPort:
     """A device port that remembers when each write went out, on the recorder's own clock."""
 
     def __init__(self, port: Any) -> None:
-        from monitor.clock import now
+        from drivers.core.clock import now
 
         self._now = now
         self.port = port
@@ -96,10 +96,12 @@ def hold_write_lock(db: Path, seconds: float) -> subprocess.Popen[str]:
 def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked: bool) -> tuple[list[float], int]:
     """Latencies (s) from pty write to alarm evaluation for every numeric reading, and storage-failing turns."""
     from drivers.base import OpenOptions
-    from drivers.emulator import Emulator, PtyDevicePort, make_device
-    from monitor.clock import now
+    from drivers.core.clock import now
+    from drivers.core.readings import Parameter
+    from drivers.emulation.device import Emulator
+    from drivers.emulation.registry import make_device
+    from drivers.transport.device_ports import PtyDevicePort
     from monitor.plan import SessionPlan
-    from monitor.readings import Parameter
     from monitor.recorder import Recorder
     from monitor.store import Store
 
@@ -159,7 +161,7 @@ def run(repeat: int) -> list[Result]:
     """p99 per serial driver, with the database free and with its write lock held by another process."""
     target = f"<= {P99_TARGET_MS:g} ms"
     try:
-        from drivers.emulator import PtyDevicePort  # noqa: F401
+        from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
     except ImportError:
         return [not_measured(f"{NAME}, p99", target, "no emulator on this branch")]
     from benchmarks.ingest import byte_drivers

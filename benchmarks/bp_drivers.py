@@ -15,14 +15,15 @@ from __future__ import annotations
 import statistics
 import time
 
-from drivers.dinamap import DinamapDecoder, checksum
-from drivers.hl7_mllp import Hl7Decoder, Hl7MllpSource, Hl7Settings, frame
-from drivers.hl7_sender import Hl7Sender, oru_message
+from drivers.dinamap.codec import DinamapDecoder, checksum
+from drivers.hl7.listener import Hl7Decoder, Hl7MllpSource, Hl7Settings
+from drivers.hl7.sender import Hl7Sender, oru_message
 from drivers.intellivue import messages as msg
 from drivers.intellivue.decoder import IntelliVueDecoder
 from drivers.intellivue.emulator import IntelliVueMonitor
 from drivers.intellivue.framing import encode_frame
-from drivers.patient_feed import CuffResult, PatientFeed, Vitals
+from drivers.patient.vitals import CuffResult, PatientFeed, Vitals
+from drivers.transport.mllp import frame
 
 T0 = 1_700_000_000.0
 

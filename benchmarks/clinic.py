@@ -134,8 +134,8 @@ def _offline_half_hour(db: Path, seed: int) -> int:
     """
     import random
 
+    from drivers.core.readings import Parameter, Reading
     from monitor.plan import SessionPlan
-    from monitor.readings import Parameter, Reading
     from monitor.replication import outbox
     from monitor.session import EventKind, Phase, SessionEvent
     from monitor.store import Store

@@ -166,7 +166,7 @@ def record_full_session(
 
     Returns the session id, the wall-clock seconds it took and the session seconds it covers.
     """
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.plan import parse_plan
     from monitor.recorder import Recorder
     from monitor.store import Store

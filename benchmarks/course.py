@@ -27,7 +27,7 @@ DAY_S = 86_400.0
 
 
 def _record_one(path: Path) -> str:
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.plan import parse_plan
     from monitor.protocols import load_protocol
     from monitor.recorder import Recorder
@@ -38,7 +38,8 @@ def _record_one(path: Path) -> str:
     try:
         protocol = load_protocol("ketamine-iv")
         plan = parse_plan(FULL_SESSION_PLAN)
-        source = SimulatedSource(scenario="hypertension", seed=2, speed=math.inf, start_time=SESSION_START, plan=plan)
+        source = SimulatedSource(scenario="hypertension", seed=2, speed=math.inf, start_time=SESSION_START,
+                                 plan=plan.phase_times())
         patient = store.create_patient(MRN, "Bench Patient", "1970-01-01")
         recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, patient_id=patient,
                                         nurse="RN", autopilot=True, alarms=alarm_engine(), protocol=protocol)

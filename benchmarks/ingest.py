@@ -1,7 +1,7 @@
 """Ingest pipeline speed per driver: decode + session rules + alarms + SQLite store, against real time.
 
 The simulated driver runs unpaced (``speed=inf``) with its pleth. A driver that reads bytes is
-measured with its own emulated device (``drivers.emulator.DEVICES``, the same name as the driver):
+measured with its own emulated device (``drivers.emulation.registry.devices()``, the same name as the driver):
 
 * a device that only talks (oximeters) has its whole 90-minute session encoded first; the timed
   part is the recorder replaying those bytes through the driver's decoder into a real SQLite file;
@@ -30,7 +30,7 @@ from benchmarks.common import (
     record_full_session,
 )
 from drivers.base import LinkCounters, Source
-from monitor.readings import Reading
+from drivers.core.readings import Reading
 
 REAL_TIME_TARGET = 500.0
 #: Simulated seconds per recorder turn.
@@ -40,14 +40,14 @@ EXCHANGES_PER_STEP = 8
 
 
 class Hl7Device:
-    """A monitor pushing one HL7 ORU^R01 a second over MLLP (``drivers.hl7_sender``), as timed frames.
+    """A monitor pushing one HL7 ORU^R01 a second over MLLP (``drivers.hl7.sender``), as timed frames.
 
     The HL7 driver listens on TCP rather than a serial port, so the emulator has no device for
     it; this plays the same messages its sender pushes, for the decoder alone.
     """
 
     def __init__(self, patient: Any, settings: Any = None) -> None:
-        from drivers.patient_feed import PatientFeed
+        from drivers.patient.vitals import PatientFeed
 
         self.patient = patient
         self.feed = PatientFeed(patient=patient, auto_cuff_every_s=300.0, cuff_at_start=True, source="hl7-mllp")
@@ -56,9 +56,9 @@ class Hl7Device:
         self._cuff_sent = 0
 
     def frames_until(self, t: float) -> list[Any]:
-        from drivers.emulator import Frame
-        from drivers.hl7_mllp import frame
-        from drivers.hl7_sender import oru_message
+        from drivers.emulation.device import Frame
+        from drivers.hl7.sender import oru_message
+        from drivers.transport.mllp import frame
 
         out = []
         while self._next <= t:
@@ -79,7 +79,7 @@ class Hl7Device:
 
 def _hl7_device() -> type[Any] | None:
     try:
-        import drivers.hl7_sender  # noqa: F401
+        import drivers.hl7.sender  # noqa: F401
     except ImportError:
         return None
     return Hl7Device
@@ -88,11 +88,9 @@ def _hl7_device() -> type[Any] | None:
 def byte_drivers() -> Iterator[tuple[str, Any, type[Any] | None, str]]:
     """Registered drivers that decode bytes: name, driver class, emulated device class (or None and why)."""
     from drivers import registry
+    from drivers.emulation.registry import devices
 
-    try:
-        from drivers.emulator import DEVICES
-    except ImportError:
-        DEVICES = {}
+    emulated = devices()
     for name, entry in sorted(registry.registered().items()):
         try:
             driver_cls = entry.load()
@@ -102,7 +100,7 @@ def byte_drivers() -> Iterator[tuple[str, Any, type[Any] | None, str]]:
         except Exception as exc:  # a broken driver is listed, not fatal
             yield name, None, None, f"driver does not load ({exc})"
             continue
-        device = DEVICES.get(name) or (_hl7_device() if name == "hl7-mllp" else None)
+        device = emulated.get(name) or (_hl7_device() if name == "hl7-mllp" else None)
         yield name, driver_cls, device, "" if device is not None else "no emulated device for this driver yet"
 
 
@@ -155,20 +153,20 @@ class EmulatedSource(Source):
 
 
 def _is_talk_only(device_cls: type[Any]) -> bool:
-    from drivers.emulator import EmulatedDevice
+    from drivers.emulation.device import EmulatedDevice
 
     return device_cls is Hl7Device or device_cls.answer is EmulatedDevice.answer
 
 
 def _byte_driver_run(folder: Path, name: str, driver_cls: Any, device_cls: Any, index: int) -> tuple[float, int, int]:
     """One 90-minute session through the driver; wall seconds, numeric readings and pleth samples stored."""
-    from drivers.emulator import make_device
+    from drivers.emulation.registry import make_device
     from monitor.plan import parse_plan
     from monitor.recorder import Recorder
     from monitor.store import Store
 
     if device_cls is Hl7Device:
-        from drivers.simulation import SimulatedPatient
+        from drivers.patient.model import SimulatedPatient
 
         device = Hl7Device(SimulatedPatient("normal", 1, SESSION_START))
     else:

@@ -1,6 +1,6 @@
 """Latency from a byte written to a pseudo-terminal to the reading committed to the database.
 
-For every serial driver with an emulated device: the device (``drivers.emulator``) plays the
+For every serial driver with an emulated device: the device (``drivers.emulation.device``) plays the
 simulated patient at real-time rate onto the master side of a new pty, answering the host where
 the protocol is host-driven; the driver's real serial source reads the other side inside a
 running recorder with the alarm engine and a real SQLite file. Each write to the pty is time-
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
-from monitor.clock import now as anchored_now
+from drivers.core.clock import now as anchored_now
 from monitor.constants import MAX_FLUSH_DELAY_S
 
 # The store's promise (MAX_FLUSH_DELAY_S): every reading on disk within a second. Writing has its own
@@ -44,7 +44,7 @@ class TimedDecoder:
         self._arrived = arrived
 
     def feed(self, data: bytes, at: float) -> list[Any]:
-        from monitor.readings import Parameter
+        from drivers.core.readings import Parameter
 
         readings = list(self._decoder.feed(data, at))
         self._arrived.extend(at for r in readings if r.parameter is not Parameter.PLETH)
@@ -81,7 +81,9 @@ class TimedPort:
 def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tuple[list[float], int]:
     """Latencies (s) of every numeric reading stored during ``seconds`` of real-time data, and bytes dropped."""
     from drivers.base import OpenOptions
-    from drivers.emulator import Emulator, PtyDevicePort, make_device
+    from drivers.emulation.device import Emulator
+    from drivers.emulation.registry import make_device
+    from drivers.transport.device_ports import PtyDevicePort
     from monitor.plan import SessionPlan
     from monitor.recorder import Recorder
     from monitor.store import Store
@@ -132,8 +134,8 @@ def run(repeat: int) -> list[Result]:
     """p99 latency per serial driver at real-time rate (``RUN_S`` seconds each; ``repeat`` is not used)."""
     target = f"<= {P99_TARGET_MS:g} ms"
     try:
-        import drivers.serial_source  # noqa: F401
-        from drivers.emulator import PtyDevicePort  # noqa: F401
+        import drivers.transport.serial_source  # noqa: F401
+        from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
     except ImportError:
         return [not_measured(f"{NAME}, p99", target, "no serial source or emulator on this branch yet")]
     from benchmarks.ingest import byte_drivers

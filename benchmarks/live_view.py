@@ -41,7 +41,7 @@ def _window(db_path: Path) -> tuple[Any, Any]:
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.plan import SessionPlan
     from monitor.recorder import Recorder
     from monitor.store import Store

@@ -43,7 +43,7 @@ def _peak_mb() -> float:
 
 def record_day(path: Path) -> str:
     """Record the 24-hour session; returns its id."""
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.alarms.engine import AlarmEngine
     from monitor.plan import parse_plan
     from monitor.recorder import Recorder

@@ -20,10 +20,10 @@ def main() -> None:
         os.environ["INFUSION_MONITOR_KEY_FILE"] = str(Path(folder) / "keys" / "monitor.key")
         from argon2 import PasswordHasher
 
+        from drivers.core.readings import Parameter, Reading
         from monitor import identifiers
         from monitor.integrity import verify
         from monitor.keys import load_keys
-        from monitor.readings import Parameter, Reading
         from monitor.store import Store
 
         hasher = PasswordHasher()  # the production parameters (RFC 9106 low-memory profile)

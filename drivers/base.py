@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from monitor.readings import Reading
+from drivers.core.readings import Reading
 
 
 @dataclass

@@ -20,13 +20,13 @@ log = logging.getLogger(__name__)
 
 # Used only when the package metadata is missing (running from a source tree without install).
 _FALLBACK = {
-    "simulated": "drivers.simulated:SimulatedDriver",
-    "masimo-ascii": "drivers.masimo:MasimoAsciiDriver",
-    "nonin": "drivers.nonin:NoninDriver",
-    "nellcor-ascii": "drivers.nellcor:NellcorAsciiDriver",
+    "simulated": "drivers.simulated.driver:SimulatedDriver",
+    "masimo-ascii": "drivers.masimo.driver:MasimoAsciiDriver",
+    "nonin": "drivers.nonin.driver:NoninDriver",
+    "nellcor-ascii": "drivers.nellcor.driver:NellcorAsciiDriver",
     "philips-intellivue": "drivers.intellivue.driver:IntelliVueDriver",
-    "ge-dinamap": "drivers.dinamap:DinamapDriver",
-    "hl7-mllp": "drivers.hl7_mllp:Hl7MllpDriver",
+    "ge-dinamap": "drivers.dinamap.driver:DinamapDriver",
+    "hl7-mllp": "drivers.hl7.driver:Hl7MllpDriver",
 }
 
 

@@ -13,6 +13,8 @@ def check_known(settings: Mapping[str, str], known: Iterable[str], driver: str) 
     """Refuse settings the driver does not have (a typo must not pass silently)."""
     known = sorted(known)
     unknown = sorted(set(settings) - set(known))
+    if unknown and not known:
+        raise SettingsError(f"{driver} has no settings (got {', '.join(unknown)})")
     if unknown:
         raise SettingsError(f"unknown setting(s) {', '.join(unknown)} for {driver}; known: {', '.join(known)}")
 
@@ -30,3 +32,41 @@ def seconds(settings: Mapping[str, str], name: str, default: float, low: float, 
     if not in_range:
         raise SettingsError(f"setting {name}={text} must be between {low:g} and {high:g} seconds")
     return value
+
+
+_ON = ("on", "yes", "true", "1")
+_OFF = ("off", "no", "false", "0")
+
+
+def switch(settings: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting (on, yes, true, 1 / off, no, false, 0), or the default when absent."""
+    text = settings.get(name)
+    if text is None:
+        return default
+    flag = text.strip().lower()
+    if flag not in _ON + _OFF:
+        raise SettingsError(f"setting {name}='{text}' must be on or off")
+    return flag in _ON
+
+
+def choice(settings: Mapping[str, str], name: str, choices: Iterable[str], default: str) -> str:
+    """One of a few words (compared in lower case), or the default when absent."""
+    allowed = tuple(choices)
+    text = settings.get(name)
+    if text is None:
+        return default
+    value = text.strip().lower()
+    if value not in allowed:
+        raise SettingsError(f"setting {name}='{text}' must be one of {', '.join(allowed)}")
+    return value
+
+
+def whole_number(settings: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole number within [low, high], or the default when absent."""
+    text = settings.get(name)
+    if text is None:
+        return default
+    value = text.strip()
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise SettingsError(f"setting {name}='{text}' must be a whole number {low}-{high}")
+    return int(value)

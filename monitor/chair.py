@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
 from monitor.protocols import Anchor, CheckState, Measure, Protocol, ScoreMoment, anchor_times, check_states
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 
 #: Commands a recorder passes to :func:`entry`.
@@ -30,7 +30,7 @@ ENTRY_COMMANDS: Final = frozenset(
 )
 #: Readiness blockers the protocol adds (recorded as a protocol override when a reason overrides them).
 PROTOCOL_BLOCKERS: Final = frozenset(
-    {"checklist", "dose_plan", "observation_too_short", "required_score", "rems_form"}
+    {"checklist", "dose_plan", "infusion_too_short", "observation_too_short", "required_score", "rems_form"}
 )
 #: Technical conditions put on the timeline for timed checks.
 CHECK_MISSED: Final = "check_missed"

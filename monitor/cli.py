@@ -120,7 +120,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     _add_db(parser)
     parser.add_argument("--driver", default="simulated", help="device driver (see `infusion-monitor drivers`)")
     parser.add_argument("--port", metavar="URL", help="serial port or URL, e.g. /dev/ttyUSB0, COM3, socket://host:port")
-    from drivers.simulation import SCENARIOS
+    from drivers.patient.model import SCENARIOS
 
     parser.add_argument("--scenario", default="normal", metavar="NAME",
                         help="simulator scenario (simulated driver): " + ", ".join(SCENARIOS) + " (default normal)")
@@ -164,7 +164,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
-    from drivers.simulation import SCENARIOS
+    from drivers.patient.model import SCENARIOS
 
     parser = argparse.ArgumentParser(
         prog="infusion-monitor",
@@ -341,7 +341,7 @@ def _fmt_clock(seconds: float | None) -> str:
 
 def progress_line(status: Any) -> str:
     """The one-line summary ``record`` prints."""
-    from monitor.readings import Parameter
+    from drivers.core.readings import Parameter
 
     latest = {r.parameter: r for r in status.latest}
 
@@ -371,7 +371,7 @@ def progress_line(status: Any) -> str:
 
 def not_patient_data(readings: Any) -> list[str]:
     """``demo data`` / ``test data`` when any of the readings is marked so by the device."""
-    from monitor.readings import Flag
+    from drivers.core.readings import Flag
 
     flags = {flag for reading in readings for flag in reading.flags}
     return [text for flag, text in ((Flag.DEMO_DATA, "demo data"), (Flag.TEST_DATA, "test data")) if flag in flags]
@@ -484,7 +484,7 @@ def _local(t: float | None) -> str:
 
 def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
-    from monitor.readings import iso_utc
+    from drivers.core.readings import iso_utc
 
     store = open_reader(args.db, getattr(args, "server", None))
     with store:
@@ -611,8 +611,8 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     """List the live feed's set-aside (refused) messages, or put them back in the queue."""
+    from drivers.core.readings import iso_utc
     from monitor.feed import dead_letters, resend
-    from monitor.readings import iso_utc
 
     store = _open_store(args, must_exist=True)
     with store:
@@ -655,7 +655,7 @@ def cmd_drivers(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
     """List serial ports with their descriptions."""
-    from drivers.ports import available_ports
+    from drivers.transport.ports import available_ports
 
     found = available_ports()
     if args.json:
@@ -673,91 +673,15 @@ def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_emulate(args: argparse.Namespace, out: TextIO) -> int:
-    """Behave like a monitor on a serial port until the duration ends or the user stops it."""
-    import threading
+    """Behave like a monitor on a serial port (or HL7 sender) until the duration ends or the user stops it."""
+    from drivers.emulation.device import EmulationRequest, EmulatorError
+    from drivers.emulation.registry import emulate
 
-    from drivers.emulator import Emulator, EmulatorError, make_device, open_device_port
-    from drivers.link import PORT_ERRORS
-
-    if args.protocol == "hl7-mllp":
-        return emulate_hl7(args, out)
     try:
-        device = make_device(args.protocol, args.scenario, args.seed, settings=dict(args.settings))
-        emulator = Emulator(device, args.speed)
+        emulate(EmulationRequest(args.protocol, args.port, args.scenario, args.seed, args.speed, args.duration,
+                                 dict(args.settings), _port_overrides(args)), out)
     except EmulatorError as exc:
         raise CliError(str(exc)) from None
-    settings = device.port_settings.with_overrides(_port_overrides(args))
-    try:
-        port = open_device_port(args.port, settings)
-    except EmulatorError as exc:
-        raise CliError(str(exc)) from None
-    except PORT_ERRORS as exc:
-        raise CliError(f"cannot open {args.port}: {exc}") from None
-    out.write(f"emulating {device.describe()} on {port.name} ({settings.describe()}), "
-              f"scenario {args.scenario}, speed {args.speed:g}x\n")
-    if args.port == "pty":
-        out.write(f"connect with: infusion-monitor record --driver {args.protocol} --port {port.name}\n")
-    out.flush()
-    stop = threading.Event()
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
-    try:
-        report = emulator.run(port, args.duration, stop)
-    except PORT_ERRORS as exc:
-        raise CliError(f"{port.name} failed: {exc}") from None
-    finally:
-        port.close()
-        for sig, old in handlers.items():
-            signal.signal(sig, old)
-    out.write(f"sent {report.frames} frames ({report.bytes_out} bytes)\n")
-    return EXIT_OK
-
-
-def emulate_hl7(args: argparse.Namespace, out: TextIO) -> int:
-    """Act as a monitor pushing ORU^R01 over MLLP to a listener at ``--port HOST:PORT``."""
-    import statistics
-    import threading
-
-    from drivers.hl7_mllp import parse_address
-    from drivers.hl7_sender import Hl7Sender, SenderOptions, run_sender
-    from drivers.patient_feed import PatientFeed
-    from drivers.settings import SettingsError
-    from drivers.simulation import ScenarioError
-
-    if args.speed != 1.0:
-        raise CliError("hl7-mllp emulation runs in real time (its observation times are the clock); "
-                       "leave out --speed")
-    try:
-        host, port = parse_address(args.port)
-        options = SenderOptions.from_mapping(dict(args.settings))
-        feed = PatientFeed(scenario=args.scenario, seed=args.seed, start=time.time(), source="hl7-mllp",
-                           auto_cuff_every_s=options.nbp_every_s, cuff_duration_s=options.cuff_s,
-                           cuff_at_start=True)
-    except (SettingsError, ScenarioError, ValueError) as exc:
-        raise CliError(str(exc)) from None
-    sender = Hl7Sender(feed, host, port, interval_s=options.interval_s, family=options.family)
-    out.write(f"sending ORU^R01 every {options.interval_s:g} s to {host}:{port} (MLLP), NIBP every "
-              f"{options.nbp_every_s:g} s, {options.family} codes, scenario {args.scenario}\n")
-    out.flush()
-    stop = threading.Event()
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.set())
-    try:
-        run = run_sender(sender, args.duration, stop)
-    finally:
-        for sig, old in handlers.items():
-            signal.signal(sig, old)
-    c = run.counters
-    rtt = ""
-    if c.round_trips_s:
-        rtt = f", ACK round trip median {statistics.median(c.round_trips_s) * 1000:.2f} ms"
-    out.write(f"sent {c.sent} messages: {c.accepted} accepted (AA), {c.not_accepted} not accepted{rtt}\n")
-    if run.connection_failures:
-        out.write(f"{run.connection_failures} connection attempts failed (last: {run.last_error})\n")
     return EXIT_OK
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Final
 
-SECONDS_PER_MINUTE: Final = 60.0
-
 # Session plan
 BASELINE_MINUTES_DEFAULT: Final = 5.0
 INFUSION_MINUTES_DEFAULT: Final = 40.0
@@ -28,6 +26,3 @@ FLUSH_INTERVAL_S: Final = 0.02  # pending rows are committed at least this often
 MAX_FLUSH_DELAY_S: Final = 1.0  # promise: every reading on disk within this long of arriving
 HEARTBEAT_INTERVAL_S: Final = 5.0
 STALE_HEARTBEAT_S: Final = 30.0  # a "recording" session whose owner is silent this long is unfinished
-
-# Pleth
-PLETH_RATE_HZ: Final = 75.0

@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
+from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
 from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
-from monitor.readings import Parameter
 from monitor.session import EventKind
 from monitor.store import Reader, Store
 

@@ -26,10 +26,10 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from monitor import rems
 from monitor.course import Course, course_dict, csv_rows
 from monitor.protocols import Protocol, ProtocolError, load_protocol
-from monitor.readings import NIBP_PARAMETERS, Parameter
 from monitor.store import Reader, Store
 
 FORMATS: Final = ("json", "csv", "pdf")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from monitor.readings import Parameter, Reading
+from drivers.core.readings import Parameter, Reading
 from monitor.session import Baseline
 
 ALDRETE_PASS: Final = 9

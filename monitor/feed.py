@@ -46,15 +46,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from drivers.core.readings import Parameter, Reading, parse_flags
+from drivers.settings import SettingsError
+from drivers.transport.mllp import MLLP_END, START_BLOCK, frame, parse_target
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
-from monitor.readings import Parameter, Reading, parse_flags
 from monitor.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
-START_BLOCK: Final = b"\x0b"
-END_BLOCK: Final = b"\x1c\r"
 #: Readings this close (session time) to the newest stored one wait for the next round.
 HOLD_BACK_S: Final = 3.0
 #: At most this many readings are turned into messages per round.
@@ -100,19 +100,10 @@ class FeedConfig:
     @classmethod
     def parse(cls, text: str, **kwargs: Any) -> FeedConfig:
         """From ``HOST:PORT`` (IPv6 hosts in brackets: ``[::1]:2575``)."""
-        host, sep, port_text = text.strip().rpartition(":")
-        host = host.strip("[]")
-        if not sep or not host:
-            raise FeedConfigError(f"feed '{text}' is not HOST:PORT (e.g. 127.0.0.1:2575)")
-        if not host.isprintable() or any(c.isspace() for c in host):
-            # Would fail at every connection attempt; say so now.
-            raise FeedConfigError(f"feed host {host!r} is not a host name or address")
         try:
-            port = int(port_text)
-        except ValueError:
-            raise FeedConfigError(f"feed port '{port_text}' is not a number") from None
-        if not 0 < port < 65536:
-            raise FeedConfigError(f"feed port {port} is outside 1-65535")
+            host, port = parse_target(text)
+        except SettingsError as exc:
+            raise FeedConfigError(f"feed '{text}': {exc}") from None
         return cls(host, port, **kwargs)
 
 
@@ -140,11 +131,6 @@ class Refused(DeliveryError):
     def __init__(self, code: str, text: str) -> None:
         super().__init__(f"receiver answered {code}" + (f": {text}" if text else ""))
         self.code = code
-
-
-def frame(message: str) -> bytes:
-    """MLLP block: <VT> message <FS><CR>."""
-    return START_BLOCK + message.encode("utf-8") + END_BLOCK
 
 
 class StrayAck(DeliveryError):
@@ -216,7 +202,7 @@ class MllpConnection:
 
     def _read_block(self, sock: socket.socket) -> str:
         deadline = time.monotonic() + self.config.ack_timeout_s
-        while END_BLOCK not in self._buffer:
+        while MLLP_END not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
@@ -225,7 +211,7 @@ class MllpConnection:
             if not chunk:
                 raise OSError("the receiver closed the connection")
             self._buffer += chunk
-        block, _, self._buffer = self._buffer.partition(END_BLOCK)
+        block, _, self._buffer = self._buffer.partition(MLLP_END)
         start = block.find(START_BLOCK)
         return block[start + 1 :].decode("utf-8", "replace")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from drivers.core.phases import PhaseTimes
 from monitor.constants import (
     BASELINE_MINUTES_DEFAULT,
     INFUSION_MINUTES_DEFAULT,
@@ -30,6 +31,10 @@ class SessionPlan:
             f"baseline:{_minutes(self.baseline_min)},infusion:{_minutes(self.infusion_min)},"
             f"recovery:{_minutes(self.recovery_min)}"
         )
+
+    def phase_times(self) -> PhaseTimes:
+        """What a simulated patient needs of the plan: when the infusion starts and how long it lasts."""
+        return PhaseTimes(baseline_min=self.baseline_min, infusion_min=self.infusion_min)
 
 
 def _minutes(value: float) -> str:

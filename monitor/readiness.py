@@ -32,12 +32,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from monitor.constants import SECONDS_PER_MINUTE
-from monitor.readings import Parameter, Reading
+from drivers.core.clock import SECONDS_PER_MINUTE
+from drivers.core.readings import Parameter, Reading
 from monitor.session import Baseline, Phase, Session, SessionRuleError
 
 START_INFUSION: Final = "start_infusion"
 COMPLETE: Final = "complete"
+START_RECOVERY: Final = "start_recovery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +270,7 @@ def step_check(
 NEXT_STEP: Final[Mapping[Phase, str]] = {
     Phase.SETUP: "start_baseline",
     Phase.BASELINE: START_INFUSION,
-    Phase.INFUSION: "start_recovery",
+    Phase.INFUSION: START_RECOVERY,
     Phase.RECOVERY: COMPLETE,
 }
 

@@ -25,17 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock
+from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
 from monitor import chair, rems
 from monitor.approval import CommandGuard
 from monitor.birth_date import check_birth_date
-from monitor.clock import AnchoredClock, process_clock
-from monitor.constants import (
-    FLUSH_INTERVAL_S,
-    HEARTBEAT_INTERVAL_S,
-    NIBP_REQUEST_TIMEOUT_S,
-    PLETH_RATE_HZ,
-    SECONDS_PER_MINUTE,
-)
+from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, NIBP_REQUEST_TIMEOUT_S
 from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
 from monitor.protocols import Anchor, ScoreMoment, load_protocol
@@ -43,13 +38,13 @@ from monitor.protocols import Protocol as TreatmentProtocol
 from monitor.readiness import (
     COMPLETE,
     START_INFUSION,
+    START_RECOVERY,
     Blocker,
     CareRules,
     StepCheck,
     infusion_start_check,
     step_check,
 )
-from monitor.readings import Flag, Parameter, Reading, is_plausible
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
 from monitor.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
@@ -61,6 +56,8 @@ READ_TIMEOUT_S = 0.05
 IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
 #: At close, the writer tries this long to write what it still holds before the session is left unfinished.
 CLOSE_DRAIN_S = 5.0
+#: Waveform samples stamped up to this long before the session start are kept (the first frame's).
+PLETH_BEFORE_START_KEPT_S = 2.0
 #: A planned session takes its discharge cuff this long before the recovery watch ends.
 DISCHARGE_CUFF_LEAD_S = 60.0
 
@@ -184,6 +181,10 @@ class Recorder:
         self.recovery_file: str | None = None
         self._dropped_reported = (0, 0)
         self._device_offset_reported: float | None = None
+        #: Readings a device stamped before the session started: skipped, counted, said on the timeline.
+        self.before_start_skipped = 0
+        self._before_start_reported = 0
+        self._before_start_earliest: float | None = None
         self._incidents_seen = 0
         self.source = source
         self.session = session
@@ -450,6 +451,7 @@ class Recorder:
             self._on_link_event(link_event)
         for received, offset in self.source.take_clock_offsets():
             self._device_clock_offset(received, offset)
+        self._report_before_start()
         self.session.advance(self.source.now())
         self._check_clock()
         self._run_commands()
@@ -499,9 +501,36 @@ class Recorder:
         """Queue an audit entry; written in order with the data, held while the store fails."""
         self.writer.put(AuditEntry(time.time(), action, user, self.session.id, detail))
 
+    def _report_before_start(self) -> None:
+        """Say on the timeline how many readings were skipped for being stamped before the session began."""
+        count = self.before_start_skipped - self._before_start_reported
+        if count <= 0:
+            return
+        self._before_start_reported = self.before_start_skipped
+        earliest = self._before_start_earliest
+        self._before_start_earliest = None
+        s = self.session
+        log.warning("skipped %d readings stamped before the session started", count)
+        s.record(EventKind.READINGS_BEFORE_START, s.now, None, count=count, device=self.source.device,
+                 earliest_before_start_s=round(s.started_at - earliest, 1) if earliest is not None else None)
+
     def _ingest(self, readings: list[Reading]) -> list[Reading]:
         accepted: list[Reading] = []
+        started_at = self.session.started_at
         for reading in readings:
+            if reading.t < started_at:
+                # History a device sends on connecting (an HL7 gateway's backlog, a monitor's memory)
+                # belongs to no session here: stored, it would put times before the start in every
+                # export and judge alarms on what happened before the patient was in the chair.
+                if reading.parameter is not Parameter.PLETH:
+                    self.before_start_skipped += 1
+                    if self._before_start_earliest is None or reading.t < self._before_start_earliest:
+                        self._before_start_earliest = reading.t
+                    continue
+                # The first frame's waveform is stamped back from its arrival, so its first samples may
+                # precede the start a little; the waveform is in no export, so those stay.
+                if reading.t < started_at - PLETH_BEFORE_START_KEPT_S:
+                    continue
             if not is_plausible(reading.parameter, reading.value):
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
@@ -581,6 +610,15 @@ class Recorder:
             "start_recovery": s.start_recovery,
             "complete": s.complete,
         }
+        if name == "stop_infusion" and s.phase is Phase.INFUSION and self._infusion_left() is not None:
+            # Never refused (stopping a pump is a safety action); the record says it was early, and why.
+            reason = str(args.get("reason") or "").strip()
+            detail: dict[str, Any] = {
+                "before_minimum_min": self.protocol.phases[Phase.INFUSION].min_min, "reason": reason,
+            }
+            s.stop_infusion(user=user, **detail)
+            self._audit(name, user, **detail)
+            return None
         if name in phase_actions:
             check = self._step_check(name)
             if check is not None:
@@ -730,22 +768,28 @@ class Recorder:
             pending = s.nibp_requested_at is not None and now - s.nibp_requested_at < NIBP_REQUEST_TIMEOUT_S
             if remaining <= DISCHARGE_CUFF_LEAD_S and stale_at_end and not pending and self.source.can_start_nibp:
                 self._start_cuff(None, reason="discharge")
-            check = self._step_check(COMPLETE)
+            check = self._step_check(COMPLETE, by_plan=True)
             if remaining <= 0 and check is not None and check.ready:
                 s.complete(now, self.nurse, by="plan")
 
-    def _step_check(self, action: str) -> StepCheck | None:
+    def _step_check(self, action: str, *, by_plan: bool = False) -> StepCheck | None:
         """The readiness of a phase step with what the protocol adds.
 
         Starting the infusion: the checklist items and scores the protocol requires and the dose plan.
-        Completing: the minimum observation counted from the first dose, the scores required before
-        discharge, and (REMS) every field of the monitoring form - the one blocker no reason overrides.
+        Entering recovery: the infusion's minimum (unless the infusion was stopped early, with its reason).
+        Completing: the protocol's minimum recovery (not for the plan's own steps, ``by_plan``), the minimum
+        observation counted from the first dose, the scores required before discharge, and (REMS) every
+        field of the monitoring form - the one blocker no reason overrides.
         """
         s = self.session
         check = step_check(action, s, self._care_rules(), self._high_alarms())
-        if check is None:
-            return None
         extra: list[Blocker] = []
+        if action == START_RECOVERY and s.phase is Phase.INFUSION:
+            short = self._infusion_left()
+            if short is not None and not s.infusion_stopped_early:
+                extra.append(Blocker("infusion_too_short", short))
+        if check is None:
+            return StepCheck(action, tuple(extra)) if extra else None
         if action == START_INFUSION and s.phase is Phase.BASELINE:
             wanted = chair.start_check(self.protocol, self.watch.events)
             if wanted.problems:
@@ -758,6 +802,10 @@ class Recorder:
             observed = self._observation_left()
             if observed is not None:
                 extra.append(Blocker("observation_too_short", observed))
+            # The plan's own recovery length rules an automatic completion (a demonstration's --plan).
+            recovery = None if by_plan else self._protocol_recovery_left()
+            if recovery is not None and not any(b.code == "recovery_too_short" for b in check.blockers):
+                extra.append(Blocker("recovery_too_short", recovery))
             scores = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)
             if scores:
                 extra.append(Blocker("required_score", "; ".join(scores)))
@@ -767,6 +815,29 @@ class Recorder:
         if not extra:
             return check
         return StepCheck(check.action, check.blockers + tuple(extra), check.baseline, check.values, check.notes)
+
+    def _infusion_left(self) -> str | None:
+        """What is left of the protocol's minimum infusion (None: it has run that long, or there is none)."""
+        rule = self.protocol.phases[Phase.INFUSION]
+        if not rule.min_min:
+            return None
+        left = rule.min_min * SECONDS_PER_MINUTE - self.session.infusion_elapsed()
+        if left <= 0:
+            return None
+        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the protocol's {rule.min_min:g} min minimum "
+                f"{rule.label} left")
+
+    def _protocol_recovery_left(self) -> str | None:
+        """What is left of the protocol's minimum recovery, when the session's plan asked for less."""
+        rule = self.protocol.phases[Phase.RECOVERY]
+        started = self.session.phase_started_at.get(Phase.RECOVERY)
+        if not rule.min_min or started is None:
+            return None
+        left = rule.min_min * SECONDS_PER_MINUTE - (self.session.now - started)
+        if left <= 0:
+            return None
+        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the protocol's {rule.min_min:g} min minimum "
+                f"{rule.label} left")
 
     def _observation_left(self) -> str | None:
         """The protocol's minimum observation counted from the dose (the plan's recovery covers the rest)."""
@@ -956,6 +1027,7 @@ class Recorder:
             # Close first so nothing new is accepted (or acknowledged), then keep what already was.
             self.source.close()
             self._pending.readings.extend(self._ingest(self.source.drain()))
+            self._report_before_start()
         except Exception:  # a failing port must not cost the rows already pending
             log.exception("closing the source failed")
         s = self.session

@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from drivers.core.readings import Reading
 from monitor.checklist import MedicationFlag, current_checklist
 from monitor.dose import dose_record
 from monitor.protocols import Protocol, check_states
-from monitor.readings import Reading
 from monitor.session import EventKind, SessionEvent, SessionRuleError
 from monitor.store import Store
 

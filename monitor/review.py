@@ -24,9 +24,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from monitor.alarms.model import Priority
-from monitor.exports.data import SessionRecord
-from monitor.readings import (
+from drivers.core.readings import (
     NIBP_PARAMETERS,
     NUMERIC_PARAMETERS,
     UNRELIABLE,
@@ -35,6 +33,8 @@ from monitor.readings import (
     flags_text,
     parse_flags,
 )
+from monitor.alarms.model import Priority
+from monitor.exports.data import SessionRecord
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
 from monitor.store import Reader, SessionSummary, Store
 

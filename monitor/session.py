@@ -14,6 +14,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from drivers.core.clock import SECONDS_PER_MINUTE
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.constants import (
     NIBP_INTERVAL_BASELINE_S,
     NIBP_INTERVAL_INFUSION_S,
@@ -21,10 +23,8 @@ from monitor.constants import (
     NIBP_INTERVAL_RECOVERY_S,
     NIBP_OVERDUE_CYCLES,
     NIBP_REQUEST_TIMEOUT_S,
-    SECONDS_PER_MINUTE,
 )
 from monitor.plan import SessionPlan
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 
 
 class Phase(StrEnum):
@@ -68,6 +68,7 @@ class EventKind(StrEnum):
     SETTINGS_CHANGED = "settings_changed"
     CLOCK_CHANGED = "clock_changed"
     DEVICE_CLOCK_OFFSET = "device_clock_offset"
+    READINGS_BEFORE_START = "readings_before_start"
     # The course of treatment (monitor.checklist, monitor.dose, monitor.outcomes, monitor.rems).
     CHECKLIST = "checklist"
     DOSE_PLANNED = "dose_planned"
@@ -257,6 +258,8 @@ class Session:
         self.infusion_paused_at: float | None = None
         self.infusion_paused_total = 0.0
         self.infusion_stopped_at: float | None = None
+        #: The infusion was stopped before the protocol's minimum (the stop event says why).
+        self.infusion_stopped_early = False
         self.latest: dict[Parameter, Reading] = {}
         #: The newest reading of each parameter that carried a usable value.
         self.latest_valid: dict[Parameter, Reading] = {}
@@ -404,8 +407,12 @@ class Session:
         self.infusion_paused_at = None
         self._emit(EventKind.INFUSION_RESUMED, when, user)
 
-    def stop_infusion(self, at: float | None = None, user: str | None = None) -> None:
-        """Mark the end of drug delivery (recovery may start now or a little later)."""
+    def stop_infusion(self, at: float | None = None, user: str | None = None, **detail: Any) -> None:
+        """Mark the end of drug delivery (recovery may start now or a little later).
+
+        Never refused while the infusion runs (stopping a pump is a safety action); a stop before the
+        protocol's minimum carries what the caller adds in ``detail`` (the minimum, the reason).
+        """
         when = self._at(at)
         if self.phase is not Phase.INFUSION:
             raise SessionRuleError("the infusion is not running")
@@ -415,16 +422,18 @@ class Session:
             self.infusion_paused_total += when - self.infusion_paused_at
             self.infusion_paused_at = None
         self.infusion_stopped_at = when
-        self._emit(EventKind.INFUSION_STOPPED, when, user, infused_min=round(self.infusion_elapsed() / 60, 2))
+        self.infusion_stopped_early = "before_minimum_min" in detail
+        self._emit(EventKind.INFUSION_STOPPED, when, user, infused_min=round(self.infusion_elapsed() / 60, 2),
+                   **detail)
 
-    def start_recovery(self, at: float | None = None, user: str | None = None) -> None:
-        """Enter recovery; stops the infusion first if that was not yet marked."""
+    def start_recovery(self, at: float | None = None, user: str | None = None, **detail: Any) -> None:
+        """Enter recovery; stops the infusion first if that was not yet marked (an override travels in ``detail``)."""
         when = self._at(at)
         if self.phase is not Phase.INFUSION:
             raise SessionRuleError(f"recovery follows the infusion (now in {self.phase})")
         if self.infusion_stopped_at is None:
             self.stop_infusion(when, user)
-        self._enter(Phase.RECOVERY, when, user)
+        self._enter(Phase.RECOVERY, when, user, **detail)
 
     def complete(self, at: float | None = None, user: str | None = None, **detail: Any) -> None:
         """Finish the session after recovery (discharge scoring is recorded by the caller)."""
@@ -551,6 +560,7 @@ class Session:
                     self.infusion_paused_total += event.t - self.infusion_paused_at
                     self.infusion_paused_at = None
                 self.infusion_stopped_at = event.t
+                self.infusion_stopped_early = "before_minimum_min" in event.detail
             elif kind is EventKind.RECOVERY_STARTED:
                 self.phase = Phase.RECOVERY
                 self.phase_started_at[Phase.RECOVERY] = event.t

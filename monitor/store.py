@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import sqlite_utils
 
+from drivers.core.readings import PLETH_RATE_HZ, UNRELIABLE, Flag, Parameter, Reading, flags_text, parse_flags
 from monitor import identifiers, integrity
-from monitor.constants import PLETH_RATE_HZ, STALE_HEARTBEAT_S
+from monitor.constants import STALE_HEARTBEAT_S
 from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
 from monitor.ownership import owner_alive
-from monitor.readings import UNRELIABLE, Flag, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 
 if TYPE_CHECKING:

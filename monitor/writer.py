@@ -27,8 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import Parameter, Reading, flags_text, parse_flags
+from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store, StoreError
 

@@ -117,7 +117,7 @@ def record_simulated(
     alarms: object = None,
 ) -> str:
     """Record a whole simulated session as fast as possible; returns its id."""
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.plan import parse_plan
     from monitor.recorder import Recorder
     from monitor.store import Store

@@ -1,11 +1,15 @@
-"""The core (monitor/, drivers/) never imports Qt; only ui/ does."""
+"""The core (monitor/, drivers/) never imports Qt; only ui/ does; the import contracts hold and can fail."""
 
 from __future__ import annotations
 
 import ast
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -52,3 +56,47 @@ def test_the_checker_itself_sees_a_qt_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("from PySide6.QtCore import QObject\nimport pyqtgraph as pg\n")
     assert [n.split(".")[0] for n in _imports(sample)] == ["PySide6", "pyqtgraph"]
+
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint_copy(tmp_path: Path, edit: tuple[str, str] | None) -> subprocess.CompletedProcess[str]:
+    """Run lint-imports on a copy of the tree, with one line added to one module (or none)."""
+    for package in ("monitor", "drivers", "ui"):
+        shutil.copytree(REPO_ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    if edit is not None:
+        module, line = edit
+        path = tmp_path / module
+        path.write_text(path.read_text() + f"\n{line}\n")
+    # The copy comes first on the path, so the contracts are checked against it, not the installed tree.
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+
+
+def test_the_contracts_hold_on_an_unchanged_copy(tmp_path: Path) -> None:
+    result = _lint_copy(tmp_path, None)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BROKEN" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("drivers/core/readings.py", "import monitor.session  # noqa", "Layers point down: ui, monitor, drivers"),
+        ("drivers/base.py", "from monitor.plan import SessionPlan  # noqa", "Layers point down: ui, monitor, drivers"),
+        ("monitor/store.py", "import ui.app  # noqa", "The core never imports Qt"),
+        ("drivers/nonin/codec.py", "import drivers.masimo.codec  # noqa", "Device folders are independent"),
+        ("drivers/core/clock.py", "import drivers.transport.serial_link  # noqa", "Inside drivers, layers point down"),
+    ],
+)
+def test_a_forbidden_import_breaks_the_build_naming_its_contract(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    result = _lint_copy(tmp_path, (module, line))
+    assert result.returncode != 0
+    # The summary lists each contract once, then KEPT or BROKEN (long names wrap onto a second line).
+    summary = " ".join(result.stdout.split("Contracts\n---------")[-1].split())
+    assert f"{contract} BROKEN" in summary, result.stdout

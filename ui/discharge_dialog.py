@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers.core.readings import Reading
 from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
 from monitor.readiness import StepCheck
-from monitor.readings import Reading
 from monitor.session import Baseline
 
 #: Lines kept free for the result (verdict, computed items, reasons).

@@ -32,13 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import readiness, rems
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
 from monitor.checklist import current_checklist
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
+from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Store, StoreError
@@ -479,14 +480,18 @@ class LiveWindow(DialogHost, QMainWindow):
     # -- commands --------------------------------------------------------------------------------
 
     def send(self, name: str, on_success: Callable[[Any], None] | None = None, *, as_user: str | None = None,
-             **args: Any) -> None:
-        """Send a command as the signed-in user (or ``as_user``); a refusal is shown as a message."""
+             on_refusal: Callable[[BaseException], bool] | None = None, **args: Any) -> None:
+        """Send a command as the signed-in user (or ``as_user``); a refusal is shown as a message.
+
+        ``on_refusal`` may take a refusal over (e.g. to ask for an override reason); it returns whether it did.
+        """
         if name in ALARM_COMMANDS:
             args.setdefault("role", None if as_user is not None else self.user.role)
 
         def done(result: Any, error: BaseException | None) -> None:
             if error is not None:
-                self.show_message(str(error))
+                if on_refusal is None or not on_refusal(error):
+                    self.show_message(str(error))
             elif on_success is not None:
                 on_success(result)
             self.command_settled.emit(name, "" if error is None else str(error))
@@ -630,19 +635,44 @@ class LiveWindow(DialogHost, QMainWindow):
         else:
             self.send("pause_infusion")
 
+    def _infusion_minimum_left_min(self) -> float | None:
+        """Minutes left of the protocol's minimum infusion (None: none, or it has run that long)."""
+        status = self.last_status
+        minimum = self.bridge.recorder.protocol.phases[Phase.INFUSION].min_min
+        if status is None or status.phase is not Phase.INFUSION or not minimum:
+            return None
+        left = minimum - status.infusion_elapsed_s / 60.0
+        return left if left > 0 else None
+
     def stop_infusion(self) -> None:
-        """Mark the end of drug delivery (asks first)."""
+        """Mark the end of drug delivery (asks first; before the protocol's minimum, asks why — never refuses)."""
         if self._blocked():
             return
-        self.confirm("Stop infusion", "Mark the infusion as stopped? Infusion time stops counting.",
-                     lambda: self.send("stop_infusion"), "Stop infusion", danger=True)
+        left = self._infusion_minimum_left_min()
+        if left is None:
+            self.confirm("Stop infusion", "Mark the infusion as stopped? Infusion time stops counting.",
+                         lambda: self.send("stop_infusion"), "Stop infusion", danger=True)
+            return
+        minimum = self.bridge.recorder.protocol.phases[Phase.INFUSION].min_min
+        text = (f"Stop the infusion {left:.1f} min before the protocol's {minimum:g} min minimum?\n"
+                "The stop is recorded as early. Reason (recorded; may be left empty):")
+        self._open(TextDialog(self, "Stop infusion early", text),
+                   lambda dialog: self.send("stop_infusion", reason=dialog.text()))  # type: ignore[attr-defined]
 
     def start_recovery(self) -> None:
-        """Enter recovery (asks first; stops the infusion if still running)."""
+        """Enter recovery (asks first; stops the infusion if still running; before the minimum, asks why)."""
         if self._blocked():
             return
+
+        def refused(error: BaseException) -> bool:
+            if not (isinstance(error, OverrideRequired) and error.check.overridable):
+                return False
+            self._ask_override("Start recovery: not ready", f"Not ready: {error.check.summary()}.",
+                               lambda reason: self.send("start_recovery", override_reason=reason))
+            return True
+
         self.confirm("Start recovery", "Start the recovery watch now? A running infusion is marked stopped.",
-                     lambda: self.send("start_recovery"), "Start recovery")
+                     lambda: self.send("start_recovery", on_refusal=refused), "Start recovery")
 
     def discharge(self) -> None:
         """Score discharge (modified Aldrete, PADSS) and complete the session."""

@@ -7,8 +7,8 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from drivers.core.readings import Flag, Reading
 from monitor.alarms.model import Priority
-from monitor.readings import Flag, Reading
 from ui import theme
 from ui.labels import ElidedLabel, FitLabel
 

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers.core.readings import Parameter
 from monitor import chair, review
 from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
@@ -57,7 +58,6 @@ from monitor.app.exports import export_session
 from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
-from monitor.readings import Parameter
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, StoredAlarm, StoreError
 from ui import theme

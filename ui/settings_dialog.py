@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from drivers import registry
 from drivers.base import PortSettings
-from drivers.simulation import SCENARIOS
+from drivers.patient.model import SCENARIOS
 from monitor.app.device import FLOW_CONTROLS, DeviceSpec
 from ui import theme
 
@@ -52,7 +52,7 @@ class SettingsChoice:
 
 def available_port_names() -> list[tuple[str, str]]:
     """(device, description) of every serial port found; empty when none (or none can be listed)."""
-    from drivers.ports import available_ports
+    from drivers.transport.ports import available_ports
 
     try:
         return [(p.device, p.description) for p in available_ports()]

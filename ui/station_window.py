@@ -151,7 +151,7 @@ class ChairTile(QFrame):
 
 
 def _param(name: str) -> Any:
-    from monitor.readings import Parameter
+    from drivers.core.readings import Parameter
 
     return Parameter(name)
 

@@ -13,8 +13,8 @@ from typing import Final
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
+from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
-from monitor.readings import Parameter
 
 BACKGROUND: Final = "#0b0f13"
 PANEL: Final = "#151b22"

@@ -29,10 +29,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Reading
 from monitor import chair
 from monitor.alarms.model import Priority
-from monitor.constants import PLETH_RATE_HZ
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent
 from ui import theme
 from ui.trend_buffer import RingBuffer, TrendBuffer

@@ -27,7 +27,7 @@ so any allowed poll interval (0.5-60 s) keeps the association and the answers pr
 NBP systolic/diastolic/mean (0x4A05/06/07, alone or in the compound 0x4A04), respiratory rate
 (0x500A impedance = MDC 151562, else 0x5012 airway) and end-tidal CO2 (0x50B0, or 0x509C = MDC
 151708) become readings; pressures in kPa are converted to mmHg. The measurement-state bits become
-flags (demo and test data are always flagged, :data:`monitor.readings.UNRELIABLE` contains both),
+flags (demo and test data are always flagged, :data:`drivers.core.readings.UNRELIABLE` contains both),
 and a missing value always carries a reason: its state flags, else ``unavailable`` (NaN, NRes),
 or ``invalid`` (an impossible number). Everything else in a reply (other numerics, labels,
 display attributes) is skipped. A poll reply repeats the last NBP every time, so NBP readings are
@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from drivers.base import Decoder
+from drivers.core.readings import NIBP_PARAMETERS, Flag, Reading, is_plausible
 from drivers.intellivue import messages as msg
 from drivers.intellivue.framing import Deframer, FrameError, encode_frame
 from drivers.intellivue.values import (
@@ -61,7 +62,6 @@ from drivers.intellivue.values import (
     to_recorded_unit,
 )
 from drivers.settings import SettingsError, check_known, seconds
-from monitor.readings import NIBP_PARAMETERS, Flag, Reading, is_plausible
 
 log = logging.getLogger(__name__)
 

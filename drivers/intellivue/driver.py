@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from drivers.base import Decoder, OpenOptions, PortSettings, Source
 from drivers.intellivue.decoder import IntelliVueDecoder, IntelliVueSettings
-from drivers.serial_source import SerialDriver, SerialSource
+from drivers.transport.serial_source import SerialDriver, SerialSource
 
 log = logging.getLogger(__name__)
 

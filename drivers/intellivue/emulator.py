@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
+from drivers.base import PortSettings
+from drivers.emulation.device import EmulatedDevice, Frame
 from drivers.intellivue import messages as msg
+from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
 from drivers.intellivue.framing import Deframer, FrameError, encode_frame
 from drivers.intellivue.values import (
     MMHG_PER_KPA,
@@ -51,7 +56,9 @@ from drivers.intellivue.values import (
     encode_abs_time,
     encode_float,
 )
-from drivers.patient_feed import PatientFeed
+from drivers.patient.model import CUFF_DURATION_S, SimulatedPatient
+from drivers.patient.vitals import PatientFeed
+from drivers.settings import SettingsError, check_known, choice, seconds, switch
 
 log = logging.getLogger(__name__)
 
@@ -351,3 +358,82 @@ class IntelliVueMonitor:
             encode_frame(msg.poll_reply(message.invoke_id, poll_number, now, obs[split:], abs_time=clock,
                                         linked=msg.RORLS_LAST, linked_count=2)),
         ]
+
+
+# -- the device played by `infusion-monitor emulate --protocol philips-intellivue` --
+
+#: The emulated IntelliVue has been switched on this long before the patient's session starts.
+MONITOR_UPTIME_S = 3600.0
+
+
+def _seconds(settings: Mapping[str, str], name: str, default: float) -> float:
+    return seconds(settings, name, default, 0, 24 * 3600)
+
+
+def _stamps(text: str) -> str:
+    value = text.strip().lower()
+    aliases = {"on": "rel", "yes": "rel", "true": "rel", "1": "rel", "off": "none", "no": "none", "false": "none",
+               "0": "none"}
+    value = aliases.get(value, value)
+    if value not in NBP_STAMPS:
+        raise SettingsError(f"setting time_stamps='{text}' must be one of rel, abs, both, off")
+    return value
+
+
+def _offset(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"setting clock_offset='{text}' is not a number of seconds") from None
+    if not abs(value) <= 24 * 3600:
+        raise SettingsError(f"setting clock_offset={text} must be within a day of UTC")
+    return value
+
+
+class IntelliVueDevice(EmulatedDevice):
+    """An IntelliVue MP monitor's MIB/RS232 Data Export port, with the monitor's own NBP cycle."""
+
+    protocol = INTELLIVUE_NAME
+    port_settings: ClassVar[PortSettings] = PortSettings(baudrate=115200)
+
+    def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(patient, settings)
+        s = self.settings
+        check_known(
+            s,
+            {"nbp_every", "cuff_s", "demo", "linked", "time_stamps", "nbp_unit", "clock_offset", "inactivity_s"},
+            self.protocol,
+        )
+        self.nbp_every = _seconds(s, "nbp_every", 300.0)
+        self.feed = PatientFeed(
+            patient=patient,
+            cuff_duration_s=_seconds(s, "cuff_s", CUFF_DURATION_S),
+            auto_cuff_every_s=self.nbp_every,
+            cuff_at_start=True,
+            source=self.protocol,
+        )
+        self.monitor = IntelliVueMonitor(
+            self.feed,
+            demo=switch(s, "demo", False),
+            linked_replies=switch(s, "linked", False),
+            nbp_stamps=_stamps(s.get("time_stamps", "rel")),
+            nbp_kpa=choice(s, "nbp_unit", ("mmhg", "kpa"), "mmhg") == "kpa",
+            clock_origin=patient.start - MONITOR_UPTIME_S,
+            clock_offset_s=_offset(s.get("clock_offset", "3600")),
+            inactivity_s=_seconds(s, "inactivity_s", 0.0) if "inactivity_s" in s else None,
+        )
+
+    def frames_until(self, t: float) -> list[Frame]:
+        """Nothing unsolicited: the monitor only answers the host."""
+        return []
+
+    def answer(self, data: bytes, t: float) -> bytes:
+        """Association, MDS Create and poll answers."""
+        if self.patient.link_down(t):
+            return b""
+        return self.monitor.receive(data, t)
+
+    def describe(self) -> str:
+        """Protocol and the cuff cycle."""
+        demo = ", DEMO data" if self.monitor.demo else ""
+        return f"{self.protocol} (NBP every {self.nbp_every:g} s{demo})"

@@ -7,7 +7,7 @@ import math
 import time
 from typing import Final
 
-from monitor.readings import Flag, Parameter
+from drivers.core.readings import Flag, Parameter
 
 # -- FLOAT-Type: int8 exponent | int24 mantissa, value = mantissa * 10 ** exponent -------------
 

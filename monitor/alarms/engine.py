@@ -48,12 +48,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from drivers.core.readings import NIBP_PARAMETERS, NO_SIGNAL, UNRELIABLE, Flag, Parameter, Reading
 from monitor.alarms.condition import ConditionTimer
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, LimitLine, Priority
 from monitor.alarms.profile import NIBP_RULE_PARAMETERS, AlarmProfile, RuleSpec, default_profile, load_profile
 from monitor.alarms.rules import CONFIRM_NIBP, LABELS, RULE_PARAMETER_OF, UNIT_TEXT, Ladder, Rule, build_ladders
 from monitor.readiness import CareRules
-from monitor.readings import NIBP_PARAMETERS, NO_SIGNAL, UNRELIABLE, Flag, Parameter, Reading
 from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent
 
 ADMIN_ROLE: Final = "admin"

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import RuleSpec
-from monitor.readings import Parameter
 from monitor.session import Baseline
 
 #: How the screen names a parameter and its unit in alarm texts.

@@ -105,7 +105,7 @@ class OpenedDevice:
 def driver_of(spec: DeviceSpec) -> type[Driver]:
     """The driver class a spec names, checked against what it needs (a port, a known scenario)."""
     from drivers import registry
-    from drivers.simulation import SCENARIOS
+    from drivers.patient.model import SCENARIOS
 
     try:
         driver_cls = registry.get(spec.driver)

@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from drivers.core.readings import Parameter
 from monitor.app.errors import AppError
 from monitor.app.profile import reference_profile
 from monitor.app.stores import RecordSource
 from monitor.course import Course
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
-from monitor.readings import Parameter
 from monitor.store import SessionNotFound, Store, StoreError
 
 

@@ -1,7 +1,6 @@
-"""Codes, units and reference ranges shared by the HL7 and FHIR exports and the live feed.
+"""Reference ranges shared by the HL7 and FHIR exports and the live feed (codes: :mod:`drivers.core.codes`).
 
-LOINC and IEEE 11073 MDC codes are those of CLINICAL.md ("Parameters"). Reference ranges are
-the values that raise no alarm under the clinic's alarm profile (its absolute limits; limits
+Reference ranges are the values that raise no alarm under the clinic's alarm profile (its absolute limits; limits
 relative to the baseline have no fixed range), as whole numbers: with "systolic 165 or more"
 alarming, the normal systolic range ends at 164.
 """
@@ -11,44 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from drivers.core.codes import CODES
+from drivers.core.readings import UNITS, Parameter
 from monitor.alarms.profile import AlarmProfile, default_profile
-from monitor.readings import UNITS, Parameter
 
-LOINC_SYSTEM: Final = "http://loinc.org"
-MDC_SYSTEM: Final = "urn:iso:std:iso:11073:10101"
-UCUM_SYSTEM: Final = "http://unitsofmeasure.org"
-BP_PANEL: Final = ("85354-9", "Blood pressure panel with all children optional")
-#: Second LOINC code a pulse-oximetry SpO2 carries (the vital-signs profile's code).
-SPO2_ARTERIAL: Final = ("2708-6", "Oxygen saturation in Arterial blood")
 #: The namespace of the MRN in exports (FHIR Identifier.system, HL7 PID-3.4) unless the
 #: ``patient_id_system`` setting names the clinic's own (its EHR's MRN system URI or urn:oid:).
 PATIENT_ID_SYSTEM_DEFAULT: Final = "urn:infusion-monitor:mrn"
-
-
-@dataclass(frozen=True, slots=True)
-class ParameterCode:
-    """How a parameter is coded: LOINC code and name, MDC code and reference id."""
-
-    loinc: str
-    loinc_name: str
-    mdc: str
-    mdc_name: str
-
-
-CODES: Final[dict[Parameter, ParameterCode]] = {
-    Parameter.HR: ParameterCode("8867-4", "Heart rate", "147842", "MDC_ECG_HEART_RATE"),
-    Parameter.PR: ParameterCode("8889-8", "Heart rate by Pulse oximetry", "149530", "MDC_PULS_OXIM_PULS_RATE"),
-    Parameter.SPO2: ParameterCode(
-        "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "150456", "MDC_PULS_OXIM_SAT_O2"
-    ),
-    Parameter.NIBP_SYS: ParameterCode("8480-6", "Systolic blood pressure", "150021", "MDC_PRESS_BLD_NONINV_SYS"),
-    Parameter.NIBP_DIA: ParameterCode("8462-4", "Diastolic blood pressure", "150022", "MDC_PRESS_BLD_NONINV_DIA"),
-    Parameter.NIBP_MEAN: ParameterCode("8478-0", "Mean blood pressure", "150023", "MDC_PRESS_BLD_NONINV_MEAN"),
-    Parameter.RR: ParameterCode("9279-1", "Respiratory rate", "151562", "MDC_RESP_RATE"),
-    Parameter.ETCO2: ParameterCode(
-        "19889-5", "Carbon dioxide [Partial pressure] in Exhaled gas --at end expiration", "151708", "MDC_AWAY_CO2_ET"
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,20 @@
-"""CSV: one row per value, columns timestamp,elapsed_s,phase,parameter,value,unit,status."""
+"""CSV: a ``#`` statement line, then one row per value (timestamp,elapsed_s,phase,parameter,value,unit,status)."""
 
 from __future__ import annotations
 
 import csv
 from typing import IO
 
+from drivers.core.readings import iso_utc
+from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
-from monitor.readings import iso_utc
 
 COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the session's numeric readings (missing values as an empty cell)."""
+    write_statement(record, stream)
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(COLUMNS)
     phase_at = record.phase_at()

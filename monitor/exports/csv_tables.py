@@ -12,15 +12,25 @@ import csv
 import json
 from typing import IO, Final
 
+from drivers.core.readings import iso_utc
 from monitor import chair
 from monitor.exports.data import SessionRecord
-from monitor.readings import iso_utc
 
 EVENT_COLUMNS: Final = ("timestamp", "elapsed_s", "phase", "kind", "user", "text", "detail_json")
 ALARM_COLUMNS: Final = (
     "started", "started_elapsed_s", "ended", "priority", "kind", "condition", "parameter", "message", "limit",
     "peak_value", "acknowledged", "acknowledged_by", "state",
 )
+
+
+def write_statement(record: SessionRecord, stream: IO[str]) -> None:
+    """The file's first line: a ``#`` comment saying whether the record verified and under which alarm profile.
+
+    A CSV file has no other place for it; readers skip it (``csv`` after one ``next(file)``, pandas with
+    ``skiprows=1``, a spreadsheet shows it as a first row). Line breaks in the texts never end the comment early.
+    """
+    text = f"record {record.verification or 'not checked'}; alarm profile {record.alarm_profile or 'not named'}"
+    stream.write("# Infusion Monitor session " + record.id + ": " + " ".join(text.split()) + "\n")
 
 
 def _when(t: float | None) -> str:
@@ -33,6 +43,7 @@ def _number(value: float | None) -> str:
 
 def write_events(record: SessionRecord, stream: IO[str]) -> None:
     """One row per timeline event: phase changes, notes, quick events, scores, technical events, addenda."""
+    write_statement(record, stream)
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(EVENT_COLUMNS)
     start = record.started_at
@@ -47,6 +58,7 @@ def write_events(record: SessionRecord, stream: IO[str]) -> None:
 
 def write_alarms(record: SessionRecord, stream: IO[str]) -> None:
     """One row per alarm of the alarm log, in the order they started."""
+    write_statement(record, stream)
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(ALARM_COLUMNS)
     start = record.started_at

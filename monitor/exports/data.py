@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
 
+from drivers.core.readings import Parameter, Reading
 from monitor.exports.codes import ReferenceRange
-from monitor.readings import Parameter, Reading
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Reader, Store, StoredAlarm
 

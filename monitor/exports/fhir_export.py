@@ -30,24 +30,14 @@ from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
 
+from drivers.core.codes import BP_PANEL, CODES, LOINC_SYSTEM, MDC_SYSTEM, SPO2_ARTERIAL, UCUM_SYSTEM
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
 from monitor.birth_date import stored_birth_date
 from monitor.exports import treatment
-from monitor.exports.codes import (
-    BP_PANEL,
-    CODES,
-    DEFAULT_RANGES,
-    LOINC_SYSTEM,
-    MDC_SYSTEM,
-    PATIENT_ID_SYSTEM_DEFAULT,
-    SPO2_ARTERIAL,
-    UCUM_SYSTEM,
-    ReferenceRange,
-    unit,
-)
+from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.hl7_export import observation_sets, split_name
 from monitor.outcomes import questionnaire
-from monitor.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
 
 FHIR_VERSION: Final = "R4B"
 CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import IO, Any, Final
 
+from drivers.core.codes import CODES
+from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
+from drivers.hl7.v2 import escape, hl7_time
 from monitor.birth_date import stored_birth_date
-from monitor.exports.codes import CODES, DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
+from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import LOCAL_SYSTEM_HL7, CodedResult, coded_results
-from monitor.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
 
 SENDING_APPLICATION: Final = "INFUSION_MONITOR"
 PROFILE: Final = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
@@ -32,22 +33,6 @@ OBR_SERVICE: Final = "182777000^monitoring of patient^SCT"
 SEGMENT_END: Final = "\r"
 #: Cuff values this close together belong to one measurement.
 CUFF_GROUPING_S: Final = 2.0
-
-_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
-
-
-def escape(text: str) -> str:
-    """HL7 escape sequences for the delimiter characters (and no control characters)."""
-    for raw, esc in _ESCAPES:
-        text = text.replace(raw, esc)
-    return "".join(ch if ch >= " " else " " for ch in text)
-
-
-def hl7_time(t: float) -> str:
-    """DTM with milliseconds and an explicit UTC offset, e.g. ``20240610061320.000+0000``."""
-    moment = datetime.fromtimestamp(t, tz=UTC)
-    return moment.strftime("%Y%m%d%H%M%S") + f".{moment.microsecond // 1000:03d}+0000"
-
 
 @dataclass(frozen=True, slots=True)
 class ObservationSet:

@@ -10,9 +10,9 @@ import json
 from dataclasses import asdict
 from typing import IO, Any
 
+from drivers.core.readings import iso_utc
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import summary
-from monitor.readings import iso_utc
 
 
 def _time(t: float | None) -> str | None:

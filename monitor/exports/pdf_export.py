@@ -26,6 +26,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from drivers.core.readings import Parameter
 from monitor import review
 from monitor.discharge import (
     LatestVitals,
@@ -36,7 +37,6 @@ from monitor.discharge import (
 )
 from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord
-from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
 
 PHASE_COLOURS: Final = {

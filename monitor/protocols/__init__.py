@@ -25,11 +25,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from drivers.core.readings import Parameter, Reading
 from monitor.checklist import ChecklistItem, ChecklistRules
 from monitor.config import ENV_PREFIX, config_dir
 from monitor.dose import DoseRange, DoseUnit
 from monitor.plan import MAX_PHASE_MINUTES, SessionPlan
-from monitor.readings import Parameter, Reading
 from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
 from monitor.toml_lines import TomlLines
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.readings import Parameter
+from drivers.core.readings import Parameter
 
 _SHOWN = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 

@@ -16,8 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 
+from drivers.core.readings import UNRELIABLE, Parameter, Reading, parse_flags
 from monitor.constants import STALE_HEARTBEAT_S
-from monitor.readings import UNRELIABLE, Parameter, Reading, parse_flags
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, SessionSummary, StoredAlarm, StoreError

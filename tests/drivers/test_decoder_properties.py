@@ -1,21 +1,22 @@
 """Properties every decoder must have, whatever the bytes: no exception, no impossible value,
-and the same readings however the stream is cut into chunks."""
+and the same readings however the stream is cut into chunks. Decoders are found in the registry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drivers import registry
 from drivers.base import Decoder
-from drivers.masimo import MasimoAsciiDecoder
-from drivers.masimo import encode_readings as masimo_encode
-from drivers.nellcor import NellcorAsciiDecoder, header_lines
-from drivers.nellcor import encode_readings as nellcor_encode
-from drivers.nonin import NoninDecoder, encode_format8, encode_packet
-from monitor.readings import Flag, Parameter, Reading, is_plausible
+from drivers.core.readings import Flag, Parameter, Reading, is_plausible
+from drivers.masimo.codec import encode_readings as masimo_encode
+from drivers.nellcor.codec import encode_readings as nellcor_encode
+from drivers.nellcor.codec import header_lines
+from drivers.nonin.codec import encode_format8, encode_packet
 
 T0 = 1_700_000_000.0
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,14 +56,46 @@ def _nonin(fmt: int) -> Callable[[Sequence[Vital]], bytes]:
     return encode
 
 
-DECODERS: dict[str, tuple[Callable[[], Decoder], Callable[[Sequence[Vital]], bytes]]] = {
-    "masimo-ascii": (MasimoAsciiDecoder, _masimo),
-    "nellcor-ascii": (NellcorAsciiDecoder, _nellcor),
-    "nonin-2": (lambda: NoninDecoder(data_format=2), _nonin(2)),
-    "nonin-7": (lambda: NoninDecoder(data_format=7), _nonin(7)),
-    "nonin-8": (lambda: NoninDecoder(data_format=8), _nonin(8)),
+#: Settings that change how a driver's decoder reads bytes: each is a case of its own.
+VARIANTS: dict[str, list[dict[str, str]]] = {"nonin": [{"format": "2"}, {"format": "7"}, {"format": "8"}]}
+
+#: Encoders of the devices whose values a test can choose (talk-only oximeters), by case name.
+ENCODERS: dict[str, Callable[[Sequence[Vital]], bytes]] = {
+    "masimo-ascii": _masimo,
+    "nellcor-ascii": _nellcor,
+    "nonin-format=2": _nonin(2),
+    "nonin-format=7": _nonin(7),
+    "nonin-format=8": _nonin(8),
 }
+#: Decoders whose device speaks only when asked, or carries more than the oximeter values: their
+#: streams are covered by random bytes here and by their emulators' streams in tests/fuzz.
+NO_VALUE_ENCODER = frozenset({"ge-dinamap", "philips-intellivue", "hl7-mllp"})
+
+
+def _decoding_drivers() -> list[str]:
+    """Every registered driver that decodes bytes (the simulator makes readings without any)."""
+    names = []
+    for name in sorted(registry.registered()):
+        try:
+            registry.get(name)().decoder()
+        except NotImplementedError:
+            continue
+        names.append(name)
+    return names
+
+
+def _cases() -> dict[str, Callable[[], Decoder]]:
+    cases: dict[str, Callable[[], Decoder]] = {}
+    for name in _decoding_drivers():
+        for given_settings in VARIANTS.get(name, [{}]):
+            label = "-".join([name, *(f"{k}={v}" for k, v in sorted(given_settings.items()))])
+            cases[label] = partial(registry.get(name)().decoder, given_settings)
+    return cases
+
+
+DECODERS = _cases()
 NAMES = sorted(DECODERS)
+ENCODED = sorted(ENCODERS)
 
 # Flags every one of the wire formats can carry.
 COMMON_FLAGS = st.sampled_from([frozenset(), frozenset({Flag.NO_SENSOR})])
@@ -95,12 +128,12 @@ def chunked(data: bytes, cuts: Sequence[int]) -> list[bytes]:
 @SETTINGS
 @given(data=st.binary(max_size=3000), cuts=st.lists(st.integers(0, 3000), max_size=8))
 def test_random_bytes_never_raise_nor_give_impossible_values(name: str, data: bytes, cuts: list[int]) -> None:
-    make, _ = DECODERS[name]
+    make = DECODERS[name]
     whole = decode(make(), [data])
     assert decode(make(), chunked(data, cuts)) == whole
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ENCODED)
 @SETTINGS
 @given(
     sent=vitals,
@@ -114,7 +147,7 @@ def test_random_bytes_never_raise_nor_give_impossible_values(name: str, data: by
 def test_mutated_streams_never_raise_nor_give_impossible_values(
     name: str, sent: list[Vital], edits: list[tuple[int, int, str]], cuts: list[int]
 ) -> None:
-    make, encode = DECODERS[name]
+    make, encode = DECODERS[name], ENCODERS[name]
     stream = bytearray(encode(sent) * 2)
     for pos, byte, how in edits:
         i = pos % (len(stream) + 1)
@@ -130,11 +163,11 @@ def test_mutated_streams_never_raise_nor_give_impossible_values(
     assert decode(make(), chunked(data, cuts)) == whole
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ENCODED)
 @settings(max_examples=10, deadline=None)
 @given(sent=vitals.filter(lambda v: len(v) <= 2))
 def test_valid_stream_split_at_every_byte_decodes_identically(name: str, sent: list[Vital]) -> None:
-    make, encode = DECODERS[name]
+    make, encode = DECODERS[name], ENCODERS[name]
     data = encode(sent) * 2
     whole = decode(make(), [data])
     assert whole, "a valid stream must decode to something"
@@ -142,14 +175,23 @@ def test_valid_stream_split_at_every_byte_decodes_identically(name: str, sent: l
         assert decode(make(), [data[:k], data[k:]]) == whole, f"split at byte {k}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ENCODED)
 @SETTINGS
 @given(sent=vitals)
 def test_valid_stream_round_trips(name: str, sent: list[Vital]) -> None:
-    make, encode = DECODERS[name]
+    make, encode = DECODERS[name], ENCODERS[name]
     decoder = make()
     # Sent twice: a binary decoder confirms its first frame by the next before trusting it.
     got = [(p, v, f) for p, v, f in decode(decoder, [encode(sent) * 2]) if p is not Parameter.PLETH]
     expected = [x for s, p, f in sent for x in ((Parameter.SPO2, s, f), (Parameter.PR, p, f))] * 2
     assert got == expected
     assert decoder.counters.frames_rejected == 0
+
+
+def test_every_registered_decoder_is_a_case_and_has_an_encoder_or_a_reason() -> None:
+    drivers = _decoding_drivers()
+    assert {"masimo-ascii", "nellcor-ascii", "nonin", "ge-dinamap", "philips-intellivue", "hl7-mllp"} <= set(drivers)
+    assert set(ENCODERS) <= set(DECODERS)
+    for name in drivers:
+        covered = any(case == name or case.startswith(f"{name}-") for case in ENCODERS)
+        assert covered or name in NO_VALUE_ENCODER, f"{name}: give its encoder to ENCODERS or a reason"

@@ -36,17 +36,17 @@ def third_party(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_simulated_is_registered_through_the_entry_point_group() -> None:
     names = {ep.name: ep.value for ep in registry._entry_points()}
-    assert names.get("simulated") == "drivers.simulated:SimulatedDriver"
+    assert names.get("simulated") == "drivers.simulated.driver:SimulatedDriver"
 
 
 def test_listing_does_not_import_unused_drivers_until_described() -> None:
-    sys.modules.pop("drivers.simulated", None)
+    sys.modules.pop("drivers.simulated.driver", None)
     entries = registry.registered()
     assert "simulated" in entries
-    assert "drivers.simulated" not in sys.modules
+    assert "drivers.simulated.driver" not in sys.modules
     cls = registry.get("simulated")
     assert cls.name == "simulated"
-    assert "drivers.simulated" in sys.modules
+    assert "drivers.simulated.driver" in sys.modules
 
 
 def test_unknown_driver_names_the_choices() -> None:

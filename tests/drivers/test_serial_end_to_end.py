@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
-from drivers.emulator import DEVICES, Emulator, SerialDevicePort, make_device
+from drivers.core.readings import Parameter, Reading, flags_text
+from drivers.emulation.device import Emulator
+from drivers.emulation.registry import devices, make_device
+from drivers.transport.device_ports import SerialDevicePort
 from monitor.cli import main
-from monitor.readings import Parameter, Reading, flags_text
 from monitor.store import Store
 from tests.drivers.ptys import NullModem
 
@@ -212,7 +214,7 @@ def bench_for(null_modem: NullModem, tmp_path: Path) -> Callable[[Case], Bench]:
 
 
 def test_every_oximeter_protocol_has_an_emulated_device() -> None:
-    assert {"masimo-ascii", "nellcor-ascii", "nonin"} <= set(DEVICES)
+    assert {"masimo-ascii", "nellcor-ascii", "nonin"} <= set(devices())
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

@@ -32,7 +32,9 @@ def _set_clock() -> None:
 
 def main(db: str) -> int:
     """Record for 8 s through two clock steps; the exit code of ``record``."""
-    from drivers.emulator import Emulator, PtyDevicePort, make_device
+    from drivers.emulation.device import Emulator
+    from drivers.emulation.registry import make_device
+    from drivers.transport.device_ports import PtyDevicePort
     from monitor.cli import main as cli
 
     port = PtyDevicePort()

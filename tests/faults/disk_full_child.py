@@ -21,10 +21,10 @@ import threading
 import time
 from pathlib import Path
 
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Parameter
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
-from monitor.readings import Parameter
 from monitor.recorder import Recorder, RecorderUpdate
 from monitor.store import Store
 

@@ -24,8 +24,8 @@ import pytest
 
 from drivers import registry
 from drivers.base import OpenOptions
-from drivers.emulator import SerialDevicePort
-from drivers.masimo import PORT_SETTINGS, encode_line
+from drivers.masimo.codec import PORT_SETTINGS, encode_line
+from drivers.transport.device_ports import SerialDevicePort
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.profile import default_profile_text, parse_profile
 from monitor.plan import SessionPlan

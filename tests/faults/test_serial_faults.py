@@ -26,9 +26,9 @@ import pytest
 
 from drivers import registry
 from drivers.base import OpenOptions
+from drivers.core.readings import Parameter, is_plausible
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter, is_plausible
 from monitor.recorder import Recorder
 from monitor.store import Store
 from tests.drivers.ptys import NullModem
@@ -44,11 +44,11 @@ SPEED = 4.0  # the device plays its patient a little faster than real time: more
 
 def _serial_drivers() -> list[str]:
     try:
-        from drivers.emulator import DEVICES
+        from drivers.emulation.registry import devices
     except ImportError:
         return []
     names = []
-    for name in sorted(DEVICES):
+    for name in sorted(devices()):
         try:
             driver_cls = registry.get(name)
         except registry.DriverError:
@@ -59,16 +59,18 @@ def _serial_drivers() -> list[str]:
 
 
 def _talk_only(name: str) -> bool:
-    from drivers.emulator import DEVICES, EmulatedDevice
+    from drivers.emulation.device import EmulatedDevice
+    from drivers.emulation.registry import devices
 
-    return DEVICES[name].answer is EmulatedDevice.answer
+    return devices()[name].answer is EmulatedDevice.answer
 
 
 class PlayingDevice:
     """An emulated device writing onto the device end of the cable from its own thread; can be paused."""
 
     def __init__(self, name: str, cable: NullModem, settings: dict[str, str] | None = None) -> None:
-        from drivers.emulator import SerialDevicePort, make_device
+        from drivers.emulation.registry import make_device
+        from drivers.transport.device_ports import SerialDevicePort
 
         self.name = name
         self.settings = settings
@@ -79,7 +81,8 @@ class PlayingDevice:
 
     def start(self) -> None:
         """Play (again: a device switched back on starts from now, with a fresh protocol state)."""
-        from drivers.emulator import Emulator, make_device
+        from drivers.emulation.device import Emulator
+        from drivers.emulation.registry import make_device
 
         if self._thread is not None:
             self.device = make_device(self.name, seed=12, settings=self.settings)
@@ -110,7 +113,7 @@ def cable(tmp_path: Path) -> Iterator[NullModem]:
 def _half_frame(name: str) -> bytes:
     """The first half of what the device sends first (for a host-driven one, of its first answer)."""
     from benchmarks.ingest import EmulatedSource
-    from drivers.emulator import make_device
+    from drivers.emulation.registry import make_device
 
     captured: list[bytes] = []
 

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Parameter
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
-from monitor.readings import Parameter
 from monitor.recorder import Recorder
 from monitor.store import Store
 from tests.faults.helpers import counts, integrity

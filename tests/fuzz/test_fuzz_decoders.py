@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers import registry
-from monitor.readings import Parameter, is_plausible
+from drivers.core.readings import Parameter, is_plausible
 from tests.conftest import PROTOCOL_VECTORS
 
 
@@ -72,7 +72,7 @@ class _Recording:
 def _device_bytes(driver: str) -> list[bytes]:
     """A minute of what the driver's emulated device sends (answering the decoder where it must)."""
     from benchmarks.ingest import EmulatedSource, Hl7Device, byte_drivers
-    from drivers.simulation import SimulatedPatient
+    from drivers.patient.model import SimulatedPatient
 
     for name, driver_cls, device_cls, _ in byte_drivers():
         if name != driver or device_cls is None:
@@ -80,7 +80,7 @@ def _device_bytes(driver: str) -> list[bytes]:
         if device_cls is Hl7Device:
             device = Hl7Device(SimulatedPatient("probe_off", 2, 1_790_000_000.0))
         else:
-            from drivers.emulator import make_device
+            from drivers.emulation.registry import make_device
 
             device = make_device(name, scenario="probe_off", seed=2, start=1_790_000_000.0)
         captured: list[bytes] = []

@@ -12,6 +12,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drivers.core.readings import Parameter, Reading
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.profile import (
     NO_DATA_RANGE_S,
@@ -24,7 +25,6 @@ from monitor.alarms.profile import (
     parse_profile,
 )
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter, Reading
 from monitor.session import Phase, Session
 from tests.fuzz.attempt import attempt
 from tests.fuzz.toml_values import VALUES

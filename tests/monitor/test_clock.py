@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from drivers.base import Source
-from monitor.clock import DEVICE_TIME_FUTURE_S, DEVICE_TIME_PAST_S, AnchoredClock, device_time
+from drivers.core.clock import DEVICE_TIME_FUTURE_S, DEVICE_TIME_PAST_S, AnchoredClock, device_time
+from drivers.core.readings import Parameter, Reading
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter, Reading
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
@@ -136,5 +136,60 @@ def test_refused_device_stamps_are_named_once(db_path: Path) -> None:
         events = store.events(recorder.session.id)
         offsets = [e.detail["offset_s"] for e in events if e.kind is EventKind.DEVICE_CLOCK_OFFSET]
         assert offsets == [-3 * 86400.0, 10 * 365 * 86400.0]
+    finally:
+        store.close()
+
+
+class BacklogSource(ClockedSource):
+    """On connecting, sends what the monitor remembers from before the session began (as HL7 gateways do)."""
+
+    def __init__(self, clock: AnchoredClock, fake: FakeTime) -> None:
+        super().__init__(clock, fake)
+        self.backlog: list[Reading] = []
+
+    def read(self, timeout: float) -> list[Reading]:
+        current = super().read(timeout)
+        backlog, self.backlog = self.backlog, []
+        return backlog + current
+
+
+def test_readings_stamped_before_the_start_are_skipped_counted_and_never_exported(db_path: Path) -> None:
+    import io
+    import json
+
+    from monitor.exports import writer
+    from monitor.exports.data import ExportOptions, load
+
+    fake = FakeTime()
+    clock = AnchoredClock(fake.wall, fake.monotonic)
+    store = Store(db_path)
+    try:
+        source = BacklogSource(clock, fake)
+        recorder = Recorder.new_session(store, source, driver="test", port=None, plan=SessionPlan(1, 40, 30),
+                                        clock=clock)
+        started = recorder.session.started_at
+        # 40 s of heart rate and a pleth block from before the start (an SpO2 of 80 % among them).
+        source.backlog = [Reading(started - 40 + i, Parameter.HR, 120.0, "test") for i in range(40)]
+        source.backlog.append(Reading(started - 41, Parameter.SPO2, 80.0, "test"))
+        source.backlog.append(Reading(started - 0.5, Parameter.PLETH, 0.5, "test"))
+        for _ in range(10):
+            recorder.step()
+        recorder.run(until=lambda r: True)
+        session_id = recorder.session.id
+        stored = store.readings(session_id)
+        assert stored and min(r.t for r in stored) >= started
+        assert not [r for r in stored if r.parameter is Parameter.HR and r.value == 120.0]
+        said = [e for e in store.events(session_id) if e.kind is EventKind.READINGS_BEFORE_START]
+        assert len(said) == 1
+        assert said[0].detail["count"] == 41 and said[0].detail["earliest_before_start_s"] == 41.0
+        assert recorder.before_start_skipped == 41
+        record = load(store, session_id, options=ExportOptions())
+        write, _binary = writer("json")
+        out = io.StringIO()
+        write(record, out)
+        exported = json.loads(out.getvalue())
+        rows = exported["readings"]
+        assert rows and min(row["t"] for row in rows) >= exported["session"]["started_at"]  # ISO 8601, one zone
+        assert not [row for row in rows if row["parameter"] == "hr" and row["value"] == 120.0]
     finally:
         store.close()

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Source
-from drivers.dinamap import DinamapDecoder, DinamapSettings
-from drivers.dinamap_emulator import DinamapMonitor
-from drivers.patient_feed import PatientFeed
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Parameter, Reading
+from drivers.dinamap.codec import DinamapDecoder, DinamapSettings
+from drivers.dinamap.emulator import DinamapMonitor
+from drivers.patient.vitals import PatientFeed
+from drivers.simulated.driver import SimulatedSource
 from monitor.app.launch import session_spec
 from monitor.app.sessions import nibp_schedule
 from monitor.cli import build_parser
 from monitor.plan import parse_plan
-from monitor.readings import Parameter, Reading
 from monitor.recorder import Recorder
 from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
 from monitor.store import Store

@@ -47,9 +47,11 @@ def test_csv_export_has_the_exact_columns_and_one_row_per_value(recorded: tuple[
     out = tmp_path / "s.csv"
     assert main(["export", sid, "--db", str(db), "--format", "csv", "--out", str(out), "--user", "RN1"]) == 0
     with out.open(newline="") as f:
+        statement = next(f)
         reader = csv.reader(f)
         header = next(reader)
         rows = list(reader)
+    assert statement.startswith(f"# Infusion Monitor session {sid}: record verified")
     assert header == ["timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status"]
     with Store(db) as store:
         assert len(rows) == store.reading_count(sid)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from drivers.core.readings import Parameter, Reading
 from monitor.birth_date import check_birth_date, stored_birth_date
 from monitor.exports import ExportError, export_file
 from monitor.exports.data import ExportOptions, load
 from monitor.exports.files import ExportFileError, write_atomically
 from monitor.exports.pdf_export import axis_tick_minutes, note_rows
-from monitor.readings import Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
 

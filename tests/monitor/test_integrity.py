@@ -190,7 +190,7 @@ def test_rows_slipped_in_while_the_program_writes_are_not_sealed_as_its_own(db_p
                 "INSERT INTO readings (session_id, t, parameter, value, unit, status, source) "
                 "VALUES ('x', 1, 'spo2', 99, '%', '', 'forger')")
         store.audit("probe", user="RN")  # the program's next write
-        from monitor.readings import Parameter, Reading
+        from drivers.core.readings import Parameter, Reading
 
         store.write_batch("x", readings=[Reading(2.0, Parameter.SPO2, 98.0, "sim")])
     code, text = _verify(db_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.app.errors import AppError
 from monitor.app.sessions import close_unfinished
 from monitor.ownership import SessionLock, SessionOwned, owner_alive

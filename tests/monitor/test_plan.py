@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.core.phases import PhaseTimes
 from monitor.plan import PlanError, SessionPlan, parse_plan
 
 
@@ -46,3 +47,8 @@ def test_plan_text_reads_back_exactly(minutes: float) -> None:
     # Found by the fuzz suite: six significant digits changed the plan stored with a session.
     plan = SessionPlan(minutes, 40, 30)
     assert parse_plan(plan.text()) == plan
+
+
+def test_the_simulated_patient_defaults_follow_the_clinic_plan() -> None:
+    assert SessionPlan().phase_times() == PhaseTimes()
+    assert SessionPlan(2, 45, 31).phase_times() == PhaseTimes(baseline_min=2, infusion_min=45)

@@ -39,7 +39,7 @@ def _files_of(db: Path) -> list[Path]:
 
 
 def _identified_session(db: Path) -> str:
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.plan import parse_plan
     from monitor.recorder import Recorder
 

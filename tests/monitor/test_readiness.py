@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor.plan import SessionPlan
 from monitor.readiness import (
     CareRules,
@@ -14,7 +15,6 @@ from monitor.readiness import (
     infusion_start_check,
     next_step,
 )
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import Phase, Session
 
 T0 = 1_700_000_000.0

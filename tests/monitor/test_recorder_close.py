@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from drivers.base import Source
+from drivers.core.readings import Parameter, Reading
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter, Reading
 from monitor.recorder import Recorder
 from monitor.store import Store
 

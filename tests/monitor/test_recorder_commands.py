@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Source
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Reading
+from drivers.simulated.driver import SimulatedSource
 from monitor.plan import SessionPlan
-from monitor.readings import Reading
 from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase, Session, SessionRuleError
 from monitor.store import Store

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.cli import main
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor.plan import SessionPlan
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import (
     BaselineMissing,
     EventKind,

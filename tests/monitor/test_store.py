@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from monitor.readings import Flag, Parameter, Reading
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, SessionNotFound, Store, StoreError
 

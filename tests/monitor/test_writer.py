@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Parameter, Reading
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.cli import main
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter, Reading
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store

@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 
 from benchmarks.common import rss_bytes
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Flag, Parameter
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
-from monitor.readings import Flag, Parameter
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan, parse_plan
 from monitor.recorder import Recorder

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.discharge import NurseAssessment, assess_discharge
 from monitor.plan import parse_plan

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from drivers.core.readings import Parameter
 from monitor.app.device import DeviceSpec
 from monitor.app.services import ServiceSpec
 from monitor.app.sessions import SessionSpec
-from monitor.readings import Parameter
 from monitor.store import Store
 from tests.conftest import REPO_ROOT
 from tests.ui.conftest import NURSE, stored_events

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Parameter
+from drivers.simulated.driver import SimulatedSource
 from monitor.plan import SessionPlan
-from monitor.readings import Parameter
 from monitor.recorder import Recorder
 from monitor.store import Store
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
-from monitor.readings import Parameter, Reading
+from drivers.core.readings import Parameter, Reading
 from monitor.session import Baseline
 from ui import theme
 from ui.dialogs import MOAAS_LEVELS, RASS_LEVELS, ConfirmDialog, LevelDialog

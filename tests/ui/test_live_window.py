@@ -8,10 +8,10 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
+from drivers.core.readings import Parameter
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
 from monitor.app.device import DeviceSpec
 from monitor.exports.data import load
-from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.conftest import NURSE_SECRET
@@ -100,13 +100,19 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     w.phase_buttons["pause_infusion"].click()  # resume
     qtbot.waitUntil(lambda: not w.last_status.infusion_paused, timeout=WAIT_MS)
 
+    # Stopping before the protocol's 40 min minimum is never refused; it asks why and is recorded as early.
     w.phase_buttons["stop_infusion"].click()
-    assert isinstance(w.dialog, ConfirmDialog)
-    w.dialog.no_button.click()  # changed her mind: nothing happens
+    assert isinstance(w.dialog, TextDialog) and "before the protocol's 40 min minimum" in w.dialog.windowTitle() + \
+        w.dialog.findChildren(type(w.message))[0].text()
+    w.dialog.reject()  # changed her mind: nothing happens
+    assert not w.last_status.infusion_stopped
     w.phase_buttons["stop_infusion"].click()
-    _confirm(w)
+    w.dialog.set_text("nausea; physician asked to stop")
+    w.dialog.accept()
     qtbot.waitUntil(lambda: w.last_status.infusion_stopped, timeout=WAIT_MS)
-    w.phase_buttons["start_recovery"].click()
+    [stopped] = [e for e in w.events if e.kind is EventKind.INFUSION_STOPPED]
+    assert stopped.detail["before_minimum_min"] == 40 and stopped.detail["reason"] == "nausea; physician asked to stop"
+    w.phase_buttons["start_recovery"].click()  # the early stop's reason stands for the recovery start
     _confirm(w)
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.RECOVERY, timeout=WAIT_MS)
     assert "Recovery" in w.header.timers.text()
@@ -164,6 +170,27 @@ def test_infusion_is_refused_while_the_baseline_lacks_a_cuff_value(qtbot: Any, m
     assert w.message.isVisible()
     assert "baseline incomplete" in w.message.text() and "blood pressure" in w.message.text()
     assert w.last_status.phase is Phase.BASELINE
+
+
+def test_recovery_before_the_minimum_infusion_asks_for_a_reason(qtbot: Any, make_window: Any, db_path: Path) -> None:
+    w = make_window(speed=120.0)
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w.phase_buttons["start_baseline"].click()
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE and not w.last_status.baseline_missing,
+                    timeout=WAIT_MS)
+    w.send("start_infusion", override_reason="checklist on paper")
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
+    w.phase_buttons["start_recovery"].click()
+    _confirm(w)
+    # Refused by the core (40 min minimum), so the window asks for the reason to go ahead anyway.
+    qtbot.waitUntil(lambda: isinstance(w.dialog, TextDialog), timeout=WAIT_MS)
+    assert w.last_status.phase is Phase.INFUSION
+    w.dialog.set_text("patient asked to stop; physician agreed")
+    w.dialog.accept()
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.RECOVERY, timeout=WAIT_MS)
+    [started] = [e for e in w.events if e.kind is EventKind.RECOVERY_STARTED]
+    assert started.detail["overridden"] == ["infusion_too_short"]
+    assert started.detail["override_reason"] == "patient asked to stop; physician agreed"
 
 
 def test_a_simulated_desaturation_raises_a_flashing_high_alarm_that_is_acknowledged(
@@ -494,7 +521,7 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
 def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens(
     qtbot: Any, tmp_path: Path
 ) -> None:
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
     from tests.ui.review_sessions import leave_unfinished, record

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder

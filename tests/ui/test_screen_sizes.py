@@ -16,11 +16,11 @@ import pytest
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 
-from drivers.simulated import SimulatedSource
+from drivers.core.readings import Flag, Parameter, Reading
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
 from monitor.plan import SessionPlan
-from monitor.readings import Flag, Parameter, Reading
 from monitor.recorder import Recorder
 from monitor.session import Baseline, Phase
 from monitor.store import Store

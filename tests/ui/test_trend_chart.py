@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor.alarms.model import Priority
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from ui.trend_buffer import RingBuffer, TrendBuffer
 from ui.trend_chart import (

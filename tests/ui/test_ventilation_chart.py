@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.readings import Parameter, Reading
+from drivers.core.readings import Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from ui.trend_chart import TrendChart, phase_spans
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.model import Priority
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder

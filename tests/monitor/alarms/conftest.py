@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import ActiveAlarm, AlarmSnapshot
 from monitor.alarms.profile import AlarmProfile
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import Session
 
 T0 = 1_700_000_000.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from drivers.core.readings import Flag
 from monitor.alarms.model import AlarmKind, Priority
-from monitor.readings import Flag
 
 from .conftest import Bed
 

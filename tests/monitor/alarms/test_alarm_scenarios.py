@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine, AlarmPermissionError
 from monitor.cli import main
 from monitor.plan import SessionPlan
@@ -36,7 +36,7 @@ def record(
     With ``until_s`` the recording stops after that much session time (a session the plan cannot
     complete, e.g. without a valid cuff for discharge); otherwise it must complete.
     """
-    source = SimulatedSource(scenario, seed, speed=math.inf, start_time=START, plan=PLAN)
+    source = SimulatedSource(scenario, seed, speed=math.inf, start_time=START, plan=PLAN.phase_times())
     recorder = Recorder.new_session(
         store, source, driver="simulated", port=None, plan=PLAN, autopilot=True, alarms=AlarmEngine()
     )
@@ -149,7 +149,7 @@ def test_link_loss(store):
 
 
 def test_commands_through_the_recorder_are_checked_and_audited(store):
-    source = SimulatedSource("normal", 1, speed=math.inf, start_time=START, plan=PLAN)
+    source = SimulatedSource("normal", 1, speed=math.inf, start_time=START, plan=PLAN.phase_times())
     recorder = Recorder.new_session(
         store, source, driver="simulated", port=None, plan=PLAN, nurse="RN", alarms=AlarmEngine()
     )
@@ -280,7 +280,7 @@ def test_escalation_times_are_iso_in_the_json_export(store):
 
 
 def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
-    source = SimulatedSource("desaturation", 1, speed=math.inf, start_time=START, plan=PLAN)
+    source = SimulatedSource("desaturation", 1, speed=math.inf, start_time=START, plan=PLAN.phase_times())
     first = Recorder.new_session(store, source, driver="simulated", port=None, plan=PLAN,
                                  autopilot=True, alarms=AlarmEngine())
     # Stop in the middle of the desaturation as a crash would: no session end to close the alarms.
@@ -349,7 +349,7 @@ def test_failed_cuff_after_a_high_one_keeps_the_bp_alarms_and_confirms_once(stor
 
 
 def test_hypertensive_baseline_holds_the_plan_until_a_reasoned_override(store):
-    source = SimulatedSource("hypertensive_baseline", 1, speed=math.inf, start_time=START, plan=PLAN)
+    source = SimulatedSource("hypertensive_baseline", 1, speed=math.inf, start_time=START, plan=PLAN.phase_times())
     recorder = Recorder.new_session(
         store, source, driver="simulated", port=None, plan=PLAN, autopilot=True, nurse="RN", alarms=AlarmEngine()
     )
@@ -364,7 +364,7 @@ def test_hypertensive_baseline_holds_the_plan_until_a_reasoned_override(store):
 
 
 def test_start_infusion_override_is_recorded_on_the_timeline_and_in_the_audit_log(store):
-    source = SimulatedSource("hypertensive_baseline", 1, speed=math.inf, start_time=START, plan=PLAN)
+    source = SimulatedSource("hypertensive_baseline", 1, speed=math.inf, start_time=START, plan=PLAN.phase_times())
     recorder = Recorder.new_session(
         store, source, driver="simulated", port=None, plan=PLAN, nurse="RN", alarms=AlarmEngine()
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from monitor.readings import Flag
+from drivers.core.readings import Flag
 from tests.monitor.alarms.conftest import T0, Bed
 
 

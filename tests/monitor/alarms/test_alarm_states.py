@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from drivers.core.readings import Flag
 from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
-from monitor.readings import Flag
 
 ROW_KEYS = {
     "id",

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from drivers.core.readings import Flag
 from monitor.alarms.model import AlarmKind, Priority
-from monitor.readings import Flag
 from monitor.session import EventKind
 
 # flags on the reading, parameter, expected condition, expected parameter of the alarm

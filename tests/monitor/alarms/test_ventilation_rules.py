@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.core.readings import Flag
 from monitor.alarms.model import AlarmKind, Priority
-from monitor.readings import Flag
 
 # rule, parameter, a value that breaches it, the nearest value that does not, priority, delay (s)
 VENTILATION = [

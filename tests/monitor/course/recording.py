@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
 from monitor.protocols import Protocol
@@ -54,7 +54,9 @@ def record(
     """Record one session with autopilot phases; returns the finished recorder."""
     store = Store(path)
     try:
-        source = SimulatedSource(scenario=scenario, seed=seed, speed=math.inf, start_time=start, plan=plan)
+        source = SimulatedSource(
+            scenario=scenario, seed=seed, speed=math.inf, start_time=start, plan=plan.phase_times()
+        )
         patient_id = store.create_patient(mrn, "Tom Okafor", "1979-11-02")
         recorder = Recorder.new_session(
             store, source, driver="simulated", port=None, plan=plan, patient_id=patient_id, nurse=NURSE,

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from drivers.core.readings import Parameter
 from monitor import review
 from monitor.alarms.model import Priority
 from monitor.cli import main
 from monitor.course import CoursePlan, load_course_by_mrn, set_course_plan
 from monitor.exports.data import load
 from monitor.protocols import load_protocol
-from monitor.readings import Parameter
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.monitor.course.recording import DAY, MRN, NURSE

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.core.readings import Parameter, Reading
 from monitor.checklist import ChecklistItem
 from monitor.dose import DoseUnit
 from monitor.protocols import (
@@ -19,7 +20,6 @@ from monitor.protocols import (
     parse_protocol,
     shipped_text,
 )
-from monitor.readings import Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 
 

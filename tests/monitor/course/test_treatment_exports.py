@@ -13,6 +13,7 @@ from monitor.exports.data import load
 from monitor.exports.fhir_export import bundle
 from monitor.exports.hl7_export import messages
 from monitor.store import Store
+from tests.csv_files import rows as csv_rows
 from tests.monitor.course.recording import MRN, NURSE
 
 
@@ -100,12 +101,11 @@ def test_rems_worksheet_and_pdf_report(course_db: Path, tmp_path: Path) -> None:
 
 
 def test_csv_events_name_the_entries(course_db: Path) -> None:
-    import csv
 
     first = _sessions(course_db)[0]
     out = io.StringIO()
     assert main(["export", first, "--db", str(course_db), "--format", "csv-events"], out=out) == 0
-    rows = {row["kind"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    rows = {row["kind"]: row for row in csv_rows(out.getvalue())}
     assert rows["dose_planned"]["text"] == "dose 40.5 mg (0.5 mg/kg) at 202.5 mg/h"
     assert rows["outcome_score"]["text"] == "GAD-7 12 (moderate)"  # the last of the two questionnaires
     assert json.loads(rows["checklist"]["detail_json"])["weight_kg"] == 81

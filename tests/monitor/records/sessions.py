@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder
 from monitor.session import Phase

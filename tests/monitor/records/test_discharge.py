@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor.discharge import (
     LatestVitals,
     NurseAssessment,
@@ -15,7 +16,6 @@ from monitor.discharge import (
     modified_aldrete,
     padss_vital_signs,
 )
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import Baseline
 
 BASE = Baseline(

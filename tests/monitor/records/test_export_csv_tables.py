@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,12 +9,12 @@ from monitor.cli import main
 from monitor.exports.csv_tables import ALARM_COLUMNS, EVENT_COLUMNS
 from monitor.exports.data import load
 from monitor.store import Store
+from tests.csv_files import rows as csv_rows
 from tests.monitor.records.sessions import NURSE, RecordedSession
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return csv_rows(path.read_text(encoding="utf-8"))
 
 
 def test_events_and_alarms_export_as_their_own_csv_tables(
@@ -26,12 +25,12 @@ def test_events_and_alarms_export_as_their_own_csv_tables(
     for fmt, out in (("csv-events", events_csv), ("csv-alarms", alarms_csv)):
         assert main(["export", recorded.session_id, "--db", str(recorded.path), "--format", fmt,
                      "--out", str(out)]) == 0
-    assert events_csv.read_text(encoding="utf-8").splitlines()[0] == ",".join(EVENT_COLUMNS)
+    assert events_csv.read_text(encoding="utf-8").splitlines()[1] == ",".join(EVENT_COLUMNS)
     events = _rows(events_csv)
     assert [e["kind"] for e in events] == [e.kind.value for e in record.events]
     assert any(e["kind"] == "note" and e["text"] == "Patient calm, reports mild dissociation" for e in events)
     assert any(e["kind"] == "score" and '"scale": "MOAA/S"' in e["detail_json"] for e in events)
-    assert alarms_csv.read_text(encoding="utf-8").splitlines()[0] == ",".join(ALARM_COLUMNS)
+    assert alarms_csv.read_text(encoding="utf-8").splitlines()[1] == ",".join(ALARM_COLUMNS)
     alarms = _rows(alarms_csv)
     assert len(alarms) == len(record.alarms) >= 2
     assert {a["condition"] for a in alarms} == {a.condition for a in record.alarms}

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
+from drivers.core.readings import Parameter
 from monitor.cli import main
 from monitor.exports.data import load
-from monitor.readings import Parameter
 from monitor.store import Store
 from tests.monitor.records.sessions import BIRTH_DATE, MRN, RecordedSession, record_session
 

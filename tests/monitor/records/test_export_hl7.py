@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import hl7
 import pytest
 
+from drivers.core.readings import NIBP_PARAMETERS
 from monitor.cli import main
 from monitor.exports.data import load
-from monitor.readings import NIBP_PARAMETERS
 from monitor.store import Store
 from tests.monitor.records.sessions import DEVICE, MRN, RecordedSession
 

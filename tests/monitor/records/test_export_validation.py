@@ -12,10 +12,10 @@ import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
+from drivers.core.readings import Parameter, Reading
 from monitor.cli import main
 from monitor.exports.data import ExportOptions, load
 from monitor.exports.fhir_export import bundle_data
-from monitor.readings import Parameter, Reading
 from monitor.store import Store
 from tests.monitor.records.sessions import MRN, RecordedSession, record_session
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import hl7
 import pytest
 
+from drivers.transport.mllp import frame
 from monitor.exports.hl7_export import observation_sets
-from monitor.feed import Feed, FeedConfig, FeedConfigError, ack_code, frame
+from monitor.feed import Feed, FeedConfig, FeedConfigError, ack_code
 from monitor.store import Store
 from tests.monitor.records.sessions import MRN, record_session
 
@@ -474,7 +475,7 @@ def test_a_stray_ack_makes_the_feed_reconnect(
 def test_the_recorder_puts_a_reported_technical_event_on_the_timeline(tmp_path: Path) -> None:
     import math
 
-    from drivers.simulated import SimulatedSource
+    from drivers.simulated.driver import SimulatedSource
     from monitor.plan import SessionPlan
     from monitor.recorder import Recorder
     from monitor.session import EventKind

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor import review
 from monitor.alarms.model import Priority
 from monitor.exports.data import SessionRecord, load
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
 from tests.monitor.records.sessions import MRN, RecordedSession, add_alarms, alarm_row, record_session

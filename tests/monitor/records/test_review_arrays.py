@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from drivers.core.readings import NIBP_PARAMETERS
 from monitor import review
 from monitor.exports.data import load
-from monitor.readings import NIBP_PARAMETERS
 from monitor.store import Store
 from tests.ui.review_sessions import leave_unfinished, record
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor import review
 from monitor.app.errors import AppError
 from monitor.app.sessions import close_unfinished
 from monitor.cli import build_parser
 from monitor.exports.data import load
-from monitor.readings import Flag, Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
 from tests.monitor.records.sessions import RecordedSession, record_session

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from drivers.simulation import SimulatedPatient
+from drivers.core.readings import Parameter
+from drivers.patient.model import SimulatedPatient
 from monitor.alarms.engine import AlarmEngine
 from monitor.cli import main
 from monitor.exports.data import load
-from monitor.readings import Parameter
 from monitor.store import Store
+from tests.csv_files import rows as csv_rows
 from tests.monitor.records.sessions import RecordedSession, record_session
 from tests.monitor.records.test_export_validation import sample, split_messages, strict
 
@@ -67,7 +66,7 @@ def _export(recorded: RecordedSession, tmp_path: Path, fmt: str) -> str:
 
 
 def test_every_export_carries_ventilation(depressed: RecordedSession, tmp_path: Path) -> None:
-    rows = list(csv.DictReader(io.StringIO(_export(depressed, tmp_path, "csv"))))
+    rows = csv_rows(_export(depressed, tmp_path, "csv"))
     assert {"rr", "etco2"} <= {row.get("parameter") for row in rows}
     assert "etco2" in _export(depressed, tmp_path, "json")
     messages = split_messages(_export(depressed, tmp_path, "hl7"))

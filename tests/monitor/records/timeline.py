@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from drivers.core.readings import Reading
 from monitor.exports.data import SessionRecord
-from monitor.readings import Reading
 from monitor.session import EventKind, Phase, SessionEvent
 
 BASELINE: dict[str, Any] = {

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drivers.simulated import SimulatedSource
+from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import Priority
 from monitor.plan import parse_plan

@@ -1,0 +1,96 @@
+"""Time that cannot jump: a monotonic clock anchored to the wall clock once, at start.
+
+Every time stamp a device source gives a reading comes from :func:`now`: the wall-clock time
+read once when the process first asks, plus the monotonic time elapsed since. Setting the
+system clock (by hand, by NTP stepping, by a dead RTC battery) therefore never shortens or
+lengthens the infusion, the recovery, an alarm delay or the age of a value. The step itself is
+noticed by :meth:`AnchoredClock.take_step` and recorded on the timeline (``clock_changed``).
+
+Tests inject their own ``wall`` and ``monotonic`` functions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+SECONDS_PER_MINUTE = 60.0
+
+#: A difference between wall and anchored time that grows by more than this is a clock step.
+STEP_THRESHOLD_S = 2.0
+#: Device time stamps are trusted only this far before / after the receive time.
+DEVICE_TIME_PAST_S = 600.0
+DEVICE_TIME_FUTURE_S = 60.0
+
+
+class AnchoredClock:
+    """Wall time at the anchor plus monotonic time since; reports wall-clock steps."""
+
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        step_threshold_s: float = STEP_THRESHOLD_S,
+    ) -> None:
+        self._wall = wall
+        self._monotonic = monotonic
+        self.step_threshold_s = step_threshold_s
+        self._lock = threading.Lock()
+        self.anchor_wall = wall()
+        self.anchor_monotonic = monotonic()
+        self._offset = 0.0  # wall minus anchored time when last looked at
+
+    def now(self) -> float:
+        """Anchored time: never steps, advances with the monotonic clock."""
+        return self.anchor_wall + (self._monotonic() - self.anchor_monotonic)
+
+    def __call__(self) -> float:
+        return self.now()
+
+    def rebase(self) -> None:
+        """Anchor again to the wall clock now (before a session starts: a step before it is not its business)."""
+        with self._lock:
+            self.anchor_wall = self._wall()
+            self.anchor_monotonic = self._monotonic()
+            self._offset = 0.0
+
+    def take_step(self) -> float | None:
+        """The size of a wall-clock step since the last call (seconds, signed), or None."""
+        with self._lock:
+            offset = self._wall() - self.now()
+            step = offset - self._offset
+            if abs(step) < self.step_threshold_s:
+                return None
+            self._offset = offset
+            return step
+
+
+_process_clock: AnchoredClock | None = None
+_process_lock = threading.Lock()
+
+
+def process_clock() -> AnchoredClock:
+    """The clock every device source of this process stamps readings with (anchored on first use)."""
+    global _process_clock
+    with _process_lock:
+        if _process_clock is None:
+            _process_clock = AnchoredClock()
+        return _process_clock
+
+
+def now() -> float:
+    """Anchored time of this process (see :class:`AnchoredClock`)."""
+    return process_clock().now()
+
+
+def device_time(stamp: float, received: float) -> tuple[float, float | None]:
+    """The time to store for a device time stamp and, when it was refused, its offset.
+
+    A stamp within ``DEVICE_TIME_PAST_S`` before to ``DEVICE_TIME_FUTURE_S`` after the receive time
+    is kept; otherwise the receive time is used and the offset (stamp minus receive time) returned.
+    """
+    offset = stamp - received
+    if -DEVICE_TIME_PAST_S <= offset <= DEVICE_TIME_FUTURE_S:
+        return stamp, None
+    return received, offset

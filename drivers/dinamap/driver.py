@@ -1,0 +1,30 @@
+"""The registry entry of the GE DINAMAP driver: port settings and a fresh decoder per session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from drivers.base import Decoder, OpenOptions, PortSettings, Source
+from drivers.dinamap.codec import PORT_SETTINGS, SOURCE_NAME, DinamapDecoder, DinamapSettings
+from drivers.transport.serial_source import SerialDriver
+
+
+class DinamapDriver(SerialDriver):
+    """GE / Critikon DINAMAP host communications: NIBP started by the host, SpO2 and pulse rate."""
+
+    name = SOURCE_NAME
+    description = "GE/Critikon DINAMAP host comms (NIBP started on schedule, SpO2, pulse rate; model=pro|v100)"
+    device_label = "GE DINAMAP (host communications)"
+    port_settings: ClassVar[PortSettings | None] = PORT_SETTINGS
+    can_start_nibp = True
+
+    def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
+        """A polling decoder with the user's settings."""
+        return DinamapDecoder(DinamapSettings.from_mapping(settings))
+
+    def open(self, options: OpenOptions) -> Source:
+        """Open the port; the source says it can start the cuff."""
+        source = super().open(options)
+        source.can_start_nibp = True
+        return source

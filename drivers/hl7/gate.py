@@ -1,0 +1,125 @@
+"""What every connection of one HL7 listener shares: whose results the session takes, and what it already has.
+
+A listener feeds one session, so it must take one patient's results only. A second sender (a
+gateway pointed at the wrong chair, a second monitor) interleaving its values with the patient's
+would hide a desaturation. The gate decides, for every message:
+
+- A sender not on the allow-list (``allow_senders``: MSH-3, or MSH-3^MSH-4) is refused.
+- Once the session's patient is identified, a message whose PID-3 names another patient is
+  refused; one that names the identified patient is taken from any allowed sender.
+- Before that, the first message taken binds the session to its PID-3 (when it has one) and to
+  its sender (MSH-3^MSH-4, or the sender's address when both are empty): another patient, or
+  another sender whose message does not name the identified patient, is refused.
+
+It also remembers the MSH-10 control ids already taken from each sender (a repeat after a lost
+ACK is answered as before and stores nothing) and the last cuff result of each pressure (a
+gateway repeats the newest NIBP in every periodic message; it is stored once).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from drivers.core.readings import Parameter
+
+#: Control ids remembered per listener (the oldest are forgotten first).
+REMEMBERED_CONTROL_IDS: Final = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the session does not take a message: a short condition name and the reason for the ACK."""
+
+    condition: str
+    reason: str
+
+
+def sender_key(application: str, facility: str, peer_host: str) -> str:
+    """How a sender is named: ``MSH-3^MSH-4`` (upper case), or its address when both are empty."""
+    application, facility = application.strip().upper(), facility.strip().upper()
+    if application or facility:
+        return f"{application}^{facility}"
+    return f"address {peer_host}" if peer_host else "an unnamed sender"
+
+
+class SessionGate:
+    """One patient and one sender per session; repeats stored once (thread-safe)."""
+
+    def __init__(self, allow_senders: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self.allow_senders = frozenset(s.strip().upper() for s in allow_senders if s.strip())
+        #: The identified patient's MRN (set by the session), else None.
+        self.patient: str | None = None
+        #: PID-3 and sender of the first message taken (the binding before identification).
+        self.first_patient: str | None = None
+        self.sender: str | None = None
+        self._answers: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._last_nibp: dict[Parameter, tuple[float, float | None]] = {}
+
+    def identify(self, mrn: str | None) -> None:
+        """The session's patient is now known (None: not identified)."""
+        with self._lock:
+            self.patient = mrn.strip() if mrn and mrn.strip() else None
+
+    def admit(self, sender: str, patient_ids: list[str]) -> Refusal | None:
+        """None when the session takes a message from ``sender`` about ``patient_ids`` (PID-3), else why not."""
+        with self._lock:
+            if self.allow_senders:
+                application = sender.partition("^")[0]
+                if sender not in self.allow_senders and application not in self.allow_senders:
+                    return Refusal("hl7_sender_not_allowed", f"sender {sender} is not on this listener's allow-list")
+            if self.patient is not None and patient_ids:
+                if self.patient in patient_ids:
+                    return None
+                return Refusal(
+                    "hl7_other_patient",
+                    f"PID-3 {'/'.join(patient_ids)} is not this session's patient",
+                )
+            if self.first_patient is not None and patient_ids and self.first_patient not in patient_ids:
+                return Refusal(
+                    "hl7_other_patient",
+                    f"PID-3 {'/'.join(patient_ids)} is not this session's patient ({self.first_patient})",
+                )
+            if self.sender is not None and sender != self.sender:
+                return Refusal(
+                    "hl7_other_sender",
+                    f"this session takes results from {self.sender} only, not from {sender}",
+                )
+            return None
+
+    def bind(self, sender: str, patient_ids: list[str]) -> None:
+        """A message was taken: the first one binds the session to its sender and patient."""
+        with self._lock:
+            if self.sender is None:
+                self.sender = sender
+            if self.first_patient is None and patient_ids:
+                self.first_patient = patient_ids[0]
+
+    def answered(self, sender: str, control_id: str) -> str | None:
+        """The code a message with this control id from this sender was answered with, None when new."""
+        if not control_id:
+            return None
+        with self._lock:
+            return self._answers.get((sender, control_id))
+
+    def remember(self, sender: str, control_id: str, code: str) -> None:
+        """A message was taken (values stored): a repeat of it must store nothing."""
+        if not control_id:
+            return
+        with self._lock:
+            self._answers[(sender, control_id)] = code
+            while len(self._answers) > REMEMBERED_CONTROL_IDS:
+                self._answers.popitem(last=False)
+
+    def new_cuff_value(self, parameter: Parameter, t: float, value: float | None) -> bool:
+        """False when this pressure, with this time, is the one already stored (a repeated cuff result)."""
+        with self._lock:
+            key = (t, value)
+            if self._last_nibp.get(parameter) == key:
+                return False
+            self._last_nibp[parameter] = key
+            return True

@@ -1,0 +1,1000 @@
+"""The ``hl7-mllp`` driver: a listener for HL7 v2 ORU^R01 results pushed over MLLP/TCP.
+
+Most current monitors (Mindray, Comen, Edan, GE, Philips through its gateways) send observations
+as HL7 v2 ORU^R01 messages, each framed by MLLP (``0x0B`` message ``0x1C 0x0D``), and expect an
+ACK. This driver listens on ``--port HOST:PORT`` (loopback ``127.0.0.1:2575`` by default; give the
+address of the network card the monitor reaches, e.g. ``0.0.0.0:2575``, with ``allow_from``, to
+accept it from the network). Each message is parsed with the python-hl7 library and answered on the same connection:
+``AA`` when every value was taken, ``AE`` when some OBX could not be, or when nothing in the
+message was usable (the reason in MSA-3 and one ERR segment per problem; the good values of the
+message are kept), ``AR`` when the message itself cannot be used (not HL7, not ORU^R01) or is not
+for this session (another patient or sender, see :mod:`drivers.hl7.gate`). A message that asks
+for enhanced mode (MSH-15/MSH-16) gets the commit ACK (CA/CE/CR) and application ACK it asks for.
+An FHS/BHS batch in one block is answered message by message.
+
+OBX-3 is matched by IEEE 11073 MDC code, LOINC code or Philips MDIL code (see
+:mod:`drivers.hl7.codemap`; ``--set codes=FILE`` adds a site's own), in the identifier or the
+alternate identifier of any repetition. OBX-6 must be a unit of the parameter (UCUM, the common
+spellings, or the MDC/MDIL unit code); an empty unit means the usual one. The time of a value is
+OBX-14, else the OBR-7 of its own OBR group, else MSH-7, else the receive time; a time without a
+UTC offset is read in the ``timezone`` setting (the computer's local zone unless
+``--set timezone=+0100`` or ``UTC``). A message sent again with the same MSH-10, and a cuff
+result repeated with the same time and value, are stored once.
+
+Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
+``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
+comma-separated and open to all when not given; ``allow_from`` is required when the listener is
+bound to anything but a loopback address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+import re
+import selectors
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any, Final
+
+import hl7
+
+from drivers.base import (
+    Decoder,
+    DecoderCounters,
+    LinkEventKind,
+    Source,
+)
+from drivers.core.clock import device_time
+from drivers.core.clock import now as anchored_now
+from drivers.core.readings import Flag, Parameter, Reading, is_plausible
+from drivers.hl7.codemap import CodeMap, unit_factor
+from drivers.hl7.gate import Refusal, SessionGate, sender_key
+from drivers.hl7.v2 import parse_hl7_time
+from drivers.settings import SettingsError, seconds
+from drivers.transport.mllp import DEFAULT_HOST, DEFAULT_PORT, MllpDeframer, frame, is_loopback, parse_address
+
+log = logging.getLogger(__name__)
+
+# An observation time this far ahead of the receive time is a wrong field, not a value from the future.
+MAX_FUTURE_S: Final = 300.0
+
+SOURCE_NAME: Final = "hl7-mllp"
+
+APPLICATION: Final = "INFUSION-MONITOR"
+
+_NIBP = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
+
+#: Defaults of the listener's limits (``--set max_connections=``, ``idle_timeout=``).
+MAX_CONNECTIONS_DEFAULT: Final = 4
+IDLE_TIMEOUT_DEFAULT_S: Final = 300.0
+#: ACK bytes a connection may owe before the listener stops reading from it (its sender does not read).
+MAX_OUTBOX_BYTES: Final = 64 * 1024
+#: A connection whose ACKs have not moved for this long is closed.
+WRITE_STALL_S: Final = 30.0
+#: After an accept() failure (out of file descriptors) the listener waits this long before accepting again.
+ACCEPT_PAUSE_S: Final = 1.0
+#: The same refusal of the same sender is put on the timeline at most this often.
+TECHNICAL_EVENT_INTERVAL_S: Final = 60.0
+
+# HL7 table 0357 (message error condition codes) used in ERR-3.
+ERR_REQUIRED_FIELD_MISSING = ("101", "Required field missing")
+ERR_DATA_TYPE = ("102", "Data type error")
+ERR_TABLE_VALUE = ("103", "Table value not found")
+ERR_UNSUPPORTED_TYPE = ("200", "Unsupported message type")
+ERR_UNSUPPORTED_EVENT = ("201", "Unsupported event code")
+ERR_UNKNOWN_KEY = ("204", "Unknown key identifier")
+ERR_RECORD_LOCKED = ("206", "Application record locked")
+ERR_APPLICATION = ("207", "Application internal error")
+
+
+def parse_timezone(text: str | None) -> tzinfo | None:
+    """``local`` (None), ``UTC`` or a fixed offset such as ``+0100`` / ``-05:00``."""
+    if text is None or text.strip().lower() in ("", "local"):
+        return None
+    value = text.strip().upper()
+    if value in ("UTC", "Z"):
+        return UTC
+    match = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", value)
+    if match is None:
+        raise SettingsError(f"setting timezone='{text}' must be local, UTC or an offset such as +0100")
+    minutes = int(match[2]) * 60 + int(match[3])
+    if minutes > 14 * 60:
+        raise SettingsError(f"setting timezone='{text}' is beyond ±14:00")
+    return timezone(timedelta(minutes=minutes if match[1] == "+" else -minutes))
+
+
+SETTING_NAMES: Final = ("timezone", "codes", "max_connections", "idle_timeout", "allow_from", "allow_senders")
+
+
+def _names(text: str | None) -> frozenset[str]:
+    """A comma-separated list (allow-lists) as a set of upper-case names."""
+    return frozenset(item.strip().upper() for item in (text or "").split(",") if item.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Hl7Settings:
+    """Listener address, how to read times without an offset, codes, limits and allow-lists."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    tz: tzinfo | None = None
+    codes: CodeMap = field(default_factory=CodeMap)
+    max_connections: int = MAX_CONNECTIONS_DEFAULT
+    idle_timeout_s: float = IDLE_TIMEOUT_DEFAULT_S
+    #: Sender addresses allowed to connect (empty: any).
+    allow_from: frozenset[str] = frozenset()
+    #: MSH-3 or MSH-3^MSH-4 values allowed to send (empty: any).
+    allow_senders: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_options(cls, address: str | None, settings: Mapping[str, str] | None) -> Hl7Settings:
+        """From ``--port`` and ``--set`` values."""
+        given = dict(settings or {})
+        unknown = sorted(set(given) - set(SETTING_NAMES))
+        if unknown:
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: {', '.join(SETTING_NAMES)}"
+            )
+        host, port = parse_address(address)
+        text = given.get("max_connections", str(MAX_CONNECTIONS_DEFAULT)).strip()
+        if not text.isdigit() or not 1 <= int(text) <= 64:
+            raise SettingsError(f"setting max_connections='{text}' must be a whole number 1-64")
+        codes = CodeMap.from_file(given["codes"]) if given.get("codes") else CodeMap()
+        allow_from = frozenset(a.lower() for a in _names(given.get("allow_from")))
+        if not allow_from and not is_loopback(host):
+            # Bound wider than this computer, the listener takes only the senders the clinic names.
+            raise SettingsError(
+                f"listening on {host} accepts other computers: name the monitors or gateway that may connect "
+                "with --set allow_from=ADDRESS[,ADDRESS...]"
+            )
+        return cls(
+            host,
+            port,
+            parse_timezone(given.get("timezone")),
+            codes,
+            int(text),
+            seconds(given, "idle_timeout", IDLE_TIMEOUT_DEFAULT_S, 5.0, 24 * 3600.0),
+            allow_from,
+            _names(given.get("allow_senders")),
+        )
+
+
+# -- reading a message -----------------------------------------------------------------
+
+
+def _get(segment: Any, field_num: int, repeat: int = 1, component: int = 1) -> str:
+    """One component of a python-hl7 segment, '' when absent."""
+    try:
+        return str(segment.extract_field(1, field_num, repeat, component, 1)).strip()
+    except (IndexError, KeyError, ValueError, TypeError):
+        return ""
+
+
+def _repetitions(segment: Any, field_num: int) -> int:
+    try:
+        return len(segment(field_num))
+    except (IndexError, KeyError, TypeError):
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with a message, reported in the ACK."""
+
+    code: tuple[str, str]
+    text: str
+    #: Segment id, its sequence in the message, and the field (ERR-2); empty when not known.
+    location: tuple[str, int, int] | None = None
+
+
+class MessageRejected(Exception):
+    """The message as a whole cannot be used (answered with AR)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.text)
+        self.problem = problem
+
+
+@dataclass
+class MessageResult:
+    """What one message gave: readings, problems, and the acknowledgments to send."""
+
+    readings: list[Reading] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    #: The application-level answer (AA, AE, AR) whether or not it is sent.
+    ack_code: str = "AA"
+    #: Acknowledgments to send, in order: none, one, or a commit ACK and then an application ACK.
+    acks: list[str] = field(default_factory=list)
+    #: MSH-10 of the first acknowledgment this listener sends.
+    control_id: str = ""
+    #: MSH-10 of the message answered.
+    message_id: str = ""
+    #: Who sent it (MSH-3^MSH-4, or the address).
+    sender: str = ""
+    #: Set when the session refused the message (another patient or sender): a technical event.
+    refusal: Refusal | None = None
+    #: A message already taken (same sender, same MSH-10): answered again, nothing stored.
+    repeat: bool = False
+
+    @property
+    def ack(self) -> str:
+        """The first acknowledgment sent ('' when the sender asked for none)."""
+        return self.acks[0] if self.acks else ""
+
+
+def _message_text(raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # HL7's traditional 8-bit default
+    # Segments end with CR; some senders use LF or CR LF.
+    return text.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
+
+
+def _unusable_delimiters(text: str) -> str:
+    """Why MSH-1/MSH-2 cannot delimit a message ('' when they can).
+
+    A letter, digit, space or control character as a delimiter, or one used twice, would make the answer echoing
+    them unreadable; such a message is refused and answered with the standard delimiters.
+    """
+    if not text.startswith("MSH") or len(text) < 5:
+        return ""  # not a message header at all: the parser names the problem
+    separator = text[3]
+    end = text.find(separator, 4)
+    encoding = text[4:end] if end >= 0 else text[4:]
+    delimiters = separator + encoding
+    if not 4 <= len(encoding) <= 5:
+        return f"MSH-2 '{encoding}' does not hold the four encoding characters"
+    if any(c.isalnum() or not c.isprintable() or c.isspace() for c in delimiters):
+        return f"delimiters '{delimiters}' include a letter, digit, space or control character"
+    if len(set(delimiters)) != len(delimiters):
+        return f"delimiters '{delimiters}' repeat a character"
+    return ""
+
+
+def split_batch(text: str) -> list[str]:
+    """The messages of an MLLP block: one, or every MSH...  of an FHS/BHS batch (batch segments dropped)."""
+    segments = [s for s in text.split("\r") if s.strip()]
+    if not any(s[:3] in ("FHS", "BHS") for s in segments):
+        return [text]
+    messages: list[list[str]] = []
+    for segment in segments:
+        head = segment[:3]
+        if head in ("FHS", "BHS", "BTS", "FTS"):
+            continue
+        if head == "MSH" or not messages:
+            messages.append([])
+        messages[-1].append(segment)
+    return ["\r".join(m) for m in messages]
+
+
+def _ack(source_msg: Any, code: str, problems: list[Problem], control_id: str, now: float) -> str:
+    with warnings.catch_warnings():
+        # python-hl7 stamps MSH-7 with datetime.utcnow(), deprecated on newer Pythons; it is replaced below.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ack = source_msg.create_ack(code, message_id=control_id, application=APPLICATION)
+    ack.segment("MSH").assign_field(datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S+0000"), 7)
+    if problems:
+        msa = ack.segment("MSA")
+        msa.assign_field(ack.escape(problems[0].text[:80]), 3)
+        for problem in problems:
+            err = ack.create_segment([ack.create_field(["ERR"])])
+            if problem.location is not None:
+                segment_id, sequence, field_num = problem.location
+                err.assign_field(segment_id, 2, 1, 1)
+                err.assign_field(str(sequence), 2, 1, 2)
+                err.assign_field(str(field_num), 2, 1, 3)
+            err.assign_field(problem.code[0], 3, 1, 1)
+            err.assign_field(problem.code[1], 3, 1, 2)
+            err.assign_field("HL70357", 3, 1, 3)
+            err.assign_field("E", 4)
+            err.assign_field(ack.escape(problem.text[:250]), 8)
+            ack.append(err)
+    return str(ack)
+
+
+_EMPTY_MSH = "MSH|^~\\&|||||||ORU^R01|{id}|P|2.6"
+#: HL7 table 0155 (accept/application acknowledgment conditions).
+_ACK_CONDITIONS = frozenset({"AL", "NE", "ER", "SU"})
+#: The commit (accept) answer for an application answer.
+_COMMIT_CODE = {"AA": "CA", "AE": "CE", "AR": "CR"}
+
+
+def acknowledgment_codes(accept_type: str, application_type: str, code: str) -> list[str]:
+    """Which ACKs to send for an application answer ``code`` (AA/AE/AR), as MSH-15 and MSH-16 ask.
+
+    Both empty (or either not a table 0155 value): original mode, the one answer. Otherwise
+    enhanced mode: a commit ACK (CA/CE/CR) as MSH-15 asks, then the application ACK as MSH-16
+    asks, both on this connection (the listener has no way back to the sender but this one).
+    An empty one of the two, when the other is given, counts as AL.
+    """
+    accept, application = accept_type.strip().upper(), application_type.strip().upper()
+    if not (accept or application) or not {accept or "AL", application or "AL"} <= _ACK_CONDITIONS:
+        return [code]
+    accept, application = accept or "AL", application or "AL"
+    out = []
+    commit = _COMMIT_CODE[code]
+    if accept == "AL" or (accept == "ER" and commit != "CA") or (accept == "SU" and commit == "CA"):
+        out.append(commit)
+    if application == "AL" or (application == "ER" and code != "AA") or (application == "SU" and code == "AA"):
+        out.append(code)
+    return out
+
+
+class Hl7Decoder(Decoder):
+    """One MLLP connection: messages in, readings out, the acknowledgments each message asks for queued.
+
+    ``gate`` is shared by every connection of a listener (one patient, one sender, repeats stored
+    once); a decoder made alone has its own. ``peer`` is the sender's address.
+    """
+
+    def __init__(
+        self,
+        tz: tzinfo | None = None,
+        source: str = SOURCE_NAME,
+        *,
+        codes: CodeMap | None = None,
+        gate: SessionGate | None = None,
+        peer: str = "",
+    ) -> None:
+        super().__init__(source)
+        self.tz = tz
+        self.codes = codes or CodeMap()
+        self.gate = gate or SessionGate()
+        self.peer = peer
+        self._mllp = MllpDeframer()
+        self._acks: list[bytes] = []
+        self._acks_sent = 0
+        self.results: list[MessageResult] = []
+        #: (receive time, device time minus receive time) of every stamp refused as out of window.
+        self.clock_offsets: list[tuple[float, float]] = []
+        #: Results refused by the session since the last call of :meth:`take_refusals`.
+        self._refused: list[MessageResult] = []
+        #: Messages answered AE (values partly taken) and AR (nothing taken).
+        self.errors = 0
+        self.rejects = 0
+        self.repeats = 0
+
+    def reset(self) -> None:
+        """Forget a partial message (the connection closed)."""
+        self._mllp.reset()
+        self._acks.clear()
+
+    def outgoing(self, at: float) -> bytes:
+        """ACKs for the messages received so far."""
+        out = b"".join(self._acks)
+        self._acks.clear()
+        return out
+
+    def take_refusals(self) -> list[MessageResult]:
+        """Messages the session refused (another patient or sender) since the last call."""
+        out, self._refused = self._refused, []
+        return out
+
+    def feed(self, data: bytes, at: float) -> list[Reading]:
+        """Consume bytes of the connection; return the readings of every complete message."""
+        readings: list[Reading] = []
+        for raw in self._mllp.feed(data):
+            for text in split_batch(_message_text(raw)):
+                result = self.process_text(text, at)
+                readings.extend(result.readings)
+                self._acks.extend(frame(ack) for ack in result.acks)
+        self.counters.resyncs = self._mllp.stray + self._mllp.oversize
+        return readings
+
+    def process(self, raw: bytes, at: float) -> MessageResult:
+        """Read one message (bytes without MLLP framing) and build its acknowledgments."""
+        return self.process_text(_message_text(raw), at)
+
+    def _control_id(self, at: float) -> str:
+        self._acks_sent += 1
+        return f"IM{int(at * 1000) % 10**12:012d}{self._acks_sent % 1000:03d}"
+
+    def process_text(self, text: str, at: float) -> MessageResult:
+        """Read one message (segments separated by CR) and build its acknowledgments."""
+        with warnings.catch_warnings():
+            # python-hl7 reports a broken escape sequence through a deprecated logger call.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._process_text(text, at)
+
+    def _process_text(self, text: str, at: float) -> MessageResult:
+        result = MessageResult(control_id=self._control_id(at))
+        parsed: Any = None
+        msh: Any = None
+        try:
+            try:
+                unusable = _unusable_delimiters(text)
+                if unusable:
+                    raise ValueError(unusable)
+                parsed = hl7.parse(text)
+                if not isinstance(parsed, hl7.Message):
+                    raise ValueError("a batch or file header, not a single message")
+                msh = parsed.segment("MSH")
+            except Exception as exc:  # python-hl7 raises several kinds for broken text
+                parsed = msh = None
+                raise MessageRejected(
+                    Problem(ERR_REQUIRED_FIELD_MISSING, f"not an HL7 v2 message: {exc}", ("MSH", 1, 1))
+                ) from None
+            self._read_message(parsed, msh, at, result)
+        except MessageRejected as rejected:
+            result.readings = []
+            result.problems = [rejected.problem]
+            result.ack_code = "AR"
+        else:
+            result.ack_code = "AE" if result.problems else "AA"
+        if result.repeat:
+            self.repeats += 1
+        if result.ack_code == "AR":
+            self.rejects += 1
+            self.counters.frames_rejected += 1
+        else:
+            if result.ack_code == "AE":
+                self.errors += 1
+            self.counters.frames_decoded += 1
+            if result.readings and not result.repeat:
+                self.gate.remember(result.sender, result.message_id, result.ack_code)
+        codes = [result.ack_code]
+        if msh is not None:
+            codes = acknowledgment_codes(_get(msh, 15), _get(msh, 16), result.ack_code)
+        source_msg = parsed if parsed is not None and _get(_first(parsed, "MSH"), 10) else None
+        if source_msg is None:
+            source_msg = hl7.parse(_EMPTY_MSH.format(id=""))
+        for n, code in enumerate(codes):
+            control_id = result.control_id if n == 0 else self._control_id(at)
+            problems = result.problems if code not in ("AA", "CA") else []
+            try:
+                result.acks.append(_ack(source_msg, code, problems, control_id, at))
+            except Exception:  # a message too broken for the library to answer: answer from a blank one
+                blank = hl7.parse(_EMPTY_MSH.format(id=""))
+                result.acks.append(_ack(blank, "AR", result.problems, control_id, at))
+        if result.problems:
+            log.warning(
+                "HL7 message answered %s: %s", result.ack_code, "; ".join(p.text for p in result.problems)
+            )
+        if result.refusal is not None:
+            self._refused.append(result)
+        self.results.append(result)
+        del self.results[:-20]  # only the newest few, for diagnosis
+        return result
+
+    def _read_message(self, message: Any, msh: Any, at: float, result: MessageResult) -> None:
+        kind, event = _get(msh, 9, 1, 1).upper(), _get(msh, 9, 1, 2).upper()
+        if kind != "ORU":
+            raise MessageRejected(
+                Problem(ERR_UNSUPPORTED_TYPE, f"message type '{kind or '?'}' is not ORU", ("MSH", 1, 9))
+            )
+        if event != "R01":
+            raise MessageRejected(
+                Problem(ERR_UNSUPPORTED_EVENT, f"event '{event or '?'}' is not R01", ("MSH", 1, 9))
+            )
+        peer_host = self.peer.rpartition(":")[0] if ":" in self.peer else self.peer
+        result.sender = sender_key(_get(msh, 3), _get(msh, 4), peer_host)
+        result.message_id = _get(msh, 10)
+        patient_ids = _patient_ids(message)
+        refusal = self.gate.admit(result.sender, patient_ids)
+        if refusal is not None:
+            result.refusal = refusal
+            code = ERR_RECORD_LOCKED if refusal.condition == "hl7_other_sender" else ERR_UNKNOWN_KEY
+            location = ("PID", 1, 3) if refusal.condition == "hl7_other_patient" else ("MSH", 1, 3)
+            raise MessageRejected(Problem(code, refusal.reason, location))
+        previous = self.gate.answered(result.sender, result.message_id)
+        if previous is not None:
+            # Sent again (its ACK was lost): answer as before; the values are already stored.
+            result.repeat = True
+            if previous == "AE":
+                result.problems.append(
+                    Problem(ERR_DATA_TYPE, f"message {result.message_id} repeated; answered AE before")
+                )
+            return
+        fallback = at
+        stamp = _get(msh, 7)
+        if stamp:
+            try:
+                fallback = self._checked_time(parse_hl7_time(stamp, self.tz), at)
+            except ValueError as exc:
+                result.problems.append(Problem(ERR_DATA_TYPE, f"MSH-7: {exc}", ("MSH", 1, 7)))
+        group_time = fallback
+        obx_index = obr_index = 0
+        unknown = used = 0
+        for segment in message:
+            name = str(segment[0]).upper()
+            if name == "OBR":
+                # Every OBR starts a group: its OBX without OBX-14 take this OBR's OBR-7.
+                obr_index += 1
+                group_time = fallback
+                obr_stamp = _get(segment, 7)
+                if obr_stamp:
+                    try:
+                        group_time = self._checked_time(parse_hl7_time(obr_stamp, self.tz), at)
+                    except ValueError as exc:
+                        result.problems.append(
+                            Problem(ERR_DATA_TYPE, f"OBR #{obr_index} OBR-7: {exc}", ("OBR", obr_index, 7))
+                        )
+            elif name == "OBX":
+                obx_index += 1
+                outcome = self._read_obx(segment, obx_index, group_time, at, result)
+                unknown += outcome == "unknown"
+                used += outcome == "used"
+        if obx_index == 0:
+            raise MessageRejected(
+                Problem(ERR_REQUIRED_FIELD_MISSING, "no OBX segment in the message", ("OBX", 1, 1))
+            )
+        if not used and not result.problems:
+            # Only codes this listener does not know (or values the sender withdrew): say so, not AA.
+            result.problems.append(
+                Problem(
+                    ERR_TABLE_VALUE,
+                    f"nothing usable: none of the {obx_index} OBX carries a known code (add a code map)"
+                    if unknown == obx_index
+                    else "nothing usable in the message",
+                    ("OBX", 1, 3),
+                )
+            )
+            return
+        if used:
+            # Only a message whose values were taken binds the session to its sender and patient.
+            self.gate.bind(result.sender, patient_ids)
+
+    def _checked_time(self, t: float, at: float) -> float:
+        # The device clock is trusted only near the receive time (drivers.core.clock.device_time); a
+        # value stamped hours or years away is stored at its receive time and the offset reported.
+        kept, offset = device_time(t, at)
+        if offset is None:
+            return kept
+        self.clock_offsets.append((at, offset))
+        if offset > MAX_FUTURE_S:
+            # Far in the future is a wrong field, not only a wrong clock: the sender hears of it (AE).
+            raise ValueError(f"time {datetime.fromtimestamp(t, UTC).isoformat()} is in the future")
+        return at
+
+    def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> str:
+        """Read one OBX into ``result``: ``used`` (stored, or a cuff result already stored), ``unknown``
+        (a code this listener does not know), ``withdrawn`` or ``bad`` (a problem was added)."""
+        where = f"OBX #{index}"
+        parameter = self._parameter(obx)
+        if parameter is None:
+            self.counters.unknown_items += 1
+            return "unknown"
+        status = _get(obx, 11).upper()
+        if status == "D":
+            return "withdrawn"  # the sender withdrew this value
+        value_type = _get(obx, 2).upper()
+        raw_value = _get(obx, 5)
+        unit = _get(obx, 6, 1, 1)
+        unit_text = _get(obx, 6, 1, 2)
+        t = fallback
+        stamp = _get(obx, 14)
+        if stamp:
+            try:
+                t = self._checked_time(parse_hl7_time(stamp, self.tz), at)
+            except ValueError as exc:
+                result.problems.append(Problem(ERR_DATA_TYPE, f"{where} OBX-14: {exc}", ("OBX", index, 14)))
+        flags: frozenset[Flag] = frozenset()
+        value: float | None = None
+        if status in ("X", "W") or not raw_value:
+            flags = frozenset({Flag.UNAVAILABLE if status != "W" else Flag.INVALID})
+        elif value_type not in ("NM", ""):
+            result.problems.append(
+                Problem(ERR_DATA_TYPE, f"{where}: value type '{value_type}' is not NM", ("OBX", index, 2))
+            )
+            return "bad"
+        else:
+            try:
+                number = float(raw_value)
+            except ValueError:
+                result.problems.append(
+                    Problem(ERR_DATA_TYPE, f"{where}: '{raw_value}' is not a number", ("OBX", index, 5))
+                )
+                return "bad"
+            factor = unit_factor(parameter, unit)
+            if factor is None and unit_text:
+                factor = unit_factor(parameter, unit_text)  # a local unit code with the usual text
+            if factor is None:
+                result.problems.append(
+                    Problem(
+                        ERR_TABLE_VALUE,
+                        f"{where}: unit '{unit}' is not a unit of {parameter}",
+                        ("OBX", index, 6),
+                    )
+                )
+                return "bad"
+            value = number * factor
+            if factor != 1.0:
+                value = round(value, 1)
+            if not math.isfinite(value) or not is_plausible(parameter, value):
+                result.problems.append(
+                    Problem(
+                        ERR_DATA_TYPE, f"{where}: {parameter} {raw_value} is impossible", ("OBX", index, 5)
+                    )
+                )
+                value, flags = None, frozenset({Flag.INVALID})
+        if parameter in _NIBP and not self.gate.new_cuff_value(parameter, t, value):
+            return "used"  # the last measurement, repeated: already stored
+        result.readings.append(Reading(t, parameter, value, self.source, flags))
+        return "used"
+
+    def _parameter(self, obx: Any) -> Parameter | None:
+        for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
+            for component in (1, 4):
+                found = self.codes.lookup(_get(obx, 3, repeat, component))
+                if found is not None:
+                    return found
+        return None
+
+
+def _first(message: Any, name: str) -> Any:
+    segments = _all(message, name)
+    return segments[0] if segments else None
+
+
+def _all(message: Any, name: str) -> list[Any]:
+    try:
+        return list(message.segments(name))
+    except KeyError:
+        return []
+
+
+def _patient_ids(message: Any) -> list[str]:
+    """PID-3 identifiers (CX.1 of every repetition) of the message's first PID; empty without one."""
+    pid = _first(message, "PID")
+    if pid is None:
+        return []
+    ids = [_get(pid, 3, repeat, 1) for repeat in range(1, max(_repetitions(pid, 3), 1) + 1)]
+    return [i for i in ids if i]
+
+
+# -- the listening source -----------------------------------------------------------------
+
+
+@dataclass
+class _Connection:
+    sock: socket.socket
+    peer: str
+    decoder: Hl7Decoder
+    last_in: float
+    outbox: bytearray = field(default_factory=bytearray)
+    #: Monotonic time the outbox last shrank (or was empty).
+    last_out: float = 0.0
+    #: Reading is paused because the sender does not take its ACKs.
+    paused: bool = False
+
+
+class Hl7MllpSource(Source):
+    """Listens for MLLP connections on one address; every connection gets its own decoder.
+
+    One thread serves every connection without ever blocking on one: sockets are non-blocking,
+    ACKs wait in a per-connection outbox that is written when the socket can take them, and a
+    connection whose sender lets more than ``MAX_OUTBOX_BYTES`` of ACKs pile up is no longer read
+    (TCP then holds that sender back) and is closed when its ACKs have not moved for
+    ``WRITE_STALL_S``. Connections beyond ``max_connections`` and addresses not on ``allow_from``
+    are closed at once; a connection silent for ``idle_timeout`` is closed. When ``accept()``
+    fails (out of file descriptors) the listener pauses accepting for ``ACCEPT_PAUSE_S`` and
+    tries again, and any unexpected error in the thread is logged and the loop carries on.
+    Refused messages, refused connections and accept failures become technical events.
+    """
+
+    def __init__(
+        self, settings: Hl7Settings, clock: Any = anchored_now, monotonic: Any = time.monotonic
+    ) -> None:
+        super().__init__(SOURCE_NAME, f"HL7 ORU^R01 listener on {settings.host}:{settings.port} (MLLP)")
+        self.settings = settings
+        self._clock = clock
+        self._monotonic = monotonic
+        self.gate = SessionGate(settings.allow_senders)
+        self._readings: queue.SimpleQueue[Reading] = queue.SimpleQueue()
+        self._events_lock = threading.Lock()
+        self._clock_offsets: list[tuple[float, float]] = []
+        self._selector: selectors.BaseSelector | None = None
+        self._listener: socket.socket | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        #: Monotonic time the listener thread last went round its loop (read by the watchdog).
+        self.last_beat = time.monotonic()
+        self._stop = threading.Event()
+        self._connections: dict[int, _Connection] = {}
+        self._ever_connected = False
+        self._accept_paused_until: float | None = None
+        self._last_technical: dict[tuple[str, str], float] = {}
+        # Counts of connections already closed, so the totals never go down.
+        self._closed_unknown = 0
+        self._closed_resyncs = 0
+        #: Totals over every connection's decoder (unknown codes, AE and AR answers...).
+        self.decoder_counters = DecoderCounters()
+        #: Connections closed by the listener's limits, and accept() failures.
+        self.refused_connections = 0
+        self.accept_errors = 0
+        self.thread_errors = 0
+        self.address: tuple[str, int] = (settings.host, settings.port)
+        self.counters.state = "closed"
+
+    def open(self) -> None:
+        """Bind and start listening (raises OSError when the address is taken or not ours)."""
+        if self._thread is not None:
+            return
+        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.settings.host, self.settings.port))
+            listener.listen(8)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        self._listener = listener
+        self.address = listener.getsockname()[:2]
+        self.device = f"HL7 ORU^R01 listener on {self.address[0]}:{self.address[1]} (MLLP)"
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(listener, selectors.EVENT_READ, "listen")
+        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._stop.clear()
+        self.counters.state = "listening"
+        self._thread = threading.Thread(target=self._run, name=f"hl7-listener {self.address[1]}", daemon=True)
+        self._thread.start()
+
+    def now(self) -> float:
+        """Anchored time (drivers.core.clock): wall time at start plus monotonic time since."""
+        return float(self._clock())
+
+    def set_patient(self, mrn: str | None) -> None:
+        """The session's identified patient: from now on PID-3 must name them."""
+        self.gate.identify(mrn)
+
+    def read(self, timeout: float) -> list[Reading]:
+        """Readings from every connection that arrived within ``timeout`` seconds."""
+        out: list[Reading] = []
+        try:
+            out.append(self._readings.get(timeout=timeout) if timeout > 0 else self._readings.get_nowait())
+        except queue.Empty:
+            return out
+        while True:
+            try:
+                out.append(self._readings.get_nowait())
+            except queue.Empty:
+                return out
+
+    def drain(self) -> list[Reading]:
+        """Readings of messages already acknowledged but not yet read (call after close)."""
+        return self.read(0)
+
+    def take_link_events(self) -> list[Any]:
+        """Connection changes and technical events since the last call."""
+        with self._events_lock:
+            return super().take_link_events()
+
+    def take_clock_offsets(self) -> list[tuple[float, float]]:
+        """Device time stamps refused since the last call: (receive time, offset in seconds)."""
+        with self._events_lock:
+            offsets, self._clock_offsets = self._clock_offsets, []
+        return offsets
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The listener thread (watched by the watchdog)."""
+        return self._thread
+
+    def connection_count(self) -> int:
+        """Connections open now."""
+        return len(self._connections)
+
+    def outbox_sizes(self) -> list[int]:
+        """Bytes of ACKs each open connection still owes (for diagnosis and tests)."""
+        return [len(c.outbox) for c in list(self._connections.values())]
+
+    def close(self) -> None:
+        """Stop listening, close every connection and join the listener thread; idempotent."""
+        self._stop.set()
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(5.0)
+        for conn in list(self._connections.values()):
+            self._drop(conn, "listener closed", report=False)
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        self._listener = self._wake_r = self._wake_w = None
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+        self.counters.state = "closed"
+
+    # -- listener thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        selector = self._selector
+        assert selector is not None
+        while not self._stop.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                if self._serve(selector):
+                    return
+            except Exception as exc:  # the listener must outlive any one bad turn
+                self.thread_errors += 1
+                log.exception("HL7 listener: unexpected error; carrying on")
+                self._technical("hl7_listener_error", "listener", f"listener error: {exc}")
+                self._stop.wait(0.2)
+
+    def _serve(self, selector: selectors.BaseSelector) -> bool:
+        """One turn of the loop; True when told to stop."""
+        for key, mask in selector.select(timeout=0.5):
+            if key.data == "wake":
+                return True
+            if key.data == "listen":
+                self._accept()
+            else:
+                conn = self._connections.get(key.fd)
+                if conn is None:
+                    continue
+                if mask & selectors.EVENT_READ:
+                    self._receive(conn)
+                if mask & selectors.EVENT_WRITE and key.fd in self._connections:
+                    self._flush(conn)
+        self._housekeeping()
+        return False
+
+    def _housekeeping(self) -> None:
+        now = self._monotonic()
+        if self._accept_paused_until is not None and now >= self._accept_paused_until:
+            self._accept_paused_until = None
+            if self._selector is not None and self._listener is not None:
+                self._selector.register(self._listener, selectors.EVENT_READ, "listen")
+        for conn in list(self._connections.values()):
+            if conn.outbox and now - conn.last_out > WRITE_STALL_S:
+                self._drop(conn, f"its sender has not taken its acknowledgments for {WRITE_STALL_S:g} s")
+            elif now - conn.last_in > self.settings.idle_timeout_s:
+                self._drop(conn, f"idle for {self.settings.idle_timeout_s:g} s")
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        assert self._selector is not None
+        try:
+            sock, peer = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            # Out of file descriptors (EMFILE/ENFILE), out of memory...: the waiting connection stays
+            # in the backlog, so stop watching the socket for a moment instead of spinning on it.
+            self.accept_errors += 1
+            self._selector.unregister(self._listener)
+            self._accept_paused_until = self._monotonic() + ACCEPT_PAUSE_S
+            log.error("HL7 listener cannot accept a connection: %s; trying again in %g s", exc, ACCEPT_PAUSE_S)
+            self._technical("hl7_accept_failed", "listener", f"cannot accept a connection: {exc}")
+            return
+        host = str(peer[0])
+        peer_text = f"{host}:{peer[1]}"
+        why = ""
+        if self.settings.allow_from and host.lower() not in self.settings.allow_from:
+            why = f"address {host} is not on the listener's allow_from list"
+        elif len(self._connections) >= self.settings.max_connections:
+            why = f"already {len(self._connections)} connections (max_connections)"
+        if why:
+            self.refused_connections += 1
+            sock.close()
+            log.warning("HL7 listener refused a connection from %s: %s", peer_text, why)
+            self._technical("hl7_connection_refused", host, f"connection from {peer_text} refused: {why}")
+            return
+        sock.setblocking(False)
+        # A bounded kernel buffer for ACKs too, so a sender that does not read them is noticed soon.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        now = self._monotonic()
+        decoder = Hl7Decoder(self.settings.tz, codes=self.settings.codes, gate=self.gate, peer=peer_text)
+        conn = _Connection(sock, peer_text, decoder, last_in=now, last_out=now)
+        self._connections[sock.fileno()] = conn
+        self._selector.register(sock, selectors.EVENT_READ, "conn")
+        log.info("HL7 sender connected from %s", conn.peer)
+        self.counters.state = "connected"
+        if self._ever_connected and len(self._connections) == 1:
+            self.counters.reconnects += 1
+            with self._events_lock:
+                self._link_event(
+                    LinkEventKind.LINK_RESTORED, self.now(), f"sender connected from {conn.peer}"
+                )
+        self._ever_connected = True
+
+    def _receive(self, conn: _Connection) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._drop(conn, f"connection error: {exc}")
+            return
+        if not data:
+            self._drop(conn, "sender closed the connection")
+            return
+        at = self.now()
+        conn.last_in = self._monotonic()
+        self.counters.bytes_in += len(data)
+        before = (conn.decoder.counters.frames_decoded, conn.decoder.counters.frames_rejected)
+        for reading in conn.decoder.feed(data, at):
+            self._readings.put(reading)
+        if conn.decoder.clock_offsets:
+            with self._events_lock:
+                self._clock_offsets += conn.decoder.clock_offsets
+            conn.decoder.clock_offsets = []
+        self._add_counts(conn.decoder, before)
+        for refused in conn.decoder.take_refusals():
+            assert refused.refusal is not None
+            self._technical(
+                refused.refusal.condition,
+                refused.sender,
+                f"HL7 message {refused.message_id or '?'} from {refused.sender} ({conn.peer}) refused: "
+                f"{refused.refusal.reason}",
+            )
+        if not conn.outbox:
+            conn.last_out = conn.last_in
+        conn.outbox += conn.decoder.outgoing(at)
+        self._flush(conn)
+
+    def _technical(self, condition: str, who: str, detail: str) -> None:
+        """A technical event on the timeline, at most once a ``TECHNICAL_EVENT_INTERVAL_S`` per condition and sender."""
+        now = self._monotonic()
+        key = (condition, who)
+        last = self._last_technical.get(key)
+        if last is not None and now - last < TECHNICAL_EVENT_INTERVAL_S:
+            return
+        self._last_technical[key] = now
+        with self._events_lock:
+            self._link_event(LinkEventKind.TECHNICAL, self.now(), detail, condition)
+
+    def _add_counts(self, decoder: Hl7Decoder, before: tuple[int, int]) -> None:
+        decoded = decoder.counters.frames_decoded - before[0]
+        rejected = decoder.counters.frames_rejected - before[1]
+        self.counters.frames_decoded += decoded
+        self.counters.frames_rejected += rejected
+        totals = self.decoder_counters
+        totals.frames_decoded += decoded
+        totals.frames_rejected += rejected
+        live = self._connections.values()
+        totals.unknown_items = self._closed_unknown + sum(c.decoder.counters.unknown_items for c in live)
+        self.counters.resyncs = self._closed_resyncs + sum(c.decoder.counters.resyncs for c in live)
+
+    def _flush(self, conn: _Connection) -> None:
+        assert self._selector is not None
+        if conn.outbox:
+            try:
+                sent = conn.sock.send(conn.outbox)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._drop(conn, f"cannot answer: {exc}")
+                return
+            if sent:
+                del conn.outbox[:sent]
+                conn.last_out = self._monotonic()
+            self.counters.bytes_out += sent
+        # A sender that does not read its ACKs is not read either: its messages wait in TCP.
+        conn.paused = len(conn.outbox) > MAX_OUTBOX_BYTES
+        events = (0 if conn.paused else selectors.EVENT_READ) | (selectors.EVENT_WRITE if conn.outbox else 0)
+        self._selector.modify(conn.sock, events or selectors.EVENT_READ, "conn")
+
+    def _drop(self, conn: _Connection, why: str, report: bool = True) -> None:
+        fd = conn.sock.fileno()
+        if self._connections.pop(fd, None) is None:
+            return
+        self._closed_unknown += conn.decoder.counters.unknown_items
+        self._closed_resyncs += conn.decoder.counters.resyncs
+        if self._selector is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn.sock)
+        conn.sock.close()
+        log.info("HL7 sender %s: %s", conn.peer, why)
+        if report and not self._connections:
+            self.counters.state = "lost"
+            with self._events_lock:
+                self._link_event(LinkEventKind.LINK_LOST, self.now(), f"{conn.peer}: {why}")

@@ -1,0 +1,40 @@
+"""HL7 v2 message text, shared by the listener, the emulated sender, the exports and the clinic feed.
+
+Times (DTM) written with milliseconds and an explicit UTC offset and read in any precision, and
+the escape sequences for the delimiter characters. MLLP framing is in :mod:`drivers.transport.mllp`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, tzinfo
+
+import hl7
+
+
+def hl7_time(t: float) -> str:
+    """Epoch seconds as HL7 DTM in UTC with milliseconds and an explicit offset: ``20240610061320.000+0000``."""
+    moment = datetime.fromtimestamp(t, tz=UTC)
+    return moment.strftime("%Y%m%d%H%M%S") + f".{moment.microsecond // 1000:03d}+0000"
+
+
+def parse_hl7_time(text: str, tz: tzinfo | None) -> float:
+    """HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]) to epoch seconds."""
+    if not re.fullmatch(r"\d{4}(\d{2}){0,5}(\.\d{1,4})?([+-]\d{4})?", text):
+        raise ValueError(f"'{text}' is not an HL7 date/time")
+    moment = hl7.parse_datetime(text)
+    if moment is None:
+        raise ValueError(f"'{text}' is not an HL7 date/time")
+    if moment.tzinfo is None:
+        moment = moment.astimezone() if tz is None else moment.replace(tzinfo=tz)
+    return float(moment.timestamp())
+
+
+_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
+
+
+def escape(text: str) -> str:
+    """HL7 escape sequences for the delimiter characters (and no control characters)."""
+    for raw, esc in _ESCAPES:
+        text = text.replace(raw, esc)
+    return "".join(ch if ch >= " " else " " for ch in text)

@@ -1,0 +1,1 @@
+"""The simulated bedside monitor: readings straight from the simulated patient, without bytes."""

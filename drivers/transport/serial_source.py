@@ -1,0 +1,121 @@
+"""A source for a device on a serial port: a :class:`SerialLink` feeding a pure decoder.
+
+The link reads on its own thread; decoding happens in :meth:`SerialSource.read`, on the
+caller's thread (the recorder's), so the decoder has a single owner. Readings carry the wall
+clock time at which their bytes arrived: device clocks drift and are set by hand, the receive
+time is what the session and the alarms can trust.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import ClassVar
+
+from drivers.base import Decoder, Driver, LinkEvent, OpenOptions, PortSettings, Source
+from drivers.core.clock import now as anchored_now
+from drivers.core.readings import Reading
+from drivers.transport.serial_link import LINK_LOST_AFTER_S, SerialLink
+
+
+class SerialSource(Source):
+    """A running serial device: link + decoder, with the decoder's outgoing bytes written to the port."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        decoder: Decoder,
+        settings: PortSettings,
+        *,
+        device_label: str | None = None,
+        link_lost_after_s: float = LINK_LOST_AFTER_S,
+        clock: Callable[[], float] = anchored_now,
+    ) -> None:
+        label = device_label or name
+        super().__init__(name, f"{label} on {url} ({settings.describe()})")
+        self.url = url
+        self.decoder = decoder
+        self.settings = settings
+        self._clock = clock
+        self.link = SerialLink(url, settings, link_lost_after_s=link_lost_after_s, clock=clock)
+        # One counters object: the link keeps bytes/reconnects/state, read() adds the decoder's.
+        self.counters = self.link.counters
+
+    def open(self) -> None:
+        """Open the port (raises when it cannot be opened) and start reading; idempotent."""
+        self.link.open()
+
+    def now(self) -> float:
+        """Anchored time (drivers.core.clock): the time the bytes arrived is the time of a device reading."""
+        return self._clock()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The port-reading thread (watched by the watchdog)."""
+        return self.link.thread
+
+    @property
+    def last_beat(self) -> float:
+        """Monotonic time the port-reading thread last went round its loop."""
+        return self.link.last_beat
+
+    def read(self, timeout: float) -> list[Reading]:
+        """Readings decoded from the bytes that arrived within ``timeout`` seconds."""
+        self._send(self._clock())
+        readings: list[Reading] = []
+        for item in self.link.take(timeout):
+            if isinstance(item, LinkEvent):
+                # Bytes after a cut never continue a frame begun before it.
+                self.decoder.reset()
+                self._link_events.append(item)
+            else:
+                readings.extend(self.decoder.feed(item.data, item.t))
+        counts = self.decoder.counters
+        self.counters.frames_decoded = counts.frames_decoded
+        self.counters.frames_rejected = counts.frames_rejected
+        self.counters.resyncs = counts.resyncs
+        self._send(self._clock())
+        return readings
+
+    def _send(self, at: float) -> None:
+        data = self.decoder.outgoing(at)
+        if data:
+            self.link.write(data)
+
+    def request_nibp(self) -> bool:
+        """Queue the decoder's start-cuff command; sent on the next read."""
+        return self.decoder.request_nibp()
+
+    def close(self) -> None:
+        """Stop reading and release the port; idempotent."""
+        self.link.close()
+
+    def drain(self) -> list[Reading]:
+        """Decode bytes that arrived before the close but were not read (nothing is sent: the port is closed)."""
+        return self.read(0)
+
+
+class SerialDriver(Driver):
+    """Base of drivers for devices on a serial port: subclasses give the decoder and port settings."""
+
+    port_settings: ClassVar[PortSettings | None] = PortSettings()
+    #: How the device is named in the session's device column (e.g. "Masimo Rad-8 (ASCII 1)").
+    device_label: ClassVar[str] = ""
+
+    def open(self, options: OpenOptions) -> Source:
+        """Open the port with the driver's settings merged with the user's overrides."""
+        if not options.port:
+            raise ValueError(f"driver '{self.name}' needs a port")
+        settings = (self.port_settings or PortSettings()).with_overrides(options.port_overrides)
+        decoder = self.decoder(options.settings)
+        source = SerialSource(
+            self.name,
+            options.port,
+            decoder,
+            settings,
+            device_label=self.device_label or self.name,
+            link_lost_after_s=options.link_lost_after_s,
+        )
+        source.open()
+        return source

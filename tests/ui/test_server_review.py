@@ -96,6 +96,16 @@ def test_the_windows_show_a_patients_sessions_from_every_chair_read_only(
     for w in (course, window, browser):
         w.close()
 
+    # The review front end started with --server: resuming a session there is refused, not attempted.
+    from ui.review_app import ReviewApp
+
+    app = ReviewApp(source, REVIEWER)
+    shown = app.open_browser()
+    qtbot.addWidget(shown)
+    app.resume(first)
+    assert app.live == [] and "read-only" in shown.messages[-1]
+    app.shutdown()
+
 
 def test_the_server_answers_the_reviews_bulk_questions_like_the_chair(clinic: Clinic, tmp_path: Path) -> None:
     db = tmp_path / "chair.db"

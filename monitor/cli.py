@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,7 +19,7 @@ from monitor import __version__
 from monitor.app import launch
 from monitor.app.device import port_overrides
 from monitor.app.errors import AppError
-from monitor.app.exports import export_course, export_session, read_course, reference_ranges
+from monitor.app.exports import export_course, export_session, read_course, reference_ranges, rems_worksheet
 from monitor.app.services import patient_id_system, start_services
 from monitor.app.sessions import close_unfinished, start_session
 from monitor.app.stores import open_reader, open_store, record_source
@@ -775,30 +774,9 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
 
 def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     """Write one session's REMS form as a PDF worksheet (audited)."""
-    from monitor import rems
-    from monitor.course_export import write_rems_worksheet
-    from monitor.protocols import ProtocolError, load_protocol
-
     if not args.out:
         raise CliError("a worksheet needs --out FILE")
-    try:
-        row = store.session_row(args.worksheet)
-        protocol = load_protocol(row.get("protocol"))
-    except (SessionNotFound, ProtocolError) as exc:
-        raise CliError(str(exc)) from None
-    if not protocol.rems:
-        raise CliError(f"session {row['id'][:8]} follows {protocol.name}, which has no REMS form")
-    events = store.events(row["id"])
-    form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), events,
-                           list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
-                           rems.submission(store, row["id"]))
-    try:
-        with Path(args.out).open("wb") as stream:
-            write_rems_worksheet(form, stream)
-    except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    store.audit("export", user=args.user, session_id=row["id"], format="rems_worksheet", destination=args.out)
-    missing = form.missing()
+    missing = rems_worksheet(store, args.worksheet, args.out, user=args.user).missing()
     out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
               + "\n")
     return EXIT_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from drivers.core.readings import Parameter
 from monitor.app.errors import AppError
@@ -14,6 +14,9 @@ from monitor.course import Course
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.store import SessionNotFound, Store, StoreError
+
+if TYPE_CHECKING:
+    from monitor.rems import RemsForm
 
 
 def reference_ranges(
@@ -107,3 +110,29 @@ def export_course(
                         sessions=len(course.rows), seconds=round(time.perf_counter() - started, 3), **detail)
     except StoreError as exc:
         raise AppError(str(exc)) from None
+
+
+def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | None) -> RemsForm:
+    """Write one session's REMS Patient Monitoring Form as a PDF worksheet to copy from, audited;
+    returns the form (its ``missing()`` fields are still to be filled in)."""
+    from monitor import rems
+    from monitor.course_export import write_rems_worksheet
+    from monitor.protocols import ProtocolError, load_protocol
+
+    try:
+        row = store.session_row(session)
+        protocol = load_protocol(row.get("protocol"))
+    except (SessionNotFound, ProtocolError) as exc:
+        raise AppError(str(exc)) from None
+    if not protocol.rems:
+        raise AppError(f"session {row['id'][:8]} follows {protocol.name}, which has no REMS form")
+    form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), store.events(row["id"]),
+                           list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
+                           rems.submission(store, row["id"]))
+    try:
+        with Path(path).open("wb") as stream:
+            write_rems_worksheet(form, stream)
+    except OSError as exc:
+        raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None
+    store.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(path))
+    return form

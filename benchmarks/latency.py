@@ -23,12 +23,11 @@ from typing import Any
 
 from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
 from drivers.core.clock import now as anchored_now
-from monitor.constants import MAX_FLUSH_DELAY_S
 
-# The store's promise (MAX_FLUSH_DELAY_S): every reading on disk within a second. Writing has its own
-# thread that commits every 0.25 s; the alarm path, which never waits for the disk, is measured with
-# its 50 ms target by benchmarks.alarm_latency.
-P99_TARGET_MS = MAX_FLUSH_DELAY_S * 1000
+# Target: every reading on disk within a second of its last byte (99th percentile). Writing has its
+# own thread that commits every 0.25 s; the alarm path, which never waits for the disk, is measured
+# with its 50 ms target by benchmarks.alarm_latency.
+P99_TARGET_MS = 1000.0
 RUN_S = 20.0
 NAME = "pty byte -> stored on disk"
 

@@ -263,16 +263,6 @@ def missed_detail(state: CheckState) -> dict[str, Any]:
     }
 
 
-def discharge_checks_missing(protocol: Protocol, events: list[SessionEvent], readings: list[Reading],
-                             now: float) -> list[str]:
-    """Discharge-anchored checks not taken within their window before ``now``."""
-    return [
-        s.check.label
-        for s in check_states(protocol, events, readings, now)
-        if s.check.anchor is Anchor.DISCHARGE and s.done_at is None
-    ]
-
-
 def entry_text(event: SessionEvent) -> str | None:
     """One short line for a chair-side entry on charts, timelines and reports (None for other events)."""
     d = event.detail

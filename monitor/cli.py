@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from monitor.recorder import Recorder
 
 EXIT_OK = 0
-EXIT_USAGE = 2
 EXIT_ERROR = 1
 
 
@@ -385,6 +384,7 @@ DEMO_WARNING = (
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.alarms.engine import describe_change
+    from monitor.alarms.model import AlarmRecord, AlarmState
     from monitor.recorder import wall_deadline
     from monitor.watchdog import Watchdog, WatchdogThread
 
@@ -400,7 +400,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
         last_print = [0.0]
         warned: set[str] = set()
-        alarm_rows: dict[str, dict[str, Any]] = {}
+        alarm_rows: dict[str, AlarmRecord] = {}
 
         def show(update: Any) -> None:
             for what in not_patient_data(update.readings):
@@ -410,10 +410,10 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
-                line = describe_change(alarm_rows.get(change["id"]), change)
-                alarm_rows[change["id"]] = change
-                if change["state"] == "ended":
-                    del alarm_rows[change["id"]]
+                line = describe_change(alarm_rows.get(change.id), change)
+                alarm_rows[change.id] = change
+                if change.state is AlarmState.ENDED:
+                    del alarm_rows[change.id]
                 if line:
                     out.write(line + "\n")
             now = time.monotonic()
@@ -455,7 +455,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
 @contextlib.contextmanager
 def _stop_on_signals(recorder: Any) -> Any:
     def handler(signum: int, frame: FrameType | None) -> None:
-        recorder._stop.set()
+        recorder.request_stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -596,7 +596,7 @@ def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
     """Write the rows kept in a recovery file (the store never came back before the recording ended)."""
-    from monitor.writer import write_held
+    from monitor.store.writer import write_held
 
     store = _open_store(args, must_exist=True)
     store.close()
@@ -611,7 +611,8 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
     """List the live feed's set-aside (refused) messages, or put them back in the queue."""
     from drivers.core.readings import iso_utc
-    from monitor.feed import dead_letters, resend
+    from monitor.feed import resend
+    from monitor.store.feed_queue import dead_letters
 
     store = _open_store(args, must_exist=True)
     with store:

@@ -7,7 +7,6 @@ from typing import Final
 # Session plan
 BASELINE_MINUTES_DEFAULT: Final = 5.0
 INFUSION_MINUTES_DEFAULT: Final = 40.0
-INFUSION_MINUTES_RANGE: Final = (40.0, 60.0)
 RECOVERY_MINUTES_DEFAULT: Final = 30.0
 
 # NIBP cycle by phase, seconds (None: the session does not start the cuff in that phase)
@@ -23,6 +22,5 @@ NIBP_OVERDUE_CYCLES: Final = 1.5
 
 # Storage
 FLUSH_INTERVAL_S: Final = 0.02  # pending rows are committed at least this often while data flows
-MAX_FLUSH_DELAY_S: Final = 1.0  # promise: every reading on disk within this long of arriving
 HEARTBEAT_INTERVAL_S: Final = 5.0
 STALE_HEARTBEAT_S: Final = 30.0  # a "recording" session whose owner is silent this long is unfinished

@@ -278,12 +278,13 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
     for sid, t, kind, detail in store.events_of_kinds(ids, _EVENT_KINDS):
         timelines[sid].add(t, EventKind(kind), json.loads(detail or "{}"))
     alarm_counts: dict[str, dict[str, int]] = {sid: {p.label: 0 for p in reversed(Priority)} for sid in ids}
-    for sid, priority, n in store.alarm_counts(ids):
-        try:
-            label = Priority.parse(str(priority)).label
-        except ValueError:
-            continue
-        alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + int(n)
+    for sid, by_word in store.alarm_counts(ids).items():
+        for priority, n in by_word.items():
+            try:
+                label = Priority.parse(priority).label
+            except ValueError:
+                continue
+            alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + n
     rows: list[CourseRow] = []
     for number, session in enumerate(sessions, start=1):
         sid = str(session["id"])

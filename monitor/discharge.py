@@ -28,9 +28,6 @@ ALDRETE_SPO2_FLOOR: Final = 90.0  # below this (even with oxygen) scores 0
 PADSS_VITALS_FULL: Final = 0.20
 PADSS_VITALS_PARTIAL: Final = 0.40
 
-ALDRETE_ENTERED: Final = ("activity", "respiration", "consciousness")
-PADSS_ENTERED: Final = ("activity", "nausea_vomiting", "pain", "bleeding")
-
 
 class ScoreInputError(ValueError):
     """A nurse-entered item outside 0-2, with the item named."""

@@ -46,12 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from drivers.core.readings import Parameter, Reading, parse_flags
+from drivers.core.readings import Parameter
 from drivers.settings import SettingsError
 from drivers.transport.mllp import MLLP_END, START_BLOCK, frame, parse_target
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
-from monitor.store import Store, StoreError
+from monitor.store import Store, StoreError, feed_queue
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,6 @@ ROUND_ROWS: Final = 5000
 #: Refusals after which a message is set aside (dead-letter), unless configured otherwise.
 MAX_REFUSALS_DEFAULT: Final = 5
 ACK_MODES: Final = ("original", "enhanced")
-
-DEAD_LETTER_TABLE: Final = (
-    "CREATE TABLE IF NOT EXISTS feed_dead_letter ("
-    "id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, control_id TEXT NOT NULL, "
-    "observed_at REAL NOT NULL, queued_at REAL NOT NULL, message TEXT NOT NULL, "
-    "attempts INTEGER NOT NULL, last_error TEXT, dead_at REAL NOT NULL)"
-)
-
 
 class FeedConfigError(ValueError):
     """A ``--feed`` value that is not HOST:PORT."""
@@ -257,18 +249,14 @@ class Feed:
         # The queue tables exist once any connection has migrated the file; the dead-letter table
         # is the feed's own.
         with Store(self.db_path) as store:
-            ensure_dead_letter_table(store)
+            feed_queue.ensure_dead_letter_table(store)
 
     # -- attaching ------------------------------------------------------------------------
 
     def follow(self, session_id: str) -> None:
         """Start queuing the readings of a session (from its first reading; idempotent)."""
-        with Store(self.db_path) as store, store.transaction():
-            store.db.execute(
-                "INSERT OR IGNORE INTO feed_cursor (session_id, last_reading_id, next_number, attached_at) "
-                "VALUES (?, 0, 1, ?)",
-                [session_id, self._clock()],
-            )
+        with Store(self.db_path) as store:
+            feed_queue.follow(store, session_id, self._clock())
         self.wake()
 
     def attach(self, recorder: Any) -> None:
@@ -322,9 +310,7 @@ class Feed:
             log.error("live feed cannot open the database: %s", exc)
             self.error = exc
             return
-        # A queued message that is lost to a power cut is queued again, since the cursor moves
-        # in the same transaction; so the feed's own writes need not wait for the disk.
-        store.db.execute("PRAGMA synchronous = NORMAL")
+        feed_queue.commit_without_waiting(store)
         next_scan = 0.0
         try:
             while not self._stop.is_set():
@@ -353,66 +339,39 @@ class Feed:
     def queue_new(self, store: Store) -> int:
         """Turn newly stored readings of every followed session into queued messages."""
         added = 0
-        for session_id, last_id, number in list(
-            store.db.execute("SELECT session_id, last_reading_id, next_number FROM feed_cursor")
-        ):
-            added += self._queue_session(store, session_id, int(last_id), int(number))
+        for cursor in feed_queue.cursors(store):
+            added += self._queue_session(store, cursor.session_id, cursor.last_reading_id, cursor.next_number)
         return added
 
     def _queue_session(self, store: Store, session_id: str, last_id: int, number: int) -> int:
-        rows = list(
-            store.db.execute(
-                "SELECT id, t, parameter, value, status, source FROM readings "
-                "WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
-                [session_id, last_id, ROUND_ROWS],
-            )
-        )
+        rows = feed_queue.readings_after(store, session_id, last_id, ROUND_ROWS)
         if not rows:
             return 0
         session = store.session_row(session_id)
         ended = store.status_of(session) != "recording"
         if not ended or len(rows) == ROUND_ROWS:
-            newest = max(r[1] for r in rows)
+            newest = max(r.t for _id, r in rows)
             cutoff = newest - HOLD_BACK_S
             keep = 0
-            while keep < len(rows) and rows[keep][1] < cutoff:
+            while keep < len(rows) and rows[keep][1].t < cutoff:
                 keep += 1
             rows = rows[:keep]
             if not rows:
                 return 0
-        readings = [
-            Reading(t=t, parameter=Parameter(p), value=v, source=src or "", flags=parse_flags(status))
-            for _id, t, p, v, status, src in rows
-        ]
+        readings = [reading for _id, reading in rows]
         patient = PatientIdentity.from_patient(
             store.patient_row(session.get("patient_id")), session_id, self.identifier_system
         )
         device = session.get("device")
         prefix = session_id[:12].upper()
         queued_at = self._clock()
-        messages: list[tuple[Any, ...]] = []
+        messages: list[feed_queue.QueuedMessage] = []
         for obs in observation_sets(readings):
             control_id = f"{prefix}L{number:07d}"
             number += 1
-            messages.append(
-                (
-                    session_id,
-                    control_id,
-                    obs.t,
-                    queued_at,
-                    self._message(obs, control_id, patient, session_id, device),
-                )
-            )
-        with store.transaction():
-            store.db.conn.executemany(
-                "INSERT INTO feed_queue (session_id, control_id, observed_at, queued_at, message) "
-                "VALUES (?, ?, ?, ?, ?)",
-                messages,
-            )
-            store.db.execute(
-                "UPDATE feed_cursor SET last_reading_id = ?, next_number = ? WHERE session_id = ?",
-                [rows[-1][0], number, session_id],
-            )
+            text = self._message(obs, control_id, patient, session_id, device)
+            messages.append(feed_queue.QueuedMessage(control_id, obs.t, queued_at, text))
+        feed_queue.enqueue(store, session_id, messages, rows[-1][0], number)
         return len(messages)
 
     def _message(
@@ -434,18 +393,14 @@ class Feed:
         """Deliver the oldest queued message if its retry time has come; True when one was delivered."""
         if time.monotonic() < self._retry_at:
             return False
-        row = store.db.execute("SELECT id, control_id, message FROM feed_queue ORDER BY id LIMIT 1").fetchone()
+        row = feed_queue.oldest(store)
         if row is None:
             return False
         message_id, control_id, message = row
         try:
             self._connection.deliver(message, control_id)
         except DeliveryError as exc:
-            with store.transaction():
-                store.db.execute(
-                    "UPDATE feed_queue SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?",
-                    [self._clock(), str(exc), message_id],
-                )
+            feed_queue.record_attempt(store, message_id, self._clock(), str(exc))
             if isinstance(exc, Refused):
                 refusals = self._refusals.get(message_id, 0) + 1
                 self._refusals[message_id] = refusals
@@ -456,8 +411,7 @@ class Feed:
             self._retry_at = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
             return False
-        with store.transaction():
-            store.db.execute("DELETE FROM feed_queue WHERE id = ?", [message_id])
+        feed_queue.delivered(store, message_id)
         self._refusals.pop(message_id, None)
         self.delivered += 1
         self._backoff = self.config.backoff_initial_s
@@ -465,15 +419,7 @@ class Feed:
 
     def _set_aside(self, store: Store, message_id: int, control_id: str, error: str) -> None:
         """Move a message refused ``max_refusals`` times to the dead-letter table; the next one goes now."""
-        with store.transaction():
-            store.db.execute(
-                "INSERT INTO feed_dead_letter (session_id, control_id, observed_at, queued_at, message, attempts, "
-                "last_error, dead_at) SELECT session_id, control_id, observed_at, queued_at, message, attempts, "
-                "last_error, ? FROM feed_queue WHERE id = ?",
-                [self._clock(), message_id],
-            )
-            session_id = store.db.execute("SELECT session_id FROM feed_queue WHERE id = ?", [message_id]).fetchone()
-            store.db.execute("DELETE FROM feed_queue WHERE id = ?", [message_id])
+        sid = feed_queue.set_aside(store, message_id, self._clock())
         self._refusals.pop(message_id, None)
         self.dead_lettered += 1
         self._backoff = self.config.backoff_initial_s
@@ -483,7 +429,6 @@ class Feed:
             "see 'infusion-monitor feed list'"
         )
         log.error("%s", detail)
-        sid = session_id[0] if session_id else None
         store.audit("feed_dead_letter", user=None, session_id=sid, control_id=control_id, error=error)
         recorder = self._recorder
         if recorder is not None and sid == recorder.session.id:
@@ -495,72 +440,33 @@ class Feed:
     @staticmethod
     def pending(store: Store) -> int:
         """Messages waiting in the queue."""
-        return int(store.db.execute("SELECT COUNT(*) FROM feed_queue").fetchone()[0])
+        return feed_queue.pending(store)
 
     def status(self) -> FeedStatus:
         """Queue depth, the oldest message's attempts and error, deliveries so far."""
         with Store(self.db_path, readonly=True) as store:
-            count, oldest = store.db.execute("SELECT COUNT(*), MIN(observed_at) FROM feed_queue").fetchone()
-            first = store.db.execute("SELECT attempts, last_error FROM feed_queue ORDER BY id LIMIT 1").fetchone()
-            dead = store.db.execute("SELECT COUNT(*) FROM feed_dead_letter").fetchone()[0]
+            state = feed_queue.queue_state(store)
         return FeedStatus(
-            queued=int(count),
-            oldest_observed_at=oldest,
-            attempts_on_oldest=int(first[0]) if first else 0,
-            last_error=first[1] if first else None,
+            queued=state.queued,
+            oldest_observed_at=state.oldest_observed_at,
+            attempts_on_oldest=state.attempts_on_oldest,
+            last_error=state.last_error,
             delivered=self.delivered,
             connected=self._connection.connected,
-            dead_letters=int(dead),
+            dead_letters=state.dead_letters,
         )
 
 
 # -- messages set aside ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message the receiver refused ``max_refusals`` times, set aside."""
-
-    id: int
-    session_id: str
-    control_id: str
-    observed_at: float
-    attempts: int
-    last_error: str | None
-    dead_at: float
-
-
-def ensure_dead_letter_table(store: Store) -> None:
-    """Create the dead-letter table when the file has none yet."""
-    with store.transaction():
-        store.db.execute(DEAD_LETTER_TABLE)
-
-
-def dead_letters(store: Store) -> list[DeadLetter]:
-    """Messages set aside, oldest first."""
-    ensure_dead_letter_table(store)
-    rows = store.db.execute(
-        "SELECT id, session_id, control_id, observed_at, attempts, last_error, dead_at FROM feed_dead_letter "
-        "ORDER BY id"
-    ).fetchall()
-    return [DeadLetter(int(r[0]), r[1], r[2], float(r[3]), int(r[4]), r[5], float(r[6])) for r in rows]
-
-
 def resend(store: Store, ids: list[int] | None, user: str | None = None) -> int:
     """Put set-aside messages (all when ``ids`` is None) back at the end of the queue; how many."""
-    ensure_dead_letter_table(store)
-    wanted = [d for d in dead_letters(store) if ids is None or d.id in ids]
+    wanted = [d for d in feed_queue.dead_letters(store) if ids is None or d.id in ids]
     unknown = sorted(set(ids or []) - {d.id for d in wanted})
     if unknown:
         raise ValueError(f"no message set aside with id {', '.join(map(str, unknown))}")
-    with store.transaction():
-        for d in wanted:
-            store.db.execute(
-                "INSERT INTO feed_queue (session_id, control_id, observed_at, queued_at, message) "
-                "SELECT session_id, control_id, observed_at, queued_at, message FROM feed_dead_letter WHERE id = ?",
-                [d.id],
-            )
-            store.db.execute("DELETE FROM feed_dead_letter WHERE id = ?", [d.id])
+    feed_queue.requeue(store, wanted)
     for d in wanted:
         store.audit("feed_resend", user=user, session_id=d.session_id, control_id=d.control_id)
     return len(wanted)

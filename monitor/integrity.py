@@ -31,7 +31,6 @@ ROW_TABLES: Final = ("audit", "events")
 RANGE_TABLES: Final = ("readings", "waveforms")
 #: Tables whose rows change (an alarm's state): one link per version.
 VERSIONED_TABLES: Final = ("alarms",)
-CHAINED_TABLES: Final = ROW_TABLES + RANGE_TABLES + VERSIONED_TABLES
 
 #: How a link came to be: written by the program, found at the upgrade that introduced sealing,
 #: or found unsealed later (rows written by something other than this program).

@@ -4,7 +4,7 @@ It owns the session while it runs (an OS file lock says so to other processes, s
 :mod:`monitor.ownership`). Everything a user does (phase changes, notes, scores,
 acknowledgments) reaches it as a command through a queue and is carried out on the recorder's
 thread, so the session has a single owner. Rows and audit entries are handed to the store's
-writer (:mod:`monitor.writer`), which writes them on its own thread: the loop never waits for the
+writer (:mod:`monitor.store.writer`), which writes them on its own thread: the loop never waits for the
 disk, and no exception - from the store, a command, a listener - ends it. Listeners get one
 :class:`RecorderUpdate` per loop turn, a batch rather than a call per sample.
 """
@@ -28,6 +28,7 @@ from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
 from monitor import chair, rems
+from monitor.alarms.model import AlarmRecord
 from monitor.approval import CommandGuard
 from monitor.birth_date import check_birth_date
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, NIBP_REQUEST_TIMEOUT_S
@@ -47,7 +48,7 @@ from monitor.readiness import (
 )
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
-from monitor.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
+from monitor.store.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class AlarmEngineLike(Protocol):
 
     def command(self, name: str, at: float, user: str | None, **args: Any) -> Any: ...
 
-    def take_changes(self) -> list[dict[str, Any]]: ...
+    def take_changes(self) -> list[AlarmRecord]: ...
 
     def snapshot(self, now: float) -> Any: ...
 
@@ -122,7 +123,7 @@ class RecorderUpdate:
 
     readings: tuple[Reading, ...]
     events: tuple[SessionEvent, ...]
-    alarm_changes: tuple[dict[str, Any], ...]
+    alarm_changes: tuple[AlarmRecord, ...]
     status: SessionStatus
     alarms: Any = None
 
@@ -140,7 +141,7 @@ class Command:
 class _Pending:
     readings: list[Reading] = field(default_factory=list)
     events: list[SessionEvent] = field(default_factory=list)
-    alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alarms: dict[str, AlarmRecord] = field(default_factory=dict)
     session_update: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -366,6 +367,10 @@ class Recorder:
         self._thread = threading.Thread(target=self._run_safely, name="recorder", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the loop to end after its current turn, without waiting (safe in a signal handler)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0 + CLOSE_DRAIN_S) -> None:
         """End the loop, flush, close the session and the source."""
         self._stop.set()
@@ -427,7 +432,7 @@ class Recorder:
                 if until is not None and until(self):
                     break
         finally:
-            self._close()
+            self.close()
 
     def _turn_failed(self, exc: Exception, reported: set[str]) -> None:
         key = f"{type(exc).__name__}: {exc}"
@@ -565,12 +570,12 @@ class Recorder:
         self._pending.events.extend(events)
         return events
 
-    def _collect_alarm_changes(self) -> list[dict[str, Any]]:
+    def _collect_alarm_changes(self) -> list[AlarmRecord]:
         if self.alarms is None:
             return []
         changes = self.alarms.take_changes()
         for change in changes:
-            self._pending.alarms[change["id"]] = change
+            self._pending.alarms[change.id] = change
         return changes
 
     # -- commands ------------------------------------------------------------------------
@@ -613,9 +618,8 @@ class Recorder:
         if name == "stop_infusion" and s.phase is Phase.INFUSION and self._infusion_left() is not None:
             # Never refused (stopping a pump is a safety action); the record says it was early, and why.
             reason = str(args.get("reason") or "").strip()
-            detail: dict[str, Any] = {
-                "before_minimum_min": self.protocol.phases[Phase.INFUSION].min_min, "reason": reason,
-            }
+            minimum = self.protocol.phases[Phase.INFUSION].min_min
+            detail: dict[str, Any] = {"before_minimum_min": minimum, "reason": reason}
             s.stop_infusion(user=user, **detail)
             self._audit(name, user, **detail)
             return None
@@ -685,8 +689,9 @@ class Recorder:
         if birth_date and birth_date.strip():
             birth_date = check_birth_date(birth_date)  # the rule the exports need (ValueError refuses)
         # A read only (never blocked by a writer in WAL mode); the writes go through the writer in order.
-        row = self.store.db.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()
-        patient_id = str(row[0]) if row else new_id()
+        # Identifiers are stored encrypted: the patient is found through the keyed hash of the MRN.
+        row = self.store.patient_key_for_mrn(mrn)
+        patient_id = row[0] if row else new_id()
         if row is None:
             self.writer.put(StoreCall("create_patient", (mrn, (patient_name or "").strip() or None,
                                                          (birth_date or "").strip() or None),
@@ -960,6 +965,10 @@ class Recorder:
             update["baseline"] = json.dumps(s.baseline.as_dict())
         return update
 
+    def flush(self) -> None:
+        """Hand everything pending to the writer now; without a writer thread, also write it here."""
+        self._maybe_flush(force=True)
+
     def _maybe_flush(self, force: bool = False) -> None:
         """Hand what is pending to the writer (cheap); without a writer thread, also write it here."""
         wall = time.monotonic()
@@ -1020,8 +1029,11 @@ class Recorder:
             )
             self._dropped_reported = dropped
 
-    def _close(self) -> None:
-        """Release the source, keep what it still held, hand everything to the writer, close the session."""
+    def close(self) -> None:
+        """Release the source, keep what it still held, hand everything to the writer, end the session.
+
+        For a recorder driven by :meth:`step`; :meth:`run` (and so :meth:`stop`) calls it when its loop ends.
+        """
         self.closed.set()
         try:
             # Close first so nothing new is accepted (or acknowledged), then keep what already was.

@@ -395,11 +395,12 @@ def search_sessions(
     at least one alarm of that priority or higher.
     """
     counts: dict[str, dict[Priority, int]] = {}
-    for session_id, priority, n in store.alarm_counts():
-        parsed = _priority(priority)
-        if parsed is not None:
-            per = counts.setdefault(session_id, {p: 0 for p in Priority})
-            per[parsed] += int(n)
+    for session_id, by_word in store.alarm_counts().items():
+        for priority, n in by_word.items():
+            parsed = _priority(priority)
+            if parsed is not None:
+                per = counts.setdefault(session_id, {p: 0 for p in Priority})
+                per[parsed] += n
     needle = mrn_contains.strip().lower() if mrn_contains else None
     out = []
     for summary in store.sessions():
@@ -444,7 +445,7 @@ class TrendArrays:
 def trend_arrays(store: Reader, session_id: str) -> dict[Parameter, TrendArrays]:
     """Every numeric parameter of a session as arrays, read in one query without a loop per reading."""
     # The parameters are taken apart with numpy afterwards.
-    rows = store.trend_rows(session_id)
+    rows = store.reading_rows(session_id)
     out: dict[Parameter, TrendArrays] = {}
     if not rows:
         return out

@@ -509,17 +509,28 @@ class Session:
             return None
         return (self.now if now is None else now) - self.last_nibp_at
 
-    def nibp_overdue(self, now: float | None = None) -> bool:
-        """More than 1.5 cycles of the current phase have passed without a cuff value."""
+    def nibp_overdue_after_s(self) -> float | None:
+        """How long without a cuff value makes the cuff overdue in this phase (None: it cannot be)."""
         interval = self.nibp_interval()
         if interval is None or self.phase is Phase.BASELINE:
+            return None
+        return NIBP_OVERDUE_CYCLES * interval
+
+    def nibp_overdue(self, now: float | None = None) -> bool:
+        """More than :data:`NIBP_OVERDUE_CYCLES` cycles of the current phase have passed without a cuff value.
+
+        The one judgement of a late cuff: the timeline entry and the technical alarm both ask here.
+        """
+        limit = self.nibp_overdue_after_s()
+        interval = self.nibp_interval()
+        if limit is None or interval is None:
             return False
         now = self.now if now is None else now
         phase_start = self.phase_started_at[self.phase]
         reference = self.last_nibp_at if self.last_nibp_at is not None else phase_start
         # The clock starts no earlier than the phase: a new phase gives the cuff a fresh chance.
         reference = max(reference, phase_start - interval)
-        return now - reference > NIBP_OVERDUE_CYCLES * interval
+        return now - reference > limit
 
     def nibp_due(self, now: float | None = None) -> bool:
         """Whether the cuff should be started now (not while a started measurement is pending)."""

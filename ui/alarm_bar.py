@@ -15,7 +15,7 @@ import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from monitor.alarms.model import ActiveAlarm, AlarmSnapshot, Priority
+from monitor.alarms.model import AlarmRecord, AlarmSnapshot, Priority
 from ui import theme
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def alarm_line(alarm: ActiveAlarm) -> str:
+def alarm_line(alarm: AlarmRecord) -> str:
     """What one row says: marker, message, since when, and its state."""
     since = time.strftime("%H:%M:%S", time.localtime(alarm.started_at))
     state = []
@@ -40,7 +40,7 @@ def alarm_line(alarm: ActiveAlarm) -> str:
         state.append("escalated")
     if alarm.latched:
         state.append("latched – condition over")
-    if alarm.acknowledged:
+    if alarm.silenced:
         state.append("acknowledged")
     tail = "".join(f" · {s}" for s in state)
     return f"{alarm.text} · since {since}{tail}"
@@ -62,7 +62,7 @@ class AlarmRow(QLabel):
         self.setSizePolicy(policy)
         self.setMinimumWidth(200)
 
-    def show_alarm(self, alarm: ActiveAlarm | None, extra: str = "") -> None:
+    def show_alarm(self, alarm: AlarmRecord | None, extra: str = "") -> None:
         """Show an alarm (or nothing)."""
         self.priority = alarm.priority if alarm else None
         self.setText(alarm_line(alarm) + extra if alarm else "")
@@ -196,7 +196,7 @@ class AlarmBar(QFrame):
             self._flash.stop()
             for row in self.rows:
                 row.set_lit(True)
-        self.ack_button.setEnabled(any(not a.acknowledged for a in active))
+        self.ack_button.setEnabled(any(not a.silenced for a in active))
         self._show_audio_state()
 
     def set_height_budget(self, pixels: int | None) -> None:
@@ -205,7 +205,7 @@ class AlarmBar(QFrame):
             self.height_budget = pixels
             self.show_snapshot(self.snapshot, self.now)
 
-    def _rows_that_fit(self, active: tuple[ActiveAlarm, ...]) -> int:
+    def _rows_that_fit(self, active: tuple[AlarmRecord, ...]) -> int:
         """How many of the most urgent alarms get a row: all up to MAX_ROWS while their wrapped text fits."""
         count = min(len(active), MAX_ROWS)
         if self.height_budget is None or count <= 1:
@@ -222,7 +222,7 @@ class AlarmBar(QFrame):
                 return i
         return count
 
-    def _show_more(self, hidden: tuple[ActiveAlarm, ...]) -> None:
+    def _show_more(self, hidden: tuple[AlarmRecord, ...]) -> None:
         """The count of active alarms without a row, in the colour of the most urgent of them."""
         self.more_label.setVisible(bool(hidden))
         if not hidden:

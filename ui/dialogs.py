@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor.alarms.model import AlarmRecord
 from monitor.birth_date import check_birth_date
 from ui import theme
 from ui.plain_text import make_plain
@@ -397,8 +398,8 @@ class AlarmLogDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    def show_alarms(self, alarms: Sequence[object], note: str = "") -> None:
-        """Fill the table from :class:`monitor.store.StoredAlarm` rows."""
+    def show_alarms(self, alarms: Sequence[AlarmRecord], note: str = "") -> None:
+        """Fill the table from an alarm log."""
 
         def clock(t: float | None) -> str:
             return "" if t is None else time.strftime("%H:%M:%S", time.localtime(t))
@@ -406,22 +407,22 @@ class AlarmLogDialog(QDialog):
         def number(v: float | None) -> str:
             return "" if v is None else f"{v:.0f}"  # as a nurse reads it
 
-        rows = sorted(alarms, key=lambda a: a.started_at, reverse=True)  # type: ignore[attr-defined]
+        rows = sorted(alarms, key=lambda a: a.started_at, reverse=True)
         self.table.setRowCount(len(rows))
         for i, a in enumerate(rows):
             ack = ""
-            if a.acknowledged_at is not None:  # type: ignore[attr-defined]
-                ack = f"{a.acknowledged_by or '?'} at {clock(a.acknowledged_at)}"  # type: ignore[attr-defined]
+            if a.acknowledged_at is not None:
+                ack = f"{a.acknowledged_by or '?'} at {clock(a.acknowledged_at)}"
             values = (
-                clock(a.started_at),  # type: ignore[attr-defined]
-                clock(a.ended_at),  # type: ignore[attr-defined]
-                a.priority,  # type: ignore[attr-defined]
-                a.condition,  # type: ignore[attr-defined]
-                a.message,  # type: ignore[attr-defined]
-                number(a.limit),  # type: ignore[attr-defined]
-                number(a.peak_value),  # type: ignore[attr-defined]
+                clock(a.started_at),
+                clock(a.ended_at),
+                a.priority.label,
+                a.condition,
+                a.message,
+                number(a.limit),
+                number(a.peak_value),
                 ack,
-                a.state,  # type: ignore[attr-defined]
+                a.state.value,
             )
             for j, value in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(str(value)))

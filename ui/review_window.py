@@ -52,14 +52,14 @@ from PySide6.QtWidgets import (
 
 from drivers.core.readings import Parameter
 from monitor import chair, review
-from monitor.alarms.model import Priority
+from monitor.alarms.model import AlarmRecord, AlarmState, Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_session
 from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import SessionNotFound, StoredAlarm, StoreError
+from monitor.store import SessionNotFound, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.labels import ElidedLabel
@@ -112,8 +112,7 @@ EVENT_NAMES: dict[EventKind, str] = {
 # Every cuff start is on the NIBP table already; listing them would bury the notes.
 HIDDEN_EVENTS = frozenset({EventKind.NIBP_REQUESTED})
 ADDENDUM_COLOUR = "#d8c8ff"
-PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3}
-RING_SIZE = {"low": 16, "medium": 20, "high": 26}
+RING_SIZE = {Priority.LOW: 16, Priority.MEDIUM: 20, Priority.HIGH: 26}
 # The dark theme leaves a check box's square nearly invisible.
 CHECKBOX_STYLE = """
 QCheckBox::indicator { width: 16px; height: 16px; border: 1px solid #8a97a5; border-radius: 3px;
@@ -302,7 +301,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.dialog: QDialog | None = None
         self.messages: list[str] = []
         self.load_ms: float | None = None
-        self._alarm_rows: list[StoredAlarm] = []
+        self._alarm_rows: list[AlarmRecord] = []
         self._event_rows: list[SessionEvent] = []
         self._export_threads: list[threading.Thread] = []
         self._ranges: Any = None
@@ -588,7 +587,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             f"{record.verification or 'checking the record…'}"
         )
         baseline = review.session_baseline(record)
-        counts = {p: sum(1 for a in record.alarms if a.priority == p.name.lower()) for p in Priority}
+        counts = {p: sum(1 for a in record.alarms if a.priority is p) for p in Priority}
         acknowledged = sum(1 for a in record.alarms if a.acknowledged_at is not None)
         parts = [
             f"<b style='color:{theme.ALARM_COLOURS[p]}'>{p.marker} {counts[p]} {p.name.lower()}</b>"
@@ -623,20 +622,16 @@ class ReviewWindow(DialogHost, QMainWindow):
             tip = "Only a finished session takes addenda; notes on a running session go in from the live window"
         self.addendum_button.setToolTip(tip)
 
-    def _show_alarms(self, alarms: Sequence[StoredAlarm]) -> None:
+    def _show_alarms(self, alarms: Sequence[AlarmRecord]) -> None:
         self._alarm_rows = sorted(alarms, key=lambda a: a.started_at)
         rows = []
         for a in self._alarm_rows:
-            try:
-                priority = Priority.parse(a.priority)
-                prio_text, colour = f"{priority.marker} {priority.name.lower()}", theme.ALARM_COLOURS[priority]
-            except ValueError:
-                prio_text, colour = a.priority, None
+            prio_text, colour = f"{a.priority.marker} {a.priority.label}", theme.ALARM_COLOURS[a.priority]
             rows.append([
                 _cell(prio_text, colour=colour, bold=True),
                 a.condition.replace("_", " "),
                 clock(a.started_at),
-                clock(a.ended_at) or ("still active" if a.state != "ended" else ""),
+                clock(a.ended_at) or ("still active" if a.state is not AlarmState.ENDED else ""),
                 _cell(number(a.peak_value), right=True),
                 _cell(number(a.limit), right=True),
                 a.acknowledged_by or ("—" if a.acknowledged_at is None else "?"),
@@ -788,23 +783,20 @@ class ReviewWindow(DialogHost, QMainWindow):
             return None
         return SessionEvent(float(about), event.kind, event.phase, event.user, {"text": "addendum"})
 
-    def _mark_alarms(self, alarms: Sequence[StoredAlarm]) -> None:
+    def _mark_alarms(self, alarms: Sequence[AlarmRecord]) -> None:
         for plot, marks in self._alarm_marks:
             plot.removeItem(marks)
         self._alarm_marks = []
         spots: dict[str, list[dict[str, Any]]] = {}
         # Most urgent last, and larger: where alarms start together at one value, the high ring shows.
-        for a in sorted(alarms, key=lambda a: PRIORITY_RANK.get(a.priority, 0)):
+        for a in sorted(alarms, key=lambda a: a.priority):
             key = ALARM_PLOT.get(a.parameter or "")
             if key is None or a.peak_value is None:
                 continue
-            try:
-                colour = theme.ALARM_COLOURS[Priority.parse(a.priority)]
-            except ValueError:
-                continue
+            colour = theme.ALARM_COLOURS[a.priority]
             spots.setdefault(key, []).append({
                 "pos": (a.started_at, a.peak_value), "pen": pg.mkPen(colour, width=3), "brush": None,
-                "size": RING_SIZE.get(a.priority, 18), "symbol": "o", "data": a.id,
+                "size": RING_SIZE[a.priority], "symbol": "o", "data": a.id,
             })
         for key, points in spots.items():
             marks = pg.ScatterPlotItem(points, pxMode=True)

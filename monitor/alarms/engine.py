@@ -40,7 +40,6 @@ Time is reading time and the ``now`` handed to :meth:`AlarmEngine.tick`; the wal
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -50,7 +49,7 @@ from typing import Any, Final
 
 from drivers.core.readings import NIBP_PARAMETERS, NO_SIGNAL, UNRELIABLE, Flag, Parameter, Reading
 from monitor.alarms.condition import ConditionTimer
-from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, LimitLine, Priority
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, AlarmState, Escalation, LimitLine, Priority
 from monitor.alarms.profile import NIBP_RULE_PARAMETERS, AlarmProfile, RuleSpec, default_profile, load_profile
 from monitor.alarms.rules import CONFIRM_NIBP, LABELS, RULE_PARAMETER_OF, UNIT_TEXT, Ladder, Rule, build_ladders
 from monitor.readiness import CareRules
@@ -97,9 +96,6 @@ def _fmt(value: float | None) -> str:
     return "--" if value is None else f"{value:g}"
 
 
-LOST_DATA_CONDITIONS: Final = frozenset({"sensor_off", "no_pulse", "no_data", "link_lost"})
-
-
 class AlarmPermissionError(ValueError):
     """A command that needs the admin role was given without it."""
 
@@ -128,7 +124,7 @@ class _Alarm:
     closed: bool = False
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None
-    escalations: list[dict[str, Any]] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
     priority_since: float = 0.0
     rule: Rule | None = None
     rule_parameter: str | None = None
@@ -153,30 +149,35 @@ class _Alarm:
         return self.kind is AlarmKind.PHYSIOLOGICAL and self.priority is Priority.HIGH
 
     @property
-    def state(self) -> str:
-        """``active``, ``latched`` or ``ended``."""
+    def state(self) -> AlarmState:
+        """Active, latched or ended."""
         if self.closed:
-            return "ended"
-        return "latched" if self.ended_at is not None else "active"
+            return AlarmState.ENDED
+        return AlarmState.LATCHED if self.ended_at is not None else AlarmState.ACTIVE
 
-    def row(self) -> dict[str, Any]:
-        """The alarm-log row (keys of the ``alarms`` table)."""
-        return {
-            "id": self.id,
-            "condition": self.condition,
-            "parameter": self.parameter,
-            "priority": self.priority.label,
-            "kind": self.kind.value,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "limit": self.limit,
-            "peak_value": self.peak_value,
-            "escalations": json.dumps(self.escalations),
-            "acknowledged_at": self.acknowledged_at,
-            "acknowledged_by": self.acknowledged_by,
-            "message": self.message,
-            "state": self.state,
-        }
+    def record(self) -> AlarmRecord:
+        """This alarm as it is now (what the log stores, and what the screen shows)."""
+        return AlarmRecord(
+            id=self.id,
+            condition=self.condition,
+            parameter=self.parameter,
+            priority=self.priority,
+            kind=self.kind,
+            message=self.message,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            limit=self.limit,
+            peak_value=self.peak_value,
+            escalations=tuple(self.escalations),
+            acknowledged_at=self.acknowledged_at,
+            acknowledged_by=self.acknowledged_by,
+            state=self.state,
+            value=self.value,
+            current=self.current,
+            value_available=self.no_value is None,
+            silenced=self.silenced,
+            display=self.display,
+        )
 
 
 class AlarmEngine:
@@ -189,7 +190,7 @@ class AlarmEngine:
         self._new_id = new_id or (lambda: uuid.uuid4().hex)
         self._active: dict[str, _Alarm] = {}
         self._changed: dict[str, _Alarm] = {}
-        self._interrupted: list[dict[str, Any]] = []
+        self._interrupted: list[AlarmRecord] = []
         self._timers: dict[str, ConditionTimer] = {}
         self._parts: dict[str, dict[str, tuple[float, float, bool, bool]]] = {}
         self._last_seen: dict[str, float] = {}
@@ -388,11 +389,11 @@ class AlarmEngine:
                 )
         overdue = session.nibp_overdue(now)
         if overdue and "nibp_overdue" not in self._active:
-            interval = session.nibp_interval() or 0.0
+            after_s = session.nibp_overdue_after_s() or 0.0
             self._start_technical(
                 "nibp_overdue",
                 "nibp_sys",
-                f"NIBP overdue: no cuff value for over {1.5 * interval / 60:g} min",
+                f"NIBP overdue: no cuff value for over {after_s / 60:g} min",
                 now,
                 priority=profile.technical_priority("nibp_overdue"),
             )
@@ -428,37 +429,18 @@ class AlarmEngine:
         if self.audio_paused_until is not None and (now >= self.audio_paused_until or self._breaks_through()):
             self.audio_paused_until = None
 
-    def take_changes(self) -> list[dict[str, Any]]:
-        """Log rows of every alarm that started or changed since the last call."""
-        rows, self._interrupted = self._interrupted, []
+    def take_changes(self) -> list[AlarmRecord]:
+        """Every alarm that started or changed since the last call, as it is now."""
+        records, self._interrupted = self._interrupted, []
         if self._changed:
-            rows += [alarm.row() for alarm in self._changed.values()]
+            records += [alarm.record() for alarm in self._changed.values()]
             self._changed = {}
-        return rows
+        return records
 
     def snapshot(self, now: float) -> AlarmSnapshot:
         """What the alarm display shows and which pattern should sound."""
         alarms = sorted(self._active.values(), key=lambda a: (-int(a.priority), a.started_at))
-        active = tuple(
-            ActiveAlarm(
-                id=a.id,
-                condition=a.condition,
-                parameter=a.parameter,
-                priority=a.priority,
-                kind=a.kind,
-                message=a.display or a.message,
-                started_at=a.started_at,
-                value=a.value,
-                limit=a.limit,
-                latched=a.ended_at is not None,
-                acknowledged=a.silenced,
-                escalated=bool(a.escalations),
-                peak_value=a.peak_value,
-                current=a.current,
-                value_available=a.no_value is None,
-            )
-            for a in alarms
-        )
+        active = tuple(a.record() for a in alarms)
         paused = self._paused(now)
         sounding = None if self.audio_off or paused else self._loudest()
         return AlarmSnapshot(
@@ -484,33 +466,22 @@ class AlarmEngine:
             raise AlarmCommandError(f"unknown alarm command '{name}'; known: {', '.join(sorted(_COMMANDS))}")
         return handler(self, at, user, **args)
 
-    def close_interrupted(self, rows: Iterable[Any], at: float) -> int:
-        """Close alarms a stopped recording left open (stored rows whose state is not ``ended``).
+    def close_interrupted(self, stored: Iterable[AlarmRecord], at: float) -> int:
+        """Close alarms a stopped recording left open (stored alarms whose state is not ended).
 
-        Their conditions are judged afresh from the resumed data; the old rows end at ``at`` (or at
+        Their conditions are judged afresh from the resumed data; the old alarms end at ``at`` (or at
         the condition's end where that was known) and say that the recording was interrupted.
         """
         count = 0
-        for stored in rows:
-            if stored.state == "ended":
+        for alarm in stored:
+            if alarm.state is AlarmState.ENDED:
                 continue
-            row = {
-                "id": stored.id,
-                "condition": stored.condition,
-                "parameter": stored.parameter,
-                "priority": stored.priority,
-                "kind": stored.kind,
-                "started_at": stored.started_at,
-                "ended_at": stored.ended_at if stored.ended_at is not None else at,
-                "limit": stored.limit,
-                "peak_value": stored.peak_value,
-                "escalations": json.dumps(list(stored.escalations)),
-                "acknowledged_at": stored.acknowledged_at,
-                "acknowledged_by": stored.acknowledged_by,
-                "message": f"{stored.message} (recording interrupted)",
-                "state": "ended",
-            }
-            self._interrupted.append(row)
+            self._interrupted.append(replace(
+                alarm,
+                ended_at=alarm.ended_at if alarm.ended_at is not None else at,
+                message=f"{alarm.message} (recording interrupted)",
+                state=AlarmState.ENDED,
+            ))
             count += 1
         return count
 
@@ -658,9 +629,7 @@ class AlarmEngine:
 
     def _unsilence(self, alarm: _Alarm, at: float, reason: str) -> None:
         alarm.silenced = False
-        alarm.escalations.append(
-            {"at": at, "from": alarm.priority.label, "to": alarm.priority.label, "reason": reason}
-        )
+        alarm.escalations.append(Escalation(at, alarm.priority, alarm.priority, reason))
 
     def _refresh(self, alarm: _Alarm) -> None:
         """The alarm's text on screen: its worst value, and the current one where that differs."""
@@ -854,7 +823,7 @@ class AlarmEngine:
         self._mark(alarm)
 
     def _escalate(self, alarm: _Alarm, to: Priority, at: float, reason: str) -> None:
-        alarm.escalations.append({"at": at, "from": alarm.priority.label, "to": to.label, "reason": reason})
+        alarm.escalations.append(Escalation(at, alarm.priority, to, reason))
         alarm.priority = to
         alarm.priority_since = at
         if alarm.silenced and alarm.silenced_priority is not None and to > alarm.silenced_priority:
@@ -1040,33 +1009,33 @@ def _clock(t: float | None) -> str:
     return datetime.fromtimestamp(t).astimezone().strftime("%H:%M:%S")
 
 
-def describe_change(previous: dict[str, Any] | None, row: dict[str, Any]) -> str | None:
+def describe_change(previous: AlarmRecord | None, alarm: AlarmRecord) -> str | None:
     """One terminal line for an alarm-log change.
 
     For example ``*** 12:31:05 SpO2 86 < 90 % (spo2_low_severe) started``.
 
     Returns None for changes not worth a line (a new peak value while the alarm runs).
     """
-    marker = Priority.parse(row["priority"]).marker
-    what = f"{row['message']} ({row['condition']})"
+    marker = alarm.priority.marker
+    what = f"{alarm.message} ({alarm.condition})"
     if previous is None:
-        return f"{marker} {_clock(row['started_at'])} {what} started"
-    if row["priority"] != previous["priority"]:
-        reason = json.loads(row["escalations"])[-1] if row["escalations"] else {}
+        return f"{marker} {_clock(alarm.started_at)} {what} started"
+    if alarm.priority != previous.priority:
+        step = alarm.escalations[-1] if alarm.escalations else None
         return (
-            f"{marker} {_clock(reason.get('at'))} {what} escalated to {row['priority']}"
-            f"{': ' + reason['reason'] if reason.get('reason') else ''}"
+            f"{marker} {_clock(step.at if step else None)} {what} escalated to {alarm.priority.label}"
+            f"{': ' + step.reason if step and step.reason else ''}"
         )
-    if row["acknowledged_at"] is not None and previous["acknowledged_at"] is None:
-        by = row["acknowledged_by"] or "unknown user"
-        return f"{marker} {_clock(row['acknowledged_at'])} {what} acknowledged by {by}"
-    if row["state"] != previous["state"]:
-        if row["state"] == "latched":
-            return f"{marker} {_clock(row['ended_at'])} {what} value recovered, latched until acknowledged"
-        if row["state"] == "ended" and previous["state"] == "latched":
-            return f"{marker} {what} cleared (it had ended at {_clock(row['ended_at'])})"
-        if row["state"] == "ended":
-            return f"{marker} {_clock(row['ended_at'])} {what} ended"
-        if row["state"] == "active":
-            return f"{marker} {_clock(row['started_at'])} {what} back in breach"
+    if alarm.acknowledged_at is not None and previous.acknowledged_at is None:
+        by = alarm.acknowledged_by or "unknown user"
+        return f"{marker} {_clock(alarm.acknowledged_at)} {what} acknowledged by {by}"
+    if alarm.state != previous.state:
+        if alarm.state is AlarmState.LATCHED:
+            return f"{marker} {_clock(alarm.ended_at)} {what} value recovered, latched until acknowledged"
+        if alarm.state is AlarmState.ENDED and previous.state is AlarmState.LATCHED:
+            return f"{marker} {what} cleared (it had ended at {_clock(alarm.ended_at)})"
+        if alarm.state is AlarmState.ENDED:
+            return f"{marker} {_clock(alarm.ended_at)} {what} ended"
+        if alarm.state is AlarmState.ACTIVE:
+            return f"{marker} {_clock(alarm.started_at)} {what} back in breach"
     return None

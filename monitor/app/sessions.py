@@ -159,7 +159,7 @@ def close_unfinished(store: Store, session: str, user: str | None) -> str:
     status = store.status_of(row)
     if status != "unfinished":
         raise AppError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
-    last = store.db.execute("SELECT MAX(t) FROM readings WHERE session_id = ?", [row["id"]]).fetchone()[0]
-    store.end_session(row["id"], "closed", row["started_at"] if last is None else float(last))
+    last = store.last_data_at(row["id"])
+    store.end_session(row["id"], "closed", row["started_at"] if last is None else last)
     store.audit("session_closed_after_crash", user=user, session_id=row["id"])
     return str(row["id"])

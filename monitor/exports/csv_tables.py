@@ -64,7 +64,8 @@ def write_alarms(record: SessionRecord, stream: IO[str]) -> None:
     start = record.started_at
     for a in sorted(record.alarms, key=lambda alarm: alarm.started_at):
         out.writerow((
-            _when(a.started_at), f"{a.started_at - start:.3f}", _when(a.ended_at), a.priority, a.kind, a.condition,
+            _when(a.started_at), f"{a.started_at - start:.3f}", _when(a.ended_at), a.priority.label, a.kind.value,
+            a.condition,
             a.parameter or "", a.message, _number(a.limit), _number(a.peak_value), _when(a.acknowledged_at),
-            a.acknowledged_by or "", a.state,
+            a.acknowledged_by or "", a.state.value,
         ))

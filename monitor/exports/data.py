@@ -20,9 +20,10 @@ from datetime import date
 from typing import Any, Final
 
 from drivers.core.readings import Parameter, Reading
+from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
-from monitor.store import Reader, Store, StoredAlarm
+from monitor.store import Reader, Store
 
 _START_KINDS = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
 
@@ -71,7 +72,7 @@ class SessionRecord:
     patient: dict[str, Any] | None
     readings: tuple[Reading, ...]
     events: tuple[SessionEvent, ...]
-    alarms: tuple[StoredAlarm, ...]
+    alarms: tuple[AlarmRecord, ...]
     deidentified: bool = False
     #: Whether the stored record verified (keyed hash chains, :mod:`monitor.integrity`), in words.
     verification: str = ""
@@ -256,7 +257,7 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
             a,
             acknowledged_by=(a.acknowledged_by if keep_staff else ("staff" if a.acknowledged_by else None)),
             message=scrub(a.message),
-            escalations=tuple(scrub(list(a.escalations))),
+            escalations=tuple(replace(step, reason=scrub(step.reason)) for step in a.escalations),
         )
         for a in record.alarms
     )
@@ -303,7 +304,7 @@ def shifted(record: SessionRecord, shift: float) -> SessionRecord:
             started_at=a.started_at - shift,
             ended_at=None if a.ended_at is None else a.ended_at - shift,
             acknowledged_at=None if a.acknowledged_at is None else a.acknowledged_at - shift,
-            escalations=tuple(_shift_times(list(a.escalations), shift)),
+            escalations=tuple(replace(step, at=step.at - shift) for step in a.escalations),
         )
         for a in record.alarms
     )

@@ -39,7 +39,6 @@ from monitor.exports.data import SessionRecord
 from monitor.exports.hl7_export import observation_sets, split_name
 from monitor.outcomes import questionnaire
 
-FHIR_VERSION: Final = "R4B"
 CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

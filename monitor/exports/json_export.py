@@ -7,12 +7,12 @@ delivered total), interventions, PHQ-9/GAD-7 and, for esketamine, the REMS monit
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import IO, Any
 
 from drivers.core.readings import iso_utc
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import summary
+from monitor.store import alarm_row
 
 
 def _time(t: float | None) -> str | None:
@@ -52,14 +52,11 @@ def document(record: SessionRecord) -> dict[str, Any]:
     ]
     alarms = []
     for a in record.alarms:
-        item = asdict(a)
+        item: dict[str, Any] = alarm_row(a)
         for key in ("started_at", "ended_at", "acknowledged_at"):
             item[key] = _time(item[key])
         # Escalation times are stored as epoch seconds; the export speaks ISO 8601 throughout.
-        item["escalations"] = [
-            dict(step, at=_time(step["at"])) if isinstance(step, dict) and "at" in step else step
-            for step in a.escalations
-        ]
+        item["escalations"] = [dict(step.as_dict(), at=_time(step.at)) for step in a.escalations]
         alarms.append(item)
     events = [
         {"t": iso_utc(e.t), "kind": e.kind.value, "phase": e.phase.value, "user": e.user, "detail": dict(e.detail)}

@@ -28,6 +28,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from drivers.core.readings import Parameter
 from monitor import review
+from monitor.alarms.model import Priority
 from monitor.discharge import (
     LatestVitals,
     aldrete_circulation,
@@ -46,7 +47,9 @@ PHASE_COLOURS: Final = {
     Phase.RECOVERY: colors.Color(0.86, 0.96, 0.86),
     Phase.COMPLETE: colors.Color(0.93, 0.93, 0.93),
 }
-PRIORITY_COLOURS: Final = {"high": colors.red, "medium": colors.orange, "low": colors.Color(0.0, 0.6, 0.7)}
+PRIORITY_COLOURS: Final = {
+    Priority.HIGH: colors.red, Priority.MEDIUM: colors.orange, Priority.LOW: colors.Color(0.0, 0.6, 0.7),
+}
 LINE_COLOURS: Final = {
     Parameter.HR: colors.green,
     Parameter.PR: colors.Color(0.4, 0.7, 0.4),
@@ -252,7 +255,7 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
             d.add(Rect(px - 1.5, py - 1.5, 3, 3, fillColor=LINE_COLOURS[parameter], strokeColor=None))
     # Alarm marks: a triangle at the top of the chart where each alarm started, numbered as in the log.
     for number, alarm in enumerate(record.alarms, start=1):
-        colour = PRIORITY_COLOURS.get(str(alarm.priority).lower(), colors.black)
+        colour = PRIORITY_COLOURS[alarm.priority]
         px = x(alarm.started_at)
         ytop = main_bottom + main_h
         d.add(Polygon([px - 3, ytop + 9, px + 3, ytop + 9, px, ytop + 3], fillColor=colour, strokeColor=None))
@@ -617,7 +620,7 @@ def story(record: SessionRecord) -> list[Any]:
                 str(i),
                 clock.both(a.started_at),
                 clock.wall(a.ended_at) or "active",
-                str(a.priority),
+                a.priority.label,
                 _p(a.message or a.condition, small),
                 _fmt(a.limit, 0),
                 _fmt(a.peak_value, 0),

@@ -23,7 +23,6 @@ from monitor.session import EventKind
 LOINC: Final = "LN"
 #: The program's own code system for figures without a LOINC code (HL7 "99" local prefix).
 LOCAL_SYSTEM_HL7: Final = "99INFMON"
-LOCAL_SYSTEM_URI: Final = "urn:infusion-monitor:code"
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ class LivePublisher:
         """Called on the recorder thread after each loop turn."""
         now = time.monotonic()
         active = getattr(update.alarms, "active", ())
-        alarm_ids = tuple((a.id, a.acknowledged) for a in active)
+        alarm_ids = tuple((a.id, a.silenced) for a in active)
         if now - self._last < LIVE_INTERVAL_S and alarm_ids == self._alarm_ids:
             return
         self._last = now

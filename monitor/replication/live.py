@@ -70,9 +70,9 @@ def live_document(update: Any) -> dict[str, Any]:
                 "condition": alarm.condition,
                 "priority": int(alarm.priority),
                 "kind": str(alarm.kind),
-                "message": alarm.message,
+                "message": alarm.shown,
                 "started_at": alarm.started_at,
-                "acknowledged": alarm.acknowledged,
+                "acknowledged": alarm.silenced,
                 "latched": alarm.latched,
             }
         )

@@ -17,10 +17,11 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 from drivers.core.readings import UNRELIABLE, Parameter, Reading, parse_flags
+from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import SessionNotFound, SessionSummary, StoredAlarm, StoreError
+from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row
 
 # The last reading's time matters only while a session has no end (its length so far); a closed
 # session's end says it, and skipping 12,000 index probes keeps a year's list fast.
@@ -189,16 +190,10 @@ class ServerStore:
                                     detail=json.loads(row["detail"] or "{}")))
         return out
 
-    def alarms(self, session_id: str) -> list[StoredAlarm]:
+    def alarms(self, session_id: str) -> list[AlarmRecord]:
         """The alarm log of a session, oldest first."""
         return [
-            StoredAlarm(
-                id=row["id"], condition=row["condition"], parameter=row["parameter"], priority=row["priority"],
-                kind=row["kind"], started_at=row["started_at"], ended_at=row["ended_at"], limit=row["limit"],
-                peak_value=row["peak_value"], escalations=tuple(json.loads(row["escalations"] or "[]")),
-                acknowledged_at=row["acknowledged_at"], acknowledged_by=row["acknowledged_by"],
-                message=row["message"] or "", state=row["state"] or "",
-            )
+            alarm_from_row(row)
             for row in self._rows("SELECT * FROM alarms WHERE session_id = %s ORDER BY started_at", [session_id])
         ]
 
@@ -211,17 +206,19 @@ class ServerStore:
 
     # -- what the review side reads in bulk (the same questions as :class:`monitor.store.Store`) --------
 
-    def alarm_counts(self, session_ids: Sequence[str] | None = None) -> list[tuple[str, str, int]]:
-        """``(session id, priority, number of alarms)`` of every session (or of the given ones)."""
+    def alarm_counts(self, session_ids: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+        """For every session with alarms (or the given ones): how many of each priority word the log holds."""
         query = "SELECT session_id, priority, COUNT(*) AS n FROM alarms"
         args: list[Any] = []
         if session_ids is not None:
             query += " WHERE session_id = ANY(%s)"
             args.append(list(session_ids))
-        return [(str(row["session_id"]), str(row["priority"]), int(row["n"]))
-                for row in self._rows(query + " GROUP BY session_id, priority", args)]
+        counts: dict[str, dict[str, int]] = {}
+        for row in self._rows(query + " GROUP BY session_id, priority", args):
+            counts.setdefault(str(row["session_id"]), {})[str(row["priority"])] = int(row["n"])
+        return counts
 
-    def trend_rows(self, session_id: str) -> list[tuple[str, float, float | None, str | None]]:
+    def reading_rows(self, session_id: str) -> list[tuple[str, float, float | None, str]]:
         """``(parameter, t, value, status)`` of every numeric reading of a session, in time order."""
         try:
             with self.conn.cursor(row_factory=tuple_row) as cursor:
@@ -238,14 +235,15 @@ class ServerStore:
                                [session_id, parameter.value]))
 
     def waveform_blocks(
-        self, session_id: str, parameter: Parameter, start: float | None = None, end: float | None = None
+        self, session_id: str, parameter: Parameter = Parameter.PLETH,
+        start: float | None = None, end: float | None = None,
     ) -> list[tuple[float, float, int, bytes]]:
         """``(t0, rate_hz, n, float32 samples)`` of the stored blocks of a waveform, in time order;
         with ``start`` and ``end`` only the blocks that overlap that window."""
         query = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = %s AND parameter = %s"
         args: list[Any] = [session_id, parameter.value]
         if start is not None and end is not None:
-            # Blocks are at most minutes long (see Store.waveform_blocks).
+            # Blocks are at most minutes long (see Queries.waveform_blocks).
             query += " AND t0 <= %s AND t0 >= %s AND t0 + n / rate_hz >= %s"
             args += [end, start - 3600.0, start]
         return [(float(row["t0"]), float(row["rate_hz"]), int(row["n"]), bytes(row["samples"]))

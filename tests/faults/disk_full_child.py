@@ -74,7 +74,7 @@ def main(db_path: Path, mode: str, pleth: bool) -> dict[str, object]:
                 during["storage_ok"].append(update.status.storage_ok)  # type: ignore[attr-defined]
                 during["max_pending"] = max(int(during["max_pending"]), update.status.pending_rows)  # type: ignore[arg-type]
                 during["alarms"].extend(  # type: ignore[attr-defined]
-                    str(c.get("condition")) for c in update.alarm_changes)
+                    c.condition for c in update.alarm_changes)
 
     # One minute of waveform may be held (the default is ten): at 60x the three-second spell is three
     # minutes of signal, so the oldest pleth must be given up - and the numerics never.

@@ -60,4 +60,4 @@ def test_a_deleted_or_renamed_database_is_noticed_and_written_back(db_path: Path
         assert store.status_of(store.session_row(summary.id)) == "closed"
         technical = [e.detail for e in store.events(summary.id) if e.detail.get("condition") == "database_moved"]
         assert technical and technical[0]["written_to"] == str(db_path)
-        assert any(a.condition == "database_moved" and a.priority == "high" for a in store.alarms(summary.id))
+        assert any(a.condition == "database_moved" and a.priority.label == "high" for a in store.alarms(summary.id))

@@ -97,7 +97,7 @@ def test_flicker_then_dashes_from_a_masimo_over_a_pty(cable: NullModem, db_path:
     by = {(a.condition, a.parameter): a for a in alarms}
 
     severe = by[("spo2_low_severe", "spo2")]
-    assert severe.priority == "high"
+    assert severe.priority.label == "high"
     # 10 s beyond the limit within a 20 s window: about 12.5 s into a 4 s / 1 s flicker (line jitter allowed).
     assert DELAY_S - 0.5 <= severe.started_at - marks["flicker"] <= DELAY_S + 4.5
     assert severe.peak_value == 85
@@ -106,7 +106,7 @@ def test_flicker_then_dashes_from_a_masimo_over_a_pty(cable: NullModem, db_path:
     assert not shown["spo2_low_severe"].latched, "dashes never end an SpO2 alarm"
     assert severe.ended_at >= marks["dashes"] + DASHES_S - 1
     assert not shown["spo2_low_severe"].value_available
-    assert "no value: value missing (dashes)" in shown["spo2_low_severe"].message
+    assert "no value: value missing (dashes)" in shown["spo2_low_severe"].shown
 
     no_value = by[("no_data", "spo2")]
     assert no_value.kind == "technical"

@@ -54,7 +54,7 @@ def test_alarms_and_the_screen_do_not_wait_for_a_held_write_lock(db_path: Path) 
             spo2.extend((r.t, r.value) for r in update.readings if r.parameter is Parameter.SPO2 and r.value)
             failing[0] += not update.status.storage_ok
             for change in update.alarm_changes:
-                started.setdefault(str(change["condition"]), float(change["started_at"]))
+                started.setdefault(change.condition, change.started_at)
 
     recorder.add_listener(listen)
     recorder.start()

@@ -85,7 +85,7 @@ def _check(profile: AlarmProfile) -> None:
     changes = engine.take_changes()
     engine.snapshot(session.now)
     # With the shipped limits these values alarm; an edited profile may have switched rules off.
-    assert all(change["priority"] for change in changes)
+    assert all(change.priority for change in changes)
 
 
 @given(PROFILES)

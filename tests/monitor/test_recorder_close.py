@@ -77,3 +77,16 @@ def test_patient_identified_at_the_chair_is_attached_without_identifiers_on_the_
     for identifier in ("MRN-991", "Ada", "1971-05-06"):
         assert identifier not in timeline_text
         assert identifier not in audit_text
+
+
+def test_a_returning_patient_identified_at_the_chair_is_found_again(store: Store) -> None:
+    """The MRN is stored encrypted: the patient of an earlier session is found through its keyed hash."""
+    known = store.create_patient("MRN-1234", "Ada Example", "1971-05-06")
+    recorder = Recorder.new_session(store, _BufferingSource(), driver="test", port=None, plan=SessionPlan())
+    done = recorder.submit("identify_patient", user="RN", mrn="MRN-1234")
+    recorder.step()
+    assert done.result(timeout=1) == known
+    recorder.run(until=lambda r: True)
+    assert recorder.end_status == "closed", "every row was written (no patient key the database lacks)"
+    assert store.session_row(recorder.session.id)["patient_id"] == known
+    assert store.db.execute("SELECT COUNT(*) FROM patients").fetchone()[0] == 1

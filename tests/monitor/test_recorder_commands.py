@@ -62,7 +62,7 @@ def test_a_new_device_continues_the_session_and_the_change_is_recorded(store: St
     for _ in range(5):
         recorder.step()
     recorder.stop()
-    recorder._close()
+    recorder.close()
     events = store.events(recorder.session.id)
     [changed] = [e for e in events if e.kind is EventKind.DEVICE_CHANGED]
     assert changed.user == "AB" and changed.detail["previous_device"] == old.device
@@ -80,7 +80,7 @@ def test_a_device_that_cannot_open_is_refused_and_the_old_one_keeps_running(stor
         future.result(timeout=0)
     assert dead.closed and isinstance(recorder.source, SimulatedSource)
     assert recorder.step().readings  # still reading the old device
-    recorder._close()
+    recorder.close()
 
 
 def test_the_cuff_cycle_changes_survive_a_resume(store: Store, db_path: Path) -> None:
@@ -94,10 +94,10 @@ def test_the_cuff_cycle_changes_survive_a_resume(store: Store, db_path: Path) ->
         _run(recorder, "set_nibp_interval", phase="complete", minutes=5)
     _run(recorder, "sign_in", user="CD", role="physician")
     assert recorder.nurse == "CD"
-    recorder._maybe_flush(force=True)
+    recorder.flush()
     session = Session(recorder.session.id, T0, SessionPlan(1, 40, 30))
     session.replay(store.events(recorder.session.id))
     assert session.nibp_schedule.infusion_s == 600.0
     audit = store.audit_log(recorder.session.id)
     assert any(a["action"] == "sign_in" and a["user"] == "CD" and "physician" in a["detail"] for a in audit)
-    recorder._close()
+    recorder.close()

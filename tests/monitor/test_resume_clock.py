@@ -30,7 +30,7 @@ def _unfinished_session_ahead_of_the_wall_clock(db_path: Path) -> tuple[str, flo
                                         plan=parse_plan("baseline:5,infusion:40,recovery:30"), autopilot=True)
         for _ in range(600):
             recorder.step()
-        recorder._maybe_flush(force=True)
+        recorder.flush()
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True, check=True)
         store.db.execute("UPDATE sessions SET owner_pid = ? WHERE id = ?", [int(dead.stdout), recorder.session.id])

@@ -18,7 +18,7 @@ from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
-from monitor.writer import AuditEntry, Batch, StoreWriter
+from monitor.store.writer import AuditEntry, Batch, StoreWriter
 
 T0 = 1_790_000_000.0
 
@@ -112,7 +112,7 @@ def test_a_full_disk_during_acknowledge_and_notes_does_not_end_monitoring(store:
     futures = [recorder.submit("acknowledge", "RN"), recorder.submit("note", "RN", text="full disk")]
     for _ in range(40):
         recorder.step()
-    recorder._maybe_flush(force=True)  # unpaced turns are quicker than the flush interval
+    recorder.flush()  # unpaced turns are quicker than the flush interval
     recorder.step()
     assert all(f.done() for f in futures)
     assert futures[1].exception() is None

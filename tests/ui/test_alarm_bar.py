@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Priority
 from monitor.alarms.sounds import burst
 from ui import theme
 from ui.alarm_bar import AlarmBar
@@ -16,9 +16,9 @@ from ui.alarm_sound import AlarmSoundPlayer, pcm16, probe_audio
 T0 = 1_790_000_000.0
 
 
-def _alarm(alarm_id: str, priority: Priority, message: str, acknowledged: bool = False) -> ActiveAlarm:
-    return ActiveAlarm(alarm_id, alarm_id, "spo2", priority, AlarmKind.PHYSIOLOGICAL, message, T0, 86.0, 90.0,
-                       False, acknowledged, False)
+def _alarm(alarm_id: str, priority: Priority, message: str, acknowledged: bool = False) -> AlarmRecord:
+    return AlarmRecord(alarm_id, alarm_id, "spo2", priority, AlarmKind.PHYSIOLOGICAL, message, T0, value=86.0,
+                       limit=90.0, silenced=acknowledged)
 
 
 @pytest.fixture

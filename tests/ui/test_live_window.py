@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
 from drivers.core.readings import Parameter
-from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Priority
 from monitor.app.device import DeviceSpec
 from monitor.exports.data import load
 from monitor.session import EventKind, Phase
@@ -198,7 +198,7 @@ def test_a_simulated_desaturation_raises_a_flashing_high_alarm_that_is_acknowled
 ) -> None:
     w = make_window(scenario="desaturation", speed=600.0, plan="baseline:1,infusion:30,recovery:5")
 
-    def spo2_alarm() -> ActiveAlarm | None:
+    def spo2_alarm() -> AlarmRecord | None:
         snap = w.last_snapshot
         if snap is None:
             return None
@@ -224,7 +224,7 @@ def test_a_simulated_desaturation_raises_a_flashing_high_alarm_that_is_acknowled
     qtbot.waitUntil(lambda: w.spo2_tile.value.fill is None, timeout=WAIT_MS)  # flashing
 
     w.alarm_bar.ack_button.click()
-    qtbot.waitUntil(lambda: spo2_alarm() is None or spo2_alarm().acknowledged, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: spo2_alarm() is None or spo2_alarm().silenced, timeout=WAIT_MS)
     with Store(db_path, readonly=True) as reader:
         [summary] = reader.sessions()
         qtbot.waitUntil(
@@ -382,8 +382,8 @@ def test_locking_keeps_alarms_visible_and_sounding(qtbot: Any, make_window: Any,
                                                     accounts_in: Any) -> None:
     w = make_window(speed=10.0, alarms=False)  # snapshots come from the test, not an engine
     accounts_in(db_path)
-    alarm = ActiveAlarm("a1", "spo2_low_severe", "spo2", Priority.HIGH, AlarmKind.PHYSIOLOGICAL,
-                        "SpO2 86 < 90 %", 1_790_000_000.0, 86.0, 90.0, False, False, False)
+    alarm = AlarmRecord("a1", "spo2_low_severe", "spo2", Priority.HIGH, AlarmKind.PHYSIOLOGICAL,
+                        "SpO2 86 < 90 %", 1_790_000_000.0, value=86.0, limit=90.0)
     w.show_alarms(AlarmSnapshot((alarm,), None, False, False, Priority.HIGH), 1_790_000_010.0)
     assert w.sound.sounding is Priority.HIGH
     _focus(qtbot, w)

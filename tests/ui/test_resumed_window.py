@@ -25,7 +25,7 @@ def _crashed_session(db_path: Path) -> tuple[str, float]:
                                         driver="simulated", port=None, plan=SessionPlan(1, 40, 30), nurse="RN")
         while recorder.session.now < T0 + 120:
             recorder.step()
-        recorder._maybe_flush(force=True)
+        recorder.flush()
         assert recorder.lock is not None
         recorder.lock.release()
         recorder.writer.close()

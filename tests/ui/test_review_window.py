@@ -107,7 +107,7 @@ def test_alarm_list_shows_priority_condition_times_peak_limit_and_who_acknowledg
     assert len(rows) == len(alarms) >= 3
     assert window.tabs.tabText(0) == f"Alarms ({len(alarms)})"
     for row, alarm in zip(rows, alarms, strict=True):
-        assert row[0].endswith(alarm.priority)
+        assert row[0].endswith(alarm.priority.label)
         assert row[1] == alarm.condition.replace("_", " ")
         assert row[2] == clock(alarm.started_at)
         assert row[4] == number(alarm.peak_value)

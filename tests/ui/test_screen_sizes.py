@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 from drivers.core.readings import Flag, Parameter, Reading
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
-from monitor.alarms.model import ActiveAlarm, AlarmKind, AlarmSnapshot, Priority
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Escalation, Priority
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import Baseline, Phase
@@ -44,9 +44,10 @@ LONG_MESSAGES = (
 T0 = 1_790_000_000.0
 
 
-def _alarm(i: int, priority: Priority, parameter: str, message: str) -> ActiveAlarm:
-    return ActiveAlarm(f"a{i}", f"c{i}", parameter, priority, AlarmKind.PHYSIOLOGICAL, message, T0, 198.0, 180.0,
-                       False, i % 2 == 1, i == 0)
+def _alarm(i: int, priority: Priority, parameter: str, message: str) -> AlarmRecord:
+    escalations = (Escalation(T0, Priority.MEDIUM, priority, "unacknowledged"),) if i == 0 else ()
+    return AlarmRecord(f"a{i}", f"c{i}", parameter, priority, AlarmKind.PHYSIOLOGICAL, message, T0, value=198.0,
+                       limit=180.0, silenced=i % 2 == 1, escalations=escalations)
 
 
 def _snapshot(count: int) -> AlarmSnapshot:

@@ -81,7 +81,7 @@ def test_every_session_is_listed_with_start_patient_length_phases_status_and_ala
                                                           ("crashed", "probe_off", "hypertension", "normal")]
     for session_id, summary in summaries.items():
         cells = _cells(browser, _row_of(browser, session_id))
-        counts = [sum(1 for a in alarms[session_id] if a.priority == p) for p in ("high", "medium", "low")]
+        counts = [sum(1 for a in alarms[session_id] if a.priority.label == p) for p in ("high", "medium", "low")]
         assert cells[0] == local_time(summary.started_at)
         assert cells[1] == summary.patient
         assert cells[2] == length_text(summary.length_s)

@@ -791,7 +791,7 @@ def test_the_session_tells_the_listener_its_patient_and_records_refusals(store) 
         assert "MRN999" in detail["detail"]
     finally:
         recorder.stop()
-        recorder._close()
+        recorder.close()
 
 
 def test_ventilation_from_a_simulated_capnograph_and_from_mdil_codes() -> None:

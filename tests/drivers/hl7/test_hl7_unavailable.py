@@ -86,8 +86,8 @@ def test_unavailable_spo2_over_hl7_is_no_data_and_keeps_the_alarm(db_path: Path)
     assert severe.priority.label == "high"
     assert not severe.latched, "unavailable values never end the alarm"
     assert not severe.value_available
-    assert "now no value: unavailable" in severe.message
+    assert "now no value: unavailable" in severe.shown
     no_value = shown[("no_data", "spo2")]
     assert no_value.kind.value == "technical"
-    assert "(unavailable)" in no_value.message
+    assert "(unavailable)" in no_value.shown
     assert ("no_data", "heart_rate") not in shown, "the heart rate kept coming"

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.core.readings import Flag, Parameter, Reading
 from monitor.alarms.engine import AlarmEngine
-from monitor.alarms.model import ActiveAlarm, AlarmSnapshot
+from monitor.alarms.model import AlarmRecord, AlarmSnapshot
 from monitor.alarms.profile import AlarmProfile
 from monitor.session import Session
 
@@ -77,7 +77,7 @@ class Bed:
         for event in self.session.take_events():
             self.engine.on_event(event, self.session)
         for row in self.engine.take_changes():
-            self.rows[row["id"]] = row
+            self.rows[row.id] = row
             self.history.append(row)
 
     def command(self, name: str, user: str | None = "RN", **args: Any) -> Any:
@@ -104,14 +104,14 @@ class Bed:
         """The display state now."""
         return self.engine.snapshot(self.now)
 
-    def shown(self, condition: str) -> ActiveAlarm | None:
+    def shown(self, condition: str) -> AlarmRecord | None:
         """The alarm of that condition on screen, if any."""
         return next((a for a in self.snapshot().active if a.condition == condition), None)
 
     def logged(self, condition: str) -> list[dict[str, Any]]:
         """Latest log rows of every alarm with that condition, oldest first."""
         return sorted(
-            (r for r in self.rows.values() if r["condition"] == condition), key=lambda r: r["started_at"]
+            (r for r in self.rows.values() if r.condition == condition), key=lambda r: r.started_at
         )
 
 

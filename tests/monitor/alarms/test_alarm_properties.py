@@ -56,20 +56,20 @@ def test_engine_invariants(script):
                 # Only unacknowledged high-priority physiological alarms outlive their condition.
                 assert alarm.kind is AlarmKind.PHYSIOLOGICAL
                 assert alarm.priority is Priority.HIGH
-                assert not alarm.acknowledged
-        unacknowledged = [a.priority for a in snap.active if not a.acknowledged]
+                assert not alarm.silenced
+        unacknowledged = [a.priority for a in snap.active if not a.silenced]
         if snap.audio_paused_until is None:
             assert snap.sounding == max(unacknowledged, default=None)
         else:
             assert snap.sounding is None
         assert list(snap.active) == sorted(snap.active, key=lambda a: (-a.priority, a.started_at))
     for row in bed.rows.values():
-        assert row["state"] in ("active", "latched", "ended")
-        assert (row["ended_at"] is not None) is (row["state"] != "active")
-        if row["ended_at"] is not None:
-            assert row["ended_at"] >= row["started_at"]
-        if row["state"] == "latched":
-            assert row["priority"] == "high"
-            assert row["kind"] == "physiological"
+        assert row.state in ("active", "latched", "ended")
+        assert (row.ended_at is not None) is (row.state != "active")
+        if row.ended_at is not None:
+            assert row.ended_at >= row.started_at
+        if row.state == "latched":
+            assert row.priority.label == "high"
+            assert row.kind == "physiological"
     shown = {a.id for a in bed.snapshot().active}
-    assert shown == {r["id"] for r in bed.rows.values() if r["state"] != "ended"}
+    assert shown == {r.id for r in bed.rows.values() if r.state != "ended"}

@@ -36,8 +36,8 @@ def test_rule_alarms_past_its_limit_with_its_priority(bed, rule, parameter, bad,
     same_parameter = [a for a in bed.snapshot().active if a.parameter == parameter]
     assert [a.condition for a in same_parameter] == [rule]
     row = bed.logged(rule)[0]
-    assert row["limit"] is not None
-    assert row["peak_value"] == bad
+    assert row.limit is not None
+    assert row.peak_value == bad
 
 
 @pytest.mark.parametrize(("rule", "parameter", "bad", "good", "priority", "delay"), RULE_TABLE)
@@ -67,8 +67,8 @@ def test_spo2_91_percent_delay_boundary(bed, seconds, alarms):
     rows = bed.logged("spo2_low")
     assert bool(rows) is alarms
     if alarms:
-        assert rows[0]["priority"] == "medium"
-        assert rows[0]["started_at"] - 1_700_000_000.0 == 15.0
+        assert rows[0].priority.label == "medium"
+        assert rows[0].started_at - 1_700_000_000.0 == 15.0
 
 
 def test_a_long_break_lets_the_earlier_breach_fall_out_of_the_window(bed):
@@ -83,7 +83,7 @@ def test_a_long_break_lets_the_earlier_breach_fall_out_of_the_window(bed):
 
 def test_nibp_breach_asks_for_a_confirming_measurement(bed):
     bed.reading("nibp_sys", 185)
-    assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").message
+    assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").shown
 
 
 def test_absolute_limits_apply_from_the_first_reading_in_setup(bed):
@@ -96,9 +96,9 @@ def test_sys_ladder_climbs_and_each_rung_logs_its_own_peak(bed):
     for i, value in enumerate((166, 182, 175)):
         bed.reading("nibp_sys", value, bed.now + 300 * i)
     raised, high, crisis = (bed.logged(c) for c in ("nibp_sys_raised", "nibp_sys_high", "nibp_sys_crisis"))
-    assert [r["state"] for r in raised] == ["ended", "active"]
-    assert crisis[0]["state"] == "latched"
-    assert crisis[0]["peak_value"] == 182
+    assert [r.state for r in raised] == ["ended", "active"]
+    assert crisis[0].state == "latched"
+    assert crisis[0].peak_value == 182
     assert high == []  # 182 went straight to the top rung; 175 is below the medium rung
 
 
@@ -122,7 +122,7 @@ class TestHeartRateFallback:
             bed.reading("hr", 44, start + i)
             bed.reading("pr", 44, start + i)
         assert len(bed.logged("hr_low")) == 1
-        assert bed.logged("hr_low")[0]["parameter"] == "hr"
+        assert bed.logged("hr_low")[0].parameter == "hr"
 
     def test_pulse_rate_takes_over_when_ecg_stops(self, bed):
         bed.hold("hr", 72, 5)
@@ -131,16 +131,16 @@ class TestHeartRateFallback:
             bed.reading("pr", 45, start + i)
         rows = bed.logged("hr_low")
         assert len(rows) == 1
-        assert rows[0]["parameter"] == "pr"
+        assert rows[0].parameter == "pr"
         # ECG is stale 10 s after its last value; then the 10 s delay runs on pr.
-        assert rows[0]["started_at"] >= start + 10
+        assert rows[0].started_at >= start + 10
 
 
 class TestUnreliableReadings:
     @pytest.mark.parametrize("flag", [Flag.ARTIFACT, Flag.SENSOR_OFF, Flag.INVALID, Flag.PULSE_SEARCH])
     def test_flagged_values_never_start_a_physiological_alarm(self, bed, flag):
         bed.hold("spo2", 80, 40, flags=[flag])
-        assert [r for r in bed.rows.values() if r["kind"] == "physiological"] == []
+        assert [r for r in bed.rows.values() if r.kind == "physiological"] == []
 
     @pytest.mark.parametrize(
         ("value", "flags", "why"),
@@ -157,11 +157,11 @@ class TestUnreliableReadings:
         bed.hold("spo2", value, 30, flags=flags)
         alarm = bed.shown(rule)
         assert alarm is not None and not alarm.latched, "the alarm stays active while no value comes"
-        assert bed.logged(rule)[0]["state"] == "active"
+        assert bed.logged(rule)[0].state == "active"
         assert not alarm.value_available
-        assert f"now no value: {why}" in alarm.message
+        assert f"now no value: {why}" in alarm.shown
         bed.recover("spo2", 97)
-        assert bed.logged(rule)[0]["state"] == ("latched" if rule == "spo2_low_severe" else "ended")
+        assert bed.logged(rule)[0].state == ("latched" if rule == "spo2_low_severe" else "ended")
 
 
 class TestBaselineRelative:
@@ -183,9 +183,9 @@ class TestBaselineRelative:
         bed.reading(parameter, value)
         rows = bed.logged(condition)
         assert len(rows) == 1
-        assert rows[0]["priority"] == priority
-        assert rows[0]["parameter"] == parameter
-        assert "above baseline" in rows[0]["message"]
+        assert rows[0].priority.label == priority
+        assert rows[0].parameter == parameter
+        assert "above baseline" in rows[0].message
 
     @pytest.mark.parametrize(("parameter", "value"), [("nibp_sys", 144), ("nibp_dia", 96)])
     def test_exactly_twenty_percent_is_not_above(self, bed, parameter, value):
@@ -242,4 +242,4 @@ def test_per_phase_limits(make_bed):
     bed.reading("nibp_sys", 155)
     assert bed.shown("nibp_sys_raised") is not None
     bed.reading("spo2", 94)
-    assert bed.logged("spo2_watch")[0]["state"] == "ended", "the infusion-only rule ends in recovery"
+    assert bed.logged("spo2_watch")[0].state == "ended", "the infusion-only rule ends in recovery"

@@ -12,10 +12,11 @@ import pytest
 
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine, AlarmPermissionError
+from monitor.alarms.model import AlarmRecord, Priority
 from monitor.cli import main
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
-from monitor.store import Store, StoredAlarm
+from monitor.store import Store
 
 PLAN = SessionPlan(2, 40, 5)
 START = 1_700_000_000.0
@@ -30,7 +31,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def record(
     store: Store, scenario: str, seed: int = 1, until_s: float | None = None
-) -> tuple[Recorder, list[StoredAlarm]]:
+) -> tuple[Recorder, list[AlarmRecord]]:
     """Run a whole planned session at full speed and return the stored alarm log.
 
     With ``until_s`` the recording stops after that much session time (a session the plan cannot
@@ -48,8 +49,8 @@ def record(
     return recorder, store.alarms(recorder.session.id)
 
 
-def by_condition(alarms: list[StoredAlarm]) -> dict[str, list[StoredAlarm]]:
-    out: dict[str, list[StoredAlarm]] = {}
+def by_condition(alarms: list[AlarmRecord]) -> dict[str, list[AlarmRecord]]:
+    out: dict[str, list[AlarmRecord]] = {}
     for alarm in alarms:
         out.setdefault(alarm.condition, []).append(alarm)
     return out
@@ -64,7 +65,7 @@ def infusion_min(recorder: Recorder, t: float) -> float:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_normal_session_has_nothing_above_low_priority(store, seed):
     _recorder, alarms = record(store, "normal", seed)
-    assert [a for a in alarms if a.priority != "low"] == []
+    assert [a for a in alarms if a.priority.label != "low"] == []
     assert all(a.kind == "physiological" for a in alarms), "a normal session has no technical trouble"
 
 
@@ -72,12 +73,12 @@ def test_desaturation(store):
     recorder, alarms = record(store, "desaturation")
     found = by_condition(alarms)
     (severe,) = found["spo2_low_severe"]
-    assert severe.priority == "high"
+    assert severe.priority.label == "high"
     assert severe.limit == 90
     assert severe.peak_value <= 87
     assert 20 <= infusion_min(recorder, severe.started_at) <= 21.5
     assert severe.ended_at - severe.started_at >= 45
-    assert found["spo2_low"][0].priority == "medium"
+    assert found["spo2_low"][0].priority.label == "medium"
     assert found["spo2_low"][0].started_at <= severe.started_at, "the medium rung comes first"
     assert set(found) <= {"spo2_low", "spo2_low_severe", "bp_above_baseline"}
 
@@ -86,7 +87,7 @@ def test_hypertension(store):
     recorder, alarms = record(store, "hypertension")
     found = by_condition(alarms)
     crisis = found["nibp_sys_crisis"][0]
-    assert crisis.priority == "high"
+    assert crisis.priority.label == "high"
     assert crisis.peak_value > 185
     assert crisis.limit == 180
     assert 24 <= infusion_min(recorder, crisis.started_at) <= 36
@@ -98,7 +99,7 @@ def test_hypertension(store):
 def test_bradycardia(store):
     recorder, alarms = record(store, "bradycardia")
     (low,) = by_condition(alarms)["hr_low"]
-    assert low.priority == "high"
+    assert low.priority.label == "high"
     assert low.parameter == "hr"
     assert low.peak_value <= 45
     assert 15 <= infusion_min(recorder, low.started_at) <= 16
@@ -111,7 +112,7 @@ def test_probe_off(store):
     (off,) = by_condition(alarms)["sensor_off"]
     assert off.kind == "technical"
     assert off.parameter == "spo2"
-    assert off.priority == "medium"
+    assert off.priority.label == "medium"
     assert off.ended_at - off.started_at == pytest.approx(60, abs=1)
     assert infusion_min(recorder, off.started_at) == pytest.approx(10, abs=0.05)
     assert not [a for a in alarms if a.condition.startswith("spo2")], "no SpO2 alarm from a missing value"
@@ -132,9 +133,9 @@ def test_cuff_failure(store):
     assert overdue.kind == "technical"
     assert overdue.started_at > failed.started_at
     # Unacknowledged for 5 min: the medium alarm escalates to high, and the log says when.
-    assert overdue.priority == "high"
-    assert [(e["from"], e["to"]) for e in overdue.escalations] == [("medium", "high")]
-    assert overdue.escalations[0]["at"] - overdue.started_at == pytest.approx(300, abs=1)
+    assert overdue.priority.label == "high"
+    assert [(e.from_priority.label, e.to.label) for e in overdue.escalations] == [("medium", "high")]
+    assert overdue.escalations[0].at - overdue.started_at == pytest.approx(300, abs=1)
 
 
 def test_link_loss(store):
@@ -142,7 +143,7 @@ def test_link_loss(store):
     found = by_condition(alarms)
     (lost,) = found["link_lost"]
     assert lost.kind == "technical"
-    assert lost.priority == "medium"
+    assert lost.priority.label == "medium"
     assert lost.ended_at - lost.started_at == pytest.approx(45, abs=1)
     assert infusion_min(recorder, lost.started_at) == pytest.approx(12, abs=0.05)
     assert "no_data" not in found
@@ -286,7 +287,7 @@ def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
     # Stop in the middle of the desaturation as a crash would: no session end to close the alarms.
     while not any(a.condition == "spo2_low_severe" for a in first.alarms.snapshot(first.session.now).active):
         first.step()
-    first._maybe_flush(force=True)
+    first.flush()
     source.close()
     open_rows = [a for a in store.alarms(first.session.id) if a.state != "ended"]
     assert open_rows
@@ -308,7 +309,7 @@ def test_flickering_desaturation_alarms_high_within_about_20_s(store):
     recorder, alarms = record(store, "flicker_desaturation")
     flicker_at = _infusion_start(store, recorder) + 20 * 60
     (severe,) = by_condition(alarms)["spo2_low_severe"]
-    assert severe.priority == "high"
+    assert severe.priority.label == "high"
     assert 15 <= severe.started_at - flicker_at <= 21
     assert severe.peak_value == 85
     # It ends only once the value has been clear for the 5 s hold, after the flicker is over (the
@@ -322,7 +323,7 @@ def test_spo2_dashes_without_a_flag_are_a_technical_alarm(store):
     no_data = [a for a in by_condition(alarms)["no_data"] if a.parameter == "spo2"]
     (alarm,) = no_data
     assert alarm.kind == "technical"
-    assert alarm.priority in ("medium", "high")  # medium, high after 60 s during the infusion
+    assert alarm.priority in (Priority.MEDIUM, Priority.HIGH)  # medium, high after 60 s during the infusion
     assert 10 <= alarm.started_at - dashes_at <= 12
     assert "value missing (dashes)" in alarm.message
     assert alarm.ended_at == pytest.approx(dashes_at + 60, abs=1)
@@ -335,7 +336,7 @@ def test_failed_cuff_after_a_high_one_keeps_the_bp_alarms_and_confirms_once(stor
     (high,) = found["nibp_dia_high"]
     (failed,) = found["nibp_failed"]
     # Medium, and unacknowledged through the failed cuffs for 5 min it escalated to high.
-    assert [(e["from"], e["to"]) for e in high.escalations] == [("medium", "high")]
+    assert [(e.from_priority.label, e.to.label) for e in high.escalations] == [("medium", "high")]
     assert failed.started_at > high.started_at
     # The failed cuffs do not end it: only the next valid cuff (from infusion minute 35) does.
     infusion = _infusion_start(store, recorder)

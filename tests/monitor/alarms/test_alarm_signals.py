@@ -178,7 +178,7 @@ def play(row: Row) -> tuple[Bed, float]:
 def logged(bed: Bed, key: str) -> list[dict[str, object]]:
     """Log rows of a condition, or of ``condition:parameter`` (e.g. ``no_data:spo2``)."""
     condition, _, parameter = key.partition(":")
-    return [r for r in bed.logged(condition) if not parameter or r["parameter"] == parameter]
+    return [r for r in bed.logged(condition) if not parameter or r.parameter == parameter]
 
 
 @pytest.mark.parametrize("row", TABLE, ids=[r.name for r in TABLE])
@@ -188,18 +188,18 @@ def test_signal_pattern_gives_exactly_the_expected_alarms(row: Row) -> None:
         rows = logged(bed, expect.condition)
         assert len(rows) == expect.count, f"{expect.condition} started {len(rows)} times: {rows}"
         last = rows[-1]
-        assert last["priority"] == expect.priority
+        assert last.priority.label == expect.priority
         low, high = expect.started
-        assert low <= rows[0]["started_at"] - start <= high, rows[0]["started_at"] - start
-        assert last["state"] == expect.state
+        assert low <= rows[0].started_at - start <= high, rows[0].started_at - start
+        assert last.state == expect.state
     for condition in row.absent:
         assert bed.logged(condition) == [], f"{condition} should not have started"
-    physiological = {r["condition"] for r in bed.history if r["kind"] == "physiological"}
+    physiological = {r.condition for r in bed.history if r.kind == "physiological"}
     assert physiological <= {e.condition for e in row.expect}, physiological
     if row.expect and "no_data" in {e.condition.partition(":")[0] for e in row.expect}:
         # The reason the device gave is in the technical alarm's text.
         (no_data,) = logged(bed, "no_data:spo2")
-        assert "(" in no_data["message"] and "no readings" not in no_data["message"]
+        assert "(" in no_data.message and "no readings" not in no_data.message
 
 
 def test_the_table_starts_on_the_beds_clock() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from drivers.core.readings import Flag
 from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
+from monitor.store import alarm_row
 
 ROW_KEYS = {
     "id",
@@ -32,8 +31,8 @@ ROW_KEYS = {
 def test_log_rows_carry_the_agreed_keys(bed):
     bed.hold("spo2", 91, 16)
     assert bed.history
-    assert all(set(row) == ROW_KEYS for row in bed.history)
-    assert json.loads(bed.history[0]["escalations"]) == []
+    assert all(set(alarm_row(row)) == ROW_KEYS for row in bed.history)
+    assert [step.as_dict() for step in bed.history[0].escalations] == []
 
 
 # condition, how to start it, how to end it, expected state after the condition is over
@@ -53,10 +52,10 @@ def test_what_happens_when_the_value_recovers(bed, condition, start, end, after)
     assert bed.shown(condition) is not None
     back_at = bed.now
     ended = bed.recover(*end)
-    assert bed.logged(condition)[0]["state"] == after
+    assert bed.logged(condition)[0].state == after
     # A physiological condition ends after the hold back within its limit; a technical one at once.
-    physiological = bed.logged(condition)[0]["kind"] == "physiological"
-    assert bed.logged(condition)[0]["ended_at"] == (ended if physiological else back_at)
+    physiological = bed.logged(condition)[0].kind == "physiological"
+    assert bed.logged(condition)[0].ended_at == (ended if physiological else back_at)
     on_screen = bed.shown(condition)
     assert (on_screen is not None) is (after == "latched")
     if on_screen is not None:
@@ -71,10 +70,10 @@ def test_latched_alarm_leaves_when_acknowledged_with_who_and_when(bed):
     count = bed.command("acknowledge", user="JD")
     assert count == 1
     row = bed.logged("spo2_low_severe")[0]
-    assert row["state"] == "ended"
-    assert row["acknowledged_by"] == "JD"
-    assert row["acknowledged_at"] == bed.now
-    assert row["ended_at"] < row["acknowledged_at"]
+    assert row.state == "ended"
+    assert row.acknowledged_by == "JD"
+    assert row.acknowledged_at == bed.now
+    assert row.ended_at < row.acknowledged_at
     assert bed.snapshot().active == ()
     assert bed.snapshot().sounding is None
 
@@ -84,13 +83,13 @@ def test_latched_alarm_comes_back_to_active_when_the_breach_returns(bed):
     bed.recover("spo2", 97)
     bed.now += 1
     bed.hold("spo2", 86, 14)
-    assert bed.logged("spo2_low_severe")[0]["state"] == "latched", "the delay applies to a new breach too"
+    assert bed.logged("spo2_low_severe")[0].state == "latched", "the delay applies to a new breach too"
     bed.reading("spo2", 86)
     rows = bed.logged("spo2_low_severe")
     assert len(rows) == 1
-    assert rows[0]["state"] == "active"
-    assert rows[0]["ended_at"] is None
-    assert rows[0]["peak_value"] == 85
+    assert rows[0].state == "active"
+    assert rows[0].ended_at is None
+    assert rows[0].peak_value == 85
 
 
 def test_acknowledging_an_active_alarm_silences_it_but_keeps_it_shown(bed):
@@ -99,7 +98,7 @@ def test_acknowledging_an_active_alarm_silences_it_but_keeps_it_shown(bed):
     bed.command("acknowledge", alarm_id=alarm.id, user="JD")
     shown = bed.shown("spo2_low")
     assert shown is not None
-    assert shown.acknowledged
+    assert shown.silenced
     assert bed.snapshot().sounding is None
     bed.recover("spo2", 97)
     assert bed.shown("spo2_low") is None
@@ -113,7 +112,7 @@ def test_acknowledging_an_unknown_alarm_is_a_clear_error(bed):
 class TestEscalation:
     def test_unacknowledged_medium_becomes_high_after_five_minutes(self, bed):
         bed.hold("spo2", 91, 16)
-        started = bed.logged("spo2_low")[0]["started_at"]
+        started = bed.logged("spo2_low")[0].started_at
         bed.hold("spo2", 91, 299 - (bed.now - started))
         assert bed.shown("spo2_low").priority is Priority.MEDIUM
         bed.hold("spo2", 91, 2)
@@ -121,17 +120,17 @@ class TestEscalation:
         assert alarm.priority is Priority.HIGH
         assert alarm.escalated
         row = bed.logged("spo2_low")[0]
-        (step,) = json.loads(row["escalations"])
+        (step,) = [step.as_dict() for step in row.escalations]
         assert step["from"] == "medium"
         assert step["to"] == "high"
         assert step["at"] == started + 300
         assert "unacknowledged" in step["reason"]
-        assert row["priority"] == "high"
+        assert row.priority.label == "high"
 
     def test_an_escalated_alarm_latches_like_any_high_one(self, bed):
         bed.hold("spo2", 91, 320)
         bed.recover("spo2", 97)
-        assert bed.logged("spo2_low")[0]["state"] == "latched"
+        assert bed.logged("spo2_low")[0].state == "latched"
 
     def test_acknowledged_medium_does_not_escalate(self, bed):
         bed.hold("spo2", 91, 16)
@@ -207,10 +206,10 @@ def test_reset_clears_latched_alarms_and_acknowledges_the_rest(bed):
     bed.command("reset", user="JD")
     snap = bed.snapshot()
     assert [a.condition for a in snap.active] == ["nibp_dia_high"]
-    assert snap.active[0].acknowledged
+    assert snap.active[0].silenced
     assert snap.sounding is None
     assert snap.audio_paused_until is None
-    assert bed.logged("spo2_low_severe")[0]["acknowledged_by"] == "JD"
+    assert bed.logged("spo2_low_severe")[0].acknowledged_by == "JD"
 
 
 class TestAdminOnly:
@@ -226,7 +225,7 @@ class TestAdminOnly:
     def test_alarms_off_stops_physiological_alarms_with_a_permanent_indicator(self, bed):
         bed.hold("spo2", 91, 16)
         bed.command("alarms_off", user="ADM", role="admin")
-        assert bed.logged("spo2_low")[0]["state"] == "ended"
+        assert bed.logged("spo2_low")[0].state == "ended"
         bed.hold("spo2", 85, 60)
         bed.wait(3600)
         snap = bed.snapshot()
@@ -319,7 +318,7 @@ class TestAcknowledgeIsNotForever:
             bed.now += 1
         alarm = next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
         assert alarm.priority is Priority.HIGH
-        assert not alarm.acknowledged, "a higher priority sounds again"
+        assert not alarm.silenced, "a higher priority sounds again"
         assert bed.snapshot().sounding is Priority.HIGH
 
     @pytest.mark.parametrize(("later", "sounds"), [(134, False), (136, True)])
@@ -329,10 +328,10 @@ class TestAcknowledgeIsNotForever:
         assert bed.snapshot().sounding is None
         bed.hold("hr", later, 3)
         alarm = bed.shown("hr_high")
-        assert alarm.acknowledged is not sounds
+        assert alarm.silenced is not sounds
         assert (bed.snapshot().sounding is Priority.MEDIUM) is sounds
         if sounds:
-            (step,) = json.loads(bed.logged("hr_high")[0]["escalations"])
+            (step,) = [step.as_dict() for step in bed.logged("hr_high")[0].escalations]
             assert "worse since acknowledged" in step["reason"]
 
     def test_the_worsen_step_comes_from_the_profile(self, make_bed):
@@ -356,24 +355,24 @@ def test_a_latched_alarm_shows_its_worst_value_and_the_current_one(bed):
     assert alarm.latched
     assert alarm.peak_value == 38
     assert alarm.current == 72
-    assert alarm.message.startswith("HR 38 < 50")
-    assert "now 72" in alarm.message
+    assert alarm.shown.startswith("HR 38 < 50")
+    assert "now 72" in alarm.shown
 
 
 class TestConfirmingCuff:
     def test_one_confirming_cuff_per_breach(self, bed):
         bed.reading("nibp_sys", 190)
         start = bed.now
-        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").message
+        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").shown
         assert not bed.engine.nibp_confirm_due(start + 29)
         assert bed.engine.nibp_confirm_due(start + 30)
         bed.now = start + 30
         bed.command("nibp_confirm_started", user=None)
         assert not bed.engine.nibp_confirm_due(bed.now)
-        assert "confirming NIBP started" in bed.shown("nibp_sys_crisis").message
+        assert "confirming NIBP started" in bed.shown("nibp_sys_crisis").shown
         bed.now = start + 70
         bed.reading("nibp_sys", 186)
-        assert "confirmed by a repeat NIBP" in bed.shown("nibp_sys_crisis").message
+        assert "confirmed by a repeat NIBP" in bed.shown("nibp_sys_crisis").shown
         assert not bed.engine.nibp_confirm_due(bed.now + 600), "the same breach asks once"
         bed.reading("nibp_sys", 130)
         assert bed.shown("nibp_sys_crisis").latched
@@ -389,11 +388,11 @@ class TestConfirmingCuff:
         bed.reading("nibp_dia", None, flags=[Flag.MEASUREMENT_FAILED])
         alarm = bed.shown("nibp_dia_high")
         assert alarm is not None and not alarm.latched
-        assert "confirming NIBP started" in alarm.message
+        assert "confirming NIBP started" in alarm.shown
 
     def test_the_profile_can_turn_the_automatic_cuff_off(self, make_bed):
         text = default_profile_text().replace("enabled = true\nafter_s = 30", "enabled = false\nafter_s = 30")
         bed = make_bed(parse_profile(text, "p.toml"))
         bed.reading("nibp_sys", 190)
         assert not bed.engine.nibp_confirm_due(bed.now + 3600)
-        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").message
+        assert "repeat NIBP to confirm" in bed.shown("nibp_sys_crisis").shown

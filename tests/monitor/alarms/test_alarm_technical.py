@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from drivers.core.readings import Flag
@@ -32,7 +30,7 @@ def test_technical_alarm_from_device_status(bed, flags, parameter, condition, al
     good = {"spo2": 97, "pr": 70, "hr": 70, "nibp_sys": 120}[parameter]
     bed.reading(parameter, good, bed.now + 1)
     assert bed.shown(condition) is None
-    assert bed.logged(condition)[0]["state"] == "ended"
+    assert bed.logged(condition)[0].state == "ended"
 
 
 def test_one_probe_off_alarm_for_spo2_and_pulse_rate(bed):
@@ -56,10 +54,10 @@ def test_lost_data_during_infusion_is_medium_then_high_after_60_s(bed):
     bed.hold("spo2", None, 2, flags=[Flag.SENSOR_OFF])
     alarm = bed.shown("sensor_off")
     assert alarm.priority is Priority.HIGH
-    step = json.loads(bed.logged("sensor_off")[0]["escalations"])[-1]
+    step = [step.as_dict() for step in bed.logged("sensor_off")[0].escalations][-1]
     assert step["from"] == "medium"
     assert step["to"] == "high"
-    assert step["at"] - bed.logged("sensor_off")[0]["started_at"] == 60
+    assert step["at"] - bed.logged("sensor_off")[0].started_at == 60
     bed.reading("spo2", 97)
     assert bed.shown("sensor_off") is None, "technical alarms never latch, even when high"
 
@@ -156,7 +154,7 @@ def test_storage_failure_and_restoration(bed):
     bed.command("storage_failed", user=None, error="disk I/O error")
     alarm = bed.shown("storage_failed")
     assert alarm is not None
-    assert "disk I/O error" in alarm.message
+    assert "disk I/O error" in alarm.shown
     assert alarm.priority is Priority.MEDIUM
     bed.command("storage_restored", user=None)
     assert bed.shown("storage_failed") is None
@@ -168,4 +166,4 @@ def test_session_end_closes_every_alarm(bed):
     bed.session.record(EventKind.SESSION_CLOSED, bed.now, None)
     bed.events()
     assert bed.snapshot().active == ()
-    assert all(row["state"] == "ended" and row["ended_at"] is not None for row in bed.rows.values())
+    assert all(row.state == "ended" and row.ended_at is not None for row in bed.rows.values())

@@ -36,7 +36,7 @@ def _review_figures(store: Store, session_id: str) -> dict[str, Any]:
     lows = [stats[(p, Parameter.SPO2)].minimum for p in review.REVIEW_PHASES]
     counts = {p.label: 0 for p in Priority}
     for alarm in record_.alarms:
-        counts[alarm.priority] += 1
+        counts[alarm.priority.label] += 1
     discharge = review.discharge_scoring(record_)
     scores = [e for e in record_.events if e.kind is EventKind.SCORE]
     completed = next((e.t for e in record_.events if e.kind is EventKind.SESSION_COMPLETED), None)

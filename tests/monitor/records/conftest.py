@@ -13,7 +13,7 @@ from tests.monitor.records.sessions import (
     NotesAndScores,
     RecordedSession,
     add_alarms,
-    alarm_row,
+    alarm_record,
     record_session,
 )
 
@@ -28,7 +28,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
         path,
         session.session_id,
         [
-            alarm_row(
+            alarm_record(
                 "a1",
                 "spo2_low",
                 "spo2",
@@ -41,7 +41,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
                 t0 + 420,
                 NURSE,
             ),
-            alarm_row(
+            alarm_record(
                 "a2",
                 "nibp_sys_high",
                 "nibp_sys",

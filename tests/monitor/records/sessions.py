@@ -6,9 +6,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from drivers.simulated.driver import SimulatedSource
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Priority
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder
 from monitor.session import Phase
@@ -73,13 +73,13 @@ def record_session(
         store.close()
 
 
-def add_alarms(path: Path, session_id: str, rows: list[dict[str, Any]]) -> None:
-    """Store alarm log rows in the engine's row format."""
+def add_alarms(path: Path, session_id: str, alarms: list[AlarmRecord]) -> None:
+    """Store alarms in the alarm log."""
     with Store(path) as store:
-        store.write_batch(session_id, alarms=rows)
+        store.write_batch(session_id, alarms=alarms)
 
 
-def alarm_row(
+def alarm_record(
     alarm_id: str,
     condition: str,
     parameter: str | None,
@@ -91,24 +91,23 @@ def alarm_row(
     message: str,
     acknowledged_at: float | None = None,
     acknowledged_by: str | None = None,
-) -> dict[str, Any]:
-    """One alarm row with every column the alarm log keeps."""
-    return {
-        "id": alarm_id,
-        "condition": condition,
-        "parameter": parameter,
-        "priority": priority,
-        "kind": "physiological" if parameter else "technical",
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "limit": limit,
-        "peak_value": peak,
-        "escalations": "[]",
-        "acknowledged_at": acknowledged_at,
-        "acknowledged_by": acknowledged_by,
-        "message": message,
-        "state": "ended" if ended_at is not None else "active",
-    }
+) -> AlarmRecord:
+    """One alarm with every field the alarm log keeps."""
+    return AlarmRecord(
+        id=alarm_id,
+        condition=condition,
+        parameter=parameter,
+        priority=Priority.parse(priority),
+        kind=AlarmKind.PHYSIOLOGICAL if parameter else AlarmKind.TECHNICAL,
+        message=message,
+        started_at=started_at,
+        ended_at=ended_at,
+        limit=limit,
+        peak_value=peak,
+        acknowledged_at=acknowledged_at,
+        acknowledged_by=acknowledged_by,
+        state=AlarmState.ENDED if ended_at is not None else AlarmState.ACTIVE,
+    )
 
 
 class NotesAndScores:

@@ -95,7 +95,7 @@ def test_alarms_raised_by_the_alarm_engine_reach_the_report(tmp_path: Path) -> N
     )
     with Store(session.path) as store:
         alarms = store.alarms(session.session_id)
-    desaturation = [a for a in alarms if a.parameter == "spo2" and a.priority == "high"]
+    desaturation = [a for a in alarms if a.parameter == "spo2" and a.priority.label == "high"]
     assert desaturation, [a.condition for a in alarms]
     out = tmp_path / "report.pdf"
     assert main(["export", session.session_id, "--db", str(session.path), "--format", "pdf", "--out", str(out)]) == 0

@@ -494,7 +494,7 @@ def test_the_recorder_puts_a_reported_technical_event_on_the_timeline(tmp_path: 
             assert event.detail["condition"] == "feed_dead_letter"
         finally:
             recorder.stop()
-            recorder._close()
+            recorder.close()
 
 
 def test_record_feeds_in_enhanced_mode_when_configured(

@@ -14,7 +14,7 @@ from monitor.alarms.model import Priority
 from monitor.exports.data import SessionRecord, load
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
-from tests.monitor.records.sessions import MRN, RecordedSession, add_alarms, alarm_row, record_session
+from tests.monitor.records.sessions import MRN, RecordedSession, add_alarms, alarm_record, record_session
 from tests.monitor.records.timeline import BASELINE, synthetic_record
 
 
@@ -167,16 +167,16 @@ def test_search_by_date_mrn_and_highest_alarm(tmp_path) -> None:  # type: ignore
         tmp_path / "m.db",
         first.session_id,
         [
-            alarm_row("h1", "spo2_low", "spo2", "high", t, t + 5, 90, 85, "SpO2 85 < 90"),
-            alarm_row("m1", "hr_high", "hr", "medium", t + 10, t + 20, 120, 125, "HR 125 > 120"),
-            alarm_row("m2", "hr_high", "hr", "medium", t + 30, t + 40, 120, 126, "HR 126 > 120"),
+            alarm_record("h1", "spo2_low", "spo2", "high", t, t + 5, 90, 85, "SpO2 85 < 90"),
+            alarm_record("m1", "hr_high", "hr", "medium", t + 10, t + 20, 120, 125, "HR 125 > 120"),
+            alarm_record("m2", "hr_high", "hr", "medium", t + 30, t + 40, 120, 126, "HR 126 > 120"),
         ],
     )
     add_alarms(
         tmp_path / "m.db",
         second.session_id,
         [
-            alarm_row("l1", "nibp_sys_high", "nibp_sys", "low", t, t + 1, 165, 166, "NIBP 166"),
+            alarm_record("l1", "nibp_sys_high", "nibp_sys", "low", t, t + 1, 165, 166, "NIBP 166"),
         ],
     )
     with Store(tmp_path / "m.db") as store:

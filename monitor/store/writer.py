@@ -28,8 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
+from monitor.alarms.model import AlarmRecord
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import Store, StoreError
+from monitor.store.database import Store
+from monitor.store.errors import StoreError
+from monitor.store.rows import alarm_from_row, alarm_row
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,11 @@ WRITER_BUSY_TIMEOUT_MS = 5000
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Readings, events, alarm rows and session-row changes of one hand-over, written together."""
+    """Readings, events, alarm changes and session-row changes of one hand-over, written together."""
 
     readings: tuple[Reading, ...] = ()
     events: tuple[SessionEvent, ...] = ()
-    alarms: tuple[dict[str, Any], ...] = ()
+    alarms: tuple[AlarmRecord, ...] = ()
     session_update: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> int:
@@ -478,7 +481,7 @@ def _op_json(op: Operation) -> dict[str, Any]:
             "op": "batch",
             "readings": [[r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source] for r in op.readings],
             "events": [[e.t, e.kind.value, e.phase.value, e.user, dict(e.detail)] for e in op.events],
-            "alarms": list(op.alarms),
+            "alarms": [alarm_row(a) for a in op.alarms],
             "session_update": op.session_update,
         }
     if isinstance(op, AuditEntry):
@@ -536,7 +539,7 @@ def _op_from_json(data: dict[str, Any]) -> Operation:
             SessionEvent(float(t), EventKind(event_kind), Phase(phase), user, detail)
             for t, event_kind, phase, user, detail in data["events"]
         )
-        return Batch(readings, events, tuple(data["alarms"]), dict(data["session_update"]))
+        return Batch(readings, events, tuple(alarm_from_row(a) for a in data["alarms"]), dict(data["session_update"]))
     if kind == "audit":
         return AuditEntry(float(data["at"]), data["action"], data["user"], data["session_id"], dict(data["detail"]))
     if kind == "call" and data["method"] in REPLAYABLE_CALLS:

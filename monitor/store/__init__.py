@@ -1,0 +1,47 @@
+"""Durable storage of patients, sessions, readings, waveforms, events, alarms and the audit log.
+
+The one place that speaks SQL to the chair's database, split by job:
+
+* :mod:`monitor.store.schema` — the tables, as ordered migrations (``PRAGMA user_version``);
+* :mod:`monitor.store.database` — :class:`Store`: opening (integrity check, migrations, keys),
+  transactions and the writes, each sealed into the hash chain (:mod:`monitor.integrity`);
+* :mod:`monitor.store.queries` — every read (mixed into :class:`Store`);
+* :mod:`monitor.store.rows` — payloads (alarm records, waveform blocks) to table rows and back;
+* :mod:`monitor.store.writer` — the writer thread a recording writes through, never waiting for the disk;
+* :mod:`monitor.store.feed_queue` — the HL7 feed's store-and-forward queue.
+
+Patient identifiers live only in ``patients``, encrypted (:mod:`monitor.identifiers`); every other
+table refers to a random key. The keys are outside the database (:mod:`monitor.keys`); the file is
+created readable by its owner only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeAlias
+
+from monitor.store.database import WAL_SIZE_LIMIT_BYTES, Store, new_id
+from monitor.store.errors import CorruptDatabase, SessionNotFound, StoreError
+from monitor.store.queries import SessionSummary
+from monitor.store.rows import alarm_from_row, alarm_row
+from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from monitor.replication.server_store import ServerStore
+
+#: What the review side reads from: this computer's database or the clinic's server (the same read methods).
+Reader: TypeAlias = "Store | ServerStore"
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "WAL_SIZE_LIMIT_BYTES",
+    "CorruptDatabase",
+    "Reader",
+    "SessionNotFound",
+    "SessionSummary",
+    "Store",
+    "StoreError",
+    "alarm_from_row",
+    "alarm_row",
+    "new_id",
+]

@@ -1,0 +1,358 @@
+"""The store's connection: opening (checks, migrations, keys), transactions, and the writes.
+
+SQLite in WAL mode through sqlite-utils. The schema version lives in ``PRAGMA user_version``
+and is raised by the ordered migrations of :mod:`monitor.store.schema`. Every open runs
+``PRAGMA quick_check``; a damaged file is refused (:class:`CorruptDatabase`) and never written into.
+During a recording one thread owns the writing connection (see :mod:`monitor.store.writer`); readers
+open their own connections. The reads are :class:`monitor.store.queries.Queries`.
+Patient identifiers live only in ``patients``, encrypted (:mod:`monitor.identifiers`); every other
+table refers to a random key. Audit entries, events, alarms, readings and waveforms are sealed
+into a keyed hash chain in the transaction that writes them (:mod:`monitor.integrity`). The keys
+are outside the database (:mod:`monitor.keys`); the file is created readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from drivers.core.readings import Parameter, Reading, flags_text
+from monitor import identifiers, integrity
+from monitor.alarms.model import AlarmRecord
+from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
+from monitor.session import Phase, SessionEvent
+from monitor.store.errors import CorruptDatabase, StoreError
+from monitor.store.queries import Queries
+from monitor.store.rows import alarm_row, waveform_row
+from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+#: The WAL is truncated back to this size after a checkpoint.
+WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
+
+
+def new_id() -> str:
+    """A random key that says nothing about the patient."""
+    return uuid.uuid4().hex
+
+
+class Store(Queries):
+    """One connection to the monitor's database (create one per thread)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, check: bool = True, wal: bool = True) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.keys: Keys | None = None
+        self._identifiers_encrypted: bool | None = None
+        existed = self.path.exists()
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"no database at {self.path}")
+                uri = f"file:{self.path}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+            else:
+                if not self.path.parent.exists():
+                    ensure_private_dir(self.path.parent)
+                # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode
+                # (ones left by an older version are made owner-only too).
+                create_private_file(self.path)
+                for suffix in ("-wal", "-shm", "-journal"):
+                    with contextlib.suppress(OSError):
+                        os.chmod(f"{self.path}{suffix}", 0o600)
+                conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            if not readonly:
+                if wal:
+                    self.db.execute("PRAGMA journal_mode = WAL")
+                # FULL: a committed reading survives power loss, not only a crash of this process.
+                self.db.execute("PRAGMA synchronous = FULL")
+                self.db.execute("PRAGMA foreign_keys = ON")
+                # Deleted or rewritten pages are zeroed, so no old plaintext lingers in free pages.
+                self.db.execute("PRAGMA secure_delete = ON")
+                # A bounded journal: after each checkpoint the WAL is cut back to this size, so a
+                # disk that filled up once is not kept full by the journal.
+                self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+                if existed and check:
+                    self.check_integrity()
+                self._migrate()
+                self.keys = self._checked_keys(create=True)
+                with _Transaction(self.db.conn):  # not self.transaction(): subclasses may not be ready yet
+                    # Rows found unsealed were written by something else since the last write.
+                    integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
+                                   alarm_ids=None)
+            else:
+                if check:
+                    self.check_integrity()
+                version = self.user_version()
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} was written by a newer version (schema {version})")
+                if version >= 4:
+                    self.keys = self._checked_keys(create=False)
+        except KeyFileError as exc:
+            raise StoreError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            self.close_quietly()
+            if "malformed" in str(exc):
+                raise CorruptDatabase(self.path, str(exc)) from exc
+            raise StoreError(f"cannot use database {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from exc
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close_quietly(self) -> None:
+        """Close the connection if it was opened (used when opening fails half-way)."""
+        db = getattr(self, "db", None)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.conn.close()
+
+    def check_integrity(self) -> None:
+        """``PRAGMA quick_check``; a damaged file raises :class:`CorruptDatabase` and is not used."""
+        rows = [str(r[0]) for r in self.db.execute("PRAGMA quick_check(20)").fetchall()]
+        if rows != ["ok"]:
+            self.close_quietly()
+            raise CorruptDatabase(self.path, "; ".join(rows[:3]))
+
+    def _migrate(self) -> None:
+        version = self.user_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema {version}, newer than this program understands ({SCHEMA_VERSION})"
+            )
+        for index in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[index](self.db)
+                self.db.execute(f"PRAGMA user_version = {index + 1}")
+
+    def _checked_keys(self, *, create: bool) -> Keys | None:
+        """The key file's keys, refused when the database was sealed with another key file."""
+        row = self.db.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
+        # A database sealed before needs its own key file back, never a fresh one made in its place.
+        keys = load_keys(create=create and row is None)
+        if keys is None:
+            if row is not None and not self.readonly:
+                raise StoreError(
+                    f"{self.path} needs its key file (fingerprint {row[0]}) at {key_file_path()}, which is missing; "
+                    "restore it from its back-up (see the README, 'Identifiers and keys')"
+                )
+            return None
+        if row is not None and row[0] != keys.fingerprint:
+            raise StoreError(
+                f"{self.path} was written with another key file (fingerprint {row[0]}, this one {keys.fingerprint}"
+                f" at {keys.path}); restore that key file from its back-up (see the README, 'Identifiers and keys')"
+            )
+        return keys
+
+    def _sealing(self, added: dict[str, int], alarm_ids: Iterable[str] = ()) -> _Sealing:
+        """Seal what this transaction writes (``added``: rows per table); other unsealed rows are marked
+        as written from outside."""
+        return _Sealing(self, added, alarm_ids)
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with contextlib.suppress(sqlite3.Error):
+            self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def transaction(self) -> _Transaction:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on error."""
+        return _Transaction(self.db.conn)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def create_patient(
+        self, mrn: str | None, name: str | None = None, birth_date: str | None = None, patient_id: str | None = None
+    ) -> str:
+        """Register a patient (or return the existing one with that MRN); ``patient_id`` if chosen beforehand."""
+        keys = self._writing_keys()
+        lookup = identifiers.mrn_lookup(keys, mrn) if mrn else None
+        if lookup:
+            row = self.db.execute("SELECT id FROM patients WHERE mrn_lookup = ?", [lookup]).fetchone()
+            if row:
+                return str(row[0])
+        patient_id = patient_id or new_id()
+        with self.transaction():
+            self.db.table("patients").insert(
+                {"id": patient_id, "mrn": identifiers.encrypt(keys, patient_id, "mrn", mrn),
+                 "name": identifiers.encrypt(keys, patient_id, "name", name),
+                 "birth_date": identifiers.encrypt(keys, patient_id, "birth_date", birth_date),
+                 "mrn_lookup": lookup, "created_at": time.time()}
+            )
+        return patient_id
+
+    def _writing_keys(self) -> Keys:
+        if self.keys is None:
+            raise StoreError(f"{self.path}: opened read-only or without its key file; cannot write")
+        return self.keys
+
+    def create_session(
+        self,
+        *,
+        started_at: float,
+        patient_id: str | None,
+        driver: str,
+        port: str | None,
+        plan: str,
+        nurse: str | None = None,
+        device: str | None = None,
+        protocol: str | None = None,
+        protocol_sha256: str | None = None,
+        session_id: str | None = None,
+    ) -> str:
+        """Open a new session owned by this process (following the named protocol)."""
+        session_id = session_id or new_id()
+        with self.transaction():
+            self.db.table("sessions").insert(
+                {
+                    "id": session_id,
+                    "patient_id": patient_id,
+                    "started_at": started_at,
+                    "status": "recording",
+                    "phase": Phase.SETUP.value,
+                    "phases_reached": json.dumps([Phase.SETUP.value]),
+                    "driver": driver,
+                    "port": port,
+                    "device": device,
+                    "plan": plan,
+                    "nurse": nurse,
+                    "protocol": protocol,
+                    "protocol_sha256": protocol_sha256,
+                    "owner_pid": os.getpid(),
+                    "owner_host": socket.gethostname(),
+                    "heartbeat_at": time.time(),
+                }
+            )
+        return session_id
+
+    def assign_patient(self, session_id: str, patient_id: str) -> None:
+        """Attach a session to a patient (identified at the chair after the recording started)."""
+        with self.transaction():
+            self.db.execute("UPDATE sessions SET patient_id = ? WHERE id = ?", [patient_id, session_id])
+
+    def claim_session(self, session_id: str) -> None:
+        """Take over an unfinished session so that this process continues it."""
+        self.session_row(session_id)
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sessions SET status='recording', ended_at=NULL, owner_pid=?, owner_host=?, "
+                "heartbeat_at=? WHERE id=?",
+                [os.getpid(), socket.gethostname(), time.time(), session_id],
+            )
+
+    def write_batch(
+        self,
+        session_id: str,
+        readings: Sequence[Reading] = (),
+        events: Sequence[SessionEvent] = (),
+        alarms: Sequence[AlarmRecord] = (),
+        session_update: dict[str, Any] | None = None,
+    ) -> None:
+        """Write everything pending in one transaction (all or nothing)."""
+        numeric_rows = []
+        wave_blocks: dict[tuple[str, str], list[Reading]] = {}
+        for r in readings:
+            if r.parameter is Parameter.PLETH:
+                wave_blocks.setdefault((r.parameter.value, r.source), []).append(r)
+            else:
+                numeric_rows.append(
+                    (session_id, r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source)
+                )
+        added = {"readings": len(numeric_rows), "waveforms": len(wave_blocks), "events": len(events)}
+        with self.transaction(), self._sealing(added, [a.id for a in alarms]):
+            conn = self.db.conn
+            if numeric_rows:
+                conn.executemany(
+                    "INSERT INTO readings (session_id, t, parameter, value, unit, status, source) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    numeric_rows,
+                )
+            for (parameter, source), samples in wave_blocks.items():
+                conn.execute(
+                    "INSERT INTO waveforms (session_id, parameter, t0, rate_hz, n, samples, source, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    waveform_row(session_id, parameter, source, samples),
+                )
+            if events:
+                conn.executemany(
+                    "INSERT INTO events (session_id, t, kind, phase, user, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (session_id, e.t, e.kind.value, e.phase.value, e.user, json.dumps(dict(e.detail)))
+                        for e in events
+                    ],
+                )
+            for alarm in alarms:
+                self.db.table("alarms").upsert(dict(alarm_row(alarm), session_id=session_id), pk="id")
+            if session_update:
+                sets = ", ".join(f"{key} = ?" for key in session_update)
+                conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*session_update.values(), session_id])
+
+    def audit(
+        self, action: str, *, user: str | None, session_id: str | None = None, at: float | None = None, **detail: Any
+    ) -> None:
+        """Append to the audit log (who did what, when, wall-clock time; ``at`` when it was held)."""
+        with self.transaction(), self._sealing({"audit": 1}):
+            self.db.execute(
+                "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, ?, ?, ?, ?)",
+                [time.time() if at is None else at, user, action, session_id, json.dumps(detail, default=str)],
+            )
+
+    def end_session(self, session_id: str, status: str, ended_at: float) -> None:
+        """Mark a session complete or closed and release ownership."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sessions SET status=?, ended_at=?, owner_pid=NULL WHERE id=?",
+                [status, ended_at, session_id],
+            )
+
+class _Sealing:
+    """Seals this transaction's rows on exit; unsealed rows beyond them are marked as written from outside."""
+
+    def __init__(self, store: Store, added: dict[str, int], alarm_ids: Iterable[str]) -> None:
+        self.store = store
+        self.added = added
+        self.alarm_ids = alarm_ids
+
+    def __enter__(self) -> None:
+        self.store._writing_keys()  # refuse before writing anything that could not be sealed
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            integrity.seal(self.store.db.conn, self.store._writing_keys(), alarm_ids=list(self.alarm_ids),
+                           expected=self.added)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.nested = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.nested = self.conn.in_transaction
+        if not self.nested:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.nested:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

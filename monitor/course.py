@@ -17,12 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from drivers.core.readings import UNRELIABLE, Parameter
+from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
 from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
 from monitor.session import EventKind
-from monitor.store import Store
+from monitor.store import Reader, Store
 
 DAY_S: Final = 86_400.0
 #: Quick events and interventions that count as nausea or vomiting.
@@ -121,7 +121,7 @@ class Course:
 # -- finding the patient and the plan ---------------------------------------------------------------------
 
 
-def patient_for_mrn(store: Store, mrn: str) -> str:
+def patient_for_mrn(store: Reader, mrn: str) -> str:
     """The patient key of an MRN (CourseError when no patient has it)."""
     row = store.patient_key_for_mrn(mrn.strip())
     if row is None:
@@ -129,20 +129,16 @@ def patient_for_mrn(store: Store, mrn: str) -> str:
     return str(row[0])
 
 
-def course_plan(store: Store, patient_id: str, fallback: CourseDefaults | None = None) -> CoursePlan:
+def course_plan(store: Reader, patient_id: str, fallback: CourseDefaults | None = None) -> CoursePlan:
     """The patient's planned course, else the usual course of their first session's protocol."""
-    row = store.db.execute(
-        "SELECT planned_sessions, interval_days, booster_interval_days, note FROM course_plans WHERE patient_id = ?",
-        [patient_id],
-    ).fetchone()
+    row = store.course_plan_row(patient_id)
     if row is not None:
-        return CoursePlan(int(row[0]), float(row[1]), float(row[2]), row[3] or "", True)
+        return CoursePlan(row[0], row[1], row[2], row[3] or "", True)
     if fallback is None:
-        first = store.db.execute(
-            "SELECT protocol FROM sessions WHERE patient_id = ? ORDER BY started_at LIMIT 1", [patient_id]
-        ).fetchone()
+        sessions = store.course_sessions(patient_id)
+        first = sessions[0].get("protocol") if sessions else None
         try:
-            fallback = load_protocol(first[0] if first and first[0] else DEFAULT_PROTOCOL).course
+            fallback = load_protocol(first or DEFAULT_PROTOCOL).course
         except ProtocolError:
             fallback = load_protocol(DEFAULT_PROTOCOL).course
     return CoursePlan(fallback.planned_sessions, fallback.interval_days, fallback.booster_interval_days)
@@ -168,18 +164,6 @@ def set_course_plan(
 
 
 # -- the figures ---------------------------------------------------------------------------------------------
-
-
-def _reliable_sql() -> str:
-    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
-
-    The status column holds sorted, comma-separated flag names, so each unreliable flag is
-    looked for as a whole name between commas.
-    """
-    padded = "(',' || COALESCE(status, '') || ',')"
-    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
-    # Most readings carry no flag at all: that case is decided without looking for names.
-    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
 
 
 def _number(value: Any) -> float | None:
@@ -284,57 +268,34 @@ def _score_total(detail: Mapping[str, Any] | None, key: str) -> int | None:
     return None
 
 
-def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
+def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
     """Every session of a patient, oldest first, with its figures."""
-    sessions = store.db.execute(
-        "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at "
-        "FROM sessions WHERE patient_id = ? ORDER BY started_at",
-        [patient_id],
-    ).fetchall()
+    sessions = store.course_sessions(patient_id)
     if not sessions:
         return []
-    ids = [row[0] for row in sessions]
-    marks = ", ".join("?" for _ in ids)
+    ids = [str(row["id"]) for row in sessions]
     timelines: dict[str, _Timeline] = {sid: _Timeline() for sid in ids}
-    kinds = [k.value for k in _EVENT_KINDS]
-    kind_marks = ", ".join("?" for _ in kinds)
-    for sid, t, kind, detail in store.db.execute(
-        f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
-        "ORDER BY session_id, t, id",
-        [*ids, *kinds],
-    ):
+    for sid, t, kind, detail in store.events_of_kinds(ids, _EVENT_KINDS):
         timelines[sid].add(t, EventKind(kind), json.loads(detail or "{}"))
     alarm_counts: dict[str, dict[str, int]] = {sid: {p.label: 0 for p in reversed(Priority)} for sid in ids}
-    for sid, priority, n in store.db.execute(
-        f"SELECT session_id, priority, COUNT(*) FROM alarms WHERE session_id IN ({marks}) "
-        "GROUP BY session_id, priority",
-        ids,
-    ):
-        try:
-            label = Priority.parse(str(priority)).label
-        except ValueError:
-            continue
-        alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + int(n)
-    reliable = _reliable_sql()
+    for sid, by_word in store.alarm_counts(ids).items():
+        for priority, n in by_word.items():
+            try:
+                label = Priority.parse(priority).label
+            except ValueError:
+                continue
+            alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + n
     rows: list[CourseRow] = []
-    for number, (sid, started, _ended, status, protocol, host, pid, heartbeat) in enumerate(sessions, start=1):
+    for number, session in enumerate(sessions, start=1):
+        sid = str(session["id"])
         line = timelines[sid]
         # The review's phases: a reading at the completion time already belongs to "complete".
-        end_clause, end_args = ("AND t < ?", [line.completed]) if line.completed is not None else ("", [])
         peak_sys = peak_dia = lowest_spo2 = None
         if line.infusion_start is not None:
-            peak_sys, peak_dia = store.db.execute(
-                "SELECT MAX(CASE WHEN parameter = ? THEN value END), MAX(CASE WHEN parameter = ? THEN value END) "
-                f"FROM readings WHERE session_id = ? AND parameter IN (?, ?) AND t >= ? {end_clause} AND {reliable}",
-                [Parameter.NIBP_SYS.value, Parameter.NIBP_DIA.value, sid, Parameter.NIBP_SYS.value,
-                 Parameter.NIBP_DIA.value, line.infusion_start, *end_args],
-            ).fetchone()
+            peak_sys = store.reading_extreme(sid, Parameter.NIBP_SYS, True, line.infusion_start, line.completed)
+            peak_dia = store.reading_extreme(sid, Parameter.NIBP_DIA, True, line.infusion_start, line.completed)
         if line.baseline_start is not None:
-            (lowest_spo2,) = store.db.execute(
-                f"SELECT MIN(value) FROM readings WHERE session_id = ? AND parameter = ? AND t >= ? {end_clause} "
-                f"AND {reliable}",
-                [sid, Parameter.SPO2.value, line.baseline_start, *end_args],
-            ).fetchone()
+            lowest_spo2 = store.reading_extreme(sid, Parameter.SPO2, False, line.baseline_start, line.completed)
         base_sys = _number((line.baseline or {}).get("nibp_sys"))
         base_dia = _number((line.baseline or {}).get("nibp_dia"))
         rise_sys, rise_sys_pct = _rise(_number(peak_sys), base_sys)
@@ -349,11 +310,9 @@ def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseR
                 number=number,
                 kind="series" if number <= plan.planned_sessions else "booster",
                 session_id=sid,
-                started_at=float(started),
-                protocol=protocol or DEFAULT_PROTOCOL,
-                status=store.status_of(
-                    {"status": status, "owner_host": host, "owner_pid": pid, "heartbeat_at": heartbeat}
-                ),
+                started_at=float(session["started_at"]),
+                protocol=session.get("protocol") or DEFAULT_PROTOCOL,
+                status=store.status_of(session),
                 dose_mg_per_kg=None if line.plan is None else line.plan.dose_mg_per_kg,
                 dose_mg=None if line.plan is None else line.plan.total_mg,
                 delivered_mg=line.delivered(),
@@ -393,7 +352,7 @@ def next_due(rows: Sequence[CourseRow], plan: CoursePlan) -> float | None:
     return last + days * DAY_S
 
 
-def load_course(store: Store, patient_id: str) -> Course:
+def load_course(store: Reader, patient_id: str) -> Course:
     """A patient's whole course (CourseError for an unknown patient)."""
     patient = store.patient_row(patient_id)
     if patient is None:
@@ -403,7 +362,7 @@ def load_course(store: Store, patient_id: str) -> Course:
     return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan))
 
 
-def load_course_by_mrn(store: Store, mrn: str) -> Course:
+def load_course_by_mrn(store: Reader, mrn: str) -> Course:
     """A patient's course found by MRN."""
     return load_course(store, patient_for_mrn(store, mrn))
 

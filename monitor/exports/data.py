@@ -29,7 +29,7 @@ from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.exports.files import ExportCancelled
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
-from monitor.store import Store
+from monitor.store import Reader, Store
 
 __all__ = ["ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings", "load"]
 
@@ -59,7 +59,7 @@ class StoredReadings:
 
     def __init__(
         self,
-        store: Store,
+        store: Reader,
         session_id: str,
         parameters: Iterable[Parameter] | None = None,
         *,
@@ -202,7 +202,7 @@ class PhaseLookup:
 
 
 def load(
-    store: Store,
+    store: Reader,
     session_id: str,
     *,
     deidentify: bool = False,
@@ -244,7 +244,7 @@ def load(
     return record
 
 
-def verification_text(store: Store, session_id: str) -> str:
+def verification_text(store: Reader, session_id: str) -> str:
     """``verified: …`` or ``NOT VERIFIED: <first problem>`` for one session."""
     from monitor.integrity import verify
 
@@ -253,7 +253,7 @@ def verification_text(store: Store, session_id: str) -> str:
     return verify(store.db.conn, store.keys, session_id=session_id).session_text(session_id)
 
 
-def profile_label(store: Store, session_id: str) -> str:
+def profile_label(store: Reader, session_id: str) -> str:
     """The alarm profile a session ran under, as recorded when it started (approved name and hash)."""
     for entry in reversed(store.audit_log(session_id)):
         if entry["action"] == "alarm_profile_loaded":

@@ -11,14 +11,14 @@ import os
 import socket
 import time
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from drivers.core.readings import Parameter, Reading, parse_flags
+from drivers.core.readings import UNRELIABLE, Parameter, Reading, parse_flags
 from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
@@ -239,12 +239,15 @@ class Queries:
             "SELECT parameter, t, value, status FROM readings WHERE session_id = ? ORDER BY t, id", [session_id]
         ).fetchall()
 
-    def alarm_counts(self) -> dict[str, dict[str, int]]:
-        """For every session with alarms: how many of each priority word the log holds."""
+    def alarm_counts(self, session_ids: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+        """For every session with alarms (or the given ones): how many of each priority word the log holds."""
+        query = "SELECT session_id, priority, COUNT(*) FROM alarms"
+        args: list[Any] = []
+        if session_ids is not None:
+            query += f" WHERE session_id IN ({', '.join('?' for _ in session_ids)})"
+            args = list(session_ids)
         counts: dict[str, dict[str, int]] = {}
-        for session_id, priority, n in self.db.execute(
-            "SELECT session_id, priority, COUNT(*) FROM alarms GROUP BY session_id, priority"
-        ):
+        for session_id, priority, n in self.db.execute(query + " GROUP BY session_id, priority", args):
             counts.setdefault(session_id, {})[str(priority)] = int(n)
         return counts
 
@@ -310,3 +313,62 @@ class Queries:
         if session_id is None:
             return list(self.db.query("SELECT * FROM audit ORDER BY id"))
         return list(self.db.query("SELECT * FROM audit WHERE session_id = ? ORDER BY id", [session_id]))
+
+    # -- a patient's course (the clinic's server answers the same questions) ----------------------------
+
+    def course_plan_row(self, patient_id: str) -> tuple[int, float, float, str | None] | None:
+        """The patient's planned course ``(sessions, interval days, booster interval days, note)``, if set."""
+        row = self.db.execute(
+            "SELECT planned_sessions, interval_days, booster_interval_days, note FROM course_plans "
+            "WHERE patient_id = ?", [patient_id],
+        ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]), float(row[2]), row[3])
+
+    def course_sessions(self, patient_id: str) -> list[dict[str, Any]]:
+        """The patient's sessions, oldest first: id, started_at, ended_at, status, protocol and what
+        :meth:`status_of` needs."""
+        return list(self.db.query(
+            "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at "
+            "FROM sessions WHERE patient_id = ? ORDER BY started_at", [patient_id],
+        ))
+
+    def events_of_kinds(
+        self, session_ids: Sequence[str], kinds: Sequence[EventKind]
+    ) -> list[tuple[str, float, str, str | None]]:
+        """``(session id, t, kind, detail JSON)`` of the sessions' events of these kinds, by session and time."""
+        if not session_ids or not kinds:
+            return []
+        marks = ", ".join("?" for _ in session_ids)
+        kind_marks = ", ".join("?" for _ in kinds)
+        return self.db.execute(
+            f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
+            "ORDER BY session_id, t, id",
+            [*session_ids, *(k.value for k in kinds)],
+        ).fetchall()
+
+    def reading_extreme(
+        self, session_id: str, parameter: Parameter, highest: bool, since: float, before: float | None = None
+    ) -> float | None:
+        """The highest (or lowest) reliable value of a parameter from ``since`` until ``before``."""
+        end_clause, end_args = ("AND t < ?", [before]) if before is not None else ("", [])
+        row = self.db.execute(
+            f"SELECT {'MAX' if highest else 'MIN'}(value) FROM readings WHERE session_id = ? AND parameter = ? "
+            f"AND t >= ? {end_clause} AND {_RELIABLE_SQL}",
+            [session_id, parameter.value, since, *end_args],
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+
+def _reliable_sql() -> str:
+    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
+
+    The status column holds sorted, comma-separated flag names, so each unreliable flag is
+    looked for as a whole name between commas.
+    """
+    padded = "(',' || COALESCE(status, '') || ',')"
+    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
+    # Most readings carry no flag at all: that case is decided without looking for names.
+    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
+
+
+_RELIABLE_SQL = _reliable_sql()

@@ -365,11 +365,11 @@ def test_an_export_over_a_second_shows_progress_without_moving_anything(
 
     import ui.review_window as module
 
-    def slow_export(store: Any, session_id: str, fmt: str, path: Any, options: Any, **_how: Any) -> None:
+    def slow_export(source: Any, session_id: str, fmt: str, options: Any, path: Any, **_how: Any) -> None:
         clock.sleep(1.6)
         Path(path).write_text("done", encoding="utf-8")
 
-    monkeypatch.setattr(module, "export_file", slow_export)
+    monkeypatch.setattr(module, "export_session", slow_export)
     window.choose_export_path = lambda fmt, suggested: str(tmp_path / "slow.hl7")
     before = window.pdf_button.mapTo(window, window.pdf_button.rect().topLeft())
     with qtbot.waitSignal(window.export_finished, timeout=10_000):
@@ -396,7 +396,7 @@ def test_a_cancelled_export_writes_nothing(
 
     monkeypatch.setattr(data, "STREAM_BLOCK", 50)  # the recorded session has a few thousand readings
     gate = threading.Event()
-    real_export = module.export_file
+    real_export = module.export_session
     reports: list[int] = []
 
     def held_export(*args: Any, **kwargs: Any) -> Any:
@@ -409,7 +409,7 @@ def test_a_cancelled_export_writes_nothing(
 
         return real_export(*args, **{**kwargs, "on_block": counted})
 
-    monkeypatch.setattr(module, "export_file", held_export)
+    monkeypatch.setattr(module, "export_session", held_export)
     out = tmp_path / "out"
     out.mkdir()
     target = out / f"cancelled.{fmt}"

@@ -41,6 +41,14 @@ START = 1_718_000_000.0
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: ru_maxrss would carry the forking parent's size over exec)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -285,6 +285,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     sessions_changed = Signal()
     _export_done = Signal(str, str, str)
     _export_read = Signal(int, int)  # readings read so far, readings of the session
+    _record_checked = Signal(str, str)  # session id, what the check of its record found
 
     def __init__(
         self,
@@ -307,6 +308,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._alarm_rows: list[AlarmRecord] = []
         self._event_rows: list[SessionEvent] = []
         self._export_threads: list[threading.Thread] = []
+        self._check_threads: list[threading.Thread] = []
         self._ranges: Any = None
         self._arrays: dict[Parameter, Any] = {}
         #: Asks where to save an export (format, suggested name) -> path, or None when cancelled.
@@ -371,6 +373,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             self.sessions_button.clicked.connect(on_sessions)
         self._export_done.connect(self._export_settled)
         self._export_read.connect(self._export_advanced)
+        self._record_checked.connect(self._record_verified)
         # Floating over the chart's top edge (nothing moves): the bar and a button that cancels the export.
         self.export_panel = QFrame(central)
         panel_row = QHBoxLayout(self.export_panel)
@@ -558,7 +561,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.record = record
         self._arrays = arrays
         self._show_header(record)
-        QTimer.singleShot(0, self, self._check_record)  # cancelled if the window goes first
+        self._check_record()
         self._show_alarms(record.alarms)
         self._show_events(record.events)
         self._show_statistics(record)
@@ -569,16 +572,36 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.tabs.setCurrentIndex(max(keep_tab, 0))
 
     def _check_record(self) -> None:
-        """Verify the session's record (hash chains) and say so in the header."""
+        """Verify the session's record (hash chains) on a worker thread; the header says so when done.
+
+        A day-long record takes about a second to check: the window is shown, painted and usable meanwhile,
+        and the header says "checking the record…" until the answer comes.
+        """
         if self.record is None:
             return
-        from monitor.exports.data import verification_text
+        session_id, source = self.record.id, self.source
 
-        try:
-            with self.source.open() as store:
-                text = verification_text(store, self.record.id)
-        except StoreError as exc:
-            text = f"NOT VERIFIED: {exc}"
+        def check() -> None:
+            from monitor.exports.data import verification_text
+
+            try:
+                with source.open() as store:
+                    text = verification_text(store, session_id)
+            except StoreError as exc:
+                text = f"NOT VERIFIED: {exc}"
+            except Exception as exc:  # the header must never keep saying "checking" after a failure
+                log.exception("checking the record failed")
+                text = f"NOT VERIFIED: the check failed ({exc})"
+            with contextlib.suppress(RuntimeError):  # the window went first
+                self._record_checked.emit(session_id, text)
+
+        thread = threading.Thread(target=check, name="record-check", daemon=True)
+        self._check_threads.append(thread)
+        thread.start()
+
+    def _record_verified(self, session_id: str, text: str) -> None:
+        if self.record is None or self.record.id != session_id:
+            return
         self.record = replace(self.record, verification=text)
         self.session_label.setText(self.session_label.text().replace("checking the record…", text))
 
@@ -1122,9 +1145,10 @@ class ReviewWindow(DialogHost, QMainWindow):
         """Wait for a running export to finish writing (it is short) before the window goes."""
         if self.dialog is not None:
             self.dialog.reject()
-        for thread in self._export_threads:
+        for thread in self._export_threads + self._check_threads:
             thread.join(timeout=30)
         self._export_threads = []
+        self._check_threads = []
         super().closeEvent(event)
 
     # -- for tests and the screenshot script -------------------------------------------------------

@@ -92,7 +92,7 @@ class SignedInUser:
         return f"{self.name} ({self.role})"
 
 
-def _form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
+def form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
     """A dim hint line (reused for complaints) and OK/Cancel, OK going through ``on_ok``."""
     message = QLabel(hint)
     message.setObjectName("dim")
@@ -104,7 +104,8 @@ def _form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[
     return message
 
 
-def _complain(message: QLabel, text: str) -> None:
+def complain(message: QLabel, text: str) -> None:
+    """Show ``text`` in a dialog's hint line, highlighted as a complaint."""
     message.setText(text)
     message.setStyleSheet("color: #ffd24a;")
 
@@ -122,11 +123,11 @@ class SignInDialog(QDialog):
         self.role_box.addItems(ROLES)
         form.addRow("Name or initials", self.name_edit)
         form.addRow("Role", self.role_box)
-        self.message = _form_footer(self, form, "Everything you do is recorded under this name.", self._check)
+        self.message = form_footer(self, form, "Everything you do is recorded under this name.", self._check)
 
     def _check(self) -> None:
         if not self.name_edit.text().strip():
-            _complain(self.message, "Enter a name or initials.")
+            complain(self.message, "Enter a name or initials.")
             return
         self.accept()
 
@@ -151,7 +152,7 @@ class PatientDialog(QDialog):
         form.addRow("MRN", self.mrn_edit)
         form.addRow("Name", self.name_edit)
         form.addRow("Birth date", self.birth_edit)
-        self.message = _form_footer(self, form, "Identifiers are kept apart from the session's data.", self._check)
+        self.message = form_footer(self, form, "Identifiers are kept apart from the session's data.", self._check)
         self.setMinimumWidth(440)
 
     def _check(self) -> None:
@@ -164,7 +165,7 @@ class PatientDialog(QDialog):
             except ValueError as exc:
                 problem = str(exc)[:1].upper() + str(exc)[1:] + "."
         if problem:
-            _complain(self.message, problem)
+            complain(self.message, problem)
             return
         self.accept()
 

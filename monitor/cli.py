@@ -51,13 +51,18 @@ CliError = AppError
 # -- argument helpers ------------------------------------------------------------------------
 
 
+def _number(text: str, what: str) -> float:
+    """``text`` as a float; otherwise an argument error saying it is not ``what``."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
+
+
 def _speed(text: str) -> float:
     if text.lower() in ("max", "inf"):
         return math.inf
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number (or 'max')") from None
+    value = _number(text, "a number (or 'max')")
     if not value > 0 or math.isnan(value):
         raise argparse.ArgumentTypeError("speed must be greater than 0")
     return value
@@ -71,20 +76,14 @@ def _plan(text: str) -> SessionPlan:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    value = _number(text, "a number of seconds")
     if value <= 0:
         raise argparse.ArgumentTypeError("duration must be positive")
     return value
 
 
 def _cuff_minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of minutes") from None
+    value = _number(text, "a number of minutes")
     if not 1 <= value <= 120:
         raise argparse.ArgumentTypeError("the cuff cycle must be between 1 and 120 minutes")
     return value
@@ -100,10 +99,7 @@ def _key_value(text: str) -> tuple[str, str]:
 def _resample(text: str) -> float:
     if text.lower() in ("all", "0"):
         return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (or 'all')") from None
+    value = _number(text, "a number of seconds (or 'all')")
     if not value > 0 or math.isinf(value):
         raise argparse.ArgumentTypeError("resampling must be a positive number of seconds, or 'all'")
     return value

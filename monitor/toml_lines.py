@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([^\]]+?)\s*\]\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\" ]+?)\s*=")
 _INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+def read_clinic_file(path: str | Path, what: str, error: Callable[[str], Exception]) -> tuple[Path, str]:
+    """The expanded path and UTF-8 text of a clinic-edited file; any failure raises ``error`` naming ``what``."""
+    path = Path(path).expanduser()
+    try:
+        return path, path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: {what} is not UTF-8 text") from None
+    except ValueError:  # e.g. a NUL character in the file name from a config file
+        raise error(f"{str(path)!r}: not a usable file name for {what}") from None
 
 
 def _key_parts(text: str) -> list[str]:

@@ -92,15 +92,20 @@ class SignedInUser:
         return f"{self.name} ({self.role})"
 
 
+def ok_cancel(dialog: QDialog, on_ok: Callable[[], None] | None = None) -> QDialogButtonBox:
+    """OK and Cancel buttons: Cancel rejects ``dialog``; OK calls ``on_ok`` (default: accept)."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(on_ok if on_ok is not None else dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 def form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
     """A dim hint line (reused for complaints) and OK/Cancel, OK going through ``on_ok``."""
     message = QLabel(hint)
     message.setObjectName("dim")
     form.addRow(message)
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(on_ok)
-    buttons.rejected.connect(dialog.reject)
-    form.addRow(buttons)
+    form.addRow(ok_cancel(dialog, on_ok))
     return message
 
 
@@ -226,10 +231,7 @@ class TextDialog(QDialog):
             self.editor.setMinimumWidth(420)
             self.editor.returnPressed.connect(self.accept)
         layout.addWidget(self.editor)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self))
 
     def text(self) -> str:
         """What was typed, trimmed."""
@@ -272,10 +274,7 @@ class LevelDialog(QDialog):
         # The list would take a digit as the start of a keyboard search: the dialog gets it first.
         self.list.installEventFilter(self)
         layout.addWidget(self.list)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self))
         self._negative = False
 
     def value(self) -> int:
@@ -345,10 +344,7 @@ class CadssDialog(QDialog):
         self.total_label = QLabel()
         self.total_label.setStyleSheet("font-size: 18px; font-weight: bold;")
         layout.addWidget(self.total_label)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self))
         self._update_total()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

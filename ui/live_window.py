@@ -284,13 +284,7 @@ class LiveWindow(DialogHost, QMainWindow):
         body.addWidget(self.numerics, 34)
         root.addLayout(body, 1)
         # Messages float over the bottom of the chart: showing one never moves a button under a finger.
-        self.message = QLabel("", central)
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
-        self.message.setStyleSheet(
-            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-size: 18px; font-weight: bold; "
-            "padding: 6px 10px; border-radius: 4px;"
-        )
+        self.message = theme.floating_message(central, "font-size: 18px; padding: 6px 10px; border-radius: 4px;")
         self.controls = self._build_controls()
         root.addWidget(self.controls)
         self.lock_banner = QLabel("SCREEN LOCKED — alarms stay active and audible; anyone may pause the sound (S). "

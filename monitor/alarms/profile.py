@@ -23,7 +23,7 @@ from monitor.alarms.model import Priority
 from monitor.config import ENV_PREFIX
 from monitor.readiness import CareRules
 from monitor.session import Phase
-from monitor.toml_lines import TomlLines
+from monitor.toml_lines import TomlLines, read_clinic_file
 
 DEFAULT_PROFILE_NAME: Final = "default_profile.toml"
 
@@ -553,15 +553,7 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
 
 def load_profile(path: str | Path) -> AlarmProfile:
     """Read a profile file; unreadable or invalid files raise :class:`ProfileError`."""
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read the alarm profile ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"{path}: the alarm profile is not UTF-8 text") from None
-    except ValueError:  # e.g. a NUL character in the file name from a config file
-        raise ProfileError(f"{str(path)!r}: not a usable file name for the alarm profile") from None
+    path, text = read_clinic_file(path, "the alarm profile", ProfileError)
     return parse_profile(text, str(path))
 
 

@@ -8,13 +8,23 @@ table headers and ``key =`` lines, good enough for files written by hand.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([^\]]+?)\s*\]\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\" ]+?)\s*=")
 _INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+def load_toml(text: str, source: str, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """The TOML ``text`` as tables; a syntax error raises ``error`` naming ``source``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{source}: {exc}") from None
 
 
 def read_clinic_file(path: str | Path, what: str, error: Callable[[str], Exception]) -> tuple[Path, str]:

@@ -30,7 +30,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDialog,
     QFileDialog,
@@ -215,10 +214,7 @@ def event_detail(event: SessionEvent) -> str:
 def _table(columns: Sequence[str], stretch: int | None = None, *, stretch_last: bool = True) -> QTableWidget:
     table = QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(list(columns))
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.verticalHeader().setVisible(False)
+    theme.read_only_rows(table)
     table.setWordWrap(False)
     # Columns are sized once after filling (_fill): "resize to contents" as a mode would measure
     # every column again at each cell set.
@@ -323,12 +319,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         root.setSpacing(6)
         root.addWidget(self._build_header())
         # Messages float over the chart's lower edge: they never push the toolbar down under a click.
-        self.message = QLabel("", central)
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
-        self.message.setStyleSheet(
-            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-weight: bold; padding: 4px 8px; "
-            "border: 1px solid #806000; border-radius: 4px;"
+        self.message = theme.floating_message(
+            central, "padding: 4px 8px; border: 1px solid #806000; border-radius: 4px;"
         )
 
         self.chart = TrendChart(live=False)

@@ -25,7 +25,7 @@ from monitor.constants import STALE_HEARTBEAT_S
 from monitor.keys import Keys
 from monitor.ownership import owner_alive
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store.errors import SessionNotFound
+from monitor.store.errors import SessionNotFound, StoreError
 from monitor.store.rows import alarm_from_row
 
 
@@ -288,7 +288,10 @@ class Queries:
     def alarms(self, session_id: str) -> list[AlarmRecord]:
         """The alarm log of a session, oldest first."""
         rows = self.db.query("SELECT * FROM alarms WHERE session_id = ? ORDER BY started_at", [session_id])
-        return [alarm_from_row(row) for row in rows]
+        try:
+            return [alarm_from_row(row) for row in rows]
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     def audit_log(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """Audit entries, oldest first (all, or of one session)."""

@@ -5,6 +5,7 @@
                                             needs (printing the apt command for any missing), open the window
                                             (simulated monitor); `python3 tasks.py run -- --help` lists options
     python3 tasks.py test [pytest options]  create .venv if needed, run the whole test suite headless
+                                            (as root, installs Debian's postgresql for the TLS tests if missing)
     python3 tasks.py bench [--only NAME ...] performance benchmarks: a table of medians against their targets
     python3 tasks.py faults [pytest options] fault injection: kill -9, disk full, unplugged and noisy devices
     python3 tasks.py fuzz [pytest options]   every decoder and importer of outside input under hypothesis
@@ -21,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -155,6 +157,54 @@ def ensure_node_tools() -> None:
         _say("npm ci failed: tests against independent Node implementations will be skipped")
 
 
+#: The TLS tests read the PostgreSQL folder from here; set by ``test`` once such a server is installed.
+TLS_POSTGRES_ENV = "INFUSION_MONITOR_TLS_POSTGRES"
+#: The distribution's PostgreSQL server (Debian's is built with OpenSSL; pgserver's binaries are not).
+TLS_POSTGRES_PACKAGE = "postgresql"
+
+
+def system_postgres(root: Path = Path("/usr/lib/postgresql")) -> Path | None:
+    """The newest distribution PostgreSQL server's program folder (Debian/Ubuntu: /usr/lib/postgresql/N/bin)."""
+    found = [
+        (int(folder.parent.name), folder)
+        for folder in root.glob("*/bin")
+        if folder.parent.name.isdigit() and (folder / "postgres").exists() and (folder / "initdb").exists()
+    ]
+    return max(found)[1] if found else None
+
+
+def ensure_tls_postgres(root: Path = Path("/usr/lib/postgresql")) -> Path | None:
+    """Make sure a PostgreSQL server built with OpenSSL is installed for the TLS tests; returns its folder.
+
+    Installs Debian's ``postgresql`` with apt-get when missing (as root). Where that is impossible the
+    TLS tests skip and say why; under CI (``CI`` set) a failed install stops the run instead, so the
+    tests cannot be skipped unnoticed.
+    """
+    found = system_postgres(root)
+    if found is not None:
+        return found
+    apt = shutil.which("apt-get")
+    if not sys.platform.startswith("linux") or apt is None or os.geteuid() != 0:
+        _say("no PostgreSQL server with TLS found (e.g. `sudo apt-get install postgresql`): "
+             "the TLS tests will be skipped")
+        return None
+    _say(f"installing the distribution's PostgreSQL server for the TLS tests (apt-get install {TLS_POSTGRES_PACKAGE})")
+    started = time.monotonic()
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    updated = subprocess.run([apt, "update", "-qq"], stdout=subprocess.DEVNULL, env=env, check=False)
+    installed = subprocess.run([apt, "install", "-y", "-qq", "--no-install-recommends", TLS_POSTGRES_PACKAGE],
+                               stdout=subprocess.DEVNULL, env=env, check=False)
+    found = system_postgres(root)
+    if found is None:
+        reason = f"apt-get update exited {updated.returncode}, apt-get install exited {installed.returncode}"
+        if os.environ.get("CI"):
+            sys.exit(f"tasks.py: could not install PostgreSQL for the TLS tests ({reason})")
+        _say(f"could not install PostgreSQL ({reason}): the TLS tests will be skipped")
+        return None
+    _say(f"PostgreSQL installed in {time.monotonic() - started:.1f} s ({found})")
+    return found
+
+
 def run(args: list[str]) -> int:
     """Open the window with the simulated monitor (options pass through, also after `--`)."""
     ensure_environment()
@@ -178,6 +228,9 @@ def test(args: list[str]) -> int:
     ensure_environment()
     ensure_node_tools()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    tls_postgres = ensure_tls_postgres()
+    if tls_postgres is not None:
+        env[TLS_POSTGRES_ENV] = str(tls_postgres)
     code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     if code != 0:
         return code

@@ -67,6 +67,6 @@ def whole_number(settings: Mapping[str, str], name: str, default: int, low: int,
     if text is None:
         return default
     value = text.strip()
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise SettingsError(f"setting {name}='{text}' must be a whole number {low}-{high}")
     return int(value)

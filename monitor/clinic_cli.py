@@ -1,4 +1,4 @@
-"""Command line of the clinic's server: ``infusion-monitor server start|stop|status|add-chair|add-reader|migrate``.
+"""Command line of the clinic's server: ``infusion-monitor server start|stop|status|tls|add-chair|add-reader|migrate``.
 
 ``station`` (the nurse-station window) is parsed here too and opened through the ``ui`` front-end.
 """
@@ -26,6 +26,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     start = actions.add_parser("start", help="start (creating if needed) a local PostgreSQL and print its URL")
     start.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     start.add_argument("--port", type=int, help="TCP port (default: the last one, or a free one)")
+    start.add_argument("--binaries", type=Path, metavar="DIR",
+                       help="PostgreSQL's program folder for a new server, e.g. /usr/lib/postgresql/15/bin "
+                            "(default: the pgserver package's, which cannot do TLS)")
+    secure = actions.add_parser("tls", help="accept chairs and stations over TLS only (needs binaries with OpenSSL)")
+    secure.add_argument("--certificate", type=Path, help="the server's certificate (PEM); default: make one here")
+    secure.add_argument("--key", type=Path, help="its private key (PEM)")
+    secure.add_argument("--authority", type=Path,
+                        help="the certificate of the authority that signed it, given to clients (PEM)")
     for name, text in (("stop", "stop the local server"), ("status", "is the local server running, and where")):
         actions.add_parser(name, help=text)
     for name, kind in (("add-chair", "chair"), ("add-reader", "station or reviewer")):
@@ -63,10 +71,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         data = _data(args)
         if action == "start":
-            server = local_server.start(data, host=args.host, port=args.port)
+            server = local_server.start(data, host=args.host, port=args.port, binaries=args.binaries)
             out.write(f"PostgreSQL running (pid {server.pid}); schema version {schema.SCHEMA_VERSION}\n")
             out.write(f"administrator: {server.admin_url()}\n")
             out.write(f"chairs and stations: {server.url('<role>')}  (add one with `server add-chair`)\n")
+            return 0
+        if action == "tls":
+            ca = local_server.enable_tls(data, certificate=args.certificate, key=args.key, authority=args.authority)
+            out.write(f"network logins over TLS only; clients trust the authority's certificate {ca}\n")
+            now = local_server.running(data)
+            if now is not None:
+                out.write(f"URL: {now.url('<role>')}?sslmode=verify-full&sslrootcert={ca}\n")
             return 0
         if action == "stop":
             out.write("stopped\n" if local_server.stop(data) else "no server was running\n")

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from drivers.core.readings import Parameter
+from drivers.hl7.v2 import AckUnreadable, read_ack
 from drivers.settings import SettingsError
 from drivers.transport.mllp import MLLP_END, START_BLOCK, frame, parse_target
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
@@ -131,15 +132,13 @@ class StrayAck(DeliveryError):
 
 def ack_fields(reply: str, control_id: str) -> tuple[str, str]:
     """MSA-1 and MSA-3 of an ACK that answers ``control_id`` (StrayAck when it answers something else)."""
-    for segment in reply.replace("\n", "\r").split("\r"):
-        if segment.startswith("MSA"):
-            fields = segment.split(segment[3] if len(segment) > 3 else "|")
-            code = fields[1].strip().upper() if len(fields) > 1 else ""
-            answered = fields[2] if len(fields) > 2 else ""
-            if answered != control_id:
-                raise StrayAck(f"ACK for '{answered}' while waiting for '{control_id}'")
-            return code, fields[3] if len(fields) > 3 else ""
-    raise DeliveryError("answer without an MSA segment")
+    try:
+        ack = read_ack(reply)
+    except AckUnreadable as exc:
+        raise DeliveryError(str(exc)) from None
+    if ack.answered != control_id:
+        raise StrayAck(f"ACK for '{ack.answered}' while waiting for '{control_id}'")
+    return ack.code, ack.text
 
 
 def ack_code(reply: str, control_id: str) -> str:

@@ -1,9 +1,11 @@
 """A local PostgreSQL for a small clinic, a demo or the tests (``infusion-monitor server start --data DIR``).
 
-It runs the PostgreSQL 16 binaries shipped by the ``pgserver`` package (PyPI), so nothing has to be
-installed system-wide; a clinic with its own PostgreSQL server skips this module and points the
-chairs at it instead (see the README). The folder holds ``pgdata/`` (the cluster), ``socket/``
-(the administrator's Unix socket), ``server.log`` and ``server.json`` (the port).
+By default it runs the PostgreSQL 16 binaries shipped by the ``pgserver`` package (PyPI), so nothing
+has to be installed system-wide; those are built without OpenSSL, so for TLS it runs the
+distribution's PostgreSQL instead (``binaries=``, e.g. :func:`system_binaries`). A clinic with its
+own PostgreSQL server skips this module and points the chairs at it instead (see the README). The
+folder holds ``pgdata/`` (the cluster), ``socket/`` (the administrator's Unix socket),
+``server.log`` and ``server.json`` (the port and the binaries the cluster was made with).
 
 Access rules (``pg_hba.conf``): the administrator (``postgres``) connects only through the Unix
 socket inside the folder; chairs, stations and reviewers connect over TCP on 127.0.0.1 (or the
@@ -31,7 +33,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from monitor.replication import schema
+from monitor.replication import schema, tls
 
 SYSTEM_USER = "infusion-pg"
 DATABASE = "infusion_monitor"
@@ -51,6 +53,7 @@ class LocalServer:
     host: str
     port: int
     pid: int
+    binaries: Path | None = None
 
     @property
     def socket_dir(self) -> Path:
@@ -66,7 +69,8 @@ class LocalServer:
         return f"postgresql://{role}@{self.host}:{self.port}/{database}"
 
 
-def _binaries() -> Path:
+def pgserver_binaries() -> Path:
+    """The PostgreSQL binaries of the ``pgserver`` package (built without TLS)."""
     with warnings.catch_warnings():
         # platformdirs warns about XDG_RUNTIME_DIR when the package is imported in a bare environment.
         warnings.simplefilter("ignore")
@@ -78,6 +82,24 @@ def _binaries() -> Path:
                 "(or use the clinic's own PostgreSQL with --server)"
             ) from exc
     return Path(POSTGRES_BIN_PATH)
+
+
+def system_binaries() -> Path | None:
+    """The newest PostgreSQL server installed by the distribution (Debian/Ubuntu: /usr/lib/postgresql/N/bin)."""
+    found: list[tuple[int, Path]] = []
+    for folder in Path("/usr/lib/postgresql").glob("*/bin"):
+        if folder.parent.name.isdigit() and (folder / "postgres").exists() and (folder / "initdb").exists():
+            found.append((int(folder.parent.name), folder))
+    return max(found)[1] if found else None
+
+
+def _recorded_binaries(data: Path) -> Path | None:
+    """The binaries a cluster in ``data`` was made with (a cluster only runs under its own major version)."""
+    info_file = data / "server.json"
+    if not info_file.exists():
+        return None
+    recorded = json.loads(info_file.read_text()).get("binaries")
+    return Path(recorded) if recorded else None
 
 
 def _run_as() -> str | None:
@@ -103,8 +125,9 @@ def _traversable(path: Path) -> None:
             parent.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
 
 
-def _pg(tool: str, args: list[str], user: str | None, timeout: float = START_TIMEOUT_S) -> str:
-    command = [str(_binaries() / tool), *args]
+def _pg(tool: str, args: list[str], user: str | None, binaries: Path | None,
+        timeout: float = START_TIMEOUT_S) -> str:
+    command = [str((binaries or pgserver_binaries()) / tool), *args]
     try:
         # The account's own group and no others: root's groups would otherwise come along (and, through
         # a folder's group bits, deny what its "other" bits allow).
@@ -138,59 +161,64 @@ def _hba(tls: bool = False) -> str:
     )
 
 
-def tls_built_in() -> bool:
-    """Whether the PostgreSQL binaries in use can speak TLS at all."""
-    configure = _pg("pg_config", ["--configure"], None, timeout=30)
+def tls_built_in(binaries: Path | None = None) -> bool:
+    """Whether the PostgreSQL binaries (default: pgserver's) can speak TLS at all."""
+    configure = _pg("pg_config", ["--configure"], None, binaries, timeout=30)
     return "--with-openssl" in configure or "--with-ssl=openssl" in configure
 
 
-def enable_tls(data: Path, *, days: int = 825) -> Path:
-    """Give the local server a new self-signed certificate and accept network logins over TLS only.
+def enable_tls(
+    data: Path, *, certificate: Path | None = None, key: Path | None = None, authority: Path | None = None
+) -> Path:
+    """Give the local server a certificate and accept network logins over TLS only (``hostssl``).
 
-    Needs the ``openssl`` program. Returns the certificate, which clients name as their trusted root
-    (``?sslmode=verify-full&sslrootcert=…``); it is valid for 127.0.0.1, ::1 and localhost. A clinic's own
-    server uses a certificate from the clinic's authority instead.
+    With ``certificate`` and ``key`` (PEM, e.g. issued by the clinic's authority, whose certificate is
+    ``authority``) those are used; without them a new authority is made here and signs a certificate
+    for 127.0.0.1, ::1 and localhost. Returns the authority's certificate, which clients name as
+    their trusted root (``?sslmode=verify-full&sslrootcert=…``), copied to ``DATA/server-ca.crt``.
     """
     data = data.resolve()
     pgdata = data / "pgdata"
     if not (pgdata / "PG_VERSION").exists():
         raise ServerError(f"no server in {data}; start it once first")
-    if not tls_built_in():
+    binaries = _recorded_binaries(data)
+    if not tls_built_in(binaries):
         raise ServerError(
-            "these PostgreSQL binaries were built without TLS (pgserver's are); use the clinic's own "
-            "PostgreSQL, or the distribution's, for encrypted connections"
+            "these PostgreSQL binaries were built without TLS (pgserver's are); start the server with the "
+            "distribution's PostgreSQL (server start --binaries DIR), or use the clinic's own server"
         )
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        raise ServerError("TLS needs the openssl program to make a certificate")
-    cert, key = pgdata / "server.crt", pgdata / "server.key"
-    done = subprocess.run(
-        [openssl, "req", "-new", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", str(days),
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, text=True, check=False, timeout=60,
-    )
-    if done.returncode != 0:
-        raise ServerError(f"openssl could not make a certificate: {done.stderr.strip()}")
-    key.chmod(0o600)
+    if (certificate is None) != (key is None):
+        raise ServerError("a server certificate needs both its certificate and its key file")
+    if certificate is not None and key is not None:
+        cert_pem, key_pem = certificate.read_bytes(), key.read_bytes()
+        ca_pem = (authority or certificate).read_bytes()
+    else:
+        made = tls.new_authority()
+        issued = tls.issue_server_certificate(made)
+        cert_pem, key_pem, ca_pem = issued.certificate_pem, issued.key_pem, made.certificate_pem
+    cert_file, key_file = pgdata / "server.crt", pgdata / "server.key"
+    key_file.touch(mode=0o600, exist_ok=True)
+    key_file.chmod(0o600)
+    key_file.write_bytes(key_pem)
+    cert_file.write_bytes(cert_pem)
     user = _run_as()
     if user is not None:
         entry = pwd.getpwnam(user)
-        for path in (cert, key):
+        for path in (cert_file, key_file):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     (pgdata / "pg_hba.conf").write_text(_hba(tls=True))
     with (pgdata / "postgresql.conf").open("a") as conf:
         conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
     public = data / "server-ca.crt"
-    shutil.copyfile(cert, public)
+    public.write_bytes(ca_pem)
     public.chmod(0o644)
     if running(data) is not None:
-        _pg("pg_ctl", ["-D", str(pgdata), "-w", "reload"], user)
+        _pg("pg_ctl", ["-D", str(pgdata), "-w", "reload"], user, binaries)
     return public
 
 
-def init(data: Path) -> None:
-    """Create the cluster in ``data`` if it does not exist yet."""
+def init(data: Path, binaries: Path | None = None) -> None:
+    """Create the cluster in ``data`` if it does not exist yet (with ``binaries``, default pgserver's)."""
     data = data.resolve()
     pgdata = data / "pgdata"
     if (pgdata / "PG_VERSION").exists():
@@ -201,12 +229,13 @@ def init(data: Path) -> None:
     pgdata.mkdir(exist_ok=True)
     if user is not None:
         _traversable(data)
-        _traversable(_binaries())
+        _traversable(binaries or pgserver_binaries())
         entry = pwd.getpwnam(user)
         for path in (data, data / "socket", pgdata):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     pgdata.chmod(0o700)
-    _pg("initdb", ["-D", str(pgdata), "-U", ADMIN, "--auth=trust", "--encoding=UTF8", "--no-instructions"], user)
+    _pg("initdb", ["-D", str(pgdata), "-U", ADMIN, "--auth=trust", "--encoding=UTF8", "--no-instructions"], user,
+        binaries)
     (pgdata / "pg_hba.conf").write_text(_hba())
     with (pgdata / "postgresql.conf").open("a") as conf:
         conf.write("\n# Infusion Monitor\npassword_encryption = 'scram-sha-256'\nfsync = on\nmax_connections = 300\n")
@@ -225,16 +254,31 @@ def running(data: Path) -> LocalServer | None:
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
-    return LocalServer(data, str(info["host"]), int(info["port"]), pid)
+    recorded = info.get("binaries")
+    return LocalServer(data, str(info["host"]), int(info["port"]), pid, Path(recorded) if recorded else None)
 
 
-def start(data: Path, *, host: str = "127.0.0.1", port: int | None = None) -> LocalServer:
-    """Start (initialising if needed) the local server and make sure the clinic's database is migrated."""
+def start(
+    data: Path, *, host: str = "127.0.0.1", port: int | None = None, binaries: Path | None = None
+) -> LocalServer:
+    """Start (initialising if needed) the local server and make sure the clinic's database is migrated.
+
+    ``binaries`` is the folder of the PostgreSQL programs for a new cluster (default: pgserver's); an
+    existing cluster always runs under the binaries it was made with.
+    """
     data = data.resolve()
     already = running(data)
     if already is not None:
         return already
-    init(data)
+    if (data / "pgdata" / "PG_VERSION").exists():
+        made_with = _recorded_binaries(data)
+        if binaries is not None and binaries != (made_with or pgserver_binaries()):
+            raise ServerError(
+                f"the server in {data} was made with the binaries in {made_with or pgserver_binaries()} "
+                f"and runs only under them, not {binaries}"
+            )
+        binaries = made_with
+    init(data, binaries)
     user = _run_as()
     if port is None:
         previous = data / "server.json"
@@ -246,8 +290,9 @@ def start(data: Path, *, host: str = "127.0.0.1", port: int | None = None) -> Lo
         os.chown(log_file, entry.pw_uid, entry.pw_gid)
     options = f"-h {host} -p {port} -k {data / 'socket'}"
     _pg("pg_ctl", ["-D", str(data / "pgdata"), "-l", str(log_file), "-w", "-t", str(START_TIMEOUT_S),
-                   "-o", options, "start"], user)
-    (data / "server.json").write_text(json.dumps({"host": host, "port": port}))
+                   "-o", options, "start"], user, binaries)
+    recorded = {"host": host, "port": port, "binaries": str(binaries) if binaries else None}
+    (data / "server.json").write_text(json.dumps(recorded))
     server = running(data)
     if server is None:
         raise ServerError(f"the server did not stay up; see {log_file}")
@@ -270,7 +315,7 @@ def stop(data: Path, *, mode: str = "fast") -> bool:
     server = running(data)
     if server is None:
         return False
-    _pg("pg_ctl", ["-D", str(server.data / "pgdata"), "-m", mode, "-w", "stop"], _run_as())
+    _pg("pg_ctl", ["-D", str(server.data / "pgdata"), "-m", mode, "-w", "stop"], _run_as(), server.binaries)
     return True
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from monitor.alarms.model import Priority
+from monitor.replication import tls
 from monitor.replication.live import LiveAlarm, LiveTile, parse_tile
 from monitor.replication.replicator import CHANNEL, CONNECT_TIMEOUT_S, redacted
 
@@ -242,7 +243,7 @@ class StationFeed:
                     self._link(True, None)
                     self._listen(conn)
             except psycopg.Error as exc:
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                message = tls.describe_failure(exc)
                 if self.connected:
                     log.warning("station lost the server: %s", message)
                 self._link(False, message)

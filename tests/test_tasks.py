@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import tasks
 
 LDD_OUTPUT = """\
@@ -55,3 +57,50 @@ def test_help_lists_the_scenarios() -> None:
     out = subprocess.run([sys.executable, "-m", "monitor.cli", "--help"], capture_output=True, text=True,
                          cwd=root, check=True).stdout
     assert "desaturation" in out and "hypertension" in out and "probe_off" in out
+
+
+def _postgres_folder(root: Path, major: str, programs: tuple[str, ...] = ("postgres", "initdb")) -> Path:
+    folder = root / major / "bin"
+    folder.mkdir(parents=True)
+    for program in programs:
+        (folder / program).touch()
+    return folder
+
+
+def test_the_newest_complete_distribution_postgres_is_chosen(tmp_path: Path) -> None:
+    assert tasks.system_postgres(tmp_path) is None
+    _postgres_folder(tmp_path, "9")
+    fifteen = _postgres_folder(tmp_path, "15")
+    _postgres_folder(tmp_path, "17", ("psql",))  # a client only: no server to run
+    assert tasks.system_postgres(tmp_path) == fifteen
+
+
+def test_an_installed_postgres_is_used_without_apt(tmp_path: Path, monkeypatch: Any) -> None:
+    found = _postgres_folder(tmp_path, "15")
+    monkeypatch.setattr(tasks.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("apt ran")))
+    assert tasks.ensure_tls_postgres(tmp_path) == found
+
+
+def test_a_missing_postgres_is_installed_with_apt_and_a_failure_stops_ci(tmp_path: Path, monkeypatch: Any) -> None:
+    commands: list[list[str]] = []
+    outcome = {"install": 100}
+
+    def fake_run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        commands.append(command)
+        code = outcome["install"] if "install" in command else 0
+        if "install" in command and code == 0:
+            _postgres_folder(tmp_path, "15")
+        return subprocess.CompletedProcess(command, code)
+
+    monkeypatch.setattr(tasks.sys, "platform", "linux")
+    monkeypatch.setattr(tasks.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(tasks.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(tasks.subprocess, "run", fake_run)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(SystemExit, match="apt-get install exited 100"):
+        tasks.ensure_tls_postgres(tmp_path)
+    monkeypatch.delenv("CI")
+    assert tasks.ensure_tls_postgres(tmp_path) is None  # outside CI the TLS tests skip instead
+    assert commands[1] == ["/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"]
+    outcome["install"] = 0
+    assert tasks.ensure_tls_postgres(tmp_path) == tmp_path / "15" / "bin"

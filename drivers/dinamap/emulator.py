@@ -42,7 +42,7 @@ from drivers.dinamap.codec import (
 from drivers.dinamap.codec import (
     SOURCE_NAME as DINAMAP_NAME,
 )
-from drivers.emulation.device import EmulatedDevice, Frame
+from drivers.emulation.device import HostDrivenDevice
 from drivers.patient.model import CUFF_DURATION_S, SimulatedPatient
 from drivers.patient.vitals import CuffResult, PatientFeed
 from drivers.settings import check_known, choice, seconds, switch
@@ -176,9 +176,10 @@ def _seconds(settings: Mapping[str, str], name: str, default: float) -> float:
     return seconds(settings, name, default, 0, 24 * 3600)
 
 
-class DinamapDevice(EmulatedDevice):
+class DinamapDevice(HostDrivenDevice):
     """A DINAMAP answering host commands; the cuff measures when the host starts it."""
 
+    monitor: DinamapMonitor
     protocol = DINAMAP_NAME
     port_settings: ClassVar[PortSettings] = PORT_SETTINGS
 
@@ -196,13 +197,3 @@ class DinamapDevice(EmulatedDevice):
             # The previous patient's last result: plausible numbers the new session must not take.
             held = CuffResult(patient.start - _seconds(s, "held_s", 0.0), 142.0, 91.0, 108.0, number=0)
         self.monitor = DinamapMonitor(self.feed, model=model, spo2=switch(s, "spo2", True), held=held)
-
-    def frames_until(self, t: float) -> list[Frame]:
-        """Nothing unsolicited: the monitor only answers the host."""
-        return []
-
-    def answer(self, data: bytes, t: float) -> bytes:
-        """Replies to the host's commands."""
-        if self.patient.link_down(t):
-            return b""
-        return self.monitor.receive(data, t)

@@ -18,7 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar, Protocol, TextIO
 
 from drivers.base import PortSettings
 from drivers.core.readings import Flag, Parameter, Reading
@@ -60,6 +60,30 @@ class EmulatedDevice(ABC):
     def describe(self) -> str:
         """Short text for the console."""
         return self.protocol
+
+
+class AnsweringMonitor(Protocol):
+    """The monitor side of a host-driven protocol: bytes from the host in, the reply out."""
+
+    def receive(self, data: bytes, t: float) -> bytes:
+        """The reply to what the host sent at ``t`` (empty when there is none)."""
+        ...
+
+
+class HostDrivenDevice(EmulatedDevice):
+    """A device that sends nothing unasked: its monitor answers the host, and is silent while the link is down."""
+
+    monitor: AnsweringMonitor
+
+    def frames_until(self, t: float) -> list[Frame]:
+        """Nothing unsolicited: the monitor only answers the host."""
+        return []
+
+    def answer(self, data: bytes, t: float) -> bytes:
+        """The monitor's reply to the host's bytes."""
+        if self.patient.link_down(t):
+            return b""
+        return self.monitor.receive(data, t)
 
 
 class EmulatorError(ValueError):

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from importlib import import_module
-from typing import Final, TextIO
+from typing import Final, TextIO, cast
 
 from drivers.emulation.device import EmulatedDevice, EmulationRequest, Emulator, EmulatorError, Runner
 from drivers.patient.model import SimulatedPatient, check_scenario
@@ -94,7 +94,7 @@ def play_on_port(request: EmulationRequest, out: TextIO, stop: threading.Event) 
 def emulate(request: EmulationRequest, out: TextIO) -> None:
     """Run the emulator ``request`` names until its duration ends or SIGINT/SIGTERM; EmulatorError for bad input."""
     target = _load(request.protocol)
-    runner: Runner = play_on_port if _is_device(target) else target  # type: ignore[assignment]
+    runner = play_on_port if _is_device(target) else cast(Runner, target)
     stop = threading.Event()
     handlers = {}
     if threading.current_thread() is threading.main_thread():

@@ -58,7 +58,7 @@ from drivers.core.readings import Flag, Parameter, Reading, is_plausible
 from drivers.hl7.codemap import CodeMap, unit_factor
 from drivers.hl7.gate import Refusal, SessionGate, sender_key
 from drivers.hl7.v2 import parse_hl7_time
-from drivers.settings import SettingsError, seconds
+from drivers.settings import SettingsError, check_known, seconds, whole_number
 from drivers.transport.mllp import DEFAULT_HOST, DEFAULT_PORT, MllpDeframer, frame, is_loopback, parse_address
 
 log = logging.getLogger(__name__)
@@ -138,15 +138,9 @@ class Hl7Settings:
     def from_options(cls, address: str | None, settings: Mapping[str, str] | None) -> Hl7Settings:
         """From ``--port`` and ``--set`` values."""
         given = dict(settings or {})
-        unknown = sorted(set(given) - set(SETTING_NAMES))
-        if unknown:
-            raise SettingsError(
-                f"unknown setting(s) {', '.join(unknown)} for hl7-mllp; known: {', '.join(SETTING_NAMES)}"
-            )
+        check_known(given, SETTING_NAMES, SOURCE_NAME)
         host, port = parse_address(address)
-        text = given.get("max_connections", str(MAX_CONNECTIONS_DEFAULT)).strip()
-        if not text.isdigit() or not 1 <= int(text) <= 64:
-            raise SettingsError(f"setting max_connections='{text}' must be a whole number 1-64")
+        max_connections = whole_number(given, "max_connections", MAX_CONNECTIONS_DEFAULT, 1, 64)
         codes = CodeMap.from_file(given["codes"]) if given.get("codes") else CodeMap()
         allow_from = frozenset(a.lower() for a in _names(given.get("allow_from")))
         if not allow_from and not is_loopback(host):
@@ -160,7 +154,7 @@ class Hl7Settings:
             port,
             parse_timezone(given.get("timezone")),
             codes,
-            int(text),
+            max_connections,
             seconds(given, "idle_timeout", IDLE_TIMEOUT_DEFAULT_S, 5.0, 24 * 3600.0),
             allow_from,
             _names(given.get("allow_senders")),

@@ -19,14 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-import hl7
-
 from drivers.core.codes import CODES, CUFF_CODES, MDC_RESP_PER_MIN, MDC_UNITS
 from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from drivers.emulation.device import EmulationRequest, EmulatorError
-from drivers.hl7.v2 import hl7_time
+from drivers.hl7.v2 import AckUnreadable, hl7_time, read_ack
 from drivers.patient.vitals import CuffResult, PatientFeed, Vitals
-from drivers.settings import check_known, seconds
+from drivers.settings import check_known, choice, seconds
 from drivers.transport.mllp import MllpDeframer, frame, parse_address
 
 log = logging.getLogger(__name__)
@@ -210,16 +208,18 @@ class Hl7Sender:
             if acks:
                 break
         self.counters.round_trips_s.append(time.perf_counter() - started)
-        ack = hl7.parse(acks[0].decode("utf-8").replace("\n", "\r"))
-        code = str(ack.extract_field("MSA", 1, 1))
-        answered = str(ack.extract_field("MSA", 1, 2))
-        if answered != control_id:
-            raise AckError(f"acknowledgment answers {answered!r}, not {control_id!r}")
+        try:
+            ack = read_ack(acks[0].decode("utf-8", "replace"))
+        except AckUnreadable as exc:
+            raise AckError(str(exc)) from None
+        code = ack.code
+        if ack.answered != control_id:
+            raise AckError(f"acknowledgment answers {ack.answered!r}, not {control_id!r}")
         if code in ("AA", "CA"):
             self.counters.accepted += 1
         else:
             self.counters.not_accepted += 1
-            log.warning("listener answered %s to %s: %s", code, control_id, ack.extract_field("MSA", 1, 3))
+            log.warning("listener answered %s to %s: %s", code, control_id, ack.text)
         return code
 
     def send_due(self, at: float) -> str | None:
@@ -253,9 +253,7 @@ class SenderOptions:
         check_known(settings, ("interval", "family", "nbp_every", "cuff_s"), "hl7-mllp")
         values = {name: seconds(settings, name, default, 0, 24 * 3600)
                   for name, default in (("interval", 5.0), ("nbp_every", 300.0), ("cuff_s", 35.0))}
-        family = settings.get("family", "noninv")
-        if family not in FAMILIES:
-            raise ValueError(f"setting family='{family}' must be one of {', '.join(FAMILIES)}")
+        family = choice(settings, "family", FAMILIES, "noninv")
         return cls(values["interval"], family, values["nbp_every"], values["cuff_s"])
 
 

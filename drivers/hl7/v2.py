@@ -1,12 +1,14 @@
 """HL7 v2 message text, shared by the listener, the emulated sender, the exports and the clinic feed.
 
-Times (DTM) written with milliseconds and an explicit UTC offset and read in any precision, and
-the escape sequences for the delimiter characters. MLLP framing is in :mod:`drivers.transport.mllp`.
+Times (DTM) written with milliseconds and an explicit UTC offset and read in any precision, the
+escape sequences for the delimiter characters, and reading an acknowledgment's MSA segment. MLLP
+framing is in :mod:`drivers.transport.mllp`.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 import hl7
@@ -38,3 +40,26 @@ def escape(text: str) -> str:
     for raw, esc in _ESCAPES:
         text = text.replace(raw, esc)
     return "".join(ch if ch >= " " else " " for ch in text)
+
+
+class AckUnreadable(ValueError):
+    """An answer that holds no MSA segment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """An acknowledgment's MSA segment: the code (MSA-1, upper case), the control id it answers, its text."""
+
+    code: str
+    answered: str
+    text: str
+
+
+def read_ack(reply: str) -> Ack:
+    """The first MSA segment of an answer (segments end in CR or LF); AckUnreadable when there is none."""
+    for segment in reply.replace("\n", "\r").split("\r"):
+        if segment.startswith("MSA"):
+            fields = segment.split(segment[3] if len(segment) > 3 else "|")
+            code = fields[1].strip().upper() if len(fields) > 1 else ""
+            return Ack(code, fields[2] if len(fields) > 2 else "", fields[3] if len(fields) > 3 else "")
+    raise AckUnreadable("answer without an MSA segment")

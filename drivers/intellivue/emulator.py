@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from drivers.base import PortSettings
-from drivers.emulation.device import EmulatedDevice, Frame
+from drivers.emulation.device import HostDrivenDevice
 from drivers.intellivue import messages as msg
 from drivers.intellivue.decoder import SOURCE_NAME as INTELLIVUE_NAME
 from drivers.intellivue.framing import Deframer, FrameError, encode_frame
@@ -64,7 +64,6 @@ log = logging.getLogger(__name__)
 
 STATE_INVALID = 0x8000
 STATE_UNAVAILABLE = 0x2000
-STATE_TEST_DATA = 0x0800
 STATE_DEMO_DATA = 0x0400
 
 HANDLE_HR = 0x0101
@@ -380,19 +379,10 @@ def _stamps(text: str) -> str:
     return value
 
 
-def _offset(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(f"setting clock_offset='{text}' is not a number of seconds") from None
-    if not abs(value) <= 24 * 3600:
-        raise SettingsError(f"setting clock_offset={text} must be within a day of UTC")
-    return value
-
-
-class IntelliVueDevice(EmulatedDevice):
+class IntelliVueDevice(HostDrivenDevice):
     """An IntelliVue MP monitor's MIB/RS232 Data Export port, with the monitor's own NBP cycle."""
 
+    monitor: IntelliVueMonitor
     protocol = INTELLIVUE_NAME
     port_settings: ClassVar[PortSettings] = PortSettings(baudrate=115200)
 
@@ -419,19 +409,10 @@ class IntelliVueDevice(EmulatedDevice):
             nbp_stamps=_stamps(s.get("time_stamps", "rel")),
             nbp_kpa=choice(s, "nbp_unit", ("mmhg", "kpa"), "mmhg") == "kpa",
             clock_origin=patient.start - MONITOR_UPTIME_S,
-            clock_offset_s=_offset(s.get("clock_offset", "3600")),
+            clock_offset_s=seconds(s, "clock_offset", 3600.0, -24 * 3600.0, 24 * 3600.0),
             inactivity_s=_seconds(s, "inactivity_s", 0.0) if "inactivity_s" in s else None,
         )
 
-    def frames_until(self, t: float) -> list[Frame]:
-        """Nothing unsolicited: the monitor only answers the host."""
-        return []
-
-    def answer(self, data: bytes, t: float) -> bytes:
-        """Association, MDS Create and poll answers."""
-        if self.patient.link_down(t):
-            return b""
-        return self.monitor.receive(data, t)
 
     def describe(self) -> str:
         """Protocol and the cuff cycle."""

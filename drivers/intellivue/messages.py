@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from drivers.intellivue.framing import Deframer, FrameError, check_fcs, header_length_agrees, split_header
-from drivers.intellivue.values import NOM_PRESS_BLD_NONINV, decode_abs_time
+from drivers.intellivue.values import decode_abs_time
 
 # -- session layer ---------------------------------------------------------------------
 
@@ -33,7 +33,6 @@ SPDU_ASSOC_REFUSE: Final = 0x0C  # RF
 SPDU_RELEASE_REQUEST: Final = 0x09  # FN
 SPDU_RELEASE_RESPONSE: Final = 0x0A  # DN
 SPDU_ABORT: Final = 0x19  # AB
-SPDU_DATA_EXPORT: Final = 0xE1  # first byte of the session id 0xE100
 
 SESSION_ID_DATA_EXPORT: Final = 0xE100
 PRESENTATION_CONTEXT: Final = 2
@@ -646,13 +645,6 @@ def parse_poll_result(body: bytes) -> PollResult:
         for _ in range(count):
             observations.append(_parse_observation(polls))
     return PollResult(poll_number, sequence_no, rel_time, obj_code, tuple(observations), abs_time, action)
-
-
-def nbp_observation(handle: int, values: Sequence[NumericValue], rel_time: int | None) -> Observation:
-    """The NBP compound object (sys, dia, mean) as a monitor reports it."""
-    return Observation(
-        handle, tuple(values), compound=True, rel_time=rel_time, type_code=NOM_PRESS_BLD_NONINV
-    )
 
 
 def read_messages(

@@ -69,11 +69,6 @@ def state_flags(state: int) -> frozenset[Flag]:
     return frozenset(flag for bit, flag in STATE_FLAGS.items() if state & bit)
 
 
-def state_word(flags: frozenset[Flag]) -> int:
-    """Inverse of :func:`state_flags` (for the emulator and tests)."""
-    return sum(bit for bit, flag in STATE_FLAGS.items() if flag in flags)
-
-
 # -- nomenclature --------------------------------------------------------------------------
 
 NOM_ECG_CARD_BEAT_RATE: Final = 0x4182
@@ -118,17 +113,6 @@ PHYSIO_PARAMETER: Final[dict[int, Parameter]] = {
 PREFERRED_PHYSIO: Final[dict[Parameter, tuple[int, ...]]] = {
     Parameter.RR: (NOM_RESP_RATE, NOM_AWAY_RESP_RATE),
     Parameter.ETCO2: (NOM_AWAY_CO2_ET, NOM_CONC_AWAY_CO2_ET),
-}
-
-PARAMETER_PHYSIO: Final[dict[Parameter, int]] = {
-    Parameter.HR: NOM_ECG_CARD_BEAT_RATE,
-    Parameter.PR: NOM_PLETH_PULS_RATE,
-    Parameter.SPO2: NOM_PULS_OXIM_SAT_O2,
-    Parameter.NIBP_SYS: NOM_PRESS_BLD_NONINV_SYS,
-    Parameter.NIBP_DIA: NOM_PRESS_BLD_NONINV_DIA,
-    Parameter.NIBP_MEAN: NOM_PRESS_BLD_NONINV_MEAN,
-    Parameter.RR: NOM_RESP_RATE,
-    Parameter.ETCO2: NOM_AWAY_CO2_ET,
 }
 
 # The units each parameter may arrive in, with the factor to the recorded unit; anything else is

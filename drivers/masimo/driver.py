@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
-from drivers.base import Decoder, PortSettings
+from drivers.base import PortSettings
 from drivers.masimo.codec import NAME, PORT_SETTINGS, MasimoAsciiDecoder
-from drivers.settings import check_known
 from drivers.transport.serial_source import SerialDriver
 
 
@@ -18,8 +16,4 @@ class MasimoAsciiDriver(SerialDriver):
     description = "Masimo Rad-8 / Radical-7 / Rad-97 serial output, ASCII 1 mode (SpO2, PR)"
     device_label = "Masimo (ASCII 1)"
     port_settings: ClassVar[PortSettings | None] = PORT_SETTINGS
-
-    def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
-        """A fresh ASCII 1 decoder; this device has no settings."""
-        check_known(settings or {}, (), NAME)
-        return MasimoAsciiDecoder(NAME)
+    decoder_class = MasimoAsciiDecoder

@@ -66,7 +66,6 @@ _BOTH: dict[str, frozenset[Flag]] = {
 _PR_ALARM = frozenset({"PH", "PL"})
 _SPO2_ALARM = frozenset({"SH", "SL"})
 _DEVICE_STATE = frozenset({"AO", "AS", "LB"})
-STATUS_CODES = frozenset(_BOTH) | _PR_ALARM | _SPO2_ALARM | _DEVICE_STATE
 
 _ROW = re.compile(
     r"(\d\d)-([A-Z]{3})-(\d\d) (\d\d):(\d\d):(\d\d)"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
-from drivers.base import Decoder, PortSettings
+from drivers.base import PortSettings
 from drivers.nellcor.codec import NAME, PORT_SETTINGS, NellcorAsciiDecoder
-from drivers.settings import check_known
 from drivers.transport.serial_source import SerialDriver
 
 
@@ -18,8 +16,4 @@ class NellcorAsciiDriver(SerialDriver):
     description = "Nellcor N-595 / NPB-290 / NPB-295 data port, real-time ASCII rows (SpO2, PR)"
     device_label = "Nellcor (data port)"
     port_settings: ClassVar[PortSettings | None] = PORT_SETTINGS
-
-    def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
-        """A fresh data-port decoder; this device has no settings."""
-        check_known(settings or {}, (), NAME)
-        return NellcorAsciiDecoder(NAME)
+    decoder_class = NellcorAsciiDecoder

@@ -374,7 +374,7 @@ def format_setting(settings: Mapping[str, str] | None) -> int:
     given = dict(settings or {})
     check_known(given, ("format",), NAME)
     text = given.get("format", "2").strip().lstrip("#")
-    value = int(text) if text.isdigit() else -1
+    value = int(text) if text.isascii() and text.isdigit() else -1
     if value not in FORMATS:
         raise SettingsError(f"setting format={text}: Nonin data format must be 2, 7 or 8")
     return value

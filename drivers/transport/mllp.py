@@ -47,14 +47,14 @@ def _split(text: str) -> tuple[str, int]:
     text = text.strip()
     for prefix in ("tcp://", "mllp://"):
         text = text.removeprefix(prefix)
-    match = re.fullmatch(r"\[(?P<v6>[0-9a-fA-F:.]+)\]:(?P<port>\d+)|(?P<host>[^:\s]*):?(?P<p2>\d*)", text)
+    match = re.fullmatch(r"\[(?P<v6>[0-9a-fA-F:.]+)\]:(?P<port>[0-9]+)|(?P<host>[^:\s]*):?(?P<p2>[0-9]*)", text)
     if match is None:
         raise SettingsError(f"'{text}' is not HOST:PORT (e.g. 127.0.0.1:2575)")
     if match["v6"] is not None:
         host, port_text = match["v6"], match["port"]
     else:
         host, port_text = match["host"], match["p2"]
-        if host.isdigit() and not port_text:
+        if host.isascii() and host.isdigit() and not port_text:
             host, port_text = "", host
     if not port_text:
         raise SettingsError(f"'{text}' has no port; expected HOST:PORT (e.g. 127.0.0.1:2575)")

@@ -9,12 +9,13 @@ time is what the session and the alarms can trust.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from drivers.base import Decoder, Driver, LinkEvent, OpenOptions, PortSettings, Source
 from drivers.core.clock import now as anchored_now
 from drivers.core.readings import Reading
+from drivers.settings import check_known
 from drivers.transport.serial_link import LINK_LOST_AFTER_S, SerialLink
 
 
@@ -102,6 +103,15 @@ class SerialDriver(Driver):
     port_settings: ClassVar[PortSettings | None] = PortSettings()
     #: How the device is named in the session's device column (e.g. "Masimo Rad-8 (ASCII 1)").
     device_label: ClassVar[str] = ""
+    #: The decoder of a device that has no settings, made with the driver's name as its source.
+    decoder_class: ClassVar[type[Decoder] | None] = None
+
+    def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
+        """A fresh :attr:`decoder_class` decoder; a device with settings overrides this."""
+        if self.decoder_class is None:
+            raise NotImplementedError(f"driver '{self.name}' gives no decoder")
+        check_known(settings or {}, (), self.name)
+        return self.decoder_class(self.name)
 
     def open(self, options: OpenOptions) -> Source:
         """Open the port with the driver's settings merged with the user's overrides."""

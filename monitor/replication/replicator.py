@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from monitor.replication import outbox
+from monitor.replication import outbox, tls
 from monitor.replication.schema import SCHEMA_VERSION, server_version
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class Replicator:
 
     def _disconnect(self, exc: BaseException | None) -> None:
         if exc is not None:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = tls.describe_failure(exc)
             if self._connected or self._error != message:
                 log.warning("server link lost: %s", message)
             self._error = message

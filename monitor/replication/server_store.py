@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from drivers.core.readings import Parameter, Reading, parse_flags
 from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
+from monitor.replication import tls
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row
@@ -46,7 +47,7 @@ class ServerStore:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                         application_name="infusion-monitor review", row_factory=dict_row)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot reach the server {self.path}: {str(exc).strip()}") from exc
+            raise StoreError(f"cannot reach the server {self.path}: {tls.describe_failure(exc)}") from exc
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.drivers.ptys import VECTORS, NullModem, PtyEnd, load_vectors
+from tests.drivers.ptys import NullModem, PtyEnd
+from tests.drivers.vectors import VECTORS, raw_vectors
 
 
 @pytest.fixture
@@ -31,4 +32,4 @@ def vectors() -> Callable[[str], dict[str, str]]:
     """Loader of the shared public vectors: ``vectors("nonin_vectors.txt")``."""
     if not VECTORS.is_dir():
         pytest.fail(f"shared protocol vectors not found at {VECTORS}")
-    return load_vectors
+    return raw_vectors

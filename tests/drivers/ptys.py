@@ -10,7 +10,6 @@ import tty
 from pathlib import Path
 
 #: The public example frames shared by the project: <repo>/../shared/protocols.
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "protocols"
 
 
 class PtyEnd:
@@ -120,14 +119,3 @@ class NullModem:
         self._thread.join(2.0)
         self.unplug()
         self.device_end.close()
-
-
-def load_vectors(name: str) -> dict[str, str]:
-    """``label -> text`` of a shared vector file (comment lines skipped)."""
-    rows: dict[str, str] = {}
-    for line in (VECTORS / name).read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        label, _, text = line.partition("\t")
-        rows[label] = text
-    return rows

@@ -100,6 +100,14 @@ def ra(at: float, rate: bytes) -> tuple[float, bytes, bytes]:
     return (at, b" RA!6\r", b" RA" + rate + b"\r")
 
 
+def nibp_cycles(*nibp: tuple[float, bytes]) -> list[tuple[float, bytes, bytes]]:
+    """Poll cycles of a monitor without SpO2: each NA and its reply, RA (rate 70) 0.2 s later; the last NA alone."""
+    script: list[tuple[float, bytes, bytes]] = []
+    for at, reply in nibp:
+        script += [na(at, reply), ra(at + 0.2, b"2070")]
+    return script[:-1]
+
+
 def values(readings: list[Reading]) -> list[tuple[Parameter, float | None]]:
     return [(r.parameter, r.value) for r in readings]
 
@@ -182,13 +190,13 @@ def test_monitor_run_determination_identical_to_the_previous_one_is_stored() -> 
 
 def test_a_determination_after_a_busy_status_is_new_even_seconds_later() -> None:
     decoder = v100(spo2="off")
-    script = [
-        na(T0, b" NA0109999000000000\r"), ra(T0 + 0.2, b"2070"),
-        na(T0 + 2, b" NA1100001120080093\r"), ra(T0 + 2.2, b"2070"),
-        na(T0 + 4, b" NA0100003120080093\r"), ra(T0 + 4.2, b"2070"),
-        na(T0 + 6, b" NA1100000120080093\r"), ra(T0 + 6.2, b"2070"),
-        na(T0 + 8, b" NA1100002120080093\r"),
-    ]
+    script = nibp_cycles(
+        (T0, b" NA0109999000000000\r"),
+        (T0 + 2, b" NA1100001120080093\r"),
+        (T0 + 4, b" NA0100003120080093\r"),
+        (T0 + 6, b" NA1100000120080093\r"),
+        (T0 + 8, b" NA1100002120080093\r"),
+    )
     with expected_protocol(decoder, script, reply_after_s=REPLY_AFTER_S) as talk:
         assert talk.step() == []  # busy
         talk.step()
@@ -206,10 +214,11 @@ def test_a_determination_after_a_busy_status_is_new_even_seconds_later() -> None
 @pytest.mark.parametrize("status", [3, 4, 5, 6, 7, 8, 9])
 def test_a_failed_determination_is_recorded_once(status: int) -> None:
     decoder = v100(spo2="off")
-    script = [na(T0, b" NA0100000000000000\r"), ra(T0 + 0.2, b"2070"),
-              na(T0 + 2, f" NA{status}100001000000000\r".encode())]
-    for k in range(2, 6):  # the counter ticks on every poll; still the same failure
-        script += [ra(T0 + 2 * k - 1.8, b"2070"), na(T0 + 2 * k, f" NA{status}10{k:04d}000000000\r".encode())]
+    # The counter ticks on every poll; from the second NA on it is the same failure.
+    script = nibp_cycles(
+        (T0, b" NA0100000000000000\r"),
+        *((T0 + 2 * k, f" NA{status}10{k:04d}000000000\r".encode()) for k in range(1, 6)),
+    )
     with expected_protocol(decoder, script, reply_after_s=REPLY_AFTER_S) as talk:
         assert talk.step() == []  # busy
         talk.step()

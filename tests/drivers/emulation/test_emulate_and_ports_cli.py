@@ -92,6 +92,9 @@ def test_emulate_on_a_new_pty_says_where_to_connect() -> None:
         (["--protocol", "nonin", "--port", "pty", "--scenario", "moon"], "unknown scenario 'moon'"),
         (["--protocol", "nonin", "--port", "pty", "--speed", "max"], "finite speed"),
         (["--protocol", "nonin", "--port", "/dev/no-such-tty"], "cannot open /dev/no-such-tty"),
+        (["--protocol", "hl7-mllp", "--port", "127.0.0.1:2575", "--speed", "10"], "runs in real time"),
+        (["--protocol", "hl7-mllp", "--port", "127.0.0.1:2575", "--set", "family=x"], "family='x'"),
+        (["--protocol", "hl7-mllp", "--port", "host:port"], "is not HOST:PORT"),
     ],
 )
 def test_emulate_errors_are_one_clear_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

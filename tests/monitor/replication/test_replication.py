@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 
@@ -168,37 +166,3 @@ def test_a_chair_refuses_a_server_with_an_older_schema(clinic: Clinic, db_path: 
     assert not status.connected
     assert status.error is not None and "server migrate" in status.error
     assert "NOT CONNECTED" in status.text and "nurse station cannot see" in status.text
-
-
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl program is needed to make a certificate")
-def test_tls_to_the_server_is_used_and_required(tmp_path: Path, db_path: Path) -> None:
-    from monitor import server as local_server
-
-    folder = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-tls-"))
-    try:
-        running = local_server.start(folder)
-        if not local_server.tls_built_in():
-            # pgserver's binaries have no TLS: the server says so plainly instead of half-configuring it.
-            with pytest.raises(local_server.ServerError, match="built without TLS"):
-                local_server.enable_tls(folder)
-            pytest.skip("the PostgreSQL binaries in use were built without TLS")
-        ca = local_server.enable_tls(folder)
-        passfile = local_server.add_role(running, "chair_tls", kind="chair")
-        plain = f"{running.url('chair_tls')}?passfile={passfile}&sslmode=disable"
-        with pytest.raises(psycopg.OperationalError, match="no encryption"):
-            psycopg.connect(plain).close()
-        secure = f"{running.url('chair_tls')}?passfile={passfile}&sslmode=verify-full&sslrootcert={ca}"
-        with psycopg.connect(secure) as conn:
-            row = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
-        assert row is not None and row[0] is True and str(row[1]).startswith("TLS")
-        Store(db_path).close()
-        replicator = Replicator(db_path, secure)
-        record_simulated(db_path)
-        replicator.start()
-        try:
-            _drain(replicator)
-        finally:
-            replicator.stop()
-        _assert_same(db_path, running.admin_url(), replicator.origin)
-    finally:
-        local_server.remove(folder)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from drivers.core.readings import UNRELIABLE, Parameter
+from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
 from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
@@ -131,18 +131,13 @@ def patient_for_mrn(store: Store, mrn: str) -> str:
 
 def course_plan(store: Store, patient_id: str, fallback: CourseDefaults | None = None) -> CoursePlan:
     """The patient's planned course, else the usual course of their first session's protocol."""
-    row = store.db.execute(
-        "SELECT planned_sessions, interval_days, booster_interval_days, note FROM course_plans WHERE patient_id = ?",
-        [patient_id],
-    ).fetchone()
+    row = store.course_plan_row(patient_id)
     if row is not None:
         return CoursePlan(int(row[0]), float(row[1]), float(row[2]), row[3] or "", True)
     if fallback is None:
-        first = store.db.execute(
-            "SELECT protocol FROM sessions WHERE patient_id = ? ORDER BY started_at LIMIT 1", [patient_id]
-        ).fetchone()
+        first = store.first_protocol(patient_id)
         try:
-            fallback = load_protocol(first[0] if first and first[0] else DEFAULT_PROTOCOL).course
+            fallback = load_protocol(first or DEFAULT_PROTOCOL).course
         except ProtocolError:
             fallback = load_protocol(DEFAULT_PROTOCOL).course
     return CoursePlan(fallback.planned_sessions, fallback.interval_days, fallback.booster_interval_days)
@@ -156,30 +151,13 @@ def set_course_plan(
         raise CourseError("a series has 1 to 50 sessions")
     if not (plan.interval_days > 0 and plan.booster_interval_days > 0):
         raise CourseError("intervals are a positive number of days")
-    with store.transaction():
-        store.db.execute(
-            "INSERT OR REPLACE INTO course_plans (patient_id, planned_sessions, interval_days, booster_interval_days, "
-            "note, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [patient_id, plan.planned_sessions, plan.interval_days, plan.booster_interval_days, plan.note,
-             time.time(), user],
-        )
+    store.set_course_plan(patient_id, plan.planned_sessions, plan.interval_days, plan.booster_interval_days,
+                          plan.note, at=time.time(), user=user)
     store.audit("course_plan", user=user, patient_key=patient_id, planned_sessions=plan.planned_sessions,
                 interval_days=plan.interval_days, booster_interval_days=plan.booster_interval_days)
 
 
 # -- the figures ---------------------------------------------------------------------------------------------
-
-
-def _reliable_sql() -> str:
-    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
-
-    The status column holds sorted, comma-separated flag names, so each unreliable flag is
-    looked for as a whole name between commas.
-    """
-    padded = "(',' || COALESCE(status, '') || ',')"
-    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
-    # Most readings carry no flag at all: that case is decided without looking for names.
-    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
 
 
 def _number(value: Any) -> float | None:
@@ -286,55 +264,32 @@ def _score_total(detail: Mapping[str, Any] | None, key: str) -> int | None:
 
 def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
     """Every session of a patient, oldest first, with its figures."""
-    sessions = store.db.execute(
-        "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at "
-        "FROM sessions WHERE patient_id = ? ORDER BY started_at",
-        [patient_id],
-    ).fetchall()
+    sessions = store.patient_sessions(patient_id)
     if not sessions:
         return []
     ids = [row[0] for row in sessions]
-    marks = ", ".join("?" for _ in ids)
     timelines: dict[str, _Timeline] = {sid: _Timeline() for sid in ids}
-    kinds = [k.value for k in _EVENT_KINDS]
-    kind_marks = ", ".join("?" for _ in kinds)
-    for sid, t, kind, detail in store.db.execute(
-        f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
-        "ORDER BY session_id, t, id",
-        [*ids, *kinds],
-    ):
+    for sid, t, kind, detail in store.events_of_kinds(ids, [k.value for k in _EVENT_KINDS]):
         timelines[sid].add(t, EventKind(kind), json.loads(detail or "{}"))
     alarm_counts: dict[str, dict[str, int]] = {sid: {p.label: 0 for p in reversed(Priority)} for sid in ids}
-    for sid, priority, n in store.db.execute(
-        f"SELECT session_id, priority, COUNT(*) FROM alarms WHERE session_id IN ({marks}) "
-        "GROUP BY session_id, priority",
-        ids,
-    ):
-        try:
-            label = Priority.parse(str(priority)).label
-        except ValueError:
-            continue
-        alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + int(n)
-    reliable = _reliable_sql()
+    for sid, by_word in store.alarm_counts(ids).items():
+        for priority, n in by_word.items():
+            try:
+                label = Priority.parse(priority).label
+            except ValueError:
+                continue
+            alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + n
     rows: list[CourseRow] = []
     for number, (sid, started, _ended, status, protocol, host, pid, heartbeat) in enumerate(sessions, start=1):
         line = timelines[sid]
         # The review's phases: a reading at the completion time already belongs to "complete".
-        end_clause, end_args = ("AND t < ?", [line.completed]) if line.completed is not None else ("", [])
         peak_sys = peak_dia = lowest_spo2 = None
         if line.infusion_start is not None:
-            peak_sys, peak_dia = store.db.execute(
-                "SELECT MAX(CASE WHEN parameter = ? THEN value END), MAX(CASE WHEN parameter = ? THEN value END) "
-                f"FROM readings WHERE session_id = ? AND parameter IN (?, ?) AND t >= ? {end_clause} AND {reliable}",
-                [Parameter.NIBP_SYS.value, Parameter.NIBP_DIA.value, sid, Parameter.NIBP_SYS.value,
-                 Parameter.NIBP_DIA.value, line.infusion_start, *end_args],
-            ).fetchone()
+            peak_sys, peak_dia = store.reliable_peaks(
+                sid, Parameter.NIBP_SYS, Parameter.NIBP_DIA, line.infusion_start, line.completed
+            )
         if line.baseline_start is not None:
-            (lowest_spo2,) = store.db.execute(
-                f"SELECT MIN(value) FROM readings WHERE session_id = ? AND parameter = ? AND t >= ? {end_clause} "
-                f"AND {reliable}",
-                [sid, Parameter.SPO2.value, line.baseline_start, *end_args],
-            ).fetchone()
+            lowest_spo2 = store.reliable_lowest(sid, Parameter.SPO2, line.baseline_start, line.completed)
         base_sys = _number((line.baseline or {}).get("nibp_sys"))
         base_dia = _number((line.baseline or {}).get("nibp_dia"))
         rise_sys, rise_sys_pct = _rise(_number(peak_sys), base_sys)

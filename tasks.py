@@ -246,9 +246,19 @@ def _suite(folder: str, extra: list[str], args: list[str]) -> int:
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
+#: Workers for the fault-injection suite (its tests mostly wait on real time, not on the processor).
+FAULT_WORKERS = 2
+
+
 def faults(args: list[str]) -> int:
-    """Fault injection: kill -9 during recording, disk full, unplugged and misbehaving devices."""
-    return _suite("tests/faults", [], args)
+    """Fault injection: kill -9 during recording, disk full, unplugged and misbehaving devices.
+
+    Files run side by side on two workers (a file's tests stay on one, with its server or devices);
+    ``-n 0`` runs them one after another.
+    """
+    workers = [] if any(a == "-n" or a.startswith("-n") for a in args) else ["-n", str(FAULT_WORKERS),
+                                                                            "--dist", "loadfile"]
+    return _suite("tests/faults", workers, args)
 
 
 def fuzz(args: list[str]) -> int:

@@ -12,13 +12,18 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
-from monitor.config import ConfigError, UserConfig, database_path
-from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
+from monitor.app import launch
+from monitor.app.device import port_overrides
+from monitor.app.errors import AppError
+from monitor.app.exports import export_course, export_session, read_course, reference_ranges, rems_worksheet
+from monitor.app.services import patient_id_system, start_services
+from monitor.app.sessions import close_unfinished, start_session
+from monitor.app.stores import open_reader, open_store, record_source
+from monitor.config import ConfigError, UserConfig
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.security_cli import (
     SecurityCliError,
@@ -32,12 +37,15 @@ from monitor.security_cli import (
 )
 from monitor.store import SessionNotFound, Store, StoreError
 
+if TYPE_CHECKING:
+    from monitor.recorder import Recorder
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 
 
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, never a traceback."""
+#: A problem the user can fix; printed as one line, never a traceback (the application layer's error).
+CliError = AppError
 
 
 # -- argument helpers ------------------------------------------------------------------------
@@ -227,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
                         help="open this session at once (default: the session browser)")
     _add_db(review)
+    review.add_argument("--server", metavar="URL", nargs="?", const="",
+                        help="read every chair's sessions from the clinic's PostgreSQL (a reader login); "
+                             "without URL: INFUSION_MONITOR_SERVER or config 'server'. Read-only")
     # Who reviews signs in to an account (the role is the account's); without --user a dialog asks.
     add_identity_options(review)
 
@@ -266,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--deidentify", action="store_true",
                         help="leave out the patient's identifiers; days counted from the first session")
     course.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+    course.add_argument("--server", metavar="URL",
+                        help="the course from the clinic's PostgreSQL: every chair's sessions of the MRN; audited "
+                             "locally")
 
     rems_cmd = sub.add_parser("rems", help="esketamine REMS monitoring forms: list unsubmitted, mark submitted")
     _add_db(rems_cmd)
@@ -285,200 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = False, readonly: bool = False) -> Store:
-    try:
-        path = database_path(args.db, UserConfig.load())
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    if (must_exist or readonly) and not path.exists():
-        raise CliError(f"no database at {path} (record a session first, or give --db)")
-    try:
-        return Store(path, readonly=readonly)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    return open_store(args.db, must_exist=must_exist, readonly=readonly)
 
 
 def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "baud", None):
-        overrides["baudrate"] = args.baud
-    if getattr(args, "parity", None):
-        overrides["parity"] = args.parity
-    flow = getattr(args, "flow", None)
-    if flow:
-        overrides["xonxoff"] = flow == "xonxoff"
-        overrides["rtscts"] = flow == "rtscts"
-    return overrides
+    return port_overrides(getattr(args, "baud", None), getattr(args, "parity", None), getattr(args, "flow", None))
 
 
-def open_source(args: argparse.Namespace, start_time: float | None = None) -> tuple[Any, Any]:
-    """Resolve the driver and open its source from command-line options.
-
-    ``start_time`` starts a simulated clock there (a resumed session continues its own time).
-    """
-    from drivers import registry
-    from drivers.base import OpenOptions
-    from drivers.patient.model import SCENARIOS
-
+def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Recorder:
+    """The recorder ``record`` asked for: the ``--user`` account (else the OS user) records it."""
     try:
-        driver_cls = registry.get(args.driver)
-    except registry.DriverError as exc:
+        principal = acting_principal(args, store)
+    except SecurityCliError as exc:
         raise CliError(str(exc)) from None
-    if driver_cls.needs_port and not args.port:
-        raise CliError(f"driver '{args.driver}' needs --port (see `infusion-monitor ports`)")
-    if args.driver == "simulated" and args.scenario not in SCENARIOS:
-        raise CliError(f"unknown scenario '{args.scenario}'; choose from {', '.join(SCENARIOS)}")
-    options = OpenOptions(
-        port=args.port,
-        scenario=args.scenario,
-        speed=args.speed,
-        seed=args.seed,
-        pleth=args.pleth,
-        start_time=start_time,
-        port_overrides=_port_overrides(args),
-        settings=dict(args.settings),
-        link_lost_after_s=args.link_lost_after,
-    )
-    try:
-        source = driver_cls().open(options)
-    except (ValueError, OSError) as exc:
-        raise CliError(f"cannot open {args.driver}: {exc}") from None
-    return driver_cls, source
-
-
-def nibp_schedule(args: argparse.Namespace, protocol: Any = None) -> Any:
-    """The cuff cycle: the protocol's, changed by ``--nibp-infusion`` / ``--nibp-recovery`` (minutes)."""
-    from dataclasses import replace
-
-    from monitor.session import NibpSchedule
-
-    schedule = protocol.cuff if protocol is not None else NibpSchedule(
-        infusion_s=NIBP_INTERVAL_INFUSION_S, recovery_s=NIBP_INTERVAL_RECOVERY_S
-    )
-    infusion = getattr(args, "nibp_infusion", None)
-    recovery = getattr(args, "nibp_recovery", None)
-    if infusion is not None:
-        schedule = replace(schedule, infusion_s=infusion * 60)
-    if recovery is not None:
-        schedule = replace(schedule, recovery_s=recovery * 60)
-    return schedule
-
-
-def session_protocol(args: argparse.Namespace, store: Store | None = None) -> Any:
-    """The protocol from ``--protocol`` (for a resumed session: the one it was started with)."""
-    from monitor.protocols import ProtocolError, load_protocol
-
-    name = getattr(args, "protocol", None)
-    if name is None and store is not None and getattr(args, "resume", None):
-        with contextlib.suppress(SessionNotFound):
-            name = store.session_row(args.resume).get("protocol")
-    try:
-        return load_protocol(name)
-    except ProtocolError as exc:
-        raise CliError(str(exc)) from None
-
-
-def alarm_profile(args: argparse.Namespace) -> tuple[Any, str | None]:
-    """The alarm profile in force: ``--profile``, INFUSION_MONITOR_PROFILE, config ``profile``, else built in.
-
-    A profile that cannot be used does not stop monitoring: the built-in profile stays in force
-    and the problem (file, line, field) comes back as the second value.
-    """
-    from monitor.alarms.profile import ProfileError, ProfileHolder, resolve_profile
-
-    try:
-        user = UserConfig.load()
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    holder = ProfileHolder()
-    try:
-        path = resolve_profile(getattr(args, "profile", None), user.values)
-        if path is None:
-            return holder.profile, None
-        holder.load(path)
-    except ProfileError as exc:
-        return holder.profile, str(exc)
-    return holder.profile, None
-
-
-def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Any:
-    """Build a recorder, with the alarm engine of the active profile, for a new or resumed session."""
-    from monitor.accounts import Principal
-    from monitor.alarms.engine import AlarmEngine
-    from monitor.alarms.profile import default_profile
-    from monitor.approval import decide
-    from monitor.recorder import Recorder
-
-    principal: Principal | None = getattr(args, "principal", None)
-    if principal is None:
-        try:
-            principal = acting_principal(args, store)
-        except SecurityCliError as exc:
-            raise CliError(str(exc)) from None
-    if not principal.authenticated:
-        # Who is recording, as far as anything was checked: the OS user (and the name typed, marked unverified).
-        args.nurse = f"{args.nurse} (unverified; {principal.name})" if args.nurse else principal.name
-    else:
-        args.nurse = principal.name
-    requested, problem = alarm_profile(args)
-    decision = decide(store, None if problem else requested, default_profile(), user=principal)
-    problem = problem or decision.problem
-    if problem:
-        (warn or _warn_stderr)(
-            f"warning: alarm profile not used: {problem}; the built-in profile is in force"
-        )
-    profile = decision.profile
-    engine = AlarmEngine(profile)
-    protocol = session_protocol(args, store)
-    schedule = nibp_schedule(args, protocol)
-    if args.resume:
-        try:
-            row = store.session_row(args.resume)
-        except SessionNotFound as exc:
-            raise CliError(str(exc)) from None
-        status = store.status_of(row)
-        if status != "unfinished":
-            raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
-        # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
-        last = store.last_data_at(row["id"])
-        _, source = open_source(args, start_time=max(time.time(), last or 0.0))
-        from monitor.session import SessionRuleError
-
-        try:
-            recorder = Recorder.resume_session(
-                store, source, row["id"], nurse=args.nurse, autopilot=args.plan is not None, alarms=engine,
-                nibp_schedule=schedule, protocol=protocol,
-            )
-        except SessionRuleError as exc:
-            source.close()
-            raise CliError(str(exc)) from None
-        engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
-    else:
-        driver_cls, source = open_source(args)
-        patient_id = store.create_patient(args.patient) if args.patient else None
-        recorder = Recorder.new_session(
-            store,
-            source,
-            driver=driver_cls.name,
-            port=args.port,
-            plan=args.plan or protocol.plan(),
-            patient_id=patient_id,
-            nurse=args.nurse,
-            autopilot=args.plan is not None,
-            alarms=engine,
-            nibp_schedule=schedule,
-            protocol=protocol,
-        )
-    detail: dict[str, Any] = {
-        "profile": profile.name, "label": decision.label, "source": profile.source, "sha256": profile.sha256,
-        "approved_by": decision.approval.approved_by if decision.approval else None,
-    }
-    if problem:
-        detail["rejected"] = problem
-        engine.command("profile_not_used", recorder.session.now, None, reason=problem)
-    store.audit("alarm_profile_loaded", user=args.nurse, session_id=recorder.session.id, **detail)
-    recorder.principal = principal
-    recorder.profile_label = decision.label
-    return recorder
+    return start_session(launch.session_spec(args), store, principal, warn or _warn_stderr)
 
 
 def _watchdog_alarm(out: TextIO, stalls: list[Any]) -> None:
@@ -493,79 +327,6 @@ def _watchdog_alarm(out: TextIO, stalls: list[Any]) -> None:
 
 def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
-
-
-def start_server_link(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
-    """Start replicating to the clinic's server when one is configured (see :mod:`monitor.replication.chair`)."""
-    from monitor.replication.chair import ServerSettingError, chair_name, server_url, start_replication
-
-    try:
-        url = server_url(getattr(args, "server", None))
-        name = chair_name(getattr(args, "chair", None))
-    except (ServerSettingError, ConfigError) as exc:
-        raise CliError(str(exc)) from None
-    if url is None:
-        return None
-    return start_replication(url, store.path, recorder, name)
-
-
-def patient_id_system() -> str | None:
-    """The MRN namespace for exports and the feed (INFUSION_MONITOR_PATIENT_ID_SYSTEM or config
-    ``patient_id_system``); None means the documented default."""
-    from monitor.config import setting
-
-    try:
-        value = setting("patient_id_system", None, None, UserConfig.load())
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    text = str(value).strip() if value else ""
-    if text and (":" not in text or any(c.isspace() for c in text)):
-        raise CliError(f"patient_id_system '{text}' is not a URI (e.g. urn:oid:1.2.3.4 or https://ehr.example/mrn)")
-    return text or None
-
-
-def start_feed(args: argparse.Namespace, store: Store, recorder: Any) -> Any:
-    """Start the live feed for the recorder's session when --feed or INFUSION_MONITOR_FEED names one."""
-    from monitor.config import setting
-    from monitor.feed import MAX_REFUSALS_DEFAULT, Feed, FeedConfig, FeedConfigError
-
-    try:
-        target = setting("feed", getattr(args, "feed", None), None, UserConfig.load())
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    if not target:
-        return None
-    try:
-        user = UserConfig.load()
-        ack_mode = str(setting("feed_ack_mode", None, "original", user))
-        refusals_text = str(setting("feed_max_refusals", None, MAX_REFUSALS_DEFAULT, user))
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    if not refusals_text.strip().isdigit():
-        raise CliError(f"feed_max_refusals '{refusals_text}' is not a whole number")
-    try:
-        config = FeedConfig.parse(str(target), ack_mode=ack_mode, max_refusals=int(refusals_text))
-    except FeedConfigError as exc:
-        raise CliError(str(exc)) from None
-    from monitor.exports.codes import ranges_from_profile
-
-    profile = getattr(getattr(recorder, "alarms", None), "profile", None)
-    feed = Feed(
-        store.path,
-        config,
-        ranges=ranges_from_profile(profile) if profile is not None else None,
-        identifier_system=patient_id_system(),
-    )
-    feed.attach(recorder)
-    feed.start()
-    store.audit("feed_started", user=getattr(args, "nurse", None), session_id=recorder.session.id,
-                receiver=f"{config.host}:{config.port}")
-    return feed
-
-
-#: After a recording ends, the feed tries this long to deliver what is queued; the rest waits in
-#: the queue for the next start.
-FEED_DRAIN_S = 5.0
 
 
 def _fmt_clock(seconds: float | None) -> str:
@@ -662,8 +423,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         recorder.add_listener(show)
-        feed = start_feed(args, store, recorder)
-        link = start_server_link(args, store, recorder)
+        services = start_services(store, recorder, launch.service_spec(args))
         watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
         watchdog.start()
         try:
@@ -671,12 +431,11 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                 recorder.run(until=wall_deadline(args.duration))
         finally:
             watchdog.stop()
-            if link is not None:
-                link.stop(timeout=FEED_DRAIN_S)
-                out.write(link.status().text + "\n")
-            if feed is not None:
-                feed.stop(drain_s=FEED_DRAIN_S)
-                feed_status = feed.status()
+            services.stop()
+            if services.server_link is not None:
+                out.write(services.server_link.status().text + "\n")
+            if services.feed is not None:
+                feed_status = services.feed.status()
                 if feed_status.queued:
                     out.write(f"live feed: {feed_status.queued} messages wait in the queue for the next start\n")
                 if feed_status.dead_letters:
@@ -726,7 +485,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
     from drivers.core.readings import iso_utc
 
-    store: Any = _open_reader(args)
+    store = open_reader(args.db, getattr(args, "server", None))
     with store:
         rows = _course(store, args.patient) if getattr(args, "patient", None) else store.sessions()
         if args.json:
@@ -763,10 +522,10 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Export one session in a format."""
     from monitor.exports import ExportError, writer
-    from monitor.exports.data import DEFAULT_RESAMPLE_S, ExportOptions, load
+    from monitor.exports.data import DEFAULT_RESAMPLE_S, ExportOptions
 
     try:
-        write, binary = writer(args.format)
+        _write, binary = writer(args.format)
     except ExportError as exc:
         raise CliError(str(exc)) from None
     to_stdout = args.out in (None, "-")
@@ -782,26 +541,12 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             f"the {args.format} export is binary and standard output is a terminal; "
             "give --out FILE (or --out - to write it to standard output anyway)"
         )
-    from monitor.exports.codes import ranges_from_profile
-
-    profile, problem = alarm_profile(args)
-    if problem:
-        raise CliError(f"alarm profile (for reference ranges): {problem}")
-    from monitor.alarms.profile import default_profile
-    from monitor.approval import approval_of
-
-    if profile.sha256 != default_profile().sha256:
-        approved = False
-        if not getattr(args, "server", None):
-            with _open_store(args, must_exist=True) as probe:
-                approved = approval_of(probe, profile.sha256) is not None
-        if not approved:
-            # Reference ranges come only from approved content, like the alarms themselves.
-            _warn_stderr(f"warning: {profile.source} is not an approved profile here; "
-                         "reference ranges of the built-in profile are used")
-            profile = default_profile()
+    source = record_source(args.db, getattr(args, "server", None))
+    ranges, warning = reference_ranges(source)
+    if warning:
+        _warn_stderr(f"warning: {warning}")
     options = ExportOptions(
-        ranges=ranges_from_profile(profile),
+        ranges=ranges,
         deidentify=args.deidentify,
         relative_time=args.relative_time,
         keep_staff=args.keep_staff,
@@ -809,55 +554,12 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         user=args.user,
         identifier_system=patient_id_system(),
     )
-    store: Any = _open_reader(args)
-    with store:
-        try:
-            record = load(store, args.session, options=options)
-        except SessionNotFound as exc:
-            raise CliError(str(exc)) from None
-        if not to_stdout:
-            _write_file(args.out, lambda f: write(record, f), binary)
-        elif binary:
-            write(record, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-        else:
-            write(record, out)
-        # Every format says it inside too (the CSV tables in their first line).
-        print(f"export: record {record.verification}; alarm profile {record.alarm_profile}", file=sys.stderr)
-        audit = store if isinstance(store, Store) else _open_store(args)
-        audit.audit(
-            "export",
-            user=args.user,
-            session_id=record.id,
-            format=args.format,
-            deidentified=options.deidentify,
-            relative_time=options.shifts_time,
-            staff_names=(not options.deidentify) or options.keep_staff,
-            resample_s=options.resample_s if args.format == "fhir" else None,
-            destination="stdout" if to_stdout else str(Path(args.out).resolve()),
-            **({} if audit is store else {"server": store.path}),
-        )
-        if audit is not store:
-            audit.close()
+    stream = (sys.stdout.buffer if binary else out) if to_stdout else None
+    record = export_session(source, args.session, args.format, options, path=None if to_stdout else args.out,
+                            stream=stream)
+    # Every format says it inside too, except the CSV (a bare table of values).
+    print(f"export: record {record.verification}; alarm profile {record.alarm_profile}", file=sys.stderr)
     return EXIT_OK
-
-
-def _open_reader(args: argparse.Namespace) -> Any:
-    """The local database, or with ``--server`` the clinic's PostgreSQL (every chair's sessions)."""
-    if not getattr(args, "server", None):
-        return _open_store(args, must_exist=True)
-    from monitor.replication.chair import ServerSettingError, server_url
-    from monitor.replication.server_store import ServerStore
-
-    try:
-        url = server_url(args.server)
-    except ServerSettingError as exc:
-        raise CliError(str(exc)) from None
-    assert url is not None
-    try:
-        return ServerStore(url)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
 
 
 def _course(store: Any, mrn: str) -> list[Any]:
@@ -865,35 +567,6 @@ def _course(store: Any, mrn: str) -> list[Any]:
     if hasattr(store, "course"):
         return list(store.course(mrn))
     return sorted((s for s in store.sessions() if s.patient == mrn), key=lambda s: s.started_at)
-
-
-def _write_file(path: str, write: Callable[[Any], None], binary: bool) -> None:
-    """Write a regular file completely or not at all (see :mod:`monitor.exports.files`)."""
-    from monitor.exports.files import ExportFileError, write_atomically
-
-    try:
-        write_atomically(path, write, binary)
-    except ExportFileError as exc:
-        raise CliError(str(exc)) from None
-
-
-def close_unfinished(store: Store, session: str, user: str | None) -> str:
-    """Close a session left unfinished by a crash, without resuming it; returns its id.
-
-    Nothing stored is removed: the session ends at its last stored reading and the audit log
-    says who closed it. Shared by ``infusion-monitor close`` and the session browser.
-    """
-    try:
-        row = store.session_row(session)
-    except SessionNotFound as exc:
-        raise CliError(str(exc)) from None
-    status = store.status_of(row)
-    if status != "unfinished":
-        raise CliError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
-    last = store.last_data_at(row["id"])
-    store.end_session(row["id"], "closed", row["started_at"] if last is None else last)
-    store.audit("session_closed_after_crash", user=user, session_id=row["id"])
-    return str(row["id"])
 
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
@@ -1059,35 +732,14 @@ def cmd_protocols(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
     """Write a patient's course (every session, one row each) as JSON, CSV or PDF."""
-    from monitor import course_export
-    from monitor.course import CourseError, load_course_by_mrn
-
-    store = _open_store(args, must_exist=True)
-    try:
-        started = time.perf_counter()
-        try:
-            course = load_course_by_mrn(store, args.mrn)
-        except CourseError as exc:
-            raise CliError(str(exc)) from None
-        binary = args.format == "pdf"
-        if binary and not args.out:
-            raise CliError("a PDF needs --out FILE")
-        try:
-            if args.out and args.out != "-":
-                target = Path(args.out)
-                text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-                with target.open("wb" if binary else "w", **text_args) as f:
-                    course_export.write(store, course, args.format, f, deidentify=args.deidentify, user=args.user)
-            else:
-                course_export.write(store, course, args.format, out, deidentify=args.deidentify, user=args.user)
-        except OSError as exc:
-            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-        store.audit("course_export", user=args.user, patient_key=course.patient_id, format=args.format,
-                    deidentified=args.deidentify, destination=args.out or "-", sessions=len(course.rows),
-                    seconds=round(time.perf_counter() - started, 3))
-        return EXIT_OK
-    finally:
-        store.close()
+    if args.format == "pdf" and not args.out:
+        raise CliError("a PDF needs --out FILE")
+    source = record_source(args.db, getattr(args, "server", None))
+    course = read_course(source, mrn=args.mrn)
+    to_file = bool(args.out) and args.out != "-"
+    export_course(source, course, args.format, path=args.out if to_file else None, stream=None if to_file else out,
+                  deidentify=args.deidentify, user=args.user)
+    return EXIT_OK
 
 
 def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
@@ -1123,30 +775,9 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
 
 def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     """Write one session's REMS form as a PDF worksheet (audited)."""
-    from monitor import rems
-    from monitor.course_export import write_rems_worksheet
-    from monitor.protocols import ProtocolError, load_protocol
-
     if not args.out:
         raise CliError("a worksheet needs --out FILE")
-    try:
-        row = store.session_row(args.worksheet)
-        protocol = load_protocol(row.get("protocol"))
-    except (SessionNotFound, ProtocolError) as exc:
-        raise CliError(str(exc)) from None
-    if not protocol.rems:
-        raise CliError(f"session {row['id'][:8]} follows {protocol.name}, which has no REMS form")
-    events = store.events(row["id"])
-    form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), events,
-                           list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
-                           rems.submission(store, row["id"]))
-    try:
-        with Path(args.out).open("wb") as stream:
-            write_rems_worksheet(form, stream)
-    except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    store.audit("export", user=args.user, session_id=row["id"], format="rems_worksheet", destination=args.out)
-    missing = form.missing()
+    missing = rems_worksheet(store, args.worksheet, args.out, user=args.user).missing()
     out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
               + "\n")
     return EXIT_OK

@@ -22,7 +22,7 @@ from monitor.alarms.model import Priority
 from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
 from monitor.session import EventKind
-from monitor.store import Store
+from monitor.store import Reader, Store
 
 DAY_S: Final = 86_400.0
 #: Quick events and interventions that count as nausea or vomiting.
@@ -121,7 +121,7 @@ class Course:
 # -- finding the patient and the plan ---------------------------------------------------------------------
 
 
-def patient_for_mrn(store: Store, mrn: str) -> str:
+def patient_for_mrn(store: Reader, mrn: str) -> str:
     """The patient key of an MRN (CourseError when no patient has it)."""
     row = store.patient_key_for_mrn(mrn.strip())
     if row is None:
@@ -129,13 +129,14 @@ def patient_for_mrn(store: Store, mrn: str) -> str:
     return str(row[0])
 
 
-def course_plan(store: Store, patient_id: str, fallback: CourseDefaults | None = None) -> CoursePlan:
+def course_plan(store: Reader, patient_id: str, fallback: CourseDefaults | None = None) -> CoursePlan:
     """The patient's planned course, else the usual course of their first session's protocol."""
     row = store.course_plan_row(patient_id)
     if row is not None:
-        return CoursePlan(int(row[0]), float(row[1]), float(row[2]), row[3] or "", True)
+        return CoursePlan(row[0], row[1], row[2], row[3] or "", True)
     if fallback is None:
-        first = store.first_protocol(patient_id)
+        sessions = store.course_sessions(patient_id)
+        first = sessions[0].get("protocol") if sessions else None
         try:
             fallback = load_protocol(first or DEFAULT_PROTOCOL).course
         except ProtocolError:
@@ -262,14 +263,14 @@ def _score_total(detail: Mapping[str, Any] | None, key: str) -> int | None:
     return None
 
 
-def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
+def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
     """Every session of a patient, oldest first, with its figures."""
-    sessions = store.patient_sessions(patient_id)
+    sessions = store.course_sessions(patient_id)
     if not sessions:
         return []
-    ids = [row[0] for row in sessions]
+    ids = [str(row["id"]) for row in sessions]
     timelines: dict[str, _Timeline] = {sid: _Timeline() for sid in ids}
-    for sid, t, kind, detail in store.events_of_kinds(ids, [k.value for k in _EVENT_KINDS]):
+    for sid, t, kind, detail in store.events_of_kinds(ids, _EVENT_KINDS):
         timelines[sid].add(t, EventKind(kind), json.loads(detail or "{}"))
     alarm_counts: dict[str, dict[str, int]] = {sid: {p.label: 0 for p in reversed(Priority)} for sid in ids}
     for sid, by_word in store.alarm_counts(ids).items():
@@ -280,16 +281,16 @@ def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseR
                 continue
             alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + n
     rows: list[CourseRow] = []
-    for number, (sid, started, _ended, status, protocol, host, pid, heartbeat) in enumerate(sessions, start=1):
+    for number, session in enumerate(sessions, start=1):
+        sid = str(session["id"])
         line = timelines[sid]
         # The review's phases: a reading at the completion time already belongs to "complete".
         peak_sys = peak_dia = lowest_spo2 = None
         if line.infusion_start is not None:
-            peak_sys, peak_dia = store.reliable_peaks(
-                sid, Parameter.NIBP_SYS, Parameter.NIBP_DIA, line.infusion_start, line.completed
-            )
+            peak_sys = store.reading_extreme(sid, Parameter.NIBP_SYS, True, line.infusion_start, line.completed)
+            peak_dia = store.reading_extreme(sid, Parameter.NIBP_DIA, True, line.infusion_start, line.completed)
         if line.baseline_start is not None:
-            lowest_spo2 = store.reliable_lowest(sid, Parameter.SPO2, line.baseline_start, line.completed)
+            lowest_spo2 = store.reading_extreme(sid, Parameter.SPO2, False, line.baseline_start, line.completed)
         base_sys = _number((line.baseline or {}).get("nibp_sys"))
         base_dia = _number((line.baseline or {}).get("nibp_dia"))
         rise_sys, rise_sys_pct = _rise(_number(peak_sys), base_sys)
@@ -304,11 +305,9 @@ def course_rows(store: Store, patient_id: str, plan: CoursePlan) -> list[CourseR
                 number=number,
                 kind="series" if number <= plan.planned_sessions else "booster",
                 session_id=sid,
-                started_at=float(started),
-                protocol=protocol or DEFAULT_PROTOCOL,
-                status=store.status_of(
-                    {"status": status, "owner_host": host, "owner_pid": pid, "heartbeat_at": heartbeat}
-                ),
+                started_at=float(session["started_at"]),
+                protocol=session.get("protocol") or DEFAULT_PROTOCOL,
+                status=store.status_of(session),
                 dose_mg_per_kg=None if line.plan is None else line.plan.dose_mg_per_kg,
                 dose_mg=None if line.plan is None else line.plan.total_mg,
                 delivered_mg=line.delivered(),
@@ -348,7 +347,7 @@ def next_due(rows: Sequence[CourseRow], plan: CoursePlan) -> float | None:
     return last + days * DAY_S
 
 
-def load_course(store: Store, patient_id: str) -> Course:
+def load_course(store: Reader, patient_id: str) -> Course:
     """A patient's whole course (CourseError for an unknown patient)."""
     patient = store.patient_row(patient_id)
     if patient is None:
@@ -358,7 +357,7 @@ def load_course(store: Store, patient_id: str) -> Course:
     return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan))
 
 
-def load_course_by_mrn(store: Store, mrn: str) -> Course:
+def load_course_by_mrn(store: Reader, mrn: str) -> Course:
     """A patient's course found by MRN."""
     return load_course(store, patient_for_mrn(store, mrn))
 

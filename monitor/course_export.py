@@ -30,7 +30,7 @@ from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from monitor import rems
 from monitor.course import Course, course_dict, csv_rows
 from monitor.protocols import Protocol, ProtocolError, load_protocol
-from monitor.store import Store
+from monitor.store import Reader, Store
 
 FORMATS: Final = ("json", "csv", "pdf")
 
@@ -50,7 +50,7 @@ def _protocols(course: Course) -> dict[str, Protocol | None]:
     return out
 
 
-def rems_forms(store: Store, course: Course) -> dict[str, rems.RemsForm]:
+def rems_forms(store: Reader, course: Course) -> dict[str, rems.RemsForm]:
     """The REMS form of every session of the course that follows a REMS protocol."""
     protocols = _protocols(course)
     out = {}
@@ -64,12 +64,13 @@ def rems_forms(store: Store, course: Course) -> dict[str, rems.RemsForm]:
         now = float(session.get("ended_at") or time.time())
         out[row.session_id] = rems.build_form(
             protocol, session, store.patient_row(session.get("patient_id")), events, readings, now,
-            rems.submission(store, row.session_id),
+            # Submissions are marked at the chair and stay there: read from the server, none is known.
+            rems.submission(store, row.session_id) if isinstance(store, Store) else None,
         )
     return out
 
 
-def course_json(store: Store, course: Course, *, deidentify: bool = False) -> dict[str, Any]:
+def course_json(store: Reader, course: Course, *, deidentify: bool = False) -> dict[str, Any]:
     """The course JSON with each REMS session's form (de-identified: without the patient field)."""
     forms = rems_forms(store, course)
     data = course_dict(course, deidentify=deidentify)
@@ -88,7 +89,7 @@ def course_json(store: Store, course: Course, *, deidentify: bool = False) -> di
 
 
 def write(
-    store: Store, course: Course, fmt: str, stream: IO[Any], *, deidentify: bool = False, user: str | None = None
+    store: Reader, course: Course, fmt: str, stream: IO[Any], *, deidentify: bool = False, user: str | None = None
 ) -> None:
     """Write the course in ``fmt`` (json, csv: text streams; pdf: a binary stream)."""
     if fmt == "json":

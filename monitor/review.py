@@ -36,7 +36,7 @@ from drivers.core.readings import (
 from monitor.alarms.model import Priority
 from monitor.exports.data import SessionRecord
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
-from monitor.store import SessionSummary, Store
+from monitor.store import Reader, SessionSummary, Store
 
 REVIEW_PHASES: Final = (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY)
 
@@ -379,7 +379,7 @@ class SessionFound:
 
 
 def search_sessions(
-    store: Store,
+    store: Reader,
     *,
     started_from: float | None = None,
     started_before: float | None = None,
@@ -442,7 +442,7 @@ class TrendArrays:
         return int(self.t.size)
 
 
-def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
+def trend_arrays(store: Reader, session_id: str) -> dict[Parameter, TrendArrays]:
     """Every numeric parameter of a session as arrays, read in one query without a loop per reading."""
     # The parameters are taken apart with numpy afterwards.
     rows = store.reading_rows(session_id)
@@ -477,7 +477,7 @@ def trend_arrays(store: Store, session_id: str) -> dict[Parameter, TrendArrays]:
 
 
 def load_for_review(
-    store: Store, session_id: str, *, verify: bool = True
+    store: Reader, session_id: str, *, verify: bool = True
 ) -> tuple[SessionRecord, dict[Parameter, TrendArrays]]:
     """A session as the review window needs it, without a Python object per reading.
 
@@ -607,13 +607,13 @@ def return_to_baseline_from_arrays(
     return out
 
 
-def has_waveform(store: Store, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
+def has_waveform(store: Reader, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
     """Whether any samples of a waveform were kept for the session (without reading them)."""
     return store.has_waveform(session_id, parameter)
 
 
 def waveform_arrays(
-    store: Store, session_id: str, parameter: Parameter = Parameter.PLETH,
+    store: Reader, session_id: str, parameter: Parameter = Parameter.PLETH,
     start: float | None = None, end: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """The samples of a stored waveform as (times, values) arrays; empty arrays when none was kept.

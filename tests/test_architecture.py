@@ -90,6 +90,8 @@ def test_the_contracts_hold_on_an_unchanged_copy(tmp_path: Path) -> None:
         ("monitor/store/queries.py", "import ui.app  # noqa", "The core never imports Qt"),
         ("drivers/nonin/codec.py", "import drivers.masimo.codec  # noqa", "Device folders are independent"),
         ("drivers/core/clock.py", "import drivers.transport.serial_link  # noqa", "Inside drivers, layers point down"),
+        ("ui/session_text.py", "from monitor.cli import main  # noqa",
+         "The windows and the application layer never import the command line"),
     ],
 )
 def test_a_forbidden_import_breaks_the_build_naming_its_contract(

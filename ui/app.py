@@ -7,24 +7,18 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from monitor.accounts import AuthError
-from monitor.cli import (
-    FEED_DRAIN_S,
-    CliError,
-    _open_store,
-    _port_overrides,
-    make_recorder,
-    start_feed,
-    start_server_link,
-)
-from monitor.config import ConfigError, UserConfig, database_path
+from monitor.app import launch
+from monitor.app.errors import AppError
+from monitor.app.services import Services, ServiceSpec, start_services
+from monitor.app.sessions import SessionSpec, start_session
+from monitor.app.stores import database_file, open_store
 from monitor.store import Store, StoreError
 from ui.account_dialogs import principal_of
 from ui.account_dialogs import sign_in_at_start as sign_in_with_account
@@ -32,20 +26,16 @@ from ui.bridge import RecorderBridge
 from ui.dialogs import SignedInUser
 from ui.live_window import LiveWindow
 from ui.session_browser import UnfinishedSessionsDialog
-from ui.settings_dialog import DeviceChoice
 
 
 def sign_in_at_start(args: argparse.Namespace) -> SignedInUser | None:
     """The person starting the shift, signed in to an account (the first run creates the first admin);
     None when cancelled. ``--user`` signs in without the dialog (secret from stdin or the environment)."""
-    try:
-        db_path = database_path(args.db, UserConfig.load())
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
+    db_path = database_file(args.db)
     try:
         return sign_in_with_account(db_path, args, title="Infusion Monitor — sign in")
     except (AuthError, StoreError) as exc:
-        raise CliError(str(exc)) from None
+        raise AppError(str(exc)) from None
 
 
 @dataclass
@@ -54,40 +44,38 @@ class LiveRun:
 
     window: LiveWindow
     bridge: RecorderBridge
-    feed: Any
-    server_link: Any = None
+    services: Services
 
     def shutdown(self) -> None:
-        """Stop recording (everything is flushed), stop the feed, let the window go."""
+        """Stop recording (everything is flushed), stop the feed and the server link, let the window go."""
         if self.window.isVisible():
             self.window.force_close()  # stops the recorder; everything is flushed
         self.bridge.stop()
-        if self.feed is not None:
-            self.feed.stop(drain_s=FEED_DRAIN_S)
-        if self.server_link is not None:
-            self.server_link.stop(timeout=FEED_DRAIN_S)
+        self.services.stop()
         self.window.deleteLater()
 
 
-def start_live(args: argparse.Namespace, user: SignedInUser, store: Store) -> LiveRun:
-    """Build the recorder for a new or resumed (``args.resume``) session and show its live window."""
-    recorder = make_recorder(args, store)
-    feed = start_feed(args, store, recorder)
-    server_link = start_server_link(args, store, recorder)
-    device = DeviceChoice(
-        driver=args.driver, port=args.port, port_overrides=_port_overrides(args), scenario=args.scenario,
-        speed=args.speed, pleth=args.pleth,
-    )
+def _warn_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def start_live(spec: SessionSpec, services: ServiceSpec, user: SignedInUser, store: Store) -> LiveRun:
+    """Build the recorder for a new or resumed (``spec.resume``) session and show its live window.
+
+    The window keeps the whole device spec, so a device changed from it keeps every option.
+    """
+    recorder = start_session(spec, store, principal_of(user), _warn_stderr)
+    running = start_services(store, recorder, services)
     bridge = RecorderBridge(recorder)
-    window = LiveWindow(bridge, user, device=device)
-    window.server_link = server_link
+    window = LiveWindow(bridge, user, device=spec.device)
+    window.server_link = running.server_link
     if os.environ.get("INFUSION_MONITOR_REPORT_FIRST_PAINT"):
         window.installEventFilter(_FirstPaintReporter(window))
     window.show()
     bridge.start()
     if user.role != "nurse":
         window.set_user(user)  # the recorder knows the name; the role goes to the audit log
-    return LiveRun(window, bridge, feed, server_link)
+    return LiveRun(window, bridge, running)
 
 
 def offer_unfinished(db_path: Path, user: SignedInUser) -> str | None:
@@ -109,14 +97,13 @@ def run_gui(args: argparse.Namespace) -> int:
     user = sign_in_at_start(args)
     if user is None:
         return 0
-    args.nurse = user.name
-    args.principal = principal_of(user)
-    store = _open_store(args)
+    spec = replace(launch.session_spec(args), nurse=user.name)
+    store = open_store(args.db)
     try:
-        if not args.resume:
-            args.resume = offer_unfinished(store.path, user)
-        run = start_live(args, user, store)
-    except (CliError, StoreError):
+        if not spec.resume:
+            spec = replace(spec, resume=offer_unfinished(store.path, user))
+        run = start_live(spec, launch.service_spec(args), user, store)
+    except (AppError, StoreError):
         store.close()
         raise
     window = run.window

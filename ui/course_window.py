@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
@@ -25,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monitor import course_export
-from monitor.course import Course, CourseError, load_course
-from monitor.store import Store, StoreError
+from monitor.app.errors import AppError
+from monitor.app.exports import export_course, read_course
+from monitor.app.stores import RecordSource
+from monitor.course import Course
 from ui import theme
 from ui.dialogs import SignedInUser
 
@@ -80,10 +80,11 @@ def cell_texts(course: Course) -> list[list[str]]:
 class CourseWindow(QWidget):
     """A patient's course of treatment."""
 
-    def __init__(self, db_path: str | Path, patient_id: str, user: SignedInUser,
+    def __init__(self, source: RecordSource | str | Path, patient_id: str, user: SignedInUser,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.db_path = Path(db_path)
+        self.source = RecordSource.of(source)
+        self.db_path = self.source.db
         self.patient_id = patient_id
         self.user = user
         self.course: Course | None = None
@@ -140,9 +141,8 @@ class CourseWindow(QWidget):
         """Read the course again and redraw."""
         started = time.perf_counter()
         try:
-            with Store(self.db_path, readonly=True) as store:
-                self.course = load_course(store, self.patient_id)
-        except (StoreError, CourseError) as exc:
+            self.course = read_course(self.source, patient_id=self.patient_id)
+        except AppError as exc:
             self.show_message(f"Cannot read the course: {exc}")
             return
         self._fill(self.course)
@@ -188,15 +188,10 @@ class CourseWindow(QWidget):
         if not chosen:
             return None
         target = Path(chosen)
-        deidentify = self.deidentify_box.isChecked()
         try:
-            binary = fmt == "pdf"
-            args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-            with Store(self.db_path) as store, target.open("wb" if binary else "w", **args) as stream:
-                course_export.write(store, self.course, fmt, stream, deidentify=deidentify, user=self.user.name)
-                store.audit("course_export", user=self.user.name, patient_key=self.patient_id, format=fmt,
-                            deidentified=deidentify, destination=str(target.resolve()), via="course window")
-        except (OSError, StoreError) as exc:
-            self.show_message(f"Cannot write {target}: {exc}")
+            export_course(self.source, self.course, fmt, path=target, deidentify=self.deidentify_box.isChecked(),
+                          user=self.user.name, via="course window")
+        except AppError as exc:
+            self.show_message(f"The course was not exported: {exc}")
             return None
         return target

@@ -16,7 +16,7 @@ import html
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
@@ -36,6 +36,8 @@ from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import readiness, rems
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
+from monitor.app.device import DeviceSpec
+from monitor.app.errors import AppError
 from monitor.checklist import current_checklist
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
@@ -64,8 +66,11 @@ from ui.idle_lock import IdleLock, auto_lock_minutes
 from ui.labels import ElidedLabel
 from ui.numerics import NumericsPanel, clock_text, minutes_ago
 from ui.plain_text import make_plain
-from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
+from ui.settings_dialog import SettingsChoice, SettingsDialog
 from ui.trend_chart import LimitLine, TrendChart, phase_spans
+
+if TYPE_CHECKING:
+    from monitor.replication.replicator import Replicator
 
 log = logging.getLogger(__name__)
 
@@ -239,13 +244,15 @@ class LiveWindow(DialogHost, QMainWindow):
         bridge: RecorderBridge,
         user: SignedInUser | None = None,
         *,
-        device: DeviceChoice | None = None,
+        device: DeviceSpec | None = None,
         sound: bool = True,
     ) -> None:
         super().__init__()
         self.bridge = bridge
         self.user = user or SignedInUser(bridge.recorder.nurse or "unknown", "nurse")
-        self.device = device or DeviceChoice(driver="simulated", port=None)
+        self.device = device or DeviceSpec()
+        #: The link to the clinic's server, when this chair replicates (its state is shown in the header).
+        self.server_link: Replicator | None = None
         self.locked = False
         self.dialog: QDialog | None = None
         self.last_status: SessionStatus | None = None
@@ -1042,27 +1049,21 @@ class LiveWindow(DialogHost, QMainWindow):
                 "Change device",
             )
 
-    def change_device(self, choice: DeviceChoice) -> None:
+    def change_device(self, choice: DeviceSpec) -> None:
         """Open the chosen device and hand it to the recorder, which switches on its own thread."""
-        from drivers import registry
-        from drivers.base import OpenOptions
+        from monitor.app.device import open_device
 
+        start = self.last_status.now if self.last_status is not None else None
         try:
-            driver_cls = registry.get(choice.driver)
-            start = self.last_status.now if self.last_status is not None else None
-            options = OpenOptions(
-                port=choice.port, scenario=choice.scenario, speed=choice.speed, pleth=choice.pleth, start_time=start,
-                port_overrides=dict(choice.port_overrides),
-            )
-            source = driver_cls().open(options)
-        except (registry.DriverError, ValueError, OSError) as exc:
+            opened = open_device(choice, start_time=start)
+        except AppError as exc:
             self.show_message(f"cannot use {choice.driver}: {exc}")
             return
 
         def switched(_device: Any) -> None:
             self.device = choice
 
-        self.send("change_source", switched, source=source, driver=choice.driver, port=choice.port)
+        self.send("change_source", switched, source=opened.source, driver=choice.driver, port=choice.port)
 
     # -- updates ---------------------------------------------------------------------------------
 
@@ -1208,7 +1209,7 @@ class LiveWindow(DialogHost, QMainWindow):
 
     def _server_line(self) -> str:
         """The link to the clinic's server (when replicating), refreshed at most once a second."""
-        link = getattr(self, "server_link", None)
+        link = self.server_link
         if link is None:
             return ""
         now = time.monotonic()

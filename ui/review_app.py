@@ -15,41 +15,42 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from monitor.accounts import AuthError
-from monitor.cli import CliError, _open_store, build_parser
+from monitor.app.device import DeviceSpec
+from monitor.app.errors import AppError
+from monitor.app.services import ServiceSpec
+from monitor.app.sessions import SessionSpec
+from monitor.app.stores import RecordSource, record_source
 from monitor.session import SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
-from ui.account_dialogs import principal_of, sign_in_at_start
+from ui.account_dialogs import sign_in_at_start
+from ui.app import LiveRun, start_live
 from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
 from ui.session_browser import SessionBrowser
 
 
-def resume_arguments(db_path: Path, row: dict[str, object], user: SignedInUser) -> argparse.Namespace:
-    """Command-line options that continue a stored session with the device it was recorded from."""
-    argv = ["gui", "--db", str(db_path), "--resume", str(row["id"]), "--nurse", user.name,
-            "--driver", str(row.get("driver") or "simulated")]
-    if row.get("port"):
-        argv += ["--port", str(row["port"])]
-    args = build_parser().parse_args(argv)
-    args.principal = principal_of(user)  # already signed in to the browser: not asked again
-    return args
+def resume_spec(row: dict[str, object], user: SignedInUser) -> SessionSpec:
+    """The spec that continues a stored session with the device it was recorded from."""
+    port = row.get("port")
+    device = DeviceSpec(driver=str(row.get("driver") or "simulated"), port=str(port) if port else None)
+    return SessionSpec(device=device, resume=str(row["id"]), nurse=user.name)
 
 
 class ReviewApp(QObject):
     """The windows of one ``review`` run: the browser, review windows, and live windows of resumed sessions."""
 
-    def __init__(self, db_path: Path, user: SignedInUser) -> None:
+    def __init__(self, source: RecordSource | str | Path, user: SignedInUser) -> None:
         super().__init__()
-        self.db_path = db_path
+        self.source = RecordSource.of(source)
         self.user = user
         self.browser: SessionBrowser | None = None
         self.reviews: list[ReviewWindow] = []
-        self.live: list[tuple[object, Store]] = []
+        self.live: list[tuple[LiveRun, Store]] = []
 
     def open_browser(self) -> SessionBrowser:
         """Show the session browser (one per run)."""
         if self.browser is None:
-            self.browser = SessionBrowser(self.db_path, self.user, open_review=self.open_review)
+            self.browser = SessionBrowser(self.source, self.user, open_review=self.open_review)
             self.browser.resume_requested.connect(self.resume)
         self.browser.refresh()
         self.browser.show()
@@ -59,7 +60,7 @@ class ReviewApp(QObject):
 
     def open_review(self, session_id: str) -> QWidget | None:
         """A review window on one session."""
-        window = ReviewWindow(self.db_path, session_id, self.user, on_sessions=self.open_browser)
+        window = ReviewWindow(self.source, session_id, self.user, on_sessions=self.open_browser)
         if self.browser is not None:
             window.sessions_changed.connect(self.browser.refresh)
         self.reviews = [w for w in self.reviews if w.isVisible()]
@@ -69,14 +70,11 @@ class ReviewApp(QObject):
 
     def resume(self, session_id: str) -> None:
         """Continue an unfinished session in a live window, as ``--resume`` does."""
-        from ui.app import start_live
-
         store: Store | None = None
         try:
-            store = Store(self.db_path)
-            args = resume_arguments(self.db_path, store.session_row(session_id), self.user)
-            run = start_live(args, self.user, store)
-        except (CliError, StoreError, SessionRuleError, OSError, ValueError) as exc:
+            store = self.source.open_for_writing("Resuming a session")
+            run = start_live(resume_spec(store.session_row(session_id), self.user), ServiceSpec(), self.user, store)
+        except (AppError, StoreError, SessionRuleError, OSError, ValueError) as exc:
             if store is not None:
                 store.close()
             if self.browser is not None:
@@ -89,7 +87,7 @@ class ReviewApp(QObject):
     def shutdown(self) -> None:
         """Stop any recording started here and close every window."""
         for run, store in self.live:
-            run.shutdown()  # type: ignore[attr-defined]
+            run.shutdown()
             store.close()
         self.live = []
         for window in self.reviews:
@@ -102,36 +100,32 @@ class ReviewApp(QObject):
             self.browser = None
 
 
-def reviewer(args: argparse.Namespace, db_path: Path) -> SignedInUser | None:
-    """Who reviews, signed in to an account (``--user`` with its secret, else asked); None when cancelled."""
+def reviewer(args: argparse.Namespace, source: RecordSource) -> SignedInUser | None:
+    """Who reviews, signed in to an account of this computer (``--user`` with its secret, else asked);
+    None when cancelled."""
     try:
-        return sign_in_at_start(db_path, args, title="Infusion Monitor review — sign in")
+        return sign_in_at_start(source.db, args, title="Infusion Monitor review — sign in")
     except (AuthError, StoreError) as exc:
-        raise CliError(str(exc)) from None
+        raise AppError(str(exc)) from None
 
 
 def run_review(args: argparse.Namespace) -> int:
     """Open the browser, or the named session in review; returns the process exit code."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Infusion Monitor")
-    store = _open_store(args, must_exist=True)
-    db_path = store.path
-    store.close()
-    user = reviewer(args, db_path)
+    source = record_source(args.db, getattr(args, "server", None))
+    user = reviewer(args, source)
     if user is None:
         return 0
-    controller = ReviewApp(db_path, user)
+    controller = ReviewApp(source, user)
     try:
         if args.session:
             controller.open_review(args.session)
         else:
             controller.open_browser()
-    except SessionNotFound as exc:
+    except (SessionNotFound, StoreError) as exc:
         controller.shutdown()
-        raise CliError(str(exc)) from None
-    except StoreError as exc:
-        controller.shutdown()
-        raise CliError(str(exc)) from None
+        raise AppError(str(exc)) from None
 
     def stop(*_args: object) -> None:
         QTimer.singleShot(0, lambda: (controller.shutdown(), app.quit()))

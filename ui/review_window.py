@@ -13,7 +13,6 @@ is read-only: what is added later is an addendum, signed and time-stamped, and a
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import gc
 import json
@@ -54,15 +53,18 @@ from PySide6.QtWidgets import (
 from drivers.core.readings import Parameter
 from monitor import chair, review
 from monitor.alarms.model import AlarmRecord, AlarmState, Priority
-from monitor.exports import SUFFIXES, ExportError, export_file
+from monitor.app.errors import AppError
+from monitor.app.exports import export_session
+from monitor.app.stores import RecordSource
+from monitor.exports import SUFFIXES, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import SessionNotFound, Store, StoreError
+from monitor.store import SessionNotFound, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.labels import ElidedLabel
 from ui.plain_text import make_plain
-from ui.session_browser import length_text, phases_text
+from ui.session_text import length_text, phases_text
 from ui.trend_chart import TrendChart
 
 log = logging.getLogger(__name__)
@@ -283,7 +285,7 @@ class ReviewWindow(DialogHost, QMainWindow):
 
     def __init__(
         self,
-        db_path: str | Path,
+        source: RecordSource | str | Path,
         session_id: str,
         user: SignedInUser,
         parent: QWidget | None = None,
@@ -291,7 +293,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         on_sessions: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.db_path = Path(db_path)
+        self.source = RecordSource.of(source)
+        self.db_path = self.source.db
         self.user = user
         self.requested_id = session_id
         self.record: SessionRecord | None = None
@@ -459,7 +462,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         if not patient_id:
             self.show_message("This session has no patient: identify the patient to see a course.")
             return None
-        self.course_window = CourseWindow(self.db_path, patient_id, self.user)
+        self.course_window = CourseWindow(self.source, patient_id, self.user)
         self.course_window.show()
         return self.course_window
 
@@ -520,7 +523,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _load(self) -> None:
         keep_tab = self.tabs.currentIndex()
         try:
-            with Store(self.db_path, readonly=True) as store:
+            with self.source.open() as store:
                 # Events, alarms and cuff values as objects; every trend as arrays (a day-long session opens
                 # in about a second: no Python object per reading).
                 # The record's verification runs after the window has painted (_check_record).
@@ -555,7 +558,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         from monitor.exports.data import verification_text
 
         try:
-            with Store(self.db_path, readonly=True) as store:
+            with self.source.open() as store:
                 text = verification_text(store, self.record.id)
         except StoreError as exc:
             text = f"NOT VERIFIED: {exc}"
@@ -609,11 +612,15 @@ class ReviewWindow(DialogHost, QMainWindow):
             "font-weight: bold; padding: 4px 10px;"
         )
         finished = status in review.FINISHED_STATUSES
-        self.addendum_button.setEnabled(finished)
-        self.addendum_button.setToolTip(
-            "Add a signed, dated addendum; the record itself stays as it was" if finished
-            else "Only a finished session takes addenda; notes on a running session go in from the live window"
-        )
+        self.addendum_button.setEnabled(finished and not self.source.from_server)
+        if self.source.from_server:
+            tip = ("Read from the clinic's server (read-only): addenda are written at the chair that recorded "
+                   "the session")
+        elif finished:
+            tip = "Add a signed, dated addendum; the record itself stays as it was"
+        else:
+            tip = "Only a finished session takes addenda; notes on a running session go in from the live window"
+        self.addendum_button.setToolTip(tip)
 
     def _show_alarms(self, alarms: Sequence[AlarmRecord]) -> None:
         self._alarm_rows = sorted(alarms, key=lambda a: a.started_at)
@@ -760,7 +767,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         """The stored pleth samples from ``start`` to ``end`` (read when the chart zooms in on them)."""
         assert self.record is not None
         try:
-            with Store(self.db_path, readonly=True) as store:
+            with self.source.open() as store:
                 return review.waveform_arrays(store, self.record.id, start=start, end=end)
         except StoreError as exc:
             self.show_message(f"The pleth cannot be read: {exc}")
@@ -925,11 +932,11 @@ class ReviewWindow(DialogHost, QMainWindow):
         if self.record is None:
             return None
         try:
-            with Store(self.db_path) as store:
+            with self.source.open_for_writing("An addendum") as store:
                 event = review.add_addendum(
                     store, self.record.id, text, user=self.user.name, role=self.user.role, refers_to_at=refers_to_at
                 )
-        except (review.AddendumRefused, StoreError) as exc:
+        except (review.AddendumRefused, StoreError, AppError) as exc:
             self.show_message(f"The addendum was not stored: {exc}")
             return None
         self.message.setVisible(False)
@@ -963,19 +970,17 @@ class ReviewWindow(DialogHost, QMainWindow):
 
     def _export_options(self) -> ExportOptions:
         if self._ranges is None:
-            from monitor.cli import CliError, alarm_profile
-            from monitor.exports.codes import ranges_from_profile
+            from monitor.app.exports import reference_ranges
 
             try:
-                profile, problem = alarm_profile(argparse.Namespace(profile=None))
-            except CliError as exc:
-                profile, problem = None, str(exc)
-            if problem or profile is None:
+                self._ranges, warning = reference_ranges(self.source)
+            except AppError as exc:
                 from monitor.alarms.profile import default_profile
+                from monitor.exports.codes import ranges_from_profile
 
-                self.show_message(f"Reference ranges from the built-in alarm profile: {problem}")
-                profile = default_profile()
-            self._ranges = ranges_from_profile(profile)
+                self._ranges, warning = ranges_from_profile(default_profile()), str(exc)
+            if warning:
+                self.show_message(f"Reference ranges from the built-in alarm profile: {warning}")
         return ExportOptions(deidentify=self.deidentify_box.isChecked(), user=self.user.name, ranges=self._ranges)
 
     def export(self, fmt: str) -> threading.Thread | None:
@@ -987,7 +992,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             return None
         options = self._export_options()
         session_id = self.record.id
-        db_path = self.db_path
+        source = self.source
         for button in self.export_buttons.values():
             button.setEnabled(False)
         # An export still running after a second shows that it is working (floating: nothing moves).
@@ -997,9 +1002,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         def work() -> None:
             error = ""
             try:
-                with Store(db_path) as store:
-                    export_file(store, session_id, fmt, path, options, via="review window")
-            except (ExportError, StoreError, OSError, ValueError) as exc:
+                export_session(source, session_id, fmt, options, path=path, via="review window")
+            except (ExportError, StoreError, OSError, ValueError, AppError) as exc:
                 error = str(exc) or type(exc).__name__
             except Exception as exc:  # a writer bug must still reach the screen, not vanish with the thread
                 log.exception("export failed")

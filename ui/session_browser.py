@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
@@ -35,12 +34,16 @@ from PySide6.QtWidgets import (
 )
 
 from monitor.alarms.model import Priority
-from monitor.cli import CliError, close_unfinished
+from monitor.app.errors import AppError
+from monitor.app.sessions import close_unfinished
+from monitor.app.stores import RecordSource
 from monitor.review import SessionFound, search_sessions
-from monitor.store import Store, StoreError
+from monitor.store import StoreError
 from ui import theme
 from ui.dialogs import ConfirmDialog, SignedInUser
 from ui.plain_text import make_plain
+from ui.review_window import ReviewWindow
+from ui.session_text import length_text, local_time, phases_text
 
 log = logging.getLogger(__name__)
 
@@ -62,32 +65,11 @@ STATUS_TEXT = {
     "complete": "complete",
     "closed": "closed before completion",
 }
+#: Why resuming and closing are not offered on sessions read from the clinic's server.
+READ_ONLY_NOTE = ("Read from the clinic's server (read-only): resume or close a session at the chair that "
+                  "recorded it.")
 #: A closed session whose recording process died and that was closed afterwards (not from its window).
 CRASH_CLOSED_TEXT = "closed after a crash"
-PHASE_ORDER = ("setup", "baseline", "infusion", "recovery", "complete")
-
-
-def local_time(t: float | None) -> str:
-    """A moment as local date and time, e.g. ``2024-06-10 08:13``."""
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def length_text(seconds: float) -> str:
-    """A session length as ``1 h 32 min`` or ``31 min``."""
-    minutes = round(seconds / 60.0)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def phases_text(phases: Sequence[str]) -> str:
-    """Phases reached, in session order, without the set-up every session has."""
-    reached = [p for p in PHASE_ORDER if p in phases and p != "setup"]
-    return " → ".join(reached) if reached else "set-up only"
-
-
 def _item(text: str, *, align_right: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     if align_right:
@@ -188,7 +170,7 @@ class SessionBrowser(QWidget):
 
     def __init__(
         self,
-        db_path: str | Path,
+        source: RecordSource | str | Path,
         user: SignedInUser,
         parent: QWidget | None = None,
         *,
@@ -197,15 +179,17 @@ class SessionBrowser(QWidget):
         open_review: Callable[[str], QWidget | None] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.db_path = Path(db_path)
+        self.source = RecordSource.of(source)
+        self.db_path = self.source.db
         self.user = user
-        self.can_resume = can_resume
-        self.resume_note = resume_note
+        # Sessions on the clinic's server are read-only here: they are resumed or closed at their chair.
+        self.can_resume = can_resume and not self.source.from_server
+        self.resume_note = READ_ONLY_NOTE if self.source.from_server else resume_note
         self._open_review = open_review
         self.reviews: list[QWidget] = []
         self.dialog: QDialog | None = None
         self.messages: list[str] = []
-        self.setWindowTitle("Infusion Monitor — sessions")
+        self.setWindowTitle("Infusion Monitor — sessions" + (" of every chair" if self.source.from_server else ""))
         self.setStyleSheet(theme.STYLE_SHEET)
         theme.fit_to_screen(self, 1250, 640)
 
@@ -304,7 +288,7 @@ class SessionBrowser(QWidget):
         started_from, started_before = self.date_bounds()
         wanted = ALARM_FILTERS[self.alarm_box.currentIndex()][1]
         try:
-            with Store(self.db_path, readonly=True) as store:
+            with self.source.open() as store:
                 found = search_sessions(
                     store,
                     started_from=started_from,
@@ -325,7 +309,7 @@ class SessionBrowser(QWidget):
         text = f"{len(found)} session{'s' if len(found) != 1 else ''}"
         if unfinished:
             text += f" · {unfinished} UNFINISHED (left open when recording stopped unexpectedly)"
-        self.summary.setText(text + f" · database {self.db_path}")
+        self.summary.setText(text + f" · {self.source.describe()}")
         self._selection_changed()
 
     def _selection_changed(self) -> None:
@@ -333,7 +317,8 @@ class SessionBrowser(QWidget):
         unfinished = entry is not None and entry.summary.status == "unfinished"
         self.open_button.setEnabled(entry is not None)
         self.resume_button.setEnabled(unfinished and self.can_resume)
-        self.close_button.setEnabled(unfinished)
+        self.close_button.setEnabled(unfinished and not self.source.from_server)
+        self.close_button.setToolTip(READ_ONLY_NOTE if self.source.from_server else "")
         tip = "Continue recording this session in the live window" if self.can_resume else self.resume_note
         self.resume_button.setToolTip(tip)
 
@@ -360,7 +345,7 @@ class SessionBrowser(QWidget):
         from ui.course_window import CourseWindow
 
         try:
-            with Store(self.db_path, readonly=True) as store:
+            with self.source.open() as store:
                 patient_id = store.session_row(entry.summary.id).get("patient_id")
         except StoreError as exc:
             self.show_message(str(exc))
@@ -368,7 +353,7 @@ class SessionBrowser(QWidget):
         if not patient_id:
             self.show_message("This session has no patient: identify the patient to see a course.")
             return None
-        window = CourseWindow(self.db_path, patient_id, self.user)
+        window = CourseWindow(self.source, patient_id, self.user)
         self.reviews.append(window)
         window.show()
         return window
@@ -382,10 +367,8 @@ class SessionBrowser(QWidget):
         """A review window on one session (kept until the browser closes)."""
         if self._open_review is not None:
             return self._open_review(session_id)
-        from ui.review_window import ReviewWindow
-
         try:
-            window = ReviewWindow(self.db_path, session_id, self.user)
+            window = ReviewWindow(self.source, session_id, self.user)
         except StoreError as exc:
             self.show_message(f"The session cannot be opened: {exc}")
             return None
@@ -431,9 +414,9 @@ class SessionBrowser(QWidget):
     def close_session(self, session_id: str) -> bool:
         """Close an unfinished session now (audited under the signed-in user)."""
         try:
-            with Store(self.db_path) as store:
+            with self.source.open_for_writing("Closing a session") as store:
                 close_unfinished(store, session_id, self.user.name)
-        except (CliError, StoreError) as exc:
+        except (AppError, StoreError) as exc:
             self.show_message(f"The session was not closed: {exc}")
             self.refresh()
             return False
@@ -514,7 +497,7 @@ class UnfinishedSessionsDialog(QDialog):
     def refresh(self) -> None:
         """List the unfinished sessions; with none left, the dialog has nothing more to ask."""
         try:
-            with Store(self.db_path, readonly=True) as store:
+            with RecordSource(self.db_path).open() as store:
                 found = [f for f in search_sessions(store) if f.summary.status == "unfinished"]
         except StoreError as exc:
             found = []
@@ -544,9 +527,9 @@ class UnfinishedSessionsDialog(QDialog):
         if entry is None:
             return
         try:
-            with Store(self.db_path) as store:
+            with RecordSource(self.db_path).open_for_writing("Closing a session") as store:
                 close_unfinished(store, entry.summary.id, self.user.name)
-        except (CliError, StoreError) as exc:
+        except (AppError, StoreError) as exc:
             self.messages.append(str(exc))
             self.message.setText(f"Not closed: {exc}")
             self.message.setVisible(True)

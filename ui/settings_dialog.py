@@ -10,7 +10,7 @@ the patient, baseline, phase and alarm state stay, and the timeline records the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -33,30 +33,19 @@ from PySide6.QtWidgets import (
 from drivers import registry
 from drivers.base import PortSettings
 from drivers.patient.model import SCENARIOS
+from monitor.app.device import FLOW_CONTROLS, DeviceSpec
 from ui import theme
 
 BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES = ("N", "E", "O", "M", "S")
-FLOW_CONTROL = ("none", "xonxoff", "rtscts")
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceChoice:
-    """Which device to read and how."""
-
-    driver: str
-    port: str | None
-    port_overrides: Mapping[str, Any] = field(default_factory=dict)
-    scenario: str = "normal"
-    speed: float = 1.0
-    pleth: bool = False
+FLOW_CONTROL = FLOW_CONTROLS
 
 
 @dataclass(frozen=True, slots=True)
 class SettingsChoice:
     """What the user chose in the dialog."""
 
-    device: DeviceChoice
+    device: DeviceSpec
     nibp_minutes: Mapping[str, float]
     limit_changes: Mapping[str, float]
 
@@ -78,7 +67,7 @@ class SettingsDialog(QDialog):
         self,
         parent: QWidget | None,
         *,
-        current: DeviceChoice,
+        current: DeviceSpec,
         nibp_minutes: Mapping[str, float | None],
         rules: Sequence[Any],
         can_edit_limits: bool,
@@ -233,8 +222,9 @@ class SettingsDialog(QDialog):
             return str(self.port_box.itemData(index))
         return text or None
 
-    def device_choice(self) -> DeviceChoice:
-        """The device as chosen (line settings only where they differ from the driver's own)."""
+    def device_choice(self) -> DeviceSpec:
+        """The device as chosen (line settings only where they differ from the driver's own); every option
+        the dialog does not show (driver settings, seed, when the link counts as lost) is kept."""
         overrides: dict[str, Any] = {}
         settings = self._port_settings()
         if settings is not None:
@@ -248,13 +238,12 @@ class SettingsDialog(QDialog):
                 overrides["xonxoff"] = flow == "xonxoff"
                 overrides["rtscts"] = flow == "rtscts"
         simulated = self.driver_name() == "simulated"
-        return DeviceChoice(
-            driver=self.driver_name(),
-            port=self.port() if settings is not None else None,
-            port_overrides=overrides,
-            scenario=self.scenario_box.currentText() if simulated else self.current.scenario,
-            speed=self.speed_box.value() if simulated else self.current.speed,
-            pleth=self.current.pleth,
+        return self.current.switched_to(
+            self.driver_name(),
+            self.port() if settings is not None else None,
+            overrides,
+            scenario=self.scenario_box.currentText() if simulated else None,
+            speed=self.speed_box.value() if simulated else None,
         )
 
     def device_changed(self) -> bool:

@@ -290,15 +290,12 @@ class ChairTrendDialog(QDialog):
 
 def run_station(args: argparse.Namespace) -> int:
     """Open the nurse station on ``--server`` (or INFUSION_MONITOR_SERVER); returns the exit code."""
-    from monitor.cli import CliError
-    from monitor.replication.chair import ServerSettingError, server_url
+    from monitor.app.errors import AppError
+    from monitor.app.stores import configured_server
 
-    try:
-        url = server_url(args.server)
-    except ServerSettingError as exc:
-        raise CliError(str(exc)) from None
+    url = configured_server(args.server)
     if url is None:
-        raise CliError("the station needs --server URL (or INFUSION_MONITOR_SERVER)")
+        raise AppError("the station needs --server URL (or INFUSION_MONITOR_SERVER)")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Infusion Monitor station")
     model = StationModel(show=args.show, escalate_after_s=args.escalate_after)

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from monitor.exports.data import ExportOptions, SessionRecord, load
-
-if TYPE_CHECKING:
-    from monitor.store import Store
+from monitor.store import Reader, Store
 
 # format name -> (module, binary output?)
 FORMATS: dict[str, tuple[str, bool]] = {
@@ -48,32 +46,57 @@ def writer(fmt: str) -> tuple[Callable[[SessionRecord, IO[Any]], None], bool]:
 
 
 def export_file(
-    store: Store, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None
+    store: Reader, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None,
+    audit_to: Store | None = None,
 ) -> SessionRecord:
-    """Export one session to a file and record it in the audit log (who, what format, where).
+    """Export one session to a file and record it in the audit log (see :func:`export_to`)."""
+    return export_to(store, session_id, fmt, options, path=path, via=via, audit_to=audit_to)
 
-    The file is written beside its target under a temporary name and renamed when complete,
-    so a failed export never leaves half a file. The audit entry has the same fields as one
-    made by ``infusion-monitor export``; ``via`` names the screen it was made from.
+
+def export_to(
+    store: Reader, session_id: str, fmt: str, options: ExportOptions, *, path: str | Path | None = None,
+    stream: IO[Any] | None = None, via: str | None = None, audit_to: Store | None = None,
+) -> SessionRecord:
+    """Export one session to a file (``path``) or a stream, and record it in the audit log (who, what format,
+    where).
+
+    A file is written beside its target under a temporary name and renamed when complete, so a
+    failed export never leaves half a file; a stream (standard output) is written as it goes.
+    ``via`` names the screen the export was made from. ``store`` may be the clinic's server
+    (read-only): the entry then goes to ``audit_to``, this computer's database, naming the server.
     """
     from monitor.exports.files import ExportFileError, check_target, write_atomically
 
     write, binary = writer(fmt)
-    try:
-        check_target(path)  # before the work: a device or a folder is refused at once
+    if path is not None:
+        try:
+            check_target(path)  # before the work: a device or a folder is refused at once
+            record = load(store, session_id, options=options)
+            destination = str(write_atomically(path, lambda f: write(record, f), binary).resolve())
+        except ExportFileError as exc:
+            raise ExportError(str(exc)) from None
+    else:
+        if stream is None:
+            raise ValueError("an export needs a file or a stream")
         record = load(store, session_id, options=options)
-        target = write_atomically(path, lambda f: write(record, f), binary)
-    except ExportFileError as exc:
-        raise ExportError(str(exc)) from None
+        write(record, stream)
+        stream.flush()
+        destination = "stdout"
     detail: dict[str, Any] = {
         "format": fmt,
         "deidentified": options.deidentify,
         "relative_time": options.shifts_time,
         "staff_names": (not options.deidentify) or options.keep_staff,
         "resample_s": options.resample_s if fmt == "fhir" else None,
-        "destination": str(target.resolve()),
+        "destination": destination,
     }
     if via:
         detail["via"] = via
-    store.audit("export", user=options.user, session_id=record.id, **detail)
+    if audit_to is not None:
+        detail["server"] = str(store.path)
+        audit_to.audit("export", user=options.user, session_id=record.id, **detail)
+    elif isinstance(store, Store):
+        store.audit("export", user=options.user, session_id=record.id, **detail)
+    else:
+        raise ValueError("an export read from the server is audited in a local database (audit_to)")
     return record

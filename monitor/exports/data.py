@@ -23,7 +23,7 @@ from drivers.core.readings import Parameter, Reading
 from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
-from monitor.store import Store
+from monitor.store import Reader, Store
 
 _START_KINDS = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
 
@@ -122,7 +122,7 @@ class PhaseLookup:
 
 
 def load(
-    store: Store,
+    store: Reader,
     session_id: str,
     *,
     deidentify: bool = False,
@@ -157,7 +157,7 @@ def load(
     return record
 
 
-def verification_text(store: Store, session_id: str) -> str:
+def verification_text(store: Reader, session_id: str) -> str:
     """``verified: …`` or ``NOT VERIFIED: <first problem>`` for one session."""
     from monitor.integrity import verify
 
@@ -166,7 +166,7 @@ def verification_text(store: Store, session_id: str) -> str:
     return verify(store.db.conn, store.keys, session_id=session_id).session_text(session_id)
 
 
-def profile_label(store: Store, session_id: str) -> str:
+def profile_label(store: Reader, session_id: str) -> str:
     """The alarm profile a session ran under, as recorded when it started (approved name and hash)."""
     for entry in reversed(store.audit_log(session_id)):
         if entry["action"] == "alarm_profile_loaded":

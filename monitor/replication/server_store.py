@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import time
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
-from drivers.core.readings import Parameter, Reading, parse_flags
+from drivers.core.readings import UNRELIABLE, Parameter, Reading, parse_flags
 from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.replication import tls
@@ -120,6 +120,12 @@ class ServerStore:
         rows = self._rows(_SUMMARY_SQL + " WHERE p.mrn = %s ORDER BY s.started_at", [mrn])
         return [self._summary(row) for row in rows]
 
+    def patient_key_for_mrn(self, mrn: str) -> tuple[str] | None:
+        """The row ``(id,)`` of a patient with this MRN (the first any chair registered); its course
+        (:meth:`course_sessions`) takes in every chair's sessions of the MRN."""
+        rows = self._rows("SELECT id FROM patients WHERE mrn = %s ORDER BY created_at, id LIMIT 1", [mrn])
+        return (str(rows[0]["id"]),) if rows else None
+
     def chair_of(self, session_id: str) -> str:
         """The chair (its login) that recorded a session."""
         return str(self.session_row(session_id)["chair"])
@@ -198,3 +204,99 @@ class ServerStore:
         if session_id is None:
             return self._rows(f"SELECT {columns} FROM audit ORDER BY at, local_id")
         return self._rows(f"SELECT {columns} FROM audit WHERE session_id = %s ORDER BY at, local_id", [session_id])
+
+    # -- what the review side reads in bulk (the same questions as :class:`monitor.store.Store`) --------
+
+    def alarm_counts(self, session_ids: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+        """For every session with alarms (or the given ones): how many of each priority word the log holds."""
+        query = "SELECT session_id, priority, COUNT(*) AS n FROM alarms"
+        args: list[Any] = []
+        if session_ids is not None:
+            query += " WHERE session_id = ANY(%s)"
+            args.append(list(session_ids))
+        counts: dict[str, dict[str, int]] = {}
+        for row in self._rows(query + " GROUP BY session_id, priority", args):
+            counts.setdefault(str(row["session_id"]), {})[str(row["priority"])] = int(row["n"])
+        return counts
+
+    def reading_rows(self, session_id: str) -> list[tuple[str, float, float | None, str]]:
+        """``(parameter, t, value, status)`` of every numeric reading of a session, in time order."""
+        try:
+            with self.conn.cursor(row_factory=tuple_row) as cursor:
+                return list(cursor.execute(
+                    "SELECT parameter, t, value, status FROM readings WHERE session_id = %s ORDER BY t, local_id",
+                    [session_id],
+                ).fetchall())
+        except psycopg.Error as exc:
+            raise StoreError(f"the server {self.path} refused a read: {str(exc).strip()}") from exc
+
+    def has_waveform(self, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
+        """Whether any samples of a waveform reached the server for the session."""
+        return bool(self._rows("SELECT 1 FROM waveforms WHERE session_id = %s AND parameter = %s LIMIT 1",
+                               [session_id, parameter.value]))
+
+    def waveform_blocks(
+        self, session_id: str, parameter: Parameter = Parameter.PLETH,
+        start: float | None = None, end: float | None = None,
+    ) -> list[tuple[float, float, int, bytes]]:
+        """``(t0, rate_hz, n, float32 samples)`` of the stored blocks of a waveform, in time order;
+        with ``start`` and ``end`` only the blocks that overlap that window."""
+        query = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = %s AND parameter = %s"
+        args: list[Any] = [session_id, parameter.value]
+        if start is not None and end is not None:
+            # Blocks are at most minutes long (see Queries.waveform_blocks).
+            query += " AND t0 <= %s AND t0 >= %s AND t0 + n / rate_hz >= %s"
+            args += [end, start - 3600.0, start]
+        return [(float(row["t0"]), float(row["rate_hz"]), int(row["n"]), bytes(row["samples"]))
+                for row in self._rows(query + " ORDER BY t0", args)]
+
+    def course_plan_row(self, patient_id: str) -> tuple[int, float, float, str | None] | None:
+        """Planned courses stay at the chair that set them; the server's course follows the protocol's."""
+        return None
+
+    def course_sessions(self, patient_id: str) -> list[dict[str, Any]]:
+        """The sessions of this patient at every chair (each chair keys the patient anew; the MRN joins
+        them), oldest first."""
+        return self._rows(
+            "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at FROM sessions "
+            "WHERE patient_id = %s OR patient_id IN (SELECT other.id FROM patients me JOIN patients other "
+            "ON other.mrn = me.mrn WHERE me.id = %s AND me.mrn IS NOT NULL AND me.mrn <> '') ORDER BY started_at",
+            [patient_id, patient_id],
+        )
+
+    def events_of_kinds(
+        self, session_ids: Sequence[str], kinds: Sequence[EventKind]
+    ) -> list[tuple[str, float, str, str | None]]:
+        """``(session id, t, kind, detail JSON)`` of the sessions' events of these kinds, by session and time."""
+        if not session_ids or not kinds:
+            return []
+        rows = self._rows(
+            "SELECT session_id, t, kind, detail FROM events WHERE session_id = ANY(%s) AND kind = ANY(%s) "
+            "ORDER BY session_id, t, local_id",
+            [list(session_ids), [k.value for k in kinds]],
+        )
+        return [(str(r["session_id"]), float(r["t"]), str(r["kind"]), r["detail"]) for r in rows]
+
+    def reading_extreme(
+        self, session_id: str, parameter: Parameter, highest: bool, since: float, before: float | None = None
+    ) -> float | None:
+        """The highest (or lowest) reliable value of a parameter from ``since`` until ``before``."""
+        query = (f"SELECT {'MAX' if highest else 'MIN'}(value) AS v FROM readings WHERE session_id = %s "
+                 f"AND parameter = %s AND t >= %s AND {_RELIABLE_SQL}")
+        args: list[Any] = [session_id, parameter.value, since]
+        if before is not None:
+            query += " AND t < %s"
+            args.append(before)
+        value = self._rows(query, args)[0]["v"]
+        return None if value is None else float(value)
+
+
+def _reliable_sql() -> str:
+    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy
+    (PostgreSQL's spelling of the store's condition: flags are whole names between commas)."""
+    padded = "(',' || COALESCE(status, '') || ',')"
+    flags = " AND ".join(f"strpos({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
+    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
+
+
+_RELIABLE_SQL = _reliable_sql()

@@ -17,17 +17,26 @@ created readable by its owner only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 from monitor.store.database import WAL_SIZE_LIMIT_BYTES, Store, new_id
 from monitor.store.errors import CorruptDatabase, SessionNotFound, StoreError
 from monitor.store.queries import SessionSummary
 from monitor.store.rows import alarm_from_row, alarm_row
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 
+if TYPE_CHECKING:
+    from monitor.replication.server_store import ServerStore
+
+#: What the review side reads from: this computer's database or the clinic's server (the same read methods).
+Reader: TypeAlias = "Store | ServerStore"
+
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "WAL_SIZE_LIMIT_BYTES",
     "CorruptDatabase",
+    "Reader",
     "SessionNotFound",
     "SessionSummary",
     "Store",

@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import sqlite_utils
 
@@ -61,22 +61,6 @@ def _pid_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _reliable_sql() -> str:
-    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
-
-    The status column holds sorted, comma-separated flag names, so each unreliable flag is
-    looked for as a whole name between commas.
-    """
-    padded = "(',' || COALESCE(status, '') || ',')"
-    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
-    # Most readings carry no flag at all: that case is decided without looking for names.
-    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
-
-
-#: Computed once: the condition is the same for every query.
-_RELIABLE: Final = _reliable_sql()
 
 
 class Queries:
@@ -241,79 +225,16 @@ class Queries:
         ).fetchall()
 
     def alarm_counts(self, session_ids: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
-        """For every session with alarms (or those of ``session_ids``): how many of each priority word the log holds."""
-        sql = "SELECT session_id, priority, COUNT(*) FROM alarms"
+        """For every session with alarms (or the given ones): how many of each priority word the log holds."""
+        query = "SELECT session_id, priority, COUNT(*) FROM alarms"
         args: list[Any] = []
         if session_ids is not None:
-            sql += f" WHERE session_id IN ({', '.join('?' for _ in session_ids)})"
+            query += f" WHERE session_id IN ({', '.join('?' for _ in session_ids)})"
             args = list(session_ids)
         counts: dict[str, dict[str, int]] = {}
-        for session_id, priority, n in self.db.execute(sql + " GROUP BY session_id, priority", args):
+        for session_id, priority, n in self.db.execute(query + " GROUP BY session_id, priority", args):
             counts.setdefault(session_id, {})[str(priority)] = int(n)
         return counts
-
-    # -- a patient's course -----------------------------------------------------------------
-
-    def course_plan_row(self, patient_id: str) -> tuple[int, float, float, str | None] | None:
-        """``(planned_sessions, interval_days, booster_interval_days, note)`` of a patient's planned course."""
-        row = self.db.execute(
-            "SELECT planned_sessions, interval_days, booster_interval_days, note FROM course_plans "
-            "WHERE patient_id = ?",
-            [patient_id],
-        ).fetchone()
-        return None if row is None else (int(row[0]), float(row[1]), float(row[2]), row[3])
-
-    def first_protocol(self, patient_id: str) -> str | None:
-        """The protocol of a patient's first session (None: no session, or none named)."""
-        row = self.db.execute(
-            "SELECT protocol FROM sessions WHERE patient_id = ? ORDER BY started_at LIMIT 1", [patient_id]
-        ).fetchone()
-        return str(row[0]) if row and row[0] else None
-
-    def patient_sessions(self, patient_id: str) -> list[tuple[Any, ...]]:
-        """``(id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at)`` of a patient's
-        sessions, oldest first."""
-        return self.db.execute(
-            "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at "
-            "FROM sessions WHERE patient_id = ? ORDER BY started_at",
-            [patient_id],
-        ).fetchall()
-
-    def events_of_kinds(
-        self, session_ids: Sequence[str], kinds: Sequence[str]
-    ) -> Iterator[tuple[str, float, str, str]]:
-        """``(session_id, t, kind, detail JSON)`` of the events of those kinds, by session and time."""
-        marks = ", ".join("?" for _ in session_ids)
-        kind_marks = ", ".join("?" for _ in kinds)
-        yield from self.db.execute(
-            f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
-            "ORDER BY session_id, t, id",
-            [*session_ids, *kinds],
-        )
-
-    def reliable_peaks(
-        self, session_id: str, first: Parameter, second: Parameter, since: float, before: float | None
-    ) -> tuple[float | None, float | None]:
-        """Highest trustworthy value of two parameters from ``since`` until before ``before`` (None: to the end)."""
-        end_clause, end_args = ("AND t < ?", [before]) if before is not None else ("", [])
-        row = self.db.execute(
-            "SELECT MAX(CASE WHEN parameter = ? THEN value END), MAX(CASE WHEN parameter = ? THEN value END) "
-            f"FROM readings WHERE session_id = ? AND parameter IN (?, ?) AND t >= ? {end_clause} AND {_RELIABLE}",
-            [first.value, second.value, session_id, first.value, second.value, since, *end_args],
-        ).fetchone()
-        return row[0], row[1]
-
-    def reliable_lowest(
-        self, session_id: str, parameter: Parameter, since: float, before: float | None
-    ) -> float | None:
-        """Lowest trustworthy value of a parameter from ``since`` until before ``before`` (None: to the end)."""
-        end_clause, end_args = ("AND t < ?", [before]) if before is not None else ("", [])
-        row = self.db.execute(
-            f"SELECT MIN(value) FROM readings WHERE session_id = ? AND parameter = ? AND t >= ? {end_clause} "
-            f"AND {_RELIABLE}",
-            [session_id, parameter.value, since, *end_args],
-        ).fetchone()
-        return None if row is None else row[0]
 
     def has_waveform(self, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
         """Whether any samples of a waveform were kept for the session (without reading them)."""
@@ -395,3 +316,62 @@ class Queries:
         if session_id is None:
             return list(self.db.query("SELECT * FROM audit ORDER BY id"))
         return list(self.db.query("SELECT * FROM audit WHERE session_id = ? ORDER BY id", [session_id]))
+
+    # -- a patient's course (the clinic's server answers the same questions) ----------------------------
+
+    def course_plan_row(self, patient_id: str) -> tuple[int, float, float, str | None] | None:
+        """The patient's planned course ``(sessions, interval days, booster interval days, note)``, if set."""
+        row = self.db.execute(
+            "SELECT planned_sessions, interval_days, booster_interval_days, note FROM course_plans "
+            "WHERE patient_id = ?", [patient_id],
+        ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]), float(row[2]), row[3])
+
+    def course_sessions(self, patient_id: str) -> list[dict[str, Any]]:
+        """The patient's sessions, oldest first: id, started_at, ended_at, status, protocol and what
+        :meth:`status_of` needs."""
+        return list(self.db.query(
+            "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at "
+            "FROM sessions WHERE patient_id = ? ORDER BY started_at", [patient_id],
+        ))
+
+    def events_of_kinds(
+        self, session_ids: Sequence[str], kinds: Sequence[EventKind]
+    ) -> list[tuple[str, float, str, str | None]]:
+        """``(session id, t, kind, detail JSON)`` of the sessions' events of these kinds, by session and time."""
+        if not session_ids or not kinds:
+            return []
+        marks = ", ".join("?" for _ in session_ids)
+        kind_marks = ", ".join("?" for _ in kinds)
+        return self.db.execute(
+            f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
+            "ORDER BY session_id, t, id",
+            [*session_ids, *(k.value for k in kinds)],
+        ).fetchall()
+
+    def reading_extreme(
+        self, session_id: str, parameter: Parameter, highest: bool, since: float, before: float | None = None
+    ) -> float | None:
+        """The highest (or lowest) reliable value of a parameter from ``since`` until ``before``."""
+        end_clause, end_args = ("AND t < ?", [before]) if before is not None else ("", [])
+        row = self.db.execute(
+            f"SELECT {'MAX' if highest else 'MIN'}(value) FROM readings WHERE session_id = ? AND parameter = ? "
+            f"AND t >= ? {end_clause} AND {_RELIABLE_SQL}",
+            [session_id, parameter.value, since, *end_args],
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+
+def _reliable_sql() -> str:
+    """A WHERE condition true for readings with a value and no flag that makes them untrustworthy.
+
+    The status column holds sorted, comma-separated flag names, so each unreliable flag is
+    looked for as a whole name between commas.
+    """
+    padded = "(',' || COALESCE(status, '') || ',')"
+    flags = " AND ".join(f"instr({padded}, ',{flag.value},') = 0" for flag in sorted(UNRELIABLE))
+    # Most readings carry no flag at all: that case is decided without looking for names.
+    return f"value IS NOT NULL AND (status IS NULL OR status = '' OR ({flags}))"
+
+
+_RELIABLE_SQL = _reliable_sql()

@@ -99,6 +99,6 @@ def test_recording_is_not_held_up_and_messages_wait_in_the_queue(tmp_path: Path,
     assert queued > 0 and attempts >= 1
     assert any("wait in the queue" in line for line in output), output
     # The whole run, feed drain included, stays bounded; the recording itself is not slowed.
-    from monitor.cli import FEED_DRAIN_S
+    from monitor.app.services import FEED_DRAIN_S
 
     assert with_feed_s <= baseline_s + FEED_DRAIN_S + 10.0, (baseline_s, with_feed_s)

@@ -6,7 +6,6 @@ INFUSION_MONITOR_CONFIG), then the database path and the alarm profile it names.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.cli import alarm_profile
+from monitor.app.profile import active_alarm_profile
 from monitor.config import ConfigError, UserConfig, database_path
 from tests.fuzz.attempt import attempt
 from tests.fuzz.toml_values import assignments, raw_documents
@@ -57,7 +56,7 @@ def _read_config_as_the_command_line_does(config_path: Path, document: bytes) ->
     else:
         assert isinstance(db, Path) and str(db)
     # A profile that cannot be used leaves the built-in one in force, with the reason.
-    profile, problem = alarm_profile(argparse.Namespace(profile=None))
+    profile, problem = active_alarm_profile(None)
     assert profile.rules
     if problem is not None:
         assert isinstance(problem, str) and problem

@@ -105,15 +105,14 @@ def test_config_file_values_of_the_wrong_kind_are_named(
 
 
 def test_alarm_profile_path_with_a_nul_character_keeps_the_built_in_profile(isolated_user_folders: Path) -> None:
-    import argparse
 
-    from monitor.cli import alarm_profile
+    from monitor.app.profile import active_alarm_profile
     from monitor.config import config_file
 
     cfg = config_file()
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text('profile = "clinic\\u0000.toml"\n')
-    profile, problem = alarm_profile(argparse.Namespace(profile=None))
+    profile, problem = active_alarm_profile(None)
     assert profile.rules
     assert problem is not None and "not a usable file name" in problem
 
@@ -139,11 +138,10 @@ def test_db_under_an_unknown_users_home_is_a_named_error(
 
 def test_profile_under_an_unknown_users_home_leaves_the_built_in_profile(capsys: pytest.CaptureFixture[str]) -> None:
     # Found by the fuzz suite, like the db case above.
-    import argparse
 
-    from monitor.cli import alarm_profile
+    from monitor.app.profile import active_alarm_profile
 
-    profile, problem = alarm_profile(argparse.Namespace(profile="~nobody-here/clinic.toml"))
+    profile, problem = active_alarm_profile("~nobody-here/clinic.toml")
     assert profile.name == "default"
     assert problem is not None and "cannot find the home folder" in problem
     assert main(["limits", "--profile", "~nobody-here/clinic.toml"]) == 1

@@ -18,7 +18,9 @@ from drivers.dinamap.codec import DinamapDecoder, DinamapSettings
 from drivers.dinamap.emulator import DinamapMonitor
 from drivers.patient.vitals import PatientFeed
 from drivers.simulated.driver import SimulatedSource
-from monitor.cli import build_parser, nibp_schedule
+from monitor.app.launch import session_spec
+from monitor.app.sessions import nibp_schedule
+from monitor.cli import build_parser
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder
 from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
@@ -103,8 +105,8 @@ def overdue_events(store: Store, recorder: Recorder) -> list[SessionEvent]:
 def test_cli_cycle_options() -> None:
     parser = build_parser()
     args = parser.parse_args(["record", "--nibp-infusion", "10", "--nibp-recovery", "15"])
-    assert nibp_schedule(args) == NibpSchedule(infusion_s=600.0, recovery_s=900.0)
-    defaults = nibp_schedule(parser.parse_args(["record"]))
+    assert nibp_schedule(session_spec(args)) == NibpSchedule(infusion_s=600.0, recovery_s=900.0)
+    defaults = nibp_schedule(session_spec(parser.parse_args(["record"])))
     assert (defaults.infusion_s, defaults.recovery_s) == (300.0, 900.0)
     for bad in ("0", "abc", "500"):
         with pytest.raises(SystemExit):

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from drivers.simulated.driver import SimulatedSource
-from monitor.cli import CliError, close_unfinished
+from monitor.app.errors import AppError
+from monitor.app.sessions import close_unfinished
 from monitor.ownership import SessionLock, SessionOwned, owner_alive
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
@@ -40,7 +41,7 @@ def test_a_live_owner_keeps_its_session_however_stale_the_heartbeat(store: Store
     try:
         with pytest.raises(SessionRuleError, match="being recorded by a running process"):
             Recorder.resume_session(other, SimulatedSource(seed=1, speed=math.inf, start_time=T0 + 60), session_id)
-        with pytest.raises(CliError, match="is recording"):
+        with pytest.raises(AppError, match="is recording"):
             close_unfinished(other, session_id, "RN")
     finally:
         other.close()

@@ -33,10 +33,10 @@ FLAT_MB = 25.0
 
 
 def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path, caplog, capsys) -> None:  # type: ignore[no-untyped-def]
+    from monitor.app.device import DeviceSpec
     from ui.bridge import RecorderBridge
     from ui.dialogs import SignedInUser
     from ui.live_window import LiveWindow
-    from ui.settings_dialog import DeviceChoice
 
     caplog.set_level(logging.WARNING)
     store = Store(db_path)
@@ -45,7 +45,7 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
                                     autopilot=True, nurse="RN", alarms=AlarmEngine())
     bridge = RecorderBridge(recorder)
     window = LiveWindow(bridge, SignedInUser("RN", "nurse"),
-                        device=DeviceChoice("simulated", None, scenario="soak", speed=SPEED, pleth=True))
+                        device=DeviceSpec("simulated", None, scenario="soak", speed=SPEED, pleth=True))
     qtbot.addWidget(window)
     window.resize(1600, 900)
     window.show()

@@ -20,10 +20,10 @@ NURSE = "AB"
 @pytest.fixture
 def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
     """Build a running live window on a simulated session; everything is closed after the test."""
+    from monitor.app.device import DeviceSpec
     from ui.bridge import RecorderBridge
     from ui.dialogs import SignedInUser
     from ui.live_window import LiveWindow
-    from ui.settings_dialog import DeviceChoice
 
     opened: list[tuple[Any, Store]] = []
 
@@ -48,7 +48,7 @@ def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
         bridge = RecorderBridge(recorder)
         window = LiveWindow(
             bridge, SignedInUser(NURSE, role),
-            device=DeviceChoice("simulated", None, scenario=scenario, speed=speed, pleth=pleth),
+            device=DeviceSpec("simulated", None, scenario=scenario, speed=speed, pleth=pleth),
         )
         qtbot.addWidget(window)
         window.show()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QLabel
 
 from drivers.core.readings import Parameter
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Priority
+from monitor.app.device import DeviceSpec
 from monitor.exports.data import load
 from monitor.session import EventKind, Phase
 from monitor.store import Store
@@ -18,7 +19,7 @@ from tests.ui.conftest import NURSE, stored_events
 from ui import theme
 from ui.chair_dialogs import ChecklistDialog, DoseDialog
 from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, SignedInUser, TextDialog
-from ui.settings_dialog import DeviceChoice, SettingsChoice, SettingsDialog
+from ui.settings_dialog import SettingsChoice, SettingsDialog
 
 WAIT_MS = 15_000
 
@@ -335,7 +336,7 @@ def test_changing_the_driver_continues_the_same_session_with_the_new_device(
     qtbot.waitUntil(lambda: w.last_status.stored_readings > before + 20, timeout=WAIT_MS)  # data keeps coming
 
     # A device that cannot be opened is refused with a message; the running one stays.
-    w.change_device(DeviceChoice("simulated", None, scenario="no_such_scenario"))
+    w.change_device(DeviceSpec("simulated", None, scenario="no_such_scenario"))
     assert "cannot use simulated" in w.message.text()
     assert "hypertension" in w.last_status.device
 

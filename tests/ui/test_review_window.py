@@ -364,11 +364,11 @@ def test_an_export_over_a_second_shows_progress_without_moving_anything(
 
     import ui.review_window as module
 
-    def slow_export(store: Any, session_id: str, fmt: str, path: Any, options: Any, via: str | None = None) -> None:
+    def slow_export(source: Any, session_id: str, fmt: str, options: Any, path: Any, via: str | None = None) -> None:
         clock.sleep(1.6)
         Path(path).write_text("done", encoding="utf-8")
 
-    monkeypatch.setattr(module, "export_file", slow_export)
+    monkeypatch.setattr(module, "export_session", slow_export)
     window.choose_export_path = lambda fmt, suggested: str(tmp_path / "slow.hl7")
     before = window.pdf_button.mapTo(window, window.pdf_button.rect().topLeft())
     with qtbot.waitSignal(window.export_finished, timeout=10_000):

@@ -16,7 +16,9 @@ import pytest
 
 from drivers.core.readings import Flag, Parameter, Reading
 from monitor import review
-from monitor.cli import CliError, build_parser, close_unfinished
+from monitor.app.errors import AppError
+from monitor.app.sessions import close_unfinished
+from monitor.cli import build_parser
 from monitor.exports.data import load
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
@@ -154,9 +156,9 @@ def test_close_unfinished_refuses_what_is_not_unfinished_and_unknown_sessions(
     path = tmp_path / "monitor.db"
     shutil.copy(recorded.path, path)
     with Store(path) as store:
-        with pytest.raises(CliError, match="is complete"):
+        with pytest.raises(AppError, match="is complete"):
             close_unfinished(store, recorded.session_id, "RN")
-        with pytest.raises(CliError, match="no session"):
+        with pytest.raises(AppError, match="no session"):
             close_unfinished(store, "nonexistent", "RN")
 
 

@@ -1,0 +1,128 @@
+"""Opening a device from one typed spec, whether the command line or the window asks.
+
+Every option a device is opened with sits in :class:`DeviceSpec`, so a change made in the window
+(another port, other line settings) keeps the rest: driver settings given with ``--set``, the
+simulator's seed, and how soon the link counts as lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from monitor.app.errors import AppError
+
+if TYPE_CHECKING:
+    # Imported where used: the command line starts without loading the driver registry.
+    from drivers.base import Driver, OpenOptions, Source
+
+#: The line settings a user may override, by the command line's words.
+FLOW_CONTROLS = ("none", "xonxoff", "rtscts")
+
+
+def port_overrides(baud: int | None = None, parity: str | None = None, flow: str | None = None) -> dict[str, Any]:
+    """Serial line settings that differ from the driver's own (``--baud``, ``--parity``, ``--flow``)."""
+    overrides: dict[str, Any] = {}
+    if baud:
+        overrides["baudrate"] = baud
+    if parity:
+        overrides["parity"] = parity
+    if flow:
+        overrides["xonxoff"] = flow == "xonxoff"
+        overrides["rtscts"] = flow == "rtscts"
+    return overrides
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """Which device to read and every option it is opened with."""
+
+    driver: str = "simulated"
+    port: str | None = None
+    #: Driver settings (``--set KEY=VALUE``), e.g. a Nonin's ``format=8``.
+    settings: Mapping[str, str] = field(default_factory=dict)
+    #: Serial line settings that differ from the driver's own (``baudrate``, ``parity``, ``xonxoff``, ``rtscts``).
+    port_overrides: Mapping[str, Any] = field(default_factory=dict)
+    scenario: str = "normal"
+    speed: float = 1.0
+    seed: int = 1
+    pleth: bool = False
+    link_lost_after_s: float = 5.0
+
+    def switched_to(
+        self, driver: str, port: str | None, port_overrides: Mapping[str, Any], *,
+        scenario: str | None = None, speed: float | None = None,
+    ) -> DeviceSpec:
+        """This spec with another driver, port or line settings; every other option is kept.
+
+        Driver settings belong to their driver: they are kept while the driver stays the same and
+        left behind when another driver is chosen (its own defaults apply).
+        """
+        return replace(
+            self,
+            driver=driver,
+            port=port,
+            port_overrides=dict(port_overrides),
+            settings=dict(self.settings) if driver == self.driver else {},
+            scenario=self.scenario if scenario is None else scenario,
+            speed=self.speed if speed is None else speed,
+        )
+
+    def options(self, start_time: float | None = None) -> OpenOptions:
+        """What the driver is told when it opens (``start_time`` starts a simulated clock there)."""
+        from drivers.base import OpenOptions
+
+        return OpenOptions(
+            port=self.port,
+            scenario=self.scenario,
+            speed=self.speed,
+            seed=self.seed,
+            pleth=self.pleth,
+            start_time=start_time,
+            port_overrides=dict(self.port_overrides),
+            settings=dict(self.settings),
+            link_lost_after_s=self.link_lost_after_s,
+        )
+
+    def describe(self) -> str:
+        """One line for the user, e.g. ``nonin on /dev/ttyUSB0 (format=8)``."""
+        text = self.driver + (f" on {self.port}" if self.port else "")
+        if self.settings:
+            text += " (" + ", ".join(f"{k}={v}" for k, v in self.settings.items()) + ")"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedDevice:
+    """A device opened from a spec: its driver and the source that delivers its data."""
+
+    driver: type[Driver]
+    source: Source
+    spec: DeviceSpec
+
+
+def driver_of(spec: DeviceSpec) -> type[Driver]:
+    """The driver class a spec names, checked against what it needs (a port, a known scenario)."""
+    from drivers import registry
+    from drivers.patient.model import SCENARIOS
+
+    try:
+        driver_cls = registry.get(spec.driver)
+    except registry.DriverError as exc:
+        raise AppError(str(exc)) from None
+    if driver_cls.needs_port and not spec.port:
+        raise AppError(f"driver '{spec.driver}' needs --port (see `infusion-monitor ports`)")
+    if spec.driver == "simulated" and spec.scenario not in SCENARIOS:
+        raise AppError(f"unknown scenario '{spec.scenario}'; choose from {', '.join(SCENARIOS)}")
+    return driver_cls
+
+
+def open_device(spec: DeviceSpec, start_time: float | None = None) -> OpenedDevice:
+    """Open the device a spec names; ``start_time`` starts a simulated clock there (a resumed session)."""
+    driver_cls = driver_of(spec)
+    try:
+        source = driver_cls().open(spec.options(start_time))
+    except (ValueError, OSError) as exc:
+        raise AppError(f"cannot open {spec.driver}: {exc}") from None
+    return OpenedDevice(driver_cls, source, spec)

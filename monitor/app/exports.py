@@ -1,0 +1,138 @@
+"""Exports from the command line and the review window: reference ranges from approved content, audited files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from drivers.core.readings import Parameter
+from monitor.app.errors import AppError
+from monitor.app.profile import reference_profile
+from monitor.app.stores import RecordSource
+from monitor.course import Course
+from monitor.exports.codes import ReferenceRange, ranges_from_profile
+from monitor.exports.data import ExportOptions, SessionRecord
+from monitor.store import SessionNotFound, Store, StoreError
+
+if TYPE_CHECKING:
+    from monitor.rems import RemsForm
+
+
+def reference_ranges(
+    source: RecordSource, profile_path: str | None = None
+) -> tuple[dict[Parameter, ReferenceRange], str | None]:
+    """The reference ranges an export states, and a warning when the clinic profile was set aside.
+
+    The clinic profile counts only when approved in this computer's database; reading from the
+    clinic's server there is none to ask, so the built-in profile's ranges are used.
+    """
+    if source.from_server or not source.db.exists():
+        profile, warning = reference_profile(profile_path, None)
+    else:
+        try:
+            with Store(source.db, readonly=True) as approvals:
+                profile, warning = reference_profile(profile_path, approvals)
+        except StoreError as exc:
+            raise AppError(str(exc)) from None
+    return ranges_from_profile(profile), warning
+
+
+def export_session(
+    source: RecordSource, session_id: str, fmt: str, options: ExportOptions, *, path: str | Path | None = None,
+    stream: IO[Any] | None = None, via: str | None = None,
+) -> SessionRecord:
+    """Export one session to a file (complete or not at all) or a stream, audited in this computer's database.
+
+    A session read from the clinic's server is exported the same way; the audit entry names the server.
+    """
+    from monitor.exports import ExportError, export_to
+
+    try:
+        if not source.from_server:
+            with Store(source.db) as store:
+                return export_to(store, session_id, fmt, options, path=path, stream=stream, via=via)
+        from monitor.app.stores import open_server
+
+        assert source.server is not None
+        with open_server(source.server) as server, Store(source.db) as local:
+            return export_to(server, session_id, fmt, options, path=path, stream=stream, via=via, audit_to=local)
+    except (SessionNotFound, ExportError) as exc:
+        raise AppError(str(exc)) from None
+
+
+def read_course(source: RecordSource, *, mrn: str | None = None, patient_id: str | None = None) -> Course:
+    """A patient's course by MRN or patient key (read from the server: every chair's sessions of the MRN)."""
+    from monitor.course import CourseError, load_course, load_course_by_mrn
+
+    try:
+        with source.open() as store:
+            if mrn is not None:
+                return load_course_by_mrn(store, mrn)
+            if patient_id is None:
+                raise AppError("a course needs an MRN or a patient")
+            return load_course(store, patient_id)
+    except (CourseError, StoreError) as exc:
+        raise AppError(str(exc)) from None
+
+
+def export_course(
+    source: RecordSource, course: Course, fmt: str, *, path: str | Path | None = None, stream: IO[Any] | None = None,
+    deidentify: bool = False, user: str | None = None, via: str | None = None,
+) -> None:
+    """Write a course to a file (``path``) or a stream and audit it in this computer's database."""
+    from monitor import course_export
+
+    started = time.perf_counter()
+    binary = fmt == "pdf"
+    try:
+        with source.open() as store:
+            if path is not None:
+                text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
+                with Path(path).open("wb" if binary else "w", **text_args) as target:
+                    course_export.write(store, course, fmt, target, deidentify=deidentify, user=user)
+            elif stream is not None:
+                course_export.write(store, course, fmt, stream, deidentify=deidentify, user=user)
+            else:
+                raise AppError("a course export needs a file or a stream")
+            server = str(store.path) if source.from_server else None
+    except OSError as exc:
+        raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except StoreError as exc:
+        raise AppError(str(exc)) from None
+    detail: dict[str, Any] = {"via": via} if via else {}
+    if server is not None:
+        detail["server"] = server
+    try:
+        with Store(source.db) as audit:
+            audit.audit("course_export", user=user, patient_key=course.patient_id, format=fmt,
+                        deidentified=deidentify, destination=str(Path(path).resolve()) if path is not None else "-",
+                        sessions=len(course.rows), seconds=round(time.perf_counter() - started, 3), **detail)
+    except StoreError as exc:
+        raise AppError(str(exc)) from None
+
+
+def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | None) -> RemsForm:
+    """Write one session's REMS Patient Monitoring Form as a PDF worksheet to copy from, audited;
+    returns the form (its ``missing()`` fields are still to be filled in)."""
+    from monitor import rems
+    from monitor.course_export import write_rems_worksheet
+    from monitor.protocols import ProtocolError, load_protocol
+
+    try:
+        row = store.session_row(session)
+        protocol = load_protocol(row.get("protocol"))
+    except (SessionNotFound, ProtocolError) as exc:
+        raise AppError(str(exc)) from None
+    if not protocol.rems:
+        raise AppError(f"session {row['id'][:8]} follows {protocol.name}, which has no REMS form")
+    form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), store.events(row["id"]),
+                           list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
+                           rems.submission(store, row["id"]))
+    try:
+        with Path(path).open("wb") as stream:
+            write_rems_worksheet(form, stream)
+    except OSError as exc:
+        raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None
+    store.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(path))
+    return form

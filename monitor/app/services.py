@@ -1,0 +1,119 @@
+"""What runs beside a recording: the live HL7 feed and the link to the clinic's server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from monitor.app.errors import AppError
+from monitor.config import ConfigError, UserConfig, setting
+from monitor.store import Store
+
+if TYPE_CHECKING:
+    from monitor.feed import Feed
+    from monitor.recorder import Recorder
+    from monitor.replication.replicator import Replicator
+
+#: After a recording ends, the feed and the server link try this long to deliver what is queued;
+#: the rest waits in their queues for the next start.
+FEED_DRAIN_S = 5.0
+
+
+def patient_id_system() -> str | None:
+    """The MRN namespace for exports and the feed (INFUSION_MONITOR_PATIENT_ID_SYSTEM or config
+    ``patient_id_system``); None means the documented default."""
+    try:
+        value = setting("patient_id_system", None, None, UserConfig.load())
+    except ConfigError as exc:
+        raise AppError(str(exc)) from None
+    text = str(value).strip() if value else ""
+    if text and (":" not in text or any(c.isspace() for c in text)):
+        raise AppError(f"patient_id_system '{text}' is not a URI (e.g. urn:oid:1.2.3.4 or https://ehr.example/mrn)")
+    return text or None
+
+
+def start_feed(target: str | None, store: Store, recorder: Recorder, user: str | None) -> Feed | None:
+    """Start the live feed for the recorder's session when ``target`` (``--feed``) or
+    INFUSION_MONITOR_FEED / config ``feed`` names a receiver; None when none is set."""
+    from monitor.exports.codes import ranges_from_profile
+    from monitor.feed import MAX_REFUSALS_DEFAULT, Feed, FeedConfig, FeedConfigError
+
+    try:
+        config_values = UserConfig.load()
+        receiver = setting("feed", target, None, config_values)
+        if not receiver:
+            return None
+        ack_mode = str(setting("feed_ack_mode", None, "original", config_values))
+        refusals_text = str(setting("feed_max_refusals", None, MAX_REFUSALS_DEFAULT, config_values))
+    except ConfigError as exc:
+        raise AppError(str(exc)) from None
+    if not refusals_text.strip().isdigit():
+        raise AppError(f"feed_max_refusals '{refusals_text}' is not a whole number")
+    try:
+        config = FeedConfig.parse(str(receiver), ack_mode=ack_mode, max_refusals=int(refusals_text))
+    except FeedConfigError as exc:
+        raise AppError(str(exc)) from None
+    profile = getattr(recorder.alarms, "profile", None)
+    feed = Feed(
+        store.path,
+        config,
+        ranges=ranges_from_profile(profile) if profile is not None else None,
+        identifier_system=patient_id_system(),
+    )
+    feed.attach(recorder)
+    feed.start()
+    store.audit("feed_started", user=user, session_id=recorder.session.id, receiver=f"{config.host}:{config.port}")
+    return feed
+
+
+def start_server_link(server: str | None, chair: str | None, store: Store, recorder: Recorder) -> Replicator | None:
+    """Start replicating to the clinic's server when one is configured (``--server``, INFUSION_MONITOR_SERVER
+    or config ``server``); None when this chair works alone. ``chair`` names it at the nurse station."""
+    from monitor.replication.chair import ServerSettingError, chair_name, server_url, start_replication
+
+    try:
+        url = server_url(server)
+        name = chair_name(chair)
+    except (ServerSettingError, ConfigError) as exc:
+        raise AppError(str(exc)) from None
+    if url is None:
+        return None
+    return start_replication(url, store.path, recorder, name)
+
+
+@dataclass
+class Services:
+    """The feed and the server link of one recording (either may be absent)."""
+
+    feed: Feed | None = None
+    server_link: Replicator | None = None
+
+    def stop(self) -> None:
+        """Stop both, each given :data:`FEED_DRAIN_S` to deliver what is queued."""
+        if self.server_link is not None:
+            self.server_link.stop(timeout=FEED_DRAIN_S)
+        if self.feed is not None:
+            self.feed.stop(drain_s=FEED_DRAIN_S)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """Where a recording sends its data besides the local database (None: the environment or config decides)."""
+
+    #: ``--feed HOST:PORT``: the HL7 receiver.
+    feed: str | None = None
+    #: ``--server URL``: the clinic's PostgreSQL this chair copies everything to.
+    server: str | None = None
+    #: ``--chair NAME``: this chair's name at the nurse station.
+    chair: str | None = None
+
+
+def start_services(store: Store, recorder: Recorder, spec: ServiceSpec) -> Services:
+    """Start the feed and the server link a recording is configured for (audited under who records)."""
+    started = Services(start_feed(spec.feed, store, recorder, recorder.nurse))
+    try:
+        started.server_link = start_server_link(spec.server, spec.chair, store, recorder)
+    except BaseException:
+        started.stop()
+        raise
+    return started

@@ -1,0 +1,165 @@
+"""Starting, resuming and closing a session: the recorder with its device, protocol, cuff cycle and alarm engine."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from monitor.accounts import Principal
+from monitor.app.device import DeviceSpec, open_device
+from monitor.app.errors import AppError
+from monitor.app.profile import active_alarm_profile
+from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
+from monitor.plan import SessionPlan
+from monitor.protocols import Protocol, ProtocolError, load_protocol
+from monitor.session import NibpSchedule
+from monitor.store import SessionNotFound, Store
+
+if TYPE_CHECKING:
+    from monitor.alarms.engine import AlarmEngine
+    from monitor.recorder import Recorder
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSpec:
+    """A session to start (or, with ``resume``, to continue) and the device it is recorded from."""
+
+    device: DeviceSpec = field(default_factory=DeviceSpec)
+    #: Phases advanced by session time (``--plan``); None: the nurse advances them, the protocol's plan applies.
+    plan: SessionPlan | None = None
+    patient: str | None = None
+    #: The name typed with ``--nurse`` (not checked); the signed-in account names who records.
+    nurse: str | None = None
+    resume: str | None = None
+    protocol: str | None = None
+    nibp_infusion_min: float | None = None
+    nibp_recovery_min: float | None = None
+    #: ``--profile``: the clinic alarm profile file (None: INFUSION_MONITOR_PROFILE, config, or built in).
+    profile: str | None = None
+
+
+def recording_name(typed: str | None, principal: Principal) -> str:
+    """Who records, as far as anything was checked: the account, or the OS user with the typed name unverified."""
+    if principal.authenticated:
+        return principal.name
+    return f"{typed} (unverified; {principal.name})" if typed else principal.name
+
+
+def session_protocol(spec: SessionSpec, store: Store | None = None) -> Protocol:
+    """The protocol of ``spec`` (for a resumed session: the one it was started with)."""
+    name = spec.protocol
+    if name is None and store is not None and spec.resume:
+        with contextlib.suppress(SessionNotFound):
+            name = store.session_row(spec.resume).get("protocol")
+    try:
+        return load_protocol(name)
+    except ProtocolError as exc:
+        raise AppError(str(exc)) from None
+
+
+def nibp_schedule(spec: SessionSpec, protocol: Protocol | None = None) -> NibpSchedule:
+    """The cuff cycle: the protocol's, changed by the spec's minutes for the infusion and recovery."""
+    schedule = protocol.cuff if protocol is not None else NibpSchedule(
+        infusion_s=NIBP_INTERVAL_INFUSION_S, recovery_s=NIBP_INTERVAL_RECOVERY_S
+    )
+    if spec.nibp_infusion_min is not None:
+        schedule = replace(schedule, infusion_s=spec.nibp_infusion_min * 60)
+    if spec.nibp_recovery_min is not None:
+        schedule = replace(schedule, recovery_s=spec.nibp_recovery_min * 60)
+    return schedule
+
+
+def start_session(
+    spec: SessionSpec, store: Store, principal: Principal, warn: Callable[[str], None]
+) -> Recorder:
+    """A recorder, with the alarm engine of the approved profile in force, for a new or resumed session.
+
+    ``warn`` is told when the requested alarm profile is not used (the built-in one is then in force).
+    """
+    from monitor.alarms.engine import AlarmEngine
+    from monitor.alarms.profile import default_profile
+    from monitor.approval import decide
+    from monitor.recorder import Recorder
+
+    nurse = recording_name(spec.nurse, principal)
+    requested, problem = active_alarm_profile(spec.profile)
+    decision = decide(store, None if problem else requested, default_profile(), user=principal)
+    problem = problem or decision.problem
+    if problem:
+        warn(f"warning: alarm profile not used: {problem}; the built-in profile is in force")
+    profile = decision.profile
+    engine = AlarmEngine(profile)
+    protocol = session_protocol(spec, store)
+    schedule = nibp_schedule(spec, protocol)
+    if spec.resume:
+        recorder = _resume(spec, store, nurse, engine, schedule, protocol)
+    else:
+        device = open_device(spec.device)
+        patient_id = store.create_patient(spec.patient) if spec.patient else None
+        recorder = Recorder.new_session(
+            store, device.source, driver=device.driver.name, port=spec.device.port,
+            plan=spec.plan or protocol.plan(), patient_id=patient_id, nurse=nurse,
+            autopilot=spec.plan is not None, alarms=engine, nibp_schedule=schedule, protocol=protocol,
+        )
+    detail: dict[str, Any] = {
+        "profile": profile.name, "label": decision.label, "source": profile.source, "sha256": profile.sha256,
+        "approved_by": decision.approval.approved_by if decision.approval else None,
+    }
+    if problem:
+        detail["rejected"] = problem
+        engine.command("profile_not_used", recorder.session.now, None, reason=problem)
+    store.audit("alarm_profile_loaded", user=nurse, session_id=recorder.session.id, **detail)
+    recorder.principal = principal
+    recorder.profile_label = decision.label
+    return recorder
+
+
+def _resume(
+    spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol
+) -> Recorder:
+    from monitor.recorder import Recorder
+    from monitor.session import SessionRuleError
+
+    assert spec.resume is not None
+    try:
+        row = store.session_row(spec.resume)
+    except SessionNotFound as exc:
+        raise AppError(str(exc)) from None
+    status = store.status_of(row)
+    if status != "unfinished":
+        raise AppError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
+    # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
+    last = store.last_data_at(row["id"])
+    device = open_device(spec.device, start_time=max(time.time(), last or 0.0))
+    try:
+        recorder = Recorder.resume_session(
+            store, device.source, row["id"], nurse=nurse, autopilot=spec.plan is not None, alarms=engine,
+            nibp_schedule=schedule, protocol=protocol,
+        )
+    except SessionRuleError as exc:
+        device.source.close()
+        raise AppError(str(exc)) from None
+    engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
+    return recorder
+
+
+def close_unfinished(store: Store, session: str, user: str | None) -> str:
+    """Close a session left unfinished by a crash, without resuming it; returns its id.
+
+    Nothing stored is removed: the session ends at its last stored reading and the audit log
+    says who closed it. Shared by ``infusion-monitor close`` and the session browser.
+    """
+    try:
+        row = store.session_row(session)
+    except SessionNotFound as exc:
+        raise AppError(str(exc)) from None
+    status = store.status_of(row)
+    if status != "unfinished":
+        raise AppError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
+    last = store.last_data_at(row["id"])
+    store.end_session(row["id"], "closed", row["started_at"] if last is None else last)
+    store.audit("session_closed_after_crash", user=user, session_id=row["id"])
+    return str(row["id"])

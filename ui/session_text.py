@@ -1,0 +1,29 @@
+"""How a session's start, length and phases read in the browser and the review window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+PHASE_ORDER = ("setup", "baseline", "infusion", "recovery", "complete")
+
+
+def local_time(t: float | None) -> str:
+    """A moment as local date and time, e.g. ``2024-06-10 08:13``."""
+    if t is None:
+        return ""
+    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def length_text(seconds: float) -> str:
+    """A session length as ``1 h 32 min`` or ``31 min``."""
+    minutes = round(seconds / 60.0)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def phases_text(phases: Sequence[str]) -> str:
+    """Phases reached, in session order, without the set-up every session has."""
+    reached = [p for p in PHASE_ORDER if p in phases and p != "setup"]
+    return " → ".join(reached) if reached else "set-up only"

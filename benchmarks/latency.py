@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import bisect
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
+from benchmarks.common import Result, median, not_measured, percentile
+from benchmarks.pty_recording import record_from_pty
 from drivers.core.clock import now as anchored_now
 
 # Target: every reading on disk within a second of its last byte (99th percentile). Writing has its
@@ -53,68 +52,16 @@ class TimedDecoder:
         return getattr(self._decoder, name)
 
 
-class TimedPort:
-    """A device port that remembers when each write went out."""
-
-    def __init__(self, port: Any) -> None:
-        self.port = port
-        self.name = port.name
-        self.writes: list[float] = []
-        self._lock = threading.Lock()
-
-    def write(self, data: bytes) -> int | None:
-        # Stamped before the write: the reader may decode the bytes before this thread runs again.
-        at = anchored_now()
-        written = self.port.write(data)
-        with self._lock:
-            self.writes.append(at)
-        return written
-
-    def read_available(self) -> bytes:
-        return bytes(self.port.read_available())
-
-    def close(self) -> None:
-        self.port.close()
-
-
 def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tuple[list[float], int]:
     """Latencies (s) of every numeric reading stored during ``seconds`` of real-time data, and bytes dropped."""
-    from drivers.base import OpenOptions
-    from drivers.emulation.device import Emulator
-    from drivers.emulation.registry import make_device
-    from drivers.transport.device_ports import PtyDevicePort
-    from monitor.plan import SessionPlan
-    from monitor.recorder import Recorder
-    from monitor.store import Store
-
-    port = TimedPort(PtyDevicePort())
-    emulator = Emulator(make_device(name, scenario="normal", seed=1), speed=1.0)
-    stop = threading.Event()
-    device_thread = threading.Thread(target=emulator.run, args=(port, None, stop), name="emulated-device")
-    store = Store(folder / f"{name}.db")
     arrived: list[float] = []
     commits: list[tuple[float, int]] = []
 
     def listen(update: Any) -> None:
         commits.append((anchored_now(), update.status.stored_readings))
 
-    try:
-        source = driver_cls().open(OpenOptions(port=port.name))
-        source.decoder = TimedDecoder(source.decoder, arrived)
-        recorder = Recorder.new_session(store, source, driver=name, port=port.name, plan=SessionPlan(),
-                                        nurse="RN", alarms=alarm_engine())
-        recorder.add_listener(listen)
-        recorder.start()
-        device_thread.start()
-        time.sleep(seconds)
-    finally:
-        stop.set()
-        if device_thread.is_alive():
-            device_thread.join(5)
-        if "recorder" in locals():
-            recorder.stop()
-        port.close()
-        store.close()
+    port = record_from_pty(folder / f"{name}.db", name, driver_cls, seconds,
+                           lambda decoder: TimedDecoder(decoder, arrived), listen)
     latencies = []
     counts = [count for _, count in commits]
     for index, t_arrived in enumerate(arrived):

@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, median, not_measured, percentile
-from benchmarks.pty_recording import record_from_pty
+from benchmarks.common import Result, not_measured
+from benchmarks.pty_recording import p99_result, record_from_pty, serial_drivers
 
 P99_TARGET_MS = 50.0
 RUN_S = 15.0
@@ -80,28 +80,17 @@ def run(repeat: int) -> list[Result]:
         from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
     except ImportError:
         return [not_measured(f"{NAME}, p99", target, "no emulator on this branch")]
-    from benchmarks.ingest import byte_drivers
 
     results = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        for driver_name, driver_cls, device_cls, why in byte_drivers():
+        for driver_name, driver_cls, why in serial_drivers():
             for locked in (False, True):
                 label = f"{NAME} {driver_name}{', write lock held' if locked else ''}, p99"
-                if device_cls is None or driver_cls is None:
+                if driver_cls is None:
                     results.append(not_measured(label, target, why))
                     continue
-                if driver_cls.port_settings is None:
-                    results.append(not_measured(label, target, "not a serial-port driver"))
-                    continue
                 latencies, failing = one_driver(folder, driver_name, driver_cls, RUN_S, locked)
-                if not latencies:
-                    results.append(Result(label, None, "", target, None, "no reading reached the alarm engine"))
-                    continue
-                p99 = percentile(latencies, 0.99) * 1000
-                note = (f"{len(latencies)} readings over {RUN_S:g} s; median {median(latencies) * 1000:.1f} ms, "
-                        f"max {max(latencies) * 1000:.1f} ms"
-                        + (f"; storage failing in {failing} turns" if locked else ""))
-                results.append(Result(label, p99, "ms", target, p99 <= P99_TARGET_MS, note,
-                                      [x * 1000 for x in latencies]))
+                results.append(p99_result(label, latencies, P99_TARGET_MS, RUN_S, "no reading reached the alarm engine",
+                                          f"; storage failing in {failing} turns" if locked else ""))
     return results

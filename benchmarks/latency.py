@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, median, not_measured, percentile
-from benchmarks.pty_recording import record_from_pty
+from benchmarks.common import Result, not_measured
+from benchmarks.pty_recording import p99_result, record_from_pty, serial_drivers
 from drivers.core.clock import now as anchored_now
 
 # Target: every reading on disk within a second of its last byte (99th percentile). Writing has its
@@ -84,26 +84,16 @@ def run(repeat: int) -> list[Result]:
         from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
     except ImportError:
         return [not_measured(f"{NAME}, p99", target, "no serial source or emulator on this branch yet")]
-    from benchmarks.ingest import byte_drivers
 
     results = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        for driver_name, driver_cls, device_cls, why in byte_drivers():
-            if device_cls is None or driver_cls is None:
-                results.append(not_measured(f"{NAME} {driver_name}, p99", target, why))
-                continue
-            if driver_cls.port_settings is None:
-                results.append(not_measured(f"{NAME} {driver_name}, p99", target, "not a serial-port driver"))
+        for driver_name, driver_cls, why in serial_drivers():
+            label = f"{NAME} {driver_name}, p99"
+            if driver_cls is None:
+                results.append(not_measured(label, target, why))
                 continue
             latencies, dropped = _one_driver(folder, driver_name, driver_cls, RUN_S)
-            if not latencies:
-                results.append(Result(f"{NAME} {driver_name}, p99", None, "", target, None,
-                                      "no reading was stored during the run"))
-                continue
-            p99 = percentile(latencies, 0.99) * 1000
-            note = (f"{len(latencies)} readings over {RUN_S:g} s; median {median(latencies) * 1000:.1f} ms, "
-                    f"max {max(latencies) * 1000:.1f} ms" + (f"; {dropped} bytes dropped" if dropped else ""))
-            results.append(Result(f"{NAME} {driver_name}, p99", p99, "ms", target, p99 <= P99_TARGET_MS, note,
-                                  [x * 1000 for x in latencies]))
+            results.append(p99_result(label, latencies, P99_TARGET_MS, RUN_S, "no reading was stored during the run",
+                                      f"; {dropped} bytes dropped" if dropped else ""))
     return results

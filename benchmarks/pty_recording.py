@@ -12,11 +12,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import alarm_engine
+from benchmarks.common import Result, alarm_engine, median, percentile
 
 HOLD_LOCK = (
     "import sqlite3, sys, time\n"
@@ -25,6 +25,31 @@ HOLD_LOCK = (
     "print('locked', flush=True)\n"
     "time.sleep(float(sys.argv[2]))\n"
 )
+
+
+def serial_drivers() -> Iterator[tuple[str, Any, str]]:
+    """Every byte-stream driver: its name, its class (None when it cannot be measured over a pty) and why not."""
+    from benchmarks.ingest import byte_drivers
+
+    for driver_name, driver_cls, device_cls, why in byte_drivers():
+        if device_cls is None or driver_cls is None:
+            yield driver_name, None, why
+        elif driver_cls.port_settings is None:
+            yield driver_name, None, "not a serial-port driver"
+        else:
+            yield driver_name, driver_cls, ""
+
+
+def p99_result(label: str, latencies: list[float], target_ms: float, run_s: float, none_note: str,
+               extra: str = "") -> Result:
+    """The 99th percentile of ``latencies`` (s) in ms against ``target_ms``; ``none_note`` says why there are none."""
+    target = f"<= {target_ms:g} ms"
+    if not latencies:
+        return Result(label, None, "", target, None, none_note)
+    p99 = percentile(latencies, 0.99) * 1000
+    note = (f"{len(latencies)} readings over {run_s:g} s; median {median(latencies) * 1000:.1f} ms, "
+            f"max {max(latencies) * 1000:.1f} ms{extra}")
+    return Result(label, p99, "ms", target, p99 <= target_ms, note, [x * 1000 for x in latencies])
 
 
 class TimedPort:

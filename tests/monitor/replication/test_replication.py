@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import psycopg
@@ -14,7 +13,7 @@ from monitor.replication import outbox, schema
 from monitor.replication.replicator import Replicator
 from monitor.store import Store
 from tests.conftest import Clinic, record_simulated
-from tests.monitor.replication.shipping import assert_same, drain
+from tests.monitor.replication.shipping import assert_same, drain, first_error
 
 
 def test_a_recorded_session_arrives_whole_and_equal(clinic: Clinic, db_path: Path) -> None:
@@ -132,14 +131,7 @@ def test_a_chair_refuses_a_server_with_an_older_schema(clinic: Clinic, db_path: 
         conn.execute("DELETE FROM schema_version WHERE version = %s", [schema.SCHEMA_VERSION])
     Store(db_path).close()
     replicator = Replicator(db_path, url)
-    replicator.start()
-    try:
-        deadline = time.monotonic() + 10
-        while replicator.status().error is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        status = replicator.status()
-    finally:
-        replicator.stop(timeout=0.5)
+    status = first_error(replicator)
     assert not status.connected
     assert status.error is not None and "server migrate" in status.error
     assert "NOT CONNECTED" in status.text and "nurse station cannot see" in status.text

@@ -30,7 +30,7 @@ from monitor.replication.server_store import ServerStore
 from monitor.station import ChairReport, StationFeed
 from monitor.store import Store, StoreError
 from tests.conftest import record_simulated
-from tests.monitor.replication.shipping import assert_same, drain
+from tests.monitor.replication.shipping import assert_same, drain, first_error
 
 #: Set by ``python3 tasks.py test`` once it has made sure such a server is installed: then a missing one fails.
 BINARIES_ENV = "INFUSION_MONITOR_TLS_POSTGRES"
@@ -134,14 +134,7 @@ def test_the_servers_certificate_from_another_authority_is_refused_naming_tls(
     Store(db_path).close()
     record_simulated(db_path)
     replicator = Replicator(db_path, f"{base}&sslmode=verify-full&sslrootcert={tls_clinic.wrong_ca}")
-    replicator.start()
-    try:
-        deadline = time.monotonic() + 10
-        while replicator.status().error is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        status = replicator.status()
-    finally:
-        replicator.stop(timeout=0.5)
+    status = first_error(replicator)
     assert not status.connected and status.pending_rows > 0
     assert status.error is not None and status.error.startswith("TLS: ")
     assert "not signed by the authority named in sslrootcert" in status.error and "certificate verify failed" in (

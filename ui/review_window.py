@@ -56,7 +56,7 @@ from monitor.alarms.model import AlarmRecord, AlarmState, Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_session
 from monitor.app.stores import RecordSource
-from monitor.exports import SUFFIXES, ExportError
+from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, StoreError
@@ -124,6 +124,8 @@ CURSOR_COLOUR = "#ffffff"
 MIN_FOCUS_S = 600.0
 #: An export running longer than this shows a progress indicator.
 PROGRESS_AFTER_MS = 1000
+#: What ``export_finished`` reports as the error of an export that was cancelled.
+EXPORT_CANCELLED = "cancelled"
 
 STATUS_BADGE = {
     "complete": ("COMPLETE · read-only — later notes are addenda", "#333f4a"),
@@ -282,6 +284,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     #: Something was written to the session (an addendum): lists of sessions may refresh.
     sessions_changed = Signal()
     _export_done = Signal(str, str, str)
+    _export_read = Signal(int, int)  # readings read so far, readings of the session
 
     def __init__(
         self,
@@ -367,11 +370,25 @@ class ReviewWindow(DialogHost, QMainWindow):
         if on_sessions is not None:
             self.sessions_button.clicked.connect(on_sessions)
         self._export_done.connect(self._export_settled)
-        self.export_progress = QProgressBar(central)
-        self.export_progress.setRange(0, 0)  # busy: an export's length is not known ahead
+        self._export_read.connect(self._export_advanced)
+        # Floating over the chart's top edge (nothing moves): the bar and a button that cancels the export.
+        self.export_panel = QFrame(central)
+        panel_row = QHBoxLayout(self.export_panel)
+        panel_row.setContentsMargins(0, 0, 0, 0)
+        panel_row.setSpacing(6)
+        self.export_progress = QProgressBar(self.export_panel)
+        self.export_progress.setRange(0, 0)  # busy until the number of readings is known
         self.export_progress.setTextVisible(True)
         self.export_progress.setFixedSize(320, 26)
-        self.export_progress.setVisible(False)
+        self.export_cancel = QPushButton("Cancel export", self.export_panel)
+        self.export_cancel.setFixedHeight(26)
+        self.export_cancel.clicked.connect(self.cancel_export)
+        panel_row.addWidget(self.export_progress)
+        panel_row.addWidget(self.export_cancel)
+        self.export_panel.adjustSize()
+        self.export_panel.setVisible(False)
+        self._export_cancelled = threading.Event()
+        self._export_label = ""
         self._progress_timer = QTimer(self)
         self._progress_timer.setSingleShot(True)
         self._progress_timer.timeout.connect(self._show_progress)
@@ -995,14 +1012,31 @@ class ReviewWindow(DialogHost, QMainWindow):
         source = self.source
         for button in self.export_buttons.values():
             button.setEnabled(False)
-        # An export still running after a second shows that it is working (floating: nothing moves).
-        self.export_progress.setFormat(f"Exporting {fmt.upper()}…")
+        # An export still running after a second shows how far it is and can be cancelled.
+        self.export_progress.setRange(0, 0)
+        self._export_label = f"Exporting {fmt.upper()}…"
+        self.export_progress.setFormat(self._export_label)
+        self.export_cancel.setEnabled(True)
+        self._export_cancelled.clear()
         self._progress_timer.start(PROGRESS_AFTER_MS)
+        cancelled = self._export_cancelled
 
         def work() -> None:
             error = ""
             try:
-                export_session(source, session_id, fmt, options, path=path, via="review window")
+                with source.open() as counter:
+                    total = counter.reading_count(session_id)
+
+                def read(count: int) -> None:
+                    if cancelled.is_set():
+                        raise ExportCancelled
+                    self._export_read.emit(count, total)
+
+                export_session(source, session_id, fmt, options, path=path, via="review window", on_block=read)
+                if cancelled.is_set():  # too late to stop: the file is complete and recorded
+                    log.info("export cancelled after it was written")
+            except ExportCancelled:
+                error = EXPORT_CANCELLED
             except (ExportError, StoreError, OSError, ValueError, AppError) as exc:
                 error = str(exc) or type(exc).__name__
             except Exception as exc:  # a writer bug must still reach the screen, not vanish with the thread
@@ -1016,19 +1050,36 @@ class ReviewWindow(DialogHost, QMainWindow):
         thread.start()
         return thread
 
+    def cancel_export(self) -> None:
+        """Stop the running export: it writes nothing (no file, no audit entry)."""
+        self._export_cancelled.set()
+        self.export_cancel.setEnabled(False)
+        self.export_progress.setFormat("Cancelling…")
+
+    def _export_advanced(self, count: int, total: int) -> None:
+        if self._export_cancelled.is_set() or total <= 0:
+            return
+        self.export_progress.setRange(0, total)
+        # A report reads the readings first and then lays itself out: the bar stops short until written.
+        self.export_progress.setValue(min(count, total))
+        self.export_progress.setFormat(f"{self._export_label} – %p%")
+
     def _show_progress(self) -> None:
         central = self.centralWidget()
         top = self.tabs.mapTo(central, self.tabs.rect().topLeft()).y()
-        self.export_progress.move(central.width() - self.export_progress.width() - 20, max(0, top - 34))
-        self.export_progress.setVisible(True)
-        self.export_progress.raise_()
+        self.export_panel.adjustSize()
+        self.export_panel.move(central.width() - self.export_panel.width() - 20, max(0, top - 34))
+        self.export_panel.setVisible(True)
+        self.export_panel.raise_()
 
     def _export_settled(self, fmt: str, path: str, error: str) -> None:
         self._progress_timer.stop()
-        self.export_progress.setVisible(False)
+        self.export_panel.setVisible(False)
         for button in self.export_buttons.values():
             button.setEnabled(True)
-        if error:
+        if error == EXPORT_CANCELLED:
+            self.show_message(f"The {fmt.upper()} export was cancelled; nothing was written.", warning=False)
+        elif error:
             self.show_message(f"The {fmt.upper()} export failed: {error}")
         else:
             deid = " (de-identified)" if self.deidentify_box.isChecked() else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -40,23 +41,27 @@ def reference_ranges(
 
 def export_session(
     source: RecordSource, session_id: str, fmt: str, options: ExportOptions, *, path: str | Path | None = None,
-    stream: IO[Any] | None = None, via: str | None = None,
+    stream: IO[Any] | None = None, via: str | None = None, on_block: Callable[[int], None] | None = None,
 ) -> SessionRecord:
     """Export one session to a file (complete or not at all) or a stream, audited in this computer's database.
 
     A session read from the clinic's server is exported the same way; the audit entry names the server.
+    The readings are streamed; ``on_block`` hears how many were read so far and may raise
+    :class:`~monitor.exports.files.ExportCancelled`, which passes through with nothing written.
     """
     from monitor.exports import ExportError, export_to
 
     try:
         if not source.from_server:
             with Store(source.db) as store:
-                return export_to(store, session_id, fmt, options, path=path, stream=stream, via=via)
+                return export_to(store, session_id, fmt, options, path=path, stream=stream, via=via,
+                                 on_block=on_block)
         from monitor.app.stores import open_server
 
         assert source.server is not None
         with open_server(source.server) as server, Store(source.db) as local:
-            return export_to(server, session_id, fmt, options, path=path, stream=stream, via=via, audit_to=local)
+            return export_to(server, session_id, fmt, options, path=path, stream=stream, via=via, audit_to=local,
+                             on_block=on_block)
     except (SessionNotFound, ExportError) as exc:
         raise AppError(str(exc)) from None
 

@@ -11,7 +11,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.exports.data import ExportOptions, SessionRecord, load
+from monitor.exports.data import ExportCancelled, ExportOptions, SessionRecord, load
 from monitor.store import Reader, Store
 
 # format name -> (module, binary output?)
@@ -35,6 +35,10 @@ class ExportError(Exception):
     """An export that cannot be produced, with the reason."""
 
 
+__all__ = ["FORMATS", "SUFFIXES", "ExportCancelled", "ExportError", "ExportOptions", "SessionRecord", "export_file",
+           "export_to", "load", "writer"]
+
+
 def writer(fmt: str) -> tuple[Callable[[SessionRecord, IO[Any]], None], bool]:
     """The write function of a format and whether it writes bytes."""
     if fmt not in FORMATS:
@@ -47,23 +51,27 @@ def writer(fmt: str) -> tuple[Callable[[SessionRecord, IO[Any]], None], bool]:
 
 def export_file(
     store: Reader, session_id: str, fmt: str, path: str | Path, options: ExportOptions, *, via: str | None = None,
-    audit_to: Store | None = None,
+    audit_to: Store | None = None, on_block: Callable[[int], None] | None = None,
 ) -> SessionRecord:
     """Export one session to a file and record it in the audit log (see :func:`export_to`)."""
-    return export_to(store, session_id, fmt, options, path=path, via=via, audit_to=audit_to)
+    return export_to(store, session_id, fmt, options, path=path, via=via, audit_to=audit_to, on_block=on_block)
 
 
 def export_to(
     store: Reader, session_id: str, fmt: str, options: ExportOptions, *, path: str | Path | None = None,
     stream: IO[Any] | None = None, via: str | None = None, audit_to: Store | None = None,
+    on_block: Callable[[int], None] | None = None,
 ) -> SessionRecord:
     """Export one session to a file (``path``) or a stream, and record it in the audit log (who, what format,
     where).
 
-    A file is written beside its target under a temporary name and renamed when complete, so a
-    failed export never leaves half a file; a stream (standard output) is written as it goes.
-    ``via`` names the screen the export was made from. ``store`` may be the clinic's server
-    (read-only): the entry then goes to ``audit_to``, this computer's database, naming the server.
+    The readings are streamed from the store while the export is written (a long session is never
+    held whole). A file is written beside its target under a temporary name and renamed when
+    complete, so a failed or cancelled export never leaves half a file; a stream (standard output)
+    is written as it goes. ``on_block`` hears how many readings were read so far and may raise
+    :class:`ExportCancelled` (then nothing is written or audited). ``via`` names the screen the
+    export was made from. ``store`` may be the clinic's server (read-only): the entry then goes to
+    ``audit_to``, this computer's database, naming the server.
     """
     from monitor.exports.files import ExportFileError, check_target, write_atomically
 
@@ -71,14 +79,14 @@ def export_to(
     if path is not None:
         try:
             check_target(path)  # before the work: a device or a folder is refused at once
-            record = load(store, session_id, options=options)
+            record = load(store, session_id, options=options, stream=True, on_block=on_block)
             destination = str(write_atomically(path, lambda f: write(record, f), binary).resolve())
         except ExportFileError as exc:
             raise ExportError(str(exc)) from None
     else:
         if stream is None:
             raise ValueError("an export needs a file or a stream")
-        record = load(store, session_id, options=options)
+        record = load(store, session_id, options=options, stream=True, on_block=on_block)
         write(record, stream)
         stream.flush()
         destination = "stdout"

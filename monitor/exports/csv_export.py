@@ -1,15 +1,38 @@
-"""CSV: a ``#`` statement line, then one row per value (timestamp,elapsed_s,phase,parameter,value,unit,status)."""
+"""CSV: a ``#`` statement line, then one row per value (timestamp,elapsed_s,phase,parameter,value,unit,status).
+
+Rows are written as the readings are read from the store (a 24-hour session is streamed, never
+held whole). The readings of one second share a time, so the time texts and the phase are worked
+out once per time.
+"""
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from typing import IO
 
-from drivers.core.readings import iso_utc
+from drivers.core.readings import Flag, iso_utc
 from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
 
 COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
+
+
+def rows(record: SessionRecord) -> Iterator[tuple[str, ...]]:
+    """The data rows, one per reading (missing values as an empty cell), in time order."""
+    phase_at = record.phase_at()
+    start = record.started_at
+    last_t: float | None = None
+    stamp = elapsed = phase = ""
+    statuses: dict[frozenset[Flag], str] = {}
+    for r in record.readings:
+        if r.t != last_t:
+            last_t = r.t
+            stamp, elapsed, phase = iso_utc(r.t), f"{r.t - start:.3f}", phase_at(r.t).value
+        status = statuses.get(r.flags)
+        if status is None:
+            status = statuses[r.flags] = r.status
+        yield (stamp, elapsed, phase, r.parameter.value, "" if r.value is None else f"{r.value:g}", r.unit, status)
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
@@ -17,17 +40,4 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
     write_statement(record, stream)
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(COLUMNS)
-    phase_at = record.phase_at()
-    start = record.started_at
-    for r in record.readings:
-        out.writerow(
-            (
-                iso_utc(r.t),
-                f"{r.t - start:.3f}",
-                phase_at(r.t).value,
-                r.parameter.value,
-                "" if r.value is None else f"{r.value:g}",
-                r.unit,
-                r.status,
-            )
-        )
+    out.writerows(rows(record))

@@ -1,4 +1,9 @@
-"""Everything an export needs about one session, loaded once, optionally de-identified.
+"""Everything an export needs about one session, optionally de-identified.
+
+The session row, patient, events and alarm log are loaded at once (they are small). The readings
+of an export are streamed (``load(..., stream=True)``): :class:`StoredReadings` reads them from
+the store in time order each time it is iterated, a block of rows at a time, so a 24-hour session
+is never held in memory whole; a review loads them as a tuple.
 
 De-identification (``ExportOptions.deidentify``) removes what names a person or a device: the
 patient row (name, MRN, birth date), the device description (it carries serial numbers), the
@@ -14,16 +19,19 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
 
-from drivers.core.readings import Parameter, Reading
+from drivers.core.readings import Flag, Parameter, Reading, parse_flags
 from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
+from monitor.exports.files import ExportCancelled
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Reader, Store
+
+__all__ = ["ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings", "load"]
 
 _START_KINDS = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
 
@@ -37,6 +45,77 @@ _DEVICE_KEYS: Final = frozenset({"device", "serial", "serial_number", "device_se
 _TIME_KEY = re.compile(r"^(t|at|.*_at)$")
 #: FHIR numerics: one observation per parameter per this many seconds (0: every value).
 DEFAULT_RESAMPLE_S: Final = 60.0
+#: Readings handed on between progress reports (and checks for a cancelled export) while streaming.
+STREAM_BLOCK: Final = 4096
+
+
+class StoredReadings:
+    """A session's stored readings, read afresh from the store each time they are iterated.
+
+    De-identification (no source ids) and the session-relative clock are applied to each reading
+    as it is read. ``on_block`` is called with the number of readings handed on so far every
+    :data:`STREAM_BLOCK` readings; it may raise :class:`ExportCancelled` to stop the export.
+    """
+
+    def __init__(
+        self,
+        store: Reader,
+        session_id: str,
+        parameters: Iterable[Parameter] | None = None,
+        *,
+        shift: float = 0.0,
+        keep_source: bool = True,
+        on_block: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.parameters = None if parameters is None else tuple(parameters)
+        self.shift = shift
+        self.keep_source = keep_source
+        self.on_block = on_block
+
+    def transformed(self, *, shift: float = 0.0, keep_source: bool = True) -> StoredReadings:
+        """The same readings moved back by ``shift`` more seconds, without source ids unless kept."""
+        return StoredReadings(self.store, self.session_id, self.parameters, shift=self.shift + shift,
+                              keep_source=self.keep_source and keep_source, on_block=self.on_block)
+
+    def __iter__(self) -> Iterator[Reading]:
+        shift, keep_source, on_block = self.shift, self.keep_source, self.on_block
+        for count, r in enumerate(self._stored(), start=1):
+            if shift or not keep_source:
+                yield Reading(r.t - shift, r.parameter, r.value, r.source if keep_source else "", r.flags)
+            else:
+                yield r
+            if on_block is not None and count % STREAM_BLOCK == 0:
+                on_block(count)
+
+    def _stored(self) -> Iterator[Reading]:
+        """The rows as :meth:`Store.readings` gives them; from a local store a block of rows at a time,
+        each parameter name and status text turned into its value once (a day has ~260,000 rows)."""
+        if not isinstance(self.store, Store):
+            yield from self.store.readings(self.session_id, parameters=self.parameters)
+            return
+        parameters: dict[str, Parameter] = {}
+        flags: dict[str | None, frozenset[Flag]] = {}
+        # Values repeat (a heart rate of 72 thousands of times) and a second's readings share a time: one
+        # object each, so a report that holds the readings holds a third of the objects.
+        values: dict[float | None, float | None] = {}
+        sources: dict[str, str] = {}
+        last_t: float | None = None
+        for block in self.store.reading_blocks(self.session_id, self.parameters, STREAM_BLOCK):
+            for t, name, value, status, source in block:
+                parameter = parameters.get(name)
+                if parameter is None:
+                    parameter = parameters[name] = Parameter(name)
+                flag_set = flags.get(status)
+                if flag_set is None:
+                    flag_set = flags[status] = parse_flags(status)
+                if t == last_t:
+                    t = last_t
+                last_t = t
+                value = values.setdefault(value, value)
+                source = sources.setdefault(source, source)
+                yield Reading(t, parameter, value, source, flag_set)
 
 
 @dataclass(frozen=True)
@@ -70,7 +149,8 @@ class SessionRecord:
 
     session: dict[str, Any]
     patient: dict[str, Any] | None
-    readings: tuple[Reading, ...]
+    #: A tuple, or streamed from the store (:class:`StoredReadings`): iterate, never index.
+    readings: Iterable[Reading]
     events: tuple[SessionEvent, ...]
     alarms: tuple[AlarmRecord, ...]
     deidentified: bool = False
@@ -129,11 +209,15 @@ def load(
     options: ExportOptions | None = None,
     readings_of: Iterable[Parameter] | None = None,
     verify: bool = True,
+    stream: bool = False,
+    on_block: Callable[[int], None] | None = None,
 ) -> SessionRecord:
     """Read a whole session from the store, de-identified and time-shifted as the options say.
 
     ``readings_of`` limits the readings to those parameters (a review reads the rest as arrays);
     ``verify=False`` leaves ``verification`` empty (a window checks the record after it has painted).
+    ``stream=True`` gives the readings as :class:`StoredReadings` (read while they are written;
+    the store must stay open), reporting to ``on_block`` as they go.
     """
     options = options or ExportOptions(deidentify=deidentify)
     if deidentify and not options.deidentify:
@@ -143,7 +227,10 @@ def load(
     record = SessionRecord(
         session=row,
         patient=store.patient_row(row.get("patient_id")),
-        readings=tuple(store.readings(row["id"], parameters=readings_of)),
+        readings=(
+            StoredReadings(store, row["id"], readings_of, on_block=on_block) if stream
+            else tuple(store.readings(row["id"], parameters=readings_of))
+        ),
         events=tuple(store.events(row["id"])),
         alarms=tuple(store.alarms(row["id"])),
         options=options,
@@ -241,7 +328,10 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
         session["nurse"] = None
     session["plan"] = scrub(session.get("plan"))
     session["port"] = scrub(session.get("port"))
-    readings = tuple(Reading(r.t, r.parameter, r.value, "", r.flags) for r in record.readings)
+    readings: Iterable[Reading] = (
+        record.readings.transformed(keep_source=False) if isinstance(record.readings, StoredReadings)
+        else tuple(Reading(r.t, r.parameter, r.value, "", r.flags) for r in record.readings)
+    )
     events = tuple(
         SessionEvent(
             t=e.t,
@@ -293,7 +383,10 @@ def shifted(record: SessionRecord, shift: float) -> SessionRecord:
             session[key] = float(session[key]) - shift
     if session.get("baseline"):
         session["baseline"] = json.dumps(_shift_times(json.loads(session["baseline"]), shift))
-    readings = tuple(Reading(r.t - shift, r.parameter, r.value, r.source, r.flags) for r in record.readings)
+    readings: Iterable[Reading] = (
+        record.readings.transformed(shift=shift) if isinstance(record.readings, StoredReadings)
+        else tuple(Reading(r.t - shift, r.parameter, r.value, r.source, r.flags) for r in record.readings)
+    )
     events = tuple(
         SessionEvent(t=e.t - shift, kind=e.kind, phase=e.phase, user=e.user, detail=_shift_times(dict(e.detail), shift))
         for e in record.events

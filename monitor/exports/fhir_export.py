@@ -22,10 +22,12 @@ exported one by one. Values a device flagged as unreliable are left out.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import statistics
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
@@ -36,7 +38,7 @@ from monitor.birth_date import stored_birth_date
 from monitor.exports import treatment
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
-from monitor.exports.hl7_export import observation_sets, split_name
+from monitor.exports.hl7_export import observation_sets, ordered_observation_sets, split_name
 from monitor.outcomes import questionnaire
 
 CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -52,6 +54,9 @@ VITALSIGNS_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
 BP_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/bp"
 #: Names derived ids: the same session exported twice gets the same resource ids.
 _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
+
+#: Entries validated together before they are written.
+VALIDATE_BLOCK: Final = 500
 
 _INTERPRETATION = {"H": "High", "L": "Low", "N": "Normal"}
 _CONTINUOUS = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.RR, Parameter.ETCO2)
@@ -221,6 +226,56 @@ class _Builder:
             component=components,
         )
 
+    def iter_observations(self, resample_s: float) -> Iterator[dict[str, Any]]:
+        """:meth:`observations` one at a time, made as the readings are read.
+
+        A summary is made when its span has passed; finished resources wait in a heap, ordered as
+        the whole-list sort orders them (time, single values and cuffs before summaries, then the
+        order they were begun in), until nothing still open can precede them.
+        """
+        ready: list[tuple[float, int, int, dict[str, Any]]] = []
+        begun = 0
+        #: Open summary spans: (parameter, span index) -> (order begun, start of the period, readings).
+        spans: dict[tuple[Parameter, int], tuple[int, float, list[Reading]]] = {}
+        start = self.record.started_at
+
+        def close(key: tuple[Parameter, int]) -> None:
+            order, begin, readings = spans.pop(key)
+            parameter, index = key
+            end = min(start + (index + 1) * resample_s, readings[-1].t)
+            values = [r.value for r in readings if r.value is not None]
+            heapq.heappush(ready, (begin, 1, order, self.summary(parameter, begin, max(end, begin), values)))
+
+        for obs in ordered_observation_sets(self.record.readings):
+            if obs.is_nibp:
+                bp = self.blood_pressure(obs.readings)
+                if bp is not None:
+                    heapq.heappush(ready, (obs.t, 0, begun, bp))
+                    begun += 1
+            else:
+                for r in obs.readings:
+                    if resample_s <= 0:
+                        heapq.heappush(ready, (r.t, 0, begun, self.single(r)))
+                        begun += 1
+                        continue
+                    key = (r.parameter, int((r.t - start) // resample_s))
+                    span = spans.get(key)
+                    if span is None:
+                        spans[key] = span = (begun, max(start + key[1] * resample_s, r.t), [])
+                        begun += 1
+                    span[2].append(r)
+            if resample_s > 0:
+                now_index = int((obs.t - start) // resample_s)
+                for key in [k for k in spans if k[1] < now_index]:
+                    close(key)
+            horizon = min([(obs.t, 0), *((begin, 1) for _order, begin, _rs in spans.values())])
+            while ready and (ready[0][0], ready[0][1]) < horizon:
+                yield heapq.heappop(ready)[3]
+        for key in list(spans):
+            close(key)
+        while ready:
+            yield heapq.heappop(ready)[3]
+
     def observations(self, resample_s: float) -> list[dict[str, Any]]:
         timed: list[tuple[float, dict[str, Any]]] = []
         bins: dict[tuple[Parameter, int], list[Reading]] = {}
@@ -325,13 +380,49 @@ def bundle(record: SessionRecord) -> Bundle:
     return Bundle.model_validate(bundle_data(record))
 
 
-def write(record: SessionRecord, stream: IO[str]) -> None:
-    """Validate the Bundle with fhir.resources, then write it as FHIR JSON.
+def _bundle_shell(record: SessionRecord) -> dict[str, Any]:
+    """The Bundle without its entries (``entry`` comes last in the document)."""
+    ended = record.session.get("ended_at")
+    return {
+        "resourceType": "Bundle",
+        "id": _id(record.id, "bundle", record.deidentified, record.options.resample_s),
+        "type": "collection",
+        "timestamp": iso_utc(float(ended) if ended is not None else record.started_at),
+    }
 
-    The data that passed validation is written with the standard JSON encoder: the model's own
-    serialiser gives the same document but takes longer than the validation itself.
+
+def _entries(record: SessionRecord) -> Iterator[dict[str, Any]]:
+    """The Bundle's entries in order, the observations made as the readings are read."""
+    builder = _Builder(record)
+    for r in (builder.patient(), builder.encounter()):
+        yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
+    for r in builder.iter_observations(record.options.resample_s):
+        yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
+    for r in treatment_resources(record, builder.patient_url, builder.encounter_url):
+        yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
+
+
+def _blocks(entries: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while block := list(itertools.islice(entries, size)):
+        yield block
+
+
+def write(record: SessionRecord, stream: IO[str]) -> None:
+    """Validate the Bundle with fhir.resources and write it as FHIR JSON, a block of entries at a time.
+
+    Each block of :data:`VALIDATE_BLOCK` entries is validated as a Bundle of its own before it is
+    written, so every entry passes the same model as in a whole-Bundle validation while the
+    session is never held whole; a failure stops the export (a file export then leaves nothing).
+    The bytes are those of ``json.dump(bundle_data(record), separators=(",", ":"), ensure_ascii=False)``:
+    the standard encoder, as the model's own serialiser takes longer than the validation itself.
     """
-    data = bundle_data(record)
-    Bundle.model_validate(data)
-    json.dump(data, stream, separators=(",", ":"), ensure_ascii=False)
-    stream.write("\n")
+    shell = _bundle_shell(record)
+    head = json.dumps(shell, separators=(",", ":"), ensure_ascii=False)
+    stream.write(head[:-1] + ',"entry":[')
+    first = True
+    for block in _blocks(_entries(record), VALIDATE_BLOCK):
+        Bundle.model_validate({**shell, "entry": block})
+        for entry in block:
+            stream.write(("" if first else ",") + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+            first = False
+    stream.write("]}\n")

@@ -25,6 +25,10 @@ class ExportFileError(Exception):
     """The export file cannot be written; the message says which file and why."""
 
 
+class ExportCancelled(Exception):
+    """The person exporting cancelled; nothing is written."""
+
+
 def check_target(path: str | Path) -> Path:
     """The target as a path, or :class:`ExportFileError` when it cannot be a regular file."""
     text = str(path)
@@ -66,6 +70,9 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
     except ExportFileError:
         _remove(temporary)
         raise
+    except (ExportCancelled, KeyboardInterrupt):
+        _remove(temporary)
+        raise  # cancelled: goes up as it is, with nothing written
     except Exception as exc:
         _remove(temporary)
         log.exception("export to %s failed", target)

@@ -14,13 +14,15 @@ the observation set, so exporting a session twice gives the same bytes.
 
 from __future__ import annotations
 
+import functools
+import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
 from drivers.core.codes import CODES
 from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
-from drivers.hl7.v2 import escape, hl7_time
+from drivers.hl7 import v2
 from monitor.birth_date import stored_birth_date
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
@@ -33,6 +35,11 @@ OBR_SERVICE: Final = "182777000^monitoring of patient^SCT"
 SEGMENT_END: Final = "\r"
 #: Cuff values this close together belong to one measurement.
 CUFF_GROUPING_S: Final = 2.0
+
+# The same few texts (codes, units, ranges, ids, the device) and times recur in every message of an
+# export (a time in MSH-7, OBR-7, OBR-8 and each OBX-14): each is escaped or written once.
+escape = functools.lru_cache(maxsize=1024)(v2.escape)
+hl7_time = functools.lru_cache(maxsize=64)(v2.hl7_time)
 
 @dataclass(frozen=True, slots=True)
 class ObservationSet:
@@ -74,6 +81,70 @@ def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
     # Stable: at equal times the numerics come before the cuff measurement.
     sets.sort(key=lambda s: (s.t, s.is_nibp))
     yield from sets
+
+
+def ordered_observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
+    """:func:`observation_sets` of readings that come in time order, yielded as they complete.
+
+    Gives the same sets in the same order while holding only the last few seconds: a set of
+    continuous numerics is complete when the time moves on, a cuff measurement when a reading
+    comes more than ``CUFF_GROUPING_S`` after its first value (or repeats one of its parameters).
+    Finished sets wait in a heap, ordered as the whole-list sort orders them (time, numerics
+    before the cuff, then the order they were begun in), until nothing still open can precede them.
+    """
+    ready: list[tuple[float, bool, int, ObservationSet]] = []
+    begun = 0
+    open_t: float | None = None  # the continuous set being gathered
+    open_values: list[Reading] = []
+    cuff: list[Reading] = []  # the cuff measurement being gathered
+    cuff_order = 0
+
+    def close_continuous() -> None:
+        nonlocal open_t
+        if open_t is not None:
+            heapq.heappush(ready, (open_t, False, continuous_order, ObservationSet(open_t, tuple(open_values))))
+            open_t = None
+
+    def close_cuff() -> None:
+        if cuff:
+            heapq.heappush(ready, (cuff[0].t, True, cuff_order, ObservationSet(cuff[0].t, tuple(cuff))))
+            cuff.clear()
+
+    continuous_order = 0
+    last_t: float | None = None
+    for r in readings:
+        if r.parameter not in ALL_NUMERIC_PARAMETERS or not r.reliable:
+            continue
+        if open_t is not None and r.t != open_t:
+            close_continuous()
+        if cuff and r.t - cuff[0].t > CUFF_GROUPING_S:
+            close_cuff()
+        if r.parameter in NIBP_PARAMETERS:
+            if cuff and any(x.parameter is r.parameter for x in cuff):
+                close_cuff()
+            if not cuff:
+                cuff_order, begun = begun, begun + 1
+            cuff.append(r)
+        else:
+            if open_t is None:
+                open_t, open_values = r.t, []
+                continuous_order, begun = begun, begun + 1
+            open_values.append(r)
+        if r.t == last_t or not ready:
+            continue  # nothing new can be handed on until the time moves
+        last_t = r.t
+        # Sets still to come start at r.t or later; open ones at their own time.
+        horizon: tuple[float, bool] = (r.t, False)
+        if open_t is not None:
+            horizon = min(horizon, (open_t, False))
+        if cuff:
+            horizon = min(horizon, (cuff[0].t, True))
+        while ready and (ready[0][0], ready[0][1]) < horizon:
+            yield heapq.heappop(ready)[3]
+    close_continuous()
+    close_cuff()
+    while ready:
+        yield heapq.heappop(ready)[3]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,34 +210,26 @@ def obx_segments(
 ) -> list[str]:
     """One OBX per value of the set."""
     out = []
+    tail = f"||||{escape(device)}" if device else ""  # OBX-18, the equipment
     for index, r in enumerate(obs.readings, start=first_index):
         assert r.value is not None
-        code = CODES[r.parameter]
-        reference = ranges.get(r.parameter, ReferenceRange(None, None))
-        ucum = unit(r.parameter)
-        fields = [
-            "OBX",
-            str(index),
-            "NM",
-            f"{code.loinc}^{escape(code.loinc_name)}^LN^{code.mdc}^{code.mdc_name}^MDC",
-            "",
-            f"{r.value:g}",
-            f"{escape(ucum)}^{escape(ucum)}^UCUM",
-            escape(reference.hl7_text()),
-            reference.flag(r.value),
-            "",
-            "",
-            "R",
-            "",
-            "",
-            hl7_time(r.t),
-            "",
-            "",
-            "",
-            escape(device) if device else "",
-        ]
-        out.append("|".join(fields).rstrip("|"))
+        reference = ranges.get(r.parameter, _NO_RANGE)
+        code_field, unit_field, range_field = _obx_fixed(r.parameter, reference)
+        out.append(f"OBX|{index}|NM|{code_field}||{r.value:g}|{unit_field}|{range_field}|{reference.flag(r.value)}"
+                   f"|||R|||{hl7_time(r.t)}{tail}")
     return out
+
+
+_NO_RANGE: Final = ReferenceRange(None, None)
+
+
+@functools.lru_cache(maxsize=256)
+def _obx_fixed(parameter: Parameter, reference: ReferenceRange) -> tuple[str, str, str]:
+    """OBX-3, OBX-6 and OBX-7 of a parameter: the same in every message."""
+    code = CODES[parameter]
+    ucum = escape(unit(parameter))
+    return (f"{code.loinc}^{escape(code.loinc_name)}^LN^{code.mdc}^{code.mdc_name}^MDC", f"{ucum}^{ucum}^UCUM",
+            escape(reference.hl7_text()))
 
 
 def oru_message(
@@ -194,17 +257,23 @@ def oru_message(
         f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||{modes}||"
         f"UNICODE UTF-8|||{PROFILE}"
     )
-    pid = (
-        f"PID|||{escape(patient.identifier)}^^^{patient.assigning_authority()}^{patient.identifier_type}"
-        f"||{patient.hl7_name()}||{patient.birth_date}".rstrip("|")
-    )
-    pv1 = f"PV1||O|||||||||||||||||{escape(visit)}"
+    pid, pv1 = _patient_segments(patient, visit)
     obr = (
         f"OBR|1|{escape(visit)}^{SENDING_APPLICATION}|{escape(control_id)}^{SENDING_APPLICATION}|"
         f"{OBR_SERVICE}|||{when}|{when}"
     )
     segments = [msh, pid, pv1, obr, *obx_segments(obs, ranges, device)]
     return SEGMENT_END.join(segments) + SEGMENT_END
+
+
+@functools.lru_cache(maxsize=16)
+def _patient_segments(patient: PatientIdentity, visit: str) -> tuple[str, str]:
+    """PID and PV1: the same in every message of a session."""
+    pid = (
+        f"PID|||{escape(patient.identifier)}^^^{patient.assigning_authority()}^{patient.identifier_type}"
+        f"||{patient.hl7_name()}||{patient.birth_date}".rstrip("|")
+    )
+    return pid, f"PV1||O|||||||||||||||||{escape(visit)}"
 
 
 def clinical_obx(results: Sequence[CodedResult], first_index: int = 1) -> list[str]:
@@ -231,42 +300,64 @@ def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] |
     Besides the device's observation sets, questionnaire totals (PHQ-9 44261-6, GAD-7 70274-6) and
     the dose (planned, per kg, delivered; local codes) go out as messages of their own.
     """
+    return list(iter_messages(record, ranges))
+
+
+def _timed_items(record: SessionRecord) -> Iterator[ObservationSet | list[CodedResult]]:
+    """Observation sets and groups of entered results merged in time order (at one time, the sets first)."""
+    grouped: dict[float, list[CodedResult]] = {}
+    for result in coded_results(record):
+        grouped.setdefault(result.t, []).append(result)
+    entered = sorted(grouped.items(), key=lambda item: item[0])
+    index = 0
+    for obs in ordered_observation_sets(record.readings):
+        while index < len(entered) and entered[index][0] < obs.t:
+            yield entered[index][1]
+            index += 1
+        yield obs
+    for _t, results in entered[index:]:
+        yield results
+
+
+def iter_messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] | None = None) -> Iterator[str]:
+    """:func:`messages` one at a time, made as the readings are read (a long session is never held whole)."""
     ranges = ranges or record.options.ranges or DEFAULT_RANGES
     patient = PatientIdentity.from_record(record)
     device = None if record.deidentified else record.session.get("device")
     prefix = record.id[:12].upper()
-    timed: list[tuple[float, ObservationSet | list[CodedResult]]] = [
-        (obs.t, obs) for obs in observation_sets(record.readings)
-    ]
-    grouped: dict[float, list[CodedResult]] = {}
-    for result in coded_results(record):
-        grouped.setdefault(result.t, []).append(result)
-    timed += list(grouped.items())
-    timed.sort(key=lambda item: item[0])
-    out = []
-    for n, (_t, item) in enumerate(timed, start=1):
+    for n, item in enumerate(_timed_items(record), start=1):
         control_id = f"{prefix}{n:06d}"
         if isinstance(item, ObservationSet):
-            out.append(oru_message(item, control_id=control_id, patient=patient, visit=record.id, device=device,
-                                   ranges=ranges))
+            yield oru_message(item, control_id=control_id, patient=patient, visit=record.id, device=device,
+                              ranges=ranges)
         else:
-            out.append(_clinical_message(item, control_id, patient, record.id))
-    return out
+            yield _clinical_message(item, control_id, patient, record.id)
 
 
-def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
-    """The messages wrapped in FHS/BHS ... BTS/FTS."""
+def batch_header(record: SessionRecord) -> str:
+    """FHS and BHS: what comes before the messages."""
     when = hl7_time(record.started_at)
     header = f"|^~\\&|{SENDING_APPLICATION}||||{when}||{record.id}.hl7"
     # The batch comment (BHS-10) says which alarm profile ran and whether the record verified.
     comment = escape(f"alarm profile {record.alarm_profile}; record {record.verification}")
-    return (
-        f"FHS{header}{SEGMENT_END}"
-        f"BHS{header}|{comment}|{record.id}{SEGMENT_END}" + "".join(bodies)
-        + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
-    )
+    return f"FHS{header}{SEGMENT_END}BHS{header}|{comment}|{record.id}{SEGMENT_END}"
+
+
+def batch_trailer(count: int) -> str:
+    """BTS (with the number of messages) and FTS: what comes after them."""
+    return f"BTS|{count}{SEGMENT_END}FTS|1{SEGMENT_END}"
+
+
+def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
+    """The messages wrapped in FHS/BHS ... BTS/FTS."""
+    return batch_header(record) + "".join(bodies) + batch_trailer(len(bodies))
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
-    """Write the session as one HL7 batch file."""
-    stream.write(batch(record, messages(record)))
+    """Write the session as one HL7 batch file, each message as soon as it is made."""
+    stream.write(batch_header(record))
+    count = 0
+    for message in iter_messages(record):
+        stream.write(message)
+        count += 1
+    stream.write(batch_trailer(count))

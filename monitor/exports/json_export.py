@@ -2,14 +2,19 @@
 
 ``treatment`` holds the protocol, the pre-infusion checklist, the dose (plan, rate changes,
 delivered total), interventions, PHQ-9/GAD-7 and, for esketamine, the REMS monitoring form.
+
+:func:`write` streams the readings: each is written as it is read from the store, in exactly the
+bytes ``json.dump(document(record), indent=1)`` gives, so a 24-hour session is never held whole.
 """
 
 from __future__ import annotations
 
 import json
-from typing import IO, Any
+import math
+from collections.abc import Iterator
+from typing import IO, Any, Final
 
-from drivers.core.readings import iso_utc
+from drivers.core.readings import Flag, Reading, iso_utc
 from monitor.exports.data import SessionRecord
 from monitor.exports.treatment import summary
 from monitor.store import alarm_row
@@ -19,8 +24,22 @@ def _time(t: float | None) -> str | None:
     return None if t is None else iso_utc(t)
 
 
+#: The document's keys in the order they are written.
+KEYS: Final = ("session", "treatment", "readings", "alarms", "events")
+
+
 def document(record: SessionRecord) -> dict[str, Any]:
-    """The export as plain data."""
+    """The export as plain data (the readings all in memory: for small sessions and tests)."""
+    parts = small_parts(record)
+    readings = [
+        {"t": iso_utc(r.t), "parameter": r.parameter.value, "value": r.value, "unit": r.unit, "status": r.status}
+        for r in record.readings
+    ]
+    return {key: readings if key == "readings" else parts[key] for key in KEYS}
+
+
+def small_parts(record: SessionRecord) -> dict[str, Any]:
+    """Everything of the export but the readings, as plain data."""
     s = record.session
     session = {
         "id": record.id,
@@ -46,10 +65,6 @@ def document(record: SessionRecord) -> dict[str, Any]:
         "alarm_profile": record.alarm_profile,
         "verification": record.verification,
     }
-    readings = [
-        {"t": iso_utc(r.t), "parameter": r.parameter.value, "value": r.value, "unit": r.unit, "status": r.status}
-        for r in record.readings
-    ]
     alarms = []
     for a in record.alarms:
         item: dict[str, Any] = alarm_row(a)
@@ -63,10 +78,60 @@ def document(record: SessionRecord) -> dict[str, Any]:
         for e in record.events
     ]
     treatment = summary(record).as_dict(iso_utc)
-    return {"session": session, "treatment": treatment, "readings": readings, "alarms": alarms, "events": events}
+    return {"session": session, "treatment": treatment, "alarms": alarms, "events": events}
+
+
+def _indented(text: str, levels: int) -> str:
+    """JSON text from ``json.dumps(indent=1)`` as it reads nested ``levels`` deep (JSON strings hold no newline)."""
+    return text.replace("\n", "\n" + " " * levels)
+
+
+def _number(value: Any) -> str:
+    """A reading's value as ``json.dumps`` writes it."""
+    if type(value) is float and math.isfinite(value):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _reading_texts(record: SessionRecord) -> Iterator[str]:
+    """Each reading as the indented JSON object ``json.dump(..., indent=1)`` writes in the readings list."""
+    quoted: dict[str, str] = {}  # parameter, unit and status texts repeat: quote each once
+
+    def quote(text: str) -> str:
+        found = quoted.get(text)
+        if found is None:
+            found = quoted[text] = json.dumps(text)
+        return found
+
+    statuses: dict[frozenset[Flag], str] = {}
+
+    def status_of(r: Reading) -> str:
+        found = statuses[r.flags] = quote(r.status)
+        return found
+
+    last_t: float | None = None
+    stamp = ""
+    for r in record.readings:
+        if r.t != last_t:
+            last_t, stamp = r.t, json.dumps(iso_utc(r.t))
+        yield (
+            f'{{\n   "t": {stamp},\n   "parameter": {quote(r.parameter.value)},\n   "value": {_number(r.value)},'
+            f'\n   "unit": {quote(r.unit)},\n   "status": {statuses.get(r.flags) or status_of(r)}\n  }}'
+        )
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
-    """Write the export as indented JSON."""
-    json.dump(document(record), stream, indent=1, default=str)
-    stream.write("\n")
+    """Write the export as indented JSON, the readings as they are read."""
+    parts = small_parts(record)
+    stream.write("{")
+    for index, key in enumerate(KEYS):
+        stream.write(("," if index else "") + "\n " + json.dumps(key) + ": ")
+        if key != "readings":
+            stream.write(_indented(json.dumps(parts[key], indent=1, default=str), 1))
+            continue
+        empty = True
+        for text in _reading_texts(record):
+            stream.write(("[\n  " if empty else ",\n  ") + text)
+            empty = False
+        stream.write("[]" if empty else "\n ]")
+    stream.write("\n}\n")

@@ -15,6 +15,7 @@ import json
 import math
 import statistics
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import IO, Any, Final
 from xml.sax.saxutils import escape
@@ -37,7 +38,7 @@ from monitor.discharge import (
     padss_vital_signs,
 )
 from monitor.exports import pdf_fonts, treatment
-from monitor.exports.data import SessionRecord
+from monitor.exports.data import SessionRecord, StoredReadings
 from monitor.session import EventKind, Phase
 
 PHASE_COLOURS: Final = {
@@ -665,7 +666,14 @@ def story(record: SessionRecord) -> list[Any]:
 
 
 def write(record: SessionRecord, stream: IO[bytes]) -> None:
-    """Write the report as PDF."""
+    """Write the report as PDF.
+
+    The report passes over the readings a dozen times (phase statistics, the NIBP table, the
+    comparisons with baseline, the chart), so streamed readings are read from the store once and
+    held while it is made; the chart is resampled to :data:`CHART_POINTS` medians per line.
+    """
+    if isinstance(record.readings, StoredReadings):
+        record = replace(record, readings=tuple(record.readings))
     title = "Infusion session report" + ("" if record.deidentified else f" {record.id[:8]}")
     doc = SimpleDocTemplate(
         stream,

@@ -210,6 +210,21 @@ class Queries:
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
+    def reading_blocks(
+        self, session_id: str, parameters: Iterable[Parameter] | None = None, size: int = 4096
+    ) -> Iterator[list[tuple[float, str, float | None, str | None, str]]]:
+        """``(t, parameter, value, status, source)`` of the stored numeric readings in time order, as stored,
+        ``size`` rows at a time: an export streams a long session without holding it whole."""
+        sql = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = ?"
+        args: list[Any] = [session_id]
+        if parameters is not None:
+            names = [Parameter(p).value for p in parameters]
+            sql += f" AND parameter IN ({', '.join('?' for _ in names)})"
+            args += names
+        cursor = self.db.conn.execute(sql + " ORDER BY t, id", args)
+        while block := cursor.fetchmany(size):
+            yield block
+
     def reading_count(self, session_id: str) -> int:
         """Number of stored numeric readings."""
         return int(self.db.execute("SELECT COUNT(*) FROM readings WHERE session_id = ?", [session_id]).fetchone()[0])

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from pypdf import PdfReader
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from monitor import review
@@ -364,7 +365,7 @@ def test_an_export_over_a_second_shows_progress_without_moving_anything(
 
     import ui.review_window as module
 
-    def slow_export(source: Any, session_id: str, fmt: str, options: Any, path: Any, via: str | None = None) -> None:
+    def slow_export(source: Any, session_id: str, fmt: str, options: Any, path: Any, **_how: Any) -> None:
         clock.sleep(1.6)
         Path(path).write_text("done", encoding="utf-8")
 
@@ -376,7 +377,73 @@ def test_an_export_over_a_second_shows_progress_without_moving_anything(
         assert not window.export_progress.isVisible()  # not for a short export
         qtbot.waitUntil(window.export_progress.isVisible, timeout=5_000)
         assert "HL7" in window.export_progress.format()
-        assert window.rect().contains(window.export_progress.geometry())
+        assert window.rect().contains(window.export_panel.geometry())
+        assert window.export_cancel.isVisible() and window.export_cancel.isEnabled()
         assert window.pdf_button.mapTo(window, window.pdf_button.rect().topLeft()) == before
     assert not window.export_progress.isVisible()
     assert (tmp_path / "slow.hl7").read_text(encoding="utf-8") == "done"
+
+
+@pytest.mark.parametrize("fmt", ["hl7", "pdf"])
+def test_a_cancelled_export_writes_nothing(
+    qtbot: Any, window: ReviewWindow, db: tuple[Path, str], tmp_path: Path, monkeypatch: Any, fmt: str
+) -> None:
+    """The real export, held back until the progress shows, is cancelled from the window: no file, no audit."""
+    import threading
+
+    import monitor.exports.data as data
+    import ui.review_window as module
+
+    monkeypatch.setattr(data, "STREAM_BLOCK", 50)  # the recorded session has a few thousand readings
+    gate = threading.Event()
+    real_export = module.export_session
+    reports: list[int] = []
+
+    def held_export(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(10)
+        told = kwargs["on_block"]
+
+        def counted(count: int) -> None:
+            reports.append(count)
+            told(count)
+
+        return real_export(*args, **{**kwargs, "on_block": counted})
+
+    monkeypatch.setattr(module, "export_session", held_export)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / f"cancelled.{fmt}"
+    window.choose_export_path = lambda fmt, suggested: str(target)
+    with qtbot.waitSignal(window.export_finished, timeout=30_000) as done:
+        window.export(fmt)
+        qtbot.waitUntil(window.export_panel.isVisible, timeout=5_000)
+        qtbot.mouseClick(window.export_cancel, Qt.MouseButton.LeftButton)
+        assert not window.export_cancel.isEnabled()
+        gate.set()
+    assert done.args == [fmt, str(target), "cancelled"]
+    assert reports == [50]  # stopped at the first block read after the click
+    assert list(out.iterdir()) == []  # neither the file nor its temporary part
+    assert "cancelled; nothing was written" in window.messages[-1]
+    assert not window.export_panel.isVisible()
+    assert all(button.isEnabled() for button in window.export_buttons.values())
+    with Store(db[0]) as store:
+        assert all(a["action"] != "export" for a in store.audit_log(db[1]))
+
+
+def test_an_export_shows_how_far_it_has_read(
+    qtbot: Any, window: ReviewWindow, db: tuple[Path, str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    import monitor.exports.data as data
+
+    monkeypatch.setattr(data, "STREAM_BLOCK", 100)
+    seen: list[tuple[int, int]] = []
+    window._export_read.connect(lambda count, total: seen.append((count, total)))
+    window.choose_export_path = lambda fmt, suggested: str(tmp_path / "out.csv")
+    with qtbot.waitSignal(window.export_finished, timeout=30_000) as done:
+        window.export("csv")
+    assert done.args[2] == ""
+    with Store(db[0]) as store:
+        total = store.reading_count(db[1])
+    assert seen and all(t == total for _c, t in seen)
+    assert [c for c, _t in seen] == list(range(100, total + 1, 100))
+    assert window.export_progress.maximum() == total and window.export_progress.value() == seen[-1][0]

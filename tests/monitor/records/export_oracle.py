@@ -1,0 +1,275 @@
+"""The export writers as they were before the readings were streamed: whole lists, sorted once.
+
+Kept verbatim (apart from names) as the reference the streamed exports must match byte for byte:
+they read a record whose readings are all in memory and build each document whole.
+"""
+# ruff: noqa
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
+
+from fhir.resources.R4B.bundle import Bundle
+
+from drivers.core.codes import CODES
+from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading, iso_utc
+from drivers.hl7.v2 import escape, hl7_time
+from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange, unit
+from monitor.exports.csv_tables import write_statement
+from monitor.exports.data import SessionRecord
+from monitor.exports.fhir_export import _Builder, treatment_resources, _id
+from monitor.exports.hl7_export import (
+    CUFF_GROUPING_S, OBR_SERVICE, PROFILE, SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity,
+    _clinical_message,
+)
+from monitor.exports.json_export import small_parts
+from monitor.exports.treatment import CodedResult, coded_results
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
+
+
+def csv_write(record: SessionRecord, stream: IO[str]) -> None:
+    """Write the session's numeric readings (missing values as an empty cell)."""
+    write_statement(record, stream)
+    out = csv.writer(stream, lineterminator="\n")
+    out.writerow(COLUMNS)
+    phase_at = record.phase_at()
+    start = record.started_at
+    for r in record.readings:
+        out.writerow(
+            (
+                iso_utc(r.t),
+                f"{r.t - start:.3f}",
+                phase_at(r.t).value,
+                r.parameter.value,
+                "" if r.value is None else f"{r.value:g}",
+                r.unit,
+                r.status,
+            )
+        )
+
+
+# -- JSON -----------------------------------------------------------------------------------------
+
+def json_write(record: SessionRecord, stream: IO[str]) -> None:
+    """The whole document built in memory, then dumped."""
+    parts = small_parts(record)
+    readings = [
+        {"t": iso_utc(r.t), "parameter": r.parameter.value, "value": r.value, "unit": r.unit, "status": r.status}
+        for r in record.readings
+    ]
+    document = {"session": parts["session"], "treatment": parts["treatment"], "readings": readings,
+                "alarms": parts["alarms"], "events": parts["events"]}
+    json.dump(document, stream, indent=1, default=str)
+    stream.write("\n")
+
+
+# -- HL7 ------------------------------------------------------------------------------------------
+
+def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
+    """Reliable numeric readings grouped into sets, in time order.
+
+    Continuous numerics with the same time form a set; systolic, diastolic and mean within
+    ``CUFF_GROUPING_S`` of each other form one cuff measurement.
+    """
+    continuous: dict[float, list[Reading]] = {}
+    cuff: list[list[Reading]] = []
+    for r in readings:
+        if r.parameter not in ALL_NUMERIC_PARAMETERS or not r.reliable:
+            continue
+        if r.parameter in NIBP_PARAMETERS:
+            last = cuff[-1] if cuff else None
+            new_measurement = (
+                last is None or r.t - last[0].t > CUFF_GROUPING_S or any(x.parameter is r.parameter for x in last)
+            )
+            if new_measurement:
+                cuff.append([r])
+            elif last is not None:
+                last.append(r)
+        else:
+            continuous.setdefault(r.t, []).append(r)
+    sets = [ObservationSet(t, tuple(rs)) for t, rs in continuous.items()]
+    sets += [ObservationSet(rs[0].t, tuple(rs)) for rs in cuff]
+    # Stable: at equal times the numerics come before the cuff measurement.
+    sets.sort(key=lambda s: (s.t, s.is_nibp))
+    yield from sets
+
+
+def obx_segments(
+    obs: ObservationSet, ranges: Mapping[Parameter, ReferenceRange], device: str | None, first_index: int = 1
+) -> list[str]:
+    """One OBX per value of the set."""
+    out = []
+    for index, r in enumerate(obs.readings, start=first_index):
+        assert r.value is not None
+        code = CODES[r.parameter]
+        reference = ranges.get(r.parameter, ReferenceRange(None, None))
+        ucum = unit(r.parameter)
+        fields = [
+            "OBX",
+            str(index),
+            "NM",
+            f"{code.loinc}^{escape(code.loinc_name)}^LN^{code.mdc}^{code.mdc_name}^MDC",
+            "",
+            f"{r.value:g}",
+            f"{escape(ucum)}^{escape(ucum)}^UCUM",
+            escape(reference.hl7_text()),
+            reference.flag(r.value),
+            "",
+            "",
+            "R",
+            "",
+            "",
+            hl7_time(r.t),
+            "",
+            "",
+            "",
+            escape(device) if device else "",
+        ]
+        out.append("|".join(fields).rstrip("|"))
+    return out
+
+
+def oru_message(
+    obs: ObservationSet,
+    *,
+    control_id: str,
+    patient: PatientIdentity,
+    visit: str,
+    device: str | None = None,
+    ranges: Mapping[Parameter, ReferenceRange] = DEFAULT_RANGES,
+    sending_facility: str = "",
+    receiving_application: str = "",
+    receiving_facility: str = "",
+    enhanced: bool = False,
+) -> str:
+    """One ORU^R01 message (segments separated and ended by a carriage return).
+
+    Original acknowledgment mode (MSH-15/16 empty) unless ``enhanced``: then MSH-15=AL, MSH-16=NE,
+    asking the receiver for a commit ACK (CA) only.
+    """
+    when = hl7_time(obs.t)
+    modes = "AL|NE" if enhanced else "|"
+    msh = (
+        f"MSH|^~\\&|{SENDING_APPLICATION}|{escape(sending_facility)}|{escape(receiving_application)}|"
+        f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||{modes}||"
+        f"UNICODE UTF-8|||{PROFILE}"
+    )
+    pid = (
+        f"PID|||{escape(patient.identifier)}^^^{patient.assigning_authority()}^{patient.identifier_type}"
+        f"||{patient.hl7_name()}||{patient.birth_date}".rstrip("|")
+    )
+    pv1 = f"PV1||O|||||||||||||||||{escape(visit)}"
+    obr = (
+        f"OBR|1|{escape(visit)}^{SENDING_APPLICATION}|{escape(control_id)}^{SENDING_APPLICATION}|"
+        f"{OBR_SERVICE}|||{when}|{when}"
+    )
+    segments = [msh, pid, pv1, obr, *obx_segments(obs, ranges, device)]
+    return SEGMENT_END.join(segments) + SEGMENT_END
+
+
+def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] | None = None) -> list[str]:
+    """Every ORU^R01 message of a session, in time order (ranges: the options', else the built-in).
+
+    Besides the device's observation sets, questionnaire totals (PHQ-9 44261-6, GAD-7 70274-6) and
+    the dose (planned, per kg, delivered; local codes) go out as messages of their own.
+    """
+    ranges = ranges or record.options.ranges or DEFAULT_RANGES
+    patient = PatientIdentity.from_record(record)
+    device = None if record.deidentified else record.session.get("device")
+    prefix = record.id[:12].upper()
+    timed: list[tuple[float, ObservationSet | list[CodedResult]]] = [
+        (obs.t, obs) for obs in observation_sets(record.readings)
+    ]
+    grouped: dict[float, list[CodedResult]] = {}
+    for result in coded_results(record):
+        grouped.setdefault(result.t, []).append(result)
+    timed += list(grouped.items())
+    timed.sort(key=lambda item: item[0])
+    out = []
+    for n, (_t, item) in enumerate(timed, start=1):
+        control_id = f"{prefix}{n:06d}"
+        if isinstance(item, ObservationSet):
+            out.append(oru_message(item, control_id=control_id, patient=patient, visit=record.id, device=device,
+                                   ranges=ranges))
+        else:
+            out.append(_clinical_message(item, control_id, patient, record.id))
+    return out
+
+
+def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
+    """The messages wrapped in FHS/BHS ... BTS/FTS."""
+    when = hl7_time(record.started_at)
+    header = f"|^~\\&|{SENDING_APPLICATION}||||{when}||{record.id}.hl7"
+    # The batch comment (BHS-10) says which alarm profile ran and whether the record verified.
+    comment = escape(f"alarm profile {record.alarm_profile}; record {record.verification}")
+    return (
+        f"FHS{header}{SEGMENT_END}"
+        f"BHS{header}|{comment}|{record.id}{SEGMENT_END}" + "".join(bodies)
+        + f"BTS|{len(bodies)}{SEGMENT_END}FTS|1{SEGMENT_END}"
+    )
+
+
+def hl7_write(record: SessionRecord, stream: IO[str]) -> None:
+    """Write the session as one HL7 batch file."""
+    stream.write(batch(record, messages(record)))
+
+
+# -- FHIR -----------------------------------------------------------------------------------------
+
+def observations(self: _Builder, resample_s: float) -> list[dict[str, Any]]:
+    timed: list[tuple[float, dict[str, Any]]] = []
+    bins: dict[tuple[Parameter, int], list[Reading]] = {}
+    start = self.record.started_at
+    for obs in observation_sets(self.record.readings):
+        if obs.is_nibp:
+            bp = self.blood_pressure(obs.readings)
+            if bp is not None:
+                timed.append((obs.t, bp))
+            continue
+        for r in obs.readings:
+            if resample_s <= 0:
+                timed.append((r.t, self.single(r)))
+            else:
+                bins.setdefault((r.parameter, int((r.t - start) // resample_s)), []).append(r)
+    for (parameter, index), readings in bins.items():
+        begin = max(start + index * resample_s, readings[0].t)
+        end = min(start + (index + 1) * resample_s, readings[-1].t)
+        values = [r.value for r in readings if r.value is not None]
+        timed.append((begin, self.summary(parameter, begin, max(end, begin), values)))
+    timed.sort(key=lambda item: item[0])
+    return [resource for _t, resource in timed]
+
+
+def bundle_data(record: SessionRecord) -> dict[str, Any]:
+    """The session as FHIR JSON data (not yet validated)."""
+    builder = _Builder(record)
+    resources = [builder.patient(), builder.encounter(), *observations(builder, record.options.resample_s),
+                 *treatment_resources(record, builder.patient_url, builder.encounter_url)]
+    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
+    ended = record.session.get("ended_at")
+    return {
+        "resourceType": "Bundle",
+        "id": _id(record.id, "bundle", record.deidentified, record.options.resample_s),
+        "type": "collection",
+        "timestamp": iso_utc(float(ended) if ended is not None else record.started_at),
+        "entry": entries,
+    }
+
+
+def fhir_write(record: SessionRecord, stream: IO[str]) -> None:
+    """Validate the Bundle with fhir.resources, then write it as FHIR JSON.
+
+    The data that passed validation is written with the standard JSON encoder: the model's own
+    serialiser gives the same document but takes longer than the validation itself.
+    """
+    data = bundle_data(record)
+    Bundle.model_validate(data)
+    json.dump(data, stream, separators=(",", ":"), ensure_ascii=False)
+    stream.write("\n")

@@ -35,6 +35,7 @@ from monitor.security_cli import (
     cmd_users,
     cmd_verify,
 )
+from monitor.session import minutes_seconds
 from monitor.store import SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
@@ -51,13 +52,18 @@ CliError = AppError
 # -- argument helpers ------------------------------------------------------------------------
 
 
+def _number(text: str, what: str) -> float:
+    """``text`` as a float; otherwise an argument error saying it is not ``what``."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
+
+
 def _speed(text: str) -> float:
     if text.lower() in ("max", "inf"):
         return math.inf
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number (or 'max')") from None
+    value = _number(text, "a number (or 'max')")
     if not value > 0 or math.isnan(value):
         raise argparse.ArgumentTypeError("speed must be greater than 0")
     return value
@@ -71,20 +77,14 @@ def _plan(text: str) -> SessionPlan:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    value = _number(text, "a number of seconds")
     if value <= 0:
         raise argparse.ArgumentTypeError("duration must be positive")
     return value
 
 
 def _cuff_minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of minutes") from None
+    value = _number(text, "a number of minutes")
     if not 1 <= value <= 120:
         raise argparse.ArgumentTypeError("the cuff cycle must be between 1 and 120 minutes")
     return value
@@ -100,10 +100,7 @@ def _key_value(text: str) -> tuple[str, str]:
 def _resample(text: str) -> float:
     if text.lower() in ("all", "0"):
         return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds (or 'all')") from None
+    value = _number(text, "a number of seconds (or 'all')")
     if not value > 0 or math.isinf(value):
         raise argparse.ArgumentTypeError("resampling must be a positive number of seconds, or 'all'")
     return value
@@ -329,14 +326,6 @@ def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _fmt_clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(int(seconds))
-    return f"{sign}{seconds // 60:02d}:{seconds % 60:02d}"
-
-
 def progress_line(status: Any) -> str:
     """The one-line summary ``record`` prints."""
     from drivers.core.readings import Parameter
@@ -351,14 +340,14 @@ def progress_line(status: Any) -> str:
     hr_text = "---" if hr is None or hr.value is None else f"{hr.value:g}"
     phase = status.phase.value
     if phase == "infusion":
-        phase += f" {_fmt_clock(status.infusion_elapsed_s)}/{status.infusion_plan_min:g}min"
+        phase += f" {minutes_seconds(status.infusion_elapsed_s)}/{status.infusion_plan_min:g}min"
     elif phase == "recovery":
-        phase += f" {_fmt_clock(status.recovery_remaining_s)} left"
-    nibp_age = "" if status.nibp_age_s is None else f" ({_fmt_clock(status.nibp_age_s)} ago)"
+        phase += f" {minutes_seconds(status.recovery_remaining_s)} left"
+    nibp_age = "" if status.nibp_age_s is None else f" ({minutes_seconds(status.nibp_age_s)} ago)"
     link = status.link
     marks = not_patient_data(status.latest)
     return (
-        f"[{phase}] t+{_fmt_clock(status.elapsed_s)} HR {hr_text} SpO2 {value(Parameter.SPO2)} "
+        f"[{phase}] t+{minutes_seconds(status.elapsed_s)} HR {hr_text} SpO2 {value(Parameter.SPO2)} "
         f"NIBP {value(Parameter.NIBP_SYS)}/{value(Parameter.NIBP_DIA)} ({value(Parameter.NIBP_MEAN)}){nibp_age} | "
         f"link {link.state} rx {link.bytes_in}B ok {link.frames_decoded} bad {link.frames_rejected} "
         f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"
@@ -514,7 +503,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
         for s in rows:
             out.write(
                 f"{s.id[:8]:10} {(s.patient or '-')[:12]:12} {_local(s.started_at):16} "
-                f"{_fmt_clock(s.length_s):>7}  {s.status:10} {' > '.join(s.phases_reached)}\n"
+                f"{minutes_seconds(s.length_s):>7}  {s.status:10} {' > '.join(s.phases_reached)}\n"
             )
     return EXIT_OK
 

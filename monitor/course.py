@@ -152,13 +152,8 @@ def set_course_plan(
         raise CourseError("a series has 1 to 50 sessions")
     if not (plan.interval_days > 0 and plan.booster_interval_days > 0):
         raise CourseError("intervals are a positive number of days")
-    with store.transaction():
-        store.db.execute(
-            "INSERT OR REPLACE INTO course_plans (patient_id, planned_sessions, interval_days, booster_interval_days, "
-            "note, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [patient_id, plan.planned_sessions, plan.interval_days, plan.booster_interval_days, plan.note,
-             time.time(), user],
-        )
+    store.set_course_plan(patient_id, plan.planned_sessions, plan.interval_days, plan.booster_interval_days,
+                          plan.note, at=time.time(), user=user)
     store.audit("course_plan", user=user, patient_key=patient_id, planned_sessions=plan.planned_sessions,
                 interval_days=plan.interval_days, booster_interval_days=plan.booster_interval_days)
 

@@ -138,54 +138,53 @@ def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None)
     return table
 
 
-def _bars(title: str, labels: list[str], series: list[list[float]], names: list[str], width: float,
-          height: float = 55 * mm) -> Drawing:
+def _chart_drawing(title: str, chart: VerticalBarChart | HorizontalLineChart, labels: list[str],
+                   series: Sequence[Sequence[float | None]], width: float, height: float) -> Drawing:
+    """A titled drawing holding ``chart`` laid out and fed with the common axis settings."""
     drawing = Drawing(width, height)
     drawing.add(String(0, height - 10, title, fontName="Helvetica-Bold", fontSize=8))
-    chart = VerticalBarChart()
     chart.x, chart.y = 25, 20
     chart.width, chart.height = width - 40, height - 45
     chart.data = [tuple(s) for s in series] if series and labels else [(0,)]
     chart.categoryAxis.categoryNames = labels or [""]
     chart.categoryAxis.labels.fontSize = 6
     chart.valueAxis.labels.fontSize = 6
-    palette = [colors.red, colors.Color(0.6, 0, 0), colors.blue]
-    for index in range(len(series)):
-        chart.bars[index].fillColor = palette[index % len(palette)]
-    drawing.add(chart)
-    if len(names) > 1:
-        legend = Legend()
-        legend.x, legend.y = width - 120, height - 8
-        legend.fontSize = 6
-        legend.columnMaximum = 1
-        legend.colorNamePairs = [(palette[i], n) for i, n in enumerate(names)]
-        drawing.add(legend)
     return drawing
 
 
-def _lines(title: str, labels: list[str], series: list[list[float | None]], names: list[str], width: float,
-           height: float = 55 * mm) -> Drawing:
-    drawing = Drawing(width, height)
-    drawing.add(String(0, height - 10, title, fontName="Helvetica-Bold", fontSize=8))
-    chart = HorizontalLineChart()
-    chart.x, chart.y = 25, 20
-    chart.width, chart.height = width - 40, height - 45
-    chart.data = [tuple(s) for s in series] if series and labels else [(0,)]
-    chart.categoryAxis.categoryNames = labels or [""]
-    chart.categoryAxis.labels.fontSize = 6
-    chart.valueAxis.labels.fontSize = 6
-    chart.valueAxis.valueMin = 0
-    palette = [colors.purple, colors.Color(0.0, 0.5, 0.5)]
-    for index in range(len(series)):
-        chart.lines[index].strokeColor = palette[index % len(palette)]
-        chart.lines[index].strokeWidth = 1.2
-    drawing.add(chart)
+def _add_legend(drawing: Drawing, palette: list[Any], names: list[str], width: float, height: float) -> None:
     legend = Legend()
     legend.x, legend.y = width - 120, height - 8
     legend.fontSize = 6
     legend.columnMaximum = 1
     legend.colorNamePairs = [(palette[i], n) for i, n in enumerate(names)]
     drawing.add(legend)
+
+
+def _bars(title: str, labels: list[str], series: list[list[float]], names: list[str], width: float,
+          height: float = 55 * mm) -> Drawing:
+    chart = VerticalBarChart()
+    drawing = _chart_drawing(title, chart, labels, series, width, height)
+    palette = [colors.red, colors.Color(0.6, 0, 0), colors.blue]
+    for index in range(len(series)):
+        chart.bars[index].fillColor = palette[index % len(palette)]
+    drawing.add(chart)
+    if len(names) > 1:
+        _add_legend(drawing, palette, names, width, height)
+    return drawing
+
+
+def _lines(title: str, labels: list[str], series: list[list[float | None]], names: list[str], width: float,
+           height: float = 55 * mm) -> Drawing:
+    chart = HorizontalLineChart()
+    drawing = _chart_drawing(title, chart, labels, series, width, height)
+    chart.valueAxis.valueMin = 0
+    palette = [colors.purple, colors.Color(0.0, 0.5, 0.5)]
+    for index in range(len(series)):
+        chart.lines[index].strokeColor = palette[index % len(palette)]
+        chart.lines[index].strokeWidth = 1.2
+    drawing.add(chart)
+    _add_legend(drawing, palette, names, width, height)
     return drawing
 
 

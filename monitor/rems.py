@@ -251,8 +251,7 @@ def completion_gate(form: RemsForm) -> None:
 
 def submission(store: Store, session_id: str) -> dict[str, Any] | None:
     """When and by whom the form of a session was marked submitted (None: not yet)."""
-    rows = list(store.db.query("SELECT * FROM rems_submissions WHERE session_id = ?", [session_id]))
-    return rows[0] if rows else None
+    return store.rems_submission(session_id)
 
 
 def mark_submitted(
@@ -265,11 +264,7 @@ def mark_submitted(
     if submission(store, row["id"]) is not None:
         raise RemsAnswerError("this session's form is already marked submitted")
     when = time.time() if at is None else at
-    with store.transaction():
-        store.db.execute(
-            "INSERT INTO rems_submissions (session_id, submitted_at, submitted_by, reference) VALUES (?, ?, ?, ?)",
-            [row["id"], when, user, reference],
-        )
+    store.add_rems_submission(row["id"], when, user, reference)
     store.audit("rems_form_submitted", user=user, session_id=row["id"], reference=reference)
 
 
@@ -292,13 +287,7 @@ def pending_forms(store: Store, protocol_names: Iterable[str]) -> list[PendingFo
     names = list(protocol_names)
     if not names:
         return []
-    marks = ", ".join("?" for _ in names)
-    rows = store.db.execute(
-        "SELECT s.id, s.started_at, s.patient_id FROM sessions s "
-        f"WHERE s.protocol IN ({marks}) AND s.id NOT IN (SELECT session_id FROM rems_submissions) "
-        "ORDER BY s.started_at",
-        names,
-    ).fetchall()
+    rows = store.sessions_without_rems_submission(names)
     out = []
     for sid, t, patient_id in rows:
         patient = store.patient_row(patient_id)  # identifiers are stored encrypted

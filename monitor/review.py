@@ -17,7 +17,7 @@ import bisect
 import json
 import statistics
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -109,21 +109,26 @@ def session_baseline(record: SessionRecord) -> Baseline | None:
     return Baseline.from_dict(raw) if raw else None
 
 
-def phase_span(record: SessionRecord, phase: Phase) -> tuple[float, float] | None:
-    """Start and end of a phase (end = next phase start, or the last data of the session)."""
-    starts: list[tuple[float, Phase]] = []
+def _phase_span(
+    record: SessionRecord, phase: Phase, last_data: Callable[[], float | None]
+) -> tuple[float, float] | None:
+    """Start and end of a phase; ``last_data`` (asked only for the last phase) gives the last data time."""
     phase_at = record.phase_at()
-    for t, p in zip(phase_at.times, phase_at.phases, strict=True):
-        starts.append((t, p))
+    starts = list(zip(phase_at.times, phase_at.phases, strict=True))
     begin = next((t for t, p in starts if p is phase), None)
     if begin is None:
         return None
     later = [t for t, _p in starts if t > begin]
     if later:
         return begin, min(later)
-    last_data = max((r.t for r in record.readings), default=begin)
+    last = last_data()
     ended = record.session.get("ended_at")
-    return begin, max(last_data, float(ended) if ended is not None else begin)
+    return begin, max(last if last is not None else begin, float(ended) if ended is not None else begin)
+
+
+def phase_span(record: SessionRecord, phase: Phase) -> tuple[float, float] | None:
+    """Start and end of a phase (end = next phase start, or the last data of the session)."""
+    return _phase_span(record, phase, lambda: max((r.t for r in record.readings), default=None))
 
 
 def infusion_stopped_at(record: SessionRecord) -> float | None:
@@ -175,27 +180,33 @@ def baseline_vs_end_of_recovery(record: SessionRecord) -> list[BaselineCompariso
     Continuous values (heart rate, SpO2) are the median of the last minute of recovery; NIBP is
     the last reliable cuff value in recovery (a spot measurement is not averaged with older ones).
     """
-    baseline = session_baseline(record)
-    span = phase_span(record, Phase.RECOVERY)
-    hr_param = heart_rate_parameter(record)
+
+    def end_of(parameter: Parameter, begin: float, end: float) -> tuple[float | None, float | None]:
+        found = [r for r in record.readings if r.parameter is parameter and r.reliable and begin <= r.t <= end]
+        if found and parameter in NIBP_PARAMETERS:
+            return found[-1].value, found[-1].t
+        if found:
+            last_t = found[-1].t
+            window = [r.value for r in found if r.t >= last_t - END_OF_RECOVERY_WINDOW_S and r.value is not None]
+            return float(statistics.median(window)), last_t
+        return None, None
+
+    return _baseline_comparisons(
+        session_baseline(record), phase_span(record, Phase.RECOVERY), heart_rate_parameter(record), end_of
+    )
+
+
+def _baseline_comparisons(
+    baseline: Baseline | None,
+    span: tuple[float, float] | None,
+    hr_param: Parameter,
+    end_of: Callable[[Parameter, float, float], tuple[float | None, float | None]],
+) -> list[BaselineComparison]:
+    """Baseline against end of recovery; ``end_of`` gives a parameter's (value, time) at the end of a span."""
     out = []
     for parameter in (hr_param, Parameter.SPO2, *NIBP_PARAMETERS):
         base = baseline.value(parameter) if baseline is not None else None
-        end_value: float | None = None
-        at: float | None = None
-        if span is not None:
-            begin, end = span
-            found = [
-                r for r in record.readings if r.parameter is parameter and r.reliable and begin <= r.t <= end
-            ]
-            if found and parameter in NIBP_PARAMETERS:
-                end_value, at = found[-1].value, found[-1].t
-            elif found:
-                last_t = found[-1].t
-                window = [
-                    r.value for r in found if r.t >= last_t - END_OF_RECOVERY_WINDOW_S and r.value is not None
-                ]
-                end_value, at = float(statistics.median(window)), last_t
+        end_value, at = end_of(parameter, *span) if span is not None else (None, None)
         out.append(BaselineComparison(parameter, base, end_value, at))
     return out
 
@@ -270,9 +281,23 @@ def return_to_baseline(record: SessionRecord, tolerance: float = RETURN_TOLERANC
     session, counted from the end of the infusion; 0 s when the value never left the band. NIBP
     is judged on the cuff values themselves, heart rate on a 30-second running median.
     """
+
+    def series_of(parameter: Parameter) -> list[tuple[float, float]]:
+        points = [(r.t, r.value) for r in record.readings if r.parameter is parameter and r.reliable]
+        return [(t, v) for t, v in points if v is not None]
+
+    return _returns_to_baseline(record, heart_rate_parameter(record), series_of, tolerance)
+
+
+def _returns_to_baseline(
+    record: SessionRecord,
+    hr_param: Parameter,
+    series_of: Callable[[Parameter], list[tuple[float, float]]],
+    tolerance: float,
+) -> list[ReturnToBaseline]:
+    """Return to baseline per parameter; ``series_of`` gives a parameter's reliable (time, value) points."""
     baseline = session_baseline(record)
     stopped = infusion_stopped_at(record)
-    hr_param = heart_rate_parameter(record)
     out = []
     for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, hr_param):
         base = baseline.value(parameter) if baseline is not None else None
@@ -280,8 +305,7 @@ def return_to_baseline(record: SessionRecord, tolerance: float = RETURN_TOLERANC
             out.append(ReturnToBaseline(parameter, base, None, stopped, None, None))
             continue
         low, high = base * (1 - tolerance), base * (1 + tolerance)
-        points = [(r.t, r.value) for r in record.readings if r.parameter is parameter and r.reliable]
-        series: list[tuple[float, float]] = [(t, v) for t, v in points if v is not None]
+        series = series_of(parameter)
         if parameter not in NIBP_PARAMETERS:
             series = _running_median(series, HEART_RATE_SMOOTHING_S)
         returned_at, last_value = _return_time(series, stopped, low, high)
@@ -514,22 +538,6 @@ def heart_rate_parameter_from_arrays(record: SessionRecord, arrays: dict[Paramet
     return Parameter.HR if _reliable(arrays, Parameter.HR)[0].size else Parameter.PR
 
 
-def _phase_span_from_arrays(
-    record: SessionRecord, arrays: dict[Parameter, TrendArrays], phase: Phase
-) -> tuple[float, float] | None:
-    phase_at = record.phase_at()
-    starts = list(zip(phase_at.times, phase_at.phases, strict=True))
-    begin = next((t for t, p in starts if p is phase), None)
-    if begin is None:
-        return None
-    later = [t for t, _p in starts if t > begin]
-    if later:
-        return begin, min(later)
-    last_data = last_data_from_arrays(record, arrays)
-    ended = record.session.get("ended_at")
-    return begin, max(last_data if last_data is not None else begin, float(ended) if ended is not None else begin)
-
-
 def phase_statistics_from_arrays(
     record: SessionRecord, arrays: dict[Parameter, TrendArrays]
 ) -> list[PhaseStatistics]:
@@ -561,50 +569,34 @@ def baseline_vs_end_of_recovery_from_arrays(
     record: SessionRecord, arrays: dict[Parameter, TrendArrays]
 ) -> list[BaselineComparison]:
     """As :func:`baseline_vs_end_of_recovery`."""
-    baseline = session_baseline(record)
-    span = _phase_span_from_arrays(record, arrays, Phase.RECOVERY)
-    hr_param = heart_rate_parameter_from_arrays(record, arrays)
-    out = []
-    for parameter in (hr_param, Parameter.SPO2, *NIBP_PARAMETERS):
-        base = baseline.value(parameter) if baseline is not None else None
-        end_value: float | None = None
-        at: float | None = None
-        if span is not None:
-            begin, end = span
-            t, v = _reliable(arrays, parameter)
-            inside = (t >= begin) & (t <= end)
-            t, v = t[inside], v[inside]
-            if t.size and parameter in NIBP_PARAMETERS:
-                end_value, at = float(v[-1]), float(t[-1])
-            elif t.size:
-                last_t = float(t[-1])
-                end_value, at = float(np.median(v[t >= last_t - END_OF_RECOVERY_WINDOW_S])), last_t
-        out.append(BaselineComparison(parameter, base, end_value, at))
-    return out
+
+    def end_of(parameter: Parameter, begin: float, end: float) -> tuple[float | None, float | None]:
+        t, v = _reliable(arrays, parameter)
+        inside = (t >= begin) & (t <= end)
+        t, v = t[inside], v[inside]
+        if t.size and parameter in NIBP_PARAMETERS:
+            return float(v[-1]), float(t[-1])
+        if t.size:
+            last_t = float(t[-1])
+            return float(np.median(v[t >= last_t - END_OF_RECOVERY_WINDOW_S])), last_t
+        return None, None
+
+    span = _phase_span(record, Phase.RECOVERY, lambda: last_data_from_arrays(record, arrays))
+    return _baseline_comparisons(
+        session_baseline(record), span, heart_rate_parameter_from_arrays(record, arrays), end_of
+    )
 
 
 def return_to_baseline_from_arrays(
     record: SessionRecord, arrays: dict[Parameter, TrendArrays], tolerance: float = RETURN_TOLERANCE
 ) -> list[ReturnToBaseline]:
     """As :func:`return_to_baseline`."""
-    baseline = session_baseline(record)
-    stopped = infusion_stopped_at(record)
-    hr_param = heart_rate_parameter_from_arrays(record, arrays)
-    out = []
-    for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, hr_param):
-        base = baseline.value(parameter) if baseline is not None else None
-        if base is None or stopped is None:
-            out.append(ReturnToBaseline(parameter, base, None, stopped, None, None))
-            continue
-        low, high = base * (1 - tolerance), base * (1 + tolerance)
+
+    def series_of(parameter: Parameter) -> list[tuple[float, float]]:
         t, v = _reliable(arrays, parameter)
-        series = list(zip(t.tolist(), v.tolist(), strict=True))
-        if parameter not in NIBP_PARAMETERS:
-            series = _running_median(series, HEART_RATE_SMOOTHING_S)
-        returned_at, last_value = _return_time(series, stopped, low, high)
-        out.append(ReturnToBaseline(parameter, base, (round(low, 1), round(high, 1)), stopped, returned_at,
-                                    last_value))
-    return out
+        return list(zip(t.tolist(), v.tolist(), strict=True))
+
+    return _returns_to_baseline(record, heart_rate_parameter_from_arrays(record, arrays), series_of, tolerance)
 
 
 def has_waveform(store: Reader, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:

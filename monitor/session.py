@@ -86,6 +86,15 @@ PHASE_START_EVENT = {
 }
 
 
+def minutes_seconds(seconds: float | None) -> str:
+    """A session timer as ``[-]MM:SS`` (whole seconds, toward zero); ``--:--`` when unknown."""
+    if seconds is None:
+        return "--:--"
+    sign = "-" if seconds < 0 else ""
+    whole = abs(int(seconds))
+    return f"{sign}{whole // 60:02d}:{whole % 60:02d}"
+
+
 def _frozen(detail: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(detail or {}))
 

@@ -8,12 +8,36 @@ table headers and ``key =`` lines, good enough for files written by hand.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([^\]]+?)\s*\]\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\" ]+?)\s*=")
 _INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+def load_toml(text: str, source: str, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """The TOML ``text`` as tables; a syntax error raises ``error`` naming ``source``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{source}: {exc}") from None
+
+
+def read_clinic_file(path: str | Path, what: str, error: Callable[[str], Exception]) -> tuple[Path, str]:
+    """The expanded path and UTF-8 text of a clinic-edited file; any failure raises ``error`` naming ``what``."""
+    path = Path(path).expanduser()
+    try:
+        return path, path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: {what} is not UTF-8 text") from None
+    except ValueError:  # e.g. a NUL character in the file name from a config file
+        raise error(f"{str(path)!r}: not a usable file name for {what}") from None
 
 
 def _key_parts(text: str) -> list[str]:

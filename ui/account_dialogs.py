@@ -9,6 +9,7 @@ never carries the admin role.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from monitor.accounts import Accounts, AuthError, Principal, break_glass
 from monitor.store import Store, StoreError
 from ui import theme
-from ui.dialogs import SignedInUser
+from ui.dialogs import SignedInUser, complain, form_footer
 from ui.plain_text import make_plain
 
 EMERGENCY_PREFIX = "EMERGENCY: "
@@ -101,22 +101,12 @@ def signed_in(principal: Principal) -> SignedInUser:
     return SignedInUser(principal.name, principal.role or "nurse")
 
 
-def _footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: object) -> QLabel:
-    message = QLabel(hint)
-    message.setObjectName("dim")
+def _footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
+    # Account errors quote what was typed and can be long: plain text, wrapped.
+    message = form_footer(dialog, form, hint, on_ok)
     message.setTextFormat(Qt.TextFormat.PlainText)
     message.setWordWrap(True)
-    form.addRow(message)
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(on_ok)
-    buttons.rejected.connect(dialog.reject)
-    form.addRow(buttons)
     return message
-
-
-def _complain(message: QLabel, text: str) -> None:
-    message.setText(text)
-    message.setStyleSheet("color: #ffd24a;")
 
 
 class AccountSignInDialog(QDialog):
@@ -160,7 +150,7 @@ class AccountSignInDialog(QDialog):
     def _check(self) -> None:
         name = self.name_edit.text().strip()
         if not name:
-            _complain(self.message, "Enter your name.")
+            complain(self.message, "Enter your name.")
             return
         try:
             if self.emergency_box.isChecked():
@@ -169,7 +159,7 @@ class AccountSignInDialog(QDialog):
                 self.principal = self.gate.authenticate(name, self.secret_edit.text())
         except AuthError as exc:
             self.secret_edit.clear()
-            _complain(self.message, str(exc))
+            complain(self.message, str(exc))
             return
         self.secret_edit.clear()
         self.accept()
@@ -208,12 +198,12 @@ class FirstAdminDialog(QDialog):
 
     def _check(self) -> None:
         if self.secret_edit.text() != self.again_edit.text():
-            _complain(self.message, "The two entries differ.")
+            complain(self.message, "The two entries differ.")
             return
         try:
             self.principal = self.gate.create_first_admin(self.name_edit.text(), self.secret_edit.text())
         except (AuthError, StoreError) as exc:
-            _complain(self.message, str(exc))
+            complain(self.message, str(exc))
             return
         self.secret_edit.clear()
         self.again_edit.clear()

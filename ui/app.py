@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -110,20 +111,27 @@ def run_gui(args: argparse.Namespace) -> int:
     # Ctrl-C / SIGTERM close the window (and so the session) cleanly; the timer lets Python see signals.
     # The handler only schedules the close: it may run in the middle of a paint, where closing
     # the window at once would destroy the surface being painted.
+    try:
+        return run_until_quit(app, lambda: QTimer.singleShot(0, window.force_close), run.shutdown)
+    finally:
+        store.close()
+
+
+def run_until_quit(app: QCoreApplication, on_signal: Callable[[], None], shutdown: Callable[[], None]) -> int:
+    """Run the Qt event loop, ``on_signal`` on Ctrl-C / SIGTERM, and ``shutdown`` when it ends; the exit code."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.force_close))
+        signal.signal(sig, lambda *_: on_signal())
     wake = QTimer()
     wake.start(250)
-    wake.timeout.connect(lambda: None)
+    wake.timeout.connect(lambda: None)  # lets Python see signals while Qt runs
     try:
         code = app.exec()
     finally:
         wake.stop()
-        run.shutdown()
+        shutdown()
         # Widgets must go before the QApplication does, or pyqtgraph can crash at exit; only the
         # deferred deletions are run here, so no repaint reaches a window whose handle is gone.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-        store.close()
     return int(code)
 
 

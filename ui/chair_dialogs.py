@@ -30,13 +30,7 @@ from PySide6.QtWidgets import (
 from monitor import checklist as cl
 from monitor import dose, outcomes, rems
 from monitor.protocols import Protocol
-
-
-def _buttons(dialog: QDialog) -> QDialogButtonBox:
-    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    box.accepted.connect(dialog.accept)
-    box.rejected.connect(dialog.reject)
-    return box
+from ui.dialogs import ok_cancel
 
 
 class ChecklistDialog(QDialog):
@@ -62,7 +56,7 @@ class ChecklistDialog(QDialog):
         self.preview.setWordWrap(True)
         self.preview.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(self.preview)
-        self.buttons = _buttons(self)
+        self.buttons = ok_cancel(self)
         layout.addWidget(self.buttons)
         self.parsed: cl.PreInfusionChecklist | None = None
         self._preview("")
@@ -134,7 +128,7 @@ class DoseDialog(QDialog):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         form.addRow(self.summary)
-        self.buttons = _buttons(self)
+        self.buttons = ok_cancel(self)
         form.addRow(self.buttons)
         for box in (self.weight, self.amount, self.duration, self.concentration):
             box.valueChanged.connect(self._update)
@@ -202,7 +196,7 @@ class InterventionDialog(QDialog):
         form.addRow("Route", self.route)
         self.problem = QLabel("")
         form.addRow(self.problem)
-        self.buttons = _buttons(self)
+        self.buttons = ok_cancel(self)
         form.addRow(self.buttons)
         self.kind.currentIndexChanged.connect(self._update)
         self.drug.textChanged.connect(self._update)
@@ -322,7 +316,7 @@ class RemsDialog(QDialog):
                 box.setCurrentText("yes" if given[key] else "no")
             form.addRow(rems.LABELS[key], box)
             self.answers[key] = box
-        form.addRow(_buttons(self))
+        form.addRow(ok_cancel(self))
 
     def values(self) -> dict[str, Any]:
         """The answers given (empty ones left out), the ready time on the session's day."""

@@ -92,19 +92,25 @@ class SignedInUser:
         return f"{self.name} ({self.role})"
 
 
-def _form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
+def ok_cancel(dialog: QDialog, on_ok: Callable[[], None] | None = None) -> QDialogButtonBox:
+    """OK and Cancel buttons: Cancel rejects ``dialog``; OK calls ``on_ok`` (default: accept)."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(on_ok if on_ok is not None else dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
+def form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
     """A dim hint line (reused for complaints) and OK/Cancel, OK going through ``on_ok``."""
     message = QLabel(hint)
     message.setObjectName("dim")
     form.addRow(message)
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(on_ok)
-    buttons.rejected.connect(dialog.reject)
-    form.addRow(buttons)
+    form.addRow(ok_cancel(dialog, on_ok))
     return message
 
 
-def _complain(message: QLabel, text: str) -> None:
+def complain(message: QLabel, text: str) -> None:
+    """Show ``text`` in a dialog's hint line, highlighted as a complaint."""
     message.setText(text)
     message.setStyleSheet("color: #ffd24a;")
 
@@ -122,11 +128,11 @@ class SignInDialog(QDialog):
         self.role_box.addItems(ROLES)
         form.addRow("Name or initials", self.name_edit)
         form.addRow("Role", self.role_box)
-        self.message = _form_footer(self, form, "Everything you do is recorded under this name.", self._check)
+        self.message = form_footer(self, form, "Everything you do is recorded under this name.", self._check)
 
     def _check(self) -> None:
         if not self.name_edit.text().strip():
-            _complain(self.message, "Enter a name or initials.")
+            complain(self.message, "Enter a name or initials.")
             return
         self.accept()
 
@@ -151,7 +157,7 @@ class PatientDialog(QDialog):
         form.addRow("MRN", self.mrn_edit)
         form.addRow("Name", self.name_edit)
         form.addRow("Birth date", self.birth_edit)
-        self.message = _form_footer(self, form, "Identifiers are kept apart from the session's data.", self._check)
+        self.message = form_footer(self, form, "Identifiers are kept apart from the session's data.", self._check)
         self.setMinimumWidth(440)
 
     def _check(self) -> None:
@@ -164,7 +170,7 @@ class PatientDialog(QDialog):
             except ValueError as exc:
                 problem = str(exc)[:1].upper() + str(exc)[1:] + "."
         if problem:
-            _complain(self.message, problem)
+            complain(self.message, problem)
             return
         self.accept()
 
@@ -225,10 +231,7 @@ class TextDialog(QDialog):
             self.editor.setMinimumWidth(420)
             self.editor.returnPressed.connect(self.accept)
         layout.addWidget(self.editor)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self))
 
     def text(self) -> str:
         """What was typed, trimmed."""
@@ -271,10 +274,7 @@ class LevelDialog(QDialog):
         # The list would take a digit as the start of a keyboard search: the dialog gets it first.
         self.list.installEventFilter(self)
         layout.addWidget(self.list)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self))
         self._negative = False
 
     def value(self) -> int:
@@ -344,10 +344,7 @@ class CadssDialog(QDialog):
         self.total_label = QLabel()
         self.total_label.setStyleSheet("font-size: 18px; font-weight: bold;")
         layout.addWidget(self.total_label)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self))
         self._update_total()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

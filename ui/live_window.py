@@ -41,7 +41,7 @@ from monitor.app.errors import AppError
 from monitor.checklist import current_checklist
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
-from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
+from monitor.session import PHASE_START_EVENT, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
 from monitor.watchdog import Stall, Watchdog
 from ui import theme
@@ -108,14 +108,6 @@ WATCHDOG_TICK_MS = 250
 # The phase button drawn as the primary action in each phase: the step that normally comes next (the
 # core says whether it is ready: monitor.readiness.next_step).
 NEXT_STEP = readiness.NEXT_STEP
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    sign = "-" if seconds < 0 else ""
-    s = abs(int(seconds))
-    return f"{sign}{s // 60:02d}:{s % 60:02d}"
 
 
 # The tile that shows each alarm parameter.
@@ -284,13 +276,7 @@ class LiveWindow(DialogHost, QMainWindow):
         body.addWidget(self.numerics, 34)
         root.addLayout(body, 1)
         # Messages float over the bottom of the chart: showing one never moves a button under a finger.
-        self.message = QLabel("", central)
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
-        self.message.setStyleSheet(
-            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-size: 18px; font-weight: bold; "
-            "padding: 6px 10px; border-radius: 4px;"
-        )
+        self.message = theme.floating_message(central, "font-size: 18px; padding: 6px 10px; border-radius: 4px;")
         self.controls = self._build_controls()
         root.addWidget(self.controls)
         self.lock_banner = QLabel("SCREEN LOCKED — alarms stay active and audible; anyone may pause the sound (S). "
@@ -1165,21 +1151,22 @@ class LiveWindow(DialogHost, QMainWindow):
             return "no automatic cuff in this phase"
         interval = "" if status.nibp_interval_s is None else f" · every {status.nibp_interval_s / 60:g} min"
         left = due - status.now
-        when = f"next cuff {clock_text(due)} (in {_clock(left)})" if left > 0 else "cuff measurement due now"
+        when = f"next cuff {clock_text(due)} (in {minutes_seconds(left)})" if left > 0 else "cuff measurement due now"
         return when + interval
 
     def _show_header(self, status: SessionStatus) -> None:
         self.header.set_phase(status.phase, status.infusion_paused, self.bridge.recorder.protocol.label(status.phase))
         phase = status.phase
         if phase is Phase.INFUSION:
-            timers = f"Infusion {_clock(status.infusion_elapsed_s)} of {status.infusion_plan_min:g} min (40–60)"
+            infused = minutes_seconds(status.infusion_elapsed_s)
+            timers = f"Infusion {infused} of {status.infusion_plan_min:g} min (40–60)"
             if status.infusion_stopped:
-                timers = f"Infusion stopped at {_clock(status.infusion_elapsed_s)}"
+                timers = f"Infusion stopped at {infused}"
         elif phase is Phase.RECOVERY:
             remaining = status.recovery_remaining_s or 0.0
-            timers = (f"Recovery {_clock(remaining)} left" if remaining > 0
-                      else f"Recovery watch done {_clock(-remaining)} ago")
-            timers += f" · infused {_clock(status.infusion_elapsed_s)}"
+            timers = (f"Recovery {minutes_seconds(remaining)} left" if remaining > 0
+                      else f"Recovery watch done {minutes_seconds(-remaining)} ago")
+            timers += f" · infused {minutes_seconds(status.infusion_elapsed_s)}"
         elif phase is Phase.BASELINE:
             missing = ", ".join(status.baseline_missing)
             check = status.step_check
@@ -1192,7 +1179,7 @@ class LiveWindow(DialogHost, QMainWindow):
         elif phase is Phase.COMPLETE:
             timers = "Session complete"
         else:
-            timers = f"Setup · session {_clock(status.elapsed_s)}"
+            timers = f"Setup · session {minutes_seconds(status.elapsed_s)}"
         self.header.timers.setText(timers)
         link = status.link
         state_colour = "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT

@@ -7,11 +7,10 @@ as ``infusion-monitor gui --resume`` would record it (same driver and port as th
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from monitor.accounts import AuthError
@@ -23,7 +22,7 @@ from monitor.app.stores import RecordSource, record_source
 from monitor.session import SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
 from ui.account_dialogs import sign_in_at_start
-from ui.app import LiveRun, start_live
+from ui.app import LiveRun, run_until_quit, start_live
 from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
 from ui.session_browser import SessionBrowser
@@ -127,18 +126,7 @@ def run_review(args: argparse.Namespace) -> int:
         controller.shutdown()
         raise AppError(str(exc)) from None
 
-    def stop(*_args: object) -> None:
+    def stop() -> None:
         QTimer.singleShot(0, lambda: (controller.shutdown(), app.quit()))
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
-    wake = QTimer()
-    wake.start(250)
-    wake.timeout.connect(lambda: None)  # lets Python see signals while Qt runs
-    try:
-        code = app.exec()
-    finally:
-        wake.stop()
-        controller.shutdown()
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    return int(code)
+    return run_until_quit(app, stop, controller.shutdown)

@@ -30,7 +30,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDialog,
     QFileDialog,
@@ -215,10 +214,7 @@ def event_detail(event: SessionEvent) -> str:
 def _table(columns: Sequence[str], stretch: int | None = None, *, stretch_last: bool = True) -> QTableWidget:
     table = QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(list(columns))
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.verticalHeader().setVisible(False)
+    theme.read_only_rows(table)
     table.setWordWrap(False)
     # Columns are sized once after filling (_fill): "resize to contents" as a mode would measure
     # every column again at each cell set.
@@ -285,6 +281,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     sessions_changed = Signal()
     _export_done = Signal(str, str, str)
     _export_read = Signal(int, int)  # readings read so far, readings of the session
+    _record_checked = Signal(str, str)  # session id, what the check of its record found
 
     def __init__(
         self,
@@ -307,6 +304,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._alarm_rows: list[AlarmRecord] = []
         self._event_rows: list[SessionEvent] = []
         self._export_threads: list[threading.Thread] = []
+        self._check_threads: list[threading.Thread] = []
         self._ranges: Any = None
         self._arrays: dict[Parameter, Any] = {}
         #: Asks where to save an export (format, suggested name) -> path, or None when cancelled.
@@ -321,12 +319,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         root.setSpacing(6)
         root.addWidget(self._build_header())
         # Messages float over the chart's lower edge: they never push the toolbar down under a click.
-        self.message = QLabel("", central)
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
-        self.message.setStyleSheet(
-            f"background: #3a2e00; color: {theme.WARNING_TEXT}; font-weight: bold; padding: 4px 8px; "
-            "border: 1px solid #806000; border-radius: 4px;"
+        self.message = theme.floating_message(
+            central, "padding: 4px 8px; border: 1px solid #806000; border-radius: 4px;"
         )
 
         self.chart = TrendChart(live=False)
@@ -371,6 +365,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             self.sessions_button.clicked.connect(on_sessions)
         self._export_done.connect(self._export_settled)
         self._export_read.connect(self._export_advanced)
+        self._record_checked.connect(self._record_verified)
         # Floating over the chart's top edge (nothing moves): the bar and a button that cancels the export.
         self.export_panel = QFrame(central)
         panel_row = QHBoxLayout(self.export_panel)
@@ -558,7 +553,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.record = record
         self._arrays = arrays
         self._show_header(record)
-        QTimer.singleShot(0, self, self._check_record)  # cancelled if the window goes first
+        self._check_record()
         self._show_alarms(record.alarms)
         self._show_events(record.events)
         self._show_statistics(record)
@@ -569,16 +564,36 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.tabs.setCurrentIndex(max(keep_tab, 0))
 
     def _check_record(self) -> None:
-        """Verify the session's record (hash chains) and say so in the header."""
+        """Verify the session's record (hash chains) on a worker thread; the header says so when done.
+
+        A day-long record takes about a second to check: the window is shown, painted and usable meanwhile,
+        and the header says "checking the record…" until the answer comes.
+        """
         if self.record is None:
             return
-        from monitor.exports.data import verification_text
+        session_id, source = self.record.id, self.source
 
-        try:
-            with self.source.open() as store:
-                text = verification_text(store, self.record.id)
-        except StoreError as exc:
-            text = f"NOT VERIFIED: {exc}"
+        def check() -> None:
+            from monitor.exports.data import verification_text
+
+            try:
+                with source.open() as store:
+                    text = verification_text(store, session_id)
+            except StoreError as exc:
+                text = f"NOT VERIFIED: {exc}"
+            except Exception as exc:  # the header must never keep saying "checking" after a failure
+                log.exception("checking the record failed")
+                text = f"NOT VERIFIED: the check failed ({exc})"
+            with contextlib.suppress(RuntimeError):  # the window went first
+                self._record_checked.emit(session_id, text)
+
+        thread = threading.Thread(target=check, name="record-check", daemon=True)
+        self._check_threads.append(thread)
+        thread.start()
+
+    def _record_verified(self, session_id: str, text: str) -> None:
+        if self.record is None or self.record.id != session_id:
+            return
         self.record = replace(self.record, verification=text)
         self.session_label.setText(self.session_label.text().replace("checking the record…", text))
 
@@ -1122,9 +1137,10 @@ class ReviewWindow(DialogHost, QMainWindow):
         """Wait for a running export to finish writing (it is short) before the window goes."""
         if self.dialog is not None:
             self.dialog.reject()
-        for thread in self._export_threads:
+        for thread in self._export_threads + self._check_threads:
             thread.join(timeout=30)
         self._export_threads = []
+        self._check_threads = []
         super().closeEvent(event)
 
     # -- for tests and the screenshot script -------------------------------------------------------

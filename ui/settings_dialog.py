@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -35,6 +34,7 @@ from drivers.base import PortSettings
 from drivers.patient.model import SCENARIOS
 from monitor.app.device import FLOW_CONTROLS, DeviceSpec
 from ui import theme
+from ui.dialogs import ok_cancel
 
 BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES = ("N", "E", "O", "M", "S")
@@ -167,10 +167,7 @@ class SettingsDialog(QDialog):
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #ffd24a;")
         layout.addWidget(self.error_label)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._check)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        layout.addWidget(ok_cancel(self, self._check))
         self.driver_box.currentIndexChanged.connect(self._driver_changed)
         self._driver_changed()
         self._apply_overrides(current.port_overrides)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QWidget
 
 from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
@@ -122,3 +122,20 @@ def restyle(widget: QWidget, sheet: str) -> None:
     """Set a style sheet only when it differs: re-styling is costly and these run on every UI tick."""
     if widget.styleSheet() != sheet:
         widget.setStyleSheet(sheet)
+
+
+def read_only_rows(table: QTableWidget) -> None:
+    """A table of records: not editable, one whole row selected at a time, no row numbers."""
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().setVisible(False)
+
+
+def floating_message(parent: QWidget, sheet: str) -> QLabel:
+    """A hidden, wrapping warning label placed by hand over ``parent`` (it never moves the layout)."""
+    message = QLabel("", parent)
+    message.setWordWrap(True)
+    message.setVisible(False)
+    message.setStyleSheet(f"background: #3a2e00; color: {WARNING_TEXT}; font-weight: bold; {sheet}")
+    return message

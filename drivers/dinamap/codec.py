@@ -217,12 +217,7 @@ def parse_spo2(line: str) -> Spo2Status:
     status = _digits(line, 3, 4, "channel status")
     if status != SPO2_VALID:
         return Spo2Status(status, None)
-    value = _digits(line, 4, 7, "SpO2")
-    if value == 0:
-        return Spo2Status(status, None)
-    if not is_plausible(Parameter.SPO2, value):
-        raise ReplyError(f"impossible SpO2 {value}")
-    return Spo2Status(status, value)
+    return Spo2Status(status, _value_field(line, Parameter.SPO2, "SpO2"))
 
 
 def parse_rate(line: str) -> RateReply:
@@ -232,12 +227,17 @@ def parse_rate(line: str) -> RateReply:
     source = line[3]
     if line[4:7] == "-99":
         return RateReply(source, None)
-    value = _digits(line, 4, 7, "rate")
+    return RateReply(source, _value_field(line, Parameter.PR, "rate"))
+
+
+def _value_field(line: str, parameter: Parameter, name: str) -> int | None:
+    """The three-digit value at characters 4-6 (``000`` means none); an implausible one raises."""
+    value = _digits(line, 4, 7, name)
     if value == 0:
-        return RateReply(source, None)
-    if not is_plausible(Parameter.PR, value):
-        raise ReplyError(f"impossible rate {value}")
-    return RateReply(source, value)
+        return None
+    if not is_plausible(parameter, value):
+        raise ReplyError(f"impossible {name} {value}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -488,13 +488,7 @@ class Hl7Decoder(Decoder):
                     Problem(ERR_DATA_TYPE, f"message {result.message_id} repeated; answered AE before")
                 )
             return
-        fallback = at
-        stamp = _get(msh, 7)
-        if stamp:
-            try:
-                fallback = self._checked_time(parse_hl7_time(stamp, self.tz), at)
-            except ValueError as exc:
-                result.problems.append(Problem(ERR_DATA_TYPE, f"MSH-7: {exc}", ("MSH", 1, 7)))
+        fallback = self._stamped_time(msh, ("MSH", 1, 7), "MSH-7", at, at, result)
         group_time = fallback
         obx_index = obr_index = 0
         unknown = used = 0
@@ -503,15 +497,9 @@ class Hl7Decoder(Decoder):
             if name == "OBR":
                 # Every OBR starts a group: its OBX without OBX-14 take this OBR's OBR-7.
                 obr_index += 1
-                group_time = fallback
-                obr_stamp = _get(segment, 7)
-                if obr_stamp:
-                    try:
-                        group_time = self._checked_time(parse_hl7_time(obr_stamp, self.tz), at)
-                    except ValueError as exc:
-                        result.problems.append(
-                            Problem(ERR_DATA_TYPE, f"OBR #{obr_index} OBR-7: {exc}", ("OBR", obr_index, 7))
-                        )
+                group_time = self._stamped_time(
+                    segment, ("OBR", obr_index, 7), f"OBR #{obr_index} OBR-7", fallback, at, result
+                )
             elif name == "OBX":
                 obx_index += 1
                 outcome = self._read_obx(segment, obx_index, group_time, at, result)
@@ -549,6 +537,21 @@ class Hl7Decoder(Decoder):
             raise ValueError(f"time {datetime.fromtimestamp(t, UTC).isoformat()} is in the future")
         return at
 
+    def _stamped_time(
+        self, segment: Any, location: tuple[str, int, int], label: str, fallback: float, at: float,
+        result: MessageResult,
+    ) -> float:
+        """The checked time in the segment's field ``location[2]``, else ``fallback``; a bad stamp is
+        reported as a problem at ``location`` and the fallback kept."""
+        stamp = _get(segment, location[2])
+        if not stamp:
+            return fallback
+        try:
+            return self._checked_time(parse_hl7_time(stamp, self.tz), at)
+        except ValueError as exc:
+            result.problems.append(Problem(ERR_DATA_TYPE, f"{label}: {exc}", location))
+            return fallback
+
     def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> str:
         """Read one OBX into ``result``: ``used`` (stored, or a cuff result already stored), ``unknown``
         (a code this listener does not know), ``withdrawn`` or ``bad`` (a problem was added)."""
@@ -564,13 +567,7 @@ class Hl7Decoder(Decoder):
         raw_value = _get(obx, 5)
         unit = _get(obx, 6, 1, 1)
         unit_text = _get(obx, 6, 1, 2)
-        t = fallback
-        stamp = _get(obx, 14)
-        if stamp:
-            try:
-                t = self._checked_time(parse_hl7_time(stamp, self.tz), at)
-            except ValueError as exc:
-                result.problems.append(Problem(ERR_DATA_TYPE, f"{where} OBX-14: {exc}", ("OBX", index, 14)))
+        t = self._stamped_time(obx, ("OBX", index, 14), f"{where} OBX-14", fallback, at, result)
         flags: frozenset[Flag] = frozenset()
         value: float | None = None
         if status in ("X", "W") or not raw_value:

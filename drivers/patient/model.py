@@ -283,25 +283,23 @@ class SimulatedPatient:
         begin = self.infusion_start + start * SECONDS_PER_MINUTE + RESP_DEPRESSION_S - APNOEA_S
         return begin <= t < begin + APNOEA_S
 
-    def respiratory_rate(self, t: float) -> float:
-        """Underlying breaths per minute (0 while no breath comes)."""
+    def _breathing(self, t: float, normal: float, depressed: float, ramp_s: float) -> float:
+        """A breathing value: 0 in apnoea, moving from ``normal`` to ``depressed`` (ramp ``ramp_s``)
+        while the respiratory depression lasts."""
         if self._apnoea(t):
             return 0.0
-        rr = self.base_rr
         start = self._start_min("respiratory_depression", RESP_DEPRESSION_START_MIN)
-        if start is not None:
-            rr = _blend(rr, DEPRESSED_RR, _plateau(t, self._window(start, RESP_DEPRESSION_S), 20.0))
-        return rr
+        if start is None:
+            return normal
+        return _blend(normal, depressed, _plateau(t, self._window(start, RESP_DEPRESSION_S), ramp_s))
+
+    def respiratory_rate(self, t: float) -> float:
+        """Underlying breaths per minute (0 while no breath comes)."""
+        return self._breathing(t, self.base_rr, DEPRESSED_RR, 20.0)
 
     def etco2(self, t: float) -> float:
         """Underlying end-tidal CO2, mmHg (0 without a breath: no exhaled gas reaches the sensor)."""
-        if self._apnoea(t):
-            return 0.0
-        value = self.base_etco2
-        start = self._start_min("respiratory_depression", RESP_DEPRESSION_START_MIN)
-        if start is not None:
-            value = _blend(value, HYPERCAPNIC_ETCO2, _plateau(t, self._window(start, RESP_DEPRESSION_S), 30.0))
-        return value
+        return self._breathing(t, self.base_etco2, HYPERCAPNIC_ETCO2, 30.0)
 
     def probe_off(self, t: float) -> bool:
         """Whether the SpO2 probe is off the finger at ``t``."""

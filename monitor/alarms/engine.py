@@ -51,7 +51,8 @@ from drivers.core.readings import NIBP_PARAMETERS, NO_SIGNAL, UNRELIABLE, Flag, 
 from monitor.alarms.condition import ConditionTimer
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, AlarmState, Escalation, LimitLine, Priority
 from monitor.alarms.profile import NIBP_RULE_PARAMETERS, AlarmProfile, RuleSpec, default_profile, load_profile
-from monitor.alarms.rules import CONFIRM_NIBP, LABELS, RULE_PARAMETER_OF, UNIT_TEXT, Ladder, Rule, build_ladders
+from monitor.alarms.rules import CONFIRM_NIBP, RULE_PARAMETER_OF, Ladder, Rule, build_ladders
+from monitor.labels import LABELS, UNIT_TEXT
 from monitor.readiness import CareRules
 from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent
 

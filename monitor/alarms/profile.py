@@ -11,7 +11,6 @@ import hashlib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -23,7 +22,7 @@ from monitor.alarms.model import Priority
 from monitor.config import ENV_PREFIX
 from monitor.readiness import CareRules
 from monitor.session import Phase
-from monitor.toml_lines import TomlLines
+from monitor.toml_lines import TomlLines, load_toml, read_clinic_file
 
 DEFAULT_PROFILE_NAME: Final = "default_profile.toml"
 
@@ -407,10 +406,7 @@ def _freeze_phases(phases: Mapping[Phase, Mapping[str, RuleSpec]]) -> Mapping[Ph
 
 def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
     """Build a profile from TOML text; any problem raises :class:`ProfileError`."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{source}: {exc}") from None
+    data = load_toml(text, source, ProfileError)
     lines = _Lines(text, source)
     _unknown(data, _TOP_KEYS, "", lines)
 
@@ -553,15 +549,7 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
 
 def load_profile(path: str | Path) -> AlarmProfile:
     """Read a profile file; unreadable or invalid files raise :class:`ProfileError`."""
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read the alarm profile ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"{path}: the alarm profile is not UTF-8 text") from None
-    except ValueError:  # e.g. a NUL character in the file name from a config file
-        raise ProfileError(f"{str(path)!r}: not a usable file name for the alarm profile") from None
+    path, text = read_clinic_file(path, "the alarm profile", ProfileError)
     return parse_profile(text, str(path))
 
 

@@ -14,31 +14,8 @@ from typing import Final
 from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import RuleSpec
+from monitor.labels import LABELS, UNIT_TEXT
 from monitor.session import Baseline
-
-#: How the screen names a parameter and its unit in alarm texts.
-LABELS: Final[dict[str, str]] = {
-    "hr": "HR",
-    "pr": "PR",
-    "heart_rate": "HR",
-    "spo2": "SpO2",
-    "nibp_sys": "NIBP sys",
-    "nibp_dia": "NIBP dia",
-    "nibp_mean": "NIBP mean",
-    "rr": "RR",
-    "etco2": "EtCO2",
-}
-UNIT_TEXT: Final[dict[str, str]] = {
-    "hr": "/min",
-    "pr": "/min",
-    "heart_rate": "/min",
-    "spo2": "%",
-    "nibp_sys": "mmHg",
-    "nibp_dia": "mmHg",
-    "nibp_mean": "mmHg",
-    "rr": "/min",
-    "etco2": "mmHg",
-}
 
 #: The rule parameter a reading's parameter feeds (HR and PR both feed the displayed heart rate).
 RULE_PARAMETER_OF: Final[dict[Parameter, str]] = {

@@ -117,6 +117,18 @@ def start_session(
     return recorder
 
 
+def _unfinished_row(store: Store, session: str, verb: str) -> dict[str, Any]:
+    """The stored row of an unfinished session; any other session cannot be ``verb`` (AppError)."""
+    try:
+        row = store.session_row(session)
+    except SessionNotFound as exc:
+        raise AppError(str(exc)) from None
+    status = store.status_of(row)
+    if status != "unfinished":
+        raise AppError(f"session {row['id'][:8]} is {status}; only an unfinished session can be {verb}")
+    return row
+
+
 def _resume(
     spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol
 ) -> Recorder:
@@ -124,13 +136,7 @@ def _resume(
     from monitor.session import SessionRuleError
 
     assert spec.resume is not None
-    try:
-        row = store.session_row(spec.resume)
-    except SessionNotFound as exc:
-        raise AppError(str(exc)) from None
-    status = store.status_of(row)
-    if status != "unfinished":
-        raise AppError(f"session {row['id'][:8]} is {status}; only an unfinished session can be resumed")
+    row = _unfinished_row(store, spec.resume, "resumed")
     # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
     last = store.last_data_at(row["id"])
     device = open_device(spec.device, start_time=max(time.time(), last or 0.0))
@@ -152,13 +158,7 @@ def close_unfinished(store: Store, session: str, user: str | None) -> str:
     Nothing stored is removed: the session ends at its last stored reading and the audit log
     says who closed it. Shared by ``infusion-monitor close`` and the session browser.
     """
-    try:
-        row = store.session_row(session)
-    except SessionNotFound as exc:
-        raise AppError(str(exc)) from None
-    status = store.status_of(row)
-    if status != "unfinished":
-        raise AppError(f"session {row['id'][:8]} is {status}; only an unfinished session can be closed")
+    row = _unfinished_row(store, session, "closed")
     last = store.last_data_at(row["id"])
     store.end_session(row["id"], "closed", row["started_at"] if last is None else last)
     store.audit("session_closed_after_crash", user=user, session_id=row["id"])

@@ -39,6 +39,7 @@ from monitor.discharge import (
 )
 from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord, StoredReadings
+from monitor.labels import LABELS
 from monitor.session import EventKind, Phase
 
 PHASE_COLOURS: Final = {
@@ -57,14 +58,6 @@ LINE_COLOURS: Final = {
     Parameter.SPO2: colors.blue,
     Parameter.NIBP_SYS: colors.red,
     Parameter.NIBP_DIA: colors.Color(0.6, 0.0, 0.0),
-}
-LABELS: Final = {
-    Parameter.HR: "HR",
-    Parameter.PR: "PR",
-    Parameter.SPO2: "SpO2",
-    Parameter.NIBP_SYS: "NIBP sys",
-    Parameter.NIBP_DIA: "NIBP dia",
-    Parameter.NIBP_MEAN: "NIBP mean",
 }
 NOTE_KINDS: Final = (
     EventKind.NOTE,

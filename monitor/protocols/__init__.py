@@ -16,7 +16,6 @@ import hashlib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,7 +30,7 @@ from monitor.config import ENV_PREFIX, config_dir
 from monitor.dose import DoseRange, DoseUnit
 from monitor.plan import MAX_PHASE_MINUTES, SessionPlan
 from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
-from monitor.toml_lines import TomlLines
+from monitor.toml_lines import TomlLines, load_toml, read_clinic_file
 
 DEFAULT_PROTOCOL: Final = "ketamine-iv"
 SHIPPED: Final = ("ketamine-iv", "esketamine-nasal")
@@ -407,10 +406,7 @@ def _course(r: _Reader, raw: Any) -> CourseDefaults:
 
 def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
     """Build a protocol from TOML text; any problem raises :class:`ProtocolError`."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(f"{source}: {exc}") from None
+    data = load_toml(text, source, ProtocolError)
     r = _Reader(text, source)
     r.table(data, "", _TOP_KEYS)
     if "protocol" not in data:
@@ -447,15 +443,7 @@ def parse_protocol(text: str, source: str = "<protocol>") -> Protocol:
 
 def load_protocol_file(path: str | Path) -> Protocol:
     """Read a protocol file; unreadable or invalid files raise :class:`ProtocolError`."""
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProtocolError(f"{path}: cannot read the protocol ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ProtocolError(f"{path}: the protocol is not UTF-8 text") from None
-    except ValueError:
-        raise ProtocolError(f"{str(path)!r}: not a usable file name for a protocol") from None
+    path, text = read_clinic_file(path, "the protocol", ProtocolError)
     return parse_protocol(text, str(path))
 
 

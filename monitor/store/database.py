@@ -313,6 +313,24 @@ class Store(Queries):
                 [time.time() if at is None else at, user, action, session_id, json.dumps(detail, default=str)],
             )
 
+    def set_course_plan(self, patient_id: str, planned_sessions: int, interval_days: float,
+                        booster_interval_days: float, note: str | None, *, at: float, user: str | None) -> None:
+        """Set (or replace) a patient's planned course (the caller checks and audits it)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO course_plans (patient_id, planned_sessions, interval_days, "
+                "booster_interval_days, note, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [patient_id, planned_sessions, interval_days, booster_interval_days, note, at, user],
+            )
+
+    def add_rems_submission(self, session_id: str, at: float, user: str, reference: str | None) -> None:
+        """Record that a session's REMS form was submitted (the caller audits it)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO rems_submissions (session_id, submitted_at, submitted_by, reference) VALUES (?, ?, ?, ?)",
+                [session_id, at, user, reference],
+            )
+
     def end_session(self, session_id: str, status: str, ended_at: float) -> None:
         """Mark a session complete or closed and release ownership."""
         with self.transaction():

@@ -25,7 +25,7 @@ from monitor.constants import STALE_HEARTBEAT_S
 from monitor.keys import Keys
 from monitor.ownership import owner_alive
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store.errors import SessionNotFound
+from monitor.store.errors import SessionNotFound, StoreError
 from monitor.store.rows import alarm_from_row
 
 
@@ -306,7 +306,25 @@ class Queries:
     def alarms(self, session_id: str) -> list[AlarmRecord]:
         """The alarm log of a session, oldest first."""
         rows = self.db.query("SELECT * FROM alarms WHERE session_id = ? ORDER BY started_at", [session_id])
-        return [alarm_from_row(row) for row in rows]
+        try:
+            return [alarm_from_row(row) for row in rows]
+        except ValueError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+
+    def rems_submission(self, session_id: str) -> dict[str, Any] | None:
+        """The REMS submission row of a session (None: its form is not marked submitted)."""
+        rows = list(self.db.query("SELECT * FROM rems_submissions WHERE session_id = ?", [session_id]))
+        return rows[0] if rows else None
+
+    def sessions_without_rems_submission(self, protocols: list[str]) -> list[tuple[str, float, str | None]]:
+        """``(id, started_at, patient_id)`` of sessions under these protocols with no REMS submission, oldest first."""
+        marks = ", ".join("?" for _ in protocols)
+        return self.db.execute(
+            "SELECT s.id, s.started_at, s.patient_id FROM sessions s "
+            f"WHERE s.protocol IN ({marks}) AND s.id NOT IN (SELECT session_id FROM rems_submissions) "
+            "ORDER BY s.started_at",
+            protocols,
+        ).fetchall()
 
     def audit_log(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """Audit entries, oldest first (all, or of one session)."""

@@ -32,22 +32,37 @@ def alarm_row(alarm: AlarmRecord) -> dict[str, Any]:
 
 
 def alarm_from_row(row: Mapping[str, Any]) -> AlarmRecord:
-    """An alarm from its ``alarms`` row (the inverse of :func:`alarm_row`; also the server's rows)."""
+    """An alarm from its ``alarms`` row (the inverse of :func:`alarm_row`; also the server's rows).
+
+    A row whose priority, kind or escalations cannot be read is refused with its id named
+    (:class:`ValueError`); a missing or unknown state is read as still active, so a resumed
+    recording closes it and a review says so, as for any alarm left open.
+    """
+    try:
+        priority = Priority.parse(str(row["priority"]))
+        kind = AlarmKind(row["kind"])
+        escalations = tuple(Escalation.from_dict(step) for step in json.loads(row["escalations"] or "[]"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"alarm {row['id']} cannot be read from the alarm log: {exc}") from None
+    try:
+        state = AlarmState(row["state"])
+    except ValueError:
+        state = AlarmState.ACTIVE
     return AlarmRecord(
         id=row["id"],
         condition=row["condition"],
         parameter=row["parameter"],
-        priority=Priority.parse(row["priority"]),
-        kind=AlarmKind(row["kind"]),
+        priority=priority,
+        kind=kind,
         message=row["message"] or "",
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         limit=row["limit"],
         peak_value=row["peak_value"],
-        escalations=tuple(Escalation.from_dict(step) for step in json.loads(row["escalations"] or "[]")),
+        escalations=escalations,
         acknowledged_at=row["acknowledged_at"],
         acknowledged_by=row["acknowledged_by"],
-        state=AlarmState(row["state"] or AlarmState.ENDED.value),
+        state=state,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from drivers.core.readings import Flag, Parameter, Reading
+from monitor.alarms.model import AlarmState, Priority
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, SessionNotFound, Store, StoreError
 
@@ -214,3 +215,17 @@ def test_a_session_that_crashed_after_completing_is_not_reopened_by_resume(
     accounts_in(db_path)
     monkeypatch.setenv("INFUSION_MONITOR_SECRET", NURSE_SECRET)
     assert main(["close", s.id, "--db", str(db_path), "--user", "RN"]) == 0
+
+
+def test_an_alarm_row_that_cannot_be_read_is_named_and_an_unknown_state_reads_as_open(store: Store) -> None:
+    session_id = store.create_session(started_at=1000.0, patient_id=None, driver="simulated", port=None, plan="")
+    columns = "id, session_id, condition, parameter, priority, kind, started_at, message, state, escalations"
+    with store.transaction():
+        store.db.execute(f"INSERT INTO alarms ({columns}) VALUES ('a1', ?, 'spo2_low', 'spo2', 'medium', "
+                         "'physiological', 1001, 'SpO2 low', 'odd', '[]')", [session_id])
+    (alarm,) = store.alarms(session_id)
+    assert alarm.state is AlarmState.ACTIVE and alarm.priority is Priority.MEDIUM
+    with store.transaction():
+        store.db.execute("UPDATE alarms SET priority = 'urgent' WHERE id = 'a1'")
+    with pytest.raises(StoreError, match=r"alarm a1 cannot be read.*urgent"):
+        store.alarms(session_id)

@@ -13,12 +13,21 @@ import pytest
 from drivers.core.readings import Parameter, Reading
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Escalation, Priority
 from monitor.cli import main
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
-from monitor.store.writer import AuditEntry, Batch, StoreWriter
+from monitor.store.writer import (
+    AuditEntry,
+    Batch,
+    Operation,
+    StoreWriter,
+    read_recovery_file,
+    write_held,
+    write_recovery_file,
+)
 
 T0 = 1_790_000_000.0
 
@@ -175,3 +184,19 @@ def test_rows_left_at_the_end_go_to_a_recovery_file(
     assert len(list(store.readings(recorder.session.id, [Parameter.HR]))) == before_hr + held_hr
     assert store.audit_log(recorder.session.id)[-1]["action"] == "session_closed"
     assert main(["write-held", recorder.recovery_file, "--db", str(db_path)], out=io.StringIO()) == 1  # once only
+
+
+def test_alarms_held_in_a_recovery_file_come_back_as_the_same_records(store: Store, db_path: Path) -> None:
+    session_id = store.create_session(started_at=T0, patient_id=None, driver="simulated", port=None, plan="")
+    alarm = AlarmRecord(
+        "a1", "spo2_low", "spo2", Priority.HIGH, AlarmKind.PHYSIOLOGICAL, "SpO2 86 < 90 %", T0 + 5,
+        ended_at=T0 + 20, limit=90.0, peak_value=86.0,
+        escalations=(Escalation(T0 + 10, Priority.MEDIUM, Priority.HIGH, "unacknowledged for 30 s"),),
+        acknowledged_at=T0 + 21, acknowledged_by="RN", state=AlarmState.ENDED,
+    )
+    ops: list[Operation] = [Batch(alarms=(alarm,)), AuditEntry(T0 + 22, "acknowledge", "RN", session_id)]
+    path = write_recovery_file(db_path, session_id, ops)
+    assert path is not None
+    assert read_recovery_file(path) == ops
+    assert write_held(db_path, path) == 2
+    assert store.alarms(session_id) == [alarm]

@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.common import FULL_SESSION_PLAN, SESSION_START, Result, alarm_engine, median
+from benchmarks.common import FULL_SESSION_PLAN, SESSION_START, Result, alarm_engine, median, time_it
 
 SESSIONS = 30
 MRN = "BENCH-30"
@@ -133,22 +133,14 @@ def run(repeat: int) -> list[Result]:
                 return len(stream.getvalue())
 
         open_course()
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            open_course()
-            times.append(time.perf_counter() - start)
+        times = [time_it(open_course) for _ in range(repeat)]
         value = median(times)
         results.append(Result(
             f"course: open {SESSIONS} sessions", value * 1000, "ms", f"<= {OPEN_TARGET_S * 1000:g} ms",
             value <= OPEN_TARGET_S, f"{readings:,} readings in the database; built in {built:.0f} s",
             [t * 1000 for t in times]))
         size = pdf()
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            pdf()
-            times.append(time.perf_counter() - start)
+        times = [time_it(pdf) for _ in range(repeat)]
         value = median(times)
         results.append(Result(
             f"course: PDF of {SESSIONS} sessions", value, "s", f"<= {PDF_TARGET_S:g} s", value <= PDF_TARGET_S,

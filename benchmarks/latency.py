@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import bisect
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
+from benchmarks.common import Result, not_measured
+from benchmarks.pty_recording import p99_result, record_from_pty, serial_drivers
 from drivers.core.clock import now as anchored_now
 
 # Target: every reading on disk within a second of its last byte (99th percentile). Writing has its
@@ -53,68 +52,16 @@ class TimedDecoder:
         return getattr(self._decoder, name)
 
 
-class TimedPort:
-    """A device port that remembers when each write went out."""
-
-    def __init__(self, port: Any) -> None:
-        self.port = port
-        self.name = port.name
-        self.writes: list[float] = []
-        self._lock = threading.Lock()
-
-    def write(self, data: bytes) -> int | None:
-        # Stamped before the write: the reader may decode the bytes before this thread runs again.
-        at = anchored_now()
-        written = self.port.write(data)
-        with self._lock:
-            self.writes.append(at)
-        return written
-
-    def read_available(self) -> bytes:
-        return bytes(self.port.read_available())
-
-    def close(self) -> None:
-        self.port.close()
-
-
 def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tuple[list[float], int]:
     """Latencies (s) of every numeric reading stored during ``seconds`` of real-time data, and bytes dropped."""
-    from drivers.base import OpenOptions
-    from drivers.emulation.device import Emulator
-    from drivers.emulation.registry import make_device
-    from drivers.transport.device_ports import PtyDevicePort
-    from monitor.plan import SessionPlan
-    from monitor.recorder import Recorder
-    from monitor.store import Store
-
-    port = TimedPort(PtyDevicePort())
-    emulator = Emulator(make_device(name, scenario="normal", seed=1), speed=1.0)
-    stop = threading.Event()
-    device_thread = threading.Thread(target=emulator.run, args=(port, None, stop), name="emulated-device")
-    store = Store(folder / f"{name}.db")
     arrived: list[float] = []
     commits: list[tuple[float, int]] = []
 
     def listen(update: Any) -> None:
         commits.append((anchored_now(), update.status.stored_readings))
 
-    try:
-        source = driver_cls().open(OpenOptions(port=port.name))
-        source.decoder = TimedDecoder(source.decoder, arrived)
-        recorder = Recorder.new_session(store, source, driver=name, port=port.name, plan=SessionPlan(),
-                                        nurse="RN", alarms=alarm_engine())
-        recorder.add_listener(listen)
-        recorder.start()
-        device_thread.start()
-        time.sleep(seconds)
-    finally:
-        stop.set()
-        if device_thread.is_alive():
-            device_thread.join(5)
-        if "recorder" in locals():
-            recorder.stop()
-        port.close()
-        store.close()
+    port = record_from_pty(folder / f"{name}.db", name, driver_cls, seconds,
+                           lambda decoder: TimedDecoder(decoder, arrived), listen)
     latencies = []
     counts = [count for _, count in commits]
     for index, t_arrived in enumerate(arrived):
@@ -137,26 +84,16 @@ def run(repeat: int) -> list[Result]:
         from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
     except ImportError:
         return [not_measured(f"{NAME}, p99", target, "no serial source or emulator on this branch yet")]
-    from benchmarks.ingest import byte_drivers
 
     results = []
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        for driver_name, driver_cls, device_cls, why in byte_drivers():
-            if device_cls is None or driver_cls is None:
-                results.append(not_measured(f"{NAME} {driver_name}, p99", target, why))
-                continue
-            if driver_cls.port_settings is None:
-                results.append(not_measured(f"{NAME} {driver_name}, p99", target, "not a serial-port driver"))
+        for driver_name, driver_cls, why in serial_drivers():
+            label = f"{NAME} {driver_name}, p99"
+            if driver_cls is None:
+                results.append(not_measured(label, target, why))
                 continue
             latencies, dropped = _one_driver(folder, driver_name, driver_cls, RUN_S)
-            if not latencies:
-                results.append(Result(f"{NAME} {driver_name}, p99", None, "", target, None,
-                                      "no reading was stored during the run"))
-                continue
-            p99 = percentile(latencies, 0.99) * 1000
-            note = (f"{len(latencies)} readings over {RUN_S:g} s; median {median(latencies) * 1000:.1f} ms, "
-                    f"max {max(latencies) * 1000:.1f} ms" + (f"; {dropped} bytes dropped" if dropped else ""))
-            results.append(Result(f"{NAME} {driver_name}, p99", p99, "ms", target, p99 <= P99_TARGET_MS, note,
-                                  [x * 1000 for x in latencies]))
+            results.append(p99_result(label, latencies, P99_TARGET_MS, RUN_S, "no reading was stored during the run",
+                                      f"; {dropped} bytes dropped" if dropped else ""))
     return results

@@ -135,6 +135,19 @@ def record_simulated(
         store.close()
 
 
+def abandon(recorder: Any, store: Any) -> tuple[str, float]:
+    """Leave ``recorder``'s session as a killed process would (lock released, nothing closed).
+
+    Returns the session's id and the time of its last stored data.
+    """
+    assert recorder.lock is not None
+    recorder.lock.release()
+    recorder.writer.close()
+    last = store.last_data_at(recorder.session.id)
+    assert last is not None
+    return recorder.session.id, last
+
+
 # -- the clinic's PostgreSQL -----------------------------------------------------------------
 # One real server per test run (started from the pgserver package's binaries), a fresh database per test.
 

@@ -11,7 +11,6 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,13 +36,6 @@ from monitor.session import EventKind, NibpSchedule
 from monitor.store import Store
 from tests.csv_files import rows as csv_rows
 from tests.drivers.ptys import NullModem
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "monitor.db")
-    yield db
-    db.close()
 
 
 def exported_nibp(store: Store, session_id: str) -> list[tuple[float, float, float, str]]:

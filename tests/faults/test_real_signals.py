@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,13 +36,6 @@ from tests.faults.helpers import integrity
 DELAY_S = 10
 FLICKER_S = 15  # three 4 s + 1 s cycles
 DASHES_S = 13
-
-
-@pytest.fixture
-def cable(tmp_path: Path) -> Iterator[NullModem]:
-    modem = NullModem(tmp_path)
-    yield modem
-    modem.close()
 
 
 def _play(port: SerialDevicePort, pattern: list[float | None], marks: dict[str, float], stop: threading.Event) -> None:

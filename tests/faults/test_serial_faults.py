@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +100,6 @@ class PlayingDevice:
         """Stop and release the port."""
         self.pause()
         self.port.close()
-
-
-@pytest.fixture
-def cable(tmp_path: Path) -> Iterator[NullModem]:
-    modem = NullModem(tmp_path)
-    yield modem
-    modem.close()
 
 
 def _half_frame(name: str) -> bytes:

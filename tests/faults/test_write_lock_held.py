@@ -9,13 +9,12 @@ of the first low value (session time); once the lock goes, every reading is writ
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.pty_recording import hold_write_lock
 from drivers.core.readings import Parameter
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
@@ -25,13 +24,6 @@ from monitor.store import Store
 from tests.faults.helpers import counts, integrity
 
 HOLD_S = 30.0
-HOLD_LOCK = (
-    "import sqlite3, sys, time\n"
-    "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
-    "c.execute('BEGIN IMMEDIATE')\n"
-    "print('locked', flush=True)\n"
-    "time.sleep(float(sys.argv[2]))\n"
-)
 
 
 def test_alarms_and_the_screen_do_not_wait_for_a_held_write_lock(db_path: Path) -> None:
@@ -59,10 +51,8 @@ def test_alarms_and_the_screen_do_not_wait_for_a_held_write_lock(db_path: Path) 
     recorder.add_listener(listen)
     recorder.start()
     time.sleep(1.0)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db_path), str(HOLD_S)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = hold_write_lock(db_path, HOLD_S)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         locked_at = time.monotonic()
         holder.wait(HOLD_S + 30)
         released_at = time.monotonic()

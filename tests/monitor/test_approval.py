@@ -43,6 +43,12 @@ def _clinic(tmp_path: Path) -> Path:
     return path
 
 
+def _approve(profile: Path, name: str, db: Path, user: str, *extra: str, out: io.StringIO | None = None) -> int:
+    """``profiles approve`` from the command line; its exit status."""
+    command = ["profiles", "approve", str(profile), "--name", name, "--db", str(db), "--user", user, *extra]
+    return main(command, out=io.StringIO() if out is None else out)
+
+
 def _record(db: Path, *extra: str) -> str:
     out = io.StringIO()
     code = main(["record", "--db", str(db), "--speed", "max", "--scenario", "desaturation", "--plan", PLAN,
@@ -93,13 +99,11 @@ def test_an_approved_profile_needs_a_signed_in_account_and_is_shown_by_its_appro
     clinic = _clinic(tmp_path)
     # A nurse cannot approve.
     monkeypatch.setenv("INFUSION_MONITOR_SECRET", NURSE_SECRET)
-    assert main(["profiles", "approve", str(clinic), "--name", "North 2026", "--db", str(db_path),
-                 "--user", "RN"], out=io.StringIO()) == 1
+    assert _approve(clinic, "North 2026", db_path, "RN") == 1
     assert "only a signed-in admin" in capsys.readouterr().err
     monkeypatch.setenv("INFUSION_MONITOR_SECRET", ADMIN_SECRET)
     out = io.StringIO()
-    assert main(["profiles", "approve", str(clinic), "--name", "North 2026", "--db", str(db_path),
-                 "--user", "AD"], out=out) == 0
+    assert _approve(clinic, "North 2026", db_path, "AD", out=out) == 0
     assert "North 2026 (approved, sha256 " in out.getvalue()
     # Nobody signed in: the built-in profile runs, and says why.
     text = _record(db_path, "--profile", str(clinic))
@@ -109,8 +113,7 @@ def test_an_approved_profile_needs_a_signed_in_account_and_is_shown_by_its_appro
     db2 = tmp_path / "second.db"
     accounts_in(db2)
     monkeypatch.setenv("INFUSION_MONITOR_SECRET", ADMIN_SECRET)
-    assert main(["profiles", "approve", str(clinic), "--name", "North 2026", "--db", str(db2), "--user", "AD"],
-                out=io.StringIO()) == 0
+    assert _approve(clinic, "North 2026", db2, "AD") == 0
     monkeypatch.setenv("INFUSION_MONITOR_SECRET", NURSE_SECRET)
     text = _record(db2, "--profile", str(clinic), "--user", "RN")
     assert "alarm profile North 2026 (approved, sha256 " in text
@@ -130,10 +133,9 @@ def test_weakening_below_the_clinical_floors_needs_the_explicit_confirmation(
     accounts_in(db_path)
     evil = _evil(tmp_path)
     monkeypatch.setenv("INFUSION_MONITOR_SECRET", ADMIN_SECRET)
-    args = ["profiles", "approve", str(evil), "--name", "no SpO2", "--db", str(db_path), "--user", "AD"]
-    assert main(args, out=io.StringIO()) == 1
+    assert _approve(evil, "no SpO2", db_path, "AD") == 1
     assert "spo2_low_severe is switched off" in capsys.readouterr().err
-    assert main([*args, "--below-floors"], out=io.StringIO()) == 0
+    assert _approve(evil, "no SpO2", db_path, "AD", "--below-floors") == 0
     out = io.StringIO()
     assert main(["profiles", "list", "--db", str(db_path)], out=out) == 0
     assert "BELOW FLOORS" in out.getvalue()

@@ -7,8 +7,6 @@ its emulated monitor in-process (the same bytes a port would carry, without the 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -27,13 +25,6 @@ from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
 from monitor.store import Store
 
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store(tmp_path / "monitor.db")
-    yield db
-    db.close()
 
 
 class EmulatedDinamapSource(Source):

@@ -17,6 +17,7 @@ from monitor.cli import main
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder
 from monitor.store import Store
+from tests.conftest import abandon
 
 
 def _unfinished_session_ahead_of_the_wall_clock(db_path: Path) -> tuple[str, float]:
@@ -35,12 +36,7 @@ def _unfinished_session_ahead_of_the_wall_clock(db_path: Path) -> tuple[str, flo
                               capture_output=True, text=True, check=True)
         store.db.execute("UPDATE sessions SET owner_pid = ? WHERE id = ?", [int(dead.stdout), recorder.session.id])
         # What the kernel does when the owner dies: its session lock is released.
-        assert recorder.lock is not None
-        recorder.lock.release()
-        recorder.writer.close()
-        last = store.last_data_at(recorder.session.id)
-        assert last is not None
-        return recorder.session.id, last
+        return abandon(recorder, store)
     finally:
         store.close()
 

@@ -62,6 +62,18 @@ def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
         store.close()
 
 
+@pytest.fixture
+def chart(qtbot: Any) -> Any:
+    """A shown trend chart at a desktop size, closed with the test."""
+    from ui.trend_chart import TrendChart
+
+    widget = TrendChart()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 600)
+    widget.show()
+    return widget
+
+
 def stored_events(db_path: Path, kind: str) -> list[Any]:
     """Events of one kind in the (only) session, read through a connection of the test's own."""
     with Store(db_path, readonly=True) as reader:

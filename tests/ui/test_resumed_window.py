@@ -12,6 +12,7 @@ from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
+from tests.conftest import abandon
 
 T0 = 1_790_000_000.0
 GAP_S = 16.0
@@ -26,12 +27,7 @@ def _crashed_session(db_path: Path) -> tuple[str, float]:
         while recorder.session.now < T0 + 120:
             recorder.step()
         recorder.flush()
-        assert recorder.lock is not None
-        recorder.lock.release()
-        recorder.writer.close()
-        last = store.last_data_at(recorder.session.id)
-        assert last is not None
-        return recorder.session.id, last
+        return abandon(recorder, store)
     finally:
         store.close()
 

@@ -19,7 +19,7 @@ from monitor.course import load_course
 from monitor.replication.server_store import ServerStore
 from monitor.store import Store
 from tests.conftest import Clinic
-from tests.monitor.replication.test_server_store import _record_for, _replicate
+from tests.monitor.replication.shipping import patient_at_two_chairs, replicate
 from ui.course_window import CourseWindow
 from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
@@ -29,12 +29,7 @@ REVIEWER = SignedInUser("Dr Reviewer", "physician")
 
 
 def _two_chairs(clinic: Clinic, tmp_path: Path) -> tuple[Path, Path, str, str]:
-    chair_a, chair_b = tmp_path / "a.db", tmp_path / "b.db"
-    first = _record_for(chair_a, "MRN-204", 1_790_000_000.0, 11)
-    second = _record_for(chair_b, "MRN-204", 1_790_600_000.0, 12)
-    _replicate(chair_a, clinic.role("chair"))
-    _replicate(chair_b, clinic.role("chair"))
-    return chair_a, chair_b, first, second
+    return patient_at_two_chairs(tmp_path, clinic.role("chair"), "MRN-204", (11, 12))
 
 
 def test_the_windows_show_a_patients_sessions_from_every_chair_read_only(
@@ -114,7 +109,7 @@ def test_the_server_answers_the_reviews_bulk_questions_like_the_chair(clinic: Cl
 
     session_id = record_simulated(db, seed=5, pleth=True, scenario="probe_off", alarms=AlarmEngine(),
                                   plan="baseline:2,infusion:12,recovery:2")
-    _replicate(db, clinic.role("chair"))
+    replicate(db, clinic.role("chair"))
     with Store(db, readonly=True) as local, ServerStore(clinic.role("reader")) as server:
         assert server.alarm_counts() == local.alarm_counts() != {}
         assert server.reading_rows(session_id) == [tuple(r) for r in local.reading_rows(session_id)]

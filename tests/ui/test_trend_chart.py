@@ -40,15 +40,6 @@ def _cuff(t: float, sys_v: float, dia_v: float) -> list[Reading]:
             Reading(t, Parameter.NIBP_MEAN, round(dia_v + (sys_v - dia_v) / 3), "sim")]
 
 
-@pytest.fixture
-def chart(qtbot: Any) -> TrendChart:
-    widget = TrendChart()
-    qtbot.addWidget(widget)
-    widget.resize(1000, 600)
-    widget.show()
-    return widget
-
-
 def test_a_batch_becomes_one_curve_per_parameter_and_cuff_values_are_joined_per_measurement(chart: TrendChart) -> None:
     chart.add_readings(_numerics(120) + _cuff(T0 + 30, 130, 80) + _cuff(T0 + 90, 150, 95))
     chart.refresh(T0 + 120)

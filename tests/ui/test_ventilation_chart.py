@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pytest
 
 from drivers.core.readings import Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from ui.trend_chart import TrendChart, phase_spans
 
 T0 = 1_790_000_000.0
-
-
-@pytest.fixture
-def chart(qtbot: Any) -> TrendChart:
-    widget = TrendChart()
-    qtbot.addWidget(widget)
-    widget.resize(1000, 600)
-    widget.show()
-    return widget
 
 
 def _numerics(seconds: int, ventilation: bool) -> list[Reading]:

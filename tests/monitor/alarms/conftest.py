@@ -16,6 +16,21 @@ from monitor.session import Session
 
 T0 = 1_700_000_000.0
 
+#: What every alarm carries, in the store's rows and in the JSON export alike.
+ALARM_FIELDS = frozenset({
+    "condition",
+    "parameter",
+    "priority",
+    "kind",
+    "started_at",
+    "ended_at",
+    "limit",
+    "peak_value",
+    "escalations",
+    "acknowledged_at",
+    "acknowledged_by",
+})
+
 
 class Bed:
     """Feeds readings, events and ticks to an :class:`AlarmEngine` the way the recorder does."""

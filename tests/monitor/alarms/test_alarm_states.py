@@ -9,23 +9,9 @@ from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
 from monitor.store import alarm_row
+from tests.monitor.alarms.conftest import ALARM_FIELDS
 
-ROW_KEYS = {
-    "id",
-    "condition",
-    "parameter",
-    "priority",
-    "kind",
-    "started_at",
-    "ended_at",
-    "limit",
-    "peak_value",
-    "escalations",
-    "acknowledged_at",
-    "acknowledged_by",
-    "message",
-    "state",
-}
+ROW_KEYS = ALARM_FIELDS | {"id", "message", "state"}
 
 
 def test_log_rows_carry_the_agreed_keys(bed):
@@ -299,24 +285,25 @@ def test_unknown_command(bed):
         bed.command("silence_everything")
 
 
+def _spo2_missing_for(bed, seconds):
+    """SpO2 sends no value for ``seconds`` while HR carries on; returns SpO2's active no-data alarm."""
+    for _ in range(seconds):
+        bed.reading("spo2", None)
+        bed.reading("hr", 70)
+        bed.now += 1
+    return next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
+
+
 class TestAcknowledgeIsNotForever:
     def test_acknowledged_lost_data_still_rises_to_high_after_60_s(self, bed):
         bed.take_baseline()
         bed.hold("hr", 70, 5)
         bed.hold("spo2", 97, 5)
-        for _ in range(12):
-            bed.reading("spo2", None)
-            bed.reading("hr", 70)
-            bed.now += 1
-        alarm = next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
+        alarm = _spo2_missing_for(bed, 12)
         assert alarm.priority is Priority.MEDIUM
         bed.command("acknowledge", user="JD")
         assert bed.snapshot().sounding is None
-        for _ in range(62):
-            bed.reading("spo2", None)
-            bed.reading("hr", 70)
-            bed.now += 1
-        alarm = next(a for a in bed.snapshot().active if a.condition == "no_data" and a.parameter == "spo2")
+        alarm = _spo2_missing_for(bed, 62)
         assert alarm.priority is Priority.HIGH
         assert not alarm.silenced, "a higher priority sounds again"
         assert bed.snapshot().sounding is Priority.HIGH

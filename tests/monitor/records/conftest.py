@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,14 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
         ],
     )
     return session
+
+
+@pytest.fixture
+def recorded_copy(recorded: RecordedSession, tmp_path: Path) -> Path:
+    """A copy of the recorded session's database, for a test that changes it."""
+    path = tmp_path / "monitor.db"
+    shutil.copy(recorded.path, path)
+    return path
 
 
 @pytest.fixture

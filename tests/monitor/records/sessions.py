@@ -9,6 +9,7 @@ from pathlib import Path
 
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Priority
+from monitor.cli import main
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder
 from monitor.session import Phase
@@ -125,3 +126,10 @@ class NotesAndScores:
         if phase is Phase.RECOVERY and "recovery" not in self.done:
             self.done.add("recovery")
             recorder.submit("quick_event", NURSE, event="nausea", text="Mild nausea, resolved without treatment")
+
+
+def export_bytes(session: RecordedSession, out: Path, fmt: str, *extra: str) -> bytes:
+    """Export ``session`` in format ``fmt`` to ``out`` with the command line, which must succeed; the file's bytes."""
+    command = ["export", session.session_id, "--db", str(session.path), "--format", fmt, "--out", str(out), *extra]
+    assert main(command) == 0
+    return out.read_bytes()

@@ -11,10 +11,18 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from monitor.cli import main
 from monitor.exports.data import RELATIVE_EPOCH
 from monitor.store import Store
-from tests.monitor.records.sessions import BIRTH_DATE, DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession, record_session
+from tests.monitor.records.sessions import (
+    BIRTH_DATE,
+    DEVICE,
+    MRN,
+    NURSE,
+    PATIENT_NAME,
+    RecordedSession,
+    export_bytes,
+    record_session,
+)
 
 SERIAL = "4471XK0092"
 FORMATS = ("csv", "json", "hl7", "fhir", "pdf")
@@ -38,23 +46,7 @@ def noted(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
 
 
 def exported_bytes(session: RecordedSession, out: Path, fmt: str, *extra: str) -> bytes:
-    assert (
-        main(
-            [
-                "export",
-                session.session_id,
-                "--db",
-                str(session.path),
-                "--format",
-                fmt,
-                "--out",
-                str(out),
-                *extra,
-            ]
-        )
-        == 0
-    )
-    data = out.read_bytes()
+    data = export_bytes(session, out, fmt, *extra)
     if fmt == "pdf":
         # The page content is compressed; search the text a reader sees and the document information.
         reader = pypdf.PdfReader(io.BytesIO(data))

@@ -10,32 +10,16 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from drivers.core.readings import Parameter
-from monitor.cli import main
 from monitor.exports.data import load
 from monitor.store import Store
-from tests.monitor.records.sessions import BIRTH_DATE, MRN, RecordedSession, record_session
+from tests.monitor.records.sessions import BIRTH_DATE, MRN, RecordedSession, export_bytes, record_session
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
 
 def export(recorded: RecordedSession, out: Path, *extra: str) -> Bundle:
-    assert (
-        main(
-            [
-                "export",
-                recorded.session_id,
-                "--db",
-                str(recorded.path),
-                "--format",
-                "fhir",
-                "--out",
-                str(out),
-                *extra,
-            ]
-        )
-        == 0
-    )
+    export_bytes(recorded, out, "fhir", *extra)
     return Bundle.model_validate_json(out.read_text(encoding="utf-8"))
 
 

@@ -9,10 +9,9 @@ import hl7
 import pytest
 
 from drivers.core.readings import NIBP_PARAMETERS
-from monitor.cli import main
 from monitor.exports.data import load
 from monitor.store import Store
-from tests.monitor.records.sessions import DEVICE, MRN, RecordedSession
+from tests.monitor.records.sessions import DEVICE, MRN, RecordedSession, export_bytes
 
 PROFILE = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
 
@@ -24,24 +23,7 @@ def hl7_time(text: str) -> float:
 @pytest.fixture(scope="module")
 def exported(recorded: RecordedSession, tmp_path_factory: pytest.TempPathFactory) -> hl7.File:
     out = tmp_path_factory.mktemp("hl7") / "session.hl7"
-    assert (
-        main(
-            [
-                "export",
-                recorded.session_id,
-                "--db",
-                str(recorded.path),
-                "--format",
-                "hl7",
-                "--out",
-                str(out),
-                "--user",
-                "dr-k",
-            ]
-        )
-        == 0
-    )
-    raw = out.read_bytes()
+    raw = export_bytes(recorded, out, "hl7", "--user", "dr-k")
     assert b"\n" not in raw  # segments end with CR only
     return hl7.parse_file(raw.decode("utf-8"))
 

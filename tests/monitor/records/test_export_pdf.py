@@ -104,12 +104,12 @@ def test_alarms_raised_by_the_alarm_engine_reach_the_report(tmp_path: Path) -> N
         assert alarm.message in text
 
 
-def test_names_and_symbols_print_in_an_embedded_unicode_font(recorded: RecordedSession, tmp_path: Path) -> None:
-    import shutil
+def test_names_and_symbols_print_in_an_embedded_unicode_font(
+    recorded: RecordedSession, recorded_copy: Path, tmp_path: Path
+) -> None:
     import time
 
-    path = tmp_path / "copy.db"
-    shutil.copy(recorded.path, path)
+    path = recorded_copy
     name = "Σοφία Ζερβού-Жанна Лебедева (שרה כהן)"
     with Store(path) as store, store.transaction():
         from monitor import identifiers

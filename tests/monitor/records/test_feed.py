@@ -20,6 +20,26 @@ from tests.monitor.records.sessions import MRN, record_session
 SHORT_PLAN = "baseline:1,infusion:2,recovery:1"
 
 
+def mllp_messages(conn: socket.socket, stop: threading.Event) -> Iterator[str]:
+    """The text of each MLLP-framed message read from ``conn``, until the peer closes or fails or ``stop`` is set."""
+    conn.settimeout(0.05)
+    buffer = b""
+    while not stop.is_set():
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            return  # reset by the peer: the connection is over, as for a close
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\x1c\r" in buffer:
+            block, _, buffer = buffer.partition(b"\x1c\r")
+            yield block[block.index(b"\x0b") + 1 :].decode("utf-8")
+
+
+
 class MllpListener:
     """A small HL7 receiver: parses each message with python-hl7 and answers AA (or never answers)."""
 
@@ -53,35 +73,23 @@ class MllpListener:
             self.server.close()
 
     def _handle(self, conn: socket.socket) -> None:
-        conn.settimeout(0.05)
-        buffer = b""
-        while not self._stop.is_set():
-            try:
-                chunk = conn.recv(65536)
-            except TimeoutError:
+        for text in mllp_messages(conn, self._stop):
+            self.received += 1
+            if not self.answer:
                 continue
-            if not chunk:
-                return
-            buffer += chunk
-            while b"\x1c\r" in buffer:
-                block, _, buffer = buffer.partition(b"\x1c\r")
-                text = block[block.index(b"\x0b") + 1 :].decode("utf-8")
-                self.received += 1
-                if not self.answer:
-                    continue
-                message = hl7.parse(text)
-                control_id = str(message.segment("MSH")(10))
-                self.accepted.append(control_id)
-                self.messages.append(message)
-                conn.sendall(
-                    frame(
-                        f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|A{control_id}|P|2.6\r"
-                        f"MSA|AA|{control_id}\r"
-                    )
+            message = hl7.parse(text)
+            control_id = str(message.segment("MSH")(10))
+            self.accepted.append(control_id)
+            self.messages.append(message)
+            conn.sendall(
+                frame(
+                    f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|A{control_id}|P|2.6\r"
+                    f"MSA|AA|{control_id}\r"
                 )
-                if self.go_down_after is not None and len(self.accepted) >= self.go_down_after:
-                    self.down.set()
-                    return
+            )
+            if self.go_down_after is not None and len(self.accepted) >= self.go_down_after:
+                self.down.set()
+                return
 
     def stop(self) -> None:
         self._stop.set()
@@ -290,24 +298,11 @@ class ScriptedReceiver:
                 continue
             self.connections += 1
             with conn:
-                conn.settimeout(0.05)
-                buffer = b""
-                while not self._stop.is_set():
-                    try:
-                        chunk = conn.recv(65536)
-                    except TimeoutError:
-                        continue
-                    except OSError:
-                        break
-                    if not chunk:
-                        break
-                    buffer += chunk
-                    while b"\x1c\r" in buffer:
-                        block, _, buffer = buffer.partition(b"\x1c\r")
-                        message = hl7.parse(block[block.index(b"\x0b") + 1 :].decode("utf-8"))
-                        self.messages.append(message)
-                        for reply in self.answer(message, len(self.messages)):
-                            conn.sendall(reply)
+                for text in mllp_messages(conn, self._stop):
+                    message = hl7.parse(text)
+                    self.messages.append(message)
+                    for reply in self.answer(message, len(self.messages)):
+                        conn.sendall(reply)
         self.server.close()
 
     def stop(self) -> None:

@@ -4,7 +4,6 @@ the faster running median, and closing an unfinished session (shared with ``infu
 from __future__ import annotations
 
 import random
-import shutil
 import socket
 import statistics
 from collections.abc import Callable
@@ -26,11 +25,9 @@ from tests.monitor.records.sessions import RecordedSession, record_session
 
 
 def test_trend_arrays_hold_every_stored_reading_with_untrusted_values_set_apart(
-    recorded: RecordedSession, tmp_path: Path
+    recorded: RecordedSession, recorded_copy: Path
 ) -> None:
-    path = tmp_path / "monitor.db"
-    shutil.copy(recorded.path, path)
-    with Store(path) as store:
+    with Store(recorded_copy) as store:
         # A flagged value and a missing one, as a device would send them.
         t = max(r.t for r in store.readings(recorded.session_id)) + 1
         store.write_batch(recorded.session_id, readings=[
@@ -118,11 +115,9 @@ def test_discharge_scoring_is_the_last_recorded_one(
 
 
 def test_an_addendum_is_signed_dated_audited_and_refused_where_it_does_not_belong(
-    recorded: RecordedSession, tmp_path: Path
+    recorded: RecordedSession, recorded_copy: Path
 ) -> None:
-    path = tmp_path / "monitor.db"
-    shutil.copy(recorded.path, path)
-    with Store(path) as store:
+    with Store(recorded_copy) as store:
         with pytest.raises(review.AddendumRefused, match="needs some text"):
             review.add_addendum(store, recorded.session_id, "   ", user="MD")
         with pytest.raises(review.AddendumRefused, match="signed"):
@@ -151,11 +146,9 @@ def test_an_addendum_is_signed_dated_audited_and_refused_where_it_does_not_belon
 
 
 def test_close_unfinished_refuses_what_is_not_unfinished_and_unknown_sessions(
-    recorded: RecordedSession, tmp_path: Path
+    recorded: RecordedSession, recorded_copy: Path
 ) -> None:
-    path = tmp_path / "monitor.db"
-    shutil.copy(recorded.path, path)
-    with Store(path) as store:
+    with Store(recorded_copy) as store:
         with pytest.raises(AppError, match="is complete"):
             close_unfinished(store, recorded.session_id, "RN")
         with pytest.raises(AppError, match="no session"):

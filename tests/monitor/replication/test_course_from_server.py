@@ -8,16 +8,12 @@ from pathlib import Path
 from monitor.cli import main
 from monitor.store import Store
 from tests.conftest import Clinic
-from tests.monitor.replication.test_server_store import _record_for, _replicate
+from tests.monitor.replication.shipping import patient_at_two_chairs
 
 
 def test_the_course_from_the_server_spans_every_chair(clinic: Clinic, tmp_path: Path) -> None:
-    chair_a, chair_b = tmp_path / "a.db", tmp_path / "b.db"
-    first = _record_for(chair_a, "MRN-9", 1_790_000_000.0, 21)
-    second = _record_for(chair_b, "MRN-9", 1_790_600_000.0, 22)
-    _record_for(chair_b, "MRN-10", 1_790_700_000.0, 23)
-    _replicate(chair_a, clinic.role("chair"))
-    _replicate(chair_b, clinic.role("chair"))
+    chair_a, _, first, second = patient_at_two_chairs(tmp_path, clinic.role("chair"), "MRN-9", (21, 22),
+                                                      ("MRN-10", 23))
     office = tmp_path / "office.db"
     everywhere, here = tmp_path / "server.json", tmp_path / "chair_a.json"
     assert main(["course", "MRN-9", "--server", clinic.role("reader"), "--db", str(office), "--out",

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from monitor.alarms.engine import AlarmEngine
-from monitor.replication import compare, outbox, schema
+from monitor.replication import outbox, schema
 from monitor.replication.replicator import Replicator
 from monitor.store import Store
 from tests.conftest import Clinic, record_simulated
-
-
-def _drain(replicator: Replicator, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = replicator.status()
-        if status.connected and status.pending_rows == 0:
-            return
-        replicator.nudge()
-        time.sleep(0.05)
-    raise AssertionError(f"replication did not catch up: {replicator.status()}")
-
-
-def _assert_same(db_path: Path, admin_url: str, origin: str) -> list[compare.TableDigest]:
-    with sqlite3.connect(db_path) as local, psycopg.connect(admin_url) as server:
-        session_ids = [r[0] for r in local.execute("SELECT id FROM sessions")]
-        assert session_ids
-        out = []
-        for session_id in session_ids:
-            mine = compare.local_digests(local, session_id)
-            theirs = compare.server_digests(server, session_id, origin)
-            assert mine == theirs
-            out.extend(mine)
-        return out
+from tests.monitor.replication.shipping import assert_same, drain, first_error
 
 
 def test_a_recorded_session_arrives_whole_and_equal(clinic: Clinic, db_path: Path) -> None:
@@ -49,10 +25,10 @@ def test_a_recorded_session_arrives_whole_and_equal(clinic: Clinic, db_path: Pat
     )
     replicator.start()
     try:
-        _drain(replicator)
+        drain(replicator)
     finally:
         replicator.stop()
-    digests = _assert_same(db_path, clinic.admin_url, replicator.origin)
+    digests = assert_same(db_path, clinic.admin_url, replicator.origin)
     rows = {d.table: d.rows for d in digests}
     assert rows["readings"] > 100 and rows["waveforms"] > 10 and rows["events"] > 5 and rows["alarms"] >= 1
     with psycopg.connect(clinic.admin_url) as server:
@@ -65,10 +41,10 @@ def test_history_recorded_before_the_server_existed_is_shipped(clinic: Clinic, d
     replicator = Replicator(db_path, clinic.role("chair"))
     replicator.start()
     try:
-        _drain(replicator)
+        drain(replicator)
     finally:
         replicator.stop()
-    _assert_same(db_path, clinic.admin_url, replicator.origin)
+    assert_same(db_path, clinic.admin_url, replicator.origin)
 
 
 def test_a_replay_stores_nothing_twice(clinic: Clinic, db_path: Path) -> None:
@@ -77,9 +53,9 @@ def test_a_replay_stores_nothing_twice(clinic: Clinic, db_path: Path) -> None:
     replicator = Replicator(db_path, url)
     record_simulated(db_path, pleth=True)
     replicator.start()
-    _drain(replicator)
+    drain(replicator)
     replicator.stop()
-    first = _assert_same(db_path, clinic.admin_url, replicator.origin)
+    first = assert_same(db_path, clinic.admin_url, replicator.origin)
     # As after a crash between the server's commit and the local forgetting: every row queued again.
     with sqlite3.connect(db_path) as local:
         for table in outbox.TABLES:
@@ -92,9 +68,9 @@ def test_a_replay_stores_nothing_twice(clinic: Clinic, db_path: Path) -> None:
     again = Replicator(db_path, url)
     assert again.status().pending_rows > 100
     again.start()
-    _drain(again)
+    drain(again)
     again.stop()
-    assert _assert_same(db_path, clinic.admin_url, again.origin) == first
+    assert assert_same(db_path, clinic.admin_url, again.origin) == first
 
 
 def test_recording_while_replicating_keeps_order_and_everything(clinic: Clinic, db_path: Path) -> None:
@@ -104,12 +80,12 @@ def test_recording_while_replicating_keeps_order_and_everything(clinic: Clinic, 
     try:
         for seed in (1, 2):
             record_simulated(db_path, seed=seed, start_time=1_790_000_000.0 + seed * 10_000)
-        _drain(replicator)
+        drain(replicator)
         shipped = replicator.status()
     finally:
         replicator.stop()
     assert shipped.connected and shipped.pending_rows == 0 and shipped.last_shipped_at is not None
-    _assert_same(db_path, clinic.admin_url, replicator.origin)
+    assert_same(db_path, clinic.admin_url, replicator.origin)
 
 
 def test_a_chair_cannot_touch_another_chairs_rows_nor_change_the_audit(clinic: Clinic, db_path: Path) -> None:
@@ -118,7 +94,7 @@ def test_a_chair_cannot_touch_another_chairs_rows_nor_change_the_audit(clinic: C
     replicator = Replicator(db_path, url_a)
     record_simulated(db_path)
     replicator.start()
-    _drain(replicator)
+    drain(replicator)
     replicator.stop()
     with psycopg.connect(url_b, autocommit=True) as b:
         assert b.execute("SELECT COUNT(*) FROM readings").fetchone() == (0,)  # another chair's rows are invisible
@@ -155,14 +131,7 @@ def test_a_chair_refuses_a_server_with_an_older_schema(clinic: Clinic, db_path: 
         conn.execute("DELETE FROM schema_version WHERE version = %s", [schema.SCHEMA_VERSION])
     Store(db_path).close()
     replicator = Replicator(db_path, url)
-    replicator.start()
-    try:
-        deadline = time.monotonic() + 10
-        while replicator.status().error is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        status = replicator.status()
-    finally:
-        replicator.stop(timeout=0.5)
+    status = first_error(replicator)
     assert not status.connected
     assert status.error is not None and "server migrate" in status.error
     assert "NOT CONNECTED" in status.text and "nurse station cannot see" in status.text

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 from monitor.cli import main
-from monitor.replication.replicator import Replicator
 from monitor.replication.server_store import ServerStore
 from monitor.store import Store
-from tests.conftest import Clinic, record_simulated
-
-
-def _replicate(db: Path, url: str) -> None:
-    replicator = Replicator(db, url)
-    replicator.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not (replicator.status().connected and replicator.status().pending_rows == 0):
-            assert time.monotonic() < deadline, replicator.status()
-            time.sleep(0.05)
-    finally:
-        replicator.stop()
-
-
-def _record_for(db: Path, mrn: str, start: float, seed: int) -> str:
-    session_id = record_simulated(db, seed=seed, start_time=start)
-    with Store(db) as store:
-        store.assign_patient(session_id, store.create_patient(mrn))
-    return session_id
+from tests.conftest import Clinic
+from tests.monitor.replication.shipping import patient_at_two_chairs, record_for, replicate
 
 
 def test_a_patients_course_spans_every_chair(clinic: Clinic, tmp_path: Path) -> None:
-    chair_a, chair_b = tmp_path / "a.db", tmp_path / "b.db"
-    first = _record_for(chair_a, "MRN-77", 1_790_000_000.0, 1)
-    second = _record_for(chair_b, "MRN-77", 1_790_600_000.0, 2)
-    _record_for(chair_b, "MRN-12", 1_790_700_000.0, 3)
-    _replicate(chair_a, clinic.role("chair"))
-    _replicate(chair_b, clinic.role("chair"))
+    _, _, first, second = patient_at_two_chairs(tmp_path, clinic.role("chair"), "MRN-77", (1, 2), ("MRN-12", 3))
     reader = clinic.role("reader")
     with ServerStore(reader) as server:
         assert [s.id for s in server.course("MRN-77")] == [first, second]
@@ -53,8 +28,8 @@ def test_a_patients_course_spans_every_chair(clinic: Clinic, tmp_path: Path) -> 
 
 def test_an_export_from_the_server_equals_the_chairs_own(clinic: Clinic, tmp_path: Path) -> None:
     db = tmp_path / "chair.db"
-    session_id = _record_for(db, "MRN-5", 1_790_000_000.0, 4)
-    _replicate(db, clinic.role("chair"))
+    session_id = record_for(db, "MRN-5", 1_790_000_000.0, 4)
+    replicate(db, clinic.role("chair"))
     for fmt in ("csv", "json"):
         local, remote = tmp_path / f"local.{fmt}", tmp_path / f"server.{fmt}"
         assert main(["export", session_id, "--db", str(db), "--format", fmt, "--out", str(local)]) == 0

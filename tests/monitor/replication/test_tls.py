@@ -10,7 +10,6 @@ import io
 import os
 import queue
 import shutil
-import sqlite3
 import tempfile
 import time
 import uuid
@@ -24,13 +23,14 @@ import pytest
 from monitor import server as local_server
 from monitor.cli import main
 from monitor.config import UserConfig
-from monitor.replication import compare, tls
+from monitor.replication import tls
 from monitor.replication.chair import server_url
 from monitor.replication.replicator import Replicator
 from monitor.replication.server_store import ServerStore
 from monitor.station import ChairReport, StationFeed
 from monitor.store import Store, StoreError
 from tests.conftest import record_simulated
+from tests.monitor.replication.shipping import assert_same, drain, first_error
 
 #: Set by ``python3 tasks.py test`` once it has made sure such a server is installed: then a missing one fails.
 BINARIES_ENV = "INFUSION_MONITOR_TLS_POSTGRES"
@@ -105,29 +105,6 @@ def tls_clinic() -> Iterator[TlsClinic]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _drain(replicator: Replicator, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = replicator.status()
-        if status.connected and status.pending_rows == 0:
-            return
-        replicator.nudge()
-        time.sleep(0.05)
-    raise AssertionError(f"replication did not catch up: {replicator.status()}")
-
-
-def _assert_same(db_path: Path, clinic: TlsClinic, origin: str) -> int:
-    with sqlite3.connect(db_path) as local, psycopg.connect(clinic.server.admin_url()) as server:
-        session_ids = [r[0] for r in local.execute("SELECT id FROM sessions")]
-        assert session_ids
-        rows = 0
-        for session_id in session_ids:
-            mine = compare.local_digests(local, session_id)
-            assert mine == compare.server_digests(server, session_id, origin)
-            rows += sum(d.rows for d in mine)
-        return rows
-
-
 def _replicate(db_path: Path, url: str, clinic: TlsClinic, name: str) -> list[tuple[bool, str]]:
     """Record a session, ship it over ``url``; returns what pg_stat_ssl said of the chair's connection."""
     Store(db_path).close()
@@ -135,11 +112,12 @@ def _replicate(db_path: Path, url: str, clinic: TlsClinic, name: str) -> list[tu
     record_simulated(db_path, plan="baseline:1,infusion:5,recovery:1")
     replicator.start()
     try:
-        _drain(replicator)
+        drain(replicator)
         seen = clinic.ssl_of("infusion-monitor chair")
     finally:
         replicator.stop()
-    assert _assert_same(db_path, clinic, replicator.origin) > 100
+    digests = assert_same(db_path, clinic.server.admin_url(), replicator.origin)
+    assert sum(d.rows for d in digests) > 100
     return seen
 
 
@@ -156,14 +134,7 @@ def test_the_servers_certificate_from_another_authority_is_refused_naming_tls(
     Store(db_path).close()
     record_simulated(db_path)
     replicator = Replicator(db_path, f"{base}&sslmode=verify-full&sslrootcert={tls_clinic.wrong_ca}")
-    replicator.start()
-    try:
-        deadline = time.monotonic() + 10
-        while replicator.status().error is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        status = replicator.status()
-    finally:
-        replicator.stop(timeout=0.5)
+    status = first_error(replicator)
     assert not status.connected and status.pending_rows > 0
     assert status.error is not None and status.error.startswith("TLS: ")
     assert "not signed by the authority named in sslrootcert" in status.error and "certificate verify failed" in (

@@ -95,18 +95,7 @@ class ServerStore:
         return status
 
     def _summary(self, row: dict[str, Any]) -> SessionSummary:
-        return SessionSummary(
-            id=row["id"],
-            patient=row["patient_mrn"],
-            started_at=row["started_at"],
-            ended_at=row["ended_at"],
-            last_data_at=row["last_data_at"],
-            status=self.status_of(row),
-            phase=row["phase"],
-            phases_reached=tuple(json.loads(row["phases_reached"] or "[]")),
-            driver=row["driver"],
-            nurse=row["nurse"],
-        )
+        return SessionSummary.from_row(row, patient=row["patient_mrn"], status=self.status_of(row))
 
     def sessions(self, limit: int | None = None) -> list[SessionSummary]:
         """Sessions of every chair, newest first (the newest ``limit`` when given)."""

@@ -11,7 +11,7 @@ import os
 import socket
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,22 @@ class SessionSummary:
     phases_reached: tuple[str, ...]
     driver: str | None
     nurse: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], *, patient: str | None, status: str) -> SessionSummary:
+        """A session-list row (local or server) with the patient as shown and the status as judged."""
+        return cls(
+            id=row["id"],
+            patient=patient,
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            last_data_at=row["last_data_at"],
+            status=status,
+            phase=row["phase"],
+            phases_reached=tuple(json.loads(row["phases_reached"] or "[]")),
+            driver=row["driver"],
+            nurse=row["nurse"],
+        )
 
     @property
     def length_s(self) -> float:
@@ -161,21 +177,9 @@ class Queries:
             "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id ORDER BY s.started_at DESC"
         )
         for row in rows:
-            out.append(
-                SessionSummary(
-                    id=row["id"],
-                    patient=self._identifier(row["patient_id"], "mrn", row["patient_mrn"])
-                    if row["patient_id"] and self._encrypted() else row["patient_mrn"],
-                    started_at=row["started_at"],
-                    ended_at=row["ended_at"],
-                    last_data_at=row["last_data_at"],
-                    status=self.status_of(row),
-                    phase=row["phase"],
-                    phases_reached=tuple(json.loads(row["phases_reached"] or "[]")),
-                    driver=row["driver"],
-                    nurse=row["nurse"],
-                )
-            )
+            patient = (self._identifier(row["patient_id"], "mrn", row["patient_mrn"])
+                       if row["patient_id"] and self._encrypted() else row["patient_mrn"])
+            out.append(SessionSummary.from_row(row, patient=patient, status=self.status_of(row)))
         return out
 
     def unfinished_sessions(self) -> list[SessionSummary]:

@@ -14,6 +14,7 @@ from typing import IO
 from drivers.core.readings import Flag, iso_utc
 from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
+from monitor.exports.deferred import body_first
 
 COLUMNS = ("timestamp", "elapsed_s", "phase", "parameter", "value", "unit", "status")
 
@@ -38,6 +39,15 @@ def rows(record: SessionRecord) -> Iterator[tuple[str, ...]]:
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the session's numeric readings (missing values as an empty cell)."""
     write_statement(record, stream)
+    write_table(record, stream)
+
+
+def write_table(record: SessionRecord, stream: IO[str]) -> None:
+    """The column names and the rows: everything after the statement line."""
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(COLUMNS)
     out.writerows(rows(record))
+
+
+#: The table first, the statement line (the record's verification) when it is known.
+prepare = body_first(write_statement, write_table)

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final
 
-from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.bundle import Bundle, BundleEntry
 
 from drivers.core.codes import BP_PANEL, CODES, LOINC_SYSTEM, MDC_SYSTEM, SPO2_ARTERIAL, UCUM_SYSTEM
 from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
@@ -38,6 +38,7 @@ from monitor.birth_date import stored_birth_date
 from monitor.exports import treatment
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
+from monitor.exports.deferred import body_first
 from monitor.exports.hl7_export import observation_sets, ordered_observation_sets, split_name
 from monitor.outcomes import questionnaire
 
@@ -391,11 +392,13 @@ def _bundle_shell(record: SessionRecord) -> dict[str, Any]:
     }
 
 
-def _entries(record: SessionRecord) -> Iterator[dict[str, Any]]:
-    """The Bundle's entries in order, the observations made as the readings are read."""
-    builder = _Builder(record)
-    for r in (builder.patient(), builder.encounter()):
-        yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
+def _head_entries(builder: _Builder) -> list[dict[str, Any]]:
+    """The Patient and the Encounter (which states whether the record verified)."""
+    return [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in (builder.patient(), builder.encounter())]
+
+
+def _body_entries(record: SessionRecord, builder: _Builder) -> Iterator[dict[str, Any]]:
+    """The entries after the Encounter, the observations made as the readings are read."""
     for r in builder.iter_observations(record.options.resample_s):
         yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
     for r in treatment_resources(record, builder.patient_url, builder.encounter_url):
@@ -407,6 +410,15 @@ def _blocks(entries: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[
         yield block
 
 
+def _validate(shell: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    """Validate entries as a Bundle: each through the Bundle's entry model, then the Bundle holding them.
+
+    The same models as ``Bundle.model_validate({**shell, "entry": entries})``; validating each entry on
+    its own first and handing the Bundle the validated entries takes half the time.
+    """
+    Bundle.model_validate({**shell, "entry": [BundleEntry.model_validate(entry) for entry in entries]})
+
+
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Validate the Bundle with fhir.resources and write it as FHIR JSON, a block of entries at a time.
 
@@ -416,13 +428,29 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
     The bytes are those of ``json.dump(bundle_data(record), separators=(",", ":"), ensure_ascii=False)``:
     the standard encoder, as the model's own serialiser takes longer than the validation itself.
     """
+    write_head(record, stream)
+    write_body(record, stream)
+
+
+def write_head(record: SessionRecord, stream: IO[str]) -> None:
+    """The Bundle up to and with its first entries, the Patient and the Encounter (validated)."""
     shell = _bundle_shell(record)
     head = json.dumps(shell, separators=(",", ":"), ensure_ascii=False)
-    stream.write(head[:-1] + ',"entry":[')
-    first = True
-    for block in _blocks(_entries(record), VALIDATE_BLOCK):
-        Bundle.model_validate({**shell, "entry": block})
+    entries = _head_entries(_Builder(record))
+    _validate(shell, entries)
+    stream.write(head[:-1] + ',"entry":[' + ",".join(json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
+                                                    for entry in entries))
+
+
+def write_body(record: SessionRecord, stream: IO[str]) -> None:
+    """The entries after the Encounter, validated a block at a time, and the Bundle's end."""
+    shell = _bundle_shell(record)
+    for block in _blocks(_body_entries(record, _Builder(record)), VALIDATE_BLOCK):
+        _validate(shell, block)
         for entry in block:
-            stream.write(("" if first else ",") + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
-            first = False
+            stream.write("," + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
     stream.write("]}\n")
+
+
+#: The observations first, the Patient and Encounter (the record's verification) when it is known.
+prepare = body_first(write_head, write_body)

@@ -26,6 +26,7 @@ from drivers.hl7 import v2
 from monitor.birth_date import stored_birth_date
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
+from monitor.exports.deferred import body_first
 from monitor.exports.treatment import LOCAL_SYSTEM_HL7, CodedResult, coded_results
 
 SENDING_APPLICATION: Final = "INFUSION_MONITOR"
@@ -355,9 +356,23 @@ def batch(record: SessionRecord, bodies: Sequence[str]) -> str:
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the session as one HL7 batch file, each message as soon as it is made."""
+    write_batch_header(record, stream)
+    write_batch_body(record, stream)
+
+
+def write_batch_header(record: SessionRecord, stream: IO[str]) -> None:
+    """FHS and BHS (BHS-10 states whether the record verified)."""
     stream.write(batch_header(record))
+
+
+def write_batch_body(record: SessionRecord, stream: IO[str]) -> None:
+    """The messages, each as soon as it is made, then BTS and FTS."""
     count = 0
     for message in iter_messages(record):
         stream.write(message)
         count += 1
     stream.write(batch_trailer(count))
+
+
+#: The messages first, the batch header (the record's verification) when it is known.
+prepare = body_first(write_batch_header, write_batch_body)

@@ -16,6 +16,7 @@ from typing import IO, Any, Final
 
 from drivers.core.readings import Flag, Reading, iso_utc
 from monitor.exports.data import SessionRecord
+from monitor.exports.deferred import body_first
 from monitor.exports.treatment import summary
 from monitor.store import alarm_row
 
@@ -122,10 +123,29 @@ def _reading_texts(record: SessionRecord) -> Iterator[str]:
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the export as indented JSON, the readings as they are read."""
+    write_head(record, stream)
+    write_body(record, stream)
+
+
+#: Keys written before the readings (the session states whether the record verified) and from them on.
+_HEAD_KEYS: Final = KEYS[:KEYS.index("readings")]
+_BODY_KEYS: Final = KEYS[KEYS.index("readings"):]
+
+
+def write_head(record: SessionRecord, stream: IO[str]) -> None:
+    """The document's opening and the parts before the readings."""
     parts = small_parts(record)
     stream.write("{")
-    for index, key in enumerate(KEYS):
+    for index, key in enumerate(_HEAD_KEYS):
         stream.write(("," if index else "") + "\n " + json.dumps(key) + ": ")
+        stream.write(_indented(json.dumps(parts[key], indent=1, default=str), 1))
+
+
+def write_body(record: SessionRecord, stream: IO[str]) -> None:
+    """The readings, as they are read, and the parts after them, to the document's end."""
+    parts = small_parts(record)
+    for key in _BODY_KEYS:
+        stream.write(",\n " + json.dumps(key) + ": ")
         if key != "readings":
             stream.write(_indented(json.dumps(parts[key], indent=1, default=str), 1))
             continue
@@ -135,3 +155,7 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
             empty = False
         stream.write("[]" if empty else "\n ]")
     stream.write("\n}\n")
+
+
+#: The readings first, the session part (the record's verification) when it is known.
+prepare = body_first(write_head, write_body)

@@ -17,6 +17,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any, Final
 from xml.sax.saxutils import escape
 
@@ -39,6 +40,7 @@ from monitor.discharge import (
 )
 from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord, StoredReadings
+from monitor.exports.deferred import Finish
 from monitor.labels import LABELS
 from monitor.session import EventKind, Phase
 
@@ -538,12 +540,20 @@ def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle)
 def story(record: SessionRecord) -> list[Any]:
     """The report's flowables in order."""
     styles = _styles()
+    return _story_head(record, styles) + _story_body(record, styles)
+
+
+def _story_head(record: SessionRecord, styles: Any) -> list[Any]:
+    """The title and the header table (which states whether the record verified)."""
+    return [*_header(record, _Clock(record), styles), Spacer(1, 4 * mm)]
+
+
+def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
+    """Everything after the header: the chart, the tables, the alarm log, notes, treatment, discharge."""
     h2 = styles["Heading2"]
     small = ParagraphStyle("small", parent=styles["BodyText"], fontSize=8, leading=9.5)
     clock = _Clock(record)
-    parts: list[Any] = [*_header(record, clock, styles), Spacer(1, 4 * mm)]
-
-    parts += [Paragraph("Whole session", h2), chart(record)]
+    parts: list[Any] = [Paragraph("Whole session", h2), chart(record)]
 
     nibp = review.nibp_table(record)
     rows: list[list[Any]] = [["#", "Time", "Phase", "Systolic", "Diastolic", "Mean", "Status"]]
@@ -665,8 +675,26 @@ def write(record: SessionRecord, stream: IO[bytes]) -> None:
     comparisons with baseline, the chart), so streamed readings are read from the store once and
     held while it is made; the chart is resampled to :data:`CHART_POINTS` medians per line.
     """
+    prepare(record, None)(record, stream)
+
+
+def prepare(record: SessionRecord, directory: Path | None) -> Finish:
+    """Read the readings and make everything after the header; the header (the record's verification)
+    and the layout are made by the returned function. (``directory``: unused, the report is made in memory.)"""
     if isinstance(record.readings, StoredReadings):
         record = replace(record, readings=tuple(record.readings))
+    styles = _styles()
+    body = _story_body(record, styles)
+
+    def finish(checked: SessionRecord, stream: IO[bytes]) -> None:
+        verified = replace(record, verification=checked.verification)
+        _build(verified, [*_story_head(verified, styles), *body], stream)
+
+    return finish
+
+
+def _build(record: SessionRecord, flowables: list[Any], stream: IO[bytes]) -> None:
+    """Lay the report out and write it."""
     title = "Infusion session report" + ("" if record.deidentified else f" {record.id[:8]}")
     doc = SimpleDocTemplate(
         stream,
@@ -693,4 +721,4 @@ def write(record: SessionRecord, stream: IO[bytes]) -> None:
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"page {document.page}")
         canvas.restoreState()
 
-    doc.build(story(record), onFirstPage=footer, onLaterPages=footer)
+    doc.build(flowables, onFirstPage=footer, onLaterPages=footer)

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
 
 from drivers.core.codes import BP_PANEL, CODES, LOINC_SYSTEM, MDC_SYSTEM, SPO2_ARTERIAL, UCUM_SYSTEM
 from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
@@ -60,6 +61,7 @@ _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
 VALIDATE_BLOCK: Final = 500
 
 _INTERPRETATION = {"H": "High", "L": "Low", "N": "Normal"}
+_NO_RANGE: Final = ReferenceRange(None, None)
 _CONTINUOUS = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.RR, Parameter.ETCO2)
 
 
@@ -110,6 +112,38 @@ class _Builder:
         device = None if record.deidentified else record.session.get("device")
         self.device = {"display": device} if device else None
         self.category = [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}]
+        # Parts every Observation of a kind has alike are one object each, shared by those Observations (the
+        # JSON is the same; a day is ~4,400 Observations): :class:`_Validator` checks each shared part once.
+        self.subject = {"reference": self.patient_url}
+        self.encounter_reference = {"reference": self.encounter_url}
+        self._meta: dict[str, dict[str, Any]] = {}
+        self._codes: dict[Parameter | None, dict[str, Any]] = {}
+        self._judgements: dict[tuple[Parameter, str], dict[str, Any]] = {}
+
+    def code(self, parameter: Parameter | None) -> dict[str, Any]:
+        """The ``code`` of a parameter's Observations (None: the blood-pressure panel's)."""
+        found = self._codes.get(parameter)
+        if found is None:
+            coding = ([{"system": LOINC_SYSTEM, "code": BP_PANEL[0], "display": BP_PANEL[1]}] if parameter is None
+                      else _coding(parameter))
+            found = self._codes[parameter] = {"coding": coding}
+        return found
+
+    def judgement(self, parameter: Parameter, value: float) -> dict[str, Any]:
+        """:func:`_judgement` of a value (the same objects for every value with the same flag)."""
+        reference = self.ranges.get(parameter, _NO_RANGE)
+        key = (parameter, reference.flag(value))
+        found = self._judgements.get(key)
+        if found is None:
+            found = self._judgements[key] = _judgement(parameter, value, self.ranges)
+        return found
+
+    def meta(self, profile: str) -> dict[str, Any]:
+        """An Observation's ``meta`` naming its profile."""
+        found = self._meta.get(profile)
+        if found is None:
+            found = self._meta[profile] = {"profile": [profile]}
+        return found
 
     def patient(self) -> dict[str, Any]:
         resource: dict[str, Any] = {"resourceType": "Patient", "id": self.patient_url[9:]}
@@ -155,17 +189,17 @@ class _Builder:
         return resource
 
     def _observation(
-        self, key: str, code: list[dict[str, str]], profile: str = VITALSIGNS_PROFILE, **fields: Any
+        self, key: str, code: dict[str, Any], profile: str = VITALSIGNS_PROFILE, **fields: Any
     ) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "resourceType": "Observation",
             "id": _id(self.record.id, key),
-            "meta": {"profile": [profile]},
+            "meta": self.meta(profile),
             "status": "final",
             "category": self.category,
-            "code": {"coding": code},
-            "subject": {"reference": self.patient_url},
-            "encounter": {"reference": self.encounter_url},
+            "code": code,
+            "subject": self.subject,
+            "encounter": self.encounter_reference,
             **fields,
         }
         if self.device:
@@ -176,10 +210,10 @@ class _Builder:
         assert r.value is not None
         return self._observation(
             f"{r.parameter.value}:{r.t!r}",
-            _coding(r.parameter),
+            self.code(r.parameter),
             effectiveDateTime=iso_utc(r.t),
             valueQuantity=_quantity(r.value, r.parameter),
-            **_judgement(r.parameter, r.value, self.ranges),
+            **self.judgement(r.parameter, r.value),
         )
 
     def summary(self, parameter: Parameter, start: float, end: float, values: list[float]) -> dict[str, Any]:
@@ -187,11 +221,11 @@ class _Builder:
         seconds = max(end - start, 0.0)
         return self._observation(
             f"{parameter.value}:{start!r}:{end!r}",
-            _coding(parameter),
+            self.code(parameter),
             effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
             valueQuantity=_quantity(value, parameter),
             method={"text": f"median of {len(values)} device values over {seconds:g} s"},
-            **_judgement(parameter, value, self.ranges),
+            **self.judgement(parameter, value),
         )
 
     def blood_pressure(self, readings: Iterable[Reading]) -> dict[str, Any] | None:
@@ -221,7 +255,7 @@ class _Builder:
         t = min(r.t for r in by_param.values())
         return self._observation(
             f"bp:{t!r}",
-            [{"system": LOINC_SYSTEM, "code": BP_PANEL[0], "display": BP_PANEL[1]}],
+            self.code(None),
             BP_PROFILE,
             effectiveDateTime=iso_utc(t),
             component=components,
@@ -410,9 +444,54 @@ def _blocks(entries: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[
         yield block
 
 
+#: Observation elements the builder shares between Observations (see :meth:`_Builder.code` and the others).
+_SHARED_ELEMENTS: Final = ("meta", "category", "code", "subject", "encounter", "device", "referenceRange",
+                           "interpretation")
+
+
+class _Validator:
+    """Validates blocks of entries as Bundles with fhir.resources, each shared element once.
+
+    Each Observation is validated by the Observation model, then its block by the Bundle model (which
+    takes the validated Observations as they are). An element the builder shares between Observations
+    (the same object: category, code, subject, reference range, ...) is validated with the first
+    Observation that has it, and that validated element stands for it in the others: validating the
+    same object again could only give the same result. Everything else of every entry is validated
+    each time; the result is that of ``Bundle.model_validate({**shell, "entry": entries})``.
+    """
+
+    def __init__(self, shell: dict[str, Any]) -> None:
+        self.shell = shell
+        #: id() of a shared element -> its validated model(s); ``kept`` holds the elements, so no other
+        #: object can take one of their ids while this validator is used.
+        self.validated: dict[int, Any] = {}
+        self.kept: list[Any] = []
+
+    def block(self, entries: list[dict[str, Any]]) -> None:
+        """Validate ``entries`` as a Bundle of their own (raises the model's error)."""
+        items = []
+        for entry in entries:
+            resource = entry["resource"]
+            if resource.get("resourceType") == "Observation":
+                items.append({**entry, "resource": self._observation(resource)})
+            else:
+                items.append(entry)
+        Bundle.model_validate({**self.shell, "entry": items})
+
+    def _observation(self, resource: dict[str, Any]) -> Observation:
+        validated = self.validated
+        model = Observation.model_validate({key: validated.get(id(value), value) for key, value in resource.items()})
+        for key in _SHARED_ELEMENTS:
+            value = resource.get(key)
+            if value is not None and id(value) not in validated:
+                validated[id(value)] = getattr(model, key)
+                self.kept.append(value)
+        return model
+
+
 def _validate(shell: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     """Validate entries as a Bundle of their own (raises the model's error)."""
-    Bundle.model_validate({**shell, "entry": entries})
+    _Validator(shell).block(entries)
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
@@ -440,9 +519,9 @@ def write_head(record: SessionRecord, stream: IO[str]) -> None:
 
 def write_body(record: SessionRecord, stream: IO[str]) -> None:
     """The entries after the Encounter, validated a block at a time, and the Bundle's end."""
-    shell = _bundle_shell(record)
+    validator = _Validator(_bundle_shell(record))
     for block in _blocks(_body_entries(record, _Builder(record)), VALIDATE_BLOCK):
-        _validate(shell, block)
+        validator.block(block)
         for entry in block:
             stream.write("," + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
     stream.write("]}\n")

@@ -13,7 +13,9 @@ gone when closed), then the head, then copy the body after it.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -35,8 +37,11 @@ class Spool:
 
     def __init__(self, directory: Path | None = None) -> None:
         self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by copy_to or close
-        #: Where the body is written (text, newlines as given).
-        self.text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
+        #: Where the body is written (text, newlines as given). Write-only, on a second descriptor of the
+        #: file: a readable text stream resets its decoder at every write (a day's CSV is 260,000 writes).
+        self.text: IO[str] = open(  # noqa: SIM115 - closed by close
+            os.dup(self._file.fileno()), "w", encoding="utf-8", newline="", closefd=True
+        )
 
     def copy_to(self, stream: IO[str]) -> None:
         """Append everything written to ``stream`` (as bytes when it has a byte buffer, else as text)."""
@@ -55,7 +60,11 @@ class Spool:
 
     def close(self) -> None:
         """Discard the text."""
-        self._file.close()
+        try:
+            with contextlib.suppress(OSError):  # unwritten text of a spool being discarded: nothing lost
+                self.text.close()
+        finally:
+            self._file.close()
 
 
 def body_first(write_head: Callable[[SessionRecord, IO[str]], None],

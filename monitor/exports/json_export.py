@@ -9,12 +9,13 @@ bytes ``json.dump(document(record), indent=1)`` gives, so a 24-hour session is n
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
-from drivers.core.readings import Flag, Reading, iso_utc
+from drivers.core.readings import Flag, Parameter, Reading, iso_utc
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
 from monitor.exports.treatment import summary
@@ -110,15 +111,22 @@ def _reading_texts(record: SessionRecord) -> Iterator[str]:
         found = statuses[r.flags] = quote(r.status)
         return found
 
+    # What comes between the time and the value, and between the value and the status, per parameter.
+    pieces: dict[Parameter, tuple[str, str]] = {}
+
+    def pieces_of(r: Reading) -> tuple[str, str]:
+        found = pieces[r.parameter] = (f',\n   "parameter": {quote(r.parameter.value)},\n   "value": ',
+                                       f',\n   "unit": {quote(r.unit)},\n   "status": ')
+        return found
+
     last_t: float | None = None
     stamp = ""
     for r in record.readings:
         if r.t != last_t:
-            last_t, stamp = r.t, json.dumps(iso_utc(r.t))
-        yield (
-            f'{{\n   "t": {stamp},\n   "parameter": {quote(r.parameter.value)},\n   "value": {_number(r.value)},'
-            f'\n   "unit": {quote(r.unit)},\n   "status": {statuses.get(r.flags) or status_of(r)}\n  }}'
-        )
+            last_t, stamp = r.t, '{\n   "t": ' + json.dumps(iso_utc(r.t))
+        before_value, before_status = pieces.get(r.parameter) or pieces_of(r)
+        yield (stamp + before_value + _number(r.value) + before_status + (statuses.get(r.flags) or status_of(r))
+               + "\n  }")
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
@@ -149,11 +157,15 @@ def write_body(record: SessionRecord, stream: IO[str]) -> None:
         if key != "readings":
             stream.write(_indented(json.dumps(parts[key], indent=1, default=str), 1))
             continue
-        empty = True
-        for text in _reading_texts(record):
-            stream.write(("[\n  " if empty else ",\n  ") + text)
-            empty = False
-        stream.write("[]" if empty else "\n ]")
+        texts = _reading_texts(record)
+        first = next(texts, None)
+        if first is None:
+            stream.write("[]")
+            continue
+        stream.write("[\n  " + first)
+        while block := list(itertools.islice(texts, 1024)):  # written a block at a time
+            stream.write(",\n  " + ",\n  ".join(block))
+        stream.write("\n ]")
     stream.write("\n}\n")
 
 

@@ -273,6 +273,7 @@ class _Builder:
         #: Open summary spans: (parameter, span index) -> (order begun, start of the period, readings).
         spans: dict[tuple[Parameter, int], tuple[int, float, list[Reading]]] = {}
         start = self.record.started_at
+        last_index: int | None = None
 
         def close(key: tuple[Parameter, int]) -> None:
             order, begin, readings = spans.pop(key)
@@ -300,9 +301,14 @@ class _Builder:
                         begun += 1
                     span[2].append(r)
             if resample_s > 0:
+                # The sets come in time order, so spans end only when the span index moves on (once a minute).
                 now_index = int((obs.t - start) // resample_s)
-                for key in [k for k in spans if k[1] < now_index]:
-                    close(key)
+                if now_index != last_index:
+                    last_index = now_index
+                    for key in [k for k in spans if k[1] < now_index]:
+                        close(key)
+            if not ready:
+                continue
             horizon = min([(obs.t, 0), *((begin, 1) for _order, begin, _rs in spans.values())])
             while ready and (ready[0][0], ready[0][1]) < horizon:
                 yield heapq.heappop(ready)[3]

@@ -81,7 +81,7 @@ def start(db_path: Path, integrity_key: bytes, key_path: Path, session_id: str,
     try:
         process = subprocess.Popen(  # this interpreter, this package's own module
             [sys.executable, "-m", "monitor.background_verify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=dict(os.environ), close_fds=True,
+            stderr=subprocess.PIPE, env=_environment(), close_fds=True,
         )
     except OSError as exc:
         log.warning("cannot start a second process to check the record (%s); checking here", exc)
@@ -97,6 +97,12 @@ def start(db_path: Path, integrity_key: bytes, key_path: Path, session_id: str,
         process.communicate()
         return None
     return BackgroundVerification(process, session_id, fallback)
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment, numpy's maths libraries held to one thread: the check does no maths, and
+    their threads' start-up would take CPU from the export running beside it."""
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _check(request: dict[str, Any]) -> dict[str, str]:

@@ -25,6 +25,7 @@ PHASE_EVENTS = (
 )
 INFUSION_CYCLE_S = 300.0  # overdue after 450 s
 RECOVERY_CYCLE_S = 900.0  # overdue after 1350 s
+CYCLES = NibpSchedule(infusion_s=INFUSION_CYCLE_S, recovery_s=RECOVERY_CYCLE_S)
 
 
 def phase_start(phase: Phase) -> float:
@@ -60,7 +61,7 @@ class Case:
     device_starts_cuff: bool | None
     overdue: bool
     requested_at: float | None = None  # a cuff start, seconds after the phase started
-    schedule: NibpSchedule = NibpSchedule(infusion_s=INFUSION_CYCLE_S, recovery_s=RECOVERY_CYCLE_S)
+    schedule: NibpSchedule = CYCLES
 
 
 CASES = {

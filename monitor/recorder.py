@@ -838,11 +838,10 @@ class Recorder:
         started = self.session.phase_started_at.get(Phase.RECOVERY)
         if not rule.min_min or started is None:
             return None
-        left = rule.min_min * SECONDS_PER_MINUTE - (self.session.now - started)
-        if left <= 0:
+        left = self._minimum_left(rule.min_min, started)
+        if left is None:
             return None
-        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the protocol's {rule.min_min:g} min minimum "
-                f"{rule.label} left")
+        return f"{left:.1f} min of the protocol's {rule.min_min:g} min minimum {rule.label} left"
 
     def _observation_left(self) -> str | None:
         """The protocol's minimum observation counted from the dose (the plan's recovery covers the rest)."""
@@ -852,11 +851,16 @@ class Recorder:
         anchor = chair.anchor_time(self.watch.events, rules.observation_from)
         if anchor is None:
             return None
-        left = rules.minimum_observation_min * SECONDS_PER_MINUTE - (self.session.now - anchor)
-        if left <= 0:
+        left = self._minimum_left(rules.minimum_observation_min, anchor)
+        if left is None:
             return None
-        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the {rules.minimum_observation_min:g} min minimum "
+        return (f"{left:.1f} min of the {rules.minimum_observation_min:g} min minimum "
                 f"observation from the {rules.observation_from.value.replace('_', ' ')} left")
+
+    def _minimum_left(self, minimum_min: float, since: float) -> float | None:
+        """Minutes of a protocol minimum counted from ``since`` still to run now (None once it has run)."""
+        left = minimum_min * SECONDS_PER_MINUTE - (self.session.now - since)
+        return left / SECONDS_PER_MINUTE if left > 0 else None
 
     def _rems_refusal(self) -> str | None:
         """Why the REMS form stops completion (None: no REMS, or the form is full); rebuilt only on news."""

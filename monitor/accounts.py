@@ -211,7 +211,8 @@ class Accounts:
         if row is None:
             raise AuthError(f"no account named '{name}'")
         self._check_row(row)
-        merged = replace(row, **{k: bool(v) if k == "disabled" else v for k, v in changes.items()})
+        typed: dict[str, Any] = {k: bool(v) if k == "disabled" else v for k, v in changes.items()}
+        merged = replace(row, **typed)
         merged = replace(merged, changed_at=time.time(),
                          mac=_row_mac(self._keys, merged.name, merged.role, merged.secret_hash, int(merged.disabled)))
         with self.store.transaction():

@@ -7,6 +7,7 @@ Rows only; who may approve, the clinical floors and the keyed hash that makes a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
@@ -55,7 +56,7 @@ def revoke(db: sqlite_utils.Database, sha256_prefix: str, at: float, by: str) ->
 _SELECT = "SELECT sha256, name, approved_by, approved_at, below_floors, mac FROM profile_approvals"
 
 
-def _approval(row: tuple[object, ...]) -> ApprovalRow:
+def _approval(row: tuple[Any, ...]) -> ApprovalRow:
     sha256, name, approved_by, approved_at, below, mac = row
     return ApprovalRow(str(sha256), str(name), str(approved_by), float(approved_at), bool(below), str(mac))
 

@@ -1,7 +1,7 @@
 """Copying a chair's record to the clinic's PostgreSQL and reading it back.
 
-* :mod:`.outbox` – triggers in the chair's SQLite put every written row on a local outbox, in the
-  same transaction as the row itself, so nothing recorded can miss the copy.
+* :mod:`monitor.store.outbox` – triggers in the chair's SQLite put every written row on a local outbox,
+  in the same transaction as the row itself, so nothing recorded can miss the copy.
 * :mod:`.schema` – the server's tables, ordered migrations, and the roles with row-level security.
 * :mod:`.replicator` – the thread that ships the outbox in order, idempotently, and the chair's
   live status for the nurse station.

@@ -96,6 +96,12 @@ def session_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], s
         return list(cursor.execute(query, [session_id, origin]).fetchall())
 
 
+def _reading(row: dict[str, Any]) -> Reading:
+    """A reading from its server row (``t, parameter, value, status, source``)."""
+    return Reading(t=row["t"], parameter=Parameter(row["parameter"]), value=row["value"], source=row["source"],
+                   flags=parse_flags(row["status"]))
+
+
 class ServerStore:
     """Read-only access to every chair's sessions on the clinic's PostgreSQL."""
 
@@ -195,8 +201,7 @@ class ServerStore:
             query += " AND t >= %s"
             args.append(since)
         for row in self._rows(query + " ORDER BY t, local_id", args):
-            yield Reading(t=row["t"], parameter=Parameter(row["parameter"]), value=row["value"],
-                          source=row["source"], flags=parse_flags(row["status"]))
+            yield _reading(row)
 
     def recent_readings(self, session_id: str, parameters: Iterable[Parameter], span_s: float) -> list[Reading]:
         """Readings of ``parameters`` in the last ``span_s`` seconds before the session's newest reading."""
@@ -205,8 +210,7 @@ class ServerStore:
             "AND t >= (SELECT MAX(t) FROM readings WHERE session_id = %s) - %s ORDER BY t, local_id",
             [session_id, [Parameter(p).value for p in parameters], session_id, span_s],
         )
-        return [Reading(t=row["t"], parameter=Parameter(row["parameter"]), value=row["value"],
-                        source=row["source"], flags=parse_flags(row["status"])) for row in rows]
+        return [_reading(row) for row in rows]
 
     def reading_count(self, session_id: str) -> int:
         """Number of numeric readings."""

@@ -136,7 +136,7 @@ def _offline_half_hour(db: Path, seed: int) -> int:
 
     from drivers.core.readings import Parameter, Reading
     from monitor.plan import SessionPlan
-    from monitor.replication import outbox
+    from monitor.store import outbox
     from monitor.session import EventKind, Phase, SessionEvent
     from monitor.store import Store
 

@@ -37,6 +37,7 @@ OFFLINE_AFTER_S = 6.0
 ESCALATE_AFTER_S = 60.0
 RETRY_S = 2.0
 
+
 @dataclass(frozen=True, slots=True)
 class ChairReport:
     """One chair's row as the station read it."""

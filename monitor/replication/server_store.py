@@ -182,10 +182,6 @@ class ServerStore:
         rows = self._rows("SELECT id FROM patients WHERE mrn = %s ORDER BY created_at, id LIMIT 1", [mrn])
         return (str(rows[0]["id"]),) if rows else None
 
-    def chair_of(self, session_id: str) -> str:
-        """The chair (its login) that recorded a session."""
-        return str(self.session_row(session_id)["chair"])
-
     # -- a session's data ------------------------------------------------------------------
 
     def readings(

@@ -27,6 +27,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: How long an export waits for the second process before it checks the record itself (a day's check takes ~1 s).
+ANSWER_TIMEOUT_S = 300.0
+
 
 class BackgroundVerification:
     """A check running in another process; :meth:`text` waits for its one-line answer."""
@@ -45,9 +48,10 @@ class BackgroundVerification:
 
     def _answer(self) -> str:
         try:
-            out, err = self.process.communicate()
-        except OSError as exc:
+            out, err = self.process.communicate(timeout=ANSWER_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
             log.warning("record check in a second process failed (%s); checking here", exc)
+            self.close()
             return self.fallback()
         if self.process.returncode == 0:
             try:
@@ -79,8 +83,10 @@ def start(db_path: Path, integrity_key: bytes, key_path: Path, session_id: str,
     request = json.dumps({"db": str(db_path), "session_id": session_id, "key": integrity_key.hex(),
                           "key_path": str(key_path)})
     try:
-        process = subprocess.Popen(  # this interpreter, this package's own module
-            [sys.executable, "-m", "monitor.background_verify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        # This interpreter, this package's own module; -P: never a "monitor" found in the working folder
+        # (the process is handed the key).
+        process = subprocess.Popen(
+            [sys.executable, "-P", "-m", "monitor.background_verify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=_environment(), close_fds=True,
         )
     except OSError as exc:

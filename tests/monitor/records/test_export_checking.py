@@ -110,3 +110,21 @@ def test_a_cancelled_export_stops_the_check_and_writes_nothing(
     assert process.returncode is not None  # stopped and reaped, not left running
     assert key not in " ".join(str(arg) for arg in process.args)  # type: ignore[union-attr]  # the key went by pipe
     assert not [p.name for p in tmp_path.iterdir() if "out.hl7" in p.name]  # no file, no part left behind
+
+
+def test_a_monitor_package_in_the_working_folder_is_never_the_one_that_checks(
+    recorded: RecordedSession, recorded_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second process is handed the key: a planted ``monitor`` package beside the export must not run."""
+    _tamper_one_reading(recorded_copy)
+    planted = tmp_path / "work" / "monitor"
+    planted.mkdir(parents=True)
+    (planted / "__init__.py").write_text("")
+    (planted / "background_verify.py").write_text(
+        "import json, sys\nrequest = json.loads(sys.stdin.readline())\n"
+        "print(json.dumps({'session_id': request['session_id'], 'text': 'verified: planted'}))\n"
+    )
+    monkeypatch.chdir(planted.parent)
+    with Store(recorded_copy) as store:
+        record = export_file(store, recorded.session_id, "csv", tmp_path / "out.csv", ExportOptions())
+    assert record.verification.startswith("NOT VERIFIED") and "planted" not in record.verification

@@ -159,13 +159,14 @@ def _table(
     return table
 
 
-def _binned(points: Sequence[tuple[float, float]], start: float, span: float) -> list[tuple[float, float]]:
-    """Medians of equal time bins, so a 90-minute second-by-second series stays light."""
-    if len(points) <= CHART_POINTS:
-        return list(points)
+def _binned(times: Sequence[float], values: Sequence[float], start: float, span: float) -> list[tuple[float, float]]:
+    """(time, value) points, as medians of equal time bins when there are many, so a day's second-by-second
+    series stays light."""
+    if len(times) <= CHART_POINTS:
+        return list(zip(times, values, strict=True))
     width = span / CHART_POINTS
     bins: dict[int, list[float]] = {}
-    for t, v in points:
+    for t, v in zip(times, values, strict=True):
         bins.setdefault(int((t - start) / width), []).append(v)
     return [(start + (i + 0.5) * width, float(statistics.median(vs))) for i, vs in sorted(bins.items())]
 
@@ -182,9 +183,8 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
     main_bottom = bottom + spo2_h + gap
     main_h = height - main_bottom - top_margin
     start = record.started_at
-    end = max(
-        [start + 60.0] + [r.t for r in record.readings] + [float(record.session.get("ended_at") or start)]
-    )
+    end = max(start + 60.0, max((r.t for r in record.readings), default=start),
+              float(record.session.get("ended_at") or start))
     span = end - start
 
     def x(t: float) -> float:
@@ -231,18 +231,21 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
         y0, h, lo, hi = panel
         return y0 + h * (min(max(value, lo), hi) - lo) / (hi - lo)
 
-    series: dict[Parameter, list[tuple[float, float]]] = {}
+    # Times and values of each line in two lists (a day is ~260,000 values: no pair object for each).
+    series: dict[Parameter, tuple[list[float], list[float]]] = {}
     for r in review.reliable(record.readings):
         if r.value is not None and r.parameter in LINE_COLOURS:
-            series.setdefault(r.parameter, []).append((r.t, r.value))
+            times, values = series.get(r.parameter) or series.setdefault(r.parameter, ([], []))
+            times.append(r.t)
+            values.append(r.value)
     for parameter in (Parameter.PR, Parameter.HR, Parameter.SPO2):
-        points = _binned(series.get(parameter, []), start, span)
+        points = _binned(*series.get(parameter, ([], [])), start, span)
         panel = panels[1] if parameter is Parameter.SPO2 else panels[0]
         if len(points) >= 2:
             flat = [c for t, v in points for c in (x(t), y_of(panel, v))]
             d.add(PolyLine(flat, strokeColor=LINE_COLOURS[parameter], strokeWidth=0.6))
     for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA):
-        points = series.get(parameter, [])
+        points = list(zip(*series.get(parameter, ([], [])), strict=True))
         flat = [c for t, v in points for c in (x(t), y_of(panels[0], v))]
         if len(points) >= 2:
             d.add(PolyLine(flat, strokeColor=LINE_COLOURS[parameter], strokeWidth=0.8))

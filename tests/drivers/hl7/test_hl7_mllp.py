@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 from drivers.base import LinkEvent, LinkEventKind, OpenOptions
 from drivers.core.readings import Flag, Parameter, is_plausible
 from drivers.hl7.driver import Hl7MllpDriver
-from drivers.hl7.listener import MAX_OUTBOX_BYTES, Hl7Decoder, Hl7MllpSource, Hl7Settings, parse_timezone
+from drivers.hl7.listener import Hl7Decoder, Hl7MllpSource, Hl7Settings, parse_timezone
 from drivers.hl7.sender import Hl7Sender, oru_message
 from drivers.hl7.v2 import hl7_time, parse_hl7_time
 from drivers.patient.vitals import CuffResult, PatientFeed, Vitals
 from drivers.settings import SettingsError
 from drivers.transport.mllp import MllpDeframer, frame, parse_address
+from drivers.transport.tcp_listener import MAX_OUTBOX_BYTES
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 STAMP = "20231114221320+0000"
@@ -703,7 +704,7 @@ events = source.take_link_events()
 readings = source.read(0.5)
 print(json.dumps({
     "accept_errors": source.accept_errors,
-    "thread_alive": source._thread is not None and source._thread.is_alive(),
+    "thread_alive": source.thread is not None and source.thread.is_alive(),
     "technical": [e.condition for e in events if e.kind == "technical"],
     "spo2": [r.value for r in readings if r.parameter == "spo2"],
 }), flush=True)

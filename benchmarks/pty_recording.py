@@ -8,6 +8,7 @@ recorder's own clock, so a benchmark can tell which write completed the frame be
 
 from __future__ import annotations
 
+import bisect
 import subprocess
 import sys
 import threading
@@ -52,6 +53,29 @@ def p99_result(label: str, latencies: list[float], target_ms: float, run_s: floa
     return Result(label, p99, "ms", target, p99 <= target_ms, note, [x * 1000 for x in latencies])
 
 
+class ArrivalDecoder:
+    """The driver's decoder, telling ``note`` when the bytes behind each numeric reading it gives arrived.
+
+    Readings may carry the device's own time stamp; the arrival time is what latency is measured from.
+    """
+
+    def __init__(self, decoder: Any, note: Callable[[Any, float], None]) -> None:
+        self._decoder = decoder
+        self._note = note
+
+    def feed(self, data: bytes, at: float) -> list[Any]:
+        from drivers.core.readings import Parameter
+
+        readings = list(self._decoder.feed(data, at))
+        for reading in readings:
+            if reading.parameter is not Parameter.PLETH:
+                self._note(reading, at)
+        return readings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decoder, name)
+
+
 class TimedPort:
     """A device port that remembers when each write went out, on the recorder's own clock."""
 
@@ -71,6 +95,11 @@ class TimedPort:
         with self._lock:
             self.writes.append(at)
         return written
+
+    def write_before(self, t: float) -> float | None:
+        """When the last write at or before ``t`` went out (the one that completed a frame read at ``t``)."""
+        index = bisect.bisect_right(self.writes, t) - 1
+        return self.writes[index] if index >= 0 else None
 
     def read_available(self) -> bytes:
         return bytes(self.port.read_available())

@@ -45,9 +45,9 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from drivers.base import Decoder, PortSettings
+from drivers.base import PortSettings
 from drivers.core.readings import Flag, Parameter, Reading
-from drivers.transport.framing import LineFramer, SyncTracker
+from drivers.transport.framing import LineDecoder
 
 NAME = "nellcor-ascii"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1, xonxoff=True)
@@ -91,35 +91,23 @@ def _value(text: str, high: int) -> tuple[int | None, bool]:
     return value, starred
 
 
-class NellcorAsciiDecoder(Decoder):
+class NellcorAsciiDecoder(LineDecoder):
     """Incremental decoder of data-port rows into ``spo2`` and ``pr`` readings."""
 
     def __init__(self, source: str = NAME) -> None:
-        super().__init__(source)
-        self._lines = LineFramer(MAX_LINE)
-        self._sync = SyncTracker(self.counters)
+        super().__init__(source, MAX_LINE)
         self.instrument: str | None = None
 
-    def reset(self) -> None:
-        """Forget a partial line (after a reconnect)."""
-        self._lines.reset()
+    def read_line(self, line: bytes, at: float) -> list[Reading]:
+        """The readings of one data-port row; headers, column titles and blank lines give none."""
+        try:
+            text = line.decode("ascii")
+        except UnicodeDecodeError:
+            self.sync.bad()
+            return []
+        return self._row_line(text, at)
 
-    def feed(self, data: bytes, at: float) -> list[Reading]:
-        """Readings from every row completed by ``data``."""
-        out: list[Reading] = []
-        for raw in self._lines.feed(data):
-            if raw is None:
-                self._sync.bad()
-                continue
-            try:
-                line = raw.decode("ascii")
-            except UnicodeDecodeError:
-                self._sync.bad()
-                continue
-            out.extend(self._line(line, at))
-        return out
-
-    def _line(self, line: str, at: float) -> list[Reading]:
+    def _row_line(self, line: str, at: float) -> list[Reading]:
         if not line.strip() or _COLUMNS.fullmatch(line):
             return []
         if _HEADER.fullmatch(line) and line.isprintable():
@@ -128,14 +116,14 @@ class NellcorAsciiDecoder(Decoder):
             return []
         m = _ROW.fullmatch(line)
         if m is None:
-            self._sync.bad()
+            self.sync.bad()
             return []
         try:
             readings = self._row(m, at)
         except _RowRejected:
-            self._sync.bad()
+            self.sync.bad()
             return []
-        self._sync.good()
+        self.sync.good()
         return readings
 
     def _row(self, m: re.Match[str], at: float) -> list[Reading]:

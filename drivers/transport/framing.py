@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from drivers.base import DecoderCounters
+from abc import abstractmethod
+
+from drivers.base import Decoder, DecoderCounters
+from drivers.core.readings import Reading
 
 
 class SyncTracker:
@@ -63,3 +66,34 @@ class LineFramer:
             self._buf.clear()
             self._overflow = False
             start = end + 1
+
+
+class LineDecoder(Decoder):
+    """A decoder for a device that prints one record a line (the ASCII oximeter outputs).
+
+    Lines are cut by :class:`LineFramer`; an over-long line is counted as rejected. Each complete
+    line goes to :meth:`read_line`, which counts its own verdict through ``self.sync``.
+    """
+
+    def __init__(self, source: str, max_line: int) -> None:
+        super().__init__(source)
+        self.lines = LineFramer(max_line)
+        self.sync = SyncTracker(self.counters)
+
+    def reset(self) -> None:
+        """Forget a partial line (after a reconnect)."""
+        self.lines.reset()
+
+    def feed(self, data: bytes, at: float) -> list[Reading]:
+        """Readings from every line completed by ``data``."""
+        out: list[Reading] = []
+        for line in self.lines.feed(data):
+            if line is None:
+                self.sync.bad()
+                continue
+            out.extend(self.read_line(line, at))
+        return out
+
+    @abstractmethod
+    def read_line(self, line: bytes, at: float) -> list[Reading]:
+        """Readings of one complete line (without its CR LF), received at ``at``."""

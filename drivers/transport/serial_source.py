@@ -72,10 +72,7 @@ class SerialSource(Source):
                 self._link_events.append(item)
             else:
                 readings.extend(self.decoder.feed(item.data, item.t))
-        counts = self.decoder.counters
-        self.counters.frames_decoded = counts.frames_decoded
-        self.counters.frames_rejected = counts.frames_rejected
-        self.counters.resyncs = counts.resyncs
+        self.counters.take_decoding(self.decoder.counters)
         self._send(self._clock())
         return readings
 

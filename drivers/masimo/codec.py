@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from drivers.base import PortSettings
-from drivers.core.readings import Flag, Parameter, Reading
-from drivers.transport.framing import LineDecoder
+from drivers.core.readings import Flag, Parameter, Reading, spo2_and_pr
+from drivers.transport.framing import FrameRejected, LineDecoder
 
 NAME = "masimo-ascii"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)
@@ -66,7 +66,7 @@ _NUMBER = re.compile(r"(\d{1,3}|-{1,3})")
 _HEX = re.compile(r"[0-9A-Fa-f]{1,8}")
 
 
-class LineRejected(ValueError):
+class LineRejected(FrameRejected):
     """A line that is not a valid ASCII 1 record."""
 
 
@@ -141,18 +141,15 @@ class MasimoAsciiDecoder(LineDecoder):
             # noise, then try the record that starts at the time stamp.
             self.sync.bad()
             line = line[m.start():]
-        try:
-            readings = self._record(m, line[m.end() - m.start():], at)
-        except (LineRejected, UnicodeDecodeError):
-            self.sync.bad()
-            return []
-        self.sync.good()
-        return readings
+        return self.sync.judged(lambda: self._record(m, line[m.end() - m.start():], at))
 
     def _record(self, stamp: re.Match[bytes], rest: bytes, at: float) -> list[Reading]:
         if not _valid_stamp(stamp):
             raise LineRejected("invalid date or time")
-        text = rest.decode("ascii")
+        try:
+            text = rest.decode("ascii")
+        except UnicodeDecodeError:
+            raise LineRejected("not ASCII") from None
         if text and not text[0].isspace():
             raise LineRejected("no space after the time stamp")
         if not text.isprintable():
@@ -199,10 +196,7 @@ def encode_line(
 
 def encode_readings(t: float, readings: Sequence[Reading]) -> bytes:
     """The line that carries these readings (``spo2`` and ``pr``; others are not in ASCII 1)."""
-    by = {r.parameter: r for r in readings}
-    spo2 = by.get(Parameter.SPO2)
-    pr = by.get(Parameter.PR)
-    flags: frozenset[Flag] = frozenset().union(*(r.flags for r in (spo2, pr) if r is not None))
+    spo2, pr, flags = spo2_and_pr(readings)
     exc = EXC_SET_MODE
     for bit, flag in EXC_FLAGS.items():
         if flag in flags:

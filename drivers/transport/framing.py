@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 
 from drivers.base import Decoder, DecoderCounters
 from drivers.core.readings import Reading
+
+
+class FrameRejected(ValueError):
+    """Bytes framed as a record that are no valid record (a bad field, an impossible value)."""
 
 
 class SyncTracker:
@@ -26,6 +31,16 @@ class SyncTracker:
         """A frame (or a run of bytes that is no frame) rejected."""
         self.counters.frames_rejected += 1
         self.in_sync = False
+
+    def judged(self, decode: Callable[[], list[Reading]]) -> list[Reading]:
+        """What ``decode`` reads from one frame, counted good; nothing, counted rejected, if it raises FrameRejected."""
+        try:
+            readings = decode()
+        except FrameRejected:
+            self.bad()
+            return []
+        self.good()
+        return readings
 
 
 class LineFramer:

@@ -31,7 +31,7 @@ from monitor import chair, rems
 from monitor.alarms.model import AlarmRecord
 from monitor.approval import CommandGuard
 from monitor.birth_date import check_birth_date
-from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S, NIBP_REQUEST_TIMEOUT_S
+from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S
 from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
 from monitor.protocols import Anchor, ScoreMoment, load_protocol
@@ -770,7 +770,7 @@ class Recorder:
             stale_at_end = last_cuff is None or now + max(remaining, 0.0) - last_cuff > (
                 self._care_rules().discharge_nibp_max_age_s
             )
-            pending = s.nibp_requested_at is not None and now - s.nibp_requested_at < NIBP_REQUEST_TIMEOUT_S
+            pending = s.nibp_request_pending(now)
             if remaining <= DISCHARGE_CUFF_LEAD_S and stale_at_end and not pending and self.source.can_start_nibp:
                 self._start_cuff(None, reason="discharge")
             check = self._step_check(COMPLETE, by_plan=True)
@@ -838,11 +838,10 @@ class Recorder:
         started = self.session.phase_started_at.get(Phase.RECOVERY)
         if not rule.min_min or started is None:
             return None
-        left = rule.min_min * SECONDS_PER_MINUTE - (self.session.now - started)
-        if left <= 0:
+        left = self._minimum_left(rule.min_min, started)
+        if left is None:
             return None
-        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the protocol's {rule.min_min:g} min minimum "
-                f"{rule.label} left")
+        return f"{left:.1f} min of the protocol's {rule.min_min:g} min minimum {rule.label} left"
 
     def _observation_left(self) -> str | None:
         """The protocol's minimum observation counted from the dose (the plan's recovery covers the rest)."""
@@ -852,11 +851,16 @@ class Recorder:
         anchor = chair.anchor_time(self.watch.events, rules.observation_from)
         if anchor is None:
             return None
-        left = rules.minimum_observation_min * SECONDS_PER_MINUTE - (self.session.now - anchor)
-        if left <= 0:
+        left = self._minimum_left(rules.minimum_observation_min, anchor)
+        if left is None:
             return None
-        return (f"{left / SECONDS_PER_MINUTE:.1f} min of the {rules.minimum_observation_min:g} min minimum "
+        return (f"{left:.1f} min of the {rules.minimum_observation_min:g} min minimum "
                 f"observation from the {rules.observation_from.value.replace('_', ' ')} left")
+
+    def _minimum_left(self, minimum_min: float, since: float) -> float | None:
+        """Minutes of a protocol minimum counted from ``since`` still to run now (None once it has run)."""
+        left = minimum_min * SECONDS_PER_MINUTE - (self.session.now - since)
+        return left / SECONDS_PER_MINUTE if left > 0 else None
 
     def _rems_refusal(self) -> str | None:
         """Why the REMS form stops completion (None: no REMS, or the form is full); rebuilt only on news."""
@@ -923,16 +927,14 @@ class Recorder:
     def _check_nibp_overdue(self) -> None:
         """Put ``nibp_overdue`` on the timeline once each time the cuff cycle is missed.
 
-        Reported again only after a new cuff value has arrived. Devices that neither start the cuff
-        nor have sent any blood pressure (an oximeter alone) are not expected to keep the cycle.
+        Reported again only after a new cuff value has arrived. Whether it is overdue for this device is
+        the session's judgement (:meth:`Session.nibp_overdue`).
         """
         s = self.session
-        if not (self.source.can_start_nibp or s.last_nibp_at is not None):
-            return
         if self._overdue_reported and s.last_nibp_at == self._overdue_reported_for:
             return
         self._overdue_reported = False
-        if s.nibp_overdue():
+        if s.nibp_overdue(device_starts_cuff=self.source.can_start_nibp):
             self._overdue_reported = True
             self._overdue_reported_for = s.last_nibp_at
             age = s.nibp_age()

@@ -525,11 +525,18 @@ class Session:
             return None
         return NIBP_OVERDUE_CYCLES * interval
 
-    def nibp_overdue(self, now: float | None = None) -> bool:
+    def nibp_overdue(self, now: float | None = None, *, device_starts_cuff: bool | None = None) -> bool:
         """More than :data:`NIBP_OVERDUE_CYCLES` cycles of the current phase have passed without a cuff value.
 
         The one judgement of a late cuff: the timeline entry and the technical alarm both ask here.
+        ``device_starts_cuff`` is what the device can do: True for one that starts the cuff itself, False
+        for one that cannot (a cuff started at the monitor, or an oximeter alone). A device that cannot start
+        the cuff and has sent no blood pressure yet is not held to the cycle (an oximeter alone would
+        otherwise be "overdue" all session). None asks regardless of the device: the alarm watches the
+        patient's blood pressure whatever is connected. A pending cuff start does not stop the clock.
         """
+        if device_starts_cuff is False and self.last_nibp_at is None:
+            return False
         limit = self.nibp_overdue_after_s()
         interval = self.nibp_interval()
         if limit is None or interval is None:
@@ -541,13 +548,19 @@ class Session:
         reference = max(reference, phase_start - interval)
         return now - reference > limit
 
+    def nibp_request_pending(self, now: float | None = None) -> bool:
+        """Whether a started cuff measurement may still bring its value (started less than
+        :data:`NIBP_REQUEST_TIMEOUT_S` ago)."""
+        now = self.now if now is None else now
+        return self.nibp_requested_at is not None and now - self.nibp_requested_at < NIBP_REQUEST_TIMEOUT_S
+
     def nibp_due(self, now: float | None = None) -> bool:
         """Whether the cuff should be started now (not while a started measurement is pending)."""
         now = self.now if now is None else now
         due = self.nibp_next_due()
         if due is None or now < due:
             return False
-        return self.nibp_requested_at is None or now - self.nibp_requested_at >= NIBP_REQUEST_TIMEOUT_S
+        return not self.nibp_request_pending(now)
 
     def note_nibp_requested(self, at: float | None = None, user: str | None = None, reason: str = "") -> None:
         """Record that the cuff was started (by the schedule or by the nurse)."""

@@ -109,7 +109,26 @@ def _footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], N
     return message
 
 
-class AccountSignInDialog(QDialog):
+class _AccountDialog(QDialog):
+    """A dialog that ends with an account signed in: its ``principal``, then :meth:`user`."""
+
+    principal: Principal | None = None
+
+    def _signed_in(self, principal: Principal, *secrets: QLineEdit) -> None:
+        # What was typed as a secret does not stay in the widgets once it has been used.
+        self.principal = principal
+        for edit in secrets:
+            edit.clear()
+        self.accept()
+
+    def user(self) -> SignedInUser:
+        """The person signed in (call after the dialog was accepted)."""
+        if self.principal is None:
+            raise RuntimeError("nobody has signed in")
+        return signed_in(self.principal)
+
+
+class AccountSignInDialog(_AccountDialog):
     """Name and PIN/password (no echo); or, ticked, an emergency sign-in with a reason."""
 
     def __init__(self, parent: QWidget | None, gate: AccountGate, *, title: str = "Sign in",
@@ -117,7 +136,6 @@ class AccountSignInDialog(QDialog):
         super().__init__(parent)
         self.gate = gate
         self.session_id = session_id
-        self.principal: Principal | None = None
         self.setWindowTitle(title)
         form = QFormLayout(self)
         self.name_edit = QLineEdit()
@@ -154,30 +172,22 @@ class AccountSignInDialog(QDialog):
             return
         try:
             if self.emergency_box.isChecked():
-                self.principal = self.gate.emergency(name, self.reason_edit.text(), self.session_id)
+                principal = self.gate.emergency(name, self.reason_edit.text(), self.session_id)
             else:
-                self.principal = self.gate.authenticate(name, self.secret_edit.text())
+                principal = self.gate.authenticate(name, self.secret_edit.text())
         except AuthError as exc:
             self.secret_edit.clear()
             complain(self.message, str(exc))
             return
-        self.secret_edit.clear()
-        self.accept()
-
-    def user(self) -> SignedInUser:
-        """The person who signed in (call after the dialog was accepted)."""
-        if self.principal is None:
-            raise RuntimeError("nobody has signed in")
-        return signed_in(self.principal)
+        self._signed_in(principal, self.secret_edit)
 
 
-class FirstAdminDialog(QDialog):
+class FirstAdminDialog(_AccountDialog):
     """The first run: create the first admin account (it then adds the others)."""
 
     def __init__(self, parent: QWidget | None, gate: AccountGate) -> None:
         super().__init__(parent)
         self.gate = gate
-        self.principal: Principal | None = None
         self.setWindowTitle("Infusion Monitor — first run: create the admin account")
         form = QFormLayout(self)
         intro = QLabel("No accounts exist yet. Create the first admin account; it adds nurses and physicians "
@@ -201,16 +211,8 @@ class FirstAdminDialog(QDialog):
             complain(self.message, "The two entries differ.")
             return
         try:
-            self.principal = self.gate.create_first_admin(self.name_edit.text(), self.secret_edit.text())
+            principal = self.gate.create_first_admin(self.name_edit.text(), self.secret_edit.text())
         except (AuthError, StoreError) as exc:
             complain(self.message, str(exc))
             return
-        self.secret_edit.clear()
-        self.again_edit.clear()
-        self.accept()
-
-    def user(self) -> SignedInUser:
-        """The admin just created (signed in)."""
-        if self.principal is None:
-            raise RuntimeError("no admin was created")
-        return signed_in(self.principal)
+        self._signed_in(principal, self.secret_edit, self.again_edit)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_course, read_course
 from monitor.app.stores import RecordSource
@@ -61,7 +62,7 @@ def cell_texts(course: Course) -> list[list[str]]:
             "peak": f"{_num(r.peak_sys)}/{_num(r.peak_dia)}",
             "rise": rise,
             "lowest_spo2": _num(r.lowest_spo2),
-            "alarms": f"{r.alarms.get('high', 0)}/{r.alarms.get('medium', 0)}/{r.alarms.get('low', 0)}",
+            "alarms": "/".join(str(r.alarms.get(p.label, 0)) for p in sorted(Priority, reverse=True)),
             "lowest_moaas": _num(r.lowest_moaas),
             "highest_cadss": _num(r.highest_cadss),
             "nausea_vomiting": "yes" if r.nausea_vomiting else "no",

@@ -39,6 +39,7 @@ from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
 from monitor.checklist import current_checklist
+from monitor.labels import PARAMETER_LABELS
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent, minutes_seconds
@@ -85,13 +86,13 @@ QUICK_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
 # Shorter button words where the recorded text is too long for a 1280-pixel-wide row of buttons.
 QUICK_BUTTON_TEXT = {"dose_change": "Dose change", "intervention": "Intervention"}
 
-# Rule parameters of the alarm profile -> the trend they are drawn on, and a short name.
+# Rule parameters of the alarm profile -> the trend they are drawn on.
 _RULE_PARAMETER = {
-    "heart_rate": (Parameter.HR, "HR"),
-    "spo2": (Parameter.SPO2, "SpO2"),
-    "nibp_sys": (Parameter.NIBP_SYS, "SBP"),
-    "nibp_dia": (Parameter.NIBP_DIA, "DBP"),
-    "nibp_mean": (Parameter.NIBP_MEAN, "MAP"),
+    "heart_rate": Parameter.HR,
+    "spo2": Parameter.SPO2,
+    "nibp_sys": Parameter.NIBP_SYS,
+    "nibp_dia": Parameter.NIBP_DIA,
+    "nibp_mean": Parameter.NIBP_MEAN,
 }
 # Commands carried out by the alarm engine; the signed-in role travels with them (some need admin).
 ALARM_COMMANDS = frozenset({
@@ -132,7 +133,8 @@ def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str
         tile = _TILE_OF_PARAMETER.get(alarm.parameter or "")
         if tile is None or tile in shown or alarm.kind is not AlarmKind.PHYSIOLOGICAL:
             continue
-        short = _RULE_PARAMETER.get(alarm.parameter or "", (None, (alarm.parameter or "").upper()))[1]
+        label = PARAMETER_LABELS.get(alarm.parameter or "")
+        short = label.short if label is not None else (alarm.parameter or "").upper()
         limit = ""
         if alarm.limit is not None:
             side = "<" if alarm.value is not None and alarm.value < alarm.limit else ">"
@@ -148,7 +150,7 @@ def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
     for limit in limits:
         if limit.parameter not in _RULE_PARAMETER:
             continue
-        parameter, short = _RULE_PARAMETER[limit.parameter]
+        parameter, short = _RULE_PARAMETER[limit.parameter], PARAMETER_LABELS[limit.parameter].short
         text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:.0f}"  # as a nurse reads it
         lines.append(LimitLine(parameter, float(limit.value), limit.priority, text, limit.operator in (">", "≥")))
     return lines
@@ -1121,7 +1123,7 @@ class LiveWindow(DialogHost, QMainWindow):
         now = status.now if now is None else now
         latest: dict[Parameter, Reading] = {r.parameter: r for r in status.latest}
         hr = status.heart_rate
-        self.hr_tile.set_title("PR" if hr is not None and hr.parameter is Parameter.PR else "HR")
+        self.hr_tile.set_title(PARAMETER_LABELS[hr.parameter if hr is not None else Parameter.HR].short)
         base = status.baseline
         self.hr_tile.reference.setText(f"baseline {base.heart_rate:.0f}" if base else "")
         self.hr_tile.show_reading(hr, now)

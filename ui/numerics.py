@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from drivers.core.readings import Flag, Reading
 from monitor.alarms.model import Priority
+from monitor.labels import NIBP_LABEL, PARAMETER_LABELS
 from ui import theme
 from ui.labels import ElidedLabel, FitLabel
 
@@ -177,9 +178,10 @@ class NumericsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
-        self.hr = NumericTile("HR", "/min", theme.PARAMETER_COLOURS["hr"])
-        self.spo2 = NumericTile("SpO2", "%", theme.PARAMETER_COLOURS["spo2"])
-        self.nibp = NumericTile("NIBP", "mmHg", theme.PARAMETER_COLOURS["nibp_sys"], theme.NIBP_PX)
+        hr, spo2, nibp = (PARAMETER_LABELS[key] for key in ("hr", "spo2", "nibp_sys"))
+        self.hr = NumericTile(hr.short, hr.unit, theme.PARAMETER_COLOURS["hr"])
+        self.spo2 = NumericTile(spo2.short, spo2.unit, theme.PARAMETER_COLOURS["spo2"])
+        self.nibp = NumericTile(NIBP_LABEL, nibp.unit, theme.PARAMETER_COLOURS["nibp_sys"], theme.NIBP_PX)
         self.nibp_schedule = ElidedLabel("")
         self.nibp_schedule.setStyleSheet(f"color: {theme.TEXT}; font-size: 18px;")
         self.nibp.layout().addWidget(self.nibp_schedule)

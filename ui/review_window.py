@@ -57,6 +57,7 @@ from monitor.app.exports import export_session
 from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
+from monitor.labels import PARAMETER_LABELS
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, StoreError
 from ui import theme
@@ -74,14 +75,14 @@ EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
     ("hl7", "HL7 v2"),
     ("fhir", "FHIR"),
 )
-PARAMETER_LABELS: dict[Parameter, str] = {
-    Parameter.HR: "HR  /min",
-    Parameter.PR: "PR  /min",
-    Parameter.SPO2: "SpO2  %",
-    Parameter.NIBP_SYS: "NIBP systolic  mmHg",
-    Parameter.NIBP_DIA: "NIBP diastolic  mmHg",
-    Parameter.NIBP_MEAN: "NIBP mean  mmHg",
-}
+
+
+def _table_label(parameter: Parameter) -> str:
+    """A parameter spelled out with its unit, as the statistics tables head their rows."""
+    label = PARAMETER_LABELS[parameter]
+    return f"{label.long}  {label.unit}"
+
+
 # The alarm engine names heart rate by its rule parameter; the chart plots it with HR/PR.
 ALARM_PLOT = {"heart_rate": "hr", "hr": "hr", "pr": "hr", "spo2": "spo2",
               "nibp_sys": "nibp", "nibp_dia": "nibp", "nibp_mean": "nibp"}
@@ -627,7 +628,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         ]
         self.alarm_summary.setText(f"Alarms: {' · '.join(parts)} · {acknowledged} acknowledged")
         if baseline is not None:
-            hr_name = "PR" if baseline.heart_rate_parameter is Parameter.PR else "HR"
+            hr_name = PARAMETER_LABELS[baseline.heart_rate_parameter].short
             base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:.0f} /min · "
                          f"SpO2 {baseline.spo2:.0f} % · NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f} "
                          f"({baseline.nibp_mean:.0f}) mmHg")
@@ -704,7 +705,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             previous = s.phase
             rows.append([
                 _cell(s.phase.value if first else "", bold=True),
-                PARAMETER_LABELS[s.parameter],
+                _table_label(s.parameter),
                 _cell(str(s.count), right=True),
                 *(_cell(number(v), right=True) for v in (s.minimum, s.maximum, s.mean, s.median)),
             ])
@@ -728,7 +729,7 @@ class ReviewWindow(DialogHost, QMainWindow):
                     when = "NOT back by the end of the session"
             colour = theme.WARNING_TEXT if back is not None and back.band is not None and not back.returned else None
             rows.append([
-                PARAMETER_LABELS[c.parameter],
+                _table_label(c.parameter),
                 _cell(number(c.baseline), right=True),
                 _cell(number(c.end_of_recovery), right=True),
                 _cell(number(c.change), right=True),

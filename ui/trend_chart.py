@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, Q
 from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Reading
 from monitor import chair
 from monitor.alarms.model import Priority
+from monitor.labels import NIBP_LABEL, PARAMETER_LABELS
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent
 from ui import theme
 from ui.trend_buffer import RingBuffer, TrendBuffer
@@ -323,7 +324,9 @@ class TrendChart(QWidget):
         self.graphics.setBackground(theme.BACKGROUND)
         layout.addWidget(self.graphics, 1)
         self.plots: dict[str, pg.PlotItem] = {}
-        titles = {"hr": "HR / PR  /min", "spo2": "SpO2  %", "nibp": "NIBP  mmHg"}
+        hr, pr, spo2, nibp = (PARAMETER_LABELS[key] for key in ("hr", "pr", "spo2", "nibp_sys"))
+        titles = {"hr": f"{hr.short} / {pr.short}  {hr.unit}", "spo2": f"{spo2.short}  {spo2.unit}",
+                  "nibp": f"{NIBP_LABEL}  {nibp.unit}"}
         for row, key in enumerate(("hr", "spo2", "nibp")):
             plot = self.graphics.addPlot(row=row, col=0, axisItems={"bottom": pg.DateAxisItem()})
             plot.setLabel("left", titles[key], color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
@@ -354,11 +357,8 @@ class TrendChart(QWidget):
         self.history_curves: dict[Parameter, pg.PlotDataItem] = {}
         self._history_cut: dict[Parameter, int] = {}
         self.questionable_marks: dict[Parameter, pg.PlotDataItem] = {}
-        for parameter, key, name in (
-            (Parameter.PR, "hr", "PR"),
-            (Parameter.HR, "hr", "HR"),
-            (Parameter.SPO2, "spo2", "SpO2"),
-        ):
+        for parameter, key in ((Parameter.PR, "hr"), (Parameter.HR, "hr"), (Parameter.SPO2, "spo2")):
+            name = PARAMETER_LABELS[parameter].short
             colour = theme.PARAMETER_COLOURS[parameter]
             history = self.plots[key].plot(pen=_pen(colour, 2.5), connect="finite")
             self._tune(history)
@@ -420,7 +420,9 @@ class TrendChart(QWidget):
         plot = self.graphics.addPlot(
             row=self.graphics.ci.layout.rowCount(), col=0, axisItems={"bottom": pg.DateAxisItem()}
         )
-        plot.setLabel("left", "RR /min · EtCO2 mmHg", color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
+        rr, etco2 = PARAMETER_LABELS["rr"], PARAMETER_LABELS["etco2"]
+        title = f"{rr.short} {rr.unit} · {etco2.short} {etco2.unit}"
+        plot.setLabel("left", title, color=theme.TEXT, size=f"{AXIS_FONT_PX + 1}px")
         for side in ("left", "bottom"):
             plot.getAxis(side).setTickFont(_font(AXIS_FONT_PX))
             plot.getAxis(side).setTextPen(theme.TEXT_DIM)
@@ -432,7 +434,8 @@ class TrendChart(QWidget):
         plot.setXLink(self.plots["hr"])
         plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
         self.plots["vent"] = plot
-        for parameter, name in ((Parameter.RR, "RR"), (Parameter.ETCO2, "EtCO2")):
+        for parameter in (Parameter.RR, Parameter.ETCO2):
+            name = PARAMETER_LABELS[parameter].short
             curve = plot.plot(pen=_pen(theme.PARAMETER_COLOURS[parameter], 2.5), name=name, connect="finite")
             self._tune(curve)
             self.curves[parameter] = curve

@@ -388,7 +388,8 @@ class AlarmEngine:
                     key=key,
                     lost_data=True,
                 )
-        overdue = session.nibp_overdue(now)
+        # Whatever the device: a late blood pressure is the patient's matter, not the device's.
+        overdue = session.nibp_overdue(now, device_starts_cuff=None)
         if overdue and "nibp_overdue" not in self._active:
             after_s = session.nibp_overdue_after_s() or 0.0
             self._start_technical(

@@ -31,6 +31,13 @@ def full_baseline(s: Session, at: float = 10.0) -> None:
     s.observe(r(at + 5, Parameter.NIBP_MEAN, 93))
 
 
+def infuse(s: Session, at: float) -> None:
+    """Take a full baseline from T0 and start the infusion ``at`` seconds after T0."""
+    s.start_baseline(T0)
+    full_baseline(s)
+    s.start_infusion(T0 + at)
+
+
 def test_happy_path_moves_through_every_phase_and_records_each_transition() -> None:
     s = Session("s1", T0, SessionPlan(5, 40, 30))
     s.start_baseline(T0 + 1, user="RN")
@@ -100,9 +107,7 @@ def test_readings_before_baseline_phase_do_not_count_towards_it() -> None:
 
 def test_infusion_elapsed_excludes_pauses_and_stops_at_stop() -> None:
     s = Session("s1", T0)
-    s.start_baseline(T0)
-    full_baseline(s)
-    s.start_infusion(T0 + 100)
+    infuse(s, 100)
     s.advance(T0 + 700)
     assert s.infusion_elapsed() == 600
     s.pause_infusion(T0 + 700, reason="line check")
@@ -121,9 +126,7 @@ def test_infusion_elapsed_excludes_pauses_and_stops_at_stop() -> None:
 def test_recovery_countdown_uses_the_plan_and_goes_negative_after() -> None:
     s = Session("s1", T0, SessionPlan(5, 40, 30))
     assert s.recovery_remaining() is None
-    s.start_baseline(T0)
-    full_baseline(s)
-    s.start_infusion(T0 + 300)
+    infuse(s, 300)
     s.start_recovery(T0 + 2700)
     s.advance(T0 + 2700 + 600)
     assert s.recovery_remaining() == 1200
@@ -137,18 +140,14 @@ def test_phases_cannot_go_backwards_or_skip() -> None:
         s.start_recovery(T0)
     with pytest.raises(SessionRuleError):
         s.complete(T0)
-    s.start_baseline(T0)
-    full_baseline(s)
-    s.start_infusion(T0 + 60)
+    infuse(s, 60)
     with pytest.raises(SessionRuleError):
         s.start_baseline(T0 + 61)
 
 
 def test_completed_session_accepts_only_addenda() -> None:
     s = Session("s1", T0, SessionPlan(1, 1, 1))
-    s.start_baseline(T0)
-    full_baseline(s)
-    s.start_infusion(T0 + 60)
+    infuse(s, 60)
     s.start_recovery(T0 + 120)
     s.complete(T0 + 180)
     with pytest.raises(SessionRuleError, match="addendum"):
@@ -196,9 +195,7 @@ def test_nibp_cycle_follows_the_phase_schedule() -> None:
 
 def test_replay_rebuilds_phase_baseline_and_timers() -> None:
     s = Session("s1", T0)
-    s.start_baseline(T0)
-    full_baseline(s)
-    s.start_infusion(T0 + 300)
+    infuse(s, 300)
     s.pause_infusion(T0 + 400)
     s.resume_infusion(T0 + 460)
     events = s.take_events()

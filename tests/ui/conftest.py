@@ -15,6 +15,8 @@ from monitor.recorder import Recorder
 from monitor.store import Store
 
 NURSE = "AB"
+#: How long a test waits for a live window's first status (the machine may be busy).
+FIRST_STATUS_MS = 20_000
 
 
 @pytest.fixture
@@ -35,7 +37,9 @@ def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
         pleth: bool = False,
         alarms: bool = True,
         patient: str | None = None,
+        first_status: bool = False,
     ) -> Any:
+        """The window; with ``first_status`` only once it shows the recorder's first status."""
         store = Store(db_path)
         source = SimulatedSource(scenario=scenario, seed=3, speed=speed, pleth=pleth)
         patient_id = store.create_patient(patient) if patient else None
@@ -54,6 +58,8 @@ def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
         window.show()
         bridge.start()
         opened.append((window, store))
+        if first_status:
+            qtbot.waitUntil(lambda: window.last_status is not None, timeout=FIRST_STATUS_MS)
         return window
 
     yield make

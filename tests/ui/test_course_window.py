@@ -89,8 +89,7 @@ def test_course_opens_from_the_review_window(qtbot: Any, course_db: Path) -> Non
 def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    w = make_window(speed=60.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=60.0, first_status=True)
     w.questionnaires()
     assert isinstance(w.dialog, QuestionnaireDialog) and w.dialog.questionnaire.name == "PHQ-9"
     for key in "012301230":

@@ -54,8 +54,7 @@ def _focus(qtbot: Any, window: Any) -> None:
 def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_discharge(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    w = make_window(speed=120.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=120.0, first_status=True)
 
     w.phase_buttons["start_infusion"].click()
     # Refused at once, before any question, in a message that floats (the buttons stay where they are).
@@ -160,8 +159,8 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
 
 
 def test_infusion_is_refused_while_the_baseline_lacks_a_cuff_value(qtbot: Any, make_window: Any) -> None:
-    w = make_window(speed=1.0)  # the first cuff value takes 35 s, so the baseline is incomplete for a while
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    # The first cuff value takes 35 s, so the baseline is incomplete for a while.
+    w = make_window(speed=1.0, first_status=True)
     w.phase_buttons["start_baseline"].click()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
     assert "blood pressure" in w.header.timers.text()
@@ -173,8 +172,7 @@ def test_infusion_is_refused_while_the_baseline_lacks_a_cuff_value(qtbot: Any, m
 
 
 def test_recovery_before_the_minimum_infusion_asks_for_a_reason(qtbot: Any, make_window: Any, db_path: Path) -> None:
-    w = make_window(speed=120.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=120.0, first_status=True)
     w.phase_buttons["start_baseline"].click()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE and not w.last_status.baseline_missing,
                     timeout=WAIT_MS)
@@ -254,8 +252,7 @@ def test_audio_pause_shows_a_countdown_and_ends(qtbot: Any, make_window: Any, db
 def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_and_export(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    w = make_window(speed=10.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=10.0, first_status=True)
     _focus(qtbot, w)
 
     qtbot.keyClick(w, Qt.Key.Key_V)  # one key: nausea/vomiting
@@ -412,8 +409,7 @@ def test_locking_keeps_alarms_visible_and_sounding(qtbot: Any, make_window: Any,
 def test_a_locked_screen_lets_anyone_pause_audio_and_records_it_as_such(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    w = make_window(speed=10.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=10.0, first_status=True)
     w.set_locked(True)
     w.alarm_bar.pause_button.click()
     qtbot.waitUntil(lambda: any(a["action"] == "pause_audio" for a in _audit(db_path)), timeout=WAIT_MS)
@@ -432,8 +428,7 @@ def test_the_screen_locks_itself_after_the_idle_time(qtbot: Any, make_window: An
 def test_break_glass_sign_in_is_audited_and_flagged_on_the_session(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    w = make_window(speed=10.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=10.0, first_status=True)
     w.sign_in()
     w.dialog.emergency_box.setChecked(True)
     w.dialog.name_edit.setText("Dr Cover")
@@ -491,8 +486,7 @@ def test_the_nurse_identifies_the_patient_and_the_next_step_is_highlighted(
 ) -> None:
     from ui.dialogs import PatientDialog
 
-    w = make_window(speed=60.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=60.0, first_status=True)
     assert w.phase_buttons["start_baseline"].objectName() == "primary"
     assert w.phase_buttons["start_infusion"].objectName() == ""
     assert "not entered" in w.header.patient.text()

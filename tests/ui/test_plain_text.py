@@ -64,8 +64,7 @@ def _rich_labels(root: QWidget, allowed: tuple[QLabel, ...] = ()) -> list[str]:
 def test_live_window_shows_patient_user_and_device_text_literally(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    w = make_window(speed=10.0, patient=MARKUP_MRN)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=10.0, patient=MARKUP_MRN, first_status=True)
     assert MARKUP_MRN in w.header.patient.text() and _shows_literally(w.header.patient)
     w.set_user(SignedInUser(MARKUP_USER, "nurse"))
     assert MARKUP_USER in w.header.user.text() and _shows_literally(w.header.user)
@@ -79,8 +78,7 @@ def test_live_window_shows_patient_user_and_device_text_literally(
 def test_live_window_patient_identified_with_markup_in_every_field(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    w = make_window(speed=10.0)
-    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    w = make_window(speed=10.0, first_status=True)
     w.identify_patient()
     w.dialog.mrn_edit.setText(MARKUP_MRN)
     w.dialog.name_edit.setText(MARKUP_NAME)

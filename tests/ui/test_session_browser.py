@@ -275,8 +275,7 @@ def test_search_finds_what_the_browser_lists(browser: SessionBrowser, db: dict[s
 
 
 def test_the_live_window_opens_the_browser_beside_the_running_session(qtbot: Any, make_window: Any) -> None:
-    window = make_window(speed=60.0, patient="MRN-7007")
-    qtbot.waitUntil(lambda: window.last_status is not None, timeout=15_000)
+    window = make_window(speed=60.0, patient="MRN-7007", first_status=True)
     window.sessions_button.click()
     browser = window.browser
     assert isinstance(browser, SessionBrowser)

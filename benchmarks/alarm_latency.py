@@ -11,16 +11,16 @@ write happens on the writer thread and is not waited for; that is the point bein
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, not_measured
-from benchmarks.pty_recording import ArrivalDecoder, p99_result, record_from_pty, serial_drivers
+from benchmarks.common import Result
+from benchmarks.pty_recording import ArrivalDecoder, p99_per_serial_driver, record_from_pty
 
 P99_TARGET_MS = 50.0
 RUN_S = 15.0
 NAME = "pty byte -> alarm evaluated"
+LOCKED = "write lock held"
 
 
 def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked: bool) -> tuple[list[float], int]:
@@ -58,17 +58,11 @@ def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked:
 
 def run(repeat: int) -> list[Result]:
     """p99 per serial driver, with the database free and with its write lock held by another process."""
-    target = f"<= {P99_TARGET_MS:g} ms"
-    results = []
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        for driver_name, driver_cls, why in serial_drivers():
-            for locked in (False, True):
-                label = f"{NAME} {driver_name}{', write lock held' if locked else ''}, p99"
-                if driver_cls is None:
-                    results.append(not_measured(label, target, why))
-                    continue
-                latencies, failing = one_driver(folder, driver_name, driver_cls, RUN_S, locked)
-                results.append(p99_result(label, latencies, P99_TARGET_MS, RUN_S, "no reading reached the alarm engine",
-                                          f"; storage failing in {failing} turns" if locked else ""))
-    return results
+
+    def measure(folder: Path, driver_name: str, driver_cls: Any, variant: str) -> tuple[list[float], str]:
+        locked = variant == LOCKED
+        latencies, failing = one_driver(folder, driver_name, driver_cls, RUN_S, locked)
+        return latencies, f"; storage failing in {failing} turns" if locked else ""
+
+    return p99_per_serial_driver(NAME, P99_TARGET_MS, RUN_S, "no reading reached the alarm engine", measure,
+                                 variants=("", LOCKED))

@@ -15,12 +15,11 @@ arrival (the write that completed its frame). The path to the alarm engine is me
 from __future__ import annotations
 
 import bisect
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, not_measured
-from benchmarks.pty_recording import ArrivalDecoder, p99_result, record_from_pty, serial_drivers
+from benchmarks.common import Result
+from benchmarks.pty_recording import ArrivalDecoder, p99_per_serial_driver, record_from_pty
 from drivers.core.clock import now as anchored_now
 
 # Target: every reading on disk within a second of its last byte (99th percentile). Writing has its
@@ -56,16 +55,9 @@ def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tup
 
 def run(repeat: int) -> list[Result]:
     """p99 latency per serial driver at real-time rate (``RUN_S`` seconds each; ``repeat`` is not used)."""
-    target = f"<= {P99_TARGET_MS:g} ms"
-    results = []
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        for driver_name, driver_cls, why in serial_drivers():
-            label = f"{NAME} {driver_name}, p99"
-            if driver_cls is None:
-                results.append(not_measured(label, target, why))
-                continue
-            latencies, dropped = _one_driver(folder, driver_name, driver_cls, RUN_S)
-            results.append(p99_result(label, latencies, P99_TARGET_MS, RUN_S, "no reading was stored during the run",
-                                      f"; {dropped} bytes dropped" if dropped else ""))
-    return results
+
+    def measure(folder: Path, driver_name: str, driver_cls: Any, _variant: str) -> tuple[list[float], str]:
+        latencies, dropped = _one_driver(folder, driver_name, driver_cls, RUN_S)
+        return latencies, f"; {dropped} bytes dropped" if dropped else ""
+
+    return p99_per_serial_driver(NAME, P99_TARGET_MS, RUN_S, "no reading was stored during the run", measure)

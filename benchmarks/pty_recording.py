@@ -11,13 +11,14 @@ from __future__ import annotations
 import bisect
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, alarm_engine, median, percentile
+from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
 
 HOLD_LOCK = (
     "import sqlite3, sys, time\n"
@@ -39,6 +40,31 @@ def serial_drivers() -> Iterator[tuple[str, Any, str]]:
             yield driver_name, None, "not a serial-port driver"
         else:
             yield driver_name, driver_cls, ""
+
+
+def p99_per_serial_driver(
+    name: str,
+    target_ms: float,
+    run_s: float,
+    none_note: str,
+    measure: Callable[[Path, str, Any, str], tuple[list[float], str]],
+    variants: tuple[str, ...] = ("",),
+) -> list[Result]:
+    """One p99 result per serial driver and variant; ``measure(folder, driver, class, variant)`` gives the
+    latencies (s) and a note to add. A driver that cannot be measured over a pty is listed as not measured."""
+    target = f"<= {target_ms:g} ms"
+    results = []
+    with tempfile.TemporaryDirectory() as folder_name:
+        folder = Path(folder_name)
+        for driver_name, driver_cls, why in serial_drivers():
+            for variant in variants:
+                label = f"{name} {driver_name}{', ' + variant if variant else ''}, p99"
+                if driver_cls is None:
+                    results.append(not_measured(label, target, why))
+                    continue
+                latencies, extra = measure(folder, driver_name, driver_cls, variant)
+                results.append(p99_result(label, latencies, target_ms, run_s, none_note, extra))
+    return results
 
 
 def p99_result(label: str, latencies: list[float], target_ms: float, run_s: float, none_note: str,

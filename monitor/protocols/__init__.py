@@ -12,6 +12,7 @@ file (or puts it in the protocols folder) with ``--protocol``. A file that canno
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -31,7 +32,7 @@ from monitor.config import ENV_PREFIX, config_dir
 from monitor.discharge import ALDRETE_PASS, PADSS_PASS
 from monitor.dose import DoseRange, DoseUnit
 from monitor.plan import MAX_PHASE_MINUTES, SessionPlan
-from monitor.readiness import DISCHARGE_NIBP_MAX_AGE_S
+from monitor.readiness import DISCHARGE_NIBP_MAX_AGE_S, CareRules
 from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
 from monitor.toml_lines import TomlLines, load_toml, read_clinic_file
 
@@ -177,6 +178,21 @@ class Protocol:
         """What this protocol calls a phase (e.g. ``dosing`` for the infusion of a nasal spray)."""
         rule = self.phases.get(phase)
         return rule.label if rule is not None else phase.value
+
+    def care_rules(self, profile_rules: CareRules) -> CareRules:
+        """The readiness rules of this protocol's sessions: the alarm profile's, with the protocol's numbers.
+
+        Where both give a number, the protocol's wins: its baseline ``min_min`` replaces the profile's
+        ``[baseline] min_duration_s`` and its discharge ``vitals_max_age_min`` the profile's
+        ``[discharge] nibp_max_age_s``; the rest (hold thresholds, SpO2 age) stays the profile's.
+        """
+        changes: dict[str, float] = {
+            "discharge_nibp_max_age_s": self.discharge.vitals_max_age_min * SECONDS_PER_MINUTE
+        }
+        baseline_min = self.phases[Phase.BASELINE].min_min
+        if baseline_min is not None:
+            changes["baseline_min_s"] = baseline_min * SECONDS_PER_MINUTE
+        return dataclasses.replace(profile_rules, **changes)
 
     def check(self, check_id: str) -> TimedCheck:
         """A timed check by id (KeyError when the protocol has none of that id)."""

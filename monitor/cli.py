@@ -26,7 +26,6 @@ from monitor.app.stores import open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.security_cli import (
-    SecurityCliError,
     acting_principal,
     add_identity_options,
     build_security_parsers,
@@ -305,10 +304,7 @@ def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Recorder:
     """The recorder ``record`` asked for: the ``--user`` account (else the OS user) records it."""
-    try:
-        principal = acting_principal(args, store)
-    except SecurityCliError as exc:
-        raise CliError(str(exc)) from None
+    principal = acting_principal(args, store)
     return start_session(launch.session_spec(args), store, principal, warn or _warn_stderr)
 
 
@@ -562,10 +558,7 @@ def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     """Close an unfinished session without resuming it (a signed-in account is needed)."""
     store = _open_store(args, must_exist=True)
     with store:
-        try:
-            principal = acting_principal(args, store, required=True)
-        except SecurityCliError as exc:
-            raise CliError(str(exc)) from None
+        principal = acting_principal(args, store, required=True)
         session_id = close_unfinished(store, args.session, principal.name)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
     return EXIT_OK
@@ -825,24 +818,16 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "ports": cmd_ports,
     "emulate": cmd_emulate,
     "limits": cmd_limits,
-    "users": lambda args, out: _security(cmd_users, args, out),
-    "profiles": lambda args, out: _security(cmd_profiles, args, out),
-    "verify": lambda args, out: _security(cmd_verify, args, out),
-    "keys": lambda args, out: _security(lambda a, o, _open: cmd_keys(a, o), args, out),
+    "users": lambda args, out: cmd_users(args, out, _open_store),
+    "profiles": lambda args, out: cmd_profiles(args, out, _open_store),
+    "verify": lambda args, out: cmd_verify(args, out, _open_store),
+    "keys": cmd_keys,
     "protocols": cmd_protocols,
     "course": cmd_course,
     "rems": cmd_rems,
     "server": cmd_clinic,
     "station": cmd_clinic,
 }
-
-
-def _security(command: Callable[..., int], args: argparse.Namespace, out: TextIO) -> int:
-    """Run an accounts/approval/verify command, its user-fixable errors as CliError."""
-    try:
-        return command(args, out, _open_store)
-    except SecurityCliError as exc:
-        raise CliError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

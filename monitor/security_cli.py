@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
+from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
 
 SECRET_ENV = ENV_PREFIX + "SECRET"
 
 
-class SecurityCliError(Exception):
-    """A problem the user can fix; the command line prints it as one line."""
+class SecurityCliError(AppError):
+    """A problem the user can fix with an account, a key or an approval; printed as one line like any AppError."""
 
 
 def add_identity_options(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,7 @@ from monitor.accounts import Accounts, AuthError, Principal, break_glass
 from monitor.store import Store, StoreError
 from ui import theme
 from ui.dialogs import SignedInUser, complain, form_footer
-from ui.plain_text import make_plain
+from ui.plain_text import make_plain, plain_label
 
 EMERGENCY_PREFIX = "EMERGENCY: "
 
@@ -190,10 +190,9 @@ class FirstAdminDialog(_AccountDialog):
         self.gate = gate
         self.setWindowTitle("Infusion Monitor — first run: create the admin account")
         form = QFormLayout(self)
-        intro = QLabel("No accounts exist yet. Create the first admin account; it adds nurses and physicians "
-                       "(`infusion-monitor users add`) and approves alarm profiles.")
+        intro = plain_label("No accounts exist yet. Create the first admin account; it adds nurses and physicians "
+                            "(`infusion-monitor users add`) and approves alarm profiles.")
         intro.setWordWrap(True)
-        intro.setTextFormat(Qt.TextFormat.PlainText)
         form.addRow(intro)
         self.name_edit = QLineEdit()
         self.secret_edit = QLineEdit()

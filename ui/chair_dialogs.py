@@ -31,6 +31,7 @@ from monitor import checklist as cl
 from monitor import dose, outcomes, rems
 from monitor.protocols import Protocol
 from ui.dialogs import ok_cancel
+from ui.plain_text import plain_label
 
 
 class ChecklistDialog(QDialog):
@@ -52,9 +53,8 @@ class ChecklistDialog(QDialog):
         self.entry.textChanged.connect(self._preview)
         self.entry.returnPressed.connect(self._enter)
         layout.addWidget(self.entry)
-        self.preview = QLabel("")
+        self.preview = plain_label()
         self.preview.setWordWrap(True)
-        self.preview.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(self.preview)
         self.buttons = ok_cancel(self)
         layout.addWidget(self.buttons)

@@ -15,7 +15,6 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -38,8 +37,6 @@ from monitor.alarms.model import AlarmRecord
 from monitor.birth_date import check_birth_date
 from ui import theme
 from ui.plain_text import make_plain
-
-ROLES = ("nurse", "physician", "admin")
 
 # MOAA/S (Chernik 1990), as charted with each NIBP during the infusion.
 MOAAS_LEVELS: tuple[tuple[int, str], ...] = (
@@ -113,32 +110,6 @@ def complain(message: QLabel, text: str) -> None:
     """Show ``text`` in a dialog's hint line, highlighted as a complaint."""
     message.setText(text)
     message.setStyleSheet("color: #ffd24a;")
-
-
-class SignInDialog(QDialog):
-    """Name or initials and a role, at the start of a shift or to unlock the screen."""
-
-    def __init__(self, parent: QWidget | None = None, *, title: str = "Sign in", name: str = "") -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        form = QFormLayout(self)
-        self.name_edit = QLineEdit(name)
-        self.name_edit.setPlaceholderText("name or initials")
-        self.role_box = QComboBox()
-        self.role_box.addItems(ROLES)
-        form.addRow("Name or initials", self.name_edit)
-        form.addRow("Role", self.role_box)
-        self.message = form_footer(self, form, "Everything you do is recorded under this name.", self._check)
-
-    def _check(self) -> None:
-        if not self.name_edit.text().strip():
-            complain(self.message, "Enter a name or initials.")
-            return
-        self.accept()
-
-    def user(self) -> SignedInUser:
-        """The person who signed in."""
-        return SignedInUser(self.name_edit.text().strip(), self.role_box.currentText())
 
 
 class PatientDialog(QDialog):

@@ -2,7 +2,7 @@
 
 A QLabel's default (``Qt.AutoText``) renders anything that looks like HTML, so an MRN typed as
 ``<font color=…>`` could hide the real one. Every label of a window is switched to plain text
-once the window is built; labels made later use :func:`plain_label`.
+once the window is built; labels made by hand or later use :func:`plain_label`.
 """
 
 from __future__ import annotations

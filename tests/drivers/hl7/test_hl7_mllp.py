@@ -22,6 +22,7 @@ from drivers.patient.vitals import CuffResult, PatientFeed, Vitals
 from drivers.settings import SettingsError
 from drivers.transport.mllp import MllpDeframer, frame, parse_address
 from drivers.transport.tcp_listener import MAX_OUTBOX_BYTES
+from tests.drivers.sockets import closed_by_peer
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 STAMP = "20231114221320+0000"
@@ -580,16 +581,6 @@ def _events(source: Hl7MllpSource, wanted: int = 1, within: float = 5.0) -> list
     return found
 
 
-def _closed_by_peer(sock: socket.socket, within: float = 5.0) -> bool:
-    sock.settimeout(within)
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except TimeoutError:
-        return False
-
-
 def test_a_second_patient_interleaved_cannot_mask_a_desaturation() -> None:
     source = _listener()
     try:
@@ -624,14 +615,14 @@ def test_connection_limit_allow_list_and_idle_timeout() -> None:
         first = socket.create_connection(source.address, timeout=5)
         second = socket.create_connection(source.address, timeout=5)
         third = socket.create_connection(source.address, timeout=5)
-        assert _closed_by_peer(third)
+        assert closed_by_peer(third)
         assert msa(_exchange(first, philips("A1", 97)))[0] == "AA"
         events = _events(source)
         assert [e.condition for e in events] == ["hl7_connection_refused"]
         assert "max_connections" in events[0].detail
         offset[0] = 31.0  # both connections now idle beyond the time-out
-        assert _closed_by_peer(first)
-        assert _closed_by_peer(second)
+        assert closed_by_peer(first)
+        assert closed_by_peer(second)
         lost = [e for e in _events(source) if e.kind is LinkEventKind.LINK_LOST]
         assert lost and "idle" in lost[0].detail
         for sock in (first, second, third):
@@ -641,7 +632,7 @@ def test_connection_limit_allow_list_and_idle_timeout() -> None:
     elsewhere = _listener(allow_from=frozenset({"10.9.9.9"}))
     try:
         with socket.create_connection(elsewhere.address, timeout=5) as sock:
-            assert _closed_by_peer(sock)
+            assert closed_by_peer(sock)
         assert elsewhere.refused_connections == 1
     finally:
         elsewhere.close()

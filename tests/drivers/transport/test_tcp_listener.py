@@ -24,6 +24,7 @@ from drivers.transport.tcp_listener import (
     ListenerLimits,
     TcpListener,
 )
+from tests.drivers.sockets import closed_by_peer
 
 
 class Echo:
@@ -73,16 +74,6 @@ def wait_for(condition: Callable[[], bool], within_s: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return condition()
-
-
-def closed_by_peer(sock: socket.socket, within_s: float = 5.0) -> bool:
-    sock.settimeout(within_s)
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except TimeoutError:
-        return False
 
 
 def ask(sock: socket.socket, data: bytes) -> bytes:

@@ -136,9 +136,8 @@ def _offline_half_hour(db: Path, seed: int) -> int:
 
     from drivers.core.readings import Parameter, Reading
     from monitor.plan import SessionPlan
-    from monitor.replication import outbox
     from monitor.session import EventKind, Phase, SessionEvent
-    from monitor.store import Store
+    from monitor.store import Store, outbox
 
     rng = random.Random(seed)
     start = 1_790_000_000.0

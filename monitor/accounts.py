@@ -19,13 +19,15 @@ import hashlib
 import hmac
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from monitor.keys import Keys
+from monitor.store import accounts as rows
+from monitor.store.accounts import UserRow
 
 ROLES: Final = ("nurse", "physician", "admin")
 ADMIN: Final = "admin"
@@ -114,15 +116,6 @@ class AccountInfo:
     created_by: str | None
 
 
-def create_table(db: Any) -> None:
-    """The accounts table (part of a schema migration)."""
-    db.execute(
-        "CREATE TABLE users (name TEXT PRIMARY KEY COLLATE NOCASE, role TEXT NOT NULL, secret_hash TEXT NOT NULL, "
-        "disabled INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0, locked_until REAL, "
-        "created_at REAL NOT NULL, created_by TEXT, changed_at REAL NOT NULL, mac TEXT NOT NULL)"
-    )
-
-
 def check_name(name: str) -> str:
     """A usable account name (trimmed), or :class:`AuthError`."""
     name = name.strip()
@@ -171,18 +164,16 @@ class Accounts:
 
     def has_accounts(self) -> bool:
         """True once the first admin exists."""
-        return int(self.store.db.execute("SELECT COUNT(*) FROM users").fetchone()[0]) > 0
+        return rows.count_users(self.store.db) > 0
 
-    def _row(self, name: str) -> dict[str, Any] | None:
-        rows = list(self.store.db.query("SELECT * FROM users WHERE name = ?", [name.strip()]))
-        return rows[0] if rows else None
+    def _row(self, name: str) -> UserRow | None:
+        return rows.user(self.store.db, name.strip())
 
     def listing(self) -> list[AccountInfo]:
         """Every account, by name."""
         return [
-            AccountInfo(r["name"], r["role"], bool(r["disabled"]), r["failures"], r["locked_until"], r["created_at"],
-                        r["created_by"])
-            for r in self.store.db.query("SELECT * FROM users ORDER BY name")
+            AccountInfo(r.name, r.role, r.disabled, r.failures, r.locked_until, r.created_at, r.created_by)
+            for r in rows.users(self.store.db)
         ]
 
     def _require_admin(self, by: Principal | None, what: str) -> None:
@@ -208,12 +199,10 @@ class Accounts:
         secret_hash = HASHER.hash(secret)
         now = time.time()
         with self.store.transaction():
-            self.store.db.execute(
-                "INSERT INTO users (name, role, secret_hash, disabled, failures, created_at, created_by, changed_at, "
-                "mac) VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?)",
-                [name, role, secret_hash, now, by.name if by else None, now,
-                 _row_mac(self._keys, name, role, secret_hash, 0)],
-            )
+            rows.insert_user(self.store.db, UserRow(
+                name, role, secret_hash, disabled=False, failures=0, locked_until=None, created_at=now,
+                created_by=by.name if by else None, changed_at=now,
+                mac=_row_mac(self._keys, name, role, secret_hash, 0)))
             self.store.audit("user_added", user=by.name if by else "first run", account=name, role=role)
         return Principal(name, role)
 
@@ -222,16 +211,14 @@ class Accounts:
         if row is None:
             raise AuthError(f"no account named '{name}'")
         self._check_row(row)
-        merged = {**row, **changes}
-        merged["mac"] = _row_mac(self._keys, merged["name"], merged["role"], merged["secret_hash"],
-                                 merged["disabled"])
-        merged["changed_at"] = time.time()
-        sets = ", ".join(f"{k} = ?" for k in (*changes, "mac", "changed_at"))
-        values = [merged[k] for k in (*changes, "mac", "changed_at")]
+        typed: dict[str, Any] = {k: bool(v) if k == "disabled" else v for k, v in changes.items()}
+        merged = replace(row, **typed)
+        merged = replace(merged, changed_at=time.time(),
+                         mac=_row_mac(self._keys, merged.name, merged.role, merged.secret_hash, int(merged.disabled)))
         with self.store.transaction():
-            self.store.db.execute(f"UPDATE users SET {sets} WHERE name = ?", [*values, row["name"]])
+            rows.update_user(self.store.db, merged, changes)
             shown = {k: v for k, v in changes.items() if k != "secret_hash"}
-            self.store.audit(action, user=by.name if by else None, account=row["name"], **shown)
+            self.store.audit(action, user=by.name if by else None, account=row.name, **shown)
 
     def set_secret(self, name: str, secret: str, *, by: Principal | None) -> None:
         """A new PIN or password (an admin for anyone, or the account itself after signing in)."""
@@ -247,7 +234,7 @@ class Accounts:
             raise AuthError(f"unknown role '{role}'; choose from {', '.join(ROLES)}")
         self._require_admin(by, f"change the role of '{name}'")
         row = self._row(name)
-        if row is not None and row["role"] == ADMIN and role != ADMIN and self._admins() <= 1:
+        if row is not None and row.role == ADMIN and role != ADMIN and self._admins() <= 1:
             raise AuthError("this is the only admin: grant another account the admin role first")
         self._update(name, by=by, action="user_role_changed", role=role)
 
@@ -255,7 +242,7 @@ class Accounts:
         """Disable (or re-enable) an account; the last admin cannot be disabled."""
         self._require_admin(by, f"{'disable' if disabled else 'enable'} '{name}'")
         row = self._row(name)
-        if disabled and row is not None and row["role"] == ADMIN and self._admins() <= 1:
+        if disabled and row is not None and row.role == ADMIN and self._admins() <= 1:
             raise AuthError("this is the only admin: it cannot be disabled")
         self._update(name, by=by, action="user_disabled" if disabled else "user_enabled", disabled=int(disabled))
 
@@ -265,13 +252,12 @@ class Accounts:
         self._update(name, by=by, action="user_unlocked", failures=0, locked_until=None)
 
     def _admins(self) -> int:
-        return int(self.store.db.execute(
-            "SELECT COUNT(*) FROM users WHERE role = ? AND disabled = 0", [ADMIN]).fetchone()[0])
+        return rows.count_enabled(self.store.db, ADMIN)
 
-    def _check_row(self, row: dict[str, Any]) -> None:
-        expected = _row_mac(self._keys, row["name"], row["role"], row["secret_hash"], row["disabled"])
-        if not hmac.compare_digest(expected, str(row["mac"])):
-            raise AuthError(f"the account '{row['name']}' was altered outside this program; an admin must reset it")
+    def _check_row(self, row: UserRow) -> None:
+        expected = _row_mac(self._keys, row.name, row.role, row.secret_hash, int(row.disabled))
+        if not hmac.compare_digest(expected, row.mac):
+            raise AuthError(f"the account '{row.name}' was altered outside this program; an admin must reset it")
 
     def authenticate(self, name: str, secret: str, *, now: float | None = None) -> Principal:
         """The account if ``secret`` is right; :class:`AuthError` (or :class:`LockedOut`) otherwise."""
@@ -282,44 +268,36 @@ class Accounts:
             _dummy_verify(secret)
             self.store.audit("sign_in_failed", user=name.strip()[:MAX_NAME_LENGTH] or None, reason="unknown name")
             raise AuthError("name or PIN/password not recognised")
-        if row["locked_until"] is not None and now < row["locked_until"]:
-            wait = row["locked_until"] - now
-            self.store.audit("sign_in_refused", user=row["name"], reason="locked out", wait_s=round(wait))
+        if row.locked_until is not None and now < row.locked_until:
+            wait = row.locked_until - now
+            self.store.audit("sign_in_refused", user=row.name, reason="locked out", wait_s=round(wait))
             raise LockedOut(f"too many failed attempts: try again in {math.ceil(wait)} s", wait)
         self._check_row(row)
         try:
-            HASHER.verify(row["secret_hash"], secret)
+            HASHER.verify(row.secret_hash, secret)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            failures = int(row["failures"]) + 1
+            failures = row.failures + 1
             wait = lock_seconds(failures)
             with self.store.transaction():
-                self.store.db.execute(
-                    "UPDATE users SET failures = ?, locked_until = ? WHERE name = ?",
-                    [failures, now + wait if wait else None, row["name"]],
-                )
-                self.store.audit("sign_in_failed", user=row["name"], reason="wrong secret", failures=failures,
+                rows.set_failures(self.store.db, row.name, failures, now + wait if wait else None)
+                self.store.audit("sign_in_failed", user=row.name, reason="wrong secret", failures=failures,
                                  locked_s=wait)
             if wait:
                 raise LockedOut(f"name or PIN/password not recognised; the account is locked for {wait:.0f} s",
                                 wait) from None
             raise AuthError("name or PIN/password not recognised") from None
-        if row["disabled"]:
-            self.store.audit("sign_in_refused", user=row["name"], reason="account disabled")
-            raise AuthError(f"the account '{row['name']}' is disabled")
-        changes: dict[str, Any] = {}
-        if HASHER.check_needs_rehash(row["secret_hash"]):
-            changes["secret_hash"] = HASHER.hash(secret)
+        if row.disabled:
+            self.store.audit("sign_in_refused", user=row.name, reason="account disabled")
+            raise AuthError(f"the account '{row.name}' is disabled")
+        # Hashed before the transaction: argon2 is slow on purpose and the write lock is not held for it.
+        rehashed = HASHER.hash(secret) if HASHER.check_needs_rehash(row.secret_hash) else None
         with self.store.transaction():
-            if changes:
-                self.store.db.execute(
-                    "UPDATE users SET secret_hash = ?, mac = ? WHERE name = ?",
-                    [changes["secret_hash"],
-                     _row_mac(self._keys, row["name"], row["role"], changes["secret_hash"], row["disabled"]),
-                     row["name"]],
-                )
-            self.store.db.execute("UPDATE users SET failures = 0, locked_until = NULL WHERE name = ?", [row["name"]])
-            self.store.audit("sign_in", user=row["name"], role=row["role"])
-        return Principal(row["name"], row["role"])
+            if rehashed is not None:
+                rows.set_secret_hash(self.store.db, row.name, rehashed,
+                                     _row_mac(self._keys, row.name, row.role, rehashed, int(row.disabled)))
+            rows.set_failures(self.store.db, row.name, 0, None)
+            self.store.audit("sign_in", user=row.name, role=row.role)
+        return Principal(row.name, row.role)
 
 
 _DUMMY_HASH: list[str] = []

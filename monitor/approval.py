@@ -23,6 +23,8 @@ from monitor.alarms.model import Priority
 from monitor.alarms.profile import AlarmProfile, RuleSpec
 from monitor.keys import Keys
 from monitor.session import Phase
+from monitor.store import approvals as rows
+from monitor.store.approvals import ApprovalRow
 
 BUILT_IN_NAME: Final = "built-in default"
 
@@ -112,15 +114,6 @@ class Approval:
         return f"{self.name} (approved, sha256 {self.sha256[:12]})"
 
 
-def create_table(db: Any) -> None:
-    """The approvals table (part of a schema migration)."""
-    db.execute(
-        "CREATE TABLE profile_approvals (sha256 TEXT PRIMARY KEY, name TEXT NOT NULL, approved_by TEXT NOT NULL, "
-        "approved_at REAL NOT NULL, below_floors INTEGER NOT NULL, text TEXT NOT NULL, revoked_at REAL, "
-        "revoked_by TEXT, mac TEXT NOT NULL)"
-    )
-
-
 def _mac(keys: Keys, sha256: str, name: str, approved_by: str, approved_at: float, below: int) -> str:
     message = "\x1f".join(("approval", sha256, name, approved_by, repr(approved_at), str(below))).encode()
     return hmac.new(keys.integrity, message, hashlib.sha256).hexdigest()
@@ -147,14 +140,8 @@ def approve(store: Any, profile: AlarmProfile, text: str, name: str, *, by: Any,
     keys: Keys = store.keys
     at = time.time()
     with store.transaction():
-        store.db.execute(
-            "INSERT INTO profile_approvals (sha256, name, approved_by, approved_at, below_floors, text, mac) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET name = excluded.name, "
-            "approved_by = excluded.approved_by, approved_at = excluded.approved_at, "
-            "below_floors = excluded.below_floors, mac = excluded.mac, revoked_at = NULL, revoked_by = NULL",
-            [profile.sha256, name, by.name, at, int(bool(weaker)), text,
-             _mac(keys, profile.sha256, name, by.name, at, int(bool(weaker)))],
-        )
+        mac = _mac(keys, profile.sha256, name, by.name, at, int(bool(weaker)))
+        rows.save(store.db, ApprovalRow(profile.sha256, name, by.name, at, bool(weaker), mac), text)
         store.audit("approve_profile", user=by.name, sha256=profile.sha256, name=name,
                     below_floors=weaker or None, source=profile.source)
     return Approval(profile.sha256, name, by.name, at, bool(weaker))
@@ -165,11 +152,7 @@ def revoke(store: Any, sha256: str, *, by: Any) -> None:
     if by is None or not by.may("approve_profile"):
         raise ApprovalError("only a signed-in admin can revoke an approval")
     with store.transaction():
-        changed = store.db.execute(
-            "UPDATE profile_approvals SET revoked_at = ?, revoked_by = ? WHERE sha256 LIKE ? AND revoked_at IS NULL",
-            [time.time(), by.name, sha256 + "%"],
-        ).rowcount
-        if not changed:
+        if not rows.revoke(store.db, sha256, time.time(), by.name):
             raise ApprovalError(f"no approved profile with hash {sha256}")
         store.audit("revoke_profile", user=by.name, sha256=sha256)
 
@@ -179,26 +162,24 @@ def approval_of(store: Any, sha256: str) -> Approval | None:
     keys: Keys | None = getattr(store, "keys", None)
     if keys is None:
         return None
-    row = store.db.execute(
-        "SELECT sha256, name, approved_by, approved_at, below_floors, mac FROM profile_approvals "
-        "WHERE sha256 = ? AND revoked_at IS NULL",
-        [sha256],
-    ).fetchone()
-    if row is None:
+    row = rows.in_force(store.db, sha256)
+    return None if row is None else _trusted(keys, row)
+
+
+def _trusted(keys: Keys, row: ApprovalRow) -> Approval | None:
+    """The approval a stored row says, if its keyed hash is right (a row written by hand is not)."""
+    expected = _mac(keys, row.sha256, row.name, row.approved_by, row.approved_at, int(row.below_floors))
+    if not hmac.compare_digest(expected, row.mac):
         return None
-    if not hmac.compare_digest(_mac(keys, row[0], row[1], row[2], float(row[3]), int(row[4])), str(row[5])):
-        return None
-    return Approval(row[0], row[1], row[2], float(row[3]), bool(row[4]))
+    return Approval(row.sha256, row.name, row.approved_by, row.approved_at, row.below_floors)
 
 
 def approvals(store: Any) -> list[Approval]:
     """Every approval in force (valid keyed hash, not revoked)."""
-    out = []
-    for (sha,) in store.db.execute("SELECT sha256 FROM profile_approvals WHERE revoked_at IS NULL ORDER BY name"):
-        found = approval_of(store, sha)
-        if found is not None:
-            out.append(found)
-    return out
+    keys: Keys | None = getattr(store, "keys", None)
+    if keys is None:
+        return []
+    return [found for row in rows.all_in_force(store.db) if (found := _trusted(keys, row)) is not None]
 
 
 @dataclass(frozen=True, slots=True)

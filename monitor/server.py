@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from monitor.replication import schema, tls
 
@@ -303,9 +302,7 @@ def start(
 def create_database(server: LocalServer, database: str = DATABASE) -> None:
     """Create the clinic's database if missing and bring its schema up to date."""
     with psycopg.connect(server.admin_url("postgres"), autocommit=True) as conn:
-        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
-        if not found:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        schema.create_database(conn, database)
     with psycopg.connect(server.admin_url(database), autocommit=True) as conn:
         schema.migrate(conn)
 

@@ -23,25 +23,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import psycopg
 
 from monitor.alarms.model import Priority
-from monitor.replication import tls
+from monitor.replication import server_store, tls
 from monitor.replication.live import LiveAlarm, LiveTile, parse_tile
-from monitor.replication.replicator import CHANNEL, CONNECT_TIMEOUT_S, redacted
+from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 
 log = logging.getLogger(__name__)
 
 OFFLINE_AFTER_S = 6.0
 ESCALATE_AFTER_S = 60.0
 RETRY_S = 2.0
-
-_REPORT_SQL = (
-    "SELECT c.chair, c.name, c.live, p.mrn, p.name FROM chairs c "
-    "LEFT JOIN sessions s ON s.id = c.live->>'session_id' LEFT JOIN patients p ON p.id = s.patient_id"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,16 +179,15 @@ class StationModel:
         return max(levels, default=None)
 
 
-def _report(row: tuple[Any, ...]) -> ChairReport:
-    chair, name, live, mrn, patient_name = row
+def _report(row: server_store.ChairRow) -> ChairReport:
     tile = None
-    if live is not None:
-        document = live if isinstance(live, dict) else json.loads(live)
+    if row.live is not None:
+        document = row.live if isinstance(row.live, dict) else json.loads(row.live)
         try:
             tile = parse_tile(document)
         except ValueError as exc:
-            log.warning("chair %s sent an unreadable status: %s", chair, exc)
-    return ChairReport(str(chair), str(name or chair), tile, mrn, patient_name)
+            log.warning("chair %s sent an unreadable status: %s", row.chair, exc)
+    return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name)
 
 
 class StationFeed:
@@ -237,8 +230,8 @@ class StationFeed:
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                      application_name="infusion-monitor station") as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    for row in conn.execute(_REPORT_SQL).fetchall():
+                    server_store.listen_for_chairs(conn)
+                    for row in server_store.chair_rows(conn):
                         self.on_report(_report(row))
                     self._link(True, None)
                     self._listen(conn)
@@ -258,10 +251,9 @@ class StationFeed:
                 # Gather what arrived together; a burst of 20 chairs becomes one query.
                 break
             if not chairs:
-                conn.execute("SELECT 1")  # notices a dead server within the wait
+                server_store.ping(conn)  # notices a dead server within the wait
                 continue
             for notify in conn.notifies(timeout=0.0):
                 chairs.add(notify.payload)
-            rows = conn.execute(_REPORT_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
-            for row in rows:
+            for row in server_store.chair_rows(conn, chairs):
                 self.on_report(_report(row))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -102,3 +103,125 @@ def test_a_forbidden_import_breaks_the_build_naming_its_contract(
     # The summary lists each contract once, then KEPT or BROKEN (long names wrap onto a second line).
     summary = " ".join(result.stdout.split("Contracts\n---------")[-1].split())
     assert f"{contract} BROKEN" in summary, result.stdout
+
+
+# -- SQL lives only in the stores ------------------------------------------------------------
+
+#: Where SQL may be written: the chair's store, and the server's store (its schema, its reads, its writes).
+SQL_HOMES = (
+    "monitor/store/",
+    "monitor/replication/schema.py",
+    "monitor/replication/server_store.py",
+    "monitor/replication/server_writes.py",
+)
+#: To move into monitor/store/: the hash chain's own queries, allowed here only until they are moved.
+SQL_TO_MOVE = ("monitor/integrity.py",)
+
+#: Database calls: DB-API cursors and connections, sqlite-utils' ``query``, psycopg's ``sql.SQL``.
+_SQL_CALLS = frozenset({"execute", "executemany", "executescript", "query", "SQL"})
+#: sqlite-utils' table objects (``db["name"]``, ``db.table(...)``) on something called ``db``.
+_DB_NAMES = frozenset({"db", "database"})
+_SQL_TEXT = re.compile(
+    r"\bSELECT\b.*\bFROM\b|\bINSERT\s+(OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b"
+    r"|\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX|UNIQUE\s+INDEX|TRIGGER|VIEW|DATABASE|ROLE|POLICY)\b"
+    r"|\bPRAGMA\s+\w+|^\s*(BEGIN(\s+IMMEDIATE)?|COMMIT|ROLLBACK|VACUUM)\s*$|^\s*(LISTEN|NOTIFY|GRANT|REVOKE)\s",
+    re.DOTALL,
+)
+
+
+def _name_of(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """ids of the string nodes that are docstrings (prose about SQL is allowed anywhere)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def sql_in_file(path: Path) -> list[tuple[int, str]]:
+    """``(line, what)`` for each database call or SQL text in one source file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = _docstrings(tree)
+    # An f-string is judged whole; its literal parts are not judged again on their own.
+    docstrings |= {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in node.values}
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+            name = _name_of(node.func)
+            if name in _SQL_CALLS:
+                found.append((node.lineno, f"calls {name}()"))
+            elif (name == "table" and isinstance(node.func, ast.Attribute)
+                  and _name_of(node.func.value) in _DB_NAMES):
+                found.append((node.lineno, "opens a sqlite-utils table"))
+        elif (isinstance(node, ast.Subscript) and _name_of(node.value) in _DB_NAMES
+              and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+            found.append((node.lineno, f"opens the sqlite-utils table {node.slice.value!r}"))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if _SQL_TEXT.search(node.value):
+                found.append((node.lineno, f"SQL text {node.value[:40]!r}"))
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(str(part.value) if isinstance(part, ast.Constant) else "{}" for part in node.values)
+            if _SQL_TEXT.search(text):
+                found.append((node.lineno, f"SQL text {text[:40]!r}"))
+    return sorted(set(found))
+
+
+def sql_outside_homes(root: Path, allowed: tuple[str, ...]) -> list[str]:
+    """``file:line: what`` for every piece of SQL in monitor/, drivers/ and ui/ outside ``allowed`` paths."""
+    offenders = []
+    for package in ("monitor", "drivers", "ui"):
+        for path in sorted((root / package).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            if relative.startswith(allowed):
+                continue
+            offenders += [f"{relative}:{line}: {what}" for line, what in sql_in_file(path)]
+    return offenders
+
+
+def test_sql_is_written_only_in_the_stores() -> None:
+    offenders = sql_outside_homes(REPO_ROOT, SQL_HOMES + SQL_TO_MOVE)
+    assert offenders == [], "SQL outside the stores (move it into monitor/store/):\n" + "\n".join(offenders)
+
+
+def test_the_sql_check_names_each_offence_by_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "monitor" / "store").mkdir(parents=True)
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "monitor" / "store" / "rows.py").write_text('db.execute("SELECT id FROM sessions")\n')
+    (tmp_path / "monitor" / "domain.py").write_text(
+        '"""Reads SELECT x FROM y in prose only."""\n'
+        "def f(conn, db, table):\n"
+        '    conn.execute("PRAGMA foreign_keys = OFF")\n'
+        "    rows = db['users'].rows\n"
+        '    return f"DELETE FROM {table} WHERE id = 1"\n'
+    )
+    (tmp_path / "ui" / "window.py").write_text(
+        "HINT = 'Select a patient from the list'\n"
+        "def trend(cursor):\n"
+        "    return cursor.executemany(STATEMENT, [])\n"
+    )
+    assert sql_outside_homes(tmp_path, ("monitor/store/",)) == [
+        "monitor/domain.py:3: SQL text 'PRAGMA foreign_keys = OFF'",
+        "monitor/domain.py:3: calls execute()",
+        "monitor/domain.py:4: opens the sqlite-utils table 'users'",
+        "monitor/domain.py:5: SQL text 'DELETE FROM {} WHERE id = 1'",
+        "ui/window.py:3: calls executemany()",
+    ]
+
+
+def test_the_sql_check_knows_the_moved_modules() -> None:
+    # Each module the check allows exists: a renamed store module cannot silently widen the allowance.
+    for home in SQL_HOMES + SQL_TO_MOVE:
+        assert (REPO_ROOT / home).exists(), home
+    # and the modules whose SQL moved into the stores would be caught if it came back.
+    assert sql_in_file(REPO_ROOT / "monitor" / "store" / "accounts.py")
+    assert sql_in_file(REPO_ROOT / "monitor" / "store" / "outbox.py")

@@ -275,16 +275,12 @@ class ChairTrendDialog(QDialog):
 
     def reload(self) -> None:
         """Read the last 30 minutes of the session from the server."""
-        import psycopg
+        from monitor.replication.server_store import ServerStore
 
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=3) as conn:
-            rows = conn.execute(
-                "SELECT parameter, t, value FROM readings WHERE session_id = %s AND parameter IN ('hr', 'spo2') "
-                "AND t >= (SELECT MAX(t) FROM readings WHERE session_id = %s) - 1800 ORDER BY t",
-                [self.session_id, self.session_id],
-            ).fetchall()
+        with ServerStore(self.url) as server:
+            readings = server.recent_readings(self.session_id, [_param(name) for name in self.curves], 1800.0)
         for name, curve in self.curves.items():
-            points = [(t, v) for p, t, v in rows if p == name and v is not None]
+            points = [(r.t, r.value) for r in readings if r.parameter.value == name and r.value is not None]
             curve.setData([t for t, _ in points], [v for _, v in points])
 
 

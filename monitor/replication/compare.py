@@ -15,6 +15,9 @@ from typing import Any
 
 import psycopg
 
+from monitor.replication import server_store
+from monitor.store import outbox
+
 # (table, columns compared) – the columns every version of both schemas has.
 _COMPARED: dict[str, tuple[str, ...]] = {
     "sessions": ("id", "patient_id", "started_at", "ended_at", "status", "phase", "phases_reached", "baseline"),
@@ -60,29 +63,16 @@ def _digest(session_id: str, table: str, rows: Iterable[tuple[Any, ...]]) -> Tab
     return TableDigest(session_id, table, count, h.hexdigest())
 
 
-def _select(table: str, *, server: bool) -> str:
-    columns = []
-    for column in _COMPARED[table]:
-        if column == "id" and server and table in ("readings", "waveforms", "events", "audit"):
-            columns.append("local_id")
-        else:
-            columns.append(f'"{column}"')
-    key = "id" if table == "sessions" else "session_id"
-    order = "local_id" if server and table != "sessions" and table != "alarms" else "id"
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = {'%s' if server else '?'}"
-    if server:
-        sql += " AND origin = %s"
-    return sql + f" ORDER BY {order}"
-
-
 def local_digests(conn: sqlite3.Connection, session_id: str) -> list[TableDigest]:
     """Digests of one session in the chair's SQLite."""
-    return [_digest(session_id, t, conn.execute(_select(t, server=False), [session_id])) for t in _COMPARED]
+    return [
+        _digest(session_id, t, outbox.session_rows(conn, t, columns, session_id)) for t, columns in _COMPARED.items()
+    ]
 
 
 def server_digests(conn: psycopg.Connection, session_id: str, origin: str) -> list[TableDigest]:
     """Digests of one session as the server holds it for the chair database ``origin``."""
     return [
-        _digest(session_id, t, conn.execute(_select(t, server=True), [session_id, origin]).fetchall())
-        for t in _COMPARED
+        _digest(session_id, t, server_store.session_rows(conn, t, columns, session_id, origin))
+        for t, columns in _COMPARED.items()
     ]

@@ -27,15 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from monitor.replication import outbox, tls
+from monitor.replication import server_writes, tls
 from monitor.replication.schema import SCHEMA_VERSION, server_version
+from monitor.store import outbox
 
 log = logging.getLogger(__name__)
 
-#: The channel the nurse station listens on; the payload is the chair's role name.
-CHANNEL = "im_chairs"
 HEARTBEAT_S = 2.0
 BATCH_ROWS = 2000
 IDLE_WAIT_S = 0.5
@@ -86,14 +84,6 @@ def redacted(url: str) -> str:
     return f"{user + '@' if user else ''}{host}/{info.get('dbname') or ''}"
 
 
-def _columns(conn: psycopg.Connection, table: str) -> set[str]:
-    rows = conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s",
-        [table],
-    ).fetchall()
-    return {str(r[0]) for r in rows}
-
-
 class Replicator:
     """Ships one chair database's outbox to a PostgreSQL server (see the module doc)."""
 
@@ -111,8 +101,7 @@ class Replicator:
         self.chair_name = chair_name or socket.gethostname()
         self.batch_rows = batch_rows
         self.heartbeat_s = heartbeat_s
-        self._local = sqlite3.connect(str(self.db_path), check_same_thread=False, timeout=10, isolation_level=None)
-        self._local.execute("PRAGMA busy_timeout = 10000")
+        self._local = outbox.connect(self.db_path)
         self.origin = outbox.install(self._local)
         self._server: psycopg.Connection | None = None
         self._server_columns: dict[str, set[str]] = {}
@@ -234,12 +223,12 @@ class Replicator:
                 f"(needs {SCHEMA_VERSION})"
             )
         self._server = conn
-        self._server_columns = {t: _columns(conn, t) for t in outbox.TABLES}
+        self._server_columns = {t: server_writes.columns_of(conn, t) for t in outbox.TABLES}
         # Entries the server already committed (the chair died before forgetting them) are dropped.
-        row = conn.execute("SELECT last_seq FROM replication_progress WHERE origin = %s", [self.origin]).fetchone()
-        if row is not None:
+        shipped = server_writes.shipped_up_to(conn, self.origin)
+        if shipped is not None:
             with self._lock:
-                outbox.acknowledge(self._local, int(row[0]))
+                outbox.acknowledge(self._local, shipped)
         self._connected = True
         self._error = None
         self._last_heartbeat = 0.0
@@ -287,11 +276,7 @@ class Replicator:
                 if rows.get(table):
                     self._upsert(conn, table, rows[table])
             last = entries[-1].seq
-            conn.execute(
-                "INSERT INTO replication_progress (origin, last_seq) VALUES (%s, %s) "
-                "ON CONFLICT (origin) DO UPDATE SET last_seq = EXCLUDED.last_seq, shipped_at = now()",
-                [self.origin, last],
-            )
+            server_writes.mark_shipped(conn, self.origin, last)
         with self._lock:
             outbox.acknowledge(self._local, last)
         self._last_shipped_at = time.time()
@@ -313,26 +298,7 @@ class Replicator:
             else [row["id"], self.origin, *(row[n] for n in names)]
             for row in rows
         ]
-        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            sql.Identifier(table),
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-            sql.SQL(", ").join(sql.Placeholder() for _ in columns),
-        )
-        if table == "audit":
-            statement = sql.SQL("{} ON CONFLICT ({}) DO NOTHING").format(
-                insert, sql.SQL(", ").join(map(sql.Identifier, key_columns))
-            )
-        else:
-            updates = [c for c in columns if c not in key_columns]
-            statement = sql.SQL("{} ON CONFLICT ({}) DO UPDATE SET {}").format(
-                insert,
-                sql.SQL(", ").join(map(sql.Identifier, key_columns)),
-                sql.SQL(", ").join(
-                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates
-                ),
-            )
-        with conn.cursor() as cursor:
-            cursor.executemany(statement, values)
+        server_writes.upsert(conn, table, key_columns, columns, values, keep_first=table == "audit")
 
     def _send_live(self, *, final: bool = False) -> None:
         """Refresh this chair's row and tell the station, when there is news or a heartbeat is due."""
@@ -348,13 +314,7 @@ class Replicator:
         payload = json.dumps(live, default=str) if live is not None else None
         conn = self._server
         with conn.transaction():
-            conn.execute(
-                "INSERT INTO chairs (name, origin, host, seen_at, live) VALUES (%s, %s, %s, now(), %s::jsonb) "
-                "ON CONFLICT (chair) DO UPDATE SET name = EXCLUDED.name, origin = EXCLUDED.origin, "
-                "host = EXCLUDED.host, seen_at = now(), live = COALESCE(EXCLUDED.live, chairs.live)",
-                [self.chair_name, self.origin, socket.gethostname(), payload],
-            )
-            conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
+            server_writes.publish_chair(conn, self.chair_name, self.origin, socket.gethostname(), payload)
         self._last_heartbeat = now
         with self._live_lock:
             if self._live is live or final:

@@ -22,6 +22,8 @@ from psycopg import sql
 
 CHAIR_GROUP = "im_chair"
 READER_GROUP = "im_reader"
+#: The channel chairs notify and the nurse station listens on; the payload is the chair's role name.
+CHANNEL = "im_chairs"
 
 _REPLICATED = ("patients", "sessions", "readings", "waveforms", "events", "alarms", "audit")
 
@@ -161,6 +163,13 @@ def server_version(conn: psycopg.Connection) -> int:
         return 0
     found = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(found[0]) if found and found[0] is not None else 0
+
+
+def create_database(conn: psycopg.Connection, database: str) -> None:
+    """Create ``database`` on the cluster if it does not exist (connected as an administrator, autocommit)."""
+    found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+    if not found:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
 def migrate(conn: psycopg.Connection) -> int:

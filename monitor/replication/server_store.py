@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 
 from drivers.core.readings import UNRELIABLE, Parameter, Reading, parse_flags
@@ -21,8 +23,9 @@ from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.replication import tls
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
+from monitor.replication.schema import CHANNEL
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row
+from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row, outbox
 
 # The last reading's time matters only while a session has no end (its length so far); a closed
 # session's end says it, and skipping 12,000 index probes keeps a year's list fast.
@@ -33,6 +36,70 @@ _SUMMARY_SQL = (
     "END AS last_data_at "
     "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id"
 )
+
+
+# The station's view of each chair: its row in ``chairs`` and the patient of the session it reports.
+_CHAIRS_SQL = (
+    "SELECT c.chair, c.name, c.live, p.mrn, p.name FROM chairs c "
+    "LEFT JOIN sessions s ON s.id = c.live->>'session_id' LEFT JOIN patients p ON p.id = s.patient_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChairRow:
+    """One chair's row as the server holds it: its latest live status still as sent (JSON)."""
+
+    chair: str
+    name: str | None
+    live: Any
+    patient_mrn: str | None
+    patient_name: str | None
+
+
+def listen_for_chairs(conn: psycopg.Connection) -> None:
+    """Subscribe ``conn`` to the chairs' notifications (each names the chair whose row changed)."""
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+
+
+def chair_rows(conn: psycopg.Connection, chairs: Collection[str] | None = None) -> list[ChairRow]:
+    """The rows of ``chairs`` (every chair when None)."""
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        if chairs is None:
+            rows = cursor.execute(_CHAIRS_SQL).fetchall()
+        else:
+            rows = cursor.execute(_CHAIRS_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
+    return [ChairRow(str(chair), name, live, mrn, patient) for chair, name, live, mrn, patient in rows]
+
+
+def ping(conn: psycopg.Connection) -> None:
+    """A round trip to the server: raises :class:`psycopg.Error` when the link is gone."""
+    conn.execute("SELECT 1")
+
+
+def session_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], session_id: str,
+                 origin: str) -> list[tuple[Any, ...]]:
+    """One session's rows of ``table`` from the chair database ``origin``, in the chair's key order.
+
+    ``columns`` are named as on the chair; ``id`` of a local-keyed table is the server's ``local_id``.
+    """
+    # Rows keyed by a local integer on the chair are keyed by (origin, local_id) on the server.
+    local = outbox.TABLES.get(table) == "local"
+    names = sql.SQL(", ").join(
+        sql.Identifier("local_id" if column == "id" and local else column) for column in columns
+    )
+    key = "id" if table == "sessions" else "session_id"
+    order = "local_id" if local else "id"
+    query = sql.SQL("SELECT {} FROM {} WHERE {} = %s AND origin = %s ORDER BY {}").format(
+        names, sql.Identifier(table), sql.Identifier(key), sql.Identifier(order)
+    )
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        return list(cursor.execute(query, [session_id, origin]).fetchall())
+
+
+def _reading(row: dict[str, Any]) -> Reading:
+    """A reading from its server row (``t, parameter, value, status, source``)."""
+    return Reading(t=row["t"], parameter=Parameter(row["parameter"]), value=row["value"], source=row["source"],
+                   flags=parse_flags(row["status"]))
 
 
 class ServerStore:
@@ -115,10 +182,6 @@ class ServerStore:
         rows = self._rows("SELECT id FROM patients WHERE mrn = %s ORDER BY created_at, id LIMIT 1", [mrn])
         return (str(rows[0]["id"]),) if rows else None
 
-    def chair_of(self, session_id: str) -> str:
-        """The chair (its login) that recorded a session."""
-        return str(self.session_row(session_id)["chair"])
-
     # -- a session's data ------------------------------------------------------------------
 
     def readings(
@@ -134,8 +197,16 @@ class ServerStore:
             query += " AND t >= %s"
             args.append(since)
         for row in self._rows(query + " ORDER BY t, local_id", args):
-            yield Reading(t=row["t"], parameter=Parameter(row["parameter"]), value=row["value"],
-                          source=row["source"], flags=parse_flags(row["status"]))
+            yield _reading(row)
+
+    def recent_readings(self, session_id: str, parameters: Iterable[Parameter], span_s: float) -> list[Reading]:
+        """Readings of ``parameters`` in the last ``span_s`` seconds before the session's newest reading."""
+        rows = self._rows(
+            "SELECT t, parameter, value, status, source FROM readings WHERE session_id = %s AND parameter = ANY(%s) "
+            "AND t >= (SELECT MAX(t) FROM readings WHERE session_id = %s) - %s ORDER BY t, local_id",
+            [session_id, [Parameter(p).value for p in parameters], session_id, span_s],
+        )
+        return [_reading(row) for row in rows]
 
     def reading_count(self, session_id: str) -> int:
         """Number of numeric readings."""

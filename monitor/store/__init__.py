@@ -8,7 +8,13 @@ The one place that speaks SQL to the chair's database, split by job:
 * :mod:`monitor.store.queries` — every read (mixed into :class:`Store`);
 * :mod:`monitor.store.rows` — payloads (alarm records, waveform blocks) to table rows and back;
 * :mod:`monitor.store.writer` — the writer thread a recording writes through, never waiting for the disk;
-* :mod:`monitor.store.feed_queue` — the HL7 feed's store-and-forward queue.
+* :mod:`monitor.store.feed_queue` — the HL7 feed's store-and-forward queue;
+* :mod:`monitor.store.accounts`, :mod:`monitor.store.approvals` — account and profile-approval rows;
+* :mod:`monitor.store.outbox` — the replication outbox (triggers queue every written row for the server);
+* :mod:`monitor.store.recovery` — what can still be read from a damaged file.
+
+The clinic server's PostgreSQL has its own store beside the replication: :mod:`monitor.replication.schema`,
+:mod:`monitor.replication.server_writes` and :mod:`monitor.replication.server_store`.
 
 Patient identifiers live only in ``patients``, encrypted (:mod:`monitor.identifiers`); every other
 table refers to a random key. The keys are outside the database (:mod:`monitor.keys`); the file is

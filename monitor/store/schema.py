@@ -13,6 +13,7 @@ import sqlite_utils
 
 from monitor import identifiers, integrity
 from monitor.keys import load_keys
+from monitor.store import accounts, approvals
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
@@ -160,12 +161,10 @@ def _add_course_v3(db: sqlite_utils.Database) -> None:
 
 def _protect_v4(db: sqlite_utils.Database) -> None:
     """Accounts, profile approvals, the hash chain, and identifiers encrypted with the key file's key."""
-    from monitor import accounts, approval
-
     keys = load_keys()
     assert keys is not None  # load_keys creates the key file when there is none
     accounts.create_table(db)
-    approval.create_table(db)
+    approvals.create_table(db)
     integrity.create_tables(db)
     db.execute("INSERT INTO security (name, value) VALUES ('key_fingerprint', ?)", [keys.fingerprint])
     db.execute("ALTER TABLE patients ADD COLUMN mrn_lookup TEXT")

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from monitor.alarms.engine import AlarmEngine
-from monitor.replication import outbox, schema
+from monitor.replication import schema
 from monitor.replication.replicator import Replicator
-from monitor.store import Store
+from monitor.store import Store, outbox
 from tests.conftest import Clinic, record_simulated
 from tests.monitor.replication.shipping import assert_same, drain, first_error
 

@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+from drivers.core.readings import Parameter
 from monitor.cli import main
 from monitor.replication.server_store import ServerStore
 from monitor.store import Store
@@ -51,3 +52,18 @@ def test_an_export_from_the_server_equals_the_chairs_own(clinic: Clinic, tmp_pat
     with Store(tmp_path / "r.db", readonly=True) as reviewer:
         audited = [row for row in reviewer.audit_log() if row["action"] == "export"]
     assert len(audited) == 2 and all("clinic_" in json.loads(row["detail"])["server"] for row in audited)
+
+
+def test_the_station_trend_is_the_last_stretch_of_the_chairs_readings(clinic: Clinic, tmp_path: Path) -> None:
+    db = tmp_path / "chair.db"
+    session_id = record_for(db, "MRN-9", 1_790_000_000.0, 6)
+    replicate(db, clinic.role("chair"))
+    wanted = (Parameter.HR, Parameter.SPO2)
+    with Store(db, readonly=True) as chair:
+        everything = list(chair.readings(session_id))
+        newest = max(r.t for r in everything)
+        expected = [(r.t, r.parameter, r.value) for r in everything if r.parameter in wanted and r.t >= newest - 30]
+    with ServerStore(clinic.role("reader")) as server:
+        trend = server.recent_readings(session_id, wanted, 30.0)
+    assert expected and len(expected) < sum(r.parameter in wanted for r in everything)
+    assert [(r.t, r.parameter, r.value) for r in trend] == expected

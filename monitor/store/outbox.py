@@ -1,11 +1,12 @@
-"""The chair's local outbox: what is written to SQLite and not yet on the server.
+"""The chair's local outbox: what is written to SQLite and not yet on the server (:mod:`monitor.replication`).
 
 Triggers on every replicated table add ``(table, key)`` to ``replication_outbox`` inside the
 writing transaction, whoever writes (the recorder, a review addendum, another process): a row
 cannot be committed without its outbox entry, and an entry cannot exist without its row. The
 outbox names rows rather than copying them, so an alarm updated five times is shipped in its
 latest state. Once installed the triggers stay in the file: a chair restarted without a server
-keeps queueing, and ships everything when the server is back.
+keeps queueing, and ships everything when the server is back. :func:`session_rows` reads a
+session's replicated rows for comparison with the server's copy (:mod:`monitor.replication.compare`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 #: Replicated tables in dependency order, with how a row is named: "id" is a random text key
 #: (the same on every computer), "local" an integer key unique only within this file.
@@ -46,6 +49,13 @@ class OutboxState:
 
     pending: int
     oldest_queued_at: float | None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """The replicator's own connection to the chair's database (autocommit; waits up to 10 s for a writer)."""
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
 
 
 def install(conn: sqlite3.Connection) -> str:
@@ -137,3 +147,12 @@ def state(conn: sqlite3.Connection) -> OutboxState:
     """Entries waiting and when the oldest was queued."""
     count, oldest = conn.execute("SELECT COUNT(*), MIN(queued_at) FROM replication_outbox").fetchone()
     return OutboxState(int(count), None if oldest is None else float(oldest))
+
+
+def session_rows(
+    conn: sqlite3.Connection, table: str, columns: Sequence[str], session_id: str
+) -> list[tuple[Any, ...]]:
+    """The ``columns`` of one session's rows of ``table``, ordered by key (to compare with the server's copy)."""
+    key = "id" if table == "sessions" else "session_id"
+    names = ", ".join(f'"{c}"' for c in columns)
+    return conn.execute(f"SELECT {names} FROM {table} WHERE {key} = ? ORDER BY id", [session_id]).fetchall()

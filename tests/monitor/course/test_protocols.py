@@ -20,6 +20,7 @@ from monitor.protocols import (
     parse_protocol,
     shipped_text,
 )
+from monitor.readiness import CareRules
 from monitor.session import EventKind, Phase, SessionEvent
 
 
@@ -39,6 +40,31 @@ def test_shipped_protocols_load_with_todays_iv_behaviour() -> None:
                                                   Measure.RESPIRATION}
     assert ChecklistItem.PREGNANCY in nasal.checklist.required
     assert set(available()) >= set(SHIPPED)
+
+
+def test_the_protocols_numbers_win_over_the_profiles_for_readiness() -> None:
+    profile = CareRules(baseline_min_s=60.0, hold_sys=150.0, discharge_nibp_max_age_s=120.0,
+                        discharge_spo2_max_age_s=30.0)
+    nasal = load_protocol("esketamine-nasal")
+    rules = nasal.care_rules(profile)
+    # The protocol's discharge vitals age (15 min) and baseline minimum replace the profile's ...
+    assert rules.discharge_nibp_max_age_s == nasal.discharge.vitals_max_age_min * 60 == 900.0
+    assert nasal.phases[Phase.BASELINE].min_min is not None
+    assert rules.baseline_min_s == nasal.phases[Phase.BASELINE].min_min * 60
+    # ... and what the protocol does not give stays the profile's.
+    assert (rules.hold_sys, rules.discharge_spo2_max_age_s) == (150.0, 30.0)
+    # A protocol without a baseline minimum keeps the profile's.
+    iv = parse_protocol(_without_baseline_minimum(shipped_text("ketamine-iv")), "ketamine-iv")
+    assert iv.phases[Phase.BASELINE].min_min is None
+    assert iv.care_rules(profile).baseline_min_s == 60.0
+
+
+def _without_baseline_minimum(text: str) -> str:
+    lines = text.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.strip() == "[phases.baseline]")
+    end = next((n for n in range(start + 1, len(lines)) if lines[n].startswith("[")), len(lines))
+    kept = [line for line in lines[start:end] if not line.startswith("min_min")]
+    return "\n".join(lines[:start] + kept + lines[end:]) + "\n"
 
 
 def _broken(replace: str, by: str, name: str = "ketamine-iv") -> str:

@@ -56,6 +56,8 @@ class CareRules:
     #: Two baseline cuffs further apart than this (systolic, diastolic) need a third (or an override).
     cuffs_disagree_sys: float = 20.0
     cuffs_disagree_dia: float = 15.0
+    #: Whether a high-priority alarm on screen stops completion (the protocol's ``no_active_high_alarm``).
+    high_alarm_blocks_discharge: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +255,7 @@ def discharge_check(
             )
             blockers.append(Blocker(code, f"{what} (at most {limit:g} min for discharge)"))
     high = tuple(high_alarms)
-    if high:
+    if high and rules.high_alarm_blocks_discharge:
         blockers.append(Blocker("high_alarm", "high-priority alarm on screen: " + "; ".join(high)))
     return StepCheck(COMPLETE, tuple(blockers), session.baseline, (nibp, spo2, heart))
 

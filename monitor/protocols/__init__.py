@@ -29,7 +29,7 @@ from drivers.core.clock import SECONDS_PER_MINUTE
 from drivers.core.readings import Parameter, Reading
 from monitor.checklist import ChecklistItem, ChecklistRules
 from monitor.config import ENV_PREFIX, config_dir
-from monitor.discharge import ALDRETE_PASS, PADSS_PASS
+from monitor.discharge import ALDRETE_PASS, PADSS_PASS, DischargeMarks
 from monitor.dose import DoseRange, DoseUnit
 from monitor.plan import MAX_PHASE_MINUTES, SessionPlan
 from monitor.readiness import DISCHARGE_NIBP_MAX_AGE_S, CareRules
@@ -135,6 +135,11 @@ class DischargeNumbers:
     escort_required: bool = True
     no_active_high_alarm: bool = True
 
+    @property
+    def marks(self) -> DischargeMarks:
+        """What discharge scoring applies for this protocol: its pass marks and escort rule."""
+        return DischargeMarks(self.aldrete_min, self.padss_min, self.escort_required)
+
 
 @dataclass(frozen=True, slots=True)
 class CourseDefaults:
@@ -184,10 +189,12 @@ class Protocol:
 
         Where both give a number, the protocol's wins: its baseline ``min_min`` replaces the profile's
         ``[baseline] min_duration_s`` and its discharge ``vitals_max_age_min`` the profile's
-        ``[discharge] nibp_max_age_s``; the rest (hold thresholds, SpO2 age) stays the profile's.
+        ``[discharge] nibp_max_age_s``, and its ``no_active_high_alarm`` says whether an active high
+        alarm stops completion; the rest (hold thresholds, SpO2 age) stays the profile's.
         """
-        changes: dict[str, float] = {
-            "discharge_nibp_max_age_s": self.discharge.vitals_max_age_min * SECONDS_PER_MINUTE
+        changes: dict[str, float | bool] = {
+            "discharge_nibp_max_age_s": self.discharge.vitals_max_age_min * SECONDS_PER_MINUTE,
+            "high_alarm_blocks_discharge": self.discharge.no_active_high_alarm,
         }
         baseline_min = self.phases[Phase.BASELINE].min_min
         if baseline_min is not None:

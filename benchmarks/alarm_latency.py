@@ -11,37 +11,16 @@ write happens on the writer thread and is not waited for; that is the point bein
 
 from __future__ import annotations
 
-import bisect
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, not_measured
-from benchmarks.pty_recording import p99_result, record_from_pty, serial_drivers
+from benchmarks.common import Result
+from benchmarks.pty_recording import ArrivalDecoder, p99_per_serial_driver, record_from_pty
 
 P99_TARGET_MS = 50.0
 RUN_S = 15.0
 NAME = "pty byte -> alarm evaluated"
-
-
-class KeyedTimedDecoder:
-    """The driver's decoder, noting when the bytes behind each numeric reading arrived, by (time, parameter)."""
-
-    def __init__(self, decoder: Any, arrived: dict[tuple[float, str], float]) -> None:
-        self._decoder = decoder
-        self._arrived = arrived
-
-    def feed(self, data: bytes, at: float) -> list[Any]:
-        from drivers.core.readings import Parameter
-
-        readings = list(self._decoder.feed(data, at))
-        for r in readings:
-            if r.parameter is not Parameter.PLETH:
-                self._arrived.setdefault((r.t, r.parameter.value), at)
-        return readings
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._decoder, name)
+LOCKED = "write lock held"
 
 
 def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked: bool) -> tuple[list[float], int]:
@@ -60,37 +39,30 @@ def one_driver(folder: Path, name: str, driver_cls: Any, seconds: float, locked:
             failing[0] += 1
 
     db = folder / f"{name}-{'locked' if locked else 'free'}.db"
-    port = record_from_pty(db, name, driver_cls, seconds, lambda decoder: KeyedTimedDecoder(decoder, arrived),
+
+    def note(reading: Any, at: float) -> None:
+        arrived.setdefault((reading.t, reading.parameter.value), at)
+
+    port = record_from_pty(db, name, driver_cls, seconds, lambda decoder: ArrivalDecoder(decoder, note),
                            listen, lock_held=locked)
     latencies = []
     for key, t_seen in seen:
         t_arrived = arrived.get(key)
         if t_arrived is None:
             continue
-        write_index = bisect.bisect_right(port.writes, t_arrived) - 1
-        if write_index >= 0:
-            latencies.append(t_seen - port.writes[write_index])
+        written = port.write_before(t_arrived)
+        if written is not None:
+            latencies.append(t_seen - written)
     return latencies, failing[0]
 
 
 def run(repeat: int) -> list[Result]:
     """p99 per serial driver, with the database free and with its write lock held by another process."""
-    target = f"<= {P99_TARGET_MS:g} ms"
-    try:
-        from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
-    except ImportError:
-        return [not_measured(f"{NAME}, p99", target, "no emulator on this branch")]
 
-    results = []
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        for driver_name, driver_cls, why in serial_drivers():
-            for locked in (False, True):
-                label = f"{NAME} {driver_name}{', write lock held' if locked else ''}, p99"
-                if driver_cls is None:
-                    results.append(not_measured(label, target, why))
-                    continue
-                latencies, failing = one_driver(folder, driver_name, driver_cls, RUN_S, locked)
-                results.append(p99_result(label, latencies, P99_TARGET_MS, RUN_S, "no reading reached the alarm engine",
-                                          f"; storage failing in {failing} turns" if locked else ""))
-    return results
+    def measure(folder: Path, driver_name: str, driver_cls: Any, variant: str) -> tuple[list[float], str]:
+        locked = variant == LOCKED
+        latencies, failing = one_driver(folder, driver_name, driver_cls, RUN_S, locked)
+        return latencies, f"; storage failing in {failing} turns" if locked else ""
+
+    return p99_per_serial_driver(NAME, P99_TARGET_MS, RUN_S, "no reading reached the alarm engine", measure,
+                                 variants=("", LOCKED))

@@ -15,12 +15,11 @@ arrival (the write that completed its frame). The path to the alarm engine is me
 from __future__ import annotations
 
 import bisect
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, not_measured
-from benchmarks.pty_recording import p99_result, record_from_pty, serial_drivers
+from benchmarks.common import Result
+from benchmarks.pty_recording import ArrivalDecoder, p99_per_serial_driver, record_from_pty
 from drivers.core.clock import now as anchored_now
 
 # Target: every reading on disk within a second of its last byte (99th percentile). Writing has its
@@ -29,27 +28,6 @@ from drivers.core.clock import now as anchored_now
 P99_TARGET_MS = 1000.0
 RUN_S = 20.0
 NAME = "pty byte -> stored on disk"
-
-
-class TimedDecoder:
-    """The driver's decoder, noting the arrival time of the bytes behind each numeric reading it gives.
-
-    Readings may carry the device's own time stamp; the arrival time is what latency is measured from.
-    """
-
-    def __init__(self, decoder: Any, arrived: list[float]) -> None:
-        self._decoder = decoder
-        self._arrived = arrived
-
-    def feed(self, data: bytes, at: float) -> list[Any]:
-        from drivers.core.readings import Parameter
-
-        readings = list(self._decoder.feed(data, at))
-        self._arrived.extend(at for r in readings if r.parameter is not Parameter.PLETH)
-        return readings
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._decoder, name)
 
 
 def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tuple[list[float], int]:
@@ -61,7 +39,7 @@ def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tup
         commits.append((anchored_now(), update.status.stored_readings))
 
     port = record_from_pty(folder / f"{name}.db", name, driver_cls, seconds,
-                           lambda decoder: TimedDecoder(decoder, arrived), listen)
+                           lambda decoder: ArrivalDecoder(decoder, lambda _reading, at: arrived.append(at)), listen)
     latencies = []
     counts = [count for _, count in commits]
     for index, t_arrived in enumerate(arrived):
@@ -69,31 +47,17 @@ def _one_driver(folder: Path, name: str, driver_cls: Any, seconds: float) -> tup
         at = bisect.bisect_left(counts, index + 1)
         if at >= len(commits):
             continue  # still pending when the run ended
-        write_index = bisect.bisect_right(port.writes, t_arrived) - 1
-        if write_index < 0:
-            continue
-        latencies.append(commits[at][0] - port.writes[write_index])
+        written = port.write_before(t_arrived)
+        if written is not None:
+            latencies.append(commits[at][0] - written)
     return latencies, port.port.dropped
 
 
 def run(repeat: int) -> list[Result]:
     """p99 latency per serial driver at real-time rate (``RUN_S`` seconds each; ``repeat`` is not used)."""
-    target = f"<= {P99_TARGET_MS:g} ms"
-    try:
-        import drivers.transport.serial_source  # noqa: F401
-        from drivers.transport.device_ports import PtyDevicePort  # noqa: F401
-    except ImportError:
-        return [not_measured(f"{NAME}, p99", target, "no serial source or emulator on this branch yet")]
 
-    results = []
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        for driver_name, driver_cls, why in serial_drivers():
-            label = f"{NAME} {driver_name}, p99"
-            if driver_cls is None:
-                results.append(not_measured(label, target, why))
-                continue
-            latencies, dropped = _one_driver(folder, driver_name, driver_cls, RUN_S)
-            results.append(p99_result(label, latencies, P99_TARGET_MS, RUN_S, "no reading was stored during the run",
-                                      f"; {dropped} bytes dropped" if dropped else ""))
-    return results
+    def measure(folder: Path, driver_name: str, driver_cls: Any, _variant: str) -> tuple[list[float], str]:
+        latencies, dropped = _one_driver(folder, driver_name, driver_cls, RUN_S)
+        return latencies, f"; {dropped} bytes dropped" if dropped else ""
+
+    return p99_per_serial_driver(NAME, P99_TARGET_MS, RUN_S, "no reading was stored during the run", measure)

@@ -8,15 +8,17 @@ recorder's own clock, so a benchmark can tell which write completed the frame be
 
 from __future__ import annotations
 
+import bisect
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, alarm_engine, median, percentile
+from benchmarks.common import Result, alarm_engine, median, not_measured, percentile
 
 HOLD_LOCK = (
     "import sqlite3, sys, time\n"
@@ -40,6 +42,31 @@ def serial_drivers() -> Iterator[tuple[str, Any, str]]:
             yield driver_name, driver_cls, ""
 
 
+def p99_per_serial_driver(
+    name: str,
+    target_ms: float,
+    run_s: float,
+    none_note: str,
+    measure: Callable[[Path, str, Any, str], tuple[list[float], str]],
+    variants: tuple[str, ...] = ("",),
+) -> list[Result]:
+    """One p99 result per serial driver and variant; ``measure(folder, driver, class, variant)`` gives the
+    latencies (s) and a note to add. A driver that cannot be measured over a pty is listed as not measured."""
+    target = f"<= {target_ms:g} ms"
+    results = []
+    with tempfile.TemporaryDirectory() as folder_name:
+        folder = Path(folder_name)
+        for driver_name, driver_cls, why in serial_drivers():
+            for variant in variants:
+                label = f"{name} {driver_name}{', ' + variant if variant else ''}, p99"
+                if driver_cls is None:
+                    results.append(not_measured(label, target, why))
+                    continue
+                latencies, extra = measure(folder, driver_name, driver_cls, variant)
+                results.append(p99_result(label, latencies, target_ms, run_s, none_note, extra))
+    return results
+
+
 def p99_result(label: str, latencies: list[float], target_ms: float, run_s: float, none_note: str,
                extra: str = "") -> Result:
     """The 99th percentile of ``latencies`` (s) in ms against ``target_ms``; ``none_note`` says why there are none."""
@@ -50,6 +77,29 @@ def p99_result(label: str, latencies: list[float], target_ms: float, run_s: floa
     note = (f"{len(latencies)} readings over {run_s:g} s; median {median(latencies) * 1000:.1f} ms, "
             f"max {max(latencies) * 1000:.1f} ms{extra}")
     return Result(label, p99, "ms", target, p99 <= target_ms, note, [x * 1000 for x in latencies])
+
+
+class ArrivalDecoder:
+    """The driver's decoder, telling ``note`` when the bytes behind each numeric reading it gives arrived.
+
+    Readings may carry the device's own time stamp; the arrival time is what latency is measured from.
+    """
+
+    def __init__(self, decoder: Any, note: Callable[[Any, float], None]) -> None:
+        self._decoder = decoder
+        self._note = note
+
+    def feed(self, data: bytes, at: float) -> list[Any]:
+        from drivers.core.readings import Parameter
+
+        readings = list(self._decoder.feed(data, at))
+        for reading in readings:
+            if reading.parameter is not Parameter.PLETH:
+                self._note(reading, at)
+        return readings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decoder, name)
 
 
 class TimedPort:
@@ -71,6 +121,11 @@ class TimedPort:
         with self._lock:
             self.writes.append(at)
         return written
+
+    def write_before(self, t: float) -> float | None:
+        """When the last write at or before ``t`` went out (the one that completed a frame read at ``t``)."""
+        index = bisect.bisect_right(self.writes, t) - 1
+        return self.writes[index] if index >= 0 else None
 
     def read_available(self) -> bytes:
         return bytes(self.port.read_available())

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from drivers.core.readings import Reading
 
@@ -30,20 +30,25 @@ class DecoderCounters:
 
 
 @dataclass
-class LinkCounters:
-    """Health of one connection, shown by the UI and by ``record``."""
+class LinkCounters(DecoderCounters):
+    """Health of one connection, shown by the UI and by ``record``: its decoding plus the link's own counts."""
 
     bytes_in: int = 0
     bytes_out: int = 0
-    frames_decoded: int = 0
-    frames_rejected: int = 0
-    resyncs: int = 0
     reconnects: int = 0
     state: str = "connecting"
 
     def snapshot(self) -> LinkCounters:
         """A copy that later updates do not change."""
         return replace(self)
+
+    def take_decoding(self, decoding: DecoderCounters) -> None:
+        """Show the counts of the link's one decoder as the link's own."""
+        for name in _DECODING_FIELDS:
+            setattr(self, name, getattr(decoding, name))
+
+
+_DECODING_FIELDS: Final = tuple(f.name for f in fields(DecoderCounters))
 
 
 class LinkEventKind(StrEnum):

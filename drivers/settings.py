@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 
 class SettingsError(ValueError):
@@ -34,8 +35,9 @@ def seconds(settings: Mapping[str, str], name: str, default: float, low: float, 
     return value
 
 
-_ON = ("on", "yes", "true", "1")
-_OFF = ("off", "no", "false", "0")
+#: The words an on/off setting takes.
+ON_WORDS: Final = ("on", "yes", "true", "1")
+OFF_WORDS: Final = ("off", "no", "false", "0")
 
 
 def switch(settings: Mapping[str, str], name: str, default: bool) -> bool:
@@ -44,9 +46,9 @@ def switch(settings: Mapping[str, str], name: str, default: bool) -> bool:
     if text is None:
         return default
     flag = text.strip().lower()
-    if flag not in _ON + _OFF:
+    if flag not in ON_WORDS + OFF_WORDS:
         raise SettingsError(f"setting {name}='{text}' must be on or off")
-    return flag in _ON
+    return flag in ON_WORDS
 
 
 def choice(settings: Mapping[str, str], name: str, choices: Iterable[str], default: str) -> str:

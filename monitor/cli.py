@@ -26,8 +26,8 @@ from monitor.app.stores import open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.security_cli import (
-    SecurityCliError,
     acting_principal,
+    add_db_option,
     add_identity_options,
     build_security_parsers,
     cmd_keys,
@@ -106,13 +106,8 @@ def _resample(text: str) -> float:
     return value
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="PATH",
-                        help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
-
-
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
-    _add_db(parser)
+    add_db_option(parser)
     parser.add_argument("--driver", default="simulated", help="device driver (see `infusion-monitor drivers`)")
     parser.add_argument("--port", metavar="URL", help="serial port or URL, e.g. /dev/ttyUSB0, COM3, socket://host:port")
     from drivers.patient.model import SCENARIOS
@@ -182,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--quiet", action="store_true", help="no progress line")
 
     sessions = sub.add_parser("sessions", help="list recorded sessions")
-    _add_db(sessions)
+    add_db_option(sessions)
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
     sessions.add_argument("--server", metavar="URL",
                           help="list every chair's sessions from the clinic's PostgreSQL (a reader login)")
@@ -190,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
-    _add_db(export)
+    add_db_option(export)
     export.add_argument("--format", default="csv",
                         help="csv (readings), csv-events, csv-alarms, json, hl7, fhir or pdf (default csv)")
     export.add_argument("--out", metavar="FILE",
@@ -211,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     close = sub.add_parser("close", help="close an unfinished session without resuming it")
     close.add_argument("session", metavar="SESSION_ID|latest")
-    _add_db(close)
+    add_db_option(close)
     add_identity_options(close)
 
     recover = sub.add_parser("recover", help="copy what can be read from a damaged database into a new file")
@@ -220,18 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     held = sub.add_parser("write-held", help="write the rows a recording kept in a recovery file into the database")
     held.add_argument("file", metavar="RECOVERY.jsonl")
-    _add_db(held)
+    add_db_option(held)
 
     feed = sub.add_parser("feed", help="live feed: list the messages the receiver refused, or send them again")
     feed.add_argument("action", choices=["list", "resend"])
     feed.add_argument("ids", nargs="*", metavar="ID|all", help="resend: the ids 'feed list' shows, or 'all'")
-    _add_db(feed)
+    add_db_option(feed)
     feed.add_argument("--user", metavar="NAME", help="who resends (for the audit log)")
 
     review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
                         help="open this session at once (default: the session browser)")
-    _add_db(review)
+    add_db_option(review)
     review.add_argument("--server", metavar="URL", nargs="?", const="",
                         help="read every chair's sessions from the clinic's PostgreSQL (a reader login); "
                              "without URL: INFUSION_MONITOR_SERVER or config 'server'. Read-only")
@@ -268,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     course = sub.add_parser("course", help="a patient's course of treatment: every session side by side")
     course.add_argument("mrn", metavar="MRN")
-    _add_db(course)
+    add_db_option(course)
     course.add_argument("--format", default="json", choices=["json", "csv", "pdf"], help="json (default), csv or pdf")
     course.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     course.add_argument("--deidentify", action="store_true",
@@ -279,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "locally")
 
     rems_cmd = sub.add_parser("rems", help="esketamine REMS monitoring forms: list unsubmitted, mark submitted")
-    _add_db(rems_cmd)
+    add_db_option(rems_cmd)
     rems_cmd.add_argument("--submitted", metavar="SESSION", help="mark this session's form as submitted")
     rems_cmd.add_argument("--reference", metavar="TEXT", help="the REMS confirmation number, if any")
     rems_cmd.add_argument("--user", metavar="NAME", help="who submitted it")
@@ -305,10 +300,7 @@ def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Recorder:
     """The recorder ``record`` asked for: the ``--user`` account (else the OS user) records it."""
-    try:
-        principal = acting_principal(args, store)
-    except SecurityCliError as exc:
-        raise CliError(str(exc)) from None
+    principal = acting_principal(args, store)
     return start_session(launch.session_spec(args), store, principal, warn or _warn_stderr)
 
 
@@ -562,10 +554,7 @@ def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     """Close an unfinished session without resuming it (a signed-in account is needed)."""
     store = _open_store(args, must_exist=True)
     with store:
-        try:
-            principal = acting_principal(args, store, required=True)
-        except SecurityCliError as exc:
-            raise CliError(str(exc)) from None
+        principal = acting_principal(args, store, required=True)
         session_id = close_unfinished(store, args.session, principal.name)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
     return EXIT_OK
@@ -825,24 +814,16 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "ports": cmd_ports,
     "emulate": cmd_emulate,
     "limits": cmd_limits,
-    "users": lambda args, out: _security(cmd_users, args, out),
-    "profiles": lambda args, out: _security(cmd_profiles, args, out),
-    "verify": lambda args, out: _security(cmd_verify, args, out),
-    "keys": lambda args, out: _security(lambda a, o, _open: cmd_keys(a, o), args, out),
+    "users": lambda args, out: cmd_users(args, out, _open_store),
+    "profiles": lambda args, out: cmd_profiles(args, out, _open_store),
+    "verify": lambda args, out: cmd_verify(args, out, _open_store),
+    "keys": cmd_keys,
     "protocols": cmd_protocols,
     "course": cmd_course,
     "rems": cmd_rems,
     "server": cmd_clinic,
     "station": cmd_clinic,
 }
-
-
-def _security(command: Callable[..., int], args: argparse.Namespace, out: TextIO) -> int:
-    """Run an accounts/approval/verify command, its user-fixable errors as CliError."""
-    try:
-        return command(args, out, _open_store)
-    except SecurityCliError as exc:
-        raise CliError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -21,6 +21,7 @@ from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
 from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
+from monitor.review import change_from
 from monitor.session import EventKind
 from monitor.store import Reader, Store
 
@@ -168,13 +169,6 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _rise(peak: float | None, base: float | None) -> tuple[float | None, float | None]:
-    if peak is None or base is None:
-        return None, None
-    rise = round(peak - base, 1)
-    return rise, (round(100.0 * rise / base, 1) if base else None)
-
-
 @dataclass
 class _Timeline:
     """What the course needs from one session's events."""
@@ -293,8 +287,8 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
             lowest_spo2 = store.reading_extreme(sid, Parameter.SPO2, False, line.baseline_start, line.completed)
         base_sys = _number((line.baseline or {}).get("nibp_sys"))
         base_dia = _number((line.baseline or {}).get("nibp_dia"))
-        rise_sys, rise_sys_pct = _rise(_number(peak_sys), base_sys)
-        rise_dia, rise_dia_pct = _rise(_number(peak_dia), base_dia)
+        rise_sys, rise_sys_pct = change_from(base_sys, _number(peak_sys))
+        rise_dia, rise_dia_pct = change_from(base_dia, _number(peak_dia))
         stopped = line.stopped
         recovery_min = (
             round((line.completed - stopped) / 60.0, 1) if line.completed is not None and stopped is not None else None

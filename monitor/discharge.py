@@ -204,8 +204,9 @@ def modified_aldrete(
     respiration: int,
     consciousness: int,
     on_oxygen: bool = False,
+    pass_mark: int = ALDRETE_PASS,
 ) -> ScoreResult:
-    """Modified Aldrete (0-10, discharge at 9 or more)."""
+    """Modified Aldrete (0-10, discharge at ``pass_mark``: 9 or more unless the protocol asks otherwise)."""
     items = (
         _entered("activity", activity),
         _entered("respiration", respiration),
@@ -213,7 +214,7 @@ def modified_aldrete(
         _entered("consciousness", consciousness),
         aldrete_spo2(vitals, on_oxygen),
     )
-    return ScoreResult("Modified Aldrete", items, ALDRETE_PASS)
+    return ScoreResult("Modified Aldrete", items, pass_mark)
 
 
 def padss_vital_signs(vitals: LatestVitals, baseline: Baseline | None) -> ItemScore:
@@ -239,8 +240,9 @@ def padss(
     nausea_vomiting: int,
     pain: int,
     bleeding: int,
+    pass_mark: int = PADSS_PASS,
 ) -> ScoreResult:
-    """Post-Anesthetic Discharge Scoring System (0-10, discharge at 9 or more)."""
+    """Post-Anesthetic Discharge Scoring System (0-10, discharge at ``pass_mark``: 9 or more by default)."""
     items = (
         padss_vital_signs(vitals, baseline),
         _entered("activity", activity),
@@ -248,7 +250,20 @@ def padss(
         _entered("pain", pain),
         _entered("bleeding", bleeding),
     )
-    return ScoreResult("PADSS", items, PADSS_PASS)
+    return ScoreResult("PADSS", items, pass_mark)
+
+
+@dataclass(frozen=True, slots=True)
+class DischargeMarks:
+    """What the session's protocol asks of discharge scoring (its ``[discharge]`` table)."""
+
+    aldrete_min: int = ALDRETE_PASS
+    padss_min: int = PADSS_PASS
+    escort_required: bool = True
+
+
+#: The marks where the protocol says nothing else (9 of 10 for both scores, an escort required).
+USUAL_MARKS: Final = DischargeMarks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,18 +299,22 @@ class DischargeResult:
     escort_present: bool
     no_driving_acknowledged: bool
     vitals: LatestVitals
+    #: False where the protocol lets a patient leave without an escort.
+    escort_required: bool = True
 
     @property
     def passed(self) -> bool:
-        """Both scores pass, an escort is present and the no-driving instruction was acknowledged."""
+        """Both scores pass, an escort is present (where required) and the no-driving instruction was
+        acknowledged."""
         scores = self.aldrete.passed and self.padss.passed
-        return scores and self.escort_present and self.no_driving_acknowledged
+        escort = self.escort_present or not self.escort_required
+        return scores and escort and self.no_driving_acknowledged
 
     @property
     def reasons(self) -> tuple[str, ...]:
         """Everything that stands in the way of discharge (empty when ready)."""
         out = [*self.aldrete.reasons, *self.padss.reasons]
-        if not self.escort_present:
+        if self.escort_required and not self.escort_present:
             out.append("no escort present")
         if not self.no_driving_acknowledged:
             out.append("no-driving instruction not acknowledged")
@@ -307,6 +326,7 @@ class DischargeResult:
             "aldrete": self.aldrete.as_dict(),
             "padss": self.padss.as_dict(),
             "escort_present": self.escort_present,
+            "escort_required": self.escort_required,
             "no_driving_acknowledged": self.no_driving_acknowledged,
             "passed": self.passed,
             "reasons": list(self.reasons),
@@ -314,9 +334,13 @@ class DischargeResult:
 
 
 def assess_discharge(
-    readings: Iterable[Reading], baseline: Baseline | None, nurse: NurseAssessment
+    readings: Iterable[Reading],
+    baseline: Baseline | None,
+    nurse: NurseAssessment,
+    marks: DischargeMarks = USUAL_MARKS,
 ) -> DischargeResult:
-    """Score discharge from the session's readings (latest reliable values) and the nurse's entries."""
+    """Score discharge from the session's readings (latest reliable values) and the nurse's entries,
+    against the protocol's pass marks and escort rule (``marks``)."""
     hr_param = baseline.heart_rate_parameter if baseline is not None else Parameter.HR
     vitals = latest_vitals(readings, hr_param)
     return DischargeResult(
@@ -327,6 +351,7 @@ def assess_discharge(
             respiration=nurse.aldrete_respiration,
             consciousness=nurse.aldrete_consciousness,
             on_oxygen=nurse.on_oxygen,
+            pass_mark=marks.aldrete_min,
         ),
         padss=padss(
             vitals,
@@ -335,14 +360,18 @@ def assess_discharge(
             nausea_vomiting=nurse.padss_nausea_vomiting,
             pain=nurse.padss_pain,
             bleeding=nurse.padss_bleeding,
+            pass_mark=marks.padss_min,
         ),
         escort_present=nurse.escort_present,
         no_driving_acknowledged=nurse.no_driving_acknowledged,
         vitals=vitals,
+        escort_required=marks.escort_required,
     )
 
 
 __all__ = [
+    "USUAL_MARKS",
+    "DischargeMarks",
     "DischargeResult",
     "ItemScore",
     "LatestVitals",

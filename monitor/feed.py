@@ -36,9 +36,7 @@ and how many messages were set aside.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,7 +47,7 @@ from typing import Any, Final
 from drivers.core.readings import Parameter
 from drivers.hl7.v2 import AckUnreadable, read_ack
 from drivers.settings import SettingsError
-from drivers.transport.mllp import MLLP_END, START_BLOCK, frame, parse_target
+from drivers.transport.mllp import MllpClient, parse_target
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
 from monitor.store import Store, StoreError, feed_queue
@@ -151,29 +149,19 @@ class MllpConnection:
 
     def __init__(self, config: FeedConfig) -> None:
         self.config = config
-        self.sock: socket.socket | None = None
-        self._buffer = b""
+        self.client = MllpClient(
+            config.host, config.port, connect_timeout_s=config.connect_timeout_s, answer_timeout_s=config.ack_timeout_s
+        )
 
     @property
     def connected(self) -> bool:
         """A socket is open."""
-        return self.sock is not None
-
-    def _connect(self) -> socket.socket:
-        if self.sock is None:
-            self.sock = socket.create_connection(
-                (self.config.host, self.config.port), timeout=self.config.connect_timeout_s
-            )
-            self._buffer = b""
-        return self.sock
+        return self.client.connected
 
     def deliver(self, message: str, control_id: str) -> None:
         """Send and require AA for this control id; raises DeliveryError otherwise."""
         try:
-            sock = self._connect()
-            sock.settimeout(self.config.ack_timeout_s)
-            sock.sendall(frame(message))
-            reply = self._read_block(sock)
+            reply = self.client.exchange(message)
         except TimeoutError:
             self.close()
             raise DeliveryError(f"no ACK within {self.config.ack_timeout_s:g} s") from None
@@ -191,28 +179,9 @@ class MllpConnection:
         if code not in accepted:
             raise Refused(code or "nothing", text)
 
-    def _read_block(self, sock: socket.socket) -> str:
-        deadline = time.monotonic() + self.config.ack_timeout_s
-        while MLLP_END not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            sock.settimeout(remaining)
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise OSError("the receiver closed the connection")
-            self._buffer += chunk
-        block, _, self._buffer = self._buffer.partition(MLLP_END)
-        start = block.find(START_BLOCK)
-        return block[start + 1 :].decode("utf-8", "replace")
-
     def close(self) -> None:
         """Drop the connection (idempotent; interrupts a waiting recv from another thread)."""
-        sock, self.sock = self.sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        self.client.close()
 
 
 class Feed:

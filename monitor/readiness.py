@@ -40,6 +40,9 @@ START_INFUSION: Final = "start_infusion"
 COMPLETE: Final = "complete"
 START_RECOVERY: Final = "start_recovery"
 
+#: How old the cuff value a discharge rests on may be, unless the profile or the protocol says otherwise.
+DISCHARGE_NIBP_MAX_AGE_S: Final = 300.0
+
 
 @dataclass(frozen=True, slots=True)
 class CareRules:
@@ -48,11 +51,13 @@ class CareRules:
     baseline_min_s: float = 180.0
     hold_sys: float = 165.0
     hold_dia: float = 100.0
-    discharge_nibp_max_age_s: float = 300.0
+    discharge_nibp_max_age_s: float = DISCHARGE_NIBP_MAX_AGE_S
     discharge_spo2_max_age_s: float = 60.0
     #: Two baseline cuffs further apart than this (systolic, diastolic) need a third (or an override).
     cuffs_disagree_sys: float = 20.0
     cuffs_disagree_dia: float = 15.0
+    #: Whether a high-priority alarm on screen stops completion (the protocol's ``no_active_high_alarm``).
+    high_alarm_blocks_discharge: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +255,7 @@ def discharge_check(
             )
             blockers.append(Blocker(code, f"{what} (at most {limit:g} min for discharge)"))
     high = tuple(high_alarms)
-    if high:
+    if high and rules.high_alarm_blocks_discharge:
         blockers.append(Blocker("high_alarm", "high-priority alarm on screen: " + "; ".join(high)))
     return StepCheck(COMPLETE, tuple(blockers), session.baseline, (nibp, spo2, heart))
 

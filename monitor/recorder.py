@@ -11,7 +11,6 @@ disk, and no exception - from the store, a command, a listener - ends it. Listen
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -733,14 +732,7 @@ class Recorder:
 
     def _care_rules(self) -> CareRules:
         """The profile's rules with the protocol's numbers (minimum baseline, age of discharge vitals)."""
-        rules = self.alarms.care_rules if self.alarms is not None else CareRules()
-        baseline_min = self.protocol.phases[Phase.BASELINE].min_min
-        changes: dict[str, float] = {
-            "discharge_nibp_max_age_s": self.protocol.discharge.vitals_max_age_min * SECONDS_PER_MINUTE
-        }
-        if baseline_min is not None:
-            changes["baseline_min_s"] = baseline_min * SECONDS_PER_MINUTE
-        return dataclasses.replace(rules, **changes)
+        return self.protocol.care_rules(self.alarms.care_rules if self.alarms is not None else CareRules())
 
     def _high_alarms(self) -> tuple[str, ...]:
         return self.alarms.high_priority_alarms() if self.alarms is not None else ()

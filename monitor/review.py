@@ -150,6 +150,14 @@ def heart_rate_parameter(record: SessionRecord) -> Parameter:
     return Parameter.PR
 
 
+def change_from(base: float | None, value: float | None) -> tuple[float | None, float | None]:
+    """``value`` minus ``base`` (one decimal) and that change in percent of ``base``; None where it cannot be said."""
+    if base is None or value is None:
+        return None, None
+    change = round(value - base, 1)
+    return change, (round(100.0 * change / base, 1) if base else None)
+
+
 @dataclass(frozen=True, slots=True)
 class BaselineComparison:
     """One vital sign at baseline and at the end of recovery."""
@@ -162,16 +170,12 @@ class BaselineComparison:
     @property
     def change(self) -> float | None:
         """End of recovery minus baseline."""
-        if self.baseline is None or self.end_of_recovery is None:
-            return None
-        return round(self.end_of_recovery - self.baseline, 1)
+        return change_from(self.baseline, self.end_of_recovery)[0]
 
     @property
     def change_percent(self) -> float | None:
         """Change relative to baseline, in percent."""
-        if self.change is None or not self.baseline:
-            return None
-        return round(100.0 * self.change / self.baseline, 1)
+        return change_from(self.baseline, self.end_of_recovery)[1]
 
 
 def baseline_vs_end_of_recovery(record: SessionRecord) -> list[BaselineComparison]:

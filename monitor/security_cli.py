@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
+from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
 
 SECRET_ENV = ENV_PREFIX + "SECRET"
 
 
-class SecurityCliError(Exception):
-    """A problem the user can fix; the command line prints it as one line."""
+class SecurityCliError(AppError):
+    """A problem the user can fix with an account, a key or an approval; printed as one line like any AppError."""
 
 
 def add_identity_options(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +85,7 @@ def build_security_parsers(sub: Any) -> None:
                          ("disable", "disable an account"), ("enable", "enable an account again"),
                          ("unlock", "clear a lock-out after failed sign-ins")):
         p = users_sub.add_parser(action, help=text)
-        _add_db_option(p)
+        add_db_option(p)
         add_identity_options(p)
         if action != "list":
             p.add_argument("name", metavar="NAME")
@@ -97,28 +98,29 @@ def build_security_parsers(sub: Any) -> None:
     profiles = sub.add_parser("profiles", help="approve alarm profiles (admin) and list approvals")
     profiles_sub = profiles.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
     listing = profiles_sub.add_parser("list", help="approved profiles")
-    _add_db_option(listing)
+    add_db_option(listing)
     approve = profiles_sub.add_parser("approve", help="approve this exact profile content")
     approve.add_argument("file", metavar="FILE")
     approve.add_argument("--name", required=True, help="the name the screen and exports show")
     approve.add_argument("--below-floors", action="store_true",
                          help="confirm approving a profile that weakens high-priority alarms beyond the floors")
-    _add_db_option(approve)
+    add_db_option(approve)
     add_identity_options(approve)
     revoke = profiles_sub.add_parser("revoke", help="withdraw an approval")
     revoke.add_argument("sha256", metavar="HASH")
-    _add_db_option(revoke)
+    add_db_option(revoke)
     add_identity_options(revoke)
 
     verify = sub.add_parser("verify", help="check the record's hash chains and the database's integrity")
-    _add_db_option(verify)
+    add_db_option(verify)
     verify.add_argument("--all", action="store_true", help="list every finding, not only the first")
 
     keys = sub.add_parser("keys", help="where the key file is; copy it for a back-up")
     keys.add_argument("--backup", metavar="FILE", help="copy the key file here (owner-only)")
 
 
-def _add_db_option(parser: argparse.ArgumentParser) -> None:
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """``--db PATH``: the database every command that reads or writes the record takes."""
     parser.add_argument("--db", metavar="PATH",
                         help="database file (default: INFUSION_MONITOR_DB or the user data folder)")
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from drivers.core.readings import Reading
-from monitor.discharge import DischargeResult, NurseAssessment, assess_discharge
+from monitor.discharge import USUAL_MARKS, DischargeMarks, DischargeResult, NurseAssessment, assess_discharge
 from monitor.readiness import StepCheck
 from monitor.session import Baseline
 
@@ -66,9 +66,11 @@ class DischargeDialog(QDialog):
         baseline: Baseline | None,
         check: StepCheck | None = None,
         nibp_now: Callable[[], None] | None = None,
+        marks: DischargeMarks = USUAL_MARKS,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Discharge scoring")
+        self.marks = marks
         self.readings = list(readings)
         self.baseline = baseline
         self.check = check
@@ -104,15 +106,17 @@ class DischargeDialog(QDialog):
         ref.setObjectName("dim")
         layout.addWidget(ref)
         columns = QVBoxLayout()  # one above the other: the form fits a 1280-pixel-wide screen
-        self.aldrete_box = self._score_box("Modified Aldrete (discharge at 9 or more)", ALDRETE_ENTRIES)
+        aldrete_title = f"Modified Aldrete (discharge at {marks.aldrete_min} or more)"
+        self.aldrete_box = self._score_box(aldrete_title, ALDRETE_ENTRIES)
         self.on_oxygen = QCheckBox("On supplemental oxygen")
         self.on_oxygen.toggled.connect(self.update_result)
         self.aldrete_box.layout().addWidget(self.on_oxygen, len(ALDRETE_ENTRIES), 0, 1, 4)
-        self.padss_box = self._score_box("PADSS (discharge at 9 or more)", PADSS_ENTRIES)
+        self.padss_box = self._score_box(f"PADSS (discharge at {marks.padss_min} or more)", PADSS_ENTRIES)
         columns.addWidget(self.aldrete_box)
         columns.addWidget(self.padss_box)
         layout.addLayout(columns)
-        self.escort = QCheckBox("Escort present")
+        escort = "Escort present" if marks.escort_required else "Escort present (the protocol does not require one)"
+        self.escort = QCheckBox(escort)
         self.no_driving = QCheckBox("No-driving instruction given and acknowledged")
         for box in (self.escort, self.no_driving):
             box.toggled.connect(self.update_result)
@@ -231,7 +235,7 @@ class DischargeDialog(QDialog):
         """Both scores from the entries, None while an item is unscored."""
         if self.missing():
             return None
-        return assess_discharge(self.readings, self.baseline, self.assessment())
+        return assess_discharge(self.readings, self.baseline, self.assessment(), self.marks)
 
     def update_result(self) -> None:
         """Show totals and what stands in the way of discharge."""

@@ -676,7 +676,8 @@ class LiveWindow(DialogHost, QMainWindow):
         baseline = status.baseline if status is not None else None
         check = status.step_check if status is not None else None
         nibp_now = self.nibp_now if status is not None and status.can_start_nibp else None
-        self._open(DischargeDialog(self, readings, baseline, check, nibp_now), self._discharge_entered)
+        marks = self.bridge.recorder.protocol.discharge.marks
+        self._open(DischargeDialog(self, readings, baseline, check, nibp_now, marks), self._discharge_entered)
 
     def _discharge_entered(self, dialog: QDialog) -> None:
         result = dialog.discharge()  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -140,6 +141,18 @@ class Reading:
     def status(self) -> str:
         """Flags as a stable, comma-separated text (empty when there are none)."""
         return flags_text(self.flags)
+
+
+def spo2_and_pr(readings: Iterable[Reading]) -> tuple[Reading | None, Reading | None, frozenset[Flag]]:
+    """The SpO2 and pulse-rate readings among ``readings`` (None when absent) and their flags together.
+
+    What an oximeter's output line carries; the emulated oximeters write their lines from it.
+    """
+    by = {r.parameter: r for r in readings}
+    spo2 = by.get(Parameter.SPO2)
+    pr = by.get(Parameter.PR)
+    flags: frozenset[Flag] = frozenset().union(*(r.flags for r in (spo2, pr) if r is not None))
+    return spo2, pr, flags
 
 
 def flags_text(flags: frozenset[Flag] | frozenset[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from drivers.base import Decoder, OpenOptions, PortSettings, Source
+from drivers.base import Decoder, PortSettings
 from drivers.dinamap.codec import PORT_SETTINGS, SOURCE_NAME, DinamapDecoder, DinamapSettings
 from drivers.transport.serial_source import SerialDriver
 
@@ -22,9 +22,3 @@ class DinamapDriver(SerialDriver):
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
         """A polling decoder with the user's settings."""
         return DinamapDecoder(DinamapSettings.from_mapping(settings))
-
-    def open(self, options: OpenOptions) -> Source:
-        """Open the port; the source says it can start the cuff."""
-        source = super().open(options)
-        source.can_start_nibp = True
-        return source

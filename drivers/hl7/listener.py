@@ -29,13 +29,10 @@ bound to anything but a loopback address.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import queue
 import re
-import selectors
-import socket
 import threading
 import time
 import warnings
@@ -60,6 +57,7 @@ from drivers.hl7.gate import Refusal, SessionGate, sender_key
 from drivers.hl7.v2 import parse_hl7_time
 from drivers.settings import SettingsError, check_known, seconds, whole_number
 from drivers.transport.mllp import DEFAULT_HOST, DEFAULT_PORT, MllpDeframer, frame, is_loopback, parse_address
+from drivers.transport.tcp_listener import ListenerLimits, TcpListener
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +73,6 @@ _NIBP = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 #: Defaults of the listener's limits (``--set max_connections=``, ``idle_timeout=``).
 MAX_CONNECTIONS_DEFAULT: Final = 4
 IDLE_TIMEOUT_DEFAULT_S: Final = 300.0
-#: ACK bytes a connection may owe before the listener stops reading from it (its sender does not read).
-MAX_OUTBOX_BYTES: Final = 64 * 1024
-#: A connection whose ACKs have not moved for this long is closed.
-WRITE_STALL_S: Final = 30.0
-#: After an accept() failure (out of file descriptors) the listener waits this long before accepting again.
-ACCEPT_PAUSE_S: Final = 1.0
 #: The same refusal of the same sender is put on the timeline at most this often.
 TECHNICAL_EVENT_INTERVAL_S: Final = 60.0
 
@@ -645,31 +637,32 @@ def _patient_ids(message: Any) -> list[str]:
 # -- the listening source -----------------------------------------------------------------
 
 
-@dataclass
-class _Connection:
-    sock: socket.socket
-    peer: str
-    decoder: Hl7Decoder
-    last_in: float
-    outbox: bytearray = field(default_factory=bytearray)
-    #: Monotonic time the outbox last shrank (or was empty).
-    last_out: float = 0.0
-    #: Reading is paused because the sender does not take its ACKs.
-    paused: bool = False
+class _Hl7Connection:
+    """One sender's connection: its own decoder, its readings and refusals passed to the source."""
+
+    def __init__(self, source: Hl7MllpSource, peer: str) -> None:
+        self.source = source
+        self.peer = peer
+        settings = source.settings
+        self.decoder = Hl7Decoder(settings.tz, codes=settings.codes, gate=source.gate, peer=peer)
+
+    def received(self, data: bytes) -> bytes:
+        """Decode what arrived; returns the acknowledgments."""
+        return self.source._received(self, data)
+
+    def closed(self, why: str) -> None:
+        """Keep this connection's counts in the source's totals."""
+        self.source._closed(self)
 
 
 class Hl7MllpSource(Source):
     """Listens for MLLP connections on one address; every connection gets its own decoder.
 
-    One thread serves every connection without ever blocking on one: sockets are non-blocking,
-    ACKs wait in a per-connection outbox that is written when the socket can take them, and a
-    connection whose sender lets more than ``MAX_OUTBOX_BYTES`` of ACKs pile up is no longer read
-    (TCP then holds that sender back) and is closed when its ACKs have not moved for
-    ``WRITE_STALL_S``. Connections beyond ``max_connections`` and addresses not on ``allow_from``
-    are closed at once; a connection silent for ``idle_timeout`` is closed. When ``accept()``
-    fails (out of file descriptors) the listener pauses accepting for ``ACCEPT_PAUSE_S`` and
-    tries again, and any unexpected error in the thread is logged and the loop carries on.
-    Refused messages, refused connections and accept failures become technical events.
+    The TCP side (one thread for every connection, limits, back-pressure on a sender that does not
+    read its ACKs, surviving accept() failures) is :class:`drivers.transport.tcp_listener.TcpListener`
+    with ``max_connections``, ``idle_timeout`` and ``allow_from`` from the settings. This source
+    decodes what each connection sends, answers it, and turns refused messages, refused
+    connections and accept failures into technical events.
     """
 
     def __init__(
@@ -683,56 +676,26 @@ class Hl7MllpSource(Source):
         self._readings: queue.SimpleQueue[Reading] = queue.SimpleQueue()
         self._events_lock = threading.Lock()
         self._clock_offsets: list[tuple[float, float]] = []
-        self._selector: selectors.BaseSelector | None = None
-        self._listener: socket.socket | None = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        #: Monotonic time the listener thread last went round its loop (read by the watchdog).
-        self.last_beat = time.monotonic()
-        self._stop = threading.Event()
-        self._connections: dict[int, _Connection] = {}
-        self._ever_connected = False
-        self._accept_paused_until: float | None = None
         self._last_technical: dict[tuple[str, str], float] = {}
         # Counts of connections already closed, so the totals never go down.
         self._closed_unknown = 0
         self._closed_resyncs = 0
         #: Totals over every connection's decoder (unknown codes, AE and AR answers...).
         self.decoder_counters = DecoderCounters()
-        #: Connections closed by the listener's limits, and accept() failures.
-        self.refused_connections = 0
-        self.accept_errors = 0
-        self.thread_errors = 0
-        self.address: tuple[str, int] = (settings.host, settings.port)
-        self.counters.state = "closed"
+        limits = ListenerLimits(settings.max_connections, settings.idle_timeout_s, settings.allow_from)
+        self.listener = TcpListener(
+            settings.host, settings.port, self, limits, counters=self.counters, name="hl7-listener", monotonic=monotonic
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The address listened on (the port the system chose when asked for port 0)."""
+        return self.listener.address
 
     def open(self) -> None:
         """Bind and start listening (raises OSError when the address is taken or not ours)."""
-        if self._thread is not None:
-            return
-        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind((self.settings.host, self.settings.port))
-            listener.listen(8)
-        except OSError:
-            listener.close()
-            raise
-        listener.setblocking(False)
-        self._listener = listener
-        self.address = listener.getsockname()[:2]
+        self.listener.open()
         self.device = f"HL7 ORU^R01 listener on {self.address[0]}:{self.address[1]} (MLLP)"
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(listener, selectors.EVENT_READ, "listen")
-        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self._stop.clear()
-        self.counters.state = "listening"
-        self._thread = threading.Thread(target=self._run, name=f"hl7-listener {self.address[1]}", daemon=True)
-        self._thread.start()
 
     def now(self) -> float:
         """Anchored time (drivers.core.clock): wall time at start plus monotonic time since."""
@@ -773,153 +736,66 @@ class Hl7MllpSource(Source):
     @property
     def thread(self) -> threading.Thread | None:
         """The listener thread (watched by the watchdog)."""
-        return self._thread
+        return self.listener.thread
+
+    @property
+    def last_beat(self) -> float:
+        """Monotonic time the listener thread last went round its loop (read by the watchdog)."""
+        return self.listener.last_beat
+
+    @property
+    def refused_connections(self) -> int:
+        """Connections closed at once by ``max_connections`` or ``allow_from``."""
+        return self.listener.refused_connections
+
+    @property
+    def accept_errors(self) -> int:
+        """Times accept() failed (out of file descriptors...)."""
+        return self.listener.accept_errors
 
     def connection_count(self) -> int:
         """Connections open now."""
-        return len(self._connections)
+        return self.listener.connection_count()
 
     def outbox_sizes(self) -> list[int]:
         """Bytes of ACKs each open connection still owes (for diagnosis and tests)."""
-        return [len(c.outbox) for c in list(self._connections.values())]
+        return self.listener.outbox_sizes()
 
     def close(self) -> None:
         """Stop listening, close every connection and join the listener thread; idempotent."""
-        self._stop.set()
-        if self._wake_w is not None:
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"x")
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(5.0)
-        for conn in list(self._connections.values()):
-            self._drop(conn, "listener closed", report=False)
-        for sock in (self._listener, self._wake_r, self._wake_w):
-            if sock is not None:
-                sock.close()
-        self._listener = self._wake_r = self._wake_w = None
-        if self._selector is not None:
-            self._selector.close()
-            self._selector = None
-        self.counters.state = "closed"
+        self.listener.close()
 
-    # -- listener thread -------------------------------------------------------------------
+    # -- what the TCP listener tells this source (on its thread) ------------------------------
 
-    def _run(self) -> None:
-        selector = self._selector
-        assert selector is not None
-        while not self._stop.is_set():
-            self.last_beat = time.monotonic()
-            try:
-                if self._serve(selector):
-                    return
-            except Exception as exc:  # the listener must outlive any one bad turn
-                self.thread_errors += 1
-                log.exception("HL7 listener: unexpected error; carrying on")
-                self._technical("hl7_listener_error", "listener", f"listener error: {exc}")
-                self._stop.wait(0.2)
+    def accepted(self, peer: str) -> _Hl7Connection:
+        """A sender connected: a fresh decoder for its connection."""
+        return _Hl7Connection(self, peer)
 
-    def _serve(self, selector: selectors.BaseSelector) -> bool:
-        """One turn of the loop; True when told to stop."""
-        for key, mask in selector.select(timeout=0.5):
-            if key.data == "wake":
-                return True
-            if key.data == "listen":
-                self._accept()
-            else:
-                conn = self._connections.get(key.fd)
-                if conn is None:
-                    continue
-                if mask & selectors.EVENT_READ:
-                    self._receive(conn)
-                if mask & selectors.EVENT_WRITE and key.fd in self._connections:
-                    self._flush(conn)
-        self._housekeeping()
-        return False
+    def link_changed(self, kind: LinkEventKind, detail: str) -> None:
+        """The last sender went away, or one came back: on the timeline as link lost / restored."""
+        with self._events_lock:
+            self._link_event(kind, self.now(), detail)
 
-    def _housekeeping(self) -> None:
-        now = self._monotonic()
-        if self._accept_paused_until is not None and now >= self._accept_paused_until:
-            self._accept_paused_until = None
-            if self._selector is not None and self._listener is not None:
-                self._selector.register(self._listener, selectors.EVENT_READ, "listen")
-        for conn in list(self._connections.values()):
-            if conn.outbox and now - conn.last_out > WRITE_STALL_S:
-                self._drop(conn, f"its sender has not taken its acknowledgments for {WRITE_STALL_S:g} s")
-            elif now - conn.last_in > self.settings.idle_timeout_s:
-                self._drop(conn, f"idle for {self.settings.idle_timeout_s:g} s")
+    def refused(self, host: str, peer: str, why: str) -> None:
+        """A connection closed at once by the listener's limits."""
+        self._technical("hl7_connection_refused", host, f"connection from {peer} refused: {why}")
 
-    def _accept(self) -> None:
-        assert self._listener is not None
-        assert self._selector is not None
-        try:
-            sock, peer = self._listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            # Out of file descriptors (EMFILE/ENFILE), out of memory...: the waiting connection stays
-            # in the backlog, so stop watching the socket for a moment instead of spinning on it.
-            self.accept_errors += 1
-            self._selector.unregister(self._listener)
-            self._accept_paused_until = self._monotonic() + ACCEPT_PAUSE_S
-            log.error("HL7 listener cannot accept a connection: %s; trying again in %g s", exc, ACCEPT_PAUSE_S)
-            self._technical("hl7_accept_failed", "listener", f"cannot accept a connection: {exc}")
-            return
-        host = str(peer[0])
-        peer_text = f"{host}:{peer[1]}"
-        why = ""
-        if self.settings.allow_from and host.lower() not in self.settings.allow_from:
-            why = f"address {host} is not on the listener's allow_from list"
-        elif len(self._connections) >= self.settings.max_connections:
-            why = f"already {len(self._connections)} connections (max_connections)"
-        if why:
-            self.refused_connections += 1
-            sock.close()
-            log.warning("HL7 listener refused a connection from %s: %s", peer_text, why)
-            self._technical("hl7_connection_refused", host, f"connection from {peer_text} refused: {why}")
-            return
-        sock.setblocking(False)
-        # A bounded kernel buffer for ACKs too, so a sender that does not read them is noticed soon.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
-        now = self._monotonic()
-        decoder = Hl7Decoder(self.settings.tz, codes=self.settings.codes, gate=self.gate, peer=peer_text)
-        conn = _Connection(sock, peer_text, decoder, last_in=now, last_out=now)
-        self._connections[sock.fileno()] = conn
-        self._selector.register(sock, selectors.EVENT_READ, "conn")
-        log.info("HL7 sender connected from %s", conn.peer)
-        self.counters.state = "connected"
-        if self._ever_connected and len(self._connections) == 1:
-            self.counters.reconnects += 1
-            with self._events_lock:
-                self._link_event(
-                    LinkEventKind.LINK_RESTORED, self.now(), f"sender connected from {conn.peer}"
-                )
-        self._ever_connected = True
+    def failed(self, condition: str, detail: str) -> None:
+        """An accept() failure or an error in the listener's loop."""
+        self._technical(f"hl7_{condition}", "listener", detail)
 
-    def _receive(self, conn: _Connection) -> None:
-        try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._drop(conn, f"connection error: {exc}")
-            return
-        if not data:
-            self._drop(conn, "sender closed the connection")
-            return
+    def _received(self, conn: _Hl7Connection, data: bytes) -> bytes:
+        decoder = conn.decoder
         at = self.now()
-        conn.last_in = self._monotonic()
-        self.counters.bytes_in += len(data)
-        before = (conn.decoder.counters.frames_decoded, conn.decoder.counters.frames_rejected)
-        for reading in conn.decoder.feed(data, at):
+        before = (decoder.counters.frames_decoded, decoder.counters.frames_rejected)
+        for reading in decoder.feed(data, at):
             self._readings.put(reading)
-        if conn.decoder.clock_offsets:
+        if decoder.clock_offsets:
             with self._events_lock:
-                self._clock_offsets += conn.decoder.clock_offsets
-            conn.decoder.clock_offsets = []
-        self._add_counts(conn.decoder, before)
-        for refused in conn.decoder.take_refusals():
+                self._clock_offsets += decoder.clock_offsets
+            decoder.clock_offsets = []
+        self._add_counts(decoder, before)
+        for refused in decoder.take_refusals():
             assert refused.refusal is not None
             self._technical(
                 refused.refusal.condition,
@@ -927,10 +803,11 @@ class Hl7MllpSource(Source):
                 f"HL7 message {refused.message_id or '?'} from {refused.sender} ({conn.peer}) refused: "
                 f"{refused.refusal.reason}",
             )
-        if not conn.outbox:
-            conn.last_out = conn.last_in
-        conn.outbox += conn.decoder.outgoing(at)
-        self._flush(conn)
+        return decoder.outgoing(at)
+
+    def _closed(self, conn: _Hl7Connection) -> None:
+        self._closed_unknown += conn.decoder.counters.unknown_items
+        self._closed_resyncs += conn.decoder.counters.resyncs
 
     def _technical(self, condition: str, who: str, detail: str) -> None:
         """A technical event on the timeline, at most once a ``TECHNICAL_EVENT_INTERVAL_S`` per condition and sender."""
@@ -951,41 +828,6 @@ class Hl7MllpSource(Source):
         totals = self.decoder_counters
         totals.frames_decoded += decoded
         totals.frames_rejected += rejected
-        live = self._connections.values()
-        totals.unknown_items = self._closed_unknown + sum(c.decoder.counters.unknown_items for c in live)
-        self.counters.resyncs = self._closed_resyncs + sum(c.decoder.counters.resyncs for c in live)
-
-    def _flush(self, conn: _Connection) -> None:
-        assert self._selector is not None
-        if conn.outbox:
-            try:
-                sent = conn.sock.send(conn.outbox)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError as exc:
-                self._drop(conn, f"cannot answer: {exc}")
-                return
-            if sent:
-                del conn.outbox[:sent]
-                conn.last_out = self._monotonic()
-            self.counters.bytes_out += sent
-        # A sender that does not read its ACKs is not read either: its messages wait in TCP.
-        conn.paused = len(conn.outbox) > MAX_OUTBOX_BYTES
-        events = (0 if conn.paused else selectors.EVENT_READ) | (selectors.EVENT_WRITE if conn.outbox else 0)
-        self._selector.modify(conn.sock, events or selectors.EVENT_READ, "conn")
-
-    def _drop(self, conn: _Connection, why: str, report: bool = True) -> None:
-        fd = conn.sock.fileno()
-        if self._connections.pop(fd, None) is None:
-            return
-        self._closed_unknown += conn.decoder.counters.unknown_items
-        self._closed_resyncs += conn.decoder.counters.resyncs
-        if self._selector is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(conn.sock)
-        conn.sock.close()
-        log.info("HL7 sender %s: %s", conn.peer, why)
-        if report and not self._connections:
-            self.counters.state = "lost"
-            with self._events_lock:
-                self._link_event(LinkEventKind.LINK_LOST, self.now(), f"{conn.peer}: {why}")
+        live = [h.decoder for h in self.listener.handlers() if isinstance(h, _Hl7Connection)]
+        totals.unknown_items = self._closed_unknown + sum(d.counters.unknown_items for d in live)
+        self.counters.resyncs = self._closed_resyncs + sum(d.counters.resyncs for d in live)

@@ -11,7 +11,6 @@ MDC code as the alternate identifier, to exercise both ways a listener must read
 from __future__ import annotations
 
 import logging
-import socket
 import statistics
 import threading
 import time
@@ -25,7 +24,7 @@ from drivers.emulation.device import EmulationRequest, EmulatorError
 from drivers.hl7.v2 import AckUnreadable, hl7_time, read_ack
 from drivers.patient.vitals import CuffResult, PatientFeed, Vitals
 from drivers.settings import check_known, choice, seconds
-from drivers.transport.mllp import MllpDeframer, frame, parse_address
+from drivers.transport.mllp import MllpClient, ReceiverClosed, parse_address
 
 log = logging.getLogger(__name__)
 
@@ -172,44 +171,33 @@ class Hl7Sender:
     counters: SenderCounters = field(default_factory=SenderCounters)
 
     def __post_init__(self) -> None:
-        self._sock: socket.socket | None = None
-        self._deframer = MllpDeframer()
+        timeout = self.timeout_s
+        self._client = MllpClient(self.host, self.port, connect_timeout_s=timeout, answer_timeout_s=timeout)
         self._next_send: float | None = None
         self._cuff_acked: int = 0
 
     def connect(self) -> None:
         """Open the TCP connection (raises OSError when nobody listens)."""
-        self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
+        self._client.connect()
 
     def close(self) -> None:
         """Close the connection; idempotent."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        self._client.close()
 
     def send(self, message: str, control_id: str) -> str:
         """Send one message, wait for its ACK and return its code (AA, AE, AR; CA, CE, CR in enhanced mode)."""
-        if self._sock is None:
-            self.connect()
-        assert self._sock is not None
         started = time.perf_counter()
-        self._sock.sendall(frame(message))
+        self._client.send(message)
         self.counters.sent += 1
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AckError(f"no acknowledgment for {control_id} within {self.timeout_s:g} s")
-            self._sock.settimeout(remaining)
-            data = self._sock.recv(65536)
-            if not data:
-                raise AckError("the listener closed the connection")
-            acks = self._deframer.feed(data)
-            if acks:
-                break
+        try:
+            answer = self._client.answer()
+        except TimeoutError:
+            raise AckError(f"no acknowledgment for {control_id} within {self.timeout_s:g} s") from None
+        except ReceiverClosed:
+            raise AckError("the listener closed the connection") from None
         self.counters.round_trips_s.append(time.perf_counter() - started)
         try:
-            ack = read_ack(acks[0].decode("utf-8", "replace"))
+            ack = read_ack(answer)
         except AckUnreadable as exc:
             raise AckError(str(exc)) from None
         code = ack.code

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import ClassVar
 
-from drivers.base import Decoder, OpenOptions, PortSettings, Source
+from drivers.base import Decoder, PortSettings
 from drivers.intellivue.decoder import IntelliVueDecoder, IntelliVueSettings
 from drivers.transport.serial_source import SerialDriver, SerialSource
 
@@ -42,25 +42,9 @@ class IntelliVueDriver(SerialDriver):
     )
     device_label = "Philips IntelliVue (MIB/RS232 Data Export)"
     port_settings: ClassVar[PortSettings | None] = PortSettings(baudrate=115200)
+    source_class: ClassVar[type[SerialSource]] = IntelliVueSource
     can_start_nibp = False
 
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
         """A host-side state machine with the user's timing settings."""
         return IntelliVueDecoder(IntelliVueSettings.from_mapping(settings))
-
-    def open(self, options: OpenOptions) -> Source:
-        """Open the port; the association starts with the first read."""
-        if not options.port:
-            raise ValueError(f"driver '{self.name}' needs a port")
-        settings = (self.port_settings or PortSettings()).with_overrides(options.port_overrides)
-        decoder = IntelliVueDecoder(IntelliVueSettings.from_mapping(options.settings))
-        source = IntelliVueSource(
-            self.name,
-            options.port,
-            decoder,
-            settings,
-            device_label=self.device_label,
-            link_lost_after_s=options.link_lost_after_s,
-        )
-        source.open()
-        return source

@@ -58,7 +58,7 @@ from drivers.intellivue.values import (
 )
 from drivers.patient.model import CUFF_DURATION_S, SimulatedPatient
 from drivers.patient.vitals import PatientFeed
-from drivers.settings import SettingsError, check_known, choice, seconds, switch
+from drivers.settings import OFF_WORDS, ON_WORDS, SettingsError, check_known, choice, seconds, switch
 
 log = logging.getLogger(__name__)
 
@@ -371,9 +371,8 @@ def _seconds(settings: Mapping[str, str], name: str, default: float) -> float:
 
 def _stamps(text: str) -> str:
     value = text.strip().lower()
-    aliases = {"on": "rel", "yes": "rel", "true": "rel", "1": "rel", "off": "none", "no": "none", "false": "none",
-               "0": "none"}
-    value = aliases.get(value, value)
+    # An on/off word means relative stamps (the monitor's default) or none.
+    value = "rel" if value in ON_WORDS else "none" if value in OFF_WORDS else value
     if value not in NBP_STAMPS:
         raise SettingsError(f"setting time_stamps='{text}' must be one of rel, abs, both, off")
     return value

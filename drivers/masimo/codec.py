@@ -28,9 +28,9 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from drivers.base import Decoder, PortSettings
-from drivers.core.readings import Flag, Parameter, Reading
-from drivers.transport.framing import LineFramer, SyncTracker
+from drivers.base import PortSettings
+from drivers.core.readings import Flag, Parameter, Reading, spo2_and_pr
+from drivers.transport.framing import FrameRejected, LineDecoder
 
 NAME = "masimo-ascii"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)
@@ -66,7 +66,7 @@ _NUMBER = re.compile(r"(\d{1,3}|-{1,3})")
 _HEX = re.compile(r"[0-9A-Fa-f]{1,8}")
 
 
-class LineRejected(ValueError):
+class LineRejected(FrameRejected):
     """A line that is not a valid ASCII 1 record."""
 
 
@@ -122,52 +122,34 @@ def exc_flags(exc: int) -> frozenset[Flag]:
     return frozenset(flag for bit, flag in EXC_FLAGS.items() if exc & bit)
 
 
-class MasimoAsciiDecoder(Decoder):
+class MasimoAsciiDecoder(LineDecoder):
     """Incremental decoder of ASCII 1 lines into ``spo2`` and ``pr`` readings."""
 
     def __init__(self, source: str = NAME) -> None:
-        super().__init__(source)
-        self._lines = LineFramer(MAX_LINE)
-        self._sync = SyncTracker(self.counters)
+        super().__init__(source, MAX_LINE)
 
-    def reset(self) -> None:
-        """Forget a partial line (after a reconnect)."""
-        self._lines.reset()
-
-    def feed(self, data: bytes, at: float) -> list[Reading]:
-        """Readings from every line completed by ``data``."""
-        out: list[Reading] = []
-        for line in self._lines.feed(data):
-            if line is None:
-                self._sync.bad()
-                continue
-            if not line.strip():
-                continue
-            out.extend(self._line(line, at))
-        return out
-
-    def _line(self, line: bytes, at: float) -> list[Reading]:
+    def read_line(self, line: bytes, at: float) -> list[Reading]:
+        """The readings of one ASCII 1 record; a blank line is no record."""
+        if not line.strip():
+            return []
         m = _STAMP.search(line)
         if m is None:
-            self._sync.bad()
+            self.sync.bad()
             return []
         if m.start() > 0:
             # Noise (or half a line from before we connected) ahead of a record: reject the
             # noise, then try the record that starts at the time stamp.
-            self._sync.bad()
+            self.sync.bad()
             line = line[m.start():]
-        try:
-            readings = self._record(m, line[m.end() - m.start():], at)
-        except (LineRejected, UnicodeDecodeError):
-            self._sync.bad()
-            return []
-        self._sync.good()
-        return readings
+        return self.sync.judged(lambda: self._record(m, line[m.end() - m.start():], at))
 
     def _record(self, stamp: re.Match[bytes], rest: bytes, at: float) -> list[Reading]:
         if not _valid_stamp(stamp):
             raise LineRejected("invalid date or time")
-        text = rest.decode("ascii")
+        try:
+            text = rest.decode("ascii")
+        except UnicodeDecodeError:
+            raise LineRejected("not ASCII") from None
         if text and not text[0].isspace():
             raise LineRejected("no space after the time stamp")
         if not text.isprintable():
@@ -214,10 +196,7 @@ def encode_line(
 
 def encode_readings(t: float, readings: Sequence[Reading]) -> bytes:
     """The line that carries these readings (``spo2`` and ``pr``; others are not in ASCII 1)."""
-    by = {r.parameter: r for r in readings}
-    spo2 = by.get(Parameter.SPO2)
-    pr = by.get(Parameter.PR)
-    flags: frozenset[Flag] = frozenset().union(*(r.flags for r in (spo2, pr) if r is not None))
+    spo2, pr, flags = spo2_and_pr(readings)
     exc = EXC_SET_MODE
     for bit, flag in EXC_FLAGS.items():
         if flag in flags:

@@ -45,9 +45,9 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from drivers.base import Decoder, PortSettings
-from drivers.core.readings import Flag, Parameter, Reading
-from drivers.transport.framing import LineFramer, SyncTracker
+from drivers.base import PortSettings
+from drivers.core.readings import Flag, Parameter, Reading, spo2_and_pr
+from drivers.transport.framing import FrameRejected, LineDecoder
 
 NAME = "nellcor-ascii"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1, xonxoff=True)
@@ -76,10 +76,6 @@ _COLUMNS = re.compile(r"\s*TIME\s+%SPO2\s+BPM\s+PA\s+Status\s*")
 _HEADER = re.compile(r"\S+ +VERSION +[0-9.]+ .*|\s+\w+\s+\d+SAT-S\s+SPO2 RESP MODE: \w+.*")
 
 
-class _RowRejected(ValueError):
-    pass
-
-
 def _value(text: str, high: int) -> tuple[int | None, bool]:
     starred = text.endswith("*")
     text = text.rstrip("*")
@@ -87,39 +83,27 @@ def _value(text: str, high: int) -> tuple[int | None, bool]:
         return None, starred
     value = int(text)
     if value > high:
-        raise _RowRejected(f"{value} out of range")
+        raise FrameRejected(f"{value} out of range")
     return value, starred
 
 
-class NellcorAsciiDecoder(Decoder):
+class NellcorAsciiDecoder(LineDecoder):
     """Incremental decoder of data-port rows into ``spo2`` and ``pr`` readings."""
 
     def __init__(self, source: str = NAME) -> None:
-        super().__init__(source)
-        self._lines = LineFramer(MAX_LINE)
-        self._sync = SyncTracker(self.counters)
+        super().__init__(source, MAX_LINE)
         self.instrument: str | None = None
 
-    def reset(self) -> None:
-        """Forget a partial line (after a reconnect)."""
-        self._lines.reset()
+    def read_line(self, line: bytes, at: float) -> list[Reading]:
+        """The readings of one data-port row; headers, column titles and blank lines give none."""
+        try:
+            text = line.decode("ascii")
+        except UnicodeDecodeError:
+            self.sync.bad()
+            return []
+        return self._row_line(text, at)
 
-    def feed(self, data: bytes, at: float) -> list[Reading]:
-        """Readings from every row completed by ``data``."""
-        out: list[Reading] = []
-        for raw in self._lines.feed(data):
-            if raw is None:
-                self._sync.bad()
-                continue
-            try:
-                line = raw.decode("ascii")
-            except UnicodeDecodeError:
-                self._sync.bad()
-                continue
-            out.extend(self._line(line, at))
-        return out
-
-    def _line(self, line: str, at: float) -> list[Reading]:
+    def _row_line(self, line: str, at: float) -> list[Reading]:
         if not line.strip() or _COLUMNS.fullmatch(line):
             return []
         if _HEADER.fullmatch(line) and line.isprintable():
@@ -128,21 +112,15 @@ class NellcorAsciiDecoder(Decoder):
             return []
         m = _ROW.fullmatch(line)
         if m is None:
-            self._sync.bad()
+            self.sync.bad()
             return []
-        try:
-            readings = self._row(m, at)
-        except _RowRejected:
-            self._sync.bad()
-            return []
-        self._sync.good()
-        return readings
+        return self.sync.judged(lambda: self._row(m, at))
 
     def _row(self, m: re.Match[str], at: float) -> list[Reading]:
         day, month, _year, hour, minute, second = m.group(1, 2, 3, 4, 5, 6)
         clock_ok = int(hour) < 24 and int(minute) < 60 and int(second) < 60
         if month not in MONTHS or not 1 <= int(day) <= 31 or not clock_ok:
-            raise _RowRejected("invalid date or time")
+            raise FrameRejected("invalid date or time")
         spo2, spo2_star = _value(m.group(7), 100)
         pr, pr_star = _value(m.group(8), 350)
         _value(m.group(9), 999)  # pulse amplitude: checked, not reported
@@ -210,10 +188,7 @@ _FLAG_CODES: tuple[tuple[Flag, str], ...] = (
 
 def encode_readings(t: float, readings: Sequence[Reading]) -> bytes:
     """The row that carries these readings (``spo2`` and ``pr``); flags become status codes."""
-    by = {r.parameter: r for r in readings}
-    spo2 = by.get(Parameter.SPO2)
-    pr = by.get(Parameter.PR)
-    flags: frozenset[Flag] = frozenset().union(*(r.flags for r in (spo2, pr) if r is not None))
+    spo2, pr, flags = spo2_and_pr(readings)
     codes = [code for flag, code in _FLAG_CODES if flag in flags]
     if Flag.PULSE_SEARCH in flags:
         if Flag.LOW_PERFUSION in flags:

@@ -45,7 +45,7 @@ from datetime import datetime
 from drivers.base import Decoder, PortSettings
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading
 from drivers.settings import SettingsError, check_known
-from drivers.transport.framing import SyncTracker
+from drivers.transport.framing import FrameRejected, SyncTracker
 
 NAME = "nonin"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)
@@ -112,10 +112,6 @@ class _Frame:
     status: int
     pleth: int
     data: int
-
-
-class _PacketRejected(ValueError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,18 +255,12 @@ class NoninDecoder(Decoder):
         if len(self._packet) < FRAMES_PER_PACKET:
             return []
         packet, self._packet = self._packet, None
-        try:
-            readings = self._numerics(packet, t)
-        except _PacketRejected:
-            self._sync.bad()
-            return []
-        self._sync.good()
-        return readings
+        return self._sync.judged(lambda: self._numerics(packet, t))
 
     def _numerics(self, packet: Sequence[_Frame], t: float) -> list[Reading]:
         values = NoninPacket.from_data([f.data for f in packet])
         if values.spo2 & 0x80:
-            raise _PacketRejected("SpO2 byte with bit 7 set")
+            raise FrameRejected("SpO2 byte with bit 7 set")
         flags: frozenset[Flag] = frozenset().union(*(status_flags(f.status) for f in packet))
         readings = self._values(values.hr, values.spo2, flags, t)
         self.last_packet = values
@@ -278,9 +268,9 @@ class NoninDecoder(Decoder):
 
     def _values(self, hr: int, spo2: int, flags: frozenset[Flag], t: float) -> list[Reading]:
         if hr != HR_MISSING and hr > HR_MAX:
-            raise _PacketRejected(f"pulse rate {hr}")
+            raise FrameRejected(f"pulse rate {hr}")
         if spo2 != SPO2_MISSING and spo2 > SPO2_MAX:
-            raise _PacketRejected(f"SpO2 {spo2}")
+            raise FrameRejected(f"SpO2 {spo2}")
         return [
             Reading(t, Parameter.SPO2, None if spo2 == SPO2_MISSING else float(spo2), self.source, flags),
             Reading(t, Parameter.PR, None if hr == HR_MISSING else float(hr), self.source, flags),
@@ -289,13 +279,7 @@ class NoninDecoder(Decoder):
     def _format8(self, frame: _Frame, at: float) -> list[Reading]:
         status, lsb, spo2 = frame.status, frame.pleth, frame.data & 0xFF
         hr = ((status & 0x03) << 7) | lsb
-        try:
-            readings = self._values(hr, spo2, status_flags(status, perfusion=False), at)
-        except _PacketRejected:
-            self._sync.bad()
-            return []
-        self._sync.good()
-        return readings
+        return self._sync.judged(lambda: self._values(hr, spo2, status_flags(status, perfusion=False), at))
 
 
 # -- encoder ---------------------------------------------------------------------------------

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from drivers.base import DecoderCounters
+from abc import abstractmethod
+from collections.abc import Callable
+
+from drivers.base import Decoder, DecoderCounters
+from drivers.core.readings import Reading
+
+
+class FrameRejected(ValueError):
+    """Bytes framed as a record that are no valid record (a bad field, an impossible value)."""
 
 
 class SyncTracker:
@@ -23,6 +31,16 @@ class SyncTracker:
         """A frame (or a run of bytes that is no frame) rejected."""
         self.counters.frames_rejected += 1
         self.in_sync = False
+
+    def judged(self, decode: Callable[[], list[Reading]]) -> list[Reading]:
+        """What ``decode`` reads from one frame, counted good; nothing, counted rejected, if it raises FrameRejected."""
+        try:
+            readings = decode()
+        except FrameRejected:
+            self.bad()
+            return []
+        self.good()
+        return readings
 
 
 class LineFramer:
@@ -63,3 +81,34 @@ class LineFramer:
             self._buf.clear()
             self._overflow = False
             start = end + 1
+
+
+class LineDecoder(Decoder):
+    """A decoder for a device that prints one record a line (the ASCII oximeter outputs).
+
+    Lines are cut by :class:`LineFramer`; an over-long line is counted as rejected. Each complete
+    line goes to :meth:`read_line`, which counts its own verdict through ``self.sync``.
+    """
+
+    def __init__(self, source: str, max_line: int) -> None:
+        super().__init__(source)
+        self.lines = LineFramer(max_line)
+        self.sync = SyncTracker(self.counters)
+
+    def reset(self) -> None:
+        """Forget a partial line (after a reconnect)."""
+        self.lines.reset()
+
+    def feed(self, data: bytes, at: float) -> list[Reading]:
+        """Readings from every line completed by ``data``."""
+        out: list[Reading] = []
+        for line in self.lines.feed(data):
+            if line is None:
+                self.sync.bad()
+                continue
+            out.extend(self.read_line(line, at))
+        return out
+
+    @abstractmethod
+    def read_line(self, line: bytes, at: float) -> list[Reading]:
+        """Readings of one complete line (without its CR LF), received at ``at``."""

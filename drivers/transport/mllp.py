@@ -1,13 +1,17 @@
 """MLLP, the framing HL7 v2 travels in over TCP, and the HOST:PORT addresses of its ends.
 
 A message goes in a block: ``0x0B`` (VT), the message, ``0x1C 0x0D`` (FS CR). The listener, the
-emulated sender and the clinic feed all frame and read blocks here.
+emulated sender and the clinic feed all frame and read blocks here; the sender and the feed talk
+to their receiver through one :class:`MllpClient`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
+import socket
+import time
 from typing import Final
 
 from drivers.settings import SettingsError
@@ -130,3 +134,76 @@ class MllpDeframer:
 def frame(message: str) -> bytes:
     """An HL7 message (segments separated by CR) in an MLLP block."""
     return bytes([MLLP_START]) + message.encode("utf-8") + MLLP_END
+
+
+class ReceiverClosed(ConnectionError):
+    """The receiver closed the connection while an answer was awaited."""
+
+
+class MllpClient:
+    """One TCP connection to an MLLP receiver: send a message, wait for the block that answers it.
+
+    Answers are read with :class:`MllpDeframer` (bytes between blocks are skipped); a block that
+    arrives while none is awaited is kept for the next wait, so the caller can see that it answers
+    an earlier message. The connection is made when first needed and kept until :meth:`close`.
+    """
+
+    def __init__(self, host: str, port: int, *, connect_timeout_s: float = 5.0, answer_timeout_s: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self.connect_timeout_s = connect_timeout_s
+        self.answer_timeout_s = answer_timeout_s
+        self._sock: socket.socket | None = None
+        self._deframer = MllpDeframer()
+        self._waiting: list[bytes] = []
+
+    @property
+    def connected(self) -> bool:
+        """A connection is open."""
+        return self._sock is not None
+
+    def connect(self) -> socket.socket:
+        """The open connection, made now if there is none (OSError when nobody listens)."""
+        if self._sock is None:
+            self._sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout_s)
+            self._deframer.reset()
+            self._waiting = []
+        return self._sock
+
+    def send(self, message: str) -> None:
+        """Send one message in its MLLP block (connecting first if needed)."""
+        sock = self.connect()
+        sock.settimeout(self.answer_timeout_s)
+        sock.sendall(frame(message))
+
+    def answer(self) -> str:
+        """The next block received, as text.
+
+        :raises TimeoutError: none within ``answer_timeout_s``.
+        :raises ReceiverClosed: the receiver closed the connection first.
+        """
+        sock = self.connect()
+        deadline = time.monotonic() + self.answer_timeout_s
+        while not self._waiting:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            sock.settimeout(remaining)
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ReceiverClosed("the receiver closed the connection")
+            self._waiting += self._deframer.feed(chunk)
+        return self._waiting.pop(0).decode("utf-8", "replace")
+
+    def exchange(self, message: str) -> str:
+        """Send one message and return the next block received (see :meth:`answer`)."""
+        self.send(message)
+        return self.answer()
+
+    def close(self) -> None:
+        """Drop the connection; idempotent, and it interrupts a wait for an answer on another thread."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()

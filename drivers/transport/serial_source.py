@@ -72,10 +72,7 @@ class SerialSource(Source):
                 self._link_events.append(item)
             else:
                 readings.extend(self.decoder.feed(item.data, item.t))
-        counts = self.decoder.counters
-        self.counters.frames_decoded = counts.frames_decoded
-        self.counters.frames_rejected = counts.frames_rejected
-        self.counters.resyncs = counts.resyncs
+        self.counters.take_decoding(self.decoder.counters)
         self._send(self._clock())
         return readings
 
@@ -105,6 +102,8 @@ class SerialDriver(Driver):
     device_label: ClassVar[str] = ""
     #: The decoder of a device that has no settings, made with the driver's name as its source.
     decoder_class: ClassVar[type[Decoder] | None] = None
+    #: The source a session reads through (a device with its own way of letting go of the port gives its own).
+    source_class: ClassVar[type[SerialSource]] = SerialSource
 
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
         """A fresh :attr:`decoder_class` decoder; a device with settings overrides this."""
@@ -119,7 +118,7 @@ class SerialDriver(Driver):
             raise ValueError(f"driver '{self.name}' needs a port")
         settings = (self.port_settings or PortSettings()).with_overrides(options.port_overrides)
         decoder = self.decoder(options.settings)
-        source = SerialSource(
+        source = self.source_class(
             self.name,
             options.port,
             decoder,
@@ -127,5 +126,7 @@ class SerialDriver(Driver):
             device_label=self.device_label or self.name,
             link_lost_after_s=options.link_lost_after_s,
         )
+        # Whether the session may ask for a cuff is the device's (its decoder knows the command).
+        source.can_start_nibp = self.can_start_nibp
         source.open()
         return source

@@ -12,6 +12,7 @@ file (or puts it in the protocols folder) with ``--protocol``. A file that canno
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -24,11 +25,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from drivers.core.clock import SECONDS_PER_MINUTE
 from drivers.core.readings import Parameter, Reading
 from monitor.checklist import ChecklistItem, ChecklistRules
 from monitor.config import ENV_PREFIX, config_dir
+from monitor.discharge import ALDRETE_PASS, PADSS_PASS, DischargeMarks
 from monitor.dose import DoseRange, DoseUnit
 from monitor.plan import MAX_PHASE_MINUTES, SessionPlan
+from monitor.readiness import DISCHARGE_NIBP_MAX_AGE_S, CareRules
 from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
 from monitor.toml_lines import TomlLines, load_toml, read_clinic_file
 
@@ -123,11 +127,18 @@ class DischargeNumbers:
 
     minimum_observation_min: float
     observation_from: Anchor
-    aldrete_min: int = 9
-    padss_min: int = 9
-    vitals_max_age_min: float = 5.0
+    #: Pass marks; their defaults are the ones discharge scoring applies (monitor.discharge).
+    aldrete_min: int = ALDRETE_PASS
+    padss_min: int = PADSS_PASS
+    #: Replaces the profile's ``[discharge] nibp_max_age_s`` for the protocol's sessions (same default).
+    vitals_max_age_min: float = DISCHARGE_NIBP_MAX_AGE_S / SECONDS_PER_MINUTE
     escort_required: bool = True
     no_active_high_alarm: bool = True
+
+    @property
+    def marks(self) -> DischargeMarks:
+        """What discharge scoring applies for this protocol: its pass marks and escort rule."""
+        return DischargeMarks(self.aldrete_min, self.padss_min, self.escort_required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +183,23 @@ class Protocol:
         """What this protocol calls a phase (e.g. ``dosing`` for the infusion of a nasal spray)."""
         rule = self.phases.get(phase)
         return rule.label if rule is not None else phase.value
+
+    def care_rules(self, profile_rules: CareRules) -> CareRules:
+        """The readiness rules of this protocol's sessions: the alarm profile's, with the protocol's numbers.
+
+        Where both give a number, the protocol's wins: its baseline ``min_min`` replaces the profile's
+        ``[baseline] min_duration_s`` and its discharge ``vitals_max_age_min`` the profile's
+        ``[discharge] nibp_max_age_s``, and its ``no_active_high_alarm`` says whether an active high
+        alarm stops completion; the rest (hold thresholds, SpO2 age) stays the profile's.
+        """
+        changes: dict[str, float | bool] = {
+            "discharge_nibp_max_age_s": self.discharge.vitals_max_age_min * SECONDS_PER_MINUTE,
+            "high_alarm_blocks_discharge": self.discharge.no_active_high_alarm,
+        }
+        baseline_min = self.phases[Phase.BASELINE].min_min
+        if baseline_min is not None:
+            changes["baseline_min_s"] = baseline_min * SECONDS_PER_MINUTE
+        return dataclasses.replace(profile_rules, **changes)
 
     def check(self, check_id: str) -> TimedCheck:
         """A timed check by id (KeyError when the protocol has none of that id)."""
@@ -384,9 +412,12 @@ def _discharge(r: _Reader, raw: Any) -> DischargeNumbers:
             MAX_PHASE_MINUTES,
         ),
         observation_from=observed_from,
-        aldrete_min=int(r.number(table.get("aldrete_min", 9), "discharge.aldrete_min", 0, 10)),
-        padss_min=int(r.number(table.get("padss_min", 9), "discharge.padss_min", 0, 10)),
-        vitals_max_age_min=r.number(table.get("vitals_max_age_min", 5), "discharge.vitals_max_age_min", 1, 60),
+        aldrete_min=int(r.number(table.get("aldrete_min", ALDRETE_PASS), "discharge.aldrete_min", 0, 10)),
+        padss_min=int(r.number(table.get("padss_min", PADSS_PASS), "discharge.padss_min", 0, 10)),
+        vitals_max_age_min=r.number(
+            table.get("vitals_max_age_min", DISCHARGE_NIBP_MAX_AGE_S / SECONDS_PER_MINUTE),
+            "discharge.vitals_max_age_min", 1, 60,
+        ),
         escort_required=r.flag(table.get("escort_required", True), "discharge.escort_required"),
         no_active_high_alarm=r.flag(table.get("no_active_high_alarm", True), "discharge.no_active_high_alarm"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import pytest
@@ -150,3 +151,17 @@ def test_discharge_is_refused_outside_recovery() -> None:
     session = in_baseline([(120, 80, ())])
     check = discharge_check(session, RULES)
     assert not check.ready and not check.overridable
+
+
+@pytest.mark.parametrize(("no_active_high_alarm", "blocked"), [(True, True), (False, False)])
+def test_the_protocol_says_whether_a_high_alarm_stops_completion(no_active_high_alarm, blocked) -> None:
+    from monitor.protocols import load_protocol
+
+    iv = load_protocol("ketamine-iv")
+    discharge = dataclasses.replace(iv.discharge, no_active_high_alarm=no_active_high_alarm)
+    rules = dataclasses.replace(iv, discharge=discharge).care_rules(RULES)
+    session = in_recovery(31)
+    cuff(session, session.now - 60, 125, 82)
+    vitals(session, session.now - 5)
+    check = discharge_check(session, rules, ("*** HR 38 < 50 /min",))
+    assert {b.code for b in check.blockers} == ({"high_alarm"} if blocked else set())

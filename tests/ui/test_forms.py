@@ -60,6 +60,30 @@ def test_the_discharge_form_keeps_its_size_and_judges_the_newest_values(qtbot: A
     assert dialog.result() == DischargeDialog.DialogCode.Rejected
 
 
+def test_the_discharge_form_scores_against_the_protocols_marks(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QGroupBox
+
+    from monitor.discharge import DischargeMarks
+
+    dialog = _styled(DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE, marks=DischargeMarks(10, 9, False)))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    titles = [box.title() for box in dialog.findChildren(QGroupBox)]
+    assert "Modified Aldrete (discharge at 10 or more)" in titles and "PADSS (discharge at 9 or more)" in titles
+    for name in dialog.groups:
+        dialog.set_item(name, 2)
+    dialog.set_item("aldrete_activity", 1)
+    dialog.no_driving.setChecked(True)  # no escort: this protocol does not require one
+    QApplication.processEvents()
+    result = dialog.discharge()
+    assert result is not None and result.aldrete.total == 9 and not result.passed
+    assert "below 10" in dialog.result_label.text() and "escort" not in dialog.result_label.text()
+    dialog.set_item("aldrete_activity", 2)
+    QApplication.processEvents()
+    result = dialog.discharge()
+    assert result is not None and result.passed
+
+
 def test_the_styled_discharge_form_fits_a_small_screen_with_every_choice_readable(qtbot: Any) -> None:
     from PySide6.QtWidgets import QAbstractButton
 

@@ -788,3 +788,16 @@ def test_any_numeric_value_decodes_in_range_with_its_flags(physio: int, state: i
         assert reading.value == expected
     else:
         assert reading.value is None
+
+
+@pytest.mark.parametrize(
+    ("given", "stamps"),
+    [("rel", "rel"), ("BOTH", "both"), ("abs", "abs"), ("on", "rel"), ("yes", "rel"), ("off", "none"), ("0", "none")],
+)
+def test_the_emulated_monitors_time_stamps_setting_takes_the_on_off_words(given: str, stamps: str) -> None:
+    from drivers.emulation.registry import EmulatorError, make_device
+
+    device = make_device("philips-intellivue", start=T0, settings={"time_stamps": given})
+    assert device.monitor.nbp_stamps == stamps  # type: ignore[attr-defined]
+    with pytest.raises(EmulatorError, match="time_stamps"):
+        make_device("philips-intellivue", start=T0, settings={"time_stamps": "sometimes"})

@@ -20,6 +20,7 @@ from monitor.protocols import (
     parse_protocol,
     shipped_text,
 )
+from monitor.readiness import CareRules
 from monitor.session import EventKind, Phase, SessionEvent
 
 
@@ -39,6 +40,31 @@ def test_shipped_protocols_load_with_todays_iv_behaviour() -> None:
                                                   Measure.RESPIRATION}
     assert ChecklistItem.PREGNANCY in nasal.checklist.required
     assert set(available()) >= set(SHIPPED)
+
+
+def test_the_protocols_numbers_win_over_the_profiles_for_readiness() -> None:
+    profile = CareRules(baseline_min_s=60.0, hold_sys=150.0, discharge_nibp_max_age_s=120.0,
+                        discharge_spo2_max_age_s=30.0)
+    nasal = load_protocol("esketamine-nasal")
+    rules = nasal.care_rules(profile)
+    # The protocol's discharge vitals age (15 min) and baseline minimum replace the profile's ...
+    assert rules.discharge_nibp_max_age_s == nasal.discharge.vitals_max_age_min * 60 == 900.0
+    assert nasal.phases[Phase.BASELINE].min_min is not None
+    assert rules.baseline_min_s == nasal.phases[Phase.BASELINE].min_min * 60
+    # ... and what the protocol does not give stays the profile's.
+    assert (rules.hold_sys, rules.discharge_spo2_max_age_s) == (150.0, 30.0)
+    # A protocol without a baseline minimum keeps the profile's.
+    iv = parse_protocol(_without_baseline_minimum(shipped_text("ketamine-iv")), "ketamine-iv")
+    assert iv.phases[Phase.BASELINE].min_min is None
+    assert iv.care_rules(profile).baseline_min_s == 60.0
+
+
+def _without_baseline_minimum(text: str) -> str:
+    lines = text.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.strip() == "[phases.baseline]")
+    end = next((n for n in range(start + 1, len(lines)) if lines[n].startswith("[")), len(lines))
+    kept = [line for line in lines[start:end] if not line.startswith("min_min")]
+    return "\n".join(lines[:start] + kept + lines[end:]) + "\n"
 
 
 def _broken(replace: str, by: str, name: str = "ketamine-iv") -> str:
@@ -131,3 +157,51 @@ def test_timed_checks_done_missed_and_late() -> None:
                Reading(start - 200, Parameter.NIBP_DIA, 80, "x")]
     before = {s.check.id: s for s in check_states(nasal, events, flagged, start + 60)}
     assert before["bp_before_dosing"].missed
+
+
+def _clinic_discharge(aldrete: int, padss_mark: int, escort: bool, high_blocks: bool) -> str:
+    """The shipped IV protocol with a clinic's own ``[discharge]`` marks."""
+    text = _broken("aldrete_min = 9", f"aldrete_min = {aldrete}")
+    text = text.replace("padss_min = 9", f"padss_min = {padss_mark}", 1)
+    text = text.replace("escort_required = true", f"escort_required = {str(escort).lower()}", 1)
+    return text.replace("no_active_high_alarm = true", f"no_active_high_alarm = {str(high_blocks).lower()}", 1)
+
+
+FULL_MARKS = {"aldrete_activity": 2, "aldrete_respiration": 2, "aldrete_consciousness": 2, "on_oxygen": False,
+              "padss_activity": 2, "padss_nausea_vomiting": 2, "padss_pain": 2, "padss_bleeding": 2,
+              "escort_present": True, "no_driving_acknowledged": True}
+
+
+# protocol marks (Aldrete, PADSS, escort required), what the nurse changes from full marks, passed, reasons
+DISCHARGE_MARKS_TABLE = [
+    ((9, 9, True), {"aldrete_activity": 1}, True, ()),
+    ((10, 9, True), {"aldrete_activity": 1}, False, ("Modified Aldrete 9/10, below 10",)),
+    ((10, 9, True), {}, True, ()),
+    ((9, 10, True), {"padss_pain": 1}, False, ("PADSS 9/10, below 10",)),
+    ((9, 8, True), {"padss_pain": 1, "padss_activity": 1}, True, ()),
+    ((9, 9, True), {"escort_present": False}, False, ("no escort present",)),
+    ((9, 9, False), {"escort_present": False}, True, ()),
+    ((9, 9, False), {"no_driving_acknowledged": False}, False, ("no-driving instruction not acknowledged",)),
+]
+
+
+@pytest.mark.parametrize(("marks", "changes", "passed", "reasons"), DISCHARGE_MARKS_TABLE)
+def test_discharge_scoring_applies_the_protocols_marks(marks, changes, passed, reasons) -> None:
+    from monitor.discharge import NurseAssessment, assess_discharge
+    from monitor.session import Baseline
+
+    aldrete, padss_mark, escort = marks
+    protocol = parse_protocol(_clinic_discharge(aldrete, padss_mark, escort, True), "ketamine-iv")
+    assert protocol.discharge.marks.aldrete_min == aldrete and protocol.discharge.marks.padss_min == padss_mark
+    baseline = Baseline(taken_at=0.0, heart_rate=70.0, heart_rate_parameter=Parameter.HR, spo2=98.0,
+                        nibp_sys=120.0, nibp_dia=80.0, nibp_mean=93.0)
+    readings = [Reading(10.0, Parameter.NIBP_SYS, 120.0, "x"), Reading(10.0, Parameter.NIBP_DIA, 80.0, "x"),
+                Reading(10.0, Parameter.SPO2, 98.0, "x"), Reading(10.0, Parameter.HR, 70.0, "x")]
+    nurse = NurseAssessment.from_dict({**FULL_MARKS, **changes})
+    result = assess_discharge(readings, baseline, nurse, protocol.discharge.marks)
+    assert result.passed is passed
+    assert tuple(r for r in result.reasons if ":" not in r and "/2" not in r) == reasons
+    stored = result.as_dict()
+    assert (stored["aldrete"]["threshold"], stored["padss"]["threshold"]) == (aldrete, padss_mark)
+    assert stored["escort_required"] is escort and stored["passed"] is passed
+

@@ -1,0 +1,361 @@
+"""A TCP listener that serves every connection from one thread and never blocks on any of them.
+
+What it knows is TCP only: binding, accepting within limits (an allow-list of sender addresses, a
+maximum number of connections), reading whatever arrives, writing the answers back when the socket
+can take them, and closing connections that go idle or stop taking their answers. What the bytes
+mean belongs to the protocol that uses it (the HL7 listener): for each accepted connection it
+gives a :class:`ConnectionHandler` that turns received bytes into the bytes to answer, and it is
+told through :class:`ListenerHooks` of refusals, failures and the link going down or coming back.
+
+Sockets are non-blocking. Answers wait in a per-connection outbox written when the socket can take
+them; a connection that owes more than ``max_outbox_bytes`` is no longer read (TCP then holds its
+sender back) and is closed when its outbox has not moved for ``write_stall_s``. When ``accept()``
+fails (out of file descriptors) the listener stops accepting for ``accept_pause_s`` and tries
+again, and an unexpected error in one turn of the loop is reported and the loop carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from drivers.base import LinkCounters, LinkEventKind
+
+log = logging.getLogger(__name__)
+
+#: Answer bytes a connection may owe before the listener stops reading from it (its sender does not read).
+MAX_OUTBOX_BYTES: Final = 64 * 1024
+#: A connection whose answers have not moved for this long is closed.
+WRITE_STALL_S: Final = 30.0
+#: After an accept() failure (out of file descriptors) the listener waits this long before accepting again.
+ACCEPT_PAUSE_S: Final = 1.0
+#: How long one turn of the loop waits for a socket; also how often idle connections are looked at.
+TURN_S: Final = 0.5
+
+#: States the listener puts in :attr:`LinkCounters.state`.
+STATE_LISTENING: Final = "listening"
+STATE_CONNECTED: Final = "connected"
+STATE_LOST: Final = "lost"
+STATE_CLOSED: Final = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerLimits:
+    """How many connections, from where, and how long a quiet or stalled one is kept."""
+
+    max_connections: int = 4
+    idle_timeout_s: float = 300.0
+    #: Sender addresses allowed to connect, lower case (empty: any).
+    allow_from: frozenset[str] = frozenset()
+    max_outbox_bytes: int = MAX_OUTBOX_BYTES
+    write_stall_s: float = WRITE_STALL_S
+    accept_pause_s: float = ACCEPT_PAUSE_S
+
+
+class ConnectionHandler(Protocol):
+    """The protocol's side of one accepted connection."""
+
+    def received(self, data: bytes) -> bytes:
+        """Bytes that arrived; returns the bytes to send back (may be empty)."""
+        ...
+
+    def closed(self, why: str) -> None:
+        """The connection is gone (its sender closed it, or the listener did, for ``why``)."""
+        ...
+
+
+class ListenerHooks(Protocol):
+    """What the listener tells the protocol that uses it; called on the listener's thread."""
+
+    def accepted(self, peer: str) -> ConnectionHandler:
+        """A connection from ``peer`` (``host:port``) was taken: the handler that will serve it."""
+        ...
+
+    def link_changed(self, kind: LinkEventKind, detail: str) -> None:
+        """The last connection closed (LINK_LOST) or a first one came back after that (LINK_RESTORED)."""
+        ...
+
+    def refused(self, host: str, peer: str, why: str) -> None:
+        """A connection was closed at once: not on the allow-list, or too many connections."""
+        ...
+
+    def failed(self, condition: str, detail: str) -> None:
+        """``accept()`` failed (``accept_failed``) or one turn of the loop raised (``listener_error``)."""
+        ...
+
+
+@dataclass
+class _Connection:
+    sock: socket.socket
+    peer: str
+    handler: ConnectionHandler
+    last_in: float
+    outbox: bytearray = field(default_factory=bytearray)
+    #: Monotonic time the outbox last shrank (or was empty).
+    last_out: float = 0.0
+    #: Reading is paused because the sender does not take its answers.
+    paused: bool = False
+
+
+class TcpListener:
+    """Listens on one address and serves every connection from one thread; see the module text."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        hooks: ListenerHooks,
+        limits: ListenerLimits | None = None,
+        *,
+        counters: LinkCounters | None = None,
+        name: str = "tcp-listener",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hooks = hooks
+        self.limits = limits or ListenerLimits()
+        #: Bytes in and out, reconnects and the state; the caller may share its own counters.
+        self.counters = counters if counters is not None else LinkCounters()
+        self.counters.state = STATE_CLOSED
+        self.address: tuple[str, int] = (host, port)
+        self._name = name
+        self._monotonic = monotonic
+        self._selector: selectors.BaseSelector | None = None
+        self._listener: socket.socket | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._connections: dict[int, _Connection] = {}
+        self._ever_connected = False
+        self._accept_paused_until: float | None = None
+        #: Monotonic time the thread last went round its loop (read by the watchdog).
+        self.last_beat = time.monotonic()
+        #: Connections closed at once by the limits, accept() failures, and loop turns that raised.
+        self.refused_connections = 0
+        self.accept_errors = 0
+        self.thread_errors = 0
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The listening thread (None before :meth:`open` and after :meth:`close`)."""
+        return self._thread
+
+    def open(self) -> None:
+        """Bind and start listening (raises OSError when the address is taken or not ours); idempotent."""
+        if self._thread is not None:
+            return
+        host, port = self.address
+        listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(8)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        self._listener = listener
+        self.address = listener.getsockname()[:2]
+        # The other end of this pair wakes the thread at once when the listener is closed.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(listener, selectors.EVENT_READ, "listen")
+        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._stop.clear()
+        self.counters.state = STATE_LISTENING
+        self._thread = threading.Thread(target=self._run, name=f"{self._name} {self.address[1]}", daemon=True)
+        self._thread.start()
+
+    def connection_count(self) -> int:
+        """Connections open now."""
+        return len(self._connections)
+
+    def handlers(self) -> list[ConnectionHandler]:
+        """The handlers of the connections open now."""
+        return [c.handler for c in list(self._connections.values())]
+
+    def outbox_sizes(self) -> list[int]:
+        """Bytes each open connection still owes its sender (for diagnosis and tests)."""
+        return [len(c.outbox) for c in list(self._connections.values())]
+
+    def close(self) -> None:
+        """Stop listening, close every connection and join the thread; idempotent."""
+        self._stop.set()
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(5.0)
+        for conn in list(self._connections.values()):
+            self._drop(conn, "listener closed", report=False)
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        self._listener = self._wake_r = self._wake_w = None
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+        self.counters.state = STATE_CLOSED
+
+    # -- the listening thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        selector = self._selector
+        assert selector is not None
+        while not self._stop.is_set():
+            self.last_beat = time.monotonic()
+            try:
+                if self._serve(selector):
+                    return
+            except Exception as exc:  # the listener must outlive any one bad turn
+                self.thread_errors += 1
+                log.exception("%s: unexpected error; carrying on", self._name)
+                self.hooks.failed("listener_error", f"listener error: {exc}")
+                self._stop.wait(0.2)
+
+    def _serve(self, selector: selectors.BaseSelector) -> bool:
+        """One turn of the loop; True when told to stop."""
+        for key, mask in selector.select(timeout=TURN_S):
+            if key.data == "wake":
+                return True
+            if key.data == "listen":
+                self._accept()
+            else:
+                conn = self._connections.get(key.fd)
+                if conn is None:
+                    continue
+                if mask & selectors.EVENT_READ:
+                    self._receive(conn)
+                if mask & selectors.EVENT_WRITE and key.fd in self._connections:
+                    self._flush(conn)
+        self._housekeeping()
+        return False
+
+    def _housekeeping(self) -> None:
+        now = self._monotonic()
+        limits = self.limits
+        if self._accept_paused_until is not None and now >= self._accept_paused_until:
+            self._accept_paused_until = None
+            if self._selector is not None and self._listener is not None:
+                self._selector.register(self._listener, selectors.EVENT_READ, "listen")
+        for conn in list(self._connections.values()):
+            if conn.outbox and now - conn.last_out > limits.write_stall_s:
+                self._drop(conn, f"its sender has not taken its acknowledgments for {limits.write_stall_s:g} s")
+            elif now - conn.last_in > limits.idle_timeout_s:
+                self._drop(conn, f"idle for {limits.idle_timeout_s:g} s")
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        assert self._selector is not None
+        try:
+            sock, address = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            # Out of file descriptors (EMFILE/ENFILE), out of memory...: the waiting connection stays
+            # in the backlog, so stop watching the socket for a moment instead of spinning on it.
+            pause = self.limits.accept_pause_s
+            self.accept_errors += 1
+            self._selector.unregister(self._listener)
+            self._accept_paused_until = self._monotonic() + pause
+            log.error("%s cannot accept a connection: %s; trying again in %g s", self._name, exc, pause)
+            self.hooks.failed("accept_failed", f"cannot accept a connection: {exc}")
+            return
+        host = str(address[0])
+        peer = f"{host}:{address[1]}"
+        why = self._refusal(host)
+        if why:
+            self.refused_connections += 1
+            sock.close()
+            log.warning("%s refused a connection from %s: %s", self._name, peer, why)
+            self.hooks.refused(host, peer, why)
+            return
+        sock.setblocking(False)
+        # A bounded kernel buffer for answers too, so a sender that does not read them is noticed soon.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        try:
+            handler = self.hooks.accepted(peer)
+        except Exception:
+            sock.close()
+            raise
+        now = self._monotonic()
+        conn = _Connection(sock, peer, handler, last_in=now, last_out=now)
+        self._connections[sock.fileno()] = conn
+        self._selector.register(sock, selectors.EVENT_READ, "conn")
+        log.info("%s: connection from %s", self._name, peer)
+        self.counters.state = STATE_CONNECTED
+        if self._ever_connected and len(self._connections) == 1:
+            self.counters.reconnects += 1
+            self.hooks.link_changed(LinkEventKind.LINK_RESTORED, f"sender connected from {peer}")
+        self._ever_connected = True
+
+    def _refusal(self, host: str) -> str:
+        """Why a connection from ``host`` is not taken; empty when it is."""
+        limits = self.limits
+        if limits.allow_from and host.lower() not in limits.allow_from:
+            return f"address {host} is not on the listener's allow_from list"
+        if len(self._connections) >= limits.max_connections:
+            return f"already {len(self._connections)} connections (max_connections)"
+        return ""
+
+    def _receive(self, conn: _Connection) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._drop(conn, f"connection error: {exc}")
+            return
+        if not data:
+            self._drop(conn, "sender closed the connection")
+            return
+        conn.last_in = self._monotonic()
+        self.counters.bytes_in += len(data)
+        answer = conn.handler.received(data)
+        if not conn.outbox:
+            conn.last_out = conn.last_in
+        conn.outbox += answer
+        self._flush(conn)
+
+    def _flush(self, conn: _Connection) -> None:
+        assert self._selector is not None
+        if conn.outbox:
+            try:
+                sent = conn.sock.send(conn.outbox)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:
+                self._drop(conn, f"cannot answer: {exc}")
+                return
+            if sent:
+                del conn.outbox[:sent]
+                conn.last_out = self._monotonic()
+            self.counters.bytes_out += sent
+        # A sender that does not read its answers is not read either: what it sends waits in TCP.
+        conn.paused = len(conn.outbox) > self.limits.max_outbox_bytes
+        events = (0 if conn.paused else selectors.EVENT_READ) | (selectors.EVENT_WRITE if conn.outbox else 0)
+        self._selector.modify(conn.sock, events or selectors.EVENT_READ, "conn")
+
+    def _drop(self, conn: _Connection, why: str, report: bool = True) -> None:
+        fd = conn.sock.fileno()
+        if self._connections.pop(fd, None) is None:
+            return
+        if self._selector is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn.sock)
+        conn.sock.close()
+        log.info("%s: %s: %s", self._name, conn.peer, why)
+        conn.handler.closed(why)
+        if report and not self._connections:
+            self.counters.state = STATE_LOST
+            self.hooks.link_changed(LinkEventKind.LINK_LOST, f"{conn.peer}: {why}")

@@ -8,14 +8,15 @@ simulator's seed, and how soon the link counts as lost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from drivers.base import OpenOptions
 from monitor.app.errors import AppError
 
 if TYPE_CHECKING:
     # Imported where used: the command line starts without loading the driver registry.
-    from drivers.base import Driver, OpenOptions, Source
+    from drivers.base import Driver, Source
 
 #: The line settings a user may override, by the command line's words.
 FLOW_CONTROLS = ("none", "xonxoff", "rtscts")
@@ -35,20 +36,11 @@ def port_overrides(baud: int | None = None, parity: str | None = None, flow: str
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceSpec:
-    """Which device to read and every option it is opened with."""
+class DeviceSpec(OpenOptions):
+    """Which device to read (``driver``) and every option it is opened with (the driver's own
+    :class:`~drivers.base.OpenOptions`: port, ``--set`` settings, line settings, scenario, seed...)."""
 
     driver: str = "simulated"
-    port: str | None = None
-    #: Driver settings (``--set KEY=VALUE``), e.g. a Nonin's ``format=8``.
-    settings: Mapping[str, str] = field(default_factory=dict)
-    #: Serial line settings that differ from the driver's own (``baudrate``, ``parity``, ``xonxoff``, ``rtscts``).
-    port_overrides: Mapping[str, Any] = field(default_factory=dict)
-    scenario: str = "normal"
-    speed: float = 1.0
-    seed: int = 1
-    pleth: bool = False
-    link_lost_after_s: float = 5.0
 
     def switched_to(
         self, driver: str, port: str | None, port_overrides: Mapping[str, Any], *,
@@ -71,19 +63,7 @@ class DeviceSpec:
 
     def options(self, start_time: float | None = None) -> OpenOptions:
         """What the driver is told when it opens (``start_time`` starts a simulated clock there)."""
-        from drivers.base import OpenOptions
-
-        return OpenOptions(
-            port=self.port,
-            scenario=self.scenario,
-            speed=self.speed,
-            seed=self.seed,
-            pleth=self.pleth,
-            start_time=start_time,
-            port_overrides=dict(self.port_overrides),
-            settings=dict(self.settings),
-            link_lost_after_s=self.link_lost_after_s,
-        )
+        return replace(self, start_time=start_time)
 
     def describe(self) -> str:
         """One line for the user, e.g. ``nonin on /dev/ttyUSB0 (format=8)``."""

@@ -192,14 +192,13 @@ class Protocol:
         ``[discharge] nibp_max_age_s``, and its ``no_active_high_alarm`` says whether an active high
         alarm stops completion; the rest (hold thresholds, SpO2 age) stays the profile's.
         """
-        changes: dict[str, float | bool] = {
-            "discharge_nibp_max_age_s": self.discharge.vitals_max_age_min * SECONDS_PER_MINUTE,
-            "high_alarm_blocks_discharge": self.discharge.no_active_high_alarm,
-        }
         baseline_min = self.phases[Phase.BASELINE].min_min
-        if baseline_min is not None:
-            changes["baseline_min_s"] = baseline_min * SECONDS_PER_MINUTE
-        return dataclasses.replace(profile_rules, **changes)
+        return dataclasses.replace(
+            profile_rules,
+            baseline_min_s=profile_rules.baseline_min_s if baseline_min is None else baseline_min * SECONDS_PER_MINUTE,
+            discharge_nibp_max_age_s=self.discharge.vitals_max_age_min * SECONDS_PER_MINUTE,
+            high_alarm_blocks_discharge=self.discharge.no_active_high_alarm,
+        )
 
     def check(self, check_id: str) -> TimedCheck:
         """A timed check by id (KeyError when the protocol has none of that id)."""

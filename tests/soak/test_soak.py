@@ -45,7 +45,7 @@ def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path
                                     autopilot=True, nurse="RN", alarms=AlarmEngine())
     bridge = RecorderBridge(recorder)
     window = LiveWindow(bridge, SignedInUser("RN", "nurse"),
-                        device=DeviceSpec("simulated", None, scenario="soak", speed=SPEED, pleth=True))
+                        device=DeviceSpec(driver="simulated", scenario="soak", speed=SPEED, pleth=True))
     qtbot.addWidget(window)
     window.resize(1600, 900)
     window.show()

@@ -52,7 +52,7 @@ def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
         bridge = RecorderBridge(recorder)
         window = LiveWindow(
             bridge, SignedInUser(NURSE, role),
-            device=DeviceSpec("simulated", None, scenario=scenario, speed=speed, pleth=pleth),
+            device=DeviceSpec(driver="simulated", scenario=scenario, speed=speed, pleth=pleth),
         )
         qtbot.addWidget(window)
         window.show()

@@ -333,7 +333,7 @@ def test_changing_the_driver_continues_the_same_session_with_the_new_device(
     qtbot.waitUntil(lambda: w.last_status.stored_readings > before + 20, timeout=WAIT_MS)  # data keeps coming
 
     # A device that cannot be opened is refused with a message; the running one stays.
-    w.change_device(DeviceSpec("simulated", None, scenario="no_such_scenario"))
+    w.change_device(DeviceSpec(driver="simulated", scenario="no_such_scenario"))
     assert "cannot use simulated" in w.message.text()
     assert "hypertension" in w.last_status.device
 

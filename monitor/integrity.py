@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from monitor.keys import Keys
+from monitor.store import chain_reads
 
 #: Tables sealed one link per row (append-only, integer ids).
 ROW_TABLES: Final = ("audit", "events")
@@ -77,18 +78,16 @@ def row_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | Non
     """SHA-256 of one row (or of an id range ``lo-hi`` of a range table); None when it is gone."""
     if table in RANGE_TABLES:
         lo, _, hi = row_key.partition("-")
-        digest = hashlib.sha256()
-        count = 0
         cursor = conn.execute(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", [int(lo), int(hi)])
         # Each row hashes as repr(tuple(zip(names, values))) + "\n"; a template with the names filled
-        # in gives the same text four times faster (a 24-hour session checks ~260,000 reading rows).
+        # in gives the same text four times faster (a 24-hour session checks ~260,000 reading rows),
+        # and the range's rows are hashed as one text (a range is a few hundred rows at most).
         template = "(" + ", ".join(f"({name!r}, %r)" for name in (d[0] for d in cursor.description))
         template += ",)\n" if len(cursor.description) == 1 else ")\n"
-        for values in cursor:
-            digest.update((template % values).encode())
-            count += 1
-        expected = int(hi) - int(lo) + 1
-        return digest.hexdigest() if count == expected else None
+        rows = cursor.fetchall()
+        if len(rows) != int(hi) - int(lo) + 1:
+            return None
+        return hashlib.sha256("".join(map(template.__mod__, rows)).encode()).hexdigest()
     found = list(_rows(conn, f"SELECT * FROM {table} WHERE id = ?", (_key_value(table, row_key),)))
     return hashlib.sha256(_canonical(found[0]).encode()).hexdigest() if found else None
 
@@ -359,18 +358,22 @@ def _unchained_rows(conn: sqlite3.Connection, latest: dict[tuple[str, str], Any]
                 findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
                                         session_id))
     for table in RANGE_TABLES:
-        covered: list[tuple[int, int]] = []
-        for tbl, key in latest:
-            if tbl == table:
-                lo, _, hi = key.partition("-")
-                covered.append((int(lo), int(hi)))
-        covered.sort()
-        ids = conn.execute(f"SELECT id, session_id FROM {table}{where} ORDER BY id", args)
-        index = 0
-        for row_id, session_id in ids:
-            while index < len(covered) and covered[index][1] < row_id:
-                index += 1
-            if index >= len(covered) or covered[index][0] > row_id:
-                findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
-                                        session_id))
+        covered = sorted((int(lo), int(hi)) for lo, _, hi in
+                         (key.partition("-") for tbl, key in latest if tbl == table))
+        # A row is unchained when no link's range holds its id: exactly the rows in the gaps between
+        # the ranges (read by id, not row by row: a day is ~260,000 readings).
+        for row_id, session_id in chain_reads.rows_in_id_gaps(conn, table, _gaps(covered), only):
+            findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
+                                    session_id))
     return findings
+
+
+def _gaps(ranges: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The ids (as inclusive ranges, ascending) that none of ``ranges`` (sorted) holds."""
+    next_free = chain_reads.SMALLEST_ID
+    for lo, hi in ranges:
+        if lo > next_free:
+            yield next_free, lo - 1
+        next_free = max(next_free, hi + 1)
+    if next_free <= chain_reads.LARGEST_ID:
+        yield next_free, chain_reads.LARGEST_ID

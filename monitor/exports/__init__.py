@@ -7,11 +7,15 @@ A format reads its options (de-identification, session-relative time, FHIR resam
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import import_module
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.exports.data import ExportCancelled, ExportOptions, SessionRecord, load
+from monitor import background_verify
+from monitor.background_verify import BackgroundVerification
+from monitor.exports.data import ExportCancelled, ExportOptions, SessionRecord, load, verification_text
+from monitor.exports.deferred import Prepare
 from monitor.store import Reader, Store
 
 # format name -> (module, binary output?)
@@ -78,9 +82,15 @@ def export_to(
     write, binary = writer(fmt)
     if path is not None:
         try:
-            check_target(path)  # before the work: a device or a folder is refused at once
-            record = load(store, session_id, options=options, stream=True, on_block=on_block)
-            destination = str(write_atomically(path, lambda f: write(record, f), binary).resolve())
+            target = check_target(path)  # before the work: a device or a folder is refused at once
+            record = load(store, session_id, options=options, stream=True, on_block=on_block, verify=False)
+            prepare: Prepare | None = getattr(import_module(FORMATS[fmt][0]), "prepare", None)
+            checking = None if prepare is None else _check_in_background(store, record.id)
+            if checking is None or prepare is None:
+                record = replace(record, verification=verification_text(store, record.id))
+                destination = str(write_atomically(path, lambda f: write(record, f), binary).resolve())
+            else:
+                record, destination = _write_while_checking(record, prepare, checking, target, binary)
         except ExportFileError as exc:
             raise ExportError(str(exc)) from None
     else:
@@ -108,3 +118,32 @@ def export_to(
     else:
         raise ValueError("an export read from the server is audited in a local database (audit_to)")
     return record
+
+
+def _check_in_background(store: Reader, session_id: str) -> BackgroundVerification | None:
+    """The session's record check started in a second process (None: this store cannot be read from one)."""
+    if not isinstance(store, Store) or store.keys is None or not Path(store.path).is_file():
+        return None
+    return background_verify.start(Path(store.path), store.keys.integrity, store.keys.path, session_id,
+                                   lambda: verification_text(store, session_id))
+
+
+def _write_while_checking(record: SessionRecord, prepare: Prepare, checking: BackgroundVerification,
+                          target: Path, binary: bool) -> tuple[SessionRecord, str]:
+    """Write the export while its record is checked in the second process; the record with its verification
+    and where it went."""
+    from monitor.exports.files import write_atomically
+
+    checked = record
+
+    def write(handle: IO[Any]) -> None:
+        nonlocal checked
+        finish = prepare(record, target.parent)  # the heavy part, while the check runs
+        checked = replace(record, verification=checking.text())
+        finish(checked, handle)
+
+    try:
+        destination = str(write_atomically(target, write, binary).resolve())
+    finally:
+        checking.close()
+    return checked, destination

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
 
 from drivers.core.codes import BP_PANEL, CODES, LOINC_SYSTEM, MDC_SYSTEM, SPO2_ARTERIAL, UCUM_SYSTEM
 from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
@@ -38,6 +39,7 @@ from monitor.birth_date import stored_birth_date
 from monitor.exports import treatment
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
+from monitor.exports.deferred import body_first
 from monitor.exports.hl7_export import observation_sets, ordered_observation_sets, split_name
 from monitor.outcomes import questionnaire
 
@@ -59,6 +61,7 @@ _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
 VALIDATE_BLOCK: Final = 500
 
 _INTERPRETATION = {"H": "High", "L": "Low", "N": "Normal"}
+_NO_RANGE: Final = ReferenceRange(None, None)
 _CONTINUOUS = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.RR, Parameter.ETCO2)
 
 
@@ -109,6 +112,38 @@ class _Builder:
         device = None if record.deidentified else record.session.get("device")
         self.device = {"display": device} if device else None
         self.category = [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}]
+        # Parts every Observation of a kind has alike are one object each, shared by those Observations (the
+        # JSON is the same; a day is ~4,400 Observations): :class:`_Validator` checks each shared part once.
+        self.subject = {"reference": self.patient_url}
+        self.encounter_reference = {"reference": self.encounter_url}
+        self._meta: dict[str, dict[str, Any]] = {}
+        self._codes: dict[Parameter | None, dict[str, Any]] = {}
+        self._judgements: dict[tuple[Parameter, str], dict[str, Any]] = {}
+
+    def code(self, parameter: Parameter | None) -> dict[str, Any]:
+        """The ``code`` of a parameter's Observations (None: the blood-pressure panel's)."""
+        found = self._codes.get(parameter)
+        if found is None:
+            coding = ([{"system": LOINC_SYSTEM, "code": BP_PANEL[0], "display": BP_PANEL[1]}] if parameter is None
+                      else _coding(parameter))
+            found = self._codes[parameter] = {"coding": coding}
+        return found
+
+    def judgement(self, parameter: Parameter, value: float) -> dict[str, Any]:
+        """:func:`_judgement` of a value (the same objects for every value with the same flag)."""
+        reference = self.ranges.get(parameter, _NO_RANGE)
+        key = (parameter, reference.flag(value))
+        found = self._judgements.get(key)
+        if found is None:
+            found = self._judgements[key] = _judgement(parameter, value, self.ranges)
+        return found
+
+    def meta(self, profile: str) -> dict[str, Any]:
+        """An Observation's ``meta`` naming its profile."""
+        found = self._meta.get(profile)
+        if found is None:
+            found = self._meta[profile] = {"profile": [profile]}
+        return found
 
     def patient(self) -> dict[str, Any]:
         resource: dict[str, Any] = {"resourceType": "Patient", "id": self.patient_url[9:]}
@@ -154,17 +189,17 @@ class _Builder:
         return resource
 
     def _observation(
-        self, key: str, code: list[dict[str, str]], profile: str = VITALSIGNS_PROFILE, **fields: Any
+        self, key: str, code: dict[str, Any], profile: str = VITALSIGNS_PROFILE, **fields: Any
     ) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "resourceType": "Observation",
             "id": _id(self.record.id, key),
-            "meta": {"profile": [profile]},
+            "meta": self.meta(profile),
             "status": "final",
             "category": self.category,
-            "code": {"coding": code},
-            "subject": {"reference": self.patient_url},
-            "encounter": {"reference": self.encounter_url},
+            "code": code,
+            "subject": self.subject,
+            "encounter": self.encounter_reference,
             **fields,
         }
         if self.device:
@@ -175,10 +210,10 @@ class _Builder:
         assert r.value is not None
         return self._observation(
             f"{r.parameter.value}:{r.t!r}",
-            _coding(r.parameter),
+            self.code(r.parameter),
             effectiveDateTime=iso_utc(r.t),
             valueQuantity=_quantity(r.value, r.parameter),
-            **_judgement(r.parameter, r.value, self.ranges),
+            **self.judgement(r.parameter, r.value),
         )
 
     def summary(self, parameter: Parameter, start: float, end: float, values: list[float]) -> dict[str, Any]:
@@ -186,11 +221,11 @@ class _Builder:
         seconds = max(end - start, 0.0)
         return self._observation(
             f"{parameter.value}:{start!r}:{end!r}",
-            _coding(parameter),
+            self.code(parameter),
             effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
             valueQuantity=_quantity(value, parameter),
             method={"text": f"median of {len(values)} device values over {seconds:g} s"},
-            **_judgement(parameter, value, self.ranges),
+            **self.judgement(parameter, value),
         )
 
     def blood_pressure(self, readings: Iterable[Reading]) -> dict[str, Any] | None:
@@ -220,7 +255,7 @@ class _Builder:
         t = min(r.t for r in by_param.values())
         return self._observation(
             f"bp:{t!r}",
-            [{"system": LOINC_SYSTEM, "code": BP_PANEL[0], "display": BP_PANEL[1]}],
+            self.code(None),
             BP_PROFILE,
             effectiveDateTime=iso_utc(t),
             component=components,
@@ -238,6 +273,7 @@ class _Builder:
         #: Open summary spans: (parameter, span index) -> (order begun, start of the period, readings).
         spans: dict[tuple[Parameter, int], tuple[int, float, list[Reading]]] = {}
         start = self.record.started_at
+        last_index: int | None = None
 
         def close(key: tuple[Parameter, int]) -> None:
             order, begin, readings = spans.pop(key)
@@ -265,9 +301,14 @@ class _Builder:
                         begun += 1
                     span[2].append(r)
             if resample_s > 0:
+                # The sets come in time order, so spans end only when the span index moves on (once a minute).
                 now_index = int((obs.t - start) // resample_s)
-                for key in [k for k in spans if k[1] < now_index]:
-                    close(key)
+                if now_index != last_index:
+                    last_index = now_index
+                    for key in [k for k in spans if k[1] < now_index]:
+                        close(key)
+            if not ready:
+                continue
             horizon = min([(obs.t, 0), *((begin, 1) for _order, begin, _rs in spans.values())])
             while ready and (ready[0][0], ready[0][1]) < horizon:
                 yield heapq.heappop(ready)[3]
@@ -391,11 +432,13 @@ def _bundle_shell(record: SessionRecord) -> dict[str, Any]:
     }
 
 
-def _entries(record: SessionRecord) -> Iterator[dict[str, Any]]:
-    """The Bundle's entries in order, the observations made as the readings are read."""
-    builder = _Builder(record)
-    for r in (builder.patient(), builder.encounter()):
-        yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
+def _head_entries(builder: _Builder) -> list[dict[str, Any]]:
+    """The Patient and the Encounter (which states whether the record verified)."""
+    return [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in (builder.patient(), builder.encounter())]
+
+
+def _body_entries(record: SessionRecord, builder: _Builder) -> Iterator[dict[str, Any]]:
+    """The entries after the Encounter, the observations made as the readings are read."""
     for r in builder.iter_observations(record.options.resample_s):
         yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
     for r in treatment_resources(record, builder.patient_url, builder.encounter_url):
@@ -407,6 +450,56 @@ def _blocks(entries: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[
         yield block
 
 
+#: Observation elements the builder shares between Observations (see :meth:`_Builder.code` and the others).
+_SHARED_ELEMENTS: Final = ("meta", "category", "code", "subject", "encounter", "device", "referenceRange",
+                           "interpretation")
+
+
+class _Validator:
+    """Validates blocks of entries as Bundles with fhir.resources, each shared element once.
+
+    Each Observation is validated by the Observation model, then its block by the Bundle model (which
+    takes the validated Observations as they are). An element the builder shares between Observations
+    (the same object: category, code, subject, reference range, ...) is validated with the first
+    Observation that has it, and that validated element stands for it in the others: validating the
+    same object again could only give the same result. Everything else of every entry is validated
+    each time; the result is that of ``Bundle.model_validate({**shell, "entry": entries})``.
+    """
+
+    def __init__(self, shell: dict[str, Any]) -> None:
+        self.shell = shell
+        #: id() of a shared element -> its validated model(s); ``kept`` holds the elements, so no other
+        #: object can take one of their ids while this validator is used.
+        self.validated: dict[int, Any] = {}
+        self.kept: list[Any] = []
+
+    def block(self, entries: list[dict[str, Any]]) -> None:
+        """Validate ``entries`` as a Bundle of their own (raises the model's error)."""
+        items = []
+        for entry in entries:
+            resource = entry["resource"]
+            if resource.get("resourceType") == "Observation":
+                items.append({**entry, "resource": self._observation(resource)})
+            else:
+                items.append(entry)
+        Bundle.model_validate({**self.shell, "entry": items})
+
+    def _observation(self, resource: dict[str, Any]) -> Observation:
+        validated = self.validated
+        model = Observation.model_validate({key: validated.get(id(value), value) for key, value in resource.items()})
+        for key in _SHARED_ELEMENTS:
+            value = resource.get(key)
+            if value is not None and id(value) not in validated:
+                validated[id(value)] = getattr(model, key)
+                self.kept.append(value)
+        return model
+
+
+def _validate(shell: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    """Validate entries as a Bundle of their own (raises the model's error)."""
+    _Validator(shell).block(entries)
+
+
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Validate the Bundle with fhir.resources and write it as FHIR JSON, a block of entries at a time.
 
@@ -416,13 +509,29 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
     The bytes are those of ``json.dump(bundle_data(record), separators=(",", ":"), ensure_ascii=False)``:
     the standard encoder, as the model's own serialiser takes longer than the validation itself.
     """
+    write_head(record, stream)
+    write_body(record, stream)
+
+
+def write_head(record: SessionRecord, stream: IO[str]) -> None:
+    """The Bundle up to and with its first entries, the Patient and the Encounter (validated)."""
     shell = _bundle_shell(record)
     head = json.dumps(shell, separators=(",", ":"), ensure_ascii=False)
-    stream.write(head[:-1] + ',"entry":[')
-    first = True
-    for block in _blocks(_entries(record), VALIDATE_BLOCK):
-        Bundle.model_validate({**shell, "entry": block})
+    entries = _head_entries(_Builder(record))
+    _validate(shell, entries)
+    stream.write(head[:-1] + ',"entry":[' + ",".join(json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
+                                                    for entry in entries))
+
+
+def write_body(record: SessionRecord, stream: IO[str]) -> None:
+    """The entries after the Encounter, validated a block at a time, and the Bundle's end."""
+    validator = _Validator(_bundle_shell(record))
+    for block in _blocks(_body_entries(record, _Builder(record)), VALIDATE_BLOCK):
+        validator.block(block)
         for entry in block:
-            stream.write(("" if first else ",") + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
-            first = False
+            stream.write("," + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
     stream.write("]}\n")
+
+
+#: The observations first, the Patient and Encounter (the record's verification) when it is known.
+prepare = body_first(write_head, write_body)

@@ -9,13 +9,15 @@ bytes ``json.dump(document(record), indent=1)`` gives, so a 24-hour session is n
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
-from drivers.core.readings import Flag, Reading, iso_utc
+from drivers.core.readings import Flag, Parameter, Reading, iso_utc
 from monitor.exports.data import SessionRecord
+from monitor.exports.deferred import body_first
 from monitor.exports.treatment import summary
 from monitor.store import alarm_row
 
@@ -109,29 +111,63 @@ def _reading_texts(record: SessionRecord) -> Iterator[str]:
         found = statuses[r.flags] = quote(r.status)
         return found
 
+    # What comes between the time and the value, and between the value and the status, per parameter.
+    pieces: dict[Parameter, tuple[str, str]] = {}
+
+    def pieces_of(r: Reading) -> tuple[str, str]:
+        found = pieces[r.parameter] = (f',\n   "parameter": {quote(r.parameter.value)},\n   "value": ',
+                                       f',\n   "unit": {quote(r.unit)},\n   "status": ')
+        return found
+
     last_t: float | None = None
     stamp = ""
     for r in record.readings:
         if r.t != last_t:
-            last_t, stamp = r.t, json.dumps(iso_utc(r.t))
-        yield (
-            f'{{\n   "t": {stamp},\n   "parameter": {quote(r.parameter.value)},\n   "value": {_number(r.value)},'
-            f'\n   "unit": {quote(r.unit)},\n   "status": {statuses.get(r.flags) or status_of(r)}\n  }}'
-        )
+            last_t, stamp = r.t, '{\n   "t": ' + json.dumps(iso_utc(r.t))
+        before_value, before_status = pieces.get(r.parameter) or pieces_of(r)
+        yield (stamp + before_value + _number(r.value) + before_status + (statuses.get(r.flags) or status_of(r))
+               + "\n  }")
 
 
 def write(record: SessionRecord, stream: IO[str]) -> None:
     """Write the export as indented JSON, the readings as they are read."""
+    write_head(record, stream)
+    write_body(record, stream)
+
+
+#: Keys written before the readings (the session states whether the record verified) and from them on.
+_HEAD_KEYS: Final = KEYS[:KEYS.index("readings")]
+_BODY_KEYS: Final = KEYS[KEYS.index("readings"):]
+
+
+def write_head(record: SessionRecord, stream: IO[str]) -> None:
+    """The document's opening and the parts before the readings."""
     parts = small_parts(record)
     stream.write("{")
-    for index, key in enumerate(KEYS):
+    for index, key in enumerate(_HEAD_KEYS):
         stream.write(("," if index else "") + "\n " + json.dumps(key) + ": ")
+        stream.write(_indented(json.dumps(parts[key], indent=1, default=str), 1))
+
+
+def write_body(record: SessionRecord, stream: IO[str]) -> None:
+    """The readings, as they are read, and the parts after them, to the document's end."""
+    parts = small_parts(record)
+    for key in _BODY_KEYS:
+        stream.write(",\n " + json.dumps(key) + ": ")
         if key != "readings":
             stream.write(_indented(json.dumps(parts[key], indent=1, default=str), 1))
             continue
-        empty = True
-        for text in _reading_texts(record):
-            stream.write(("[\n  " if empty else ",\n  ") + text)
-            empty = False
-        stream.write("[]" if empty else "\n ]")
+        texts = _reading_texts(record)
+        first = next(texts, None)
+        if first is None:
+            stream.write("[]")
+            continue
+        stream.write("[\n  " + first)
+        while block := list(itertools.islice(texts, 1024)):  # written a block at a time
+            stream.write(",\n  " + ",\n  ".join(block))
+        stream.write("\n ]")
     stream.write("\n}\n")
+
+
+#: The readings first, the session part (the record's verification) when it is known.
+prepare = body_first(write_head, write_body)

@@ -17,6 +17,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any, Final
 from xml.sax.saxutils import escape
 
@@ -39,6 +40,7 @@ from monitor.discharge import (
 )
 from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord, StoredReadings
+from monitor.exports.deferred import Finish
 from monitor.labels import LABELS
 from monitor.session import EventKind, Phase
 
@@ -157,13 +159,14 @@ def _table(
     return table
 
 
-def _binned(points: Sequence[tuple[float, float]], start: float, span: float) -> list[tuple[float, float]]:
-    """Medians of equal time bins, so a 90-minute second-by-second series stays light."""
-    if len(points) <= CHART_POINTS:
-        return list(points)
+def _binned(times: Sequence[float], values: Sequence[float], start: float, span: float) -> list[tuple[float, float]]:
+    """(time, value) points, as medians of equal time bins when there are many, so a day's second-by-second
+    series stays light."""
+    if len(times) <= CHART_POINTS:
+        return list(zip(times, values, strict=True))
     width = span / CHART_POINTS
     bins: dict[int, list[float]] = {}
-    for t, v in points:
+    for t, v in zip(times, values, strict=True):
         bins.setdefault(int((t - start) / width), []).append(v)
     return [(start + (i + 0.5) * width, float(statistics.median(vs))) for i, vs in sorted(bins.items())]
 
@@ -180,9 +183,8 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
     main_bottom = bottom + spo2_h + gap
     main_h = height - main_bottom - top_margin
     start = record.started_at
-    end = max(
-        [start + 60.0] + [r.t for r in record.readings] + [float(record.session.get("ended_at") or start)]
-    )
+    end = max(start + 60.0, max((r.t for r in record.readings), default=start),
+              float(record.session.get("ended_at") or start))
     span = end - start
 
     def x(t: float) -> float:
@@ -229,18 +231,21 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
         y0, h, lo, hi = panel
         return y0 + h * (min(max(value, lo), hi) - lo) / (hi - lo)
 
-    series: dict[Parameter, list[tuple[float, float]]] = {}
+    # Times and values of each line in two lists (a day is ~260,000 values: no pair object for each).
+    series: dict[Parameter, tuple[list[float], list[float]]] = {}
     for r in review.reliable(record.readings):
         if r.value is not None and r.parameter in LINE_COLOURS:
-            series.setdefault(r.parameter, []).append((r.t, r.value))
+            times, values = series.get(r.parameter) or series.setdefault(r.parameter, ([], []))
+            times.append(r.t)
+            values.append(r.value)
     for parameter in (Parameter.PR, Parameter.HR, Parameter.SPO2):
-        points = _binned(series.get(parameter, []), start, span)
+        points = _binned(*series.get(parameter, ([], [])), start, span)
         panel = panels[1] if parameter is Parameter.SPO2 else panels[0]
         if len(points) >= 2:
             flat = [c for t, v in points for c in (x(t), y_of(panel, v))]
             d.add(PolyLine(flat, strokeColor=LINE_COLOURS[parameter], strokeWidth=0.6))
     for parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA):
-        points = series.get(parameter, [])
+        points = list(zip(*series.get(parameter, ([], [])), strict=True))
         flat = [c for t, v in points for c in (x(t), y_of(panels[0], v))]
         if len(points) >= 2:
             d.add(PolyLine(flat, strokeColor=LINE_COLOURS[parameter], strokeWidth=0.8))
@@ -538,12 +543,20 @@ def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle)
 def story(record: SessionRecord) -> list[Any]:
     """The report's flowables in order."""
     styles = _styles()
+    return _story_head(record, styles) + _story_body(record, styles)
+
+
+def _story_head(record: SessionRecord, styles: Any) -> list[Any]:
+    """The title and the header table (which states whether the record verified)."""
+    return [*_header(record, _Clock(record), styles), Spacer(1, 4 * mm)]
+
+
+def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
+    """Everything after the header: the chart, the tables, the alarm log, notes, treatment, discharge."""
     h2 = styles["Heading2"]
     small = ParagraphStyle("small", parent=styles["BodyText"], fontSize=8, leading=9.5)
     clock = _Clock(record)
-    parts: list[Any] = [*_header(record, clock, styles), Spacer(1, 4 * mm)]
-
-    parts += [Paragraph("Whole session", h2), chart(record)]
+    parts: list[Any] = [Paragraph("Whole session", h2), chart(record)]
 
     nibp = review.nibp_table(record)
     rows: list[list[Any]] = [["#", "Time", "Phase", "Systolic", "Diastolic", "Mean", "Status"]]
@@ -665,8 +678,26 @@ def write(record: SessionRecord, stream: IO[bytes]) -> None:
     comparisons with baseline, the chart), so streamed readings are read from the store once and
     held while it is made; the chart is resampled to :data:`CHART_POINTS` medians per line.
     """
+    prepare(record, None)(record, stream)
+
+
+def prepare(record: SessionRecord, directory: Path | None) -> Finish:
+    """Read the readings and make everything after the header; the header (the record's verification)
+    and the layout are made by the returned function. (``directory``: unused, the report is made in memory.)"""
     if isinstance(record.readings, StoredReadings):
         record = replace(record, readings=tuple(record.readings))
+    styles = _styles()
+    body = _story_body(record, styles)
+
+    def finish(checked: SessionRecord, stream: IO[bytes]) -> None:
+        verified = replace(record, verification=checked.verification)
+        _build(verified, [*_story_head(verified, styles), *body], stream)
+
+    return finish
+
+
+def _build(record: SessionRecord, flowables: list[Any], stream: IO[bytes]) -> None:
+    """Lay the report out and write it."""
     title = "Infusion session report" + ("" if record.deidentified else f" {record.id[:8]}")
     doc = SimpleDocTemplate(
         stream,
@@ -693,4 +724,4 @@ def write(record: SessionRecord, stream: IO[bytes]) -> None:
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"page {document.page}")
         canvas.restoreState()
 
-    doc.build(story(record), onFirstPage=footer, onLaterPages=footer)
+    doc.build(flowables, onFirstPage=footer, onLaterPages=footer)

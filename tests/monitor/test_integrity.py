@@ -199,3 +199,24 @@ def test_rows_slipped_in_while_the_program_writes_are_not_sealed_as_its_own(db_p
     with Store(db_path, readonly=True) as store:
         own = store.db.execute("SELECT origin FROM chain WHERE tbl = 'audit' ORDER BY seq DESC LIMIT 1").fetchone()
     assert own[0] == "write"
+
+
+def test_a_sessions_check_names_its_own_unchained_readings_before_and_after_the_sealed_ids(
+    db_path: Path, recorded: str
+) -> None:
+    """Readings slipped in with ids below and above every sealed range are found for their session;
+    another session's are left to that session's check."""
+    insert = ("INSERT INTO readings (id, session_id, t, parameter, value, unit, status, source) "
+              "VALUES ({id}, {session}, 1, 'spo2', 99, '%', '', 'forger')")
+    top = 10_000_000
+    _tamper(db_path, insert.format(id=-5, session=f"'{recorded}'"), insert.format(id=top, session="'other'"),
+            insert.format(id=top + 2, session=f"'{recorded}'"))
+    conn = sqlite3.connect(db_path)
+    try:
+        with Store(db_path, readonly=True) as store:
+            report = verify(conn, store.keys, session_id=recorded)
+    finally:
+        conn.close()
+    unchained = [f.where for f in report.findings if "not in the chain" in f.what]
+    assert unchained == ["readings -5", f"readings {top + 2}"]
+    assert report.session_text(recorded) == "NOT VERIFIED: readings -5: not in the chain (added outside this program)"

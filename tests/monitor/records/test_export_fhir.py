@@ -123,3 +123,54 @@ def test_default_export_summarises_numerics_per_minute(
     assert first.valueQuantity.value == statistics.median(values)
     assert f"median of {len(values)}" in first.method.text
     assert len([o for o in observations if "85354-9" in codes(o)]) >= 4
+
+
+def _observation_entries(recorded: RecordedSession) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
+    from monitor.exports import fhir_export
+
+    with Store(recorded.path) as store:
+        record = load(store, recorded.session_id)
+    entries = list(fhir_export._body_entries(record, fhir_export._Builder(record)))
+    return fhir_export._bundle_shell(record), entries
+
+
+def test_validation_with_shared_elements_agrees_with_validating_the_whole_bundle(recorded: RecordedSession) -> None:
+    from monitor.exports.fhir_export import _Validator
+
+    shell, entries = _observation_entries(recorded)
+    observations = [e["resource"] for e in entries if e["resource"]["resourceType"] == "Observation"]
+    heart_rates = [o for o in observations if o["code"]["coding"][0]["code"] == "8867-4"]
+    assert len(heart_rates) > 10 and heart_rates[0]["code"] is heart_rates[-1]["code"]  # shared, as it claims
+    Bundle.model_validate({**shell, "entry": entries})
+    validator = _Validator(shell)
+    validator.block(entries)
+    assert 0 < len(validator.kept) < 40  # a handful of shared elements, not one per Observation
+
+
+@pytest.mark.parametrize("broken", ["a later value", "a shared element", "an element only one has"])
+def test_validation_with_shared_elements_still_refuses_what_the_bundle_model_refuses(
+    recorded: RecordedSession, broken: str
+) -> None:
+    from pydantic import ValidationError
+
+    from monitor.exports.fhir_export import _Validator
+
+    shell, entries = _observation_entries(recorded)
+    later = [e["resource"] for e in entries if e["resource"]["resourceType"] == "Observation"
+             and e["resource"]["code"]["coding"][0]["code"] == "8867-4"][10]
+    if broken == "a later value":
+        later["valueQuantity"] = {**later["valueQuantity"], "value": "seventy"}
+    elif broken == "a shared element":
+        later["code"]["coding"][0]["system"] = 12  # the object every Observation of that parameter shares
+    else:
+        later["device"] = {"display": ["not", "text"]}
+    with pytest.raises(ValidationError):
+        Bundle.model_validate({**shell, "entry": entries})
+    validator = _Validator(shell)
+
+    def in_blocks() -> None:
+        for start in range(0, len(entries), 20):
+            validator.block(entries[start:start + 20])
+
+    with pytest.raises(ValidationError):
+        in_blocks()

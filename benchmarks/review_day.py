@@ -8,7 +8,9 @@ its own:
 * review open: a review window created on the session and shown until its first paint, at
   1600x900, offscreen; targets 1 s and 250 MB;
 * exports, every format (CSV of the readings, CSV of the events and of the alarms, JSON, HL7,
-  FHIR, PDF): ``infusion-monitor export`` of the whole session to a file; targets 2 s and 150 MB.
+  FHIR, PDF): the ``infusion-monitor export`` command of the whole session to a file, timed from
+  its start to its exit (Python's start included), its memory the resident size of the command
+  and the record check it starts beside it, summed and sampled every 10 ms; targets 2 s and 150 MB.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.run --only review_day
 
@@ -100,14 +102,45 @@ def _child_open(path: str, session_id: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
 
 
-def _child_export(path: str, session_id: str, fmt: str, out: str) -> dict[str, float]:
-    from monitor.cli import main
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants now (from /proc)."""
+    parents: dict[int, int] = {}
+    sizes: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        sizes[pid] = int(fields[21]) * resource.getpagesize()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += sizes.get(pid, 0)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return total / (1024.0 * 1024.0)
 
+
+def _export_command(path: str, session_id: str, fmt: str, out: str) -> dict[str, float]:
+    """The export command as a user runs it: wall time to its exit, and the peak of its processes' memory."""
+    command = Path(sys.executable).with_name("infusion-monitor")
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     start = time.perf_counter()
-    code = main(["export", session_id, "--db", path, "--format", fmt, "--out", out])
-    if code != 0:
-        raise SystemExit(f"export failed with {code}")
-    return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+    process = subprocess.Popen([str(command), "export", session_id, "--db", path, "--format", fmt, "--out", out],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_mb(process.pid))
+        time.sleep(0.01)
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        said = process.stderr.read().decode() if process.stderr else ""
+        raise SystemExit(f"export failed with {process.returncode}: {said}")
+    return {"seconds": seconds, "peak_mb": peak}
 
 
 def _in_child(*args: str) -> dict[str, float]:
@@ -133,22 +166,23 @@ def run(repeat: int) -> list[Result]:
         results.append(Result("24-h session: review open, peak memory", peak, "MB", f"<= {OPEN_TARGET_MB:g} MB",
                               peak <= OPEN_TARGET_MB, "whole process (Qt included)", [o["peak_mb"] for o in opens]))
         for fmt in EXPORT_FORMATS:
-            runs = [_in_child("export", str(path), session_id, fmt, str(Path(name) / f"out.{fmt}"))
+            runs = [_export_command(str(path), session_id, fmt, str(Path(name) / f"out.{fmt}"))
                     for _ in range(max(repeat, 1))]
             seconds = median([r["seconds"] for r in runs])
             peak = median([r["peak_mb"] for r in runs])
             results.append(Result(f"24-h session: {fmt} export", seconds, "s", f"<= {EXPORT_TARGET_S:g} s",
-                                  seconds <= EXPORT_TARGET_S, "infusion-monitor export to a file",
+                                  seconds <= EXPORT_TARGET_S, "the command, start to exit",
                                   [r["seconds"] for r in runs]))
             results.append(Result(f"24-h session: {fmt} export, peak memory", peak, "MB",
-                                  f"<= {EXPORT_TARGET_MB:g} MB", peak <= EXPORT_TARGET_MB, "whole process",
+                                  f"<= {EXPORT_TARGET_MB:g} MB", peak <= EXPORT_TARGET_MB,
+                                  "the command and its record check, summed",
                                   [r["peak_mb"] for r in runs]))
     return results
 
 
 def _child(argv: list[str]) -> None:
-    kind, *rest = argv
-    result: Any = _child_open(*rest) if kind == "open" else _child_export(*rest)
+    _open, *rest = argv  # the review open (each export is timed as the command itself)
+    result: Any = _child_open(*rest)
     print(json.dumps(result))
 
 

@@ -53,6 +53,25 @@ def test_importing_every_core_module_loads_no_qt() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_the_command_line_and_every_export_format_load_no_numpy() -> None:
+    """Exports and record checks run as processes of their own; numpy (15 MB, 0.1 s) is for the review chart."""
+    code = (
+        "import sys\n"
+        "import monitor.cli, monitor.exports, monitor.background_verify, monitor.integrity\n"
+        "from monitor.exports import writer\n"
+        "for fmt in ('csv', 'csv-events', 'csv-alarms', 'json', 'hl7', 'fhir', 'pdf'):\n"
+        "    writer(fmt)\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    # numpy is still there for the review chart after the store was imported without it.
+    code = "import monitor.store, numpy, monitor.review_arrays; print(numpy.float64(1.5) + 1)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "2.5", result.stderr
+
+
 def test_the_checker_itself_sees_a_qt_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("from PySide6.QtCore import QObject\nimport pyqtgraph as pg\n")

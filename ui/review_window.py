@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from drivers.core.readings import Parameter
-from monitor import chair, review
+from monitor import chair, review, review_arrays
 from monitor.alarms.model import AlarmRecord, AlarmState, Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_session
@@ -540,10 +540,10 @@ class ReviewWindow(DialogHost, QMainWindow):
                 # Events, alarms and cuff values as objects; every trend as arrays (a day-long session opens
                 # in about a second: no Python object per reading).
                 # The record's verification runs after the window has painted (_check_record).
-                record, arrays = review.load_for_review(
+                record, arrays = review_arrays.load_for_review(
                     store, self.record.id if self.record is not None else self.requested_id, verify=False
                 )
-                has_pleth = review.has_waveform(store, record.id)
+                has_pleth = review_arrays.has_waveform(store, record.id)
         except SessionNotFound:
             raise
         except StoreError as exc:
@@ -609,7 +609,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.patient_label.setText(" · ".join(who) or "Patient not entered")
         self.setWindowTitle(f"Review — {patient.get('mrn') or 'no MRN'} — {clock(record.started_at, date=True)}")
         ended = s.get("ended_at")
-        last_data = review.last_data_from_arrays(record, self._arrays) or record.started_at
+        last_data = review_arrays.last_data_from_arrays(record, self._arrays) or record.started_at
         length = (float(ended) if ended is not None else last_data) - record.started_at
         phases = json.loads(s.get("phases_reached") or "[]")
         nurses = sorted({e.user for e in record.events if e.user} | ({s["nurse"]} if s.get("nurse") else set()))
@@ -698,7 +698,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _show_statistics(self, record: SessionRecord) -> None:
         rows = []
         previous: Phase | None = None
-        for s in review.phase_statistics_from_arrays(record, self._arrays):
+        for s in review_arrays.phase_statistics_from_arrays(record, self._arrays):
             if s.parameter is Parameter.PR and s.count == 0 and previous is s.phase:
                 continue  # no pulse rate recorded (an ECG gave the heart rate): an empty row says nothing
             first = s.phase is not previous
@@ -712,8 +712,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         _fill(self.stats_table, rows)
 
     def _show_baseline(self, record: SessionRecord) -> None:
-        comparisons = review.baseline_vs_end_of_recovery_from_arrays(record, self._arrays)
-        returns = {r.parameter: r for r in review.return_to_baseline_from_arrays(record, self._arrays)}
+        comparisons = review_arrays.baseline_vs_end_of_recovery_from_arrays(record, self._arrays)
+        returns = {r.parameter: r for r in review_arrays.return_to_baseline_from_arrays(record, self._arrays)}
         rows = []
         for c in comparisons:
             back = returns.get(c.parameter)
@@ -801,7 +801,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         assert self.record is not None
         try:
             with self.source.open() as store:
-                return review.waveform_arrays(store, self.record.id, start=start, end=end)
+                return review_arrays.waveform_arrays(store, self.record.id, start=start, end=end)
         except StoreError as exc:
             self.show_message(f"The pleth cannot be read: {exc}")
             return np.empty(0), np.empty(0)

@@ -748,7 +748,7 @@ class TrendChart(QWidget):
         """Show a whole stored session from per-parameter arrays (review), with no loop per reading.
 
         ``series`` maps a parameter to an object with ``t``, ``value`` (NaN where not trusted),
-        ``raw`` and ``doubtful`` arrays, as :func:`monitor.review.trend_arrays` returns them.
+        ``raw`` and ``doubtful`` arrays, as :func:`monitor.review_arrays.trend_arrays` returns them.
         """
         self.clear()
         first: list[float] = []

@@ -23,7 +23,18 @@ created readable by its owner only.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, TypeAlias
+
+if "numpy" not in sys.modules and "sqlite_utils" not in sys.modules:
+    # sqlite-utils imports numpy whenever it is installed, only to name the column types of numpy values,
+    # which the store never writes. Without it a command-line process (an export, a record check) starts
+    # about 0.1 s sooner and 15 MB smaller; numpy stays importable for whoever needs it (the review chart).
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # makes `import numpy` fail inside sqlite-utils
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        del sys.modules["numpy"]
 
 from monitor.store.database import WAL_SIZE_LIMIT_BYTES, Store, new_id
 from monitor.store.errors import CorruptDatabase, SessionNotFound, StoreError

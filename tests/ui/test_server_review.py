@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor import review
+from monitor import review_arrays
 from monitor.app.stores import RecordSource
 from monitor.course import load_course
 from monitor.replication.server_store import ServerStore
@@ -113,10 +113,10 @@ def test_the_server_answers_the_reviews_bulk_questions_like_the_chair(clinic: Cl
     with Store(db, readonly=True) as local, ServerStore(clinic.role("reader")) as server:
         assert server.alarm_counts() == local.alarm_counts() != {}
         assert server.reading_rows(session_id) == [tuple(r) for r in local.reading_rows(session_id)]
-        assert review.has_waveform(server, session_id) and review.has_waveform(local, session_id)
+        assert review_arrays.has_waveform(server, session_id) and review_arrays.has_waveform(local, session_id)
         for window in ((None, None), (1_790_000_100.0, 1_790_000_160.0)):
-            mine = review.waveform_arrays(local, session_id, start=window[0], end=window[1])
-            theirs = review.waveform_arrays(server, session_id, start=window[0], end=window[1])
+            mine = review_arrays.waveform_arrays(local, session_id, start=window[0], end=window[1])
+            theirs = review_arrays.waveform_arrays(server, session_id, start=window[0], end=window[1])
             assert len(mine[0]) > 0
             np.testing.assert_array_equal(mine[0], theirs[0])
             np.testing.assert_array_equal(mine[1], theirs[1])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from drivers.core.readings import Flag, Parameter, Reading
-from monitor import review
+from monitor import review, review_arrays
 from monitor.app.errors import AppError
 from monitor.app.sessions import close_unfinished
 from monitor.cli import build_parser
@@ -36,7 +36,7 @@ def test_trend_arrays_hold_every_stored_reading_with_untrusted_values_set_apart(
             Reading(t + 2, Parameter.SPO2, 97.0, "x", frozenset({Flag.LOW_PERFUSION})),
         ])
         readings = list(store.readings(recorded.session_id))
-        arrays = review.trend_arrays(store, recorded.session_id)
+        arrays = review_arrays.trend_arrays(store, recorded.session_id)
     for parameter in {r.parameter for r in readings}:
         mine = [r for r in readings if r.parameter is parameter]
         a = arrays[parameter]
@@ -55,8 +55,8 @@ def test_waveform_arrays_equal_the_stored_samples(tmp_path: Path) -> None:
     session = record_session(tmp_path / "monitor.db", plan="baseline:2,infusion:3,recovery:1", pleth=True)
     with Store(session.path, readonly=True) as store:
         times, values = store.waveform(session.session_id)
-        t, v = review.waveform_arrays(store, session.session_id)
-        empty_t, empty_v = review.waveform_arrays(store, "no-such-session")
+        t, v = review_arrays.waveform_arrays(store, session.session_id)
+        empty_t, empty_v = review_arrays.waveform_arrays(store, "no-such-session")
     finite = np.isfinite(v)
     assert finite.sum() == len(values) > 6 * 60 * 70
     assert np.allclose(t[finite], times)
@@ -72,7 +72,7 @@ def test_a_gap_between_stored_waveform_blocks_is_kept_as_a_break(tmp_path: Path)
         later = [Reading(200.0 + i / 75, Parameter.PLETH, float(i), "x") for i in range(75)]
         store.write_batch(session_id, readings=block)
         store.write_batch(session_id, readings=later)
-        t, v = review.waveform_arrays(store, session_id)
+        t, v = review_arrays.waveform_arrays(store, session_id)
     assert t.size == 151
     assert np.isnan(v[75]) and 100.99 < t[75] < 101.1
     assert np.isfinite(v).sum() == 150

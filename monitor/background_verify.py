@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -87,7 +86,7 @@ def start(db_path: Path, integrity_key: bytes, key_path: Path, session_id: str,
         # (the process is handed the key).
         process = subprocess.Popen(
             [sys.executable, "-P", "-m", "monitor.background_verify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=_environment(), close_fds=True,
+            stderr=subprocess.PIPE, close_fds=True,
         )
     except OSError as exc:
         log.warning("cannot start a second process to check the record (%s); checking here", exc)
@@ -103,12 +102,6 @@ def start(db_path: Path, integrity_key: bytes, key_path: Path, session_id: str,
         process.communicate()
         return None
     return BackgroundVerification(process, session_id, fallback)
-
-
-def _environment() -> dict[str, str]:
-    """This process's environment, numpy's maths libraries held to one thread: the check does no maths, and
-    their threads' start-up would take CPU from the export running beside it."""
-    return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _check(request: dict[str, Any]) -> dict[str, str]:

@@ -635,7 +635,8 @@ def describe_profile(profile: AlarmProfile) -> str:
     out.append(
         f"  infusion start: baseline at least {care.baseline_min_s / 60:g} min, hold at BP >= "
         f"{care.hold_sys:g}/{care.hold_dia:g}; discharge: cuff at most {care.discharge_nibp_max_age_s / 60:g} min "
-        f"old, SpO2 at most {care.discharge_spo2_max_age_s:g} s old"
+        f"old, SpO2 at most {care.discharge_spo2_max_age_s:g} s old (a session's protocol sets its own baseline "
+        "minimum and cuff age: `infusion-monitor protocols show`)"
     )
     if profile.allow_disabled:
         out.append("  high-priority rules allowed off: " + ", ".join(sorted(profile.allow_disabled)))

@@ -258,8 +258,8 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     upgraded = 0
     chain_broken = False
     for expected_seq, link in enumerate(chain.links(conn), start=1):
-        seq, table, row_key, session_id, origin, at, content, mac = (
-            link.seq, link.table, link.row_key, link.session_id, link.origin, link.at, link.content, link.mac)
+        # The link's own session is ``link.session_id``: ``session_id`` stays the one asked about.
+        seq, table, row_key, origin, at = link.seq, link.table, link.row_key, link.origin, link.at
         links += 1
         where = f"chain link {seq} ({table} {row_key})"
         if not chain_broken:
@@ -267,17 +267,17 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
                 findings.append(Finding(f"chain link {expected_seq}", "removed (the chain jumps to link "
                                         f"{seq})"))
                 chain_broken = True
-            elif link_mac(keys, seq, table, row_key, session_id, origin, at, content, previous) != mac:
+            elif link_mac(keys, seq, table, row_key, link.session_id, origin, at, link.content, previous) != link.mac:
                 findings.append(Finding(where, "altered, forged or out of order (its keyed hash does not match)",
-                                        session_id))
+                                        link.session_id))
                 chain_broken = True
-        previous = mac
+        previous = link.mac
         if origin == ORIGIN_OUTSIDE:
             findings.append(Finding(f"{table} {row_key}", "written outside this program (found unsealed at "
-                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", session_id))
+                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", link.session_id))
         elif origin == ORIGIN_UPGRADE:
             upgraded += 1
-        latest[(table, row_key)] = (seq, content, session_id)
+        latest[(table, row_key)] = (seq, link.content, link.session_id)
     head = chain.head(conn)
     if links and head is None:
         findings.append(Finding("chain head", "missing"))

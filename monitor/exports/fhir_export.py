@@ -1,7 +1,7 @@
 """FHIR R4B export: a Bundle (type collection) with the Patient, an Encounter and vital-signs Observations.
 
-Built as FHIR JSON and validated as a whole by ``fhir.resources`` (its R4B models) before it is
-written, so what leaves the program parses as a valid Bundle. R4B is chosen because the EHRs a
+Built as FHIR JSON and validated by ``fhir.resources`` (its R4B models) a block of entries at a time
+before it is written, so what leaves the program parses as a valid Bundle. R4B is chosen because the EHRs a
 clinic connects to speak R4, and R4B is wire-compatible with R4 for these resources.
 
 Observations follow (and name in ``meta.profile``) the core vital-signs profile: category
@@ -40,7 +40,7 @@ from monitor.exports import treatment
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
-from monitor.exports.hl7_export import observation_sets, ordered_observation_sets, split_name
+from monitor.exports.hl7_export import ordered_observation_sets, split_name
 from monitor.outcomes import questionnaire
 
 CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -262,11 +262,13 @@ class _Builder:
         )
 
     def iter_observations(self, resample_s: float) -> Iterator[dict[str, Any]]:
-        """:meth:`observations` one at a time, made as the readings are read.
+        """The session's vital-sign Observations in time order, made as the readings are read.
 
-        A summary is made when its span has passed; finished resources wait in a heap, ordered as
-        the whole-list sort orders them (time, single values and cuffs before summaries, then the
-        order they were begun in), until nothing still open can precede them.
+        A cuff measurement (and, with ``resample_s = 0``, every single value) is an Observation of its
+        own; continuous numerics are otherwise summarised per ``resample_s`` span. A summary is made
+        when its span has passed; finished resources wait in a heap, ordered by their time (single
+        values and cuffs before summaries at the same time, then the order they were begun in),
+        until nothing still open can precede them.
         """
         ready: list[tuple[float, int, int, dict[str, Any]]] = []
         begun = 0
@@ -316,29 +318,6 @@ class _Builder:
             close(key)
         while ready:
             yield heapq.heappop(ready)[3]
-
-    def observations(self, resample_s: float) -> list[dict[str, Any]]:
-        timed: list[tuple[float, dict[str, Any]]] = []
-        bins: dict[tuple[Parameter, int], list[Reading]] = {}
-        start = self.record.started_at
-        for obs in observation_sets(self.record.readings):
-            if obs.is_nibp:
-                bp = self.blood_pressure(obs.readings)
-                if bp is not None:
-                    timed.append((obs.t, bp))
-                continue
-            for r in obs.readings:
-                if resample_s <= 0:
-                    timed.append((r.t, self.single(r)))
-                else:
-                    bins.setdefault((r.parameter, int((r.t - start) // resample_s)), []).append(r)
-        for (parameter, index), readings in bins.items():
-            begin = max(start + index * resample_s, readings[0].t)
-            end = min(start + (index + 1) * resample_s, readings[-1].t)
-            values = [r.value for r in readings if r.value is not None]
-            timed.append((begin, self.summary(parameter, begin, max(end, begin), values)))
-        timed.sort(key=lambda item: item[0])
-        return [resource for _t, resource in timed]
 
 
 def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: str) -> list[dict[str, Any]]:
@@ -398,27 +377,6 @@ def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: 
             "note": [{"text": "; ".join(notes)}],
         })
     return out
-
-
-def bundle_data(record: SessionRecord) -> dict[str, Any]:
-    """The session as FHIR JSON data (not yet validated)."""
-    builder = _Builder(record)
-    resources = [builder.patient(), builder.encounter(), *builder.observations(record.options.resample_s),
-                 *treatment_resources(record, builder.patient_url, builder.encounter_url)]
-    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
-    ended = record.session.get("ended_at")
-    return {
-        "resourceType": "Bundle",
-        "id": _id(record.id, "bundle", record.deidentified, record.options.resample_s),
-        "type": "collection",
-        "timestamp": iso_utc(float(ended) if ended is not None else record.started_at),
-        "entry": entries,
-    }
-
-
-def bundle(record: SessionRecord) -> Bundle:
-    """The session as a validated FHIR R4B Bundle."""
-    return Bundle.model_validate(bundle_data(record))
 
 
 def _bundle_shell(record: SessionRecord) -> dict[str, Any]:
@@ -506,7 +464,7 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
     Each block of :data:`VALIDATE_BLOCK` entries is validated as a Bundle of its own before it is
     written, so every entry passes the same model as in a whole-Bundle validation while the
     session is never held whole; a failure stops the export (a file export then leaves nothing).
-    The bytes are those of ``json.dump(bundle_data(record), separators=(",", ":"), ensure_ascii=False)``:
+    The bytes are compact JSON (``separators=(",", ":")``, ``ensure_ascii=False``) written by
     the standard encoder, as the model's own serialiser takes longer than the validation itself.
     """
     write_head(record, stream)

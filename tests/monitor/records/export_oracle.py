@@ -1,7 +1,11 @@
 """The export writers as they were before the readings were streamed: whole lists, sorted once.
 
 Kept verbatim (apart from names) as the reference the streamed exports must match byte for byte:
-they read a record whose readings are all in memory and build each document whole.
+they read a record whose readings are all in memory and build each document whole. The grouping
+into observation sets is production's whole-list :func:`monitor.exports.hl7_export.observation_sets`
+(still what the HL7 feed uses), not a copy: the streamed exports group with a different algorithm,
+:func:`~monitor.exports.hl7_export.ordered_observation_sets`, so the comparison stays meaningful.
+The whole-record FHIR Bundle (:func:`bundle_data`) lives only here.
 """
 # ruff: noqa
 
@@ -9,21 +13,21 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from fhir.resources.R4B.bundle import Bundle
 
 from drivers.core.codes import CODES
-from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading, iso_utc
+from drivers.core.readings import Parameter, Reading, iso_utc
 from drivers.hl7.v2 import escape, hl7_time
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange, unit
 from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
 from monitor.exports.fhir_export import _Builder, treatment_resources, _id
 from monitor.exports.hl7_export import (
-    CUFF_GROUPING_S, OBR_SERVICE, PROFILE, SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity,
-    _clinical_message,
+    OBR_SERVICE, PROFILE, SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity, _clinical_message,
+    observation_sets,
 )
 from monitor.exports.json_export import small_parts
 from monitor.exports.treatment import CodedResult, coded_results
@@ -71,35 +75,6 @@ def json_write(record: SessionRecord, stream: IO[str]) -> None:
 
 
 # -- HL7 ------------------------------------------------------------------------------------------
-
-def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
-    """Reliable numeric readings grouped into sets, in time order.
-
-    Continuous numerics with the same time form a set; systolic, diastolic and mean within
-    ``CUFF_GROUPING_S`` of each other form one cuff measurement.
-    """
-    continuous: dict[float, list[Reading]] = {}
-    cuff: list[list[Reading]] = []
-    for r in readings:
-        if r.parameter not in ALL_NUMERIC_PARAMETERS or not r.reliable:
-            continue
-        if r.parameter in NIBP_PARAMETERS:
-            last = cuff[-1] if cuff else None
-            new_measurement = (
-                last is None or r.t - last[0].t > CUFF_GROUPING_S or any(x.parameter is r.parameter for x in last)
-            )
-            if new_measurement:
-                cuff.append([r])
-            elif last is not None:
-                last.append(r)
-        else:
-            continuous.setdefault(r.t, []).append(r)
-    sets = [ObservationSet(t, tuple(rs)) for t, rs in continuous.items()]
-    sets += [ObservationSet(rs[0].t, tuple(rs)) for rs in cuff]
-    # Stable: at equal times the numerics come before the cuff measurement.
-    sets.sort(key=lambda s: (s.t, s.is_nibp))
-    yield from sets
-
 
 def obx_segments(
     obs: ObservationSet, ranges: Mapping[Parameter, ReferenceRange], device: str | None, first_index: int = 1

@@ -57,6 +57,9 @@ BP_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/bp"
 #: Names derived ids: the same session exported twice gets the same resource ids.
 _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
 
+#: Compact JSON as ``json.dumps(data, separators=(",", ":"), ensure_ascii=False)`` writes it, one encoder for all.
+_encode: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 #: Entries validated together before they are written.
 VALIDATE_BLOCK: Final = 500
 
@@ -119,6 +122,9 @@ class _Builder:
         self._meta: dict[str, dict[str, Any]] = {}
         self._codes: dict[Parameter | None, dict[str, Any]] = {}
         self._judgements: dict[tuple[Parameter, str], dict[str, Any]] = {}
+        # Values and summary methods recur too (a heart rate of 72, "median of 60 device values over 59 s").
+        self._quantities: dict[tuple[Parameter, float], dict[str, Any]] = {}
+        self._methods: dict[str, dict[str, str]] = {}
 
     def code(self, parameter: Parameter | None) -> dict[str, Any]:
         """The ``code`` of a parameter's Observations (None: the blood-pressure panel's)."""
@@ -136,6 +142,23 @@ class _Builder:
         found = self._judgements.get(key)
         if found is None:
             found = self._judgements[key] = _judgement(parameter, value, self.ranges)
+        return found
+
+    def quantity(self, value: float, parameter: Parameter) -> dict[str, Any]:
+        """:func:`_quantity` of a value (the same object for every equal value of the parameter)."""
+        if value == 0:
+            return _quantity(value, parameter)  # 0.0 and -0.0 are equal but written apart
+        key = (parameter, value)
+        found = self._quantities.get(key)
+        if found is None:
+            found = self._quantities[key] = _quantity(value, parameter)
+        return found
+
+    def method(self, text: str) -> dict[str, str]:
+        """A summary's ``method`` (the same object for the same text)."""
+        found = self._methods.get(text)
+        if found is None:
+            found = self._methods[text] = {"text": text}
         return found
 
     def meta(self, profile: str) -> dict[str, Any]:
@@ -212,7 +235,7 @@ class _Builder:
             f"{r.parameter.value}:{r.t!r}",
             self.code(r.parameter),
             effectiveDateTime=iso_utc(r.t),
-            valueQuantity=_quantity(r.value, r.parameter),
+            valueQuantity=self.quantity(r.value, r.parameter),
             **self.judgement(r.parameter, r.value),
         )
 
@@ -223,8 +246,8 @@ class _Builder:
             f"{parameter.value}:{start!r}:{end!r}",
             self.code(parameter),
             effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
-            valueQuantity=_quantity(value, parameter),
-            method={"text": f"median of {len(values)} device values over {seconds:g} s"},
+            valueQuantity=self.quantity(value, parameter),
+            method=self.method(f"median of {len(values)} device values over {seconds:g} s"),
             **self.judgement(parameter, value),
         )
 
@@ -285,30 +308,31 @@ class _Builder:
             heapq.heappush(ready, (begin, 1, order, self.summary(parameter, begin, max(end, begin), values)))
 
         for obs in ordered_observation_sets(self.record.readings):
+            # A set of continuous numerics shares one time, so one span index serves all its values.
+            now_index = int((obs.t - start) // resample_s) if resample_s > 0 else 0
             if obs.is_nibp:
                 bp = self.blood_pressure(obs.readings)
                 if bp is not None:
                     heapq.heappush(ready, (obs.t, 0, begun, bp))
                     begun += 1
-            else:
+            elif resample_s <= 0:
                 for r in obs.readings:
-                    if resample_s <= 0:
-                        heapq.heappush(ready, (r.t, 0, begun, self.single(r)))
-                        begun += 1
-                        continue
-                    key = (r.parameter, int((r.t - start) // resample_s))
+                    heapq.heappush(ready, (r.t, 0, begun, self.single(r)))
+                    begun += 1
+            else:
+                span_start = start + now_index * resample_s
+                for r in obs.readings:
+                    key = (r.parameter, now_index)
                     span = spans.get(key)
                     if span is None:
-                        spans[key] = span = (begun, max(start + key[1] * resample_s, r.t), [])
+                        spans[key] = span = (begun, max(span_start, r.t), [])
                         begun += 1
                     span[2].append(r)
-            if resample_s > 0:
-                # The sets come in time order, so spans end only when the span index moves on (once a minute).
-                now_index = int((obs.t - start) // resample_s)
-                if now_index != last_index:
-                    last_index = now_index
-                    for key in [k for k in spans if k[1] < now_index]:
-                        close(key)
+            # The sets come in time order, so spans end only when the span index moves on (once a minute).
+            if resample_s > 0 and now_index != last_index:
+                last_index = now_index
+                for key in [k for k in spans if k[1] < now_index]:
+                    close(key)
             if not ready:
                 continue
             horizon = min([(obs.t, 0), *((begin, 1) for _order, begin, _rs in spans.values())])
@@ -410,7 +434,7 @@ def _blocks(entries: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[
 
 #: Observation elements the builder shares between Observations (see :meth:`_Builder.code` and the others).
 _SHARED_ELEMENTS: Final = ("meta", "category", "code", "subject", "encounter", "device", "referenceRange",
-                           "interpretation")
+                           "interpretation", "valueQuantity", "method")
 
 
 class _Validator:
@@ -474,11 +498,10 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
 def write_head(record: SessionRecord, stream: IO[str]) -> None:
     """The Bundle up to and with its first entries, the Patient and the Encounter (validated)."""
     shell = _bundle_shell(record)
-    head = json.dumps(shell, separators=(",", ":"), ensure_ascii=False)
+    head = _encode(shell)
     entries = _head_entries(_Builder(record))
     _validate(shell, entries)
-    stream.write(head[:-1] + ',"entry":[' + ",".join(json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
-                                                    for entry in entries))
+    stream.write(head[:-1] + ',"entry":[' + ",".join(_encode(entry) for entry in entries))
 
 
 def write_body(record: SessionRecord, stream: IO[str]) -> None:
@@ -487,7 +510,7 @@ def write_body(record: SessionRecord, stream: IO[str]) -> None:
     for block in _blocks(_body_entries(record, _Builder(record)), VALIDATE_BLOCK):
         validator.block(block)
         for entry in block:
-            stream.write("," + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+            stream.write("," + _encode(entry))
     stream.write("]}\n")
 
 

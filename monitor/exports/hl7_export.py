@@ -121,7 +121,12 @@ def ordered_observation_sets(readings: Iterable[Reading]) -> Iterator[Observatio
         if parameter not in _NUMERIC or not r.reliable:
             continue
         if open_t is not None and t != open_t:
-            close_continuous()
+            if not ready and not cuff:
+                # Nothing waits and no cuff is open: the set is the next one (the heap would hand it straight on).
+                yield ObservationSet(open_t, tuple(open_values))
+                open_t = None
+            else:
+                close_continuous()
         if cuff and t - cuff[0].t > CUFF_GROUPING_S:
             close_cuff()
         if parameter in _NIBP:

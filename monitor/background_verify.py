@@ -107,7 +107,7 @@ def start(db_path: Path, integrity_key: bytes, key_path: Path, session_id: str,
 def _check(request: dict[str, Any]) -> dict[str, str]:
     from monitor.integrity import verify
     from monitor.keys import Keys
-    from monitor.store.chain_reads import connect_read_only
+    from monitor.store.chain import connect_read_only
 
     keys = Keys(integrity=bytes.fromhex(request["key"]), identifiers=b"", path=Path(request["key_path"]))
     session_id = str(request["session_id"])

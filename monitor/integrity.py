@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from monitor.keys import Keys
-from monitor.store import chain_reads
+from monitor.store import chain
 
 #: Tables sealed one link per row (append-only, integer ids).
 ROW_TABLES: Final = ("audit", "events")
@@ -43,21 +43,6 @@ ORIGIN_OUTSIDE: Final = "outside"
 EXPECTED_TRIGGERS: Final = ("audit_no_update", "audit_no_delete")
 
 
-def create_tables(db: Any) -> None:
-    """The chain, its head and the key fingerprint (part of a schema migration)."""
-    db.execute(
-        "CREATE TABLE chain (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, row_key TEXT NOT NULL, "
-        "session_id TEXT, origin TEXT NOT NULL, at REAL NOT NULL, content TEXT NOT NULL, mac TEXT NOT NULL)"
-    )
-    db.execute("CREATE INDEX chain_row ON chain (tbl, row_key)")
-    db.execute("CREATE INDEX chain_tbl_seq ON chain (tbl, seq)")
-    db.execute(
-        "CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, "
-        "mac TEXT NOT NULL, head_mac TEXT NOT NULL)"
-    )
-    db.execute("CREATE TABLE security (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-
-
 # -- content --------------------------------------------------------------------------------------
 
 
@@ -67,29 +52,21 @@ def _canonical(row: dict[str, Any]) -> str:
     return repr(tuple(row.items()))
 
 
-def _rows(conn: sqlite3.Connection, sql: str, args: Iterable[Any]) -> Iterator[dict[str, Any]]:
-    cursor = conn.execute(sql, list(args))
-    names = [d[0] for d in cursor.description]
-    for values in cursor:
-        yield dict(zip(names, values, strict=True))
-
-
 def row_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | None:
     """SHA-256 of one row (or of an id range ``lo-hi`` of a range table); None when it is gone."""
     if table in RANGE_TABLES:
         lo, _, hi = row_key.partition("-")
-        cursor = conn.execute(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", [int(lo), int(hi)])
+        names, rows = chain.id_range(conn, table, int(lo), int(hi))
         # Each row hashes as repr(tuple(zip(names, values))) + "\n"; a template with the names filled
         # in gives the same text four times faster (a 24-hour session checks ~260,000 reading rows),
         # and the range's rows are hashed as one text (a range is a few hundred rows at most).
-        template = "(" + ", ".join(f"({name!r}, %r)" for name in (d[0] for d in cursor.description))
-        template += ",)\n" if len(cursor.description) == 1 else ")\n"
-        rows = cursor.fetchall()
+        template = "(" + ", ".join(f"({name!r}, %r)" for name in names)
+        template += ",)\n" if len(names) == 1 else ")\n"
         if len(rows) != int(hi) - int(lo) + 1:
             return None
         return hashlib.sha256("".join(map(template.__mod__, rows)).encode()).hexdigest()
-    found = list(_rows(conn, f"SELECT * FROM {table} WHERE id = ?", (_key_value(table, row_key),)))
-    return hashlib.sha256(_canonical(found[0]).encode()).hexdigest() if found else None
+    found = chain.row(conn, table, _key_value(table, row_key))
+    return None if found is None else hashlib.sha256(_canonical(found).encode()).hexdigest()
 
 
 def _key_value(table: str, row_key: str) -> Any:
@@ -122,16 +99,10 @@ class _Link:
     origin: str
 
 
-def _head(conn: sqlite3.Connection) -> tuple[int, str]:
-    row = conn.execute("SELECT seq, mac FROM chain_head WHERE id = 1").fetchone()
-    return (0, "") if row is None else (int(row[0]), str(row[1]))
-
-
 def _last_sealed(conn: sqlite3.Connection, table: str) -> int:
-    row = conn.execute("SELECT row_key FROM chain WHERE tbl = ? ORDER BY seq DESC LIMIT 1", [table]).fetchone()
-    if row is None:
-        return 0
-    return int(str(row[0]).rpartition("-")[2])
+    """The highest id of ``table`` the chain holds (0: none); a range's key ``lo-hi`` ends with it."""
+    row_key = chain.last_row_key(conn, table)
+    return 0 if row_key is None else int(row_key.rpartition("-")[2])
 
 
 def _range_links(conn: sqlite3.Connection, table: str, ids: list[tuple[int, str | None]],
@@ -163,32 +134,25 @@ def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None, origin:
     links: list[_Link] = []
     for table in ROW_TABLES:
         last = _last_sealed(conn, table)
-        rows = list(_rows(conn, f"SELECT * FROM {table} WHERE id > ? ORDER BY id", (last,)))
+        rows = chain.rows_after(conn, table, last)
         for position, row in enumerate(rows):
             content = hashlib.sha256(_canonical(row).encode()).hexdigest()
             links.append(_Link(table, str(row["id"]), row.get("session_id"), content,
                                origin_of(table, position, len(rows))))
     for table in RANGE_TABLES:
         last = _last_sealed(conn, table)
-        ids = [(int(r[0]), r[1]) for r in conn.execute(
-            f"SELECT id, session_id FROM {table} WHERE id > ? ORDER BY id", [last])]
+        ids = chain.ids_after(conn, table, last)
         foreign = 0 if expected is None else max(0, len(ids) - expected.get(table, 0))
         links += _range_links(conn, table, ids[:foreign], ORIGIN_OUTSIDE)
         links += _range_links(conn, table, ids[foreign:], origin)
-    if alarm_ids is None:
-        candidates = [str(r[0]) for r in conn.execute("SELECT id FROM alarms ORDER BY started_at, id")]
-    else:
-        candidates = list(dict.fromkeys(alarm_ids))
+    candidates = chain.alarm_ids(conn) if alarm_ids is None else list(dict.fromkeys(alarm_ids))
     for alarm_id in candidates:
-        found = list(_rows(conn, "SELECT * FROM alarms WHERE id = ?", (alarm_id,)))
-        if not found:
+        found = chain.row(conn, "alarms", alarm_id)
+        if found is None:
             continue
-        content = hashlib.sha256(_canonical(found[0]).encode()).hexdigest()
-        latest = conn.execute(
-            "SELECT content FROM chain WHERE tbl = 'alarms' AND row_key = ? ORDER BY seq DESC LIMIT 1", [alarm_id]
-        ).fetchone()
-        if latest is None or latest[0] != content:
-            links.append(_Link("alarms", alarm_id, found[0].get("session_id"), content, origin))
+        content = hashlib.sha256(_canonical(found).encode()).hexdigest()
+        if chain.latest_content(conn, "alarms", alarm_id) != content:
+            links.append(_Link("alarms", alarm_id, found.get("session_id"), content, origin))
     return links
 
 
@@ -202,24 +166,17 @@ def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
     links = _unsealed(conn, alarm_ids, origin, expected)
     if not links:
         return 0
-    seq, previous = _head(conn)
+    last = chain.head(conn)
+    seq, previous = (0, "") if last is None else (last.seq, last.mac)
     at = time.time()
-    rows = []
+    sealed = []
     for link in links:
         seq += 1
         mac = link_mac(keys, seq, link.table, link.row_key, link.session_id, link.origin, at, link.content,
                        previous)
-        rows.append((seq, link.table, link.row_key, link.session_id, link.origin, at, link.content, mac))
+        sealed.append(chain.Link(seq, link.table, link.row_key, link.session_id, link.origin, at, link.content, mac))
         previous = mac
-    conn.executemany(
-        "INSERT INTO chain (seq, tbl, row_key, session_id, origin, at, content, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    conn.execute(
-        "INSERT INTO chain_head (id, seq, mac, head_mac) VALUES (1, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac",
-        [seq, previous, head_mac(keys, seq, previous)],
-    )
+    chain.append(conn, sealed, chain.Head(seq, previous, head_mac(keys, seq, previous)))
     return len(links)
 
 
@@ -281,19 +238,17 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     only for that session (and rows of no session): what a review window or an export needs.
     """
     findings: list[Finding] = []
-    check = "; ".join(str(r[0]) for r in conn.execute(
-        "PRAGMA quick_check" if session_id is not None else "PRAGMA integrity_check").fetchall())
-    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "chain" not in tables:
+    check = chain.integrity_check(conn, quick=session_id is not None)
+    if "chain" not in chain.names(conn, "table"):
         return VerifyReport(check, 0, 0, 0, (Finding("database", "has no hash chain (written by an older version)"),))
     if keys is None:
         return VerifyReport(check, 0, 0, 0, (Finding("key file", "missing: the chain cannot be checked"),))
-    stored = conn.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
-    if stored is None or stored[0] != keys.fingerprint:
+    stored = chain.key_fingerprint(conn)
+    if stored != keys.fingerprint:
         return VerifyReport(check, 0, 0, 0, (Finding(
-            "key file", f"{keys.path} is not the key this database was sealed with "
-            f"(database: {stored[0] if stored else 'none'}, key file: {keys.fingerprint}); restore the right one"),))
-    triggers = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+            "key file", f"{keys.path} is not the key this database was sealed with (database: "
+            f"{'none' if stored is None else stored}, key file: {keys.fingerprint}); restore the right one"),))
+    triggers = chain.names(conn, "trigger")
     findings += [Finding(f"trigger {name}", "missing (the append-only guard was removed)")
                  for name in EXPECTED_TRIGGERS if name not in triggers]
 
@@ -302,9 +257,9 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     links = 0
     upgraded = 0
     chain_broken = False
-    for expected_seq, (seq, table, row_key, session_id, origin, at, content, mac) in enumerate(conn.execute(
-        "SELECT seq, tbl, row_key, session_id, origin, at, content, mac FROM chain ORDER BY seq"
-    ), start=1):
+    for expected_seq, link in enumerate(chain.links(conn), start=1):
+        # The link's own session is ``link.session_id``: ``session_id`` stays the one asked about.
+        seq, table, row_key, origin, at = link.seq, link.table, link.row_key, link.origin, link.at
         links += 1
         where = f"chain link {seq} ({table} {row_key})"
         if not chain_broken:
@@ -312,25 +267,25 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
                 findings.append(Finding(f"chain link {expected_seq}", "removed (the chain jumps to link "
                                         f"{seq})"))
                 chain_broken = True
-            elif link_mac(keys, seq, table, row_key, session_id, origin, at, content, previous) != mac:
+            elif link_mac(keys, seq, table, row_key, link.session_id, origin, at, link.content, previous) != link.mac:
                 findings.append(Finding(where, "altered, forged or out of order (its keyed hash does not match)",
-                                        session_id))
+                                        link.session_id))
                 chain_broken = True
-        previous = mac
+        previous = link.mac
         if origin == ORIGIN_OUTSIDE:
             findings.append(Finding(f"{table} {row_key}", "written outside this program (found unsealed at "
-                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", session_id))
+                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", link.session_id))
         elif origin == ORIGIN_UPGRADE:
             upgraded += 1
-        latest[(table, row_key)] = (seq, content, session_id)
-    head = conn.execute("SELECT seq, mac, head_mac FROM chain_head WHERE id = 1").fetchone()
+        latest[(table, row_key)] = (seq, link.content, link.session_id)
+    head = chain.head(conn)
     if links and head is None:
         findings.append(Finding("chain head", "missing"))
     elif head is not None:
-        if head_mac(keys, int(head[0]), str(head[1])) != head[2]:
+        if head_mac(keys, head.seq, head.mac) != head.head_mac:
             findings.append(Finding("chain head", "altered (its keyed hash does not match)"))
-        elif int(head[0]) != links or str(head[1]) != previous:
-            findings.append(Finding("chain head", f"says {head[0]} links, the chain has {links}: "
+        elif head.seq != links or head.mac != previous:
+            findings.append(Finding("chain head", f"says {head.seq} links, the chain has {links}: "
                                     "links were removed from its end"))
 
     rows_checked = 0
@@ -350,10 +305,8 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
 def _unchained_rows(conn: sqlite3.Connection, latest: dict[tuple[str, str], Any],
                     only: str | None = None) -> list[Finding]:
     findings: list[Finding] = []
-    where = "" if only is None else " WHERE session_id = ? OR session_id IS NULL"
-    args = [] if only is None else [only]
     for table in ROW_TABLES + VERSIONED_TABLES:
-        for row_id, session_id in conn.execute(f"SELECT id, session_id FROM {table}{where} ORDER BY rowid", args):
+        for row_id, session_id in chain.owners(conn, table, only):
             if (table, str(row_id)) not in latest:
                 findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
                                         session_id))
@@ -362,7 +315,7 @@ def _unchained_rows(conn: sqlite3.Connection, latest: dict[tuple[str, str], Any]
                          (key.partition("-") for tbl, key in latest if tbl == table))
         # A row is unchained when no link's range holds its id: exactly the rows in the gaps between
         # the ranges (read by id, not row by row: a day is ~260,000 readings).
-        for row_id, session_id in chain_reads.rows_in_id_gaps(conn, table, _gaps(covered), only):
+        for row_id, session_id in chain.rows_in_id_gaps(conn, table, _gaps(covered), only):
             findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
                                     session_id))
     return findings
@@ -370,10 +323,10 @@ def _unchained_rows(conn: sqlite3.Connection, latest: dict[tuple[str, str], Any]
 
 def _gaps(ranges: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """The ids (as inclusive ranges, ascending) that none of ``ranges`` (sorted) holds."""
-    next_free = chain_reads.SMALLEST_ID
+    next_free = chain.SMALLEST_ID
     for lo, hi in ranges:
         if lo > next_free:
             yield next_free, lo - 1
         next_free = max(next_free, hi + 1)
-    if next_free <= chain_reads.LARGEST_ID:
-        yield next_free, chain_reads.LARGEST_ID
+    if next_free <= chain.LARGEST_ID:
+        yield next_free, chain.LARGEST_ID

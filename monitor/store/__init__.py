@@ -11,6 +11,7 @@ The one place that speaks SQL to the chair's database, split by job:
 * :mod:`monitor.store.feed_queue` — the HL7 feed's store-and-forward queue;
 * :mod:`monitor.store.accounts`, :mod:`monitor.store.approvals` — account and profile-approval rows;
 * :mod:`monitor.store.outbox` — the replication outbox (triggers queue every written row for the server);
+* :mod:`monitor.store.chain` — the hash chain's tables (:mod:`monitor.integrity` holds its logic);
 * :mod:`monitor.store.recovery` — what can still be read from a damaged file.
 
 The clinic server's PostgreSQL has its own store beside the replication: :mod:`monitor.replication.schema`,

@@ -190,16 +190,7 @@ class Queries:
         self, session_id: str, parameters: Iterable[Parameter] | None = None, since: float | None = None
     ) -> Iterator[Reading]:
         """Stored numeric readings of a session in time order."""
-        sql = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = ?"
-        args: list[Any] = [session_id]
-        if parameters is not None:
-            names = [Parameter(p).value for p in parameters]
-            sql += f" AND parameter IN ({', '.join('?' for _ in names)})"
-            args += names
-        if since is not None:
-            sql += " AND t >= ?"
-            args.append(since)
-        sql += " ORDER BY t, id"
+        sql, args = _readings_query(session_id, parameters, since)
         for t, parameter, value, status, source in self.db.execute(sql, args):
             yield Reading(t=t, parameter=Parameter(parameter), value=value, source=source, flags=parse_flags(status))
 
@@ -219,13 +210,7 @@ class Queries:
     ) -> Iterator[list[tuple[float, str, float | None, str | None, str]]]:
         """``(t, parameter, value, status, source)`` of the stored numeric readings in time order, as stored,
         ``size`` rows at a time: an export streams a long session without holding it whole."""
-        sql = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = ?"
-        args: list[Any] = [session_id]
-        if parameters is not None:
-            names = [Parameter(p).value for p in parameters]
-            sql += f" AND parameter IN ({', '.join('?' for _ in names)})"
-            args += names
-        cursor = self.db.conn.execute(sql + " ORDER BY t, id", args)
+        cursor = self.db.conn.execute(*_readings_query(session_id, parameters))
         while block := cursor.fetchmany(size):
             yield block
 
@@ -379,6 +364,22 @@ class Queries:
             [session_id, parameter.value, since, *end_args],
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
+
+
+def _readings_query(session_id: str, parameters: Iterable[Parameter] | None = None,
+                    since: float | None = None) -> tuple[str, list[Any]]:
+    """The statement and arguments reading ``(t, parameter, value, status, source)`` of a session's numeric
+    readings in time order (insertion order among equal times), of some parameters, from a time on."""
+    sql = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = ?"
+    args: list[Any] = [session_id]
+    if parameters is not None:
+        names = [Parameter(p).value for p in parameters]
+        sql += f" AND parameter IN ({', '.join('?' for _ in names)})"
+        args += names
+    if since is not None:
+        sql += " AND t >= ?"
+        args.append(since)
+    return sql + " ORDER BY t, id", args
 
 
 def _reliable_sql() -> str:

@@ -13,7 +13,7 @@ import sqlite_utils
 
 from monitor import identifiers, integrity
 from monitor.keys import load_keys
-from monitor.store import accounts, approvals
+from monitor.store import accounts, approvals, chain
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
@@ -165,7 +165,7 @@ def _protect_v4(db: sqlite_utils.Database) -> None:
     assert keys is not None  # load_keys creates the key file when there is none
     accounts.create_table(db)
     approvals.create_table(db)
-    integrity.create_tables(db)
+    chain.create_tables(db)
     db.execute("INSERT INTO security (name, value) VALUES ('key_fingerprint', ?)", [keys.fingerprint])
     db.execute("ALTER TABLE patients ADD COLUMN mrn_lookup TEXT")
     db.execute("CREATE INDEX patients_mrn_lookup ON patients (mrn_lookup)")

@@ -220,3 +220,28 @@ def test_a_sessions_check_names_its_own_unchained_readings_before_and_after_the_
     unchained = [f.where for f in report.findings if "not in the chain" in f.what]
     assert unchained == ["readings -5", f"readings {top + 2}"]
     assert report.session_text(recorded) == "NOT VERIFIED: readings -5: not in the chain (added outside this program)"
+
+
+def test_a_change_to_one_session_is_found_when_another_session_was_sealed_last(db_path: Path, recorded: str) -> None:
+    """The chain's last link belongs to a later session: a check of the earlier one, and of the whole file,
+    still compares the earlier session's rows."""
+    later = record_simulated(db_path, scenario="normal", plan="baseline:2,infusion:5,recovery:2",
+                             start_time=1_790_100_000.0)
+    conn = sqlite3.connect(db_path)
+    try:
+        last_owner = conn.execute("SELECT session_id FROM chain ORDER BY seq DESC LIMIT 1").fetchone()[0]
+        (reading_id,) = conn.execute("SELECT MIN(id) FROM readings WHERE session_id = ?", [recorded]).fetchone()
+    finally:
+        conn.close()
+    assert last_owner == later, "the premise: the later session holds the chain's last link"
+    _tamper(db_path, f"UPDATE readings SET value = value + 10 WHERE id = {reading_id}")
+    with Store(db_path, readonly=True) as store:
+        earlier_only = verify(store.db.conn, store.keys, session_id=recorded)
+        later_only = verify(store.db.conn, store.keys, session_id=later)
+        everything = verify(store.db.conn, store.keys)
+    for report in (earlier_only, everything):
+        assert [f.what for f in report.findings] == ["changed after it was written"], report.findings
+        assert report.findings[0].session_id == recorded
+    assert not earlier_only.session_verified(recorded)
+    assert earlier_only.session_text(recorded).startswith("NOT VERIFIED: readings ")
+    assert later_only.session_verified(later), later_only.findings

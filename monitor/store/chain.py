@@ -1,0 +1,191 @@
+"""The hash chain's tables: creating them, reading rows and links for sealing and checking, appending links.
+
+The chain's logic (what a link's content and keyed hash are, what counts as a finding) is in
+:mod:`monitor.integrity`; this module only speaks SQL for it. Plain functions over an open connection:
+sealing runs inside a :class:`~monitor.store.Store`'s writing transaction, and a checking process of its
+own (:mod:`monitor.background_verify`) has no store, only a read-only connection.
+
+Table names passed in are the chain's own constants (:data:`monitor.integrity.ROW_TABLES` and the like),
+never text from outside.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Lowest and highest INTEGER PRIMARY KEY SQLite allows: the ends of the open id gaps.
+SMALLEST_ID = -(2**63)
+LARGEST_ID = 2**63 - 1
+
+
+def create_tables(conn: Any) -> None:
+    """The chain, its head and the key fingerprint (part of a schema migration); ``conn`` can execute SQL."""
+    conn.execute(
+        "CREATE TABLE chain (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, row_key TEXT NOT NULL, "
+        "session_id TEXT, origin TEXT NOT NULL, at REAL NOT NULL, content TEXT NOT NULL, mac TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX chain_row ON chain (tbl, row_key)")
+    conn.execute("CREATE INDEX chain_tbl_seq ON chain (tbl, seq)")
+    conn.execute(
+        "CREATE TABLE chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, "
+        "mac TEXT NOT NULL, head_mac TEXT NOT NULL)"
+    )
+    conn.execute("CREATE TABLE security (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that can only read the database at ``path`` (waiting up to 10 s for a writer's lock)."""
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=10)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+# -- the sealed tables' rows ----------------------------------------------------------------------
+
+
+def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        yield dict(zip(names, values, strict=True))
+
+
+def row(conn: sqlite3.Connection, table: str, row_id: object) -> dict[str, Any] | None:
+    """One row by id, as column → value in column order; None when there is none."""
+    return next(_dicts(conn.execute(f"SELECT * FROM {table} WHERE id = ?", [row_id])), None)
+
+
+def rows_after(conn: sqlite3.Connection, table: str, last_id: int) -> list[dict[str, Any]]:
+    """The rows whose id is above ``last_id``, in id order, as column → value in column order."""
+    return list(_dicts(conn.execute(f"SELECT * FROM {table} WHERE id > ? ORDER BY id", [last_id])))
+
+
+def id_range(conn: sqlite3.Connection, table: str, lo: int, hi: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and the rows (value tuples, in id order) whose id lies in ``lo``..``hi`` inclusive."""
+    cursor = conn.execute(f"SELECT * FROM {table} WHERE id BETWEEN ? AND ? ORDER BY id", [lo, hi])
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def ids_after(conn: sqlite3.Connection, table: str, last_id: int) -> list[tuple[int, str | None]]:
+    """``(id, session_id)`` of the rows whose id is above ``last_id``, in id order."""
+    return [(int(r[0]), r[1]) for r in conn.execute(
+        f"SELECT id, session_id FROM {table} WHERE id > ? ORDER BY id", [last_id])]
+
+
+def owners(conn: sqlite3.Connection, table: str, session_id: str | None = None) -> Iterator[tuple[Any, str | None]]:
+    """``(id, session_id)`` of every row in storage order; with ``session_id`` only that session's rows
+    and rows of no session."""
+    if session_id is None:
+        yield from conn.execute(f"SELECT id, session_id FROM {table} ORDER BY rowid")
+    else:
+        yield from conn.execute(
+            f"SELECT id, session_id FROM {table} WHERE session_id = ? OR session_id IS NULL ORDER BY rowid",
+            [session_id])
+
+
+def rows_in_id_gaps(conn: sqlite3.Connection, table: str, gaps: Iterable[tuple[int, int]],
+                    session_id: str | None = None) -> Iterator[tuple[int, str | None]]:
+    """``(id, session_id)`` of the rows of ``table`` whose id lies in one of ``gaps`` (inclusive id ranges,
+    in ascending order), in id order; with ``session_id`` only that session's rows and rows of no session."""
+    where = "id BETWEEN ? AND ?"
+    if session_id is not None:
+        where += " AND (session_id = ? OR session_id IS NULL)"
+    sql = f"SELECT id, session_id FROM {table} WHERE {where} ORDER BY id"
+    for lo, hi in gaps:
+        args: list[object] = [lo, hi] if session_id is None else [lo, hi, session_id]
+        for row_id, owner in conn.execute(sql, args):
+            yield int(row_id), owner
+
+
+def alarm_ids(conn: sqlite3.Connection) -> list[str]:
+    """Every alarm's id, oldest first."""
+    return [str(r[0]) for r in conn.execute("SELECT id FROM alarms ORDER BY started_at, id")]
+
+
+# -- the chain ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One row of the ``chain`` table: a sealed row (or id range) and its keyed hash."""
+
+    seq: int
+    table: str
+    row_key: str
+    session_id: str | None
+    origin: str
+    at: float
+    content: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The ``chain_head`` row: the last link's place and keyed hash, under a keyed hash of its own."""
+
+    seq: int
+    mac: str
+    head_mac: str
+
+
+def links(conn: sqlite3.Connection) -> Iterator[Link]:
+    """Every link, in chain order."""
+    for values in conn.execute("SELECT seq, tbl, row_key, session_id, origin, at, content, mac FROM chain "
+                               "ORDER BY seq"):
+        yield Link(*values)
+
+
+def head(conn: sqlite3.Connection) -> Head | None:
+    """The chain's head, or None when nothing was ever sealed (or it was removed)."""
+    found = conn.execute("SELECT seq, mac, head_mac FROM chain_head WHERE id = 1").fetchone()
+    return None if found is None else Head(int(found[0]), str(found[1]), str(found[2]))
+
+
+def last_row_key(conn: sqlite3.Connection, table: str) -> str | None:
+    """The row key of the latest link over ``table``, or None when none of its rows is sealed."""
+    found = conn.execute("SELECT row_key FROM chain WHERE tbl = ? ORDER BY seq DESC LIMIT 1", [table]).fetchone()
+    return None if found is None else str(found[0])
+
+
+def latest_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | None:
+    """The content hash the latest link over one row holds, or None when it was never sealed."""
+    found = conn.execute("SELECT content FROM chain WHERE tbl = ? AND row_key = ? ORDER BY seq DESC LIMIT 1",
+                         [table, row_key]).fetchone()
+    return None if found is None else str(found[0])
+
+
+def append(conn: sqlite3.Connection, new_links: Sequence[Link], new_head: Head) -> None:
+    """Add links at the chain's end and move its head (inside the caller's transaction)."""
+    conn.executemany(
+        "INSERT INTO chain (seq, tbl, row_key, session_id, origin, at, content, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(link.seq, link.table, link.row_key, link.session_id, link.origin, link.at, link.content, link.mac)
+         for link in new_links],
+    )
+    conn.execute(
+        "INSERT INTO chain_head (id, seq, mac, head_mac) VALUES (1, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac",
+        [new_head.seq, new_head.mac, new_head.head_mac],
+    )
+
+
+# -- the database around the chain ----------------------------------------------------------------
+
+
+def integrity_check(conn: sqlite3.Connection, *, quick: bool) -> str:
+    """SQLite's own check of the file (``quick``: without the index-to-table comparison), lines joined by "; "."""
+    pragma = "PRAGMA quick_check" if quick else "PRAGMA integrity_check"
+    return "; ".join(str(r[0]) for r in conn.execute(pragma).fetchall())
+
+
+def names(conn: sqlite3.Connection, kind: str) -> set[str]:
+    """The names of the database's objects of one kind (``table``, ``trigger``, ``index``)."""
+    return {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = ?", [kind])}
+
+
+def key_fingerprint(conn: sqlite3.Connection) -> str | None:
+    """The fingerprint of the key the database is sealed with, or None when none is recorded."""
+    found = conn.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
+    return None if found is None else str(found[0])

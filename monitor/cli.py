@@ -16,12 +16,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
-from monitor.app import launch
-from monitor.app.device import port_overrides
 from monitor.app.errors import AppError
 from monitor.app.exports import export_course, export_session, read_course, reference_ranges, rems_worksheet
-from monitor.app.services import patient_id_system, start_services
-from monitor.app.sessions import close_unfinished, start_session
+from monitor.app.services import patient_id_system
 from monitor.app.stores import open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
 from monitor.plan import PlanError, SessionPlan, parse_plan
@@ -295,11 +292,17 @@ def _open_store(args: argparse.Namespace, *, must_exist: bool = False, readonly:
 
 
 def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from monitor.app.device import port_overrides
+
     return port_overrides(getattr(args, "baud", None), getattr(args, "parity", None), getattr(args, "flow", None))
 
 
 def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], None] | None = None) -> Recorder:
     """The recorder ``record`` asked for: the ``--user`` account (else the OS user) records it."""
+    # The recording's wiring is imported here, not at the top: the other commands (an export) do without it.
+    from monitor.app import launch
+    from monitor.app.sessions import start_session
+
     principal = acting_principal(args, store)
     return start_session(launch.session_spec(args), store, principal, warn or _warn_stderr)
 
@@ -404,6 +407,9 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         recorder.add_listener(show)
+        from monitor.app import launch
+        from monitor.app.services import start_services
+
         services = start_services(store, recorder, launch.service_spec(args))
         watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
         watchdog.start()
@@ -552,6 +558,8 @@ def _course(store: Any, mrn: str) -> list[Any]:
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     """Close an unfinished session without resuming it (a signed-in account is needed)."""
+    from monitor.app.sessions import close_unfinished
+
     store = _open_store(args, must_exist=True)
     with store:
         principal = acting_principal(args, store, required=True)

@@ -9,11 +9,6 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-import psycopg
-
-from monitor import server as local_server
-from monitor.replication import schema
-
 
 class ClinicError(Exception):
     """A server command that cannot be carried out; the message says why."""
@@ -62,6 +57,12 @@ def _data(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Carry out one ``server`` action."""
+    # Here, not at the top: every command builds this module's parsers, and only these actions need PostgreSQL.
+    import psycopg
+
+    from monitor import server as local_server
+    from monitor.replication import schema
+
     action = args.server_command
     try:
         if action == "migrate" and args.url:

@@ -11,12 +11,12 @@ from drivers.core.readings import Parameter
 from monitor.app.errors import AppError
 from monitor.app.profile import reference_profile
 from monitor.app.stores import RecordSource
-from monitor.course import Course
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.store import SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
+    from monitor.course import Course
     from monitor.rems import RemsForm
 
 

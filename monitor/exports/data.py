@@ -80,8 +80,14 @@ class StoredReadings:
                               keep_source=self.keep_source and keep_source, on_block=self.on_block)
 
     def __iter__(self) -> Iterator[Reading]:
+        if isinstance(self.store, Store):
+            return self._local()
+        return self._handed_on(self.store.readings(self.session_id, parameters=self.parameters))
+
+    def _handed_on(self, readings: Iterable[Reading]) -> Iterator[Reading]:
+        """``readings`` moved and stripped as asked, ``on_block`` told every :data:`STREAM_BLOCK` of them."""
         shift, keep_source, on_block = self.shift, self.keep_source, self.on_block
-        for count, r in enumerate(self._stored(), start=1):
+        for count, r in enumerate(readings, start=1):
             if shift or not keep_source:
                 yield Reading(r.t - shift, r.parameter, r.value, r.source if keep_source else "", r.flags)
             else:
@@ -89,12 +95,11 @@ class StoredReadings:
             if on_block is not None and count % STREAM_BLOCK == 0:
                 on_block(count)
 
-    def _stored(self) -> Iterator[Reading]:
-        """The rows as :meth:`Store.readings` gives them; from a local store a block of rows at a time,
-        each parameter name and status text turned into its value once (a day has ~260,000 rows)."""
-        if not isinstance(self.store, Store):
-            yield from self.store.readings(self.session_id, parameters=self.parameters)
-            return
+    def _local(self) -> Iterator[Reading]:
+        """:meth:`_handed_on` of a local store's rows, read a block at a time, each parameter name and status
+        text turned into its value once (a day has ~260,000 rows; one loop, as this is done for every one)."""
+        shift, on_block = self.shift, self.on_block
+        keep_source = self.keep_source
         parameters: dict[str, Parameter] = {}
         flags: dict[str | None, frozenset[Flag]] = {}
         # Values repeat (a heart rate of 72 thousands of times) and a second's readings share a time: one
@@ -102,6 +107,8 @@ class StoredReadings:
         values: dict[float | None, float | None] = {}
         sources: dict[str, str] = {}
         last_t: float | None = None
+        count = 0
+        assert isinstance(self.store, Store)
         for block in self.store.reading_blocks(self.session_id, self.parameters, STREAM_BLOCK):
             for t, name, value, status, source in block:
                 parameter = parameters.get(name)
@@ -114,8 +121,11 @@ class StoredReadings:
                     t = last_t
                 last_t = t
                 value = values.setdefault(value, value)
-                source = sources.setdefault(source, source)
-                yield Reading(t, parameter, value, source, flag_set)
+                source = sources.setdefault(source, source) if keep_source else ""
+                count += 1
+                yield Reading(t - shift if shift else t, parameter, value, source, flag_set)
+                if on_block is not None and count % STREAM_BLOCK == 0:
+                    on_block(count)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """FHIR R4B export: a Bundle (type collection) with the Patient, an Encounter and vital-signs Observations.
 
-Built as FHIR JSON and validated as a whole by ``fhir.resources`` (its R4B models) before it is
-written, so what leaves the program parses as a valid Bundle. R4B is chosen because the EHRs a
+Built as FHIR JSON and validated by ``fhir.resources`` (its R4B models) a block of entries at a time
+before it is written, so what leaves the program parses as a valid Bundle. R4B is chosen because the EHRs a
 clinic connects to speak R4, and R4B is wire-compatible with R4 for these resources.
 
 Observations follow (and name in ``meta.profile``) the core vital-signs profile: category
@@ -40,7 +40,7 @@ from monitor.exports import treatment
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
-from monitor.exports.hl7_export import observation_sets, ordered_observation_sets, split_name
+from monitor.exports.hl7_export import ordered_observation_sets, split_name
 from monitor.outcomes import questionnaire
 
 CATEGORY_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -56,6 +56,9 @@ VITALSIGNS_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
 BP_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/bp"
 #: Names derived ids: the same session exported twice gets the same resource ids.
 _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
+
+#: Compact JSON as ``json.dumps(data, separators=(",", ":"), ensure_ascii=False)`` writes it, one encoder for all.
+_encode: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 #: Entries validated together before they are written.
 VALIDATE_BLOCK: Final = 500
@@ -119,6 +122,9 @@ class _Builder:
         self._meta: dict[str, dict[str, Any]] = {}
         self._codes: dict[Parameter | None, dict[str, Any]] = {}
         self._judgements: dict[tuple[Parameter, str], dict[str, Any]] = {}
+        # Values and summary methods recur too (a heart rate of 72, "median of 60 device values over 59 s").
+        self._quantities: dict[tuple[Parameter, float], dict[str, Any]] = {}
+        self._methods: dict[str, dict[str, str]] = {}
 
     def code(self, parameter: Parameter | None) -> dict[str, Any]:
         """The ``code`` of a parameter's Observations (None: the blood-pressure panel's)."""
@@ -136,6 +142,23 @@ class _Builder:
         found = self._judgements.get(key)
         if found is None:
             found = self._judgements[key] = _judgement(parameter, value, self.ranges)
+        return found
+
+    def quantity(self, value: float, parameter: Parameter) -> dict[str, Any]:
+        """:func:`_quantity` of a value (the same object for every equal value of the parameter)."""
+        if value == 0:
+            return _quantity(value, parameter)  # 0.0 and -0.0 are equal but written apart
+        key = (parameter, value)
+        found = self._quantities.get(key)
+        if found is None:
+            found = self._quantities[key] = _quantity(value, parameter)
+        return found
+
+    def method(self, text: str) -> dict[str, str]:
+        """A summary's ``method`` (the same object for the same text)."""
+        found = self._methods.get(text)
+        if found is None:
+            found = self._methods[text] = {"text": text}
         return found
 
     def meta(self, profile: str) -> dict[str, Any]:
@@ -212,7 +235,7 @@ class _Builder:
             f"{r.parameter.value}:{r.t!r}",
             self.code(r.parameter),
             effectiveDateTime=iso_utc(r.t),
-            valueQuantity=_quantity(r.value, r.parameter),
+            valueQuantity=self.quantity(r.value, r.parameter),
             **self.judgement(r.parameter, r.value),
         )
 
@@ -223,8 +246,8 @@ class _Builder:
             f"{parameter.value}:{start!r}:{end!r}",
             self.code(parameter),
             effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
-            valueQuantity=_quantity(value, parameter),
-            method={"text": f"median of {len(values)} device values over {seconds:g} s"},
+            valueQuantity=self.quantity(value, parameter),
+            method=self.method(f"median of {len(values)} device values over {seconds:g} s"),
             **self.judgement(parameter, value),
         )
 
@@ -262,11 +285,13 @@ class _Builder:
         )
 
     def iter_observations(self, resample_s: float) -> Iterator[dict[str, Any]]:
-        """:meth:`observations` one at a time, made as the readings are read.
+        """The session's vital-sign Observations in time order, made as the readings are read.
 
-        A summary is made when its span has passed; finished resources wait in a heap, ordered as
-        the whole-list sort orders them (time, single values and cuffs before summaries, then the
-        order they were begun in), until nothing still open can precede them.
+        A cuff measurement (and, with ``resample_s = 0``, every single value) is an Observation of its
+        own; continuous numerics are otherwise summarised per ``resample_s`` span. A summary is made
+        when its span has passed; finished resources wait in a heap, ordered by their time (single
+        values and cuffs before summaries at the same time, then the order they were begun in),
+        until nothing still open can precede them.
         """
         ready: list[tuple[float, int, int, dict[str, Any]]] = []
         begun = 0
@@ -283,30 +308,31 @@ class _Builder:
             heapq.heappush(ready, (begin, 1, order, self.summary(parameter, begin, max(end, begin), values)))
 
         for obs in ordered_observation_sets(self.record.readings):
+            # A set of continuous numerics shares one time, so one span index serves all its values.
+            now_index = int((obs.t - start) // resample_s) if resample_s > 0 else 0
             if obs.is_nibp:
                 bp = self.blood_pressure(obs.readings)
                 if bp is not None:
                     heapq.heappush(ready, (obs.t, 0, begun, bp))
                     begun += 1
-            else:
+            elif resample_s <= 0:
                 for r in obs.readings:
-                    if resample_s <= 0:
-                        heapq.heappush(ready, (r.t, 0, begun, self.single(r)))
-                        begun += 1
-                        continue
-                    key = (r.parameter, int((r.t - start) // resample_s))
+                    heapq.heappush(ready, (r.t, 0, begun, self.single(r)))
+                    begun += 1
+            else:
+                span_start = start + now_index * resample_s
+                for r in obs.readings:
+                    key = (r.parameter, now_index)
                     span = spans.get(key)
                     if span is None:
-                        spans[key] = span = (begun, max(start + key[1] * resample_s, r.t), [])
+                        spans[key] = span = (begun, max(span_start, r.t), [])
                         begun += 1
                     span[2].append(r)
-            if resample_s > 0:
-                # The sets come in time order, so spans end only when the span index moves on (once a minute).
-                now_index = int((obs.t - start) // resample_s)
-                if now_index != last_index:
-                    last_index = now_index
-                    for key in [k for k in spans if k[1] < now_index]:
-                        close(key)
+            # The sets come in time order, so spans end only when the span index moves on (once a minute).
+            if resample_s > 0 and now_index != last_index:
+                last_index = now_index
+                for key in [k for k in spans if k[1] < now_index]:
+                    close(key)
             if not ready:
                 continue
             horizon = min([(obs.t, 0), *((begin, 1) for _order, begin, _rs in spans.values())])
@@ -316,29 +342,6 @@ class _Builder:
             close(key)
         while ready:
             yield heapq.heappop(ready)[3]
-
-    def observations(self, resample_s: float) -> list[dict[str, Any]]:
-        timed: list[tuple[float, dict[str, Any]]] = []
-        bins: dict[tuple[Parameter, int], list[Reading]] = {}
-        start = self.record.started_at
-        for obs in observation_sets(self.record.readings):
-            if obs.is_nibp:
-                bp = self.blood_pressure(obs.readings)
-                if bp is not None:
-                    timed.append((obs.t, bp))
-                continue
-            for r in obs.readings:
-                if resample_s <= 0:
-                    timed.append((r.t, self.single(r)))
-                else:
-                    bins.setdefault((r.parameter, int((r.t - start) // resample_s)), []).append(r)
-        for (parameter, index), readings in bins.items():
-            begin = max(start + index * resample_s, readings[0].t)
-            end = min(start + (index + 1) * resample_s, readings[-1].t)
-            values = [r.value for r in readings if r.value is not None]
-            timed.append((begin, self.summary(parameter, begin, max(end, begin), values)))
-        timed.sort(key=lambda item: item[0])
-        return [resource for _t, resource in timed]
 
 
 def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: str) -> list[dict[str, Any]]:
@@ -400,27 +403,6 @@ def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: 
     return out
 
 
-def bundle_data(record: SessionRecord) -> dict[str, Any]:
-    """The session as FHIR JSON data (not yet validated)."""
-    builder = _Builder(record)
-    resources = [builder.patient(), builder.encounter(), *builder.observations(record.options.resample_s),
-                 *treatment_resources(record, builder.patient_url, builder.encounter_url)]
-    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
-    ended = record.session.get("ended_at")
-    return {
-        "resourceType": "Bundle",
-        "id": _id(record.id, "bundle", record.deidentified, record.options.resample_s),
-        "type": "collection",
-        "timestamp": iso_utc(float(ended) if ended is not None else record.started_at),
-        "entry": entries,
-    }
-
-
-def bundle(record: SessionRecord) -> Bundle:
-    """The session as a validated FHIR R4B Bundle."""
-    return Bundle.model_validate(bundle_data(record))
-
-
 def _bundle_shell(record: SessionRecord) -> dict[str, Any]:
     """The Bundle without its entries (``entry`` comes last in the document)."""
     ended = record.session.get("ended_at")
@@ -452,7 +434,7 @@ def _blocks(entries: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[
 
 #: Observation elements the builder shares between Observations (see :meth:`_Builder.code` and the others).
 _SHARED_ELEMENTS: Final = ("meta", "category", "code", "subject", "encounter", "device", "referenceRange",
-                           "interpretation")
+                           "interpretation", "valueQuantity", "method")
 
 
 class _Validator:
@@ -506,7 +488,7 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
     Each block of :data:`VALIDATE_BLOCK` entries is validated as a Bundle of its own before it is
     written, so every entry passes the same model as in a whole-Bundle validation while the
     session is never held whole; a failure stops the export (a file export then leaves nothing).
-    The bytes are those of ``json.dump(bundle_data(record), separators=(",", ":"), ensure_ascii=False)``:
+    The bytes are compact JSON (``separators=(",", ":")``, ``ensure_ascii=False``) written by
     the standard encoder, as the model's own serialiser takes longer than the validation itself.
     """
     write_head(record, stream)
@@ -516,11 +498,10 @@ def write(record: SessionRecord, stream: IO[str]) -> None:
 def write_head(record: SessionRecord, stream: IO[str]) -> None:
     """The Bundle up to and with its first entries, the Patient and the Encounter (validated)."""
     shell = _bundle_shell(record)
-    head = json.dumps(shell, separators=(",", ":"), ensure_ascii=False)
+    head = _encode(shell)
     entries = _head_entries(_Builder(record))
     _validate(shell, entries)
-    stream.write(head[:-1] + ',"entry":[' + ",".join(json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
-                                                    for entry in entries))
+    stream.write(head[:-1] + ',"entry":[' + ",".join(_encode(entry) for entry in entries))
 
 
 def write_body(record: SessionRecord, stream: IO[str]) -> None:
@@ -529,7 +510,7 @@ def write_body(record: SessionRecord, stream: IO[str]) -> None:
     for block in _blocks(_body_entries(record, _Builder(record)), VALIDATE_BLOCK):
         validator.block(block)
         for entry in block:
-            stream.write("," + json.dumps(entry, separators=(",", ":"), ensure_ascii=False))
+            stream.write("," + _encode(entry))
     stream.write("]}\n")
 
 

@@ -41,6 +41,9 @@ CUFF_GROUPING_S: Final = 2.0
 # export (a time in MSH-7, OBR-7, OBR-8 and each OBX-14): each is escaped or written once.
 escape = functools.lru_cache(maxsize=1024)(v2.escape)
 hl7_time = functools.lru_cache(maxsize=64)(v2.hl7_time)
+#: The parameter tuples as sets, for the membership tests made for every reading of a session.
+_NUMERIC: Final = frozenset(ALL_NUMERIC_PARAMETERS)
+_NIBP: Final = frozenset(NIBP_PARAMETERS)
 
 @dataclass(frozen=True, slots=True)
 class ObservationSet:
@@ -52,7 +55,7 @@ class ObservationSet:
     @property
     def is_nibp(self) -> bool:
         """A cuff measurement."""
-        return any(r.parameter in NIBP_PARAMETERS for r in self.readings)
+        return any(r.parameter in _NIBP for r in self.readings)
 
 
 def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
@@ -114,28 +117,34 @@ def ordered_observation_sets(readings: Iterable[Reading]) -> Iterator[Observatio
     continuous_order = 0
     last_t: float | None = None
     for r in readings:
-        if r.parameter not in ALL_NUMERIC_PARAMETERS or not r.reliable:
+        t, parameter = r.t, r.parameter
+        if parameter not in _NUMERIC or not r.reliable:
             continue
-        if open_t is not None and r.t != open_t:
-            close_continuous()
-        if cuff and r.t - cuff[0].t > CUFF_GROUPING_S:
+        if open_t is not None and t != open_t:
+            if not ready and not cuff:
+                # Nothing waits and no cuff is open: the set is the next one (the heap would hand it straight on).
+                yield ObservationSet(open_t, tuple(open_values))
+                open_t = None
+            else:
+                close_continuous()
+        if cuff and t - cuff[0].t > CUFF_GROUPING_S:
             close_cuff()
-        if r.parameter in NIBP_PARAMETERS:
-            if cuff and any(x.parameter is r.parameter for x in cuff):
+        if parameter in _NIBP:
+            if cuff and any(x.parameter is parameter for x in cuff):
                 close_cuff()
             if not cuff:
                 cuff_order, begun = begun, begun + 1
             cuff.append(r)
         else:
             if open_t is None:
-                open_t, open_values = r.t, []
+                open_t, open_values = t, []
                 continuous_order, begun = begun, begun + 1
             open_values.append(r)
-        if r.t == last_t or not ready:
+        if t == last_t or not ready:
             continue  # nothing new can be handed on until the time moves
-        last_t = r.t
-        # Sets still to come start at r.t or later; open ones at their own time.
-        horizon: tuple[float, bool] = (r.t, False)
+        last_t = t
+        # Sets still to come start at t or later; open ones at their own time.
+        horizon: tuple[float, bool] = (t, False)
         if open_t is not None:
             horizon = min(horizon, (open_t, False))
         if cuff:

@@ -6,11 +6,13 @@ import io
 import json
 from pathlib import Path
 
+from fhir.resources.R4B.bundle import Bundle
+
 from monitor.cli import main
 from monitor.course import load_course_by_mrn
 from monitor.course_export import rems_forms, write_rems_worksheet
+from monitor.exports import fhir_export
 from monitor.exports.data import load
-from monitor.exports.fhir_export import bundle
 from monitor.exports.hl7_export import messages
 from monitor.store import Store
 from tests.csv_files import rows as csv_rows
@@ -74,9 +76,11 @@ def test_hl7_carries_scores_with_loinc_and_the_dose(course_db: Path) -> None:
 
 def test_fhir_has_survey_observations_and_a_medication_administration(course_db: Path) -> None:
     first = _sessions(course_db)[0]
+    written = io.StringIO()
     with Store(course_db) as store:
-        record = load(store, first)
-    resources = [e.resource for e in bundle(record).entry]  # validated by fhir.resources
+        fhir_export.write(load(store, first), written)  # the export as streamed to a file
+    # Parsed back and validated by fhir.resources as one whole Bundle.
+    resources = [e.resource for e in Bundle.model_validate(json.loads(written.getvalue())).entry]
     surveys = {r.code.coding[0].code: r for r in resources if r.__resource_type__ == "Observation"
                and r.category[0].coding[0].code == "survey"}
     assert surveys["44261-6"].valueInteger == 18 and surveys["70274-6"].valueInteger == 12

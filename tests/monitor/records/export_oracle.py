@@ -1,7 +1,13 @@
 """The export writers as they were before the readings were streamed: whole lists, sorted once.
 
 Kept verbatim (apart from names) as the reference the streamed exports must match byte for byte:
-they read a record whose readings are all in memory and build each document whole.
+they read a record whose readings are all in memory and build each document whole. The grouping
+into observation sets and the one-message composer are production's whole-list
+:func:`monitor.exports.hl7_export.observation_sets` and :func:`~monitor.exports.hl7_export.oru_message`
+(still what the HL7 feed uses), not copies: the streamed exports group with a different algorithm,
+:func:`~monitor.exports.hl7_export.ordered_observation_sets`, and compose each message with its own
+cached texts (``_SessionMessages``), so the comparison stays meaningful.
+The whole-record FHIR Bundle (:func:`bundle_data`) lives only here.
 """
 # ruff: noqa
 
@@ -9,21 +15,20 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from drivers.core.codes import CODES
-from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading, iso_utc
+from drivers.core.readings import Parameter, Reading, iso_utc
 from drivers.hl7.v2 import escape, hl7_time
-from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange, unit
+from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
 from monitor.exports.fhir_export import _Builder, treatment_resources, _id
 from monitor.exports.hl7_export import (
-    CUFF_GROUPING_S, OBR_SERVICE, PROFILE, SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity,
-    _clinical_message,
+    SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity, _clinical_message, observation_sets,
+    oru_message,
 )
 from monitor.exports.json_export import small_parts
 from monitor.exports.treatment import CodedResult, coded_results
@@ -71,108 +76,6 @@ def json_write(record: SessionRecord, stream: IO[str]) -> None:
 
 
 # -- HL7 ------------------------------------------------------------------------------------------
-
-def observation_sets(readings: Iterable[Reading]) -> Iterator[ObservationSet]:
-    """Reliable numeric readings grouped into sets, in time order.
-
-    Continuous numerics with the same time form a set; systolic, diastolic and mean within
-    ``CUFF_GROUPING_S`` of each other form one cuff measurement.
-    """
-    continuous: dict[float, list[Reading]] = {}
-    cuff: list[list[Reading]] = []
-    for r in readings:
-        if r.parameter not in ALL_NUMERIC_PARAMETERS or not r.reliable:
-            continue
-        if r.parameter in NIBP_PARAMETERS:
-            last = cuff[-1] if cuff else None
-            new_measurement = (
-                last is None or r.t - last[0].t > CUFF_GROUPING_S or any(x.parameter is r.parameter for x in last)
-            )
-            if new_measurement:
-                cuff.append([r])
-            elif last is not None:
-                last.append(r)
-        else:
-            continuous.setdefault(r.t, []).append(r)
-    sets = [ObservationSet(t, tuple(rs)) for t, rs in continuous.items()]
-    sets += [ObservationSet(rs[0].t, tuple(rs)) for rs in cuff]
-    # Stable: at equal times the numerics come before the cuff measurement.
-    sets.sort(key=lambda s: (s.t, s.is_nibp))
-    yield from sets
-
-
-def obx_segments(
-    obs: ObservationSet, ranges: Mapping[Parameter, ReferenceRange], device: str | None, first_index: int = 1
-) -> list[str]:
-    """One OBX per value of the set."""
-    out = []
-    for index, r in enumerate(obs.readings, start=first_index):
-        assert r.value is not None
-        code = CODES[r.parameter]
-        reference = ranges.get(r.parameter, ReferenceRange(None, None))
-        ucum = unit(r.parameter)
-        fields = [
-            "OBX",
-            str(index),
-            "NM",
-            f"{code.loinc}^{escape(code.loinc_name)}^LN^{code.mdc}^{code.mdc_name}^MDC",
-            "",
-            f"{r.value:g}",
-            f"{escape(ucum)}^{escape(ucum)}^UCUM",
-            escape(reference.hl7_text()),
-            reference.flag(r.value),
-            "",
-            "",
-            "R",
-            "",
-            "",
-            hl7_time(r.t),
-            "",
-            "",
-            "",
-            escape(device) if device else "",
-        ]
-        out.append("|".join(fields).rstrip("|"))
-    return out
-
-
-def oru_message(
-    obs: ObservationSet,
-    *,
-    control_id: str,
-    patient: PatientIdentity,
-    visit: str,
-    device: str | None = None,
-    ranges: Mapping[Parameter, ReferenceRange] = DEFAULT_RANGES,
-    sending_facility: str = "",
-    receiving_application: str = "",
-    receiving_facility: str = "",
-    enhanced: bool = False,
-) -> str:
-    """One ORU^R01 message (segments separated and ended by a carriage return).
-
-    Original acknowledgment mode (MSH-15/16 empty) unless ``enhanced``: then MSH-15=AL, MSH-16=NE,
-    asking the receiver for a commit ACK (CA) only.
-    """
-    when = hl7_time(obs.t)
-    modes = "AL|NE" if enhanced else "|"
-    msh = (
-        f"MSH|^~\\&|{SENDING_APPLICATION}|{escape(sending_facility)}|{escape(receiving_application)}|"
-        f"{escape(receiving_facility)}|{when}||ORU^R01^ORU_R01|{escape(control_id)}|P|2.6|||{modes}||"
-        f"UNICODE UTF-8|||{PROFILE}"
-    )
-    pid = (
-        f"PID|||{escape(patient.identifier)}^^^{patient.assigning_authority()}^{patient.identifier_type}"
-        f"||{patient.hl7_name()}||{patient.birth_date}".rstrip("|")
-    )
-    pv1 = f"PV1||O|||||||||||||||||{escape(visit)}"
-    obr = (
-        f"OBR|1|{escape(visit)}^{SENDING_APPLICATION}|{escape(control_id)}^{SENDING_APPLICATION}|"
-        f"{OBR_SERVICE}|||{when}|{when}"
-    )
-    segments = [msh, pid, pv1, obr, *obx_segments(obs, ranges, device)]
-    return SEGMENT_END.join(segments) + SEGMENT_END
-
 
 def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] | None = None) -> list[str]:
     """Every ORU^R01 message of a session, in time order (ranges: the options', else the built-in).

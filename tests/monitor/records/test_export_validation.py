@@ -4,6 +4,7 @@ StructureDefinition: http://hl7.org/fhir/StructureDefinition/bp, FHIR R4)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ from hl7apy.parser import parse_message
 
 from drivers.core.readings import Parameter, Reading
 from monitor.cli import main
+from monitor.exports import fhir_export
 from monitor.exports.data import ExportOptions, load
-from monitor.exports.fhir_export import bundle_data
 from monitor.store import Store
 from tests.monitor.records.sessions import MRN, RecordedSession, record_session
 
@@ -187,7 +188,9 @@ def test_a_cuff_without_a_diastolic_still_satisfies_the_profile(recorded: Record
     partial = (Reading(t, Parameter.NIBP_SYS, 131.0, "x"), Reading(t, Parameter.NIBP_MEAN, 99.0, "x"))
     from dataclasses import replace
 
-    data = bundle_data(replace(record, readings=partial))
+    written = io.StringIO()
+    fhir_export.write(replace(record, readings=partial), written)  # the streamed export, validated as it goes
+    data = json.loads(written.getvalue())
     (bp,) = [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Observation"]
     assert bp_profile_problems(bp) == []
     dia = next(c for c in bp["component"] if _has_coding(c["code"], LOINC, "8462-4"))

@@ -36,6 +36,10 @@ PROTOCOL_BLOCKERS: Final = frozenset(
 CHECK_MISSED: Final = "check_missed"
 CHECK_DONE_LATE: Final = "check_done_late"
 _WATCHED: Final = frozenset({*NIBP_PARAMETERS, Parameter.SPO2})
+#: Respiration values a check may look at (by parameter name: not every device has them).
+_RESPIRATION: Final = frozenset({"rr", "etco2"})
+#: SpO2 and respiration kept at most this often: a check's window is minutes wide.
+_THINNED_S: Final = 30.0
 #: Events that can answer a check or fix when one is due.
 _JUDGED_EVENTS: Final = frozenset(
     {EventKind.SCORE, EventKind.INFUSION_STARTED, EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED,
@@ -202,18 +206,29 @@ class ProtocolWatch:
         self.readings: list[Reading] = []
         self.reported: set[str] = set()
         self.late_reported: set[str] = set()
-        self._spo2_last: float | None = None
+        #: When each thinned parameter (SpO2, respiration) or each cuff value was last kept.
+        self._last_kept: dict[str, float] = {}
         self._dirty = True
         self._next_close = -math.inf
 
     def observe(self, reading: Reading) -> None:
-        """Keep a reading the checks may need (SpO2 thinned to one every 30 s)."""
-        if reading.parameter not in _WATCHED and reading.parameter.value not in ("rr", "etco2"):
+        """Keep a reading the checks may need: SpO2 and respiration thinned to one every 30 s, a cuff value
+        once even when the monitor repeats it each poll.
+
+        Every kept reading makes the checks be judged again over all kept readings, so what is kept must grow
+        with the session's minutes, not with the device's rate (a monitor sending respiration each second
+        made a 90-minute session's judging quadratic).
+        """
+        name = reading.parameter.value
+        if reading.parameter not in _WATCHED and name not in _RESPIRATION:
             return
-        if reading.parameter is Parameter.SPO2:
-            if self._spo2_last is not None and reading.t - self._spo2_last < 30.0:
-                return
-            self._spo2_last = reading.t
+        last = self._last_kept.get(name)
+        if reading.parameter in NIBP_PARAMETERS:
+            if last == reading.t:
+                return  # the same measurement again
+        elif last is not None and reading.t - last < _THINNED_S:
+            return
+        self._last_kept[name] = reading.t
         self.readings.append(reading)
         self._dirty = True
 

@@ -25,7 +25,7 @@ from drivers.hl7.v2 import escape, hl7_time
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
-from monitor.exports.fhir_export import _Builder, treatment_resources, _id
+from monitor.exports.fhir_export import _bundle_shell, _Builder, treatment_resources
 from monitor.exports.hl7_export import (
     SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity, _clinical_message, observation_sets,
     oru_message,
@@ -156,14 +156,7 @@ def bundle_data(record: SessionRecord) -> dict[str, Any]:
     resources = [builder.patient(), builder.encounter(), *observations(builder, record.options.resample_s),
                  *treatment_resources(record, builder.patient_url, builder.encounter_url)]
     entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
-    ended = record.session.get("ended_at")
-    return {
-        "resourceType": "Bundle",
-        "id": _id(record.id, "bundle", record.deidentified, record.options.resample_s),
-        "type": "collection",
-        "timestamp": iso_utc(float(ended) if ended is not None else record.started_at),
-        "entry": entries,
-    }
+    return {**_bundle_shell(record), "entry": entries}
 
 
 def fhir_write(record: SessionRecord, stream: IO[str]) -> None:

@@ -284,6 +284,7 @@ class TrendChart(QWidget):
         self._pleth_dirty = False
         self._spans: list[PhaseSpan] = []
         self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
+        self._phase_labels: list[pg.InfLineLabel] = []
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._markers: list[tuple[float, str, str]] = []  # time, label, colour
@@ -556,6 +557,9 @@ class TrendChart(QWidget):
             for plot, region in zip(self.plots.values(), regions, strict=True):
                 plot.removeItem(region)
         self._span_items = []
+        for label in self._phase_labels:
+            self.plots["hr"].removeItem(label.line)
+        self._phase_labels = []
         for index, span in enumerate(spans):
             regions = []
             colour = _over_background(theme.PHASE_COLOURS.get(span.phase.value, "#333333"), PHASE_BAND_ALPHA)
@@ -565,20 +569,27 @@ class TrendChart(QWidget):
                     values=(span.start, end), movable=False, brush=colour, pen=pg.mkPen(None)
                 )
                 region.setZValue(-20)
-                if key == "hr":
-                    label = pg.InfLineLabel(
-                        region.lines[0], text=span.phase.value.upper(), position=0.97 - 0.1 * (index % 2),
-                        anchors=[(0, 0), (0, 0)],
-                    )
-                    label.setColor(theme.TEXT)
-                    label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
                 _static(region)
                 for edge in region.lines:
                     _static(edge)
                 plot.addItem(region, ignoreBounds=True)
                 regions.append(region)
             self._span_items.append((span, regions))
+            self._phase_labels.append(self._phase_label(span, index))
         self._spans = spans
+
+    def _phase_label(self, span: PhaseSpan, index: int) -> pg.InfLineLabel:
+        """The phase's name at its start, drawn over every band: a short band's name runs on whole over
+        the next one (names alternate between two heights, so neighbours do not meet)."""
+        anchor = pg.InfiniteLine(pos=span.start, angle=90, pen=pg.mkPen(None))
+        label = pg.InfLineLabel(anchor, text=span.phase.value.upper(), position=0.97 - 0.1 * (index % 2),
+                                anchors=[(0, 0), (0, 0)])
+        label.setColor(theme.TEXT)
+        label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
+        anchor.setZValue(-3)
+        _static(anchor)
+        self.plots["hr"].addItem(anchor, ignoreBounds=True)
+        return label
 
     def set_limits(self, limits: Sequence[LimitLine]) -> None:
         """Draw these alarm limits (replacing earlier ones), every one of them labelled.

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 
-from drivers.base import Decoder, PortSettings
+from drivers.base import Decoder
 from drivers.dinamap.codec import PORT_SETTINGS, SOURCE_NAME, DinamapDecoder, DinamapSettings
 from drivers.transport.serial_source import SerialDriver
 
@@ -16,7 +15,7 @@ class DinamapDriver(SerialDriver):
     name = SOURCE_NAME
     description = "GE/Critikon DINAMAP host comms (NIBP started on schedule, SpO2, pulse rate; model=pro|v100)"
     device_label = "GE DINAMAP (host communications)"
-    port_settings: ClassVar[PortSettings | None] = PORT_SETTINGS
+    port_settings = PORT_SETTINGS
     can_start_nibp = True
 
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:

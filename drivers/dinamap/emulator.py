@@ -21,9 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
 
-from drivers.base import PortSettings
 from drivers.dinamap.codec import (
     CANCEL_NIBP,
     COUNTER_MAX,
@@ -181,7 +179,7 @@ class DinamapDevice(HostDrivenDevice):
 
     monitor: DinamapMonitor
     protocol = DINAMAP_NAME
-    port_settings: ClassVar[PortSettings] = PORT_SETTINGS
+    port_settings = PORT_SETTINGS
 
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)

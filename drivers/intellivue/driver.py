@@ -41,7 +41,7 @@ class IntelliVueDriver(SerialDriver):
         "Philips IntelliVue MP monitor, MIB/RS232 Data Export (HR, PR, SpO2, NBP, RR, etCO2; monitor-run cuff)"
     )
     device_label = "Philips IntelliVue (MIB/RS232 Data Export)"
-    port_settings: ClassVar[PortSettings | None] = PortSettings(baudrate=115200)
+    port_settings = PortSettings(baudrate=115200)
     source_class: ClassVar[type[SerialSource]] = IntelliVueSource
     can_start_nibp = False
 

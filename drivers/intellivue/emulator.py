@@ -28,7 +28,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar
 
 from drivers.base import PortSettings
 from drivers.emulation.device import HostDrivenDevice
@@ -383,7 +382,7 @@ class IntelliVueDevice(HostDrivenDevice):
 
     monitor: IntelliVueMonitor
     protocol = INTELLIVUE_NAME
-    port_settings: ClassVar[PortSettings] = PortSettings(baudrate=115200)
+    port_settings = PortSettings(baudrate=115200)
 
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from drivers.base import PortSettings
 from drivers.masimo.codec import NAME, PORT_SETTINGS, MasimoAsciiDecoder
 from drivers.transport.serial_source import SerialDriver
 
@@ -15,5 +12,5 @@ class MasimoAsciiDriver(SerialDriver):
     name = NAME
     description = "Masimo Rad-8 / Radical-7 / Rad-97 serial output, ASCII 1 mode (SpO2, PR)"
     device_label = "Masimo (ASCII 1)"
-    port_settings: ClassVar[PortSettings | None] = PORT_SETTINGS
+    port_settings = PORT_SETTINGS
     decoder_class = MasimoAsciiDecoder

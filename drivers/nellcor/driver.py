@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from drivers.base import PortSettings
 from drivers.nellcor.codec import NAME, PORT_SETTINGS, NellcorAsciiDecoder
 from drivers.transport.serial_source import SerialDriver
 
@@ -15,5 +12,5 @@ class NellcorAsciiDriver(SerialDriver):
     name = NAME
     description = "Nellcor N-595 / NPB-290 / NPB-295 data port, real-time ASCII rows (SpO2, PR)"
     device_label = "Nellcor (data port)"
-    port_settings: ClassVar[PortSettings | None] = PORT_SETTINGS
+    port_settings = PORT_SETTINGS
     decoder_class = NellcorAsciiDecoder

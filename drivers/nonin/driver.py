@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 
-from drivers.base import Decoder, PortSettings
+from drivers.base import Decoder
 from drivers.nonin.codec import NAME, PORT_SETTINGS, NoninDecoder, format_setting
 from drivers.transport.serial_source import SerialDriver
 
@@ -16,7 +15,7 @@ class NoninDriver(SerialDriver):
     name = NAME
     description = "Nonin OEM III / Xpod / 9560 oximeters, data format 2, 7 or 8 (--set format=N)"
     device_label = "Nonin"
-    port_settings: ClassVar[PortSettings | None] = PORT_SETTINGS
+    port_settings = PORT_SETTINGS
 
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:
         """A fresh decoder for the format chosen in the settings (default 2)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 from drivers.core.readings import Flag, Parameter, Reading
@@ -108,6 +109,33 @@ def test_phases_limits_and_markers_are_drawn(chart: TrendChart) -> None:
     chart.refresh(T0 + 700)
     infusion_region = chart._span_items[1][1][0]
     assert infusion_region.getRegion() == pytest.approx((T0 + 300, T0 + 700))
+
+
+def test_a_short_phase_keeps_its_whole_name_over_the_next_band(chart: TrendChart, qtbot: Any) -> None:
+    """Two minutes of baseline in a long session make a band narrower than the word BASELINE: the name
+    runs on over the infusion band instead of being painted over by it."""
+    events = [SessionEvent(T0, EventKind.BASELINE_STARTED, Phase.BASELINE),
+              SessionEvent(T0 + 120, EventKind.INFUSION_STARTED, Phase.INFUSION)]
+    chart.load_session(_numerics(3600), events)
+    qtbot.wait(50)
+    box = chart.plots["hr"].getViewBox()
+    band_end = chart.graphics.mapFromScene(box.mapViewToScene(QPointF(T0 + 120, 0)))
+    band_end_x = chart.graphics.mapTo(chart, band_end).x()
+    label = chart._phase_labels[0]
+    assert label.toPlainText() == "BASELINE"
+    text_rect = label.sceneBoundingRect()
+    origin = chart.graphics.mapTo(chart, chart.graphics.mapFromScene(text_rect.topLeft()))
+    assert origin.x() + text_rect.width() > band_end_x + 10, "the band is wide enough to hold its name: nothing to show"
+    image = chart.grab().toImage()
+    left = max(int(band_end_x) + 3, origin.x())
+    right = origin.x() + int(text_rect.width())
+    bright = sum(
+        1
+        for x in range(left, right)
+        for y in range(origin.y(), origin.y() + int(text_rect.height()))
+        if image.pixelColor(x, y).lightness() > 180
+    )
+    assert bright > 20, f"no text drawn past the band's end ({bright} bright pixels)"
 
 
 def test_a_stored_session_loads_at_once_for_review(chart: TrendChart) -> None:

@@ -284,7 +284,7 @@ class TrendChart(QWidget):
         self._pleth_dirty = False
         self._spans: list[PhaseSpan] = []
         self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
-        self._phase_labels: list[pg.InfLineLabel] = []
+        self._phase_labels: list[pg.InfiniteLine] = []
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._markers: list[tuple[float, str, str]] = []  # time, label, colour
@@ -557,8 +557,8 @@ class TrendChart(QWidget):
             for plot, region in zip(self.plots.values(), regions, strict=True):
                 plot.removeItem(region)
         self._span_items = []
-        for label in self._phase_labels:
-            self.plots["hr"].removeItem(label.line)
+        for anchor in self._phase_labels:
+            self.plots["hr"].removeItem(anchor)
         self._phase_labels = []
         for index, span in enumerate(spans):
             regions = []
@@ -578,9 +578,13 @@ class TrendChart(QWidget):
             self._phase_labels.append(self._phase_label(span, index))
         self._spans = spans
 
-    def _phase_label(self, span: PhaseSpan, index: int) -> pg.InfLineLabel:
+    def _phase_label(self, span: PhaseSpan, index: int) -> pg.InfiniteLine:
         """The phase's name at its start, drawn over every band: a short band's name runs on whole over
-        the next one (names alternate between two heights, so neighbours do not meet)."""
+        the next one (names alternate between two heights, so neighbours do not meet).
+
+        Returns the invisible line that carries the name; the name is its child and goes with it (a
+        reference kept to the name alone would outlive the line and crash when both are freed).
+        """
         anchor = pg.InfiniteLine(pos=span.start, angle=90, pen=pg.mkPen(None))
         label = pg.InfLineLabel(anchor, text=span.phase.value.upper(), position=0.97 - 0.1 * (index % 2),
                                 anchors=[(0, 0), (0, 0)])
@@ -589,7 +593,7 @@ class TrendChart(QWidget):
         anchor.setZValue(-3)
         _static(anchor)
         self.plots["hr"].addItem(anchor, ignoreBounds=True)
-        return label
+        return anchor
 
     def set_limits(self, limits: Sequence[LimitLine]) -> None:
         """Draw these alarm limits (replacing earlier ones), every one of them labelled.
@@ -614,6 +618,12 @@ class TrendChart(QWidget):
             self._limit_items.append((plot, line))
         self._limit_layout_keys = {}
         self._layout_limit_labels()
+
+    @property
+    def phase_names(self) -> list[pg.InfLineLabel]:
+        """The phase names on the chart, first phase first."""
+        return [item for anchor in self._phase_labels for item in anchor.childItems()
+                if isinstance(item, pg.InfLineLabel)]
 
     def label_room(self, key: str) -> float:
         """A limit label's height on plot ``key``, in the plot's value units."""

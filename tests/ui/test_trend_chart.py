@@ -99,6 +99,9 @@ def test_phases_limits_and_markers_are_drawn(chart: TrendChart) -> None:
     spans = phase_spans(events)
     assert spans == [PhaseSpan(Phase.BASELINE, T0, T0 + 300), PhaseSpan(Phase.INFUSION, T0 + 300, None)]
     chart.set_phases(spans)
+    chart.set_phases([PhaseSpan(Phase.BASELINE, T0, T0 + 240), PhaseSpan(Phase.INFUSION, T0 + 240, None)])
+    chart.set_phases(spans)  # bands and names replaced (this once freed a name twice and crashed)
+    assert [name.toPlainText() for name in chart.phase_names] == ["BASELINE", "INFUSION"]
     chart.add_events(events)
     assert chart.marker_count == 3  # baseline taken, note, score (phase starts are bands)
     assert marker_text(events[4]) == "MOAA/S 4"
@@ -121,7 +124,7 @@ def test_a_short_phase_keeps_its_whole_name_over_the_next_band(chart: TrendChart
     box = chart.plots["hr"].getViewBox()
     band_end = chart.graphics.mapFromScene(box.mapViewToScene(QPointF(T0 + 120, 0)))
     band_end_x = chart.graphics.mapTo(chart, band_end).x()
-    label = chart._phase_labels[0]
+    label = chart.phase_names[0]
     assert label.toPlainText() == "BASELINE"
     text_rect = label.sceneBoundingRect()
     origin = chart.graphics.mapTo(chart, chart.graphics.mapFromScene(text_rect.topLeft()))

@@ -324,7 +324,7 @@ def test_cli_intellivue_demo_warning(tmp_path: Path, null_modem: NullModem) -> N
             "--port",
             null_modem.device_path,
             "--duration",
-            "3.5",
+            "8",
             "--set",
             "demo=on",
         ]
@@ -338,7 +338,7 @@ def test_cli_intellivue_demo_warning(tmp_path: Path, null_modem: NullModem) -> N
             "--port",
             str(null_modem.host_link),
             "--duration",
-            "2.5",
+            "5",
             "--db",
             str(tmp_path / "demo.db"),
         ]

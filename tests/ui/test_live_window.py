@@ -327,6 +327,8 @@ def test_changing_the_driver_continues_the_same_session_with_the_new_device(
     qtbot.waitUntil(lambda: "hypertension" in w.last_status.device, timeout=WAIT_MS)
     assert w.last_status.session_id == session_id
     assert w.device.scenario == "hypertension"
+    # Written by the store's writer thread shortly after the recorder carried the change out.
+    qtbot.waitUntil(lambda: bool(stored_events(db_path, "device_changed")), timeout=WAIT_MS)
     [changed] = stored_events(db_path, "device_changed")
     assert changed.user == NURSE and "hypertension" in changed.detail["device"]
     before = w.last_status.stored_readings

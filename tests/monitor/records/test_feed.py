@@ -134,11 +134,12 @@ def feeds() -> Iterator[Callable[..., Feed]]:
         assert not feed.running
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll ``condition`` (some open the database: not too often, so the feed keeps the CPU) until it holds."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+        time.sleep(0.05)
 
 
 def expected_sets(path: Path, session_id: str) -> int:

@@ -564,7 +564,7 @@ class TrendChart(QWidget):
             regions = []
             colour = _over_background(theme.PHASE_COLOURS.get(span.phase.value, "#333333"), PHASE_BAND_ALPHA)
             end = span.end if span.end is not None else (self.now or span.start)
-            for key, plot in self.plots.items():
+            for plot in self.plots.values():
                 region = pg.LinearRegionItem(
                     values=(span.start, end), movable=False, brush=colour, pen=pg.mkPen(None)
                 )

@@ -75,7 +75,7 @@ def screenshot(app: QApplication, path: Path, session_id: str, out: Path) -> Non
     window.show()
     app.processEvents()
     alarms = window._alarm_rows
-    worst = max(range(len(alarms)), key=lambda i: ("low", "medium", "high").index(alarms[i].priority))
+    worst = max(range(len(alarms)), key=lambda i: alarms[i].priority)  # Priority ranks LOW < MEDIUM < HIGH
     window.select_alarm(worst)
     window.write_addendum("Reviewed with the infusion record: BP peak expected with ketamine, settled without "
                           "treatment; no change to the plan.", refers_to_at=alarms[worst].started_at)

@@ -113,6 +113,7 @@ EVENT_NAMES: dict[EventKind, str] = {
 HIDDEN_EVENTS = frozenset({EventKind.NIBP_REQUESTED})
 ADDENDUM_COLOUR = "#d8c8ff"
 RING_SIZE = {Priority.LOW: 16, Priority.MEDIUM: 20, Priority.HIGH: 26}
+RING_PEN_PX = 3
 # The dark theme leaves a check box's square nearly invisible.
 CHECKBOX_STYLE = """
 QCheckBox::indicator { width: 16px; height: 16px; border: 1px solid #8a97a5; border-radius: 3px;
@@ -326,6 +327,7 @@ class ReviewWindow(DialogHost, QMainWindow):
 
         self.chart = TrendChart(live=False)
         self.chart.marker_step = 0.14  # the review's plots are shorter than the live window's
+        self.chart.marker_room_px = max(RING_SIZE.values()) / 2 + RING_PEN_PX  # the largest alarm ring is whole
         root.addLayout(self._build_toolbar())
         self.chart_note = QLabel(
             "Rings: alarms at their worst value · dotted lines: notes, scores, events · select a row to go to it"
@@ -828,7 +830,7 @@ class ReviewWindow(DialogHost, QMainWindow):
                 continue
             colour = theme.ALARM_COLOURS[a.priority]
             spots.setdefault(key, []).append({
-                "pos": (a.started_at, a.peak_value), "pen": pg.mkPen(colour, width=3), "brush": None,
+                "pos": (a.started_at, a.peak_value), "pen": pg.mkPen(colour, width=RING_PEN_PX), "brush": None,
                 "size": RING_SIZE[a.priority], "symbol": "o", "data": a.id,
             })
         for key, points in spots.items():

@@ -285,6 +285,9 @@ class TrendChart(QWidget):
         self._spans: list[PhaseSpan] = []
         self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
         self._phase_labels: list[pg.InfiniteLine] = []
+        #: Pixels kept between a plot's edge and its highest or lowest value, so that a marker drawn at a
+        #: value is whole (half a cuff triangle; the review sets room for its largest alarm ring).
+        self.marker_room_px = 9.0
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._markers: list[tuple[float, str, str]] = []  # time, label, colour
@@ -345,6 +348,7 @@ class TrendChart(QWidget):
             if row:
                 plot.setXLink(self.plots["hr"])
             plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
+            plot.getViewBox().sigResized.connect(self._plot_resized)
             self.plots[key] = plot
         self.graphics.ci.layout.setRowStretchFactor(2, 13)
         self.graphics.ci.layout.setRowStretchFactor(0, 10)
@@ -434,6 +438,7 @@ class TrendChart(QWidget):
         plot.setYRange(*NOMINAL_RANGE["vent"], padding=0)
         plot.setXLink(self.plots["hr"])
         plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
+        plot.getViewBox().sigResized.connect(self._plot_resized)
         self.plots["vent"] = plot
         for parameter in (Parameter.RR, Parameter.ETCO2):
             name = PARAMETER_LABELS[parameter].short
@@ -945,15 +950,24 @@ class TrendChart(QWidget):
         self._place_limit_labels()
         self._layout_marker_labels()
 
+    def _plot_resized(self, *_args: object) -> None:
+        """A plot's height changed: the room kept for markers is counted in pixels, so fit again."""
+        self._fit_values()
+        self._layout_limit_labels()
+
     def _fit_values(self) -> None:
+        """Each plot's value range: its nominal range, widened to every value with room above and below
+        for what is drawn at a value (``marker_room_px``: a cuff's triangles, the review's alarm rings)."""
         for key, plot in self.plots.items():
             low, high = NOMINAL_RANGE[key]
-            for parameter, series in self.series.items():
-                if PLOT_OF[parameter] != key:
-                    continue
-                found = series.good.value_range()
-                if found is not None:
-                    low, high = min(low, found[0] - 5), max(high, found[1] + 5)
+            found = [r for parameter, series in self.series.items() if PLOT_OF[parameter] == key
+                     for r in (series.good.value_range(),) if r is not None]
+            if found:
+                data_low, data_high = min(r[0] for r in found), max(r[1] for r in found)
+                usable_px = plot.getViewBox().height() - 2 * self.marker_room_px
+                span = max(high, data_high) - min(low, data_low)
+                pad = 5.0 if usable_px < 20 else max(5.0, self.marker_room_px * span / usable_px)
+                low, high = min(low, data_low - pad), max(high, data_high + pad)
             current = plot.getViewBox().viewRange()[1]
             if abs(current[0] - low) > 0.5 or abs(current[1] - high) > 0.5:
                 plot.setYRange(low, high, padding=0)

@@ -141,6 +141,27 @@ def test_a_short_phase_keeps_its_whole_name_over_the_next_band(chart: TrendChart
     assert bright > 20, f"no text drawn past the band's end ({bright} bright pixels)"
 
 
+@pytest.mark.parametrize("height", [600, 320])
+def test_markers_at_the_highest_and_lowest_values_stay_whole_inside_the_plot(
+    chart: TrendChart, qtbot: Any, height: int
+) -> None:
+    """A cuff of 195/45 sits at both ends of the NIBP plot; a marker drawn at either value (a ring of
+    ``marker_room_px`` radius in the review) must not be cut by the plot's edge, at any window height."""
+    chart.marker_room_px = 15.0
+    chart.resize(1000, height)
+    chart.load_session(_numerics(600) + _cuff(T0 + 300, 195, 45), [])
+    qtbot.wait(50)
+    box = chart.plots["nibp"].getViewBox()
+    low, high = box.viewRange()[1]
+    px_per_unit = box.height() / (high - low)
+    assert (high - 195) * px_per_unit >= chart.marker_room_px - 0.5
+    assert (45 - low) * px_per_unit >= chart.marker_room_px - 0.5
+    chart.resize(1000, height + 200)  # taller: the room is kept in pixels, so the range narrows again
+    qtbot.wait(50)
+    low2, high2 = box.viewRange()[1]
+    assert high2 < high and (high2 - 195) * box.height() / (high2 - low2) >= chart.marker_room_px - 0.5
+
+
 def test_a_stored_session_loads_at_once_for_review(chart: TrendChart) -> None:
     events = [SessionEvent(T0, EventKind.BASELINE_STARTED, Phase.BASELINE),
               SessionEvent(T0 + 60, EventKind.INFUSION_STARTED, Phase.INFUSION),

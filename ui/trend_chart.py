@@ -960,8 +960,9 @@ class TrendChart(QWidget):
         for what is drawn at a value (``marker_room_px``: a cuff's triangles, the review's alarm rings)."""
         for key, plot in self.plots.items():
             low, high = NOMINAL_RANGE[key]
-            found = [r for parameter, series in self.series.items() if PLOT_OF[parameter] == key
-                     for r in (series.good.value_range(),) if r is not None]
+            ranges = [series.good.value_range()
+                      for parameter, series in self.series.items() if PLOT_OF[parameter] == key]
+            found = [r for r in ranges if r is not None]
             if found:
                 data_low, data_high = min(r[0] for r in found), max(r[1] for r in found)
                 usable_px = plot.getViewBox().height() - 2 * self.marker_room_px

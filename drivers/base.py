@@ -10,11 +10,12 @@ events (lost, restored) and counters. The recorder only ever talks to a source.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol
 
 from drivers.core.readings import Reading
 
@@ -116,6 +117,18 @@ class PortSettings:
         return f"{self.baudrate} {self.bytesize}{self.parity}{stop}, {flow}"
 
 
+class ReaderThread(Protocol):
+    """A thread that reads a device for its source, as the watchdog sees it."""
+
+    #: Monotonic time the thread last went round its loop.
+    last_beat: float
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread, once started."""
+        ...
+
+
 class Source(ABC):
     """A running connection to one device that yields readings."""
 
@@ -161,6 +174,10 @@ class Source(ABC):
         """Link events since the last call."""
         events, self._link_events = self._link_events, []
         return events
+
+    def reader(self) -> ReaderThread | None:
+        """The thread reading the device, for the watchdog (None: the source reads on its caller's thread)."""
+        return None
 
     def set_patient(self, mrn: str | None) -> None:  # noqa: B027 - optional hook
         """Told the session's identified patient (a listener that serves one patient checks messages against it)."""

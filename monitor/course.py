@@ -169,6 +169,16 @@ def _number(value: Any) -> float | None:
         return None
 
 
+#: The events whose first occurrence is a moment of the session's timeline, and the field that keeps it.
+_MOMENTS: Final[dict[EventKind, str]] = {
+    EventKind.BASELINE_STARTED: "baseline_start",
+    EventKind.INFUSION_STARTED: "infusion_start",
+    EventKind.INFUSION_STOPPED: "infusion_stop",
+    EventKind.RECOVERY_STARTED: "recovery_start",
+    EventKind.SESSION_COMPLETED: "completed",
+}
+
+
 @dataclass
 class _Timeline:
     """What the course needs from one session's events."""
@@ -191,23 +201,17 @@ class _Timeline:
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, t: float, kind: EventKind, detail: dict[str, Any]) -> None:
-        if kind is EventKind.BASELINE_STARTED and self.baseline_start is None:
-            self.baseline_start = t
+        moment = _MOMENTS.get(kind)
+        if moment is not None:
+            if getattr(self, moment) is None:  # the first one counts (a resumed session repeats some)
+                setattr(self, moment, t)
         elif kind is EventKind.BASELINE_TAKEN:
             self.baseline = detail
-        elif kind is EventKind.INFUSION_STARTED and self.infusion_start is None:
-            self.infusion_start = t
-        elif kind is EventKind.INFUSION_STOPPED and self.infusion_stop is None:
-            self.infusion_stop = t
         elif kind is EventKind.INFUSION_PAUSED:
             self.paused_at = t
         elif kind is EventKind.INFUSION_RESUMED and self.paused_at is not None:
             self.pauses.append((self.paused_at, t))
             self.paused_at = None
-        elif kind is EventKind.RECOVERY_STARTED and self.recovery_start is None:
-            self.recovery_start = t
-        elif kind is EventKind.SESSION_COMPLETED and self.completed is None:
-            self.completed = t
         elif kind is EventKind.DOSE_PLANNED:
             self.plan = DosePlan.from_dict(detail)
         elif kind is EventKind.RATE_CHANGED:

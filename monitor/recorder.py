@@ -379,8 +379,8 @@ class Recorder:
 
     def beats(self) -> dict[str, float]:
         """Monotonic time each watched thread other than the recorder last showed it works, by role."""
-        beat = getattr(self.source, "last_beat", None)
-        return {"device reader": float(beat)} if isinstance(beat, int | float) else {}
+        reader = self.source.reader()
+        return {} if reader is None else {"device reader": reader.last_beat}
 
     def threads(self) -> dict[str, threading.Thread]:
         """The threads that must stay alive while recording (for the watchdog), by role."""
@@ -389,9 +389,9 @@ class Recorder:
             out["recorder"] = self._thread
         if self.writer.thread is not None:
             out["store writer"] = self.writer.thread
-        reader = getattr(self.source, "thread", None)
-        if isinstance(reader, threading.Thread):
-            out["device reader"] = reader
+        reader = self.source.reader()
+        if reader is not None and reader.thread is not None:
+            out["device reader"] = reader.thread
         return out
 
     @property

@@ -733,15 +733,9 @@ class Hl7MllpSource(Source):
             offsets, self._clock_offsets = self._clock_offsets, []
         return offsets
 
-    @property
-    def thread(self) -> threading.Thread | None:
+    def reader(self) -> TcpListener:
         """The listener thread (watched by the watchdog)."""
-        return self.listener.thread
-
-    @property
-    def last_beat(self) -> float:
-        """Monotonic time the listener thread last went round its loop (read by the watchdog)."""
-        return self.listener.last_beat
+        return self.listener
 
     @property
     def refused_connections(self) -> int:

@@ -8,7 +8,6 @@ time is what the session and the alarms can trust.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
@@ -51,15 +50,9 @@ class SerialSource(Source):
         """Anchored time (drivers.core.clock): the time the bytes arrived is the time of a device reading."""
         return self._clock()
 
-    @property
-    def thread(self) -> threading.Thread | None:
-        """The port-reading thread (watched by the watchdog)."""
-        return self.link.thread
-
-    @property
-    def last_beat(self) -> float:
-        """Monotonic time the port-reading thread last went round its loop."""
-        return self.link.last_beat
+    def reader(self) -> SerialLink:
+        """The port-reading thread is the link's (watched by the watchdog)."""
+        return self.link
 
     def read(self, timeout: float) -> list[Reading]:
         """Readings decoded from the bytes that arrived within ``timeout`` seconds."""

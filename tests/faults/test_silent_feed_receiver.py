@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,50 +17,38 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Store
+from tests.drivers.sockets import LoopbackServer
 from tests.faults.helpers import CommandLine, integrity
 
 PLAN = "baseline:5,infusion:55,recovery:30"
 
 
-class SilentReceiver:
+class SilentReceiver(LoopbackServer):
     """Accepts every connection on 127.0.0.1; reads and drops what comes (or never reads); never answers."""
 
     def __init__(self, *, reads: bool) -> None:
+        super().__init__("silent-receiver")
         self.reads = reads
-        self.connections = 0
         self.bytes_read = 0
-        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(8)
-        self.server.settimeout(0.05)
-        self.port = self.server.getsockname()[1]
         self._open: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="silent-receiver", daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-                conn.settimeout(0.0)
-                self._open.append(conn)
-                self.connections += 1
-            except TimeoutError:
-                pass
-            if self.reads:
-                for conn in list(self._open):
-                    with contextlib.suppress(BlockingIOError, OSError):
-                        self.bytes_read += len(conn.recv(65536))
+    def handle(self, conn: socket.socket) -> None:
+        conn.settimeout(0.0)
+        self._open.append(conn)
+        self.idle()
 
-    def stop(self) -> None:
+    def idle(self) -> None:
+        if self.reads:
+            for conn in list(self._open):
+                with contextlib.suppress(BlockingIOError, OSError):
+                    self.bytes_read += len(conn.recv(65536))
+
+    def stop(self, timeout_s: float = 5.0) -> None:
         """Close everything (bounded)."""
-        self._stop.set()
-        self._thread.join(5)
+        super().stop(timeout_s)
         for conn in self._open:
             conn.close()
-        self.server.close()
 
 
 @pytest.fixture(params=["reads, never answers", "never reads"])

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
+import pytest
+
+from drivers import registry
+from drivers.base import OpenOptions
+from monitor.recorder import Recorder
+from monitor.session import SessionPlan
+from monitor.store import Store
 from monitor.watchdog import STALL_LIMIT_S, Watchdog
 
 
@@ -51,3 +59,44 @@ def test_stalls_and_dead_threads_are_reported() -> None:
     finally:
         recorder.running.set()
         recorder.alive.join()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_watchdog_watches_the_serial_links_own_thread_through_a_real_recorder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "m.db")
+    source = registry.get("nonin")().open(OpenOptions(port="loop://"))
+    recorder = Recorder.new_session(store, source, driver="nonin", port="loop://", plan=SessionPlan(), nurse="RN")
+    try:
+        link = source.reader()
+        assert link is not None and link.thread is not None and link.thread.is_alive()
+        assert recorder.threads()["device reader"] is link.thread
+        assert recorder.beats() == {"device reader": link.last_beat}
+
+        def fail(data: bytes) -> None:
+            raise RuntimeError("a fault in the link thread")
+
+        # The link thread dies of an unexpected error: the watchdog names the device reader.
+        monkeypatch.setattr(link, "_on_bytes", fail)
+        assert link.write(b"\x01")  # loop:// hands it back to the reader
+        link.thread.join(5)
+        assert not link.thread.is_alive()
+        ended = [s for s in Watchdog(recorder).check() if s.role == "device reader"]
+        assert len(ended) == 1 and ended[0].stopped and "has ended" in ended[0].text()
+    finally:
+        recorder.stop()
+        store.close()
+
+
+def test_a_simulated_source_has_no_reader_thread_to_watch(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    source = registry.get("simulated")().open(OpenOptions(speed=1.0))
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(), nurse="RN")
+    try:
+        assert source.reader() is None
+        assert "device reader" not in recorder.threads()
+        assert recorder.beats() == {}
+    finally:
+        recorder.stop()
+        store.close()

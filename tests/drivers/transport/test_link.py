@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -12,6 +11,7 @@ import serial
 
 from drivers.base import LinkEvent, LinkEventKind, PortSettings
 from drivers.transport.serial_link import LinkItem, Received, SerialLink
+from tests.drivers.sockets import LoopbackServer
 
 SETTINGS = PortSettings()
 
@@ -113,7 +113,7 @@ def test_silence_counts_as_a_lost_link(null_modem, link_factory) -> None:  # typ
     assert kinds(items) == [LinkEventKind.LINK_RESTORED]
 
 
-class DroppingServer:
+class DroppingServer(LoopbackServer):
     """A loopback TCP terminal server streaming a numbered line to its client; it can drop the client.
 
     It keeps streaming (as a device behind a terminal server does) because pyserial discards
@@ -121,42 +121,27 @@ class DroppingServer:
     """
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
+        super().__init__("tcp-server", accept_timeout_s=0.1)
         self.clients: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="tcp-server", daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
+    def handle(self, conn: socket.socket) -> None:
+        self.clients.append(conn)
+        number = len(self.clients)
+        while not self.stopping.is_set():
             try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
+                conn.sendall(b"hello %d\r\n" % number)
             except OSError:
-                return
-            self.clients.append(conn)
-            number = len(self.clients)
-            while not self._stop.is_set():
-                try:
-                    conn.sendall(b"hello %d\r\n" % number)
-                except OSError:
-                    break
-                time.sleep(0.1)
+                break
+            time.sleep(0.1)
 
     def drop_all(self) -> None:
         for c in self.clients:
             c.close()
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2.0)
+        self.stop(2.0)
         self.drop_all()
-        self.sock.close()
 
 
 def test_dropped_socket_is_lost_and_reconnected(link_factory: Callable[..., SerialLink]) -> None:

@@ -11,54 +11,46 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from drivers.transport.mllp import MllpClient, MllpDeframer, ReceiverClosed, frame
+from tests.drivers.sockets import LoopbackServer
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """Accepts one connection at a time; ``reply`` turns each message received into the bytes sent back."""
 
     def __init__(self, reply: Callable[[str], list[bytes]]) -> None:
+        super().__init__("mllp-receiver")
         self.reply = reply
         self.received: list[str] = []
-        self.server = socket.create_server(("127.0.0.1", 0))
         self.conn: socket.socket | None = None
-        self.port = self.server.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self.conn = conn
-            with conn:
-                deframer = MllpDeframer()
-                while True:
-                    try:
-                        data = conn.recv(65536)
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    for body in deframer.feed(data):
-                        text = body.decode()
-                        self.received.append(text)
-                        for chunk in self.reply(text):
-                            if chunk == b"CLOSE":
-                                conn.shutdown(socket.SHUT_RDWR)
-                                break
-                            conn.sendall(chunk)
-                            time.sleep(0.01)  # separate TCP segments
+    def handle(self, conn: socket.socket) -> None:
+        self.conn = conn
+        with conn:
+            deframer = MllpDeframer()
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                for body in deframer.feed(data):
+                    text = body.decode()
+                    self.received.append(text)
+                    for chunk in self.reply(text):
+                        if chunk == b"CLOSE":
+                            conn.shutdown(socket.SHUT_RDWR)
+                            break
+                        conn.sendall(chunk)
+                        time.sleep(0.01)  # separate TCP segments
 
     def close(self) -> None:
-        # shutdown(), not close(), wakes a thread blocked in accept() or recv().
-        for sock in (self.server, self.conn):
-            if sock is not None:
-                with contextlib.suppress(OSError):  # already closed by its peer
-                    sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(5)
-        self.server.close()
+        # shutdown(), not close(), wakes the thread blocked in recv().
+        if self.conn is not None:
+            with contextlib.suppress(OSError):  # already closed by its peer
+                self.conn.shutdown(socket.SHUT_RDWR)
+        self.stop()
 
 
 @pytest.fixture

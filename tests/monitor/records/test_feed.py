@@ -15,6 +15,7 @@ from drivers.transport.mllp import frame
 from monitor.exports.hl7_export import observation_sets
 from monitor.feed import Feed, FeedConfig, FeedConfigError, ack_code
 from monitor.store import Store
+from tests.drivers.sockets import LoopbackServer
 from tests.monitor.records.sessions import MRN, record_session
 
 SHORT_PLAN = "baseline:1,infusion:2,recovery:1"
@@ -40,61 +41,42 @@ def mllp_messages(conn: socket.socket, stop: threading.Event) -> Iterator[str]:
 
 
 
-class MllpListener:
-    """A small HL7 receiver: parses each message with python-hl7 and answers AA (or never answers)."""
+class MllpListener(LoopbackServer):
+    """A small HL7 receiver: parses each message with python-hl7 and answers AA (or never answers).
+
+    With ``go_down_after`` it closes its port after that many acknowledged messages; ``down`` is set
+    once the port is closed.
+    """
 
     def __init__(self, port: int = 0, *, answer: bool = True, go_down_after: int | None = None) -> None:
+        super().__init__("mllp-listener", port=port, backlog=1)
         self.answer = answer
         self.go_down_after = go_down_after
         self.accepted: list[str] = []  # control ids, in the order they were acknowledged
         self.messages: list[hl7.Message] = []
         self.received = 0  # frames read, answered or not
-        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", port))
-        self.server.listen(1)
-        self.server.settimeout(0.05)
-        self.port = self.server.getsockname()[1]
-        self.down = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="mllp-listener", daemon=True)
-        self._thread.start()
+        self.down = self.closed
+        self.start()
 
-    def _serve(self) -> None:
-        try:
-            while not self._stop.is_set() and not self.down.is_set():
-                try:
-                    conn, _ = self.server.accept()
-                except TimeoutError:
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            for text in mllp_messages(conn, self.stopping):
+                self.received += 1
+                if not self.answer:
                     continue
-                with conn:
-                    self._handle(conn)
-        finally:
-            self.server.close()
-
-    def _handle(self, conn: socket.socket) -> None:
-        for text in mllp_messages(conn, self._stop):
-            self.received += 1
-            if not self.answer:
-                continue
-            message = hl7.parse(text)
-            control_id = str(message.segment("MSH")(10))
-            self.accepted.append(control_id)
-            self.messages.append(message)
-            conn.sendall(
-                frame(
-                    f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|A{control_id}|P|2.6\r"
-                    f"MSA|AA|{control_id}\r"
+                message = hl7.parse(text)
+                control_id = str(message.segment("MSH")(10))
+                self.accepted.append(control_id)
+                self.messages.append(message)
+                conn.sendall(
+                    frame(
+                        f"MSH|^~\\&|EHR||INFUSION_MONITOR||20240101000000||ACK^R01^ACK|A{control_id}|P|2.6\r"
+                        f"MSA|AA|{control_id}\r"
+                    )
                 )
-            )
-            if self.go_down_after is not None and len(self.accepted) >= self.go_down_after:
-                self.down.set()
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        assert not self._thread.is_alive()
+                if self.go_down_after is not None and len(self.accepted) >= self.go_down_after:
+                    self.stopping.set()
+                    return
 
 
 @pytest.fixture
@@ -274,41 +256,25 @@ def test_record_command_feeds_a_receiver(
 # -- acknowledgment modes, refusals set aside, stray ACKs ------------------------------------------
 
 
-class ScriptedReceiver:
+class ScriptedReceiver(LoopbackServer):
     """An MLLP receiver whose answer to each message is chosen by ``answer(control_id, n)``: frames to send.
 
     Messages are parsed with python-hl7; every connection is counted.
     """
 
     def __init__(self, answer: Callable[[hl7.Message, int], list[bytes]]) -> None:
+        super().__init__("scripted-receiver")
         self.answer = answer
         self.messages: list[hl7.Message] = []
-        self.connections = 0
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.05)
-        self.port = self.server.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self.start()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            with conn:
-                for text in mllp_messages(conn, self._stop):
-                    message = hl7.parse(text)
-                    self.messages.append(message)
-                    for reply in self.answer(message, len(self.messages)):
-                        conn.sendall(reply)
-        self.server.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            for text in mllp_messages(conn, self.stopping):
+                message = hl7.parse(text)
+                self.messages.append(message)
+                for reply in self.answer(message, len(self.messages)):
+                    conn.sendall(reply)
 
 
 def reply(code: str, control_id: str, text: str = "") -> bytes:

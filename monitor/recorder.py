@@ -870,8 +870,7 @@ class Recorder:
             log.warning("cannot read the session for the REMS form: %s", exc)
             return self._rems_cache[1] if self._rems_cache is not None else None
         form = rems.build_form(self.protocol, row, patient, self.watch.events, self.watch.readings, s.now)
-        missing = form.missing()
-        refusal = ("the REMS Patient Monitoring Form is incomplete: " + "; ".join(missing)) if missing else None
+        refusal = rems.completion_refusal(form)
         self._rems_cache = (key, refusal)
         return refusal
 

@@ -21,7 +21,7 @@ from drivers.core.readings import Reading
 from monitor.checklist import MedicationFlag, current_checklist
 from monitor.dose import dose_record
 from monitor.protocols import Protocol, check_states
-from monitor.session import EventKind, SessionEvent, SessionRuleError
+from monitor.session import EventKind, SessionEvent
 from monitor.store import Store
 
 #: Days the REMS allows between the session and the form's submission.
@@ -62,10 +62,6 @@ _YES_NO_KEYS: Final = frozenset(
 )
 #: Scores that show sedation / dissociation (any value below / above these).
 MOAAS_AWAKE: Final = 5
-
-
-class RemsIncomplete(SessionRuleError):
-    """The session cannot complete: the REMS form has empty fields."""
 
 
 class RemsAnswerError(ValueError):
@@ -236,14 +232,10 @@ def build_form(
     )
 
 
-def completion_gate(form: RemsForm) -> None:
-    """Refuse completion while the form has an empty field."""
+def completion_refusal(form: RemsForm) -> str | None:
+    """Why the session may not complete while the form has empty fields (None: the form is full)."""
     missing = form.missing()
-    if missing:
-        raise RemsIncomplete(
-            "the REMS Patient Monitoring Form is incomplete: " + "; ".join(missing)
-            + " (fill these in before completing the session)"
-        )
+    return ("the REMS Patient Monitoring Form is incomplete: " + "; ".join(missing)) if missing else None
 
 
 # -- submission -----------------------------------------------------------------------------------------

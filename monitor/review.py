@@ -395,11 +395,6 @@ class SessionFound:
         """The most urgent priority any alarm of the session reached."""
         return max((p for p, n in self.alarm_counts.items() if n), default=None)
 
-    @property
-    def alarm_total(self) -> int:
-        """Alarms of all priorities."""
-        return sum(self.alarm_counts.values())
-
 
 def search_sessions(
     store: Reader,

@@ -117,14 +117,6 @@ class StationModel:
             same = previous is not None and previous[0].tile is not None and previous[0].tile.now == report.tile.now
             self._reports[report.chair] = (report, at, previous[2] if same and previous else at)
 
-    def heard_from(self, chair: str, received_at: float | None = None) -> None:
-        """A heartbeat without news: the chair is alive."""
-        at = self.clock() if received_at is None else received_at
-        with self._lock:
-            if chair in self._reports:
-                report, _, fresh_at = self._reports[chair]
-                self._reports[chair] = (report, at, fresh_at)
-
     def views(self, now: float | None = None) -> list[ChairView]:
         """One view per active chair, by name."""
         now = self.clock() if now is None else now

@@ -163,11 +163,6 @@ class DischargeDialog(QDialog):
             self.setFixedSize(hint.width(), hint.height())
         super().showEvent(event)
 
-    def set_readings(self, readings: Sequence[Reading]) -> None:
-        """Judge the monitor's items on the newest values (the window passes each update)."""
-        self.readings = list(readings)
-        self.update_result()
-
     def _score_box(self, title: str, entries: Sequence[tuple[str, str, tuple[str, str, str]]]) -> QGroupBox:
         box = QGroupBox(title)
         grid = QGridLayout(box)

@@ -15,7 +15,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import checklist as checklist_mod
@@ -158,7 +158,8 @@ def start_check(protocol: Protocol, events: Iterable[SessionEvent]) -> StartChec
     return StartCheck(tuple(found), not planned, tuple(scores_missing(protocol, listed, ScoreMoment.BEFORE_INFUSION)))
 
 
-def _scale_key(name: str) -> str:
+def scale_key(name: str) -> str:
+    """A score scale's name as compared: ``"CADSS-6"``, ``"cadss 6"`` and ``"CADSS6"`` are one scale."""
     return name.replace("-", "").replace(" ", "").upper()
 
 
@@ -173,15 +174,61 @@ def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: S
     if moment is ScoreMoment.BEFORE_DISCHARGE:
         since = next((e.t for e in listed if e.kind is EventKind.INFUSION_STARTED), None)
     given = {
-        _scale_key(str(e.detail.get("scale", "")))
+        scale_key(str(e.detail.get("scale", "")))
         for e in listed
         if e.kind in (EventKind.SCORE, EventKind.OUTCOME_SCORE) and (since is None or e.t >= since)
     }
     return [
         f"{due.scale}: not scored"
         for due in protocol.scores
-        if due.required and due.when is moment and _scale_key(due.scale) not in given
+        if due.required and due.when is moment and scale_key(due.scale) not in given
     ]
+
+
+def scores_due(
+    protocol: Protocol, events: Iterable[SessionEvent], readings: Iterable[Reading], phase: Phase
+) -> tuple[str, ...]:
+    """The scales the protocol asks for now and the timeline does not hold yet, in the protocol's order.
+
+    Each moment has its stretch of the session, and a score is due there until one is given:
+    ``before_infusion`` while the infusion has not started; ``with_each_nibp_during_infusion`` during
+    a running infusion once a cuff value has arrived since the scale was last given (the first cuff of
+    the infusion makes it due); ``infusion_end`` from the infusion's end (stopped, or recovery entered)
+    until given after it; ``before_discharge`` during recovery until given since the infusion started.
+    """
+    listed = list(events)
+    started = next((e.t for e in listed if e.kind is EventKind.INFUSION_STARTED), None)
+    ended = next((e.t for e in listed if e.kind in (EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED)), None)
+    given: dict[str, list[float]] = {}
+    for e in listed:
+        if e.kind in (EventKind.SCORE, EventKind.OUTCOME_SCORE):
+            given.setdefault(scale_key(str(e.detail.get("scale", ""))), []).append(e.t)
+
+    def given_since(scale: str, t: float) -> bool:
+        return any(at >= t for at in given.get(scale_key(scale), ()))
+
+    last_cuff = None
+    if started is not None:
+        last_cuff = max((r.t for r in readings if r.parameter in NIBP_PARAMETERS and r.value is not None
+                         and r.t >= started), default=None)
+    due: list[str] = []
+    for score in protocol.scores:
+        moment = score.when
+        if moment is ScoreMoment.BEFORE_INFUSION:
+            wanted = phase in (Phase.SETUP, Phase.BASELINE) and not given_since(score.scale, -math.inf)
+        elif moment is ScoreMoment.WITH_EACH_NIBP_DURING_INFUSION:
+            wanted = (phase is Phase.INFUSION and ended is None and last_cuff is not None
+                      and not given_since(score.scale, last_cuff))
+        elif moment is ScoreMoment.INFUSION_END:
+            wanted = (phase in (Phase.INFUSION, Phase.RECOVERY) and ended is not None
+                      and not given_since(score.scale, ended))
+        elif moment is ScoreMoment.BEFORE_DISCHARGE:
+            wanted = phase is Phase.RECOVERY and started is not None and not given_since(score.scale, started)
+        else:
+            assert_never(moment)
+        if wanted and score.scale not in due:
+            due.append(score.scale)
+    return tuple(due)
 
 
 def anchor_time(events: Iterable[SessionEvent], anchor: Anchor) -> float | None:

@@ -348,6 +348,7 @@ def progress_line(status: Any) -> str:
         f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"
         + ("" if status.storage_ok else " | STORAGE FAILING")
         + (f" | {' AND '.join(marks).upper()} - NOT PATIENT VALUES" if marks else "")
+        + (f" | score due: {', '.join(status.scores_due)}" if status.scores_due else "")
     )
 
 

@@ -114,6 +114,8 @@ class SessionStatus:
     stored_readings: int
     #: Whether the next phase step (start infusion, complete) is ready, and what blocks it.
     step_check: StepCheck | None = None
+    #: Scales the protocol asks for now that are not scored yet (:func:`monitor.chair.scores_due`).
+    scores_due: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,7 @@ class Recorder:
         # The timeline and the few readings the protocol's timed checks and gates look at.
         self.watch = chair.ProtocolWatch(self.protocol)
         self._rems_cache: tuple[tuple[int, int, int], str | None] | None = None
+        self._scores_due: tuple[tuple[int, int, Phase], tuple[str, ...]] | None = None
         #: The phase reported as running past the protocol's maximum (None: none is).
         self._too_long: Phase | None = None
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
@@ -1107,7 +1110,16 @@ class Recorder:
             step_check=self._step_check(
                 {Phase.BASELINE: START_INFUSION, Phase.RECOVERY: COMPLETE}.get(s.phase, "")
             ),
+            scores_due=self._scores_now(),
         )
+
+    def _scores_now(self) -> tuple[str, ...]:
+        """The protocol's scores due now, judged again only when the timeline, a cuff value or the phase changed."""
+        key = (len(self.watch.events), len(self.watch.readings), self.session.phase)
+        if self._scores_due is None or self._scores_due[0] != key:
+            due = chair.scores_due(self.protocol, self.watch.events, self.watch.readings, self.session.phase)
+            self._scores_due = (key, due)
+        return self._scores_due[1]
 
 
 def wall_deadline(seconds: float | None) -> Callable[[Recorder], bool] | None:

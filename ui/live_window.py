@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
-from monitor import readiness, rems
+from drivers.core.readings import Parameter, Reading
+from monitor import chair, readiness, rems
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.app.device import DeviceSpec
@@ -69,6 +69,7 @@ from ui.numerics import NumericsPanel, clock_text, minutes_ago
 from ui.plain_text import make_plain
 from ui.settings_dialog import SettingsChoice, SettingsDialog
 from ui.trend_chart import LimitLine, TrendChart, phase_spans
+from ui.wrapping_row import WrappingRow
 
 if TYPE_CHECKING:
     from monitor.replication.replicator import Replicator
@@ -227,6 +228,25 @@ class SessionHeader(QFrame):
         return "  ".join(label.text() for label in parts)
 
 
+class _ScoreButton:
+    """A score's button: its name, its key, and the scales (as compared) it records."""
+
+    def __init__(self, button: QPushButton, name: str, key: str, scales: frozenset[str]) -> None:
+        self.button = button
+        self.name = name
+        self.key = key
+        self.scales = scales
+        self.tip = button.toolTip()
+
+    def mark(self, due: bool) -> None:
+        """Due: amber, and "MOAA/S due" in place of "(M)" (about as wide; the key still works, the tip names it)."""
+        self.button.setText(f"{self.name} due" if due else f"{self.name} ({self.key})")
+        self.button.setToolTip(f"Due now under the session's protocol (key {self.key}). {self.tip}" if due
+                               else self.tip)
+        theme.restyle(self.button, f"border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT};"
+                      if due else "")
+
+
 class LiveWindow(DialogHost, QMainWindow):
     """Shows what the recorder produces and turns the nurse's actions into recorder commands."""
 
@@ -254,7 +274,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.end_status: str | None = None
         self.events: list[SessionEvent] = []
         self.messages: list[str] = []
-        self.moaas_due = False
+        #: The scales the protocol asks for now (the core's ``SessionStatus.scores_due``).
+        self.scores_due: tuple[str, ...] = ()
         self._close_confirmed = False
         self._limits_key: tuple[EngineLimit, ...] | None = None
         self.browser: QWidget | None = None
@@ -280,6 +301,8 @@ class LiveWindow(DialogHost, QMainWindow):
         # Messages float over the bottom of the chart: showing one never moves a button under a finger.
         self.message = theme.floating_message(central, "font-size: 18px; padding: 6px 10px; border-radius: 4px;")
         self.controls = self._build_controls()
+        # A row of buttons that wraps (or unwraps) changes the controls' height without a window resize.
+        self.controls.installEventFilter(self)
         root.addWidget(self.controls)
         self.lock_banner = QLabel("SCREEN LOCKED — alarms stay active and audible; anyone may pause the sound (S). "
                                   "Sign in to unlock (Ctrl+L).")
@@ -313,6 +336,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.message.setVisible(False))
         self._install_shortcuts()
+        self._size_score_buttons()
         self._show_user()
         self.header.patient.setText(f"Patient: {self._patient_text()}")
         self.header.patient_button.clicked.connect(self.identify_patient)
@@ -349,8 +373,9 @@ class LiveWindow(DialogHost, QMainWindow):
     def _build_controls(self) -> QFrame:
         """Two rows of buttons: the session's steps and the device, then events, notes and scores.
 
-        Each row is its own line of equal buttons (not one grid), so a wide button in one row
-        does not widen a column of the other: both rows fit a 1280-pixel-wide screen.
+        Each row is its own line of buttons (not one grid), so a wide button in one row does not
+        widen a column of the other. A row that does not fit the width (a protocol's extra button,
+        scores marked due) wraps onto a second line rather than making the window wider than the screen.
         """
         panel = QFrame()
         panel.setObjectName("panel")
@@ -395,6 +420,12 @@ class LiveWindow(DialogHost, QMainWindow):
                                         "Esketamine REMS monitoring form: the answers the record cannot give")
         row = [self.checklist_button, *self.quick_buttons.values(), self.questionnaire_button, self.note_button,
                self.moaas_button, self.rass_button, self.cadss_button]
+        self._score_buttons = (
+            _ScoreButton(self.questionnaire_button, "PHQ/GAD", "Q", frozenset({"PHQ9", "GAD7"})),
+            _ScoreButton(self.moaas_button, "MOAA/S", "M", frozenset({"MOAA/S"})),
+            _ScoreButton(self.rass_button, "RASS", "R", frozenset({"RASS"})),
+            _ScoreButton(self.cadss_button, "CADSS-6", "C", frozenset({"CADSS6", "CADSS"})),
+        )
         if self.bridge.recorder.protocol.rems:
             row.append(self.rems_button)
         else:
@@ -404,11 +435,10 @@ class LiveWindow(DialogHost, QMainWindow):
 
     @staticmethod
     def _button_row(rows: QVBoxLayout, buttons: Sequence[QPushButton]) -> None:
-        line = QHBoxLayout()
-        line.setSpacing(6)
+        line = WrappingRow(spacing=6)
         for button in buttons:
             button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-            line.addWidget(button, 1)
+            line.addWidget(button)
         rows.addLayout(line)
 
     def _install_shortcuts(self) -> None:
@@ -506,12 +536,26 @@ class LiveWindow(DialogHost, QMainWindow):
         self.message.setGeometry(20, max(0, bottom - height - 8), width, height)
         self.message.raise_()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The controls changed size (a row wrapped): the alarm rows' budget and the message's place follow."""
+        if watched is self.controls and event.type() == QEvent.Type.Resize:
+            self._budget_alarm_rows()
+            if self.message.isVisible():
+                self._place_message()
+        return super().eventFilter(watched, event)
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Keep the floating message in its place; give the alarm rows what the numerics leave free."""
         super().resizeEvent(event)
         self._budget_alarm_rows()
         if self.message.isVisible():
             self._place_message()
+
+    def _controls_height(self) -> int:
+        """The controls' height at the window's width (their rows wrap when narrow)."""
+        width = self.controls.width() if self.controls.width() > 0 else self.centralWidget().width()
+        height = self.controls.heightForWidth(width)
+        return height if height > 0 else self.controls.sizeHint().height()
 
     def _budget_alarm_rows(self) -> None:
         """Alarm rows may grow until the numerics would drop below their smallest readable size."""
@@ -520,7 +564,7 @@ class LiveWindow(DialogHost, QMainWindow):
         fixed = (
             margins.top() + margins.bottom() + 3 * root.spacing() + self.header.height()
             + self.numerics.minimumSizeHint().height()
-            + (self.controls.sizeHint().height() if self.controls.isVisible() else self.lock_banner.sizeHint().height())
+            + (self._controls_height() if self.controls.isVisible() else self.lock_banner.sizeHint().height())
             + 12  # the alarm bar's own margins and frame
         )
         self.alarm_bar.set_height_budget(max(40, self.centralWidget().height() - fixed))
@@ -827,13 +871,9 @@ class LiveWindow(DialogHost, QMainWindow):
             return
 
         def record(dialog: QDialog) -> None:
-            self.send("score", lambda _r: self._moaas_recorded(), scale="MOAA/S", value=dialog.value())  # type: ignore[attr-defined]
+            self.send("score", scale="MOAA/S", value=dialog.value())  # type: ignore[attr-defined]
 
         self._open(LevelDialog(self, "MOAA/S", MOAAS_LEVELS, 5), record)
-
-    def _moaas_recorded(self) -> None:
-        self.moaas_due = False
-        self._show_moaas_due()
 
     def score_rass(self) -> None:
         """RASS +4 to -5 (R, then the number; Enter keeps 0 alert and calm)."""
@@ -1072,10 +1112,6 @@ class LiveWindow(DialogHost, QMainWindow):
                 self.chart.set_phases(phase_spans(self.events))
         if self.chart.session_start is None or self.chart.session_start > status.now - status.elapsed_s:
             self.chart.session_start = status.now - status.elapsed_s
-        if status.phase is Phase.INFUSION and any(r.parameter in NIBP_PARAMETERS and r.value is not None
-                                                  for r in readings):
-            self.moaas_due = True
-            self._show_moaas_due()
         self.chart.refresh(status.now)
         self._status_received_at = time.monotonic()
         self.show_status(status)
@@ -1111,12 +1147,24 @@ class LiveWindow(DialogHost, QMainWindow):
             # No news from the recorder: the values grow older on screen (grey with their age).
             self.show_status(self.last_status, now=self.last_status.now + quiet_s)
 
-    def _show_moaas_due(self) -> None:
-        self.moaas_button.setText("MOAA/S due (M)" if self.moaas_due else "MOAA/S (M)")
-        theme.restyle(
-            self.moaas_button,
-            f"border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT};" if self.moaas_due else ""
-        )
+    def _size_score_buttons(self) -> None:
+        """Each score button as wide as its wider text, plain or due: marking a score due moves no button."""
+        for score in self._score_buttons:
+            widths = []
+            for due in (True, False):
+                score.mark(due)
+                score.button.ensurePolished()
+                widths.append(score.button.sizeHint().width())
+            score.button.setMinimumWidth(max(widths))
+
+    def _show_scores_due(self, due: tuple[str, ...]) -> None:
+        """Turn amber, saying "due", the buttons of the scores the protocol asks for now; the rest back to plain."""
+        if due == self.scores_due:
+            return
+        self.scores_due = due
+        wanted = {chair.scale_key(scale) for scale in due}
+        for score in self._score_buttons:
+            score.mark(bool(wanted & score.scales))
 
     def show_status(self, status: SessionStatus, now: float | None = None) -> None:
         """Header, numerics and control states from the newest status (values aged to ``now``)."""
@@ -1138,9 +1186,7 @@ class LiveWindow(DialogHost, QMainWindow):
         )
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
-        if self.moaas_due and status.phase is not Phase.INFUSION:
-            self.moaas_due = False  # MOAA/S is charted with each cuff during the infusion only
-            self._show_moaas_due()
+        self._show_scores_due(status.scores_due)
         self._show_header(status)
         self._enable_controls(status)
         if self.dialog is not None and hasattr(self.dialog, "set_check"):

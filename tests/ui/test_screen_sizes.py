@@ -21,6 +21,7 @@ from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Escalation, Priority
 from monitor.plan import SessionPlan
+from monitor.protocols import load_protocol
 from monitor.recorder import Recorder
 from monitor.session import Baseline, Phase
 from monitor.store import Store
@@ -88,9 +89,10 @@ def _check_buttons_readable(window: QWidget) -> None:
         assert needed <= button.width(), f"button {button.text()!r} is cut: {needed} px in {button.width()} px"
 
 
-@pytest.fixture
-def live_window(qtbot: Any, db_path: Path) -> Iterator[Any]:
-    """A live window on a session of a long-named patient, fed a status by hand (the recorder does not run)."""
+@pytest.fixture(params=["ketamine-iv", "esketamine-nasal"])
+def live_window(qtbot: Any, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A live window on a session of a long-named patient, fed a status by hand (the recorder does not run),
+    under each protocol that ships (esketamine adds the REMS button)."""
     from ui.bridge import RecorderBridge
     from ui.dialogs import SignedInUser
     from ui.live_window import LiveWindow
@@ -100,6 +102,7 @@ def live_window(qtbot: Any, db_path: Path) -> Iterator[Any]:
     recorder = Recorder.new_session(
         store, SimulatedSource(scenario="normal", seed=3, speed=60.0), driver="simulated", port=None,
         plan=SessionPlan(1, 40, 30), nurse="AB", patient_id=patient, alarms=AlarmEngine(),
+        protocol=load_protocol(request.param),
     )
     window = LiveWindow(RecorderBridge(recorder), SignedInUser("Anne-Sophie Bérénice Łukasiewicz", "physician"),
                         sound=False)
@@ -124,6 +127,7 @@ def _feed(window: Any, alarms: int) -> None:
         baseline=Baseline(T0, 72.0, Parameter.HR, 98.0, 142.0, 88.0, 106.0),
         infusion_elapsed_s=2500.0, elapsed_s=3000.0,
         nibp_age_s=60.0, nibp_next_due=now + 120, nibp_interval_s=180.0,
+        scores_due=("PHQ-9", "MOAA/S", "RASS", "CADSS-6"),  # every score button at its widest
     )
     window.show_status(status)
     window.show_alarms(_snapshot(alarms) if alarms else None, now)
@@ -219,3 +223,24 @@ def test_windows_open_no_larger_than_the_screen(qtbot: Any, live_window: Any) ->
         # The preferred size, or the screen's free area when smaller (never below what the layout needs).
         assert window.width() <= max(min(1600, free.width()), window.minimumSizeHint().width())
         assert window.height() <= max(min(900, free.height() - WINDOW_FRAME_PX), window.minimumSizeHint().height())
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768)], ids=["1280x720", "1366x768"])
+def test_marking_scores_due_moves_no_button(qtbot: Any, live_window: Any, size: tuple[int, int]) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    w = live_window
+    w.show()
+    w.resize(*size)
+    _feed(w, 0)
+    qtbot.waitUntil(lambda: (w.width(), w.height()) == size, timeout=5000)
+    QApplication.processEvents()
+    buttons = [b for b in w.controls.findChildren(QPushButton) if b.isVisibleTo(w)]
+    due = {b.text(): b.geometry() for b in buttons}
+    assert "MOAA/S due" in due and "CADSS-6 due" in due
+    w.show_status(dataclasses.replace(w.last_status, scores_due=()))
+    QApplication.processEvents()
+    plain = {b.text(): b.geometry() for b in buttons}
+    assert "MOAA/S (M)" in plain
+    assert list(plain.values()) == list(due.values())
+    _check_buttons_readable(w)

@@ -1,0 +1,133 @@
+"""When the protocol's scores are due: a table of timelines at the core, then a session recorded for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drivers.core.readings import Parameter, Reading
+from monitor import chair
+from monitor.cli import progress_line
+from monitor.plan import SessionPlan
+from monitor.protocols import load_protocol
+from monitor.recorder import Recorder
+from monitor.session import EventKind, Phase, SessionEvent
+from tests.monitor.course.recording import Script, record
+
+IV = load_protocol("ketamine-iv")
+NASAL = load_protocol("esketamine-nasal")
+T0 = 1_722_000_000.0
+
+
+def _event(t: float, kind: EventKind, phase: Phase, scale: str | None = None) -> SessionEvent:
+    return SessionEvent(T0 + t, kind, phase, "RN", {"scale": scale} if scale else {})
+
+
+def _cuff(t: float, value: float | None = 128.0) -> Reading:
+    return Reading(T0 + t, Parameter.NIBP_SYS, value, "monitor")
+
+
+BASELINE = [_event(0, EventKind.BASELINE_STARTED, Phase.BASELINE)]
+INFUSING = [*BASELINE, _event(300, EventKind.INFUSION_STARTED, Phase.INFUSION)]
+RECOVERING = [*INFUSING, _event(2700, EventKind.INFUSION_STOPPED, Phase.INFUSION),
+              _event(2710, EventKind.RECOVERY_STARTED, Phase.RECOVERY)]
+
+# what, protocol, timeline, cuff readings, phase, the scales due
+CASES = [
+    ("baseline: the questionnaires", IV, BASELINE, [], Phase.BASELINE, ("PHQ-9", "GAD-7")),
+    ("baseline: PHQ-9 given, GAD-7 still due", IV,
+     [*BASELINE, _event(60, EventKind.OUTCOME_SCORE, Phase.BASELINE, "PHQ-9")], [], Phase.BASELINE, ("GAD-7",)),
+    ("infusion before its first cuff: nothing", IV, INFUSING, [_cuff(200)], Phase.INFUSION, ()),
+    ("a cuff during the infusion: MOAA/S", IV, INFUSING, [_cuff(200), _cuff(600)], Phase.INFUSION, ("MOAA/S",)),
+    ("a cuff that sent dashes does not count", IV, INFUSING, [_cuff(600, None)], Phase.INFUSION, ()),
+    ("MOAA/S given after the cuff: nothing", IV,
+     [*INFUSING, _event(640, EventKind.SCORE, Phase.INFUSION, "MOAA/S")], [_cuff(600)], Phase.INFUSION, ()),
+    ("the next cuff: MOAA/S again", IV,
+     [*INFUSING, _event(640, EventKind.SCORE, Phase.INFUSION, "MOAA/S")], [_cuff(600), _cuff(900)],
+     Phase.INFUSION, ("MOAA/S",)),
+    ("the scale written another way counts", IV,
+     [*INFUSING, _event(640, EventKind.SCORE, Phase.INFUSION, "moaa/s")], [_cuff(600)], Phase.INFUSION, ()),
+    ("infusion stopped, recovery not entered: CADSS-6, no more MOAA/S", IV,
+     [*INFUSING, _event(2700, EventKind.INFUSION_STOPPED, Phase.INFUSION)], [_cuff(2650)], Phase.INFUSION,
+     ("CADSS-6",)),
+    ("recovery: CADSS-6 at the infusion's end", IV, RECOVERING, [_cuff(2650)], Phase.RECOVERY, ("CADSS-6",)),
+    ("CADSS-6 given during the infusion is not the end's", IV,
+     [*INFUSING, _event(2000, EventKind.SCORE, Phase.INFUSION, "CADSS-6"), *RECOVERING[2:]], [], Phase.RECOVERY,
+     ("CADSS-6",)),
+    ("CADSS-6 after the end answers the end and discharge", IV,
+     [*RECOVERING, _event(2800, EventKind.SCORE, Phase.RECOVERY, "CADSS-6")], [], Phase.RECOVERY, ()),
+    ("complete: nothing", IV, [*RECOVERING, _event(5000, EventKind.SESSION_COMPLETED, Phase.COMPLETE)], [],
+     Phase.COMPLETE, ()),
+    ("esketamine recovery: MOAA/S and CADSS-6 before discharge", NASAL, RECOVERING, [], Phase.RECOVERY,
+     ("MOAA/S", "CADSS-6")),
+    ("esketamine: a MOAA/S from the dosing counts for discharge", NASAL,
+     [*INFUSING, _event(900, EventKind.SCORE, Phase.INFUSION, "MOAA/S"), *RECOVERING[2:]], [], Phase.RECOVERY,
+     ("CADSS-6",)),
+    ("esketamine: one from the baseline does not", NASAL,
+     [*BASELINE, _event(60, EventKind.SCORE, Phase.BASELINE, "MOAA/S"), *RECOVERING[1:]], [], Phase.RECOVERY,
+     ("MOAA/S", "CADSS-6")),
+    ("esketamine dosing with a cuff: no MOAA/S reminder (its protocol has none)", NASAL, INFUSING, [_cuff(600)],
+     Phase.INFUSION, ()),
+]
+
+
+@pytest.mark.parametrize(("protocol", "events", "cuffs", "phase", "due"),
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_scores_due(protocol, events, cuffs, phase, due) -> None:  # type: ignore[no-untyped-def]
+    assert chair.scores_due(protocol, events, cuffs, phase) == due
+
+
+class Sampler:
+    """Notes the scales due after every loop turn, with the phase and the time in it."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Phase, float, tuple[str, ...]]] = []
+        self.lines: list[str] = []  # what ``record`` prints at each change
+
+    def __call__(self, recorder: Recorder) -> None:
+        s = recorder.session
+        status = recorder.status()
+        due = status.scores_due
+        if not self.seen or self.seen[-1][2] != due or self.seen[-1][0] is not s.phase:
+            self.seen.append((s.phase, s.now - s.phase_started_at[s.phase], due))
+            self.lines.append(progress_line(status))
+
+
+def test_a_recorded_infusion_asks_for_each_score_when_its_protocol_does(tmp_path: Path) -> None:
+    script = Script([
+        (Phase.BASELINE, 20, "checklist", {"quick": "f6 e t:partner c m:amlodipine w81"}),
+        (Phase.BASELINE, 30, "plan_dose", {"weight_kg": 81, "dose_mg_per_kg": 0.5, "duration_min": 12}),
+        (Phase.BASELINE, 40, "outcome_score", {"scale": "PHQ-9", "answers": "233222211"}),
+        (Phase.BASELINE, 50, "outcome_score", {"scale": "GAD-7", "answers": "2222211"}),
+        (Phase.INFUSION, 330, "score", {"scale": "MOAA/S", "value": 4}),
+        (Phase.RECOVERY, 60, "score", {"scale": "CADSS-6", "value": 3}),
+    ])
+    sampler = Sampler()
+
+    def both(recorder: Recorder) -> None:
+        script(recorder)
+        sampler(recorder)
+
+    recorder = record(tmp_path / "m.db", IV, start=T0, plan=SessionPlan(3, 12, 12), script=both)  # type: ignore[arg-type]
+    assert recorder.error is None
+    seen = sampler.seen
+    # Baseline: both questionnaires until each is given.
+    baseline = [due for phase, _, due in seen if phase is Phase.BASELINE]
+    assert baseline[0] == ("PHQ-9", "GAD-7") and ("GAD-7",) in baseline and baseline[-1] == ()
+    # Infusion: nothing until the first cuff of the infusion, then MOAA/S after every cuff until scored.
+    infusion = [(at, due) for phase, at, due in seen if phase is Phase.INFUSION]
+    assert infusion[0][1] == ()
+    reminders = [at for at, due in infusion if due == ("MOAA/S",)]
+    cleared = [at for at, due in infusion if due == () and at > 0]
+    assert len(reminders) >= 2, infusion  # the protocol's cuff cycle over 12 min
+    assert any(330 <= at < 340 for at in cleared), infusion  # the score at 330 s ended that reminder
+    # Recovery: CADSS-6 from the infusion's end until it is given at 60 s; then nothing.
+    recovery = [(at, due) for phase, at, due in seen if phase is Phase.RECOVERY]
+    assert recovery[0][1] == ("CADSS-6",) and recovery[0][0] < 2, recovery
+    assert recovery[-1][1] == () and 60 <= recovery[-1][0] < 62, recovery
+    assert not any("MOAA/S" in due for _, due in recovery)
+    # The terminal's line says it too.
+    assert [line.endswith(" | score due: PHQ-9, GAD-7") for line in sampler.lines][:1] == [True]
+    assert sum(line.endswith(" | score due: MOAA/S") for line in sampler.lines) == len(reminders)
+    assert "score due" not in sampler.lines[-1]

@@ -555,7 +555,8 @@ def test_the_score_buttons_turn_due_when_the_protocol_asks_and_plain_once_scored
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
     # IV ketamine: PHQ-9 and GAD-7 before the infusion, MOAA/S with each cuff during it, CADSS-6 at its end.
-    w = make_window(speed=60.0, plan="baseline:0.5,infusion:8,recovery:30", first_status=True)
+    w = make_window(speed=60.0, plan="baseline:3,infusion:8,recovery:30", first_status=True)
+    assert w.last_status.phase in (Phase.SETUP, Phase.BASELINE)  # 3 s of wall time before the infusion
     assert w.questionnaire_button.text() == "PHQ/GAD due"
     assert theme.WARNING_TEXT in w.questionnaire_button.styleSheet()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)

@@ -350,6 +350,8 @@ class TrendChart(QWidget):
             plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
             plot.getViewBox().sigResized.connect(self._plot_resized)
             self.plots[key] = plot
+        # The x range also changes without a refresh (the first layout, a resize): the labels keep to its edge.
+        self.plots["hr"].getViewBox().sigXRangeChanged.connect(self._place_limit_labels)
         self.graphics.ci.layout.setRowStretchFactor(2, 13)
         self.graphics.ci.layout.setRowStretchFactor(0, 10)
         self.graphics.ci.layout.setRowStretchFactor(1, 9)
@@ -675,16 +677,17 @@ class TrendChart(QWidget):
         _static(label)
         plot.addItem(label, ignoreBounds=True)
         self.limit_labels.append(LimitLabel(key, value, above, tuple(lim.label for lim in ordered), label, room))
-        self._place_limit_label(plot, label, value)
+        self._place_limit_label(label, value)
 
-    def _place_limit_label(self, plot: pg.PlotItem, label: pg.TextItem, value: float) -> None:
-        right = plot.getViewBox().viewRange()[0][1]
+    def _place_limit_label(self, label: pg.TextItem, value: float) -> None:
+        # The heart-rate plot leads the time axis (the others follow it, once their link has caught up).
+        right = self.plots["hr"].getViewBox().viewRange()[0][1]
         label.setPos(right, value)
 
-    def _place_limit_labels(self) -> None:
+    def _place_limit_labels(self, *_args: object) -> None:
         """Keep limit labels at the right edge of the view as it moves."""
         for info in self.limit_labels:
-            self._place_limit_label(self.plots[info.plot], info.item, info.value)
+            self._place_limit_label(info.item, info.value)
 
     @property
     def limit_count(self) -> int:
@@ -946,8 +949,7 @@ class TrendChart(QWidget):
                     region.setRegion((span.start, max(self.now, span.start)))
         self._fit_values()
         self._apply_follow()
-        self._layout_limit_labels()
-        self._place_limit_labels()
+        self._layout_limit_labels()  # placed at the view's right edge whenever the time axis moves
         self._layout_marker_labels()
 
     def _plot_resized(self, *_args: object) -> None:

@@ -218,6 +218,30 @@ def test_every_limit_is_labelled_and_no_label_is_crossed_by_another_limit(qtbot:
         check(chart, limits)
 
 
+def test_limit_labels_keep_to_the_right_edge_before_any_data_and_after_a_resize(qtbot: Any) -> None:
+    # A window builds its chart and limits before it is shown and before the recorder's first status:
+    # nothing refreshes the chart while its plots take their size and their time axes link up.
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    chart.set_limits([
+        LimitLine(Parameter.SPO2, 92, Priority.MEDIUM, "** SpO2 < 92", upper=False),
+        LimitLine(Parameter.SPO2, 90, Priority.HIGH, "*** SpO2 < 90", upper=False),
+        LimitLine(Parameter.NIBP_SYS, 180, Priority.HIGH, "*** SBP > 180"),
+        LimitLine(Parameter.NIBP_DIA, 120, Priority.HIGH, "*** DBP > 120"),
+    ])
+    for size in ((900, 600), (740, 400)):
+        chart.resize(*size)
+        chart.show()
+        QApplication.processEvents()
+        for label in chart.limit_labels:
+            box = chart.plots[label.plot].getViewBox()
+            right = box.viewRange()[0][1]
+            assert label.item.pos().x() == pytest.approx(right), (label.texts, label.item.pos().x(), right)
+            # Wholly inside its plot: its right edge at the plot's, not past it.
+            drawn = label.item.mapRectToScene(label.item.boundingRect())
+            assert drawn.right() <= box.sceneBoundingRect().right() + 1, label.texts
+
+
 def check(chart: TrendChart, limits: list[LimitLine]) -> None:
     """Every limit labelled once; no label crossed by a limit line; no two labels overlapping."""
     labelled = [text for label in chart.limit_labels for text in label.texts]

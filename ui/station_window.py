@@ -85,10 +85,12 @@ class ChairTile(QFrame):
         self.numerics = QLabel()
         self.numerics.setTextFormat(Qt.TextFormat.RichText)
         self.nibp = QLabel()
+        self.due = QLabel()
+        self.due.setStyleSheet(f"color: {theme.WARNING_TEXT};")
         self.alarms = QLabel()
         self.alarms.setTextFormat(Qt.TextFormat.RichText)
         self.alarms.setWordWrap(True)
-        for widget in (self.title, self.phase, self.numerics, self.nibp, self.alarms):
+        for widget in (self.title, self.phase, self.numerics, self.nibp, self.due, self.alarms):
             layout.addWidget(widget)
         layout.addStretch(1)
         self.view: ChairView | None = None
@@ -111,6 +113,8 @@ class ChairTile(QFrame):
             f"NIBP {_value(view, 'nibp_sys')}/{_value(view, 'nibp_dia')} ({_value(view, 'nibp_mean')})"
             + (f" · {age / 60:.0f} min ago" if age is not None else "")
         )
+        self.due.setText(f"score due: {', '.join(tile.scores_due)}" if tile.scores_due else "")
+        self.due.setVisible(bool(tile.scores_due))
         lines = []
         border = theme.PANEL_BORDER
         if view.offline:

@@ -49,6 +49,8 @@ class LiveTile:
     alarms: tuple[LiveAlarm, ...]
     storage_ok: bool
     device_link: str
+    #: Scales the session's protocol asks for now (``SessionStatus.scores_due``).
+    scores_due: tuple[str, ...] = ()
 
 
 def live_document(update: Any) -> dict[str, Any]:
@@ -93,6 +95,7 @@ def live_document(update: Any) -> dict[str, Any]:
         "alarms": alarms,
         "storage_ok": status.storage_ok,
         "device_link": status.link.state,
+        "scores_due": list(status.scores_due),
     }
 
 
@@ -133,6 +136,7 @@ def parse_tile(document: dict[str, Any]) -> LiveTile:
             alarms=alarms,
             storage_ok=bool(document.get("storage_ok", True)),
             device_link=str(document.get("device_link") or ""),
+            scores_due=tuple(str(scale) for scale in document.get("scores_due") or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"unreadable live status: {exc}") from exc

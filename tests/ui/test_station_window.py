@@ -11,12 +11,12 @@ from ui import theme
 from ui.station_window import StationWindow, flash_on
 
 
-def _report(chair: str, name: str, alarms: list[dict[str, Any]], now: float = 5000.0) -> ChairReport:
+def _report(chair: str, name: str, alarms: list[dict[str, Any]], now: float = 5000.0, **extra: Any) -> ChairReport:
     document = {
         "active": True, "session_id": f"s-{chair}", "now": now, "phase": "infusion", "infusion_elapsed_s": 754.0,
         "infusion_plan_min": 40, "values": {"hr": 72.0, "spo2": 97.0, "nibp_sys": 128.0, "nibp_dia": 79.0,
                                             "nibp_mean": 95.0},
-        "heart_rate": 72.0, "heart_rate_source": "hr", "nibp_age_s": 180.0, "alarms": alarms,
+        "heart_rate": 72.0, "heart_rate_source": "hr", "nibp_age_s": 180.0, "alarms": alarms, **extra,
     }
     return ChairReport(chair, name, parse_tile(document), f"MRN-{chair}", "Ann Lee")
 
@@ -45,6 +45,11 @@ def test_tiles_show_each_chair_with_its_alarms_in_iec_colours(qtbot: Any) -> Non
     assert "SpO2 86 &lt; 90" in two.alarms.text() or "SpO2 86 < 90" in two.alarms.text()
     assert high in two.styleSheet()  # the tile's border takes the alarm's colour
     assert "0 station alarms" in window.banner.text()
+    assert not one.due.isVisibleTo(window)
+    # The chair's protocol asks for a score: the station says so too.
+    model.apply(_report("c1", "Chair 1", [], scores_due=["MOAA/S"]))
+    window.refresh()
+    assert one.due.text() == "score due: MOAA/S" and one.due.isVisibleTo(window)
 
 
 def test_high_priority_flashes_at_2_hz_medium_at_half_hz_low_steady() -> None:

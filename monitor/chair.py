@@ -170,19 +170,22 @@ def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: S
     infusion started (a sedation score from before the dose says nothing about recovery).
     """
     listed = list(events)
-    since = None
-    if moment is ScoreMoment.BEFORE_DISCHARGE:
-        since = next((e.t for e in listed if e.kind is EventKind.INFUSION_STARTED), None)
-    given = {
-        scale_key(str(e.detail.get("scale", "")))
-        for e in listed
-        if e.kind in (EventKind.SCORE, EventKind.OUTCOME_SCORE) and (since is None or e.t >= since)
-    }
+    since = anchor_times(listed).get(Anchor.INFUSION_START) if moment is ScoreMoment.BEFORE_DISCHARGE else None
+    given = {scale for scale, times in _scored_at(listed).items() if since is None or max(times) >= since}
     return [
         f"{due.scale}: not scored"
         for due in protocol.scores
         if due.required and due.when is moment and scale_key(due.scale) not in given
     ]
+
+
+def _scored_at(events: Iterable[SessionEvent]) -> dict[str, list[float]]:
+    """When each scale was scored on the timeline (by :func:`scale_key`)."""
+    out: dict[str, list[float]] = {}
+    for e in events:
+        if e.kind in (EventKind.SCORE, EventKind.OUTCOME_SCORE):
+            out.setdefault(scale_key(str(e.detail.get("scale", ""))), []).append(e.t)
+    return out
 
 
 def scores_due(
@@ -197,12 +200,10 @@ def scores_due(
     until given after it; ``before_discharge`` during recovery until given since the infusion started.
     """
     listed = list(events)
-    started = next((e.t for e in listed if e.kind is EventKind.INFUSION_STARTED), None)
-    ended = next((e.t for e in listed if e.kind in (EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED)), None)
-    given: dict[str, list[float]] = {}
-    for e in listed:
-        if e.kind in (EventKind.SCORE, EventKind.OUTCOME_SCORE):
-            given.setdefault(scale_key(str(e.detail.get("scale", ""))), []).append(e.t)
+    anchors = anchor_times(listed)
+    started = anchors.get(Anchor.INFUSION_START)
+    ended = anchors.get(Anchor.INFUSION_STOP)  # the stop, or recovery entered without one
+    given = _scored_at(listed)
 
     def given_since(scale: str, t: float) -> bool:
         return any(at >= t for at in given.get(scale_key(scale), ()))

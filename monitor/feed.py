@@ -267,6 +267,11 @@ class Feed:
         self._thread = None
 
     @property
+    def draining(self) -> bool:
+        """A stop is delivering what is queued before the thread ends."""
+        return self._drain_until is not None and self.running
+
+    @property
     def running(self) -> bool:
         """The thread is alive."""
         return self._thread is not None and self._thread.is_alive()
@@ -280,16 +285,21 @@ class Feed:
             return
         feed_queue.commit_without_waiting(store)
         next_scan = 0.0
+        # Whether the stored readings were looked at since the drain began: an empty queue ends the
+        # drain only then, or readings stored just before the stop would wait for the next start.
+        scanned_while_draining = False
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
-                if now >= next_scan or self._wake.is_set():
+                draining = self._drain_until is not None
+                if now >= next_scan or self._wake.is_set() or (draining and not scanned_while_draining):
                     self._wake.clear()
                     self.queue_new(store)
+                    scanned_while_draining = draining
                     next_scan = now + self.config.poll_interval_s
                 sent = self._send_one(store)
                 if self._drain_until is not None and (
-                    time.monotonic() >= self._drain_until or self.pending(store) == 0
+                    time.monotonic() >= self._drain_until or (scanned_while_draining and self.pending(store) == 0)
                 ):
                     return
                 if not sent:

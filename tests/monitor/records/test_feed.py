@@ -45,13 +45,19 @@ class MllpListener(LoopbackServer):
     """A small HL7 receiver: parses each message with python-hl7 and answers AA (or never answers).
 
     With ``go_down_after`` it closes its port after that many acknowledged messages; ``down`` is set
-    once the port is closed.
+    once the port is closed. With ``hold_before`` it sets ``holding`` on that message (counted from 1)
+    and answers it only once ``release`` is set.
     """
 
-    def __init__(self, port: int = 0, *, answer: bool = True, go_down_after: int | None = None) -> None:
+    def __init__(
+        self, port: int = 0, *, answer: bool = True, go_down_after: int | None = None, hold_before: int | None = None
+    ) -> None:
         super().__init__("mllp-listener", port=port, backlog=1)
         self.answer = answer
         self.go_down_after = go_down_after
+        self.hold_before = hold_before
+        self.holding = threading.Event()
+        self.release = threading.Event()
         self.accepted: list[str] = []  # control ids, in the order they were acknowledged
         self.messages: list[hl7.Message] = []
         self.received = 0  # frames read, answered or not
@@ -64,6 +70,9 @@ class MllpListener(LoopbackServer):
                 self.received += 1
                 if not self.answer:
                     continue
+                if self.received == self.hold_before:
+                    self.holding.set()
+                    self.release.wait(30.0)
                 message = hl7.parse(text)
                 control_id = str(message.segment("MSH")(10))
                 self.accepted.append(control_id)
@@ -202,6 +211,34 @@ def test_receiver_that_never_answers_times_out_and_retries_without_holding_up_th
     wait_for(lambda: queued(path) == 0)
     assert len(answering.accepted) == total
     assert int(answering.accepted[0][-7:]) == 1
+
+
+def test_a_stop_delivers_readings_stored_while_the_last_queued_message_was_on_the_wire(
+    tmp_path: Path, listeners: Callable[..., MllpListener], feeds: Callable[..., Feed]
+) -> None:
+    """The drain at a stop looks at the stored readings again before it calls the queue empty.
+
+    The receiver holds the acknowledgement of the last queued message; meanwhile a second session is
+    followed and the program stops. Every message of both sessions arrives before the feed ends.
+    """
+    path = tmp_path / "m.db"
+    first = record_session(path, plan=SHORT_PLAN).session_id
+    second = record_session(path, plan=SHORT_PLAN, with_patient=False, seed=4).session_id
+    first_total, second_total = expected_sets(path, first), expected_sets(path, second)
+    receiver = listeners(hold_before=first_total)
+    feed = feeds(path, receiver.port, ack_timeout_s=30.0)
+    feed.follow(first)
+    feed.start()
+    assert receiver.holding.wait(60.0), "the feed never sent the first session's last message"
+    feed.follow(second)
+    stopper = threading.Thread(target=feed.stop, kwargs={"drain_s": 60.0})
+    stopper.start()
+    wait_for(lambda: feed.draining, timeout=10.0)
+    receiver.release.set()
+    stopper.join(90.0)
+    assert not stopper.is_alive() and not feed.running
+    assert len(receiver.accepted) == first_total + second_total
+    assert queued(path) == 0
 
 
 def test_feed_target_parsing_and_ack_checks() -> None:

@@ -32,7 +32,7 @@ from monitor.security_cli import (
     cmd_users,
     cmd_verify,
 )
-from monitor.session import minutes_seconds
+from monitor.session import Phase, minutes_seconds
 from monitor.store import SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
@@ -333,10 +333,10 @@ def progress_line(status: Any) -> str:
 
     hr = status.heart_rate
     hr_text = "---" if hr is None or hr.value is None else f"{hr.value:g}"
-    phase = status.phase.value
-    if phase == "infusion":
+    phase = status.phase_label
+    if status.phase is Phase.INFUSION:
         phase += f" {minutes_seconds(status.infusion_elapsed_s)}/{status.infusion_plan_min:g}min"
-    elif phase == "recovery":
+    elif status.phase is Phase.RECOVERY:
         phase += f" {minutes_seconds(status.recovery_remaining_s)} left"
     nibp_age = "" if status.nibp_age_s is None else f" ({minutes_seconds(status.nibp_age_s)} ago)"
     link = status.link

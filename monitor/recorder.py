@@ -92,6 +92,8 @@ class SessionStatus:
     session_id: str
     now: float
     phase: Phase
+    #: What the session's protocol calls the phase (``dosing`` for a nasal spray's infusion phase).
+    phase_label: str
     phases_reached: tuple[Phase, ...]
     elapsed_s: float
     infusion_elapsed_s: float
@@ -1087,6 +1089,7 @@ class Recorder:
             session_id=s.id,
             now=now,
             phase=s.phase,
+            phase_label=self.protocol.label(s.phase),
             phases_reached=tuple(s.phases_reached),
             elapsed_s=s.elapsed(now),
             infusion_elapsed_s=s.infusion_elapsed(now),

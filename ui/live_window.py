@@ -293,6 +293,7 @@ class LiveWindow(DialogHost, QMainWindow):
         root.addWidget(self.alarm_bar)
         body = QHBoxLayout()
         self.chart = TrendChart()
+        self.chart.set_phase_words(bridge.recorder.protocol.labels())
         body.addWidget(self.chart, 66)
         self.numerics = NumericsPanel()
         self.numerics.setMinimumWidth(430)
@@ -398,6 +399,10 @@ class LiveWindow(DialogHost, QMainWindow):
         self.lock_button = self._button("Lock (Ctrl+L)", self.toggle_lock)
         self._button_row(rows, [*self.phase_buttons.values(), self.nibp_button, self.settings_button,
                                 self.sign_in_button, self.lock_button])
+        # Until the first status says where the session stands (a resumed one may be in any phase), no
+        # phase step and no cuff start is offered.
+        for button in (*self.phase_buttons.values(), self.nibp_button):
+            button.setEnabled(False)
         self.quick_buttons: dict[str, QPushButton] = {}
         for what, text, key, prompt in QUICK_EVENTS:
             label = QUICK_BUTTON_TEXT.get(what, text)
@@ -1204,27 +1209,30 @@ class LiveWindow(DialogHost, QMainWindow):
         return when + interval
 
     def _show_header(self, status: SessionStatus) -> None:
-        self.header.set_phase(status.phase, status.infusion_paused, self.bridge.recorder.protocol.label(status.phase))
+        self.header.set_phase(status.phase, status.infusion_paused, status.phase_label)
         phase = status.phase
+        protocol = self.bridge.recorder.protocol
+        name = status.phase_label[:1].upper() + status.phase_label[1:]
         if phase is Phase.INFUSION:
             infused = minutes_seconds(status.infusion_elapsed_s)
-            timers = f"Infusion {infused} of {status.infusion_plan_min:g} min (40–60)"
+            bounds = protocol.phases[Phase.INFUSION].bounds_text()
+            timers = f"{name} {infused} of {status.infusion_plan_min:g} min" + (f" ({bounds})" if bounds else "")
             if status.infusion_stopped:
-                timers = f"Infusion stopped at {infused}"
+                timers = f"{name} stopped at {infused}"
         elif phase is Phase.RECOVERY:
             remaining = status.recovery_remaining_s or 0.0
-            timers = (f"Recovery {minutes_seconds(remaining)} left" if remaining > 0
-                      else f"Recovery watch done {minutes_seconds(-remaining)} ago")
-            timers += f" · infused {minutes_seconds(status.infusion_elapsed_s)}"
+            timers = (f"{name} {minutes_seconds(remaining)} left" if remaining > 0
+                      else f"{name} watch done {minutes_seconds(-remaining)} ago")
+            timers += f" · {protocol.label(Phase.INFUSION)} {minutes_seconds(status.infusion_elapsed_s)}"
         elif phase is Phase.BASELINE:
             missing = ", ".join(status.baseline_missing)
             check = status.step_check
             if missing:
-                timers = f"Baseline: still needs {missing}"
+                timers = f"{name}: still needs {missing}"
             elif check is not None and not check.ready:
-                timers = f"Baseline: complete — not ready: {check.summary()}"
+                timers = f"{name}: complete — not ready: {check.summary()}"
             else:
-                timers = "Baseline: complete — ready to start infusion"
+                timers = f"{name}: complete — ready to start {protocol.label(Phase.INFUSION)}"
         elif phase is Phase.COMPLETE:
             timers = "Session complete"
         else:

@@ -687,7 +687,7 @@ class ReviewWindow(DialogHost, QMainWindow):
                 by += f" ({e.detail['role']})"
             rows.append([
                 _cell(clock(e.t, date=True) if addendum else clock(e.t), colour=colour, italic=addendum),
-                _cell("after completion" if addendum else e.phase.value, colour=colour, italic=addendum),
+                _cell("after completion" if addendum else self._phase_name(e.phase), colour=colour, italic=addendum),
                 _cell(EVENT_NAMES.get(e.kind, e.kind.value), colour=colour, bold=addendum),
                 _cell(event_detail(e), colour=colour, italic=addendum),
                 _cell(by, colour=colour),
@@ -696,6 +696,10 @@ class ReviewWindow(DialogHost, QMainWindow):
         addenda = sum(1 for e in self._event_rows if e.kind is EventKind.ADDENDUM)
         self.tabs.setTabText(1, f"Events, notes and scores ({len(rows)})"
                              + (f" · {addenda} addend{'a' if addenda != 1 else 'um'}" if addenda else ""))
+
+    def _phase_name(self, phase: Phase) -> str:
+        """What the shown session's protocol calls a phase."""
+        return phase.value if self.record is None else self.record.phase_label(phase)
 
     def _show_statistics(self, record: SessionRecord) -> None:
         rows = []
@@ -706,7 +710,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             first = s.phase is not previous
             previous = s.phase
             rows.append([
-                _cell(s.phase.value if first else "", bold=True),
+                _cell(record.phase_label(s.phase) if first else "", bold=True),
                 _table_label(s.parameter),
                 _cell(str(s.count), right=True),
                 *(_cell(number(v), right=True) for v in (s.minimum, s.maximum, s.mean, s.median)),
@@ -779,7 +783,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _show_nibp(self, record: SessionRecord) -> None:
         self._nibp_rows = review.nibp_table(record)
         rows = [
-            [clock(m.t), m.phase.value, _cell(number(m.systolic), right=True),
+            [clock(m.t), record.phase_label(m.phase), _cell(number(m.systolic), right=True),
              _cell(number(m.diastolic), right=True), _cell(number(m.mean), right=True), m.status or "ok"]
             for m in self._nibp_rows
         ]
@@ -791,6 +795,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         ended = record.session.get("ended_at")
         last = max([float(a.t[-1]) for a in arrays.values() if len(a)], default=record.started_at)
         end = max(float(ended), record.started_at) if ended is not None else last
+        self.chart.set_phase_words({} if record.protocol is None else record.protocol.labels())
         self.chart.load_arrays(arrays, [e for e in chart_events if e is not None], end)
         if has_pleth:
             self.chart.show_pleth_window(self._pleth_between)
@@ -869,8 +874,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         phases += [p for t, p in zip(lookup.times, lookup.phases, strict=True) if left < t < right]
         names = []
         for phase in phases:
-            if phase.value not in names and phase is not Phase.COMPLETE:
-                names.append(phase.value)
+            name = self.record.phase_label(phase)
+            if name not in names and phase is not Phase.COMPLETE:
+                names.append(name)
         width = right - left
         span = f"{width:.0f} s" if width < 120 else length_text(width)
         self.span_label.setText(f"On screen: {clock(left)} – {clock(right)} ({span}) · {' → '.join(names)}")
@@ -976,10 +982,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             return None
         self.message.setVisible(False)
         events = (*self.record.events, event)
-        self.record = SessionRecord(
-            session=self.record.session, patient=self.record.patient, readings=self.record.readings,
-            events=events, alarms=self.record.alarms,
-        )
+        self.record = replace(self.record, events=events)
         self._show_events(events)
         shown = self._chart_event(event)
         if shown is not None:

@@ -59,12 +59,13 @@ def flash_on(priority: Priority, now_ms: int) -> bool:
 
 def _timer(view: ChairView) -> str:
     tile = view.tile
+    name = tile.phase_name
     if tile.phase == "infusion":
-        return f"infusion {_clock(tile.infusion_elapsed_s)} / {tile.infusion_plan_min:.0f} min"
+        return f"{name} {_clock(tile.infusion_elapsed_s)} / {tile.infusion_plan_min:.0f} min"
     if tile.phase == "recovery":
         left = tile.recovery_remaining_s
-        return f"recovery {_clock(left)} left" if left is not None and left > 0 else "recovery watch done"
-    return f"{tile.phase} {_clock(tile.elapsed_s)}"
+        return f"{name} {_clock(left)} left" if left is not None and left > 0 else f"{name} watch done"
+    return f"{name} {_clock(tile.elapsed_s)}"
 
 
 class ChairTile(QFrame):

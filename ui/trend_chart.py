@@ -283,6 +283,8 @@ class TrendChart(QWidget):
         self.pleth = RingBuffer(PLETH_CAPACITY)
         self._pleth_dirty = False
         self._spans: list[PhaseSpan] = []
+        #: What the session's protocol calls each phase (a band without a name here shows the phase's own).
+        self.phase_words: dict[Phase, str] = {}
         self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
         self._phase_labels: list[pg.InfiniteLine] = []
         #: Pixels kept between a plot's edge and its highest or lowest value, so that a marker drawn at a
@@ -555,6 +557,15 @@ class TrendChart(QWidget):
 
     # -- phases, limits, markers --------------------------------------------------------------
 
+    def set_phase_words(self, words: Mapping[Phase, str]) -> None:
+        """Name the bands as the session's protocol names its phases (``DOSING`` for a nasal spray)."""
+        words = dict(words)
+        if words == self.phase_words:
+            return
+        self.phase_words = words
+        spans, self._spans = self._spans, []
+        self.set_phases(spans)
+
     def set_phases(self, spans: Sequence[PhaseSpan]) -> None:
         """Shade each phase; an open span reaches to now at every refresh."""
         spans = list(spans)
@@ -593,8 +604,8 @@ class TrendChart(QWidget):
         reference kept to the name alone would outlive the line and crash when both are freed).
         """
         anchor = pg.InfiniteLine(pos=span.start, angle=90, pen=pg.mkPen(None))
-        label = pg.InfLineLabel(anchor, text=span.phase.value.upper(), position=0.97 - 0.1 * (index % 2),
-                                anchors=[(0, 0), (0, 0)])
+        text = self.phase_words.get(span.phase, span.phase.value).upper()
+        label = pg.InfLineLabel(anchor, text=text, position=0.97 - 0.1 * (index % 2), anchors=[(0, 0), (0, 0)])
         label.setColor(theme.TEXT)
         label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
         anchor.setZValue(-3)

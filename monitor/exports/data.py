@@ -22,12 +22,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from typing import Any, Final
 
 from drivers.core.readings import Flag, Parameter, Reading, parse_flags
 from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.exports.files import ExportCancelled
+from monitor.protocols import DEFAULT_PROTOCOL, Protocol, ProtocolError, load_protocol
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
 from monitor.store import Reader, Store
 
@@ -190,6 +192,18 @@ class SessionRecord:
     def phase_at(self) -> PhaseLookup:
         """A function-like object giving the phase at a time."""
         return PhaseLookup(self.events)
+
+    @cached_property
+    def protocol(self) -> Protocol | None:
+        """The protocol the session followed, as its file reads now (None: no such protocol any more)."""
+        try:
+            return load_protocol(self.session.get("protocol") or DEFAULT_PROTOCOL)
+        except ProtocolError:
+            return None
+
+    def phase_label(self, phase: Phase) -> str:
+        """What the session's protocol calls a phase (the phase's own name when the protocol is gone)."""
+        return phase.value if self.protocol is None else self.protocol.label(phase)
 
     @property
     def baseline(self) -> dict[str, Any] | None:

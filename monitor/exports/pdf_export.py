@@ -200,7 +200,7 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
             d.add(
                 Rect(x(t), y0, max(x(t_end) - x(t), 0.5), h, fillColor=PHASE_COLOURS[phase], strokeColor=None)
             )
-        d.add(String(x(t) + 2, main_bottom + main_h + 2, phase.value, fontName=FONT, fontSize=6))
+        d.add(String(x(t) + 2, main_bottom + main_h + 2, _phase_name(record, phase), fontName=FONT, fontSize=6))
     for y0, h, lo, hi in panels:
         d.add(Rect(left, y0, plot_w, h, fillColor=None, strokeColor=colors.black, strokeWidth=0.5))
         steps = 4 if hi - lo <= 20 else 6
@@ -338,19 +338,25 @@ _STATUS_WORDS: Final = {
     "stopped": "recording ended before completion",
     "unfinished": "unfinished",
 }
-_PHASE_ORDER: Final = ("baseline", "infusion", "recovery", "complete")
+_PHASE_ORDER: Final = (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY, Phase.COMPLETE)
+
+
+def _phase_name(record: SessionRecord, phase: Phase) -> str:
+    """What the session's protocol calls a phase, as the report can print it (a clinic writes the names)."""
+    return pdf_fonts.printable(record.phase_label(phase))
 
 
 def _status_sentence(status: object) -> str:
     return _STATUS_WORDS.get(str(status), str(status or "status unknown"))
 
 
-def _phases_sentence(session: dict[str, Any]) -> str:
+def _phases_sentence(record: SessionRecord) -> str:
+    """The phases the session reached, named as its protocol names them."""
     try:
-        reached = set(json.loads(session.get("phases_reached") or "[]"))
+        reached = set(json.loads(record.session.get("phases_reached") or "[]"))
     except (TypeError, ValueError):
         reached = set()
-    phases = [p for p in _PHASE_ORDER if p in reached]
+    phases = [_phase_name(record, p) for p in _PHASE_ORDER if p.value in reached]
     return "phases reached: " + (" → ".join(phases) if phases else "set-up only")
 
 
@@ -360,7 +366,8 @@ def _plan_sentence(record: SessionRecord) -> str:
     plan = str(record.session.get("plan") or "")
     if started is not None and dict(started.detail).get("by") == "plan" and plan:
         minutes = dict(part.split(":", 1) for part in plan.split(",") if ":" in part)
-        parts = [f"{name} {minutes[name]} min" for name in ("baseline", "infusion", "recovery") if name in minutes]
+        parts = [f"{_phase_name(record, phase)} {minutes[phase.value]} min"
+                 for phase in _PHASE_ORDER if phase.value in minutes]
         return "advanced automatically by the plan (" + (", ".join(parts) or plan) + ")"
     return "started by hand by the nurse"
 
@@ -422,7 +429,7 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         ["Patient", _p(patient, normal)],
         [
             "Session",
-            _p(f"{record.id} · {_status_sentence(s.get('status'))} · {_phases_sentence(s)}", normal),
+            _p(f"{record.id} · {_status_sentence(s.get('status'))} · {_phases_sentence(record)}", normal),
         ],
         ["Started", _p(f"{clock.date(record.started_at)}; length {_duration(length)}", normal)],
         ["Device", _p(f"{s.get('device') or '-'} (driver {s.get('driver') or '-'})", normal)],
@@ -565,7 +572,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
             [
                 str(i),
                 clock.both(m.t),
-                m.phase.value,
+                _phase_name(record, m.phase),
                 _fmt(m.systolic),
                 _fmt(m.diastolic),
                 _fmt(m.mean),
@@ -581,7 +588,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     for st in review.phase_statistics(record):
         rows.append(
             [
-                st.phase.value,
+                _phase_name(record, st.phase),
                 LABELS[st.parameter],
                 str(st.count),
                 _fmt(st.minimum),

@@ -17,7 +17,7 @@ from monitor.checklist import current_checklist
 from monitor.dose import DoseRecord, dose_record, interventions
 from monitor.exports.data import SessionRecord
 from monitor.outcomes import OutcomeScore, outcome_scores, questionnaire
-from monitor.protocols import DEFAULT_PROTOCOL, Protocol, ProtocolError, load_protocol
+from monitor.protocols import DEFAULT_PROTOCOL
 from monitor.session import EventKind
 
 LOINC: Final = "LN"
@@ -75,17 +75,10 @@ class TreatmentSummary:
         }
 
 
-def _protocol(record: SessionRecord) -> Protocol | None:
-    try:
-        return load_protocol(record.session.get("protocol") or DEFAULT_PROTOCOL)
-    except ProtocolError:
-        return None
-
-
 def summary(record: SessionRecord) -> TreatmentSummary:
     """The treatment summary of a loaded session."""
     events = list(record.events)
-    protocol = _protocol(record)
+    protocol = record.protocol
     checklist_event = next((e for e in reversed(events) if e.kind is EventKind.CHECKLIST), None)
     found = current_checklist(events)
     checklist = None

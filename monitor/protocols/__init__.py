@@ -94,6 +94,15 @@ class PhaseRule:
     min_min: float | None = None
     max_min: float | None = None
 
+    def bounds_text(self) -> str:
+        """The allowed length in words for a header: ``40–60 min``, ``at most 20 min``, ``at least 30 min``."""
+        low, high = self.min_min or 0.0, self.max_min
+        if high is not None and low:
+            return f"{low:g}–{high:g} min"
+        if high is not None:
+            return f"at most {high:g} min"
+        return f"at least {low:g} min" if low else ""
+
 
 @dataclass(frozen=True, slots=True)
 class TimedCheck:
@@ -183,6 +192,10 @@ class Protocol:
         """What this protocol calls a phase (e.g. ``dosing`` for the infusion of a nasal spray)."""
         rule = self.phases.get(phase)
         return rule.label if rule is not None else phase.value
+
+    def labels(self) -> dict[Phase, str]:
+        """What this protocol calls each phase."""
+        return {phase: self.label(phase) for phase in Phase}
 
     def care_rules(self, profile_rules: CareRules) -> CareRules:
         """The readiness rules of this protocol's sessions: the alarm profile's, with the protocol's numbers.

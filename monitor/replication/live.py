@@ -51,6 +51,13 @@ class LiveTile:
     device_link: str
     #: Scales the session's protocol asks for now (``SessionStatus.scores_due``).
     scores_due: tuple[str, ...] = ()
+    #: What the session's protocol calls the phase (``SessionStatus.phase_label``); empty from older chairs.
+    phase_label: str = ""
+
+    @property
+    def phase_name(self) -> str:
+        """The phase as the chair's protocol names it (its plain name when the chair did not say)."""
+        return self.phase_label or self.phase
 
 
 def live_document(update: Any) -> dict[str, Any]:
@@ -83,6 +90,7 @@ def live_document(update: Any) -> dict[str, Any]:
         "session_id": status.session_id,
         "now": status.now,
         "phase": status.phase.value,
+        "phase_label": status.phase_label,
         "elapsed_s": status.elapsed_s,
         "infusion_elapsed_s": status.infusion_elapsed_s,
         "infusion_plan_min": status.infusion_plan_min,
@@ -137,6 +145,7 @@ def parse_tile(document: dict[str, Any]) -> LiveTile:
             storage_ok=bool(document.get("storage_ok", True)),
             device_link=str(document.get("device_link") or ""),
             scores_due=tuple(str(scale) for scale in document.get("scores_due") or ()),
+            phase_label=str(document.get("phase_label") or ""),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"unreadable live status: {exc}") from exc

@@ -11,6 +11,7 @@ import pytest
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan, parse_plan
+from monitor.protocols import load_protocol
 from monitor.recorder import Recorder
 from monitor.store import Store
 
@@ -38,6 +39,7 @@ def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
         alarms: bool = True,
         patient: str | None = None,
         first_status: bool = False,
+        protocol: str | None = None,
     ) -> Any:
         """The window; with ``first_status`` only once it shows the recorder's first status."""
         store = Store(db_path)
@@ -46,7 +48,7 @@ def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
         recorder = Recorder.new_session(
             store, source, driver="simulated", port=None,
             plan=parse_plan(plan) if plan else SessionPlan(1, 40, 30),
-            autopilot=plan is not None, nurse=NURSE, patient_id=patient_id,
+            autopilot=plan is not None, nurse=NURSE, patient_id=patient_id, protocol=load_protocol(protocol),
             **({"alarms": AlarmEngine()} if alarms else {}),
         )
         bridge = RecorderBridge(recorder)

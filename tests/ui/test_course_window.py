@@ -86,6 +86,26 @@ def test_course_opens_from_the_review_window(qtbot: Any, course_db: Path) -> Non
     assert window.table.rowCount() == 2
 
 
+def test_a_nasal_spray_session_is_reviewed_in_its_protocols_words(qtbot: Any, tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    script = Script([
+        (Phase.BASELINE, 20, "checklist", {"quick": "f3 e t:partner c m- p:na w81"}),
+        (Phase.BASELINE, 30, "plan_dose", {"total_mg": 84, "lot": "LOT-20", "weight_kg": 81}),
+    ])
+    recorder = record(path, load_protocol("esketamine-nasal"), start=START, plan=SessionPlan(5, 5, 30),
+                      script=script, stop_after_s=35 * 60)
+    assert recorder.session.phase is Phase.RECOVERY
+    review = ReviewWindow(path, recorder.session.id, REVIEWER)
+    qtbot.addWidget(review)
+    words = ["pre-dose", "dosing", "observation"]
+    assert [name.toPlainText() for name in review.chart.phase_names] == [w.upper() for w in words]
+    column = [review.stats_table.item(row, 0).text() for row in range(review.stats_table.rowCount())]
+    assert [text for text in column if text] == words
+    assert {review.nibp_table.item(row, 1).text() for row in range(review.nibp_table.rowCount())} == {
+        "pre-dose", "observation"}  # no automatic cuff between sprays
+    assert review.span_label.text().endswith(" · setup → pre-dose → dosing → observation")
+
+
 def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,30 @@ def test_infusion_is_refused_while_the_baseline_lacks_a_cuff_value(qtbot: Any, m
     assert w.message.isVisible()
     assert "baseline incomplete" in w.message.text() and "blood pressure" in w.message.text()
     assert w.last_status.phase is Phase.BASELINE
+
+
+def test_the_window_names_the_phases_as_the_sessions_protocol_does(qtbot: Any, make_window: Any) -> None:
+    """A nasal-spray session: no phase step before the first status; then pre-dose, dosing and observation."""
+    w = make_window(speed=60.0, protocol="esketamine-nasal")
+    # The recorder runs, but no status has reached the window yet: it offers no step it cannot judge.
+    assert w.last_status is None
+    assert not any(button.isEnabled() for button in (*w.phase_buttons.values(), w.nibp_button))
+    qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
+    assert w.phase_buttons["start_baseline"].isEnabled() and not w.phase_buttons["complete"].isEnabled()
+    w.phase_buttons["start_baseline"].click()
+    qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
+    assert w.header.phase.text() == "PRE-DOSE"
+    assert w.header.timers.text().startswith("Pre-dose: ")
+    qtbot.waitUntil(lambda: [n.toPlainText() for n in w.chart.phase_names] == ["PRE-DOSE"], timeout=WAIT_MS)
+    # Its dosing and observation as the header shows them (statuses fed by hand: no need to dose for real).
+    status = w.last_status
+    w.show_status(dataclasses.replace(status, phase=Phase.INFUSION, phase_label="dosing", infusion_elapsed_s=185.0,
+                                      infusion_plan_min=10.0))
+    assert (w.header.phase.text(), w.header.timers.text()) == ("DOSING", "Dosing 03:05 of 10 min (at most 20 min)")
+    w.show_status(dataclasses.replace(status, phase=Phase.RECOVERY, phase_label="observation",
+                                      recovery_remaining_s=600.0, infusion_elapsed_s=600.0))
+    assert w.header.phase.text() == "OBSERVATION"
+    assert w.header.timers.text() == "Observation 10:00 left · dosing 10:00"
 
 
 def test_recovery_before_the_minimum_infusion_asks_for_a_reason(qtbot: Any, make_window: Any, db_path: Path) -> None:
@@ -468,7 +493,7 @@ def test_closing_during_a_session_asks_and_loses_nothing(qtbot: Any, make_window
 
 
 def test_numerics_show_the_heart_rate_source_and_nibp_age_and_the_patient(qtbot: Any, make_window: Any) -> None:
-    w = make_window(speed=60.0, pleth=True, patient="MRN-0042")
+    w = make_window(speed=60.0, pleth=True, patient="MRN-0042", first_status=True)
     w.phase_buttons["start_baseline"].click()
     qtbot.waitUntil(lambda: w.hr_tile.value.text().isdigit() and w.spo2_tile.value.text().isdigit(),
                     timeout=WAIT_MS)

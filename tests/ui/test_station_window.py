@@ -50,6 +50,12 @@ def test_tiles_show_each_chair_with_its_alarms_in_iec_colours(qtbot: Any) -> Non
     model.apply(_report("c1", "Chair 1", [], scores_due=["MOAA/S"]))
     window.refresh()
     assert one.due.text() == "score due: MOAA/S" and one.due.isVisibleTo(window)
+    # A nasal-spray chair names its phases as its protocol does; a chair that does not say keeps the plain name.
+    model.apply(_report("c2", "Chair 2", [], phase_label="dosing"))
+    model.apply(_report("c1", "Chair 1", [], phase="recovery", recovery_remaining_s=-5.0, phase_label="observation"))
+    window.refresh()
+    assert two.phase.text() == "dosing 12:34 / 40 min"
+    assert one.phase.text() == "observation watch done"
 
 
 def test_high_priority_flashes_at_2_hz_medium_at_half_hz_low_steady() -> None:

@@ -102,6 +102,8 @@ def test_phases_limits_and_markers_are_drawn(chart: TrendChart) -> None:
     chart.set_phases([PhaseSpan(Phase.BASELINE, T0, T0 + 240), PhaseSpan(Phase.INFUSION, T0 + 240, None)])
     chart.set_phases(spans)  # bands and names replaced (this once freed a name twice and crashed)
     assert [name.toPlainText() for name in chart.phase_names] == ["BASELINE", "INFUSION"]
+    chart.set_phase_words({Phase.BASELINE: "pre-dose", Phase.INFUSION: "dosing"})  # a nasal spray's protocol
+    assert [name.toPlainText() for name in chart.phase_names] == ["PRE-DOSE", "DOSING"]
     chart.add_events(events)
     assert chart.marker_count == 3  # baseline taken, note, score (phase starts are bands)
     assert marker_text(events[4]) == "MOAA/S 4"

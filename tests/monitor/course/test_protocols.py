@@ -13,6 +13,7 @@ from monitor.protocols import (
     SHIPPED,
     Anchor,
     Measure,
+    PhaseRule,
     ProtocolError,
     available,
     check_states,
@@ -40,6 +41,30 @@ def test_shipped_protocols_load_with_todays_iv_behaviour() -> None:
                                                   Measure.RESPIRATION}
     assert ChecklistItem.PREGNANCY in nasal.checklist.required
     assert set(available()) >= set(SHIPPED)
+
+
+def test_each_protocol_names_its_phases() -> None:
+    assert load_protocol("esketamine-nasal").labels() == {
+        Phase.SETUP: "setup", Phase.BASELINE: "pre-dose", Phase.INFUSION: "dosing",
+        Phase.RECOVERY: "observation", Phase.COMPLETE: "complete",
+    }
+    assert load_protocol("ketamine-iv").labels() == {phase: phase.value for phase in Phase}
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        (40, 60, "40–60 min"),
+        (0, 20, "at most 20 min"),
+        (None, 20, "at most 20 min"),
+        (30, None, "at least 30 min"),
+        (2.5, None, "at least 2.5 min"),
+        (None, None, ""),
+        (0, None, ""),
+    ],
+)
+def test_a_phases_allowed_length_in_words(low: float | None, high: float | None, text: str) -> None:
+    assert PhaseRule(Phase.INFUSION, "infusion", 40, low, high).bounds_text() == text
 
 
 def test_the_protocols_numbers_win_over_the_profiles_for_readiness() -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from monitor import rems
+from monitor.cli import progress_line
 from monitor.dose import DoseNeedsConfirmation
 from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
 from monitor.readiness import OverrideRequired
+from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.monitor.course.recording import NURSE, Script, record
@@ -126,9 +128,19 @@ def test_rems_session_cannot_complete_with_a_field_missing(tmp_path: Path) -> No
 def test_rems_session_completes_once_the_form_is_full(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     plan = SessionPlan(5, 5, 116)
-    recorder = record(db, NASAL, start=START, plan=plan, script=_nasal_script(answers=ANSWERS),
-                      stop_after_s=140 * 60)
+    script = _nasal_script(answers=ANSWERS)
+    lines: dict[Phase, str] = {}  # what ``record`` prints, once in each phase
+
+    def watch(recorder: Recorder) -> None:
+        script(recorder)
+        if recorder.session.phase not in lines:
+            lines[recorder.session.phase] = progress_line(recorder.status())
+
+    recorder = record(db, NASAL, start=START, plan=plan, script=watch, stop_after_s=140 * 60)  # type: ignore[arg-type]
     assert recorder.session.phase is Phase.COMPLETE
+    # The terminal names the phases as the protocol does.
+    assert {phase: line.split("]")[0] for phase, line in lines.items()} == {
+        Phase.BASELINE: "[pre-dose", Phase.INFUSION: "[dosing 00:00/5min", Phase.RECOVERY: "[observation 116:00 left"}
     with Store(db) as store:
         row = store.session_row(recorder.session.id)
         events = store.events(row["id"])

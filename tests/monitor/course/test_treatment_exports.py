@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
+from pypdf import PdfReader
 
 from monitor.cli import main
 from monitor.course import load_course_by_mrn
@@ -102,6 +103,25 @@ def test_rems_worksheet_and_pdf_report(course_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "s.pdf"
     assert main(["export", nasal, "--db", str(course_db), "--format", "pdf", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_the_report_names_the_phases_as_the_sessions_protocol_does(course_db: Path, tmp_path: Path) -> None:
+    """A nasal-spray session's report says pre-dose, dosing and observation; an IV one baseline, infusion, recovery."""
+    texts = {}
+    for name, session_id in (("iv", _sessions(course_db)[0]), ("nasal", _sessions(course_db)[3])):
+        out = tmp_path / f"{name}.pdf"
+        assert main(["export", session_id, "--db", str(course_db), "--format", "pdf", "--out", str(out)]) == 0
+        texts[name] = "\n".join(page.extract_text() for page in PdfReader(out).pages)
+    words = {name: " ".join(text.split()) for name, text in texts.items()}
+    assert "phases reached: pre-dose → dosing → observation → complete" in words["nasal"]
+    assert "by the plan (pre-dose 5 min, dosing 5 min, observation 116 min)" in words["nasal"]
+    assert "phases reached: baseline → infusion → recovery → complete" in words["iv"]
+    assert "by the plan (baseline 3 min, infusion 12 min, recovery 12 min)" in words["iv"]
+    for name, names in (("nasal", ["pre-dose", "dosing", "observation"]), ("iv", ["baseline", "infusion", "recovery"])):
+        table = texts[name].split("Statistics by phase")[1].split("Baseline and end of recovery")[0]
+        first_cells = [line.strip() for line in table.splitlines() if line.strip() in {
+            "pre-dose", "dosing", "observation", "baseline", "infusion", "recovery"}]
+        assert list(dict.fromkeys(first_cells)) == names, (name, first_cells)
 
 
 def test_csv_events_name_the_entries(course_db: Path) -> None:

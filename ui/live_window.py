@@ -385,11 +385,11 @@ class LiveWindow(DialogHost, QMainWindow):
         rows.setContentsMargins(6, 6, 6, 6)
         rows.setSpacing(6)
         self.phase_buttons = {
-            "start_baseline": self._button("Start baseline", self.start_baseline),
-            "start_infusion": self._button("Start infusion", self.start_infusion),
-            "pause_infusion": self._button("Pause infusion (P)", self.toggle_pause),
-            "stop_infusion": self._button("Stop infusion", self.stop_infusion),
-            "start_recovery": self._button("Start recovery", self.start_recovery),
+            "start_baseline": self._button(self._step(Phase.BASELINE, "Start"), self.start_baseline),
+            "start_infusion": self._button(self._step(Phase.INFUSION, "Start"), self.start_infusion),
+            "pause_infusion": self._button(self._step(Phase.INFUSION, "Pause") + " (P)", self.toggle_pause),
+            "stop_infusion": self._button(self._step(Phase.INFUSION, "Stop"), self.stop_infusion),
+            "start_recovery": self._button(self._step(Phase.RECOVERY, "Start"), self.start_recovery),
             "complete": self._button("Discharge…", self.discharge),
         }
         self._highlight_next_step(NEXT_STEP[Phase.SETUP])
@@ -637,12 +637,14 @@ class LiveWindow(DialogHost, QMainWindow):
         if check is not None and check.notes:
             text += "\n" + "\n".join(check.notes)
         if check is None or check.ready:
-            self.confirm("Start infusion", text, lambda: self.send("start_infusion"), "Start infusion")
+            start = self._step(Phase.INFUSION, "Start")
+            self.confirm(start, text, lambda: self.send("start_infusion"), start)
             return
         if not check.overridable:
             self.show_message(check.summary())
             return
-        self._ask_override("Start infusion: not ready", text + f"\n\nNot ready: {check.summary()}.",
+        self._ask_override(self._step(Phase.INFUSION, "Start") + ": not ready",
+                           text + f"\n\nNot ready: {check.summary()}.",
                            lambda reason: self.send("start_infusion", override_reason=reason))
 
     def _ask_override(self, title: str, text: str, action: Callable[[str], None]) -> None:
@@ -687,13 +689,14 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         left = self._infusion_minimum_left_min()
         if left is None:
-            self.confirm("Stop infusion", "Mark the infusion as stopped? Infusion time stops counting.",
-                         lambda: self.send("stop_infusion"), "Stop infusion", danger=True)
+            stop = self._step(Phase.INFUSION, "Stop")
+            self.confirm(stop, "Mark the infusion as stopped? Infusion time stops counting.",
+                         lambda: self.send("stop_infusion"), stop, danger=True)
             return
         minimum = self.bridge.recorder.protocol.phases[Phase.INFUSION].min_min
         text = (f"Stop the infusion {left:.1f} min before the protocol's {minimum:g} min minimum?\n"
                 "The stop is recorded as early. Reason (recorded; may be left empty):")
-        self._open(TextDialog(self, "Stop infusion early", text),
+        self._open(TextDialog(self, self._step(Phase.INFUSION, "Stop") + " early", text),
                    lambda dialog: self.send("stop_infusion", reason=dialog.text()))  # type: ignore[attr-defined]
 
     def start_recovery(self) -> None:
@@ -704,12 +707,14 @@ class LiveWindow(DialogHost, QMainWindow):
         def refused(error: BaseException) -> bool:
             if not (isinstance(error, OverrideRequired) and error.check.overridable):
                 return False
-            self._ask_override("Start recovery: not ready", f"Not ready: {error.check.summary()}.",
+            self._ask_override(self._step(Phase.RECOVERY, "Start") + ": not ready",
+                               f"Not ready: {error.check.summary()}.",
                                lambda reason: self.send("start_recovery", override_reason=reason))
             return True
 
-        self.confirm("Start recovery", "Start the recovery watch now? A running infusion is marked stopped.",
-                     lambda: self.send("start_recovery", on_refusal=refused), "Start recovery")
+        start = self._step(Phase.RECOVERY, "Start")
+        self.confirm(start, "Start the recovery watch now? A running infusion is marked stopped.",
+                     lambda: self.send("start_recovery", on_refusal=refused), start)
 
     def discharge(self) -> None:
         """Score discharge (modified Aldrete, PADSS) and complete the session."""
@@ -1272,7 +1277,8 @@ class LiveWindow(DialogHost, QMainWindow):
         b["start_baseline"].setEnabled(running and phase in (Phase.SETUP, Phase.BASELINE))
         b["start_infusion"].setEnabled(running and phase in (Phase.SETUP, Phase.BASELINE))
         b["pause_infusion"].setEnabled(running and infusing)
-        b["pause_infusion"].setText("Resume infusion (P)" if status.infusion_paused else "Pause infusion (P)")
+        pause = "Resume" if status.infusion_paused else "Pause"
+        b["pause_infusion"].setText(self._step(Phase.INFUSION, pause) + " (P)")
         b["stop_infusion"].setEnabled(running and infusing)
         b["start_recovery"].setEnabled(running and phase is Phase.INFUSION)
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
@@ -1280,6 +1286,10 @@ class LiveWindow(DialogHost, QMainWindow):
         self.header.patient_button.setEnabled(running and phase is not Phase.COMPLETE)
         over = readiness.infusion_done(status.infusion_elapsed_s, status.infusion_plan_min, status.infusion_stopped)
         self._highlight_next_step(readiness.next_step(phase, status.step_check, infusion_over=over))
+
+    def _step(self, phase: Phase, verb: str) -> str:
+        """A phase step's name as the session's protocol calls the phase: "Start infusion", "Stop dosing"."""
+        return f"{verb} {self.bridge.recorder.protocol.label(phase)}"
 
     def _highlight_next_step(self, name: str | None) -> None:
         """The button of the step that normally comes next is the one drawn as primary."""

@@ -180,6 +180,9 @@ def test_the_window_names_the_phases_as_the_sessions_protocol_does(qtbot: Any, m
     assert not any(button.isEnabled() for button in (*w.phase_buttons.values(), w.nibp_button))
     qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
     assert w.phase_buttons["start_baseline"].isEnabled() and not w.phase_buttons["complete"].isEnabled()
+    assert [w.phase_buttons[key].text() for key in ("start_baseline", "start_infusion", "pause_infusion",
+                                                     "stop_infusion", "start_recovery")] == [
+        "Start pre-dose", "Start dosing", "Pause dosing (P)", "Stop dosing", "Start observation"]
     w.phase_buttons["start_baseline"].click()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.BASELINE, timeout=WAIT_MS)
     assert w.header.phase.text() == "PRE-DOSE"

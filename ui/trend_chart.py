@@ -67,13 +67,16 @@ _START_PHASE = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
 # Events shown as markers (phase starts are shown as bands instead).
 _MARKER_TEXT: dict[EventKind, str] = {
     EventKind.BASELINE_TAKEN: "baseline taken",
-    EventKind.INFUSION_PAUSED: "infusion paused",
-    EventKind.INFUSION_RESUMED: "infusion resumed",
-    EventKind.INFUSION_STOPPED: "infusion stopped",
     EventKind.DISCHARGE_SCORED: "discharge scored",
     EventKind.LINK_LOST: "link lost",
     EventKind.LINK_RESTORED: "link back",
     EventKind.SESSION_RESUMED: "session resumed",
+}
+# Steps of the infusion phase, marked after the phase's name as the protocol gives it ("dosing stopped").
+_INFUSION_STEP: dict[EventKind, str] = {
+    EventKind.INFUSION_PAUSED: "paused",
+    EventKind.INFUSION_RESUMED: "resumed",
+    EventKind.INFUSION_STOPPED: "stopped",
 }
 _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
 
@@ -186,8 +189,11 @@ def phase_spans(events: Iterable[SessionEvent]) -> list[PhaseSpan]:
     return spans
 
 
-def marker_text(event: SessionEvent) -> str | None:
-    """Short label of an event on the chart, None for events that are not marked."""
+def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = None) -> str | None:
+    """Short label of an event on the chart, None for events that are not marked.
+
+    ``phase_words`` are the protocol's names of the phases (``dosing stopped`` for a nasal spray).
+    """
     detail = dict(event.detail)
     if event.kind in _NOTE_KINDS:
         if event.kind is EventKind.SCORE:
@@ -197,6 +203,9 @@ def marker_text(event: SessionEvent) -> str | None:
     entry = chair.entry_text(event)
     if entry is not None:
         return entry if len(entry) <= 28 else entry[:27] + "…"
+    step = _INFUSION_STEP.get(event.kind)
+    if step is not None:
+        return f"{(phase_words or {}).get(Phase.INFUSION, Phase.INFUSION.value)} {step}"
     return _MARKER_TEXT.get(event.kind)
 
 
@@ -708,7 +717,7 @@ class TrendChart(QWidget):
     def add_events(self, events: Iterable[SessionEvent]) -> None:
         """Mark notes, scores, quick events and technical events on the time axis."""
         for event in events:
-            text = marker_text(event)
+            text = marker_text(event, self.phase_words)
             if text is None:
                 continue
             note = event.kind in _NOTE_KINDS

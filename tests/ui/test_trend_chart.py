@@ -107,6 +107,9 @@ def test_phases_limits_and_markers_are_drawn(chart: TrendChart) -> None:
     chart.add_events(events)
     assert chart.marker_count == 3  # baseline taken, note, score (phase starts are bands)
     assert marker_text(events[4]) == "MOAA/S 4"
+    stopped = SessionEvent(T0 + 600, EventKind.INFUSION_STOPPED, Phase.INFUSION)
+    assert marker_text(stopped) == "infusion stopped"
+    assert marker_text(stopped, {Phase.INFUSION: "dosing"}) == "dosing stopped"
     chart.set_limits([LimitLine(Parameter.SPO2, 90, Priority.HIGH, "*** SpO2 < 90", upper=False),
                       LimitLine(Parameter.NIBP_SYS, 180, Priority.HIGH, "*** SBP > 180")])
     assert chart.limit_count == 2

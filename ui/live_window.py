@@ -107,11 +107,6 @@ LOCKED_SCREEN_USER = "anyone at the locked screen"
 # The watchdog looks at the recorder this often (and flashes its alarm at half this rate).
 WATCHDOG_TICK_MS = 250
 
-# The phase button drawn as the primary action in each phase: the step that normally comes next (the
-# core says whether it is ready: monitor.readiness.next_step).
-NEXT_STEP = readiness.NEXT_STEP
-
-
 # The tile that shows each alarm parameter.
 _TILE_OF_PARAMETER = {
     "heart_rate": "hr", "hr": "hr", "pr": "hr", "spo2": "spo2",
@@ -392,7 +387,6 @@ class LiveWindow(DialogHost, QMainWindow):
             "start_recovery": self._button(self._step(Phase.RECOVERY, "Start"), self.start_recovery),
             "complete": self._button("Discharge…", self.discharge),
         }
-        self._highlight_next_step(NEXT_STEP[Phase.SETUP])
         self.nibp_button = self._button("NIBP now (B)", self.nibp_now)
         self.settings_button = self._button("Settings", self.open_settings)
         self.sign_in_button = self._button("Sign in", self.sign_in, "Sign in at a shift change")
@@ -400,7 +394,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self._button_row(rows, [*self.phase_buttons.values(), self.nibp_button, self.settings_button,
                                 self.sign_in_button, self.lock_button])
         # Until the first status says where the session stands (a resumed one may be in any phase), no
-        # phase step and no cuff start is offered.
+        # phase step and no cuff start is offered, and none is drawn as the next step.
         for button in (*self.phase_buttons.values(), self.nibp_button):
             button.setEnabled(False)
         self.quick_buttons: dict[str, QPushButton] = {}

@@ -178,6 +178,7 @@ def test_the_window_names_the_phases_as_the_sessions_protocol_does(qtbot: Any, m
     # The recorder runs, but no status has reached the window yet: it offers no step it cannot judge.
     assert w.last_status is None
     assert not any(button.isEnabled() for button in (*w.phase_buttons.values(), w.nibp_button))
+    assert all(button.objectName() != "primary" for button in w.phase_buttons.values())
     qtbot.waitUntil(lambda: w.last_status is not None, timeout=WAIT_MS)
     assert w.phase_buttons["start_baseline"].isEnabled() and not w.phase_buttons["complete"].isEnabled()
     assert [w.phase_buttons[key].text() for key in ("start_baseline", "start_infusion", "pause_infusion",

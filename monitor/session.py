@@ -85,6 +85,26 @@ PHASE_START_EVENT = {
     Phase.COMPLETE: EventKind.SESSION_COMPLETED,
 }
 
+#: Timeline events that start or step a phase: the phase and what happened to it.
+PHASE_STEP_EVENT: Mapping[EventKind, tuple[Phase, str]] = MappingProxyType({
+    EventKind.BASELINE_STARTED: (Phase.BASELINE, "started"),
+    EventKind.INFUSION_STARTED: (Phase.INFUSION, "started"),
+    EventKind.INFUSION_PAUSED: (Phase.INFUSION, "paused"),
+    EventKind.INFUSION_RESUMED: (Phase.INFUSION, "resumed"),
+    EventKind.INFUSION_STOPPED: (Phase.INFUSION, "stopped"),
+    EventKind.RECOVERY_STARTED: (Phase.RECOVERY, "started"),
+})
+
+
+def phase_step_text(kind: EventKind, phase_words: Mapping[Phase, str] | None = None) -> str | None:
+    """``dosing stopped``: a phase step named after the phase as ``phase_words`` (the session's protocol)
+    call it; None for an event that is not a phase step."""
+    step = PHASE_STEP_EVENT.get(kind)
+    if step is None:
+        return None
+    phase, what = step
+    return f"{(phase_words or {}).get(phase, phase.value)} {what}"
+
 
 def minutes_seconds(seconds: float | None) -> str:
     """A session timer as ``[-]MM:SS`` (whole seconds, toward zero); ``--:--`` when unknown."""

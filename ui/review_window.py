@@ -58,7 +58,7 @@ from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.labels import PARAMETER_LABELS
-from monitor.session import EventKind, Phase, SessionEvent
+from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
 from monitor.store import SessionNotFound, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
@@ -90,13 +90,7 @@ EVENT_NAMES: dict[EventKind, str] = {
     EventKind.SESSION_STARTED: "Session started",
     EventKind.SESSION_RESUMED: "Recording resumed",
     EventKind.SESSION_CLOSED: "Session closed",
-    EventKind.BASELINE_STARTED: "Baseline started",
     EventKind.BASELINE_TAKEN: "Baseline taken",
-    EventKind.INFUSION_STARTED: "Infusion started",
-    EventKind.INFUSION_PAUSED: "Infusion paused",
-    EventKind.INFUSION_RESUMED: "Infusion resumed",
-    EventKind.INFUSION_STOPPED: "Infusion stopped",
-    EventKind.RECOVERY_STARTED: "Recovery started",
     EventKind.SESSION_COMPLETED: "Session completed",
     EventKind.DISCHARGE_SCORED: "Discharge scored",
     EventKind.NOTE: "Note",
@@ -688,7 +682,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             rows.append([
                 _cell(clock(e.t, date=True) if addendum else clock(e.t), colour=colour, italic=addendum),
                 _cell("after completion" if addendum else self._phase_name(e.phase), colour=colour, italic=addendum),
-                _cell(EVENT_NAMES.get(e.kind, e.kind.value), colour=colour, bold=addendum),
+                _cell(self._event_name(e.kind), colour=colour, bold=addendum),
                 _cell(event_detail(e), colour=colour, italic=addendum),
                 _cell(by, colour=colour),
             ])
@@ -700,6 +694,12 @@ class ReviewWindow(DialogHost, QMainWindow):
     def _phase_name(self, phase: Phase) -> str:
         """What the shown session's protocol calls a phase."""
         return phase.value if self.record is None else self.record.phase_label(phase)
+
+    def _event_name(self, kind: EventKind) -> str:
+        """An event's name in the events table; a phase step's after the phase as the protocol calls it."""
+        protocol = None if self.record is None else self.record.protocol
+        step = phase_step_text(kind, None if protocol is None else protocol.labels())
+        return step[:1].upper() + step[1:] if step is not None else EVENT_NAMES.get(kind, kind.value)
 
     def _show_statistics(self, record: SessionRecord) -> None:
         rows = []

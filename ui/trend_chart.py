@@ -33,7 +33,7 @@ from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Rea
 from monitor import chair
 from monitor.alarms.model import Priority
 from monitor.labels import NIBP_LABEL, PARAMETER_LABELS
-from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent
+from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, phase_step_text
 from ui import theme
 from ui.trend_buffer import RingBuffer, TrendBuffer
 
@@ -71,12 +71,6 @@ _MARKER_TEXT: dict[EventKind, str] = {
     EventKind.LINK_LOST: "link lost",
     EventKind.LINK_RESTORED: "link back",
     EventKind.SESSION_RESUMED: "session resumed",
-}
-# Steps of the infusion phase, marked after the phase's name as the protocol gives it ("dosing stopped").
-_INFUSION_STEP: dict[EventKind, str] = {
-    EventKind.INFUSION_PAUSED: "paused",
-    EventKind.INFUSION_RESUMED: "resumed",
-    EventKind.INFUSION_STOPPED: "stopped",
 }
 _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
 
@@ -203,10 +197,9 @@ def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = N
     entry = chair.entry_text(event)
     if entry is not None:
         return entry if len(entry) <= 28 else entry[:27] + "…"
-    step = _INFUSION_STEP.get(event.kind)
-    if step is not None:
-        return f"{(phase_words or {}).get(Phase.INFUSION, Phase.INFUSION.value)} {step}"
-    return _MARKER_TEXT.get(event.kind)
+    if event.kind in _START_PHASE:
+        return None  # a band, not a marker
+    return phase_step_text(event.kind, phase_words) or _MARKER_TEXT.get(event.kind)
 
 
 class _Series:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +42,7 @@ from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord, StoredReadings
 from monitor.exports.deferred import Finish
 from monitor.labels import LABELS
-from monitor.session import EventKind, Phase
+from monitor.session import EventKind, Phase, phase_step_text
 
 PHASE_COLOURS: Final = {
     Phase.SETUP: colors.Color(0.93, 0.93, 0.93),
@@ -380,8 +380,8 @@ def _exporter(record: SessionRecord) -> str:
     return pdf_fonts.printable(options.user or "")
 
 
-def _event_sentence(event: Any) -> str:
-    """A note, score or event's detail as a person would write it."""
+def _event_sentence(event: Any, phase_words: Mapping[Phase, str] | None = None) -> str:
+    """A note, score or event's detail as a person would write it (``phase_words``: the protocol's phase names)."""
     detail = dict(event.detail)
     kind = event.kind
     if kind is EventKind.SCORE:
@@ -392,10 +392,8 @@ def _event_sentence(event: Any) -> str:
         return text
     if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.ADDENDUM) and detail.get("text"):
         return str(detail["text"])
-    if kind is EventKind.INFUSION_PAUSED:
-        return "infusion paused"
-    if kind is EventKind.INFUSION_RESUMED:
-        return "infusion resumed"
+    if kind in (EventKind.INFUSION_PAUSED, EventKind.INFUSION_RESUMED):
+        return pdf_fonts.printable(phase_step_text(kind, phase_words) or kind.value)
     if kind is EventKind.LINK_LOST:
         return "link to the monitor lost" + (f": {detail['reason']}" if detail.get("reason") else "")
     if kind is EventKind.LINK_RESTORED:
@@ -649,10 +647,11 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     ]
 
     rows = [["Time", "Kind", "By", "Detail"]]
+    words = None if record.protocol is None else record.protocol.labels()
     for e in record.events:
         if e.kind in NOTE_KINDS:
             kind = "addendum (after completion)" if e.kind is EventKind.ADDENDUM else e.kind.value
-            for index, piece in enumerate(note_rows(_event_sentence(e))):
+            for index, piece in enumerate(note_rows(_event_sentence(e, words))):
                 if index == 0:
                     rows.append([clock.both(e.t), kind, _p(e.user or "-", small), _p(piece, small)])
                 else:
@@ -673,7 +672,8 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     timeline = [["Time", "Event", "By"]]
     for e in record.events:
         if e.kind not in NOTE_KINDS and e.kind is not EventKind.NIBP_REQUESTED:
-            timeline.append([clock.both(e.t), e.kind.value.replace("_", " "), e.user or "-"])
+            name = phase_step_text(e.kind, words) or e.kind.value.replace("_", " ")
+            timeline.append([clock.both(e.t), pdf_fonts.printable(name), e.user or "-"])
     parts += [Paragraph("Timeline", h2), _table(timeline, [38 * mm, 60 * mm, 40 * mm])]
     return parts
 

@@ -13,6 +13,7 @@ from monitor.session import (
     Phase,
     Session,
     SessionRuleError,
+    phase_step_text,
 )
 
 T0 = 1_800_000_000.0
@@ -207,3 +208,22 @@ def test_replay_rebuilds_phase_baseline_and_timers() -> None:
     assert copy.baseline == s.baseline
     assert copy.infusion_elapsed() == s.infusion_elapsed() == 640
     assert copy.take_events() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "words", "text"),
+    [
+        (EventKind.INFUSION_STOPPED, None, "infusion stopped"),
+        (EventKind.INFUSION_STOPPED, {Phase.INFUSION: "dosing"}, "dosing stopped"),
+        (EventKind.INFUSION_PAUSED, {Phase.INFUSION: "dosing"}, "dosing paused"),
+        (EventKind.BASELINE_STARTED, {Phase.BASELINE: "pre-dose"}, "pre-dose started"),
+        (EventKind.RECOVERY_STARTED, {Phase.INFUSION: "dosing"}, "recovery started"),
+        (EventKind.RECOVERY_STARTED, {Phase.RECOVERY: "observation"}, "observation started"),
+        (EventKind.NOTE, {Phase.INFUSION: "dosing"}, None),
+        (EventKind.SESSION_COMPLETED, None, None),
+    ],
+)
+def test_a_phase_step_is_named_after_the_phase_as_the_protocol_calls_it(
+    kind: EventKind, words: dict[Phase, str] | None, text: str | None
+) -> None:
+    assert phase_step_text(kind, words) == text

@@ -104,6 +104,9 @@ def test_a_nasal_spray_session_is_reviewed_in_its_protocols_words(qtbot: Any, tm
     assert {review.nibp_table.item(row, 1).text() for row in range(review.nibp_table.rowCount())} == {
         "pre-dose", "observation"}  # no automatic cuff between sprays
     assert review.span_label.text().endswith(" · setup → pre-dose → dosing → observation")
+    names = [review.event_table.item(row, 2).text() for row in range(review.event_table.rowCount())]
+    assert [n for n in names if n.endswith((" started", " stopped"))] == [
+        "Session started", "Pre-dose started", "Dosing started", "Dosing stopped", "Observation started"]
 
 
 def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(

@@ -122,6 +122,9 @@ def test_the_report_names_the_phases_as_the_sessions_protocol_does(course_db: Pa
         first_cells = [line.strip() for line in table.splitlines() if line.strip() in {
             "pre-dose", "dosing", "observation", "baseline", "infusion", "recovery"}]
         assert list(dict.fromkeys(first_cells)) == names, (name, first_cells)
+    timeline = words["nasal"].split("Timeline")[-1]
+    assert "pre-dose started" in timeline and "dosing started" in timeline and "observation started" in timeline
+    assert "infusion" not in timeline and "baseline started" not in timeline
 
 
 def test_csv_events_name_the_entries(course_db: Path) -> None:

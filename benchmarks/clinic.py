@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, median, percentile
+from benchmarks.common import Result, dispose, median, percentile
 
 CHAIRS = 20
 RUN_S = 60.0
@@ -214,9 +214,7 @@ def _station_frame(repeat: int) -> list[Result]:
         window.grab()  # forces the paint of every tile
         samples.append(time.perf_counter() - start)
         time.sleep(0.13)  # a new flash state each time
-    window.close()
-    window.deleteLater()
-    app.processEvents()
+    dispose(window)
     value = median(samples) * 1000
     return [Result("station frame, 20 tiles", value, "ms", "<= 16 ms", value <= 16.0,
                    f"p99 {percentile(samples, 0.99) * 1000:.1f} ms (refresh + full paint)", samples)]

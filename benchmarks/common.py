@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import platform
@@ -50,6 +51,21 @@ class Result:
             "note": self.note,
             "samples": [round(s, 6) for s in self.samples],
         }
+
+
+def dispose(window: Any) -> None:
+    """Close a window and free it now, as the program's event loop would.
+
+    The benchmarks run no event loop: without this, closed windows (with their charts and menus)
+    stay alive until the process ends, and every benchmark after them runs slower.
+    """
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    getattr(window, "force_close", window.close)()
+    window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 def not_measured(name: str, target: str, why: str) -> Result:

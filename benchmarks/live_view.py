@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import FULL_SESSION_S, Result, median, record_full_session
+from benchmarks.common import FULL_SESSION_S, Result, dispose, median, record_full_session
 
 FRAME_TARGET_MS = 16.0
 EMPTY_RATIO_TARGET = 3.0
@@ -83,12 +83,7 @@ def _frames(window: Any, batches: list[list[Any]], whole: bool) -> list[float]:
 
 
 def _close(window: Any, store: Any) -> None:
-    from PySide6.QtWidgets import QApplication
-
-    closer = getattr(window, "force_close", window.close)
-    closer()
-    window.deleteLater()
-    QApplication.instance().processEvents()
+    dispose(window)
     store.close()
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, median, record_full_session, time_it
+from benchmarks.common import Result, dispose, median, record_full_session, time_it
 
 REVIEW_TARGET_S = 0.3
 EXPORT_TARGET_S = {"pdf": 3.0}
@@ -76,9 +76,7 @@ def _review_window_open(path: Path, session_id: str) -> float | None:
     app.processEvents()
     window.repaint()
     elapsed = time.perf_counter() - start
-    window.close()
-    window.deleteLater()
-    app.processEvents()
+    dispose(window)
     return elapsed
 
 

@@ -31,6 +31,7 @@ from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from benchmarks.common import dispose  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from tests.ui.review_sessions import record  # noqa: E402
 from ui.dialogs import SignedInUser  # noqa: E402
@@ -107,9 +108,7 @@ def main() -> int:
         totals, loads = [], []
         for run in range(args.runs + 1):
             window, total, load = open_once(app, path, session_id)
-            window.close()
-            window.deleteLater()
-            app.processEvents()
+            dispose(window)
             if run:  # the first run pays for imports and caches
                 totals.append(total)
                 loads.append(load)

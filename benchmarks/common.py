@@ -177,8 +177,10 @@ def record_full_session(
     scenario: str = "normal",
     pleth: bool = True,
     listener: Callable[[Any], None] | None = None,
+    speed: float = math.inf,
 ) -> tuple[str, float, float]:
-    """Record a 90-minute simulated session as fast as possible with the alarm engine if present.
+    """Record a 90-minute simulated session with the alarm engine if present, as fast as possible or at
+    ``speed`` times real time.
 
     Returns the session id, the wall-clock seconds it took and the session seconds it covers.
     """
@@ -189,7 +191,7 @@ def record_full_session(
 
     store = Store(db_path)
     try:
-        source = SimulatedSource(scenario=scenario, seed=1, speed=math.inf, pleth=pleth, start_time=SESSION_START)
+        source = SimulatedSource(scenario=scenario, seed=1, speed=speed, pleth=pleth, start_time=SESSION_START)
         start = time.perf_counter()
         recorder = Recorder.new_session(
             store, source, driver="simulated", port=None, plan=parse_plan(FULL_SESSION_PLAN), autopilot=True,

@@ -1,8 +1,13 @@
-"""Resident-memory growth over a full 90-minute session replayed at speed (with pleth and alarms).
+"""Resident-memory growth over a full 90-minute session (with pleth and alarms) at 150 times real time.
 
 Each run is a fresh process (``python -m benchmarks.memory --probe DB``) so earlier benchmarks do
-not hide or add growth. RSS is sampled every 5 session-minutes; growth is the last sample minus
-the one taken after the first session-minute (imports and the database are open by then).
+not hide or add growth. RSS is sampled every 5 session-minutes and once after the session; growth
+is the highest sample minus the one taken after the first session-minute (imports and the database
+are open by then).
+
+The pace is the soak's: fast enough for a run of 36 s, slow enough that the store's writer keeps up
+as it does in a real session. Replayed as fast as the machine goes, the writer falls minutes behind
+and what it holds (392,000 rows at minute 89) would be counted as growth.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Any
 from benchmarks.common import Result, median, record_full_session, rss_bytes
 
 GROWTH_TARGET_MB = 50.0
-SAMPLE_EVERY_S = 300.0
+SAMPLE_EVERY_MIN = 5
+SPEED = 150.0
 
 
 def probe(db_path: Path) -> dict[str, Any]:
@@ -30,10 +36,10 @@ def probe(db_path: Path) -> dict[str, Any]:
         if not first:
             first.append(now)
         minute = int((now - first[0]) // 60)
-        if minute >= 1 and (minute == 1 or (now - first[0]) % SAMPLE_EVERY_S < 1.0) and minute not in samples:
+        if minute >= 1 and (minute == 1 or minute % SAMPLE_EVERY_MIN == 0) and minute not in samples:
             samples[minute] = rss_bytes() / 2**20
 
-    _, wall, covered = record_full_session(db_path, pleth=True, listener=sample)
+    _, wall, covered = record_full_session(db_path, pleth=True, listener=sample, speed=SPEED)
     samples[int(covered // 60) + 1] = rss_bytes() / 2**20
     return {"samples": samples, "wall_s": wall, "session_s": covered}
 
@@ -48,7 +54,7 @@ def run(repeat: int) -> list[Result]:
                                  capture_output=True, text=True, check=True)
         last = json.loads(out.stdout.strip().splitlines()[-1])
         values = [v for _, v in sorted((int(k), v) for k, v in last["samples"].items())]
-        growths.append(values[-1] - values[0])
+        growths.append(max(values) - values[0])
     growth = median(growths)
     curve = sorted((int(k), v) for k, v in last["samples"].items())
     shown = ", ".join(f"{m}min {v:.0f}" for m, v in curve[:: max(1, len(curve) // 6)] + curve[-1:])

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -266,6 +266,12 @@ class AddendumDialog(TextDialog):
     def refers_to(self) -> float | None:
         """The moment the addendum is about, when the box is ticked."""
         return self.about if self.about is not None and self.about_box.isChecked() else None
+
+
+def _event_name(kind: EventKind, phase_words: Mapping[Phase, str]) -> str:
+    """An event's name in the events table; a phase step's after the phase as the protocol calls it."""
+    step = phase_step_text(kind, phase_words)
+    return step[:1].upper() + step[1:] if step is not None else EVENT_NAMES.get(kind, kind.value)
 
 
 class ReviewWindow(DialogHost, QMainWindow):
@@ -552,7 +558,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._show_header(record)
         self._check_record()
         self._show_alarms(record.alarms)
-        self._show_events(record.events)
+        self._show_events(record)
         self._show_statistics(record)
         self._show_baseline(record)
         self._show_discharge(record)
@@ -670,8 +676,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         _fill(self.alarm_table, rows)
         self.tabs.setTabText(0, f"Alarms ({len(rows)})")
 
-    def _show_events(self, events: Sequence[SessionEvent]) -> None:
-        self._event_rows = sorted((e for e in events if e.kind not in HIDDEN_EVENTS), key=lambda e: e.t)
+    def _show_events(self, record: SessionRecord) -> None:
+        self._event_rows = sorted((e for e in record.events if e.kind not in HIDDEN_EVENTS), key=lambda e: e.t)
+        words = record.phase_words
         rows = []
         for e in self._event_rows:
             addendum = e.kind is EventKind.ADDENDUM
@@ -681,8 +688,8 @@ class ReviewWindow(DialogHost, QMainWindow):
                 by += f" ({e.detail['role']})"
             rows.append([
                 _cell(clock(e.t, date=True) if addendum else clock(e.t), colour=colour, italic=addendum),
-                _cell("after completion" if addendum else self._phase_name(e.phase), colour=colour, italic=addendum),
-                _cell(self._event_name(e.kind), colour=colour, bold=addendum),
+                _cell("after completion" if addendum else words[e.phase], colour=colour, italic=addendum),
+                _cell(_event_name(e.kind, words), colour=colour, bold=addendum),
                 _cell(event_detail(e), colour=colour, italic=addendum),
                 _cell(by, colour=colour),
             ])
@@ -690,16 +697,6 @@ class ReviewWindow(DialogHost, QMainWindow):
         addenda = sum(1 for e in self._event_rows if e.kind is EventKind.ADDENDUM)
         self.tabs.setTabText(1, f"Events, notes and scores ({len(rows)})"
                              + (f" · {addenda} addend{'a' if addenda != 1 else 'um'}" if addenda else ""))
-
-    def _phase_name(self, phase: Phase) -> str:
-        """What the shown session's protocol calls a phase."""
-        return phase.value if self.record is None else self.record.phase_label(phase)
-
-    def _event_name(self, kind: EventKind) -> str:
-        """An event's name in the events table; a phase step's after the phase as the protocol calls it."""
-        protocol = None if self.record is None else self.record.protocol
-        step = phase_step_text(kind, None if protocol is None else protocol.labels())
-        return step[:1].upper() + step[1:] if step is not None else EVENT_NAMES.get(kind, kind.value)
 
     def _show_statistics(self, record: SessionRecord) -> None:
         rows = []
@@ -795,7 +792,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         ended = record.session.get("ended_at")
         last = max([float(a.t[-1]) for a in arrays.values() if len(a)], default=record.started_at)
         end = max(float(ended), record.started_at) if ended is not None else last
-        self.chart.set_phase_words({} if record.protocol is None else record.protocol.labels())
+        self.chart.set_phase_words(record.phase_words)
         self.chart.load_arrays(arrays, [e for e in chart_events if e is not None], end)
         if has_pleth:
             self.chart.show_pleth_window(self._pleth_between)
@@ -983,7 +980,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.message.setVisible(False)
         events = (*self.record.events, event)
         self.record = replace(self.record, events=events)
-        self._show_events(events)
+        self._show_events(self.record)
         shown = self._chart_event(event)
         if shown is not None:
             self.chart.add_events([shown])

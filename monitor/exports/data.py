@@ -201,9 +201,14 @@ class SessionRecord:
         except ProtocolError:
             return None
 
+    @cached_property
+    def phase_words(self) -> dict[Phase, str]:
+        """What the session's protocol calls each phase (the phases' own names when the protocol is gone)."""
+        return {phase: phase.value for phase in Phase} if self.protocol is None else self.protocol.labels()
+
     def phase_label(self, phase: Phase) -> str:
-        """What the session's protocol calls a phase (the phase's own name when the protocol is gone)."""
-        return phase.value if self.protocol is None else self.protocol.label(phase)
+        """What the session's protocol calls a phase."""
+        return self.phase_words[phase]
 
     @property
     def baseline(self) -> dict[str, Any] | None:

@@ -647,7 +647,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     ]
 
     rows = [["Time", "Kind", "By", "Detail"]]
-    words = None if record.protocol is None else record.protocol.labels()
+    words = record.phase_words
     for e in record.events:
         if e.kind in NOTE_KINDS:
             kind = "addendum (after completion)" if e.kind is EventKind.ADDENDUM else e.kind.value

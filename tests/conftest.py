@@ -199,3 +199,13 @@ def clinic(pg_server: Any, tmp_path: Path) -> Clinic:
     folder = tmp_path / "pgpass"
     folder.mkdir()
     return Clinic(pg_server, database, folder)
+
+
+@pytest.fixture(scope="session")
+def gui_collector(qapp: Any) -> Iterator[Any]:
+    """Python's cycle collector on the GUI thread for the tests that run windows, as the programs have it."""
+    from ui.collector import collect_on_gui_thread
+
+    collector = collect_on_gui_thread(qapp)
+    yield collector
+    collector.stop()

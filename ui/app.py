@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication
 
 from monitor.accounts import AuthError
 from monitor.app import launch
@@ -24,6 +23,7 @@ from monitor.store import Store, StoreError
 from ui.account_dialogs import principal_of
 from ui.account_dialogs import sign_in_at_start as sign_in_with_account
 from ui.bridge import RecorderBridge
+from ui.collector import gui_application
 from ui.dialogs import SignedInUser
 from ui.live_window import LiveWindow
 from ui.session_browser import UnfinishedSessionsDialog
@@ -93,8 +93,7 @@ def offer_unfinished(db_path: Path, user: SignedInUser) -> str | None:
 
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window on a new (or resumed) session; returns the process exit code."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Infusion Monitor")
+    app = gui_application("Infusion Monitor")
     user = sign_in_at_start(args)
     if user is None:
         return 0

@@ -7,11 +7,10 @@ as ``infusion-monitor gui --resume`` would record it (same driver and port as th
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
 from monitor.accounts import AuthError
 from monitor.app.device import DeviceSpec
@@ -23,6 +22,7 @@ from monitor.session import SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
 from ui.account_dialogs import sign_in_at_start
 from ui.app import LiveRun, run_until_quit, start_live
+from ui.collector import gui_application
 from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
 from ui.session_browser import SessionBrowser
@@ -110,8 +110,7 @@ def reviewer(args: argparse.Namespace, source: RecordSource) -> SignedInUser | N
 
 def run_review(args: argparse.Namespace) -> int:
     """Open the browser, or the named session in review; returns the process exit code."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Infusion Monitor")
+    app = gui_application("Infusion Monitor")
     source = record_source(args.db, getattr(args, "server", None))
     user = reviewer(args, source)
     if user is None:

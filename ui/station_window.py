@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import html
 import signal
-import sys
 import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QDialog,
     QFrame,
     QGridLayout,
@@ -34,6 +32,7 @@ from monitor.alarms.model import Priority
 from monitor.station import ChairReport, ChairView, StationFeed, StationModel
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
+from ui.collector import gui_application
 
 TICK_MS = 125
 COLUMNS = 4
@@ -297,8 +296,7 @@ def run_station(args: argparse.Namespace) -> int:
     url = configured_server(args.server)
     if url is None:
         raise AppError("the station needs --server URL (or INFUSION_MONITOR_SERVER)")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Infusion Monitor station")
+    app = gui_application("Infusion Monitor station")
     model = StationModel(show=args.show, escalate_after_s=args.escalate_after)
     sound = AlarmSoundPlayer()
     window = StationWindow(model, server=StationFeed(url, lambda _r: None).server, sound=sound)

@@ -16,6 +16,8 @@ import logging
 import os
 from pathlib import Path
 
+import pytest
+
 from benchmarks.common import rss_bytes
 from drivers.core.readings import Flag, Parameter
 from drivers.simulated.driver import SimulatedSource
@@ -32,6 +34,7 @@ START = 1_790_000_000.0
 FLAT_MB = 25.0
 
 
+@pytest.mark.usefixtures("gui_collector")
 def test_every_scenario_in_one_session_with_the_window_open(qtbot, db_path: Path, caplog, capsys) -> None:  # type: ignore[no-untyped-def]
     from monitor.app.device import DeviceSpec
     from ui.bridge import RecorderBridge

@@ -20,6 +20,12 @@ NURSE = "AB"
 FIRST_STATUS_MS = 20_000
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collector_on_the_gui_thread(gui_collector: Any) -> Any:
+    """Every window test runs with the cycle collector where the programs run it (ui.collector)."""
+    return gui_collector
+
+
 @pytest.fixture
 def make_window(qtbot: Any, db_path: Path) -> Iterator[Callable[..., Any]]:
     """Build a running live window on a simulated session; everything is closed after the test."""

@@ -40,6 +40,10 @@ START_INFUSION: Final = "start_infusion"
 COMPLETE: Final = "complete"
 START_RECOVERY: Final = "start_recovery"
 
+#: The phases' own names, for a session whose protocol names them no other way (a protocol's
+#: ``labels()`` gives e.g. pre-dose / dosing / observation for a nasal spray).
+PLAIN_WORDS: Final[Mapping[Phase, str]] = {phase: phase.value for phase in Phase}
+
 #: How old the cuff value a discharge rests on may be, unless the profile or the protocol says otherwise.
 DISCHARGE_NIBP_MAX_AGE_S: Final = 300.0
 
@@ -148,15 +152,20 @@ def _newest_valid(readings: Iterable[Reading], parameter: Parameter | None) -> R
 
 
 def infusion_start_check(
-    session: Session, rules: CareRules, high_alarms: Iterable[str] = (), now: float | None = None
+    session: Session,
+    rules: CareRules,
+    high_alarms: Iterable[str] = (),
+    now: float | None = None,
+    words: Mapping[Phase, str] = PLAIN_WORDS,
 ) -> StepCheck:
-    """Whether the infusion may start now, with the baseline it would use."""
+    """Whether the infusion may start now, with the baseline it would use (phases named as ``words``)."""
     now = session.now if now is None else now
+    first = words[Phase.BASELINE]
     if session.phase is not Phase.BASELINE:
         text = (
-            "take a baseline first: start the baseline phase"
+            f"take a baseline first: start the {first} phase"
             if session.phase is Phase.SETUP
-            else f"the infusion cannot start from the {session.phase} phase"
+            else f"{words[Phase.INFUSION]} cannot start from the {words.get(session.phase, session.phase.value)} phase"
         )
         return StepCheck(START_INFUSION, (Blocker("phase", text, overridable=False),))
     blockers: list[Blocker] = []
@@ -169,7 +178,7 @@ def infusion_start_check(
         blockers.append(
             Blocker(
                 "baseline_too_short",
-                f"the baseline has run {elapsed / SECONDS_PER_MINUTE:.1f} min of the "
+                f"the {first} phase has run {elapsed / SECONDS_PER_MINUTE:.1f} min of the "
                 f"{rules.baseline_min_s / SECONDS_PER_MINUTE:g} min minimum",
             )
         )
@@ -203,15 +212,18 @@ def infusion_start_check(
 
 
 def discharge_check(
-    session: Session, rules: CareRules, high_alarms: Iterable[str] = (), now: float | None = None
+    session: Session,
+    rules: CareRules,
+    high_alarms: Iterable[str] = (),
+    now: float | None = None,
+    words: Mapping[Phase, str] = PLAIN_WORDS,
 ) -> StepCheck:
-    """Whether the session may be completed (the patient discharged) now."""
+    """Whether the session may be completed (the patient discharged) now (phases named as ``words``)."""
     now = session.now if now is None else now
+    last = words[Phase.RECOVERY]
     if session.phase is not Phase.RECOVERY:
-        return StepCheck(
-            COMPLETE,
-            (Blocker("phase", f"a session completes from recovery (now in {session.phase})", False),),
-        )
+        now_in = words.get(session.phase, session.phase.value)
+        return StepCheck(COMPLETE, (Blocker("phase", f"a session completes from {last} (now in {now_in})", False),))
     blockers: list[Blocker] = []
     remaining = session.recovery_remaining(now)
     if remaining is not None and remaining > 0:
@@ -219,7 +231,7 @@ def discharge_check(
             Blocker(
                 "recovery_too_short",
                 f"{remaining / SECONDS_PER_MINUTE:.1f} min of the {session.plan.recovery_min:g} min "
-                "minimum recovery left",
+                f"minimum {last} left",
             )
         )
     valid = session.latest_valid
@@ -261,13 +273,17 @@ def discharge_check(
 
 
 def step_check(
-    action: str, session: Session, rules: CareRules, high_alarms: Iterable[str] = ()
+    action: str,
+    session: Session,
+    rules: CareRules,
+    high_alarms: Iterable[str] = (),
+    words: Mapping[Phase, str] = PLAIN_WORDS,
 ) -> StepCheck | None:
     """The check for a phase action that has one (start_infusion, complete), else None."""
     if action == START_INFUSION:
-        return infusion_start_check(session, rules, high_alarms)
+        return infusion_start_check(session, rules, high_alarms, words=words)
     if action == COMPLETE:
-        return discharge_check(session, rules, high_alarms)
+        return discharge_check(session, rules, high_alarms, words=words)
     return None
 
 

@@ -411,8 +411,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.sessions_button = self._button(
             "Sessions…", self.open_sessions, "Recorded sessions: review, reports, unfinished sessions"
         )
-        self.checklist_button = self._button("Checklist (K)", self.checklist_entry,
-                                             "Pre-infusion checklist: fasting, escort, consent, medications, weight")
+        before = f"Checklist before {self._word(Phase.INFUSION)}: fasting, escort, consent, medications, weight"
+        self.checklist_button = self._button("Checklist (K)", self.checklist_entry, before)
         self.questionnaire_button = self._button("PHQ/GAD (Q)", self.questionnaires,
                                                  "PHQ-9 and GAD-7, answered by the patient on this screen")
         self.rems_button = self._button("REMS (F)", self.rems_entry,
@@ -591,8 +591,9 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         status = self.last_status
         if status is not None and status.phase is Phase.BASELINE:
-            self.confirm("Restart baseline", "Start the baseline again? Values collected so far are discarded.",
-                         lambda: self.send("start_baseline"), "Restart baseline")
+            restart = f"Restart {self._word(Phase.BASELINE)}"
+            self.confirm(restart, f"Start the {self._word(Phase.BASELINE)} phase again? Values collected so far "
+                         "are discarded.", lambda: self.send("start_baseline"), restart)
         else:
             self.send("start_baseline")
 
@@ -616,14 +617,14 @@ class LiveWindow(DialogHost, QMainWindow):
             if status is not None and status.phase is Phase.BASELINE:
                 reason = f"baseline incomplete (still needs {', '.join(status.baseline_missing)})"
             else:
-                reason = "take a baseline first"
-            self.show_message(f"Cannot start the infusion: {reason}.")
+                reason = f"take a baseline first (start the {self._word(Phase.BASELINE)} phase)"
+            self.show_message(f"Cannot start {self._word(Phase.INFUSION)}: {reason}.")
             return
         assert status is not None
         since = ""
         if status.phase is Phase.BASELINE:
             since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
-        text = "Start the infusion now?" + since
+        text = f"Start {self._word(Phase.INFUSION)} now?" + since
         if check is not None and check.baseline is not None:
             b = check.baseline
             text += (f"\n\nBaseline to be used: HR {b.heart_rate:g} /min, SpO2 {b.spo2:g} %, "
@@ -684,11 +685,12 @@ class LiveWindow(DialogHost, QMainWindow):
         left = self._infusion_minimum_left_min()
         if left is None:
             stop = self._step(Phase.INFUSION, "Stop")
-            self.confirm(stop, "Mark the infusion as stopped? Infusion time stops counting.",
+            word = self._word(Phase.INFUSION)
+            self.confirm(stop, f"Mark {word} as stopped? {word.capitalize()} time stops counting.",
                          lambda: self.send("stop_infusion"), stop, danger=True)
             return
         minimum = self.bridge.recorder.protocol.phases[Phase.INFUSION].min_min
-        text = (f"Stop the infusion {left:.1f} min before the protocol's {minimum:g} min minimum?\n"
+        text = (f"Stop {self._word(Phase.INFUSION)} {left:.1f} min before the protocol's {minimum:g} min minimum?\n"
                 "The stop is recorded as early. Reason (recorded; may be left empty):")
         self._open(TextDialog(self, self._step(Phase.INFUSION, "Stop") + " early", text),
                    lambda dialog: self.send("stop_infusion", reason=dialog.text()))  # type: ignore[attr-defined]
@@ -707,7 +709,8 @@ class LiveWindow(DialogHost, QMainWindow):
             return True
 
         start = self._step(Phase.RECOVERY, "Start")
-        self.confirm(start, "Start the recovery watch now? A running infusion is marked stopped.",
+        self.confirm(start, f"Start {self._word(Phase.RECOVERY)} now? {self._word(Phase.INFUSION).capitalize()}, "
+                     "if still running, is marked stopped.",
                      lambda: self.send("start_recovery", on_refusal=refused), start)
 
     def discharge(self) -> None:
@@ -1283,7 +1286,11 @@ class LiveWindow(DialogHost, QMainWindow):
 
     def _step(self, phase: Phase, verb: str) -> str:
         """A phase step's name as the session's protocol calls the phase: "Start infusion", "Stop dosing"."""
-        return f"{verb} {self.bridge.recorder.protocol.label(phase)}"
+        return f"{verb} {self._word(phase)}"
+
+    def _word(self, phase: Phase) -> str:
+        """What the session's protocol calls a phase: "infusion", "dosing"."""
+        return self.bridge.recorder.protocol.label(phase)
 
     def _highlight_next_step(self, name: str | None) -> None:
         """The button of the step that normally comes next is the one drawn as primary."""

@@ -165,3 +165,43 @@ def test_the_protocol_says_whether_a_high_alarm_stops_completion(no_active_high_
     vitals(session, session.now - 5)
     check = discharge_check(session, rules, ("*** HR 38 < 50 /min",))
     assert {b.code for b in check.blockers} == ({"high_alarm"} if blocked else set())
+
+
+def _session_in(phase: Phase) -> Session:
+    if phase is Phase.SETUP:
+        return Session("s", T0, SessionPlan(5, 40, 30))
+    if phase is Phase.BASELINE:
+        session = in_baseline([])
+        session.advance(T0 + 61)
+        return session
+    if phase is Phase.INFUSION:
+        session = in_baseline([(120, 80, ())])
+        session.advance(T0 + 300)
+        session.start_infusion()
+        return session
+    return in_recovery(1)
+
+
+# protocol, phase the session is in, the step's check, the blocker texts expected (in order)
+WORDS_TABLE = [
+    ("ketamine-iv", Phase.SETUP, infusion_start_check, ["take a baseline first: start the baseline phase"]),
+    ("esketamine-nasal", Phase.SETUP, infusion_start_check, ["take a baseline first: start the pre-dose phase"]),
+    ("ketamine-iv", Phase.RECOVERY, infusion_start_check, ["infusion cannot start from the recovery phase"]),
+    ("esketamine-nasal", Phase.RECOVERY, infusion_start_check, ["dosing cannot start from the observation phase"]),
+    ("esketamine-nasal", Phase.BASELINE, infusion_start_check,
+     ["baseline incomplete: missing blood pressure (NIBP)", "the pre-dose phase has run 1.0 min of the 3 min minimum"]),
+    ("ketamine-iv", Phase.INFUSION, discharge_check, ["a session completes from recovery (now in infusion)"]),
+    ("esketamine-nasal", Phase.INFUSION, discharge_check, ["a session completes from observation (now in dosing)"]),
+    ("esketamine-nasal", Phase.RECOVERY, discharge_check,
+     ["29.0 min of the 30 min minimum observation left", "NIBP is 45.8 min old (at most 5 min for discharge)",
+      "SpO2 is 46.0 min old (at most 1 min for discharge)"]),
+]
+
+
+@pytest.mark.parametrize(("protocol", "phase", "check", "texts"), WORDS_TABLE)
+def test_blockers_name_the_phases_as_the_protocol_does(protocol, phase, check, texts) -> None:
+    from monitor.protocols import load_protocol
+
+    session = _session_in(phase)
+    result = check(session, RULES, words=load_protocol(protocol).labels())
+    assert [b.text for b in result.blockers] == texts

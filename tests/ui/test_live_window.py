@@ -198,6 +198,14 @@ def test_the_window_names_the_phases_as_the_sessions_protocol_does(qtbot: Any, m
                                       recovery_remaining_s=600.0, infusion_elapsed_s=600.0))
     assert w.header.phase.text() == "OBSERVATION"
     assert w.header.timers.text() == "Observation 10:00 left · dosing 10:00"
+    # The questions before a step speak the same words.
+    for step, question in ((w.stop_infusion, "Mark dosing as stopped? Dosing time stops counting."),
+                           (w.start_recovery, "Start observation now? Dosing, if still running, is marked stopped.")):
+        step()
+        assert isinstance(w.dialog, ConfirmDialog)
+        assert w.dialog.question.text() == question
+        w.dialog.no_button.click()
+        qtbot.waitUntil(lambda: w.dialog is None, timeout=WAIT_MS)
 
 
 def test_recovery_before_the_minimum_infusion_asks_for_a_reason(qtbot: Any, make_window: Any, db_path: Path) -> None:

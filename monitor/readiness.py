@@ -29,7 +29,7 @@ except a missing baseline.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from drivers.core.clock import SECONDS_PER_MINUTE
@@ -50,7 +50,8 @@ DISCHARGE_NIBP_MAX_AGE_S: Final = 300.0
 
 @dataclass(frozen=True, slots=True)
 class CareRules:
-    """The clinic's rules for moving a session on (from the profile's [baseline] and [discharge])."""
+    """The clinic's rules for moving a session on (from the profile's [baseline] and [discharge]), and the
+    protocol's names of the phases, which its blockers use."""
 
     baseline_min_s: float = 180.0
     hold_sys: float = 165.0
@@ -62,6 +63,8 @@ class CareRules:
     cuffs_disagree_dia: float = 15.0
     #: Whether a high-priority alarm on screen stops completion (the protocol's ``no_active_high_alarm``).
     high_alarm_blocks_discharge: bool = True
+    #: What the protocol calls each phase ("pre-dose", "dosing", "observation" for a nasal spray).
+    phase_words: Mapping[Phase, str] = field(default_factory=lambda: dict(PLAIN_WORDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +155,11 @@ def _newest_valid(readings: Iterable[Reading], parameter: Parameter | None) -> R
 
 
 def infusion_start_check(
-    session: Session,
-    rules: CareRules,
-    high_alarms: Iterable[str] = (),
-    now: float | None = None,
-    words: Mapping[Phase, str] = PLAIN_WORDS,
+    session: Session, rules: CareRules, high_alarms: Iterable[str] = (), now: float | None = None
 ) -> StepCheck:
-    """Whether the infusion may start now, with the baseline it would use (phases named as ``words``)."""
+    """Whether the infusion may start now, with the baseline it would use."""
     now = session.now if now is None else now
+    words = rules.phase_words
     first = words[Phase.BASELINE]
     if session.phase is not Phase.BASELINE:
         text = (
@@ -212,17 +212,13 @@ def infusion_start_check(
 
 
 def discharge_check(
-    session: Session,
-    rules: CareRules,
-    high_alarms: Iterable[str] = (),
-    now: float | None = None,
-    words: Mapping[Phase, str] = PLAIN_WORDS,
+    session: Session, rules: CareRules, high_alarms: Iterable[str] = (), now: float | None = None
 ) -> StepCheck:
-    """Whether the session may be completed (the patient discharged) now (phases named as ``words``)."""
+    """Whether the session may be completed (the patient discharged) now."""
     now = session.now if now is None else now
-    last = words[Phase.RECOVERY]
+    last = rules.phase_words[Phase.RECOVERY]
     if session.phase is not Phase.RECOVERY:
-        now_in = words.get(session.phase, session.phase.value)
+        now_in = rules.phase_words.get(session.phase, session.phase.value)
         return StepCheck(COMPLETE, (Blocker("phase", f"a session completes from {last} (now in {now_in})", False),))
     blockers: list[Blocker] = []
     remaining = session.recovery_remaining(now)
@@ -273,17 +269,13 @@ def discharge_check(
 
 
 def step_check(
-    action: str,
-    session: Session,
-    rules: CareRules,
-    high_alarms: Iterable[str] = (),
-    words: Mapping[Phase, str] = PLAIN_WORDS,
+    action: str, session: Session, rules: CareRules, high_alarms: Iterable[str] = ()
 ) -> StepCheck | None:
     """The check for a phase action that has one (start_infusion, complete), else None."""
     if action == START_INFUSION:
-        return infusion_start_check(session, rules, high_alarms, words=words)
+        return infusion_start_check(session, rules, high_alarms)
     if action == COMPLETE:
-        return discharge_check(session, rules, high_alarms, words=words)
+        return discharge_check(session, rules, high_alarms)
     return None
 
 

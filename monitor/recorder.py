@@ -784,7 +784,7 @@ class Recorder:
         field of the monitoring form - the one blocker no reason overrides.
         """
         s = self.session
-        check = step_check(action, s, self._care_rules(), self._high_alarms(), words=self.protocol.labels())
+        check = step_check(action, s, self._care_rules(), self._high_alarms())
         extra: list[Blocker] = []
         if action == START_RECOVERY and s.phase is Phase.INFUSION:
             short = self._infusion_left()

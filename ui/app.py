@@ -25,6 +25,7 @@ from ui.account_dialogs import sign_in_at_start as sign_in_with_account
 from ui.bridge import RecorderBridge
 from ui.collector import gui_application
 from ui.dialogs import SignedInUser
+from ui.guard_link import GuardLink
 from ui.live_window import LiveWindow
 from ui.session_browser import UnfinishedSessionsDialog
 
@@ -51,6 +52,8 @@ class LiveRun:
         """Stop recording (everything is flushed), stop the feed and the server link, let the window go."""
         if self.window.isVisible():
             self.window.force_close()  # stops the recorder; everything is flushed
+        if self.window.guard is not None:
+            self.window.guard.bye()
         self.bridge.stop()
         self.services.stop()
         self.window.deleteLater()
@@ -74,6 +77,11 @@ def start_live(spec: SessionSpec, services: ServiceSpec, user: SignedInUser, sto
         window.installEventFilter(_FirstPaintReporter(window))
     window.show()
     bridge.start()
+    # A second process that alarms when this one stops answering or ends without saying goodbye.
+    guard = GuardLink(chair=services.chair or "")
+    if not guard.start():
+        window.show_message(f"Screen guard: {guard.error} - a frozen screen would not raise an alarm.")
+    window.set_guard(guard)
     if user.role != "nurse":
         window.set_user(user)  # the recorder knows the name; the role goes to the audit log
     return LiveRun(window, bridge, running)

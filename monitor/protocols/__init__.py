@@ -203,7 +203,8 @@ class Protocol:
         Where both give a number, the protocol's wins: its baseline ``min_min`` replaces the profile's
         ``[baseline] min_duration_s`` and its discharge ``vitals_max_age_min`` the profile's
         ``[discharge] nibp_max_age_s``, and its ``no_active_high_alarm`` says whether an active high
-        alarm stops completion; the rest (hold thresholds, SpO2 age) stays the profile's.
+        alarm stops completion; the rest (hold thresholds, SpO2 age) stays the profile's. The blockers name
+        the phases as the protocol does.
         """
         baseline_min = self.phases[Phase.BASELINE].min_min
         return dataclasses.replace(
@@ -211,6 +212,7 @@ class Protocol:
             baseline_min_s=profile_rules.baseline_min_s if baseline_min is None else baseline_min * SECONDS_PER_MINUTE,
             discharge_nibp_max_age_s=self.discharge.vitals_max_age_min * SECONDS_PER_MINUTE,
             high_alarm_blocks_discharge=self.discharge.no_active_high_alarm,
+            phase_words=self.labels(),
         )
 
     def check(self, check_id: str) -> TimedCheck:

@@ -182,18 +182,19 @@ def _session_in(phase: Phase) -> Session:
     return in_recovery(1)
 
 
-# protocol, phase the session is in, the step's check, the blocker texts expected (in order)
+# protocol, phase the session is in, the step's check, the blocker texts expected (in order), with the
+# protocol's rules as the recorder asks them (its names of the phases and its numbers)
 WORDS_TABLE = [
     ("ketamine-iv", Phase.SETUP, infusion_start_check, ["take a baseline first: start the baseline phase"]),
     ("esketamine-nasal", Phase.SETUP, infusion_start_check, ["take a baseline first: start the pre-dose phase"]),
     ("ketamine-iv", Phase.RECOVERY, infusion_start_check, ["infusion cannot start from the recovery phase"]),
     ("esketamine-nasal", Phase.RECOVERY, infusion_start_check, ["dosing cannot start from the observation phase"]),
     ("esketamine-nasal", Phase.BASELINE, infusion_start_check,
-     ["baseline incomplete: missing blood pressure (NIBP)", "the pre-dose phase has run 1.0 min of the 3 min minimum"]),
+     ["baseline incomplete: missing blood pressure (NIBP)", "the pre-dose phase has run 1.0 min of the 5 min minimum"]),
     ("ketamine-iv", Phase.INFUSION, discharge_check, ["a session completes from recovery (now in infusion)"]),
     ("esketamine-nasal", Phase.INFUSION, discharge_check, ["a session completes from observation (now in dosing)"]),
     ("esketamine-nasal", Phase.RECOVERY, discharge_check,
-     ["29.0 min of the 30 min minimum observation left", "NIBP is 45.8 min old (at most 5 min for discharge)",
+     ["29.0 min of the 30 min minimum observation left", "NIBP is 45.8 min old (at most 15 min for discharge)",
       "SpO2 is 46.0 min old (at most 1 min for discharge)"]),
 ]
 
@@ -203,5 +204,5 @@ def test_blockers_name_the_phases_as_the_protocol_does(protocol, phase, check, t
     from monitor.protocols import load_protocol
 
     session = _session_in(phase)
-    result = check(session, RULES, words=load_protocol(protocol).labels())
+    result = check(session, load_protocol(protocol).care_rules(RULES))
     assert [b.text for b in result.blockers] == texts

@@ -1,0 +1,116 @@
+"""The guard's judgement: whether the window program still answers, judged from a second process.
+
+The window's own watchdog (:mod:`monitor.watchdog`) runs on the window's thread. When that thread
+hangs, or the whole program dies (a crash in a native library, a kill, a lost display), nothing in
+the program is left to tell the nurse, and a frozen screen still shows the last values as if they
+were current. The window program therefore starts a small guard process and writes it a line on
+every tick of its watchdog (four times a second), from its GUI thread:
+
+* ``beat`` - the window's thread is running;
+* ``chair <name>`` - what to call this chair in the alarm (optional, any time);
+* ``bye`` - the program is ending on purpose (the session was closed or the program was asked to stop).
+
+The guard raises a high-priority technical alarm of its own (its own window and sound) when no
+line has come for :data:`~monitor.watchdog.STALL_LIMIT_S`, clears it when beats come back, and
+raises a lasting one when the pipe closes without ``bye``: the program has ended and with it
+recording and alarms. This module is the pure part (no Qt, no process): lines and times in, what
+to show out.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from monitor.watchdog import STALL_LIMIT_S
+
+BEAT = "beat"
+BYE = "bye"
+CHAIR = "chair"
+
+
+class GuardState(enum.Enum):
+    """What the guard knows about the program it watches."""
+
+    STARTING = "starting"  # nothing heard yet
+    WATCHING = "watching"
+    NOT_RESPONDING = "not_responding"
+    ENDED = "ended"  # the pipe closed without a goodbye: the program is gone
+    DONE = "done"  # the program said goodbye
+
+
+@dataclass(frozen=True, slots=True)
+class GuardView:
+    """The guard's verdict at one moment: its state, how long the program has been silent, the alarm text."""
+
+    state: GuardState
+    silent_s: float
+    text: str
+
+    @property
+    def alarming(self) -> bool:
+        """Whether this is an alarm condition (the guard's window and sound are on)."""
+        return self.state in (GuardState.NOT_RESPONDING, GuardState.ENDED)
+
+
+class Guard:
+    """Lines and times in (:meth:`heard`, :meth:`closed`), the verdict out (:meth:`view`).
+
+    Times are the guard's monotonic clock. Before the first line the program is still starting;
+    it gets ``start_grace_s`` to send one.
+    """
+
+    def __init__(self, started_at: float, limit_s: float = STALL_LIMIT_S, start_grace_s: float = 30.0) -> None:
+        self.limit_s = limit_s
+        self.start_grace_s = start_grace_s
+        self.chair = ""
+        self.unknown_lines = 0
+        self._started_at = started_at
+        self._last_heard: float | None = None
+        self._closed_at: float | None = None
+        self._bye = False
+
+    def heard(self, line: str, now: float) -> None:
+        """One line from the program (its newline stripped or not); unknown lines are counted and skipped."""
+        word, _, rest = line.strip().partition(" ")
+        if word == BEAT:
+            self._last_heard = now
+        elif word == BYE:
+            self._last_heard = now
+            self._bye = True
+        elif word == CHAIR:
+            self._last_heard = now
+            self.chair = rest.strip()[:80]
+        else:
+            self.unknown_lines += 1
+
+    def closed(self, now: float) -> None:
+        """The pipe from the program has closed (the program ended, or closed it)."""
+        if self._closed_at is None:
+            self._closed_at = now
+
+    def view(self, now: float) -> GuardView:
+        """The verdict now."""
+        since = self._last_heard if self._last_heard is not None else self._started_at
+        silent = max(0.0, (self._closed_at if self._closed_at is not None else now) - since)
+        if self._bye:
+            return GuardView(GuardState.DONE, silent, "")
+        where = f" at {self.chair}" if self.chair else ""
+        if self._closed_at is not None:
+            return GuardView(
+                GuardState.ENDED,
+                silent,
+                f"MONITOR PROGRAM STOPPED{where}: recording and alarms have ended - watch the patient directly "
+                "and start the monitor again (the session can be resumed)",
+            )
+        if self._last_heard is None:
+            if now - self._started_at <= self.start_grace_s:
+                return GuardView(GuardState.STARTING, silent, "")
+        elif silent <= self.limit_s:
+            return GuardView(GuardState.WATCHING, silent, "")
+        return GuardView(
+            GuardState.NOT_RESPONDING,
+            silent,
+            f"MONITOR NOT RESPONDING{where}: its screen has not updated for {silent:.0f} s - "
+            "values on it are not current; watch the patient directly",
+        )

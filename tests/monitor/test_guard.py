@@ -1,0 +1,55 @@
+"""The guard's judgement, table-driven: lines at times in, the verdict at a moment out."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.guard import Guard, GuardState
+
+T0 = 100.0
+
+
+# what the program sent (time, line; None: the pipe closed), when the guard looks, state, seconds silent
+TABLE = [
+    ([], T0 + 5, GuardState.STARTING, 5.0),
+    ([], T0 + 31, GuardState.NOT_RESPONDING, 31.0),  # never heard from within the 30 s start grace
+    ([(T0 + 1, "beat")], T0 + 3.9, GuardState.WATCHING, 2.9),
+    ([(T0 + 1, "beat")], T0 + 4.0, GuardState.WATCHING, 3.0),  # the limit itself is still fine
+    ([(T0 + 1, "beat")], T0 + 4.1, GuardState.NOT_RESPONDING, 3.1),
+    ([(T0 + 1, "beat"), (T0 + 9, "beat\n")], T0 + 9.2, GuardState.WATCHING, 0.2),  # back again
+    ([(T0 + 1, "beat"), (T0 + 2, "chair Chair 3")], T0 + 4.5, GuardState.WATCHING, 2.5),  # any known line counts
+    ([(T0 + 1, "beat"), (T0 + 2, "garbage")], T0 + 4.5, GuardState.NOT_RESPONDING, 3.5),  # an unknown one does not
+    ([(T0 + 1, "beat"), (T0 + 2, None)], T0 + 2.1, GuardState.ENDED, 1.0),  # closed without a goodbye
+    ([(T0 + 1, "beat"), (T0 + 2, None)], T0 + 500, GuardState.ENDED, 1.0),  # stays ended; silence counted to the end
+    ([(T0 + 1, "beat"), (T0 + 2, "bye"), (T0 + 2.1, None)], T0 + 60, GuardState.DONE, 0.1),
+    ([(T0 + 1, "bye")], T0 + 60, GuardState.DONE, 59.0),
+]
+
+
+@pytest.mark.parametrize(("heard", "at", "state", "silent_s"), TABLE)
+def test_the_verdict(heard, at, state, silent_s) -> None:
+    guard = Guard(T0)
+    for t, line in heard:
+        if line is None:
+            guard.closed(t)
+        else:
+            guard.heard(line, t)
+    view = guard.view(at)
+    assert view.state is state
+    assert view.silent_s == pytest.approx(silent_s)
+    assert view.alarming is (state in (GuardState.NOT_RESPONDING, GuardState.ENDED))
+    assert bool(view.text) is view.alarming
+
+
+def test_the_alarm_names_the_chair_and_says_what_to_do() -> None:
+    guard = Guard(T0)
+    guard.heard("chair   Chair 3 (window)  ", T0 + 1)
+    guard.heard("hello", T0 + 1.5)
+    assert guard.unknown_lines == 1
+    assert guard.view(T0 + 8).text == (
+        "MONITOR NOT RESPONDING at Chair 3 (window): its screen has not updated for 7 s - values on it are not "
+        "current; watch the patient directly")
+    guard.closed(T0 + 9)
+    assert guard.view(T0 + 10).text == (
+        "MONITOR PROGRAM STOPPED at Chair 3 (window): recording and alarms have ended - watch the patient directly "
+        "and start the monitor again (the session can be resumed)")

@@ -1,0 +1,199 @@
+"""The guard: a second process that alarms when the window program stops answering or ends unannounced.
+
+In the guard's own window (in this process, driven through its pipe), in the real guard process
+(standard output, signals, exit), and beside a real live window whose thread is held.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import pytest
+
+from monitor.alarms.model import Priority
+from monitor.session import EventKind
+from tests.faults.helpers import REPO_ROOT
+
+WAIT_MS = 10_000
+
+
+class Pipe:
+    """The program's end of the guard's pipe."""
+
+    def __init__(self) -> None:
+        read, self.fd = os.pipe()
+        self.reading: BinaryIO = os.fdopen(read, "rb")
+
+    def send(self, line: str) -> None:
+        os.write(self.fd, (line + "\n").encode())
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def test_the_guard_window_alarms_pauses_clears_and_latches(qtbot: Any) -> None:
+    from ui.guard_app import GuardApp
+
+    pipe = Pipe()
+    quits: list[bool] = []
+    out = io.StringIO()
+    app = GuardApp(pipe.reading, out, limit_s=1.0, on_quit=lambda: quits.append(True))
+    qtbot.addWidget(app.window)
+    app.start()
+    pipe.send("chair Chair 3")
+    pipe.send("beat")
+    qtbot.wait(300)
+    assert not app.window.isVisible() and app.sound.sounding is None
+    # Silent for more than a second: the red window, on top, and the high-priority sound.
+    qtbot.waitUntil(app.window.isVisible, timeout=WAIT_MS)
+    assert app.window.text.text().startswith("MONITOR NOT RESPONDING at Chair 3: its screen has not updated for ")
+    assert app.window.button.text() == "Silence 2 min" and app.sound.sounding is Priority.HIGH
+    flashes = {app.window.lit}
+    qtbot.waitUntil(lambda: len(flashes | {app.window.lit}) == 2, timeout=WAIT_MS)
+    app.window.button.click()  # sound paused, the alarm still shown
+    app.tick()
+    assert app.sound.sounding is None and app.window.isVisible()
+    pipe.send("beat")  # back: the alarm goes
+    qtbot.waitUntil(lambda: not app.window.isVisible(), timeout=WAIT_MS)
+    assert app.silenced_until == 0.0
+    # The pipe closes without a goodbye: the program is gone; the pause does not carry over.
+    pipe.close()
+    qtbot.waitUntil(app.window.isVisible, timeout=WAIT_MS)
+    assert app.window.text.text().startswith("MONITOR PROGRAM STOPPED at Chair 3: recording and alarms have ended")
+    assert app.window.button.text() == "Acknowledge and close" and app.sound.sounding is Priority.HIGH
+    qtbot.wait(500)
+    assert not quits and app.window.isVisible(), "the alarm lasts until a person acknowledges it"
+    app.window.button.click()
+    assert quits == [True] and not app.window.isVisible() and app.sound.sounding is None
+    assert [line.split(":")[0] for line in out.getvalue().splitlines()] == [
+        "guard", "\a  ALARM HIGH technical", "guard", "guard", "\a  ALARM HIGH technical", "guard"]
+    assert out.getvalue().splitlines()[-1] == "guard: alarm acknowledged"
+    pipe.reading.close()
+
+
+class GuardProcess:
+    """The real guard program, its standard output read line by line with a deadline."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ui.guard_app"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=REPO_ROOT, start_new_session=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin = self.process.stdin
+        self.stdout = self.process.stdout
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.stdout, selectors.EVENT_READ)
+
+    def send(self, line: str) -> None:
+        self.stdin.write(line + "\n")
+        self.stdin.flush()
+
+    def line(self, timeout_s: float = 20.0) -> str:
+        if not self.selector.select(timeout_s):
+            raise AssertionError(f"no line from the guard within {timeout_s:g} s")
+        return self.stdout.readline().rstrip("\n")
+
+    def beat_for(self, seconds: float) -> float:
+        """Beat four times a second; the time of the last beat."""
+        end = time.monotonic() + seconds
+        while True:
+            self.send("beat")
+            last = time.monotonic()
+            if last >= end:
+                return last
+            time.sleep(0.25)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        self.selector.close()
+        self.stdout.close()
+        if not self.stdin.closed:
+            self.stdin.close()
+
+
+@pytest.fixture
+def guard_process() -> Iterator[GuardProcess]:
+    guard = GuardProcess()
+    yield guard
+    guard.close()
+
+
+def test_the_guard_process_alarms_in_3_s_ignores_the_terminal_and_ends_on_sigterm(guard_process: Any) -> None:
+    guard = guard_process
+    guard.send("chair Chair 3")
+    assert guard.line() == (f"guard: watching the monitor (pid {guard.process.pid}; alarm after 3 s without news)")
+    last = guard.beat_for(1.0)
+    guard.process.send_signal(signal.SIGINT)  # the terminal's Ctrl-C is for the program, not for its guard
+    guard.process.send_signal(signal.SIGHUP)
+    alarm = guard.line()
+    waited = time.monotonic() - last
+    assert alarm == ("\a  ALARM HIGH technical: MONITOR NOT RESPONDING at Chair 3: its screen has not updated for "
+                     "3 s - values on it are not current; watch the patient directly")
+    assert 3.0 <= waited < 4.5, waited
+    guard.beat_for(0.3)
+    assert guard.line() == "guard: the monitor is responding again"
+    guard.stdin.close()  # the program is gone
+    assert guard.line() == ("\a  ALARM HIGH technical: MONITOR PROGRAM STOPPED at Chair 3: recording and alarms have "
+                            "ended - watch the patient directly and start the monitor again (the session can be "
+                            "resumed)")
+    time.sleep(1.0)
+    assert guard.process.poll() is None, "the alarm stays until acknowledged"
+    guard.process.send_signal(signal.SIGTERM)
+    assert guard.process.wait(10) == 0
+
+
+def test_a_goodbye_ends_the_guard_quietly(guard_process: Any) -> None:
+    guard = guard_process
+    assert guard.line().startswith("guard: watching the monitor")
+    guard.beat_for(0.5)
+    guard.send("bye")
+    assert guard.line() == "guard: the monitor ended normally"
+    assert guard.process.wait(10) == 0
+
+
+def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
+    qtbot: Any, make_window: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from ui.guard_link import GuardLink
+
+    w = make_window(first_status=True)
+    guard = GuardLink(chair="Chair 3", restart_after_s=0.5)
+    assert guard.start()
+    w.set_guard(guard)
+    qtbot.waitUntil(lambda: "guard: watching the monitor" in capfd.readouterr().out, timeout=WAIT_MS)
+    qtbot.wait(1000)
+    time.sleep(4.5)  # the window's thread does not run: no beats
+    qtbot.waitUntil(lambda: "The screen did not respond for" in w.message.text(), timeout=WAIT_MS)
+    assert "the values shown are current again" in w.message.text()
+    qtbot.waitUntil(lambda: any(e.kind is EventKind.TECHNICAL and e.detail.get("condition") == "screen_not_responding"
+                                for e in w.events), timeout=WAIT_MS)
+    out = capfd.readouterr().out
+    assert "\a  ALARM HIGH technical: MONITOR NOT RESPONDING at Chair 3" in out
+    assert "guard: the monitor is responding again" in out
+    # The guard itself is killed: the window says so, records it, and starts another.
+    first = guard.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "Screen guard: the screen guard ended unexpectedly (exit status -9)." in w.messages,
+                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: guard.running and guard.pid != first, timeout=WAIT_MS)
+    assert guard.starts == 2
+    qtbot.waitUntil(lambda: any(e.kind is EventKind.TECHNICAL and e.detail.get("condition") == "guard_ended"
+                                for e in w.events), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "guard: watching the monitor" in capfd.readouterr().out, timeout=WAIT_MS)
+    # Closing the window on purpose says goodbye: no alarm.
+    w.force_close()
+    assert not guard.running
+    out = capfd.readouterr().out
+    assert "guard: the monitor ended normally" in out and "ALARM" not in out

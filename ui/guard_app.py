@@ -1,0 +1,214 @@
+"""The guard process (``python -m ui.guard_app``): alarms on its own when the window program stops answering.
+
+Started by the window program (:class:`ui.guard_link.GuardLink`), it reads the program's lines on
+its standard input and judges them with :class:`monitor.guard.Guard`. While the program is silent
+for 3 s it shows a flashing red window on top of everything and sounds the high-priority alarm; when
+beats come back, both go. When the pipe closes without a goodbye, the program has ended: the alarm
+stays until a person acknowledges it. Each change is also written to standard output (the
+terminal bell and the alarm text, as ``record`` writes its alarms), so a log keeps it.
+
+The guard lives in its own session: the terminal's Ctrl-C or hang-up, meant for the program, does not
+end it. SIGTERM does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import BinaryIO, TextIO
+
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from monitor.alarms.model import Priority
+from monitor.guard import Guard, GuardState, GuardView
+from monitor.watchdog import STALL_LIMIT_S
+from ui import theme
+from ui.alarm_sound import AlarmSoundPlayer
+from ui.collector import gui_application
+
+#: How often the guard looks at what it has heard.
+TICK_MS = 100
+#: How long "Silence" pauses the sound of a not-responding alarm (IEC 60601-1-8 audio paused).
+AUDIO_PAUSED_S = 120.0
+
+_Heard = tuple[str | None, float]
+
+
+class GuardWindow(QWidget):
+    """The guard's alarm: a flashing red panel above every other window, with one button."""
+
+    def __init__(self) -> None:
+        super().__init__(None, Qt.WindowType.WindowStaysOnTopHint | Qt.WindowType.Window)
+        self.setWindowTitle("Infusion Monitor — guard")
+        self.setObjectName("guard")
+        layout = QVBoxLayout(self)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.text)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.button = QPushButton()
+        self.button.setMinimumHeight(48)
+        row.addWidget(self.button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.lit = False
+        self.setMinimumSize(640, 220)
+        self._paint(lit=True)
+
+    def show_view(self, view: GuardView) -> None:
+        """Show (or hide) the alarm; each call while it shows flips its flash."""
+        if not view.alarming:
+            self.hide()
+            return
+        if self.text.text() != view.text:
+            self.text.setText(view.text)
+        self.button.setText("Acknowledge and close" if view.state is GuardState.ENDED else "Silence 2 min")
+        if not self.isVisible():
+            screen = QApplication.primaryScreen()
+            if screen is not None:
+                area = screen.availableGeometry()
+                width = max(self.minimumWidth(), int(area.width() * 0.6))
+                self.setGeometry(area.x() + (area.width() - width) // 2, area.y() + 40, width, 260)
+            self.show()
+            if QGuiApplication.platformName() != "offscreen":
+                self.raise_()
+        self._paint(not self.lit)
+
+    def _paint(self, lit: bool) -> None:
+        self.lit = lit
+        colour = theme.ALARM_COLOURS[Priority.HIGH] if lit else theme.BACKGROUND
+        self.setStyleSheet(
+            f"QWidget#guard {{ background: {colour}; }}"
+            f"QLabel {{ color: {theme.ALARM_TEXT_ON[Priority.HIGH]}; font-size: 26px; font-weight: bold; }}"
+            "QPushButton { font-size: 18px; padding: 6px 18px; }"
+        )
+
+
+class GuardApp:
+    """Reads the program's lines on a thread; on the GUI thread, judges them and drives the window and sound."""
+
+    def __init__(
+        self,
+        lines_in: BinaryIO,
+        out: TextIO,
+        limit_s: float = STALL_LIMIT_S,
+        on_quit: Callable[[], None] | None = None,
+    ) -> None:
+        self.guard = Guard(time.monotonic(), limit_s=limit_s)
+        self.out = out
+        self.on_quit = on_quit or QApplication.quit
+        self.window = GuardWindow()
+        self.sound = AlarmSoundPlayer(self.window)
+        self.state = GuardState.STARTING
+        self.silenced_until = 0.0
+        self.acknowledged = False
+        self._heard: queue.SimpleQueue[_Heard] = queue.SimpleQueue()
+        self._reader = threading.Thread(target=self._read, args=(lines_in,), name="guard-reader", daemon=True)
+        self.window.button.clicked.connect(self._button)
+        self._timer = QTimer()
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self.tick)
+        self._flash_every = max(1, (theme.FLASH_HALF_PERIOD_MS[Priority.HIGH] or TICK_MS) // TICK_MS)
+        self._ticks = 0
+
+    def start(self) -> None:
+        """Begin reading and judging."""
+        self._reader.start()
+        self._timer.start()
+        self._say(f"guard: watching the monitor (pid {os.getpid()}; alarm after {self.guard.limit_s:g} s "
+                  "without news)")
+
+    def _read(self, lines_in: BinaryIO) -> None:
+        try:
+            for raw in lines_in:
+                self._heard.put((raw.decode("utf-8", "replace"), time.monotonic()))
+        except (OSError, ValueError):
+            pass
+        self._heard.put((None, time.monotonic()))
+
+    def tick(self) -> None:
+        """Take in what was heard, judge, and show the verdict."""
+        while not self._heard.empty():  # this is the only reader: what is there stays there
+            line, at = self._heard.get()
+            if line is None:
+                self.guard.closed(at)
+            else:
+                self.guard.heard(line, at)
+        now = time.monotonic()
+        view = self.guard.view(now)
+        self._report(view)
+        self._ticks += 1
+        if self.acknowledged:
+            return
+        if (view.alarming and self._ticks % self._flash_every == 0) or view.alarming != self.window.isVisible():
+            self.window.show_view(view)
+        quiet = now < self.silenced_until and view.state is GuardState.NOT_RESPONDING
+        self.sound.set_sounding(Priority.HIGH if view.alarming and not quiet else None)
+        if view.state is GuardState.DONE:
+            self.quit()
+
+    def _report(self, view: GuardView) -> None:
+        if view.state is self.state:
+            return
+        was = self.state
+        self.state = view.state
+        if view.alarming:
+            self._say(f"\a  ALARM HIGH technical: {view.text}")
+        elif was is GuardState.NOT_RESPONDING and view.state is GuardState.WATCHING:
+            self._say("guard: the monitor is responding again")
+            self.silenced_until = 0.0
+        elif view.state is GuardState.DONE:
+            self._say("guard: the monitor ended normally")
+
+    def _button(self) -> None:
+        if self.state is GuardState.ENDED:
+            self._say("guard: alarm acknowledged")
+            self.acknowledged = True
+            self.quit()
+        else:
+            self.silenced_until = time.monotonic() + AUDIO_PAUSED_S
+            self._say(f"guard: sound paused for {AUDIO_PAUSED_S:g} s")
+
+    def _say(self, text: str) -> None:
+        # With no terminal left to write to, the window and the sound are the alarm.
+        with contextlib.suppress(OSError, ValueError):
+            print(text, file=self.out, flush=True)
+
+    def quit(self) -> None:
+        """Stop the sound and leave the event loop."""
+        self._timer.stop()
+        self.sound.set_sounding(None)
+        self.window.hide()
+        self.on_quit()
+
+
+def main() -> int:
+    """Run the guard on standard input until the program says goodbye or its alarm is acknowledged."""
+    for terminal_signal in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(terminal_signal, signal.SIG_IGN)
+    app = gui_application("Infusion Monitor guard")
+    # Unbuffered: a buffered reader blocked in a read on its thread would hold its lock at interpreter exit.
+    lines_in = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115 (read until the end)
+    guard = GuardApp(lines_in, sys.stdout)
+    signal.signal(signal.SIGTERM, lambda *_: guard.quit())
+    guard.start()
+    try:
+        return int(app.exec())
+    finally:
+        guard.sound.shutdown()
+        guard.window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

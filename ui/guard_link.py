@@ -1,0 +1,127 @@
+"""The window program's side of the guard: starts the guard process and tells it, every tick, that it runs.
+
+The lines go down a pipe that never blocks the window: a guard too busy to read loses a beat, not the
+screen. A guard that has ended is started again (at most every :data:`RESTART_AFTER_S`), and the
+window is told, so it can say so and keep a record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from monitor.guard import BEAT, BYE, CHAIR
+
+#: The guard program.
+GUARD_COMMAND: tuple[str, ...] = (sys.executable, "-m", "ui.guard_app")
+#: A guard that ended is started again no sooner than this.
+RESTART_AFTER_S = 10.0
+
+
+class GuardLink:
+    """One guard process and the pipe to it."""
+
+    def __init__(
+        self,
+        chair: str = "",
+        command: Sequence[str] = GUARD_COMMAND,
+        monotonic: Callable[[], float] = time.monotonic,
+        restart_after_s: float = RESTART_AFTER_S,
+    ) -> None:
+        self.chair = " ".join(chair.split())
+        self.command = tuple(command)
+        self.restart_after_s = restart_after_s
+        self.starts = 0
+        self.error = ""
+        self._monotonic = monotonic
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started_at = float("-inf")
+        self._said_bye = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the guard process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The guard's process id (None before it was started)."""
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> bool:
+        """Start the guard; False (with :attr:`error`) when it could not be started."""
+        self._started_at = self._monotonic()
+        try:
+            # Its own session: the terminal's Ctrl-C and hang-up are for the program, not for its guard.
+            process = subprocess.Popen(self.command, stdin=subprocess.PIPE, start_new_session=True)
+        except OSError as exc:
+            self.error = f"the guard could not be started: {exc}"
+            return False
+        assert process.stdin is not None
+        os.set_blocking(process.stdin.fileno(), False)
+        self._process = process
+        self.starts += 1
+        self.error = ""
+        if self.chair:
+            self._send(f"{CHAIR} {self.chair}")
+        return True
+
+    def beat(self) -> str | None:
+        """Tell the guard the window runs. What went wrong, when something did: the guard had ended, or
+        could not be started again (it is started again at most every ``restart_after_s``)."""
+        if self._said_bye or (self.running and self._send(BEAT)):
+            return None
+        news = None
+        if self._process is not None:
+            code = self._process.poll()
+            self._discard()
+            news = f"the screen guard ended unexpectedly (exit status {code})"
+        if self._monotonic() - self._started_at >= self.restart_after_s:
+            if self.start():
+                self._send(BEAT)
+            else:
+                news = self.error
+        return news
+
+    def bye(self, wait_s: float = 3.0) -> None:
+        """The program ends on purpose: tell the guard, which then ends without an alarm."""
+        if self._said_bye:
+            return
+        self._said_bye = True
+        if self._process is None:
+            return
+        self._send(BYE)
+        self._discard(wait_s)
+
+    def _send(self, line: str) -> bool:
+        process = self._process
+        if process is None or process.stdin is None:
+            return False
+        try:
+            os.write(process.stdin.fileno(), (line + "\n").encode())
+        except BlockingIOError:
+            return True  # the guard is slow to read: this beat is lost, the next ones are not
+        except (BrokenPipeError, ValueError, OSError):
+            return False
+        return True
+
+    def _discard(self, wait_s: float = 0.0) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                process.wait(2.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

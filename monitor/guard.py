@@ -8,6 +8,7 @@ every tick of its watchdog (four times a second), from its GUI thread:
 
 * ``beat`` - the window's thread is running;
 * ``chair <name>`` - what to call this chair in the alarm (optional, any time);
+* ``station <name>`` - the program is a nurse station, not a chair's monitor (its alarms say so);
 * ``bye`` - the program is ending on purpose (the session was closed or the program was asked to stop).
 
 The guard raises a high-priority technical alarm of its own (its own window and sound) when no
@@ -27,6 +28,24 @@ from monitor.watchdog import STALL_LIMIT_S
 BEAT = "beat"
 BYE = "bye"
 CHAIR = "chair"
+STATION = "station"
+
+#: The alarm texts (not responding, ended) for a chair's monitor and for a nurse station; ``{where}`` is
+#: " at <name>" when the program gave one, ``{silent}`` the seconds without news.
+_TEXTS = {
+    CHAIR: (
+        "MONITOR NOT RESPONDING{where}: its screen has not updated for {silent:.0f} s - values on it are not "
+        "current; watch the patient directly",
+        "MONITOR PROGRAM STOPPED{where}: recording and alarms have ended - watch the patient directly and start "
+        "the monitor again (the session can be resumed)",
+    ),
+    STATION: (
+        "NURSE STATION NOT RESPONDING{where}: its screen has not updated for {silent:.0f} s - the chairs' values "
+        "and alarms on it are not current; watch the chairs' own screens",
+        "NURSE STATION STOPPED{where}: the chairs' alarms are no longer shown here - watch the chairs' own "
+        "screens and start the station again",
+    ),
+}
 
 
 class GuardState(enum.Enum):
@@ -64,6 +83,7 @@ class Guard:
         self.limit_s = limit_s
         self.start_grace_s = start_grace_s
         self.chair = ""
+        self.kind = CHAIR
         self.unknown_lines = 0
         self._started_at = started_at
         self._last_heard: float | None = None
@@ -78,8 +98,9 @@ class Guard:
         elif word == BYE:
             self._last_heard = now
             self._bye = True
-        elif word == CHAIR:
+        elif word in (CHAIR, STATION):
             self._last_heard = now
+            self.kind = word
             self.chair = rest.strip()[:80]
         else:
             self.unknown_lines += 1
@@ -96,21 +117,12 @@ class Guard:
         if self._bye:
             return GuardView(GuardState.DONE, silent, "")
         where = f" at {self.chair}" if self.chair else ""
+        not_responding, ended = _TEXTS[self.kind]
         if self._closed_at is not None:
-            return GuardView(
-                GuardState.ENDED,
-                silent,
-                f"MONITOR PROGRAM STOPPED{where}: recording and alarms have ended - watch the patient directly "
-                "and start the monitor again (the session can be resumed)",
-            )
+            return GuardView(GuardState.ENDED, silent, ended.format(where=where))
         if self._last_heard is None:
             if now - self._started_at <= self.start_grace_s:
                 return GuardView(GuardState.STARTING, silent, "")
         elif silent <= self.limit_s:
             return GuardView(GuardState.WATCHING, silent, "")
-        return GuardView(
-            GuardState.NOT_RESPONDING,
-            silent,
-            f"MONITOR NOT RESPONDING{where}: its screen has not updated for {silent:.0f} s - "
-            "values on it are not current; watch the patient directly",
-        )
+        return GuardView(GuardState.NOT_RESPONDING, silent, not_responding.format(where=where, silent=silent))

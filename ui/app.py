@@ -53,7 +53,7 @@ class LiveRun:
         if self.window.isVisible():
             self.window.force_close()  # stops the recorder; everything is flushed
         if self.window.guard is not None:
-            self.window.guard.bye()
+            self.window.guard.stop()
         self.bridge.stop()
         self.services.stop()
         self.window.deleteLater()

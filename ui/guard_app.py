@@ -125,7 +125,7 @@ class GuardApp:
         """Begin reading and judging."""
         self._reader.start()
         self._timer.start()
-        self._say(f"guard: watching the monitor (pid {os.getpid()}; alarm after {self.guard.limit_s:g} s "
+        self._say(f"guard: watching the window (pid {os.getpid()}; alarm after {self.guard.limit_s:g} s "
                   "without news)")
 
     def _read(self, lines_in: BinaryIO) -> None:
@@ -165,10 +165,10 @@ class GuardApp:
         if view.alarming:
             self._say(f"\a  ALARM HIGH technical: {view.text}")
         elif was is GuardState.NOT_RESPONDING and view.state is GuardState.WATCHING:
-            self._say("guard: the monitor is responding again")
+            self._say("guard: the window is responding again")
             self.silenced_until = 0.0
         elif view.state is GuardState.DONE:
-            self._say("guard: the monitor ended normally")
+            self._say("guard: the program ended normally")
 
     def _button(self) -> None:
         if self.state is GuardState.ENDED:

@@ -1,8 +1,10 @@
 """The window program's side of the guard: starts the guard process and tells it, every tick, that it runs.
 
-The lines go down a pipe that never blocks the window: a guard too busy to read loses a beat, not the
-screen. A guard that has ended is started again (at most every :data:`RESTART_AFTER_S`), and the
-window is told, so it can say so and keep a record.
+:class:`GuardLink` owns the process and the pipe; the lines go down a pipe that never blocks the window (a
+guard too busy to read loses a beat, not the screen). A guard that has ended is started again (at most every
+:data:`RESTART_AFTER_S`). :class:`GuardBeat` beats it from the window's event loop and tells the window of a
+spell in which that loop did not run (the guard alarmed meanwhile) and of a guard that had ended, so the
+window can say so and keep a record.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from monitor.guard import BEAT, BYE, CHAIR
+from PySide6.QtCore import QObject, QTimer
+
+from monitor.guard import BEAT, BYE, CHAIR, STATION
+from monitor.watchdog import STALL_LIMIT_S
 
 #: The guard program.
 GUARD_COMMAND: tuple[str, ...] = (sys.executable, "-m", "ui.guard_app")
 #: A guard that ended is started again no sooner than this.
 RESTART_AFTER_S = 10.0
+#: How often the window tells the guard it runs.
+BEAT_MS = 250
 
 
 class GuardLink:
@@ -28,11 +35,14 @@ class GuardLink:
     def __init__(
         self,
         chair: str = "",
+        *,
+        station: bool = False,
         command: Sequence[str] = GUARD_COMMAND,
         monotonic: Callable[[], float] = time.monotonic,
         restart_after_s: float = RESTART_AFTER_S,
     ) -> None:
         self.chair = " ".join(chair.split())
+        self.station = station
         self.command = tuple(command)
         self.restart_after_s = restart_after_s
         self.starts = 0
@@ -66,8 +76,8 @@ class GuardLink:
         self._process = process
         self.starts += 1
         self.error = ""
-        if self.chair:
-            self._send(f"{CHAIR} {self.chair}")
+        if self.chair or self.station:
+            self._send(f"{STATION if self.station else CHAIR} {self.chair}")
         return True
 
     def beat(self) -> str | None:
@@ -125,3 +135,44 @@ class GuardLink:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+class GuardBeat(QObject):
+    """Beats ``guard`` on a timer of the window's thread, so a beat proves that thread runs.
+
+    ``on_frozen(seconds)`` hears of a spell longer than the guard's limit between two ticks (the window's
+    thread did not run; the guard alarmed), ``on_news(text)`` of a guard that had ended or could not be
+    started again. :meth:`stop` says goodbye: the program is ending on purpose.
+    """
+
+    def __init__(
+        self,
+        guard: GuardLink,
+        on_frozen: Callable[[float], None],
+        on_news: Callable[[str], None],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.guard = guard
+        self._on_frozen = on_frozen
+        self._on_news = on_news
+        self._ticked_at = time.monotonic()
+        self._timer = QTimer(self)
+        self._timer.setInterval(BEAT_MS)
+        self._timer.timeout.connect(self.tick)
+        self._timer.start()
+
+    def tick(self) -> None:
+        """One beat; first, what the time since the last one says."""
+        now = time.monotonic()
+        frozen_s, self._ticked_at = now - self._ticked_at, now
+        if frozen_s > STALL_LIMIT_S:
+            self._on_frozen(frozen_s)
+        news = self.guard.beat()
+        if news is not None:
+            self._on_news(news)
+
+    def stop(self) -> None:
+        """No more beats, and goodbye to the guard (it ends without an alarm)."""
+        self._timer.stop()
+        self.guard.bye()

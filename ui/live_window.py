@@ -44,7 +44,7 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
-from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
+from monitor.watchdog import Stall, Watchdog
 from ui import theme
 from ui.account_dialogs import EMERGENCY_PREFIX, AccountGate, AccountSignInDialog
 from ui.alarm_bar import AlarmBar
@@ -63,7 +63,7 @@ from ui.dialogs import (
     SignedInUser,
     TextDialog,
 )
-from ui.guard_link import GuardLink
+from ui.guard_link import GuardBeat, GuardLink
 from ui.idle_lock import IdleLock, auto_lock_minutes
 from ui.labels import ElidedLabel
 from ui.numerics import NumericsPanel, clock_text, minutes_ago
@@ -263,9 +263,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.device = device or DeviceSpec()
         #: The link to the clinic's server, when this chair replicates (its state is shown in the header).
         self.server_link: Replicator | None = None
-        #: The guard process told on every watchdog tick that this window runs (see :meth:`set_guard`).
-        self.guard: GuardLink | None = None
-        self._guard_told_at = 0.0
+        #: Beats the guard process, which alarms on its own when this window stops (see :meth:`set_guard`).
+        self.guard: GuardBeat | None = None
         self.locked = False
         self.dialog: QDialog | None = None
         self.last_status: SessionStatus | None = None
@@ -1153,32 +1152,26 @@ class LiveWindow(DialogHost, QMainWindow):
         if self.sound is not None and (stalls or was_stalled):
             last = self.last_snapshot.sounding if self.last_snapshot is not None else None
             self.sound.set_sounding(Priority.HIGH if stalls else last)
-        if self.guard is not None:
-            self._tell_guard(self.guard)
         quiet_s = time.monotonic() - self._status_received_at
         if self.last_status is not None and quiet_s > 1.0:
             # No news from the recorder: the values grow older on screen (grey with their age).
             self.show_status(self.last_status, now=self.last_status.now + quiet_s)
 
     def set_guard(self, guard: GuardLink) -> None:
-        """Tell ``guard`` on every watchdog tick that this window runs; it alarms on its own when it stops."""
-        self.guard = guard
-        self._guard_told_at = time.monotonic()
+        """Tell ``guard`` four times a second that this window runs; it alarms on its own when it stops."""
+        self.guard = GuardBeat(guard, self._screen_was_frozen, self._guard_news, self)
 
-    def _tell_guard(self, guard: GuardLink) -> None:
-        """Beat; say, and record on the timeline, a spell in which this window's thread did not run (the
-        guard alarmed meanwhile) and a guard that ended (it is started again)."""
-        now = time.monotonic()
-        frozen_s, self._guard_told_at = now - self._guard_told_at, now
-        if frozen_s > STALL_LIMIT_S:
-            self.show_message(f"The screen did not respond for {frozen_s:.0f} s (from "
-                              f"{clock_text(time.time() - frozen_s)}): the values shown are current again.")
-            self.bridge.recorder.submit("technical_event", None, condition="screen_not_responding",
-                                        detail=f"the window's thread did not run for {frozen_s:.1f} s")
-        news = guard.beat()
-        if news is not None:
-            self.show_message(f"Screen guard: {news}.")
-            self.bridge.recorder.submit("technical_event", None, condition="guard_ended", detail=news)
+    def _screen_was_frozen(self, seconds: float) -> None:
+        """Say, and record on the timeline, a spell in which this window's thread did not run."""
+        self.show_message(f"The screen did not respond for {seconds:.0f} s (from "
+                          f"{clock_text(time.time() - seconds)}): the values shown are current again.")
+        self.bridge.recorder.submit("technical_event", None, condition="screen_not_responding",
+                                    detail=f"the window's thread did not run for {seconds:.1f} s")
+
+    def _guard_news(self, news: str) -> None:
+        """Say, and record, that the guard had ended (it is started again) or could not be started."""
+        self.show_message(f"Screen guard: {news}.")
+        self.bridge.recorder.submit("technical_event", None, condition="guard_ended", detail=news)
 
     def _size_score_buttons(self) -> None:
         """Each score button as wide as its wider text, plain or due: marking a score due moves no button."""
@@ -1376,5 +1369,5 @@ class LiveWindow(DialogHost, QMainWindow):
         if self.dialog is not None:
             self.dialog.reject()
         if self.guard is not None:
-            self.guard.bye()  # closing on purpose: no alarm while recording stops
+            self.guard.stop()  # closing on purpose: no alarm while recording stops
         self.bridge.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import html
 import signal
+import sys
 import time
 from typing import Any
 
@@ -33,6 +34,7 @@ from monitor.station import ChairReport, ChairView, StationFeed, StationModel
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
+from ui.guard_link import GuardBeat, GuardLink
 
 TICK_MS = 125
 COLUMNS = 4
@@ -313,10 +315,17 @@ def run_station(args: argparse.Namespace) -> int:
     window.resize(1400, 900)
     window.show()
     feed.start()
+    # The station's screen is watched from a second process too: a frozen station shows every chair as it was.
+    guard = GuardLink(station=True)
+    if not guard.start():
+        print(f"Screen guard: {guard.error}", file=sys.stderr)
+    beat = GuardBeat(guard, lambda s: print(f"The station did not respond for {s:.0f} s.", file=sys.stderr),
+                     lambda news: print(f"Screen guard: {news}", file=sys.stderr), window)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
     try:
         return int(app.exec())
     finally:
+        beat.stop()
         feed.stop()
         sound.shutdown()

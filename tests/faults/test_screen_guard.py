@@ -27,7 +27,7 @@ def test_a_frozen_then_killed_window_program_is_alarmed_by_its_guard(db_path: Pa
                       env={"INFUSION_MONITOR_SECRET": NURSE_SECRET, "QT_QPA_PLATFORM": "offscreen"})
     guard_pid: int | None = None
     try:
-        watching = gui.wait_for("guard: watching the monitor", timeout=60)
+        watching = gui.wait_for("guard: watching the window", timeout=60)
         found = re.search(r"pid (\d+)", watching)
         assert found is not None
         guard_pid = int(found.group(1))
@@ -43,7 +43,7 @@ def test_a_frozen_then_killed_window_program_is_alarmed_by_its_guard(db_path: Pa
         assert alarm == ("\a  ALARM HIGH technical: MONITOR NOT RESPONDING at Chair 3: its screen has not updated "
                          "for 3 s - values on it are not current; watch the patient directly")
         assert 2.5 <= waited <= 4.5, waited  # the last beat came up to a quarter second before the stop
-        gui.wait_for("guard: the monitor is responding again", timeout=10)
+        gui.wait_for("guard: the window is responding again", timeout=10)
         time.sleep(3.0)  # the spell reaches the timeline and the disk
         gui.process.kill()
         gui.process.wait(10)
@@ -69,3 +69,25 @@ def test_a_frozen_then_killed_window_program_is_alarmed_by_its_guard(db_path: Pa
     assert len(spells) == 1, events
     held = re.search(r"did not run for ([\d.]+) s", spells[0].detail["detail"])
     assert held is not None and 4.5 <= float(held.group(1)) <= 7.0, spells[0].detail
+
+
+def test_a_frozen_nurse_station_is_alarmed_by_its_guard(clinic: Any) -> None:
+    station = CommandLine("station", "--server", clinic.role("reader"), env={"QT_QPA_PLATFORM": "offscreen"})
+    try:
+        station.wait_for("guard: watching the window", timeout=60)
+        time.sleep(1.0)
+        station.process.send_signal(signal.SIGSTOP)
+        try:
+            alarm = station.wait_for("ALARM HIGH technical", timeout=10)
+        finally:
+            station.process.send_signal(signal.SIGCONT)
+        assert alarm == ("\a  ALARM HIGH technical: NURSE STATION NOT RESPONDING: its screen has not updated for 3 s - "
+                         "the chairs' values and alarms on it are not current; watch the chairs' own screens")
+        station.wait_for("guard: the window is responding again", timeout=10)
+        station.wait_for("The station did not respond for", timeout=10)
+        station.process.send_signal(signal.SIGTERM)
+        assert station.finish(timeout=20) == 0
+        assert "guard: the program ended normally" in station.output()
+    finally:
+        if station.process.poll() is None:
+            station.process.kill()

@@ -41,15 +41,27 @@ def test_the_verdict(heard, at, state, silent_s) -> None:
     assert bool(view.text) is view.alarming
 
 
-def test_the_alarm_names_the_chair_and_says_what_to_do() -> None:
+# the program's first line, the two alarm texts it gives (not responding 7 s after it, then ended)
+NAMES_TABLE = [
+    ("chair   Chair 3 (window)  ",
+     "MONITOR NOT RESPONDING at Chair 3 (window): its screen has not updated for 7 s - values on it are not "
+     "current; watch the patient directly",
+     "MONITOR PROGRAM STOPPED at Chair 3 (window): recording and alarms have ended - watch the patient directly "
+     "and start the monitor again (the session can be resumed)"),
+    ("station",
+     "NURSE STATION NOT RESPONDING: its screen has not updated for 7 s - the chairs' values and alarms on it "
+     "are not current; watch the chairs' own screens",
+     "NURSE STATION STOPPED: the chairs' alarms are no longer shown here - watch the chairs' own screens and "
+     "start the station again"),
+]
+
+
+@pytest.mark.parametrize(("first", "not_responding", "ended"), NAMES_TABLE)
+def test_the_alarm_names_the_program_and_says_what_to_do(first, not_responding, ended) -> None:
     guard = Guard(T0)
-    guard.heard("chair   Chair 3 (window)  ", T0 + 1)
+    guard.heard(first, T0 + 1)
     guard.heard("hello", T0 + 1.5)
     assert guard.unknown_lines == 1
-    assert guard.view(T0 + 8).text == (
-        "MONITOR NOT RESPONDING at Chair 3 (window): its screen has not updated for 7 s - values on it are not "
-        "current; watch the patient directly")
+    assert guard.view(T0 + 8).text == not_responding
     guard.closed(T0 + 9)
-    assert guard.view(T0 + 10).text == (
-        "MONITOR PROGRAM STOPPED at Chair 3 (window): recording and alarms have ended - watch the patient directly "
-        "and start the monitor again (the session can be resumed)")
+    assert guard.view(T0 + 10).text == ended

@@ -132,7 +132,7 @@ def guard_process() -> Iterator[GuardProcess]:
 def test_the_guard_process_alarms_in_3_s_ignores_the_terminal_and_ends_on_sigterm(guard_process: Any) -> None:
     guard = guard_process
     guard.send("chair Chair 3")
-    assert guard.line() == (f"guard: watching the monitor (pid {guard.process.pid}; alarm after 3 s without news)")
+    assert guard.line() == (f"guard: watching the window (pid {guard.process.pid}; alarm after 3 s without news)")
     last = guard.beat_for(1.0)
     guard.process.send_signal(signal.SIGINT)  # the terminal's Ctrl-C is for the program, not for its guard
     guard.process.send_signal(signal.SIGHUP)
@@ -142,7 +142,7 @@ def test_the_guard_process_alarms_in_3_s_ignores_the_terminal_and_ends_on_sigter
                      "3 s - values on it are not current; watch the patient directly")
     assert 3.0 <= waited < 4.5, waited
     guard.beat_for(0.3)
-    assert guard.line() == "guard: the monitor is responding again"
+    assert guard.line() == "guard: the window is responding again"
     guard.stdin.close()  # the program is gone
     assert guard.line() == ("\a  ALARM HIGH technical: MONITOR PROGRAM STOPPED at Chair 3: recording and alarms have "
                             "ended - watch the patient directly and start the monitor again (the session can be "
@@ -155,10 +155,10 @@ def test_the_guard_process_alarms_in_3_s_ignores_the_terminal_and_ends_on_sigter
 
 def test_a_goodbye_ends_the_guard_quietly(guard_process: Any) -> None:
     guard = guard_process
-    assert guard.line().startswith("guard: watching the monitor")
+    assert guard.line().startswith("guard: watching the window")
     guard.beat_for(0.5)
     guard.send("bye")
-    assert guard.line() == "guard: the monitor ended normally"
+    assert guard.line() == "guard: the program ended normally"
     assert guard.process.wait(10) == 0
 
 
@@ -171,7 +171,7 @@ def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
     guard = GuardLink(chair="Chair 3", restart_after_s=0.5)
     assert guard.start()
     w.set_guard(guard)
-    qtbot.waitUntil(lambda: "guard: watching the monitor" in capfd.readouterr().out, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "guard: watching the window" in capfd.readouterr().out, timeout=WAIT_MS)
     qtbot.wait(1000)
     time.sleep(4.5)  # the window's thread does not run: no beats
     qtbot.waitUntil(lambda: "The screen did not respond for" in w.message.text(), timeout=WAIT_MS)
@@ -180,7 +180,7 @@ def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
                                 for e in w.events), timeout=WAIT_MS)
     out = capfd.readouterr().out
     assert "\a  ALARM HIGH technical: MONITOR NOT RESPONDING at Chair 3" in out
-    assert "guard: the monitor is responding again" in out
+    assert "guard: the window is responding again" in out
     # The guard itself is killed: the window says so, records it, and starts another.
     first = guard.pid
     assert first is not None
@@ -191,9 +191,9 @@ def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
     assert guard.starts == 2
     qtbot.waitUntil(lambda: any(e.kind is EventKind.TECHNICAL and e.detail.get("condition") == "guard_ended"
                                 for e in w.events), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: "guard: watching the monitor" in capfd.readouterr().out, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "guard: watching the window" in capfd.readouterr().out, timeout=WAIT_MS)
     # Closing the window on purpose says goodbye: no alarm.
     w.force_close()
     assert not guard.running
     out = capfd.readouterr().out
-    assert "guard: the monitor ended normally" in out and "ALARM" not in out
+    assert "guard: the program ended normally" in out and "ALARM" not in out

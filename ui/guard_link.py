@@ -89,7 +89,8 @@ class GuardLink:
         if self._process is not None:
             code = self._process.poll()
             self._discard()
-            news = f"the screen guard ended unexpectedly (exit status {code})"
+            news = (f"the guard process ended unexpectedly (exit status {code}); it is started again within "
+                    f"{self.restart_after_s:g} s")
         if self._monotonic() - self._started_at >= self.restart_after_s:
             if self.start():
                 self._send(BEAT)

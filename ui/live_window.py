@@ -1329,6 +1329,8 @@ class LiveWindow(DialogHost, QMainWindow):
             button.setEnabled(False)
         if self.sound is not None:
             self.sound.set_sounding(None)
+        if self.guard is not None:
+            self.guard.stop()  # nothing is monitored any more: a later end of the program is no alarm
         if status.startswith("error"):
             self.show_message(f"Recording stopped: {status}. Everything written so far is kept.")
 

@@ -185,8 +185,8 @@ def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
     first = guard.pid
     assert first is not None
     os.kill(first, signal.SIGKILL)
-    qtbot.waitUntil(lambda: "Screen guard: the screen guard ended unexpectedly (exit status -9)." in w.messages,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Screen guard: the guard process ended unexpectedly (exit status -9); it is started "
+                            "again within 0.5 s." in w.messages, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: guard.running and guard.pid != first, timeout=WAIT_MS)
     assert guard.starts == 2
     qtbot.waitUntil(lambda: any(e.kind is EventKind.TECHNICAL and e.detail.get("condition") == "guard_ended"
@@ -197,3 +197,18 @@ def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
     assert not guard.running
     out = capfd.readouterr().out
     assert "guard: the program ended normally" in out and "ALARM" not in out
+
+
+def test_a_recording_that_has_ended_says_goodbye_to_its_guard(
+    qtbot: Any, make_window: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from ui.guard_link import GuardLink
+
+    w = make_window(first_status=True)
+    guard = GuardLink()
+    assert guard.start()
+    w.set_guard(guard)
+    qtbot.waitUntil(lambda: "guard: watching the window" in capfd.readouterr().out, timeout=WAIT_MS)
+    w.on_finished("complete")  # as the recorder reports a completed session; the window stays open
+    assert not guard.running and w.isVisible()
+    assert "guard: the program ended normally" in capfd.readouterr().out

@@ -1163,8 +1163,7 @@ class LiveWindow(DialogHost, QMainWindow):
 
     def _screen_was_frozen(self, seconds: float) -> None:
         """Say, and record on the timeline, a spell in which this window's thread did not run."""
-        self.show_message(f"The screen did not respond for {seconds:.0f} s (from "
-                          f"{clock_text(time.time() - seconds)}): the values shown are current again.")
+        self.show_message(f"The screen did not respond for {seconds:.0f} s: the values shown are current again.")
         self.bridge.recorder.submit("technical_event", None, condition="screen_not_responding",
                                     detail=f"the window's thread did not run for {seconds:.1f} s")
 

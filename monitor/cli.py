@@ -387,7 +387,12 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         warned: set[str] = set()
         alarm_rows: dict[str, AlarmRecord] = {}
 
+        suspends: list[int] = []
+
         def show(update: Any) -> None:
+            while suspends:
+                suspends.pop()
+                out.write(SUSPEND_REFUSED + "\n")
             for what in not_patient_data(update.readings):
                 if what not in warned:
                     warned.add(what)
@@ -415,7 +420,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
         watchdog.start()
         try:
-            with _stop_on_signals(recorder):
+            with _stop_on_signals(recorder, lambda: suspends.append(1)):
                 recorder.run(until=wall_deadline(args.duration))
         finally:
             watchdog.stop()
@@ -440,12 +445,23 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         store.close()
 
 
+#: Said when Ctrl-Z reaches ``record``: a suspended recorder would stop monitoring without a word.
+SUSPEND_REFUSED = "Ctrl-Z ignored: monitoring cannot be paused from the keyboard (Ctrl-C ends the session)"
+
+
 @contextlib.contextmanager
-def _stop_on_signals(recorder: Any) -> Any:
+def _stop_on_signals(recorder: Any, on_suspend: Callable[[], None]) -> Any:
+    """Ctrl-C and SIGTERM end the session cleanly; Ctrl-Z (SIGTSTP) is refused (``on_suspend`` hears of it).
+
+    The handlers only set a flag or append to a list: they run between two bytecodes of the main thread.
+    """
     def handler(signum: int, frame: FrameType | None) -> None:
         recorder.request_stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    suspend = getattr(signal, "SIGTSTP", None)
+    if suspend is not None:
+        previous[suspend] = signal.signal(suspend, lambda *_: on_suspend())
     try:
         yield
     finally:

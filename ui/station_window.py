@@ -323,6 +323,12 @@ def run_station(args: argparse.Namespace) -> int:
                      lambda news: print(f"Screen guard: {news}", file=sys.stderr), window)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
+    # Ctrl-Z in the terminal would freeze the station while it shows every chair as it was.
+    suspend = getattr(signal, "SIGTSTP", None)
+    if suspend is not None:
+        signal.signal(suspend, lambda *_: QTimer.singleShot(0, lambda: print(
+            "Ctrl-Z ignored: the station cannot be paused from the keyboard (close the window to end it).",
+            file=sys.stderr)))
     try:
         return int(app.exec())
     finally:

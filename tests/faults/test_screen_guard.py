@@ -57,10 +57,10 @@ def test_a_frozen_then_killed_window_program_is_alarmed_by_its_guard(db_path: Pa
         guard_pid = None
         gui.finish(timeout=20)
     finally:
-        if gui.process.poll() is None:
-            gui.process.kill()
         if guard_pid is not None:
             os.kill(guard_pid, signal.SIGKILL)
+        if gui.process.poll() is None:
+            gui.kill()
     with Store(db_path, readonly=True) as store:
         [session] = store.sessions()
         events = store.events(session.id)
@@ -90,4 +90,4 @@ def test_a_frozen_nurse_station_is_alarmed_by_its_guard(clinic: Any) -> None:
         assert "guard: the program ended normally" in station.output()
     finally:
         if station.process.poll() is None:
-            station.process.kill()
+            station.kill()

@@ -28,6 +28,7 @@ from ui.dialogs import SignedInUser
 from ui.guard_link import GuardLink
 from ui.live_window import LiveWindow
 from ui.session_browser import UnfinishedSessionsDialog
+from ui.terminal import keep_running_without_terminal
 
 
 def sign_in_at_start(args: argparse.Namespace) -> SignedInUser | None:
@@ -59,9 +60,10 @@ class LiveRun:
         self.window.deleteLater()
 
 
-#: Said when Ctrl-Z reaches the window program from its terminal.
+#: Said when Ctrl-Z reaches the window program from its terminal, and when that terminal is closed.
 SUSPEND_REFUSED = ("Ctrl-Z in the terminal was ignored: monitoring cannot be paused from the keyboard (close the "
                    "window to end the session).")
+HANGUP_SURVIVED = "The terminal that started the monitor was closed: monitoring goes on in this window."
 
 
 def _warn_stderr(text: str) -> None:
@@ -124,28 +126,17 @@ def run_gui(args: argparse.Namespace) -> int:
     # The handler only schedules the close: it may run in the middle of a paint, where closing
     # the window at once would destroy the surface being painted.
     try:
-        return run_until_quit(app, lambda: QTimer.singleShot(0, window.force_close), run.shutdown,
-                              lambda: window.show_message(SUSPEND_REFUSED))
+        keep_running_without_terminal(lambda: window.show_message(SUSPEND_REFUSED),
+                                      lambda: window.show_message(HANGUP_SURVIVED))
+        return run_until_quit(app, lambda: QTimer.singleShot(0, window.force_close), run.shutdown)
     finally:
         store.close()
 
 
-def run_until_quit(
-    app: QCoreApplication,
-    on_signal: Callable[[], None],
-    shutdown: Callable[[], None],
-    on_suspend: Callable[[], None] | None = None,
-) -> int:
-    """Run the Qt event loop, ``on_signal`` on Ctrl-C / SIGTERM, and ``shutdown`` when it ends; the exit code.
-
-    Ctrl-Z in the terminal (SIGTSTP) is refused: a suspended program stops monitoring and alarms while its
-    window still shows the last values. ``on_suspend`` hears of it on the window's thread.
-    """
+def run_until_quit(app: QCoreApplication, on_signal: Callable[[], None], shutdown: Callable[[], None]) -> int:
+    """Run the Qt event loop, ``on_signal`` on Ctrl-C / SIGTERM, and ``shutdown`` when it ends; the exit code."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: on_signal())
-    suspend = getattr(signal, "SIGTSTP", None)
-    if suspend is not None:
-        signal.signal(suspend, lambda *_: QTimer.singleShot(0, on_suspend) if on_suspend is not None else None)
     wake = QTimer()
     wake.start(250)
     wake.timeout.connect(lambda: None)  # lets Python see signals while Qt runs

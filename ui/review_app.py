@@ -7,6 +7,7 @@ as ``infusion-monitor gui --resume`` would record it (same driver and port as th
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
@@ -21,11 +22,12 @@ from monitor.app.stores import RecordSource, record_source
 from monitor.session import SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
 from ui.account_dialogs import sign_in_at_start
-from ui.app import LiveRun, run_until_quit, start_live
+from ui.app import SUSPEND_REFUSED, LiveRun, run_until_quit, start_live
 from ui.collector import gui_application
 from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
 from ui.session_browser import SessionBrowser
+from ui.terminal import keep_running_without_terminal
 
 
 def resume_spec(row: dict[str, object], user: SignedInUser) -> SessionSpec:
@@ -128,4 +130,6 @@ def run_review(args: argparse.Namespace) -> int:
     def stop() -> None:
         QTimer.singleShot(0, lambda: (controller.shutdown(), app.quit()))
 
+    # A session resumed from here records as the live window does: the terminal can neither pause nor end it.
+    keep_running_without_terminal(lambda: print(SUSPEND_REFUSED, file=sys.stderr), lambda: None)
     return run_until_quit(app, stop, controller.shutdown)

@@ -35,6 +35,7 @@ from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
 from ui.guard_link import GuardBeat, GuardLink
+from ui.terminal import keep_running_without_terminal
 
 TICK_MS = 125
 COLUMNS = 4
@@ -324,11 +325,11 @@ def run_station(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
     # Ctrl-Z in the terminal would freeze the station while it shows every chair as it was.
-    suspend = getattr(signal, "SIGTSTP", None)
-    if suspend is not None:
-        signal.signal(suspend, lambda *_: QTimer.singleShot(0, lambda: print(
-            "Ctrl-Z ignored: the station cannot be paused from the keyboard (close the window to end it).",
-            file=sys.stderr)))
+    keep_running_without_terminal(
+        lambda: print("Ctrl-Z ignored: the station cannot be paused from the keyboard (close the window to end it).",
+                      file=sys.stderr),
+        lambda: None,
+    )
     try:
         return int(app.exec())
     finally:

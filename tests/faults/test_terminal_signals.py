@@ -1,8 +1,10 @@
-"""Ctrl-Z from the terminal (SIGTSTP) does not suspend monitoring: ``record`` and the window refuse it and say so.
+"""The terminal cannot stop monitoring: Ctrl-Z (SIGTSTP) is refused by ``record`` and the window, and
+closing the terminal (SIGHUP) does not end the window.
 
 A suspended monitor would stop reading, recording and alarming while a terminal shows only "Stopped"
 and a window its last values. Both real programs get SIGTSTP in the middle of a session, keep running
-(their process state is never "T", stopped), and end cleanly afterwards.
+(their process state is never "T", stopped), and end cleanly afterwards; the window also outlives a
+hang-up of its terminal.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def test_record_refuses_ctrl_z_and_goes_on_recording(db_path: Path) -> None:
     assert _readings(run.wait_for("readings stored", timeout=1)) > 0
 
 
-def test_the_window_refuses_ctrl_z_and_its_guard_stays_quiet(db_path: Path, accounts_in: Any) -> None:
+def test_the_window_refuses_ctrl_z_outlives_its_terminal_and_its_guard_stays_quiet(
+    db_path: Path, accounts_in: Any
+) -> None:
     accounts_in(db_path)
     gui = CommandLine("gui", "--db", str(db_path), "--user", "RN", "--speed", "1",
                       env={"INFUSION_MONITOR_SECRET": NURSE_SECRET, "QT_QPA_PLATFORM": "offscreen"})
@@ -58,6 +62,9 @@ def test_the_window_refuses_ctrl_z_and_its_guard_stays_quiet(db_path: Path, acco
         gui.process.send_signal(signal.SIGTSTP)
         time.sleep(4.5)  # longer than the guard waits before it alarms
         assert _state(gui.process.pid) != "T"
+        gui.process.send_signal(signal.SIGHUP)  # the terminal is closed
+        time.sleep(4.5)
+        assert gui.process.poll() is None and _state(gui.process.pid) != "T"
         assert not any("ALARM" in line for line in gui.output()), gui.output()
         gui.process.send_signal(signal.SIGTERM)
         assert gui.finish(timeout=30) == 0

@@ -11,9 +11,11 @@ acknowledge, silence or change anything at a chair.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -261,7 +263,14 @@ class StationWindow(QMainWindow):
 
 
 class ChairTrendDialog(QDialog):
-    """A chair's recent heart rate and SpO2, read from the server (read-only)."""
+    """A chair's recent heart rate and SpO2, read from the server (read-only).
+
+    The read runs on a thread of its own: a slow or unreachable server must not stop the station's
+    window, which watches every chair. What it read, or why it could not, arrives through :attr:`loaded`.
+    """
+
+    #: The readings read (a list), or why they could not be read (a str).
+    loaded = Signal(object)
 
     def __init__(self, url: str, session_id: str, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -271,6 +280,9 @@ class ChairTrendDialog(QDialog):
         self.url = url
         self.session_id = session_id
         layout = QVBoxLayout(self)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
         self.plot.addLegend()
         self.curves = {
@@ -278,16 +290,38 @@ class ChairTrendDialog(QDialog):
             for name in ("hr", "spo2")
         }
         layout.addWidget(self.plot)
+        self.reader: threading.Thread | None = None
+        self.loaded.connect(self._show)
         self.reload()
 
     def reload(self) -> None:
-        """Read the last 30 minutes of the session from the server."""
+        """Read the last 30 minutes of the session from the server, on a thread."""
+        if self.reader is not None and self.reader.is_alive():
+            return
+        self.note.setText("Reading the last 30 minutes from the server…")
+        self.reader = threading.Thread(target=self._read, name="station-chart", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
         from monitor.replication.server_store import ServerStore
 
-        with ServerStore(self.url) as server:
-            readings = server.recent_readings(self.session_id, [_param(name) for name in self.curves], 1800.0)
+        result: object
+        try:
+            with ServerStore(self.url) as server:
+                result = server.recent_readings(self.session_id, [_param(name) for name in self.curves], 1800.0)
+        except Exception as exc:  # whatever the server or the network did: said in the dialog
+            result = f"The chart cannot be read from the server: {exc}"
+        with contextlib.suppress(RuntimeError):  # the dialog is already gone
+            self.loaded.emit(result)
+
+    def _show(self, result: object) -> None:
+        if isinstance(result, str):
+            self.note.setText(result)
+            return
+        assert isinstance(result, list)
+        self.note.setText(f"The last 30 minutes of the session as the server holds them ({len(result)} readings).")
         for name, curve in self.curves.items():
-            points = [(r.t, r.value) for r in readings if r.parameter.value == name and r.value is not None]
+            points = [(r.t, r.value) for r in result if r.parameter.value == name and r.value is not None]
             curve.setData([t for t, _ in points], [v for _, v in points])
 
 

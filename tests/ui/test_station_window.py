@@ -114,3 +114,35 @@ def test_the_station_needs_a_server_and_says_so(capsys: Any) -> None:
 
     assert main(["station"]) != 0
     assert "the station needs --server URL" in capsys.readouterr().err
+
+
+def test_a_chairs_chart_is_read_without_holding_up_the_station(
+    qtbot: Any, clinic: Any, tmp_path: Any
+) -> None:
+    """From a server that accepts and never answers, and from the real one."""
+    import socket
+
+    from tests.monitor.replication.shipping import patient_at_two_chairs
+    from ui.station_window import ChairTrendDialog
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        dialog = ChairTrendDialog(f"postgresql://reader@127.0.0.1:{port}/clinic", "s-1", "Chair 1")
+        qtbot.addWidget(dialog)
+        # The window got its dialog back while the read still waits for the server.
+        assert dialog.reader is not None and dialog.reader.is_alive()
+        assert dialog.note.text() == "Reading the last 30 minutes from the server…"
+        qtbot.waitUntil(lambda: dialog.note.text().startswith("The chart cannot be read from the server: "),
+                        timeout=20_000)
+        dialog.reader.join(5)
+
+    _, _, first, _ = patient_at_two_chairs(tmp_path, clinic.role("chair"), "MRN-204", (11, 12))
+    chart = ChairTrendDialog(clinic.role("reader"), first, "Chair 1")
+    qtbot.addWidget(chart)
+    qtbot.waitUntil(lambda: chart.note.text().startswith("The last 30 minutes of the session"), timeout=20_000)
+    hr = chart.curves["hr"].getData()[1]
+    assert hr is not None and len(hr) > 10 and min(hr) > 30 and max(hr) < 200
+    assert chart.reader is not None
+    chart.reader.join(5)

@@ -23,8 +23,12 @@ from monitor.watchdog import STALL_LIMIT_S
 
 #: The guard program.
 GUARD_COMMAND: tuple[str, ...] = (sys.executable, "-m", "ui.guard_app")
-#: A guard that ended is started again no sooner than this.
+#: A guard that ended is started again after this wait; one that keeps ending soon after its start waits twice
+#: as long each time, up to :data:`RESTART_AFTER_MAX_S`, so a guard that cannot run does not fill the timeline.
 RESTART_AFTER_S = 10.0
+RESTART_AFTER_MAX_S = 300.0
+#: A guard that ran this long was fine: the next one waits :data:`RESTART_AFTER_S` again.
+HEALTHY_LIFE_S = 60.0
 #: How often the window tells the guard it runs.
 BEAT_MS = 250
 
@@ -50,6 +54,8 @@ class GuardLink:
         self._monotonic = monotonic
         self._process: subprocess.Popen[bytes] | None = None
         self._started_at = float("-inf")
+        self._ended_at = float("-inf")
+        self._short_lives = 0
         self._said_bye = False
 
     @property
@@ -80,23 +86,36 @@ class GuardLink:
             self._send(f"{STATION if self.station else CHAIR} {self.chair}")
         return True
 
+    @property
+    def restart_wait_s(self) -> float:
+        """How long after the guard ended it is started again (longer while guards keep ending soon)."""
+        return min(self.restart_after_s * 2.0 ** max(0, self._short_lives - 1), RESTART_AFTER_MAX_S)
+
     def beat(self) -> str | None:
         """Tell the guard the window runs. What went wrong, when something did: the guard had ended, or
-        could not be started again (it is started again at most every ``restart_after_s``)."""
+        could not be started again (each says when it is tried again)."""
         if self._said_bye or (self.running and self._send(BEAT)):
             return None
+        now = self._monotonic()
         news = None
         if self._process is not None:
             code = self._process.poll()
             self._discard()
+            self._ended(now)
             news = (f"the guard process ended unexpectedly (exit status {code}); it is started again within "
-                    f"{self.restart_after_s:g} s")
-        if self._monotonic() - self._started_at >= self.restart_after_s:
+                    f"{self.restart_wait_s:g} s")
+        if now - self._ended_at >= self.restart_wait_s:
             if self.start():
                 self._send(BEAT)
             else:
-                news = self.error
+                self._ended(now)
+                news = f"{self.error}; it is tried again within {self.restart_wait_s:g} s"
         return news
+
+    def _ended(self, now: float) -> None:
+        lived = now - self._started_at
+        self._short_lives = 0 if lived >= HEALTHY_LIFE_S else self._short_lives + 1
+        self._ended_at = now
 
     def bye(self, wait_s: float = 3.0) -> None:
         """The program ends on purpose: tell the guard, which then ends without an alarm."""

@@ -212,3 +212,48 @@ def test_a_recording_that_has_ended_says_goodbye_to_its_guard(
     w.on_finished("complete")  # as the recorder reports a completed session; the window stays open
     assert not guard.running and w.isVisible()
     assert "guard: the program ended normally" in capfd.readouterr().out
+
+
+def _ended(link: Any) -> None:
+    """Wait for the guard process to end by itself."""
+    deadline = time.monotonic() + 20
+    while link.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not link.running
+
+
+def test_a_guard_that_keeps_ending_is_started_again_ever_less_often() -> None:
+    """Guards that end at once wait 10, 20, 40 ... 300 s before the next start; one that ran a minute, 10 s again."""
+    from ui.guard_link import GuardLink
+
+    clock = [0.0]
+    at_once = (sys.executable, "-c", "raise SystemExit(3)")
+    link = GuardLink(command=at_once, monotonic=lambda: clock[0])
+    assert link.start()
+    waits = []
+    for _ in range(7):
+        _ended(link)
+        news = link.beat()
+        assert news is not None and news.startswith("the guard process ended unexpectedly (exit status 3)")
+        waits.append(link.restart_wait_s)
+        assert news.endswith(f"it is started again within {link.restart_wait_s:g} s")
+        starts = link.starts
+        clock[0] += link.restart_wait_s - 0.1
+        assert link.beat() is None and link.starts == starts  # not yet
+        clock[0] += 0.1
+        assert link.beat() is None and link.starts == starts + 1
+    assert waits == [10, 20, 40, 80, 160, 300, 300]
+    # A guard that runs a minute was fine: after it, the usual wait.
+    _ended(link)
+    link.command = (sys.executable, "-c", "import time; time.sleep(60)")
+    link.beat()
+    clock[0] += 300
+    link.beat()
+    assert link.running
+    clock[0] += 61
+    assert link.pid is not None
+    os.kill(link.pid, signal.SIGKILL)
+    _ended(link)
+    news = link.beat()
+    assert news is not None and news.endswith("it is started again within 10 s")
+    link.bye(wait_s=0.0)

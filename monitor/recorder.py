@@ -48,6 +48,7 @@ from monitor.readiness import (
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
 from monitor.store.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
+from monitor.watchdog import STALL_LIMIT_S
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ READ_TIMEOUT_S = 0.05
 IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
 #: At close, the writer tries this long to write what it still holds before the session is left unfinished.
 CLOSE_DRAIN_S = 5.0
+#: A pause between two turns longer than this means the recorder itself stood still; the window's silence
+#: during it is not held against the window (see :meth:`Recorder.screen_alive`).
+SCREEN_WATCH_RESTART_S = 1.0
 #: Waveform samples stamped up to this long before the session start are kept (the first frame's).
 PLETH_BEFORE_START_KEPT_S = 2.0
 #: A planned session takes its discharge cuff this long before the recovery watch ends.
@@ -181,6 +185,11 @@ class Recorder:
         self.clock.take_step()  # a step before the session started is not this session's business
         #: Monotonic time at the end of the last loop turn (the watchdog reads it from other threads).
         self.last_beat = time.monotonic()
+        #: Monotonic time of the last sign of life from the window showing this session (None: no window has
+        #: asked to be watched; see :meth:`screen_alive`).
+        self.screen_beat: float | None = None
+        self._screen_watched_from = 0.0
+        self._screen_alarmed = False
         #: Where held rows went when the store never came back before the end (None: nothing left over).
         self.recovery_file: str | None = None
         self._dropped_reported = (0, 0)
@@ -472,6 +481,7 @@ class Recorder:
         if self.alarms is not None:
             self.alarms.tick(self.session.now, self.session)
         self._watch_writer()
+        self._watch_screen()
         events = self._collect_events()
         alarm_changes = self._collect_alarm_changes()
         self._maybe_flush()
@@ -994,6 +1004,39 @@ class Recorder:
         if not self.writer.threaded:
             self.writer.pump(force=force)
             self._watch_writer()
+
+    def screen_alive(self) -> None:
+        """The window showing this session runs (called from its own thread, several times a second).
+
+        From the first call on, the recorder raises a high-priority technical alarm when the window has not
+        run for :data:`~monitor.watchdog.STALL_LIMIT_S` while the recorder itself ran: it then reaches the
+        alarm log and the nurse station, which the frozen window cannot.
+        """
+        self.screen_beat = time.monotonic()
+
+    def screen_closed(self) -> None:
+        """The window showing this session is going away on purpose: its silence is no alarm."""
+        self.screen_beat = None
+
+    def _watch_screen(self) -> None:
+        beat = self.screen_beat
+        if beat is None or self.alarms is None:
+            if self._screen_alarmed and self.alarms is not None:
+                self._screen_alarmed = False
+                self.alarms.command("screen_responding", self.session.now, None)
+            return
+        now = time.monotonic()
+        if now - self.last_beat > SCREEN_WATCH_RESTART_S:
+            # The recorder itself stood still (the whole program was stopped or starved): the window was
+            # silent with it, not on its own. Its silence is counted again from now.
+            self._screen_watched_from = now
+        frozen = now - max(beat, self._screen_watched_from) > STALL_LIMIT_S
+        if frozen and not self._screen_alarmed:
+            self._screen_alarmed = True
+            self.alarms.command("screen_not_responding", self.session.now, None)
+        elif not frozen and self._screen_alarmed:
+            self._screen_alarmed = False
+            self.alarms.command("screen_responding", self.session.now, None)
 
     def _watch_writer(self) -> None:
         """Turn the writer's state into timeline events and technical alarms."""

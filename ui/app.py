@@ -53,8 +53,7 @@ class LiveRun:
         """Stop recording (everything is flushed), stop the feed and the server link, let the window go."""
         if self.window.isVisible():
             self.window.force_close()  # stops the recorder; everything is flushed
-        if self.window.guard is not None:
-            self.window.guard.stop()
+        self.window.stop_guard()
         self.bridge.stop()
         self.services.stop()
         self.window.deleteLater()

@@ -162,7 +162,8 @@ class GuardBeat(QObject):
 
     ``on_frozen(seconds)`` hears of a spell longer than the guard's limit between two ticks (the window's
     thread did not run; the guard alarmed), ``on_news(text)`` of a guard that had ended or could not be
-    started again. :meth:`stop` says goodbye: the program is ending on purpose.
+    started again; ``on_tick()`` is called on every tick (the live window tells its recorder it runs).
+    :meth:`stop` says goodbye: the program is ending on purpose.
     """
 
     def __init__(
@@ -171,11 +172,13 @@ class GuardBeat(QObject):
         on_frozen: Callable[[float], None],
         on_news: Callable[[str], None],
         parent: QObject | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.guard = guard
         self._on_frozen = on_frozen
         self._on_news = on_news
+        self._on_tick = on_tick
         self._ticked_at = time.monotonic()
         self._timer = QTimer(self)
         self._timer.setInterval(BEAT_MS)
@@ -188,6 +191,8 @@ class GuardBeat(QObject):
         frozen_s, self._ticked_at = now - self._ticked_at, now
         if frozen_s > STALL_LIMIT_S:
             self._on_frozen(frozen_s)
+        if self._on_tick is not None:
+            self._on_tick()
         news = self.guard.beat()
         if news is not None:
             self._on_news(news)

@@ -1158,8 +1158,17 @@ class LiveWindow(DialogHost, QMainWindow):
             self.show_status(self.last_status, now=self.last_status.now + quiet_s)
 
     def set_guard(self, guard: GuardLink) -> None:
-        """Tell ``guard`` four times a second that this window runs; it alarms on its own when it stops."""
-        self.guard = GuardBeat(guard, self._screen_was_frozen, self._guard_news, self)
+        """Tell ``guard`` and the recorder four times a second that this window runs. When it stops, the
+        guard alarms here on its own, and the recorder raises a technical alarm for the log and the station."""
+        recorder = self.bridge.recorder
+        recorder.screen_alive()
+        self.guard = GuardBeat(guard, self._screen_was_frozen, self._guard_news, self, on_tick=recorder.screen_alive)
+
+    def stop_guard(self) -> None:
+        """The guard and the recorder stop watching this window (it is going away, or nothing is monitored)."""
+        if self.guard is not None:
+            self.guard.stop()
+            self.bridge.recorder.screen_closed()
 
     def _screen_was_frozen(self, seconds: float) -> None:
         """Say, and record on the timeline, a spell in which this window's thread did not run."""
@@ -1328,8 +1337,7 @@ class LiveWindow(DialogHost, QMainWindow):
             button.setEnabled(False)
         if self.sound is not None:
             self.sound.set_sounding(None)
-        if self.guard is not None:
-            self.guard.stop()  # nothing is monitored any more: a later end of the program is no alarm
+        self.stop_guard()  # nothing is monitored any more: a later end of the program is no alarm
         if status.startswith("error"):
             self.show_message(f"Recording stopped: {status}. Everything written so far is kept.")
 
@@ -1369,6 +1377,5 @@ class LiveWindow(DialogHost, QMainWindow):
             self.sound.shutdown()
         if self.dialog is not None:
             self.dialog.reject()
-        if self.guard is not None:
-            self.guard.stop()  # closing on purpose: no alarm while recording stops
+        self.stop_guard()  # closing on purpose: no alarm while recording stops
         self.bridge.stop()

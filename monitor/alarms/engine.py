@@ -973,6 +973,17 @@ class AlarmEngine:
                 priority=Priority.LOW,
             )
 
+    def _screen_not_responding(self, at: float, user: str | None) -> None:
+        """The chair's window has stopped running while recording goes on (the recorder watches its beats)."""
+        if "screen_not_responding" not in self._active:
+            self._start_technical(
+                "screen_not_responding", None,
+                "Screen not responding at the chair: the values it shows are not current", at, priority=Priority.HIGH,
+            )
+
+    def _screen_responding(self, at: float, user: str | None) -> None:
+        self._end_key("screen_not_responding", at)
+
     def _database_moved(self, at: float, user: str | None, message: str = "") -> None:
         # Someone deleted or moved the open database: always high priority, ended by the nurse only.
         self._start_technical("database_moved", None, message or "The database file was deleted or moved", at,
@@ -1001,6 +1012,8 @@ _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "storage_restored": AlarmEngine._storage_restored,
     "profile_not_used": AlarmEngine._profile_not_used,
     "database_moved": AlarmEngine._database_moved,
+    "screen_not_responding": AlarmEngine._screen_not_responding,
+    "screen_responding": AlarmEngine._screen_responding,
     "nibp_confirm_started": AlarmEngine._nibp_confirm_started,
 }
 

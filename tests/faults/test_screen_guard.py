@@ -64,6 +64,9 @@ def test_a_frozen_then_killed_window_program_is_alarmed_by_its_guard(db_path: Pa
     with Store(db_path, readonly=True) as store:
         [session] = store.sessions()
         events = store.events(session.id)
+        alarms = store.alarms(session.id)
+    # The whole program stood still, its recorder too: the guard's alarm, not the recorder's.
+    assert not [a for a in alarms if a.condition == "screen_not_responding"], alarms
     spells = [e for e in events
               if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == "screen_not_responding"]
     assert len(spells) == 1, events

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
 
 from monitor.alarms.model import Priority
 from monitor.session import EventKind
+from monitor.store import Store
 from tests.faults.helpers import REPO_ROOT
 
 WAIT_MS = 10_000
@@ -162,8 +164,13 @@ def test_a_goodbye_ends_the_guard_quietly(guard_process: Any) -> None:
     assert guard.process.wait(10) == 0
 
 
+def _logged_screen_alarms(db_path: Path, session_id: str) -> list[Any]:
+    with Store(db_path, readonly=True) as store:
+        return [a for a in store.alarms(session_id) if a.condition == "screen_not_responding"]
+
+
 def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
-    qtbot: Any, make_window: Any, capfd: pytest.CaptureFixture[str]
+    qtbot: Any, make_window: Any, capfd: pytest.CaptureFixture[str], db_path: Path
 ) -> None:
     from ui.guard_link import GuardLink
 
@@ -181,6 +188,12 @@ def test_a_held_window_thread_is_alarmed_by_the_guard_and_recorded(
     out = capfd.readouterr().out
     assert "\a  ALARM HIGH technical: MONITOR NOT RESPONDING at Chair 3" in out
     assert "guard: the window is responding again" in out
+    # Meanwhile the recorder, which ran on, raised its own alarm for the log and the station; it has ended.
+    session_id = w.bridge.recorder.session.id
+    qtbot.waitUntil(lambda: any(a.ended_at is not None for a in _logged_screen_alarms(db_path, session_id)),
+                    timeout=WAIT_MS)
+    [logged] = _logged_screen_alarms(db_path, session_id)
+    assert logged.priority is Priority.HIGH and logged.ended_at > logged.started_at  # session time (60x here)
     # The guard itself is killed: the window says so, records it, and starts another.
     first = guard.pid
     assert first is not None

@@ -63,19 +63,14 @@ def test_the_alarm_ends_when_the_window_runs_again_and_stays_in_the_log(db_path:
                                         alarms=AlarmEngine())
         recorder.screen_alive()
         recorder.step()
-        recorder.screen_beat = time.monotonic() - 5.0
-        recorder.step()
-        assert _screen_alarms(recorder)
-        recorder.screen_alive()
-        recorder.step()
-        assert not _screen_alarms(recorder)
-        # Silent again, then closed on purpose: the alarm ends with the watch.
-        recorder.screen_beat = time.monotonic() - 5.0
-        recorder.step()
-        assert _screen_alarms(recorder)
-        recorder.screen_closed()
-        recorder.step()
-        assert not _screen_alarms(recorder)
+        # The window runs again; then, silent again, it is closed on purpose: the alarm ends with the watch.
+        for ends in (recorder.screen_alive, recorder.screen_closed):
+            recorder.screen_beat = time.monotonic() - 5.0
+            recorder.step()
+            assert _screen_alarms(recorder)
+            ends()
+            recorder.step()
+            assert not _screen_alarms(recorder)
         recorder.close()
         logged = [a for a in store.alarms(recorder.session.id) if a.condition == CONDITION]
     assert len(logged) == 2 and all(a.ended_at is not None and a.priority is Priority.HIGH for a in logged)

@@ -14,6 +14,7 @@ from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmKind, Priority
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
+from monitor.replication.live import live_document, parse_tile
 from monitor.store import Store
 
 CONDITION = "screen_not_responding"
@@ -46,9 +47,13 @@ def test_the_turn_judges_the_window(db_path: Path, case: str, beat_ago: float | 
         now = time.monotonic()
         recorder.screen_beat = None if beat_ago is None else now - beat_ago
         recorder.last_beat = now - turn_ago
-        recorder.step()
+        update = recorder.step()
         found = _screen_alarms(recorder)
         assert bool(found) is alarms
+        # What the chair sends the nurse station carries it as any other alarm.
+        tile = parse_tile(live_document(update))
+        assert [(a.priority, a.kind) for a in tile.alarms if a.condition == CONDITION] == (
+            [(3, "technical")] if alarms else [])
         if alarms:
             [alarm] = found
             assert alarm.priority is Priority.HIGH and alarm.kind is AlarmKind.TECHNICAL

@@ -54,6 +54,12 @@ class GuardWindow(QWidget):
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.text)
+        #: Said when this guard cannot sound its alarm (no audio device): then only this window and the
+        #: terminal bell carry it.
+        self.no_sound = QLabel()
+        self.no_sound.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_sound.setVisible(False)
+        layout.addWidget(self.no_sound)
         row = QHBoxLayout()
         row.addStretch(1)
         self.button = QPushButton()
@@ -78,7 +84,9 @@ class GuardWindow(QWidget):
             if screen is not None:
                 area = screen.availableGeometry()
                 width = max(self.minimumWidth(), int(area.width() * 0.6))
-                self.setGeometry(area.x() + (area.width() - width) // 2, area.y() + 40, width, 260)
+                layout = self.layout()
+                height = max(260, layout.totalHeightForWidth(width) if layout is not None else 0)
+                self.setGeometry(area.x() + (area.width() - width) // 2, area.y() + 40, width, height)
             self.show()
             if QGuiApplication.platformName() != "offscreen":
                 self.raise_()
@@ -109,6 +117,9 @@ class GuardApp:
         self.on_quit = on_quit or QApplication.quit
         self.window = GuardWindow()
         self.sound = AlarmSoundPlayer(self.window)
+        if not self.sound.available:
+            self.window.no_sound.setText(f"NO SOUND from this alarm: {self.sound.status}")
+            self.window.no_sound.setVisible(True)
         self.state = GuardState.STARTING
         self.silenced_until = 0.0
         self.acknowledged = False

@@ -58,6 +58,10 @@ def test_the_guard_window_alarms_pauses_clears_and_latches(qtbot: Any) -> None:
     qtbot.waitUntil(app.window.isVisible, timeout=WAIT_MS)
     assert app.window.text.text().startswith("MONITOR NOT RESPONDING at Chair 3: its screen has not updated for ")
     assert app.window.button.text() == "Silence 2 min" and app.sound.sounding is Priority.HIGH
+    # This machine has no audio device: the window says its alarm is silent.
+    assert app.window.no_sound.isVisibleTo(app.window) is (not app.sound.available)
+    if not app.sound.available:
+        assert app.window.no_sound.text().startswith("NO SOUND from this alarm: ")
     flashes = {app.window.lit}
     qtbot.waitUntil(lambda: len(flashes | {app.window.lit}) == 2, timeout=WAIT_MS)
     app.window.button.click()  # sound paused, the alarm still shown

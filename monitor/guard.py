@@ -51,7 +51,7 @@ _TEXTS = {
 class GuardState(enum.Enum):
     """What the guard knows about the program it watches."""
 
-    STARTING = "starting"  # nothing heard yet
+    STARTING = "starting"  # no beat yet
     WATCHING = "watching"
     NOT_RESPONDING = "not_responding"
     ENDED = "ended"  # the pipe closed without a goodbye: the program is gone
@@ -75,7 +75,7 @@ class GuardView:
 class Guard:
     """Lines and times in (:meth:`heard`, :meth:`closed`), the verdict out (:meth:`view`).
 
-    Times are the guard's monotonic clock. Before the first line the program is still starting;
+    Times are the guard's monotonic clock. Before the first beat the program is still starting;
     it gets ``start_grace_s`` to send one.
     """
 
@@ -99,7 +99,7 @@ class Guard:
             self._last_heard = now
             self._bye = True
         elif word in (CHAIR, STATION):
-            self._last_heard = now
+            # A name is no beat: it is sent before the window's event loop runs, and only a beat proves it does.
             self.kind = word
             self.chair = rest.strip()[:80]
         else:

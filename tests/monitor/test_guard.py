@@ -17,8 +17,9 @@ TABLE = [
     ([(T0 + 1, "beat")], T0 + 4.0, GuardState.WATCHING, 3.0),  # the limit itself is still fine
     ([(T0 + 1, "beat")], T0 + 4.1, GuardState.NOT_RESPONDING, 3.1),
     ([(T0 + 1, "beat"), (T0 + 9, "beat\n")], T0 + 9.2, GuardState.WATCHING, 0.2),  # back again
-    ([(T0 + 1, "beat"), (T0 + 2, "chair Chair 3")], T0 + 4.5, GuardState.WATCHING, 2.5),  # any known line counts
-    ([(T0 + 1, "beat"), (T0 + 2, "garbage")], T0 + 4.5, GuardState.NOT_RESPONDING, 3.5),  # an unknown one does not
+    ([(T0 + 1, "chair Chair 3")], T0 + 25, GuardState.STARTING, 25.0),  # a name is no beat
+    ([(T0 + 1, "beat"), (T0 + 2, "chair Chair 3")], T0 + 4.5, GuardState.NOT_RESPONDING, 3.5),
+    ([(T0 + 1, "beat"), (T0 + 2, "garbage")], T0 + 4.5, GuardState.NOT_RESPONDING, 3.5),  # nor an unknown line
     ([(T0 + 1, "beat"), (T0 + 2, None)], T0 + 2.1, GuardState.ENDED, 1.0),  # closed without a goodbye
     ([(T0 + 1, "beat"), (T0 + 2, None)], T0 + 500, GuardState.ENDED, 1.0),  # stays ended; silence counted to the end
     ([(T0 + 1, "beat"), (T0 + 2, "bye"), (T0 + 2.1, None)], T0 + 60, GuardState.DONE, 0.1),
@@ -59,7 +60,8 @@ NAMES_TABLE = [
 @pytest.mark.parametrize(("first", "not_responding", "ended"), NAMES_TABLE)
 def test_the_alarm_names_the_program_and_says_what_to_do(first, not_responding, ended) -> None:
     guard = Guard(T0)
-    guard.heard(first, T0 + 1)
+    guard.heard(first, T0 + 0.5)
+    guard.heard("beat", T0 + 1)
     guard.heard("hello", T0 + 1.5)
     assert guard.unknown_lines == 1
     assert guard.view(T0 + 8).text == not_responding

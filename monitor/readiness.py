@@ -34,15 +34,11 @@ from typing import Any, Final
 
 from drivers.core.clock import SECONDS_PER_MINUTE
 from drivers.core.readings import Parameter, Reading
-from monitor.session import Baseline, Phase, Session, SessionRuleError
+from monitor.session import PLAIN_PHASE_WORDS, Baseline, Phase, Session, SessionRuleError
 
 START_INFUSION: Final = "start_infusion"
 COMPLETE: Final = "complete"
 START_RECOVERY: Final = "start_recovery"
-
-#: The phases' own names, for a session whose protocol names them no other way (a protocol's
-#: ``labels()`` gives e.g. pre-dose / dosing / observation for a nasal spray).
-PLAIN_WORDS: Final[Mapping[Phase, str]] = {phase: phase.value for phase in Phase}
 
 #: How old the cuff value a discharge rests on may be, unless the profile or the protocol says otherwise.
 DISCHARGE_NIBP_MAX_AGE_S: Final = 300.0
@@ -64,7 +60,7 @@ class CareRules:
     #: Whether a high-priority alarm on screen stops completion (the protocol's ``no_active_high_alarm``).
     high_alarm_blocks_discharge: bool = True
     #: What the protocol calls each phase ("pre-dose", "dosing", "observation" for a nasal spray).
-    phase_words: Mapping[Phase, str] = field(default_factory=lambda: dict(PLAIN_WORDS))
+    phase_words: Mapping[Phase, str] = field(default_factory=lambda: dict(PLAIN_PHASE_WORDS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +161,7 @@ def infusion_start_check(
         text = (
             f"take a baseline first: start the {first} phase"
             if session.phase is Phase.SETUP
-            else f"{words[Phase.INFUSION]} cannot start from the {words.get(session.phase, session.phase.value)} phase"
+            else f"{words[Phase.INFUSION]} cannot start from the {words[session.phase]} phase"
         )
         return StepCheck(START_INFUSION, (Blocker("phase", text, overridable=False),))
     blockers: list[Blocker] = []
@@ -218,7 +214,7 @@ def discharge_check(
     now = session.now if now is None else now
     last = rules.phase_words[Phase.RECOVERY]
     if session.phase is not Phase.RECOVERY:
-        now_in = rules.phase_words.get(session.phase, session.phase.value)
+        now_in = rules.phase_words[session.phase]
         return StepCheck(COMPLETE, (Blocker("phase", f"a session completes from {last} (now in {now_in})", False),))
     blockers: list[Blocker] = []
     remaining = session.recovery_remaining(now)

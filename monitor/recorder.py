@@ -1019,24 +1019,18 @@ class Recorder:
         self.screen_beat = None
 
     def _watch_screen(self) -> None:
-        beat = self.screen_beat
-        if beat is None or self.alarms is None:
-            if self._screen_alarmed and self.alarms is not None:
-                self._screen_alarmed = False
-                self.alarms.command("screen_responding", self.session.now, None)
+        if self.alarms is None:
             return
+        beat = self.screen_beat
         now = time.monotonic()
         if now - self.last_beat > SCREEN_WATCH_RESTART_S:
             # The recorder itself stood still (the whole program was stopped or starved): the window was
             # silent with it, not on its own. Its silence is counted again from now.
             self._screen_watched_from = now
-        frozen = now - max(beat, self._screen_watched_from) > STALL_LIMIT_S
-        if frozen and not self._screen_alarmed:
-            self._screen_alarmed = True
-            self.alarms.command("screen_not_responding", self.session.now, None)
-        elif not frozen and self._screen_alarmed:
-            self._screen_alarmed = False
-            self.alarms.command("screen_responding", self.session.now, None)
+        frozen = beat is not None and now - max(beat, self._screen_watched_from) > STALL_LIMIT_S
+        if frozen != self._screen_alarmed:
+            self._screen_alarmed = frozen
+            self.alarms.command("screen_not_responding" if frozen else "screen_responding", self.session.now, None)
 
     def _watch_writer(self) -> None:
         """Turn the writer's state into timeline events and technical alarms."""

@@ -85,6 +85,10 @@ PHASE_START_EVENT = {
     Phase.COMPLETE: EventKind.SESSION_COMPLETED,
 }
 
+#: The phases' own names, for a session whose protocol names them no other way (a protocol's ``labels()``
+#: gives e.g. pre-dose / dosing / observation for a nasal spray).
+PLAIN_PHASE_WORDS: Mapping[Phase, str] = MappingProxyType({phase: phase.value for phase in Phase})
+
 #: Timeline events that start or step a phase: the phase and what happened to it.
 PHASE_STEP_EVENT: Mapping[EventKind, tuple[Phase, str]] = MappingProxyType({
     EventKind.BASELINE_STARTED: (Phase.BASELINE, "started"),

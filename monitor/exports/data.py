@@ -30,7 +30,7 @@ from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.exports.files import ExportCancelled
 from monitor.protocols import DEFAULT_PROTOCOL, Protocol, ProtocolError, load_protocol
-from monitor.session import PHASE_START_EVENT, Phase, SessionEvent
+from monitor.session import PHASE_START_EVENT, PLAIN_PHASE_WORDS, Phase, SessionEvent
 from monitor.store import Reader, Store
 
 __all__ = ["ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings", "load"]
@@ -204,7 +204,7 @@ class SessionRecord:
     @cached_property
     def phase_words(self) -> dict[Phase, str]:
         """What the session's protocol calls each phase (the phases' own names when the protocol is gone)."""
-        return {phase: phase.value for phase in Phase} if self.protocol is None else self.protocol.labels()
+        return dict(PLAIN_PHASE_WORDS) if self.protocol is None else self.protocol.labels()
 
     def phase_label(self, phase: Phase) -> str:
         """What the session's protocol calls a phase."""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The guard's alarm over a frozen live window, as the X server shows it (Xvfb at 1280x800):
+# The guard's alarm over a frozen live window, as the X server shows it (Xvfb, 1280x800 unless a size is given):
 #   bash docs/take_guard_screenshot.sh docs/screenshot-guard-1280x800.png
+#   bash docs/take_guard_screenshot.sh /tmp/guard-1920x1080.png 1920x1080
 # The real `gui` program records a simulated session at 10x for 25 s; it is then stopped (SIGSTOP) for 6 s,
 # the screen is grabbed, and the program is let go and ended with SIGTERM.
 set -euo pipefail
@@ -11,7 +12,7 @@ export HOME=$work XDG_DATA_HOME=$work/data XDG_CONFIG_HOME=$work/config INFUSION
 export INFUSION_MONITOR_SECRET=screenshot-secret-4821
 echo "$INFUSION_MONITOR_SECRET" > "$work/secret" && chmod 600 "$work/secret"
 .venv/bin/python -m monitor.cli users add --db "$work/m.db" --role admin --new-secret-file "$work/secret" RN >/dev/null
-Xvfb :97 -screen 0 1280x800x24 >/dev/null 2>&1 &
+Xvfb :97 -screen 0 "${2:-1280x800}x24" >/dev/null 2>&1 &
 xvfb=$!
 trap 'kill $xvfb 2>/dev/null || true' EXIT
 sleep 2

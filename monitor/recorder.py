@@ -77,6 +77,8 @@ class AlarmEngineLike(Protocol):
 
     def command(self, name: str, at: float, user: str | None, **args: Any) -> Any: ...
 
+    def report(self, name: str, at: float, **args: Any) -> None: ...
+
     def take_changes(self) -> list[AlarmRecord]: ...
 
     def snapshot(self, now: float) -> Any: ...
@@ -928,7 +930,7 @@ class Recorder:
             and self._start_cuff(None, reason="confirm alarm")
         ):
             # A blood-pressure alarm asks for a confirming cuff once; without a remote start the bar asks the nurse.
-            self.alarms.command("nibp_confirm_started", self.session.now, None)
+            self.alarms.report("nibp_confirm_started", self.session.now)
 
     def _check_nibp_overdue(self) -> None:
         """Put ``nibp_overdue`` on the timeline once each time the cuff cycle is missed.
@@ -1030,7 +1032,7 @@ class Recorder:
         frozen = beat is not None and now - max(beat, self._screen_watched_from) > STALL_LIMIT_S
         if frozen != self._screen_alarmed:
             self._screen_alarmed = frozen
-            self.alarms.command("screen_not_responding" if frozen else "screen_responding", self.session.now, None)
+            self.alarms.report("screen_not_responding" if frozen else "screen_responding", self.session.now)
 
     def _watch_writer(self) -> None:
         """Turn the writer's state into timeline events and technical alarms."""
@@ -1040,19 +1042,19 @@ class Recorder:
             self._storage_ok = False
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_write_failed", error=status.error or "")
             if self.alarms is not None:
-                self.alarms.command("storage_failed", s.now, None, error=status.error or "")
+                self.alarms.report("storage_failed", s.now, error=status.error or "")
         elif status.ok and not self._storage_ok:
             self._storage_ok = True
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_restored")
             if self.alarms is not None:
-                self.alarms.command("storage_restored", s.now, None)
+                self.alarms.report("storage_restored", s.now)
         for incident in status.incidents[self._incidents_seen:]:
             self._incidents_seen += 1
             text = incident.message(self.writer.configured_path)
             s.record(EventKind.TECHNICAL, s.now, None, condition="database_moved", what=incident.what,
                      written_to=incident.written_to or "", error=incident.error or "")
             if self.alarms is not None:
-                self.alarms.command("database_moved", s.now, None, message=text)
+                self.alarms.report("database_moved", s.now, message=text)
         dropped = (status.dropped_pleth, status.dropped_numerics)
         if dropped != self._dropped_reported and (status.ok or self._stop.is_set()):
             # Said once the store is back (or at the end): what was given up while it failed.

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from drivers.core.readings import Parameter, Reading
 from monitor import chair, readiness, rems
+from monitor.alarms.engine import USER_COMMANDS
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.app.device import DeviceSpec
@@ -96,11 +97,6 @@ _RULE_PARAMETER = {
     "nibp_dia": Parameter.NIBP_DIA,
     "nibp_mean": Parameter.NIBP_MEAN,
 }
-# Commands carried out by the alarm engine; the signed-in role travels with them (some need admin).
-ALARM_COMMANDS = frozenset({
-    "acknowledge", "reset", "pause_audio", "resume_audio", "alarms_off", "alarms_on", "audio_off", "audio_on",
-    "set_limit", "load_profile",
-})
 
 MESSAGE_SHOWN_MS = 12_000
 #: Who an audio pause at the locked screen is recorded under: anyone may pause, nobody is signed in.
@@ -505,7 +501,8 @@ class LiveWindow(DialogHost, QMainWindow):
 
         ``on_refusal`` may take a refusal over (e.g. to ask for an override reason); it returns whether it did.
         """
-        if name in ALARM_COMMANDS:
+        # The alarm engine's commands carry the signed-in role (some need admin).
+        if name in USER_COMMANDS:
             args.setdefault("role", None if as_user is not None else self.user.role)
 
         def done(result: Any, error: BaseException | None) -> None:

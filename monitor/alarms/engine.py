@@ -455,18 +455,31 @@ class AlarmEngine:
         )
 
     def command(self, name: str, at: float, user: str | None, **args: Any) -> Any:
-        """Carry out a user command (see the module doc); admin commands need ``role="admin"``."""
+        """Carry out a person's command (one of ``USER_COMMANDS``); admin commands need ``role="admin"``."""
         role = args.pop("role", None)
-        if at > self._now:
-            self._now = at
+        if name in _REPORTS:
+            raise AlarmCommandError(f"'{name}' is reported by the monitor itself; it cannot be sent as a command")
+        handler = _COMMANDS.get(name)
+        if handler is None:
+            raise AlarmCommandError(f"unknown alarm command '{name}'; known: {', '.join(sorted(_COMMANDS))}")
         if name in ADMIN_COMMANDS and role != ADMIN_ROLE:
             raise AlarmPermissionError(
                 f"'{name}' is allowed to the admin role only (this user's role: {role or 'none given'})"
             )
-        handler = _COMMANDS.get(name)
-        if handler is None:
-            raise AlarmCommandError(f"unknown alarm command '{name}'; known: {', '.join(sorted(_COMMANDS))}")
+        self._advance_to(at)
         return handler(self, at, user, **args)
+
+    def report(self, name: str, at: float, **args: Any) -> None:
+        """The monitor's own news for the engine: storage failed or restored, the screen froze, …"""
+        handler = _REPORTS.get(name)
+        if handler is None:
+            raise AlarmCommandError(f"unknown report '{name}'; known: {', '.join(sorted(_REPORTS))}")
+        self._advance_to(at)
+        handler(self, at, None, **args)
+
+    def _advance_to(self, at: float) -> None:
+        if at > self._now:
+            self._now = at
 
     def close_interrupted(self, stored: Iterable[AlarmRecord], at: float) -> int:
         """Close alarms a stopped recording left open (stored alarms whose state is not ended).
@@ -1008,6 +1021,11 @@ _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
     "audio_on": AlarmEngine._audio_on,
     "set_limit": AlarmEngine._set_limit,
     "load_profile": AlarmEngine._load_profile,
+}
+#: What a person at the chair may ask of the engine (:meth:`AlarmEngine.command`); the rest of what
+#: the engine hears is the monitor's own news (:meth:`AlarmEngine.report`), which nobody may send.
+USER_COMMANDS: Final = frozenset(_COMMANDS)
+_REPORTS: Final[dict[str, Callable[..., Any]]] = {
     "storage_failed": AlarmEngine._storage_failed,
     "storage_restored": AlarmEngine._storage_restored,
     "profile_not_used": AlarmEngine._profile_not_used,

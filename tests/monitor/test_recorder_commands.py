@@ -10,6 +10,7 @@ import pytest
 from drivers.base import Source
 from drivers.core.readings import Reading
 from drivers.simulated.driver import SimulatedSource
+from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase, Session, SessionRuleError
@@ -101,3 +102,22 @@ def test_the_cuff_cycle_changes_survive_a_resume(store: Store, db_path: Path) ->
     audit = store.audit_log(recorder.session.id)
     assert any(a["action"] == "sign_in" and a["user"] == "CD" and "physician" in a["detail"] for a in audit)
     recorder.close()
+
+
+def test_a_technical_alarm_cannot_be_raised_or_cleared_through_submit(store: Store) -> None:
+    """Only the recorder itself reports storage and screen trouble; a command naming it is refused and audited."""
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30),
+                                    nurse="AB", alarms=AlarmEngine())
+    recorder.step()
+    for name in ("storage_failed", "screen_responding"):
+        future = recorder.submit(name, "AB", role="admin", error="made up")
+        recorder.step()
+        with pytest.raises(ValueError, match="reported by the monitor itself"):
+            future.result(timeout=0)
+    assert recorder.alarms is not None
+    assert not [a for a in recorder.alarms.snapshot(recorder.session.now).active if a.condition == "storage_failed"]
+    recorder.stop()
+    recorder.close()
+    refused = [a for a in store.audit_log(recorder.session.id) if a["action"].endswith("_refused")]
+    assert [a["action"] for a in refused] == ["storage_failed_refused", "screen_responding_refused"]

@@ -101,6 +101,11 @@ class Bed:
         self.events()
         return result
 
+    def report(self, name: str, **args: Any) -> None:
+        """The monitor's own news (storage, screen, cuff) at the current time."""
+        self.engine.report(name, self.now, **args)
+        self.events()
+
     # -- phases ------------------------------------------------------------------------------
 
     def take_baseline(self, hr: float = 70, spo2: float = 98, sys: float = 120, dia: float = 80) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.core.readings import Flag
-from monitor.alarms.engine import AlarmCommandError, AlarmPermissionError
+from monitor.alarms.engine import ADMIN_COMMANDS, USER_COMMANDS, AlarmCommandError, AlarmPermissionError
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
 from monitor.store import alarm_row
@@ -285,6 +285,23 @@ def test_unknown_command(bed):
         bed.command("silence_everything")
 
 
+@pytest.mark.parametrize("name", ["storage_failed", "storage_restored", "profile_not_used", "database_moved",
+                                  "screen_not_responding", "screen_responding", "nibp_confirm_started"])
+def test_the_monitors_own_news_cannot_be_sent_as_a_command(bed, name):
+    """A person cannot raise or clear a technical alarm (nor fake a started cuff), even as admin."""
+    bed.report("storage_failed", error="disk I/O error")
+    before = bed.snapshot()
+    with pytest.raises(AlarmCommandError, match="reported by the monitor itself"):
+        bed.command(name, role="admin", error="x", message="x", reason="x")
+    assert bed.snapshot() == before
+
+
+def test_reports_are_not_commands_and_commands_are_not_reports(bed):
+    assert ADMIN_COMMANDS < USER_COMMANDS
+    with pytest.raises(AlarmCommandError, match="unknown report 'acknowledge'"):
+        bed.report("acknowledge")
+
+
 def _spo2_missing_for(bed, seconds):
     """SpO2 sends no value for ``seconds`` while HR carries on; returns SpO2's active no-data alarm."""
     for _ in range(seconds):
@@ -354,7 +371,7 @@ class TestConfirmingCuff:
         assert not bed.engine.nibp_confirm_due(start + 29)
         assert bed.engine.nibp_confirm_due(start + 30)
         bed.now = start + 30
-        bed.command("nibp_confirm_started", user=None)
+        bed.report("nibp_confirm_started")
         assert not bed.engine.nibp_confirm_due(bed.now)
         assert "confirming NIBP started" in bed.shown("nibp_sys_crisis").shown
         bed.now = start + 70
@@ -370,7 +387,7 @@ class TestConfirmingCuff:
 
     def test_a_failed_cuff_does_not_count_as_the_confirmation(self, bed):
         bed.reading("nibp_dia", 112)
-        bed.command("nibp_confirm_started", user=None)
+        bed.report("nibp_confirm_started")
         bed.now += 40
         bed.reading("nibp_dia", None, flags=[Flag.MEASUREMENT_FAILED])
         alarm = bed.shown("nibp_dia_high")

@@ -64,6 +64,10 @@ SCREEN_WATCH_RESTART_S = 1.0
 PLETH_BEFORE_START_KEPT_S = 2.0
 #: A planned session takes its discharge cuff this long before the recovery watch ends.
 DISCHARGE_CUFF_LEAD_S = 60.0
+#: What a part beside the recorder may put on the timeline as ``technical_event``: the live feed's
+#: set-aside messages, the window's frozen spells and its guard's end. The conditions the alarm engine acts
+#: on (a missed check, a lost link) are recorded by the recorder alone.
+REPORTED_TECHNICAL_EVENTS = frozenset({"feed_dead_letter", "screen_not_responding", "guard_ended"})
 
 
 class AlarmEngineLike(Protocol):
@@ -664,7 +668,10 @@ class Recorder:
         if name == "identify_patient":
             return self._identify_patient(user, **args)
         if name == "technical_event":
-            # Reported by a part beside the recorder (the live feed); the timeline is written here.
+            # Reported by a part beside the recorder (the live feed, the window); the timeline is written here.
+            if args.get("condition") not in REPORTED_TECHNICAL_EVENTS:
+                raise ValueError(f"the technical event '{args.get('condition')}' is recorded by the monitor itself; "
+                                 f"others may report only {', '.join(sorted(REPORTED_TECHNICAL_EVENTS))}")
             return s.record(EventKind.TECHNICAL, None, None, **args)
         if name == "sign_in":
             # The person now at the chair: later automatic actions (plan, close) are attributed to them.

@@ -121,3 +121,22 @@ def test_a_technical_alarm_cannot_be_raised_or_cleared_through_submit(store: Sto
     recorder.close()
     refused = [a for a in store.audit_log(recorder.session.id) if a["action"].endswith("_refused")]
     assert [a["action"] for a in refused] == ["storage_failed_refused", "screen_responding_refused"]
+
+
+@pytest.mark.parametrize("condition", ["check_done_late", "phase_too_long_ended", "link_restored", None])
+def test_only_the_reported_technical_events_can_be_put_on_the_timeline_by_others(store: Store,
+                                                                                  condition: str | None) -> None:
+    """A forged 'check done late' would end a missed-check alarm: the engine acts on these, so only the recorder
+    writes them; the feed's and the window's own reports go through."""
+    recorder = _recorder(store)
+    recorder.step()
+    refused = recorder.submit("technical_event", None, condition=condition, check="vitals_15min")
+    allowed = recorder.submit("technical_event", None, condition="guard_ended", detail="the guard had ended")
+    recorder.step()
+    with pytest.raises(ValueError, match="recorded by the monitor itself"):
+        refused.result(timeout=0)
+    allowed.result(timeout=0)
+    recorder.stop()
+    recorder.close()
+    conditions = [e.detail.get("condition") for e in store.events(recorder.session.id) if e.kind is EventKind.TECHNICAL]
+    assert conditions == ["guard_ended"]

@@ -189,8 +189,11 @@ class Recorder:
         self.lock = lock
         self.clock = clock or process_clock()
         self.clock.take_step()  # a step before the session started is not this session's business
-        #: Monotonic time at the end of the last loop turn (the watchdog reads it from other threads).
+        #: Monotonic time at the end of the last loop turn that completed (the watchdog reads it from other
+        #: threads): turns that fail one after another are no sign of life.
         self.last_beat = time.monotonic()
+        #: The error of the last turn while turns fail (None once a turn completes), for the watchdog's alarm.
+        self.turn_error: str | None = None
         #: Monotonic time of the last sign of life from the window showing this session (None: no window has
         #: asked to be watched; see :meth:`screen_alive`).
         self.screen_beat: float | None = None
@@ -446,6 +449,7 @@ class Recorder:
                     self._turn_failed(exc, reported)
                     time.sleep(READ_TIMEOUT_S)
                     continue
+                self.turn_error = None
                 if self.session.phase is Phase.COMPLETE:
                     break
                 if until is not None and until(self):
@@ -454,11 +458,12 @@ class Recorder:
             self.close()
 
     def _turn_failed(self, exc: Exception, reported: set[str]) -> None:
+        """Log and record an error once per kind; the beat is not renewed, so failing on and on is a stall."""
         key = f"{type(exc).__name__}: {exc}"
-        log.exception("recorder turn failed; monitoring continues")
-        self.last_beat = time.monotonic()
+        self.turn_error = key
         if key in reported:
             return
+        log.exception("recorder turn failed; monitoring continues")
         reported.add(key)
         try:
             self.session.record(EventKind.TECHNICAL, self.session.now, None, condition="recorder_error",
@@ -469,8 +474,6 @@ class Recorder:
     def step(self, timeout: float = READ_TIMEOUT_S) -> RecorderUpdate:
         """One turn: read, apply, evaluate, maybe flush, notify."""
         readings = self._ingest(self.source.read(timeout))
-        # Kept for the store before anything else can fail in this turn.
-        self._pending.readings.extend(readings)
         for link_event in self.source.take_link_events():
             self._on_link_event(link_event)
         for received, offset in self.source.take_clock_offsets():
@@ -540,7 +543,10 @@ class Recorder:
                  earliest_before_start_s=round(s.started_at - earliest, 1) if earliest is not None else None)
 
     def _ingest(self, readings: list[Reading]) -> list[Reading]:
+        """Judge the readings and hold them for the store, every one of them even if judging one fails
+        (a device may have been told they arrived); such a failure fails the turn after the batch."""
         accepted: list[Reading] = []
+        failure: Exception | None = None
         started_at = self.session.started_at
         for reading in readings:
             if reading.t < started_at:
@@ -559,12 +565,18 @@ class Recorder:
             if not is_plausible(reading.parameter, reading.value):
                 # Never store an impossible number; keep the fact that something came.
                 reading = Reading(reading.t, reading.parameter, None, reading.source, reading.flags | {Flag.INVALID})
-            self.session.observe(reading)
-            if reading.parameter is not Parameter.PLETH:
-                self.watch.observe(reading)
-            if self.alarms is not None and reading.parameter is not Parameter.PLETH:
-                self.alarms.observe(reading, self.session)
             accepted.append(reading)
+            try:
+                self.session.observe(reading)
+                if reading.parameter is not Parameter.PLETH:
+                    self.watch.observe(reading)
+                    if self.alarms is not None:
+                        self.alarms.observe(reading, self.session)
+            except Exception as exc:
+                failure = failure or exc
+        self._pending.readings.extend(accepted)
+        if failure is not None:
+            raise failure
         return accepted
 
     def _on_link_event(self, event: LinkEvent) -> None:

@@ -1,6 +1,7 @@
 """The watchdog: notices, from outside the recorder thread, that monitoring has stopped or stalled.
 
-The recorder stamps :attr:`Recorder.last_beat` (monotonic) at the end of every loop turn, names
+The recorder stamps :attr:`Recorder.last_beat` (monotonic) at the end of every loop turn that completes
+(a turn that fails, again and again, is a stall too, named with its error), names
 the threads it depends on (itself, the store writer, the device reader or listener) and passes on
 the reader's own beat. The
 watchdog runs elsewhere - the window's GUI thread, or a thread of its own in ``record`` - and
@@ -24,6 +25,8 @@ class Watched(Protocol):
     """What the watchdog needs from a recorder."""
 
     last_beat: float
+    #: The error of the last turn while turns fail one after another (None: the last turn completed).
+    turn_error: str | None
     closed: threading.Event
 
     def threads(self) -> dict[str, threading.Thread]: ...
@@ -38,11 +41,16 @@ class Stall:
     role: str
     stopped: bool
     silent_s: float
+    #: Why its turns fail, when they do (a stall that is not a hang).
+    error: str | None = None
 
     def text(self) -> str:
         """The alarm text a nurse reads."""
         if self.stopped:
             return f"MONITORING STOPPED: the {self.role} thread has ended - values on screen are not current"
+        if self.error:
+            return (f"MONITORING STALLED: the {self.role} has failed for {self.silent_s:.0f} s ({self.error[:120]}) - "
+                    "values on screen are not current")
         return (f"MONITORING STALLED: the {self.role} has not run for {self.silent_s:.0f} s - "
                 "values on screen are not current")
 
@@ -70,7 +78,7 @@ class Watchdog:
             if not thread.is_alive() and not self.recorder.closed.is_set():
                 stalls.append(Stall(role, True, silent))
         if silent > self.limit_s and not any(s.role == "recorder" for s in stalls):
-            stalls.append(Stall("recorder", False, silent))
+            stalls.append(Stall("recorder", False, silent, self.recorder.turn_error))
         for role, beat in self.recorder.beats().items():
             quiet = self._monotonic() - beat
             if quiet > self.limit_s and not any(s.role == role for s in stalls):

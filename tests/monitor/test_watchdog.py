@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from drivers import registry
 from drivers.base import OpenOptions
+from drivers.core.readings import Reading
 from monitor.recorder import Recorder
 from monitor.session import SessionPlan
 from monitor.store import Store
@@ -20,6 +22,7 @@ class FakeRecorder:
 
     def __init__(self) -> None:
         self.last_beat = 100.0
+        self.turn_error: str | None = None
         self.listener_beat = 100.0
         self.closed = threading.Event()
         self.reader = threading.Thread(target=lambda: None, name="reader")
@@ -48,6 +51,10 @@ def test_stalls_and_dead_threads_are_reported() -> None:
         roles = {s.role: s for s in self_check.check()}
         assert set(roles) == {"device reader", "recorder"}
         assert not roles["recorder"].stopped and "has not run for 4 s" in roles["recorder"].text()
+        recorder.turn_error = "ValueError: bad frame"  # turning, but every turn fails
+        roles = {s.role: s for s in self_check.check()}
+        assert "the recorder has failed for 4 s (ValueError: bad frame)" in roles["recorder"].text()
+        recorder.turn_error = None
         recorder.last_beat = now[0]
         recorder.listener_beat = now[0] - STALL_LIMIT_S - 1
         roles = {s.role: s for s in self_check.check()}
@@ -100,3 +107,35 @@ def test_a_simulated_source_has_no_reader_thread_to_watch(tmp_path: Path) -> Non
     finally:
         recorder.stop()
         store.close()
+
+
+def test_a_recorder_whose_every_turn_fails_is_a_stall_and_keeps_what_it_read(tmp_path: Path) -> None:
+    """An error in judging a reading, on every turn, used to count as a beat: nothing alarmed while the
+    screen, the alarms and the station stopped. Now it is a stall named with its error, and the readings
+    of the failing turns still go to the store."""
+    store = Store(tmp_path / "m.db")
+    source = registry.get("simulated")().open(OpenOptions(speed=10.0, seed=3))
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(), nurse="RN")
+    watchdog = Watchdog(recorder)
+    failing_since: list[float] = []
+
+    def broken(reading: Reading) -> None:
+        if not failing_since:
+            failing_since.append(reading.t)
+        raise ValueError("a rule that fails on every value")
+
+    recorder.start()
+    try:
+        time.sleep(1.0)
+        assert watchdog.check() == []
+        recorder.watch.observe = broken  # type: ignore[method-assign]
+        time.sleep(STALL_LIMIT_S + 1.0)
+        assert recorder.running
+        [stall] = watchdog.check()
+        assert stall.role == "recorder" and "has failed for 4 s (ValueError: a rule that fails" in stall.text()
+    finally:
+        recorder.stop()
+        store.close()
+    with Store(tmp_path / "m.db", readonly=True) as check:
+        kept = [r for r in check.readings(recorder.session.id) if r.t >= failing_since[0]]
+    assert len(kept) > 100, "the failing turns' readings were dropped"

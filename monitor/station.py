@@ -10,6 +10,9 @@ station can see:
 * a chair whose session is live but which has said nothing for :data:`OFFLINE_AFTER_S` (network,
   computer or program gone) is a technical alarm at the station; chairs send at least every
   :data:`monitor.replication.replicator.HEARTBEAT_S` seconds;
+* a chair that still sends its heartbeat but whose status has not moved on for :data:`STALLED_AFTER_S`
+  (its recorder hangs or fails every turn: its clock ``now`` stands still) is a technical alarm too:
+  its values are the last ones it had, not current;
 * an alarm not acknowledged at the chair within ``escalate_after_s`` (default 60 s) is escalated.
 
 The station shows; it never writes to the server, so it cannot silence or change a chair.
@@ -34,6 +37,8 @@ from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 log = logging.getLogger(__name__)
 
 OFFLINE_AFTER_S = 6.0
+#: A chair's status moves on with every recorder turn (20 a second); standing still this long is a stall.
+STALLED_AFTER_S = 6.0
 ESCALATE_AFTER_S = 60.0
 RETRY_S = 2.0
 
@@ -54,7 +59,7 @@ class StationAlarm:
     """A condition raised by the station itself (the chair cannot raise it)."""
 
     chair: str
-    condition: str  # chair_offline | escalated
+    condition: str  # chair_offline | chair_stalled | escalated
     priority: Priority
     message: str
     alarm_id: str | None = None
@@ -73,10 +78,22 @@ class ChairView:
     escalated: frozenset[str]
     #: Seconds since the station first received this status (the chair's ``now``).
     status_age_s: float = 0.0
+    #: The chair still answers but its status has not moved on for ``STALLED_AFTER_S``.
+    stalled: bool = False
+
+    @property
+    def current(self) -> bool:
+        """The chair's status is live: it reports, and its recorder moves on."""
+        return not (self.offline or self.stalled)
 
     def alarm_age_s(self, alarm: LiveAlarm) -> float:
         """How long an alarm has been active, in the chair's clock, up to now."""
         return max(0.0, self.tile.now - alarm.started_at + self.status_age_s)
+
+    def value_age_s(self, name: str) -> float | None:
+        """How old the chair's latest value of ``name`` is, up to now (None: the chair sent no time)."""
+        at = self.tile.value_times.get(name)
+        return None if at is None else max(0.0, self.tile.now - at + self.status_age_s)
 
 
 def initials(name: str | None) -> str:
@@ -95,11 +112,13 @@ class StationModel:
         show: str = "mrn",
         escalate_after_s: float = ESCALATE_AFTER_S,
         offline_after_s: float = OFFLINE_AFTER_S,
+        stalled_after_s: float = STALLED_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.show = show
         self.escalate_after_s = escalate_after_s
         self.offline_after_s = offline_after_s
+        self.stalled_after_s = stalled_after_s
         self.clock = clock
         self._lock = threading.Lock()
         # chair -> (report, when the chair was last heard from, when this report's chair time was first seen)
@@ -126,6 +145,7 @@ class StationModel:
         for report, at, fresh_at in reports:
             assert report.tile is not None
             silent = max(0.0, now - at)
+            status_age = max(0.0, now - fresh_at)
             view = ChairView(
                 chair=report.chair,
                 name=report.name,
@@ -134,7 +154,8 @@ class StationModel:
                 silent_s=silent,
                 offline=silent >= self.offline_after_s,
                 escalated=frozenset(),
-                status_age_s=max(0.0, now - fresh_at),
+                status_age_s=status_age,
+                stalled=silent < self.offline_after_s and status_age >= self.stalled_after_s,
             )
             escalated = frozenset(
                 a.id for a in report.tile.alarms
@@ -151,6 +172,12 @@ class StationModel:
                 alarms.append(
                     StationAlarm(view.chair, "chair_offline", Priority.MEDIUM,
                                  f"{view.name}: not reporting for {view.silent_s:.0f} s")
+                )
+            elif view.stalled:
+                alarms.append(
+                    StationAlarm(view.chair, "chair_stalled", Priority.MEDIUM,
+                                 f"{view.name}: monitoring stalled at the chair - its status has not moved on "
+                                 f"for {view.status_age_s:.0f} s; values are not current")
                 )
             for alarm in view.tile.alarms:
                 if alarm.id in view.escalated:

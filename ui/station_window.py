@@ -37,6 +37,7 @@ from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
 from ui.guard_link import GuardBeat, GuardLink
+from ui.numerics import STALE_AFTER_S
 from ui.terminal import keep_running_without_terminal
 
 TICK_MS = 125
@@ -53,6 +54,16 @@ def _clock(seconds: float | None) -> str:
 def _value(view: ChairView, name: str) -> str:
     value = view.tile.values.get(name)
     return "---" if value is None else f"{value:.0f}"
+
+
+def _continuous(view: ChairView, label: str, name: str, colour: str) -> str:
+    """A continuous value in its colour while current; grey with its age once it is not (as at the chair)."""
+    age = view.value_age_s(name)
+    if view.tile.values.get(name) is None or (view.current and (age is None or age <= STALE_AFTER_S)):
+        return f"<span style='color:{colour}; font-size:40px'>{label} {_value(view, name)}</span>"
+    old = f"{age:.0f} s old" if age is not None else "not current"
+    return (f"<span style='color:{theme.QUESTIONABLE}; font-size:40px'>{label} {_value(view, name)}</span>"
+            f"<span style='color:{theme.QUESTIONABLE}; font-size:14px'> {old}</span>")
 
 
 def flash_on(priority: Priority, now_ms: int) -> bool:
@@ -108,10 +119,8 @@ class ChairTile(QFrame):
         self.phase.setText(_timer(view))
         hr_name = tile.heart_rate_source or "hr"
         self.numerics.setText(
-            f"<span style='color:{theme.PARAMETER_COLOURS[_param('hr')]}; font-size:40px'>"
-            f"{'HR' if hr_name == 'hr' else 'PR'} {_value(view, hr_name)}</span>&nbsp;&nbsp;"
-            f"<span style='color:{theme.PARAMETER_COLOURS[_param('spo2')]}; font-size:40px'>"
-            f"SpO2 {_value(view, 'spo2')}</span>"
+            _continuous(view, "HR" if hr_name == "hr" else "PR", hr_name, theme.PARAMETER_COLOURS[_param("hr")])
+            + "&nbsp;&nbsp;" + _continuous(view, "SpO2", "spo2", theme.PARAMETER_COLOURS[_param("spo2")])
         )
         age = tile.nibp_age_s
         self.nibp.setText(
@@ -122,13 +131,14 @@ class ChairTile(QFrame):
         self.due.setVisible(bool(tile.scores_due))
         lines = []
         border = theme.PANEL_BORDER
-        if view.offline:
+        if not view.current:
             lit = flash_on(Priority.MEDIUM, now_ms)
             colour = theme.ALARM_COLOURS[Priority.MEDIUM]
+            text = (f"NOT REPORTING for {view.silent_s:.0f} s — the station cannot see this chair" if view.offline
+                    else f"MONITORING STALLED at the chair for {view.status_age_s:.0f} s — values are not current")
             lines.append(
                 f"<div style='background:{colour if lit else theme.PANEL}; "
-                f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>"
-                f"** NOT REPORTING for {view.silent_s:.0f} s — the station cannot see this chair</div>"
+                f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>** {text}</div>"
             )
             border = colour
         for alarm in tile.alarms:

@@ -26,12 +26,17 @@ def _alarm(priority: int, started_at: float, acknowledged: bool = False) -> dict
             "message": "SpO2 86 < 90", "started_at": started_at, "acknowledged": acknowledged, "latched": False}
 
 
-def test_tiles_show_each_chair_with_its_alarms_in_iec_colours(qtbot: Any) -> None:
-    clock = [100.0]
-    model = StationModel(clock=lambda: clock[0])
+def _station(qtbot: Any, clock: list[float], **settings: Any) -> tuple[StationModel, StationWindow]:
+    """A station window on a model whose clock the test sets, connected to its server."""
+    model = StationModel(clock=lambda: clock[0], **settings)
     window = StationWindow(model)
     qtbot.addWidget(window)
     window.connected = True
+    return model, window
+
+
+def test_tiles_show_each_chair_with_its_alarms_in_iec_colours(qtbot: Any) -> None:
+    model, window = _station(qtbot, [100.0])
     model.apply(_report("c1", "Chair 1", []))
     model.apply(_report("c2", "Chair 2", [_alarm(3, 4990.0)]))
     window.refresh()
@@ -66,10 +71,7 @@ def test_high_priority_flashes_at_2_hz_medium_at_half_hz_low_steady() -> None:
 
 def test_a_silent_chair_and_an_unacknowledged_alarm_are_raised_at_the_station(qtbot: Any) -> None:
     clock = [0.0]
-    model = StationModel(clock=lambda: clock[0], escalate_after_s=60.0)
-    window = StationWindow(model)
-    qtbot.addWidget(window)
-    window.connected = True
+    model, window = _station(qtbot, clock, escalate_after_s=60.0)
     model.apply(_report("c3", "Chair 3", [_alarm(2, 4990.0)]))
     clock[0] = 7.0  # silent for 7 s (> 6 s)
     window.refresh()
@@ -80,6 +82,32 @@ def test_a_silent_chair_and_an_unacknowledged_alarm_are_raised_at_the_station(qt
     window.refresh()
     assert "ESCALATED (65 s unacknowledged)" in window.tiles["c3"].alarms.text()
     assert theme.ALARM_COLOURS[Priority.HIGH] in window.tiles["c3"].styleSheet()
+
+
+def test_old_values_are_grey_with_their_age_and_a_stalled_chair_is_raised(qtbot: Any) -> None:
+    clock = [0.0]
+    model, window = _station(qtbot, clock)
+    report = _report("c4", "Chair 4", [], value_times={"hr": 4999.0, "spo2": 4975.0})
+    model.apply(report)
+    window.refresh()
+    numerics = window.tiles["c4"].numerics.text()
+    hr_colour = theme.PARAMETER_COLOURS[_parameter("hr")]
+    assert f"color:{hr_colour}; font-size:40px'>HR 72" in numerics  # 1 s old: current
+    assert f"color:{theme.QUESTIONABLE}; font-size:40px'>SpO2 97" in numerics and "25 s old" in numerics
+    clock[0] = 6.5  # heartbeats go on, the status does not move on
+    model.apply(report)
+    window.refresh()
+    tile = window.tiles["c4"]
+    assert "** MONITORING STALLED at the chair for 6 s" in tile.alarms.text()
+    assert f"color:{theme.QUESTIONABLE}; font-size:40px'>HR 72" in tile.numerics.text()
+    assert "8 s old" in tile.numerics.text()
+    assert "1 station alarms" in window.banner.text()
+
+
+def _parameter(name: str) -> Any:
+    from drivers.core.readings import Parameter
+
+    return Parameter(name)
 
 
 def test_the_station_says_when_it_cannot_see_the_server(qtbot: Any) -> None:

@@ -92,7 +92,7 @@ def test_an_unacknowledged_alarm_is_escalated_after_the_set_time() -> None:
     model.apply(_report([spo2]))
     assert model.station_alarms() == [] and model.sounding() is Priority.MEDIUM
     clock[0] = 49.0  # 10 s before the report + 49 s since = 59 s: not yet
-    model.apply(_report([spo2]))  # a heartbeat: the same status again, the chair is alive
+    model.apply(_report([spo2], now=1049.0))
     assert model.station_alarms() == []
     clock[0] = 51.0
     escalated = model.station_alarms()
@@ -114,3 +114,69 @@ def test_the_patient_is_named_as_the_clinic_chooses() -> None:
     by_mrn = StationModel()
     by_mrn.apply(_report([]))
     assert by_mrn.views()[0].patient == "MRN-1"
+
+
+def test_a_chair_that_answers_but_stands_still_is_a_stall_and_its_values_age() -> None:
+    """The heartbeat goes on while the chair's recorder hangs: its status repeats with the same ``now``."""
+    clock = [0.0]
+    model = StationModel(clock=lambda: clock[0])
+    document = {"active": True, "session_id": "s1", "now": 1000.0, "phase": "infusion",
+                "values": {"hr": 81.0, "spo2": 98.0}, "value_times": {"hr": 999.0, "spo2": 996.0}, "alarms": []}
+    report = ChairReport("chair_1", "Chair 1", parse_tile(document), None, None)
+    model.apply(report)
+    [view] = model.views()
+    assert view.current and view.value_age_s("hr") == 1.0 and view.value_age_s("spo2") == 4.0
+    assert view.value_age_s("nibp_sys") is None
+    for beat in (2.0, 4.0, 5.5):  # heartbeats repeating the same status
+        clock[0] = beat
+        model.apply(report)
+    assert model.station_alarms() == []
+    clock[0] = 6.0
+    model.apply(report)
+    [view] = model.views()
+    assert view.stalled and not view.offline and not view.current
+    assert view.value_age_s("hr") == 7.0
+    [alarm] = model.station_alarms()
+    assert (alarm.condition, alarm.priority) == ("chair_stalled", Priority.MEDIUM)
+    assert "Chair 1: monitoring stalled at the chair" in alarm.message and "for 6 s" in alarm.message
+    assert model.sounding() is Priority.MEDIUM
+    clock[0] = 7.0  # the recorder runs again
+    model.apply(ChairReport("chair_1", "Chair 1", parse_tile(dict(document, now=1007.5)), None, None))
+    assert model.station_alarms() == [] and model.views()[0].current
+    clock[0] = 14.0  # silent altogether: offline, which says more than stalled
+    [alarm] = model.station_alarms()
+    assert alarm.condition == "chair_offline"
+
+
+def test_a_hung_recorder_behind_a_live_replicator_is_a_stall_at_the_station(clinic: Clinic, db_path: Path) -> None:
+    chair_url, reader_url = clinic.role("chair", "chair_six"), clinic.role("reader")
+    store = Store(db_path)
+    source = SimulatedSource(scenario="normal", seed=2, speed=math.inf, start_time=1_790_000_000.0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan("baseline:1"),
+                                    nurse="RN", alarms=AlarmEngine())
+    replicator = Replicator(db_path, chair_url, chair_name="Chair 6", heartbeat_s=0.5)
+    recorder.add_listener(LivePublisher(replicator))
+    model = StationModel()
+    reports: queue.Queue[ChairReport] = queue.Queue()
+    feed = StationFeed(reader_url, lambda r: (model.apply(r), reports.put(r)))
+    feed.start()
+    replicator.start()
+    try:
+        for _ in range(50):
+            recorder.step(timeout=0.0)
+        _wait(reports, lambda r: r.tile is not None and r.tile.values.get("hr") is not None)
+        # The recorder stops turning (a hang); the replicator's heartbeat goes on with the last status.
+        hung_at = time.monotonic()
+        while not model.station_alarms():
+            assert time.monotonic() - hung_at < 12.0, "no stall alarm at the station within 12 s"
+            time.sleep(0.1)
+        [alarm] = model.station_alarms()
+        assert alarm.condition == "chair_stalled", alarm
+        [view] = model.views()
+        assert not view.offline and view.silent_s < 2.0, "the chair was still heard from"
+        assert time.monotonic() - hung_at >= model.stalled_after_s - 1.5
+    finally:
+        feed.stop()
+        replicator.stop(timeout=0.5)
+        recorder.stop()
+        store.close()

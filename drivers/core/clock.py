@@ -19,9 +19,10 @@ SECONDS_PER_MINUTE = 60.0
 
 #: A difference between wall and anchored time that grows by more than this is a clock step.
 STEP_THRESHOLD_S = 2.0
-#: Device time stamps are trusted only this far before / after the receive time.
+#: Device time stamps are trusted only this far before the receive time (a spot value sent late).
 DEVICE_TIME_PAST_S = 600.0
-DEVICE_TIME_FUTURE_S = 60.0
+#: A stamp up to this far after the receive time is clock noise; further, the device's clock is wrong.
+DEVICE_TIME_FUTURE_S = 2.0
 
 
 class AnchoredClock:
@@ -87,10 +88,15 @@ def now() -> float:
 def device_time(stamp: float, received: float) -> tuple[float, float | None]:
     """The time to store for a device time stamp and, when it was refused, its offset.
 
-    A stamp within ``DEVICE_TIME_PAST_S`` before to ``DEVICE_TIME_FUTURE_S`` after the receive time
-    is kept; otherwise the receive time is used and the offset (stamp minus receive time) returned.
+    A stamp up to ``DEVICE_TIME_PAST_S`` before the receive time is kept. Nothing is measured after it
+    arrived, so a later stamp is stored at the receive time: a device clock running fast must not
+    carry the session's clock ahead, which would keep its last values looking current and hold back
+    the "no data" alarm once it falls silent. Beyond the noise of ``DEVICE_TIME_FUTURE_S`` (or beyond
+    the past limit) the offset (stamp minus receive time) is returned, to be reported.
     """
     offset = stamp - received
-    if -DEVICE_TIME_PAST_S <= offset <= DEVICE_TIME_FUTURE_S:
+    if -DEVICE_TIME_PAST_S <= offset <= 0.0:
         return stamp, None
+    if 0.0 < offset <= DEVICE_TIME_FUTURE_S:
+        return received, None
     return received, offset

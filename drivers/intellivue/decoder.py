@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from drivers.base import Decoder
+from drivers.core.clock import DEVICE_TIME_FUTURE_S
 from drivers.core.readings import NIBP_PARAMETERS, Flag, Reading, is_plausible
 from drivers.intellivue import messages as msg
 from drivers.intellivue.framing import Deframer, FrameError, encode_frame
@@ -71,8 +72,6 @@ SOURCE_NAME = "philips-intellivue"
 _KNOWN_UNUSED = frozenset({NOM_PRESS_BLD_NONINV, NOM_PRESS_BLD_NONINV_PULS_RATE})
 # Time stamps further from receive time than this are not believed (a monitor restart, say).
 _MAX_BELIEVED_AGE_S = 24 * 3600.0
-# A stamp this far in the future of the receive time is clock noise, not a later measurement.
-_FUTURE_TOLERANCE_S = 2.0
 
 #: Longest time the host lets pass without sending anything while associated (the public host
 #: VSCaptureMP keeps the association alive every 6 s when it polls less often than once a second).
@@ -350,7 +349,7 @@ class IntelliVueDecoder(Decoder):
     # -- readings --------------------------------------------------------------------------
 
     def _believable(self, t: float, at: float) -> bool:
-        return at - _MAX_BELIEVED_AGE_S <= t <= at + _FUTURE_TOLERANCE_S
+        return at - _MAX_BELIEVED_AGE_S <= t <= at + DEVICE_TIME_FUTURE_S
 
     def _time_of(self, obs: msg.Observation, result: msg.PollResult, at: float) -> float:
         if obs.rel_time is not None:
@@ -368,7 +367,7 @@ class IntelliVueDecoder(Decoder):
                     poll_abs = decode_abs_time(result.abs_time)
                     t = at - (poll_abs - stamp) if poll_abs is not None else at
                 if self._believable(t, at):
-                    return t
+                    return min(t, at)  # nothing was measured after it arrived
         return at
 
     def _readings(self, result: msg.PollResult, at: float) -> list[Reading]:

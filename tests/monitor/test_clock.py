@@ -77,6 +77,7 @@ def test_device_time_stamps_are_trusted_only_near_the_receive_time() -> None:
     assert device_time(T0 - 30, T0) == (T0 - 30, None)
     assert device_time(T0 - DEVICE_TIME_PAST_S - 1, T0) == (T0, -DEVICE_TIME_PAST_S - 1)
     assert device_time(T0 + DEVICE_TIME_FUTURE_S + 1, T0) == (T0, DEVICE_TIME_FUTURE_S + 1)
+    assert device_time(T0 + DEVICE_TIME_FUTURE_S, T0) == (T0, None)  # clock noise: at arrival, no report
     assert device_time(T0 - 10 * 365 * 86400, T0)[0] == T0
 
 

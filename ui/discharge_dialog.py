@@ -11,6 +11,7 @@ reason for the override.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from drivers.core.readings import Reading
 from monitor.discharge import USUAL_MARKS, DischargeMarks, DischargeResult, NurseAssessment, assess_discharge
 from monitor.readiness import StepCheck
 from monitor.session import Baseline
+from ui import theme
 
 #: Lines kept free for the result (verdict, computed items, reasons).
 RESULT_LINES = 6
@@ -123,7 +125,7 @@ class DischargeDialog(QDialog):
             layout.addWidget(box)
         self.result_label = QLabel()
         # Styled, and built from scores only (no patient, user or device text).
-        self.rich_labels = (self.result_label,)
+        self.rich_labels = (self.result_label, self.ages_label)
         self.result_label.setWordWrap(True)
         self.result_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.result_label.setStyleSheet("font-size: 16px;")
@@ -220,8 +222,8 @@ class DischargeDialog(QDialog):
             age = "no valid value" if value.age_s is None else f"{value.age_s / 60:.1f} min old"
             limit = f" (at most {value.max_age_s / 60:g} min)" if value.max_age_s is not None else ""
             mark = "" if value.fresh or value.max_age_s is None else " — too old"
-            lines.append(f"{value.name} {value.text} · {age}{limit}{mark}")
-        lines += [f"<b style='color:#ffd24a'>Not ready: {b.text}</b>" for b in check.blockers]
+            lines.append(html.escape(f"{value.name} {value.text} · {age}{limit}{mark}"))
+        lines += [f"<b style='color:{theme.WARNING_TEXT}'>Not ready: {html.escape(b.text)}</b>" for b in check.blockers]
         self.ages_label.setText("<br>".join(lines))
         self.override.setVisible(not check.ready)
         return check.ready or (check.overridable and bool(self.override.text().strip()))

@@ -130,6 +130,8 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     assert result is not None and result.aldrete.total >= 8
     assert "min old" in dialog.ages_label.text() or "no valid value" in dialog.ages_label.text()
     assert "Not ready" in dialog.ages_label.text() and "minimum recovery" in dialog.ages_label.text()
+    # The values and blockers are drawn, not shown as markup (the form's own text stays rich).
+    assert dialog.ages_label.textFormat() is not Qt.TextFormat.PlainText and "<br>" in dialog.ages_label.text()
     assert not dialog.complete_button.isEnabled(), "not ready and no override reason"
     dialog.override.setText("patient's ride is here; physician reviewed")
     assert dialog.complete_button.isEnabled()

@@ -568,8 +568,13 @@ class AlarmEngine:
                 assert chosen is not None
                 self._raise(rule, chosen, rule_parameter if not multi else chosen[0], t, shown, value)
                 above = False
-            elif alarm is not None and alarm.condition_present:
-                self._end(alarm, t, superseded=effective is not None and not above)
+            elif alarm is not None:
+                if alarm.shown_parameter == shown:
+                    # Over, or latched until acknowledged: "now" on screen stays the newest value.
+                    alarm.current, alarm.no_value = value, None
+                    self._refresh(alarm)
+                if alarm.condition_present:
+                    self._end(alarm, t, superseded=effective is not None and not above)
 
     def _raise(
         self,

@@ -361,6 +361,9 @@ def test_a_latched_alarm_shows_its_worst_value_and_the_current_one(bed):
     assert alarm.current == 72
     assert alarm.shown.startswith("HR 38 < 50")
     assert "now 72" in alarm.shown
+    bed.hold("hr", 84, 30)  # long after the condition ended, until someone acknowledges: still the newest value
+    alarm = bed.shown("hr_low")
+    assert alarm.latched and alarm.current == 84 and "now 84" in alarm.shown
 
 
 class TestConfirmingCuff:

@@ -1210,7 +1210,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.spo2_tile.reference.setText(f"baseline {base.spo2:.0f}" if base else "")
         self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now)
         sys_r, dia_r, mean_r = (latest.get(p) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN))
-        age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s)
+        age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s + max(0.0, now - status.now))
         self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:.0f}/{base.nibp_dia:.0f}" if base else "")
         self.nibp_tile.show_values(
             sys_r, [sys_r.value if sys_r else None, dia_r.value if dia_r else None], now, age
@@ -1265,10 +1265,11 @@ class LiveWindow(DialogHost, QMainWindow):
             timers = f"Setup · session {minutes_seconds(status.elapsed_s)}"
         self.header.timers.setText(timers)
         link = status.link
-        state_colour = "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT
-        storage = "" if status.storage_ok else " · STORAGE FAILING"
-        theme.restyle(self.header.link, f"font-size: 14px; font-weight: bold; color: {state_colour};")
-        self.header.link.setText(f"link {link.state}{storage}")
+        if self.end_status is None:
+            state_colour = "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT
+            storage = "" if status.storage_ok else " · STORAGE FAILING"
+            theme.restyle(self.header.link, f"font-size: 14px; font-weight: bold; color: {state_colour};")
+            self.header.link.setText(f"link {link.state}{storage}")
         # Byte counts only for a device that has a byte stream (a simulated one decodes frames without one).
         traffic = f"{link.bytes_in} B in · " if link.bytes_in else ""
         self.header.device.setText(
@@ -1329,8 +1330,15 @@ class LiveWindow(DialogHost, QMainWindow):
         """The recorder ended (session complete, stopped, or failed)."""
         self.end_status = status
         self.header.timers.setText(self.header.timers.text() + f" — recording {status}")
+        # Nothing on this screen is live any more: the header and the chart say so where "connected" and
+        # "live" stood, and nothing that records into the session is offered.
+        theme.restyle(self.header.link, f"font-size: 14px; font-weight: bold; color: {theme.WARNING_TEXT};")
+        self.header.link.setText(f"NOT MONITORING · recording {status}")
+        self.chart.set_ended(f"recording {status} · nothing new is drawn")
         for button in (*self.phase_buttons.values(), *self.quick_buttons.values(), self.note_button,
-                       self.moaas_button, self.rass_button, self.cadss_button, self.nibp_button):
+                       self.moaas_button, self.rass_button, self.cadss_button, self.nibp_button,
+                       self.checklist_button, self.questionnaire_button, self.rems_button,
+                       self.header.patient_button):
             button.setEnabled(False)
         if self.sound is not None:
             self.sound.set_sounding(None)

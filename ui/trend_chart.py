@@ -275,6 +275,8 @@ class TrendChart(QWidget):
     def __init__(self, parent: QWidget | None = None, *, show_live_button: bool = True, live: bool = True) -> None:
         super().__init__(parent)
         self.live = live
+        #: What the line above the chart says once a live session's recording has ended (None: not ended).
+        self.ended: str | None = None
         self.follow = FollowMode.WHOLE
         self.session_start: float | None = None
         self.now: float | None = None
@@ -1023,8 +1025,13 @@ class TrendChart(QWidget):
             mode = FollowMode.HOLD  # a stored session has no "now" to follow
         self.follow = mode
         self.live_button.setEnabled(mode is not FollowMode.WHOLE)
-        self.view_label.setText(_VIEW_TEXT[self.live][mode])
+        self.view_label.setText(self.ended or _VIEW_TEXT[self.live][mode])
         self.follow_changed.emit(mode.value)
+
+    def set_ended(self, text: str) -> None:
+        """The live session's recording ended: the line above the chart no longer says "live"."""
+        self.ended = text
+        self.view_label.setText(text)
 
     def go_live(self) -> None:
         """Return to the whole-session live view."""

@@ -20,6 +20,7 @@ from tests.ui.conftest import NURSE, stored_events
 from ui import theme
 from ui.chair_dialogs import ChecklistDialog, DoseDialog
 from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, SignedInUser, TextDialog
+from ui.numerics import minutes_ago
 from ui.settings_dialog import SettingsChoice, SettingsDialog
 
 WAIT_MS = 15_000
@@ -140,6 +141,16 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
         _confirm(w)
     qtbot.waitUntil(lambda: w.end_status == "complete", timeout=WAIT_MS)
     assert not w.phase_buttons["start_baseline"].isEnabled()
+    # The screen no longer looks live: the header and the chart say monitoring has ended, and nothing that
+    # records into the session is offered.
+    assert w.header.link.text() == "NOT MONITORING · recording complete"
+    assert w.chart.view_label.text() == "recording complete · nothing new is drawn"
+    assert not any(b.isEnabled() for b in (w.checklist_button, w.questionnaire_button, w.header.patient_button))
+    last = w.last_status
+    assert last is not None and last.nibp_age_s is not None
+    w.show_status(last, now=last.now + 300)  # the watchdog's ageing after the end
+    assert w.header.link.text().startswith("NOT MONITORING")
+    assert minutes_ago(last.nibp_age_s + 300) in w.nibp_tile.status.text(), "the cuff's age goes on growing"
 
     kinds = {e.kind for e in stored_events(db_path, "discharge_scored")}
     assert kinds == {EventKind.DISCHARGE_SCORED}

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -525,14 +525,16 @@ class LiveWindow(DialogHost, QMainWindow):
 
 
     def _place_message(self) -> None:
-        """Lay the message over the lower edge of the chart and numerics, just above the controls."""
+        """Lay the message over the lower edge of the chart, just above the controls: never over the numerics,
+        whose lowest line is the cuff's age and next cuff."""
         central = self.centralWidget()
         if central is None:
             return
-        width = max(200, central.width() - 40)
+        left = self.chart.mapTo(central, QPoint(0, 0)).x() + 10
+        width = max(200, self.chart.width() - 20)
         height = self.message.heightForWidth(width)
         bottom = self.controls.geometry().top() if self.controls.isVisible() else self.lock_banner.geometry().top()
-        self.message.setGeometry(20, max(0, bottom - height - 8), width, height)
+        self.message.setGeometry(left, max(0, bottom - height - 8), width, height)
         self.message.raise_()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -179,6 +179,8 @@ def test_live_window_fits_every_screen(qtbot: Any, live_window: Any, size: tuple
         assert not w.nibp_tile.alarm.is_elided(), w.nibp_tile.alarm.text()  # the breached limit is read whole
     # The message floats inside the window without moving the controls.
     assert w.message.isVisible() and w.message.geometry().bottom() < w.controls.geometry().top()
+    numerics = QRect(w.numerics.mapTo(w.centralWidget(), QPoint(0, 0)), w.numerics.size())
+    assert not w.message.geometry().intersects(numerics), "the message hides the cuff's age"
 
 
 def _visible_labels(window: QWidget) -> list[QLabel]:

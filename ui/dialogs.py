@@ -287,8 +287,12 @@ class LevelDialog(QDialog):
             super().keyPressEvent(event)
 
 
+#: What an item not yet answered shows (an unasked item is not a 0).
+UNANSWERED = "–"
+
+
 class CadssDialog(QDialog):
-    """The six CADSS short-form items, each 0-4, with the total."""
+    """The six CADSS short-form items, each 0-4, with the total; every item must be answered."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -303,19 +307,24 @@ class CadssDialog(QDialog):
             grid.addWidget(QLabel(f"{number}."), row, 0)
             grid.addWidget(QLabel(CADSS6_WORDING[number]), row, 1)
             box = QSpinBox()
-            box.setRange(0, 4)
+            box.setRange(-1, 4)  # -1: not answered yet, shown as a dash
+            box.setSpecialValueText(UNANSWERED)
+            box.setValue(-1)
             box.valueChanged.connect(self._update_total)
             box.installEventFilter(self)
             grid.addWidget(box, row, 2)
             self.items[number] = box
-        hint = QLabel("Type 0-4 for each item (the next one follows); Enter records the total.")
+        hint = QLabel("Type 0-4 for each item (the next one follows); Enter records the total once all six are "
+                      "answered.")
         hint.setObjectName("dim")
         layout.addWidget(hint)
         layout.addLayout(grid)
         self.total_label = QLabel()
         self.total_label.setStyleSheet("font-size: 18px; font-weight: bold;")
         layout.addWidget(self.total_label)
-        layout.addWidget(ok_cancel(self))
+        buttons = ok_cancel(self)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        layout.addWidget(buttons)
         self._update_total()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -333,15 +342,27 @@ class CadssDialog(QDialog):
         return super().eventFilter(watched, event)
 
     def scores(self) -> dict[str, int]:
-        """Item number (as text) -> score."""
-        return {str(number): box.value() for number, box in self.items.items()}
+        """Item number (as text) -> score, for the items answered."""
+        return {str(number): box.value() for number, box in self.items.items() if box.value() >= 0}
+
+    def unanswered(self) -> list[int]:
+        """The item numbers not answered yet."""
+        return [number for number, box in self.items.items() if box.value() < 0]
 
     def total(self) -> int:
         """Sum of the six items (0-24)."""
         return sum(self.scores().values())
 
+    def accept(self) -> None:
+        """Recorded only once every item is answered."""
+        if not self.unanswered():
+            super().accept()
+
     def _update_total(self) -> None:
-        self.total_label.setText(f"Total {self.total()} / 24")
+        missing = self.unanswered()
+        self.ok_button.setEnabled(not missing)
+        self.total_label.setText(f"Total {self.total()} / 24" if not missing else
+                                 f"Total {UNANSWERED} / 24 · not answered yet: item {', '.join(map(str, missing))}")
 
 
 class AlarmLogDialog(QDialog):

@@ -626,6 +626,17 @@ def test_the_score_buttons_turn_due_when_the_protocol_asks_and_plain_once_scored
     qtbot.keyClick(w, Qt.Key.Key_C)
     cadss = w.dialog
     assert isinstance(cadss, CadssDialog)
+    # An item never asked is not a 0: nothing is recorded until all six are answered.
+    boxes = list(cadss.items.values())
+    assert cadss.unanswered() == list(cadss.items) and not cadss.ok_button.isEnabled()
+    assert boxes[0].text() == "–" and "not answered yet: item 1, 2, 6, 7, 15, 22" in cadss.total_label.text()
+    boxes[0].setFocus()
+    for box, digit in zip(boxes[:5], "21000", strict=True):
+        qtbot.keyClick(box, digit)
+    cadss.accept()
+    assert w.dialog is cadss and not cadss.ok_button.isEnabled() and "item 22" in cadss.total_label.text()
+    qtbot.keyClick(boxes[5], "1")
+    assert cadss.ok_button.isEnabled() and cadss.total_label.text() == "Total 4 / 24"
     cadss.accept()
     qtbot.waitUntil(lambda: w.cadss_button.text() == "CADSS-6 (C)", timeout=WAIT_MS)
     assert w.scores_due == ()

@@ -118,6 +118,7 @@ class DoseDialog(QDialog):
         self.concentration.setRange(0, 100)
         self.concentration.setDecimals(2)
         self.concentration.setSuffix(" mg/mL")
+        self.concentration.setSpecialValueText("not given")  # 0 is stored as no concentration, and says so
         self.concentration.setEnabled(protocol.dose.infused)
         form.addRow("Concentration", self.concentration)
         self.lot = QLineEdit()

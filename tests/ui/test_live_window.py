@@ -44,6 +44,7 @@ def _checklist_and_dose(qtbot: Any, window: Any) -> None:
     assert isinstance(window.dialog, DoseDialog)
     assert window.dialog.weight.value() == 80
     assert window.dialog.summary.text() == "total 40 mg, rate 60 mg/h"
+    assert window.dialog.concentration.text() == "not given"  # not "0.00 mg/mL"
     window.dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: any(e.kind is EventKind.DOSE_PLANNED for e in window.events), timeout=WAIT_MS)
 

@@ -473,6 +473,31 @@ def discharge_scoring(record: SessionRecord) -> DischargeScoring | None:
     return DischargeScoring(last.t, last.user, dict(last.detail))
 
 
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A step taken although it was not ready: when, by whom, why, and what it went past."""
+
+    t: float
+    user: str | None
+    step: EventKind
+    reason: str
+    #: What was not ready, in words (``recovery too short``), and the protocol's items left undone.
+    overridden: tuple[str, ...]
+
+
+def overrides(record: SessionRecord) -> list[Override]:
+    """Every step of the session taken with an override reason, in time order."""
+    out = []
+    for event in record.events:
+        reason = str(event.detail.get("override_reason") or "").strip()
+        if not reason:
+            continue
+        codes = [str(code).replace("_", " ") for code in event.detail.get("overridden") or ()]
+        codes += [str(item) for item in event.detail.get("protocol_override") or ()]
+        out.append(Override(event.t, event.user, event.kind, reason, tuple(codes)))
+    return out
+
+
 class AddendumRefused(ValueError):
     """An addendum that cannot be written, with the reason in words a user can act on."""
 

@@ -750,9 +750,17 @@ class ReviewWindow(DialogHost, QMainWindow):
             return
         verdict = ("discharge criteria met" if scoring.passed
                    else "discharge criteria NOT met: " + "; ".join(scoring.reasons))
+        # A discharge completed over what was not ready says so, with its reason, under the verdict.
+        overridden = [
+            f"Completed although not ready ({'; '.join(o.overridden) or 'see the events'}) — "
+            f"reason: “{o.reason}” ({o.user or '—'} at {clock(o.t)})"
+            for o in review.overrides(record) if o.step is EventKind.SESSION_COMPLETED
+        ]
         # Plain text (the scorer's name is user text); the verdict's colour is the label's.
-        self.discharge_label.setStyleSheet(f"color: {'#3ddc6a' if scoring.passed else theme.WARNING_TEXT};")
-        self.discharge_label.setText(f"Scored by {scoring.user or '—'} at {clock(scoring.t)} — {verdict}")
+        good = scoring.passed and not overridden
+        self.discharge_label.setStyleSheet(f"color: {'#3ddc6a' if good else theme.WARNING_TEXT};")
+        self.discharge_label.setText("\n".join([f"Scored by {scoring.user or '—'} at {clock(scoring.t)} — {verdict}",
+                                                *overridden]))
         rows = []
         for key in ("aldrete", "padss"):
             score = scoring.score(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,17 @@ from pypdf import PdfReader
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from drivers.simulated.driver import SimulatedSource
 from monitor import review
+from monitor.alarms.engine import AlarmEngine
+from monitor.discharge import NurseAssessment, assess_discharge
 from monitor.exports.data import load
-from monitor.session import EventKind
+from monitor.plan import parse_plan
+from monitor.recorder import Recorder
+from monitor.session import EventKind, Phase
 from monitor.store import Store
-from tests.ui.review_sessions import NURSE, leave_unfinished, record
+from tests.ui.review_sessions import NURSE, START, leave_unfinished, record
+from ui import theme
 from ui.dialogs import SignedInUser
 from ui.review_window import AddendumDialog, ReviewWindow, clock, duration, number
 
@@ -447,3 +454,35 @@ def test_an_export_shows_how_far_it_has_read(
     assert seen and all(t == total for _c, t in seen)
     assert [c for c, _t in seen] == list(range(100, total + 1, 100))
     assert window.export_progress.maximum() == total and window.export_progress.value() == seen[-1][0]
+
+
+def test_a_discharge_completed_before_it_was_ready_says_so_with_its_reason(qtbot: Any, tmp_path: Path) -> None:
+    """A reviewing physician sees in the Discharge tab that completion went past the minimum recovery, and why."""
+    path = tmp_path / "monitor.db"
+    plan = parse_plan("baseline:1,infusion:2,recovery:30")
+    with Store(path) as store:
+        source = SimulatedSource(seed=4, speed=math.inf, start_time=START, plan=plan)
+        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, nurse=NURSE,
+                                        autopilot=True, alarms=AlarmEngine())
+        done: list[Any] = []
+
+        def discharge_early(r: Recorder) -> bool:
+            s = r.session
+            if not done and s.phase is Phase.RECOVERY and s.now - s.phase_started_at[Phase.RECOVERY] > 300:
+                result = assess_discharge(list(r.status().latest), s.baseline,
+                                          NurseAssessment(2, 2, 2, False, 2, 2, 2, 2, True, True))
+                r.submit("discharge_scored", NURSE, **result.as_dict())
+                done.append(r.submit("complete", NURSE, override_reason="ride is here; physician reviewed"))
+            return False
+
+        recorder.run(until=discharge_early)
+        done[0].result(timeout=0)
+        session_id = recorder.session.id
+        done_at = [e.t for e in store.events(session_id) if e.kind is EventKind.SESSION_COMPLETED]
+    window = ReviewWindow(path, session_id, REVIEWER)
+    qtbot.addWidget(window)
+    scored, overridden = window.discharge_label.text().split("\n")
+    assert scored.startswith(f"Scored by {NURSE}")
+    assert overridden.startswith("Completed although not ready (") and "recovery too short" in overridden
+    assert overridden.endswith(f"— reason: “ride is here; physician reviewed” ({NURSE} at {clock(done_at[0])})")
+    assert theme.WARNING_TEXT in window.discharge_label.styleSheet(), "an overridden discharge is not drawn green"

@@ -669,6 +669,16 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     ]
     parts += [Paragraph("Discharge scoring", h2), _table(rows, [30 * mm, 30 * mm, 18 * mm, 102 * mm])]
 
+    taken = review.overrides(record)
+    if taken:
+        rows = [["Time", "Step", "By", "Not ready", "Reason given"]]
+        for o in taken:
+            step = phase_step_text(o.step, words) or o.step.value.replace("_", " ")
+            rows.append([clock.both(o.t), pdf_fonts.printable(step), _p(o.user or "-", small),
+                         _p("; ".join(o.overridden) or "-", small), _p(o.reason, small)])
+        parts += [Paragraph("Steps taken although not ready", h2),
+                  _table(rows, [38 * mm, 30 * mm, 25 * mm, 42 * mm, 45 * mm])]
+
     timeline = [["Time", "Event", "By"]]
     for e in record.events:
         if e.kind not in NOTE_KINDS and e.kind is not EventKind.NIBP_REQUESTED:

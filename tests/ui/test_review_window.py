@@ -20,6 +20,7 @@ from drivers.simulated.driver import SimulatedSource
 from monitor import review
 from monitor.alarms.engine import AlarmEngine
 from monitor.discharge import NurseAssessment, assess_discharge
+from monitor.exports import pdf_export
 from monitor.exports.data import load
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder
@@ -486,3 +487,10 @@ def test_a_discharge_completed_before_it_was_ready_says_so_with_its_reason(qtbot
     assert overridden.startswith("Completed although not ready (") and "recovery too short" in overridden
     assert overridden.endswith(f"— reason: “ride is here; physician reviewed” ({NURSE} at {clock(done_at[0])})")
     assert theme.WARNING_TEXT in window.discharge_label.styleSheet(), "an overridden discharge is not drawn green"
+    # The PDF report carries it too.
+    with Store(path, readonly=True) as store:
+        report = tmp_path / "report.pdf"
+        with report.open("wb") as out:
+            pdf_export.write(load(store, session_id), out)
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in PdfReader(report).pages)
+    assert "Steps taken although not ready" in text and "ride is here; physician reviewed" in text

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -101,6 +101,7 @@ def form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[
     """A dim hint line (reused for complaints) and OK/Cancel, OK going through ``on_ok``."""
     message = QLabel(hint)
     message.setObjectName("dim")
+    message.setWordWrap(True)  # a complaint may be longer than the hint
     form.addRow(message)
     form.addRow(ok_cancel(dialog, on_ok))
     return message
@@ -241,7 +242,12 @@ class LevelDialog(QDialog):
             if value == default:
                 self.list.setCurrentItem(item)
         self.list.itemActivated.connect(lambda _item: self.accept())
-        self.list.setMinimumSize(520, 34 * len(levels))
+        # As wide as the longest level at the list's font: a level is read whole, with no sideways scrolling.
+        font = self.list.font()
+        font.setPixelSize(18)
+        metrics = QFontMetrics(font)
+        widest = max(metrics.horizontalAdvance(self.list.item(row).text()) for row in range(self.list.count()))
+        self.list.setMinimumSize(max(520, widest + 48), 34 * len(levels))
         # The list would take a digit as the start of a keyboard search: the dialog gets it first.
         self.list.installEventFilter(self)
         layout.addWidget(self.list)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -153,8 +155,9 @@ class SettingsDialog(QDialog):
                 item.setFlags(flags | Qt.ItemFlag.ItemIsEditable if editable else flags & ~Qt.ItemFlag.ItemIsEditable)
                 self.limits_table.setItem(i, j, item)
             self._limits_before[rule.id] = float(rule.limit)
+        # The condition's words take what the other columns leave (sized again once styled, in showEvent).
         self.limits_table.resizeColumnsToContents()
-        self.limits_table.horizontalHeader().setStretchLastSection(True)
+        self.limits_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         if not can_edit_limits:
             self.limits_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         limits_layout.addWidget(self.limits_table)
@@ -174,6 +177,12 @@ class SettingsDialog(QDialog):
         self._line_before = self._line_settings()
 
     # -- device --------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Size the limit columns to their text as styled: the style sheet comes after construction."""
+        super().showEvent(event)
+        for column in (0, 2, 3, 4):
+            self.limits_table.resizeColumnToContents(column)
 
     def driver_name(self) -> str:
         """The chosen driver's registry name."""

@@ -143,3 +143,14 @@ def test_a_digit_typed_into_the_level_list_records_at_once(qtbot: Any) -> None:
     bad.show()
     qtbot.keyClick(bad.list, Qt.Key.Key_7)  # no such level: nothing is recorded
     assert bad.isVisible() and bad.value() == 5
+
+
+def test_every_level_of_a_scale_is_read_whole_without_scrolling_sideways(qtbot: Any) -> None:
+    for scale, levels in (("MOAA/S", MOAAS_LEVELS), ("RASS", RASS_LEVELS)):
+        dialog = LevelDialog(None, scale, levels, levels[0][0])
+        qtbot.addWidget(dialog)
+        dialog.setStyleSheet(theme.STYLE_SHEET)  # as the window opens it
+        dialog.show()
+        QApplication.processEvents()
+        assert dialog.list.horizontalScrollBar().maximum() == 0, f"{scale}: a level is cut"
+        assert dialog.width() <= 1240, scale

@@ -400,6 +400,12 @@ def test_nibp_interval_is_set_and_limit_changes_need_the_admin_role(
     dialog = w.dialog
     table = dialog.limits_table
     assert table.rowCount() > 5
+    # Styled as the window opened it, every column's header and values are read whole.
+    header = table.horizontalHeader()
+    for column in (0, 2, 3, 4):
+        title = table.horizontalHeaderItem(column).text()
+        assert header.sectionSize(column) >= header.fontMetrics().horizontalAdvance(title), title
+    assert header.sectionSize(4) < header.sectionSize(1), "the delay column takes no more than it needs"
     assert not table.item(0, 3).flags() & Qt.ItemFlag.ItemIsEditable  # a nurse only sees the limits
     dialog.reject()
 

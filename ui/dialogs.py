@@ -198,12 +198,26 @@ class TextDialog(QDialog):
         if multiline:
             self.editor = QPlainTextEdit()
             self.editor.setMinimumSize(480, 140)
+            self.editor.installEventFilter(self)  # Enter starts a new line; Ctrl+Enter saves, as the hint says
         else:
             self.editor = QLineEdit()
             self.editor.setMinimumWidth(420)
             self.editor.returnPressed.connect(self.accept)
         layout.addWidget(self.editor)
+        if multiline:
+            hint = QLabel("Enter starts a new line; Ctrl+Enter saves.")
+            hint.setObjectName("dim")
+            layout.addWidget(hint)
         layout.addWidget(ok_cancel(self))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Enter in a free note saves it."""
+        if (watched is self.editor and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self.accept()
+            return True
+        return super().eventFilter(watched, event)
 
     def text(self) -> str:
         """What was typed, trimmed."""

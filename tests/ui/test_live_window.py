@@ -308,9 +308,15 @@ def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_
 
     qtbot.keyClick(w, Qt.Key.Key_V)  # one key: nausea/vomiting
     qtbot.keyClick(w, Qt.Key.Key_N)  # free note
-    assert isinstance(w.dialog, TextDialog)
-    w.dialog.set_text("patient asks for a blanket")
-    w.dialog.accept()
+    note = w.dialog
+    assert isinstance(note, TextDialog)
+    note.editor.setFocus()
+    qtbot.keyClicks(note.editor, "patient asks")
+    qtbot.keyClick(note.editor, Qt.Key.Key_Return)  # a new line, not the end
+    assert note.isVisible()
+    qtbot.keyClicks(note.editor, "for a blanket")
+    qtbot.keyClick(note.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Enter saves
+    assert note.result() == TextDialog.DialogCode.Accepted and note.text() == "patient asks\nfor a blanket"
     qtbot.keyClick(w, Qt.Key.Key_D)  # the dose plan: weight and mg/kg, the total and rate computed
     assert isinstance(w.dialog, DoseDialog)
     w.dialog.weight.setValue(70)
@@ -345,7 +351,7 @@ def test_notes_quick_events_and_scores_in_one_or_two_keystrokes_reach_the_store_
     planned = stored_events(db_path, "dose_planned")[0].detail
     assert (planned["total_mg"], planned["rate_mg_per_h"], planned["weight_kg"]) == (35.0, 52.5, 70.0)
     notes = stored_events(db_path, "note")
-    assert [n.detail["text"] for n in notes] == ["patient asks for a blanket"]
+    assert [n.detail["text"] for n in notes] == ["patient asks\nfor a blanket"]
     quick = {e.detail["what"]: e.detail["text"] for e in stored_events(db_path, "quick_event")}
     assert quick == {"nausea_vomiting": "Nausea/vomiting"}
     scores = {e.detail["scale"]: e.detail for e in stored_events(db_path, "score")}

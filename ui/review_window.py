@@ -768,10 +768,10 @@ class ReviewWindow(DialogHost, QMainWindow):
                 continue
             name = str(score.get("name", key))
             for item in score.get("items", []):
-                source = "monitor" if item.get("computed") else "nurse"
+                basis = str(item.get("basis", ""))
                 rows.append([name, str(item.get("name", "")).replace("_", " "),
                              _cell(f"{item.get('score')}/{item.get('maximum')}", right=True),
-                             f"{item.get('basis', '')} ({source})"])
+                             f"{basis} (computed by the monitor)" if item.get("computed") else basis])
             passed = bool(score.get("passed"))
             rows.append([
                 _cell(name, bold=True), _cell("total", bold=True),

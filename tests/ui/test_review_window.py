@@ -223,6 +223,9 @@ def test_discharge_scores_come_from_the_recorded_scoring(window: ReviewWindow, d
         score = scoring.score(key)
         assert totals[score["name"]] == f"{score['total']}/{score['maximum']}"
     assert ["Escort", "present", "yes", ""] in rows
+    bases = [row[3] for row in rows if row[1] not in ("total", "present", "instruction acknowledged")]
+    assert "entered by the nurse" in bases and any(b.endswith(" (computed by the monitor)") for b in bases)
+    assert not any(b.endswith("(nurse)") for b in bases), "the basis already says who entered it"
 
 
 def test_an_addendum_on_a_completed_session_is_stored_signed_and_audited(

@@ -213,7 +213,9 @@ class Feed:
         self._recorder: Any = None
         self.delivered = 0
         self.dead_lettered = 0
+        #: The last unexpected error of a turn (the feed carries on after it).
         self.error: BaseException | None = None
+        self._failures: set[str] = set()
         # The queue tables exist once any connection has migrated the file; the dead-letter table
         # is the feed's own.
         with Store(self.db_path) as store:
@@ -290,27 +292,43 @@ class Feed:
         scanned_while_draining = False
         try:
             while not self._stop.is_set():
-                now = time.monotonic()
-                draining = self._drain_until is not None
-                if now >= next_scan or self._wake.is_set() or (draining and not scanned_while_draining):
-                    self._wake.clear()
-                    self.queue_new(store)
-                    scanned_while_draining = draining
-                    next_scan = now + self.config.poll_interval_s
-                sent = self._send_one(store)
-                if self._drain_until is not None and (
-                    time.monotonic() >= self._drain_until or (scanned_while_draining and self.pending(store) == 0)
-                ):
-                    return
-                if not sent:
-                    wait = min(next_scan, max(self._retry_at, now)) - time.monotonic()
-                    self._wake.wait(max(0.01, min(wait, self.config.poll_interval_s)))
-        except Exception as exc:  # kept for the caller; the recorder goes on without the feed
-            log.exception("live feed stopped by an error")
-            self.error = exc
+                try:
+                    now = time.monotonic()
+                    draining = self._drain_until is not None
+                    if now >= next_scan or self._wake.is_set() or (draining and not scanned_while_draining):
+                        self._wake.clear()
+                        self.queue_new(store)
+                        scanned_while_draining = draining
+                        next_scan = now + self.config.poll_interval_s
+                    sent = self._send_one(store)
+                    if self._drain_until is not None and (
+                        time.monotonic() >= self._drain_until or (scanned_while_draining and self.pending(store) == 0)
+                    ):
+                        return
+                    if not sent:
+                        wait = min(next_scan, max(self._retry_at, now)) - time.monotonic()
+                        self._wake.wait(max(0.01, min(wait, self.config.poll_interval_s)))
+                except Exception as exc:
+                    self._turn_failed(exc)
         finally:
             self._connection.close()
             store.close()
+
+    def _turn_failed(self, exc: Exception) -> None:
+        """An unexpected error: the queue stays in the database, the timeline hears of it once per kind of
+        error, and the feed tries again after its growing pause (it never ends on its own)."""
+        self.error = exc
+        key = f"{type(exc).__name__}: {exc}"
+        if key not in self._failures:
+            self._failures.add(key)
+            log.exception("live feed turn failed; it tries again")
+            recorder = self._recorder
+            if recorder is not None:
+                recorder.submit("technical_event", None, condition="feed_error",
+                                detail=f"live feed: {key[:300]}; messages stay queued and are sent again")
+        self._connection.close()
+        self._wake.wait(self._backoff)
+        self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
 
     # -- queuing --------------------------------------------------------------------------
 

@@ -65,9 +65,9 @@ PLETH_BEFORE_START_KEPT_S = 2.0
 #: A planned session takes its discharge cuff this long before the recovery watch ends.
 DISCHARGE_CUFF_LEAD_S = 60.0
 #: What a part beside the recorder may put on the timeline as ``technical_event``: the live feed's
-#: set-aside messages, the window's frozen spells and its guard's end. The conditions the alarm engine acts
-#: on (a missed check, a lost link) are recorded by the recorder alone.
-REPORTED_TECHNICAL_EVENTS = frozenset({"feed_dead_letter", "screen_not_responding", "guard_ended"})
+#: set-aside messages and errors, the window's frozen spells and its guard's end. The conditions the alarm
+#: engine acts on (a missed check, a lost link) are recorded by the recorder alone.
+REPORTED_TECHNICAL_EVENTS = frozenset({"feed_dead_letter", "feed_error", "screen_not_responding", "guard_ended"})
 
 
 class AlarmEngineLike(Protocol):

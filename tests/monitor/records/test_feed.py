@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -445,6 +446,36 @@ def test_a_refused_message_is_set_aside_and_can_be_resent(
     out = io.StringIO()
     assert main(["feed", "list", "--db", str(path)], out) == 0
     assert "no messages set aside" in out.getvalue()
+
+
+def test_an_unexpected_error_is_reported_once_and_the_feed_carries_on(
+    tmp_path: Path, finished: Path, receivers: Callable[..., ScriptedReceiver], feeds: Callable[..., Feed],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, any error the feed did not expect ended its thread, with a log line only: delivery to the clinic's
+    records stopped unnoticed until the program was started again."""
+    path, session_id = copy_of(finished, tmp_path)
+    total = expected_sets(path, session_id)
+    receiver = receivers(lambda message, n: [reply("AA", control(message))])
+    feed = feeds(path, receiver.port)
+    recorder = FakeRecorder(session_id)
+    feed.attach(recorder)
+    send = feed._send_one
+    failures = [5]
+
+    def flaky(store: Store) -> bool:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        return send(store)
+
+    monkeypatch.setattr(feed, "_send_one", flaky)
+    feed.start()
+    wait_for(lambda: feed.delivered == total)
+    assert feed.running and failures == [0]
+    assert [(name, args["condition"]) for name, args in recorder.submitted] == [("technical_event", "feed_error")]
+    assert "disk I/O error" in str(recorder.submitted[0][1]["detail"])
+    assert isinstance(feed.error, sqlite3.OperationalError)
 
 
 def test_a_stray_ack_makes_the_feed_reconnect(

@@ -1005,7 +1005,9 @@ class LiveWindow(DialogHost, QMainWindow):
         """
         self.locked = locked
         self.controls.setEnabled(not locked)
-        self.header.patient_button.setEnabled(not locked)
+        status = self.last_status
+        self.header.patient_button.setEnabled(not locked and self.end_status is None
+                                              and (status is None or status.phase is not Phase.COMPLETE))
         self.lock_banner.setVisible(locked)
         self.alarm_bar.ack_button.setEnabled(not locked)
         self.alarm_bar.pause_button.setEnabled(True)
@@ -1307,7 +1309,7 @@ class LiveWindow(DialogHost, QMainWindow):
         b["start_recovery"].setEnabled(running and phase is Phase.INFUSION)
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
         self.nibp_button.setEnabled(running and status.can_start_nibp)
-        self.header.patient_button.setEnabled(running and phase is not Phase.COMPLETE)
+        self.header.patient_button.setEnabled(running and not self.locked and phase is not Phase.COMPLETE)
         over = readiness.infusion_done(status.infusion_elapsed_s, status.infusion_plan_min, status.infusion_stopped)
         self._highlight_next_step(readiness.next_step(phase, status.step_check, infusion_over=over))
 

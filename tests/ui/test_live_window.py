@@ -476,6 +476,8 @@ def test_a_locked_screen_lets_anyone_pause_audio_and_records_it_as_such(
 ) -> None:
     w = make_window(speed=10.0, first_status=True)
     w.set_locked(True)
+    w.show_status(w.last_status)  # the next status leaves what is locked drawn disabled
+    assert not w.header.patient_button.isEnabled() and not w.controls.isEnabled()
     w.alarm_bar.pause_button.click()
     qtbot.waitUntil(lambda: any(a["action"] == "pause_audio" for a in _audit(db_path)), timeout=WAIT_MS)
     [entry] = [a for a in _audit(db_path) if a["action"] == "pause_audio"]

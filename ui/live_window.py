@@ -1257,12 +1257,14 @@ class LiveWindow(DialogHost, QMainWindow):
         elif phase is Phase.BASELINE:
             missing = ", ".join(status.baseline_missing)
             check = status.step_check
+            # The badge names the phase: the line says what comes next, first what blocks it (the line is cut
+            # at the screen's edge; all of it is in its tooltip and in the start's question).
             if missing:
-                timers = f"{name}: still needs {missing}"
+                timers = f"{name} needs {missing}"
             elif check is not None and not check.ready:
-                timers = f"{name}: complete — not ready: {check.summary()}"
+                timers = f"Not ready: {check.summary()}"
             else:
-                timers = f"{name}: complete — ready to start {protocol.label(Phase.INFUSION)}"
+                timers = f"{name} done · ready to start {protocol.label(Phase.INFUSION)}"
         elif phase is Phase.COMPLETE:
             timers = "Session complete"
         else:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from drivers.core.clock import DEVICE_TIME_PAST_S
 from drivers.core.readings import Parameter, Reading
 from monitor import chair, readiness, rems
 from monitor.alarms.engine import USER_COMMANDS
@@ -43,7 +44,7 @@ from monitor.checklist import current_checklist
 from monitor.labels import PARAMETER_LABELS
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
-from monitor.session import PHASE_START_EVENT, Phase, SessionEvent, minutes_seconds
+from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
 from monitor.watchdog import Stall, Watchdog
 from ui import theme
@@ -1119,6 +1120,7 @@ class LiveWindow(DialogHost, QMainWindow):
         if events:
             self.events.extend(events)
             self.chart.add_events(events)
+            self._explain(events)
             if any(e.kind in PHASE_START_EVENT.values() for e in events):
                 self.chart.set_phases(phase_spans(self.events))
         if self.chart.session_start is None or self.chart.session_start > status.now - status.elapsed_s:
@@ -1129,6 +1131,18 @@ class LiveWindow(DialogHost, QMainWindow):
         snapshot = next((u.alarms for u in reversed(batch) if u.alarms is not None), None)
         if snapshot is not None or self.alarms_available:
             self.show_alarms(snapshot, status.now)
+
+    def _explain(self, events: list[SessionEvent]) -> None:
+        """Say what the nurse needs to know of the timeline's technical news (a device clock that is off)."""
+        for event in events:
+            if event.kind is EventKind.DEVICE_CLOCK_OFFSET:
+                offset = float(event.detail.get("offset_s", 0.0))
+                side = "behind" if offset < 0 else "ahead of"
+                kept = -DEVICE_TIME_PAST_S <= offset < 0  # within the window its own times are kept
+                self.show_message(
+                    f"The device's clock is {abs(offset):.0f} s {side} this computer's: "
+                    + (f"its values look {abs(offset):.0f} s old" if kept else "its values are timed at their arrival")
+                    + ". Ask for the device's clock to be set.")
 
     def show_alarms(self, snapshot: AlarmSnapshot | None, now: float) -> None:
         """Alarm bar and sound from the engine's snapshot."""

@@ -199,6 +199,8 @@ def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = N
         return entry if len(entry) <= 28 else entry[:27] + "…"
     if event.kind in _START_PHASE:
         return None  # a band, not a marker
+    if event.kind is EventKind.DEVICE_CLOCK_OFFSET:
+        return f"device clock {float(detail.get('offset_s', 0.0)):+.0f} s"
     return phase_step_text(event.kind, phase_words) or _MARKER_TEXT.get(event.kind)
 
 

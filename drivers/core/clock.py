@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 SECONDS_PER_MINUTE = 60.0
@@ -23,6 +24,12 @@ STEP_THRESHOLD_S = 2.0
 DEVICE_TIME_PAST_S = 600.0
 #: A stamp up to this far after the receive time is clock noise; further, the device's clock is wrong.
 DEVICE_TIME_FUTURE_S = 2.0
+#: A device's clock error is named once this many messages, arriving over at least ``CLOCK_SETTLE_S``,
+#: agree on it within ``CLOCK_STEADY_S``; an error smaller than ``CLOCK_REPORT_S`` is not named.
+CLOCK_SETTLE_COUNT = 5
+CLOCK_SETTLE_S = 4.0
+CLOCK_STEADY_S = 1.0
+CLOCK_REPORT_S = 5.0
 
 
 class AnchoredClock:
@@ -100,3 +107,36 @@ def device_time(stamp: float, received: float) -> tuple[float, float | None]:
     if 0.0 < offset <= DEVICE_TIME_FUTURE_S:
         return received, None
     return received, offset
+
+
+class SendClockWatch:
+    """Learns a device's clock error from the times it says it sent its messages (HL7 MSH-7).
+
+    The error is named once it holds steady: ``CLOCK_SETTLE_COUNT`` messages arriving over at least
+    ``CLOCK_SETTLE_S`` agree on it within ``CLOCK_STEADY_S``. A backlog sent in a burst never does: its
+    send times spread over minutes while it arrives within a second. Times are not corrected with it
+    (a backlog sent at the live rate would look the same as a slow clock): values from a device whose
+    clock is behind look old, which is the safe side, and the timeline says why.
+    """
+
+    def __init__(self) -> None:
+        self._recent: deque[tuple[float, float]] = deque(maxlen=CLOCK_SETTLE_COUNT)
+        #: The steady error last named (None: none, or the clock agrees again).
+        self.error_s: float | None = None
+
+    def observe(self, sent: float, received: float) -> float | None:
+        """Take one message's send time; the steady error when it is news, else None."""
+        self._recent.append((received, sent - received))
+        if len(self._recent) < CLOCK_SETTLE_COUNT or received - self._recent[0][0] < CLOCK_SETTLE_S:
+            return None
+        errors = [error for _, error in self._recent]
+        if max(errors) - min(errors) > CLOCK_STEADY_S:
+            return None
+        error = max(errors)  # the freshest: the wire only ever adds delay
+        if abs(error) < CLOCK_REPORT_S:
+            self.error_s = None
+            return None
+        if self.error_s is not None and abs(error - self.error_s) < CLOCK_REPORT_S:
+            return None
+        self.error_s = error
+        return error

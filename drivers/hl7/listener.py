@@ -49,7 +49,7 @@ from drivers.base import (
     LinkEventKind,
     Source,
 )
-from drivers.core.clock import device_time
+from drivers.core.clock import SendClockWatch, device_time
 from drivers.core.clock import now as anchored_now
 from drivers.core.readings import Flag, Parameter, Reading, is_plausible
 from drivers.hl7.codemap import CodeMap, unit_factor
@@ -340,8 +340,10 @@ class Hl7Decoder(Decoder):
         self._acks: list[bytes] = []
         self._acks_sent = 0
         self.results: list[MessageResult] = []
-        #: (receive time, device time minus receive time) of every stamp refused as out of window.
+        #: (receive time, device time minus receive time) of every stamp refused as out of window, and of
+        #: each steady error of a sender's clock (:class:`~drivers.core.clock.SendClockWatch`).
         self.clock_offsets: list[tuple[float, float]] = []
+        self._send_clocks: dict[str, SendClockWatch] = {}
         #: Results refused by the session since the last call of :meth:`take_refusals`.
         self._refused: list[MessageResult] = []
         #: Messages answered AE (values partly taken) and AR (nothing taken).
@@ -480,6 +482,7 @@ class Hl7Decoder(Decoder):
                     Problem(ERR_DATA_TYPE, f"message {result.message_id} repeated; answered AE before")
                 )
             return
+        self._watch_send_clock(result.sender, _get(msh, 7), at)
         fallback = self._stamped_time(msh, ("MSH", 1, 7), "MSH-7", at, at, result)
         group_time = fallback
         obx_index = obr_index = 0
@@ -516,6 +519,19 @@ class Hl7Decoder(Decoder):
         if used:
             # Only a message whose values were taken binds the session to its sender and patient.
             self.gate.bind(result.sender, patient_ids)
+
+    def _watch_send_clock(self, sender: str, sent: str, at: float) -> None:
+        """A sender whose clock is steadily off is named on the timeline (its values look as old, or as
+        new, as its clock makes them; see :class:`~drivers.core.clock.SendClockWatch`)."""
+        if not sent:
+            return
+        try:
+            stamp = parse_hl7_time(sent, self.tz)
+        except ValueError:
+            return  # MSH-7 itself is reported as a problem where it is read
+        error = self._send_clocks.setdefault(sender, SendClockWatch()).observe(stamp, at)
+        if error is not None:
+            self.clock_offsets.append((at, error))
 
     def _checked_time(self, t: float, at: float) -> float:
         # The device clock is trusted only near the receive time (drivers.core.clock.device_time); a

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Source
-from drivers.core.clock import AnchoredClock
+from drivers.core.clock import AnchoredClock, SendClockWatch
 from drivers.core.readings import Parameter, Reading
 from drivers.hl7.listener import Hl7Decoder
 from drivers.transport.mllp import frame
@@ -87,3 +87,46 @@ def test_a_fast_device_clock_delays_neither_no_data_nor_the_age_of_values(tmp_pa
     assert raised_after is not None and raised_after <= 12.0, f"no data raised {raised_after} s after the silence"
     # Clock noise (1.5 s) is no news; a clock a minute fast is named on the timeline, once.
     assert [round(e.detail["offset_s"]) for e in offsets] == ([59] if ahead_s > 2 else [])
+
+
+def test_a_device_clock_behind_is_named_on_the_timeline_and_its_values_look_old(tmp_path: Path) -> None:
+    """Its values are not moved forward (a backlog sent at the live rate would look the same): they look as old
+    as its clock makes them, the safe side, and the timeline says why, once."""
+    sender = _FastClockSender(-59.0)
+    with Store(tmp_path / "m.db") as store:
+        recorder = Recorder.new_session(store, sender, driver="hl7", port=None, plan=SessionPlan(1, 40, 30),
+                                        alarms=AlarmEngine(), clock=sender.clock)
+        for _ in range(90):
+            update = recorder.step()
+        spo2 = next(r for r in update.status.latest if r.parameter is Parameter.SPO2)
+        assert update.status.now - spo2.t >= 58.0
+        recorder.close()
+        offsets = [e for e in store.events(recorder.session.id) if e.kind is EventKind.DEVICE_CLOCK_OFFSET]
+    assert [round(e.detail["offset_s"]) for e in offsets] == [-59]
+
+
+def test_a_backlog_sent_in_a_burst_is_no_clock_error() -> None:
+    """Ten minutes of messages made a second apart and sent within a second on reconnecting."""
+    decoder = Hl7Decoder()
+    for n in range(600):
+        made = _stamp(T0 - 600 + n)
+        text = "\r".join((
+            f"MSH|^~\\&|GW|WARD|IM|CLINIC|{made}||ORU^R01^ORU_R01|B{n}|P|2.6", "PID|||4711^^^H^MR",
+            "OBR|1|||VITALS", f"OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||97|%|||||R|||{made}",
+        )) + "\r"
+        assert decoder.feed(frame(text), T0 + n / 1000)
+    assert decoder.clock_offsets == []
+
+
+@pytest.mark.parametrize(("errors", "named"), [
+    ([0.2, 0.1, 0.3, 0.2, 0.1], None),  # a clock that agrees
+    ([-59.2, -59.0, -59.4, -59.1, -59.3], -59.0),  # behind, steadily
+    ([-600.0, -599.0, -598.0, -597.0, -596.0], None),  # spread: not one steady error
+])
+def test_a_steady_send_clock_error_is_named_once(errors: list[float], named: float | None) -> None:
+    watch = SendClockWatch()
+    seen = [watch.observe(T0 + i + error, T0 + i) for i, error in enumerate(errors)]
+    assert [x for x in seen if x is not None] == ([] if named is None else [pytest.approx(named)])
+    if named is not None:
+        again = [watch.observe(T0 + 10 + i + named, T0 + 10 + i) for i in range(5)]
+        assert again == [None] * 5, "named once"

@@ -232,8 +232,8 @@ class _ScoreButton:
         self.tip = button.toolTip()
 
     def mark(self, due: bool) -> None:
-        """Due: amber, and "MOAA/S due (M)": the key is shown when the score is wanted most."""
-        self.button.setText(f"{self.name} due ({self.key})" if due else f"{self.name} ({self.key})")
+        """Due: amber, and "MOAA/S due" in place of "(M)" (about as wide; the key still works, the tip names it)."""
+        self.button.setText(f"{self.name} due" if due else f"{self.name} ({self.key})")
         self.button.setToolTip(f"Due now under the session's protocol (key {self.key}). {self.tip}" if due
                                else self.tip)
         theme.restyle(self.button, f"border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT};"

@@ -67,9 +67,10 @@ def create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def open_private(path: Path, mode: str, **kwargs: Any) -> Any:
-    """``open()`` for writing a new file that only its owner can read (exports, copies of keys)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+def open_private(path: Path, mode: str, *, exclusive: bool = False, **kwargs: Any) -> Any:
+    """``open()`` for writing a new file that only its owner can read (exports, copies of keys); with
+    ``exclusive``, a file that already exists is an error (FileExistsError) rather than emptied."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, OWNER_ONLY_FILE)
     os.fchmod(fd, OWNER_ONLY_FILE)
     return os.fdopen(fd, mode, **kwargs)

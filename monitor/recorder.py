@@ -1125,7 +1125,8 @@ class Recorder:
             left = self.writer.stop(drain_s=max(1.0, deadline - time.monotonic()))
             if left:
                 self._storage_ok = False
-                self.recovery_file = write_recovery_file(self.store.path, s.id, self.writer.held_operations())
+                self.recovery_file = write_recovery_file(self.store.path, s.id, self.writer.held_operations(),
+                                                         self.store.keys)
                 log.error("session %s left unfinished: %d rows could not be written; they are kept in %s",
                           s.id, left, self.recovery_file or "NO FILE (nowhere writable)")
                 self.end_status = "unfinished"

@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
+from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
+from monitor.keys import Keys, open_private
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.database import Store
 from monitor.store.errors import StoreError
@@ -490,21 +492,45 @@ def _op_json(op: Operation) -> dict[str, Any]:
     return {"op": "call", "method": op.method, "args": list(op.args), "kwargs": op.kwargs}
 
 
-def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operation]) -> str | None:
+#: The arguments of a held ``create_patient`` call, in order: identifiers, sealed in a recovery file.
+_PATIENT_FIELDS = ("mrn", "name", "birth_date")
+
+
+def _sealed(op: Operation, keys: Keys | None) -> dict[str, Any]:
+    """An operation's JSON form with the patient's identifiers encrypted as the database keeps them."""
+    data = _op_json(op)
+    if isinstance(op, StoreCall) and op.method == "create_patient":
+        if keys is None:  # never for a store that writes; kept rather than lost, in a file only its owner reads
+            log.error("no identifier key: the patient's identifiers are kept unsealed in the recovery file")
+            return data
+        patient_id = str(op.kwargs["patient_id"])
+        data["args"] = [identifiers.encrypt(keys, patient_id, name, value)
+                        for name, value in zip(_PATIENT_FIELDS, op.args, strict=True)]
+        data["sealed"] = True
+    return data
+
+
+def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operation],
+                        keys: Keys | None = None) -> str | None:
     """Write held operations as JSON lines beside the database (else in the temp folder); the path or None.
 
-    Used when the store never came back before the recording ended: the rows are not thrown away.
+    Used when the store never came back before the recording ended: the rows are not thrown away. The
+    file is readable by its owner only, and a patient's identifiers in it are encrypted with ``keys``
+    (the database's identifier key), as in the database.
     """
     db = Path(db_path)
     name = f"{db.name}.recovery-{session_id[:8]}-{int(time.time())}.jsonl"
+    lines = [json.dumps(_sealed(op, keys), default=str) + "\n" for op in ops]
     for folder in (db.parent, Path(tempfile.gettempdir())):
         target = folder / name
         try:
-            with open(target, "x", encoding="utf-8") as out:
-                for op in ops:
-                    out.write(json.dumps(_op_json(op), default=str) + "\n")
+            with open_private(target, "w", exclusive=True, encoding="utf-8") as out:
+                out.writelines(lines)
                 out.flush()
                 os.fsync(out.fileno())
+        except FileExistsError:
+            log.error("the recovery file %s exists already", target)
+            continue
         except OSError as exc:
             log.error("cannot write the recovery file %s: %s", target, exc)
             with contextlib.suppress(OSError):
@@ -514,22 +540,29 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
     return None
 
 
-def read_recovery_file(path: str | Path) -> list[Operation]:
-    """The operations a recovery file holds, oldest first (the inverse of :func:`write_recovery_file`)."""
+def read_recovery_file(path: str | Path, keys: Keys | None = None) -> list[Operation]:
+    """The operations a recovery file holds, oldest first (the inverse of :func:`write_recovery_file`;
+    ``keys`` open the patient's identifiers)."""
     ops: list[Operation] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                ops.append(_op_from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError) as exc:
+                ops.append(_op_from_json(json.loads(line), keys))
+            except (ValueError, KeyError, TypeError, identifiers.IdentifierError) as exc:
                 raise ValueError(f"{path}, line {number}: not a held operation ({exc})") from None
     return ops
 
 
-def _op_from_json(data: dict[str, Any]) -> Operation:
+def _op_from_json(data: dict[str, Any], keys: Keys | None = None) -> Operation:
     kind = data["op"]
+    if data.get("sealed"):
+        if keys is None:
+            raise ValueError("the patient's identifiers are sealed: the database's key file is needed")
+        patient_id = str(data["kwargs"]["patient_id"])
+        data = {**data, "args": [identifiers.decrypt(keys, patient_id, name, value)
+                                 for name, value in zip(_PATIENT_FIELDS, data["args"], strict=True)]}
     if kind == "batch":
         readings = tuple(
             Reading(float(t), Parameter(parameter), value, source, parse_flags(status))
@@ -553,13 +586,13 @@ REPLAYABLE_CALLS = frozenset({"create_patient", "assign_patient", "end_session"}
 
 def write_held(db_path: str | Path, recovery_file: str | Path) -> int:
     """Write the operations of a recovery file into the database, in order, in one transaction; rows written."""
-    ops = read_recovery_file(recovery_file)
-    sessions = {op.session_id for op in ops if isinstance(op, AuditEntry) and op.session_id}
-    if len(sessions) != 1:
-        raise ValueError(f"{recovery_file} does not name exactly one session")
-    (session_id,) = sessions
     store = Store(db_path)
     try:
+        ops = read_recovery_file(recovery_file, store.keys)
+        sessions = {op.session_id for op in ops if isinstance(op, AuditEntry) and op.session_id}
+        if len(sessions) != 1:
+            raise ValueError(f"{recovery_file} does not name exactly one session")
+        (session_id,) = sessions
         store.session_row(session_id)  # raises SessionNotFound for the wrong database
         with store.transaction():
             for op in ops:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from monitor.store.writer import (
     AuditEntry,
     Batch,
     Operation,
+    StoreCall,
     StoreWriter,
     read_recovery_file,
     write_held,
@@ -200,3 +203,31 @@ def test_alarms_held_in_a_recovery_file_come_back_as_the_same_records(store: Sto
     assert read_recovery_file(path) == ops
     assert write_held(db_path, path) == 2
     assert store.alarms(session_id) == [alarm]
+
+
+def test_a_recovery_file_is_private_and_keeps_the_patients_identifiers_sealed(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written with a permissive umask, the file was readable by every user, with the MRN, name and birth date
+    in plain text; the database itself keeps them encrypted."""
+    session_id = store.create_session(started_at=T0, patient_id=None, driver="simulated", port=None, plan="")
+    ops: list[Operation] = [
+        StoreCall("create_patient", ("MRN-RF-3141", "Jane Recovery", "1970-01-02"), {"patient_id": "p-1"}),
+        StoreCall("assign_patient", (session_id, "p-1")),
+        AuditEntry(T0 + 1, "identify_patient", "RN", session_id, {"patient_key": "p-1"}),
+    ]
+    old = os.umask(0)
+    try:
+        path = write_recovery_file(db_path, session_id, ops, store.keys)
+    finally:
+        os.umask(old)
+    assert path is not None
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = Path(path).read_text(encoding="utf-8")
+    assert "MRN-RF-3141" not in text and "Jane Recovery" not in text and "1970-01-02" not in text
+    with pytest.raises(ValueError, match="key file is needed"):
+        read_recovery_file(path)
+    assert read_recovery_file(path, store.keys) == ops
+    assert write_held(db_path, path) == len(ops)
+    patient = store.patient_row("p-1")
+    assert patient is not None and (patient["mrn"], patient["name"]) == ("MRN-RF-3141", "Jane Recovery")

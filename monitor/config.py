@@ -4,6 +4,7 @@ then the user's config file (TOML under the platform's config folder), then defa
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,11 +73,29 @@ class UserConfig:
 
     @classmethod
     def load(cls) -> UserConfig:
-        """Read the config file if it exists."""
+        """Read the config file if it exists (and only if no other user could have written it)."""
         path = config_file()
         if not path.exists():
             return cls({}, None)
+        check_owned(path)
         return cls(load_toml(path), path)
+
+
+def check_owned(path: Path) -> None:
+    """Refuse a config file another user owns or may write: it names the database, the key file, the
+    feed's receiver and the alarm profile, so whoever can write it can redirect the patient's data."""
+    if not hasattr(os, "getuid"):
+        return  # no POSIX owners here
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    if info.st_uid not in (os.getuid(), 0):
+        raise ConfigError(f"{path}: owned by another user (uid {info.st_uid}); this program reads only a config "
+                          "file of its own user's")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"{path}: other users may change it (mode {stat.S_IMODE(info.st_mode):o}); "
+                          f"make it private: chmod 600 {path}")
 
 
 def setting(name: str, flag_value: Any, default: Any, user: UserConfig | None = None) -> Any:

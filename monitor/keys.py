@@ -52,8 +52,18 @@ class Keys:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) as needed; the folder itself ends up 0700."""
-    path.mkdir(parents=True, exist_ok=True, mode=OWNER_ONLY_DIR)
+    """Create ``path`` and any missing parents, each 0700 whatever the umask (a parent left 0777 would let
+    another user put a config file or a key file of their own there); ``path`` itself ends up 0700."""
+    missing: list[Path] = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=OWNER_ONLY_DIR)
+        with contextlib.suppress(PermissionError):
+            os.chmod(folder, OWNER_ONLY_DIR)
     with contextlib.suppress(PermissionError):
         os.chmod(path, OWNER_ONLY_DIR)
 

@@ -14,6 +14,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from monitor.keys import ensure_private_dir
+
 
 class SessionOwned(Exception):
     """Another live process records this session."""
@@ -40,7 +42,7 @@ class SessionLock:
 
     def acquire(self) -> None:
         """Take the lock now or raise :class:`SessionOwned` naming the owner's pid."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)  # nobody else may remove or plant a session's lock
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,6 +13,7 @@ from monitor.app.profile import reference_profile
 from monitor.app.stores import RecordSource
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
+from monitor.keys import open_private
 from monitor.store import SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def export_course(
         with source.open() as store:
             if path is not None:
                 text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-                with Path(path).open("wb" if binary else "w", **text_args) as target:
+                with open_private(Path(path), "wb" if binary else "w", **text_args) as target:
                     course_export.write(store, course, fmt, target, deidentify=deidentify, user=user)
             elif stream is not None:
                 course_export.write(store, course, fmt, stream, deidentify=deidentify, user=user)
@@ -135,7 +136,7 @@ def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | 
                            list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
                            rems.submission(store, row["id"]))
     try:
-        with Path(path).open("wb") as stream:
+        with open_private(Path(path), "wb") as stream:
             write_rems_worksheet(form, stream)
     except OSError as exc:
         raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -220,3 +220,52 @@ def test_a_missing_key_file_is_named_and_never_replaced_by_a_fresh_one(
         [pid] = [r[0] for r in store.db.execute("SELECT id FROM patients")]
         assert store.patient_row(pid)["mrn"] == MRN
     forget_cached_keys()
+
+
+def test_missing_parent_folders_are_made_owner_only_too(tmp_path: Path) -> None:
+    """Under umask 000 only the last folder was 0700: ~/.config/infusion-monitor was left 0777, and another user
+    could put a config file there that sends the patient's data to a receiver of theirs."""
+    from monitor.keys import ensure_private_dir
+    from monitor.ownership import SessionLock
+
+    old = os.umask(0)
+    try:
+        ensure_private_dir(tmp_path / "config" / "infusion-monitor" / "keys")
+        lock = SessionLock(tmp_path / "data" / "monitor.db", "s1")
+        lock.acquire()
+        lock.release()
+    finally:
+        os.umask(old)
+    for folder in ("config", "config/infusion-monitor", "config/infusion-monitor/keys", "data"):
+        assert _mode(tmp_path / folder) == 0o700, folder
+    assert _mode(lock.path.parent) == 0o700
+
+
+def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.config import ConfigError, UserConfig
+
+    path = tmp_path / "config.toml"
+    path.write_text('feed = "127.0.0.1:29999"\n', encoding="utf-8")
+    monkeypatch.setenv("INFUSION_MONITOR_CONFIG", str(path))
+    path.chmod(0o600)
+    assert UserConfig.load().values == {"feed": "127.0.0.1:29999"}
+    path.chmod(0o666)
+    with pytest.raises(ConfigError, match=r"other users may change it \(mode 666\); make it private: chmod 600"):
+        UserConfig.load()
+    path.chmod(0o644)
+    if os.getuid() == 0:  # as root the test can hand the file to another user, as that user would have made it
+        os.chown(path, 65534, 65534)
+        with pytest.raises(ConfigError, match="owned by another user"):
+            UserConfig.load()
+
+
+def test_course_exports_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    db = tmp_path / "course.db"
+    _identified_session(db)
+    out = tmp_path / "course.json"
+    old = os.umask(0)
+    try:
+        assert main(["course", MRN, "--db", str(db), "--format", "json", "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert _mode(out) == 0o600

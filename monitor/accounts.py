@@ -268,20 +268,27 @@ class Accounts:
             _dummy_verify(secret)
             self.store.audit("sign_in_failed", user=name.strip()[:MAX_NAME_LENGTH] or None, reason="unknown name")
             raise AuthError("name or PIN/password not recognised")
-        if row.locked_until is not None and now < row.locked_until:
-            wait = row.locked_until - now
-            self.store.audit("sign_in_refused", user=row.name, reason="locked out", wait_s=round(wait))
-            raise LockedOut(f"too many failed attempts: try again in {math.ceil(wait)} s", wait)
+        # The attempt is counted as a failure before the (slow, on purpose) check, in one write transaction, and
+        # cleared if the secret is right: attempts made at the same time each count, so none escapes the lock-out.
+        with self.store.transaction():
+            fresh = self._row(row.name)
+            assert fresh is not None
+            locked = fresh.locked_until is not None and now < fresh.locked_until
+            failures = fresh.failures + 1
+            wait = lock_seconds(failures)
+            if not locked:
+                rows.set_failures(self.store.db, row.name, failures, now + wait if wait else None)
+        if locked:
+            assert fresh.locked_until is not None
+            left = fresh.locked_until - now
+            self.store.audit("sign_in_refused", user=row.name, reason="locked out", wait_s=round(left))
+            raise LockedOut(f"too many failed attempts: try again in {math.ceil(left)} s", left)
         self._check_row(row)
         try:
             HASHER.verify(row.secret_hash, secret)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            failures = row.failures + 1
-            wait = lock_seconds(failures)
-            with self.store.transaction():
-                rows.set_failures(self.store.db, row.name, failures, now + wait if wait else None)
-                self.store.audit("sign_in_failed", user=row.name, reason="wrong secret", failures=failures,
-                                 locked_s=wait)
+            self.store.audit("sign_in_failed", user=row.name, reason="wrong secret", failures=failures,
+                             locked_s=wait)
             if wait:
                 raise LockedOut(f"name or PIN/password not recognised; the account is locked for {wait:.0f} s",
                                 wait) from None

@@ -124,3 +124,50 @@ def test_users_command_creates_the_first_admin_then_needs_an_admin(
     from monitor.cli import build_parser
 
     assert "--secret " not in build_parser().format_help() and "--pin" not in build_parser().format_help()
+
+
+def test_guesses_made_at_the_same_time_all_count_towards_the_lock_out(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each attempt read the count, checked the secret (slow on purpose), then wrote count + 1: twenty guesses at
+    once were counted as one, and the account never locked."""
+    import threading
+
+    with Store(db_path) as store:
+        Accounts(store).add("AD", "admin", ADMIN_SECRET, by=None)
+    class SlowHasher:
+        """The test hasher, as slow to verify as the production parameters are."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def verify(self, hashed: str, secret: str) -> bool:
+            threading.Event().wait(0.2)
+            return bool(self.inner.verify(hashed, secret))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(accounts_module, "HASHER", SlowHasher(accounts_module.HASHER))
+    outcomes: list[str] = []
+
+    def guess(n: int) -> None:
+        with Store(db_path) as own:
+            try:
+                Accounts(own).authenticate("AD", f"guess-{n}")
+            except LockedOut:
+                outcomes.append("locked")
+            except AuthError:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(outcomes) == 12 and "locked" in outcomes
+    with Store(db_path) as store:
+        with pytest.raises(LockedOut):
+            Accounts(store).authenticate("AD", ADMIN_SECRET)
+        [row] = [a for a in Accounts(store).listing() if a.name == "AD"]
+        assert row.failures >= accounts_module.FREE_FAILURES

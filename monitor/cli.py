@@ -485,6 +485,11 @@ def _local(t: float | None) -> str:
     return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def _shown(text: str) -> str:
+    """Text for the terminal: a control character (an escape sequence kept by an older version) shows as ``?``."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
     from drivers.core.readings import iso_utc
@@ -517,7 +522,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{'id':10} {'patient':12} {'start':16} {'length':>7}  {'status':10} phases\n")
         for s in rows:
             out.write(
-                f"{s.id[:8]:10} {(s.patient or '-')[:12]:12} {_local(s.started_at):16} "
+                f"{s.id[:8]:10} {_shown(s.patient or '-')[:12]:12} {_local(s.started_at):16} "
                 f"{minutes_seconds(s.length_s):>7}  {s.status:10} {' > '.join(s.phases_reached)}\n"
             )
     return EXIT_OK

@@ -29,6 +29,18 @@ class IdentifierError(Exception):
     """A stored identifier cannot be decrypted (wrong key file, or the value was altered)."""
 
 
+def check_typed(value: str | None, what: str) -> str | None:
+    """An identifier as typed, trimmed (None or empty: None); a control character (a terminal's escape
+    sequence, a line break) is refused with :class:`ValueError` naming ``what``: an identifier is shown on
+    screens, terminals and reports, where such a character could hide or fake what is shown."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not value.isprintable():
+        raise ValueError(f"the {what} holds a control character (a line break, tab or escape); type it again")
+    return value
+
+
 def encrypt(keys: Keys, patient_id: str, field: str, value: str | None) -> str | None:
     """The stored form of one identifier (None stays None)."""
     if value is None:

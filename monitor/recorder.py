@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
 from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
-from monitor import chair, rems
+from monitor import chair, identifiers, rems
 from monitor.alarms.model import AlarmRecord
 from monitor.approval import CommandGuard
 from monitor.birth_date import check_birth_date
@@ -718,9 +718,10 @@ class Recorder:
         s = self.session
         if s.phase is Phase.COMPLETE:
             raise SessionRuleError("the session is complete; the patient can no longer be changed")
-        mrn = mrn.strip()
+        mrn = identifiers.check_typed(mrn, "MRN") or ""
         if not mrn:
             raise ValueError("the MRN is needed to identify the patient")
+        patient_name = identifiers.check_typed(patient_name, "patient's name")
         if birth_date and birth_date.strip():
             birth_date = check_birth_date(birth_date)  # the rule the exports need (ValueError refuses)
         # A read only (never blocked by a writer in WAL mode); the writes go through the writer in order.

@@ -98,7 +98,11 @@ def start_session(
         recorder = _resume(spec, store, nurse, engine, schedule, protocol)
     else:
         device = open_device(spec.device)
-        patient_id = store.create_patient(spec.patient) if spec.patient else None
+        try:
+            patient_id = store.create_patient(spec.patient) if spec.patient else None
+        except ValueError as exc:  # an identifier the store refuses (a control character)
+            device.source.close()
+            raise AppError(f"--patient: {exc}") from None
         recorder = Recorder.new_session(
             store, device.source, driver=device.driver.name, port=spec.device.port,
             plan=spec.plan or protocol.plan(), patient_id=patient_id, nurse=nurse,

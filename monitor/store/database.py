@@ -180,7 +180,12 @@ class Store(Queries):
     def create_patient(
         self, mrn: str | None, name: str | None = None, birth_date: str | None = None, patient_id: str | None = None
     ) -> str:
-        """Register a patient (or return the existing one with that MRN); ``patient_id`` if chosen beforehand."""
+        """Register a patient (or return the existing one with that MRN); ``patient_id`` if chosen beforehand.
+
+        :raises ValueError: an identifier with a control character (:func:`monitor.identifiers.check_typed`).
+        """
+        mrn = identifiers.check_typed(mrn, "MRN")
+        name = identifiers.check_typed(name, "patient's name")
         keys = self._writing_keys()
         lookup = identifiers.mrn_lookup(keys, mrn) if mrn else None
         if lookup:

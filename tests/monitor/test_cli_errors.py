@@ -24,6 +24,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (["record", "--speed", "0"], "speed must be greater than 0"),
         (["export", "deadbeef", "--format", "csv"], "no session with id 'deadbeef'"),
         (["export", "latest", "--format", "xml"], "unknown export format 'xml'"),
+        (["record", "--patient", "\x1b]0;pwned\x07\x1b[2J", "--duration", "1"],
+         "the MRN holds a control character"),
     ],
 )
 def test_user_errors_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:
@@ -146,3 +148,26 @@ def test_profile_under_an_unknown_users_home_leaves_the_built_in_profile(capsys:
     assert problem is not None and "cannot find the home folder" in problem
     assert main(["limits", "--profile", "~nobody-here/clinic.toml"]) == 1
     assert "cannot find the home folder" in capsys.readouterr().err
+
+
+def test_an_escape_sequence_kept_in_an_older_record_is_not_sent_to_the_terminal(tmp_path: Path) -> None:
+    import io
+
+    from monitor import identifiers
+    from monitor.store import Store
+
+    db = tmp_path / "m.db"
+    with Store(db) as store:
+        patient_id = "p-old"
+        assert store.keys is not None
+        store.db.execute(  # as a version that did not check typed identifiers wrote it
+            "INSERT INTO patients (id, mrn, name, birth_date, mrn_lookup, created_at) VALUES (?, ?, NULL, NULL, ?, 1)",
+            [patient_id, identifiers.encrypt(store.keys, patient_id, "mrn", "\x1b[2J\x1b]0;x"),
+             identifiers.mrn_lookup(store.keys, "\x1b[2J\x1b]0;x")])
+        store.create_session(started_at=1_790_000_000.0, patient_id=patient_id, driver="simulated", port=None,
+                             plan="")
+        with pytest.raises(ValueError, match="control character"):
+            store.create_patient("MRN\x1b[2J")
+    out = io.StringIO()
+    assert main(["sessions", "--db", str(db)], out) == 0
+    assert "\x1b" not in out.getvalue() and "?[2J?]0;x" in out.getvalue()

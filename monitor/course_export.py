@@ -20,6 +20,7 @@ from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
 from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
@@ -179,10 +180,13 @@ def _lines(title: str, labels: list[str], series: list[list[float | None]], name
     chart = HorizontalLineChart()
     drawing = _chart_drawing(title, chart, labels, series, width, height)
     chart.valueAxis.valueMin = 0
+    # A line needs two values: a course of one session (or a score given once) is drawn as points only.
+    chart.joinedLines = int(all(sum(v is not None for v in values) >= 2 for values in series))
     palette = [colors.purple, colors.Color(0.0, 0.5, 0.5)]
     for index in range(len(series)):
         chart.lines[index].strokeColor = palette[index % len(palette)]
         chart.lines[index].strokeWidth = 1.2
+        chart.lines[index].symbol = makeMarker("FilledCircle", size=3)
     drawing.add(chart)
     _add_legend(drawing, palette, names, width, height)
     return drawing

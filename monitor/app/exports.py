@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,8 +96,13 @@ def export_course(
         with source.open() as store:
             if path is not None:
                 text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-                with open_private(Path(path), "wb" if binary else "w", **text_args) as target:
-                    course_export.write(store, course, fmt, target, deidentify=deidentify, user=user)
+                try:
+                    with open_private(Path(path), "wb" if binary else "w", **text_args) as target:
+                        course_export.write(store, course, fmt, target, deidentify=deidentify, user=user)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        Path(path).unlink()  # no half-written report is left to be taken for a whole one
+                    raise
             elif stream is not None:
                 course_export.write(store, course, fmt, stream, deidentify=deidentify, user=user)
             else:

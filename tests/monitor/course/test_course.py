@@ -129,3 +129,29 @@ def test_course_pdf_and_errors(course_db: Path, tmp_path: Path, capsys: pytest.C
     assert "no patient with MRN 'NOBODY'" in capsys.readouterr().err
     assert main(["course", MRN, "--db", str(course_db), "--format", "pdf"]) == 1
     assert "needs --out" in capsys.readouterr().err
+
+
+def test_a_course_of_one_session_makes_a_pdf_and_a_failed_one_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line chart of one session had one point: reportlab refused it, and an empty file stayed behind."""
+    from pypdf import PdfReader
+
+    from monitor import course_export
+    from tests.monitor.test_protection import MRN as ONE_MRN
+    from tests.monitor.test_protection import _identified_session
+
+    db = tmp_path / "one.db"
+    _identified_session(db)
+    pdf = tmp_path / "one.pdf"
+    assert main(["course", ONE_MRN, "--db", str(db), "--format", "pdf", "--out", str(pdf)]) == 0
+    assert len(PdfReader(pdf).pages) >= 1
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the report failed half-way")
+
+    monkeypatch.setattr(course_export, "write", broken)
+    failed = tmp_path / "failed.pdf"
+    with pytest.raises(RuntimeError):
+        main(["course", ONE_MRN, "--db", str(db), "--format", "pdf", "--out", str(failed)])
+    assert not failed.exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from monitor.app.profile import reference_profile
 from monitor.app.stores import RecordSource
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
-from monitor.keys import open_private
+from monitor.exports.files import ExportFileError, write_atomically
 from monitor.store import SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
@@ -95,19 +94,17 @@ def export_course(
     try:
         with source.open() as store:
             if path is not None:
-                text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
-                try:
-                    with open_private(Path(path), "wb" if binary else "w", **text_args) as target:
-                        course_export.write(store, course, fmt, target, deidentify=deidentify, user=user)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        Path(path).unlink()  # no half-written report is left to be taken for a whole one
-                    raise
+                # Through a private temporary file renamed over the target when whole: a report that fails
+                # half-way neither leaves half a file nor empties the one it would have replaced.
+                write_atomically(path, lambda target: course_export.write(
+                    store, course, fmt, target, deidentify=deidentify, user=user), binary)
             elif stream is not None:
                 course_export.write(store, course, fmt, stream, deidentify=deidentify, user=user)
             else:
                 raise AppError("a course export needs a file or a stream")
             server = str(store.path) if source.from_server else None
+    except ExportFileError as exc:
+        raise AppError(str(exc)) from None
     except OSError as exc:
         raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None
     except StoreError as exc:
@@ -142,9 +139,8 @@ def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | 
                            list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
                            rems.submission(store, row["id"]))
     try:
-        with open_private(Path(path), "wb") as stream:
-            write_rems_worksheet(form, stream)
-    except OSError as exc:
-        raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_atomically(path, lambda stream: write_rems_worksheet(form, stream), True)
+    except ExportFileError as exc:
+        raise AppError(str(exc)) from None
     store.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(path))
     return form

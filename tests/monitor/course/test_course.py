@@ -134,7 +134,7 @@ def test_course_pdf_and_errors(course_db: Path, tmp_path: Path, capsys: pytest.C
 def test_a_course_of_one_session_makes_a_pdf_and_a_failed_one_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A line chart of one session had one point: reportlab refused it, and an empty file stayed behind."""
+    """A line chart of one session had one point: reportlab refused it, and the target was left empty."""
     from pypdf import PdfReader
 
     from monitor import course_export
@@ -152,6 +152,9 @@ def test_a_course_of_one_session_makes_a_pdf_and_a_failed_one_leaves_no_file(
 
     monkeypatch.setattr(course_export, "write", broken)
     failed = tmp_path / "failed.pdf"
-    with pytest.raises(RuntimeError):
-        main(["course", ONE_MRN, "--db", str(db), "--format", "pdf", "--out", str(failed)])
+    assert main(["course", ONE_MRN, "--db", str(db), "--format", "pdf", "--out", str(failed)]) == 1
     assert not failed.exists()
+    before = pdf.read_bytes()  # a report that fails leaves the one it would have replaced as it was
+    assert main(["course", ONE_MRN, "--db", str(db), "--format", "pdf", "--out", str(pdf)]) == 1
+    assert pdf.read_bytes() == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -71,9 +71,28 @@ def rems_forms(store: Reader, course: Course) -> dict[str, rems.RemsForm]:
     return out
 
 
+#: Times of day in a REMS form: de-identified, they become seconds after the session started.
+_FORM_TIMES: Final = ("first_spray_at", "ready_to_leave_at")
+
+
+def _deidentify_form(form: dict[str, Any], started_at: float) -> None:
+    """A REMS form without who, where and when: no date and no clock time, only times within the session
+    (``after_start_s``), as the course gives its sessions by ``day``."""
+    fields = form["fields"]
+    for key in ("patient", "monitoring_provider", "session_date", "site"):
+        fields[key]["value"] = None
+    for key in _FORM_TIMES:
+        value = fields[key]["value"]
+        fields[key]["value"] = None
+        fields[key]["after_start_s"] = round(value - started_at, 1) if isinstance(value, int | float) else None
+    form["submitted_at"] = None
+    form["submitted_by"] = None
+
+
 def course_json(store: Reader, course: Course, *, deidentify: bool = False) -> dict[str, Any]:
     """The course JSON with each REMS session's form (de-identified: without the patient field)."""
     forms = rems_forms(store, course)
+    starts = {row.session_id: row.started_at for row in course.rows}
     data = course_dict(course, deidentify=deidentify)
     for item in data["sessions"]:
         form = forms.get(item["session_id"])
@@ -82,8 +101,7 @@ def course_json(store: Reader, course: Course, *, deidentify: bool = False) -> d
             continue
         form_data = form.as_dict()
         if deidentify:
-            form_data["fields"]["patient"]["value"] = None
-            form_data["fields"]["monitoring_provider"]["value"] = None
+            _deidentify_form(form_data, starts[item["session_id"]])
         item["rems"] = form_data
     data["rems_not_submitted"] = [sid for sid, form in forms.items() if form.submitted_at is None]
     return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
@@ -59,6 +60,21 @@ def test_deidentified_exports_stay_deidentified(course_db: Path, tmp_path: Path)
             assert identifier not in text, (fmt, identifier)
     form = json.loads((tmp_path / "n.json").read_text())["treatment"]["rems"]
     assert form["fields"]["patient"]["value"] is None and form["fields"]["lot"]["value"] == "LOT-20"
+
+    # The course JSON too: no date and no clock time of the session, anywhere in it.
+    course_out = tmp_path / "course.json"
+    assert main(["course", MRN, "--db", str(course_db), "--deidentify", "--out", str(course_out)]) == 0
+    course = json.loads(course_out.read_text())
+    [item] = [s for s in course["sessions"] if s["rems"] is not None]
+    fields = item["rems"]["fields"]
+    assert fields["session_date"]["value"] is None and fields["first_spray_at"]["value"] is None
+    assert 0 <= fields["first_spray_at"]["after_start_s"] < 3600 and item["rems"]["submitted_at"] is None
+    with Store(course_db) as store:
+        started = float(store.session_row(nasal)["started_at"])
+    text = course_out.read_text()
+    for identifier in (MRN, "Tom Okafor", NURSE, time.strftime("%Y-%m-%d", time.gmtime(started)),
+                       str(int(started))[:6]):
+        assert identifier not in text, identifier
 
 
 def test_hl7_carries_scores_with_loinc_and_the_dose(course_db: Path) -> None:

@@ -1,7 +1,8 @@
 """The session's events and its alarm log as CSV tables (formats ``csv-events`` and ``csv-alarms``).
 
 ``csv`` holds the readings only (one row per value); these two hold the rest of the record, so a
-spreadsheet user gets every part of a session. Times are ISO 8601 UTC with the seconds from the
+spreadsheet user gets every part of a session; typed text that a spreadsheet would run as a formula
+(``=``, ``+``, ``-``, ``@`` first) starts with ``'``. Times are ISO 8601 UTC with the seconds from the
 session start beside them; the export's de-identification and session-relative clock apply as
 for every format (staff names are blanked when de-identified unless kept).
 """
@@ -41,6 +42,16 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+#: What a spreadsheet takes as the start of a formula (OWASP's list for CSV injection).
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str | None) -> str:
+    """Typed text as a cell no spreadsheet runs: one that would start a formula begins with ``'``."""
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def write_events(record: SessionRecord, stream: IO[str]) -> None:
     """One row per timeline event: phase changes, notes, quick events, scores, technical events, addenda."""
     write_statement(record, stream)
@@ -51,7 +62,7 @@ def write_events(record: SessionRecord, stream: IO[str]) -> None:
         detail = dict(e.detail)
         out.writerow((
             iso_utc(e.t), f"{e.t - start:.3f}", e.phase.value, e.kind.value,
-            e.user or "", str(detail.get("text") or chair.entry_text(e) or ""),
+            _text(e.user), _text(str(detail.get("text") or chair.entry_text(e) or "")),
             json.dumps(detail, ensure_ascii=False, sort_keys=True),
         ))
 
@@ -67,5 +78,5 @@ def write_alarms(record: SessionRecord, stream: IO[str]) -> None:
             _when(a.started_at), f"{a.started_at - start:.3f}", _when(a.ended_at), a.priority.label, a.kind.value,
             a.condition,
             a.parameter or "", a.message, _number(a.limit), _number(a.peak_value), _when(a.acknowledged_at),
-            a.acknowledged_by or "", a.state.value,
+            _text(a.acknowledged_by), a.state.value,
         ))

@@ -40,3 +40,21 @@ def test_events_and_alarms_export_as_their_own_csv_tables(
     assert main(["export", recorded.session_id, "--db", str(recorded.path), "--format", "csv-alarms",
                  "--deidentify", "--out", str(out)]) == 0
     assert NURSE not in out.read_text(encoding="utf-8")
+
+
+def test_typed_text_that_a_spreadsheet_would_run_is_kept_as_text() -> None:
+    import io
+
+    from monitor.exports.csv_tables import write_events
+    from monitor.exports.data import SessionRecord
+    from monitor.session import EventKind, Phase, SessionEvent
+
+    typed = ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2 on the scale", "calm"]
+    events = tuple(SessionEvent(1000.0 + i, EventKind.NOTE, Phase.INFUSION, "=RN", {"text": text})
+                   for i, text in enumerate(typed))
+    record = SessionRecord({"id": "s1", "started_at": 1000.0}, None, (), events, ())
+    out = io.StringIO()
+    write_events(record, out)
+    rows = csv_rows(out.getvalue())
+    assert [r["text"] for r in rows] == ["'" + t for t in typed[:4]] + ["calm"]
+    assert {r["user"] for r in rows} == {"'=RN"}

@@ -333,7 +333,9 @@ def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> 
 def _scrubber(texts: list[str]) -> Any:
     if not texts:
         return lambda value: value
-    pattern = re.compile("|".join(re.escape(t) for t in texts), re.IGNORECASE)
+    # Whole words only: a name "Ann" must not cut "Cannula" in a nurse's note (an identifier is not a word
+    # piece; punctuation and spaces around it are its bounds).
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in texts) + r")(?!\w)", re.IGNORECASE)
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):

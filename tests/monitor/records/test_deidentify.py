@@ -108,3 +108,17 @@ def test_relative_time_alone_keeps_identifiers_and_shifts_times(noted: RecordedS
     assert document["readings"][0]["t"].startswith("2000-01-01T00:00")
     baseline_taken = next(e for e in document["events"] if e["kind"] == "baseline_taken")
     assert baseline_taken["detail"]["taken_at"] == pytest.approx(RELATIVE_EPOCH + 61.0)
+
+
+@pytest.mark.parametrize(("name", "note", "kept"), [
+    ("Ann Lindqvist", "Cannula resited; Ann calm, LINDQVIST family waiting", "Cannula resited; [removed] calm, "
+                                                                             "[removed] family waiting"),
+    ("Max Rose", "BP max 172 at 14:42, rose to 180; Max asleep", "BP [removed] 172 at 14:42, [removed] to 180; "
+                                                                  "[removed] asleep"),
+])
+def test_only_whole_words_are_removed_from_free_text(name: str, note: str, kept: str) -> None:
+    """A name is removed where it stands as a word; the clinical words it is part of are left whole."""
+    from monitor.exports.data import _identifier_texts, _scrubber
+
+    scrub = _scrubber(_identifier_texts({"mrn": "MRN-881", "name": name, "birth_date": None}, None))
+    assert scrub(note) == kept

@@ -349,9 +349,27 @@ def _scrubber(texts: list[str]) -> Any:
     return scrub
 
 
+def _staff_texts(record: SessionRecord) -> set[str]:
+    """The staff's names as the record holds them (and each part of three letters or more), for free text."""
+    names = {str(record.session.get("nurse") or "")}
+    names.update(e.user or "" for e in record.events)
+    names.update(a.acknowledged_by or "" for a in record.alarms)
+    found: set[str] = set()
+    for name in names:
+        name = name.removeprefix("EMERGENCY: ").split(" (unverified;")[0].strip()
+        if name:
+            found.add(name)
+            found.update(part for part in re.split(r"[\s,]+", name) if len(part) >= 3)
+    return found
+
+
 def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionRecord:
-    """The record without names, MRN, birth date, device description or serials (and staff names)."""
-    scrub = _scrubber(_identifier_texts(record.patient, record.session.get("device")))
+    """The record without names, MRN, birth date, device description or serials (and staff names, in free
+    text too, unless ``keep_staff``)."""
+    texts = _identifier_texts(record.patient, record.session.get("device"))
+    if not keep_staff:
+        texts = sorted(set(texts) | _staff_texts(record), key=len, reverse=True)
+    scrub = _scrubber(texts)
     session = dict(record.session)
     for key in ("patient_id", "device", "owner_host", "owner_pid"):
         session[key] = None

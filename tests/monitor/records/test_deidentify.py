@@ -122,3 +122,20 @@ def test_only_whole_words_are_removed_from_free_text(name: str, note: str, kept:
 
     scrub = _scrubber(_identifier_texts({"mrn": "MRN-881", "name": name, "birth_date": None}, None))
     assert scrub(note) == kept
+
+
+def test_staff_names_leave_free_text_too_unless_kept() -> None:
+    from monitor.exports.data import SessionRecord, deidentified
+    from monitor.session import EventKind, Phase, SessionEvent
+
+    texts = ["Emergency sign-in without an account: Dr Helga Brandt (patient desaturating)",
+             "Brandt informed; Rosa at the chair"]
+    events = (
+        SessionEvent(1.0, EventKind.NOTE, Phase.INFUSION, "EMERGENCY: Dr Helga Brandt", {"text": texts[0]}),
+        SessionEvent(2.0, EventKind.NOTE, Phase.INFUSION, "Rosa Alvarez", {"text": texts[1]}),
+    )
+    record = SessionRecord({"id": "s1", "started_at": 0.0, "nurse": "Rosa Alvarez"}, None, (), events, ())
+    removed = [str(e.detail["text"]) for e in deidentified(record).events]
+    assert removed == ["Emergency sign-in without an account: [removed] (patient desaturating)",
+                       "[removed] informed; [removed] at the chair"]
+    assert [e.detail["text"] for e in deidentified(record, keep_staff=True).events] == texts

@@ -364,7 +364,7 @@ def load_course_by_mrn(store: Reader, mrn: str) -> Course:
 
 #: CSV columns, in order (alarms spread into one column per priority).
 CSV_COLUMNS: Final = (
-    "number", "kind", "session_id", "started_at", "protocol", "status", "dose_mg_per_kg", "dose_mg",
+    "number", "kind", "session_id", "started_at", "day", "protocol", "status", "dose_mg_per_kg", "dose_mg",
     "delivered_mg", "baseline_sys", "baseline_dia", "peak_sys", "peak_dia", "rise_sys_mmhg", "rise_sys_percent",
     "rise_dia_mmhg", "rise_dia_percent", "lowest_spo2", "alarms_high", "alarms_medium", "alarms_low",
     "lowest_moaas", "highest_cadss", "nausea_vomiting", "interventions", "recovery_to_discharge_min", "aldrete",
@@ -417,9 +417,11 @@ def course_dict(course: Course, *, deidentify: bool = False, extra: Mapping[str,
 def csv_rows(course: Course) -> Iterable[list[Any]]:
     """Header and one row per session for the CSV export."""
     yield list(CSV_COLUMNS)
+    first = course.rows[0].started_at if course.rows else 0.0
     for row in course.rows:
         item = row.as_dict()
         item["started_at"] = _iso(row.started_at)
+        item["day"] = round((row.started_at - first) / DAY_S, 2)  # what a de-identified course keeps of time
         for label in ("high", "medium", "low"):
             item[f"alarms_{label}"] = row.alarms.get(label, 0)
         item["interventions"] = "; ".join(row.interventions)

@@ -119,6 +119,10 @@ def test_course_plan_boosters_csv_and_deidentified_json(course_db: Path, tmp_pat
         assert identifier not in text
     data = json.loads(text)
     assert [s["day"] for s in data["sessions"]] == [0, 3, 6, 10]
+    out = io.StringIO()  # the de-identified CSV keeps the days between sessions, and no date
+    assert main(["course", MRN, "--db", str(course_db), "--format", "csv", "--deidentify"], out=out) == 0
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [float(r["day"]) for r in rows] == [0, 3, 6, 10] and {r["started_at"] for r in rows} == {""}
 
 
 def test_course_pdf_and_errors(course_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,12 @@
-"""A record that shows tampering: keyed hash chains over the audit log, events, alarms, readings and waveforms.
+"""A record that shows tampering: keyed hash chains over the audit log, events, alarms, sessions, readings and
+waveforms.
 
 Every row the program writes to those tables is *sealed* in the same transaction: a link is
 appended to the ``chain`` table carrying a SHA-256 of the row's content and an HMAC-SHA256,
 under a key kept outside the database (:mod:`monitor.keys`), of that content hash and of the
-previous link's HMAC. Audit entries and events get one link per row, an alarm one link per
-version (its state changes), readings and waveform blocks one link per written range.
+previous link's HMAC. Audit entries and events get one link per row, an alarm and a session one link
+per version (an alarm's state, a session's patient, phase and status change), readings and waveform
+blocks one link per written range.
 ``chain_head`` holds the last link under its own HMAC so that cutting links off the end shows.
 
 :func:`verify` walks the chain and compares every link with the row it names. Without the key
@@ -30,8 +32,14 @@ from monitor.store import chain
 ROW_TABLES: Final = ("audit", "events")
 #: Tables sealed one link per written id range (append-only, integer ids, many rows).
 RANGE_TABLES: Final = ("readings", "waveforms")
-#: Tables whose rows change (an alarm's state): one link per version.
-VERSIONED_TABLES: Final = ("alarms",)
+#: Tables whose rows change (an alarm's state; a session's patient, phase, status): one link per version.
+VERSIONED_TABLES: Final = ("alarms", "sessions")
+#: The columns sealed of a session: all but who owns it now and its heartbeat, which change while it records
+#: and say nothing of the patient's record.
+SESSION_COLUMNS: Final = (
+    "id", "patient_id", "started_at", "ended_at", "status", "phase", "phases_reached", "driver", "port", "device",
+    "plan", "baseline", "nurse", "protocol", "protocol_sha256",
+)
 
 #: How a link came to be: written by the program, found at the upgrade that introduced sealing,
 #: or found unsealed later (rows written by something other than this program).
@@ -65,12 +73,15 @@ def row_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | Non
         if len(rows) != int(hi) - int(lo) + 1:
             return None
         return hashlib.sha256("".join(map(template.__mod__, rows)).encode()).hexdigest()
-    found = chain.row(conn, table, _key_value(table, row_key))
+    found = _versioned_row(conn, table, row_key) if table in VERSIONED_TABLES else chain.row(conn, table, int(row_key))
     return None if found is None else hashlib.sha256(_canonical(found).encode()).hexdigest()
 
 
-def _key_value(table: str, row_key: str) -> Any:
-    return row_key if table in VERSIONED_TABLES else int(row_key)
+def _versioned_row(conn: sqlite3.Connection, table: str, row_key: str) -> dict[str, Any] | None:
+    """The sealed columns of one alarm (all of them) or session (:data:`SESSION_COLUMNS`)."""
+    if table == "sessions":
+        return chain.row(conn, table, row_key, SESSION_COLUMNS)
+    return chain.row(conn, table, row_key)
 
 
 def link_mac(keys: Keys, seq: int, table: str, row_key: str, session_id: str | None, origin: str, at: float,
@@ -121,7 +132,7 @@ def _range_links(conn: sqlite3.Connection, table: str, ids: list[tuple[int, str 
 
 
 def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None, origin: str,
-              expected: Mapping[str, int] | None) -> list[_Link]:
+              expected: Mapping[str, int] | None, session_ids: Iterable[str] | None = ()) -> list[_Link]:
     """Links for rows not yet sealed. With ``expected`` (rows this transaction added, per table) any
     further unsealed rows (the older ids) were written by something else and are marked so."""
 
@@ -145,25 +156,30 @@ def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None, origin:
         foreign = 0 if expected is None else max(0, len(ids) - expected.get(table, 0))
         links += _range_links(conn, table, ids[:foreign], ORIGIN_OUTSIDE)
         links += _range_links(conn, table, ids[foreign:], origin)
-    candidates = chain.alarm_ids(conn) if alarm_ids is None else list(dict.fromkeys(alarm_ids))
-    for alarm_id in candidates:
-        found = chain.row(conn, "alarms", alarm_id)
-        if found is None:
-            continue
-        content = hashlib.sha256(_canonical(found).encode()).hexdigest()
-        if chain.latest_content(conn, "alarms", alarm_id) != content:
-            links.append(_Link("alarms", alarm_id, found.get("session_id"), content, origin))
+    versions = (("alarms", chain.alarm_ids(conn) if alarm_ids is None else list(dict.fromkeys(alarm_ids))),
+                ("sessions", chain.session_ids(conn) if session_ids is None else list(dict.fromkeys(session_ids))))
+    for table, candidates in versions:
+        for row_key in candidates:
+            found = _versioned_row(conn, table, row_key)
+            if found is None:
+                continue
+            content = hashlib.sha256(_canonical(found).encode()).hexdigest()
+            if chain.latest_content(conn, table, row_key) != content:
+                owner = row_key if table == "sessions" else found.get("session_id")
+                links.append(_Link(table, row_key, owner, content, origin))
     return links
 
 
 def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
-         alarm_ids: Iterable[str] | None = (), expected: Mapping[str, int] | None = None) -> int:
+         alarm_ids: Iterable[str] | None = (), expected: Mapping[str, int] | None = None,
+         session_ids: Iterable[str] | None = ()) -> int:
     """Append links for every row not yet sealed; call inside the writing transaction. Returns the count.
 
-    ``alarm_ids`` names the alarms this transaction wrote (``None``: compare every alarm, as at start-up);
-    ``expected`` how many rows it added per table (more unsealed rows than that were added from outside).
+    ``alarm_ids`` and ``session_ids`` name the alarms and sessions this transaction wrote (``None``: compare
+    every one, as at start-up); ``expected`` how many rows it added per table (more unsealed rows than that
+    were added from outside).
     """
-    links = _unsealed(conn, alarm_ids, origin, expected)
+    links = _unsealed(conn, alarm_ids, origin, expected, session_ids)
     if not links:
         return 0
     last = chain.head(conn)

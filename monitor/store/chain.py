@@ -53,9 +53,11 @@ def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, values, strict=True))
 
 
-def row(conn: sqlite3.Connection, table: str, row_id: object) -> dict[str, Any] | None:
-    """One row by id, as column → value in column order; None when there is none."""
-    return next(_dicts(conn.execute(f"SELECT * FROM {table} WHERE id = ?", [row_id])), None)
+def row(conn: sqlite3.Connection, table: str, row_id: object,
+        columns: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+    """One row by id, as column → value in column order (only ``columns``, when named); None when there is none."""
+    names = "*" if columns is None else ", ".join(columns)
+    return next(_dicts(conn.execute(f"SELECT {names} FROM {table} WHERE id = ?", [row_id])), None)
 
 
 def rows_after(conn: sqlite3.Connection, table: str, last_id: int) -> list[dict[str, Any]]:
@@ -76,13 +78,14 @@ def ids_after(conn: sqlite3.Connection, table: str, last_id: int) -> list[tuple[
 
 
 def owners(conn: sqlite3.Connection, table: str, session_id: str | None = None) -> Iterator[tuple[Any, str | None]]:
-    """``(id, session_id)`` of every row in storage order; with ``session_id`` only that session's rows
-    and rows of no session."""
+    """``(id, session_id)`` of every row in storage order (a session is its own); with ``session_id`` only
+    that session's rows and rows of no session."""
+    owner = "id" if table == "sessions" else "session_id"
     if session_id is None:
-        yield from conn.execute(f"SELECT id, session_id FROM {table} ORDER BY rowid")
+        yield from conn.execute(f"SELECT id, {owner} FROM {table} ORDER BY rowid")
     else:
         yield from conn.execute(
-            f"SELECT id, session_id FROM {table} WHERE session_id = ? OR session_id IS NULL ORDER BY rowid",
+            f"SELECT id, {owner} FROM {table} WHERE {owner} = ? OR {owner} IS NULL ORDER BY rowid",
             [session_id])
 
 
@@ -103,6 +106,11 @@ def rows_in_id_gaps(conn: sqlite3.Connection, table: str, gaps: Iterable[tuple[i
 def alarm_ids(conn: sqlite3.Connection) -> list[str]:
     """Every alarm's id, oldest first."""
     return [str(r[0]) for r in conn.execute("SELECT id FROM alarms ORDER BY started_at, id")]
+
+
+def session_ids(conn: sqlite3.Connection) -> list[str]:
+    """Every session's id, oldest first."""
+    return [str(r[0]) for r in conn.execute("SELECT id FROM sessions ORDER BY started_at, id")]
 
 
 # -- the chain ------------------------------------------------------------------------------------

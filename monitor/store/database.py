@@ -90,7 +90,7 @@ class Store(Queries):
                 with _Transaction(self.db.conn):  # not self.transaction(): subclasses may not be ready yet
                     # Rows found unsealed were written by something else since the last write.
                     integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
-                                   alarm_ids=None)
+                                   alarm_ids=None, session_ids=None)
             else:
                 if check:
                     self.check_integrity()
@@ -155,10 +155,11 @@ class Store(Queries):
             )
         return keys
 
-    def _sealing(self, added: dict[str, int], alarm_ids: Iterable[str] = ()) -> _Sealing:
-        """Seal what this transaction writes (``added``: rows per table); other unsealed rows are marked
-        as written from outside."""
-        return _Sealing(self, added, alarm_ids)
+    def _sealing(self, added: dict[str, int], alarm_ids: Iterable[str] = (), session_ids: Iterable[str] = ()
+                 ) -> _Sealing:
+        """Seal what this transaction writes (``added``: rows per table; the alarms and sessions it wrote);
+        other unsealed rows are marked as written from outside."""
+        return _Sealing(self, added, alarm_ids, session_ids)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -223,7 +224,7 @@ class Store(Queries):
     ) -> str:
         """Open a new session owned by this process (following the named protocol)."""
         session_id = session_id or new_id()
-        with self.transaction():
+        with self.transaction(), self._sealing({}, session_ids=[session_id]):
             self.db.table("sessions").insert(
                 {
                     "id": session_id,
@@ -248,13 +249,13 @@ class Store(Queries):
 
     def assign_patient(self, session_id: str, patient_id: str) -> None:
         """Attach a session to a patient (identified at the chair after the recording started)."""
-        with self.transaction():
+        with self.transaction(), self._sealing({}, session_ids=[session_id]):
             self.db.execute("UPDATE sessions SET patient_id = ? WHERE id = ?", [patient_id, session_id])
 
     def claim_session(self, session_id: str) -> None:
         """Take over an unfinished session so that this process continues it."""
         self.session_row(session_id)
-        with self.transaction():
+        with self.transaction(), self._sealing({}, session_ids=[session_id]):
             self.db.execute(
                 "UPDATE sessions SET status='recording', ended_at=NULL, owner_pid=?, owner_host=?, "
                 "heartbeat_at=? WHERE id=?",
@@ -280,7 +281,7 @@ class Store(Queries):
                     (session_id, r.t, r.parameter.value, r.value, r.unit, flags_text(r.flags), r.source)
                 )
         added = {"readings": len(numeric_rows), "waveforms": len(wave_blocks), "events": len(events)}
-        with self.transaction(), self._sealing(added, [a.id for a in alarms]):
+        with self.transaction(), self._sealing(added, [a.id for a in alarms], [session_id] if session_update else []):
             conn = self.db.conn
             if numeric_rows:
                 conn.executemany(
@@ -338,7 +339,7 @@ class Store(Queries):
 
     def end_session(self, session_id: str, status: str, ended_at: float) -> None:
         """Mark a session complete or closed and release ownership."""
-        with self.transaction():
+        with self.transaction(), self._sealing({}, session_ids=[session_id]):
             self.db.execute(
                 "UPDATE sessions SET status=?, ended_at=?, owner_pid=NULL WHERE id=?",
                 [status, ended_at, session_id],
@@ -347,10 +348,12 @@ class Store(Queries):
 class _Sealing:
     """Seals this transaction's rows on exit; unsealed rows beyond them are marked as written from outside."""
 
-    def __init__(self, store: Store, added: dict[str, int], alarm_ids: Iterable[str]) -> None:
+    def __init__(self, store: Store, added: dict[str, int], alarm_ids: Iterable[str],
+                 session_ids: Iterable[str] = ()) -> None:
         self.store = store
         self.added = added
         self.alarm_ids = alarm_ids
+        self.session_ids = session_ids
 
     def __enter__(self) -> None:
         self.store._writing_keys()  # refuse before writing anything that could not be sealed
@@ -358,7 +361,7 @@ class _Sealing:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             integrity.seal(self.store.db.conn, self.store._writing_keys(), alarm_ids=list(self.alarm_ids),
-                           expected=self.added)
+                           expected=self.added, session_ids=list(self.session_ids))
 
 
 class _Transaction:

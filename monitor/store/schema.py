@@ -181,8 +181,16 @@ def _protect_v4(db: sqlite_utils.Database) -> None:
     integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, alarm_ids=None)
 
 
+def _seal_sessions_v5(db: sqlite_utils.Database) -> None:
+    """Sessions join the chain (their patient, phase and status); those recorded before are sealed now, marked
+    as found at the upgrade."""
+    keys = load_keys()
+    assert keys is not None
+    integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, session_ids=None)
+
+
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _create_v1, _add_feed_queue_v2, _add_course_v3, _protect_v4,
+    _create_v1, _add_feed_queue_v2, _add_course_v3, _protect_v4, _seal_sessions_v5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -107,9 +107,14 @@ def test_dropping_the_triggers_alone_is_reported(db_path: Path, recorded: str) -
          "SELECT session_id, t, 'note', phase, 'X', '{}' FROM events LIMIT 1", "not in the chain"),
         ("INSERT INTO readings (session_id, t, parameter, value, unit, status, source) "
          "SELECT session_id, t, parameter, value, unit, status, source FROM readings LIMIT 1", "not in the chain"),
+        # The session itself: moved to another patient, or its phases and status rewritten.
+        ("UPDATE sessions SET patient_id = 'another-patient'", "changed after it was written"),
+        ("UPDATE sessions SET status = 'closed', phases_reached = '[\"setup\"]'", "changed after it was written"),
+        ("INSERT INTO sessions (id, started_at, status, phase, phases_reached, driver) "
+         "VALUES ('forged', 1, 'complete', 'complete', '[]', 'simulated')", "not in the chain"),
     ],
 )
-def test_each_change_to_events_alarms_and_readings_is_found(
+def test_each_change_to_events_alarms_readings_and_sessions_is_found(
     db_path: Path, recorded: str, statement: str, expected: str
 ) -> None:
     _tamper(db_path, statement, "VACUUM")
@@ -245,3 +250,29 @@ def test_a_change_to_one_session_is_found_when_another_session_was_sealed_last(d
     assert not earlier_only.session_verified(recorded)
     assert earlier_only.session_text(recorded).startswith("NOT VERIFIED: readings ")
     assert later_only.session_verified(later), later_only.findings
+
+
+def test_who_holds_a_session_and_its_heartbeat_are_not_the_record(db_path: Path, recorded: str) -> None:
+    """They change while a session records (and when another process takes it over): not sealed."""
+    _tamper(db_path, "UPDATE sessions SET owner_pid = 4242, owner_host = 'other', heartbeat_at = 1")
+    code, text = _verify(db_path)
+    assert code == 0, text
+
+
+def test_a_session_identified_and_completed_at_the_chair_verifies(db_path: Path) -> None:
+    """Every change the program makes to a session (patient, phases, status) is sealed as it is written."""
+    import math
+
+    from drivers.simulated.driver import SimulatedSource
+    from monitor.plan import SessionPlan
+    from monitor.recorder import Recorder
+
+    with Store(db_path) as store:
+        recorder = Recorder.new_session(store, SimulatedSource(seed=5, speed=math.inf), driver="simulated",
+                                        port=None, plan=SessionPlan(1, 2, 1), autopilot=True, nurse="RN")
+        recorder.submit("identify_patient", "RN", mrn="MRN-SEAL-1", patient_name="Ida Sealed")
+        recorder.run()
+        links = store.db.execute("SELECT COUNT(*) FROM chain WHERE tbl = 'sessions'").fetchone()[0]
+    assert links >= 3  # created, identified, phases, completed
+    code, text = _verify(db_path)
+    assert code == 0, text

@@ -17,7 +17,8 @@ import pytest
 import sqlite_utils
 
 from drivers.core.readings import Parameter
-from monitor import integrity
+from monitor import identifiers, integrity
+from monitor.keys import load_keys
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 MRN = "MRN-OLD-0815"
@@ -50,8 +51,15 @@ def _old_database(path: Path, version: int) -> None:
     for migration in MIGRATIONS[:version]:
         migration(db)
     conn.execute(f"PRAGMA user_version = {version}")
-    conn.execute("INSERT INTO patients (id, mrn, name, birth_date, created_at) VALUES ('p1', ?, ?, ?, ?)",
-                 [MRN, NAME, BIRTH, T0])
+    keys = load_keys() if version >= 4 else None
+    if keys is not None:  # from version 4 identifiers are encrypted, with the MRN's keyed hash
+        conn.execute("INSERT INTO patients (id, mrn, name, birth_date, mrn_lookup, created_at) "
+                     "VALUES ('p1', ?, ?, ?, ?, ?)",
+                     [identifiers.encrypt(keys, "p1", "mrn", MRN), identifiers.encrypt(keys, "p1", "name", NAME),
+                      identifiers.encrypt(keys, "p1", "birth_date", BIRTH), identifiers.mrn_lookup(keys, MRN), T0])
+    else:
+        conn.execute("INSERT INTO patients (id, mrn, name, birth_date, created_at) VALUES ('p1', ?, ?, ?, ?)",
+                     [MRN, NAME, BIRTH, T0])
     columns = {"id": "s1", "patient_id": "p1", "started_at": T0, "ended_at": T0 + 300, "status": "complete",
                "phase": "complete", "phases_reached": json.dumps(["setup", "baseline", "infusion", "complete"]),
                "driver": "simulated", "port": "", "device": "sim-1", "plan": "", "baseline": "", "nurse": "RN"}
@@ -81,6 +89,10 @@ def _old_database(path: Path, version: int) -> None:
                      "updated_at) VALUES ('p1', 6, 3.5, 28, ?)", [T0])
         conn.execute("INSERT INTO rems_submissions (session_id, submitted_at, submitted_by, reference) "
                      "VALUES ('s1', ?, 'RN', 'REMS-1')", [T0 + 400])
+    if keys is not None:  # version 4 sealed every row but the sessions' as it wrote them
+        conn.execute("BEGIN")
+        integrity.seal(conn, keys, alarm_ids=None)
+        conn.execute("COMMIT")
     conn.close()
 
 
@@ -132,10 +144,12 @@ def test_an_old_database_holding_a_session_upgrades_without_losing_anything(db_p
     # What the old version recorded is sealed at the upgrade: changing an old row afterwards is found.
     for table, change in (("readings", "UPDATE readings SET value = 10 WHERE parameter = 'hr' AND t = ?"),
                           ("events", "UPDATE events SET user = 'someone' WHERE t = ?"),
-                          ("alarms", "UPDATE alarms SET message = 'edited' WHERE started_at = ?")):
+                          ("alarms", "UPDATE alarms SET message = 'edited' WHERE started_at = ?"),
+                          ("sessions", "UPDATE sessions SET patient_id = NULL WHERE started_at = ?")):
         conn = sqlite3.connect(db_path, isolation_level=None)
         conn.execute("SAVEPOINT tamper")
-        conn.execute(change, [T0 + 200 if table == "alarms" else T0 + 60 if table == "events" else T0 + 5])
+        at = {"alarms": T0 + 200, "events": T0 + 60, "sessions": T0}.get(table, T0 + 5)
+        conn.execute(change, [at])
         with Store(db_path, readonly=True, check=False) as reader:
             pass
         report = integrity.verify(conn, reader.keys)

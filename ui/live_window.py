@@ -1235,7 +1235,7 @@ class LiveWindow(DialogHost, QMainWindow):
         )
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
-        self._show_scores_due(status.scores_due)
+        self._show_scores_due(status.scores_due if self.end_status is None else ())
         self._show_header(status)
         self._enable_controls(status)
         if self.dialog is not None and hasattr(self.dialog, "set_check"):
@@ -1360,6 +1360,7 @@ class LiveWindow(DialogHost, QMainWindow):
                        self.checklist_button, self.questionnaire_button, self.rems_button,
                        self.header.patient_button):
             button.setEnabled(False)
+        self._show_scores_due(())  # nothing is due of a session that has ended (amber would look enabled)
         if self.sound is not None:
             self.sound.set_sounding(None)
         self.stop_guard()  # nothing is monitored any more: a later end of the program is no alarm

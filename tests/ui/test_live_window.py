@@ -153,6 +153,8 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     w.show_status(last, now=last.now + 300)  # the watchdog's ageing after the end
     assert w.header.link.text().startswith("NOT MONITORING")
     assert minutes_ago(last.nibp_age_s + 300) in w.nibp_tile.status.text(), "the cuff's age goes on growing"
+    w.show_status(dataclasses.replace(last, scores_due=("CADSS6",)), now=last.now + 310)
+    assert w.scores_due == () and w.cadss_button.text() == "CADSS-6 (C)", "nothing is due once it has ended"
 
     kinds = {e.kind for e in stored_events(db_path, "discharge_scored")}
     assert kinds == {EventKind.DISCHARGE_SCORED}

@@ -180,9 +180,12 @@ class MllpClient:
         """The next block received, as text.
 
         :raises TimeoutError: none within ``answer_timeout_s``.
-        :raises ReceiverClosed: the receiver closed the connection first.
+        :raises ReceiverClosed: the receiver closed the connection first, or :meth:`close` did (an answer is
+            awaited on the connection the message went out on, never on a new one).
         """
-        sock = self.connect()
+        sock = self._sock
+        if sock is None:
+            raise ReceiverClosed("the connection was closed before the answer came")
         deadline = time.monotonic() + self.answer_timeout_s
         while not self._waiting:
             remaining = deadline - time.monotonic()

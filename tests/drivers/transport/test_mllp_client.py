@@ -144,3 +144,16 @@ def _until(condition: Callable[[], bool], within_s: float = 5.0) -> bool:
     while time.monotonic() < deadline and not condition():
         time.sleep(0.02)
     return condition()
+
+
+def test_a_close_between_sending_and_waiting_is_not_undone_by_a_new_connection(receiver) -> None:  # type: ignore[no-untyped-def]
+    """The close from another thread could land after the message went out and before the wait began: the wait
+    then made a new connection and waited its whole timeout on it (a flaky test showed it)."""
+    silent = receiver(lambda text: [])
+    client = MllpClient("127.0.0.1", silent.port, answer_timeout_s=30)
+    client.send("MSG1")
+    client.close()
+    started = time.monotonic()
+    with pytest.raises(ReceiverClosed, match="closed before the answer came"):
+        client.answer()
+    assert time.monotonic() - started < 1 and not client.connected

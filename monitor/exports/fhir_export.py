@@ -376,12 +376,17 @@ def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: 
             "route": {"text": plan.route},
             "dose": {"value": given, "unit": "mg", "system": UCUM_SYSTEM, "code": "mg"},
         }
-        if plan.rate_mg_per_h is not None:
+        if plan.rate_mg_per_h is not None and not dose.rate_changes:
             dosage["rateQuantity"] = {"value": plan.rate_mg_per_h, "unit": "mg/h", "system": UCUM_SYSTEM,
                                       "code": "mg/h"}
         notes = [f"planned {plan.total_mg:g} mg"
                  + (f" ({plan.dose_mg_per_kg:g} mg/kg for {plan.weight_kg:g} kg)" if plan.dose_mg_per_kg and
                     plan.weight_kg else "")]
+        if dose.rate_changes:
+            # One rate would misstate what ran: the planned rate and each change, in the note, instead.
+            if plan.rate_mg_per_h is not None:
+                notes.append(f"planned rate {plan.rate_mg_per_h:g} mg/h")
+            notes += [f"rate {c.rate_mg_per_h:g} mg/h from {iso_utc(c.t)}" for c in dose.rate_changes]
         if plan.lot:
             notes.append(f"lot {plan.lot}")
         if plan.confirmed_reason:

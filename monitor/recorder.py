@@ -729,8 +729,7 @@ class Recorder:
         row = self.store.patient_key_for_mrn(mrn)
         patient_id = row[0] if row else new_id()
         if row is None:
-            self.writer.put(StoreCall("create_patient", (mrn, (patient_name or "").strip() or None,
-                                                         (birth_date or "").strip() or None),
+            self.writer.put(StoreCall("create_patient", (mrn, patient_name, (birth_date or "").strip() or None),
                                       {"patient_id": patient_id}))
         self.writer.put(StoreCall("assign_patient", (s.id, patient_id)))
         self.source.set_patient(mrn)

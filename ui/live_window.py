@@ -1006,9 +1006,7 @@ class LiveWindow(DialogHost, QMainWindow):
         """
         self.locked = locked
         self.controls.setEnabled(not locked)
-        status = self.last_status
-        self.header.patient_button.setEnabled(not locked and self.end_status is None
-                                              and (status is None or status.phase is not Phase.COMPLETE))
+        self.header.patient_button.setEnabled(self._may_identify())
         self.lock_banner.setVisible(locked)
         self.alarm_bar.ack_button.setEnabled(not locked)
         self.alarm_bar.pause_button.setEnabled(True)
@@ -1286,10 +1284,9 @@ class LiveWindow(DialogHost, QMainWindow):
         self.header.timers.setText(timers)
         link = status.link
         if self.end_status is None:
-            state_colour = "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT
             storage = "" if status.storage_ok else " · STORAGE FAILING"
-            theme.restyle(self.header.link, f"font-size: 14px; font-weight: bold; color: {state_colour};")
-            self.header.link.setText(f"link {link.state}{storage}")
+            self._show_link(f"link {link.state}{storage}",
+                            "#3ddc6a" if link.state == "connected" else theme.WARNING_TEXT)
         # Byte counts only for a device that has a byte stream (a simulated one decodes frames without one).
         traffic = f"{link.bytes_in} B in · " if link.bytes_in else ""
         self.header.device.setText(
@@ -1325,9 +1322,19 @@ class LiveWindow(DialogHost, QMainWindow):
         b["start_recovery"].setEnabled(running and phase is Phase.INFUSION)
         b["complete"].setEnabled(running and phase is Phase.RECOVERY)
         self.nibp_button.setEnabled(running and status.can_start_nibp)
-        self.header.patient_button.setEnabled(running and not self.locked and phase is not Phase.COMPLETE)
+        self.header.patient_button.setEnabled(self._may_identify())
         over = readiness.infusion_done(status.infusion_elapsed_s, status.infusion_plan_min, status.infusion_stopped)
         self._highlight_next_step(readiness.next_step(phase, status.step_check, infusion_over=over))
+
+    def _may_identify(self) -> bool:
+        """Identify… is offered while the session records, is not complete and the screen is not locked."""
+        status = self.last_status
+        return (self.end_status is None and not self.locked
+                and (status is None or status.phase is not Phase.COMPLETE))
+
+    def _show_link(self, text: str, colour: str) -> None:
+        theme.restyle(self.header.link, f"font-size: 14px; font-weight: bold; color: {colour};")
+        self.header.link.setText(text)
 
     def _step(self, phase: Phase, verb: str) -> str:
         """A phase step's name as the session's protocol calls the phase: "Start infusion", "Stop dosing"."""
@@ -1352,8 +1359,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.header.timers.setText(self.header.timers.text() + f" — recording {status}")
         # Nothing on this screen is live any more: the header and the chart say so where "connected" and
         # "live" stood, and nothing that records into the session is offered.
-        theme.restyle(self.header.link, f"font-size: 14px; font-weight: bold; color: {theme.WARNING_TEXT};")
-        self.header.link.setText(f"NOT MONITORING · recording {status}")
+        self._show_link(f"NOT MONITORING · recording {status}", theme.WARNING_TEXT)
         self.chart.set_ended(f"recording {status} · nothing new is drawn")
         for button in (*self.phase_buttons.values(), *self.quick_buttons.values(), self.note_button,
                        self.moaas_button, self.rass_button, self.cadss_button, self.nibp_button,

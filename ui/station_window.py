@@ -59,11 +59,13 @@ def _value(view: ChairView, name: str) -> str:
 def _continuous(view: ChairView, label: str, name: str, colour: str) -> str:
     """A continuous value in its colour while current; grey with its age once it is not (as at the chair)."""
     age = view.value_age_s(name)
-    if view.tile.values.get(name) is None or (view.current and (age is None or age <= STALE_AFTER_S)):
-        return f"<span style='color:{colour}; font-size:40px'>{label} {_value(view, name)}</span>"
+    current = view.tile.values.get(name) is None or (view.current and (age is None or age <= STALE_AFTER_S))
+    shown = (f"<span style='color:{colour if current else theme.QUESTIONABLE}; font-size:40px'>{label} "
+             f"{_value(view, name)}</span>")
+    if current:
+        return shown
     old = f"{age:.0f} s old" if age is not None else "not current"
-    return (f"<span style='color:{theme.QUESTIONABLE}; font-size:40px'>{label} {_value(view, name)}</span>"
-            f"<span style='color:{theme.QUESTIONABLE}; font-size:14px'> {old}</span>")
+    return shown + f"<span style='color:{theme.QUESTIONABLE}; font-size:14px'> {old}</span>"
 
 
 def flash_on(priority: Priority, now_ms: int) -> bool:

@@ -295,18 +295,19 @@ def profile_label(store: Reader, session_id: str) -> str:
 # -- de-identification ---------------------------------------------------------------------------
 
 
-def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> list[str]:
-    """Every text whose appearance would identify the patient or the device, longest first."""
+def _name_parts(name: str) -> set[str]:
+    """A name whole and each of its parts of three letters or more ("Mrs Quillfeather" names her too)."""
+    return {name} | {part for part in re.split(r"[\s,]+", name) if len(part) >= 3}
+
+
+def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> set[str]:
+    """Every text whose appearance would identify the patient or the device."""
     found: set[str] = set()
     if patient:
-        for key in ("mrn", "name"):
-            value = patient.get(key)
-            if value:
-                found.add(str(value))
-        name = patient.get("name")
-        if name:
-            # Parts of a name on their own identify too ("Mrs Quillfeather").
-            found.update(part for part in re.split(r"[\s,]+", str(name)) if len(part) >= 3)
+        if patient.get("mrn"):
+            found.add(str(patient["mrn"]))
+        if patient.get("name"):
+            found |= _name_parts(str(patient["name"]))
         birth = patient.get("birth_date")
         if birth:
             found.add(str(birth))
@@ -327,15 +328,16 @@ def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> 
         found.add(device)
         # Serial-number-like tokens (letters and digits, at least one digit) in the device text.
         found.update(tok for tok in re.findall(r"[A-Za-z0-9-]{5,}", device) if re.search(r"\d", tok))
-    return sorted(found, key=len, reverse=True)
+    return found
 
 
-def _scrubber(texts: list[str]) -> Any:
+def _scrubber(texts: set[str]) -> Any:
     if not texts:
         return lambda value: value
-    # Whole words only: a name "Ann" must not cut "Cannula" in a nurse's note (an identifier is not a word
-    # piece; punctuation and spaces around it are its bounds).
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in texts) + r")(?!\w)", re.IGNORECASE)
+    # Longest first, so a whole name goes before its parts. Whole words only: a name "Ann" must not cut
+    # "Cannula" in a nurse's note (an identifier is not a word piece; punctuation and spaces bound it).
+    alternatives = "|".join(re.escape(t) for t in sorted(texts, key=len, reverse=True))
+    pattern = re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):
@@ -350,7 +352,7 @@ def _scrubber(texts: list[str]) -> Any:
 
 
 def _staff_texts(record: SessionRecord) -> set[str]:
-    """The staff's names as the record holds them (and each part of three letters or more), for free text."""
+    """The staff's names as the record holds them (and their parts), for free text."""
     names = {str(record.session.get("nurse") or "")}
     names.update(e.user or "" for e in record.events)
     names.update(a.acknowledged_by or "" for a in record.alarms)
@@ -358,8 +360,7 @@ def _staff_texts(record: SessionRecord) -> set[str]:
     for name in names:
         name = name.removeprefix("EMERGENCY: ").split(" (unverified;")[0].strip()
         if name:
-            found.add(name)
-            found.update(part for part in re.split(r"[\s,]+", name) if len(part) >= 3)
+            found |= _name_parts(name)
     return found
 
 
@@ -367,9 +368,7 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
     """The record without names, MRN, birth date, device description or serials (and staff names, in free
     text too, unless ``keep_staff``)."""
     texts = _identifier_texts(record.patient, record.session.get("device"))
-    if not keep_staff:
-        texts = sorted(set(texts) | _staff_texts(record), key=len, reverse=True)
-    scrub = _scrubber(texts)
+    scrub = _scrubber(texts if keep_staff else texts | _staff_texts(record))
     session = dict(record.session)
     for key in ("patient_id", "device", "owner_host", "owner_pid"):
         session[key] = None

@@ -669,12 +669,14 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     ]
     parts += [Paragraph("Discharge scoring", h2), _table(rows, [30 * mm, 30 * mm, 18 * mm, 102 * mm])]
 
+    def step_name(kind: EventKind) -> str:
+        return pdf_fonts.printable(phase_step_text(kind, words) or kind.value.replace("_", " "))
+
     taken = review.overrides(record)
     if taken:
         rows = [["Time", "Step", "By", "Not ready", "Reason given"]]
         for o in taken:
-            step = phase_step_text(o.step, words) or o.step.value.replace("_", " ")
-            rows.append([clock.both(o.t), pdf_fonts.printable(step), _p(o.user or "-", small),
+            rows.append([clock.both(o.t), step_name(o.step), _p(o.user or "-", small),
                          _p("; ".join(o.overridden) or "-", small), _p(o.reason, small)])
         parts += [Paragraph("Steps taken although not ready", h2),
                   _table(rows, [38 * mm, 30 * mm, 25 * mm, 42 * mm, 45 * mm])]
@@ -682,8 +684,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     timeline = [["Time", "Event", "By"]]
     for e in record.events:
         if e.kind not in NOTE_KINDS and e.kind is not EventKind.NIBP_REQUESTED:
-            name = phase_step_text(e.kind, words) or e.kind.value.replace("_", " ")
-            timeline.append([clock.both(e.t), pdf_fonts.printable(name), e.user or "-"])
+            timeline.append([clock.both(e.t), step_name(e.kind), e.user or "-"])
     parts += [Paragraph("Timeline", h2), _table(timeline, [38 * mm, 60 * mm, 40 * mm])]
     return parts
 

@@ -4,8 +4,9 @@ An account has a name, a role granted by an admin (nurse, physician, admin) and 
 password stored only as an argon2id hash (``argon2-cffi``, its RFC 9106 parameters). Repeated
 failures lock the account with a growing back-off. Each account row carries a keyed hash
 (key outside the database) over name, role, secret hash and state, so a role written into the
-database by hand is refused rather than trusted. Every sign-in, failure, lock-out and change is
-in the audit log.
+database by hand is refused rather than trusted; every version of a row is sealed in the record's
+hash chain (:mod:`monitor.integrity`), so an earlier version put back is refused too. Every
+sign-in, failure, lock-out and change is in the audit log.
 
 Who did something is a :class:`Principal`: an authenticated account, the operating-system user
 of a headless recording (no role), or an audited emergency (break-glass) sign-in.
@@ -25,6 +26,7 @@ from typing import Any, Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from monitor import integrity
 from monitor.keys import Keys
 from monitor.store import accounts as rows
 from monitor.store.accounts import UserRow
@@ -198,7 +200,7 @@ class Accounts:
             raise AuthError(f"an account named '{name}' already exists")
         secret_hash = HASHER.hash(secret)
         now = time.time()
-        with self.store.transaction():
+        with self.store.sealed_write("users", [name]):
             rows.insert_user(self.store.db, UserRow(
                 name, role, secret_hash, disabled=False, failures=0, locked_until=None, created_at=now,
                 created_by=by.name if by else None, changed_at=now,
@@ -206,18 +208,24 @@ class Accounts:
             self.store.audit("user_added", user=by.name if by else "first run", account=name, role=role)
         return Principal(name, role)
 
-    def _update(self, name: str, *, by: Principal | None, action: str, **changes: Any) -> None:
+    def _update(self, name: str, *, by: Principal | None, action: str, trusted: bool = True,
+                **changes: Any) -> None:
+        """Write ``changes`` to an account (``trusted``: only to a row this program last wrote)."""
         row = self._row(name)
         if row is None:
             raise AuthError(f"no account named '{name}'")
-        self._check_row(row)
+        altered = self._why_untrusted(row)
+        if trusted and altered:
+            raise self._altered(row, altered)
         typed: dict[str, Any] = {k: bool(v) if k == "disabled" else v for k, v in changes.items()}
         merged = replace(row, **typed)
         merged = replace(merged, changed_at=time.time(),
                          mac=_row_mac(self._keys, merged.name, merged.role, merged.secret_hash, int(merged.disabled)))
-        with self.store.transaction():
+        with self.store.sealed_write("users", [row.name]):
             rows.update_user(self.store.db, merged, changes)
             shown = {k: v for k, v in changes.items() if k != "secret_hash"}
+            if altered:
+                shown["altered"] = altered
             self.store.audit(action, user=by.name if by else None, account=row.name, **shown)
 
     def set_secret(self, name: str, secret: str, *, by: Principal | None) -> None:
@@ -228,14 +236,18 @@ class Accounts:
         self._update(name, by=by, action="user_secret_changed", secret_hash=HASHER.hash(secret), failures=0,
                      locked_until=None)
 
-    def set_role(self, name: str, role: str, *, by: Principal | None) -> None:
-        """Grant another role (admin only); the last admin keeps the admin role."""
+    def _check_grant(self, name: str, role: str, by: Principal | None, what: str) -> None:
+        """``by`` may give ``name`` the role ``role``: an admin, a known role, and the last admin stays one."""
         if role not in ROLES:
             raise AuthError(f"unknown role '{role}'; choose from {', '.join(ROLES)}")
-        self._require_admin(by, f"change the role of '{name}'")
+        self._require_admin(by, what)
         row = self._row(name)
         if row is not None and row.role == ADMIN and role != ADMIN and self._admins() <= 1:
             raise AuthError("this is the only admin: grant another account the admin role first")
+
+    def set_role(self, name: str, role: str, *, by: Principal | None) -> None:
+        """Grant another role (admin only); the last admin keeps the admin role."""
+        self._check_grant(name, role, by, f"change the role of '{name}'")
         self._update(name, by=by, action="user_role_changed", role=role)
 
     def set_disabled(self, name: str, disabled: bool, *, by: Principal | None) -> None:
@@ -246,6 +258,17 @@ class Accounts:
             raise AuthError("this is the only admin: it cannot be disabled")
         self._update(name, by=by, action="user_disabled" if disabled else "user_enabled", disabled=int(disabled))
 
+    def reset(self, name: str, role: str, secret: str, *, by: Principal | None) -> None:
+        """Write an account again whole (admin only): role, a new secret, enabled, unlocked.
+
+        The way back for an account refused as altered outside this program: everything that grants
+        something (role, secret, state) is stated anew by the admin, none of it kept from the row.
+        """
+        self._check_grant(name, role, by, f"reset '{name}'")
+        check_secret(secret)
+        self._update(name, by=by, action="user_reset", trusted=False, role=role, secret_hash=HASHER.hash(secret),
+                     disabled=0, failures=0, locked_until=None)
+
     def unlock(self, name: str, *, by: Principal | None) -> None:
         """Clear a lock-out (admin only)."""
         self._require_admin(by, f"unlock '{name}'")
@@ -254,10 +277,17 @@ class Accounts:
     def _admins(self) -> int:
         return rows.count_enabled(self.store.db, ADMIN)
 
-    def _check_row(self, row: UserRow) -> None:
+    def _why_untrusted(self, row: UserRow) -> str | None:
+        """Why a stored account is not as this program last wrote it (None: it is)."""
         expected = _row_mac(self._keys, row.name, row.role, row.secret_hash, int(row.disabled))
         if not hmac.compare_digest(expected, row.mac):
-            raise AuthError(f"the account '{row.name}' was altered outside this program; an admin must reset it")
+            return "its keyed hash does not match"
+        return integrity.why_untrusted(self.store.db.conn, self._keys, "users", row.name)
+
+    @staticmethod
+    def _altered(row: UserRow, why: str) -> AuthError:
+        return AuthError(f"the account '{row.name}' was altered outside this program ({why}); an admin must "
+                         f"reset it: infusion-monitor users reset {row.name} --role ROLE")
 
     def authenticate(self, name: str, secret: str, *, now: float | None = None) -> Principal:
         """The account if ``secret`` is right; :class:`AuthError` (or :class:`LockedOut`) otherwise."""
@@ -283,7 +313,11 @@ class Accounts:
             left = fresh.locked_until - now
             self.store.audit("sign_in_refused", user=row.name, reason="locked out", wait_s=round(left))
             raise LockedOut(f"too many failed attempts: try again in {math.ceil(left)} s", left)
-        self._check_row(row)
+        altered = self._why_untrusted(row)
+        if altered:
+            self.store.audit("sign_in_refused", user=row.name, reason="account altered outside this program",
+                             why=altered)
+            raise self._altered(row, altered)
         try:
             HASHER.verify(row.secret_hash, secret)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -298,7 +332,7 @@ class Accounts:
             raise AuthError(f"the account '{row.name}' is disabled")
         # Hashed before the transaction: argon2 is slow on purpose and the write lock is not held for it.
         rehashed = HASHER.hash(secret) if HASHER.check_needs_rehash(row.secret_hash) else None
-        with self.store.transaction():
+        with self.store.sealed_write("users", [row.name]):
             if rehashed is not None:
                 rows.set_secret_hash(self.store.db, row.name, rehashed,
                                      _row_mac(self._keys, row.name, row.role, rehashed, int(row.disabled)))

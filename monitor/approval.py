@@ -3,7 +3,9 @@
 A profile other than the built-in one is used only when an admin has approved that exact
 content: its SHA-256, the name it is shown under, who approved it and when are stored in the
 database under a keyed hash (key outside the database), so an approval cannot be written in by
-hand. Otherwise the built-in profile runs and the reason is raised as a technical alarm.
+hand, and every version of it (its revocation too) is sealed in the record's hash chain, so a
+revocation undone by hand is refused as well. Otherwise the built-in profile runs and the reason
+is raised as a technical alarm.
 
 The *clinical floors* below are the weakest the high-priority rules may be made; a profile
 beyond them (a high-priority rule disabled, lowered in priority, or moved past its floor) can be
@@ -19,6 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from monitor import integrity
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import AlarmProfile, RuleSpec
 from monitor.keys import Keys
@@ -139,7 +142,7 @@ def approve(store: Any, profile: AlarmProfile, text: str, name: str, *, by: Any,
         )
     keys: Keys = store.keys
     at = time.time()
-    with store.transaction():
+    with store.sealed_write("profile_approvals", [profile.sha256]):
         mac = _mac(keys, profile.sha256, name, by.name, at, int(bool(weaker)))
         rows.save(store.db, ApprovalRow(profile.sha256, name, by.name, at, bool(weaker), mac), text)
         store.audit("approve_profile", user=by.name, sha256=profile.sha256, name=name,
@@ -151,10 +154,16 @@ def revoke(store: Any, sha256: str, *, by: Any) -> None:
     """Withdraw an approval (admin only); sessions already recorded keep what they used."""
     if by is None or not by.may("approve_profile"):
         raise ApprovalError("only a signed-in admin can revoke an approval")
+    sha256 = sha256.strip().lower()
+    if len(sha256) < 6:
+        raise ApprovalError("give the approval's hash, or at least its first 6 characters (`profiles list`)")
     with store.transaction():
-        if not rows.revoke(store.db, sha256, time.time(), by.name):
+        revoked = rows.matching_in_force(store.db, sha256)
+        if not revoked:
             raise ApprovalError(f"no approved profile with hash {sha256}")
-        store.audit("revoke_profile", user=by.name, sha256=sha256)
+        with store.sealed_write("profile_approvals", revoked):
+            rows.revoke(store.db, revoked, time.time(), by.name)
+            store.audit("revoke_profile", user=by.name, sha256=sha256)
 
 
 def approval_of(store: Any, sha256: str) -> Approval | None:
@@ -163,13 +172,16 @@ def approval_of(store: Any, sha256: str) -> Approval | None:
     if keys is None:
         return None
     row = rows.in_force(store.db, sha256)
-    return None if row is None else _trusted(keys, row)
+    return None if row is None else _trusted(store, keys, row)
 
 
-def _trusted(keys: Keys, row: ApprovalRow) -> Approval | None:
-    """The approval a stored row says, if its keyed hash is right (a row written by hand is not)."""
+def _trusted(store: Any, keys: Keys, row: ApprovalRow) -> Approval | None:
+    """The approval a stored row says, if its keyed hash is right (a row written by hand is not) and it is the
+    version this program last sealed (a revocation undone by hand is not)."""
     expected = _mac(keys, row.sha256, row.name, row.approved_by, row.approved_at, int(row.below_floors))
     if not hmac.compare_digest(expected, row.mac):
+        return None
+    if integrity.why_untrusted(store.db.conn, keys, "profile_approvals", row.sha256) is not None:
         return None
     return Approval(row.sha256, row.name, row.approved_by, row.approved_at, row.below_floors)
 
@@ -179,7 +191,7 @@ def approvals(store: Any) -> list[Approval]:
     keys: Keys | None = getattr(store, "keys", None)
     if keys is None:
         return []
-    return [found for row in rows.all_in_force(store.db) if (found := _trusted(keys, row)) is not None]
+    return [found for row in rows.all_in_force(store.db) if (found := _trusted(store, keys, row)) is not None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,14 +32,42 @@ from monitor.store import chain
 ROW_TABLES: Final = ("audit", "events")
 #: Tables sealed one link per written id range (append-only, integer ids, many rows).
 RANGE_TABLES: Final = ("readings", "waveforms")
-#: Tables whose rows change (an alarm's state; a session's patient, phase, status): one link per version.
-VERSIONED_TABLES: Final = ("alarms", "sessions")
 #: The columns sealed of a session: all but who owns it now and its heartbeat, which change while it records
 #: and say nothing of the patient's record.
 SESSION_COLUMNS: Final = (
     "id", "patient_id", "started_at", "ended_at", "status", "phase", "phases_reached", "driver", "port", "device",
     "plan", "baseline", "nurse", "protocol", "protocol_sha256",
 )
+#: The columns sealed of an account: all but the count of failed sign-ins and the lock-out they caused, which
+#: every wrong guess changes.
+USER_COLUMNS: Final = ("name", "role", "secret_hash", "disabled", "created_at", "created_by", "changed_at", "mac")
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A table whose rows change, sealed one link per version of a row."""
+
+    #: The column that names a row (the link's ``row_key``).
+    key: str
+    #: The columns sealed (None: all).
+    columns: tuple[str, ...] | None
+    #: The column naming the row's session (None: its rows belong to no session).
+    owner: str | None
+    #: The order rows are sealed in when every row is compared (at start-up and upgrades).
+    order: str
+
+
+#: An alarm's state; a session's patient, phase and status; an account's role, secret and state; a profile
+#: approval and its revocation.
+VERSIONED: Final[dict[str, Versioned]] = {
+    "alarms": Versioned("id", None, "session_id", "started_at, id"),
+    "sessions": Versioned("id", SESSION_COLUMNS, "id", "started_at, id"),
+    "users": Versioned("name", USER_COLUMNS, None, "created_at, name"),
+    "profile_approvals": Versioned("sha256", None, None, "approved_at, sha256"),
+}
+VERSIONED_TABLES: Final = tuple(VERSIONED)
+#: ``versions`` for :func:`seal` that compares every row of every versioned table.
+EVERY_VERSION: Final[Mapping[str, None]] = dict.fromkeys(VERSIONED_TABLES)
 
 #: How a link came to be: written by the program, found at the upgrade that introduced sealing,
 #: or found unsealed later (rows written by something other than this program).
@@ -78,10 +106,9 @@ def row_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | Non
 
 
 def _versioned_row(conn: sqlite3.Connection, table: str, row_key: str) -> dict[str, Any] | None:
-    """The sealed columns of one alarm (all of them) or session (:data:`SESSION_COLUMNS`)."""
-    if table == "sessions":
-        return chain.row(conn, table, row_key, SESSION_COLUMNS)
-    return chain.row(conn, table, row_key)
+    """The sealed columns of one row of a versioned table."""
+    spec = VERSIONED[table]
+    return chain.row(conn, table, row_key, spec.columns, spec.key)
 
 
 def link_mac(keys: Keys, seq: int, table: str, row_key: str, session_id: str | None, origin: str, at: float,
@@ -131,8 +158,8 @@ def _range_links(conn: sqlite3.Connection, table: str, ids: list[tuple[int, str 
     return [_Link(table, key, next(iter(sessions)) if len(sessions) == 1 else None, content, origin)]
 
 
-def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None, origin: str,
-              expected: Mapping[str, int] | None, session_ids: Iterable[str] | None = ()) -> list[_Link]:
+def _unsealed(conn: sqlite3.Connection, versions: Mapping[str, Iterable[str] | None], origin: str,
+              expected: Mapping[str, int] | None) -> list[_Link]:
     """Links for rows not yet sealed. With ``expected`` (rows this transaction added, per table) any
     further unsealed rows (the older ids) were written by something else and are marked so."""
 
@@ -156,30 +183,30 @@ def _unsealed(conn: sqlite3.Connection, alarm_ids: Iterable[str] | None, origin:
         foreign = 0 if expected is None else max(0, len(ids) - expected.get(table, 0))
         links += _range_links(conn, table, ids[:foreign], ORIGIN_OUTSIDE)
         links += _range_links(conn, table, ids[foreign:], origin)
-    versions = (("alarms", chain.alarm_ids(conn) if alarm_ids is None else list(dict.fromkeys(alarm_ids))),
-                ("sessions", chain.session_ids(conn) if session_ids is None else list(dict.fromkeys(session_ids))))
-    for table, candidates in versions:
+    for table, named in versions.items():
+        spec = VERSIONED[table]
+        candidates = chain.row_keys(conn, table, spec.key, spec.order) if named is None else dict.fromkeys(named)
         for row_key in candidates:
             found = _versioned_row(conn, table, row_key)
             if found is None:
                 continue
             content = hashlib.sha256(_canonical(found).encode()).hexdigest()
             if chain.latest_content(conn, table, row_key) != content:
-                owner = row_key if table == "sessions" else found.get("session_id")
+                owner = None if spec.owner is None else found[spec.owner]  # sealed columns hold the owner
                 links.append(_Link(table, row_key, owner, content, origin))
     return links
 
 
 def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
-         alarm_ids: Iterable[str] | None = (), expected: Mapping[str, int] | None = None,
-         session_ids: Iterable[str] | None = ()) -> int:
+         versions: Mapping[str, Iterable[str] | None] | None = None,
+         expected: Mapping[str, int] | None = None) -> int:
     """Append links for every row not yet sealed; call inside the writing transaction. Returns the count.
 
-    ``alarm_ids`` and ``session_ids`` name the alarms and sessions this transaction wrote (``None``: compare
-    every one, as at start-up); ``expected`` how many rows it added per table (more unsealed rows than that
-    were added from outside).
+    ``versions`` names, per versioned table, the rows this transaction wrote (``None`` for a table: compare
+    every row, as at start-up; a table not named: none); ``expected`` how many rows it added per table (more
+    unsealed rows than that were added from outside).
     """
-    links = _unsealed(conn, alarm_ids, origin, expected, session_ids)
+    links = _unsealed(conn, versions or {}, origin, expected)
     if not links:
         return 0
     last = chain.head(conn)
@@ -194,6 +221,34 @@ def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
         previous = mac
     chain.append(conn, sealed, chain.Head(seq, previous, head_mac(keys, seq, previous)))
     return len(links)
+
+
+def why_untrusted(conn: sqlite3.Connection, keys: Keys, table: str, row_key: str) -> str | None:
+    """Why one row of a versioned table is not the version this program last sealed (None: it is).
+
+    The quick check made before a row grants something (an account's role at sign-in, an approved
+    profile): the row against its latest link, that link's keyed hash, and the chain's head and
+    length, so an earlier version put back (with the keyed hash it had then), a revocation undone
+    or the link of the newest version removed is refused. Only :func:`verify` walks every link.
+    """
+    link = chain.latest_link(conn, table, row_key)
+    if link is None:
+        return "it is not in the hash chain (added outside this program)"
+    found = _versioned_row(conn, table, row_key)
+    if found is None or hashlib.sha256(_canonical(found).encode()).hexdigest() != link.content:
+        return "it is not the version last written (changed outside this program)"
+    if link.origin == ORIGIN_OUTSIDE:
+        return "it was written outside this program"
+    previous = "" if link.seq == 1 else chain.mac_at(conn, link.seq - 1)
+    if previous is None or not hmac.compare_digest(
+            link_mac(keys, link.seq, table, row_key, link.session_id, link.origin, link.at, link.content, previous),
+            link.mac):
+        return "its hash-chain link is altered or forged"
+    head = chain.head(conn)
+    if (head is None or not hmac.compare_digest(head_mac(keys, head.seq, head.mac), head.head_mac)
+            or head.seq != chain.count(conn)):
+        return "links were removed from the hash chain"
+    return None
 
 
 # -- verifying ------------------------------------------------------------------------------------
@@ -321,8 +376,10 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
 def _unchained_rows(conn: sqlite3.Connection, latest: dict[tuple[str, str], Any],
                     only: str | None = None) -> list[Finding]:
     findings: list[Finding] = []
-    for table in ROW_TABLES + VERSIONED_TABLES:
-        for row_id, session_id in chain.owners(conn, table, only):
+    named: list[tuple[str, str, str | None]] = [(table, "id", "session_id") for table in ROW_TABLES]
+    named += [(table, spec.key, spec.owner) for table, spec in VERSIONED.items()]
+    for table, key, owner in named:
+        for row_id, session_id in chain.owners(conn, table, only, key=key, owner=owner):
             if (table, str(row_id)) not in latest:
                 findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
                                         session_id))

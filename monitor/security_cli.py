@@ -83,15 +83,17 @@ def build_security_parsers(sub: Any) -> None:
     for action, text in (("list", "list accounts"), ("add", "add an account (the first one: the first admin)"),
                          ("set-secret", "set a new PIN/password"), ("set-role", "grant another role"),
                          ("disable", "disable an account"), ("enable", "enable an account again"),
-                         ("unlock", "clear a lock-out after failed sign-ins")):
+                         ("unlock", "clear a lock-out after failed sign-ins"),
+                         ("reset", "write an account again: role, new PIN/password, enabled (one altered outside "
+                                   "the program)")):
         p = users_sub.add_parser(action, help=text)
         add_db_option(p)
         add_identity_options(p)
         if action != "list":
             p.add_argument("name", metavar="NAME")
-        if action in ("add", "set-role"):
+        if action in ("add", "set-role", "reset"):
             p.add_argument("--role", required=True, choices=ROLES)
-        if action in ("add", "set-secret"):
+        if action in ("add", "set-secret", "reset"):
             p.add_argument("--new-secret-file", metavar="FILE",
                            help="read the new PIN/password from this file instead of asking")
 
@@ -144,7 +146,7 @@ def _new_secret(args: argparse.Namespace, name: str) -> str:
 
 
 def cmd_users(args: argparse.Namespace, out: TextIO, open_store: Callable[..., Any]) -> int:
-    """``users list|add|set-secret|set-role|disable|enable|unlock``."""
+    """``users list|add|set-secret|set-role|disable|enable|unlock|reset``."""
     store = open_store(args)
     with store:
         accounts = Accounts(store)
@@ -178,6 +180,9 @@ def cmd_users(args: argparse.Namespace, out: TextIO, open_store: Callable[..., A
             elif action == "unlock":
                 accounts.unlock(args.name, by=by)
                 out.write(f"'{args.name}' unlocked\n")
+            elif action == "reset":
+                accounts.reset(args.name, args.role, _new_secret(args, args.name), by=by)
+                out.write(f"'{args.name}' written again: {args.role}, new PIN/password, enabled\n")
         except AuthError as exc:
             raise SecurityCliError(str(exc)) from None
     return 0

@@ -44,13 +44,17 @@ def save(db: sqlite_utils.Database, row: ApprovalRow, text: str) -> None:
     )
 
 
-def revoke(db: sqlite_utils.Database, sha256_prefix: str, at: float, by: str) -> int:
-    """Mark the approvals in force whose hash starts with ``sha256_prefix`` revoked; returns how many."""
-    cursor = db.execute(
-        "UPDATE profile_approvals SET revoked_at = ?, revoked_by = ? WHERE sha256 LIKE ? AND revoked_at IS NULL",
-        [at, by, sha256_prefix + "%"],
-    )
-    return int(cursor.rowcount)
+def matching_in_force(db: sqlite_utils.Database, sha256_prefix: str) -> list[str]:
+    """The hashes of the approvals in force that start with ``sha256_prefix``."""
+    return [str(r[0]) for r in db.execute(
+        "SELECT sha256 FROM profile_approvals WHERE substr(sha256, 1, ?) = ? AND revoked_at IS NULL",
+        [len(sha256_prefix), sha256_prefix])]
+
+
+def revoke(db: sqlite_utils.Database, hashes: list[str], at: float, by: str) -> None:
+    """Mark the approvals of exactly these hashes revoked."""
+    db.conn.executemany("UPDATE profile_approvals SET revoked_at = ?, revoked_by = ? WHERE sha256 = ?",
+                        [(at, by, sha256) for sha256 in hashes])
 
 
 _SELECT = "SELECT sha256, name, approved_by, approved_at, below_floors, mac FROM profile_approvals"

@@ -54,10 +54,11 @@ def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
 
 
 def row(conn: sqlite3.Connection, table: str, row_id: object,
-        columns: tuple[str, ...] | None = None) -> dict[str, Any] | None:
-    """One row by id, as column → value in column order (only ``columns``, when named); None when there is none."""
+        columns: tuple[str, ...] | None = None, key: str = "id") -> dict[str, Any] | None:
+    """One row by its key (``id`` unless named), as column → value in column order (only ``columns``, when
+    named); None when there is none."""
     names = "*" if columns is None else ", ".join(columns)
-    return next(_dicts(conn.execute(f"SELECT {names} FROM {table} WHERE id = ?", [row_id])), None)
+    return next(_dicts(conn.execute(f"SELECT {names} FROM {table} WHERE {key} = ?", [row_id])), None)
 
 
 def rows_after(conn: sqlite3.Connection, table: str, last_id: int) -> list[dict[str, Any]]:
@@ -77,15 +78,17 @@ def ids_after(conn: sqlite3.Connection, table: str, last_id: int) -> list[tuple[
         f"SELECT id, session_id FROM {table} WHERE id > ? ORDER BY id", [last_id])]
 
 
-def owners(conn: sqlite3.Connection, table: str, session_id: str | None = None) -> Iterator[tuple[Any, str | None]]:
-    """``(id, session_id)`` of every row in storage order (a session is its own); with ``session_id`` only
-    that session's rows and rows of no session."""
-    owner = "id" if table == "sessions" else "session_id"
-    if session_id is None:
-        yield from conn.execute(f"SELECT id, {owner} FROM {table} ORDER BY rowid")
+def owners(conn: sqlite3.Connection, table: str, session_id: str | None = None, *, key: str = "id",
+           owner: str | None = "session_id") -> Iterator[tuple[Any, str | None]]:
+    """``(key, session)`` of every row in storage order, ``owner`` naming the column that holds the row's session
+    (a session is its own; None: the rows belong to no session); with ``session_id`` only that session's rows
+    and rows of no session."""
+    column = "NULL" if owner is None else owner
+    if session_id is None or owner is None:
+        yield from conn.execute(f"SELECT {key}, {column} FROM {table} ORDER BY rowid")
     else:
         yield from conn.execute(
-            f"SELECT id, {owner} FROM {table} WHERE {owner} = ? OR {owner} IS NULL ORDER BY rowid",
+            f"SELECT {key}, {owner} FROM {table} WHERE {owner} = ? OR {owner} IS NULL ORDER BY rowid",
             [session_id])
 
 
@@ -103,14 +106,9 @@ def rows_in_id_gaps(conn: sqlite3.Connection, table: str, gaps: Iterable[tuple[i
             yield int(row_id), owner
 
 
-def alarm_ids(conn: sqlite3.Connection) -> list[str]:
-    """Every alarm's id, oldest first."""
-    return [str(r[0]) for r in conn.execute("SELECT id FROM alarms ORDER BY started_at, id")]
-
-
-def session_ids(conn: sqlite3.Connection) -> list[str]:
-    """Every session's id, oldest first."""
-    return [str(r[0]) for r in conn.execute("SELECT id FROM sessions ORDER BY started_at, id")]
+def row_keys(conn: sqlite3.Connection, table: str, key: str, order: str) -> list[str]:
+    """Every row's key, in ``order`` (columns to sort by, e.g. ``started_at, id``)."""
+    return [str(r[0]) for r in conn.execute(f"SELECT {key} FROM {table} ORDER BY {order}")]
 
 
 # -- the chain ------------------------------------------------------------------------------------
@@ -156,6 +154,24 @@ def last_row_key(conn: sqlite3.Connection, table: str) -> str | None:
     """The row key of the latest link over ``table``, or None when none of its rows is sealed."""
     found = conn.execute("SELECT row_key FROM chain WHERE tbl = ? ORDER BY seq DESC LIMIT 1", [table]).fetchone()
     return None if found is None else str(found[0])
+
+
+def latest_link(conn: sqlite3.Connection, table: str, row_key: str) -> Link | None:
+    """The latest link over one row, or None when it was never sealed."""
+    found = conn.execute("SELECT seq, tbl, row_key, session_id, origin, at, content, mac FROM chain "
+                         "WHERE tbl = ? AND row_key = ? ORDER BY seq DESC LIMIT 1", [table, row_key]).fetchone()
+    return None if found is None else Link(*found)
+
+
+def mac_at(conn: sqlite3.Connection, seq: int) -> str | None:
+    """The keyed hash of link ``seq``, or None when there is no such link."""
+    found = conn.execute("SELECT mac FROM chain WHERE seq = ?", [seq]).fetchone()
+    return None if found is None else str(found[0])
+
+
+def count(conn: sqlite3.Connection) -> int:
+    """How many links the chain holds."""
+    return int(conn.execute("SELECT COUNT(*) FROM chain").fetchone()[0])
 
 
 def latest_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | None:

@@ -20,7 +20,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ class Store(Queries):
                 with _Transaction(self.db.conn):  # not self.transaction(): subclasses may not be ready yet
                     # Rows found unsealed were written by something else since the last write.
                     integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
-                                   alarm_ids=None, session_ids=None)
+                                   versions=integrity.EVERY_VERSION)
             else:
                 if check:
                     self.check_integrity()
@@ -159,7 +159,14 @@ class Store(Queries):
                  ) -> _Sealing:
         """Seal what this transaction writes (``added``: rows per table; the alarms and sessions it wrote);
         other unsealed rows are marked as written from outside."""
-        return _Sealing(self, added, alarm_ids, session_ids)
+        return _Sealing(self, added, {"alarms": alarm_ids, "sessions": session_ids})
+
+    @contextlib.contextmanager
+    def sealed_write(self, table: str, row_keys: Iterable[str]) -> Iterator[None]:
+        """A write transaction whose new versions of the rows ``row_keys`` of ``table`` (accounts, profile
+        approvals: :data:`monitor.integrity.VERSIONED_TABLES`) are sealed when it ends."""
+        with self.transaction(), _Sealing(self, {}, {table: row_keys}):
+            yield
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -348,20 +355,18 @@ class Store(Queries):
 class _Sealing:
     """Seals this transaction's rows on exit; unsealed rows beyond them are marked as written from outside."""
 
-    def __init__(self, store: Store, added: dict[str, int], alarm_ids: Iterable[str],
-                 session_ids: Iterable[str] = ()) -> None:
+    def __init__(self, store: Store, added: dict[str, int], versions: dict[str, Iterable[str]]) -> None:
         self.store = store
         self.added = added
-        self.alarm_ids = alarm_ids
-        self.session_ids = session_ids
+        self.versions = versions
 
     def __enter__(self) -> None:
         self.store._writing_keys()  # refuse before writing anything that could not be sealed
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            integrity.seal(self.store.db.conn, self.store._writing_keys(), alarm_ids=list(self.alarm_ids),
-                           expected=self.added, session_ids=list(self.session_ids))
+            integrity.seal(self.store.db.conn, self.store._writing_keys(), expected=self.added,
+                           versions={table: list(keys) for table, keys in self.versions.items()})
 
 
 class _Transaction:

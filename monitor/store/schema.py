@@ -178,7 +178,7 @@ def _protect_v4(db: sqlite_utils.Database) -> None:
              identifiers.mrn_lookup(keys, row["mrn"]) if row["mrn"] else None, pid],
         )
     # What was recorded before this version is sealed now, marked as found at the upgrade.
-    integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, alarm_ids=None)
+    integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"alarms": None})
 
 
 def _seal_sessions_v5(db: sqlite_utils.Database) -> None:
@@ -186,11 +186,19 @@ def _seal_sessions_v5(db: sqlite_utils.Database) -> None:
     as found at the upgrade."""
     keys = load_keys()
     assert keys is not None
-    integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, session_ids=None)
+    integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"sessions": None})
+
+
+def _seal_accounts_v6(db: sqlite_utils.Database) -> None:
+    """Accounts (name, role, secret hash, disabled) and profile approvals (and their revocation) join the chain;
+    those written before are sealed now, marked as found at the upgrade."""
+    keys = load_keys()
+    assert keys is not None
+    integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"users": None, "profile_approvals": None})
 
 
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _create_v1, _add_feed_queue_v2, _add_course_v3, _protect_v4, _seal_sessions_v5,
+    _create_v1, _add_feed_queue_v2, _add_course_v3, _protect_v4, _seal_sessions_v5, _seal_accounts_v6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,9 +17,11 @@ import pytest
 import sqlite_utils
 
 from drivers.core.readings import Parameter
-from monitor import identifiers, integrity
+from monitor import accounts, approval, identifiers, integrity
+from monitor.accounts import Accounts
 from monitor.keys import load_keys
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, Store
+from tests.conftest import ADMIN_SECRET
 
 MRN = "MRN-OLD-0815"
 NAME = "Ada Oldversion"
@@ -42,6 +44,8 @@ ALARMS = [
      "Device link lost", "active"),
 ]
 AUDIT = [(T0, "RN", "session_started", {"driver": "simulated"}), (T0 + 180, "DrX", "start_infusion", {"x": 1})]
+#: From version 4: an approved alarm profile and one whose approval was revoked.
+APPROVED, REVOKED = "a1" * 32, "b2" * 32
 
 
 def _old_database(path: Path, version: int) -> None:
@@ -89,9 +93,20 @@ def _old_database(path: Path, version: int) -> None:
                      "updated_at) VALUES ('p1', 6, 3.5, 28, ?)", [T0])
         conn.execute("INSERT INTO rems_submissions (session_id, submitted_at, submitted_by, reference) "
                      "VALUES ('s1', ?, 'RN', 'REMS-1')", [T0 + 400])
-    if keys is not None:  # version 4 sealed every row but the sessions' as it wrote them
+    if keys is not None:  # accounts and approvals came with version 4, each row under its own keyed hash
+        secret_hash = accounts.HASHER.hash(ADMIN_SECRET)
+        conn.execute("INSERT INTO users (name, role, secret_hash, created_at, changed_at, mac) "
+                     "VALUES ('AD', 'admin', ?, ?, ?, ?)",
+                     [secret_hash, T0, T0, accounts._row_mac(keys, "AD", "admin", secret_hash, 0)])
+        for sha256, revoked_at in ((APPROVED, None), (REVOKED, T0 + 50)):
+            conn.execute("INSERT INTO profile_approvals (sha256, name, approved_by, approved_at, below_floors, text, "
+                         "revoked_at, revoked_by, mac) VALUES (?, 'North', 'AD', ?, 0, '# profile', ?, ?, ?)",
+                         [sha256, T0, revoked_at, revoked_at and "AD",
+                          approval._mac(keys, sha256, "North", "AD", T0, 0)])
+        # Version 4 sealed every row but the sessions' as it wrote them, version 5 the sessions' too (neither
+        # the accounts' nor the approvals').
         conn.execute("BEGIN")
-        integrity.seal(conn, keys, alarm_ids=None)
+        integrity.seal(conn, keys, versions={"alarms": None, "sessions": None} if version >= 5 else {"alarms": None})
         conn.execute("COMMIT")
     conn.close()
 
@@ -138,17 +153,26 @@ def test_an_old_database_holding_a_session_upgrades_without_losing_anything(db_p
         assert report.ok, [f.text() for f in report.findings]
         origins = {r[0] for r in store.db.execute("SELECT DISTINCT origin FROM chain")}
         assert integrity.ORIGIN_UPGRADE in origins
+        if version >= 4:  # the account and the approvals written before are trusted after the upgrade
+            assert Accounts(store).authenticate("AD", ADMIN_SECRET).role == "admin"
+            assert approval.approval_of(store, APPROVED) is not None
+            assert approval.approval_of(store, REVOKED) is None
     for path in db_path.parent.glob(db_path.name + "*"):
         for secret in (MRN, NAME, BIRTH):
             assert secret.encode() not in path.read_bytes(), f"{secret} still readable in {path.name}"
     # What the old version recorded is sealed at the upgrade: changing an old row afterwards is found.
-    for table, change in (("readings", "UPDATE readings SET value = 10 WHERE parameter = 'hr' AND t = ?"),
-                          ("events", "UPDATE events SET user = 'someone' WHERE t = ?"),
-                          ("alarms", "UPDATE alarms SET message = 'edited' WHERE started_at = ?"),
-                          ("sessions", "UPDATE sessions SET patient_id = NULL WHERE started_at = ?")):
+    changes = [("readings", "UPDATE readings SET value = 10 WHERE parameter = 'hr' AND t = ?"),
+               ("events", "UPDATE events SET user = 'someone' WHERE t = ?"),
+               ("alarms", "UPDATE alarms SET message = 'edited' WHERE started_at = ?"),
+               ("sessions", "UPDATE sessions SET patient_id = NULL WHERE started_at = ?")]
+    if version >= 4:
+        changes += [("users", "UPDATE users SET disabled = 1 WHERE created_at = ?"),
+                    ("profile_approvals", "UPDATE profile_approvals SET revoked_at = NULL WHERE approved_at = ?")]
+    for table, change in changes:
         conn = sqlite3.connect(db_path, isolation_level=None)
         conn.execute("SAVEPOINT tamper")
-        at = {"alarms": T0 + 200, "events": T0 + 60, "sessions": T0}.get(table, T0 + 5)
+        at = {"alarms": T0 + 200, "events": T0 + 60, "sessions": T0, "users": T0, "profile_approvals": T0}.get(
+            table, T0 + 5)
         conn.execute(change, [at])
         with Store(db_path, readonly=True, check=False) as reader:
             pass

@@ -28,6 +28,8 @@ class DecoderCounters:
     frames_rejected: int = 0
     resyncs: int = 0
     unknown_items: int = 0
+    #: Items skipped as a second value of a parameter already taken at that time (one message, two sources).
+    repeated_items: int = 0
 
 
 @dataclass

@@ -61,13 +61,21 @@ CUFF_CODES: Final[dict[Parameter, tuple[str, str]]] = {
 }
 
 #: Other identifiers monitors send for a parameter we record: pulse-rate variants (149538 is
-#: 0x4822, the pleth pulse rate an IntelliVue reports with SpO2) and the arterial SpO2 LOINC.
+#: 0x4822, the pleth pulse rate an IntelliVue reports with SpO2; 149514 is 0x480A, the pulse a
+#: Philips Efficia sends with its source in OBX-17), the generic respiration rate 151552 (0x5000,
+#: an Efficia's "Resp") and the arterial SpO2 LOINC.
 ALTERNATE_CODES: Final[dict[str, Parameter]] = {
     "149538": Parameter.PR,
-    "149546": Parameter.PR,
-    "MDC_PULS_RATE_NON_INV": Parameter.PR,
+    "149514": Parameter.PR,
+    "MDC_PULS_RATE": Parameter.PR,
+    "151552": Parameter.RR,
+    "MDC_RESP": Parameter.RR,
     SPO2_ARTERIAL[0]: Parameter.SPO2,
 }
+
+#: Identifiers of values monitors send that are not recorded and are not unknown: the cuff's pulse
+#: (149546, 0xF0E5 on an IntelliVue) is a spot value from the last measurement, not the oximeter's pulse.
+SKIPPED_CODES: Final = frozenset({"149546", "MDC_PULS_RATE_NON_INV"})
 
 #: MDC unit codes (code, reference id) of the UCUM units values are recorded in.
 MDC_UNITS: Final[dict[str, tuple[str, str]]] = {

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from drivers.core.codes import MDC_KILO_PASCAL, MDC_RESP_PER_MIN, MDC_UNITS, recognised_codes
+from drivers.core.codes import MDC_KILO_PASCAL, MDC_RESP_PER_MIN, MDC_UNITS, SKIPPED_CODES, recognised_codes
 from drivers.core.readings import Parameter
 from drivers.settings import SettingsError
 
@@ -76,6 +76,11 @@ class CodeMap:
             return found
         mdc = mdil_to_mdc(key)
         return self.codes.get(mdc) if mdc is not None else None
+
+    def skipped(self, code: str) -> bool:
+        """True for a code that names a value not recorded on purpose (the cuff's pulse), MDIL included."""
+        key = code.strip().upper()
+        return bool(key) and (key in SKIPPED_CODES or mdil_to_mdc(key) in SKIPPED_CODES) and key not in self.codes
 
     @classmethod
     def from_file(cls, path: str | Path) -> CodeMap:

@@ -12,8 +12,8 @@ would hide a desaturation. The gate decides, for every message:
   another sender whose message does not name the identified patient, is refused.
 
 It also remembers the MSH-10 control ids already taken from each sender (a repeat after a lost
-ACK is answered as before and stores nothing) and the last cuff result of each pressure (a
-gateway repeats the newest NIBP in every periodic message; it is stored once).
+ACK is answered as before and stores nothing) and the last cuff result (a gateway repeats the
+newest NIBP in every periodic message; it is stored once).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from drivers.core.readings import Parameter
+from drivers.core.readings import Reading
 
 #: Control ids remembered per listener (the oldest are forgotten first).
 REMEMBERED_CONTROL_IDS: Final = 5000
@@ -58,7 +58,7 @@ class SessionGate:
         self.first_patient: str | None = None
         self.sender: str | None = None
         self._answers: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._last_nibp: dict[Parameter, tuple[float, float | None]] = {}
+        self._last_cuff: tuple[object, ...] | None = None
 
     def identify(self, mrn: str | None) -> None:
         """The session's patient is now known (None: not identified)."""
@@ -115,11 +115,12 @@ class SessionGate:
             while len(self._answers) > REMEMBERED_CONTROL_IDS:
                 self._answers.popitem(last=False)
 
-    def new_cuff_value(self, parameter: Parameter, t: float, value: float | None) -> bool:
-        """False when this pressure, with this time, is the one already stored (a repeated cuff result)."""
+    def new_cuff(self, pressures: Iterable[Reading], *, timed: bool) -> bool:
+        """False when these pressures repeat the cuff stored last: the same values at the same time, or (not
+        ``timed``: the sender gave the cuff no time of its own) the same values."""
+        key = tuple(sorted((r.parameter.value, r.value, r.t if timed else None) for r in pressures))
         with self._lock:
-            key = (t, value)
-            if self._last_nibp.get(parameter) == key:
+            if key == self._last_cuff:
                 return False
-            self._last_nibp[parameter] = key
+            self._last_cuff = key
             return True

@@ -18,8 +18,21 @@ alternate identifier of any repetition. OBX-6 must be a unit of the parameter (U
 spellings, or the MDC/MDIL unit code); an empty unit means the usual one. The time of a value is
 OBX-14, else the OBR-7 of its own OBR group, else MSH-7, else the receive time; a time without a
 UTC offset is read in the ``timezone`` setting (the computer's local zone unless
-``--set timezone=+0100`` or ``UTC``). A message sent again with the same MSH-10, and a cuff
-result repeated with the same time and value, are stored once.
+``--set timezone=+0100`` or ``UTC``). A message sent again with the same MSH-10 is stored once.
+
+A parameter given twice with one time in one message (a GE B40 sends the respiration rate from
+its airway module and from the ECG leads, both as MDC_RESP_RATE) is taken once: the first, in the
+order the monitor lists them; the others are counted (``repeated_items``), never alternated with
+it. The cuff's pulse (MDC_PULS_RATE_NON_INV, or a generic pulse whose OBX-17 names the cuff) is
+not the oximeter's pulse and is skipped. OBX-2 ``SN`` (structured numeric) is read when it is one
+plain number (``^97`` or ``=^97``); a range or a comparison is refused with AE.
+
+A cuff result is one measurement, repeated in every periodic message of many gateways until the
+next: the NIBP values of a message without their own OBX-14 take the time of those that have one
+(Philips sends OBX-14 with the systolic and diastolic, not the mean), and a cuff whose values and
+time (or, when no OBX-14 gives one, whose values alone) are those of the cuff stored last is a
+repeat and stored once. A new cuff with exactly the previous values and no time of its own is
+therefore taken as the old one: its age grows and "NIBP overdue" says so, never the reverse.
 
 Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
 ``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
@@ -37,7 +50,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, Final
 
@@ -487,6 +500,7 @@ class Hl7Decoder(Decoder):
         group_time = fallback
         obx_index = obr_index = 0
         unknown = used = 0
+        cuff: list[tuple[Reading, bool]] = []
         for segment in message:
             name = str(segment[0]).upper()
             if name == "OBR":
@@ -497,9 +511,10 @@ class Hl7Decoder(Decoder):
                 )
             elif name == "OBX":
                 obx_index += 1
-                outcome = self._read_obx(segment, obx_index, group_time, at, result)
+                outcome = self._read_obx(segment, obx_index, group_time, at, result, cuff)
                 unknown += outcome == "unknown"
                 used += outcome == "used"
+        self._take_cuff(cuff, result)
         if obx_index == 0:
             raise MessageRejected(
                 Problem(ERR_REQUIRED_FIELD_MISSING, "no OBX segment in the message", ("OBX", 1, 1))
@@ -560,14 +575,20 @@ class Hl7Decoder(Decoder):
             result.problems.append(Problem(ERR_DATA_TYPE, f"{label}: {exc}", location))
             return fallback
 
-    def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult) -> str:
-        """Read one OBX into ``result``: ``used`` (stored, or a cuff result already stored), ``unknown``
-        (a code this listener does not know), ``withdrawn`` or ``bad`` (a problem was added)."""
+    def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult,
+                  cuff: list[tuple[Reading, bool]]) -> str:
+        """Read one OBX into ``result`` (a pressure into ``cuff``, with whether it has its own time): ``used``,
+        ``unknown`` (a code this listener does not know), ``skipped`` (known and not recorded: the cuff's pulse,
+        a parameter already given at that time), ``withdrawn`` or ``bad`` (a problem was added)."""
         where = f"OBX #{index}"
         parameter = self._parameter(obx)
         if parameter is None:
+            if any(self.codes.skipped(code) for code in _codes(obx)):
+                return "skipped"
             self.counters.unknown_items += 1
             return "unknown"
+        if parameter is Parameter.PR and any(self.codes.lookup(code) in _NIBP for code in _codes(obx, 17)):
+            return "skipped"  # a pulse whose source (OBX-17) is the cuff
         status = _get(obx, 11).upper()
         if status == "D":
             return "withdrawn"  # the sender withdrew this value
@@ -575,12 +596,18 @@ class Hl7Decoder(Decoder):
         raw_value = _get(obx, 5)
         unit = _get(obx, 6, 1, 1)
         unit_text = _get(obx, 6, 1, 2)
+        timed = bool(_get(obx, 14))
         t = self._stamped_time(obx, ("OBX", index, 14), f"{where} OBX-14", fallback, at, result)
         flags: frozenset[Flag] = frozenset()
         value: float | None = None
+        if value_type == "SN":
+            raw_value, why = _structured_number(obx)
+            if why:
+                result.problems.append(Problem(ERR_DATA_TYPE, f"{where}: {why}", ("OBX", index, 5)))
+                return "bad"
         if status in ("X", "W") or not raw_value:
             flags = frozenset({Flag.UNAVAILABLE if status != "W" else Flag.INVALID})
-        elif value_type not in ("NM", ""):
+        elif value_type not in ("NM", "SN", ""):
             result.problems.append(
                 Problem(ERR_DATA_TYPE, f"{where}: value type '{value_type}' is not NM", ("OBX", index, 2))
             )
@@ -615,18 +642,51 @@ class Hl7Decoder(Decoder):
                     )
                 )
                 value, flags = None, frozenset({Flag.INVALID})
-        if parameter in _NIBP and not self.gate.new_cuff_value(parameter, t, value):
-            return "used"  # the last measurement, repeated: already stored
-        result.readings.append(Reading(t, parameter, value, self.source, flags))
+        reading = Reading(t, parameter, value, self.source, flags)
+        if parameter in _NIBP:
+            cuff.append((reading, timed))
+            return "used"
+        if any(r.parameter is parameter and r.t == t for r in result.readings):
+            self.counters.repeated_items += 1
+            return "skipped"
+        result.readings.append(reading)
         return "used"
 
+    def _take_cuff(self, cuff: list[tuple[Reading, bool]], result: MessageResult) -> None:
+        """Store a message's cuff result once: at the cuff's own time, each pressure once, unless it repeats the
+        cuff stored last."""
+        if not cuff:
+            return
+        cuff_time = next((reading.t for reading, timed in cuff if timed), None)
+        taken: dict[Parameter, Reading] = {}
+        for reading, timed in cuff:
+            if not timed and cuff_time is not None:
+                reading = replace(reading, t=cuff_time)
+            if reading.parameter in taken:
+                self.counters.repeated_items += 1
+                continue
+            taken[reading.parameter] = reading
+        if self.gate.new_cuff(taken.values(), timed=cuff_time is not None):
+            result.readings.extend(taken.values())
+
     def _parameter(self, obx: Any) -> Parameter | None:
-        for repeat in range(1, max(_repetitions(obx, 3), 1) + 1):
-            for component in (1, 4):
-                found = self.codes.lookup(_get(obx, 3, repeat, component))
-                if found is not None:
-                    return found
-        return None
+        return next((found for code in _codes(obx) if (found := self.codes.lookup(code)) is not None), None)
+
+
+def _codes(segment: Any, field_num: int = 3) -> list[str]:
+    """The identifiers (and alternate identifiers) of every repetition of a coded field."""
+    return [_get(segment, field_num, repeat, component)
+            for repeat in range(1, max(_repetitions(segment, field_num), 1) + 1) for component in (1, 4)]
+
+
+def _structured_number(obx: Any) -> tuple[str, str | None]:
+    """OBX-5 of an SN value as one number's text (``^97``, ``=^97``), or why it is not one."""
+    comparator, number = _get(obx, 5, 1, 1), _get(obx, 5, 1, 2)
+    separator, second = _get(obx, 5, 1, 3), _get(obx, 5, 1, 4)
+    if comparator not in ("", "=") or separator or second:
+        shown = "^".join(part for part in (comparator, number, separator, second))
+        return "", f"structured numeric '{shown.rstrip('^')}' is not one value (a range or a comparison)"
+    return number, None
 
 
 def _first(message: Any, name: str) -> Any:

@@ -31,7 +31,8 @@ flags (demo and test data are always flagged, :data:`drivers.core.readings.UNREL
 and a missing value always carries a reason: its state flags, else ``unavailable`` (NaN, NRes),
 or ``invalid`` (an impossible number). Everything else in a reply (other numerics, labels,
 display attributes) is skipped. A poll reply repeats the last NBP every time, so NBP readings are
-emitted only when the measurement changes (its time stamps or, without any, its values).
+emitted only when the measurement changes (its time stamps or, without any, its values; not its state
+word alone, which changes when the NBP alarm starts or is silenced).
 
 **Time.** A value's time is, in order: its relative time stamp 0x0991 (receive time less the
 age against the poll's relative time); else its absolute time stamp 0x0990 converted through the
@@ -390,9 +391,9 @@ class IntelliVueDecoder(Decoder):
                     number, flags = None, flags | {Flag.INVALID}
                 if number is None and not flags:
                     flags = frozenset({Flag.UNAVAILABLE})  # NaN / NRes: the monitor shows no number
-                key: tuple[object, ...] = (
-                    parameter.value, obs.rel_time, obs.abs_time, value.raw, value.state, value.unit
-                )
+                # Not the state word: a monitor repeats the last cuff with new state bits when its alarm
+                # starts or is silenced, or a new cycle begins (in alarm, ongoing): the same measurement.
+                key: tuple[object, ...] = (parameter.value, obs.rel_time, obs.abs_time, value.raw, value.unit)
                 found.append((value.physio_id, Reading(t, parameter, number, self.source, flags), key))
         # One reading per parameter where a monitor reports it under two ids (RR, etCO2).
         present = {physio for physio, _, _ in found}

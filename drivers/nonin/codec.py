@@ -14,7 +14,11 @@ byte as a ``pleth`` reading (75 Hz). Pulse rate 511 and SpO2 127 mean "missing" 
 
 STATUS bits (format #2 and #7): 6 sensor disconnect, 5 artifact, 4 out of track, 3 sensor alarm,
 2 red perfusion (low), 1 green perfusion (good); red and green together mean yellow (marginal).
-The flags of a packet's numerics are those of any frame in the packet.
+The flags of a packet's numerics are those of any frame in the packet, but for artifact: ARTF marks
+one pulse beat that did not match the pulse interval (an irregular beat, a movement), not the
+averaged values, which the oximeter withholds (127, 511) when it cannot give them. So ARTF makes a
+pleth sample ``artifact`` and the numerics only ``questionable`` (still judged by the alarms: an
+irregular rhythm must not hide a desaturation).
 
 Format #7: as #2 without the leading 01 and with a 16-bit pleth: ``STATUS PLETH_MSB PLETH_LSB
 DATA CHK``, CHK = sum of the first four bytes mod 256. *Unconfirmed*: the byte order of the
@@ -94,7 +98,7 @@ def flags_status(flags: frozenset[Flag], *, perfusion: bool = True) -> int:
     """The STATUS bits (without SYNC) that carry these flags: the inverse of :func:`status_flags`."""
     status = STATUS_ALWAYS
     status |= SNSD if Flag.NO_SENSOR in flags else 0
-    status |= ARTF if Flag.ARTIFACT in flags else 0
+    status |= ARTF if flags & {Flag.ARTIFACT, Flag.QUESTIONABLE} else 0
     status |= OOT if Flag.OUT_OF_TRACK in flags else 0
     status |= SNSA if Flag.SENSOR_ALARM in flags else 0
     if perfusion:
@@ -262,7 +266,7 @@ class NoninDecoder(Decoder):
         if values.spo2 & 0x80:
             raise FrameRejected("SpO2 byte with bit 7 set")
         flags: frozenset[Flag] = frozenset().union(*(status_flags(f.status) for f in packet))
-        readings = self._values(values.hr, values.spo2, flags, t)
+        readings = self._values(values.hr, values.spo2, _numeric_flags(flags), t)
         self.last_packet = values
         return readings
 
@@ -279,7 +283,15 @@ class NoninDecoder(Decoder):
     def _format8(self, frame: _Frame, at: float) -> list[Reading]:
         status, lsb, spo2 = frame.status, frame.pleth, frame.data & 0xFF
         hr = ((status & 0x03) << 7) | lsb
-        return self._sync.judged(lambda: self._values(hr, spo2, status_flags(status, perfusion=False), at))
+        return self._sync.judged(
+            lambda: self._values(hr, spo2, _numeric_flags(status_flags(status, perfusion=False)), at))
+
+
+def _numeric_flags(flags: frozenset[Flag]) -> frozenset[Flag]:
+    """The flags of SpO2 and pulse rate from the status bits: a beat's artifact makes them questionable only."""
+    if Flag.ARTIFACT not in flags:
+        return flags
+    return (flags - {Flag.ARTIFACT}) | {Flag.QUESTIONABLE}
 
 
 # -- encoder ---------------------------------------------------------------------------------

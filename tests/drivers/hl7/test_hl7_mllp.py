@@ -97,11 +97,12 @@ def test_rates_spo2_units_and_unknown_codes() -> None:
         (Parameter.PR, 71.0),
         (Parameter.SPO2, 97.0),
         (Parameter.RR, 14.0),
-        (Parameter.SPO2, 96.0),
-        (Parameter.PR, 70.0),
         (Parameter.NIBP_SYS, 120.0),  # 16.0 kPa
     ]
+    # The SaO2 LOINC is a second SpO2 at the same time (the first is kept), the cuff's pulse is not a pulse
+    # rate the session records: neither is a reading, neither is an unknown code.
     assert decoder.counters.unknown_items == 1
+    assert decoder.counters.repeated_items == 1
     assert all(r.t == T0 for r in readings)  # no OBX-14, no OBR-7: MSH-7 (= T0 here)
 
 

@@ -119,7 +119,7 @@ def test_missing_markers_are_none_not_511_or_127() -> None:
     ("status", "flags"),
     [
         (0x80 | 0x40, {Flag.NO_SENSOR}),
-        (0x80 | 0x20, {Flag.ARTIFACT}),
+        (0x80 | 0x20, {Flag.QUESTIONABLE}),  # a beat's artifact: the averaged values stay usable
         (0x80 | 0x10, {Flag.OUT_OF_TRACK}),
         (0x80 | 0x08, {Flag.SENSOR_ALARM}),
         (0x80 | 0x04, {Flag.LOW_PERFUSION}),
@@ -174,7 +174,9 @@ def test_packet_round_trip(fmt: int) -> None:
     decoder = NoninDecoder(data_format=fmt)
     stream = encode_packet(93, 88, wave, flags, data_format=fmt) * 2
     readings = decoder.feed(stream, 1.0)
-    assert numerics(readings) == [(Parameter.SPO2, 93.0, flags), (Parameter.PR, 88.0, flags)] * 2
+    # ARTF marks beats: the numerics come back questionable, not artifact.
+    back = frozenset({Flag.QUESTIONABLE, Flag.PERFUSION_MARGINAL})
+    assert numerics(readings) == [(Parameter.SPO2, 93.0, back), (Parameter.PR, 88.0, back)] * 2
     assert pleth(readings) == wave * 2
 
 
@@ -184,8 +186,8 @@ def test_format8_round_trip_and_missing_values() -> None:
     readings = decoder.feed(stream, 1.0)
     # The first record is confirmed by the second's leading byte before it counts.
     assert numerics(readings) == [
-        (Parameter.SPO2, 96.0, frozenset({Flag.ARTIFACT})),
-        (Parameter.PR, 257.0, frozenset({Flag.ARTIFACT})),
+        (Parameter.SPO2, 96.0, frozenset({Flag.QUESTIONABLE})),
+        (Parameter.PR, 257.0, frozenset({Flag.QUESTIONABLE})),
         (Parameter.SPO2, None, frozenset()),
         (Parameter.PR, None, frozenset()),
         (Parameter.SPO2, 97.0, frozenset()),

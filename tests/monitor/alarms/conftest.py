@@ -56,6 +56,14 @@ class Bed:
         self.tick(at)
         return r
 
+    def decoded(self, readings: Iterable[Reading], at: float) -> None:
+        """Readings a decoder gave (its own times and flags) through session and engine, then a tick at ``at``."""
+        for r in readings:
+            if r.parameter is not Parameter.PLETH:
+                self.session.observe(r)
+                self.engine.observe(r, self.session)
+        self.tick(at)
+
     def hold(self, parameter: str, value: float | None, seconds: float, flags: Iterable[Flag] = ()) -> None:
         """Readings once a second from now to now + seconds inclusive; the clock ends 1 s later."""
         start = self.now

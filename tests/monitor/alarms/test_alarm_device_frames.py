@@ -1,0 +1,54 @@
+"""Alarms from frames as real devices send them, through the real decoders: layouts the project's own emulators
+never produce (a GE B40's two respiration rates in one HL7 message, a Nonin's per-beat artifact bit)."""
+
+from __future__ import annotations
+
+import time
+
+from drivers.hl7.listener import Hl7Decoder
+from drivers.nonin.codec import ARTF, NoninDecoder, encode_packet
+from tests.monitor.alarms.conftest import Bed
+
+
+def _stamp(t: float) -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(t)) + "+0000"
+
+
+def test_a_b40_sending_airway_and_impedance_rr_raises_rr_low_for_an_airway_rr_of_6(bed: Bed) -> None:
+    """GE B40/B20 HL7 Reference Manual (2062665-001 G, the PCD-01 example): MDC_RESP_RATE twice in one message,
+    from the airway module (OBX-4 1.20.1.1) and from the ECG leads (1.6.1.1), no OBX-14. Airway RR 6/min for a
+    minute must raise rr_low (high priority) whatever the impedance RR says after it."""
+    decoder = Hl7Decoder()
+    start = bed.now
+    for n in range(13):
+        at = start + 5 * n
+        text = "\r".join([
+            f"MSH|^~\\&|VSP^080019FFFE134535^EUI-64|GE Healthcare|||{_stamp(at)}||ORU^R01^ORU_R01|B{n}|P|2.6",
+            "PID|||HED12^^^PID^MR",
+            f"OBR|1|X^VSP|X^VSP|182777000^monitoring of patient^SCT|||{_stamp(at)}",
+            "OBX|45|NM|151562^MDC_RESP_RATE^MDC|1.20.1.1|6|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R",
+            "OBX|47|NM|151562^MDC_RESP_RATE^MDC|1.6.1.1|30|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R",
+        ])
+        bed.decoded(decoder.process_text(text, at).readings, at)
+    assert bed.logged("rr_low"), "no RR < 8 alarm during a minute of airway RR 6/min"
+
+
+def _packet_with_one_artifact_frame(spo2: float, pr: float) -> bytes:
+    """A format #2 packet whose frame 7 of 25 has ARTF set (one beat off the pulse interval)."""
+    raw = bytearray(encode_packet(spo2, pr, [128] * 25))
+    i = 5 * 7
+    raw[i + 1] |= ARTF
+    raw[i + 4] = sum(raw[i: i + 4]) & 0xFF
+    return bytes(raw)
+
+
+def test_a_desaturation_with_an_irregular_beat_in_every_packet_raises_the_spo2_alarm(bed: Bed) -> None:
+    """Nonin format #2: ARTF marks a beat, not the averaged SpO2. 90 s at 85 % with one such beat in each packet
+    (an irregular rhythm) must alarm as 85 % does without it."""
+    decoder = NoninDecoder()
+    start = bed.now
+    for second in range(90):
+        at = start + second
+        bed.decoded(decoder.feed(_packet_with_one_artifact_frame(85, 72) * 3, at), at)
+    active = sorted(a.condition for a in bed.snapshot().active if a.parameter == "spo2")
+    assert any(c.startswith("spo2_low") for c in active), active

@@ -958,12 +958,12 @@ class Recorder:
         the session's judgement (:meth:`Session.nibp_overdue`).
         """
         s = self.session
-        if self._overdue_reported and s.last_nibp_at == self._overdue_reported_for:
+        if self._overdue_reported and s.last_usable_nibp_at == self._overdue_reported_for:
             return
         self._overdue_reported = False
         if s.nibp_overdue(device_starts_cuff=self.source.can_start_nibp):
             self._overdue_reported = True
-            self._overdue_reported_for = s.last_nibp_at
+            self._overdue_reported_for = s.last_usable_nibp_at
             age = s.nibp_age()
             s.record(
                 EventKind.TECHNICAL,

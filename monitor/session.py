@@ -299,6 +299,8 @@ class Session:
         self.last_nibp_at: float | None = None
         #: Time of the newest cuff whose systolic and diastolic were both valid.
         self.last_valid_nibp_at: float | None = None
+        #: The newest usable cuff value of any pressure (what "NIBP overdue" counts from).
+        self.last_usable_nibp_at: float | None = None
         self.nibp_requested_at: float | None = None
         self._collector = _BaselineCollector()
         self._outbox: list[SessionEvent] = []
@@ -321,6 +323,8 @@ class Session:
         if reading.parameter in NIBP_PARAMETERS and reading.value is not None:
             if self.last_nibp_at is None or reading.t > self.last_nibp_at:
                 self.last_nibp_at = reading.t
+            if reading.reliable and (self.last_usable_nibp_at is None or reading.t > self.last_usable_nibp_at):
+                self.last_usable_nibp_at = reading.t
             self.nibp_requested_at = None
         if reading.parameter in (Parameter.NIBP_SYS, Parameter.NIBP_DIA) and reading.reliable:
             other = self.latest.get(
@@ -333,10 +337,11 @@ class Session:
             self._collector.add(reading)
 
     def displayed_heart_rate(self) -> Reading | None:
-        """The heart rate a nurse sees: ECG ``hr`` while it is current, otherwise ``pr``."""
+        """The heart rate a nurse sees: ECG ``hr`` while it is current and usable, otherwise ``pr`` (an ECG number
+        flagged invalid, artifact or calibrating is no heart rate: the oximeter's pulse stands in and is judged)."""
         hr = self.latest.get(Parameter.HR)
         pr = self.latest.get(Parameter.PR)
-        if hr is not None and hr.value is not None and (pr is None or hr.t >= pr.t - 10.0):
+        if hr is not None and (hr.reliable or pr is None) and (pr is None or hr.t >= pr.t - 10.0):
             return hr
         return pr if pr is not None else hr
 
@@ -567,9 +572,14 @@ class Session:
             return False
         now = self.now if now is None else now
         phase_start = self.phase_started_at[self.phase]
-        reference = self.last_nibp_at if self.last_nibp_at is not None else phase_start
-        # The clock starts no earlier than the phase: a new phase gives the cuff a fresh chance.
-        reference = max(reference, phase_start - interval)
+        # Only a usable cuff counts (a value flagged invalid or artifact is no blood pressure).
+        last = self.last_usable_nibp_at
+        reference = last if last is not None else phase_start
+        # The clock starts no earlier than the first phase with a cycle (the infusion): a cuff from the baseline
+        # gets a fresh chance there; later phases go on counting from the last cuff (recovery's longer cycle
+        # does not end an overdue cuff).
+        cycled_from = self.phase_started_at.get(Phase.INFUSION, phase_start)
+        reference = max(reference, cycled_from - interval)
         return now - reference > limit
 
     def nibp_request_pending(self, now: float | None = None) -> bool:

@@ -395,7 +395,7 @@ class AlarmEngine:
             self._start_technical(
                 "nibp_overdue",
                 "nibp_sys",
-                f"NIBP overdue: no cuff value for over {after_s / 60:g} min",
+                f"NIBP overdue: no usable cuff value for over {after_s / 60:g} min",
                 now,
                 priority=profile.technical_priority("nibp_overdue"),
             )
@@ -750,7 +750,7 @@ class AlarmEngine:
                     t,
                     priority=self.profile.technical_priority("nibp_failed"),
                 )
-        if reading.value is not None:
+        if reading.reliable:
             key = f"invalid_value:{parameter.value}"
             if key in self._active:
                 self._end_key(key, t)
@@ -831,7 +831,9 @@ class AlarmEngine:
     def _end(self, alarm: _Alarm, at: float, superseded: bool = False) -> None:
         """The condition is over: close the alarm, or latch it until someone acknowledges it."""
         alarm.ended_at = at
-        if alarm.latching and alarm.acknowledged_at is None and not superseded:
+        # Acknowledged means quiet now: one that sounded again after an acknowledgment (worse, higher) latches.
+        unacknowledged = alarm.acknowledged_at is None or not alarm.silenced
+        if alarm.latching and unacknowledged and not superseded:
             self._mark(alarm)
         else:
             self._close(alarm)

@@ -62,7 +62,8 @@ def small_parts(record: SessionRecord) -> dict[str, Any]:
         # De-identification has already removed the nurse unless staff names were kept.
         "nurse": s.get("nurse"),
         "relative_time": record.relative_time,
-        "baseline": record.baseline,
+        "baseline": None if record.baseline is None else dict(
+            record.baseline, taken_at=_time(record.baseline.get("taken_at"))),
         "deidentified": record.deidentified,
         "alarm_profile": record.alarm_profile,
         "verification": record.verification,

@@ -176,6 +176,14 @@ class Replicator:
 
     # -- the thread ------------------------------------------------------------------------
 
+    def _pause(self, seconds: float, stopping: bool) -> None:
+        """Wait before trying again: until asked to stop, or (while the last flush runs, when the stop event no
+        longer waits) a real pause within the flush's deadline, so a refusing server is not tried in a tight loop."""
+        if not stopping:
+            self._stop.wait(seconds)
+            return
+        time.sleep(max(0.0, min(seconds, getattr(self, "_flush_deadline", 0.0) - time.monotonic())))
+
     def _run(self) -> None:
         while True:
             stopping = self._stop.is_set()
@@ -189,13 +197,13 @@ class Replicator:
                 self._disconnect(exc)
                 if stopping and time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
                     return
-                self._stop.wait(self._retry_s)
+                self._pause(self._retry_s, stopping)
                 self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
                 continue
             except sqlite3.Error as exc:
                 # The chair's own file is busy or failing; the recorder reports that. Try again shortly.
                 log.warning("replicator cannot read the outbox: %s", exc)
-                self._stop.wait(RETRY_MIN_S)
+                self._pause(RETRY_MIN_S, stopping)
                 continue
             if stopping:
                 if not shipped or time.monotonic() >= getattr(self, "_flush_deadline", 0.0):

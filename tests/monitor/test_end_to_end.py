@@ -89,6 +89,9 @@ def test_json_export_matches_the_csv(recorded: tuple[Path, str], capsys: pytest.
     assert doc["session"]["id"] == sid
     assert doc["session"]["patient"]["mrn"] == "MRN-E2E"
     assert doc["session"]["baseline"]["nibp_sys"] > 90
+    # Every time in the document is ISO 8601 UTC, the baseline's too.
+    assert doc["session"]["baseline"]["taken_at"].endswith("+00:00") and doc["session"]["baseline"]["taken_at"] > (
+        doc["session"]["started_at"])
     with Store(db) as store:
         stored = list(store.readings(sid))
     assert len(doc["readings"]) == len(stored)

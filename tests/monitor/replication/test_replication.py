@@ -135,3 +135,28 @@ def test_a_chair_refuses_a_server_with_an_older_schema(clinic: Clinic, db_path: 
     assert not status.connected
     assert status.error is not None and "server migrate" in status.error
     assert "NOT CONNECTED" in status.text and "nurse station cannot see" in status.text
+
+
+def test_a_stopping_chair_does_not_hammer_a_refusing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the end of a recording the replicator flushes for a while; a server that refuses (a wrong password, a
+    certificate, down) was tried again without any pause meanwhile (~120 logins a second in the server's log)."""
+    import time
+
+    from monitor.replication import replicator as module
+
+    db = tmp_path / "monitor.db"
+    record_simulated(db, seed=1)
+    attempts: list[float] = []
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        attempts.append(time.monotonic())
+        raise psycopg.OperationalError('FATAL:  password authentication failed for user "chair_x"')
+
+    monkeypatch.setattr(module.psycopg, "connect", refuse)
+    replicator = Replicator(db, "postgresql://chair_x@127.0.0.1:1/db")
+    replicator.start()
+    time.sleep(1.0)
+    before = len(attempts)
+    replicator.stop(timeout=2.0)
+    # Backing off from 0.5 s, doubling: a handful of tries in 2 s, not thousands.
+    assert len(attempts) - before <= 10, f"{len(attempts) - before} connection attempts in the 2 s flush"

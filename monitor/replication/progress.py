@@ -47,6 +47,8 @@ def judge(local: LocalProgress, server: Mark | None) -> Judgement:
         if local.confirmed is None:
             return Judgement(Verdict.IN_STEP)  # nothing of this origin has reached the server yet
         return Judgement(Verdict.SERVER_BEHIND)
+    if server == local.confirmed:
+        return Judgement(Verdict.IN_STEP)
     if server.batch is None or (local.confirmed is None and local.sending is None):
         # A server row or a chair file from before batch ids: only the numbers can be compared.
         if local.confirmed is not None and server.seq < local.confirmed.seq:
@@ -54,8 +56,6 @@ def judge(local: LocalProgress, server: Mark | None) -> Judgement:
         if server.seq > local.highest_seq:
             return Judgement(Verdict.CHAIR_BEHIND)
         return Judgement(Verdict.IN_STEP, server.seq)
-    if server == local.confirmed:
-        return Judgement(Verdict.IN_STEP)
     if server == local.sending:
         return Judgement(Verdict.IN_STEP, server.seq)
     if local.confirmed is not None and server.seq < local.confirmed.seq:

@@ -299,6 +299,23 @@ def test_the_comparison_of_progress_tells_each_case_apart() -> None:
     assert judge(legacy_file, Mark(170, "b1")) == Judgement(Verdict.CHAIR_BEHIND)
     assert judge(local, Mark(120, None)) == Judgement(Verdict.IN_STEP, 120)
     assert judge(local, Mark(90, None)) == Judgement(Verdict.SERVER_BEHIND)
+    # Once the chair took such a server's point as confirmed, it is in step with it.
+    assert judge(LocalProgress(Mark(120, None), Mark(150, "b3"), 160), Mark(120, None)) == in_step
+
+
+def test_progress_kept_before_batch_ids_is_taken_up_without_resending(clinic: Clinic, tmp_path: Path) -> None:
+    """A server's progress row from before schema 5 has no batch id: the chair goes on from its number."""
+    url = clinic.role("chair")
+    db = tmp_path / "monitor.db"
+    record_simulated(db, seed=1)
+    origin = replicate(db, url).origin
+    with psycopg.connect(clinic.admin_url, autocommit=True) as server:
+        server.execute("UPDATE replication_progress SET batch = NULL")
+    later = record_simulated(db, seed=2, start_time=1_790_100_000.0)
+    replicator = replicate(db, url)
+    assert replicator.origin == origin and replicator.status().notice is None
+    assert_same(db, clinic.admin_url, origin)
+    assert _count(clinic.admin_url, later) > 0
 
 
 def test_a_chairs_former_database_leaves_the_station_when_it_reports_from_a_new_one(

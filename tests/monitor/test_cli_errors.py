@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.store import Store
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -196,3 +197,18 @@ def test_a_config_value_of_the_wrong_kind_names_its_line_where_it_is_read(
     with pytest.raises((KeyFileError, ServerSettingError)) as raised:
         key_file_path() if read == "key_file" else server_url(None)
     assert str(cfg) in str(raised.value) and message in str(raised.value), raised.value
+
+
+@pytest.mark.parametrize(("option", "said"), [
+    (["--server", "postgresql://u:secret@clinic-db/im"], "a password on the command line"),
+    (["--feed", "no-port-here"], "no-port-here"),
+])
+def test_a_service_setting_that_cannot_be_used_is_refused_before_a_session_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], said: str
+) -> None:
+    """Refused after the session was made, each try left an empty "unfinished" session (with its patient)."""
+    db = tmp_path / "m.db"
+    assert main(["record", "--db", str(db), "--patient", "MRN-TYPO", "--speed", "max", "--quiet", *option]) == 1
+    assert said in capsys.readouterr().err
+    with Store(db, readonly=True) as store:
+        assert store.sessions() == []

@@ -138,6 +138,8 @@ def _require_reachable(path: Path, user: str, what: str) -> None:
     Opening the folder would be easy and wrong: a parent such as /root is private for a reason, so the
     person starting the server chooses how to give access (or another folder).
     """
+    if not path.exists():
+        raise ServerError(f"{path} does not exist ({what})")
     if _can_reach(path, user):
         return
     blocking = next((folder for folder in [*reversed(path.parents), path] if not _can_reach(folder, user)), path)

@@ -105,6 +105,17 @@ def test_binaries_behind_a_private_folder_are_refused_and_the_folder_left_closed
 
 
 @as_root
+def test_binaries_that_do_not_exist_are_named() -> None:
+    data = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-never-"))
+    try:
+        with pytest.raises(local_server.ServerError, match="/nowhere/bin/initdb does not exist"):
+            local_server.init(data, Path("/nowhere/bin"))
+        assert list(data.iterdir()) == []
+    finally:
+        shutil.rmtree(data)
+
+
+@as_root
 def test_a_reachable_parent_keeps_its_mode() -> None:
     parent = Path(tempfile.mkdtemp(prefix="infusion-monitor-searchable-"))
     parent.chmod(0o711)  # search only: the account passes through, nobody lists it

@@ -16,6 +16,7 @@ import os
 import socket
 import ssl
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,8 +53,8 @@ _VERIFY_FAILED = _FAILURES[0][0]
 
 #: PostgreSQL's SSLRequest (length 8, code 80877103): the server answers "S" and the TLS handshake follows.
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
-#: How long looking at the server's certificate may take (only after a failed check).
-PROBE_TIMEOUT_S = 3.0
+#: How long looking at the server's certificate may take in all (only after a failed check).
+PROBE_TIMEOUT_S = 2.0
 
 
 def describe_failure(exc: BaseException, url: str | None = None) -> str:
@@ -86,11 +87,15 @@ def _server_certificate(host: str, port: int) -> x509.Certificate | None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # nothing is sent over this connection: it closes after the handshake
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
     try:
         with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S) as raw:
+            # One budget for the whole look (a replicator that is stopping waits for it).
+            raw.settimeout(max(0.05, deadline - time.monotonic()))
             raw.sendall(_SSL_REQUEST)
             if raw.recv(1) != b"S":
                 return None
+            raw.settimeout(max(0.05, deadline - time.monotonic()))
             with context.wrap_socket(raw) as wrapped:
                 der = wrapped.getpeercert(binary_form=True)
     except OSError:  # ssl.SSLError included

@@ -10,6 +10,7 @@ import io
 import os
 import queue
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -316,6 +317,22 @@ def test_a_failed_certificate_check_says_which_certificate_is_out_of_date() -> N
     finally:
         local_server.remove(folder / "server")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_server_that_does_not_answer_the_look_at_its_certificate_is_given_up_on(tmp_path: Path) -> None:
+    authority = tmp_path / "ca.pem"
+    authority.write_bytes(tls.new_authority("Clinic CA").certificate_pem)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes the connection, never answers
+        port = silent.getsockname()[1]
+        url = f"postgresql://chair_1@127.0.0.1:{port}/im?sslmode=verify-full&sslrootcert={authority}"
+        failure = psycopg.OperationalError(f'connection to server at "127.0.0.1", port {port} failed: '
+                                           "SSL error: certificate verify failed")
+        started = time.monotonic()
+        message = tls.describe_failure(failure, url)
+        took = time.monotonic() - started
+    assert took < tls.PROBE_TIMEOUT_S + 1.0, took
+    assert message.startswith("TLS: the server's certificate could not be verified"), message
+    assert message.endswith("(SSL error: certificate verify failed)"), message
 
 
 def test_pgservers_binaries_say_plainly_that_they_have_no_tls(pg_server: local_server.LocalServer) -> None:

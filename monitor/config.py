@@ -96,13 +96,14 @@ class UserConfig:
                                   f"{', '.join(sorted(KNOWN_KEYS))}")
         return found
 
-    def text(self, key: str, example: str) -> str | None:
-        """The value of ``key`` as text (None when not set), or :class:`ConfigError` naming the file and line."""
+    def text(self, key: str, what: str, example: str) -> str | None:
+        """The value of ``key`` as text (None when not set), or :class:`ConfigError` naming the file and line and
+        ``what`` the value should be (``a URL``)."""
         value = self.values.get(key)
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ConfigError(f"{self.describe(key)}: expected text in quotes, e.g. {example}")
+            raise ConfigError(f"{self.describe(key)}: expected {what} in quotes, e.g. {example}")
         return value
 
 

@@ -95,7 +95,7 @@ def key_file_path(user: UserConfig | None = None) -> Path:
     # make (or use) a key the database was not sealed with.
     try:
         config = UserConfig.load() if user is None else user
-        value = config.text("key_file", 'key_file = "/srv/monitor/keys/monitor.key"')
+        value = config.text("key_file", "a file path", 'key_file = "/srv/monitor/keys/monitor.key"')
     except ConfigError as exc:
         raise KeyFileError(str(exc)) from None
     if value:

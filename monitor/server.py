@@ -138,6 +138,8 @@ def _require_reachable(path: Path, user: str, what: str) -> None:
     Opening the folder would be easy and wrong: a parent such as /root is private for a reason, so the
     person starting the server chooses how to give access (or another folder).
     """
+    if not path.exists():
+        raise ServerError(f"{path} does not exist ({what})")
     if _can_reach(path, user):
         return
     blocking = next((folder for folder in [*reversed(path.parents), path] if not _can_reach(folder, user)), path)
@@ -186,6 +188,15 @@ def _pg(tool: str, args: list[str], user: str | None, binaries: Path | None,
     if done.returncode != 0:
         raise ServerError(f"{tool} failed: {(done.stderr or done.stdout).strip()}")
     return str(done.stdout)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    """The last lines of a log file, indented (or why it cannot be read)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return f"  (cannot read it: {exc.strerror or exc})"
+    return "\n".join(f"  {line}" for line in text.splitlines()[-lines:]) or "  (empty)"
 
 
 def _free_port(host: str) -> int:
@@ -350,8 +361,12 @@ def start(
     # A server made before the socket folder was closed gets it closed now; the socket file too (default 0777).
     (data / "socket").chmod(SOCKET_MODE)
     options = f"-h {host} -p {port} -k {data / 'socket'} -c unix_socket_permissions={SOCKET_MODE:04o}"
-    _pg("pg_ctl", ["-D", str(data / "pgdata"), "-l", str(log_file), "-w", "-t", str(START_TIMEOUT_S),
-                   "-o", options, "start"], user, binaries)
+    try:
+        _pg("pg_ctl", ["-D", str(data / "pgdata"), "-l", str(log_file), "-w", "-t", str(START_TIMEOUT_S),
+                       "-o", options, "start"], user, binaries)
+    except ServerError as exc:
+        # pg_ctl says only "examine the log output": name the log and what it says last (a port in use...).
+        raise ServerError(f"{exc}\nthe server's log, {log_file}, ends with:\n{_tail(log_file)}") from None
     recorded = {"host": host, "port": port, "binaries": str(binaries) if binaries else None}
     (data / "server.json").write_text(json.dumps(recorded))
     server = running(data)

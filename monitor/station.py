@@ -286,7 +286,7 @@ class StationFeed:
                     self._link(True, None)
                     self._listen(conn)
             except psycopg.Error as exc:
-                message = tls.describe_failure(exc)
+                message = tls.describe_failure(exc, self.url)
                 if self.connected:
                     log.warning("station lost the server: %s", message)
                 self._link(False, message)

@@ -36,7 +36,7 @@ def server_url(flag_value: str | None, user: UserConfig | None = None) -> str | 
         config = user if user is not None else UserConfig.load()
         value = setting("server", flag_value, None, config)
         if not isinstance(value, str | None):
-            config.text("server", 'server = "postgresql://chair2@clinic-db/im"')  # raises, naming the line
+            config.text("server", "a URL", 'server = "postgresql://chair2@clinic-db/im"')  # raises, naming the line
     except ConfigError as exc:
         raise ServerSettingError(str(exc)) from None
     if not isinstance(value, str) or not value:

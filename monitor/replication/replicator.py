@@ -268,7 +268,7 @@ class Replicator:
 
     def _disconnect(self, exc: BaseException | None) -> None:
         if exc is not None:
-            message = tls.describe_failure(exc)
+            message = tls.describe_failure(exc, self.url)
             if self._connected or self._error != message:
                 log.warning("server link lost: %s", message)
             self._error = message

@@ -123,7 +123,7 @@ class ServerStore:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                         application_name="infusion-monitor review", row_factory=dict_row)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot reach the server {self.path}: {tls.describe_failure(exc)}") from exc
+            raise StoreError(f"cannot reach the server {self.path}: {tls.describe_failure(exc, url)}") from exc
 
     def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -178,8 +178,8 @@ def test_an_escape_sequence_kept_in_an_older_record_is_not_sent_to_the_terminal(
 
 
 @pytest.mark.parametrize(("content", "read", "message"), [
-    ('# keys\nkey_file = 7\n', "key_file", "line 2: key_file: expected text in quotes"),
-    ('# clinic\nserver = 5\n', "server", "line 2: server: expected text in quotes"),
+    ('# keys\nkey_file = 7\n', "key_file", "line 2: key_file: expected a file path in quotes"),
+    ('# clinic\nserver = 5\n', "server", "line 2: server: expected a URL in quotes"),
 ])
 def test_a_config_value_of_the_wrong_kind_names_its_line_where_it_is_read(
     isolated_user_folders: Path, monkeypatch: pytest.MonkeyPatch, content: str, read: str, message: str

@@ -10,6 +10,7 @@ import io
 import os
 import queue
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -137,9 +138,9 @@ def test_the_servers_certificate_from_another_authority_is_refused_naming_tls(
     status = first_error(replicator)
     assert not status.connected and status.pending_rows > 0
     assert status.error is not None and status.error.startswith("TLS: ")
-    assert "not signed by the authority named in sslrootcert" in status.error and "certificate verify failed" in (
+    assert f"not signed by the authority in {tls_clinic.wrong_ca} (its signer is CN=Test clinic CA)" in (
         status.error
-    )
+    ) and "certificate verify failed" in status.error
     assert "NOT CONNECTED (TLS: " in status.text and "nurse station cannot see" in status.text
     with psycopg.connect(tls_clinic.server.admin_url()) as server:
         assert server.execute("SELECT COUNT(*) FROM readings WHERE origin = %s", [replicator.origin]).fetchone() == (
@@ -250,12 +251,14 @@ def test_the_commands_start_a_local_server_with_its_own_authority_and_tls_only()
         assert f"sslmode=verify-full&sslrootcert={ca}" in said
         url = command("add-chair", "chair_own").split("URL: ", 1)[1].strip()
         assert "<role>" not in url
-        with psycopg.connect(f"{url}&sslmode=verify-full&sslrootcert={ca}") as conn:
+        # Once the server has TLS the URL given out checks it (without sslmode libpq accepts any certificate).
+        assert url.endswith(f"&sslmode=verify-full&sslrootcert={ca}"), url
+        with psycopg.connect(url) as conn:
             row = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
         assert row is not None and row[0] is True and str(row[1]).startswith("TLS")
         # The cluster remembers its binaries: a plain restart uses the same ones (it runs only under its own).
         command("stop")
-        command("start")
+        assert f"?sslmode=verify-full&sslrootcert={ca}  (add one" in command("start")
         again = local_server.running(folder)
         assert again is not None and again.binaries == binaries
         with psycopg.connect(f"{url}&sslmode=require") as conn:
@@ -265,6 +268,71 @@ def test_the_commands_start_a_local_server_with_its_own_authority_and_tls_only()
             local_server.start(folder, binaries=local_server.pgserver_binaries())
     finally:
         local_server.remove(folder)
+
+
+def test_a_failed_certificate_check_says_which_certificate_is_out_of_date() -> None:
+    """libpq says only "certificate verify failed" whether the authority is wrong or a certificate out of date."""
+    binaries = _tls_binaries()
+    folder = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-tls-dates-"))
+    folder.chmod(0o755)
+    authority = tls.new_authority("Clinic CA")
+    lapsed = tls.new_authority("Lapsed CA", days=-0.001)  # ended a minute ago
+    files: dict[str, Path] = {}
+    for name, content in (
+        ("ca.pem", authority.certificate_pem),
+        ("lapsed-ca.pem", lapsed.certificate_pem),
+        ("other-ca.pem", tls.new_authority("Other CA").certificate_pem),
+    ):
+        files[name] = folder / name
+        files[name].write_bytes(content)
+
+    def serve(issued: tls.ServerCertificate, signer: Path) -> None:
+        (folder / "server.pem").write_bytes(issued.certificate_pem)
+        (folder / "server.key").write_bytes(issued.key_pem)
+        local_server.enable_tls(folder / "server", certificate=folder / "server.pem", key=folder / "server.key",
+                                authority=signer)
+
+    def refusal(trusted: str) -> tuple[str, str]:
+        url = (f"postgresql://nobody_here@127.0.0.1:{running.port}/infusion_monitor"
+               f"?sslmode=verify-full&sslrootcert={files[trusted]}")
+        with pytest.raises(psycopg.OperationalError, match="certificate verify failed") as refused:
+            psycopg.connect(url).close()
+        return tls.describe_failure(refused.value, url), tls.describe_failure(refused.value)
+
+    try:
+        running = local_server.start(folder / "server", binaries=binaries)
+        serve(tls.issue_server_certificate(authority, days=-0.001), files["ca.pem"])
+        told, guessed = refusal("ca.pem")
+        assert told.startswith("TLS: the server's certificate expired on "), told
+        assert "the server needs a new one (SSL error: certificate verify failed)" in told, told
+        # Without the URL every cause is named, none claimed.
+        assert "not signed by that authority, or it or the authority's certificate has expired" in guessed, guessed
+        told, _ = refusal("other-ca.pem")
+        assert f"not signed by the authority in {files['other-ca.pem']} (its signer is CN=Clinic CA)" in told, told
+        serve(tls.issue_server_certificate(lapsed), files["lapsed-ca.pem"])
+        told, _ = refusal("lapsed-ca.pem")
+        assert told.startswith(
+            f"TLS: the certificate of the authority in {files['lapsed-ca.pem']} that signed it expired on "
+        ), told
+    finally:
+        local_server.remove(folder / "server")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_server_that_does_not_answer_the_look_at_its_certificate_is_given_up_on(tmp_path: Path) -> None:
+    authority = tmp_path / "ca.pem"
+    authority.write_bytes(tls.new_authority("Clinic CA").certificate_pem)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes the connection, never answers
+        port = silent.getsockname()[1]
+        url = f"postgresql://chair_1@127.0.0.1:{port}/im?sslmode=verify-full&sslrootcert={authority}"
+        failure = psycopg.OperationalError(f'connection to server at "127.0.0.1", port {port} failed: '
+                                           "SSL error: certificate verify failed")
+        started = time.monotonic()
+        message = tls.describe_failure(failure, url)
+        took = time.monotonic() - started
+    assert took < tls.PROBE_TIMEOUT_S + 1.0, took
+    assert message.startswith("TLS: the server's certificate could not be verified"), message
+    assert message.endswith("(SSL error: certificate verify failed)"), message
 
 
 def test_pgservers_binaries_say_plainly_that_they_have_no_tls(pg_server: local_server.LocalServer) -> None:

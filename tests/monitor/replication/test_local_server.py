@@ -1,0 +1,174 @@
+"""The local server's own safety: who can reach its superuser, which folders it touches, which logins it changes."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from monitor import server as local_server
+from monitor.cli import main
+from monitor.replication import schema
+from tests.conftest import Clinic
+
+as_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the server runs under its own account only for root"
+)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _as_nobody(code: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` as the unprivileged account ``nobody``, from this checkout."""
+    root = Path(__file__).resolve().parents[3]
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
+                          cwd=root, user="nobody", group="nogroup", extra_groups=[], env={"PYTHONPATH": str(root)})
+
+
+def test_the_superuser_socket_is_closed_to_other_accounts(pg_server: local_server.LocalServer) -> None:
+    # The administrator is trusted on this socket: its folder and the socket itself are the server account's alone.
+    assert _mode(pg_server.socket_dir) == 0o700
+    assert _mode(pg_server.socket_dir / f".s.PGSQL.{pg_server.port}") == 0o700
+    with local_server.admin_connection(pg_server) as conn:
+        assert conn.execute("SELECT usesuper FROM pg_user WHERE usename = current_user").fetchone() == (True,)
+
+
+@as_root
+def test_another_local_account_cannot_become_the_superuser(pg_server: local_server.LocalServer) -> None:
+    data_mode = _mode(pg_server.data)
+    pg_server.data.chmod(0o755)  # as `server start` makes a new --data folder: open to every account
+    try:
+        tried = _as_nobody(f"import psycopg; psycopg.connect({pg_server.admin_url()!r}).close(); print('connected')")
+        assert tried.returncode != 0 and "connected" not in tried.stdout, tried.stdout
+        assert "Permission denied" in tried.stderr, tried.stderr
+        # The program's own commands say who may administer the server instead of libpq's socket error.
+        said = _as_nobody(
+            "from pathlib import Path\nfrom monitor import server\n"
+            f"running = server.LocalServer(Path({str(pg_server.data)!r}), '127.0.0.1', {pg_server.port}, 0)\n"
+            "try:\n    server.admin_connection(running)\nexcept server.ServerError as exc:\n    print(exc)\n"
+        )
+        assert f"only the account running the server ({local_server.SYSTEM_USER}) or root" in said.stdout, said
+    finally:
+        pg_server.data.chmod(data_mode)
+
+
+def test_a_server_made_with_an_open_socket_folder_has_it_closed_at_its_next_start() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-socket-"))
+    try:
+        local_server.start(folder)
+        local_server.stop(folder)
+        (folder / "socket").chmod(0o755)  # as servers made before the folder was closed have it
+        again = local_server.start(folder)
+        assert _mode(again.socket_dir) == 0o700
+        assert _mode(again.socket_dir / f".s.PGSQL.{again.port}") == 0o700
+    finally:
+        local_server.remove(folder)
+
+
+@as_root
+def test_a_data_folder_behind_a_private_folder_is_refused_and_the_folder_left_closed() -> None:
+    private = Path(tempfile.mkdtemp(prefix="infusion-monitor-private-"))
+    try:
+        assert _mode(private) == 0o700
+        with pytest.raises(local_server.ServerError) as refused:
+            local_server.init(private / "clinic" / "server")
+        message = str(refused.value)
+        assert f"{private} (mode 700) does not let it through" in message, message
+        assert f"setfacl -m u:{local_server.SYSTEM_USER}:x {private}" in message, message
+        assert _mode(private) == 0o700 and list(private.iterdir()) == []
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@as_root
+def test_binaries_behind_a_private_folder_are_refused_and_the_folder_left_closed(tmp_path: Path) -> None:
+    private = Path(tempfile.mkdtemp(prefix="infusion-monitor-private-bin-"))
+    try:
+        (private / "bin").symlink_to(local_server.pgserver_binaries(), target_is_directory=True)
+        data = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-never-"))
+        with pytest.raises(local_server.ServerError, match=f"PostgreSQL programs in {private / 'bin'}.*{private} "):
+            local_server.init(data, private / "bin")
+        assert _mode(private) == 0o700 and not (data / "pgdata").exists()
+        shutil.rmtree(data)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@as_root
+def test_binaries_that_do_not_exist_are_named() -> None:
+    data = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-never-"))
+    try:
+        with pytest.raises(local_server.ServerError, match="/nowhere/bin/initdb does not exist"):
+            local_server.init(data, Path("/nowhere/bin"))
+        assert list(data.iterdir()) == []
+    finally:
+        shutil.rmtree(data)
+
+
+@as_root
+def test_a_reachable_parent_keeps_its_mode() -> None:
+    parent = Path(tempfile.mkdtemp(prefix="infusion-monitor-searchable-"))
+    parent.chmod(0o711)  # search only: the account passes through, nobody lists it
+    try:
+        local_server.init(parent / "server")
+        assert (parent / "server" / "pgdata" / "PG_VERSION").exists()
+        assert _mode(parent) == 0o711
+        assert _mode(parent / "server" / "socket") == 0o700
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_a_reader_named_like_an_existing_chair_is_refused_and_the_chair_unchanged(clinic: Clinic) -> None:
+    chair_url = clinic.role("chair", "chair_three")
+    with psycopg.connect(clinic.admin_url, autocommit=True) as conn:
+        with pytest.raises(ValueError, match="'chair_three' is already a chair's login on this server"):
+            schema.create_reader_role(conn, "chair_three", "another-password")
+        groups = conn.execute(
+            "SELECT ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = 'chair_three')"
+        ).fetchone()
+    assert groups == (["im_chair"],)
+    with psycopg.connect(chair_url) as chair:  # its own password still works
+        assert chair.execute("SELECT current_user").fetchone() == ("chair_three",)
+
+
+def test_a_chair_named_like_a_reader_or_the_superuser_is_refused(clinic: Clinic) -> None:
+    clinic.role("reader", "station_two")
+    with psycopg.connect(clinic.admin_url, autocommit=True) as conn:
+        with pytest.raises(ValueError, match="'station_two' is already a station's or reviewer's login"):
+            schema.create_chair_role(conn, "station_two", "x")
+        for own in ("postgres", "im_reader"):
+            with pytest.raises(ValueError, match=f"'{own}' is already a role of the server's own"):
+                schema.create_chair_role(conn, own, "x")
+
+
+def test_adding_a_chair_again_gives_it_a_new_password(clinic: Clinic) -> None:
+    clinic.role("chair", "chair_again")
+    passfile = clinic.folder / "chair_again.pgpass"
+    old = clinic.folder / "old.pgpass"
+    old.write_text(passfile.read_text())
+    old.chmod(0o600)
+    url = clinic.role("chair", "chair_again")
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("chair_again",)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(url.replace(str(passfile), str(old))).close()
+
+
+def test_the_command_says_why_a_login_of_another_kind_is_refused(
+    pg_server: local_server.LocalServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(pg_server.data)
+    assert main(["server", "add-chair", "chair_cmd_kind", "--data", data], io.StringIO()) == 0
+    assert main(["server", "add-reader", "chair_cmd_kind", "--data", data], io.StringIO()) != 0
+    assert "'chair_cmd_kind' is already a chair's login on this server" in capsys.readouterr().err

@@ -32,6 +32,14 @@ def _count(admin_url: str, session_id: str) -> int:
     return int(row[0])
 
 
+def _one_session_shipped(clinic: Clinic, tmp_path: Path) -> tuple[str, Path, str]:
+    """A chair's login, its database with one session, and the origin that session reached the server as."""
+    url = clinic.role("chair")
+    db = tmp_path / "monitor.db"
+    record_simulated(db, seed=1)
+    return url, db, replicate(db, url).origin
+
+
 def _live(session_id: str, hr: float, alarms: list[dict[str, Any]]) -> dict[str, Any]:
     return {"active": True, "session_id": session_id, "now": time.time(), "phase": "infusion",
             "values": {"hr": hr, "spo2": 97.0}, "alarms": alarms}
@@ -88,18 +96,23 @@ def test_two_chairs_given_one_login_are_two_tiles_and_both_chairs_are_told(clini
     assert told["Chair 1"][0] == warnings[0] and told["Chair 4"][0] == warnings[1]
 
 
-def test_a_login_of_its_own_warns_of_nothing(clinic: Clinic, tmp_path: Path) -> None:
-    url = clinic.role("chair")
-    db = tmp_path / "a.db"
-    record_simulated(db, seed=1)
-    replicator = Replicator(db, url, chair_name="Chair 1", heartbeat_s=0.2)
+def _reporting_for_a_while(db: Path, url: str, name: str) -> tuple[Replicator, str | None]:
+    """A chair database reporting as ``name`` for half a second (heartbeats every 0.2 s), then stopped; the
+    replicator and the warning it had."""
+    replicator = Replicator(db, url, chair_name=name, heartbeat_s=0.2)
     replicator.start()
     try:
         drain(replicator)
         time.sleep(0.5)
-        assert replicator.status().warning is None
+        return replicator, replicator.status().warning
     finally:
         replicator.stop()
+
+
+def test_a_login_of_its_own_warns_of_nothing(clinic: Clinic, tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    record_simulated(db, seed=1)
+    assert _reporting_for_a_while(db, clinic.role("chair"), "Chair 1")[1] is None
 
 
 def test_the_shared_login_is_a_technical_alarm_at_the_chair_until_it_ends(tmp_path: Path) -> None:
@@ -144,10 +157,7 @@ def test_a_chair_database_restored_from_its_backup_keeps_the_server_copy_whole(c
     """A chair file put back from a backup reuses its origin and local row numbers. The server holds more of
     that origin than the file ever wrote, so the file takes a new origin (and says so): the session recorded
     after the backup stays whole on the server, and what the file records now arrives beside it."""
-    url = clinic.role("chair")
-    db = tmp_path / "monitor.db"
-    record_simulated(db, seed=1)
-    origin = replicate(db, url).origin
+    url, db, origin = _one_session_shipped(clinic, tmp_path)
     backup = tmp_path / "backup.db"
     with sqlite3.connect(db) as src, sqlite3.connect(backup) as dst:
         src.backup(dst)
@@ -227,10 +237,7 @@ def test_a_database_rebuilt_by_recover_does_not_duplicate_the_servers_readings(c
 
 def test_a_server_restored_from_its_dump_gets_back_what_the_chairs_sent_since(clinic: Clinic, tmp_path: Path) -> None:
     """The server's progress for a chair is behind what it once confirmed: the chair sends everything again."""
-    url = clinic.role("chair")
-    db = tmp_path / "monitor.db"
-    record_simulated(db, seed=1)
-    origin = replicate(db, url).origin
+    url, db, origin = _one_session_shipped(clinic, tmp_path)
     with psycopg.connect(clinic.admin_url, autocommit=True) as server:
         saved = server.execute("SELECT last_seq, batch FROM replication_progress WHERE origin = %s",
                                [origin]).fetchone()
@@ -305,10 +312,7 @@ def test_the_comparison_of_progress_tells_each_case_apart() -> None:
 
 def test_progress_kept_before_batch_ids_is_taken_up_without_resending(clinic: Clinic, tmp_path: Path) -> None:
     """A server's progress row from before schema 5 has no batch id: the chair goes on from its number."""
-    url = clinic.role("chair")
-    db = tmp_path / "monitor.db"
-    record_simulated(db, seed=1)
-    origin = replicate(db, url).origin
+    url, db, origin = _one_session_shipped(clinic, tmp_path)
     with psycopg.connect(clinic.admin_url, autocommit=True) as server:
         server.execute("UPDATE replication_progress SET batch = NULL")
     later = record_simulated(db, seed=2, start_time=1_790_100_000.0)
@@ -334,14 +338,8 @@ def test_a_chairs_former_database_leaves_the_station_when_it_reports_from_a_new_
     first.stop(goodbye=False)  # the computer died: its row still says active
     with psycopg.connect(clinic.admin_url, autocommit=True) as server:
         server.execute("UPDATE chairs SET seen_at = now() - interval '40 seconds'")
-    second = Replicator(new, url, chair_name="Chair 2", heartbeat_s=0.2)
-    second.start()
-    try:
-        drain(second)
-        time.sleep(0.5)
-        assert second.status().warning is None
-    finally:
-        second.stop()
+    second, warning = _reporting_for_a_while(new, url, "Chair 2")
+    assert warning is None
     with psycopg.connect(clinic.admin_url, autocommit=True) as server:
         rows = server.execute("SELECT origin, live->>'active' FROM chairs ORDER BY seen_at").fetchall()
     assert rows == [(first.origin, "false"), (second.origin, "false")]

@@ -300,7 +300,7 @@ class Replicator:
         with self._lock:
             self.origin = outbox.take_new_origin(self._local)
         with conn.transaction():
-            server_writes.move_chair(conn, old, self.origin)
+            server_writes.leave_station(conn, old)
         self._tell("database_origin_renewed",
                    f"the server holds rows from this database's origin {old[:8]} that this file never wrote "
                    f"(restored from a backup, or a copy recording elsewhere): the server keeps them as they are; "

@@ -21,6 +21,8 @@ from monitor.store.outbox import Mark
 SHARED_WITHIN_S = 10.0
 #: A row of the same chair (name and host) under another origin, silent this long, is its former database.
 FORMER_AFTER_S = 30.0
+#: A chair row's status marked as ended: the station takes the tile off (as after a session's end).
+_ENDED = "COALESCE(live, '{}'::jsonb) || '{\"active\": false}'::jsonb"
 
 
 def columns_of(conn: psycopg.Connection, table: str) -> set[str]:
@@ -101,9 +103,9 @@ def publish_chair(
         [name, origin, host, live_json],
     )
     conn.execute(
-        "UPDATE chairs SET live = jsonb_set(live, '{active}', 'false') WHERE chair = current_user "
-        "AND origin <> %s AND name = %s AND host = %s AND seen_at < now() - make_interval(secs => %s) "
-        "AND jsonb_typeof(live) = 'object' AND COALESCE(live->>'active', 'true') <> 'false'",
+        f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin <> %s AND name = %s "
+        "AND host = %s AND seen_at < now() - make_interval(secs => %s) "
+        "AND COALESCE(live->>'active', 'true') <> 'false'",
         [origin, name, host, FORMER_AFTER_S],
     )
     others = conn.execute(
@@ -117,6 +119,8 @@ def publish_chair(
     return [(str(n), str(h)) for n, h in others]
 
 
-def move_chair(conn: psycopg.Connection, old_origin: str, new_origin: str) -> None:
-    """This chair database now sends as ``new_origin``: its row at the station moves with it."""
-    conn.execute("UPDATE chairs SET origin = %s WHERE chair = current_user AND origin = %s", [new_origin, old_origin])
+def leave_station(conn: psycopg.Connection, origin: str) -> None:
+    """This chair database no longer reports as ``origin`` (it took a new origin id): its row there leaves
+    the station."""
+    conn.execute(f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin = %s", [origin])
+    conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])

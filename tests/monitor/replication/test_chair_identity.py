@@ -164,6 +164,8 @@ def test_a_chair_database_restored_from_its_backup_keeps_the_server_copy_whole(c
     second = record_simulated(db, seed=2, start_time=1_790_100_000.0)
     replicate(db, url)
     before = _count(clinic.admin_url, second)
+    with psycopg.connect(clinic.admin_url, autocommit=True) as server:  # as if the chair had died recording
+        server.execute("""UPDATE chairs SET live = '{"active": true}'""")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     shutil.copy(backup, db)
@@ -178,6 +180,10 @@ def test_a_chair_database_restored_from_its_backup_keeps_the_server_copy_whole(c
     notice = replicator.status().notice
     assert notice is not None and "restored from a backup" in notice and replicator.origin[:8] in notice
     assert "everything recorded is on the server" in replicator.status().text and notice in replicator.status().text
+    # Its row at the station under the earlier id has ended: no second tile for one chair.
+    with psycopg.connect(clinic.admin_url) as server:
+        ended = server.execute("SELECT live->>'active' FROM chairs WHERE origin = %s", [origin]).fetchone()
+    assert ended == ("false",)
 
 
 def test_a_copy_of_a_chair_file_sending_beside_it_does_not_overwrite_it(clinic: Clinic, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ where and how much could not be read.
 A damaged file that sent to the clinic's server hands its server identity on (its origin id and how far
 the server has it): rows keep their local ids, so the server recognises them and holds each once. Every
 recovered row is queued again; sending one the server has changes nothing. When that record cannot be
-read, the new file sends as a new origin and the report says the server will then list its rows twice.
+read, the new file sends as a new origin and the report says the server will then hold its rows under
+both origins.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class RecoveryReport:
                        "every row is queued again and the server holds each once")
         elif self.identity_lost:
             out.append("  the damaged file's record of what it sent to the clinic's server could not be read: this "
-                       "file sends as a new origin, and the server will hold its rows under both")
+                       "file sends as a new origin, and the server will hold its rows under both origins")
         return out
 
 

@@ -139,7 +139,10 @@ def test_the_shared_login_is_a_technical_alarm_at_the_chair_until_it_ends(tmp_pa
                    if a.condition == "server_login_shared"]
         assert alarm.priority.name == "MEDIUM" and "Chair 4" in alarm.message
         recorder.warn_server_link(None)
+        # What the server link had to repair goes on the timeline through the recorder.
+        renewed = recorder.submit("technical_event", None, condition="database_origin_renewed", detail="origin 1234")
         recorder.step(timeout=0.0)
+        renewed.result(timeout=0)
         assert not [a for a in recorder.alarms.snapshot(recorder.session.now).active
                     if a.condition == "server_login_shared"]
     finally:
@@ -149,6 +152,7 @@ def test_the_shared_login_is_a_technical_alarm_at_the_chair_until_it_ends(tmp_pa
         conditions = [e.detail.get("condition") for e in store.events(recorder.session.id)
                       if e.kind is EventKind.TECHNICAL]
         assert conditions.count("server_login_shared") == 1 and conditions.count("server_login_own") == 1
+        assert conditions.count("database_origin_renewed") == 1
     finally:
         store.close()
 
@@ -349,3 +353,24 @@ def test_a_chairs_former_database_leaves_the_station_when_it_reports_from_a_new_
     with psycopg.connect(clinic.admin_url, autocommit=True) as server:
         rows = server.execute("SELECT origin, live->>'active' FROM chairs ORDER BY seen_at").fetchall()
     assert rows == [(first.origin, "false"), (second.origin, "false")]
+
+
+def test_recover_says_when_it_cannot_hand_the_server_identity_on(tmp_path: Path) -> None:
+    """A file that never sent to a server has no identity to hand on; one whose record of it cannot be read
+    is rebuilt all the same, and the report says the server will hold its rows under both origins."""
+    from monitor.recover import recover
+
+    alone = tmp_path / "alone.db"
+    record_simulated(alone, seed=1)
+    report = recover(alone, tmp_path / "alone-new.db")
+    assert report.identity is None and not report.identity_lost
+    with sqlite3.connect(tmp_path / "alone-new.db") as rebuilt:
+        assert not outbox.installed(rebuilt)
+    sent = tmp_path / "sent.db"
+    record_simulated(sent, seed=1)
+    with sqlite3.connect(sent, isolation_level=None) as conn:
+        outbox.install(conn)
+        conn.execute("INSERT OR REPLACE INTO replication_state (key, value) VALUES ('confirmed', 'torn')")
+    report = recover(sent, tmp_path / "sent-new.db")
+    assert report.identity is None and report.identity_lost and report.copied > 0
+    assert any("under both origins" in line for line in report.lines())

@@ -826,10 +826,12 @@ class Recorder:
         if not check.ready:
             if not self.source.simulated or any(b.code not in DEMONSTRATION_SKIPS for b in check.blockers):
                 return  # the plan waits (a held baseline, a stale cuff, a high alarm: for the nurse)
-            skipped = [b.text for b in check.blockers]
-            detail.update(override_reason=DEMONSTRATION_REASON, overridden=[b.code for b in check.blockers],
-                          protocol_override=skipped)
-            self._audit("protocol_override", self.nurse, reason=DEMONSTRATION_REASON, missing=skipped)
+            # Recorded as a nurse's override would be: every code, and the protocol's items in words.
+            detail.update(override_reason=DEMONSTRATION_REASON, overridden=[b.code for b in check.blockers])
+            protocol_items = [b.text for b in check.blockers if b.code in chair.PROTOCOL_BLOCKERS]
+            if protocol_items:
+                detail["protocol_override"] = protocol_items
+                self._audit("protocol_override", self.nurse, reason=DEMONSTRATION_REASON, missing=protocol_items)
         step(self.session.now, self.nurse, **detail)
 
     def _step_check(self, action: str) -> StepCheck | None:

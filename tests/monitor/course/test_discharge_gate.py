@@ -23,7 +23,7 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import DEMONSTRATION_REASON, Recorder
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
-from tests.monitor.course.recording import NURSE, Script, record
+from tests.monitor.course.recording import NURSE, Script, record, run_for, run_now
 
 START = 1_720_000_000.0
 IV = load_protocol("ketamine-iv")
@@ -49,60 +49,42 @@ def _by_hand(store: Store) -> Recorder:
     source = SimulatedSource(seed=5, speed=math.inf, start_time=START, plan=SessionPlan(5, 40, 30).phase_times())
     recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(5, 40, 30),
                                     nurse=NURSE, protocol=IV, nibp_schedule=IV.cuff, alarms=AlarmEngine())
-    _run(recorder, "start_baseline")
-    _for(recorder, 6)
-    _run(recorder, "start_infusion", override_reason="checklist and dose on paper")
-    _for(recorder, 41)
-    _run(recorder, "start_recovery")
-    _for(recorder, 31)
-    _run(recorder, "nibp_now")
-    _for(recorder, 1)
+    run_now(recorder, "start_baseline")
+    run_for(recorder, 6)
+    run_now(recorder, "start_infusion", override_reason="checklist and dose on paper")
+    run_for(recorder, 41)
+    run_now(recorder, "start_recovery")
+    run_for(recorder, 31)
+    run_now(recorder, "nibp_now")
+    run_for(recorder, 1)
     return recorder
-
-
-def _run(recorder: Recorder, name: str, **args: Any) -> Any:
-    future = recorder.submit(name, NURSE, **args)
-    recorder.step()
-    return future.result(timeout=0)
-
-
-def _for(recorder: Recorder, minutes: float) -> None:
-    end = recorder.session.now + minutes * MINUTE
-    while recorder.session.now < end:
-        recorder.step()
 
 
 def _completed(recorder: Recorder) -> SessionEvent:
     return next(e for e in recorder.watch.events if e.kind is EventKind.SESSION_COMPLETED)
 
 
-def test_completion_without_a_discharge_score_is_refused(db_path: Path) -> None:
+@pytest.mark.parametrize(("scored", "blocker", "reason"), [
+    # The patient leaving unscored (e.g. against advice) is an override, with its reason kept.
+    (None, ("discharge_not_scored", "discharge not scored (modified Aldrete, PADSS, escort)"),
+     "patient left against advice"),
+    (FAILING, ("discharge_criteria", "discharge criteria not met: Modified Aldrete 6/10, below 9; no escort present"),
+     "escort waiting downstairs, physician saw the patient"),
+], ids=["not scored", "criteria not met"])
+def test_completion_needs_a_passing_discharge_score_or_a_reason(
+    db_path: Path, scored: dict[str, Any] | None, blocker: tuple[str, str], reason: str
+) -> None:
     with Store(db_path) as store:
         recorder = _by_hand(store)
+        if scored is not None:
+            run_now(recorder, "discharge_scored", **scored)
         with pytest.raises(OverrideRequired) as refused:
-            _run(recorder, "complete")
-        assert [b.code for b in refused.value.check.blockers] == ["discharge_not_scored"]
+            run_now(recorder, "complete")
+        assert [(b.code, b.text) for b in refused.value.check.blockers] == [blocker]
         assert recorder.session.phase is Phase.RECOVERY
-        # The patient leaving unscored (e.g. against advice) is an override, with its reason kept.
-        _run(recorder, "complete", override_reason="patient left against advice")
+        run_now(recorder, "complete", override_reason=reason)
         detail = _completed(recorder).detail
-        assert detail["override_reason"] == "patient left against advice"
-        assert detail["overridden"] == ["discharge_not_scored"]
-
-
-def test_failed_discharge_criteria_need_an_override_reason(db_path: Path) -> None:
-    with Store(db_path) as store:
-        recorder = _by_hand(store)
-        _run(recorder, "discharge_scored", **FAILING)
-        with pytest.raises(OverrideRequired) as refused:
-            _run(recorder, "complete")
-        (blocker,) = refused.value.check.blockers
-        assert blocker.code == "discharge_criteria"
-        assert blocker.text == "discharge criteria not met: Modified Aldrete 6/10, below 9; no escort present"
-        _run(recorder, "complete", override_reason="escort waiting downstairs, physician saw the patient")
-        detail = _completed(recorder).detail
-        assert detail["override_reason"] == "escort waiting downstairs, physician saw the patient"
-        assert detail["overridden"] == ["discharge_criteria"]
+        assert detail["override_reason"] == reason and detail["overridden"] == [blocker[0]]
 
 
 def test_a_passing_discharge_score_completes_without_a_reason(db_path: Path) -> None:
@@ -110,8 +92,8 @@ def test_a_passing_discharge_score_completes_without_a_reason(db_path: Path) -> 
         recorder = _by_hand(store)
         result = assess_discharge(list(recorder.status().latest), recorder.session.baseline, FIT)
         assert result.passed, result.reasons
-        _run(recorder, "discharge_scored", **result.as_dict())
-        _run(recorder, "complete")
+        run_now(recorder, "discharge_scored", **result.as_dict())
+        run_now(recorder, "complete")
         assert recorder.session.phase is Phase.COMPLETE
         assert "override_reason" not in _completed(recorder).detail
 
@@ -121,14 +103,14 @@ def test_a_discharge_score_from_before_recovery_does_not_count(db_path: Path) ->
         source = SimulatedSource(seed=5, speed=math.inf, start_time=START)
         recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(5, 40, 30),
                                         nurse=NURSE, protocol=IV, alarms=AlarmEngine())
-        _run(recorder, "start_baseline")
-        _for(recorder, 6)
+        run_now(recorder, "start_baseline")
+        run_for(recorder, 6)
         passed = {**FAILING, "passed": True, "reasons": []}
-        _run(recorder, "discharge_scored", **passed)
-        _run(recorder, "start_infusion", override_reason="checklist and dose on paper")
-        _for(recorder, 41)
-        _run(recorder, "start_recovery")
-        _for(recorder, 31)
+        run_now(recorder, "discharge_scored", **passed)
+        run_now(recorder, "start_infusion", override_reason="checklist and dose on paper")
+        run_for(recorder, 41)
+        run_now(recorder, "start_recovery")
+        run_for(recorder, 31)
         check = recorder.status().step_check
         assert check is not None and "discharge_not_scored" in [b.code for b in check.blockers]
 
@@ -159,20 +141,20 @@ def test_a_plan_with_a_patients_device_waits_for_the_checklist_the_dose_and_the_
         source = PatientDevice(seed=5, speed=math.inf, start_time=START, plan=plan.phase_times())
         recorder = Recorder.new_session(store, source, driver="dinamap", port=None, plan=plan, nurse=NURSE,
                                         autopilot=True, protocol=IV, nibp_schedule=IV.cuff, alarms=AlarmEngine())
-        _for(recorder, 10)
+        run_for(recorder, 10)
         assert recorder.session.phase is Phase.BASELINE  # the plan's 5 min are over: it waits for the nurse
-        _run(recorder, "checklist", quick="f6 e t:partner c m- w80")
-        _run(recorder, "plan_dose", weight_kg=80, dose_mg_per_kg=0.5)
-        _for(recorder, 0.1)
+        run_now(recorder, "checklist", quick="f6 e t:partner c m- w80")
+        run_now(recorder, "plan_dose", weight_kg=80, dose_mg_per_kg=0.5)
+        run_for(recorder, 0.1)
         assert recorder.session.phase is Phase.INFUSION
-        _for(recorder, 41 + 15)
+        run_for(recorder, 41 + 15)
         s = recorder.session
         assert s.phase is Phase.RECOVERY  # past the plan's 10 min of recovery, short of the protocol's 30
-        _for(recorder, 20)
+        run_for(recorder, 20)
         assert s.phase is Phase.RECOVERY  # the protocol's minimum is over; discharge is not scored
         result = assess_discharge(list(recorder.status().latest), s.baseline, FIT)
-        _run(recorder, "discharge_scored", **result.as_dict())
-        _for(recorder, 6)
+        run_now(recorder, "discharge_scored", **result.as_dict())
+        run_for(recorder, 6)
         assert s.phase is Phase.COMPLETE
         events = store.events(s.id)
         assert [e.kind for e in events].count(EventKind.CHECKLIST) == 1

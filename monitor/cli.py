@@ -379,6 +379,10 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     store = _open_store(args)
     try:
         _warn_unfinished(store, args, out)
+        from monitor.app import launch
+        from monitor.app.services import check_services, start_services
+
+        check_services(launch.service_spec(args))
         recorder = make_recorder(args, store, warn=warn)
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
         out.write(f"alarm profile {recorder.profile_label}\n")
@@ -413,9 +417,6 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         recorder.add_listener(show)
-        from monitor.app import launch
-        from monitor.app.services import start_services
-
         services = start_services(store, recorder, launch.service_spec(args))
         watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
         watchdog.start()

@@ -75,7 +75,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             server = local_server.start(data, host=args.host, port=args.port, binaries=args.binaries)
             out.write(f"PostgreSQL running (pid {server.pid}); schema version {schema.SCHEMA_VERSION}\n")
             out.write(f"administrator: {server.admin_url()}\n")
-            out.write(f"chairs and stations: {server.url('<role>')}  (add one with `server add-chair`)\n")
+            checked = local_server.tls_parameters(server)
+            out.write(f"chairs and stations: {server.url('<role>')}{'?' + checked if checked else ''}"
+                      "  (add one with `server add-chair`)\n")
             return 0
         if action == "tls":
             ca = local_server.enable_tls(data, certificate=args.certificate, key=args.key, authority=args.authority)
@@ -97,13 +99,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"running (pid {running.pid}) at {running.host}:{running.port}\n")
             return 0
         if action == "migrate":
-            with psycopg.connect(running.admin_url(), autocommit=True) as conn:
+            with local_server.admin_connection(running) as conn:
                 out.write(f"schema version {schema.migrate(conn)}\n")
             return 0
         kind = "chair" if action == "add-chair" else "reader"
         passfile = local_server.add_role(running, args.role, kind=kind, password_file=args.password_file)
         out.write(f"{kind} login {args.role}; password file {passfile} (mode 600)\n")
-        out.write(f"URL: {running.url(args.role)}?passfile={passfile}\n")
+        out.write(f"URL: {local_server.client_url(running, args.role, passfile)}\n")
         return 0
     except (local_server.ServerError, schema.ServerSchemaError, ValueError) as exc:
         raise ClinicError(str(exc)) from None

@@ -3,13 +3,14 @@ then the user's config file (TOML under the platform's config folder), then defa
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import platformdirs
 
@@ -50,6 +51,14 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+#: Every key the config file may hold (README, "Where data is kept" and the sections each key belongs to). A key
+#: not here is a mistake (a misspelt ``sever`` would leave the chair off the clinic's server without a word).
+KNOWN_KEYS: Final = frozenset({
+    "db", "profile", "key_file", "server", "chair", "feed", "feed_ack_mode", "feed_max_refusals",
+    "patient_id_system", "auto_lock_min",
+})
+
+
 @dataclass(frozen=True)
 class UserConfig:
     """Values from the user's config file (empty when there is none)."""
@@ -78,7 +87,23 @@ class UserConfig:
         if not path.exists():
             return cls({}, None)
         check_owned(path)
-        return cls(load_toml(path), path)
+        found = cls(load_toml(path), path)
+        for key in found.values:
+            if key not in KNOWN_KEYS:
+                near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                raise ConfigError(f"{found.describe(key)}: not a setting this program knows{hint}; the settings are "
+                                  f"{', '.join(sorted(KNOWN_KEYS))}")
+        return found
+
+    def text(self, key: str, example: str) -> str | None:
+        """The value of ``key`` as text (None when not set), or :class:`ConfigError` naming the file and line."""
+        value = self.values.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.describe(key)}: expected text in quotes, e.g. {example}")
+        return value
 
 
 def check_owned(path: Path) -> None:

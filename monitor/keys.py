@@ -91,13 +91,14 @@ def key_file_path(user: UserConfig | None = None) -> Path:
     env = os.environ.get(ENV_PREFIX + "KEY_FILE")
     if env:
         return Path(env).expanduser()
-    if user is None:
-        try:
-            user = UserConfig.load()
-        except ConfigError:
-            user = None
-    value = user.values.get("key_file") if user is not None else None
-    if isinstance(value, str) and value:
+    # A config file that cannot be read is an error here too: falling back to the default key file would
+    # make (or use) a key the database was not sealed with.
+    try:
+        config = UserConfig.load() if user is None else user
+        value = config.text("key_file", 'key_file = "/srv/monitor/keys/monitor.key"')
+    except ConfigError as exc:
+        raise KeyFileError(str(exc)) from None
+    if value:
         return Path(value).expanduser()
     return config_dir() / "keys" / "monitor.key"
 

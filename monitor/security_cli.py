@@ -251,8 +251,8 @@ def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
     """Print the key file's place and fingerprint; ``--backup FILE`` copies it (owner-only)."""
     from monitor.keys import KeyFileError, key_file_path, load_keys, open_private
 
-    path = key_file_path()
     try:
+        path = key_file_path()
         keys = load_keys(create=False)
     except KeyFileError as exc:
         raise SecurityCliError(str(exc)) from None

@@ -8,9 +8,12 @@ folder holds ``pgdata/`` (the cluster), ``socket/`` (the administrator's Unix so
 ``server.log`` and ``server.json`` (the port and the binaries the cluster was made with).
 
 Access rules (``pg_hba.conf``): the administrator (``postgres``) connects only through the Unix
-socket inside the folder; chairs, stations and reviewers connect over TCP on 127.0.0.1 (or the
-address given) with a password (SCRAM). PostgreSQL refuses to run as root, so when started by root
-the cluster belongs to a dedicated system account, :data:`SYSTEM_USER`.
+socket in ``socket/``, a folder only the account running the server (and root) can enter, and a
+socket only that account can open; chairs, stations and reviewers connect over TCP on 127.0.0.1
+(or the address given) with a password (SCRAM). PostgreSQL refuses to run as root, so when started
+by root the cluster belongs to a dedicated system account, :data:`SYSTEM_USER`; that account must be
+able to reach the folder and the binaries, and nothing here opens a folder for it (see
+:func:`_require_reachable`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ SYSTEM_USER = "infusion-pg"
 DATABASE = "infusion_monitor"
 ADMIN = "postgres"
 START_TIMEOUT_S = 60
+#: ``socket/`` and the socket in it: the superuser is trusted there, so only the server's account may enter.
+SOCKET_MODE = 0o700
 
 
 class ServerError(Exception):
@@ -116,12 +121,53 @@ def _run_as() -> str | None:
     return SYSTEM_USER
 
 
-def _traversable(path: Path) -> None:
-    """Let the cluster's account reach ``path`` (o+x on every parent folder, o+rx on the binaries)."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
+def _can_reach(path: Path, user: str) -> bool:
+    """Whether ``user`` can search every folder down to ``path`` (and execute it, for a program).
+
+    Asked of the kernel as that account, so access control lists and groups count as they will for the server.
+    """
+    entry = pwd.getpwnam(user)
+    done = subprocess.run(["/bin/sh", "-c", 'test -x "$1"', "sh", str(path)], capture_output=True, check=False,
+                          user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
+    return done.returncode == 0
+
+
+def _require_reachable(path: Path, user: str, what: str) -> None:
+    """Refuse, naming the folder that stops it, when ``user`` cannot reach ``path`` (``what`` says what it serves).
+
+    Opening the folder would be easy and wrong: a parent such as /root is private for a reason, so the
+    person starting the server chooses how to give access (or another folder).
+    """
+    if _can_reach(path, user):
+        return
+    blocking = next((folder for folder in [*reversed(path.parents), path] if not _can_reach(folder, user)), path)
+    mode = stat.S_IMODE(blocking.stat().st_mode)
+    raise ServerError(
+        f"the server runs as the system account '{user}', which cannot reach {what}: {blocking} (mode {mode:o}) "
+        f"does not let it through, and this program does not open it. Choose a folder that account can reach "
+        f"(e.g. under /srv or /var/lib), or let that account alone through: setfacl -m u:{user}:x {blocking}"
+    )
+
+
+def _prepare_folders(data: Path, user: str | None) -> None:
+    """Create ``data`` with ``socket/`` and ``pgdata/``, owned by the server's account when it is not the caller."""
+    created = [folder for folder in [data, *data.parents] if not folder.exists()]
+    if user is not None:
+        # The nearest existing folder must already be reachable: this program does not open it.
+        _require_reachable((created[-1] if created else data).parent, user, f"the server's folder {data}")
+    data.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        for folder in created[1:]:
+            # Made just now and holding only the server's folder; search, not read, under a strict umask.
+            folder.chmod(stat.S_IMODE(folder.stat().st_mode) | stat.S_IXOTH)
+    (data / "socket").mkdir(mode=SOCKET_MODE, exist_ok=True)
+    (data / "pgdata").mkdir(exist_ok=True)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        for path in (data, data / "socket", data / "pgdata"):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    (data / "socket").chmod(SOCKET_MODE)
+    (data / "pgdata").chmod(0o700)
 
 
 def _pg(tool: str, args: list[str], user: str | None, binaries: Path | None,
@@ -151,7 +197,7 @@ def _free_port(host: str) -> int:
 def _hba(tls: bool = False) -> str:
     network = "hostssl" if tls else "host"
     return (
-        "# The administrator only through the Unix socket inside the data folder.\n"
+        "# The administrator only through the Unix socket in DATA/socket (0700: the server's account and root).\n"
         f"local all {ADMIN} trust\n"
         "local all all scram-sha-256\n"
         "# Chairs, stations and reviewers: password (SCRAM); only over TLS once the server has a certificate.\n"
@@ -208,12 +254,32 @@ def enable_tls(
     (pgdata / "pg_hba.conf").write_text(_hba(tls=True))
     with (pgdata / "postgresql.conf").open("a") as conf:
         conf.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
-    public = data / "server-ca.crt"
+    public = authority_file(data)
     public.write_bytes(ca_pem)
     public.chmod(0o644)
     if running(data) is not None:
         _pg("pg_ctl", ["-D", str(pgdata), "-w", "reload"], user, binaries)
     return public
+
+
+def authority_file(data: Path) -> Path:
+    """Where ``server tls`` puts the certificate clients trust (``sslrootcert``); it exists once TLS is on."""
+    return data.resolve() / "server-ca.crt"
+
+
+def tls_parameters(server: LocalServer) -> str:
+    """``sslmode=verify-full&sslrootcert=…`` once the server has TLS, else empty.
+
+    Without ``sslmode`` libpq would "prefer" TLS: encrypted, but any certificate accepted.
+    """
+    authority = authority_file(server.data)
+    return f"sslmode=verify-full&sslrootcert={authority}" if authority.exists() else ""
+
+
+def client_url(server: LocalServer, role: str, password_file: Path) -> str:
+    """The URL a chair or reader uses: its password file, and full verification once the server has TLS."""
+    checked = tls_parameters(server)
+    return f"{server.url(role)}?passfile={password_file}{'&' + checked if checked else ''}"
 
 
 def init(data: Path, binaries: Path | None = None) -> None:
@@ -223,16 +289,10 @@ def init(data: Path, binaries: Path | None = None) -> None:
     if (pgdata / "PG_VERSION").exists():
         return
     user = _run_as()
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "socket").mkdir(exist_ok=True)
-    pgdata.mkdir(exist_ok=True)
     if user is not None:
-        _traversable(data)
-        _traversable(binaries or pgserver_binaries())
-        entry = pwd.getpwnam(user)
-        for path in (data, data / "socket", pgdata):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-    pgdata.chmod(0o700)
+        programs = binaries or pgserver_binaries()
+        _require_reachable(programs / "initdb", user, f"the PostgreSQL programs in {programs}")
+    _prepare_folders(data, user)
     _pg("initdb", ["-D", str(pgdata), "-U", ADMIN, "--auth=trust", "--encoding=UTF8", "--no-instructions"], user,
         binaries)
     (pgdata / "pg_hba.conf").write_text(_hba())
@@ -287,7 +347,9 @@ def start(
         log_file.touch()
         entry = pwd.getpwnam(user)
         os.chown(log_file, entry.pw_uid, entry.pw_gid)
-    options = f"-h {host} -p {port} -k {data / 'socket'}"
+    # A server made before the socket folder was closed gets it closed now; the socket file too (default 0777).
+    (data / "socket").chmod(SOCKET_MODE)
+    options = f"-h {host} -p {port} -k {data / 'socket'} -c unix_socket_permissions={SOCKET_MODE:04o}"
     _pg("pg_ctl", ["-D", str(data / "pgdata"), "-l", str(log_file), "-w", "-t", str(START_TIMEOUT_S),
                    "-o", options, "start"], user, binaries)
     recorded = {"host": host, "port": port, "binaries": str(binaries) if binaries else None}
@@ -299,11 +361,22 @@ def start(
     return server
 
 
+def admin_connection(server: LocalServer, database: str = DATABASE) -> psycopg.Connection:
+    """The superuser's connection (autocommit), for the account running the server or root only."""
+    if not os.access(server.socket_dir, os.X_OK):
+        owner = pwd.getpwuid(server.socket_dir.stat().st_uid).pw_name
+        raise ServerError(
+            f"only the account running the server ({owner}) or root can administer it: {server.socket_dir} "
+            "is closed to other accounts"
+        )
+    return psycopg.connect(server.admin_url(database), autocommit=True)
+
+
 def create_database(server: LocalServer, database: str = DATABASE) -> None:
     """Create the clinic's database if missing and bring its schema up to date."""
-    with psycopg.connect(server.admin_url("postgres"), autocommit=True) as conn:
+    with admin_connection(server, "postgres") as conn:
         schema.create_database(conn, database)
-    with psycopg.connect(server.admin_url(database), autocommit=True) as conn:
+    with admin_connection(server, database) as conn:
         schema.migrate(conn)
 
 
@@ -342,7 +415,7 @@ def add_role(
     ``DATA/<role>.pgpass``); point ``PGPASSFILE`` or the URL's ``passfile=`` at it. Returns its path.
     """
     password = secrets.token_urlsafe(24)
-    with psycopg.connect(server.admin_url(database), autocommit=True) as conn:
+    with admin_connection(server, database) as conn:
         if kind == "chair":
             schema.create_chair_role(conn, role, password)
         elif kind == "reader":

@@ -302,6 +302,9 @@ class Session:
         #: The newest usable cuff value of any pressure (what "NIBP overdue" counts from).
         self.last_usable_nibp_at: float | None = None
         self.nibp_requested_at: float | None = None
+        #: When the cuff measurement that gave the newest value started (its request; else the value's own time):
+        #: the cycle runs from start to start, as a monitor's automatic cycle does, not from value to start.
+        self.last_cuff_started_at: float | None = None
         self._collector = _BaselineCollector()
         self._outbox: list[SessionEvent] = []
 
@@ -323,6 +326,8 @@ class Session:
         if reading.parameter in NIBP_PARAMETERS and reading.value is not None:
             if self.last_nibp_at is None or reading.t > self.last_nibp_at:
                 self.last_nibp_at = reading.t
+                started = self.nibp_requested_at
+                self.last_cuff_started_at = started if started is not None and started <= reading.t else reading.t
             if reading.reliable and (self.last_usable_nibp_at is None or reading.t > self.last_usable_nibp_at):
                 self.last_usable_nibp_at = reading.t
             self.nibp_requested_at = None
@@ -520,7 +525,7 @@ class Session:
         phase_start = self.phase_started_at[self.phase]
         if self.phase is Phase.BASELINE and (self.last_nibp_at is None or self.last_nibp_at < phase_start):
             return phase_start
-        reference = self.last_nibp_at if self.last_nibp_at is not None else phase_start
+        reference = self.last_cuff_started_at if self.last_cuff_started_at is not None else phase_start
         return reference + interval
 
     def set_nibp_interval(

@@ -16,7 +16,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 from monitor.accounts import AuthError
 from monitor.app import launch
 from monitor.app.errors import AppError
-from monitor.app.services import Services, ServiceSpec, start_services
+from monitor.app.services import Services, ServiceSpec, check_services, start_services
 from monitor.app.sessions import SessionSpec, start_session
 from monitor.app.stores import database_file, open_store
 from monitor.store import Store, StoreError
@@ -74,6 +74,7 @@ def start_live(spec: SessionSpec, services: ServiceSpec, user: SignedInUser, sto
 
     The window keeps the whole device spec, so a device changed from it keeps every option.
     """
+    check_services(services)  # a setting that cannot be used is refused before a session exists
     recorder = start_session(spec, store, principal_of(user), _warn_stderr)
     running = start_services(store, recorder, services)
     bridge = RecorderBridge(recorder)

@@ -77,10 +77,12 @@ DATA_GROUP_OF: Final[dict[Parameter, str]] = {
     Parameter.SPO2: "spo2",
     Parameter.HR: "heart_rate",
     Parameter.PR: "heart_rate",
+    Parameter.RR: "respiration",
+    Parameter.ETCO2: "respiration",
 }
 PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff", "co2": "CO2 sampling line"}
 #: Probes whose own alarm (sensor off, no pulse) already says why a data group has no value.
-PROBES_OF_GROUP: Final = {"spo2": ("spo2",), "heart_rate": ("hr", "spo2")}
+PROBES_OF_GROUP: Final = {"spo2": ("spo2",), "heart_rate": ("hr", "spo2"), "respiration": ("co2",)}
 CONFIRM_STARTED: Final = "confirming NIBP started"
 CONFIRMED: Final = "confirmed by a repeat NIBP"
 
@@ -378,7 +380,8 @@ class AlarmEngine:
                     for condition in ("sensor_off", "no_pulse")
                 ):
                     continue  # the probe's own alarm already says why there is no value
-                label = "heart rate" if group == "heart_rate" else LABELS.get(group, group)
+                label = {"heart_rate": "heart rate", "respiration": "respiration (RR or EtCO2)"}.get(
+                    group, LABELS.get(group, group))
                 why = self._no_value.get(group, "no readings")
                 self._start_technical(
                     "no_data",

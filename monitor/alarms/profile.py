@@ -51,7 +51,10 @@ TIMING_RANGES_S: Final[dict[str, tuple[float, float]]] = {
     "end_hold_s": (0.0, 30.0),
 }
 NO_DATA_RANGE_S: Final = (2.0, 120.0)
-NO_DATA_PARAMETERS: Final = ("spo2", "heart_rate")
+NO_DATA_PARAMETERS: Final = ("spo2", "heart_rate", "respiration")
+#: Seconds without a usable value before "no data", once the parameter has been seen (respiration: RR or EtCO2,
+#: as long as CLINICAL.md's "no breath" delay, so an apnoea a device shows as dashes is not silent).
+NO_DATA_DEFAULTS_S: Final[dict[str, float]] = {"spo2": 10.0, "heart_rate": 10.0, "respiration": 20.0}
 TECHNICAL_KEYS: Final = (
     "lost_data",
     "lost_data_infusion",
@@ -153,7 +156,7 @@ class AlarmProfile:
     audio_pause_s: float = 120.0
     escalate_medium_after_s: float = 300.0
     lost_data_escalate_after_s: float = 60.0
-    no_data_s: Mapping[str, float] = field(default_factory=lambda: {"spo2": 10.0, "heart_rate": 10.0})
+    no_data_s: Mapping[str, float] = field(default_factory=lambda: dict(NO_DATA_DEFAULTS_S))
     technical: Mapping[str, Priority] = field(default_factory=dict)
     description: str = ""
     sha256: str = ""
@@ -430,7 +433,7 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
 
     no_data_raw = _table(data.get("no_data", {}), "no_data", lines)
     _unknown(no_data_raw, NO_DATA_PARAMETERS, "no_data", lines)
-    no_data = {"spo2": 10.0, "heart_rate": 10.0}
+    no_data = dict(NO_DATA_DEFAULTS_S)
     for key, value in no_data_raw.items():
         no_data[key] = _number(value, f"no_data.{key}", lines, *NO_DATA_RANGE_S)
 

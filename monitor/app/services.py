@@ -10,7 +10,7 @@ from monitor.config import ConfigError, UserConfig, setting
 from monitor.store import Store
 
 if TYPE_CHECKING:
-    from monitor.feed import Feed
+    from monitor.feed import Feed, FeedConfig
     from monitor.recorder import Recorder
     from monitor.replication.replicator import Replicator
 
@@ -36,23 +36,11 @@ def start_feed(target: str | None, store: Store, recorder: Recorder, user: str |
     """Start the live feed for the recorder's session when ``target`` (``--feed``) or
     INFUSION_MONITOR_FEED / config ``feed`` names a receiver; None when none is set."""
     from monitor.exports.codes import ranges_from_profile
-    from monitor.feed import MAX_REFUSALS_DEFAULT, Feed, FeedConfig, FeedConfigError
+    from monitor.feed import Feed
 
-    try:
-        config_values = UserConfig.load()
-        receiver = setting("feed", target, None, config_values)
-        if not receiver:
-            return None
-        ack_mode = str(setting("feed_ack_mode", None, "original", config_values))
-        refusals_text = str(setting("feed_max_refusals", None, MAX_REFUSALS_DEFAULT, config_values))
-    except ConfigError as exc:
-        raise AppError(str(exc)) from None
-    if not refusals_text.strip().isdigit():
-        raise AppError(f"feed_max_refusals '{refusals_text}' is not a whole number")
-    try:
-        config = FeedConfig.parse(str(receiver), ack_mode=ack_mode, max_refusals=int(refusals_text))
-    except FeedConfigError as exc:
-        raise AppError(str(exc)) from None
+    config = feed_config(target)
+    if config is None:
+        return None
     profile = getattr(recorder.alarms, "profile", None)
     feed = Feed(
         store.path,
@@ -66,19 +54,56 @@ def start_feed(target: str | None, store: Store, recorder: Recorder, user: str |
     return feed
 
 
+def feed_config(target: str | None) -> FeedConfig | None:
+    """The live feed's settings (``--feed``, INFUSION_MONITOR_FEED / config ``feed`` and its options), None when no
+    receiver is named; :class:`AppError` saying what is wrong with them."""
+    from monitor.feed import MAX_REFUSALS_DEFAULT, FeedConfig, FeedConfigError
+
+    try:
+        config_values = UserConfig.load()
+        receiver = setting("feed", target, None, config_values)
+        if not receiver:
+            return None
+        ack_mode = str(setting("feed_ack_mode", None, "original", config_values))
+        refusals_text = str(setting("feed_max_refusals", None, MAX_REFUSALS_DEFAULT, config_values))
+    except ConfigError as exc:
+        raise AppError(str(exc)) from None
+    if not refusals_text.strip().isdigit():
+        raise AppError(f"feed_max_refusals '{refusals_text}' is not a whole number")
+    try:
+        return FeedConfig.parse(str(receiver), ack_mode=ack_mode, max_refusals=int(refusals_text))
+    except FeedConfigError as exc:
+        raise AppError(str(exc)) from None
+
+
+def server_settings(server: str | None, chair: str | None) -> tuple[str | None, str]:
+    """The clinic server's URL (None: this chair works alone) and this chair's name at the nurse station;
+    :class:`AppError` saying what is wrong with them."""
+    from monitor.replication.chair import ServerSettingError, chair_name, server_url
+
+    try:
+        return server_url(server), chair_name(chair)
+    except (ServerSettingError, ConfigError) as exc:
+        raise AppError(str(exc)) from None
+
+
 def start_server_link(server: str | None, chair: str | None, store: Store, recorder: Recorder) -> Replicator | None:
     """Start replicating to the clinic's server when one is configured (``--server``, INFUSION_MONITOR_SERVER
     or config ``server``); None when this chair works alone. ``chair`` names it at the nurse station."""
-    from monitor.replication.chair import ServerSettingError, chair_name, server_url, start_replication
+    from monitor.replication.chair import start_replication
 
-    try:
-        url = server_url(server)
-        name = chair_name(chair)
-    except (ServerSettingError, ConfigError) as exc:
-        raise AppError(str(exc)) from None
+    url, name = server_settings(server, chair)
     if url is None:
         return None
     return start_replication(url, store.path, recorder, name)
+
+
+def check_services(spec: ServiceSpec) -> None:
+    """Refuse feed and server settings that cannot be used before a session is created for them (refused after,
+    each try would leave an empty unfinished session behind, with its patient)."""
+    if feed_config(spec.feed) is not None:
+        patient_id_system()
+    server_settings(spec.server, spec.chair)
 
 
 @dataclass

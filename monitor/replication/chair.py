@@ -33,13 +33,14 @@ class ServerSettingError(Exception):
 def server_url(flag_value: str | None, user: UserConfig | None = None) -> str | None:
     """The clinic server's URL, or None when this chair works alone."""
     try:
-        value = setting("server", flag_value, None, user if user is not None else UserConfig.load())
+        config = user if user is not None else UserConfig.load()
+        value = setting("server", flag_value, None, config)
+        if not isinstance(value, str | None):
+            config.text("server", 'server = "postgresql://chair2@clinic-db/im"')  # raises, naming the line
     except ConfigError as exc:
         raise ServerSettingError(str(exc)) from None
-    if not value:
+    if not isinstance(value, str) or not value:
         return None
-    if not isinstance(value, str):
-        raise ServerSettingError('server: expected a URL in quotes, e.g. server = "postgresql://chair2@clinic-db/im"')
     try:
         info = psycopg.conninfo.conninfo_to_dict(value)
     except psycopg.ProgrammingError as exc:

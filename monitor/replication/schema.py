@@ -200,12 +200,43 @@ def migrate(conn: psycopg.Connection) -> int:
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
+_KINDS = {CHAIR_GROUP: "a chair's login", READER_GROUP: "a station's or reviewer's login"}
+
+
+def _existing_kind(conn: psycopg.Connection, role: str) -> str | None:
+    """What an existing role ``role`` is, in words; None when there is no such role."""
+    row = conn.execute(
+        "SELECT r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolbypassrls OR r.rolreplication, "
+        "ARRAY(SELECT DISTINCT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+        "WHERE m.member = r.oid ORDER BY g.rolname) FROM pg_roles r WHERE r.rolname = %s",
+        [role],
+    ).fetchone()
+    if row is None:
+        return None
+    privileged, groups = bool(row[0]), list(row[1])
+    if not privileged and len(groups) == 1 and groups[0] in _KINDS:
+        return _KINDS[groups[0]]
+    if role in _KINDS or privileged:
+        return "a role of the server's own"
+    return f"another role (member of {', '.join(groups) or 'no group'})"
+
+
 def _create_login(conn: psycopg.Connection, role: str, group: str, password: str | None) -> None:
+    """Create ``role`` in ``group``, or give a login already in ``group`` alone a new password.
+
+    A role of any other kind is refused: turning a chair's login into a reader's would let the chair's
+    credentials read every chair's patients, and its own copy of the password would stop working.
+    """
     if not _ROLE_NAME.match(role):
         raise ValueError(f"'{role}' is not a usable role name (lower-case letters, digits and _)")
     with conn.transaction():
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
-        verb = "ALTER" if exists else "CREATE"
+        kind = _existing_kind(conn, role)
+        if kind is not None and kind != _KINDS[group]:
+            raise ValueError(
+                f"'{role}' is already {kind} on this server; {_KINDS[group]} needs a name of its own "
+                "(nothing was changed)"
+            )
+        verb = "ALTER" if kind is not None else "CREATE"
         statement = sql.SQL(verb + " ROLE {} LOGIN").format(sql.Identifier(role))
         if password is not None:
             statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))

@@ -22,8 +22,11 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 # libpq's words for a TLS failure, and what they mean for the person reading the status line.
 _FAILURES = (
+    # OpenSSL's reason stays inside libpq, which says only "certificate verify failed": every cause is named.
     ("certificate verify failed",
-     "the server's certificate is not signed by the authority named in sslrootcert; check that file"),
+     "the server's certificate could not be verified with the authority named in sslrootcert: it is not signed "
+     "by that authority, or it or the authority's certificate has expired or is not yet valid (compare their "
+     "dates with this computer's clock)"),
     ("does not match host name",
      "the server's certificate is not made out for the host name in the URL (sslmode=verify-full checks it)"),
     ("root certificate file",

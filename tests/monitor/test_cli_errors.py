@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.store import Store
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -91,6 +92,9 @@ def test_bad_config_file_names_the_line(isolated_user_folders: Path, capsys: pyt
         (b"\n\ndb = 5\n", "line 3: db: expected a file path in quotes"),
         (b"db.path = []\n", "line 1: db: expected a file path in quotes"),
         (b'db = "a\\u0000b"\n', "expected a file path in quotes"),
+        # A misspelt key was ignored: a chair set to `sever = ...` recorded without its server, saying nothing.
+        (b'# clinic\nsever = "postgresql://chair_1@clinic-db/im"\n',
+         "line 2: sever: not a setting this program knows (did you mean 'server'?)"),
     ],
 )
 def test_config_file_values_of_the_wrong_kind_are_named(
@@ -171,3 +175,40 @@ def test_an_escape_sequence_kept_in_an_older_record_is_not_sent_to_the_terminal(
     out = io.StringIO()
     assert main(["sessions", "--db", str(db)], out) == 0
     assert "\x1b" not in out.getvalue() and "?[2J?]0;x" in out.getvalue()
+
+
+@pytest.mark.parametrize(("content", "read", "message"), [
+    ('# keys\nkey_file = 7\n', "key_file", "line 2: key_file: expected text in quotes"),
+    ('# clinic\nserver = 5\n', "server", "line 2: server: expected text in quotes"),
+])
+def test_a_config_value_of_the_wrong_kind_names_its_line_where_it_is_read(
+    isolated_user_folders: Path, monkeypatch: pytest.MonkeyPatch, content: str, read: str, message: str
+) -> None:
+    """``key_file = 7`` was ignored (the default key file used instead) and ``server = 5`` named no line."""
+    monkeypatch.delenv("INFUSION_MONITOR_KEY_FILE")  # the config file's key_file is what is read
+    from monitor.config import config_file
+    from monitor.keys import KeyFileError, key_file_path
+    from monitor.replication.chair import ServerSettingError, server_url
+
+    cfg = config_file()
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(content)
+    cfg.chmod(0o600)
+    with pytest.raises((KeyFileError, ServerSettingError)) as raised:
+        key_file_path() if read == "key_file" else server_url(None)
+    assert str(cfg) in str(raised.value) and message in str(raised.value), raised.value
+
+
+@pytest.mark.parametrize(("option", "said"), [
+    (["--server", "postgresql://u:secret@clinic-db/im"], "a password on the command line"),
+    (["--feed", "no-port-here"], "no-port-here"),
+])
+def test_a_service_setting_that_cannot_be_used_is_refused_before_a_session_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], said: str
+) -> None:
+    """Refused after the session was made, each try left an empty "unfinished" session (with its patient)."""
+    db = tmp_path / "m.db"
+    assert main(["record", "--db", str(db), "--patient", "MRN-TYPO", "--speed", "max", "--quiet", *option]) == 1
+    assert said in capsys.readouterr().err
+    with Store(db, readonly=True) as store:
+        assert store.sessions() == []

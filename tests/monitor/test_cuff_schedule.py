@@ -113,11 +113,11 @@ def test_simulated_monitor_keeps_the_configured_cycle(store: Store, infusion_min
     requests = events_of(store, recorder, EventKind.NIBP_REQUESTED)
     assert requests[0].phase is Phase.BASELINE
     interval = {Phase.BASELINE: 300.0, Phase.INFUSION: infusion_min * 60, Phase.RECOVERY: 900.0}
-    # The next cuff is due one cycle (of the phase it falls in) after the last value, which comes
-    # 35 s after its start.
+    # The cycle runs from start to start, as a monitor's own does: one cycle (of the phase it falls in) after the
+    # last cuff started, not after its value (35 s later), which made a 5-minute cycle 5 min 35 s.
     scheduled = [e for e in requests if e.detail.get("reason") == "schedule"]
     for before, after in itertools.pairwise(scheduled):
-        assert after.t - (before.t + 35) == pytest.approx(interval[after.phase], abs=1.5)
+        assert after.t - before.t == pytest.approx(interval[after.phase], abs=1.5)
     assert len([e for e in requests if e.phase is Phase.INFUSION]) >= 40 // (infusion_min + 1)
     assert [e for e in requests if e.phase is Phase.RECOVERY]
     assert overdue_events(store, recorder) == []
@@ -215,3 +215,28 @@ def test_dinamap_runs_the_schedule_and_the_nurse_can_start_it(store: Store) -> N
     assert status.nibp_next_due is not None
     assert status.nibp_age_s is not None
     assert overdue_events(store, recorder) == []
+
+
+def test_cuff_starts_are_five_minutes_apart_during_the_infusion() -> None:
+    """CLINICAL.md: NIBP every 5 min in the infusion; a real cuff takes 20-45 s to give its value."""
+    from monitor.session import Session
+
+    cuff_s = 35.0
+    s = Session("s", T0)
+    s.start_baseline(T0 + 1)
+    for parameter, value in ((Parameter.HR, 70), (Parameter.SPO2, 98)):
+        s.observe(Reading(T0 + 2, parameter, value, "t"))
+    starts = []
+    t = T0 + 2
+    while t < T0 + 3600:
+        t += 1
+        s.advance(t)
+        if s.phase is Phase.BASELINE and t >= T0 + 301:
+            s.start_infusion(t)
+        if s.nibp_due(t):
+            s.note_nibp_requested(t)
+            if s.phase is Phase.INFUSION:
+                starts.append(t)
+            for parameter, value in ((Parameter.NIBP_SYS, 120), (Parameter.NIBP_DIA, 80)):
+                s.observe(Reading(t + cuff_s, parameter, value, "t"))
+    assert {round(b - a) for a, b in itertools.pairwise(starts)} == {300}

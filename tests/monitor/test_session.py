@@ -185,10 +185,11 @@ def test_nibp_cycle_follows_the_phase_schedule() -> None:
     s.observe(r(45, Parameter.NIBP_DIA, 80))
     s.observe(r(46, Parameter.HR, 70))
     s.observe(r(46, Parameter.SPO2, 98))
-    assert s.nibp_next_due() == T0 + 45 + 300
+    # From the start of the last cuff (T0 + 10), not from its value 35 s later.
+    assert s.nibp_next_due() == T0 + 10 + 300
     s.start_infusion(T0 + 100)
-    assert not s.nibp_due(T0 + 344)
-    assert s.nibp_due(T0 + 345)
+    assert not s.nibp_due(T0 + 309)
+    assert s.nibp_due(T0 + 310)
     assert s.nibp_age(T0 + 345) == 300
     assert not s.nibp_overdue(T0 + 45 + 450)
     assert s.nibp_overdue(T0 + 45 + 451)

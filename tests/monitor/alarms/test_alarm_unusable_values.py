@@ -3,7 +3,8 @@
 An ECG number flagged invalid is no heart rate (the oximeter's pulse stands in and is judged), an invalid
 value is a technical alarm that stays while the values are invalid, a cuff flagged invalid or artifact is no
 blood pressure for "NIBP overdue", recovery's longer cycle does not end an overdue cuff, and an acknowledged
-high alarm that sounded again latches until it is acknowledged again.
+high alarm that sounded again latches until it is acknowledged again. Respiration (RR or EtCO2) that stops giving
+a value is "no data" as SpO2 and heart rate are.
 """
 
 from __future__ import annotations
@@ -90,3 +91,19 @@ def test_nibp_overdue_does_not_end_at_recovery_start_without_a_cuff(bed: Bed) ->
         bed.reading("hr", 72, start + i)
         bed.reading("spo2", 97, start + i)
     assert bed.shown("nibp_overdue") is not None, "40 min without a cuff, the overdue alarm ended at recovery start"
+
+
+def test_respiratory_rate_lost_during_infusion_is_a_technical_alarm(bed: Bed) -> None:
+    """CLINICAL: technical alarms include 'no data from a parameter'; RR < 8 high, no breath for 20 s high.
+    A capnography session whose RR and EtCO2 arrive without a value for 60 s during the infusion."""
+    bed.take_baseline()
+    start = bed.now
+    for i in range(90):
+        t = start + i
+        bed.reading("hr", 72, t)
+        bed.reading("spo2", 97, t)
+        bed.reading("rr", 14 if i < 30 else None, t)
+        bed.reading("etco2", 38 if i < 30 else None, t)
+    active = [(a.condition, a.parameter, a.priority.name) for a in bed.snapshot().active]
+    # Lost data in the infusion: medium at once (high 60 s later), after the 20 s "no breath" delay.
+    assert ("no_data", "respiration", "MEDIUM") in active, f"60 s without RR/EtCO2 in the infusion: {active}"

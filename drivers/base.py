@@ -136,6 +136,8 @@ class Source(ABC):
 
     #: The device can start a cuff measurement on request.
     can_start_nibp: bool = False
+    #: The readings come from a simulated patient (a demonstration), never from a person.
+    simulated: bool = False
 
     def __init__(self, name: str, device: str) -> None:
         self.name = name

@@ -30,8 +30,13 @@ ENTRY_COMMANDS: Final = frozenset(
 )
 #: Readiness blockers the protocol adds (recorded as a protocol override when a reason overrides them).
 PROTOCOL_BLOCKERS: Final = frozenset(
-    {"checklist", "dose_plan", "infusion_too_short", "observation_too_short", "required_score", "rems_form"}
+    {"checklist", "dose_plan", "infusion_too_short", "observation_too_short", "required_score", "score_not_met",
+     "rems_form"}
 )
+#: The value each sedation or dissociation scale must show before discharge (CADSS-6: the patient's baseline,
+#: judged in :func:`discharge_score_problems`).
+_CADSS: Final = "CADSS6"
+_DISCHARGE_VALUES: Final[Mapping[str, float]] = {"MOAA/S": 5.0, "RASS": 0.0, _CADSS: 0.0}
 #: Technical conditions put on the timeline for timed checks.
 CHECK_MISSED: Final = "check_missed"
 CHECK_DONE_LATE: Final = "check_done_late"
@@ -166,17 +171,85 @@ def scale_key(name: str) -> str:
 def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: ScoreMoment) -> list[str]:
     """Scales the protocol requires at ``moment`` that are not on the timeline yet.
 
-    Before the infusion any time counts; before discharge only a score given after the
-    infusion started (a sedation score from before the dose says nothing about recovery).
+    Before the infusion any time counts; before discharge only a score given in the pre-discharge window
+    (:func:`discharge_window`: after the infusion's end, and after the infusion-end score where the protocol
+    asks the same scale then): a sedation score from dosing says nothing about recovery.
     """
     listed = list(events)
-    since = anchor_times(listed).get(Anchor.INFUSION_START) if moment is ScoreMoment.BEFORE_DISCHARGE else None
-    given = {scale for scale, times in _scored_at(listed).items() if since is None or max(times) >= since}
-    return [
-        f"{due.scale}: not scored"
-        for due in protocol.scores
-        if due.required and due.when is moment and scale_key(due.scale) not in given
-    ]
+    given = _scored_at(listed)
+    out = []
+    for due in protocol.scores:
+        if not (due.required and due.when is moment):
+            continue
+        if moment is ScoreMoment.BEFORE_DISCHARGE:
+            found = bool(discharge_window(protocol, due.scale, listed))
+            earlier = " since the infusion ended" if given.get(scale_key(due.scale)) else ""
+        else:
+            found, earlier = scale_key(due.scale) in given, ""
+        if not found:
+            out.append(f"{due.scale}: not scored{earlier}")
+    return out
+
+
+def discharge_window(protocol: Protocol, scale: str, events: Iterable[SessionEvent]) -> list[SessionEvent]:
+    """The scores of ``scale`` that count as given before discharge, oldest first (none before the end).
+
+    The window opens at the infusion's end (its stop, or recovery entered). Where the protocol also asks
+    the scale at the infusion's end (IV ketamine: CADSS-6 at both), the first score after the end is that
+    one, and the pre-discharge score is a later, separate assessment.
+    """
+    listed = list(events)
+    ended = anchor_times(listed).get(Anchor.INFUSION_STOP)
+    if ended is None:
+        return []
+    key = scale_key(scale)
+    after = sorted((e for e in listed if e.kind is EventKind.SCORE and e.t >= ended
+                    and scale_key(str(e.detail.get("scale", ""))) == key), key=lambda e: e.t)
+    also_at_end = any(s.when is ScoreMoment.INFUSION_END and scale_key(s.scale) == key for s in protocol.scores)
+    return after[1:] if also_at_end else after
+
+
+def discharge_score_problems(protocol: Protocol, events: Iterable[SessionEvent]) -> list[str]:
+    """Pre-discharge scores whose newest value does not meet the readiness rule (CLINICAL.md "Discharge,
+    hardened"): MOAA/S 5, RASS 0, CADSS-6 back to the patient's baseline (the newest CADSS-6 before the
+    infusion, else 0: no dissociation). Only scales the protocol asks before discharge, and only scores
+    given in their window (:func:`discharge_window`), are judged.
+    """
+    listed = list(events)
+    started = anchor_times(listed).get(Anchor.INFUSION_START)
+    out: list[str] = []
+    seen: set[str] = set()
+    for due in protocol.scores:
+        key = scale_key(due.scale)
+        if due.when is not ScoreMoment.BEFORE_DISCHARGE or key in seen or key not in _DISCHARGE_VALUES:
+            continue
+        seen.add(key)
+        window = [v for v in (_value(e) for e in discharge_window(protocol, due.scale, listed)) if v is not None]
+        if not window:
+            continue
+        value = window[-1]
+        if key == _CADSS:
+            before = [e for e in listed if e.kind is EventKind.SCORE and started is not None and e.t < started
+                      and scale_key(str(e.detail.get("scale", ""))) == key and _value(e) is not None]
+            baseline = _value(max(before, key=lambda e: e.t)) if before else None
+            baseline = 0.0 if baseline is None else baseline
+            if value > baseline:
+                out.append(f"{due.scale} {value:g}: not back to the baseline {baseline:g}")
+        elif value != _DISCHARGE_VALUES[key]:
+            out.append(f"{due.scale} {value:g}: not {_DISCHARGE_VALUES[key]:g} yet")
+    return out
+
+
+def _value(event: SessionEvent) -> float | None:
+    """A score's numeric value (None for a word such as a respiration answer)."""
+    raw = event.detail.get("value")
+    if isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _scored_at(events: Iterable[SessionEvent]) -> dict[str, list[float]]:
@@ -197,7 +270,8 @@ def scores_due(
     ``before_infusion`` while the infusion has not started; ``with_each_nibp_during_infusion`` during
     a running infusion once a cuff value has arrived since the scale was last given (the first cuff of
     the infusion makes it due); ``infusion_end`` from the infusion's end (stopped, or recovery entered)
-    until given after it; ``before_discharge`` during recovery until given since the infusion started.
+    until given after it; ``before_discharge`` during recovery until given in its window
+    (:func:`discharge_window`).
     """
     listed = list(events)
     anchors = anchor_times(listed)
@@ -224,7 +298,8 @@ def scores_due(
             wanted = (phase in (Phase.INFUSION, Phase.RECOVERY) and ended is not None
                       and not given_since(score.scale, ended))
         elif moment is ScoreMoment.BEFORE_DISCHARGE:
-            wanted = phase is Phase.RECOVERY and started is not None and not given_since(score.scale, started)
+            wanted = (phase is Phase.RECOVERY and started is not None
+                      and not discharge_window(protocol, score.scale, listed))
         else:
             assert_never(moment)
         if wanted and score.scale not in due:

@@ -26,6 +26,11 @@ from monitor.session import EventKind
 from monitor.store import Reader, Store
 
 DAY_S: Final = 86_400.0
+#: A row's kind: an infusion of the initial series, a booster after it, or a session without an infusion
+#: (stopped before the dose), which is not one of the course's infusions and carries no number.
+SERIES: Final = "series"
+BOOSTER: Final = "booster"
+NO_INFUSION: Final = "no_infusion"
 #: Quick events and interventions that count as nausea or vomiting.
 NAUSEA_WORDS: Final = ("nausea", "vomit", "emesis")
 _EVENT_KINDS: Final = (
@@ -45,8 +50,9 @@ class CourseError(Exception):
 class CourseRow:
     """One session of a course, as the course view and its exports show it."""
 
-    number: int
-    kind: str  # "series" or "booster"
+    #: The infusion's place in the course (None: no infusion was given in this session).
+    number: int | None
+    kind: str  # "series", "booster" or "no_infusion"
     session_id: str
     started_at: float
     protocol: str
@@ -76,6 +82,11 @@ class CourseRow:
     phq9_band: str | None
     gad7: int | None
     gad7_band: str | None
+
+    @property
+    def label(self) -> str:
+        """The number as shown ("-" for a session without an infusion)."""
+        return "-" if self.number is None else str(self.number)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (the JSON export's object for a session)."""
@@ -110,13 +121,14 @@ class Course:
 
     @property
     def series_done(self) -> int:
-        """Sessions of the initial series that completed."""
-        return sum(1 for r in self.rows if r.kind == "series")
+        """Infusions of the initial series given (a session closed after its infusion started counts: the dose
+        was given; one closed before it does not)."""
+        return sum(1 for r in self.rows if r.kind == SERIES)
 
     @property
     def boosters(self) -> int:
-        """Sessions after the initial series."""
-        return sum(1 for r in self.rows if r.kind == "booster")
+        """Infusions given after the initial series."""
+        return sum(1 for r in self.rows if r.kind == BOOSTER)
 
 
 # -- finding the patient and the plan ---------------------------------------------------------------------
@@ -262,7 +274,9 @@ def _score_total(detail: Mapping[str, Any] | None, key: str) -> int | None:
 
 
 def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
-    """Every session of a patient, oldest first, with its figures."""
+    """Every session of a patient, oldest first, with its figures; the infusions numbered 1, 2, ... (a session
+    without an infusion is shown unnumbered: the series counts infusions, CLINICAL.md "The course of
+    treatment")."""
     sessions = store.course_sessions(patient_id)
     if not sessions:
         return []
@@ -279,9 +293,16 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
                 continue
             alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + n
     rows: list[CourseRow] = []
-    for number, session in enumerate(sessions, start=1):
+    infusions = 0
+    for session in sessions:
         sid = str(session["id"])
         line = timelines[sid]
+        number: int | None = None
+        kind = NO_INFUSION
+        if line.infusion_start is not None:
+            infusions += 1
+            number = infusions
+            kind = SERIES if number <= plan.planned_sessions else BOOSTER
         # The review's phases: a reading at the completion time already belongs to "complete".
         peak_sys = peak_dia = lowest_spo2 = None
         if line.infusion_start is not None:
@@ -301,7 +322,7 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
         rows.append(
             CourseRow(
                 number=number,
-                kind="series" if number <= plan.planned_sessions else "booster",
+                kind=kind,
                 session_id=sid,
                 started_at=float(session["started_at"]),
                 protocol=session.get("protocol") or DEFAULT_PROTOCOL,
@@ -337,11 +358,14 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
 
 
 def next_due(rows: Sequence[CourseRow], plan: CoursePlan) -> float | None:
-    """When the next session is due: the series interval until the series is done, then the booster interval."""
+    """When the next session is due: the series interval after the last infusion until the series is done, then
+    the booster interval. Sessions without an infusion neither count nor move the date (the patient is then
+    due the interval after the last infusion; before any infusion, after the last session)."""
     if not rows:
         return None
-    last = rows[-1].started_at
-    days = plan.interval_days if len(rows) < plan.planned_sessions else plan.booster_interval_days
+    given = [r for r in rows if r.number is not None]
+    last = given[-1].started_at if given else rows[-1].started_at
+    days = plan.interval_days if len(given) < plan.planned_sessions else plan.booster_interval_days
     return last + days * DAY_S
 
 

@@ -29,7 +29,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from monitor import rems
-from monitor.course import Course, course_dict, csv_rows
+from monitor.course import BOOSTER, Course, course_dict, csv_rows
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.store import Reader, Store
 
@@ -236,7 +236,7 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
     for r in course.rows:
         rise = "-" if r.rise_sys_mmhg is None else f"{r.rise_sys_mmhg:+.0f} ({r.rise_sys_percent:+.0f} %)"
         rows.append([
-            f"{r.number}{'' if r.kind == 'series' else ' B'}",
+            r.label + (" B" if r.kind == BOOSTER else ""),
             _date(r.started_at, deidentify, first),
             r.protocol,
             _fmt(r.dose_mg_per_kg, 2),
@@ -258,7 +258,7 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
         ])
     widths = [8, 17, 24, 10, 10, 15, 15, 20, 11, 15, 12, 12, 8, 40, 11, 11, 10, 22, 16]
     parts += [Spacer(1, 3 * mm), _table(rows, [w * mm for w in widths])]
-    labels = [str(r.number) for r in course.rows]
+    labels = [r.label for r in course.rows]
     half = page_width / 2 - 5 * mm
     rise_chart = _bars(
         "Blood-pressure rise per session (mmHg above baseline)", labels,

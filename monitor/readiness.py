@@ -20,7 +20,9 @@ Completing the session (CLINICAL.md "Discharge, hardened"):
 * the protocol's minimum recovery (the plan's recovery minutes) must be over;
 * a valid cuff value no older than ``discharge_nibp_max_age_s`` (default 5 min) and a valid SpO2
   no older than ``discharge_spo2_max_age_s`` (default 1 min) must exist;
-* no high-priority alarm may be on screen.
+* no high-priority alarm may be on screen;
+* discharge must have been scored in recovery (modified Aldrete, PADSS, escort: a ``discharge_scored``
+  event), and the newest score must pass (:func:`discharge_score_blockers`).
 
 Every blocker may be overridden with a reason (recorded on the timeline and in the audit log),
 except a missing baseline.
@@ -34,7 +36,7 @@ from typing import Any, Final
 
 from drivers.core.clock import SECONDS_PER_MINUTE
 from drivers.core.readings import Parameter, Reading
-from monitor.session import PLAIN_PHASE_WORDS, Baseline, Phase, Session, SessionRuleError
+from monitor.session import PLAIN_PHASE_WORDS, Baseline, EventKind, Phase, Session, SessionEvent, SessionRuleError
 
 START_INFUSION: Final = "start_infusion"
 COMPLETE: Final = "complete"
@@ -42,6 +44,9 @@ START_RECOVERY: Final = "start_recovery"
 
 #: How old the cuff value a discharge rests on may be, unless the profile or the protocol says otherwise.
 DISCHARGE_NIBP_MAX_AGE_S: Final = 300.0
+#: Completion blockers about the discharge score itself: the discharge form, which produces that score,
+#: judges its own result, so the form and the highlighted next step look past them.
+DISCHARGE_SCORE_BLOCKERS: Final = frozenset({"discharge_not_scored", "discharge_criteria"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,11 @@ class StepCheck:
     def summary(self) -> str:
         """The blockers in one line."""
         return "; ".join(b.text for b in self.blockers)
+
+    def without(self, codes: frozenset[str]) -> StepCheck:
+        """The same check with the blockers of ``codes`` left out (those a dialog settles itself)."""
+        kept = tuple(b for b in self.blockers if b.code not in codes)
+        return StepCheck(self.action, kept, self.baseline, self.values, self.notes)
 
     def enforce(self, override_reason: str | None) -> dict[str, Any]:
         """Raise unless ready or overridden with a reason; returns what the timeline should record.
@@ -264,6 +274,29 @@ def discharge_check(
     return StepCheck(COMPLETE, tuple(blockers), session.baseline, (nibp, spo2, heart))
 
 
+def discharge_score_blockers(events: Iterable[SessionEvent], recovery_started: float | None) -> list[Blocker]:
+    """What the discharge score says against completing: none given in recovery, or the newest one failing.
+
+    A complete session is a scored discharge (CLINICAL.md: "discharge scored and signed"): a score from before
+    recovery (none is expected then) does not count. A failing score (modified Aldrete or PADSS below its
+    mark, no escort, no-driving instruction not acknowledged) names its reasons; both need an override reason.
+    """
+    newest: SessionEvent | None = None
+    for event in events:
+        if event.kind is not EventKind.DISCHARGE_SCORED:
+            continue
+        if recovery_started is not None and event.t < recovery_started:
+            continue
+        if newest is None or event.t >= newest.t:
+            newest = event
+    if newest is None:
+        return [Blocker("discharge_not_scored", "discharge not scored (modified Aldrete, PADSS, escort)")]
+    if newest.detail.get("passed") is True:
+        return []
+    reasons = [str(r) for r in newest.detail.get("reasons") or []] or ["the score does not pass"]
+    return [Blocker("discharge_criteria", "discharge criteria not met: " + "; ".join(reasons))]
+
+
 def step_check(
     action: str, session: Session, rules: CareRules, high_alarms: Iterable[str] = ()
 ) -> StepCheck | None:
@@ -300,6 +333,9 @@ def next_step(phase: Phase, check: StepCheck | None, *, infusion_over: bool = Tr
         return None
     if phase is Phase.INFUSION and not infusion_over:
         return None
+    if check is not None and step == COMPLETE:
+        # The step opens the discharge form, which gives the discharge score: a missing one is no reason to wait.
+        check = check.without(DISCHARGE_SCORE_BLOCKERS)
     if check is not None and check.action == step and not check.ready:
         return None
     return step

@@ -42,7 +42,7 @@ from monitor.readiness import (
     Blocker,
     CareRules,
     StepCheck,
-    infusion_start_check,
+    discharge_score_blockers,
     step_check,
 )
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
@@ -64,6 +64,16 @@ SCREEN_WATCH_RESTART_S = 1.0
 PLETH_BEFORE_START_KEPT_S = 2.0
 #: A planned session takes its discharge cuff this long before the recovery watch ends.
 DISCHARGE_CUFF_LEAD_S = 60.0
+#: What the plan of a demonstration (the simulated monitor) steps past, recording each as an override: the
+#: entries a person makes (checklist, dose plan, scores, the discharge score) and the protocol's minimum
+#: times. It waits, like any plan, for what the vital signs say (baseline, hold pressure, fresh discharge
+#: values, a high alarm) and for the REMS form.
+DEMONSTRATION_SKIPS = frozenset({
+    "checklist", "dose_plan", "required_score", "score_not_met", "recovery_too_short", "observation_too_short",
+    "discharge_not_scored", "discharge_criteria",
+})
+#: The override reason the plan of a demonstration records.
+DEMONSTRATION_REASON = "demonstration plan on the simulated monitor"
 #: What a part beside the recorder may put on the timeline as ``technical_event``: the live feed's
 #: set-aside messages and errors, the window's frozen spells and its guard's end. The conditions the alarm
 #: engine acts on (a missed check, a lost link) are recorded by the recorder alone.
@@ -779,17 +789,20 @@ class Recorder:
         return self.alarms.high_priority_alarms() if self.alarms is not None else ()
 
     def _autopilot(self) -> None:
-        """Advance phases by session time according to the plan (for --plan)."""
+        """Advance phases by session time according to the plan (for --plan).
+
+        A plan never steps past a blocker silently: with a patient's device it waits for every blocker (the
+        nurse enters what is missing, or overrides with a reason); on the simulated monitor (a demonstration)
+        it steps past the blockers of :data:`DEMONSTRATION_SKIPS` and records each one as an override.
+        """
         s = self.session
         plan = s.plan
         now = s.now
         if s.phase is Phase.SETUP:
             s.start_baseline(now, self.nurse)
         elif s.phase is Phase.BASELINE:
-            baseline_over = now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE
-            # The plan never overrides: it waits until the start is ready (a held baseline waits for a nurse).
-            if baseline_over and infusion_start_check(s, self._care_rules(), self._high_alarms()).ready:
-                s.start_infusion(now, self.nurse, by="plan")
+            if now - s.phase_started_at[Phase.BASELINE] >= plan.baseline_min * SECONDS_PER_MINUTE:
+                self._plan_step(START_INFUSION, s.start_infusion)
         elif s.phase is Phase.INFUSION:
             if s.infusion_elapsed(now) >= plan.infusion_min * SECONDS_PER_MINUTE:
                 s.start_recovery(now, self.nurse)
@@ -806,18 +819,35 @@ class Recorder:
             pending = s.nibp_request_pending(now)
             if remaining <= DISCHARGE_CUFF_LEAD_S and stale_at_end and not pending and self.source.can_start_nibp:
                 self._start_cuff(None, reason="discharge")
-            check = self._step_check(COMPLETE, by_plan=True)
-            if remaining <= 0 and check is not None and check.ready:
-                s.complete(now, self.nurse, by="plan")
+            if remaining <= 0:
+                self._plan_step(COMPLETE, s.complete)
 
-    def _step_check(self, action: str, *, by_plan: bool = False) -> StepCheck | None:
+    def _plan_step(self, action: str, step: Callable[..., None]) -> None:
+        """Take a planned step when it is ready, or (a demonstration) when only skippable blockers remain."""
+        check = self._step_check(action)
+        if check is None:
+            return
+        detail: dict[str, Any] = {"by": "plan"}
+        if not check.ready:
+            if not self.source.simulated or any(b.code not in DEMONSTRATION_SKIPS for b in check.blockers):
+                return  # the plan waits (a held baseline, a stale cuff, a high alarm: for the nurse)
+            # Recorded as a nurse's override would be: every code, and the protocol's items in words.
+            detail.update(override_reason=DEMONSTRATION_REASON, overridden=[b.code for b in check.blockers])
+            protocol_items = [b.text for b in check.blockers if b.code in chair.PROTOCOL_BLOCKERS]
+            if protocol_items:
+                detail["protocol_override"] = protocol_items
+                self._audit("protocol_override", self.nurse, reason=DEMONSTRATION_REASON, missing=protocol_items)
+        step(self.session.now, self.nurse, **detail)
+
+    def _step_check(self, action: str) -> StepCheck | None:
         """The readiness of a phase step with what the protocol adds.
 
         Starting the infusion: the checklist items and scores the protocol requires and the dose plan.
         Entering recovery: the infusion's minimum (unless the infusion was stopped early, with its reason).
-        Completing: the protocol's minimum recovery (not for the plan's own steps, ``by_plan``), the minimum
-        observation counted from the first dose, the scores required before discharge, and (REMS) every
-        field of the monitoring form - the one blocker no reason overrides.
+        Completing: the discharge score (given in recovery, and passing), the protocol's minimum recovery
+        (whatever the plan asks), the minimum observation counted from the first dose, the scores required
+        before discharge and their values, and (REMS) every field of the monitoring form - the one blocker
+        no reason overrides.
         """
         s = self.session
         check = step_check(action, s, self._care_rules(), self._high_alarms())
@@ -837,16 +867,19 @@ class Recorder:
             if wanted.scores_missing:
                 extra.append(Blocker("required_score", "; ".join(wanted.scores_missing)))
         elif action == COMPLETE and s.phase is Phase.RECOVERY:
+            extra += discharge_score_blockers(self.watch.events, s.phase_started_at.get(Phase.RECOVERY))
             observed = self._observation_left()
             if observed is not None:
                 extra.append(Blocker("observation_too_short", observed))
-            # The plan's own recovery length rules an automatic completion (a demonstration's --plan).
-            recovery = None if by_plan else self._protocol_recovery_left()
+            recovery = self._protocol_recovery_left()
             if recovery is not None and not any(b.code == "recovery_too_short" for b in check.blockers):
                 extra.append(Blocker("recovery_too_short", recovery))
             scores = chair.scores_missing(self.protocol, self.watch.events, ScoreMoment.BEFORE_DISCHARGE)
             if scores:
                 extra.append(Blocker("required_score", "; ".join(scores)))
+            values = chair.discharge_score_problems(self.protocol, self.watch.events)
+            if values:
+                extra.append(Blocker("score_not_met", "; ".join(values)))
             refusal = self._rems_refusal()
             if refusal is not None:
                 extra.append(Blocker("rems_form", refusal, overridable=False))

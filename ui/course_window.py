@@ -28,7 +28,7 @@ from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_course, read_course
 from monitor.app.stores import RecordSource
-from monitor.course import Course
+from monitor.course import BOOSTER, Course
 from ui import theme
 from ui.dialogs import SignedInUser
 
@@ -52,7 +52,7 @@ def cell_texts(course: Course) -> list[list[str]]:
     for r in course.rows:
         rise = "-" if r.rise_sys_mmhg is None else f"{r.rise_sys_mmhg:+.0f} ({r.rise_sys_percent:+.0f} %)"
         values = {
-            "number": f"{r.number}" + ("" if r.kind == "series" else " booster"),
+            "number": r.label + (" booster" if r.kind == BOOSTER else ""),
             "started_at": datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M"),
             "protocol": r.protocol,
             "dose_mg_per_kg": _num(r.dose_mg_per_kg, 2),
@@ -162,14 +162,16 @@ class CourseWindow(QWidget):
             for col, text in enumerate(values):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        numbers = [float(r.number) for r in course.rows]
+        # Bars and points stand at each session's place in the list (a session without an infusion has no number).
+        numbers = [float(place) for place in range(1, len(course.rows) + 1)]
         self.rise_plot.clear()
         self.rise_plot.addItem(pg.BarGraphItem(x=numbers, height=[r.rise_sys_mmhg or 0.0 for r in course.rows],
                                                width=0.6, brush="r"))
         self.outcome_plot.clear()
         self.outcome_plot.addLegend()
         for attr, colour, name in (("phq9", "m", "PHQ-9"), ("gad7", "c", "GAD-7")):
-            points = [(float(r.number), float(getattr(r, attr))) for r in course.rows if getattr(r, attr) is not None]
+            points = [(x, float(getattr(r, attr))) for x, r in zip(numbers, course.rows, strict=True)
+                      if getattr(r, attr) is not None]
             if points:
                 xs, ys = zip(*points, strict=True)
                 self.outcome_plot.plot(list(xs), list(ys), pen=colour, symbol="o", name=name)

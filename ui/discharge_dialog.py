@@ -5,8 +5,8 @@ pain, bleeding, escort, instruction); the items the monitor can judge (blood pre
 against baseline) and the totals come from :mod:`monitor.discharge`, so the screen never
 computes a score itself. Whether the session may be completed now (minimum recovery, a fresh cuff
 and SpO2, no active high alarm) comes from :mod:`monitor.readiness`: the form shows each value's
-age and what blocks completion, offers "NIBP now", and completes a blocked session only with a
-reason for the override.
+age and what blocks completion, offers "NIBP now", and completes a blocked session, or one whose
+criteria are not met, only with a reason for the override.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from drivers.core.readings import Reading
 from monitor.discharge import USUAL_MARKS, DischargeMarks, DischargeResult, NurseAssessment, assess_discharge
-from monitor.readiness import StepCheck
+from monitor.readiness import DISCHARGE_SCORE_BLOCKERS, StepCheck
 from monitor.session import Baseline
 from ui import theme
 
@@ -75,7 +75,8 @@ class DischargeDialog(QDialog):
         self.marks = marks
         self.readings = list(readings)
         self.baseline = baseline
-        self.check = check
+        # This form gives the discharge score: the check's blockers about that score are judged here.
+        self.check = None if check is None else check.without(DISCHARGE_SCORE_BLOCKERS)
         self.groups: dict[str, QButtonGroup] = {}
         layout = QVBoxLayout(self)
         self.ages_label = QLabel()
@@ -89,7 +90,7 @@ class DischargeDialog(QDialog):
         if nibp_now is not None:
             self.nibp_button.clicked.connect(nibp_now)
         self.override = QLineEdit()
-        self.override.setPlaceholderText("Reason to complete although not ready (recorded)")
+        self.override.setPlaceholderText("Reason to complete although not ready or criteria not met (recorded)")
         self.override.textChanged.connect(lambda *_: self.update_result())
         keep = self.override.sizePolicy()
         keep.setRetainSizeWhenHidden(True)  # shown only when needed, its place kept: nothing moves
@@ -199,24 +200,31 @@ class DischargeDialog(QDialog):
 
     def set_check(self, check: StepCheck | None, readings: Sequence[Reading] | None = None) -> None:
         """New readiness from the core (e.g. after "NIBP now"), with the newest readings."""
-        self.check = check
+        self.check = None if check is None else check.without(DISCHARGE_SCORE_BLOCKERS)
         if readings is not None:
             self.readings = list(readings)
         self.update_result()
 
+    def needs_reason(self) -> bool:
+        """Completing now is an override: the session is not ready, or the entered criteria are not met."""
+        result = self.discharge()
+        return (self.check is not None and not self.check.ready) or (result is not None and not result.passed)
+
     def override_reason(self) -> str:
-        """The reason typed for completing a session that is not ready ('' when ready or none)."""
-        if self.check is None or self.check.ready:
-            return ""
-        return self.override.text().strip()
+        """The reason typed for completing although not ready or not meeting the criteria ('' when none is
+        needed or none was typed)."""
+        return self.override.text().strip() if self.needs_reason() else ""
 
     def _show_check(self) -> bool:
-        """Show each value's age and the blockers; True when completion is allowed (ready or reasoned)."""
+        """Show each value's age and the blockers; True when completion is allowed (ready and criteria met,
+        or an override reason typed)."""
         check = self.check
+        needs_reason = self.needs_reason()
+        self.override.setVisible(needs_reason)
+        reasoned = bool(self.override.text().strip())
         if check is None:
             self.ages_label.setText("")
-            self.override.setVisible(False)
-            return True
+            return not needs_reason or reasoned
         lines = []
         for value in check.values:
             age = "no valid value" if value.age_s is None else f"{value.age_s / 60:.1f} min old"
@@ -225,8 +233,7 @@ class DischargeDialog(QDialog):
             lines.append(html.escape(f"{value.name} {value.text} · {age}{limit}{mark}"))
         lines += [f"<b style='color:{theme.WARNING_TEXT}'>Not ready: {html.escape(b.text)}</b>" for b in check.blockers]
         self.ages_label.setText("<br>".join(lines))
-        self.override.setVisible(not check.ready)
-        return check.ready or (check.overridable and bool(self.override.text().strip()))
+        return not needs_reason or (check.overridable and reasoned)
 
     def discharge(self) -> DischargeResult | None:
         """Both scores from the entries, None while an item is unscored."""

@@ -739,18 +739,22 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         detail = result.as_dict()
         reason = dialog.override_reason()  # type: ignore[attr-defined]
-        complete_args = {"override_reason": reason} if reason else {}
 
-        def record() -> None:
+        def record(why: str) -> None:
+            complete_args = {"override_reason": why} if why else {}
             self.send("discharge_scored", lambda _r: self.send("complete", **complete_args), **detail)
 
         if result.passed:
-            record()
-        else:
-            reasons = "; ".join(result.reasons)
-            self.confirm("Discharge criteria not met", f"Discharge criteria are not met: {reasons}. "
-                         "Complete the session anyway (the reasons are recorded)?", record, "Complete anyway",
-                         danger=True)
+            record(reason)
+            return
+        reasons = "; ".join(result.reasons)
+        if not reason:
+            # Completing against failed criteria is an override: the reason is asked for and recorded.
+            self._ask_override("Discharge criteria not met", f"Discharge criteria are not met: {reasons}.", record)
+            return
+        self.confirm("Discharge criteria not met", f"Discharge criteria are not met: {reasons}. "
+                     f"Complete the session anyway, for the reason \"{reason}\" (recorded)?",
+                     lambda: record(reason), "Complete anyway", danger=True)
 
     def nibp_now(self) -> None:
         """Start a cuff measurement now."""

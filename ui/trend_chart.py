@@ -76,6 +76,8 @@ _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind
 
 #: A limit label's height on screen: limit lines closer than this share one label.
 LIMIT_LABEL_PX = 17
+#: Room between the newest value and the limit labels at the right edge of the live view.
+LABEL_GAP_PX = 8
 #: Markers closer than this many pixels share one label, which gives their count.
 MARKER_LABEL_PX = 110
 
@@ -235,16 +237,19 @@ def _over_background(colour: str, alpha: float) -> object:
     return pg.mkColor(*mixed)
 
 
-def whole_session_right_edge(session_start: float, now: float) -> float:
+def whole_session_right_edge(session_start: float, now: float, gutter: float = 0.0) -> float:
     """Right edge of the whole-session view: past now by at least 30 s, in whole steps.
 
-    The view moves once a minute (once every five minutes after the first quarter hour) rather
-    than at every tick, so the axes and labels are not recomputed and the data are not re-laid
-    out every second.
+    ``gutter`` is the share of the view's width the limit labels take at its right edge: the view reaches
+    that much further, so the newest values are drawn left of the labels, never under them. The view moves
+    once a minute (once every five minutes after the first quarter hour) rather than at every tick, so the
+    axes and labels are not recomputed and the data are not re-laid out every second.
     """
     span = max(now - session_start, 60.0)
     step = 60.0 if span < 15 * 60 else 300.0
-    return session_start + math.ceil((span + 30.0) / step) * step
+    # Right of now must be ``gutter`` of the whole width: span / (1 - gutter) in all.
+    room = max(30.0, span * gutter / (1.0 - gutter))
+    return session_start + math.ceil((span + room) / step) * step
 
 
 #: The cached history of a trend ends at a whole multiple of this many seconds.
@@ -996,23 +1001,33 @@ class TrendChart(QWidget):
         if self.now is None or self.session_start is None or self.follow is FollowMode.HOLD:
             return
         view = self.plots["hr"].getViewBox()
+        gutter = self.label_gutter()
         if self.follow is FollowMode.WHOLE:
             span = max(self.now - self.session_start, 60.0)
             if self.live:
-                left, right = self.session_start, whole_session_right_edge(self.session_start, self.now)
+                left, right = self.session_start, whole_session_right_edge(self.session_start, self.now, gutter)
             else:
                 # The first phase's label and the last marker's text stay inside the plot.
                 left = self.session_start - 0.01 * span
                 right = self.session_start + span + max(30.0, 0.03 * span) + 0.04 * span
         else:
             width = view.viewRange()[0][1] - view.viewRange()[0][0]
-            right = self.now + 0.03 * width
+            right = self.now + max(0.03, gutter) * width
             left = right - width
         self._applying_range = True
         try:
             view.setXRange(left, right, padding=0)
         finally:
             self._applying_range = False
+
+    def label_gutter(self) -> float:
+        """The share of the plots' width the widest limit label takes at their right edge (at most a third)."""
+        width_px = self.plots["hr"].getViewBox().width()
+        if width_px <= 0:
+            return 0.0
+        widest = max((info.item.mapRectToScene(info.item.boundingRect()).width() for info in self.limit_labels),
+                     default=0.0)
+        return min((widest + LABEL_GAP_PX) / width_px if widest else 0.0, 1 / 3)
 
     def _user_moved_view(self, *_args: object) -> None:
         if self._applying_range or self.now is None:

@@ -24,6 +24,7 @@ class SimulatedSource(Source):
     """A simulated device producing numerics every second, cuff values on request, and pleth."""
 
     can_start_nibp = True
+    simulated = True
 
     def __init__(
         self,

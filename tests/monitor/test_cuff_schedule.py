@@ -188,8 +188,13 @@ def test_dinamap_runs_the_schedule_and_the_nurse_can_start_it(store: Store) -> N
         nibp_schedule=NibpSchedule(infusion_s=600.0, recovery_s=900.0),
     )
     asked: list[object] = []
+    entered: list[object] = []
 
     def nurse_then_stop(r: Recorder) -> bool:
+        if not entered and r.session.now >= T0 + 60:
+            # What the protocol asks before the infusion: with a patient's device the plan waits for it.
+            entered.append(r.submit("checklist", user="RN", quick="f6 e c m- w80"))
+            entered.append(r.submit("plan_dose", user="RN", weight_kg=80, dose_mg_per_kg=0.5))
         if not asked and r.session.now >= T0 + 20 * 60:
             asked.append(r.submit("nibp_now", user="RN"))
         return r.session.now >= T0 + 49 * 60

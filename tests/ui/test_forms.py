@@ -154,3 +154,28 @@ def test_every_level_of_a_scale_is_read_whole_without_scrolling_sideways(qtbot: 
         QApplication.processEvents()
         assert dialog.list.horizontalScrollBar().maximum() == 0, f"{scale}: a level is cut"
         assert dialog.width() <= 1240, scale
+
+
+def test_the_discharge_form_asks_for_a_reason_when_the_criteria_are_not_met(qtbot: Any) -> None:
+    """Completing against failed criteria is an override: the reason is asked for, and none is asked when
+    the criteria are met; the missing discharge score is this form's own business, no blocker to show."""
+    from monitor.readiness import COMPLETE, Blocker, StepCheck
+
+    unscored = StepCheck(COMPLETE, (Blocker("discharge_not_scored", "discharge not scored"),))
+    dialog = _styled(DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE, unscored))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    for name in dialog.groups:
+        dialog.set_item(name, 2)
+    dialog.no_driving.setChecked(True)  # no escort
+    QApplication.processEvents()
+    result = dialog.discharge()
+    assert result is not None and not result.passed and result.reasons == ("no escort present",)
+    assert "Not ready" not in dialog.ages_label.text()
+    assert dialog.override.isVisible() and not dialog.complete_button.isEnabled()
+    dialog.override.setText("escort waiting in the car park")
+    QApplication.processEvents()
+    assert dialog.complete_button.isEnabled() and dialog.override_reason() == "escort waiting in the car park"
+    dialog.escort.setChecked(True)  # criteria met: no reason needed, none recorded
+    QApplication.processEvents()
+    assert dialog.complete_button.isEnabled() and not dialog.override.isVisible() and dialog.override_reason() == ""

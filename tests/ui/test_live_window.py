@@ -623,7 +623,8 @@ def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens
 def test_the_score_buttons_turn_due_when_the_protocol_asks_and_plain_once_scored(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
-    # IV ketamine: PHQ-9 and GAD-7 before the infusion, MOAA/S with each cuff during it, CADSS-6 at its end.
+    # IV ketamine: PHQ-9 and GAD-7 before the infusion, MOAA/S with each cuff during it, CADSS-6 at its end and
+    # again before discharge.
     w = make_window(speed=60.0, plan="baseline:3,infusion:8,recovery:30", first_status=True)
     assert w.last_status.phase in (Phase.SETUP, Phase.BASELINE)  # 3 s of wall time before the infusion
     assert w.questionnaire_button.text() == "PHQ/GAD due"
@@ -657,5 +658,57 @@ def test_the_score_buttons_turn_due_when_the_protocol_asks_and_plain_once_scored
     qtbot.keyClick(boxes[5], "1")
     assert cadss.ok_button.isEnabled() and cadss.total_label.text() == "Total 4 / 24"
     cadss.accept()
+
+    def cadss_scores() -> int:
+        return sum(1 for e in w.events if e.kind is EventKind.SCORE and e.detail.get("scale") == "CADSS-6")
+
+    # That one was the infusion's end; the protocol asks again before discharge, a separate assessment.
+    qtbot.waitUntil(lambda: cadss_scores() == 1 and w.last_status.scores_due == ("CADSS-6",), timeout=WAIT_MS)
+    assert w.cadss_button.text() == "CADSS-6 due"
+    _focus(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_C)
+    again = w.dialog
+    assert isinstance(again, CadssDialog) and again is not cadss
+    for box in again.items.values():
+        qtbot.keyClick(box, "0")
+    again.accept()
     qtbot.waitUntil(lambda: w.cadss_button.text() == "CADSS-6 (C)", timeout=WAIT_MS)
-    assert w.scores_due == ()
+    assert w.scores_due == () and cadss_scores() == 2
+
+
+def test_completing_against_failed_discharge_criteria_asks_for_the_reason(qtbot: Any, make_window: Any) -> None:
+    """The window never sends a completion over failed criteria without a reason to record with it."""
+    from monitor.discharge import NurseAssessment, assess_discharge
+
+    w = make_window(speed=1.0, first_status=True)
+    failing = assess_discharge([], None, NurseAssessment(2, 2, 2, False, 2, 2, 2, 2, False, True))
+    assert not failing.passed
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send(name: str, on_success: Any = None, **args: Any) -> None:
+        sent.append((name, args))
+        if on_success is not None:
+            on_success(None)  # as the recorder's answer would
+
+    w.send = send
+
+    class Entered:
+        """What the discharge form hands back: failed criteria and (somehow) no reason typed."""
+
+        def discharge(self) -> Any:
+            return failing
+
+        def override_reason(self) -> str:
+            return ""
+
+    w._discharge_entered(Entered())
+    assert isinstance(w.dialog, TextDialog) and sent == []
+    assert "no escort present" in w.dialog.findChildren(QLabel)[0].text()
+    w.dialog.accept()  # no reason typed: nothing is recorded
+    assert sent == []
+    w._discharge_entered(Entered())
+    w.dialog.editor.setText("escort on the phone, arriving in 5 min; physician agreed")
+    w.dialog.accept()
+    assert [name for name, _ in sent] == ["discharge_scored", "complete"]
+    assert sent[0][1]["passed"] is False and sent[0][1]["reasons"] == list(failing.reasons)
+    assert sent[1][1] == {"override_reason": "escort on the phone, arriving in 5 min; physician agreed"}

@@ -288,3 +288,30 @@ def test_events_close_in_time_share_one_label_with_their_count(qtbot: Any) -> No
     chart.refresh(T0 + 3600)
     texts = [item.textItem.toPlainText() for item in chart._marker_labels]
     assert "note 0" in texts and "note 1" in texts
+
+
+@pytest.mark.parametrize("minutes", [2, 40, 90])
+def test_the_newest_values_are_drawn_left_of_the_limit_labels(qtbot: Any, minutes: int) -> None:
+    """The labels sit at the right edge of the live view: the view reaches past now by their width, so the last
+    minutes of a trend are never drawn under them."""
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    chart.resize(1000, 600)
+    chart.show()
+    chart.set_limits([
+        LimitLine(Parameter.SPO2, 92, Priority.MEDIUM, "** SpO2 < 92", upper=False),
+        LimitLine(Parameter.SPO2, 90, Priority.HIGH, "*** SpO2 < 90", upper=False),
+        LimitLine(Parameter.HR, 120, Priority.MEDIUM, "** HR > 120"),
+        LimitLine(Parameter.NIBP_SYS, 180, Priority.HIGH, "*** SBP > 180"),
+    ])
+    chart.session_start = T0
+    chart.add_readings(_numerics(minutes * 60))
+    for _ in range(3):  # the labels' width is known once they are drawn; the view then makes room for them
+        chart.refresh(T0 + minutes * 60 - 1)
+        QApplication.processEvents()
+    assert chart.follow is FollowMode.WHOLE
+    for label in chart.limit_labels:
+        box = chart.plots[label.plot].getViewBox()
+        newest = box.mapViewToScene(QPointF(T0 + minutes * 60 - 1, label.value)).x()
+        left = label.item.mapRectToScene(label.item.boundingRect()).left()
+        assert newest < left, (label.texts, newest, left)

@@ -74,6 +74,20 @@ def record(
         store.close()
 
 
+def run_now(recorder: Recorder, name: str, user: str = NURSE, **args: Any) -> Any:
+    """Submit a command, let the loop take one turn, and return its result (raising its refusal)."""
+    future = recorder.submit(name, user, **args)
+    recorder.step()
+    return future.result(timeout=0)
+
+
+def run_for(recorder: Recorder, minutes: float) -> None:
+    """Let the loop run a number of session minutes (the simulated clock at full speed)."""
+    end = recorder.session.now + minutes * 60.0
+    while recorder.session.now < end:
+        recorder.step()
+
+
 def wait(future: Any) -> Any:
     """The result of a submitted command (already run by the loop)."""
     return future.result(timeout=0)

@@ -152,7 +152,7 @@ def test_questionnaire_answers_are_checked() -> None:
     assert outcomes.PHQ9.maximum == 27 and outcomes.GAD7.maximum == 21
 
 
-def test_required_scores_before_discharge_count_only_after_the_dose() -> None:
+def test_required_scores_before_discharge_count_only_after_the_dosing() -> None:
     from monitor.chair import scores_missing
     from monitor.protocols import ScoreMoment
 
@@ -160,9 +160,17 @@ def test_required_scores_before_discharge_count_only_after_the_dose() -> None:
     events = [
         SessionEvent(100, EventKind.SCORE, Phase.BASELINE, detail={"scale": "MOAA/S", "value": 5}),
         SessionEvent(200, EventKind.INFUSION_STARTED, Phase.INFUSION),
-        SessionEvent(3000, EventKind.SCORE, Phase.RECOVERY, detail={"scale": "CADSS-6", "value": 0}),
+        SessionEvent(500, EventKind.SCORE, Phase.INFUSION, detail={"scale": "MOAA/S", "value": 2}),
+        SessionEvent(510, EventKind.SCORE, Phase.INFUSION, detail={"scale": "CADSS-6", "value": 12}),
+        SessionEvent(600, EventKind.INFUSION_STOPPED, Phase.INFUSION),
+        SessionEvent(600, EventKind.RECOVERY_STARTED, Phase.RECOVERY),
     ]
-    assert scores_missing(nasal, events, ScoreMoment.BEFORE_DISCHARGE) == ["MOAA/S: not scored"]
+    # Scores from before the dose and from the dosing say nothing about the patient at discharge.
+    assert scores_missing(nasal, events, ScoreMoment.BEFORE_DISCHARGE) == [
+        "MOAA/S: not scored since the infusion ended", "CADSS-6: not scored since the infusion ended"]
+    events.append(SessionEvent(3000, EventKind.SCORE, Phase.RECOVERY, detail={"scale": "CADSS-6", "value": 0}))
+    assert scores_missing(nasal, events, ScoreMoment.BEFORE_DISCHARGE) == [
+        "MOAA/S: not scored since the infusion ended"]
     events.append(SessionEvent(3100, EventKind.SCORE, Phase.RECOVERY, detail={"scale": "MOAA/S", "value": 5}))
     assert scores_missing(nasal, events, ScoreMoment.BEFORE_DISCHARGE) == []
     # The IV protocol asks for its scores but requires none.

@@ -162,3 +162,34 @@ def test_a_course_of_one_session_makes_a_pdf_and_a_failed_one_leaves_no_file(
     assert main(["course", ONE_MRN, "--db", str(db), "--format", "pdf", "--out", str(pdf)]) == 1
     assert pdf.read_bytes() == before
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_session_stopped_before_its_infusion_is_shown_but_not_counted(tmp_path: Path) -> None:
+    """CLINICAL.md: an initial series is six infusions; a visit that ended before the dose is not one of them."""
+    from monitor.course import course_dict, csv_rows, next_due
+    from monitor.course_export import write_pdf
+    from monitor.plan import SessionPlan
+    from tests.monitor.course.recording import Script, record
+
+    db = tmp_path / "m.db"
+    # Day 0: the baseline is started and the session is stopped (e.g. BP too high): no infusion.
+    record(db, IV, start=FIRST, plan=SessionPlan(30, 40, 30), stop_after_s=4 * 60)
+    for k in range(1, 7):  # then six infusions, 2.5 days apart
+        script = Script([
+            (Phase.BASELINE, 10, "checklist", {"quick": "f6 e c m- w80"}),
+            (Phase.BASELINE, 20, "plan_dose", {"weight_kg": 80, "dose_mg_per_kg": 0.5}),
+        ])
+        record(db, IV, start=FIRST + k * 2.5 * DAY, plan=SessionPlan(1, 40, 30), script=script, stop_after_s=8 * 60)
+    with Store(db) as store:
+        course = load_course_by_mrn(store, MRN)
+    assert [(r.number, r.kind) for r in course.rows] == [
+        (None, "no_infusion"), *[(k, "series") for k in range(1, 7)]]
+    assert (course.series_done, course.boosters) == (6, 0)
+    assert course.next_due_at == course.rows[-1].started_at + course.plan.booster_interval_days * DAY
+    assert course_dict(course)["sessions"][0]["number"] is None
+    assert [row[:2] for row in csv_rows(course)][1:3] == [["", "no_infusion"], [1, "series"]]
+    pdf = io.BytesIO()
+    write_pdf(course, pdf)  # the unnumbered row has its place in the table and the charts
+    assert pdf.getvalue().startswith(b"%PDF")
+    # Five infusions after the stopped visit: the series is not done, so the series interval follows the 5th.
+    assert next_due(course.rows[:6], course.plan) == course.rows[5].started_at + course.plan.interval_days * DAY

@@ -22,6 +22,7 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase
 from monitor.store import Store
+from tests.monitor.course.recording import run_for, run_now
 
 T0 = 1_790_000_000.0
 MINUTE = 60.0
@@ -34,15 +35,10 @@ def _recorder(store: Store, protocol: str = "ketamine-iv", plan: SessionPlan | N
 
 
 def _run(recorder: Recorder, name: str, **args: object) -> object:
-    future = recorder.submit(name, "AB", **args)
-    recorder.step()
-    return future.result(timeout=0)
+    return run_now(recorder, name, "AB", **args)
 
 
-def _for(recorder: Recorder, minutes: float) -> None:
-    end = recorder.session.now + minutes * MINUTE
-    while recorder.session.now < end:
-        recorder.step()
+_for = run_for
 
 
 def _infusing(store: Store, protocol: str = "ketamine-iv", plan: SessionPlan | None = None) -> Recorder:

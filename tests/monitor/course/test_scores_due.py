@@ -55,15 +55,20 @@ CASES = [
     ("CADSS-6 given during the infusion is not the end's", IV,
      [*INFUSING, _event(2000, EventKind.SCORE, Phase.INFUSION, "CADSS-6"), *RECOVERING[2:]], [], Phase.RECOVERY,
      ("CADSS-6",)),
-    ("CADSS-6 after the end answers the end and discharge", IV,
-     [*RECOVERING, _event(2800, EventKind.SCORE, Phase.RECOVERY, "CADSS-6")], [], Phase.RECOVERY, ()),
+    ("CADSS-6 after the end answers the end; discharge asks for another", IV,
+     [*RECOVERING, _event(2800, EventKind.SCORE, Phase.RECOVERY, "CADSS-6")], [], Phase.RECOVERY, ("CADSS-6",)),
+    ("a second CADSS-6 answers discharge", IV,
+     [*RECOVERING, _event(2800, EventKind.SCORE, Phase.RECOVERY, "CADSS-6"),
+      _event(5400, EventKind.SCORE, Phase.RECOVERY, "CADSS-6")], [], Phase.RECOVERY, ()),
     ("complete: nothing", IV, [*RECOVERING, _event(5000, EventKind.SESSION_COMPLETED, Phase.COMPLETE)], [],
      Phase.COMPLETE, ()),
     ("esketamine recovery: MOAA/S and CADSS-6 before discharge", NASAL, RECOVERING, [], Phase.RECOVERY,
      ("MOAA/S", "CADSS-6")),
-    ("esketamine: a MOAA/S from the dosing counts for discharge", NASAL,
+    ("esketamine: a MOAA/S from the dosing does not count for discharge", NASAL,
      [*INFUSING, _event(900, EventKind.SCORE, Phase.INFUSION, "MOAA/S"), *RECOVERING[2:]], [], Phase.RECOVERY,
-     ("CADSS-6",)),
+     ("MOAA/S", "CADSS-6")),
+    ("esketamine: one in observation does", NASAL,
+     [*RECOVERING, _event(4000, EventKind.SCORE, Phase.RECOVERY, "MOAA/S")], [], Phase.RECOVERY, ("CADSS-6",)),
     ("esketamine: one from the baseline does not", NASAL,
      [*BASELINE, _event(60, EventKind.SCORE, Phase.BASELINE, "MOAA/S"), *RECOVERING[1:]], [], Phase.RECOVERY,
      ("MOAA/S", "CADSS-6")),
@@ -76,6 +81,32 @@ CASES = [
                          [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_scores_due(protocol, events, cuffs, phase, due) -> None:  # type: ignore[no-untyped-def]
     assert chair.scores_due(protocol, events, cuffs, phase) == due
+
+
+def _scored(t: float, scale: str, value: float, phase: Phase = Phase.RECOVERY) -> SessionEvent:
+    return SessionEvent(T0 + t, EventKind.SCORE, phase, "RN", {"scale": scale, "value": value})
+
+
+@pytest.mark.parametrize(("protocol", "scores", "problems"), [
+    (NASAL, [_scored(4000, "MOAA/S", 5), _scored(4010, "CADSS-6", 0)], []),
+    (NASAL, [_scored(4000, "MOAA/S", 4), _scored(4010, "CADSS-6", 0)], ["MOAA/S 4: not 5 yet"]),
+    # The newest score counts: sedation resolved later in observation.
+    (NASAL, [_scored(4000, "MOAA/S", 4), _scored(6000, "MOAA/S", 5)], []),
+    # Dissociation back to the patient's own baseline (a CADSS-6 before the dose), else to none.
+    (NASAL, [_scored(4010, "CADSS-6", 3)], ["CADSS-6 3: not back to the baseline 0"]),
+    (NASAL, [_scored(100, "CADSS-6", 2, Phase.BASELINE), _scored(4010, "CADSS-6", 2)], []),
+    (NASAL, [_scored(100, "CADSS-6", 1, Phase.BASELINE), _scored(4010, "CADSS-6", 3)],
+     ["CADSS-6 3: not back to the baseline 1"]),
+    # Scores from the dosing are not judged for discharge (they are no pre-discharge scores at all).
+    (NASAL, [_scored(600, "MOAA/S", 2, Phase.INFUSION)], []),
+    # IV: the first CADSS-6 after the end is the infusion-end one; only the later one is judged.
+    (IV, [_scored(2800, "CADSS-6", 9)], []),
+    (IV, [_scored(2800, "CADSS-6", 9), _scored(4500, "CADSS-6", 4)], ["CADSS-6 4: not back to the baseline 0"]),
+], ids=["resolved", "still sedated", "sedation resolved later", "dissociated", "at the own baseline",
+        "above the own baseline", "dosing scores", "IV end score", "IV discharge score"])
+def test_pre_discharge_scores_must_show_sedation_and_dissociation_resolved(protocol, scores, problems) -> None:  # type: ignore[no-untyped-def]
+    events = sorted([*RECOVERING, *scores], key=lambda e: e.t)
+    assert chair.discharge_score_problems(protocol, events) == problems
 
 
 class Sampler:
@@ -102,6 +133,7 @@ def test_a_recorded_infusion_asks_for_each_score_when_its_protocol_does(tmp_path
         (Phase.BASELINE, 50, "outcome_score", {"scale": "GAD-7", "answers": "2222211"}),
         (Phase.INFUSION, 330, "score", {"scale": "MOAA/S", "value": 4}),
         (Phase.RECOVERY, 60, "score", {"scale": "CADSS-6", "value": 3}),
+        (Phase.RECOVERY, 600, "score", {"scale": "CADSS-6", "value": 0}),
     ])
     sampler = Sampler()
 
@@ -122,10 +154,12 @@ def test_a_recorded_infusion_asks_for_each_score_when_its_protocol_does(tmp_path
     cleared = [at for at, due in infusion if due == () and at > 0]
     assert len(reminders) >= 2, infusion  # the protocol's cuff cycle over 12 min
     assert any(330 <= at < 340 for at in cleared), infusion  # the score at 330 s ended that reminder
-    # Recovery: CADSS-6 from the infusion's end until it is given at 60 s; then nothing.
+    # Recovery: CADSS-6 from the infusion's end until it is given at 60 s; then again before discharge (a
+    # separate assessment) until given at 600 s; then nothing.
     recovery = [(at, due) for phase, at, due in seen if phase is Phase.RECOVERY]
     assert recovery[0][1] == ("CADSS-6",) and recovery[0][0] < 2, recovery
-    assert recovery[-1][1] == () and 60 <= recovery[-1][0] < 62, recovery
+    assert not any(due == () for at, due in recovery if at < 600), recovery
+    assert recovery[-1][1] == () and 600 <= recovery[-1][0] < 602, recovery
     assert not any("MOAA/S" in due for _, due in recovery)
     # The terminal's line says it too.
     assert [line.endswith(" | score due: PHQ-9, GAD-7") for line in sampler.lines][:1] == [True]

@@ -77,7 +77,8 @@ DEMONSTRATION_REASON = "demonstration plan on the simulated monitor"
 #: What a part beside the recorder may put on the timeline as ``technical_event``: the live feed's
 #: set-aside messages and errors, the window's frozen spells and its guard's end. The conditions the alarm
 #: engine acts on (a missed check, a lost link) are recorded by the recorder alone.
-REPORTED_TECHNICAL_EVENTS = frozenset({"feed_dead_letter", "feed_error", "screen_not_responding", "guard_ended"})
+REPORTED_TECHNICAL_EVENTS = frozenset({"feed_dead_letter", "feed_error", "screen_not_responding", "guard_ended",
+                                       "server_copy_incomplete", "database_origin_renewed"})
 
 
 class AlarmEngineLike(Protocol):
@@ -209,6 +210,9 @@ class Recorder:
         self.screen_beat: float | None = None
         self._screen_watched_from = 0.0
         self._screen_alarmed = False
+        #: The server link's warning (another chair database uses this chair's login), set from its thread.
+        self.server_warning: str | None = None
+        self._server_warned: str | None = None
         #: Where held rows went when the store never came back before the end (None: nothing left over).
         self.recovery_file: str | None = None
         self._dropped_reported = (0, 0)
@@ -501,6 +505,7 @@ class Recorder:
             self.alarms.tick(self.session.now, self.session)
         self._watch_writer()
         self._watch_screen()
+        self._watch_server_link()
         events = self._collect_events()
         alarm_changes = self._collect_alarm_changes()
         self._maybe_flush()
@@ -1085,6 +1090,27 @@ class Recorder:
         if frozen != self._screen_alarmed:
             self._screen_alarmed = frozen
             self.alarms.report("screen_not_responding" if frozen else "screen_responding", self.session.now)
+
+    def warn_server_link(self, warning: str | None) -> None:
+        """The clinic server link's lasting warning, or None when it ended (any thread; acted on next turn)."""
+        self.server_warning = warning
+
+    def _watch_server_link(self) -> None:
+        """A login shared with another chair database is a technical alarm (and on the timeline) while it lasts."""
+        warning = self.server_warning
+        if warning == self._server_warned:
+            return
+        self._server_warned = warning
+        s = self.session
+        if warning:
+            s.record(EventKind.TECHNICAL, s.now, None, condition="server_login_shared", detail=warning)
+        else:
+            s.record(EventKind.TECHNICAL, s.now, None, condition="server_login_own")
+        if self.alarms is not None:
+            if warning:
+                self.alarms.report("server_login_shared", s.now, message=warning)
+            else:
+                self.alarms.report("server_login_own", s.now)
 
     def _watch_writer(self) -> None:
         """Turn the writer's state into timeline events and technical alarms."""

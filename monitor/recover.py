@@ -5,15 +5,22 @@ A database that fails ``PRAGMA quick_check`` is never written into (see :class:`
 one damaged page costs the rows on that page, not the rest of the file. The new file gets the
 current schema, every row that could be read, and an audit entry saying what was recovered from
 where and how much could not be read.
+
+A damaged file that sent to the clinic's server hands its server identity on (its origin id and how far
+the server has it): rows keep their local ids, so the server recognises them and holds each once. Every
+recovered row is queued again; sending one the server has changes nothing. When that record cannot be
+read, the new file sends as a new origin and the report says the server will then hold its rows under
+both origins.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.store import Store
-from monitor.store.recovery import TableRecovery, copy_readable
+from monitor.store import Store, outbox
+from monitor.store.recovery import ServerIdentity, TableRecovery, copy_readable, server_identity
 
 
 class RecoverError(Exception):
@@ -27,6 +34,10 @@ class RecoveryReport:
     source: Path
     target: Path
     tables: tuple[TableRecovery, ...]
+    #: The damaged file's server identity, carried over (None: it never sent to a server, or see below).
+    identity: ServerIdentity | None = None
+    #: The damaged file sent to a server but its record of that could not be read.
+    identity_lost: bool = False
 
     @property
     def copied(self) -> int:
@@ -39,6 +50,13 @@ class RecoveryReport:
         for t in self.tables:
             damaged = f", {t.unreadable_spots} unreadable spot(s) skipped" if t.unreadable_spots else ""
             out.append(f"  {t.table}: {t.copied} rows{damaged}")
+        if self.identity is not None:
+            origin = self.identity.origins[0][:8]
+            out.append(f"  sends to the clinic's server as the damaged file did (origin {origin}); "
+                       "every row is queued again and the server holds each once")
+        elif self.identity_lost:
+            out.append("  the damaged file's record of what it sent to the clinic's server could not be read: this "
+                       "file sends as a new origin, and the server will hold its rows under both origins")
         return out
 
 
@@ -52,9 +70,17 @@ def recover(source: str | Path, target: str | Path) -> RecoveryReport:
     fresh = Store(target)
     try:
         results = copy_readable(source, fresh)
-        report = RecoveryReport(source, target, tuple(results))
+        try:
+            identity, lost = server_identity(source), False
+        except sqlite3.DatabaseError:
+            identity, lost = None, True
+        if identity is not None:
+            outbox.carry_identity(fresh.db.conn, identity.origins, identity.progress)
+        report = RecoveryReport(source, target, tuple(results), identity, lost)
         fresh.audit("database_recovered", user=None, source=str(source), rows=report.copied,
-                    unreadable_spots=sum(t.unreadable_spots for t in results))
+                    unreadable_spots=sum(t.unreadable_spots for t in results),
+                    server_origin=identity.origins[0] if identity is not None else None)
         return report
     finally:
         fresh.close()
+

@@ -13,7 +13,9 @@ station can see:
 * a chair that still sends its heartbeat but whose status has not moved on for :data:`STALLED_AFTER_S`
   (its recorder hangs or fails every turn: its clock ``now`` stands still) is a technical alarm too:
   its values are the last ones it had, not current;
-* an alarm not acknowledged at the chair within ``escalate_after_s`` (default 60 s) is escalated.
+* an alarm not acknowledged at the chair within ``escalate_after_s`` (default 60 s) is escalated;
+* two chair databases reporting under one login (a chair's settings copied to another chair) are two
+  tiles, each with its own values and alarms, and a technical alarm naming the shared login.
 
 The station shows; it never writes to the server, so it cannot silence or change a chair.
 """
@@ -52,6 +54,14 @@ class ChairReport:
     tile: LiveTile | None
     patient_mrn: str | None
     patient_name: str | None
+    #: The chair database that reported (one login may, wrongly, serve several).
+    origin: str = ""
+
+    @property
+    def key(self) -> str:
+        """What tells this chair's tile from every other: its login and its database (the login alone when the
+        report names no database)."""
+        return f"{self.chair}/{self.origin}" if self.origin else self.chair
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +69,7 @@ class StationAlarm:
     """A condition raised by the station itself (the chair cannot raise it)."""
 
     chair: str
-    condition: str  # chair_offline | chair_stalled | escalated
+    condition: str  # chair_offline | chair_stalled | login_shared | escalated
     priority: Priority
     message: str
     alarm_id: str | None = None
@@ -80,6 +90,10 @@ class ChairView:
     status_age_s: float = 0.0
     #: The chair still answers but its status has not moved on for ``STALLED_AFTER_S``.
     stalled: bool = False
+    #: The tile's key (:attr:`ChairReport.key`).
+    key: str = ""
+    #: Names of the other chair databases reporting under this tile's login (empty: the login is its own).
+    shared_with: tuple[str, ...] = ()
 
     @property
     def current(self) -> bool:
@@ -121,7 +135,7 @@ class StationModel:
         self.stalled_after_s = stalled_after_s
         self.clock = clock
         self._lock = threading.Lock()
-        # chair -> (report, when the chair was last heard from, when this report's chair time was first seen)
+        # chair key -> (report, when the chair was last heard from, when this report's chair time was first seen)
         self._reports: dict[str, tuple[ChairReport, float, float]] = {}
 
     def apply(self, report: ChairReport, received_at: float | None = None) -> None:
@@ -129,12 +143,12 @@ class StationModel:
         at = self.clock() if received_at is None else received_at
         with self._lock:
             if report.tile is None or not report.tile.active:
-                self._reports.pop(report.chair, None)
+                self._reports.pop(report.key, None)
                 return
-            previous = self._reports.get(report.chair)
+            previous = self._reports.get(report.key)
             # A heartbeat repeating the same status proves the chair is alive, not that time stood still.
             same = previous is not None and previous[0].tile is not None and previous[0].tile.now == report.tile.now
-            self._reports[report.chair] = (report, at, previous[2] if same and previous else at)
+            self._reports[report.key] = (report, at, previous[2] if same and previous else at)
 
     def views(self, now: float | None = None) -> list[ChairView]:
         """One view per active chair, by name."""
@@ -142,6 +156,9 @@ class StationModel:
         out = []
         with self._lock:
             reports = list(self._reports.values())
+        names: dict[str, list[tuple[str, str]]] = {}
+        for report, _at, _fresh in reports:
+            names.setdefault(report.chair, []).append((report.key, report.name))
         for report, at, fresh_at in reports:
             assert report.tile is not None
             silent = max(0.0, now - at)
@@ -156,6 +173,8 @@ class StationModel:
                 escalated=frozenset(),
                 status_age_s=status_age,
                 stalled=silent < self.offline_after_s and status_age >= self.stalled_after_s,
+                key=report.key,
+                shared_with=tuple(sorted(name for key, name in names[report.chair] if key != report.key)),
             )
             escalated = frozenset(
                 a.id for a in report.tile.alarms
@@ -179,6 +198,11 @@ class StationModel:
                                  f"{view.name}: monitoring stalled at the chair - its status has not moved on "
                                  f"for {view.status_age_s:.0f} s; values are not current")
                 )
+            if view.shared_with:
+                alarms.append(
+                    StationAlarm(view.chair, "login_shared", Priority.MEDIUM,
+                                 f"{view.name}: {shared_login_text(view)}")
+                )
             for alarm in view.tile.alarms:
                 if alarm.id in view.escalated:
                     alarms.append(
@@ -198,7 +222,14 @@ class StationModel:
         return max(levels, default=None)
 
 
-def _report(row: server_store.ChairRow) -> ChairReport:
+def shared_login_text(view: ChairView) -> str:
+    """What the station says of a login two chair databases report under."""
+    return (f"LOGIN {view.chair} SHARED with {', '.join(view.shared_with)}: each chair has its own tile; "
+            f"give each chair its own login")
+
+
+def report_from_row(row: server_store.ChairRow) -> ChairReport:
+    """A chair database's row as the station takes it (an unreadable status is logged and left out)."""
     tile = None
     if row.live is not None:
         document = row.live if isinstance(row.live, dict) else json.loads(row.live)
@@ -206,7 +237,7 @@ def _report(row: server_store.ChairRow) -> ChairReport:
             tile = parse_tile(document)
         except ValueError as exc:
             log.warning("chair %s sent an unreadable status: %s", row.chair, exc)
-    return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name)
+    return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name, row.origin)
 
 
 class StationFeed:
@@ -251,7 +282,7 @@ class StationFeed:
                                      application_name="infusion-monitor station") as conn:
                     server_store.listen_for_chairs(conn)
                     for row in server_store.chair_rows(conn):
-                        self.on_report(_report(row))
+                        self.on_report(report_from_row(row))
                     self._link(True, None)
                     self._listen(conn)
             except psycopg.Error as exc:
@@ -275,4 +306,4 @@ class StationFeed:
             for notify in conn.notifies(timeout=0.0):
                 chairs.add(notify.payload)
             for row in server_store.chair_rows(conn, chairs):
-                self.on_report(_report(row))
+                self.on_report(report_from_row(row))

@@ -1308,7 +1308,8 @@ class LiveWindow(DialogHost, QMainWindow):
         if now - getattr(self, "_server_checked", 0.0) >= 1.0:
             self._server_checked = now
             status = link.status()
-            colour = "#3ddc6a" if status.connected else theme.WARNING_TEXT
+            # A login shared with another chair is as wrong as no link: the station cannot tell the chairs apart.
+            colour = "#3ddc6a" if status.connected and not status.warning else theme.WARNING_TEXT
             self._server_text = f"<br><b style='color:{colour}'>{html.escape(status.text)}</b>"
         return str(getattr(self, "_server_text", ""))
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from monitor.alarms.model import Priority
-from monitor.station import ChairReport, ChairView, StationFeed, StationModel
+from monitor.station import ChairReport, ChairView, StationFeed, StationModel, shared_login_text
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
@@ -90,9 +90,10 @@ class ChairTile(QFrame):
 
     clicked = Signal(str)
 
-    def __init__(self, chair: str, parent: QWidget | None = None) -> None:
+    def __init__(self, key: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.chair = chair
+        #: The chair's key (:attr:`ChairView.key`), sent when the tile is clicked.
+        self.key = key
         self.setObjectName("panel")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         layout = QVBoxLayout(self)
@@ -143,6 +144,15 @@ class ChairTile(QFrame):
                 f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>** {text}</div>"
             )
             border = colour
+        if view.shared_with:
+            lit = flash_on(Priority.MEDIUM, now_ms)
+            colour = theme.ALARM_COLOURS[Priority.MEDIUM]
+            lines.append(
+                f"<div style='background:{colour if lit else theme.PANEL}; "
+                f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>"
+                f"** {html.escape(shared_login_text(view))}</div>"
+            )
+            border = colour
         for alarm in tile.alarms:
             priority = Priority(alarm.priority)
             escalated = alarm.id in view.escalated
@@ -167,7 +177,7 @@ class ChairTile(QFrame):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """A click opens the chair's trends (read-only)."""
-        self.clicked.emit(self.chair)
+        self.clicked.emit(self.key)
         super().mousePressEvent(event)
 
 
@@ -238,18 +248,18 @@ class StationWindow(QMainWindow):
         """Redraw every tile and the banner, and follow the loudest priority with the sound."""
         now_ms = int(time.monotonic() * 1000)
         views = self.model.views()
-        present = {v.chair for v in views}
+        present = {v.key for v in views}
         for chair in list(self.tiles):
             if chair not in present:
                 tile = self.tiles.pop(chair)
                 self.grid.removeWidget(tile)
                 tile.deleteLater()
         for index, view in enumerate(views):
-            tile = self.tiles.get(view.chair)
+            tile = self.tiles.get(view.key)
             if tile is None:
-                tile = ChairTile(view.chair)
+                tile = ChairTile(view.key)
                 tile.clicked.connect(self._open_chart)
-                self.tiles[view.chair] = tile
+                self.tiles[view.key] = tile
             if self.grid.indexOf(tile) != index:
                 self.grid.addWidget(tile, index // COLUMNS, index % COLUMNS)
             tile.show_view(view, now_ms)
@@ -269,9 +279,9 @@ class StationWindow(QMainWindow):
                 loudest = max(loudest or Priority.MEDIUM, Priority.MEDIUM)
             self.sound.set_sounding(loudest)
 
-    def _open_chart(self, chair: str) -> None:
+    def _open_chart(self, key: str) -> None:
         if self.on_tile_clicked is not None:
-            self.on_tile_clicked(chair)
+            self.on_tile_clicked(key)
 
 
 class ChairTrendDialog(QDialog):
@@ -351,8 +361,8 @@ def run_station(args: argparse.Namespace) -> int:
     window = StationWindow(model, server=StationFeed(url, lambda _r: None).server, sound=sound)
     feed = StationFeed(url, window.report, window.link_changed)
 
-    def open_chart(chair: str) -> None:
-        view = next((v for v in model.views() if v.chair == chair), None)
+    def open_chart(key: str) -> None:
+        view = next((v for v in model.views() if v.key == key), None)
         if view is None or view.tile.session_id is None:
             return
         dialog = ChairTrendDialog(url, view.tile.session_id, view.name, window)

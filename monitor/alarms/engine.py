@@ -1007,6 +1007,16 @@ class AlarmEngine:
     def _screen_responding(self, at: float, user: str | None) -> None:
         self._end_key("screen_not_responding", at)
 
+    def _login_shared(self, at: float, user: str | None, message: str = "") -> None:
+        """Another chair database reports to the clinic's server under this chair's login: the station cannot
+        tell the two chairs apart by their login, and the setup needs correcting."""
+        if "server_login_shared" not in self._active:
+            self._start_technical("server_login_shared", None, message or "Server login used by another chair", at,
+                                  priority=Priority.MEDIUM)
+
+    def _login_own(self, at: float, user: str | None) -> None:
+        self._end_key("server_login_shared", at)
+
     def _database_moved(self, at: float, user: str | None, message: str = "") -> None:
         # Someone deleted or moved the open database: always high priority, ended by the nurse only.
         self._start_technical("database_moved", None, message or "The database file was deleted or moved", at,
@@ -1042,6 +1052,8 @@ _REPORTS: Final[dict[str, Callable[..., Any]]] = {
     "database_moved": AlarmEngine._database_moved,
     "screen_not_responding": AlarmEngine._screen_not_responding,
     "screen_responding": AlarmEngine._screen_responding,
+    "server_login_shared": AlarmEngine._login_shared,
+    "server_login_own": AlarmEngine._login_own,
     "nibp_confirm_started": AlarmEngine._nibp_confirm_started,
 }
 

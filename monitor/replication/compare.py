@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +70,10 @@ def local_digests(conn: sqlite3.Connection, session_id: str) -> list[TableDigest
     ]
 
 
-def server_digests(conn: psycopg.Connection, session_id: str, origin: str) -> list[TableDigest]:
-    """Digests of one session as the server holds it for the chair database ``origin``."""
+def server_digests(conn: psycopg.Connection, session_id: str, origins: Sequence[str]) -> list[TableDigest]:
+    """Digests of one session as the server holds it for the chair database that sent as ``origins`` (its
+    origin ids: one, or more when it took a new one after a restore, :func:`monitor.store.outbox.origins`)."""
     return [
-        _digest(session_id, t, server_store.session_rows(conn, t, columns, session_id, origin))
+        _digest(session_id, t, server_store.session_rows(conn, t, columns, session_id, origins))
         for t, columns in _COMPARED.items()
     ]

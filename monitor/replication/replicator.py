@@ -3,13 +3,18 @@
 One background thread with its own SQLite and PostgreSQL connections. Recording never waits for
 it: the recorder commits to SQLite (the triggers queue each row) and carries on; the replicator
 reads the outbox, upserts the named rows on the server and records, in the same server
-transaction, the last outbox number it shipped. Only after the server committed does it drop
-those entries locally. A crash between the two replays a batch, and a replay changes nothing
-because every row is keyed by its random id (or its file's random origin and local id).
+transaction, the last outbox number it shipped and the batch's random id. Only after the server
+committed does it drop those entries locally. A crash between the two replays a batch, and a replay
+changes nothing because every row is keyed by its random id (or its file's random origin and local id).
+On connecting, and in each batch's transaction, the server's progress is compared with the chair's own
+record of it (:mod:`.progress`): a server restored from an older dump gets everything again, and a chair
+file restored from a backup (or copied) takes a new origin id instead of overwriting the server's rows.
 
 Alongside, it keeps the chair's row in ``chairs`` fresh: the latest live status handed to
 :meth:`Replicator.publish` (numerics, phase, alarms), or at least a heartbeat every
-:data:`HEARTBEAT_S`, each followed by a ``NOTIFY`` that the nurse station listens to.
+:data:`HEARTBEAT_S`, each followed by a ``NOTIFY`` that the nurse station listens to. Another chair
+database reporting under the same login is a warning (:attr:`ReplicationStatus.warning`) handed to
+``on_warning``, which the recorder turns into a technical alarm.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from typing import Any
 import psycopg
 
 from monitor.replication import server_writes, tls
+from monitor.replication.progress import Judgement, Verdict, judge
 from monitor.replication.schema import SCHEMA_VERSION, server_version
 from monitor.store import outbox
 
@@ -54,10 +60,17 @@ class ReplicationStatus:
     last_shipped_at: float | None
     error: str | None
     running: bool = True
+    #: A condition that lasts while it holds: another chair database reports under this chair's login.
+    warning: str | None = None
+    #: What the replicator last had to do about the server's copy (sent everything again, took a new origin).
+    notice: str | None = None
 
     @property
     def text(self) -> str:
         """One line for the status bar."""
+        return "; ".join(t for t in (self._link_text(), self.warning, self.notice) if t)
+
+    def _link_text(self) -> str:
         if not self.running:
             if self.pending_rows:
                 return f"Server {self.server}: {self.pending_rows} rows wait here for the next start"
@@ -71,6 +84,10 @@ class ReplicationStatus:
         if self.pending_rows:
             return f"Server {self.server}: connected, {self.pending_rows} rows ({self.behind_s:.0f} s) to send"
         return f"Server {self.server}: connected, up to date"
+
+
+class _OutOfStep(Exception):
+    """The server's progress for this origin is not the one this file last confirmed."""
 
 
 def redacted(url: str) -> str:
@@ -120,6 +137,12 @@ class Replicator:
         self._last_heartbeat = 0.0
         self._retry_s = RETRY_MIN_S
         self._final: ReplicationStatus | None = None
+        self._warning: str | None = None
+        self._notice: str | None = None
+        #: Called (on the replicator's thread) with the warning whenever it changes (None: it ended).
+        self.on_warning: Callable[[str | None], None] | None = None
+        #: Called (on the replicator's thread) with a condition and a sentence when the copy needed repair.
+        self.on_notice: Callable[[str, str], None] | None = None
 
     # -- any thread ------------------------------------------------------------------------
 
@@ -151,6 +174,8 @@ class Replicator:
             behind_s=behind,
             last_shipped_at=self._last_shipped_at,
             error=self._error,
+            warning=self._warning,
+            notice=self._notice,
         )
 
     def start(self) -> None:
@@ -169,7 +194,8 @@ class Replicator:
             self._thread = None
         final = self.status()
         self._final = ReplicationStatus(
-            final.server, False, final.pending_rows, final.behind_s, final.last_shipped_at, final.error, running=False
+            final.server, False, final.pending_rows, final.behind_s, final.last_shipped_at, final.error,
+            running=False, notice=final.notice,
         )
         with self._lock:
             self._local.close()
@@ -232,11 +258,7 @@ class Replicator:
             )
         self._server = conn
         self._server_columns = {t: server_writes.columns_of(conn, t) for t in outbox.TABLES}
-        # Entries the server already committed (the chair died before forgetting them) are dropped.
-        shipped = server_writes.shipped_up_to(conn, self.origin)
-        if shipped is not None:
-            with self._lock:
-                outbox.acknowledge(self._local, shipped)
+        self._reconcile(conn)
         self._connected = True
         self._error = None
         self._last_heartbeat = 0.0
@@ -256,7 +278,41 @@ class Replicator:
                 self._server.close()
             self._server = None
 
-    def ship_once(self) -> int:
+    def _reconcile(self, conn: psycopg.Connection) -> None:
+        """Compare the server's progress for this origin with this file's record of it, and act on it."""
+        server = server_writes.progress(conn, self.origin)
+        with self._lock:
+            found = judge(outbox.progress(self._local), server)
+        if found.verdict is Verdict.IN_STEP:
+            if found.acknowledge_up_to is not None and server is not None:
+                # Entries the server already committed (the chair died before forgetting them) are dropped.
+                with self._lock:
+                    outbox.acknowledge(self._local, server)
+            return
+        if found.verdict is Verdict.SERVER_BEHIND:
+            with self._lock:
+                queued = outbox.queue_everything_again(self._local, server)
+            self._tell("server_copy_incomplete",
+                       f"the server holds less of this chair than it confirmed before (restored from an older "
+                       f"backup?): sending again everything this chair holds ({queued} rows)")
+            return
+        old = self.origin
+        with self._lock:
+            self.origin = outbox.take_new_origin(self._local)
+        with conn.transaction():
+            server_writes.leave_station(conn, old)
+        self._tell("database_origin_renewed",
+                   f"the server holds rows from this database's origin {old[:8]} that this file never wrote "
+                   f"(restored from a backup, or a copy recording elsewhere): the server keeps them as they are; "
+                   f"this file now sends as origin {self.origin[:8]}")
+
+    def _tell(self, condition: str, message: str) -> None:
+        log.warning("%s: %s", redacted(self.url), message)
+        self._notice = message
+        if self.on_notice is not None:
+            self.on_notice(condition, message)
+
+    def ship_once(self, *, checked: bool = False) -> int:
         """Send one batch of the outbox in one server transaction; returns how many entries it covered."""
         assert self._server is not None
         with self._lock:
@@ -279,14 +335,29 @@ class Replicator:
             chair_keys = load_keys(create=False)
             rows["patients"] = [readable_patient_row(chair_keys, row) for row in rows["patients"]]
         conn = self._server
-        with conn.transaction():
-            for table in outbox.TABLES:  # dependency order: patients, sessions, then their rows
-                if rows.get(table):
-                    self._upsert(conn, table, rows[table])
-            last = entries[-1].seq
-            server_writes.mark_shipped(conn, self.origin, last)
+        mark = outbox.Mark(entries[-1].seq, outbox.new_batch_id())
         with self._lock:
-            outbox.acknowledge(self._local, last)
+            outbox.begin_batch(self._local, mark)
+        try:
+            with conn.transaction():
+                # The server's progress must be the one this file last confirmed: otherwise another file
+                # sends as this origin, or the server was restored (the row stays locked until commit).
+                server = server_writes.progress(conn, self.origin, lock=True)
+                with self._lock:
+                    in_step = judge(outbox.progress(self._local), server) == Judgement(Verdict.IN_STEP)
+                if not in_step:
+                    raise _OutOfStep
+                for table in outbox.TABLES:  # dependency order: patients, sessions, then their rows
+                    if rows.get(table):
+                        self._upsert(conn, table, rows[table])
+                server_writes.mark_shipped(conn, self.origin, mark)
+        except _OutOfStep:
+            if checked:
+                raise psycopg.OperationalError("the server's progress for this chair keeps changing") from None
+            self._reconcile(conn)
+            return self.ship_once(checked=True)
+        with self._lock:
+            outbox.acknowledge(self._local, mark)
         self._last_shipped_at = time.time()
         return len(entries)
 
@@ -322,8 +393,23 @@ class Replicator:
         payload = json.dumps(live, default=str) if live is not None else None
         conn = self._server
         with conn.transaction():
-            server_writes.publish_chair(conn, self.chair_name, self.origin, socket.gethostname(), payload)
+            others = server_writes.publish_chair(conn, self.chair_name, self.origin, socket.gethostname(), payload)
+        self._set_warning(None if not others else (
+            f"LOGIN SHARED: the login {conn.info.user} is also used by "
+            + ", ".join(f"{name} on {host}" for name, host in others)
+            + "; the nurse station shows them as separate chairs under one login; give each chair its own "
+            "login (server add-chair)"
+        ))
         self._last_heartbeat = now
         with self._live_lock:
             if self._live is live or final:
                 self._live_dirty = False
+
+    def _set_warning(self, warning: str | None) -> None:
+        if warning == self._warning:
+            return
+        if warning:
+            log.warning("%s: %s", redacted(self.url), warning)
+        self._warning = warning
+        if self.on_warning is not None:
+            self.on_warning(warning)

@@ -3,7 +3,7 @@
 Every replicated row carries ``chair`` (the database role that wrote it, filled in by the server)
 and ``origin`` (the random id of the chair's SQLite file). Rows with a random text key keep it;
 rows keyed by a local integer are keyed on the server by ``(origin, local_id)``, so the same row
-sent twice is the same row.
+sent twice is the same row. ``chairs`` has one row per login and chair database (origin).
 
 Roles (cluster-wide, created if missing):
 
@@ -147,8 +147,30 @@ def _protocol_v4(conn: psycopg.Connection) -> None:
     conn.execute("ALTER TABLE sessions ADD COLUMN protocol TEXT, ADD COLUMN protocol_sha256 TEXT")
 
 
+def _identity_v5(conn: psycopg.Connection) -> None:
+    """One ``chairs`` row per chair database rather than per login (two chairs given one login are two rows,
+    never one row overwritten in turn); the batch that set each origin's progress (so a chair can tell its own
+    history from a restored or copied file's); and the server's own time of each session's latest heartbeat
+    (liveness judged on one clock, whatever the chair's clock says)."""
+    conn.execute("UPDATE chairs SET origin = '' WHERE origin IS NULL")
+    conn.execute("ALTER TABLE chairs ALTER COLUMN origin SET NOT NULL, DROP CONSTRAINT chairs_pkey, "
+                 "ADD PRIMARY KEY (chair, origin)")
+    conn.execute("ALTER TABLE replication_progress ADD COLUMN batch TEXT")
+    conn.execute("ALTER TABLE sessions ADD COLUMN heartbeat_seen_at TIMESTAMPTZ")
+    conn.execute(
+        "CREATE FUNCTION im_heartbeat_seen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP = 'INSERT' OR NEW.heartbeat_at IS DISTINCT FROM OLD.heartbeat_at THEN "
+        "NEW.heartbeat_seen_at := now(); ELSE NEW.heartbeat_seen_at := OLD.heartbeat_seen_at; END IF; "
+        "RETURN NEW; END $$"
+    )
+    conn.execute("CREATE TRIGGER sessions_heartbeat_seen BEFORE INSERT OR UPDATE ON sessions "
+                 "FOR EACH ROW EXECUTE FUNCTION im_heartbeat_seen()")
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [_create_v1, _roles_v2, _live_index_v3, _protocol_v4]
+MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
+    _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

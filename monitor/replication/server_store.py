@@ -29,31 +29,38 @@ from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_fro
 
 # The last reading's time matters only while a session has no end (its length so far); a closed
 # session's end says it, and skipping 12,000 index probes keeps a year's list fast.
+#: Seconds since the server received a session's latest heartbeat, on the server's clock alone (NULL for a
+#: session whose heartbeat arrived before the server kept that time).
+_HEARTBEAT_AGE = "EXTRACT(EPOCH FROM now() - {0}heartbeat_seen_at)::float8 AS heartbeat_age_s"
+
 _SUMMARY_SQL = (
     "SELECT s.id, s.started_at, s.ended_at, s.status, s.phase, s.phases_reached, s.driver, s.nurse, "
-    "s.heartbeat_at, p.mrn AS patient_mrn, "
+    "s.heartbeat_at, " + _HEARTBEAT_AGE.format("s.") + ", p.mrn AS patient_mrn, "
     "CASE WHEN s.ended_at IS NULL THEN (SELECT MAX(r.t) FROM readings r WHERE r.session_id = s.id) "
     "END AS last_data_at "
     "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id"
 )
 
+_SESSION_SQL = "SELECT *, " + _HEARTBEAT_AGE.format("") + " FROM sessions"
+
 
 # The station's view of each chair: its row in ``chairs`` and the patient of the session it reports.
 _CHAIRS_SQL = (
-    "SELECT c.chair, c.name, c.live, p.mrn, p.name FROM chairs c "
+    "SELECT c.chair, c.name, c.live, p.mrn, p.name, c.origin FROM chairs c "
     "LEFT JOIN sessions s ON s.id = c.live->>'session_id' LEFT JOIN patients p ON p.id = s.patient_id"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class ChairRow:
-    """One chair's row as the server holds it: its latest live status still as sent (JSON)."""
+    """One chair database's row as the server holds it: its latest live status still as sent (JSON)."""
 
     chair: str
     name: str | None
     live: Any
     patient_mrn: str | None
     patient_name: str | None
+    origin: str
 
 
 def listen_for_chairs(conn: psycopg.Connection) -> None:
@@ -62,13 +69,14 @@ def listen_for_chairs(conn: psycopg.Connection) -> None:
 
 
 def chair_rows(conn: psycopg.Connection, chairs: Collection[str] | None = None) -> list[ChairRow]:
-    """The rows of ``chairs`` (every chair when None)."""
+    """The rows of the logins ``chairs`` (every chair when None): one per chair database."""
     with conn.cursor(row_factory=tuple_row) as cursor:
         if chairs is None:
             rows = cursor.execute(_CHAIRS_SQL).fetchall()
         else:
             rows = cursor.execute(_CHAIRS_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
-    return [ChairRow(str(chair), name, live, mrn, patient) for chair, name, live, mrn, patient in rows]
+    return [ChairRow(str(chair), name, live, mrn, patient, str(origin))
+            for chair, name, live, mrn, patient, origin in rows]
 
 
 def ping(conn: psycopg.Connection) -> None:
@@ -77,8 +85,9 @@ def ping(conn: psycopg.Connection) -> None:
 
 
 def session_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], session_id: str,
-                 origin: str) -> list[tuple[Any, ...]]:
-    """One session's rows of ``table`` from the chair database ``origin``, in the chair's key order.
+                 origins: Sequence[str]) -> list[tuple[Any, ...]]:
+    """One session's rows of ``table`` from the chair database that sent as ``origins``, in the chair's key order
+    (a local key is unique only within one origin: rows are ordered by origin, newest last, then by key).
 
     ``columns`` are named as on the chair; ``id`` of a local-keyed table is the server's ``local_id``.
     """
@@ -89,11 +98,11 @@ def session_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], s
     )
     key = "id" if table == "sessions" else "session_id"
     order = "local_id" if local else "id"
-    query = sql.SQL("SELECT {} FROM {} WHERE {} = %s AND origin = %s ORDER BY {}").format(
-        names, sql.Identifier(table), sql.Identifier(key), sql.Identifier(order)
-    )
+    query = sql.SQL(
+        "SELECT {} FROM {} WHERE {} = %s AND origin = ANY(%s) ORDER BY array_position(%s, origin) DESC, {}"
+    ).format(names, sql.Identifier(table), sql.Identifier(key), sql.Identifier(order))
     with conn.cursor(row_factory=tuple_row) as cursor:
-        return list(cursor.execute(query, [session_id, origin]).fetchall())
+        return list(cursor.execute(query, [session_id, list(origins), list(origins)]).fetchall())
 
 
 def _reading(row: dict[str, Any]) -> Reading:
@@ -137,11 +146,11 @@ class ServerStore:
     def session_row(self, session_id: str) -> dict[str, Any]:
         """The session row (``latest``: the most recent of the clinic; a unique prefix of 6+ characters works)."""
         if session_id == "latest":
-            rows = self._rows("SELECT * FROM sessions ORDER BY started_at DESC LIMIT 1")
+            rows = self._rows(_SESSION_SQL + " ORDER BY started_at DESC LIMIT 1")
         else:
-            rows = self._rows("SELECT * FROM sessions WHERE id = %s", [session_id])
+            rows = self._rows(_SESSION_SQL + " WHERE id = %s", [session_id])
             if not rows and len(session_id) >= 6:
-                rows = self._rows("SELECT * FROM sessions WHERE id LIKE %s LIMIT 2", [session_id + "%"])
+                rows = self._rows(_SESSION_SQL + " WHERE id LIKE %s LIMIT 2", [session_id + "%"])
                 rows = rows if len(rows) == 1 else []
         if not rows:
             raise SessionNotFound(f"no session with id '{session_id}' on the server")
@@ -155,11 +164,19 @@ class ServerStore:
         return rows[0] if rows else None
 
     def status_of(self, row: dict[str, Any]) -> str:
-        """recording, complete, closed, or unfinished (its chair silent for too long)."""
+        """recording, complete, closed, or unfinished (its chair silent for too long).
+
+        How long the chair has been silent is measured on the server's clock (when its heartbeat arrived,
+        against the server's now), so a chair's or reader's clock running ahead or behind changes nothing.
+        """
         status = str(row["status"])
-        if status == "recording" and time.time() - float(row.get("heartbeat_at") or 0.0) > STALE_HEARTBEAT_S:
-            return "unfinished"
-        return status
+        if status != "recording":
+            return status
+        age = row.get("heartbeat_age_s")
+        if age is None:
+            # Sent before the server kept the arrival time: the chair's clock is all there is.
+            age = time.time() - float(row.get("heartbeat_at") or 0.0)
+        return "unfinished" if float(age) > STALE_HEARTBEAT_S else status
 
     def _summary(self, row: dict[str, Any]) -> SessionSummary:
         return SessionSummary.from_row(row, patient=row["patient_mrn"], status=self.status_of(row))
@@ -318,7 +335,8 @@ class ServerStore:
         """The sessions of this patient at every chair (each chair keys the patient anew; the MRN joins
         them), oldest first."""
         return self._rows(
-            "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at FROM sessions "
+            "SELECT id, started_at, ended_at, status, protocol, owner_host, owner_pid, heartbeat_at, "
+            + _HEARTBEAT_AGE.format("") + " FROM sessions "
             "WHERE patient_id = %s OR patient_id IN (SELECT other.id FROM patients me JOIN patients other "
             "ON other.mrn = me.mrn WHERE me.id = %s AND me.mrn IS NOT NULL AND me.mrn <> '') ORDER BY started_at",
             [patient_id, patient_id],

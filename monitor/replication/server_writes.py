@@ -14,6 +14,15 @@ import psycopg
 from psycopg import sql
 
 from monitor.replication.schema import CHANNEL
+from monitor.store.outbox import Mark
+
+#: Another chair database that reported under the same login this recently is using it now (chairs report at
+#: least every 2 s; the station calls a chair silent for 6 s not reporting).
+SHARED_WITHIN_S = 10.0
+#: A row of the same chair (name and host) under another origin, silent this long, is its former database.
+FORMER_AFTER_S = 30.0
+#: A chair row's status marked as ended: the station takes the tile off (as after a session's end).
+_ENDED = "COALESCE(live, '{}'::jsonb) || '{\"active\": false}'::jsonb"
 
 
 def columns_of(conn: psycopg.Connection, table: str) -> set[str]:
@@ -25,18 +34,23 @@ def columns_of(conn: psycopg.Connection, table: str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def shipped_up_to(conn: psycopg.Connection, origin: str) -> int | None:
-    """The last outbox number the server committed for the chair database ``origin`` (None: nothing yet)."""
-    row = conn.execute("SELECT last_seq FROM replication_progress WHERE origin = %s", [origin]).fetchone()
-    return None if row is None else int(row[0])
+def progress(conn: psycopg.Connection, origin: str, *, lock: bool = False) -> Mark | None:
+    """How far the server has the chair database ``origin``: its last outbox number and the batch that brought
+    it (None: nothing yet). With ``lock`` the row stays locked until the caller's transaction ends, so two
+    files sending as one origin cannot both pass the check."""
+    query = "SELECT last_seq, batch FROM replication_progress WHERE origin = %s"
+    row = conn.execute(query + (" FOR UPDATE" if lock else ""), [origin]).fetchone()
+    return None if row is None else Mark(int(row[0]), None if row[1] is None else str(row[1]))
 
 
-def mark_shipped(conn: psycopg.Connection, origin: str, last_seq: int) -> None:
-    """Record that everything up to outbox number ``last_seq`` of ``origin`` is on the server."""
+def mark_shipped(conn: psycopg.Connection, origin: str, mark: Mark) -> None:
+    """Record that everything up to outbox number ``mark.seq`` of ``origin`` is on the server, brought by
+    the batch ``mark.batch``."""
     conn.execute(
-        "INSERT INTO replication_progress (origin, last_seq) VALUES (%s, %s) "
-        "ON CONFLICT (origin) DO UPDATE SET last_seq = EXCLUDED.last_seq, shipped_at = now()",
-        [origin, last_seq],
+        "INSERT INTO replication_progress (origin, last_seq, batch) VALUES (%s, %s, %s) "
+        "ON CONFLICT (origin) DO UPDATE SET last_seq = EXCLUDED.last_seq, batch = EXCLUDED.batch, "
+        "shipped_at = now()",
+        [origin, mark.seq, mark.batch],
     )
 
 
@@ -73,13 +87,40 @@ def upsert(
         cursor.executemany(statement, values)
 
 
-def publish_chair(conn: psycopg.Connection, name: str, origin: str, host: str, live_json: str | None) -> None:
-    """Refresh this chair's row in ``chairs`` (keeping its last status when ``live_json`` is None) and notify."""
+def publish_chair(
+    conn: psycopg.Connection, name: str, origin: str, host: str, live_json: str | None
+) -> list[tuple[str, str]]:
+    """Refresh this chair database's row in ``chairs`` (keeping its last status when ``live_json`` is None)
+    and notify; returns ``(name, host)`` of every other chair database that reports under this login now.
+
+    A former database of the same chair (same name and host, silent for :data:`FORMER_AFTER_S`) is taken
+    off the station: the chair now reports from this one.
+    """
     conn.execute(
         "INSERT INTO chairs (name, origin, host, seen_at, live) VALUES (%s, %s, %s, now(), %s::jsonb) "
-        "ON CONFLICT (chair) DO UPDATE SET name = EXCLUDED.name, origin = EXCLUDED.origin, "
+        "ON CONFLICT (chair, origin) DO UPDATE SET name = EXCLUDED.name, "
         "host = EXCLUDED.host, seen_at = now(), live = COALESCE(EXCLUDED.live, chairs.live)",
         [name, origin, host, live_json],
     )
-    # The payload is the chair's role name: the station reads just that chair's row.
+    conn.execute(
+        f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin <> %s AND name = %s "
+        "AND host = %s AND seen_at < now() - make_interval(secs => %s) "
+        "AND COALESCE(live->>'active', 'true') <> 'false'",
+        [origin, name, host, FORMER_AFTER_S],
+    )
+    others = conn.execute(
+        "SELECT COALESCE(name, ''), COALESCE(host, '') FROM chairs WHERE chair = current_user AND origin <> %s "
+        "AND seen_at >= now() - make_interval(secs => %s) AND COALESCE(live->>'active', 'true') <> 'false' "
+        "ORDER BY name, host",
+        [origin, SHARED_WITHIN_S],
+    ).fetchall()
+    # The payload is the chair's role name: the station reads just that login's rows.
+    conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
+    return [(str(n), str(h)) for n, h in others]
+
+
+def leave_station(conn: psycopg.Connection, origin: str) -> None:
+    """This chair database no longer reports as ``origin`` (it took a new origin id): its row there leaves
+    the station."""
+    conn.execute(f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin = %s", [origin])
     conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])

@@ -11,9 +11,10 @@ session's replicated rows for comparison with the server's copy (:mod:`monitor.r
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,44 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Mark:
+    """A point in a chair database's outbox: its last outbox number and the batch that carried it to the
+    server (None from a server or a chair that kept no batch id)."""
+
+    seq: int
+    batch: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalProgress:
+    """What the chair database knows of its copy on the server (see :mod:`monitor.replication.progress`)."""
+
+    #: The last batch the server confirmed (None: nothing yet, or a file from before batch ids).
+    confirmed: Mark | None
+    #: The batch being sent, or last sent (the server may have committed it before the link broke).
+    sending: Mark | None
+    #: The highest outbox number this file ever gave out.
+    highest_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxState:
     """How far behind the server this chair is."""
 
     pending: int
     oldest_queued_at: float | None
+
+
+@contextlib.contextmanager
+def _writing(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction holding the write lock from its start (the recorder writes the same file)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -64,26 +98,18 @@ def install(conn: sqlite3.Connection) -> str:
     On first installation every existing row is queued, so a chair that recorded for months
     before it had a server ships its whole history.
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS replication_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-        )
-        row = conn.execute("SELECT value FROM replication_state WHERE key = 'origin'").fetchone()
-        if row is None:
+    with _writing(conn):
+        conn.execute("CREATE TABLE IF NOT EXISTS replication_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        origin = _state(conn, "origin")
+        if origin is None:
             origin = uuid.uuid4().hex
-            conn.execute("INSERT INTO replication_state (key, value) VALUES ('origin', ?)", [origin])
+            _set_state(conn, "origin", origin)
+        if not installed(conn):
             conn.execute(
                 "CREATE TABLE replication_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "tbl TEXT NOT NULL, row_key TEXT NOT NULL, queued_at REAL NOT NULL)"
             )
-            for table in TABLES:
-                conn.execute(
-                    f"INSERT INTO replication_outbox (tbl, row_key, queued_at) "
-                    f"SELECT '{table}', CAST(id AS TEXT), {_NOW} FROM {table} ORDER BY rowid"
-                )
-        else:
-            origin = str(row[0])
+            _queue_every_row(conn)
         for table in TABLES:
             for event in ("INSERT", "UPDATE"):
                 conn.execute(
@@ -91,11 +117,113 @@ def install(conn: sqlite3.Connection) -> str:
                     f"BEGIN INSERT INTO replication_outbox (tbl, row_key, queued_at) "
                     f"VALUES ('{table}', CAST(NEW.id AS TEXT), {_NOW}); END"
                 )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return origin
+
+
+def _queue_every_row(conn: sqlite3.Connection) -> int:
+    """Put every replicated row on the outbox (inside the caller's transaction); returns how many."""
+    queued = 0
+    for table in TABLES:
+        queued += conn.execute(
+            f"INSERT INTO replication_outbox (tbl, row_key, queued_at) "
+            f"SELECT '{table}', CAST(id AS TEXT), {_NOW} FROM {table} ORDER BY rowid"
+        ).rowcount
+    return queued
+
+
+def _state(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM replication_state WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _set_state(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+    if value is None:
+        conn.execute("DELETE FROM replication_state WHERE key = ?", [key])
+    else:
+        conn.execute("INSERT OR REPLACE INTO replication_state (key, value) VALUES (?, ?)", [key, value])
+
+
+def _mark(text: str | None) -> Mark | None:
+    """A mark as kept in ``replication_state`` (``seq:batch``)."""
+    if not text:
+        return None
+    seq, _, batch = text.partition(":")
+    return Mark(int(seq), batch or None)
+
+
+def _mark_text(mark: Mark | None) -> str | None:
+    return None if mark is None else f"{mark.seq}:{mark.batch or ''}"
+
+
+def progress(conn: sqlite3.Connection) -> LocalProgress:
+    """What this file knows of its copy on the server."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'replication_outbox'").fetchone()
+    return LocalProgress(
+        confirmed=_mark(_state(conn, "confirmed")),
+        sending=_mark(_state(conn, "sending")),
+        highest_seq=0 if row is None else int(row[0]),
+    )
+
+
+def new_batch_id() -> str:
+    """A random id for the next batch."""
+    return uuid.uuid4().hex
+
+
+def begin_batch(conn: sqlite3.Connection, mark: Mark) -> None:
+    """Note, before the server's transaction, the batch about to be sent (it may commit there and the link
+    break before the server says so)."""
+    with _writing(conn):
+        _set_state(conn, "sending", _mark_text(mark))
+
+
+def origins(conn: sqlite3.Connection) -> list[str]:
+    """This file's origin id, then the ones it sent as before (newest first): its rows on the server are
+    under these."""
+    current = _state(conn, "origin")
+    before = [o for o in (_state(conn, "origins_before") or "").split(",") if o]
+    return ([current] if current else []) + before
+
+
+def take_new_origin(conn: sqlite3.Connection) -> str:
+    """From now on this file sends as a new origin id (its earlier one stays listed); what waits on the
+    outbox goes under the new one. Returns the new id."""
+    with _writing(conn):
+        new = uuid.uuid4().hex
+        _set_state(conn, "origins_before", ",".join(origins(conn)))
+        _set_state(conn, "origin", new)
+        _set_state(conn, "confirmed", None)
+        _set_state(conn, "sending", None)
+    return new
+
+
+def queue_everything_again(conn: sqlite3.Connection, server: Mark | None) -> int:
+    """Queue every row again (the server lost some), taking the server's ``server`` as the confirmed point;
+    returns how many rows were queued."""
+    with _writing(conn):
+        queued = _queue_every_row(conn)
+        _set_state(conn, "confirmed", _mark_text(server))
+        _set_state(conn, "sending", None)
+    return queued
+
+
+def carry_identity(conn: sqlite3.Connection, origin_ids: Sequence[str], local: LocalProgress) -> int:
+    """Make a new file (rebuilt from a damaged one) send as that file did: the same origin ids, its marks, and
+    outbox numbers after the highest it gave out; every row is queued again. Returns how many."""
+    install(conn)  # the outbox and triggers; the origin is replaced below
+    with _writing(conn):
+        conn.execute("DELETE FROM replication_outbox")
+        # Outbox numbers go on after the damaged file's: the server's progress refers to those.
+        if not conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'replication_outbox'",
+                            [local.highest_seq]).rowcount:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('replication_outbox', ?)",
+                         [local.highest_seq])
+        _set_state(conn, "origin", origin_ids[0])
+        _set_state(conn, "origins_before", ",".join(origin_ids[1:]) or None)
+        _set_state(conn, "confirmed", _mark_text(local.confirmed))
+        _set_state(conn, "sending", _mark_text(local.sending))
+        queued = _queue_every_row(conn)
+    return queued
 
 
 def installed(conn: sqlite3.Connection) -> bool:
@@ -132,15 +260,12 @@ def rows_for(conn: sqlite3.Connection, table: str, keys: Sequence[str]) -> list[
     return out
 
 
-def acknowledge(conn: sqlite3.Connection, up_to_seq: int) -> None:
-    """Forget entries the server has committed (called after its transaction succeeded)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("DELETE FROM replication_outbox WHERE seq <= ?", [up_to_seq])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+def acknowledge(conn: sqlite3.Connection, confirmed: Mark) -> None:
+    """Forget entries the server has committed up to ``confirmed`` and remember it as the confirmed point
+    (called after the server's transaction succeeded)."""
+    with _writing(conn):
+        conn.execute("DELETE FROM replication_outbox WHERE seq <= ?", [confirmed.seq])
+        _set_state(conn, "confirmed", _mark_text(confirmed))
 
 
 def state(conn: sqlite3.Connection) -> OutboxState:

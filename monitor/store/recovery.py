@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from monitor.store import outbox
+
 if TYPE_CHECKING:
     from monitor.store.database import Store
 
@@ -36,6 +38,35 @@ def copy_readable(source: Path, fresh: Store) -> list[TableRecovery]:
     damaged = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         return [_copy_table(damaged, fresh, table) for table in TABLES]
+    finally:
+        damaged.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerIdentity:
+    """How a database sent to the clinic's server: its origin ids (newest first) and how far it had got."""
+
+    origins: tuple[str, ...]
+    progress: outbox.LocalProgress
+
+
+def server_identity(source: Path) -> ServerIdentity | None:
+    """The damaged database's server identity (None: it never sent to a server).
+
+    Raises :class:`sqlite3.DatabaseError` when the file sent to a server but its record of that cannot be
+    read whole.
+    """
+    damaged = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        if not outbox.installed(damaged):
+            return None
+        origins = outbox.origins(damaged)
+        if not origins:
+            raise sqlite3.DatabaseError("the origin id is missing")
+        try:
+            return ServerIdentity(tuple(origins), outbox.progress(damaged))
+        except ValueError as exc:  # a mark that is not 'number:batch'
+            raise sqlite3.DatabaseError(f"unreadable progress: {exc}") from exc
     finally:
         damaged.close()
 

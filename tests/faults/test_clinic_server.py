@@ -63,7 +63,7 @@ def _assert_exact_copy(db: Path, server: local_server.LocalServer) -> dict[str, 
     with sqlite3.connect(db) as local, psycopg.connect(server.admin_url()) as remote:
         for (session_id,) in local.execute("SELECT id FROM sessions").fetchall():
             mine = compare.local_digests(local, session_id)
-            assert mine == compare.server_digests(remote, session_id, origin)
+            assert mine == compare.server_digests(remote, session_id, [origin])
             for digest in mine:
                 totals[digest.table] = totals.get(digest.table, 0) + digest.rows
         # Nothing from this chair beyond its sessions either (e.g. duplicated under another key).

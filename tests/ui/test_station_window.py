@@ -135,6 +135,27 @@ def test_the_chair_shows_that_the_station_cannot_see_it(make_window: Any, qtbot:
     assert "42 rows kept here" in window.header.device.text()
     link.state = ReplicationStatus("chair_3@db/im", True, 0, 0.0, 1.0, None)
     qtbot.waitUntil(lambda: "connected, up to date" in window.header.device.text(), timeout=5000)
+    link.state = ReplicationStatus("chair_3@db/im", True, 0, 0.0, 1.0, None,
+                                   warning="LOGIN SHARED: the login chair_3 is also used by Chair 4 on host-b")
+    qtbot.waitUntil(lambda: "LOGIN SHARED" in window.header.device.text(), timeout=5000)
+    assert theme.WARNING_TEXT in window.header.device.text()
+
+
+def test_two_chairs_under_one_login_are_two_tiles_each_saying_so(qtbot: Any) -> None:
+    """One login, two chair databases: a tile each, with its own patient and alarms, and the shared login named."""
+    model, window = _station(qtbot, [100.0])
+    first = _report("chair_1", "Chair 1", [])
+    second = _report("chair_1", "Chair 4", [_alarm(3, 4990.0)])
+    model.apply(ChairReport(first.chair, first.name, first.tile, "MRN001", None, origin="o1"))
+    model.apply(ChairReport(second.chair, second.name, second.tile, "MRN004", None, origin="o4"))
+    window.refresh()
+    assert sorted(window.tiles) == ["chair_1/o1", "chair_1/o4"]
+    one, four = window.tiles["chair_1/o1"], window.tiles["chair_1/o4"]
+    assert "MRN001" in one.title.text() and "MRN004" in four.title.text()
+    assert "SpO2 86 &lt; 90" in four.alarms.text() and "SpO2 86" not in one.alarms.text()
+    assert "LOGIN chair_1 SHARED with Chair 4" in one.alarms.text()
+    assert "LOGIN chair_1 SHARED with Chair 1" in four.alarms.text()
+    assert "2 station alarms" in window.banner.text()
 
 
 def test_the_station_needs_a_server_and_says_so(capsys: Any) -> None:

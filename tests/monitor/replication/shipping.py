@@ -10,7 +10,7 @@ import psycopg
 
 from monitor.replication import compare
 from monitor.replication.replicator import ReplicationStatus, Replicator
-from monitor.store import Store
+from monitor.store import Store, outbox
 from tests.conftest import record_simulated
 
 
@@ -38,28 +38,31 @@ def first_error(replicator: Replicator, timeout: float = 10.0) -> ReplicationSta
         replicator.stop(timeout=0.5)
 
 
-def assert_same(db_path: Path, admin_url: str, origin: str) -> list[compare.TableDigest]:
-    """Assert every local session's tables digest the same on the server; returns the local digests."""
+def assert_same(db_path: Path, admin_url: str, origin: str | None = None) -> list[compare.TableDigest]:
+    """Assert every local session's tables digest the same on the server (as sent under ``origin``, or under
+    every origin id the file sent as); returns the local digests."""
     with sqlite3.connect(db_path) as local, psycopg.connect(admin_url) as server:
         session_ids = [r[0] for r in local.execute("SELECT id FROM sessions")]
         assert session_ids
         out = []
         for session_id in session_ids:
             mine = compare.local_digests(local, session_id)
-            theirs = compare.server_digests(server, session_id, origin)
+            theirs = compare.server_digests(server, session_id, [origin] if origin else outbox.origins(local))
             assert mine == theirs
             out.extend(mine)
         return out
 
 
-def replicate(db: Path, url: str) -> None:
-    """Ship everything in the chair database ``db`` to the server at ``url``, then stop."""
+def replicate(db: Path, url: str) -> Replicator:
+    """Ship everything in the chair database ``db`` to the server at ``url``, then stop; the stopped replicator
+    (its origin and last status)."""
     replicator = Replicator(db, url)
     replicator.start()
     try:
         drain(replicator)
     finally:
         replicator.stop()
+    return replicator
 
 
 def record_for(db: Path, mrn: str, start: float, seed: int) -> str:

@@ -227,6 +227,11 @@ class Replicator:
                 self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
                 continue
             except sqlite3.Error as exc:
+                if stopping and time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
+                    # Past the flush's time (stop() may have closed the file under a slow batch): what is not
+                    # shipped stays in the outbox for the next start.
+                    self._disconnect(None)
+                    return
                 # The chair's own file is busy or failing; the recorder reports that. Try again shortly.
                 log.warning("replicator cannot read the outbox: %s", exc)
                 self._pause(RETRY_MIN_S, stopping)

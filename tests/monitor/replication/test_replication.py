@@ -160,3 +160,46 @@ def test_a_stopping_chair_does_not_hammer_a_refusing_server(tmp_path: Path, monk
     replicator.stop(timeout=2.0)
     # Backing off from 0.5 s, doubling: a handful of tries in 2 s, not thousands.
     assert len(attempts) - before <= 10, f"{len(attempts) - before} connection attempts in the 2 s flush"
+
+
+def test_a_stop_during_a_slow_batch_does_not_leave_a_spinning_thread(
+    clinic: Clinic, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that outlasts stop()'s wait: the file is closed under it, and the thread then spun on the closed
+    file (~7,000 reads a second) for ever instead of ending."""
+    import time
+
+    from monitor.replication import replicator as module
+
+    url = clinic.role("chair", "chair_slow")
+    record_simulated(db_path, seed=3)
+    real_upsert = Replicator._upsert
+    slow = {"on": True}
+
+    def slow_upsert(self: Replicator, conn: object, table: str, rows: object) -> None:
+        if slow["on"]:
+            slow["on"] = False
+            time.sleep(4.0)  # a slow server / link: this batch outlasts stop(timeout=0.5)'s join (2.5 s)
+        real_upsert(self, conn, table, rows)
+
+    turns = {"n": 0}
+    real_take = module.outbox.take
+
+    def counting_take(*args: object, **kw: object) -> object:
+        turns["n"] += 1
+        return real_take(*args, **kw)
+
+    monkeypatch.setattr(Replicator, "_upsert", slow_upsert)
+    monkeypatch.setattr(module.outbox, "take", counting_take)
+    replicator = Replicator(db_path, url)
+    thread_holder = {}
+    replicator.start()
+    thread_holder["t"] = replicator._thread
+    time.sleep(0.5)
+    replicator.stop(timeout=0.5)
+    time.sleep(3.0)
+    before = turns["n"]
+    time.sleep(1.0)
+    spun = turns["n"] - before
+    alive = thread_holder["t"].is_alive()
+    assert not alive and spun == 0, f"replicator thread alive={alive}, {spun} outbox reads in 1 s after stop()"

@@ -69,8 +69,8 @@ DISCHARGE_CUFF_LEAD_S = 60.0
 #: times. It waits, like any plan, for what the vital signs say (baseline, hold pressure, fresh discharge
 #: values, a high alarm) and for the REMS form.
 DEMONSTRATION_SKIPS = frozenset({
-    "checklist", "dose_plan", "required_score", "score_not_met", "recovery_too_short", "observation_too_short",
-    "discharge_not_scored", "discharge_criteria",
+    "checklist", "dose_plan", "required_score", "score_not_met", "infusion_too_short", "recovery_too_short",
+    "observation_too_short", "discharge_not_scored", "discharge_criteria",
 })
 #: The override reason the plan of a demonstration records.
 DEMONSTRATION_REASON = "demonstration plan on the simulated monitor"
@@ -805,7 +805,7 @@ class Recorder:
                 self._plan_step(START_INFUSION, s.start_infusion)
         elif s.phase is Phase.INFUSION:
             if s.infusion_elapsed(now) >= plan.infusion_min * SECONDS_PER_MINUTE:
-                s.start_recovery(now, self.nurse)
+                self._plan_step(START_RECOVERY, s.start_recovery)
         elif s.phase is Phase.RECOVERY:
             remaining = s.recovery_remaining(now)
             if remaining is None:
@@ -824,11 +824,9 @@ class Recorder:
 
     def _plan_step(self, action: str, step: Callable[..., None]) -> None:
         """Take a planned step when it is ready, or (a demonstration) when only skippable blockers remain."""
-        check = self._step_check(action)
-        if check is None:
-            return
+        check = self._step_check(action)  # None: nothing gates this step (entering recovery on time)
         detail: dict[str, Any] = {"by": "plan"}
-        if not check.ready:
+        if check is not None and not check.ready:
             if not self.source.simulated or any(b.code not in DEMONSTRATION_SKIPS for b in check.blockers):
                 return  # the plan waits (a held baseline, a stale cuff, a high alarm: for the nurse)
             # Recorded as a nurse's override would be: every code, and the protocol's items in words.

@@ -28,6 +28,8 @@ from drivers.core.readings import Reading
 
 #: Control ids remembered per listener (the oldest are forgotten first).
 REMEMBERED_CONTROL_IDS: Final = 5000
+#: Cuffs with their own time remembered per listener (a gateway's backlog of a few hours of cuffs).
+REMEMBERED_CUFFS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class SessionGate:
         self.sender: str | None = None
         self._answers: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._last_cuff: tuple[object, ...] | None = None
+        self._timed_cuffs: OrderedDict[tuple[object, ...], None] = OrderedDict()
 
     def identify(self, mrn: str | None) -> None:
         """The session's patient is now known (None: not identified)."""
@@ -116,11 +119,19 @@ class SessionGate:
                 self._answers.popitem(last=False)
 
     def new_cuff(self, pressures: Iterable[Reading], *, timed: bool) -> bool:
-        """False when these pressures repeat the cuff stored last: the same values at the same time, or (not
-        ``timed``: the sender gave the cuff no time of its own) the same values."""
+        """False when these pressures repeat a cuff already stored: the same values at the same time (any of the
+        last :data:`REMEMBERED_CUFFS`: a gateway may repeat several queued cuffs in one message), or (not
+        ``timed``: the sender gave the cuff no time of its own) the same values as the untimed cuff stored last."""
         key = tuple(sorted((r.parameter.value, r.value, r.t if timed else None) for r in pressures))
         with self._lock:
-            if key == self._last_cuff:
+            if not timed:
+                if key == self._last_cuff:
+                    return False
+                self._last_cuff = key
+                return True
+            if key in self._timed_cuffs:
                 return False
-            self._last_cuff = key
+            self._timed_cuffs[key] = None
+            while len(self._timed_cuffs) > REMEMBERED_CUFFS:
+                self._timed_cuffs.popitem(last=False)
             return True

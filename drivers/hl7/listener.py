@@ -28,11 +28,13 @@ not the oximeter's pulse and is skipped. OBX-2 ``SN`` (structured numeric) is re
 plain number (``^97`` or ``=^97``); a range or a comparison is refused with AE.
 
 A cuff result is one measurement, repeated in every periodic message of many gateways until the
-next: the NIBP values of a message without their own OBX-14 take the time of those that have one
-(Philips sends OBX-14 with the systolic and diastolic, not the mean), and a cuff whose values and
-time (or, when no OBX-14 gives one, whose values alone) are those of the cuff stored last is a
-repeat and stored once. A new cuff with exactly the previous values and no time of its own is
-therefore taken as the old one: its age grows and "NIBP overdue" says so, never the reverse.
+next: the NIBP values of an OBR group without their own OBX-14 take the time of those that have one
+(Philips sends OBX-14 with the systolic and diastolic, not the mean), pressures with different
+times are different cuffs (a gateway sending its backlog), and a cuff whose values and time are
+those of a cuff already stored (or, when no OBX-14 gives a time, whose values alone are those of
+the untimed cuff stored last) is a repeat and stored once. A new cuff with exactly the previous
+values and no time of its own is therefore taken as the old one: its age grows and "NIBP overdue"
+says so, never the reverse.
 
 Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
 ``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
@@ -500,18 +502,19 @@ class Hl7Decoder(Decoder):
         group_time = fallback
         obx_index = obr_index = 0
         unknown = used = 0
-        cuff: list[tuple[Reading, bool]] = []
+        cuff: list[list[tuple[Reading, bool]]] = [[]]  # the pressures of each OBR group
         for segment in message:
             name = str(segment[0]).upper()
             if name == "OBR":
                 # Every OBR starts a group: its OBX without OBX-14 take this OBR's OBR-7.
                 obr_index += 1
+                cuff.append([])
                 group_time = self._stamped_time(
                     segment, ("OBR", obr_index, 7), f"OBR #{obr_index} OBR-7", fallback, at, result
                 )
             elif name == "OBX":
                 obx_index += 1
-                outcome = self._read_obx(segment, obx_index, group_time, at, result, cuff)
+                outcome = self._read_obx(segment, obx_index, group_time, at, result, cuff[-1])
                 unknown += outcome == "unknown"
                 used += outcome == "used"
         self._take_cuff(cuff, result)
@@ -646,28 +649,32 @@ class Hl7Decoder(Decoder):
         if parameter in _NIBP:
             cuff.append((reading, timed))
             return "used"
-        if any(r.parameter is parameter and r.t == t for r in result.readings):
-            self.counters.repeated_items += 1
-            return "skipped"
-        result.readings.append(reading)
-        return "used"
+        same = next((i for i, r in enumerate(result.readings) if r.parameter is parameter and r.t == t), None)
+        if same is None:
+            result.readings.append(reading)
+            return "used"
+        self.counters.repeated_items += 1
+        if reading.reliable and not result.readings[same].reliable:
+            result.readings[same] = reading  # a usable value from the second source, not the first's gap
+        return "skipped"
 
-    def _take_cuff(self, cuff: list[tuple[Reading, bool]], result: MessageResult) -> None:
-        """Store a message's cuff result once: at the cuff's own time, each pressure once, unless it repeats the
-        cuff stored last."""
-        if not cuff:
-            return
-        cuff_time = next((reading.t for reading, timed in cuff if timed), None)
-        taken: dict[Parameter, Reading] = {}
-        for reading, timed in cuff:
-            if not timed and cuff_time is not None:
-                reading = replace(reading, t=cuff_time)
-            if reading.parameter in taken:
-                self.counters.repeated_items += 1
-                continue
-            taken[reading.parameter] = reading
-        if self.gate.new_cuff(taken.values(), timed=cuff_time is not None):
-            result.readings.extend(taken.values())
+    def _take_cuff(self, groups: list[list[tuple[Reading, bool]]], result: MessageResult) -> None:
+        """Store a message's cuff results once each: a group's pressures without their own time at the time of
+        those with one, one cuff per time, each pressure once, unless it repeats a cuff already stored."""
+        for group in groups:
+            cuff_time = next((reading.t for reading, timed in group if timed), None)
+            cuffs: dict[float, dict[Parameter, Reading]] = {}
+            for reading, timed in group:
+                if not timed and cuff_time is not None:
+                    reading = replace(reading, t=cuff_time)
+                taken = cuffs.setdefault(reading.t, {})
+                if reading.parameter in taken:
+                    self.counters.repeated_items += 1
+                    continue
+                taken[reading.parameter] = reading
+            for t in sorted(cuffs):
+                if self.gate.new_cuff(cuffs[t].values(), timed=cuff_time is not None):
+                    result.readings.extend(cuffs[t].values())
 
     def _parameter(self, obx: Any) -> Parameter | None:
         return next((found for code in _codes(obx) if (found := self.codes.lookup(code)) is not None), None)

@@ -396,9 +396,12 @@ class IntelliVueDecoder(Decoder):
                 key: tuple[object, ...] = (parameter.value, obs.rel_time, obs.abs_time, value.raw, value.unit)
                 found.append((value.physio_id, Reading(t, parameter, number, self.source, flags), key))
         # One reading per parameter where a monitor reports it under two ids (RR, etCO2).
+        # The first id in the order of preference that has a usable value, else the first present: an
+        # impedance RR the monitor cannot give (NaN) does not hide the airway RR it can.
         present = {physio for physio, _, _ in found}
+        usable = {physio for physio, reading, _ in found if reading.reliable}
         chosen = {
-            parameter: next(code for code in codes if code in present)
+            parameter: next((code for code in codes if code in usable), next(code for code in codes if code in present))
             for parameter, codes in PREFERRED_PHYSIO.items()
             if any(code in present for code in codes)
         }

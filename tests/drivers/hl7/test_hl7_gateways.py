@@ -158,3 +158,33 @@ def test_an_untimed_cuff_with_new_values_is_stored_and_a_repeat_of_it_is_not() -
         obx = f"OBX|1|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.3.1.1|{systolic}|266016^MDC_DIM_MMHG^MDC|||||F"
         stored += [(r.t - AT, r.value) for r in decoder.process_text(message(f"C{n}", at, obx), at).readings]
     assert stored == [(0.0, 182.0), (120.0, 150.0), (240.0, 182.0)]
+
+
+def test_an_unavailable_first_rr_does_not_hide_the_second_sources_value() -> None:
+    # Airway module RR unavailable (status X: no capnography line), ECG-impedance RR 14: the patient has an RR.
+    result = Hl7Decoder().process_text(message(
+        "M1", AT - 1,
+        "OBX|1|NM|151562^MDC_RESP_RATE^MDC|1.20.1.1||264928^MDC_DIM_RESP_PER_MIN^MDC|||||X",
+        "OBX|2|NM|151562^MDC_RESP_RATE^MDC|1.6.1.1|14|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R",
+    ), AT)
+    rr = [(r.value, sorted(f.name for f in r.flags)) for r in result.readings if r.parameter is Parameter.RR]
+    assert any(v == 14 for v, _ in rr), rr
+
+
+def test_two_cuffs_with_their_own_times_in_one_message_are_both_stored_once() -> None:
+    # A gateway sending what it queued during a lost connection: two NIBP measurements, each with its OBX-14.
+    old, new = AT - 300, AT - 10
+
+    def cuff(t: float, sys: int, dia: int, n: int) -> list[str]:
+        unit = "266016^MDC_DIM_MMHG^MDC"
+        return [f"OBX|{n}|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1.3.1.1|{sys}|{unit}|||||F|||{stamp(t)}",
+                f"OBX|{n + 1}|NM|150022^MDC_PRESS_BLD_NONINV_DIA^MDC|1.3.1.2|{dia}|{unit}|||||F|||{stamp(t)}"]
+
+    decoder = Hl7Decoder()
+    text = message("M1", AT - 1, *cuff(old, 120, 80, 1), *cuff(new, 182, 110, 3))
+    result = decoder.process_text(text, AT)
+    sys = [(r.t - AT, r.value) for r in result.readings if r.parameter is Parameter.NIBP_SYS]
+    assert sys == [(-300, 120), (-10, 182)], sys
+    # The same two cuffs in the next periodic message are repeats, both of them.
+    again = decoder.process_text(text.replace("|M1|", "|M2|"), AT + 60)
+    assert [r for r in again.readings if r.parameter is Parameter.NIBP_SYS] == []

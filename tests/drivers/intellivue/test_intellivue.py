@@ -801,3 +801,19 @@ def test_the_emulated_monitors_time_stamps_setting_takes_the_on_off_words(given:
     assert device.monitor.nbp_stamps == stamps  # type: ignore[attr-defined]
     with pytest.raises(EmulatorError, match="time_stamps"):
         make_device("philips-intellivue", start=T0, settings={"time_stamps": "sometimes"})
+
+
+def test_intellivue_unavailable_impedance_rr_does_not_hide_the_airway_rr() -> None:
+    """Impedance RR NaN (leads off, Resp off) and the capnograph's airway RR 6: the preferred id is the first with a
+    usable value (it was the first present, so the NaN was the RR and the 6 never judged)."""
+    from drivers.intellivue import messages as msg
+    from drivers.intellivue.decoder import IntelliVueDecoder
+    from drivers.intellivue.emulator import NOM_DIM_RESP_PER_MIN
+    from drivers.intellivue.values import NOM_AWAY_RESP_RATE, NOM_RESP_RATE, encode_float
+
+    obs = (msg.Observation(1, (msg.NumericValue(NOM_RESP_RATE, 0, NOM_DIM_RESP_PER_MIN, encode_float(None)),),
+                           rel_time=100),
+           msg.Observation(2, (msg.NumericValue(NOM_AWAY_RESP_RATE, 0, NOM_DIM_RESP_PER_MIN, encode_float(6)),),
+                           rel_time=100))
+    readings = IntelliVueDecoder()._readings(msg.PollResult(1, 1, 100, 0, obs), T0)
+    assert [(r.parameter, r.value) for r in readings] == [(Parameter.RR, 6.0)], readings

@@ -14,10 +14,8 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(t)) + "+0000"
 
 
-def test_a_b40_sending_airway_and_impedance_rr_raises_rr_low_for_an_airway_rr_of_6(bed: Bed) -> None:
-    """GE B40/B20 HL7 Reference Manual (2062665-001 G, the PCD-01 example): MDC_RESP_RATE twice in one message,
-    from the airway module (OBX-4 1.20.1.1) and from the ECG leads (1.6.1.1), no OBX-14. Airway RR 6/min for a
-    minute must raise rr_low (high priority) whatever the impedance RR says after it."""
+def _b40_minute(bed: Bed, airway: str, impedance: str) -> None:
+    """A minute of GE B40 messages every 5 s, both respiration rates as MDC_RESP_RATE (OBX-5|OBX-6|...|OBX-11)."""
     decoder = Hl7Decoder()
     start = bed.now
     for n in range(13):
@@ -26,11 +24,28 @@ def test_a_b40_sending_airway_and_impedance_rr_raises_rr_low_for_an_airway_rr_of
             f"MSH|^~\\&|VSP^080019FFFE134535^EUI-64|GE Healthcare|||{_stamp(at)}||ORU^R01^ORU_R01|B{n}|P|2.6",
             "PID|||HED12^^^PID^MR",
             f"OBR|1|X^VSP|X^VSP|182777000^monitoring of patient^SCT|||{_stamp(at)}",
-            "OBX|45|NM|151562^MDC_RESP_RATE^MDC|1.20.1.1|6|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R",
-            "OBX|47|NM|151562^MDC_RESP_RATE^MDC|1.6.1.1|30|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R",
+            f"OBX|45|NM|151562^MDC_RESP_RATE^MDC|1.20.1.1|{airway}",
+            f"OBX|47|NM|151562^MDC_RESP_RATE^MDC|1.6.1.1|{impedance}",
         ])
         bed.decoded(decoder.process_text(text, at).readings, at)
+
+
+RPM = "264928^MDC_DIM_RESP_PER_MIN^MDC"
+
+
+def test_a_b40_sending_airway_and_impedance_rr_raises_rr_low_for_an_airway_rr_of_6(bed: Bed) -> None:
+    """GE B40/B20 HL7 Reference Manual (2062665-001 G, the PCD-01 example): MDC_RESP_RATE twice in one message,
+    from the airway module (OBX-4 1.20.1.1) and from the ECG leads (1.6.1.1), no OBX-14. Airway RR 6/min for a
+    minute must raise rr_low (high priority) whatever the impedance RR says after it."""
+    _b40_minute(bed, f"6|{RPM}|||||R", f"30|{RPM}|||||R")
     assert bed.logged("rr_low"), "no RR < 8 alarm during a minute of airway RR 6/min"
+
+
+def test_a_b40_whose_airway_rr_is_unavailable_gives_the_impedance_rr(bed: Bed) -> None:
+    """No capnography line (the airway RR sent with OBX-11 X): the RR from the ECG leads is the respiration
+    data, so no "no respiration value" alarm while it comes."""
+    _b40_minute(bed, f"|{RPM}|||||X", f"14|{RPM}|||||R")
+    assert not bed.logged("no_data"), [(r.condition, r.message) for r in bed.logged("no_data")]
 
 
 def _packet_with_one_artifact_frame(spo2: float, pr: float) -> bytes:

@@ -135,12 +135,16 @@ def test_a_demonstration_plan_names_every_blocker_it_steps_past(tmp_path: Path) 
     assert len(audit) == 1 and "dose: not planned" in audit[0]["detail"]
 
 
+def _planned(store: Store, plan: SessionPlan) -> Recorder:
+    """An IV ketamine session on a patient's device, stepped by ``plan``."""
+    source = PatientDevice(seed=5, speed=math.inf, start_time=START, plan=plan.phase_times())
+    return Recorder.new_session(store, source, driver="dinamap", port=None, plan=plan, nurse=NURSE, autopilot=True,
+                                protocol=IV, nibp_schedule=IV.cuff, alarms=AlarmEngine())
+
+
 def test_a_plan_with_a_patients_device_waits_for_the_checklist_the_dose_and_the_discharge(db_path: Path) -> None:
-    plan = SessionPlan(5, 40, 10)
     with Store(db_path) as store:
-        source = PatientDevice(seed=5, speed=math.inf, start_time=START, plan=plan.phase_times())
-        recorder = Recorder.new_session(store, source, driver="dinamap", port=None, plan=plan, nurse=NURSE,
-                                        autopilot=True, protocol=IV, nibp_schedule=IV.cuff, alarms=AlarmEngine())
+        recorder = _planned(store, SessionPlan(5, 40, 10))
         run_for(recorder, 10)
         assert recorder.session.phase is Phase.BASELINE  # the plan's 5 min are over: it waits for the nurse
         run_now(recorder, "checklist", quick="f6 e t:partner c m- w80")
@@ -197,3 +201,14 @@ def test_a_plan_script_that_scores_discharge_completes_the_demonstration_without
     for kind in (EventKind.INFUSION_STARTED, EventKind.SESSION_COMPLETED):
         detail = next(e for e in events if e.kind is kind).detail
         assert "override_reason" not in detail, detail
+
+
+def test_a_plan_with_a_patients_device_waits_for_the_protocols_minimum_infusion(db_path: Path) -> None:
+    """The plan asks for 10 min of infusion, IV ketamine's minimum is 40: recovery waited for nothing (no override
+    and no reason on the timeline); with a patient's device the plan waits, as for every other blocker."""
+    with Store(db_path) as store:
+        recorder = _planned(store, SessionPlan(5, 10, 30))
+        run_for(recorder, 6)
+        run_now(recorder, "start_infusion", override_reason="checklist and dose on paper")
+        run_for(recorder, 12)
+        assert recorder.session.phase is Phase.INFUSION

@@ -66,6 +66,9 @@ VERSIONED: Final[dict[str, Versioned]] = {
     "profile_approvals": Versioned("sha256", None, None, "approved_at, sha256"),
 }
 VERSIONED_TABLES: Final = tuple(VERSIONED)
+#: The tables whose rows grant something (a role, an approved profile): their links also run in an order of
+#: their own, ending in the head, so the row a sign-in rests on is checked without walking the whole chain.
+ACCOUNT_TABLES: Final = ("users", "profile_approvals")
 #: ``versions`` for :func:`seal` that compares every row of every versioned table.
 EVERY_VERSION: Final[Mapping[str, None]] = dict.fromkeys(VERSIONED_TABLES)
 
@@ -112,17 +115,20 @@ def _versioned_row(conn: sqlite3.Connection, table: str, row_key: str) -> dict[s
 
 
 def link_mac(keys: Keys, seq: int, table: str, row_key: str, session_id: str | None, origin: str, at: float,
-             content: str, previous: str) -> str:
-    """The keyed hash of one link: its place, the row it names, that row's content and the link before."""
-    message = "\x1f".join(
-        (str(seq), table, row_key, session_id or "", origin, repr(at), content, previous)
-    ).encode()
-    return hmac.new(keys.integrity, message, hashlib.sha256).hexdigest()
+             content: str, previous: str, account_seq: int | None = None) -> str:
+    """The keyed hash of one link: its place (and its place among the accounts' links), the row it names, that
+    row's content and the link before."""
+    parts = [str(seq), table, row_key, session_id or "", origin, repr(at), content, previous]
+    if account_seq is not None:
+        parts.append(str(account_seq))
+    return hmac.new(keys.integrity, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
-def head_mac(keys: Keys, seq: int, mac: str) -> str:
-    """The keyed hash of the chain's end (so links cut off the end are noticed)."""
-    return hmac.new(keys.integrity, f"head\x1f{seq}\x1f{mac}".encode(), hashlib.sha256).hexdigest()
+def head_mac(keys: Keys, seq: int, mac: str, account_count: int = 0, account_mac: str = "") -> str:
+    """The keyed hash of the chain's end and of where the accounts' links end (so links cut off either, or
+    an earlier end put back for one alone, are noticed)."""
+    message = f"head\x1f{seq}\x1f{mac}" + (f"\x1f{account_count}\x1f{account_mac}" if account_count else "")
+    return hmac.new(keys.integrity, message.encode(), hashlib.sha256).hexdigest()
 
 
 # -- sealing --------------------------------------------------------------------------------------
@@ -139,8 +145,12 @@ class _Link:
 
 def _last_sealed(conn: sqlite3.Connection, table: str) -> int:
     """The highest id of ``table`` the chain holds (0: none); a range's key ``lo-hi`` ends with it."""
-    row_key = chain.last_row_key(conn, table)
-    return 0 if row_key is None else int(row_key.rpartition("-")[2])
+    for row_key in chain.row_keys_newest_first(conn, table):
+        try:
+            return int(row_key.rpartition("-")[2])
+        except ValueError:
+            continue  # a link altered by hand to name no row of this table: verify names it; it must not stop us
+    return 0
 
 
 def _range_links(conn: sqlite3.Connection, table: str, ids: list[tuple[int, str | None]],
@@ -211,43 +221,77 @@ def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
         return 0
     last = chain.head(conn)
     seq, previous = (0, "") if last is None else (last.seq, last.mac)
+    accounts, account_mac = (0, "") if last is None else (last.account_count, last.account_mac)
+    ordered = chain.has_account_order(conn)
     at = time.time()
     sealed = []
     for link in links:
         seq += 1
+        account_seq = None
+        if ordered and link.table in ACCOUNT_TABLES:
+            accounts += 1
+            account_seq = accounts
         mac = link_mac(keys, seq, link.table, link.row_key, link.session_id, link.origin, at, link.content,
-                       previous)
-        sealed.append(chain.Link(seq, link.table, link.row_key, link.session_id, link.origin, at, link.content, mac))
+                       previous, account_seq)
+        sealed.append(chain.Link(seq, link.table, link.row_key, link.session_id, link.origin, at, link.content, mac,
+                                 account_seq))
+        if account_seq is not None:
+            account_mac = mac
         previous = mac
-    chain.append(conn, sealed, chain.Head(seq, previous, head_mac(keys, seq, previous)))
+    new_head = chain.Head(seq, previous, head_mac(keys, seq, previous, accounts, account_mac), accounts, account_mac)
+    chain.append(conn, sealed, new_head)
     return len(links)
 
 
-def why_untrusted(conn: sqlite3.Connection, keys: Keys, table: str, row_key: str) -> str | None:
-    """Why one row of a versioned table is not the version this program last sealed (None: it is).
+def _account_order_problem(conn: sqlite3.Connection, head: chain.Head) -> str | None:
+    """What is wrong with the order of the accounts' links against the head (None: they run 1 … its count and
+    the last is the one it names)."""
+    if not chain.has_account_order(conn):
+        return None
+    found = chain.account_links(conn)
+    if [link.account_seq for link in found] != list(range(1, head.account_count + 1)):
+        return (f"the head counts {head.account_count}, the chain holds {len(found)} (a link of an account or an "
+                "approval was removed or moved to another row)")
+    if found and found[-1].mac != head.account_mac:
+        return "the last one is not the one the head names"
+    return None
 
-    The quick check made before a row grants something (an account's role at sign-in, an approved
-    profile): the row against its latest link, that link's keyed hash, and the chain's head and
-    length, so an earlier version put back (with the keyed hash it had then), a revocation undone
-    or the link of the newest version removed is refused. Only :func:`verify` walks every link.
+
+def why_untrusted(conn: sqlite3.Connection, keys: Keys, table: str, row_key: str) -> str | None:
+    """Why one row of an account table is not the version this program last sealed (None: it is).
+
+    The check made before a row grants something (an account's role at sign-in, an approved profile):
+    the chain's head (its keyed hash, and as many links as it says), every link of accounts and approvals
+    (their own order without a gap up to where the head says they end, and each one's keyed hash), and the
+    row against the newest of its links. So an earlier version put back (with the keyed hash it had then), a
+    revocation undone, or the link of the newest version removed, altered or moved to another row is refused.
+    Only :func:`verify` walks every link; an earlier state of the whole chain put back is a database put back.
     """
-    link = chain.latest_link(conn, table, row_key)
-    if link is None:
+    head = chain.head(conn)
+    if head is None or not hmac.compare_digest(
+            head_mac(keys, head.seq, head.mac, head.account_count, head.account_mac), head.head_mac):
+        return "the hash chain's head is missing or altered"
+    if head.seq != chain.count(conn):
+        return "links were removed from the hash chain"
+    broken = _account_order_problem(conn, head)
+    if broken:
+        return f"the hash chain's links of accounts and approvals are broken: {broken}"
+    newest: chain.Link | None = None
+    for link in chain.account_links(conn):
+        previous = "" if link.seq == 1 else chain.mac_at(conn, link.seq - 1)
+        if previous is None or not hmac.compare_digest(
+                link_mac(keys, link.seq, link.table, link.row_key, link.session_id, link.origin, link.at,
+                         link.content, previous, link.account_seq), link.mac):
+            return f"its hash-chain link {link.seq} is altered or forged"
+        if link.table == table and link.row_key == row_key:
+            newest = link
+    if newest is None:
         return "it is not in the hash chain (added outside this program)"
     found = _versioned_row(conn, table, row_key)
-    if found is None or hashlib.sha256(_canonical(found).encode()).hexdigest() != link.content:
+    if found is None or hashlib.sha256(_canonical(found).encode()).hexdigest() != newest.content:
         return "it is not the version last written (changed outside this program)"
-    if link.origin == ORIGIN_OUTSIDE:
+    if newest.origin == ORIGIN_OUTSIDE:
         return "it was written outside this program"
-    previous = "" if link.seq == 1 else chain.mac_at(conn, link.seq - 1)
-    if previous is None or not hmac.compare_digest(
-            link_mac(keys, link.seq, table, row_key, link.session_id, link.origin, link.at, link.content, previous),
-            link.mac):
-        return "its hash-chain link is altered or forged"
-    head = chain.head(conn)
-    if (head is None or not hmac.compare_digest(head_mac(keys, head.seq, head.mac), head.head_mac)
-            or head.seq != chain.count(conn)):
-        return "links were removed from the hash chain"
     return None
 
 
@@ -338,7 +382,8 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
                 findings.append(Finding(f"chain link {expected_seq}", "removed (the chain jumps to link "
                                         f"{seq})"))
                 chain_broken = True
-            elif link_mac(keys, seq, table, row_key, link.session_id, origin, at, link.content, previous) != link.mac:
+            elif link_mac(keys, seq, table, row_key, link.session_id, origin, at, link.content, previous,
+                          link.account_seq) != link.mac:
                 findings.append(Finding(where, "altered, forged or out of order (its keyed hash does not match)",
                                         link.session_id))
                 chain_broken = True
@@ -353,11 +398,15 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     if links and head is None:
         findings.append(Finding("chain head", "missing"))
     elif head is not None:
-        if head_mac(keys, head.seq, head.mac) != head.head_mac:
+        if head_mac(keys, head.seq, head.mac, head.account_count, head.account_mac) != head.head_mac:
             findings.append(Finding("chain head", "altered (its keyed hash does not match)"))
         elif head.seq != links or head.mac != previous:
             findings.append(Finding("chain head", f"says {head.seq} links, the chain has {links}: "
                                     "links were removed from its end"))
+        else:
+            broken = _account_order_problem(conn, head)
+            if broken:
+                findings.append(Finding("accounts' links", broken))
 
     rows_checked = 0
     for (table, row_key), (_seq, content, owner) in latest.items():

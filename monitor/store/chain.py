@@ -126,41 +126,55 @@ class Link:
     at: float
     content: str
     mac: str
+    #: The link's place among the links of accounts and approvals (None for every other table): those links
+    #: run 1, 2, 3 … without a gap, so one removed, moved to another row or table, is seen without walking the
+    #: whole chain.
+    account_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The ``chain_head`` row: the last link's place and keyed hash, under a keyed hash of its own."""
+    """The ``chain_head`` row: the last link's place and keyed hash, and how many links of accounts and approvals
+    there are and the last one's keyed hash, all under a keyed hash of its own."""
 
     seq: int
     mac: str
     head_mac: str
+    account_count: int = 0
+    account_mac: str = ""
+
+
+_OLD_LINK_COLUMNS = "seq, tbl, row_key, session_id, origin, at, content, mac"
+_LINK_COLUMNS = _OLD_LINK_COLUMNS + ", account_seq"
 
 
 def links(conn: sqlite3.Connection) -> Iterator[Link]:
     """Every link, in chain order."""
-    for values in conn.execute("SELECT seq, tbl, row_key, session_id, origin, at, content, mac FROM chain "
-                               "ORDER BY seq"):
+    columns = _LINK_COLUMNS if has_account_order(conn) else _OLD_LINK_COLUMNS
+    for values in conn.execute(f"SELECT {columns} FROM chain ORDER BY seq"):
         yield Link(*values)
+
+
+def account_links(conn: sqlite3.Connection) -> list[Link]:
+    """The links of accounts and approvals, in their own order."""
+    return [Link(*values) for values in conn.execute(
+        f"SELECT {_LINK_COLUMNS} FROM chain WHERE account_seq IS NOT NULL ORDER BY account_seq")]
 
 
 def head(conn: sqlite3.Connection) -> Head | None:
     """The chain's head, or None when nothing was ever sealed (or it was removed)."""
-    found = conn.execute("SELECT seq, mac, head_mac FROM chain_head WHERE id = 1").fetchone()
-    return None if found is None else Head(int(found[0]), str(found[1]), str(found[2]))
+    columns = "seq, mac, head_mac" + (", account_count, account_mac" if has_account_order(conn) else "")
+    found = conn.execute(f"SELECT {columns} FROM chain_head WHERE id = 1").fetchone()
+    if found is None:
+        return None
+    extra = (int(found[3]), str(found[4])) if len(found) > 3 else ()
+    return Head(int(found[0]), str(found[1]), str(found[2]), *extra)
 
 
-def last_row_key(conn: sqlite3.Connection, table: str) -> str | None:
-    """The row key of the latest link over ``table``, or None when none of its rows is sealed."""
-    found = conn.execute("SELECT row_key FROM chain WHERE tbl = ? ORDER BY seq DESC LIMIT 1", [table]).fetchone()
-    return None if found is None else str(found[0])
-
-
-def latest_link(conn: sqlite3.Connection, table: str, row_key: str) -> Link | None:
-    """The latest link over one row, or None when it was never sealed."""
-    found = conn.execute("SELECT seq, tbl, row_key, session_id, origin, at, content, mac FROM chain "
-                         "WHERE tbl = ? AND row_key = ? ORDER BY seq DESC LIMIT 1", [table, row_key]).fetchone()
-    return None if found is None else Link(*found)
+def row_keys_newest_first(conn: sqlite3.Connection, table: str) -> Iterator[str]:
+    """The row keys of the links over ``table``, the latest first."""
+    for (row_key,) in conn.execute("SELECT row_key FROM chain WHERE tbl = ? ORDER BY seq DESC", [table]):
+        yield str(row_key)
 
 
 def mac_at(conn: sqlite3.Connection, seq: int) -> str | None:
@@ -183,8 +197,22 @@ def latest_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | 
 
 def append(conn: sqlite3.Connection, new_links: Sequence[Link], new_head: Head) -> None:
     """Add links at the chain's end and move its head (inside the caller's transaction)."""
+    if has_account_order(conn):
+        conn.executemany(
+            f"INSERT INTO chain ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(link.seq, link.table, link.row_key, link.session_id, link.origin, link.at, link.content, link.mac,
+              link.account_seq) for link in new_links],
+        )
+        conn.execute(
+            "INSERT INTO chain_head (id, seq, mac, head_mac, account_count, account_mac) VALUES (1, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, head_mac = excluded.head_mac, "
+            "account_count = excluded.account_count, account_mac = excluded.account_mac",
+            [new_head.seq, new_head.mac, new_head.head_mac, new_head.account_count, new_head.account_mac],
+        )
+        return
+    # A database not yet upgraded to schema 6 (a migration sealing what an older version wrote): no accounts.
     conn.executemany(
-        "INSERT INTO chain (seq, tbl, row_key, session_id, origin, at, content, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO chain ({_OLD_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(link.seq, link.table, link.row_key, link.session_id, link.origin, link.at, link.content, link.mac)
          for link in new_links],
     )
@@ -196,6 +224,20 @@ def append(conn: sqlite3.Connection, new_links: Sequence[Link], new_head: Head) 
 
 
 # -- the database around the chain ----------------------------------------------------------------
+
+
+def add_account_order(conn: Any) -> None:
+    """The column that orders the links of accounts and approvals, and where they end in the head (part of a
+    schema migration)."""
+    conn.execute("ALTER TABLE chain ADD COLUMN account_seq INTEGER")
+    conn.execute("CREATE UNIQUE INDEX chain_account_seq ON chain (account_seq) WHERE account_seq IS NOT NULL")
+    conn.execute("ALTER TABLE chain_head ADD COLUMN account_count INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE chain_head ADD COLUMN account_mac TEXT NOT NULL DEFAULT ''")
+
+
+def has_account_order(conn: sqlite3.Connection) -> bool:
+    """Whether the chain has :func:`add_account_order`'s columns (a database upgraded to schema 6)."""
+    return any(row[1] == "account_seq" for row in conn.execute("PRAGMA table_info(chain)"))
 
 
 def integrity_check(conn: sqlite3.Connection, *, quick: bool) -> str:

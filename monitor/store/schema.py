@@ -194,6 +194,7 @@ def _seal_accounts_v6(db: sqlite_utils.Database) -> None:
     those written before are sealed now, marked as found at the upgrade."""
     keys = load_keys()
     assert keys is not None
+    chain.add_account_order(db.conn)
     integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"users": None, "profile_approvals": None})
 
 

@@ -176,3 +176,56 @@ def test_every_account_and_approval_change_is_sealed_and_verifies(db_path: Path,
                                  "GROUP BY tbl ORDER BY tbl").fetchall()
     # AD and RN added; RN's secret, disabled, enabled, unlocked (a new change time each): 6 account versions.
     assert links == [("profile_approvals", 1), ("users", 6)]
+
+
+def _newest(db_path: Path, table: str, key: str) -> int:
+    conn = sqlite3.connect(db_path)
+    [(newest,)] = conn.execute("SELECT max(seq) FROM chain WHERE tbl = ? AND row_key = ?", [table, key]).fetchall()
+    conn.close()
+    return int(newest)
+
+
+def test_an_earlier_row_put_back_with_the_newest_link_moved_to_another_row_is_refused(
+    db_path: Path, accounts_in: Any
+) -> None:
+    """The newest link kept (the chain's length and head unchanged) but naming another row, so that the older link
+    looked like the newest: every link of accounts and approvals is checked, and a moved one no longer matches
+    its keyed hash."""
+    _, as_admin = _demoted(db_path, accounts_in)
+    newest = _newest(db_path, "users", "RN")
+    _put_back(db_path, "RN", as_admin)
+    # Not removed (the chain keeps its length, the head stays valid): the newest link just names another row.
+    _sql(db_path, ("UPDATE chain SET row_key = 'ZZ' WHERE seq = ?", [newest]))
+    with Store(db_path) as store, pytest.raises(AuthError, match=r"link [0-9]+ is altered or forged"):
+        Accounts(store).authenticate("RN", NURSE_SECRET)
+    code, text = _verify(db_path)
+    assert code == 1, text
+
+
+def test_a_revocation_undone_with_its_link_moved_to_another_table_is_refused(
+    db_path: Path, tmp_path: Path, accounts_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts_in(db_path)
+    path = tmp_path / "north.toml"
+    path.write_text(default_profile_text().replace("below = 92", "below = 93", 1))
+    profile = load_profile(str(path))
+    monkeypatch.setenv("INFUSION_MONITOR_SECRET", ADMIN_SECRET)
+    command = ["--db", str(db_path), "--user", "AD"]
+    assert main(["profiles", "approve", str(path), "--name", "North", *command], out=io.StringIO()) == 0
+    assert main(["profiles", "revoke", profile.sha256[:12], *command], out=io.StringIO()) == 0
+    newest = _newest(db_path, "profile_approvals", profile.sha256)
+    _sql(db_path, ("UPDATE profile_approvals SET revoked_at = NULL, revoked_by = NULL", []),
+         ("UPDATE chain SET tbl = 'alarms' WHERE seq = ?", [newest]))
+    with Store(db_path) as store:
+        assert approval.approval_of(store, profile.sha256) is None, "a revocation undone by hand is in force again"
+
+
+def test_a_link_of_an_account_replaced_by_a_link_of_another_kind_is_refused(db_path: Path, accounts_in: Any) -> None:
+    """The demotion's link taken out of the accounts' order (its place kept, so the chain's length and head hold):
+    the accounts' links then stop short of where the head says they end."""
+    _, as_admin = _demoted(db_path, accounts_in)
+    newest = _newest(db_path, "users", "RN")
+    _put_back(db_path, "RN", as_admin)
+    _sql(db_path, ("UPDATE chain SET account_seq = NULL, tbl = 'events' WHERE seq = ?", [newest]))
+    with Store(db_path) as store, pytest.raises(AuthError, match="links of accounts and approvals are broken"):
+        Accounts(store).authenticate("RN", NURSE_SECRET)

@@ -47,6 +47,9 @@ DISCHARGE_NIBP_MAX_AGE_S: Final = 300.0
 #: Completion blockers about the discharge score itself: the discharge form, which produces that score,
 #: judges its own result, so the form and the highlighted next step look past them.
 DISCHARGE_SCORE_BLOCKERS: Final = frozenset({"discharge_not_scored", "discharge_criteria"})
+#: Blockers that wait for something a person enters (the checklist, the dose plan, a score), not for time to
+#: pass or the patient's values to settle.
+ENTRY_BLOCKERS: Final = frozenset({"checklist", "dose_plan", "required_score", "discharge_not_scored", "rems_form"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +117,11 @@ class StepCheck:
         """Every blocker may be overridden with a reason."""
         return all(b.overridable for b in self.blockers)
 
-    def summary(self) -> str:
-        """The blockers in one line."""
-        return "; ".join(b.text for b in self.blockers)
+    def summary(self, *, entries_first: bool = False) -> str:
+        """The blockers in one line (``entries_first``: what a person must still enter before what time or the
+        patient's values will settle, for a line cut at the screen's edge)."""
+        blockers = sorted(self.blockers, key=lambda b: b.code not in ENTRY_BLOCKERS) if entries_first else self.blockers
+        return "; ".join(b.text for b in blockers)
 
     def without(self, codes: frozenset[str]) -> StepCheck:
         """The same check with the blockers of ``codes`` left out (those a dialog settles itself)."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QFontMetrics, QKeyEvent
+from PySide6.QtGui import QFontMetrics, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -108,9 +108,18 @@ def form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[
 
 
 def complain(message: QLabel, text: str) -> None:
-    """Show ``text`` in a dialog's hint line, highlighted as a complaint."""
+    """Show ``text`` in a dialog's hint line, highlighted as a complaint; the dialog grows when the complaint
+    wraps, so nothing above it is squeezed."""
     message.setText(text)
     message.setStyleSheet("color: #ffd24a;")
+    dialog = message.window()
+    layout = dialog.layout() if dialog is not message else None
+    if layout is None:
+        return
+    layout.activate()
+    needed = layout.heightForWidth(dialog.width()) if layout.hasHeightForWidth() else layout.sizeHint().height()
+    if needed > dialog.height():
+        dialog.resize(dialog.width(), needed)
 
 
 class PatientDialog(QDialog):
@@ -447,11 +456,17 @@ class DialogHost:
 
     dialog: QDialog | None
 
+    def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
+        """Keys that reach the window from any dialog it opens (a text field keeps the letters typed into it)."""
+        return ()
+
     def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
         """Open ``dialog`` (closing any other); ``on_accept`` runs when it is accepted."""
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.reject()
         self.dialog = dialog
+        for key, slot in self._dialog_keys():
+            QShortcut(QKeySequence(key), dialog).activated.connect(slot)
         dialog.setStyleSheet(theme.STYLE_SHEET)
         # Text typed by people or sent by devices is shown literally; a dialog names its own styled labels.
         make_plain(dialog, keep_rich=getattr(dialog, "rich_labels", ()))

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,19 +30,21 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from drivers.core.readings import Reading
+from monitor.alarms.model import Priority
 from monitor.discharge import USUAL_MARKS, DischargeMarks, DischargeResult, NurseAssessment, assess_discharge
 from monitor.readiness import DISCHARGE_SCORE_BLOCKERS, StepCheck
 from monitor.session import Baseline
 from ui import theme
 
-#: Lines kept free for the result (verdict, computed items, reasons).
+#: Lines shown of the result (verdict, reasons, computed items); more scroll.
 RESULT_LINES = 6
-#: Lines kept free for the values with their ages and what blocks completion.
+#: Lines shown of what blocks completion and the values with their ages; more scroll.
 AGES_LINES = 5
 
 # (field of NurseAssessment, label, options from 2 down to 0)
@@ -80,11 +83,9 @@ class DischargeDialog(QDialog):
         self.groups: dict[str, QButtonGroup] = {}
         layout = QVBoxLayout(self)
         self.ages_label = QLabel()
-        self.ages_label.setWordWrap(True)
-        self.ages_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        # Room for the values with their ages and the blockers: the form keeps its size as they change.
-        self.ages_label.setFixedHeight(self.ages_label.fontMetrics().lineSpacing() * AGES_LINES + 6)
-        layout.addWidget(self.ages_label)
+        # What blocks completion first, then the values with their ages; the form keeps its size as they change,
+        # and what does not fit scrolls (a scroll bar says there is more).
+        layout.addWidget(_scrolled(self.ages_label, AGES_LINES))
         self.nibp_button = QPushButton("NIBP now")
         self.nibp_button.setEnabled(nibp_now is not None)
         if nibp_now is not None:
@@ -127,12 +128,9 @@ class DischargeDialog(QDialog):
         self.result_label = QLabel()
         # Styled, and built from scores only (no patient, user or device text).
         self.rich_labels = (self.result_label, self.ages_label)
-        self.result_label.setWordWrap(True)
-        self.result_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.result_label.setStyleSheet("font-size: 16px;")
-        # Room for the verdict, the computed items and the reasons: the form never grows while scoring.
-        self.result_label.setFixedHeight(self.result_label.fontMetrics().lineSpacing() * RESULT_LINES + 8)
-        layout.addWidget(self.result_label)
+        # The verdict, the reasons, then the computed items: the form never grows while scoring; more scrolls.
+        layout.addWidget(_scrolled(self.result_label, RESULT_LINES))
         hint = QLabel("Tab moves between items, arrow keys choose, Space ticks · Enter cancels")
         hint.setObjectName("dim")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -225,13 +223,16 @@ class DischargeDialog(QDialog):
         if check is None:
             self.ages_label.setText("")
             return not needs_reason or reasoned
-        lines = []
+        # What no reason overrides first (it is why the button stays off), then the other blockers, then the values.
+        lines = [f"<b style='color:{theme.ALARM_COLOURS[Priority.HIGH]}'>Cannot complete: {html.escape(b.text)} "
+                 "(no reason overrides this)</b>" for b in check.blockers if not b.overridable]
+        lines += [f"<b style='color:{theme.WARNING_TEXT}'>Not ready: {html.escape(b.text)}</b>"
+                  for b in check.blockers if b.overridable]
         for value in check.values:
             age = "no valid value" if value.age_s is None else f"{value.age_s / 60:.1f} min old"
             limit = f" (at most {value.max_age_s / 60:g} min)" if value.max_age_s is not None else ""
             mark = "" if value.fresh or value.max_age_s is None else " — too old"
             lines.append(html.escape(f"{value.name} {value.text} · {age}{limit}{mark}"))
-        lines += [f"<b style='color:{theme.WARNING_TEXT}'>Not ready: {html.escape(b.text)}</b>" for b in check.blockers]
         self.ages_label.setText("<br>".join(lines))
         return not needs_reason or (check.overridable and reasoned)
 
@@ -254,7 +255,20 @@ class DischargeDialog(QDialog):
         lines = [
             f"<b style='color:{colour}'>Aldrete {result.aldrete.total}/10 · PADSS {result.padss.total}/10 · "
             f"{verdict}</b>",
-            *[f"{i.name}: {i.score} ({i.basis})" for i in (*result.aldrete.items, *result.padss.items) if i.computed],
             *result.reasons,
+            *[f"{i.name}: {i.score} ({i.basis})" for i in (*result.aldrete.items, *result.padss.items) if i.computed],
         ]
         self.result_label.setText("<br>".join(lines))
+
+
+def _scrolled(label: QLabel, lines: int) -> QScrollArea:
+    """``label`` wrapped, top-aligned, in a frameless area ``lines`` lines high that scrolls what does not fit."""
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    area = QScrollArea()
+    area.setWidget(label)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 8)
+    return area

@@ -440,6 +440,11 @@ class LiveWindow(DialogHost, QMainWindow):
             line.addWidget(button)
         rows.addLayout(line)
 
+    def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
+        """The alarm keys work while a form is open (a questionnaire the patient answers, the discharge form):
+        the form is window-modal, so the alarm bar's buttons cannot be clicked meanwhile."""
+        return (("A", self.acknowledge_alarms), ("S", self.pause_audio))
+
     def _install_shortcuts(self) -> None:
         keys: list[tuple[str, Callable[[], None]]] = [
             ("A", self.acknowledge_alarms),
@@ -1278,7 +1283,7 @@ class LiveWindow(DialogHost, QMainWindow):
             if missing:
                 timers = f"{name} needs {missing}"
             elif check is not None and not check.ready:
-                timers = f"Not ready: {check.summary()}"
+                timers = f"Not ready: {check.summary(entries_first=True)}"
             else:
                 timers = f"{name} done · ready to start {protocol.label(Phase.INFUSION)}"
         elif phase is Phase.COMPLETE:

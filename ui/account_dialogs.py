@@ -101,6 +101,10 @@ def signed_in(principal: Principal) -> SignedInUser:
     return SignedInUser(principal.name, principal.role or "nurse")
 
 
+SIGN_IN_HINT = "Everything you do is recorded under your account."
+EMERGENCY_HINT = "An emergency sign-in is recorded, with your name and reason, on the session and in the audit log."
+
+
 def _footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[], None]) -> QLabel:
     # Account errors quote what was typed and can be long: plain text, wrapped.
     message = form_footer(dialog, form, hint, on_ok)
@@ -155,7 +159,7 @@ class AccountSignInDialog(_AccountDialog):
             form.addRow(self.reason_label, self.reason_edit)
         self.emergency_box.toggled.connect(self._emergency_toggled)
         self._emergency_toggled(False)
-        self.message = _footer(self, form, "Everything you do is recorded under your account.", self._check)
+        self.message = _footer(self, form, SIGN_IN_HINT, self._check)
         make_plain(self)
 
     def _emergency_toggled(self, on: bool) -> None:
@@ -164,6 +168,10 @@ class AccountSignInDialog(_AccountDialog):
         self.reason_edit.setVisible(on)
         self.reason_label.setVisible(on)
         self.name_edit.setPlaceholderText("your full name" if on else "account name")
+        message = getattr(self, "message", None)
+        if message is not None:  # a complaint about the other way of signing in no longer applies
+            message.setText(EMERGENCY_HINT if on else SIGN_IN_HINT)
+            message.setStyleSheet("")
 
     def _check(self) -> None:
         name = self.name_edit.text().strip()

@@ -328,6 +328,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.alarm_bar.pause_requested.connect(self.pause_audio)
         self.alarm_bar.log_requested.connect(self.show_alarm_log)
         self.alarm_bar.flashed.connect(self.numerics.flash)
+        self._message_phase: Phase | None = None
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.message.setVisible(False))
@@ -528,6 +529,9 @@ class LiveWindow(DialogHost, QMainWindow):
         self.message.setVisible(True)
         self._place_message()
         self._message_timer.start(MESSAGE_SHOWN_MS)
+        # A refusal speaks of the phase it was given in: it goes when the phase changes ("take a baseline first"
+        # stayed over the chart after the baseline had started).
+        self._message_phase = self.last_status.phase if self.last_status is not None else None
 
 
     def _place_message(self) -> None:
@@ -1225,6 +1229,9 @@ class LiveWindow(DialogHost, QMainWindow):
     def show_status(self, status: SessionStatus, now: float | None = None) -> None:
         """Header, numerics and control states from the newest status (values aged to ``now``)."""
         self.last_status = status
+        if self.message.isVisible() and self._message_phase is not None and status.phase is not self._message_phase:
+            self._message_timer.stop()
+            self.message.setVisible(False)
         now = status.now if now is None else now
         latest: dict[Parameter, Reading] = {r.parameter: r for r in status.latest}
         hr = status.heart_rate

@@ -119,3 +119,26 @@ def test_audio_pause_reaches_the_alarms_while_a_form_is_open(make_window: Any, q
     qtbot.wait(500)
     assert window.dialog is not None and window.dialog.isVisible()  # the questionnaire is still going on
     assert "pause_audio" in settled
+
+
+def test_a_refusal_goes_when_the_phase_it_spoke_of_is_over(make_window: Any, qtbot: Any) -> None:
+    """"Cannot start infusion: take a baseline first" stayed over the chart for 12 s after the baseline started."""
+    window = make_window(first_status=True)
+    window.start_infusion()
+    assert window.message.isVisible() and "baseline" in window.message.text()
+    window.start_baseline()
+    qtbot.waitUntil(lambda: window.last_status is not None and window.last_status.phase.value == "baseline",
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: not window.message.isVisible(), timeout=2_000)
+
+
+def test_ticking_emergency_sign_in_clears_the_complaint_about_the_pin(make_window: Any) -> None:
+    window = make_window(first_status=True)
+    window.sign_in()
+    window.dialog.name_edit.setText("RN")
+    window.dialog.secret_edit.setText("wrong-pin-1")
+    window.dialog._check()
+    assert "not recognised" in window.dialog.message.text()
+    window.dialog.emergency_box.setChecked(True)
+    assert "not recognised" not in window.dialog.message.text()
+    assert "emergency" in window.dialog.message.text().lower()

@@ -270,5 +270,5 @@ def _scrolled(label: QLabel, lines: int) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 8)
+    area.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 2)
     return area

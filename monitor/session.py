@@ -7,6 +7,7 @@ same phases, timers and cuff schedule.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -611,7 +612,8 @@ class Session:
 
     def replay(self, events: Iterable[SessionEvent], readings: Iterable[Reading] = ()) -> None:
         """Rebuild phase, baseline and timers from stored events (and recent readings)."""
-        for event in sorted(events, key=lambda e: e.t):
+        events = sorted(events, key=lambda e: e.t)
+        for event in events:
             self.advance(event.t)
             kind = event.kind
             if kind is EventKind.BASELINE_STARTED:
@@ -648,6 +650,13 @@ class Session:
                 )
             if self.phase not in self.phases_reached:
                 self.phases_reached.append(self.phase)
+        # Each cuff value is matched with the request that started it, so the cycle runs from its start again.
+        requests = [e.t for e in events if e.kind is EventKind.NIBP_REQUESTED]
         for reading in readings:
+            if reading.parameter in NIBP_PARAMETERS and requests:
+                started = bisect.bisect_right(requests, reading.t)
+                self.nibp_requested_at = requests[started - 1] if started else None
             self.observe(reading)
+        if requests and (self.last_nibp_at is None or requests[-1] > self.last_nibp_at):
+            self.nibp_requested_at = requests[-1]  # a cuff started and not answered before the restart
         self._outbox.clear()

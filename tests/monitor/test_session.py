@@ -228,3 +228,16 @@ def test_a_phase_step_is_named_after_the_phase_as_the_protocol_calls_it(
     kind: EventKind, words: dict[Phase, str] | None, text: str | None
 ) -> None:
     assert phase_step_text(kind, words) == text
+
+
+def test_replay_keeps_the_cuff_cycle_from_the_start_of_the_last_cuff() -> None:
+    """After a restart the next cuff was due a cycle after the last value (35 s after its start) once."""
+    s = Session("s1", T0, nibp_schedule=NibpSchedule(300, 300, 900))
+    infuse(s, 300)
+    s.note_nibp_requested(T0 + 400)
+    s.observe(r(435, Parameter.NIBP_SYS, 120))
+    s.observe(r(435, Parameter.NIBP_DIA, 80))
+    assert s.nibp_next_due() == T0 + 700
+    again = Session("s1", T0, nibp_schedule=NibpSchedule(300, 300, 900))
+    again.replay(s.take_events(), [r(435, Parameter.NIBP_SYS, 120), r(435, Parameter.NIBP_DIA, 80)])
+    assert again.nibp_next_due() == T0 + 700

@@ -179,6 +179,10 @@ def _byte_driver_run(folder: Path, name: str, driver_cls: Any, device_cls: Any, 
         start = time.perf_counter()
         recorder = Recorder.new_session(store, source, driver=name, port=None, plan=parse_plan(FULL_SESSION_PLAN),
                                         autopilot=True, nurse="RN", alarms=alarm_engine())
+        # What a nurse enters before the infusion: with a patient's device the plan waits for it (without it the
+        # whole session would be a baseline, not the session this measures).
+        recorder.submit("checklist", user="RN", quick="f6 e t:partner c m- w80")
+        recorder.submit("plan_dose", user="RN", weight_kg=80, dose_mg_per_kg=0.5)
         # Oximeters give no cuff values, so the baseline (and the plan) cannot complete: stop by the clock.
         recorder.run(until=lambda r: r.session.now >= SESSION_START + FULL_SESSION_S)
         wall = time.perf_counter() - start

@@ -57,13 +57,17 @@ def start_feed(target: str | None, store: Store, recorder: Recorder, user: str |
 def feed_config(target: str | None) -> FeedConfig | None:
     """The live feed's settings (``--feed``, INFUSION_MONITOR_FEED / config ``feed`` and its options), None when no
     receiver is named; :class:`AppError` saying what is wrong with them."""
-    from monitor.feed import MAX_REFUSALS_DEFAULT, FeedConfig, FeedConfigError
-
     try:
         config_values = UserConfig.load()
         receiver = setting("feed", target, None, config_values)
         if not receiver:
             return None
+    except ConfigError as exc:
+        raise AppError(str(exc)) from None
+    # Only with a receiver: the feed's module (and what it loads) is not needed otherwise.
+    from monitor.feed import MAX_REFUSALS_DEFAULT, FeedConfig, FeedConfigError
+
+    try:
         ack_mode = str(setting("feed_ack_mode", None, "original", config_values))
         refusals_text = str(setting("feed_max_refusals", None, MAX_REFUSALS_DEFAULT, config_values))
     except ConfigError as exc:

@@ -219,10 +219,10 @@ def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
     links = _unsealed(conn, versions or {}, origin, expected)
     if not links:
         return 0
-    last = chain.head(conn)
+    ordered = chain.has_account_order(conn)  # asked once: every write transaction seals
+    last = chain.head(conn, ordered)
     seq, previous = (0, "") if last is None else (last.seq, last.mac)
     accounts, account_mac = (0, "") if last is None else (last.account_count, last.account_mac)
-    ordered = chain.has_account_order(conn)
     at = time.time()
     sealed = []
     for link in links:
@@ -239,16 +239,18 @@ def seal(conn: sqlite3.Connection, keys: Keys, *, origin: str = ORIGIN_WRITE,
             account_mac = mac
         previous = mac
     new_head = chain.Head(seq, previous, head_mac(keys, seq, previous, accounts, account_mac), accounts, account_mac)
-    chain.append(conn, sealed, new_head)
+    chain.append(conn, sealed, new_head, ordered)
     return len(links)
 
 
-def _account_order_problem(conn: sqlite3.Connection, head: chain.Head) -> str | None:
-    """What is wrong with the order of the accounts' links against the head (None: they run 1 … its count and
-    the last is the one it names)."""
-    if not chain.has_account_order(conn):
-        return None
-    found = chain.account_links(conn)
+def _account_links(conn: sqlite3.Connection) -> list[chain.Link]:
+    """The links of accounts and approvals in their own order (none before the upgrade that added it)."""
+    return chain.account_links(conn) if chain.has_account_order(conn) else []
+
+
+def _account_order_problem(found: list[chain.Link], head: chain.Head) -> str | None:
+    """What is wrong with the order of the accounts' links ``found`` against the head (None: they run 1 … its
+    count and the last is the one it names)."""
     if [link.account_seq for link in found] != list(range(1, head.account_count + 1)):
         return (f"the head counts {head.account_count}, the chain holds {len(found)} (a link of an account or an "
                 "approval was removed or moved to another row)")
@@ -273,11 +275,12 @@ def why_untrusted(conn: sqlite3.Connection, keys: Keys, table: str, row_key: str
         return "the hash chain's head is missing or altered"
     if head.seq != chain.count(conn):
         return "links were removed from the hash chain"
-    broken = _account_order_problem(conn, head)
+    account_links = _account_links(conn)
+    broken = _account_order_problem(account_links, head)
     if broken:
         return f"the hash chain's links of accounts and approvals are broken: {broken}"
     newest: chain.Link | None = None
-    for link in chain.account_links(conn):
+    for link in account_links:
         previous = "" if link.seq == 1 else chain.mac_at(conn, link.seq - 1)
         if previous is None or not hmac.compare_digest(
                 link_mac(keys, link.seq, link.table, link.row_key, link.session_id, link.origin, link.at,
@@ -404,7 +407,7 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
             findings.append(Finding("chain head", f"says {head.seq} links, the chain has {links}: "
                                     "links were removed from its end"))
         else:
-            broken = _account_order_problem(conn, head)
+            broken = _account_order_problem(_account_links(conn), head)
             if broken:
                 findings.append(Finding("accounts' links", broken))
 

@@ -161,9 +161,11 @@ def account_links(conn: sqlite3.Connection) -> list[Link]:
         f"SELECT {_LINK_COLUMNS} FROM chain WHERE account_seq IS NOT NULL ORDER BY account_seq")]
 
 
-def head(conn: sqlite3.Connection) -> Head | None:
-    """The chain's head, or None when nothing was ever sealed (or it was removed)."""
-    columns = "seq, mac, head_mac" + (", account_count, account_mac" if has_account_order(conn) else "")
+def head(conn: sqlite3.Connection, ordered: bool | None = None) -> Head | None:
+    """The chain's head, or None when nothing was ever sealed (or it was removed); ``ordered``: whether the
+    database has :func:`add_account_order`'s columns, when the caller knows."""
+    ordered = has_account_order(conn) if ordered is None else ordered
+    columns = "seq, mac, head_mac" + (", account_count, account_mac" if ordered else "")
     found = conn.execute(f"SELECT {columns} FROM chain_head WHERE id = 1").fetchone()
     if found is None:
         return None
@@ -195,9 +197,10 @@ def latest_content(conn: sqlite3.Connection, table: str, row_key: str) -> str | 
     return None if found is None else str(found[0])
 
 
-def append(conn: sqlite3.Connection, new_links: Sequence[Link], new_head: Head) -> None:
-    """Add links at the chain's end and move its head (inside the caller's transaction)."""
-    if has_account_order(conn):
+def append(conn: sqlite3.Connection, new_links: Sequence[Link], new_head: Head, ordered: bool | None = None) -> None:
+    """Add links at the chain's end and move its head (inside the caller's transaction); ``ordered`` as for
+    :func:`head`."""
+    if has_account_order(conn) if ordered is None else ordered:
         conn.executemany(
             f"INSERT INTO chain ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(link.seq, link.table, link.row_key, link.session_id, link.origin, link.at, link.content, link.mac,

@@ -146,7 +146,8 @@ def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
             continue
         parameter, short = _RULE_PARAMETER[limit.parameter], PARAMETER_LABELS[limit.parameter].short
         text = f"{limit.priority.marker} {short} {limit.operator} {limit.value:.0f}"  # as a nurse reads it
-        lines.append(LimitLine(parameter, float(limit.value), limit.priority, text, limit.operator in (">", "≥")))
+        lines.append(LimitLine(parameter, float(limit.value), limit.priority, text, limit.operator in (">", "≥"),
+                               kind=f"{short} {limit.operator}"))
     return lines
 
 

@@ -20,13 +20,14 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Reading
@@ -78,11 +79,22 @@ _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind
 LIMIT_LABEL_PX = 17
 #: Room between the newest value and the limit labels at the right edge of the live view.
 LABEL_GAP_PX = 8
+#: The most of the plots' width the live view keeps for limit labels: a label's texts wider than that wrap.
+LABEL_GUTTER_SHARE = 1 / 3
+#: Between two texts of one limit label.
+LABEL_SEPARATOR = " &nbsp; "
 #: Markers closer than this many pixels share one label, which gives their count.
 MARKER_LABEL_PX = 110
 
 AXIS_FONT_PX = 13
 LABEL_FONT_PX = 12
+
+
+T = TypeVar("T")
+
+
+def _coloured(priority: Priority, text: str) -> str:
+    return f"<span style='color:{theme.ALARM_COLOURS[priority]}'>{escape(text)}</span>"
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -92,15 +104,33 @@ def _font(px: int, bold: bool = False) -> QFont:
     return font
 
 
-def limit_groups(limits: Sequence[LimitLine], gap: float) -> list[list[LimitLine]]:
-    """Limits (sorted by value) in runs whose neighbours are closer than ``gap``: each run shares a label."""
+def limit_groups(
+    limits: Sequence[LimitLine], gap: float, rows_of: Callable[[Sequence[LimitLine]], int] = lambda _group: 1
+) -> list[list[LimitLine]]:
+    """Limits (sorted by value) in runs that share a label: a limit joins the run below it when it is closer to
+    that run's highest limit than the run's label is high (``gap`` a row, ``rows_of`` the rows its texts take)."""
     groups: list[list[LimitLine]] = []
     for limit in limits:
-        if groups and limit.value - groups[-1][-1].value < gap:
+        if groups and limit.value - groups[-1][-1].value < gap * rows_of(groups[-1]):
             groups[-1].append(limit)
         else:
             groups.append([limit])
     return groups
+
+
+def label_rows(items: Sequence[T], widths: Sequence[float], gap: float, most: float) -> list[list[T]]:
+    """``items`` (drawn ``widths`` pixels wide, ``gap`` apart) in rows of at most ``most`` pixels, in order; an
+    item wider than that has a row of its own."""
+    rows: list[list[T]] = []
+    used = 0.0
+    for item, width in zip(items, widths, strict=True):
+        if rows and used + gap + width <= most:
+            rows[-1].append(item)
+            used += gap + width
+        else:
+            rows.append([item])
+            used = width
+    return rows
 
 
 def marker_groups(markers: Sequence[tuple[float, str, str]], gap_s: float) -> list[list[tuple[float, str, str]]]:
@@ -147,6 +177,14 @@ class LimitLine:
     label: str
     #: True for an upper limit (alarms above it): its label sits just below the line, inside the normal range.
     upper: bool = True
+    #: What limits of one kind say alike (e.g. "SBP >"): on a plot too short to label its limits one group at a
+    #: time, a kind is named once, followed by its limits' values. Empty: the limit keeps its whole label.
+    kind: str = ""
+
+    @property
+    def figure(self) -> str:
+        """The limit's value as its kind's list gives it, after its priority's marker."""
+        return f"{self.priority.marker}{self.value:.0f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +196,12 @@ class LimitLabel:
     above: bool
     texts: tuple[str, ...]
     item: Any
-    #: The label's height in the plot's value units when it was laid out.
+    #: The label's height in the plot's value units when it was laid out (``rows`` lines of text).
     room: float
+    rows: int = 1
+    #: The one label of a plot too short to label its limits apart: set inside the plot at its top, it hides the
+    #: limit lines behind it, and names each kind of limit once.
+    crowded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +352,10 @@ class TrendChart(QWidget):
         self.marker_groups: list[list[tuple[float, str, str]]] = []
         self.limit_labels: list[LimitLabel] = []
         self._limits: list[LimitLine] = []
-        self._limit_layout_keys: dict[str, tuple[float, int]] = {}
+        self._limit_layout_keys: dict[str, tuple[float, int, int]] = {}
+        self._label_metrics_font = _font(LABEL_FONT_PX, bold=True)
+        self._label_metrics = QFontMetricsF(self._label_metrics_font)
+        self._separator_px = self._label_metrics.horizontalAdvance(" \u00a0 ")
         self.marker_count = 0
         #: Vertical distance (fraction of the plot) between neighbouring marker labels; a short plot needs more.
         self.marker_step = 0.08
@@ -664,10 +709,25 @@ class TrendChart(QWidget):
             height_px = 120.0
         return LIMIT_LABEL_PX * (high - low) / height_px
 
+    def _label_width_px(self, key: str) -> float:
+        """The widest a limit label may be on plot ``key``: what the live view keeps for labels at its right edge."""
+        width_px = self.plots[key].getViewBox().width()
+        return width_px * LABEL_GUTTER_SHARE - LABEL_GAP_PX if width_px > 1 else math.inf
+
+    def _label_rows(self, group: Sequence[LimitLine], most: float) -> list[list[LimitLine]]:
+        """A group's texts, highest limit first, in as many rows as keep the label within ``most`` pixels."""
+        ordered = sorted(group, key=lambda lim: -lim.value)
+        return label_rows(ordered, [self._label_metrics.horizontalAdvance(lim.label) for lim in ordered],
+                          self._separator_px, most)
+
+    def _row_count(self, group: Sequence[LimitLine], most: float) -> int:
+        return len(self._label_rows(group, most))
+
     def _layout_limit_labels(self) -> None:
         for key, plot in self.plots.items():
             room = self.label_room(key)
-            layout_key = (round(room, 3), len(self._limits))
+            most = self._label_width_px(key)
+            layout_key = (round(room, 3), len(self._limits), round(most) if math.isfinite(most) else -1)
             if self._limit_layout_keys.get(key) == layout_key:
                 continue
             self._limit_layout_keys[key] = layout_key
@@ -675,31 +735,79 @@ class TrendChart(QWidget):
                 plot.removeItem(info.item)
                 self.limit_labels.remove(info)
             mine = sorted((lim for lim in self._limits if PLOT_OF[lim.parameter] == key), key=lambda lim: lim.value)
-            bottom = plot.getViewBox().viewRange()[1][0]
-            taken = bottom  # the highest value covered by a line or label so far, bottom up
-            for group in limit_groups(mine, room):
-                # Below the group when that space is free and on the plot, else above it (free: groups are a
-                # label apart).
-                above = group[0].value - room < taken
-                self._label_limit_group(key, plot, group, above, room)
-                taken = group[-1].value + (room if above else 0.0)
+            low, high = plot.getViewBox().viewRange()[1]
+            plan = self._plan_limit_labels(mine, room, most, low)
+            if all(not above or group[-1].value + height <= high for group, _rows, above, height in plan):
+                for group, rows, above, height in plan:
+                    self._label_limit_group(key, plot, group, rows, above, height)
+            elif mine:
+                self._label_crowded_plot(key, plot, mine, room, most, high)
+
+    def _plan_limit_labels(
+        self, mine: Sequence[LimitLine], room: float, most: float, bottom: float
+    ) -> list[tuple[list[LimitLine], list[list[LimitLine]], bool, float]]:
+        """Each group of limits (sorted by value) with its label's rows, side and height in values.
+
+        A group takes in every limit closer to it than its label (wrapped to fit) is high, and its label sits
+        below its lowest limit where that space is free and on the plot, else above its highest: no limit line
+        crosses a label and no two labels overlap.
+        """
+        plan = []
+        taken = bottom  # the highest value covered by a line or label so far, bottom up
+        for group in limit_groups(mine, room, partial(self._row_count, most=most)):
+            rows = self._label_rows(group, most)
+            height = room * len(rows)
+            above = group[0].value - height < taken
+            plan.append((group, rows, above, height))
+            taken = group[-1].value + (height if above else 0.0)
+        return plan
+
+    def _add_limit_label(self, plot: pg.PlotItem, rows: Sequence[str], anchor: tuple[int, int], fill: Any = None
+                         ) -> pg.TextItem:
+        label = pg.TextItem(html=f"<div align='right'><b>{'<br>'.join(rows)}</b></div>", anchor=anchor, fill=fill)
+        label.setFont(self._label_metrics_font)
+        label.textItem.document().setDocumentMargin(1)  # its height is then the text's: LIMIT_LABEL_PX a row
+        label.setZValue(-3)
+        if fill is None:  # a filled label is painted in the scene's coordinates, which a cached one has not
+            _static(label)
+        plot.addItem(label, ignoreBounds=True)
+        return label
 
     def _label_limit_group(
-        self, key: str, plot: pg.PlotItem, group: Sequence[LimitLine], above: bool, room: float
+        self, key: str, plot: pg.PlotItem, group: Sequence[LimitLine], rows: Sequence[Sequence[LimitLine]],
+        above: bool, height: float,
     ) -> None:
         value = group[-1].value if above else group[0].value
-        ordered = sorted(group, key=lambda lim: -lim.value)
-        html = " &nbsp; ".join(
-            f"<span style='color:{theme.ALARM_COLOURS[lim.priority]}'>{escape(lim.label)}</span>" for lim in ordered
-        )
-        label = pg.TextItem(html=f"<b>{html}</b>", anchor=(1, 1) if above else (1, 0))
-        label.setFont(_font(LABEL_FONT_PX, bold=True))
-        label.textItem.document().setDocumentMargin(1)  # its height is then the text's: LIMIT_LABEL_PX
-        label.setZValue(-3)
-        _static(label)
-        plot.addItem(label, ignoreBounds=True)
-        self.limit_labels.append(LimitLabel(key, value, above, tuple(lim.label for lim in ordered), label, room))
+        html = [LABEL_SEPARATOR.join(_coloured(lim.priority, lim.label) for lim in row) for row in rows]
+        label = self._add_limit_label(plot, html, (1, 1) if above else (1, 0))
+        texts = tuple(lim.label for row in rows for lim in row)
+        self.limit_labels.append(LimitLabel(key, value, above, texts, label, height, len(rows)))
         self._place_limit_label(label, value)
+
+    def _label_crowded_plot(
+        self, key: str, plot: pg.PlotItem, mine: Sequence[LimitLine], room: float, most: float, top: float
+    ) -> None:
+        """One label for all the plot's limits, each kind named once with its values, highest first."""
+        kinds: dict[str, list[LimitLine]] = {}
+        for lim in sorted(mine, key=lambda lim: -lim.value):
+            kinds.setdefault(lim.kind or lim.label, []).append(lim)
+        items: list[tuple[str, tuple[str, ...]]] = []
+        widths: list[float] = []
+        for kind, limits in kinds.items():
+            if limits[0].kind:
+                plain = f"{kind} " + " ".join(lim.figure for lim in limits)
+                html = f"<span style='color:{theme.TEXT}'>{escape(kind)}</span> " + " ".join(
+                    _coloured(lim.priority, lim.figure) for lim in limits)
+            else:
+                plain, html = limits[0].label, _coloured(limits[0].priority, limits[0].label)
+            items.append((html, tuple(lim.label for lim in limits)))
+            widths.append(self._label_metrics.horizontalAdvance(plain))
+        rows = label_rows(items, widths, self._separator_px, most)
+        html_rows = [LABEL_SEPARATOR.join(html for html, _texts in row) for row in rows]
+        label = self._add_limit_label(plot, html_rows, (1, 0), fill=pg.mkBrush(theme.BACKGROUND))
+        texts = tuple(text for row in rows for _html, texts in row for text in texts)
+        self.limit_labels.append(LimitLabel(key, top, False, texts, label, room * len(rows), len(rows), crowded=True))
+        self._place_limit_label(label, top)
 
     def _place_limit_label(self, label: pg.TextItem, value: float) -> None:
         # The heart-rate plot leads the time axis (the others follow it, once their link has caught up).
@@ -1027,7 +1135,7 @@ class TrendChart(QWidget):
             return 0.0
         widest = max((info.item.mapRectToScene(info.item.boundingRect()).width() for info in self.limit_labels),
                      default=0.0)
-        return min((widest + LABEL_GAP_PX) / width_px if widest else 0.0, 1 / 3)
+        return min((widest + LABEL_GAP_PX) / width_px if widest else 0.0, LABEL_GUTTER_SHARE)
 
     def _user_moved_view(self, *_args: object) -> None:
         if self._applying_range or self.now is None:

@@ -20,6 +20,7 @@ from drivers.core.readings import Flag, Parameter, Reading
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Escalation, Priority
+from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
 from monitor.recorder import Recorder
@@ -215,6 +216,51 @@ def test_review_window_fits_every_screen(qtbot: Any, db_path: Path, size: tuple[
     _check_buttons_readable(window)
     assert _visible_labels(window)
     window.close()
+
+
+#: The built-in profile's limits in an infusion with a baseline of 118/79 mmHg: eleven NIBP limits, five kinds.
+INFUSION_LIMITS = tuple(
+    EngineLimit(*row) for row in (
+        ("spo2_low", "spo2", 92.0, Priority.MEDIUM, "<"), ("spo2_critical", "spo2", 90.0, Priority.HIGH, "<"),
+        ("hr_low", "heart_rate", 50.0, Priority.HIGH, "<"), ("hr_high", "heart_rate", 120.0, Priority.MEDIUM, ">"),
+        ("hr_critical", "heart_rate", 150.0, Priority.HIGH, ">"),
+        ("sys_low", "nibp_sys", 90.0, Priority.HIGH, "<"), ("sys_raised", "nibp_sys", 165.0, Priority.LOW, "≥"),
+        ("sys_high", "nibp_sys", 180.0, Priority.MEDIUM, "≥"), ("sys_crisis", "nibp_sys", 180.0, Priority.HIGH, ">"),
+        ("dia_raised", "nibp_dia", 100.0, Priority.LOW, "≥"), ("dia_high", "nibp_dia", 110.0, Priority.MEDIUM, "≥"),
+        ("dia_crisis", "nibp_dia", 120.0, Priority.HIGH, ">"), ("sys_rise", "nibp_sys", 141.6, Priority.LOW, ">"),
+        ("dia_rise", "nibp_dia", 94.8, Priority.LOW, ">"), ("sys_rise_more", "nibp_sys", 165.2, Priority.MEDIUM, ">"),
+        ("dia_rise_more", "nibp_dia", 110.6, Priority.MEDIUM, ">"),
+    )
+)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_every_limit_label_is_whole_on_its_plot(qtbot: Any, live_window: Any, size: tuple[int, int]) -> None:
+    """Every limit in force is labelled on its trend and every label is drawn whole inside its plot, within the
+    part of the chart the live view keeps for labels, however short the plot."""
+    from ui.live_window import chart_limits
+    from ui.trend_chart import LABEL_GUTTER_SHARE
+
+    w = live_window
+    w.show()
+    w.resize(*size)
+    _feed(w, 0)
+    qtbot.waitUntil(lambda: (w.width(), w.height()) == size, timeout=5000)
+    lines = chart_limits(INFUSION_LIMITS)
+    w.chart.set_limits(lines)
+    QApplication.processEvents()
+    chart = w.chart
+    assert sorted(text for label in chart.limit_labels for text in label.texts) == sorted(
+        line.label for line in lines)
+    for label in chart.limit_labels:
+        box = chart.plots[label.plot].getViewBox()
+        plot_area, drawn = box.sceneBoundingRect(), label.item.mapRectToScene(label.item.boundingRect())
+        assert plot_area.adjusted(-1, -1, 1, 1).contains(drawn), (size, label.texts, plot_area, drawn)
+        assert drawn.width() <= plot_area.width() * LABEL_GUTTER_SHARE, (size, label.texts)
+        shown = label.item.textItem.toPlainText()
+        for line in lines:  # each value can be read: in its whole label, or after its kind's name
+            if line.label in label.texts:
+                assert line.label in shown or f"{line.priority.marker}{line.value:.0f}" in shown, (line, shown)
 
 
 def test_windows_open_no_larger_than_the_screen(qtbot: Any, live_window: Any) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
 from drivers.core.readings import Flag, Parameter, Reading
@@ -223,6 +223,48 @@ def test_every_limit_is_labelled_and_no_label_is_crossed_by_another_limit(qtbot:
         check(chart, limits)
 
 
+#: The NIBP limits of an infusion profile, five of them within 20 mmHg: on a small screen their one row of texts
+#: would be wider than the part of the chart kept for labels.
+CLOSE_NIBP_LIMITS = [
+    LimitLine(parameter, value, priority, f"{priority.marker} {name} {operator} {value}", upper=operator == ">")
+    for parameter, name, operator, value, priority in (
+        (Parameter.NIBP_SYS, "SBP", ">", 180, Priority.HIGH), (Parameter.NIBP_SYS, "SBP", ">", 176, Priority.MEDIUM),
+        (Parameter.NIBP_SYS, "SBP", ">", 170, Priority.LOW), (Parameter.NIBP_DIA, "DBP", ">", 165, Priority.MEDIUM),
+        (Parameter.NIBP_DIA, "DBP", ">", 160, Priority.HIGH), (Parameter.NIBP_MEAN, "MAP", "<", 60, Priority.MEDIUM),
+        (Parameter.NIBP_SYS, "SBP", "<", 90, Priority.HIGH),
+    )
+]
+
+
+@pytest.mark.parametrize("size", [(1860, 700), (1240, 420), (760, 330)])
+def test_close_limits_wrap_into_rows_left_of_the_newest_cuffs(qtbot: Any, size: tuple[int, int]) -> None:
+    """However narrow the chart, a label of close limits wraps into rows no wider than the part of the live view
+    kept for labels: the newest cuffs are drawn left of it and it stays whole inside its plot."""
+    chart = TrendChart()
+    qtbot.addWidget(chart)
+    chart.resize(*size)
+    chart.show()
+    chart.set_limits(CLOSE_NIBP_LIMITS)
+    chart.session_start = T0
+    minutes = 40
+    cuffs = [r for m in range(0, minutes, 5) for r in _cuff(T0 + 60 * m + 30, 150 + m, 95)]
+    chart.add_readings(sorted(_numerics(minutes * 60) + cuffs, key=lambda r: r.t))
+    for _ in range(3):
+        chart.refresh(T0 + minutes * 60 - 1)
+        QApplication.processEvents()
+    check(chart, CLOSE_NIBP_LIMITS)
+    box = chart.plots["nibp"].getViewBox()
+    newest_cuff = box.mapViewToScene(QPointF(cuffs[-1].t, 0)).x()
+    labels = [label for label in chart.limit_labels if label.plot == "nibp"]
+    for label in labels:
+        drawn = label.item.mapRectToScene(label.item.boundingRect())
+        assert newest_cuff < drawn.left(), (label.texts, newest_cuff, drawn.left())
+        assert drawn.left() >= box.sceneBoundingRect().left(), label.texts
+    # Wrapped only where one row would not fit; one label for the plot only where wrapped ones would not.
+    assert (max(label.rows for label in labels) > 1) == (size[0] < 1800)
+    assert any(label.crowded for label in labels) == (size[1] < 400)
+
+
 def test_limit_labels_keep_to_the_right_edge_before_any_data_and_after_a_resize(qtbot: Any) -> None:
     # A window builds its chart and limits before it is shown and before the recorder's first status:
     # nothing refreshes the chart while its plots take their size and their time axes link up.
@@ -248,17 +290,26 @@ def test_limit_labels_keep_to_the_right_edge_before_any_data_and_after_a_resize(
 
 
 def check(chart: TrendChart, limits: list[LimitLine]) -> None:
-    """Every limit labelled once; no label crossed by a limit line; no two labels overlapping."""
+    """Every limit labelled once; every label whole on its plot; no label crossed by a limit line (but the one
+    label of a plot too short for more, which hides the lines behind it); no two labels overlapping."""
     labelled = [text for label in chart.limit_labels for text in label.texts]
     assert sorted(labelled) == sorted(line.label for line in limits)  # every line labelled, once
     for label in chart.limit_labels:
         room = label.room
-        assert room == pytest.approx(chart.label_room(label.plot))  # a label's height on screen, in values
+        # A label's height on screen, in values: a row of text each.
+        assert room == pytest.approx(chart.label_room(label.plot) * label.rows)
         span = (label.value, label.value + room) if label.above else (label.value - room, label.value)
+        low, high = chart.plots[label.plot].getViewBox().viewRange()[1]
+        assert low - 1e-6 <= span[0] and span[1] <= high + 1e-6, f"{label.texts} is cut at the plot's edge"
+        if label.crowded:
+            assert [other.plot for other in chart.limit_labels].count(label.plot) == 1
+            assert label.item.fill.style() != Qt.BrushStyle.NoBrush  # the lines behind it do not strike it
+            continue
         on_plot = [line.value for line in limits if PLOT_OF[line.parameter] == label.plot]
         crossing = [v for v in on_plot if span[0] < v < span[1]]
         assert not crossing, f"{label.texts} is crossed by limits at {crossing}"
-        assert label.item.textItem.boundingRect().height() <= LIMIT_LABEL_PX  # the room reserved is enough
+        # The room reserved is enough.
+        assert label.item.textItem.boundingRect().height() <= LIMIT_LABEL_PX * label.rows
 
     def extent(label: Any) -> tuple[float, float]:
         room = label.room

@@ -387,8 +387,9 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
                 chain_broken = True
             elif link_mac(keys, seq, table, row_key, link.session_id, origin, at, link.content, previous,
                           link.account_seq) != link.mac:
-                findings.append(Finding(where, "altered, forged or out of order (its keyed hash does not match)",
-                                        link.session_id))
+                # The session a link names is part of what its keyed hash covers: once that does not match, the
+                # link may name any session, so the finding concerns every one.
+                findings.append(Finding(where, "altered, forged or out of order (its keyed hash does not match)"))
                 chain_broken = True
         previous = link.mac
         if origin == ORIGIN_OUTSIDE:

@@ -165,8 +165,12 @@ class Accounts:
         return keys
 
     def has_accounts(self) -> bool:
-        """True once the first admin exists."""
-        return rows.count_users(self.store.db) > 0
+        """True once the first admin exists: an account row, or an account sealed in the hash chain.
+
+        Rows removed by hand leave their links behind, so emptying the table does not reopen the first run
+        (which creates an admin without anyone signed in).
+        """
+        return rows.count_users(self.store.db) > 0 or integrity.has_sealed_accounts(self.store.db.conn)
 
     def _row(self, name: str) -> UserRow | None:
         return rows.user(self.store.db, name.strip())

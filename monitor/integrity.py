@@ -259,6 +259,13 @@ def _account_order_problem(found: list[chain.Link], head: chain.Head) -> str | N
     return None
 
 
+def has_sealed_accounts(conn: sqlite3.Connection) -> bool:
+    """Whether an account was ever sealed in the chain (its row may since have been removed by hand)."""
+    if "chain" not in chain.names(conn, "table"):
+        return False
+    return next(chain.row_keys_newest_first(conn, "users"), None) is not None
+
+
 def why_untrusted(conn: sqlite3.Connection, keys: Keys, table: str, row_key: str) -> str | None:
     """Why one row of an account table is not the version this program last sealed (None: it is).
 

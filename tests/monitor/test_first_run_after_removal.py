@@ -1,0 +1,32 @@
+"""Becoming admin with write access to the database file but not the key file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.accounts import Accounts, AuthError
+from monitor.store import Store
+
+
+def test_emptying_the_accounts_table_does_not_open_the_first_run_path_to_a_new_admin(
+    db_path: Path, accounts_in: Any
+) -> None:
+    accounts_in(db_path)  # the clinic's admin AD and nurse RN
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM users")  # the accounts' rows, nothing else: the key file is not needed
+    conn.commit()
+    conn.close()
+    with Store(db_path) as store:
+        accounts = Accounts(store)
+        # The database had accounts (sealed in its chain): the first-run path must not hand out an admin.
+        try:
+            accounts.add("Mallory", "admin", "mallory-1", by=None)
+            signed = accounts.authenticate("Mallory", "mallory-1")
+        except AuthError:
+            return
+    pytest.fail(f"anyone who can write the file became {signed.label} and may manage users: "
+                f"{signed.may('manage_users')}, approve profiles: {signed.may('approve_profile')}")

@@ -1019,6 +1019,10 @@ class LiveWindow(DialogHost, QMainWindow):
         available to anyone; everything else needs a sign-in.
         """
         self.locked = locked
+        if locked and self.browser is not None:
+            # The session browser and its review windows show and export every patient's record as the user who
+            # opened them: they close with the lock (Sessions opens them again after a sign-in).
+            self.browser.close()
         self.controls.setEnabled(not locked)
         self.header.patient_button.setEnabled(self._may_identify())
         self.lock_banner.setVisible(locked)

@@ -437,7 +437,9 @@ class SessionBrowser(QWidget):
         dialog.deleteLater()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Review windows opened from here close with the browser."""
+        """Review windows opened from here close with the browser (and an open dialog, unsaved)."""
+        if self.dialog is not None:
+            self.dialog.reject()
         for window in self.reviews:
             window.close()
         self.reviews = []

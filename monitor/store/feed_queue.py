@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from drivers.core.readings import Parameter, Reading, parse_flags
+from monitor import identifiers
 from monitor.store.database import Store
 
 #: The set-aside messages: the feed's own table, made when a feed first runs on the file.
@@ -112,13 +113,37 @@ def readings_after(store: Store, session_id: str, last_reading_id: int, limit: i
     ]
 
 
+def _field(control_id: str) -> str:
+    return f"feed_message:{control_id}"
+
+
+def _sealed(store: Store, session_id: str, control_id: str, text: str) -> str:
+    """A message as it waits in the database: its PID segment names the patient, so it is encrypted with the
+    identifiers' key (bound to its session and control id) like the patients table."""
+    if store.keys is None:
+        return text
+    sealed = identifiers.encrypt(store.keys, session_id, _field(control_id), text)
+    assert sealed is not None
+    return sealed
+
+
+def _opened(store: Store, session_id: str, control_id: str, stored: str) -> str:
+    """A queued message's text (one queued before messages were encrypted is read as it is)."""
+    if not stored.startswith(identifiers.PREFIX) or store.keys is None:
+        return stored
+    opened = identifiers.decrypt(store.keys, session_id, _field(control_id), stored)
+    assert opened is not None
+    return opened
+
+
 def enqueue(store: Store, session_id: str, messages: Sequence[QueuedMessage], last_reading_id: int,
             next_number: int) -> None:
     """Queue messages and move the session's cursor past the readings they carry, in one transaction."""
     with store.transaction():
         store.db.conn.executemany(
             "INSERT INTO feed_queue (session_id, control_id, observed_at, queued_at, message) VALUES (?, ?, ?, ?, ?)",
-            [(session_id, m.control_id, m.observed_at, m.queued_at, m.text) for m in messages],
+            [(session_id, m.control_id, m.observed_at, m.queued_at, _sealed(store, session_id, m.control_id, m.text))
+             for m in messages],
         )
         store.db.execute(
             "UPDATE feed_cursor SET last_reading_id = ?, next_number = ? WHERE session_id = ?",
@@ -128,8 +153,10 @@ def enqueue(store: Store, session_id: str, messages: Sequence[QueuedMessage], la
 
 def oldest(store: Store) -> tuple[int, str, str] | None:
     """The oldest queued message as (id, control id, text), None when the queue is empty."""
-    row = store.db.execute("SELECT id, control_id, message FROM feed_queue ORDER BY id LIMIT 1").fetchone()
-    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+    row = store.db.execute("SELECT id, session_id, control_id, message FROM feed_queue ORDER BY id LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return int(row[0]), str(row[2]), _opened(store, str(row[1]), str(row[2]), str(row[3]))
 
 
 def record_attempt(store: Store, message_id: int, at: float, error: str) -> None:

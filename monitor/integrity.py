@@ -175,9 +175,20 @@ def _unsealed(conn: sqlite3.Connection, versions: Mapping[str, Iterable[str] | N
 
     def origin_of(table: str, position: int, count: int) -> str:
         if expected is None:
-            return origin
+            return of_table(table)
         foreign = count - expected.get(table, 0)
         return ORIGIN_OUTSIDE if position < foreign else origin
+
+    joining: dict[str, bool] = {}
+
+    def of_table(table: str) -> str:
+        # An upgrade seals the tables that join the chain with it. A table the chain already holds links of was
+        # sealed with every write since: a row of it found unsealed (or changed) then was written from outside.
+        if origin != ORIGIN_UPGRADE:
+            return origin
+        if table not in joining:
+            joining[table] = next(chain.row_keys_newest_first(conn, table), None) is None
+        return origin if joining[table] else ORIGIN_OUTSIDE
 
     links: list[_Link] = []
     for table in ROW_TABLES:
@@ -192,9 +203,10 @@ def _unsealed(conn: sqlite3.Connection, versions: Mapping[str, Iterable[str] | N
         ids = chain.ids_after(conn, table, last)
         foreign = 0 if expected is None else max(0, len(ids) - expected.get(table, 0))
         links += _range_links(conn, table, ids[:foreign], ORIGIN_OUTSIDE)
-        links += _range_links(conn, table, ids[foreign:], origin)
+        links += _range_links(conn, table, ids[foreign:], origin if expected is not None else of_table(table))
     for table, named in versions.items():
         spec = VERSIONED[table]
+        table_origin = of_table(table)
         candidates = chain.row_keys(conn, table, spec.key, spec.order) if named is None else dict.fromkeys(named)
         for row_key in candidates:
             found = _versioned_row(conn, table, row_key)
@@ -203,7 +215,7 @@ def _unsealed(conn: sqlite3.Connection, versions: Mapping[str, Iterable[str] | N
             content = hashlib.sha256(_canonical(found).encode()).hexdigest()
             if chain.latest_content(conn, table, row_key) != content:
                 owner = None if spec.owner is None else found[spec.owner]  # sealed columns hold the owner
-                links.append(_Link(table, row_key, owner, content, origin))
+                links.append(_Link(table, row_key, owner, content, table_origin))
     return links
 
 

@@ -1145,9 +1145,13 @@ class ReviewWindow(DialogHost, QMainWindow):
 
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Wait for a running export to finish writing (it is short) before the window goes."""
+        """Wait for a running export to finish writing (it is short) before the window goes; the patient's course
+        opened from here goes with it."""
         if self.dialog is not None:
             self.dialog.reject()
+        course: QWidget | None = getattr(self, "course_window", None)
+        if course is not None:
+            course.close()
         for thread in self._export_threads + self._check_threads:
             thread.join(timeout=30)
         self._export_threads = []

@@ -24,3 +24,16 @@ def test_the_idle_lock_also_locks_the_session_browser_opened_from_the_chair(qtbo
         f"{[f.summary.patient for f in browser.table.found]} as {browser.user.label}"
     )
     assert not any(w.isVisible() for w in reviews), "a review window stays open at the locked chair"
+
+
+def test_the_lock_also_closes_a_course_opened_from_a_review(qtbot: Any, make_window: Any) -> None:
+    window = make_window(speed=60.0, patient="MRN-7008", first_status=True)
+    window.sessions_button.click()
+    browser = window.browser
+    browser.table.cellDoubleClicked.emit(0, 0)
+    review = browser.reviews[0]
+    course = review.open_course()  # the patient's every session, by MRN
+    assert course is not None and course.isVisible()
+    window.set_locked(True)
+    assert not review.isVisible()
+    assert not course.isVisible(), "the patient's course stays open at the locked chair"

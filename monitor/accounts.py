@@ -234,7 +234,10 @@ class Accounts:
 
     def set_secret(self, name: str, secret: str, *, by: Principal | None) -> None:
         """A new PIN or password (an admin for anyone, or the account itself after signing in)."""
-        if by is None or not (by.authenticated and by.name.lower() == name.strip().lower()):
+        # "Its own": the account the name finds is the one signed in (compared as stored: the database folds only
+        # ASCII letters' case, so "Éva" and "éva" are two accounts).
+        row = self._row(name)
+        if by is None or not (by.authenticated and row is not None and row.name == by.name):
             self._require_admin(by, f"change the secret of '{name}'")
         check_secret(secret)
         self._update(name, by=by, action="user_secret_changed", secret_hash=HASHER.hash(secret), failures=0,

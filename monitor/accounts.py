@@ -21,7 +21,7 @@ import hmac
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -291,6 +291,21 @@ class Accounts:
             return "its keyed hash does not match"
         return integrity.why_untrusted(self.store.db.conn, self._keys, "users", row.name)
 
+    def _refuse_unknown(self, typed: str, secret: str, now: float) -> NoReturn:
+        """A name no account has gets the work and the answers a wrong secret gets, lock-outs included, so guessing
+        does not tell which names exist. Its failures are counted in the audit log's entries."""
+        failures, locked_until = rows.unknown_name_failures(self.store.db, typed) if typed else (0, None)
+        _dummy_verify(secret)
+        if locked_until is not None and now < locked_until:
+            left = locked_until - now
+            self.store.audit("sign_in_refused", user=typed or None, reason="locked out", wait_s=round(left),
+                             unknown_name=True, failures=failures, locked_until=locked_until)
+            raise _locked_out(left)
+        wait = lock_seconds(failures + 1)
+        self.store.audit("sign_in_failed", user=typed or None, reason="unknown name", unknown_name=True,
+                         failures=failures + 1, locked_s=wait, locked_until=now + wait if wait else None)
+        raise _not_recognised(wait)
+
     @staticmethod
     def _altered(row: UserRow, why: str) -> AuthError:
         return AuthError(f"the account '{row.name}' was altered outside this program ({why}); an admin must "
@@ -301,10 +316,7 @@ class Accounts:
         now = time.time() if now is None else now
         row = self._row(name)
         if row is None:
-            # Same work and the same answer as a wrong secret: the name's existence is not revealed.
-            _dummy_verify(secret)
-            self.store.audit("sign_in_failed", user=name.strip()[:MAX_NAME_LENGTH] or None, reason="unknown name")
-            raise AuthError("name or PIN/password not recognised")
+            self._refuse_unknown(name.strip()[:MAX_NAME_LENGTH], secret, now)
         # The attempt is counted as a failure before the (slow, on purpose) check, in one write transaction, and
         # cleared if the secret is right: attempts made at the same time each count, so none escapes the lock-out.
         with self.store.transaction():
@@ -318,8 +330,9 @@ class Accounts:
         if locked:
             assert fresh.locked_until is not None
             left = fresh.locked_until - now
+            _dummy_verify(secret)  # as long as any other answer takes
             self.store.audit("sign_in_refused", user=row.name, reason="locked out", wait_s=round(left))
-            raise LockedOut(f"too many failed attempts: try again in {math.ceil(left)} s", left)
+            raise _locked_out(left)
         altered = self._why_untrusted(row)
         if altered:
             self.store.audit("sign_in_refused", user=row.name, reason="account altered outside this program",
@@ -330,10 +343,7 @@ class Accounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             self.store.audit("sign_in_failed", user=row.name, reason="wrong secret", failures=failures,
                              locked_s=wait)
-            if wait:
-                raise LockedOut(f"name or PIN/password not recognised; the account is locked for {wait:.0f} s",
-                                wait) from None
-            raise AuthError("name or PIN/password not recognised") from None
+            raise _not_recognised(wait) from None
         if row.disabled:
             self.store.audit("sign_in_refused", user=row.name, reason="account disabled")
             raise AuthError(f"the account '{row.name}' is disabled")
@@ -349,6 +359,17 @@ class Accounts:
 
 
 _DUMMY_HASH: list[str] = []
+
+
+def _not_recognised(wait: float) -> AuthError:
+    """The answer to a wrong name or secret, with the lock-out it started."""
+    if wait:
+        return LockedOut(f"name or PIN/password not recognised; the account is locked for {wait:.0f} s", wait)
+    return AuthError("name or PIN/password not recognised")
+
+
+def _locked_out(left: float) -> LockedOut:
+    return LockedOut(f"too many failed attempts: try again in {math.ceil(left)} s", left)
 
 
 def _dummy_verify(secret: str) -> None:

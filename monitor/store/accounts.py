@@ -7,6 +7,7 @@ column is ``COLLATE NOCASE``), so ``Ann`` and ``ann`` are one account.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +99,20 @@ def update_user(db: sqlite_utils.Database, row: UserRow, changed: Iterable[str])
 def set_failures(db: sqlite_utils.Database, name: str, failures: int, locked_until: float | None) -> None:
     """Record failed sign-ins in a row and the lock-out they caused (not part of the keyed hash)."""
     db.execute("UPDATE users SET failures = ?, locked_until = ? WHERE name = ?", [failures, locked_until, name])
+
+
+def unknown_name_failures(db: sqlite_utils.Database, name: str) -> tuple[int, float | None]:
+    """Failed sign-ins in a row with a name no account has, and the lock-out they caused, as the newest audit entry
+    of such a sign-in gives them (the audit log is where those are counted: there is no row to keep them)."""
+    row = db.execute(
+        "SELECT detail FROM audit WHERE user = ? COLLATE NOCASE AND action IN ('sign_in_failed', 'sign_in_refused') "
+        "AND json_extract(detail, '$.unknown_name') = 1 ORDER BY id DESC LIMIT 1", [name]
+    ).fetchone()
+    if row is None:
+        return 0, None
+    detail = json.loads(row[0])
+    locked_until = detail.get("locked_until")
+    return int(detail.get("failures", 0)), None if locked_until is None else float(locked_until)
 
 
 def set_secret_hash(db: sqlite_utils.Database, name: str, secret_hash: str, mac: str) -> None:

@@ -16,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
+from monitor.accounts import os_user
 from monitor.app.errors import AppError
 from monitor.app.exports import export_course, export_session, read_course, reference_ranges, rems_worksheet
 from monitor.app.services import patient_id_system
@@ -197,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--resample", type=_resample, default=None, metavar="SECONDS|all",
                         help="FHIR: one observation per parameter per SECONDS for heart rate, pulse rate and "
                              "SpO2 (default 60; 'all' exports every value)")
-    export.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+    add_identity_options(export)  # who exports, for the audit log (else the operating-system user)
     export.add_argument("--server", metavar="URL",
                         help="read the session from the clinic's PostgreSQL (any chair's); audited locally")
 
@@ -218,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed.add_argument("action", choices=["list", "resend"])
     feed.add_argument("ids", nargs="*", metavar="ID|all", help="resend: the ids 'feed list' shows, or 'all'")
     add_db_option(feed)
-    feed.add_argument("--user", metavar="NAME", help="who resends (for the audit log)")
+    add_identity_options(feed)
 
     review = sub.add_parser("review", help="browse recorded sessions, or review one (window)")
     review.add_argument("session", nargs="?", metavar="SESSION_ID|latest",
@@ -265,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     course.add_argument("--deidentify", action="store_true",
                         help="leave out the patient's identifiers; days counted from the first session")
-    course.add_argument("--user", metavar="NAME", help="who exports (for the audit log)")
+    add_identity_options(course)
     course.add_argument("--server", metavar="URL",
                         help="the course from the clinic's PostgreSQL: every chair's sessions of the MRN; audited "
                              "locally")
@@ -274,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_option(rems_cmd)
     rems_cmd.add_argument("--submitted", metavar="SESSION", help="mark this session's form as submitted")
     rems_cmd.add_argument("--reference", metavar="TEXT", help="the REMS confirmation number, if any")
-    rems_cmd.add_argument("--user", metavar="NAME", help="who submitted it")
+    add_identity_options(rems_cmd)  # who submitted it, signed in
     rems_cmd.add_argument("--worksheet", metavar="SESSION", help="write this session's form as a PDF worksheet")
     rems_cmd.add_argument("--out", metavar="FILE", help="where the worksheet goes")
 
@@ -289,6 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = False, readonly: bool = False) -> Store:
     return open_store(args.db, must_exist=must_exist, readonly=readonly)
+
+
+def _acting_name(args: argparse.Namespace) -> str:
+    """Who the audit log names: the account ``--user`` signs in to (in this computer's database, where exports are
+    audited), else the operating-system user."""
+    if not args.user:
+        return os_user().name
+    store = _open_store(args, must_exist=True)
+    try:
+        return acting_principal(args, store).name
+    finally:
+        store.close()
 
 
 def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -561,7 +574,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         relative_time=args.relative_time,
         keep_staff=args.keep_staff,
         resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
-        user=args.user,
+        user=_acting_name(args),
         identifier_system=patient_id_system(),
     )
     stream = (sys.stdout.buffer if binary else out) if to_stdout else None
@@ -644,7 +657,7 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
             except ValueError:
                 raise CliError(f"feed resend: ids are numbers from 'feed list' (or 'all'), not {args.ids}") from None
         try:
-            count = resend(store, ids, args.user)
+            count = resend(store, ids, acting_principal(args, store).name)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         out.write(f"{count} message(s) back in the feed queue\n")
@@ -747,7 +760,7 @@ def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
     course = read_course(source, mrn=args.mrn)
     to_file = bool(args.out) and args.out != "-"
     export_course(source, course, args.format, path=args.out if to_file else None, stream=None if to_file else out,
-                  deidentify=args.deidentify, user=args.user)
+                  deidentify=args.deidentify, user=_acting_name(args))
     return EXIT_OK
 
 
@@ -759,10 +772,9 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
     store = _open_store(args, must_exist=True)
     try:
         if args.submitted:
-            if not args.user:
-                raise CliError("say who submitted the form with --user")
+            submitter = acting_principal(args, store, required=True).name
             try:
-                rems.mark_submitted(store, args.submitted, user=args.user, reference=args.reference)
+                rems.mark_submitted(store, args.submitted, user=submitter, reference=args.reference)
             except (rems.RemsAnswerError, SessionNotFound) as exc:
                 raise CliError(str(exc)) from None
             out.write(f"session {args.submitted}: REMS form marked submitted\n")
@@ -786,7 +798,7 @@ def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     """Write one session's REMS form as a PDF worksheet (audited)."""
     if not args.out:
         raise CliError("a worksheet needs --out FILE")
-    missing = rems_worksheet(store, args.worksheet, args.out, user=args.user).missing()
+    missing = rems_worksheet(store, args.worksheet, args.out, user=acting_principal(args, store).name).missing()
     out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
               + "\n")
     return EXIT_OK

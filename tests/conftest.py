@@ -8,7 +8,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,32 @@ def accounts_in(monkeypatch: pytest.MonkeyPatch) -> object:
 
     return make
 
+
+def account(path: Path, name: str, role: str = "physician") -> str:
+    """The account ``name`` in the database at ``path`` (made, with an admin ``AD`` when there is no account yet,
+    unless it is there); its secret."""
+    from monitor.accounts import Accounts
+    from monitor.store import Store
+
+    secret = f"{role}-secret-1"
+    with Store(path) as store:
+        accounts = Accounts(store)
+        if not accounts.has_accounts():
+            accounts.add("AD", "admin", ADMIN_SECRET, by=None)
+        if name not in [info.name for info in accounts.listing()]:
+            accounts.add(name, role, secret, by=accounts.authenticate("AD", ADMIN_SECRET))
+    return secret
+
+
+@pytest.fixture
+def signed_in_as(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``signed_in_as(db_path, name, role)``: :func:`account`, with its secret where ``--user`` reads it; its name."""
+
+    def sign_in(path: Path, name: str, role: str = "physician") -> str:
+        monkeypatch.setenv("INFUSION_MONITOR_SECRET", account(path, name, role))
+        return name
+
+    return sign_in
 
 @pytest.fixture(autouse=True)
 def no_leaked_threads() -> Iterator[None]:

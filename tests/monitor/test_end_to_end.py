@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -42,10 +43,13 @@ def test_session_is_listed_complete_with_every_phase(
     assert sid[:8] in table and "complete" in table
 
 
-def test_csv_export_has_the_exact_columns_and_one_row_per_value(recorded: tuple[Path, str], tmp_path: Path) -> None:
+def test_csv_export_has_the_exact_columns_and_one_row_per_value(
+    recorded: tuple[Path, str], tmp_path: Path, signed_in_as: Callable[..., str]
+) -> None:
     db, sid = recorded
     out = tmp_path / "s.csv"
-    assert main(["export", sid, "--db", str(db), "--format", "csv", "--out", str(out), "--user", "RN1"]) == 0
+    user = signed_in_as(db, "RN1", "nurse")
+    assert main(["export", sid, "--db", str(db), "--format", "csv", "--out", str(out), "--user", user]) == 0
     with out.open(newline="") as f:
         statement = next(f)
         reader = csv.reader(f)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,12 @@ def _review_figures(store: Store, session_id: str) -> dict[str, Any]:
     }
 
 
-def test_course_json_matches_each_sessions_review(course_db: Path, tmp_path: Path) -> None:
+def test_course_json_matches_each_sessions_review(
+    course_db: Path, tmp_path: Path, signed_in_as: Callable[..., str]
+) -> None:
     out = tmp_path / "course.json"
-    assert main(["course", MRN, "--db", str(course_db), "--out", str(out), "--user", "dr.k"]) == 0
+    user = signed_in_as(course_db, "dr.k")
+    assert main(["course", MRN, "--db", str(course_db), "--out", str(out), "--user", user]) == 0
     data = json.loads(out.read_text())
     assert data["patient"]["mrn"] == MRN
     assert [s["protocol"] for s in data["sessions"]] == ["ketamine-iv"] * 3 + ["esketamine-nasal"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,9 @@ def test_protocols_lists_and_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "not usable:" in out.getvalue() and "mine.toml: line" in out.getvalue()
 
 
-def test_record_with_a_protocol_and_the_rems_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_record_with_a_protocol_and_the_rems_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signed_in_as: Callable[..., str]
+) -> None:
     db = tmp_path / "m.db"
     out = io.StringIO()
     assert main(["record", "--db", str(db), "--protocol", "esketamine-nasal", "--speed", "max", "--patient", "P-1",
@@ -54,7 +57,8 @@ def test_record_with_a_protocol_and_the_rems_list(tmp_path: Path, capsys: pytest
     assert main(["rems", "--db", str(db), "--submitted", row["id"][:8]]) == 1
     assert "--user" in capsys.readouterr().err
     out = io.StringIO()
-    assert main(["rems", "--db", str(db), "--submitted", row["id"][:8], "--user", "RN", "--reference", "X1"],
+    user = signed_in_as(db, "RN", "nurse")
+    assert main(["rems", "--db", str(db), "--submitted", row["id"][:8], "--user", user, "--reference", "X1"],
                 out=out) == 0
     out = io.StringIO()
     assert main(["rems", "--db", str(db)], out=out) == 0

@@ -11,6 +11,7 @@ import pytest
 from drivers.core.readings import NIBP_PARAMETERS
 from monitor.exports.data import load
 from monitor.store import Store
+from tests.conftest import account
 from tests.monitor.records.sessions import DEVICE, MRN, RecordedSession, export_bytes
 
 PROFILE = "PCD_DEC_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO"
@@ -23,7 +24,9 @@ def hl7_time(text: str) -> float:
 @pytest.fixture(scope="module")
 def exported(recorded: RecordedSession, tmp_path_factory: pytest.TempPathFactory) -> hl7.File:
     out = tmp_path_factory.mktemp("hl7") / "session.hl7"
-    raw = export_bytes(recorded, out, "hl7", "--user", "dr-k")
+    with pytest.MonkeyPatch.context() as patch:  # who exports signs in
+        patch.setenv("INFUSION_MONITOR_SECRET", account(recorded.path, "dr-k"))
+        raw = export_bytes(recorded, out, "hl7", "--user", "dr-k")
     assert b"\n" not in raw  # segments end with CR only
     return hl7.parse_file(raw.decode("utf-8"))
 

@@ -105,7 +105,7 @@ def test_alarms_raised_by_the_alarm_engine_reach_the_report(tmp_path: Path) -> N
 
 
 def test_names_and_symbols_print_in_an_embedded_unicode_font(
-    recorded: RecordedSession, recorded_copy: Path, tmp_path: Path
+    recorded: RecordedSession, recorded_copy: Path, tmp_path: Path, signed_in_as: Callable[..., str]
 ) -> None:
     import time
 
@@ -123,7 +123,7 @@ def test_names_and_symbols_print_in_an_embedded_unicode_font(
     out = tmp_path / "unicode.pdf"
     before = time.time()
     assert main(["export", recorded.session_id, "--db", str(path), "--format", "pdf", "--out", str(out),
-                 "--user", "Élodie Ξανθή"]) == 0
+                 "--user", signed_in_as(path, "Élodie Ξανθή")]) == 0
     data = out.read_bytes()
     text = " ".join(pdf_text(data).split())  # lines re-joined: table cells wrap
     assert "Σοφία Ζερβού-Жанна Лебедева" in text

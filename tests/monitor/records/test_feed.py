@@ -396,7 +396,8 @@ class FakeRecorder:
 
 
 def test_a_refused_message_is_set_aside_and_can_be_resent(
-    tmp_path: Path, finished: Path, receivers: Callable[..., ScriptedReceiver], feeds: Callable[..., Feed]
+    tmp_path: Path, finished: Path, receivers: Callable[..., ScriptedReceiver], feeds: Callable[..., Feed],
+    signed_in_as: Callable[..., str],
 ) -> None:
     import io
 
@@ -437,7 +438,8 @@ def test_a_refused_message_is_set_aside_and_can_be_resent(
     assert "L0000001" in listing and "Unknown patient" in listing
     letter_id = listing.split()[0]
     refuse_first[0] = False  # the receiver's patient record is fixed
-    assert main(["feed", "resend", letter_id, "--db", str(path), "--user", "it-admin"], io.StringIO()) == 0
+    user = signed_in_as(path, "it-admin", "admin")
+    assert main(["feed", "resend", letter_id, "--db", str(path), "--user", user], io.StringIO()) == 0
     assert queued(path) == 1
     again = feeds(path, receiver.port)
     again.start()

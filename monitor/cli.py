@@ -117,7 +117,8 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pleth", action="store_true", help="simulate the 75 Hz pleth waveform")
     parser.add_argument("--plan", type=_plan,
                         help="advance phases by session time, e.g. baseline:5,infusion:40,recovery:30")
-    parser.add_argument("--patient", metavar="ID", help="patient identifier (MRN); kept apart from session data")
+    parser.add_argument("--patient", metavar="ID", help="patient identifier (MRN); kept apart from session data; "
+                                                        f"{ASK_HELP}")
     parser.add_argument("--nurse", metavar="NAME",
                         help="who is recording, not checked (actions are recorded as the operating-system user "
                              "unless --user signs in to an account)")
@@ -179,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--json", action="store_true", help="machine-readable output")
     sessions.add_argument("--server", metavar="URL",
                           help="list every chair's sessions from the clinic's PostgreSQL (a reader login)")
-    sessions.add_argument("--patient", metavar="MRN", help="only this patient's course (oldest first), every chair")
+    sessions.add_argument("--patient", metavar="MRN",
+                          help=f"only this patient's course (oldest first), every chair; {ASK_HELP}")
 
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
@@ -260,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     protocols.add_argument("--check", metavar="FILE", help="check this protocol file and describe it")
 
     course = sub.add_parser("course", help="a patient's course of treatment: every session side by side")
-    course.add_argument("mrn", metavar="MRN")
+    course.add_argument("mrn", metavar="MRN", help=ASK_HELP)
     add_db_option(course)
     course.add_argument("--format", default="json", choices=["json", "csv", "pdf"], help="json (default), csv or pdf")
     course.add_argument("--out", metavar="FILE", help="write here instead of standard output")
@@ -290,6 +292,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _open_store(args: argparse.Namespace, *, must_exist: bool = False, readonly: bool = False) -> Store:
     return open_store(args.db, must_exist=must_exist, readonly=readonly)
+
+
+#: An MRN given as ``-`` is asked for: what a command line says, every user of the computer reads (``ps``).
+ASK_HELP = "'-' reads it from the terminal or the first line of standard input (a command line is public)"
+
+
+def _ask_identifiers(args: argparse.Namespace) -> None:
+    """Read each patient identifier given as ``-`` (before a secret: on standard input, the MRN comes first)."""
+    for field in ("patient", "mrn"):
+        if getattr(args, field, None) != "-":
+            continue
+        if sys.stdin.isatty():
+            sys.stderr.write("Patient MRN: ")
+            sys.stderr.flush()
+        line = sys.stdin.readline().strip()
+        if not line:
+            raise CliError("no patient MRN given (the terminal or the first line of standard input)")
+        setattr(args, field, line)
 
 
 def _acting_name(args: argparse.Namespace) -> str:
@@ -882,6 +902,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     out = out or sys.stdout
     try:
+        _ask_identifiers(args)
         return COMMANDS[args.command](args, out)
     except CliError as exc:
         print(f"infusion-monitor: error: {exc}", file=sys.stderr)

@@ -921,6 +921,22 @@ class Recorder:
         return (f"{left:.1f} min of the {rules.minimum_observation_min:g} min minimum "
                 f"observation from the {rules.observation_from.value.replace('_', ' ')} left")
 
+    def _watch_remaining(self, now: float) -> float | None:
+        """Seconds left of the recovery watch (negative once over): the plan's recovery, the protocol's minimum
+        recovery and its minimum observation from the dose, whichever ends last; None before recovery."""
+        s = self.session
+        remaining = s.recovery_remaining(now)
+        started = s.phase_started_at.get(Phase.RECOVERY)
+        if remaining is None or started is None:
+            return remaining
+        ends = [(self.protocol.phases[Phase.RECOVERY].min_min or 0.0) * SECONDS_PER_MINUTE - (now - started)]
+        rules = self.protocol.discharge
+        if rules.observation_from is not Anchor.RECOVERY_START:
+            anchor = chair.anchor_time(self.watch.events, rules.observation_from)
+            if anchor is not None:
+                ends.append(rules.minimum_observation_min * SECONDS_PER_MINUTE - (now - anchor))
+        return max(remaining, *ends)
+
     def _minimum_left(self, minimum_min: float, since: float) -> float | None:
         """Minutes of a protocol minimum counted from ``since`` still to run now (None once it has run)."""
         left = minimum_min * SECONDS_PER_MINUTE - (self.session.now - since)
@@ -1212,7 +1228,7 @@ class Recorder:
             infusion_paused=s.infusion_paused_at is not None,
             infusion_stopped=s.infusion_stopped_at is not None,
             infusion_plan_min=s.plan.infusion_min,
-            recovery_remaining_s=s.recovery_remaining(now),
+            recovery_remaining_s=self._watch_remaining(now),
             baseline=s.baseline,
             baseline_missing=tuple(s.baseline_missing()),
             latest=latest,

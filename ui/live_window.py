@@ -1243,9 +1243,10 @@ class LiveWindow(DialogHost, QMainWindow):
         self.hr_tile.set_title(PARAMETER_LABELS[hr.parameter if hr is not None else Parameter.HR].short)
         base = status.baseline
         self.hr_tile.reference.setText(f"baseline {base.heart_rate:.0f}" if base else "")
-        self.hr_tile.show_reading(hr, now)
+        lost = status.link.state == "lost"
+        self.hr_tile.show_reading(hr, now, link_lost=lost)
         self.spo2_tile.reference.setText(f"baseline {base.spo2:.0f}" if base else "")
-        self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now)
+        self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now, link_lost=lost)
         sys_r, dia_r, mean_r = (latest.get(p) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN))
         age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s + max(0.0, now - status.now))
         self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:.0f}/{base.nibp_dia:.0f}" if base else "")

@@ -124,12 +124,16 @@ class NumericTile(QFrame):
             self.alarm_lit = lit
             self._paint_value(self._value_colour)
 
-    def show_reading(self, reading: Reading | None, now: float, detail: str = "") -> None:
-        """Show a value with its state: ok, questionable, unreliable, missing or stale."""
-        self.show_values(reading, [reading.value] if reading is not None else [], now, detail)
+    def show_reading(self, reading: Reading | None, now: float, detail: str = "", *, link_lost: bool = False) -> None:
+        """Show a value with its state: ok, questionable, unreliable, missing or stale.
+
+        With ``link_lost`` (the device's link is known to be lost) the value is stale at once: nothing newer can come.
+        """
+        self.show_values(reading, [reading.value] if reading is not None else [], now, detail, link_lost=link_lost)
 
     def show_values(
-        self, reading: Reading | None, values: list[float | None], now: float, detail: str = "", join: str = "/"
+        self, reading: Reading | None, values: list[float | None], now: float, detail: str = "", join: str = "/",
+        *, link_lost: bool = False,
     ) -> None:
         """Show one or more values taken together (e.g. systolic/diastolic) with one state."""
         text = join.join("---" if v is None else f"{v:.0f}" for v in values) if values else "---"
@@ -158,10 +162,11 @@ class NumericTile(QFrame):
             self.mark.setText("")
             self._paint_value(self.colour)
             self.value.setText(text)
-        if reading is not None and self.state != "missing" and now - reading.t > STALE_AFTER_S and not detail:
+        if (reading is not None and self.state != "missing" and not detail
+                and (link_lost or now - reading.t > STALE_AFTER_S)):
             self.state = "stale"
             self._paint_value(theme.QUESTIONABLE)
-            status = f"no new value for {int(now - reading.t)} s"
+            status = ("link lost · " if link_lost else "") + f"no new value for {int(max(0.0, now - reading.t))} s"
         self.status.setText(status)
 
 

@@ -743,6 +743,8 @@ class Recorder:
         # Identifiers are stored encrypted: the patient is found through the keyed hash of the MRN.
         row = self.store.patient_key_for_mrn(mrn)
         patient_id = row[0] if row else new_id()
+        if row is not None:
+            self._check_same_patient(mrn, patient_id, patient_name, birth_date)
         if row is None:
             self.writer.put(StoreCall("create_patient", (mrn, patient_name, (birth_date or "").strip() or None),
                                       {"patient_id": patient_id}))
@@ -751,6 +753,27 @@ class Recorder:
         s.record(EventKind.PATIENT_IDENTIFIED, None, user, patient_key=patient_id)
         self._audit("identify_patient", user, patient_key=patient_id)
         return patient_id
+
+    def _check_same_patient(
+        self, mrn: str, patient_id: str, patient_name: str | None, birth_date: str | None
+    ) -> None:
+        """Refuse an MRN on file for another person: a typed name or birth date that differs from the one kept."""
+        try:
+            kept = self.store.patient_row(patient_id) or {}
+        except (StoreError, sqlite3.Error):
+            kept = {}
+
+        def same(typed: str, stored: str) -> bool:
+            return " ".join(typed.split()).casefold() == " ".join(stored.split()).casefold()
+
+        differ = [what for what, typed, stored in (("name", patient_name, kept.get("name")),
+                                                   ("birth date", (birth_date or "").strip(), kept.get("birth_date")))
+                  if typed and stored and not same(str(typed), str(stored))]
+        if differ:
+            raise SessionRuleError(
+                f"MRN {mrn} is on file with another {' and '.join(differ)}: check the MRN against the patient's "
+                "wristband (to attach this session to the patient on file, give the MRN alone)"
+            )
 
     def _change_source(self, user: str | None, source: Source, driver: str, port: str | None = None) -> str:
         """Carry on the same session with another device (or the same device on another port).

@@ -39,6 +39,9 @@ from ui import theme
 from ui.trend_buffer import RingBuffer, TrendBuffer
 
 PLETH_STRIP_S = 10.0
+#: A continuous numeric (heart rate, SpO2, respiration) not received for this long has a hole in its trend: the
+#: line is broken there rather than joining the values on either side (the "no value for 10 s" alarm's time).
+TREND_GAP_S = 10.0
 #: A stored pleth is drawn as a waveform when at most this many seconds are on screen.
 PLETH_READABLE_S = 120.0
 PLETH_CAPACITY = int(PLETH_STRIP_S * PLETH_RATE_HZ)
@@ -102,6 +105,22 @@ def _font(px: int, bold: bool = False) -> QFont:
     font.setPixelSize(px)
     font.setBold(bold)
     return font
+
+
+def with_gaps(
+    times: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray, before: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``times`` and ``values`` with a NaN sample in every stretch longer than :data:`TREND_GAP_S` without one
+    (also between ``before``, the last time already drawn, and the first of these)."""
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if not t.size:
+        return t, v
+    previous = np.concatenate(([t[0] if before is None else before], t[:-1]))
+    holes = np.flatnonzero(t - previous > TREND_GAP_S)
+    if not holes.size:
+        return t, v
+    return np.insert(t, holes, previous[holes] + TREND_GAP_S / 2), np.insert(v, holes, np.nan)
 
 
 def limit_groups(
@@ -586,6 +605,10 @@ class TrendChart(QWidget):
                     qv.append(r.value)
         for parameter, (times, values) in grouped.items():
             series = self.series[parameter]
+            if parameter not in NIBP_PARAMETERS:  # a cuff is a spot value: its line joins cuffs minutes apart
+                filled = series.good.n
+                gapped = with_gaps(times, values, float(series.good.t[filled - 1]) if filled else None)
+                times, values = gapped[0].tolist(), gapped[1].tolist()
             series.good.extend(times, values)
             series.dirty = True
         for parameter, (times, values) in doubtful.items():
@@ -918,7 +941,10 @@ class TrendChart(QWidget):
                 continue
             if PLOT_OF[parameter] == "vent":
                 self._ensure_ventilation_plot()
-            target.good.extend(arrays.t, arrays.value)
+            if parameter in NIBP_PARAMETERS:
+                target.good.extend(arrays.t, arrays.value)
+            else:
+                target.good.extend(*with_gaps(arrays.t, arrays.value))
             doubtful = np.asarray(arrays.doubtful, dtype=bool)
             if doubtful.any():
                 target.questionable.extend(arrays.t[doubtful], arrays.raw[doubtful])

@@ -494,6 +494,11 @@ class AlarmEngine:
         for alarm in stored:
             if alarm.state is AlarmState.ENDED:
                 continue
+            if (alarm.kind is AlarmKind.PHYSIOLOGICAL and alarm.priority is Priority.HIGH
+                    and alarm.acknowledged_at is None):
+                self._carry_latched(alarm, at)
+                count += 1
+                continue
             self._interrupted.append(replace(
                 alarm,
                 ended_at=alarm.ended_at if alarm.ended_at is not None else at,
@@ -502,6 +507,30 @@ class AlarmEngine:
             ))
             count += 1
         return count
+
+    def _carry_latched(self, alarm: AlarmRecord, at: float) -> None:
+        """An unanswered high-priority alarm of the interrupted recording stays on screen, latched, until a
+        person acknowledges it (nobody answered it; what happened meanwhile is unknown)."""
+        message = f"{alarm.message} (before the recording was interrupted)"
+        carried = _Alarm(
+            id=alarm.id,
+            key=f"interrupted:{alarm.id}",
+            condition=alarm.condition,
+            parameter=alarm.parameter,
+            priority=alarm.priority,
+            kind=alarm.kind,
+            message=message,
+            started_at=alarm.started_at,
+            limit=alarm.limit,
+            value=alarm.value,
+            peak_value=alarm.peak_value,
+            display=f"{alarm.display or alarm.message} (before the recording was interrupted)",
+            ended_at=alarm.ended_at if alarm.ended_at is not None else at,
+            escalations=list(alarm.escalations),
+            priority_since=alarm.started_at,
+        )
+        self._active[carried.key] = carried
+        self._mark(carried)
 
     # -- limits on screen ------------------------------------------------------------------------
 

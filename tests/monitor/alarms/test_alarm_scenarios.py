@@ -259,7 +259,7 @@ def test_escalation_times_are_iso_in_the_json_export(store):
     assert (step["from"], step["to"]) == ("medium", "high")
 
 
-def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
+def test_alarms_left_open_by_a_stopped_recording_are_closed_or_kept_latched_on_resume(store):
     source = SimulatedSource("desaturation", 1, speed=math.inf, start_time=START, plan=PLAN.phase_times())
     first = Recorder.new_session(store, source, driver="simulated", port=None, plan=PLAN,
                                  autopilot=True, alarms=AlarmEngine())
@@ -274,10 +274,24 @@ def test_alarms_left_open_by_a_stopped_recording_are_closed_on_resume(store):
     assert resumed_engine.close_interrupted(store.alarms(first.session.id), first.session.now + 30) == len(open_rows)
     store.write_batch(first.session.id, alarms=resumed_engine.take_changes())
     after = {a.id: a for a in store.alarms(first.session.id)}
+    unanswered_high = [a for a in open_rows
+                       if a.kind.value == "physiological" and a.priority.label == "high" and a.acknowledged_at is None]
+    assert unanswered_high  # the SpO2 < 90 nobody acknowledged
     for old in open_rows:
-        assert after[old.id].state == "ended"
         assert after[old.id].ended_at is not None
-        assert after[old.id].message.endswith("(recording interrupted)")
+        if old in unanswered_high:
+            # Nobody answered it: it stays on screen, latched, until a person acknowledges it.
+            assert after[old.id].state == "latched"
+            assert after[old.id].message.endswith("(before the recording was interrupted)")
+        else:
+            assert after[old.id].state == "ended"
+            assert after[old.id].message.endswith("(recording interrupted)")
+    shown = {a.id for a in resumed_engine.snapshot(first.session.now + 30).active}
+    assert shown == {a.id for a in unanswered_high}
+    resumed_engine.command("acknowledge", first.session.now + 40, "RN")
+    assert not resumed_engine.snapshot(first.session.now + 40).active
+    store.write_batch(first.session.id, alarms=resumed_engine.take_changes())
+    assert all(a.state == "ended" for a in store.alarms(first.session.id) if a.id in shown)
 
 
 def _infusion_start(store: Store, recorder: Recorder) -> float:

@@ -77,9 +77,14 @@ def serial_kwargs(settings: PortSettings) -> dict[str, Any]:
 
 
 def open_port(url: str, settings: PortSettings, timeout: float | None = READ_BLOCK_S) -> serial.SerialBase:
-    """Open ``url`` with the given line settings (raises ``serial.SerialException`` when it cannot)."""
+    """Open ``url`` with the given line settings (raises ``serial.SerialException`` when it cannot).
+
+    A device port is opened for this program alone (an advisory lock on POSIX; Windows ports are exclusive
+    anyway): a second recording on the same port would take part of the device's bytes, and each of the two
+    sessions would get some of one patient's values.
+    """
     return serial.serial_for_url(
-        url, timeout=timeout, write_timeout=WRITE_TIMEOUT_S, **serial_kwargs(settings)
+        url, timeout=timeout, write_timeout=WRITE_TIMEOUT_S, exclusive=True, **serial_kwargs(settings)
     )
 
 

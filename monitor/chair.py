@@ -80,6 +80,7 @@ def entry(
         return Entry(EventKind.CHECKLIST, detail)
     if name == "plan_dose":
         plan = _dose_plan(args, protocol)
+        _check_dose_weight(plan, checklist_mod.current_checklist(events))
         dose_mod.check_plan(plan, protocol.dose)
         detail = plan.as_dict()
         detail["outside_range"] = dose_mod.outside_range(plan, protocol.dose)
@@ -90,7 +91,13 @@ def entry(
         rate = float(args["rate_mg_per_h"])
         if not rate >= 0:
             raise dose_mod.DoseError("a rate is 0 mg/h or more")
-        return Entry(EventKind.RATE_CHANGED, {"rate_mg_per_h": rate, "reason": str(args.get("reason", ""))})
+        confirmed = str(args.get("confirm_reason") or "").strip()
+        if not confirmed:
+            _check_rate(rate, dose_mod.dose_record(events).plan, protocol)
+        detail = {"rate_mg_per_h": rate, "reason": str(args.get("reason", ""))}
+        if confirmed:
+            detail["confirmed_reason"] = confirmed
+        return Entry(EventKind.RATE_CHANGED, detail)
     if name == "intervention":
         done = dose_mod.intervention(
             str(args["kind"]), str(args.get("drug", "")),
@@ -109,6 +116,41 @@ def entry(
         checked = {key: rems.check_answer(key, value) for key, value in given.items()}
         return Entry(EventKind.REMS_FORM, {"answers": checked})
     raise ValueError(f"unknown entry '{name}'")
+
+
+#: A dose planned on a weight further than this from the checklist's needs a confirmation (a slipped digit).
+_WEIGHT_AGREES: Final = 0.10
+
+
+def _check_dose_weight(plan: dose_mod.DosePlan, listed: checklist_mod.PreInfusionChecklist | None) -> None:
+    """The weight a dose is computed from: an adult's (the checklist's range), and the checklist's own weight
+    unless a confirmation says why not."""
+    weight = plan.weight_kg
+    if weight is None:
+        return
+    low, high = checklist_mod.WEIGHT_RANGE_KG
+    if not low <= weight <= high:
+        raise dose_mod.DoseError(f"a weight of {weight:g} kg is outside {low:g} to {high:g} kg")
+    known = listed.weight_kg if listed is not None else None
+    if known and abs(weight - known) > _WEIGHT_AGREES * known and not plan.confirmed_reason.strip():
+        raise dose_mod.DoseNeedsConfirmation(
+            f"the dose is planned on {weight:g} kg but the checklist says {known:g} kg: correct the weight, or "
+            "confirm it with a reason"
+        )
+
+
+def _check_rate(rate: float, plan: dose_mod.DosePlan | None, protocol: Protocol) -> None:
+    """A new rate that would give more than the protocol's maximum dose over the planned duration needs a
+    confirmation, as a planned dose outside the range does (a slipped decimal point: 600 for 60.0 mg/h)."""
+    allowed = protocol.dose
+    if plan is None or not plan.duration_min or allowed.unit is not dose_mod.DoseUnit.MG_PER_KG or not plan.weight_kg:
+        return
+    per_kg = rate * plan.duration_min / dose_mod.MINUTES_PER_HOUR / plan.weight_kg
+    if per_kg > allowed.maximum + 1e-9:
+        raise dose_mod.DoseNeedsConfirmation(
+            f"{rate:g} mg/h over the planned {plan.duration_min:g} min is {per_kg:.2g} mg/kg, above the protocol's "
+            f"maximum of {allowed.maximum:g} mg/kg: confirm it with a reason"
+        )
 
 
 def _dose_plan(args: Mapping[str, Any], protocol: Protocol) -> dose_mod.DosePlan:

@@ -41,6 +41,7 @@ from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
 from monitor.checklist import current_checklist
+from monitor.dose import DoseNeedsConfirmation
 from monitor.labels import PARAMETER_LABELS
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
@@ -816,7 +817,15 @@ class LiveWindow(DialogHost, QMainWindow):
                 except ValueError:
                     self.show_message(f"'{text}' is not a rate in mg/h")
                     return
-                self.send("rate_change", rate_mg_per_h=value)
+                def refused(error: BaseException) -> bool:
+                    if not isinstance(error, DoseNeedsConfirmation):
+                        return False
+                    self._ask_override("Rate change: outside the protocol's range", f"{error}.",
+                                       lambda reason: self.send("rate_change", rate_mg_per_h=value,
+                                                                confirm_reason=reason))
+                    return True
+
+                self.send("rate_change", on_refusal=refused, rate_mg_per_h=value)
 
             self._open(TextDialog(self, "Rate change", "New infusion rate in mg/h"), rate)
             return

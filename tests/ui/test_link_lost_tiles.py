@@ -79,10 +79,6 @@ def test_unplugging_the_new_device_is_told_at_once_and_values_grey(qtbot: Any, d
             if any("link" in a.condition or "lost" in a.condition or "no_data" in a.condition
                    for a in (window.last_snapshot.active if window.last_snapshot else ())):
                 timeline.setdefault("alarm", at)
-        grab = window.grab()
-        grab.save("/tmp/audit4-nurseday/unplugged.png")
-        print("seconds after the cable went:", timeline, "header:", window.header.link.text(),
-              "alarms:", [a.message for a in window.last_snapshot.active])
     finally:
         run.shutdown()
         store.close()

@@ -94,10 +94,17 @@ def entry(
         confirmed = str(args.get("confirm_reason") or "").strip()
         if not confirmed:
             _check_rate(rate, dose_mod.dose_record(events).plan, protocol)
-        detail = {"rate_mg_per_h": rate, "reason": str(args.get("reason", ""))}
+        changed: dict[str, Any] = {"rate_mg_per_h": rate, "reason": str(args.get("reason", ""))}
         if confirmed:
-            detail["confirmed_reason"] = confirmed
-        return Entry(EventKind.RATE_CHANGED, detail)
+            changed["confirmed_reason"] = confirmed
+        if args.get("corrects_last"):
+            wrong = last_rate_entry(events)
+            if wrong is None:
+                raise dose_mod.DoseError("no rate was entered in this infusion: there is none to correct")
+            # The wrong entry stays on the timeline; the rate it gave is replaced from its own time.
+            changed["corrects_at"] = float(wrong.detail.get("corrects_at", wrong.t))
+            changed["corrected_rate_mg_per_h"] = float(wrong.detail["rate_mg_per_h"])
+        return Entry(EventKind.RATE_CHANGED, changed)
     if name == "intervention":
         done = dose_mod.intervention(
             str(args["kind"]), str(args.get("drug", "")),
@@ -443,6 +450,11 @@ def missed_detail(state: CheckState) -> dict[str, Any]:
     }
 
 
+def last_rate_entry(events: Iterable[SessionEvent]) -> SessionEvent | None:
+    """The newest rate entered during the infusion (a correction too), None before any."""
+    return max((e for e in events if e.kind is EventKind.RATE_CHANGED), key=lambda e: e.t, default=None)
+
+
 def entry_text(event: SessionEvent) -> str | None:
     """One short line for a chair-side entry on charts, timelines and reports (None for other events)."""
     d = event.detail
@@ -452,6 +464,9 @@ def entry_text(event: SessionEvent) -> str | None:
         text = f"dose {d.get('total_mg'):g} mg" + (f" ({per_kg:g} mg/kg)" if per_kg else "")
         return text + (f" at {rate:g} mg/h" if rate else "") + (f" lot {d['lot']}" if d.get("lot") else "")
     if event.kind is EventKind.RATE_CHANGED:
+        if d.get("corrects_at") is not None:
+            return (f"rate {float(d.get('corrected_rate_mg_per_h', 0)):g} mg/h entered in error: "
+                    f"{float(d.get('rate_mg_per_h', 0)):g} mg/h from then on")
         return f"rate {float(d.get('rate_mg_per_h', 0)):g} mg/h"
     if event.kind is EventKind.INTERVENTION:
         return str(d.get("text") or d.get("type") or "intervention")

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
-from monitor.dose import DosePlan, InterventionKind, RateChange, delivered_mg
+from monitor.dose import DosePlan, InterventionKind, RateChange, add_rate_change, delivered_mg
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
 from monitor.review import change_from
 from monitor.session import EventKind
@@ -227,7 +227,7 @@ class _Timeline:
         elif kind is EventKind.DOSE_PLANNED:
             self.plan = DosePlan.from_dict(detail)
         elif kind is EventKind.RATE_CHANGED:
-            self.rate_changes.append(RateChange(t, float(detail["rate_mg_per_h"])))
+            add_rate_change(self.rate_changes, t, detail)
         elif kind is EventKind.SCORE:
             scale = str(detail.get("scale", "")).upper()
             value = _number(detail.get("value"))

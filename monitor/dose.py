@@ -194,6 +194,20 @@ class RateChange:
     rate_mg_per_h: float
 
 
+def add_rate_change(changes: list[RateChange], t: float, detail: Mapping[str, Any]) -> None:
+    """A ``rate_changed`` event's effect on the rates so far: a new rate from ``t`` on, or, for a correction (the
+    rate entered before was wrong, ``corrects_at`` its time), that entry's rate replaced from its own time."""
+    rate = float(detail["rate_mg_per_h"])
+    corrects = detail.get("corrects_at")
+    if corrects is not None:
+        at = float(corrects)
+        for i, change in enumerate(changes):
+            if change.t == at:
+                changes[i] = RateChange(at, rate)
+                return
+    changes.append(RateChange(t, rate))
+
+
 @dataclass(frozen=True, slots=True)
 class DoseRecord:
     """The dose of a session as its timeline tells it."""
@@ -259,7 +273,7 @@ def dose_record(events: Iterable[SessionEvent], now: float | None = None) -> Dos
         elif e.kind is EventKind.INFUSION_STARTED and started is None:
             started = e.t
         elif e.kind is EventKind.RATE_CHANGED:
-            changes.append(RateChange(e.t, float(e.detail["rate_mg_per_h"])))
+            add_rate_change(changes, e.t, e.detail)
         elif e.kind is EventKind.INFUSION_PAUSED:
             paused_at = e.t
         elif e.kind is EventKind.INFUSION_RESUMED and paused_at is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTime
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -85,6 +86,35 @@ class ChecklistDialog(QDialog):
     def quick_text(self) -> str:
         """What was typed."""
         return self.entry.text().strip()
+
+
+class RateDialog(QDialog):
+    """A new infusion rate in mg/h (D during the infusion), or the right rate in place of the last one entered."""
+
+    def __init__(self, parent: QWidget | None, last: tuple[float, str] | None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Rate change")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("New infusion rate in mg/h"))
+        self.entry = QLineEdit()
+        self.entry.setMinimumWidth(420)
+        self.entry.returnPressed.connect(self.accept)
+        layout.addWidget(self.entry)
+        #: Ticked: the last rate entered (``last``: mg/h and the time) was wrong; this one replaces it from then on.
+        self.correction = QCheckBox()
+        if last is not None:
+            self.correction.setText(f"The last rate, {last[0]:g} mg/h at {last[1]}, was entered in error: "
+                                    "this rate replaces it from then on (&E)")
+            layout.addWidget(self.correction)
+        layout.addWidget(ok_cancel(self))
+
+    def text(self) -> str:
+        """The rate as typed, trimmed."""
+        return self.entry.text().strip()
+
+    def corrects_last(self) -> bool:
+        """Whether this rate corrects the last one entered."""
+        return self.correction.isChecked()
 
 
 class DoseDialog(QDialog):

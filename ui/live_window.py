@@ -53,7 +53,14 @@ from ui.account_dialogs import EMERGENCY_PREFIX, AccountGate, AccountSignInDialo
 from ui.alarm_bar import AlarmBar
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
-from ui.chair_dialogs import ChecklistDialog, DoseDialog, InterventionDialog, QuestionnaireDialog, RemsDialog
+from ui.chair_dialogs import (
+    ChecklistDialog,
+    DoseDialog,
+    InterventionDialog,
+    QuestionnaireDialog,
+    RateDialog,
+    RemsDialog,
+)
 from ui.dialogs import (
     MOAAS_LEVELS,
     RASS_LEVELS,
@@ -811,23 +818,28 @@ class LiveWindow(DialogHost, QMainWindow):
         status = self.last_status
         if status is not None and status.phase is Phase.INFUSION:
             def rate(dialog: QDialog) -> None:
-                text = dialog.text().replace(",", ".")  # type: ignore[attr-defined]
+                assert isinstance(dialog, RateDialog)
+                text = dialog.text().replace(",", ".")
                 try:
                     value = float(text)
                 except ValueError:
                     self.show_message(f"'{text}' is not a rate in mg/h")
                     return
+                corrects = dialog.corrects_last()
+
                 def refused(error: BaseException) -> bool:
                     if not isinstance(error, DoseNeedsConfirmation):
                         return False
                     self._ask_override("Rate change: outside the protocol's range", f"{error}.",
                                        lambda reason: self.send("rate_change", rate_mg_per_h=value,
-                                                                confirm_reason=reason))
+                                                                corrects_last=corrects, confirm_reason=reason))
                     return True
 
-                self.send("rate_change", on_refusal=refused, rate_mg_per_h=value)
+                self.send("rate_change", on_refusal=refused, rate_mg_per_h=value, corrects_last=corrects)
 
-            self._open(TextDialog(self, "Rate change", "New infusion rate in mg/h"), rate)
+            last = chair.last_rate_entry(self.events)
+            shown = None if last is None else (float(last.detail["rate_mg_per_h"]), clock_text(last.t))
+            self._open(RateDialog(self, shown), rate)
             return
         found = current_checklist(self.events)
         weight = found.weight_kg if found is not None else None

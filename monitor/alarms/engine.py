@@ -197,6 +197,8 @@ class AlarmEngine:
         self._timers: dict[str, ConditionTimer] = {}
         self._parts: dict[str, dict[str, tuple[float, float, bool, bool]]] = {}
         self._last_seen: dict[str, float] = {}
+        #: Time of the newest sample of each parameter judged by the rules.
+        self._judged_at: dict[Parameter, float] = {}
         self._no_value: dict[str, str] = {}
         self._seen: set[Parameter] = set()
         self._confirm_due: float | None = None
@@ -303,6 +305,11 @@ class AlarmEngine:
         if parameter is Parameter.PLETH:
             return
         self._technical_from(reading)
+        if t < self._judged_at.get(parameter, t):
+            # Measured before a sample already judged (a held-back message, a device clock stamping out of
+            # order): the past never ends, starts or changes the alarm of the present.
+            return
+        self._judged_at[parameter] = t
         rule_parameter = RULE_PARAMETER_OF[parameter]
         if rule_parameter == "heart_rate" and session.displayed_heart_rate() is not reading:
             # Only the heart rate the nurse sees is judged: no double alarm from hr and pr.

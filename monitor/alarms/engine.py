@@ -747,9 +747,15 @@ class AlarmEngine:
         if group is not None:
             # Only a usable value is data: dashes, "unavailable", artifact or invalid values are not.
             if reading.reliable:
-                self._last_seen[group] = t
+                # A value measured before the newest one seen (a backlog, a clock stamping out of order)
+                # does not make the data older; only a value measured within the no-data time of now ends
+                # the alarm (a device whose clock is behind keeps it: its values are not current).
+                last = self._last_seen.get(group)
+                self._last_seen[group] = t if last is None else max(last, t)
                 self._no_value.pop(group, None)
-                if f"no_data:{group}" in self._active:
+                timeout = self.profile.no_data_s.get(group)
+                fresh = timeout is None or self._now - t <= timeout
+                if f"no_data:{group}" in self._active and fresh:
                     self._end_key(f"no_data:{group}", t)
             else:
                 self._last_seen.setdefault(group, t)
@@ -869,7 +875,7 @@ class AlarmEngine:
 
     def _end(self, alarm: _Alarm, at: float, superseded: bool = False) -> None:
         """The condition is over: close the alarm, or latch it until someone acknowledges it."""
-        alarm.ended_at = at
+        alarm.ended_at = max(at, alarm.started_at)  # a value measured before the alarm never ends it earlier
         # Acknowledged means quiet now: one that sounded again after an acknowledgment (worse, higher) latches.
         unacknowledged = alarm.acknowledged_at is None or not alarm.silenced
         if alarm.latching and unacknowledged and not superseded:

@@ -321,8 +321,13 @@ class Session:
         self.advance(reading.t)
         if reading.parameter is Parameter.PLETH:
             return
-        self.latest[reading.parameter] = reading
-        if reading.reliable:
+        # A reading measured before the one shown (a held-back message, a device clock stamping out of order)
+        # is kept and stored, but never shown as the current value.
+        shown = self.latest.get(reading.parameter)
+        if shown is None or reading.t >= shown.t:
+            self.latest[reading.parameter] = reading
+        valid = self.latest_valid.get(reading.parameter)
+        if reading.reliable and (valid is None or reading.t >= valid.t):
             self.latest_valid[reading.parameter] = reading
         if reading.parameter in NIBP_PARAMETERS and reading.value is not None:
             if self.last_nibp_at is None or reading.t > self.last_nibp_at:

@@ -375,6 +375,10 @@ class AlarmEngine:
             self._now = now
         self._sync(session, now)
         profile = self.profile
+        for group, timeout in profile.no_data_s.items():
+            last = self._last_seen.get(group)
+            if last is not None and now - last > timeout:
+                self._no_current_value(group, f"none for over {timeout:g} s")
         if not self._link_lost:
             for group, timeout in profile.no_data_s.items():
                 last = self._last_seen.get(group)
@@ -707,6 +711,17 @@ class AlarmEngine:
         if parameter in NIBP_RULE_PARAMETERS and alarm.condition_present:
             text += ": " + {"started": CONFIRM_STARTED, "done": CONFIRMED}.get(self._confirm or "", CONFIRM_NIBP)
         alarm.display = text
+
+    def _no_current_value(self, group: str, reason: str) -> None:
+        """No usable value of a data group has come for its no-data time: an alarm on it no longer says what
+        the value is now (its next valid sample does again)."""
+        for alarm in self._active.values():
+            if alarm.kind is not AlarmKind.PHYSIOLOGICAL or alarm.no_value is not None:
+                continue
+            parameter = next((p for p in DATA_GROUP_OF if p.value == alarm.shown_parameter), None)
+            if parameter is not None and DATA_GROUP_OF[parameter] == group:
+                alarm.current, alarm.no_value = None, reason
+                self._refresh(alarm)
 
     def _nibp_alarm_started(self, t: float) -> None:
         if self._nibp_breach:

@@ -123,7 +123,8 @@ class Recording:
         out = subprocess.run([str(EXE), "export", "latest", "--db", str(self.db), "--format", "json", "--out", "-"],
                              capture_output=True, text=True, check=True, cwd=str(SCRATCH),
                              env=ENV)
-        return json.loads(out.stdout)
+        doc: dict[str, Any] = json.loads(out.stdout)
+        return doc
 
     def output(self) -> str:
         return (SCRATCH / Path(self.db.stem + ".out")).read_text() if False else Path(self.log.name).read_text()

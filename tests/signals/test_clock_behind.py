@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from tests.signals.harness import Monitor, Recording, iso
 
 
-def _alarms(doc: dict, condition: str) -> list[dict]:
+def _alarms(doc: dict[str, Any], condition: str) -> list[dict[str, Any]]:
     return [a for a in doc["alarms"] if a["condition"] == condition]
 
 

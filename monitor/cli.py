@@ -357,15 +357,22 @@ def _warn_stderr(text: str) -> None:
 def progress_line(status: Any) -> str:
     """The one-line summary ``record`` prints."""
     from drivers.core.readings import Parameter
+    from monitor.constants import VALUE_STALE_AFTER_S
 
     latest = {r.parameter: r for r in status.latest}
+
+    def aged(r: Any) -> str:
+        """A value with its age once it is no longer current (the window marks it stale then too)."""
+        if r is None or r.value is None:
+            return "---"
+        age = status.now - r.t
+        return f"{r.value:g}" if age <= VALUE_STALE_AFTER_S else f"{r.value:g} ({age:.0f} s old)"
 
     def value(p: Parameter) -> str:
         r = latest.get(p)
         return "---" if r is None or r.value is None else f"{r.value:g}"
 
-    hr = status.heart_rate
-    hr_text = "---" if hr is None or hr.value is None else f"{hr.value:g}"
+    hr_text = aged(status.heart_rate)
     phase = status.phase_label
     if status.phase is Phase.INFUSION:
         phase += f" {minutes_seconds(status.infusion_elapsed_s)}/{status.infusion_plan_min:g}min"
@@ -375,7 +382,7 @@ def progress_line(status: Any) -> str:
     link = status.link
     marks = not_patient_data(status.latest)
     return (
-        f"[{phase}] t+{minutes_seconds(status.elapsed_s)} HR {hr_text} SpO2 {value(Parameter.SPO2)} "
+        f"[{phase}] t+{minutes_seconds(status.elapsed_s)} HR {hr_text} SpO2 {aged(latest.get(Parameter.SPO2))} "
         f"NIBP {value(Parameter.NIBP_SYS)}/{value(Parameter.NIBP_DIA)} ({value(Parameter.NIBP_MEAN)}){nibp_age} | "
         f"link {link.state} rx {link.bytes_in}B ok {link.frames_decoded} bad {link.frames_rejected} "
         f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"

@@ -20,6 +20,9 @@ NIBP_REQUEST_TIMEOUT_S: Final = 150.0
 # A cuff value this old no longer counts as "the current" blood pressure for the baseline.
 NIBP_OVERDUE_CYCLES: Final = 1.5
 
+# A numeric value (HR, SpO2, RR, EtCO2) older than this is no longer shown as the current one.
+VALUE_STALE_AFTER_S: Final = 10.0
+
 # Storage
 FLUSH_INTERVAL_S: Final = 0.02  # pending rows are committed at least this often while data flows
 HEARTBEAT_INTERVAL_S: Final = 5.0

@@ -64,7 +64,7 @@ from drivers.base import (
     LinkEventKind,
     Source,
 )
-from drivers.core.clock import SendClockWatch, device_time
+from drivers.core.clock import DEVICE_TIME_PAST_S, SendClockWatch, device_time
 from drivers.core.clock import now as anchored_now
 from drivers.core.readings import Flag, Parameter, Reading, is_plausible
 from drivers.hl7.codemap import CodeMap, unit_factor
@@ -500,6 +500,7 @@ class Hl7Decoder(Decoder):
         self._watch_send_clock(result.sender, _get(msh, 7), at)
         fallback = self._stamped_time(msh, ("MSH", 1, 7), "MSH-7", at, at, result)
         group_time = fallback
+        group_stamp: float | None = None  # the OBR-7 of the group as the device gave it
         obx_index = obr_index = 0
         unknown = used = 0
         cuff: list[list[tuple[Reading, bool]]] = [[]]  # the pressures of each OBR group
@@ -512,9 +513,10 @@ class Hl7Decoder(Decoder):
                 group_time = self._stamped_time(
                     segment, ("OBR", obr_index, 7), f"OBR #{obr_index} OBR-7", fallback, at, result
                 )
+                group_stamp = self._device_stamp(_get(segment, 7))
             elif name == "OBX":
                 obx_index += 1
-                outcome = self._read_obx(segment, obx_index, group_time, at, result, cuff[-1])
+                outcome = self._read_obx(segment, obx_index, group_time, at, result, cuff[-1], group_stamp)
                 unknown += outcome == "unknown"
                 used += outcome == "used"
         self._take_cuff(cuff, result)
@@ -578,8 +580,17 @@ class Hl7Decoder(Decoder):
             result.problems.append(Problem(ERR_DATA_TYPE, f"{label}: {exc}", location))
             return fallback
 
+    def _device_stamp(self, stamp: str) -> float | None:
+        """A time field as the device gave it (None: empty or not a time)."""
+        if not stamp:
+            return None
+        try:
+            return parse_hl7_time(stamp, self.tz)
+        except ValueError:
+            return None
+
     def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult,
-                  cuff: list[tuple[Reading, bool]]) -> str:
+                  cuff: list[tuple[Reading, bool]], group_stamp: float | None = None) -> str:
         """Read one OBX into ``result`` (a pressure into ``cuff``, with whether it has its own time): ``used``,
         ``unknown`` (a code this listener does not know), ``skipped`` (known and not recorded: the cuff's pulse,
         a parameter already given at that time), ``withdrawn`` or ``bad`` (a problem was added)."""
@@ -645,6 +656,12 @@ class Hl7Decoder(Decoder):
                     )
                 )
                 value, flags = None, frozenset({Flag.INVALID})
+        if parameter in _NIBP:
+            measured = self._device_stamp(_get(obx, 14)) if timed else group_stamp
+            if measured is not None and measured < at - DEVICE_TIME_PAST_S:
+                # A cuff is measured once: one stamped long before it arrived is an old cuff (repeated by a
+                # gateway, or the previous patient's), kept at its own time, never a new one at the receive time.
+                t = measured
         reading = Reading(t, parameter, value, self.source, flags)
         if parameter in _NIBP:
             cuff.append((reading, timed))

@@ -513,7 +513,7 @@ class Hl7Decoder(Decoder):
                 group_time = self._stamped_time(
                     segment, ("OBR", obr_index, 7), f"OBR #{obr_index} OBR-7", fallback, at, result
                 )
-                group_stamp = self._device_stamp(_get(segment, 7))
+                group_stamp = self._device_stamp(_get(segment, 7), at)
             elif name == "OBX":
                 obx_index += 1
                 outcome = self._read_obx(segment, obx_index, group_time, at, result, cuff[-1], group_stamp)
@@ -546,7 +546,7 @@ class Hl7Decoder(Decoder):
         if not sent:
             return
         try:
-            stamp = parse_hl7_time(sent, self.tz)
+            stamp = parse_hl7_time(sent, self.tz, near=at)
         except ValueError:
             return  # MSH-7 itself is reported as a problem where it is read
         error = self._send_clocks.setdefault(sender, SendClockWatch()).observe(stamp, at)
@@ -575,17 +575,17 @@ class Hl7Decoder(Decoder):
         if not stamp:
             return fallback
         try:
-            return self._checked_time(parse_hl7_time(stamp, self.tz), at)
+            return self._checked_time(parse_hl7_time(stamp, self.tz, near=at), at)
         except ValueError as exc:
             result.problems.append(Problem(ERR_DATA_TYPE, f"{label}: {exc}", location))
             return fallback
 
-    def _device_stamp(self, stamp: str) -> float | None:
+    def _device_stamp(self, stamp: str, at: float) -> float | None:
         """A time field as the device gave it (None: empty or not a time)."""
         if not stamp:
             return None
         try:
-            return parse_hl7_time(stamp, self.tz)
+            return parse_hl7_time(stamp, self.tz, near=at)
         except ValueError:
             return None
 
@@ -657,7 +657,7 @@ class Hl7Decoder(Decoder):
                 )
                 value, flags = None, frozenset({Flag.INVALID})
         if parameter in _NIBP:
-            measured = self._device_stamp(_get(obx, 14)) if timed else group_stamp
+            measured = self._device_stamp(_get(obx, 14), at) if timed else group_stamp
             if measured is not None and measured < at - DEVICE_TIME_PAST_S:
                 # A cuff is measured once: one stamped long before it arrived is an old cuff (repeated by a
                 # gateway, or the previous patient's), kept at its own time, never a new one at the receive time.

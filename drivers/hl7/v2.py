@@ -20,16 +20,27 @@ def hl7_time(t: float) -> str:
     return moment.strftime("%Y%m%d%H%M%S") + f".{moment.microsecond // 1000:03d}+0000"
 
 
-def parse_hl7_time(text: str, tz: tzinfo | None) -> float:
-    """HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]) to epoch seconds."""
+def parse_hl7_time(text: str, tz: tzinfo | None, near: float | None = None) -> float:
+    """HL7 DTM (YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]) to epoch seconds.
+
+    A time without a UTC offset read in this computer's zone (``tz`` None) can name two moments in the
+    hour the clocks go back (and none in the hour they skip): the one nearer ``near`` (the receive
+    time) is taken.
+    """
     if not re.fullmatch(r"\d{4}(\d{2}){0,5}(\.\d{1,4})?([+-]\d{4})?", text):
         raise ValueError(f"'{text}' is not an HL7 date/time")
     moment = hl7.parse_datetime(text)
     if moment is None:
         raise ValueError(f"'{text}' is not an HL7 date/time")
-    if moment.tzinfo is None:
-        moment = moment.astimezone() if tz is None else moment.replace(tzinfo=tz)
-    return float(moment.timestamp())
+    if moment.tzinfo is not None:
+        return float(moment.timestamp())
+    if tz is not None:
+        return float(moment.replace(tzinfo=tz).timestamp())
+    first = moment.replace(fold=0).timestamp()
+    second = moment.replace(fold=1).timestamp()
+    if near is None or first == second:
+        return float(first)
+    return float(min((first, second), key=lambda t: abs(t - near)))
 
 
 _ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))

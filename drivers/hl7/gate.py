@@ -118,11 +118,14 @@ class SessionGate:
             while len(self._answers) > REMEMBERED_CONTROL_IDS:
                 self._answers.popitem(last=False)
 
-    def new_cuff(self, pressures: Iterable[Reading], *, timed: bool) -> bool:
+    def new_cuff(self, pressures: Iterable[Reading], *, timed: bool, sent: str = "") -> bool:
         """False when these pressures repeat a cuff already stored: the same values at the same time (any of the
         last :data:`REMEMBERED_CUFFS`: a gateway may repeat several queued cuffs in one message), or (not
-        ``timed``: the sender gave the cuff no time of its own) the same values as the untimed cuff stored last."""
-        key = tuple(sorted((r.parameter.value, r.value, r.t if timed else None) for r in pressures))
+        ``timed``: the sender gave the cuff no time of its own) the same values as the untimed cuff stored last.
+
+        ``sent`` is the cuff's time as its sender wrote it; when given, it is the time compared (the time stored
+        is the arrival when the sender's clock is not trusted)."""
+        key = tuple(sorted((r.parameter.value, r.value, (sent or r.t) if timed else None) for r in pressures))
         with self._lock:
             if not timed:
                 if key == self._last_cuff:

@@ -503,7 +503,7 @@ class Hl7Decoder(Decoder):
         group_stamp: float | None = None  # the OBR-7 of the group as the device gave it
         obx_index = obr_index = 0
         unknown = used = 0
-        cuff: list[list[tuple[Reading, bool]]] = [[]]  # the pressures of each OBR group
+        cuff: list[list[tuple[Reading, str]]] = [[]]  # the pressures of each OBR group, with their OBX-14
         for segment in message:
             name = str(segment[0]).upper()
             if name == "OBR":
@@ -590,8 +590,8 @@ class Hl7Decoder(Decoder):
             return None
 
     def _read_obx(self, obx: Any, index: int, fallback: float, at: float, result: MessageResult,
-                  cuff: list[tuple[Reading, bool]], group_stamp: float | None = None) -> str:
-        """Read one OBX into ``result`` (a pressure into ``cuff``, with whether it has its own time): ``used``,
+                  cuff: list[tuple[Reading, str]], group_stamp: float | None = None) -> str:
+        """Read one OBX into ``result`` (a pressure into ``cuff``, with its own OBX-14 as sent, or ""): ``used``,
         ``unknown`` (a code this listener does not know), ``skipped`` (known and not recorded: the cuff's pulse,
         a parameter already given at that time), ``withdrawn`` or ``bad`` (a problem was added)."""
         where = f"OBX #{index}"
@@ -610,7 +610,7 @@ class Hl7Decoder(Decoder):
         raw_value = _get(obx, 5)
         unit = _get(obx, 6, 1, 1)
         unit_text = _get(obx, 6, 1, 2)
-        timed = bool(_get(obx, 14))
+        sent_time = _get(obx, 14)
         t = self._stamped_time(obx, ("OBX", index, 14), f"{where} OBX-14", fallback, at, result)
         flags: frozenset[Flag] = frozenset()
         value: float | None = None
@@ -657,14 +657,14 @@ class Hl7Decoder(Decoder):
                 )
                 value, flags = None, frozenset({Flag.INVALID})
         if parameter in _NIBP:
-            measured = self._device_stamp(_get(obx, 14), at) if timed else group_stamp
+            measured = self._device_stamp(sent_time, at) if sent_time else group_stamp
             if measured is not None and measured < at - DEVICE_TIME_PAST_S:
                 # A cuff is measured once: one stamped long before it arrived is an old cuff (repeated by a
                 # gateway, or the previous patient's), kept at its own time, never a new one at the receive time.
                 t = measured
         reading = Reading(t, parameter, value, self.source, flags)
         if parameter in _NIBP:
-            cuff.append((reading, timed))
+            cuff.append((reading, sent_time))
             return "used"
         same = next((i for i, r in enumerate(result.readings) if r.parameter is parameter and r.t == t), None)
         if same is None:
@@ -675,23 +675,27 @@ class Hl7Decoder(Decoder):
             result.readings[same] = reading  # a usable value from the second source, not the first's gap
         return "skipped"
 
-    def _take_cuff(self, groups: list[list[tuple[Reading, bool]]], result: MessageResult) -> None:
+    def _take_cuff(self, groups: list[list[tuple[Reading, str]]], result: MessageResult) -> None:
         """Store a message's cuff results once each: a group's pressures without their own time at the time of
-        those with one, one cuff per time, each pressure once, unless it repeats a cuff already stored."""
+        those with one, one cuff per time, each pressure once, unless it repeats a cuff already stored.
+
+        A cuff is known by the time its sender gave it (OBX-14 as sent), not by the time stored: a time the
+        listener does not trust is stored as the arrival, which differs with every periodic repeat."""
         for group in groups:
-            cuff_time = next((reading.t for reading, timed in group if timed), None)
-            cuffs: dict[float, dict[Parameter, Reading]] = {}
-            for reading, timed in group:
-                if not timed and cuff_time is not None:
-                    reading = replace(reading, t=cuff_time)
-                taken = cuffs.setdefault(reading.t, {})
+            own = next(((reading.t, sent) for reading, sent in group if sent), None)
+            cuffs: dict[str, dict[Parameter, Reading]] = {}
+            for reading, sent in group:
+                if not sent and own is not None:
+                    reading, sent = replace(reading, t=own[0]), own[1]
+                taken = cuffs.setdefault(sent, {})
                 if reading.parameter in taken:
                     self.counters.repeated_items += 1
                     continue
                 taken[reading.parameter] = reading
-            for t in sorted(cuffs):
-                if self.gate.new_cuff(cuffs[t].values(), timed=cuff_time is not None):
-                    result.readings.extend(cuffs[t].values())
+            for sent in sorted(cuffs, key=lambda key: min(r.t for r in cuffs[key].values())):
+                pressures = cuffs[sent].values()
+                if self.gate.new_cuff(pressures, timed=own is not None, sent=sent):
+                    result.readings.extend(pressures)
 
     def _parameter(self, obx: Any) -> Parameter | None:
         return next((found for code in _codes(obx) if (found := self.codes.lookup(code)) is not None), None)

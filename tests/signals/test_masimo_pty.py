@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.signals.harness import ENV, EXE, SCRATCH, iso
 from tests.drivers.ptys import PtyEnd
+from tests.signals.harness import ENV, EXE, SCRATCH, iso
 
 
 def line(t: float, spo2: int | None, bpm: int | None, exc: int = 0x800) -> bytes:

@@ -183,7 +183,7 @@ def build_form(
     known: dict[str, Any] = dict.fromkeys(FIELD_KEYS)
     if patient:
         known["patient"] = patient.get("name") or patient.get("mrn")
-    known["session_date"] = time.strftime("%Y-%m-%d", time.gmtime(float(session["started_at"])))
+    known["session_date"] = time.strftime("%Y-%m-%d", time.localtime(float(session["started_at"])))  # the clinic's date
     known["monitoring_provider"] = session.get("nurse") or None
     dose = dose_record(events, now)
     if dose.plan is not None:

@@ -32,13 +32,26 @@ CLOCK_STEADY_S = 1.0
 CLOCK_REPORT_S = 5.0
 
 
+def since_boot() -> float:
+    """A clock that never steps and goes on while the computer is suspended (Linux CLOCK_BOOTTIME).
+
+    ``time.monotonic`` (CLOCK_MONOTONIC) stands still during a suspend: anchored on it, a session whose
+    computer slept 20 minutes would stamp everything after it 20 minutes early, and a cuff taken before the
+    sleep would look as fresh as when the lid closed. Where there is no such clock, ``time.monotonic``.
+    """
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is None:
+        return time.monotonic()
+    return time.clock_gettime(boottime)
+
+
 class AnchoredClock:
-    """Wall time at the anchor plus monotonic time since; reports wall-clock steps."""
+    """Wall time at the anchor plus time since on a clock that never steps; reports wall-clock steps."""
 
     def __init__(
         self,
         wall: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = since_boot,
         step_threshold_s: float = STEP_THRESHOLD_S,
     ) -> None:
         self._wall = wall

@@ -295,6 +295,8 @@ class Accounts:
         """A name no account has gets the work and the answers a wrong secret gets, lock-outs included, so guessing
         does not tell which names exist. Its failures are counted in the audit log's entries."""
         failures, locked_until = rows.unknown_name_failures(self.store.db, typed) if typed else (0, None)
+        if locked_until is not None and locked_until - now > lock_seconds(failures):
+            locked_until = now + lock_seconds(failures)  # the clock was set back: the lock runs its own length
         _dummy_verify(secret)
         if locked_until is not None and now < locked_until:
             left = locked_until - now
@@ -322,14 +324,20 @@ class Accounts:
         with self.store.transaction():
             fresh = self._row(row.name)
             assert fresh is not None
-            locked = fresh.locked_until is not None and now < fresh.locked_until
+            until = fresh.locked_until
+            locked = until is not None and now < until
+            if until is not None and locked and until - now > lock_seconds(fresh.failures):
+                # The clock was set back since the lock began: the lock runs its own length from now, not the
+                # length of the step too.
+                until = now + lock_seconds(fresh.failures)
+                rows.set_failures(self.store.db, row.name, fresh.failures, until)
             failures = fresh.failures + 1
             wait = lock_seconds(failures)
             if not locked:
                 rows.set_failures(self.store.db, row.name, failures, now + wait if wait else None)
         if locked:
-            assert fresh.locked_until is not None
-            left = fresh.locked_until - now
+            assert until is not None
+            left = until - now
             _dummy_verify(secret)  # as long as any other answer takes
             self.store.audit("sign_in_refused", user=row.name, reason="locked out", wait_s=round(left))
             raise _locked_out(left)

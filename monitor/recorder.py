@@ -356,15 +356,17 @@ class Recorder:
             lock.acquire()
         except SessionOwned as exc:
             raise SessionRuleError(str(exc)) from None
-        (kwargs.get("clock") or process_clock()).rebase()  # continues on the wall clock as it is now
+        # The gap is measured from the newest thing stored, before the session clock moves on.
+        last = max(store.last_data_at(session_id) or session.now, session.now)
+        # Continues on the wall clock as it is now, never before what is stored: a clock set back meanwhile
+        # would stamp every new reading before the session's start, and nothing would be stored or judged.
+        (kwargs.get("clock") or process_clock()).rebase(not_before=last)
         try:
             source.open()
             store.claim_session(session_id)
         except BaseException:
             lock.release()
             raise
-        # The gap is measured from the newest thing stored, before the session clock moves on.
-        last = max(store.last_data_at(session_id) or session.now, session.now)
         resumed_at = source.now()
         session.advance(resumed_at)
         session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(max(0.0, resumed_at - last), 1),

@@ -69,12 +69,17 @@ class AnchoredClock:
     def __call__(self) -> float:
         return self.now()
 
-    def rebase(self) -> None:
-        """Anchor again to the wall clock now (before a session starts: a step before it is not its business)."""
+    def rebase(self, not_before: float | None = None) -> None:
+        """Anchor again to the wall clock now (before a session starts: a step before it is not its business).
+
+        ``not_before``: the anchored time starts no earlier than this (a resumed session's newest data: a wall
+        clock set back while the session was interrupted must not take its time backwards).
+        """
         with self._lock:
-            self.anchor_wall = self._wall()
+            wall = self._wall()
+            self.anchor_wall = wall if not_before is None else max(wall, not_before)
             self.anchor_monotonic = self._monotonic()
-            self._offset = 0.0
+            self._offset = wall - self.anchor_wall
 
     def take_step(self) -> float | None:
         """The size of a wall-clock step since the last call (seconds, signed), or None."""

@@ -343,13 +343,14 @@ class StoreWriter:
             finally:
                 destination.close()
             self.close()
-            if free:
-                # The old journal files at the configured name belong to the vanished file; a new
-                # connection must not read them as its own. They are moved aside, not deleted.
-                for suffix in ("-wal", "-shm"):
-                    stale = self.path.with_name(self.path.name + suffix)
-                    if stale.exists():
-                        os.replace(stale, stale.with_name(f"{stale.name}.orphaned-{stamp}"))
+            # The journal files at the configured name belong to the vanished file, whether the name is free
+            # or another database has taken it (a file renamed onto the name does not bring its own): a new
+            # connection must not read them as its own, or the vanished file's pages would be laid over the
+            # newcomer. They are moved aside, not deleted.
+            for suffix in ("-wal", "-shm"):
+                stale = self.path.with_name(self.path.name + suffix)
+                if stale.exists():
+                    os.replace(stale, stale.with_name(f"{stale.name}.orphaned-{stamp}"))
             os.replace(part, target)
         except (sqlite3.Error, OSError) as exc:
             with contextlib.suppress(OSError):

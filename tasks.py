@@ -261,6 +261,18 @@ def faults(args: list[str]) -> int:
     return _suite("tests/faults", workers, args)
 
 
+#: Workers for the signal suite: each test plays a device in real time (a value a second for up to 90 s), so
+#: they wait far more than they compute.
+SIGNAL_WORKERS = 10
+
+
+def signals(args: list[str]) -> int:
+    """Noisy, flickering, drifting and late signals through the real listener and serial path in real time,
+    the alarms judged against an oracle written from the clinical rules."""
+    workers = [] if any(a == "-n" or a.startswith("-n") for a in args) else ["-n", str(SIGNAL_WORKERS)]
+    return _suite("tests/signals", workers, args)
+
+
 def fuzz(args: list[str]) -> int:
     """Decoders and importers of outside input under hypothesis, 10,000 examples per target."""
     return _suite("tests/fuzz", ["--hypothesis-profile=fuzz", "--hypothesis-show-statistics"], args)
@@ -280,7 +292,7 @@ def bench(args: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Dispatch a command."""
-    commands = {"run": run, "test": test, "bench": bench, "faults": faults, "fuzz": fuzz, "soak": soak}
+    commands = {"run": run, "test": test, "bench": bench, "faults": faults, "signals": signals, "fuzz": fuzz, "soak": soak}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

@@ -292,7 +292,8 @@ def bench(args: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Dispatch a command."""
-    commands = {"run": run, "test": test, "bench": bench, "faults": faults, "signals": signals, "fuzz": fuzz, "soak": soak}
+    commands = {"run": run, "test": test, "bench": bench, "faults": faults, "signals": signals, "fuzz": fuzz,
+                "soak": soak}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

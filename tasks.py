@@ -8,6 +8,7 @@
                                             (as root, installs Debian's postgresql for the TLS tests if missing)
     python3 tasks.py bench [--only NAME ...] performance benchmarks: a table of medians against their targets
     python3 tasks.py faults [pytest options] fault injection: kill -9, disk full, unplugged and noisy devices
+    python3 tasks.py signals [pytest options] noisy and late signals in real time, judged by the clinical rules
     python3 tasks.py fuzz [pytest options]   every decoder and importer of outside input under hypothesis
                                             (at least 10,000 examples per target)
     python3 tasks.py soak [pytest options]   every simulator scenario as one 90-minute session, window open

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
-from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock
+from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock, since_boot
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
 from monitor import chair, identifiers, rems
 from monitor.alarms.model import AlarmRecord
@@ -457,8 +457,13 @@ class Recorder:
         """
         self.writer.start()
         reported: set[str] = set()
+        began = since_boot()
         try:
             while not self._stop.is_set():
+                # A turn takes a read's timeout and its work: one begun seconds after the last one began means
+                # the recording did not run in between (or within that turn).
+                previous, began = began, since_boot()
+                self._note_pause(began - previous)
                 try:
                     self.step()
                 except Exception as exc:
@@ -472,6 +477,20 @@ class Recorder:
                     break
         finally:
             self.close()
+
+    def _note_pause(self, seconds: float) -> None:
+        """Put on the timeline a spell in which the recording itself did not run (the process stopped or not
+        scheduled, the computer asleep): values a device sent meanwhile were read at once when it ran again,
+        so their times, and any alarm over them, are not those of the moments measured."""
+        if seconds <= STALL_LIMIT_S:
+            return
+        log.warning("the recording did not run for %.1f s", seconds)
+        try:
+            self.session.record(EventKind.TECHNICAL, self.session.now, None, condition="recorder_not_running",
+                                detail=f"the recording did not run for {seconds:.1f} s: values the device sent "
+                                       "meanwhile carry the time they were read")
+        except Exception:
+            log.exception("cannot record the pause")
 
     def _turn_failed(self, exc: Exception, reported: set[str]) -> None:
         """Log and record an error once per kind; the beat is not renewed, so failing on and on is a stall."""

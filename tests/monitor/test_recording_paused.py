@@ -1,0 +1,48 @@
+"""A spell in which the recording itself did not run is on the timeline: what was read after it was measured
+during it, and its times are those of the reading."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from drivers.simulated.driver import SimulatedSource
+from monitor.plan import parse_plan
+from monitor.recorder import Recorder
+from monitor.session import EventKind
+from monitor.store import Store
+
+
+def test_a_turn_that_comes_seconds_late_is_on_the_timeline(db_path: Path) -> None:
+    with Store(db_path) as store:
+        recorder = Recorder.new_session(store, SimulatedSource(seed=1, speed=1.0), driver="simulated", port=None,
+                                        plan=parse_plan("baseline:5,infusion:10,recovery:5"), nurse="RN")
+        turns = [0]
+
+        def until(rec: Recorder) -> bool:
+            turns[0] += 1
+            if turns[0] == 5:
+                time.sleep(3.6)  # the process not scheduled between two turns
+            return turns[0] >= 8
+
+        recorder.run(until=until)
+        events = [e for e in store.events(recorder.session.id)
+                  if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == "recorder_not_running"]
+    assert len(events) == 1
+    seconds = float(str(events[0].detail["detail"]).split("did not run for ")[1].split(" s")[0])
+    assert 3.5 <= seconds < 5.0
+
+
+def test_turns_in_time_put_nothing_there(db_path: Path) -> None:
+    with Store(db_path) as store:
+        recorder = Recorder.new_session(store, SimulatedSource(seed=1, speed=1.0), driver="simulated", port=None,
+                                        plan=parse_plan("baseline:5,infusion:10,recovery:5"), nurse="RN")
+        turns = [0]
+
+        def until(rec: Recorder) -> bool:
+            turns[0] += 1
+            return turns[0] >= 20
+
+        recorder.run(until=until)
+        kinds = [e.detail.get("condition") for e in store.events(recorder.session.id) if e.kind is EventKind.TECHNICAL]
+    assert "recorder_not_running" not in kinds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -74,6 +75,22 @@ def accounts_in(monkeypatch: pytest.MonkeyPatch) -> object:
         return admin, nurse
 
     return make
+
+
+@contextlib.contextmanager
+def time_zone(name: str) -> Iterator[None]:
+    """This process's local time zone set to ``name`` (an IANA zone) for the ``with`` block."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 def account(path: Path, name: str, role: str = "physician") -> str:

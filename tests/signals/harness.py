@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = ROOT / ".venv" / "bin" / "infusion-monitor"
-SCRATCH = Path("/tmp/audit4-signals")
+SCRATCH = Path(tempfile.mkdtemp(prefix="signals-"))  # this test process's home, data and databases
 ENV = dict(os.environ, HOME=str(SCRATCH), XDG_DATA_HOME=str(SCRATCH / "data"), XDG_CONFIG_HOME=str(SCRATCH / "config"))
 
 CODES = {
@@ -146,3 +147,30 @@ if __name__ == "__main__":  # smoke run
     doc = r.export()
     print(len(doc["readings"]), doc["alarms"], file=sys.stderr)
     print(r.output()[-1500:])
+
+
+def exchange(mon: socket.socket, message: bytes) -> bytes:
+    """Send one message framed by MLLP and return the framed answer."""
+    mon.sendall(b"\x0b" + message + b"\x1c\r")
+    reply = b""
+    while not reply.endswith(b"\x1c\r"):
+        chunk = mon.recv(65536)
+        assert chunk
+        reply += chunk
+    return reply
+
+
+def hl7_session(db: Path, started: float) -> tuple[Any, tuple[str, int], Any, str]:
+    """The HL7 listener on a free local port, a store at ``db`` and a session in it begun at ``started``:
+    (source, (host, port), store, session id)."""
+    from drivers import registry
+    from drivers.base import OpenOptions
+    from monitor.plan import SessionPlan
+    from monitor.store import Store
+
+    source = registry.get("hl7-mllp")().open(OpenOptions(port="127.0.0.1:0"))
+    host, port = source.address
+    store = Store(db)
+    sid = store.create_session(started_at=started, patient_id=None, driver="hl7-mllp", port=f"{host}:{port}",
+                               plan=SessionPlan().text(), nurse="RN")
+    return source, (host, port), store, sid

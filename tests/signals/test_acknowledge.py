@@ -7,25 +7,12 @@ import socket
 import time
 from pathlib import Path
 
-from drivers import registry
-from drivers.base import OpenOptions
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmRecord
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import Session
-from monitor.store import Store
-from tests.signals.harness import oru
-
-
-def _send(mon: socket.socket, data: bytes) -> bytes:
-    mon.sendall(b"\x0b" + data + b"\x1c\r")
-    reply = b""
-    while not reply.endswith(b"\x1c\r"):
-        chunk = mon.recv(65536)
-        assert chunk
-        reply += chunk
-    return reply
+from tests.signals.harness import exchange, hl7_session, oru
 
 
 def _active(engine: AlarmEngine) -> dict[str, AlarmRecord]:
@@ -33,13 +20,9 @@ def _active(engine: AlarmEngine) -> dict[str, AlarmRecord]:
 
 
 def test_acknowledged_medium_then_worse_then_recovered(tmp_path: Path) -> None:
-    source = registry.get("hl7-mllp")().open(OpenOptions(port="127.0.0.1:0"))
-    host, port = source.address  # type: ignore[attr-defined]
-    store = Store(tmp_path / "ack.db")
     engine = AlarmEngine()
     t0 = time.time() - 200
-    sid = store.create_session(started_at=t0 - 1, patient_id=None, driver="hl7-mllp", port=f"{host}:{port}",
-                               plan=SessionPlan().text(), nurse="RN")
+    source, (host, port), store, sid = hl7_session(tmp_path / "ack.db", t0 - 1)
     recorder = Recorder(store, source, Session(sid, t0 - 1, SessionPlan()), nurse="RN", alarms=engine)
     recorder.start()
     n = 0
@@ -48,7 +31,7 @@ def test_acknowledged_medium_then_worse_then_recovered(tmp_path: Path) -> None:
         nonlocal n
         for i, v in enumerate(values):
             n += 1
-            _send(mon, oru(f"A{n}", {"spo2": v, "pr": 72}, start + i))
+            exchange(mon, oru(f"A{n}", {"spo2": v, "pr": 72}, start + i))
         time.sleep(0.6)
 
     try:

@@ -7,15 +7,12 @@ import socket
 import time
 from pathlib import Path
 
-from drivers import registry
-from drivers.base import OpenOptions
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmRecord
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import Session
-from monitor.store import Store
-from tests.signals.harness import hl7_stamp
+from tests.signals.harness import hl7_session, hl7_stamp
 
 
 def _message(t0: float, spo2: list[float]) -> bytes:
@@ -38,14 +35,10 @@ def test_latched_alarm_does_not_call_a_value_from_half_a_minute_ago_now(tmp_path
     """SpO2 85 % for 20 s (the high alarm starts and latches), then 95 % for 8 s, then nothing more: the
     device has gone quiet. Half a minute later the alarm bar may say what the worst value was, but not that
     the SpO2 is 95 % now (CLINICAL.md: a value that is not current is no data)."""
-    source = registry.get("hl7-mllp")().open(OpenOptions(port="127.0.0.1:0"))
-    host, port = source.address  # type: ignore[attr-defined]
-    store = Store(tmp_path / "now.db")
     engine = AlarmEngine()
     t0 = time.time() - 60
     started = t0 - 2
-    sid = store.create_session(started_at=started, patient_id=None, driver="hl7-mllp", port=f"{host}:{port}",
-                               plan=SessionPlan().text(), nurse="RN")
+    source, (host, port), store, sid = hl7_session(tmp_path / "now.db", started)
     recorder = Recorder(store, source, Session(sid, started, SessionPlan()), nurse="RN", alarms=engine)
     recorder.start()
     try:

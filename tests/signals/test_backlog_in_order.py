@@ -7,36 +7,19 @@ import socket
 import time
 from pathlib import Path
 
-from drivers import registry
-from drivers.base import OpenOptions
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import Session
-from monitor.store import Store
-from tests.signals.harness import oru
+from tests.signals.harness import exchange, hl7_session, oru
 from tests.signals.oracle import Sample, expected_spo2
 
 
-def _send(mon: socket.socket, data: bytes) -> bytes:
-    mon.sendall(b"\x0b" + data + b"\x1c\r")
-    reply = b""
-    while not reply.endswith(b"\x1c\r"):
-        chunk = mon.recv(65536)
-        assert chunk
-        reply += chunk
-    return reply
-
-
 def test_desaturation_held_during_a_silence_alarms_when_it_arrives(tmp_path: Path) -> None:
-    source = registry.get("hl7-mllp")().open(OpenOptions(port="127.0.0.1:0"))
-    host, port = source.address  # type: ignore[attr-defined]
-    store = Store(tmp_path / "backlog.db")
     engine = AlarmEngine()
     t0 = time.time() - 80
     started = t0 - 2
-    sid = store.create_session(started_at=started, patient_id=None, driver="hl7-mllp", port=f"{host}:{port}",
-                               plan=SessionPlan().text(), nurse="RN")
+    source, (host, port), store, sid = hl7_session(tmp_path / "backlog.db", started)
     recorder = Recorder(store, source, Session(sid, started, SessionPlan()), nurse="RN", alarms=engine)
     sent: list[Sample] = []
     recorder.start()
@@ -46,7 +29,7 @@ def test_desaturation_held_during_a_silence_alarms_when_it_arrives(tmp_path: Pat
             for i in range(80):
                 t = t0 + i
                 v = 97.0 if i < 30 else 86.0
-                assert b"MSA|AA" in _send(mon, oru(f"B{i}", {"spo2": v, "pr": 72}, t))
+                assert b"MSA|AA" in exchange(mon, oru(f"B{i}", {"spo2": v, "pr": 72}, t))
                 sent.append(Sample(t, "spo2", v))
             time.sleep(1.5)
             alarms = {a.condition: a for a in engine.snapshot(time.time()).active}

@@ -7,36 +7,19 @@ import socket
 import time
 from pathlib import Path
 
-from drivers import registry
-from drivers.base import OpenOptions
 from drivers.core.readings import Parameter, Reading
 from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import Session
-from monitor.store import Store
-from tests.signals.harness import oru
-
-
-def _send(mon: socket.socket, data: bytes) -> bytes:
-    mon.sendall(b"\x0b" + data + b"\x1c\r")
-    reply = b""
-    while not reply.endswith(b"\x1c\r"):
-        chunk = mon.recv(65536)
-        assert chunk
-        reply += chunk
-    return reply
+from tests.signals.harness import exchange, hl7_session, oru
 
 
 def test_failed_cuffs_every_cycle_make_the_cuff_overdue(tmp_path: Path) -> None:
-    source = registry.get("hl7-mllp")().open(OpenOptions(port="127.0.0.1:0"))
-    host, port = source.address  # type: ignore[attr-defined]
-    store = Store(tmp_path / "overdue.db")
     engine = AlarmEngine()
     now = time.time()
     started = now - 590
-    sid = store.create_session(started_at=started, patient_id=None, driver="hl7-mllp", port=f"{host}:{port}",
-                               plan=SessionPlan().text(), nurse="RN")
+    source, (host, port), store, sid = hl7_session(tmp_path / "overdue.db", started)
     session = Session(sid, started, SessionPlan())
     session.start_baseline(at=started + 1)
     for parameter, value in ((Parameter.PR, 72.0), (Parameter.SPO2, 97.0), (Parameter.NIBP_SYS, 124.0),
@@ -48,9 +31,9 @@ def test_failed_cuffs_every_cycle_make_the_cuff_overdue(tmp_path: Path) -> None:
     try:
         with socket.create_connection((host, port), timeout=5) as mon:
             for k, at in enumerate((started + 200, started + 500)):
-                _send(mon, oru(f"F{k}", {"nibp_sys": None, "nibp_dia": None, "nibp_mean": None}, at))
+                exchange(mon, oru(f"F{k}", {"nibp_sys": None, "nibp_dia": None, "nibp_mean": None}, at))
             for i in range(3):
-                _send(mon, oru(f"S{i}", {"spo2": 97, "pr": 72}, time.time()))
+                exchange(mon, oru(f"S{i}", {"spo2": 97, "pr": 72}, time.time()))
                 time.sleep(1.0)
             shown = {a.condition: a for a in engine.snapshot(time.time()).active}
     finally:

@@ -7,44 +7,27 @@ import socket
 import time
 from pathlib import Path
 
-from drivers import registry
-from drivers.base import OpenOptions
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmRecord
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import Session
-from monitor.store import Store
-from tests.signals.harness import oru
-
-
-def _send(mon: socket.socket, data: bytes) -> bytes:
-    mon.sendall(b"\x0b" + data + b"\x1c\r")
-    reply = b""
-    while not reply.endswith(b"\x1c\r"):
-        chunk = mon.recv(65536)
-        assert chunk
-        reply += chunk
-    return reply
+from tests.signals.harness import exchange, hl7_session, oru
 
 
 def test_an_older_normal_cuff_delivered_late_does_not_end_the_crisis_of_the_newest(tmp_path: Path) -> None:
-    source = registry.get("hl7-mllp")().open(OpenOptions(port="127.0.0.1:0"))
-    host, port = source.address  # type: ignore[attr-defined]
-    store = Store(tmp_path / "cuff.db")
     engine = AlarmEngine()
     now = time.time()
     started = now - 400
-    sid = store.create_session(started_at=started, patient_id=None, driver="hl7-mllp", port=f"{host}:{port}",
-                               plan=SessionPlan().text(), nurse="RN")
+    source, (host, port), store, sid = hl7_session(tmp_path / "cuff.db", started)
     recorder = Recorder(store, source, Session(sid, started, SessionPlan()), nurse="RN", alarms=engine)
     recorder.start()
     shown: dict[str, AlarmRecord] = {}
     try:
         with socket.create_connection((host, port), timeout=5) as mon:
-            assert b"MSA|AA" in _send(mon, oru("N1", {"nibp_sys": 196, "nibp_dia": 104, "nibp_mean": 135}, now - 2))
+            assert b"MSA|AA" in exchange(mon, oru("N1", {"nibp_sys": 196, "nibp_dia": 104, "nibp_mean": 135}, now - 2))
             # the cuff of five minutes before, held by the gateway, sent after the newest
-            assert b"MSA|AA" in _send(mon, oru("N0", {"nibp_sys": 124, "nibp_dia": 78, "nibp_mean": 93}, now - 300))
+            assert b"MSA|AA" in exchange(mon, oru("N0", {"nibp_sys": 124, "nibp_dia": 78, "nibp_mean": 93}, now - 300))
             time.sleep(1.5)
             shown = {a.condition: a for a in engine.snapshot(time.time()).active}
     finally:

@@ -15,32 +15,18 @@ from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import Session
 from monitor.store import Store
-from tests.signals.harness import oru
-
-
-def _send(mon: socket.socket, data: bytes) -> bytes:
-    mon.sendall(b"\x0b" + data + b"\x1c\r")
-    reply = b""
-    while not reply.endswith(b"\x1c\r"):
-        chunk = mon.recv(65536)
-        assert chunk
-        reply += chunk
-    return reply
+from tests.signals.harness import exchange, hl7_session, oru
 
 
 def test_a_cuff_repeated_after_it_is_ten_minutes_old_is_not_a_new_cuff(tmp_path: Path) -> None:
     """The cuff measured at T is repeated, with its time T, in a message every 2 s. Once T is more than 10 min
     ago, the repeats must still be the same cuff: the blood pressure's age keeps growing."""
-    source = registry.get("hl7-mllp")().open(OpenOptions(port="127.0.0.1:0"))
-    host, port = source.address  # type: ignore[attr-defined]
     db = tmp_path / "repeat.db"
-    store = Store(db)
     engine = AlarmEngine()
     now = time.time()
     started = now - 700
     cuff_at = now - 594  # 9 min 54 s ago
-    sid = store.create_session(started_at=started, patient_id=None, driver="hl7-mllp", port=f"{host}:{port}",
-                               plan=SessionPlan().text(), nurse="RN")
+    source, (host, port), store, sid = hl7_session(db, started)
     session = Session(sid, started, SessionPlan())
     recorder = Recorder(store, source, session, nurse="RN", alarms=engine)
     recorder.start()
@@ -50,8 +36,8 @@ def test_a_cuff_repeated_after_it_is_ten_minutes_old_is_not_a_new_cuff(tmp_path:
                 # the periodic message: this second's SpO2 and pulse, and the last cuff with its own time
                 spo2 = oru(f"S{i}", {"spo2": 97, "pr": 72}, time.time())
                 cuff = oru(f"P{i}", {"nibp_sys": 128, "nibp_dia": 82, "nibp_mean": 97}, cuff_at)
-                assert b"MSA|AA" in _send(mon, spo2)
-                assert b"MSA|A" in _send(mon, cuff)
+                assert b"MSA|AA" in exchange(mon, spo2)
+                assert b"MSA|A" in exchange(mon, cuff)
                 time.sleep(2.0)
             time.sleep(1.0)
             age = recorder.status().nibp_age_s
@@ -81,7 +67,7 @@ def test_the_previous_patients_cuff_is_not_this_patients_fresh_blood_pressure(tm
     recorder.start()
     try:
         with socket.create_connection((host, port), timeout=5) as mon:
-            _send(mon, oru("Q1", {"nibp_sys": 171, "nibp_dia": 104, "nibp_mean": 126, "spo2": 97, "pr": 72},
+            exchange(mon, oru("Q1", {"nibp_sys": 171, "nibp_dia": 104, "nibp_mean": 126, "spo2": 97, "pr": 72},
                            started - 1200))
             time.sleep(1.0)
             latest = {r.parameter.value: r for r in recorder.status().latest}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -12,6 +11,7 @@ import pytest
 from drivers.core.readings import Parameter
 from drivers.hl7.listener import Hl7Decoder
 from monitor.session import Session
+from tests.conftest import time_zone
 
 # 2026-10-25 01:30:00 UTC: 02:30 CET in Berlin, the second time the clocks there read 02:30 that night
 # (the first, 02:30 CEST, was 00:30 UTC).
@@ -20,17 +20,8 @@ FALL_BACK = 1_792_891_800.0
 
 @pytest.fixture
 def berlin() -> Iterator[None]:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Europe/Berlin"
-    time.tzset()
-    try:
+    with time_zone("Europe/Berlin"):
         yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def local_stamp(t: float) -> str:

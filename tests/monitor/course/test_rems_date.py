@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,23 +10,15 @@ import pytest
 
 from monitor import rems
 from monitor.protocols import load_protocol
+from tests.conftest import time_zone
 
 NASAL = load_protocol("esketamine-nasal")
 
 
 @pytest.fixture
 def los_angeles() -> Iterator[None]:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "America/Los_Angeles"
-    time.tzset()
-    try:
+    with time_zone("America/Los_Angeles"):
         yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def test_a_late_afternoon_session_in_california_is_dated_that_day(los_angeles: None) -> None:

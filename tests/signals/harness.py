@@ -3,8 +3,10 @@ monitor does: ORU^R01 messages framed by MLLP (0x0B ... 0x1C 0x0D) with an ACK f
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 EXE = ROOT / ".venv" / "bin" / "infusion-monitor"
 SCRATCH = Path(tempfile.mkdtemp(prefix="signals-"))  # this test process's home, data and databases
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 ENV = dict(os.environ, HOME=str(SCRATCH), XDG_DATA_HOME=str(SCRATCH / "data"), XDG_CONFIG_HOME=str(SCRATCH / "config"))
 
 CODES = {

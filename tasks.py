@@ -4,7 +4,8 @@
     python3 tasks.py run  [--] [app options] create .venv if needed, check the system libraries the window
                                             needs (printing the apt command for any missing), open the window
                                             (simulated monitor); `python3 tasks.py run -- --help` lists options
-    python3 tasks.py test [pytest options]  create .venv if needed, run the whole test suite headless
+    python3 tasks.py test [pytest options]  create .venv if needed, run the whole test suite headless on two
+                                            workers (-n 0: one test after another)
                                             (as root, installs Debian's postgresql for the TLS tests if missing)
     python3 tasks.py bench [--only NAME ...] performance benchmarks: a table of medians against their targets
     python3 tasks.py faults [pytest options] fault injection: kill -9, disk full, unplugged and noisy devices
@@ -224,6 +225,15 @@ def run(args: list[str]) -> int:
     return subprocess.call([str(PYTHON), "-m", "monitor.cli", "gui", *args], cwd=ROOT)
 
 
+#: Workers for the unit tests: the machine's two cores.
+TEST_WORKERS = 2
+
+
+def _workers(args: list[str], count: int) -> list[str]:
+    """pytest-xdist's option for ``count`` workers, unless ``args`` names its own (``-n 0``: one after another)."""
+    return [] if any(a == "-n" or a.startswith("-n") for a in args) else ["-n", str(count)]
+
+
 def test(args: list[str]) -> int:
     """Run every test headless, then check the import contract (only ui/ imports Qt)."""
     ensure_environment()
@@ -232,7 +242,7 @@ def test(args: list[str]) -> int:
     tls_postgres = ensure_tls_postgres()
     if tls_postgres is not None:
         env[TLS_POSTGRES_ENV] = str(tls_postgres)
-    code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
+    code = subprocess.call([str(PYTHON), "-m", "pytest", *_workers(args, TEST_WORKERS), *args], cwd=ROOT, env=env)
     if code != 0:
         return code
     return subprocess.call([str(BIN / "lint-imports")], cwd=ROOT, env=env)
@@ -257,9 +267,8 @@ def faults(args: list[str]) -> int:
     Files run side by side on two workers (a file's tests stay on one, with its server or devices);
     ``-n 0`` runs them one after another.
     """
-    workers = [] if any(a == "-n" or a.startswith("-n") for a in args) else ["-n", str(FAULT_WORKERS),
-                                                                            "--dist", "loadfile"]
-    return _suite("tests/faults", workers, args)
+    workers = _workers(args, FAULT_WORKERS)
+    return _suite("tests/faults", [*workers, "--dist", "loadfile"] if workers else [], args)
 
 
 #: Workers for the signal suite: each test plays a device in real time (a value a second for up to 90 s), so
@@ -270,8 +279,7 @@ SIGNAL_WORKERS = 10
 def signals(args: list[str]) -> int:
     """Noisy, flickering, drifting and late signals through the real listener and serial path in real time,
     the alarms judged against an oracle written from the clinical rules."""
-    workers = [] if any(a == "-n" or a.startswith("-n") for a in args) else ["-n", str(SIGNAL_WORKERS)]
-    return _suite("tests/signals", workers, args)
+    return _suite("tests/signals", _workers(args, SIGNAL_WORKERS), args)
 
 
 def fuzz(args: list[str]) -> int:

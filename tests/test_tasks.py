@@ -104,3 +104,9 @@ def test_a_missing_postgres_is_installed_with_apt_and_a_failure_stops_ci(tmp_pat
     assert commands[1] == ["/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"]
     outcome["install"] = 0
     assert tasks.ensure_tls_postgres(tmp_path) == tmp_path / "15" / "bin"
+
+
+def test_suites_take_their_workers_unless_the_options_name_them() -> None:
+    assert tasks._workers(["-k", "nibp"], 2) == ["-n", "2"]
+    assert tasks._workers(["-n", "0"], 2) == []
+    assert tasks._workers(["-n4"], 10) == []

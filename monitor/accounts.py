@@ -58,6 +58,13 @@ class AuthError(Exception):
     """A sign-in or account change that is refused; the message can be shown as is."""
 
 
+#: Why nobody can sign in, nor be made the first admin, once the accounts' rows were removed by hand.
+ACCOUNTS_REMOVED = (
+    "this database's accounts were removed outside this program (its record still holds them): restore the "
+    "database from a backup ('infusion-monitor verify' names what was removed); emergency sign-in still works"
+)
+
+
 class LockedOut(AuthError):
     """Too many failed sign-ins: the account waits ``retry_after_s`` before the next try."""
 
@@ -172,6 +179,10 @@ class Accounts:
         """
         return rows.count_users(self.store.db) > 0 or integrity.has_sealed_accounts(self.store.db.conn)
 
+    def removed_outside(self) -> bool:
+        """Every account row is gone while the chain holds accounts: they were removed outside this program."""
+        return rows.count_users(self.store.db) == 0 and integrity.has_sealed_accounts(self.store.db.conn)
+
     def _row(self, name: str) -> UserRow | None:
         return rows.user(self.store.db, name.strip())
 
@@ -185,6 +196,8 @@ class Accounts:
     def _require_admin(self, by: Principal | None, what: str) -> None:
         if not self.has_accounts():
             return  # the first run: the first account is created without one (and must be an admin)
+        if by is None and self.removed_outside():
+            raise AuthError(ACCOUNTS_REMOVED)
         if by is None or not by.may("manage_users"):
             who = by.label if by is not None else "nobody signed in"
             self.store.audit("manage_users_refused", user=by.name if by else None, attempted=what, reason=who)
@@ -318,6 +331,10 @@ class Accounts:
         now = time.time() if now is None else now
         row = self._row(name)
         if row is None:
+            if self.removed_outside():
+                self.store.audit("sign_in_refused", user=name.strip()[:MAX_NAME_LENGTH] or None,
+                                 reason="accounts removed outside this program")
+                raise AuthError(ACCOUNTS_REMOVED)
             self._refuse_unknown(name.strip()[:MAX_NAME_LENGTH], secret, now)
         # The attempt is counted as a failure before the (slow, on purpose) check, in one write transaction, and
         # cleared if the secret is right: attempts made at the same time each count, so none escapes the lock-out.

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
+from monitor.accounts import ACCOUNTS_REMOVED, ROLES, Accounts, AuthError, Principal, os_user
 from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
 
@@ -154,12 +154,15 @@ def cmd_users(args: argparse.Namespace, out: TextIO, open_store: Callable[..., A
         if action == "list":
             rows = accounts.listing()
             if not rows:
-                out.write("no accounts yet: `infusion-monitor users add NAME --role admin` creates the first admin\n")
+                out.write(f"{ACCOUNTS_REMOVED}\n" if accounts.removed_outside() else
+                          "no accounts yet: `infusion-monitor users add NAME --role admin` creates the first admin\n")
             for r in rows:
                 state = "disabled" if r.disabled else ("locked" if r.locked_until else "active")
                 out.write(f"{r.name:20} {r.role:10} {state}\n")
             return 0
         try:
+            if accounts.removed_outside():
+                raise AuthError(ACCOUNTS_REMOVED)
             if action == "add" and not accounts.has_accounts():
                 by = None  # the first admin, created on first run
             else:

@@ -30,3 +30,28 @@ def test_emptying_the_accounts_table_does_not_open_the_first_run_path_to_a_new_a
             return
     pytest.fail(f"anyone who can write the file became {signed.label} and may manage users: "
                 f"{signed.may('manage_users')}, approve profiles: {signed.may('approve_profile')}")
+
+
+def test_with_its_accounts_removed_a_database_says_so_and_how_to_recover(
+    db_path: Path, accounts_in: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+
+    from monitor.accounts import ACCOUNTS_REMOVED
+    from monitor.cli import main
+
+    accounts_in(db_path)
+    conn = sqlite3.connect(db_path)
+    conn.execute("DELETE FROM users")
+    conn.commit()
+    conn.close()
+    with Store(db_path) as store, pytest.raises(AuthError) as refused:
+        Accounts(store).authenticate("AD", "admin-secret-1")
+    assert str(refused.value) == ACCOUNTS_REMOVED and "restore the database from a backup" in ACCOUNTS_REMOVED
+    monkeypatch.setattr(sys, "stdin", io.StringIO("mallory-secret-1\nmallory-secret-1\n"))
+    assert main(["users", "add", "Mallory", "--role", "admin", "--db", str(db_path)]) != 0
+    assert ACCOUNTS_REMOVED in capsys.readouterr().err
+    out = io.StringIO()
+    assert main(["users", "list", "--db", str(db_path)], out=out) == 0
+    assert ACCOUNTS_REMOVED in out.getvalue() and "creates the first admin" not in out.getvalue()

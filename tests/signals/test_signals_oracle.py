@@ -61,16 +61,19 @@ def check_spo2_against_oracle(doc: dict[str, Any], sent: list[Sample], slack_s: 
         )
 
 
-def test_spo2_flicker_91_93_for_90_s() -> None:
-    doc, _, sent = play("flicker_91_93", series(90, lambda i: {"spo2": 91 if i % 2 == 0 else 93, "pr": 72}))
+def test_spo2_flicker_91_91_93_for_90_s() -> None:
+    """Two seconds in three below 92 %, never below 90 %. (At exactly half the time below, the time beyond the
+    limit within the window sits on the delay itself, and a second's jitter decides: not a case to judge.)"""
+    doc, _, sent = play("flicker_91_93", series(90, lambda i: {"spo2": 93 if i % 3 == 2 else 91, "pr": 72}))
     check_spo2_against_oracle(doc, sent)
     lows = [a for a in physiological(doc) if a["condition"] == "spo2_low"]
     assert len(lows) == 1, f"{len(lows)} SpO2 < 92 alarms for one flickering episode"
     assert not [a for a in physiological(doc) if a["condition"] == "spo2_low_severe"]
 
 
-def test_spo2_flicker_89_91_for_70_s() -> None:
-    doc, _, sent = play("flicker_89_91", series(70, lambda i: {"spo2": 89 if i % 2 == 0 else 91, "pr": 72}))
+def test_spo2_flicker_89_89_91_for_70_s() -> None:
+    """Two seconds in three below 90 %, every second below 92 %."""
+    doc, _, sent = play("flicker_89_91", series(70, lambda i: {"spo2": 91 if i % 3 == 2 else 89, "pr": 72}))
     check_spo2_against_oracle(doc, sent)
 
 

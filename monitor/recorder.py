@@ -951,12 +951,18 @@ class Recorder:
             return None
         return f"{left:.1f} min of the protocol's {rule.min_min:g} min minimum {rule.label} left"
 
+    def _observation_anchor(self) -> float | None:
+        """When the protocol's minimum observation starts, where it counts from the dose (None: from the recovery,
+        whose watch, readiness' recovery_too_short, is that minimum; or the dose not given yet)."""
+        rules = self.protocol.discharge
+        if rules.observation_from is Anchor.RECOVERY_START:
+            return None
+        return chair.anchor_time(self.watch.events, rules.observation_from)
+
     def _observation_left(self) -> str | None:
         """The protocol's minimum observation counted from the dose (the plan's recovery covers the rest)."""
         rules = self.protocol.discharge
-        if rules.observation_from is Anchor.RECOVERY_START:
-            return None  # the recovery watch (readiness' recovery_too_short) is that minimum
-        anchor = chair.anchor_time(self.watch.events, rules.observation_from)
+        anchor = self._observation_anchor()
         if anchor is None:
             return None
         left = self._minimum_left(rules.minimum_observation_min, anchor)
@@ -974,11 +980,9 @@ class Recorder:
         if remaining is None or started is None:
             return remaining
         ends = [(self.protocol.phases[Phase.RECOVERY].min_min or 0.0) * SECONDS_PER_MINUTE - (now - started)]
-        rules = self.protocol.discharge
-        if rules.observation_from is not Anchor.RECOVERY_START:
-            anchor = chair.anchor_time(self.watch.events, rules.observation_from)
-            if anchor is not None:
-                ends.append(rules.minimum_observation_min * SECONDS_PER_MINUTE - (now - anchor))
+        anchor = self._observation_anchor()
+        if anchor is not None:
+            ends.append(self.protocol.discharge.minimum_observation_min * SECONDS_PER_MINUTE - (now - anchor))
         return max(remaining, *ends)
 
     def _minimum_left(self, minimum_min: float, since: float) -> float | None:

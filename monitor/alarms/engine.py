@@ -377,31 +377,29 @@ class AlarmEngine:
         profile = self.profile
         for group, timeout in profile.no_data_s.items():
             last = self._last_seen.get(group)
-            if last is not None and now - last > timeout:
-                self._no_current_value(group, f"none for over {timeout:g} s")
-        if not self._link_lost:
-            for group, timeout in profile.no_data_s.items():
-                last = self._last_seen.get(group)
-                key = f"no_data:{group}"
-                if last is None or now - last <= timeout or key in self._active:
-                    continue
-                if any(
-                    f"{condition}:{probe}" in self._active
-                    for probe in PROBES_OF_GROUP[group]
-                    for condition in ("sensor_off", "no_pulse")
-                ):
-                    continue  # the probe's own alarm already says why there is no value
-                label = {"heart_rate": "heart rate", "respiration": "respiration (RR or EtCO2)"}.get(
-                    group, LABELS.get(group, group))
-                why = self._no_value.get(group, "no readings")
-                self._start_technical(
-                    "no_data",
-                    group,
-                    f"No {label} value for {timeout:g} s ({why}): check the probe and the device",
-                    now,
-                    key=key,
-                    lost_data=True,
-                )
+            if last is None or now - last <= timeout:
+                continue
+            self._no_current_value(group, f"none for over {timeout:g} s")
+            key = f"no_data:{group}"
+            if self._link_lost or key in self._active:
+                continue
+            if any(
+                f"{condition}:{probe}" in self._active
+                for probe in PROBES_OF_GROUP[group]
+                for condition in ("sensor_off", "no_pulse")
+            ):
+                continue  # the probe's own alarm already says why there is no value
+            label = {"heart_rate": "heart rate", "respiration": "respiration (RR or EtCO2)"}.get(
+                group, LABELS.get(group, group))
+            why = self._no_value.get(group, "no readings")
+            self._start_technical(
+                "no_data",
+                group,
+                f"No {label} value for {timeout:g} s ({why}): check the probe and the device",
+                now,
+                key=key,
+                lost_data=True,
+            )
         # Whatever the device: a late blood pressure is the patient's matter, not the device's.
         overdue = session.nibp_overdue(now, device_starts_cuff=None)
         if overdue and "nibp_overdue" not in self._active:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 # Four hours of 1 Hz numerics fit without a single reallocation; a session is about 90 minutes.
@@ -16,7 +18,7 @@ class TrendBuffer:
         self.v = np.empty(capacity, dtype=np.float64)
         self.n = 0
 
-    def extend(self, times: list[float], values: list[float]) -> None:
+    def extend(self, times: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray) -> None:
         """Append samples (NaN for missing values)."""
         count = len(times)
         if not count:

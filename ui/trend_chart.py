@@ -607,9 +607,9 @@ class TrendChart(QWidget):
             series = self.series[parameter]
             if parameter not in NIBP_PARAMETERS:  # a cuff is a spot value: its line joins cuffs minutes apart
                 filled = series.good.n
-                gapped = with_gaps(times, values, float(series.good.t[filled - 1]) if filled else None)
-                times, values = gapped[0].tolist(), gapped[1].tolist()
-            series.good.extend(times, values)
+                series.good.extend(*with_gaps(times, values, float(series.good.t[filled - 1]) if filled else None))
+            else:
+                series.good.extend(times, values)
             series.dirty = True
         for parameter, (times, values) in doubtful.items():
             series = self.series[parameter]

@@ -39,7 +39,8 @@ def alarm_line(alarm: AlarmRecord) -> str:
     if alarm.escalated:
         state.append("escalated")
     if alarm.latched:
-        state.append("latched – condition over")
+        # A carried alarm's condition was not judged after the interruption: it may or may not be over.
+        state.append("latched – not judged since" if alarm.carried else "latched – condition over")
     if alarm.silenced:
         state.append("acknowledged")
     tail = "".join(f" · {s}" for s in state)

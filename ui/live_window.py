@@ -125,7 +125,8 @@ def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str
 
     An alarm whose condition is present wins over a latched one (condition over, waiting for
     acknowledgement): the tile shows what the value on it does now. A latched alarm alone still
-    colours the tile, as it stays in the alarm bar, and its text says the condition is over.
+    colours the tile, as it stays in the alarm bar, and its text says the condition is over (or, carried
+    from before the recording was interrupted, that it is from earlier).
     """
     shown: dict[str, tuple[Priority, str]] = {}
     if snapshot is None:
@@ -141,7 +142,7 @@ def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str
         if alarm.limit is not None:
             side = "<" if alarm.value is not None and alarm.value < alarm.limit else ">"
             limit = f" {short} {side} {alarm.limit:.0f}"
-        over = " (over)" if alarm.latched else ""
+        over = (" (earlier)" if alarm.carried else " (over)") if alarm.latched else ""
         shown[tile] = (alarm.priority, f"{alarm.priority.marker}{limit or ' ALARM'}{over}")
     return shown
 

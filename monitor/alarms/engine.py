@@ -132,6 +132,8 @@ class _Alarm:
     rule: Rule | None = None
     rule_parameter: str | None = None
     lost_data: bool = False
+    #: From before the recording was interrupted (latched until acknowledged, never judged again).
+    carried: bool = False
     #: Quiet because acknowledged, until its priority rises or its value worsens by the profile's step.
     silenced: bool = False
     silenced_priority: Priority | None = None
@@ -180,6 +182,7 @@ class _Alarm:
             value_available=self.no_value is None,
             silenced=self.silenced,
             display=self.display,
+            carried=self.carried,
         )
 
 
@@ -207,6 +210,9 @@ class AlarmEngine:
         self._confirm_started_at = 0.0
         self._nibp_breach = False
         self._probe_state: dict[str, dict[Parameter, str]] = {}
+        #: Per probe whose off / no-pulse alarm is still shown although the device no longer says so: since
+        #: when its values have been usable (None while they are not). The alarm ends after the end hold.
+        self._probe_back: dict[str, float | None] = {}
         self._link_lost = False
         self._phase = Phase.SETUP
         self._baseline: Baseline | None = None
@@ -417,7 +423,8 @@ class AlarmEngine:
             if not alarm.condition_present:
                 continue
             # Acknowledged lost data still rises to high: acknowledging silences, it does not stop the clock.
-            if alarm.lost_data:
+            # Data already back (a probe's alarm in its end hold) is no longer lost.
+            if alarm.lost_data and not self._coming_back(alarm):
                 target = self._lost_data_priority()
                 if (
                     self._phase is Phase.INFUSION
@@ -537,6 +544,7 @@ class AlarmEngine:
             ended_at=alarm.ended_at if alarm.ended_at is not None else at,
             escalations=list(alarm.escalations),
             priority_since=alarm.started_at,
+            carried=True,
         )
         self._active[carried.key] = carried
         self._mark(carried)
@@ -784,6 +792,8 @@ class AlarmEngine:
         elif states and parameter in states:
             del states[parameter]
             self._update_probe(probe, t)
+        if not lost and probe in self._probe_back:
+            self._probe_coming_back(probe, t, reading.reliable)
         if flags:
             if Flag.INVALID in flags:
                 key = f"invalid_value:{parameter.value}"
@@ -840,7 +850,33 @@ class AlarmEngine:
                     condition, parameter, text, t, key=key, lost_data=lost, priority=priority
                 )
             elif condition != wanted and key in self._active:
-                self._end_key(key, t)
+                if wanted is None and probe != "nibp":
+                    # Back on: the alarm ends once values have been usable for the end hold (a probe
+                    # that drops out every few seconds keeps one alarm, it does not start and stop).
+                    self._probe_back.setdefault(probe, None)
+                else:
+                    self._end_key(key, t)
+        if wanted is not None:
+            self._probe_back.pop(probe, None)
+
+    def _coming_back(self, alarm: _Alarm) -> bool:
+        return any(
+            self._active.get(f"{alarm.condition}:{probe}") is alarm
+            for probe, since in self._probe_back.items()
+            if since is not None
+        )
+
+    def _probe_coming_back(self, probe: str, t: float, usable: bool) -> None:
+        since = self._probe_back[probe]
+        if not usable:
+            self._probe_back[probe] = None  # only usable values count towards the end
+            return
+        if since is None:
+            since = self._probe_back[probe] = t
+        if t - since >= self.profile.end_hold_s:
+            del self._probe_back[probe]
+            for condition in ("sensor_off", "no_pulse"):
+                self._end_key(f"{condition}:{probe}", t)
 
     def _lost_data_priority(self) -> Priority:
         key = "lost_data_infusion" if self._phase is Phase.INFUSION else "lost_data"

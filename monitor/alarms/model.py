@@ -107,6 +107,8 @@ class AlarmRecord:
     silenced: bool = False
     #: The text on screen (worst and current value) when it differs from ``message``.
     display: str = ""
+    #: Carried over from before the recording was interrupted: its condition has not been judged since.
+    carried: bool = False
 
     @property
     def latched(self) -> bool:

@@ -54,7 +54,7 @@ def record(name: str, lines: list[tuple[int | None, int | None, int]]) -> tuple[
 def test_desaturation_with_single_probe_off_lines_and_motion_flags() -> None:
     """SpO2 86 % with interference and low signal IQ flags (motion: the values are still the patient's), and a
     single 'sensor off' line of dashes every sixth second, for 60 s: one high SpO2 alarm, started within
-    15-25 s, never ended by the dashes."""
+    15-25 s, never ended by the dashes; and one 'sensor off' alarm for the loose probe, not one per line."""
     lines: list[tuple[int | None, int | None, int]] = []
     for i in range(60):
         if i % 6 == 5:
@@ -66,3 +66,5 @@ def test_desaturation_with_single_probe_off_lines_and_motion_flags() -> None:
     assert len(severe) == 1, [(a["condition"], a["started_at"], a["ended_at"]) for a in doc["alarms"]]
     assert 14 <= iso(severe[0]["started_at"]) - start <= 25
     assert severe[0]["ended_at"] is None or iso(severe[0]["ended_at"]) >= start + 59
+    off = [a for a in doc["alarms"] if a["condition"] == "sensor_off"]
+    assert len(off) == 1, [(a["started_at"], a["ended_at"]) for a in off]

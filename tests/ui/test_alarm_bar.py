@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
-from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Priority
+from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, AlarmState, Priority
 from monitor.alarms.sounds import burst
 from ui import theme
-from ui.alarm_bar import AlarmBar
+from ui.alarm_bar import AlarmBar, alarm_line
 from ui.alarm_sound import AlarmSoundPlayer, pcm16, probe_audio
+from ui.live_window import tile_alarms
 
 T0 = 1_790_000_000.0
 
@@ -55,6 +57,18 @@ def test_high_flashes_at_2_hz_medium_at_half_hz_and_low_stays_steady(bar: AlarmB
     assert seen["medium"][:8] == [True, True, True, False, False, False, False, True]  # 1 s on, 1 s off
     assert all(seen["low"])
     assert sum(seen["high"]) == 8 and sum(seen["medium"]) == 8  # 50 % duty
+
+
+def test_a_latched_alarm_says_its_condition_is_over_unless_carried_over_an_interruption() -> None:
+    latched = replace(_alarm("h", Priority.HIGH, "SpO2 86 < 90"), ended_at=T0 + 20, state=AlarmState.LATCHED)
+    assert alarm_line(latched).endswith("· latched – condition over")
+    carried = replace(latched, carried=True)
+    assert alarm_line(carried).endswith("· latched – not judged since")
+    assert "condition over" not in alarm_line(carried)
+    # The tile too: "(over)" for a condition judged over, "(earlier)" for one from before the interruption.
+    tiles = [tile_alarms(AlarmSnapshot((alarm,), None, False, False, Priority.HIGH))["spo2"][1]
+             for alarm in (latched, carried)]
+    assert tiles == ["*** SpO2 < 90 (over)", "*** SpO2 < 90 (earlier)"]
 
 
 def test_audio_state_is_always_shown(bar: AlarmBar) -> None:

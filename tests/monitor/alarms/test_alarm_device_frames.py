@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from drivers.hl7.listener import Hl7Decoder
+from drivers.masimo.codec import MasimoAsciiDecoder
 from drivers.nonin.codec import ARTF, NoninDecoder, encode_packet
 from tests.monitor.alarms.conftest import Bed
 
@@ -67,3 +68,46 @@ def test_a_desaturation_with_an_irregular_beat_in_every_packet_raises_the_spo2_a
         bed.decoded(decoder.feed(_packet_with_one_artifact_frame(85, 72) * 3, at), at)
     active = sorted(a.condition for a in bed.snapshot().active if a.parameter == "spo2")
     assert any(c.startswith("spo2_low") for c in active), active
+
+
+#: A Rad-8's lines as captured from a real device (yahnatan/pulseox; remkolems/masimo-datacapture): a good
+#: reading, and the sensor-off record (dashes, EXC 0x1) it sends while the probe is off the finger.
+RAD8_GOOD = (
+    b"02/22/16 22:47:45 SN=0000056661 SPO2=098% BPM=097 PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- "
+    b"ALARM=0000 EXC=000800\r\n"
+)
+RAD8_NO_SENSOR = b"03/19/16 13:37:12 SN=0000093112 SPO2=---% BPM=--- DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000001\r\n"
+
+
+def _rad8_seconds(bed: Bed, pattern: list[bytes], seconds: int) -> None:
+    decoder = MasimoAsciiDecoder()
+    start = bed.now + 1
+    for i in range(seconds):
+        at = start + i
+        bed.decoded(decoder.feed(pattern[i % len(pattern)], at), at)
+
+
+def test_a_probe_that_drops_out_every_six_seconds_keeps_one_alarm_that_rises_in_the_infusion(bed: Bed) -> None:
+    """A loose Rad-8 probe: one sensor-off line in six for two minutes. One technical alarm, not one per
+    drop-out; it is lost data for the whole time, so in the infusion it rises to high after 60 s."""
+    bed.take_baseline()
+    _rad8_seconds(bed, [RAD8_NO_SENSOR] + [RAD8_GOOD] * 5, 121)  # ends on a sensor-off line
+    (row,) = bed.logged("sensor_off")
+    assert row.ended_at is None
+    assert row.priority.label == "high"
+    assert row.escalations[-1].at - row.started_at <= 66
+    # Back on the finger: the alarm ends after the end hold with good lines, at the 6th of them.
+    _rad8_seconds(bed, [RAD8_GOOD], 10)
+    (row,) = bed.logged("sensor_off")
+    hold = bed.engine.profile.end_hold_s
+    back = bed.now - 10 + 1
+    assert row.ended_at == back + hold
+    assert bed.shown("sensor_off") is None
+
+
+def test_dashes_after_the_sensor_off_line_do_not_end_its_alarm(bed: Bed) -> None:
+    """Dashes without the sensor-off bit are still no value: the probe is not back until its values are."""
+    dashes = RAD8_NO_SENSOR.replace(b"EXC=000001", b"EXC=000000")
+    _rad8_seconds(bed, [RAD8_NO_SENSOR] * 3 + [dashes] * 20, 23)
+    assert bed.shown("sensor_off") is not None
+    assert not bed.logged("no_data"), "the probe's own alarm already says why there is no value"

@@ -28,7 +28,8 @@ def test_technical_alarm_from_device_status(bed, flags, parameter, condition, al
     assert alarm.kind is AlarmKind.TECHNICAL
     assert alarm.parameter == alarm_parameter
     good = {"spo2": 97, "pr": 70, "hr": 70, "nibp_sys": 120}[parameter]
-    bed.reading(parameter, good, bed.now + 1)
+    bed.now += 1
+    bed.recover(parameter, good)
     assert bed.shown(condition) is None
     assert bed.logged(condition)[0].state == "ended"
 
@@ -58,7 +59,7 @@ def test_lost_data_during_infusion_is_medium_then_high_after_60_s(bed):
     assert step["from"] == "medium"
     assert step["to"] == "high"
     assert step["at"] - bed.logged("sensor_off")[0].started_at == 60
-    bed.reading("spo2", 97)
+    bed.recover("spo2", 97)
     assert bed.shown("sensor_off") is None, "technical alarms never latch, even when high"
 
 

@@ -70,6 +70,7 @@ def test_a_latched_unacknowledged_desaturation_is_still_on_screen_after_resume(d
         for _ in range(5):
             rec.step()
         shown = [(a.condition, a.state.value) for a in rec.alarms.snapshot(rec.session.now).active]
+        carried = [a for a in rec.alarms.snapshot(rec.session.now).active if a.carried]
         acknowledged = [a for a in store.alarms(session_id) if a.condition == "spo2_low_severe" and a.acknowledged_at]
         rec.run(until=lambda r: True)
     finally:
@@ -77,3 +78,7 @@ def test_a_latched_unacknowledged_desaturation_is_still_on_screen_after_resume(d
     assert not acknowledged
     assert any(condition == "spo2_low_severe" for condition, _state in shown), (
         f"unacknowledged latched SpO2 < 90 gone after resume; on screen: {shown}")
+    # Marked as carried over: its condition was not judged after the interruption, so the screen must not
+    # claim it is over.
+    assert [(a.condition, a.state.value) for a in carried] == [("spo2_low_severe", "latched")]
+    assert "before the recording was interrupted" in carried[0].shown

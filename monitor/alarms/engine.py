@@ -203,6 +203,8 @@ class AlarmEngine:
         #: Time of the newest sample of each parameter judged by the rules.
         self._judged_at: dict[Parameter, float] = {}
         self._no_value: dict[str, str] = {}
+        #: Per data group whose newest usable value arrived measured longer ago than its no-data time: that time.
+        self._behind: dict[str, float] = {}
         self._seen: set[Parameter] = set()
         self._confirm_due: float | None = None
         #: None (no breach), "wanted", "started" (a confirming cuff is running) or "done".
@@ -397,7 +399,11 @@ class AlarmEngine:
                 continue  # the probe's own alarm already says why there is no value
             label = {"heart_rate": "heart rate", "respiration": "respiration (RR or EtCO2)"}.get(
                 group, LABELS.get(group, group))
-            why = self._no_value.get(group, "no readings")
+            why = self._no_value.get(group)
+            if why is None:
+                behind = self._behind.get(group)
+                why = ("no readings" if behind is None
+                       else f"values arrive measured {now - behind:.0f} s before now: check the device's clock")
             self._start_technical(
                 "no_data",
                 group,
@@ -773,14 +779,21 @@ class AlarmEngine:
                 # the alarm (a device whose clock is behind keeps it: its values are not current).
                 last = self._last_seen.get(group)
                 self._last_seen[group] = t if last is None else max(last, t)
-                self._no_value.pop(group, None)
                 timeout = self.profile.no_data_s.get(group)
                 fresh = timeout is None or self._now - t <= timeout
-                if f"no_data:{group}" in self._active and fresh:
-                    self._end_key(f"no_data:{group}", t)
+                if fresh:
+                    self._no_value.pop(group, None)
+                    self._behind.pop(group, None)
+                    if f"no_data:{group}" in self._active:
+                        self._end_key(f"no_data:{group}", t)
+                elif last is None or t >= last:
+                    # The newest value there is, but measured long ago: the alarm says so, not "no readings".
+                    self._no_value.pop(group, None)
+                    self._behind[group] = t
             else:
                 self._last_seen.setdefault(group, t)
                 self._no_value[group] = no_value_reason(reading)
+                self._behind.pop(group, None)
         probe = PROBE_OF[parameter]
         lost = flags & NO_SIGNAL
         states = self._probe_state.get(probe)

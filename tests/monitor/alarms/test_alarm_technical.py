@@ -103,6 +103,29 @@ class TestNoData:
         bed.wait(12)
         assert bed.shown("no_data").parameter == "heart_rate"
 
+    def test_values_measured_long_ago_are_no_data_that_says_why(self, bed):
+        """A device whose clock is 25 s behind: values every second, each measured 25 s before now. They are
+        not current, so one steady alarm, whose text names the cause instead of "no readings"."""
+        bed.wait(1)  # the recorder's clock runs before the first value arrives
+        for _ in range(40):
+            bed.now += 1
+            bed.reading("spo2", 97, bed.now - 25)
+        (alarm,) = bed.logged("no_data")
+        assert alarm.ended_at is None
+        assert "values arrive measured 25 s before now: check the device's clock" in alarm.message
+        assert "no readings" not in alarm.message
+        # The clock put right: the first current value ends it.
+        bed.now += 1
+        bed.reading("spo2", 97)
+        assert bed.shown("no_data") is None
+
+    def test_a_backlog_after_silence_does_not_name_the_clock(self, bed):
+        """Old values arriving after current ones (a late batch) say nothing about the device's clock."""
+        bed.hold("spo2", 97, 5)
+        bed.reading("spo2", 96, bed.now - 40)
+        bed.wait(12)
+        assert "no readings" in bed.shown("no_data").message
+
 
 class TestLink:
     def test_link_lost_and_restored_from_timeline_events(self, bed):

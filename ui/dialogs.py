@@ -194,6 +194,47 @@ class ConfirmDialog(QDialog):
         self.setMinimumWidth(460)
 
 
+class ReasonConfirmDialog(ConfirmDialog):
+    """A costly action that asks why, without making the answer a condition (an early stop may be urgent).
+
+    Enter alone still cancels; Enter after a reason is typed confirms with it (typing it is the deliberate
+    act); Tab to the action's button then Space confirms with or without one.
+    """
+
+    def __init__(self, parent: QWidget | None, title: str, text: str, yes: str, prompt: str) -> None:
+        super().__init__(parent, title, text, yes, danger=True)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        hint = self.findChild(QLabel, "dim")
+        assert hint is not None
+        hint.setText(f"Enter alone cancels · Enter after a reason, or Tab to “{yes}” then Space, confirms")
+        hint.setWordWrap(True)
+        self.editor = QLineEdit()
+        self.editor.setMinimumWidth(420)
+        self.editor.installEventFilter(self)
+        layout.insertWidget(1, QLabel(prompt))
+        layout.insertWidget(2, self.editor)
+        self.setTabOrder(self.editor, self.no_button)
+        self.setTabOrder(self.no_button, self.yes_button)
+        self.editor.setFocus()  # ready for the reason
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter in the reason field confirms only once something is typed; else the dialog's Cancel has it."""
+        if (watched is self.editor and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.text()):
+            self.accept()
+            return True
+        return super().eventFilter(watched, event)
+
+    def text(self) -> str:
+        """The reason typed, trimmed ('' for none)."""
+        return self.editor.text().strip()
+
+    def set_text(self, text: str) -> None:
+        """Put ``text`` in the reason field (as if typed)."""
+        self.editor.setText(text)
+
+
 class TextDialog(QDialog):
     """One line of text (a quick event's detail) or a free note."""
 

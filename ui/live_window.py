@@ -70,6 +70,7 @@ from ui.dialogs import (
     DialogHost,
     LevelDialog,
     PatientDialog,
+    ReasonConfirmDialog,
     SignedInUser,
     TextDialog,
 )
@@ -712,9 +713,10 @@ class LiveWindow(DialogHost, QMainWindow):
                          lambda: self.send("stop_infusion"), stop, danger=True)
             return
         minimum = self.bridge.recorder.protocol.phases[Phase.INFUSION].min_min
-        text = (f"Stop {self._word(Phase.INFUSION)} {left:.1f} min before the protocol's {minimum:g} min minimum?\n"
-                "The stop is recorded as early. Reason (recorded; may be left empty):")
-        self._open(TextDialog(self, self._step(Phase.INFUSION, "Stop") + " early", text),
+        stop = self._step(Phase.INFUSION, "Stop") + " early"
+        text = (f"Stop {self._word(Phase.INFUSION)} {left:.1f} min before the protocol's {minimum:g} min minimum? "
+                "The stop is recorded as early.")
+        self._open(ReasonConfirmDialog(self, stop, text, stop, "Reason (recorded; may be left empty):"),
                    lambda dialog: self.send("stop_infusion", reason=dialog.text()))  # type: ignore[attr-defined]
 
     def start_recovery(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialogButtonBox, QLabel
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
 
 from drivers.core.readings import Parameter
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Priority
@@ -19,7 +19,7 @@ from tests.conftest import NURSE_SECRET
 from tests.ui.conftest import NURSE, stored_events
 from ui import theme
 from ui.chair_dialogs import ChecklistDialog, DoseDialog
-from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, SignedInUser, TextDialog
+from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, ReasonConfirmDialog, SignedInUser, TextDialog
 from ui.numerics import minutes_ago
 from ui.settings_dialog import SettingsChoice, SettingsDialog
 
@@ -105,13 +105,22 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
 
     # Stopping before the protocol's 40 min minimum is never refused; it asks why and is recorded as early.
     w.phase_buttons["stop_infusion"].click()
-    assert isinstance(w.dialog, TextDialog) and "before the protocol's 40 min minimum" in w.dialog.windowTitle() + \
-        w.dialog.findChildren(type(w.message))[0].text()
+    assert isinstance(w.dialog, ReasonConfirmDialog)
+    assert "before the protocol's 40 min minimum" in w.dialog.question.text()
     w.dialog.reject()  # changed her mind: nothing happens
     assert not w.last_status.infusion_stopped
+    # Enter by habit, nothing typed: cancels, as in every question before a costly action.
     w.phase_buttons["stop_infusion"].click()
-    w.dialog.set_text("nausea; physician asked to stop")
-    w.dialog.accept()
+    dialog = w.dialog
+    qtbot.keyClick(dialog.editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    qtbot.wait(300)
+    assert not w.last_status.infusion_stopped
+    # A reason typed, then Enter: stops, with the reason.
+    w.phase_buttons["stop_infusion"].click()
+    qtbot.keyClicks(w.dialog.editor, "nausea; physician asked to stop")
+    qtbot.keyClick(w.dialog.editor, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: w.last_status.infusion_stopped, timeout=WAIT_MS)
     [stopped] = [e for e in w.events if e.kind is EventKind.INFUSION_STOPPED]
     assert stopped.detail["before_minimum_min"] == 40 and stopped.detail["reason"] == "nausea; physician asked to stop"

@@ -212,9 +212,11 @@ class AlarmEngine:
         self._confirm_started_at = 0.0
         self._nibp_breach = False
         self._probe_state: dict[str, dict[Parameter, str]] = {}
-        #: Per probe whose off / no-pulse alarm is still shown although the device no longer says so: since
-        #: when its values have been usable (None while they are not). The alarm ends after the end hold.
-        self._probe_back: dict[str, float | None] = {}
+        #: Per key of a device-status alarm (probe off, no pulse, invalid value) still shown although the device
+        #: no longer says so: since when the values have been usable (None while they are not). It ends after
+        #: the end hold, so a status that comes and goes every few seconds is one alarm, not a start and an end
+        #: each time.
+        self._back: dict[str, float | None] = {}
         self._link_lost = False
         self._phase = Phase.SETUP
         self._baseline: Baseline | None = None
@@ -430,7 +432,7 @@ class AlarmEngine:
                 continue
             # Acknowledged lost data still rises to high: acknowledging silences, it does not stop the clock.
             # Data already back (a probe's alarm in its end hold) is no longer lost.
-            if alarm.lost_data and not self._coming_back(alarm):
+            if alarm.lost_data and not self._is_coming_back(alarm):
                 target = self._lost_data_priority()
                 if (
                     self._phase is Phase.INFUSION
@@ -805,11 +807,17 @@ class AlarmEngine:
         elif states and parameter in states:
             del states[parameter]
             self._update_probe(probe, t)
-        if not lost and probe in self._probe_back:
-            self._probe_coming_back(probe, t, reading.reliable)
+        invalid = f"invalid_value:{parameter.value}"
+        if Flag.INVALID in flags:
+            self._back.pop(invalid, None)
+        elif invalid in self._active:
+            self._back.setdefault(invalid, None)
+        for key in (invalid, *(f"{condition}:{probe}" for condition in ("sensor_off", "no_pulse"))):
+            if key in self._back:
+                self._coming_back(key, t, reading.reliable)
         if flags:
             if Flag.INVALID in flags:
-                key = f"invalid_value:{parameter.value}"
+                key = invalid
                 if key not in self._active:
                     self._start_technical(
                         "invalid_value",
@@ -831,12 +839,8 @@ class AlarmEngine:
                     t,
                     priority=self.profile.technical_priority("nibp_failed"),
                 )
-        if reading.reliable:
-            key = f"invalid_value:{parameter.value}"
-            if key in self._active:
-                self._end_key(key, t)
-            if parameter in NIBP_PARAMETERS and reading.reliable and "nibp_failed" in self._active:
-                self._end_key("nibp_failed", t)
+        if parameter in NIBP_PARAMETERS and reading.reliable and "nibp_failed" in self._active:
+            self._end_key("nibp_failed", t)
 
     def _update_probe(self, probe: str, t: float) -> None:
         states = self._probe_state.get(probe, {})
@@ -864,32 +868,25 @@ class AlarmEngine:
                 )
             elif condition != wanted and key in self._active:
                 if wanted is None and probe != "nibp":
-                    # Back on: the alarm ends once values have been usable for the end hold (a probe
-                    # that drops out every few seconds keeps one alarm, it does not start and stop).
-                    self._probe_back.setdefault(probe, None)
+                    self._back.setdefault(key, None)  # back on: ends after the hold (a cuff's at once)
                 else:
                     self._end_key(key, t)
-        if wanted is not None:
-            self._probe_back.pop(probe, None)
+            if condition == wanted:
+                self._back.pop(key, None)
 
-    def _coming_back(self, alarm: _Alarm) -> bool:
-        return any(
-            self._active.get(f"{alarm.condition}:{probe}") is alarm
-            for probe, since in self._probe_back.items()
-            if since is not None
-        )
+    def _is_coming_back(self, alarm: _Alarm) -> bool:
+        return any(self._active.get(key) is alarm for key, since in self._back.items() if since is not None)
 
-    def _probe_coming_back(self, probe: str, t: float, usable: bool) -> None:
-        since = self._probe_back[probe]
+    def _coming_back(self, key: str, t: float, usable: bool) -> None:
+        since = self._back[key]
         if not usable:
-            self._probe_back[probe] = None  # only usable values count towards the end
+            self._back[key] = None  # only usable values count towards the end
             return
         if since is None:
-            since = self._probe_back[probe] = t
+            since = self._back[key] = t
         if t - since >= self.profile.end_hold_s:
-            del self._probe_back[probe]
-            for condition in ("sensor_off", "no_pulse"):
-                self._end_key(f"{condition}:{probe}", t)
+            del self._back[key]
+            self._end_key(key, t)
 
     def _lost_data_priority(self) -> Priority:
         key = "lost_data_infusion" if self._phase is Phase.INFUSION else "lost_data"

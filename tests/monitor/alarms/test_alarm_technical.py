@@ -34,6 +34,19 @@ def test_technical_alarm_from_device_status(bed, flags, parameter, condition, al
     assert bed.logged(condition)[0].state == "ended"
 
 
+def test_an_invalid_value_every_few_seconds_is_one_alarm(bed):
+    """A device flagging one SpO2 value in six invalid for a minute: one alarm, not ten starts and ends; it ends
+    after the end hold of usable values."""
+    for i in range(61):
+        invalid = i % 6 == 0
+        bed.reading("spo2", None if invalid else 97, bed.now + 1, flags=[Flag.INVALID] if invalid else [])
+    assert len(bed.logged("invalid_value")) == 1
+    assert bed.shown("invalid_value") is not None
+    bed.now += 1
+    ended = bed.recover("spo2", 97)
+    assert bed.logged("invalid_value")[0].ended_at == ended
+
+
 def test_one_probe_off_alarm_for_spo2_and_pulse_rate(bed):
     for i in range(5):
         bed.reading("spo2", None, bed.now + i, flags=[Flag.SENSOR_OFF])

@@ -26,6 +26,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from drivers.core.readings import Parameter
@@ -714,6 +715,26 @@ def prepare(record: SessionRecord, directory: Path | None) -> Finish:
     return finish
 
 
+def pdf_date(yyyy: int, mm_: int, dd: int, hh: int, m: int, s: int) -> str:
+    """A PDF date (ISO 32000 7.9.4) of a local time with its UTC offset in hours and minutes.
+
+    reportlab writes the offset's minutes as its leftover seconds, so in India (UTC+05:30) its creation date
+    says +05'00' and the moment is half an hour off; this is the one written instead.
+    """
+    offset = datetime(yyyy, mm_, dd, hh, m, s).astimezone().utcoffset()
+    minutes = round(offset.total_seconds() / 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"D:{yyyy:04d}{mm_:02d}{dd:02d}{hh:02d}{m:02d}{s:02d}{sign}{hours:02d}'{rest:02d}'"
+
+
+def _report_canvas(*args: Any, **kwargs: Any) -> Any:
+    """reportlab's canvas, writing the creation date with :func:`pdf_date`."""
+    canvas = Canvas(*args, **kwargs)
+    canvas.setDateFormatter(pdf_date)
+    return canvas
+
+
 def _build(record: SessionRecord, flowables: list[Any], stream: IO[bytes]) -> None:
     """Lay the report out and write it."""
     title = "Infusion session report" + ("" if record.deidentified else f" {record.id[:8]}")
@@ -742,4 +763,4 @@ def _build(record: SessionRecord, flowables: list[Any], stream: IO[bytes]) -> No
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"page {document.page}")
         canvas.restoreState()
 
-    doc.build(flowables, onFirstPage=footer, onLaterPages=footer)
+    doc.build(flowables, onFirstPage=footer, onLaterPages=footer, canvasmaker=_report_canvas)

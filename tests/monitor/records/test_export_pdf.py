@@ -6,15 +6,18 @@ import io
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pypdf
+import pytest
 
 from monitor.cli import main
 from monitor.exports.data import load
 from monitor.review import nibp_table
 from monitor.store import Store
+from tests.conftest import time_zone
 from tests.monitor.records.sessions import DEVICE, MRN, NURSE, PATIENT_NAME, RecordedSession
 
 
@@ -148,3 +151,20 @@ def test_names_and_symbols_print_in_an_embedded_unicode_font(
     assert meta is not None and meta.author == "Élodie Ξανθή"  # the exporter, not the nurse
     created = meta.creation_date
     assert created is not None and abs(created.timestamp() - before) < 600  # the real time, not 2000-01-01
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/St_Johns", "Asia/Kathmandu", "Europe/Berlin"])
+def test_the_creation_date_is_the_moment_of_export_in_every_time_zone(
+    recorded: RecordedSession, tmp_path: Path, zone: str
+) -> None:
+    """Read by pypdf: the creation date's UTC offset keeps its minutes (India +05'30', Newfoundland -03'30',
+    Nepal +05'45'), so the moment it names is the export's, not half an hour off."""
+    out = tmp_path / "report.pdf"
+    with time_zone(zone):
+        before = time.time()
+        assert main(["export", recorded.session_id, "--db", str(recorded.path), "--format", "pdf",
+                     "--out", str(out)]) == 0
+        after = time.time()
+    meta = pypdf.PdfReader(io.BytesIO(out.read_bytes())).metadata
+    assert meta is not None and meta.creation_date is not None
+    assert int(before) - 1 <= meta.creation_date.timestamp() <= after + 1, (zone, meta["/CreationDate"])

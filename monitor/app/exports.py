@@ -63,7 +63,7 @@ def export_session(
         with open_server(source.server) as server, Store(source.db) as local:
             return export_to(server, session_id, fmt, options, path=path, stream=stream, via=via, audit_to=local,
                              on_block=on_block)
-    except (SessionNotFound, ExportError) as exc:
+    except (SessionNotFound, ExportError, StoreError) as exc:
         raise AppError(str(exc)) from None
 
 

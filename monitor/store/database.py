@@ -14,11 +14,13 @@ are outside the database (:mod:`monitor.keys`); the file is created readable by 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
 import sqlite3
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -45,6 +47,25 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def _read_only_uri(path: Path) -> str:
+    """The SQLite URI that opens ``path`` for reading only.
+
+    Where its folder cannot be written (read-only media, an archive share), SQLite cannot make the shared-memory
+    file a WAL database needs, so the file is opened as immutable; a write-ahead log left beside it there holds
+    committed rows that would then be missed, so such a copy is refused with the way out.
+    """
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    if os.access(path.parent, os.W_OK):
+        return uri
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(
+            f"cannot read database {path}: its folder cannot be written and its write-ahead log ({wal.name}) holds "
+            "rows not yet in the file; copy both files to a writable folder and open the copy"
+        )
+    return uri + "&immutable=1"
+
+
 class Store(Queries):
     """One connection to the monitor's database (create one per thread)."""
 
@@ -58,8 +79,7 @@ class Store(Queries):
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no database at {self.path}")
-                uri = f"file:{self.path}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10)
+                conn = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False, timeout=10)
             else:
                 if not self.path.parent.exists():
                     ensure_private_dir(self.path.parent)
@@ -107,7 +127,11 @@ class Store(Queries):
                 raise CorruptDatabase(self.path, str(exc)) from exc
             raise StoreError(f"cannot use database {self.path}: {exc}") from exc
         except OSError as exc:
-            raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from exc
+            hint = ""
+            if exc.errno == errno.EROFS:
+                hint = (" (a read-only medium: `verify` checks it where it is; to list, review or export its sessions,"
+                        " which records who read them in it, copy it with its key file to a writable folder)")
+            raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}{hint}") from exc
 
     # -- lifecycle ------------------------------------------------------------------------
 

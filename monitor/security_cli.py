@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import shutil
 import stat
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any, TextIO
 from monitor.accounts import ACCOUNTS_REMOVED, ROLES, Accounts, AuthError, Principal, os_user
 from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
+from monitor.store import ROLLED_BACK_ACTION, witness
 
 SECRET_ENV = ENV_PREFIX + "SECRET"
 
@@ -232,13 +235,25 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
     store = open_store(args, readonly=True)
     with store:
         report = verify(store.db.conn, store.keys)
+        # The chain cannot show the whole file put back to an older copy; the note beside the key file can.
+        behind = witness.check(store.keys, store.path, store.db.conn) if store.keys is not None else None
+        earlier = [row for row in store.audit_log() if row["action"] == ROLLED_BACK_ACTION]
     out.write(f"database integrity check: {report.integrity_check}\n")
     out.write(f"hash chain: {report.links} links, {report.rows_checked} rows and ranges compared"
               + (f" ({report.upgraded_rows} sealed at the upgrade that introduced the chain)"
                  if report.upgraded_rows else "") + "\n")
-    if report.ok:
+    older = [f"found at its opening on {time.strftime('%Y-%m-%d %H:%M', time.localtime(row['at']))}: "
+             f"{json.loads(row['detail']).get('found', '')}" for row in earlier]
+    if behind is not None:
+        older.append(f"found now: {behind}")
+    if report.ok and not older:
         out.write("verified: nothing was changed, removed or added outside this program\n")
         return 0
+    for line in older:
+        out.write(f"NOT VERIFIED: records are missing: {line}\n")
+    if report.ok:
+        out.write("the chain itself verified: nothing else was changed, removed or added outside this program\n")
+        return 1
     first = report.first_broken
     if first is not None:
         out.write(f"NOT VERIFIED: first broken link: {first.text()}\n")

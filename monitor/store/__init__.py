@@ -12,6 +12,7 @@ The one place that speaks SQL to the chair's database, split by job:
 * :mod:`monitor.store.accounts`, :mod:`monitor.store.approvals` — account and profile-approval rows;
 * :mod:`monitor.store.outbox` — the replication outbox (triggers queue every written row for the server);
 * :mod:`monitor.store.chain` — the hash chain's tables (:mod:`monitor.integrity` holds its logic);
+* :mod:`monitor.store.witness` — how far each database's chain reached, noted beside the key file;
 * :mod:`monitor.store.recovery` — what can still be read from a damaged file.
 
 The clinic server's PostgreSQL has its own store beside the replication: :mod:`monitor.replication.schema`,
@@ -37,7 +38,7 @@ if "numpy" not in sys.modules and "sqlite_utils" not in sys.modules:
     finally:
         del sys.modules["numpy"]
 
-from monitor.store.database import WAL_SIZE_LIMIT_BYTES, Store, new_id
+from monitor.store.database import ROLLED_BACK_ACTION, WAL_SIZE_LIMIT_BYTES, Store, new_id
 from monitor.store.errors import CorruptDatabase, SessionNotFound, StoreError
 from monitor.store.queries import SessionSummary
 from monitor.store.rows import alarm_from_row, alarm_row
@@ -51,6 +52,7 @@ Reader: TypeAlias = "Store | ServerStore"
 
 __all__ = [
     "MIGRATIONS",
+    "ROLLED_BACK_ACTION",
     "SCHEMA_VERSION",
     "WAL_SIZE_LIMIT_BYTES",
     "CorruptDatabase",

@@ -16,13 +16,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import socket
 import sqlite3
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from monitor import identifiers, integrity
 from monitor.alarms.model import AlarmRecord
 from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
 from monitor.session import Phase, SessionEvent
+from monitor.store import witness
 from monitor.store.errors import CorruptDatabase, StoreError
 from monitor.store.queries import Queries
 from monitor.store.rows import alarm_row, waveform_row
@@ -40,6 +42,12 @@ from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 #: The WAL is truncated back to this size after a checkpoint.
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+#: How often a writing store notes beside the key file how far the record reached (and when it closes).
+WITNESS_EVERY_S = 10.0
+#: The audit action that records a database found older than it had been.
+ROLLED_BACK_ACTION = "database_rolled_back"
 
 
 def new_id() -> str:
@@ -72,6 +80,10 @@ class Store(Queries):
     def __init__(self, path: str | Path, *, readonly: bool = False, check: bool = True, wal: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        #: What was found when this database turned out older than it had been (None: it did not).
+        self.rolled_back: str | None = None
+        self._noted_at = time.monotonic()
+        self._noted_seq = 0
         self.keys: Keys | None = None
         self._identifiers_encrypted: bool | None = None
         existed = self.path.exists()
@@ -111,6 +123,7 @@ class Store(Queries):
                     # Rows found unsealed were written by something else since the last write.
                     integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
                                    versions=integrity.EVERY_VERSION)
+                self._compare_with_witness()
             else:
                 if check:
                     self.check_integrity()
@@ -195,6 +208,8 @@ class Store(Queries):
     def close(self) -> None:
         """Close the connection (idempotent)."""
         with contextlib.suppress(sqlite3.Error):
+            if not self.readonly and self.keys is not None:
+                self._note_witness()
             self.db.conn.close()
 
     def __enter__(self) -> Store:
@@ -205,7 +220,44 @@ class Store(Queries):
 
     def transaction(self) -> _Transaction:
         """BEGIN IMMEDIATE … COMMIT, rolled back on error."""
-        return _Transaction(self.db.conn)
+        return _Transaction(self.db.conn, self._committed)
+
+    # -- how far the chain reached, noted outside the database -----------------------------------
+
+    def _compare_with_witness(self) -> None:
+        """Name, log and audit a database put back to an older copy of itself; then note where it is now."""
+        keys = self._writing_keys()
+        problem = witness.check(keys, self.path, self.db.conn)
+        if problem is not None:
+            self.rolled_back = problem
+            log.warning("%s: %s", self.path, problem)
+            with _Transaction(self.db.conn):
+                self.db.execute(
+                    "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, NULL, ?, NULL, ?)",
+                    [time.time(), ROLLED_BACK_ACTION, json.dumps({"found": problem})],
+                )
+                integrity.seal(self.db.conn, keys, expected={"audit": 1})
+        self._note_witness()
+
+    def _note_witness(self) -> None:
+        self._noted_at = time.monotonic()
+        seen = witness.reached(self.db.conn) if self.keys is not None else None
+        if seen is None or self.keys is None or seen.seq == self._noted_seq:
+            return
+        try:
+            witness.note(self.keys, self.path, seen)
+        except OSError as exc:
+            if self._noted_seq >= 0:  # said once per store
+                log.warning("cannot note how far %s's record reached beside the key file: %s", self.path, exc)
+            self._noted_seq = -1
+        else:
+            self._noted_seq = seen.seq
+
+    def _committed(self) -> None:
+        if self.readonly or time.monotonic() - self._noted_at < WITNESS_EVERY_S:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self._note_witness()
 
     # -- writing --------------------------------------------------------------------------
 
@@ -394,9 +446,10 @@ class _Sealing:
 
 
 class _Transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, after_commit: Callable[[], None] | None = None) -> None:
         self.conn = conn
         self.nested = False
+        self.after_commit = after_commit
 
     def __enter__(self) -> sqlite3.Connection:
         self.nested = self.conn.in_transaction
@@ -409,5 +462,7 @@ class _Transaction:
             return
         if exc_type is None:
             self.conn.execute("COMMIT")
+            if self.after_commit is not None:
+                self.after_commit()
         else:
             self.conn.execute("ROLLBACK")

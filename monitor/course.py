@@ -261,7 +261,10 @@ class _Timeline:
         end = self.stopped
         if end is None:
             return None
-        return delivered_mg(self.infusion_start, end, rate, self.rate_changes, self.pauses)
+        pauses = list(self.pauses)
+        if self.paused_at is not None:  # stopped while paused: the pump ran no more after the pause
+            pauses.append((self.paused_at, end))
+        return delivered_mg(self.infusion_start, end, rate, self.rate_changes, pauses)
 
 
 def _score_total(detail: Mapping[str, Any] | None, key: str) -> int | None:

@@ -38,7 +38,7 @@ _EVENT_KINDS: Final = (
     EventKind.INFUSION_PAUSED, EventKind.INFUSION_RESUMED, EventKind.RECOVERY_STARTED,
     EventKind.SESSION_COMPLETED, EventKind.SCORE, EventKind.QUICK_EVENT, EventKind.INTERVENTION,
     EventKind.OUTCOME_SCORE, EventKind.DOSE_PLANNED, EventKind.RATE_CHANGED, EventKind.DISCHARGE_SCORED,
-    EventKind.BASELINE_TAKEN,
+    EventKind.BASELINE_TAKEN, EventKind.SESSION_CLOSED,
 )
 
 
@@ -188,6 +188,7 @@ _MOMENTS: Final[dict[EventKind, str]] = {
     EventKind.INFUSION_STOPPED: "infusion_stop",
     EventKind.RECOVERY_STARTED: "recovery_start",
     EventKind.SESSION_COMPLETED: "completed",
+    EventKind.SESSION_CLOSED: "closed",
 }
 
 
@@ -200,6 +201,7 @@ class _Timeline:
     infusion_stop: float | None = None
     recovery_start: float | None = None
     completed: float | None = None
+    closed: float | None = None
     baseline: dict[str, Any] | None = None
     plan: DosePlan | None = None
     rate_changes: list[RateChange] = field(default_factory=list)
@@ -258,7 +260,8 @@ class _Timeline:
         rate = self.plan.rate_mg_per_h
         if rate is None:
             return self.plan.total_mg
-        end = self.stopped
+        # A session closed while the infusion ran: the pump ran until it was closed.
+        end = self.stopped if self.stopped is not None else self.closed
         if end is None:
             return None
         pauses = list(self.pauses)

@@ -103,10 +103,15 @@ class _Clock:
     def wall(self, t: float | None, seconds: bool = True) -> str:
         if t is None:
             return ""
-        moment = (
-            datetime.fromtimestamp(t, tz=UTC) if self.relative else datetime.fromtimestamp(t).astimezone()
-        )
-        return moment.strftime("%H:%M:%S" if seconds else "%H:%M")
+        if self.relative:
+            return datetime.fromtimestamp(t, tz=UTC).strftime("%H:%M:%S" if seconds else "%H:%M")
+        moment = datetime.fromtimestamp(t).astimezone()
+        text = moment.strftime("%H:%M:%S" if seconds else "%H:%M")
+        # The header states the zone at the start; a time after a daylight-saving change says its own zone,
+        # or it would read as another moment (an hour earlier or later).
+        if moment.utcoffset() != datetime.fromtimestamp(self.start).astimezone().utcoffset():
+            text += " " + (moment.strftime("%Z") or moment.strftime("UTC%z"))
+        return text
 
     def date(self, t: float) -> str:
         if self.relative:

@@ -392,12 +392,19 @@ def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: 
         if plan.confirmed_reason:
             notes.append(f"outside the protocol's range, confirmed: {plan.confirmed_reason}")
         effective: dict[str, Any] = {"start": iso_utc(dose.started_at)}
+        status = "in-progress"
+        ended = record.session.get("ended_at")
         if dose.stopped_at is not None:
             effective["end"] = iso_utc(max(dose.stopped_at, dose.started_at))
+            status = "completed"
+        elif ended is not None:
+            # The session ended (closed) while the drug ran: its administration was halted then.
+            effective["end"] = iso_utc(max(float(ended), dose.started_at))
+            status = "stopped"
         out.append({
             "resourceType": "MedicationAdministration",
             "id": _id(record.id, "dose"),
-            "status": "completed" if dose.stopped_at is not None else "in-progress",
+            "status": status,
             "medicationCodeableConcept": {"text": plan.drug},
             "subject": {"reference": patient_url},
             "context": {"reference": encounter_url},

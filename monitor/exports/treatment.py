@@ -119,7 +119,11 @@ def coded_results(record: SessionRecord) -> list[CodedResult]:
             out.append(CodedResult("dose-planned-mg-per-kg", f"{drug} planned dose per kg", False,
                                    dose.plan.dose_mg_per_kg, "mg/kg", dose.started_at))
         if dose.delivered_mg is not None:
+            # Delivered by the stop, or by the end of a session closed while the drug ran.
+            ended = record.session.get("ended_at")
+            until = dose.stopped_at if dose.stopped_at is not None else (
+                max(float(ended), dose.started_at) if ended is not None else dose.started_at)
             out.append(CodedResult("dose-delivered-mg", f"{drug} delivered dose", False, dose.delivered_mg, "mg",
-                                   dose.stopped_at if dose.stopped_at is not None else dose.started_at))
+                                   until))
     out.sort(key=lambda r: r.t)
     return out

@@ -152,7 +152,13 @@ def clock(t: float | None, *, date: bool = False) -> str:
     """Local wall-clock time of an epoch time."""
     if t is None:
         return ""
-    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M" if date else "%H:%M:%S")
+    moment = datetime.fromtimestamp(t).astimezone()
+    text = moment.strftime("%Y-%m-%d %H:%M" if date else "%H:%M:%S")
+    # In the hour a daylight-saving change repeats, the same wall time names two moments: say which.
+    wall = moment.replace(tzinfo=None)
+    if wall.replace(fold=0).astimezone().utcoffset() != wall.replace(fold=1).astimezone().utcoffset():
+        text += " " + moment.strftime("%Z")
+    return text
 
 
 def number(value: float | None, unit: str = "") -> str:

@@ -38,7 +38,7 @@ _EVENT_KINDS: Final = (
     EventKind.INFUSION_PAUSED, EventKind.INFUSION_RESUMED, EventKind.RECOVERY_STARTED,
     EventKind.SESSION_COMPLETED, EventKind.SCORE, EventKind.QUICK_EVENT, EventKind.INTERVENTION,
     EventKind.OUTCOME_SCORE, EventKind.DOSE_PLANNED, EventKind.RATE_CHANGED, EventKind.DISCHARGE_SCORED,
-    EventKind.BASELINE_TAKEN, EventKind.SESSION_CLOSED,
+    EventKind.BASELINE_TAKEN,
 )
 
 
@@ -188,7 +188,6 @@ _MOMENTS: Final[dict[EventKind, str]] = {
     EventKind.INFUSION_STOPPED: "infusion_stop",
     EventKind.RECOVERY_STARTED: "recovery_start",
     EventKind.SESSION_COMPLETED: "completed",
-    EventKind.SESSION_CLOSED: "closed",
 }
 
 
@@ -201,7 +200,6 @@ class _Timeline:
     infusion_stop: float | None = None
     recovery_start: float | None = None
     completed: float | None = None
-    closed: float | None = None
     baseline: dict[str, Any] | None = None
     plan: DosePlan | None = None
     rate_changes: list[RateChange] = field(default_factory=list)
@@ -254,14 +252,14 @@ class _Timeline:
     def stopped(self) -> float | None:
         return self.infusion_stop if self.infusion_stop is not None else self.recovery_start
 
-    def delivered(self) -> float | None:
+    def delivered(self, ended_at: float | None) -> float | None:
         if self.plan is None or self.infusion_start is None:
             return None
         rate = self.plan.rate_mg_per_h
         if rate is None:
             return self.plan.total_mg
-        # A session closed while the infusion ran: the pump ran until it was closed.
-        end = self.stopped if self.stopped is not None else self.closed
+        # A session that ended (closed) while the infusion ran: it ran until the record ends.
+        end = self.stopped if self.stopped is not None else ended_at
         if end is None:
             return None
         pauses = list(self.pauses)
@@ -335,7 +333,7 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
                 status=store.status_of(session),
                 dose_mg_per_kg=None if line.plan is None else line.plan.dose_mg_per_kg,
                 dose_mg=None if line.plan is None else line.plan.total_mg,
-                delivered_mg=line.delivered(),
+                delivered_mg=line.delivered(_number(session.get("ended_at"))),
                 baseline_sys=base_sys,
                 baseline_dia=base_dia,
                 peak_sys=_number(peak_sys),

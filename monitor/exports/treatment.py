@@ -94,7 +94,9 @@ def summary(record: SessionRecord) -> TreatmentSummary:
     return TreatmentSummary(
         protocol=str(record.session.get("protocol") or DEFAULT_PROTOCOL),
         checklist=checklist,
-        dose=dose_record(events),
+        # A session that ended with the drug still running (closed) delivered it until the record ends.
+        dose=dose_record(events, None if record.session.get("ended_at") is None
+                         else float(record.session["ended_at"])),
         interventions=tuple((t, i.as_dict()) for t, i in interventions(events)),
         outcomes=outcome_scores(events),
         outcome_times=times,

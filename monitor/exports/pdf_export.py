@@ -99,6 +99,8 @@ class _Clock:
     def __init__(self, record: SessionRecord) -> None:
         self.start = record.started_at
         self.relative = record.relative_time
+        #: The UTC offset the header states (at the start).
+        self.start_offset = datetime.fromtimestamp(self.start).astimezone().utcoffset()
 
     def wall(self, t: float | None, seconds: bool = True) -> str:
         if t is None:
@@ -109,7 +111,7 @@ class _Clock:
         text = moment.strftime("%H:%M:%S" if seconds else "%H:%M")
         # The header states the zone at the start; a time after a daylight-saving change says its own zone,
         # or it would read as another moment (an hour earlier or later).
-        if moment.utcoffset() != datetime.fromtimestamp(self.start).astimezone().utcoffset():
+        if moment.utcoffset() != self.start_offset:
             text += " " + (moment.strftime("%Z") or moment.strftime("UTC%z"))
         return text
 

@@ -39,6 +39,15 @@ class Script:
             self.results[index] = recorder.submit(name, NURSE, **args)
 
 
+def at_60_mg_per_h(*later: tuple[Phase, float, str, dict[str, Any]]) -> Script:
+    """The checklist (80 kg) and a dose of 0.5 mg/kg over 40 min in the baseline (40 mg, 60 mg/h), then ``later``."""
+    return Script([
+        (Phase.BASELINE, 20, "checklist", {"quick": "f6 e t:partner c m:none w80"}),
+        (Phase.BASELINE, 30, "plan_dose", {"weight_kg": 80, "dose_mg_per_kg": 0.5, "duration_min": 40}),
+        *later,
+    ])
+
+
 def record(
     path: Path,
     protocol: Protocol,

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pypdf
-import pytest
 
 from monitor.cli import main
 from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
-from monitor.session import Phase
-from tests.monitor.course.recording import Script, record
+from tests.conftest import time_zone
+from tests.monitor.course.recording import at_60_mg_per_h, record
 
 IV = load_protocol("ketamine-iv")
 START = 1_730_611_800.0  # 2024-11-03T05:30:00Z = 01:30 EDT; at 06:00Z New York goes back to 01:00 EST
@@ -23,25 +20,14 @@ ZONES = {"EDT": timedelta(hours=-4), "EST": timedelta(hours=-5)}
 STAMP = re.compile(r"(\d\d):(\d\d):(\d\d)(?: ([A-Z]{3,4}))? \(t\+(\d+):(\d\d):(\d\d)\)")
 
 
-@pytest.fixture
-def new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def test_every_wall_time_in_the_report_reads_back_as_the_moment_it_names(tmp_path: Path, new_york: None) -> None:
+def test_every_wall_time_in_the_report_reads_back_as_the_moment_it_names(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    script = Script([
-        (Phase.BASELINE, 20, "checklist", {"quick": "f6 e t:partner c m:none w80"}),
-        (Phase.BASELINE, 30, "plan_dose", {"weight_kg": 80, "dose_mg_per_kg": 0.5, "duration_min": 40}),
-    ])
+    script = at_60_mg_per_h()
     rec = record(db, IV, start=START, plan=SessionPlan(3, 20, 30), script=script, scenario="hypertension", seed=7,
                  stop_after_s=6000)
     out = tmp_path / "report.pdf"
-    assert main(["export", rec.session.id, "--db", str(db), "--format", "pdf", "--out", str(out)]) == 0
+    with time_zone("America/New_York"):
+        assert main(["export", rec.session.id, "--db", str(db), "--format", "pdf", "--out", str(out)]) == 0
     text = "\n".join(page.extract_text() for page in pypdf.PdfReader(out).pages)
     header = re.search(r"started 2024-11-03 01:30 (EDT) \(UTC-0400\)", text)
     assert header is not None, text[:300]

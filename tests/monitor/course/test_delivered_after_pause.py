@@ -11,7 +11,7 @@ from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
 from monitor.session import Phase
 from monitor.store import Store
-from tests.monitor.course.recording import MRN, Script, record
+from tests.monitor.course.recording import MRN, at_60_mg_per_h, record
 
 IV = load_protocol("ketamine-iv")
 START = 1_722_000_000.0
@@ -21,13 +21,11 @@ def test_course_delivered_mg_excludes_pause_that_lasted_until_the_stop(tmp_path:
     db = tmp_path / "m.db"
     # 80 kg x 0.5 mg/kg = 40 mg over 40 min: 60 mg/h. Paused at 10 min (e.g. hypertension), never resumed;
     # the infusion ends at 20 min. Delivered: 10 min at 60 mg/h = 10 mg.
-    script = Script([
-        (Phase.BASELINE, 20, "checklist", {"quick": "f6 e t:partner c m:none w80"}),
-        (Phase.BASELINE, 30, "plan_dose", {"weight_kg": 80, "dose_mg_per_kg": 0.5, "duration_min": 40}),
+    script = at_60_mg_per_h(
         (Phase.INFUSION, 600, "pause_infusion", {"reason": "BP 182/104"}),
         (Phase.INFUSION, 1200, "stop_infusion", {"reason": "BP stays high"}),
         (Phase.INFUSION, 1210, "start_recovery", {"override_reason": "infusion stopped for BP"}),
-    ])
+    )
     rec = record(db, IV, start=START, plan=SessionPlan(3, 20, 10), script=script, seed=4,
                  stop_after_s=3600)
     sid = rec.session.id

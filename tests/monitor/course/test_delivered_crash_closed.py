@@ -17,7 +17,7 @@ from monitor.recorder import Recorder
 from monitor.session import Phase
 from monitor.store import Store
 from tests.conftest import abandon
-from tests.monitor.course.recording import MRN, NURSE, Script
+from tests.monitor.course.recording import MRN, NURSE, at_60_mg_per_h
 
 IV = load_protocol("ketamine-iv")
 START = 1_722_000_000.0
@@ -30,10 +30,7 @@ def test_dose_of_a_crashed_and_closed_session_runs_to_the_end_of_the_record(tmp_
     try:
         patient = store.create_patient(MRN, "Tom Okafor", "1979-11-02")
         source = SimulatedSource(scenario="normal", seed=9, speed=math.inf, start_time=START, plan=plan.phase_times())
-        entries = Script([
-            (Phase.BASELINE, 20, "checklist", {"quick": "f6 e t:partner c m:none w80"}),
-            (Phase.BASELINE, 30, "plan_dose", {"weight_kg": 80, "dose_mg_per_kg": 0.5, "duration_min": 40}),
-        ])
+        entries = at_60_mg_per_h()
         recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, patient_id=patient,
                                         nurse=NURSE, autopilot=True, protocol=IV, nibp_schedule=IV.cuff,
                                         alarms=AlarmEngine())

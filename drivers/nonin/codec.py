@@ -25,9 +25,12 @@ DATA CHK``, CHK = sum of the first four bytes mod 256. *Unconfirmed*: the byte o
 16-bit pleth (taken as most significant first) and the checksum span; no public capture of
 format #7 was available, so frames must pass the same checks as #2.
 
-Format #8: 4 bytes once a second, no checksum: ``STATUS HR_LSB SPO2 STATUS2``. STATUS has bit 7
-set and carries pulse-rate bits 8-7 in bits 1-0 and the same sensor bits 6-3 as format #2; the
-other three bytes have bit 7 clear. *Unconfirmed*: STATUS bit 2 and STATUS2 (not mapped).
+Format #8: 4 bytes once a second, no checksum: ``STATUS HR-D SPO2-D STATUS2``, its own bit layout
+(Nonin 9560 specification). STATUS: bit 7 always 1, bit 6 reserved, bit 5 out of track, bit 4 low
+perfusion, bit 3 marginal perfusion, bit 2 artifact, bits 1-0 pulse-rate bits 8-7. STATUS2 (bit 7
+clear): bit 5 SmartPoint, bit 3 sensor alarm, bit 0 low battery. The other bytes have bit 7 clear.
+The values are the display values, which go on showing the last reading for 10 s after the finger
+is removed, with the sensor alarm set: such a value is marked ``sensor_off`` (not a measurement).
 
 Frame synchronisation: a frame is accepted only if its fixed bits (and checksum) are right.
 Out of sync, a candidate frame is confirmed by the frame that follows it before anything is
@@ -73,6 +76,13 @@ SYNC = 0x01
 ACK = 0x06
 NAK = 0x15
 
+# Format #8 has a layout of its own: STATUS bits, then STATUS2 bits.
+F8_OOT = 0x20  # out of track
+F8_LPRF = 0x10  # low perfusion
+F8_MPRF = 0x08  # marginal perfusion
+F8_ARTF = 0x04  # artifact
+F8_SNSA = 0x08  # STATUS2: sensor alarm (finger removed; the held display values are not current)
+
 
 def status_flags(status: int, *, perfusion: bool = True) -> frozenset[Flag]:
     """Flags for a STATUS byte."""
@@ -92,6 +102,33 @@ def status_flags(status: int, *, perfusion: bool = True) -> frozenset[Flag]:
         elif red:
             flags.add(Flag.LOW_PERFUSION)
     return frozenset(flags)
+
+
+def format8_flags(status: int, status2: int) -> frozenset[Flag]:
+    """Flags for format #8's STATUS and STATUS2 bytes."""
+    flags: set[Flag] = set()
+    if status & F8_OOT:
+        flags.add(Flag.OUT_OF_TRACK)
+    if status & F8_LPRF:
+        flags.add(Flag.LOW_PERFUSION)
+    elif status & F8_MPRF:
+        flags.add(Flag.PERFUSION_MARGINAL)
+    if status & F8_ARTF:
+        flags.add(Flag.ARTIFACT)
+    if status2 & F8_SNSA:
+        flags |= {Flag.SENSOR_ALARM, Flag.SENSOR_OFF}
+    return frozenset(flags)
+
+
+def format8_status(flags: frozenset[Flag]) -> tuple[int, int]:
+    """Format #8's STATUS (without the pulse-rate bits) and STATUS2 for these flags."""
+    status = STATUS_ALWAYS
+    status |= F8_OOT if Flag.OUT_OF_TRACK in flags else 0
+    status |= F8_LPRF if Flag.LOW_PERFUSION in flags else 0
+    status |= F8_MPRF if Flag.PERFUSION_MARGINAL in flags else 0
+    status |= F8_ARTF if flags & {Flag.ARTIFACT, Flag.QUESTIONABLE} else 0
+    status2 = F8_SNSA if flags & {Flag.SENSOR_ALARM, Flag.SENSOR_OFF, Flag.NO_SENSOR} else 0
+    return status, status2
 
 
 def flags_status(flags: frozenset[Flag], *, perfusion: bool = True) -> int:
@@ -281,10 +318,10 @@ class NoninDecoder(Decoder):
         ]
 
     def _format8(self, frame: _Frame, at: float) -> list[Reading]:
-        status, lsb, spo2 = frame.status, frame.pleth, frame.data & 0xFF
+        status, lsb, spo2, status2 = frame.status, frame.pleth, frame.data & 0xFF, frame.data >> 8
         hr = ((status & 0x03) << 7) | lsb
         return self._sync.judged(
-            lambda: self._values(hr, spo2, _numeric_flags(status_flags(status, perfusion=False)), at))
+            lambda: self._values(hr, spo2, _numeric_flags(format8_flags(status, status2)), at))
 
 
 def _numeric_flags(flags: frozenset[Flag]) -> frozenset[Flag]:
@@ -342,9 +379,9 @@ def encode_packet(
 def encode_format8(spo2: float | None, pr: float | None, flags: frozenset[Flag] = frozenset()) -> bytes:
     """The 4-byte format #8 record sent once a second."""
     msb, lsb = _hr_bytes(pr)
-    status = flags_status(flags, perfusion=False) | msb
+    status, status2 = format8_status(flags)
     sat = SPO2_MISSING if spo2 is None else round(spo2)
-    return bytes([status, lsb, sat, 0x00])
+    return bytes([status | msb, lsb, sat, status2])
 
 
 def set_format_command(data_format: int) -> bytes:

@@ -75,7 +75,7 @@ class NoninDevice(EmulatedDevice):
 
     def _record(self, t: float) -> Frame:
         spo2, pr, flags = self._values()
-        wire_flags = nonin.status_flags(nonin.flags_status(flags, perfusion=False), perfusion=False)
+        wire_flags = nonin.format8_flags(*nonin.format8_status(flags))
         return Frame(t, nonin.encode_format8(spo2, pr, flags), reflag(self._carried(t), wire_flags))
 
     def _packet(self, t: float, wave: list[Reading]) -> Frame:

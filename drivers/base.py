@@ -92,6 +92,13 @@ class Decoder(ABC):
         """Bytes the host should send now (polls, handshakes); empty for talk-only devices."""
         return b""
 
+    def quiet_by_design_s(self) -> float:
+        """Longest time the device is silent by design between answers (a polled device: between requests).
+
+        0 for a device that talks on its own. A link is not declared lost before this much more has passed.
+        """
+        return 0.0
+
     def request_nibp(self) -> bool:
         """Queue a command that starts a cuff measurement; False when the protocol cannot."""
         return False

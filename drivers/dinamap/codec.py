@@ -324,6 +324,10 @@ class DinamapDecoder(Decoder):
         """Deflate the cuff with the next command slot."""
         self._cancel_pending = True
 
+    def quiet_by_design_s(self) -> float:
+        """The monitor only answers commands: silent between poll cycles."""
+        return self.settings.poll_interval
+
     def outgoing(self, at: float) -> bytes:
         """The next command, when none is outstanding and one is due."""
         if self.session_start is None:

@@ -221,6 +221,10 @@ class IntelliVueDecoder(Decoder):
             self._last_tx = at
         return out
 
+    def quiet_by_design_s(self) -> float:
+        """The monitor answers polls and keep-alives only: silent up to the poll interval, at most KEEP_ALIVE_S."""
+        return min(self.settings.poll_interval, KEEP_ALIVE_S)
+
     def release(self) -> bytes:
         """The release request to send before closing the port (empty when not associated)."""
         was_associated = self.state is not AssociationState.IDLE

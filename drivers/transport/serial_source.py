@@ -17,6 +17,9 @@ from drivers.core.readings import Reading
 from drivers.settings import check_known
 from drivers.transport.serial_link import LINK_LOST_AFTER_S, SerialLink
 
+#: Time allowed for a polled device's answer to arrive after the request that was due.
+ANSWER_SLACK_S = 2.0
+
 
 class SerialSource(Source):
     """A running serial device: link + decoder, with the decoder's outgoing bytes written to the port."""
@@ -38,6 +41,10 @@ class SerialSource(Source):
         self.decoder = decoder
         self.settings = settings
         self._clock = clock
+        # A polled device is silent between requests by design: that silence is not a lost link.
+        quiet = decoder.quiet_by_design_s()
+        if quiet > 0:
+            link_lost_after_s = max(link_lost_after_s, quiet + ANSWER_SLACK_S)
         self.link = SerialLink(url, settings, link_lost_after_s=link_lost_after_s, clock=clock)
         # One counters object: the link keeps bytes/reconnects/state, read() adds the decoder's.
         self.counters = self.link.counters

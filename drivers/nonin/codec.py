@@ -34,7 +34,10 @@ is removed, with the sensor alarm set: such a value is marked ``sensor_off`` (no
 
 Frame synchronisation: a frame is accepted only if its fixed bits (and checksum) are right.
 Out of sync, a candidate frame is confirmed by the frame that follows it before anything is
-reported, so a chance match in noise does not produce a value. A packet that is cut short
+reported, so a chance match in noise does not produce a value; a format #8 record, which has no
+checksum, by the two that follow it: a 5-byte format (#2, the factory default, or #7) whose pulse
+wave byte happens to fit can pass for two records in a row, never for three (its STATUS bytes, 5
+apart, would have to fall 4 apart), so a device set to another format gives no numbers. A packet that is cut short
 (SYNC early, or a frame lost) is rejected whole; the decoder then waits for the next SYNC.
 Values out of range (SpO2 101-126, pulse rate 351-510) reject the packet. *Unconfirmed*: a
 DATA byte with bit 7 set in the SpO2 slot; it is rejected rather than masked.
@@ -59,6 +62,8 @@ PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)
 FORMATS = (2, 7, 8)
 
 FRAMES_PER_PACKET = 25
+#: Frames that must follow a candidate frame, valid, before a new alignment is trusted (format #8 has no checksum).
+CONFIRMING_FRAMES = {2: 1, 7: 1, 8: 2}
 HR_MISSING = 511
 SPO2_MISSING = 127
 HR_MAX = 350
@@ -234,10 +239,11 @@ class NoninDecoder(Decoder):
             while len(self._buf) - i >= n:
                 frame = self._frame_at(i)
                 if frame is not None and not self._locked:
-                    # Confirm by the next frame before trusting a new alignment.
-                    if len(self._buf) - i < 2 * n:
+                    # Confirm by the frames that follow before trusting a new alignment.
+                    following = CONFIRMING_FRAMES[self.data_format]
+                    if len(self._buf) - i < (following + 1) * n:
                         return
-                    if self._frame_at(i + n) is None:
+                    if any(self._frame_at(i + k * n) is None for k in range(1, following + 1)):
                         frame = None
                 if frame is None:
                     if self._locked or not self._junk:

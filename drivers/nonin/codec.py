@@ -62,6 +62,8 @@ PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)
 FORMATS = (2, 7, 8)
 
 FRAMES_PER_PACKET = 25
+#: While bytes that are no frames keep arriving, one more rejection is counted each this many seconds.
+JUNK_COUNT_EVERY_S = 1.0
 #: Frames that must follow a candidate frame, valid, before a new alignment is trusted (format #8 has no checksum).
 CONFIRMING_FRAMES = {2: 1, 7: 1, 8: 2}
 HR_MISSING = 511
@@ -201,7 +203,8 @@ class NoninDecoder(Decoder):
         self._buf = bytearray()
         self._locked = False  # frame boundaries known
         self._packet: list[_Frame] | None = None  # frames of the packet in progress
-        self._junk = False  # bytes are being skipped (one rejection per run)
+        self._junk = False  # bytes are being skipped (one rejection per run, and per second it lasts)
+        self._junk_counted_at = float("-inf")
         self._sync = SyncTracker(self.counters)
         self._last_pleth_t = float("-inf")
         #: The last complete packet (format #2/#7), for diagnostics and the firmware revision.
@@ -231,7 +234,7 @@ class NoninDecoder(Decoder):
             return None
         return _Frame(b[i], b[i + 1], b[i + 2] | (b[i + 3] << 8))
 
-    def _frames(self) -> Iterator[_Frame | None]:
+    def _frames(self, at: float) -> Iterator[_Frame | None]:
         """Frames in order, with None where a run of bytes that are no frame begins."""
         n = self.frame_len
         i = 0
@@ -246,7 +249,10 @@ class NoninDecoder(Decoder):
                     if any(self._frame_at(i + k * n) is None for k in range(1, following + 1)):
                         frame = None
                 if frame is None:
-                    if self._locked or not self._junk:
+                    if self._locked or not self._junk or at - self._junk_counted_at >= JUNK_COUNT_EVERY_S:
+                        # A run of bytes that are no frames counts again every second it lasts: a device
+                        # set to another format (or baud) shows `bad` climbing, not stuck at one.
+                        self._junk_counted_at = at
                         yield None
                     self._locked = False
                     self._junk = True
@@ -264,7 +270,7 @@ class NoninDecoder(Decoder):
     def feed(self, data: bytes, at: float) -> list[Reading]:
         """Readings completed by ``data``: pleth for every frame, numerics for every packet."""
         self._buf += data
-        items = list(self._frames())
+        items = list(self._frames(at))
         out: list[Reading] = []
         if self.data_format == 8:
             for item in items:

@@ -113,15 +113,11 @@ def status_flags(status: int, *, perfusion: bool = True) -> frozenset[Flag]:
 
 def format8_flags(status: int, status2: int) -> frozenset[Flag]:
     """Flags for format #8's STATUS and STATUS2 bytes."""
-    flags: set[Flag] = set()
-    if status & F8_OOT:
-        flags.add(Flag.OUT_OF_TRACK)
+    flags = {flag for bit, flag in ((F8_OOT, Flag.OUT_OF_TRACK), (F8_ARTF, Flag.ARTIFACT)) if status & bit}
     if status & F8_LPRF:
         flags.add(Flag.LOW_PERFUSION)
     elif status & F8_MPRF:
         flags.add(Flag.PERFUSION_MARGINAL)
-    if status & F8_ARTF:
-        flags.add(Flag.ARTIFACT)
     if status2 & F8_SNSA:
         flags |= {Flag.SENSOR_ALARM, Flag.SENSOR_OFF}
     return frozenset(flags)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.nonin.codec import NoninDecoder
-from tests.audit5_devices.test_nonin_wrong_format import format2_stream, format7_stream
+from tests.drivers.nonin.test_wrong_format import format2_stream, format7_stream
 
 #: Format #8 records as the 9560 specification lays them out: STATUS (bit 7 set), HR-D, SpO2-D, STATUS2.
 FORMAT8_RECORD = bytes.fromhex("80 48 61 00")

@@ -8,8 +8,6 @@ is declared lost after 5 s without a byte. Real emulated monitors on a virtual n
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,14 +17,6 @@ from drivers.emulation.registry import make_device
 from drivers.intellivue.driver import IntelliVueDriver
 from tests.drivers.ptys import NullModem
 from tests.drivers.test_bp_end_to_end import RunningEmulator
-
-
-@pytest.fixture
-def null_modem(tmp_path: Path) -> Iterator[NullModem]:
-    """A virtual null-modem cable between an emulated monitor and the driver."""
-    cable = NullModem(tmp_path)
-    yield cable
-    cable.close()
 
 
 @pytest.mark.parametrize(

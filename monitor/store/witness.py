@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ def note(keys: Keys, database: Path, seen: Reached) -> None:
     """Record ``seen`` for ``database`` (atomically: the note is whole or the old one stays)."""
     target = note_path(keys, database)
     ensure_private_dir(target.parent)
-    scratch = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    scratch = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
     try:
         with open_private(scratch, "w", encoding="utf-8") as handle:
             json.dump({**asdict(seen), "hmac": _mac(keys, database, seen)}, handle)

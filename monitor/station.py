@@ -104,6 +104,12 @@ class ChairView:
         """How long an alarm has been active, in the chair's clock, up to now."""
         return max(0.0, self.tile.now - alarm.started_at + self.status_age_s)
 
+    @property
+    def nibp_age_s(self) -> float | None:
+        """How old the chair's last cuff is, up to now (None: the chair has none)."""
+        age = self.tile.nibp_age_s
+        return None if age is None else max(0.0, age + self.status_age_s)
+
     def value_age_s(self, name: str) -> float | None:
         """How old the chair's latest value of ``name`` is, up to now (None: the chair sent no time)."""
         at = self.tile.value_times.get(name)

@@ -125,7 +125,7 @@ class ChairTile(QFrame):
             _continuous(view, "HR" if hr_name == "hr" else "PR", hr_name, theme.PARAMETER_COLOURS[_param("hr")])
             + "&nbsp;&nbsp;" + _continuous(view, "SpO2", "spo2", theme.PARAMETER_COLOURS[_param("spo2")])
         )
-        age = tile.nibp_age_s
+        age = view.nibp_age_s
         self.nibp.setText(
             f"NIBP {_value(view, 'nibp_sys')}/{_value(view, 'nibp_dia')} ({_value(view, 'nibp_mean')})"
             + (f" · {age / 60:.0f} min ago" if age is not None else "")

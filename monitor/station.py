@@ -56,6 +56,9 @@ class ChairReport:
     patient_name: str | None
     #: The chair database that reported (one login may, wrongly, serve several).
     origin: str = ""
+    #: How long before this report was read the chair had last reported (the server's clock): a row read
+    #: when the station (re)connects may be the last word of a chair that has since gone silent.
+    silent_s: float = 0.0
 
     @property
     def key(self) -> str:
@@ -146,7 +149,7 @@ class StationModel:
 
     def apply(self, report: ChairReport, received_at: float | None = None) -> None:
         """Take a chair's newest report (a chair whose session ended leaves the screen)."""
-        at = self.clock() if received_at is None else received_at
+        at = (self.clock() if received_at is None else received_at) - max(0.0, report.silent_s)
         with self._lock:
             if report.tile is None or not report.tile.active:
                 self._reports.pop(report.key, None)
@@ -243,7 +246,8 @@ def report_from_row(row: server_store.ChairRow) -> ChairReport:
             tile = parse_tile(document)
         except ValueError as exc:
             log.warning("chair %s sent an unreadable status: %s", row.chair, exc)
-    return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name, row.origin)
+    return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name, row.origin,
+                       row.silent_s)
 
 
 class StationFeed:

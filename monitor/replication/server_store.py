@@ -46,7 +46,8 @@ _SESSION_SQL = "SELECT *, " + _HEARTBEAT_AGE.format("") + " FROM sessions"
 
 # The station's view of each chair: its row in ``chairs`` and the patient of the session it reports.
 _CHAIRS_SQL = (
-    "SELECT c.chair, c.name, c.live, p.mrn, p.name, c.origin FROM chairs c "
+    "SELECT c.chair, c.name, c.live, p.mrn, p.name, c.origin, "
+    "GREATEST(0, EXTRACT(EPOCH FROM now() - c.seen_at))::float8 FROM chairs c "
     "LEFT JOIN sessions s ON s.id = c.live->>'session_id' LEFT JOIN patients p ON p.id = s.patient_id"
 )
 
@@ -61,6 +62,8 @@ class ChairRow:
     patient_mrn: str | None
     patient_name: str | None
     origin: str
+    #: Seconds since the server last heard from this chair database, on the server's clock.
+    silent_s: float = 0.0
 
 
 def listen_for_chairs(conn: psycopg.Connection) -> None:
@@ -75,8 +78,8 @@ def chair_rows(conn: psycopg.Connection, chairs: Collection[str] | None = None) 
             rows = cursor.execute(_CHAIRS_SQL).fetchall()
         else:
             rows = cursor.execute(_CHAIRS_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
-    return [ChairRow(str(chair), name, live, mrn, patient, str(origin))
-            for chair, name, live, mrn, patient, origin in rows]
+    return [ChairRow(str(chair), name, live, mrn, patient, str(origin), float(silent or 0.0))
+            for chair, name, live, mrn, patient, origin, silent in rows]
 
 
 def ping(conn: psycopg.Connection) -> None:

@@ -1,0 +1,61 @@
+"""The nurse station against real chair processes and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from monitor.station import StationFeed, StationModel
+from tests.conftest import Clinic
+from tests.faults.helpers import CommandLine
+
+PLAN = "baseline:2,infusion:30,recovery:10"
+
+
+def _record(db: Path, url: str, *extra: str, speed: str = "5") -> CommandLine:
+    return CommandLine("record", "--db", str(db), "--speed", speed, "--plan", PLAN, "--nurse", "RN",
+                       "--quiet", "--server", url, "--chair", db.stem, *extra)
+
+
+def _until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"{what} not within {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _live_on_server(clinic: Clinic) -> bool:
+    with psycopg.connect(clinic.admin_url) as admin:
+        row = admin.execute("SELECT count(*) FROM chairs WHERE live IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def test_a_station_started_after_a_chair_died_does_not_show_it_as_current(clinic: Clinic, tmp_path: Path) -> None:
+    """A chair killed -9 (power cut) twenty seconds ago: a station opened now must not show its values as current
+    nor count its silence from zero."""
+    db = tmp_path / "chair_dead.db"
+    chair = _record(db, clinic.role("chair", "chair_dead"))
+    try:
+        _until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
+        time.sleep(3)
+    finally:
+        chair.kill()
+    time.sleep(20)
+    model = StationModel()
+    feed = StationFeed(clinic.role("reader", "station_new"), model.apply)
+    feed.start()
+    try:
+        _until(lambda: bool(model.views()), 15, "the chair's tile")
+        view = model.views()[0]
+        alarms = [a.condition for a in model.station_alarms()]
+    finally:
+        feed.stop()
+    assert not view.current, (
+        f"a chair silent for 20 s is shown as current: silent_s={view.silent_s:.1f}, offline={view.offline}, "
+        f"station alarms={alarms}"
+    )
+    assert view.silent_s >= 15, f"the chair has been silent 20 s; the station says {view.silent_s:.1f} s"

@@ -96,3 +96,17 @@ def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Repl
     recorder.add_listener(LivePublisher(replicator))
     replicator.start()
     return replicator
+
+
+def send_closed_session(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:
+    """Tell the server that a session left unfinished by a crash was closed at the chair (its rows, and its tile
+    off the nurse station, which otherwise keeps reporting the chair silent); one line saying how it went."""
+    replicator = Replicator(db_path, url)
+    try:
+        sent = replicator.send_closed(session_id, timeout)
+        status = replicator.status()
+    finally:
+        replicator.stop(timeout=0.0)
+    if sent:
+        return f"Server {status.server}: the session is closed there too; the nurse station no longer shows it"
+    return (f"{status.text}; the nurse station shows this chair as not reporting until it records again")

@@ -200,6 +200,27 @@ class Replicator:
         with self._lock:
             self._local.close()
 
+    def send_closed(self, session_id: str, timeout: float = 5.0) -> bool:
+        """Without a recording (no thread running): ship what waits and take the chair's tile of the session
+        ``session_id``, closed after a crash, off the nurse station. True when everything reached the server."""
+        assert self._thread is None
+        deadline = time.monotonic() + timeout
+        try:
+            if self._server is None:
+                self._connect()
+            assert self._server is not None
+            while self.ship_once():
+                if time.monotonic() >= deadline:
+                    return False
+            with self._server.transaction():
+                server_writes.end_session_tile(self._server, self.origin, session_id)
+            return True
+        except (psycopg.Error, OSError) as exc:
+            self._disconnect(exc)
+            return False
+        finally:
+            self._disconnect(None)
+
     # -- the thread ------------------------------------------------------------------------
 
     def _pause(self, seconds: float, stopping: bool) -> None:

@@ -124,3 +124,14 @@ def leave_station(conn: psycopg.Connection, origin: str) -> None:
     the station."""
     conn.execute(f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin = %s", [origin])
     conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
+
+
+def end_session_tile(conn: psycopg.Connection, origin: str, session_id: str) -> None:
+    """The session ``session_id`` of the chair database ``origin`` was closed without its recorder (after a
+    crash): its tile leaves the station when that is the session the chair last reported."""
+    conn.execute(
+        f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin = %s "
+        "AND live->>'session_id' = %s",
+        [origin, session_id],
+    )
+    conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])

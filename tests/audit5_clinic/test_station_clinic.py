@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from monitor.station import StationFeed, StationModel
-from tests.conftest import Clinic
+from tests.conftest import NURSE_SECRET, Clinic
 from tests.faults.helpers import CommandLine
 
 PLAN = "baseline:2,infusion:30,recovery:10"
@@ -59,3 +60,36 @@ def test_a_station_started_after_a_chair_died_does_not_show_it_as_current(clinic
         f"station alarms={alarms}"
     )
     assert view.silent_s >= 15, f"the chair has been silent 20 s; the station says {view.silent_s:.1f} s"
+
+
+def test_a_session_closed_after_its_chair_crashed_leaves_the_station(
+    clinic: Clinic, tmp_path: Path, accounts_in: Any
+) -> None:
+    """The chair's program was killed; the nurse closes the unfinished session at the chair (the patient moves to
+    another chair). The station must not go on sounding 'not reporting' for that closed session."""
+    db = tmp_path / "chair_closed.db"
+    accounts_in(db)
+    url = clinic.role("chair", "chair_closed")
+    chair = _record(db, url)
+    try:
+        _until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
+        time.sleep(2)
+    finally:
+        chair.kill()
+    closing = CommandLine("close", "latest", "--db", str(db), "--user", "RN",
+                          env={"INFUSION_MONITOR_SERVER": url, "INFUSION_MONITOR_SECRET": NURSE_SECRET})
+    assert closing.finish(60) == 0, closing.output()
+    model = StationModel()
+    feed = StationFeed(clinic.role("reader", "station_closed"), model.apply)
+    feed.start()
+    try:
+        time.sleep(10)
+        alarms = [a.message for a in model.station_alarms()]
+        tiles = [v.name for v in model.views()]
+    finally:
+        feed.stop()
+    with psycopg.connect(clinic.admin_url) as admin:
+        statuses = [r[0] for r in admin.execute("SELECT status FROM sessions")]
+    assert not tiles and not alarms, f"closed at the chair, on the station: tiles {tiles}, alarms {alarms}; " \
+                                     f"the server's session status: {statuses}"
+    assert statuses == ["closed"]

@@ -81,6 +81,9 @@ class ReplicationStatus:
                 f"Server {self.server}: NOT CONNECTED{reason}; the nurse station cannot see this chair; "
                 f"{self.pending_rows} rows kept here until it is back"
             )
+        if self.error:
+            return (f"Server {self.server}: connected, but it does not take this chair's rows ({self.error}); "
+                    f"{self.pending_rows} rows ({self.behind_s:.0f} s) kept here until it does")
         if self.pending_rows:
             return f"Server {self.server}: connected, {self.pending_rows} rows ({self.behind_s:.0f} s) to send"
         return f"Server {self.server}: connected, up to date"
@@ -237,7 +240,22 @@ class Replicator:
             try:
                 if self._server is None:
                     self._connect()
-                shipped = self.ship_once()
+                try:
+                    shipped = self.ship_once()
+                except psycopg.Error as exc:
+                    if not self._link_intact():
+                        raise
+                    # The server refused the batch (its disk full, a row it cannot take) over a link that still
+                    # works: the rows wait here, and the live status still goes, so the station keeps this chair.
+                    self._refused(exc)
+                    self._send_live(final=stopping and getattr(self, "_goodbye", True))
+                    if stopping and time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
+                        self._disconnect(None)
+                        return
+                    self._pause(min(self._retry_s, self.heartbeat_s), stopping)
+                    self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
+                    continue
+                self._error = None
                 self._send_live(final=stopping and getattr(self, "_goodbye", True))
                 self._retry_s = RETRY_MIN_S
             except (psycopg.Error, OSError) as exc:
@@ -291,6 +309,17 @@ class Replicator:
         with self._live_lock:
             self._live_dirty = True
         log.info("replicating to %s", redacted(self.url))
+
+    def _link_intact(self) -> bool:
+        """The server connection still works (a statement failed, not the link)."""
+        conn = self._server
+        return conn is not None and not conn.closed and not conn.broken
+
+    def _refused(self, exc: BaseException) -> None:
+        message = tls.describe_failure(exc, self.url)
+        if self._error != message:
+            log.warning("the server refused a batch: %s", message)
+        self._error = message
 
     def _disconnect(self, exc: BaseException | None) -> None:
         if exc is not None:

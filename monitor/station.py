@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import psycopg
 
@@ -43,6 +44,9 @@ OFFLINE_AFTER_S = 6.0
 STALLED_AFTER_S = 6.0
 ESCALATE_AFTER_S = 60.0
 RETRY_S = 2.0
+#: A server that has not answered the station's last request for this long is lost, even with the
+#: connection still open (a hung server, a network path that drops everything).
+UNANSWERED_S = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +265,11 @@ class StationFeed:
         self.connected = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch: threading.Thread | None = None
         self._conn: psycopg.Connection | None = None
+        #: When the request to the server now under way was sent (None: none is).
+        self._busy_since: float | None = None
+        self._unanswered = False
 
     @property
     def server(self) -> str:
@@ -272,10 +280,15 @@ class StationFeed:
         """Listen on a background thread."""
         self._thread = threading.Thread(target=self._run, name="station-feed", daemon=True)
         self._thread.start()
+        self._watch = threading.Thread(target=self._watch_answers, name="station-feed-watch", daemon=True)
+        self._watch.start()
 
     def stop(self) -> None:
         """Stop listening."""
         self._stop.set()
+        if self._watch is not None:
+            self._watch.join(5.0)
+            self._watch = None
         if self._thread is not None:
             self._thread.join(5.0)
             self._thread = None
@@ -284,6 +297,27 @@ class StationFeed:
         self.connected = up
         if self.on_link is not None:
             self.on_link(up, error)
+
+    def _watch_answers(self) -> None:
+        """Say the server is lost when a request has waited :data:`UNANSWERED_S` for its answer (the feed's own
+        thread is then blocked in it and cannot)."""
+        while not self._stop.wait(0.25):
+            busy_since = self._busy_since
+            if busy_since is not None and self.connected and time.monotonic() - busy_since >= UNANSWERED_S:
+                self._unanswered = True
+                self._link(False, f"the server has not answered for {time.monotonic() - busy_since:.0f} s")
+
+    def _ask(self, request: Callable[..., Any], *args: Any) -> Any:
+        """One request to the server, timed by :meth:`_watch_answers`; its answer."""
+        self._busy_since = time.monotonic()
+        try:
+            answer = request(*args)
+        finally:
+            self._busy_since = None
+        if self._unanswered:
+            self._unanswered = False
+            self._link(True, None)
+        return answer
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -311,9 +345,9 @@ class StationFeed:
                 # Gather what arrived together; a burst of 20 chairs becomes one query.
                 break
             if not chairs:
-                server_store.ping(conn)  # notices a dead server within the wait
+                self._ask(server_store.ping, conn)  # notices a dead server within the wait
                 continue
             for notify in conn.notifies(timeout=0.0):
                 chairs.add(notify.payload)
-            for row in server_store.chair_rows(conn, chairs):
+            for row in self._ask(server_store.chair_rows, conn, chairs):
                 self.on_report(report_from_row(row))

@@ -46,6 +46,9 @@ IDLE_WAIT_S = 0.5
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 5.0
 CONNECT_TIMEOUT_S = 3
+#: A server that has not answered one round (a batch, the live status, a connection) for this long is lost,
+#: even though the connection is still open (a hung server, a network path that drops everything).
+UNANSWERED_S = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,8 @@ class Replicator:
         self._last_shipped_at: float | None = None
         self._last_heartbeat = 0.0
         self._retry_s = RETRY_MIN_S
+        #: When the round with the server now under way began (None: the thread waits, nothing is asked).
+        self._busy_since: float | None = None
         self._final: ReplicationStatus | None = None
         self._warning: str | None = None
         self._notice: str | None = None
@@ -170,13 +175,16 @@ class Replicator:
         except sqlite3.Error:
             pending = outbox.OutboxState(0, None)
         behind = 0.0 if pending.oldest_queued_at is None else max(0.0, time.time() - pending.oldest_queued_at)
+        busy_since = self._busy_since
+        unanswered = 0.0 if busy_since is None else time.monotonic() - busy_since
+        stuck = self._connected and unanswered >= UNANSWERED_S
         return ReplicationStatus(
             server=redacted(self.url),
-            connected=self._connected,
+            connected=self._connected and not stuck,
             pending_rows=pending.pending,
             behind_s=behind,
             last_shipped_at=self._last_shipped_at,
-            error=self._error,
+            error=f"the server has not answered for {unanswered:.0f} s" if stuck else self._error,
             warning=self._warning,
             notice=self._notice,
         )
@@ -229,6 +237,7 @@ class Replicator:
     def _pause(self, seconds: float, stopping: bool) -> None:
         """Wait before trying again: until asked to stop, or (while the last flush runs, when the stop event no
         longer waits) a real pause within the flush's deadline, so a refusing server is not tried in a tight loop."""
+        self._busy_since = None
         if not stopping:
             self._stop.wait(seconds)
             return
@@ -237,6 +246,7 @@ class Replicator:
     def _run(self) -> None:
         while True:
             stopping = self._stop.is_set()
+            self._busy_since = time.monotonic()
             try:
                 if self._server is None:
                     self._connect()
@@ -282,6 +292,7 @@ class Replicator:
                 continue
             if shipped:
                 continue  # more may be waiting: a backlog drains at full speed
+            self._busy_since = None
             self._wake.wait(IDLE_WAIT_S)
             self._wake.clear()
 

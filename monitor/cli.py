@@ -19,7 +19,7 @@ from monitor import __version__
 from monitor.accounts import os_user
 from monitor.app.errors import AppError
 from monitor.app.exports import export_course, export_session, read_course, reference_ranges, rems_worksheet
-from monitor.app.services import patient_id_system, server_settings
+from monitor.app.services import patient_id_system, send_close_to_server
 from monitor.app.stores import open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
 from monitor.plan import PlanError, SessionPlan, parse_plan
@@ -629,16 +629,9 @@ def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
         session_id = close_unfinished(store, args.session, principal.name)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
         recording = any(s.status == "recording" for s in store.sessions())
-    try:
-        url, _name = server_settings(None, None)
-    except AppError as exc:
-        out.write(f"not sent to the clinic's server: {exc}\n")
-        return EXIT_OK
-    if url is not None and not recording:
-        # No recorder of this file is running to send the close: the station would show the chair silent.
-        from monitor.replication.chair import send_closed_session
-
-        out.write(send_closed_session(url, store.path, session_id) + "\n")
+    sent = send_close_to_server(store.path, session_id, still_recording=recording)
+    if sent is not None:
+        out.write(sent + "\n")
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.app.errors import AppError
@@ -89,6 +90,21 @@ def server_settings(server: str | None, chair: str | None) -> tuple[str | None, 
         return server_url(server), chair_name(chair)
     except (ServerSettingError, ConfigError) as exc:
         raise AppError(str(exc)) from None
+
+
+def send_close_to_server(db_path: Path, session_id: str, *, still_recording: bool) -> str | None:
+    """Tell the clinic's server (when one is configured) that ``session_id``, left unfinished by a crash, was
+    closed here: no recorder of this file runs to send it, and the nurse station would go on calling the chair
+    silent. One line saying how it went; None without a server, or while a recording of this file sends it."""
+    try:
+        url, _name = server_settings(None, None)
+    except AppError as exc:
+        return f"not sent to the clinic's server: {exc}"
+    if url is None or still_recording:
+        return None
+    from monitor.replication.chair import send_closed_session
+
+    return send_closed_session(url, db_path, session_id)
 
 
 def start_server_link(server: str | None, chair: str | None, store: Store, recorder: Recorder) -> Replicator | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +89,32 @@ def counts(path: Path, session_id: str) -> tuple[int, int]:
         return int(readings), int(samples)
     finally:
         conn.close()
+
+
+def mount(*args: str) -> bool:
+    """``mount ARGS``; False where mounting is not allowed (no root, no mount program)."""
+    try:
+        return subprocess.run(["mount", *args], capture_output=True, check=False, timeout=30).returncode == 0
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[bool]:
+    """A real filesystem of ``size`` (tmpfs) on ``folder`` for the block; yields False, mounting nothing, where
+    that is not allowed."""
+    mounted = mount("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder))
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=False)
+
+
+def until(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Wait for ``condition`` (polled every 50 ms); the seconds it took, or a failure naming ``what``."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"{what} not within {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - started

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -24,7 +24,7 @@ from psycopg import sql
 from monitor import server as local_server
 from monitor.replication import compare
 from monitor.station import StationFeed, StationModel
-from tests.faults.helpers import CommandLine
+from tests.faults.helpers import CommandLine, until
 
 PLAN = "baseline:2,infusion:30,recovery:10"
 
@@ -75,14 +75,6 @@ def _assert_exact_copy(db: Path, server: local_server.LocalServer) -> dict[str, 
     return totals
 
 
-def _until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what} not within {timeout} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
-
-
 def test_server_killed_mid_session_and_restarted(own_server: local_server.LocalServer, tmp_path: Path) -> None:
     db = tmp_path / "chair1.db"
     reader = local_server.add_role(own_server, "station_kill", kind="reader")
@@ -93,16 +85,16 @@ def test_server_killed_mid_session_and_restarted(own_server: local_server.LocalS
     feed.start()
     chair = _record(db, _chair(own_server, "chair1"), "--duration", "20")
     try:
-        _until(lambda: bool(model.views()), 15, "the chair's tile")
+        until(lambda: bool(model.views()), 15, "the chair's tile")
         local_server.kill(own_server.data)
         assert local_server.running(own_server.data) is None
         # The station knows it has lost the server (its banner says the chairs are not visible).
-        _until(lambda: not feed.connected, 10, "the station noticing the server is gone")
+        until(lambda: not feed.connected, 10, "the station noticing the server is gone")
         time.sleep(4)  # recording goes on meanwhile; the outbox grows
         assert _pending(db) > 0
         local_server.start(own_server.data)
-        _until(lambda: feed.connected, 15, "the station reconnecting")
-        _until(lambda: bool(model.views()) and not model.station_alarms(), 15, "the chair back on the station")
+        until(lambda: feed.connected, 15, "the station reconnecting")
+        until(lambda: bool(model.views()) and not model.station_alarms(), 15, "the chair back on the station")
         assert chair.finish(60) == 0
     finally:
         if chair.process.poll() is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from monitor.store import WAL_SIZE_LIMIT_BYTES, Store
-from tests.faults.helpers import REPO_ROOT, counts, integrity
+from tests.faults.helpers import REPO_ROOT, counts, integrity, tmpfs
 
 TMPFS_SIZE = "3m"
 
@@ -30,16 +30,8 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A folder on a real 3 MB filesystem and the mode ``fill``; else a plain folder and ``rlimit``."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
-    try:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount_point)],
-                                 capture_output=True, text=True, check=False, timeout=30).returncode == 0
-    except OSError:  # no mount program
-        mounted = False
-    try:
+    with tmpfs(mount_point, TMPFS_SIZE) as mounted:
         yield mount_point, "fill" if mounted else "rlimit"
-    finally:
-        if mounted:
-            subprocess.run(["umount", str(mount_point)], check=False)
 
 
 @pytest.mark.parametrize("pleth", [True, False], ids=["with-pleth", "numerics-only"])

@@ -12,14 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Store
-from tests.faults.helpers import REPO_ROOT
-
-
-def _mount(*args: str) -> bool:
-    try:
-        return subprocess.run(["mount", *args], capture_output=True, check=False, timeout=30).returncode == 0
-    except OSError:  # no mount program
-        return False
+from tests.faults.helpers import REPO_ROOT, mount, tmpfs
 
 
 @pytest.fixture
@@ -27,16 +20,14 @@ def medium(tmp_path: Path) -> Iterator[Path]:
     """A folder on a real tmpfs, remounted read-only by :func:`read_only` below."""
     folder = tmp_path / "archive"
     folder.mkdir()
-    if not _mount("-t", "tmpfs", "-o", "size=20m", "tmpfs", str(folder)):
-        pytest.skip("mounting a filesystem needs root here")
-    try:
+    with tmpfs(folder, "20m") as mounted:
+        if not mounted:
+            pytest.skip("mounting a filesystem needs root here")
         yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=False)
 
 
 def read_only(folder: Path) -> None:
-    assert _mount("-o", "remount,ro", str(folder))
+    assert mount("-o", "remount,ro", str(folder))
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

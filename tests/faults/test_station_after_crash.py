@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import psycopg
 
 from monitor.station import StationFeed, StationModel
 from tests.conftest import NURSE_SECRET, Clinic
-from tests.faults.helpers import CommandLine
+from tests.faults.helpers import CommandLine, until
 
 PLAN = "baseline:2,infusion:30,recovery:10"
 
@@ -19,14 +18,6 @@ PLAN = "baseline:2,infusion:30,recovery:10"
 def _record(db: Path, url: str, *extra: str, speed: str = "5") -> CommandLine:
     return CommandLine("record", "--db", str(db), "--speed", speed, "--plan", PLAN, "--nurse", "RN",
                        "--quiet", "--server", url, "--chair", db.stem, *extra)
-
-
-def _until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"{what} not within {timeout} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def _live_on_server(clinic: Clinic) -> bool:
@@ -41,7 +32,7 @@ def test_a_station_started_after_a_chair_died_does_not_show_it_as_current(clinic
     db = tmp_path / "chair_dead.db"
     chair = _record(db, clinic.role("chair", "chair_dead"))
     try:
-        _until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
+        until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
         time.sleep(3)
     finally:
         chair.kill()
@@ -50,7 +41,7 @@ def test_a_station_started_after_a_chair_died_does_not_show_it_as_current(clinic
     feed = StationFeed(clinic.role("reader", "station_new"), model.apply)
     feed.start()
     try:
-        _until(lambda: bool(model.views()), 15, "the chair's tile")
+        until(lambda: bool(model.views()), 15, "the chair's tile")
         view = model.views()[0]
         alarms = [a.condition for a in model.station_alarms()]
     finally:
@@ -72,7 +63,7 @@ def test_a_session_closed_after_its_chair_crashed_leaves_the_station(
     url = clinic.role("chair", "chair_closed")
     chair = _record(db, url)
     try:
-        _until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
+        until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
         time.sleep(2)
     finally:
         chair.kill()

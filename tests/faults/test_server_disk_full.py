@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,27 +14,21 @@ import pytest
 from monitor import server as local_server
 from monitor.replication import compare
 from monitor.station import StationFeed, StationModel
-from tests.faults.helpers import CommandLine
+from tests.faults.helpers import CommandLine, tmpfs
 
 PLAN = "baseline:2,infusion:30,recovery:10"
 
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
-    """A 150 MB tmpfs (needs the right to mount)."""
+    """A 150 MB tmpfs (needs the right to mount), at a short path: the server's socket lives in it."""
     mount_point = Path(tempfile.mkdtemp(prefix="infusion-monitor-small-disk-"))
     try:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=150M", "tmpfs", str(mount_point)],
-                                 capture_output=True, check=False).returncode == 0
-    except OSError:
-        mounted = False
-    if not mounted:
-        mount_point.rmdir()
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mount_point
+        with tmpfs(mount_point, "150M") as mounted:
+            if not mounted:
+                pytest.skip("cannot mount a tmpfs here")
+            yield mount_point
     finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
         mount_point.rmdir()
 
 

@@ -20,13 +20,19 @@ def _report(now: float) -> ChairReport:
     return ChairReport("c1", "Chair 1", parse_tile(document), "MRN-1", "Ann Lee")
 
 
-def test_the_nibp_age_keeps_growing_while_a_chair_does_not_report(qtbot: Any) -> None:
+def _station(qtbot: Any) -> tuple[list[float], StationModel, StationWindow]:
+    """A station window on a clock of the test's, with the chair's first report: (clock, model, window)."""
     clock = [0.0]
     model = StationModel(clock=lambda: clock[0])
     window = StationWindow(model)
     qtbot.addWidget(window)
     window.connected = True
     model.apply(_report(5000.0))
+    return clock, model, window
+
+
+def test_the_nibp_age_keeps_growing_while_a_chair_does_not_report(qtbot: Any) -> None:
+    clock, _model, window = _station(qtbot)
     window.refresh()
     tile = window.tiles["c1"]
     assert tile.nibp.text() == "NIBP 128/79 (95) · 3 min ago"
@@ -39,12 +45,7 @@ def test_the_nibp_age_keeps_growing_while_a_chair_does_not_report(qtbot: Any) ->
 
 
 def test_the_nibp_age_keeps_growing_while_a_chair_is_stalled(qtbot: Any) -> None:
-    clock = [0.0]
-    model = StationModel(clock=lambda: clock[0])
-    window = StationWindow(model)
-    qtbot.addWidget(window)
-    window.connected = True
-    model.apply(_report(5000.0))
+    clock, model, window = _station(qtbot)
     # The chair's replicator still sends its heartbeat every 2 s, with a status that no longer moves on.
     while clock[0] < 10 * 60.0:
         clock[0] += 2.0

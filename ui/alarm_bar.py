@@ -184,11 +184,6 @@ class AlarmBar(QFrame):
             self.quiet_label.setText("No active alarms")
             theme.restyle(self.quiet_label, f"color: {theme.TEXT_DIM}; font-size: 20px; padding: 4px 10px;")
         shown = self._rows_that_fit(active)
-        for i, row in enumerate(self.rows):
-            alarm = active[i] if i < shown else None
-            if alarm is None or row.text() != alarm_line(alarm) or row.priority != alarm.priority:
-                row.show_alarm(alarm)
-        self._show_more(active[shown:])
         flashing = any(theme.FLASH_HALF_PERIOD_MS[a.priority] is not None for a in active)
         if flashing and not self._flash.isActive():
             self._flash_step = 0
@@ -197,6 +192,14 @@ class AlarmBar(QFrame):
             self._flash.stop()
             for row in self.rows:
                 row.set_lit(True)
+        for i, row in enumerate(self.rows):
+            alarm = active[i] if i < shown else None
+            if alarm is None or row.text() != alarm_line(alarm) or row.priority != alarm.priority:
+                row.show_alarm(alarm)
+                # A new text (the newest value) keeps the flash's rhythm: lit only in the lit half.
+                if alarm is not None:
+                    row.set_lit(self._lit(alarm.priority))
+        self._show_more(active[shown:])
         self.ack_button.setEnabled(any(not a.silenced for a in active))
         self._show_audio_state()
 
@@ -292,14 +295,20 @@ class AlarmBar(QFrame):
         """Stop the flash timer (the window is going away)."""
         self._flash.stop()
 
+    def _lit(self, priority: Priority) -> bool:
+        """Whether a row of this priority is in the lit half of its flash now (on the shared flash clock)."""
+        half = theme.FLASH_HALF_PERIOD_MS[priority]
+        if half is None or not self._flash.isActive():
+            return True
+        return (self._flash_step * FLASH_STEP_MS // half) % 2 == 0
+
     def _flash_tick(self) -> None:
         self._flash_step += 1
         elapsed_ms = self._flash_step * FLASH_STEP_MS
         for row in self.rows:
             if row.priority is None or not row.isVisible():
                 continue
-            half = theme.FLASH_HALF_PERIOD_MS[row.priority]
-            lit = True if half is None else (elapsed_ms // half) % 2 == 0
+            lit = self._lit(row.priority)
             if lit != row.lit:
                 row.set_lit(lit)
         self.flashed.emit(elapsed_ms)

@@ -109,6 +109,8 @@ class AlarmBar(QFrame):
         self.audio_detail = ""
         self.audio_available = True
         self.height_budget: int | None = None
+        #: False at a locked screen: acknowledging needs a sign-in there.
+        self.ack_allowed = True
         self._flash_step = 0
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
@@ -200,8 +202,13 @@ class AlarmBar(QFrame):
                 if alarm is not None:
                     row.set_lit(self._lit(alarm.priority))
         self._show_more(active[shown:])
-        self.ack_button.setEnabled(any(not a.silenced for a in active))
+        self.ack_button.setEnabled(self.ack_allowed and any(not a.silenced for a in active))
         self._show_audio_state()
+
+    def set_ack_allowed(self, allowed: bool) -> None:
+        """Allow or refuse acknowledging from this bar (a locked screen refuses it until a sign-in)."""
+        self.ack_allowed = allowed
+        self.show_snapshot(self.snapshot, self.now)
 
     def set_height_budget(self, pixels: int | None) -> None:
         """The most height the alarm rows may take (None: no limit); rows beyond it are counted instead."""

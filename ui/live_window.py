@@ -1050,7 +1050,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.controls.setEnabled(not locked)
         self.header.patient_button.setEnabled(self._may_identify())
         self.lock_banner.setVisible(locked)
-        self.alarm_bar.ack_button.setEnabled(not locked)
+        self.alarm_bar.set_ack_allowed(not locked)
         self.alarm_bar.pause_button.setEnabled(True)
 
     def _idle(self) -> None:

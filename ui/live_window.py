@@ -141,7 +141,10 @@ def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str
         short = label.short if label is not None else (alarm.parameter or "").upper()
         limit = ""
         if alarm.limit is not None:
-            side = "<" if alarm.value is not None and alarm.value < alarm.limit else ">"
+            # The alarm log keeps the worst value, not the one that raised it: an alarm carried over a restart
+            # has only that to tell the side of the limit it breached.
+            breach = alarm.value if alarm.value is not None else alarm.peak_value
+            side = "<" if breach is not None and breach < alarm.limit else ">"
             limit = f" {short} {side} {alarm.limit:.0f}"
         over = (" (earlier)" if alarm.carried else " (over)") if alarm.latched else ""
         shown[tile] = (alarm.priority, f"{alarm.priority.marker}{limit or ' ALARM'}{over}")

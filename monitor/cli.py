@@ -37,6 +37,7 @@ from monitor.session import Phase, minutes_seconds
 from monitor.store import SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
+    from monitor.alarms.model import AlarmRecord
     from monitor.recorder import Recorder
 
 EXIT_OK = 0
@@ -340,6 +341,16 @@ def make_recorder(args: argparse.Namespace, store: Store, warn: Callable[[str], 
     return start_session(launch.session_spec(args), store, principal, warn or _warn_stderr)
 
 
+def _rings(previous: AlarmRecord | None, alarm: AlarmRecord) -> bool:
+    """Whether a change of an alarm asks for a response now (the terminal's bell, the only sound of ``record``):
+    a medium or high alarm that starts, rises to that priority, or is in breach again."""
+    from monitor.alarms.model import AlarmState, Priority
+
+    if alarm.priority < Priority.MEDIUM or alarm.state is not AlarmState.ACTIVE:
+        return False
+    return previous is None or alarm.priority > previous.priority or previous.state is not AlarmState.ACTIVE
+
+
 def _watchdog_alarm(out: TextIO, stalls: list[Any]) -> None:
     """The watchdog's high-priority technical alarm in the terminal: text and the bell, repeated while it lasts."""
     if stalls:
@@ -409,7 +420,7 @@ DEMO_WARNING = (
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.alarms.engine import describe_change
-    from monitor.alarms.model import AlarmRecord, AlarmState
+    from monitor.alarms.model import AlarmState
     from monitor.recorder import wall_deadline
     from monitor.watchdog import Watchdog, WatchdogThread
 
@@ -444,12 +455,13 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             for event in update.events:
                 out.write(f"  event {event.kind.value} {dict(event.detail) if event.detail else ''}\n".rstrip() + "\n")
             for change in update.alarm_changes:
-                line = describe_change(alarm_rows.get(change.id), change)
+                previous = alarm_rows.get(change.id)
+                line = describe_change(previous, change)
                 alarm_rows[change.id] = change
                 if change.state is AlarmState.ENDED:
                     del alarm_rows[change.id]
                 if line:
-                    out.write(line + "\n")
+                    out.write(line + ("\a" if _rings(previous, change) else "") + "\n")
             now = time.monotonic()
             if not args.quiet and now - last_print[0] >= 1.0:
                 last_print[0] = now

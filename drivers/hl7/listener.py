@@ -85,6 +85,10 @@ APPLICATION: Final = "INFUSION-MONITOR"
 
 _NIBP = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 
+#: OBX-8 (abnormal flags) values that mark a value as not the patient's: a Mindray monitor in demo mode
+#: sends DEMO with every simulated value.
+_SIMULATED_MARKS: Final = {"DEMO": Flag.DEMO_DATA}
+
 #: Defaults of the listener's limits (``--set max_connections=``, ``idle_timeout=``).
 MAX_CONNECTIONS_DEFAULT: Final = 4
 IDLE_TIMEOUT_DEFAULT_S: Final = 300.0
@@ -662,6 +666,7 @@ class Hl7Decoder(Decoder):
                 # A cuff is measured once: one stamped long before it arrived is an old cuff (repeated by a
                 # gateway, or the previous patient's), kept at its own time, never a new one at the receive time.
                 t = measured
+        flags |= {_SIMULATED_MARKS[m] for m in _abnormal_flags(obx) if m in _SIMULATED_MARKS}
         reading = Reading(t, parameter, value, self.source, flags)
         if parameter in _NIBP:
             cuff.append((reading, sent_time))
@@ -705,6 +710,11 @@ def _codes(segment: Any, field_num: int = 3) -> list[str]:
     """The identifiers (and alternate identifiers) of every repetition of a coded field."""
     return [_get(segment, field_num, repeat, component)
             for repeat in range(1, max(_repetitions(segment, field_num), 1) + 1) for component in (1, 4)]
+
+
+def _abnormal_flags(obx: Any) -> list[str]:
+    """OBX-8 (abnormal flags), every repetition, upper case."""
+    return [_get(obx, 8, repeat).upper() for repeat in range(1, max(_repetitions(obx, 8), 1) + 1)]
 
 
 def _structured_number(obx: Any) -> tuple[str, str | None]:

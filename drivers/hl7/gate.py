@@ -11,9 +11,10 @@ would hide a desaturation. The gate decides, for every message:
   its sender (MSH-3^MSH-4, or the sender's address when both are empty): another patient, or
   another sender whose message does not name the identified patient, is refused.
 
-It also remembers the MSH-10 control ids already taken from each sender (a repeat after a lost
-ACK is answered as before and stores nothing) and the last cuff result (a gateway repeats the
-newest NIBP in every periodic message; it is stored once).
+It also remembers the MSH-10 control ids already taken from each sender, with their MSH-7 (a
+repeat after a lost ACK is the same message, answered as before and storing nothing; a monitor
+switched off and on numbers its messages from the start again, and those are new) and the last
+cuff result (a gateway repeats the newest NIBP in every periodic message; it is stored once).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class SessionGate:
         #: PID-3 and sender of the first message taken (the binding before identification).
         self.first_patient: str | None = None
         self.sender: str | None = None
-        self._answers: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self._last_cuff: tuple[object, ...] | None = None
         self._timed_cuffs: OrderedDict[tuple[object, ...], None] = OrderedDict()
 
@@ -102,19 +103,23 @@ class SessionGate:
             if self.first_patient is None and patient_ids:
                 self.first_patient = patient_ids[0]
 
-    def answered(self, sender: str, control_id: str) -> str | None:
-        """The code a message with this control id from this sender was answered with, None when new."""
+    def answered(self, sender: str, control_id: str, sent: str = "") -> str | None:
+        """The code a message with this control id and MSH-7 (``sent``) from this sender was answered with, None
+        when new (a control id used again with another MSH-7 is a new message: the sender's counter started
+        again)."""
         if not control_id:
             return None
         with self._lock:
-            return self._answers.get((sender, control_id))
+            code, first_sent = self._answers.get((sender, control_id), (None, None))
+            return code if first_sent == sent else None
 
-    def remember(self, sender: str, control_id: str, code: str) -> None:
-        """A message was taken (values stored): a repeat of it must store nothing."""
+    def remember(self, sender: str, control_id: str, code: str, sent: str = "") -> None:
+        """A message was taken (values stored): a repeat of it (same control id, same MSH-7) must store nothing."""
         if not control_id:
             return
         with self._lock:
-            self._answers[(sender, control_id)] = code
+            self._answers.pop((sender, control_id), None)
+            self._answers[(sender, control_id)] = (code, sent)
             while len(self._answers) > REMEMBERED_CONTROL_IDS:
                 self._answers.popitem(last=False)
 

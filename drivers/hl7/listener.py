@@ -222,6 +222,8 @@ class MessageResult:
     control_id: str = ""
     #: MSH-10 of the message answered.
     message_id: str = ""
+    #: Its MSH-7 as sent (with MSH-10, what makes a message sent again the same message).
+    sent: str = ""
     #: Who sent it (MSH-3^MSH-4, or the address).
     sender: str = ""
     #: Set when the session refused the message (another patient or sender): a technical event.
@@ -447,7 +449,7 @@ class Hl7Decoder(Decoder):
                 self.errors += 1
             self.counters.frames_decoded += 1
             if result.readings and not result.repeat:
-                self.gate.remember(result.sender, result.message_id, result.ack_code)
+                self.gate.remember(result.sender, result.message_id, result.ack_code, result.sent)
         codes = [result.ack_code]
         if msh is not None:
             codes = acknowledgment_codes(_get(msh, 15), _get(msh, 16), result.ack_code)
@@ -485,6 +487,7 @@ class Hl7Decoder(Decoder):
         peer_host = self.peer.rpartition(":")[0] if ":" in self.peer else self.peer
         result.sender = sender_key(_get(msh, 3), _get(msh, 4), peer_host)
         result.message_id = _get(msh, 10)
+        result.sent = _get(msh, 7)
         patient_ids = _patient_ids(message)
         refusal = self.gate.admit(result.sender, patient_ids)
         if refusal is not None:
@@ -492,7 +495,7 @@ class Hl7Decoder(Decoder):
             code = ERR_RECORD_LOCKED if refusal.condition == "hl7_other_sender" else ERR_UNKNOWN_KEY
             location = ("PID", 1, 3) if refusal.condition == "hl7_other_patient" else ("MSH", 1, 3)
             raise MessageRejected(Problem(code, refusal.reason, location))
-        previous = self.gate.answered(result.sender, result.message_id)
+        previous = self.gate.answered(result.sender, result.message_id, result.sent)
         if previous is not None:
             # Sent again (its ACK was lost): answer as before; the values are already stored.
             result.repeat = True

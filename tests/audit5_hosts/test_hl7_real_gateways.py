@@ -31,3 +31,50 @@ def test_a_mindray_monitor_in_demo_mode_is_not_stored_as_the_patients_values() -
     # demo values do), so it is never judged as the patient's desaturation nor taken into the baseline.
     assert all(Flag.DEMO_DATA in r.flags for r in taken.values()), {p: sorted(r.flags) for p, r in taken.items()}
     assert not any(r.reliable for r in taken.values())
+
+
+def _stamp(t: float) -> str:
+    import time
+
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(t)) + "+0000"
+
+
+def _vs8(control_id: str, t: float, spo2: int) -> str:
+    # The VS8's layout above, live (no DEMO), with the monitor's message counter in MSH-10 (its first message is 1).
+    return "\r".join([
+        f"MSH|^~\\&|MINDRAY_VS_SERIES^00A037009B023649^EUI-64|MINDRAY|||{_stamp(t)}"
+        f"||ORU^R01^ORU_R01|{control_id}|P|2.6|||AL|NE||UNICODE UTF-8"
+        "|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO",
+        "PID|||99999^^^Hospital^PI||^^^^^^L|||||unknownrace",
+        "PV1||I",
+        f"OBR|1|{control_id}^MINDRAY_VS_SERIES^00A037009B023649^EUI-64||182777000^monitoring of patient^SCT"
+        f"|||{_stamp(t)}",
+        f"OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.150456|{spo2}|262688^MDC_DIM_PERCENT^MDC|||||R|||{_stamp(t)}",
+    ])
+
+
+def test_a_monitor_whose_message_counter_starts_again_is_not_taken_for_a_repeat() -> None:
+    # A monitor numbers its messages from 1 (MSH-10 and OBR-2 of the capture above); switched off and on again
+    # during the session (a battery change, the patient moved), it numbers them from 1 again. A message sent
+    # again after a lost ACK is the same message (same MSH-10 and MSH-7); a new message with a reused number
+    # is not, and its values are the patient's now.
+    decoder = Hl7Decoder()
+    start = AT
+    for n in range(1, 4):
+        result = decoder.process_text(_vs8(str(n), start + 5 * n, 97), start + 5 * n)
+        assert [r.value for r in result.readings] == [97.0]
+    later = start + 600  # the monitor was off for ten minutes
+    result = decoder.process_text(_vs8("1", later, 84), later)
+    assert result.ack_code == "AA"
+    # Before: answered AA 'as before' and stored nothing - the desaturation to 84 % is lost, and so is every
+    # value until the counter passes the number it had reached before the restart.
+    assert [r.value for r in result.readings] == [84.0], (result.repeat, result.readings)
+
+
+def test_a_message_sent_again_after_a_lost_ack_is_still_stored_once() -> None:
+    decoder = Hl7Decoder()
+    text = _vs8("7", AT, 95)
+    first = decoder.process_text(text, AT)
+    again = decoder.process_text(text, AT + 30)
+    assert [r.value for r in first.readings] == [95.0]
+    assert again.readings == [] and again.ack_code == "AA"

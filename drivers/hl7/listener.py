@@ -9,7 +9,8 @@ accept it from the network). Each message is parsed with the python-hl7 library 
 message was usable (the reason in MSA-3 and one ERR segment per problem; the good values of the
 message are kept), ``AR`` when the message itself cannot be used (not HL7, not ORU^R01) or is not
 for this session (another patient or sender, see :mod:`drivers.hl7.gate`). A message that asks
-for enhanced mode (MSH-15/MSH-16) gets the commit ACK (CA/CE/CR) and application ACK it asks for.
+for enhanced mode (MSH-15/MSH-16) gets the commit ACK (CA, or CR for a message refused) and the
+application ACK it asks for.
 An FHS/BHS batch in one block is answered message by message.
 
 OBX-3 is matched by IEEE 11073 MDC code, LOINC code or Philips MDIL code (see
@@ -312,14 +313,16 @@ _EMPTY_MSH = "MSH|^~\\&|||||||ORU^R01|{id}|P|2.6"
 #: HL7 table 0155 (accept/application acknowledgment conditions).
 _ACK_CONDITIONS = frozenset({"AL", "NE", "ER", "SU"})
 #: The commit (accept) answer for an application answer.
-_COMMIT_CODE = {"AA": "CA", "AE": "CE", "AR": "CR"}
+#: A message whose values were kept (AA, AE) is committed (CA releases the sender from resending it; CE would ask
+#: for it again, and the repeat would be answered CE again); what it lacks is said by the application ACK.
+_COMMIT_CODE = {"AA": "CA", "AE": "CA", "AR": "CR"}
 
 
 def acknowledgment_codes(accept_type: str, application_type: str, code: str) -> list[str]:
     """Which ACKs to send for an application answer ``code`` (AA/AE/AR), as MSH-15 and MSH-16 ask.
 
     Both empty (or either not a table 0155 value): original mode, the one answer. Otherwise
-    enhanced mode: a commit ACK (CA/CE/CR) as MSH-15 asks, then the application ACK as MSH-16
+    enhanced mode: a commit ACK (CA, CR when refused) as MSH-15 asks, then the application ACK as MSH-16
     asks, both on this connection (the listener has no way back to the sender but this one).
     An empty one of the two, when the other is given, counts as AL.
     """

@@ -78,3 +78,19 @@ def test_a_message_sent_again_after_a_lost_ack_is_still_stored_once() -> None:
     again = decoder.process_text(text, AT + 30)
     assert [r.value for r in first.readings] == [95.0]
     assert again.readings == [] and again.ack_code == "AA"
+
+
+def test_a_pcd01_message_whose_values_were_kept_is_committed_with_ca() -> None:
+    # IHE PCD-01 senders ask for the accept acknowledgment only (MSH-15 AL, MSH-16 NE), as the VS8 above does.
+    # HL7 v2: a positive accept acknowledgment (CA) means the receiver committed the message to safe storage and
+    # releases the sender from resending it; CE means it did not, and the sender must send it again.
+    # A Mindray XH80X sends -999 for a value it has not (here HR, no ECG leads on) beside the values it has.
+    hr = f"OBX|2|NM|147842^MDC_ECG_HEART_RATE^MDC|1.7.4.147842|-999|264864^MDC_DIM_BEAT_PER_MIN^MDC||||||||{_stamp(AT)}"
+    text = _vs8("41", AT, 96) + "\r" + hr
+    decoder = Hl7Decoder()
+    first = decoder.process_text(text, AT)
+    assert [r.value for r in first.readings if r.parameter is Parameter.SPO2] == [96.0]  # committed: SpO2 kept
+    # Sent again, as CE asks: nothing stored (it is a repeat), and answered CE again - the sender is never released.
+    again = decoder.process_text(text, AT + 5)
+    codes = [a.split("\r")[1].split("|")[1] for a in (first.ack, again.ack)]
+    assert codes == ["CA", "CA"], codes

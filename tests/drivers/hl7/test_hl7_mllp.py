@@ -476,11 +476,11 @@ def test_enhanced_mode_answered_as_asked(accept: str, app: str, expected: list[s
     assert [msa(a)[0] for a in acks_of(decoder)] == expected
 
 
-def test_enhanced_mode_error_is_committed_as_ce() -> None:
+def test_enhanced_mode_error_is_committed_and_said_in_the_application_ack() -> None:
     decoder = Hl7Decoder()
-    decoder.feed(frame(philips("E1", 97, accept="ER", ack="NE").replace("||72|", "||abc|")), T0)
-    (ack,) = acks_of(decoder)
-    assert msa(ack)[0] == "CE"
+    decoder.feed(frame(philips("E1", 97, accept="ER", ack="ER").replace("||72|", "||abc|")), T0)
+    (ack,) = acks_of(decoder)  # kept (SpO2, pulse): no commit error to report; the application error is said
+    assert msa(ack)[0] == "AE"
     assert "not a number" in msa(ack)[2]
 
 

@@ -63,13 +63,16 @@ CUFF_CODES: Final[dict[Parameter, tuple[str, str]]] = {
 #: Other identifiers monitors send for a parameter we record: pulse-rate variants (149538 is
 #: 0x4822, the pleth pulse rate an IntelliVue reports with SpO2; 149514 is 0x480A, the pulse a
 #: Philips Efficia sends with its source in OBX-17), the generic respiration rate 151552 (0x5000,
-#: an Efficia's "Resp") and the arterial SpO2 LOINC.
+#: an Efficia's "Resp"), the transthoracic impedance respiration rate 151578 (0x501A, the RR a Mindray
+#: gateway sends from the ECG leads) and the arterial SpO2 LOINC.
 ALTERNATE_CODES: Final[dict[str, Parameter]] = {
     "149538": Parameter.PR,
     "149514": Parameter.PR,
     "MDC_PULS_RATE": Parameter.PR,
     "151552": Parameter.RR,
     "MDC_RESP": Parameter.RR,
+    "151578": Parameter.RR,
+    "MDC_TTHOR_RESP_RATE": Parameter.RR,
     SPO2_ARTERIAL[0]: Parameter.SPO2,
 }
 

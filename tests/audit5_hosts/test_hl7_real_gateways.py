@@ -94,3 +94,37 @@ def test_a_pcd01_message_whose_values_were_kept_is_committed_with_ca() -> None:
     again = decoder.process_text(text, AT + 5)
     codes = [a.split("\r")[1].split("|")[1] for a in (first.ack, again.ack)]
     assert codes == ["CA", "CA"], codes
+
+
+# A Mindray eGateway's periodic PCD-01 message (HL7 2.6, times with their offset), as published; the RR
+# measured by the ECG leads' impedance is MDC_TTHOR_RESP_RATE (151578), beside the RR derived from the pleth.
+MINDRAY_EGATEWAY = "\r".join([
+    "MSH|^~\\&|MINDRAY_EGATEWAY^00A03700273EDE18^EUI-64|MINDRAY|||20260912120000.0000+0530||ORU^R01^ORU_R01|23545"
+    "|P|2.6|||AL|NE||UNICODE UTF-8|||IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO",
+    "PID|||^^^Hospital^PI|JOHN SMITH|||||unknownrace",
+    "PV1||I|ICU^^5^XYZ HOSPITAL^^^^^00-0F-14-50-72-99",
+    "OBR|1|23545^MINDRAY_EGATEWAY^00A03700273EDE18^EUI-64|23545^MINDRAY_EGATEWAY^00A03700273EDE18^EUI-64"
+    "|182777000^monitoring of patient^SCT|||20260912120000.0000+0530",
+    "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.3.1.150456|98|262688^MDC_DIM_PERCENT^MDC|||||R|||"
+    "20260912120000.0000+0530||||000F14049B507238^BIG_DIPPER^000F14049B507238^EUI-64",
+    "OBX|2|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC|1.3.1.149530|65|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||"
+    "20260912120000.0000+0530",
+    "OBX|3|NM|150488^MDC_BLD_PERF_INDEX^MDC|1.3.1.150488|1.76|262688^MDC_DIM_PERCENT^MDC|||||R|||"
+    "20260912120000.0000+0530",
+    "OBX|4|NM|151658^MDC_PULS_OXIM_PLETH_RESP_RATE^MDC|1.3.1.151658|19|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R|||"
+    "20260912120000.0000+0530",
+    "OBX|5|NM|151578^MDC_TTHOR_RESP_RATE^MDC|1.7.1.151578|17|264928^MDC_DIM_RESP_PER_MIN^MDC|||||R|||"
+    "20260912120000.0000+0530",
+    "OBX|13|NM|147842^MDC_ECG_HEART_RATE^MDC|1.7.4.147842|66|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R|||"
+    "20260912120000.0000+0530",
+])
+
+
+def test_a_mindray_gateways_impedance_respiration_rate_is_recorded() -> None:
+    sent = 1_789_194_600.0  # 2026-09-12 12:00 +05:30
+    result = Hl7Decoder().process_text(MINDRAY_EGATEWAY, sent + 3)
+    taken = {r.parameter: r.value for r in result.readings}
+    assert taken[Parameter.SPO2] == 98 and taken[Parameter.HR] == 66
+    # Before: answered AA and the RR dropped as an unknown code - the ventilation rules (RR < 8, no breath)
+    # never see this monitor's respiration rate.
+    assert taken.get(Parameter.RR) == 17, (result.ack_code, taken)

@@ -5,7 +5,8 @@ Pattern and timing (IEC 60601-1-8 Table 3 ranges in brackets):
 * **high**: 10 pulses as 3 + 2, pause, 3 + 2. Pulse duration 150 ms [75-200 ms], spacing between
   pulses 80 ms [50-125 ms]; the gap between the 3rd and 4th (and 8th and 9th) pulse is
   2 x spacing + one pulse duration = 310 ms; the gap between the 5th and 6th pulse is 600 ms
-  [350-1300 ms]. Burst length 2.71 s; repeated every 10 s.
+  [350-1300 ms]. Burst length 3.2 s (10 pulses, six 80 ms and two 310 ms spacings, one 600 ms gap); repeated
+  every 10 s.
 * **medium**: 3 pulses, duration 200 ms [125-250 ms], spacing 200 ms [125-250 ms]. Burst length
   1.0 s; repeated every 25 s.
 * **low**: 1 pulse, duration 200 ms [125-250 ms]; repeated every 30 s.

@@ -11,6 +11,7 @@ a running recording; it writes only to close a session.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
+from monitor.app.services import send_close_to_server
 from monitor.app.sessions import close_unfinished
 from monitor.app.stores import RecordSource
 from monitor.review import SessionFound, search_sessions
@@ -163,6 +165,8 @@ class SessionBrowser(QWidget):
     resume_requested = Signal(str)
     #: A session was closed from the browser (its id).
     session_closed = Signal(str)
+    #: What the clinic's server said to a close sent to it (from the thread that sent it).
+    _server_answered = Signal(str)
 
     def __init__(
         self,
@@ -185,6 +189,8 @@ class SessionBrowser(QWidget):
         self.reviews: list[QWidget] = []
         self.dialog: QDialog | None = None
         self.messages: list[str] = []
+        self.server_thread: threading.Thread | None = None
+        self._server_answered.connect(self.show_message)
         self.setWindowTitle("Infusion Monitor — sessions" + (" of every chair" if self.source.from_server else ""))
         self.setStyleSheet(theme.STYLE_SHEET)
         theme.fit_to_screen(self, 1250, 640)
@@ -408,10 +414,13 @@ class SessionBrowser(QWidget):
         )
 
     def close_session(self, session_id: str) -> bool:
-        """Close an unfinished session now (audited under the signed-in user)."""
+        """Close an unfinished session now (audited under the signed-in user); the close is sent to the clinic's
+        server, when there is one, on a thread of its own (the network never holds up this window)."""
         try:
             with self.source.open_for_writing("Closing a session") as store:
                 close_unfinished(store, session_id, self.user.name)
+                recording = any(summary.status == "recording" for summary in store.sessions())
+                path = store.path
         except (AppError, StoreError) as exc:
             self.show_message(f"The session was not closed: {exc}")
             self.refresh()
@@ -419,6 +428,14 @@ class SessionBrowser(QWidget):
         self.message.setVisible(False)
         self.refresh()
         self.session_closed.emit(session_id)
+
+        def send() -> None:
+            said = send_close_to_server(path, session_id, still_recording=recording)
+            if said is not None:
+                self._server_answered.emit(said)
+
+        self.server_thread = threading.Thread(target=send, name="close-to-server", daemon=True)
+        self.server_thread.start()
         return True
 
     def _confirm(self, title: str, text: str, yes: str, action: Callable[[], None], danger: bool = False) -> None:

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from monitor.station import StationFeed, StationModel
 from tests.conftest import NURSE_SECRET, Clinic
 from tests.faults.helpers import CommandLine, until
+from ui.dialogs import SignedInUser
+from ui.session_browser import SessionBrowser
 
 PLAN = "baseline:2,infusion:30,recovery:10"
 
@@ -53,25 +56,36 @@ def test_a_station_started_after_a_chair_died_does_not_show_it_as_current(clinic
     assert view.silent_s >= 15, f"the chair has been silent 20 s; the station says {view.silent_s:.1f} s"
 
 
+@pytest.mark.parametrize("where", ["command line", "session browser"])
 def test_a_session_closed_after_its_chair_crashed_leaves_the_station(
-    clinic: Clinic, tmp_path: Path, accounts_in: Any
+    clinic: Clinic, tmp_path: Path, accounts_in: Any, where: str, qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The chair's program was killed; the nurse closes the unfinished session at the chair (the patient moves to
-    another chair). The station must not go on sounding 'not reporting' for that closed session."""
+    another chair), with `close` or in the session browser. The station must not go on sounding 'not reporting'
+    for that closed session."""
     db = tmp_path / "chair_closed.db"
     accounts_in(db)
-    url = clinic.role("chair", "chair_closed")
+    url = clinic.role("chair", f"chair_closed_{where[0]}")
     chair = _record(db, url)
     try:
         until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
         time.sleep(2)
     finally:
         chair.kill()
-    closing = CommandLine("close", "latest", "--db", str(db), "--user", "RN",
-                          env={"INFUSION_MONITOR_SERVER": url, "INFUSION_MONITOR_SECRET": NURSE_SECRET})
-    assert closing.finish(60) == 0, closing.output()
+    if where == "command line":
+        closing = CommandLine("close", "latest", "--db", str(db), "--user", "RN",
+                              env={"INFUSION_MONITOR_SERVER": url, "INFUSION_MONITOR_SECRET": NURSE_SECRET})
+        assert closing.finish(60) == 0, closing.output()
+    else:
+        monkeypatch.setenv("INFUSION_MONITOR_SERVER", url)
+        browser = SessionBrowser(db, SignedInUser("RN", "nurse"))
+        qtbot.addWidget(browser)
+        (unfinished,) = [f.summary.id for f in browser.table.found if f.summary.status == "unfinished"]
+        assert browser.close_session(unfinished)
+        # The window goes on at once; the server's answer arrives from the thread that sent the close.
+        qtbot.waitUntil(lambda: any("closed there too" in m for m in browser.messages), timeout=30_000)
     model = StationModel()
-    feed = StationFeed(clinic.role("reader", "station_closed"), model.apply)
+    feed = StationFeed(clinic.role("reader", f"station_closed_{where[0]}"), model.apply)
     feed.start()
     try:
         time.sleep(10)

@@ -41,10 +41,11 @@ class SerialSource(Source):
         self.decoder = decoder
         self.settings = settings
         self._clock = clock
-        # A polled device is silent between requests by design: that silence is not a lost link.
+        # A polled device is silent between requests by design: that silence is not a lost link. A time that
+        # already outlasts the silence (the 5 s default, or a shorter one chosen with --link-lost-after) stands.
         quiet = decoder.quiet_by_design_s()
-        if quiet > 0:
-            link_lost_after_s = max(link_lost_after_s, quiet + ANSWER_SLACK_S)
+        if quiet > 0 and link_lost_after_s <= quiet:
+            link_lost_after_s = quiet + ANSWER_SLACK_S
         self.link = SerialLink(url, settings, link_lost_after_s=link_lost_after_s, clock=clock)
         # One counters object: the link keeps bytes/reconnects/state, read() adds the decoder's.
         self.counters = self.link.counters

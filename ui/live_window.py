@@ -40,6 +40,7 @@ from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
+from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
 from monitor.dose import DoseNeedsConfirmation
 from monitor.labels import PARAMETER_LABELS
@@ -488,7 +489,7 @@ class LiveWindow(DialogHost, QMainWindow):
         """MRN (and name) of the session's patient, read through a reader connection of its own."""
         recorder = self.bridge.recorder
         try:
-            with Store(recorder.store.path, readonly=True) as reader:
+            with Store(recorder.store.path, readonly=True, check=False) as reader:
                 row = reader.session_row(recorder.session.id)
                 patient = reader.patient_row(row.get("patient_id"))
         except StoreError as exc:
@@ -503,7 +504,7 @@ class LiveWindow(DialogHost, QMainWindow):
         """A resumed session: draw everything stored before the window opened (the chart shows the whole session)."""
         recorder = self.bridge.recorder
         try:
-            with Store(recorder.store.path, readonly=True) as reader:
+            with Store(recorder.store.path, readonly=True, check=False) as reader:
                 events = reader.events(recorder.session.id)
                 readings = list(reader.readings(recorder.session.id))
         except StoreError as exc:
@@ -971,7 +972,7 @@ class LiveWindow(DialogHost, QMainWindow):
         dialog = AlarmLogDialog(self)
         recorder = self.bridge.recorder
         try:
-            with Store(recorder.store.path, readonly=True) as reader:
+            with Store(recorder.store.path, readonly=True, check=False) as reader:
                 alarms = reader.alarms(recorder.session.id)
             note = ""
         except StoreError as exc:
@@ -990,8 +991,10 @@ class LiveWindow(DialogHost, QMainWindow):
         from ui.session_browser import SessionBrowser
 
         if self.browser is None:
+            # The recording's own store checked the file when it opened it: this window's thread does not read the
+            # whole file again (seconds on a year's database, with the monitoring screen standing still).
             self.browser = SessionBrowser(
-                self.bridge.recorder.store.path, self.user, can_resume=False,
+                RecordSource(self.bridge.recorder.store.path, check_file=False), self.user, can_resume=False,
                 resume_note="This window is recording a session. End it first: the monitor offers unfinished "
                             "sessions for resuming when it starts (or use `infusion-monitor review`).",
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
@@ -301,6 +302,8 @@ class SessionBrowser(QWidget):
                 crashed = frozenset(
                     str(a["session_id"]) for a in store.audit_log() if a["action"] == "session_closed_after_crash"
                 )
+            # The file was read whole once (a damaged one is refused); each keystroke of a filter then only searches.
+            self.source = replace(self.source, check_file=False)
         except StoreError as exc:
             self.show_message(f"The sessions cannot be read: {exc}")
             found, crashed = [], frozenset()

@@ -63,6 +63,10 @@ class RecordSource:
 
     db: Path
     server: str | None = None
+    #: Whether each open reads the whole file first (``PRAGMA quick_check``, seconds on a year's database). A
+    #: source whose file was already checked by this process (the recording's own store, a browser's first
+    #: listing) reads without it, so a window's thread is not held by it again.
+    check_file: bool = True
 
     @classmethod
     def of(cls, where: RecordSource | str | Path) -> RecordSource:
@@ -88,7 +92,7 @@ class RecordSource:
             from monitor.replication.server_store import ServerStore
 
             return ServerStore(self.server)
-        return Store(self.db, readonly=True)
+        return Store(self.db, readonly=True, check=self.check_file)
 
     def open_for_writing(self, action: str) -> Store:
         """The local database for an action that writes; refused with a clear message on the server."""

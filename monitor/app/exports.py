@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -33,7 +34,9 @@ def reference_ranges(
         profile, warning = reference_profile(profile_path, None)
     else:
         try:
-            with Store(source.db, readonly=True) as approvals:
+            # Only the approvals are read here: the whole-file check is the export's own store's (a second read of a
+            # year's database, seconds, would add nothing).
+            with Store(source.db, readonly=True, check=False) as approvals:
                 profile, warning = reference_profile(profile_path, approvals)
         except StoreError as exc:
             raise AppError(str(exc)) from None
@@ -91,6 +94,8 @@ def export_course(
 
     started = time.perf_counter()
     binary = fmt == "pdf"
+    # The course was read from this source a moment ago, through a store that checked the whole file.
+    source = replace(source, check_file=False)
     try:
         with source.open() as store:
             if path is not None:
@@ -113,7 +118,7 @@ def export_course(
     if server is not None:
         detail["server"] = server
     try:
-        with Store(source.db) as audit:
+        with Store(source.db, check=False) as audit:
             audit.audit("course_export", user=user, patient_key=course.patient_id, format=fmt,
                         deidentified=deidentify, destination=str(Path(path).resolve()) if path is not None else "-",
                         sessions=len(course.rows), seconds=round(time.perf_counter() - started, 3), **detail)

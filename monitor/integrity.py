@@ -416,7 +416,13 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
                                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", link.session_id))
         elif origin == ORIGIN_UPGRADE:
             upgraded += 1
-        latest[(table, row_key)] = (seq, link.content, link.session_id)
+        if session_id is None or link.session_id in (None, session_id):
+            latest[(table, row_key)] = (seq, link.content, link.session_id)
+        else:
+            # Another session's row: only that it is not ours is kept (a year holds millions of links; keeping
+            # them all made one session's check need gigabytes). A row of ours whose latest link names another
+            # session is then in no link of ours: reported as not in the chain.
+            latest.pop((table, row_key), None)
     head = chain.head(conn)
     if links and head is None:
         findings.append(Finding("chain head", "missing"))

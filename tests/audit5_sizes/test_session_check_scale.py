@@ -70,3 +70,34 @@ def test_checking_one_session_does_not_grow_with_the_other_sessions(
     assert among_others <= 2 * alone, (
         f"checking the same session computed {alone} keyed hashes alone and {among_others} beside 8 others"
     )
+
+
+def _peak_bytes_for(path: Path, session_id: str) -> int:
+    import tracemalloc
+
+    from monitor.keys import load_keys
+
+    keys = load_keys(create=False)
+    conn = connect_read_only(path)
+    tracemalloc.start()
+    try:
+        report = integrity.verify(conn, keys, session_id=session_id)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        conn.close()
+    assert report.session_verified(session_id)
+    return peak
+
+
+def test_the_memory_of_one_sessions_check_does_not_grow_with_the_other_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    first = _write_session(path, 1_767_225_600.0)
+    alone = _peak_bytes_for(path, first)
+    for index in range(1, 9):
+        _write_session(path, 1_767_225_600.0 + index * 14_400)
+    among_others = _peak_bytes_for(path, first)
+    assert among_others <= 2 * alone, (
+        f"checking the same session peaked at {alone / 1024:.0f} KiB alone and {among_others / 1024:.0f} KiB "
+        "beside 8 others"
+    )

@@ -2,8 +2,8 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.clinic_year_measure DB [--runs 3] [--only ...]
 
-The database is one built by :mod:`benchmarks.clinic_year` (recorder at full speed) and/or
-:mod:`benchmarks.clinic_year_cadence` (store writes at a real recording's commit cadence); work on a copy,
+The database is one built by :mod:`benchmarks.clinic_year` (recorder at full speed, and/or with
+``--real-cadence`` store writes at a real recording's commit cadence); work on a copy,
 since listing, exporting and verifying add audit entries. Parts:
 
 - ``open``: a read-only :class:`~monitor.store.Store` as the live window opens one on its own thread when the

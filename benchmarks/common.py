@@ -204,3 +204,52 @@ def record_full_session(
         return recorder.session.id, wall, recorder.session.now - SESSION_START
     finally:
         store.close()
+
+
+def record_chair_session(
+    db_path: Path, *, mrn: str, name: str, scenario: str, seed: int, start_time: float, pleth: bool = False,
+    note: str | None = None,
+) -> str:
+    """Record one 90-minute IV ketamine session as a chair does, at full speed: the checklist, a dose plan,
+    PHQ-9 and GAD-7 in the baseline, MOAA/S (and ``note``) 10 min into the infusion, CADSS-6 in recovery, then
+    discharge by the autopilot. Returns the session id."""
+    from drivers.simulated.driver import SimulatedSource
+    from monitor.plan import parse_plan
+    from monitor.protocols import load_protocol
+    from monitor.recorder import Recorder
+    from monitor.session import Phase
+    from monitor.store import Store
+
+    store = Store(db_path)
+    try:
+        plan = parse_plan(FULL_SESSION_PLAN)
+        source = SimulatedSource(scenario=scenario, seed=seed, speed=math.inf, pleth=pleth, start_time=start_time,
+                                 plan=plan.phase_times())
+        patient = store.create_patient(mrn, name, "1970-01-01")
+        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, patient_id=patient,
+                                        nurse="RN", autopilot=True, alarms=alarm_engine(),
+                                        protocol=load_protocol("ketamine-iv"))
+        done: set[str] = set()
+
+        def until(r: Recorder) -> bool:
+            s = r.session
+            if s.phase is Phase.BASELINE and "entries" not in done:
+                done.add("entries")
+                r.submit("checklist", "RN", quick="f6 e t:partner c m:lisinopril w80")
+                r.submit("plan_dose", "RN", weight_kg=80, dose_mg_per_kg=0.5)
+                r.submit("outcome_score", "RN", scale="PHQ-9", answers="122112101")
+                r.submit("outcome_score", "RN", scale="GAD-7", answers="1211010")
+            if s.phase is Phase.INFUSION and s.infusion_elapsed() > 600 and "moaas" not in done:
+                done.add("moaas")
+                r.submit("score", "RN", scale="MOAA/S", value=4)
+                if note:
+                    r.submit("note", "RN", text=note)
+            if s.phase is Phase.RECOVERY and "cadss" not in done:
+                done.add("cadss")
+                r.submit("score", "RN", scale="CADSS-6", value=5)
+            return False
+
+        recorder.run(until=until)
+        return recorder.session.id
+    finally:
+        store.close()

@@ -11,13 +11,12 @@ course report in memory. Targets: 300 ms and 3 s.
 from __future__ import annotations
 
 import io
-import math
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from benchmarks.common import FULL_SESSION_PLAN, SESSION_START, Result, alarm_engine, median, time_it
+from benchmarks.common import SESSION_START, Result, median, record_chair_session, time_it
 
 SESSIONS = 30
 MRN = "BENCH-30"
@@ -27,44 +26,8 @@ DAY_S = 86_400.0
 
 
 def _record_one(path: Path) -> str:
-    from drivers.simulated.driver import SimulatedSource
-    from monitor.plan import parse_plan
-    from monitor.protocols import load_protocol
-    from monitor.recorder import Recorder
-    from monitor.session import Phase
-    from monitor.store import Store
-
-    store = Store(path)
-    try:
-        protocol = load_protocol("ketamine-iv")
-        plan = parse_plan(FULL_SESSION_PLAN)
-        source = SimulatedSource(scenario="hypertension", seed=2, speed=math.inf, start_time=SESSION_START,
-                                 plan=plan.phase_times())
-        patient = store.create_patient(MRN, "Bench Patient", "1970-01-01")
-        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, patient_id=patient,
-                                        nurse="RN", autopilot=True, alarms=alarm_engine(), protocol=protocol)
-        done: set[str] = set()
-
-        def until(r: Recorder) -> bool:
-            s = r.session
-            if s.phase is Phase.BASELINE and "entries" not in done:
-                done.add("entries")
-                r.submit("checklist", "RN", quick="f6 e t:partner c m:lisinopril w80")
-                r.submit("plan_dose", "RN", weight_kg=80, dose_mg_per_kg=0.5)
-                r.submit("outcome_score", "RN", scale="PHQ-9", answers="122112101")
-                r.submit("outcome_score", "RN", scale="GAD-7", answers="1211010")
-            if s.phase is Phase.INFUSION and s.infusion_elapsed() > 600 and "moaas" not in done:
-                done.add("moaas")
-                r.submit("score", "RN", scale="MOAA/S", value=4)
-            if s.phase is Phase.RECOVERY and "cadss" not in done:
-                done.add("cadss")
-                r.submit("score", "RN", scale="CADSS-6", value=5)
-            return False
-
-        recorder.run(until=until)
-        return recorder.session.id
-    finally:
-        store.close()
+    return record_chair_session(path, mrn=MRN, name="Bench Patient", scenario="hypertension", seed=2,
+                                start_time=SESSION_START)
 
 
 def _copy_sessions(path: Path, session_id: str, copies: int) -> None:

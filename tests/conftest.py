@@ -252,3 +252,20 @@ def gui_collector(qapp: Any) -> Iterator[Any]:
     collector = collect_on_gui_thread(qapp)
     yield collector
     collector.stop()
+
+
+@pytest.fixture
+def file_checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Every whole-file check a store runs at open (``PRAGMA quick_check``, about a second per GiB): the database's
+    path and whether it ran on the main (the window's) thread, in order."""
+    from monitor.store import Store
+
+    found: list[tuple[str, bool]] = []
+    original = Store.check_integrity
+
+    def counted(self: Store) -> None:
+        found.append((str(self.path), threading.current_thread() is threading.main_thread()))
+        original(self)
+
+    monkeypatch.setattr(Store, "check_integrity", counted)
+    return found

@@ -7,59 +7,44 @@ stands still, and after 3 s the recorder raises "screen not responding".
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-import pytest
 
-from monitor.store import Store
-
-
-@pytest.fixture
-def checks_on_gui_thread(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    found: list[str] = []
-    original = Store.check_integrity
-
-    def watched(self: Store) -> None:
-        if threading.current_thread() is threading.main_thread():
-            found.append(str(self.path))
-        original(self)
-
-    monkeypatch.setattr(Store, "check_integrity", watched)
-    return found
+def _on_window_thread(checks: list[tuple[str, bool]]) -> list[str]:
+    return [path for path, main_thread in checks if main_thread]
 
 
 def test_identifying_the_patient_during_recording_scans_no_file_on_the_window_thread(
-    qtbot: Any, make_window: Any, checks_on_gui_thread: list[str]
+    qtbot: Any, make_window: Any, file_checks: list[tuple[str, bool]]
 ) -> None:
     window = make_window(first_status=True)
-    checks_on_gui_thread.clear()
+    file_checks.clear()
     window._patient_identified()
-    assert checks_on_gui_thread == [], "the window's thread ran PRAGMA quick_check over the whole database"
+    assert _on_window_thread(file_checks) == [], "the window's thread ran PRAGMA quick_check over the whole database"
 
 
 def test_opening_the_alarm_log_during_recording_scans_no_file_on_the_window_thread(
-    qtbot: Any, make_window: Any, checks_on_gui_thread: list[str]
+    qtbot: Any, make_window: Any, file_checks: list[tuple[str, bool]]
 ) -> None:
     window = make_window(first_status=True)
-    checks_on_gui_thread.clear()
+    file_checks.clear()
     window.show_alarm_log().close()
-    assert checks_on_gui_thread == [], "the window's thread ran PRAGMA quick_check over the whole database"
+    assert _on_window_thread(file_checks) == [], "the window's thread ran PRAGMA quick_check over the whole database"
 
 
 def test_the_session_browser_beside_the_recording_scans_no_file_on_the_window_thread(
-    qtbot: Any, make_window: Any, checks_on_gui_thread: list[str]
+    qtbot: Any, make_window: Any, file_checks: list[tuple[str, bool]]
 ) -> None:
     window = make_window(first_status=True)
-    checks_on_gui_thread.clear()
+    file_checks.clear()
     browser = window.open_sessions()
     for char in "0012":  # each keystroke in the MRN filter searches again
         browser.mrn_edit.insert(char)
-    assert checks_on_gui_thread == [], "the window's thread ran PRAGMA quick_check over the whole database"
+    assert _on_window_thread(file_checks) == [], "the window's thread ran PRAGMA quick_check over the whole database"
 
 
 def test_a_browser_of_its_own_reads_the_file_whole_once_not_at_each_keystroke(
-    qtbot: Any, make_window: Any, db_path: Any, checks_on_gui_thread: list[str]
+    qtbot: Any, make_window: Any, db_path: Any, file_checks: list[tuple[str, bool]]
 ) -> None:
     from ui.dialogs import SignedInUser
     from ui.session_browser import SessionBrowser
@@ -67,9 +52,9 @@ def test_a_browser_of_its_own_reads_the_file_whole_once_not_at_each_keystroke(
     window = make_window(first_status=True)
     browser = SessionBrowser(db_path, SignedInUser("Dr", "physician"))
     qtbot.addWidget(browser)
-    opened = len(checks_on_gui_thread)
+    opened = len(_on_window_thread(file_checks))
     assert opened >= 1  # a damaged file is still refused when the browser opens
     for char in "0012":
         browser.mrn_edit.insert(char)
-    assert len(checks_on_gui_thread) == opened, "each keystroke read the whole database file again"
+    assert len(_on_window_thread(file_checks)) == opened, "each keystroke read the whole database file again"
     window.force_close()

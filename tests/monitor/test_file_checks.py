@@ -10,28 +10,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
-
 from monitor import cli
-from monitor.store import Store
 from tests.conftest import record_simulated
 
 
-@pytest.fixture
-def file_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    found: list[str] = []
-    original = Store.check_integrity
-
-    def counted(self: Store) -> None:
-        found.append(str(self.path))
-        original(self)
-
-    monkeypatch.setattr(Store, "check_integrity", counted)
-    return found
-
-
 def test_an_export_reads_the_whole_file_once_in_its_own_process(
-    db_path: Path, tmp_path: Path, file_checks: list[str]
+    db_path: Path, tmp_path: Path, file_checks: list[tuple[str, bool]]
 ) -> None:
     session_id = record_simulated(db_path)
     file_checks.clear()
@@ -41,7 +25,9 @@ def test_an_export_reads_the_whole_file_once_in_its_own_process(
     assert len(file_checks) <= 1, f"the export read the whole database file {len(file_checks)} times"
 
 
-def test_a_course_export_reads_the_whole_file_once(db_path: Path, tmp_path: Path, file_checks: list[str]) -> None:
+def test_a_course_export_reads_the_whole_file_once(
+    db_path: Path, tmp_path: Path, file_checks: list[tuple[str, bool]]
+) -> None:
     from monitor.store import Store as Writer
 
     with Writer(db_path) as store:

@@ -33,32 +33,43 @@ EMERGENCY_PREFIX = "EMERGENCY: "
 
 
 class AccountGate:
-    """Checks secrets against the accounts of one database, each time on a connection of its own."""
+    """Checks secrets against the accounts of one database, each time on a connection of its own.
 
-    def __init__(self, db_path: Path) -> None:
+    The first connection reads the whole file (``PRAGMA quick_check``: a damaged file is refused), unless
+    ``checked`` says this process has done so (the recording's own store); later ones do not, so a sign-in or an
+    unlock does not hold the window for the seconds a year's database takes to read.
+    """
+
+    def __init__(self, db_path: Path, *, checked: bool = False) -> None:
         self.db_path = Path(db_path)
+        self.checked = checked
+
+    def _open(self) -> Store:
+        store = Store(self.db_path, check=not self.checked)
+        self.checked = True
+        return store
 
     def has_accounts(self) -> bool:
         """True once the first admin exists."""
-        with Store(self.db_path) as store:
+        with self._open() as store:
             return Accounts(store).has_accounts()
 
     def authenticate(self, name: str, secret: str) -> Principal:
         """The account, or :class:`AuthError` (wrong secret, locked out, disabled)."""
         try:
-            with Store(self.db_path) as store:
+            with self._open() as store:
                 return Accounts(store).authenticate(name, secret)
         except StoreError as exc:
             raise AuthError(str(exc)) from None
 
     def create_first_admin(self, name: str, secret: str) -> Principal:
         """The first run: the first account, an admin, created without anyone signed in."""
-        with Store(self.db_path) as store:
+        with self._open() as store:
             return Accounts(store).add(name, "admin", secret, by=None)
 
     def emergency(self, name: str, reason: str, session_id: str | None) -> Principal:
         """An audited break-glass sign-in."""
-        with Store(self.db_path) as store:
+        with self._open() as store:
             return break_glass(store, name, reason, session_id=session_id)
 
 

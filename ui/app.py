@@ -95,8 +95,9 @@ def start_live(spec: SessionSpec, services: ServiceSpec, user: SignedInUser, sto
 
 
 def offer_unfinished(db_path: Path, user: SignedInUser) -> str | None:
-    """When sessions were left unfinished, ask: resume one (its id is returned), close them, or ignore."""
-    with Store(db_path, readonly=True) as reader:
+    """When sessions were left unfinished, ask: resume one (its id is returned), close them, or ignore (the file
+    was checked whole by the store just opened)."""
+    with Store(db_path, readonly=True, check=False) as reader:
         if not reader.unfinished_sessions():
             return None
     dialog = UnfinishedSessionsDialog(db_path, user)
@@ -113,7 +114,9 @@ def run_gui(args: argparse.Namespace) -> int:
     if user is None:
         return 0
     spec = replace(launch.session_spec(args), nurse=user.name)
-    store = open_store(args.db)
+    # Signing in opened the file and read it whole a moment ago (a damaged one is refused there): reading all of
+    # it again would only delay the window (seconds on a year's database).
+    store = open_store(args.db, check=False)
     try:
         if not spec.resume:
             spec = replace(spec, resume=offer_unfinished(store.path, user))

@@ -368,7 +368,7 @@ class LiveWindow(DialogHost, QMainWindow):
         bridge.command_failed.connect(lambda name, text: self.show_message(text))
         # Patient, user and device text is shown literally, never as markup.
         make_plain(self)
-        self.gate = AccountGate(bridge.recorder.store.path)
+        self.gate = AccountGate(bridge.recorder.store.path, checked=True)  # by the recording's own store
         self.setWindowTitle(f"Infusion Monitor — alarm profile {self.profile_label()}")
         self.idle_lock = IdleLock(self, auto_lock_minutes() * 60_000, self._idle)
 

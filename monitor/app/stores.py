@@ -22,13 +22,17 @@ def database_file(db: str | None) -> Path:
         raise AppError(str(exc)) from None
 
 
-def open_store(db: str | Path | None, *, must_exist: bool = False, readonly: bool = False) -> Store:
-    """This computer's database (``db`` as given on the command line, or its default)."""
+def open_store(
+    db: str | Path | None, *, must_exist: bool = False, readonly: bool = False, check: bool = True
+) -> Store:
+    """This computer's database (``db`` as given on the command line, or its default); ``check=False`` where this
+    process has just read the whole file (``PRAGMA quick_check``, about a second per GiB) and written nothing
+    else into it."""
     path = db if isinstance(db, Path) else database_file(db)
     if (must_exist or readonly) and not path.exists():
         raise AppError(f"no database at {path} (record a session first, or give --db)")
     try:
-        return Store(path, readonly=readonly)
+        return Store(path, readonly=readonly, check=check)
     except StoreError as exc:
         raise AppError(str(exc)) from None
 

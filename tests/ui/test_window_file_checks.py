@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import NURSE_SECRET
+
 
 def _on_window_thread(checks: list[tuple[str, bool]]) -> list[str]:
     return [path for path, main_thread in checks if main_thread]
@@ -58,3 +60,16 @@ def test_a_browser_of_its_own_reads_the_file_whole_once_not_at_each_keystroke(
         browser.mrn_edit.insert(char)
     assert len(_on_window_thread(file_checks)) == opened, "each keystroke read the whole database file again"
     window.force_close()
+
+
+def test_signing_in_at_the_recording_window_reads_no_whole_file(
+    qtbot: Any, make_window: Any, db_path: Any, accounts_in: Any, file_checks: list[tuple[str, bool]]
+) -> None:
+    """Unlocking, a hand-over or a sign-in checks a secret on the window's thread: the file was checked by the
+    recording's own store, and reading it whole again would hold the monitoring screen for seconds."""
+    accounts_in(db_path)
+    window = make_window(first_status=True)
+    file_checks.clear()
+    assert window.gate.authenticate("RN", NURSE_SECRET).name == "RN"
+    assert window.gate.has_accounts()
+    assert _on_window_thread(file_checks) == []

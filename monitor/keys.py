@@ -51,9 +51,13 @@ class Keys:
         return digest[:16]
 
 
-def ensure_private_dir(path: Path) -> None:
+def ensure_private_dir(path: Path, *, tighten_existing: bool = True) -> None:
     """Create ``path`` and any missing parents, each 0700 whatever the umask (a parent left 0777 would let
-    another user put a config file or a key file of their own there); ``path`` itself ends up 0700."""
+    another user put a config file or a key file of their own there); ``path`` itself ends up 0700.
+
+    ``tighten_existing=False`` for a folder the user chose to put a file in (a key file's): one that exists is
+    left as it is, since it may be shared (``/tmp``, ``/srv``, ``/etc``) and taking it from everyone else would
+    break the computer; the file itself is made owner-only."""
     missing: list[Path] = []
     folder = path
     while not folder.exists() and folder != folder.parent:
@@ -64,8 +68,9 @@ def ensure_private_dir(path: Path) -> None:
             folder.mkdir(mode=OWNER_ONLY_DIR)
         with contextlib.suppress(PermissionError):
             os.chmod(folder, OWNER_ONLY_DIR)
-    with contextlib.suppress(PermissionError):
-        os.chmod(path, OWNER_ONLY_DIR)
+    if tighten_existing:
+        with contextlib.suppress(PermissionError):
+            os.chmod(path, OWNER_ONLY_DIR)
 
 
 def create_private_file(path: Path) -> None:
@@ -134,7 +139,7 @@ def read_keys(path: Path) -> Keys:
 
 def create_keys(path: Path) -> Keys:
     """Write a new key file with fresh random keys (never overwrites one)."""
-    ensure_private_dir(path.parent)
+    ensure_private_dir(path.parent, tighten_existing=False)
     body = json.dumps(
         {
             "version": KEY_FILE_VERSION,

@@ -241,6 +241,21 @@ def test_missing_parent_folders_are_made_owner_only_too(tmp_path: Path) -> None:
     assert _mode(lock.path.parent) == 0o700
 
 
+def test_a_key_file_put_in_a_shared_folder_leaves_that_folder_as_it_was(tmp_path: Path) -> None:
+    """A key file configured straight into a shared folder (``/tmp/monitor.key``, ``/srv/monitor.key``): the file
+    is owner-only, the folder keeps its mode (taking /tmp from everyone else stopped other programs working)."""
+    from monitor.keys import forget_cached_keys, load_keys
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    keys = load_keys(path=shared / "monitor.key")
+    assert keys is not None
+    assert _mode(shared / "monitor.key") == 0o600
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777, oct(shared.stat().st_mode)
+    forget_cached_keys()
+
+
 def test_a_config_file_another_user_could_write_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from monitor.config import ConfigError, UserConfig
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from monitor import server as local_server
+from monitor import station as station_module
+from monitor.replication import replicator as replicator_module
 from monitor.replication.replicator import Replicator
 from monitor.station import StationFeed, StationModel
 from monitor.store import Store
@@ -118,10 +120,13 @@ def test_a_chair_whose_server_stops_answering_says_it_is_not_connected(
         proxy.freeze()
         frozen_at = time.monotonic()
         texts = []
-        while time.monotonic() - frozen_at < 20:
+        while time.monotonic() - frozen_at < replicator_module.UNANSWERED_S + 6:
             replicator.publish({"active": True, "session_id": "s", "now": time.time(), "alarms": []})
             texts.append(replicator.status().text)
-            time.sleep(0.5)
+            if "NOT CONNECTED" in texts[-1]:
+                break
+            time.sleep(0.25)
+        noticed = time.monotonic() - frozen_at
         proxy.thaw()
         thawed_at = time.monotonic()
         while not replicator.status().connected and time.monotonic() - thawed_at < 10:
@@ -130,7 +135,9 @@ def test_a_chair_whose_server_stops_answering_says_it_is_not_connected(
     finally:
         proxy.close()  # lets a read blocked on the frozen link end
         replicator.stop(timeout=0.5)
-    assert "NOT CONNECTED" in texts[-1], f"20 s after the server stopped answering the chair says: {texts[-1]}"
+    assert "NOT CONNECTED" in texts[-1], (
+        f"{noticed:.0f} s after the server stopped answering the chair says: {texts[-1]}")
+    assert noticed >= replicator_module.UNANSWERED_S - 1, f"called lost after {noticed:.1f} s, before its time"
     assert back, "the chair did not say it was connected again once the server answered"
 
 
@@ -147,7 +154,10 @@ def test_a_station_whose_server_stops_answering_says_so(
             assert time.monotonic() < deadline
             time.sleep(0.1)
         proxy.freeze()
-        time.sleep(20)
+        frozen_at = time.monotonic()
+        while feed.connected and time.monotonic() - frozen_at < station_module.UNANSWERED_S + 6:
+            time.sleep(0.1)
+        noticed = time.monotonic() - frozen_at
         connected = feed.connected
         proxy.thaw()
         thawed_at = time.monotonic()
@@ -157,5 +167,6 @@ def test_a_station_whose_server_stops_answering_says_so(
     finally:
         proxy.close()  # lets the feed's blocked read end
         feed.stop()
-    assert not connected, "20 s after the server stopped answering the station still says it is connected"
+    assert not connected, f"{noticed:.0f} s after the server stopped answering the station still says it is connected"
+    assert noticed >= station_module.UNANSWERED_S - 1, f"called lost after {noticed:.1f} s, before its time"
     assert back, "the station did not say it was connected again once the server answered"

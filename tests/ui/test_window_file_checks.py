@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import NURSE_SECRET
 
 
@@ -16,32 +18,28 @@ def _on_window_thread(checks: list[tuple[str, bool]]) -> list[str]:
     return [path for path, main_thread in checks if main_thread]
 
 
-def test_identifying_the_patient_during_recording_scans_no_file_on_the_window_thread(
-    qtbot: Any, make_window: Any, file_checks: list[tuple[str, bool]]
-) -> None:
-    window = make_window(first_status=True)
-    file_checks.clear()
-    window._patient_identified()
-    assert _on_window_thread(file_checks) == [], "the window's thread ran PRAGMA quick_check over the whole database"
-
-
-def test_opening_the_alarm_log_during_recording_scans_no_file_on_the_window_thread(
-    qtbot: Any, make_window: Any, file_checks: list[tuple[str, bool]]
-) -> None:
-    window = make_window(first_status=True)
-    file_checks.clear()
-    window.show_alarm_log().close()
-    assert _on_window_thread(file_checks) == [], "the window's thread ran PRAGMA quick_check over the whole database"
-
-
-def test_the_session_browser_beside_the_recording_scans_no_file_on_the_window_thread(
-    qtbot: Any, make_window: Any, file_checks: list[tuple[str, bool]]
-) -> None:
-    window = make_window(first_status=True)
-    file_checks.clear()
+def _browse(window: Any) -> None:
     browser = window.open_sessions()
     for char in "0012":  # each keystroke in the MRN filter searches again
         browser.mrn_edit.insert(char)
+
+
+# What a nurse does at the recording window that reads the database: identifying the patient, the alarm log, the
+# session browser beside the recording.
+ACTIONS = {
+    "identify": lambda window: window._patient_identified(),
+    "alarm log": lambda window: window.show_alarm_log().close(),
+    "session browser": _browse,
+}
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_reading_the_database_during_recording_scans_no_file_on_the_window_thread(
+    qtbot: Any, make_window: Any, file_checks: list[tuple[str, bool]], action: str
+) -> None:
+    window = make_window(first_status=True)
+    file_checks.clear()
+    ACTIONS[action](window)
     assert _on_window_thread(file_checks) == [], "the window's thread ran PRAGMA quick_check over the whole database"
 
 

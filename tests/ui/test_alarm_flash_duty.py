@@ -48,7 +48,8 @@ def _measure(qtbot: Any, priority: Priority, seconds: float = 8.0) -> tuple[floa
     def reading(elapsed_ms: int) -> None:
         if not row.lit and elapsed_ms - last["at"] >= 1000:
             last["at"] = elapsed_ms
-            QTimer.singleShot(20, lambda: bar.show_snapshot(
+            # Tied to the bar: a reading still pending when the test ends dies with it.
+            QTimer.singleShot(20, bar, lambda: bar.show_snapshot(
                 AlarmSnapshot((_alarm(priority, next(values)),), None, False, False, priority), T0 + 1))
 
     bar.flashed.connect(reading)
@@ -60,6 +61,8 @@ def _measure(qtbot: Any, priority: Priority, seconds: float = 8.0) -> tuple[floa
         image = row.grab().toImage()
         samples.append((time.monotonic() - start, image.pixelColor(3, image.height() // 2) == lit_colour))
         qtbot.wait(10)
+    bar.flashed.disconnect(reading)
+    qtbot.wait(50)  # the last pending reading arrives while the bar is still there
     lit_time = sum(t1 - t0 for (t0, lit), (t1, _) in pairwise(samples) if lit)
     onsets = [t for (_, a), (t, b) in pairwise(samples) if b and not a]
     total = samples[-1][0] - samples[0][0]

@@ -812,9 +812,10 @@ class AlarmEngine:
             self._back.pop(invalid, None)
         elif invalid in self._active:
             self._back.setdefault(invalid, None)
-        for key in (invalid, *(f"{condition}:{probe}" for condition in ("sensor_off", "no_pulse"))):
-            if key in self._back:
-                self._coming_back(key, t, reading.reliable)
+        if self._back:  # almost always empty: nothing to build per reading
+            for key in (invalid, *(f"{condition}:{probe}" for condition in ("sensor_off", "no_pulse"))):
+                if key in self._back:
+                    self._coming_back(key, t, reading.reliable)
         if flags:
             if Flag.INVALID in flags:
                 key = invalid

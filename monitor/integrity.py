@@ -17,6 +17,7 @@ older copy of itself, an attacker who holds the key) is in the README's threat m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import sqlite3
@@ -121,14 +122,27 @@ def link_mac(keys: Keys, seq: int, table: str, row_key: str, session_id: str | N
     parts = [str(seq), table, row_key, session_id or "", origin, repr(at), content, previous]
     if account_seq is not None:
         parts.append(str(account_seq))
-    return hmac.new(keys.integrity, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+    return _keyed_hash(keys.integrity, "\x1f".join(parts))
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 keyed with ``secret``, nothing hashed yet: copied for each message (keying anew for each
+    of the millions of links a year's chain holds took twice as long)."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
+
+
+def _keyed_hash(secret: bytes, message: str) -> str:
+    keyed = _keyed(secret).copy()
+    keyed.update(message.encode())
+    return keyed.hexdigest()
 
 
 def head_mac(keys: Keys, seq: int, mac: str, account_count: int = 0, account_mac: str = "") -> str:
     """The keyed hash of the chain's end and of where the accounts' links end (so links cut off either, or
     an earlier end put back for one alone, are noticed)."""
     message = f"head\x1f{seq}\x1f{mac}" + (f"\x1f{account_count}\x1f{account_mac}" if account_count else "")
-    return hmac.new(keys.integrity, message.encode(), hashlib.sha256).hexdigest()
+    return _keyed_hash(keys.integrity, message)
 
 
 # -- sealing --------------------------------------------------------------------------------------
@@ -389,39 +403,39 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     findings += [Finding(f"trigger {name}", "missing (the append-only guard was removed)")
                  for name in EXPECTED_TRIGGERS if name not in triggers]
 
-    latest: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+    # Only a check of one session keeps links (its own and those of no session): a whole file's rows are
+    # compared afterwards, table by table, against the latest link of each row read from the chain itself (a
+    # year holds millions of links; keeping them all needed gigabytes).
+    latest: dict[tuple[str, str], tuple[str, str | None]] | None = None if session_id is None else {}
     previous = ""
     links = 0
     upgraded = 0
     chain_broken = False
-    for expected_seq, link in enumerate(chain.links(conn), start=1):
-        # The link's own session is ``link.session_id``: ``session_id`` stays the one asked about.
-        seq, table, row_key, origin, at = link.seq, link.table, link.row_key, link.origin, link.at
+    for seq, table, row_key, owner, origin, at, content, mac, account_seq in chain.link_values(conn):
         links += 1
-        where = f"chain link {seq} ({table} {row_key})"
         if not chain_broken:
-            if seq != expected_seq:
-                findings.append(Finding(f"chain link {expected_seq}", "removed (the chain jumps to link "
-                                        f"{seq})"))
+            if seq != links:
+                findings.append(Finding(f"chain link {links}", f"removed (the chain jumps to link {seq})"))
                 chain_broken = True
-            elif link_mac(keys, seq, table, row_key, link.session_id, origin, at, link.content, previous,
-                          link.account_seq) != link.mac:
+            elif link_mac(keys, seq, table, row_key, owner, origin, at, content, previous, account_seq) != mac:
                 # The session a link names is part of what its keyed hash covers: once that does not match, the
                 # link may name any session, so the finding concerns every one.
-                findings.append(Finding(where, "altered, forged or out of order (its keyed hash does not match)"))
+                findings.append(Finding(f"chain link {seq} ({table} {row_key})",
+                                        "altered, forged or out of order (its keyed hash does not match)"))
                 chain_broken = True
-        previous = link.mac
+        previous = mac
         if origin == ORIGIN_OUTSIDE:
             findings.append(Finding(f"{table} {row_key}", "written outside this program (found unsealed at "
-                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", link.session_id))
+                                    f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", owner))
         elif origin == ORIGIN_UPGRADE:
             upgraded += 1
-        if session_id is None or link.session_id in (None, session_id):
-            latest[(table, row_key)] = (seq, link.content, link.session_id)
+        if latest is None:
+            continue
+        if owner is None or owner == session_id:
+            latest[(table, row_key)] = (content, owner)
         else:
-            # Another session's row: only that it is not ours is kept (a year holds millions of links; keeping
-            # them all made one session's check need gigabytes). A row of ours whose latest link names another
-            # session is then in no link of ours: reported as not in the chain.
+            # Another session's row: only that it is not ours is kept. A row of ours whose latest link names
+            # another session is then in no link of ours: reported as not in the chain.
             latest.pop((table, row_key), None)
     head = chain.head(conn)
     if links and head is None:
@@ -437,10 +451,10 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
             if broken:
                 findings.append(Finding("accounts' links", broken))
 
+    compared = (((table, row_key, content, owner) for (table, row_key), (content, owner) in latest.items())
+                if latest is not None else chain.latest_links(conn))
     rows_checked = 0
-    for (table, row_key), (_seq, content, owner) in latest.items():
-        if session_id is not None and owner not in (None, session_id):
-            continue
+    for table, row_key, content, owner in compared:
         rows_checked += 1
         now = row_content(conn, table, row_key)
         if now is None:
@@ -451,19 +465,28 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     return VerifyReport(check, links, rows_checked, upgraded, tuple(findings))
 
 
-def _unchained_rows(conn: sqlite3.Connection, latest: dict[tuple[str, str], Any],
+def _unchained_rows(conn: sqlite3.Connection, latest: Mapping[tuple[str, str], object] | None,
                     only: str | None = None) -> list[Finding]:
+    """Rows no link holds: with ``latest`` (one session's check), rows of that session and of no session
+    that are not among its keys; without, every row the chain has no link over (asked of the database)."""
     findings: list[Finding] = []
     named: list[tuple[str, str, str | None]] = [(table, "id", "session_id") for table in ROW_TABLES]
     named += [(table, spec.key, spec.owner) for table, spec in VERSIONED.items()]
     for table, key, owner in named:
-        for row_id, session_id in chain.owners(conn, table, only, key=key, owner=owner):
-            if (table, str(row_id)) not in latest:
-                findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
-                                        session_id))
+        if latest is None:
+            found: Iterable[tuple[Any, str | None]] = chain.rows_without_links(conn, table, key=key, owner=owner)
+        else:
+            found = ((row_id, session_id) for row_id, session_id in chain.owners(conn, table, only, key=key,
+                                                                                  owner=owner)
+                     if (table, str(row_id)) not in latest)
+        findings += [Finding(f"{table} {row_id}", "not in the chain (added outside this program)", session_id)
+                     for row_id, session_id in found]
     for table in RANGE_TABLES:
-        covered = sorted((int(lo), int(hi)) for lo, _, hi in
-                         (key.partition("-") for tbl, key in latest if tbl == table))
+        if latest is None:
+            covered: Iterable[tuple[int, int]] = chain.sealed_ranges(conn, table)
+        else:
+            covered = sorted((int(lo), int(hi)) for lo, _, hi in
+                             (key.partition("-") for tbl, key in latest if tbl == table))
         # A row is unchained when no link's range holds its id: exactly the rows in the gaps between
         # the ranges (read by id, not row by row: a day is ~260,000 readings).
         for row_id, session_id in chain.rows_in_id_gaps(conn, table, _gaps(covered), only):
@@ -472,8 +495,8 @@ def _unchained_rows(conn: sqlite3.Connection, latest: dict[tuple[str, str], Any]
     return findings
 
 
-def _gaps(ranges: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
-    """The ids (as inclusive ranges, ascending) that none of ``ranges`` (sorted) holds."""
+def _gaps(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The ids (as inclusive ranges, ascending) that none of ``ranges`` (sorted by their low end) holds."""
     next_free = chain.SMALLEST_ID
     for lo, hi in ranges:
         if lo > next_free:

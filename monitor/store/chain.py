@@ -155,6 +155,42 @@ def links(conn: sqlite3.Connection) -> Iterator[Link]:
         yield Link(*values)
 
 
+def link_values(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """Every link as a plain tuple in :class:`Link`'s field order (``account_seq`` None before the upgrade that
+    added it), in chain order: what a walk over millions of links reads without building an object for each."""
+    if has_account_order(conn):
+        return iter(conn.execute(f"SELECT {_LINK_COLUMNS} FROM chain ORDER BY seq"))
+    return iter(conn.execute(f"SELECT {_OLD_LINK_COLUMNS}, NULL FROM chain ORDER BY seq"))
+
+
+def latest_links(conn: sqlite3.Connection) -> Iterator[tuple[str, str, str, str | None]]:
+    """``(table, row_key, content, session_id)`` of the latest link over each row, in the order of those links:
+    read from the database as it goes (SQLite sorts on disk when it must), whatever the chain's length."""
+    # With a single max() SQLite takes the other columns from the row that holds the maximum.
+    for table, row_key, content, session_id, _seq in conn.execute(
+            "SELECT tbl, row_key, content, session_id, MAX(seq) AS latest FROM chain GROUP BY tbl, row_key "
+            "ORDER BY latest"):
+        yield str(table), str(row_key), str(content), session_id
+
+
+def rows_without_links(conn: sqlite3.Connection, table: str, *, key: str = "id",
+                       owner: str | None = "session_id") -> Iterator[tuple[Any, str | None]]:
+    """``(key, session)`` of the rows of ``table`` that no link names, in storage order (``owner`` as in
+    :func:`owners`)."""
+    column = "NULL" if owner is None else owner
+    yield from conn.execute(
+        f"SELECT {key}, {column} FROM {table} AS r WHERE NOT EXISTS "
+        f"(SELECT 1 FROM chain WHERE tbl = ? AND row_key = CAST(r.{key} AS TEXT)) ORDER BY rowid", [table])
+
+
+def sealed_ranges(conn: sqlite3.Connection, table: str) -> Iterator[tuple[int, int]]:
+    """The id ranges ``(lo, hi)`` the links over a range table hold, by their low end (keys ``lo-hi``)."""
+    for lo, hi in conn.execute(
+            "SELECT CAST(row_key AS INTEGER) AS lo, CAST(substr(row_key, instr(row_key, '-') + 1) AS INTEGER) "
+            "FROM chain WHERE tbl = ? ORDER BY lo", [table]):
+        yield int(lo), int(hi)
+
+
 def account_links(conn: sqlite3.Connection) -> list[Link]:
     """The links of accounts and approvals, in their own order."""
     return [Link(*values) for values in conn.execute(

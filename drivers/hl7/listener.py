@@ -563,9 +563,9 @@ class Hl7Decoder(Decoder):
         if error is not None:
             self.clock_offsets.append((at, error))
 
-    def _checked_time(self, t: float, at: float) -> float:
+    def _checked_time(self, t: float, at: float, sender: str = "") -> float:
         # The device clock is trusted only near the receive time (drivers.core.clock.device_time); a
-        # value stamped hours or years away is stored at its receive time and the offset reported.
+        # value stamped ahead of it is stored at its receive time and the offset reported.
         kept, offset = device_time(t, at)
         if offset is None:
             return kept
@@ -573,7 +573,18 @@ class Hl7Decoder(Decoder):
         if offset > MAX_FUTURE_S:
             # Far in the future is a wrong field, not only a wrong clock: the sender hears of it (AE).
             raise ValueError(f"time {datetime.fromtimestamp(t, UTC).isoformat()} is in the future")
+        if offset < 0.0 and not self._clock_behind_by(sender, offset):
+            # Measured long before it arrived (a gateway's queue sent on after an outage): an old value keeps
+            # its own time, so it is never shown or judged as the current one, nor hides what came after it.
+            return t
         return at
+
+    def _clock_behind_by(self, sender: str, offset: float) -> bool:
+        """Whether the sender's clock is known to be steadily behind by about ``offset`` (then its values are
+        current, only stamped by a clock set wrong: they are stored at their receive time)."""
+        watch = self._send_clocks.get(sender)
+        error = None if watch is None else watch.error_s
+        return error is not None and error - DEVICE_TIME_PAST_S <= offset
 
     def _stamped_time(
         self, segment: Any, location: tuple[str, int, int], label: str, fallback: float, at: float,
@@ -585,7 +596,7 @@ class Hl7Decoder(Decoder):
         if not stamp:
             return fallback
         try:
-            return self._checked_time(parse_hl7_time(stamp, self.tz, near=at), at)
+            return self._checked_time(parse_hl7_time(stamp, self.tz, near=at), at, result.sender)
         except ValueError as exc:
             result.problems.append(Problem(ERR_DATA_TYPE, f"{label}: {exc}", location))
             return fallback

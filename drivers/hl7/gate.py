@@ -60,7 +60,7 @@ class SessionGate:
         #: PID-3 and sender of the first message taken (the binding before identification).
         self.first_patient: str | None = None
         self.sender: str | None = None
-        self._answers: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, str], tuple[str, str, str]] = OrderedDict()
         self._last_cuff: tuple[object, ...] | None = None
         self._timed_cuffs: OrderedDict[tuple[object, ...], None] = OrderedDict()
 
@@ -103,23 +103,25 @@ class SessionGate:
             if self.first_patient is None and patient_ids:
                 self.first_patient = patient_ids[0]
 
-    def answered(self, sender: str, control_id: str, sent: str = "") -> str | None:
-        """The code a message with this control id and MSH-7 (``sent``) from this sender was answered with, None
-        when new (a control id used again with another MSH-7 is a new message: the sender's counter started
-        again)."""
+    def answered(self, sender: str, control_id: str, sent: str = "", body: str = "") -> str | None:
+        """The code a message with this control id from this sender was answered with, None when new. The same
+        message sent again has the same MSH-7 (``sent``) or, from a sender that writes MSH-7 anew each time it
+        sends, the same segments after MSH (``body``, their hash); a control id used again with another MSH-7
+        and other segments is a new message (the sender's counter started again)."""
         if not control_id:
             return None
         with self._lock:
-            code, first_sent = self._answers.get((sender, control_id), (None, None))
-            return code if first_sent == sent else None
+            code, first_sent, first_body = self._answers.get((sender, control_id), (None, None, None))
+            return code if first_sent == sent or (body and first_body == body) else None
 
-    def remember(self, sender: str, control_id: str, code: str, sent: str = "") -> None:
-        """A message was taken (values stored): a repeat of it (same control id, same MSH-7) must store nothing."""
+    def remember(self, sender: str, control_id: str, code: str, sent: str = "", body: str = "") -> None:
+        """A message was taken (values stored): a repeat of it (same control id, same MSH-7 or same segments after
+        MSH) must store nothing."""
         if not control_id:
             return
         with self._lock:
             self._answers.pop((sender, control_id), None)
-            self._answers[(sender, control_id)] = (code, sent)
+            self._answers[(sender, control_id)] = (code, sent, body)
             while len(self._answers) > REMEMBERED_CONTROL_IDS:
                 self._answers.popitem(last=False)
 

@@ -45,6 +45,7 @@ bound to anything but a loopback address.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import queue
@@ -225,11 +226,15 @@ class MessageResult:
     message_id: str = ""
     #: Its MSH-7 as sent (with MSH-10, what makes a message sent again the same message).
     sent: str = ""
+    #: A hash of its segments after MSH (with MSH-10, the same message sent again by a sender that writes a new
+    #: MSH-7 each time it sends).
+    body: str = ""
     #: Who sent it (MSH-3^MSH-4, or the address).
     sender: str = ""
     #: Set when the session refused the message (another patient or sender): a technical event.
     refusal: Refusal | None = None
-    #: A message already taken (same sender, same MSH-10): answered again, nothing stored.
+    #: A message already taken (same sender, same MSH-10, and the same MSH-7 or segments after MSH): answered
+    #: again, nothing stored.
     repeat: bool = False
 
     @property
@@ -452,7 +457,7 @@ class Hl7Decoder(Decoder):
                 self.errors += 1
             self.counters.frames_decoded += 1
             if result.readings and not result.repeat:
-                self.gate.remember(result.sender, result.message_id, result.ack_code, result.sent)
+                self.gate.remember(result.sender, result.message_id, result.ack_code, result.sent, result.body)
         codes = [result.ack_code]
         if msh is not None:
             codes = acknowledgment_codes(_get(msh, 15), _get(msh, 16), result.ack_code)
@@ -491,6 +496,8 @@ class Hl7Decoder(Decoder):
         result.sender = sender_key(_get(msh, 3), _get(msh, 4), peer_host)
         result.message_id = _get(msh, 10)
         result.sent = _get(msh, 7)
+        result.body = hashlib.sha256("\r".join(str(segment) for segment in message
+                                                 if str(segment[0]).upper() != "MSH").encode()).hexdigest()
         patient_ids = _patient_ids(message)
         refusal = self.gate.admit(result.sender, patient_ids)
         if refusal is not None:
@@ -498,7 +505,7 @@ class Hl7Decoder(Decoder):
             code = ERR_RECORD_LOCKED if refusal.condition == "hl7_other_sender" else ERR_UNKNOWN_KEY
             location = ("PID", 1, 3) if refusal.condition == "hl7_other_patient" else ("MSH", 1, 3)
             raise MessageRejected(Problem(code, refusal.reason, location))
-        previous = self.gate.answered(result.sender, result.message_id, result.sent)
+        previous = self.gate.answered(result.sender, result.message_id, result.sent, result.body)
         if previous is not None:
             # Sent again (its ACK was lost): answer as before; the values are already stored.
             result.repeat = True

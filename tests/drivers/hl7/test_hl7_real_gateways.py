@@ -80,6 +80,22 @@ def test_a_message_sent_again_after_a_lost_ack_is_still_stored_once() -> None:
     assert again.readings == [] and again.ack_code == "AA"
 
 
+def test_a_message_sent_again_with_a_new_msh7_is_stored_once_and_answered_as_before() -> None:
+    # Some senders build the header anew for every attempt: the resend after a lost ACK carries the same MSH-10
+    # and the same observations (their own OBR-7 and OBX-14), only MSH-7 is the time of sending.
+    decoder = Hl7Decoder()
+    first_text = _vs8("12", AT, 93)
+    resent = first_text.replace(f"|||{_stamp(AT)}||ORU", f"|||{_stamp(AT + 10)}||ORU", 1)
+    assert resent != first_text and resent.split("\r")[1:] == first_text.split("\r")[1:]
+    first = decoder.process_text(first_text, AT)
+    again = decoder.process_text(resent, AT + 10)
+    assert [r.value for r in first.readings] == [93.0]
+    assert (again.repeat, again.readings, again.ack_code) == (True, [], "AA")
+    # The same number with other observations is a new message (the counter started again).
+    restarted = decoder.process_text(_vs8("12", AT + 20, 91), AT + 20)
+    assert [r.value for r in restarted.readings] == [91.0]
+
+
 def test_a_pcd01_message_whose_values_were_kept_is_committed_with_ca() -> None:
     # IHE PCD-01 senders ask for the accept acknowledgment only (MSH-15 AL, MSH-16 NE), as the VS8 above does.
     # HL7 v2: a positive accept acknowledgment (CA) means the receiver committed the message to safe storage and

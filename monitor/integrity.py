@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from monitor.keys import Keys
-from monitor.store import chain
+from monitor.store import chain, outbox
 
 #: Tables sealed one link per row (append-only, integer ids).
 ROW_TABLES: Final = ("audit", "events")
@@ -399,9 +399,10 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
         return VerifyReport(check, 0, 0, 0, (Finding(
             "key file", f"{keys.path} is not the key this database was sealed with (database: "
             f"{'none' if stored is None else stored}, key file: {keys.fingerprint}); restore the right one"),))
-    triggers = chain.names(conn, "trigger")
+    triggers = chain.triggers(conn)
     findings += [Finding(f"trigger {name}", "missing (the append-only guard was removed)")
                  for name in EXPECTED_TRIGGERS if name not in triggers]
+    findings += _foreign_triggers(triggers)
 
     # Only a check of one session keeps links (its own and those of no session): a whole file's rows are
     # compared afterwards, table by table, against the latest link of each row read from the chain itself (a
@@ -463,6 +464,18 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
             findings.append(Finding(f"{table} {row_key}", "changed after it was written", owner))
     findings += _unchained_rows(conn, latest, session_id)
     return VerifyReport(check, links, rows_checked, upgraded, tuple(findings))
+
+
+def _foreign_triggers(found: Mapping[str, str]) -> list[Finding]:
+    """Triggers this program did not create, or changed since: one can rewrite rows as they are written, before
+    they are sealed, so the rewritten rows would verify."""
+    ours = {**chain.APPEND_ONLY_TRIGGERS, **outbox.trigger_statements()}
+    return [
+        Finding(f"trigger {name}", "added outside this program (it can change rows as they are written)"
+                if name not in ours else "changed outside this program (it can change rows as they are written)")
+        for name, statement in sorted(found.items())
+        if ours.get(name) != statement
+    ]
 
 
 def _unchained_rows(conn: sqlite3.Connection, latest: Mapping[tuple[str, str], object] | None,

@@ -22,6 +22,14 @@ SMALLEST_ID = -(2**63)
 LARGEST_ID = 2**63 - 1
 
 
+#: The audit log's append-only guards: each trigger's name and its statement, as SQLite keeps it in the schema.
+APPEND_ONLY_TRIGGERS: dict[str, str] = {
+    name: f"CREATE TRIGGER {name} BEFORE {event} ON audit "
+          "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    for name, event in (("audit_no_update", "UPDATE"), ("audit_no_delete", "DELETE"))
+}
+
+
 def create_tables(conn: Any) -> None:
     """The chain, its head and the key fingerprint (part of a schema migration); ``conn`` can execute SQL."""
     conn.execute(
@@ -283,6 +291,11 @@ def integrity_check(conn: sqlite3.Connection, *, quick: bool) -> str:
     """SQLite's own check of the file (``quick``: without the index-to-table comparison), lines joined by "; "."""
     pragma = "PRAGMA quick_check" if quick else "PRAGMA integrity_check"
     return "; ".join(str(r[0]) for r in conn.execute(pragma).fetchall())
+
+
+def triggers(conn: sqlite3.Connection) -> dict[str, str]:
+    """Every trigger of the database: its name and its statement as SQLite keeps it."""
+    return {str(r[0]): str(r[1]) for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
 
 
 def names(conn: sqlite3.Connection, kind: str) -> set[str]:

@@ -110,14 +110,22 @@ def install(conn: sqlite3.Connection) -> str:
                 "tbl TEXT NOT NULL, row_key TEXT NOT NULL, queued_at REAL NOT NULL)"
             )
             _queue_every_row(conn)
-        for table in TABLES:
-            for event in ("INSERT", "UPDATE"):
-                conn.execute(
-                    f"CREATE TRIGGER IF NOT EXISTS replicate_{table}_{event.lower()} AFTER {event} ON {table} "
-                    f"BEGIN INSERT INTO replication_outbox (tbl, row_key, queued_at) "
-                    f"VALUES ('{table}', CAST(NEW.id AS TEXT), {_NOW}); END"
-                )
+        for statement in trigger_statements().values():
+            conn.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
     return origin
+
+
+def trigger_statements() -> dict[str, str]:
+    """Each outbox trigger's name and its statement, as SQLite keeps it in the schema."""
+    return {
+        f"replicate_{table}_{event.lower()}": (
+            f"CREATE TRIGGER replicate_{table}_{event.lower()} AFTER {event} ON {table} "
+            f"BEGIN INSERT INTO replication_outbox (tbl, row_key, queued_at) "
+            f"VALUES ('{table}', CAST(NEW.id AS TEXT), {_NOW}); END"
+        )
+        for table in TABLES
+        for event in ("INSERT", "UPDATE")
+    }
 
 
 def _queue_every_row(conn: sqlite3.Connection) -> int:

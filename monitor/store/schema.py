@@ -114,14 +114,8 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"at", "action"},
     )
-    db.execute(
-        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
-        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
-    )
-    db.execute(
-        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
-        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
-    )
+    for statement in chain.APPEND_ONLY_TRIGGERS.values():
+        db.execute(statement)
 
 
 def _add_feed_queue_v2(db: sqlite_utils.Database) -> None:

@@ -76,7 +76,7 @@ class AccountGate:
 def principal_of(user: SignedInUser) -> Principal:
     """The principal behind a signed-in user (an emergency sign-in keeps its kind)."""
     if user.name.startswith(EMERGENCY_PREFIX):
-        return Principal(user.name[len(EMERGENCY_PREFIX):], user.role, "break_glass")
+        return Principal(user.name[len(EMERGENCY_PREFIX):], user.role, "break_glass", user.reason)
     return Principal(user.name, user.role)
 
 
@@ -105,10 +105,17 @@ def sign_in_at_start(db_path: Path, args: Any, *, title: str) -> SignedInUser | 
     return dialog.user()
 
 
+def emergency_note(user: SignedInUser) -> str | None:
+    """The timeline note that flags an emergency sign-in on the session (None for an account)."""
+    if not user.name.startswith(EMERGENCY_PREFIX):
+        return None
+    return f"Emergency sign-in without an account: {user.name[len(EMERGENCY_PREFIX):]} — reason: {user.reason}"
+
+
 def signed_in(principal: Principal) -> SignedInUser:
     """What the window shows and records for a principal."""
     if principal.kind == "break_glass":
-        return SignedInUser(EMERGENCY_PREFIX + principal.name, principal.role or "nurse")
+        return SignedInUser(EMERGENCY_PREFIX + principal.name, principal.role or "nurse", principal.reason)
     return SignedInUser(principal.name, principal.role or "nurse")
 
 

@@ -20,7 +20,7 @@ from monitor.app.services import Services, ServiceSpec, check_services, start_se
 from monitor.app.sessions import SessionSpec, start_session
 from monitor.app.stores import database_file, open_store
 from monitor.store import Store, StoreError
-from ui.account_dialogs import principal_of
+from ui.account_dialogs import emergency_note, principal_of
 from ui.account_dialogs import sign_in_at_start as sign_in_with_account
 from ui.bridge import RecorderBridge
 from ui.collector import gui_application
@@ -91,6 +91,10 @@ def start_live(spec: SessionSpec, services: ServiceSpec, user: SignedInUser, sto
     window.set_guard(guard)
     if user.role != "nurse":
         window.set_user(user)  # the recorder knows the name; the role goes to the audit log
+    note = emergency_note(user)
+    if note is not None:
+        # An emergency sign-in made before the session existed is flagged on its timeline too.
+        window.send("note", text=note)
     return LiveRun(window, bridge, running)
 
 

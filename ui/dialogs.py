@@ -78,10 +78,11 @@ CADSS_ANCHORS = "0 not at all · 1 slightly · 2 moderately · 3 considerably ·
 
 @dataclass(frozen=True, slots=True)
 class SignedInUser:
-    """Who is at the chair, and with which role."""
+    """Who is at the chair, and with which role (an emergency sign-in also with its reason)."""
 
     name: str
     role: str
+    reason: str = ""
 
     @property
     def label(self) -> str:

@@ -50,7 +50,7 @@ from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, m
 from monitor.store import Store, StoreError
 from monitor.watchdog import Stall, Watchdog
 from ui import theme
-from ui.account_dialogs import EMERGENCY_PREFIX, AccountGate, AccountSignInDialog
+from ui.account_dialogs import AccountGate, AccountSignInDialog, emergency_note
 from ui.alarm_bar import AlarmBar
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
@@ -1016,10 +1016,10 @@ class LiveWindow(DialogHost, QMainWindow):
         def signed(d: QDialog) -> None:
             user = d.user()  # type: ignore[attr-defined]
             self.set_user(user)
-            if user.name.startswith(EMERGENCY_PREFIX):
+            note = emergency_note(user)
+            if note is not None:
                 # Flagged on the session's timeline as well as in the audit log.
-                self.send("note", text=f"Emergency sign-in without an account: {user.name[len(EMERGENCY_PREFIX):]}"
-                                       f" — reason: {d.principal.reason}")  # type: ignore[attr-defined]
+                self.send("note", text=note)
             if self.locked:
                 self.set_locked(False)
 

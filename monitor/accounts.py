@@ -28,6 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from monitor import integrity
 from monitor.keys import Keys
+from monitor.store import ROLLED_BACK_ACTION
 from monitor.store import accounts as rows
 from monitor.store.accounts import UserRow
 
@@ -175,13 +176,20 @@ class Accounts:
         """True once the first admin exists: an account row, or an account sealed in the hash chain.
 
         Rows removed by hand leave their links behind, so emptying the table does not reopen the first run
-        (which creates an admin without anyone signed in).
+        (which creates an admin without anyone signed in). Neither does removing the rows with their links (and
+        the chain with them): the audit log still says accounts were added, or that the database was found behind
+        what this computer saw of its record.
         """
-        return rows.count_users(self.store.db) > 0 or integrity.has_sealed_accounts(self.store.db.conn)
+        return rows.count_users(self.store.db) > 0 or self._accounts_removed()
 
     def removed_outside(self) -> bool:
-        """Every account row is gone while the chain holds accounts: they were removed outside this program."""
-        return rows.count_users(self.store.db) == 0 and integrity.has_sealed_accounts(self.store.db.conn)
+        """Every account row is gone while the record shows accounts: they were removed outside this program."""
+        return rows.count_users(self.store.db) == 0 and self._accounts_removed()
+
+    def _accounts_removed(self) -> bool:
+        """The record holds an account, or lost links (its accounts' among them, for all it can tell)."""
+        return (integrity.has_sealed_accounts(self.store.db.conn)
+                or rows.audited(self.store.db, "user_added") or rows.audited(self.store.db, ROLLED_BACK_ACTION))
 
     def _row(self, name: str) -> UserRow | None:
         return rows.user(self.store.db, name.strip())

@@ -101,6 +101,11 @@ def set_failures(db: sqlite_utils.Database, name: str, failures: int, locked_unt
     db.execute("UPDATE users SET failures = ?, locked_until = ? WHERE name = ?", [failures, locked_until, name])
 
 
+def audited(db: sqlite_utils.Database, action: str) -> bool:
+    """Whether the audit log holds an entry of ``action``."""
+    return db.execute("SELECT 1 FROM audit WHERE action = ? LIMIT 1", [action]).fetchone() is not None
+
+
 def unknown_name_failures(db: sqlite_utils.Database, name: str) -> tuple[int, float | None]:
     """Failed sign-ins in a row with a name no account has, and the lock-out they caused, as the newest audit entry
     of such a sign-in gives them (the audit log is where those are counted: there is no row to keep them)."""

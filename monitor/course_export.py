@@ -12,6 +12,7 @@ import csv
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import IO, Any, Final
 from xml.sax.saxutils import escape
@@ -30,6 +31,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from monitor import rems
 from monitor.course import BOOSTER, Course, course_dict, csv_rows
+from monitor.exports.data import patient_scrubber
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.store import Reader, Store
 
@@ -89,8 +91,17 @@ def _deidentify_form(form: dict[str, Any], started_at: float) -> None:
     form["submitted_by"] = None
 
 
+def without_identifiers(course: Course) -> Course:
+    """The course with the patient's name, MRN and birth date removed from what was typed into it."""
+    scrub = patient_scrubber(course.patient)
+    rows = tuple(replace(row, interventions=tuple(scrub(text) for text in row.interventions)) for row in course.rows)
+    return replace(course, rows=rows)
+
+
 def course_json(store: Reader, course: Course, *, deidentify: bool = False) -> dict[str, Any]:
     """The course JSON with each REMS session's form (de-identified: without the patient field)."""
+    if deidentify:
+        course = without_identifiers(course)
     forms = rems_forms(store, course)
     starts = {row.session_id: row.started_at for row in course.rows}
     data = course_dict(course, deidentify=deidentify)
@@ -111,6 +122,8 @@ def write(
     store: Reader, course: Course, fmt: str, stream: IO[Any], *, deidentify: bool = False, user: str | None = None
 ) -> None:
     """Write the course in ``fmt`` (json, csv: text streams; pdf: a binary stream)."""
+    if deidentify:
+        course = without_identifiers(course)
     if fmt == "json":
         json.dump(course_json(store, course, deidentify=deidentify), stream, indent=2)
         stream.write("\n")

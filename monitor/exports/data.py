@@ -351,6 +351,12 @@ def _scrubber(texts: set[str]) -> Any:
     return scrub
 
 
+def patient_scrubber(patient: Mapping[str, Any] | None) -> Any:
+    """A function that replaces the patient's name, MRN and birth date in typed text (whole words) by
+    ``[removed]``, as a de-identified export does."""
+    return _scrubber(_identifier_texts(patient, None))
+
+
 def _staff_texts(record: SessionRecord) -> set[str]:
     """The staff's names as the record holds them (and their parts), for free text."""
     names = {str(record.session.get("nurse") or "")}

@@ -1,0 +1,28 @@
+"""Who read which patient's sessions is written into the database (README: "Listing, reviewing and exporting
+write who read what into the database")."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from monitor.cli import main
+from monitor.store import Store
+from tests.monitor.course.recording import MRN
+
+
+def test_listing_the_sessions_with_their_patients_is_in_the_audit_log(tmp_path: Path) -> None:
+    from monitor.plan import SessionPlan
+    from monitor.protocols import load_protocol
+    from tests.monitor.course.recording import record
+
+    db = tmp_path / "monitor.db"
+    record(db, load_protocol("ketamine-iv"), start=1_722_000_000.0, plan=SessionPlan(1, 2, 1))
+    with Store(db, readonly=True) as reader:
+        before = len(reader.audit_log())
+    out = io.StringIO()
+    assert main(["sessions", "--db", str(db), "--json"], out=out) == 0
+    assert MRN in out.getvalue()  # the patients' MRNs, decrypted
+    with Store(db, readonly=True) as reader:
+        after = reader.audit_log()[before:]
+    assert after, "the patients' MRNs were listed and nothing says who read them"

@@ -14,6 +14,8 @@ and the recorder puts it on the timeline.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -522,6 +524,9 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
     db = Path(db_path)
     name = f"{db.name}.recovery-{session_id[:8]}-{int(time.time())}.jsonl"
     lines = [json.dumps(_sealed(op, keys), default=str) + "\n" for op in ops]
+    if keys is not None:
+        # The last line is a keyed hash of the others: rows changed in the file are not written back as ours.
+        lines.append(json.dumps({"op": _FILE_SEAL, "mac": _file_mac(keys, "".join(lines))}) + "\n")
     for folder in (db.parent, Path(tempfile.gettempdir())):
         target = folder / name
         try:
@@ -541,18 +546,48 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
     return None
 
 
+#: The ``op`` of a recovery file's last line: the keyed hash of the lines before it.
+_FILE_SEAL = "file_seal"
+
+
+def _file_mac(keys: Keys, text: str) -> str:
+    return hmac.new(keys.integrity, b"recovery file\0" + text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _check_file_seal(path: str | Path, lines: list[str], keys: Keys) -> list[str]:
+    """The lines before the file's seal, once the seal shows them as this program wrote them."""
+    try:
+        seal = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        seal = {}
+    if not isinstance(seal, dict) or seal.get("op") != _FILE_SEAL:
+        raise ValueError(f"{path}: the file has no keyed hash of its rows, so they cannot be told from rows written "
+                         "by something else; it is not written into the record")
+    body = lines[:-1]
+    if not hmac.compare_digest(str(seal.get("mac", "")), _file_mac(keys, "".join(body))):
+        raise ValueError(f"{path}: the file was changed after this program wrote it (its keyed hash does not match); "
+                         "it is not written into the record")
+    return body
+
+
 def read_recovery_file(path: str | Path, keys: Keys | None = None) -> list[Operation]:
     """The operations a recovery file holds, oldest first (the inverse of :func:`write_recovery_file`;
-    ``keys`` open the patient's identifiers)."""
+    ``keys`` open the patient's identifiers and check the file's keyed hash)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        lines = handle.readlines()
+    if keys is not None:
+        lines = _check_file_seal(path, lines, keys)
     ops: list[Operation] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if isinstance(data, dict) and data.get("op") == _FILE_SEAL:
                 continue
-            try:
-                ops.append(_op_from_json(json.loads(line), keys))
-            except (ValueError, KeyError, TypeError, identifiers.IdentifierError) as exc:
-                raise ValueError(f"{path}, line {number}: not a held operation ({exc})") from None
+            ops.append(_op_from_json(data, keys))
+        except (ValueError, KeyError, TypeError, identifiers.IdentifierError) as exc:
+            raise ValueError(f"{path}, line {number}: not a held operation ({exc})") from None
     return ops
 
 

@@ -198,7 +198,7 @@ def test_alarms_held_in_a_recovery_file_come_back_as_the_same_records(store: Sto
         acknowledged_at=T0 + 21, acknowledged_by="RN", state=AlarmState.ENDED,
     )
     ops: list[Operation] = [Batch(alarms=(alarm,)), AuditEntry(T0 + 22, "acknowledge", "RN", session_id)]
-    path = write_recovery_file(db_path, session_id, ops)
+    path = write_recovery_file(db_path, session_id, ops, store.keys)
     assert path is not None
     assert read_recovery_file(path) == ops
     assert write_held(db_path, path) == 2

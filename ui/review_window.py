@@ -58,8 +58,9 @@ from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.labels import PARAMETER_LABELS
+from monitor.replication.replicator import redacted
 from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
-from monitor.store import SessionNotFound, StoreError
+from monitor.store import SessionNotFound, Store, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.labels import ElidedLabel
@@ -559,6 +560,8 @@ class ReviewWindow(DialogHost, QMainWindow):
                 raise
             self.show_message(f"The session cannot be read again: {exc}")
             return
+        if self.record is None:
+            self._audit_opened(record.id)
         self.record = record
         self._arrays = arrays
         self._show_header(record)
@@ -571,6 +574,15 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._show_nibp(record)
         self._show_chart(record, arrays, has_pleth)
         self.tabs.setCurrentIndex(max(keep_tab, 0))
+
+    def _audit_opened(self, session_id: str) -> None:
+        """Who opened which session, in this computer's database (also for a session read from the server)."""
+        detail = {"server": redacted(self.source.server)} if self.source.server is not None else {}
+        try:
+            with Store(self.db_path, check=False) as local:
+                local.audit("session_reviewed", user=self.user.name, session_id=session_id, **detail)
+        except StoreError as exc:
+            self.show_message(f"Who opened this session could not be recorded: {exc}")
 
     def _check_record(self) -> None:
         """Verify the session's record (hash chains) on a worker thread; the header says so when done.

@@ -26,3 +26,20 @@ def test_listing_the_sessions_with_their_patients_is_in_the_audit_log(tmp_path: 
     with Store(db, readonly=True) as reader:
         after = reader.audit_log()[before:]
     assert after, "the patients' MRNs were listed and nothing says who read them"
+
+
+def test_opening_a_session_for_review_is_in_the_audit_log(qtbot: object, tmp_path: Path) -> None:
+    from tests.ui.review_sessions import record
+    from ui.dialogs import SignedInUser
+    from ui.review_window import ReviewWindow
+
+    db = tmp_path / "monitor.db"
+    session_id = record(db, mrn=MRN, plan="baseline:1,infusion:2,recovery:1")
+    with Store(db, readonly=True) as reader:
+        before = len(reader.audit_log())
+    window = ReviewWindow(db, session_id, SignedInUser("Dr Mensah", "physician"))
+    qtbot.addWidget(window)  # type: ignore[attr-defined]
+    with Store(db, readonly=True) as reader:
+        after = [dict(a) for a in reader.audit_log()[before:]]
+    assert any(a["session_id"] == session_id and a["user"] == "Dr Mensah" for a in after), (
+        f"Dr Mensah opened session {session_id[:8]} (its patient {MRN}) and the audit log says nothing: {after}")

@@ -152,6 +152,14 @@ def _row_mac(keys: Keys, name: str, role: str, secret_hash: str, disabled: int) 
     return hmac.new(keys.integrity, message, hashlib.sha256).hexdigest()
 
 
+def why_untrusted(keys: Keys, conn: Any, row: UserRow) -> str | None:
+    """Why an account row of the database on ``conn`` is not as this program last wrote it (None: it is)."""
+    expected = _row_mac(keys, row.name, row.role, row.secret_hash, int(row.disabled))
+    if not hmac.compare_digest(expected, row.mac):
+        return "its keyed hash does not match"
+    return integrity.why_untrusted(conn, keys, "users", row.name)
+
+
 def lock_seconds(failures: int) -> float:
     """How long an account stays locked after ``failures`` failures in a row."""
     if failures < FREE_FAILURES:
@@ -307,10 +315,7 @@ class Accounts:
 
     def _why_untrusted(self, row: UserRow) -> str | None:
         """Why a stored account is not as this program last wrote it (None: it is)."""
-        expected = _row_mac(self._keys, row.name, row.role, row.secret_hash, int(row.disabled))
-        if not hmac.compare_digest(expected, row.mac):
-            return "its keyed hash does not match"
-        return integrity.why_untrusted(self.store.db.conn, self._keys, "users", row.name)
+        return why_untrusted(self._keys, self.store.db.conn, row)
 
     def _refuse_unknown(self, typed: str, secret: str, now: float) -> NoReturn:
         """A name no account has gets the work and the answers a wrong secret gets, lock-outs included, so guessing

@@ -16,10 +16,12 @@ both origins.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from monitor import accounts
 from monitor.store import Store, outbox
+from monitor.store import accounts as account_rows
 from monitor.store.recovery import ServerIdentity, TableRecovery, copy_readable, server_identity
 
 
@@ -38,6 +40,9 @@ class RecoveryReport:
     identity: ServerIdentity | None = None
     #: The damaged file sent to a server but its record of that could not be read.
     identity_lost: bool = False
+    #: Accounts carried over as this program last wrote them; those left behind (altered or unreadable).
+    accounts: tuple[str, ...] = ()
+    accounts_left: tuple[str, ...] = ()
 
     @property
     def copied(self) -> int:
@@ -57,7 +62,46 @@ class RecoveryReport:
         elif self.identity_lost:
             out.append("  the damaged file's record of what it sent to the clinic's server could not be read: this "
                        "file sends as a new origin, and the server will hold its rows under both origins")
+        if self.accounts:
+            out.append(f"  accounts: {', '.join(self.accounts)}")
+        if self.accounts_left:
+            out.append(f"  accounts left behind (altered outside this program or unreadable): "
+                       f"{', '.join(self.accounts_left)}")
         return out
+
+
+def carry_accounts(source: Path, fresh: Store) -> tuple[list[str], list[str]]:
+    """Write into ``fresh`` each account of the damaged file that is as this program last wrote it (its keyed
+    hash and its links agree), sealed again; the names carried and those left behind.
+
+    An account altered by hand in the damaged file stays behind: recovering never turns such a row into a
+    trusted one. With every account left behind the new file still holds the audit entries that added them,
+    so it offers no first-run admin to whoever opens it next.
+    """
+    if fresh.keys is None:
+        return [], []
+    carried: list[str] = []
+    left: list[str] = []
+    damaged = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        try:
+            found = account_rows.users_of(damaged)
+        except sqlite3.DatabaseError:
+            return [], []
+        for row in found:
+            try:
+                why = accounts.why_untrusted(fresh.keys, damaged, row)
+            except sqlite3.DatabaseError:
+                why = "unreadable"
+            if why is not None:
+                left.append(row.name)
+                continue
+            with fresh.sealed_write("users", [row.name]):
+                account_rows.insert_user(fresh.db, replace(row, failures=0, locked_until=None))
+            carried.append(row.name)
+    finally:
+        damaged.close()
+    return carried, left
 
 
 def recover(source: str | Path, target: str | Path) -> RecoveryReport:
@@ -76,8 +120,10 @@ def recover(source: str | Path, target: str | Path) -> RecoveryReport:
             identity, lost = None, True
         if identity is not None:
             outbox.carry_identity(fresh.db.conn, identity.origins, identity.progress)
-        report = RecoveryReport(source, target, tuple(results), identity, lost)
+        carried, left = carry_accounts(source, fresh)
+        report = RecoveryReport(source, target, tuple(results), identity, lost, tuple(carried), tuple(left))
         fresh.audit("database_recovered", user=None, source=str(source), rows=report.copied,
+                    accounts=list(carried), accounts_left=list(left),
                     unreadable_spots=sum(t.unreadable_spots for t in results),
                     server_origin=identity.origins[0] if identity is not None else None)
         return report

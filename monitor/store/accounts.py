@@ -53,6 +53,11 @@ def _user(row: tuple[Any, ...]) -> UserRow:
     )
 
 
+def users_of(conn: Any) -> list[UserRow]:
+    """Every account row of a database read through a plain connection (a damaged file being recovered)."""
+    return [_user(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY name").fetchall()]
+
+
 def count_users(db: sqlite_utils.Database) -> int:
     """How many accounts exist (disabled ones included)."""
     return int(db.execute("SELECT COUNT(*) FROM users").fetchone()[0])

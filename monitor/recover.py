@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from monitor import accounts
-from monitor.store import Store, outbox
+from monitor.store import Store, chain, outbox
 from monitor.store import accounts as account_rows
 from monitor.store.recovery import ServerIdentity, TableRecovery, copy_readable, server_identity
 
@@ -82,7 +82,7 @@ def carry_accounts(source: Path, fresh: Store) -> tuple[list[str], list[str]]:
         return [], []
     carried: list[str] = []
     left: list[str] = []
-    damaged = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    damaged = chain.connect_read_only(source)
     try:
         try:
             found = account_rows.users_of(damaged)

@@ -159,6 +159,12 @@ def cmd_users(args: argparse.Namespace, out: TextIO, open_store: Callable[..., A
             if not rows:
                 out.write(f"{ACCOUNTS_REMOVED}\n" if accounts.removed_outside() else
                           "no accounts yet: `infusion-monitor users add NAME --role admin` creates the first admin\n")
+                return 0
+            # Which names exist, and which are admins, is for an admin: sign-in answers never tell it.
+            viewer = acting_principal(args, store, required=True)
+            if not viewer.may("manage_users"):
+                raise SecurityCliError(f"only a signed-in admin may list the accounts ('{viewer.name}' is a "
+                                       f"{viewer.role})")
             for r in rows:
                 state = "disabled" if r.disabled else ("locked" if r.locked_until else "active")
                 out.write(f"{r.name:20} {r.role:10} {state}\n")

@@ -117,8 +117,15 @@ def test_users_command_creates_the_first_admin_then_needs_an_admin(
     assert main(["users", "add", "X", "--role", "admin", "--db", str(db_path), "--user", "RN"],
                 out=io.StringIO()) == 1
     assert "only a signed-in admin" in capsys.readouterr().err
+    # Which accounts exist, and which are admins, is for an admin only: sign-in never tells it either.
     out = io.StringIO()
-    assert main(["users", "list", "--db", str(db_path)], out=out) == 0
+    assert main(["users", "list", "--db", str(db_path)], out=out) == 1
+    assert out.getvalue() == "" and "give --user NAME" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(NURSE_SECRET + "\n"))
+    assert main(["users", "list", "--db", str(db_path), "--user", "RN"], out=out) == 1
+    assert out.getvalue() == "" and "only a signed-in admin may list the accounts" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_SECRET + "\n"))
+    assert main(["users", "list", "--db", str(db_path), "--user", "AD"], out=out) == 0
     assert "AD" in out.getvalue() and "RN" in out.getvalue() and "X " not in out.getvalue()
     # There is no option that takes a secret on the command line.
     from monitor.cli import build_parser

@@ -210,6 +210,8 @@ class AlarmEngine:
         #: None (no breach), "wanted", "started" (a confirming cuff is running) or "done".
         self._confirm: str | None = None
         self._confirm_started_at = 0.0
+        #: Time of the cuff that confirmed the breach (None until one has).
+        self._confirmed_at: float | None = None
         self._nibp_breach = False
         self._probe_state: dict[str, dict[Parameter, str]] = {}
         #: Per key of a device-status alarm (probe off, no pulse, invalid value) still shown although the device
@@ -739,7 +741,15 @@ class AlarmEngine:
 
     def _nibp_alarm_started(self, t: float) -> None:
         if self._nibp_breach:
-            return  # the same breach (e.g. its confirming cuff reached another rung): asked once already
+            later = self._confirm == "done" and self._confirmed_at is not None and t > self._confirmed_at
+            if not later:
+                return  # the same breach (e.g. its confirming cuff reached another rung): asked once already
+            # A cuff after the confirming one starts another alarm: that value is not confirmed yet.
+            self._confirm = "wanted"
+            self._confirm_due = t + self.profile.nibp_confirm_after_s if self.profile.nibp_confirm else None
+            self._confirmed_at = None
+            self._refresh_nibp()
+            return
         self._nibp_breach = True
         self._confirm = "wanted"
         self._confirm_due = t + self.profile.nibp_confirm_after_s if self.profile.nibp_confirm else None
@@ -751,6 +761,7 @@ class AlarmEngine:
             return
         if self._confirm == "started" and t > self._confirm_started_at:
             self._confirm = "done"
+            self._confirmed_at = t
             self._refresh_nibp()
         if not any(
             a.condition_present and a.kind is AlarmKind.PHYSIOLOGICAL and a.shown_parameter in NIBP_RULE_PARAMETERS
@@ -759,6 +770,7 @@ class AlarmEngine:
             self._nibp_breach = False
             self._confirm_due = None
             self._confirm = None
+            self._confirmed_at = None
 
     def _refresh_nibp(self) -> None:
         for alarm in self._active.values():

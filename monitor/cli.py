@@ -22,6 +22,7 @@ from monitor.app.exports import export_course, export_session, read_course, refe
 from monitor.app.services import patient_id_system, send_close_to_server
 from monitor.app.stores import open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
+from monitor.constants import NIBP_INTERVAL_RANGE_MIN
 from monitor.plan import PlanError, SessionPlan, parse_plan
 from monitor.security_cli import (
     acting_principal,
@@ -84,8 +85,9 @@ def _seconds(text: str) -> float:
 
 def _cuff_minutes(text: str) -> float:
     value = _number(text, "a number of minutes")
-    if not 1 <= value <= 120:
-        raise argparse.ArgumentTypeError("the cuff cycle must be between 1 and 120 minutes")
+    low, high = NIBP_INTERVAL_RANGE_MIN
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"the cuff cycle must be between {low:g} and {high:g} minutes")
     return value
 
 

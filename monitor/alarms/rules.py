@@ -66,7 +66,9 @@ class Rule:
         base = baseline_value(baseline, parameter)
         if base is None:
             return None
-        return base * (1.0 + spec.direction * spec.limit / 100.0)
+        # Rounded so that a whole-number limit stays whole (85 x 1.4 is 118.99999999999999 in floating point,
+        # which would put a value exactly 40 % above baseline beyond a "more than 40 %" limit).
+        return round(base * (1.0 + spec.direction * spec.limit / 100.0), 9)
 
     def breached(self, value: float, limit: float) -> bool:
         """Whether ``value`` is on the wrong side of ``limit``."""

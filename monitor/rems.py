@@ -58,7 +58,7 @@ ASKED_KEYS: Final = frozenset(key for key, _, origin in FIELDS if origin == "ask
 LABELS: Final = {key: label for key, label, _ in FIELDS}
 _YES_NO_KEYS: Final = frozenset(
     {"vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge", "respiratory_depression",
-     "sedation", "dissociation"}
+     "sedation", "dissociation", "benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois"}
 )
 #: Scores that show sedation / dissociation (any value below / above these).
 MOAAS_AWAKE: Final = 5

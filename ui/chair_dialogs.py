@@ -323,7 +323,16 @@ class QuestionnaireDialog(QDialog):
 
 
 class RemsDialog(QDialog):
-    """The REMS form's questions the session cannot answer itself (the rest is filled from the record)."""
+    """The REMS form's questions the session cannot answer itself (the rest is filled from the record).
+
+    The fields the record fills (blood pressures, concomitant medications) are offered too, for a session whose
+    record left one empty (a cuff at 40 minutes that failed, a checklist taken on paper): an answer there is
+    used only where the record has no value.
+    """
+
+    #: Record-filled fields a staff answer may stand in for: free text, then yes/no.
+    FALLBACK_TEXT = ("bp_before_dosing", "bp_40_min", "bp_before_discharge")
+    FALLBACK_YES_NO = ("benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois")
 
     def __init__(self, parent: QWidget | None, session_start: float, given: dict[str, Any]) -> None:
         super().__init__(parent)
@@ -341,13 +350,28 @@ class RemsDialog(QDialog):
         self.answers: dict[str, QComboBox] = {}
         for key in ("vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
                     "respiratory_depression"):
-            box = QComboBox()
-            box.addItems(["", "yes", "no"])
-            if key in given:
-                box.setCurrentText("yes" if given[key] else "no")
-            form.addRow(rems.LABELS[key], box)
-            self.answers[key] = box
+            self.answers[key] = self._yes_no(form, key, given, rems.LABELS[key])
+        hint = QLabel("Only where the record has no value:")
+        hint.setObjectName("dim")
+        form.addRow(hint)
+        self.texts: dict[str, QLineEdit] = {}
+        for key in self.FALLBACK_TEXT:
+            edit = QLineEdit(str(given.get(key) or ""))
+            edit.setPlaceholderText("e.g. 128/82")
+            form.addRow(rems.LABELS[key], edit)
+            self.texts[key] = edit
+        for key in self.FALLBACK_YES_NO:
+            self.answers[key] = self._yes_no(form, key, given, rems.LABELS[key])
         form.addRow(ok_cancel(self))
+
+    @staticmethod
+    def _yes_no(form: QFormLayout, key: str, given: dict[str, Any], label: str) -> QComboBox:
+        box = QComboBox()
+        box.addItems(["", "yes", "no"])
+        if key in given:
+            box.setCurrentText("yes" if given[key] else "no")
+        form.addRow(label, box)
+        return box
 
     def values(self) -> dict[str, Any]:
         """The answers given (empty ones left out), the ready time on the session's day."""
@@ -359,6 +383,9 @@ class RemsDialog(QDialog):
         out: dict[str, Any] = {"ready_to_leave_at": ready.timestamp()}
         if self.site.text().strip():
             out["site"] = self.site.text().strip()
+        for key, edit in self.texts.items():
+            if edit.text().strip():
+                out[key] = edit.text().strip()
         for key, box in self.answers.items():
             if box.currentText():
                 out[key] = box.currentText()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -341,12 +342,19 @@ class RemsDialog(QDialog):
         form = QFormLayout(self)
         self.site = QLineEdit(str(given.get("site") or ""))
         form.addRow(rems.LABELS["site"], self.site)
+        ready_at = given.get("ready_to_leave_at")
+        # The ready time is an answer only once the nurse says it is known: the clock's time is nobody's answer.
+        self.ready_known = QCheckBox("known")
+        self.ready_known.setChecked(bool(ready_at))
         self.ready = QTimeEdit()
         self.ready.setDisplayFormat("HH:mm")
-        ready_at = given.get("ready_to_leave_at")
         moment = datetime.fromtimestamp(float(ready_at) if ready_at else time.time())
         self.ready.setTime(QTime(moment.hour, moment.minute))
-        form.addRow(rems.LABELS["ready_to_leave_at"], self.ready)
+        self.ready.timeChanged.connect(lambda _t: self.ready_known.setChecked(True))
+        ready_row = QHBoxLayout()
+        ready_row.addWidget(self.ready)
+        ready_row.addWidget(self.ready_known)
+        form.addRow(rems.LABELS["ready_to_leave_at"], ready_row)
         self.answers: dict[str, QComboBox] = {}
         for key in ("vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
                     "respiratory_depression"):
@@ -374,13 +382,15 @@ class RemsDialog(QDialog):
         return box
 
     def values(self) -> dict[str, Any]:
-        """The answers given (empty ones left out), the ready time on the session's day."""
-        day = datetime.fromtimestamp(self.session_start)
-        ready = day.replace(hour=self.ready.time().hour(), minute=self.ready.time().minute(), second=0,
-                            microsecond=0)
-        if ready.timestamp() < self.session_start:
-            ready += timedelta(days=1)
-        out: dict[str, Any] = {"ready_to_leave_at": ready.timestamp()}
+        """The answers given (empty ones left out), the ready time on the session's day once marked known."""
+        out: dict[str, Any] = {}
+        if self.ready_known.isChecked():
+            day = datetime.fromtimestamp(self.session_start)
+            ready = day.replace(hour=self.ready.time().hour(), minute=self.ready.time().minute(), second=0,
+                                microsecond=0)
+            if ready.timestamp() < self.session_start:
+                ready += timedelta(days=1)
+            out["ready_to_leave_at"] = ready.timestamp()
         if self.site.text().strip():
             out["site"] = self.site.text().strip()
         for key, edit in self.texts.items():

@@ -1,0 +1,27 @@
+"""The REMS form's "time the patient would have been ready to leave" is the nurse's answer, never the clock's.
+
+CLINICAL.md: the form records when the patient would have been ready to leave without the 2-hour minimum;
+README: the F form asks for it. Opening the F form to enter only the site (e.g. at dosing) and pressing OK
+recorded the time the dialog was opened as that answer, and the form then counted the field as filled.
+"""
+
+from __future__ import annotations
+
+import time
+
+from monitor import rems
+
+
+def test_an_untouched_ready_time_is_not_recorded_as_an_answer(qtbot) -> None:
+    from ui.chair_dialogs import RemsDialog
+
+    session_start = time.time() - 15 * 60  # the form opened 15 min into the session, at dosing
+    dialog = RemsDialog(None, session_start, {})
+    qtbot.addWidget(dialog)
+    dialog.site.setText("Clinic North")
+    given = dialog.values()
+    checked = {key: rems.check_answer(key, value) for key, value in given.items()}
+    assert "ready_to_leave_at" not in checked, (
+        f"ready_to_leave_at recorded as {time.strftime('%H:%M', time.localtime(checked['ready_to_leave_at']))}, "
+        "which nobody entered"
+    )

@@ -37,6 +37,30 @@ PROTOCOL_BLOCKERS: Final = frozenset(
 #: judged in :func:`discharge_score_problems`).
 _CADSS: Final = "CADSS6"
 _DISCHARGE_VALUES: Final[Mapping[str, float]] = {"MOAA/S": 5.0, "RASS": 0.0, _CADSS: 0.0}
+#: The range of each nursing scale the monitor knows (CLINICAL.md "Nursing scores and notes"): MOAA/S 0-5, RASS -5 to
+#: +4, CADSS-6 six items (1, 2, 6, 7, 15, 22) of 0-4 each, 0-24 in total. Other scales (a respiration answer) are free.
+_SCALE_RANGES: Final[Mapping[str, tuple[int, int]]] = {"MOAA/S": (0, 5), "RASS": (-5, 4), _CADSS: (0, 24)}
+_CADSS_ITEM_RANGE: Final = (0, 4)
+
+
+def check_score(scale: str, value: Any, items: Mapping[str, Any] | Iterable[Any] | None = None) -> None:
+    """Refuse a score outside its scale (ValueError naming it); scales the monitor does not know pass."""
+    key = scale_key(scale)
+    bounds = _SCALE_RANGES.get(key)
+    if bounds is None:
+        return
+    low, high = bounds
+    whole = isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
+    if not whole or not low <= value <= high:
+        raise ValueError(f"{scale} is a whole number from {low} to {high}, not {value!r}")
+    if key == _CADSS and items:
+        item_low, item_high = _CADSS_ITEM_RANGE
+        scored = dict(items) if isinstance(items, Mapping) else dict(enumerate(items, start=1))
+        for number, item in scored.items():
+            if isinstance(item, bool) or not isinstance(item, int) or not item_low <= item <= item_high:
+                raise ValueError(f"CADSS-6 item {number} is scored {item_low}-{item_high}, not {item!r}")
+        if sum(scored.values()) != value:
+            raise ValueError(f"the CADSS-6 items add up to {sum(scored.values())}, not the total {value!r}")
 #: Technical conditions put on the timeline for timed checks.
 CHECK_MISSED: Final = "check_missed"
 CHECK_DONE_LATE: Final = "check_done_late"

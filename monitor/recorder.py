@@ -732,6 +732,8 @@ class Recorder:
             self._audit(name, user, **entry.detail)
             return event
         if name in ("note", "quick_event", "score", "addendum", "discharge_scored"):
+            if name == "score":
+                chair.check_score(str(args.get("scale", "")), args.get("value"), args.get("items"))
             kind = EventKind(name)
             event = s.record(kind, None, user, **args)
             if name in ("score", "discharge_scored", "addendum"):

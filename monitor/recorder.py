@@ -139,6 +139,9 @@ class SessionStatus:
     step_check: StepCheck | None = None
     #: Scales the protocol asks for now that are not scored yet (:func:`monitor.chair.scores_due`).
     scores_due: tuple[str, ...] = ()
+    #: The newest usable reading of each parameter (``latest`` may hold a failed cuff or dashes after it): what
+    #: the discharge score rests on, as the readiness check does.
+    latest_valid: tuple[Reading, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1296,6 +1299,7 @@ class Recorder:
                 {Phase.BASELINE: START_INFUSION, Phase.RECOVERY: COMPLETE}.get(s.phase, "")
             ),
             scores_due=self._scores_now(),
+            latest_valid=tuple(s.latest_valid.values()),
         )
 
     def _scores_now(self) -> tuple[str, ...]:

@@ -255,6 +255,12 @@ class _ScoreButton:
                       if due else "")
 
 
+def discharge_readings(status: SessionStatus) -> list[Reading]:
+    """What the discharge form scores on: the newest usable value of each parameter (a failed cuff or dashes after
+    it do not hide it), then the newest readings."""
+    return [*status.latest_valid, *status.latest]
+
+
 class LiveWindow(DialogHost, QMainWindow):
     """Shows what the recorder produces and turns the nurse's actions into recorder commands."""
 
@@ -751,7 +757,7 @@ class LiveWindow(DialogHost, QMainWindow):
             self.show_message(f"discharge scoring is not available: {exc}")
             return
         status = self.last_status
-        readings = list(status.latest) if status is not None else []
+        readings = discharge_readings(status) if status is not None else []
         baseline = status.baseline if status is not None else None
         check = status.step_check if status is not None else None
         nibp_now = self.nibp_now if status is not None and status.can_start_nibp else None
@@ -1289,7 +1295,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self._show_header(status)
         self._enable_controls(status)
         if self.dialog is not None and hasattr(self.dialog, "set_check"):
-            self.dialog.set_check(status.step_check, list(status.latest))
+            self.dialog.set_check(status.step_check, discharge_readings(status))
 
     def _cuff_schedule_text(self, status: SessionStatus) -> str:
         if not status.can_start_nibp:

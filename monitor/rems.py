@@ -197,6 +197,14 @@ def build_form(
     states = {s.check.id: s for s in check_states(protocol, events, readings, now)}
     for key in ("bp_before_dosing", "bp_40_min", "bp_before_discharge"):
         state = states.get(key)
+        taken_at = None if state is None else state.done_at
+        if key == "bp_before_discharge" and taken_at is not None and (
+            dose.started_at is None or taken_at < dose.started_at
+        ):
+            # A cuff from before the first spray is the pre-dose pressure, never the one before discharge (a
+            # session closed during dosing looks back from the record's end).
+            known[key] = None
+            continue
         known[key] = _bp_text(state.value) if state is not None else None
     moaas = _scores(events, {"MOAA/S"})
     rass = _scores(events, {"RASS"})

@@ -10,8 +10,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import Qt, QTime
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QRegularExpression, Qt, QTime
+from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -366,6 +366,8 @@ class RemsDialog(QDialog):
         for key in self.FALLBACK_TEXT:
             edit = QLineEdit(str(given.get(key) or ""))
             edit.setPlaceholderText("e.g. 128/82")
+            # Systolic/diastolic in mmHg, nothing else: the form is sent on as written.
+            edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{2,3}/\d{2,3}"), edit))
             form.addRow(rems.LABELS[key], edit)
             self.texts[key] = edit
         for key in self.FALLBACK_YES_NO:
@@ -394,7 +396,7 @@ class RemsDialog(QDialog):
         if self.site.text().strip():
             out["site"] = self.site.text().strip()
         for key, edit in self.texts.items():
-            if edit.text().strip():
+            if edit.hasAcceptableInput():
                 out[key] = edit.text().strip()
         for key, box in self.answers.items():
             if box.currentText():

@@ -103,3 +103,21 @@ def wait(future: Any) -> Any:
 
 
 Check = Callable[[Recorder], None]
+
+
+def recovered_by_hand(store: Store, source: Any, protocol: Protocol | None = None) -> Recorder:
+    """A session of ``source`` the nurse moves by hand: infusing 41 min, 31 min into recovery, then a cuff."""
+    from monitor.protocols import load_protocol
+
+    protocol = protocol or load_protocol("ketamine-iv")
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(5, 40, 30),
+                                    nurse=NURSE, protocol=protocol, nibp_schedule=protocol.cuff, alarms=AlarmEngine())
+    run_now(recorder, "start_baseline")
+    run_for(recorder, 6)
+    run_now(recorder, "start_infusion", override_reason="checklist and dose on paper")
+    run_for(recorder, 41)
+    run_now(recorder, "start_recovery")
+    run_for(recorder, 31)
+    run_now(recorder, "nibp_now")
+    run_for(recorder, 1)
+    return recorder

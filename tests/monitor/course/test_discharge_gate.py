@@ -23,7 +23,7 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import DEMONSTRATION_REASON, Recorder
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
-from tests.monitor.course.recording import NURSE, Script, record, run_for, run_now
+from tests.monitor.course.recording import NURSE, Script, record, recovered_by_hand, run_for, run_now
 
 START = 1_720_000_000.0
 IV = load_protocol("ketamine-iv")
@@ -38,26 +38,18 @@ FAILING: dict[str, Any] = {
 FIT = NurseAssessment(2, 2, 2, False, 2, 2, 2, 2, True, True)
 
 
+def _by_hand(store: Store) -> Recorder:
+    """A session the nurse moves, infusing 41 min and 31 min into recovery with a fresh cuff."""
+    return recovered_by_hand(store, SimulatedSource(seed=5, speed=math.inf, start_time=START,
+                                                    plan=SessionPlan(5, 40, 30).phase_times()))
+
+
 class PatientDevice(SimulatedSource):
     """The simulated patient standing in for a real monitor: a plan treats it as a patient's device."""
 
     simulated = False
 
 
-def _by_hand(store: Store) -> Recorder:
-    """A session the nurse moves, infusing 41 min and 31 min into recovery with a fresh cuff."""
-    source = SimulatedSource(seed=5, speed=math.inf, start_time=START, plan=SessionPlan(5, 40, 30).phase_times())
-    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(5, 40, 30),
-                                    nurse=NURSE, protocol=IV, nibp_schedule=IV.cuff, alarms=AlarmEngine())
-    run_now(recorder, "start_baseline")
-    run_for(recorder, 6)
-    run_now(recorder, "start_infusion", override_reason="checklist and dose on paper")
-    run_for(recorder, 41)
-    run_now(recorder, "start_recovery")
-    run_for(recorder, 31)
-    run_now(recorder, "nibp_now")
-    run_for(recorder, 1)
-    return recorder
 
 
 def _completed(recorder: Recorder) -> SessionEvent:

@@ -25,3 +25,17 @@ def test_an_untouched_ready_time_is_not_recorded_as_an_answer(qtbot) -> None:
         f"ready_to_leave_at recorded as {time.strftime('%H:%M', time.localtime(checked['ready_to_leave_at']))}, "
         "which nobody entered"
     )
+
+
+def test_a_blood_pressure_given_on_the_form_is_taken_only_as_systolic_over_diastolic(qtbot) -> None:
+    from ui.chair_dialogs import RemsDialog
+
+    dialog = RemsDialog(None, time.time() - 60 * 60, {})
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.texts["bp_40_min"], "128/82")
+    qtbot.keyClicks(dialog.texts["bp_before_discharge"], "ok")  # letters are not typed in
+    qtbot.keyClicks(dialog.texts["bp_before_dosing"], "130/")  # half a pressure is not an answer
+    given = dialog.values()
+    assert given.get("bp_40_min") == "128/82"
+    assert dialog.texts["bp_before_discharge"].text() == ""
+    assert "bp_before_discharge" not in given and "bp_before_dosing" not in given

@@ -15,45 +15,31 @@ from pathlib import Path
 from typing import Any
 
 from drivers.core.readings import NIBP_PARAMETERS, Flag
-from monitor.alarms.engine import AlarmEngine
-from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
-from monitor.recorder import Recorder
 from monitor.store import Store
-from tests.audit6_clinical.scripted_patient import Scripted
-from tests.monitor.course.recording import NURSE, run_for, run_now
+from tests.monitor.course.recording import recovered_by_hand, run_for, run_now
+from tests.monitor.course.scripted_patient import Scripted
 
 IV = load_protocol("ketamine-iv")
 
 
 def test_the_discharge_form_scores_the_last_valid_cuff(qtbot: Any, tmp_path: Path) -> None:
     from ui.discharge_dialog import DischargeDialog
+    from ui.live_window import discharge_readings
 
     def edit(r, m):
-        if m is not None and m >= 72 and r.parameter in NIBP_PARAMETERS:
+        if m is not None and m >= 72.5 and r.parameter in NIBP_PARAMETERS:
             return replace(r, value=None, flags=frozenset({Flag.MEASUREMENT_FAILED}))
         return r
 
     with Store(tmp_path / "d.db") as store:
-        rec = Recorder.new_session(store, Scripted(edit), driver="simulated", port=None, plan=SessionPlan(5, 40, 30),
-                                   nurse=NURSE, protocol=IV, nibp_schedule=IV.cuff, alarms=AlarmEngine())
-        run_now(rec, "start_baseline")
-        run_for(rec, 6)
-        run_now(rec, "start_infusion", override_reason="checklist and dose on paper")
-        run_for(rec, 41)
-        run_now(rec, "start_recovery")
-        run_for(rec, 30.5)
-        run_now(rec, "nibp_now")
-        run_for(rec, 1)  # a valid cuff
+        rec = recovered_by_hand(store, Scripted(edit))  # ends with a valid cuff
         run_now(rec, "nibp_now")
         run_for(rec, 1)  # the next one fails
         status = rec.status()
         nibp = next(v for v in status.step_check.values if v.name == "NIBP")
         assert nibp.fresh, nibp  # the readiness check rests on the valid cuff
-        # The readings the live window hands the form (``status.latest`` before it had a helper for it).
-        from ui import live_window
-
-        readings = getattr(live_window, "discharge_readings", lambda s: list(s.latest))(status)
+        readings = discharge_readings(status)  # what the live window hands the form
         dialog = DischargeDialog(None, readings, status.baseline, status.step_check)
         qtbot.addWidget(dialog)
         for group in dialog.groups.values():

@@ -25,8 +25,8 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import Recorder
 from monitor.session import Phase, SessionRuleError
 from monitor.store import Store
-from tests.audit6_clinical.scripted_patient import Scripted
 from tests.monitor.course.recording import NURSE, run_for, run_now
+from tests.monitor.course.scripted_patient import Scripted
 
 ESK = load_protocol("esketamine-nasal")
 FIT = NurseAssessment(2, 2, 2, False, 2, 2, 2, 2, True, True)
@@ -47,13 +47,12 @@ def _answers_from_the_form(qtbot: Any, rec: Recorder, fill: dict[str, str]) -> d
     dialog = RemsDialog(None, rec.session.started_at, {})
     qtbot.addWidget(dialog)
     dialog.site.setText("Clinic North")
-    if hasattr(dialog, "ready_known"):
-        dialog.ready_known.setChecked(True)
+    dialog.ready_known.setChecked(True)
     for key in ("vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge"):
         dialog.answers[key].setCurrentText("yes")
     dialog.answers["respiratory_depression"].setCurrentText("no")
     for key, value in fill.items():
-        if key in getattr(dialog, "texts", {}):
+        if key in dialog.texts:
             dialog.texts[key].setText(value)
         elif key in dialog.answers:
             dialog.answers[key].setCurrentText(value)

@@ -17,8 +17,8 @@ from monitor.protocols import load_protocol
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
-from tests.audit6_clinical.scripted_patient import Scripted
 from tests.monitor.course.recording import NURSE, run_for, run_now
+from tests.monitor.course.scripted_patient import Scripted
 
 ESK = load_protocol("esketamine-nasal")
 

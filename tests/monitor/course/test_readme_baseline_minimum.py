@@ -13,7 +13,7 @@ from pathlib import Path
 from monitor.alarms.profile import default_profile
 from monitor.protocols import load_protocol
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_readme_states_the_enforced_baseline_minimum() -> None:

@@ -545,16 +545,6 @@ def _shown(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
-def _audit_listing(store: Any, local_db: Any, rows: Sequence[Any], *, one_patient: bool) -> None:
-    """Who listed which sessions (with their patients), in the local database (also for the server's)."""
-    detail: dict[str, Any] = {"sessions": [s.id for s in rows], "one_patient": one_patient}
-    if isinstance(store, Store):
-        store.audit("sessions_listed", user=os_user().name, **detail)
-        return
-    with Store(local_db) as local:
-        local.audit("sessions_listed", user=os_user().name, server=str(store.path), **detail)
-
-
 def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
     from drivers.core.readings import iso_utc
@@ -563,8 +553,8 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     store = open_reader(args.db, source.server)
     with store:
         rows = _course(store, args.patient) if getattr(args, "patient", None) else store.sessions()
-        _audit_listing(store, source.db if source.server is not None else None, rows,
-                       one_patient=bool(getattr(args, "patient", None)))
+        source.record_read("sessions_listed", os_user().name, sessions=[s.id for s in rows],
+                           one_patient=bool(getattr(args, "patient", None)))
         if args.json:
             json.dump(
                 [

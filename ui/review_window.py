@@ -58,9 +58,8 @@ from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.labels import PARAMETER_LABELS
-from monitor.replication.replicator import redacted
 from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
-from monitor.store import SessionNotFound, Store, StoreError
+from monitor.store import SessionNotFound, StoreError
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.labels import ElidedLabel
@@ -577,10 +576,8 @@ class ReviewWindow(DialogHost, QMainWindow):
 
     def _audit_opened(self, session_id: str) -> None:
         """Who opened which session, in this computer's database (also for a session read from the server)."""
-        detail = {"server": redacted(self.source.server)} if self.source.server is not None else {}
         try:
-            with Store(self.db_path, check=False) as local:
-                local.audit("session_reviewed", user=self.user.name, session_id=session_id, **detail)
+            self.source.record_read("session_reviewed", self.user.name, session_id=session_id)
         except StoreError as exc:
             self.show_message(f"Who opened this session could not be recorded: {exc}")
 

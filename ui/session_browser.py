@@ -200,6 +200,8 @@ class SessionBrowser(QWidget):
         self.resume_note = READ_ONLY_NOTE if self.source.from_server else resume_note
         self._open_review = open_review
         self.reviews: list[QWidget] = []
+        #: Sessions this window has listed (and recorded as listed, under the signed-in user).
+        self._listed: set[str] = set()
         self.dialog: QDialog | None = None
         self.messages: list[str] = []
         self.server_thread: threading.Thread | None = None
@@ -321,6 +323,7 @@ class SessionBrowser(QWidget):
             found, crashed = [], frozenset()
         if wanted is None:
             found = [f for f in found if f.highest_alarm is None]
+        self._record_listed(found)
         self.table.show_sessions(found, crashed)
         unfinished = sum(1 for f in found if f.summary.status == "unfinished")
         text = f"{len(found)} session{'s' if len(found) != 1 else ''}"
@@ -328,6 +331,19 @@ class SessionBrowser(QWidget):
             text += f" · {unfinished} UNFINISHED (left open when recording stopped unexpectedly)"
         self.summary.setText(text + f" · {self.source.describe()}")
         self._selection_changed()
+
+    def _record_listed(self, found: Sequence[SessionFound]) -> None:
+        """Who saw which sessions with their patients: each one once per window (a filter's every keystroke lists
+        again)."""
+        new = [f.summary.id for f in found if f.summary.id not in self._listed]
+        if not new:
+            return
+        try:
+            self.source.record_read("sessions_listed", self.user.name, sessions=new, one_patient=False)
+        except StoreError as exc:
+            self.show_message(f"Who listed these sessions could not be recorded: {exc}")
+            return
+        self._listed.update(new)
 
     def _selection_changed(self) -> None:
         entry = self.table.selected()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.app.errors import AppError
 from monitor.config import ConfigError, UserConfig, database_path
@@ -97,6 +97,16 @@ class RecordSource:
 
             return ServerStore(self.server)
         return Store(self.db, readonly=True, check=self.check_file)
+
+    def record_read(self, action: str, user: str, **detail: Any) -> None:
+        """Who read what, in this computer's database (a record read from the clinic's server as well, naming the
+        server): ``sessions_listed`` with the sessions' ids, ``session_reviewed`` with the session's."""
+        if self.server is not None:
+            from monitor.replication.replicator import redacted
+
+            detail = {**detail, "server": redacted(self.server)}
+        with Store(self.db, check=False) as local:
+            local.audit(action, user=user, **detail)
 
     def open_for_writing(self, action: str) -> Store:
         """The local database for an action that writes; refused with a clear message on the server."""

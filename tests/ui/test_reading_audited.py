@@ -4,6 +4,7 @@ write who read what into the database")."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from monitor.cli import main
@@ -43,3 +44,20 @@ def test_opening_a_session_for_review_is_in_the_audit_log(qtbot: object, tmp_pat
         after = [dict(a) for a in reader.audit_log()[before:]]
     assert any(a["session_id"] == session_id and a["user"] == "Dr Mensah" for a in after), (
         f"Dr Mensah opened session {session_id[:8]} (its patient {MRN}) and the audit log says nothing: {after}")
+
+
+def test_the_session_browser_records_each_listed_session_once(qtbot: object, tmp_path: Path) -> None:
+    from tests.ui.review_sessions import record
+    from ui.dialogs import SignedInUser
+    from ui.session_browser import SessionBrowser
+
+    db = tmp_path / "monitor.db"
+    session_id = record(db, mrn=MRN, plan="baseline:1,infusion:2,recovery:1")
+    browser = SessionBrowser(db, SignedInUser("Dr Mensah", "physician"))
+    qtbot.addWidget(browser)  # type: ignore[attr-defined]
+    for text in ("M", "MR", ""):  # every keystroke in the MRN filter lists again
+        browser.mrn_edit.setText(text)
+    with Store(db, readonly=True) as reader:
+        listed = [dict(a) for a in reader.audit_log() if a["action"] == "sessions_listed"]
+    assert [(a["user"], json.loads(a["detail"])) for a in listed] == [
+        ("Dr Mensah", {"one_patient": False, "sessions": [session_id]})], listed

@@ -171,6 +171,26 @@ class SessionTable(QTableWidget):
         super().keyPressEvent(event)
 
 
+def close_and_tell_server(source: RecordSource, session_id: str, user: str,
+                          answered: Callable[[str], None]) -> threading.Thread:
+    """Close an unfinished session here (audited under ``user``; raises AppError or StoreError when it cannot),
+    then tell the clinic's server, when there is one, on a thread of its own, which is returned: the nurse
+    station would otherwise go on showing the session. ``answered`` gets the server's one-line answer."""
+    with source.open_for_writing("Closing a session") as store:
+        close_unfinished(store, session_id, user)
+        recording = any(summary.status == "recording" for summary in store.sessions())
+        path = store.path
+
+    def send() -> None:
+        said = send_close_to_server(path, session_id, still_recording=recording)
+        if said is not None:
+            answered(said)
+
+    thread = threading.Thread(target=send, name="close-to-server", daemon=True)
+    thread.start()
+    return thread
+
+
 class SessionBrowser(QWidget):
     """Find sessions and open, resume or close them."""
 
@@ -448,10 +468,8 @@ class SessionBrowser(QWidget):
         """Close an unfinished session now (audited under the signed-in user); the close is sent to the clinic's
         server, when there is one, on a thread of its own (the network never holds up this window)."""
         try:
-            with self.source.open_for_writing("Closing a session") as store:
-                close_unfinished(store, session_id, self.user.name)
-                recording = any(summary.status == "recording" for summary in store.sessions())
-                path = store.path
+            self.server_thread = close_and_tell_server(self.source, session_id, self.user.name,
+                                                       self._server_answered.emit)
         except (AppError, StoreError) as exc:
             self.show_message(f"The session was not closed: {exc}")
             self.refresh()
@@ -459,14 +477,6 @@ class SessionBrowser(QWidget):
         self.message.setVisible(False)
         self.refresh()
         self.session_closed.emit(session_id)
-
-        def send() -> None:
-            said = send_close_to_server(path, session_id, still_recording=recording)
-            if said is not None:
-                self._server_answered.emit(said)
-
-        self.server_thread = threading.Thread(target=send, name="close-to-server", daemon=True)
-        self.server_thread.start()
         return True
 
     def _confirm(self, title: str, text: str, yes: str, action: Callable[[], None], danger: bool = False) -> None:
@@ -505,6 +515,7 @@ class UnfinishedSessionsDialog(QDialog):
         self.user = user
         self.chosen: str | None = None
         self.messages: list[str] = []
+        self.server_thread: threading.Thread | None = None
         self.setWindowTitle("Unfinished sessions")
         self.setStyleSheet(theme.STYLE_SHEET)
         self.resize(1100, 360)
@@ -573,8 +584,9 @@ class UnfinishedSessionsDialog(QDialog):
         if entry is None:
             return
         try:
-            with RecordSource(self.db_path).open_for_writing("Closing a session") as store:
-                close_unfinished(store, entry.summary.id, self.user.name)
+            # The window may be gone when the server answers: its answer goes to the log.
+            self.server_thread = close_and_tell_server(RecordSource(self.db_path), entry.summary.id, self.user.name,
+                                                       log.warning)
         except (AppError, StoreError) as exc:
             self.messages.append(str(exc))
             self.message.setText(f"Not closed: {exc}")

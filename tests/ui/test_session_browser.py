@@ -213,8 +213,11 @@ def test_enter_or_double_click_opens_the_session_in_review(
 
 
 def test_unfinished_sessions_at_start_can_be_closed_then_the_dialog_steps_aside(
-    qtbot: Any, db: dict[str, Any]
+    qtbot: Any, db: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    told: list[tuple[Path, str, bool]] = []
+    monkeypatch.setattr("ui.session_browser.send_close_to_server",
+                        lambda path, session_id, *, still_recording: told.append((path, session_id, still_recording)))
     dialog = UnfinishedSessionsDialog(db["path"], REVIEWER)
     qtbot.addWidget(dialog)
     dialog.open()
@@ -225,6 +228,10 @@ def test_unfinished_sessions_at_start_can_be_closed_then_the_dialog_steps_aside(
     with Store(db["path"], readonly=True) as store:
         assert store.unfinished_sessions() == []
         assert store.audit_log(db["ids"]["crashed"])[-1]["user"] == REVIEWER.name
+    # The clinic's server hears of the close too (the nurse station would otherwise go on showing the session).
+    assert dialog.server_thread is not None
+    dialog.server_thread.join(5)
+    assert told == [(Path(db["path"]), db["ids"]["crashed"], False)]
 
 
 def test_unfinished_session_chosen_for_resume_at_start(qtbot: Any, db: dict[str, Any]) -> None:

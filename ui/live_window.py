@@ -134,6 +134,7 @@ def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str
     if snapshot is None:
         return shown
     ordered = sorted(snapshot.active, key=lambda a: (a.latched, -int(a.priority)))
+    operators = {line.condition: line.operator for line in snapshot.limits}
     for alarm in ordered:
         tile = _TILE_OF_PARAMETER.get(alarm.parameter or "")
         if tile is None or tile in shown or alarm.kind is not AlarmKind.PHYSIOLOGICAL:
@@ -142,10 +143,13 @@ def tile_alarms(snapshot: AlarmSnapshot | None) -> dict[str, tuple[Priority, str
         short = label.short if label is not None else (alarm.parameter or "").upper()
         limit = ""
         if alarm.limit is not None:
-            # The alarm log keeps the worst value, not the one that raised it: an alarm carried over a restart
-            # has only that to tell the side of the limit it breached.
-            breach = alarm.value if alarm.value is not None else alarm.peak_value
-            side = "<" if breach is not None and breach < alarm.limit else ">"
+            # The rule's own side ("SpO2 ≤ 90" raised by exactly 90 is not "> 90"); a rule no longer in force (an
+            # alarm carried over a restart, the phase changed) tells it by the value, the worst one when the
+            # alarm log kept no other.
+            side = operators.get(alarm.condition)
+            if side is None:
+                breach = alarm.value if alarm.value is not None else alarm.peak_value
+                side = "<" if breach is not None and breach < alarm.limit else ">"
             limit = f" {short} {side} {alarm.limit:.0f}"
         over = (" (earlier)" if alarm.carried else " (over)") if alarm.latched else ""
         shown[tile] = (alarm.priority, f"{alarm.priority.marker}{limit or ' ALARM'}{over}")

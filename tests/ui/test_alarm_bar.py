@@ -71,6 +71,18 @@ def test_a_latched_alarm_says_its_condition_is_over_unless_carried_over_an_inter
     assert tiles == ["*** SpO2 < 90 (over)", "*** SpO2 < 90 (earlier)"]
 
 
+def test_a_tile_names_the_side_of_the_rule_even_for_a_value_exactly_on_its_limit() -> None:
+    from monitor.alarms.model import LimitLine
+
+    on_the_line = replace(_alarm("spo2_low", Priority.MEDIUM, "SpO2 90 ≤ 90"), condition="spo2_low", value=90.0)
+    rule = LimitLine("spo2_low", "spo2", 90.0, Priority.MEDIUM, "≤")
+    shown = tile_alarms(AlarmSnapshot((on_the_line,), None, False, False, Priority.MEDIUM, limits=(rule,)))
+    assert shown["spo2"][1] == "** SpO2 ≤ 90"
+    # A rule no longer in force: the value tells the side.
+    assert tile_alarms(AlarmSnapshot((replace(on_the_line, value=88.0),), None, False, False,
+                                     Priority.MEDIUM))["spo2"][1] == "** SpO2 < 90"
+
+
 def test_audio_state_is_always_shown(bar: AlarmBar) -> None:
     bar.set_audio_output(True, "")
     bar.show_snapshot(AlarmSnapshot((), None, False, False, None), T0)

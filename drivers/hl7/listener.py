@@ -499,6 +499,15 @@ class Hl7Decoder(Decoder):
         result.body = hashlib.sha256("\r".join(str(segment) for segment in message
                                                  if str(segment[0]).upper() != "MSH").encode()).hexdigest()
         patient_ids = _patient_ids(message)
+        others = _other_patients(message, patient_ids)
+        if others:
+            raise MessageRejected(
+                Problem(
+                    ERR_UNKNOWN_KEY,
+                    f"the message names more than one patient (PID-3 {'/'.join(patient_ids) or 'empty'} and {others})",
+                    ("PID", 2, 3),
+                )
+            )
         refusal = self.gate.admit(result.sender, patient_ids)
         if refusal is not None:
             result.refusal = refusal
@@ -763,13 +772,25 @@ def _all(message: Any, name: str) -> list[Any]:
         return []
 
 
+def _pid_ids(pid: Any) -> list[str]:
+    ids = [_get(pid, 3, repeat, 1) for repeat in range(1, max(_repetitions(pid, 3), 1) + 1)]
+    return [i for i in ids if i]
+
+
 def _patient_ids(message: Any) -> list[str]:
     """PID-3 identifiers (CX.1 of every repetition) of the message's first PID; empty without one."""
     pid = _first(message, "PID")
-    if pid is None:
-        return []
-    ids = [_get(pid, 3, repeat, 1) for repeat in range(1, max(_repetitions(pid, 3), 1) + 1)]
-    return [i for i in ids if i]
+    return [] if pid is None else _pid_ids(pid)
+
+
+def _other_patients(message: Any, first: list[str]) -> str:
+    """The PID-3 of a later PID (a further PATIENT_RESULT group) naming none of ``first``'s identifiers, '' when
+    every PID of the message is the same patient's: its OBX would otherwise be taken as the first patient's."""
+    for pid in _all(message, "PID")[1:]:
+        ids = _pid_ids(pid)
+        if ids and not set(ids) & set(first):
+            return "/".join(ids)
+    return ""
 
 
 # -- the listening source -----------------------------------------------------------------

@@ -665,6 +665,8 @@ class Hl7Decoder(Decoder):
             return "bad"
         else:
             try:
+                if not _HL7_NUMBER.fullmatch(raw_value):
+                    raise ValueError(raw_value)
                 number = float(raw_value)
             except ValueError:
                 result.problems.append(
@@ -748,6 +750,10 @@ def _codes(segment: Any, field_num: int = 3) -> list[str]:
 def _abnormal_flags(obx: Any) -> list[str]:
     """OBX-8 (abnormal flags), every repetition, upper case."""
     return [_get(obx, 8, repeat).upper() for repeat in range(1, max(_repetitions(obx, 8), 1) + 1)]
+
+
+#: HL7 v2 data type NM: an optional sign, ASCII digits and an optional decimal point (no exponent, no other digits).
+_HL7_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)", re.ASCII)
 
 
 def _structured_number(obx: Any) -> tuple[str, str | None]:

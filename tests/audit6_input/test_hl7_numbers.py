@@ -1,0 +1,35 @@
+"""OBX-5 of an NM value is an optional sign, ASCII digits and an optional decimal point (HL7 v2, data type NM)."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.hl7.listener import Hl7Decoder
+from drivers.transport.mllp import frame
+
+T0 = 1_700_000_000.0
+STAMP = "20231114221320+0000"
+
+
+def _hr(value: str) -> bytes:
+    segments = [
+        f"MSH|^~\\&|MON|ICU|IM|CLINIC|{STAMP}||ORU^R01^ORU_R01|M1|P|2.6",
+        "PID|||MRN123^^^H^MR",
+        f"OBR|1|||x|||{STAMP}",
+        f"OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC||{value}|/min|||||F",
+    ]
+    return frame("\r".join(segments) + "\r")
+
+
+@pytest.mark.parametrize("text", ["1e2", "1_52", "١٥٢", "１５２"])
+def test_a_value_that_is_not_an_hl7_number_is_not_taken(text: str) -> None:
+    decoder = Hl7Decoder()
+    readings = decoder.feed(_hr(text), T0)
+    assert [r.value for r in readings if r.value is not None] == []
+    assert decoder.results[-1].ack_code == "AE"
+
+
+@pytest.mark.parametrize(("text", "number"), [("152", 152.0), ("+152", 152.0), ("152.", 152.0), ("72.5", 72.5)])
+def test_hl7_numbers_are_read(text: str, number: float) -> None:
+    readings = Hl7Decoder().feed(_hr(text), T0)
+    assert [r.value for r in readings] == [number]

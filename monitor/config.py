@@ -59,6 +59,24 @@ KNOWN_KEYS: Final = frozenset({
 })
 
 
+#: What each text setting holds, with an example, for the message naming a value of another kind.
+_TEXT_KEYS: Final = {
+    "db": ("a file path", 'db = "/srv/monitor/monitor.db"'),
+    "profile": ("a file path", 'profile = "/srv/monitor/clinic.toml"'),
+    "key_file": ("a file path", 'key_file = "/srv/monitor/keys/monitor.key"'),
+    "server": ("a URL", 'server = "postgresql://chair2@clinic-db/im"'),
+    "chair": ("a name", 'chair = "Chair 3"'),
+    "feed": ("HOST:PORT", 'feed = "ehr-gateway:2575"'),
+    "feed_ack_mode": ("original or enhanced", 'feed_ack_mode = "enhanced"'),
+    "patient_id_system": ("a URI", 'patient_id_system = "urn:oid:1.2.3.4"'),
+}
+#: The number settings: whether a whole number is required, and an example.
+_NUMBER_KEYS: Final = {
+    "feed_max_refusals": (True, "feed_max_refusals = 3"),
+    "auto_lock_min": (False, "auto_lock_min = 10"),
+}
+
+
 @dataclass(frozen=True)
 class UserConfig:
     """Values from the user's config file (empty when there is none)."""
@@ -94,7 +112,21 @@ class UserConfig:
                 hint = f" (did you mean '{near[0]}'?)" if near else ""
                 raise ConfigError(f"{found.describe(key)}: not a setting this program knows{hint}; the settings are "
                                   f"{', '.join(sorted(KNOWN_KEYS))}")
+        for key, value in found.values.items():
+            found.check_kind(key, value)
         return found
+
+    def check_kind(self, key: str, value: Any) -> None:
+        """:class:`ConfigError` naming the file and line when ``value`` is not of the kind ``key`` holds."""
+        if key in _TEXT_KEYS and not isinstance(value, str):
+            what, example = _TEXT_KEYS[key]
+            raise ConfigError(f"{self.describe(key)}: expected {what} in quotes, e.g. {example}")
+        if key in _NUMBER_KEYS:
+            whole, example = _NUMBER_KEYS[key]
+            kinds: tuple[type, ...] = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                what = "a whole number" if whole else "a number"
+                raise ConfigError(f"{self.describe(key)}: expected {what}, e.g. {example}")
 
     def text(self, key: str, what: str, example: str) -> str | None:
         """The value of ``key`` as text (None when not set), or :class:`ConfigError` naming the file and line and

@@ -1,0 +1,54 @@
+"""A config file value of the wrong kind is named with the file and its line (README, "Where data is kept")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.app.errors import AppError
+
+
+def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    monkeypatch.setenv("INFUSION_MONITOR_CONFIG", str(path))
+    for name in ("PROFILE", "FEED", "FEED_ACK_MODE", "FEED_MAX_REFUSALS", "PATIENT_ID_SYSTEM", "CHAIR"):
+        monkeypatch.delenv("INFUSION_MONITOR_" + name, raising=False)
+    return path
+
+
+def test_a_profile_that_is_a_number_names_the_config_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.app.profile import active_alarm_profile
+
+    path = _config(tmp_path, monkeypatch, '# clinic\nprofile = 5\n')
+    try:
+        _profile, problem = active_alarm_profile(None)
+    except AppError as exc:  # a config file error, as any other
+        problem = str(exc)
+    assert problem is not None
+    assert f"{path}, line 2" in problem
+
+
+@pytest.mark.parametrize(
+    "line", ['feed_max_refusals = "x"', "feed_ack_mode = 5", "patient_id_system = 5"]
+)
+def test_a_feed_setting_of_the_wrong_kind_names_the_config_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    from monitor.app.services import ServiceSpec, check_services
+
+    path = _config(tmp_path, monkeypatch, f'feed = "127.0.0.1:2575"\n{line}\n')
+    with pytest.raises(AppError) as caught:
+        check_services(ServiceSpec(feed=None, server=None, chair=None))
+    assert f"{path}, line 2" in str(caught.value)
+
+
+def test_a_chair_name_that_is_not_text_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.config import ConfigError
+    from monitor.replication.chair import chair_name
+
+    _config(tmp_path, monkeypatch, "chair = true\n")
+    with pytest.raises(ConfigError, match="line 1"):
+        chair_name(None)

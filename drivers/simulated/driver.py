@@ -15,6 +15,7 @@ from drivers.base import Decoder, Driver, LinkEventKind, OpenOptions, Source
 from drivers.core.phases import PhaseTimes
 from drivers.core.readings import PLETH_RATE_HZ, Reading
 from drivers.patient.model import CUFF_DURATION_S, SimulatedPatient, check_scenario
+from drivers.settings import check_known
 
 # How much simulated time one read() produces when running unpaced.
 UNPACED_STEP_S = 1.0
@@ -129,6 +130,7 @@ class SimulatedDriver(Driver):
         raise NotImplementedError("the simulated monitor produces readings directly, without bytes")
 
     def open(self, options: OpenOptions) -> Source:
+        check_known(options.settings, (), self.name)
         return SimulatedSource(
             scenario=options.scenario,
             seed=options.seed,

@@ -78,8 +78,8 @@ def _plan(text: str) -> SessionPlan:
 
 def _seconds(text: str) -> float:
     value = _number(text, "a number of seconds")
-    if value <= 0:
-        raise argparse.ArgumentTypeError("duration must be positive")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError("duration must be a positive number of seconds")
     return value
 
 

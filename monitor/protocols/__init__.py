@@ -278,6 +278,12 @@ class _Reader:
             raise self.fail(path, f"{value!r} is outside the allowed range {low:g} to {high:g}")
         return number
 
+    def whole(self, value: Any, path: str, low: int, high: int) -> int:
+        number = self.number(value, path, low, high)
+        if not number.is_integer():
+            raise self.fail(path, f"expected a whole number, got {value!r}")
+        return int(number)
+
     def choice(self, value: Any, path: str, enum: type[StrEnum]) -> Any:
         options = ", ".join(e.value for e in enum)
         if not isinstance(value, str):
@@ -426,8 +432,8 @@ def _discharge(r: _Reader, raw: Any) -> DischargeNumbers:
             MAX_PHASE_MINUTES,
         ),
         observation_from=observed_from,
-        aldrete_min=int(r.number(table.get("aldrete_min", ALDRETE_PASS), "discharge.aldrete_min", 0, 10)),
-        padss_min=int(r.number(table.get("padss_min", PADSS_PASS), "discharge.padss_min", 0, 10)),
+        aldrete_min=r.whole(table.get("aldrete_min", ALDRETE_PASS), "discharge.aldrete_min", 0, 10),
+        padss_min=r.whole(table.get("padss_min", PADSS_PASS), "discharge.padss_min", 0, 10),
         vitals_max_age_min=r.number(
             table.get("vitals_max_age_min", DISCHARGE_NIBP_MAX_AGE_S / SECONDS_PER_MINUTE),
             "discharge.vitals_max_age_min", 1, 60,
@@ -440,8 +446,7 @@ def _discharge(r: _Reader, raw: Any) -> DischargeNumbers:
 def _course(r: _Reader, raw: Any) -> CourseDefaults:
     table = r.table(raw, "course", ("planned_sessions", "interval_days", "booster_interval_days"))
     return CourseDefaults(
-        planned_sessions=int(r.number(r.required(table, "planned_sessions", "course"), "course.planned_sessions",
-                                      1, 50)),
+        planned_sessions=r.whole(r.required(table, "planned_sessions", "course"), "course.planned_sessions", 1, 50),
         interval_days=r.number(r.required(table, "interval_days", "course"), "course.interval_days", 0.5, 90),
         booster_interval_days=r.number(
             r.required(table, "booster_interval_days", "course"), "course.booster_interval_days", 1, 730

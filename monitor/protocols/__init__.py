@@ -76,6 +76,15 @@ class ScoreMoment(StrEnum):
     BEFORE_DISCHARGE = "before_discharge"
 
 
+#: The score scales a nurse or a patient can enter at the chair (a protocol may ask only for these).
+RECORDED_SCALES: Final = ("PHQ-9", "GAD-7", "MOAA/S", "RASS", "CADSS-6", "CADSS")
+
+
+def _scale_key(name: str) -> str:
+    """A scale's name as compared (as :func:`monitor.chair.scale_key`): ``CADSS-6`` and ``cadss 6`` are one."""
+    return name.replace("-", "").replace(" ", "").upper()
+
+
 #: Score scales that answer each kind of timed check.
 SCALES_FOR: Final[Mapping[Measure, frozenset[str]]] = {
     Measure.SEDATION: frozenset({"MOAA/S", "RASS"}),
@@ -373,6 +382,9 @@ def _scores(r: _Reader, raw: Any) -> tuple[ScoreDue, ...]:
         scale = r.text(r.required(entry, "scale", path), f"{path}.scale").strip()
         if not scale:
             raise r.fail(f"{path}.scale", "name the scale, e.g. PHQ-9")
+        if _scale_key(scale) not in {_scale_key(known) for known in RECORDED_SCALES}:
+            raise r.fail(f"{path}.scale", f"'{scale}' is not a score the monitor records; use "
+                         f"{', '.join(RECORDED_SCALES)}")
         when = r.choice(r.required(entry, "when", path), f"{path}.when", ScoreMoment)
         out.append(ScoreDue(scale, when, r.flag(entry.get("required", False), f"{path}.required")))
     return tuple(out)

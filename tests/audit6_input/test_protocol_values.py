@@ -26,3 +26,8 @@ def test_a_whole_number_field_with_a_fraction_is_refused(old: str, new: str, fie
     with pytest.raises(ProtocolError, match=rf"line \d+, field {field}"):
         parse_protocol(_changed(old, new), "clinic.toml")
 
+
+def test_a_score_scale_the_monitor_cannot_record_is_refused() -> None:
+    # "MOAAS" is not MOAA/S: the nurse's MOAA/S scores would never count for it, so it stays due for ever.
+    with pytest.raises(ProtocolError, match=r"line \d+, field scores.2.scale"):
+        parse_protocol(_changed('scale = "MOAA/S"', 'scale = "MOAAS"'), "clinic.toml")

@@ -86,9 +86,12 @@ class CodeMap:
     def from_file(cls, path: str | Path) -> CodeMap:
         """A map with the ``[codes]`` table of a TOML file added (SettingsError naming what is wrong)."""
         try:
-            data = tomllib.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except OSError as exc:
             raise SettingsError(f"code map {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"code map {path} is not UTF-8 text") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"code map {path} is not TOML: {exc}") from None
         table = data.get("codes")
@@ -99,10 +102,20 @@ class CodeMap:
         for code, name in table.items():
             if not isinstance(name, str) or name not in known:
                 raise SettingsError(
-                    f"code map {path}: '{code}' maps to {name!r}; expected one of {', '.join(sorted(known))}"
+                    f"code map {path}{_line_of(text, code)}: '{code}' maps to {name!r}; expected one of "
+                    f"{', '.join(sorted(known))}"
                 )
             extra[code] = known[name]
         return cls(extra)
+
+
+def _line_of(text: str, key: str) -> str:
+    """``, line N`` of the line where ``key`` is given a value ('' when it cannot be found)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        name = line.partition("=")[0].strip()
+        if "=" in line and name.strip("\"'") == key:
+            return f", line {number}"
+    return ""
 
 
 def unit_factor(parameter: Parameter, unit: str) -> float | None:

@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import platformdirs
 
+from monitor.toml_lines import BOM, BOM_PROBLEM
+
 APP_NAME = "infusion-monitor"
 ENV_PREFIX = "INFUSION_MONITOR_"
 
@@ -42,7 +44,10 @@ def load_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; a syntax error names the file, line and column."""
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            raw = handle.read()
+        if raw.startswith(BOM.encode()):
+            raise ConfigError(f"{path}: {BOM_PROBLEM}")
+        return tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:

@@ -19,8 +19,15 @@ _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\" ]+?)\s*=")
 _INLINE_KEY = re.compile(r"[{,]\s*([A-Za-z0-9_\-]+)\s*=")
 
 
+#: The byte-order mark some editors put at the start of UTF-8 text; TOML does not allow it.
+BOM = "\ufeff"
+BOM_PROBLEM = "line 1: the file starts with a byte-order mark (BOM); save it as UTF-8 without BOM"
+
+
 def load_toml(text: str, source: str, error: Callable[[str], Exception]) -> dict[str, Any]:
     """The TOML ``text`` as tables; a syntax error raises ``error`` naming ``source``."""
+    if text.startswith(BOM):
+        raise error(f"{source}: {BOM_PROBLEM}")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

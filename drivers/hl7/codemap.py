@@ -87,6 +87,9 @@ class CodeMap:
         """A map with the ``[codes]`` table of a TOML file added (SettingsError naming what is wrong)."""
         try:
             text = Path(path).expanduser().read_text(encoding="utf-8")
+            if text.startswith("\ufeff"):
+                raise SettingsError(f"code map {path}: the file starts with a byte-order mark (BOM); save it as "
+                                    "UTF-8 without BOM")
             data = tomllib.loads(text)
         except OSError as exc:
             raise SettingsError(f"code map {path}: {exc.strerror or exc}") from None

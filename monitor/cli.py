@@ -921,6 +921,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            parser.error(f"argument '{shown}' is not UTF-8 text; check the terminal's character set and type it again")
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-v", "--verbose")):
         argv = ["gui", *argv]
     args = parser.parse_args(argv)

@@ -161,11 +161,25 @@ def check_owned(path: Path) -> None:
                           f"make it private: chmod 600 {path}")
 
 
+def environment(name: str) -> str | None:
+    """The ``INFUSION_MONITOR_<NAME>`` variable (None when unset), or :class:`ConfigError` naming it when it is
+    not UTF-8 text (it would reach the database, whose text is UTF-8)."""
+    variable = ENV_PREFIX + name.upper()
+    value = os.environ.get(variable)
+    if value:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise ConfigError(f"{variable} '{shown}' is not UTF-8 text; set it again") from None
+    return value
+
+
 def setting(name: str, flag_value: Any, default: Any, user: UserConfig | None = None) -> Any:
     """Resolve one setting by precedence: flag, environment, config file, default."""
     if flag_value is not None:
         return flag_value
-    env = os.environ.get(ENV_PREFIX + name.upper())
+    env = environment(name)
     if env:
         return env
     if user is not None and name in user.values:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from monitor.alarms.model import Priority
-from monitor.config import ENV_PREFIX
+from monitor.config import ConfigError, environment
 from monitor.readiness import CareRules
 from monitor.session import Phase
 from monitor.toml_lines import TomlLines, load_toml, read_clinic_file
@@ -586,7 +585,10 @@ class ProfileHolder:
 
 def resolve_profile(flag_value: str | None, user_values: Mapping[str, Any] | None = None) -> Path | None:
     """The profile file to use: ``--profile``, then INFUSION_MONITOR_PROFILE, then config ``profile``."""
-    value = flag_value or os.environ.get(ENV_PREFIX + "PROFILE") or (user_values or {}).get("profile")
+    try:
+        value = flag_value or environment("profile") or (user_values or {}).get("profile")
+    except ConfigError as exc:
+        raise ProfileError(str(exc)) from None
     if not value:
         return None
     try:

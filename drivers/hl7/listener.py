@@ -46,6 +46,7 @@ bound to anything but a loopback address.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import queue
@@ -132,6 +133,15 @@ def _names(text: str | None) -> frozenset[str]:
     return frozenset(item.strip().upper() for item in (text or "").split(",") if item.strip())
 
 
+def _address(text: str) -> str:
+    """An ``allow_from`` entry as the listener sees a sender's address; a name or a mistyped address, which no
+    connection would ever match, raises :class:`SettingsError`."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise SettingsError(f"setting allow_from: '{text.lower()}' is not an IP address (e.g. 10.0.4.17)") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Hl7Settings:
     """Listener address, how to read times without an offset, codes, limits and allow-lists."""
@@ -155,7 +165,7 @@ class Hl7Settings:
         host, port = parse_address(address)
         max_connections = whole_number(given, "max_connections", MAX_CONNECTIONS_DEFAULT, 1, 64)
         codes = CodeMap.from_file(given["codes"]) if given.get("codes") else CodeMap()
-        allow_from = frozenset(a.lower() for a in _names(given.get("allow_from")))
+        allow_from = frozenset(_address(a) for a in _names(given.get("allow_from")))
         if not allow_from and not is_loopback(host):
             # Bound wider than this computer, the listener takes only the senders the clinic names.
             raise SettingsError(

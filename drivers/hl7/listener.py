@@ -91,6 +91,8 @@ _NIBP = (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 #: OBX-8 (abnormal flags) values that mark a value as not the patient's: a Mindray monitor in demo mode
 #: sends DEMO with every simulated value.
 _SIMULATED_MARKS: Final = {"DEMO": Flag.DEMO_DATA}
+#: MSH-11 processing IDs (HL7 table 0103) of messages whose values are no patient's: training and debugging.
+_NOT_PATIENT_PROCESSING: Final = frozenset({"T", "D"})
 
 #: Defaults of the listener's limits (``--set max_connections=``, ``idle_timeout=``).
 MAX_CONNECTIONS_DEFAULT: Final = 4
@@ -556,6 +558,9 @@ class Hl7Decoder(Decoder):
                 unknown += outcome == "unknown"
                 used += outcome == "used"
         self._take_cuff(cuff, result)
+        if _get(msh, 11).upper() in _NOT_PATIENT_PROCESSING:
+            # A training or debugging message: its values are kept, marked as no patient's.
+            result.readings = [replace(r, flags=r.flags | {Flag.TEST_DATA}) for r in result.readings]
         if obx_index == 0:
             raise MessageRejected(
                 Problem(ERR_REQUIRED_FIELD_MISSING, "no OBX segment in the message", ("OBX", 1, 1))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TextIO
 
@@ -45,8 +46,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                          help="the clinic's PostgreSQL, as a reader (default: INFUSION_MONITOR_SERVER)")
     station.add_argument("--show", choices=["mrn", "initials"], default="mrn",
                          help="how a patient is named on the tiles (default mrn)")
-    station.add_argument("--escalate-after", type=float, default=60.0, metavar="SECONDS",
+    station.add_argument("--escalate-after", type=_escalate_after, default=60.0, metavar="SECONDS",
                          help="an alarm not acknowledged at the chair this long is escalated (default 60)")
+
+
+def _escalate_after(text: str) -> float:
+    """Seconds an alarm may go unacknowledged at the chair: a positive number (nan would never escalate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError("the escalation time must be a positive number of seconds")
+    return value
 
 
 def _data(args: argparse.Namespace) -> Path:

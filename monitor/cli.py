@@ -83,6 +83,18 @@ def _seconds(text: str) -> float:
     return value
 
 
+#: Serial line speeds a port can be set to (pyserial's standard rates run from 50 to 4,000,000 baud).
+BAUD_RANGE = (50, 4_000_000)
+
+
+def _baud(text: str) -> int:
+    low, high = BAUD_RANGE
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a baud rate ({low} to {high:,})")
+    return int(value)
+
+
 def _cuff_minutes(text: str) -> float:
     value = _number(text, "a number of minutes")
     low, high = NIBP_INTERVAL_RANGE_MIN
@@ -131,7 +143,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
     parser.add_argument("--profile", metavar="FILE",
                         help="clinic alarm profile, TOML (default: INFUSION_MONITOR_PROFILE or built in)")
-    parser.add_argument("--baud", type=int, help="override the driver's baud rate")
+    parser.add_argument("--baud", type=_baud, help="override the driver's baud rate")
     parser.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the driver's parity")
     parser.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the driver's flow control")
     parser.add_argument("--protocol", metavar="NAME|FILE",
@@ -254,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--seed", type=int, default=1, help="simulated patient seed")
     emulate.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                          metavar="KEY=VALUE", help="device setting (repeatable), e.g. format=8")
-    emulate.add_argument("--baud", type=int, help="override the device's baud rate")
+    emulate.add_argument("--baud", type=_baud, help="override the device's baud rate")
     emulate.add_argument("--parity", choices=["N", "E", "O", "M", "S"], help="override the device's parity")
     emulate.add_argument("--flow", choices=["none", "xonxoff", "rtscts"], help="override the flow control")
     limits = sub.add_parser("limits", help="print the active alarm limits (and check a profile)")

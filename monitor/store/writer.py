@@ -573,8 +573,13 @@ def _check_file_seal(path: str | Path, lines: list[str], keys: Keys) -> list[str
 def read_recovery_file(path: str | Path, keys: Keys | None = None) -> list[Operation]:
     """The operations a recovery file holds, oldest first (the inverse of :func:`write_recovery_file`;
     ``keys`` open the patient's identifiers and check the file's keyed hash)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        lines = handle.readlines()
+    lines: list[str] = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ValueError(f"{path}, line {number}: not a held operation (not UTF-8 text)") from None
     if keys is not None:
         lines = _check_file_seal(path, lines, keys)
     ops: list[Operation] = []

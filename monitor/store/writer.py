@@ -283,7 +283,9 @@ class StoreWriter:
                 with store.transaction():
                     for op in chunk:
                         _apply(store, self.session_id, op)
-            except (sqlite3.Error, StoreError, OSError) as exc:
+            except (sqlite3.Error, StoreError, OSError, ValueError, OverflowError) as exc:
+                # ValueError: a row SQLite cannot bind (text that is not UTF-8, a number out of its range);
+                # it is held with the rest, alarmed, and goes to the recovery file if it never goes in.
                 with self._lock:
                     self._in_flight = 0
                 self._failed(exc)

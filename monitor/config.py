@@ -133,6 +133,15 @@ class UserConfig:
                 what = "a whole number" if whole else "a number"
                 raise ConfigError(f"{self.describe(key)}: expected {what}, e.g. {example}")
 
+    def origin(self, key: str) -> str | None:
+        """Where a setting that is not on the command line comes from: its variable, or the config file and line
+        (None when neither sets it)."""
+        if os.environ.get(ENV_PREFIX + key.upper()):
+            return ENV_PREFIX + key.upper()
+        if key in self.values:
+            return self.describe(key)
+        return None
+
     def text(self, key: str, what: str, example: str) -> str | None:
         """The value of ``key`` as text (None when not set), or :class:`ConfigError` naming the file and line and
         ``what`` the value should be (``a URL``)."""

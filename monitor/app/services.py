@@ -24,12 +24,14 @@ def patient_id_system() -> str | None:
     """The MRN namespace for exports and the feed (INFUSION_MONITOR_PATIENT_ID_SYSTEM or config
     ``patient_id_system``); None means the documented default."""
     try:
-        value = setting("patient_id_system", None, None, UserConfig.load())
+        config = UserConfig.load()
+        value = setting("patient_id_system", None, None, config)
     except ConfigError as exc:
         raise AppError(str(exc)) from None
     text = str(value).strip() if value else ""
     if text and (":" not in text or any(c.isspace() for c in text)):
-        raise AppError(f"patient_id_system '{text}' is not a URI (e.g. urn:oid:1.2.3.4 or https://ehr.example/mrn)")
+        where = config.origin("patient_id_system") or "patient_id_system"
+        raise AppError(f"{where}: '{text}' is not a URI (e.g. urn:oid:1.2.3.4 or https://ehr.example/mrn)")
     return text or None
 
 
@@ -74,11 +76,17 @@ def feed_config(target: str | None) -> FeedConfig | None:
     except ConfigError as exc:
         raise AppError(str(exc)) from None
     if not refusals_text.strip().isdigit():
-        raise AppError(f"feed_max_refusals '{refusals_text}' is not a whole number")
+        where = config_values.origin("feed_max_refusals") or "feed_max_refusals"
+        raise AppError(f"{where}: '{refusals_text}' is not a whole number")
     try:
         return FeedConfig.parse(str(receiver), ack_mode=ack_mode, max_refusals=int(refusals_text))
     except FeedConfigError as exc:
-        raise AppError(str(exc)) from None
+        # Name where the value that is wrong was set (FeedConfig names the option), unless on the command line.
+        problem = str(exc)
+        options = ("feed_ack_mode", "feed_max_refusals")
+        key = next((k for k in options if problem.startswith(k.replace("_", " ", 1))), "feed")
+        origin = None if key == "feed" and target else config_values.origin(key)
+        raise AppError(f"{origin}: {problem}" if origin else problem) from None
 
 
 def server_settings(server: str | None, chair: str | None) -> tuple[str | None, str]:

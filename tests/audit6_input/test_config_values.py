@@ -52,3 +52,28 @@ def test_a_chair_name_that_is_not_text_is_refused(tmp_path: Path, monkeypatch: p
     _config(tmp_path, monkeypatch, "chair = true\n")
     with pytest.raises(ConfigError, match="line 1"):
         chair_name(None)
+
+
+@pytest.mark.parametrize(
+    "line", ["feed_max_refusals = -3", 'feed_ack_mode = "fast"', 'patient_id_system = "hospital mrn"']
+)
+def test_a_feed_setting_out_of_range_names_the_config_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    from monitor.app.services import ServiceSpec, check_services
+
+    path = _config(tmp_path, monkeypatch, f'feed = "127.0.0.1:2575"\n{line}\n')
+    with pytest.raises(AppError) as caught:
+        check_services(ServiceSpec(feed=None, server=None, chair=None))
+    assert f"{path}, line 2" in str(caught.value)
+
+
+def test_a_feed_receiver_that_cannot_be_used_names_the_config_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.app.services import ServiceSpec, check_services
+
+    path = _config(tmp_path, monkeypatch, '# the EHR gateway\nfeed = "ehr-gateway"\n')
+    with pytest.raises(AppError) as caught:
+        check_services(ServiceSpec(feed=None, server=None, chair=None))
+    assert f"{path}, line 2" in str(caught.value)

@@ -286,10 +286,13 @@ def _unusable_delimiters(text: str) -> str:
 
 
 def split_batch(text: str) -> list[str]:
-    """The messages of an MLLP block: one, or every MSH...  of an FHS/BHS batch (batch segments dropped)."""
+    """The messages of an MLLP block: one, or every MSH... of an FHS/BHS batch (batch segments dropped) or of
+    messages sent in one block."""
     segments = [s for s in text.split("\r") if s.strip()]
-    if not any(s[:3] in ("FHS", "BHS") for s in segments):
+    batched = any(s[:3] in ("FHS", "BHS") for s in segments)
+    if not batched and sum(s[:3] == "MSH" for s in segments) < 2:
         return [text]
+    # A batch, or messages sent one after another in one block: each MSH starts a message of its own.
     messages: list[list[str]] = []
     for segment in segments:
         head = segment[:3]

@@ -674,6 +674,12 @@ class Hl7Decoder(Decoder):
             if why:
                 result.problems.append(Problem(ERR_DATA_TYPE, f"{where}: {why}", ("OBX", index, 5)))
                 return "bad"
+        elif _repetitions(obx, 5) > 1 or _get(obx, 5, 1, 2):
+            # An NM value is one number: a second repetition or component is not read as the first one's.
+            result.problems.append(
+                Problem(ERR_DATA_TYPE, f"{where}: OBX-5 holds more than one value", ("OBX", index, 5))
+            )
+            return "bad"
         if status in ("X", "W") or not raw_value:
             flags = frozenset({Flag.UNAVAILABLE if status != "W" else Flag.INVALID})
         elif value_type not in ("NM", "SN", ""):

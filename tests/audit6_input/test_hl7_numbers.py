@@ -33,3 +33,11 @@ def test_a_value_that_is_not_an_hl7_number_is_not_taken(text: str) -> None:
 def test_hl7_numbers_are_read(text: str, number: float) -> None:
     readings = Hl7Decoder().feed(_hr(text), T0)
     assert [r.value for r in readings] == [number]
+
+
+@pytest.mark.parametrize("text", ["152~88", "152^88"])
+def test_an_nm_field_holding_two_values_is_not_read_as_the_first(text: str) -> None:
+    decoder = Hl7Decoder()
+    readings = decoder.feed(_hr(text), T0)
+    assert [r.value for r in readings if r.value is not None] == []
+    assert decoder.results[-1].ack_code == "AE"

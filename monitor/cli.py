@@ -788,7 +788,14 @@ def cmd_limits(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_protocols(args: argparse.Namespace, out: TextIO) -> int:
     """List the protocols found (shipped and the clinic's), or check one file."""
-    from monitor.protocols import ProtocolError, available, describe, load_protocol_file, protocols_dir
+    from monitor.protocols import (
+        ProtocolError,
+        available,
+        clinic_protocols,
+        describe,
+        load_protocol_file,
+        protocols_dir,
+    )
 
     if args.check:
         try:
@@ -799,13 +806,7 @@ def cmd_protocols(args: argparse.Namespace, out: TextIO) -> int:
     for protocol in available().values():
         out.write(f"{protocol.name:20} {protocol.title}  [{protocol.source}]\n")
     folder = protocols_dir()
-    broken = []
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.toml")):
-            try:
-                load_protocol_file(path)
-            except ProtocolError as exc:
-                broken.append(str(exc))
+    broken = clinic_protocols()[1]
     out.write(f"clinic protocols folder: {folder}\n")
     for problem in broken:
         out.write(f"not usable: {problem}\n")

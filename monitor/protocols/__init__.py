@@ -520,20 +520,42 @@ def protocols_dir() -> Path:
     return Path(env).expanduser() if env else config_dir() / "protocols"
 
 
-def available() -> dict[str, Protocol]:
-    """Every usable protocol by name: the shipped ones, then the clinic's folder (which may replace them).
-
-    A broken file in the clinic's folder is left out here; :func:`load_protocol` names its error.
-    """
-    found = {name: parse_protocol(shipped_text(name), f"built in ({name}.toml)") for name in SHIPPED}
+def clinic_protocols() -> tuple[dict[str, Protocol], list[str]]:
+    """The clinic folder's usable protocols by the name each gives itself, and what is wrong with the others: a
+    file that cannot be read, or a name given by more than one file (which of them is meant cannot be known)."""
     folder = protocols_dir()
+    by_name: dict[str, list[Protocol]] = {}
+    problems: list[str] = []
     if folder.is_dir():
         for path in sorted(folder.glob("*.toml")):
             try:
                 protocol = load_protocol_file(path)
-            except ProtocolError:
+            except ProtocolError as exc:
+                problems.append(str(exc))
                 continue
-            found[protocol.name] = protocol
+            by_name.setdefault(protocol.name, []).append(protocol)
+    usable = {}
+    for name, found in by_name.items():
+        if len(found) > 1:
+            problems.append(_twice(name, found))
+        else:
+            usable[name] = found[0]
+    return usable, problems
+
+
+def _twice(name: str, found: list[Protocol]) -> str:
+    return (f"protocol '{name}' is given by more than one file ({', '.join(p.source for p in found)}); "
+            "keep one, or give the others names of their own")
+
+
+def available() -> dict[str, Protocol]:
+    """Every usable protocol by name: the shipped ones, then the clinic's folder (which may replace them).
+
+    A broken file in the clinic's folder is left out here, and so is a name two files give; :func:`load_protocol`
+    and :func:`clinic_protocols` name the error.
+    """
+    found = {name: parse_protocol(shipped_text(name), f"built in ({name}.toml)") for name in SHIPPED}
+    found.update(clinic_protocols()[0])
     return found
 
 
@@ -544,7 +566,13 @@ def load_protocol(name_or_path: str | None) -> Protocol:
         return load_protocol_file(wanted)
     clinic = protocols_dir() / f"{wanted}.toml"
     if clinic.is_file():
-        return load_protocol_file(clinic)
+        load_protocol_file(clinic)  # a broken file of that name is named with its error
+    usable, problems = clinic_protocols()
+    if wanted in usable:
+        return usable[wanted]
+    twice = next((problem for problem in problems if problem.startswith(f"protocol '{wanted}' ")), None)
+    if twice is not None:
+        raise ProtocolError(twice)
     if wanted in SHIPPED:
         return parse_protocol(shipped_text(wanted), f"built in ({wanted}.toml)")
     names = ", ".join(sorted(available()))

@@ -210,6 +210,10 @@ def database_path(flag_value: str | None, user: UserConfig | None = None) -> Pat
     if not isinstance(value, str) or "\0" in value:
         raise ConfigError(f'{where}: expected a file path in quotes, e.g. db = "/srv/monitor/monitor.db"')
     try:
-        return Path(value).expanduser()
+        path = Path(value).expanduser()
     except RuntimeError:  # "~someone" for a user this computer does not know
         raise ConfigError(f"{where}: cannot find the home folder in '{value}'") from None
+    if flag_value is None and not os.environ.get(ENV_PREFIX + "DB") and not path.is_absolute():
+        # From the config file, a relative path would name another database in every folder the program starts in.
+        raise ConfigError(f"{where}: '{value}' is not a full path; give one, e.g. db = \"/srv/monitor/monitor.db\"")
+    return path

@@ -77,3 +77,15 @@ def test_a_feed_receiver_that_cannot_be_used_names_the_config_line(
     with pytest.raises(AppError) as caught:
         check_services(ServiceSpec(feed=None, server=None, chair=None))
     assert f"{path}, line 2" in str(caught.value)
+
+
+def test_a_relative_database_path_in_the_config_file_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.config import ConfigError, UserConfig, database_path
+
+    monkeypatch.delenv("INFUSION_MONITOR_DB", raising=False)
+    path = _config(tmp_path, monkeypatch, '# where the sessions are\ndb = "monitor.db"\n')
+    # Relative to the folder the program happens to be started from: another folder, another (empty) database.
+    with pytest.raises(ConfigError, match=rf"{path}, line 2"):
+        database_path(None, UserConfig.load())

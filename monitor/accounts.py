@@ -126,6 +126,10 @@ class AccountInfo:
     created_by: str | None
 
 
+#: Who the record names for what anyone may do at a locked screen (pause the alarm sound): no account's name.
+LOCKED_SCREEN_USER: Final = "anyone at the locked screen"
+
+
 def check_name(name: str) -> str:
     """A usable account name (trimmed), or :class:`AuthError`."""
     name = name.strip()
@@ -133,7 +137,7 @@ def check_name(name: str) -> str:
         raise AuthError("an account needs a name")
     if len(name) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in name):
         raise AuthError(f"an account name is at most {MAX_NAME_LENGTH} printable characters")
-    if name.lower().startswith(("os:", "emergency")):
+    if name.lower().startswith(("os:", "emergency")) or name.lower() == LOCKED_SCREEN_USER:
         raise AuthError("that name is reserved")
     return name
 

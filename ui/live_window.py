@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from drivers.core.clock import DEVICE_TIME_PAST_S
 from drivers.core.readings import Parameter, Reading
 from monitor import chair, readiness, rems
+from monitor.accounts import LOCKED_SCREEN_USER
 from monitor.alarms.engine import USER_COMMANDS
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
@@ -111,7 +112,6 @@ _RULE_PARAMETER = {
 
 MESSAGE_SHOWN_MS = 12_000
 #: Who an audio pause at the locked screen is recorded under: anyone may pause, nobody is signed in.
-LOCKED_SCREEN_USER = "anyone at the locked screen"
 # The watchdog looks at the recorder this often (and flashes its alarm at half this rate).
 WATCHDOG_TICK_MS = 250
 

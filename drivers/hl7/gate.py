@@ -103,20 +103,20 @@ class SessionGate:
             if self.first_patient is None and patient_ids:
                 self.first_patient = patient_ids[0]
 
-    def answered(self, sender: str, control_id: str, sent: str = "", body: str = "") -> str | None:
+    def answered(self, sender: str, control_id: str, sent: str = "", body: str = "", timed: bool = False) -> str | None:
         """The code a message with this control id from this sender was answered with, None when new. The same
-        message sent again has the same MSH-7 (``sent``) or, from a sender that writes MSH-7 anew each time it
-        sends, the same segments after MSH (``body``, their hash); a control id used again with another MSH-7
-        and other segments is a new message (the sender's counter started again)."""
+        message sent again has the same segments after MSH (``body``, their hash) and the same MSH-7 (``sent``),
+        or, when its observations carry their own times (``timed``: OBX-14 or OBR-7), any MSH-7 (a sender that
+        writes MSH-7 anew for each attempt). A control id used again with other observations is a new message
+        (the sender's counter started again, or it numbers every message alike)."""
         if not control_id:
             return None
         with self._lock:
             code, first_sent, first_body = self._answers.get((sender, control_id), (None, None, None))
-            return code if first_sent == sent or (body and first_body == body) else None
+            return code if first_body == body and (first_sent == sent or timed) else None
 
     def remember(self, sender: str, control_id: str, code: str, sent: str = "", body: str = "") -> None:
-        """A message was taken (values stored): a repeat of it (same control id, same MSH-7 or same segments after
-        MSH) must store nothing."""
+        """A message was taken (values stored): a repeat of it (:meth:`answered`) must store nothing."""
         if not control_id:
             return
         with self._lock:

@@ -238,9 +238,10 @@ class MessageResult:
     message_id: str = ""
     #: Its MSH-7 as sent (with MSH-10, what makes a message sent again the same message).
     sent: str = ""
-    #: A hash of its segments after MSH (with MSH-10, the same message sent again by a sender that writes a new
-    #: MSH-7 each time it sends).
+    #: A hash of its segments after MSH, and whether its observations carry their own times (OBX-14, OBR-7):
+    #: with MSH-10, what tells a message sent again (:meth:`~drivers.hl7.gate.SessionGate.answered`).
     body: str = ""
+    timed: bool = False
     #: Who sent it (MSH-3^MSH-4, or the address).
     sender: str = ""
     #: Set when the session refused the message (another patient or sender): a technical event.
@@ -511,8 +512,10 @@ class Hl7Decoder(Decoder):
         result.sender = sender_key(_get(msh, 3), _get(msh, 4), peer_host)
         result.message_id = _get(msh, 10)
         result.sent = _get(msh, 7)
-        result.body = hashlib.sha256("\r".join(str(segment) for segment in message
-                                                 if str(segment[0]).upper() != "MSH").encode()).hexdigest()
+        after_msh = [segment for segment in message if str(segment[0]).upper() != "MSH"]
+        result.body = hashlib.sha256("\r".join(map(str, after_msh)).encode("utf-8", "replace")).hexdigest()
+        result.timed = any(_get(segment, {"OBX": 14, "OBR": 7}[name]) for segment in after_msh
+                           if (name := str(segment[0]).upper()) in ("OBX", "OBR"))
         patient_ids = _patient_ids(message)
         others = _other_patients(message, patient_ids)
         if others:
@@ -529,7 +532,7 @@ class Hl7Decoder(Decoder):
             code = ERR_RECORD_LOCKED if refusal.condition == "hl7_other_sender" else ERR_UNKNOWN_KEY
             location = ("PID", 1, 3) if refusal.condition == "hl7_other_patient" else ("MSH", 1, 3)
             raise MessageRejected(Problem(code, refusal.reason, location))
-        previous = self.gate.answered(result.sender, result.message_id, result.sent, result.body)
+        previous = self.gate.answered(result.sender, result.message_id, result.sent, result.body, result.timed)
         if previous is not None:
             # Sent again (its ACK was lost): answer as before; the values are already stored.
             result.repeat = True

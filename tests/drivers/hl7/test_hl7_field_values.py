@@ -1,9 +1,14 @@
-"""OBX-5 of an NM value is an optional sign, ASCII digits and an optional decimal point (HL7 v2, data type NM)."""
+"""What MSH and OBX fields say about a value, read as HL7 v2 defines them.
+
+OBX-5 of an NM value is an optional sign, ASCII digits and an optional decimal point (data type NM). MSH-11
+(processing ID, HL7 table 0103): P production, T training, D debugging; a training or debugging message carries no
+patient's values: they are kept as test data, never judged by the alarms or taken into the baseline."""
 
 from __future__ import annotations
 
 import pytest
 
+from drivers.core.readings import Flag
 from drivers.hl7.listener import Hl7Decoder
 from drivers.transport.mllp import frame
 
@@ -11,9 +16,9 @@ T0 = 1_700_000_000.0
 STAMP = "20231114221320+0000"
 
 
-def _hr(value: str) -> bytes:
+def _hr(value: str, processing: str = "P") -> bytes:
     segments = [
-        f"MSH|^~\\&|MON|ICU|IM|CLINIC|{STAMP}||ORU^R01^ORU_R01|M1|P|2.6",
+        f"MSH|^~\\&|MON|ICU|IM|CLINIC|{STAMP}||ORU^R01^ORU_R01|M1|{processing}|2.6",
         "PID|||MRN123^^^H^MR",
         f"OBR|1|||x|||{STAMP}",
         f"OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC||{value}|/min|||||F",
@@ -41,3 +46,16 @@ def test_an_nm_field_holding_two_values_is_not_read_as_the_first(text: str) -> N
     readings = decoder.feed(_hr(text), T0)
     assert [r.value for r in readings if r.value is not None] == []
     assert decoder.results[-1].ack_code == "AE"
+
+
+@pytest.mark.parametrize("processing", ["T", "D", "T^A"])
+def test_training_and_debugging_messages_are_not_patient_values(processing: str) -> None:
+    (reading,) = Hl7Decoder().feed(_hr("84", processing), T0)
+    assert Flag.TEST_DATA in reading.flags
+    assert not reading.reliable
+
+
+@pytest.mark.parametrize("processing", ["P", ""])
+def test_production_messages_are_patient_values(processing: str) -> None:
+    (reading,) = Hl7Decoder().feed(_hr("84", processing), T0)
+    assert reading.reliable

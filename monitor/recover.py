@@ -24,6 +24,9 @@ from monitor.store import Store, chain, outbox
 from monitor.store import accounts as account_rows
 from monitor.store.recovery import ServerIdentity, TableRecovery, copy_readable, server_identity
 
+#: The first 16 bytes of every SQLite 3 database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
 
 class RecoverError(Exception):
     """The recovery cannot start (no source, or the target exists)."""
@@ -111,6 +114,16 @@ def recover(source: str | Path, target: str | Path) -> RecoveryReport:
         raise RecoverError(f"no database at {source}")
     if target.exists():
         raise RecoverError(f"{target} exists; name a new file")
+    try:
+        with open(source, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise RecoverError(f"{source} cannot be read: {exc.strerror or exc}") from None
+    if header != SQLITE_HEADER:
+        # SQLite opens no file without its header, so not one row could be read: say so rather than make an
+        # empty database and report "0 rows recovered".
+        raise RecoverError(f"{source} is not an SQLite database (it does not start with SQLite's header): "
+                           "nothing can be recovered from it; look for the clinic's database elsewhere or a backup")
     fresh = Store(target)
     try:
         results = copy_readable(source, fresh)

@@ -1,4 +1,4 @@
-"""A database rebuilt by ``recover`` keeps who may do what."""
+"""A database rebuilt by ``recover`` keeps who may do what; a file that is no database is refused."""
 
 from __future__ import annotations
 
@@ -45,3 +45,13 @@ def test_recovered_accounts_sign_in_and_one_altered_by_hand_stays_behind(tmp_pat
         assert accounts.authenticate("AD", ADMIN_SECRET).role == "admin"
         with pytest.raises(AuthError):
             accounts.authenticate("RN", NURSE_SECRET)
+
+
+def test_recover_refuses_a_file_that_is_not_a_database_and_makes_nothing(tmp_path: Path) -> None:
+    from monitor.recover import RecoverError, recover
+
+    notes, rebuilt = tmp_path / "monitor.db", tmp_path / "rebuilt.db"
+    notes.write_text("shift notes, saved over the database by mistake\n", encoding="utf-8")
+    with pytest.raises(RecoverError, match="is not an SQLite database"):
+        recover(notes, rebuilt)
+    assert not rebuilt.exists()  # no empty database reported as "0 rows recovered"

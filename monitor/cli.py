@@ -316,7 +316,12 @@ ASK_HELP = "'-' reads it from the terminal or the first line of standard input (
 def _ask_identifiers(args: argparse.Namespace) -> None:
     """Read each patient identifier given as ``-`` (before a secret: on standard input, the MRN comes first)."""
     for field in ("patient", "mrn"):
-        if getattr(args, field, None) != "-":
+        given = getattr(args, field, None)
+        if given is not None and not given.strip():
+            # An empty MRN (a script's unset variable) would record, or look for, no patient without a word.
+            raise CliError(f"--{field}: the MRN is empty; give it, or '-' to type it" if field == "patient"
+                           else "the MRN is empty; give it, or '-' to type it")
+        if given != "-":
             continue
         if sys.stdin.isatty():
             sys.stderr.write("Patient MRN: ")

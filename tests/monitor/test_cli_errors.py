@@ -27,6 +27,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (["export", "latest", "--format", "xml"], "unknown export format 'xml'"),
         (["record", "--patient", "\x1b]0;pwned\x07\x1b[2J", "--duration", "1"],
          "the MRN holds a control character"),
+        (["record", "--patient", "", "--duration", "1"], "--patient: the MRN is empty"),
+        (["course", " "], "the MRN is empty"),
     ],
 )
 def test_user_errors_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:

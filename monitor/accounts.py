@@ -427,5 +427,8 @@ def break_glass(store: Any, name: str, reason: str, *, session_id: str | None = 
     reason = reason.strip()
     if not name or not reason:
         raise AuthError("an emergency sign-in needs the clinician's full name and the reason")
+    if len(name) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in name):
+        # The name stands in the audit log, on the timeline and in every export, as an account's would.
+        raise AuthError(f"the clinician's name is at most {MAX_NAME_LENGTH} printable characters")
     store.audit("break_glass", user=f"EMERGENCY: {name}", session_id=session_id, reason=reason)
     return Principal(name, "nurse", KIND_BREAK_GLASS, reason)

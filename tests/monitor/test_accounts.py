@@ -101,6 +101,11 @@ def test_break_glass_is_audited(store: Store) -> None:
     assert "desaturating" in row["detail"]
     with pytest.raises(AuthError):
         break_glass(store, "Dr X", "  ")
+    # The name goes into the audit log, the timeline and every export: printable, and no longer than an account's.
+    for name in ("Dr \x1b[2JX", "Dr " + "X" * 200):
+        with pytest.raises(AuthError, match="printable characters"):
+            break_glass(store, name, "patient desaturating, no account")
+    assert sum(r["action"] == "break_glass" for r in store.audit_log()) == 1
 
 
 def test_users_command_creates_the_first_admin_then_needs_an_admin(

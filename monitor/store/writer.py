@@ -105,7 +105,9 @@ Operation = Batch | AuditEntry | StoreCall
 class FileIncident:
     """The open database was deleted or moved; where its complete data were written."""
 
-    what: str  # "deleted or moved away" (the name is free) or "moved or replaced" (another file has it)
+    #: "deleted or moved away" (the name is free), "moved or replaced" (another file has it), or
+    #: "left without its write-ahead log" (its "-wal" file was deleted or replaced)
+    what: str
     written_to: str | None  # None: the data could not be written anywhere (kept in memory)
     error: str | None = None
 
@@ -177,6 +179,8 @@ class StoreWriter:
         self._dropped_numerics = 0
         self._retry_at = 0.0
         self._identity: tuple[int, int] | None = None
+        #: The open connection's "<db>-wal" file, once it exists (WAL mode only).
+        self._wal_identity: tuple[int, int] | None = None
         self._next_file_check = 0.0
         self._incidents: list[FileIncident] = []
         self._wal = True
@@ -303,7 +307,17 @@ class StoreWriter:
             self._store = self._opener(self.path) if self._wal else _open_writer_store(self.path, wal=False)
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
+            self._wal_identity = self._wal_file_identity()
         return self._store
+
+    def _wal_file_identity(self) -> tuple[int, int] | None:
+        if not self._wal:
+            return None
+        try:
+            stat = os.stat(self.path.with_name(self.path.name + "-wal"))
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino)
 
     def check_file(self, force: bool = False) -> FileIncident | None:
         """Notice a deleted or moved database and write its complete data back (or to a recovery file).
@@ -317,23 +331,35 @@ class StoreWriter:
         self._next_file_check = now + FILE_CHECK_S
         try:
             stat = os.stat(self.path)
-            if (stat.st_dev, stat.st_ino) == self._identity:
+            if (stat.st_dev, stat.st_ino) != self._identity:
+                what = "moved or replaced"
+            elif self._wal_intact():
                 return None
-            what = "moved or replaced"
+            else:
+                # Commits go on into a log nobody else can open: a restart would find none of them.
+                what = "left without its write-ahead log"
         except FileNotFoundError:
             what = "deleted or moved away"
         except OSError:
             return None
-        incident = self._write_back(what)
+        incident = self._write_back(what, own_name=what == "left without its write-ahead log")
         with self._lock:
             self._incidents.append(incident)
         log.error("%s", incident.message(self.configured_path))
         return incident
 
-    def _write_back(self, what: str) -> FileIncident:
+    def _wal_intact(self) -> bool:
+        """False once the connection's "<db>-wal" file was deleted or replaced under it."""
+        current = self._wal_file_identity()
+        if self._wal_identity is None:
+            self._wal_identity = current
+            return True
+        return current == self._wal_identity
+
+    def _write_back(self, what: str, own_name: bool = False) -> FileIncident:
         assert self._store is not None
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        free = not self.path.exists()
+        free = own_name or not self.path.exists()
         target = self.path if free else self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
         part = target.with_name(target.name + ".part")
         try:

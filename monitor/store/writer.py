@@ -106,7 +106,7 @@ class FileIncident:
     """The open database was deleted or moved; where its complete data were written."""
 
     #: "deleted or moved away" (the name is free), "moved or replaced" (another file has it), or
-    #: "left without its write-ahead log" (its "-wal" file was deleted or replaced)
+    #: "left without its write-ahead log" (its "-wal" file was deleted or replaced), or "truncated"
     what: str
     written_to: str | None  # None: the data could not be written anywhere (kept in memory)
     error: str | None = None
@@ -181,6 +181,8 @@ class StoreWriter:
         self._identity: tuple[int, int] | None = None
         #: The open connection's "<db>-wal" file, once it exists (WAL mode only).
         self._wal_identity: tuple[int, int] | None = None
+        #: The main file's size at the last check: it never shrinks while this program writes it.
+        self._size = 0
         self._next_file_check = 0.0
         self._incidents: list[FileIncident] = []
         self._wal = True
@@ -307,6 +309,7 @@ class StoreWriter:
             self._store = self._opener(self.path) if self._wal else _open_writer_store(self.path, wal=False)
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
+            self._size = stat.st_size
             self._wal_identity = self._wal_file_identity()
         return self._store
 
@@ -331,8 +334,14 @@ class StoreWriter:
         self._next_file_check = now + FILE_CHECK_S
         try:
             stat = os.stat(self.path)
+            shrunk = stat.st_size < self._size
+            self._size = stat.st_size
             if (stat.st_dev, stat.st_ino) != self._identity:
                 what = "moved or replaced"
+            elif shrunk:
+                # Pages already checkpointed into the file are gone from the disk; the connection's
+                # cache and log may still hold them.
+                what = "truncated"
             elif self._wal_intact():
                 return None
             else:
@@ -342,7 +351,7 @@ class StoreWriter:
             what = "deleted or moved away"
         except OSError:
             return None
-        incident = self._write_back(what, own_name=what == "left without its write-ahead log")
+        incident = self._write_back(what, own_name=what in ("truncated", "left without its write-ahead log"))
         with self._lock:
             self._incidents.append(incident)
         log.error("%s", incident.message(self.configured_path))
@@ -366,6 +375,9 @@ class StoreWriter:
             destination = sqlite3.connect(str(part))
             try:
                 self._store.db.conn.backup(destination)
+                checked = str(destination.execute("PRAGMA quick_check").fetchone()[0])
+                if checked != "ok":
+                    raise sqlite3.DatabaseError(f"the copy read back damaged ({checked})")
                 # Connections still open on the vanished file delete "<db>-wal" and "<db>-shm" by name
                 # when they close; the restored file therefore keeps no such files (rollback journal)
                 # until the next start of the program puts it back in WAL mode.

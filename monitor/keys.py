@@ -150,18 +150,38 @@ def create_keys(path: Path) -> Keys:
         },
         indent=1,
     )
+    if path.exists():
+        return read_keys(path)
+    # Written whole under a name of its own, then linked into place: a full disk or a process killed
+    # half-way never leaves a part of a key file at the key file's name.
+    part = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), OWNER_ONLY_FILE)
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(part, path)  # never replaces a key file made meanwhile
+        finally:
+            with contextlib.suppress(OSError):
+                part.unlink()
+        _sync_folder(path.parent)
     except FileExistsError:
         return read_keys(path)
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot create the key file ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), OWNER_ONLY_FILE)
-        handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
     return read_keys(path)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a new name in ``folder`` survive a power loss."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 _cache: dict[Path, Keys] = {}

@@ -691,7 +691,10 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
         rows = write_held(store.path, args.file)
     except (OSError, ValueError, StoreError) as exc:
         raise CliError(str(exc)) from None
-    out.write(f"{rows} held rows from {args.file} written to {store.path}\n")
+    if rows == 0:
+        out.write(f"the held rows of {args.file} were written to {store.path} before; nothing written again\n")
+    else:
+        out.write(f"{rows} held rows from {args.file} written to {store.path}\n")
     return EXIT_OK
 
 

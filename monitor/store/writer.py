@@ -667,6 +667,7 @@ REPLAYABLE_CALLS = frozenset({"create_patient", "assign_patient", "end_session"}
 
 def write_held(db_path: str | Path, recovery_file: str | Path) -> int:
     """Write the operations of a recovery file into the database, in order, in one transaction; rows written."""
+    digest = hashlib.sha256(Path(recovery_file).read_bytes()).hexdigest()
     store = Store(db_path)
     try:
         ops = read_recovery_file(recovery_file, store.keys)
@@ -676,10 +677,25 @@ def write_held(db_path: str | Path, recovery_file: str | Path) -> int:
         (session_id,) = sessions
         store.session_row(session_id)  # raises SessionNotFound for the wrong database
         with store.transaction():
-            for op in ops:
-                _apply(store, session_id, op)
+            # The file's digest is audited in the same transaction as its rows: a run that ended before the
+            # file was renamed (killed, or the rename refused) is known here and never writes them twice.
+            if store.db.execute(
+                "SELECT 1 FROM audit WHERE action = ? AND session_id = ? AND json_extract(detail, '$.sha256') = ?",
+                [HELD_ROWS_WRITTEN, session_id, digest],
+            ).fetchone():
+                written = 0
+            else:
+                store.audit(HELD_ROWS_WRITTEN, user=None, session_id=session_id,
+                            file=Path(recovery_file).name, sha256=digest)
+                for op in ops:
+                    _apply(store, session_id, op)
+                written = sum(op.rows() for op in ops)
     finally:
         store.close()
     # Written once only: the file is renamed so that it cannot be written a second time by mistake.
     os.replace(recovery_file, f"{recovery_file}.written")
-    return sum(op.rows() for op in ops)
+    return written
+
+
+#: The audit action that says a recovery file's rows were written (detail: its name and SHA-256).
+HELD_ROWS_WRITTEN = "held_rows_written"

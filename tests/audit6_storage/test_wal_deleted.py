@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from tests.faults.helpers import CommandLine, integrity
+from tests.faults.helpers import REPO_ROOT, CommandLine, integrity
 
 STORED = re.compile(r"\| stored (\d+)")
 
@@ -63,3 +65,26 @@ def _readings(db_path: Path, session_id: str) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM readings WHERE session_id = ?", [session_id]).fetchone()[0])
     finally:
         conn.close()
+
+
+def test_a_deleted_shared_memory_index_then_a_reader_loses_nothing_reported(db_path: Path) -> None:
+    """``<db>-shm`` deleted (a clean-up of "temporary" files): the next reader makes a new one, believes itself
+    the only connection, and when it closes it checkpoints and deletes ``<db>-wal`` under the recording."""
+    run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN",
+                      "--plan", "baseline:5,infusion:40,recovery:30")
+    try:
+        run.wait_for("| stored", timeout=30)
+        time.sleep(2.0)
+        session_id = _session(db_path)
+        os.unlink(db_path.with_name(db_path.name + "-shm"))
+        listing = subprocess.run([sys.executable, "-m", "monitor.cli", "sessions", "--db", str(db_path)],
+                                 cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
+        assert session_id[:8] in listing.stdout, listing.stdout + listing.stderr
+        time.sleep(6.0)
+        reported = _reported(run)
+    finally:
+        run.kill()
+    session_rows = _readings(db_path, session_id)
+    print(f"reported stored {reported}, in the database after the kill {session_rows}")
+    assert integrity(db_path) == "ok"
+    assert session_rows >= reported, f"{reported - session_rows} readings reported stored were lost"

@@ -138,9 +138,9 @@ class Store(Queries):
             self.close_quietly()
             if "malformed" in str(exc):
                 raise CorruptDatabase(self.path, str(exc)) from exc
-            raise StoreError(f"cannot use database {self.path}: {exc}") from exc
+            raise StoreError(f"cannot use database {self.path}: {exc}{_full_disk_hint(self.path)}") from exc
         except OSError as exc:
-            hint = ""
+            hint = _full_disk_hint(self.path)
             if exc.errno == errno.EROFS:
                 hint = (" (a read-only medium: `verify` checks it where it is; to list, review or export its sessions,"
                         " which records who read them in it, copy it with its key file to a writable folder)")
@@ -466,3 +466,20 @@ class _Transaction:
                 self.after_commit()
         else:
             self.conn.execute("ROLLBACK")
+
+
+#: Below this much free space the disk holding a database counts as full (SQLite needs room for its
+#: journal, its shared-memory index and the pages a write adds).
+FULL_DISK_BYTES = 1 << 20
+
+
+def _full_disk_hint(path: Path) -> str:
+    """Why opening failed when the disk holding ``path`` is full (SQLite names only "disk I/O error")."""
+    try:
+        info = os.statvfs(path.parent)
+    except OSError:
+        return ""
+    free = info.f_bavail * info.f_frsize
+    if free >= FULL_DISK_BYTES:
+        return ""
+    return f" (the disk holding it is full: {free} bytes free; free space there, then start again)"

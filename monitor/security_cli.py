@@ -240,6 +240,11 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
 
     store = open_store(args, readonly=True)
     with store:
+        if store.user_version() == 0:
+            # SQLite reads an empty or cut-short file as an empty database: nothing of the record is left.
+            out.write(f"NOT VERIFIED: {store.path} holds no record of this program (the file is empty, was cut "
+                      "short, or is another program's file); restore the database from its back-up\n")
+            return 1
         report = verify(store.db.conn, store.keys)
         # The chain cannot show the whole file put back to an older copy; the note beside the key file can.
         behind = witness.check(store.keys, store.path, store.db.conn) if store.keys is not None else None

@@ -9,6 +9,7 @@ from standard input, ``INFUSION_MONITOR_SECRET`` or ``--secret-file``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -291,10 +292,20 @@ def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"key file: {keys.path}\nfingerprint: {keys.fingerprint}\n")
     if args.backup:
         target = Path(args.backup).expanduser()
+        if target.exists() and os.path.samefile(target, keys.path):
+            raise SecurityCliError(f"{target} is the key file itself; name a file elsewhere (e.g. offline media)")
+        # Written whole beside the target, then renamed over it: an earlier back-up there is replaced only
+        # by a complete copy, and a write that fails (a full stick) leaves it as it was.
+        part = target.with_name(f".{target.name}.{os.getpid()}.part")
         try:
-            with keys.path.open("rb") as source, open_private(target, "wb") as copy:
+            with keys.path.open("rb") as source, open_private(part, "wb", exclusive=True) as copy:
                 shutil.copyfileobj(source, copy)
+                copy.flush()
+                os.fsync(copy.fileno())
+            os.replace(part, target)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
             raise SecurityCliError(f"cannot write {target}: {exc.strerror or exc}") from None
         out.write(f"copied to {target} (owner-only); keep it apart from the database, e.g. offline\n")
     return 0

@@ -1,0 +1,34 @@
+"""``infusion-monitor keys --backup FILE`` where FILE is the key file itself (its own path, or a link to it:
+a backup folder that is a link to the keys folder, ``--backup monitor.key`` typed inside the keys folder).
+
+The key file is the one thing the README says cannot be recreated: without it the identifiers cannot be read
+and the record cannot be verified. A backup command must never leave it empty.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.keys import create_keys, read_keys
+from tests.faults.helpers import REPO_ROOT
+
+
+@pytest.mark.parametrize("how", ["same-path", "symlink"])
+def test_a_backup_onto_the_key_file_itself_leaves_the_key_file_whole(tmp_path: Path, how: str) -> None:
+    key_file = tmp_path / "keys" / "monitor.key"
+    fingerprint = create_keys(key_file).fingerprint
+    target = key_file
+    if how == "symlink":
+        target = tmp_path / "backup.key"
+        target.symlink_to(key_file)
+    run = subprocess.run([sys.executable, "-m", "monitor.cli", "keys", "--backup", str(target)], cwd=REPO_ROOT,
+                         env=dict(os.environ, INFUSION_MONITOR_KEY_FILE=str(key_file)),
+                         capture_output=True, text=True, timeout=60, check=False)
+    print(run.stdout, run.stderr)
+    assert key_file.stat().st_size > 0, f"the key file was emptied; the command said: {run.stdout.strip()}"
+    assert read_keys(key_file).fingerprint == fingerprint

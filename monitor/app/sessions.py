@@ -17,6 +17,7 @@ from monitor.plan import SessionPlan
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.session import NibpSchedule
 from monitor.store import SessionNotFound, Store
+from monitor.store.writer import pending_recovery_files
 
 if TYPE_CHECKING:
     from monitor.alarms.engine import AlarmEngine
@@ -130,6 +131,15 @@ def _unfinished_row(store: Store, session: str, verb: str) -> dict[str, Any]:
     status = store.status_of(row)
     if status != "unfinished":
         raise AppError(f"session {row['id'][:8]} is {status}; only an unfinished session can be {verb}")
+    pending = pending_recovery_files(store.path, row["id"])
+    if pending:
+        # Its last rows (and its own end) wait in the file: written after a resume or a close, they would
+        # land behind newer rows and end the session a second time.
+        files = ", ".join(str(p) for p in pending)
+        raise AppError(
+            f"session {row['id'][:8]} cannot be {verb} yet: rows it could not write wait in {files}; write them "
+            f"first with `infusion-monitor write-held FILE --db {store.path}`"
+        )
     return row
 
 

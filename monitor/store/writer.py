@@ -586,6 +586,17 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
     return None
 
 
+def pending_recovery_files(db_path: str | Path, session_id: str) -> list[Path]:
+    """Recovery files of a session not written yet (beside the database and in the temp folder), oldest first."""
+    db = Path(db_path)
+    pattern = f"{db.name}.recovery-{session_id[:8]}-*.jsonl"
+    found: set[Path] = set()
+    for folder in (db.parent, Path(tempfile.gettempdir())):
+        with contextlib.suppress(OSError):
+            found.update(p for p in folder.glob(pattern) if p.is_file())
+    return sorted(found, key=lambda p: p.name)
+
+
 #: The ``op`` of a recovery file's last line: the keyed hash of the lines before it.
 _FILE_SEAL = "file_seal"
 

@@ -1,0 +1,83 @@
+"""A recording ended while its disk was full (a real tmpfs filled until ENOSPC, then SIGTERM): the rows it still
+held went to a recovery file, and the README says the session "is then left unfinished until
+`infusion-monitor write-held FILE` writes them".
+
+Space is freed and the chair is started again the way the README offers for any unfinished session
+(`record --resume ID`). That start must not go on, and close the session, as if nothing were pending: it must
+name the recovery file (or refuse), or the held rows - readings, acknowledgments, notes of the full-disk spell -
+stay outside a record that now says "closed".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.store import Store
+from tests.faults.helpers import CommandLine, tmpfs
+
+DONE = re.compile(r"session (\w+) (closed|complete|unfinished): (\d+) readings stored")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    with tmpfs(mount_point, "3m") as mounted:
+        if not mounted:
+            pytest.skip("mounting a tmpfs is not allowed here")
+        yield mount_point
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0" * 4096)
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_resuming_a_session_whose_rows_wait_in_a_recovery_file_names_the_file(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    db_path = small_disk / "monitor.db"
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {"TMPDIR": str(temp)}
+    args = ["record", "--db", str(db_path), "--speed", "30", "--nurse", "RN",
+            "--plan", "baseline:5,infusion:40,recovery:30"]
+    first = CommandLine(*args, env=env)
+    first.wait_for("| stored", timeout=30)
+    filler = _fill(small_disk)
+    first.wait_for("storage_write_failed", timeout=15)
+    time.sleep(1.0)
+    first.process.send_signal(signal.SIGTERM)
+    assert first.finish() == 0
+    kept = first.wait_for("are kept in", timeout=1)
+    recovery = kept.rsplit(" ", 1)[-1]
+    [done] = [m for line in first.output() if (m := DONE.search(line))]
+    assert done.group(2) == "unfinished" and os.path.exists(recovery)
+
+    filler.unlink()  # space is back
+    second = CommandLine(*args[:-2], "--resume", done.group(1)[:8], "--duration", "2", env=env)
+    second.finish()
+    said = "\n".join(second.output())
+    print(said)
+    assert os.path.basename(recovery) in said or "write-held" in said, (
+        "the resumed start says nothing of the rows waiting in " + recovery + ":\n" + said)
+    # Once the held rows are written, the session ends as the recording ended it.
+    held = CommandLine("write-held", recovery, "--db", str(db_path), env=env)
+    assert held.finish() == 0, held.output()
+    with Store(db_path, readonly=True) as store:
+        assert store.status_of(store.session_row(done.group(1))) == "closed"

@@ -111,6 +111,32 @@ def tmpfs(folder: Path, size: str) -> Iterator[bool]:
             subprocess.run(["umount", str(folder)], check=False)
 
 
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """``folder`` (made here) as a real filesystem of ``size`` (tmpfs) for the block; skips the test where mounting
+    is not allowed."""
+    import pytest
+
+    folder.mkdir(exist_ok=True)
+    with tmpfs(folder, size) as mounted:
+        if not mounted:
+            pytest.skip("mounting a tmpfs is not allowed here")
+        yield folder
+
+
+def fill(folder: Path) -> Path:
+    """Fill the filesystem holding ``folder`` with one file (``filler``) until a write fails; the file."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0" * 4096)
+    finally:
+        os.close(fd)
+    return filler
+
+
 def until(condition: Callable[[], bool], timeout: float, what: str) -> float:
     """Wait for ``condition`` (polled every 50 ms); the seconds it took, or a failure naming ``what``."""
     started = time.monotonic()

@@ -10,7 +10,6 @@ stay outside a record that now says "closed".
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -21,37 +20,21 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Store
-from tests.faults.helpers import CommandLine, tmpfs
+from tests.faults.helpers import CommandLine, fill, small_disk
 
 DONE = re.compile(r"session (\w+) (closed|complete|unfinished): (\d+) readings stored")
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    with tmpfs(mount_point, "3m") as mounted:
-        if not mounted:
-            pytest.skip("mounting a tmpfs is not allowed here")
-        yield mount_point
-
-
-def _fill(folder: Path) -> Path:
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
-    return filler
+def disk(tmp_path: Path) -> Iterator[Path]:
+    with small_disk(tmp_path / "small-disk", "3m") as folder:
+        yield folder
 
 
 def test_resuming_a_session_whose_rows_wait_in_a_recovery_file_names_the_file(
-    small_disk: Path, tmp_path: Path
+    disk: Path, tmp_path: Path
 ) -> None:
-    db_path = small_disk / "monitor.db"
+    db_path = disk / "monitor.db"
     temp = tmp_path / "temp"
     temp.mkdir()
     env = {"TMPDIR": str(temp)}
@@ -59,7 +42,7 @@ def test_resuming_a_session_whose_rows_wait_in_a_recovery_file_names_the_file(
             "--plan", "baseline:5,infusion:40,recovery:30"]
     first = CommandLine(*args, env=env)
     first.wait_for("| stored", timeout=30)
-    filler = _fill(small_disk)
+    filler = fill(disk)
     first.wait_for("storage_write_failed", timeout=15)
     time.sleep(1.0)
     first.process.send_signal(signal.SIGTERM)

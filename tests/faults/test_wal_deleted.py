@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.faults.helpers import REPO_ROOT, CommandLine, integrity
@@ -24,28 +25,41 @@ def _reported(run: CommandLine) -> int:
     return max(int(m.group(1)) for line in run.output() if (m := STORED.search(line)))
 
 
-def test_a_deleted_write_ahead_log_is_alarmed_and_loses_nothing_reported(db_path: Path) -> None:
+def _recording_when(db_path: Path, damage: Callable[[str], None]) -> tuple[str, int, list[str]]:
+    """Record, do ``damage`` (given the session's id) two seconds in, go on 6 s, kill the recording: the session,
+    the readings it reported stored, and what it printed after the damage."""
     run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN",
                       "--plan", "baseline:5,infusion:40,recovery:30")
     try:
         run.wait_for("| stored", timeout=30)
         time.sleep(2.0)
         session_id = _session(db_path)
-        wal = db_path.with_name(db_path.name + "-wal")
-        assert wal.exists()
-        os.unlink(wal)
-        deleted_at = len(run.output())
+        damaged_at = len(run.output())
+        damage(session_id)
         time.sleep(6.0)
-        after = run.output()[deleted_at:]
-        reported = _reported(run)
-        alarmed = [line for line in after if "alarm" in line.lower() or "database" in line.lower()]
+        return session_id, _reported(run), run.output()[damaged_at:]
     finally:
         run.kill()
+
+
+def _nothing_reported_lost(db_path: Path, session_id: str, reported: int) -> None:
     session_rows = _readings(db_path, session_id)
     print(f"reported stored {reported}, in the database after the kill {session_rows}")
     assert integrity(db_path) == "ok"
-    assert alarmed, "no technical alarm in the 6 s after the write-ahead log was deleted:\n" + "\n".join(after)
     assert session_rows >= reported, f"{reported - session_rows} readings reported stored were lost"
+
+
+def test_a_deleted_write_ahead_log_is_alarmed_and_loses_nothing_reported(db_path: Path) -> None:
+    wal = db_path.with_name(db_path.name + "-wal")
+
+    def delete_the_log(_session_id: str) -> None:
+        assert wal.exists()
+        os.unlink(wal)
+
+    session_id, reported, after = _recording_when(db_path, delete_the_log)
+    alarmed = [line for line in after if "alarm" in line.lower() or "database" in line.lower()]
+    assert alarmed, "no technical alarm in the 6 s after the write-ahead log was deleted:\n" + "\n".join(after)
+    _nothing_reported_lost(db_path, session_id, reported)
 
 
 def _session(db_path: Path) -> str:
@@ -70,21 +84,12 @@ def _readings(db_path: Path, session_id: str) -> int:
 def test_a_deleted_shared_memory_index_then_a_reader_loses_nothing_reported(db_path: Path) -> None:
     """``<db>-shm`` deleted (a clean-up of "temporary" files): the next reader makes a new one, believes itself
     the only connection, and when it closes it checkpoints and deletes ``<db>-wal`` under the recording."""
-    run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN",
-                      "--plan", "baseline:5,infusion:40,recovery:30")
-    try:
-        run.wait_for("| stored", timeout=30)
-        time.sleep(2.0)
-        session_id = _session(db_path)
+
+    def delete_the_index_then_list(session_id: str) -> None:
         os.unlink(db_path.with_name(db_path.name + "-shm"))
         listing = subprocess.run([sys.executable, "-m", "monitor.cli", "sessions", "--db", str(db_path)],
                                  cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
         assert session_id[:8] in listing.stdout, listing.stdout + listing.stderr
-        time.sleep(6.0)
-        reported = _reported(run)
-    finally:
-        run.kill()
-    session_rows = _readings(db_path, session_id)
-    print(f"reported stored {reported}, in the database after the kill {session_rows}")
-    assert integrity(db_path) == "ok"
-    assert session_rows >= reported, f"{reported - session_rows} readings reported stored were lost"
+
+    session_id, reported, _after = _recording_when(db_path, delete_the_index_then_list)
+    _nothing_reported_lost(db_path, session_id, reported)

@@ -7,34 +7,21 @@ back-up": there is no back-up of a key that was never written).
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from monitor.keys import KeyFileError, create_keys, read_keys
-from tests.faults.helpers import tmpfs
+from tests.faults.helpers import fill, small_disk
 
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    with tmpfs(mount_point, "256k") as mounted:
-        if not mounted:
-            pytest.skip("mounting a tmpfs is not allowed here")
-        (mount_point / "keys").mkdir()
-        filler = mount_point / "filler"
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-        try:
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * 4096)
-        finally:
-            os.close(fd)
-        yield mount_point
+    with small_disk(tmp_path / "small-disk", "256k") as folder:
+        (folder / "keys").mkdir()
+        fill(folder)
+        yield folder
 
 
 def test_a_key_file_not_written_for_lack_of_space_is_created_once_space_returns(full_disk: Path) -> None:

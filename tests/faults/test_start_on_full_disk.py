@@ -8,8 +8,6 @@ recovery of a damaged database.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,27 +16,13 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Store
-from tests.faults.helpers import REPO_ROOT, tmpfs
+from tests.faults.helpers import REPO_ROOT, fill, small_disk
 
 
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    with tmpfs(mount_point, "3m") as mounted:
-        if not mounted:
-            pytest.skip("mounting a tmpfs is not allowed here")
-        yield mount_point
-
-
-def _fill(folder: Path) -> None:
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
+    with small_disk(tmp_path / "small-disk", "3m") as folder:
+        yield folder
 
 
 @pytest.mark.parametrize("command", ["record", "sessions"])
@@ -46,7 +30,7 @@ def test_a_start_on_a_full_disk_says_the_disk_is_full(full_disk: Path, command: 
     db_path = full_disk / "monitor.db"
     with Store(db_path) as store:
         store.create_session(started_at=1_790_000_000.0, patient_id=None, driver="simulated", port=None, plan="")
-    _fill(full_disk)
+    fill(full_disk)
     args = ["record", "--duration", "2", "--nurse", "RN"] if command == "record" else ["sessions"]
     run = subprocess.run([sys.executable, "-m", "monitor.cli", *args, "--db", str(db_path)], cwd=REPO_ROOT,
                          capture_output=True, text=True, timeout=60, check=False)

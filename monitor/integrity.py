@@ -125,17 +125,28 @@ def link_mac(keys: Keys, seq: int, table: str, row_key: str, session_id: str | N
     return _keyed_hash(keys.integrity, "\x1f".join(parts))
 
 
+#: SHA-256's block size: an HMAC key is padded to it (RFC 2104).
+_BLOCK = 64
+
+
 @functools.lru_cache(maxsize=4)
-def _keyed(secret: bytes) -> hmac.HMAC:
-    """HMAC-SHA256 keyed with ``secret``, nothing hashed yet: copied for each message (keying anew for each
-    of the millions of links a year's chain holds took twice as long)."""
-    return hmac.new(secret, digestmod=hashlib.sha256)
+def _keyed(secret: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 keyed with ``secret`` (RFC 2104) as its inner and outer SHA-256 states, nothing hashed yet: copied
+    for each message. A chain holds millions of links a year; keying anew for each, or going through the
+    :mod:`hmac` wrapper's copy, took twice or 1.6 times as long. Equal to :func:`hmac.digest` (tested)."""
+    key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
+    key = key.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
 
 def _keyed_hash(secret: bytes, message: str) -> str:
-    keyed = _keyed(secret).copy()
-    keyed.update(message.encode())
-    return keyed.hexdigest()
+    """HMAC-SHA256 of ``message`` (UTF-8) under ``secret``, as hex."""
+    inner_state, outer_state = _keyed(secret)
+    inner = inner_state.copy()
+    inner.update(message.encode())
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    return str(outer.hexdigest())
 
 
 def head_mac(keys: Keys, seq: int, mac: str, account_count: int = 0, account_mac: str = "") -> str:

@@ -276,3 +276,19 @@ def test_a_session_identified_and_completed_at_the_chair_verifies(db_path: Path)
     assert links >= 3  # created, identified, phases, completed
     code, text = _verify(db_path)
     assert code == 0, text
+
+
+@pytest.mark.parametrize("key_length", [1, 32, 64, 65, 200])
+def test_the_chains_keyed_hash_is_hmac_sha256(key_length: int) -> None:
+    """The links' keyed hash is computed from prepared SHA-256 states (it runs millions of times a year): it must
+    stay exactly HMAC-SHA256 (RFC 2104), whatever the key's length, so any other tool can check a link."""
+    import hashlib
+    import hmac
+    import random
+
+    from monitor.integrity import _keyed_hash
+
+    rng = random.Random(key_length)
+    key = bytes(rng.randrange(256) for _ in range(key_length))
+    for message in ("", "1\x1freadings\x1f1-40\x1fs1\x1fwrite\x1f1.5\x1fabc\x1f", "é" * 300):
+        assert _keyed_hash(key, message) == hmac.new(key, message.encode(), hashlib.sha256).hexdigest()

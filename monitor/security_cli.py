@@ -103,8 +103,9 @@ def build_security_parsers(sub: Any) -> None:
 
     profiles = sub.add_parser("profiles", help="approve alarm profiles (admin) and list approvals")
     profiles_sub = profiles.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
-    listing = profiles_sub.add_parser("list", help="approved profiles")
+    listing = profiles_sub.add_parser("list", help="approved profiles (who approved them: with --user of an admin)")
     add_db_option(listing)
+    add_identity_options(listing)
     approve = profiles_sub.add_parser("approve", help="approve this exact profile content")
     approve.add_argument("file", metavar="FILE")
     approve.add_argument("--name", required=True, help="the name the screen and exports show")
@@ -209,13 +210,22 @@ def cmd_profiles(args: argparse.Namespace, out: TextIO, open_store: Callable[...
     store = open_store(args)
     with store:
         if args.profiles_command == "list":
+            # Who approved is an admin's name: like `users list`, it is told only to a signed-in admin.
+            admin = False
+            if getattr(args, "user", None):
+                viewer = acting_principal(args, store, required=True)
+                if not viewer.may("manage_users"):
+                    raise SecurityCliError(f"only a signed-in admin may see who approved the profiles "
+                                           f"('{viewer.name}' is a {viewer.role})")
+                admin = True
             found = approvals(store)
             if not found:
                 out.write("no approved profiles: only the built-in profile is used\n")
             for a in found:
                 when = datetime.fromtimestamp(a.approved_at).astimezone().strftime("%Y-%m-%d %H:%M")
                 floors = "  BELOW FLOORS" if a.below_floors else ""
-                out.write(f"{a.sha256[:12]}  {a.name:24} approved by {a.approved_by} {when}{floors}\n")
+                approver = f" by {a.approved_by}" if admin else ""
+                out.write(f"{a.sha256[:12]}  {a.name:24} approved{approver} {when}{floors}\n")
             return 0
         by = acting_principal(args, store, required=True)
         try:

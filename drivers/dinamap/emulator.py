@@ -180,6 +180,7 @@ class DinamapDevice(HostDrivenDevice):
     monitor: DinamapMonitor
     protocol = DINAMAP_NAME
     port_settings = PORT_SETTINGS
+    reader_settings = ("model", "spo2")
 
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(patient, settings)

@@ -44,6 +44,8 @@ class EmulatedDevice(ABC):
     #: Protocol name, the same as the driver that reads it.
     protocol: ClassVar[str]
     port_settings: ClassVar[PortSettings]
+    #: Settings the reading driver must be given alike (``--set`` of both), e.g. a data format.
+    reader_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, patient: SimulatedPatient, settings: Mapping[str, str] | None = None) -> None:
         self.patient = patient

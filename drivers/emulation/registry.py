@@ -9,6 +9,7 @@ device that is not a serial port (the HL7 sender, a TCP client) gives its own ru
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 import time
@@ -68,6 +69,23 @@ def make_device(
         raise EmulatorError(str(exc)) from None
 
 
+def record_command(request: EmulationRequest, device: EmulatedDevice, port: str) -> str:
+    """The ``record`` command that reads ``device`` on ``port``: the settings and line overrides it must share."""
+    words = ["infusion-monitor", "record", "--driver", request.protocol, "--port", port]
+    for key in device.reader_settings:
+        if key in request.settings:
+            words += ["--set", f"{key}={request.settings[key]}"]
+    overrides = request.port_overrides
+    if "baudrate" in overrides:
+        words += ["--baud", str(overrides["baudrate"])]
+    if "parity" in overrides:
+        words += ["--parity", str(overrides["parity"])]
+    if "xonxoff" in overrides or "rtscts" in overrides:
+        flow = "rtscts" if overrides.get("rtscts") else "xonxoff" if overrides.get("xonxoff") else "none"
+        words += ["--flow", flow]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def play_on_port(request: EmulationRequest, out: TextIO, stop: threading.Event) -> None:
     """Play a serial device onto ``request.port`` (a pyserial URL or ``pty``)."""
     device = make_device(request.protocol, request.scenario, request.seed, settings=request.settings)
@@ -80,7 +98,7 @@ def play_on_port(request: EmulationRequest, out: TextIO, stop: threading.Event) 
     out.write(f"emulating {device.describe()} on {port.name} ({settings.describe()}), "
               f"scenario {request.scenario}, speed {request.speed:g}x\n")
     if request.port == "pty":
-        out.write(f"connect with: infusion-monitor record --driver {request.protocol} --port {port.name}\n")
+        out.write(f"connect with: {record_command(request, device, port.name)}\n")
     out.flush()
     try:
         report = emulator.run(port, request.duration_s, stop)

@@ -16,6 +16,7 @@ class NoninDevice(EmulatedDevice):
 
     protocol = nonin.NAME
     port_settings = nonin.PORT_SETTINGS
+    reader_settings = ("format",)
     #: Pleth arbitrary units (0-100) to the wire's scale.
     PLETH_SCALE: ClassVar[dict[int, float]] = {2: 2.5, 7: 600.0}
 

@@ -148,6 +148,8 @@ class IntelliVueDecoder(Decoder):
         self._state_since = 0.0
         self._next_attempt: float | None = None  # None: abort and associate at the first outgoing()
         self._abort_first = True
+        #: Released on closing: nothing more is sent (no new association after the release request).
+        self._released = False
         self._last_rx: float | None = None
         self._last_tx = 0.0
         self._next_poll = 0.0
@@ -195,6 +197,9 @@ class IntelliVueDecoder(Decoder):
 
     def outgoing(self, at: float) -> bytes:
         """Abort, association request, MDS Create result, polls, keep-alives: whatever is due at ``at``."""
+        if self._released:
+            self._outbox.clear()
+            return b""
         self._check_timers(at)
         if self.state is AssociationState.IDLE and self._abort_first:
             self._abort_first = False
@@ -230,6 +235,7 @@ class IntelliVueDecoder(Decoder):
         was_associated = self.state is not AssociationState.IDLE
         self._outbox.clear()
         self._enter(AssociationState.IDLE, self._state_since)
+        self._released = was_associated
         if was_associated:
             self._abort_first = False  # the release ends it: nothing left to abort
         return encode_frame(msg.RELEASE_REQUEST) if was_associated else b""

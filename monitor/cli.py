@@ -299,7 +299,19 @@ def build_parser() -> argparse.ArgumentParser:
     from monitor import clinic_cli
 
     clinic_cli.add_parsers(sub)
+    _verbose_everywhere(parser)
     return parser
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v/--verbose`` after any command and action too (``record ... --verbose``), not only before them."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                if "--verbose" not in child._option_string_actions:
+                    child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                       help="log more detail")
+                _verbose_everywhere(child)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -948,8 +960,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         except UnicodeEncodeError:
             shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
             parser.error(f"argument '{shown}' is not UTF-8 text; check the terminal's character set and type it again")
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version", "-v", "--verbose")):
-        argv = ["gui", *argv]
+    # The window is the default command, with or without -v/--verbose before its options.
+    first = next((i for i, arg in enumerate(argv) if arg not in ("-v", "--verbose")), len(argv))
+    if first == len(argv) or (argv[first].startswith("-") and argv[first] not in ("-h", "--help", "--version")):
+        argv = [*argv[:first], "gui", *argv[first:]]
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["gui", *argv])

@@ -78,6 +78,9 @@ EVERY_VERSION: Final[Mapping[str, None]] = dict.fromkeys(VERSIONED_TABLES)
 ORIGIN_WRITE: Final = "write"
 ORIGIN_UPGRADE: Final = "upgrade"
 ORIGIN_OUTSIDE: Final = "outside"
+#: Rows ``recover`` copied out of a damaged file: sealed as such (the program vouches for the copy, and the damaged
+#: file's own check at that time is in the ``database_recovered`` audit entry), not as its own writes.
+ORIGIN_RECOVERED: Final = "recovered"
 
 #: Triggers whose absence is itself a finding.
 EXPECTED_TRIGGERS: Final = ("audit_no_update", "audit_no_delete")
@@ -367,6 +370,8 @@ class VerifyReport:
     rows_checked: int
     upgraded_rows: int
     findings: tuple[Finding, ...]
+    #: Rows sealed by ``recover`` as copied out of a damaged file.
+    recovered_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -422,6 +427,7 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     previous = ""
     links = 0
     upgraded = 0
+    recovered = 0
     chain_broken = False
     for seq, table, row_key, owner, origin, at, content, mac, account_seq in chain.link_values(conn):
         links += 1
@@ -441,6 +447,8 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
                                     f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))})", owner))
         elif origin == ORIGIN_UPGRADE:
             upgraded += 1
+        elif origin == ORIGIN_RECOVERED:
+            recovered += 1
         if latest is None:
             continue
         if owner is None or owner == session_id:
@@ -474,7 +482,7 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
         elif now != content:
             findings.append(Finding(f"{table} {row_key}", "changed after it was written", owner))
     findings += _unchained_rows(conn, latest, session_id)
-    return VerifyReport(check, links, rows_checked, upgraded, tuple(findings))
+    return VerifyReport(check, links, rows_checked, upgraded, tuple(findings), recovered)
 
 
 def _foreign_triggers(found: Mapping[str, str]) -> list[Finding]:

@@ -19,7 +19,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from monitor import accounts
+from monitor import accounts, integrity
 from monitor.store import Store, chain, outbox
 from monitor.store import accounts as account_rows
 from monitor.store.recovery import ServerIdentity, TableRecovery, copy_readable, server_identity
@@ -46,6 +46,9 @@ class RecoveryReport:
     #: Accounts carried over as this program last wrote them; those left behind (altered or unreadable).
     accounts: tuple[str, ...] = ()
     accounts_left: tuple[str, ...] = ()
+    #: What the damaged file's own record check said before the copy (``verified``, ``NOT VERIFIED: …``, or why
+    #: it could not be checked).
+    damaged_check: str = ""
 
     @property
     def copied(self) -> int:
@@ -65,12 +68,35 @@ class RecoveryReport:
         elif self.identity_lost:
             out.append("  the damaged file's record of what it sent to the clinic's server could not be read: this "
                        "file sends as a new origin, and the server will hold its rows under both origins")
+        if self.damaged_check:
+            out.append(f"  the damaged file's own record check: {self.damaged_check} (the copied rows are sealed "
+                       "as recovered; `verify` counts them)")
         if self.accounts:
             out.append(f"  accounts: {', '.join(self.accounts)}")
         if self.accounts_left:
             out.append(f"  accounts left behind (altered outside this program or unreadable): "
                        f"{', '.join(self.accounts_left)}")
         return out
+
+
+def check_damaged_record(source: Path, fresh: Store) -> str:
+    """The damaged file's own record check (its hash chain, with this computer's key), as far as it can be read:
+    what the copy's trust rests on, kept in the new file's audit log."""
+    if fresh.keys is None:
+        return "not checked (no key file)"
+    try:
+        conn = chain.connect_read_only(source)
+        try:
+            report = integrity.verify(conn, fresh.keys)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return f"could not be read whole ({exc})"
+    if report.ok:
+        return "verified"
+    first = report.first_broken
+    return "NOT VERIFIED: " + (first.text() if first is not None else
+                               f"database integrity check: {report.integrity_check}")
 
 
 def carry_accounts(source: Path, fresh: Store) -> tuple[list[str], list[str]]:
@@ -126,7 +152,14 @@ def recover(source: str | Path, target: str | Path) -> RecoveryReport:
                            "nothing can be recovered from it; look for the clinic's database elsewhere or a backup")
     fresh = Store(target)
     try:
+        damaged_check = check_damaged_record(source, fresh)
         results = copy_readable(source, fresh)
+        if fresh.keys is not None:
+            with fresh.transaction():
+                # Sealed now, as copied by this program: found unsealed at the next start, they would read as
+                # written outside it.
+                integrity.seal(fresh.db.conn, fresh.keys, origin=integrity.ORIGIN_RECOVERED,
+                               versions=integrity.EVERY_VERSION)
         try:
             identity, lost = server_identity(source), False
         except sqlite3.DatabaseError:
@@ -134,8 +167,10 @@ def recover(source: str | Path, target: str | Path) -> RecoveryReport:
         if identity is not None:
             outbox.carry_identity(fresh.db.conn, identity.origins, identity.progress)
         carried, left = carry_accounts(source, fresh)
-        report = RecoveryReport(source, target, tuple(results), identity, lost, tuple(carried), tuple(left))
+        report = RecoveryReport(source, target, tuple(results), identity, lost, tuple(carried), tuple(left),
+                                damaged_check)
         fresh.audit("database_recovered", user=None, source=str(source), rows=report.copied,
+                    damaged_record_check=damaged_check,
                     accounts=list(carried), accounts_left=list(left),
                     unreadable_spots=sum(t.unreadable_spots for t in results),
                     server_origin=identity.origins[0] if identity is not None else None)

@@ -263,7 +263,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
     out.write(f"database integrity check: {report.integrity_check}\n")
     out.write(f"hash chain: {report.links} links, {report.rows_checked} rows and ranges compared"
               + (f" ({report.upgraded_rows} sealed at the upgrade that introduced the chain)"
-                 if report.upgraded_rows else "") + "\n")
+                 if report.upgraded_rows else "")
+              + (f" ({report.recovered_rows} copied by `recover` from a damaged file: the audit log's "
+                 "database_recovered entry says what that file's own check found)" if report.recovered_rows else "")
+              + "\n")
     older = [f"found at its opening on {time.strftime('%Y-%m-%d %H:%M', time.localtime(row['at']))}: "
              f"{json.loads(row['detail']).get('found', '')}" for row in earlier]
     if behind is not None:

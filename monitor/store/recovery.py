@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.store import outbox
+from monitor.store import chain, outbox
 
 if TYPE_CHECKING:
     from monitor.store.database import Store
@@ -35,7 +35,7 @@ class TableRecovery:
 
 def copy_readable(source: Path, fresh: Store) -> list[TableRecovery]:
     """Copy every readable row of the damaged database ``source`` into ``fresh``, table by table."""
-    damaged = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    damaged = chain.connect_read_only(source)
     try:
         return [_copy_table(damaged, fresh, table) for table in TABLES]
     finally:
@@ -56,7 +56,7 @@ def server_identity(source: Path) -> ServerIdentity | None:
     Raises :class:`sqlite3.DatabaseError` when the file sent to a server but its record of that cannot be
     read whole.
     """
-    damaged = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    damaged = chain.connect_read_only(source)
     try:
         if not outbox.installed(damaged):
             return None

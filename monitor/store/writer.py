@@ -54,6 +54,9 @@ MAX_HELD_NUMERICS = 8 * 3600 * 12
 FILE_CHECK_S = 1.0
 #: Busy timeout of the writer's own connection (a lock held by another process delays only the writer).
 WRITER_BUSY_TIMEOUT_MS = 5000
+#: A write that has not returned for this long has hung (a disk or file system that stopped answering): longer
+#: than the busy timeout, so a lock held by another process is reported as the write failure it ends in.
+WRITE_HUNG_S = WRITER_BUSY_TIMEOUT_MS / 1000 + 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,8 @@ class StoreWriter:
         self._held_pleth = 0
         #: Operations at the head of ``_held`` being written right now (never given up).
         self._in_flight = 0
+        #: Monotonic time the write under way began (None: no write under way).
+        self._writing_since: float | None = None
         self._held_numerics = 0
         self._dropped_pleth = 0
         self._dropped_pleth_s = 0.0
@@ -205,11 +210,14 @@ class StoreWriter:
             self._wake.set()
 
     def status(self) -> WriterStatus:
-        """A consistent snapshot of the writer's state."""
+        """A consistent snapshot of the writer's state (a write that has hung counts as a failing store)."""
         with self._lock:
+            since = self._writing_since
+            hung_s = 0.0 if since is None else time.monotonic() - since
+            hung = hung_s > WRITE_HUNG_S
             return WriterStatus(
-                ok=self._ok,
-                error=self._error,
+                ok=self._ok and not hung,
+                error=f"a write to the database has not returned for {hung_s:.0f} s" if hung else self._error,
                 held_rows=self._held_rows,
                 stored_numerics=self._stored_numerics,
                 dropped_pleth=self._dropped_pleth,
@@ -284,6 +292,7 @@ class StoreWriter:
                 chunk = _take_chunk(self._held)
                 # Being written outside the lock: what these hold must not be given up meanwhile.
                 self._in_flight = len(chunk)
+                self._writing_since = time.monotonic()
             try:
                 store = self._connection()
                 with store.transaction():
@@ -294,11 +303,13 @@ class StoreWriter:
                 # it is held with the rest, alarmed, and goes to the recovery file if it never goes in.
                 with self._lock:
                     self._in_flight = 0
+                    self._writing_since = None
                 self._failed(exc)
                 return False
             except BaseException:
                 with self._lock:
                     self._in_flight = 0
+                    self._writing_since = None
                 raise
             self._written(chunk)
             if self.after_commit is not None and self._store is not None:
@@ -419,6 +430,7 @@ class StoreWriter:
         recovered = False
         with self._lock:
             self._in_flight = 0
+            self._writing_since = None
             for _ in chunk:
                 op = self._held.popleft()
                 self._count(op, -1)

@@ -1,0 +1,24 @@
+"""A store-writer thread that hangs (a write that never returns) inside a real ``record``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.faults.helpers import REPO_ROOT
+
+
+def test_a_hung_store_writer_is_a_technical_alarm(db_path: Path) -> None:
+    child = subprocess.run([sys.executable, str(Path(__file__).with_name("writer_hangs_child.py")), str(db_path)],
+                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert child.returncode == 0, child.stdout + child.stderr
+    lines = child.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("-- writer hangs"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("-- writer runs again"))
+    during = lines[start + 1:end]
+    stored = [int(m.group(1)) for line in during if (m := re.search(r"\| stored (\d+)", line))]
+    assert len(stored) >= 5 and len(set(stored)) == 1  # nothing reached the disk for 10 s while values went on
+    told = [line for line in during if line.startswith("\a") or "STORAGE FAILING" in line]
+    assert told, "the writer wrote nothing for 10 s; the terminal said:\n" + "\n".join(during)

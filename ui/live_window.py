@@ -367,6 +367,9 @@ class LiveWindow(DialogHost, QMainWindow):
         # The watchdog runs on the GUI thread, outside the recorder it watches.
         self.watchdog = Watchdog(bridge.recorder)
         self.watchdog_stalls: list[Stall] = []
+        #: Why this window could not show the recorder's last news (None: it showed it).
+        self.display_error: str | None = None
+        self._watch_alarmed = False
         self._status_received_at = time.monotonic()
         self._watch_timer = QTimer(self)
         self._watch_timer.setInterval(WATCHDOG_TICK_MS)
@@ -1165,7 +1168,20 @@ class LiveWindow(DialogHost, QMainWindow):
     # -- updates ---------------------------------------------------------------------------------
 
     def on_updates(self, batch: list[RecorderUpdate]) -> None:
-        """One UI tick: extend the chart buffers from the whole batch, redraw once, show the newest state."""
+        """One UI tick; a failure to show it is this window's own high-priority technical alarm (see :meth:`_watch`),
+        and the values on screen then age as if no news had come."""
+        received_at = self._status_received_at
+        try:
+            self._show_updates(batch)
+        except Exception as exc:
+            log.exception("the window cannot show the recording")
+            self.display_error = f"{type(exc).__name__}: {exc}"
+            self._status_received_at = received_at
+        else:
+            self.display_error = None
+
+    def _show_updates(self, batch: list[RecorderUpdate]) -> None:
+        """Extend the chart buffers from the whole batch, redraw once, show the newest state."""
         readings: list[Reading] = []
         events: list[SessionEvent] = []
         for update in batch:
@@ -1212,17 +1228,23 @@ class LiveWindow(DialogHost, QMainWindow):
             self._update_limits(snapshot.limits)
         if self.sound is not None:
             sounding: Priority | None = snapshot.sounding if snapshot is not None else None
-            self.sound.set_sounding(Priority.HIGH if self.watchdog_stalls else sounding)
+            self.sound.set_sounding(Priority.HIGH if self._watch_alarmed else sounding)
 
     def _watch(self) -> None:
-        """Watchdog tick: alarm (with sound) when monitoring stopped; age the values on the monotonic clock."""
+        """Watchdog tick: alarm (with sound) when monitoring stopped or this window cannot show it; age the values
+        on the monotonic clock."""
         stalls = self.watchdog.check()
-        was_stalled = bool(self.watchdog_stalls)
+        texts = [s.text() for s in stalls]
+        if self.display_error is not None:
+            texts.append(f"SCREEN FAILING: this window cannot show the recording ({self.display_error[:120]}) - "
+                         "alarms and values on screen are not current; watch the patient directly")
+        was_alarmed = self._watch_alarmed
+        self._watch_alarmed = bool(texts)
         self.watchdog_stalls = stalls
-        self.alarm_bar.show_watchdog("  ·  ".join(s.text() for s in stalls) if stalls else None)
-        if self.sound is not None and (stalls or was_stalled):
+        self.alarm_bar.show_watchdog("  ·  ".join(texts) if texts else None)
+        if self.sound is not None and (texts or was_alarmed):
             last = self.last_snapshot.sounding if self.last_snapshot is not None else None
-            self.sound.set_sounding(Priority.HIGH if stalls else last)
+            self.sound.set_sounding(Priority.HIGH if texts else last)
         quiet_s = time.monotonic() - self._status_received_at
         if self.last_status is not None and quiet_s > 1.0:
             # No news from the recorder: the values grow older on screen (grey with their age).

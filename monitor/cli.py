@@ -474,8 +474,24 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         alarm_rows: dict[str, AlarmRecord] = {}
 
         suspends: list[int] = []
+        failed_at = [0.0]
 
         def show(update: Any) -> None:
+            """Print the turn's news; a failure to print it is a high-priority technical alarm with the bell,
+            repeated at most once a second while it lasts."""
+            try:
+                show_update(update)
+            except Exception as exc:
+                logging.getLogger(__name__).exception("cannot print the recording's news")
+                now = time.monotonic()
+                if now - failed_at[0] >= 1.0:
+                    failed_at[0] = now
+                    out.write(f"\a  ALARM HIGH technical: DISPLAY FAILED: the recording's news cannot be printed "
+                              f"({type(exc).__name__}: {str(exc)[:120]}) - alarms and values are not shown; "
+                              "watch the patient directly\n")
+                    out.flush()
+
+        def show_update(update: Any) -> None:
             while suspends:
                 suspends.pop()
                 out.write(SUSPEND_REFUSED + "\n")

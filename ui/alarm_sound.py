@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, qInstallMessageHandler
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal, qInstallMessageHandler
 
 from monitor.alarms.model import Priority
 
@@ -77,6 +77,9 @@ def pcm16(samples: np.ndarray) -> bytes:
 class AlarmSoundPlayer(QObject):
     """Sounds the burst of the priority the alarm engine says is sounding."""
 
+    #: The audio output failed (False and the reason) or plays again (True, "") during the session.
+    output_changed = Signal(bool, str)
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.available, self.detail = probe_audio()
@@ -87,6 +90,8 @@ class AlarmSoundPlayer(QObject):
         self._pcm: dict[Priority, bytes] = {}
         self._repeat = QTimer(self)
         self._repeat.timeout.connect(self._play)
+        #: Why the output refused the last burst (None: it took it).
+        self.failure: str | None = None
         if self.available:
             self.available = bool(_quietly(self._make_sink))
 
@@ -107,6 +112,7 @@ class AlarmSoundPlayer(QObject):
             self.detail = "audio device cannot play 16-bit mono"
             return False
         self._sink = QAudioSink(device, fmt, self)
+        self._sink.stateChanged.connect(lambda _state: self._check_output())
         return True
 
     def _burst(self, priority: Priority) -> bytes:
@@ -140,6 +146,21 @@ class AlarmSoundPlayer(QObject):
         self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
         _quietly(lambda: self._sink.start(self._buffer))
         self.bursts_played += 1
+        self._check_output()
+
+    def _check_output(self) -> None:
+        """Say when the output refuses the bursts (a device unplugged, the sound server gone), and when it plays
+        again: an alarm that cannot be heard must be shown as such."""
+        if self._sink is None:
+            return
+        error = self._sink.error()
+        failure = None if error.name == "NoError" else f"the audio output failed ({error.name})"
+        if failure == self.failure:
+            return
+        self.failure = failure
+        if failure is not None:
+            log.warning("alarm sound: %s", failure)
+        self.output_changed.emit(failure is None, failure or "")
 
     def _stop_sink(self) -> None:
         if self._sink is not None:

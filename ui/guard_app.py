@@ -120,6 +120,7 @@ class GuardApp:
         if not self.sound.available:
             self.window.no_sound.setText(f"NO SOUND from this alarm: {self.sound.status}")
             self.window.no_sound.setVisible(True)
+        self.sound.output_changed.connect(self._sound_output)
         self.state = GuardState.STARTING
         self.silenced_until = 0.0
         self.acknowledged = False
@@ -189,6 +190,13 @@ class GuardApp:
         else:
             self.silenced_until = time.monotonic() + AUDIO_PAUSED_S
             self._say(f"guard: sound paused for {AUDIO_PAUSED_S:g} s")
+
+    def _sound_output(self, ok: bool, detail: str) -> None:
+        """The audio output failed, or plays again, while the guard runs: said in its window and on its output."""
+        self.window.no_sound.setText("" if ok else f"NO SOUND from this alarm: {detail}")
+        self.window.no_sound.setVisible(not ok)
+        if not ok:
+            self._say(f"NO SOUND from the guard's alarm: {detail}")
 
     def _say(self, text: str) -> None:
         # With no terminal left to write to, the window and the sound are the alarm.

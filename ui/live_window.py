@@ -343,6 +343,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.sound = AlarmSoundPlayer(self) if sound else None
         if self.sound is not None:
             self.alarm_bar.set_audio_output(self.sound.available, "" if self.sound.available else self.sound.detail)
+            self.sound.output_changed.connect(self.alarm_bar.set_audio_output)
         else:
             self.alarm_bar.set_audio_output(False, "sound disabled")
         self.alarms_available = bridge.recorder.alarms is not None

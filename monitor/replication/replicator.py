@@ -285,6 +285,17 @@ class Replicator:
                 log.warning("replicator cannot read the outbox: %s", exc)
                 self._pause(RETRY_MIN_S, stopping)
                 continue
+            except Exception as exc:
+                # Anything else (a row this version cannot send, a fault in this code): never end the thread, which
+                # would leave the chair saying "connected" while nothing goes. Shown as a lost link, tried again.
+                log.exception("replication failed; it tries again")
+                self._disconnect(None)
+                self._error = f"replication failed: {type(exc).__name__}: {str(exc)[:200]}"
+                if stopping and time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
+                    return
+                self._pause(self._retry_s, stopping)
+                self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
+                continue
             if stopping:
                 if not shipped or time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
                     self._disconnect(None)

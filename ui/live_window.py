@@ -49,7 +49,7 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
-from monitor.watchdog import Stall, Watchdog
+from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
 from ui import theme
 from ui.account_dialogs import AccountGate, AccountSignInDialog, emergency_note
 from ui.alarm_bar import AlarmBar
@@ -371,6 +371,7 @@ class LiveWindow(DialogHost, QMainWindow):
         #: Why this window could not show the recorder's last news (None: it showed it).
         self.display_error: str | None = None
         self._watch_alarmed = False
+        self._watched_at = time.monotonic()
         self._status_received_at = time.monotonic()
         self._watch_timer = QTimer(self)
         self._watch_timer.setInterval(WATCHDOG_TICK_MS)
@@ -1236,6 +1237,17 @@ class LiveWindow(DialogHost, QMainWindow):
         on the monotonic clock."""
         stalls = self.watchdog.check()
         texts = [s.text() for s in stalls]
+        now = time.monotonic()
+        quiet_s = now - self._status_received_at
+        # A tick that comes late: this window's thread was held (the guard alarms for that), and news may be waiting.
+        held = now - self._watched_at > 1.0
+        self._watched_at = now
+        recorder = self.bridge.recorder
+        if (not stalls and not held and self.last_status is not None and quiet_s > STALL_LIMIT_S
+                and self.bridge.running and not recorder.closed.is_set() and self.display_error is None):
+            # The recorder runs and sends news every turn, but none has reached this window.
+            texts.append(f"SCREEN NOT UPDATING: no news from the recording has reached this window for {quiet_s:.0f} s"
+                         " - alarms and values on screen are not current; watch the patient directly")
         if self.display_error is not None:
             texts.append(f"SCREEN FAILING: this window cannot show the recording ({self.display_error[:120]}) - "
                          "alarms and values on screen are not current; watch the patient directly")
@@ -1246,7 +1258,6 @@ class LiveWindow(DialogHost, QMainWindow):
         if self.sound is not None and (texts or was_alarmed):
             last = self.last_snapshot.sounding if self.last_snapshot is not None else None
             self.sound.set_sounding(Priority.HIGH if texts else last)
-        quiet_s = time.monotonic() - self._status_received_at
         if self.last_status is not None and quiet_s > 1.0:
             # No news from the recorder: the values grow older on screen (grey with their age).
             self.show_status(self.last_status, now=self.last_status.now + quiet_s)

@@ -371,6 +371,8 @@ class LiveWindow(DialogHost, QMainWindow):
         #: Why this window could not show the recorder's last news (None: it showed it).
         self.display_error: str | None = None
         self._watch_alarmed = False
+        #: Why the recording ended when it was not asked to (None: it runs, or ended as asked).
+        self.end_error: str | None = None
         self._watched_at = time.monotonic()
         self._status_received_at = time.monotonic()
         self._watch_timer = QTimer(self)
@@ -1248,6 +1250,9 @@ class LiveWindow(DialogHost, QMainWindow):
             # The recorder runs and sends news every turn, but none has reached this window.
             texts.append(f"SCREEN NOT UPDATING: no news from the recording has reached this window for {quiet_s:.0f} s"
                          " - alarms and values on screen are not current; watch the patient directly")
+        if self.end_error is not None:
+            texts.append(f"MONITORING STOPPED: the recording ended on an {self.end_error[:160]} - nothing on this "
+                         "screen is current; watch the patient directly and start recording again")
         if self.display_error is not None:
             texts.append(f"SCREEN FAILING: this window cannot show the recording ({self.display_error[:120]}) - "
                          "alarms and values on screen are not current; watch the patient directly")
@@ -1469,6 +1474,9 @@ class LiveWindow(DialogHost, QMainWindow):
         self.stop_guard()  # nothing is monitored any more: a later end of the program is no alarm
         if status.startswith("error"):
             self.show_message(f"Recording stopped: {status}. Everything written so far is kept.")
+            # Monitoring ended without anyone asking: a high-priority technical alarm with its sound, until closed.
+            self.end_error = status
+            self._watch()
 
     # -- closing ---------------------------------------------------------------------------------
 

@@ -12,19 +12,7 @@ from monitor.alarms.model import Priority
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.store import Store
-
-
-class Sound:
-    """Stands in for the audio player: remembers what it was told to sound."""
-
-    def __init__(self) -> None:
-        self.sounding: Priority | None = None
-
-    def set_sounding(self, priority: Priority | None) -> None:
-        self.sounding = priority
-
-    def shutdown(self) -> None:
-        self.sounding = None
+from tests.ui.sound_spy import Sound
 
 
 def test_a_stalled_recorder_is_an_alarm_with_sound_and_the_values_age(qtbot: Any, db_path: Path) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from monitor.alarms.model import Priority
+from tests.ui.sound_spy import Sound
 
 
 @pytest.mark.qt_no_exception_capture
 def test_a_window_whose_alarm_drawing_fails_tells_the_nurse(qtbot: Any, make_window: Any, db_path: Path) -> None:
     w = make_window(scenario="desaturation", speed=120.0, plan="baseline:1,infusion:40,recovery:30", first_status=True)
-    w.sound = _Sound()
+    w.sound = Sound()
     recorder = w.bridge.recorder
     engine_high: list[bool] = []
     recorder.add_listener(lambda u: engine_high.append(
@@ -36,12 +37,3 @@ def test_a_window_whose_alarm_drawing_fails_tells_the_nurse(qtbot: Any, make_win
     assert not values_current
 
 
-class _Sound:
-    def __init__(self) -> None:
-        self.sounding: Priority | None = None
-
-    def set_sounding(self, priority: Priority | None) -> None:
-        self.sounding = priority
-
-    def shutdown(self) -> None:
-        self.sounding = None

@@ -6,23 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from monitor.alarms.model import Priority
-
-
-class _Sound:
-    def __init__(self) -> None:
-        self.sounding: Priority | None = None
-
-    def set_sounding(self, priority: Priority | None) -> None:
-        self.sounding = priority
-
-    def shutdown(self) -> None:
-        self.sounding = None
+from tests.ui.sound_spy import Sound
 
 
 def test_a_recording_that_ends_on_an_error_is_a_high_priority_alarm(qtbot: Any, make_window: Any,
                                                                     db_path: Path) -> None:
     w = make_window(scenario="normal", speed=60.0, plan="baseline:1,infusion:40,recovery:30", first_status=True)
-    w.sound = _Sound()
+    w.sound = Sound()
     recorder = w.bridge.recorder
 
     def fails(*_args: Any, **_kw: Any) -> None:

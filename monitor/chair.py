@@ -103,6 +103,9 @@ def entry(
         detail["problems"] = [p.text for p in checklist_mod.problems(found, protocol.checklist)]
         return Entry(EventKind.CHECKLIST, detail)
     if name == "plan_dose":
+        if session.phase not in (Phase.SETUP, Phase.BASELINE):
+            # The plan sets the rate from the infusion's start: one typed later would rewrite what was given.
+            raise SessionRuleError("the dose is planned before the infusion starts; during it, enter a new rate")
         plan = _dose_plan(args, protocol)
         _check_dose_weight(plan, checklist_mod.current_checklist(events))
         dose_mod.check_plan(plan, protocol.dose)

@@ -537,7 +537,7 @@ class AlarmEngine:
     def _carry_latched(self, alarm: AlarmRecord, at: float) -> None:
         """An unanswered high-priority alarm of the interrupted recording stays on screen, latched, until a
         person acknowledges it (nobody answered it; what happened meanwhile is unknown)."""
-        message = f"{alarm.message} (before the recording was interrupted)"
+        message = _interrupted_text(alarm.message)
         carried = _Alarm(
             id=alarm.id,
             key=f"interrupted:{alarm.id}",
@@ -550,7 +550,7 @@ class AlarmEngine:
             limit=alarm.limit,
             value=alarm.value,
             peak_value=alarm.peak_value,
-            display=f"{alarm.display or alarm.message} (before the recording was interrupted)",
+            display=_interrupted_text(alarm.display or alarm.message),
             ended_at=alarm.ended_at if alarm.ended_at is not None else at,
             escalations=list(alarm.escalations),
             priority_since=alarm.started_at,
@@ -1208,3 +1208,11 @@ def describe_change(previous: AlarmRecord | None, alarm: AlarmRecord) -> str | N
         if alarm.state is AlarmState.ACTIVE:
             return f"{marker} {_clock(alarm.started_at)} {what} back in breach"
     return None
+
+
+_INTERRUPTED: Final = " (before the recording was interrupted)"
+
+
+def _interrupted_text(text: str) -> str:
+    """An alarm's text once it is carried over an interruption (said once, however often it was carried)."""
+    return text if text.endswith(_INTERRUPTED) else text + _INTERRUPTED

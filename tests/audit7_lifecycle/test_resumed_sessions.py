@@ -1,0 +1,43 @@
+"""A session killed and resumed several times, then closed: its alarm log."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from drivers.simulated.driver import SimulatedSource
+from monitor.accounts import Principal
+from monitor.alarms.engine import AlarmEngine
+from monitor.app.device import DeviceSpec
+from monitor.app.sessions import SessionSpec, start_session
+from monitor.plan import SessionPlan
+from monitor.recorder import Recorder
+from monitor.store import Store
+from tests.audit7_lifecycle.harness import advance, export_json, run, to_infusion
+from tests.conftest import abandon
+
+
+def test_an_alarm_carried_over_three_resumes_says_once_that_the_recording_was_interrupted(db_path: Path) -> None:
+    with Store(db_path) as store:
+        source = SimulatedSource(scenario="bradycardia", seed=3, speed=math.inf, start_time=time.time() - 7200)
+        rec = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(3, 40, 30),
+                                   nurse="RN", alarms=AlarmEngine())
+        rec.step()
+        run(rec, "identify_patient", mrn="MRN-RESUMED")
+        to_infusion(rec)
+        advance(rec, 15 * 60 + 30)  # the bradycardia's high alarm is on, nobody acknowledged it
+        rec.flush()
+        sid, _ = abandon(rec, store)
+        for i in range(3):
+            spec = SessionSpec(device=DeviceSpec(driver="simulated", speed=math.inf), resume=sid)
+            resumed = start_session(spec, store, Principal("RN", "nurse"), lambda _: None)
+            advance(resumed, 5)
+            if i < 2:
+                resumed.flush()
+                abandon(resumed, store)
+            else:
+                resumed.stop()
+                resumed.close()
+    [hr_low] = [a for a in export_json(db_path, sid)["alarms"] if a["condition"] == "hr_low"]
+    assert hr_low["message"].count("(before the recording was interrupted)") == 1, hr_low["message"]

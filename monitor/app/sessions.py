@@ -172,8 +172,19 @@ def close_unfinished(store: Store, session: str, user: str | None) -> str:
     Nothing stored is removed: the session ends at its last stored reading and the audit log
     says who closed it. Shared by ``infusion-monitor close`` and the session browser.
     """
+    from monitor.alarms.model import AlarmState
+
     row = _unfinished_row(store, session, "closed")
     last = store.last_data_at(row["id"])
-    store.end_session(row["id"], "closed", row["started_at"] if last is None else last)
+    end = row["started_at"] if last is None else last
+    # Alarms the crash left open end with the record, saying so, as a resumed recording ends them.
+    left_open = [
+        replace(alarm, ended_at=alarm.ended_at if alarm.ended_at is not None else max(end, alarm.started_at),
+                message=f"{alarm.message} (recording interrupted)", state=AlarmState.ENDED)
+        for alarm in store.alarms(row["id"]) if alarm.state is not AlarmState.ENDED
+    ]
+    if left_open:
+        store.write_batch(row["id"], alarms=left_open)
+    store.end_session(row["id"], "closed", end)
     store.audit("session_closed_after_crash", user=user, session_id=row["id"])
     return str(row["id"])

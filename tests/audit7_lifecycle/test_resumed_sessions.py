@@ -41,3 +41,22 @@ def test_an_alarm_carried_over_three_resumes_says_once_that_the_recording_was_in
                 resumed.close()
     [hr_low] = [a for a in export_json(db_path, sid)["alarms"] if a["condition"] == "hr_low"]
     assert hr_low["message"].count("(before the recording was interrupted)") == 1, hr_low["message"]
+
+
+def test_a_crashed_session_closed_by_close_has_no_alarm_still_active(db_path: Path) -> None:
+    from monitor.app.sessions import close_unfinished
+
+    with Store(db_path) as store:
+        source = SimulatedSource(scenario="bradycardia", seed=3, speed=math.inf, start_time=time.time() - 7200)
+        rec = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(3, 40, 30),
+                                   nurse="RN", alarms=AlarmEngine())
+        rec.step()
+        to_infusion(rec)
+        advance(rec, 15 * 60 + 30)  # the bradycardia's high alarm is on
+        rec.flush()
+        sid, _ = abandon(rec, store)
+        close_unfinished(store, sid, "RN")
+    data = export_json(db_path, sid)
+    assert data["session"]["status"] == "closed"
+    states = [(a["condition"], a["state"], a["ended_at"]) for a in data["alarms"]]
+    assert all(state == "ended" and ended is not None for _, state, ended in states), states

@@ -30,7 +30,7 @@ from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.exports.files import ExportCancelled
 from monitor.protocols import DEFAULT_PROTOCOL, Protocol, ProtocolError, load_protocol
-from monitor.session import PHASE_START_EVENT, PLAIN_PHASE_WORDS, Phase, SessionEvent
+from monitor.session import PHASE_START_EVENT, PLAIN_PHASE_WORDS, EventKind, Phase, SessionEvent
 from monitor.store import Reader, Store
 
 __all__ = ["ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings", "load"]
@@ -193,6 +193,10 @@ class SessionRecord:
         """A function-like object giving the phase at a time."""
         return PhaseLookup(self.events)
 
+    def device_at(self) -> DeviceLookup:
+        """A function-like object giving the device that measured at a time (None when de-identified)."""
+        return DeviceLookup(self)
+
     @cached_property
     def protocol(self) -> Protocol | None:
         """The protocol the session followed, as its file reads now (None: no such protocol any more)."""
@@ -215,6 +219,24 @@ class SessionRecord:
         """Stored baseline values, if one was taken."""
         raw = self.session.get("baseline")
         return json.loads(raw) if raw else None
+
+
+class DeviceLookup:
+    """The device in force at a moment: the session's first one, then each one it was changed to."""
+
+    def __init__(self, record: SessionRecord) -> None:
+        first = None if record.deidentified else record.session.get("device")
+        self.times: list[float] = [float("-inf")]
+        self.devices: list[str | None] = [str(first) if first else None]
+        if record.deidentified:
+            return
+        for e in sorted(record.events, key=lambda e: e.t):
+            if e.kind is EventKind.DEVICE_CHANGED and e.detail.get("device"):
+                self.times.append(e.t)
+                self.devices.append(str(e.detail["device"]))
+
+    def __call__(self, t: float) -> str | None:
+        return self.devices[bisect.bisect_right(self.times, t) - 1]
 
 
 class PhaseLookup:

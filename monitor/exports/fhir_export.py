@@ -112,8 +112,9 @@ class _Builder:
         self.ranges = record.options.ranges or DEFAULT_RANGES
         self.patient_url = "urn:uuid:" + _id(record.id, "patient")
         self.encounter_url = "urn:uuid:" + _id(record.id, "encounter")
-        device = None if record.deidentified else record.session.get("device")
-        self.device = {"display": device} if device else None
+        #: The device that measured at a time (a device may be changed during the session), one object each.
+        self.device_at = record.device_at()
+        self.devices: dict[str, dict[str, str]] = {}
         self.category = [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}]
         # Parts every Observation of a kind has alike are one object each, shared by those Observations (the
         # JSON is the same; a day is ~4,400 Observations): :class:`_Validator` checks each shared part once.
@@ -212,7 +213,7 @@ class _Builder:
         return resource
 
     def _observation(
-        self, key: str, code: dict[str, Any], profile: str = VITALSIGNS_PROFILE, **fields: Any
+        self, key: str, code: dict[str, Any], profile: str = VITALSIGNS_PROFILE, *, at: float, **fields: Any
     ) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "resourceType": "Observation",
@@ -225,8 +226,9 @@ class _Builder:
             "encounter": self.encounter_reference,
             **fields,
         }
-        if self.device:
-            resource["device"] = self.device
+        device = self.device_at(at)
+        if device:
+            resource["device"] = self.devices.get(device) or self.devices.setdefault(device, {"display": device})
         return resource
 
     def single(self, r: Reading) -> dict[str, Any]:
@@ -234,6 +236,7 @@ class _Builder:
         return self._observation(
             f"{r.parameter.value}:{r.t!r}",
             self.code(r.parameter),
+            at=r.t,
             effectiveDateTime=iso_utc(r.t),
             valueQuantity=self.quantity(r.value, r.parameter),
             **self.judgement(r.parameter, r.value),
@@ -245,6 +248,7 @@ class _Builder:
         return self._observation(
             f"{parameter.value}:{start!r}:{end!r}",
             self.code(parameter),
+            at=start,
             effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
             valueQuantity=self.quantity(value, parameter),
             method=self.method(f"median of {len(values)} device values over {seconds:g} s"),
@@ -280,6 +284,7 @@ class _Builder:
             f"bp:{t!r}",
             self.code(None),
             BP_PROFILE,
+            at=t,
             effectiveDateTime=iso_utc(t),
             component=components,
         )

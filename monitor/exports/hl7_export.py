@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
@@ -333,9 +333,9 @@ def iter_messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRan
     """:func:`messages` one at a time, made as the readings are read (a long session is never held whole)."""
     ranges = ranges or record.options.ranges or DEFAULT_RANGES
     patient = PatientIdentity.from_record(record)
-    device = None if record.deidentified else record.session.get("device")
+    device = record.device_at()
     prefix = record.id[:12].upper()
-    compose = _SessionMessages(patient, record.id, device, ranges)
+    compose = _SessionMessages(patient, record.id, device(record.started_at), ranges, device)
     for n, item in enumerate(_timed_items(record), start=1):
         control_id = f"{prefix}{n:06d}"
         if isinstance(item, ObservationSet):
@@ -353,7 +353,8 @@ class _SessionMessages:
     """
 
     def __init__(self, patient: PatientIdentity, visit: str, device: str | None,
-                 ranges: Mapping[Parameter, ReferenceRange]) -> None:
+                 ranges: Mapping[Parameter, ReferenceRange],
+                 device_at: Callable[[float], str | None] | None = None) -> None:
         pid, pv1 = _patient_segments(patient, visit)
         self.msh_head = f"MSH|^~\\&|{SENDING_APPLICATION}|{escape('')}|{escape('')}|{escape('')}|"
         self.msh_tail = f"|P|2.6||||||UNICODE UTF-8|||{PROFILE}"
@@ -361,6 +362,9 @@ class _SessionMessages:
         self.middle = SEGMENT_END.join(("", pid, pv1, obr_head))
         self.obr_tail = f"^{SENDING_APPLICATION}|{OBR_SERVICE}|||"
         self.tail = f"||||{escape(device)}" if device else ""
+        #: The device that measured at a time (a device changed during the session), and its OBX-18 tail.
+        self.device_at = device_at
+        self.tails: dict[str | None, str] = {device: self.tail}
         self.ranges = ranges
         self.fixed: dict[Parameter, tuple[str, str, ReferenceRange]] = {}
 
@@ -370,6 +374,12 @@ class _SessionMessages:
         found = self.fixed[parameter] = (f"|NM|{code_field}||", f"|{unit_field}|{range_field}|", reference)
         return found
 
+    def _tail(self, device: str | None) -> str:
+        found = self.tails.get(device)
+        if found is None:
+            found = self.tails[device] = f"||||{escape(device)}" if device else ""
+        return found
+
     def oru(self, obs: ObservationSet, control_id: str) -> str:
         """The ORU^R01 of one observation set."""
         when = hl7_time(obs.t)
@@ -377,12 +387,13 @@ class _SessionMessages:
         parts = [self.msh_head, when, "||ORU^R01^ORU_R01|", cid, self.msh_tail, self.middle, cid, self.obr_tail,
                  when, "|", when]
         fixed = self.fixed
+        tail = self.tail if self.device_at is None else self._tail(self.device_at(obs.t))
         for index, r in enumerate(obs.readings, start=1):
             value = r.value
             assert value is not None
             code, unit_range, reference = fixed.get(r.parameter) or self._parameter(r.parameter)
             parts += [SEGMENT_END, "OBX|", str(index), code, f"{value:g}", unit_range, reference.flag(value),
-                      "|||R|||", when if r.t == obs.t else hl7_time(r.t), self.tail]
+                      "|||R|||", when if r.t == obs.t else hl7_time(r.t), tail]
         parts.append(SEGMENT_END)
         return "".join(parts)
 

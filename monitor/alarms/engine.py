@@ -378,6 +378,9 @@ class AlarmEngine:
             for alarm in list(self._active.values()):
                 if alarm.ended_at is None:
                     alarm.ended_at = event.t
+                    if alarm.kind is AlarmKind.PHYSIOLOGICAL:
+                        # The patient's condition still held: the log's end is the session's, not the condition's.
+                        alarm.message = f"{alarm.message} (still present when the session ended)"
                 self._close(alarm)
         self._sync(session, event.t)
 

@@ -50,3 +50,20 @@ def test_the_fhir_medication_administration_says_what_was_given(db_path: Path) -
     bundle = json.loads(export_text(db_path, sid, "fhir"))
     [admin] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationAdministration"]
     assert admin["dosage"]["dose"]["value"] == pytest.approx(given)
+
+
+def test_an_unfinished_session_counts_the_dose_to_its_last_stored_data(db_path: Path) -> None:
+    from monitor.course import load_course_by_mrn
+    from tests.conftest import abandon
+
+    with Store(db_path) as store:
+        rec = new(store, patient="MRN-UNFINISHED")
+        to_infusion(rec)
+        advance(rec, 22 * 60 + 30)
+        rec.flush()
+        sid, last = abandon(rec, store)
+        started = next(e.t for e in store.events(sid) if e.kind is EventKind.INFUSION_STARTED)
+        course = load_course_by_mrn(store, "MRN-UNFINISHED")
+    running = round(52.5 * (last - started) / 3600, 1)
+    dose = export_json(db_path, sid)["treatment"]["dose"]
+    assert (dose["delivered_mg"], course.rows[0].delivered_mg) == (running, running)

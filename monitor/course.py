@@ -15,6 +15,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from drivers.core.readings import Parameter
@@ -370,7 +371,9 @@ def next_due(rows: Sequence[CourseRow], plan: CoursePlan) -> float | None:
     given = [r for r in rows if r.number is not None]
     last = given[-1].started_at if given else rows[-1].started_at
     days = plan.interval_days if len(given) < plan.planned_sessions else plan.booster_interval_days
-    return last + days * DAY_S
+    # Days on the clinic's calendar: across a daylight-saving change a day is 23 or 25 hours.
+    wall = datetime.fromtimestamp(last).astimezone().replace(tzinfo=None) + timedelta(days=days)
+    return wall.astimezone().timestamp()
 
 
 def load_course(store: Reader, patient_id: str) -> Course:

@@ -148,7 +148,8 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 
 def _date(t: float, deidentify: bool, first: float) -> str:
     if deidentify:
-        return f"day {(t - first) / 86_400:.0f}"
+        # The day the JSON and CSV give (to a hundredth): a whole number would round half-days both ways.
+        return f"day {round((t - first) / 86_400, 2):g}"
     return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d")
 
 

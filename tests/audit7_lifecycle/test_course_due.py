@@ -48,3 +48,25 @@ def test_a_booster_28_days_after_a_session_past_midnight_is_due_28_calendar_days
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(out.getvalue())).pages)
     flat = " ".join(text.split())
     assert "Next session due: 2026-11-16" in flat, flat[flat.find("Next session"):][:40]
+
+
+def test_a_deidentified_course_report_gives_each_session_the_day_its_json_gives(db_path: Path) -> None:
+    import json
+
+    from tests.audit7_lifecycle.harness import T0
+
+    with Store(db_path) as store:
+        for days in (0.0, 3.5, 24.5):
+            rec = new(store, start=T0 + days * 86_400, patient="MRN-DAYS")
+            advance(rec, 30)
+            rec.stop()
+            rec.close()
+        course = load_course_by_mrn(store, "MRN-DAYS")
+        text_out, pdf_out = io.StringIO(), io.BytesIO()
+        course_export.write(store, course, "json", text_out, deidentify=True, user="RN")
+        course_export.write(store, course, "pdf", pdf_out, deidentify=True, user="RN")
+    days_in_json = [s["day"] for s in json.loads(text_out.getvalue())["sessions"]]
+    assert days_in_json == [0.0, 3.5, 24.5]
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf_out.getvalue())).pages).split())
+    rows = [part.split(" ketamine-iv")[0] for part in text.split("day ")[1:] if " ketamine-iv" in part]
+    assert rows == ["0", "3.5", "24.5"]

@@ -489,6 +489,14 @@ def overrides(record: SessionRecord) -> list[Override]:
     """Every step of the session taken with an override reason, in time order."""
     out = []
     for event in record.events:
+        if event.kind is EventKind.INFUSION_STOPPED and "before_minimum_min" in event.detail:
+            # Never refused (a safety action), but taken before the protocol's minimum: said with its reason.
+            minimum = event.detail.get("before_minimum_min")
+            out.append(Override(event.t, event.user, event.kind,
+                                str(event.detail.get("reason") or "").strip() or "(no reason given)",
+                                (f"infusion shorter than the protocol's {minimum:g} min minimum",)
+                                if isinstance(minimum, int | float) else ("infusion shorter than the minimum",)))
+            continue
         reason = str(event.detail.get("override_reason") or "").strip()
         if not reason:
             continue

@@ -36,6 +36,8 @@ and how many messages were set aside.
 
 from __future__ import annotations
 
+import bisect
+import json
 import logging
 import threading
 import time
@@ -50,6 +52,7 @@ from drivers.settings import SettingsError
 from drivers.transport.mllp import MllpClient, parse_target
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
+from monitor.session import EventKind
 from monitor.store import Store, StoreError, feed_queue
 
 log = logging.getLogger(__name__)
@@ -358,13 +361,18 @@ class Feed:
         patient = PatientIdentity.from_patient(
             store.patient_row(session.get("patient_id")), session_id, self.identifier_system
         )
-        device = session.get("device")
+        # The device that measured each set: the session's first, then each one it was changed to.
+        changes = store.events_of_kinds([session_id], [EventKind.DEVICE_CHANGED])
+        times = [float("-inf"), *(float(t) for _sid, t, _kind, _detail in changes)]
+        devices = [session.get("device"),
+                   *(json.loads(detail or "{}").get("device") for _sid, _t, _kind, detail in changes)]
         prefix = session_id[:12].upper()
         queued_at = self._clock()
         messages: list[feed_queue.QueuedMessage] = []
         for obs in observation_sets(readings):
             control_id = f"{prefix}L{number:07d}"
             number += 1
+            device = devices[bisect.bisect_right(times, obs.t) - 1]
             text = self._message(obs, control_id, patient, session_id, device)
             messages.append(feed_queue.QueuedMessage(control_id, obs.t, queued_at, text))
         feed_queue.enqueue(store, session_id, messages, rows[-1][0], number)

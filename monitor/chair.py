@@ -103,9 +103,13 @@ def entry(
         detail["problems"] = [p.text for p in checklist_mod.problems(found, protocol.checklist)]
         return Entry(EventKind.CHECKLIST, detail)
     if name == "plan_dose":
-        if session.phase not in (Phase.SETUP, Phase.BASELINE):
-            # The plan sets the rate from the infusion's start: one typed later would rewrite what was given.
-            raise SessionRuleError("the dose is planned before the infusion starts; during it, enter a new rate")
+        events = list(events)
+        if session.phase not in (Phase.SETUP, Phase.BASELINE) and any(
+                e.kind is EventKind.DOSE_PLANNED for e in events):
+            # A plan sets the rate from the infusion's start: a second one typed later would rewrite what was given.
+            # A first one entered late (forgotten before the start, a lot number after the first spray) is the
+            # record of what was given and is taken.
+            raise SessionRuleError("the dose was planned before the infusion started; during it, enter a new rate")
         plan = _dose_plan(args, protocol)
         _check_dose_weight(plan, checklist_mod.current_checklist(events))
         dose_mod.check_plan(plan, protocol.dose)

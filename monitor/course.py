@@ -334,7 +334,8 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
                 status=store.status_of(session),
                 dose_mg_per_kg=None if line.plan is None else line.plan.dose_mg_per_kg,
                 dose_mg=None if line.plan is None else line.plan.total_mg,
-                delivered_mg=line.delivered(_number(session.get("ended_at"))),
+                # Not ended (unfinished): the pump ran as far as the stored data.
+                delivered_mg=line.delivered(_number(session.get("ended_at")) or store.last_data_at(sid)),
                 baseline_sys=base_sys,
                 baseline_dia=base_dia,
                 peak_sys=_number(peak_sys),

@@ -348,6 +348,10 @@ class Feed:
             return 0
         session = store.session_row(session_id)
         ended = store.status_of(session) != "recording"
+        if not ended and session.get("patient_id") is None:
+            # Not identified yet: sent now, these would go under the session's pseudonym and never reach the
+            # patient's chart. Held (in the store) until the patient is identified, or the session ends without.
+            return 0
         if not ended or len(rows) == ROUND_ROWS:
             newest = max(r.t for _id, r in rows)
             cutoff = newest - HOLD_BACK_S

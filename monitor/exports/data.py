@@ -275,6 +275,10 @@ def load(
         options = replace(options, deidentify=True)
     row = dict(store.session_row(session_id))
     row["status"] = store.status_of(row)
+    if row.get("ended_at") is None:
+        # A session not ended (unfinished, or still recording) runs as far as its stored data: what its dose and
+        # durations count to.
+        row["last_data_at"] = store.last_data_at(row["id"])
     record = SessionRecord(
         session=row,
         patient=store.patient_row(row.get("patient_id")),
@@ -454,7 +458,7 @@ def _shift_times(value: Any, shift: float, key: str = "") -> Any:
 def shifted(record: SessionRecord, shift: float) -> SessionRecord:
     """Every time moved back by ``shift`` seconds (readings, events, alarms, session, baseline)."""
     session = dict(record.session)
-    for key in ("started_at", "ended_at", "heartbeat_at"):
+    for key in ("started_at", "ended_at", "heartbeat_at", "last_data_at"):
         if session.get(key) is not None:
             session[key] = float(session[key]) - shift
     if session.get("baseline"):

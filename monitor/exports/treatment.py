@@ -94,9 +94,9 @@ def summary(record: SessionRecord) -> TreatmentSummary:
     return TreatmentSummary(
         protocol=str(record.session.get("protocol") or DEFAULT_PROTOCOL),
         checklist=checklist,
-        # A session that ended with the drug still running (closed) delivered it until the record ends.
-        dose=dose_record(events, None if record.session.get("ended_at") is None
-                         else float(record.session["ended_at"])),
+        # A session that ended with the drug still running (closed) delivered it until the record ends; one not
+        # ended (unfinished) as far as its stored data.
+        dose=dose_record(events, _record_end(record.session)),
         interventions=tuple((t, i.as_dict()) for t, i in interventions(events)),
         outcomes=outcome_scores(events),
         outcome_times=times,
@@ -129,3 +129,11 @@ def coded_results(record: SessionRecord) -> list[CodedResult]:
                                    until))
     out.sort(key=lambda r: r.t)
     return out
+
+
+def _record_end(session: Mapping[str, Any]) -> float | None:
+    """Where a session's record ends: its end, else (not ended) its last stored data."""
+    for key in ("ended_at", "last_data_at"):
+        if session.get(key) is not None:
+            return float(session[key])
+    return None

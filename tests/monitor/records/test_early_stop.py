@@ -8,7 +8,7 @@ from pathlib import Path
 import pypdf
 
 from monitor.store import Store
-from tests.audit7_lifecycle.harness import advance, export_text, new, run, to_infusion
+from tests.monitor.records.lifecycle import advance, export_text, new, run, to_infusion
 
 
 def test_the_report_lists_an_early_stop_with_its_reason(db_path: Path) -> None:

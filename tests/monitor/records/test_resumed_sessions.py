@@ -14,21 +14,29 @@ from monitor.app.sessions import SessionSpec, start_session
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.store import Store
-from tests.audit7_lifecycle.harness import advance, export_json, run, to_infusion
 from tests.conftest import abandon
+from tests.monitor.records.lifecycle import advance, export_json, run, to_infusion
+
+
+def _abandoned_in_bradycardia(store: Store, mrn: str | None = None) -> str:
+    """A session 15 min into its infusion with the bradycardia's high alarm on (nobody acknowledged it), then
+    abandoned as a crash leaves it; its id."""
+    source = SimulatedSource(scenario="bradycardia", seed=3, speed=math.inf, start_time=time.time() - 7200)
+    rec = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(3, 40, 30),
+                               nurse="RN", alarms=AlarmEngine())
+    rec.step()
+    if mrn is not None:
+        run(rec, "identify_patient", mrn=mrn)
+    to_infusion(rec)
+    advance(rec, 15 * 60 + 30)
+    rec.flush()
+    sid, _ = abandon(rec, store)
+    return str(sid)
 
 
 def test_an_alarm_carried_over_three_resumes_says_once_that_the_recording_was_interrupted(db_path: Path) -> None:
     with Store(db_path) as store:
-        source = SimulatedSource(scenario="bradycardia", seed=3, speed=math.inf, start_time=time.time() - 7200)
-        rec = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(3, 40, 30),
-                                   nurse="RN", alarms=AlarmEngine())
-        rec.step()
-        run(rec, "identify_patient", mrn="MRN-RESUMED")
-        to_infusion(rec)
-        advance(rec, 15 * 60 + 30)  # the bradycardia's high alarm is on, nobody acknowledged it
-        rec.flush()
-        sid, _ = abandon(rec, store)
+        sid = _abandoned_in_bradycardia(store, "MRN-RESUMED")
         for i in range(3):
             spec = SessionSpec(device=DeviceSpec(driver="simulated", speed=math.inf), resume=sid)
             resumed = start_session(spec, store, Principal("RN", "nurse"), lambda _: None)
@@ -47,14 +55,7 @@ def test_a_crashed_session_closed_by_close_has_no_alarm_still_active(db_path: Pa
     from monitor.app.sessions import close_unfinished
 
     with Store(db_path) as store:
-        source = SimulatedSource(scenario="bradycardia", seed=3, speed=math.inf, start_time=time.time() - 7200)
-        rec = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(3, 40, 30),
-                                   nurse="RN", alarms=AlarmEngine())
-        rec.step()
-        to_infusion(rec)
-        advance(rec, 15 * 60 + 30)  # the bradycardia's high alarm is on
-        rec.flush()
-        sid, _ = abandon(rec, store)
+        sid = _abandoned_in_bradycardia(store)
         close_unfinished(store, sid, "RN")
     data = export_json(db_path, sid)
     assert data["session"]["status"] == "closed"

@@ -39,12 +39,13 @@ def advance(rec: Recorder, seconds: float) -> None:
         rec.step()
 
 
-def to_infusion(rec: Recorder, baseline_s: float = 200) -> None:
+def to_infusion(rec: Recorder, baseline_s: float = 200, *, plan: bool = True) -> None:
+    """Baseline for ``baseline_s``, then (with ``plan``: 0.5 mg/kg on 70 kg over 40 min) the infusion."""
     advance(rec, 5)
     run(rec, "start_baseline")
     advance(rec, baseline_s)
-    run(rec, "checklist", quick="")  if False else None
-    run(rec, "plan_dose", weight_kg=70, dose_mg_per_kg=0.5, duration_min=40)
+    if plan:
+        run(rec, "plan_dose", weight_kg=70, dose_mg_per_kg=0.5, duration_min=40)
     run(rec, "start_infusion", override_reason="test")
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.simulated.driver import SimulatedSource
 from monitor.store import Store
-from tests.audit7_lifecycle.harness import advance, export_text, new, run, to_infusion
+from tests.monitor.records.lifecycle import advance, export_text, new, run, to_infusion
 
 
 @pytest.fixture

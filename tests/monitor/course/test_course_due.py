@@ -15,7 +15,7 @@ import pytest
 from monitor import course_export
 from monitor.course import CoursePlan, load_course_by_mrn, set_course_plan
 from monitor.store import Store
-from tests.audit7_lifecycle.harness import advance, new, run, to_infusion
+from tests.monitor.records.lifecycle import advance, new, run, to_infusion
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -53,7 +53,7 @@ def test_a_booster_28_days_after_a_session_past_midnight_is_due_28_calendar_days
 def test_a_deidentified_course_report_gives_each_session_the_day_its_json_gives(db_path: Path) -> None:
     import json
 
-    from tests.audit7_lifecycle.harness import T0
+    from tests.monitor.records.lifecycle import T0
 
     with Store(db_path) as store:
         for days in (0.0, 3.5, 24.5):

@@ -10,7 +10,7 @@ from monitor.alarms.engine import AlarmEngine
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.store import Store
-from tests.audit7_lifecycle.harness import T0, advance, export_json, export_text, run, to_infusion
+from tests.monitor.records.lifecycle import T0, advance, export_json, export_text, run, to_infusion
 
 
 def test_an_alarm_still_in_breach_at_the_close_does_not_read_as_a_condition_that_ended(db_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from monitor.feed import Feed, FeedConfig
 from monitor.store import Store, feed_queue
-from tests.audit7_lifecycle.harness import advance, new, run
+from tests.monitor.records.lifecycle import advance, new, run
 
 
 def _queued_texts(store: Store, session_id: str) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.session import EventKind, SessionRuleError
 from monitor.store import Store
-from tests.audit7_lifecycle.harness import advance, export_json, export_text, new, run, to_infusion
+from tests.monitor.records.lifecycle import advance, export_json, export_text, new, run, to_infusion
 
 
 def _session_with_a_plan_entered_in_recovery(db_path: Path) -> tuple[str, float]:
@@ -67,3 +67,19 @@ def test_an_unfinished_session_counts_the_dose_to_its_last_stored_data(db_path: 
     running = round(52.5 * (last - started) / 3600, 1)
     dose = export_json(db_path, sid)["treatment"]["dose"]
     assert (dose["delivered_mg"], course.rows[0].delivered_mg) == (running, running)
+
+
+def test_a_first_dose_plan_entered_after_the_start_is_taken(db_path: Path) -> None:
+    """Forgotten before the start (or an esketamine lot entered after the first spray): the only plan there is."""
+    with Store(db_path) as store:
+        rec = new(store, patient="MRN-LATE-PLAN")
+        to_infusion(rec, plan=False)
+        advance(rec, 600)
+        run(rec, "plan_dose", weight_kg=70, dose_mg_per_kg=0.5, duration_min=40)
+        with pytest.raises(SessionRuleError, match="planned before the infusion started"):
+            run(rec, "plan_dose", weight_kg=70, dose_mg_per_kg=1.0, duration_min=40)  # a second one is not
+        advance(rec, 60)
+        rec.stop()
+        rec.close()
+        sid = rec.session.id
+    assert export_json(db_path, sid)["treatment"]["dose"]["total_mg"] == 35.0

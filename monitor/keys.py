@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -156,14 +157,16 @@ def create_keys(path: Path) -> Keys:
     # half-way never leaves a part of a key file at the key file's name.
     part = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
     try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                os.fchmod(handle.fileno(), OWNER_ONLY_FILE)
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
+            _write_new(part, body)
             os.link(part, path)  # never replaces a key file made meanwhile
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if not part.exists() or exc.errno not in _NO_HARD_LINKS:
+                raise
+            # A folder without hard links (a FAT stick, some network shares): made at its name, as before.
+            _write_new(path, body)
         finally:
             with contextlib.suppress(OSError):
                 part.unlink()
@@ -173,6 +176,20 @@ def create_keys(path: Path) -> Keys:
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot create the key file ({exc.strerror or exc})") from None
     return read_keys(path)
+
+
+#: What ``link()`` says on a filesystem that has no hard links.
+_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK})
+
+
+def _write_new(path: Path, body: str) -> None:
+    """Create ``path`` (never over an existing file), owner-only, with ``body``, on the disk when this returns."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), OWNER_ONLY_FILE)
+        handle.write(body)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _sync_folder(folder: Path) -> None:

@@ -1,4 +1,6 @@
-"""``infusion-monitor keys --backup FILE`` where FILE is the key file itself (its own path, or a link to it:
+"""The key file: made whole, and never emptied by a backup.
+
+``infusion-monitor keys --backup FILE`` where FILE is the key file itself (its own path, or a link to it:
 a backup folder that is a link to the keys folder, ``--backup monitor.key`` typed inside the keys folder).
 
 The key file is the one thing the README says cannot be recreated: without it the identifiers cannot be read
@@ -32,3 +34,21 @@ def test_a_backup_onto_the_key_file_itself_leaves_the_key_file_whole(tmp_path: P
     print(run.stdout, run.stderr)
     assert key_file.stat().st_size > 0, f"the key file was emptied; the command said: {run.stdout.strip()}"
     assert read_keys(key_file).fingerprint == fingerprint
+
+
+def test_a_key_file_is_made_in_a_folder_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new key file is written under a name of its own and linked into place; where the filesystem has no hard
+    links (a FAT stick, some network shares) it is made at its name, as exclusive and private as ever."""
+    import errno
+    import stat
+
+    def no_links(_source: object, _target: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    key_file = tmp_path / "keys" / "monitor.key"
+    keys = create_keys(key_file)
+    assert read_keys(key_file).fingerprint == keys.fingerprint
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert [p.name for p in key_file.parent.iterdir()] == ["monitor.key"]  # no part file left behind
+    assert create_keys(key_file).fingerprint == keys.fingerprint  # an existing one is never replaced

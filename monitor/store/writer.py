@@ -52,6 +52,8 @@ PLETH_HOLD_S = 600.0
 MAX_HELD_NUMERICS = 8 * 3600 * 12
 #: How often the writer looks whether its database file is still where it was opened.
 FILE_CHECK_S = 1.0
+#: Where Linux lists the files this process holds open (one link per descriptor).
+_OPEN_FILES = "/proc/self/fd"
 #: Busy timeout of the writer's own connection (a lock held by another process delays only the writer).
 WRITER_BUSY_TIMEOUT_MS = 5000
 #: A write that has not returned for this long has hung (a disk or file system that stopped answering): longer
@@ -369,12 +371,28 @@ class StoreWriter:
         return incident
 
     def _wal_intact(self) -> bool:
-        """False once the connection's "<db>-wal" file was deleted or replaced under it."""
-        current = self._wal_file_identity()
-        if self._wal_identity is None:
-            self._wal_identity = current
-            return True
-        return current == self._wal_identity
+        """False once the connection's "<db>-wal" file was deleted or replaced under it.
+
+        Where the system lists a process's open files (Linux ``/proc/self/fd``), exactly that is asked: does this
+        process hold the log open under a name that no longer exists. SQLite itself deletes and makes the log
+        again when the last connection closes, so a new log file at the name is no fault: comparing identities
+        alone took it for one while a chair caught up with the clinic's server, and wrote the data back over a
+        sound file. Elsewhere, the log's identity is compared with the one seen when the connection opened.
+        """
+        wal = os.path.realpath(self.path) + "-wal"
+        try:
+            descriptors = os.listdir(_OPEN_FILES)
+        except OSError:
+            current = self._wal_file_identity()
+            if self._wal_identity is None:
+                self._wal_identity = current
+                return True
+            return current == self._wal_identity
+        for name in descriptors:
+            with contextlib.suppress(OSError):
+                if os.readlink(os.path.join(_OPEN_FILES, name)) == wal + " (deleted)":
+                    return False
+        return True
 
     def _write_back(self, what: str, own_name: bool = False) -> FileIncident:
         assert self._store is not None

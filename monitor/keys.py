@@ -75,8 +75,18 @@ def ensure_private_dir(path: Path, *, tighten_existing: bool = True) -> None:
 
 
 def create_private_file(path: Path) -> None:
-    """Make sure ``path`` exists and is 0600, without ever leaving it readable by others (umask ignored)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, OWNER_ONLY_FILE)
+    """Make sure ``path`` exists and is 0600, without ever leaving it readable by others (umask ignored).
+
+    A file that exists is never opened here, only changed by name: closing any descriptor of a file drops
+    every POSIX lock this process holds on it, so opening and closing a database that SQLite connections of
+    this process have open would let another process take it for unused, checkpoint it and delete its
+    write-ahead log under them (their later commits then go to a log nobody can find).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
+    except FileExistsError:
+        os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & OWNER_ONLY_FILE)
+        return
     try:
         os.fchmod(fd, OWNER_ONLY_FILE)
     finally:

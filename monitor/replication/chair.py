@@ -82,6 +82,22 @@ class LivePublisher:
         self.replicator.publish(live_document(update))
 
 
+class FileFollower:
+    """A recorder listener that points the replicator at the file the writer carries on in when the database
+    was written back (after it was deleted, moved, truncated or left without its log): otherwise every row
+    recorded after that would wait for the next start of the program to reach the server."""
+
+    def __init__(self, replicator: Replicator) -> None:
+        self.replicator = replicator
+
+    def __call__(self, update: Any) -> None:
+        """Called on the recorder thread after each loop turn."""
+        for event in update.events:
+            detail = event.detail
+            if detail.get("condition") == "database_moved" and detail.get("written_to"):
+                self.replicator.follow(Path(detail["written_to"]))
+
+
 def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Replicator:
     """Queue every row of ``db_path`` for the server, publish the recorder's live status, start shipping.
 
@@ -94,6 +110,7 @@ def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Repl
         "technical_event", None, condition=condition, detail=message
     )
     recorder.add_listener(LivePublisher(replicator))
+    recorder.add_listener(FileFollower(replicator))
     replicator.start()
     return replicator
 

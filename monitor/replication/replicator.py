@@ -136,6 +136,7 @@ class Replicator:
         self._live_dirty = False
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._follow_to: Path | None = None
         self._thread: threading.Thread | None = None
         self._connected = False
         self._error: str | None = None
@@ -159,6 +160,12 @@ class Replicator:
         with self._live_lock:
             self._live = live
             self._live_dirty = True
+        self._wake.set()
+
+    def follow(self, path: str | Path) -> None:
+        """The chair's database was written back to ``path`` (its file was deleted, moved, truncated or left
+        without its log, and the writer carried on in a new one): ship from that file from the next round on."""
+        self._follow_to = Path(path)
         self._wake.set()
 
     def nudge(self) -> None:
@@ -248,6 +255,8 @@ class Replicator:
             stopping = self._stop.is_set()
             self._busy_since = time.monotonic()
             try:
+                if self._follow_to is not None:
+                    self._open_followed()
                 if self._server is None:
                     self._connect()
                 try:
@@ -306,6 +315,25 @@ class Replicator:
             self._busy_since = None
             self._wake.wait(IDLE_WAIT_S)
             self._wake.clear()
+
+    def _open_followed(self) -> None:
+        """Switch the outbox connection to the file the writer carries on in, between two batches.
+
+        The copy holds every row of the old file as the writer saw it when it wrote it back; what the server
+        confirmed since through the old file is carried over, so nothing is sent twice or taken for another
+        file's history.
+        """
+        path, self._follow_to = self._follow_to, None
+        assert path is not None
+        new = outbox.connect(path)
+        with self._lock:
+            try:
+                outbox.carry_progress(self._local, new)
+            except sqlite3.Error as exc:  # the old file cannot be read any more: the progress check decides
+                log.warning("what the server confirmed could not be carried over to %s: %s", path, exc)
+            old, self._local, self.db_path = self._local, new, path
+        old.close()
+        log.warning("sending from %s from now on (the chair's database was written back there)", path)
 
     def _connect(self) -> None:
         conn = psycopg.connect(
@@ -490,3 +518,4 @@ class Replicator:
         self._warning = warning
         if self.on_warning is not None:
             self.on_warning(warning)
+

@@ -276,6 +276,21 @@ def acknowledge(conn: sqlite3.Connection, confirmed: Mark) -> None:
         _set_state(conn, "confirmed", _mark_text(confirmed))
 
 
+def carry_progress(source: sqlite3.Connection, copy: sqlite3.Connection) -> bool:
+    """Give ``copy``, a copy of the database ``source`` taken earlier (a file written back), what ``source``
+    learnt from the server since: entries confirmed there are forgotten here too, and the batch under way is
+    the copy's. Nothing is carried when the two no longer send as the same origin; False then."""
+    if _state(source, "origin") != _state(copy, "origin"):
+        return False
+    mine = progress(source)
+    with _writing(copy):
+        if mine.confirmed is not None:
+            copy.execute("DELETE FROM replication_outbox WHERE seq <= ?", [mine.confirmed.seq])
+        _set_state(copy, "confirmed", _mark_text(mine.confirmed))
+        _set_state(copy, "sending", _mark_text(mine.sending))
+    return True
+
+
 def state(conn: sqlite3.Connection) -> OutboxState:
     """Entries waiting and when the oldest was queued."""
     count, oldest = conn.execute("SELECT COUNT(*), MIN(queued_at) FROM replication_outbox").fetchone()

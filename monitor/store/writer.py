@@ -355,7 +355,9 @@ class StoreWriter:
                 # Pages already checkpointed into the file are gone from the disk; the connection's
                 # cache and log may still hold them.
                 what = "truncated"
-            elif self._wal_intact():
+            elif not self._wal or self._wal_intact():
+                # A file written back is in rollback mode: no log of its own to lose (a log still open in
+                # another connection of this process belongs to the file it replaced).
                 return None
             else:
                 # Commits go on into a log nobody else can open: a restart would find none of them.
@@ -371,13 +373,13 @@ class StoreWriter:
         return incident
 
     def _wal_intact(self) -> bool:
-        """False once the connection's "<db>-wal" file was deleted or replaced under it.
+        """False once this connection's "<db>-wal" file was deleted or replaced under it.
 
         Where the system lists a process's open files (Linux ``/proc/self/fd``), exactly that is asked: does this
-        process hold the log open under a name that no longer exists. SQLite itself deletes and makes the log
-        again when the last connection closes, so a new log file at the name is no fault: comparing identities
-        alone took it for one while a chair caught up with the clinic's server, and wrote the data back over a
-        sound file. Elsewhere, the log's identity is compared with the one seen when the connection opened.
+        process hold the log it opened with the database (same device and inode) under a name that no longer
+        exists. SQLite itself deletes and makes the log again when the last connection closes, so a new log file
+        at the name is no fault: comparing identities alone took it for one while a chair caught up with the
+        clinic's server. Elsewhere, the log's identity is compared with the one seen when the connection opened.
         """
         wal = os.path.realpath(self.path) + "-wal"
         try:
@@ -389,9 +391,12 @@ class StoreWriter:
                 return True
             return current == self._wal_identity
         for name in descriptors:
+            link = os.path.join(_OPEN_FILES, name)
             with contextlib.suppress(OSError):
-                if os.readlink(os.path.join(_OPEN_FILES, name)) == wal + " (deleted)":
-                    return False
+                if os.readlink(link) == wal + " (deleted)":
+                    stat = os.stat(link)
+                    if self._wal_identity is None or (stat.st_dev, stat.st_ino) == self._wal_identity:
+                        return False
         return True
 
     def _write_back(self, what: str, own_name: bool = False) -> FileIncident:

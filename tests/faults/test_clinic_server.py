@@ -11,6 +11,7 @@ number of rows and the same checksum, so nothing is missing and nothing is there
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 import time
@@ -151,7 +152,11 @@ def test_chair_cut_off_for_60_s_is_raised_at_the_station_and_catches_up(
         if chair.process.poll() is None:
             chair.kill()
         feed.stop()
-    _assert_exact_copy(db, own_server)
+    try:
+        _assert_exact_copy(db, own_server)
+    except AssertionError:
+        print("the chair printed:", *chair.output(), sep="\n")
+        raise
 
 
 def test_chair_killed_9_while_replicating_then_resumed(own_server: local_server.LocalServer, tmp_path: Path) -> None:
@@ -167,3 +172,39 @@ def test_chair_killed_9_while_replicating_then_resumed(own_server: local_server.
     assert _pending(db) == 0
     totals = _assert_exact_copy(db, own_server)
     assert totals["sessions"] == 1 and totals["readings"] > 500
+
+
+def test_chair_database_deleted_while_replicating_goes_on_to_the_server_from_its_written_back_file(
+    own_server: local_server.LocalServer, tmp_path: Path
+) -> None:
+    """The writer writes the deleted file back under its name and records on there; the server link must follow
+    it, or everything recorded after the deletion waits for the next start of the program."""
+    db = tmp_path / "chair4.db"
+    chair = _record(db, _chair(own_server, "chair4"), "--duration", "16")
+    try:
+        until(lambda: _server_readings(own_server, db) > 50, 20, "the first readings on the server")
+        deleted, origin = os.stat(db).st_ino, _origin(db)
+        db.unlink()
+        chair.wait_for("its complete data were written back to it", 10)
+        assert os.stat(db).st_ino != deleted
+        assert chair.finish(60) == 0
+    finally:
+        if chair.process.poll() is None:
+            chair.kill()
+    assert any("everything recorded is on the server" in line for line in chair.output()), chair.output()
+    assert _pending(db) == 0
+    # Still the same history on the server, not sent again under a new origin as if from another file.
+    assert _origin(db) == origin
+    totals = _assert_exact_copy(db, own_server)
+    assert totals["readings"] > 500
+
+
+def _server_readings(server: local_server.LocalServer, db: Path) -> int:
+    """The chair's readings on the server (0 before the chair has made its outbox)."""
+    try:
+        origin = _origin(db)
+    except (sqlite3.Error, TypeError):
+        return 0
+    with psycopg.connect(server.admin_url()) as remote:
+        row = remote.execute("SELECT COUNT(*) FROM readings WHERE origin = %s", [origin]).fetchone()
+    return int(row[0]) if row else 0

@@ -374,3 +374,34 @@ def test_recover_says_when_it_cannot_hand_the_server_identity_on(tmp_path: Path)
     report = recover(sent, tmp_path / "sent-new.db")
     assert report.identity is None and report.identity_lost and report.copied > 0
     assert any("under both origins" in line for line in report.lines())
+
+
+def test_a_database_written_back_mid_recording_goes_on_under_the_same_origin(clinic: Clinic, tmp_path: Path) -> None:
+    """The writer writes its file back (deleted, moved, truncated, log lost) while the replicator still sends
+    from the old one; batches the server confirms in between are carried over when the replicator follows the
+    new file, which therefore is not taken for another file's history (a new origin, everything sent twice)."""
+    url = clinic.role("chair")
+    old, written_back = tmp_path / "chair.db", tmp_path / "written-back.db"
+    record_simulated(old, seed=1)
+    replicator = Replicator(old, url, batch_rows=200)
+    origin = replicator.origin
+    replicator._connect()
+    try:
+        assert replicator.ship_once() == 200  # one batch confirmed before the copy
+        with sqlite3.connect(old) as src, sqlite3.connect(written_back) as dst:
+            src.backup(dst)
+        while replicator.ship_once():  # the rest confirmed through the old file only
+            pass
+        later = record_simulated(written_back, seed=2, start_time=1_790_100_000.0)
+        replicator.follow(written_back)
+        replicator._open_followed()
+        while replicator.ship_once():
+            pass
+    finally:
+        replicator._disconnect(None)
+        replicator.stop(timeout=0.1)
+    assert replicator.origin == origin and replicator.status().notice is None
+    with sqlite3.connect(written_back) as local:
+        assert outbox.state(local).pending == 0
+    assert_same(written_back, clinic.admin_url, origin)
+    assert _count(clinic.admin_url, later) > 0

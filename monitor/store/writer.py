@@ -377,9 +377,9 @@ class StoreWriter:
 
         Where the system lists a process's open files (Linux ``/proc/self/fd``), exactly that is asked: does this
         process hold the log it opened with the database (same device and inode) under a name that no longer
-        exists. SQLite itself deletes and makes the log again when the last connection closes, so a new log file
-        at the name is no fault: comparing identities alone took it for one while a chair caught up with the
-        clinic's server. Elsewhere, the log's identity is compared with the one seen when the connection opened.
+        exists. Another connection of this process may still hold the log of a file written back earlier; that
+        one is not this connection's. Elsewhere, the identity of the file at the name is compared with the one
+        seen when the connection opened.
         """
         wal = os.path.realpath(self.path) + "-wal"
         try:

@@ -231,3 +231,29 @@ def test_a_recovery_file_is_private_and_keeps_the_patients_identifiers_sealed(
     assert write_held(db_path, path) == len(ops)
     patient = store.patient_row("p-1")
     assert patient is not None and (patient["mrn"], patient["name"]) == ("MRN-RF-3141", "Jane Recovery")
+
+
+def test_a_lost_log_is_written_back_once_though_another_connection_still_holds_it(store: Store, db_path: Path) -> None:
+    """After the write-back the writer records in rollback mode; the deleted log that another connection of the
+    process (the server link's) still holds open belongs to the replaced file, not to a new fault. Taken for one,
+    the file was written back every few seconds, each time under that connection."""
+    session_id = store.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
+    writer = StoreWriter(db_path, session_id)
+    beside = sqlite3.connect(db_path)  # another connection of this process, opened before the fault
+    try:
+        writer.put(Batch(readings=(_numeric(T0 + 1),)))
+        assert writer.pump(force=True)
+        beside.execute("SELECT COUNT(*) FROM sessions").fetchone()
+        os.unlink(f"{db_path}-wal")
+        incident = writer.check_file(force=True)
+        assert incident is not None and incident.what == "left without its write-ahead log"
+        assert incident.written_to == str(db_path)
+        writer.put(Batch(readings=(_numeric(T0 + 2),)))
+        assert writer.pump(force=True)
+        assert writer.check_file(force=True) is None
+        assert len(writer.status().incidents) == 1
+    finally:
+        beside.close()
+        writer.close()
+    with Store(db_path) as reopened:
+        assert [r.t for r in reopened.readings(session_id)] == [T0 + 1, T0 + 2]

@@ -23,6 +23,7 @@ import pytest
 
 from drivers import registry
 from drivers.base import OpenOptions
+from drivers.core import clock
 from drivers.masimo.codec import PORT_SETTINGS, encode_line
 from drivers.transport.device_ports import SerialDevicePort
 from monitor.alarms.engine import AlarmEngine
@@ -42,7 +43,9 @@ def _play(port: SerialDevicePort, pattern: list[float | None], marks: dict[str, 
     """One line a second on the wall clock; ``marks`` gets when lines that matter were written.
 
     Under load a line can go out late and the next ones catch up, so each mark is the time of the write
-    itself, never a time worked out from the schedule.
+    itself, never a time worked out from the schedule. Marks are on the session's clock (the one readings are
+    stamped with): the wall clock of a virtual machine is stepped after it was paused, which session time and
+    alarm times never follow.
     """
     start = time.monotonic()
     for i, spo2 in enumerate(pattern):
@@ -51,7 +54,7 @@ def _play(port: SerialDevicePort, pattern: list[float | None], marks: dict[str, 
         delay = start + i - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        now = time.time()
+        now = clock.now()
         if i == 2:
             marks["flicker"] = now
         if i == 2 + FLICKER_S - 1:
@@ -84,7 +87,7 @@ def test_flicker_then_dashes_from_a_masimo_over_a_pty(cable: NullModem, db_path:
         snapshot = recorder.submit("acknowledge", "RN", alarm_id="none-such")  # a round trip: all is processed
         with pytest.raises(ValueError, match="no alarm on screen"):
             snapshot.result(timeout=5)
-        shown = {a.condition: a for a in engine.snapshot(time.time()).active}
+        shown = {a.condition: a for a in engine.snapshot(clock.now()).active}
     finally:
         stop.set()
         device.close()

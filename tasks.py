@@ -225,8 +225,9 @@ def run(args: list[str]) -> int:
     return subprocess.call([str(PYTHON), "-m", "monitor.cli", "gui", *args], cwd=ROOT)
 
 
-#: Workers for the unit tests: the machine's two cores.
-TEST_WORKERS = 2
+#: Workers for the unit tests. Many of them wait on real time (windows, ptys, child processes), so three keep
+#: two cores busier than two do: 287 s against 398 s for the same 1,800 tests, at 126 % of one core.
+TEST_WORKERS = 3
 
 
 def _workers(args: list[str], count: int) -> list[str]:
@@ -257,14 +258,15 @@ def _suite(folder: str, extra: list[str], args: list[str]) -> int:
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
-#: Workers for the fault-injection suite (its tests mostly wait on real time, not on the processor).
-FAULT_WORKERS = 2
+#: Workers for the fault-injection suite. Its tests mostly wait on real time, not on the processor (87 s of
+#: processor time in a 265 s run): three workers, 265 s against 400 s with two.
+FAULT_WORKERS = 3
 
 
 def faults(args: list[str]) -> int:
     """Fault injection: kill -9 during recording, disk full, unplugged and misbehaving devices.
 
-    Files run side by side on two workers (a file's tests stay on one, with its server or devices);
+    Files run side by side on three workers (a file's tests stay on one, with its server or devices);
     ``-n 0`` runs them one after another.
     """
     workers = _workers(args, FAULT_WORKERS)

@@ -323,15 +323,20 @@ class Replicator:
         confirmed since through the old file is carried over, so nothing is sent twice or taken for another
         file's history.
         """
-        path, self._follow_to = self._follow_to, None
+        path = self._follow_to
         assert path is not None
-        new = outbox.connect(path)
+        new = outbox.connect(path)  # a failure leaves the request in place for the next round
         with self._lock:
             try:
-                outbox.carry_progress(self._local, new)
+                carried = outbox.carry_progress(self._local, new)
             except sqlite3.Error as exc:  # the old file cannot be read any more: the progress check decides
+                carried = False
                 log.warning("what the server confirmed could not be carried over to %s: %s", path, exc)
+            if not carried:
+                log.warning("%s: the progress check decides what the server still needs", path)
             old, self._local, self.db_path = self._local, new, path
+        if self._follow_to == path:
+            self._follow_to = None
         old.close()
         log.warning("sending from %s from now on (the chair's database was written back there)", path)
 
@@ -518,4 +523,3 @@ class Replicator:
         self._warning = warning
         if self.on_warning is not None:
             self.on_warning(warning)
-

@@ -36,7 +36,6 @@ and how many messages were set aside.
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 import threading
@@ -51,6 +50,7 @@ from drivers.hl7.v2 import AckUnreadable, read_ack
 from drivers.settings import SettingsError
 from drivers.transport.mllp import MllpClient, parse_target
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
+from monitor.exports.data import DeviceLookup
 from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
 from monitor.session import EventKind
 from monitor.store import Store, StoreError, feed_queue
@@ -366,18 +366,16 @@ class Feed:
             store.patient_row(session.get("patient_id")), session_id, self.identifier_system
         )
         # The device that measured each set: the session's first, then each one it was changed to.
-        changes = store.events_of_kinds([session_id], [EventKind.DEVICE_CHANGED])
-        times = [float("-inf"), *(float(t) for _sid, t, _kind, _detail in changes)]
-        devices = [session.get("device"),
-                   *(json.loads(detail or "{}").get("device") for _sid, _t, _kind, detail in changes)]
+        device_at = DeviceLookup(session.get("device") or None, (
+            (t, json.loads(detail or "{}").get("device"))
+            for _sid, t, _kind, detail in store.events_of_kinds([session_id], [EventKind.DEVICE_CHANGED])))
         prefix = session_id[:12].upper()
         queued_at = self._clock()
         messages: list[feed_queue.QueuedMessage] = []
         for obs in observation_sets(readings):
             control_id = f"{prefix}L{number:07d}"
             number += 1
-            device = devices[bisect.bisect_right(times, obs.t) - 1]
-            text = self._message(obs, control_id, patient, session_id, device)
+            text = self._message(obs, control_id, patient, session_id, device_at(obs.t))
             messages.append(feed_queue.QueuedMessage(control_id, obs.t, queued_at, text))
         feed_queue.enqueue(store, session_id, messages, rows[-1][0], number)
         return len(messages)

@@ -195,7 +195,11 @@ class SessionRecord:
 
     def device_at(self) -> DeviceLookup:
         """A function-like object giving the device that measured at a time (None when de-identified)."""
-        return DeviceLookup(self)
+        if self.deidentified:
+            return DeviceLookup(None)
+        first = self.session.get("device")
+        return DeviceLookup(str(first) if first else None,
+                            ((e.t, e.detail.get("device")) for e in self.events if e.kind is EventKind.DEVICE_CHANGED))
 
     @cached_property
     def protocol(self) -> Protocol | None:
@@ -222,18 +226,16 @@ class SessionRecord:
 
 
 class DeviceLookup:
-    """The device in force at a moment: the session's first one, then each one it was changed to."""
+    """The device in force at a moment: the session's first one, then each one it was changed to (``changes``:
+    the times and devices of its device-change events; one without a device is passed over)."""
 
-    def __init__(self, record: SessionRecord) -> None:
-        first = None if record.deidentified else record.session.get("device")
+    def __init__(self, first: str | None, changes: Iterable[tuple[float, object]] = ()) -> None:
         self.times: list[float] = [float("-inf")]
-        self.devices: list[str | None] = [str(first) if first else None]
-        if record.deidentified:
-            return
-        for e in sorted(record.events, key=lambda e: e.t):
-            if e.kind is EventKind.DEVICE_CHANGED and e.detail.get("device"):
-                self.times.append(e.t)
-                self.devices.append(str(e.detail["device"]))
+        self.devices: list[str | None] = [first]
+        for t, device in sorted(changes, key=lambda change: change[0]):
+            if device:
+                self.times.append(float(t))
+                self.devices.append(str(device))
 
     def __call__(self, t: float) -> str | None:
         return self.devices[bisect.bisect_right(self.times, t) - 1]

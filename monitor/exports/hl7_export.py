@@ -361,10 +361,10 @@ class _SessionMessages:
         obr_head = f"OBR|1|{escape(visit)}^{SENDING_APPLICATION}|"
         self.middle = SEGMENT_END.join(("", pid, pv1, obr_head))
         self.obr_tail = f"^{SENDING_APPLICATION}|{OBR_SERVICE}|||"
-        self.tail = f"||||{escape(device)}" if device else ""
-        #: The device that measured at a time (a device changed during the session), and its OBX-18 tail.
+        #: The device that measured at a time (a device changed during the session), and each one's OBX-18 tail.
         self.device_at = device_at
-        self.tails: dict[str | None, str] = {device: self.tail}
+        self.tails: dict[str | None, str] = {}
+        self.tail = self._tail(device)
         self.ranges = ranges
         self.fixed: dict[Parameter, tuple[str, str, ReferenceRange]] = {}
 

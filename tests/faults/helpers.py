@@ -70,6 +70,15 @@ class CommandLine:
         return code
 
 
+def run_child(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the Python script ``script`` (a test's child process) with ``args`` from the repository root, fail the
+    test (showing its output) unless it exits 0; the finished process, its output as text."""
+    child = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=REPO_ROOT,
+                           timeout=120)
+    assert child.returncode == 0, child.stdout + child.stderr
+    return child
+
+
 def integrity(path: Path) -> str:
     """``PRAGMA integrity_check`` on a fresh connection (which also recovers the WAL, as a restart would)."""
     conn = sqlite3.connect(path)

@@ -8,18 +8,14 @@ two steps are on the timeline as ``clock_changed`` events with their sizes.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from monitor.store import Store
-from tests.faults.helpers import REPO_ROOT
+from tests.faults.helpers import run_child
 
 
 def test_wall_clock_steps_are_recorded_and_never_followed(db_path: Path) -> None:
-    child = subprocess.run([sys.executable, str(Path(__file__).with_name("clock_jump_child.py")), str(db_path)],
-                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
-    assert child.returncode == 0, child.stdout + child.stderr
+    child = run_child(Path(__file__).with_name("clock_jump_child.py"), str(db_path))
     with Store(db_path, readonly=True) as store:
         [summary] = store.sessions()
         readings = list(store.readings(summary.id))

@@ -12,15 +12,13 @@ waveform beyond what may be held (here one minute of signal) is given up first, 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from monitor.store import WAL_SIZE_LIMIT_BYTES, Store
-from tests.faults.helpers import REPO_ROOT, counts, integrity, tmpfs
+from tests.faults.helpers import counts, integrity, run_child, tmpfs
 
 TMPFS_SIZE = "3m"
 
@@ -40,12 +38,7 @@ def test_disk_full_holds_everything_and_writes_it_when_space_returns(
 ) -> None:
     folder, mode = small_disk
     db_path = folder / "monitor.db"
-    child = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("disk_full_child.py")), str(db_path), mode,
-         "1" if pleth else "0"],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
-    )
-    assert child.returncode == 0, child.stderr
+    child = run_child(Path(__file__).with_name("disk_full_child.py"), str(db_path), mode, "1" if pleth else "0")
     report = json.loads(child.stdout.strip().splitlines()[-1])
     session_id = report["session_id"]
     assert report["error"] is None and report["alive_before_stop"] and report["commands_ok"], report

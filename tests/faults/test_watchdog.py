@@ -6,17 +6,13 @@ repeats while the stall lasts, and clears when the recorder runs again; the reco
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.faults.helpers import REPO_ROOT
+from tests.faults.helpers import run_child
 
 
 def test_a_stalled_recorder_raises_a_high_priority_technical_alarm(db_path: Path) -> None:
-    child = subprocess.run([sys.executable, str(Path(__file__).with_name("watchdog_child.py")), str(db_path)],
-                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
-    assert child.returncode == 0, child.stdout + child.stderr
+    child = run_child(Path(__file__).with_name("watchdog_child.py"), str(db_path))
     lines = child.stdout.splitlines()
     alarms = [i for i, line in enumerate(lines) if "ALARM HIGH technical: MONITORING STALLED" in line]
     assert alarms, child.stdout

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.faults.helpers import REPO_ROOT
+from tests.faults.helpers import run_child
 
 
 def test_a_hung_store_writer_is_a_technical_alarm(db_path: Path) -> None:
-    child = subprocess.run([sys.executable, str(Path(__file__).with_name("writer_hangs_child.py")), str(db_path)],
-                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
-    assert child.returncode == 0, child.stdout + child.stderr
+    child = run_child(Path(__file__).with_name("writer_hangs_child.py"), str(db_path))
     lines = child.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("-- writer hangs"))
     end = next(i for i, line in enumerate(lines) if line.startswith("-- writer runs again"))

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from monitor.store import Store
-from tests.faults.helpers import REPO_ROOT
+from tests.faults.helpers import run_child
 
 
 def test_record_whose_alarm_printing_fails_says_so(db_path: Path) -> None:
-    child = subprocess.run([sys.executable, str(Path(__file__).with_name("record_print_fails_child.py")), str(db_path)],
-                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
-    assert child.returncode == 0, child.stdout + child.stderr
+    child = run_child(Path(__file__).with_name("record_print_fails_child.py"), str(db_path))
     with Store(db_path, readonly=True) as store:
         [session] = store.sessions()
         high = [a for a in store.alarms(session.id) if a.parameter == "spo2" and a.priority.name == "HIGH"]

@@ -39,6 +39,7 @@ from monitor.store.errors import CorruptDatabase, StoreError
 from monitor.store.queries import Queries
 from monitor.store.rows import alarm_row, waveform_row
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
+from monitor.store.shared_index import wait_while_index_lost
 
 #: The WAL is truncated back to this size after a checkpoint.
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
@@ -101,6 +102,8 @@ class Store(Queries):
                 for suffix in ("-wal", "-shm", "-journal"):
                     with contextlib.suppress(OSError):
                         os.chmod(f"{self.path}{suffix}", 0o600)
+                # Never write into a log whose index another process lost (see shared_index).
+                wait_while_index_lost(self.path)
                 conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA busy_timeout = 10000")

@@ -105,13 +105,17 @@ class StoreCall:
 
 Operation = Batch | AuditEntry | StoreCall
 
+#: Faults after which the file at the configured name is still this one, and its data are written back to it.
+OWN_FILE_FAULTS = ("truncated", "left without its write-ahead log", "left without its shared-memory index")
+
 
 @dataclass(frozen=True, slots=True)
 class FileIncident:
     """The open database was deleted or moved; where its complete data were written."""
 
     #: "deleted or moved away" (the name is free), "moved or replaced" (another file has it), or
-    #: "left without its write-ahead log" (its "-wal" file was deleted or replaced), or "truncated"
+    #: "left without its write-ahead log" (its "-wal" file was deleted or replaced), "left without its
+    #: shared-memory index" (its "-shm" file was), or "truncated"
     what: str
     written_to: str | None  # None: the data could not be written anywhere (kept in memory)
     error: str | None = None
@@ -188,6 +192,8 @@ class StoreWriter:
         self._identity: tuple[int, int] | None = None
         #: The open connection's "<db>-wal" file, once it exists (WAL mode only).
         self._wal_identity: tuple[int, int] | None = None
+        #: The "<db>-shm" index the open connection shares with every other connection (WAL mode only).
+        self._index_identity: tuple[int, int] | None = None
         #: The main file's size at the last check: it never shrinks while this program writes it.
         self._size = 0
         self._next_file_check = 0.0
@@ -288,6 +294,14 @@ class StoreWriter:
         if not force and not self._ok and time.monotonic() < self._retry_at:
             return False
         while True:
+            if self._index_lost():
+                self.check_file(force=True)
+                if self._index_lost():
+                    # Not written back (the incident says why): nothing more goes into a log shared that way. The
+                    # connection stays open, since another one would be given the same orphaned index.
+                    lost = f"{self.configured_path}-shm was deleted or replaced and the data could not be written back"
+                    self._failed(StoreError(lost + "; holding them"), reopen=False)
+                    return False
             with self._lock:
                 if not self._held:
                     return True
@@ -324,16 +338,36 @@ class StoreWriter:
             self._identity = (stat.st_dev, stat.st_ino)
             self._size = stat.st_size
             self._wal_identity = self._wal_file_identity()
+            self._index_identity = self._wal_file_identity("-shm")
         return self._store
 
-    def _wal_file_identity(self) -> tuple[int, int] | None:
+    def _wal_file_identity(self, suffix: str = "-wal") -> tuple[int, int] | None:
         if not self._wal:
             return None
         try:
-            stat = os.stat(self.path.with_name(self.path.name + "-wal"))
+            stat = os.stat(self.path.with_name(self.path.name + suffix))
         except OSError:
             return None
         return (stat.st_dev, stat.st_ino)
+
+    def _index_lost(self) -> bool:
+        """True once the "<db>-shm" index this connection shares with other processes was deleted or replaced.
+
+        The index is how connections agree on which frames of the log are theirs. A process that opens the
+        database after it was deleted makes a new one from the log as it finds it, takes the writer's lock in
+        that new file and writes its frames over the ones this connection adds meanwhile: everything committed
+        here after that process opened would be lost. Looked at before every commit, so not one goes into a
+        log shared that way.
+        """
+        if self._index_identity is None:
+            return False
+        try:
+            stat = os.stat(self.path.with_name(self.path.name + "-shm"))
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) != self._index_identity
 
     def check_file(self, force: bool = False) -> FileIncident | None:
         """Notice a deleted or moved database and write its complete data back (or to a recovery file).
@@ -355,6 +389,8 @@ class StoreWriter:
                 # Pages already checkpointed into the file are gone from the disk; the connection's
                 # cache and log may still hold them.
                 what = "truncated"
+            elif self._index_lost():
+                what = "left without its shared-memory index"
             elif not self._wal or self._wal_intact():
                 # A file written back is in rollback mode: no log of its own to lose (a log still open in
                 # another connection of this process belongs to the file it replaced).
@@ -366,7 +402,7 @@ class StoreWriter:
             what = "deleted or moved away"
         except OSError:
             return None
-        incident = self._write_back(what, own_name=what in ("truncated", "left without its write-ahead log"))
+        incident = self._write_back(what, own_name=what in OWN_FILE_FAULTS)
         with self._lock:
             self._incidents.append(incident)
         log.error("%s", incident.message(self.configured_path))
@@ -434,10 +470,11 @@ class StoreWriter:
             return FileIncident(what, None, str(exc))
         self.path = target
         self._identity = None
+        self._index_identity = None
         self._wal = False
         return FileIncident(what, str(target))
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, reopen: bool = True) -> None:
         with self._lock:
             self._retry_at = time.monotonic() + self.retry_interval_s
             if self._ok:
@@ -446,7 +483,7 @@ class StoreWriter:
             self._error = str(exc)
             self._bound_memory()
         # A connection that saw a disk error may keep a stale view; the next attempt opens afresh.
-        if isinstance(exc, sqlite3.OperationalError | StoreError | OSError):
+        if reopen and isinstance(exc, sqlite3.OperationalError | StoreError | OSError):
             self.close()
 
     def _written(self, chunk: list[Operation]) -> None:

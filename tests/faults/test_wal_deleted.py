@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.faults.helpers import REPO_ROOT, CommandLine, integrity
+from tests.outside_process import Outsider
 
 STORED = re.compile(r"\| stored (\d+)")
 
@@ -25,9 +26,9 @@ def _reported(run: CommandLine) -> int:
     return max(int(m.group(1)) for line in run.output() if (m := STORED.search(line)))
 
 
-def _recording_when(db_path: Path, damage: Callable[[str], None]) -> tuple[str, int, list[str]]:
-    """Record, do ``damage`` (given the session's id) two seconds in, go on 6 s, kill the recording: the session,
-    the readings it reported stored, and what it printed after the damage."""
+def _recording_when(db_path: Path, damage: Callable[[str, CommandLine], None]) -> tuple[str, int, list[str]]:
+    """Record, do ``damage`` (given the session's id and the recording) two seconds in, go on 6 s, kill the
+    recording: the session, the readings it reported stored, and what it printed after the damage."""
     run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN",
                       "--plan", "baseline:5,infusion:40,recovery:30")
     try:
@@ -35,7 +36,7 @@ def _recording_when(db_path: Path, damage: Callable[[str], None]) -> tuple[str, 
         time.sleep(2.0)
         session_id = _session(db_path)
         damaged_at = len(run.output())
-        damage(session_id)
+        damage(session_id, run)
         time.sleep(6.0)
         return session_id, _reported(run), run.output()[damaged_at:]
     finally:
@@ -52,7 +53,7 @@ def _nothing_reported_lost(db_path: Path, session_id: str, reported: int) -> Non
 def test_a_deleted_write_ahead_log_is_alarmed_and_loses_nothing_reported(db_path: Path) -> None:
     wal = db_path.with_name(db_path.name + "-wal")
 
-    def delete_the_log(_session_id: str) -> None:
+    def delete_the_log(_session_id: str, _run: CommandLine) -> None:
         assert wal.exists()
         os.unlink(wal)
 
@@ -81,15 +82,30 @@ def _readings(db_path: Path, session_id: str) -> int:
         conn.close()
 
 
-def test_a_deleted_shared_memory_index_then_a_reader_loses_nothing_reported(db_path: Path) -> None:
-    """``<db>-shm`` deleted (a clean-up of "temporary" files): the next reader makes a new one, believes itself
-    the only connection, and when it closes it checkpoints and deletes ``<db>-wal`` under the recording."""
+def test_a_deleted_shared_memory_index_then_other_writers_lose_nothing_reported(db_path: Path) -> None:
+    """``<db>-shm`` deleted (a clean-up of "temporary" files). A plain SQLite process opens the database at once,
+    makes an index of its own from the log and writes a while later where that index says the log ends: over
+    what the recording committed since, unless the recording wrote its data back first. A listing by this
+    program then waits for that write-back rather than write (who listed what) into the orphaned log."""
 
-    def delete_the_index_then_list(session_id: str) -> None:
+    def delete_the_index_then_open_write_and_list(session_id: str, run: CommandLine) -> None:
         os.unlink(db_path.with_name(db_path.name + "-shm"))
-        listing = subprocess.run([sys.executable, "-m", "monitor.cli", "sessions", "--db", str(db_path)],
-                                 cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
-        assert session_id[:8] in listing.stdout, listing.stdout + listing.stderr
+        outsider = Outsider(db_path)
+        try:
+            run.wait_for("shared-memory index", timeout=10)
+            listing = subprocess.run([sys.executable, "-m", "monitor.cli", "sessions", "--db", str(db_path)],
+                                     cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
+            assert session_id[:8] in listing.stdout, listing.stdout + listing.stderr
+            time.sleep(1.0)  # the recording commits on meanwhile
+            outsider.write("a backup script's mark")
+        finally:
+            outsider.close()
 
-    session_id, reported, _after = _recording_when(db_path, delete_the_index_then_list)
+    session_id, reported, _after = _recording_when(db_path, delete_the_index_then_open_write_and_list)
     _nothing_reported_lost(db_path, session_id, reported)
+    conn = sqlite3.connect(db_path)
+    try:
+        listed = conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'sessions_listed'").fetchone()[0]
+    finally:
+        conn.close()
+    assert listed == 1, "the listing's audit entry did not reach the recording's file"

@@ -52,6 +52,8 @@ PLETH_HOLD_S = 600.0
 MAX_HELD_NUMERICS = 8 * 3600 * 12
 #: How often the writer looks whether its database file is still where it was opened.
 FILE_CHECK_S = 1.0
+#: The index identity of a connection that found no "<db>-shm" at the name (never a real file's).
+_NO_INDEX = (-1, -1)
 #: Where Linux lists the files this process holds open (one link per descriptor).
 _OPEN_FILES = "/proc/self/fd"
 #: Busy timeout of the writer's own connection (a lock held by another process delays only the writer).
@@ -281,6 +283,7 @@ class StoreWriter:
         if self._store is not None:
             self._store.close()
             self._store = None
+        self._index_identity = None  # the next connection finds its own
 
     # -- writing ------------------------------------------------------------------------
 
@@ -338,7 +341,9 @@ class StoreWriter:
             self._identity = (stat.st_dev, stat.st_ino)
             self._size = stat.st_size
             self._wal_identity = self._wal_file_identity()
-            self._index_identity = self._wal_file_identity("-shm")
+            # A connection in WAL mode has just found or made its index at the name; none there means the one it
+            # was given (another connection of this process still holds it) is not at the name any more.
+            self._index_identity = self._wal_file_identity("-shm") or (_NO_INDEX if self._wal else None)
         return self._store
 
     def _wal_file_identity(self, suffix: str = "-wal") -> tuple[int, int] | None:

@@ -108,3 +108,26 @@ def test_a_log_left_by_a_process_that_died_is_opened_at_once(db_path: Path) -> N
         assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
     finally:
         conn.close()
+
+
+def test_a_writer_reopened_on_an_index_that_is_gone_from_its_name_writes_back(db_path: Path) -> None:
+    """The writer's connection closed (after a write error) and opened again while another connection of the
+    process kept the deleted index: SQLite gives the new connection that same index, which no other process
+    can find; the writer must not take the name's absence for a fresh start."""
+    with Store(db_path) as beside:  # the command's own store, opened first
+        session_id = beside.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
+        writer = StoreWriter(db_path, session_id)
+        try:
+            writer.put(Batch(readings=(_numeric(T0 + 1),)))
+            assert writer.pump(force=True)
+            writer.close()  # as after a failed write
+            os.unlink(f"{db_path}-shm")
+            for t in (T0 + 2, T0 + 3):
+                writer.put(Batch(readings=(_numeric(t),)))
+                assert writer.pump(force=True)
+            incidents = [(i.what, i.written_to) for i in writer.status().incidents]
+        finally:
+            writer.close()
+    assert incidents == [("left without its shared-memory index", str(db_path))]
+    with Store(db_path) as reopened:
+        assert [r.t for r in reopened.readings(session_id)] == [T0 + 1, T0 + 2, T0 + 3]

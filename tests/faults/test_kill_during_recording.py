@@ -1,4 +1,5 @@
-"""kill -9 of a recording at 20 random moments (seeded), each followed by ``record --resume``.
+"""kill -9 of a recording at 20 random moments (seeded), each followed by ``record --resume``: every other kill
+at any moment from the process's start, the rest at a moment after the start said it resumed.
 
 After every kill: the database passes ``PRAGMA integrity_check``; every reading the process
 reported as stored (its progress line) and every reading a reader saw committed just before the
@@ -55,8 +56,13 @@ def test_kill_9_at_twenty_moments_loses_nothing_reported_and_resumes(db_path: Pa
             args += ["--resume", session_id[:8]]
         stored_at_start = counts(db_path, session_id)[0] if session_id is not None else 0
         run = CommandLine(*args)
-        # Any moment: during start-up (imports, migrations, the resume), or well into the recording.
-        time.sleep(rng.uniform(0.05, 3.0) if kill else 1.5)
+        if kill % 2 and session_id is not None:
+            # A moment in the recording after the resume (however long the start takes on a loaded machine).
+            run.wait_for("session_resumed", timeout=60)
+            time.sleep(rng.uniform(0.05, 1.5))
+        else:
+            # Any moment: during start-up (imports, migrations, the resume), or well into the recording.
+            time.sleep(rng.uniform(0.05, 3.0) if kill else 1.5)
         seen_before = counts(db_path, session_id or _session_id(db_path) or "") if db_path.exists() else (0, 0)
         reported = [int(m.group(1)) for line in run.output() if (m := STORED.search(line))]
         run.kill()

@@ -86,7 +86,7 @@ def test_a_deleted_shared_memory_index_then_other_writers_lose_nothing_reported(
     """``<db>-shm`` deleted (a clean-up of "temporary" files). A plain SQLite process opens the database at once,
     makes an index of its own from the log and writes a while later where that index says the log ends: over
     what the recording committed since, unless the recording wrote its data back first. A listing by this
-    program then waits for that write-back rather than write (who listed what) into the orphaned log."""
+    program afterwards records who listed what in the recording's file."""
 
     def delete_the_index_then_open_write_and_list(session_id: str, run: CommandLine) -> None:
         os.unlink(db_path.with_name(db_path.name + "-shm"))
@@ -103,9 +103,30 @@ def test_a_deleted_shared_memory_index_then_other_writers_lose_nothing_reported(
 
     session_id, reported, _after = _recording_when(db_path, delete_the_index_then_open_write_and_list)
     _nothing_reported_lost(db_path, session_id, reported)
+    assert _listed(db_path) == 1, "the listing's audit entry did not reach the recording's file"
+
+
+def test_a_deleted_shared_memory_index_then_a_listing_at_once_loses_nothing(db_path: Path) -> None:
+    """``<db>-shm`` deleted, and this program's ``sessions`` started at once: it must not make an index of its own
+    and write (who listed what) over the recording's frames. It waits, while the recording holds the database
+    without its index, for the write-back. (A CI run of the listing alone lost 546 of 735 readings reported
+    stored: everything the recording committed after the listing opened.)"""
+
+    def delete_the_index_then_list(session_id: str, _run: CommandLine) -> None:
+        os.unlink(db_path.with_name(db_path.name + "-shm"))
+        listing = subprocess.run([sys.executable, "-m", "monitor.cli", "sessions", "--db", str(db_path)],
+                                 cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
+        assert session_id[:8] in listing.stdout, listing.stdout + listing.stderr
+
+    session_id, reported, after = _recording_when(db_path, delete_the_index_then_list)
+    assert any("shared-memory index" in line for line in after), "no alarm:\n" + "\n".join(after)
+    _nothing_reported_lost(db_path, session_id, reported)
+    assert _listed(db_path) == 1, "the listing's audit entry did not reach the recording's file"
+
+
+def _listed(db_path: Path) -> int:
     conn = sqlite3.connect(db_path)
     try:
-        listed = conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'sessions_listed'").fetchone()[0]
+        return int(conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'sessions_listed'").fetchone()[0])
     finally:
         conn.close()
-    assert listed == 1, "the listing's audit entry did not reach the recording's file"

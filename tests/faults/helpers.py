@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+_STORED = re.compile(r"\| stored (\d+)")
+
+
+def stored_counts(lines: Iterable[str]) -> list[int]:
+    """What ``record`` reported stored, in the order of its progress lines ("… | stored N")."""
+    return [int(m.group(1)) for line in lines if (m := _STORED.search(line))]
 
 
 class CommandLine:

@@ -9,14 +9,11 @@ reading were safe on disk.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import time
 from pathlib import Path
 
-from tests.faults.helpers import CommandLine, until
-
-STORED = re.compile(r"\| stored (\d+)")
+from tests.faults.helpers import CommandLine, stored_counts, until
 
 
 def test_a_truncated_database_is_alarmed(db_path: Path) -> None:
@@ -30,7 +27,7 @@ def test_a_truncated_database_is_alarmed(db_path: Path) -> None:
         truncated_at = len(run.output())
         time.sleep(6.0)
         after = run.output()[truncated_at:]
-        reported = max(int(m.group(1)) for line in run.output() if (m := STORED.search(line)))
+        reported = max(stored_counts(run.output()))
     finally:
         run.kill()
     conn = sqlite3.connect(db_path)

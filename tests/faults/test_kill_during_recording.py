@@ -10,19 +10,17 @@ clock continuing from where the stored data ends.
 from __future__ import annotations
 
 import random
-import re
 import sqlite3
 import time
 from pathlib import Path
 
 from monitor.store import Store
-from tests.faults.helpers import CommandLine, counts, integrity
+from tests.faults.helpers import CommandLine, counts, integrity, stored_counts
 
 KILLS = 20
 SEED = 8
 SPEED = "120"
 PLAN = "baseline:5,infusion:55,recovery:30"
-STORED = re.compile(r"\| stored (\d+)")
 
 
 def _session_id(db_path: Path) -> str | None:
@@ -64,7 +62,7 @@ def test_kill_9_at_twenty_moments_loses_nothing_reported_and_resumes(db_path: Pa
             # Any moment: during start-up (imports, migrations, the resume), or well into the recording.
             time.sleep(rng.uniform(0.05, 3.0) if kill else 1.5)
         seen_before = counts(db_path, session_id or _session_id(db_path) or "") if db_path.exists() else (0, 0)
-        reported = [int(m.group(1)) for line in run.output() if (m := STORED.search(line))]
+        reported = stored_counts(run.output())
         run.kill()
         output = run.output()
         said = next((i for i, line in enumerate(output) if "session_resumed" in line), None)
@@ -72,7 +70,7 @@ def test_kill_9_at_twenty_moments_loses_nothing_reported_and_resumes(db_path: Pa
             resumed += 1
             # The writer commits in order and the resume event went with the first batch: a later report of
             # more readings stored means that event is stored too.
-            committed += any(int(m.group(1)) > stored_at_start for line in output[said:] if (m := STORED.search(line)))
+            committed += any(stored > stored_at_start for stored in stored_counts(output[said:]))
 
         assert integrity(db_path) == "ok", f"kill {kill}"
         session_id = session_id or _session_id(db_path)

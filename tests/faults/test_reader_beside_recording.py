@@ -10,14 +10,11 @@ other process could see, and a kill lost them all: 141 readings were left of abo
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from pathlib import Path
 
-from tests.faults.helpers import CommandLine, counts, integrity, until
-
-STORED = re.compile(r"\| stored (\d+)")
+from tests.faults.helpers import CommandLine, counts, integrity, stored_counts, until
 
 
 def _session_id(db_path: Path) -> str | None:
@@ -55,7 +52,7 @@ def test_a_process_that_reads_and_closes_beside_a_recording_takes_nothing_from_i
         later = _read_and_close(db_path, session_id)
         assert later > first, "commits made after another process closed its connection are not seen by others"
         time.sleep(2.0)
-        reported = [int(m.group(1)) for line in run.output() if (m := STORED.search(line))]
+        reported = stored_counts(run.output())
         assert reported, run.output()
     finally:
         run.kill()

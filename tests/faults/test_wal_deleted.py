@@ -8,7 +8,6 @@ reported as stored must still be in the database after the process dies.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -16,14 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults.helpers import REPO_ROOT, CommandLine, integrity
+from tests.faults.helpers import REPO_ROOT, CommandLine, integrity, stored_counts
 from tests.outside_process import Outsider
-
-STORED = re.compile(r"\| stored (\d+)")
 
 
 def _reported(run: CommandLine) -> int:
-    return max(int(m.group(1)) for line in run.output() if (m := STORED.search(line)))
+    return max(stored_counts(run.output()))
 
 
 def _recording_when(db_path: Path, damage: Callable[[str, CommandLine], None]) -> tuple[str, int, list[str]]:

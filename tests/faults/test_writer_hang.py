@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from tests.faults.helpers import run_child
+from tests.faults.helpers import run_child, stored_counts
 
 
 def test_a_hung_store_writer_is_a_technical_alarm(db_path: Path) -> None:
@@ -14,7 +13,7 @@ def test_a_hung_store_writer_is_a_technical_alarm(db_path: Path) -> None:
     start = next(i for i, line in enumerate(lines) if line.startswith("-- writer hangs"))
     end = next(i for i, line in enumerate(lines) if line.startswith("-- writer runs again"))
     during = lines[start + 1:end]
-    stored = [int(m.group(1)) for line in during if (m := re.search(r"\| stored (\d+)", line))]
+    stored = stored_counts(during)
     assert len(stored) >= 5 and len(set(stored)) == 1  # nothing reached the disk for 10 s while values went on
     told = [line for line in during if line.startswith("\a") or "STORAGE FAILING" in line]
     assert told, "the writer wrote nothing for 10 s; the terminal said:\n" + "\n".join(during)

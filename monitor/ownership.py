@@ -58,6 +58,26 @@ class SessionLock:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
 
+    def keep(self) -> bool:
+        """Hold the lock at its path again when its file was deleted under it (the folder went with the database).
+
+        Until then anyone could take the session by making the file anew. False when that cannot be done (another
+        process took the new file first, or it cannot be made); the lock on the old file is kept meanwhile.
+        """
+        if self._fd is None:
+            return False
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(self._fd), os.stat(self.path)):
+                return True
+        old, self._fd = self._fd, None
+        try:
+            self.acquire()
+        except (SessionOwned, OSError):
+            self._fd = old
+            return False
+        os.close(old)
+        return True
+
     @property
     def held(self) -> bool:
         """True while this object holds the lock."""

@@ -1200,6 +1200,9 @@ class Recorder:
                      written_to=incident.written_to or "", error=incident.error or "")
             if self.alarms is not None:
                 self.alarms.report("database_moved", s.now, message=text)
+            if self.lock is not None and not self.lock.keep():
+                log.error("session %s: its lock file %s was deleted and could not be taken again", s.id,
+                          self.lock.path)
         dropped = (status.dropped_pleth, status.dropped_numerics)
         if dropped != self._dropped_reported and (status.ok or self._stop.is_set()):
             # Said once the store is back (or at the end): what was given up while it failed.

@@ -1135,7 +1135,11 @@ class AlarmEngine:
         self._end_key("server_login_shared", at)
 
     def _database_moved(self, at: float, user: str | None, message: str = "") -> None:
-        # Someone deleted or moved the open database: always high priority, ended by the nurse only.
+        # Someone deleted or moved the open database: always high priority, ended by the nurse only. A newer
+        # word on it (written back after all, or moved again) ends the one on screen, so the log closes it.
+        earlier = self._active.get("database_moved")
+        if earlier is not None and earlier.condition_present:
+            self._end(earlier, at, superseded=True)
         self._start_technical("database_moved", None, message or "The database file was deleted or moved", at,
                               priority=Priority.HIGH)
 

@@ -32,7 +32,7 @@ from typing import Any
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
 from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
-from monitor.keys import Keys, open_private
+from monitor.keys import Keys, create_private_file, ensure_private_dir, open_private
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.database import Store
 from monitor.store.errors import StoreError
@@ -52,6 +52,8 @@ PLETH_HOLD_S = 600.0
 MAX_HELD_NUMERICS = 8 * 3600 * 12
 #: How often the writer looks whether its database file is still where it was opened.
 FILE_CHECK_S = 1.0
+#: After a write-back that failed, the next attempt waits this long (each attempt copies the whole database).
+WRITE_BACK_RETRY_S = 5.0
 #: The index identity of a connection that found no "<db>-shm" at the name (never a real file's).
 _NO_INDEX = (-1, -1)
 #: Where Linux lists the files this process holds open (one link per descriptor).
@@ -200,6 +202,9 @@ class StoreWriter:
         self._size = 0
         self._next_file_check = 0.0
         self._incidents: list[FileIncident] = []
+        #: The fault whose write-back failed, tried again from ``_write_back_at`` on (None: nothing outstanding).
+        self._unresolved: str | None = None
+        self._write_back_at = 0.0
         self._wal = True
         #: The path the database was configured with (``path`` moves to a recovery file if need be).
         self.configured_path = self.path
@@ -368,7 +373,7 @@ class StoreWriter:
             return False
         try:
             stat = os.stat(self.path.with_name(self.path.name + "-shm"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return True
         except OSError:
             return False
@@ -403,11 +408,22 @@ class StoreWriter:
             else:
                 # Commits go on into a log nobody else can open: a restart would find none of them.
                 what = "left without its write-ahead log"
-        except FileNotFoundError:
-            what = "deleted or moved away"
+        except (FileNotFoundError, NotADirectoryError):
+            what = "deleted or moved away" if self.path.parent.is_dir() else "deleted with its folder"
         except OSError:
             return None
+        if self._unresolved is not None and now < self._write_back_at:
+            return None
         incident = self._write_back(what, own_name=what in OWN_FILE_FAULTS)
+        if incident.written_to is None:
+            # Tried again later; the same fault still not written back is no news (its alarm is on screen).
+            self._write_back_at = now + WRITE_BACK_RETRY_S
+            repeated, self._unresolved = self._unresolved == what, what
+            if repeated:
+                log.warning("%s (still)", incident.message(self.configured_path))
+                return incident
+        else:
+            self._unresolved = None
         with self._lock:
             self._incidents.append(incident)
         log.error("%s", incident.message(self.configured_path))
@@ -447,6 +463,10 @@ class StoreWriter:
         target = self.path if free else self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
         part = target.with_name(target.name + ".part")
         try:
+            if not target.parent.exists():
+                # The folder went with the file: it is made again, owner-only, as at the first start.
+                ensure_private_dir(target.parent)
+            create_private_file(part)  # owner-only from the start, like the file it stands in for
             destination = sqlite3.connect(str(part))
             try:
                 self._store.db.conn.backup(destination)

@@ -3,18 +3,22 @@
 Within 5 s the recording says so (a high-priority technical alarm and a ``database_moved`` event)
 and nothing is lost: the complete session - everything before the deletion and everything after -
 is at the configured path when the recording ends, closed, and the file passes the integrity check.
+The same when the whole folder is deleted (``rm -r``): the folder is made again, owner-only.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 import time
 from pathlib import Path
 
 import pytest
 
 from monitor.alarms.model import Priority
+from monitor.ownership import owner_alive
 from monitor.store import Store
 from tests.faults.helpers import CommandLine, counts, integrity
 
@@ -61,3 +65,47 @@ def test_a_deleted_or_renamed_database_is_noticed_and_written_back(db_path: Path
         technical = [e.detail for e in store.events(summary.id) if e.detail.get("condition") == "database_moved"]
         assert technical and technical[0]["written_to"] == str(db_path)
         assert any(a.condition == "database_moved" and a.priority.label == "high" for a in store.alarms(summary.id))
+
+
+def test_a_database_deleted_with_its_folder_is_written_back_into_it_made_again(tmp_path: Path) -> None:
+    """Before, with the folder gone the write-back failed two times a second until the recording ended (a new
+    alarm each time), the session went to a recovery file in the temporary folder, and the session's lock file
+    was gone with the folder (anyone could have taken the session)."""
+    folder = tmp_path / "data"
+    db_path = folder / "monitor.db"
+    run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "10",
+                      "--plan", "baseline:5,infusion:40,recovery:30")
+    try:
+        run.wait_for("t+", timeout=30)
+        time.sleep(1.5)
+        with Store(db_path, readonly=True) as store:
+            [summary] = store.sessions()
+            before = store.reading_count(summary.id)
+        assert before > 0
+        gone_at = time.monotonic()
+        shutil.rmtree(folder)
+        alarm = run.wait_for("(database_moved) started", timeout=6)
+        noticed_s = time.monotonic() - gone_at
+        assert noticed_s <= 5.0, f"noticed after {noticed_s:.1f} s"
+        print(f"rm -r: noticed after {noticed_s:.2f} s")
+        assert alarm.lstrip().startswith(Priority.HIGH.marker), alarm
+        assert "was deleted with its folder; its complete data were written back to it" in alarm
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        time.sleep(2.0)
+        with Store(db_path, readonly=True) as store:
+            assert store.reading_count(summary.id) > before  # the recording goes on into it
+        assert owner_alive(db_path, summary.id) is True  # its lock is held again: nobody else can take it
+    except BaseException:
+        run.kill()  # no recording left behind by a failed check
+        raise
+    assert run.finish() == 0, run.output()
+    [done] = [m for text in run.output() if (m := DONE.search(text))]
+    assert done.group(2) == "closed"
+    assert integrity(db_path) == "ok"
+    readings, _ = counts(db_path, summary.id)
+    assert readings == int(done.group(3)) > before
+    assert sum("(database_moved) started" in line for line in run.output()) == 1, run.output()
+    with Store(db_path, readonly=True) as store:
+        technical = [e.detail for e in store.events(summary.id) if e.detail.get("condition") == "database_moved"]
+        assert [t["written_to"] for t in technical] == [str(db_path)]
+        assert [a.priority for a in store.alarms(summary.id) if a.condition == "database_moved"] == [Priority.HIGH]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import pytest
 from drivers.simulated.driver import SimulatedSource
 from monitor.app.errors import AppError
 from monitor.app.sessions import close_unfinished
-from monitor.ownership import SessionLock, SessionOwned, owner_alive
+from monitor.ownership import SessionLock, SessionOwned, lock_dir, owner_alive
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import SessionRuleError
@@ -77,3 +78,21 @@ def test_the_lock_goes_with_a_killed_process(db_path: Path) -> None:
     mine.acquire()
     assert mine.held
     mine.release()
+
+
+def test_a_lock_file_deleted_with_its_folder_is_taken_again(db_path: Path) -> None:
+    """The database's folder deleted under a recording took the lock file with it: until the lock is taken again
+    at its path, a second process could make the file anew and record the same session."""
+    lock = SessionLock(db_path, "s1")
+    lock.acquire()
+    try:
+        assert lock.keep()  # nothing to do while the file is there
+        shutil.rmtree(lock_dir(db_path))
+        assert owner_alive(db_path, "s1") is None
+        assert lock.keep()
+        assert owner_alive(db_path, "s1") is True
+        with pytest.raises(SessionOwned):
+            SessionLock(db_path, "s1").acquire()
+    finally:
+        lock.release()
+    assert owner_alive(db_path, "s1") is False

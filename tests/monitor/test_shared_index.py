@@ -17,13 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from drivers.core.readings import Parameter, Reading
 from monitor.store import Store, StoreError, shared_index
 from monitor.store.shared_index import wait_while_index_lost
 from monitor.store.writer import Batch, StoreWriter
+from tests.monitor.writing import T0, committed_writer, heart_rate
 from tests.outside_process import Outsider
 
-T0 = 1_790_000_000.0
 
 @pytest.fixture
 def outsider_factory() -> Iterator[list[Outsider]]:
@@ -33,31 +32,20 @@ def outsider_factory() -> Iterator[list[Outsider]]:
         outsider.close()
 
 
-def _numeric(t: float) -> Reading:
-    return Reading(t, Parameter.HR, 70.0, "test")
-
-
 def test_the_writer_writes_back_before_it_commits_into_a_log_another_process_indexes_anew(
     db_path: Path, outsider_factory: list[Outsider]
 ) -> None:
-    with Store(db_path) as store:
-        session_id = store.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
-    writer = StoreWriter(db_path, session_id)
-    try:
-        writer.put(Batch(readings=(_numeric(T0 + 1),)))
-        assert writer.pump(force=True)
+    with committed_writer(db_path) as (session_id, writer):
         os.unlink(f"{db_path}-shm")
         outsider = Outsider(db_path)  # its index is made from the log as it is now
         outsider_factory.append(outsider)
-        writer.put(Batch(readings=(_numeric(T0 + 2),)))
+        writer.put(Batch(readings=(heart_rate(T0 + 2),)))
         assert writer.pump(force=True)
         outsider.write("after the recording's second commit")  # where its index says the log ends
-        writer.put(Batch(readings=(_numeric(T0 + 3),)))
+        writer.put(Batch(readings=(heart_rate(T0 + 3),)))
         assert writer.pump(force=True)
         incidents = [(i.what, i.written_to) for i in writer.status().incidents]
-    finally:
-        writer.close()
-        outsider_factory.pop().close()
+    outsider_factory.pop().close()  # after the writer, as when the recording ends first
     with Store(db_path) as reopened:
         assert reopened.db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         assert [r.t for r in reopened.readings(session_id)] == [T0 + 1, T0 + 2, T0 + 3]
@@ -118,12 +106,12 @@ def test_a_writer_reopened_on_an_index_that_is_gone_from_its_name_writes_back(db
         session_id = beside.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
         writer = StoreWriter(db_path, session_id)
         try:
-            writer.put(Batch(readings=(_numeric(T0 + 1),)))
+            writer.put(Batch(readings=(heart_rate(T0 + 1),)))
             assert writer.pump(force=True)
             writer.close()  # as after a failed write
             os.unlink(f"{db_path}-shm")
             for t in (T0 + 2, T0 + 3):
-                writer.put(Batch(readings=(_numeric(t),)))
+                writer.put(Batch(readings=(heart_rate(t),)))
                 assert writer.pump(force=True)
             incidents = [(i.what, i.written_to) for i in writer.status().incidents]
         finally:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
 import sqlite3
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind
 from monitor.store import Store
+from monitor.store import writer as writer_module
 from monitor.store.writer import (
     AuditEntry,
     Batch,
@@ -31,8 +34,7 @@ from monitor.store.writer import (
     write_held,
     write_recovery_file,
 )
-
-T0 = 1_790_000_000.0
+from tests.monitor.writing import T0, committed_writer, heart_rate, stored_times
 
 
 class Switch:
@@ -257,3 +259,47 @@ def test_a_lost_log_is_written_back_once_though_another_connection_still_holds_i
         writer.close()
     with Store(db_path) as reopened:
         assert [r.t for r in reopened.readings(session_id)] == [T0 + 1, T0 + 2]
+
+
+def test_a_database_deleted_with_its_folder_is_written_back_into_the_folder_made_again(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    db_path = folder / "monitor.db"
+    with committed_writer(db_path) as (session_id, writer):
+        shutil.rmtree(folder)
+        incident = writer.check_file(force=True)
+        assert incident is not None and incident.what == "deleted with its folder"
+        assert incident.written_to == str(db_path)
+        assert "deleted with its folder; its complete data were written back" in incident.message(db_path)
+        writer.put(Batch(readings=(heart_rate(T0 + 2),)))
+        assert writer.pump(force=True)
+        assert len(writer.status().incidents) == 1
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    assert stored_times(db_path, session_id) == [T0 + 1, T0 + 2]
+
+
+def test_a_write_back_that_keeps_failing_is_one_incident_and_its_success_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every failed attempt was a new incident: two a second while the folder stayed away, each a new alarm
+    and a timeline event, for as long as the session lasted."""
+    monkeypatch.setattr(writer_module, "WRITE_BACK_RETRY_S", 0.3)
+    folder = tmp_path / "data"
+    db_path = folder / "monitor.db"
+    with committed_writer(db_path) as (session_id, writer):
+        shutil.rmtree(folder)
+        folder.write_text("a file where the folder was")  # the folder cannot be made again while this stands
+        attempts = [writer.check_file(force=True) for _ in range(3)]
+        assert attempts[0] is not None and attempts[0].written_to is None
+        assert attempts[1:] == [None, None]  # not tried again before the retry time
+        time.sleep(0.35)
+        again = writer.check_file(force=True)
+        assert again is not None and again.written_to is None  # tried, failed again: no news
+        writer.put(Batch(readings=(heart_rate(T0 + 2),)))
+        assert not writer.pump(force=True)  # held: nothing goes into a log nobody else can find
+        assert [i.written_to for i in writer.status().incidents] == [None]
+        folder.unlink()
+        time.sleep(0.35)
+        assert writer.pump(force=True)
+        assert [i.written_to for i in writer.status().incidents] == [None, str(db_path)]
+    assert stored_times(db_path, session_id) == [T0 + 1, T0 + 2]

@@ -6,7 +6,7 @@ import pytest
 
 from drivers.core.readings import Flag
 from monitor.alarms.engine import ADMIN_COMMANDS, USER_COMMANDS, AlarmCommandError, AlarmPermissionError
-from monitor.alarms.model import Priority
+from monitor.alarms.model import AlarmState, Priority
 from monitor.alarms.profile import ProfileError, default_profile_text, parse_profile
 from monitor.store import alarm_row
 from tests.monitor.alarms.conftest import ALARM_FIELDS
@@ -293,6 +293,18 @@ def test_the_monitors_own_news_cannot_be_sent_as_a_command(bed, name):
     with pytest.raises(AlarmCommandError, match="reported by the monitor itself"):
         bed.command(name, role="admin", error="x", message="x", reason="x")
     assert bed.snapshot() == before
+
+
+def test_newer_word_on_a_moved_database_ends_the_alarm_on_screen_in_the_log(bed):
+    """A second report replaced the first alarm on screen without ending it: its log row stayed active for good."""
+    bed.report("database_moved", message="The database was deleted with its folder and could not be written back")
+    bed.command("acknowledge")
+    bed.now += 7
+    bed.report("database_moved", message="The database was deleted with its folder; its data were written back")
+    [first, second] = bed.logged("database_moved")
+    assert first.state is AlarmState.ENDED and first.ended_at == bed.now and first.acknowledged_by == "RN"
+    assert second.state is AlarmState.ACTIVE and second.priority is Priority.HIGH and "written back" in second.message
+    assert [a.id for a in bed.snapshot().active if a.condition == "database_moved"] == [second.id]
 
 
 def test_reports_are_not_commands_and_commands_are_not_reports(bed):

@@ -148,44 +148,104 @@ def read_keys(path: Path) -> Keys:
     return Keys(_decode(raw, "integrity", path), _decode(raw, "identifiers", path), path)
 
 
-def create_keys(path: Path) -> Keys:
-    """Write a new key file with fresh random keys (never overwrites one)."""
-    ensure_private_dir(path.parent, tighten_existing=False)
-    body = json.dumps(
+def _key_file_text(integrity: bytes, identifiers: bytes) -> str:
+    return json.dumps(
         {
             "version": KEY_FILE_VERSION,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "integrity": base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode(),
-            "identifiers": base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode(),
+            "integrity": base64.b64encode(integrity).decode(),
+            "identifiers": base64.b64encode(identifiers).decode(),
             "note": "Back this file up apart from the database; without it identifiers cannot be read.",
         },
         indent=1,
     )
+
+
+def create_keys(path: Path) -> Keys:
+    """Write a new key file with fresh random keys (never overwrites one)."""
+    ensure_private_dir(path.parent, tighten_existing=False)
+    body = _key_file_text(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES))
     if path.exists():
         return read_keys(path)
-    # Written whole under a name of its own, then linked into place: a full disk or a process killed
-    # half-way never leaves a part of a key file at the key file's name.
-    part = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
     try:
-        try:
-            _write_new(part, body)
-            os.link(part, path)  # never replaces a key file made meanwhile
-        except FileExistsError:
-            raise
-        except OSError as exc:
-            if not part.exists() or exc.errno not in _NO_HARD_LINKS:
-                raise
-            # A folder without hard links (a FAT stick, some network shares): made at its name, as before.
-            _write_new(path, body)
-        finally:
-            with contextlib.suppress(OSError):
-                part.unlink()
-        _sync_folder(path.parent)
+        _install(path, body)
     except FileExistsError:
         return read_keys(path)
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot create the key file ({exc.strerror or exc})") from None
     return read_keys(path)
+
+
+def _install(path: Path, body: str) -> None:
+    """Put a key file at ``path``, never over one (FileExistsError), on the disk when this returns.
+
+    Written whole under a name of its own, then linked into place: a full disk or a process killed
+    half-way never leaves a part of a key file at the key file's name.
+    """
+    part = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    try:
+        _write_new(part, body)
+        os.link(part, path)  # never replaces a key file made meanwhile
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if not part.exists() or exc.errno not in _NO_HARD_LINKS:
+            raise
+        # A folder without hard links (a FAT stick, some network shares): made at its name, as before.
+        _write_new(path, body)
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink()
+    _sync_folder(path.parent)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFileNews:
+    """What :func:`keep_key_file` found and did; ``kept``: the keys in use are on the disk again."""
+
+    text: str
+    kept: bool
+
+
+def keep_key_file(keys: Keys) -> KeyFileNews | None:
+    """Put the keys in use back on the disk when their file was deleted or replaced while this process holds them.
+
+    This process may be the last holder of the keys its database was sealed with: without them the identifiers
+    cannot be read and the record not verified, and the next start refuses the database. A key file that is
+    missing (deleted, or its folder) is written back at its place; one that holds other keys or cannot be
+    decoded is left as it is (a key file is never overwritten) and the keys in use are written beside it,
+    ``<name>.<fingerprint>``. Returns what was found and done, for the alarm; None when nothing needed doing
+    (the file holds these keys, or they were written beside it already).
+    A key file that others can read is left to :func:`read_keys`, which refuses it at the next start.
+    """
+    path = keys.path
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        held = (_decode(raw, "integrity", path), _decode(raw, "identifiers", path))
+    except (FileNotFoundError, NotADirectoryError):
+        held = None
+    except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyFileError):
+        held = (b"", b"")  # there, but not these keys
+    if held == (keys.integrity, keys.identifiers):
+        return None
+    if held is None:
+        where, found = path, "was deleted"
+    else:
+        where, found = path.with_name(f"{path.name}.{keys.fingerprint}"), "holds other keys or is damaged"
+        with contextlib.suppress(KeyFileError):
+            if read_keys(where).fingerprint == keys.fingerprint:
+                return None  # written beside already
+    try:
+        ensure_private_dir(where.parent, tighten_existing=False)
+        _install(where, _key_file_text(keys.integrity, keys.identifiers))
+    except OSError as exc:
+        return KeyFileNews(f"The key file {path} {found}, and the keys in use could not be written to {where}: "
+                           f"{exc}", kept=False)
+    if held is None:
+        return KeyFileNews(f"The key file {path} was deleted; the keys in use were written back to it (back it up "
+                           "again)", kept=True)
+    return KeyFileNews(f"The key file {path} {found}; the keys this database needs (fingerprint "
+                       f"{keys.fingerprint}) were written to {where}", kept=True)
 
 
 #: What ``link()`` says on a filesystem that has no hard links.

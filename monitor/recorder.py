@@ -225,6 +225,7 @@ class Recorder:
         self._before_start_reported = 0
         self._before_start_earliest: float | None = None
         self._incidents_seen = 0
+        self._key_incidents_seen = 0
         self.source = source
         self.session = session
         self.alarms = alarms
@@ -1203,6 +1204,11 @@ class Recorder:
             if self.lock is not None and not self.lock.keep():
                 log.error("session %s: its lock file %s was deleted and could not be taken again", s.id,
                           self.lock.path)
+        for text in status.key_incidents[self._key_incidents_seen:]:
+            self._key_incidents_seen += 1
+            s.record(EventKind.TECHNICAL, s.now, None, condition="key_file", detail=text)
+            if self.alarms is not None:
+                self.alarms.report("key_file", s.now, message=text)
         dropped = (status.dropped_pleth, status.dropped_numerics)
         if dropped != self._dropped_reported and (status.ok or self._stop.is_set()):
             # Said once the store is back (or at the end): what was given up while it failed.

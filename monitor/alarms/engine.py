@@ -1135,13 +1135,21 @@ class AlarmEngine:
         self._end_key("server_login_shared", at)
 
     def _database_moved(self, at: float, user: str | None, message: str = "") -> None:
-        # Someone deleted or moved the open database: always high priority, ended by the nurse only. A newer
-        # word on it (written back after all, or moved again) ends the one on screen, so the log closes it.
-        earlier = self._active.get("database_moved")
+        # Someone deleted or moved the open database: always high priority.
+        self._news("database_moved", message or "The database file was deleted or moved", at, Priority.HIGH)
+
+    def _key_file(self, at: float, user: str | None, message: str = "") -> None:
+        # The key file was deleted or replaced under the recording (and written back, or not): the record is
+        # safe for now, but IT must see to the file and its back-up.
+        self._news("key_file", message or "The key file was deleted or replaced", at, Priority.MEDIUM)
+
+    def _news(self, condition: str, message: str, at: float, priority: Priority) -> None:
+        """A technical alarm about something that happened (no condition ends it): on screen for the rest of the
+        session, quiet once acknowledged. A newer word on it ends the one on screen, so the log closes that one."""
+        earlier = self._active.get(condition)
         if earlier is not None and earlier.condition_present:
             self._end(earlier, at, superseded=True)
-        self._start_technical("database_moved", None, message or "The database file was deleted or moved", at,
-                              priority=Priority.HIGH)
+        self._start_technical(condition, None, message, at, priority=priority)
 
     def _nibp_confirm_started(self, at: float, user: str | None) -> None:
         """The recorder started the confirming cuff this breach asked for."""
@@ -1171,6 +1179,7 @@ _REPORTS: Final[dict[str, Callable[..., Any]]] = {
     "storage_restored": AlarmEngine._storage_restored,
     "profile_not_used": AlarmEngine._profile_not_used,
     "database_moved": AlarmEngine._database_moved,
+    "key_file": AlarmEngine._key_file,
     "screen_not_responding": AlarmEngine._screen_not_responding,
     "screen_responding": AlarmEngine._screen_responding,
     "server_login_shared": AlarmEngine._login_shared,

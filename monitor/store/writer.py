@@ -32,7 +32,7 @@ from typing import Any
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
 from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
-from monitor.keys import Keys, create_private_file, ensure_private_dir, open_private
+from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key_file, open_private
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.database import Store
 from monitor.store.errors import StoreError
@@ -146,6 +146,8 @@ class WriterStatus:
     dropped_numerics: int
     alive: bool
     incidents: tuple[FileIncident, ...] = ()
+    #: What was found and done about the key file, oldest first (see :func:`monitor.keys.keep_key_file`).
+    key_incidents: tuple[str, ...] = ()
 
 
 class StoreWriter:
@@ -202,6 +204,12 @@ class StoreWriter:
         self._size = 0
         self._next_file_check = 0.0
         self._incidents: list[FileIncident] = []
+        #: The keys the database is sealed with, kept on the disk while this writer holds them.
+        self._keys: Keys | None = None
+        self._next_key_check = 0.0
+        self._key_incidents: list[str] = []
+        #: A failure to keep the key file that was said already (said again only once it changes).
+        self._key_trouble: str | None = None
         #: The fault whose write-back failed, tried again from ``_write_back_at`` on (None: nothing outstanding).
         self._unresolved: str | None = None
         self._write_back_at = 0.0
@@ -240,6 +248,7 @@ class StoreWriter:
                 dropped_numerics=self._dropped_numerics,
                 alive=self._thread is None or self._thread.is_alive(),
                 incidents=tuple(self._incidents),
+                key_incidents=tuple(self._key_incidents),
             )
 
     @property
@@ -299,6 +308,7 @@ class StoreWriter:
         (unless ``force``). The database file is checked first (see :meth:`check_file`).
         """
         self.check_file()
+        self.check_key_file()
         if not force and not self._ok and time.monotonic() < self._retry_at:
             return False
         while True:
@@ -349,7 +359,27 @@ class StoreWriter:
             # A connection in WAL mode has just found or made its index at the name; none there means the one it
             # was given (another connection of this process still holds it) is not at the name any more.
             self._index_identity = self._wal_file_identity("-shm") or (_NO_INDEX if self._wal else None)
+            self._keys = self._keys or self._store.keys
         return self._store
+
+    def check_key_file(self, force: bool = False) -> str | None:
+        """Write the key file back from memory once it was deleted or replaced (:func:`monitor.keys.keep_key_file`);
+        what was found and done, when it is news (a failure that stays the same is said once)."""
+        now = time.monotonic()
+        if self._keys is None or (not force and now < self._next_key_check):
+            return None
+        self._next_key_check = now + FILE_CHECK_S
+        found = keep_key_file(self._keys)
+        if found is None:
+            self._key_trouble = None
+            return None
+        if found.text == self._key_trouble:
+            return None  # the same failure again: said already
+        self._key_trouble = None if found.kept else found.text
+        with self._lock:
+            self._key_incidents.append(found.text)
+        log.error("%s", found.text)
+        return found.text
 
     def _wal_file_identity(self, suffix: str = "-wal") -> tuple[int, int] | None:
         if not self._wal:

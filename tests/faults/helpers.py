@@ -78,6 +78,19 @@ class CommandLine:
         return code
 
 
+@contextlib.contextmanager
+def recording(*args: str) -> Iterator[CommandLine]:
+    """``infusion-monitor record ARGS``, handed over once it prints its first progress line; killed when the block
+    fails, so no recording outlives a failed check. The block ends with it still running."""
+    run = CommandLine("record", *args)
+    try:
+        run.wait_for("t+", timeout=30)
+        yield run
+    except BaseException:
+        run.kill()
+        raise
+
+
 def run_child(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the Python script ``script`` (a test's child process) with ``args`` from the repository root, fail the
     test (showing its output) unless it exits 0; the finished process, its output as text."""

@@ -20,7 +20,7 @@ import pytest
 from monitor.alarms.model import Priority
 from monitor.ownership import owner_alive
 from monitor.store import Store
-from tests.faults.helpers import CommandLine, counts, integrity
+from tests.faults.helpers import CommandLine, counts, integrity, recording
 
 DONE = re.compile(r"session (\w+) (closed|complete|unfinished): (\d+) readings stored")
 
@@ -73,10 +73,8 @@ def test_a_database_deleted_with_its_folder_is_written_back_into_it_made_again(t
     was gone with the folder (anyone could have taken the session)."""
     folder = tmp_path / "data"
     db_path = folder / "monitor.db"
-    run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "10",
-                      "--plan", "baseline:5,infusion:40,recovery:30")
-    try:
-        run.wait_for("t+", timeout=30)
+    with recording("--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "10",
+                   "--plan", "baseline:5,infusion:40,recovery:30") as run:
         time.sleep(1.5)
         with Store(db_path, readonly=True) as store:
             [summary] = store.sessions()
@@ -95,9 +93,6 @@ def test_a_database_deleted_with_its_folder_is_written_back_into_it_made_again(t
         with Store(db_path, readonly=True) as store:
             assert store.reading_count(summary.id) > before  # the recording goes on into it
         assert owner_alive(db_path, summary.id) is True  # its lock is held again: nobody else can take it
-    except BaseException:
-        run.kill()  # no recording left behind by a failed check
-        raise
     assert run.finish() == 0, run.output()
     [done] = [m for text in run.output() if (m := DONE.search(text))]
     assert done.group(2) == "closed"

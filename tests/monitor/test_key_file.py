@@ -10,13 +10,15 @@ and the record cannot be verified. A backup command must never leave it empty.
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from monitor.keys import create_keys, read_keys
+from monitor.keys import create_keys, keep_key_file, read_keys
 from tests.faults.helpers import REPO_ROOT
 
 
@@ -52,3 +54,48 @@ def test_a_key_file_is_made_in_a_folder_without_hard_links(tmp_path: Path, monke
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert [p.name for p in key_file.parent.iterdir()] == ["monitor.key"]  # no part file left behind
     assert create_keys(key_file).fingerprint == keys.fingerprint  # an existing one is never replaced
+
+
+def test_a_deleted_key_file_is_written_back_from_the_keys_in_use(tmp_path: Path) -> None:
+    """A recording holds its keys in memory: it may be the last holder once the file is deleted."""
+    key_file = tmp_path / "keys" / "monitor.key"
+    keys = create_keys(key_file)
+    assert keep_key_file(keys) is None  # in place: nothing to do
+    shutil.rmtree(key_file.parent)
+    news = keep_key_file(keys)
+    assert news is not None and news.kept and "was deleted; the keys in use were written back" in news.text
+    assert read_keys(key_file) == keys
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    assert keep_key_file(keys) is None
+    assert sorted(p.name for p in key_file.parent.iterdir()) == ["monitor.key"]  # no part file left
+
+
+@pytest.mark.parametrize("replacement", ["other keys", "damaged"])
+def test_a_replaced_key_file_is_left_alone_and_the_keys_in_use_are_written_beside_it(
+    tmp_path: Path, replacement: str
+) -> None:
+    key_file = tmp_path / "keys" / "monitor.key"
+    keys = create_keys(key_file)
+    key_file.unlink()
+    if replacement == "other keys":
+        create_keys(key_file)
+    else:
+        key_file.write_text("{not json")
+    before = key_file.read_bytes()
+    news = keep_key_file(keys)
+    beside = key_file.with_name(f"monitor.key.{keys.fingerprint}")
+    assert news is not None and news.kept and str(beside) in news.text and keys.fingerprint in news.text
+    assert key_file.read_bytes() == before  # a key file is never overwritten
+    assert read_keys(beside).fingerprint == keys.fingerprint
+    assert (read_keys(beside).integrity, read_keys(beside).identifiers) == (keys.integrity, keys.identifiers)
+    assert keep_key_file(keys) is None  # written beside already
+
+
+def test_keys_that_cannot_be_written_back_are_said_so(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "monitor.key"
+    keys = create_keys(key_file)
+    shutil.rmtree(key_file.parent)
+    key_file.parent.write_text("a file where the folder was")
+    news = keep_key_file(keys)
+    assert news is not None and not news.kept and "could not be written" in news.text

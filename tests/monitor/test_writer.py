@@ -16,9 +16,11 @@ import pytest
 
 from drivers.core.readings import Parameter, Reading
 from drivers.simulated.driver import SimulatedSource
+from monitor import integrity
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Escalation, Priority
 from monitor.cli import main
+from monitor.keys import read_keys
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind
@@ -303,3 +305,25 @@ def test_a_write_back_that_keeps_failing_is_one_incident_and_its_success_another
         assert writer.pump(force=True)
         assert [i.written_to for i in writer.status().incidents] == [None, str(db_path)]
     assert stored_times(db_path, session_id) == [T0 + 1, T0 + 2]
+
+
+def test_a_key_file_deleted_under_the_writer_is_written_back_and_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "keys" / "monitor.key"
+    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(key_file))
+    db_path = tmp_path / "monitor.db"
+    with committed_writer(db_path) as (session_id, writer):
+        fingerprint = read_keys(key_file).fingerprint
+        assert writer.check_key_file(force=True) is None
+        shutil.rmtree(key_file.parent)
+        said = writer.check_key_file(force=True)
+        assert said is not None and "was deleted; the keys in use were written back" in said
+        assert writer.check_key_file(force=True) is None
+        writer.put(Batch(readings=(heart_rate(T0 + 2),)))
+        assert writer.pump(force=True)
+        assert writer.status().key_incidents == (said,)
+    assert read_keys(key_file).fingerprint == fingerprint
+    with Store(db_path) as reopened:  # the next start finds the keys the database was sealed with
+        assert integrity.verify(reopened.db.conn, reopened.keys).ok
+        assert [r.t for r in reopened.readings(session_id)] == [T0 + 1, T0 + 2]

@@ -285,7 +285,7 @@ def test_unknown_command(bed):
 
 
 @pytest.mark.parametrize("name", ["storage_failed", "storage_restored", "profile_not_used", "database_moved",
-                                  "screen_not_responding", "screen_responding", "nibp_confirm_started"])
+                                  "key_file", "screen_not_responding", "screen_responding", "nibp_confirm_started"])
 def test_the_monitors_own_news_cannot_be_sent_as_a_command(bed, name):
     """A person cannot raise or clear a technical alarm (nor fake a started cuff), even as admin."""
     bed.report("storage_failed", error="disk I/O error")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from pathlib import Path
 
 from monitor.keys import ensure_private_dir
@@ -39,9 +40,15 @@ class SessionLock:
         self.path = lock_path(db_path, session_id)
         self.session_id = session_id
         self._fd: int | None = None
+        #: The recorder takes and gives up the lock; its writer thread keeps it (:meth:`keep`).
+        self._guard = threading.RLock()
 
     def acquire(self) -> None:
         """Take the lock now or raise :class:`SessionOwned` naming the owner's pid."""
+        with self._guard:
+            self._acquire()
+
+    def _acquire(self) -> None:
         ensure_private_dir(self.path.parent)  # nobody else may remove or plant a session's lock
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -59,24 +66,26 @@ class SessionLock:
         self._fd = fd
 
     def keep(self) -> bool:
-        """Hold the lock at its path again when its file was deleted under it (the folder went with the database).
+        """Hold the lock at its path again when its file was deleted under it (alone, or with the database's folder).
 
-        Until then anyone could take the session by making the file anew. False when that cannot be done (another
-        process took the new file first, or it cannot be made); the lock on the old file is kept meanwhile.
+        Until then anyone could take the session by making the file anew; the store's writer looks every second.
+        False when that cannot be done (another process took the new file first, or it cannot be made); the
+        lock on the old file is kept meanwhile.
         """
-        if self._fd is None:
-            return False
-        with contextlib.suppress(OSError):
-            if os.path.samestat(os.fstat(self._fd), os.stat(self.path)):
-                return True
-        old, self._fd = self._fd, None
-        try:
-            self.acquire()
-        except (SessionOwned, OSError):
-            self._fd = old
-            return False
-        os.close(old)
-        return True
+        with self._guard:
+            if self._fd is None:
+                return False
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.fstat(self._fd), os.stat(self.path)):
+                    return True
+            old, self._fd = self._fd, None
+            try:
+                self._acquire()
+            except (SessionOwned, OSError):
+                self._fd = old
+                return False
+            os.close(old)
+            return True
 
     @property
     def held(self) -> bool:
@@ -85,11 +94,12 @@ class SessionLock:
 
     def release(self) -> None:
         """Give the lock up (idempotent). The file stays; an unlocked file means "no owner"."""
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        with self._guard:
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
 
 
 def owner_alive(db_path: str | Path, session_id: str) -> bool | None:

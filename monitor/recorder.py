@@ -201,6 +201,7 @@ class Recorder:
         self.store = store
         self.writer = writer or StoreWriter(store.path, session.id)
         self.lock = lock
+        self.writer.session_lock = lock  # kept at its path by the writer thread
         self.clock = clock or process_clock()
         self.clock.take_step()  # a step before the session started is not this session's business
         #: Monotonic time at the end of the last loop turn that completed (the watchdog reads it from other
@@ -1201,9 +1202,6 @@ class Recorder:
                      written_to=incident.written_to or "", error=incident.error or "")
             if self.alarms is not None:
                 self.alarms.report("database_moved", s.now, message=text)
-            if self.lock is not None and not self.lock.keep():
-                log.error("session %s: its lock file %s was deleted and could not be taken again", s.id,
-                          self.lock.path)
         for text in status.key_incidents[self._key_incidents_seen:]:
             self._key_incidents_seen += 1
             s.record(EventKind.TECHNICAL, s.now, None, condition="key_file", detail=text)

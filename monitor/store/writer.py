@@ -33,6 +33,7 @@ from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text,
 from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
 from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key_file, open_private
+from monitor.ownership import SessionLock
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.database import Store
 from monitor.store.errors import StoreError
@@ -204,9 +205,11 @@ class StoreWriter:
         self._size = 0
         self._next_file_check = 0.0
         self._incidents: list[FileIncident] = []
+        #: The lock of the session being written, held again at its path if its file is deleted.
+        self.session_lock: SessionLock | None = None
         #: The keys the database is sealed with, kept on the disk while this writer holds them.
         self._keys: Keys | None = None
-        self._next_key_check = 0.0
+        self._next_held_check = 0.0
         self._key_incidents: list[str] = []
         #: A failure to keep the key file that was said already (said again only once it changes).
         self._key_trouble: str | None = None
@@ -308,7 +311,7 @@ class StoreWriter:
         (unless ``force``). The database file is checked first (see :meth:`check_file`).
         """
         self.check_file()
-        self.check_key_file()
+        self.check_held_files()
         if not force and not self._ok and time.monotonic() < self._retry_at:
             return False
         while True:
@@ -362,13 +365,21 @@ class StoreWriter:
             self._keys = self._keys or self._store.keys
         return self._store
 
-    def check_key_file(self, force: bool = False) -> str | None:
-        """Write the key file back from memory once it was deleted or replaced (:func:`monitor.keys.keep_key_file`);
-        what was found and done, when it is news (a failure that stays the same is said once)."""
+    def check_held_files(self, force: bool = False) -> str | None:
+        """Keep on the disk what the recording holds besides the database: the session's lock file (taken again
+        if it was deleted, :meth:`SessionLock.keep`) and the key file (written back from memory,
+        :func:`monitor.keys.keep_key_file`). What was done about the key file, when it is news (a failure
+        that stays the same is said once)."""
         now = time.monotonic()
-        if self._keys is None or (not force and now < self._next_key_check):
+        if not force and now < self._next_held_check:
             return None
-        self._next_key_check = now + FILE_CHECK_S
+        self._next_held_check = now + FILE_CHECK_S
+        lock = self.session_lock
+        if lock is not None and lock.held and not lock.keep():
+            log.error("session %s: its lock file %s was deleted and could not be taken again", self.session_id,
+                      lock.path)
+        if self._keys is None:
+            return None
         found = keep_key_file(self._keys)
         if found is None:
             self._key_trouble = None

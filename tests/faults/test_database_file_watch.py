@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from monitor.alarms.model import Priority
-from monitor.ownership import owner_alive
+from monitor.ownership import lock_dir, owner_alive
 from monitor.store import Store
 from tests.faults.helpers import CommandLine, counts, integrity, recording
 
@@ -104,3 +104,23 @@ def test_a_database_deleted_with_its_folder_is_written_back_into_it_made_again(t
         technical = [e.detail for e in store.events(summary.id) if e.detail.get("condition") == "database_moved"]
         assert [t["written_to"] for t in technical] == [str(db_path)]
         assert [a.priority for a in store.alarms(summary.id) if a.condition == "database_moved"] == [Priority.HIGH]
+
+
+def test_a_deleted_lock_folder_is_made_again_and_nobody_else_can_resume_the_session(db_path: Path) -> None:
+    """``<db>.locks`` deleted under a recording: before, the lock stayed gone until the recording ended, and
+    whether the session's owner was alive was judged by its heartbeat alone (as for another host's session), so a
+    heartbeat 30 s late (a store that fails meanwhile) let a second ``record --resume`` take it."""
+    with recording("--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "8") as run:
+        with Store(db_path, readonly=True) as store:
+            [summary] = store.sessions()
+        shutil.rmtree(lock_dir(db_path))
+        time.sleep(2.0)  # the writer looks every second
+        assert owner_alive(db_path, summary.id) is True
+        second = CommandLine("record", "--db", str(db_path), "--resume", summary.id, "--duration", "2")
+        assert second.finish() != 0
+        assert any("is recording; only an unfinished session can be resumed" in line for line in second.output()), \
+            second.output()
+    assert run.finish() == 0, run.output()
+    with Store(db_path, readonly=True) as store:
+        assert store.status_of(store.session_row(summary.id)) == "closed"
+        assert not [e for e in store.events(summary.id) if e.kind.value == "session_resumed"]

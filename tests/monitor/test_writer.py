@@ -315,11 +315,11 @@ def test_a_key_file_deleted_under_the_writer_is_written_back_and_said_once(
     db_path = tmp_path / "monitor.db"
     with committed_writer(db_path) as (session_id, writer):
         fingerprint = read_keys(key_file).fingerprint
-        assert writer.check_key_file(force=True) is None
+        assert writer.check_held_files(force=True) is None
         shutil.rmtree(key_file.parent)
-        said = writer.check_key_file(force=True)
+        said = writer.check_held_files(force=True)
         assert said is not None and "was deleted; the keys in use were written back" in said
-        assert writer.check_key_file(force=True) is None
+        assert writer.check_held_files(force=True) is None
         writer.put(Batch(readings=(heart_rate(T0 + 2),)))
         assert writer.pump(force=True)
         assert writer.status().key_incidents == (said,)

@@ -75,6 +75,16 @@ def _read_only_uri(path: Path) -> str:
     return uri + "&immutable=1"
 
 
+def _how_to_restore(key_file: Path, fingerprint: str) -> str:
+    """Where the key file with ``fingerprint`` can come from: a copy a recording saved beside the key file
+    (:func:`monitor.keys.keep_key_file`), else its back-up."""
+    saved = key_file.with_name(f"{key_file.name}.{fingerprint}")
+    if saved.is_file():
+        return (f"a recording saved those keys as {saved}: put that file at {key_file} (keep the file there now "
+                "if another database needs it; see the README, 'Identifiers and keys')")
+    return "restore it from its back-up (see the README, 'Identifiers and keys')"
+
+
 class Store(Queries):
     """One connection to the monitor's database (create one per thread)."""
 
@@ -185,13 +195,13 @@ class Store(Queries):
             if row is not None and not self.readonly:
                 raise StoreError(
                     f"{self.path} needs its key file (fingerprint {row[0]}) at {key_file_path()}, which is missing; "
-                    "restore it from its back-up (see the README, 'Identifiers and keys')"
+                    + _how_to_restore(key_file_path(), str(row[0]))
                 )
             return None
         if row is not None and row[0] != keys.fingerprint:
             raise StoreError(
                 f"{self.path} was written with another key file (fingerprint {row[0]}, this one {keys.fingerprint}"
-                f" at {keys.path}); restore that key file from its back-up (see the README, 'Identifiers and keys')"
+                f" at {keys.path}); " + _how_to_restore(keys.path, str(row[0]))
             )
         return keys
 

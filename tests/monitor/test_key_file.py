@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.keys import create_keys, keep_key_file, read_keys
+from monitor.keys import create_keys, forget_cached_keys, keep_key_file, read_keys
+from monitor.store import Store, StoreError
 from tests.faults.helpers import REPO_ROOT
 
 
@@ -99,3 +100,26 @@ def test_keys_that_cannot_be_written_back_are_said_so(tmp_path: Path) -> None:
     key_file.parent.write_text("a file where the folder was")
     news = keep_key_file(keys)
     assert news is not None and not news.kept and "could not be written" in news.text
+
+
+def test_the_next_start_names_the_keys_a_recording_saved_beside_a_replaced_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "keys" / "monitor.key"
+    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(key_file))
+    db_path = tmp_path / "monitor.db"
+    with Store(db_path) as store:
+        keys = store.keys
+        assert keys is not None
+        key_file.unlink()
+        create_keys(key_file)  # the wrong back-up put back while the recording runs
+        news = keep_key_file(keys)
+    assert news is not None
+    saved = key_file.with_name(f"monitor.key.{keys.fingerprint}")
+    forget_cached_keys()
+    with pytest.raises(StoreError, match=f"a recording saved those keys as {saved}: put that file at {key_file}"):
+        Store(db_path)
+    os.replace(saved, key_file)  # as the message says
+    forget_cached_keys()
+    with Store(db_path) as reopened:
+        assert reopened.keys == read_keys(key_file) and reopened.keys.fingerprint == keys.fingerprint

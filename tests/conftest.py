@@ -134,6 +134,14 @@ def no_leaked_threads() -> Iterator[None]:
 
 
 @pytest.fixture
+def own_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The path of a key file of this test's own (not made yet), for this process and the ones it starts."""
+    path = tmp_path / "keys" / "monitor.key"
+    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(path))
+    return path
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A database file in the test's temporary folder."""
     return tmp_path / "monitor.db"

@@ -13,19 +13,15 @@ import stat
 import time
 from pathlib import Path
 
-import pytest
-
 from monitor import integrity
 from monitor.keys import create_keys, read_keys
 from monitor.store import Store
 from tests.faults.helpers import recording
 
 
-def test_a_key_file_deleted_under_a_recording_is_written_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    key_file = tmp_path / "keys" / "monitor.key"
-    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(key_file))  # this test's and the recording's
+def test_a_key_file_deleted_under_a_recording_is_written_back(own_key_file: Path, db_path: Path) -> None:
+    key_file = own_key_file  # this test's and the recording's
     fingerprint = create_keys(key_file).fingerprint
-    db_path = tmp_path / "monitor.db"
     with recording("--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "8",
                    "--patient", "MRN-4711") as run:
         time.sleep(1.0)

@@ -103,11 +103,9 @@ def test_keys_that_cannot_be_written_back_are_said_so(tmp_path: Path) -> None:
 
 
 def test_the_next_start_names_the_keys_a_recording_saved_beside_a_replaced_key_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_key_file: Path, db_path: Path
 ) -> None:
-    key_file = tmp_path / "keys" / "monitor.key"
-    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(key_file))
-    db_path = tmp_path / "monitor.db"
+    key_file = own_key_file
     with Store(db_path) as store:
         keys = store.keys
         assert keys is not None

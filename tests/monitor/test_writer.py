@@ -307,12 +307,8 @@ def test_a_write_back_that_keeps_failing_is_one_incident_and_its_success_another
     assert stored_times(db_path, session_id) == [T0 + 1, T0 + 2]
 
 
-def test_a_key_file_deleted_under_the_writer_is_written_back_and_said_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    key_file = tmp_path / "keys" / "monitor.key"
-    monkeypatch.setenv("INFUSION_MONITOR_KEY_FILE", str(key_file))
-    db_path = tmp_path / "monitor.db"
+def test_a_key_file_deleted_under_the_writer_is_written_back_and_said_once(own_key_file: Path, db_path: Path) -> None:
+    key_file = own_key_file
     with committed_writer(db_path) as (session_id, writer):
         fingerprint = read_keys(key_file).fingerprint
         assert writer.check_held_files(force=True) is None

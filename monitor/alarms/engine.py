@@ -142,6 +142,8 @@ class _Alarm:
     current: float | None = None
     no_value: str | None = None
     shown_parameter: str | None = None
+    #: About something that happened, not a condition that holds (a database deleted): acknowledging ends it.
+    news: bool = False
 
     @property
     def condition_present(self) -> bool:
@@ -1005,6 +1007,8 @@ class AlarmEngine:
                 alarm.silenced_value = alarm.peak_value
                 count += 1
                 self._mark(alarm)
+            if alarm.news and alarm.condition_present:
+                alarm.ended_at = at  # seen to: off the screen, and no longer holding up discharge
             if not alarm.condition_present:
                 self._close(alarm)
         return count
@@ -1144,12 +1148,13 @@ class AlarmEngine:
         self._news("key_file", message or "The key file was deleted or replaced", at, Priority.MEDIUM)
 
     def _news(self, condition: str, message: str, at: float, priority: Priority) -> None:
-        """A technical alarm about something that happened (no condition ends it): on screen for the rest of the
-        session, quiet once acknowledged. A newer word on it ends the one on screen, so the log closes that one."""
+        """A technical alarm about something that happened (no condition ends it): on screen until someone
+        acknowledges it, which ends it. A newer word on it ends the one on screen, so the log closes that one.
+        Whatever still holds meanwhile (a store that cannot write) has an alarm of its own."""
         earlier = self._active.get(condition)
         if earlier is not None and earlier.condition_present:
             self._end(earlier, at, superseded=True)
-        self._start_technical(condition, None, message, at, priority=priority)
+        self._start_technical(condition, None, message, at, priority=priority).news = True
 
     def _nibp_confirm_started(self, at: float, user: str | None) -> None:
         """The recorder started the confirming cuff this breach asked for."""

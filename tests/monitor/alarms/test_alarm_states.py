@@ -298,13 +298,25 @@ def test_the_monitors_own_news_cannot_be_sent_as_a_command(bed, name):
 def test_newer_word_on_a_moved_database_ends_the_alarm_on_screen_in_the_log(bed):
     """A second report replaced the first alarm on screen without ending it: its log row stayed active for good."""
     bed.report("database_moved", message="The database was deleted with its folder and could not be written back")
-    bed.command("acknowledge")
     bed.now += 7
     bed.report("database_moved", message="The database was deleted with its folder; its data were written back")
     [first, second] = bed.logged("database_moved")
-    assert first.state is AlarmState.ENDED and first.ended_at == bed.now and first.acknowledged_by == "RN"
+    assert first.state is AlarmState.ENDED and first.ended_at == bed.now
     assert second.state is AlarmState.ACTIVE and second.priority is Priority.HIGH and "written back" in second.message
     assert [a.id for a in bed.snapshot().active if a.condition == "database_moved"] == [second.id]
+
+
+@pytest.mark.parametrize("name", ["database_moved", "key_file"])
+def test_an_alarm_about_what_happened_ends_when_acknowledged(bed, name):
+    """Before, acknowledging only silenced it: a moved database stayed a high-priority alarm on screen for the rest
+    of the session, and discharge was refused for it until overridden."""
+    bed.report(name, message="The file was deleted; it was written back")
+    bed.tick(bed.now + 400)  # past the medium alarm's escalation: unacknowledged, the key file's rises to high too
+    assert bed.engine.high_priority_alarms() == ("The file was deleted; it was written back",)
+    bed.command("acknowledge")
+    assert bed.shown(name) is None and bed.engine.high_priority_alarms() == ()
+    [logged] = bed.logged(name)
+    assert logged.state is AlarmState.ENDED and logged.ended_at == bed.now and logged.acknowledged_by == "RN"
 
 
 def test_reports_are_not_commands_and_commands_are_not_reports(bed):

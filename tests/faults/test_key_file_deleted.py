@@ -1,9 +1,9 @@
 """The key file deleted (its whole folder, ``rm -r``) under a running ``record``.
 
 The recording holds the keys its database is sealed with; without them the identifiers cannot be read, the
-record cannot be verified, and the next start refuses the database. Within 2 s the recording writes the key
-file back from memory (owner-only) and says so (a technical alarm and a ``key_file`` event), once; the
-database then opens, verifies and shows the patient's MRN as before.
+record cannot be verified, and the next start refuses the database. Within 5 s (it looks every second) the
+recording writes the key file back from memory (owner-only) and says so, once (a technical alarm and a
+``key_file`` event); the database then opens, verifies and shows the patient's MRN as before.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def test_a_key_file_deleted_under_a_recording_is_written_back(own_key_file: Path
         time.sleep(1.0)
         gone_at = time.monotonic()
         shutil.rmtree(key_file.parent)
-        alarm = run.wait_for("(key_file) started", timeout=4)
+        alarm = run.wait_for("(key_file) started", timeout=6)
         noticed_s = time.monotonic() - gone_at
         print(f"key file written back after {noticed_s:.2f} s")
-        assert noticed_s <= 2.5
+        assert noticed_s <= 5.0
         assert "was deleted; the keys in use were written back to it" in alarm
     assert run.finish() == 0, run.output()
     assert sum("(key_file) started" in line for line in run.output()) == 1, run.output()

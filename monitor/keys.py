@@ -219,25 +219,23 @@ def keep_key_file(keys: Keys) -> KeyFileNews | None:
     A key file that others can read is left to :func:`read_keys`, which refuses it at the next start.
     """
     path = keys.path
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        held = (_decode(raw, "integrity", path), _decode(raw, "identifiers", path))
-    except (FileNotFoundError, NotADirectoryError):
-        held = None
-    except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyFileError):
-        held = (b"", b"")  # there, but not these keys
+    held = _keys_in(path)
     if held == (keys.integrity, keys.identifiers):
         return None
     if held is None:
         where, found = path, "was deleted"
     else:
         where, found = path.with_name(f"{path.name}.{keys.fingerprint}"), "holds other keys or is damaged"
-        with contextlib.suppress(KeyFileError):
-            if read_keys(where).fingerprint == keys.fingerprint:
-                return None  # written beside already
+        if _keys_in(where) == (keys.integrity, keys.identifiers):
+            return None  # written beside already
     try:
         ensure_private_dir(where.parent, tighten_existing=False)
-        _install(where, _key_file_text(keys.integrity, keys.identifiers))
+        try:
+            _install(where, _key_file_text(keys.integrity, keys.identifiers))
+        except FileExistsError:
+            # Made meanwhile: by another recording with the same keys, that is as good.
+            if _keys_in(where) != (keys.integrity, keys.identifiers):
+                raise
     except OSError as exc:
         return KeyFileNews(f"The key file {path} {found}, and the keys in use could not be written to {where}: "
                            f"{exc}", kept=False)
@@ -246,6 +244,17 @@ def keep_key_file(keys: Keys) -> KeyFileNews | None:
                            "again)", kept=True)
     return KeyFileNews(f"The key file {path} {found}; the keys this database needs (fingerprint "
                        f"{keys.fingerprint}) were written to {where}", kept=True)
+
+
+def _keys_in(path: Path) -> tuple[bytes, bytes] | None:
+    """The two keys a key file holds; None when there is no file; two empty keys when it cannot be read as one."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return (_decode(raw, "integrity", path), _decode(raw, "identifiers", path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError, UnicodeDecodeError, TypeError, KeyFileError):
+        return (b"", b"")
 
 
 #: What ``link()`` says on a filesystem that has no hard links.

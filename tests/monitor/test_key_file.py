@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import keys as keys_module
 from monitor.keys import create_keys, forget_cached_keys, keep_key_file, read_keys
 from monitor.store import Store, StoreError
 from tests.faults.helpers import REPO_ROOT
@@ -121,3 +122,23 @@ def test_the_next_start_names_the_keys_a_recording_saved_beside_a_replaced_key_f
     forget_cached_keys()
     with Store(db_path) as reopened:
         assert reopened.keys == read_keys(key_file) and reopened.keys.fingerprint == keys.fingerprint
+
+
+def test_a_key_file_another_recording_wrote_back_first_is_as_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two recordings sharing the key file both find it deleted; the one that links second is told the name is
+    taken, which is no failure when the file there holds the same keys."""
+    key_file = tmp_path / "keys" / "monitor.key"
+    keys = create_keys(key_file)
+    key_file.unlink()
+    real_install = keys_module._install
+
+    def the_other_recording_first(path: Path, body: str) -> None:
+        real_install(path, body)
+        raise FileExistsError(path)
+
+    monkeypatch.setattr(keys_module, "_install", the_other_recording_first)
+    news = keep_key_file(keys)
+    assert news is not None and news.kept and "written back" in news.text
+    assert read_keys(key_file) == keys

@@ -538,6 +538,9 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                     )
         stored = recorder.status().stored_readings
         out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
+        if recorder.writer.path != recorder.writer.configured_path:
+            out.write(f"the database is now {recorder.writer.path}: it left {recorder.writer.configured_path} while "
+                      "recording (see the README, 'Where data is kept')\n")
         if recorder.recovery_file:
             out.write(f"rows that could not be written to the database are kept in {recorder.recovery_file}\n")
         return EXIT_OK

@@ -278,6 +278,11 @@ class StoreWriter:
             self._wake.set()
             self._thread.join(drain_s + 12.0)
             self._thread = None
+        if self._store is not None:
+            # A file deleted since the last look, or a write-back still outstanding: a last try before the
+            # connection, the only holder of the data then, is closed.
+            self._write_back_at = 0.0
+            self.check_file(force=True)
         while self.held_rows() and time.monotonic() < deadline:
             if self.pump(force=True):
                 break
@@ -323,6 +328,12 @@ class StoreWriter:
                     lost = f"{self.configured_path}-shm was deleted or replaced and the data could not be written back"
                     self._failed(StoreError(lost + "; holding them"), reopen=False)
                     return False
+            if self._unresolved is not None:
+                # The whole database is only in the open connection (its file gone or broken, no copy in place):
+                # nothing more goes there, where closing would lose it; rows are held until a write-back succeeds.
+                self._failed(StoreError(f"{self.configured_path} was {self._unresolved} and could not be written "
+                                        "back; holding them"), reopen=False)
+                return False
             with self._lock:
                 if not self._held:
                     return True
@@ -498,47 +509,66 @@ class StoreWriter:
         return True
 
     def _write_back(self, what: str, own_name: bool = False) -> FileIncident:
+        """Copy the complete data out of the open connection to the configured name (or beside it, when another
+        file has taken the name); where that cannot be done, to the temporary folder. Until a copy is in place
+        the connection is the only holder of the whole database, and closing it would lose everything."""
         assert self._store is not None
         stamp = time.strftime("%Y%m%d-%H%M%S")
         free = own_name or not self.path.exists()
         target = self.path if free else self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
-        part = target.with_name(target.name + ".part")
-        try:
-            if not target.parent.exists():
-                # The folder went with the file: it is made again, owner-only, as at the first start.
-                ensure_private_dir(target.parent)
-            create_private_file(part)  # owner-only from the start, like the file it stands in for
-            destination = sqlite3.connect(str(part))
+        fallback = _fallback_folder() / f"{self.configured_path.name}.recovered-{stamp}.db"
+        errors: list[str] = []
+        for place in (target, fallback):
+            if errors and place.parent == target.parent:
+                break  # the same folder again: no better
+            part = place.with_name(place.name + ".part")
             try:
-                self._store.db.conn.backup(destination)
-                checked = str(destination.execute("PRAGMA quick_check").fetchone()[0])
-                if checked != "ok":
-                    raise sqlite3.DatabaseError(f"the copy read back damaged ({checked})")
-                # Connections still open on the vanished file delete "<db>-wal" and "<db>-shm" by name
-                # when they close; the restored file therefore keeps no such files (rollback journal)
-                # until the next start of the program puts it back in WAL mode.
-                destination.execute("PRAGMA journal_mode = DELETE")
-            finally:
-                destination.close()
-            self.close()
-            # The journal files at the configured name belong to the vanished file, whether the name is free
-            # or another database has taken it (a file renamed onto the name does not bring its own): a new
-            # connection must not read them as its own, or the vanished file's pages would be laid over the
-            # newcomer. They are moved aside, not deleted.
-            for suffix in ("-wal", "-shm"):
-                stale = self.path.with_name(self.path.name + suffix)
-                if stale.exists():
-                    os.replace(stale, stale.with_name(f"{stale.name}.orphaned-{stamp}"))
-            os.replace(part, target)
-        except (sqlite3.Error, OSError) as exc:
-            with contextlib.suppress(OSError):
-                part.unlink()
-            return FileIncident(what, None, str(exc))
-        self.path = target
-        self._identity = None
-        self._index_identity = None
-        self._wal = False
-        return FileIncident(what, str(target))
+                self._copy_to(part)
+                self.close()
+                # The journal files at the configured name belong to the vanished file, whether the name is free
+                # or another database has taken it (a file renamed onto the name does not bring its own): a new
+                # connection must not read them as its own, or the vanished file's pages would be laid over the
+                # newcomer. They are moved aside, not deleted.
+                for suffix in ("-wal", "-shm"):
+                    stale = self.path.with_name(self.path.name + suffix)
+                    if stale.exists():
+                        os.replace(stale, stale.with_name(f"{stale.name}.orphaned-{stamp}"))
+                os.replace(part, place)
+            except (sqlite3.Error, OSError) as exc:
+                errors.append(str(exc) if not errors else f"{place.parent}: {exc}")
+                if self._store is None:
+                    # Closed after a whole, checked copy; only its move failed: the copy is where the data are.
+                    place = part
+                else:
+                    with contextlib.suppress(OSError):
+                        part.unlink()
+                    continue
+            self.path = place
+            self._identity = None
+            self._index_identity = None
+            self._wal = False
+            return FileIncident(what, str(place))
+        return FileIncident(what, None, "; ".join(errors))
+
+    def _copy_to(self, part: Path) -> None:
+        """A checked copy of the whole database, through the open connection, at ``part`` (owner-only)."""
+        assert self._store is not None
+        if not part.parent.exists():
+            # The folder went with the file: it is made again, owner-only, as at the first start.
+            ensure_private_dir(part.parent)
+        create_private_file(part)  # owner-only from the start, like the file it stands in for
+        destination = sqlite3.connect(str(part))
+        try:
+            self._store.db.conn.backup(destination)
+            checked = str(destination.execute("PRAGMA quick_check").fetchone()[0])
+            if checked != "ok":
+                raise sqlite3.DatabaseError(f"the copy read back damaged ({checked})")
+            # Connections still open on the vanished file delete "<db>-wal" and "<db>-shm" by name
+            # when they close; the restored file therefore keeps no such files (rollback journal)
+            # until the next start of the program puts it back in WAL mode.
+            destination.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            destination.close()
 
     def _failed(self, exc: BaseException, reopen: bool = True) -> None:
         with self._lock:
@@ -626,6 +656,11 @@ class StoreWriter:
                 with self._lock:
                     self._ok = False
                     self._retry_at = time.monotonic() + self.retry_interval_s
+
+
+def _fallback_folder() -> Path:
+    """Where the data go when they cannot be written back where they were (as the recovery file does)."""
+    return Path(tempfile.gettempdir())
 
 
 def _open_writer_store(path: Path, wal: bool = True) -> Store:

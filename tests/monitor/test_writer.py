@@ -286,6 +286,7 @@ def test_a_write_back_that_keeps_failing_is_one_incident_and_its_success_another
     """Every failed attempt was a new incident: two a second while the folder stayed away, each a new alarm
     and a timeline event, for as long as the session lasted."""
     monkeypatch.setattr(writer_module, "WRITE_BACK_RETRY_S", 0.3)
+    _no_fallback(tmp_path, monkeypatch)
     folder = tmp_path / "data"
     db_path = folder / "monitor.db"
     with committed_writer(db_path) as (session_id, writer):
@@ -305,6 +306,74 @@ def test_a_write_back_that_keeps_failing_is_one_incident_and_its_success_another
         assert writer.pump(force=True)
         assert [i.written_to for i in writer.status().incidents] == [None, str(db_path)]
     assert stored_times(db_path, session_id) == [T0 + 1, T0 + 2]
+
+
+def _fallback_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder the writer falls back to, made ``folder`` for the test."""
+    monkeypatch.setattr(writer_module, "_fallback_folder", lambda: folder)
+    return folder
+
+
+def _no_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temporary folder nothing can be written to (a file stands where its parent should be)."""
+    (tmp_path / "no-tmp").write_text("not a folder")
+    _fallback_in(tmp_path / "no-tmp" / "tmp", monkeypatch)
+
+
+def _block_copy_beside(db_path: Path) -> None:
+    """The copy beside the database cannot be made (a folder stands at its name), as on a full disk."""
+    db_path.with_name(db_path.name + ".part").mkdir()
+
+
+def test_a_database_that_cannot_be_written_back_beside_goes_to_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the recording went on into the deleted file, the only holder of the whole database, and closing it
+    at the end lost everything: "closed: 1269 readings stored", and no file held any of them."""
+    fallback = _fallback_in(tmp_path / "tmp", monkeypatch)
+    db_path = tmp_path / "data" / "monitor.db"
+    with committed_writer(db_path) as (session_id, writer):
+        _block_copy_beside(db_path)
+        os.unlink(db_path)
+        incident = writer.check_file(force=True)
+        assert incident is not None and incident.written_to is not None
+        moved = Path(incident.written_to)
+        assert moved.parent == fallback and moved.name.startswith("monitor.db.recovered-")
+        assert f"the complete data are now in {moved}" in incident.message(db_path)
+        writer.put(Batch(readings=(heart_rate(T0 + 2),)))
+        assert writer.pump(force=True)
+    assert stat.S_IMODE(moved.stat().st_mode) == 0o600
+    assert stored_times(moved, session_id) == [T0 + 1, T0 + 2]
+    assert not db_path.exists()
+
+
+def test_rows_are_held_while_the_database_is_only_in_the_open_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "WRITE_BACK_RETRY_S", 0.2)
+    _no_fallback(tmp_path, monkeypatch)
+    db_path = tmp_path / "monitor.db"
+    with committed_writer(db_path, retry_interval_s=0.0) as (session_id, writer):
+        _block_copy_beside(db_path)
+        os.unlink(db_path)  # its index stays: nothing else tells that the file is gone
+        assert writer.check_file(force=True) is not None
+        writer.put(Batch(readings=(heart_rate(T0 + 2),)))
+        assert not writer.pump(force=True)  # before: committed into the deleted file
+        assert writer.held_rows() == 1 and not writer.status().ok
+        db_path.with_name(db_path.name + ".part").rmdir()
+        time.sleep(0.25)
+        again = writer.check_file(force=True)
+        assert again is not None and again.written_to == str(db_path)
+        assert writer.pump(force=True)
+        assert [i.written_to for i in writer.status().incidents] == [None, str(db_path)]
+    assert stored_times(db_path, session_id) == [T0 + 1, T0 + 2]
+
+
+def test_a_database_deleted_just_before_the_writer_stops_is_written_back(db_path: Path) -> None:
+    with committed_writer(db_path) as (session_id, writer):
+        os.unlink(db_path)
+        assert writer.stop(drain_s=1.0) == 0  # before: closed without a look, and the data went with the file
+    assert stored_times(db_path, session_id) == [T0 + 1]
 
 
 def test_a_key_file_deleted_under_the_writer_is_written_back_and_said_once(own_key_file: Path, db_path: Path) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
 from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
+from monitor.config import data_dir
 from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key_file, open_private
 from monitor.ownership import SessionLock
 from monitor.session import EventKind, Phase, SessionEvent
@@ -510,17 +511,18 @@ class StoreWriter:
 
     def _write_back(self, what: str, own_name: bool = False) -> FileIncident:
         """Copy the complete data out of the open connection to the configured name (or beside it, when another
-        file has taken the name); where that cannot be done, to the temporary folder. Until a copy is in place
-        the connection is the only holder of the whole database, and closing it would lose everything."""
+        file has taken the name); where that cannot be done, to the user's data folder, else the temporary folder.
+        Until a copy is in place the connection is the only holder of the whole database, and closing it would
+        lose everything."""
         assert self._store is not None
         stamp = time.strftime("%Y%m%d-%H%M%S")
         free = own_name or not self.path.exists()
         target = self.path if free else self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
-        fallback = _fallback_folder() / f"{self.configured_path.name}.recovered-{stamp}.db"
+        elsewhere = [folder / f"{self.configured_path.name}.recovered-{stamp}.db" for folder in _fallback_folders()]
         errors: list[str] = []
-        for place in (target, fallback):
+        for place in (target, *elsewhere):
             if errors and place.parent == target.parent:
-                break  # the same folder again: no better
+                continue  # the same folder again: no better
             part = place.with_name(place.name + ".part")
             try:
                 self._copy_to(part)
@@ -658,9 +660,10 @@ class StoreWriter:
                     self._retry_at = time.monotonic() + self.retry_interval_s
 
 
-def _fallback_folder() -> Path:
-    """Where the data go when they cannot be written back where they were (as the recovery file does)."""
-    return Path(tempfile.gettempdir())
+def _fallback_folders() -> tuple[Path, ...]:
+    """Where the data go when they cannot be written back where they were, in order: the user's data folder
+    (kept), then the temporary folder (as for the recovery file; some systems empty it at a restart)."""
+    return (data_dir(), Path(tempfile.gettempdir()))
 
 
 def _open_writer_store(path: Path, wal: bool = True) -> Store:

@@ -126,8 +126,9 @@ def test_a_deleted_lock_folder_is_made_again_and_nobody_else_can_resume_the_sess
         assert not [e for e in store.events(summary.id) if e.kind.value == "session_resumed"]
 
 
-def test_a_database_that_cannot_be_written_back_where_it_was_goes_to_the_temporary_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("goes_to", ["data folder", "temporary folder"])
+def test_a_database_that_cannot_be_written_back_where_it_was_goes_to_the_data_or_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, goes_to: str
 ) -> None:
     """The database deleted while no copy can be made beside it (a folder stands at the copy's name, as a full
     disk would refuse it). Before, the recording went on into the deleted file and ended "closed: 1269 readings
@@ -135,15 +136,19 @@ def test_a_database_that_cannot_be_written_back_where_it_was_goes_to_the_tempora
     tmp = tmp_path / "tmp"
     tmp.mkdir(mode=0o700)
     monkeypatch.setenv("TMPDIR", str(tmp))  # the recording's temporary folder
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    if goes_to == "temporary folder":
+        (tmp_path / "share").write_text("no data folder can be made here")
+    folder = tmp_path / "share" / "infusion-monitor" if goes_to == "data folder" else tmp
     db_path = tmp_path / "data" / "monitor.db"
     with recording("--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "8") as run:
         time.sleep(1.0)
         db_path.with_name("monitor.db.part").mkdir()
         os.unlink(db_path)
         alarm = run.wait_for("(database_moved) started", timeout=6)
-        assert f"was deleted or moved away; the complete data are now in {tmp}/monitor.db.recovered-" in alarm
+        assert f"was deleted or moved away; the complete data are now in {folder}/monitor.db.recovered-" in alarm
     assert run.finish() == 0, run.output()
-    [moved] = list(tmp.glob("monitor.db.recovered-*.db"))
+    [moved] = list(folder.glob("monitor.db.recovered-*.db"))
     assert any(f"the database is now {moved}: it left {db_path} while recording" in line for line in run.output())
     [done] = [m for text in run.output() if (m := DONE.search(text))]
     assert done.group(2) == "closed"

@@ -309,15 +309,17 @@ def test_a_write_back_that_keeps_failing_is_one_incident_and_its_success_another
 
 
 def _fallback_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The temporary folder the writer falls back to, made ``folder`` for the test."""
-    monkeypatch.setattr(writer_module, "_fallback_folder", lambda: folder)
+    """The folder the writer falls back to (the data folder, else the temporary one), made ``folder`` for the
+    test."""
+    monkeypatch.setattr(writer_module, "_fallback_folders", lambda: (folder,))
     return folder
 
 
 def _no_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A temporary folder nothing can be written to (a file stands where its parent should be)."""
-    (tmp_path / "no-tmp").write_text("not a folder")
-    _fallback_in(tmp_path / "no-tmp" / "tmp", monkeypatch)
+    """No folder to fall back to: nothing can be written to either (a file stands where their parent should be)."""
+    (tmp_path / "nowhere").write_text("not a folder")
+    monkeypatch.setattr(writer_module, "_fallback_folders",
+                        lambda: (tmp_path / "nowhere" / "data", tmp_path / "nowhere" / "tmp"))
 
 
 def _block_copy_beside(db_path: Path) -> None:

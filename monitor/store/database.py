@@ -35,6 +35,7 @@ from monitor.alarms.model import AlarmRecord
 from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
 from monitor.session import Phase, SessionEvent
 from monitor.store import witness
+from monitor.store.elsewhere import moved_copy
 from monitor.store.errors import CorruptDatabase, StoreError
 from monitor.store.queries import Queries
 from monitor.store.rows import alarm_row, waveform_row
@@ -104,6 +105,8 @@ class Store(Queries):
                     raise StoreError(f"no database at {self.path}")
                 conn = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False, timeout=10)
             else:
+                if not existed:
+                    self._refuse_over_a_moved_database()
                 if not self.path.parent.exists():
                     ensure_private_dir(self.path.parent)
                 # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode
@@ -185,6 +188,20 @@ class Store(Queries):
             with self.transaction():
                 MIGRATIONS[index](self.db)
                 self.db.execute(f"PRAGMA user_version = {index + 1}")
+
+    def _refuse_over_a_moved_database(self) -> None:
+        """A new database is not begun where this computer saw one that a recording had to move elsewhere."""
+        try:
+            keys = load_keys(create=False)
+        except KeyFileError:
+            return  # said when the keys are needed
+        moved = moved_copy(keys, self.path) if keys is not None else None
+        if moved is not None:
+            raise StoreError(
+                f"{self.path} is missing: the database this computer saw there left it while recording and is now "
+                f"{moved}. Put it back before recording (mv {moved} {self.path}); to begin a new database here "
+                "instead, move that copy somewhere else first"
+            )
 
     def _checked_keys(self, *, create: bool) -> Keys | None:
         """The key file's keys, refused when the database was sealed with another key file."""

@@ -32,11 +32,11 @@ from typing import Any
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading, flags_text, parse_flags
 from monitor import identifiers
 from monitor.alarms.model import AlarmRecord
-from monitor.config import data_dir
 from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key_file, open_private
 from monitor.ownership import SessionLock
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.database import Store
+from monitor.store.elsewhere import copy_name, fallback_folders
 from monitor.store.errors import StoreError
 from monitor.store.rows import alarm_from_row, alarm_row
 
@@ -517,8 +517,8 @@ class StoreWriter:
         assert self._store is not None
         stamp = time.strftime("%Y%m%d-%H%M%S")
         free = own_name or not self.path.exists()
-        target = self.path if free else self.path.with_name(f"{self.path.name}.recovered-{stamp}.db")
-        elsewhere = [folder / f"{self.configured_path.name}.recovered-{stamp}.db" for folder in _fallback_folders()]
+        target = self.path if free else self.path.with_name(copy_name(self.path, stamp))
+        elsewhere = [folder / copy_name(self.configured_path, stamp) for folder in fallback_folders()]
         errors: list[str] = []
         for place in (target, *elsewhere):
             if errors and place.parent == target.parent:
@@ -658,12 +658,6 @@ class StoreWriter:
                 with self._lock:
                     self._ok = False
                     self._retry_at = time.monotonic() + self.retry_interval_s
-
-
-def _fallback_folders() -> tuple[Path, ...]:
-    """Where the data go when they cannot be written back where they were, in order: the user's data folder
-    (kept), then the temporary folder (as for the recovery file; some systems empty it at a restart)."""
-    return (data_dir(), Path(tempfile.gettempdir()))
 
 
 def _open_writer_store(path: Path, wal: bool = True) -> Store:

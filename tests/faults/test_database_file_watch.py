@@ -156,3 +156,9 @@ def test_a_database_that_cannot_be_written_back_where_it_was_goes_to_the_data_or
     readings, _ = counts(moved, done.group(1))
     assert readings == int(done.group(3)) > 0
     assert stat.S_IMODE(moved.stat().st_mode) == 0o600
+    # The next start at the old name begins no new database there: it names the copy.
+    again = CommandLine("record", "--db", str(db_path), "--duration", "1")
+    assert again.finish() != 0
+    assert any(f"Put it back before recording (mv {moved} {db_path})" in line for line in again.output()), \
+        again.output()
+    assert not db_path.exists()

@@ -311,14 +311,14 @@ def test_a_write_back_that_keeps_failing_is_one_incident_and_its_success_another
 def _fallback_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The folder the writer falls back to (the data folder, else the temporary one), made ``folder`` for the
     test."""
-    monkeypatch.setattr(writer_module, "_fallback_folders", lambda: (folder,))
+    monkeypatch.setattr(writer_module, "fallback_folders", lambda: (folder,))
     return folder
 
 
 def _no_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No folder to fall back to: nothing can be written to either (a file stands where their parent should be)."""
     (tmp_path / "nowhere").write_text("not a folder")
-    monkeypatch.setattr(writer_module, "_fallback_folders",
+    monkeypatch.setattr(writer_module, "fallback_folders",
                         lambda: (tmp_path / "nowhere" / "data", tmp_path / "nowhere" / "tmp"))
 
 

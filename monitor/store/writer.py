@@ -115,6 +115,10 @@ Operation = Batch | AuditEntry | StoreCall
 OWN_FILE_FAULTS = ("truncated", "left without its write-ahead log", "left without its shared-memory index")
 
 
+class _DamagedCopy(sqlite3.DatabaseError):
+    """The copy of the database read back damaged: what the open connection reads is damaged."""
+
+
 @dataclass(frozen=True, slots=True)
 class FileIncident:
     """The open database was deleted or moved; where its complete data were written."""
@@ -469,7 +473,8 @@ class StoreWriter:
             return None
         incident = self._write_back(what, own_name=what in OWN_FILE_FAULTS)
         if incident.written_to is None:
-            # Tried again later; the same fault still not written back is no news (its alarm is on screen).
+            # Tried again later; the same fault still not written back is no news (said once; new rows are held
+            # meanwhile, under the storage alarm).
             self._write_back_at = now + WRITE_BACK_RETRY_S
             repeated, self._unresolved = self._unresolved == what, what
             if repeated:
@@ -538,6 +543,8 @@ class StoreWriter:
                 os.replace(part, place)
             except (sqlite3.Error, OSError) as exc:
                 errors.append(str(exc) if not errors else f"{place.parent}: {exc}")
+                if isinstance(exc, _DamagedCopy):
+                    break  # what the connection reads is damaged: another place makes it no better
                 if self._store is None:
                     # Closed after a whole, checked copy; only its move failed: the copy is where the data are.
                     place = part
@@ -564,7 +571,7 @@ class StoreWriter:
             self._store.db.conn.backup(destination)
             checked = str(destination.execute("PRAGMA quick_check").fetchone()[0])
             if checked != "ok":
-                raise sqlite3.DatabaseError(f"the copy read back damaged ({checked})")
+                raise _DamagedCopy(f"the copy read back damaged ({checked})")
             # Connections still open on the vanished file delete "<db>-wal" and "<db>-shm" by name
             # when they close; the restored file therefore keeps no such files (rollback journal)
             # until the next start of the program puts it back in WAL mode.

@@ -219,14 +219,15 @@ def keep_key_file(keys: Keys) -> KeyFileNews | None:
     A key file that others can read is left to :func:`read_keys`, which refuses it at the next start.
     """
     path = keys.path
+    ours = (keys.integrity, keys.identifiers)
     held = _keys_in(path)
-    if held == (keys.integrity, keys.identifiers):
+    if held == ours:
         return None
     if held is None:
         where, found = path, "was deleted"
     else:
-        where, found = path.with_name(f"{path.name}.{keys.fingerprint}"), "holds other keys or is damaged"
-        if _keys_in(where) == (keys.integrity, keys.identifiers):
+        where, found = saved_keys_path(path, keys.fingerprint), "holds other keys or is damaged"
+        if _keys_in(where) == ours:
             return None  # written beside already
     try:
         ensure_private_dir(where.parent, tighten_existing=False)
@@ -234,7 +235,7 @@ def keep_key_file(keys: Keys) -> KeyFileNews | None:
             _install(where, _key_file_text(keys.integrity, keys.identifiers))
         except FileExistsError:
             # Made meanwhile: by another recording with the same keys, that is as good.
-            if _keys_in(where) != (keys.integrity, keys.identifiers):
+            if _keys_in(where) != ours:
                 raise
     except OSError as exc:
         return KeyFileNews(f"The key file {path} {found}, and the keys in use could not be written to {where}: "
@@ -244,6 +245,11 @@ def keep_key_file(keys: Keys) -> KeyFileNews | None:
                            "again)", kept=True)
     return KeyFileNews(f"The key file {path} {found}; the keys this database needs (fingerprint "
                        f"{keys.fingerprint}) were written to {where}", kept=True)
+
+
+def saved_keys_path(key_file: Path, fingerprint: str) -> Path:
+    """Where :func:`keep_key_file` saves the keys with ``fingerprint`` beside a key file that holds others."""
+    return key_file.with_name(f"{key_file.name}.{fingerprint}")
 
 
 def _keys_in(path: Path) -> tuple[bytes, bytes] | None:

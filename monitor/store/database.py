@@ -32,7 +32,15 @@ import sqlite_utils
 from drivers.core.readings import Parameter, Reading, flags_text
 from monitor import identifiers, integrity
 from monitor.alarms.model import AlarmRecord
-from monitor.keys import KeyFileError, Keys, create_private_file, ensure_private_dir, key_file_path, load_keys
+from monitor.keys import (
+    KeyFileError,
+    Keys,
+    create_private_file,
+    ensure_private_dir,
+    key_file_path,
+    load_keys,
+    saved_keys_path,
+)
 from monitor.session import Phase, SessionEvent
 from monitor.store import witness
 from monitor.store.elsewhere import moved_copy
@@ -79,7 +87,7 @@ def _read_only_uri(path: Path) -> str:
 def _how_to_restore(key_file: Path, fingerprint: str) -> str:
     """Where the key file with ``fingerprint`` can come from: a copy a recording saved beside the key file
     (:func:`monitor.keys.keep_key_file`), else its back-up."""
-    saved = key_file.with_name(f"{key_file.name}.{fingerprint}")
+    saved = saved_keys_path(key_file, fingerprint)
     if saved.is_file():
         return (f"a recording saved those keys as {saved}: put that file at {key_file} (keep the file there now "
                 "if another database needs it; see the README, 'Identifiers and keys')")

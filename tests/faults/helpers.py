@@ -100,13 +100,19 @@ def run_child(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return child
 
 
-def integrity(path: Path) -> str:
-    """``PRAGMA integrity_check`` on a fresh connection (which also recovers the WAL, as a restart would)."""
+def first_value(path: Path, sql: str) -> object:
+    """The first column of the first row ``sql`` gives, on a fresh connection (which also recovers the WAL, as a
+    restart would)."""
     conn = sqlite3.connect(path)
     try:
-        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+        return conn.execute(sql).fetchone()[0]
     finally:
         conn.close()
+
+
+def integrity(path: Path) -> str:
+    """``PRAGMA integrity_check`` on a fresh connection."""
+    return str(first_value(path, "PRAGMA integrity_check"))
 
 
 def counts(path: Path, session_id: str) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.faults.helpers import REPO_ROOT, CommandLine, integrity, stored_counts
+from tests.faults.helpers import REPO_ROOT, CommandLine, first_value, integrity, stored_counts
 from tests.outside_process import Outsider
 
 
@@ -122,8 +122,4 @@ def test_a_deleted_shared_memory_index_then_a_listing_at_once_loses_nothing(db_p
 
 
 def _listed(db_path: Path) -> int:
-    conn = sqlite3.connect(db_path)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM audit WHERE action = 'sessions_listed'").fetchone()[0])
-    finally:
-        conn.close()
+    return int(str(first_value(db_path, "SELECT COUNT(*) FROM audit WHERE action = 'sessions_listed'")))

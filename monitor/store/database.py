@@ -52,6 +52,8 @@ from monitor.store.shared_index import wait_while_index_lost
 
 #: The WAL is truncated back to this size after a checkpoint.
 WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024
+#: How long a connection waits for another one's lock before it gives up ("database is locked").
+BUSY_TIMEOUT_S = 10.0
 log = logging.getLogger(__name__)
 
 #: How often a writing store notes beside the key file how far the record reached (and when it closes).
@@ -111,7 +113,8 @@ class Store(Queries):
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no database at {self.path}")
-                conn = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False, timeout=10)
+                conn = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False,
+                                       timeout=BUSY_TIMEOUT_S)
             else:
                 if not existed:
                     self._refuse_over_a_moved_database()
@@ -125,12 +128,13 @@ class Store(Queries):
                         os.chmod(f"{self.path}{suffix}", 0o600)
                 # Never write into a log whose index another process lost (see shared_index).
                 wait_while_index_lost(self.path)
-                conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
+                conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=BUSY_TIMEOUT_S,
+                                       isolation_level=None)
             self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not readonly:
                 if wal:
-                    self.db.execute("PRAGMA journal_mode = WAL")
+                    self._enter_wal_mode()
                 # FULL: a committed reading survives power loss, not only a crash of this process.
                 self.db.execute("PRAGMA synchronous = FULL")
                 self.db.execute("PRAGMA foreign_keys = ON")
@@ -178,6 +182,24 @@ class Store(Queries):
         if db is not None:
             with contextlib.suppress(sqlite3.Error):
                 db.conn.close()
+
+    def _enter_wal_mode(self) -> None:
+        """``PRAGMA journal_mode = WAL``, waiting for other connections' locks as every statement does.
+
+        SQLite reads the file's header before it takes the writer's lock for the switch, and a connection that
+        holds a read does not wait for that lock: on a file in rollback mode that another process is writing
+        (one a recording wrote back) the switch would fail at once with "database is locked" whenever it met a
+        commit. It is tried again until :data:`BUSY_TIMEOUT_S`.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.02)
 
     def check_integrity(self) -> None:
         """``PRAGMA quick_check``; a damaged file raises :class:`CorruptDatabase` and is not used."""

@@ -446,6 +446,7 @@ class StoreWriter:
         if self._store is None or self._identity is None or (not force and now < self._next_file_check):
             return None
         self._next_file_check = now + FILE_CHECK_S
+        self._follow_journal_mode()
         try:
             stat = os.stat(self.path)
             shrunk = stat.st_size < self._size
@@ -486,6 +487,24 @@ class StoreWriter:
             self._incidents.append(incident)
         log.error("%s", incident.message(self.configured_path))
         return incident
+
+    def _follow_journal_mode(self) -> None:
+        """Watch the log and its index from the moment this connection commits into a log.
+
+        A file written back is in rollback mode, but the next start of this program on it (a listing, an export)
+        puts it in WAL mode, and this connection follows at its next transaction. Its log deleted then would take
+        with it everything committed since, as with a file opened in WAL mode.
+        """
+        if self._wal or self._store is None:
+            return
+        try:
+            mode = str(self._store.db.execute("PRAGMA journal_mode").fetchone()[0])
+        except sqlite3.Error:
+            return
+        if mode.lower() == "wal":
+            self._wal = True
+            self._wal_identity = self._wal_file_identity()
+            self._index_identity = self._wal_file_identity("-shm") or _NO_INDEX
 
     def _wal_intact(self) -> bool:
         """False once this connection's "<db>-wal" file was deleted or replaced under it.
@@ -572,9 +591,10 @@ class StoreWriter:
             checked = str(destination.execute("PRAGMA quick_check").fetchone()[0])
             if checked != "ok":
                 raise _DamagedCopy(f"the copy read back damaged ({checked})")
-            # Connections still open on the vanished file delete "<db>-wal" and "<db>-shm" by name
-            # when they close; the restored file therefore keeps no such files (rollback journal)
-            # until the next start of the program puts it back in WAL mode.
+            # Rollback journal until the next start of the program on the file puts it back in WAL mode (the
+            # writer then follows, :meth:`_follow_journal_mode`): a SQLite without the moved-file check
+            # (SQLITE_FCNTL_HAS_MOVED) lets connections still open on the vanished file delete "<db>-wal" and
+            # "<db>-shm" by name when they close (3.40 leaves them, measured).
             destination.execute("PRAGMA journal_mode = DELETE")
         finally:
             destination.close()

@@ -123,3 +123,25 @@ def test_a_deleted_shared_memory_index_then_a_listing_at_once_loses_nothing(db_p
 
 def _listed(db_path: Path) -> int:
     return int(str(first_value(db_path, "SELECT COUNT(*) FROM audit WHERE action = 'sessions_listed'")))
+
+
+def test_a_written_back_file_put_in_wal_mode_by_a_listing_then_its_log_deleted_loses_nothing(db_path: Path) -> None:
+    """The database deleted: the recording writes it back in rollback mode. A listing by this program then puts it
+    in WAL mode (every start does), so the recording's connection commits into a log from then on; that log deleted
+    in turn must be noticed and written back like the first, or everything committed into it is lost."""
+    wal = db_path.with_name(db_path.name + "-wal")
+
+    def delete_then_list_then_delete_the_log(session_id: str, run: CommandLine) -> None:
+        os.unlink(db_path)
+        run.wait_for("written back", timeout=10)
+        listing = subprocess.run([sys.executable, "-m", "monitor.cli", "sessions", "--db", str(db_path)],
+                                 cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
+        assert session_id[:8] in listing.stdout, listing.stdout + listing.stderr
+        time.sleep(1.0)  # the recording commits on, into the log
+        assert db_path.read_bytes()[18:20] == b"\x02\x02", "the listing did not put the database in WAL mode"
+        assert wal.exists()
+        os.unlink(wal)
+
+    session_id, reported, after = _recording_when(db_path, delete_then_list_then_delete_the_log)
+    _nothing_reported_lost(db_path, session_id, reported)
+    assert any("write-ahead log" in line for line in after), "no alarm:\n" + "\n".join(after)

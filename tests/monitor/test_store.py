@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,33 @@ def test_new_database_is_migrated_in_wal_mode(store: Store) -> None:
     assert {"patients", "sessions", "readings", "waveforms", "events", "alarms", "audit"} <= set(
         store.db.table_names()
     )
+
+
+def test_a_start_waits_to_put_a_file_in_wal_mode_while_another_process_writes_it_in_rollback_mode(
+    db_path: Path
+) -> None:
+    """A recording's written-back file is in rollback mode and committed to four times a second. SQLite does not
+    wait for the lock of a switch into WAL mode: a listing started during a commit failed at once with
+    "database is locked" (5 of 12 starts against a writer holding its lock half the time)."""
+    Store(db_path).close()
+    writer = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    commit = threading.Timer(0.5, writer.execute, ["COMMIT"])
+    try:
+        writer.execute("PRAGMA journal_mode = DELETE")
+        writer.execute("CREATE TABLE scratch (x)")
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO scratch VALUES (1)")
+        commit.start()
+        started = time.monotonic()
+        with Store(db_path) as store:
+            waited = time.monotonic() - started
+            assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        commit.cancel()
+        commit.join()
+        writer.close()
+    assert waited >= 0.4
+    assert db_path.read_bytes()[18:20] == b"\x02\x02"
 
 
 def test_reopening_does_not_migrate_again(db_path: Path) -> None:

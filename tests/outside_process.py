@@ -35,22 +35,27 @@ class Outsider:
 
     def __init__(self, db_path: Path) -> None:
         self.process = subprocess.Popen([sys.executable, "-c", _OUTSIDER, str(db_path)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        assert self._answer() == "open"
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._expect("open")
 
     def write(self, text: str) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(text + "\n")
         self.process.stdin.flush()
-        assert self._answer() == "written"
+        self._expect("written")
 
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
         self.process.wait(timeout=30)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
-    def _answer(self) -> str:
-        assert self.process.stdout is not None
-        return self.process.stdout.readline().strip()
+    def _expect(self, answer: str) -> None:
+        """Fail, with what the process printed on its error output, unless its next line is ``answer``."""
+        assert self.process.stdout is not None and self.process.stderr is not None
+        line = self.process.stdout.readline().strip()
+        if line != answer:
+            self.process.wait(timeout=30)
+            raise AssertionError(f"the outside process said {line!r}, not {answer!r}: {self.process.stderr.read()}")

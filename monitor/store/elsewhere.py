@@ -2,7 +2,8 @@
 
 A recording whose database file is deleted writes the complete data back to its name; where no copy can be
 made there (a full disk, a folder that cannot be made again) it writes ``<name>.recovered-<time>.db`` to the
-user's data folder, else the temporary folder (:class:`monitor.store.writer.StoreWriter`). The next start
+user's data folder, else the temporary folder (:class:`monitor.store.writer.StoreWriter`); rows a recording could
+not write go the same way (:func:`monitor.store.writer.write_recovery_file`). The next start
 at the old name must not begin a new, empty database there while that copy holds the record: it names the
 copy instead (:func:`moved_copy`), found through the chain's first link this computer noted for the name
 (:mod:`monitor.store.witness`).
@@ -26,6 +27,12 @@ def fallback_folders() -> tuple[Path, ...]:
     return (data_dir(), Path(tempfile.gettempdir()))
 
 
+def places_for(database: Path) -> tuple[Path, ...]:
+    """Where what belongs with ``database`` is written (a copy of it, rows it could not take) and looked for
+    afterwards, in order: its own folder, then :func:`fallback_folders`, each once."""
+    return tuple(dict.fromkeys((database.parent, *fallback_folders())))
+
+
 def copy_name(database: Path, stamp: str) -> str:
     """The file name of a copy of ``database`` made at ``stamp``."""
     return f"{database.name}.recovered-{stamp}.db"
@@ -38,7 +45,7 @@ def moved_copy(keys: Keys, database: Path) -> Path | None:
     if seen is None:
         return None
     candidates: set[Path] = set()
-    for folder in (database.parent, *fallback_folders()):
+    for folder in places_for(database):
         with contextlib.suppress(OSError):
             candidates.update(p for p in folder.glob(copy_name(database, "*")) if p.is_file())
     for candidate in sorted(candidates, key=lambda p: p.name, reverse=True):  # the newest first

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections import deque
@@ -36,7 +35,7 @@ from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key
 from monitor.ownership import SessionLock
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store.database import Store
-from monitor.store.elsewhere import copy_name, fallback_folders
+from monitor.store.elsewhere import copy_name, fallback_folders, places_for
 from monitor.store.errors import StoreError
 from monitor.store.rows import alarm_from_row, alarm_row
 
@@ -752,11 +751,13 @@ def _sealed(op: Operation, keys: Keys | None) -> dict[str, Any]:
 
 def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operation],
                         keys: Keys | None = None) -> str | None:
-    """Write held operations as JSON lines beside the database (else in the temp folder); the path or None.
+    """Write held operations as JSON lines beside the database, else in the user's data folder, else in the
+    temporary folder (:func:`~monitor.store.elsewhere.places_for`); the path or None.
 
     Used when the store never came back before the recording ended: the rows are not thrown away. The
     file is readable by its owner only, and a patient's identifiers in it are encrypted with ``keys``
-    (the database's identifier key), as in the database.
+    (the database's identifier key), as in the database. The data folder comes before the temporary one,
+    which some systems empty at a restart: the likely next step after the disk under a database failed.
     """
     db = Path(db_path)
     name = f"{db.name}.recovery-{session_id[:8]}-{int(time.time())}.jsonl"
@@ -764,9 +765,11 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
     if keys is not None:
         # The last line is a keyed hash of the others: rows changed in the file are not written back as ours.
         lines.append(json.dumps({"op": _FILE_SEAL, "mac": _file_mac(keys, "".join(lines))}) + "\n")
-    for folder in (db.parent, Path(tempfile.gettempdir())):
+    for folder in places_for(db):
         target = folder / name
         try:
+            if folder != db.parent and not folder.is_dir():
+                ensure_private_dir(folder)  # the data folder, made as at a first start
             with open_private(target, "w", exclusive=True, encoding="utf-8") as out:
                 out.writelines(lines)
                 out.flush()
@@ -784,11 +787,12 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
 
 
 def pending_recovery_files(db_path: str | Path, session_id: str) -> list[Path]:
-    """Recovery files of a session not written yet (beside the database and in the temp folder), oldest first."""
+    """Recovery files of a session not written yet (wherever :func:`write_recovery_file` puts them), oldest
+    first."""
     db = Path(db_path)
     pattern = f"{db.name}.recovery-{session_id[:8]}-*.jsonl"
     found: set[Path] = set()
-    for folder in (db.parent, Path(tempfile.gettempdir())):
+    for folder in places_for(db):
         with contextlib.suppress(OSError):
             found.update(p for p in folder.glob(pattern) if p.is_file())
     return sorted(found, key=lambda p: p.name)

@@ -20,6 +20,7 @@ from monitor import integrity
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Escalation, Priority
 from monitor.cli import main
+from monitor.config import data_dir
 from monitor.keys import read_keys
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
@@ -32,6 +33,7 @@ from monitor.store.writer import (
     Operation,
     StoreCall,
     StoreWriter,
+    pending_recovery_files,
     read_recovery_file,
     write_held,
     write_recovery_file,
@@ -235,6 +237,22 @@ def test_a_recovery_file_is_private_and_keeps_the_patients_identifiers_sealed(
     assert write_held(db_path, path) == len(ops)
     patient = store.patient_row("p-1")
     assert patient is not None and (patient["mrn"], patient["name"]) == ("MRN-RF-3141", "Jane Recovery")
+
+
+def test_a_recovery_file_that_cannot_go_beside_the_database_goes_to_the_data_folder_and_is_found_there(
+    store: Store, db_path: Path, tmp_path: Path
+) -> None:
+    """The database's folder gone with its disk: the rows went to the temporary folder, which some systems empty
+    at a restart (the likely next step); the data folder is kept. Resuming and closing look there too."""
+    session_id = store.create_session(started_at=T0, patient_id=None, driver="simulated", port=None, plan="")
+    ops: list[Operation] = [Batch(readings=(heart_rate(T0 + 1),)), AuditEntry(T0 + 2, "acknowledge", "RN", session_id)]
+    unreachable = tmp_path / "unmounted" / db_path.name
+    path = write_recovery_file(unreachable, session_id, ops, store.keys)
+    assert path is not None
+    assert Path(path).parent == data_dir()
+    assert stat.S_IMODE(data_dir().stat().st_mode) == 0o700
+    assert pending_recovery_files(unreachable, session_id) == [Path(path)]
+    assert read_recovery_file(path, store.keys) == ops
 
 
 def test_a_lost_log_is_written_back_once_though_another_connection_still_holds_it(store: Store, db_path: Path) -> None:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_ERROR = 1
+#: ``record`` ended, but rows of the session are not in the database (in a recovery file, or lost).
+EXIT_NOT_STORED = 3
 
 
 #: A problem the user can fix; printed as one line, never a traceback (the application layer's error).
@@ -463,6 +465,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
         _warn_unfinished(store, args, out)
         from monitor.app import launch
         from monitor.app.services import check_services, start_services
+        from monitor.app.sessions import ending_notes
 
         check_services(launch.service_spec(args))
         recorder = make_recorder(args, store, warn=warn)
@@ -538,12 +541,9 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                     )
         stored = recorder.status().stored_readings
         out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
-        if recorder.writer.path != recorder.writer.configured_path:
-            out.write(f"the database is now {recorder.writer.path}: it left {recorder.writer.configured_path} while "
-                      "recording (see the README, 'Where data is kept')\n")
-        if recorder.recovery_file:
-            out.write(f"rows that could not be written to the database are kept in {recorder.recovery_file}\n")
-        return EXIT_OK
+        for note in ending_notes(recorder):
+            out.write(note + "\n")
+        return EXIT_NOT_STORED if recorder.rows_not_written else EXIT_OK
     finally:
         store.close()
 

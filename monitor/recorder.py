@@ -219,6 +219,8 @@ class Recorder:
         self._server_warned: str | None = None
         #: Where held rows went when the store never came back before the end (None: nothing left over).
         self.recovery_file: str | None = None
+        #: Rows the store never took before the recording ended (in :attr:`recovery_file`, or lost without one).
+        self.rows_not_written = 0
         self._dropped_reported = (0, 0)
         self._device_offset_reported: float | None = None
         #: Readings a device stamped before the session started: skipped, counted, said on the timeline.
@@ -1258,6 +1260,7 @@ class Recorder:
             left = self.writer.stop(drain_s=max(1.0, deadline - time.monotonic()))
             if left:
                 self._storage_ok = False
+                self.rows_not_written = left
                 self.recovery_file = write_recovery_file(self.store.path, s.id, self.writer.held_operations(),
                                                          self.store.keys)
                 log.error("session %s left unfinished: %d rows could not be written; they are kept in %s",

@@ -41,6 +41,7 @@ from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
 from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
+from monitor.app.sessions import ending_notes
 from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
 from monitor.dose import DoseNeedsConfirmation
@@ -554,12 +555,17 @@ class LiveWindow(DialogHost, QMainWindow):
 
         self.bridge.command(name, as_user if as_user is not None else self.user.name, done, **args)
 
-    def show_message(self, text: str) -> None:
-        """A message the nurse must see (a refused action, a failed device change)."""
+    def show_message(self, text: str, lasting: bool = False) -> None:
+        """A message the nurse must see (a refused action, a failed device change); shown for a while, or with
+        ``lasting`` until another takes its place."""
         self.messages.append(text)
         self.message.setText(text)
         self.message.setVisible(True)
         self._place_message()
+        if lasting:
+            self._message_timer.stop()
+            self._message_phase = None
+            return
         self._message_timer.start(MESSAGE_SHOWN_MS)
         # A refusal speaks of the phase it was given in: it goes when the phase changes ("take a baseline first"
         # stayed over the chart after the baseline had started).
@@ -1472,8 +1478,14 @@ class LiveWindow(DialogHost, QMainWindow):
         if self.sound is not None:
             self.sound.set_sounding(None)
         self.stop_guard()  # nothing is monitored any more: a later end of the program is no alarm
-        if status.startswith("error"):
-            self.show_message(f"Recording stopped: {status}. Everything written so far is kept.")
+        # Where rows the database never took went, and what to do with them, stays on screen: the clinic's IT
+        # needs it once the disk is back.
+        notes = [note[:1].upper() + note[1:] + "." for note in ending_notes(self.bridge.recorder)]
+        failed = status.startswith("error")
+        if failed or notes:
+            stopped = [f"Recording stopped: {status}. Everything written so far is kept."] if failed else []
+            self.show_message(" ".join([*stopped, *notes]), lasting=bool(notes))
+        if failed:
             # Monitoring ended without anyone asking: a high-priority technical alarm with its sound, until closed.
             self.end_error = status
             self._watch()

@@ -166,6 +166,25 @@ def _resume(
     return recorder
 
 
+def ending_notes(recorder: Recorder) -> list[str]:
+    """What the end of a recording leaves to be done, one line each: the database that left its place while
+    recording, rows the store never took (kept in a recovery file, or lost where none could be written). Said by
+    ``record`` and by the window."""
+    writer = recorder.writer
+    notes: list[str] = []
+    if writer.path != writer.configured_path:
+        notes.append(f"the database is now {writer.path}: it left {writer.configured_path} while recording "
+                     "(see the README, 'Where data is kept')")
+    if recorder.recovery_file:
+        notes.append(f"rows that could not be written to the database are kept in {recorder.recovery_file}")
+        notes.append(f"write them into it once it can be written again: infusion-monitor write-held "
+                     f"{recorder.recovery_file} --db {writer.path}")
+    elif recorder.rows_not_written:
+        notes.append(f"{recorder.rows_not_written} rows could not be written to the database nor to a recovery file "
+                     "(no folder could be written): they are lost")
+    return notes
+
+
 def close_unfinished(store: Store, session: str, user: str | None) -> str:
     """Close a session left unfinished by a crash, without resuming it; returns its id.
 

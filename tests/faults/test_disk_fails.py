@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli import EXIT_NOT_STORED
 from monitor.config import data_dir
 from monitor.store import Store
 from tests.faults.helpers import (
@@ -89,7 +90,7 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(tmp_path: P
             alarmed_s = until(lambda: any("(storage_failed) started" in line for line in run.output()), 10,
                               "the storage alarm")
             progress_at_alarm = len(stored_counts(run.output()))
-            assert run.finish() == 0, "\n".join(run.output())
+            assert run.finish() == EXIT_NOT_STORED, "\n".join(run.output())
         except BaseException:
             run.kill()
             raise
@@ -104,6 +105,8 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(tmp_path: P
         recovery = Path(kept)
         assert recovery.parent == data_dir(), f"the rows went to {recovery}"
         assert stat.S_IMODE(recovery.stat().st_mode) == 0o600
+        assert f"write them into it once it can be written again: infusion-monitor write-held {recovery} --db " \
+               f"{db_path}" in lines
         session_id = done.group(1)
     # The disk replaced (here: the same image mounted again, its journal replayed).
     with contextlib.ExitStack() as back:

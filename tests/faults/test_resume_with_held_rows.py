@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli import EXIT_NOT_STORED
 from monitor.store import Store
 from tests.faults.helpers import CommandLine, fill, small_disk
 
@@ -46,7 +47,7 @@ def test_resuming_a_session_whose_rows_wait_in_a_recovery_file_names_the_file(
     first.wait_for("storage_write_failed", timeout=15)
     time.sleep(1.0)
     first.process.send_signal(signal.SIGTERM)
-    assert first.finish() == 0
+    assert first.finish() == EXIT_NOT_STORED  # ended, with rows outside the database
     kept = first.wait_for("are kept in", timeout=1)
     recovery = kept.rsplit(" ", 1)[-1]
     [done] = [m for line in first.output() if (m := DONE.search(line))]

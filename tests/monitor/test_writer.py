@@ -19,6 +19,7 @@ from drivers.simulated.driver import SimulatedSource
 from monitor import integrity
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Escalation, Priority
+from monitor.app.sessions import ending_notes
 from monitor.cli import main
 from monitor.config import data_dir
 from monitor.keys import read_keys
@@ -182,6 +183,11 @@ def test_rows_left_at_the_end_go_to_a_recovery_file(
     recorder.run(until=lambda r: r.session.now > T0 + 30)
     assert recorder.end_status == "unfinished"
     assert recorder.recovery_file is not None
+    assert ending_notes(recorder) == [
+        f"rows that could not be written to the database are kept in {recorder.recovery_file}",
+        f"write them into it once it can be written again: infusion-monitor write-held {recorder.recovery_file} "
+        f"--db {db_path}",
+    ]
     lines = Path(recorder.recovery_file).read_text().splitlines()
     assert any('"session_closed"' in line for line in lines)
     held_hr = sum(line.count('"hr"') for line in lines)
@@ -193,6 +199,27 @@ def test_rows_left_at_the_end_go_to_a_recovery_file(
     assert len(list(store.readings(recorder.session.id, [Parameter.HR]))) == before_hr + held_hr
     assert store.audit_log(recorder.session.id)[-1]["action"] == "session_closed"
     assert main(["write-held", recorder.recovery_file, "--db", str(db_path)], out=io.StringIO()) == 1  # once only
+
+
+def test_rows_that_no_recovery_file_could_take_are_said_to_be_lost(
+    store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nowhere = tmp_path / "nowhere"
+    nowhere.write_text("not a folder")  # nothing can be made under it
+    monkeypatch.setattr(writer_module, "places_for", lambda _db: (nowhere / "beside", nowhere / "data"))
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
+    switch = Switch()
+    switch.broken = True
+    recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)
+    monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
+    recorder.run(until=lambda r: r.session.now > T0 + 10)
+    assert recorder.end_status == "unfinished" and recorder.recovery_file is None
+    assert recorder.rows_not_written > 10
+    assert ending_notes(recorder) == [
+        f"{recorder.rows_not_written} rows could not be written to the database nor to a recovery file (no folder "
+        "could be written): they are lost"
+    ]
 
 
 def test_alarms_held_in_a_recovery_file_come_back_as_the_same_records(store: Store, db_path: Path) -> None:

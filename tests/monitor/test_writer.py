@@ -171,16 +171,22 @@ def test_an_error_in_a_turn_is_recorded_and_the_loop_goes_on(store: Store) -> No
     assert store.reading_count(recorder.session.id) > 0
 
 
-def test_rows_left_at_the_end_go_to_a_recovery_file(
-    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _recorded_without_a_store(store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float) -> Recorder:
+    """A simulated session of ``seconds`` whose writer never finds the store willing, ended."""
     source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
     recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
     switch = Switch()
     switch.broken = True
     recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)
     monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
-    recorder.run(until=lambda r: r.session.now > T0 + 30)
+    recorder.run(until=lambda r: r.session.now > T0 + seconds)
+    return recorder
+
+
+def test_rows_left_at_the_end_go_to_a_recovery_file(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _recorded_without_a_store(store, db_path, monkeypatch, 30)
     assert recorder.end_status == "unfinished"
     assert recorder.recovery_file is not None
     assert ending_notes(recorder) == [
@@ -207,13 +213,7 @@ def test_rows_that_no_recovery_file_could_take_are_said_to_be_lost(
     nowhere = tmp_path / "nowhere"
     nowhere.write_text("not a folder")  # nothing can be made under it
     monkeypatch.setattr(writer_module, "places_for", lambda _db: (nowhere / "beside", nowhere / "data"))
-    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
-    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
-    switch = Switch()
-    switch.broken = True
-    recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)
-    monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
-    recorder.run(until=lambda r: r.session.now > T0 + 10)
+    recorder = _recorded_without_a_store(store, db_path, monkeypatch, 10)
     assert recorder.end_status == "unfinished" and recorder.recovery_file is None
     assert recorder.rows_not_written > 10
     assert ending_notes(recorder) == [

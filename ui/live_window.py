@@ -1328,10 +1328,12 @@ class LiveWindow(DialogHost, QMainWindow):
         self.hr_tile.set_title(PARAMETER_LABELS[hr.parameter if hr is not None else Parameter.HR].short)
         base = status.baseline
         self.hr_tile.reference.setText(f"baseline {base.heart_rate:.0f}" if base else "")
-        lost = status.link.state == "lost"
-        self.hr_tile.show_reading(hr, now, link_lost=lost)
+        # Why nothing newer can come: the values are then grey at once, not after the usual seconds.
+        cut_off = (f"recording {self.end_status}" if self.end_status is not None
+                   else "link lost" if status.link.state == "lost" else "")
+        self.hr_tile.show_reading(hr, now, cut_off=cut_off)
         self.spo2_tile.reference.setText(f"baseline {base.spo2:.0f}" if base else "")
-        self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now, link_lost=lost)
+        self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now, cut_off=cut_off)
         sys_r, dia_r, mean_r = (latest.get(p) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN))
         age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s + max(0.0, now - status.now))
         self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:.0f}/{base.nibp_dia:.0f}" if base else "")
@@ -1347,6 +1349,8 @@ class LiveWindow(DialogHost, QMainWindow):
             self.dialog.set_check(status.step_check, discharge_readings(status))
 
     def _cuff_schedule_text(self, status: SessionStatus) -> str:
+        if self.end_status is not None:
+            return "no cuff is started: the recording has ended"
         if not status.can_start_nibp:
             return "cuff started at the monitor (this device cannot be started remotely)"
         due = status.nibp_next_due
@@ -1388,6 +1392,8 @@ class LiveWindow(DialogHost, QMainWindow):
             timers = "Session complete"
         else:
             timers = f"Setup · session {minutes_seconds(status.elapsed_s)}"
+        if self.end_status is not None:
+            timers += f" — recording {self.end_status}"
         self.header.timers.setText(timers)
         link = status.link
         if self.end_status is None:
@@ -1464,7 +1470,6 @@ class LiveWindow(DialogHost, QMainWindow):
     def on_finished(self, status: str) -> None:
         """The recorder ended (session complete, stopped, or failed)."""
         self.end_status = status
-        self.header.timers.setText(self.header.timers.text() + f" — recording {status}")
         # Nothing on this screen is live any more: the header and the chart say so where "connected" and
         # "live" stood, and nothing that records into the session is offered.
         self._show_link(f"NOT MONITORING · recording {status}", theme.WARNING_TEXT)
@@ -1489,6 +1494,8 @@ class LiveWindow(DialogHost, QMainWindow):
             # Monitoring ended without anyone asking: a high-priority technical alarm with its sound, until closed.
             self.end_error = status
             self._watch()
+        if self.last_status is not None:
+            self.show_status(self.last_status)  # the header, the values and the cuff line as of an ended recording
 
     # -- closing ---------------------------------------------------------------------------------
 

@@ -124,16 +124,16 @@ class NumericTile(QFrame):
             self.alarm_lit = lit
             self._paint_value(self._value_colour)
 
-    def show_reading(self, reading: Reading | None, now: float, detail: str = "", *, link_lost: bool = False) -> None:
+    def show_reading(self, reading: Reading | None, now: float, detail: str = "", *, cut_off: str = "") -> None:
         """Show a value with its state: ok, questionable, unreliable, missing or stale.
 
-        With ``link_lost`` (the device's link is known to be lost) the value is stale at once: nothing newer can come.
+        With ``cut_off``, why nothing newer can come ("link lost", "recording ended"), the value is stale at once.
         """
-        self.show_values(reading, [reading.value] if reading is not None else [], now, detail, link_lost=link_lost)
+        self.show_values(reading, [reading.value] if reading is not None else [], now, detail, cut_off=cut_off)
 
     def show_values(
         self, reading: Reading | None, values: list[float | None], now: float, detail: str = "", join: str = "/",
-        *, link_lost: bool = False,
+        *, cut_off: str = "",
     ) -> None:
         """Show one or more values taken together (e.g. systolic/diastolic) with one state."""
         text = join.join("---" if v is None else f"{v:.0f}" for v in values) if values else "---"
@@ -163,10 +163,10 @@ class NumericTile(QFrame):
             self._paint_value(self.colour)
             self.value.setText(text)
         if (reading is not None and self.state != "missing" and not detail
-                and (link_lost or now - reading.t > STALE_AFTER_S)):
+                and (cut_off or now - reading.t > STALE_AFTER_S)):
             self.state = "stale"
             self._paint_value(theme.QUESTIONABLE)
-            status = ("link lost · " if link_lost else "") + f"no new value for {int(max(0.0, now - reading.t))} s"
+            status = (f"{cut_off} · " if cut_off else "") + f"no new value for {int(max(0.0, now - reading.t))} s"
         self.status.setText(status)
 
 

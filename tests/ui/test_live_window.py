@@ -157,6 +157,12 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     assert w.header.link.text() == "NOT MONITORING · recording complete"
     assert w.chart.view_label.text() == "recording complete · nothing new is drawn"
     assert not any(b.isEnabled() for b in (w.checklist_button, w.questionnaire_button, w.header.patient_button))
+    # Nothing newer can come: the values are grey at once (they looked live for the usual 10 s), no cuff is
+    # promised, and the header's timer says the recording has ended.
+    assert (w.hr_tile.state, w.spo2_tile.state) == ("stale", "stale")
+    assert w.hr_tile.status.text().startswith("recording complete · no new value for")
+    assert w.numerics.nibp_schedule.text() == "no cuff is started: the recording has ended"
+    assert w.header.timers.text().endswith(" — recording complete")
     last = w.last_status
     assert last is not None and last.nibp_age_s is not None
     w.show_status(last, now=last.now + 300)  # the watchdog's ageing after the end

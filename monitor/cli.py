@@ -541,7 +541,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
                     )
         stored = recorder.status().stored_readings
         out.write(f"session {recorder.session.id} {recorder.end_status}: {stored} readings stored\n")
-        for note in ending_notes(recorder):
+        for note in ending_notes(recorder, to_server=services.server_link is not None):
             out.write(note + "\n")
         return EXIT_NOT_STORED if recorder.rows_not_written else EXIT_OK
     finally:

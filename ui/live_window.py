@@ -1485,7 +1485,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.stop_guard()  # nothing is monitored any more: a later end of the program is no alarm
         # Where rows the database never took went, and what to do with them, stays on screen: the clinic's IT
         # needs it once the disk is back.
-        notes = [note[:1].upper() + note[1:] + "." for note in ending_notes(self.bridge.recorder)]
+        said = ending_notes(self.bridge.recorder, to_server=self.server_link is not None)
+        notes = [note[:1].upper() + note[1:] + "." for note in said]
         failed = status.startswith("error")
         if failed or notes:
             stopped = [f"Recording stopped: {status}. Everything written so far is kept."] if failed else []

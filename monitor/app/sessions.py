@@ -166,10 +166,11 @@ def _resume(
     return recorder
 
 
-def ending_notes(recorder: Recorder) -> list[str]:
+def ending_notes(recorder: Recorder, to_server: bool = False) -> list[str]:
     """What the end of a recording leaves to be done, one line each: the database that left its place while
-    recording, rows the store never took (kept in a recovery file, or lost where none could be written). Said by
-    ``record`` and by the window."""
+    recording, rows the store never took (kept in a recovery file, or lost where none could be written), and with
+    ``to_server`` (the chair sends its record to the clinic's server) that those rows are not on the server either.
+    Said by ``record`` and by the window."""
     writer = recorder.writer
     notes: list[str] = []
     if writer.path != writer.configured_path:
@@ -179,6 +180,9 @@ def ending_notes(recorder: Recorder) -> list[str]:
         notes.append(f"rows that could not be written to the database are kept in {recorder.recovery_file}")
         notes.append(f"write them into it once it can be written again: infusion-monitor write-held "
                      f"{recorder.recovery_file} --db {writer.path}")
+        if to_server:
+            notes.append("they are not on the clinic's server either: the next recording with --server sends them "
+                         "once they are in the database")
     elif recorder.rows_not_written:
         notes.append(f"{recorder.rows_not_written} rows could not be written to the database nor to a recovery file "
                      "(no folder could be written): they are lost")

@@ -67,6 +67,9 @@ class ReplicationStatus:
     warning: str | None = None
     #: What the replicator last had to do about the server's copy (sent everything again, took a new origin).
     notice: str | None = None
+    #: Why this chair's own database could not be read for what waits (a failing disk): ``pending_rows`` is then
+    #: not known, and nothing may be said to be on the server.
+    unreadable: str | None = None
 
     @property
     def text(self) -> str:
@@ -74,10 +77,14 @@ class ReplicationStatus:
         return "; ".join(t for t in (self._link_text(), self.warning, self.notice) if t)
 
     def _link_text(self) -> str:
+        if self.unreadable is not None:
+            state = "" if not self.running else "connected, " if self.connected else "NOT CONNECTED, "
+            return (f"Server {self.server}: {state}what waits to be sent is not known (this chair's database cannot "
+                    f"be read: {self.unreadable}); the next start sends whatever waits")
         if not self.running:
             if self.pending_rows:
                 return f"Server {self.server}: {self.pending_rows} rows wait here for the next start"
-            return f"Server {self.server}: everything recorded is on the server"
+            return f"Server {self.server}: everything stored here is on the server"
         if not self.connected:
             reason = f" ({self.error})" if self.error else ""
             return (
@@ -176,11 +183,13 @@ class Replicator:
         """Link state and backlog (reads the outbox; cheap)."""
         if self._final is not None:
             return self._final
+        unreadable = None
         try:
             with self._lock:
                 pending = outbox.state(self._local)
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
             pending = outbox.OutboxState(0, None)
+            unreadable = str(exc)
         behind = 0.0 if pending.oldest_queued_at is None else max(0.0, time.time() - pending.oldest_queued_at)
         busy_since = self._busy_since
         unanswered = 0.0 if busy_since is None else time.monotonic() - busy_since
@@ -194,6 +203,7 @@ class Replicator:
             error=f"the server has not answered for {unanswered:.0f} s" if stuck else self._error,
             warning=self._warning,
             notice=self._notice,
+            unreadable=unreadable,
         )
 
     def start(self) -> None:
@@ -213,7 +223,7 @@ class Replicator:
         final = self.status()
         self._final = ReplicationStatus(
             final.server, False, final.pending_rows, final.behind_s, final.last_shipped_at, final.error,
-            running=False, notice=final.notice,
+            running=False, notice=final.notice, unreadable=final.unreadable,
         )
         with self._lock:
             self._local.close()

@@ -104,7 +104,7 @@ def test_server_killed_mid_session_and_restarted(own_server: local_server.LocalS
     # Up, lost with the server, up again after the restart, closed at the end.
     lost = links.index(False)
     assert links[0] is True and True in links[lost:] and links[-1] is False
-    assert any("everything recorded is on the server" in line for line in chair.output()), chair.output()
+    assert any("everything stored here is on the server" in line for line in chair.output()), chair.output()
     totals = _assert_exact_copy(db, own_server)
     assert totals["readings"] > 500 and totals["waveforms"] > 20
 
@@ -191,7 +191,7 @@ def test_chair_database_deleted_while_replicating_goes_on_to_the_server_from_its
     finally:
         if chair.process.poll() is None:
             chair.kill()
-    assert any("everything recorded is on the server" in line for line in chair.output()), chair.output()
+    assert any("everything stored here is on the server" in line for line in chair.output()), chair.output()
     assert _pending(db) == 0
     # Still the same history on the server, not sent again under a new origin as if from another file.
     assert _origin(db) == origin

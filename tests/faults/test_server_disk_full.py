@@ -74,7 +74,7 @@ def test_a_full_server_disk_does_not_blind_the_station(small_disk: Path, tmp_pat
         # Space comes back: everything the chair recorded reaches the server, once.
         (small_disk / "filler").unlink()
         assert chair.finish(90) == 0
-        assert any("everything recorded is on the server" in line for line in chair.output()), chair.output()
+        assert any("everything stored here is on the server" in line for line in chair.output()), chair.output()
         with sqlite3.connect(db) as local, psycopg.connect(server.admin_url()) as remote:
             origin = local.execute("SELECT value FROM replication_state WHERE key = 'origin'").fetchone()[0]
             for (session_id,) in local.execute("SELECT id FROM sessions").fetchall():

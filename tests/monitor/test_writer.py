@@ -189,11 +189,15 @@ def test_rows_left_at_the_end_go_to_a_recovery_file(
     recorder = _recorded_without_a_store(store, db_path, monkeypatch, 30)
     assert recorder.end_status == "unfinished"
     assert recorder.recovery_file is not None
-    assert ending_notes(recorder) == [
+    kept = [
         f"rows that could not be written to the database are kept in {recorder.recovery_file}",
         f"write them into it once it can be written again: infusion-monitor write-held {recorder.recovery_file} "
         f"--db {db_path}",
     ]
+    assert ending_notes(recorder) == kept
+    on_server = "they are not on the clinic's server either: the next recording with --server sends them once they " \
+                "are in the database"
+    assert ending_notes(recorder, to_server=True) == [*kept, on_server]
     lines = Path(recorder.recovery_file).read_text().splitlines()
     assert any('"session_closed"' in line for line in lines)
     held_hr = sum(line.count('"hr"') for line in lines)

@@ -183,7 +183,7 @@ def test_a_chair_database_restored_from_its_backup_keeps_the_server_copy_whole(c
     assert _count(clinic.admin_url, third) > 0
     notice = replicator.status().notice
     assert notice is not None and "restored from a backup" in notice and replicator.origin[:8] in notice
-    assert "everything recorded is on the server" in replicator.status().text and notice in replicator.status().text
+    assert "everything stored here is on the server" in replicator.status().text and notice in replicator.status().text
     # Its row at the station under the earlier id has ended: no second tile for one chair.
     with psycopg.connect(clinic.admin_url) as server:
         ended = server.execute("SELECT live->>'active' FROM chairs WHERE origin = %s", [origin]).fetchone()

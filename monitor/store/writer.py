@@ -599,12 +599,18 @@ class StoreWriter:
             destination.close()
 
     def _failed(self, exc: BaseException, reopen: bool = True) -> None:
+        error = str(exc)
+        # SQLite words a disk that stopped answering as it meets it ("disk I/O error", or "database disk image is
+        # malformed" for a page it could not read): the file itself is asked, so the alarm names the disk.
+        unreadable = _unreadable(self.path)
+        if unreadable is not None and unreadable not in error:
+            error = f"{error}; its file cannot be read: {unreadable}"
         with self._lock:
             self._retry_at = time.monotonic() + self.retry_interval_s
             if self._ok:
-                log.error("storage write failed, holding %d rows in memory: %s", self._held_rows, exc)
+                log.error("storage write failed, holding %d rows in memory: %s", self._held_rows, error)
             self._ok = False
-            self._error = str(exc)
+            self._error = error
             self._bound_memory()
         # A connection that saw a disk error may keep a stale view; the next attempt opens afresh.
         if reopen and isinstance(exc, sqlite3.OperationalError | StoreError | OSError):
@@ -747,6 +753,19 @@ def _sealed(op: Operation, keys: Keys | None) -> dict[str, Any]:
                         for name, value in zip(_PATIENT_FIELDS, op.args, strict=True)]
         data["sealed"] = True
     return data
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why the beginning of the file at ``path`` cannot be read (a failing disk: "Input/output error"); None when
+    it can, or when there is no file to read."""
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            handle.read(100)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operation],

@@ -89,6 +89,8 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(tmp_path: P
             _fail(disk)
             alarmed_s = until(lambda: any("(storage_failed) started" in line for line in run.output()), 10,
                               "the storage alarm")
+            [alarm] = [line for line in run.output() if "(storage_failed) started" in line]
+            assert "its file cannot be read: Input/output error" in alarm, alarm  # the disk named, not "malformed"
             progress_at_alarm = len(stored_counts(run.output()))
             assert run.finish() == EXIT_NOT_STORED, "\n".join(run.output())
         except BaseException:

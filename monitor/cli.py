@@ -19,7 +19,7 @@ from monitor import __version__
 from monitor.accounts import os_user
 from monitor.app.errors import AppError
 from monitor.app.exports import export_course, export_session, read_course, reference_ranges, rems_worksheet
-from monitor.app.services import patient_id_system, send_close_to_server
+from monitor.app.services import patient_id_system, send_close_to_server, send_held_to_server
 from monitor.app.stores import open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
 from monitor.constants import NIBP_INTERVAL_RANGE_MIN
@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     held = sub.add_parser("write-held", help="write the rows a recording kept in a recovery file into the database")
     held.add_argument("file", metavar="RECOVERY.jsonl")
     add_db_option(held)
+    held.add_argument("--server", metavar="URL",
+                      help="then send them to the clinic's PostgreSQL and clear the nurse station's word of them "
+                           "(default: INFUSION_MONITOR_SERVER or config 'server'; off when unset)")
 
     feed = sub.add_parser("feed", help="live feed: list the messages the receiver refused, or send them again")
     feed.add_argument("action", choices=["list", "resend"])
@@ -575,7 +578,18 @@ def _stop_on_signals(recorder: Any, on_suspend: Callable[[], None]) -> Any:
 def _warn_unfinished(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     if args.resume:
         return
+    from monitor.store.writer import pending_recovery_files
+
     for s in store.unfinished_sessions():
+        waiting = pending_recovery_files(store.path, s.id)
+        if waiting:
+            # Resuming or closing it is refused until they are in (they hold its last rows and its end).
+            out.write(
+                f"note: session {s.id} (started {_local(s.started_at)}) ended with rows its database could not "
+                f"take; they wait in {', '.join(map(str, waiting))}: write them in with "
+                f"`infusion-monitor write-held FILE --db {store.path}`\n"
+            )
+            continue
         out.write(
             f"note: session {s.id} (started {_local(s.started_at)}) was left unfinished; "
             f"resume it with --resume {s.id[:8]} or close it with `infusion-monitor close {s.id[:8]}`\n"
@@ -719,13 +733,16 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
     store = _open_store(args, must_exist=True)
     store.close()
     try:
-        rows = write_held(store.path, args.file)
+        done = write_held(store.path, args.file)
     except (OSError, ValueError, StoreError) as exc:
         raise CliError(str(exc)) from None
-    if rows == 0:
+    if done.rows == 0:
         out.write(f"the held rows of {args.file} were written to {store.path} before; nothing written again\n")
     else:
-        out.write(f"{rows} held rows from {args.file} written to {store.path}\n")
+        out.write(f"{done.rows} held rows from {args.file} written to {store.path}\n")
+    sent = send_held_to_server(store.path, done.session_id, args.server)
+    if sent is not None:
+        out.write(sent + "\n")
     return EXIT_OK
 
 

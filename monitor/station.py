@@ -15,7 +15,11 @@ station can see:
   its values are the last ones it had, not current;
 * an alarm not acknowledged at the chair within ``escalate_after_s`` (default 60 s) is escalated;
 * two chair databases reporting under one login (a chair's settings copied to another chair) are two
-  tiles, each with its own values and alarms, and a technical alarm naming the shared login.
+  tiles, each with its own values and alarms, and a technical alarm naming the shared login;
+* a session that ended with rows its chair could not write to its database (its disk failed; they are not on
+  the server either) leaves its tile, but not the screen: a low-priority alarm says how many rows wait in
+  which file on which computer, until ``write-held`` there has sent them or the chair records again. It does
+  not sound: nobody at the station can silence it, and it needs the clinic's IT, not a nurse at once.
 
 The station shows; it never writes to the server, so it cannot silence or change a chair.
 """
@@ -76,10 +80,15 @@ class StationAlarm:
     """A condition raised by the station itself (the chair cannot raise it)."""
 
     chair: str
-    condition: str  # chair_offline | chair_stalled | login_shared | escalated
+    condition: str  # chair_offline | chair_stalled | login_shared | escalated | record_not_kept
     priority: Priority
     message: str
     alarm_id: str | None = None
+
+    @property
+    def sounds(self) -> bool:
+        """Whether the station sounds it (a record not kept by an ended session is shown only)."""
+        return self.condition != "record_not_kept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +159,18 @@ class StationModel:
         self._lock = threading.Lock()
         # chair key -> (report, when the chair was last heard from, when this report's chair time was first seen)
         self._reports: dict[str, tuple[ChairReport, float, float]] = {}
+        # chair key -> the last report of a session that ended with rows its chair could not keep
+        self._not_kept: dict[str, ChairReport] = {}
 
     def apply(self, report: ChairReport, received_at: float | None = None) -> None:
-        """Take a chair's newest report (a chair whose session ended leaves the screen)."""
+        """Take a chair's newest report (a chair whose session ended leaves the screen; the word of rows it could
+        not keep stays until a later report no longer carries it)."""
         at = (self.clock() if received_at is None else received_at) - max(0.0, report.silent_s)
         with self._lock:
+            if report.tile is not None and report.tile.not_kept is not None and not report.tile.active:
+                self._not_kept[report.key] = report
+            else:
+                self._not_kept.pop(report.key, None)
             if report.tile is None or not report.tile.active:
                 self._reports.pop(report.key, None)
                 return
@@ -179,7 +195,7 @@ class StationModel:
             view = ChairView(
                 chair=report.chair,
                 name=report.name,
-                patient=(report.patient_mrn or "—") if self.show == "mrn" else initials(report.patient_name),
+                patient=self._patient(report),
                 tile=report.tile,
                 silent_s=silent,
                 offline=silent >= self.offline_after_s,
@@ -196,9 +212,31 @@ class StationModel:
             out.append(replace(view, escalated=escalated))
         return sorted(out, key=lambda v: v.name)
 
-    def station_alarms(self, now: float | None = None) -> list[StationAlarm]:
-        """The station's own conditions: chairs gone silent, alarms left unacknowledged."""
+    def _patient(self, report: ChairReport) -> str:
+        return (report.patient_mrn or "—") if self.show == "mrn" else initials(report.patient_name)
+
+    def records_not_kept(self) -> list[StationAlarm]:
+        """One low-priority alarm per ended session whose chair could not keep all of its rows, by chair name."""
+        with self._lock:
+            reports = sorted(self._not_kept.values(), key=lambda r: (r.name, r.key))
         alarms = []
+        for report in reports:
+            assert report.tile is not None and report.tile.not_kept is not None
+            lost = report.tile.not_kept
+            where = (f"they wait in {lost.file} on {lost.host or 'the chair computer'}: run "
+                     f"'infusion-monitor write-held' there" if lost.file
+                     else "no file could hold them: they are lost")
+            session = (report.tile.session_id or "")[:8]
+            alarms.append(StationAlarm(
+                report.chair, "record_not_kept", Priority.LOW,
+                f"{report.name}: session {session} of patient {self._patient(report)} ended with {lost.rows} rows "
+                f"NOT in the chair's database, so not on the server either; {where}",
+            ))
+        return alarms
+
+    def station_alarms(self, now: float | None = None) -> list[StationAlarm]:
+        """The station's own conditions: chairs gone silent, alarms left unacknowledged, records not kept."""
+        alarms = self.records_not_kept()
         for view in self.views(now):
             if view.offline:
                 alarms.append(
@@ -229,7 +267,7 @@ class StationModel:
 
     def sounding(self, now: float | None = None) -> Priority | None:
         """The loudest priority the station sounds: unacknowledged chair alarms and its own conditions."""
-        levels = [a.priority for a in self.station_alarms(now)]
+        levels = [a.priority for a in self.station_alarms(now) if a.sounds]
         for view in self.views(now):
             levels.extend(Priority(a.priority) for a in view.tile.alarms if not a.acknowledged)
         return max(levels, default=None)

@@ -3,7 +3,9 @@
 Each tile shows the chair, the patient (MRN or initials), protocol phase and its timer, heart
 rate, SpO2, the last NIBP with its age, and every active alarm in its IEC colour and flash rate.
 The station's own conditions (a chair not reporting, an alarm left unacknowledged) appear on the
-tile and in the banner, and the loudest priority sounds with the chairs' burst patterns. Clicking
+tile and in the banner, and the loudest priority sounds with the chairs' burst patterns; a session that
+ended with rows its chair could not keep has no tile left and is a line of the banner (low priority, silent,
+see :mod:`monitor.station`). Clicking
 a tile opens that chair's recent trends, read-only. The station only reads: it cannot
 acknowledge, silence or change anything at a chair.
 """
@@ -272,7 +274,12 @@ class StationWindow(QMainWindow):
                 "chairs are not visible</b>"
             )
         parts.append(f"{len(views)} active chairs · {len(station_alarms)} station alarms")
-        self.banner.setText(" · ".join(parts))
+        text = " · ".join(parts)
+        # An ended session's rows its chair could not keep: its tile is gone, so the banner says it, line by line.
+        for alarm in self.model.records_not_kept():
+            text += (f"<div style='color:{theme.ALARM_COLOURS[alarm.priority]}'>{alarm.priority.marker} "
+                     f"{html.escape(alarm.message)}</div>")
+        self.banner.setText(text)
         if self.sound is not None:
             loudest = self.model.sounding()
             if not self.connected:

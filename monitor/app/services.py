@@ -115,6 +115,21 @@ def send_close_to_server(db_path: Path, session_id: str, *, still_recording: boo
     return send_closed_session(url, db_path, session_id)
 
 
+def send_held_to_server(db_path: Path, session_id: str, server: str | None) -> str | None:
+    """After ``write-held`` put an ended session's held rows into ``db_path``: send them to the clinic's server
+    (``--server``, or the one configured), which also takes the nurse station's word of them off. One line saying
+    how it went; None without a server."""
+    try:
+        url, _name = server_settings(server, None)
+    except AppError as exc:
+        return f"not sent to the clinic's server: {exc}"
+    if url is None:
+        return None
+    from monitor.replication.chair import send_written_held
+
+    return send_written_held(url, db_path, session_id)
+
+
 def start_server_link(server: str | None, chair: str | None, store: Store, recorder: Recorder) -> Replicator | None:
     """Start replicating to the clinic's server when one is configured (``--server``, INFUSION_MONITOR_SERVER
     or config ``server``); None when this chair works alone. ``chair`` names it at the nurse station."""
@@ -140,11 +155,18 @@ class Services:
 
     feed: Feed | None = None
     server_link: Replicator | None = None
+    #: The recording they serve: once it ended, the nurse station is told of rows it could not keep.
+    recorder: Recorder | None = None
 
     def stop(self) -> None:
         """Stop both, each given :data:`FEED_DRAIN_S` to deliver what is queued."""
         if self.server_link is not None:
-            self.server_link.stop(timeout=FEED_DRAIN_S)
+            ended_with = None
+            if self.recorder is not None:
+                from monitor.replication.live import not_kept_document
+
+                ended_with = not_kept_document(self.recorder.rows_not_written, self.recorder.recovery_file)
+            self.server_link.stop(timeout=FEED_DRAIN_S, ended_with=ended_with)
         if self.feed is not None:
             self.feed.stop(drain_s=FEED_DRAIN_S)
 
@@ -163,7 +185,7 @@ class ServiceSpec:
 
 def start_services(store: Store, recorder: Recorder, spec: ServiceSpec) -> Services:
     """Start the feed and the server link a recording is configured for (audited under who records)."""
-    started = Services(start_feed(spec.feed, store, recorder, recorder.nurse))
+    started = Services(start_feed(spec.feed, store, recorder, recorder.nurse), recorder=recorder)
     try:
         started.server_link = start_server_link(spec.server, spec.chair, store, recorder)
     except BaseException:

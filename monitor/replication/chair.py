@@ -115,15 +115,32 @@ def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Repl
     return replicator
 
 
-def send_closed_session(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:
-    """Tell the server that a session left unfinished by a crash was closed at the chair (its rows, and its tile
-    off the nurse station, which otherwise keeps reporting the chair silent); one line saying how it went."""
+def _send_ended(url: str, db_path: Path, session_id: str, timeout: float) -> tuple[bool, str]:
+    """Ship what waits in ``db_path`` and mark the station's row of ``session_id`` ended; whether everything reached
+    the server, and the link's one-line status."""
     replicator = Replicator(db_path, url)
     try:
         sent = replicator.send_closed(session_id, timeout)
         status = replicator.status()
     finally:
         replicator.stop(timeout=0.0)
+    return sent, status.server if sent else status.text
+
+
+def send_closed_session(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:
+    """Tell the server that a session left unfinished by a crash was closed at the chair (its rows, and its tile
+    off the nurse station, which otherwise keeps reporting the chair silent); one line saying how it went."""
+    sent, said = _send_ended(url, db_path, session_id, timeout)
     if sent:
-        return f"Server {status.server}: the session is closed there too; the nurse station no longer shows it"
-    return (f"{status.text}; the nurse station shows this chair as not reporting until it records again")
+        return f"Server {said}: the session is closed there too; the nurse station no longer shows it"
+    return f"{said}; the nurse station shows this chair as not reporting until it records again"
+
+
+def send_written_held(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:
+    """Send the rows ``write-held`` put into ``db_path`` for the ended session ``session_id``, and take the nurse
+    station's word that they were not kept off; one line saying how it went."""
+    sent, said = _send_ended(url, db_path, session_id, timeout)
+    if sent:
+        return f"Server {said}: they are on the server too; the nurse station no longer reports them missing"
+    return (f"{said}; the nurse station reports them missing until the next recording with --server sends "
+            "them")

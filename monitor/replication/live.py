@@ -8,6 +8,7 @@ clock (``now`` is when the chair made the document), so the station measures age
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,18 @@ class LiveAlarm:
     started_at: float
     acknowledged: bool
     latched: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotKept:
+    """Rows of a chair's ended session that never reached its database (its disk failed), so not the server
+    either: where they wait until ``write-held`` puts them in."""
+
+    rows: int
+    #: The recovery file on the chair's computer (empty: no file could be written; the rows are lost).
+    file: str
+    #: The chair computer's host name.
+    host: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,8 @@ class LiveTile:
     scores_due: tuple[str, ...] = ()
     #: What the session's protocol calls the phase (``SessionStatus.phase_label``); empty from older chairs.
     phase_label: str = ""
+    #: An ended session's rows the chair could not keep in its database (None: everything was kept).
+    not_kept: NotKept | None = None
 
     @property
     def phase_name(self) -> str:
@@ -107,6 +122,20 @@ def live_document(update: Any) -> dict[str, Any]:
     }
 
 
+def not_kept_document(rows: int, file: str | None) -> dict[str, Any]:
+    """What the last live status of a session says of ``rows`` its chair could not write to its database, kept
+    in the recovery ``file`` (None: nowhere); empty when every row was written."""
+    if rows <= 0:
+        return {}
+    return {"not_kept": {"rows": rows, "file": file or "", "host": socket.gethostname()}}
+
+
+def _not_kept(value: Any) -> NotKept | None:
+    if not value:
+        return None
+    return NotKept(int(value["rows"]), str(value.get("file") or ""), str(value.get("host") or ""))
+
+
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -146,6 +175,7 @@ def parse_tile(document: dict[str, Any]) -> LiveTile:
             device_link=str(document.get("device_link") or ""),
             scores_due=tuple(str(scale) for scale in document.get("scores_due") or ()),
             phase_label=str(document.get("phase_label") or ""),
+            not_kept=_not_kept(document.get("not_kept")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"unreadable live status: {exc}") from exc

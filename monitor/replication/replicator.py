@@ -134,6 +134,8 @@ class Replicator:
         self._local = outbox.connect(self.db_path)
         self.origin = outbox.install(self._local)
         self._server: psycopg.Connection | None = None
+        #: The connection's progress was compared with this file's (:meth:`_reconcile`): rows may be shipped on it.
+        self._reconciled = False
         self._server_columns: dict[str, set[str]] = {}
         self._warned_columns: set[tuple[str, str]] = set()
         self._lock = threading.Lock()  # the local SQLite connection
@@ -153,6 +155,8 @@ class Replicator:
         #: When the round with the server now under way began (None: the thread waits, nothing is asked).
         self._busy_since: float | None = None
         self._final: ReplicationStatus | None = None
+        #: Added to the last live status when the recording ends (see :meth:`stop`).
+        self._ended_with: dict[str, Any] = {}
         self._warning: str | None = None
         self._notice: str | None = None
         #: Called (on the replicator's thread) with the warning whenever it changes (None: it ended).
@@ -211,10 +215,15 @@ class Replicator:
         self._thread = threading.Thread(target=self._run, name="replicator", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0, *, goodbye: bool = True) -> None:
-        """Ship what can be shipped within ``timeout``, say goodbye to the station, and close."""
+    def stop(self, timeout: float = 5.0, *, goodbye: bool = True, ended_with: dict[str, Any] | None = None) -> None:
+        """Ship what can be shipped within ``timeout``, say goodbye to the station, and close.
+
+        ``ended_with`` goes into the last live status (the session's tile leaves the station): what the station
+        must still know of the chair after its session ended (:func:`monitor.replication.live.not_kept_document`).
+        """
         self._flush_deadline = time.monotonic() + timeout
         self._goodbye = goodbye
+        self._ended_with = dict(ended_with or {})
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -234,8 +243,7 @@ class Replicator:
         assert self._thread is None
         deadline = time.monotonic() + timeout
         try:
-            if self._server is None:
-                self._connect()
+            self._ready()
             assert self._server is not None
             while self.ship_once():
                 if time.monotonic() >= deadline:
@@ -267,8 +275,7 @@ class Replicator:
             try:
                 if self._follow_to is not None:
                     self._open_followed()
-                if self._server is None:
-                    self._connect()
+                self._ready()
                 try:
                     shipped = self.ship_once()
                 except psycopg.Error as exc:
@@ -295,12 +302,14 @@ class Replicator:
                 self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
                 continue
             except sqlite3.Error as exc:
+                # The chair's own file is busy or failing (its disk gone); the recorder reports that. The chair
+                # monitors on: the station goes on seeing it, its values and that alarm, over a link that works.
+                self._send_live_over_intact_link(stopping)
                 if stopping and time.monotonic() >= getattr(self, "_flush_deadline", 0.0):
                     # Past the flush's time (stop() may have closed the file under a slow batch): what is not
                     # shipped stays in the outbox for the next start.
                     self._disconnect(None)
                     return
-                # The chair's own file is busy or failing; the recorder reports that. Try again shortly.
                 log.warning("replicator cannot read the outbox: %s", exc)
                 self._pause(RETRY_MIN_S, stopping)
                 continue
@@ -365,15 +374,31 @@ class Replicator:
                 f"the server's schema is version {version}; run 'infusion-monitor server migrate' "
                 f"(needs {SCHEMA_VERSION})"
             )
+        try:
+            self._server_columns = {t: server_writes.columns_of(conn, t) for t in outbox.TABLES}
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+            raise
         self._server = conn
-        self._server_columns = {t: server_writes.columns_of(conn, t) for t in outbox.TABLES}
-        self._reconcile(conn)
+        # Nothing is shipped on it before this file's progress is compared with the server's (:meth:`_ready`);
+        # the live status goes at once, even while this chair's own file cannot be read.
+        self._reconciled = False
         self._connected = True
         self._error = None
         self._last_heartbeat = 0.0
         with self._live_lock:
             self._live_dirty = True
         log.info("replicating to %s", redacted(self.url))
+
+    def _ready(self) -> None:
+        """A server connection whose progress was compared with this file's: connects and compares as needed."""
+        if self._server is None:
+            self._connect()
+        if not self._reconciled:
+            assert self._server is not None
+            self._reconcile(self._server)
+            self._reconciled = True
 
     def _link_intact(self) -> bool:
         """The server connection still works (a statement failed, not the link)."""
@@ -509,7 +534,7 @@ class Replicator:
         if not (dirty or final or now - self._last_heartbeat >= self.heartbeat_s):
             return
         if final:
-            live = dict(live or {}, active=False)
+            live = dict(live or {}, active=False, **self._ended_with)
         payload = json.dumps(live, default=str) if live is not None else None
         conn = self._server
         with conn.transaction():
@@ -524,6 +549,16 @@ class Replicator:
         with self._live_lock:
             if self._live is live or final:
                 self._live_dirty = False
+
+    def _send_live_over_intact_link(self, stopping: bool) -> None:
+        """The live status (the last one when ``stopping``), while the chair's file cannot be read: a lost link is
+        handled as anywhere else."""
+        if self._server is None or not self._connected:
+            return
+        try:
+            self._send_live(final=stopping and getattr(self, "_goodbye", True))
+        except (psycopg.Error, OSError) as exc:
+            self._disconnect(exc)
 
     def _set_warning(self, warning: str | None) -> None:
         if warning == self._warning:

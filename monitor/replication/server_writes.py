@@ -21,8 +21,9 @@ from monitor.store.outbox import Mark
 SHARED_WITHIN_S = 10.0
 #: A row of the same chair (name and host) under another origin, silent this long, is its former database.
 FORMER_AFTER_S = 30.0
-#: A chair row's status marked as ended: the station takes the tile off (as after a session's end).
-_ENDED = "COALESCE(live, '{}'::jsonb) || '{\"active\": false}'::jsonb"
+#: A chair row's status marked as ended: the station takes the tile off (as after a session's end), and any word of
+#: rows the chair could not keep (they were written since, or the row belongs to a database no longer used).
+_ENDED = "(COALESCE(live, '{}'::jsonb) - 'not_kept') || '{\"active\": false}'::jsonb"
 
 
 def columns_of(conn: psycopg.Connection, table: str) -> set[str]:
@@ -94,7 +95,8 @@ def publish_chair(
     and notify; returns ``(name, host)`` of every other chair database that reports under this login now.
 
     A former database of the same chair (same name and host, silent for :data:`FORMER_AFTER_S`) is taken
-    off the station: the chair now reports from this one.
+    off the station, with any word of rows it could not keep: the chair now reports from this one (and
+    names recovery files that wait when it starts).
     """
     conn.execute(
         "INSERT INTO chairs (name, origin, host, seen_at, live) VALUES (%s, %s, %s, now(), %s::jsonb) "
@@ -105,7 +107,7 @@ def publish_chair(
     conn.execute(
         f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin <> %s AND name = %s "
         "AND host = %s AND seen_at < now() - make_interval(secs => %s) "
-        "AND COALESCE(live->>'active', 'true') <> 'false'",
+        "AND (COALESCE(live->>'active', 'true') <> 'false' OR live ? 'not_kept')",
         [origin, name, host, FORMER_AFTER_S],
     )
     others = conn.execute(

@@ -896,8 +896,17 @@ def _op_from_json(data: dict[str, Any], keys: Keys | None = None) -> Operation:
 REPLAYABLE_CALLS = frozenset({"create_patient", "assign_patient", "end_session"})
 
 
-def write_held(db_path: str | Path, recovery_file: str | Path) -> int:
-    """Write the operations of a recovery file into the database, in order, in one transaction; rows written."""
+@dataclass(frozen=True, slots=True)
+class HeldWritten:
+    """What :func:`write_held` did: the session the file belongs to, and how many rows it wrote (0: the file's
+    rows were written before)."""
+
+    session_id: str
+    rows: int
+
+
+def write_held(db_path: str | Path, recovery_file: str | Path) -> HeldWritten:
+    """Write the operations of a recovery file into the database, in order, in one transaction."""
     digest = hashlib.sha256(Path(recovery_file).read_bytes()).hexdigest()
     store = Store(db_path)
     try:
@@ -925,7 +934,7 @@ def write_held(db_path: str | Path, recovery_file: str | Path) -> int:
         store.close()
     # Written once only: the file is renamed so that it cannot be written a second time by mistake.
     os.replace(recovery_file, f"{recovery_file}.written")
-    return written
+    return HeldWritten(session_id, written)
 
 
 #: The audit action that says a recovery file's rows were written (detail: its name and SHA-256).

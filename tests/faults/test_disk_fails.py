@@ -6,6 +6,11 @@ Monitoring goes on under a storage alarm, the rows are held in memory, and at th
 in the user's data folder (the temporary folder may be emptied by the restart that follows a failed disk). Once the
 disk is back (here: mounted again), ``write-held`` puts them into the database: nothing reported stored before the
 failure is lost, and nothing recorded after it.
+
+The chair records to the clinic's server (a real PostgreSQL) under a nurse station's eyes: the station goes on
+seeing the chair, with its storage alarm, while the disk is gone; once the session ended it still says how many rows
+the chair could not keep, and where, until ``write-held --server`` has put them in and sent them: then the server
+holds the session exactly as the chair does.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import re
+import sqlite3
 import stat
 import struct
 import subprocess
@@ -22,11 +28,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from monitor.cli import EXIT_NOT_STORED
 from monitor.config import data_dir
+from monitor.replication import compare
+from monitor.station import StationFeed, StationModel
 from monitor.store import Store
+from tests.conftest import Clinic
 from tests.faults.helpers import (
     REPO_ROOT,
     CommandLine,
@@ -44,6 +54,7 @@ _EXT4_IOC_SHUTDOWN = 0x8004587D
 _NOLOGFLUSH = 2
 _KEPT_IN = re.compile(r"^rows that could not be written to the database are kept in (\S+)")
 _DONE = re.compile(r"session (\w+) (\w+): (\d+) readings stored")
+_NOT_WRITTEN = re.compile(r"left unfinished: (\d+) rows could not be written")
 
 
 @contextlib.contextmanager
@@ -61,8 +72,14 @@ def _ext4(folder: Path, image: Path) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        if subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+        _unmount(folder)
+
+
+def _unmount(folder: Path) -> None:
+    """Unmount ``folder``; lazily when something still holds it (a process being killed after a failure), so that
+    no later run of pytest trips over a mounted folder among its old temporary ones."""
+    if subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
 
 
 def _fail(folder: Path) -> None:
@@ -75,14 +92,32 @@ def _fail(folder: Path) -> None:
         os.close(fd)
 
 
-def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(tmp_path: Path) -> None:
+def _storage_alarm_seen(station: StationModel) -> bool:
+    return any(a.condition == "storage_failed" for view in station.views() if view.current for a in view.tile.alarms)
+
+
+@pytest.fixture
+def station(clinic: Clinic) -> Iterator[StationModel]:
+    """A nurse station watching the clinic's server."""
+    model = StationModel()
+    feed = StationFeed(clinic.role("reader"), model.apply)
+    feed.start()
+    yield model
+    feed.stop()
+
+
+def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
+    tmp_path: Path, clinic: Clinic, station: StationModel
+) -> None:
     image = tmp_path / "disk.img"
+    chair_url = clinic.role("chair", "chair_disk")
     with _ext4(tmp_path / "disk", image) as disk:
         db_path = disk / "data" / "monitor.db"
         run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "12",
-                          "--plan", "baseline:5,infusion:40,recovery:30")
+                          "--plan", "baseline:5,infusion:40,recovery:30", "--server", chair_url, "--chair", "Chair D")
         try:
             run.wait_for("| stored", timeout=30)
+            until(lambda: bool(station.views()), 15, "the chair's tile at the station")
             time.sleep(2.0)
             stored_before = max(stored_counts(run.output()))
             failed_at = time.monotonic()
@@ -92,6 +127,8 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(tmp_path: P
             [alarm] = [line for line in run.output() if "(storage_failed) started" in line]
             assert "its file cannot be read: Input/output error" in alarm, alarm  # the disk named, not "malformed"
             progress_at_alarm = len(stored_counts(run.output()))
+            # The station still sees the chair, current, with the alarm: its disk is gone, not the chair.
+            until(lambda: _storage_alarm_seen(station), 10, "the storage alarm at the station")
             assert run.finish() == EXIT_NOT_STORED, "\n".join(run.output())
         except BaseException:
             run.kill()
@@ -110,17 +147,37 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(tmp_path: P
         assert f"write them into it once it can be written again: infusion-monitor write-held {recovery} --db " \
                f"{db_path}" in lines
         session_id = done.group(1)
+        [not_written] = [int(m.group(1)) for line in lines if (m := _NOT_WRITTEN.search(line))]
+        # The session's tile is gone from the station; the word of its rows is not.
+        until(lambda: not station.views() and bool(station.station_alarms()), 10, "the station's word of the rows")
+        [word] = station.station_alarms()
+        assert word.condition == "record_not_kept" and not word.sounds
+        assert f"session {session_id[:8]} " in word.message and f" {not_written} rows NOT in" in word.message
+        assert f"they wait in {recovery} on " in word.message, word.message
     # The disk replaced (here: the same image mounted again, its journal replayed).
     with contextlib.ExitStack() as back:
         disk = tmp_path / "disk"
         assert mount("-o", "loop", str(image), str(disk))
-        back.callback(subprocess.run, ["umount", str(disk)], capture_output=True, check=False)
+        back.callback(_unmount, disk)
         assert integrity(db_path) == "ok"
         on_disk, _ = counts(db_path, session_id)
         assert on_disk >= stored_before, f"{stored_before - on_disk} readings reported stored were lost"
-        held = subprocess.run([sys.executable, "-m", "monitor.cli", "write-held", str(recovery), "--db", str(db_path)],
+        # Before anything is written, the next start at this chair names the file the session's rows wait in.
+        listed = subprocess.run([sys.executable, "-m", "monitor.cli", "record", "--db", str(db_path), "--nurse", "RN",
+                                 "--duration", "0.5", "--quiet"],
+                                capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT)
+        assert f"note: session {session_id} " in listed.stdout and f"they wait in {recovery}:" in listed.stdout, \
+            listed.stdout + listed.stderr
+        held = subprocess.run([sys.executable, "-m", "monitor.cli", "write-held", str(recovery), "--db", str(db_path),
+                               "--server", chair_url],
                               capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT)
         assert held.returncode == 0, held.stdout + held.stderr
+        assert "they are on the server too; the nurse station no longer reports them missing" in held.stdout, \
+            held.stdout + held.stderr
+        until(lambda: not station.station_alarms(), 10, "the station's word of the rows taken off")
+        with sqlite3.connect(db_path) as local, psycopg.connect(clinic.admin_url) as remote:
+            origins = [row[0] for row in remote.execute("SELECT DISTINCT origin FROM chairs")]
+            assert compare.local_digests(local, session_id) == compare.server_digests(remote, session_id, origins)
         after, _ = counts(db_path, session_id)
         print(f"reported stored before the failure {stored_before}; on the disk when it came back {on_disk}; "
               f"after write-held {after}")

@@ -238,7 +238,7 @@ def test_alarms_held_in_a_recovery_file_come_back_as_the_same_records(store: Sto
     path = write_recovery_file(db_path, session_id, ops, store.keys)
     assert path is not None
     assert read_recovery_file(path) == ops
-    assert write_held(db_path, path) == 2
+    assert write_held(db_path, path).rows == 2
     assert store.alarms(session_id) == [alarm]
 
 
@@ -265,7 +265,7 @@ def test_a_recovery_file_is_private_and_keeps_the_patients_identifiers_sealed(
     with pytest.raises(ValueError, match="key file is needed"):
         read_recovery_file(path)
     assert read_recovery_file(path, store.keys) == ops
-    assert write_held(db_path, path) == len(ops)
+    assert write_held(db_path, path).rows == len(ops)
     patient = store.patient_row("p-1")
     assert patient is not None and (patient["mrn"], patient["name"]) == ("MRN-RF-3141", "Jane Recovery")
 

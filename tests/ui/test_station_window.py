@@ -104,6 +104,35 @@ def test_old_values_are_grey_with_their_age_and_a_stalled_chair_is_raised(qtbot:
     assert "1 station alarms" in window.banner.text()
 
 
+def test_an_ended_session_whose_rows_were_not_kept_stays_in_the_banner_without_sound(qtbot: Any) -> None:
+    from monitor.replication.live import not_kept_document
+
+    class Sound:
+        def __init__(self) -> None:
+            self.sounding: list[Priority | None] = []
+
+        def set_sounding(self, priority: Priority | None) -> None:
+            self.sounding.append(priority)
+
+    model = StationModel()
+    sound = Sound()
+    window = StationWindow(model, sound=sound)  # type: ignore[arg-type]
+    qtbot.addWidget(window)
+    window.connected = True
+    model.apply(_report("c6", "Chair 6", []))
+    window.refresh()
+    assert list(window.tiles) == ["c6"]
+    model.apply(_report("c6", "Chair 6", [], active=False, **not_kept_document(75, "/d/m.db.recovery-s-c6-1.jsonl")))
+    window.refresh()
+    assert window.tiles == {}
+    banner = window.banner.text()
+    assert "0 active chairs · 1 station alarms" in banner
+    assert (f"color:{theme.ALARM_COLOURS[Priority.LOW]}'>* Chair 6: session s-c6 of patient MRN-c6 ended with 75 rows "
+            "NOT in the chair&#x27;s database") in banner
+    assert "they wait in /d/m.db.recovery-s-c6-1.jsonl on " in banner
+    assert sound.sounding[-1] is None
+
+
 def _parameter(name: str) -> Any:
     from drivers.core.readings import Parameter
 

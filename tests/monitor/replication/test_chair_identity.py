@@ -202,8 +202,8 @@ def test_a_copy_of_a_chair_file_sending_beside_it_does_not_overwrite_it(clinic: 
     second_a = record_simulated(a, seed=2, start_time=1_790_100_000.0)
     second_b = record_simulated(b, seed=3, start_time=1_790_100_000.0)
     ra, rb = Replicator(a, url), Replicator(b, url)
-    ra._connect()
-    rb._connect()  # both connected, both in step, before either sends
+    ra._ready()
+    rb._ready()  # both connected, both in step, before either sends
     try:
         while ra.ship_once():
             pass
@@ -385,7 +385,7 @@ def test_a_database_written_back_mid_recording_goes_on_under_the_same_origin(cli
     record_simulated(old, seed=1)
     replicator = Replicator(old, url, batch_rows=200)
     origin = replicator.origin
-    replicator._connect()
+    replicator._ready()
     try:
         assert replicator.ship_once() == 200  # one batch confirmed before the copy
         with sqlite3.connect(old) as src, sqlite3.connect(written_back) as dst:

@@ -13,8 +13,8 @@ from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import Priority
 from monitor.plan import parse_plan
 from monitor.recorder import Recorder
-from monitor.replication.chair import LivePublisher
-from monitor.replication.live import live_document, parse_tile
+from monitor.replication.chair import LivePublisher, send_written_held
+from monitor.replication.live import live_document, not_kept_document, parse_tile
 from monitor.replication.replicator import Replicator
 from monitor.station import ChairReport, StationFeed, StationModel, initials
 from monitor.store import Store
@@ -33,13 +33,16 @@ def _wait(reports: queue.Queue[ChairReport], predicate: Any, timeout: float = 15
     raise AssertionError("the station never received the expected report")
 
 
+def _recorder(store: Store, seed: int, plan: str) -> Recorder:
+    source = SimulatedSource(scenario="normal", seed=seed, speed=math.inf, start_time=1_790_000_000.0)
+    return Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan(plan), autopilot=True,
+                                nurse="RN", alarms=AlarmEngine())
+
+
 def test_tiles_are_pushed_and_a_killed_chair_goes_offline(clinic: Clinic, db_path: Path) -> None:
     chair_url, reader_url = clinic.role("chair", "chair_five"), clinic.role("reader")
     store = Store(db_path)
-    source = SimulatedSource(scenario="normal", seed=2, speed=math.inf, start_time=1_790_000_000.0)
-    recorder = Recorder.new_session(store, source, driver="simulated", port=None,
-                                    plan=parse_plan("baseline:1,infusion:5,recovery:1"), autopilot=True, nurse="RN",
-                                    alarms=AlarmEngine())
+    recorder = _recorder(store, 2, "baseline:1,infusion:5,recovery:1")
     replicator = Replicator(db_path, chair_url, chair_name="Chair 5", heartbeat_s=0.5)
     updates: list[Any] = []
     recorder.add_listener(LivePublisher(replicator))
@@ -151,9 +154,7 @@ def test_a_chair_that_answers_but_stands_still_is_a_stall_and_its_values_age() -
 def test_a_hung_recorder_behind_a_live_replicator_is_a_stall_at_the_station(clinic: Clinic, db_path: Path) -> None:
     chair_url, reader_url = clinic.role("chair", "chair_six"), clinic.role("reader")
     store = Store(db_path)
-    source = SimulatedSource(scenario="normal", seed=2, speed=math.inf, start_time=1_790_000_000.0)
-    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan("baseline:1"),
-                                    nurse="RN", alarms=AlarmEngine())
+    recorder = _recorder(store, 2, "baseline:1")
     replicator = Replicator(db_path, chair_url, chair_name="Chair 6", heartbeat_s=0.5)
     recorder.add_listener(LivePublisher(replicator))
     model = StationModel()
@@ -179,4 +180,88 @@ def test_a_hung_recorder_behind_a_live_replicator_is_a_stall_at_the_station(clin
         feed.stop()
         replicator.stop(timeout=0.5)
         recorder.stop()
+        store.close()
+
+
+def test_a_chair_whose_database_cannot_be_read_still_reports_and_says_goodbye(
+    clinic: Clinic, db_path: Path, monkeypatch: Any
+) -> None:
+    """The chair's disk fails: the outbox cannot be read, but the chair monitors on and its link to the server works.
+    The station must go on seeing it (its values, its storage alarm), and see its session end."""
+    import sqlite3
+
+    chair_url, reader_url = clinic.role("chair", "chair_six"), clinic.role("reader")
+    store = Store(db_path)
+    replicator = Replicator(db_path, chair_url, chair_name="Chair 6", heartbeat_s=0.5)
+    reports: queue.Queue[ChairReport] = queue.Queue()
+    model = StationModel()
+    feed = StationFeed(reader_url, lambda r: (model.apply(r), reports.put(r)))
+    feed.start()
+    live = {"active": True, "session_id": "s6", "now": 1000.0, "phase": "infusion", "values": {"hr": 77.0},
+            "alarms": [], "storage_ok": True}
+    replicator.publish(live)
+    replicator.start()
+    try:
+        _wait(reports, lambda r: r.tile is not None and r.tile.now == 1000.0)
+
+        def unreadable() -> int:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(replicator, "ship_once", unreadable)
+        for now in (1001.0, 1002.0, 1003.0):
+            replicator.publish(dict(live, now=now, storage_ok=False))
+            report = _wait(reports, lambda r, now=now: r.tile is not None and r.tile.now == now)
+            assert report.tile is not None and not report.tile.storage_ok
+        replicator.stop(timeout=1.0)
+        _wait(reports, lambda r: r.tile is not None and not r.tile.active)
+        assert model.views() == [] and model.station_alarms() == []
+    finally:
+        feed.stop()
+        if replicator._thread is not None:
+            replicator.stop(timeout=0.5)
+        store.close()
+
+
+def test_rows_a_chair_could_not_keep_stay_at_the_station_until_write_held_sends_them(
+    clinic: Clinic, db_path: Path
+) -> None:
+    chair_url, reader_url = clinic.role("chair", "chair_nine"), clinic.role("reader")
+    store = Store(db_path)
+    recorder = _recorder(store, 4, "baseline:1,infusion:5,recovery:1")
+    replicator = Replicator(db_path, chair_url, chair_name="Chair 9", heartbeat_s=0.5)
+    recorder.add_listener(LivePublisher(replicator))
+    reports: queue.Queue[ChairReport] = queue.Queue()
+    model = StationModel()
+    feed = StationFeed(reader_url, lambda r: (model.apply(r), reports.put(r)))
+    feed.start()
+    replicator.start()
+    session_id = recorder.session.id
+    try:
+        for _ in range(200):
+            recorder.step(timeout=0.0)
+        _wait(reports, lambda r: r.tile is not None and r.tile.active)
+        recorder.stop()
+        replicator.stop(timeout=5.0, ended_with=not_kept_document(312, "/data/x.recovery-1.jsonl"))
+        ended = _wait(reports, lambda r: r.tile is not None and not r.tile.active)
+        assert ended.tile is not None and ended.tile.not_kept is not None and ended.tile.not_kept.rows == 312
+        assert [a.condition for a in model.station_alarms()] == ["record_not_kept"]
+        # A station started now reads it from the server too.
+        late = StationModel()
+        late_feed = StationFeed(reader_url, late.apply)
+        late_feed.start()
+        try:
+            deadline = time.monotonic() + 15.0
+            while not late.station_alarms():
+                assert time.monotonic() < deadline, "a station started later never heard of the rows"
+                time.sleep(0.1)
+        finally:
+            late_feed.stop()
+        said = send_written_held(chair_url, db_path, session_id)
+        assert "they are on the server too; the nurse station no longer reports them missing" in said, said
+        _wait(reports, lambda r: r.tile is not None and r.tile.not_kept is None)
+        assert model.station_alarms() == [] and model.views() == []
+    finally:
+        feed.stop()
+        if replicator._thread is not None:
+            replicator.stop(timeout=0.5)
         store.close()

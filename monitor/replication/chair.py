@@ -117,14 +117,17 @@ def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Repl
 
 def _send_ended(url: str, db_path: Path, session_id: str, timeout: float) -> tuple[bool, str]:
     """Ship what waits in ``db_path`` and mark the station's row of ``session_id`` ended; whether everything reached
-    the server, and the link's one-line status."""
+    the server, and what to say first: the server's name, or why nothing (or not everything) was sent."""
     replicator = Replicator(db_path, url)
     try:
         sent = replicator.send_closed(session_id, timeout)
         status = replicator.status()
     finally:
         replicator.stop(timeout=0.0)
-    return sent, status.server if sent else status.text
+    if sent:
+        return True, f"Server {status.server}"
+    why = f" ({status.error})" if status.error else ""
+    return False, f"Server {status.server}: not sent{why}; {status.pending_rows} rows wait here for the next start"
 
 
 def send_closed_session(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:
@@ -132,7 +135,7 @@ def send_closed_session(url: str, db_path: Path, session_id: str, timeout: float
     off the nurse station, which otherwise keeps reporting the chair silent); one line saying how it went."""
     sent, said = _send_ended(url, db_path, session_id, timeout)
     if sent:
-        return f"Server {said}: the session is closed there too; the nurse station no longer shows it"
+        return f"{said}: the session is closed there too; the nurse station no longer shows it"
     return f"{said}; the nurse station shows this chair as not reporting until it records again"
 
 
@@ -141,6 +144,6 @@ def send_written_held(url: str, db_path: Path, session_id: str, timeout: float =
     station's word that they were not kept off; one line saying how it went."""
     sent, said = _send_ended(url, db_path, session_id, timeout)
     if sent:
-        return f"Server {said}: they are on the server too; the nurse station no longer reports them missing"
-    return (f"{said}; the nurse station reports them missing until the next recording with --server sends "
-            "them")
+        return f"{said}: they are on the server too; the nurse station no longer reports them missing"
+    return f"{said}; the nurse station reports them missing until they are sent (write-held --server again, or the " \
+           "next recording with --server)"

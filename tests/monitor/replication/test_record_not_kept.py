@@ -62,3 +62,21 @@ def test_rows_kept_nowhere_are_called_lost_and_the_patient_shown_as_the_clinic_c
     [alarm] = model.station_alarms()
     assert "session 5e55101a of patient A.L. ended with 40 rows NOT in the chair's database" in alarm.message
     assert alarm.message.endswith("no file could hold them: they are lost")
+
+
+def test_write_held_says_so_when_the_server_cannot_be_reached(tmp_path: Any) -> None:
+    import socket as sockets
+
+    from monitor.replication.chair import send_written_held
+    from monitor.store import Store
+
+    with sockets.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = tmp_path / "monitor.db"
+    Store(db).close()
+    said = send_written_held(f"postgresql://chair9@127.0.0.1:{port}/im?connect_timeout=2", db, "5e55101a", timeout=2)
+    assert said.startswith(f"Server chair9@127.0.0.1/im: not sent (connection failed: connection to server at "
+                           f"\"127.0.0.1\", port {port} failed: Connection refused"), said
+    assert said.endswith("rows wait here for the next start; the nurse station reports them missing until they are "
+                         "sent (write-held --server again, or the next recording with --server)"), said

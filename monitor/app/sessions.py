@@ -181,8 +181,9 @@ def ending_notes(recorder: Recorder, to_server: bool = False) -> list[str]:
         notes.append(f"write them into it once it can be written again: infusion-monitor write-held "
                      f"{recorder.recovery_file} --db {writer.path}")
         if to_server:
-            notes.append("they are not on the clinic's server either: the next recording with --server sends them "
-                         "once they are in the database")
+            notes.append("they are not on the clinic's server either, and the nurse station says so: write-held "
+                         "with --server (or the server configured) sends them there too; else the next recording "
+                         "with --server does")
     elif recorder.rows_not_written:
         notes.append(f"{recorder.rows_not_written} rows could not be written to the database nor to a recovery file "
                      "(no folder could be written): they are lost")

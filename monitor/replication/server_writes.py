@@ -95,8 +95,7 @@ def publish_chair(
     and notify; returns ``(name, host)`` of every other chair database that reports under this login now.
 
     A former database of the same chair (same name and host, silent for :data:`FORMER_AFTER_S`) is taken
-    off the station, with any word of rows it could not keep: the chair now reports from this one (and
-    names recovery files that wait when it starts).
+    off the station, with any word of rows it could not keep: the chair now reports from this one.
     """
     conn.execute(
         "INSERT INTO chairs (name, origin, host, seen_at, live) VALUES (%s, %s, %s, now(), %s::jsonb) "

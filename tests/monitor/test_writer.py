@@ -195,8 +195,8 @@ def test_rows_left_at_the_end_go_to_a_recovery_file(
         f"--db {db_path}",
     ]
     assert ending_notes(recorder) == kept
-    on_server = "they are not on the clinic's server either: the next recording with --server sends them once they " \
-                "are in the database"
+    on_server = "they are not on the clinic's server either, and the nurse station says so: write-held with " \
+                "--server (or the server configured) sends them there too; else the next recording with --server does"
     assert ending_notes(recorder, to_server=True) == [*kept, on_server]
     lines = Path(recorder.recovery_file).read_text().splitlines()
     assert any('"session_closed"' in line for line in lines)

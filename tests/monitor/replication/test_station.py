@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import Priority
@@ -17,7 +19,7 @@ from monitor.replication.chair import LivePublisher, send_written_held
 from monitor.replication.live import live_document, not_kept_document, parse_tile
 from monitor.replication.replicator import Replicator
 from monitor.station import ChairReport, StationFeed, StationModel, initials
-from monitor.store import Store
+from monitor.store import Store, outbox
 from tests.conftest import Clinic
 
 
@@ -204,14 +206,23 @@ def test_a_chair_whose_database_cannot_be_read_still_reports_and_says_goodbye(
     try:
         _wait(reports, lambda r: r.tile is not None and r.tile.now == 1000.0)
 
-        def unreadable() -> int:
+        def unreadable(*_args: Any) -> Any:
             raise sqlite3.OperationalError("disk I/O error")
 
-        monkeypatch.setattr(replicator, "ship_once", unreadable)
+        # Every read of the chair's file fails from now on, as on a disk that stopped answering.
+        for name in ("take", "progress", "state"):
+            monkeypatch.setattr(outbox, name, unreadable)
         for now in (1001.0, 1002.0, 1003.0):
             replicator.publish(dict(live, now=now, storage_ok=False))
             report = _wait(reports, lambda r, now=now: r.tile is not None and r.tile.now == now)
             assert report.tile is not None and not report.tile.storage_ok
+        # The server drops the chair's connection meanwhile: the chair connects again and reports on, although it
+        # cannot compare what it sent with what the server holds (nothing is shipped until it can).
+        with psycopg.connect(clinic.admin_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'chair_six'")
+        for now in (1004.0, 1005.0):
+            replicator.publish(dict(live, now=now, storage_ok=False))
+            _wait(reports, lambda r, now=now: r.tile is not None and r.tile.now == now)
         replicator.stop(timeout=1.0)
         _wait(reports, lambda r: r.tile is not None and not r.tile.active)
         assert model.views() == [] and model.station_alarms() == []

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
 from monitor.app.services import send_close_to_server
-from monitor.app.sessions import close_unfinished
+from monitor.app.sessions import check_resumable, close_unfinished
 from monitor.app.stores import RecordSource
 from monitor.review import SessionFound, search_sessions
 from monitor.store import StoreError
@@ -571,9 +571,20 @@ class UnfinishedSessionsDialog(QDialog):
         return len(self.table.found)
 
     def resume_selected(self) -> None:
-        """Choose the selected session for resuming and finish the dialog."""
+        """Choose the selected session for resuming and finish the dialog; a session that cannot be resumed (its
+        last rows wait in a recovery file, or another recording took it meanwhile) is refused here, saying why,
+        and the dialog stays: refused later, the program would end before its window opened."""
         entry = self.table.selected()
         if entry is None:
+            return
+        try:
+            with RecordSource(self.db_path).open() as store:
+                check_resumable(store, entry.summary.id)
+        except (AppError, StoreError) as exc:
+            self.messages.append(str(exc))
+            self.message.setText(f"Not resumed: {exc}")
+            self.message.setVisible(True)
+            self.refresh()
             return
         self.chosen = entry.summary.id
         self.done(self.RESUME)

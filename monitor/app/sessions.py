@@ -122,6 +122,12 @@ def start_session(
     return recorder
 
 
+def check_resumable(store: Store, session: str) -> None:
+    """Refuse (:class:`AppError`, saying why) to resume ``session`` when it cannot be: not unfinished, or its last
+    rows still wait in a recovery file. What a window asks before it offers to record the session again."""
+    _unfinished_row(store, session, "resumed")
+
+
 def _unfinished_row(store: Store, session: str, verb: str) -> dict[str, Any]:
     """The stored row of an unfinished session; any other session cannot be ``verb`` (AppError)."""
     try:

@@ -559,6 +559,9 @@ class Replicator:
             self._send_live(final=stopping and getattr(self, "_goodbye", True))
         except (psycopg.Error, OSError) as exc:
             self._disconnect(exc)
+        except Exception:  # raised here, it would end the thread (this runs in the loop's error handler)
+            log.exception("the live status could not be sent")
+            self._disconnect(None)
 
     def _set_warning(self, warning: str | None) -> None:
         if warning == self._warning:

@@ -244,6 +244,31 @@ def test_unfinished_session_chosen_for_resume_at_start(qtbot: Any, db: dict[str,
     assert dialog.chosen == db["ids"]["crashed"]
 
 
+def test_a_session_whose_last_rows_wait_in_a_recovery_file_is_refused_in_the_dialog_that_stays(
+    qtbot: Any, db: dict[str, Any]
+) -> None:
+    """Chosen and refused only once the dialog had gone, the program ended before its window opened (the reason on
+    standard error only: nothing a nurse who started it from the desktop would see)."""
+    crashed = db["ids"]["crashed"]
+    waiting = Path(db["path"]).parent / f"monitor.db.recovery-{crashed[:8]}-1796569893.jsonl"
+    waiting.write_text("")
+    dialog = UnfinishedSessionsDialog(db["path"], REVIEWER)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    dialog.resume_button.click()
+    assert dialog.isVisible() and dialog.chosen is None
+    assert dialog.message.isVisibleTo(dialog)
+    assert dialog.message.text() == (
+        f"Not resumed: session {crashed[:8]} cannot be resumed yet: rows it could not write wait in {waiting}; write "
+        f"them first with `infusion-monitor write-held FILE --db {db['path']}`"
+    )
+    # Once they are written (here: the file gone), it can be chosen.
+    waiting.unlink()
+    with qtbot.waitSignal(dialog.finished, timeout=5000) as finished:
+        dialog.resume_button.click()
+    assert finished.args == [UnfinishedSessionsDialog.RESUME] and dialog.chosen == crashed
+
+
 def test_resumed_from_the_browser_the_session_records_again_in_a_live_window(
     qtbot: Any, db: dict[str, Any]
 ) -> None:

@@ -421,8 +421,9 @@ def _dummy_verify(secret: str) -> None:
         HASHER.verify(_DUMMY_HASH[0], secret)
 
 
-def break_glass(store: Any, name: str, reason: str, *, session_id: str | None = None) -> Principal:
-    """An emergency sign-in for a clinician without an account: always audited, flagged on the session."""
+def emergency_principal(name: str, reason: str) -> Principal:
+    """Who signs in in an emergency without an account, once the name and reason are fit to be recorded
+    (:class:`AuthError` saying what is missing); nothing is audited here (see :func:`break_glass`)."""
     name = name.strip()
     reason = reason.strip()
     if not name or not reason:
@@ -430,5 +431,11 @@ def break_glass(store: Any, name: str, reason: str, *, session_id: str | None = 
     if len(name) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in name):
         # The name stands in the audit log, on the timeline and in every export, as an account's would.
         raise AuthError(f"the clinician's name is at most {MAX_NAME_LENGTH} printable characters")
-    store.audit("break_glass", user=f"EMERGENCY: {name}", session_id=session_id, reason=reason)
     return Principal(name, "nurse", KIND_BREAK_GLASS, reason)
+
+
+def break_glass(store: Any, name: str, reason: str, *, session_id: str | None = None) -> Principal:
+    """An emergency sign-in for a clinician without an account: always audited, flagged on the session."""
+    principal = emergency_principal(name, reason)
+    store.audit(KIND_BREAK_GLASS, user=principal.label, session_id=session_id, reason=principal.reason)
+    return principal

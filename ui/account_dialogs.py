@@ -4,11 +4,14 @@ The role comes from the account (granted by an admin), never from a list the per
 Every attempt is checked on a short-lived connection of the dialog's own (the recorder's
 connection belongs to its thread). An emergency (break-glass) sign-in is for a clinician without
 an account: it needs a name and a reason, is audited, flagged on the session's timeline, and
-never carries the admin role.
+never carries the admin role. It is also the way back to the controls of a recording whose database
+cannot be used (its disk failed): no account can be checked then, and its audit entry goes with the
+rows the recording holds (:attr:`AccountGate.recording`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from monitor.accounts import Accounts, AuthError, Principal, break_glass
+from monitor.accounts import Accounts, AuthError, Principal, break_glass, emergency_principal
 from monitor.store import Store, StoreError
 from ui import theme
 from ui.dialogs import SignedInUser, complain, form_footer
@@ -40,9 +43,15 @@ class AccountGate:
     unlock does not hold the window for the seconds a year's database takes to read.
     """
 
-    def __init__(self, db_path: Path, *, checked: bool = False) -> None:
+    def __init__(
+        self, db_path: Path, *, checked: bool = False, recording: Callable[[Principal, str], None] | None = None
+    ) -> None:
         self.db_path = Path(db_path)
         self.checked = checked
+        #: With a recording of this database: audits an emergency sign-in through it (its writer holds the entry
+        #: with the session's rows) when the database cannot be used; called with the principal and the reason
+        #: the database could not take it.
+        self.recording = recording
 
     def _open(self) -> Store:
         store = Store(self.db_path, check=not self.checked)
@@ -59,8 +68,10 @@ class AccountGate:
         try:
             with self._open() as store:
                 return Accounts(store).authenticate(name, secret)
-        except StoreError as exc:
-            raise AuthError(str(exc)) from None
+        except (StoreError, sqlite3.Error) as exc:
+            hint = (" - no account can be checked; tick \"Emergency sign-in without an account\" to take the "
+                    "controls (it is recorded with the session)") if self.recording is not None else ""
+            raise AuthError(f"{exc}{hint}") from None
 
     def create_first_admin(self, name: str, secret: str) -> Principal:
         """The first run: the first account, an admin, created without anyone signed in."""
@@ -68,9 +79,17 @@ class AccountGate:
             return Accounts(store).add(name, "admin", secret, by=None)
 
     def emergency(self, name: str, reason: str, session_id: str | None) -> Principal:
-        """An audited break-glass sign-in."""
-        with self._open() as store:
-            return break_glass(store, name, reason, session_id=session_id)
+        """An audited break-glass sign-in; while the database cannot be used, audited through the recording
+        (:attr:`recording`), or refused saying why when there is none."""
+        principal = emergency_principal(name, reason)
+        try:
+            with self._open() as store:
+                return break_glass(store, name, reason, session_id=session_id)
+        except (StoreError, sqlite3.Error) as exc:
+            if self.recording is None:
+                raise AuthError(f"{exc}; the emergency sign-in cannot be recorded") from None
+            self.recording(principal, str(exc))
+            return principal
 
 
 def principal_of(user: SignedInUser) -> Principal:

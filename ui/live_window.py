@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from drivers.core.clock import DEVICE_TIME_PAST_S
 from drivers.core.readings import Parameter, Reading
 from monitor import chair, readiness, rems
-from monitor.accounts import LOCKED_SCREEN_USER
+from monitor.accounts import LOCKED_SCREEN_USER, Principal
 from monitor.alarms.engine import USER_COMMANDS
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
@@ -386,7 +386,9 @@ class LiveWindow(DialogHost, QMainWindow):
         bridge.command_failed.connect(lambda name, text: self.show_message(text))
         # Patient, user and device text is shown literally, never as markup.
         make_plain(self)
-        self.gate = AccountGate(bridge.recorder.store.path, checked=True)  # by the recording's own store
+        # Checked whole by the recording's own store; an emergency sign-in the database cannot take goes with the
+        # recording's rows.
+        self.gate = AccountGate(bridge.recorder.store.path, checked=True, recording=self._emergency_held)
         self.setWindowTitle(f"Infusion Monitor — alarm profile {self.profile_label()}")
         self.idle_lock = IdleLock(self, auto_lock_minutes() * 60_000, self._idle)
 
@@ -1047,6 +1049,10 @@ class LiveWindow(DialogHost, QMainWindow):
                 self.set_locked(False)
 
         self._open(dialog, signed)
+
+    def _emergency_held(self, principal: Principal, why: str) -> None:
+        """Audit an emergency sign-in through the recording: the database could not take it (``why``)."""
+        self.bridge.recorder.submit("break_glass", principal.label, reason=principal.reason, database=why)
 
     def set_user(self, user: SignedInUser) -> None:
         """Attribute everything from now on to ``user``."""

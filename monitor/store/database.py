@@ -160,7 +160,10 @@ class Store(Queries):
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
                 if version >= 4:
                     self.keys = self._checked_keys(create=False)
+        # Whatever refuses the file, the connection opened on it is closed: left open, each refused attempt (a
+        # sign-in on a failing disk) would keep a descriptor and a mapping on the file until the process ends.
         except KeyFileError as exc:
+            self.close_quietly()
             raise StoreError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             self.close_quietly()
@@ -168,11 +171,15 @@ class Store(Queries):
                 raise CorruptDatabase(self.path, str(exc)) from exc
             raise StoreError(f"cannot use database {self.path}: {exc}{_full_disk_hint(self.path)}") from exc
         except OSError as exc:
+            self.close_quietly()
             hint = _full_disk_hint(self.path)
             if exc.errno == errno.EROFS:
                 hint = (" (a read-only medium: `verify` checks it where it is; to list, review or export its sessions,"
                         " which records who read them in it, copy it with its key file to a writable folder)")
             raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}{hint}") from exc
+        except BaseException:
+            self.close_quietly()
+            raise
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -266,11 +273,15 @@ class Store(Queries):
             yield
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with contextlib.suppress(sqlite3.Error):
+        """Close the connection (idempotent), also when the file can no longer be read (a failed disk): noting how
+        far the record reached must not keep the connection, its descriptors and its mapping of the file, open."""
+        try:
             if not self.readonly and self.keys is not None:
-                self._note_witness()
-            self.db.conn.close()
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    self._note_witness()
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.conn.close()
 
     def __enter__(self) -> Store:
         return self

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -180,3 +184,45 @@ def until(condition: Callable[[], bool], timeout: float, what: str) -> float:
         assert time.monotonic() - started < timeout, f"{what} not within {timeout} s"
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+#: ``_IOR('X', 125, __u32)``: take the filesystem down; with EXT4_GOING_FLAGS_NOLOGFLUSH its journal is not
+#: flushed first (what a drive that stops answering leaves behind).
+_EXT4_IOC_SHUTDOWN = 0x8004587D
+_NOLOGFLUSH = 2
+
+
+@contextlib.contextmanager
+def ext4_disk(folder: Path, image: Path) -> Iterator[Path]:
+    """``folder`` as an ext4 filesystem on a loop device backed by ``image``; skips where that cannot be made."""
+    folder.mkdir()
+    with open(image, "wb") as handle:
+        handle.truncate(64 << 20)
+    try:
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, check=False, timeout=60)
+    except OSError:
+        pytest.skip("no mkfs.ext4 here")
+    if made.returncode != 0 or not mount("-o", "loop", str(image), str(folder)):
+        pytest.skip("mounting a loop device is not allowed here")
+    try:
+        yield folder
+    finally:
+        unmount(folder)
+
+
+def unmount(folder: Path) -> None:
+    """Unmount ``folder``; lazily when something still holds it (a process being killed after a failure), so that
+    no later run of pytest trips over a mounted folder among its old temporary ones."""
+    if subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def fail_disk(folder: Path) -> None:
+    """The filesystem on ``folder`` stops answering: every read and write there fails with EIO from now on."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.ioctl(fd, _EXT4_IOC_SHUTDOWN, struct.pack("I", _NOLOGFLUSH))
+    except OSError as exc:
+        pytest.skip(f"this kernel does not shut an ext4 filesystem down on request ({exc})")
+    finally:
+        os.close(fd)

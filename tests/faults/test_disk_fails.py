@@ -16,12 +16,9 @@ holds the session exactly as the chair does.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import re
 import sqlite3
 import stat
-import struct
 import subprocess
 import sys
 import time
@@ -41,55 +38,19 @@ from tests.faults.helpers import (
     REPO_ROOT,
     CommandLine,
     counts,
+    ext4_disk,
+    fail_disk,
     first_value,
     integrity,
     mount,
     stored_counts,
+    unmount,
     until,
 )
 
-#: ``_IOR('X', 125, __u32)``: take the filesystem down; with EXT4_GOING_FLAGS_NOLOGFLUSH its journal is not
-#: flushed first (what a drive that stops answering leaves behind).
-_EXT4_IOC_SHUTDOWN = 0x8004587D
-_NOLOGFLUSH = 2
 _KEPT_IN = re.compile(r"^rows that could not be written to the database are kept in (\S+)")
 _DONE = re.compile(r"session (\w+) (\w+): (\d+) readings stored")
 _NOT_WRITTEN = re.compile(r"left unfinished: (\d+) rows could not be written")
-
-
-@contextlib.contextmanager
-def _ext4(folder: Path, image: Path) -> Iterator[Path]:
-    """``folder`` as an ext4 filesystem on a loop device backed by ``image``; skips where that cannot be made."""
-    folder.mkdir()
-    with open(image, "wb") as handle:
-        handle.truncate(64 << 20)
-    try:
-        made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, check=False, timeout=60)
-    except OSError:
-        pytest.skip("no mkfs.ext4 here")
-    if made.returncode != 0 or not mount("-o", "loop", str(image), str(folder)):
-        pytest.skip("mounting a loop device is not allowed here")
-    try:
-        yield folder
-    finally:
-        _unmount(folder)
-
-
-def _unmount(folder: Path) -> None:
-    """Unmount ``folder``; lazily when something still holds it (a process being killed after a failure), so that
-    no later run of pytest trips over a mounted folder among its old temporary ones."""
-    if subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
-
-
-def _fail(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.ioctl(fd, _EXT4_IOC_SHUTDOWN, struct.pack("I", _NOLOGFLUSH))
-    except OSError as exc:
-        pytest.skip(f"this kernel does not shut an ext4 filesystem down on request ({exc})")
-    finally:
-        os.close(fd)
 
 
 def _storage_alarm_seen(station: StationModel) -> bool:
@@ -111,7 +72,7 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
 ) -> None:
     image = tmp_path / "disk.img"
     chair_url = clinic.role("chair", "chair_disk")
-    with _ext4(tmp_path / "disk", image) as disk:
+    with ext4_disk(tmp_path / "disk", image) as disk:
         db_path = disk / "data" / "monitor.db"
         run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "12",
                           "--plan", "baseline:5,infusion:40,recovery:30", "--server", chair_url, "--chair", "Chair D")
@@ -121,7 +82,7 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
             time.sleep(2.0)
             stored_before = max(stored_counts(run.output()))
             failed_at = time.monotonic()
-            _fail(disk)
+            fail_disk(disk)
             alarmed_s = until(lambda: any("(storage_failed) started" in line for line in run.output()), 10,
                               "the storage alarm")
             [alarm] = [line for line in run.output() if "(storage_failed) started" in line]
@@ -158,7 +119,7 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
     with contextlib.ExitStack() as back:
         disk = tmp_path / "disk"
         assert mount("-o", "loop", str(image), str(disk))
-        back.callback(_unmount, disk)
+        back.callback(unmount, disk)
         assert integrity(db_path) == "ok"
         on_disk, _ = counts(db_path, session_id)
         assert on_disk >= stored_before, f"{stored_before - on_disk} readings reported stored were lost"

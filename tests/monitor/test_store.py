@@ -71,6 +71,51 @@ def test_newer_schema_is_refused_with_a_clear_message(db_path: Path) -> None:
         Store(db_path)
 
 
+def _held_open(path: Path) -> list[str]:
+    """The files of the database ``path`` (with its -wal and -shm) this process holds open or mapped."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            held.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    with open("/proc/self/maps") as maps:
+        held += [line.split()[-1] for line in maps if len(line.split()) >= 6]
+    return sorted(name for name in held if name.startswith(str(path)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_refused_open_and_a_close_on_a_failing_disk_leave_nothing_of_the_file_open(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each sign-in or unlock tried on a disk that fails opens the database anew: a refusal (its key file cannot be
+    read) must close what it opened, and so must closing a store whose file cannot be read any more; otherwise the
+    descriptors and the mapping pile up, and the disk cannot be taken out."""
+    from monitor.store import database, witness
+
+    Store(db_path).close()
+
+    def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise OSError(5, "Input/output error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(database.Store, "_checked_keys", failing)
+        with pytest.raises(StoreError, match="Input/output error"):
+            Store(db_path)
+    assert _held_open(db_path) == []
+    store = Store(db_path)
+    assert _held_open(db_path) != []
+
+    def unreadable(*_args: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(witness, "reached", unreadable)
+    store._noted_seq = -2  # as if something was written since the last note
+    store.close()
+    assert _held_open(db_path) == []
+    store.close()  # idempotent
+
+
 def test_garbage_file_is_reported_not_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite" * 100)

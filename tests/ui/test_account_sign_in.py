@@ -120,3 +120,32 @@ def test_the_window_names_the_alarm_profile_by_its_name_and_hash(make_window: An
     w.bridge.recorder.profile_label = "built-in default (sha256 " + w.bridge.recorder.alarms.profile.sha256[:12] + ")"
     assert w.profile_label().startswith("built-in default (sha256 ")
     assert "built-in default" in w.current_rules()[1]
+
+
+def test_a_database_that_cannot_be_used_refuses_sign_ins_saying_why_and_the_emergency_one_goes_with_the_recording(
+    tmp_path: Path
+) -> None:
+    """The database's place is a folder (as unusable as a file on a dead disk): no account can be checked. Without a
+    recording the emergency sign-in cannot be recorded either, and says so (before, the store's error escaped the
+    dialog and nothing was said); with one, it is handed to the recording to audit."""
+    from monitor.accounts import AuthError
+
+    broken = tmp_path / "monitor.db"
+    broken.mkdir()
+    alone = AccountGate(broken)
+    with pytest.raises(AuthError, match="cannot") as refused:
+        alone.authenticate("AB", NURSE_SECRET)
+    assert "Emergency sign-in" not in str(refused.value)
+    with pytest.raises(AuthError, match="the emergency sign-in cannot be recorded"):
+        alone.emergency("Dr Cover", "night cover", None)
+    handed: list[tuple[Any, str]] = []
+    recording = AccountGate(broken, checked=True, recording=lambda principal, why: handed.append((principal, why)))
+    with pytest.raises(AuthError, match='tick "Emergency sign-in without an account"'):
+        recording.authenticate("AB", NURSE_SECRET)
+    with pytest.raises(AuthError, match="reason"):  # still a name and a reason, as always
+        recording.emergency("Dr Cover", " ", "s1")
+    assert handed == []
+    principal = recording.emergency("Dr Cover", "night cover", "s1")
+    assert principal.label == "EMERGENCY: Dr Cover" and principal.role == "nurse"
+    [(given, why)] = handed
+    assert given == principal and "cannot" in why

@@ -1,0 +1,99 @@
+"""The disk under a live window's database fails while the screen is locked (the idle lock, or a nurse's Ctrl+L).
+
+Monitoring goes on; what must not happen is that nobody can take the controls back: the accounts cannot be read
+from a dead disk, so no account can be checked, but the emergency (break-glass) sign-in is there for exactly such
+a moment. It must unlock the window, and its audit entry must be kept with the rows the recording holds, so that
+it reaches the database with them once the disk is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from drivers.simulated.driver import SimulatedSource
+from monitor.alarms.engine import AlarmEngine
+from monitor.app.device import DeviceSpec
+from monitor.plan import SessionPlan
+from monitor.recorder import Recorder
+from monitor.store import Store
+from tests.faults.helpers import REPO_ROOT, ext4_disk, fail_disk, mount, unmount
+from ui.bridge import RecorderBridge
+from ui.dialogs import SignedInUser
+from ui.live_window import LiveWindow
+
+WAIT_MS = 20_000
+
+
+def open_on(folder: Path) -> list[str]:
+    """The files below ``folder`` this process holds open or mapped."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            held.append(os.readlink(f"/proc/self/fd/{fd}"))
+    with open("/proc/self/maps") as maps:
+        held += [line.split()[-1] for line in maps if len(line.split()) >= 6]
+    return sorted(path for path in held if path.startswith(f"{folder}/"))
+
+
+def test_a_locked_window_whose_disk_failed_is_unlocked_by_an_emergency_sign_in(qtbot: Any, tmp_path: Path) -> None:
+    image = tmp_path / "disk.img"
+    with ext4_disk(tmp_path / "disk", image) as disk:
+        db_path = disk / "monitor.db"
+        store = Store(db_path)
+        source = SimulatedSource(scenario="normal", seed=3, speed=10.0)
+        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30),
+                                        autopilot=False, nurse="AB", alarms=AlarmEngine())
+        session_id = recorder.session.id
+        bridge = RecorderBridge(recorder)
+        window = LiveWindow(bridge, SignedInUser("AB", "nurse"),
+                            device=DeviceSpec(driver="simulated", scenario="normal", speed=10.0))
+        qtbot.addWidget(window)
+        window.show()
+        bridge.start()
+        try:
+            qtbot.waitUntil(lambda: window.last_status is not None, timeout=WAIT_MS)
+            window.set_locked(True)
+            fail_disk(disk)
+            qtbot.waitUntil(lambda: window.last_status is not None and not window.last_status.storage_ok,
+                            timeout=WAIT_MS)
+            # An account cannot be checked: the sign-in says why, and points to the emergency sign-in.
+            window.sign_in()
+            dialog: Any = window.dialog
+            dialog.name_edit.setText("AB")
+            dialog.secret_edit.setText("123456")
+            dialog._check()
+            assert window.locked
+            text = dialog.message.text()
+            assert "Input/output error" in text or "disk I/O error" in text, text
+            assert "Emergency sign-in" in text, text
+            dialog.emergency_box.setChecked(True)
+            dialog.name_edit.setText("Dr Cover")
+            dialog.reason_edit.setText("chair locked, its disk failed")
+            dialog._check()
+            assert not window.locked, dialog.message.text()
+            assert window.user.name == "EMERGENCY: Dr Cover" and window.controls.isEnabled()
+        finally:
+            window.force_close()
+            store.close()
+        # Nothing of this process holds the dead disk any more: it can be unmounted and replaced.
+        assert open_on(disk) == []
+        recovery = recorder.recovery_file
+        assert recovery is not None, "the held rows went nowhere"
+        held = Path(recovery).read_text()
+        assert '"break_glass"' in held and "chair locked, its disk failed" in held
+    # The disk back: write-held puts the emergency sign-in into the audit log with the session's rows.
+    with contextlib.ExitStack() as back:
+        disk = tmp_path / "disk"
+        assert mount("-o", "loop", str(image), str(disk))
+        back.callback(unmount, disk)
+        done = subprocess.run([sys.executable, "-m", "monitor.cli", "write-held", recovery, "--db", str(db_path)],
+                              capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT)
+        assert done.returncode == 0, done.stdout + done.stderr
+        with Store(db_path, readonly=True) as reader:
+            [entry] = [a for a in reader.audit_log(session_id) if a["action"] == "break_glass"]
+            assert entry["user"] == "EMERGENCY: Dr Cover" and "chair locked, its disk failed" in entry["detail"]

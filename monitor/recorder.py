@@ -47,7 +47,7 @@ from monitor.readiness import (
 )
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
-from monitor.store.writer import AuditEntry, Batch, StoreCall, StoreWriter, write_recovery_file
+from monitor.store.writer import AuditEntry, Batch, StoreCall, StoreWriter
 from monitor.watchdog import STALL_LIMIT_S
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,8 @@ class Recorder:
     ) -> None:
         self.store = store
         self.writer = writer or StoreWriter(store.path, session.id)
+        # Its recovery file is sealed with the database's keys even before it first opens the database itself.
+        self.writer.keys = self.writer.keys or store.keys
         self.lock = lock
         self.writer.session_lock = lock  # kept at its path by the writer thread
         self.clock = clock or process_clock()
@@ -1266,8 +1268,9 @@ class Recorder:
             if left:
                 self._storage_ok = False
                 self.rows_not_written = left
-                self.recovery_file = write_recovery_file(self.store.path, s.id, self.writer.held_operations(),
-                                                         self.store.keys)
+                # The run's recovery file, written whole once more (in place of the one kept during the outage).
+                self.writer.keys = self.writer.keys or self.store.keys
+                self.recovery_file = self.writer.spill()
                 log.error("session %s left unfinished: %d rows could not be written; they are kept in %s",
                           s.id, left, self.recovery_file or "NO FILE (nowhere writable)")
                 self.end_status = "unfinished"

@@ -53,6 +53,12 @@ PLETH_HOLD_S = 600.0
 MAX_HELD_NUMERICS = 8 * 3600 * 12
 #: How often the writer looks whether its database file is still where it was opened.
 FILE_CHECK_S = 1.0
+#: While the store refuses, what is held is written to a recovery file this often (at the least: a larger hold is
+#: written less often, so that writing it takes at most a twentieth of the time), so that a crash or a power cut
+#: during the outage loses none of it.
+SPILL_EVERY_S = 5.0
+#: The share of the time the writer may spend writing that file.
+SPILL_TIME_SHARE = 0.05
 #: After a write-back that failed, the next attempt waits this long (each attempt copies the whole database).
 WRITE_BACK_RETRY_S = 5.0
 #: The index identity of a connection that found no "<db>-shm" at the name (never a real file's).
@@ -182,6 +188,18 @@ class StoreWriter:
         self._opener = opener or _open_writer_store
         self._store: Store | None = None
         self._held: deque[Operation] = deque()
+        #: The number of each held operation (in order, from 1 for this writer): what a recovery file and the
+        #: audit log say was written, so that nothing is written twice from it.
+        self._held_numbers: deque[int] = deque()
+        self._next_number = 1
+        #: This writer's run, named in its recovery file and in the audit entries that say how far it was written.
+        self.run_id = f"{int(time.time())}-{os.getpid()}"
+        #: The recovery file what was held during the outage now under way was last written to (None: none).
+        self.spill_path: Path | None = None
+        self._next_spill = 0.0
+        self._spill_every_s = SPILL_EVERY_S
+        #: The keys the recovery file is sealed with before the writer ever opened the database (the recorder's).
+        self.keys: Keys | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -232,6 +250,8 @@ class StoreWriter:
         """Queue an operation; never blocks on the disk."""
         with self._lock:
             self._held.append(op)
+            self._held_numbers.append(self._next_number)
+            self._next_number += 1
             self._count(op, +1)
             if not self._ok:
                 self._bound_memory()
@@ -304,6 +324,28 @@ class StoreWriter:
         with self._lock:
             return list(self._held)
 
+    def spill(self) -> str | None:
+        """Write everything held to this run's recovery file (in place of what it held before); its path, or None
+        when no folder could take it. A crash from now on loses none of it: ``write-held`` puts it in, skipping what
+        the audit log says this run wrote since."""
+        with self._lock:
+            ops = list(self._held)
+            numbers = list(self._held_numbers)
+        started = time.monotonic()
+        written = write_recovery_file(self.configured_path, self.session_id, ops, self._keys or self.keys,
+                                      run=self.run_id, numbers=numbers, replacing=self.spill_path)
+        if written is not None:
+            self.spill_path = Path(written)
+        elif self.spill_path is not None:
+            log.error("what is held could not be written to any recovery file; %s keeps what was held at its last "
+                      "writing", self.spill_path)
+            written = str(self.spill_path)
+        # Never more than its share of the time in writing it (8 h held is some 30 MB).
+        took = time.monotonic() - started
+        self._spill_every_s = max(SPILL_EVERY_S, took / SPILL_TIME_SHARE if SPILL_TIME_SHARE > 0 else 0.0)
+        self._next_spill = time.monotonic() + self._spill_every_s
+        return written
+
     def close(self) -> None:
         """Close the writer's connection."""
         if self._store is not None:
@@ -321,6 +363,8 @@ class StoreWriter:
         """
         self.check_file()
         self.check_held_files()
+        if not self._ok and self.held_rows() and time.monotonic() >= self._next_spill:
+            self.spill()
         if not force and not self._ok and time.monotonic() < self._retry_at:
             return False
         while True:
@@ -340,8 +384,10 @@ class StoreWriter:
                 return False
             with self._lock:
                 if not self._held:
+                    self._spill_done()
                     return True
                 chunk = _take_chunk(self._held)
+                through = self._held_numbers[len(chunk) - 1]
                 # Being written outside the lock: what these hold must not be given up meanwhile.
                 self._in_flight = len(chunk)
                 self._writing_since = time.monotonic()
@@ -350,6 +396,10 @@ class StoreWriter:
                 with store.transaction():
                     for op in chunk:
                         _apply(store, self.session_id, op)
+                    if self.spill_path is not None:
+                        # In the same transaction: how far this run's recovery file is in the database now.
+                        store.audit(HELD_ROWS_DRAINED, user=None, session_id=self.session_id, run=self.run_id,
+                                    through=through)
             except (sqlite3.Error, StoreError, OSError, ValueError, OverflowError) as exc:
                 # ValueError: a row SQLite cannot bind (text that is not UTF-8, a number out of its range);
                 # it is held with the rest, alarmed, and goes to the recovery file if it never goes in.
@@ -623,6 +673,7 @@ class StoreWriter:
             self._writing_since = None
             for _ in chunk:
                 op = self._held.popleft()
+                self._held_numbers.popleft()
                 self._count(op, -1)
                 if isinstance(op, Batch):
                     self._stored_numerics += sum(1 for r in op.readings if r.parameter is not Parameter.PLETH)
@@ -636,6 +687,18 @@ class StoreWriter:
                 self._store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
                 log.warning("checkpoint after recovery failed: %s", exc)
+
+    def _spill_done(self) -> None:
+        """Everything the recovery file held is in the database (the audit log says so): the file goes. Lock held."""
+        path, self.spill_path = self.spill_path, None
+        self._next_spill = 0.0
+        if path is not None:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # harmless: write-held finds every row of it written and writes none again
+                log.warning("the recovery file %s, written to the database since, could not be removed: %s", path, exc)
 
     def _count(self, op: Operation, sign: int) -> None:
         self._held_rows += sign * op.rows()
@@ -768,39 +831,65 @@ def _unreadable(path: Path) -> str | None:
     return None
 
 
-def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operation],
-                        keys: Keys | None = None) -> str | None:
+def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operation], keys: Keys | None = None, *,
+                        run: str | None = None, numbers: list[int] | None = None,
+                        replacing: Path | None = None) -> str | None:
     """Write held operations as JSON lines beside the database, else in the user's data folder, else in the
     temporary folder (:func:`~monitor.store.elsewhere.places_for`); the path or None.
 
-    Used when the store never came back before the recording ended: the rows are not thrown away. The
-    file is readable by its owner only, and a patient's identifiers in it are encrypted with ``keys``
-    (the database's identifier key), as in the database. The data folder comes before the temporary one,
-    which some systems empty at a restart: the likely next step after the disk under a database failed.
+    Used while the store refuses and when it never came back before the recording ended: the rows are not thrown
+    away. The file is readable by its owner only, and a patient's identifiers in it are encrypted with ``keys``
+    (the database's identifier key), as in the database. The data folder comes before the temporary one, which
+    some systems empty at a restart: the likely next step after the disk under a database failed.
+
+    With ``run`` (a writer's run) the file says whose it is and numbers its operations (``numbers``), so that
+    ``write-held`` skips what the audit log says that run wrote already; it is written whole under a temporary
+    name and then put in place of ``replacing`` (the run's file written before), never leaving half a file.
     """
     db = Path(db_path)
-    name = f"{db.name}.recovery-{session_id[:8]}-{int(time.time())}.jsonl"
-    lines = [json.dumps(_sealed(op, keys), default=str) + "\n" for op in ops]
+    stamp = run if run is not None else str(int(time.time()))
+    name = replacing.name if replacing is not None else f"{db.name}.recovery-{session_id[:8]}-{stamp}.jsonl"
+    lines = []
+    if run is not None:
+        lines.append(json.dumps({"op": _HELD_OF, "session_id": session_id, "run": run}) + "\n")
+    for index, op in enumerate(ops):
+        data = _sealed(op, keys)
+        if numbers is not None:
+            data["n"] = numbers[index]
+        lines.append(json.dumps(data, default=str) + "\n")
     if keys is not None:
         # The last line is a keyed hash of the others: rows changed in the file are not written back as ours.
         lines.append(json.dumps({"op": _FILE_SEAL, "mac": _file_mac(keys, "".join(lines))}) + "\n")
-    for folder in places_for(db):
+    folders = list(places_for(db))
+    if replacing is not None:
+        folders.insert(0, replacing.parent)
+    for folder in dict.fromkeys(folders):
         target = folder / name
+        part = target.with_name(target.name + ".part")
         try:
             if folder != db.parent and not folder.is_dir():
                 ensure_private_dir(folder)  # the data folder, made as at a first start
-            with open_private(target, "w", exclusive=True, encoding="utf-8") as out:
+            if replacing is None and target.exists():
+                raise FileExistsError(target)
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()  # left by a run that died while writing it
+            with open_private(part, "w", exclusive=True, encoding="utf-8") as out:
                 out.writelines(lines)
                 out.flush()
                 os.fsync(out.fileno())
+            os.replace(part, target)
         except FileExistsError:
             log.error("the recovery file %s exists already", target)
             continue
         except OSError as exc:
             log.error("cannot write the recovery file %s: %s", target, exc)
             with contextlib.suppress(OSError):
-                target.unlink()
+                part.unlink()
             continue
+        if replacing is not None and replacing != target:
+            # Written elsewhere this time: the file written before holds nothing this one does not.
+            with contextlib.suppress(OSError):
+                replacing.unlink()
         return str(target)
     return None
 
@@ -819,6 +908,8 @@ def pending_recovery_files(db_path: str | Path, session_id: str) -> list[Path]:
 
 #: The ``op`` of a recovery file's last line: the keyed hash of the lines before it.
 _FILE_SEAL = "file_seal"
+#: The ``op`` of a writer's recovery file's first line: the session and the writer's run it holds rows of.
+_HELD_OF = "held_of"
 
 
 def _file_mac(keys: Keys, text: str) -> str:
@@ -841,9 +932,25 @@ def _check_file_seal(path: str | Path, lines: list[str], keys: Keys) -> list[str
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class HeldFile:
+    """What a recovery file holds: its operations, oldest first, and (from a writer's run) whose they are."""
+
+    ops: list[Operation]
+    #: The operations' numbers in their run (None: a file without them, written before runs were numbered).
+    numbers: list[int] | None = None
+    session_id: str | None = None
+    run: str | None = None
+
+
 def read_recovery_file(path: str | Path, keys: Keys | None = None) -> list[Operation]:
     """The operations a recovery file holds, oldest first (the inverse of :func:`write_recovery_file`;
     ``keys`` open the patient's identifiers and check the file's keyed hash)."""
+    return read_held_file(path, keys).ops
+
+
+def read_held_file(path: str | Path, keys: Keys | None = None) -> HeldFile:
+    """A recovery file whole: its operations, and their numbers and run where the file gives them."""
     lines: list[str] = []
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -854,6 +961,8 @@ def read_recovery_file(path: str | Path, keys: Keys | None = None) -> list[Opera
     if keys is not None:
         lines = _check_file_seal(path, lines, keys)
     ops: list[Operation] = []
+    numbers: list[int] = []
+    header: dict[str, Any] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -861,10 +970,17 @@ def read_recovery_file(path: str | Path, keys: Keys | None = None) -> list[Opera
             data = json.loads(line)
             if isinstance(data, dict) and data.get("op") == _FILE_SEAL:
                 continue
+            if isinstance(data, dict) and data.get("op") == _HELD_OF:
+                header = {"session_id": str(data["session_id"]), "run": str(data["run"])}
+                continue
             ops.append(_op_from_json(data, keys))
+            if "n" in data:
+                numbers.append(int(data["n"]))
         except (ValueError, KeyError, TypeError, identifiers.IdentifierError) as exc:
             raise ValueError(f"{path}, line {number}: not a held operation ({exc})") from None
-    return ops
+    if numbers and len(numbers) != len(ops):
+        raise ValueError(f"{path}: some held operations are numbered and some are not")
+    return HeldFile(ops, numbers or None, header.get("session_id"), header.get("run"))
 
 
 def _op_from_json(data: dict[str, Any], keys: Keys | None = None) -> Operation:
@@ -910,8 +1026,11 @@ def write_held(db_path: str | Path, recovery_file: str | Path) -> HeldWritten:
     digest = hashlib.sha256(Path(recovery_file).read_bytes()).hexdigest()
     store = Store(db_path)
     try:
-        ops = read_recovery_file(recovery_file, store.keys)
+        held = read_held_file(recovery_file, store.keys)
+        ops = held.ops
         sessions = {op.session_id for op in ops if isinstance(op, AuditEntry) and op.session_id}
+        if held.session_id is not None:
+            sessions.add(held.session_id)
         if len(sessions) != 1:
             raise ValueError(f"{recovery_file} does not name exactly one session")
         (session_id,) = sessions
@@ -925,8 +1044,15 @@ def write_held(db_path: str | Path, recovery_file: str | Path) -> HeldWritten:
             ).fetchone():
                 written = 0
             else:
+                if held.run is not None and held.numbers is not None:
+                    # What the run itself wrote once the store came back (or an earlier file of it put in) stays.
+                    done = _run_written_through(store, session_id, held.run)
+                    ops = [op for op, n in zip(ops, held.numbers, strict=True) if n > done]
+                through: dict[str, Any] = (
+                    {"run": held.run, "through": max(held.numbers)} if held.run and held.numbers else {}
+                )
                 store.audit(HELD_ROWS_WRITTEN, user=None, session_id=session_id,
-                            file=Path(recovery_file).name, sha256=digest)
+                            file=Path(recovery_file).name, sha256=digest, **through)
                 for op in ops:
                     _apply(store, session_id, op)
                 written = sum(op.rows() for op in ops)
@@ -937,5 +1063,19 @@ def write_held(db_path: str | Path, recovery_file: str | Path) -> HeldWritten:
     return HeldWritten(session_id, written)
 
 
-#: The audit action that says a recovery file's rows were written (detail: its name and SHA-256).
+#: The audit action that says a recovery file's rows were written (detail: its name and SHA-256; for a writer's
+#: file, its run and the number of its last operation).
 HELD_ROWS_WRITTEN = "held_rows_written"
+#: The audit action a writer adds to each transaction that writes rows it had put in its recovery file (detail:
+#: its run, and the number of the last operation written).
+HELD_ROWS_DRAINED = "held_rows_drained"
+
+
+def _run_written_through(store: Store, session_id: str, run: str) -> int:
+    """The number of the last operation of the writer's ``run`` already in the database (0: none)."""
+    found = store.db.execute(
+        "SELECT MAX(CAST(json_extract(detail, '$.through') AS INTEGER)) FROM audit WHERE session_id = ? "
+        "AND action IN (?, ?) AND json_extract(detail, '$.run') = ?",
+        [session_id, HELD_ROWS_DRAINED, HELD_ROWS_WRITTEN, run],
+    ).fetchone()
+    return int(found[0] or 0)

@@ -33,6 +33,7 @@ from monitor.config import data_dir
 from monitor.replication import compare
 from monitor.station import StationFeed, StationModel
 from monitor.store import Store
+from monitor.store.writer import pending_recovery_files
 from tests.conftest import Clinic
 from tests.faults.helpers import (
     REPO_ROOT,
@@ -145,5 +146,51 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
         assert after > on_disk
         with Store(db_path, readonly=True) as store:
             assert store.status_of(store.session_row(session_id)) == "closed"
+        duplicates = first_value(db_path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")
+        assert duplicates == 0
+
+
+def test_a_recording_killed_while_its_disk_is_gone_keeps_what_it_held(tmp_path: Path) -> None:
+    """The disk fails, and the recording is then killed (kill -9; a power cut would do the same): what it held in
+    memory since the failure is not lost, for it has been in a recovery file in the user's data folder all along.
+    (Before, it went to a recovery file only when the recording ended by itself.)"""
+    image = tmp_path / "disk.img"
+    with ext4_disk(tmp_path / "disk", image) as disk:
+        db_path = disk / "data" / "monitor.db"
+        run = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "60",
+                          "--plan", "baseline:5,infusion:40,recovery:30")
+        try:
+            started = run.wait_for("session ", timeout=30)
+            session_id = started.split()[1]
+            run.wait_for("| stored", timeout=30)
+            time.sleep(2.0)
+            fail_disk(disk)
+            until(lambda: any("(storage_failed) started" in line for line in run.output()), 10, "the storage alarm")
+            time.sleep(8.0)  # past one writing of the recovery file (every 5 s) after the first
+        finally:
+            run.kill()
+        [waiting] = pending_recovery_files(db_path, session_id)
+        assert waiting.parent == data_dir(), f"the held rows went to {waiting}"
+        assert stat.S_IMODE(waiting.stat().st_mode) == 0o600
+    with contextlib.ExitStack() as back:
+        disk = tmp_path / "disk"
+        assert mount("-o", "loop", str(image), str(disk))
+        back.callback(unmount, disk)
+        on_disk, _ = counts(db_path, session_id)
+        newest_on_disk = first_value(db_path, "SELECT MAX(t) FROM readings")
+        listed = subprocess.run([sys.executable, "-m", "monitor.cli", "sessions", "--db", str(db_path)],
+                                capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT)
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        [line] = [line for line in listed.stdout.splitlines() if session_id[:8] in line]
+        assert "unfinished" in line, line
+        held = subprocess.run([sys.executable, "-m", "monitor.cli", "write-held", str(waiting), "--db", str(db_path)],
+                              capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT)
+        assert held.returncode == 0, held.stdout + held.stderr
+        after, _ = counts(db_path, session_id)
+        newest_after = first_value(db_path, "SELECT MAX(t) FROM readings")
+        print(f"on the disk when it came back {on_disk} readings up to t={newest_on_disk:.0f}; after write-held "
+              f"{after} up to t={newest_after:.0f} ({newest_after - newest_on_disk:.0f} s of the session more)")
+        # At 30x, 5 s of the outage is 150 s of the session: at least that much came back from the file.
+        assert newest_after - newest_on_disk >= 120, (newest_on_disk, newest_after)
         duplicates = first_value(db_path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")
         assert duplicates == 0

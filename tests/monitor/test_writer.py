@@ -10,7 +10,6 @@ import sqlite3
 import stat
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -39,32 +38,7 @@ from monitor.store.writer import (
     write_held,
     write_recovery_file,
 )
-from tests.monitor.writing import T0, committed_writer, heart_rate, stored_times
-
-
-class Switch:
-    """An opener whose stores fail every write (like a full disk) while ``broken`` is true."""
-
-    def __init__(self) -> None:
-        self.broken = False
-
-    def __call__(self, path: Path) -> Store:
-        if self.broken:
-            raise sqlite3.OperationalError("database or disk is full")
-        return FlakyStore(path, self)
-
-
-class FlakyStore(Store):
-    """A real store whose transactions fail while its switch says so."""
-
-    def __init__(self, path: Path, switch: Switch) -> None:
-        super().__init__(path, check=False)
-        self.switch = switch
-
-    def transaction(self) -> Any:
-        if self.switch.broken:
-            raise sqlite3.OperationalError("database or disk is full")
-        return super().transaction()
+from tests.monitor.writing import T0, Switch, committed_writer, heart_rate, stored_times
 
 
 def _numeric(t: float, value: float = 70.0) -> Reading:

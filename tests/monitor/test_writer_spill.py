@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 import shutil
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,38 +23,10 @@ from monitor.store.writer import (
     read_held_file,
     write_held,
 )
-from tests.monitor.writing import T0, heart_rate, stored_times
+from tests.monitor.writing import T0, Switch, heart_rate, stored_times
 
 
-class Door:
-    """An opener whose stores refuse every transaction while ``shut``, and from the ``shut_after``-th on."""
-
-    def __init__(self) -> None:
-        self.shut = False
-        self.shut_after: int | None = None
-        self.transactions = 0
-
-    def __call__(self, path: Path) -> Store:
-        if self.shut:
-            raise sqlite3.OperationalError("disk I/O error")
-        return _DoorStore(path, self)
-
-
-class _DoorStore(Store):
-    def __init__(self, path: Path, door: Door) -> None:
-        super().__init__(path, check=False)
-        self.door = door
-
-    def transaction(self) -> Any:
-        if self.door.shut_after is not None and self.door.transactions >= self.door.shut_after:
-            self.door.shut = True
-        if self.door.shut:
-            raise sqlite3.OperationalError("disk I/O error")
-        self.door.transactions += 1
-        return super().transaction()
-
-
-def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreWriter, Door, list[float]]:
+def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreWriter, Switch, list[float]]:
     """A session whose writer committed one reading, then held 60 more (and an audit entry) through an outage,
     in chunks of 10 rows, its recovery file written at every turn (not every 5 s); the times of all 61."""
     monkeypatch.setattr(writer_module, "CHUNK_ROWS", 10)
@@ -65,12 +35,12 @@ def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreW
     with Store(db_path) as store:
         session_id = store.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
         keys = store.keys
-    door = Door()
-    writer = StoreWriter(db_path, session_id, opener=door, retry_interval_s=0.0)
+    switch = Switch()
+    writer = StoreWriter(db_path, session_id, opener=switch, retry_interval_s=0.0)
     writer.keys = keys
     writer.put(Batch(readings=(heart_rate(T0),)))
     assert writer.pump(force=True)
-    door.shut = True
+    switch.broken = True
     times = [T0]
     for second in range(1, 61):
         writer.put(Batch(readings=(heart_rate(T0 + second),)))
@@ -78,13 +48,13 @@ def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreW
         if second == 30:
             writer.put(AuditEntry(T0 + 30, "acknowledge", "RN", session_id, {"alarm": "a1"}))
         writer.pump()
-    return session_id, writer, door, times
+    return session_id, writer, switch, times
 
 
 def test_what_is_held_is_in_a_recovery_file_during_the_outage_and_the_file_goes_once_it_is_written(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    session_id, writer, door, times = _outage(db_path, monkeypatch)
+    session_id, writer, switch, times = _outage(db_path, monkeypatch)
     spilled = writer.spill_path
     assert spilled is not None and spilled.exists() and spilled.parent == db_path.parent
     assert pending_recovery_files(db_path, session_id) == [spilled]
@@ -92,7 +62,7 @@ def test_what_is_held_is_in_a_recovery_file_during_the_outage_and_the_file_goes_
     assert held.session_id == session_id and held.run == writer.run_id
     assert sum(op.rows() for op in held.ops) == 61  # written within the outage, not only at its end
     assert held.numbers == sorted(held.numbers or []) and len(held.numbers or []) == len(held.ops)
-    door.shut = False
+    switch.broken = False
     assert writer.pump(force=True)
     writer.close()
     assert not spilled.exists() and writer.spill_path is None
@@ -106,14 +76,14 @@ def test_what_is_held_is_in_a_recovery_file_during_the_outage_and_the_file_goes_
 def test_a_crash_at_any_point_of_the_drain_leaves_a_file_that_write_held_completes_without_writing_twice(
     db_path: Path, monkeypatch: pytest.MonkeyPatch, chunks_before_the_crash: int
 ) -> None:
-    session_id, writer, door, times = _outage(db_path, monkeypatch)
+    session_id, writer, switch, times = _outage(db_path, monkeypatch)
     assert writer.spill_path is not None
     writer.spill()  # the last writing before the crash holds everything
     left_by_the_crash = db_path.parent / "copy" / writer.spill_path.name
     left_by_the_crash.parent.mkdir()
     shutil.copy(writer.spill_path, left_by_the_crash)
-    door.shut = False
-    door.shut_after = door.transactions + chunks_before_the_crash  # the process dies after that many commits
+    switch.broken = False
+    switch.fail_after = switch.transactions + chunks_before_the_crash  # the process dies after that many commits
     writer.pump(force=True)
     writer.close()  # as a killed process would: nothing more is written
     done = write_held(db_path, left_by_the_crash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +39,35 @@ def stored_times(db_path: Path, session_id: str) -> list[float]:
     """The times of the session's readings as a new reader finds them."""
     with Store(db_path, readonly=True) as reader:
         return [r.t for r in reader.readings(session_id)]
+
+
+class Switch:
+    """An opener whose stores fail every write (like a full disk, or one that stopped answering) while ``broken``
+    is true, and from their ``fail_after``-th transaction on (a process that dies in the middle of writing)."""
+
+    def __init__(self) -> None:
+        self.broken = False
+        self.fail_after: int | None = None
+        self.transactions = 0
+
+    def __call__(self, path: Path) -> Store:
+        if self.broken:
+            raise sqlite3.OperationalError("database or disk is full")
+        return FlakyStore(path, self)
+
+
+class FlakyStore(Store):
+    """A real store whose transactions fail while its switch says so."""
+
+    def __init__(self, path: Path, switch: Switch) -> None:
+        super().__init__(path, check=False)
+        self.switch = switch
+
+    def transaction(self) -> Any:
+        if self.switch.fail_after is not None and self.switch.transactions >= self.switch.fail_after:
+            self.switch.broken = True
+        if self.switch.broken:
+            raise sqlite3.OperationalError("database or disk is full")
+        self.switch.transactions += 1
+        return super().transaction()
+

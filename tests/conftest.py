@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -277,3 +280,23 @@ def file_checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
 
     monkeypatch.setattr(Store, "check_integrity", counted)
     return found
+
+
+def dead_pid() -> int:
+    """The id of a process that has already ended."""
+    child = subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert child.returncode == 0
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def leave_unfinished(path: Path, session_id: str) -> None:
+    """Make a stored session look like one whose recording process died: still 'recording', owner gone."""
+    from monitor.store import Store
+
+    with Store(path) as store, store.transaction():
+        store.db.execute(
+            "UPDATE sessions SET status = 'recording', ended_at = NULL, owner_pid = ?, owner_host = ? WHERE id = ?",
+            [dead_pid(), socket.gethostname(), session_id],
+        )

@@ -1034,7 +1034,13 @@ def write_held(db_path: str | Path, recovery_file: str | Path) -> HeldWritten:
         if len(sessions) != 1:
             raise ValueError(f"{recovery_file} does not name exactly one session")
         (session_id,) = sessions
-        store.session_row(session_id)  # raises SessionNotFound for the wrong database
+        row = store.session_row(session_id)  # raises SessionNotFound for the wrong database
+        if store.status_of(row) == "recording":
+            # Its writer still holds these rows and writes them itself once the database takes them: written here
+            # too, they would be in the record twice.
+            raise ValueError(f"session {session_id[:8]} is still recording: its recording writes the rows of "
+                             f"{Path(recovery_file).name} itself once the database takes them again (the file then "
+                             "goes); run write-held only on a file left after the recording ended")
         with store.transaction():
             # The file's digest is audited in the same transaction as its rows: a run that ended before the
             # file was renamed (killed, or the rename refused) is known here and never writes them twice.

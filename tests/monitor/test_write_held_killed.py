@@ -19,6 +19,7 @@ from pathlib import Path
 from drivers.core.readings import Parameter, Reading
 from monitor.store import Store
 from monitor.store.writer import AuditEntry, Batch, Operation, write_recovery_file
+from tests.conftest import leave_unfinished
 from tests.faults.helpers import REPO_ROOT
 
 T0 = 1_790_000_000.0
@@ -55,6 +56,7 @@ def test_write_held_run_again_after_a_kill_writes_nothing_twice(db_path: Path) -
     ops: list[Operation] = [Batch(readings=readings), AuditEntry(T0 + 30, "acknowledge", "RN", session_id)]
     recovery = write_recovery_file(db_path, session_id, ops, keys)
     assert recovery is not None
+    leave_unfinished(db_path, session_id)  # the recording that held them ended
 
     child = subprocess.run([sys.executable, "-c", KILLED_AT_RENAME, str(db_path), recovery], cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=60, check=False)

@@ -38,6 +38,7 @@ from monitor.store.writer import (
     write_held,
     write_recovery_file,
 )
+from tests.conftest import leave_unfinished
 from tests.monitor.writing import T0, Switch, committed_writer, heart_rate, stored_times
 
 
@@ -212,6 +213,7 @@ def test_alarms_held_in_a_recovery_file_come_back_as_the_same_records(store: Sto
     path = write_recovery_file(db_path, session_id, ops, store.keys)
     assert path is not None
     assert read_recovery_file(path) == ops
+    leave_unfinished(db_path, session_id)  # a recovery file is of a recording that ended
     assert write_held(db_path, path).rows == 2
     assert store.alarms(session_id) == [alarm]
 
@@ -239,6 +241,7 @@ def test_a_recovery_file_is_private_and_keeps_the_patients_identifiers_sealed(
     with pytest.raises(ValueError, match="key file is needed"):
         read_recovery_file(path)
     assert read_recovery_file(path, store.keys) == ops
+    leave_unfinished(db_path, session_id)  # a recovery file is of a recording that ended
     assert write_held(db_path, path).rows == len(ops)
     patient = store.patient_row("p-1")
     assert patient is not None and (patient["mrn"], patient["name"]) == ("MRN-RF-3141", "Jane Recovery")

@@ -23,6 +23,7 @@ from monitor.store.writer import (
     read_held_file,
     write_held,
 )
+from tests.conftest import leave_unfinished
 from tests.monitor.writing import T0, Switch, heart_rate, stored_times
 
 
@@ -86,6 +87,7 @@ def test_a_crash_at_any_point_of_the_drain_leaves_a_file_that_write_held_complet
     switch.fail_after = switch.transactions + chunks_before_the_crash  # the process dies after that many commits
     writer.pump(force=True)
     writer.close()  # as a killed process would: nothing more is written
+    leave_unfinished(db_path, session_id)
     done = write_held(db_path, left_by_the_crash)
     assert done.session_id == session_id
     assert stored_times(db_path, session_id) == times  # each reading once, none missing
@@ -94,4 +96,20 @@ def test_a_crash_at_any_point_of_the_drain_leaves_a_file_that_write_held_complet
     out = io.StringIO()
     assert main(["write-held", str(left_by_the_crash) + ".written", "--db", str(db_path)], out=out) == 0
     assert "nothing written again" in out.getvalue()
+    assert stored_times(db_path, session_id) == times
+
+
+def test_write_held_refuses_the_file_of_a_recording_that_still_runs(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is there while the outage lasts, where someone may find it: written in then, its rows would be
+    written a second time by the recording itself once the disk is back."""
+    session_id, writer, switch, times = _outage(db_path, monkeypatch)
+    assert writer.spill_path is not None
+    with pytest.raises(ValueError, match=f"session {session_id[:8]} is still recording"):
+        write_held(db_path, writer.spill_path)
+    assert writer.spill_path.exists()  # left as it was
+    switch.broken = False
+    assert writer.pump(force=True)
+    writer.close()
     assert stored_times(db_path, session_id) == times

@@ -4,9 +4,6 @@ session browser and review window tests, and a session left unfinished by a proc
 from __future__ import annotations
 
 import math
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 from drivers.simulated.driver import SimulatedSource
@@ -94,21 +91,3 @@ def record(
         return recorder.session.id
     finally:
         store.close()
-
-
-def dead_pid() -> int:
-    """The id of a process that has already ended."""
-    child = subprocess.run([sys.executable, "-c", "pass"], check=True)
-    assert child.returncode == 0
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
-def leave_unfinished(path: Path, session_id: str) -> None:
-    """Make a stored session look like one whose recording process died: still 'recording', owner gone."""
-    with Store(path) as store, store.transaction():
-        store.db.execute(
-            "UPDATE sessions SET status = 'recording', ended_at = NULL, owner_pid = ?, owner_host = ? WHERE id = ?",
-            [dead_pid(), socket.gethostname(), session_id],
-        )

@@ -604,7 +604,8 @@ def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens
     from drivers.simulated.driver import SimulatedSource
     from monitor.alarms.engine import AlarmEngine
     from monitor.recorder import Recorder
-    from tests.ui.review_sessions import leave_unfinished, record
+    from tests.conftest import leave_unfinished
+    from tests.ui.review_sessions import record
     from ui.bridge import RecorderBridge
     from ui.live_window import LiveWindow
 

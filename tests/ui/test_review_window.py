@@ -26,7 +26,8 @@ from monitor.plan import parse_plan
 from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase
 from monitor.store import Store
-from tests.ui.review_sessions import NURSE, START, leave_unfinished, record
+from tests.conftest import leave_unfinished
+from tests.ui.review_sessions import NURSE, START, record
 from ui import theme
 from ui.dialogs import SignedInUser
 from ui.review_window import AddendumDialog, ReviewWindow, clock, duration, number

@@ -14,7 +14,8 @@ from PySide6.QtGui import QColor
 from monitor.alarms.model import Priority
 from monitor.review import search_sessions
 from monitor.store import Store
-from tests.ui.review_sessions import DAY, NURSE, START, leave_unfinished, record
+from tests.conftest import leave_unfinished
+from tests.ui.review_sessions import DAY, NURSE, START, record
 from ui.dialogs import ConfirmDialog, SignedInUser
 from ui.session_browser import (
     UNFINISHED_BACKGROUND,

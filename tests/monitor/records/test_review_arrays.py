@@ -10,7 +10,8 @@ from drivers.core.readings import NIBP_PARAMETERS
 from monitor import review, review_arrays
 from monitor.exports.data import load
 from monitor.store import Store
-from tests.ui.review_sessions import leave_unfinished, record
+from tests.conftest import leave_unfinished
+from tests.ui.review_sessions import record
 
 
 @pytest.mark.parametrize(("scenario", "stop"), [("hypertension", None), ("bradycardia", None), ("normal", 9.0)])

@@ -300,3 +300,15 @@ def leave_unfinished(path: Path, session_id: str) -> None:
             "UPDATE sessions SET status = 'recording', ended_at = NULL, owner_pid = ?, owner_host = ? WHERE id = ?",
             [dead_pid(), socket.gethostname(), session_id],
         )
+
+
+def held_open(prefix: str) -> list[str]:
+    """The files whose paths start with ``prefix`` that this process holds open or mapped (Linux /proc)."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            held.append(os.readlink(f"/proc/self/fd/{fd}"))
+    with open("/proc/self/maps") as maps:
+        held += [line.split()[-1] for line in maps if len(line.split()) >= 6]
+    return sorted(path for path in held if path.startswith(prefix))
+

@@ -9,7 +9,6 @@ it reaches the database with them once the disk is back.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,23 +20,13 @@ from monitor.app.device import DeviceSpec
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.store import Store
+from tests.conftest import held_open
 from tests.faults.helpers import REPO_ROOT, ext4_disk, fail_disk, mount, unmount
 from ui.bridge import RecorderBridge
 from ui.dialogs import SignedInUser
 from ui.live_window import LiveWindow
 
 WAIT_MS = 20_000
-
-
-def open_on(folder: Path) -> list[str]:
-    """The files below ``folder`` this process holds open or mapped."""
-    held = []
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            held.append(os.readlink(f"/proc/self/fd/{fd}"))
-    with open("/proc/self/maps") as maps:
-        held += [line.split()[-1] for line in maps if len(line.split()) >= 6]
-    return sorted(path for path in held if path.startswith(f"{folder}/"))
 
 
 def test_a_locked_window_whose_disk_failed_is_unlocked_by_an_emergency_sign_in(qtbot: Any, tmp_path: Path) -> None:
@@ -81,7 +70,7 @@ def test_a_locked_window_whose_disk_failed_is_unlocked_by_an_emergency_sign_in(q
             window.force_close()
             store.close()
         # Nothing of this process holds the dead disk any more: it can be unmounted and replaced.
-        assert open_on(disk) == []
+        assert held_open(f"{disk}/") == []
         recovery = recorder.recovery_file
         assert recovery is not None, "the held rows went nowhere"
         held = Path(recovery).read_text()

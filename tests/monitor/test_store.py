@@ -18,6 +18,7 @@ from drivers.core.readings import Flag, Parameter, Reading
 from monitor.alarms.model import AlarmState, Priority
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import MIGRATIONS, SCHEMA_VERSION, SessionNotFound, Store, StoreError
+from tests.conftest import held_open
 
 T0 = 1_800_000_000.0
 
@@ -71,19 +72,6 @@ def test_newer_schema_is_refused_with_a_clear_message(db_path: Path) -> None:
         Store(db_path)
 
 
-def _held_open(path: Path) -> list[str]:
-    """The files of the database ``path`` (with its -wal and -shm) this process holds open or mapped."""
-    held = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            held.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            continue
-    with open("/proc/self/maps") as maps:
-        held += [line.split()[-1] for line in maps if len(line.split()) >= 6]
-    return sorted(name for name in held if name.startswith(str(path)))
-
-
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_a_refused_open_and_a_close_on_a_failing_disk_leave_nothing_of_the_file_open(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -102,9 +90,9 @@ def test_a_refused_open_and_a_close_on_a_failing_disk_leave_nothing_of_the_file_
         patch.setattr(database.Store, "_checked_keys", failing)
         with pytest.raises(StoreError, match="Input/output error"):
             Store(db_path)
-    assert _held_open(db_path) == []
+    assert held_open(str(db_path)) == []
     store = Store(db_path)
-    assert _held_open(db_path) != []
+    assert held_open(str(db_path)) != []
 
     def unreadable(*_args: Any) -> Any:
         raise sqlite3.OperationalError("disk I/O error")
@@ -112,7 +100,7 @@ def test_a_refused_open_and_a_close_on_a_failing_disk_leave_nothing_of_the_file_
     monkeypatch.setattr(witness, "reached", unreadable)
     store._noted_seq = -2  # as if something was written since the last note
     store.close()
-    assert _held_open(db_path) == []
+    assert held_open(str(db_path)) == []
     store.close()  # idempotent
 
 

@@ -35,6 +35,16 @@ def _wait(reports: queue.Queue[ChairReport], predicate: Any, timeout: float = 15
     raise AssertionError("the station never received the expected report")
 
 
+def _shut(feed: StationFeed, replicator: Replicator, store: Store, recorder: Recorder | None = None) -> None:
+    """End a test's station, chair link (unless stopped already), recording and store."""
+    feed.stop()
+    if replicator._thread is not None:
+        replicator.stop(timeout=0.5)
+    if recorder is not None:
+        recorder.stop()
+    store.close()
+
+
 def _recorder(store: Store, seed: int, plan: str) -> Recorder:
     source = SimulatedSource(scenario="normal", seed=seed, speed=math.inf, start_time=1_790_000_000.0)
     return Recorder.new_session(store, source, driver="simulated", port=None, plan=parse_plan(plan), autopilot=True,
@@ -75,11 +85,7 @@ def test_tiles_are_pushed_and_a_killed_chair_goes_offline(clinic: Clinic, db_pat
         assert alarm.condition == "chair_offline" and alarm.priority is Priority.MEDIUM
         assert time.monotonic() - silent_from >= model.offline_after_s - 1.0
     finally:
-        feed.stop()
-        if replicator._thread is not None:
-            replicator.stop(timeout=0.5)
-        recorder.stop()
-        store.close()
+        _shut(feed, replicator, store, recorder)
     assert not feed.connected
 
 
@@ -179,10 +185,7 @@ def test_a_hung_recorder_behind_a_live_replicator_is_a_stall_at_the_station(clin
         assert not view.offline and view.silent_s < 2.0, "the chair was still heard from"
         assert time.monotonic() - hung_at >= model.stalled_after_s - 1.5
     finally:
-        feed.stop()
-        replicator.stop(timeout=0.5)
-        recorder.stop()
-        store.close()
+        _shut(feed, replicator, store, recorder)
 
 
 def test_a_chair_whose_database_cannot_be_read_still_reports_and_says_goodbye(
@@ -227,10 +230,7 @@ def test_a_chair_whose_database_cannot_be_read_still_reports_and_says_goodbye(
         _wait(reports, lambda r: r.tile is not None and not r.tile.active)
         assert model.views() == [] and model.station_alarms() == []
     finally:
-        feed.stop()
-        if replicator._thread is not None:
-            replicator.stop(timeout=0.5)
-        store.close()
+        _shut(feed, replicator, store)
 
 
 def test_rows_a_chair_could_not_keep_stay_at_the_station_until_write_held_sends_them(
@@ -272,7 +272,4 @@ def test_rows_a_chair_could_not_keep_stay_at_the_station_until_write_held_sends_
         _wait(reports, lambda r: r.tile is not None and r.tile.not_kept is None)
         assert model.station_alarms() == [] and model.views() == []
     finally:
-        feed.stop()
-        if replicator._thread is not None:
-            replicator.stop(timeout=0.5)
-        store.close()
+        _shut(feed, replicator, store)

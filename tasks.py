@@ -127,12 +127,15 @@ def missing_system_libraries() -> list[str]:
             if Path(library).exists():
                 ldd = subprocess.run(["ldd", library], capture_output=True, text=True, check=False)
                 missing += [n for n in missing_from_ldd(ldd.stdout) if n not in missing]
+    missing += missing_libraries(SOUND_LIBRARIES)
+    return missing
+
+
+def missing_libraries(sonames: tuple[str, ...]) -> list[str]:
+    """Those of ``sonames`` the dynamic loader cannot find."""
     import ctypes.util
 
-    for soname in SOUND_LIBRARIES:
-        if ctypes.util.find_library(soname.removeprefix("lib").split(".so")[0]) is None:
-            missing.append(soname)
-    return missing
+    return [n for n in sonames if ctypes.util.find_library(n.removeprefix("lib").split(".so")[0]) is None]
 
 
 NODE_TOOLS = ROOT / "tests" / "node"
@@ -185,26 +188,49 @@ def ensure_tls_postgres(root: Path = Path("/usr/lib/postgresql")) -> Path | None
     found = system_postgres(root)
     if found is not None:
         return found
+    reason = apt_install([TLS_POSTGRES_PACKAGE], "the distribution's PostgreSQL server for the TLS tests")
+    found = system_postgres(root)
+    if found is None:
+        _not_installed(f"no PostgreSQL server with TLS found ({reason or 'not installed'})", "the TLS tests")
+        return None
+    return found
+
+
+def apt_install(packages: list[str], what: str) -> str | None:
+    """Install Debian packages with apt-get (Linux, as root); None when apt-get installed them, else why not."""
     apt = shutil.which("apt-get")
     if not sys.platform.startswith("linux") or apt is None or os.geteuid() != 0:
-        _say("no PostgreSQL server with TLS found (e.g. `sudo apt-get install postgresql`): "
-             "the TLS tests will be skipped")
-        return None
-    _say(f"installing the distribution's PostgreSQL server for the TLS tests (apt-get install {TLS_POSTGRES_PACKAGE})")
+        return f"installing needs apt-get as root: `sudo apt-get install {' '.join(packages)}`"
+    _say(f"installing {what} (apt-get install {' '.join(packages)})")
     started = time.monotonic()
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     updated = subprocess.run([apt, "update", "-qq"], stdout=subprocess.DEVNULL, env=env, check=False)
-    installed = subprocess.run([apt, "install", "-y", "-qq", "--no-install-recommends", TLS_POSTGRES_PACKAGE],
+    installed = subprocess.run([apt, "install", "-y", "-qq", "--no-install-recommends", *packages],
                                stdout=subprocess.DEVNULL, env=env, check=False)
-    found = system_postgres(root)
-    if found is None:
-        reason = f"apt-get update exited {updated.returncode}, apt-get install exited {installed.returncode}"
-        if os.environ.get("CI"):
-            sys.exit(f"tasks.py: could not install PostgreSQL for the TLS tests ({reason})")
-        _say(f"could not install PostgreSQL ({reason}): the TLS tests will be skipped")
-        return None
-    _say(f"PostgreSQL installed in {time.monotonic() - started:.1f} s ({found})")
-    return found
+    if installed.returncode != 0:
+        return f"apt-get update exited {updated.returncode}, apt-get install exited {installed.returncode}"
+    _say(f"installed in {time.monotonic() - started:.1f} s")
+    return None
+
+
+def _not_installed(said: str, tests: str) -> None:
+    """Under CI a missing requirement stops the run (tests skipped unnoticed prove nothing); elsewhere those tests
+    skip, saying why."""
+    if os.environ.get("CI"):
+        sys.exit(f"tasks.py: {said}: {tests} cannot run")
+    _say(f"{said}: {tests} will be skipped")
+
+
+def ensure_sound_library() -> None:
+    """The alarm-sound tests open a real audio output (QtMultimedia), which loads PulseAudio's client library:
+    installed with apt-get when missing (as root)."""
+    missing = missing_libraries(SOUND_LIBRARIES)
+    if not missing:
+        return
+    reason = apt_install(sorted({package_of(n) for n in missing}), "the sound library the alarm-sound tests load")
+    still = missing_libraries(SOUND_LIBRARIES)
+    if still:
+        _not_installed(f"{', '.join(still)} not found ({reason or 'not installed'})", "the alarm-sound tests")
 
 
 def run(args: list[str]) -> int:
@@ -239,6 +265,7 @@ def test(args: list[str]) -> int:
     """Run every test headless, then check the import contract (only ui/ imports Qt)."""
     ensure_environment()
     ensure_node_tools()
+    ensure_sound_library()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     tls_postgres = ensure_tls_postgres()
     if tls_postgres is not None:

@@ -236,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     held.add_argument("--server", metavar="URL",
                       help="then send them to the clinic's PostgreSQL and clear the nurse station's word of them "
                            "(default: INFUSION_MONITOR_SERVER or config 'server'; off when unset)")
+    add_identity_options(held)  # who had them written, for the audit log (else the operating-system user)
 
     feed = sub.add_parser("feed", help="live feed: list the messages the receiver refused, or send them again")
     feed.add_argument("action", choices=["list", "resend"])
@@ -732,8 +733,9 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
 
     store = _open_store(args, must_exist=True)
     store.close()
+    user = _acting_name(args)
     try:
-        done = write_held(store.path, args.file)
+        done = write_held(store.path, args.file, user=user)
     except (OSError, ValueError, StoreError) as exc:
         raise CliError(str(exc)) from None
     if done.rows == 0:

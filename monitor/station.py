@@ -223,8 +223,8 @@ class StationModel:
         for report in reports:
             assert report.tile is not None and report.tile.not_kept is not None
             lost = report.tile.not_kept
-            where = (f"they wait in {lost.file} on {lost.host or 'the chair computer'}: run "
-                     f"'infusion-monitor write-held' there" if lost.file
+            where = (f"they wait in {lost.file} on {lost.host or 'the chair computer'}: write them in there "
+                     "('Write waiting rows' in its session list, or 'infusion-monitor write-held')" if lost.file
                      else "no file could hold them: they are lost")
             session = (report.tile.session_id or "")[:8]
             alarms.append(StationAlarm(

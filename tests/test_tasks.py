@@ -106,6 +106,40 @@ def test_a_missing_postgres_is_installed_with_apt_and_a_failure_stops_ci(tmp_pat
     assert tasks.ensure_tls_postgres(tmp_path) == tmp_path / "15" / "bin"
 
 
+def test_a_missing_sound_library_is_installed_before_the_tests_and_a_failure_stops_ci(monkeypatch: Any) -> None:
+    """On a new machine without PulseAudio's client library the alarm-sound test failed to import QtMultimedia: the
+    library was installed by hand on the machine before."""
+    commands: list[list[str]] = []
+    have = {"libpulse.so.0": False}
+    outcome = {"install": 100}
+
+    def fake_run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        commands.append(command)
+        code = outcome["install"] if "install" in command else 0
+        if "install" in command and code == 0:
+            have["libpulse.so.0"] = True
+        return subprocess.CompletedProcess(command, code)
+
+    monkeypatch.setattr(tasks, "missing_libraries", lambda names: [n for n in names if not have[n]])
+    monkeypatch.setattr(tasks.sys, "platform", "linux")
+    monkeypatch.setattr(tasks.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(tasks.shutil, "which", lambda name: "/usr/bin/apt-get")
+    monkeypatch.setattr(tasks.subprocess, "run", fake_run)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(SystemExit, match=r"libpulse.so.0 not found \(apt-get update exited 0, apt-get install exited "
+                                         r"100\): the alarm-sound tests cannot run"):
+        tasks.ensure_sound_library()
+    assert commands[1] == ["/usr/bin/apt-get", "install", "-y", "-qq", "--no-install-recommends", "libpulse0"]
+    monkeypatch.delenv("CI")
+    tasks.ensure_sound_library()  # outside CI they skip instead
+    outcome["install"] = 0
+    tasks.ensure_sound_library()
+    assert have["libpulse.so.0"]
+    commands.clear()
+    tasks.ensure_sound_library()  # present: apt-get is not asked again
+    assert commands == []
+
+
 def test_suites_take_their_workers_unless_the_options_name_them() -> None:
     assert tasks._workers(["-k", "nibp"], 2) == ["-n", "2"]
     assert tasks._workers(["-n", "0"], 2) == []

@@ -4,8 +4,10 @@ Sessions are found by start date, by part of the patient's MRN and by the most u
 had (:func:`monitor.review.search_sessions`). A session whose recording process died without
 closing it is listed as UNFINISHED on an amber row; it can be resumed (the live window continues
 it, as ``--resume`` does) or closed (as ``infusion-monitor close`` does, with the same audit
-entry). The browser reads through a read-only connection of its own, so it can stay open beside
-a running recording; it writes only to close a session.
+entry). One whose last rows wait in a recovery file (the database refused them) has them written
+in first (as ``infusion-monitor write-held`` does). The browser reads through a read-only
+connection of its own, so it can stay open beside a running recording; it writes only to close a
+session or to put its waiting rows in.
 """
 
 from __future__ import annotations
@@ -36,8 +38,14 @@ from PySide6.QtWidgets import (
 
 from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
-from monitor.app.services import send_close_to_server
-from monitor.app.sessions import check_resumable, close_unfinished
+from monitor.app.services import send_close_to_server, send_held_to_server
+from monitor.app.sessions import (
+    WaitingRowsWritten,
+    check_resumable,
+    close_unfinished,
+    rows_waiting,
+    write_waiting_rows,
+)
 from monitor.app.stores import RecordSource
 from monitor.review import SessionFound, search_sessions
 from monitor.store import StoreError
@@ -72,6 +80,12 @@ READ_ONLY_NOTE = ("Read from the clinic's server (read-only): resume or close a 
                   "recorded it.")
 #: A closed session whose recording process died and that was closed afterwards (not from its window).
 CRASH_CLOSED_TEXT = "closed after a crash"
+#: An unfinished session whose last rows wait in a recovery file (the database refused them).
+WAITING_TEXT = "UNFINISHED — write its waiting rows"
+WAITING_TIP = ("The database refused this session's last rows; they wait in a recovery file. Write them into the "
+               "record first ('Write waiting rows'); then the session can be resumed or closed.")
+
+
 def _item(text: str, *, align_right: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     if align_right:
@@ -93,11 +107,12 @@ class SessionTable(QTableWidget):
         self._fit_columns_to_contents(True)
         self.cellDoubleClicked.connect(lambda row, _col: self.activated_row.emit(row))
 
-    def show_sessions(self, found: Sequence[SessionFound], crashed: frozenset[str] = frozenset()) -> None:
+    def show_sessions(self, found: Sequence[SessionFound], crashed: frozenset[str] = frozenset(),
+                      waiting: frozenset[str] = frozenset()) -> None:
         """Fill the table; the previous selection is kept when its session is still listed.
 
         ``crashed``: ids of sessions closed after their recording process died (told apart from a session
-        ended deliberately in its window).
+        ended deliberately in its window); ``waiting``: unfinished sessions whose last rows wait in a recovery file.
         """
         selected = self.selected()
         self.found = list(found)
@@ -105,7 +120,7 @@ class SessionTable(QTableWidget):
         # n² (seconds for a few hundred sessions). They are fitted once, after the table is filled.
         self._fit_columns_to_contents(False)
         try:
-            self._fill(crashed)
+            self._fill(crashed, waiting)
         finally:
             self._fit_columns_to_contents(True)
         if selected is not None:
@@ -118,7 +133,7 @@ class SessionTable(QTableWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents if fit else QHeaderView.ResizeMode.Fixed)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch if fit else QHeaderView.ResizeMode.Fixed)
 
-    def _fill(self, crashed: frozenset[str]) -> None:
+    def _fill(self, crashed: frozenset[str], waiting: frozenset[str]) -> None:
         self.setRowCount(len(self.found))
         bold = QFont()
         bold.setBold(True)
@@ -130,8 +145,7 @@ class SessionTable(QTableWidget):
                 _item(s.patient or "—"),
                 _item(length_text(s.length_s), align_right=True),
                 _item(phases_text(s.phases_reached)),
-                _item(CRASH_CLOSED_TEXT if s.status == "closed" and s.id in crashed
-                      else STATUS_TEXT.get(s.status, s.status)),
+                _item(_status_text(s.status, s.id, crashed, waiting)),
                 *(_item(str(counts.get(p, 0)), align_right=True) for p in PRIORITY_COLUMNS),
             ]
             for col, item in enumerate(values):
@@ -140,7 +154,8 @@ class SessionTable(QTableWidget):
                     item.setBackground(QBrush(QColor(UNFINISHED_BACKGROUND)))
                     item.setForeground(QBrush(QColor(theme.WARNING_TEXT)))
                     item.setFont(bold)
-                    item.setToolTip("The recording stopped without closing the session (the program or computer "
+                    item.setToolTip(WAITING_TIP if s.id in waiting else
+                                    "The recording stopped without closing the session (the program or computer "
                                     "stopped). Resume it to continue, or close it to keep it as it is.")
                 elif col >= FIRST_COUNT_COLUMN and counts.get(PRIORITY_COLUMNS[col - FIRST_COUNT_COLUMN], 0):
                     colour = theme.ALARM_COLOURS[PRIORITY_COLUMNS[col - FIRST_COUNT_COLUMN]]
@@ -171,6 +186,32 @@ class SessionTable(QTableWidget):
         super().keyPressEvent(event)
 
 
+def _status_text(status: str, session_id: str, crashed: frozenset[str], waiting: frozenset[str]) -> str:
+    if status == "closed" and session_id in crashed:
+        return CRASH_CLOSED_TEXT
+    if status == "unfinished" and session_id in waiting:
+        return WAITING_TEXT
+    return STATUS_TEXT.get(status, status)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def _tell_server(name: str, send: Callable[[], str | None], answered: Callable[[str], None]) -> threading.Thread:
+    """Run ``send`` (a word to the clinic's server) on a thread of its own, which is returned: the network never
+    holds up a window. ``answered`` gets its one-line answer, if any."""
+
+    def run() -> None:
+        said = send()
+        if said is not None:
+            answered(said)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 def close_and_tell_server(source: RecordSource, session_id: str, user: str,
                           answered: Callable[[str], None]) -> threading.Thread:
     """Close an unfinished session here (audited under ``user``; raises AppError or StoreError when it cannot),
@@ -180,15 +221,19 @@ def close_and_tell_server(source: RecordSource, session_id: str, user: str,
         close_unfinished(store, session_id, user)
         recording = any(summary.status == "recording" for summary in store.sessions())
         path = store.path
+    return _tell_server("close-to-server",
+                        lambda: send_close_to_server(path, session_id, still_recording=recording), answered)
 
-    def send() -> None:
-        said = send_close_to_server(path, session_id, still_recording=recording)
-        if said is not None:
-            answered(said)
 
-    thread = threading.Thread(target=send, name="close-to-server", daemon=True)
-    thread.start()
-    return thread
+def write_and_tell_server(source: RecordSource, session_id: str, user: str,
+                          answered: Callable[[str], None]) -> tuple[WaitingRowsWritten, threading.Thread]:
+    """Write the rows ``session_id`` left in its recovery files into the record (audited under ``user``; AppError
+    when they cannot be), then send them to the clinic's server, when there is one, on a thread of its own (which
+    also takes the nurse station's word of them off). What was written, and the thread."""
+    if source.from_server:
+        raise AppError(READ_ONLY_NOTE)
+    done = write_waiting_rows(source.db, session_id, user)
+    return done, _tell_server("held-to-server", lambda: send_held_to_server(source.db, session_id, None), answered)
 
 
 class SessionBrowser(QWidget):
@@ -288,12 +333,19 @@ class SessionBrowser(QWidget):
         self.resume_button.clicked.connect(self.resume_selected)
         self.close_button = QPushButton("Close unfinished session…")
         self.close_button.clicked.connect(self.close_selected)
+        self.write_button = QPushButton("Write waiting rows…")
+        self.write_button.setToolTip(WAITING_TIP)
+        self.write_button.clicked.connect(self.write_selected)
+        self.write_button.setVisible(False)  # shown while a listed session has rows waiting
+        #: Unfinished sessions listed whose last rows wait in a recovery file.
+        self.waiting: frozenset[str] = frozenset()
         self.course_button = QPushButton("Course of this patient…")
         self.course_button.setToolTip("Every session of the selected session's patient, side by side")
         self.course_button.clicked.connect(self.open_course)
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.course_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.write_button)
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.close_button)
         root.addLayout(buttons)
@@ -344,11 +396,16 @@ class SessionBrowser(QWidget):
         if wanted is None:
             found = [f for f in found if f.highest_alarm is None]
         self._record_listed(found)
-        self.table.show_sessions(found, crashed)
-        unfinished = sum(1 for f in found if f.summary.status == "unfinished")
+        unfinished_ids = [f.summary.id for f in found if f.summary.status == "unfinished"]
+        # Recovery files lie beside the chair's own database: none for sessions read from the clinic's server.
+        self.waiting = frozenset() if self.source.from_server else rows_waiting(self.db_path, unfinished_ids)
+        self.table.show_sessions(found, crashed, self.waiting)
         text = f"{len(found)} session{'s' if len(found) != 1 else ''}"
-        if unfinished:
-            text += f" · {unfinished} UNFINISHED (left open when recording stopped unexpectedly)"
+        if unfinished_ids:
+            text += f" · {len(unfinished_ids)} UNFINISHED (left open when recording stopped unexpectedly)"
+        if self.waiting:
+            text += f", {len(self.waiting)} with rows waiting in a recovery file"
+        self.write_button.setVisible(bool(self.waiting))
         self.summary.setText(text + f" · {self.source.describe()}")
         self._selection_changed()
 
@@ -372,6 +429,7 @@ class SessionBrowser(QWidget):
         self.resume_button.setEnabled(unfinished and self.can_resume)
         self.close_button.setEnabled(unfinished and not self.source.from_server)
         self.close_button.setToolTip(READ_ONLY_NOTE if self.source.from_server else "")
+        self.write_button.setEnabled(entry is not None and entry.summary.id in self.waiting)
         tip = "Continue recording this session in the live window" if self.can_resume else self.resume_note
         self.resume_button.setToolTip(tip)
 
@@ -440,6 +498,9 @@ class SessionBrowser(QWidget):
             self.show_message(self.resume_note or "Resuming is not possible from here.")
             return
         session_id = entry.summary.id
+        if session_id in self.waiting:
+            self.show_message(f"Session {session_id[:8]} is not resumed yet: {WAITING_TIP}")
+            return
         self._confirm(
             "Resume recording",
             f"Continue recording session {session_id[:8]} (patient {entry.summary.patient or 'not entered'}, "
@@ -455,6 +516,9 @@ class SessionBrowser(QWidget):
         if entry is None or entry.summary.status != "unfinished":
             return
         session_id = entry.summary.id
+        if session_id in self.waiting:
+            self.show_message(f"Session {session_id[:8]} is not closed yet: {WAITING_TIP}")
+            return
         self._confirm(
             "Close unfinished session",
             f"Close session {session_id[:8]} without resuming it? It ends at its last stored reading; "
@@ -493,6 +557,35 @@ class SessionBrowser(QWidget):
         if self.dialog is dialog:
             self.dialog = None
         dialog.deleteLater()
+
+    def write_selected(self) -> None:
+        """Ask, then write the rows the selected session left in its recovery files into the record."""
+        entry = self.table.selected()
+        if entry is None or entry.summary.id not in self.waiting:
+            return
+        session_id = entry.summary.id
+        self._confirm(
+            "Write waiting rows",
+            f"Session {session_id[:8]} (patient {entry.summary.patient or 'not entered'}) could not write its last "
+            "rows to the database; they wait in a recovery file. Write them into the record now? Each row goes in "
+            f"once, as the recording made it. Recorded as done by {self.user.name}.",
+            "Write waiting rows",
+            lambda: self.write_waiting(session_id),
+        )
+
+    def write_waiting(self, session_id: str) -> bool:
+        """Write the session's waiting rows now (audited under the signed-in user), then send them to the clinic's
+        server, when there is one, on a thread of its own."""
+        try:
+            done, self.server_thread = write_and_tell_server(self.source, session_id, self.user.name,
+                                                             self._server_answered.emit)
+        except (AppError, StoreError) as exc:
+            self.show_message(f"The waiting rows were not written: {exc}")
+            self.refresh()
+            return False
+        self.refresh()
+        self.show_message(_sentence(done.text()))
+        return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Review windows opened from here close with the browser (and an open dialog, unsaved)."""
@@ -538,13 +631,19 @@ class UnfinishedSessionsDialog(QDialog):
         row = QHBoxLayout()
         self.ignore_button = QPushButton("Ignore — start a new session")
         self.close_button = QPushButton("Close selected")
+        self.write_button = QPushButton("Write waiting rows")
+        self.write_button.setToolTip(WAITING_TIP)
         self.resume_button = QPushButton("Resume selected")
         self.resume_button.setObjectName("primary")
         self.ignore_button.clicked.connect(self.reject)
         self.close_button.clicked.connect(self.close_selected)
+        self.write_button.clicked.connect(self.write_selected)
         self.resume_button.clicked.connect(self.resume_selected)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.waiting: frozenset[str] = frozenset()
         row.addWidget(self.ignore_button)
         row.addStretch(1)
+        row.addWidget(self.write_button)
         row.addWidget(self.close_button)
         row.addWidget(self.resume_button)
         layout.addLayout(row)
@@ -560,10 +659,17 @@ class UnfinishedSessionsDialog(QDialog):
             found = []
             self.message.setText(str(exc))
             self.message.setVisible(True)
-        self.table.show_sessions(found)
-        has = bool(found)
-        self.close_button.setEnabled(has)
-        self.resume_button.setEnabled(has)
+        self.waiting = rows_waiting(self.db_path, [f.summary.id for f in found])
+        self.table.show_sessions(found, waiting=self.waiting)
+        self.write_button.setVisible(bool(self.waiting))
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        entry = self.table.selected()
+        waits = entry is not None and entry.summary.id in self.waiting
+        self.write_button.setEnabled(waits)
+        self.close_button.setEnabled(entry is not None and not waits)
+        self.resume_button.setEnabled(entry is not None and not waits)
 
     @property
     def unfinished_count(self) -> int:
@@ -588,6 +694,24 @@ class UnfinishedSessionsDialog(QDialog):
             return
         self.chosen = entry.summary.id
         self.done(self.RESUME)
+
+    def write_selected(self) -> None:
+        """Write the rows the selected session left in its recovery files into the record (audited); the dialog
+        stays, so that the session can then be resumed or closed (or, when its own rows ended it, to say so)."""
+        entry = self.table.selected()
+        if entry is None or entry.summary.id not in self.waiting:
+            return
+        try:
+            done, self.server_thread = write_and_tell_server(RecordSource(self.db_path), entry.summary.id,
+                                                             self.user.name, log.warning)
+        except (AppError, StoreError) as exc:
+            said = f"Not written: {exc}"
+        else:
+            said = _sentence(done.text())
+        self.messages.append(said)
+        self.message.setText(said)
+        self.message.setVisible(True)
+        self.refresh()  # stays open even when its own rows ended it: the line above says what was done
 
     def close_selected(self) -> None:
         """Close the selected session (audited); the dialog stays for any others."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.accounts import Principal
@@ -16,8 +17,8 @@ from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
 from monitor.plan import SessionPlan
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.session import NibpSchedule
-from monitor.store import SessionNotFound, Store
-from monitor.store.writer import pending_recovery_files
+from monitor.store import SessionNotFound, Store, StoreError
+from monitor.store.writer import pending_recovery_files, write_held
 
 if TYPE_CHECKING:
     from monitor.alarms.engine import AlarmEngine
@@ -149,6 +150,50 @@ def _unfinished_row(store: Store, session: str, verb: str) -> dict[str, Any]:
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class WaitingRowsWritten:
+    """What :func:`write_waiting_rows` did: the files whose rows it wrote, oldest first, and how many rows."""
+
+    session_id: str
+    files: tuple[Path, ...]
+    rows: int
+
+    def text(self) -> str:
+        """One line for the user."""
+        names = ", ".join(p.name for p in self.files)
+        if not self.rows:
+            return f"the rows of {names} were in the record already; nothing was written again"
+        return f"{self.rows} rows of session {self.session_id[:8]} written into the record from {names}"
+
+
+def rows_waiting(db_path: str | Path, sessions: Iterable[str]) -> frozenset[str]:
+    """Those of ``sessions`` (unfinished ones, say) whose last rows wait in a recovery file: they can be neither
+    resumed nor closed before :func:`write_waiting_rows` has put them in."""
+    return frozenset(s for s in sessions if pending_recovery_files(db_path, s))
+
+
+def write_waiting_rows(db_path: str | Path, session: str, user: str | None) -> WaitingRowsWritten:
+    """Write the rows ``session`` could not write, which wait in its recovery files, into the database at
+    ``db_path``, oldest file first, each audited under ``user``: what ``write-held`` does, for every file of the
+    session. Once they are in, an unfinished session can be resumed or closed. AppError when there is none, or when
+    a file is refused (its rows changed, the database still refuses writes); the files before it stay written."""
+    files = pending_recovery_files(db_path, session)
+    if not files:
+        raise AppError(f"session {session[:8]} has no rows waiting in a recovery file")
+    done: list[Path] = []
+    rows = 0
+    for path in files:
+        try:
+            written = write_held(db_path, path, user=user)
+        except (OSError, ValueError, StoreError) as exc:
+            said = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            before = f" (the rows of {', '.join(p.name for p in done)} were written)" if done else ""
+            raise AppError(said + before) from None
+        done.append(path)
+        rows += written.rows
+    return WaitingRowsWritten(session, tuple(done), rows)
+
+
 def _resume(
     spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol
 ) -> Recorder:
@@ -184,8 +229,8 @@ def ending_notes(recorder: Recorder, to_server: bool = False) -> list[str]:
                      "(see the README, 'Where data is kept')")
     if recorder.recovery_file:
         notes.append(f"rows that could not be written to the database are kept in {recorder.recovery_file}")
-        notes.append(f"write them into it once it can be written again: infusion-monitor write-held "
-                     f"{recorder.recovery_file} --db {writer.path}")
+        notes.append(f"write them into it once it can be written again: 'Write waiting rows' in the window's session "
+                     f"list, or infusion-monitor write-held {recorder.recovery_file} --db {writer.path}")
         if to_server:
             notes.append("they are not on the clinic's server either, and the nurse station says so: write-held "
                          "with --server (or the server configured) sends them there too; else the next recording "

@@ -1021,8 +1021,9 @@ class HeldWritten:
     rows: int
 
 
-def write_held(db_path: str | Path, recovery_file: str | Path) -> HeldWritten:
-    """Write the operations of a recovery file into the database, in order, in one transaction."""
+def write_held(db_path: str | Path, recovery_file: str | Path, *, user: str | None = None) -> HeldWritten:
+    """Write the operations of a recovery file into the database, in order, in one transaction (audited under
+    ``user``, who had it done)."""
     digest = hashlib.sha256(Path(recovery_file).read_bytes()).hexdigest()
     store = Store(db_path)
     try:
@@ -1057,7 +1058,7 @@ def write_held(db_path: str | Path, recovery_file: str | Path) -> HeldWritten:
                 through: dict[str, Any] = (
                     {"run": held.run, "through": max(held.numbers)} if held.run and held.numbers else {}
                 )
-                store.audit(HELD_ROWS_WRITTEN, user=None, session_id=session_id,
+                store.audit(HELD_ROWS_WRITTEN, user=user, session_id=session_id,
                             file=Path(recovery_file).name, sha256=digest, **through)
                 for op in ops:
                     _apply(store, session_id, op)

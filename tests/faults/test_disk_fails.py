@@ -106,8 +106,8 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
         recovery = Path(kept)
         assert recovery.parent == data_dir(), f"the rows went to {recovery}"
         assert stat.S_IMODE(recovery.stat().st_mode) == 0o600
-        assert f"write them into it once it can be written again: infusion-monitor write-held {recovery} --db " \
-               f"{db_path}" in lines
+        assert "write them into it once it can be written again: 'Write waiting rows' in the window's session list, " \
+               f"or infusion-monitor write-held {recovery} --db {db_path}" in lines
         session_id = done.group(1)
         [not_written] = [int(m.group(1)) for line in lines if (m := _NOT_WRITTEN.search(line))]
         # The session's tile is gone from the station; the word of its rows is not.

@@ -39,7 +39,7 @@ from monitor.store.writer import (
     write_recovery_file,
 )
 from tests.conftest import leave_unfinished
-from tests.monitor.writing import T0, Switch, committed_writer, heart_rate, stored_times
+from tests.monitor.writing import T0, Switch, committed_writer, heart_rate, recorded_without_a_store, stored_times
 
 
 def _numeric(t: float, value: float = 70.0) -> Reading:
@@ -146,28 +146,16 @@ def test_an_error_in_a_turn_is_recorded_and_the_loop_goes_on(store: Store) -> No
     assert store.reading_count(recorder.session.id) > 0
 
 
-def _recorded_without_a_store(store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float) -> Recorder:
-    """A simulated session of ``seconds`` whose writer never finds the store willing, ended."""
-    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
-    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
-    switch = Switch()
-    switch.broken = True
-    recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)
-    monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
-    recorder.run(until=lambda r: r.session.now > T0 + seconds)
-    return recorder
-
-
 def test_rows_left_at_the_end_go_to_a_recovery_file(
     store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorder = _recorded_without_a_store(store, db_path, monkeypatch, 30)
+    recorder = recorded_without_a_store(store, db_path, monkeypatch, 30)
     assert recorder.end_status == "unfinished"
     assert recorder.recovery_file is not None
     kept = [
         f"rows that could not be written to the database are kept in {recorder.recovery_file}",
-        f"write them into it once it can be written again: infusion-monitor write-held {recorder.recovery_file} "
-        f"--db {db_path}",
+        "write them into it once it can be written again: 'Write waiting rows' in the window's session list, or "
+        f"infusion-monitor write-held {recorder.recovery_file} --db {db_path}",
     ]
     assert ending_notes(recorder) == kept
     on_server = "they are not on the clinic's server either, and the nurse station says so: write-held with " \
@@ -192,7 +180,7 @@ def test_rows_that_no_recovery_file_could_take_are_said_to_be_lost(
     nowhere = tmp_path / "nowhere"
     nowhere.write_text("not a folder")  # nothing can be made under it
     monkeypatch.setattr(writer_module, "places_for", lambda _db: (nowhere / "beside", nowhere / "data"))
-    recorder = _recorded_without_a_store(store, db_path, monkeypatch, 10)
+    recorder = recorded_without_a_store(store, db_path, monkeypatch, 10)
     assert recorder.end_status == "unfinished" and recorder.recovery_file is None
     assert recorder.rows_not_written > 10
     assert ending_notes(recorder) == [

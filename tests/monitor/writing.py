@@ -1,14 +1,21 @@
-"""A store writer that has committed one reading, for tests that then take its database's files away."""
+"""A store writer that has committed one reading, for tests that then take its database's files away; a store that
+refuses on command; a recording whose store never took a row."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from drivers.core.readings import Parameter, Reading
+from drivers.simulated.driver import SimulatedSource
+from monitor.plan import SessionPlan
+from monitor.recorder import Recorder
 from monitor.store import Store
 from monitor.store.writer import Batch, StoreWriter
 
@@ -71,3 +78,16 @@ class FlakyStore(Store):
         self.switch.transactions += 1
         return super().transaction()
 
+
+
+def recorded_without_a_store(store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float) -> Recorder:
+    """A simulated session of ``seconds`` whose writer never finds the store willing, ended: its rows (and its end)
+    in a recovery file, the session unfinished in the database."""
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
+    switch = Switch()
+    switch.broken = True
+    recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)
+    monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
+    recorder.run(until=lambda r: r.session.now > T0 + seconds)
+    return recorder

@@ -11,14 +11,18 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor
 
+from drivers.core.readings import Parameter, Reading
 from monitor.alarms.model import Priority
 from monitor.review import search_sessions
 from monitor.store import Store
+from monitor.store.writer import HELD_ROWS_WRITTEN, Batch, write_recovery_file
 from tests.conftest import leave_unfinished
 from tests.ui.review_sessions import DAY, NURSE, START, record
 from ui.dialogs import ConfirmDialog, SignedInUser
 from ui.session_browser import (
+    COLUMNS,
     UNFINISHED_BACKGROUND,
+    WAITING_TEXT,
     SessionBrowser,
     UnfinishedSessionsDialog,
     length_text,
@@ -245,17 +249,64 @@ def test_unfinished_session_chosen_for_resume_at_start(qtbot: Any, db: dict[str,
     assert dialog.chosen == db["ids"]["crashed"]
 
 
-def test_a_session_whose_last_rows_wait_in_a_recovery_file_is_refused_in_the_dialog_that_stays(
+def _waiting_rows(db: dict[str, Any], session_id: str, count: int) -> Path:
+    """A recovery file as a recording's writer leaves it: ``count`` heart-rate values after the session's last
+    stored one, sealed with the database's key; its path."""
+    with Store(db["path"]) as store:
+        last = store.last_data_at(session_id)
+        assert last is not None
+        held = Batch(readings=tuple(Reading(last + 1 + i, Parameter.HR, 70.0 + i, "simulated") for i in range(count)))
+        written = write_recovery_file(db["path"], session_id, [held], store.keys, run="1796569893-4242", numbers=[1])
+    assert written is not None
+    return Path(written)
+
+
+def test_a_session_whose_last_rows_wait_in_a_recovery_file_has_them_written_from_the_dialog_then_resumes(
+    qtbot: Any, db: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the dialog offered to resume it and refused; the rows could be written only from the command line,
+    and until then the session could be neither resumed nor closed in the window."""
+    sent: list[tuple[Path, str, str | None]] = []
+    monkeypatch.setattr("ui.session_browser.send_held_to_server",
+                        lambda path, session_id, server: sent.append((path, session_id, server)))
+    crashed = db["ids"]["crashed"]
+    with Store(db["path"], readonly=True) as store:
+        before = store.reading_count(crashed)
+    waiting = _waiting_rows(db, crashed, 5)
+    dialog = UnfinishedSessionsDialog(db["path"], REVIEWER)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    assert dialog.table.item(0, COLUMNS.index("Status")).text() == WAITING_TEXT
+    assert dialog.write_button.isVisibleTo(dialog) and dialog.write_button.isEnabled()
+    assert not dialog.resume_button.isEnabled() and not dialog.close_button.isEnabled()
+    dialog.write_button.click()
+    assert dialog.isVisible() and dialog.chosen is None
+    assert dialog.message.text() == f"5 rows of session {crashed[:8]} written into the record from {waiting.name}."
+    assert not waiting.exists()
+    with Store(db["path"], readonly=True) as store:
+        assert store.reading_count(crashed) == before + 5
+        [audited] = [a for a in store.audit_log(crashed) if a["action"] == HELD_ROWS_WRITTEN]
+        assert audited["user"] == REVIEWER.name
+    assert not dialog.write_button.isVisibleTo(dialog) and dialog.resume_button.isEnabled()
+    # Then to the clinic's server (the one configured), which also takes the nurse station's word of them off.
+    assert dialog.server_thread is not None
+    dialog.server_thread.join(5)
+    assert sent == [(Path(db["path"]), crashed, None)]
+    with qtbot.waitSignal(dialog.finished, timeout=5000) as finished:
+        dialog.resume_button.click()
+    assert finished.args == [UnfinishedSessionsDialog.RESUME] and dialog.chosen == crashed
+
+
+def test_a_file_that_appears_after_the_dialog_listed_the_sessions_is_still_refused_in_the_dialog_that_stays(
     qtbot: Any, db: dict[str, Any]
 ) -> None:
     """Chosen and refused only once the dialog had gone, the program ended before its window opened (the reason on
     standard error only: nothing a nurse who started it from the desktop would see)."""
     crashed = db["ids"]["crashed"]
-    waiting = Path(db["path"]).parent / f"monitor.db.recovery-{crashed[:8]}-1796569893.jsonl"
-    waiting.write_text("")
     dialog = UnfinishedSessionsDialog(db["path"], REVIEWER)
     qtbot.addWidget(dialog)
     dialog.open()
+    waiting = _waiting_rows(db, crashed, 1)
     dialog.resume_button.click()
     assert dialog.isVisible() and dialog.chosen is None
     assert dialog.message.isVisibleTo(dialog)
@@ -263,11 +314,32 @@ def test_a_session_whose_last_rows_wait_in_a_recovery_file_is_refused_in_the_dia
         f"Not resumed: session {crashed[:8]} cannot be resumed yet: rows it could not write wait in {waiting}; write "
         f"them first with `infusion-monitor write-held FILE --db {db['path']}`"
     )
-    # Once they are written (here: the file gone), it can be chosen.
-    waiting.unlink()
-    with qtbot.waitSignal(dialog.finished, timeout=5000) as finished:
-        dialog.resume_button.click()
-    assert finished.args == [UnfinishedSessionsDialog.RESUME] and dialog.chosen == crashed
+    # The dialog listed it again: now it offers to write them.
+    assert dialog.write_button.isEnabled() and not dialog.resume_button.isEnabled()
+
+
+def test_rows_changed_in_a_recovery_file_are_refused_and_the_session_stays_as_it_was(
+    qtbot: Any, browser: SessionBrowser, db: dict[str, Any]
+) -> None:
+    crashed = db["ids"]["crashed"]
+    waiting = _waiting_rows(db, crashed, 3)
+    text = waiting.read_text()
+    assert text.count('"hr", 70.0') == 1
+    waiting.write_text(text.replace('"hr", 70.0', '"hr", 170.0'))  # one heart rate made higher
+    with Store(db["path"], readonly=True) as store:
+        before = store.reading_count(crashed)
+    browser.refresh()
+    browser.table.selectRow(_row_of(browser, crashed))
+    browser.write_button.click()
+    browser.dialog.yes_button.click()
+    assert browser.messages[-1] == (
+        f"The waiting rows were not written: {waiting}: the file was "
+        "changed after this program wrote it (its keyed hash does not match); it is not written into the record"
+    )
+    assert waiting.exists()
+    with Store(db["path"], readonly=True) as store:
+        assert store.reading_count(crashed) == before
+        assert store.status_of(store.session_row(crashed)) == "unfinished"
 
 
 def test_resumed_from_the_browser_the_session_records_again_in_a_live_window(

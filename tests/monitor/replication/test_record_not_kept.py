@@ -39,7 +39,7 @@ def test_the_station_keeps_an_ended_session_whose_rows_were_not_kept_until_told_
     assert alarm.message == (
         f"Chair 1: session 5e55101a of patient MRN-7 ended with 1092 rows NOT in the chair's database, so not on "
         f"the server either; they wait in /data/monitor.db.recovery-5e55101a-1.jsonl on {socket.gethostname()}: "
-        "run 'infusion-monitor write-held' there"
+        "write them in there ('Write waiting rows' in its session list, or 'infusion-monitor write-held')"
     )
     # Shown, not sounded: nobody at the station can silence it.
     assert not alarm.sounds and model.sounding() is None

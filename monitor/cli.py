@@ -729,7 +729,7 @@ def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
     """Write the rows kept in a recovery file (the store never came back before the recording ended)."""
-    from monitor.store.writer import write_held
+    from monitor.store.writer import cut_off_text, write_held
 
     store = _open_store(args, must_exist=True)
     store.close()
@@ -742,6 +742,8 @@ def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"the held rows of {args.file} were written to {store.path} before; nothing written again\n")
     else:
         out.write(f"{done.rows} held rows from {args.file} written to {store.path}\n")
+    if done.unsealed_lines:
+        out.write(cut_off_text(done.unsealed_lines) + "\n")
     sent = send_held_to_server(store.path, done.session_id, args.server)
     if sent is not None:
         out.write(sent + "\n")

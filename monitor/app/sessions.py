@@ -18,7 +18,7 @@ from monitor.plan import SessionPlan
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.session import NibpSchedule
 from monitor.store import SessionNotFound, Store, StoreError
-from monitor.store.writer import pending_recovery_files, write_held
+from monitor.store.writer import cut_off_text, pending_recovery_files, write_held
 
 if TYPE_CHECKING:
     from monitor.alarms.engine import AlarmEngine
@@ -157,13 +157,17 @@ class WaitingRowsWritten:
     session_id: str
     files: tuple[Path, ...]
     rows: int
+    #: Lines after a file's last seal, not written (an addition a crash cut off).
+    unsealed_lines: int = 0
 
     def text(self) -> str:
         """One line for the user."""
         names = ", ".join(p.name for p in self.files)
         if not self.rows:
-            return f"the rows of {names} were in the record already; nothing was written again"
-        return f"{self.rows} rows of session {self.session_id[:8]} written into the record from {names}"
+            said = f"the rows of {names} were in the record already; nothing was written again"
+        else:
+            said = f"{self.rows} rows of session {self.session_id[:8]} written into the record from {names}"
+        return "; ".join(filter(None, [said, cut_off_text(self.unsealed_lines)]))
 
 
 def rows_waiting(db_path: str | Path, sessions: Iterable[str]) -> frozenset[str]:
@@ -181,7 +185,7 @@ def write_waiting_rows(db_path: str | Path, session: str, user: str | None) -> W
     if not files:
         raise AppError(f"session {session[:8]} has no rows waiting in a recovery file")
     done: list[Path] = []
-    rows = 0
+    rows = unsealed = 0
     for path in files:
         try:
             written = write_held(db_path, path, user=user)
@@ -191,7 +195,8 @@ def write_waiting_rows(db_path: str | Path, session: str, user: str | None) -> W
             raise AppError(said + before) from None
         done.append(path)
         rows += written.rows
-    return WaitingRowsWritten(session, tuple(done), rows)
+        unsealed += written.unsealed_lines
+    return WaitingRowsWritten(session, tuple(done), rows, unsealed)
 
 
 def _resume(

@@ -53,10 +53,10 @@ PLETH_HOLD_S = 600.0
 MAX_HELD_NUMERICS = 8 * 3600 * 12
 #: How often the writer looks whether its database file is still where it was opened.
 FILE_CHECK_S = 1.0
-#: While the store refuses, what is held is written to a recovery file this often (at the least: a larger hold is
-#: written less often, so that writing it takes at most a twentieth of the time), so that a crash or a power cut
-#: during the outage loses none of it.
-SPILL_EVERY_S = 5.0
+#: While the store refuses, what is held is in a recovery file: written whole at the first failure, then what came
+#: since is added to it this often (at the least: when writing takes longer, less often, so that it takes at most a
+#: twentieth of the time), so that a crash or a power cut during the outage loses at most this much.
+SPILL_EVERY_S = 1.0
 #: The share of the time the writer may spend writing that file.
 SPILL_TIME_SHARE = 0.05
 #: After a write-back that failed, the next attempt waits this long (each attempt copies the whole database).
@@ -196,6 +196,10 @@ class StoreWriter:
         self.run_id = f"{int(time.time())}-{os.getpid()}"
         #: The recovery file what was held during the outage now under way was last written to (None: none).
         self.spill_path: Path | None = None
+        #: The text of that file so far, sealed (None: the next spill writes the file whole).
+        self._spill_text: _RecoveryText | None = None
+        #: The number of the last operation in that file.
+        self._spilled_through = 0
         self._next_spill = 0.0
         self._spill_every_s = SPILL_EVERY_S
         #: The keys the recovery file is sealed with before the writer ever opened the database (the recorder's).
@@ -325,22 +329,40 @@ class StoreWriter:
             return list(self._held)
 
     def spill(self) -> str | None:
-        """Write everything held to this run's recovery file (in place of what it held before); its path, or None
-        when no folder could take it. A crash from now on loses none of it: ``write-held`` puts it in, skipping what
-        the audit log says this run wrote since."""
+        """Put everything held in this run's recovery file: what came since the last time is added to it, or, the
+        first time (or when adding failed), the file is written whole (in place of what it held before); its path,
+        or None when no folder could take it. A crash from now on loses none of it: ``write-held`` puts it in,
+        skipping what the audit log says this run wrote since."""
         with self._lock:
             ops = list(self._held)
             numbers = list(self._held_numbers)
         started = time.monotonic()
-        written = write_recovery_file(self.configured_path, self.session_id, ops, self._keys or self.keys,
-                                      run=self.run_id, numbers=numbers, replacing=self.spill_path)
-        if written is not None:
-            self.spill_path = Path(written)
-        elif self.spill_path is not None:
+        keys = self._keys or self.keys
+        written: str | None = None
+        text = self._spill_text
+        if self.spill_path is not None and text is not None and text.sealed == (keys is not None):
+            new = [i for i, n in enumerate(numbers) if n > self._spilled_through]
+            try:
+                if new:
+                    _append(self.spill_path, text.part(self.session_id, ops[new[0]:], keys, numbers[new[0]:]))
+                    self._spilled_through = numbers[-1]
+                written = str(self.spill_path)
+            except OSError as exc:
+                log.error("cannot add to the recovery file %s (%s): it is written whole", self.spill_path, exc)
+        if written is None:
+            whole = _write_whole(self.configured_path, self.session_id, ops, keys, run=self.run_id, numbers=numbers,
+                                 replacing=self.spill_path)
+            if whole is not None:
+                self.spill_path, self._spill_text = whole
+                self._spilled_through = numbers[-1] if numbers else 0
+                written = str(self.spill_path)
+            else:
+                self._spill_text = None  # whatever the file holds now, the next try writes it whole
+        if written is None and self.spill_path is not None:
             log.error("what is held could not be written to any recovery file; %s keeps what was held at its last "
                       "writing", self.spill_path)
             written = str(self.spill_path)
-        # Never more than its share of the time in writing it (8 h held is some 30 MB).
+        # Never more than its share of the time in writing it (an 8 h hold written whole is some 20 MB).
         took = time.monotonic() - started
         self._spill_every_s = max(SPILL_EVERY_S, took / SPILL_TIME_SHARE if SPILL_TIME_SHARE > 0 else 0.0)
         self._next_spill = time.monotonic() + self._spill_every_s
@@ -691,6 +713,8 @@ class StoreWriter:
     def _spill_done(self) -> None:
         """Everything the recovery file held is in the database (the audit log says so): the file goes. Lock held."""
         path, self.spill_path = self.spill_path, None
+        self._spill_text = None
+        self._spilled_through = 0
         self._next_spill = 0.0
         if path is not None:
             try:
@@ -846,20 +870,52 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
     ``write-held`` skips what the audit log says that run wrote already; it is written whole under a temporary
     name and then put in place of ``replacing`` (the run's file written before), never leaving half a file.
     """
+    written = _write_whole(db_path, session_id, ops, keys, run=run, numbers=numbers, replacing=replacing)
+    return None if written is None else str(written[0])
+
+
+class _RecoveryText:
+    """The text of a recovery file as it is written, with the keyed hash of all of it so far: each part written
+    (the whole file, then each addition) ends with a seal line over everything before it, so that an addition
+    costs only its own lines."""
+
+    def __init__(self, keys: Keys | None) -> None:
+        self._mac = hmac.new(keys.integrity, _SEAL_PREFIX, hashlib.sha256) if keys is not None else None
+
+    @property
+    def sealed(self) -> bool:
+        """True when the text is sealed (written with keys)."""
+        return self._mac is not None
+
+    def part(self, session_id: str, ops: list[Operation], keys: Keys | None, numbers: list[int] | None,
+             header: dict[str, str] | None = None) -> str:
+        """The lines of ``ops`` (numbered with ``numbers``), after ``header`` if given, and their seal."""
+        lines = [json.dumps(header) + "\n"] if header is not None else []
+        for index, op in enumerate(ops):
+            data = _sealed(op, keys)
+            if numbers is not None:
+                data["n"] = numbers[index]
+            lines.append(json.dumps(data, default=str) + "\n")
+        text = "".join(lines)
+        if self._mac is not None:
+            # A keyed hash of the whole file so far: rows changed in the file are not written back as ours.
+            self._mac.update(text.encode("utf-8"))
+            seal = json.dumps({"op": _FILE_SEAL, "mac": self._mac.hexdigest()}) + "\n"
+            self._mac.update(seal.encode("utf-8"))
+            text += seal
+        return text
+
+
+def _write_whole(db_path: str | Path, session_id: str, ops: list[Operation], keys: Keys | None, *,
+                 run: str | None, numbers: list[int] | None,
+                 replacing: Path | None) -> tuple[Path, _RecoveryText] | None:
+    """:func:`write_recovery_file`, returning the path and the text's seal (to add to the file later), or None."""
     db = Path(db_path)
     stamp = run if run is not None else str(int(time.time()))
     name = replacing.name if replacing is not None else f"{db.name}.recovery-{session_id[:8]}-{stamp}.jsonl"
-    lines = []
-    if run is not None:
-        lines.append(json.dumps({"op": _HELD_OF, "session_id": session_id, "run": run}) + "\n")
-    for index, op in enumerate(ops):
-        data = _sealed(op, keys)
-        if numbers is not None:
-            data["n"] = numbers[index]
-        lines.append(json.dumps(data, default=str) + "\n")
-    if keys is not None:
-        # The last line is a keyed hash of the others: rows changed in the file are not written back as ours.
-        lines.append(json.dumps({"op": _FILE_SEAL, "mac": _file_mac(keys, "".join(lines))}) + "\n")
+    recovery = _RecoveryText(keys)
+    header = {"op": _HELD_OF, "session_id": session_id, "run": run} if run is not None else None
+    text = recovery.part(session_id, ops, keys, numbers, header)
     folders = list(places_for(db))
     if replacing is not None:
         folders.insert(0, replacing.parent)
@@ -874,7 +930,7 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()  # left by a run that died while writing it
             with open_private(part, "w", exclusive=True, encoding="utf-8") as out:
-                out.writelines(lines)
+                out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(part, target)
@@ -890,8 +946,21 @@ def write_recovery_file(db_path: str | Path, session_id: str, ops: list[Operatio
             # Written elsewhere this time: the file written before holds nothing this one does not.
             with contextlib.suppress(OSError):
                 replacing.unlink()
-        return str(target)
+        return target, recovery
     return None
+
+
+def _append(path: Path, text: str) -> None:
+    """Add ``text`` at the end of the existing file ``path`` and make it durable (OSError when it cannot be; a
+    file gone since is never made again here, headless)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def pending_recovery_files(db_path: str | Path, session_id: str) -> list[Path]:
@@ -912,24 +981,47 @@ _FILE_SEAL = "file_seal"
 _HELD_OF = "held_of"
 
 
-def _file_mac(keys: Keys, text: str) -> str:
-    return hmac.new(keys.integrity, b"recovery file\0" + text.encode("utf-8"), hashlib.sha256).hexdigest()
+#: What the keyed hash of a recovery file's text starts from.
+_SEAL_PREFIX = b"recovery file\0"
 
 
-def _check_file_seal(path: str | Path, lines: list[str], keys: Keys) -> list[str]:
-    """The lines before the file's seal, once the seal shows them as this program wrote them."""
-    try:
-        seal = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        seal = {}
-    if not isinstance(seal, dict) or seal.get("op") != _FILE_SEAL:
+def _check_file_seals(path: str | Path, lines: list[str], keys: Keys) -> tuple[list[str], int]:
+    """The lines up to the file's last seal, once every seal shows the text before it as this program wrote it,
+    and how many lines came after that seal (an addition cut off by a crash: they are not taken)."""
+    mac = hmac.new(keys.integrity, _SEAL_PREFIX, hashlib.sha256)
+    body: list[str] = []
+    pending: list[str] = []
+    seals = 0
+    for line in lines:
+        seal = _seal_of(line)
+        if seal is None:
+            pending.append(line)
+            mac.update(line.encode("utf-8"))
+            continue
+        if not hmac.compare_digest(seal, mac.hexdigest()):
+            raise ValueError(f"{path}: the file was changed after this program wrote it (its keyed hash does not "
+                             "match); it is not written into the record")
+        body += pending
+        pending = []
+        mac.update(line.encode("utf-8"))
+        seals += 1
+    if not seals:
         raise ValueError(f"{path}: the file has no keyed hash of its rows, so they cannot be told from rows written "
                          "by something else; it is not written into the record")
-    body = lines[:-1]
-    if not hmac.compare_digest(str(seal.get("mac", "")), _file_mac(keys, "".join(body))):
-        raise ValueError(f"{path}: the file was changed after this program wrote it (its keyed hash does not match); "
-                         "it is not written into the record")
-    return body
+    return body, len(pending)
+
+
+def _seal_of(line: str) -> str | None:
+    """The keyed hash a seal line holds (None: not a seal line)."""
+    if _FILE_SEAL not in line:
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("op") == _FILE_SEAL:
+        return str(data.get("mac", ""))
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -941,6 +1033,8 @@ class HeldFile:
     numbers: list[int] | None = None
     session_id: str | None = None
     run: str | None = None
+    #: Lines after the file's last seal, not taken: an addition a crash cut off (its rows are lost, never forged).
+    unsealed_lines: int = 0
 
 
 def read_recovery_file(path: str | Path, keys: Keys | None = None) -> list[Operation]:
@@ -958,8 +1052,11 @@ def read_held_file(path: str | Path, keys: Keys | None = None) -> HeldFile:
                 lines.append(raw.decode("utf-8"))
             except UnicodeDecodeError:
                 raise ValueError(f"{path}, line {number}: not a held operation (not UTF-8 text)") from None
+    unsealed = 0
     if keys is not None:
-        lines = _check_file_seal(path, lines, keys)
+        lines, unsealed = _check_file_seals(path, lines, keys)
+        if unsealed:
+            log.warning("%s: %d lines after its last keyed hash (an addition cut off) are not taken", path, unsealed)
     ops: list[Operation] = []
     numbers: list[int] = []
     header: dict[str, Any] = {}
@@ -980,7 +1077,7 @@ def read_held_file(path: str | Path, keys: Keys | None = None) -> HeldFile:
             raise ValueError(f"{path}, line {number}: not a held operation ({exc})") from None
     if numbers and len(numbers) != len(ops):
         raise ValueError(f"{path}: some held operations are numbered and some are not")
-    return HeldFile(ops, numbers or None, header.get("session_id"), header.get("run"))
+    return HeldFile(ops, numbers or None, header.get("session_id"), header.get("run"), unsealed)
 
 
 def _op_from_json(data: dict[str, Any], keys: Keys | None = None) -> Operation:
@@ -1019,6 +1116,16 @@ class HeldWritten:
 
     session_id: str
     rows: int
+    #: Lines after the file's last seal, not written: an addition to it that a crash cut off.
+    unsealed_lines: int = 0
+
+
+def cut_off_text(lines: int) -> str:
+    """What is said of ``lines`` lines after a recovery file's last seal ('' for none)."""
+    if not lines:
+        return ""
+    return (f"{lines} line{'s' if lines != 1 else ''} at the end of the file, added as the program stopped and never "
+            "sealed, were not written (they cannot be told from lines written by something else)")
 
 
 def write_held(db_path: str | Path, recovery_file: str | Path, *, user: str | None = None) -> HeldWritten:
@@ -1067,7 +1174,7 @@ def write_held(db_path: str | Path, recovery_file: str | Path, *, user: str | No
         store.close()
     # Written once only: the file is renamed so that it cannot be written a second time by mistake.
     os.replace(recovery_file, f"{recovery_file}.written")
-    return HeldWritten(session_id, written)
+    return HeldWritten(session_id, written, held.unsealed_lines)
 
 
 #: The audit action that says a recovery file's rows were written (detail: its name and SHA-256; for a writer's

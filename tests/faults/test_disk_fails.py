@@ -150,10 +150,15 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
         assert duplicates == 0
 
 
+#: A progress line's session time: "[infusion] t+12:34 ...".
+_ELAPSED = re.compile(r"\] t\+(\d+):(\d\d) ")
+
+
 def test_a_recording_killed_while_its_disk_is_gone_keeps_what_it_held(tmp_path: Path) -> None:
     """The disk fails, and the recording is then killed (kill -9; a power cut would do the same): what it held in
     memory since the failure is not lost, for it has been in a recovery file in the user's data folder all along.
-    (Before, it went to a recovery file only when the recording ended by itself.)"""
+    (Before, it went to a recovery file only when the recording ended by itself; then the file was written whole
+    every 5 s, and a kill lost up to the last 5 s and more. What came since is now added every second.)"""
     image = tmp_path / "disk.img"
     with ext4_disk(tmp_path / "disk", image) as disk:
         db_path = disk / "data" / "monitor.db"
@@ -166,7 +171,8 @@ def test_a_recording_killed_while_its_disk_is_gone_keeps_what_it_held(tmp_path: 
             time.sleep(2.0)
             fail_disk(disk)
             until(lambda: any("(storage_failed) started" in line for line in run.output()), 10, "the storage alarm")
-            time.sleep(8.0)  # past one writing of the recovery file (every 5 s) after the first
+            time.sleep(9.5)  # 4.5 s after the file was written whole at 0 and 5 s, as it was before
+            progress = [m for line in run.output() if (m := _ELAPSED.search(line))]
         finally:
             run.kill()
         [waiting] = pending_recovery_files(db_path, session_id)
@@ -188,9 +194,18 @@ def test_a_recording_killed_while_its_disk_is_gone_keeps_what_it_held(tmp_path: 
         assert held.returncode == 0, held.stdout + held.stderr
         after, _ = counts(db_path, session_id)
         newest_after = first_value(db_path, "SELECT MAX(t) FROM readings")
+        started_at = float(str(first_value(db_path, f"SELECT started_at FROM sessions WHERE id = '{session_id}'")))
+        # The session time the recording had reached at its last progress line before the kill (up to 1 s before):
+        # what the file did not hold of that is what the kill lost, at least.
+        shown = int(progress[-1].group(1)) * 60 + int(progress[-1].group(2))
+        lost_s = shown - (newest_after - started_at)
         print(f"on the disk when it came back {on_disk} readings up to t={newest_on_disk:.0f}; after write-held "
-              f"{after} up to t={newest_after:.0f} ({newest_after - newest_on_disk:.0f} s of the session more)")
-        # At 30x, 5 s of the outage is 150 s of the session: at least that much came back from the file.
-        assert newest_after - newest_on_disk >= 120, (newest_on_disk, newest_after)
+              f"{after} up to t={newest_after:.0f} ({newest_after - newest_on_disk:.0f} s of the session more); "
+              f"the session had reached t+{shown} s at its last progress line before the kill: {lost_s:.0f} s of "
+              f"the session ({lost_s / 30:.1f} s at 30x) not in the file")
+        # At 30x, 9.5 s of the outage is 285 s of the session: nearly all of it came back from the file.
+        assert newest_after - newest_on_disk >= 200, (newest_on_disk, newest_after)
+        # Written whole every 5 s, the file lacked the last 4.5 s (135 s of the session) here.
+        assert lost_s <= 75, f"{lost_s:.0f} s of the session ({lost_s / 30:.1f} s) lost"
         duplicates = first_value(db_path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")
         assert duplicates == 0

@@ -29,7 +29,7 @@ from tests.monitor.writing import T0, Switch, heart_rate, stored_times
 
 def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreWriter, Switch, list[float]]:
     """A session whose writer committed one reading, then held 60 more (and an audit entry) through an outage,
-    in chunks of 10 rows, its recovery file written at every turn (not every 5 s); the times of all 61."""
+    in chunks of 10 rows, its recovery file written at every turn (not every second); the times of all 61."""
     monkeypatch.setattr(writer_module, "CHUNK_ROWS", 10)
     monkeypatch.setattr(writer_module, "SPILL_EVERY_S", 0.0)
     monkeypatch.setattr(writer_module, "SPILL_TIME_SHARE", 0.0)
@@ -113,3 +113,82 @@ def test_write_held_refuses_the_file_of_a_recording_that_still_runs(
     assert writer.pump(force=True)
     writer.close()
     assert stored_times(db_path, session_id) == times
+
+
+def test_the_file_is_added_to_during_the_outage_not_written_again_whole(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written whole every 5 s before (an 8 h hold is some 20 MB at each writing), a crash lost up to the last 5 s
+    and more; each writing now adds what came since, sealed, so it can come every second."""
+    session_id, writer, switch, times = _outage(db_path, monkeypatch)
+    assert writer.spill_path is not None
+    first = writer.spill_path.stat()
+    text = writer.spill_path.read_text()
+    # Written whole at the pump after the first failure, then one part at each of the 58 pumps after it.
+    assert text.count('"op": "file_seal"') == 59
+    writer.put(Batch(readings=(heart_rate(T0 + 61),)))
+    writer.spill()
+    after = writer.spill_path.stat()
+    assert after.st_ino == first.st_ino  # the same file, added to
+    added = writer.spill_path.read_text()[len(text):]
+    assert added.count("\n") == 2 and '"n": 63' in added  # the one new operation and its seal
+    held = read_held_file(writer.spill_path, writer.keys)
+    assert sum(op.rows() for op in held.ops) == 62 and held.unsealed_lines == 0
+    switch.broken = False
+    assert writer.pump(force=True)
+    writer.close()
+    assert stored_times(db_path, session_id) == [*times, T0 + 61]
+
+
+def test_an_addition_cut_off_by_a_crash_is_left_out_and_said_and_the_rest_is_written(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id, writer, _switch, times = _outage(db_path, monkeypatch)
+    assert writer.spill_path is not None
+    writer.put(Batch(readings=(heart_rate(T0 + 61),)))
+    writer.put(Batch(readings=(heart_rate(T0 + 62),)))
+    before = writer.spill_path.stat().st_size
+    writer.spill()
+    path = writer.spill_path
+    writer.close()  # killed while adding: the last part is there in half, without its seal
+    whole = path.read_bytes()
+    path.write_bytes(whole[:before + (len(whole) - before) // 2])
+    leave_unfinished(db_path, session_id)
+    out = io.StringIO()
+    assert main(["write-held", str(path), "--db", str(db_path)], out=out) == 0
+    assert "at the end of the file, added as the program stopped and never sealed, were not written" in out.getvalue()
+    assert stored_times(db_path, session_id) == times  # everything sealed; the cut-off part alone is not
+
+
+def test_rows_changed_in_an_earlier_part_of_the_file_refuse_the_whole_file(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id, writer, _switch, _times = _outage(db_path, monkeypatch)
+    assert writer.spill_path is not None
+    path = writer.spill_path
+    writer.close()
+    lines = path.read_text().splitlines(keepends=True)
+    [tenth] = [i for i, line in enumerate(lines) if line.rstrip().endswith('"n": 10}')]
+    assert '70.0' in lines[tenth]
+    lines[tenth] = lines[tenth].replace("70.0", "170.0")  # one heart rate, 50 parts before the last seal
+    path.write_text("".join(lines))
+    leave_unfinished(db_path, session_id)
+    with pytest.raises(ValueError, match="the file was changed after this program wrote it"):
+        write_held(db_path, path)
+    assert path.exists()
+
+
+def test_a_file_taken_away_during_the_outage_is_written_whole_again(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id, writer, switch, times = _outage(db_path, monkeypatch)
+    assert writer.spill_path is not None
+    writer.spill_path.unlink()
+    writer.put(Batch(readings=(heart_rate(T0 + 61),)))
+    assert writer.spill() == str(writer.spill_path)
+    held = read_held_file(writer.spill_path, writer.keys)
+    assert sum(op.rows() for op in held.ops) == 62  # everything held, not only what came since
+    switch.broken = False
+    assert writer.pump(force=True)
+    writer.close()
+    assert stored_times(db_path, session_id) == [*times, T0 + 61]

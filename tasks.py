@@ -239,6 +239,9 @@ def run(args: list[str]) -> int:
     if args[:1] == ["--"]:
         args = args[1:]
     missing = missing_system_libraries()
+    if missing and apt_install(sorted({package_of(n) for n in missing}),
+                               "the system libraries the window and its alarm sound need") is None:
+        missing = missing_system_libraries()  # as root: installed, as for the tests
     window_missing = [n for n in missing if n not in SOUND_LIBRARIES]
     if missing:
         what = "the window cannot open" if window_missing else "alarm sounds cannot play (the window says NO SOUND)"

@@ -43,13 +43,23 @@ def test_run_passes_options_after_a_double_dash(monkeypatch: Any, capsys: Any) -
     monkeypatch.setattr(tasks, "missing_system_libraries", lambda: [])
     assert tasks.main(["run", "--", "--scenario", "desaturation"]) == 0
     assert calls[-1][-5:] == ["gui", "--driver", "simulated", "--scenario", "desaturation"]
-    # A missing window library stops with the exact command; a missing sound library only warns.
+    # Not root: a missing window library stops with the exact command; a missing sound library only warns.
+    asked: list[list[str]] = []
+    monkeypatch.setattr(tasks, "apt_install", lambda packages, what: asked.append(packages) or "not root")
     monkeypatch.setattr(tasks, "missing_system_libraries", lambda: ["libxcb-icccm.so.4", "libpulse.so.0"])
     assert tasks.main(["run"]) == 1
     assert "sudo apt-get install -y libpulse0 libxcb-icccm4" in capsys.readouterr().out
+    assert asked == [["libpulse0", "libxcb-icccm4"]]
     monkeypatch.setattr(tasks, "missing_system_libraries", lambda: ["libpulse.so.0"])
     assert tasks.main(["run"]) == 0
     assert "NO SOUND" in capsys.readouterr().out
+    # As root they are installed first (on a new machine the window then opens at once).
+    missing = ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
+    monkeypatch.setattr(tasks, "missing_system_libraries", lambda: list(missing))
+    monkeypatch.setattr(tasks, "apt_install", lambda packages, what: asked.append(packages) or missing.clear())
+    calls.clear()
+    assert tasks.main(["run"]) == 0
+    assert asked[-1] == ["libxcb-icccm4", "libxcb-keysyms1"] and calls[-1][-3:] == ["gui", "--driver", "simulated"]
 
 
 def test_help_lists_the_scenarios() -> None:

@@ -489,18 +489,26 @@ class SessionBrowser(QWidget):
         window.show()
         return window
 
-    def resume_selected(self) -> None:
-        """Ask, then hand the unfinished session to the application to continue it."""
+    def _unfinished_selected(self, verb: str) -> SessionFound | None:
+        """The selected session when it is unfinished and can be ``verb`` now; one whose last rows wait in a
+        recovery file is refused, saying why."""
         entry = self.table.selected()
         if entry is None or entry.summary.status != "unfinished":
-            return
+            return None
+        if entry.summary.id in self.waiting:
+            self.show_message(f"Session {entry.summary.id[:8]} is not {verb} yet: {WAITING_TIP}")
+            return None
+        return entry
+
+    def resume_selected(self) -> None:
+        """Ask, then hand the unfinished session to the application to continue it."""
         if not self.can_resume:
             self.show_message(self.resume_note or "Resuming is not possible from here.")
             return
-        session_id = entry.summary.id
-        if session_id in self.waiting:
-            self.show_message(f"Session {session_id[:8]} is not resumed yet: {WAITING_TIP}")
+        entry = self._unfinished_selected("resumed")
+        if entry is None:
             return
+        session_id = entry.summary.id
         self._confirm(
             "Resume recording",
             f"Continue recording session {session_id[:8]} (patient {entry.summary.patient or 'not entered'}, "
@@ -512,13 +520,10 @@ class SessionBrowser(QWidget):
 
     def close_selected(self) -> None:
         """Ask, then close the unfinished session as ``infusion-monitor close`` does."""
-        entry = self.table.selected()
-        if entry is None or entry.summary.status != "unfinished":
+        entry = self._unfinished_selected("closed")
+        if entry is None:
             return
         session_id = entry.summary.id
-        if session_id in self.waiting:
-            self.show_message(f"Session {session_id[:8]} is not closed yet: {WAITING_TIP}")
-            return
         self._confirm(
             "Close unfinished session",
             f"Close session {session_id[:8]} without resuming it? It ends at its last stored reading; "

@@ -1268,7 +1268,7 @@ class Recorder:
             if left:
                 self._storage_ok = False
                 self.rows_not_written = left
-                # The run's recovery file, written whole once more (in place of the one kept during the outage).
+                # The run's recovery file, brought up to date (kept since the outage began).
                 self.writer.keys = self.writer.keys or self.store.keys
                 self.recovery_file = self.writer.spill()
                 log.error("session %s left unfinished: %d rows could not be written; they are kept in %s",

@@ -200,6 +200,8 @@ class StoreWriter:
         self._spill_text: _RecoveryText | None = None
         #: The number of the last operation in that file.
         self._spilled_through = 0
+        #: One writing of that file at a time (the recorder's last one may meet a writer thread that hung).
+        self._spill_lock = threading.Lock()
         self._next_spill = 0.0
         self._spill_every_s = SPILL_EVERY_S
         #: The keys the recovery file is sealed with before the writer ever opened the database (the recorder's).
@@ -333,6 +335,10 @@ class StoreWriter:
         first time (or when adding failed), the file is written whole (in place of what it held before); its path,
         or None when no folder could take it. A crash from now on loses none of it: ``write-held`` puts it in,
         skipping what the audit log says this run wrote since."""
+        with self._spill_lock:
+            return self._spill()
+
+    def _spill(self) -> str | None:
         with self._lock:
             ops = list(self._held)
             numbers = list(self._held_numbers)

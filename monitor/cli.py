@@ -616,8 +616,12 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     store = open_reader(args.db, source.server)
     with store:
         rows = _course(store, args.patient) if getattr(args, "patient", None) else store.sessions()
-        source.record_read("sessions_listed", os_user().name, sessions=[s.id for s in rows],
-                           one_patient=bool(getattr(args, "patient", None)))
+        try:
+            source.record_read("sessions_listed", os_user().name, sessions=[s.id for s in rows],
+                               one_patient=bool(getattr(args, "patient", None)))
+        except StoreError as exc:  # listed all the same (a full disk must not hide the record), and said
+            print(f"infusion-monitor: warning: who listed these sessions could not be recorded: {exc}",
+                  file=sys.stderr)
         if args.json:
             json.dump(
                 [

@@ -540,8 +540,8 @@ class SessionBrowser(QWidget):
             self.server_thread = close_and_tell_server(self.source, session_id, self.user.name,
                                                        self._server_answered.emit)
         except (AppError, StoreError) as exc:
+            self.refresh()  # first: what it finds to say must not hide why the session was not closed
             self.show_message(f"The session was not closed: {exc}")
-            self.refresh()
             return False
         self.message.setVisible(False)
         self.refresh()
@@ -585,8 +585,8 @@ class SessionBrowser(QWidget):
             done, self.server_thread = write_and_tell_server(self.source, session_id, self.user.name,
                                                              self._server_answered.emit)
         except (AppError, StoreError) as exc:
+            self.refresh()  # first: what it finds to say must not hide why nothing was written
             self.show_message(f"The waiting rows were not written: {exc}")
-            self.refresh()
             return False
         self.refresh()
         self.show_message(_sentence(done.text()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,13 +101,17 @@ class RecordSource:
 
     def record_read(self, action: str, user: str, **detail: Any) -> None:
         """Who read what, in this computer's database (a record read from the clinic's server as well, naming the
-        server): ``sessions_listed`` with the sessions' ids, ``session_reviewed`` with the session's."""
+        server): ``sessions_listed`` with the sessions' ids, ``session_reviewed`` with the session's. StoreError
+        when the database does not take it (a full or failing disk)."""
         if self.server is not None:
             from monitor.replication.replicator import redacted
 
             detail = {**detail, "server": redacted(self.server)}
-        with Store(self.db, check=False) as local:
-            local.audit(action, user=user, **detail)
+        try:
+            with Store(self.db, check=False) as local:
+                local.audit(action, user=user, **detail)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.db}: {exc}") from None
 
     def open_for_writing(self, action: str) -> Store:
         """The local database for an action that writes; refused with a clear message on the server."""

@@ -1136,7 +1136,15 @@ def cut_off_text(lines: int) -> str:
 
 def write_held(db_path: str | Path, recovery_file: str | Path, *, user: str | None = None) -> HeldWritten:
     """Write the operations of a recovery file into the database, in order, in one transaction (audited under
-    ``user``, who had it done)."""
+    ``user``, who had it done). ValueError for a file that cannot be written in; StoreError when the database does
+    not take it (its disk still full or failing): nothing of it is written then, and the file stays."""
+    try:
+        return _write_held(db_path, recovery_file, user)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{db_path} does not take the held rows: {exc}") from None
+
+
+def _write_held(db_path: str | Path, recovery_file: str | Path, user: str | None) -> HeldWritten:
     digest = hashlib.sha256(Path(recovery_file).read_bytes()).hexdigest()
     store = Store(db_path)
     try:

@@ -5,12 +5,14 @@ writes them in (before, only the command line could, and the window could neithe
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from monitor.cli import main
 from monitor.config import data_dir
 from monitor.store import Store
 from monitor.store.writer import HELD_ROWS_WRITTEN
@@ -28,7 +30,7 @@ def db_path(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_rows_the_database_never_took_are_named_on_screen_until_the_window_closes(
-    qtbot: Any, make_window: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot: Any, make_window: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
     monkeypatch.setattr("ui.live_window.MESSAGE_SHOWN_MS", 200)  # how long a passing message stays
@@ -46,8 +48,6 @@ def test_rows_the_database_never_took_are_named_on_screen_until_the_window_close
     qtbot.wait(600)
     assert w.message.isVisible() and w.message.text() == said  # it stays
 
-    # The disk has room again: the session list says which session has rows waiting, and writes them in.
-    filler.unlink()
     session_id = w.bridge.recorder.session.id
     with Store(db_path, readonly=True) as reader:
         stored_before = reader.reading_count(session_id)
@@ -56,6 +56,23 @@ def test_rows_the_database_never_took_are_named_on_screen_until_the_window_close
     qtbot.addWidget(browser)
     browser.show()
     [row] = [i for i, found in enumerate(browser.table.found) if found.summary.id == session_id]
+    browser.table.selectRow(row)
+    # Tried while the disk is still full: refused, saying why, and the file stays as it was.
+    browser.write_button.click()
+    browser.dialog.yes_button.click()
+    assert browser.messages[-1].startswith(f"The waiting rows were not written: {recovery}: "), browser.messages
+    assert "full" in browser.messages[-1] and Path(recovery).exists()
+    # So is the command line (before: a traceback from write-held, and from sessions, which now lists them anyway).
+    assert main(["write-held", recovery, "--db", str(db_path)], out=io.StringIO()) == 1
+    said = capsys.readouterr().err
+    assert said.startswith(f"infusion-monitor: error: {db_path} does not take the held rows: database or disk is full")
+    listed = io.StringIO()
+    assert main(["sessions", "--db", str(db_path)], out=listed) == 0
+    assert session_id[:8] in listed.getvalue()
+    assert "warning: who listed these sessions could not be recorded" in capsys.readouterr().err
+    # The disk has room again: the session list says which session has rows waiting, and writes them in.
+    filler.unlink()
+    browser.refresh()
     browser.table.selectRow(row)
     assert browser.table.item(row, COLUMNS.index("Status")).text() == WAITING_TEXT
     assert "1 with rows waiting in a recovery file" in browser.summary.text()

@@ -14,7 +14,7 @@ from monitor.app.profile import reference_profile
 from monitor.app.stores import RecordSource
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
-from monitor.exports.files import ExportFileError, write_atomically
+from monitor.exports.files import NOT_AUDITED, ExportFileError, write_atomically
 from monitor.store import SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
@@ -96,32 +96,39 @@ def export_course(
     binary = fmt == "pdf"
     # The course was read from this source a moment ago, through a store that checked the whole file.
     source = replace(source, check_file=False)
+
+    def audited(destination: str, server: str | None) -> None:
+        """The export's audit entry, made before the file takes its name (or anything goes to the stream): an
+        export the audit log cannot record (a full disk) is not made."""
+        detail: dict[str, Any] = {"via": via} if via else {}
+        if server is not None:
+            detail["server"] = server
+        try:
+            with Store(source.db, check=False) as audit:
+                audit.audit("course_export", user=user, patient_key=course.patient_id, format=fmt,
+                            deidentified=deidentify, destination=destination, sessions=len(course.rows),
+                            seconds=round(time.perf_counter() - started, 3), **detail)
+        except StoreError as exc:
+            raise AppError(NOT_AUDITED.format(exc)) from None
+
     try:
         with source.open() as store:
+            server = str(store.path) if source.from_server else None
             if path is not None:
                 # Through a private temporary file renamed over the target when whole: a report that fails
                 # half-way neither leaves half a file nor empties the one it would have replaced.
                 write_atomically(path, lambda target: course_export.write(
-                    store, course, fmt, target, deidentify=deidentify, user=user), binary)
+                    store, course, fmt, target, deidentify=deidentify, user=user), binary,
+                    lambda target: audited(str(target.resolve()), server))
             elif stream is not None:
+                audited("-", server)
                 course_export.write(store, course, fmt, stream, deidentify=deidentify, user=user)
             else:
                 raise AppError("a course export needs a file or a stream")
-            server = str(store.path) if source.from_server else None
     except ExportFileError as exc:
         raise AppError(str(exc)) from None
     except OSError as exc:
         raise AppError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except StoreError as exc:
-        raise AppError(str(exc)) from None
-    detail: dict[str, Any] = {"via": via} if via else {}
-    if server is not None:
-        detail["server"] = server
-    try:
-        with Store(source.db, check=False) as audit:
-            audit.audit("course_export", user=user, patient_key=course.patient_id, format=fmt,
-                        deidentified=deidentify, destination=str(Path(path).resolve()) if path is not None else "-",
-                        sessions=len(course.rows), seconds=round(time.perf_counter() - started, 3), **detail)
     except StoreError as exc:
         raise AppError(str(exc)) from None
 
@@ -143,9 +150,14 @@ def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | 
     form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), store.events(row["id"]),
                            list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
                            rems.submission(store, row["id"]))
+    def audited(target: Path) -> None:
+        try:
+            store.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(target))
+        except StoreError as exc:
+            raise AppError(NOT_AUDITED.format(exc)) from None
+
     try:
-        write_atomically(path, lambda stream: write_rems_worksheet(form, stream), True)
+        write_atomically(path, lambda stream: write_rems_worksheet(form, stream), True, audited)
     except ExportFileError as exc:
         raise AppError(str(exc)) from None
-    store.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(path))
     return form

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 from typing import IO, Any
@@ -16,7 +17,7 @@ from monitor import background_verify
 from monitor.background_verify import BackgroundVerification
 from monitor.exports.data import ExportCancelled, ExportOptions, SessionRecord, load, verification_text
 from monitor.exports.deferred import Prepare
-from monitor.store import Reader, Store
+from monitor.store import Reader, Store, StoreError
 
 # format name -> (module, binary output?)
 FORMATS: dict[str, tuple[str, bool]] = {
@@ -77,47 +78,59 @@ def export_to(
     export was made from. ``store`` may be the clinic's server (read-only): the entry then goes to
     ``audit_to``, this computer's database, naming the server.
     """
-    from monitor.exports.files import ExportFileError, check_target, write_atomically
+    from monitor.exports.files import NOT_AUDITED, ExportFileError, check_target, write_atomically
 
+    auditor = audit_to if audit_to is not None else store
+    if not isinstance(auditor, Store):
+        raise ValueError("an export read from the server is audited in a local database (audit_to)")
     write, binary = writer(fmt)
+
+    def audited(session: str, destination: str) -> None:
+        """The export's audit entry, made before the file takes its name (or anything goes to the stream): an
+        export the audit log cannot record (a full disk) is not made."""
+        detail: dict[str, Any] = {
+            "format": fmt,
+            "deidentified": options.deidentify,
+            "relative_time": options.shifts_time,
+            "staff_names": (not options.deidentify) or options.keep_staff,
+            "resample_s": options.resample_s if fmt == "fhir" else None,
+            "destination": destination,
+        }
+        if via:
+            detail["via"] = via
+        if audit_to is not None:
+            detail["server"] = str(store.path)
+        try:
+            auditor.audit("export", user=options.user, session_id=session, **detail)
+        except StoreError as exc:
+            raise ExportError(NOT_AUDITED.format(exc)) from None
+
     if path is not None:
         try:
             target = check_target(path)  # before the work: a device or a folder is refused at once
             record = load(store, session_id, options=options, stream=True, on_block=on_block, verify=False)
+            publish = partial(_audit_target, audited, record.id)
             prepare: Prepare | None = getattr(import_module(FORMATS[fmt][0]), "prepare", None)
             checking = None if prepare is None else _check_in_background(store, record.id)
             if checking is None or prepare is None:
                 record = replace(record, verification=verification_text(store, record.id))
-                destination = str(write_atomically(path, lambda f: write(record, f), binary).resolve())
+                write_atomically(path, lambda f: write(record, f), binary, publish)
             else:
-                record, destination = _write_while_checking(record, prepare, checking, target, binary)
+                record = _write_while_checking(record, prepare, checking, target, binary, publish)
         except ExportFileError as exc:
             raise ExportError(str(exc)) from None
     else:
         if stream is None:
             raise ValueError("an export needs a file or a stream")
         record = load(store, session_id, options=options, stream=True, on_block=on_block)
+        audited(record.id, "stdout")
         write(record, stream)
         stream.flush()
-        destination = "stdout"
-    detail: dict[str, Any] = {
-        "format": fmt,
-        "deidentified": options.deidentify,
-        "relative_time": options.shifts_time,
-        "staff_names": (not options.deidentify) or options.keep_staff,
-        "resample_s": options.resample_s if fmt == "fhir" else None,
-        "destination": destination,
-    }
-    if via:
-        detail["via"] = via
-    if audit_to is not None:
-        detail["server"] = str(store.path)
-        audit_to.audit("export", user=options.user, session_id=record.id, **detail)
-    elif isinstance(store, Store):
-        store.audit("export", user=options.user, session_id=record.id, **detail)
-    else:
-        raise ValueError("an export read from the server is audited in a local database (audit_to)")
     return record
+
+
+def _audit_target(audited: Callable[[str, str], None], session: str, target: Path) -> None:
+    audited(session, str(target.resolve()))
 
 
 def _check_in_background(store: Reader, session_id: str) -> BackgroundVerification | None:
@@ -129,9 +142,9 @@ def _check_in_background(store: Reader, session_id: str) -> BackgroundVerificati
 
 
 def _write_while_checking(record: SessionRecord, prepare: Prepare, checking: BackgroundVerification,
-                          target: Path, binary: bool) -> tuple[SessionRecord, str]:
-    """Write the export while its record is checked in the second process; the record with its verification
-    and where it went."""
+                          target: Path, binary: bool, publish: Callable[[Path], None]) -> SessionRecord:
+    """Write the export while its record is checked in the second process (``publish`` before it takes its
+    name); the record with its verification."""
     from monitor.exports.files import write_atomically
 
     checked = record
@@ -143,7 +156,7 @@ def _write_while_checking(record: SessionRecord, prepare: Prepare, checking: Bac
         finish(checked, handle)
 
     try:
-        destination = str(write_atomically(target, write, binary).resolve())
+        write_atomically(target, write, binary, publish)
     finally:
         checking.close()
-    return checked, destination
+    return checked

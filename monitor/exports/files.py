@@ -49,8 +49,17 @@ def check_target(path: str | Path) -> Path:
     return target
 
 
-def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary: bool) -> Path:
-    """Write through a temporary file beside the target, renamed over it when complete; returns the target."""
+#: Why an export was not made when its audit entry could not be written (a full disk): an export the audit log does
+#: not record is never made.
+NOT_AUDITED = "the export was not made: the audit log could not record it ({}); nothing was written"
+
+
+def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary: bool,
+                     before_publish: Callable[[Path], None] | None = None) -> Path:
+    """Write through a temporary file beside the target, renamed over it when complete; returns the target.
+
+    ``before_publish`` (the export's audit entry) is called with the target once the file is whole and durable,
+    before it takes the target's name: when it raises, nothing is written (the target is left as it was)."""
     target = check_target(path)
     try:
         fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -63,7 +72,15 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
             handle.flush()
             os.fsync(handle.fileno())
         check_target(target)  # still not a device (it may have changed while the export was made)
+        if before_publish is not None:
+            try:
+                before_publish(target)
+            except Exception as exc:
+                raise _NotPublished(exc) from exc
         os.replace(temporary, target)
+    except _NotPublished as refused:
+        _remove(temporary)
+        raise refused.reason from None
     except OSError as exc:
         _remove(temporary)
         raise ExportFileError(f"cannot write {target}: {exc.strerror or exc}") from None
@@ -80,6 +97,14 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
             f"the export could not be made ({type(exc).__name__}: {exc}); nothing was written"
         ) from exc
     return target
+
+
+class _NotPublished(Exception):
+    """What ``before_publish`` raised (``reason``), carried past the handlers of a write that failed."""
+
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _remove(path: str) -> None:

@@ -44,7 +44,7 @@ from monitor.keys import (
 from monitor.session import Phase, SessionEvent
 from monitor.store import witness
 from monitor.store.elsewhere import moved_copy
-from monitor.store.errors import CorruptDatabase, StoreError
+from monitor.store.errors import CorruptDatabase, StoreError, WriteRefused
 from monitor.store.queries import Queries
 from monitor.store.rows import alarm_row, waveform_row
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -525,18 +525,31 @@ class _Transaction:
     def __enter__(self) -> sqlite3.Connection:
         self.nested = self.conn.in_transaction
         if not self.nested:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as refused:  # locked too long, a disk that stopped answering
+                raise WriteRefused.of(refused) from refused
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if self.nested:
             return
         if exc_type is None:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as refused:
+                # A COMMIT that fails (a full disk) may leave the transaction open: nothing of it is kept.
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
+                raise WriteRefused.of(refused) from refused
             if self.after_commit is not None:
                 self.after_commit()
-        else:
+            return
+        if self.conn.in_transaction:  # SQLite ends some transactions itself on an error (a full disk)
             self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError) and not isinstance(exc, WriteRefused):
+            raise WriteRefused.of(exc) from exc
 
 
 #: Below this much free space the disk holding a database counts as full (SQLite needs room for its

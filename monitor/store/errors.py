@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 
 class StoreError(Exception):
     """The database cannot be opened or used; the message says which file and why."""
+
+
+class WriteRefused(StoreError, sqlite3.OperationalError):
+    """SQLite refused a write (a full or failing disk, a lock held too long): the transaction was rolled back and
+    nothing of it was written. Both a StoreError, which the windows and the command line show as a message, and
+    the sqlite3.OperationalError it replaces (same text), for code that looks at SQLite's words."""
+
+    @classmethod
+    def of(cls, error: sqlite3.OperationalError) -> WriteRefused:
+        """The refusal ``error`` stands for, with its text and SQLite's error code and name."""
+        refused = cls(*error.args)
+        for name in ("sqlite_errorcode", "sqlite_errorname"):
+            if hasattr(error, name):
+                setattr(refused, name, getattr(error, name))
+        return refused
 
 
 class SessionNotFound(StoreError):

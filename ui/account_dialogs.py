@@ -236,7 +236,7 @@ class FirstAdminDialog(_AccountDialog):
         self.setWindowTitle("Infusion Monitor — first run: create the admin account")
         form = QFormLayout(self)
         intro = plain_label("No accounts exist yet. Create the first admin account; it adds nurses and physicians "
-                            "(`infusion-monitor users add`) and approves alarm profiles.")
+                            "(Settings → Accounts…, or `infusion-monitor users add`) and approves alarm profiles.")
         intro.setWordWrap(True)
         form.addRow(intro)
         self.name_edit = QLineEdit()

@@ -290,6 +290,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.guard: GuardBeat | None = None
         self.locked = False
         self.dialog: QDialog | None = None
+        #: The accounts dialog an admin opened from the settings (over them), if any.
+        self.accounts_dialog: QDialog | None = None
         self.last_status: SessionStatus | None = None
         self.last_snapshot: AlarmSnapshot | None = None
         self.end_status: str | None = None
@@ -1146,8 +1148,19 @@ class LiveWindow(DialogHost, QMainWindow):
         dialog = SettingsDialog(
             self, current=self.device, nibp_minutes=minutes, rules=rules,
             can_edit_limits=self.user.role == "admin" and self.alarms_available, limits_note=note,
+            open_accounts=self.open_accounts if self.user.role == "admin" else None,
         )
         self._open(dialog, lambda d: self.apply_settings(d.choice(), d.device_changed()))  # type: ignore[attr-defined]
+
+    def open_accounts(self, over: QWidget) -> QDialog:
+        """The accounts of this chair's database, for the signed-in admin (over the settings dialog)."""
+        from ui.accounts_window import AccountsDialog
+
+        dialog = AccountsDialog(self.bridge.recorder.writer.path, self.user, over)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.accounts_dialog = dialog
+        dialog.open()
+        return dialog
 
     def apply_settings(self, choice: SettingsChoice, device_changed: bool) -> None:
         """Carry out what the settings dialog asked for."""

@@ -9,7 +9,7 @@ the patient, baseline, phase and alarm state stay, and the timeline records the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -74,6 +75,7 @@ class SettingsDialog(QDialog):
         rules: Sequence[Any],
         can_edit_limits: bool,
         limits_note: str = "",
+        open_accounts: Callable[[QDialog], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -170,7 +172,17 @@ class SettingsDialog(QDialog):
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #ffd24a;")
         layout.addWidget(self.error_label)
-        layout.addWidget(ok_cancel(self, self._check))
+        footer = QHBoxLayout()
+        #: For an admin: the chair's accounts (add, new PIN, role, disable, unlock), over this dialog.
+        self.accounts_button: QPushButton | None = None
+        if open_accounts is not None:
+            self.accounts_button = QPushButton("Accounts…")
+            self.accounts_button.setToolTip("Add accounts, set PINs and roles, disable, unlock (admin)")
+            self.accounts_button.clicked.connect(lambda: open_accounts(self))
+            footer.addWidget(self.accounts_button)
+        footer.addStretch(1)
+        footer.addWidget(ok_cancel(self, self._check))
+        layout.addLayout(footer)
         self.driver_box.currentIndexChanged.connect(self._driver_changed)
         self._driver_changed()
         self._apply_overrides(current.port_overrides)

@@ -30,7 +30,9 @@ def main() -> None:
         os.environ["INFUSION_MONITOR_KEY_FILE"] = str(Path(folder) / "keys" / "monitor.key")
         from drivers.core.readings import Parameter, Reading
         from monitor.store import Store
-        from monitor.store.writer import Batch, StoreWriter, read_held_file
+        from monitor.store.held_file import read_held_file
+        from monitor.store.operations import Batch
+        from monitor.store.writer import StoreWriter
 
         def second(t: float) -> Batch:
             return Batch(readings=tuple(Reading(t + i / VALUES_PER_SECOND, Parameter.HR, 70.0, "bench")

@@ -579,7 +579,7 @@ def _stop_on_signals(recorder: Any, on_suspend: Callable[[], None]) -> Any:
 def _warn_unfinished(store: Store, args: argparse.Namespace, out: TextIO) -> None:
     if args.resume:
         return
-    from monitor.store.writer import pending_recovery_files
+    from monitor.store.held_file import pending_recovery_files
 
     for s in store.unfinished_sessions():
         waiting = pending_recovery_files(store.path, s.id)
@@ -733,7 +733,7 @@ def cmd_recover(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_write_held(args: argparse.Namespace, out: TextIO) -> int:
     """Write the rows kept in a recovery file (the store never came back before the recording ended)."""
-    from monitor.store.writer import cut_off_text, write_held
+    from monitor.store.held_file import cut_off_text, write_held
 
     store = _open_store(args, must_exist=True)
     store.close()

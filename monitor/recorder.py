@@ -47,7 +47,8 @@ from monitor.readiness import (
 )
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
-from monitor.store.writer import AuditEntry, Batch, StoreCall, StoreWriter
+from monitor.store.operations import AuditEntry, Batch, StoreCall
+from monitor.store.writer import StoreWriter
 from monitor.watchdog import STALL_LIMIT_S
 
 log = logging.getLogger(__name__)

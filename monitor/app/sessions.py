@@ -18,7 +18,7 @@ from monitor.plan import SessionPlan
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.session import NibpSchedule
 from monitor.store import SessionNotFound, Store, StoreError
-from monitor.store.writer import cut_off_text, pending_recovery_files, write_held
+from monitor.store.held_file import cut_off_text, pending_recovery_files, write_held
 
 if TYPE_CHECKING:
     from monitor.alarms.engine import AlarmEngine

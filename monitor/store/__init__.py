@@ -7,7 +7,10 @@ The one place that speaks SQL to the chair's database, split by job:
   transactions and the writes, each sealed into the hash chain (:mod:`monitor.integrity`);
 * :mod:`monitor.store.queries` — every read (mixed into :class:`Store`);
 * :mod:`monitor.store.rows` — payloads (alarm records, waveform blocks) to table rows and back;
+* :mod:`monitor.store.operations` — what a recording hands its writer: reading batches, audit entries, calls;
 * :mod:`monitor.store.writer` — the writer thread a recording writes through, never waiting for the disk;
+* :mod:`monitor.store.held_file` — the recovery file of rows held while the database refused them, and
+  ``write-held``, which puts them in;
 * :mod:`monitor.store.feed_queue` — the HL7 feed's store-and-forward queue;
 * :mod:`monitor.store.accounts`, :mod:`monitor.store.approvals` — account and profile-approval rows;
 * :mod:`monitor.store.outbox` — the replication outbox (triggers queue every written row for the server);

@@ -3,7 +3,7 @@
 A recording whose database file is deleted writes the complete data back to its name; where no copy can be
 made there (a full disk, a folder that cannot be made again) it writes ``<name>.recovered-<time>.db`` to the
 user's data folder, else the temporary folder (:class:`monitor.store.writer.StoreWriter`); rows a recording could
-not write go the same way (:func:`monitor.store.writer.write_recovery_file`). The next start
+not write go the same way (:func:`monitor.store.held_file.write_recovery_file`). The next start
 at the old name must not begin a new, empty database there while that copy holds the record: it names the
 copy instead (:func:`moved_copy`), found through the chain's first link this computer noted for the name
 (:mod:`monitor.store.witness`).

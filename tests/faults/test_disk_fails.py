@@ -33,7 +33,7 @@ from monitor.config import data_dir
 from monitor.replication import compare
 from monitor.station import StationFeed, StationModel
 from monitor.store import Store
-from monitor.store.writer import pending_recovery_files
+from monitor.store.held_file import pending_recovery_files
 from tests.conftest import Clinic
 from tests.faults.helpers import (
     REPO_ROOT,

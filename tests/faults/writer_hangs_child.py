@@ -12,7 +12,7 @@ def main(db: str) -> int:
     from monitor.cli import main as cli
     from monitor.store import writer
 
-    original = writer._apply
+    original = writer.apply_operation
     started = time.monotonic()
     hung = [False]
 
@@ -24,7 +24,7 @@ def main(db: str) -> int:
             print(f"-- writer runs again at {time.monotonic() - started:.1f} s", flush=True)
         original(store, session_id, op)  # type: ignore[arg-type]
 
-    writer._apply = sometimes_hangs  # type: ignore[assignment]
+    writer.apply_operation = sometimes_hangs  # type: ignore[assignment]
     return cli(["record", "--db", db, "--speed", "10", "--duration", "16", "--nurse", "RN"])
 
 

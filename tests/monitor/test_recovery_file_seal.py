@@ -8,7 +8,8 @@ from pathlib import Path
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmState, Priority
 from monitor.integrity import verify
 from monitor.store import Store
-from monitor.store.writer import AuditEntry, Batch, Operation, write_held, write_recovery_file
+from monitor.store.held_file import write_held, write_recovery_file
+from monitor.store.operations import AuditEntry, Batch, Operation
 
 T0 = 1_790_000_000.0
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Store, StoreError, shared_index
+from monitor.store.operations import Batch
 from monitor.store.shared_index import wait_while_index_lost
-from monitor.store.writer import Batch, StoreWriter
+from monitor.store.writer import StoreWriter
 from tests.monitor.writing import T0, committed_writer, heart_rate
 from tests.outside_process import Outsider
 

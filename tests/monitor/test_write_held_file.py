@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store.writer import read_recovery_file
+from monitor.store.held_file import read_recovery_file
 
 
 def test_a_recovery_file_that_is_not_text_is_named(tmp_path: Path) -> None:

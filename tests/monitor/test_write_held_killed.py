@@ -18,7 +18,8 @@ from pathlib import Path
 
 from drivers.core.readings import Parameter, Reading
 from monitor.store import Store
-from monitor.store.writer import AuditEntry, Batch, Operation, write_recovery_file
+from monitor.store.held_file import write_recovery_file
+from monitor.store.operations import AuditEntry, Batch, Operation
 from tests.conftest import leave_unfinished
 from tests.faults.helpers import REPO_ROOT
 
@@ -28,14 +29,14 @@ T0 = 1_790_000_000.0
 KILLED_AT_RENAME = textwrap.dedent(
     """
     import os, signal, sys
-    from monitor.store import writer
+    from monitor.store import held_file
     real_replace = os.replace
     def killed(src, dst):
         if str(src).endswith(".jsonl"):
             os.kill(os.getpid(), signal.SIGKILL)
         return real_replace(src, dst)
-    writer.os.replace = killed
-    writer.write_held(sys.argv[1], sys.argv[2])
+    held_file.os.replace = killed
+    held_file.write_held(sys.argv[1], sys.argv[2])
     """
 )
 

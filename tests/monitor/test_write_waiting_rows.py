@@ -12,7 +12,8 @@ import pytest
 from monitor.app.errors import AppError
 from monitor.app.sessions import check_resumable, rows_waiting, write_waiting_rows
 from monitor.store import Store
-from monitor.store.writer import HELD_ROWS_WRITTEN, Batch, write_recovery_file
+from monitor.store.held_file import HELD_ROWS_WRITTEN, write_recovery_file
+from monitor.store.operations import Batch
 from tests.monitor.writing import T0, heart_rate, recorded_without_a_store
 
 

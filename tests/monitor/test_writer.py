@@ -25,19 +25,11 @@ from monitor.keys import read_keys
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import EventKind
-from monitor.store import Store
+from monitor.store import Store, held_file
 from monitor.store import writer as writer_module
-from monitor.store.writer import (
-    AuditEntry,
-    Batch,
-    Operation,
-    StoreCall,
-    StoreWriter,
-    pending_recovery_files,
-    read_recovery_file,
-    write_held,
-    write_recovery_file,
-)
+from monitor.store.held_file import pending_recovery_files, read_recovery_file, write_held, write_recovery_file
+from monitor.store.operations import AuditEntry, Batch, Operation, StoreCall
+from monitor.store.writer import StoreWriter
 from tests.conftest import leave_unfinished
 from tests.monitor.writing import T0, Switch, committed_writer, heart_rate, recorded_without_a_store, stored_times
 
@@ -179,7 +171,7 @@ def test_rows_that_no_recovery_file_could_take_are_said_to_be_lost(
 ) -> None:
     nowhere = tmp_path / "nowhere"
     nowhere.write_text("not a folder")  # nothing can be made under it
-    monkeypatch.setattr(writer_module, "places_for", lambda _db: (nowhere / "beside", nowhere / "data"))
+    monkeypatch.setattr(held_file, "places_for", lambda _db: (nowhere / "beside", nowhere / "data"))
     recorder = recorded_without_a_store(store, db_path, monkeypatch, 10)
     assert recorder.end_status == "unfinished" and recorder.recovery_file is None
     assert recorder.rows_not_written > 10

@@ -14,15 +14,9 @@ import pytest
 from monitor.cli import main
 from monitor.store import Store
 from monitor.store import writer as writer_module
-from monitor.store.writer import (
-    HELD_ROWS_DRAINED,
-    AuditEntry,
-    Batch,
-    StoreWriter,
-    pending_recovery_files,
-    read_held_file,
-    write_held,
-)
+from monitor.store.held_file import HELD_ROWS_DRAINED, pending_recovery_files, read_held_file, write_held
+from monitor.store.operations import AuditEntry, Batch
+from monitor.store.writer import StoreWriter
 from tests.conftest import leave_unfinished
 from tests.monitor.writing import T0, Switch, heart_rate, stored_times
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from drivers.core.readings import Parameter, Reading
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Store
-from monitor.store.writer import Batch, StoreWriter
+from monitor.store.operations import Batch
+from monitor.store.writer import StoreWriter
 
 T0 = 1_790_000_000.0
 

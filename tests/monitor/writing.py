@@ -17,7 +17,8 @@ from drivers.simulated.driver import SimulatedSource
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.store import Store
-from monitor.store.writer import Batch, StoreWriter
+from monitor.store.operations import Batch
+from monitor.store.writer import StoreWriter
 
 T0 = 1_790_000_000.0
 

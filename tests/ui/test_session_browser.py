@@ -15,7 +15,8 @@ from drivers.core.readings import Parameter, Reading
 from monitor.alarms.model import Priority
 from monitor.review import search_sessions
 from monitor.store import Store
-from monitor.store.writer import HELD_ROWS_WRITTEN, Batch, write_recovery_file
+from monitor.store.held_file import HELD_ROWS_WRITTEN, write_recovery_file
+from monitor.store.operations import Batch
 from tests.conftest import leave_unfinished
 from tests.ui.review_sessions import DAY, NURSE, START, record
 from ui.dialogs import ConfirmDialog, SignedInUser

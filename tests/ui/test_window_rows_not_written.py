@@ -15,7 +15,7 @@ import pytest
 from monitor.cli import main
 from monitor.config import data_dir
 from monitor.store import Store
-from monitor.store.writer import HELD_ROWS_WRITTEN
+from monitor.store.held_file import HELD_ROWS_WRITTEN
 from tests.faults.helpers import fill, small_disk
 from tests.ui.conftest import NURSE
 from ui.dialogs import SignedInUser

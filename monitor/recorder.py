@@ -48,7 +48,7 @@ from monitor.readiness import (
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
 from monitor.store.operations import AuditEntry, Batch, StoreCall
-from monitor.store.writer import StoreWriter
+from monitor.store.writer import LOW_SPACE_BYTES, LOW_SPACE_CLEAR, SESSION_BYTES, StoreWriter
 from monitor.watchdog import STALL_LIMIT_S
 
 log = logging.getLogger(__name__)
@@ -250,6 +250,8 @@ class Recorder:
         self._last_flush = 0.0
         self._last_heartbeat = 0.0
         self._storage_ok = True
+        #: The database's disk has little room left (its low-priority alarm is on).
+        self._space_low = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._phases_written: tuple[Phase, ...] = ()
@@ -1205,6 +1207,7 @@ class Recorder:
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_restored")
             if self.alarms is not None:
                 self.alarms.report("storage_restored", s.now)
+        self._watch_space(status.free_bytes)
         for incident in status.incidents[self._incidents_seen:]:
             self._incidents_seen += 1
             text = incident.message(self.writer.configured_path)
@@ -1227,6 +1230,27 @@ class Recorder:
                 numerics=status.dropped_numerics - self._dropped_reported[1],
             )
             self._dropped_reported = dropped
+
+    def _watch_space(self, free: int | None) -> None:
+        """A low-priority alarm while the database's disk has little room left (before it fills and writing stops),
+        ended once there is a fifth more than that again."""
+        if free is None:
+            return
+        s = self.session
+        if not self._space_low and free < LOW_SPACE_BYTES:
+            self._space_low = True
+            sessions = free // SESSION_BYTES
+            text = (f"Little room left for the database: {free / 1e6:.0f} MB free on the disk holding "
+                    f"{self.writer.path} (about {sessions} session{'s' if sessions != 1 else ''} with the pleth); "
+                    "free space there before it fills")
+            s.record(EventKind.TECHNICAL, s.now, None, condition="storage_low", free_bytes=free)
+            if self.alarms is not None:
+                self.alarms.report("storage_low", s.now, message=text)
+        elif self._space_low and free >= LOW_SPACE_BYTES * LOW_SPACE_CLEAR:
+            self._space_low = False
+            s.record(EventKind.TECHNICAL, s.now, None, condition="storage_room", free_bytes=free)
+            if self.alarms is not None:
+                self.alarms.report("storage_room", s.now)
 
     def close(self) -> None:
         """Release the source, keep what it still held, hand everything to the writer, end the session.

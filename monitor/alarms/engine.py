@@ -1107,6 +1107,15 @@ class AlarmEngine:
     def _storage_restored(self, at: float, user: str | None) -> None:
         self._end_key("storage_failed", at)
 
+    def _storage_low(self, at: float, user: str | None, message: str = "") -> None:
+        # Little room left on the database's disk: low, for the clinic's IT before it fills (writing goes on).
+        if "storage_low" not in self._active:
+            self._start_technical("storage_low", None, message or "Little room left on the database's disk", at,
+                                  priority=Priority.LOW)
+
+    def _storage_room(self, at: float, user: str | None) -> None:
+        self._end_key("storage_low", at)
+
     def _profile_not_used(self, at: float, user: str | None, reason: str = "") -> None:
         """The profile asked for was refused (not approved, nobody signed in): the built-in one runs."""
         if "profile_not_used" not in self._active:
@@ -1182,6 +1191,8 @@ USER_COMMANDS: Final = frozenset(_COMMANDS)
 _REPORTS: Final[dict[str, Callable[..., Any]]] = {
     "storage_failed": AlarmEngine._storage_failed,
     "storage_restored": AlarmEngine._storage_restored,
+    "storage_low": AlarmEngine._storage_low,
+    "storage_room": AlarmEngine._storage_room,
     "profile_not_used": AlarmEngine._profile_not_used,
     "database_moved": AlarmEngine._database_moved,
     "key_file": AlarmEngine._key_file,

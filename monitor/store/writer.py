@@ -53,6 +53,15 @@ FILE_CHECK_S = 1.0
 SPILL_EVERY_S = 1.0
 #: The share of the time the writer may spend writing that file.
 SPILL_TIME_SHARE = 0.05
+#: Below this much free space on the disk holding the database a low-priority technical alarm says so, before the
+#: disk fills: a 90-minute session with the pleth takes about 5 MB, a write-back of the database its own size.
+LOW_SPACE_BYTES = 100 * 1024 * 1024
+#: What a 90-minute session with the pleth takes in the database (measured: 5.0 MB), to say how many more fit.
+SESSION_BYTES = 5 * 1000 * 1000
+#: The alarm ends once there is this much more (so that it does not come and go at the edge).
+LOW_SPACE_CLEAR = 1.2
+#: How often the writer looks at the free space there.
+SPACE_CHECK_S = 30.0
 #: After a write-back that failed, the next attempt waits this long (each attempt copies the whole database).
 WRITE_BACK_RETRY_S = 5.0
 #: The index identity of a connection that found no "<db>-shm" at the name (never a real file's).
@@ -110,6 +119,8 @@ class WriterStatus:
     incidents: tuple[FileIncident, ...] = ()
     #: What was found and done about the key file, oldest first (see :func:`monitor.keys.keep_key_file`).
     key_incidents: tuple[str, ...] = ()
+    #: Free space on the disk holding the database at the last look (None: not looked at, or it could not be).
+    free_bytes: int | None = None
 
 
 class StoreWriter:
@@ -183,6 +194,8 @@ class StoreWriter:
         #: The main file's size at the last check: it never shrinks while this program writes it.
         self._size = 0
         self._next_file_check = 0.0
+        self._free_bytes: int | None = None
+        self._next_space_check = 0.0
         self._incidents: list[FileIncident] = []
         #: The lock of the session being written, held again at its path if its file is deleted.
         self.session_lock: SessionLock | None = None
@@ -233,6 +246,7 @@ class StoreWriter:
                 alive=self._thread is None or self._thread.is_alive(),
                 incidents=tuple(self._incidents),
                 key_incidents=tuple(self._key_incidents),
+                free_bytes=self._free_bytes,
             )
 
     @property
@@ -342,6 +356,7 @@ class StoreWriter:
         """
         self.check_file()
         self.check_held_files()
+        self.check_space()
         if not self._ok and self.held_rows() and time.monotonic() >= self._next_spill:
             self.spill()
         if not force and not self._ok and time.monotonic() < self._retry_at:
@@ -463,6 +478,21 @@ class StoreWriter:
         except OSError:
             return False
         return (stat.st_dev, stat.st_ino) != self._index_identity
+
+    def check_space(self) -> int | None:
+        """Look at the free space on the disk holding the database (every :data:`SPACE_CHECK_S`); the bytes free
+        at the last look."""
+        now = time.monotonic()
+        if now >= self._next_space_check:
+            self._next_space_check = now + SPACE_CHECK_S
+            try:
+                info = os.statvfs(self.path.parent)
+            except OSError:
+                pass  # a folder gone or a disk not answering: the file watch and the writes say so
+            else:
+                with self._lock:
+                    self._free_bytes = info.f_bavail * info.f_frsize
+        return self._free_bytes
 
     def check_file(self, force: bool = False) -> FileIncident | None:
         """Notice a deleted or moved database and write its complete data back (or to a recovery file).

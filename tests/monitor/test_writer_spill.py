@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.config import data_dir
 from monitor.store import Store
 from monitor.store import writer as writer_module
 from monitor.store.held_file import HELD_ROWS_DRAINED, pending_recovery_files, read_held_file, write_held
 from monitor.store.operations import AuditEntry, Batch
 from monitor.store.writer import StoreWriter
 from tests.conftest import leave_unfinished
+from tests.faults.helpers import fill, small_disk
 from tests.monitor.writing import T0, Switch, heart_rate, stored_times
 
 
@@ -186,3 +188,28 @@ def test_a_file_taken_away_during_the_outage_is_written_whole_again(
     assert writer.pump(force=True)
     writer.close()
     assert stored_times(db_path, session_id) == [*times, T0 + 61]
+
+
+def test_a_recovery_file_whose_disk_fills_during_the_outage_is_written_whole_in_the_next_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside the database at first; then that disk fills (a real small filesystem) and adding to the file fails
+    half-way: the whole hold goes to the user's data folder, and the half-added file beside the database goes."""
+    with small_disk(tmp_path / "disk", "4m") as folder:
+        session_id, writer, switch, times = _outage(folder / "monitor.db", monkeypatch)
+        first = writer.spill_path
+        assert first is not None and first.parent == folder
+        filler = fill(folder)
+        # More than the room left in the file's last page: the addition cannot fit.
+        added = [T0 + 61 + i / 100 for i in range(200)]
+        writer.put(Batch(readings=tuple(heart_rate(t) for t in added)))
+        assert writer.spill() == str(writer.spill_path)
+        assert writer.spill_path.parent == data_dir() and not first.exists()
+        held = read_held_file(writer.spill_path, writer.keys)
+        assert sum(op.rows() for op in held.ops) == 61 + 200 and held.unsealed_lines == 0  # all held, not only the new
+        filler.unlink()
+        switch.broken = False
+        assert writer.pump(force=True)
+        writer.close()
+        assert stored_times(folder / "monitor.db", session_id) == [*times, *added]
+        assert writer.spill_path is None and pending_recovery_files(folder / "monitor.db", session_id) == []

@@ -676,6 +676,12 @@ class UnfinishedSessionsDialog(QDialog):
         self.close_button.setEnabled(entry is not None and not waits)
         self.resume_button.setEnabled(entry is not None and not waits)
 
+    def _say(self, shown: str, kept: str | None = None) -> None:
+        """Show a line under the list and keep it in ``messages`` (``kept``: the words kept, when they differ)."""
+        self.messages.append(shown if kept is None else kept)
+        self.message.setText(shown)
+        self.message.setVisible(True)
+
     @property
     def unfinished_count(self) -> int:
         """How many unfinished sessions are listed."""
@@ -692,9 +698,7 @@ class UnfinishedSessionsDialog(QDialog):
             with RecordSource(self.db_path).open() as store:
                 check_resumable(store, entry.summary.id)
         except (AppError, StoreError) as exc:
-            self.messages.append(str(exc))
-            self.message.setText(f"Not resumed: {exc}")
-            self.message.setVisible(True)
+            self._say(f"Not resumed: {exc}", kept=str(exc))
             self.refresh()
             return
         self.chosen = entry.summary.id
@@ -713,9 +717,7 @@ class UnfinishedSessionsDialog(QDialog):
             said = f"Not written: {exc}"
         else:
             said = _sentence(done.text())
-        self.messages.append(said)
-        self.message.setText(said)
-        self.message.setVisible(True)
+        self._say(said)
         self.refresh()  # stays open even when its own rows ended it: the line above says what was done
 
     def close_selected(self) -> None:
@@ -728,9 +730,7 @@ class UnfinishedSessionsDialog(QDialog):
             self.server_thread = close_and_tell_server(RecordSource(self.db_path), entry.summary.id, self.user.name,
                                                        log.warning)
         except (AppError, StoreError) as exc:
-            self.messages.append(str(exc))
-            self.message.setText(f"Not closed: {exc}")
-            self.message.setVisible(True)
+            self._say(f"Not closed: {exc}", kept=str(exc))
         self.refresh()
         if not self.unfinished_count:
             self.reject()  # nothing left to decide: carry on with a new session

@@ -13,6 +13,7 @@ and the recorder puts it on the timeline.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import os
@@ -312,10 +313,10 @@ class StoreWriter:
         written: str | None = None
         text = self._spill_text
         if self.spill_path is not None and text is not None and text.sealed == (keys is not None):
-            new = [i for i, n in enumerate(numbers) if n > self._spilled_through]
+            first_new = bisect.bisect_right(numbers, self._spilled_through)  # numbers rise: what came since
             try:
-                if new:
-                    append_to(self.spill_path, text.part(self.session_id, ops[new[0]:], keys, numbers[new[0]:]))
+                if first_new < len(numbers):
+                    append_to(self.spill_path, text.part(self.session_id, ops[first_new:], keys, numbers[first_new:]))
                     self._spilled_through = numbers[-1]
                 written = str(self.spill_path)
             except OSError as exc:

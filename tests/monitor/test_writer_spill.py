@@ -48,6 +48,14 @@ def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreW
     return session_id, writer, switch, times
 
 
+def _drained(writer: StoreWriter, switch: Switch, db_path: Path, session_id: str) -> list[float]:
+    """The store takes writes again and the writer writes everything held; the times then stored."""
+    switch.broken = False
+    assert writer.pump(force=True)
+    writer.close()
+    return stored_times(db_path, session_id)
+
+
 def test_what_is_held_is_in_a_recovery_file_during_the_outage_and_the_file_goes_once_it_is_written(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -105,10 +113,7 @@ def test_write_held_refuses_the_file_of_a_recording_that_still_runs(
     with pytest.raises(ValueError, match=f"session {session_id[:8]} is still recording"):
         write_held(db_path, writer.spill_path)
     assert writer.spill_path.exists()  # left as it was
-    switch.broken = False
-    assert writer.pump(force=True)
-    writer.close()
-    assert stored_times(db_path, session_id) == times
+    assert _drained(writer, switch, db_path, session_id) == times
 
 
 def test_the_file_is_added_to_during_the_outage_not_written_again_whole(
@@ -130,10 +135,7 @@ def test_the_file_is_added_to_during_the_outage_not_written_again_whole(
     assert added.count("\n") == 2 and '"n": 63' in added  # the one new operation and its seal
     held = read_held_file(writer.spill_path, writer.keys)
     assert sum(op.rows() for op in held.ops) == 62 and held.unsealed_lines == 0
-    switch.broken = False
-    assert writer.pump(force=True)
-    writer.close()
-    assert stored_times(db_path, session_id) == [*times, T0 + 61]
+    assert _drained(writer, switch, db_path, session_id) == [*times, T0 + 61]
 
 
 def test_an_addition_cut_off_by_a_crash_is_left_out_and_said_and_the_rest_is_written(
@@ -184,10 +186,7 @@ def test_a_file_taken_away_during_the_outage_is_written_whole_again(
     assert writer.spill() == str(writer.spill_path)
     held = read_held_file(writer.spill_path, writer.keys)
     assert sum(op.rows() for op in held.ops) == 62  # everything held, not only what came since
-    switch.broken = False
-    assert writer.pump(force=True)
-    writer.close()
-    assert stored_times(db_path, session_id) == [*times, T0 + 61]
+    assert _drained(writer, switch, db_path, session_id) == [*times, T0 + 61]
 
 
 def test_a_recovery_file_whose_disk_fills_during_the_outage_is_written_whole_in_the_next_folder(
@@ -208,8 +207,5 @@ def test_a_recovery_file_whose_disk_fills_during_the_outage_is_written_whole_in_
         held = read_held_file(writer.spill_path, writer.keys)
         assert sum(op.rows() for op in held.ops) == 61 + 200 and held.unsealed_lines == 0  # all held, not only the new
         filler.unlink()
-        switch.broken = False
-        assert writer.pump(force=True)
-        writer.close()
-        assert stored_times(folder / "monitor.db", session_id) == [*times, *added]
+        assert _drained(writer, switch, folder / "monitor.db", session_id) == [*times, *added]
         assert writer.spill_path is None and pending_recovery_files(folder / "monitor.db", session_id) == []

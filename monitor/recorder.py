@@ -1189,7 +1189,7 @@ class Recorder:
             s.record(EventKind.TECHNICAL, s.now, None, condition="server_login_own")
         if self.alarms is not None:
             if warning:
-                self.alarms.report("server_login_shared", s.now, message=warning)
+                self.alarms.report("server_login_shared", s.now, detail=warning)
             else:
                 self.alarms.report("server_login_own", s.now)
 
@@ -1201,7 +1201,7 @@ class Recorder:
             self._storage_ok = False
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_write_failed", error=status.error or "")
             if self.alarms is not None:
-                self.alarms.report("storage_failed", s.now, error=status.error or "")
+                self.alarms.report("storage_failed", s.now, detail=status.error or "")
         elif status.ok and not self._storage_ok:
             self._storage_ok = True
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_restored")
@@ -1214,12 +1214,12 @@ class Recorder:
             s.record(EventKind.TECHNICAL, s.now, None, condition="database_moved", what=incident.what,
                      written_to=incident.written_to or "", error=incident.error or "")
             if self.alarms is not None:
-                self.alarms.report("database_moved", s.now, message=text)
+                self.alarms.report("database_moved", s.now, detail=text)
         for text in status.key_incidents[self._key_incidents_seen:]:
             self._key_incidents_seen += 1
             s.record(EventKind.TECHNICAL, s.now, None, condition="key_file", detail=text)
             if self.alarms is not None:
-                self.alarms.report("key_file", s.now, message=text)
+                self.alarms.report("key_file", s.now, detail=text)
         dropped = (status.dropped_pleth, status.dropped_numerics)
         if dropped != self._dropped_reported and (status.ok or self._stop.is_set()):
             # Said once the store is back (or at the end): what was given up while it failed.
@@ -1245,7 +1245,7 @@ class Recorder:
                     "free space there before it fills")
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_low", free_bytes=free)
             if self.alarms is not None:
-                self.alarms.report("storage_low", s.now, message=text)
+                self.alarms.report("storage_low", s.now, detail=text)
         elif self._space_low and free >= LOW_SPACE_BYTES * LOW_SPACE_CLEAR:
             self._space_low = False
             s.record(EventKind.TECHNICAL, s.now, None, condition="storage_room", free_bytes=free)

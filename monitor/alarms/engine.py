@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -83,6 +84,61 @@ DATA_GROUP_OF: Final[dict[Parameter, str]] = {
 PROBE_LABELS: Final = {"spo2": "SpO2 probe", "hr": "ECG leads", "nibp": "NIBP cuff", "co2": "CO2 sampling line"}
 #: Probes whose own alarm (sensor off, no pulse) already says why a data group has no value.
 PROBES_OF_GROUP: Final = {"spo2": ("spo2",), "heart_rate": ("hr", "spo2"), "respiration": ("co2",)}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedCondition:
+    """A technical condition the monitor itself reports to the engine (:meth:`AlarmEngine.report`)."""
+
+    condition: str
+    #: The alarm's text with no detail, and the form that takes one (``{}``); without that form, a detail
+    #: given with the report is the whole text.
+    plain: str
+    detailed: str = "{}"
+    #: None: the profile's priority for the condition.
+    priority: Priority | None = None
+    #: The report that says the condition is over (None: nothing ends it but the session).
+    ended_by: str | None = None
+    #: About something that happened, not a condition that holds: acknowledging ends it.
+    news: bool = False
+
+    def text(self, detail: str) -> str:
+        """The alarm's text for a report with this detail (may be empty)."""
+        return self.detailed.format(detail) if detail else self.plain
+
+
+#: What the monitor reports, by the report's name (the name that raises it).
+REPORTED: Final[dict[str, ReportedCondition]] = {
+    # The writer cannot write: readings are held until it can again (the profile sets the priority).
+    "storage_failed": ReportedCondition(
+        "storage_failed", "Cannot write to the database: readings are held in memory",
+        "Cannot write to the database ({}): readings are held in memory", ended_by="storage_restored"),
+    # Little room left on the database's disk: low, for the clinic's IT before it fills (writing goes on).
+    "storage_low": ReportedCondition(
+        "storage_low", "Little room left on the database's disk", priority=Priority.LOW, ended_by="storage_room"),
+    # The profile asked for was refused (not approved, nobody signed in): the built-in one runs. Low: it
+    # stays for the whole session and must not escalate into a high alarm that holds up discharge; the
+    # built-in limits are watching meanwhile.
+    "profile_not_used": ReportedCondition(
+        "profile_not_used", "Alarm profile not used, built-in profile in force",
+        "Alarm profile not used, built-in profile in force: {}", priority=Priority.LOW),
+    # The chair's window stopped running while recording goes on (the recorder watches its beats).
+    "screen_not_responding": ReportedCondition(
+        "screen_not_responding", "Screen not responding at the chair: the values it shows are not current",
+        priority=Priority.HIGH, ended_by="screen_responding"),
+    # Another chair database reports to the clinic's server under this chair's login: the station cannot
+    # tell the two chairs apart, and the setup needs correcting.
+    "server_login_shared": ReportedCondition(
+        "server_login_shared", "Server login used by another chair", priority=Priority.MEDIUM,
+        ended_by="server_login_own"),
+    # Someone deleted or moved the open database: always high priority.
+    "database_moved": ReportedCondition(
+        "database_moved", "The database file was deleted or moved", priority=Priority.HIGH, news=True),
+    # The key file was deleted or replaced under the recording (and written back, or not): the record is
+    # safe for now, but IT must see to the file and its back-up.
+    "key_file": ReportedCondition(
+        "key_file", "The key file was deleted or replaced", priority=Priority.MEDIUM, news=True),
+}
 CONFIRM_STARTED: Final = "confirming NIBP started"
 CONFIRMED: Final = "confirmed by a repeat NIBP"
 
@@ -1093,68 +1149,19 @@ class AlarmEngine:
         self.set_profile(profile, at)
         return {"profile": profile.name, "source": profile.source, "sha256": profile.sha256}
 
-    def _storage_failed(self, at: float, user: str | None, error: str = "") -> None:
-        if "storage_failed" not in self._active:
-            detail = f" ({error})" if error else ""
-            self._start_technical(
-                "storage_failed",
-                None,
-                f"Cannot write to the database{detail}: readings are held in memory",
-                at,
-                priority=self.profile.technical_priority("storage_failed"),
-            )
+    def _raise_reported(self, at: float, user: str | None, report: str, detail: str = "") -> None:
+        """A condition the monitor reported (one of ``REPORTED``) is present: its alarm, unless already on screen."""
+        spec = REPORTED[report]
+        text = spec.text(detail)
+        priority = spec.priority or self.profile.technical_priority(spec.condition)
+        if spec.news:
+            self._news(spec.condition, text, at, priority)
+        elif spec.condition not in self._active:
+            self._start_technical(spec.condition, None, text, at, priority=priority)
 
-    def _storage_restored(self, at: float, user: str | None) -> None:
-        self._end_key("storage_failed", at)
-
-    def _storage_low(self, at: float, user: str | None, message: str = "") -> None:
-        # Little room left on the database's disk: low, for the clinic's IT before it fills (writing goes on).
-        if "storage_low" not in self._active:
-            self._start_technical("storage_low", None, message or "Little room left on the database's disk", at,
-                                  priority=Priority.LOW)
-
-    def _storage_room(self, at: float, user: str | None) -> None:
-        self._end_key("storage_low", at)
-
-    def _profile_not_used(self, at: float, user: str | None, reason: str = "") -> None:
-        """The profile asked for was refused (not approved, nobody signed in): the built-in one runs."""
-        if "profile_not_used" not in self._active:
-            self._start_technical(
-                "profile_not_used", None, f"Alarm profile not used, built-in profile in force: {reason}", at,
-                # Low: it stays for the whole session and must not escalate into a high alarm that
-                # holds up discharge; the built-in limits are watching meanwhile.
-                priority=Priority.LOW,
-            )
-
-    def _screen_not_responding(self, at: float, user: str | None) -> None:
-        """The chair's window has stopped running while recording goes on (the recorder watches its beats)."""
-        if "screen_not_responding" not in self._active:
-            self._start_technical(
-                "screen_not_responding", None,
-                "Screen not responding at the chair: the values it shows are not current", at, priority=Priority.HIGH,
-            )
-
-    def _screen_responding(self, at: float, user: str | None) -> None:
-        self._end_key("screen_not_responding", at)
-
-    def _login_shared(self, at: float, user: str | None, message: str = "") -> None:
-        """Another chair database reports to the clinic's server under this chair's login: the station cannot
-        tell the two chairs apart by their login, and the setup needs correcting."""
-        if "server_login_shared" not in self._active:
-            self._start_technical("server_login_shared", None, message or "Server login used by another chair", at,
-                                  priority=Priority.MEDIUM)
-
-    def _login_own(self, at: float, user: str | None) -> None:
-        self._end_key("server_login_shared", at)
-
-    def _database_moved(self, at: float, user: str | None, message: str = "") -> None:
-        # Someone deleted or moved the open database: always high priority.
-        self._news("database_moved", message or "The database file was deleted or moved", at, Priority.HIGH)
-
-    def _key_file(self, at: float, user: str | None, message: str = "") -> None:
-        # The key file was deleted or replaced under the recording (and written back, or not): the record is
-        # safe for now, but IT must see to the file and its back-up.
-        self._news("key_file", message or "The key file was deleted or replaced", at, Priority.MEDIUM)
+    def _end_reported(self, at: float, user: str | None, condition: str) -> None:
+        """A reported condition is over."""
+        self._end_key(condition, at)
 
     def _news(self, condition: str, message: str, at: float, priority: Priority) -> None:
         """A technical alarm about something that happened (no condition ends it): on screen until someone
@@ -1189,17 +1196,9 @@ _COMMANDS: Final[dict[str, Callable[..., Any]]] = {
 #: the engine hears is the monitor's own news (:meth:`AlarmEngine.report`), which nobody may send.
 USER_COMMANDS: Final = frozenset(_COMMANDS)
 _REPORTS: Final[dict[str, Callable[..., Any]]] = {
-    "storage_failed": AlarmEngine._storage_failed,
-    "storage_restored": AlarmEngine._storage_restored,
-    "storage_low": AlarmEngine._storage_low,
-    "storage_room": AlarmEngine._storage_room,
-    "profile_not_used": AlarmEngine._profile_not_used,
-    "database_moved": AlarmEngine._database_moved,
-    "key_file": AlarmEngine._key_file,
-    "screen_not_responding": AlarmEngine._screen_not_responding,
-    "screen_responding": AlarmEngine._screen_responding,
-    "server_login_shared": AlarmEngine._login_shared,
-    "server_login_own": AlarmEngine._login_own,
+    **{name: partial(AlarmEngine._raise_reported, report=name) for name in REPORTED},
+    **{spec.ended_by: partial(AlarmEngine._end_reported, condition=spec.condition)
+       for spec in REPORTED.values() if spec.ended_by},
     "nibp_confirm_started": AlarmEngine._nibp_confirm_started,
 }
 

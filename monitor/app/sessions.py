@@ -116,7 +116,7 @@ def start_session(
     }
     if problem:
         detail["rejected"] = problem
-        engine.report("profile_not_used", recorder.session.now, reason=problem)
+        engine.report("profile_not_used", recorder.session.now, detail=problem)
     store.audit("alarm_profile_loaded", user=nurse, session_id=recorder.session.id, **detail)
     recorder.principal = principal
     recorder.profile_label = decision.label

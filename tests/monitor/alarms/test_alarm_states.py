@@ -288,18 +288,18 @@ def test_unknown_command(bed):
                                   "key_file", "screen_not_responding", "screen_responding", "nibp_confirm_started"])
 def test_the_monitors_own_news_cannot_be_sent_as_a_command(bed, name):
     """A person cannot raise or clear a technical alarm (nor fake a started cuff), even as admin."""
-    bed.report("storage_failed", error="disk I/O error")
+    bed.report("storage_failed", detail="disk I/O error")
     before = bed.snapshot()
     with pytest.raises(AlarmCommandError, match="reported by the monitor itself"):
-        bed.command(name, role="admin", error="x", message="x", reason="x")
+        bed.command(name, role="admin", detail="x")
     assert bed.snapshot() == before
 
 
 def test_newer_word_on_a_moved_database_ends_the_alarm_on_screen_in_the_log(bed):
     """A second report replaced the first alarm on screen without ending it: its log row stayed active for good."""
-    bed.report("database_moved", message="The database was deleted with its folder and could not be written back")
+    bed.report("database_moved", detail="The database was deleted with its folder and could not be written back")
     bed.now += 7
-    bed.report("database_moved", message="The database was deleted with its folder; its data were written back")
+    bed.report("database_moved", detail="The database was deleted with its folder; its data were written back")
     [first, second] = bed.logged("database_moved")
     assert first.state is AlarmState.ENDED and first.ended_at == bed.now
     assert second.state is AlarmState.ACTIVE and second.priority is Priority.HIGH and "written back" in second.message
@@ -310,7 +310,7 @@ def test_newer_word_on_a_moved_database_ends_the_alarm_on_screen_in_the_log(bed)
 def test_an_alarm_about_what_happened_ends_when_acknowledged(bed, name):
     """Before, acknowledging only silenced it: a moved database stayed a high-priority alarm on screen for the rest
     of the session, and discharge was refused for it until overridden."""
-    bed.report(name, message="The file was deleted; it was written back")
+    bed.report(name, detail="The file was deleted; it was written back")
     bed.tick(bed.now + 400)  # past the medium alarm's escalation: unacknowledged, the key file's rises to high too
     assert bed.engine.high_priority_alarms() == ("The file was deleted; it was written back",)
     bed.command("acknowledge")

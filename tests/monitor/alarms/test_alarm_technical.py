@@ -188,7 +188,7 @@ def test_a_failed_cuff_measurement_stays_until_a_good_one(bed):
 
 
 def test_storage_failure_and_restoration(bed):
-    bed.report("storage_failed", error="disk I/O error")
+    bed.report("storage_failed", detail="disk I/O error")
     alarm = bed.shown("storage_failed")
     assert alarm is not None
     assert "disk I/O error" in alarm.shown

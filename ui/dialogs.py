@@ -1,8 +1,9 @@
 """Small dialogs of the live window: sign-in, confirmation, notes, nursing scores and the alarm log.
 
-Every dialog is opened window-modal with ``open()`` (never a nested event loop), so the
-recorder's updates keep flowing to the screen while a nurse types, and tests can fill a
-dialog and accept it like a person would.
+A window opens its dialogs with ``show()`` (never a nested event loop), so the recorder's
+updates keep flowing to the screen while a nurse types, and tests can fill a dialog and
+accept it like a person would. While one is open, the window takes no clicks and hands the
+dialog whatever is typed at it (see ``DialogHost``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QFontMetrics, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -488,13 +490,108 @@ class AlarmLogDialog(QDialog):
         self.note.setText(note or f"{len(rows)} alarms in this session")
 
 
-class DialogHost:
-    """Opens one dialog at a time window-modal, without blocking the window's updates.
+#: Pointer input the window behind an open form does not take.
+_POINTER_EVENTS: frozenset[QEvent.Type] = frozenset({
+    QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseButtonDblClick,
+    QEvent.Type.Wheel, QEvent.Type.TouchBegin, QEvent.Type.TouchUpdate, QEvent.Type.TouchEnd,
+})
 
-    Mixed into a window that has a ``dialog`` attribute (None when no dialog is open).
+
+def _keyboard_of(dialog: QDialog) -> QWidget:
+    """The widget of ``dialog`` that has, or will have, the keyboard: before the dialog is first active, the
+    first one in its tab order (where the window system will put the focus), given the focus now."""
+    focus = dialog.focusWidget()
+    if focus is not None:
+        return focus
+    widget = dialog.nextInFocusChain()
+    while widget is not None and widget is not dialog:
+        if (widget.isEnabled() and widget.isVisible()
+                and widget.focusPolicy().value & Qt.FocusPolicy.TabFocus.value):
+            widget.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+            return widget
+        widget = widget.nextInFocusChain()
+    return dialog
+
+
+class _KeyNotShortcut(QObject):
+    """Installed on a widget while it is handed a key: the key is the widget's, not a shortcut of the window that
+    still has the keyboard (Qt looks for one before it delivers a key that did not come from the window system)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Accept the shortcut override, so no shortcut is looked up for the key."""
+        if event.type() == QEvent.Type.ShortcutOverride:
+            event.accept()
+            return True
+        return False
+
+
+def hand_key(dialog: QDialog, event: QKeyEvent) -> None:
+    """Give ``dialog`` a key as if it had been typed there: to the widget that has its keyboard, which may keep it
+    as text; otherwise one of the dialog's own shortcuts takes it; otherwise the widget gets it as a key."""
+    target = _keyboard_of(dialog)
+    if event.type() == QEvent.Type.KeyPress:
+        override = QKeyEvent(QEvent.Type.ShortcutOverride, event.key(), event.modifiers(), event.text(),
+                             event.isAutoRepeat(), event.count())
+        override.ignore()
+        QApplication.sendEvent(target, override)
+        if not override.isAccepted():
+            pressed = QKeySequence(event.keyCombination())
+            for shortcut in dialog.findChildren(QShortcut):
+                if shortcut.isEnabled() and shortcut.key().matches(pressed) == QKeySequence.SequenceMatch.ExactMatch:
+                    shortcut.activated.emit()
+                    return
+    guard = _KeyNotShortcut(target)
+    target.installEventFilter(guard)
+    try:
+        QApplication.sendEvent(target, QKeyEvent(event.type(), event.key(), event.modifiers(), event.text(),
+                                                 event.isAutoRepeat(), event.count()))
+    finally:
+        target.removeEventFilter(guard)
+        guard.deleteLater()
+
+
+class _FormInFront(QObject):
+    """Watches a window with a form open over it: the keys that reach the window go to the form, clicks do nothing.
+
+    A form takes the keyboard a moment after it opens (the window manager's round trip, longer while the window
+    is busy), and keys pressed meanwhile reach the window. Behind a window-modal form the window system dropped
+    them, and the window's own keys acted on them: "M" then "0" typed fast left the MOAA/S form at its first
+    level, and a note typed straight after "N" lost its first letters.
+    """
+
+    def __init__(self, host: DialogHost, window: QObject) -> None:
+        super().__init__(window)
+        self.host = host
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Keys to the open form (the window's own keys do not act meanwhile); clicks and touches nowhere."""
+        dialog = self.host.dialog
+        if dialog is None or not dialog.isVisible():
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.ShortcutOverride:
+            event.accept()  # not one of the window's own keys: the key comes here as a key press, for the form
+            return True
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(event, QKeyEvent):
+            hand_key(dialog, event)
+            return True
+        if kind in _POINTER_EVENTS:
+            if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
+                dialog.raise_()
+                dialog.activateWindow()
+            return True
+        return False
+
+
+class DialogHost:
+    """Opens one dialog at a time in front of the window, without blocking the window's updates.
+
+    Mixed into a window that has a ``dialog`` attribute (None when no dialog is open). While a dialog is open
+    the window takes no clicks, and what is typed at it goes to the dialog (see :class:`_FormInFront`).
     """
 
     dialog: QDialog | None
+    _form_in_front: _FormInFront | None = None
 
     def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
         """Keys that reach the window from any dialog it opens (a text field keeps the letters typed into it)."""
@@ -512,8 +609,20 @@ class DialogHost:
         make_plain(dialog, keep_rich=getattr(dialog, "rich_labels", ()))
         dialog.accepted.connect(lambda: on_accept(dialog))
         dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
-        dialog.open()
+        self._watch_window()
+        # Not window-modal: the window system would drop the keys typed at the window before the dialog has
+        # the keyboard; the watcher hands them on and keeps the window's clicks out instead.
+        dialog.setWindowModality(Qt.WindowModality.NonModal)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
+
+    def _watch_window(self) -> None:
+        handle = self.windowHandle()  # type: ignore[attr-defined]
+        if handle is not None and self._form_in_front is None:
+            self._form_in_front = _FormInFront(self, handle)
+            handle.installEventFilter(self._form_in_front)
 
     def _dialog_closed(self, dialog: QDialog) -> None:
         if self.dialog is dialog:

@@ -480,7 +480,7 @@ class LiveWindow(DialogHost, QMainWindow):
 
     def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
         """The alarm keys work while a form is open (a questionnaire the patient answers, the discharge form):
-        the form is window-modal, so the alarm bar's buttons cannot be clicked meanwhile."""
+        the window behind a form takes no clicks, so the alarm bar's buttons cannot be clicked meanwhile."""
         return (("A", self.acknowledge_alarms), ("S", self.pause_audio))
 
     def _install_shortcuts(self) -> None:

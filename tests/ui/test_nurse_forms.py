@@ -103,8 +103,8 @@ def test_the_header_shows_what_the_nurse_must_still_enter_before_the_infusion(ma
 
 
 def test_audio_pause_reaches_the_alarms_while_a_form_is_open(make_window: Any, qtbot: Any) -> None:
-    """Forms open window-modal (a PHQ-9/GAD-7 the patient answers over minutes, the discharge form): S and A reach
-    the alarms from the form, which stays open with its answers."""
+    """Forms open in front of the window, which takes no clicks meanwhile (a PHQ-9/GAD-7 the patient answers
+    over minutes, the discharge form): S and A reach the alarms from the form, which stays open with its answers."""
     from PySide6.QtCore import Qt
 
     window = make_window(scenario="hypertension", first_status=True)

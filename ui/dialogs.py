@@ -1,9 +1,9 @@
 """Small dialogs of the live window: sign-in, confirmation, notes, nursing scores and the alarm log.
 
-A window opens its dialogs with ``show()`` (never a nested event loop), so the recorder's
-updates keep flowing to the screen while a nurse types, and tests can fill a dialog and
-accept it like a person would. While one is open, the window takes no clicks and hands the
-dialog whatever is typed at it (see ``DialogHost``).
+A window opens its dialogs without a nested event loop, so the recorder's updates keep
+flowing to the screen while a nurse types, and tests can fill a dialog and accept it like a
+person would. While one is open, the window takes no clicks; the live window hands it
+whatever is typed at the window (see ``DialogHost``).
 """
 
 from __future__ import annotations
@@ -587,11 +587,15 @@ class DialogHost:
     """Opens one dialog at a time in front of the window, without blocking the window's updates.
 
     Mixed into a window that has a ``dialog`` attribute (None when no dialog is open). While a dialog is open
-    the window takes no clicks, and what is typed at it goes to the dialog (see :class:`_FormInFront`).
+    the window takes no clicks; with ``forms_take_typed_keys``, what is typed at it goes to the dialog (see
+    :class:`_FormInFront`).
     """
 
     dialog: QDialog | None
-    _form_in_front: _FormInFront | None = None
+    #: Forms open in front of the window, which hands them what is typed at it (the live window, where one key
+    #: opens a form and the next fills it); False: window-modal, as a form opened by a click can be.
+    forms_take_typed_keys: bool = False
+    _watcher: _FormInFront | None = None
 
     def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
         """Keys that reach the window from any dialog it opens (a text field keeps the letters typed into it)."""
@@ -609,6 +613,9 @@ class DialogHost:
         make_plain(dialog, keep_rich=getattr(dialog, "rich_labels", ()))
         dialog.accepted.connect(lambda: on_accept(dialog))
         dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
+        if not self.forms_take_typed_keys:
+            dialog.open()
+            return dialog
         self._watch_window()
         # Not window-modal: the window system would drop the keys typed at the window before the dialog has
         # the keyboard; the watcher hands them on and keeps the window's clicks out instead.
@@ -618,11 +625,22 @@ class DialogHost:
         dialog.activateWindow()
         return dialog
 
+    def _form_in_front(self) -> bool:
+        """A form is open: brought to the front. A window asked to close meanwhile (the frame's close button) stays
+        as it is, as behind a window-modal form, which the window system keeps from closing: its question whether
+        to end would replace the form and lose what was typed into it."""
+        dialog = self.dialog
+        if dialog is None or not dialog.isVisible():
+            return False
+        dialog.raise_()
+        dialog.activateWindow()
+        return True
+
     def _watch_window(self) -> None:
         handle = self.windowHandle()  # type: ignore[attr-defined]
-        if handle is not None and self._form_in_front is None:
-            self._form_in_front = _FormInFront(self, handle)
-            handle.installEventFilter(self._form_in_front)
+        if handle is not None and self._watcher is None:
+            self._watcher = _FormInFront(self, handle)
+            handle.installEventFilter(self._watcher)
 
     def _dialog_closed(self, dialog: QDialog) -> None:
         if self.dialog is dialog:

@@ -271,6 +271,8 @@ class LiveWindow(DialogHost, QMainWindow):
 
     #: Emitted after a command settles: name, error text ("" when it succeeded).
     command_settled = Signal(str, str)
+    #: "M" then "0" typed at once: the "0" is the form's, even before the form has the keyboard.
+    forms_take_typed_keys = True
 
     def __init__(
         self,
@@ -1523,6 +1525,8 @@ class LiveWindow(DialogHost, QMainWindow):
         """Ask before ending a running session; then stop recording cleanly (everything is flushed)."""
         if self.bridge.running and not self._close_confirmed:
             event.ignore()
+            if self._form_in_front():
+                return
             self.confirm(
                 "End recording",
                 "Close the window and end this session? Everything recorded so far is kept, and the session is "

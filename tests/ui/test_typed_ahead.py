@@ -119,3 +119,16 @@ def test_a_window_key_typed_ahead_of_a_list_form_does_not_act_on_the_window(make
     _typed_at_the_window(window, "xk")
     assert fired == []
     assert window.dialog is form and form.isVisible()
+
+
+def test_the_window_managers_close_button_does_not_throw_away_an_open_form(make_window: Any, qtbot: Any) -> None:
+    """The close button on the window's frame, clicked while a half-typed note is open, leaves the note as it is
+    (the window asks nothing and stays); it used to be taken like a window-modal form's window takes it."""
+    window = make_window(first_status=True)
+    window.add_note()
+    form = window.dialog
+    form.set_text("BP 150/90 after")
+    window.windowHandle().close()  # as the window manager asks it
+    QApplication.processEvents()
+    assert window.isVisible() and window.bridge.running
+    assert window.dialog is form and form.isVisible() and form.text() == "BP 150/90 after"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -132,6 +133,12 @@ class ChairView:
         return None if at is None else max(0.0, self.tile.now - at + self.status_age_s)
 
 
+def chair_order(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key for chair names as people count them: "Chair 2" before "Chair 10", letters without case."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part.casefold())
+                 for part in re.split(r"(\d+)", name) if part)
+
+
 def initials(name: str | None) -> str:
     """``Jane van Doe`` → ``J.v.D.`` (what a clinic may prefer on a screen others can see)."""
     if not name:
@@ -210,7 +217,7 @@ class StationModel:
                 if not a.acknowledged and view.alarm_age_s(a) >= self.escalate_after_s
             )
             out.append(replace(view, escalated=escalated))
-        return sorted(out, key=lambda v: v.name)
+        return sorted(out, key=lambda v: (chair_order(v.name), v.key))
 
     def _patient(self, report: ChairReport) -> str:
         return (report.patient_mrn or "—") if self.show == "mrn" else initials(report.patient_name)
@@ -218,7 +225,7 @@ class StationModel:
     def records_not_kept(self) -> list[StationAlarm]:
         """One low-priority alarm per ended session whose chair could not keep all of its rows, by chair name."""
         with self._lock:
-            reports = sorted(self._not_kept.values(), key=lambda r: (r.name, r.key))
+            reports = sorted(self._not_kept.values(), key=lambda r: (chair_order(r.name), r.key))
         alarms = []
         for report in reports:
             assert report.tile is not None and report.tile.not_kept is not None

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -43,7 +44,6 @@ from ui.numerics import STALE_AFTER_S
 from ui.terminal import keep_running_without_terminal
 
 TICK_MS = 125
-COLUMNS = 4
 
 
 def _clock(seconds: float | None) -> str:
@@ -62,12 +62,20 @@ def _continuous(view: ChairView, label: str, name: str, colour: str) -> str:
     """A continuous value in its colour while current; grey with its age once it is not (as at the chair)."""
     age = view.value_age_s(name)
     current = view.tile.values.get(name) is None or (view.current and (age is None or age <= STALE_AFTER_S))
-    shown = (f"<span style='color:{colour if current else theme.QUESTIONABLE}; font-size:40px'>{label} "
-             f"{_value(view, name)}</span>")
+    shown = _numeric(label, _value(view, name), colour if current else theme.QUESTIONABLE)
     if current:
         return shown
     old = f"{age:.0f} s old" if age is not None else "not current"
     return shown + f"<span style='color:{theme.QUESTIONABLE}; font-size:14px'> {old}</span>"
+
+
+def _numeric(label: str, value: str, colour: str) -> str:
+    return f"<span style='color:{colour}; font-size:40px'>{label} {value}</span>"
+
+
+def _numerics_text(hr_label: str, hr: str, spo2_label: str, spo2: str) -> str:
+    """The heart rate and SpO2 line of a tile, for measuring how wide a tile must be."""
+    return _numeric(hr_label, hr, "white") + "&nbsp;&nbsp;" + _numeric(spo2_label, spo2, "white")
 
 
 def flash_on(priority: Priority, now_ms: int) -> bool:
@@ -105,6 +113,8 @@ class ChairTile(QFrame):
         self.phase = QLabel()
         self.numerics = QLabel()
         self.numerics.setTextFormat(Qt.TextFormat.RichText)
+        # A value's "12 s old" goes onto the next line rather than widening the tile (the columns stay put).
+        self.numerics.setWordWrap(True)
         self.nibp = QLabel()
         self.due = QLabel()
         self.due.setStyleSheet(f"color: {theme.WARNING_TEXT};")
@@ -183,6 +193,21 @@ class ChairTile(QFrame):
         super().mousePressEvent(event)
 
 
+def _attention(view: ChairView) -> tuple[Priority, str] | None:
+    """The loudest thing on a chair's tile and its words (None: nothing that needs the nurse)."""
+    found: list[tuple[Priority, str]] = []
+    if not view.current:
+        found.append((Priority.MEDIUM, "not reporting" if view.offline else "monitoring stalled"))
+    if view.shared_with:
+        found.append((Priority.MEDIUM, shared_login_text(view)))
+    for alarm in view.tile.alarms:
+        priority = Priority(alarm.priority)
+        if alarm.id in view.escalated:
+            priority = Priority(min(3, priority + 1))
+        found.append((priority, alarm.message + (" (acknowledged)" if alarm.acknowledged else "")))
+    return max(found, key=lambda item: item[0]) if found else None
+
+
 def _param(name: str) -> Any:
     from drivers.core.readings import Parameter
 
@@ -214,11 +239,24 @@ class StationWindow(QMainWindow):
         self.banner.setTextFormat(Qt.TextFormat.RichText)
         self.banner.setWordWrap(True)
         outer.addWidget(self.banner)
+        # As many columns as the screen's width takes, and more rows than its height below (scrolled to; a chair
+        # out of view that needs attention is a line of the banner).
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        board = QWidget()
+        board_layout = QVBoxLayout(board)
+        board_layout.setContentsMargins(0, 0, 0, 0)
         self.grid = QGridLayout()
-        outer.addLayout(self.grid)
-        outer.addStretch(1)
+        board_layout.addLayout(self.grid)
+        board_layout.addStretch(1)
+        self.scroll.setWidget(board)
+        self.scroll.viewport().installEventFilter(self)
+        outer.addWidget(self.scroll, 1)
         self.setCentralWidget(central)
         self.tiles: dict[str, ChairTile] = {}
+        self._tile_width: int | None = None
         self.charts: dict[str, QDialog] = {}
         self.on_tile_clicked: Any = None
         self.timer = QTimer(self)
@@ -256,15 +294,21 @@ class StationWindow(QMainWindow):
                 tile = self.tiles.pop(chair)
                 self.grid.removeWidget(tile)
                 tile.deleteLater()
-        for index, view in enumerate(views):
+        for view in views:
             tile = self.tiles.get(view.key)
             if tile is None:
                 tile = ChairTile(view.key)
                 tile.clicked.connect(self._open_chart)
                 self.tiles[view.key] = tile
-            if self.grid.indexOf(tile) != index:
-                self.grid.addWidget(tile, index // COLUMNS, index % COLUMNS)
             tile.show_view(view, now_ms)
+        columns = self.columns()
+        for index, view in enumerate(views):
+            tile = self.tiles[view.key]
+            place = divmod(index, columns)
+            at = self.grid.indexOf(tile)
+            if at < 0 or self.grid.getItemPosition(at)[:2] != place:
+                self.grid.removeWidget(tile)
+                self.grid.addWidget(tile, *place)
         station_alarms = self.model.station_alarms()
         parts = []
         if not self.connected:
@@ -276,6 +320,8 @@ class StationWindow(QMainWindow):
         parts.append(f"{len(views)} active chairs · {len(station_alarms)} station alarms")
         text = " · ".join(parts)
         # An ended session's rows its chair could not keep: its tile is gone, so the banner says it, line by line.
+        for line in self._out_of_view(views):
+            text += line
         for alarm in self.model.records_not_kept():
             text += (f"<div style='color:{theme.ALARM_COLOURS[alarm.priority]}'>{alarm.priority.marker} "
                      f"{html.escape(alarm.message)}</div>")
@@ -285,6 +331,46 @@ class StationWindow(QMainWindow):
             if not self.connected:
                 loudest = max(loudest or Priority.MEDIUM, Priority.MEDIUM)
             self.sound.set_sounding(loudest)
+
+    def columns(self) -> int:
+        """How many tiles fit side by side in the window as wide as it is now (at least one), each as wide as the
+        widest numerics a tile shows (three-digit values): the columns do not change when a value does."""
+        if self._tile_width is None:
+            probe = ChairTile("")
+            probe.setStyleSheet(theme.STYLE_SHEET)
+            probe.numerics.setWordWrap(False)
+            probe.numerics.setText(_numerics_text("PR", "188", "SpO2", "100"))
+            self._tile_width = probe.sizeHint().width()
+            probe.deleteLater()
+        spacing = self.grid.horizontalSpacing()
+        spacing = spacing if spacing >= 0 else 6
+        return max(1, (self.scroll.viewport().width() + spacing) // (self._tile_width + spacing))
+
+    def _out_of_view(self, views: list[ChairView]) -> list[str]:
+        """A banner line for each chair whose tile is not wholly in view and needs attention (an alarm, not
+        reporting, stalled, a shared login): the station screen must not hide one below the fold."""
+        viewport = self.scroll.viewport()
+        top = self.scroll.verticalScrollBar().value()
+        shown = QRect(0, top, viewport.width(), viewport.height())
+        lines = []
+        for view in views:
+            tile = self.tiles[view.key]
+            if shown.contains(tile.geometry()):
+                continue
+            attention = _attention(view)
+            if attention is None:
+                continue
+            priority, text = attention
+            where = "down" if tile.geometry().top() >= top else "up"
+            lines.append(f"<div style='color:{theme.ALARM_COLOURS[priority]}'>{priority.marker} "
+                         f"{html.escape(view.name)} (out of view, scroll {where}): {html.escape(text)}</div>")
+        return lines
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The tiles' area changed size: lay them out again for its width."""
+        if watched is self.scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self.refresh()
+        return super().eventFilter(watched, event)
 
     def _open_chart(self, key: str) -> None:
         if self.on_tile_clicked is not None:

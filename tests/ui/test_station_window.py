@@ -224,3 +224,61 @@ def test_a_chairs_chart_is_read_without_holding_up_the_station(
     assert hr is not None and len(hr) > 10 and min(hr) > 30 and max(hr) < 200
     assert chart.reader is not None
     chart.reader.join(5)
+
+
+def _clinic_of(qtbot: Any, chairs: int, alarmed: set[int], width: int, height: int) -> StationWindow:
+    """A station of ``chairs`` chairs (those in ``alarmed`` with a high alarm) in a window of the given size."""
+    from PySide6.QtWidgets import QApplication
+
+    clock = [5000.0]
+    model, window = _station(qtbot, clock)
+    for number in range(1, chairs + 1):
+        model.apply(_report(f"c{number}", f"Chair {number}", [_alarm(3, 4990.0)] if number in alarmed else []))
+    window.resize(width, height)
+    window.show()
+    for _ in range(3):  # a tick or two of the station's timer: laid out, then the banner from the layout
+        QApplication.processEvents()
+        window.refresh()
+    return window
+
+
+def _place(window: StationWindow, name: str) -> tuple[int, int]:
+    [tile] = [t for t in window.tiles.values() if t.view is not None and t.view.name == name]
+    row, column, _rows, _columns = window.grid.getItemPosition(window.grid.indexOf(tile))
+    return row, column
+
+
+def test_at_1280_wide_every_tile_is_wholly_on_screen_in_the_clinics_order(qtbot: Any) -> None:
+    """Found with sixteen chairs: four fixed columns made the station 1352 px wide, so on a 1280 screen the right
+    column's SpO2 was cut off, and the tiles ran Chair 1, Chair 10, Chair 11 ... Chair 2."""
+    window = _clinic_of(qtbot, 16, set(), 1280, 800)
+    viewport = window.scroll.viewport().width()
+    assert window.minimumSizeHint().width() <= 1280
+    assert all(t.geometry().right() < viewport for t in window.tiles.values())
+    assert window.columns() == 3
+    assert [_place(window, f"Chair {n}") for n in (1, 2, 3, 4, 10)] == [(0, 0), (0, 1), (0, 2), (1, 0), (3, 0)]
+
+
+def test_a_chair_out_of_view_with_an_alarm_is_named_in_the_banner_until_it_is_in_view(qtbot: Any) -> None:
+    window = _clinic_of(qtbot, 24, {2, 23}, 1280, 800)
+    banner = window.banner.text()
+    assert "Chair 23 (out of view, scroll down)" in banner and "SpO2 86 &lt; 90" in banner
+    assert "Chair 2 (" not in banner  # in view: its tile says it
+    bar = window.scroll.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    window.refresh()
+    banner = window.banner.text()
+    assert "Chair 23 (" not in banner
+    assert "Chair 2 (out of view, scroll up)" in banner
+
+
+def test_the_columns_stay_when_a_value_grows_to_three_digits(qtbot: Any) -> None:
+    """The columns follow the window's width, not the values: a heart rate of 188 does not reflow the screen."""
+    window = _clinic_of(qtbot, 10, set(), 1920, 1080)
+    columns = window.columns()
+    places = {name: _place(window, name) for name in ("Chair 1", "Chair 6", "Chair 10")}
+    window.model.apply(_report("c1", "Chair 1", [], values={"hr": 188.0, "spo2": 100.0, "nibp_sys": 128.0,
+                                                             "nibp_dia": 79.0, "nibp_mean": 95.0}))
+    window.refresh()
+    assert window.columns() == columns == 5
+    assert {name: _place(window, name) for name in places} == places

@@ -255,6 +255,8 @@ class StationWindow(QMainWindow):
         self.scroll.viewport().installEventFilter(self)
         outer.addWidget(self.scroll, 1)
         self.setCentralWidget(central)
+        # The whole screen where it is smaller than a 1920x1080 one (a fixed 1400x900 ran off a 1280x800 screen).
+        theme.fit_to_screen(self, 1920, 1080)
         self.tiles: dict[str, ChairTile] = {}
         self._tile_width: int | None = None
         self.charts: dict[str, QDialog] = {}
@@ -462,7 +464,6 @@ def run_station(args: argparse.Namespace) -> int:
         dialog.show()
 
     window.on_tile_clicked = open_chart
-    window.resize(1400, 900)
     window.show()
     feed.start()
     # The station's screen is watched from a second process too: a frozen station shows every chair as it was.

@@ -282,3 +282,10 @@ def test_the_columns_stay_when_a_value_grows_to_three_digits(qtbot: Any) -> None
     window.refresh()
     assert window.columns() == columns == 5
     assert {name: _place(window, name) for name in places} == places
+
+
+def test_the_station_opens_no_larger_than_its_screen(qtbot: Any) -> None:
+    """It opened 1400x900 whatever the screen: on a 1280x800 one its right column and its scroll bar were off it."""
+    _model, window = _station(qtbot, [5000.0])
+    free = window.screen().availableGeometry()
+    assert window.width() <= free.width() and window.height() <= free.height()

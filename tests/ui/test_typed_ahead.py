@@ -132,3 +132,15 @@ def test_the_window_managers_close_button_does_not_throw_away_an_open_form(make_
     QApplication.processEvents()
     assert window.isVisible() and window.bridge.running
     assert window.dialog is form and form.isVisible() and form.text() == "BP 150/90 after"
+
+
+def test_tab_typed_ahead_moves_through_the_forms_fields(make_window: Any, qtbot: Any) -> None:
+    """MRN, Tab, name typed before the patient form has the keyboard land in their own fields."""
+    window = make_window(first_status=True)
+    window.identify_patient()
+    form = window.dialog
+    _before_the_form_has_the_keyboard(window, qtbot)
+    _typed_at_the_window(window, "MRN-77")
+    QTest.keyClick(window.windowHandle(), Qt.Key.Key_Tab)
+    _typed_at_the_window(window, "Ann Lee")
+    assert (form.mrn_edit.text(), form.name_edit.text()) == ("MRN-77", "Ann Lee")

@@ -805,7 +805,8 @@ def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
 
     found = available_ports()
     if args.json:
-        rows = [{"device": p.device, "description": p.description, "hwid": p.hwid} for p in found]
+        rows = [{"device": p.device, "description": p.description, "hwid": p.hwid, "stable": p.stable}
+                for p in found]
         json.dump(rows, out, indent=1)
         out.write("\n")
         return EXIT_OK
@@ -815,6 +816,11 @@ def cmd_ports(args: argparse.Namespace, out: TextIO) -> int:
     width = max(len(p.device) for p in found)
     for p in found:
         out.write(f"{p.device:{width}}  {p.description}  [{p.hwid}]\n")
+        if p.stable:
+            out.write(f"{'':{width}}  stable name: {p.stable}\n")
+    if any(p.stable for p in found):
+        out.write("Set the stable name as the port (--port, or port = in the config): an adapter pulled out and put "
+                  "back can return under another ttyUSB number, and the stable name follows it.\n")
     return EXIT_OK
 
 

@@ -54,11 +54,13 @@ class SettingsChoice:
 
 
 def available_port_names() -> list[tuple[str, str]]:
-    """(device, description) of every serial port found; empty when none (or none can be listed)."""
+    """(port, description) of every serial port found, the port by its stable name where the system keeps one
+    (it follows the adapter when it comes back under another number); empty when none (or none can be listed)."""
     from drivers.transport.ports import available_ports
 
     try:
-        return [(p.device, p.description) for p in available_ports()]
+        return [(p.name, f"{p.description} ({p.device})" if p.stable else p.description)
+                for p in available_ports()]
     except OSError:
         return []
 

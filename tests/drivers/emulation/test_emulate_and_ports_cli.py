@@ -108,7 +108,8 @@ def test_ports_lists_what_pyserial_sees() -> None:
     out = io.StringIO()
     assert main(["ports", "--json"], out=out) == 0
     listed = json.loads(out.getvalue())
-    assert listed == [{"device": p.device, "description": p.description, "hwid": p.hwid} for p in available_ports()]
+    assert listed == [{"device": p.device, "description": p.description, "hwid": p.hwid, "stable": p.stable}
+                      for p in available_ports()]
     assert all(isinstance(p, PortInfo) for p in available_ports())
 
 

@@ -28,6 +28,7 @@ from ui.dialogs import SignedInUser
 from ui.guard_link import GuardLink
 from ui.live_window import LiveWindow
 from ui.session_browser import UnfinishedSessionsDialog
+from ui.start_errors import errors_in_a_window
 from ui.terminal import keep_running_without_terminal
 
 
@@ -111,6 +112,7 @@ def offer_unfinished(db_path: Path, user: SignedInUser) -> str | None:
     return chosen
 
 
+@errors_in_a_window("gui")
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window on a new (or resumed) session; returns the process exit code."""
     app = gui_application("Infusion Monitor")

@@ -27,6 +27,7 @@ from ui.collector import gui_application
 from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
 from ui.session_browser import SessionBrowser
+from ui.start_errors import errors_in_a_window
 from ui.terminal import keep_running_without_terminal
 
 
@@ -110,6 +111,7 @@ def reviewer(args: argparse.Namespace, source: RecordSource) -> SignedInUser | N
         raise AppError(str(exc)) from None
 
 
+@errors_in_a_window("review")
 def run_review(args: argparse.Namespace) -> int:
     """Open the browser, or the named session in review; returns the process exit code."""
     app = gui_application("Infusion Monitor")

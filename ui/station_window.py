@@ -41,6 +41,7 @@ from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
 from ui.guard_link import GuardBeat, GuardLink
 from ui.numerics import STALE_AFTER_S
+from ui.start_errors import errors_in_a_window
 from ui.terminal import keep_running_without_terminal
 
 TICK_MS = 125
@@ -442,6 +443,7 @@ class ChairTrendDialog(QDialog):
             curve.setData([t for t, _ in points], [v for _, v in points])
 
 
+@errors_in_a_window("station")
 def run_station(args: argparse.Namespace) -> int:
     """Open the nurse station on ``--server`` (or INFUSION_MONITOR_SERVER); returns the exit code."""
     from monitor.app.errors import AppError

@@ -1,0 +1,65 @@
+"""A window that cannot open says why in a window as well as on standard error.
+
+Started from a desktop launcher, nobody reads standard error: the chair's program refused to start on a full
+disk and nothing appeared at all (found under Xvfb with a window manager, the disk a full tmpfs). The message
+box tells the nurse what the clinic's technician needs to know, and that the chair is not being watched
+meanwhile. On the offscreen platform (tests, a machine without a screen) no box is shown: nobody could close it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections.abc import Callable
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from monitor.app.errors import AppError
+from monitor.store import StoreError
+from ui import theme
+
+Frontend = Callable[[argparse.Namespace], int]
+
+#: What each window's refusal means for the people waiting on it.
+MEANING = {
+    "gui": "Monitoring has not started at this chair: until it does, the bedside monitor's own display and "
+           "alarms are all there is.",
+    "review": "The record is not open.",
+    "station": "The nurse station is not showing the chairs: each chair's own screen and alarms still work.",
+}
+
+
+def show_start_error(name: str, text: str) -> QMessageBox | None:
+    """Show ``text`` (why window ``name`` cannot open) in a message box and wait for OK; None when no box can be
+    shown (no display could be opened, or the offscreen platform)."""
+    try:
+        app = QApplication.instance() or QApplication([])
+    except RuntimeError:
+        return None
+    if QGuiApplication.platformName() == "offscreen":
+        return None
+    box = QMessageBox(QMessageBox.Icon.Critical, "Infusion Monitor cannot start",
+                      f"{text}\n\n{MEANING.get(name, '')}".strip())
+    box.setStyleSheet(theme.STYLE_SHEET)
+    box.exec()
+    app.processEvents()
+    return box
+
+
+def errors_in_a_window(name: str) -> Callable[[Frontend], Frontend]:
+    """A front-end whose start-up refusal is also shown in a window (then raised on, for standard error)."""
+
+    def wrap(run: Frontend) -> Frontend:
+        @functools.wraps(run)
+        def started(args: argparse.Namespace) -> int:
+            try:
+                return run(args)
+            except (AppError, StoreError) as exc:
+                show_start_error(name, str(exc))
+                if isinstance(exc, AppError):
+                    raise
+                raise AppError(str(exc)) from None  # one line on standard error, never a traceback
+        return started
+
+    return wrap

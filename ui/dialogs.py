@@ -637,8 +637,15 @@ class DialogHost:
         return True
 
     def _watch_window(self) -> None:
+        # On the window's handle as it is now (Qt makes a new one when it recreates the native window).
         handle = self.windowHandle()  # type: ignore[attr-defined]
-        if handle is not None and self._watcher is None:
+        if handle is None:
+            return
+        try:
+            watching = self._watcher is not None and self._watcher.parent() is handle
+        except RuntimeError:  # the old handle went, and its watcher with it
+            watching = False
+        if not watching:
             self._watcher = _FormInFront(self, handle)
             handle.installEventFilter(self._watcher)
 

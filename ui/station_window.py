@@ -45,6 +45,8 @@ from ui.start_errors import errors_in_a_window
 from ui.terminal import keep_running_without_terminal
 
 TICK_MS = 125
+#: Chairs out of view named one to a line in the banner; the rest share one line.
+OUT_OF_VIEW_LINES = 3
 
 
 def _clock(seconds: float | None) -> str:
@@ -355,18 +357,25 @@ class StationWindow(QMainWindow):
         viewport = self.scroll.viewport()
         top = self.scroll.verticalScrollBar().value()
         shown = QRect(0, top, viewport.width(), viewport.height())
-        lines = []
+        hidden: list[tuple[Priority, str, str, str]] = []
         for view in views:
             tile = self.tiles[view.key]
             if shown.contains(tile.geometry()):
                 continue
             attention = _attention(view)
-            if attention is None:
-                continue
-            priority, text = attention
-            where = "down" if tile.geometry().top() >= top else "up"
-            lines.append(f"<div style='color:{theme.ALARM_COLOURS[priority]}'>{priority.marker} "
-                         f"{html.escape(view.name)} (out of view, scroll {where}): {html.escape(text)}</div>")
+            if attention is not None:
+                where = "down" if tile.geometry().top() >= top else "up"
+                hidden.append((attention[0], view.name, where, attention[1]))
+        # The loudest first, a few lines at most: a banner that grew with them would push every tile out of view.
+        hidden.sort(key=lambda h: -h[0])
+        lines = [f"<div style='color:{theme.ALARM_COLOURS[priority]}'>{priority.marker} {html.escape(name)} "
+                 f"(out of view, scroll {where}): {html.escape(text)}</div>"
+                 for priority, name, where, text in hidden[:OUT_OF_VIEW_LINES]]
+        if len(hidden) > OUT_OF_VIEW_LINES:
+            rest = hidden[OUT_OF_VIEW_LINES:]
+            loudest = rest[0][0]
+            lines.append(f"<div style='color:{theme.ALARM_COLOURS[loudest]}'>{loudest.marker} {len(rest)} more "
+                         f"chairs out of view need attention: {html.escape(', '.join(h[1] for h in rest))}</div>")
         return lines
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -289,3 +289,14 @@ def test_the_station_opens_no_larger_than_its_screen(qtbot: Any) -> None:
     _model, window = _station(qtbot, [5000.0])
     free = window.screen().availableGeometry()
     assert window.width() <= free.width() and window.height() <= free.height()
+
+
+def test_many_chairs_out_of_view_share_a_line_after_the_loudest_three(qtbot: Any) -> None:
+    """The station lost sight of a whole bay: the banner names the loudest three and counts the rest on one line,
+    rather than growing until it pushes every tile off the screen."""
+    window = _clinic_of(qtbot, 30, set(range(16, 31)), 1280, 800)
+    banner = window.banner.text()
+    named = [n for n in range(16, 31) if f"Chair {n} (out of view" in banner]
+    assert len(named) == 3
+    assert "more chairs out of view need attention" in banner
+    assert window.scroll.viewport().height() > 500  # the tiles keep the screen

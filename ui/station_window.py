@@ -255,11 +255,8 @@ class StationWindow(QMainWindow):
         board_layout.addLayout(self.grid)
         board_layout.addStretch(1)
         self.scroll.setWidget(board)
-        self.scroll.viewport().installEventFilter(self)
         outer.addWidget(self.scroll, 1)
         self.setCentralWidget(central)
-        # The whole screen where it is smaller than a 1920x1080 one (a fixed 1400x900 ran off a 1280x800 screen).
-        theme.fit_to_screen(self, 1920, 1080)
         self.tiles: dict[str, ChairTile] = {}
         self._tile_width: int | None = None
         self.charts: dict[str, QDialog] = {}
@@ -270,6 +267,9 @@ class StationWindow(QMainWindow):
         self.bridge = _FeedBridge()
         self.bridge.reported.connect(self._on_report)
         self.bridge.link.connect(self._on_link)
+        # The whole screen where it is smaller than a 1920x1080 one (a fixed 1400x900 ran off a 1280x800 screen).
+        theme.fit_to_screen(self, 1920, 1080)
+        self.scroll.viewport().installEventFilter(self)  # lays the tiles out again when their area changes size
 
     # Called from the feed thread: hand over to the Qt thread.
     def report(self, report: ChairReport) -> None:

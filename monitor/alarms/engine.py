@@ -1153,7 +1153,7 @@ class AlarmEngine:
         """A condition the monitor reported (one of ``REPORTED``) is present: its alarm, unless already on screen."""
         spec = REPORTED[report]
         text = spec.text(detail)
-        priority = spec.priority or self.profile.technical_priority(spec.condition)
+        priority = spec.priority if spec.priority is not None else self.profile.technical_priority(spec.condition)
         if spec.news:
             self._news(spec.condition, text, at, priority)
         elif spec.condition not in self._active:

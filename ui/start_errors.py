@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import sys
 from collections.abc import Callable
 
 from PySide6.QtGui import QGuiApplication
@@ -33,10 +35,11 @@ MEANING = {
 def show_start_error(name: str, text: str) -> QMessageBox | None:
     """Show ``text`` (why window ``name`` cannot open) in a message box and wait for OK; None when no box can be
     shown (no display could be opened, or the offscreen platform)."""
-    try:
-        app = QApplication.instance() or QApplication([])
-    except RuntimeError:
-        return None
+    app = QApplication.instance()
+    if app is None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            return None  # a terminal without a display: Qt would abort the process rather than open a box
+        app = QApplication(sys.argv[:1])
     if QGuiApplication.platformName() == "offscreen":
         return None
     box = QMessageBox(QMessageBox.Icon.Critical, "Infusion Monitor cannot start",

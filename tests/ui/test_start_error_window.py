@@ -74,3 +74,19 @@ def test_every_window_says_why_it_did_not_open(
 def test_no_box_is_shown_where_nobody_could_close_it(qapp: Any) -> None:
     """The offscreen platform (tests, a machine without a screen): standard error only."""
     assert start_errors.show_start_error("gui", "the disk is full") is None
+
+
+def test_a_refusal_on_a_terminal_without_a_display_is_one_line_not_an_abort(tmp_path: Path) -> None:
+    """The station refuses before it opens a window (no server given); with no display to show a box on, Qt must
+    not be asked for one: it would abort the process instead of the one-line refusal."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "INFUSION_MONITOR_SERVER")}
+    env["HOME"] = str(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "monitor.cli", "station"], capture_output=True, text=True,
+                         timeout=60, env=env, check=False)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip() == "infusion-monitor: error: the station needs --server URL (or INFUSION_MONITOR_SERVER)"

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from typing import Any
+from urllib.parse import quote, unquote
 
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
@@ -47,6 +48,8 @@ from ui.terminal import keep_running_without_terminal
 TICK_MS = 125
 #: Chairs out of view named one to a line in the banner; the rest share one line.
 OUT_OF_VIEW_LINES = 3
+#: The banner's links to a chair's tile: this, then the chair's key (quoted).
+CHAIR_LINK = "chair:"
 
 
 def _clock(seconds: float | None) -> str:
@@ -241,6 +244,8 @@ class StationWindow(QMainWindow):
         self.banner = QLabel()
         self.banner.setTextFormat(Qt.TextFormat.RichText)
         self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.banner.linkActivated.connect(self.show_chair)
         outer.addWidget(self.banner)
         # As many columns as the screen's width takes, and more rows than its height below (scrolled to; a chair
         # out of view that needs attention is a line of the banner).
@@ -357,7 +362,7 @@ class StationWindow(QMainWindow):
         viewport = self.scroll.viewport()
         top = self.scroll.verticalScrollBar().value()
         shown = QRect(0, top, viewport.width(), viewport.height())
-        hidden: list[tuple[Priority, str, str, str]] = []
+        hidden: list[tuple[Priority, ChairView, str, str]] = []
         for view in views:
             tile = self.tiles[view.key]
             if shown.contains(tile.geometry()):
@@ -365,18 +370,33 @@ class StationWindow(QMainWindow):
             attention = _attention(view)
             if attention is not None:
                 where = "down" if tile.geometry().top() >= top else "up"
-                hidden.append((attention[0], view.name, where, attention[1]))
+                hidden.append((attention[0], view, where, attention[1]))
         # The loudest first, a few lines at most: a banner that grew with them would push every tile out of view.
+        # Each chair is a link: a click scrolls its tile into view.
         hidden.sort(key=lambda h: -h[0])
-        lines = [f"<div style='color:{theme.ALARM_COLOURS[priority]}'>{priority.marker} {html.escape(name)} "
-                 f"(out of view, scroll {where}): {html.escape(text)}</div>"
-                 for priority, name, where, text in hidden[:OUT_OF_VIEW_LINES]]
+
+        def link(view: ChairView, words: str, colour: str) -> str:
+            return f"<a href='{CHAIR_LINK}{quote(view.key, safe='')}' style='color:{colour}'>{html.escape(words)}</a>"
+
+        lines = []
+        for priority, view, where, text in hidden[:OUT_OF_VIEW_LINES]:
+            colour = theme.ALARM_COLOURS[priority]
+            named = link(view, f"{view.name} (out of view, scroll {where})", colour)
+            lines.append(f"<div style='color:{colour}'>{priority.marker} {named}: {html.escape(text)}</div>")
         if len(hidden) > OUT_OF_VIEW_LINES:
             rest = hidden[OUT_OF_VIEW_LINES:]
-            loudest = rest[0][0]
-            lines.append(f"<div style='color:{theme.ALARM_COLOURS[loudest]}'>{loudest.marker} {len(rest)} more "
-                         f"chairs out of view need attention: {html.escape(', '.join(h[1] for h in rest))}</div>")
+            colour = theme.ALARM_COLOURS[rest[0][0]]
+            names = ", ".join(link(h[1], h[1].name, colour) for h in rest)
+            lines.append(f"<div style='color:{colour}'>{rest[0][0].marker} {len(rest)} more chairs out of view need "
+                         f"attention: {names}</div>")
         return lines
+
+    def show_chair(self, href: str) -> None:
+        """Scroll a chair's tile into view (a click on its line in the banner)."""
+        tile = self.tiles.get(unquote(href.removeprefix(CHAIR_LINK)))
+        if tile is not None:
+            self.scroll.ensureWidgetVisible(tile, 0, 0)
+            self.refresh()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The tiles' area changed size: lay them out again for its width."""

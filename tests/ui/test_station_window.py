@@ -300,3 +300,16 @@ def test_many_chairs_out_of_view_share_a_line_after_the_loudest_three(qtbot: Any
     assert len(named) == 3
     assert "more chairs out of view need attention" in banner
     assert window.scroll.viewport().height() > 500  # the tiles keep the screen
+
+
+def test_a_click_on_a_chair_out_of_view_scrolls_its_tile_into_view(qtbot: Any) -> None:
+    import re
+
+    window = _clinic_of(qtbot, 24, {23}, 1280, 800)
+    [href] = re.findall(r"href='([^']+)'", window.banner.text())
+    window.banner.linkActivated.emit(href)
+    tile = window.tiles["c23"]
+    bar = window.scroll.verticalScrollBar()
+    visible = tile.geometry().translated(0, -bar.value())
+    assert window.scroll.viewport().rect().contains(visible)
+    assert "Chair 23 (" not in window.banner.text()

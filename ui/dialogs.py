@@ -565,8 +565,8 @@ class _FormInFront(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Keys to the open form (the window's own keys do not act meanwhile); clicks and touches nowhere."""
-        dialog = self.host.dialog
-        if dialog is None or not dialog.isVisible():
+        dialog = self.host.open_form()
+        if dialog is None:
             return False
         kind = event.type()
         if kind == QEvent.Type.ShortcutOverride:
@@ -577,8 +577,7 @@ class _FormInFront(QObject):
             return True
         if kind in _POINTER_EVENTS:
             if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
-                dialog.raise_()
-                dialog.activateWindow()
+                self.host._form_in_front()
             return True
         return False
 
@@ -603,8 +602,8 @@ class DialogHost:
 
     def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
         """Open ``dialog`` (closing any other); ``on_accept`` runs when it is accepted."""
-        if self.dialog is not None and self.dialog.isVisible():
-            self.dialog.reject()
+        if (open_now := self.open_form()) is not None:
+            open_now.reject()
         self.dialog = dialog
         for key, slot in self._dialog_keys():
             QShortcut(QKeySequence(key), dialog).activated.connect(slot)
@@ -625,12 +624,17 @@ class DialogHost:
         dialog.activateWindow()
         return dialog
 
+    def open_form(self) -> QDialog | None:
+        """The dialog open over the window now (None: none)."""
+        dialog = self.dialog
+        return dialog if dialog is not None and dialog.isVisible() else None
+
     def _form_in_front(self) -> bool:
         """A form is open: brought to the front. A window asked to close meanwhile (the frame's close button) stays
         as it is, as behind a window-modal form, which the window system keeps from closing: its question whether
         to end would replace the form and lose what was typed into it."""
-        dialog = self.dialog
-        if dialog is None or not dialog.isVisible():
+        dialog = self.open_form()
+        if dialog is None:
             return False
         dialog.raise_()
         dialog.activateWindow()

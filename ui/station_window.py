@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from monitor.alarms.model import Priority
+from monitor.replication.live import LiveAlarm
 from monitor.station import ChairReport, ChairView, StationFeed, StationModel, shared_login_text
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
@@ -172,9 +173,8 @@ class ChairTile(QFrame):
             )
             border = colour
         for alarm in tile.alarms:
-            priority = Priority(alarm.priority)
             escalated = alarm.id in view.escalated
-            shown = Priority(min(3, priority + 1)) if escalated else priority
+            shown = _shown_priority(view, alarm)
             # An acknowledged alarm stays listed but no longer flashes.
             lit = True if alarm.acknowledged else flash_on(shown, now_ms)
             colour = theme.ALARM_COLOURS[shown]
@@ -207,11 +207,14 @@ def _attention(view: ChairView) -> tuple[Priority, str] | None:
     if view.shared_with:
         found.append((Priority.MEDIUM, shared_login_text(view)))
     for alarm in view.tile.alarms:
-        priority = Priority(alarm.priority)
-        if alarm.id in view.escalated:
-            priority = Priority(min(3, priority + 1))
-        found.append((priority, alarm.message + (" (acknowledged)" if alarm.acknowledged else "")))
+        found.append((_shown_priority(view, alarm), alarm.message + (" (acknowledged)" if alarm.acknowledged else "")))
     return max(found, key=lambda item: item[0]) if found else None
+
+
+def _shown_priority(view: ChairView, alarm: LiveAlarm) -> Priority:
+    """An alarm's priority at the station: one higher once it has gone unacknowledged too long at the chair."""
+    priority = Priority(alarm.priority)
+    return Priority(min(3, priority + 1)) if alarm.id in view.escalated else priority
 
 
 def _param(name: str) -> Any:
@@ -328,10 +331,8 @@ class StationWindow(QMainWindow):
                 "chairs are not visible</b>"
             )
         parts.append(f"{len(views)} active chairs · {len(station_alarms)} station alarms")
-        text = " · ".join(parts)
+        text = " · ".join(parts) + "".join(self._out_of_view(views))
         # An ended session's rows its chair could not keep: its tile is gone, so the banner says it, line by line.
-        for line in self._out_of_view(views):
-            text += line
         for alarm in self.model.records_not_kept():
             text += (f"<div style='color:{theme.ALARM_COLOURS[alarm.priority]}'>{alarm.priority.marker} "
                      f"{html.escape(alarm.message)}</div>")

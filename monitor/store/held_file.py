@@ -27,6 +27,7 @@ from drivers.core.readings import Parameter, Reading, flags_text, parse_flags
 from monitor import identifiers
 from monitor.keys import Keys, ensure_private_dir, open_private
 from monitor.session import EventKind, Phase, SessionEvent
+from monitor.store import runs
 from monitor.store.database import Store
 from monitor.store.elsewhere import places_for
 from monitor.store.errors import StoreError
@@ -391,6 +392,8 @@ def _write_held(db_path: str | Path, recovery_file: str | Path, user: str | None
                             file=Path(recovery_file).name, sha256=digest, **through)
                 for op in ops:
                     apply_operation(store, session_id, op)
+                if held.run and held.numbers:
+                    runs.note(store.db.conn, session_id, held.run, max(held.numbers))
                 written = sum(op.rows() for op in ops)
     finally:
         store.close()
@@ -408,10 +411,12 @@ HELD_ROWS_DRAINED = "held_rows_drained"
 
 
 def _run_written_through(store: Store, session_id: str, run: str) -> int:
-    """The number of the last operation of the writer's ``run`` already in the database (0: none)."""
+    """The number of the last operation of the writer's ``run`` already in the database (0: none): what the run
+    noted with every transaction (:mod:`monitor.store.runs`; a commit it was told failed that went in all the same
+    counts), or, in a database written before it noted that, what the audit log says."""
     found = store.db.execute(
         "SELECT MAX(CAST(json_extract(detail, '$.through') AS INTEGER)) FROM audit WHERE session_id = ? "
         "AND action IN (?, ?) AND json_extract(detail, '$.run') = ?",
         [session_id, HELD_ROWS_DRAINED, HELD_ROWS_WRITTEN, run],
     ).fetchone()
-    return int(found[0] or 0)
+    return max(int(found[0] or 0), runs.written_through(store.db.conn, session_id, run))

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitor.store import chain, outbox
+from monitor.store import chain, outbox, runs
 
 if TYPE_CHECKING:
     from monitor.store.database import Store
 
 #: Tables copied, parents first (foreign keys).
-TABLES = ("patients", "sessions", "readings", "waveforms", "events", "alarms", "audit", "feed_queue", "feed_cursor")
+TABLES = ("patients", "sessions", "readings", "waveforms", "events", "alarms", "audit", "feed_queue", "feed_cursor",
+          runs.TABLE)
 #: Rowids skipped at a time past an unreadable spot (grows while the damage goes on).
 SKIP_START = 1
 SKIP_MAX = 1 << 20

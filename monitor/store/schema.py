@@ -13,7 +13,7 @@ import sqlite_utils
 
 from monitor import identifiers, integrity
 from monitor.keys import load_keys
-from monitor.store import accounts, approvals, chain
+from monitor.store import accounts, approvals, chain, runs
 
 
 def _create_v1(db: sqlite_utils.Database) -> None:
@@ -192,8 +192,15 @@ def _seal_accounts_v6(db: sqlite_utils.Database) -> None:
     integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"users": None, "profile_approvals": None})
 
 
+def _add_writer_runs_v7(db: sqlite_utils.Database) -> None:
+    """How far each writer's run is written (:mod:`monitor.store.runs`), so that a commit reported failed that
+    went in all the same is never written twice."""
+    runs.create_table(db)
+
+
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_v1, _add_feed_queue_v2, _add_course_v3, _protect_v4, _seal_sessions_v5, _seal_accounts_v6,
+    _add_writer_runs_v7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

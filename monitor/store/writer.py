@@ -17,6 +17,7 @@ import bisect
 import contextlib
 import logging
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading
 from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key_file
 from monitor.ownership import SessionLock
+from monitor.store import runs
 from monitor.store.database import Store
 from monitor.store.elsewhere import copy_name, fallback_folders
 from monitor.store.errors import StoreError
@@ -76,6 +78,10 @@ WRITER_BUSY_TIMEOUT_MS = 5000
 WRITE_HUNG_S = WRITER_BUSY_TIMEOUT_MS / 1000 + 1.0
 
 
+
+#: What a write that the database refused raises. ValueError: a row SQLite cannot bind (text that is not UTF-8, a
+#: number out of its range).
+_REFUSALS = (sqlite3.Error, StoreError, OSError, ValueError, OverflowError)
 
 #: Faults after which the file at the configured name is still this one, and its data are written back to it.
 OWN_FILE_FAULTS = ("truncated", "left without its write-ahead log", "left without its shared-memory index")
@@ -155,8 +161,10 @@ class StoreWriter:
         #: audit log say was written, so that nothing is written twice from it.
         self._held_numbers: deque[int] = deque()
         self._next_number = 1
-        #: This writer's run, named in its recovery file and in the audit entries that say how far it was written.
-        self.run_id = f"{int(time.time())}-{os.getpid()}"
+        #: This writer's run, named in its recovery file and in the audit entries and the row that say how far it was
+        #: written: never the same for two writers of a session (a process resumes a session it ended in the same
+        #: second), or the second would take the first one's operations for its own.
+        self.run_id = f"{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
         #: The recovery file what was held during the outage now under way was last written to (None: none).
         self.spill_path: Path | None = None
         #: The text of that file so far, sealed (None: the next spill writes the file whole).
@@ -377,6 +385,13 @@ class StoreWriter:
                 self._failed(StoreError(f"{self.configured_path} was {self._unresolved} and could not be written "
                                         "back; holding them"), reopen=False)
                 return False
+            if self._store is None and self._holding():
+                # Opened before a chunk is taken: what the database has of this run already is not held any more.
+                try:
+                    self._connection()
+                except _REFUSALS as exc:
+                    self._failed(exc)
+                    return False
             with self._lock:
                 if not self._held:
                     self._spill_done()
@@ -391,11 +406,13 @@ class StoreWriter:
                 with store.transaction():
                     for op in chunk:
                         apply_operation(store, self.session_id, op)
+                    # In the same transaction: a commit reported failed that went in all the same is known by it.
+                    runs.note(store.db.conn, self.session_id, self.run_id, through)
                     if self.spill_path is not None:
                         # In the same transaction: how far this run's recovery file is in the database now.
                         store.audit(HELD_ROWS_DRAINED, user=None, session_id=self.session_id, run=self.run_id,
                                     through=through)
-            except (sqlite3.Error, StoreError, OSError, ValueError, OverflowError) as exc:
+            except _REFUSALS as exc:
                 # ValueError: a row SQLite cannot bind (text that is not UTF-8, a number out of its range);
                 # it is held with the rest, alarmed, and goes to the recovery file if it never goes in.
                 with self._lock:
@@ -412,9 +429,15 @@ class StoreWriter:
             if self.after_commit is not None and self._store is not None:
                 self.after_commit(self._store)
 
+    def _holding(self) -> bool:
+        """True while something is held."""
+        with self._lock:
+            return bool(self._held)
+
     def _connection(self) -> Store:
         if self._store is None:
             self._store = self._opener(self.path) if self._wal else _open_writer_store(self.path, wal=False)
+            self._skip_written(self._store)
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
             self._size = stat.st_size
@@ -676,17 +699,36 @@ class StoreWriter:
         if reopen and isinstance(exc, sqlite3.OperationalError | StoreError | OSError):
             self.close()
 
+    def _skip_written(self, store: Store) -> None:
+        """Give up holding what the database says this run wrote already (:mod:`monitor.store.runs`): a commit
+        reported failed that went in all the same, found when the next connection opens."""
+        done = runs.written_through(store.db.conn, self.session_id, self.run_id)
+        with self._lock:
+            count = bisect.bisect_right(self._held_numbers, done)
+            if count:
+                self._pop_written(count)
+                if not self._held:  # nothing else was held: the store takes writes again, as far as is known
+                    self._ok = True
+                    self._error = None
+        if count:
+            log.warning("the database holds %d operations whose commit was reported failed; they are not written "
+                        "again", count)
+
+    def _pop_written(self, count: int) -> None:
+        """The oldest ``count`` held operations are in the database. Lock held."""
+        for _ in range(count):
+            op = self._held.popleft()
+            self._held_numbers.popleft()
+            self._count(op, -1)
+            if isinstance(op, Batch):
+                self._stored_numerics += sum(1 for r in op.readings if r.parameter is not Parameter.PLETH)
+
     def _written(self, chunk: list[Operation]) -> None:
         recovered = False
         with self._lock:
             self._in_flight = 0
             self._writing_since = None
-            for _ in chunk:
-                op = self._held.popleft()
-                self._held_numbers.popleft()
-                self._count(op, -1)
-                if isinstance(op, Batch):
-                    self._stored_numerics += sum(1 for r in op.readings if r.parameter is not Parameter.PLETH)
+            self._pop_written(len(chunk))
             if not self._ok:
                 recovered = True
             self._ok = True

@@ -104,9 +104,10 @@ def _old_database(path: Path, version: int) -> None:
                          [sha256, T0, revoked_at, revoked_at and "AD",
                           approval._mac(keys, sha256, "North", "AD", T0, 0)])
         # Version 4 sealed every row but the sessions' as it wrote them, version 5 the sessions' too (neither
-        # the accounts' nor the approvals').
+        # the accounts' nor the approvals'), version 6 those too.
+        versions = dict.fromkeys(["alarms", "sessions", "users", "profile_approvals"][:{4: 1, 5: 2}.get(version, 4)])
         conn.execute("BEGIN")
-        integrity.seal(conn, keys, versions={"alarms": None, "sessions": None} if version >= 5 else {"alarms": None})
+        integrity.seal(conn, keys, versions=versions)
         conn.execute("COMMIT")
     conn.close()
 
@@ -152,7 +153,8 @@ def test_an_old_database_holding_a_session_upgrades_without_losing_anything(db_p
         report = integrity.verify(store.db.conn, store.keys)
         assert report.ok, [f.text() for f in report.findings]
         origins = {r[0] for r in store.db.execute("SELECT DISTINCT origin FROM chain")}
-        assert integrity.ORIGIN_UPGRADE in origins
+        # What a version before 6 left unsealed was sealed at the upgrade, marked so; from 6 on everything was.
+        assert (integrity.ORIGIN_UPGRADE in origins) == (version < 6), origins
         if version >= 4:  # the account and the approvals written before are trusted after the upgrade
             assert Accounts(store).authenticate("AD", ADMIN_SECRET).role == "admin"
             assert approval.approval_of(store, APPROVED) is not None

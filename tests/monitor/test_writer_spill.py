@@ -20,7 +20,7 @@ from monitor.store.operations import AuditEntry, Batch
 from monitor.store.writer import StoreWriter
 from tests.conftest import leave_unfinished
 from tests.faults.helpers import fill, small_disk
-from tests.monitor.writing import T0, Switch, heart_rate, stored_times
+from tests.monitor.writing import T0, Switch, heart_rate, stored_times, switched_writer
 
 
 def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreWriter, Switch, list[float]]:
@@ -29,12 +29,7 @@ def _outage(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, StoreW
     monkeypatch.setattr(writer_module, "CHUNK_ROWS", 10)
     monkeypatch.setattr(writer_module, "SPILL_EVERY_S", 0.0)
     monkeypatch.setattr(writer_module, "SPILL_TIME_SHARE", 0.0)
-    with Store(db_path) as store:
-        session_id = store.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
-        keys = store.keys
-    switch = Switch()
-    writer = StoreWriter(db_path, session_id, opener=switch, retry_interval_s=0.0)
-    writer.keys = keys
+    session_id, writer, switch = switched_writer(db_path)
     writer.put(Batch(readings=(heart_rate(T0),)))
     assert writer.pump(force=True)
     switch.broken = True

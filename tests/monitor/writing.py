@@ -49,14 +49,30 @@ def stored_times(db_path: Path, session_id: str) -> list[float]:
         return [r.t for r in reader.readings(session_id)]
 
 
+def switched_writer(db_path: Path) -> tuple[str, StoreWriter, Switch]:
+    """A new session in ``db_path`` and its writer, whose stores refuse when its switch says so (retrying at
+    once), sealing its recovery file with the database's keys."""
+    with Store(db_path) as store:
+        session_id = store.create_session(started_at=T0, patient_id=None, driver="x", port=None, plan="")
+        keys = store.keys
+    switch = Switch()
+    writer = StoreWriter(db_path, session_id, opener=switch, retry_interval_s=0.0)
+    writer.keys = keys
+    return session_id, writer, switch
+
+
 class Switch:
     """An opener whose stores fail every write (like a full disk, or one that stopped answering) while ``broken``
-    is true, and from their ``fail_after``-th transaction on (a process that dies in the middle of writing)."""
+    is true, and from their ``fail_after``-th transaction on (a process that dies in the middle of writing).
+
+    With ``in_but_failed`` the next transaction goes into the database and its commit is then reported failed, and
+    the store stops answering (a disk that failed after the log reached it, before the commit was confirmed)."""
 
     def __init__(self) -> None:
         self.broken = False
         self.fail_after: int | None = None
         self.transactions = 0
+        self.in_but_failed = False
 
     def __call__(self, path: Path) -> Store:
         if self.broken:
@@ -77,7 +93,25 @@ class FlakyStore(Store):
         if self.switch.broken:
             raise sqlite3.OperationalError("database or disk is full")
         self.switch.transactions += 1
-        return super().transaction()
+        return _CommitThenFail(super().transaction(), self.switch)
+
+
+class _CommitThenFail:
+    """A transaction that, once its switch says so, commits and then reports the commit failed."""
+
+    def __init__(self, inner: Any, switch: Switch) -> None:
+        self.inner = inner
+        self.switch = switch
+
+    def __enter__(self) -> Any:
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.__exit__(*exc)
+        if exc[0] is None and not self.inner.nested and self.switch.in_but_failed:
+            self.switch.in_but_failed = False
+            self.switch.broken = True
+            raise sqlite3.OperationalError("disk I/O error")
 
 
 

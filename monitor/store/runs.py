@@ -5,6 +5,10 @@ A commit can be reported failed and still be in the database: a disk that stops 
 and confirming it (the confirmation fails; the frames were on the disk already), or a network file system that
 loses the reply. The writer then holds rows that are in the record, and writing them again, on its next try or
 from its recovery file, would put them there twice. What this table says decides it, whatever the commit reported.
+
+The table is not sealed in the hash chain: its rows change with every commit. Someone who can write the database
+could make ``write-held`` leave out rows of a recovery file by raising a number here, which is no more than deleting
+that file beside the database would do; a writer believes it only up to the operations it tried to write itself.
 """
 
 from __future__ import annotations

@@ -161,6 +161,9 @@ class StoreWriter:
         #: audit log say was written, so that nothing is written twice from it.
         self._held_numbers: deque[int] = deque()
         self._next_number = 1
+        #: The number of the last operation any transaction of this writer tried to write: what the database says
+        #: this run wrote is believed up to there only.
+        self._attempted_through = 0
         #: This writer's run, named in its recovery file and in the audit entries and the row that say how far it was
         #: written: never the same for two writers of a session (a process resumes a session it ended in the same
         #: second), or the second would take the first one's operations for its own.
@@ -398,6 +401,7 @@ class StoreWriter:
                     return True
                 chunk = _take_chunk(self._held)
                 through = self._held_numbers[len(chunk) - 1]
+                self._attempted_through = max(self._attempted_through, through)
                 # Being written outside the lock: what these hold must not be given up meanwhile.
                 self._in_flight = len(chunk)
                 self._writing_since = time.monotonic()
@@ -703,6 +707,11 @@ class StoreWriter:
         """Give up holding what the database says this run wrote already (:mod:`monitor.store.runs`): a commit
         reported failed that went in all the same, found when the next connection opens."""
         done = runs.written_through(store.db.conn, self.session_id, self.run_id)
+        if done > self._attempted_through:
+            # Never tried: not this writer's (a row written by something else); what is held is written.
+            log.error("the database says run %s wrote %d operations, but it tried %d only: not believed", self.run_id,
+                      done, self._attempted_through)
+            done = self._attempted_through
         with self._lock:
             count = bisect.bisect_right(self._held_numbers, done)
             if count:

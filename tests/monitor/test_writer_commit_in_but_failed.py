@@ -106,3 +106,16 @@ def test_a_second_writer_of_the_session_in_the_same_process_writes_its_own_rows(
     assert second.pump(force=True)
     second.close()
     assert stored_times(db_path, session_id) == [T0, T0 + 1, T0 + 2]
+
+
+def test_what_the_database_says_beyond_what_the_writer_ever_tried_is_not_believed(db_path: Path) -> None:
+    """A row for this run saying more than it ever tried to write (written by something else) takes nothing from
+    what is held."""
+    session_id, writer, _switch = switched_writer(db_path)
+    with Store(db_path) as store, store.transaction():
+        runs.note(store.db.conn, session_id, writer.run_id, 1000)
+    writer.put(Batch(readings=(heart_rate(T0),)))
+    writer.put(Batch(readings=(heart_rate(T0 + 1),)))
+    assert writer.pump(force=True)
+    writer.close()
+    assert stored_times(db_path, session_id) == [T0, T0 + 1]

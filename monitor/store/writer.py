@@ -417,8 +417,8 @@ class StoreWriter:
                         store.audit(HELD_ROWS_DRAINED, user=None, session_id=self.session_id, run=self.run_id,
                                     through=through)
             except _REFUSALS as exc:
-                # ValueError: a row SQLite cannot bind (text that is not UTF-8, a number out of its range);
-                # it is held with the rest, alarmed, and goes to the recovery file if it never goes in.
+                # A row SQLite cannot bind is held with the rest, alarmed, and goes to the recovery file if it
+                # never goes in.
                 with self._lock:
                     self._in_flight = 0
                     self._writing_since = None

@@ -114,6 +114,11 @@ def first_value(path: Path, sql: str) -> object:
         conn.close()
 
 
+def readings_twice(path: Path) -> int:
+    """How many readings are in the database more than once (the same time and parameter), on a fresh connection."""
+    return int(str(first_value(path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")))
+
+
 def integrity(path: Path) -> str:
     """``PRAGMA integrity_check`` on a fresh connection."""
     return str(first_value(path, "PRAGMA integrity_check"))

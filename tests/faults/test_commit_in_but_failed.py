@@ -22,6 +22,7 @@ import pytest
 
 from monitor.keys import load_keys
 from monitor.store.held_file import pending_recovery_files, read_held_file
+from monitor.store.operations import Batch
 from tests.faults.helpers import (
     REPO_ROOT,
     CommandLine,
@@ -30,6 +31,7 @@ from tests.faults.helpers import (
     first_value,
     integrity,
     mount,
+    readings_twice,
     unmount,
     until,
 )
@@ -86,15 +88,15 @@ def test_a_commit_on_the_disk_that_was_reported_failed_is_in_the_record_once(tmp
                                  cwd=REPO_ROOT)
         assert written.returncode == 0, written.stdout + written.stderr
         after, _ = counts(db_path, session_id)
-        duplicates = first_value(db_path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")
-        overlap = sum(len(op.readings) for op, n in zip(held.ops, held.numbers, strict=True)
-                      if n <= went_in and hasattr(op, "readings"))
+        duplicates = readings_twice(db_path)
+        readings = [len(op.readings) if isinstance(op, Batch) else 0 for op in held.ops]
+        overlap = sum(count for count, n in zip(readings, held.numbers, strict=True) if n <= went_in)
         print(f"on the disk when it came back: {on_disk} readings, operations of the run up to {went_in}; the file "
               f"held operations {held.numbers[0]}..{held.numbers[-1]}, {overlap} readings of them on the disk "
               f"already; after write-held {after} readings, {duplicates} twice")
         assert overlap > 0
         assert duplicates == 0
-        assert after == on_disk + sum(len(op.readings) for op in held.ops if hasattr(op, "readings")) - overlap
+        assert after == on_disk + sum(readings) - overlap
 
 
 def test_a_commit_reported_failed_on_a_disk_that_goes_on_is_in_the_record_once(tmp_path: Path) -> None:
@@ -122,7 +124,7 @@ def test_a_commit_reported_failed_on_a_disk_that_goes_on_is_in_the_record_once(t
     assert any("(storage_failed) started" in line for line in output), "\n".join(output)
     [done] = [m for line in output if (m := _DONE.search(line))]
     stored, _ = counts(db_path, session_id)
-    duplicates = first_value(db_path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")
+    duplicates = readings_twice(db_path)
     print(f"{stored} readings in the record, {done.group(1)} reported stored, {duplicates} twice")
     assert duplicates == 0
     assert stored == int(done.group(1))

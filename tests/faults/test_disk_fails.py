@@ -44,6 +44,7 @@ from tests.faults.helpers import (
     first_value,
     integrity,
     mount,
+    readings_twice,
     stored_counts,
     unmount,
     until,
@@ -146,7 +147,7 @@ def test_a_disk_that_fails_mid_session_loses_nothing_once_it_is_back(
         assert after > on_disk
         with Store(db_path, readonly=True) as store:
             assert store.status_of(store.session_row(session_id)) == "closed"
-        duplicates = first_value(db_path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")
+        duplicates = readings_twice(db_path)
         assert duplicates == 0
 
 
@@ -207,5 +208,5 @@ def test_a_recording_killed_while_its_disk_is_gone_keeps_what_it_held(tmp_path: 
         assert newest_after - newest_on_disk >= 200, (newest_on_disk, newest_after)
         # Written whole every 5 s, the file lacked the last 4.5 s (135 s of the session) here.
         assert lost_s <= 75, f"{lost_s:.0f} s of the session ({lost_s / 30:.1f} s) lost"
-        duplicates = first_value(db_path, "SELECT COUNT(*) - COUNT(DISTINCT t || parameter) FROM readings")
+        duplicates = readings_twice(db_path)
         assert duplicates == 0

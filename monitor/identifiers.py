@@ -12,7 +12,8 @@ import base64
 import hashlib
 import hmac
 import os
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -23,6 +24,29 @@ PREFIX: Final = "aesgcm1:"
 NONCE_BYTES: Final = 12
 #: The identifying columns of the patients table.
 FIELDS: Final = ("mrn", "name", "birth_date")
+
+
+@dataclass(frozen=True, slots=True)
+class PatientOnFile:
+    """Who a session's patient is: the patient's key and identifiers as the record keeps them."""
+
+    key: str
+    mrn: str
+    name: str | None = None
+    birth_date: str | None = None
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any] | None) -> PatientOnFile | None:
+        """From a stored patient row (decrypted); None for no row, or a row without an MRN."""
+        if not row or not row.get("mrn"):
+            return None
+        name, born = row.get("name"), row.get("birth_date")
+        return cls(str(row["id"]), str(row["mrn"]), str(name) if name else None, str(born) if born else None)
+
+    @property
+    def label(self) -> str:
+        """How a screen names the patient: ``name · MRN 123``, or the MRN alone."""
+        return f"{self.name} · MRN {self.mrn}" if self.name else self.mrn
 
 
 class IdentifierError(Exception):

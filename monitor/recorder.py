@@ -269,18 +269,26 @@ class Recorder:
         self.guard: Callable[[Command, Any], Command] | None = CommandGuard(store, alarms)
         self.principal: Any = None
         self.profile_label = ""
+        #: The session's patient as this recorder knows it (None: not identified), whether or not the writer has
+        #: put it on file yet.
+        self.patient = self._patient_on_file()
+        #: The patients this run identified, by MRN: one identified again before the writer has put it on file
+        #: (a slow or failing disk) is the same patient, under the same key.
+        self._identified: dict[str, identifiers.PatientOnFile] = {}
         # A listener that serves one patient learns who, when the session already knows.
         self.source.set_patient(self._patient_mrn())
 
-    def _patient_mrn(self) -> str | None:
-        """The MRN of the session's identified patient, None before identification."""
+    def _patient_on_file(self) -> identifiers.PatientOnFile | None:
+        """The session's patient as the database holds it (None: not identified, or not readable)."""
         try:
             row = self.store.session_row(self.session.id)
-            patient = self.store.patient_row(row.get("patient_id"))
+            return identifiers.PatientOnFile.of_row(self.store.patient_row(row.get("patient_id")))
         except (StoreError, sqlite3.Error):
             return None
-        mrn = patient.get("mrn") if patient else None
-        return str(mrn) if mrn else None
+
+    def _patient_mrn(self) -> str | None:
+        """The MRN of the session's identified patient, None before identification."""
+        return None if self.patient is None else self.patient.mrn
 
     # -- construction --------------------------------------------------------------------
 
@@ -764,8 +772,8 @@ class Recorder:
 
     def _identify_patient(
         self, user: str | None, mrn: str, patient_name: str | None = None, birth_date: str | None = None
-    ) -> str:
-        """Register (or find) the patient by MRN and attach this session to them.
+    ) -> identifiers.PatientOnFile:
+        """Register (or find) the patient by MRN and attach this session to them; returns who the patient is.
 
         The timeline and the audit log get the patient's random key only: identifiers stay in
         the patients table, so a de-identified export cannot leak them through an event.
@@ -779,36 +787,46 @@ class Recorder:
         patient_name = identifiers.check_typed(patient_name, "patient's name")
         if birth_date and birth_date.strip():
             birth_date = check_birth_date(birth_date)  # the rule the exports need (ValueError refuses)
-        # A read only (never blocked by a writer in WAL mode); the writes go through the writer in order.
-        # Identifiers are stored encrypted: the patient is found through the keyed hash of the MRN.
-        row = self.store.patient_key_for_mrn(mrn)
-        patient_id = row[0] if row else new_id()
-        if row is not None:
-            self._check_same_patient(mrn, patient_id, patient_name, birth_date)
-        if row is None:
-            self.writer.put(StoreCall("create_patient", (mrn, patient_name, (birth_date or "").strip() or None),
-                                      {"patient_id": patient_id}))
-        self.writer.put(StoreCall("assign_patient", (s.id, patient_id)))
+        birth_date = (birth_date or "").strip() or None
+        known = self._identified.get(mrn) or self._known_patient(mrn)
+        if known is not None:
+            self._check_same_patient(mrn, known, patient_name, birth_date)
+        patient = known or identifiers.PatientOnFile(new_id(), mrn, patient_name, birth_date)
+        # The writes go through the writer in order, as one step that finds the patient on file by the MRN when
+        # it gets there: a key this run chose is never attached unless it is on file.
+        self.writer.put(StoreCall("attach_patient", (s.id, mrn, patient_name, birth_date),
+                                  {"patient_id": patient.key}))
+        self._identified[mrn] = patient
+        self.patient = patient
         self.source.set_patient(mrn)
-        s.record(EventKind.PATIENT_IDENTIFIED, None, user, patient_key=patient_id)
-        self._audit("identify_patient", user, patient_key=patient_id)
-        return patient_id
+        s.record(EventKind.PATIENT_IDENTIFIED, None, user, patient_key=patient.key)
+        self._audit("identify_patient", user, patient_key=patient.key)
+        return patient
 
-    def _check_same_patient(
-        self, mrn: str, patient_id: str, patient_name: str | None, birth_date: str | None
-    ) -> None:
-        """Refuse an MRN on file for another person: a typed name or birth date that differs from the one kept."""
+    def _known_patient(self, mrn: str) -> identifiers.PatientOnFile | None:
+        """The patient on file with this MRN (None: none). A read only (never blocked by a writer in WAL mode);
+        identifiers are stored encrypted, so the patient is found through the keyed hash of the MRN."""
+        row = self.store.patient_key_for_mrn(mrn)
+        if row is None:
+            return None
         try:
-            kept = self.store.patient_row(patient_id) or {}
+            kept = self.store.patient_row(row[0]) or {}
         except (StoreError, sqlite3.Error):
             kept = {}
+        return identifiers.PatientOnFile.of_row({**kept, "id": row[0], "mrn": mrn})
+
+    @staticmethod
+    def _check_same_patient(
+        mrn: str, kept: identifiers.PatientOnFile, patient_name: str | None, birth_date: str | None
+    ) -> None:
+        """Refuse an MRN on file for another person: a typed name or birth date that differs from the one kept."""
 
         def same(typed: str, stored: str) -> bool:
             return " ".join(typed.split()).casefold() == " ".join(stored.split()).casefold()
 
-        differ = [what for what, typed, stored in (("name", patient_name, kept.get("name")),
-                                                   ("birth date", (birth_date or "").strip(), kept.get("birth_date")))
-                  if typed and stored and not same(str(typed), str(stored))]
+        differ = [what for what, typed, stored in (("name", patient_name, kept.name),
+                                                   ("birth date", birth_date, kept.birth_date))
+                  if typed and stored and not same(typed, stored)]
         if differ:
             raise SessionRuleError(
                 f"MRN {mrn} is on file with another {' and '.join(differ)}: check the MRN against the patient's "
@@ -1112,6 +1130,15 @@ class Recorder:
         if s.baseline is not None and not self._baseline_written:
             update["baseline"] = json.dumps(s.baseline.as_dict())
         return update
+
+    def alarms_not_stored(self) -> list[AlarmRecord]:
+        """The newest version of each alarm whose latest change the writer holds, not yet in the database (a slow,
+        full or failing disk); from any thread. Read with the stored log, it gives the whole alarm log."""
+        newest: dict[str, AlarmRecord] = {}
+        for op in self.writer.held_operations():
+            if isinstance(op, Batch):
+                newest.update((alarm.id, alarm) for alarm in op.alarms)
+        return list(newest.values())
 
     def flush(self) -> None:
         """Hand everything pending to the writer now; without a writer thread, also write it here."""

@@ -45,6 +45,7 @@ from monitor.app.sessions import ending_notes
 from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
 from monitor.dose import DoseNeedsConfirmation
+from monitor.identifiers import PatientOnFile
 from monitor.labels import PARAMETER_LABELS
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
@@ -99,8 +100,14 @@ QUICK_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
     ("intervention", "Intervention given", "I", "What was given or done"),
 )
 
+#: The header's word for a session whose patient is not identified yet.
+NO_PATIENT = "not entered"
+
 # Shorter button words where the recorded text is too long for a 1280-pixel-wide row of buttons.
-QUICK_BUTTON_TEXT = {"dose_change": "Dose change", "intervention": "Intervention"}
+QUICK_BUTTON_TEXT = {"dose_change": "Dose plan", "intervention": "Intervention"}
+#: What the dose key does in each phase: a new rate during the infusion, the dose plan otherwise.
+DOSE_BUTTON_TEXT = {True: ("Dose change (D)", "A new rate in mg/h (D)"),
+                    False: ("Dose plan (D)", "The dose planned for the infusion (D)")}
 
 # Rule parameters of the alarm profile -> the trend they are drawn on.
 _RULE_PARAMETER = {
@@ -366,7 +373,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self._install_shortcuts()
         self._size_score_buttons()
         self._show_user()
-        self.header.patient.setText(f"Patient: {self._patient_text()}")
+        self._show_patient(self.bridge.recorder.patient)
         self.header.patient_button.clicked.connect(self.identify_patient)
         if not self.alarms_available:
             self._default_limits()
@@ -509,20 +516,9 @@ class LiveWindow(DialogHost, QMainWindow):
             shortcut.activated.connect(slot)
             self.shortcuts[key] = shortcut
 
-    def _patient_text(self) -> str:
-        """MRN (and name) of the session's patient, read through a reader connection of its own."""
-        recorder = self.bridge.recorder
-        try:
-            with Store(recorder.store.path, readonly=True, check=False) as reader:
-                row = reader.session_row(recorder.session.id)
-                patient = reader.patient_row(row.get("patient_id"))
-        except StoreError as exc:
-            log.warning("cannot read the patient: %s", exc)
-            return "unknown"
-        if not patient:
-            return "not entered"
-        parts = [str(patient[k]) for k in ("name", "mrn") if patient.get(k)]
-        return " · MRN ".join(parts) if len(parts) == 2 else parts[0] if parts else "not entered"
+    def _show_patient(self, patient: PatientOnFile | None) -> None:
+        """MRN (and name) of the session's patient in the header."""
+        self.header.patient.setText(f"Patient: {NO_PATIENT if patient is None else patient.label}")
 
     def _load_history(self) -> None:
         """A resumed session: draw everything stored before the window opened (the chart shows the whole session)."""
@@ -920,19 +916,16 @@ class LiveWindow(DialogHost, QMainWindow):
             return
 
         def record(dialog: QDialog) -> None:
-            self.send("identify_patient", lambda _r: self._patient_identified(), **dialog.values())  # type: ignore[attr-defined]
+            self.send("identify_patient", self._show_patient, **dialog.values())  # type: ignore[attr-defined]
 
         def ask() -> None:
             self._open(PatientDialog(self), record)
 
-        if self.header.patient.text() != "Patient: not entered":
+        if self.header.patient.text() != f"Patient: {NO_PATIENT}":
             self.confirm("Change patient", "This session already has a patient. Attach it to another patient?",
                          ask, yes="Change patient", danger=True)
         else:
             ask()
-
-    def _patient_identified(self) -> None:
-        self.header.patient.setText(f"Patient: {self._patient_text()}")
 
     def add_note(self) -> None:
         """A free-text note on the timeline."""
@@ -1000,13 +993,19 @@ class LiveWindow(DialogHost, QMainWindow):
         """The session's alarm log, read from the store."""
         dialog = AlarmLogDialog(self)
         recorder = self.bridge.recorder
+        held = recorder.alarms_not_stored()
         try:
             with Store(recorder.store.path, readonly=True, check=False) as reader:
-                alarms = reader.alarms(recorder.session.id)
+                alarms = {a.id: a for a in reader.alarms(recorder.session.id)}
             note = ""
         except StoreError as exc:
-            alarms, note = [], f"the alarm log cannot be read: {exc}"
-        dialog.show_alarms(alarms, note)
+            alarms, note = {}, f"the alarm log cannot be read: {exc}"
+        if held:
+            # The database does not have them yet (a full or failing disk): a log without them would look whole.
+            alarms.update((a.id, a) for a in held)
+            note = "; ".join(filter(None, (note, f"{len(held)} alarm(s) shown as this monitor holds them: not "
+                                                  "stored yet (the database is not taking writes)")))
+        dialog.show_alarms(list(alarms.values()), note)
         self._open(dialog, lambda _d: None)
         return dialog
 
@@ -1319,7 +1318,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.bridge.recorder.submit("technical_event", None, condition="guard_ended", detail=news)
 
     def _size_score_buttons(self) -> None:
-        """Each score button as wide as its wider text, plain or due: marking a score due moves no button."""
+        """Each score button (and the dose button) as wide as its wider text, plain or due (planning or changing):
+        marking a score due moves no button."""
         for score in self._score_buttons:
             widths = []
             for due in (True, False):
@@ -1327,6 +1327,23 @@ class LiveWindow(DialogHost, QMainWindow):
                 score.button.ensurePolished()
                 widths.append(score.button.sizeHint().width())
             score.button.setMinimumWidth(max(widths))
+        dose = self.quick_buttons["dose_change"]
+        widths = []
+        for infusing in (True, False):
+            dose.setText(DOSE_BUTTON_TEXT[infusing][0])
+            dose.ensurePolished()
+            widths.append(dose.sizeHint().width())
+        dose.setMinimumWidth(max(widths))
+        self._show_dose_step(infusing=False)
+
+    def _show_dose_step(self, infusing: bool) -> None:
+        """Name what the dose key does now: before the infusion it plans the dose ("Dose change" there sent a nurse
+        looking for where to plan it), during it a new rate is entered. The button keeps the wider text's width."""
+        button = self.quick_buttons["dose_change"]
+        text, tip = DOSE_BUTTON_TEXT[infusing]
+        if button.toolTip() != tip:
+            button.setText(text)
+            button.setToolTip(tip)
 
     def _show_scores_due(self, due: tuple[str, ...]) -> None:
         """Turn amber, saying "due", the buttons of the scores the protocol asks for now; the rest back to plain."""
@@ -1364,6 +1381,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
         self._show_scores_due(status.scores_due if self.end_status is None else ())
+        self._show_dose_step(status.phase is Phase.INFUSION)
         self._show_header(status)
         self._enable_controls(status)
         if self.dialog is not None and hasattr(self.dialog, "set_check"):

@@ -86,7 +86,8 @@ QPushButton#primary:disabled, QPushButton#danger:disabled {{ color: #5d6670; bac
 QPushButton#danger {{ background: #7a2020; border-color: #a03030; font-weight: bold; }}
 QPushButton#confirm {{ border: 2px solid #2b78bd; font-weight: bold; }}
 QPushButton:default {{ border: 2px solid {TEXT}; }}
-QPushButton:focus {{ border: 2px solid {WARNING_TEXT}; }}
+/* Keyboard focus: never an alarm colour, nor the amber of a score due. */
+QPushButton:focus {{ border: 2px dotted {TEXT}; }}
 QRadioButton, QCheckBox {{ spacing: 8px; }}
 QRadioButton::indicator, QCheckBox::indicator {{ width: 18px; height: 18px; border: 2px solid #8a97a5;
     background: #0f151b; }}

@@ -401,6 +401,20 @@ class Store(Queries):
             )
         return session_id
 
+    def attach_patient(
+        self, session_id: str, mrn: str, name: str | None = None, birth_date: str | None = None, *, patient_id: str
+    ) -> str:
+        """Put the patient on file (under ``patient_id``, chosen beforehand) unless one with this MRN is on file
+        already, and attach the session to whichever it is, in one transaction; returns that patient's key.
+
+        One step, so that it cannot fail for a patient key the database lacks: a run that queued this before an
+        earlier run's patient with the same MRN reached the file (a recovery file written back later) attaches
+        the session to the patient on file."""
+        with self.transaction():
+            found = self.create_patient(mrn, name, birth_date, patient_id=patient_id)
+            self.assign_patient(session_id, found)
+        return found
+
     def assign_patient(self, session_id: str, patient_id: str) -> None:
         """Attach a session to a patient (identified at the chair after the recording started)."""
         with self.transaction(), self._sealing({}, session_ids=[session_id]):

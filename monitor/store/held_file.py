@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,20 +53,32 @@ def _op_json(op: Operation) -> dict[str, Any]:
     return {"op": "call", "method": op.method, "args": list(op.args), "kwargs": op.kwargs}
 
 
-#: The arguments of a held ``create_patient`` call, in order: identifiers, sealed in a recovery file.
+#: The identifiers among a held call's arguments, in order, sealed in a recovery file.
 _PATIENT_FIELDS = ("mrn", "name", "birth_date")
+#: The calls that carry them, and where they begin among the call's arguments.
+_PATIENT_CALLS = {"create_patient": 0, "attach_patient": 1}
+
+
+def _seal_identifiers(data: dict[str, Any], seal: Callable[[str, str, str | None], str | None]) -> dict[str, Any]:
+    """``data`` (a held call's JSON form) with its identifier arguments passed through ``seal(patient id, field,
+    value)``."""
+    first = _PATIENT_CALLS[data["method"]]
+    args = list(data["args"])
+    patient_id = str(data["kwargs"]["patient_id"])
+    args[first:first + len(_PATIENT_FIELDS)] = [
+        seal(patient_id, name, value)
+        for name, value in zip(_PATIENT_FIELDS, args[first:first + len(_PATIENT_FIELDS)], strict=True)]
+    return {**data, "args": args}
 
 
 def _sealed(op: Operation, keys: Keys | None) -> dict[str, Any]:
     """An operation's JSON form with the patient's identifiers encrypted as the database keeps them."""
     data = _op_json(op)
-    if isinstance(op, StoreCall) and op.method == "create_patient":
+    if isinstance(op, StoreCall) and op.method in _PATIENT_CALLS:
         if keys is None:  # never for a store that writes; kept rather than lost, in a file only its owner reads
             log.error("no identifier key: the patient's identifiers are kept unsealed in the recovery file")
             return data
-        patient_id = str(op.kwargs["patient_id"])
-        data["args"] = [identifiers.encrypt(keys, patient_id, name, value)
-                        for name, value in zip(_PATIENT_FIELDS, op.args, strict=True)]
+        data = _seal_identifiers(data, lambda patient, name, value: identifiers.encrypt(keys, patient, name, value))
         data["sealed"] = True
     return data
 
@@ -300,9 +313,7 @@ def _op_from_json(data: dict[str, Any], keys: Keys | None = None) -> Operation:
     if data.get("sealed"):
         if keys is None:
             raise ValueError("the patient's identifiers are sealed: the database's key file is needed")
-        patient_id = str(data["kwargs"]["patient_id"])
-        data = {**data, "args": [identifiers.decrypt(keys, patient_id, name, value)
-                                 for name, value in zip(_PATIENT_FIELDS, data["args"], strict=True)]}
+        data = _seal_identifiers(data, lambda patient, name, value: identifiers.decrypt(keys, patient, name, value))
     if kind == "batch":
         readings = tuple(
             Reading(float(t), Parameter(parameter), value, source, parse_flags(status))
@@ -321,7 +332,7 @@ def _op_from_json(data: dict[str, Any], keys: Keys | None = None) -> Operation:
 
 
 #: Store methods a recovery file may ask for (nothing else is ever called from a file).
-REPLAYABLE_CALLS = frozenset({"create_patient", "assign_patient", "end_session"})
+REPLAYABLE_CALLS = frozenset({"attach_patient", "create_patient", "assign_patient", "end_session"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ def test_patient_identified_at_the_chair_is_attached_without_identifiers_on_the_
     recorder.step()
     with pytest.raises(ValueError, match="MRN is needed"):
         empty.result(timeout=1)
-    patient_id = done.result(timeout=1)
+    patient_id = done.result(timeout=1).key
     recorder.run(until=lambda r: True)
     row = store.session_row(recorder.session.id)
     assert row["patient_id"] == patient_id
@@ -85,7 +85,7 @@ def test_a_returning_patient_identified_at_the_chair_is_found_again(store: Store
     recorder = Recorder.new_session(store, _BufferingSource(), driver="test", port=None, plan=SessionPlan())
     done = recorder.submit("identify_patient", user="RN", mrn="MRN-1234")
     recorder.step()
-    assert done.result(timeout=1) == known
+    assert done.result(timeout=1).key == known
     recorder.run(until=lambda r: True)
     assert recorder.end_status == "closed", "every row was written (no patient key the database lacks)"
     assert store.session_row(recorder.session.id)["patient_id"] == known

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
 
@@ -305,6 +306,34 @@ def test_a_simulated_desaturation_raises_a_flashing_high_alarm_that_is_acknowled
     assert any(NURSE in (log.table.item(i, 7).text()) for i in range(log.table.rowCount()))
 
 
+def test_the_alarm_log_shows_the_alarms_the_database_has_not_taken(
+    qtbot: Any, make_window: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alarm log was read from the database alone: while the disk was full it showed none of the alarms since,
+    and said nothing. Now the alarms the monitor holds are in it, and it says they are not stored yet."""
+    import sqlite3
+
+    def full(*_args: Any, **_kwargs: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    w = make_window(scenario="desaturation", speed=600.0, plan="baseline:1,infusion:30,recovery:5", first_status=True)
+    monkeypatch.setattr(Store, "write_batch", full)
+    qtbot.waitUntil(lambda: w.last_snapshot is not None and any(
+        a.parameter == "spo2" and a.priority is Priority.HIGH for a in w.last_snapshot.active), timeout=30_000)
+    with Store(db_path, readonly=True) as reader:
+        assert not [a for a in reader.alarms(w.bridge.recorder.session.id) if a.parameter == "spo2"]
+    log = w.show_alarm_log()
+    rows = [[log.table.item(i, c).text() for c in (2, 3)] for i in range(log.table.rowCount())]
+    assert ["high", "spo2_low_severe"] in [[p.lower(), c] for p, c in rows], rows
+    assert "not stored yet" in log.note.text()
+    log.close()
+    monkeypatch.undo()  # the disk has room again: the log is the database's, and whole
+    qtbot.waitUntil(lambda: not w.bridge.recorder.alarms_not_stored(), timeout=WAIT_MS)
+    log = w.show_alarm_log()
+    assert "spo2_low_severe" in [log.table.item(i, 3).text() for i in range(log.table.rowCount())]
+    assert "not stored yet" not in log.note.text()
+
+
 def test_audio_pause_shows_a_countdown_and_ends(qtbot: Any, make_window: Any, db_path: Path) -> None:
     w = make_window(speed=30.0)  # the 2-minute pause lasts 4 s of wall time here
     qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=WAIT_MS)
@@ -511,6 +540,55 @@ def test_the_screen_locks_itself_after_the_idle_time(qtbot: Any, make_window: An
     assert w.alarm_bar.pause_button.isEnabled() and not w.controls.isEnabled()
 
 
+def test_the_dose_key_is_named_for_what_it_does_in_each_phase(qtbot: Any, make_window: Any) -> None:
+    """Before the infusion the key plans the dose, during it a new rate is entered: the button said "Dose change"
+    from the start, where a nurse looks for the dose plan the header asks for."""
+    w = make_window(speed=60.0, plan="baseline:1,infusion:1,recovery:1", first_status=True)
+    button = w.quick_buttons["dose_change"]
+    width = button.width()
+    seen: dict[Phase, str] = {}
+
+    def through_recovery() -> bool:
+        if w.last_status is not None:
+            seen.setdefault(w.last_status.phase, button.text())
+            assert button.width() == width  # a new name moves no button
+        return Phase.RECOVERY in seen
+
+    qtbot.waitUntil(through_recovery, timeout=WAIT_MS)
+    assert seen[Phase.BASELINE] == "Dose plan (D)" and seen[Phase.RECOVERY] == "Dose plan (D)"
+    assert seen[Phase.INFUSION] == "Dose change (D)"
+
+
+def test_the_header_shows_the_patient_identified_while_the_store_has_not_taken_it(
+    qtbot: Any, make_window: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header said "Patient: not entered" after a patient was identified when it read the database back before
+    the writer's commit (seen at the first session of a new database); a store that refuses (a lock held by another
+    process) kept it so for as long as it refused, inviting the nurse to identify the patient again."""
+    import sqlite3
+
+    def locked(*_args: Any, **_kwargs: Any) -> str:
+        raise sqlite3.OperationalError("database is locked")
+
+    w = make_window(speed=10.0, first_status=True)
+    monkeypatch.setattr(Store, "attach_patient", locked)
+    w.identify_patient()
+    w.dialog.mrn_edit.setText("MRN-20417")
+    w.dialog.name_edit.setText("Jana Nováková")
+    w.dialog.accept()
+    qtbot.waitUntil(lambda: "MRN-20417" in w.header.patient.text(), timeout=WAIT_MS)
+    assert w.header.patient.text() == "Patient: Jana Nováková · MRN MRN-20417"
+    with Store(db_path, readonly=True) as reader:
+        assert reader.session_row(w.bridge.recorder.session.id)["patient_id"] is None  # not on file yet
+    monkeypatch.undo()  # the lock goes: the writer puts the patient on file
+
+    def on_file() -> bool:
+        with Store(db_path, readonly=True) as reader:
+            return reader.session_row(w.bridge.recorder.session.id)["patient_id"] == w.bridge.recorder.patient.key
+
+    qtbot.waitUntil(on_file, timeout=WAIT_MS)
+
+
 def test_break_glass_sign_in_is_audited_and_flagged_on_the_session(
     qtbot: Any, make_window: Any, db_path: Path
 ) -> None:
@@ -634,6 +712,28 @@ def test_a_resumed_session_shows_its_whole_history_and_closing_says_what_happens
         window.force_close()
     finally:
         store.close()
+
+
+def test_a_button_with_the_keyboard_is_not_drawn_in_an_alarm_colour_or_as_due(qtbot: Any, make_window: Any) -> None:
+    """The button last clicked keeps the keyboard: its ring was the amber of a score due (and near the medium
+    alarm's yellow), so "Start baseline", once clicked, looked like something due. The ring's pixels are read."""
+    from PySide6.QtGui import QColor
+
+    w = make_window(first_status=True)
+    _focus(qtbot, w)
+    button = w.settings_button
+    button.setFocus()
+    qtbot.waitUntil(button.hasFocus, timeout=WAIT_MS)
+    image = button.grab().toImage()
+    ring = {image.pixelColor(x, 1).name() for x in range(4, image.width() - 4)}
+    assert QColor(theme.TEXT).name() in ring  # the ring is drawn
+
+    def near(colour: str, other: str) -> bool:
+        a, b = QColor(colour), QColor(other)
+        return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) < 90
+
+    warned = [(c, o) for c in ring for o in (theme.WARNING_TEXT, *theme.ALARM_COLOURS.values()) if near(c, o)]
+    assert warned == []
 
 
 def test_the_score_buttons_turn_due_when_the_protocol_asks_and_plain_once_scored(

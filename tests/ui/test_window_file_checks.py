@@ -24,10 +24,16 @@ def _browse(window: Any) -> None:
         browser.mrn_edit.insert(char)
 
 
+def _identify(window: Any) -> None:
+    window.identify_patient()
+    window.dialog.mrn_edit.setText("MRN-0012")
+    window.dialog.accept()
+
+
 # What a nurse does at the recording window that reads the database: identifying the patient, the alarm log, the
 # session browser beside the recording.
 ACTIONS = {
-    "identify": lambda window: window._patient_identified(),
+    "identify": _identify,
     "alarm log": lambda window: window.show_alarm_log().close(),
     "session browser": _browse,
 }

@@ -1037,11 +1037,12 @@ class Recorder:
         s = self.session
         try:
             row = self.store.session_row(s.id)
-            patient = self.store.patient_row(row.get("patient_id"))
         except (StoreError, sqlite3.Error) as exc:
             # A store that cannot be read must not stop the turn (and the screen with it).
             log.warning("cannot read the session for the REMS form: %s", exc)
             return self._rems_cache[1] if self._rems_cache is not None else None
+        # The patient as identified here, stored yet or not.
+        patient = None if self.patient is None else {"name": self.patient.name, "mrn": self.patient.mrn}
         form = rems.build_form(self.protocol, row, patient, self.watch.events, self.watch.readings, s.now)
         refusal = rems.completion_refusal(form)
         self._rems_cache = (key, refusal)

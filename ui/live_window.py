@@ -1000,9 +1000,11 @@ class LiveWindow(DialogHost, QMainWindow):
             note = ""
         except StoreError as exc:
             alarms, note = {}, f"the alarm log cannot be read: {exc}"
-        if held:
-            # The database does not have them yet (a full or failing disk): a log without them would look whole.
-            alarms.update((a.id, a) for a in held)
+        # The latest change of an alarm the writer has not committed yet: in a moment as a rule, but for as long as
+        # the database refuses (a full or failing disk), and a log without them would then look whole.
+        alarms.update((a.id, a) for a in held)
+        refusing = self.last_status is not None and not self.last_status.storage_ok
+        if held and refusing:
             note = "; ".join(filter(None, (note, f"{len(held)} alarm(s) shown as this monitor holds them: not "
                                                   "stored yet (the database is not taking writes)")))
         dialog.show_alarms(list(alarms.values()), note)

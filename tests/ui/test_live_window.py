@@ -320,6 +320,7 @@ def test_the_alarm_log_shows_the_alarms_the_database_has_not_taken(
     monkeypatch.setattr(Store, "write_batch", full)
     qtbot.waitUntil(lambda: w.last_snapshot is not None and any(
         a.parameter == "spo2" and a.priority is Priority.HIGH for a in w.last_snapshot.active), timeout=30_000)
+    qtbot.waitUntil(lambda: not w.last_status.storage_ok, timeout=WAIT_MS)  # the storage alarm is up
     with Store(db_path, readonly=True) as reader:
         assert not [a for a in reader.alarms(w.bridge.recorder.session.id) if a.parameter == "spo2"]
     log = w.show_alarm_log()
@@ -328,7 +329,7 @@ def test_the_alarm_log_shows_the_alarms_the_database_has_not_taken(
     assert "not stored yet" in log.note.text()
     log.close()
     monkeypatch.undo()  # the disk has room again: the log is the database's, and whole
-    qtbot.waitUntil(lambda: not w.bridge.recorder.alarms_not_stored(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.last_status.storage_ok, timeout=WAIT_MS)
     log = w.show_alarm_log()
     assert "spo2_low_severe" in [log.table.item(i, 3).text() for i in range(log.table.rowCount())]
     assert "not stored yet" not in log.note.text()
@@ -543,7 +544,7 @@ def test_the_screen_locks_itself_after_the_idle_time(qtbot: Any, make_window: An
 def test_the_dose_key_is_named_for_what_it_does_in_each_phase(qtbot: Any, make_window: Any) -> None:
     """Before the infusion the key plans the dose, during it a new rate is entered: the button said "Dose change"
     from the start, where a nurse looks for the dose plan the header asks for."""
-    w = make_window(speed=60.0, plan="baseline:1,infusion:1,recovery:1", first_status=True)
+    w = make_window(speed=60.0, plan="baseline:1,infusion:2,recovery:1", first_status=True)
     button = w.quick_buttons["dose_change"]
     width = button.width()
     seen: dict[Phase, str] = {}

@@ -544,7 +544,7 @@ def test_the_screen_locks_itself_after_the_idle_time(qtbot: Any, make_window: An
 def test_the_dose_key_is_named_for_what_it_does_in_each_phase(qtbot: Any, make_window: Any) -> None:
     """Before the infusion the key plans the dose, during it a new rate is entered: the button said "Dose change"
     from the start, where a nurse looks for the dose plan the header asks for."""
-    w = make_window(speed=60.0, plan="baseline:1,infusion:2,recovery:1", first_status=True)
+    w = make_window(speed=120.0, plan="baseline:1,infusion:2,recovery:1", first_status=True)
     button = w.quick_buttons["dose_change"]
     width = button.width()
     seen: dict[Phase, str] = {}

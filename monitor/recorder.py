@@ -806,7 +806,13 @@ class Recorder:
     def _known_patient(self, mrn: str) -> identifiers.PatientOnFile | None:
         """The patient on file with this MRN (None: none). A read only (never blocked by a writer in WAL mode);
         identifiers are stored encrypted, so the patient is found through the keyed hash of the MRN."""
-        row = self.store.patient_key_for_mrn(mrn)
+        try:
+            row = self.store.patient_key_for_mrn(mrn)
+        except (StoreError, sqlite3.Error) as exc:
+            # Without the lookup a mistyped MRN would put this session in another patient's record unchecked.
+            raise SessionRuleError(
+                f"the patient cannot be looked up: the database cannot be read ({exc}); identify the patient again "
+                "once the storage alarm has ended") from exc
         if row is None:
             return None
         try:

@@ -137,3 +137,29 @@ def test_a_session_resumed_knows_its_patient(store: Store, db_path: Path, monkey
     finally:
         again.run(until=lambda r: True)
     assert recorded_without_a_store(store, db_path, monkeypatch, 5).patient is None
+
+
+def test_a_patient_who_cannot_be_looked_up_is_refused_with_the_reason(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk under the database failed (every read ends in EIO): the lookup that checks a known MRN against the
+    name typed cannot be made. The nurse is told why and when to try again, not "disk I/O error" alone; a patient
+    this run identified already needs no lookup."""
+    import sqlite3
+
+    recorder = _recorder(store)
+    known = _identify(recorder, mrn="MRN-1", patient_name=NAME)
+
+    def failed(*_args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "patient_key_for_mrn", failed)
+    refused = recorder.submit("identify_patient", "RN", mrn="MRN-2")
+    recorder.step()
+    with pytest.raises(SessionRuleError, match=r"cannot be looked up.*disk I/O error.*storage alarm has ended"):
+        refused.result(timeout=0)
+    assert recorder.patient == known
+    assert _identify(recorder, mrn="MRN-1") == known
+    monkeypatch.undo()
+    recorder.run(until=lambda r: True)
+    assert recorder.end_status == "closed" and _patient_of(db_path, recorder.session.id) == known.key

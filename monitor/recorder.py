@@ -48,7 +48,7 @@ from monitor.readiness import (
 from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, SessionEvent, SessionRuleError
 from monitor.store import Store, StoreError, new_id
 from monitor.store.operations import AuditEntry, Batch, StoreCall
-from monitor.store.writer import LOW_SPACE_BYTES, LOW_SPACE_CLEAR, SESSION_BYTES, StoreWriter
+from monitor.store.writer import LOW_SPACE_BYTES, LOW_SPACE_CLEAR, SESSION_BYTES, StoreWriter, naming_the_disk
 from monitor.watchdog import STALL_LIMIT_S
 
 log = logging.getLogger(__name__)
@@ -810,9 +810,9 @@ class Recorder:
             row = self.store.patient_key_for_mrn(mrn)
         except (StoreError, sqlite3.Error) as exc:
             # Without the lookup a mistyped MRN would put this session in another patient's record unchecked.
-            raise SessionRuleError(
-                f"the patient cannot be looked up: the database cannot be read ({exc}); identify the patient again "
-                "once the storage alarm has ended") from exc
+            why = naming_the_disk(str(exc), self.store.path)
+            raise SessionRuleError(f"the patient cannot be looked up: the database cannot be read ({why}); identify "
+                                   "the patient again once the storage alarm has ended") from exc
         if row is None:
             return None
         try:

@@ -686,12 +686,7 @@ class StoreWriter:
             destination.close()
 
     def _failed(self, exc: BaseException, reopen: bool = True) -> None:
-        error = str(exc)
-        # SQLite words a disk that stopped answering as it meets it ("disk I/O error", or "database disk image is
-        # malformed" for a page it could not read): the file itself is asked, so the alarm names the disk.
-        unreadable = _unreadable(self.path)
-        if unreadable is not None and unreadable not in error:
-            error = f"{error}; its file cannot be read: {unreadable}"
+        error = naming_the_disk(str(exc), self.path)
         with self._lock:
             self._retry_at = time.monotonic() + self.retry_interval_s
             if self._ok:
@@ -836,6 +831,14 @@ def _take_chunk(held: deque[Operation]) -> list[Operation]:
         chunk.append(op)
         rows += op.rows()
     return chunk
+
+
+def naming_the_disk(error: str, path: Path) -> str:
+    """SQLite's ``error`` about the database at ``path``, with why the file cannot be read where it cannot. SQLite
+    words a disk that stopped answering as it meets it ("disk I/O error", or "database disk image is malformed" for
+    a page it could not read): the file itself is asked, so that what is shown names the disk."""
+    unreadable = _unreadable(path)
+    return error if unreadable is None or unreadable in error else f"{error}; its file cannot be read: {unreadable}"
 
 
 def _unreadable(path: Path) -> str | None:

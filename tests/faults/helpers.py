@@ -231,3 +231,17 @@ def fail_disk(folder: Path) -> None:
         pytest.skip(f"this kernel does not shut an ext4 filesystem down on request ({exc})")
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def written_back(image: Path, folder: Path, recovery: str, db_path: Path) -> Iterator[None]:
+    """The disk image mounted again at ``folder`` and ``write-held`` (a process of its own) run on ``recovery``
+    into ``db_path`` there, which must succeed; unmounted afterwards."""
+    assert mount("-o", "loop", str(image), str(folder))
+    try:
+        done = subprocess.run([sys.executable, "-m", "monitor.cli", "write-held", recovery, "--db", str(db_path)],
+                              capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT)
+        assert done.returncode == 0, done.stdout + done.stderr
+        yield
+    finally:
+        unmount(folder)

@@ -8,44 +8,22 @@ it reaches the database with them once the disk is back.
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from drivers.simulated.driver import SimulatedSource
-from monitor.alarms.engine import AlarmEngine
-from monitor.app.device import DeviceSpec
-from monitor.plan import SessionPlan
-from monitor.recorder import Recorder
 from monitor.store import Store
 from tests.conftest import held_open
-from tests.faults.helpers import REPO_ROOT, ext4_disk, fail_disk, mount, unmount
-from ui.bridge import RecorderBridge
-from ui.dialogs import SignedInUser
-from ui.live_window import LiveWindow
-
-WAIT_MS = 20_000
+from tests.faults.helpers import ext4_disk, fail_disk, written_back
+from tests.faults.windows import WAIT_MS, recording_window
 
 
 def test_a_locked_window_whose_disk_failed_is_unlocked_by_an_emergency_sign_in(qtbot: Any, tmp_path: Path) -> None:
     image = tmp_path / "disk.img"
     with ext4_disk(tmp_path / "disk", image) as disk:
         db_path = disk / "monitor.db"
-        store = Store(db_path)
-        source = SimulatedSource(scenario="normal", seed=3, speed=10.0)
-        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30),
-                                        autopilot=False, nurse="AB", alarms=AlarmEngine())
+        store, recorder, window = recording_window(qtbot, db_path, scenario="normal", speed=10.0, autopilot=False)
         session_id = recorder.session.id
-        bridge = RecorderBridge(recorder)
-        window = LiveWindow(bridge, SignedInUser("AB", "nurse"),
-                            device=DeviceSpec(driver="simulated", scenario="normal", speed=10.0))
-        qtbot.addWidget(window)
-        window.show()
-        bridge.start()
         try:
-            qtbot.waitUntil(lambda: window.last_status is not None, timeout=WAIT_MS)
             window.set_locked(True)
             fail_disk(disk)
             qtbot.waitUntil(lambda: window.last_status is not None and not window.last_status.storage_ok,
@@ -76,13 +54,6 @@ def test_a_locked_window_whose_disk_failed_is_unlocked_by_an_emergency_sign_in(q
         held = Path(recovery).read_text()
         assert '"break_glass"' in held and "chair locked, its disk failed" in held
     # The disk back: write-held puts the emergency sign-in into the audit log with the session's rows.
-    with contextlib.ExitStack() as back:
-        disk = tmp_path / "disk"
-        assert mount("-o", "loop", str(image), str(disk))
-        back.callback(unmount, disk)
-        done = subprocess.run([sys.executable, "-m", "monitor.cli", "write-held", recovery, "--db", str(db_path)],
-                              capture_output=True, text=True, timeout=120, check=False, cwd=REPO_ROOT)
-        assert done.returncode == 0, done.stdout + done.stderr
-        with Store(db_path, readonly=True) as reader:
-            [entry] = [a for a in reader.audit_log(session_id) if a["action"] == "break_glass"]
-            assert entry["user"] == "EMERGENCY: Dr Cover" and "chair locked, its disk failed" in entry["detail"]
+    with written_back(image, tmp_path / "disk", recovery, db_path), Store(db_path, readonly=True) as reader:
+        [entry] = [a for a in reader.audit_log(session_id) if a["action"] == "break_glass"]
+        assert entry["user"] == "EMERGENCY: Dr Cover" and "chair locked, its disk failed" in entry["detail"]

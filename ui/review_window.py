@@ -466,10 +466,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         buttons.addWidget(self.course_button)
         buttons.addWidget(self.reload_button)
         buttons.addWidget(self.sessions_button)
-        # The chart's own bar would take a row of its own for one line of text and a button. The text may
-        # be squeezed (it wraps) so the buttons always fit a 1280-pixel-wide screen.
-        self.chart.view_label.setWordWrap(True)
-        self.chart.view_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # The chart's own bar would take a row of its own for one line of text and a button. The text is cut
+        # (whole on hover) so the buttons always fit a 1280-pixel-wide screen.
         self.chart.view_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         buttons.addWidget(self.chart.view_label, 1)
         buttons.addWidget(self.chart.live_button)

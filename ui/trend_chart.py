@@ -28,7 +28,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Reading
 from monitor import chair
@@ -36,6 +36,7 @@ from monitor.alarms.model import Priority
 from monitor.labels import NIBP_LABEL, PARAMETER_LABELS
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, phase_step_text
 from ui import theme
+from ui.labels import ElidedLabel
 from ui.trend_buffer import RingBuffer, TrendBuffer
 
 PLETH_STRIP_S = 10.0
@@ -388,7 +389,9 @@ class TrendChart(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         bar = QHBoxLayout()
-        self.view_label = QLabel(_VIEW_TEXT[live][FollowMode.WHOLE])
+        # One line, cut with "…" where the bar is narrow (the review's toolbar at 1280 pixels): wrapped, it stood
+        # as a column of word pieces there and made the row five lines high, taken from the chart.
+        self.view_label = ElidedLabel(_VIEW_TEXT[live][FollowMode.WHOLE])
         self.view_label.setObjectName("dim")
         self.live_button = QPushButton("Live" if live else "Whole session")
         self.live_button.setToolTip(

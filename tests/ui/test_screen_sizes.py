@@ -217,6 +217,10 @@ def test_review_window_fits_every_screen(qtbot: Any, db_path: Path, size: tuple[
     _check_inside(window)
     _check_buttons_readable(window)
     assert _visible_labels(window)
+    # The chart's view text shares the toolbar's row: one line, never a column of word pieces that makes the row
+    # several lines high (it wrapped so at 1280 pixels, 140 pixels taken from the chart); whole on a wide screen.
+    assert window.chart.view_label.height() <= window.pdf_button.height(), window.chart.view_label.height()
+    assert size[0] < 1920 or not window.chart.view_label.is_elided()
     window.close()
 
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from monitor.accounts import Accounts, AuthError, Principal, break_glass, emergency_principal
 from monitor.store import Store, StoreError
 from ui import theme
-from ui.dialogs import SignedInUser, complain, form_footer
+from ui.dialogs import SignedInUser, complain, form_footer, show_hint
 from ui.plain_text import make_plain, plain_label
 
 EMERGENCY_PREFIX = "EMERGENCY: "
@@ -207,8 +207,8 @@ class AccountSignInDialog(_AccountDialog):
         self.name_edit.setPlaceholderText("your full name" if on else "account name")
         message = getattr(self, "message", None)
         if message is not None:  # a complaint about the other way of signing in no longer applies
-            message.setText(EMERGENCY_HINT if on else SIGN_IN_HINT)
             message.setStyleSheet("")
+            show_hint(message, EMERGENCY_HINT if on else SIGN_IN_HINT)
 
     def _check(self) -> None:
         name = self.name_edit.text().strip()

@@ -111,10 +111,15 @@ def form_footer(dialog: QDialog, form: QFormLayout, hint: str, on_ok: Callable[[
 
 
 def complain(message: QLabel, text: str) -> None:
-    """Show ``text`` in a dialog's hint line, highlighted as a complaint; the dialog grows when the complaint
-    wraps, so nothing above it is squeezed."""
+    """Show ``text`` in a dialog's hint line, highlighted as a complaint (see :func:`show_hint`)."""
+    message.setStyleSheet(f"color: {theme.WARNING_TEXT};")
+    show_hint(message, text)
+
+
+def show_hint(message: QLabel, text: str) -> None:
+    """Show ``text`` in a dialog's hint line; the dialog grows when the text wraps, so that nothing in it is cut
+    and nothing above it is squeezed."""
     message.setText(text)
-    message.setStyleSheet("color: #ffd24a;")
     dialog = message.window()
     layout = dialog.layout() if dialog is not message else None
     if layout is None:

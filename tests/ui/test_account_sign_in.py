@@ -35,6 +35,28 @@ def test_the_first_run_creates_the_first_admin(qtbot: Any, db_path: Path) -> Non
         assert Accounts(store).authenticate("AD", ADMIN_SECRET).role == "admin"
 
 
+def test_ticking_the_emergency_sign_in_shows_its_hint_whole(qtbot: Any, db_path: Path) -> None:
+    """The hint that comes with the emergency sign-in wraps to two lines: the dialog kept its one-line size and the
+    second line was cut under the buttons (seen at 1280x800)."""
+    from PySide6.QtWidgets import QApplication, QPushButton
+
+    from ui.account_dialogs import AccountSignInDialog
+
+    dialog = AccountSignInDialog(None, AccountGate(db_path), title="Infusion Monitor review — sign in")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.emergency_box.setChecked(True)
+    QApplication.processEvents()
+    message = dialog.message
+    assert message.text().startswith("An emergency sign-in is recorded")
+    assert message.heightForWidth(message.width()) > message.fontMetrics().height()  # it wraps here
+    assert message.height() >= message.heightForWidth(message.width()), "the hint is cut"
+    [ok] = [b for b in dialog.findChildren(QPushButton) if b.isVisible() and "OK" in b.text()]
+    bottom = message.mapTo(dialog, message.rect().bottomLeft()).y()
+    assert bottom < ok.mapTo(dialog, ok.rect().topLeft()).y(), "the hint runs under the buttons"
+
+
 def test_user_option_signs_in_with_the_secret_from_the_environment(
     db_path: Path, accounts_in: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -87,7 +109,7 @@ def test_starting_the_program_on_a_new_database_asks_for_the_first_admin_then_si
 ) -> None:
     """`python3 tasks.py run` from a fresh clone: no accounts yet, the first-run dialog creates the admin."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QPushButton
 
     from monitor.cli import build_parser
     from ui.app import sign_in_at_start as start

@@ -269,6 +269,8 @@ class Recorder:
         self.guard: Callable[[Command, Any], Command] | None = CommandGuard(store, alarms)
         self.principal: Any = None
         self.profile_label = ""
+        #: True when the session's patient could not be read at the start (then ``patient`` is None, not known).
+        self.patient_unread = False
         #: The session's patient as this recorder knows it (None: not identified), whether or not the writer has
         #: put it on file yet.
         self.patient = self._patient_on_file()
@@ -283,7 +285,9 @@ class Recorder:
         try:
             row = self.store.session_row(self.session.id)
             return identifiers.PatientOnFile.of_row(self.store.patient_row(row.get("patient_id")))
-        except (StoreError, sqlite3.Error):
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("cannot read the session's patient: %s", exc)
+            self.patient_unread = True
             return None
 
     def _patient_mrn(self) -> str | None:

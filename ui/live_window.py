@@ -517,8 +517,12 @@ class LiveWindow(DialogHost, QMainWindow):
             self.shortcuts[key] = shortcut
 
     def _show_patient(self, patient: PatientOnFile | None) -> None:
-        """MRN (and name) of the session's patient in the header."""
-        self.header.patient.setText(f"Patient: {NO_PATIENT if patient is None else patient.label}")
+        """MRN (and name) of the session's patient in the header ("unknown" where it could not be read)."""
+        if patient is None:
+            text = "unknown (it could not be read)" if self.bridge.recorder.patient_unread else NO_PATIENT
+        else:
+            text = patient.label
+        self.header.patient.setText(f"Patient: {text}")
 
     def _load_history(self) -> None:
         """A resumed session: draw everything stored before the window opened (the chart shows the whole session)."""
@@ -990,7 +994,7 @@ class LiveWindow(DialogHost, QMainWindow):
             self.send("pause_audio")
 
     def show_alarm_log(self) -> AlarmLogDialog:
-        """The session's alarm log, read from the store."""
+        """The session's alarm log, read from the store, with the alarm changes the writer still holds."""
         dialog = AlarmLogDialog(self)
         recorder = self.bridge.recorder
         held = recorder.alarms_not_stored()

@@ -11,6 +11,7 @@ recovery file written back after another run had put the same patient on file fa
 from __future__ import annotations
 
 import math
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -133,10 +134,24 @@ def test_a_session_resumed_knows_its_patient(store: Store, db_path: Path, monkey
     again = Recorder.resume_session(store, SimulatedSource(seed=1, speed=math.inf, start_time=T0 + 60),
                                     recorder.session.id)
     try:
-        assert again.patient == shown
+        assert again.patient == shown and not again.patient_unread
     finally:
         again.run(until=lambda r: True)
     assert recorded_without_a_store(store, db_path, monkeypatch, 5).patient is None
+    # A patient row that cannot be read is not "not identified": the window says "unknown".
+    leave_unfinished(db_path, recorder.session.id)
+
+    def unreadable(*_args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Store, "patient_row", unreadable)
+    blind = Recorder.resume_session(store, SimulatedSource(seed=1, speed=math.inf, start_time=T0 + 120),
+                                    recorder.session.id)
+    monkeypatch.undo()
+    try:
+        assert blind.patient is None and blind.patient_unread
+    finally:
+        blind.run(until=lambda r: True)
 
 
 def test_a_patient_who_cannot_be_looked_up_is_refused_with_the_reason(

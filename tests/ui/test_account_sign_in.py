@@ -109,7 +109,7 @@ def test_starting_the_program_on_a_new_database_asks_for_the_first_admin_then_si
 ) -> None:
     """`python3 tasks.py run` from a fresh clone: no accounts yet, the first-run dialog creates the admin."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QPushButton
+    from PySide6.QtWidgets import QApplication
 
     from monitor.cli import build_parser
     from ui.app import sign_in_at_start as start

@@ -7,6 +7,7 @@ and are audited like session exports.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,10 @@ def cell_texts(course: Course) -> list[list[str]]:
     return rows
 
 
+#: At most this many session numbers under a course chart (every second one, or third, … beyond).
+SESSION_TICKS = 12
+
+
 class CourseWindow(QWidget):
     """A patient's course of treatment."""
 
@@ -93,7 +98,7 @@ class CourseWindow(QWidget):
         self.messages: list[str] = []
         self.setWindowTitle("Infusion Monitor - course of treatment")
         self.setStyleSheet(theme.STYLE_SHEET)
-        self.resize(1500, 900)
+        theme.fit_to_screen(self, 1500, 900)  # at 1280x800 it stood past the screen's edges, its buttons below
         root = QVBoxLayout(self)
         self.header = QLabel("")
         self.header.setWordWrap(True)
@@ -165,8 +170,7 @@ class CourseWindow(QWidget):
         # Bars and points stand at each session's place in the list (a session without an infusion has no number).
         numbers = [float(place) for place in range(1, len(course.rows) + 1)]
         self.rise_plot.clear()
-        self.rise_plot.addItem(pg.BarGraphItem(x=numbers, height=[r.rise_sys_mmhg or 0.0 for r in course.rows],
-                                               width=0.6, brush="r"))
+        self._bars(self.rise_plot, numbers, [r.rise_sys_mmhg for r in course.rows], "r")
         self.outcome_plot.clear()
         self.outcome_plot.addLegend()
         for attr, colour, name in (("phq9", "m", "PHQ-9"), ("gad7", "c", "GAD-7")):
@@ -176,8 +180,22 @@ class CourseWindow(QWidget):
                 xs, ys = zip(*points, strict=True)
                 self.outcome_plot.plot(list(xs), list(ys), pen=colour, symbol="o", name=name)
         self.cadss_plot.clear()
-        self.cadss_plot.addItem(pg.BarGraphItem(x=numbers, height=[r.highest_cadss or 0.0 for r in course.rows],
-                                                width=0.6, brush="y"))
+        self._bars(self.cadss_plot, numbers, [r.highest_cadss for r in course.rows], "y")
+        # The three charts on one axis of whole sessions (the axis's own ticks read "0.7 … 1.3" for one session).
+        step = max(1, math.ceil(len(numbers) / SESSION_TICKS))
+        ticks = [(x, f"{x:.0f}") for x in numbers[::step]]
+        for plot in (self.rise_plot, self.outcome_plot, self.cadss_plot):
+            plot.getAxis("bottom").setTicks([ticks, []])
+            plot.setXRange(0.5, len(numbers) + 0.5, padding=0)
+
+    @staticmethod
+    def _bars(plot: pg.PlotWidget, numbers: list[float], values: list[float | None], brush: str) -> None:
+        """A bar for each session with a value: one without (no cuff, no score) has none, where a bar of 0 read as a
+        measured 0 (no dissociation, no rise)."""
+        shown = [(x, float(v)) for x, v in zip(numbers, values, strict=True) if v is not None]
+        if shown:
+            xs, heights = zip(*shown, strict=True)
+            plot.addItem(pg.BarGraphItem(x=list(xs), height=list(heights), width=0.6, brush=brush))
 
     def _ask_export_path(self, fmt: str, suggested: str) -> str | None:
         path, _filter = QFileDialog.getSaveFileName(self, f"Export course as {fmt.upper()}", suggested)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
@@ -45,14 +46,20 @@ def course_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_course_opens_from_the_browser_with_one_row_per_session(qtbot: Any, course_db: Path,
-                                                                  tmp_path: Path) -> None:
+def _course_from_the_browser(qtbot: Any, course_db: Path) -> CourseWindow:
+    """The course window of the first session's patient, opened from the session browser."""
     browser = SessionBrowser(course_db, REVIEWER)
     qtbot.addWidget(browser)
     browser.table.selectRow(0)
     window = browser.open_course()
     assert isinstance(window, CourseWindow)
     qtbot.addWidget(window)
+    return window
+
+
+def test_course_opens_from_the_browser_with_one_row_per_session(qtbot: Any, course_db: Path,
+                                                                  tmp_path: Path) -> None:
+    window = _course_from_the_browser(qtbot, course_db)
     with Store(course_db, readonly=True) as store:
         course = load_course_by_mrn(store, MRN)
     assert window.table.rowCount() == 2
@@ -73,6 +80,22 @@ def test_course_opens_from_the_browser_with_one_row_per_session(qtbot: Any, cour
     window.choose_export_path = lambda fmt, name: str(target_json)
     window.export("json")
     assert MRN not in target_json.read_text() and json.loads(target_json.read_text())["patient"] is None
+
+
+def test_the_course_charts_count_whole_sessions_on_one_axis(qtbot: Any, course_db: Path) -> None:
+    """The charts' session axis read "0.7 0.8 … 1.3" around a single session; the three charts now stand on the
+    same axis of whole sessions, whatever each one holds."""
+    window = _course_from_the_browser(qtbot, course_db)
+    for plot in (window.rise_plot, window.outcome_plot, window.cadss_plot):
+        axis = plot.getAxis("bottom")
+        (low, high), _y = plot.viewRange()
+        assert (low, high) == (0.5, 2.5)
+        # The ticks set on the axis (pyqtgraph keeps them there and has no getter; they are what it draws).
+        assert axis._tickLevels[0] == [(1.0, "1"), (2.0, "2")]
+    # Neither session scored the CADSS-6: no bar, where bars of 0 read as "no dissociation" measured.
+    assert [row[[t for t, _ in COLUMNS].index("CADSS max")] for row in cell_texts(window.course)] == ["-", "-"]
+    assert not [item for item in window.cadss_plot.getPlotItem().items if isinstance(item, pg.BarGraphItem)]
+    assert [item for item in window.rise_plot.getPlotItem().items if isinstance(item, pg.BarGraphItem)]
 
 
 def test_course_opens_from_the_review_window(qtbot: Any, course_db: Path) -> None:

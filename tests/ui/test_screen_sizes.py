@@ -224,6 +224,34 @@ def test_review_window_fits_every_screen(qtbot: Any, db_path: Path, size: tuple[
     window.close()
 
 
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_course_window_opens_within_the_screen_and_fits_every_screen(
+    qtbot: Any, db_path: Path, size: tuple[int, int]
+) -> None:
+    """The course window opened 1500x900 whatever the screen: at 1280x800 it stood past the screen's right and
+    bottom edges, its export and close buttons out of reach."""
+    from PySide6.QtGui import QGuiApplication
+
+    from tests.ui.review_sessions import record
+    from ui.course_window import CourseWindow
+    from ui.dialogs import SignedInUser
+
+    session_id = record(db_path, mrn="MRN-77")
+    with Store(db_path, readonly=True) as reader:
+        patient_id = reader.session_row(session_id)["patient_id"]
+    window = CourseWindow(db_path, patient_id, SignedInUser("Dr", "physician"))
+    qtbot.addWidget(window)
+    free = QGuiApplication.primaryScreen().availableGeometry()
+    assert window.width() <= free.width() and window.height() <= free.height(), (window.size(), free)
+    assert window.minimumSizeHint().width() <= size[0] and window.minimumSizeHint().height() <= size[1]
+    window.show()
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=5000)
+    _check_inside(window)
+    _check_buttons_readable(window)
+    window.close()
+
+
 #: The built-in profile's limits in an infusion with a baseline of 118/79 mmHg: eleven NIBP limits, five kinds.
 INFUSION_LIMITS = tuple(
     EngineLimit(*row) for row in (

@@ -194,8 +194,9 @@ def _add_legend(drawing: Drawing, palette: list[Any], names: list[str], width: f
     drawing.add(legend)
 
 
-def _bars(title: str, labels: list[str], series: list[list[float]], names: list[str], width: float,
+def _bars(title: str, labels: list[str], series: list[list[float | None]], names: list[str], width: float,
           height: float = 55 * mm) -> Drawing:
+    # A session without the value (no cuff, no score) has no bar: a bar of 0 would read as a measured 0.
     chart = VerticalBarChart()
     drawing = _chart_drawing(title, chart, labels, series, width, height)
     palette = [colors.red, colors.Color(0.6, 0, 0), colors.blue]
@@ -276,11 +277,11 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
     half = page_width / 2 - 5 * mm
     rise_chart = _bars(
         "Blood-pressure rise per session (mmHg above baseline)", labels,
-        [[r.rise_sys_mmhg or 0.0 for r in course.rows], [r.rise_dia_mmhg or 0.0 for r in course.rows]],
+        [[r.rise_sys_mmhg for r in course.rows], [r.rise_dia_mmhg for r in course.rows]],
         ["systolic", "diastolic"], half,
     )
     dissociation = _bars("Dissociation per session (highest CADSS-6)", labels,
-                         [[r.highest_cadss or 0.0 for r in course.rows]], ["CADSS-6"], half)
+                         [[r.highest_cadss for r in course.rows]], ["CADSS-6"], half)
     outcomes = _lines("PHQ-9 and GAD-7 over the course", labels,
                       [[None if r.phq9 is None else float(r.phq9) for r in course.rows],
                        [None if r.gad7 is None else float(r.gad7) for r in course.rows]], ["PHQ-9", "GAD-7"], half)

@@ -197,3 +197,39 @@ def test_a_session_stopped_before_its_infusion_is_shown_but_not_counted(tmp_path
     assert pdf.getvalue().startswith(b"%PDF")
     # Five infusions after the stopped visit: the series is not done, so the series interval follows the 5th.
     assert next_due(course.rows[:6], course.plan) == course.rows[5].started_at + course.plan.interval_days * DAY
+
+
+def _bar_charts(flowables: list[Any]) -> dict[str, Any]:
+    """The bar charts of a report's story, by the title drawn above each."""
+    from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.shapes import Drawing, String
+    from reportlab.platypus import Table
+
+    found: dict[str, Any] = {}
+    todo = list(flowables)
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Table):
+            todo += [cell for row in item._cellvalues for cell in row]
+        elif isinstance(item, Drawing):
+            title = next(c.text for c in item.contents if isinstance(c, String))
+            found.update((title, c) for c in item.contents if isinstance(c, VerticalBarChart))
+    return found
+
+
+def test_a_session_without_the_value_has_no_bar_in_the_course_report(tmp_path: Path) -> None:
+    """A session that scored no CADSS-6 was drawn as a bar of 0 in the report's dissociation chart (and one
+    without a cuff in the infusion as a rise of 0): read as measured. It has no bar now."""
+    from monitor.course_export import story
+    from tests.monitor.test_protection import MRN as ONE_MRN
+    from tests.monitor.test_protection import _identified_session
+
+    db = tmp_path / "one.db"
+    _identified_session(db)
+    with Store(db, readonly=True) as store:
+        course = load_course_by_mrn(store, ONE_MRN)
+    assert [r.highest_cadss for r in course.rows] == [None]
+    charts = _bar_charts(story(course))
+    assert list(charts["Dissociation per session (highest CADSS-6)"].data) == [(None,)]
+    rise = charts["Blood-pressure rise per session (mmHg above baseline)"].data
+    assert list(rise) == [tuple(r.rise_sys_mmhg for r in course.rows), tuple(r.rise_dia_mmhg for r in course.rows)]

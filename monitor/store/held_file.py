@@ -59,14 +59,14 @@ _PATIENT_FIELDS = ("mrn", "name", "birth_date")
 _PATIENT_CALLS = {"create_patient": 0, "attach_patient": 1}
 
 
-def _seal_identifiers(data: dict[str, Any], seal: Callable[[str, str, str | None], str | None]) -> dict[str, Any]:
-    """``data`` (a held call's JSON form) with its identifier arguments passed through ``seal(patient id, field,
-    value)``."""
+def _with_identifiers(data: dict[str, Any], change: Callable[[str, str, str | None], str | None]) -> dict[str, Any]:
+    """``data`` (a held call's JSON form) with its identifier arguments passed through ``change(patient id, field,
+    value)``: encrypted when the file is written, decrypted when it is read."""
     first = _PATIENT_CALLS[data["method"]]
     args = list(data["args"])
     patient_id = str(data["kwargs"]["patient_id"])
     args[first:first + len(_PATIENT_FIELDS)] = [
-        seal(patient_id, name, value)
+        change(patient_id, name, value)
         for name, value in zip(_PATIENT_FIELDS, args[first:first + len(_PATIENT_FIELDS)], strict=True)]
     return {**data, "args": args}
 
@@ -78,7 +78,7 @@ def _sealed(op: Operation, keys: Keys | None) -> dict[str, Any]:
         if keys is None:  # never for a store that writes; kept rather than lost, in a file only its owner reads
             log.error("no identifier key: the patient's identifiers are kept unsealed in the recovery file")
             return data
-        data = _seal_identifiers(data, lambda patient, name, value: identifiers.encrypt(keys, patient, name, value))
+        data = _with_identifiers(data, lambda patient, name, value: identifiers.encrypt(keys, patient, name, value))
         data["sealed"] = True
     return data
 
@@ -313,7 +313,7 @@ def _op_from_json(data: dict[str, Any], keys: Keys | None = None) -> Operation:
     if data.get("sealed"):
         if keys is None:
             raise ValueError("the patient's identifiers are sealed: the database's key file is needed")
-        data = _seal_identifiers(data, lambda patient, name, value: identifiers.decrypt(keys, patient, name, value))
+        data = _with_identifiers(data, lambda patient, name, value: identifiers.decrypt(keys, patient, name, value))
     if kind == "batch":
         readings = tuple(
             Reading(float(t), Parameter(parameter), value, source, parse_flags(status))

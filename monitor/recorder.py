@@ -232,6 +232,7 @@ class Recorder:
         self._before_start_earliest: float | None = None
         self._incidents_seen = 0
         self._key_incidents_seen = 0
+        self._set_aside_seen = 0
         self.source = source
         self.session = session
         self.alarms = alarms
@@ -1253,6 +1254,12 @@ class Recorder:
                      written_to=incident.written_to or "", error=incident.error or "")
             if self.alarms is not None:
                 self.alarms.report("database_moved", s.now, detail=text)
+        for aside in status.set_aside[self._set_aside_seen:]:
+            self._set_aside_seen += 1
+            s.record(EventKind.TECHNICAL, s.now, None, condition="rows_set_aside", rows=aside.rows,
+                     error=aside.error, file=aside.path)
+            if self.alarms is not None:
+                self.alarms.report("rows_set_aside", s.now, detail=aside.message())
         for text in status.key_incidents[self._key_incidents_seen:]:
             self._key_incidents_seen += 1
             s.record(EventKind.TECHNICAL, s.now, None, condition="key_file", detail=text)

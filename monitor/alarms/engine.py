@@ -134,6 +134,11 @@ REPORTED: Final[dict[str, ReportedCondition]] = {
     # Someone deleted or moved the open database: always high priority.
     "database_moved": ReportedCondition(
         "database_moved", "The database file was deleted or moved", priority=Priority.HIGH, news=True),
+    # The database refused rows for what they hold (never for its disk): they were set aside in a file and the
+    # rows after them written. Recording goes on; what made it refuse them needs looking into.
+    "rows_set_aside": ReportedCondition(
+        "rows_set_aside", "The database refused rows: they were set aside in a file", priority=Priority.MEDIUM,
+        news=True),
     # The key file was deleted or replaced under the recording (and written back, or not): the record is
     # safe for now, but IT must see to the file and its back-up.
     "key_file": ReportedCondition(

@@ -243,6 +243,10 @@ def ending_notes(recorder: Recorder, to_server: bool = False) -> list[str]:
     elif recorder.rows_not_written:
         notes.append(f"{recorder.rows_not_written} rows could not be written to the database nor to a recovery file "
                      "(no folder could be written): they are lost")
+    if writer.set_aside_path is not None:
+        notes.append(f"rows the database refused for what they hold were set aside in {writer.set_aside_path} (the "
+                     "reason is on each of its lines and on the timeline); once that is put right, infusion-monitor "
+                     f"write-held {writer.set_aside_path} --db {writer.path} writes them")
     return notes
 
 

@@ -116,13 +116,16 @@ class RecoveryText:
         return self._mac is not None
 
     def part(self, session_id: str, ops: list[Operation], keys: Keys | None, numbers: list[int] | None,
-             header: dict[str, str] | None = None) -> str:
-        """The lines of ``ops`` (numbered with ``numbers``), after ``header`` if given, and their seal."""
+             header: dict[str, str] | None = None, refusals: list[str] | None = None) -> str:
+        """The lines of ``ops`` (numbered with ``numbers``; with ``refusals``, each with why the database refused
+        it), after ``header`` if given, and their seal."""
         lines = [json.dumps(header) + "\n"] if header is not None else []
         for index, op in enumerate(ops):
             data = _sealed(op, keys)
             if numbers is not None:
                 data["n"] = numbers[index]
+            if refusals is not None:
+                data["refused"] = refusals[index]
             lines.append(json.dumps(data, default=str) + "\n")
         text = "".join(lines)
         if self._mac is not None:
@@ -136,14 +139,18 @@ class RecoveryText:
 
 def write_whole(db_path: str | Path, session_id: str, ops: list[Operation], keys: Keys | None, *,
                  run: str | None, numbers: list[int] | None,
-                 replacing: Path | None) -> tuple[Path, RecoveryText] | None:
-    """:func:`write_recovery_file`, returning the path and the text's seal (to add to the file later), or None."""
+                 replacing: Path | None, refusals: list[str] | None = None) -> tuple[Path, RecoveryText] | None:
+    """:func:`write_recovery_file`, returning the path and the text's seal (to add to the file later), or None.
+
+    With ``refusals`` (why the database refused each operation) it is a set-aside file instead
+    (:data:`SET_ASIDE`): its rows are not waiting for the database to come back, and they hold up nothing."""
     db = Path(db_path)
     stamp = run if run is not None else str(int(time.time()))
-    name = replacing.name if replacing is not None else f"{db.name}.recovery-{session_id[:8]}-{stamp}.jsonl"
+    kind = SET_ASIDE if refusals is not None else "recovery"
+    name = replacing.name if replacing is not None else f"{db.name}.{kind}-{session_id[:8]}-{stamp}.jsonl"
     recovery = RecoveryText(keys)
     header = {"op": _HELD_OF, "session_id": session_id, "run": run} if run is not None else None
-    text = recovery.part(session_id, ops, keys, numbers, header)
+    text = recovery.part(session_id, ops, keys, numbers, header, refusals)
     folders = list(places_for(db))
     if replacing is not None:
         folders.insert(0, replacing.parent)
@@ -202,6 +209,11 @@ def pending_recovery_files(db_path: str | Path, session_id: str) -> list[Path]:
             found.update(p for p in folder.glob(pattern) if p.is_file())
     return sorted(found, key=lambda p: p.name)
 
+
+#: What the name of a file of rows the database refused for what they hold says (``<db>.set-aside-…``), in place of
+#: "recovery": the writer set them aside and wrote the rows after them (:class:`monitor.store.writer.StoreWriter`).
+#: ``write-held`` takes it like a recovery file, once what made the database refuse them is put right.
+SET_ASIDE = "set-aside"
 
 #: The ``op`` of a recovery file's last line: the keyed hash of the lines before it.
 _FILE_SEAL = "file_seal"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import itertools
 import logging
 import os
 import secrets
@@ -83,6 +84,12 @@ WRITE_HUNG_S = WRITER_BUSY_TIMEOUT_MS / 1000 + 1.0
 #: number out of its range).
 _REFUSALS = (sqlite3.Error, StoreError, OSError, ValueError, OverflowError)
 
+#: What a database refuses for what a row holds, not for the state of its disk or file (a constraint, a value it
+#: cannot bind, text that is not UTF-8, detail that is not JSON): refused again at every try. Such a row is set
+#: aside in a file of its own with the reason, and the rows after it are written.
+_CONTENT_REFUSALS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, ValueError, OverflowError,
+                     TypeError)
+
 #: Faults after which the file at the configured name is still this one, and its data are written back to it.
 OWN_FILE_FAULTS = ("truncated", "left without its write-ahead log", "left without its shared-memory index")
 
@@ -112,6 +119,23 @@ class FileIncident:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAside:
+    """Rows the database refused for what they hold, set aside in a file so that the rows after them are written."""
+
+    rows: int
+    #: Why the database refused them (the first reason, where several rows were refused at once).
+    error: str
+    #: The file that holds them.
+    path: str
+
+    def message(self) -> str:
+        """The alarm text."""
+        what = f"{self.rows} row{'s' if self.rows != 1 else ''}"
+        return (f"The database refused {what} for what {'they hold' if self.rows != 1 else 'it holds'} "
+                f"({self.error}): set aside in {self.path}, recording goes on")
+
+
+@dataclass(frozen=True, slots=True)
 class WriterStatus:
     """How the writer is doing, for the recorder's status and alarms."""
 
@@ -128,6 +152,8 @@ class WriterStatus:
     key_incidents: tuple[str, ...] = ()
     #: Free space on the disk holding the database at the last look (None: not looked at, or it could not be).
     free_bytes: int | None = None
+    #: Rows the database refused for what they hold, each time some were set aside, oldest first.
+    set_aside: tuple[SetAside, ...] = ()
 
 
 class StoreWriter:
@@ -225,6 +251,14 @@ class StoreWriter:
         self.configured_path = self.path
         #: Called on the writer thread after a chunk was committed (the file watch uses it).
         self.after_commit: Callable[[Store], None] | None = None
+        #: The file of rows the database refused for what they hold (None: none yet), and its text so far.
+        self.set_aside_path: Path | None = None
+        self._aside_text: RecoveryText | None = None
+        #: What was set aside, each time.
+        self._set_aside: list[SetAside] = []
+        #: The parts already in that file, by operation number and part: a transaction that failed after the file
+        #: was written adds them only once when it is tried again.
+        self._aside_parts: set[tuple[int, int]] = set()
 
     # -- any thread ---------------------------------------------------------------------
 
@@ -259,6 +293,7 @@ class StoreWriter:
                 incidents=tuple(self._incidents),
                 key_incidents=tuple(self._key_incidents),
                 free_bytes=self._free_bytes,
+                set_aside=tuple(self._set_aside),
             )
 
     @property
@@ -405,18 +440,18 @@ class StoreWriter:
                 # Being written outside the lock: what these hold must not be given up meanwhile.
                 self._in_flight = len(chunk)
                 self._writing_since = time.monotonic()
+                numbers = list(itertools.islice(self._held_numbers, len(chunk)))
             try:
                 store = self._connection()
-                with store.transaction():
-                    for op in chunk:
-                        apply_operation(store, self.session_id, op)
-                    # In the same transaction: a commit reported failed that went in all the same is known by it.
-                    runs.note(store.db.conn, self.session_id, self.run_id, through)
-                    if self.spill_path is not None:
-                        # In the same transaction: how far this run's recovery file is in the database now.
-                        store.audit(HELD_ROWS_DRAINED, user=None, session_id=self.session_id, run=self.run_id,
-                                    through=through)
-            except _REFUSALS as exc:
+                try:
+                    aside = self._commit(store, chunk, numbers, careful=False)
+                except _CONTENT_REFUSALS as refused:
+                    # One row the database will never take must not hold up the rest: each is tried on its own,
+                    # and what is refused is set aside.
+                    log.error("the database refused a row for what it holds (%s): trying each row on its own",
+                              _reason(refused))
+                    aside = self._commit(store, chunk, numbers, careful=True)
+            except (*_REFUSALS, TypeError) as exc:
                 # A row SQLite cannot bind is held with the rest, alarmed, and goes to the recovery file if it
                 # never goes in.
                 with self._lock:
@@ -429,9 +464,63 @@ class StoreWriter:
                     self._in_flight = 0
                     self._writing_since = None
                 raise
-            self._written(chunk)
+            self._written(chunk, aside)
             if self.after_commit is not None and self._store is not None:
                 self.after_commit(self._store)
+
+    def _commit(self, store: Store, chunk: list[Operation], numbers: list[int], *, careful: bool) -> list[Operation]:
+        """Write ``chunk`` in one transaction. ``careful``: each part of each operation in a savepoint of its own,
+        and the parts the database refuses for what they hold set aside in their file before the commit; those
+        parts are returned."""
+        aside: list[tuple[int, int, Operation, str]] = []
+        with store.transaction():
+            for op, number in zip(chunk, numbers, strict=True):
+                if not careful:
+                    apply_operation(store, self.session_id, op)
+                    continue
+                for index, part in enumerate(_parts(op)):
+                    store.db.execute("SAVEPOINT set_aside")
+                    try:
+                        apply_operation(store, self.session_id, part)
+                    except _CONTENT_REFUSALS as exc:
+                        store.db.execute("ROLLBACK TO set_aside")
+                        aside.append((number, index, part, _reason(exc)))
+                    store.db.execute("RELEASE set_aside")
+            # In the same transaction: a commit reported failed that went in all the same is known by it.
+            runs.note(store.db.conn, self.session_id, self.run_id, numbers[-1])
+            if self.spill_path is not None:
+                # In the same transaction: how far this run's recovery file is in the database now.
+                store.audit(HELD_ROWS_DRAINED, user=None, session_id=self.session_id, run=self.run_id,
+                            through=numbers[-1])
+            if aside:
+                # Before the commit: a part left out of the database is in its file first (else none is left out).
+                self._keep_aside(aside)
+        if aside:
+            entry = SetAside(sum(part.rows() for _, _, part, _ in aside), aside[0][3], str(self.set_aside_path))
+            log.error("%s", entry.message())
+            with self._lock:
+                self._set_aside.append(entry)
+        return [part for _, _, part, _ in aside]
+
+    def _keep_aside(self, aside: list[tuple[int, int, Operation, str]]) -> None:
+        """Put the refused parts in the set-aside file (added to it, or written whole the first time); OSError when
+        no folder takes it."""
+        new = [(number, index, part, reason) for number, index, part, reason in aside
+               if (number, index) not in self._aside_parts]
+        keys = self._keys or self.keys
+        parts = [part for _, _, part, _ in new]
+        reasons = [reason for _, _, _, reason in new]
+        if new:
+            text = self._aside_text
+            if self.set_aside_path is not None and text is not None:
+                append_to(self.set_aside_path, text.part(self.session_id, parts, keys, None, refusals=reasons))
+            else:
+                whole = write_whole(self.configured_path, self.session_id, parts, keys, run=f"{self.run_id}-aside",
+                                    numbers=None, replacing=None, refusals=reasons)
+                if whole is None:
+                    raise OSError(f"the database refused rows ({reasons[0]}) and no folder could take them")
+                self.set_aside_path, self._aside_text = whole
+            self._aside_parts.update((number, index) for number, index, _, _ in new)
 
     def _holding(self) -> bool:
         """True while something is held."""
@@ -727,12 +816,15 @@ class StoreWriter:
             if isinstance(op, Batch):
                 self._stored_numerics += sum(1 for r in op.readings if r.parameter is not Parameter.PLETH)
 
-    def _written(self, chunk: list[Operation]) -> None:
+    def _written(self, chunk: list[Operation], aside: list[Operation]) -> None:
         recovered = False
         with self._lock:
             self._in_flight = 0
             self._writing_since = None
             self._pop_written(len(chunk))
+            for part in aside:  # set aside, not stored
+                if isinstance(part, Batch):
+                    self._stored_numerics -= sum(1 for r in part.readings if r.parameter is not Parameter.PLETH)
             if not self._ok:
                 recovered = True
             self._ok = True
@@ -820,6 +912,26 @@ def _open_writer_store(path: Path, wal: bool = True) -> Store:
     store = Store(path, check=False, wal=wal)
     store.db.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_TIMEOUT_MS}")
     return store
+
+
+def _parts(op: Operation) -> list[Operation]:
+    """``op`` in the parts the database can refuse one by one: a batch's waveform, each numeric reading, each event,
+    each alarm change and its session-row change; any other operation whole."""
+    if not isinstance(op, Batch):
+        return [op]
+    pleth = tuple(r for r in op.readings if r.parameter is Parameter.PLETH)
+    return [
+        *([Batch(readings=pleth)] if pleth else []),
+        *(Batch(readings=(r,)) for r in op.readings if r.parameter is not Parameter.PLETH),
+        *(Batch(events=(e,)) for e in op.events),
+        *(Batch(alarms=(a,)) for a in op.alarms),
+        *([Batch(session_update=op.session_update)] if op.session_update else []),
+    ]
+
+
+def _reason(exc: BaseException) -> str:
+    """Why the database refused a row, in one line."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _take_chunk(held: deque[Operation]) -> list[Operation]:

@@ -115,11 +115,17 @@ class _CommitThenFail:
 
 
 
+def simulated_recorder(store: Store, **options: Any) -> Recorder:
+    """A new session of the simulated monitor from ``T0``, as fast as it can run (``options`` for
+    :meth:`Recorder.new_session`: nurse, alarms, …)."""
+    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
+    return Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30), **options)
+
+
 def recorded_without_a_store(store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float) -> Recorder:
     """A simulated session of ``seconds`` whose writer never finds the store willing, ended: its rows (and its end)
     in a recovery file, the session unfinished in the database."""
-    source = SimulatedSource(seed=1, speed=math.inf, start_time=T0)
-    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30))
+    recorder = simulated_recorder(store)
     switch = Switch()
     switch.broken = True
     recorder.writer = StoreWriter(db_path, recorder.session.id, opener=switch, retry_interval_s=0.0)

@@ -21,7 +21,16 @@ from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
-from monitor.protocols import Anchor, CheckState, Measure, Protocol, ScoreMoment, anchor_times, check_states
+from monitor.protocols import (
+    Anchor,
+    CheckState,
+    Measure,
+    Protocol,
+    ScoreMoment,
+    anchor_times,
+    check_states,
+    respiratory_checks,
+)
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 
 #: Commands a recorder passes to :func:`entry`.
@@ -37,14 +46,19 @@ PROTOCOL_BLOCKERS: Final = frozenset(
 #: judged in :func:`discharge_score_problems`).
 _CADSS: Final = "CADSS6"
 _DISCHARGE_VALUES: Final[Mapping[str, float]] = {"MOAA/S": 5.0, "RASS": 0.0, _CADSS: 0.0}
+_RESPIRATION_KEY: Final = "RESPIRATION"
 #: The range of each nursing scale the monitor knows (CLINICAL.md "Nursing scores and notes"): MOAA/S 0-5, RASS -5 to
-#: +4, CADSS-6 six items (1, 2, 6, 7, 15, 22) of 0-4 each, 0-24 in total. Other scales (a respiration answer) are free.
-_SCALE_RANGES: Final[Mapping[str, tuple[int, int]]] = {"MOAA/S": (0, 5), "RASS": (-5, 4), _CADSS: (0, 24)}
+#: +4, CADSS-6 six items (1, 2, 6, 7, 15, 22) of 0-4 each, 0-24 in total; a counted respiratory rate 0-80 a minute.
+#: Other scales are free.
+_SCALE_RANGES: Final[Mapping[str, tuple[int, int]]] = {
+    "MOAA/S": (0, 5), "RASS": (-5, 4), _CADSS: (0, 24), _RESPIRATION_KEY: (0, 80)}
 _CADSS_ITEM_RANGE: Final = (0, 4)
 
 
-def check_score(scale: str, value: Any, items: Mapping[str, Any] | Iterable[Any] | None = None) -> None:
-    """Refuse a score outside its scale (ValueError naming it); scales the monitor does not know pass."""
+def check_score(scale: str, value: Any, items: Mapping[str, Any] | Iterable[Any] | None = None,
+                depression: Any = None) -> None:
+    """Refuse a score outside its scale (ValueError naming it); scales the monitor does not know pass. A
+    respiratory check (:data:`RESPIRATION_SCALE`) also says, yes or no, whether respiratory depression was seen."""
     key = scale_key(scale)
     bounds = _SCALE_RANGES.get(key)
     if bounds is None:
@@ -52,7 +66,10 @@ def check_score(scale: str, value: Any, items: Mapping[str, Any] | Iterable[Any]
     low, high = bounds
     whole = isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
     if not whole or not low <= value <= high:
-        raise ValueError(f"{scale} is a whole number from {low} to {high}, not {value!r}")
+        what = "breaths a minute" if key == _RESPIRATION_KEY else "a whole number"
+        raise ValueError(f"{scale} is {what} from {low} to {high}, not {value!r}")
+    if key == _RESPIRATION_KEY and not isinstance(depression, bool):
+        raise ValueError("a respiratory check says whether respiratory depression was seen (yes or no)")
     if key == _CADSS and items:
         item_low, item_high = _CADSS_ITEM_RANGE
         scored = dict(items) if isinstance(items, Mapping) else dict(enumerate(items, start=1))
@@ -317,7 +334,24 @@ def discharge_score_problems(protocol: Protocol, events: Iterable[SessionEvent])
                 out.append(f"{due.scale} {value:g}: not back to the baseline {baseline:g}")
         elif value != _DISCHARGE_VALUES[key]:
             out.append(f"{due.scale} {value:g}: not {_DISCHARGE_VALUES[key]:g} yet")
+    breathing = respiratory_checks(listed, since=started)
+    if breathing and breathing[-1].detail.get("depression") is True:
+        # Observed until respiratory depression has resolved (CLINICAL.md): the newest check must say so.
+        out.append("respiratory depression at the last respiratory check: check again once it has resolved")
     return out
+
+
+def score_text(detail: Mapping[str, Any], short: bool = False) -> str:
+    """A score as one line: its scale and value; a respiratory check with its unit and what was seen (``short``:
+    the few words a chart marker has room for)."""
+    scale, value = detail.get("scale", "score"), detail.get("value", "")
+    if scale_key(str(scale)) != _RESPIRATION_KEY or "depression" not in detail:
+        return f"{scale} {value}".strip()
+    seen = detail["depression"] is True
+    if short:
+        return f"resp. {value}/min{', depression' if seen else ''}"
+    return f"{scale} {value}/min, {'respiratory depression seen' if seen else 'no respiratory depression'}"
+
 
 
 def _value(event: SessionEvent) -> float | None:

@@ -763,7 +763,8 @@ class Recorder:
             return event
         if name in ("note", "quick_event", "score", "addendum", "discharge_scored"):
             if name == "score":
-                chair.check_score(str(args.get("scale", "")), args.get("value"), args.get("items"))
+                chair.check_score(str(args.get("scale", "")), args.get("value"), args.get("items"),
+                                  args.get("depression"))
             kind = EventKind(name)
             event = s.record(kind, None, user, **args)
             if name in ("score", "discharge_scored", "addendum"):

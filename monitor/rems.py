@@ -3,9 +3,10 @@
 Every field of the form is listed in :data:`FIELDS`. Fields the session knows - the dose and
 lot, the time of the first spray, the minutes from first spray to the end of monitoring, the
 blood pressure before dosing, at about 40 minutes and before discharge, the concomitant
-medications from the checklist, sedation and dissociation from the scores - are filled from
-the record; the rest (site, ready-to-leave time, whether vitals were acceptable, respiratory
-depression) are asked for and stored as a ``rems_form`` event. A session under a REMS protocol
+medications from the checklist, sedation and dissociation from the scores, respiratory depression
+from the respiratory checks recorded at the chair - are filled from the record; the rest (site,
+ready-to-leave time, whether vitals were acceptable, respiratory depression where no check was
+recorded) are asked for and stored as a ``rems_form`` event. A session under a REMS protocol
 cannot complete while a field is empty (:func:`missing_fields`), and a form counts as submitted
 only once someone marks it so (the REMS wants it within 7 days).
 """
@@ -20,7 +21,7 @@ from typing import Any, Final
 from drivers.core.readings import Reading
 from monitor.checklist import MedicationFlag, current_checklist
 from monitor.dose import dose_record
-from monitor.protocols import Protocol, check_states
+from monitor.protocols import Protocol, check_states, respiratory_checks
 from monitor.session import EventKind, SessionEvent
 from monitor.store import Store
 
@@ -213,6 +214,10 @@ def build_form(
     cadss = _scores(events, {"CADSS-6", "CADSS"})
     if cadss:
         known["dissociation"] = any(v > 0 for v in cadss)
+    breathing = respiratory_checks(events)
+    if breathing:
+        # The respiratory checks recorded at the chair answer it: seen at any of them is seen.
+        known["respiratory_depression"] = any(e.detail.get("depression") is True for e in breathing)
     checklist = current_checklist(events)
     if checklist is not None and checklist.medications is not None:
         flagged = checklist.flagged()

@@ -28,6 +28,7 @@ from drivers.core.readings import (
     Reading,
     flags_text,
 )
+from monitor import chair
 from monitor.alarms.model import Priority
 from monitor.exports.data import SessionRecord
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
@@ -559,7 +560,7 @@ def addendum_text(event: SessionEvent) -> str:
     """The text of an addendum (or of a note, quick event or score) as one line."""
     detail = dict(event.detail)
     if event.kind is EventKind.SCORE:
-        return f"{detail.get('scale', 'score')} {detail.get('value', '')}".strip()
+        return chair.score_text(detail)
     text = detail.get("text") or detail.get("label") or ""
     if not text and detail:
         text = json.dumps(detail, default=str)

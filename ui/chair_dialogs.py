@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor import chair, dose, outcomes, rems
 from monitor import checklist as cl
-from monitor import dose, outcomes, rems
-from monitor.protocols import Protocol
-from ui.dialogs import ok_cancel
+from monitor.protocols import RESPIRATION_SCALE, Protocol
+from ui.dialogs import complain, form_footer, ok_cancel
 from ui.plain_text import plain_label
 
 
@@ -321,6 +321,44 @@ class QuestionnaireDialog(QDialog):
             self._show()
             return
         super().keyPressEvent(event)
+
+
+class RespirationDialog(QDialog):
+    """A respiratory check at the chair (E), where the device gives no respiratory rate: the breaths counted in a
+    minute, and whether respiratory depression was seen. It answers the protocol's respiratory check (esketamine:
+    at about 40 minutes) and the REMS form's question."""
+
+    def __init__(self, parent: QWidget | None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Respiratory check")
+        form = QFormLayout(self)
+        self.rate = QLineEdit()
+        self.rate.setPlaceholderText("breaths counted in a minute")
+        self.rate.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,2}"), self.rate))
+        self.rate.setMinimumWidth(260)
+        form.addRow("Respiratory rate (/min)", self.rate)
+        #: Never ticked for the nurse: depression is an observation, not a default.
+        self.depression = QCheckBox("Respiratory depression seen: slow, shallow or obstructed breathing (&Y)")
+        form.addRow(self.depression)
+        self.message = form_footer(self, form, "Count for a full minute, then Enter.", self._accept_if_valid)
+        self.rate.returnPressed.connect(self._accept_if_valid)
+
+    def _accept_if_valid(self) -> None:
+        try:
+            chair.check_score(RESPIRATION_SCALE, self.breaths(), depression=self.depression_seen())
+        except ValueError as exc:
+            complain(self.message, str(exc))
+            return
+        self.accept()
+
+    def breaths(self) -> int | None:
+        """The rate as typed (None: nothing typed)."""
+        text = self.rate.text().strip()
+        return int(text) if text.isdigit() else None
+
+    def depression_seen(self) -> bool:
+        """Whether respiratory depression was seen."""
+        return self.depression.isChecked()
 
 
 class RemsDialog(QDialog):

@@ -47,6 +47,7 @@ from monitor.checklist import current_checklist
 from monitor.dose import DoseNeedsConfirmation
 from monitor.identifiers import PatientOnFile
 from monitor.labels import PARAMETER_LABELS
+from monitor.protocols import RESPIRATION_SCALE, Measure
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, minutes_seconds
@@ -64,6 +65,7 @@ from ui.chair_dialogs import (
     QuestionnaireDialog,
     RateDialog,
     RemsDialog,
+    RespirationDialog,
 )
 from ui.dialogs import (
     MOAAS_LEVELS,
@@ -462,6 +464,9 @@ class LiveWindow(DialogHost, QMainWindow):
         self.checklist_button = self._button("Checklist (K)", self.checklist_entry, before)
         self.questionnaire_button = self._button("PHQ/GAD (Q)", self.questionnaires,
                                                  "PHQ-9 and GAD-7, answered by the patient on this screen")
+        self.breathing_button = self._button(
+            "Breathing (E)", self.respiratory_check,
+            "Respiratory check: breaths counted in a minute, and whether respiratory depression was seen")
         self.rems_button = self._button("REMS (F)", self.rems_entry,
                                         "Esketamine REMS monitoring form: the answers the record cannot give")
         row = [self.checklist_button, *self.quick_buttons.values(), self.questionnaire_button, self.note_button,
@@ -472,6 +477,10 @@ class LiveWindow(DialogHost, QMainWindow):
             _ScoreButton(self.rass_button, "RASS", "R", frozenset({"RASS"})),
             _ScoreButton(self.cadss_button, "CADSS-6", "C", frozenset({"CADSS6", "CADSS"})),
         )
+        if self._asks_breathing:
+            row.append(self.breathing_button)
+        else:
+            self.breathing_button.setVisible(False)
         if self.bridge.recorder.protocol.rems:
             row.append(self.rems_button)
         else:
@@ -502,6 +511,7 @@ class LiveWindow(DialogHost, QMainWindow):
             ("M", self.score_moaas),
             ("R", self.score_rass),
             ("C", self.score_cadss),
+            ("E", self.respiratory_check),
             ("K", self.checklist_entry),
             ("Q", self.questionnaires),
             ("F", self.rems_entry),
@@ -969,6 +979,21 @@ class LiveWindow(DialogHost, QMainWindow):
         self._open(
             CadssDialog(self),
             lambda d: self.send("score", scale="CADSS-6", value=d.total(), items=d.scores()),  # type: ignore[attr-defined]
+        )
+
+    @property
+    def _asks_breathing(self) -> bool:
+        """Whether the session's protocol asks a respiratory check (the device may not give a respiratory rate)."""
+        return any(c.measure is Measure.RESPIRATION for c in self.bridge.recorder.protocol.checks)
+
+    def respiratory_check(self) -> None:
+        """A respiratory check (E, where the protocol asks one): breaths a minute and respiratory depression."""
+        if not self._asks_breathing or self._blocked():
+            return
+        self._open(
+            RespirationDialog(self),
+            lambda d: self.send("score", scale=RESPIRATION_SCALE, value=d.breaths(),  # type: ignore[attr-defined]
+                                depression=d.depression_seen()),  # type: ignore[attr-defined]
         )
 
     # -- alarms ----------------------------------------------------------------------------------

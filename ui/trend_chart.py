@@ -255,7 +255,7 @@ def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = N
     detail = dict(event.detail)
     if event.kind in _NOTE_KINDS:
         if event.kind is EventKind.SCORE:
-            return f"{detail.get('scale', 'score')} {detail.get('value', '')}".strip()
+            return chair.score_text(detail, short=True)
         text = str(detail.get("text") or detail.get("label") or event.kind.value.replace("_", " "))
         return text if len(text) <= 28 else text[:27] + "…"
     entry = chair.entry_text(event)

@@ -30,7 +30,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from drivers.core.readings import Parameter
-from monitor import review
+from monitor import chair, review
 from monitor.alarms.model import Priority
 from monitor.discharge import (
     LatestVitals,
@@ -393,7 +393,7 @@ def _event_sentence(event: Any, phase_words: Mapping[Phase, str] | None = None) 
     detail = dict(event.detail)
     kind = event.kind
     if kind is EventKind.SCORE:
-        text = f"{detail.get('scale', 'score')} {detail.get('value', '')}".strip()
+        text = chair.score_text(detail)
         items = detail.get("items")
         if isinstance(items, dict) and items:
             text += " (items " + ", ".join(f"{k}: {v}" for k, v in items.items()) + ")"

@@ -85,12 +85,25 @@ def _scale_key(name: str) -> str:
     return name.replace("-", "").replace(" ", "").upper()
 
 
+#: The respiratory check recorded at the chair (a ``measure = "respiration"`` check, where the device gives no
+#: respiratory rate): a score of this scale whose value is the breaths counted in a minute and whose ``depression``
+#: says whether respiratory depression was seen (CLINICAL.md; the REMS form's answer).
+RESPIRATION_SCALE: Final = "respiration"
+
 #: Score scales that answer each kind of timed check.
 SCALES_FOR: Final[Mapping[Measure, frozenset[str]]] = {
     Measure.SEDATION: frozenset({"MOAA/S", "RASS"}),
     Measure.DISSOCIATION: frozenset({"CADSS-6", "CADSS"}),
-    Measure.RESPIRATION: frozenset({"respiration", "RR"}),
+    Measure.RESPIRATION: frozenset({RESPIRATION_SCALE, "RR"}),
 }
+
+
+def respiratory_checks(events: Iterable[SessionEvent], since: float | None = None) -> list[SessionEvent]:
+    """The respiratory checks recorded at the chair (:data:`RESPIRATION_SCALE`), oldest first; with ``since``, those
+    from then on."""
+    key = _scale_key(RESPIRATION_SCALE)
+    return sorted((e for e in events if e.kind is EventKind.SCORE and _scale_key(str(e.detail.get("scale", ""))) == key
+                   and (since is None or e.t >= since)), key=lambda e: e.t)
 
 
 @dataclass(frozen=True, slots=True)

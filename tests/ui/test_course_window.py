@@ -20,7 +20,7 @@ from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.monitor.course.recording import DAY, MRN, Script, record
 from tests.ui.conftest import stored_events
-from ui.chair_dialogs import InterventionDialog, QuestionnaireDialog
+from ui.chair_dialogs import InterventionDialog, QuestionnaireDialog, RespirationDialog
 from ui.course_window import COLUMNS, CourseWindow, cell_texts
 from ui.dialogs import SignedInUser, TextDialog
 from ui.review_window import ReviewWindow
@@ -203,6 +203,41 @@ def test_rems_button_only_for_a_rems_protocol(qtbot: Any, make_window: Any) -> N
     assert not w.rems_button.isVisibleTo(w)
     w.rems_entry()
     assert "has no REMS form" in w.message.text()
+
+
+def test_the_respiratory_check_is_one_key_where_the_protocol_asks_it(qtbot: Any, make_window: Any,
+                                                                     db_path: Path) -> None:
+    """The esketamine protocol asks a respiratory check at about 40 minutes; a monitor without a respiratory rate
+    leaves it to the nurse, whose count and observation are entered with E (before, nothing in the window could
+    answer it: it was always missed, escalated to a high alarm and held up discharge)."""
+    w = make_window(speed=10.0, protocol="esketamine-nasal", first_status=True)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    assert w.breathing_button.isVisibleTo(w) and w.breathing_button.text() == "Breathing (E)"
+    qtbot.keyClick(w, Qt.Key.Key_E)
+    dialog = w.dialog
+    assert isinstance(dialog, RespirationDialog) and not dialog.depression.isChecked()
+    qtbot.keyClick(dialog.rate, Qt.Key.Key_Return)  # nothing counted: refused, the dialog stays
+    assert dialog.isVisible() and "breaths a minute from 0 to 80" in dialog.message.text()
+    qtbot.keyClicks(dialog.rate, "9")
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=5000)
+    qtbot.keyClick(dialog.rate, Qt.Key.Key_Tab)  # to the box, ticked with Space
+    assert dialog.depression.hasFocus()
+    qtbot.keyClick(dialog.depression, Qt.Key.Key_Space)
+    assert dialog.depression.isChecked()
+    qtbot.keyClick(dialog.depression, Qt.Key.Key_Return)  # Enter records it from the box too
+    assert w.dialog is None
+    qtbot.waitUntil(lambda: bool(stored_events(db_path, "score")), timeout=5000)
+    [score] = stored_events(db_path, "score")
+    assert dict(score.detail) == {"scale": "respiration", "value": 9, "depression": True}
+
+
+def test_no_respiratory_check_key_where_the_protocol_asks_none(qtbot: Any, make_window: Any) -> None:
+    w = make_window(speed=10.0, first_status=True)
+    assert not w.breathing_button.isVisibleTo(w)
+    w.respiratory_check()
+    assert w.dialog is None
 
 
 def test_the_review_timeline_says_what_was_entered(course_db: Path) -> None:

@@ -87,7 +87,7 @@ def course_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (Phase.BASELINE, 40, "outcome_score", {"scale": "PHQ-9", "answers": "001000000"}),
         (Phase.RECOVERY, 33 * 60, "score", {"scale": "MOAA/S", "value": 5}),
         (Phase.RECOVERY, 33 * 60 + 5, "score", {"scale": "CADSS-6", "value": 0}),
-        (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": "normal"}),
+        (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": 16, "depression": False}),
         (Phase.RECOVERY, 34 * 60, "rems_answers", {"answers": ANSWERS}),
     ])
     record(db, NASAL, start=FIRST + 10 * DAY, plan=SessionPlan(5, 5, 116), script=nasal, seed=31)

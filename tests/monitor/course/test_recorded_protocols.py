@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import rems
+from monitor import rems, review
 from monitor.cli import progress_line
 from monitor.dose import DoseNeedsConfirmation
 from monitor.plan import SessionPlan
@@ -71,7 +71,7 @@ def _nasal_script(*, answers: dict[str, object] | None) -> Script:
         (Phase.BASELINE, 50, "outcome_score", {"scale": "PHQ-9", "answers": "122112101"}),
         (Phase.RECOVERY, 33 * 60, "score", {"scale": "MOAA/S", "value": 4}),
         (Phase.RECOVERY, 33 * 60 + 5, "score", {"scale": "CADSS-6", "value": 3}),
-        (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": "normal, 14/min"}),
+        (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": 14, "depression": False}),
         (Phase.RECOVERY, 40 * 60, "score", {"scale": "MOAA/S", "value": 5}),
     ]
     if answers is not None:
@@ -111,8 +111,10 @@ def test_rems_session_cannot_complete_with_a_field_missing(tmp_path: Path) -> No
         form = rems.build_form(NASAL, row, store.patient_row(row["patient_id"]), events,
                                list(store.readings(row["id"])), recorder.session.now)
     assert form.missing() == [rems.LABELS[k] for k in (
-        "site", "ready_to_leave_at", "vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
-        "respiratory_depression")]
+        "site", "ready_to_leave_at", "vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge")]
+    # The respiratory check recorded at the chair (Breathing, E) answers the form's question.
+    assert form.value("respiratory_depression") is False
+    assert next(f.origin for f in form.fields if f.key == "respiratory_depression") == "session"
     refusal = rems.completion_refusal(form)
     assert refusal is not None
     assert refusal.startswith("the REMS Patient Monitoring Form is incomplete: Treatment site; Time the patient")
@@ -164,6 +166,35 @@ def test_rems_session_completes_once_the_form_is_full(tmp_path: Path) -> None:
         # The timed checks were all kept, so no "missed" technical event.
         assert not [e for e in events if e.kind is EventKind.TECHNICAL and e.detail.get("condition") ==
                     "check_missed"]
+
+
+def test_respiratory_depression_at_the_last_check_holds_discharge_until_a_check_finds_it_resolved(
+        tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    script = _nasal_script(answers={**ANSWERS, "respiratory_depression": "no"})
+    script.steps[5] = (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": 8, "depression": True})
+    script.steps += [
+        (Phase.RECOVERY, 100 * 60, "score", {"scale": "CADSS-6", "value": 0}),
+        (Phase.RECOVERY, 105 * 60, "complete", {}),
+        (Phase.RECOVERY, 108 * 60, "score", {"scale": "respiration", "value": 14, "depression": False}),
+    ]
+    # The plan's end (126 min) is discharged as the nurse would, once nothing holds it.
+    recorder = record(db, NASAL, start=START, plan=SessionPlan(5, 5, 116), script=script, stop_after_s=140 * 60)
+    refused = script.results[len(script.steps) - 2].exception()
+    assert isinstance(refused, OverrideRequired)
+    assert [b.text for b in refused.check.blockers if b.code == "score_not_met"] == [
+        "respiratory depression at the last respiratory check: check again once it has resolved"]
+    assert recorder.session.phase is Phase.COMPLETE
+    with Store(db) as store:
+        row = store.session_row(recorder.session.id)
+        events = store.events(row["id"])
+        form = rems.build_form(NASAL, row, store.patient_row(row["patient_id"]), events,
+                               list(store.readings(row["id"])), recorder.session.now)
+    # Seen at one check is seen, whatever the staff's answer said: the record wins.
+    assert form.value("respiratory_depression") is True
+    texts = [review.addendum_text(e) for e in events if e.kind is EventKind.SCORE
+             and e.detail["scale"] == "respiration"]
+    assert texts == ["respiration 8/min, respiratory depression seen", "respiration 14/min, no respiratory depression"]
 
 
 def test_a_missed_timed_check_is_a_technical_alarm(tmp_path: Path) -> None:

@@ -29,6 +29,10 @@ BAD: list[dict[str, Any]] = [
     {"scale": "CADSS-6", "value": 30},
     {"scale": "CADSS-6", "value": 3, "items": {"1": 5, "2": 0, "6": 0, "7": 0, "15": 0, "22": 0}},
     {"scale": "CADSS-6", "value": 9, "items": {"1": 1, "2": 0, "6": 0, "7": 0, "15": 0, "22": 0}},
+    {"scale": "respiration", "value": "normal, 14/min", "depression": False},
+    {"scale": "respiration", "value": 90, "depression": False},
+    {"scale": "respiration", "value": 14},
+    {"scale": "respiration", "value": 14, "depression": "no"},
 ]
 GOOD: list[dict[str, Any]] = [
     {"scale": "MOAA/S", "value": 0},
@@ -37,7 +41,8 @@ GOOD: list[dict[str, Any]] = [
     {"scale": "RASS", "value": 4},
     {"scale": "CADSS-6", "value": 24},
     {"scale": "CADSS-6", "value": 2, "items": {"1": 1, "2": 1, "6": 0, "7": 0, "15": 0, "22": 0}},
-    {"scale": "respiration", "value": "normal, 14/min"},
+    {"scale": "respiration", "value": 14, "depression": False},
+    {"scale": "respiration", "value": 7, "depression": True},
 ]
 
 
@@ -51,7 +56,7 @@ def _recorder(store: Store) -> Recorder:
 def test_a_score_outside_its_scale_is_refused(tmp_path: Path, score: dict[str, Any]) -> None:
     with Store(tmp_path / "s.db") as store:
         rec = _recorder(store)
-        with pytest.raises(ValueError, match=r"CADSS-6|MOAA/S|RASS"):
+        with pytest.raises(ValueError, match=r"CADSS-6|MOAA/S|RASS|respiration|respiratory depression"):
             run_now(rec, "score", **score)
 
 

@@ -88,6 +88,14 @@ class ChecklistDialog(QDialog):
         """What was typed."""
         return self.entry.text().strip()
 
+    def draft(self) -> str:
+        """What was typed, to give back if the checklist is opened again."""
+        return self.quick_text()
+
+    def restore(self, draft: str) -> None:
+        """Give back what was typed last time (its preview follows)."""
+        self.entry.setText(draft)
+
 
 class RateDialog(QDialog):
     """A new infusion rate in mg/h (D during the infusion), or the right rate in place of the last one entered."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QFontMetrics, QKeyEvent, QKeySequence, QShortcut
@@ -220,8 +221,9 @@ class ReasonConfirmDialog(ConfirmDialog):
         self.editor.installEventFilter(self)
         layout.insertWidget(1, QLabel(prompt))
         layout.insertWidget(2, self.editor)
-        self.setTabOrder(self.editor, self.no_button)
-        self.setTabOrder(self.no_button, self.yes_button)
+        # Tab from the reason goes to the action, as the hint says (to Cancel first, Tab then Space cancelled).
+        self.setTabOrder(self.editor, self.yes_button)
+        self.setTabOrder(self.yes_button, self.no_button)
         self.editor.setFocus()  # ready for the reason
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -254,6 +256,7 @@ class TextDialog(QDialog):
         if multiline:
             self.editor = QPlainTextEdit()
             self.editor.setMinimumSize(480, 140)
+            self.editor.setTabChangesFocus(True)  # Tab leaves the note for its buttons, as in every other field
             self.editor.installEventFilter(self)  # Enter starts a new line; Ctrl+Enter saves, as the hint says
         else:
             self.editor = QLineEdit()
@@ -287,6 +290,16 @@ class TextDialog(QDialog):
             self.editor.setPlainText(text)
         else:
             self.editor.setText(text)
+
+    def draft(self) -> str:
+        """What was typed, to give back if the dialog is opened again (see :class:`Drafts`)."""
+        return self.text()
+
+    def restore(self, draft: str) -> None:
+        """Give back what was typed last time, the cursor at its end."""
+        self.set_text(draft)
+        if isinstance(self.editor, QPlainTextEdit):
+            self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
 
 
 class LevelDialog(QDialog):
@@ -585,6 +598,45 @@ class _FormInFront(QObject):
                 self.host._form_in_front()
             return True
         return False
+
+
+class Drafts:
+    """What a form held when it closed without being recorded (Escape, Cancel, Enter where Enter cancels, a refusal
+    after it), given back when the same form is opened again, so that nothing typed is lost to one key.
+
+    A form takes part with ``draft()`` (its entries; empty: nothing to keep) and ``restore(draft)``. A draft older
+    than the form's ``max_age_s`` is not given back: an assessment is made afresh, not taken from long ago.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._kept: dict[str, tuple[float, Any]] = {}
+
+    def attach(self, key: str, dialog: QDialog, *, max_age_s: float | None = None,
+               keep_when_accepted: bool = False) -> float | None:
+        """Give ``dialog`` the draft kept under ``key`` (when it was kept, or None: none given), and keep what it
+        holds when it closes: unless it was accepted (``keep_when_accepted``: also then, for a form whose entries
+        still need a second step that may be cancelled)."""
+        kept = self._kept.pop(key, None)
+        given = None
+        if kept is not None and (max_age_s is None or self._clock() - kept[0] <= max_age_s):
+            dialog.restore(kept[1])  # type: ignore[attr-defined]
+            given = kept[0]
+
+        def closed(code: int) -> None:
+            if code == QDialog.DialogCode.Accepted and not keep_when_accepted:
+                self._kept.pop(key, None)
+                return
+            draft = dialog.draft()  # type: ignore[attr-defined]
+            if draft:
+                self._kept[key] = (self._clock(), draft)
+
+        dialog.finished.connect(closed)
+        return given
+
+    def drop(self, key: str) -> None:
+        """Forget the draft kept under ``key`` (its entries were recorded)."""
+        self._kept.pop(key, None)
 
 
 class DialogHost:

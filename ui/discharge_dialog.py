@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
@@ -61,6 +61,10 @@ PADSS_ENTRIES: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
 )
 
 
+#: What the form says when it gives back the entries of a form closed a moment ago (:meth:`DischargeDialog.restore`).
+RESTORED: Final = "Entries from a moment ago are back: check each is still true"
+
+
 class DischargeDialog(QDialog):
     """Collects the discharge items and shows both scores as they are entered."""
 
@@ -87,6 +91,8 @@ class DischargeDialog(QDialog):
         # and what does not fit scrolls (a scroll bar says there is more).
         layout.addWidget(_scrolled(self.ages_label, AGES_LINES))
         self.nibp_button = QPushButton("NIBP now")
+        # Never the button Enter presses: Enter in this form cancels (it once started a cuff).
+        self.nibp_button.setAutoDefault(False)
         self.nibp_button.setEnabled(nibp_now is not None)
         if nibp_now is not None:
             self.nibp_button.clicked.connect(nibp_now)
@@ -131,7 +137,7 @@ class DischargeDialog(QDialog):
         self.result_label.setStyleSheet("font-size: 16px;")
         # The verdict, the reasons, then the computed items: the form never grows while scoring; more scrolls.
         layout.addWidget(_scrolled(self.result_label, RESULT_LINES))
-        hint = QLabel("Tab moves between items, arrow keys choose, Space ticks · Enter cancels")
+        self.hint = hint = QLabel("Tab moves between items, Space ticks one, arrows change it · Enter cancels")
         hint.setObjectName("dim")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.complete_button = buttons.addButton(
@@ -139,15 +145,17 @@ class DischargeDialog(QDialog):
         )
         self.complete_button.setObjectName("confirm")
         self.complete_button.setAutoDefault(False)
-        cancel = buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        cancel.setText("Cancel (Enter)")
-        cancel.setDefault(True)  # Enter alone never completes a session
+        self.cancel_button = buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button.setText("Cancel (Enter)")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         footer = QHBoxLayout()
         footer.addWidget(hint, 1)
         footer.addWidget(buttons)
         layout.addLayout(footer)
+        # Once it is in the dialog (a button made default before that is not the dialog's default, and the first
+        # button that may be one took its place): Enter alone never completes a session.
+        self.cancel_button.setDefault(True)
         self.update_result()
         self._sized = False
 
@@ -177,6 +185,30 @@ class DischargeDialog(QDialog):
             group.idToggled.connect(lambda *_: self.update_result())
             self.groups[name] = group
         return box
+
+    def draft(self) -> dict[str, Any]:
+        """The entries so far (items scored, boxes ticked, the reason), to give back if the form is opened again
+        soon; empty when nothing was entered."""
+        scored = {name: group.checkedId() for name, group in self.groups.items() if group.checkedId() >= 0}
+        ticked = {name: box.isChecked() for name, box in self._boxes().items() if box.isChecked()}
+        reason = self.override.text().strip()
+        if not (scored or ticked or reason):
+            return {}
+        return {"scored": scored, "ticked": ticked, "reason": reason}
+
+    def restore(self, draft: dict[str, Any]) -> None:
+        """Give back the entries of a form closed a moment ago, and say so: each must still be true."""
+        for name, score in draft.get("scored", {}).items():
+            self.set_item(name, score)
+        for name, box in self._boxes().items():
+            box.setChecked(bool(draft.get("ticked", {}).get(name)))
+        self.override.setText(draft.get("reason", ""))
+        # In place of the hint, not beside it: the form keeps its size (it must fit 1280x720).
+        self.hint.setText(RESTORED)
+        self.hint.setStyleSheet(f"color: {theme.WARNING_TEXT};")
+
+    def _boxes(self) -> dict[str, QCheckBox]:
+        return {"on_oxygen": self.on_oxygen, "escort": self.escort, "no_driving": self.no_driving}
 
     def set_item(self, name: str, score: int) -> None:
         """Choose a score for an entered item (as a click would)."""

@@ -74,6 +74,7 @@ from ui.dialogs import (
     CadssDialog,
     ConfirmDialog,
     DialogHost,
+    Drafts,
     LevelDialog,
     PatientDialog,
     ReasonConfirmDialog,
@@ -121,6 +122,9 @@ _RULE_PARAMETER = {
 }
 
 MESSAGE_SHOWN_MS = 12_000
+#: How long the entries of a discharge form closed without completing (Escape, Enter, a cancelled reason) are given
+#: back when it is opened again: long enough for a slip of a key, too short to reuse an old assessment.
+DISCHARGE_DRAFT_S = 300.0
 #: Who an audio pause at the locked screen is recorded under: anyone may pause, nobody is signed in.
 # The watchdog looks at the recorder this often (and flashes its alarm at half this rate).
 WATCHDOG_TICK_MS = 250
@@ -301,6 +305,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.guard: GuardBeat | None = None
         self.locked = False
         self.dialog: QDialog | None = None
+        #: What a note, the checklist or the discharge form held when closed without being recorded.
+        self.drafts = Drafts(time.monotonic)
         #: The accounts dialog an admin opened from the settings (over them), if any.
         self.accounts_dialog: QDialog | None = None
         self.last_status: SessionStatus | None = None
@@ -795,7 +801,11 @@ class LiveWindow(DialogHost, QMainWindow):
         check = status.step_check if status is not None else None
         nibp_now = self.nibp_now if status is not None and status.can_start_nibp else None
         marks = self.bridge.recorder.protocol.discharge.marks
-        self._open(DischargeDialog(self, readings, baseline, check, nibp_now, marks), self._discharge_entered)
+        dialog = DischargeDialog(self, readings, baseline, check, nibp_now, marks)
+        # Kept also when the form is accepted: the question after it (criteria not met: the reason) may be
+        # cancelled. Given back for a few minutes only: a discharge assessment is made afresh.
+        self.drafts.attach("discharge", dialog, max_age_s=DISCHARGE_DRAFT_S, keep_when_accepted=True)
+        self._open(dialog, self._discharge_entered)
 
     def _discharge_entered(self, dialog: QDialog) -> None:
         result = dialog.discharge()  # type: ignore[attr-defined]
@@ -806,6 +816,7 @@ class LiveWindow(DialogHost, QMainWindow):
 
         def record(why: str) -> None:
             complete_args = {"override_reason": why} if why else {}
+            self.drafts.drop("discharge")
             self.send("discharge_scored", lambda _r: self.send("complete", **complete_args), **detail)
 
         if result.passed:
@@ -854,8 +865,9 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         protocol = self.bridge.recorder.protocol
         current = current_checklist(self.events)
-        self._open(ChecklistDialog(self, protocol, current),
-                   lambda d: self.send("checklist", quick=d.quick_text()))  # type: ignore[attr-defined]
+        dialog = ChecklistDialog(self, protocol, current)
+        self.drafts.attach("checklist", dialog)
+        self._open(dialog, lambda d: self.send("checklist", quick=d.quick_text()))  # type: ignore[attr-defined]
 
     def dose_entry(self) -> None:
         """Before the infusion: the dose plan; during it: a new rate in mg/h (D)."""
@@ -951,7 +963,9 @@ class LiveWindow(DialogHost, QMainWindow):
             if text:
                 self.send("note", text=text)
 
-        self._open(TextDialog(self, "Note", "Note for the timeline", multiline=True), record)
+        dialog = TextDialog(self, "Note", "Note for the timeline", multiline=True)
+        self.drafts.attach("note", dialog)
+        self._open(dialog, record)
 
     def score_moaas(self) -> None:
         """MOAA/S 0-5 (M, then the digit)."""

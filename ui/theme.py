@@ -85,9 +85,14 @@ QPushButton#primary:disabled, QPushButton#danger:disabled {{ color: #5d6670; bac
     border-color: #262e36; font-weight: normal; }}
 QPushButton#danger {{ background: #7a2020; border-color: #a03030; font-weight: bold; }}
 QPushButton#confirm {{ border: 2px solid #2b78bd; font-weight: bold; }}
-QPushButton:default {{ border: 2px solid {TEXT}; }}
-/* Keyboard focus: never an alarm colour, nor the amber of a score due. */
-QPushButton:focus {{ border: 2px dotted {TEXT}; }}
+/* Keyboard focus, the one white ring on screen: never an alarm colour, nor the amber of a score due. It is named
+   with each button kind, whose own border would win over a plain ":focus" (an id outranks a state); the default
+   button has no ring of its own (its label says "(Enter)"), so that it is never taken for the focused one. */
+QPushButton:focus, QPushButton#confirm:focus, QPushButton#primary:focus, QPushButton#danger:focus {{
+    border: 2px dotted {TEXT}; }}
+QLineEdit:focus, QComboBox:focus, QAbstractSpinBox:focus, QPlainTextEdit:focus, QTableWidget:focus,
+QListWidget:focus {{ border: 2px solid {TEXT}; padding: 2px; }}
+QRadioButton:focus, QCheckBox:focus {{ border: 1px dotted {TEXT}; }}
 QRadioButton, QCheckBox {{ spacing: 8px; }}
 QRadioButton::indicator, QCheckBox::indicator {{ width: 18px; height: 18px; border: 2px solid #8a97a5;
     background: #0f151b; }}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, assert_never
@@ -169,8 +170,27 @@ def entry(
             raise SessionRuleError(f"the {protocol.name} protocol has no REMS form")
         given = dict(args.get("answers") or {})
         checked = {key: rems.check_answer(key, value) for key, value in given.items()}
+        if "ready_to_leave_at" in checked:
+            _check_ready_time(float(checked["ready_to_leave_at"]), session, list(events))
         return Entry(EventKind.REMS_FORM, {"answers": checked})
     raise ValueError(f"unknown entry '{name}'")
+
+
+def _check_ready_time(ready: float, session: Session, events: list[SessionEvent]) -> None:
+    """The REMS form's "ready to leave" time lies between the first spray (the session's start before it) and now:
+    a time typed on the wrong day, or a year that is no year, is refused with the span it must lie in."""
+    first = anchor_times(events).get(Anchor.INFUSION_START)
+    low = first if first is not None else session.started_at
+    if not low <= ready <= session.now + 60.0:
+        what = "the first spray" if first is not None else "the session's start"
+        raise rems.RemsAnswerError(
+            f"{rems.LABELS['ready_to_leave_at']}: {_clock_text(ready)} is not between {what} "
+            f"({_clock_text(low)}) and now ({_clock_text(session.now)})")
+
+
+def _clock_text(t: float) -> str:
+    """A moment as the clinic's clock showed it, with the zone (an hour that came twice is told apart)."""
+    return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(t))
 
 
 #: A dose planned on a weight further than this from the checklist's needs a confirmation (a slipped digit).

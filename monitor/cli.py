@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 from monitor import __version__
 from monitor.accounts import os_user
 from monitor.app.errors import AppError
-from monitor.app.exports import export_course, export_session, read_course, reference_ranges, rems_worksheet
+from monitor.app.exports import (
+    export_course,
+    export_session,
+    mark_rems_submitted,
+    read_course,
+    reference_ranges,
+    rems_worksheet,
+)
 from monitor.app.services import patient_id_system, send_close_to_server, send_held_to_server
 from monitor.app.stores import open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
@@ -35,7 +42,7 @@ from monitor.security_cli import (
     cmd_verify,
 )
 from monitor.session import Phase, minutes_seconds
-from monitor.store import SessionNotFound, Store, StoreError
+from monitor.store import Store, StoreError
 
 if TYPE_CHECKING:
     from monitor.alarms.model import AlarmRecord
@@ -298,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_option(rems_cmd)
     rems_cmd.add_argument("--submitted", metavar="SESSION", help="mark this session's form as submitted")
     rems_cmd.add_argument("--reference", metavar="TEXT", help="the REMS confirmation number, if any")
+    rems_cmd.add_argument("--incomplete-because", metavar="TEXT",
+                          help="with --submitted, for a form with fields empty in the record: why (e.g. closed "
+                               "without discharge; the rest filled in on the worksheet); audited")
     add_identity_options(rems_cmd)  # who submitted it, signed in
     rems_cmd.add_argument("--worksheet", metavar="SESSION", help="write this session's form as a PDF worksheet")
     rems_cmd.add_argument("--out", metavar="FILE", help="where the worksheet goes")
@@ -904,11 +914,10 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
     try:
         if args.submitted:
             submitter = acting_principal(args, store, required=True).name
-            try:
-                rems.mark_submitted(store, args.submitted, user=submitter, reference=args.reference)
-            except (rems.RemsAnswerError, SessionNotFound) as exc:
-                raise CliError(str(exc)) from None
-            out.write(f"session {args.submitted}: REMS form marked submitted\n")
+            marked = mark_rems_submitted(store, args.submitted, user=submitter, reference=args.reference,
+                                         incomplete_reason=args.incomplete_because)
+            empty = f" with {len(marked.missing())} field(s) empty in the record" if marked.missing() else ""
+            out.write(f"session {args.submitted}: REMS form marked submitted{empty}\n")
             return EXIT_OK
         if args.worksheet:
             return _rems_worksheet(store, args, out)

@@ -335,6 +335,7 @@ def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
     doc.build([
         Paragraph("Esketamine REMS - patient monitoring worksheet", styles["Heading1"]),
         Paragraph(escape(f"Session {form.session_id[:8]}: {state}; {submitted}."), styles["BodyText"]),
+        *(Paragraph(f"<b>{escape(_latin1(note))}</b>", styles["BodyText"]) for note in form.notes),
         Spacer(1, 4 * mm),
         _table(rows, [80 * mm, 70 * mm, 25 * mm]),
     ])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from drivers.core.readings import Reading
@@ -94,6 +95,8 @@ class RemsForm:
     submitted_at: float | None = None
     submitted_by: str | None = None
     reference: str | None = None
+    #: What a reviewer must see beside the fields: a session discharged before the REMS minimum observation.
+    notes: tuple[str, ...] = ()
 
     def missing(self) -> list[str]:
         """Labels of the fields still empty."""
@@ -120,6 +123,7 @@ class RemsForm:
             "submitted_at": self.submitted_at,
             "submitted_by": self.submitted_by,
             "reference": self.reference,
+            "notes": list(self.notes),
             "fields": {f.key: {"label": f.label, "value": f.value, "origin": f.origin} for f in self.fields},
         }
 
@@ -145,6 +149,24 @@ def check_answer(key: str, value: Any) -> Any:
     if not text:
         raise RemsAnswerError(f"{LABELS[key]}: the answer is empty")
     return text
+
+
+def clock_times(hour: int, minute: int, since: float, until: float) -> list[float]:
+    """The moments from ``since`` to ``until`` at which the clinic's clock read ``hour:minute``, oldest first: none,
+    one, or two on the night the clocks go back (the hour that comes twice), never a time the clocks skipped."""
+    found: set[float] = set()
+    day = datetime.fromtimestamp(since).date()
+    last = datetime.fromtimestamp(until).date()
+    while day <= last:
+        for fold in (0, 1):
+            local = datetime(day.year, day.month, day.day, hour, minute, fold=fold)
+            t = local.timestamp()
+            # A time the clocks skipped maps to another clock reading: not a moment the clock showed.
+            shown = datetime.fromtimestamp(t)
+            if (shown.hour, shown.minute) == (hour, minute) and since <= t <= until:
+                found.add(t)
+        day += timedelta(days=1)
+    return sorted(found)
 
 
 def answers(events: Iterable[SessionEvent]) -> dict[str, Any]:
@@ -190,20 +212,32 @@ def build_form(
     if dose.plan is not None:
         known["dose_mg"] = dose.plan.total_mg
         known["lot"] = dose.plan.lot
-    completed = next((e.t for e in events if e.kind is EventKind.SESSION_COMPLETED), None)
+    completion = next((e for e in events if e.kind is EventKind.SESSION_COMPLETED), None)
+    completed = None if completion is None else completion.t
+    notes: list[str] = []
     if dose.started_at is not None:
         known["first_spray_at"] = dose.started_at
         end = completed if completed is not None else now
         known["monitoring_minutes"] = round((end - dose.started_at) / 60.0, 1)
+        minimum = protocol.discharge.minimum_observation_min
+        if completion is not None and known["monitoring_minutes"] < minimum:
+            # A blocker overridden with a reason at the chair: the REMS minimum was not kept, which the form's
+            # minutes alone do not say.
+            reason = str(completion.detail.get("override_reason") or "").strip()
+            notes.append(f"Discharged {known['monitoring_minutes']:g} min after the first spray, before the "
+                         f"{minimum:g}-minute minimum observation" + (f" (reason given: {reason})" if reason else ""))
     states = {s.check.id: s for s in check_states(protocol, events, readings, now)}
     for key in ("bp_before_dosing", "bp_40_min", "bp_before_discharge"):
         state = states.get(key)
         taken_at = None if state is None else state.done_at
+        at_40 = states.get("bp_40_min")
         if key == "bp_before_discharge" and taken_at is not None and (
             dose.started_at is None or taken_at < dose.started_at
+            or (at_40 is not None and taken_at == at_40.done_at)
         ):
             # A cuff from before the first spray is the pre-dose pressure, never the one before discharge (a
-            # session closed during dosing looks back from the record's end).
+            # session closed during dosing looks back from the record's end); and the 40-minute cuff is never
+            # also the one before discharge (a session ended within 15 minutes of it): the form asks for three.
             known[key] = None
             continue
         known[key] = _bp_text(state.value) if state is not None else None
@@ -242,6 +276,7 @@ def build_form(
         submitted_at=sub.get("submitted_at"),
         submitted_by=sub.get("submitted_by"),
         reference=sub.get("reference"),
+        notes=tuple(notes),
     )
 
 
@@ -260,17 +295,32 @@ def submission(store: Store, session_id: str) -> dict[str, Any] | None:
 
 
 def mark_submitted(
-    store: Store, session_id: str, *, user: str, reference: str | None = None, at: float | None = None
+    store: Store, form: RemsForm, *, user: str, reference: str | None = None, at: float | None = None,
+    incomplete_reason: str | None = None,
 ) -> None:
-    """Record that the form was submitted to the REMS (audited; a second mark is refused)."""
+    """Record that the session's form was submitted to the REMS (audited). Refused for a session still recording, a
+    second time, and for a form with empty fields unless ``incomplete_reason`` says why (a session closed without
+    discharge, the rest filled in on the worksheet): the reason and the fields empty in the record are audited."""
     if not user.strip():
         raise RemsAnswerError("say who submitted the form")
-    row = store.session_row(session_id)
+    row = store.session_row(form.session_id)
+    if store.status_of(row) == "recording":
+        raise RemsAnswerError(f"session {row['id'][:8]} is still recording: its form is submitted once it has ended")
     if submission(store, row["id"]) is not None:
         raise RemsAnswerError("this session's form is already marked submitted")
+    missing = form.missing()
+    reason = (incomplete_reason or "").strip()
+    if missing and not reason:
+        raise RemsAnswerError(
+            f"session {row['id'][:8]}: the form has {len(missing)} empty field{'s' if len(missing) != 1 else ''} in "
+            f"the record ({'; '.join(missing)}); mark it submitted only with the reason it went incomplete, or as "
+            "filled in on its worksheet (--incomplete-because TEXT)")
     when = time.time() if at is None else at
     store.add_rems_submission(row["id"], when, user, reference)
-    store.audit("rems_form_submitted", user=user, session_id=row["id"], reference=reference)
+    detail: dict[str, Any] = {"reference": reference}
+    if missing:
+        detail.update(empty_in_record=missing, incomplete_because=reason)
+    store.audit("rems_form_submitted", user=user, session_id=row["id"], **detail)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ the recorder uses), so what it shows is what will be stored or refused.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, QTime
@@ -369,6 +369,10 @@ class RespirationDialog(QDialog):
         return self.depression.isChecked()
 
 
+#: The longest a session is taken to run when the form looks for the moment a time typed stands for.
+SESSION_SPAN_S = 2 * 86_400.0
+
+
 class RemsDialog(QDialog):
     """The REMS form's questions the session cannot answer itself (the rest is filled from the record).
 
@@ -381,24 +385,34 @@ class RemsDialog(QDialog):
     FALLBACK_TEXT = ("bp_before_dosing", "bp_40_min", "bp_before_discharge")
     FALLBACK_YES_NO = ("benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois")
 
-    def __init__(self, parent: QWidget | None, session_start: float, given: dict[str, Any]) -> None:
+    def __init__(self, parent: QWidget | None, session_start: float, given: dict[str, Any],
+                 now: float | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Esketamine REMS - patient monitoring form")
         self.session_start = session_start
+        #: The session's time now (its own clock: a replay runs ahead of the computer's).
+        self.now = time.time() if now is None else now
         form = QFormLayout(self)
         self.site = QLineEdit(str(given.get("site") or ""))
         form.addRow(rems.LABELS["site"], self.site)
         ready_at = given.get("ready_to_leave_at")
+        #: The moment answered before, kept as it is unless the time shown is changed (rebuilt from the clock
+        #: reading, an answer in the hour the clocks go back moved by that hour, or by a day).
+        self.answered_ready = float(ready_at) if ready_at else None
         # The ready time is an answer only once the nurse says it is known: the clock's time is nobody's answer.
         self.ready_known = QCheckBox("known")
         self.ready_known.setChecked(bool(ready_at))
         self.ready = QTimeEdit()
         self.ready.setDisplayFormat("HH:mm")
-        moment = datetime.fromtimestamp(float(ready_at) if ready_at else time.time())
+        moment = datetime.fromtimestamp(self.answered_ready or self.now)
         self.ready.setTime(QTime(moment.hour, moment.minute))
-        self.ready.timeChanged.connect(lambda _t: self.ready_known.setChecked(True))
+        self.ready.timeChanged.connect(self._ready_changed)
+        #: Which of the two, where the time shown came twice in the session (the night the clocks go back).
+        self.which = QComboBox()
+        self.which.setVisible(False)
         ready_row = QHBoxLayout()
         ready_row.addWidget(self.ready)
+        ready_row.addWidget(self.which)
         ready_row.addWidget(self.ready_known)
         form.addRow(rems.LABELS["ready_to_leave_at"], ready_row)
         self.answers: dict[str, QComboBox] = {}
@@ -420,6 +434,11 @@ class RemsDialog(QDialog):
             self.answers[key] = self._yes_no(form, key, given, rems.LABELS[key])
         form.addRow(ok_cancel(self))
 
+    def _on_first_day(self) -> float:
+        day = datetime.fromtimestamp(self.session_start)
+        shown = self.ready.time()
+        return day.replace(hour=shown.hour(), minute=shown.minute(), second=0, microsecond=0).timestamp()
+
     @staticmethod
     def _yes_no(form: QFormLayout, key: str, given: dict[str, Any], label: str) -> QComboBox:
         box = QComboBox()
@@ -429,16 +448,42 @@ class RemsDialog(QDialog):
         form.addRow(label, box)
         return box
 
+    def _ready_changed(self, _time: QTime) -> None:
+        self.ready_known.setChecked(True)
+        self.answered_ready = None
+        moments = self._moments()
+        # Offered only when the clock showed that time twice in the session: the zone tells them apart.
+        self.which.clear()
+        days = {time.strftime("%x", time.localtime(t)) for t in moments}
+        shown = "%a %d %b %H:%M %Z" if len(days) > 1 else "%H:%M %Z"
+        for t in moments:
+            self.which.addItem(time.strftime(shown, time.localtime(t)), t)
+        self.which.setVisible(len(moments) > 1)
+
+    def _moments(self) -> list[float]:
+        """The moments of the session at which the clock read the time shown."""
+        shown = self.ready.time()
+        until = min(self.now + 60.0, self.session_start + SESSION_SPAN_S)
+        return rems.clock_times(shown.hour(), shown.minute(), self.session_start, until)
+
+    def ready_at(self) -> float | None:
+        """The moment the time shown stands for: the answer given before while it is unchanged, else the moment of
+        the session the clock read it (the one chosen where it read it twice); None when the session never saw
+        it (refused, with the span, when recorded)."""
+        if self.answered_ready is not None:
+            return self.answered_ready
+        moments = self._moments()
+        if len(moments) > 1 and isinstance(self.which.currentData(), float):
+            return float(self.which.currentData())
+        return moments[0] if moments else None
+
     def values(self) -> dict[str, Any]:
-        """The answers given (empty ones left out), the ready time on the session's day once marked known."""
+        """The answers given (empty ones left out), the ready time once marked known."""
         out: dict[str, Any] = {}
         if self.ready_known.isChecked():
-            day = datetime.fromtimestamp(self.session_start)
-            ready = day.replace(hour=self.ready.time().hour(), minute=self.ready.time().minute(), second=0,
-                                microsecond=0)
-            if ready.timestamp() < self.session_start:
-                ready += timedelta(days=1)
-            out["ready_to_leave_at"] = ready.timestamp()
+            ready = self.ready_at()
+            # A time the session never saw is sent as typed on its first day, to be refused with the reason.
+            out["ready_to_leave_at"] = ready if ready is not None else self._on_first_day()
         if self.site.text().strip():
             out["site"] = self.site.text().strip()
         for key, edit in self.texts.items():

@@ -933,7 +933,8 @@ class LiveWindow(DialogHost, QMainWindow):
             self.show_message(f"The {self.bridge.recorder.protocol.name} protocol has no REMS form.")
             return
         given = rems.answers(self.events)
-        self._open(RemsDialog(self, self.bridge.recorder.session.started_at, given),
+        session = self.bridge.recorder.session
+        self._open(RemsDialog(self, session.started_at, given, now=session.now),
                    lambda d: self.send("rems_answers", answers=d.values()))  # type: ignore[attr-defined]
 
     def identify_patient(self) -> None:

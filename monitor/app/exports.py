@@ -133,11 +133,10 @@ def export_course(
         raise AppError(str(exc)) from None
 
 
-def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | None) -> RemsForm:
-    """Write one session's REMS Patient Monitoring Form as a PDF worksheet to copy from, audited;
-    returns the form (its ``missing()`` fields are still to be filled in)."""
+def rems_form(store: Store, session: str) -> RemsForm:
+    """A session's REMS Patient Monitoring Form as its record fills it (AppError for a session whose protocol has
+    none: an IV ketamine session)."""
     from monitor import rems
-    from monitor.course_export import write_rems_worksheet
     from monitor.protocols import ProtocolError, load_protocol
 
     try:
@@ -147,9 +146,33 @@ def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | 
         raise AppError(str(exc)) from None
     if not protocol.rems:
         raise AppError(f"session {row['id'][:8]} follows {protocol.name}, which has no REMS form")
-    form = rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), store.events(row["id"]),
+    return rems.build_form(protocol, row, store.patient_row(row.get("patient_id")), store.events(row["id"]),
                            list(store.readings(row["id"])), float(row.get("ended_at") or time.time()),
                            rems.submission(store, row["id"]))
+
+
+def mark_rems_submitted(store: Store, session: str, *, user: str, reference: str | None = None,
+                        incomplete_reason: str | None = None) -> RemsForm:
+    """Mark a session's REMS form submitted (:func:`monitor.rems.mark_submitted`: refused for a session without a
+    REMS form, one still recording, a second time, and a form with empty fields without the reason); the form."""
+    from monitor import rems
+
+    form = rems_form(store, session)
+    try:
+        rems.mark_submitted(store, form, user=user, reference=reference, incomplete_reason=incomplete_reason)
+    except rems.RemsAnswerError as exc:
+        raise AppError(str(exc)) from None
+    return form
+
+
+def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | None) -> RemsForm:
+    """Write one session's REMS Patient Monitoring Form as a PDF worksheet to copy from, audited;
+    returns the form (its ``missing()`` fields are still to be filled in)."""
+    from monitor.course_export import write_rems_worksheet
+
+    form = rems_form(store, session)
+    row = {"id": form.session_id}
+
     def audited(target: Path) -> None:
         try:
             store.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(target))

@@ -184,7 +184,7 @@ def test_rems_dialog_gives_the_asked_answers_on_the_sessions_day(qtbot: Any) -> 
     from ui.chair_dialogs import RemsDialog
 
     start = datetime(2026, 3, 2, 9, 15).timestamp()
-    dialog = RemsDialog(None, start, {"respiratory_depression": False})
+    dialog = RemsDialog(None, start, {"respiratory_depression": False}, now=start + 3 * 3600)
     qtbot.addWidget(dialog)
     assert dialog.answers["respiratory_depression"].currentText() == "no"
     dialog.site.setText("Harbour Clinic")

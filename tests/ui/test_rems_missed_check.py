@@ -44,7 +44,7 @@ def _answers_from_the_form(qtbot: Any, rec: Recorder, fill: dict[str, str]) -> d
     """What the nurse gives through the F form: the asked questions, and ``fill`` wherever the form offers it."""
     from ui.chair_dialogs import RemsDialog
 
-    dialog = RemsDialog(None, rec.session.started_at, {})
+    dialog = RemsDialog(None, rec.session.started_at, {}, now=rec.session.now)
     qtbot.addWidget(dialog)
     dialog.site.setText("Clinic North")
     dialog.ready_known.setChecked(True)

@@ -16,6 +16,8 @@ from tests.monitor.course.recording import DAY, NURSE, Script, record
 from tests.monitor.course.test_recorded_protocols import ANSWERS
 
 FIRST = 1_722_000_000.0
+#: The start of the course's esketamine session, ten days after the first.
+NASAL_DAY = FIRST + 10 * 86_400.0
 IV = load_protocol("ketamine-iv")
 NASAL = load_protocol("esketamine-nasal")
 
@@ -88,9 +90,9 @@ def course_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (Phase.RECOVERY, 33 * 60, "score", {"scale": "MOAA/S", "value": 5}),
         (Phase.RECOVERY, 33 * 60 + 5, "score", {"scale": "CADSS-6", "value": 0}),
         (Phase.RECOVERY, 33 * 60 + 10, "score", {"scale": "respiration", "value": 16, "depression": False}),
-        (Phase.RECOVERY, 34 * 60, "rems_answers", {"answers": ANSWERS}),
+        (Phase.RECOVERY, 34 * 60, "rems_answers", {"answers": {**ANSWERS, "ready_to_leave_at": NASAL_DAY + 40 * 60}}),
     ])
-    record(db, NASAL, start=FIRST + 10 * DAY, plan=SessionPlan(5, 5, 116), script=nasal, seed=31)
+    record(db, NASAL, start=NASAL_DAY, plan=SessionPlan(5, 5, 116), script=nasal, seed=31)
     return db
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,11 +59,30 @@ def test_record_with_a_protocol_and_the_rems_list(
     assert "--user" in capsys.readouterr().err
     out = io.StringIO()
     user = signed_in_as(db, "RN", "nurse")
+    # Its form has empty fields: marked submitted only with the reason (it was marked as if complete).
     assert main(["rems", "--db", str(db), "--submitted", row["id"][:8], "--user", user, "--reference", "X1"],
-                out=out) == 0
+                out=out) == 1
+    refused = capsys.readouterr().err
+    assert "empty fields in the record (Treatment site;" in refused and "--incomplete-because" in refused
+    assert main(["rems", "--db", str(db), "--submitted", row["id"][:8], "--user", user, "--reference", "X1",
+                 "--incomplete-because", "closed without discharge; filled in on the worksheet"], out=out) == 0
+    assert "REMS form marked submitted with" in out.getvalue() and "empty in the record" in out.getvalue()
+    with Store(db) as store:
+        [marked] = [a for a in store.audit_log(row["id"]) if a["action"] == "rems_form_submitted"]
+        detail = json.loads(marked["detail"])
+        assert detail["incomplete_because"].startswith("closed without discharge")
+        assert "Treatment site" in detail["empty_in_record"]
     out = io.StringIO()
     assert main(["rems", "--db", str(db)], out=out) == 0
     assert "0 REMS form(s) not yet submitted" in out.getvalue()
+    # An IV ketamine session has no REMS form to mark (it was marked all the same).
+    assert main(["record", "--db", str(db), "--protocol", "ketamine-iv", "--speed", "max", "--plan",
+                 "baseline:2,infusion:3,recovery:5", "--quiet", "--nurse", "RN", "--duration", "2"]) == 0
+    with Store(db) as store:
+        iv = store.session_row("latest")["id"]
+    assert main(["rems", "--db", str(db), "--submitted", iv[:8], "--user", user,
+                 "--incomplete-because", "any"]) == 1
+    assert "follows ketamine-iv, which has no REMS form" in capsys.readouterr().err
     sheet = tmp_path / "form.pdf"
     out = io.StringIO()
     assert main(["rems", "--db", str(db), "--worksheet", row["id"][:8], "--out", str(sheet)], out=out) == 0

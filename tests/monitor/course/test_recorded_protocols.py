@@ -81,7 +81,8 @@ def _nasal_script(*, answers: dict[str, object] | None) -> Script:
 
 ANSWERS = {
     "site": "Harbour Clinic, Room 2",
-    "ready_to_leave_at": START + 5 * 60 + 95 * 60,
+    # Between the first spray (5 min) and the answers (41 min into the observation): a time the session saw.
+    "ready_to_leave_at": START + 40 * 60,
     "vitals_acceptable_before_dosing": "yes",
     "vitals_acceptable_before_discharge": "y",
     "respiratory_depression": "no",
@@ -159,10 +160,10 @@ def test_rems_session_completes_once_the_form_is_full(tmp_path: Path) -> None:
         assert form.value("vitals_acceptable_before_dosing") is True
         # Not yet submitted: listed; once marked, not.
         assert [p.session_id for p in rems.pending_forms(store, ["esketamine-nasal"])] == [row["id"]]
-        rems.mark_submitted(store, row["id"], user=NURSE, reference="REMS-55")
+        rems.mark_submitted(store, form, user=NURSE, reference="REMS-55")
         assert rems.pending_forms(store, ["esketamine-nasal"]) == []
         with pytest.raises(rems.RemsAnswerError, match="already marked"):
-            rems.mark_submitted(store, row["id"], user=NURSE)
+            rems.mark_submitted(store, form, user=NURSE)
         # The timed checks were all kept, so no "missed" technical event.
         assert not [e for e in events if e.kind is EventKind.TECHNICAL and e.detail.get("condition") ==
                     "check_missed"]
@@ -240,3 +241,45 @@ def test_a_phase_past_the_protocols_maximum_is_a_technical_alarm(tmp_path: Path)
     assert len(alarms) == 1 and alarms[0].message == "Dosing past the protocol's 20 min maximum"
     assert started + 20 * 60 < alarms[0].started_at <= started + 20 * 60 + 2
     assert alarms[0].ended_at == pytest.approx(recovery, abs=1.0)
+
+
+def test_a_rems_form_is_not_marked_submitted_while_its_session_records(tmp_path: Path) -> None:
+    from monitor.app.errors import AppError
+    from monitor.app.exports import mark_rems_submitted
+    from tests.monitor.writing import simulated_recorder
+
+    with Store(tmp_path / "m.db") as store:
+        recorder = simulated_recorder(store, nurse=NURSE, protocol=NASAL)
+        recorder.step()
+        recorder.flush()
+        with pytest.raises(AppError, match="is still recording: its form is submitted once it has ended"):
+            mark_rems_submitted(store, recorder.session.id, user=NURSE, incomplete_reason="too early")
+        recorder.close()
+        assert rems.submission(store, recorder.session.id) is None
+
+
+def test_a_discharge_before_the_rems_minimum_is_noted_on_the_form(tmp_path: Path) -> None:
+    """The 2-hour minimum is a blocker a reason overrides at the chair (recorded); the form then said only
+    "62.1" minutes, and nothing on it told a reviewer the REMS minimum was not kept."""
+    from pypdf import PdfReader
+
+    from monitor.course_export import write_rems_worksheet
+
+    db = tmp_path / "m.db"
+    script = _nasal_script(answers=ANSWERS)
+    script.steps.append((Phase.RECOVERY, 55 * 60, "complete", {"override_reason": "patient's ride must leave"}))
+    recorder = record(db, NASAL, start=START, plan=SessionPlan(5, 5, 116), script=script, stop_after_s=140 * 60)
+    assert recorder.session.phase is Phase.COMPLETE
+    with Store(db) as store:
+        row = store.session_row(recorder.session.id)
+        form = rems.build_form(NASAL, row, store.patient_row(row["patient_id"]), store.events(row["id"]),
+                               list(store.readings(row["id"])), recorder.session.now)
+    assert form.value("monitoring_minutes") < 120
+    assert form.notes == (f"Discharged {form.value('monitoring_minutes'):g} min after the first spray, before the "
+                          "120-minute minimum observation (reason given: patient's ride must leave)",)
+    assert form.as_dict()["notes"] == list(form.notes)
+    sheet = tmp_path / "sheet.pdf"
+    with open(sheet, "wb") as stream:
+        write_rems_worksheet(form, stream)
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(sheet).pages).split())
+    assert "before the 120-minute minimum observation (reason given: patient's ride must leave)" in text

@@ -45,3 +45,36 @@ def test_a_session_closed_during_dosing_has_no_bp_before_discharge(tmp_path: Pat
         assert not cuffs_after_dosing  # no cuff has been taken since the first spray
         assert form.value("bp_before_discharge") is None, (
             f"BP before discharge {form.value('bp_before_discharge')} is the pre-dose cuff {before_dosing}")
+
+
+def test_the_40_minute_cuff_is_never_also_the_bp_before_discharge(tmp_path: Path) -> None:
+    """A session that ends (or is judged) within 15 minutes of its 40-minute cuff: that one cuff filled both the
+    40-minute and the before-discharge pressure, where the form asks for three measurements. A cuff taken after it
+    fills the second."""
+    with Store(tmp_path / "e.db") as store:
+        patient = store.create_patient("MRN-4", "Ana Diaz", "1979-05-02")
+        rec = Recorder.new_session(store, Scripted(lambda r, m: r), driver="simulated", port=None,
+                                   plan=SessionPlan(5, 5, 110), nurse=NURSE, patient_id=patient, protocol=ESK,
+                                   nibp_schedule=ESK.cuff, alarms=AlarmEngine())
+        run_now(rec, "start_baseline")
+        run_now(rec, "plan_dose", total_mg=56, lot="LOT43")
+        run_for(rec, 6)
+        run_now(rec, "start_infusion", override_reason="checklist on paper")
+        first_spray = rec.session.now
+        run_for(rec, 5)
+        run_now(rec, "stop_infusion")
+        run_now(rec, "start_recovery")
+        run_for(rec, 41 - (rec.session.now - first_spray) / 60.0)
+        row = store.session_row(rec.session.id)
+
+        def form() -> rems.RemsForm:
+            return rems.build_form(ESK, row, store.patient_row(patient), list(rec.watch.events),
+                                   list(rec.watch.readings), rec.session.now)
+
+        at_40 = form().value("bp_40_min")
+        assert at_40 is not None  # the protocol's 20-minute observation cuff at about 40 minutes
+        assert form().value("bp_before_discharge") is None
+        run_now(rec, "nibp_now")
+        run_for(rec, 2)
+        assert form().value("bp_before_discharge") is not None
+        assert form().value("bp_40_min") == at_40

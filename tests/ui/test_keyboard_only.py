@@ -55,20 +55,31 @@ def test_enter_in_the_discharge_form_cancels_and_never_starts_a_cuff(qtbot: Any)
     assert dialog.result() == QDialog.DialogCode.Rejected and not dialog.isVisible()
 
 
+def _escaped_and_opened_again(qtbot: Any, window: Any, key: Qt.Key, field: str, text: str,
+                              before_escape: Any = None) -> QDialog:
+    """The form ``key`` opens, ``text`` typed into its ``field``, closed with Escape, and opened again with the same
+    key."""
+    _active(qtbot, window)
+    qtbot.keyClick(window, key)
+    form = window.dialog
+    qtbot.keyClicks(getattr(form, field), text)
+    if before_escape is not None:
+        before_escape(form)
+    qtbot.keyClick(form, Qt.Key.Key_Escape)
+    assert window.dialog is None
+    qtbot.keyClick(window, key)
+    return window.dialog
+
+
 def test_a_note_closed_with_escape_comes_back_when_the_note_is_opened_again(qtbot: Any, make_window: Any,
                                                                             db_path: Path) -> None:
     w = make_window(speed=10.0, first_status=True)
-    _active(qtbot, w)
-    qtbot.keyClick(w, Qt.Key.Key_N)
-    note = w.dialog
-    assert isinstance(note, TextDialog)
-    qtbot.keyClicks(note.editor, "pt reports tingling")
-    qtbot.keyClick(note.editor, Qt.Key.Key_Tab)  # Tab leaves the note (it typed a tab into it)
-    assert "\t" not in note.editor.toPlainText() and not note.editor.hasFocus()
-    qtbot.keyClick(note, Qt.Key.Key_Escape)
-    assert w.dialog is None
-    qtbot.keyClick(w, Qt.Key.Key_N)
-    again = w.dialog
+
+    def tab_out(note: QDialog) -> None:
+        qtbot.keyClick(note.editor, Qt.Key.Key_Tab)  # Tab leaves the note (it typed a tab into it)
+        assert "\t" not in note.editor.toPlainText() and not note.editor.hasFocus()
+
+    again = _escaped_and_opened_again(qtbot, w, Qt.Key.Key_N, "editor", "pt reports tingling", tab_out)
     assert isinstance(again, TextDialog) and again.text() == "pt reports tingling"
     qtbot.keyClicks(again.editor, " in both hands")  # typed on at its end
     qtbot.keyClick(again.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -82,14 +93,8 @@ def test_a_note_closed_with_escape_comes_back_when_the_note_is_opened_again(qtbo
 
 def test_the_checklist_line_closed_with_escape_comes_back(qtbot: Any, make_window: Any) -> None:
     w = make_window(speed=10.0, first_status=True)
-    _active(qtbot, w)
-    qtbot.keyClick(w, Qt.Key.Key_K)
-    checklist = w.dialog
-    assert isinstance(checklist, ChecklistDialog)
-    qtbot.keyClicks(checklist.entry, "f6 e t:partner c")
-    qtbot.keyClick(checklist, Qt.Key.Key_Escape)
-    qtbot.keyClick(w, Qt.Key.Key_K)
-    assert w.dialog.quick_text() == "f6 e t:partner c"
+    again = _escaped_and_opened_again(qtbot, w, Qt.Key.Key_K, "entry", "f6 e t:partner c")
+    assert isinstance(again, ChecklistDialog) and again.quick_text() == "f6 e t:partner c"
     assert "escort" not in w.dialog.preview.text()  # the preview follows what came back
     w.dialog.reject()
 

@@ -23,16 +23,22 @@ from tests.monitor.course.scripted_patient import Scripted
 ESK = load_protocol("esketamine-nasal")
 
 
+def _dosed(store: Store, plan: SessionPlan) -> tuple[Recorder, str]:
+    """An esketamine session of a new patient at its first spray (6 min of pre-dose, the checklist on paper)."""
+    patient = store.create_patient("MRN-3", "Kim Lee", "1980-01-01")
+    rec = Recorder.new_session(store, Scripted(lambda r, m: r), driver="simulated", port=None, plan=plan,
+                               nurse=NURSE, patient_id=patient, protocol=ESK, nibp_schedule=ESK.cuff,
+                               alarms=AlarmEngine())
+    run_now(rec, "start_baseline")
+    run_now(rec, "plan_dose", total_mg=56, lot="LOT42")
+    run_for(rec, 6)
+    run_now(rec, "start_infusion", override_reason="checklist on paper")
+    return rec, patient
+
+
 def test_a_session_closed_during_dosing_has_no_bp_before_discharge(tmp_path: Path) -> None:
     with Store(tmp_path / "e.db") as store:
-        patient = store.create_patient("MRN-3", "Kim Lee", "1980-01-01")
-        rec = Recorder.new_session(store, Scripted(lambda r, m: r), driver="simulated", port=None,
-                                   plan=SessionPlan(5, 10, 110), nurse=NURSE, patient_id=patient, protocol=ESK,
-                                   nibp_schedule=ESK.cuff, alarms=AlarmEngine())
-        run_now(rec, "start_baseline")
-        run_now(rec, "plan_dose", total_mg=56, lot="LOT42")
-        run_for(rec, 6)
-        run_now(rec, "start_infusion", override_reason="checklist on paper")
+        rec, patient = _dosed(store, SessionPlan(5, 10, 110))
         run_for(rec, 8)
         events = list(rec.watch.events)
         first_spray = next(e.t for e in events if e.kind is EventKind.INFUSION_STARTED)
@@ -52,14 +58,7 @@ def test_the_40_minute_cuff_is_never_also_the_bp_before_discharge(tmp_path: Path
     40-minute and the before-discharge pressure, where the form asks for three measurements. A cuff taken after it
     fills the second."""
     with Store(tmp_path / "e.db") as store:
-        patient = store.create_patient("MRN-4", "Ana Diaz", "1979-05-02")
-        rec = Recorder.new_session(store, Scripted(lambda r, m: r), driver="simulated", port=None,
-                                   plan=SessionPlan(5, 5, 110), nurse=NURSE, patient_id=patient, protocol=ESK,
-                                   nibp_schedule=ESK.cuff, alarms=AlarmEngine())
-        run_now(rec, "start_baseline")
-        run_now(rec, "plan_dose", total_mg=56, lot="LOT43")
-        run_for(rec, 6)
-        run_now(rec, "start_infusion", override_reason="checklist on paper")
+        rec, patient = _dosed(store, SessionPlan(5, 5, 110))
         first_spray = rec.session.now
         run_for(rec, 5)
         run_now(rec, "stop_infusion")

@@ -1074,9 +1074,13 @@ class Recorder:
             return
         if elapsed > rule.max_min * SECONDS_PER_MINUTE:
             self._too_long = s.phase
+            # Recovery has no clinical maximum (it lasts until discharge): past the protocol's longest, the nurse is
+            # reminded that the session is still open (a chair left recording overnight said nothing for 14 h).
+            label = (f"{rule.label.capitalize()} open for {rule.max_min:g} min, the protocol's longest: discharge, "
+                     "transfer or close the session" if s.phase is Phase.RECOVERY
+                     else f"{rule.label.capitalize()} past the protocol's {rule.max_min:g} min maximum")
             s.record(EventKind.TECHNICAL, s.now, None, condition="phase_too_long", check=s.phase.value,
-                     label=f"{rule.label.capitalize()} past the protocol's {rule.max_min:g} min maximum",
-                     max_min=rule.max_min)
+                     label=label, max_min=rule.max_min)
 
     def _check_timed(self) -> None:
         """Put each missed timed check of the protocol on the timeline once (a technical alarm)."""

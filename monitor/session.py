@@ -112,11 +112,14 @@ def phase_step_text(kind: EventKind, phase_words: Mapping[Phase, str] | None = N
 
 
 def minutes_seconds(seconds: float | None) -> str:
-    """A session timer as ``[-]MM:SS`` (whole seconds, toward zero); ``--:--`` when unknown."""
+    """A session timer as ``[-]MM:SS`` (whole seconds, toward zero) below an hour, ``[-]H h MM min`` from an hour
+    on (a session left open overnight read "774:04 ago", which reads as a time of day); ``--:--`` when unknown."""
     if seconds is None:
         return "--:--"
     sign = "-" if seconds < 0 else ""
     whole = abs(int(seconds))
+    if whole >= 3600:
+        return f"{sign}{whole // 3600} h {whole % 3600 // 60:02d} min"
     return f"{sign}{whole // 60:02d}:{whole % 60:02d}"
 
 

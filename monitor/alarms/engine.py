@@ -425,13 +425,16 @@ class AlarmEngine:
             key = f"{condition}:{event.detail.get('check')}"
             if key not in self._active:
                 label = event.detail.get("label") or event.detail.get("check")
+                # A recovery still open is a reminder, low: it never escalates into a high alarm that would hold up
+                # the discharge it asks for.
+                reminder = condition == "phase_too_long" and event.detail.get("check") == Phase.RECOVERY.value
                 self._start_technical(
                     condition,
                     event.detail.get("parameter"),
                     f"Missed: {label}" if condition == "check_missed" else str(label),
                     event.t,
                     key=key,
-                    priority=self.profile.technical_priority("nibp_overdue"),
+                    priority=Priority.LOW if reminder else self.profile.technical_priority("nibp_overdue"),
                 )
         elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "check_done_late":
             self._end_key(f"check_missed:{event.detail.get('check')}", event.t)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor import rems, review
+from monitor.alarms.model import Priority
 from monitor.cli import progress_line
 from monitor.dose import DoseNeedsConfirmation
 from monitor.plan import SessionPlan
@@ -16,7 +18,7 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase
 from monitor.store import Store
-from tests.monitor.course.recording import NURSE, Script, record
+from tests.monitor.course.recording import NURSE, Script, at_60_mg_per_h, record
 
 START = 1_720_000_000.0
 NASAL = load_protocol("esketamine-nasal")
@@ -143,7 +145,8 @@ def test_rems_session_completes_once_the_form_is_full(tmp_path: Path) -> None:
     assert recorder.session.phase is Phase.COMPLETE
     # The terminal names the phases as the protocol does.
     assert {phase: line.split("]")[0] for phase, line in lines.items()} == {
-        Phase.BASELINE: "[pre-dose", Phase.INFUSION: "[dosing 00:00/5min", Phase.RECOVERY: "[observation 116:00 left"}
+        Phase.BASELINE: "[pre-dose", Phase.INFUSION: "[dosing 00:00/5min",
+        Phase.RECOVERY: "[observation 1 h 56 min left"}
     with Store(db) as store:
         row = store.session_row(recorder.session.id)
         events = store.events(row["id"])
@@ -241,6 +244,34 @@ def test_a_phase_past_the_protocols_maximum_is_a_technical_alarm(tmp_path: Path)
     assert len(alarms) == 1 and alarms[0].message == "Dosing past the protocol's 20 min maximum"
     assert started + 20 * 60 < alarms[0].started_at <= started + 20 * 60 + 2
     assert alarms[0].ended_at == pytest.approx(recovery, abs=1.0)
+
+
+def test_a_recovery_left_open_for_hours_is_a_low_reminder_that_never_holds_up_discharge(tmp_path: Path) -> None:
+    """A chair left recording overnight said nothing for 14 h of recovery. Past the protocol's longest recovery (IV
+    ketamine: 4 h) a low-priority reminder says the session is still open; unanswered for an hour it stays low (a
+    medium one would escalate to high and hold up the very discharge it asks for)."""
+    db = tmp_path / "m.db"
+    script = at_60_mg_per_h((Phase.RECOVERY, 60, "score", {"scale": "CADSS-6", "value": 0}))
+    seen: list[list[Any]] = []
+
+    def watch(recorder: Recorder) -> None:
+        script(recorder)
+        s = recorder.session
+        if s.phase is Phase.RECOVERY and s.now - s.phase_started_at[Phase.RECOVERY] >= 300 * 60 and not seen:
+            assert recorder.alarms is not None
+            seen.append([a for a in recorder.alarms.snapshot(s.now).active if a.condition == "phase_too_long"])
+
+    recorder = record(db, IV, start=START, plan=SessionPlan(5, 40, 600), script=watch,  # type: ignore[arg-type]
+                      stop_after_s=6 * 3600)
+    [[alarm]] = seen
+    assert alarm.message == ("Recovery open for 240 min, the protocol's longest: discharge, transfer or close the "
+                             "session")
+    assert alarm.priority is Priority.LOW and alarm.escalations == ()  # low: never a blocker of discharge
+    with Store(db) as store:
+        events = store.events(recorder.session.id)
+        [stored] = [a for a in store.alarms(recorder.session.id) if a.condition == "phase_too_long"]
+    recovery = next(e.t for e in events if e.kind is EventKind.RECOVERY_STARTED)
+    assert recovery + 240 * 60 < stored.started_at <= recovery + 240 * 60 + 2
 
 
 def test_a_rems_form_is_not_marked_submitted_while_its_session_records(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -43,6 +42,7 @@ from monitor.security_cli import (
 )
 from monitor.session import Phase, minutes_seconds
 from monitor.store import Store, StoreError
+from monitor.wall_clock import clock_text
 
 if TYPE_CHECKING:
     from monitor.alarms.model import AlarmRecord
@@ -608,9 +608,7 @@ def _warn_unfinished(store: Store, args: argparse.Namespace, out: TextIO) -> Non
 
 
 def _local(t: float | None) -> str:
-    if t is None:
-        return ""
-    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M")
+    return "" if t is None else clock_text(t, "%Y-%m-%d %H:%M")
 
 
 def _shown(text: str) -> str:

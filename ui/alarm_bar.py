@@ -10,12 +10,12 @@ indicator with the reason on hover and in the log, so it never takes room from p
 from __future__ import annotations
 
 import logging
-import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from monitor.alarms.model import AlarmRecord, AlarmSnapshot, Priority
+from monitor.wall_clock import clock_text
 from ui import theme
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def _clock(seconds: float) -> str:
 
 def alarm_line(alarm: AlarmRecord) -> str:
     """What one row says: marker, message, since when, and its state."""
-    since = time.strftime("%H:%M:%S", time.localtime(alarm.started_at))
+    since = clock_text(alarm.started_at)
     state = []
     if alarm.escalated:
         state.append("escalated")

@@ -8,7 +8,6 @@ whatever is typed at the window (see ``DialogHost``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from monitor.alarms.model import AlarmRecord
 from monitor.birth_date import check_birth_date
+from monitor.wall_clock import clock_text
 from ui import theme
 from ui.plain_text import make_plain
 
@@ -480,7 +480,7 @@ class AlarmLogDialog(QDialog):
         """Fill the table from an alarm log."""
 
         def clock(t: float | None) -> str:
-            return "" if t is None else time.strftime("%H:%M:%S", time.localtime(t))
+            return "" if t is None else clock_text(t)
 
         def number(v: float | None) -> str:
             return "" if v is None else f"{v:.0f}"  # as a nurse reads it

@@ -60,6 +60,7 @@ from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.labels import PARAMETER_LABELS
 from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
 from monitor.store import SessionNotFound, StoreError
+from monitor.wall_clock import clock_text
 from ui import theme
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.labels import ElidedLabel
@@ -149,16 +150,10 @@ def collector_paused() -> Any:
 
 
 def clock(t: float | None, *, date: bool = False) -> str:
-    """Local wall-clock time of an epoch time."""
+    """Local wall-clock time of an epoch time (its zone named in an hour the clock showed twice)."""
     if t is None:
         return ""
-    moment = datetime.fromtimestamp(t).astimezone()
-    text = moment.strftime("%Y-%m-%d %H:%M" if date else "%H:%M:%S")
-    # In the hour a daylight-saving change repeats, the same wall time names two moments: say which.
-    wall = moment.replace(tzinfo=None)
-    if wall.replace(fold=0).astimezone().utcoffset() != wall.replace(fold=1).astimezone().utcoffset():
-        text += " " + moment.strftime("%Z")
-    return text
+    return clock_text(t, "%Y-%m-%d %H:%M" if date else "%H:%M:%S")
 
 
 def number(value: float | None, unit: str = "") -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+
+from monitor.wall_clock import clock_text
 
 PHASE_ORDER = ("setup", "baseline", "infusion", "recovery", "complete")
 
@@ -12,7 +13,7 @@ def local_time(t: float | None) -> str:
     """A moment as local date and time, e.g. ``2024-06-10 08:13``."""
     if t is None:
         return ""
-    return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M")
+    return clock_text(t, "%Y-%m-%d %H:%M")
 
 
 def length_text(seconds: float) -> str:

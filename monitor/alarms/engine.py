@@ -43,7 +43,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -56,6 +55,7 @@ from monitor.alarms.rules import CONFIRM_NIBP, RULE_PARAMETER_OF, Ladder, Rule, 
 from monitor.labels import LABELS, UNIT_TEXT
 from monitor.readiness import CareRules
 from monitor.session import Baseline, EventKind, Phase, Session, SessionEvent
+from monitor.wall_clock import clock_text
 
 ADMIN_ROLE: Final = "admin"
 ADMIN_COMMANDS: Final = frozenset(
@@ -1212,9 +1212,7 @@ _REPORTS: Final[dict[str, Callable[..., Any]]] = {
 
 
 def _clock(t: float | None) -> str:
-    if t is None:
-        return "--:--:--"
-    return datetime.fromtimestamp(t).astimezone().strftime("%H:%M:%S")
+    return "--:--:--" if t is None else clock_text(t)
 
 
 def describe_change(previous: AlarmRecord | None, alarm: AlarmRecord) -> str | None:

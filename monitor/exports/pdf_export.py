@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -728,8 +729,14 @@ def pdf_date(yyyy: int, mm_: int, dd: int, hh: int, m: int, s: int) -> str:
     reportlab writes the offset's minutes as its leftover seconds, so in India (UTC+05:30) its creation date
     says +05'00' and the moment is half an hour off; this is the one written instead.
     """
-    offset = datetime(yyyy, mm_, dd, hh, m, s).astimezone().utcoffset()
-    minutes = round(offset.total_seconds() / 60) if offset is not None else 0
+    # reportlab hands over the local time of now without saying which of the two it is in the hour the clocks go
+    # back; now's own offset says (the naive time's first one stamped a PDF made at 01:30 EST with -04'00').
+    now = time.localtime()
+    if (now.tm_year, now.tm_mon, now.tm_mday, now.tm_hour, now.tm_min) == (yyyy, mm_, dd, hh, m):
+        minutes = round(now.tm_gmtoff / 60)
+    else:
+        offset = datetime(yyyy, mm_, dd, hh, m, s).astimezone().utcoffset()
+        minutes = round(offset.total_seconds() / 60) if offset is not None else 0
     sign = "+" if minutes >= 0 else "-"
     hours, rest = divmod(abs(minutes), 60)
     return f"D:{yyyy:04d}{mm_:02d}{dd:02d}{hh:02d}{m:02d}{s:02d}{sign}{hours:02d}'{rest:02d}'"

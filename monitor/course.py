@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
-from monitor.dose import DosePlan, InterventionKind, RateChange, add_rate_change, delivered_mg
-from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, ProtocolError, load_protocol
+from monitor.dose import DosePlan, DoseUnit, InterventionKind, RateChange, add_rate_change, delivered_mg
+from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, Protocol, ProtocolError, load_protocol
 from monitor.review import change_from
 from monitor.session import EventKind
 from monitor.store import Reader, Store
@@ -57,6 +57,8 @@ class CourseRow:
     session_id: str
     started_at: float
     protocol: str
+    #: The protocol's drug: a change of drug starts the series again.
+    drug: str
     status: str
     dose_mg_per_kg: float | None
     dose_mg: float | None
@@ -121,15 +123,21 @@ class Course:
     generated_at: float = field(default_factory=time.time)
 
     @property
+    def drug(self) -> str | None:
+        """The drug of the treatment now (the newest session's; None: no session): what the series, the boosters
+        and the next due date count."""
+        return self.rows[-1].drug if self.rows else None
+
+    @property
     def series_done(self) -> int:
-        """Infusions of the initial series given (a session closed after its infusion started counts: the dose
-        was given; one closed before it does not)."""
-        return sum(1 for r in self.rows if r.kind == SERIES)
+        """Infusions of the initial series of the treatment now given (a session closed after its infusion started
+        counts: the dose was given; one closed before it does not)."""
+        return sum(1 for r in self.rows if r.kind == SERIES and r.drug == self.drug)
 
     @property
     def boosters(self) -> int:
-        """Infusions given after the initial series."""
-        return sum(1 for r in self.rows if r.kind == BOOSTER)
+        """Infusions of the treatment now given after its initial series."""
+        return sum(1 for r in self.rows if r.kind == BOOSTER and r.drug == self.drug)
 
 
 # -- finding the patient and the plan ---------------------------------------------------------------------
@@ -144,18 +152,24 @@ def patient_for_mrn(store: Reader, mrn: str) -> str:
 
 
 def course_plan(store: Reader, patient_id: str, fallback: CourseDefaults | None = None) -> CoursePlan:
-    """The patient's planned course, else the usual course of their first session's protocol."""
+    """The patient's planned course, else the usual course of the treatment now: the newest session's protocol (a
+    patient moved from IV ketamine to esketamine follows the esketamine plan from then on)."""
     row = store.course_plan_row(patient_id)
     if row is not None:
         return CoursePlan(row[0], row[1], row[2], row[3] or "", True)
     if fallback is None:
         sessions = store.course_sessions(patient_id)
-        first = sessions[0].get("protocol") if sessions else None
-        try:
-            fallback = load_protocol(first or DEFAULT_PROTOCOL).course
-        except ProtocolError:
-            fallback = load_protocol(DEFAULT_PROTOCOL).course
+        newest = sessions[-1].get("protocol") if sessions else None
+        fallback = _protocol_of(newest).course
     return CoursePlan(fallback.planned_sessions, fallback.interval_days, fallback.booster_interval_days)
+
+
+def _protocol_of(name: str | None) -> Protocol:
+    """A session's protocol by the name it recorded (the default one for a name no longer known)."""
+    try:
+        return load_protocol(name or DEFAULT_PROTOCOL)
+    except ProtocolError:
+        return load_protocol(DEFAULT_PROTOCOL)
 
 
 def set_course_plan(
@@ -298,16 +312,24 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
                 continue
             alarm_counts[sid][label] = alarm_counts[sid].get(label, 0) + n
     rows: list[CourseRow] = []
+    newest = _protocol_of(sessions[-1].get("protocol")).drug
     infusions = 0
+    drug_given: str | None = None
     for session in sessions:
         sid = str(session["id"])
         line = timelines[sid]
+        protocol = _protocol_of(session.get("protocol"))
         number: int | None = None
         kind = NO_INFUSION
         if line.infusion_start is not None:
+            # A change of drug (IV ketamine to esketamine, or back) is a new treatment: its series counts from 1.
+            if protocol.drug != drug_given:
+                infusions, drug_given = 0, protocol.drug
             infusions += 1
             number = infusions
-            kind = SERIES if number <= plan.planned_sessions else BOOSTER
+            # An earlier treatment's run is judged by its own protocol's usual series; the one now by the plan.
+            planned = plan.planned_sessions if protocol.drug == newest else protocol.course.planned_sessions
+            kind = SERIES if number <= planned else BOOSTER
         # The review's phases: a reading at the completion time already belongs to "complete".
         peak_sys = peak_dia = lowest_spo2 = None
         if line.infusion_start is not None:
@@ -331,8 +353,11 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
                 session_id=sid,
                 started_at=float(session["started_at"]),
                 protocol=session.get("protocol") or DEFAULT_PROTOCOL,
+                drug=protocol.drug,
                 status=store.status_of(session),
-                dose_mg_per_kg=None if line.plan is None else line.plan.dose_mg_per_kg,
+                # Per kilogram only where the dose is weighed (a fixed 56 mg spray read as 0.7 mg/kg beside IV's).
+                dose_mg_per_kg=(None if line.plan is None or protocol.dose.unit is not DoseUnit.MG_PER_KG
+                                else line.plan.dose_mg_per_kg),
                 dose_mg=None if line.plan is None else line.plan.total_mg,
                 # Not ended (unfinished): the pump ran as far as the stored data.
                 delivered_mg=line.delivered(_number(session.get("ended_at")) or store.last_data_at(sid)),
@@ -369,7 +394,8 @@ def next_due(rows: Sequence[CourseRow], plan: CoursePlan) -> float | None:
     due the interval after the last infusion; before any infusion, after the last session)."""
     if not rows:
         return None
-    given = [r for r in rows if r.number is not None]
+    # The treatment now (the newest session's drug): an earlier drug's infusions are another series.
+    given = [r for r in rows if r.number is not None and r.drug == rows[-1].drug]
     last = given[-1].started_at if given else rows[-1].started_at
     days = plan.interval_days if len(given) < plan.planned_sessions else plan.booster_interval_days
     # Days on the clinic's calendar: across a daylight-saving change a day is 23 or 25 hours.
@@ -396,7 +422,7 @@ def load_course_by_mrn(store: Reader, mrn: str) -> Course:
 
 #: CSV columns, in order (alarms spread into one column per priority).
 CSV_COLUMNS: Final = (
-    "number", "kind", "session_id", "started_at", "day", "protocol", "status", "dose_mg_per_kg", "dose_mg",
+    "number", "kind", "session_id", "started_at", "day", "protocol", "drug", "status", "dose_mg_per_kg", "dose_mg",
     "delivered_mg", "baseline_sys", "baseline_dia", "peak_sys", "peak_dia", "rise_sys_mmhg", "rise_sys_percent",
     "rise_dia_mmhg", "rise_dia_percent", "lowest_spo2", "alarms_high", "alarms_medium", "alarms_low",
     "lowest_moaas", "highest_cadss", "nausea_vomiting", "interventions", "recovery_to_discharge_min", "aldrete",
@@ -434,6 +460,7 @@ def course_dict(course: Course, *, deidentify: bool = False, extra: Mapping[str,
             "booster_interval_days": course.plan.booster_interval_days,
             "set_for_patient": course.plan.set_for_patient,
         },
+        "drug": course.drug,
         "series_done": course.series_done,
         "boosters": course.boosters,
         "next_due": (

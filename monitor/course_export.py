@@ -239,7 +239,8 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
     plan = course.plan
     next_due = "-" if course.next_due_at is None else _date(course.next_due_at, deidentify, first)
     parts.append(Paragraph(escape(_latin1(
-        f"{who}. Planned series {plan.planned_sessions} sessions every {plan.interval_days:g} days, boosters every "
+        f"{who}. Treatment now: {course.drug or '-'} (a change of drug starts its series again). "
+        f"Planned series {plan.planned_sessions} sessions every {plan.interval_days:g} days, boosters every "
         f"{plan.booster_interval_days:g} days. Done: {course.series_done} of the series, {course.boosters} "
         f"booster(s). Next session due: {next_due}."
         + (f" Exported by {user}." if user else "")

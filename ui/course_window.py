@@ -158,7 +158,8 @@ class CourseWindow(QWidget):
         patient = course.patient or {}
         due = "-" if course.next_due_at is None else datetime.fromtimestamp(course.next_due_at).strftime("%Y-%m-%d")
         self.header.setText(
-            f"{patient.get('name') or ''}  MRN {patient.get('mrn') or '-'}  -  series {course.series_done} of "
+            f"{patient.get('name') or ''}  MRN {patient.get('mrn') or '-'}  -  {course.drug or ''} series "
+            f"{course.series_done} of "
             f"{course.plan.planned_sessions}, boosters {course.boosters}  -  next session due {due}"
         )
         texts = cell_texts(course)

@@ -67,7 +67,7 @@ def test_course_opens_from_the_browser_with_one_row_per_session(qtbot: Any, cour
     assert shown == cell_texts(course)
     phq = [title for title, _ in COLUMNS].index("PHQ-9")
     assert [row[phq] for row in shown] == ["18 moderately severe", "8 mild"]
-    assert "series 2 of 6" in window.header.text() and "next session due" in window.header.text()
+    assert "ketamine series 2 of 6" in window.header.text() and "next session due" in window.header.text()
     target = tmp_path / "course.csv"
     window.choose_export_path = lambda fmt, name: str(target)
     assert window.export("csv") == target

@@ -71,7 +71,10 @@ def test_course_json_matches_each_sessions_review(
     data = json.loads(out.read_text())
     assert data["patient"]["mrn"] == MRN
     assert [s["protocol"] for s in data["sessions"]] == ["ketamine-iv"] * 3 + ["esketamine-nasal"]
-    assert [s["number"] for s in data["sessions"]] == [1, 2, 3, 4]
+    # Three IV infusions, then esketamine: a new treatment, whose series counts from 1 (it was counted as the
+    # fourth infusion of the IV series, under the IV plan).
+    assert [s["number"] for s in data["sessions"]] == [1, 2, 3, 1]
+    assert [s["drug"] for s in data["sessions"]] == ["ketamine"] * 3 + ["esketamine"]
     with Store(course_db) as store:
         for item in data["sessions"]:
             expected = _review_figures(store, item["session_id"])
@@ -96,9 +99,13 @@ def test_course_json_matches_each_sessions_review(
     assert nasal["dose_mg"] == 84 and nasal["delivered_mg"] == 84
     assert nasal["rems"]["complete"] and nasal["rems"]["fields"]["lot"]["value"] == "LOT-20"
     assert data["rems_not_submitted"] == [nasal["session_id"]]
-    # Series of 6 (the protocol's usual course): the next is due 2.5 days after the last.
-    assert data["plan"]["planned_sessions"] == 6 and data["series_done"] == 4
-    assert data["next_due"] is not None
+    # The esketamine protocol's usual course (8, twice a week): one given, the next due 3.5 days after it.
+    assert data["plan"]["planned_sessions"] == 8 and (data["drug"], data["series_done"]) == ("esketamine", 1)
+    with Store(course_db, readonly=True) as store:
+        course = load_course_by_mrn(store, MRN)
+    assert course.next_due_at == pytest.approx(course.rows[-1].started_at + 3.5 * DAY, abs=3600)
+    # A fixed dose is no dose per kilogram (56 or 84 mg read as 0.7 or 1.05 mg/kg beside IV's 0.5).
+    assert nasal["dose_mg_per_kg"] is None and data["sessions"][0]["dose_mg_per_kg"] == 0.5
     with Store(course_db) as store:
         assert any(a["action"] == "course_export" for a in store.audit_log())
 
@@ -106,9 +113,13 @@ def test_course_json_matches_each_sessions_review(
 def test_course_plan_boosters_csv_and_deidentified_json(course_db: Path, tmp_path: Path) -> None:
     with Store(course_db) as store:
         course = load_course_by_mrn(store, MRN)
-        set_course_plan(store, course.patient_id, CoursePlan(3, 3.0, 30.0), user="dr.k")
+        # The plan set is the treatment's now (esketamine, one session given): a series of one is done, so the
+        # next is due at the booster interval; the IV sessions before keep the IV protocol's series.
+        set_course_plan(store, course.patient_id, CoursePlan(1, 3.0, 30.0), user="dr.k")
         course = load_course_by_mrn(store, MRN)
-        assert [r.kind for r in course.rows] == ["series", "series", "series", "booster"]
+        assert [(r.number, r.kind) for r in course.rows] == [(1, "series"), (2, "series"), (3, "series"),
+                                                             (1, "series")]
+        assert (course.drug, course.series_done, course.boosters) == ("esketamine", 1, 0)
         assert course.next_due_at == course.rows[-1].started_at + 30 * DAY
         set_course_plan(store, course.patient_id, CoursePlan(6, 2.5, 28.0), user="dr.k")
     out = io.StringIO()

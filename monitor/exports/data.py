@@ -219,6 +219,16 @@ class SessionRecord:
         return self.phase_words[phase]
 
     @property
+    def kind_of_session(self) -> str:
+        """What the session was, for a report's title: "Ketamine infusion session", "Esketamine intranasal session"
+        (a nasal spray was titled an infusion)."""
+        protocol = self.protocol
+        if protocol is None:
+            return "Monitored session"
+        how = "infusion" if protocol.dose.infused else protocol.route
+        return f"{protocol.drug.capitalize()} {how} session"
+
+    @property
     def baseline(self) -> dict[str, Any] | None:
         """Stored baseline values, if one was taken."""
         raw = self.session.get("baseline")

@@ -200,7 +200,7 @@ class _Builder:
             "identifier": [{"system": SESSION_ID_SYSTEM, "value": self.record.id}],
             "status": "finished" if finished else "in-progress",
             "class": {"system": ACT_CODE_SYSTEM, "code": "AMB", "display": "ambulatory"},
-            "type": [{"text": "Ketamine infusion session with vital-sign monitoring"}],
+            "type": [{"text": f"{self.record.kind_of_session} with vital-sign monitoring"}],
             "subject": {"reference": self.patient_url},
             "period": period,
         }

@@ -455,7 +455,7 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9), ("FONT", (0, 0), (0, -1), FONT_BOLD, 9),
                     ("VALIGN", (0, 0), (-1, -1), "TOP")])
     )
-    return [Paragraph("Infusion session report", styles["Title"]), table]
+    return [Paragraph(f"{record.kind_of_session} report", styles["Title"]), table]
 
 
 def _discharge_rows(record: SessionRecord) -> list[list[str]]:
@@ -621,7 +621,8 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
             ]
         )
     parts += [Paragraph("Baseline and end of recovery", h2), _table(rows)]
-    rows = [["Parameter", "Band (within 20 %)", "Back within band after infusion stop", "Last value"]]
+    rows = [["Parameter", "Band (within 20 %)", f"Back within band after {record.phase_label(Phase.INFUSION)} ended",
+             "Last value"]]
     for ret in review.return_to_baseline(record):
         band = "-" if ret.band is None else f"{ret.band[0]:.0f} - {ret.band[1]:.0f}"
         if not ret.returned:
@@ -751,7 +752,7 @@ def _report_canvas(*args: Any, **kwargs: Any) -> Any:
 
 def _build(record: SessionRecord, flowables: list[Any], stream: IO[bytes]) -> None:
     """Lay the report out and write it."""
-    title = "Infusion session report" + ("" if record.deidentified else f" {record.id[:8]}")
+    title = f"{record.kind_of_session} report" + ("" if record.deidentified else f" {record.id[:8]}")
     doc = SimpleDocTemplate(
         stream,
         pagesize=A4,

@@ -295,7 +295,7 @@ def test_pdf_report_in_one_click_contains_the_patient_and_is_audited(
     assert asked[0][1].endswith(".pdf") and MRN not in asked[0][1]  # the file name does not name the patient
     text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
     assert MRN in text
-    assert "Infusion session report" in text
+    assert "Ketamine infusion session report" in text
     with Store(db[0], readonly=True) as store:
         audit = store.audit_log(db[1])[-1]
     assert (audit["action"], audit["user"]) == ("export", REVIEWER.name)

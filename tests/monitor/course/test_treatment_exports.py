@@ -144,6 +144,23 @@ def test_the_report_names_the_phases_as_the_sessions_protocol_does(course_db: Pa
     timeline = words["nasal"].split("Timeline")[-1]
     assert "pre-dose started" in timeline and "dosing started" in timeline and "observation started" in timeline
     assert "infusion" not in timeline and "baseline started" not in timeline
+    # Its title and its return-to-baseline table name a nasal spray as such (both said "infusion").
+    assert "page 1 Esketamine intranasal session report" in words["nasal"]
+    assert "page 1 Ketamine infusion session report" in words["iv"]
+    assert "Back within band after dosing ended" in words["nasal"] and "after infusion ended" in words["iv"]
+
+
+def test_the_fhir_encounter_of_a_nasal_spray_is_not_an_infusion(course_db: Path) -> None:
+    types = {}
+    for name, session_id in (("iv", _sessions(course_db)[0]), ("nasal", _sessions(course_db)[3])):
+        written = io.StringIO()
+        with Store(course_db) as store:
+            fhir_export.write(load(store, session_id), written)
+        resources = [e.resource for e in Bundle.model_validate(json.loads(written.getvalue())).entry]
+        [encounter] = [r for r in resources if r.__resource_type__ == "Encounter"]
+        types[name] = encounter.type[0].text
+    assert types == {"iv": "Ketamine infusion session with vital-sign monitoring",
+                     "nasal": "Esketamine intranasal session with vital-sign monitoring"}
 
 
 def test_csv_events_name_the_entries(course_db: Path) -> None:

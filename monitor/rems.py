@@ -28,7 +28,6 @@ from monitor.store import Store
 
 #: Days the REMS allows between the session and the form's submission.
 SUBMIT_WITHIN_DAYS: Final = 7
-_DAY_S: Final = 86_400.0
 
 #: Every field of the form: key, label, and whether the session can know it ("session") or
 #: staff must answer it ("asked"). Answers given by staff never replace what the session measured.
@@ -337,6 +336,14 @@ class PendingForm:
         return now > self.due_by
 
 
+def submission_due(started_at: float) -> float:
+    """When the form of a session begun at ``started_at`` is due: the same time of day :data:`SUBMIT_WITHIN_DAYS`
+    later on the clinic's calendar (across a daylight-saving change a day is 23 or 25 hours: 7 x 24 hours fell an
+    hour off the seventh day's time, as the course's due date does not)."""
+    wall = datetime.fromtimestamp(started_at).astimezone().replace(tzinfo=None) + timedelta(days=SUBMIT_WITHIN_DAYS)
+    return wall.astimezone().timestamp()
+
+
 def pending_forms(store: Store, protocol_names: Iterable[str]) -> list[PendingForm]:
     """Sessions under a REMS protocol whose form is not yet marked submitted, oldest first."""
     names = list(protocol_names)
@@ -347,5 +354,5 @@ def pending_forms(store: Store, protocol_names: Iterable[str]) -> list[PendingFo
     for sid, t, patient_id in rows:
         patient = store.patient_row(patient_id)  # identifiers are stored encrypted
         mrn = patient.get("mrn") if patient else None
-        out.append(PendingForm(sid, float(t), mrn, float(t) + SUBMIT_WITHIN_DAYS * _DAY_S))
+        out.append(PendingForm(sid, float(t), mrn, submission_due(float(t))))
     return out

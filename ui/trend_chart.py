@@ -393,7 +393,7 @@ class TrendChart(QWidget):
         # as a column of word pieces there and made the row five lines high, taken from the chart.
         self.view_label = ElidedLabel(_VIEW_TEXT[live][FollowMode.WHOLE])
         self.view_label.setObjectName("dim")
-        self.live_button = QPushButton("Live" if live else "Whole session")
+        self.live_button = QPushButton("Live (L)" if live else "Whole session")
         self.live_button.setToolTip(
             "Back to the whole session, following new data (L)" if live else "Show the whole session again (Home)"
         )
@@ -680,14 +680,15 @@ class TrendChart(QWidget):
 
     def _phase_label(self, span: PhaseSpan, index: int) -> pg.InfiniteLine:
         """The phase's name at its start, drawn over every band: a short band's name runs on whole over
-        the next one (names alternate between two heights, so neighbours do not meet).
+        the next one (names take three heights in turn, so that neither neighbours nor baseline and recovery meet:
+        with two, a long recovery drew "BASELINERECOVERY").
 
         Returns the invisible line that carries the name; the name is its child and goes with it (a
         reference kept to the name alone would outlive the line and crash when both are freed).
         """
         anchor = pg.InfiniteLine(pos=span.start, angle=90, pen=pg.mkPen(None))
         text = self.phase_words.get(span.phase, span.phase.value).upper()
-        label = pg.InfLineLabel(anchor, text=text, position=0.97 - 0.1 * (index % 2), anchors=[(0, 0), (0, 0)])
+        label = pg.InfLineLabel(anchor, text=text, position=0.97 - 0.1 * (index % 3), anchors=[(0, 0), (0, 0)])
         label.setColor(theme.TEXT)
         label.setFont(_font(LABEL_FONT_PX + 1, bold=True))
         anchor.setZValue(-3)

@@ -27,6 +27,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -203,13 +204,19 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
     # Phase bands behind both panels.
     phase_at = record.phase_at()
     edges = [*zip(phase_at.times, phase_at.phases, strict=True)]
+    # Names above the chart on two lines, each in the first line where it clears the name before it: short phases
+    # of a long session wrote over each other ("bainfusionrecovery" over 15 h).
+    line_ends = [-math.inf, -math.inf]
     for i, (t, phase) in enumerate(edges):
         t_end = edges[i + 1][0] if i + 1 < len(edges) else end
         for y0, h, _lo, _hi in panels:
             d.add(
                 Rect(x(t), y0, max(x(t_end) - x(t), 0.5), h, fillColor=PHASE_COLOURS[phase], strokeColor=None)
             )
-        d.add(String(x(t) + 2, main_bottom + main_h + 2, _phase_name(record, phase), fontName=FONT, fontSize=6))
+        name, at = _phase_name(record, phase), x(t) + 2
+        line = next((k for k, ends in enumerate(line_ends) if ends + 2 <= at), line_ends.index(min(line_ends)))
+        line_ends[line] = at + stringWidth(name, FONT, 6)
+        d.add(String(at, main_bottom + main_h + 2 + 6.5 * line, name, fontName=FONT, fontSize=6))
     for y0, h, lo, hi in panels:
         d.add(Rect(left, y0, plot_w, h, fillColor=None, strokeColor=colors.black, strokeWidth=0.5))
         steps = 4 if hi - lo <= 20 else 6

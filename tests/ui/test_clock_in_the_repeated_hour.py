@@ -70,3 +70,15 @@ def test_a_pdf_made_in_the_repeated_hour_is_stamped_with_the_offset_in_force(mon
         stamp = pdf_export.pdf_date(local.tm_year, local.tm_mon, local.tm_mday, local.tm_hour, local.tm_min,
                                     local.tm_sec)
     assert stamp == "D:20261101013001-05'00'"
+
+
+def test_a_rems_form_is_due_seven_days_later_on_the_clinics_calendar() -> None:
+    """A session on 2026-10-31 at 23:20 EDT: its form is due 2026-11-07 23:20 EST, seven calendar days on, as the
+    course counts days (7 x 24 h ended at 22:20 EST, and "OVERDUE" showed an hour early)."""
+    from monitor.rems import submission_due
+
+    with time_zone("America/New_York"):
+        started = datetime(2026, 11, 1, 3, 20, tzinfo=UTC).timestamp()  # 23:20 EDT on 31 October
+        due = submission_due(started)
+        assert clock_text(due, "%Y-%m-%d %H:%M %Z") == "2026-11-07 23:20 EST"
+        assert due - started == 7 * 86_400 + 3600

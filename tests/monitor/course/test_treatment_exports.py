@@ -190,3 +190,24 @@ def test_streamed_exports_of_treated_sessions_match_the_whole_record_writers(cou
                     target = tmp_path / f"{session_id}.{fmt}"
                     export_file(store, session_id, fmt, target, options)
                     assert target.read_bytes().decode("utf-8") == expected.getvalue(), (session_id, fmt)
+
+
+def test_the_report_charts_phase_names_never_write_over_each_other(course_db: Path) -> None:
+    """Over a long observation the first phases are a few points wide: their names ran into one another above the
+    chart ("pre-dosedosing", "bainfusionrecovery" over 15 h). Each name now takes the first of two lines where it
+    clears the one before it."""
+    from reportlab.graphics.shapes import String
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from monitor.exports.pdf_export import FONT, chart
+
+    with Store(course_db) as store:
+        drawing = chart(load(store, _sessions(course_db)[3]))
+    names = {"pre-dose", "dosing", "observation", "complete"}
+    placed = [(s.x, s.y, s.x + stringWidth(s.text, FONT, s.fontSize)) for s in drawing.contents
+              if isinstance(s, String) and s.text in names]
+    assert len(placed) >= 3
+    for i, (x0, y, x1) in enumerate(placed):
+        for a0, b, a1 in placed[i + 1:]:
+            assert y != b or a0 >= x1 or x0 >= a1, f"{(x0, y, x1)} and {(a0, b, a1)} overlap"
+    assert len({y for _, y, _ in placed}) == 2  # the dosing name went up a line, clear of pre-dose

@@ -23,6 +23,7 @@ from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
 from monitor.protocols import (
+    RESPIRATION_SCALE,
     Anchor,
     CheckState,
     Measure,
@@ -438,6 +439,29 @@ def scores_due(
             assert_never(moment)
         if wanted and score.scale not in due:
             due.append(score.scale)
+    return tuple(due)
+
+
+#: The scale whose button answers a timed check of each kind that a nurse scores (the first one the window offers).
+CHECK_SCALE: Final[Mapping[Measure, str]] = {
+    Measure.SEDATION: "MOAA/S", Measure.DISSOCIATION: "CADSS-6", Measure.RESPIRATION: RESPIRATION_SCALE}
+
+
+def checks_due(protocol: Protocol, events: Iterable[SessionEvent], readings: Iterable[Reading],
+               now: float) -> tuple[str, ...]:
+    """The scales that answer the protocol's timed checks whose window is open now and that are not done yet
+    (esketamine: sedation, dissociation and a respiratory check at about 40 minutes): due from the window's opening,
+    as the "Missed" alarm comes at its close (before, nothing said so until it was missed). Discharge checks are
+    left to the discharge's own scores."""
+    due: list[str] = []
+    for state in check_states(protocol, list(events), list(readings), now):
+        scale = CHECK_SCALE.get(state.check.measure)
+        window = state.window
+        if (scale is None or window is None or state.done_at is not None or state.missed
+                or state.check.anchor is Anchor.DISCHARGE or not window[0] <= now <= window[1]):
+            continue
+        if scale not in due:
+            due.append(scale)
     return tuple(due)
 
 

@@ -242,7 +242,7 @@ class Recorder:
         # The timeline and the few readings the protocol's timed checks and gates look at.
         self.watch = chair.ProtocolWatch(self.protocol)
         self._rems_cache: tuple[tuple[int, int, int], str | None] | None = None
-        self._scores_due: tuple[tuple[int, int, Phase], tuple[str, ...]] | None = None
+        self._scores_due: tuple[tuple[int, int, Phase, int], tuple[str, ...]] | None = None
         #: The phase reported as running past the protocol's maximum (None: none is).
         self._too_long: Phase | None = None
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
@@ -1396,12 +1396,20 @@ class Recorder:
         )
 
     def _scores_now(self) -> tuple[str, ...]:
-        """The protocol's scores due now, judged again only when the timeline, a cuff value or the phase changed."""
-        key = (len(self.watch.events), len(self.watch.readings), self.session.phase)
+        """The protocol's scores due now, and the scales of its timed checks whose window is open: judged again when
+        the timeline, a cuff value or the phase changed, and every 15 s of the session (a window opens by the
+        clock)."""
+        s = self.session
+        key = (len(self.watch.events), len(self.watch.readings), s.phase, int(s.now // CHECKS_DUE_EVERY_S))
         if self._scores_due is None or self._scores_due[0] != key:
-            due = chair.scores_due(self.protocol, self.watch.events, self.watch.readings, self.session.phase)
-            self._scores_due = (key, due)
+            due = chair.scores_due(self.protocol, self.watch.events, self.watch.readings, s.phase)
+            timed = chair.checks_due(self.protocol, self.watch.events, self.watch.readings, s.now)
+            self._scores_due = (key, due + tuple(scale for scale in timed if scale not in due))
         return self._scores_due[1]
+
+
+#: How often (session seconds) the timed checks' windows are looked at again for the scores due.
+CHECKS_DUE_EVERY_S = 15.0
 
 
 def wall_deadline(seconds: float | None) -> Callable[[Recorder], bool] | None:

@@ -482,6 +482,7 @@ class LiveWindow(DialogHost, QMainWindow):
             _ScoreButton(self.moaas_button, "MOAA/S", "M", frozenset({"MOAA/S"})),
             _ScoreButton(self.rass_button, "RASS", "R", frozenset({"RASS"})),
             _ScoreButton(self.cadss_button, "CADSS-6", "C", frozenset({"CADSS6", "CADSS"})),
+            _ScoreButton(self.breathing_button, "Breathing", "E", frozenset({"RESPIRATION"})),
         )
         if self._asks_breathing:
             row.append(self.breathing_button)

@@ -28,7 +28,9 @@ def _command(name: str, db_path: Path, session_id: str, out: Path) -> tuple[list
         return ["course", "MRN-AUDIT-1", "--db", str(db_path), "--out", str(out)], "course_export"
     if name == "worksheet":
         return ["rems", "--db", str(db_path), "--worksheet", session_id, "--out", str(out)], "export"
-    return ["rems", "--db", str(db_path), "--submitted", session_id, "--reference", "X-1"], "rems_form_submitted"
+    # A recording without its form's answers: marked only with the reason (the rest filled in on the worksheet).
+    return (["rems", "--db", str(db_path), "--submitted", session_id, "--reference", "X-1", "--incomplete-because",
+             "filled in on the worksheet"], "rems_form_submitted")
 
 
 @pytest.mark.parametrize("name", ["export", "course", "worksheet", "rems"])

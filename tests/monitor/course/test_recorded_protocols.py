@@ -10,10 +10,11 @@ import pytest
 
 from monitor import rems, review
 from monitor.alarms.model import Priority
+from monitor.chair import anchor_time
 from monitor.cli import progress_line
 from monitor.dose import DoseNeedsConfirmation
 from monitor.plan import SessionPlan
-from monitor.protocols import load_protocol
+from monitor.protocols import Anchor, load_protocol
 from monitor.readiness import OverrideRequired
 from monitor.recorder import Recorder
 from monitor.session import EventKind, Phase
@@ -314,3 +315,31 @@ def test_a_discharge_before_the_rems_minimum_is_noted_on_the_form(tmp_path: Path
         write_rems_worksheet(form, stream)
     text = " ".join(" ".join(page.extract_text() for page in PdfReader(sheet).pages).split())
     assert "before the 120-minute minimum observation (reason given: patient's ride must leave)" in text
+
+
+def test_the_40_minute_checks_are_due_from_their_windows_opening(tmp_path: Path) -> None:
+    """Esketamine's respiratory check at about 40 minutes: the nurse heard of it only from the "Missed" alarm at the
+    window's close. From its opening (30 min) it is due, as a score the protocol asks is, until it is done."""
+    script = Script([
+        (Phase.BASELINE, 30, "checklist", {"quick": "f3 e t:sister c m- p:na"}),
+        (Phase.BASELINE, 40, "plan_dose", {"total_mg": 56, "lot": "L9"}),
+        (Phase.RECOVERY, 27 * 60, "score", {"scale": "MOAA/S", "value": 5}),
+        (Phase.RECOVERY, 27 * 60 + 30, "score", {"scale": "respiration", "value": 15, "depression": False}),
+    ])
+    seen: dict[int, tuple[str, ...]] = {}
+
+    def watch(recorder: Recorder) -> None:
+        script(recorder)
+        s = recorder.session
+        first = anchor_time(list(recorder.watch.events), Anchor.INFUSION_START)
+        if first is not None:
+            minute = int((s.now - first) // 60)
+            seen.setdefault(minute, recorder.status().scores_due)
+
+    record(tmp_path / "m.db", NASAL, start=START, plan=SessionPlan(5, 5, 116), script=watch,  # type: ignore[arg-type]
+           stop_after_s=50 * 60)
+    # MOAA/S and CADSS-6 are due all through the observation anyway (before discharge); the respiratory check has
+    # no score of its own before discharge: due only from its window's opening until it is done (at 32.5 min).
+    assert "respiration" not in seen[29]
+    assert "respiration" in seen[31] and "respiration" in seen[32]  # looked at again every 15 s
+    assert "respiration" not in seen[33] and "CADSS-6" in seen[33]

@@ -243,6 +243,7 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
         f"Planned series {plan.planned_sessions} sessions every {plan.interval_days:g} days, boosters every "
         f"{plan.booster_interval_days:g} days. Done: {course.series_done} of the series, {course.boosters} "
         f"booster(s). Next session due: {next_due}."
+        + ("" if deidentify else f" Dates are local to the computer that made this report ({_zone_of(first)}).")
         + (f" Exported by {user}." if user else "")
     )), body))
     header = ["#", "Date", "Protocol", "mg/kg", "mg", "Base BP", "Peak BP", "Rise sys", "SpO2 min", "Alarms H/M/L",
@@ -317,6 +318,12 @@ def _answer(value: Any) -> str:
     return str(value)
 
 
+def _zone_of(t: Any) -> str:
+    """The zone a moment's date is given in on this computer (the dates of a form and a course are the local ones)."""
+    moment = datetime.fromtimestamp(float(t) if isinstance(t, int | float) else time.time()).astimezone()
+    return f"date in {moment.strftime('%Z')}, UTC{moment.strftime('%z')}"
+
+
 def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
     """The REMS Patient Monitoring Form of one session as a PDF worksheet to copy from."""
     styles = getSampleStyleSheet()
@@ -324,7 +331,11 @@ def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
     for f in form.fields:
         value = f.value
         if f.key in ("first_spray_at", "ready_to_leave_at") and isinstance(value, int | float):
-            value = datetime.fromtimestamp(value).astimezone().strftime("%Y-%m-%d %H:%M")
+            # With its zone and offset: the worksheet may be printed where the clock is not the clinic's (a server
+            # in UTC put an evening session on the next day, its first spray five hours later, with no word of it).
+            value = datetime.fromtimestamp(value).astimezone().strftime("%Y-%m-%d %H:%M %Z (UTC%z)")
+        elif f.key == "session_date" and isinstance(value, str):
+            value = f"{value} ({_zone_of(form.value('first_spray_at'))})"
         rows.append([Paragraph(escape(f.label), styles["BodyText"]), _latin1(_answer(value)),
                      {"session": "recorded", "entered": "entered", "": ""}[f.origin]])
     state = "complete" if form.complete else f"{len(form.missing())} field(s) missing"

@@ -211,3 +211,21 @@ def test_the_report_charts_phase_names_never_write_over_each_other(course_db: Pa
         for a0, b, a1 in placed[i + 1:]:
             assert y != b or a0 >= x1 or x0 >= a1, f"{(x0, y, x1)} and {(a0, b, a1)} overlap"
     assert len({y for _, y, _ in placed}) == 2  # the dosing name went up a line, clear of pre-dose
+
+
+def test_the_worksheet_names_the_zone_of_its_dates_and_times(course_db: Path) -> None:
+    """Printed where the clock is not the clinic's (a server in UTC), an evening session's worksheet gave the next
+    day's date and a first spray five hours later, with no word of the zone."""
+    from tests.conftest import time_zone
+
+    nasal = _sessions(course_db)[3]
+    texts = {}
+    for zone in ("America/New_York", "UTC"):
+        with time_zone(zone), Store(course_db) as store:
+            form = rems_forms(store, load_course_by_mrn(store, MRN))[nasal]
+            stream = io.BytesIO()
+            write_rems_worksheet(form, stream)
+        texts[zone] = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(stream.getvalue())).pages)
+                               .split())
+    assert "(date in EDT, UTC-0400)" in texts["America/New_York"] and "EDT (UTC-0400)" in texts["America/New_York"]
+    assert "(date in UTC, UTC+0000)" in texts["UTC"] and "UTC (UTC+0000)" in texts["UTC"]

@@ -638,6 +638,10 @@ class Drafts:
         """Forget the draft kept under ``key`` (its entries were recorded)."""
         self._kept.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every draft (another person signed in: what was typed is not theirs to record)."""
+        self._kept.clear()
+
 
 class DialogHost:
     """Opens one dialog at a time in front of the window, without blocking the window's updates.

@@ -1106,6 +1106,9 @@ class LiveWindow(DialogHost, QMainWindow):
 
     def set_user(self, user: SignedInUser) -> None:
         """Attribute everything from now on to ``user``."""
+        if user.name != self.user.name:
+            # A note typed by the nurse before would be recorded under the next one's name.
+            self.drafts.clear()
         self.user = user
         self._show_user()
         if self.bridge.running:

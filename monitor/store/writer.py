@@ -452,8 +452,8 @@ class StoreWriter:
                               _reason(refused))
                     aside = self._commit(store, chunk, numbers, careful=True)
             except (*_REFUSALS, TypeError) as exc:
-                # A row SQLite cannot bind is held with the rest, alarmed, and goes to the recovery file if it
-                # never goes in.
+                # The disk's own refusals (full, locked, failing), also met in the careful try, or a set-aside file
+                # no folder took: the chunk is held with the rest, alarmed, and tried again.
                 with self._lock:
                     self._in_flight = 0
                     self._writing_since = None

@@ -167,3 +167,23 @@ def _protocol() -> Any:
     from monitor.protocols import load_protocol
 
     return load_protocol("ketamine-iv")
+
+
+def test_a_draft_is_not_given_to_the_next_person_signed_in(qtbot: Any, make_window: Any) -> None:
+    """A note left unsaved by one nurse (the screen locked on her, or she closed it) would be recorded under the
+    name of the next one who signs in: drafts go with a change of person, and stay with the same one."""
+    from ui.dialogs import SignedInUser
+
+    w = make_window(speed=10.0, first_status=True)
+    again = _escaped_and_opened_again(qtbot, w, Qt.Key.Key_N, "editor", "given 4 mg ondansetron")
+    again.reject()
+    w.set_user(SignedInUser(w.user.name, w.user.role))  # the same nurse again, after a lock
+    _active(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_N)
+    assert w.dialog.text() == "given 4 mg ondansetron"
+    w.dialog.reject()
+    w.set_user(SignedInUser("RN2", "nurse"))
+    _active(qtbot, w)
+    qtbot.keyClick(w, Qt.Key.Key_N)
+    assert w.dialog.text() == ""
+    w.dialog.reject()

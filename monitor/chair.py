@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, assert_never
@@ -34,6 +33,7 @@ from monitor.protocols import (
     respiratory_checks,
 )
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
+from monitor.wall_clock import clock_text
 
 #: Commands a recorder passes to :func:`entry`.
 ENTRY_COMMANDS: Final = frozenset(
@@ -185,13 +185,13 @@ def _check_ready_time(ready: float, session: Session, events: list[SessionEvent]
     if not low <= ready <= session.now + 60.0:
         what = "the first spray" if first is not None else "the session's start"
         raise rems.RemsAnswerError(
-            f"{rems.LABELS['ready_to_leave_at']}: {_clock_text(ready)} is not between {what} "
-            f"({_clock_text(low)}) and now ({_clock_text(session.now)})")
+            f"{rems.LABELS['ready_to_leave_at']}: {_shown(ready)} is not between {what} ({_shown(low)}) and now "
+            f"({_shown(session.now)})")
 
 
-def _clock_text(t: float) -> str:
+def _shown(t: float) -> str:
     """A moment as the clinic's clock showed it, with the zone (an hour that came twice is told apart)."""
-    return time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(t))
+    return clock_text(t, "%Y-%m-%d %H:%M", zone=True)
 
 
 #: A dose planned on a weight further than this from the checklist's needs a confirmation (a slipped digit).
@@ -372,7 +372,6 @@ def score_text(detail: Mapping[str, Any], short: bool = False) -> str:
     if short:
         return f"resp. {value}/min{', depression' if seen else ''}"
     return f"{scale} {value}/min, {'respiratory depression seen' if seen else 'no respiratory depression'}"
-
 
 
 def _value(event: SessionEvent) -> float | None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 
-def clock_text(t: float, form: str = "%H:%M:%S") -> str:
+def clock_text(t: float, form: str = "%H:%M:%S", *, zone: bool = False) -> str:
     """``t`` as the local clock showed it (``form``: a ``strftime`` form), followed by the zone's name in an hour
-    the clock showed twice."""
+    the clock showed twice (``zone``: always, as a refusal that names a span does)."""
     moment = datetime.fromtimestamp(t).astimezone()
     text = moment.strftime(form)
-    return f"{text} {moment.strftime('%Z')}" if repeated_hour(t) else text
+    return f"{text} {moment.strftime('%Z')}" if zone or repeated_hour(t) else text
 
 
 def repeated_hour(t: float) -> bool:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from monitor import chair, dose, outcomes, rems
 from monitor import checklist as cl
 from monitor.protocols import RESPIRATION_SCALE, Protocol
+from monitor.wall_clock import clock_text
 from ui.dialogs import complain, form_footer, ok_cancel
 from ui.plain_text import plain_label
 
@@ -455,9 +456,9 @@ class RemsDialog(QDialog):
         # Offered only when the clock showed that time twice in the session: the zone tells them apart.
         self.which.clear()
         days = {time.strftime("%x", time.localtime(t)) for t in moments}
-        shown = "%a %d %b %H:%M %Z" if len(days) > 1 else "%H:%M %Z"
+        shown = "%a %d %b %H:%M" if len(days) > 1 else "%H:%M"
         for t in moments:
-            self.which.addItem(time.strftime(shown, time.localtime(t)), t)
+            self.which.addItem(clock_text(t, shown, zone=True), t)
         self.which.setVisible(len(moments) > 1)
 
     def _moments(self) -> list[float]:

@@ -613,15 +613,13 @@ class Drafts:
         self._kept: dict[str, tuple[float, Any]] = {}
 
     def attach(self, key: str, dialog: QDialog, *, max_age_s: float | None = None,
-               keep_when_accepted: bool = False) -> float | None:
-        """Give ``dialog`` the draft kept under ``key`` (when it was kept, or None: none given), and keep what it
-        holds when it closes: unless it was accepted (``keep_when_accepted``: also then, for a form whose entries
-        still need a second step that may be cancelled)."""
+               keep_when_accepted: bool = False) -> None:
+        """Give ``dialog`` the draft kept under ``key``, and keep what it holds when it closes: unless it was accepted
+        (``keep_when_accepted``: also then, for a form whose entries still need a second step that may be
+        cancelled)."""
         kept = self._kept.pop(key, None)
-        given = None
         if kept is not None and (max_age_s is None or self._clock() - kept[0] <= max_age_s):
             dialog.restore(kept[1])  # type: ignore[attr-defined]
-            given = kept[0]
 
         def closed(code: int) -> None:
             if code == QDialog.DialogCode.Accepted and not keep_when_accepted:
@@ -632,7 +630,6 @@ class Drafts:
                 self._kept[key] = (self._clock(), draft)
 
         dialog.finished.connect(closed)
-        return given
 
     def drop(self, key: str) -> None:
         """Forget the draft kept under ``key`` (its entries were recorded)."""

@@ -435,12 +435,11 @@ class StoreWriter:
                     self._spill_done()
                     return True
                 chunk = _take_chunk(self._held)
-                through = self._held_numbers[len(chunk) - 1]
-                self._attempted_through = max(self._attempted_through, through)
+                numbers = list(itertools.islice(self._held_numbers, len(chunk)))
+                self._attempted_through = max(self._attempted_through, numbers[-1])
                 # Being written outside the lock: what these hold must not be given up meanwhile.
                 self._in_flight = len(chunk)
                 self._writing_since = time.monotonic()
-                numbers = list(itertools.islice(self._held_numbers, len(chunk)))
             try:
                 store = self._connection()
                 try:

@@ -110,11 +110,12 @@ def install_command(sonames: list[str]) -> str:
     return "sudo apt-get update && sudo apt-get install -y " + " ".join(packages)
 
 
-def missing_system_libraries() -> list[str]:
-    """Shared libraries the window (Qt xcb) and its alarm sound need and this machine lacks (Linux only)."""
+def missing_system_libraries(platform: str | None = None) -> list[str]:
+    """Shared libraries the window (Qt xcb, unless ``platform`` or QT_QPA_PLATFORM names another) and its alarm
+    sound need and this machine lacks (Linux only)."""
     if not sys.platform.startswith("linux"):
         return []
-    platform = os.environ.get("QT_QPA_PLATFORM", "xcb")
+    platform = platform or os.environ.get("QT_QPA_PLATFORM", "xcb")
     probe = (
         "import os, PySide6; d = os.path.dirname(PySide6.__file__); "
         "print(os.path.join(d, 'Qt', 'plugins', 'platforms', 'libqxcb.so')); "
@@ -233,6 +234,24 @@ def ensure_sound_library() -> None:
         _not_installed(f"{', '.join(still)} not found ({reason or 'not installed'})", "the alarm-sound tests")
 
 
+#: What the fault test of a window destroyed from outside needs: a real X server and a tool that acts on its
+#: windows (the offscreen platform has no window to destroy).
+X_PROGRAMS: dict[str, str] = {"Xvfb": "xvfb", "xdotool": "xdotool"}
+
+
+def ensure_x_server() -> None:
+    """Install Xvfb, xdotool and the libraries Qt's xcb platform loads, with apt-get when missing (as root)."""
+    missing = [n for n in missing_system_libraries("xcb") if n not in SOUND_LIBRARIES]
+    packages = sorted({package_of(n) for n in missing} | {p for n, p in X_PROGRAMS.items() if not shutil.which(n)})
+    if not packages:
+        return
+    reason = apt_install(packages, "an X server for the window's fault tests")
+    still = [n for n in X_PROGRAMS if not shutil.which(n)] + [
+        n for n in missing_system_libraries("xcb") if n not in SOUND_LIBRARIES]
+    if still:
+        _not_installed(f"{', '.join(still)} not found ({reason or 'not installed'})", "the window's fault tests")
+
+
 def run(args: list[str]) -> int:
     """Open the window with the simulated monitor (options pass through, also after `--`)."""
     ensure_environment()
@@ -300,6 +319,7 @@ def faults(args: list[str]) -> int:
     ``-n 0`` runs them one after another.
     """
     workers = _workers(args, FAULT_WORKERS)
+    ensure_x_server()
     return _suite("tests/faults", [*workers, "--dist", "loadfile"] if workers else [], args)
 
 

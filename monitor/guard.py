@@ -1,21 +1,25 @@
 """The guard's judgement: whether the window program still answers, judged from a second process.
 
-The window's own watchdog (:mod:`monitor.watchdog`) runs on the window's thread. When that thread
-hangs, or the whole program dies (a crash in a native library, a kill, a lost display), nothing in
-the program is left to tell the nurse, and a frozen screen still shows the last values as if they
-were current. The window program therefore starts a small guard process and writes it a line on
-every tick of its watchdog (four times a second), from its GUI thread:
+The window's own watchdog (:mod:`monitor.watchdog`) runs on the window's thread. When that thread hangs, or
+the whole program dies (a crash in a native library, a kill, a lost display), nothing in the program is left
+to tell the nurse, and a frozen screen still shows the last values as if they were current. The window program
+therefore starts a small guard process and writes it a line on every tick of its watchdog (four times a
+second), from its GUI thread:
 
-* ``beat`` - the window's thread is running;
+* ``beat`` - the window's thread is running, and its window is on screen;
+* ``hidden`` - the window's thread is running, but its window is not on screen (minimised, unmapped, or
+  destroyed from outside); ``hidden alarm`` while one of its alarms (medium or high) is active;
 * ``chair <name>`` - what to call this chair in the alarm (optional, any time);
 * ``station <name>`` - the program is a nurse station, not a chair's monitor (its alarms say so);
 * ``bye`` - the program is ending on purpose (the session was closed or the program was asked to stop).
 
-The guard raises a high-priority technical alarm of its own (its own window and sound) when no
-line has come for :data:`~monitor.watchdog.STALL_LIMIT_S`, clears it when beats come back, and
-raises a lasting one when the pipe closes without ``bye``: the program has ended and with it
-recording and alarms. This module is the pure part (no Qt, no process): lines and times in, what
-to show out.
+The guard raises a high-priority technical alarm of its own (its own window and sound) when no line has come
+for :data:`~monitor.watchdog.STALL_LIMIT_S`, clears it when beats come back, and raises a lasting one when the
+pipe closes without ``bye``: the program has ended and with it recording and alarms. A window that stays off
+screen (:data:`HIDDEN_LIMIT_S`, or :data:`HIDDEN_ALARM_LIMIT_S` while it has an alarm to show) gets a medium-
+priority alarm of the guard's: nothing at the chair shows the values, and a window destroyed from outside
+cannot bring itself back. This module is the pure part (no Qt, no process): lines and times in, what to show
+out.
 """
 
 from __future__ import annotations
@@ -23,12 +27,25 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from monitor.alarms.model import Priority
 from monitor.watchdog import STALL_LIMIT_S
 
 BEAT = "beat"
+HIDDEN = "hidden"
+#: After ``hidden``: the window has an alarm to show.
+ALARM = "alarm"
 BYE = "bye"
 CHAIR = "chair"
 STATION = "station"
+
+#: How long the window may be off screen before the guard says so (a glance at another program is fine; a
+#: monitor left minimised is not), and how long while the window has an alarm it cannot show (it brings itself
+#: back at once when it can, so a window still hidden after this cannot).
+HIDDEN_LIMIT_S = 60.0
+HIDDEN_ALARM_LIMIT_S = 5.0
+#: A window off screen without an alarm to show brings itself back after this long (before the guard alarms);
+#: with one, at once.
+BRING_BACK_AFTER_S = 50.0
 
 #: The alarm texts (not responding, ended) for a chair's monitor and for a nurse station; ``{where}`` is
 #: " at <name>" when the program gave one, ``{silent}`` the seconds without news.
@@ -38,12 +55,16 @@ _TEXTS = {
         "current; watch the patient directly",
         "MONITOR PROGRAM STOPPED{where}: recording and alarms have ended - watch the patient directly and start "
         "the monitor again (the session can be resumed)",
+        "MONITOR WINDOW NOT ON SCREEN{where} for {hidden:.0f} s: its values and alarms cannot be seen - bring the "
+        "window back (if it cannot be, close the monitor and start it again: the session can be resumed)",
     ),
     STATION: (
         "NURSE STATION NOT RESPONDING{where}: its screen has not updated for {silent:.0f} s - the chairs' values "
         "and alarms on it are not current; watch the chairs' own screens",
         "NURSE STATION STOPPED{where}: the chairs' alarms are no longer shown here - watch the chairs' own "
         "screens and start the station again",
+        "NURSE STATION WINDOW NOT ON SCREEN{where} for {hidden:.0f} s: the chairs' values and alarms cannot be "
+        "seen here - bring the window back, or watch the chairs' own screens",
     ),
 }
 
@@ -54,6 +75,7 @@ class GuardState(enum.Enum):
     STARTING = "starting"  # no beat yet
     WATCHING = "watching"
     NOT_RESPONDING = "not_responding"
+    HIDDEN = "hidden"  # beats come, but the window is not on screen
     ENDED = "ended"  # the pipe closed without a goodbye: the program is gone
     DONE = "done"  # the program said goodbye
 
@@ -69,7 +91,15 @@ class GuardView:
     @property
     def alarming(self) -> bool:
         """Whether this is an alarm condition (the guard's window and sound are on)."""
-        return self.state in (GuardState.NOT_RESPONDING, GuardState.ENDED)
+        return self.priority is not None
+
+    @property
+    def priority(self) -> Priority | None:
+        """The alarm's priority: high for a program that stopped or does not respond (nothing at the chair
+        alarms any more), medium for a window off screen (its program still alarms, by sound)."""
+        if self.state in (GuardState.NOT_RESPONDING, GuardState.ENDED):
+            return Priority.HIGH
+        return Priority.MEDIUM if self.state is GuardState.HIDDEN else None
 
 
 class Guard:
@@ -89,12 +119,20 @@ class Guard:
         self._last_heard: float | None = None
         self._closed_at: float | None = None
         self._bye = False
+        self._hidden_since: float | None = None
+        self._hidden_alarm = False
 
     def heard(self, line: str, now: float) -> None:
         """One line from the program (its newline stripped or not); unknown lines are counted and skipped."""
         word, _, rest = line.strip().partition(" ")
         if word == BEAT:
             self._last_heard = now
+            self._hidden_since = None
+        elif word == HIDDEN:
+            self._last_heard = now
+            if self._hidden_since is None:
+                self._hidden_since = now
+            self._hidden_alarm = rest.strip() == ALARM
         elif word == BYE:
             self._last_heard = now
             self._bye = True
@@ -117,12 +155,16 @@ class Guard:
         if self._bye:
             return GuardView(GuardState.DONE, silent, "")
         where = f" at {self.chair}" if self.chair else ""
-        not_responding, ended = _TEXTS[self.kind]
+        not_responding, ended, hidden = _TEXTS[self.kind]
         if self._closed_at is not None:
             return GuardView(GuardState.ENDED, silent, ended.format(where=where))
         if self._last_heard is None:
             if now - self._started_at <= self.start_grace_s:
                 return GuardView(GuardState.STARTING, silent, "")
         elif silent <= self.limit_s:
+            if self._hidden_since is not None:
+                hidden_s = now - self._hidden_since
+                if hidden_s > (HIDDEN_ALARM_LIMIT_S if self._hidden_alarm else HIDDEN_LIMIT_S):
+                    return GuardView(GuardState.HIDDEN, silent, hidden.format(where=where, hidden=hidden_s))
             return GuardView(GuardState.WATCHING, silent, "")
         return GuardView(GuardState.NOT_RESPONDING, silent, not_responding.format(where=where, silent=silent))

@@ -1,14 +1,15 @@
 """The guard process (``python -m ui.guard_app``): alarms on its own when the window program stops answering.
 
-Started by the window program (:class:`ui.guard_link.GuardLink`), it reads the program's lines on
-its standard input and judges them with :class:`monitor.guard.Guard`. While the program is silent
-for 3 s it shows a flashing red window on top of everything and sounds the high-priority alarm; when
-beats come back, both go. When the pipe closes without a goodbye, the program has ended: the alarm
-stays until a person acknowledges it. Each change is also written to standard output (the
-terminal bell and the alarm text, as ``record`` writes its alarms), so a log keeps it.
+Started by the window program (:class:`ui.guard_link.GuardLink`), it reads the program's lines on its standard
+input and judges them with :class:`monitor.guard.Guard`. While the program is silent for 3 s it shows a
+flashing red window on top of everything and sounds the high-priority alarm; when beats come back, both go. A
+program whose window stays off screen gets the same window and sound at medium priority (yellow, slower flash)
+until the window is back. When the pipe closes without a goodbye, the program has ended: the alarm stays until
+a person acknowledges it. Each change is also written to standard output (the terminal bell and the alarm
+text, as ``record`` writes its alarms), so a log keeps it.
 
-The guard lives in its own session: the terminal's Ctrl-C or hang-up, meant for the program, does not
-end it. SIGTERM does.
+The guard lives in its own session: the terminal's Ctrl-C or hang-up, meant for the program, does not end it.
+SIGTERM does.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _Heard = tuple[str | None, float]
 
 
 class GuardWindow(QWidget):
-    """The guard's alarm: a flashing red panel above every other window, with one button."""
+    """The guard's alarm: a flashing panel in its priority's colour above every other window, with one button."""
 
     def __init__(self) -> None:
         super().__init__(None, Qt.WindowType.WindowStaysOnTopHint | Qt.WindowType.Window)
@@ -68,14 +69,16 @@ class GuardWindow(QWidget):
         row.addStretch(1)
         layout.addLayout(row)
         self.lit = False
+        self.priority = Priority.HIGH
         self.setMinimumSize(640, 220)
         self._paint(lit=True)
 
     def show_view(self, view: GuardView) -> None:
         """Show (or hide) the alarm; each call while it shows flips its flash."""
-        if not view.alarming:
+        if view.priority is None:
             self.hide()
             return
+        self.priority = view.priority
         if self.text.text() != view.text:
             self.text.setText(view.text)
         self.button.setText("Acknowledge and close" if view.state is GuardState.ENDED else "Silence 2 min")
@@ -94,10 +97,11 @@ class GuardWindow(QWidget):
 
     def _paint(self, lit: bool) -> None:
         self.lit = lit
-        colour = theme.ALARM_COLOURS[Priority.HIGH] if lit else theme.BACKGROUND
+        colour = theme.ALARM_COLOURS[self.priority] if lit else theme.BACKGROUND
+        text = theme.ALARM_TEXT_ON[self.priority] if lit else theme.TEXT
         self.setStyleSheet(
             f"QWidget#guard {{ background: {colour}; }}"
-            f"QLabel {{ color: {theme.ALARM_TEXT_ON[Priority.HIGH]}; font-size: 26px; font-weight: bold; }}"
+            f"QLabel {{ color: {text}; font-size: 26px; font-weight: bold; }}"
             "QPushButton { font-size: 18px; padding: 6px 18px; }"
         )
 
@@ -130,7 +134,6 @@ class GuardApp:
         self._timer = QTimer()
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self.tick)
-        self._flash_every = max(1, (theme.FLASH_HALF_PERIOD_MS[Priority.HIGH] or TICK_MS) // TICK_MS)
         self._ticks = 0
 
     def start(self) -> None:
@@ -162,10 +165,12 @@ class GuardApp:
         self._ticks += 1
         if self.acknowledged:
             return
-        if (view.alarming and self._ticks % self._flash_every == 0) or view.alarming != self.window.isVisible():
+        flash_every = max(1, (theme.FLASH_HALF_PERIOD_MS[view.priority or Priority.HIGH] or TICK_MS) // TICK_MS)
+        if ((view.alarming and self._ticks % flash_every == 0) or view.alarming != self.window.isVisible()
+                or view.priority not in (None, self.window.priority)):
             self.window.show_view(view)
-        quiet = now < self.silenced_until and view.state is GuardState.NOT_RESPONDING
-        self.sound.set_sounding(Priority.HIGH if view.alarming and not quiet else None)
+        quiet = now < self.silenced_until and view.state is not GuardState.ENDED
+        self.sound.set_sounding(view.priority if not quiet else None)
         if view.state is GuardState.DONE:
             self.quit()
 
@@ -174,10 +179,11 @@ class GuardApp:
             return
         was = self.state
         self.state = view.state
-        if view.alarming:
-            self._say(f"\a  ALARM HIGH technical: {view.text}")
-        elif was is GuardState.NOT_RESPONDING and view.state is GuardState.WATCHING:
-            self._say("guard: the window is responding again")
+        if view.priority is not None:
+            self._say(f"\a  ALARM {view.priority.name} technical: {view.text}")
+        elif was in (GuardState.NOT_RESPONDING, GuardState.HIDDEN) and view.state is GuardState.WATCHING:
+            self._say("guard: the window is responding again" if was is GuardState.NOT_RESPONDING
+                      else "guard: the window is on screen again")
             self.silenced_until = 0.0
         elif view.state is GuardState.DONE:
             self._say("guard: the program ended normally")

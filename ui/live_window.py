@@ -1348,7 +1348,14 @@ class LiveWindow(DialogHost, QMainWindow):
         guard alarms here on its own, and the recorder raises a technical alarm for the log and the station."""
         recorder = self.bridge.recorder
         recorder.screen_alive()
-        self.guard = GuardBeat(guard, self._screen_was_frozen, self._guard_news, self, on_tick=recorder.screen_alive)
+        self.guard = GuardBeat(guard, self._screen_was_frozen, self._guard_news, self, on_tick=recorder.screen_alive,
+                               alarm_active=self._has_alarm_to_show)
+
+    def _has_alarm_to_show(self) -> bool:
+        """Whether an alarm of medium or high priority is active here (a patient's, a technical one, or the
+        window's own): a window off screen then brings itself back."""
+        highest = self.last_snapshot.highest if self.last_snapshot is not None else None
+        return self._watch_alarmed or (highest is not None and highest >= Priority.MEDIUM)
 
     def stop_guard(self) -> None:
         """The guard and the recorder stop watching this window (it is going away, or nothing is monitored)."""

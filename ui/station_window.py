@@ -503,7 +503,8 @@ def run_station(args: argparse.Namespace) -> int:
     if not guard.start():
         print(f"Screen guard: {guard.error}", file=sys.stderr)
     beat = GuardBeat(guard, lambda s: print(f"The station did not respond for {s:.0f} s.", file=sys.stderr),
-                     lambda news: print(f"Screen guard: {news}", file=sys.stderr), window)
+                     lambda news: print(f"Screen guard: {news}", file=sys.stderr), window,
+                     alarm_active=lambda: not window.connected or (window.model.sounding() or 0) >= Priority.MEDIUM)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
     # Ctrl-Z in the terminal would freeze the station while it shows every chair as it was.

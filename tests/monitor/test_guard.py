@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.alarms.model import Priority
 from monitor.guard import Guard, GuardState
 
 T0 = 100.0
@@ -24,6 +25,18 @@ TABLE = [
     ([(T0 + 1, "beat"), (T0 + 2, None)], T0 + 500, GuardState.ENDED, 1.0),  # stays ended; silence counted to the end
     ([(T0 + 1, "beat"), (T0 + 2, "bye"), (T0 + 2.1, None)], T0 + 60, GuardState.DONE, 0.1),
     ([(T0 + 1, "bye")], T0 + 60, GuardState.DONE, 59.0),
+    # The window off screen: a glance elsewhere is fine for a minute; with an alarm it cannot show, 5 s.
+    ([(T0 + 1, "hidden")], T0 + 3, GuardState.WATCHING, 2.0),
+    ([(T0 + 1, "hidden"), (T0 + 30, "hidden"), (T0 + 61, "hidden")], T0 + 61.0, GuardState.WATCHING, 0.0),
+    ([(T0 + 1, "hidden"), (T0 + 30, "hidden"), (T0 + 61, "hidden")], T0 + 61.5, GuardState.HIDDEN, 0.5),
+    ([(T0 + 1, "hidden"), (T0 + 30, "hidden"), (T0 + 61, "beat")], T0 + 61.5, GuardState.WATCHING, 0.5),  # back
+    ([(T0 + 1, "beat"), (T0 + 2, "hidden alarm"), (T0 + 4, "hidden alarm")], T0 + 6.9, GuardState.WATCHING, 2.9),
+    ([(T0 + 1, "hidden alarm"), (T0 + 4, "hidden alarm"), (T0 + 6.1, "hidden alarm")], T0 + 6.2,
+     GuardState.HIDDEN, 0.1),
+    ([(T0 + 1, "hidden"), (T0 + 3, "hidden alarm"), (T0 + 5, "hidden alarm")], T0 + 6.2, GuardState.HIDDEN, 1.2),
+    ([(T0 + 1, "hidden alarm"), (T0 + 3, "hidden"), (T0 + 5, "hidden")], T0 + 6.2, GuardState.WATCHING, 1.2),
+    ([(T0 + 1, "hidden alarm"), (T0 + 3, "hidden alarm")], T0 + 6.2, GuardState.NOT_RESPONDING, 3.2),  # silence first
+    ([(T0 + 1, "hidden alarm"), (T0 + 6.1, None)], T0 + 6.2, GuardState.ENDED, 5.1),
 ]
 
 
@@ -38,8 +51,25 @@ def test_the_verdict(heard, at, state, silent_s) -> None:
     view = guard.view(at)
     assert view.state is state
     assert view.silent_s == pytest.approx(silent_s)
-    assert view.alarming is (state in (GuardState.NOT_RESPONDING, GuardState.ENDED))
+    assert view.alarming is (state in (GuardState.NOT_RESPONDING, GuardState.ENDED, GuardState.HIDDEN))
+    assert view.priority is {GuardState.NOT_RESPONDING: Priority.HIGH, GuardState.ENDED: Priority.HIGH,
+                             GuardState.HIDDEN: Priority.MEDIUM}.get(state)
     assert bool(view.text) is view.alarming
+
+
+@pytest.mark.parametrize(("first", "text"), [
+    ("chair Chair 3", "MONITOR WINDOW NOT ON SCREEN at Chair 3 for 61 s: its values and alarms cannot be seen - "
+                      "bring the window back (if it cannot be, close the monitor and start it again: the session "
+                      "can be resumed)"),
+    ("station", "NURSE STATION WINDOW NOT ON SCREEN for 61 s: the chairs' values and alarms cannot be seen here - "
+                "bring the window back, or watch the chairs' own screens"),
+])
+def test_the_window_off_screen_is_named(first: str, text: str) -> None:
+    guard = Guard(T0)
+    guard.heard(first, T0)
+    for t in range(1, 63):
+        guard.heard("hidden", T0 + t)
+    assert guard.view(T0 + 62.4).text == text
 
 
 # the program's first line, the two alarm texts it gives (not responding 7 s after it, then ended)

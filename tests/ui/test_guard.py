@@ -85,6 +85,37 @@ def test_the_guard_window_alarms_pauses_clears_and_latches(qtbot: Any) -> None:
     pipe.reading.close()
 
 
+def test_the_guard_shows_a_window_kept_off_screen_at_medium_priority(qtbot: Any, monkeypatch: Any) -> None:
+    from monitor import guard as guard_module
+    from ui import theme
+    from ui.guard_app import GuardApp
+
+    monkeypatch.setattr(guard_module, "HIDDEN_ALARM_LIMIT_S", 0.5)
+    pipe = Pipe()
+    out = io.StringIO()
+    app = GuardApp(pipe.reading, out, limit_s=2.0, on_quit=lambda: None)
+    qtbot.addWidget(app.window)
+    app.start()
+    pipe.send("chair Chair 3")
+    for _ in range(4):  # the window runs, but is off screen with an alarm to show
+        pipe.send("hidden alarm")
+        qtbot.wait(250)
+    qtbot.waitUntil(app.window.isVisible, timeout=WAIT_MS)
+    assert app.window.text.text().startswith("MONITOR WINDOW NOT ON SCREEN at Chair 3 for ")
+    assert app.sound.sounding is Priority.MEDIUM and app.window.priority is Priority.MEDIUM
+    assert theme.ALARM_COLOURS[Priority.MEDIUM] in app.window.styleSheet() or not app.window.lit
+    app.window.button.click()  # "Silence 2 min" pauses its sound too
+    app.tick()
+    assert app.sound.sounding is None and app.window.isVisible()
+    pipe.send("beat")  # on screen again: the alarm goes
+    qtbot.waitUntil(lambda: not app.window.isVisible(), timeout=WAIT_MS)
+    assert out.getvalue().splitlines()[1:] == [
+        out.getvalue().splitlines()[1], "guard: sound paused for 120 s", "guard: the window is on screen again"]
+    assert out.getvalue().splitlines()[1].startswith("\a  ALARM MEDIUM technical: MONITOR WINDOW NOT ON SCREEN")
+    pipe.close()
+    pipe.reading.close()
+
+
 class GuardProcess:
     """The real guard program, its standard output read line by line with a deadline."""
 
@@ -233,6 +264,61 @@ def test_a_recording_that_has_ended_says_goodbye_to_its_guard(
     w.on_finished("complete")  # as the recorder reports a completed session; the window stays open
     assert not guard.running and w.isVisible()
     assert "guard: the program ended normally" in capfd.readouterr().out
+
+
+def _listening_link() -> Any:
+    """A guard link to a process that reads and drops its lines; the lines sent are kept in ``lines``."""
+    from ui.guard_link import GuardLink
+
+    class Listening(GuardLink):
+        def __init__(self) -> None:
+            super().__init__(command=(sys.executable, "-c", "import sys; sys.stdin.buffer.read()"))
+            self.lines: list[str] = []
+
+        def _send(self, line: str) -> bool:
+            self.lines.append(line)
+            return super()._send(line)
+
+    link = Listening()
+    assert link.start()
+    return link
+
+
+def test_a_window_off_screen_without_an_alarm_tells_its_guard_and_comes_back_after_a_while(
+    qtbot: Any, make_window: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("ui.guard_link.BRING_BACK_AFTER_S", 2.0)  # 50 s in use
+    w = make_window(first_status=True)  # setup: no alarm
+    link = _listening_link()
+    w.set_guard(link)
+    qtbot.waitUntil(lambda: "beat" in link.lines, timeout=WAIT_MS)
+    w.showMinimized()
+    qtbot.waitUntil(lambda: link.lines[-3:] == ["hidden"] * 3, timeout=WAIT_MS)
+    assert w.isMinimized() and w.guard.brought_back == 0  # a glance at another program is left alone
+    qtbot.waitUntil(lambda: not w.isMinimized(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: link.lines[-1] == "beat", timeout=WAIT_MS)
+    assert w.guard.brought_back == 1 and w.guard.recreated == 0
+    # Its native window destroyed (as from outside; under X, tests/faults/test_window_off_screen.py): back again.
+    handle = w.windowHandle()
+    assert handle is not None
+    handle.destroy()
+    qtbot.waitUntil(lambda: link.lines[-1] == "hidden", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: link.lines[-1] == "beat", timeout=WAIT_MS)
+    assert w.guard.brought_back == 2 and w.guard.on_screen()
+    w.force_close()
+
+
+def test_a_window_off_screen_comes_back_for_an_alarm(qtbot: Any, make_window: Any) -> None:
+    w = make_window(scenario="probe_off", plan="baseline:1,infusion:40,recovery:30", first_status=True)
+    link = _listening_link()
+    w.set_guard(link)
+    qtbot.waitUntil(w._has_alarm_to_show, timeout=40_000)  # the probe comes off at infusion minute 10
+    w.showMinimized()
+    qtbot.waitUntil(lambda: w.guard.brought_back >= 1 and not w.isMinimized(), timeout=WAIT_MS)
+    assert "hidden alarm" in link.lines
+    qtbot.waitUntil(lambda: link.lines[-1] == "beat", timeout=WAIT_MS)
+    assert w.guard.on_screen()
+    w.force_close()
 
 
 def _ended(link: Any) -> None:

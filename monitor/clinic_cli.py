@@ -43,7 +43,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                             help="the local server's folder (required except for migrate --url)")
     station = sub.add_parser("station", help="the nurse station: every active chair on one screen")
     station.add_argument("--server", metavar="URL",
-                         help="the clinic's PostgreSQL, as a reader (default: INFUSION_MONITOR_SERVER)")
+                         help="the clinic's PostgreSQL, as a reader (default: INFUSION_MONITOR_SERVER, else the "
+                              "config file's server; a chair's login is refused)")
     station.add_argument("--show", choices=["mrn", "initials"], default="mrn",
                          help="how a patient is named on the tiles (default mrn)")
     station.add_argument("--escalate-after", type=_escalate_after, default=60.0, metavar="SECONDS",

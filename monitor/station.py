@@ -111,6 +111,14 @@ class ChairView:
     key: str = ""
     #: Names of the other chair databases reporting under this tile's login (empty: the login is its own).
     shared_with: tuple[str, ...] = ()
+    #: Logins of the other chairs that report under the same name (empty: the name is this chair's alone).
+    named_alike: tuple[str, ...] = ()
+
+    @property
+    def called(self) -> str:
+        """What the station calls the chair: its name, with its login when another chair has the same name (a nurse
+        sent to "Chair 1" must find the right one)."""
+        return f"{self.name} (login {self.chair})" if self.named_alike else self.name
 
     @property
     def current(self) -> bool:
@@ -193,8 +201,10 @@ class StationModel:
         with self._lock:
             reports = list(self._reports.values())
         names: dict[str, list[tuple[str, str]]] = {}
+        logins: dict[str, set[str]] = {}
         for report, _at, _fresh in reports:
             names.setdefault(report.chair, []).append((report.key, report.name))
+            logins.setdefault(_name_key(report.name), set()).add(report.chair)
         for report, at, fresh_at in reports:
             assert report.tile is not None
             silent = max(0.0, now - at)
@@ -211,6 +221,7 @@ class StationModel:
                 stalled=silent < self.offline_after_s and status_age >= self.stalled_after_s,
                 key=report.key,
                 shared_with=tuple(sorted(name for key, name in names[report.chair] if key != report.key)),
+                named_alike=tuple(sorted(logins[_name_key(report.name)] - {report.chair})),
             )
             escalated = frozenset(
                 a.id for a in report.tile.alarms
@@ -248,25 +259,27 @@ class StationModel:
             if view.offline:
                 alarms.append(
                     StationAlarm(view.chair, "chair_offline", Priority.MEDIUM,
-                                 f"{view.name}: not reporting for {view.silent_s:.0f} s")
+                                 f"{view.called}: not reporting for {view.silent_s:.0f} s")
                 )
             elif view.stalled:
                 alarms.append(
                     StationAlarm(view.chair, "chair_stalled", Priority.MEDIUM,
-                                 f"{view.name}: monitoring stalled at the chair - its status has not moved on "
+                                 f"{view.called}: monitoring stalled at the chair - its status has not moved on "
                                  f"for {view.status_age_s:.0f} s; values are not current")
                 )
             if view.shared_with:
                 alarms.append(
                     StationAlarm(view.chair, "login_shared", Priority.MEDIUM,
-                                 f"{view.name}: {shared_login_text(view)}")
+                                 f"{view.called}: {shared_login_text(view)}")
                 )
+            if view.named_alike:
+                alarms.append(StationAlarm(view.chair, "name_shared", Priority.MEDIUM, same_name_text(view)))
             for alarm in view.tile.alarms:
                 if alarm.id in view.escalated:
                     alarms.append(
                         StationAlarm(
                             view.chair, "escalated", Priority(min(3, alarm.priority + 1)),
-                            f"{view.name}: {alarm.message} not acknowledged for {view.alarm_age_s(alarm):.0f} s",
+                            f"{view.called}: {alarm.message} not acknowledged for {view.alarm_age_s(alarm):.0f} s",
                             alarm.id,
                         )
                     )
@@ -278,6 +291,24 @@ class StationModel:
         for view in self.views(now):
             levels.extend(Priority(a.priority) for a in view.tile.alarms if not a.acknowledged)
         return max(levels, default=None)
+
+
+def not_a_reader_text(login: str) -> str:
+    """Why a station does not show the clinic under ``login``."""
+    return (f"the login {login} is not a reader's (a chair's login sees only that chair's rows, so the other chairs "
+            "would be missing without a sign); start the station with a reader login: infusion-monitor server "
+            "add-reader")
+
+
+def _name_key(name: str) -> str:
+    """A chair's name as a nurse hears it: case and spacing do not tell two chairs apart."""
+    return " ".join(name.casefold().split())
+
+
+def same_name_text(view: ChairView) -> str:
+    """What the station says of a name two chairs report under."""
+    return (f"NAME {view.name} ALSO USED by login {', '.join(view.named_alike)}: this tile is login {view.chair}; "
+            f"give each chair its own name")
 
 
 def shared_login_text(view: ChairView) -> str:
@@ -369,6 +400,10 @@ class StationFeed:
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                      application_name="infusion-monitor station") as conn:
+                    if not server_store.reads_every_chair(conn):
+                        self._link(False, not_a_reader_text(conn.info.user))
+                        self._stop.wait(RETRY_S)
+                        continue
                     server_store.listen_for_chairs(conn)
                     for row in server_store.chair_rows(conn):
                         self.on_report(report_from_row(row))

@@ -12,7 +12,6 @@ screen. The window only shows and asks; the rules live in the core.
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -211,6 +210,10 @@ class SessionHeader(QFrame):
         self.timers.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.link = QLabel("")
         self.link.setStyleSheet("font-size: 14px; font-weight: bold;")
+        #: The link to the clinic's server, in a few words (the whole line on hover); hidden without a server.
+        self.server = QLabel("")
+        self.server.setTextFormat(Qt.TextFormat.PlainText)
+        self.server.setVisible(False)
         self.device = ElidedLabel("")
         self.device.setStyleSheet(f"font-size: 14px; color: {theme.TEXT_DIM};")
         self.clock = QLabel("")
@@ -230,6 +233,7 @@ class SessionHeader(QFrame):
         health = QHBoxLayout()
         health.setSpacing(6)
         health.addWidget(self.link)
+        health.addWidget(self.server)
         health.addWidget(self.device, 1)
         state.addLayout(health)
         layout.addLayout(state, 4)
@@ -301,6 +305,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.device = device or DeviceSpec()
         #: The link to the clinic's server, when this chair replicates (its state is shown in the header).
         self.server_link: Replicator | None = None
+        self._server_checked = float("-inf")
         #: Beats the guard process, which alarms on its own when this window stops (see :meth:`set_guard`).
         self.guard: GuardBeat | None = None
         self.locked = False
@@ -1500,23 +1505,31 @@ class LiveWindow(DialogHost, QMainWindow):
         traffic = f"{link.bytes_in} B in · " if link.bytes_in else ""
         self.header.device.setText(
             f"{status.device} · {traffic}{link.frames_decoded} ok · {link.frames_rejected} bad · "
-            f"{link.resyncs} resync · {link.reconnects} reconnects{self._server_line()}"
+            f"{link.resyncs} resync · {link.reconnects} reconnects"
         )
+        self._show_server()
         self.header.clock.setText(time.strftime("%H:%M:%S", time.localtime(status.now)))
 
-    def _server_line(self) -> str:
-        """The link to the clinic's server (when replicating), refreshed at most once a second."""
+    def _show_server(self) -> None:
+        """The link to the clinic's server (when replicating), refreshed at most once a second: a few words beside
+        the device's link, in green or in the warning colour, the whole line on hover. (It was once added to the
+        device line, whose one elided line cut it off: a chair the station could not see looked connected.)"""
         link = self.server_link
+        label = self.header.server
         if link is None:
-            return ""
+            label.setVisible(False)
+            return
         now = time.monotonic()
-        if now - getattr(self, "_server_checked", 0.0) >= 1.0:
-            self._server_checked = now
-            status = link.status()
-            # A login shared with another chair is as wrong as no link: the station cannot tell the chairs apart.
-            colour = "#3ddc6a" if status.connected and not status.warning else theme.WARNING_TEXT
-            self._server_text = f"<br><b style='color:{colour}'>{html.escape(status.text)}</b>"
-        return str(getattr(self, "_server_text", ""))
+        if now - self._server_checked < 1.0:
+            return
+        self._server_checked = now
+        status = link.status()
+        brief, well = status.brief
+        label.setText(f"· {brief}")
+        label.setToolTip(status.text)
+        # A login shared with another chair is as wrong as no link: the station cannot tell the chairs apart.
+        theme.restyle(label, f"font-size: 14px; font-weight: bold; color: {'#3ddc6a' if well else theme.WARNING_TEXT};")
+        label.setVisible(True)
 
     def _enable_controls(self, status: SessionStatus) -> None:
         phase = status.phase

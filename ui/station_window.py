@@ -37,11 +37,12 @@ from PySide6.QtWidgets import (
 
 from monitor.alarms.model import Priority
 from monitor.replication.live import LiveAlarm
-from monitor.station import ChairReport, ChairView, StationFeed, StationModel, shared_login_text
+from monitor.station import ChairReport, ChairView, StationFeed, StationModel, same_name_text, shared_login_text
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
 from ui.guard_link import GuardBeat, GuardLink
+from ui.labels import ElidedLabel
 from ui.numerics import STALE_AFTER_S
 from ui.start_errors import errors_in_a_window
 from ui.terminal import keep_running_without_terminal
@@ -115,7 +116,9 @@ class ChairTile(QFrame):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
-        self.title = QLabel()
+        # What a chair reports is text, never markup (a patient field once drew false green vitals), and a long
+        # chair name is cut on one line (it once widened its tile and wrapped every other tile's numerics).
+        self.title = ElidedLabel()
         self.title.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.phase = QLabel()
         self.numerics = QLabel()
@@ -124,6 +127,8 @@ class ChairTile(QFrame):
         self.numerics.setWordWrap(True)
         self.nibp = QLabel()
         self.due = QLabel()
+        for label in (self.phase, self.nibp, self.due):
+            label.setTextFormat(Qt.TextFormat.PlainText)
         self.due.setStyleSheet(f"color: {theme.WARNING_TEXT};")
         self.alarms = QLabel()
         self.alarms.setTextFormat(Qt.TextFormat.RichText)
@@ -137,7 +142,7 @@ class ChairTile(QFrame):
         """Draw the chair's latest status with the alarm colours of this flash instant."""
         self.view = view
         tile = view.tile
-        self.title.setText(f"{view.name} · {view.patient}")
+        self.title.setText(f"{view.called} · {view.patient}")
         self.phase.setText(_timer(view))
         hr_name = tile.heart_rate_source or "hr"
         self.numerics.setText(
@@ -163,13 +168,13 @@ class ChairTile(QFrame):
                 f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>** {text}</div>"
             )
             border = colour
-        if view.shared_with:
+        for said in ([shared_login_text(view)] if view.shared_with else []) + (
+                [same_name_text(view)] if view.named_alike else []):
             lit = flash_on(Priority.MEDIUM, now_ms)
             colour = theme.ALARM_COLOURS[Priority.MEDIUM]
             lines.append(
                 f"<div style='background:{colour if lit else theme.PANEL}; "
-                f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>"
-                f"** {html.escape(shared_login_text(view))}</div>"
+                f"color:{theme.ALARM_TEXT_ON[Priority.MEDIUM] if lit else colour}'>** {html.escape(said)}</div>"
             )
             border = colour
         for alarm in tile.alarms:
@@ -206,6 +211,8 @@ def _attention(view: ChairView) -> tuple[Priority, str] | None:
         found.append((Priority.MEDIUM, "not reporting" if view.offline else "monitoring stalled"))
     if view.shared_with:
         found.append((Priority.MEDIUM, shared_login_text(view)))
+    if view.named_alike:
+        found.append((Priority.MEDIUM, same_name_text(view)))
     for alarm in view.tile.alarms:
         found.append((_shown_priority(view, alarm), alarm.message + (" (acknowledged)" if alarm.acknowledged else "")))
     return max(found, key=lambda item: item[0]) if found else None
@@ -382,12 +389,12 @@ class StationWindow(QMainWindow):
         lines = []
         for priority, view, where, text in hidden[:OUT_OF_VIEW_LINES]:
             colour = theme.ALARM_COLOURS[priority]
-            named = link(view, f"{view.name} (out of view, scroll {where})", colour)
+            named = link(view, f"{view.called} (out of view, scroll {where})", colour)
             lines.append(f"<div style='color:{colour}'>{priority.marker} {named}: {html.escape(text)}</div>")
         if len(hidden) > OUT_OF_VIEW_LINES:
             rest = hidden[OUT_OF_VIEW_LINES:]
             colour = theme.ALARM_COLOURS[rest[0][0]]
-            names = ", ".join(link(h[1], h[1].name, colour) for h in rest)
+            names = ", ".join(link(h[1], h[1].called, colour) for h in rest)
             lines.append(f"<div style='color:{colour}'>{rest[0][0].marker} {len(rest)} more chairs out of view need "
                          f"attention: {names}</div>")
         return lines
@@ -492,7 +499,7 @@ def run_station(args: argparse.Namespace) -> int:
         view = next((v for v in model.views() if v.key == key), None)
         if view is None or view.tile.session_id is None:
             return
-        dialog = ChairTrendDialog(url, view.tile.session_id, view.name, window)
+        dialog = ChairTrendDialog(url, view.tile.session_id, view.called, window)
         dialog.show()
 
     window.on_tile_clicked = open_chart

@@ -49,6 +49,9 @@ CONNECT_TIMEOUT_S = 3
 #: A server that has not answered one round (a batch, the live status, a connection) for this long is lost,
 #: even though the connection is still open (a hung server, a network path that drops everything).
 UNANSWERED_S = 8.0
+#: Rows waiting longer than this at a connected chair: the station's copy is behind (the header says so in
+#: the warning colour).
+STALE_BACKLOG_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,26 @@ class ReplicationStatus:
     def text(self) -> str:
         """One line for the status bar."""
         return "; ".join(t for t in (self._link_text(), self.warning, self.notice) if t)
+
+    @property
+    def brief(self) -> tuple[str, bool]:
+        """A few words for a crowded header, and whether all is well (the whole story is :attr:`text`): a
+        condition that keeps this chair off the nurse station's screen, or rows there out of date, is not."""
+        if self.unreadable is not None:
+            return "SERVER: what waits is not known", False
+        if not self.running:
+            if self.pending_rows:
+                return f"server: {self.pending_rows} rows wait", False
+            return "server: all sent", True
+        if not self.connected:
+            return "STATION CANNOT SEE THIS CHAIR", False
+        if self.error:
+            return "SERVER REFUSES THIS CHAIR'S ROWS", False
+        if self.warning:
+            return "LOGIN SHARED with another chair", False
+        if self.pending_rows:
+            return f"server: {self.pending_rows} rows to send", self.behind_s < STALE_BACKLOG_S
+        return "server up to date", True
 
     def _link_text(self) -> str:
         if self.unreadable is not None:
@@ -385,11 +408,16 @@ class Replicator:
         # the live status goes at once, even while this chair's own file cannot be read.
         self._reconciled = False
         self._connected = True
-        self._error = None
+        was_lost, self._error = self._error is not None, None
         self._last_heartbeat = 0.0
         with self._live_lock:
             self._live_dirty = True
-        log.info("replicating to %s", redacted(self.url))
+        if was_lost:
+            # Said as loudly as its loss was ("server link lost"): a log that says only the loss leaves the reader
+            # believing the station still cannot see this chair.
+            log.warning("server link back: replicating to %s again (what waited here is sent now)", redacted(self.url))
+        else:
+            log.info("replicating to %s", redacted(self.url))
 
     def _ready(self) -> None:
         """A server connection whose progress was compared with this file's: connects and compares as needed."""

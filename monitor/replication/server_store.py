@@ -23,7 +23,7 @@ from monitor.alarms.model import AlarmRecord
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.replication import tls
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
-from monitor.replication.schema import CHANNEL
+from monitor.replication.schema import CHANNEL, READER_GROUP
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row, outbox
 
@@ -80,6 +80,13 @@ def chair_rows(conn: psycopg.Connection, chairs: Collection[str] | None = None) 
             rows = cursor.execute(_CHAIRS_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
     return [ChairRow(str(chair), name, live, mrn, patient, str(origin), float(silent or 0.0))
             for chair, name, live, mrn, patient, origin, silent in rows]
+
+
+def reads_every_chair(conn: psycopg.Connection) -> bool:
+    """Whether the login of ``conn`` sees every chair's rows (a reader, or the server's owner); a chair's login
+    sees only its own, and a station under it would show one chair as if it were the clinic."""
+    row = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (READER_GROUP,)).fetchone()
+    return bool(row and row[0])
 
 
 def ping(conn: psycopg.Connection) -> None:

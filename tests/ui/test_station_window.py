@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
+
 from monitor.alarms.model import Priority
 from monitor.replication.live import parse_tile
 from monitor.station import ChairReport, StationModel
@@ -147,6 +149,8 @@ def test_the_station_says_when_it_cannot_see_the_server(qtbot: Any) -> None:
 
 
 def test_the_chair_shows_that_the_station_cannot_see_it(make_window: Any, qtbot: Any) -> None:
+    """The server's state is drawn in the header, whole, at the smallest screen (it was once added to the device's
+    one elided line, markup and all, and never seen), the whole line on hover."""
     from monitor.replication.replicator import ReplicationStatus
 
     class Link:
@@ -157,17 +161,34 @@ def test_the_chair_shows_that_the_station_cannot_see_it(make_window: Any, qtbot:
             return self.state
 
     window = make_window(speed=60.0)
+    window.resize(1280, 720)
+    label = window.header.server
+    assert not label.isVisible()  # no server: nothing said
+    qtbot.waitUntil(lambda: window.last_status is not None, timeout=5000)
+    qtbot.wait(50)
+    button_at = window.header.patient_button.x()
     link = Link()
     window.server_link = link
-    qtbot.waitUntil(lambda: "NOT CONNECTED" in window.header.device.text(), timeout=5000)
-    assert "the nurse station cannot see this chair" in window.header.device.text()
-    assert "42 rows kept here" in window.header.device.text()
+
+    def shown(text: str) -> bool:
+        return label.isVisible() and label.text() == f"· {text}" and label.width() >= label.sizeHint().width()
+
+    qtbot.waitUntil(lambda: shown("STATION CANNOT SEE THIS CHAIR"), timeout=5000)
+    assert "42 rows kept here until it is back" in label.toolTip()
+    assert theme.WARNING_TEXT in label.styleSheet()
+    assert "Server" not in window.header.device.text() and "<" not in label.text()
+    qtbot.wait(50)
+    assert window.header.patient_button.x() == button_at  # said without moving a button
     link.state = ReplicationStatus("chair_3@db/im", True, 0, 0.0, 1.0, None)
-    qtbot.waitUntil(lambda: "connected, up to date" in window.header.device.text(), timeout=5000)
+    qtbot.waitUntil(lambda: shown("server up to date"), timeout=5000)
+    assert label.toolTip() == "Server chair_3@db/im: connected, up to date" and "#3ddc6a" in label.styleSheet()
+    link.state = ReplicationStatus("chair_3@db/im", True, 1200, 30.0, 1.0, None)
+    qtbot.waitUntil(lambda: shown("server: 1200 rows to send"), timeout=5000)
+    assert theme.WARNING_TEXT in label.styleSheet()  # 30 s behind: the station's copy is out of date
     link.state = ReplicationStatus("chair_3@db/im", True, 0, 0.0, 1.0, None,
                                    warning="LOGIN SHARED: the login chair_3 is also used by Chair 4 on host-b")
-    qtbot.waitUntil(lambda: "LOGIN SHARED" in window.header.device.text(), timeout=5000)
-    assert theme.WARNING_TEXT in window.header.device.text()
+    qtbot.waitUntil(lambda: shown("LOGIN SHARED with another chair"), timeout=5000)
+    assert "used by Chair 4 on host-b" in label.toolTip() and theme.WARNING_TEXT in label.styleSheet()
 
 
 def test_two_chairs_under_one_login_are_two_tiles_each_saying_so(qtbot: Any) -> None:
@@ -185,6 +206,48 @@ def test_two_chairs_under_one_login_are_two_tiles_each_saying_so(qtbot: Any) -> 
     assert "LOGIN chair_1 SHARED with Chair 4" in one.alarms.text()
     assert "LOGIN chair_1 SHARED with Chair 1" in four.alarms.text()
     assert "2 station alarms" in window.banner.text()
+
+
+def test_two_chairs_under_one_name_are_told_apart_by_their_logins(qtbot: Any) -> None:
+    """Two logins report as "Chair 1": each tile, banner line and station alarm names its login too."""
+    model, window = _station(qtbot, [100.0], escalate_after_s=60.0)
+    model.apply(_report("chair_1", "Chair 1", []))
+    model.apply(_report("chair_4", "chair  1", [_alarm(3, 4900.0)]))  # spacing and case tell no chair apart
+    model.apply(_report("chair_2", "Chair 2", []))
+    window.refresh()
+    one, four, two = (window.tiles[k] for k in ("chair_1", "chair_4", "chair_2"))
+    assert one.title.text() == "Chair 1 (login chair_1) · MRN-chair_1"
+    assert four.title.text() == "chair  1 (login chair_4) · MRN-chair_4"
+    assert two.title.text() == "Chair 2 · MRN-chair_2"
+    assert ("NAME Chair 1 ALSO USED by login chair_4: this tile is login chair_1; give each chair its own name"
+            in one.alarms.text())
+    assert "ALSO USED" not in two.alarms.text()
+    said = sorted((a.condition, a.message) for a in model.station_alarms())
+    assert [c for c, _ in said] == ["escalated", "name_shared", "name_shared"]
+    assert said[0][1].startswith("chair  1 (login chair_4): SpO2 86 < 90 not acknowledged for ")
+
+
+def test_what_a_chair_reports_is_shown_as_text_and_a_long_name_is_cut(qtbot: Any) -> None:
+    """A patient field or chair name holding markup is drawn as it is written (it once drew false green vitals on
+    the tile); a long chair name is cut on its one line, and no tile grows with it."""
+    model, window = _station(qtbot, [100.0])
+    window.resize(1920, 1080)
+    window.show()
+    markup = "MRN-7<br><font size=6 color=#4ade80>HR 72 SpO2 99</font>"
+    plain = _report("chair_1", "Chair 1", [])
+    model.apply(ChairReport(plain.chair, plain.name, plain.tile, markup, None))
+    model.apply(_report("chair_2", "Chair 2 <img src='x'>", []))
+    model.apply(_report("chair_3", "Chair 3", []))
+    window.refresh()
+    widths = {k: t.width() for k, t in window.tiles.items()}
+    model.apply(_report("chair_3", "Chair 3 — Infusion suite B, window bay beside the nurses' desk", []))
+    window.refresh()
+    one, two, three = (window.tiles[k] for k in ("chair_1", "chair_2", "chair_3"))
+    assert one.title.text() == f"Chair 1 · {markup}" and one.title.textFormat() is Qt.TextFormat.PlainText
+    assert two.title.text().startswith("Chair 2 <img src='x'>")
+    for label in (one.phase, one.nibp, one.due):
+        assert label.textFormat() is Qt.TextFormat.PlainText
+    assert three.title.is_elided() and {k: t.width() for k, t in window.tiles.items()} == widths
 
 
 def test_the_station_needs_a_server_and_says_so(capsys: Any) -> None:

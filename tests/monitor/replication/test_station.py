@@ -273,3 +273,26 @@ def test_rows_a_chair_could_not_keep_stay_at_the_station_until_write_held_sends_
         assert model.station_alarms() == [] and model.views() == []
     finally:
         _shut(feed, replicator, store)
+
+
+def test_a_station_under_a_chairs_login_says_it_cannot_see_the_clinic(clinic: Clinic) -> None:
+    """A chair's login sees only its own chair (row-level security): a station started with it once showed that one
+    chair as if it were the whole clinic. It now refuses, saying why; a reader's login is taken."""
+    chair_url, reader_url = clinic.role("chair", "chair_seven"), clinic.role("reader")
+    links: queue.Queue[tuple[bool, str | None]] = queue.Queue()
+    reports: list[ChairReport] = []
+    for url, login_is_a_reader in ((chair_url, False), (reader_url, True)):
+        feed = StationFeed(url, reports.append, on_link=lambda up, why: links.put((up, why)))
+        feed.start()
+        try:
+            up, why = links.get(timeout=15.0)
+        finally:
+            feed.stop()
+        assert up is login_is_a_reader, why
+        if not login_is_a_reader:
+            assert why == ("the login chair_seven is not a reader's (a chair's login sees only that chair's rows, so "
+                           "the other chairs would be missing without a sign); start the station with a reader "
+                           "login: infusion-monitor server add-reader")
+        while not links.empty():
+            links.get()
+    assert reports == []

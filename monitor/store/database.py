@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import sqlite3
+import stat
 import time
 import urllib.parse
 import uuid
@@ -96,6 +97,24 @@ def _how_to_restore(key_file: Path, fingerprint: str) -> str:
     return "restore it from its back-up (see the README, 'Identifiers and keys')"
 
 
+def _refuse_what_is_no_database(path: Path) -> None:
+    """Refuse, before anything is changed, a path that names a folder, a device, a pipe or a socket: opening it
+    would first make it owner-only (a folder whose owner could then no longer read the files in it; run as root
+    with a typo, a system file such as /dev/null). Only its status is read: this process may hold SQLite's locks on
+    the file, which closing any descriptor of it would drop (a regular file that is no database is refused by
+    SQLite itself)."""
+    try:
+        found = os.stat(path)
+    except OSError as exc:
+        raise StoreError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(found.st_mode):
+        raise StoreError(f"{path} is a folder, not a database file: name the database file in it (nothing was "
+                         "changed)")
+    if not stat.S_ISREG(found.st_mode):
+        raise StoreError(f"{path} is not a file but a device, pipe or socket, so it cannot be a database (nothing "
+                         "was changed)")
+
+
 class Store(Queries):
     """One connection to the monitor's database (create one per thread)."""
 
@@ -118,6 +137,8 @@ class Store(Queries):
             else:
                 if not existed:
                     self._refuse_over_a_moved_database()
+                else:
+                    _refuse_what_is_no_database(self.path)
                 if not self.path.parent.exists():
                     ensure_private_dir(self.path.parent)
                 # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode

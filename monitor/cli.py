@@ -1033,6 +1033,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except CliError as exc:
         print(f"infusion-monitor: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except PermissionError as exc:
+        # Another account's database, key file or folder (a second user at the computer): one line, no traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"infusion-monitor: error: permission denied{where} (this account may not read or write it: run as "
+              "the account the monitor records under, or ask the clinic's IT for access)", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -420,11 +420,13 @@ def progress_line(status: Any) -> str:
     latest = {r.parameter: r for r in status.latest}
 
     def aged(r: Any) -> str:
-        """A value with its age once it is no longer current (the window marks it stale then too)."""
+        """A value with its age once it is no longer current (the window marks it stale then too), at once when
+        the device's link is not connected (nothing newer can come)."""
         if r is None or r.value is None:
             return "---"
         age = status.now - r.t
-        return f"{r.value:g}" if age <= VALUE_STALE_AFTER_S else f"{r.value:g} ({age:.0f} s old)"
+        current = age <= VALUE_STALE_AFTER_S and status.link.state == "connected"
+        return f"{r.value:g}" if current else f"{r.value:g} ({age:.0f} s old)"
 
     def value(p: Parameter) -> str:
         r = latest.get(p)

@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from psycopg.conninfo import conninfo_to_dict
 
+from monitor.replication.passfile import NO_PASSWORD, password_cause
+
 #: Names a local server's certificate is valid for (it listens on the loopback address only).
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -67,6 +69,10 @@ def describe_failure(exc: BaseException, url: str | None = None) -> str:
     if not text:
         return type(exc).__name__
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if url is not None and any(NO_PASSWORD in line for line in lines):
+        cause = password_cause(url)
+        if cause is not None:
+            return f"no password to send: {cause}"
     for needle, meaning in _FAILURES:
         for line in lines:
             if needle in line:

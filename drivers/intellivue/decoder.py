@@ -32,13 +32,22 @@ and a missing value always carries a reason: its state flags, else ``unavailable
 or ``invalid`` (an impossible number). Everything else in a reply (other numerics, labels,
 display attributes) is skipped. A poll reply repeats the last NBP every time, so NBP readings are
 emitted only when the measurement changes (its time stamps or, without any, its values; not its state
-word alone, which changes when the NBP alarm starts or is silenced).
+word alone, which changes when the NBP alarm starts or is silenced). An absolute stamp counts as the
+same when it is the same moment on this computer's clock, so a monitor that re-stamps the held cuff in
+its new clock after a clock step does not make it a second cuff.
 
 **Time.** A value's time is, in order: its relative time stamp 0x0991 (receive time less the
 age against the poll's relative time); else its absolute time stamp 0x0990 converted through the
 monitor clock's offset (the MDS Create Event Report's TIME_ABS against receive time — the
 monitor's clock is often local time and off by hours), or, without that clock, its age against
 the poll's own absolute time; else the receive time.
+
+**Clock steps.** A monitor's clock is set by a time sync from the central station or by hand, while
+its relative time runs on. Every poll reply carries both, read together; when the clock moves against
+the relative time by more than :data:`CLOCK_STEP_TOLERANCE_S` between two replies, and against the
+receive times by about as much (so neither a sloppy reply nor a late read is taken for a step), the
+offset moves with it: later absolute stamps keep their true time. Each step is counted
+(``clock_steps``) and logged.
 """
 
 from __future__ import annotations
@@ -73,6 +82,10 @@ SOURCE_NAME = "philips-intellivue"
 _KNOWN_UNUSED = frozenset({NOM_PRESS_BLD_NONINV, NOM_PRESS_BLD_NONINV_PULS_RATE})
 # Time stamps further from receive time than this are not believed (a monitor restart, say).
 _MAX_BELIEVED_AGE_S = 24 * 3600.0
+#: The monitor's clock moving this much (s) against its relative time between two replies is a step of
+#: its clock; below it is the reading of a BCD clock that may carry whole seconds only. Two absolute
+#: stamps of one value this close on this computer's clock are the same moment.
+CLOCK_STEP_TOLERANCE_S = 2.0
 
 #: Longest time the host lets pass without sending anything while associated (the public host
 #: VSCaptureMP keeps the association alive every 6 s when it polls less often than once a second).
@@ -129,11 +142,65 @@ class IntelliVueSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class _ClockReading:
+    """The monitor's clock and relative time as one message carried them, and when it arrived."""
+
+    abs_naive: float
+    rel: int
+    at: float
+
+    def step_to(self, later: _ClockReading) -> float | None:
+        """How far (s) the monitor's clock was set between the two readings; None when it was not.
+
+        Measured against the relative time, which a clock setting leaves running (so the receive
+        times' jitter does not enter it), and believed only when the receive times say about the same.
+        """
+        running = ((later.rel - self.rel) & 0xFFFFFFFF) / msg.TICKS_PER_SECOND
+        if running > _MAX_BELIEVED_AGE_S:
+            return None  # the relative time went backwards: nothing to compare with
+        moved = (later.abs_naive - self.abs_naive) - running
+        against_ours = (later.abs_naive - self.abs_naive) - (later.at - self.at)
+        if abs(moved) <= CLOCK_STEP_TOLERANCE_S or abs(against_ours - moved) > CLOCK_STEP_TOLERANCE_S:
+            return None
+        return moved
+
+
+@dataclass(frozen=True, slots=True)
 class _MonitorClock:
-    """The monitor's clock against ours, from the MDS Create Event Report."""
+    """The monitor's clock against ours, from the MDS Create Event Report, followed through clock steps."""
 
     #: receive time - the monitor's TIME_ABS read as naive seconds (None: TIME_ABS not set).
     abs_offset: float | None
+    #: The last clock reading, to see the next one against (None: none yet).
+    last: _ClockReading | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _NibpValue:
+    """One NBP value as the monitor reported it: enough to know the same measurement when it comes again."""
+
+    parameter: str
+    rel_time: int | None
+    raw: int
+    unit: int
+    abs_time: bytes | None
+    #: The absolute stamp as a moment on this computer's clock (None: no readable stamp).
+    abs_at: float | None
+
+    def same_measurement(self, other: _NibpValue) -> bool:
+        """Whether ``other`` is this value again (the monitor repeats the last cuff in every reply)."""
+        if (self.parameter, self.raw, self.unit) != (other.parameter, other.raw, other.unit):
+            return False
+        if self.rel_time is not None or other.rel_time is not None:
+            return self.rel_time == other.rel_time  # relative time does not move when the clock is set
+        if self.abs_time == other.abs_time:
+            return True
+        # Re-stamped in the monitor's new clock after a step: still the same moment on ours.
+        return (
+            self.abs_at is not None
+            and other.abs_at is not None
+            and abs(self.abs_at - other.abs_at) <= CLOCK_STEP_TOLERANCE_S
+        )
 
 
 class IntelliVueDecoder(Decoder):
@@ -157,7 +224,7 @@ class IntelliVueDecoder(Decoder):
         self._poll_number = 0
         self._errors_in_a_row = 0
         self._clock = _MonitorClock(None)
-        self._last_nibp_key: tuple[object, ...] | None = None
+        self._last_nibp: tuple[_NibpValue, ...] = ()
         #: How many association requests were sent, and how many associations were lost.
         self.association_attempts = 0
         self.associations_lost = 0
@@ -165,6 +232,8 @@ class IntelliVueDecoder(Decoder):
         self.polls_sent = 0
         self.keep_alives_sent = 0
         self.remote_errors = 0
+        #: Times the monitor's clock was set (a time sync, a nurse correcting it) while associated.
+        self.clock_steps = 0
         #: FCS-good frames whose length fields disagreed with their bytes (read all the same).
         self.length_mismatches = 0
 
@@ -307,6 +376,7 @@ class IntelliVueDecoder(Decoder):
         result = msg.parse_poll_result(message.body)
         if self.state is not AssociationState.ASSOCIATED:
             return []
+        self._follow_clock(decode_abs_time(result.abs_time), result.rel_time, at)
         if result.obj_code == msg.NOM_MOC_VMS_MDS:
             self._on_mds_poll(result, at)
             return []
@@ -346,45 +416,71 @@ class IntelliVueDecoder(Decoder):
 
     def _set_clock(self, clock: msg.MdsClock, at: float) -> None:
         offset = None if clock.abs_naive is None else at - clock.abs_naive
-        self._clock = _MonitorClock(offset)
+        last = None if clock.abs_naive is None or clock.rel is None else _ClockReading(clock.abs_naive, clock.rel, at)
+        self._clock = _MonitorClock(offset, last)
         if offset is not None:
             log.info("IntelliVue clock is %+.0f s from this computer's UTC", -offset)
+
+    def _follow_clock(self, abs_naive: float | None, rel: int, at: float) -> None:
+        """Keep the offset true when the monitor's clock is set between two replies."""
+        if abs_naive is None:
+            self._clock = _MonitorClock(self._clock.abs_offset)  # clock not set: nothing to compare with
+            return
+        reading = _ClockReading(abs_naive, rel, at)
+        last = self._clock.last
+        step = None if last is None else last.step_to(reading)
+        offset = self._clock.abs_offset
+        if step is not None:
+            self.clock_steps += 1
+            offset = None if offset is None else offset - step
+            log.warning(
+                "IntelliVue clock was set %+.1f s; its absolute time stamps are read on the new clock", step
+            )
+        self._clock = _MonitorClock(offset, reading)
 
     def _on_mds_poll(self, result: msg.PollResult, at: float) -> None:
         for obs in result.observations:
             if obs.clock_abs is not None:
                 naive = decode_abs_time(obs.clock_abs)
                 if naive is not None:
-                    self._clock = _MonitorClock(at - naive)
+                    self._clock = _MonitorClock(at - naive, self._clock.last)
 
     # -- readings --------------------------------------------------------------------------
 
     def _believable(self, t: float, at: float) -> bool:
         return at - _MAX_BELIEVED_AGE_S <= t <= at + DEVICE_TIME_FUTURE_S
 
-    def _time_of(self, obs: msg.Observation, result: msg.PollResult, at: float) -> float:
+    def _abs_stamp_at(self, obs: msg.Observation, result: msg.PollResult, at: float) -> float | None:
+        """The 0x0990 stamp as a moment on this computer's clock, believable or not (None: no usable stamp).
+
+        Without the MDS clock: its age against the poll's own absolute time, counted back from ``at``.
+        """
+        if obs.abs_time is None:
+            return None
+        stamp = decode_abs_time(obs.abs_time)
+        if stamp is None:
+            return None
+        if self._clock.abs_offset is not None:
+            return stamp + self._clock.abs_offset
+        poll_abs = decode_abs_time(result.abs_time)
+        return None if poll_abs is None else at - (poll_abs - stamp)
+
+    def _time_of(self, obs: msg.Observation, result: msg.PollResult, at: float, abs_at: float | None) -> float:
         if obs.rel_time is not None:
             age_ticks = (result.rel_time - obs.rel_time) & 0xFFFFFFFF
             if age_ticks < 0x80000000:  # else stamped after the poll itself: not believable
                 t = at - age_ticks / msg.TICKS_PER_SECOND
                 if self._believable(t, at):
                     return t
-        if obs.abs_time is not None:
-            stamp = decode_abs_time(obs.abs_time)
-            if stamp is not None:
-                if self._clock.abs_offset is not None:
-                    t = stamp + self._clock.abs_offset
-                else:
-                    poll_abs = decode_abs_time(result.abs_time)
-                    t = at - (poll_abs - stamp) if poll_abs is not None else at
-                if self._believable(t, at):
-                    return min(t, at)  # nothing was measured after it arrived
+        if abs_at is not None and self._believable(abs_at, at):
+            return min(abs_at, at)  # nothing was measured after it arrived
         return at
 
     def _readings(self, result: msg.PollResult, at: float) -> list[Reading]:
-        found: list[tuple[int, Reading, tuple[object, ...]]] = []
+        found: list[tuple[int, Reading, _NibpValue]] = []
         for obs in result.observations:
-            t = self._time_of(obs, result, at)
+            abs_at = self._abs_stamp_at(obs, result, at)
+            t = self._time_of(obs, result, at, abs_at)
             for value in obs.values:
                 parameter = PHYSIO_PARAMETER.get(value.physio_id)
                 if parameter is None:
@@ -403,7 +499,7 @@ class IntelliVueDecoder(Decoder):
                     flags = frozenset({Flag.UNAVAILABLE})  # NaN / NRes: the monitor shows no number
                 # Not the state word: a monitor repeats the last cuff with new state bits when its alarm
                 # starts or is silenced, or a new cycle begins (in alarm, ongoing): the same measurement.
-                key: tuple[object, ...] = (parameter.value, obs.rel_time, obs.abs_time, value.raw, value.unit)
+                key = _NibpValue(parameter.value, obs.rel_time, value.raw, value.unit, obs.abs_time, abs_at)
                 found.append((value.physio_id, Reading(t, parameter, number, self.source, flags), key))
         # One reading per parameter where a monitor reports it under two ids (RR, etCO2).
         # The first id in the order of preference that has a usable value, else the first present: an
@@ -417,18 +513,23 @@ class IntelliVueDecoder(Decoder):
         }
         out: list[Reading] = []
         nibp: list[Reading] = []
-        nibp_key: list[tuple[object, ...]] = []
-        for physio, reading, signature in found:
+        nibp_key: list[_NibpValue] = []
+        for physio, reading, key in found:
             if reading.parameter in chosen and physio != chosen[reading.parameter]:
                 continue
             if reading.parameter in NIBP_PARAMETERS:
                 nibp.append(reading)
-                nibp_key.append(signature)
+                nibp_key.append(key)
             else:
                 out.append(reading)
         if nibp:
-            nibp_signature = tuple(sorted(nibp_key, key=repr))
-            if nibp_signature != self._last_nibp_key:
-                self._last_nibp_key = nibp_signature
+            signature = tuple(sorted(nibp_key, key=lambda v: (v.parameter, v.raw, v.unit)))
+            if not self._same_nibp(signature):
                 out.extend(nibp)
+            self._last_nibp = signature  # a re-stamped repeat keeps comparing with its latest stamp
         return out
+
+    def _same_nibp(self, signature: tuple[_NibpValue, ...]) -> bool:
+        """Whether a reply's NBP values are the measurement last emitted, repeated."""
+        last = self._last_nibp
+        return len(last) == len(signature) and all(a.same_measurement(b) for a, b in zip(last, signature, strict=True))

@@ -18,7 +18,12 @@ driver's mirror image:
 * an abort from the host ends the association; while it holds an association the monitor ignores
   a new association request (as a monitor without an inactivity time-out would), and with
   ``inactivity_s`` it drops an association the host leaves silent that long;
-* it answers the MDS single poll (keep-alive) with its MDS object and clock.
+* it answers the MDS single poll (keep-alive) with its MDS object and clock;
+* its clock can be set while it runs (:meth:`IntelliVueMonitor.step_clock`, or ``clock_step`` seconds
+  at ``clock_step_at``), as a time sync from the central station or a nurse does; its relative time
+  runs on, and every absolute time it sends from then on, the held NBP's stamp included, is on the
+  new clock (whether a real monitor re-stamps a held measurement is not documented; the decoder's
+  tests also play one that keeps the old stamp).
 """
 
 from __future__ import annotations
@@ -108,6 +113,7 @@ class EmulatorCounters:
     refused_while_held: int = 0
     timed_out: int = 0
     ignored: int = 0
+    clock_steps: int = 0
 
 
 def _label_string(text: str) -> bytes:
@@ -143,6 +149,9 @@ class IntelliVueMonitor:
     clock_offset_s: float = 3600.0
     #: Drop an association the host leaves without any message this long (None: never).
     inactivity_s: float | None = None
+    #: Set the clock this many seconds once ``clock_step_at`` (emulator time) has come (None: never).
+    clock_step_s: float = 0.0
+    clock_step_at: float | None = None
     counters: EmulatorCounters = field(default_factory=EmulatorCounters)
 
     def __post_init__(self) -> None:
@@ -161,6 +170,12 @@ class IntelliVueMonitor:
         """The monitor's AbsoluteTime at ``at`` (its own clock, BCD)."""
         return encode_abs_time(at + self.clock_offset_s)
 
+    def step_clock(self, by_s: float) -> None:
+        """Set the monitor's clock ``by_s`` seconds (a time sync, or a nurse correcting it); relative time runs on."""
+        self.clock_offset_s += by_s
+        self.counters.clock_steps += 1
+        log.info("emulated IntelliVue clock set %+g s", by_s)
+
     def reset(self) -> None:
         """Forget a partial frame (the cable was pulled); the association is kept, as a monitor does."""
         self._deframer.reset()
@@ -168,6 +183,9 @@ class IntelliVueMonitor:
     def receive(self, data: bytes, at: float) -> bytes:
         """Bytes from the host in, the monitor's answers out."""
         self._check_inactivity(at)
+        if self.clock_step_at is not None and at >= self.clock_step_at:
+            self.clock_step_at = None
+            self.step_clock(self.clock_step_s)
         out: list[bytes] = []
         for message in msg.read_messages(self._deframer, data, self._reject):
             self._last_heard = at
@@ -389,7 +407,8 @@ class IntelliVueDevice(HostDrivenDevice):
         s = self.settings
         check_known(
             s,
-            {"nbp_every", "cuff_s", "demo", "linked", "time_stamps", "nbp_unit", "clock_offset", "inactivity_s"},
+            {"nbp_every", "cuff_s", "demo", "linked", "time_stamps", "nbp_unit", "clock_offset", "inactivity_s",
+             "clock_step", "clock_step_at"},
             self.protocol,
         )
         self.nbp_every = _seconds(s, "nbp_every", 300.0)
@@ -409,6 +428,9 @@ class IntelliVueDevice(HostDrivenDevice):
             clock_origin=patient.start - MONITOR_UPTIME_S,
             clock_offset_s=seconds(s, "clock_offset", 3600.0, -24 * 3600.0, 24 * 3600.0),
             inactivity_s=_seconds(s, "inactivity_s", 0.0) if "inactivity_s" in s else None,
+            clock_step_s=seconds(s, "clock_step", 0.0, -24 * 3600.0, 24 * 3600.0),
+            # Seconds after the patient's session starts (60 s unless given).
+            clock_step_at=patient.start + _seconds(s, "clock_step_at", 60.0) if "clock_step" in s else None,
         )
 
 

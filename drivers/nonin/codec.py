@@ -55,15 +55,13 @@ from datetime import datetime
 from drivers.base import Decoder, PortSettings
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading
 from drivers.settings import SettingsError, check_known
-from drivers.transport.framing import FrameRejected, SyncTracker
+from drivers.transport.framing import FrameRejected, JunkRun, SyncTracker
 
 NAME = "nonin"
 PORT_SETTINGS = PortSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1)
 FORMATS = (2, 7, 8)
 
 FRAMES_PER_PACKET = 25
-#: While bytes that are no frames keep arriving, one more rejection is counted each this many seconds.
-JUNK_COUNT_EVERY_S = 1.0
 #: Frames that must follow a candidate frame, valid, before a new alignment is trusted (format #8 has no checksum).
 CONFIRMING_FRAMES = {2: 1, 7: 1, 8: 2}
 HR_MISSING = 511
@@ -199,8 +197,7 @@ class NoninDecoder(Decoder):
         self._buf = bytearray()
         self._locked = False  # frame boundaries known
         self._packet: list[_Frame] | None = None  # frames of the packet in progress
-        self._junk = False  # bytes are being skipped (one rejection per run, and per second it lasts)
-        self._junk_counted_at = float("-inf")
+        self._junk = JunkRun()  # bytes being skipped: one rejection per run, and per second it lasts
         self._sync = SyncTracker(self.counters)
         self._last_pleth_t = float("-inf")
         #: The last complete packet (format #2/#7), for diagnostics and the firmware revision.
@@ -211,7 +208,7 @@ class NoninDecoder(Decoder):
         self._buf.clear()
         self._locked = False
         self._packet = None
-        self._junk = False
+        self._junk.end()
 
     # -- framing -------------------------------------------------------------------------
 
@@ -245,17 +242,13 @@ class NoninDecoder(Decoder):
                     if any(self._frame_at(i + k * n) is None for k in range(1, following + 1)):
                         frame = None
                 if frame is None:
-                    if self._locked or not self._junk or at - self._junk_counted_at >= JUNK_COUNT_EVERY_S:
-                        # A run of bytes that are no frames counts again every second it lasts: a device
-                        # set to another format (or baud) shows `bad` climbing, not stuck at one.
-                        self._junk_counted_at = at
+                    if self._junk.skipped(at):
                         yield None
                     self._locked = False
-                    self._junk = True
                     i += 1
                     continue
                 self._locked = True
-                self._junk = False
+                self._junk.end()
                 i += n
                 yield frame
         finally:

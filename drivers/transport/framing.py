@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
+from typing import Final
 
 from drivers.base import Decoder, DecoderCounters
 from drivers.core.readings import Reading
@@ -43,43 +44,74 @@ class SyncTracker:
         return readings
 
 
+#: While bytes that are no frames keep arriving, one more rejection is counted each this many seconds.
+JUNK_COUNT_EVERY_S: Final = 1.0
+
+
+class JunkRun:
+    """A run of bytes skipped as no frame: one rejection when it begins, and one more each second it lasts.
+
+    The one rule of every decoder that skips bytes: a device set to another format, baud rate or parity
+    sends nothing but junk, and ``bad`` must then climb, not stop at one.
+    """
+
+    def __init__(self) -> None:
+        self.skipping = False
+        self._counted_at = float("-inf")
+
+    def skipped(self, at: float) -> bool:
+        """Bytes received at ``at`` were skipped; True when that counts as one more rejection."""
+        count = not self.skipping or at - self._counted_at >= JUNK_COUNT_EVERY_S
+        if count:
+            self._counted_at = at
+        self.skipping = True
+        return count
+
+    def end(self) -> None:
+        """A frame was found: the next skipped bytes begin a new run."""
+        self.skipping = False
+
+
 class LineFramer:
     """Cuts a byte stream into lines ending in LF (a CR before it is dropped).
 
-    A line longer than ``max_len`` cannot be a record: it is returned as ``None`` once (so the
-    caller can count it) and the bytes up to the next LF are thrown away.
+    A line longer than ``max_len`` cannot be a record: its bytes up to the next LF are thrown away,
+    and it is returned as ``None`` for the caller to count, by the rule of :class:`JunkRun` (an LF
+    may never come when the bytes are not the device's lines at all).
     """
 
     def __init__(self, max_len: int) -> None:
         self.max_len = max_len
         self._buf = bytearray()
-        self._overflow = False
+        self._junk = JunkRun()
 
     def reset(self) -> None:
         """Forget a partial line."""
         self._buf.clear()
-        self._overflow = False
+        self._junk.end()
 
-    def feed(self, data: bytes) -> list[bytes | None]:
-        """Complete lines (without CR LF) in the order received; ``None`` for each over-long one."""
+    def feed(self, data: bytes, at: float) -> list[bytes | None]:
+        """Complete lines (without CR LF) received at ``at``, in order; ``None`` for each over-long one counted."""
         out: list[bytes | None] = []
         start = 0
         while True:
             end = data.find(b"\n", start)
             piece = data[start:] if end < 0 else data[start:end]
-            if not self._overflow:
+            if not self._junk.skipping:
                 self._buf += piece
                 if len(self._buf) > self.max_len:
                     self._buf.clear()
-                    self._overflow = True
+                    self._junk.skipped(at)
                     out.append(None)
+            elif piece and self._junk.skipped(at):
+                out.append(None)
             if end < 0:
                 return out
-            if not self._overflow:
+            if not self._junk.skipping:
                 line = bytes(self._buf)
                 out.append(line[:-1] if line.endswith(b"\r") else line)
             self._buf.clear()
-            self._overflow = False
+            self._junk.end()
             start = end + 1
 
 
@@ -102,7 +134,7 @@ class LineDecoder(Decoder):
     def feed(self, data: bytes, at: float) -> list[Reading]:
         """Readings from every line completed by ``data``."""
         out: list[Reading] = []
-        for line in self.lines.feed(data):
+        for line in self.lines.feed(data, at):
             if line is None:
                 self.sync.bad()
                 continue

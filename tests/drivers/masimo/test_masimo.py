@@ -142,11 +142,12 @@ def test_reset_forgets_a_partial_line() -> None:
     assert decoder.counters.frames_rejected == 0
 
 
-def test_an_endless_line_is_rejected_once() -> None:
+def test_an_endless_line_is_rejected_once_a_second() -> None:
     decoder = MasimoAsciiDecoder()
     decoder.feed(b"A" * 5000, 1.0)
+    decoder.feed(b"A" * 5000, 1.5)
     decoder.feed(b"B" * 5000 + b"\r\n02/22/16 22:47:45 SPO2=098% BPM=097\r\n", 2.0)
-    assert decoder.counters.frames_rejected == 1
+    assert decoder.counters.frames_rejected == 2  # at 1.0 and at 2.0 (it is counted again a second on)
     assert decoder.counters.frames_decoded == 1
 
 

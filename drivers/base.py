@@ -74,6 +74,14 @@ class LinkEvent:
     condition: str = ""
 
 
+class CuffStartRefused(Exception):
+    """The device can start a cuff, but not now (its link is lost); the message says why, in the nurse's words."""
+
+
+#: The timeline condition of a cuff start that was refused, could not be sent or was not acknowledged.
+NIBP_NOT_STARTED: Final = "nibp_not_started"
+
+
 class Decoder(ABC):
     """Pure, incremental protocol parser: bytes in, readings out."""
 
@@ -102,6 +110,13 @@ class Decoder(ABC):
     def request_nibp(self) -> bool:
         """Queue a command that starts a cuff measurement; False when the protocol cannot."""
         return False
+
+    def not_sent(self, at: float) -> None:  # noqa: B027 - optional hook
+        """The bytes :meth:`outgoing` gave last could not be written (the port is closed or failed)."""
+
+    def take_cuff_start_failures(self) -> list[str]:
+        """Why each cuff start queued since the last call did not reach the monitor or was not acknowledged."""
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +186,12 @@ class Source(ABC):
         return []
 
     def request_nibp(self) -> bool:
-        """Start a cuff measurement now; False when the device cannot be asked."""
+        """Start a cuff measurement now; False when the device cannot be asked.
+
+        Raises :class:`CuffStartRefused` when the device could start one but cannot be reached now: a start
+        that cannot be sent is never taken as started. A start taken but then not sent or not acknowledged is
+        reported afterwards as a technical link event with the condition :data:`NIBP_NOT_STARTED`.
+        """
         return False
 
     def on_session_event(self, kind: str, at: float) -> None:  # noqa: B027 - optional hook

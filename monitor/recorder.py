@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from drivers.base import LinkCounters, LinkEvent, LinkEventKind, Source
+from drivers.base import NIBP_NOT_STARTED, CuffStartRefused, LinkCounters, LinkEvent, LinkEventKind, Source
 from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock, since_boot
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
 from monitor import chair, identifiers, rems
@@ -260,6 +260,8 @@ class Recorder:
         # The last cuff time at which nibp_overdue was put on the timeline (reported once per gap).
         self._overdue_reported_for: float | None = None
         self._overdue_reported = False
+        # A cuff start the device refused is put on the timeline once, until a start is taken again.
+        self._cuff_refusal_reported = False
         self.finished = threading.Event()
         #: Set when the recorder begins closing the session (monitoring then ends on purpose).
         self.closed = threading.Event()
@@ -1129,12 +1131,37 @@ class Recorder:
             )
 
     def _start_cuff(self, user: str | None, reason: str) -> bool:
-        if not self.source.request_nibp():
+        """Start the cuff; True when the device took the start (and it is on the timeline as requested).
+
+        A start the device refuses for now (its link is lost) is never recorded as requested: the nurse is
+        told at once; a start of the monitor's own (schedule, confirmation, discharge) stays due, so it is
+        asked again every turn and goes out when the link is back, and the refusal is on the timeline.
+        """
+        try:
+            taken = self.source.request_nibp()
+        except CuffStartRefused as refused:
+            if user is not None:
+                raise SessionRuleError(
+                    f"the cuff cannot be started now: {refused}; start it at the monitor"
+                ) from None
+            self._report_cuff_refused(str(refused), reason)
+            return False
+        if not taken:
             if user is not None:
                 raise SessionRuleError("this device cannot start a blood-pressure measurement remotely")
             return False
+        self._cuff_refusal_reported = False
         self.session.note_nibp_requested(self.session.now, user, reason)
         return True
+
+    def _report_cuff_refused(self, why: str, reason: str) -> None:
+        """Put a refused automatic cuff start on the timeline, once until a start is taken again."""
+        if self._cuff_refusal_reported:
+            return
+        self._cuff_refusal_reported = True
+        s = self.session
+        s.record(EventKind.TECHNICAL, s.now, None, condition=NIBP_NOT_STARTED, detail=why, reason=reason,
+                 device=self.source.device)
 
     # -- storage -------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ What the driver makes of them:
 * A rate whose source is the oximeter is the pulse rate; a cuff rate (source 3) or a rate without
   a source is not stored as pulse rate (there is no cuff-pulse parameter) and is counted in
   ``cuff_rates``.
+* A cuff start that could not be written, was cut off by a lost link or got no echo within
+  ``reply_timeout`` is given up and reported (:meth:`DinamapDecoder.take_cuff_start_failures`), never
+  held over a cut nor dropped in silence; a command that could not be written is not waited for.
 * One poll cycle runs at a time; the next starts ``poll_interval`` after the previous began, or
   later, never two back to back after a time-out.
 
@@ -289,6 +292,7 @@ class DinamapDecoder(Decoder):
         self._next_cycle: float | None = None
         self._start_pending = False
         self._cancel_pending = False
+        self._start_failures: list[str] = []
         #: When this driver first polled: determinations measured before belong to someone else.
         self.session_start: float | None = None
         self._last_result: tuple[float, tuple[int | None, int | None, int | None]] | None = None
@@ -308,7 +312,16 @@ class DinamapDecoder(Decoder):
     # -- Decoder API -----------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget the partial line and the outstanding command (after a reconnect)."""
+        """Forget the partial line and the outstanding command (after a reconnect).
+
+        A cuff start not yet sent, or sent and not yet acknowledged, is given up and reported: it is not held
+        over a cut, since nobody can say when the link returns or whether the start is still wanted then.
+        """
+        if self._start_pending:
+            self._start_failures.append("the link to the monitor was lost before the start command was sent")
+        elif self._outstanding == START_NIBP:
+            self._start_failures.append("the link to the monitor was lost before it acknowledged the start")
+        self._start_pending = False
         self._line.clear()
         self._overlong = False
         self._outstanding = None
@@ -319,6 +332,17 @@ class DinamapDecoder(Decoder):
         """Start a determination with the next command slot."""
         self._start_pending = True
         return True
+
+    def not_sent(self, at: float) -> None:
+        """The last command never left: nothing is waited for (a cuff start among them is reported)."""
+        if self._outstanding == START_NIBP:
+            self._start_failures.append("the start command could not be sent: the port is closed or failed")
+        self._outstanding = None
+
+    def take_cuff_start_failures(self) -> list[str]:
+        """Why each cuff start since the last call did not reach the monitor or was not acknowledged."""
+        failures, self._start_failures = self._start_failures, []
+        return failures
 
     def cancel_nibp(self) -> None:
         """Deflate the cuff with the next command slot."""
@@ -337,6 +361,11 @@ class DinamapDecoder(Decoder):
                 return b""
             log.info("DINAMAP: no reply to %r within %g s", self._outstanding, self.settings.reply_timeout)
             self.timeouts += 1
+            if self._outstanding == START_NIBP:
+                # The monitor may or may not have started: the nurse is told, the cuff's value still counts.
+                self._start_failures.append(
+                    f"the monitor did not acknowledge the start within {self.settings.reply_timeout:g} s"
+                )
             self._outstanding = None
         text: str | None = None
         if self._cancel_pending:

@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Mapping
 
-from drivers.base import Decoder, Driver, LinkEventKind, OpenOptions, Source
+from drivers.base import CuffStartRefused, Decoder, Driver, LinkEventKind, OpenOptions, Source
 from drivers.core.phases import PhaseTimes
 from drivers.core.readings import PLETH_RATE_HZ, Reading
 from drivers.patient.model import CUFF_DURATION_S, SimulatedPatient, check_scenario
@@ -106,6 +106,9 @@ class SimulatedSource(Source):
         return out
 
     def request_nibp(self) -> bool:
+        """Start the simulated cuff; refused, as a device's, while the simulated link is cut."""
+        if not self._link_up:
+            raise CuffStartRefused("the link to the monitor is lost (simulated link cut)")
         if self._cuff_due:
             return True  # a measurement is already running
         self._cuff_due.append(self._sim_now + CUFF_DURATION_S)

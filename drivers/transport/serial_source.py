@@ -11,11 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
-from drivers.base import Decoder, Driver, LinkEvent, OpenOptions, PortSettings, Source
+from drivers.base import (
+    NIBP_NOT_STARTED,
+    CuffStartRefused,
+    Decoder,
+    Driver,
+    LinkEvent,
+    LinkEventKind,
+    OpenOptions,
+    PortSettings,
+    Source,
+)
 from drivers.core.clock import now as anchored_now
 from drivers.core.readings import Reading
 from drivers.settings import check_known
-from drivers.transport.serial_link import LINK_LOST_AFTER_S, SerialLink
+from drivers.transport.serial_link import LINK_LOST_AFTER_S, STATE_CLOSED, STATE_LOST, SerialLink
 
 #: Time allowed for a polled device's answer to arrive after the request that was due.
 ANSWER_SLACK_S = 2.0
@@ -75,15 +85,19 @@ class SerialSource(Source):
                 readings.extend(self.decoder.feed(item.data, item.t))
         self.counters.take_decoding(self.decoder.counters)
         self._send(self._clock())
+        for reason in self.decoder.take_cuff_start_failures():
+            self._link_event(LinkEventKind.TECHNICAL, self._clock(), reason, NIBP_NOT_STARTED)
         return readings
 
     def _send(self, at: float) -> None:
         data = self.decoder.outgoing(at)
-        if data:
-            self.link.write(data)
+        if data and not self.link.write(data):
+            self.decoder.not_sent(at)
 
     def request_nibp(self) -> bool:
-        """Queue the decoder's start-cuff command; sent on the next read."""
+        """Queue the decoder's start-cuff command, sent on the next read; refused while the link is lost."""
+        if self.link.state in (STATE_LOST, STATE_CLOSED):
+            raise CuffStartRefused(f"the link to the monitor is lost ({self.link.last_error or 'no data'})")
         return self.decoder.request_nibp()
 
     def close(self) -> None:

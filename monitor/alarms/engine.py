@@ -47,6 +47,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+from drivers.base import NIBP_NOT_STARTED
 from drivers.core.readings import NIBP_PARAMETERS, NO_SIGNAL, UNRELIABLE, Flag, Parameter, Reading
 from monitor.alarms.condition import ConditionTimer
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, AlarmState, Escalation, LimitLine, Priority
@@ -436,6 +437,20 @@ class AlarmEngine:
                     key=key,
                     priority=Priority.LOW if reminder else self.profile.technical_priority("nibp_overdue"),
                 )
+        elif kind is EventKind.TECHNICAL and event.detail.get("condition") == NIBP_NOT_STARTED:
+            # A cuff start that did not reach the monitor: the next value would otherwise come a cycle late,
+            # with only "NIBP overdue" long after to say so.
+            if NIBP_NOT_STARTED not in self._active:
+                self._start_technical(
+                    NIBP_NOT_STARTED,
+                    "nibp_sys",
+                    f"NIBP start failed: {event.detail.get('detail', '')} - start the cuff at the monitor "
+                    "if it is not inflating",
+                    event.t,
+                    priority=self.profile.technical_priority("nibp_failed"),
+                )
+        elif kind is EventKind.NIBP_REQUESTED:
+            self._end_key(NIBP_NOT_STARTED, event.t)  # a start has been taken since
         elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "check_done_late":
             self._end_key(f"check_missed:{event.detail.get('check')}", event.t)
         elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "phase_too_long_ended":
@@ -921,8 +936,10 @@ class AlarmEngine:
                     t,
                     priority=self.profile.technical_priority("nibp_failed"),
                 )
-        if parameter in NIBP_PARAMETERS and reading.reliable and "nibp_failed" in self._active:
-            self._end_key("nibp_failed", t)
+        if parameter in NIBP_PARAMETERS and reading.reliable:
+            for key in ("nibp_failed", NIBP_NOT_STARTED):
+                if key in self._active:
+                    self._end_key(key, t)
 
     def _update_probe(self, probe: str, t: float) -> None:
         states = self._probe_state.get(probe, {})

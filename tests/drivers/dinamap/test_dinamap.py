@@ -301,6 +301,57 @@ def test_timeouts_wait_three_seconds_and_never_run_two_cycles_back_to_back() -> 
     assert decoder.timeouts == 2
 
 
+def test_a_start_that_could_not_be_written_is_reported_and_not_waited_for() -> None:
+    decoder = v100(spo2="off")
+    decoder.request_nibp()
+    assert decoder.outgoing(T0) == b" NC0!E\r"
+    decoder.not_sent(T0)  # the port was closed: the bytes never left
+    assert decoder.take_cuff_start_failures() == ["the start command could not be sent: the port is closed or failed"]
+    assert decoder.outgoing(T0 + 0.1) == b" NA!2\r"  # no reply is waited for
+    decoder.not_sent(T0 + 0.1)  # a poll that never left is not a cuff start
+    assert decoder.take_cuff_start_failures() == []
+    assert decoder.timeouts == 0
+
+
+def test_a_start_the_monitor_does_not_acknowledge_is_reported() -> None:
+    decoder = v100(spo2="off")
+    decoder.request_nibp()
+    with expected_protocol(decoder, [(T0, b" NC0!E\r", b""), (T0 + 2.9, b"", b""), (T0 + 3.1, b" NA!2\r", b"")],
+                           reply_after_s=REPLY_AFTER_S) as talk:
+        talk.play(2)
+        assert decoder.take_cuff_start_failures() == []
+        talk.play()
+    assert decoder.take_cuff_start_failures() == ["the monitor did not acknowledge the start within 3 s"]
+    assert decoder.take_cuff_start_failures() == []  # reported once
+    assert decoder.timeouts == 1
+
+
+def test_a_start_acknowledged_is_no_failure() -> None:
+    decoder = v100(spo2="off")
+    decoder.request_nibp()
+    assert exchange(decoder, T0, b" NC0!E\r", b" NC0\r") == []
+    assert exchange(decoder, T0 + 3.5, b" NA!2\r", b" NA0100000000000000\r") == []
+    assert decoder.take_cuff_start_failures() == []
+
+
+@pytest.mark.parametrize(
+    ("sent_before_cut", "reason"),
+    [
+        (False, "the link to the monitor was lost before the start command was sent"),
+        (True, "the link to the monitor was lost before it acknowledged the start"),
+    ],
+)
+def test_a_start_caught_by_a_link_cut_is_given_up_and_reported(sent_before_cut: bool, reason: str) -> None:
+    decoder = v100(spo2="off")
+    decoder.request_nibp()
+    if sent_before_cut:
+        assert decoder.outgoing(T0) == b" NC0!E\r"
+    decoder.reset()  # the link was lost
+    assert decoder.take_cuff_start_failures() == [reason]
+    # Not held over the cut: polling starts afresh, with no start in it.
+    assert decoder.outgoing(T0 + 10) == b" NA!2\r"
+
+
 @pytest.mark.parametrize(
     "line",
     [

@@ -108,7 +108,7 @@ class SimulatedSource(Source):
     def request_nibp(self) -> bool:
         """Start the simulated cuff; refused, as a device's, while the simulated link is cut."""
         if not self._link_up:
-            raise CuffStartRefused("the link to the monitor is lost (simulated link cut)")
+            raise CuffStartRefused("the link to the monitor is lost")
         if self._cuff_due:
             return True  # a measurement is already running
         self._cuff_due.append(self._sim_now + CUFF_DURATION_S)

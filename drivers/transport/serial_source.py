@@ -97,7 +97,8 @@ class SerialSource(Source):
     def request_nibp(self) -> bool:
         """Queue the decoder's start-cuff command, sent on the next read; refused while the link is lost."""
         if self.link.state in (STATE_LOST, STATE_CLOSED):
-            raise CuffStartRefused(f"the link to the monitor is lost ({self.link.last_error or 'no data'})")
+            # The port's own error is on the timeline with link_lost; the nurse needs only what it means.
+            raise CuffStartRefused("the link to the monitor is lost")
         return self.decoder.request_nibp()
 
     def close(self) -> None:

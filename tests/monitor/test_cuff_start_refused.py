@@ -57,7 +57,7 @@ def test_a_scheduled_cuff_in_a_link_cut_is_refused_on_the_timeline_and_runs_when
     events = store.events(recorder.session.id)
     refused = [e for e in events if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == NIBP_NOT_STARTED]
     assert [(e.t - infusion_start, e.detail["detail"], e.detail["reason"]) for e in refused] == [
-        (3 * CYCLE_S, "the link to the monitor is lost (simulated link cut)", "schedule")
+        (3 * CYCLE_S, "the link to the monitor is lost", "schedule")
     ]
     requests = [e.t for e in events if e.kind is EventKind.NIBP_REQUESTED]
     assert not [t for t in requests if cut[0] <= t < cut[1]]  # nothing recorded as started in the cut
@@ -68,6 +68,5 @@ def test_a_scheduled_cuff_in_a_link_cut_is_refused_on_the_timeline_and_runs_when
     [alarm] = [a for a in store.alarms(recorder.session.id) if a.condition == NIBP_NOT_STARTED]
     assert (alarm.started_at, alarm.ended_at) == (refused[0].t, after)
     assert alarm.message == (
-        "NIBP start failed: the link to the monitor is lost (simulated link cut) - start the cuff at the monitor "
-        "if it is not inflating"
+        "NIBP start failed: the link to the monitor is lost - start the cuff at the monitor if it is not inflating"
     )

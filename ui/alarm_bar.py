@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from monitor.alarms.model import AlarmRecord, AlarmSnapshot, Priority
@@ -65,10 +65,16 @@ class AlarmRow(QLabel):
 
     def show_alarm(self, alarm: AlarmRecord | None, extra: str = "") -> None:
         """Show an alarm (or nothing)."""
+        self.hold(alarm, extra)
+        self.setVisible(alarm is not None)
+
+    def hold(self, alarm: AlarmRecord | None, extra: str = "") -> None:
+        """Take an alarm's text and style without showing it: its height can be measured while it stays out of the
+        layout (showing it for that made the window lay itself out with it, and the bar took its height)."""
         self.priority = alarm.priority if alarm else None
         self.setText(alarm_line(alarm) + extra if alarm else "")
-        self.setVisible(alarm is not None)
         self.set_lit(True)
+        self.ensurePolished()  # its style sheet's font, for a row never shown yet
 
     def set_lit(self, lit: bool) -> None:
         """Flash state: lit shows the priority colour, unlit a dark field with coloured text."""
@@ -165,6 +171,22 @@ class AlarmBar(QFrame):
         self._flash.timeout.connect(self._flash_tick)
         self.show_snapshot(None, None)
 
+    def _shape(self) -> tuple[object, ...]:
+        """What decides the bar's height: each row's text when shown, and the "+N more" line."""
+        return (*(row.text() if row.isVisibleTo(self) else None for row in self.rows),
+                self.more_label.isVisibleTo(self), self.quiet_label.isVisibleTo(self))
+
+    def sizeHint(self) -> QSize:
+        """As tall as the rows shown need at the bar's width, no taller. (A word-wrapped row's own hint is measured
+        at a narrow width, several times its real height: the window's layout gave the bar that, beyond its
+        budget, and squeezed the numerics under it until the NIBP value was sliced.)"""
+        hint = super().sizeHint()
+        layout = self.layout()
+        width = self.width() if self.width() > 0 else hint.width()
+        if layout is not None and layout.hasHeightForWidth():
+            return QSize(hint.width(), layout.totalHeightForWidth(width))
+        return QSize(hint.width(), self.minimumSizeHint().height())
+
     def set_audio_output(self, available: bool, detail: str) -> None:
         """Tell the bar whether sound can be played at all (for the permanent indicator)."""
         if not available and (self.audio_available or detail != self.audio_detail):
@@ -194,14 +216,20 @@ class AlarmBar(QFrame):
             self._flash.stop()
             for row in self.rows:
                 row.set_lit(True)
+        before = self._shape()
         for i, row in enumerate(self.rows):
             alarm = active[i] if i < shown else None
-            if alarm is None or row.text() != alarm_line(alarm) or row.priority != alarm.priority:
+            if (alarm is None or row.text() != alarm_line(alarm) or row.priority != alarm.priority
+                    or not row.isVisibleTo(self)):
                 row.show_alarm(alarm)
                 # A new text (the newest value) keeps the flash's rhythm: lit only in the lit half.
                 if alarm is not None:
                     row.set_lit(self._lit(alarm.priority))
         self._show_more(active[shown:])
+        if self._shape() != before:
+            # The window's layout keeps the height it last asked the bar for: a row hidden or folded into "+N more"
+            # left its space in the bar, taken from the numerics under it, until told.
+            self.updateGeometry()
         self.ack_button.setEnabled(self.ack_allowed and any(not a.silenced for a in active))
         self._show_audio_state()
 
@@ -226,8 +254,8 @@ class AlarmBar(QFrame):
         total = 0
         for i in range(count):
             probe = self.rows[i]
-            if probe.text() != alarm_line(active[i]):
-                probe.show_alarm(active[i])
+            if probe.text() != alarm_line(active[i]) or probe.priority != active[i].priority:
+                probe.hold(active[i])
             total += max(probe.minimumHeight(), probe.heightForWidth(max(width, 200))) + 3
             if total > self.height_budget and i > 0:
                 return i
@@ -239,7 +267,8 @@ class AlarmBar(QFrame):
         if not hidden:
             return
         top = max(a.priority for a in hidden)
-        self.more_label.setText(f"+{len(hidden)} more alarm{'s' if len(hidden) > 1 else ''} active")
+        # The marks say the priority as the rows do: colour alone is not enough (a colour-blind reader).
+        self.more_label.setText(f"{top.marker} +{len(hidden)} more alarm{'s' if len(hidden) > 1 else ''} active")
         self.more_label.setToolTip(
             "Also active (all are in the Alarm log):\n" + "\n".join(alarm_line(a) for a in hidden)
         )

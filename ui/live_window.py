@@ -1309,6 +1309,8 @@ class LiveWindow(DialogHost, QMainWindow):
         for name, tile in (("hr", self.hr_tile), ("spo2", self.spo2_tile), ("nibp", self.nibp_tile)):
             priority, text = states.get(name, (None, ""))
             tile.set_alarm(priority, text)
+        # A tile that took its breached limit's line under its value needs more height: the alarm rows get less.
+        self._budget_alarm_rows()
         if snapshot is not None:
             self._update_limits(snapshot.limits)
         if self.sound is not None:

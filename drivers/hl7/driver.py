@@ -27,6 +27,8 @@ class Hl7MllpDriver(Driver):
 
     def open(self, options: OpenOptions) -> Source:
         """Start listening on the address given as ``--port``."""
-        source = Hl7MllpSource(Hl7Settings.from_options(options.port, options.settings))
+        source = Hl7MllpSource(
+            Hl7Settings.from_options(options.port, options.settings), link_lost_after_s=options.link_lost_after_s
+        )
         source.open()
         return source

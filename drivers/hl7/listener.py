@@ -37,6 +37,11 @@ the untimed cuff stored last) is a repeat and stored once. A new cuff with exact
 values and no time of its own is therefore taken as the old one: its age grows and "NIBP overdue"
 says so, never the reverse.
 
+A message over :data:`~drivers.transport.mllp.MAX_MESSAGE_BYTES` (1 MiB) is never held whole: it is
+answered AR from the MSH at its start (ERR 207, its size and the limit), counted as rejected and put
+on the timeline; without a readable MSH the connection is closed. The link is judged by the
+messages' arrival, never by connections closing (:mod:`drivers.hl7.link_watch`).
+
 Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
 ``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
 comma-separated and open to all when not given; ``allow_from`` is required when the listener is
@@ -72,10 +77,20 @@ from drivers.core.clock import now as anchored_now
 from drivers.core.readings import Flag, Parameter, Reading, is_plausible
 from drivers.hl7.codemap import CodeMap, unit_factor
 from drivers.hl7.gate import Refusal, SessionGate, sender_key
+from drivers.hl7.link_watch import MessageLinkWatch
 from drivers.hl7.v2 import parse_hl7_time
 from drivers.settings import SettingsError, check_known, seconds, whole_number
-from drivers.transport.mllp import DEFAULT_HOST, DEFAULT_PORT, MllpDeframer, frame, is_loopback, parse_address
-from drivers.transport.tcp_listener import ListenerLimits, TcpListener
+from drivers.transport.mllp import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_MESSAGE_BYTES,
+    MllpDeframer,
+    OversizeMessage,
+    frame,
+    is_loopback,
+    parse_address,
+)
+from drivers.transport.tcp_listener import STATE_CONNECTED, STATE_LOST, ListenerLimits, TcpListener
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +301,16 @@ def _unusable_delimiters(text: str) -> str:
     return ""
 
 
+def _header_segment(head: bytes) -> str:
+    """The MSH segment among the complete segments at the start of a message ('' when none is there)."""
+    complete = re.split(rb"\r\n|\r|\n", head)[:-1]  # the last piece may be cut off by the head's length
+    for raw in complete:
+        segment = _message_text(raw)
+        if segment.startswith("MSH"):
+            return segment
+    return ""
+
+
 def split_batch(text: str) -> list[str]:
     """The messages of an MLLP block: one, or every MSH... of an FHS/BHS batch (batch segments dropped) or of
     messages sent in one block."""
@@ -391,6 +416,8 @@ class Hl7Decoder(Decoder):
         self._send_clocks: dict[str, SendClockWatch] = {}
         #: Results refused by the session since the last call of :meth:`take_refusals`.
         self._refused: list[MessageResult] = []
+        #: Why the connection should be closed rather than answered ('' while it is served).
+        self.hang_up = ""
         #: Messages answered AE (values partly taken) and AR (nothing taken).
         self.errors = 0
         self.rejects = 0
@@ -413,15 +440,56 @@ class Hl7Decoder(Decoder):
         return out
 
     def feed(self, data: bytes, at: float) -> list[Reading]:
-        """Consume bytes of the connection; return the readings of every complete message."""
+        """Consume bytes of the connection; return the readings of every complete message.
+
+        A message over :data:`~drivers.transport.mllp.MAX_MESSAGE_BYTES` is refused unread (AR); when not
+        even its MSH can be read, :attr:`hang_up` says why the connection should be closed instead.
+        """
         readings: list[Reading] = []
-        for raw in self._mllp.feed(data):
-            for text in split_batch(_message_text(raw)):
+        for block in self._mllp.blocks(data):
+            if isinstance(block, OversizeMessage):
+                result = self.refuse_oversize(block, at)
+                if self.hang_up:
+                    break
+                self._acks.extend(frame(ack) for ack in result.acks)
+                continue
+            for text in split_batch(_message_text(block)):
                 result = self.process_text(text, at)
                 readings.extend(result.readings)
                 self._acks.extend(frame(ack) for ack in result.acks)
-        self.counters.resyncs = self._mllp.stray + self._mllp.oversize
+        # A message over the limit no longer loses the framing (it is skipped to its end), so it is no resync.
+        self.counters.resyncs = self._mllp.stray
         return readings
+
+    def refuse_oversize(self, block: OversizeMessage, at: float) -> MessageResult:
+        """Answer a message over the size limit from the MSH at its start (AR, ERR 207, its size and the
+        limit), counted as rejected and told to the session as a refusal; without a readable MSH nothing is
+        answered and :attr:`hang_up` is set."""
+        # Short enough for MSA-3 (80 characters) whole.
+        reason = f"message of {block.size:,} bytes is over the limit of {MAX_MESSAGE_BYTES:,} bytes (1 MiB)"
+        result = MessageResult(control_id=self._control_id(at), ack_code="AR")
+        result.problems = [Problem(ERR_APPLICATION, reason)]
+        result.refusal = Refusal("hl7_message_too_large", reason)
+        peer_host = self.peer.rpartition(":")[0] if ":" in self.peer else self.peer
+        msh_text = _header_segment(block.head)
+        parsed = None
+        if msh_text and not _unusable_delimiters(msh_text):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                try:
+                    parsed = hl7.parse(msh_text)
+                except Exception:  # python-hl7 raises several kinds for broken text
+                    parsed = None
+        if parsed is None:
+            result.sender = sender_key("", "", peer_host)
+            self.hang_up = f"{reason}, and its start holds no readable MSH to answer"
+            log.warning("HL7 %s from %s: closing the connection", self.hang_up, self.peer or "a sender")
+            self._count_refused(result)
+            return result
+        msh = parsed.segment("MSH")
+        result.sender = sender_key(_get(msh, 3), _get(msh, 4), peer_host)
+        result.message_id = _get(msh, 10)
+        return self._answer(result, parsed, msh, at)
 
     def process(self, raw: bytes, at: float) -> MessageResult:
         """Read one message (bytes without MLLP framing) and build its acknowledgments."""
@@ -463,11 +531,14 @@ class Hl7Decoder(Decoder):
             result.ack_code = "AR"
         else:
             result.ack_code = "AE" if result.problems else "AA"
+        return self._answer(result, parsed, msh, at)
+
+    def _answer(self, result: MessageResult, parsed: Any, msh: Any, at: float) -> MessageResult:
+        """Count a message read (or refused), build the acknowledgments its MSH asks for, and keep its result."""
         if result.repeat:
             self.repeats += 1
         if result.ack_code == "AR":
-            self.rejects += 1
-            self.counters.frames_rejected += 1
+            self._count_refused(result)
         else:
             if result.ack_code == "AE":
                 self.errors += 1
@@ -492,11 +563,16 @@ class Hl7Decoder(Decoder):
             log.warning(
                 "HL7 message answered %s: %s", result.ack_code, "; ".join(p.text for p in result.problems)
             )
-        if result.refusal is not None:
-            self._refused.append(result)
         self.results.append(result)
         del self.results[:-20]  # only the newest few, for diagnosis
         return result
+
+    def _count_refused(self, result: MessageResult) -> None:
+        """A message answered AR (or not answered at all): counted, and a refusal passed on to the session."""
+        self.rejects += 1
+        self.counters.frames_rejected += 1
+        if result.refusal is not None:
+            self._refused.append(result)
 
     def _read_message(self, message: Any, msh: Any, at: float, result: MessageResult) -> None:
         kind, event = _get(msh, 9, 1, 1).upper(), _get(msh, 9, 1, 2).upper()
@@ -846,6 +922,10 @@ class _Hl7Connection:
         """Keep this connection's counts in the source's totals."""
         self.source._closed(self)
 
+    def close_reason(self) -> str:
+        """Why this connection is to be closed (a message over the limit whose MSH cannot be read)."""
+        return self.decoder.hang_up
+
 
 class Hl7MllpSource(Source):
     """Listens for MLLP connections on one address; every connection gets its own decoder.
@@ -854,11 +934,17 @@ class Hl7MllpSource(Source):
     read its ACKs, surviving accept() failures) is :class:`drivers.transport.tcp_listener.TcpListener`
     with ``max_connections``, ``idle_timeout`` and ``allow_from`` from the settings. This source
     decodes what each connection sends, answers it, and turns refused messages, refused
-    connections and accept failures into technical events.
+    connections and accept failures into technical events. The link is judged by the messages'
+    arrival (:class:`~drivers.hl7.link_watch.MessageLinkWatch`), never by connections closing.
     """
 
     def __init__(
-        self, settings: Hl7Settings, clock: Any = anchored_now, monotonic: Any = time.monotonic
+        self,
+        settings: Hl7Settings,
+        clock: Any = anchored_now,
+        monotonic: Any = time.monotonic,
+        *,
+        link_lost_after_s: float = 5.0,
     ) -> None:
         super().__init__(SOURCE_NAME, f"HL7 ORU^R01 listener on {settings.host}:{settings.port} (MLLP)")
         self.settings = settings
@@ -874,6 +960,7 @@ class Hl7MllpSource(Source):
         self._closed_resyncs = 0
         #: Totals over every connection's decoder (unknown codes, AE and AR answers...).
         self.decoder_counters = DecoderCounters()
+        self.link_watch = MessageLinkWatch(link_lost_after_s)
         limits = ListenerLimits(settings.max_connections, settings.idle_timeout_s, settings.allow_from)
         self.listener = TcpListener(
             settings.host, settings.port, self, limits, counters=self.counters, name="hl7-listener", monotonic=monotonic
@@ -915,8 +1002,14 @@ class Hl7MllpSource(Source):
         return self.read(0)
 
     def take_link_events(self) -> list[Any]:
-        """Connection changes and technical events since the last call."""
+        """The link judged lost (silence beyond the allowed time, checked now), restored, and technical events
+        since the last call."""
         with self._events_lock:
+            why = self.link_watch.check(self._monotonic())
+            if why:
+                self.counters.state = STATE_LOST
+                log.warning("HL7 listener: link lost (%s)", why)
+                self._link_event(LinkEventKind.LINK_LOST, self.now(), why)
             return super().take_link_events()
 
     def take_clock_offsets(self) -> list[tuple[float, float]]:
@@ -957,11 +1050,6 @@ class Hl7MllpSource(Source):
         """A sender connected: a fresh decoder for its connection."""
         return _Hl7Connection(self, peer)
 
-    def link_changed(self, kind: LinkEventKind, detail: str) -> None:
-        """The last sender went away, or one came back: on the timeline as link lost / restored."""
-        with self._events_lock:
-            self._link_event(kind, self.now(), detail)
-
     def refused(self, host: str, peer: str, why: str) -> None:
         """A connection closed at once by the listener's limits."""
         self._technical("hl7_connection_refused", host, f"connection from {peer} refused: {why}")
@@ -981,6 +1069,8 @@ class Hl7MllpSource(Source):
                 self._clock_offsets += decoder.clock_offsets
             decoder.clock_offsets = []
         self._add_counts(decoder, before)
+        if (decoder.counters.frames_decoded, decoder.counters.frames_rejected) != before:
+            self._message_arrived(conn)
         for refused in decoder.take_refusals():
             assert refused.refusal is not None
             self._technical(
@@ -990,6 +1080,17 @@ class Hl7MllpSource(Source):
                 f"{refused.refusal.reason}",
             )
         return decoder.outgoing(at)
+
+    def _message_arrived(self, conn: _Hl7Connection) -> None:
+        """A message came (answered or refused: the sender reaches this computer): the link is up."""
+        with self._events_lock:
+            restored = self.link_watch.message(self._monotonic())
+            self.counters.state = STATE_CONNECTED
+            if restored:
+                self.counters.reconnects += 1
+                log.warning("HL7 listener: link restored (%s)", conn.peer)
+                detail = f"HL7 messages arriving again from {conn.peer}"
+                self._link_event(LinkEventKind.LINK_RESTORED, self.now(), detail)
 
     def _closed(self, conn: _Hl7Connection) -> None:
         self._closed_unknown += conn.decoder.counters.unknown_items

@@ -3,6 +3,9 @@
 A message goes in a block: ``0x0B`` (VT), the message, ``0x1C 0x0D`` (FS CR). The listener, the
 emulated sender and the clinic feed all frame and read blocks here; the sender and the feed talk
 to their receiver through one :class:`MllpClient`.
+
+A message longer than :data:`MAX_MESSAGE_BYTES` is never held whole: its first bytes are kept (so
+the receiver can read its MSH and answer it), the rest is counted and dropped up to its end block.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import ipaddress
 import re
 import socket
 import time
+from dataclasses import dataclass
 from typing import Final
 
 from drivers.settings import SettingsError
@@ -22,7 +26,10 @@ DEFAULT_PORT: Final = 2575  # the port IANA assigned to HL7 over MLLP
 MLLP_START: Final = 0x0B
 START_BLOCK: Final = bytes([MLLP_START])
 MLLP_END: Final = b"\x1c\x0d"
+#: The longest message read (the bytes between the framing); a longer one is answered unread.
 MAX_MESSAGE_BYTES: Final = 1 << 20
+#: How much of the start of a message over the limit is kept: enough for its MSH (and a batch header before it).
+OVERSIZE_HEAD_BYTES: Final = 4096
 
 
 def parse_address(text: str | None) -> tuple[str, int]:
@@ -80,13 +87,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class OversizeMessage:
+    """A block longer than :data:`MAX_MESSAGE_BYTES`: its first bytes and its whole size (framing excluded)."""
+
+    head: bytes
+    size: int
+
+
 class MllpDeframer:
-    """Incremental MLLP receiver: ``0x0B`` message ``0x1C 0x0D``; anything between messages is skipped."""
+    """Incremental MLLP receiver: ``0x0B`` message ``0x1C 0x0D``; anything between messages is skipped.
+
+    It holds at most :data:`MAX_MESSAGE_BYTES` of a message plus one chunk; past that it keeps
+    :data:`OVERSIZE_HEAD_BYTES` of the message's start and only counts the rest until its end block.
+    """
 
     def __init__(self) -> None:
         self._buf = bytearray()
         self._in_message = False
         self._in_stray = False
+        #: The start of the message over the limit being skipped, and its bytes so far (None: not skipping).
+        self._over_head: bytes | None = None
+        self._over_size = 0
         self.stray = 0
         self.oversize = 0
 
@@ -95,13 +117,23 @@ class MllpDeframer:
         self._buf.clear()
         self._in_message = False
         self._in_stray = False
+        self._over_head = None
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Complete messages (without the framing bytes)."""
-        out: list[bytes] = []
+        """Complete messages (without the framing bytes); a message over the limit is left out."""
+        return [block for block in self.blocks(data) if isinstance(block, bytes)]
+
+    def blocks(self, data: bytes) -> list[bytes | OversizeMessage]:
+        """Complete messages (without the framing bytes), and each one over the limit as an :class:`OversizeMessage`,
+        in the order they came."""
+        out: list[bytes | OversizeMessage] = []
         buf = self._buf
         buf += data
         while buf:
+            if self._over_head is not None:
+                if not self._skip_oversize(out):
+                    break
+                continue
             if not self._in_message:
                 start = buf.find(MLLP_START)
                 if start != 0 and not self._in_stray:
@@ -122,13 +154,47 @@ class MllpDeframer:
                 continue
             if end < 0:
                 if len(buf) > MAX_MESSAGE_BYTES:
-                    self.oversize += 1
-                    self.reset()
+                    self._begin_oversize()
+                    continue
                 break
-            out.append(bytes(buf[:end]))
+            if end > MAX_MESSAGE_BYTES:
+                self.oversize += 1
+                out.append(OversizeMessage(bytes(buf[:OVERSIZE_HEAD_BYTES]), end))
+            else:
+                out.append(bytes(buf[:end]))
             del buf[: end + len(MLLP_END)]
             self._in_message = False
         return out
+
+    def _begin_oversize(self) -> None:
+        """The message in the buffer passed the limit: keep its start, skip the rest as it comes."""
+        self.oversize += 1
+        self._over_head = bytes(self._buf[:OVERSIZE_HEAD_BYTES])
+        self._over_size = 0
+
+    def _skip_oversize(self, out: list[bytes | OversizeMessage]) -> bool:
+        """Drop the buffered bytes of the message over the limit; True when its end (or a new start) was reached."""
+        buf = self._buf
+        end = buf.find(MLLP_END)
+        restart = buf.find(MLLP_START, 0, end if end >= 0 else len(buf))
+        if restart >= 0:
+            # The sender gave up on the long message and began another: nothing to answer for it.
+            self.stray += 1
+            del buf[: restart + 1]
+            self._over_head = None
+            return True
+        if end < 0:
+            # An FS at the very end may be the first half of the end block: keep it for the next chunk.
+            keep = 1 if buf.endswith(MLLP_END[:1]) else 0
+            self._over_size += len(buf) - keep
+            del buf[: len(buf) - keep]
+            return False
+        assert self._over_head is not None
+        out.append(OversizeMessage(self._over_head, self._over_size + end))
+        del buf[: end + len(MLLP_END)]
+        self._over_head = None
+        self._in_message = False
+        return True
 
 
 def frame(message: str) -> bytes:

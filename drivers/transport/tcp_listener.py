@@ -4,8 +4,11 @@ What it knows is TCP only: binding, accepting within limits (an allow-list of se
 maximum number of connections), reading whatever arrives, writing the answers back when the socket
 can take them, and closing connections that go idle or stop taking their answers. What the bytes
 mean belongs to the protocol that uses it (the HL7 listener): for each accepted connection it
-gives a :class:`ConnectionHandler` that turns received bytes into the bytes to answer, and it is
-told through :class:`ListenerHooks` of refusals, failures and the link going down or coming back.
+gives a :class:`ConnectionHandler` that turns received bytes into the bytes to answer (and may ask
+for its connection to be closed), and it is told through :class:`ListenerHooks` of refusals and
+failures. Whether the link to the sender is up is the protocol's judgment, not the listener's:
+many senders open a connection for each message and close it after the answer, so a closed
+connection says nothing about the link.
 
 Sockets are non-blocking. Answers wait in a per-connection outbox written when the socket can take
 them; a connection that owes more than ``max_outbox_bytes`` is no longer read (TCP then holds its
@@ -26,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from drivers.base import LinkCounters, LinkEventKind
+from drivers.base import LinkCounters
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,8 @@ ACCEPT_PAUSE_S: Final = 1.0
 #: How long one turn of the loop waits for a socket; also how often idle connections are looked at.
 TURN_S: Final = 0.5
 
-#: States the listener puts in :attr:`LinkCounters.state`.
+#: States in :attr:`LinkCounters.state`: the listener sets listening and closed; the protocol judges
+#: connected (data arriving) and lost.
 STATE_LISTENING: Final = "listening"
 STATE_CONNECTED: Final = "connected"
 STATE_LOST: Final = "lost"
@@ -70,16 +74,16 @@ class ConnectionHandler(Protocol):
         """The connection is gone (its sender closed it, or the listener did, for ``why``)."""
         ...
 
+    def close_reason(self) -> str:
+        """Why the protocol wants this connection closed after its answers so far ('' to keep it)."""
+        ...
+
 
 class ListenerHooks(Protocol):
     """What the listener tells the protocol that uses it; called on the listener's thread."""
 
     def accepted(self, peer: str) -> ConnectionHandler:
         """A connection from ``peer`` (``host:port``) was taken: the handler that will serve it."""
-        ...
-
-    def link_changed(self, kind: LinkEventKind, detail: str) -> None:
-        """The last connection closed (LINK_LOST) or a first one came back after that (LINK_RESTORED)."""
         ...
 
     def refused(self, host: str, peer: str, why: str) -> None:
@@ -133,7 +137,6 @@ class TcpListener:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._connections: dict[int, _Connection] = {}
-        self._ever_connected = False
         self._accept_paused_until: float | None = None
         #: Monotonic time the thread last went round its loop (read by the watchdog).
         self.last_beat = time.monotonic()
@@ -196,7 +199,7 @@ class TcpListener:
         if thread is not None:
             thread.join(5.0)
         for conn in list(self._connections.values()):
-            self._drop(conn, "listener closed", report=False)
+            self._drop(conn, "listener closed")
         for sock in (self._listener, self._wake_r, self._wake_w):
             if sock is not None:
                 sock.close()
@@ -293,11 +296,6 @@ class TcpListener:
         self._connections[sock.fileno()] = conn
         self._selector.register(sock, selectors.EVENT_READ, "conn")
         log.info("%s: connection from %s", self._name, peer)
-        self.counters.state = STATE_CONNECTED
-        if self._ever_connected and len(self._connections) == 1:
-            self.counters.reconnects += 1
-            self.hooks.link_changed(LinkEventKind.LINK_RESTORED, f"sender connected from {peer}")
-        self._ever_connected = True
 
     def _refusal(self, host: str) -> str:
         """Why a connection from ``host`` is not taken; empty when it is."""
@@ -326,6 +324,9 @@ class TcpListener:
             conn.last_out = conn.last_in
         conn.outbox += answer
         self._flush(conn)
+        why = conn.handler.close_reason()
+        if why:
+            self._drop(conn, why)
 
     def _flush(self, conn: _Connection) -> None:
         assert self._selector is not None
@@ -346,7 +347,7 @@ class TcpListener:
         events = (0 if conn.paused else selectors.EVENT_READ) | (selectors.EVENT_WRITE if conn.outbox else 0)
         self._selector.modify(conn.sock, events or selectors.EVENT_READ, "conn")
 
-    def _drop(self, conn: _Connection, why: str, report: bool = True) -> None:
+    def _drop(self, conn: _Connection, why: str) -> None:
         fd = conn.sock.fileno()
         if self._connections.pop(fd, None) is None:
             return
@@ -356,6 +357,3 @@ class TcpListener:
         conn.sock.close()
         log.info("%s: %s: %s", self._name, conn.peer, why)
         conn.handler.closed(why)
-        if report and not self._connections:
-            self.counters.state = STATE_LOST
-            self.hooks.link_changed(LinkEventKind.LINK_LOST, f"{conn.peer}: {why}")

@@ -5,6 +5,20 @@ from __future__ import annotations
 import socket
 import threading
 
+from drivers.transport.mllp import MllpDeframer
+
+
+def mllp_answer(sock: socket.socket, data: bytes) -> bytes:
+    """Send ``data`` and return the first MLLP block that comes back (without its framing)."""
+    sock.sendall(data)
+    deframer = MllpDeframer()
+    while True:
+        got = sock.recv(65536)
+        assert got, "the listener closed the connection before answering"
+        blocks = deframer.feed(got)
+        if blocks:
+            return blocks[0]
+
 
 def closed_by_peer(sock: socket.socket, within_s: float = 5.0) -> bool:
     """Whether the other end closes (or resets) the connection within ``within_s`` seconds."""

@@ -1,4 +1,4 @@
-"""TcpListener over real loopback sockets: limits, idle and stalled senders, failures, link changes."""
+"""TcpListener over real loopback sockets: limits, idle and stalled senders, failures, closing on request."""
 
 from __future__ import annotations
 
@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import LinkEventKind
 from drivers.transport.tcp_listener import (
     MAX_OUTBOX_BYTES,
     STATE_CLOSED,
-    STATE_CONNECTED,
     STATE_LISTENING,
-    STATE_LOST,
     ConnectionHandler,
     ListenerLimits,
     TcpListener,
@@ -28,7 +25,7 @@ from tests.drivers.sockets import closed_by_peer
 
 
 class Echo:
-    """Answers every chunk with itself in upper case; raises on ``boom``."""
+    """Answers every chunk with itself in upper case; raises on ``boom``; asks to be closed after ``bye``."""
 
     def __init__(self, hooks: Hooks, peer: str) -> None:
         self.hooks = hooks
@@ -38,10 +35,17 @@ class Echo:
         if b"boom" in data:
             raise RuntimeError("handler failed")
         self.hooks.received.append(data)
+        if b"bye" in data:
+            self.leaving = "the protocol is done with it"
         return data.upper()
 
     def closed(self, why: str) -> None:
         self.hooks.closed.append((self.peer, why))
+
+    def close_reason(self) -> str:
+        return self.leaving
+
+    leaving = ""
 
 
 class Hooks:
@@ -50,15 +54,11 @@ class Hooks:
     def __init__(self) -> None:
         self.received: list[bytes] = []
         self.closed: list[tuple[str, str]] = []
-        self.links: list[tuple[LinkEventKind, str]] = []
         self.refusals: list[tuple[str, str]] = []
         self.failures: list[tuple[str, str]] = []
 
     def accepted(self, peer: str) -> ConnectionHandler:
         return Echo(self, peer)
-
-    def link_changed(self, kind: LinkEventKind, detail: str) -> None:
-        self.links.append((kind, detail))
 
     def refused(self, host: str, peer: str, why: str) -> None:
         self.refusals.append((host, why))
@@ -129,7 +129,8 @@ def test_answers_each_connection_and_counts_bytes(make: Callable[..., TcpListene
         assert ask(a, b"hello") == b"HELLO"
         assert ask(b, b"there") == b"THERE"
         assert listener.connection_count() == 2
-        assert listener.counters.state == STATE_CONNECTED
+        # Connections are no judgment of the link (the protocol makes that from what arrives).
+        assert listener.counters.state == STATE_LISTENING
     assert wait_for(lambda: len(hooks.closed) == 2)
     assert listener.counters.bytes_in == listener.counters.bytes_out == 10
     assert sorted(why for _, why in hooks.closed) == ["sender closed the connection"] * 2
@@ -138,20 +139,23 @@ def test_answers_each_connection_and_counts_bytes(make: Callable[..., TcpListene
     assert listener.thread is None
 
 
-def test_link_lost_when_the_last_sender_goes_and_restored_when_one_comes_back(
+def test_connections_closing_are_no_link_event_and_a_handler_may_ask_to_close(
     make: Callable[..., TcpListener], hooks: Hooks
 ) -> None:
     listener = make()
+    # A sender that connects for each message: the listener reports nothing when it leaves.
+    for word in (b"a", b"b"):
+        with socket.create_connection(listener.address, timeout=5) as sock:
+            assert ask(sock, word) == word.upper()
+    assert wait_for(lambda: len(hooks.closed) == 2)
+    assert listener.counters.state == STATE_LISTENING
+    assert listener.counters.reconnects == 0
+    # The protocol asks for a connection to be closed: its answer goes first, then the close.
     with socket.create_connection(listener.address, timeout=5) as sock:
-        assert ask(sock, b"a") == b"A"
-    assert wait_for(lambda: len(hooks.links) == 1)
-    assert listener.counters.state == STATE_LOST
-    with socket.create_connection(listener.address, timeout=5) as sock:
-        assert ask(sock, b"b") == b"B"
-        assert [kind for kind, _ in hooks.links] == [LinkEventKind.LINK_LOST, LinkEventKind.LINK_RESTORED]
-    assert listener.counters.reconnects == 1
-    # The first connection is not a restoration: nothing was lost before it.
-    assert "sender closed the connection" in hooks.links[0][1]
+        assert ask(sock, b"bye") == b"BYE"
+        assert closed_by_peer(sock)
+    assert wait_for(lambda: len(hooks.closed) == 3)
+    assert hooks.closed[-1][1] == "the protocol is done with it"
 
 
 def test_connection_limit_allow_list_and_idle_timeout(
@@ -169,9 +173,9 @@ def test_connection_limit_allow_list_and_idle_timeout(
     assert "max_connections" in hooks.refusals[0][1]
     offset[0] = 31.0  # both connections now idle beyond the time-out
     assert closed_by_peer(first) and closed_by_peer(second)
-    assert wait_for(lambda: len(hooks.closed) == 2 and len(hooks.links) == 1)
+    assert wait_for(lambda: len(hooks.closed) == 2)
     assert all("idle for 30 s" in why for _, why in hooks.closed)
-    assert hooks.links[-1][0] is LinkEventKind.LINK_LOST
+    assert listener.counters.state == STATE_LISTENING
     for sock in (first, second, third):
         sock.close()
 

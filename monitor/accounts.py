@@ -28,9 +28,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from monitor import integrity
 from monitor.keys import Keys
-from monitor.store import ROLLED_BACK_ACTION
 from monitor.store import accounts as rows
 from monitor.store.accounts import UserRow
+from monitor.store.restores import ROLLED_BACK_ACTION
 
 ROLES: Final = ("nurse", "physician", "admin")
 ADMIN: Final = "admin"
@@ -62,7 +62,15 @@ class AuthError(Exception):
 #: Why nobody can sign in, nor be made the first admin, once the accounts' rows were removed by hand.
 ACCOUNTS_REMOVED = (
     "this database's accounts were removed outside this program (its record still holds them): restore the "
-    "database from a backup ('infusion-monitor verify' names what was removed); emergency sign-in still works"
+    "database from a backup ('infusion-monitor verify' names what was removed), then an admin of that copy "
+    f"accepts the restore ('{integrity.ACCEPT_RESTORE}'); emergency sign-in still works"
+)
+#: Why the first admin cannot be created yet on a database put back to an older copy of itself.
+RESTORE_NOT_ACCEPTED = (
+    "this database was put back to an older copy of itself (a backup restored?) and nobody has accepted that yet, "
+    "so whether accounts were made after that copy is not known: if it was a legitimate restore, accept it with "
+    "'infusion-monitor verify --accept-restore' ('infusion-monitor verify' names what is missing); emergency "
+    "sign-in still works"
 )
 
 
@@ -199,9 +207,22 @@ class Accounts:
         return rows.count_users(self.store.db) == 0 and self._accounts_removed()
 
     def _accounts_removed(self) -> bool:
-        """The record holds an account, or lost links (its accounts' among them, for all it can tell)."""
-        return (integrity.has_sealed_accounts(self.store.db.conn)
-                or rows.audited(self.store.db, "user_added") or rows.audited(self.store.db, ROLLED_BACK_ACTION))
+        """The record holds an account, or lost links that nobody accepted as a restore (its accounts' among them,
+        for all it can tell)."""
+        return self._record_had_accounts() or self._restore_not_accepted()
+
+    def _record_had_accounts(self) -> bool:
+        return integrity.has_sealed_accounts(self.store.db.conn) or rows.audited(self.store.db, "user_added")
+
+    def _restore_not_accepted(self) -> bool:
+        keys: Keys | None = getattr(self.store, "keys", None)
+        if keys is None:
+            return rows.audited(self.store.db, ROLLED_BACK_ACTION)  # no acceptance can be checked without the key
+        return any(not found.accepted for found in integrity.found_restores(self.store.db.conn, keys))
+
+    def removed_reason(self) -> str:
+        """Why nobody can sign in nor be made the first admin while :meth:`removed_outside` holds."""
+        return ACCOUNTS_REMOVED if self._record_had_accounts() else RESTORE_NOT_ACCEPTED
 
     def _row(self, name: str) -> UserRow | None:
         return rows.user(self.store.db, name.strip())
@@ -217,7 +238,7 @@ class Accounts:
         if not self.has_accounts():
             return  # the first run: the first account is created without one (and must be an admin)
         if by is None and self.removed_outside():
-            raise AuthError(ACCOUNTS_REMOVED)
+            raise AuthError(self.removed_reason())
         if by is None or not by.may("manage_users"):
             who = by.label if by is not None else "nobody signed in"
             self.store.audit("manage_users_refused", user=by.name if by else None, attempted=what, reason=who)
@@ -351,7 +372,7 @@ class Accounts:
             if self.removed_outside():
                 self.store.audit("sign_in_refused", user=name.strip()[:MAX_NAME_LENGTH] or None,
                                  reason="accounts removed outside this program")
-                raise AuthError(ACCOUNTS_REMOVED)
+                raise AuthError(self.removed_reason())
             self._refuse_unknown(name.strip()[:MAX_NAME_LENGTH], secret, now)
         # The attempt is counted as a failure before the (slow, on purpose) check, in one write transaction, and
         # cleared if the secret is right: attempts made at the same time each count, so none escapes the lock-out.

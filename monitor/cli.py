@@ -26,7 +26,7 @@ from monitor.app.exports import (
     rems_worksheet,
 )
 from monitor.app.services import patient_id_system, send_close_to_server, send_held_to_server
-from monitor.app.stores import open_reader, open_store, record_source
+from monitor.app.stores import database_file, open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
 from monitor.constants import NIBP_INTERVAL_RANGE_MIN
 from monitor.plan import PlanError, SessionPlan, parse_plan
@@ -35,6 +35,7 @@ from monitor.security_cli import (
     add_db_option,
     add_identity_options,
     build_security_parsers,
+    cmd_backup,
     cmd_keys,
     cmd_profiles,
     cmd_users,
@@ -1001,6 +1002,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "profiles": lambda args, out: cmd_profiles(args, out, _open_store),
     "verify": lambda args, out: cmd_verify(args, out, _open_store),
     "keys": cmd_keys,
+    "backup": lambda args, out: cmd_backup(args, out, database_file(args.db)),
     "protocols": cmd_protocols,
     "course": cmd_course,
     "rems": cmd_rems,

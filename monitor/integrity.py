@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from monitor.keys import Keys
-from monitor.store import chain, outbox
+from monitor.store import chain, outbox, restores
 
 #: Tables sealed one link per row (append-only, integer ids).
 ROW_TABLES: Final = ("audit", "events")
@@ -81,6 +82,16 @@ ORIGIN_OUTSIDE: Final = "outside"
 #: Rows ``recover`` copied out of a damaged file: sealed as such (the program vouches for the copy, and the damaged
 #: file's own check at that time is in the ``database_recovered`` audit entry), not as its own writes.
 ORIGIN_RECOVERED: Final = "recovered"
+
+#: The schema version with which each versioned table joined the chain: a database of an earlier schema holds its
+#: rows unsealed because that version sealed none of them, not because they were added outside the program.
+#: (The audit log, events, alarms, readings and waveforms joined with the chain itself, at schema 4.)
+JOINED_AT: Final = {"alarms": 4, "sessions": 5, "users": 6, "profile_approvals": 6}
+#: The first schema with a chain.
+CHAIN_SCHEMA: Final = 4
+
+#: How an admin accepts a database put back from a backup (said wherever the missing records are named).
+ACCEPT_RESTORE: Final = "infusion-monitor verify --accept-restore --user ADMIN"
 
 #: Triggers whose absence is itself a finding.
 EXPECTED_TRIGGERS: Final = ("audit_no_update", "audit_no_delete")
@@ -345,6 +356,81 @@ def why_untrusted(conn: sqlite3.Connection, keys: Keys, table: str, row_key: str
     return None
 
 
+def sealed_here(conn: sqlite3.Connection, keys: Keys, table: str, row_key: str) -> bool:
+    """Whether one row is as this program wrote and sealed it: its latest link was written by the program (not
+    found unsealed), its keyed hash matches (with the link before it) and so does the row's content."""
+    link = chain.latest_link(conn, table, row_key)
+    if link is None or link.origin != ORIGIN_WRITE:
+        return False
+    previous = "" if link.seq == 1 else chain.mac_at(conn, link.seq - 1)
+    if previous is None or not hmac.compare_digest(
+            link_mac(keys, link.seq, link.table, link.row_key, link.session_id, link.origin, link.at, link.content,
+                     previous), link.mac):
+        return False
+    return row_content(conn, table, row_key) == link.content
+
+
+# -- a database put back to an older copy of itself ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreFound:
+    """A database found older than it had been (its ``database_rolled_back`` audit entry), and who accepted it
+    as a legitimate restore, if anyone did."""
+
+    entry_id: int
+    found_at: float
+    #: The finding as it was recorded, and what the note beside the key file said is missing (links, when).
+    found: str
+    missing: str
+    #: Links of accounts and approvals this computer had seen (None: not known, an older note or entry).
+    account_links_seen: int | None
+    accepted_by: str | None = None
+    accepted_at: float | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True once an admin accepted it (or the first run did, for a database that never had accounts)."""
+        return self.accepted_at is not None
+
+    def text(self) -> str:
+        """``found at its opening on …: …``, with who accepted it."""
+        line = f"found at its opening on {_when(self.found_at)}: {self.found}"
+        if self.accepted_at is not None:
+            line += f"; accepted as a restore by {self.accepted_by or 'nobody signed in'} on {_when(self.accepted_at)}"
+        return line
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
+
+
+def found_restores(conn: sqlite3.Connection, keys: Keys) -> tuple[RestoreFound, ...]:
+    """Every time the database was found older than it had been, oldest first, with its acceptance.
+
+    An acceptance counts only when it is sealed as this program wrote it: the first run may be offered again on
+    its strength, so an entry added by hand must not stand in for an admin's.
+    """
+    accepted: dict[int, tuple[float, str | None]] = {}
+    for entry_id, at, user, ids in restores.acceptances(conn):
+        if sealed_here(conn, keys, "audit", str(entry_id)):
+            for accepted_id in ids:
+                accepted.setdefault(accepted_id, (at, user))
+    found = []
+    for entry_id, at, detail in restores.rolled_back_entries(conn):
+        try:
+            raw = json.loads(detail)
+        except ValueError:
+            raw = {}
+        raw = raw if isinstance(raw, dict) else {}
+        text = str(raw.get("found", "the database was found older than it had been"))
+        seen = raw.get("account_links_seen")
+        when, who = accepted.get(entry_id, (None, None))
+        found.append(RestoreFound(entry_id, at, text, str(raw.get("missing", text)),
+                                  seen if isinstance(seen, int) else None, who, when))
+    return tuple(found)
+
+
 # -- verifying ------------------------------------------------------------------------------------
 
 
@@ -372,27 +458,50 @@ class VerifyReport:
     findings: tuple[Finding, ...]
     #: Rows sealed by ``recover`` as copied out of a damaged file.
     recovered_rows: int = 0
+    #: Every time the database was found older than it had been (accepted as a restore or not).
+    restores: tuple[RestoreFound, ...] = ()
+    #: The schema of the database: before :data:`CHAIN_SCHEMA` it has no chain; before a table's
+    #: :data:`JOINED_AT` that table's rows are not checked.
+    schema: int = 0
+
+    @property
+    def restores_waiting(self) -> tuple[RestoreFound, ...]:
+        """The times it was found older that nobody accepted as a restore: records are missing."""
+        return tuple(found for found in self.restores if not found.accepted)
 
     @property
     def ok(self) -> bool:
         """True when nothing was found wrong."""
-        return not self.findings and self.integrity_check == "ok"
+        return not self.findings and self.integrity_check == "ok" and not self.restores_waiting
 
     @property
     def first_broken(self) -> Finding | None:
         """The first finding (in chain order), or None."""
         return self.findings[0] if self.findings else None
 
+    def unchecked_tables(self) -> tuple[str, ...]:
+        """The tables whose rows the database's schema did not yet seal (so they were not checked)."""
+        return tuple(table for table, joined in JOINED_AT.items() if self.schema and self.schema < joined)
+
     def session_verified(self, session_id: str) -> bool:
-        """True when nothing wrong concerns this session and the chain itself is whole."""
-        if self.integrity_check != "ok":
+        """True when nothing wrong concerns this session, the chain itself is whole and no records are missing."""
+        if self.integrity_check != "ok" or self.restores_waiting:
             return False
         return not any(f.session_id in (None, session_id) for f in self.findings)
 
     def session_text(self, session_id: str) -> str:
-        """One line for a review window or an export: verified, or the first problem."""
+        """One line for a review window or an export: verified, or the first problem (as ``verify`` says it)."""
+        waiting = self.restores_waiting
+        if waiting:
+            return (f"NOT VERIFIED: records are missing: the database was put back to an older copy of itself "
+                    f"(found {_when(waiting[0].found_at)}; missing: {waiting[0].missing}); an admin accepts a "
+                    f"legitimate restore with `{ACCEPT_RESTORE}`")
         if self.session_verified(session_id):
-            return f"verified: record intact ({self.links} chain links checked)"
+            accepted = [found for found in self.restores if found.accepted]
+            restored = (f"; restored from a backup, accepted by {accepted[-1].accepted_by or 'nobody signed in'} "
+                        f"on {_when(accepted[-1].accepted_at or 0.0)}: the record lacks {accepted[-1].missing}"
+                        if accepted else "")
+            return f"verified: record intact ({self.links} chain links checked{restored})"
         relevant = [f for f in self.findings if f.session_id in (None, session_id)]
         first = relevant[0].text() if relevant else f"database integrity check: {self.integrity_check}"
         return f"NOT VERIFIED: {first}"
@@ -406,8 +515,10 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     """
     findings: list[Finding] = []
     check = chain.integrity_check(conn, quick=session_id is not None)
+    schema = chain.schema_version(conn)
     if "chain" not in chain.names(conn, "table"):
-        return VerifyReport(check, 0, 0, 0, (Finding("database", "has no hash chain (written by an older version)"),))
+        return VerifyReport(check, 0, 0, 0, (Finding("database", f"predates the record chain (schema {schema}): "
+                                                                 "upgrade it to verify"),), schema=schema)
     if keys is None:
         return VerifyReport(check, 0, 0, 0, (Finding("key file", "missing: the chain cannot be checked"),))
     stored = chain.key_fingerprint(conn)
@@ -481,8 +592,9 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
             findings.append(Finding(f"{table} {row_key}", "deleted after it was written", owner))
         elif now != content:
             findings.append(Finding(f"{table} {row_key}", "changed after it was written", owner))
-    findings += _unchained_rows(conn, latest, session_id)
-    return VerifyReport(check, links, rows_checked, upgraded, tuple(findings), recovered)
+    findings += _unchained_rows(conn, latest, session_id, schema)
+    return VerifyReport(check, links, rows_checked, upgraded, tuple(findings), recovered,
+                        found_restores(conn, keys), schema)
 
 
 def _foreign_triggers(found: Mapping[str, str]) -> list[Finding]:
@@ -498,12 +610,14 @@ def _foreign_triggers(found: Mapping[str, str]) -> list[Finding]:
 
 
 def _unchained_rows(conn: sqlite3.Connection, latest: Mapping[tuple[str, str], object] | None,
-                    only: str | None = None) -> list[Finding]:
+                    only: str | None = None, schema: int | None = None) -> list[Finding]:
     """Rows no link holds: with ``latest`` (one session's check), rows of that session and of no session
-    that are not among its keys; without, every row the chain has no link over (asked of the database)."""
+    that are not among its keys; without, every row the chain has no link over (asked of the database). A table
+    that joined the chain after the database's ``schema`` is not asked: its rows were never sealed."""
     findings: list[Finding] = []
     named: list[tuple[str, str, str | None]] = [(table, "id", "session_id") for table in ROW_TABLES]
-    named += [(table, spec.key, spec.owner) for table, spec in VERSIONED.items()]
+    named += [(table, spec.key, spec.owner) for table, spec in VERSIONED.items()
+              if schema is None or schema >= JOINED_AT[table]]
     for table, key, owner in named:
         if latest is None:
             found: Iterable[tuple[Any, str | None]] = chain.rows_without_links(conn, table, key=key, owner=owner)

@@ -11,21 +11,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import json
 import os
 import shutil
 import stat
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.accounts import ACCOUNTS_REMOVED, ROLES, Accounts, AuthError, Principal, os_user
+from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
 from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
-from monitor.store import ROLLED_BACK_ACTION, witness
+from monitor.store import witness
 
 SECRET_ENV = ENV_PREFIX + "SECRET"
 
@@ -121,6 +119,14 @@ def build_security_parsers(sub: Any) -> None:
     verify = sub.add_parser("verify", help="check the record's hash chains and the database's integrity")
     add_db_option(verify)
     verify.add_argument("--all", action="store_true", help="list every finding, not only the first")
+    verify.add_argument("--accept-restore", action="store_true",
+                        help="accept that the database was put back from a backup (an admin's --user; none when it "
+                             "never had accounts), then verify")
+    add_identity_options(verify)
+
+    backup = sub.add_parser("backup", help="copy the database consistently, while it is in use (owner-only)")
+    backup.add_argument("target", metavar="FILE", help="the copy to write (replaced whole)")
+    add_db_option(backup)
 
     keys = sub.add_parser("keys", help="where the key file is; copy it for a back-up")
     keys.add_argument("--backup", metavar="FILE", help="copy the key file here (owner-only)")
@@ -159,7 +165,7 @@ def cmd_users(args: argparse.Namespace, out: TextIO, open_store: Callable[..., A
         if action == "list":
             rows = accounts.listing()
             if not rows:
-                out.write(f"{ACCOUNTS_REMOVED}\n" if accounts.removed_outside() else
+                out.write(f"{accounts.removed_reason()}\n" if accounts.removed_outside() else
                           "no accounts yet: `infusion-monitor users add NAME --role admin` creates the first admin\n")
                 return 0
             # Which names exist, and which are admins, is for an admin: sign-in answers never tell it.
@@ -173,7 +179,7 @@ def cmd_users(args: argparse.Namespace, out: TextIO, open_store: Callable[..., A
             return 0
         try:
             if accounts.removed_outside():
-                raise AuthError(ACCOUNTS_REMOVED)
+                raise AuthError(accounts.removed_reason())
             if action == "add" and not accounts.has_accounts():
                 by = None  # the first admin, created on first run
             else:
@@ -246,20 +252,29 @@ def cmd_profiles(args: argparse.Namespace, out: TextIO, open_store: Callable[...
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., Any]) -> int:
-    """Check the chains and the database; exit 1 and name the first broken link when anything is wrong."""
-    from monitor.integrity import verify
+    """Check the chains and the database; exit 1 and name the first broken link when anything is wrong.
+    ``--accept-restore`` first records an admin's acceptance of a database put back from a backup."""
+    from monitor.integrity import ACCEPT_RESTORE, CHAIN_SCHEMA, verify
 
+    if getattr(args, "accept_restore", False):
+        _accept_restore(args, out, open_store)
     store = open_store(args, readonly=True)
     with store:
-        if store.user_version() == 0:
+        schema = store.user_version()
+        if schema == 0:
             # SQLite reads an empty or cut-short file as an empty database: nothing of the record is left.
             out.write(f"NOT VERIFIED: {store.path} holds no record of this program (the file is empty, was cut "
                       "short, or is another program's file); restore the database from its back-up\n")
             return 1
+        if schema < CHAIN_SCHEMA:
+            out.write(f"not verified: this database predates the record chain (schema {schema}); nothing in it can "
+                      "show tampering. Opening it with this version (any command that writes, e.g. "
+                      "`infusion-monitor sessions --db PATH`) upgrades it and seals what it holds, marked as found at "
+                      "the upgrade; keep a copy of the old file first\n")
+            return 1
         report = verify(store.db.conn, store.keys)
         # The chain cannot show the whole file put back to an older copy; the note beside the key file can.
         behind = witness.check(store.keys, store.path, store.db.conn) if store.keys is not None else None
-        earlier = [row for row in store.audit_log() if row["action"] == ROLLED_BACK_ACTION]
     out.write(f"database integrity check: {report.integrity_check}\n")
     out.write(f"hash chain: {report.links} links, {report.rows_checked} rows and ranges compared"
               + (f" ({report.upgraded_rows} sealed at the upgrade that introduced the chain)"
@@ -267,16 +282,26 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
               + (f" ({report.recovered_rows} copied by `recover` from a damaged file: the audit log's "
                  "database_recovered entry says what that file's own check found)" if report.recovered_rows else "")
               + "\n")
-    older = [f"found at its opening on {time.strftime('%Y-%m-%d %H:%M', time.localtime(row['at']))}: "
-             f"{json.loads(row['detail']).get('found', '')}" for row in earlier]
+    unchecked = report.unchecked_tables()
+    if unchecked:
+        out.write(f"schema {schema}, written by an older version: {', '.join(unchecked)} joined the chain later and "
+                  "were not checked (opening the database with this version upgrades and seals them)\n")
+    for found in report.restores:
+        if found.accepted:
+            out.write(f"restored from a backup: {found.text()}\n")
+    older = [found.text() for found in report.restores_waiting]
     if behind is not None:
         older.append(f"found now: {behind}")
     if report.ok and not older:
-        out.write("verified: nothing was changed, removed or added outside this program\n")
+        out.write("verified: nothing was changed, removed or added outside this program"
+                  + (" (but the accepted restore above)" if report.restores else "") + "\n")
         return 0
     for line in older:
         out.write(f"NOT VERIFIED: records are missing: {line}\n")
-    if report.ok:
+    if older:
+        out.write(f"if the database was restored from a backup on purpose, an admin accepts that: {ACCEPT_RESTORE} "
+                  "(without --user when it never had an account)\n")
+    if not report.findings and report.integrity_check == "ok":
         out.write("the chain itself verified: nothing else was changed, removed or added outside this program\n")
         return 1
     first = report.first_broken
@@ -288,6 +313,43 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
         if not args.all and len(report.findings) > 6:
             out.write(f"  … {len(report.findings) - 6} more (--all lists them)\n")
     return 1
+
+
+def _accept_restore(args: argparse.Namespace, out: TextIO, open_store: Callable[..., Any]) -> None:
+    """Record the acceptance of every restore waiting, saying what is accepted; :class:`SecurityCliError` when
+    it is refused. Opening the database for writing records a restore found now first."""
+    from monitor.accounts import Accounts
+    from monitor.restore import accept, waiting
+
+    store = open_store(args)
+    with store:
+        try:
+            if not waiting(store):
+                out.write("no restore to accept: the database was not found older than it had been\n")
+                return
+            needs_admin = bool(getattr(args, "user", None)) or Accounts(store).listing()
+            found = accept(store, acting_principal(args, store, required=True) if needs_admin else None)
+        except AuthError as exc:
+            raise SecurityCliError(f"restore not accepted: {exc}") from None
+    for each in found:
+        out.write(f"accepted as a restore from a backup (recorded in the audit log): {each.text()}\n")
+
+
+def cmd_backup(args: argparse.Namespace, out: TextIO, database: Path) -> int:
+    """``backup FILE``: a consistent, owner-only copy of the database, with what it does not hold (the key file)."""
+    from monitor.keys import key_file_path
+    from monitor.store.backup import copy_database
+    from monitor.store.errors import StoreError
+
+    target = Path(args.target).expanduser()
+    try:
+        links = copy_database(database, target)
+    except StoreError as exc:
+        raise SecurityCliError(str(exc)) from None
+    out.write(f"copied {database} to {target} (owner-only, one file, {links} links of its record)\n"
+              f"the key file is not in it: without {key_file_path()} the copy's identifiers cannot be read nor its "
+              "record verified; copy it once with `infusion-monitor keys --backup FILE` and keep it apart\n")
+    return 0
 
 
 def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:

@@ -16,6 +16,9 @@ The one place that speaks SQL to the chair's database, split by job:
 * :mod:`monitor.store.outbox` — the replication outbox (triggers queue every written row for the server);
 * :mod:`monitor.store.chain` — the hash chain's tables (:mod:`monitor.integrity` holds its logic);
 * :mod:`monitor.store.witness` — how far each database's chain reached, noted beside the key file;
+* :mod:`monitor.store.restores` — the audit entries of a database found older than it was, and of a restore
+  accepted;
+* :mod:`monitor.store.backup` — a consistent, owner-only copy of the database while it is in use;
 * :mod:`monitor.store.recovery` — what can still be read from a damaged file.
 
 The clinic server's PostgreSQL has its own store beside the replication: :mod:`monitor.replication.schema`,
@@ -41,9 +44,10 @@ if "numpy" not in sys.modules and "sqlite_utils" not in sys.modules:
     finally:
         del sys.modules["numpy"]
 
-from monitor.store.database import ROLLED_BACK_ACTION, WAL_SIZE_LIMIT_BYTES, Store, new_id
+from monitor.store.database import WAL_SIZE_LIMIT_BYTES, Store, new_id
 from monitor.store.errors import CorruptDatabase, SessionNotFound, StoreError
 from monitor.store.queries import SessionSummary
+from monitor.store.restores import RESTORE_ACCEPTED_ACTION, ROLLED_BACK_ACTION
 from monitor.store.rows import alarm_from_row, alarm_row
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -55,6 +59,7 @@ Reader: TypeAlias = "Store | ServerStore"
 
 __all__ = [
     "MIGRATIONS",
+    "RESTORE_ACCEPTED_ACTION",
     "ROLLED_BACK_ACTION",
     "SCHEMA_VERSION",
     "WAL_SIZE_LIMIT_BYTES",

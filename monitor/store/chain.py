@@ -229,6 +229,19 @@ def mac_at(conn: sqlite3.Connection, seq: int) -> str | None:
     return None if found is None else str(found[0])
 
 
+def at_of(conn: sqlite3.Connection, seq: int) -> float | None:
+    """When link ``seq`` was written, or None when there is no such link."""
+    found = conn.execute("SELECT at FROM chain WHERE seq = ?", [seq]).fetchone()
+    return None if found is None else float(found[0])
+
+
+def latest_link(conn: sqlite3.Connection, table: str, row_key: str) -> Link | None:
+    """The latest link over one row, or None when it was never sealed."""
+    found = conn.execute(f"SELECT {_OLD_LINK_COLUMNS} FROM chain WHERE tbl = ? AND row_key = ? ORDER BY seq DESC "
+                         "LIMIT 1", [table, row_key]).fetchone()
+    return None if found is None else Link(*found)
+
+
 def count(conn: sqlite3.Connection) -> int:
     """How many links the chain holds."""
     return int(conn.execute("SELECT COUNT(*) FROM chain").fetchone()[0])
@@ -307,3 +320,8 @@ def key_fingerprint(conn: sqlite3.Connection) -> str | None:
     """The fingerprint of the key the database is sealed with, or None when none is recorded."""
     found = conn.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
     return None if found is None else str(found[0])
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The database's schema version (``PRAGMA user_version``)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])

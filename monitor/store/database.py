@@ -14,6 +14,7 @@ are outside the database (:mod:`monitor.keys`); the file is created readable by 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -47,6 +48,7 @@ from monitor.store import witness
 from monitor.store.elsewhere import moved_copy
 from monitor.store.errors import CorruptDatabase, StoreError, WriteRefused
 from monitor.store.queries import Queries
+from monitor.store.restores import ROLLED_BACK_ACTION
 from monitor.store.rows import alarm_row, waveform_row
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
 from monitor.store.shared_index import wait_while_index_lost
@@ -59,8 +61,6 @@ log = logging.getLogger(__name__)
 
 #: How often a writing store notes beside the key file how far the record reached (and when it closes).
 WITNESS_EVERY_S = 10.0
-#: The audit action that records a database found older than it had been.
-ROLLED_BACK_ACTION = "database_rolled_back"
 
 
 def new_id() -> str:
@@ -319,14 +319,18 @@ class Store(Queries):
     def _compare_with_witness(self) -> None:
         """Name, log and audit a database put back to an older copy of itself; then note where it is now."""
         keys = self._writing_keys()
-        problem = witness.check(keys, self.path, self.db.conn)
-        if problem is not None:
+        found = witness.behind(keys, self.path, self.db.conn)
+        if found is not None:
+            problem = found.text()
             self.rolled_back = problem
             log.warning("%s: %s", self.path, problem)
+            # The note is renewed below: from now on this entry is what says what the note knew, so it keeps the
+            # numbers an admin accepting the restore is shown.
+            detail = {"found": problem, "missing": found.missing(), **dataclasses.asdict(found)}
             with _Transaction(self.db.conn):
                 self.db.execute(
                     "INSERT INTO audit (at, user, action, session_id, detail) VALUES (?, NULL, ?, NULL, ?)",
-                    [time.time(), ROLLED_BACK_ACTION, json.dumps({"found": problem})],
+                    [time.time(), ROLLED_BACK_ACTION, json.dumps(detail)],
                 )
                 integrity.seal(self.db.conn, keys, expected={"audit": 1})
         self._note_witness()

@@ -40,6 +40,9 @@ class Reached:
     seq: int
     mac: str
     at: float
+    #: How many links of accounts and profile approvals the chain held then (None: a note from before it was kept),
+    #: so that a restore that lost accounts is told from one that lost none.
+    accounts: int | None = None
 
 
 def reached(conn: sqlite3.Connection) -> Reached | None:
@@ -48,7 +51,46 @@ def reached(conn: sqlite3.Connection) -> Reached | None:
     first = chain.mac_at(conn, 1)
     if head is None or first is None:
         return None
-    return Reached(first, head.seq, head.mac, time.time())
+    return Reached(first, head.seq, head.mac, time.time(), head.account_count)
+
+
+@dataclass(frozen=True, slots=True)
+class Behind:
+    """A database found behind the furthest point noted for it: how much of what this computer saw it lacks."""
+
+    #: How many links the database holds, and when the newest of them was written (None: it holds none).
+    links_held: int
+    held_until: float | None
+    #: The furthest link this computer saw, and when.
+    links_seen: int
+    seen_at: float
+    #: Links of accounts and approvals the note counted (None: a note from before they were counted).
+    account_links_seen: int | None
+    #: The database holds as many links as were seen or more, but not the one seen: written since it was put back,
+    #: so how many of the links seen it lacks is not known.
+    diverged: bool
+
+    def missing(self) -> str:
+        """What the note says existed that the database lacks: how many links, written when."""
+        seen = _when(self.seen_at, seconds=True)
+        if self.diverged:
+            return f"an unknown number of links written up to {seen} (it was written again since)"
+        since = "" if self.held_until is None else f"between {_when(self.held_until, seconds=True)} and "
+        return f"{self.links_seen - self.links_held} links written {since}{seen}"
+
+    def text(self) -> str:
+        """The finding, as ``verify`` and the audit entry say it."""
+        when = _when(self.seen_at)
+        if self.diverged:
+            return (f"link {self.links_seen} of the database's record is not the one this computer saw on {when}: it "
+                    f"was replaced by an older copy of itself and written since; missing: {self.missing()}")
+        return (f"the database holds {self.links_held} links of its record, but this computer saw link "
+                f"{self.links_seen} on {when}: it was replaced by an older or partial copy of itself (a backup "
+                f"restored, a recovered copy, or what was recorded since undone); missing: {self.missing()}")
+
+
+def _when(at: float, *, seconds: bool = False) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.localtime(at))
 
 
 def note_path(keys: Keys, database: Path) -> Path:
@@ -59,6 +101,8 @@ def note_path(keys: Keys, database: Path) -> Path:
 
 def _mac(keys: Keys, database: Path, seen: Reached) -> str:
     text = f"{database.resolve()}|{seen.first_mac}|{seen.seq}|{seen.mac}|{seen.at!r}"
+    if seen.accounts is not None:  # a note from before the count was kept still verifies
+        text += f"|{seen.accounts}"
     return hmac.new(keys.integrity, b"chain witness\0" + text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -67,7 +111,9 @@ def recall(keys: Keys, database: Path) -> Reached | None:
     try:
         with open(note_path(keys, database), encoding="utf-8") as handle:
             raw = json.load(handle)
-        seen = Reached(str(raw["first_mac"]), int(raw["seq"]), str(raw["mac"]), float(raw["at"]))
+        accounts = raw.get("accounts")
+        seen = Reached(str(raw["first_mac"]), int(raw["seq"]), str(raw["mac"]), float(raw["at"]),
+                       None if accounts is None else int(accounts))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return seen if hmac.compare_digest(str(raw.get("hmac", "")), _mac(keys, database, seen)) else None
@@ -87,21 +133,23 @@ def note(keys: Keys, database: Path, seen: Reached) -> None:
             scratch.unlink()
 
 
-def check(keys: Keys, database: Path, conn: sqlite3.Connection) -> str | None:
-    """What is wrong when the database is behind the furthest point noted for it; None when it is not."""
+def behind(keys: Keys, database: Path, conn: sqlite3.Connection) -> Behind | None:
+    """How far the database is behind the furthest point noted for it; None when it is not."""
     seen = recall(keys, database)
     if seen is None:
         return None
     now = reached(conn)
     if now is not None and now.first_mac != seen.first_mac:
         return None  # another database under this name, not an older copy of this one
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(seen.at))
+    held = 0 if now is None else now.seq
     if now is None or now.seq < seen.seq:
-        found = 0 if now is None else now.seq
-        return (f"the database holds {found} links of its record, but this computer saw link {seen.seq} on {when}: "
-                "it was replaced by an older or partial copy of itself (a backup restored, a recovered copy, "
-                "or what was recorded since undone)")
+        return Behind(held, chain.at_of(conn, held) if held else None, seen.seq, seen.at, seen.accounts, False)
     if chain.mac_at(conn, seen.seq) != seen.mac:
-        return (f"link {seen.seq} of the database's record is not the one this computer saw on {when}: it was "
-                "replaced by an older copy of itself and written since")
+        return Behind(held, chain.at_of(conn, held), seen.seq, seen.at, seen.accounts, True)
     return None
+
+
+def check(keys: Keys, database: Path, conn: sqlite3.Connection) -> str | None:
+    """What is wrong when the database is behind the furthest point noted for it; None when it is not."""
+    found = behind(keys, database, conn)
+    return None if found is None else found.text()

@@ -26,7 +26,7 @@ from typing import Any, Final, NoReturn
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from monitor import integrity
+from monitor import integrity, text_rules
 from monitor.keys import Keys
 from monitor.store import accounts as rows
 from monitor.store.accounts import UserRow
@@ -140,14 +140,23 @@ LOCKED_SCREEN_USER: Final = "anyone at the locked screen"
 
 def check_name(name: str) -> str:
     """A usable account name (trimmed), or :class:`AuthError`."""
-    name = name.strip()
+    name = _staff_name(name, "account name")
     if not name:
         raise AuthError("an account needs a name")
-    if len(name) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in name):
+    if len(name) > MAX_NAME_LENGTH:
         raise AuthError(f"an account name is at most {MAX_NAME_LENGTH} printable characters")
     if name.lower().startswith(("os:", "emergency")) or name.lower() == LOCKED_SCREEN_USER:
         raise AuthError("that name is reserved")
     return name
+
+
+def _staff_name(name: str, what: str) -> str:
+    """A staff name in its stored form ("" for none); :class:`AuthError` naming a character a name may not hold
+    (the rule patients' names follow, :func:`monitor.text_rules.typed_name`)."""
+    try:
+        return text_rules.typed_name(name, what) or ""
+    except ValueError as exc:
+        raise AuthError(str(exc)) from None
 
 
 def check_secret(secret: str) -> str:
@@ -225,7 +234,10 @@ class Accounts:
         return ACCOUNTS_REMOVED if self._record_had_accounts() else RESTORE_NOT_ACCEPTED
 
     def _row(self, name: str) -> UserRow | None:
-        return rows.user(self.store.db, name.strip())
+        # An account is stored under its name's stored form; one created before names were normalised is found by
+        # the name as typed.
+        typed = name.strip()
+        return rows.user(self.store.db, text_rules.stored_name(typed)) or rows.user(self.store.db, typed)
 
     def listing(self) -> list[AccountInfo]:
         """Every account, by name."""
@@ -445,12 +457,12 @@ def _dummy_verify(secret: str) -> None:
 def emergency_principal(name: str, reason: str) -> Principal:
     """Who signs in in an emergency without an account, once the name and reason are fit to be recorded
     (:class:`AuthError` saying what is missing); nothing is audited here (see :func:`break_glass`)."""
-    name = name.strip()
+    # The name stands in the audit log, on the timeline and in every export, as an account's would.
+    name = _staff_name(name, "clinician's name")
     reason = reason.strip()
     if not name or not reason:
         raise AuthError("an emergency sign-in needs the clinician's full name and the reason")
-    if len(name) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in name):
-        # The name stands in the audit log, on the timeline and in every export, as an account's would.
+    if len(name) > MAX_NAME_LENGTH:
         raise AuthError(f"the clinician's name is at most {MAX_NAME_LENGTH} printable characters")
     return Principal(name, "nurse", KIND_BREAK_GLASS, reason)
 

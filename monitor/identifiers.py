@@ -18,6 +18,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from monitor import text_rules
 from monitor.keys import Keys
 
 PREFIX: Final = "aesgcm1:"
@@ -54,15 +55,11 @@ class IdentifierError(Exception):
 
 
 def check_typed(value: str | None, what: str) -> str | None:
-    """An identifier as typed, trimmed (None or empty: None); a control character (a terminal's escape
-    sequence, a line break) is refused with :class:`ValueError` naming ``what``: an identifier is shown on
-    screens, terminals and reports, where such a character could hide or fake what is shown."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if not value.isprintable():
-        raise ValueError(f"the {what} holds a control character (a line break, tab or escape); type it again")
-    return value
+    """An identifier as typed, in the form it is stored and matched in (None or blank: None); a character that
+    could hide or fake what screens, terminals and reports show (a line break, a terminal's escape, a direction
+    override) is refused with :class:`ValueError` naming ``what`` and the character (the rule is
+    :func:`monitor.text_rules.typed_name`)."""
+    return text_rules.typed_name(value, what)
 
 
 def encrypt(keys: Keys, patient_id: str, field: str, value: str | None) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from drivers.base import NIBP_NOT_STARTED, CuffStartRefused, LinkCounters, LinkEvent, LinkEventKind, Source
 from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock, since_boot
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
-from monitor import chair, identifiers, rems
+from monitor import chair, identifiers, rems, text_rules
 from monitor.alarms.model import AlarmRecord
 from monitor.approval import CommandGuard
 from monitor.birth_date import check_birth_date
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 0.05
 # Command arguments that identify a patient: they go to the patients table, never to the audit log.
 IDENTIFYING_ARGS = frozenset({"mrn", "patient_name", "birth_date"})
+#: Commands whose text is taken as typed: the identifiers (refused, not changed, by their own rule) and the names
+#: of a device or a file, which must reach the system unchanged.
+_TAKEN_AS_TYPED = frozenset({"identify_patient", "change_source", "load_profile"})
 #: At close, the writer tries this long to write what it still holds before the session is left unfinished.
 CLOSE_DRAIN_S = 5.0
 #: A pause between two turns longer than this means the recorder itself stood still; the window's silence
@@ -699,7 +702,9 @@ class Recorder:
             command = self.guard(command, self.alarms)
         s = self.session
         user = command.user or self.nurse
-        args = command.args
+        # Typed text is stored without direction overrides (a note is kept, never refused). The identifiers have
+        # their own, stricter rule, which refuses them with the character named; a file or port goes to the system.
+        args = command.args if command.name in _TAKEN_AS_TYPED else text_rules.neutral(command.args)
         name = command.name
         phase_actions: dict[str, Callable[..., None]] = {
             "start_baseline": s.start_baseline,
@@ -835,12 +840,9 @@ class Recorder:
     ) -> None:
         """Refuse an MRN on file for another person: a typed name or birth date that differs from the one kept."""
 
-        def same(typed: str, stored: str) -> bool:
-            return " ".join(typed.split()).casefold() == " ".join(stored.split()).casefold()
-
         differ = [what for what, typed, stored in (("name", patient_name, kept.name),
                                                    ("birth date", birth_date, kept.birth_date))
-                  if typed and stored and not same(typed, stored)]
+                  if typed and stored and not text_rules.same_name(typed, stored)]
         if differ:
             raise SessionRuleError(
                 f"MRN {mrn} is on file with another {' and '.join(differ)}: check the MRN against the patient's "

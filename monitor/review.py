@@ -28,7 +28,7 @@ from drivers.core.readings import (
     Reading,
     flags_text,
 )
-from monitor import chair
+from monitor import chair, text_rules
 from monitor.alarms.model import Priority
 from monitor.exports.data import SessionRecord
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
@@ -531,7 +531,7 @@ def add_addendum(
     ``addendum`` stamped with the wall-clock time of writing; ``refers_to_at`` optionally names
     the moment of the session it is about.
     """
-    text = text.strip()
+    text = text_rules.neutral_text(text).strip()
     if not text:
         raise AddendumRefused("an addendum needs some text")
     if not user.strip():

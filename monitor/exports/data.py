@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import Any, Final
 
 from drivers.core.readings import Flag, Parameter, Reading, parse_flags
+from monitor import text_rules
 from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.exports.files import ExportCancelled
@@ -298,7 +299,7 @@ def load(
             StoredReadings(store, row["id"], readings_of, on_block=on_block) if stream
             else tuple(store.readings(row["id"], parameters=readings_of))
         ),
-        events=tuple(store.events(row["id"])),
+        events=tuple(_as_shown(e) for e in store.events(row["id"])),
         alarms=tuple(store.alarms(row["id"])),
         options=options,
         verification=verification_text(store, row["id"]) if verify else "",
@@ -309,6 +310,13 @@ def load(
     if options.shifts_time:
         record = shifted(record, float(row["started_at"]) - RELATIVE_EPOCH)
     return record
+
+
+def _as_shown(event: SessionEvent) -> SessionEvent:
+    """An event as a review or an export shows it: without a direction override an older version stored in its
+    text (the recorder takes them out as they are typed, see :func:`monitor.text_rules.neutral`)."""
+    detail = text_rules.neutral(dict(event.detail))
+    return event if detail == dict(event.detail) else replace(event, detail=detail)
 
 
 def verification_text(store: Reader, session_id: str) -> str:
@@ -333,9 +341,33 @@ def profile_label(store: Reader, session_id: str) -> str:
 # -- de-identification ---------------------------------------------------------------------------
 
 
+#: Scripts written without spaces between words (Han, kana, Hangul syllables and jamo), by code point range.
+_NO_SPACE_SCRIPTS: Final = (
+    (0x1100, 0x11FF), (0x3040, 0x30FF), (0x3130, 0x318F), (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF),
+)
+
+
+def _written_without_spaces(text: str) -> bool:
+    """Whether every letter of ``text`` is of a script written without spaces between words (CJK)."""
+    letters = [ord(c) for c in text if c.isalpha()]
+    return bool(letters) and all(any(lo <= c <= hi for lo, hi in _NO_SPACE_SCRIPTS) for c in letters)
+
+
 def _name_parts(name: str) -> set[str]:
-    """A name whole and each of its parts of three letters or more ("Mrs Quillfeather" names her too)."""
-    return {name} | {part for part in re.split(r"[\s,]+", name) if len(part) >= 3}
+    """A name whole (folded, see :func:`monitor.text_rules.fold`) and each of its parts that names the person:
+    "Mrs Quillfeather" and "Mrs Wójcik" (of Wójcik-Kowalczyk) name her too.
+
+    A part of a Latin, Cyrillic, Arabic… name counts from three letters: shorter ones ("Li", "Al") are words
+    too often. A CJK name's parts are one or two characters (山田 太郎, 王 芳) and are kept whatever their length,
+    with the name also written without its space (山田太郎), since a CJK note does not put spaces around it.
+    """
+    whole = " ".join(text_rules.fold(name).split())
+    parts = {part for part in re.split(r"[\s,\-]+", whole) if part}
+    found = {whole} | {part for part in parts if len(part) >= 3 or _written_without_spaces(part)}
+    if _written_without_spaces(whole):
+        found.add(whole.replace(" ", ""))
+    return {text for text in found if text}
 
 
 def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> set[str]:
@@ -372,14 +404,11 @@ def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> 
 def _scrubber(texts: set[str]) -> Any:
     if not texts:
         return lambda value: value
-    # Longest first, so a whole name goes before its parts. Whole words only: a name "Ann" must not cut
-    # "Cannula" in a nurse's note (an identifier is not a word piece; punctuation and spaces bound it).
-    alternatives = "|".join(re.escape(t) for t in sorted(texts, key=len, reverse=True))
-    pattern = re.compile(r"(?<!\w)(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
+    pattern = _identifier_pattern({text_rules.fold(t) for t in texts} - {""})
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):
-            return pattern.sub(REMOVED, value)
+            return _removed_from(value, pattern)
         if isinstance(value, Mapping):
             return {k: scrub(v) for k, v in value.items() if k not in _DEVICE_KEYS}
         if isinstance(value, list | tuple):
@@ -389,9 +418,45 @@ def _scrubber(texts: set[str]) -> Any:
     return scrub
 
 
+def _identifier_pattern(folded: set[str]) -> re.Pattern[str]:
+    """One pattern for every folded identifier, longest first so a whole name goes before its parts.
+
+    Most identifiers match as whole words only: a name "Ann" must not cut "Cannula" in a nurse's note (an
+    identifier is not a word piece; punctuation and spaces bound it). A CJK name part matches anywhere, because
+    CJK text has no spaces: 山田太郎さん holds the name with an honorific attached. That costs false positives, which
+    we accept: a one-character part (王, or a given name 明) is also cut out of an unrelated word (明日, "tomorrow",
+    becomes "[removed]日"). A de-identified export that loses a word of a note is still fit for its purpose; one
+    that keeps a name is not.
+    """
+    ordered = sorted(folded, key=lambda t: (-len(t), t))
+    words = "|".join(re.escape(t).replace("\\ ", r"\s+") for t in ordered if not _written_without_spaces(t))
+    anywhere = "|".join(re.escape(t).replace("\\ ", r"\s+") for t in ordered if _written_without_spaces(t))
+    # One look-around for all the whole-word identifiers: tried at every position of every text, it is what
+    # the pattern's speed rests on.
+    bounded = [r"(?<!\w)(?:" + words + r")(?!\w)"] if words else []
+    return re.compile("|".join(bounded + ([anywhere] if anywhere else [])))
+
+
+def _removed_from(text: str, pattern: re.Pattern[str]) -> str:
+    """``text`` with each identifier ``pattern`` finds in its folded form replaced by ``[removed]``; what lies
+    around a match stays exactly as typed (its accents, apostrophes and case)."""
+    folded = text_rules.FoldedText.of(text)
+    out: list[str] = []
+    kept_from = 0
+    for match in pattern.finditer(folded.folded):
+        if match.end() == match.start():
+            continue
+        start, end = folded.span(match.start(), match.end())
+        if start < kept_from:
+            continue
+        out += [text[kept_from:start], REMOVED]
+        kept_from = end
+    return "".join(out) + text[kept_from:] if out else text
+
+
 def patient_scrubber(patient: Mapping[str, Any] | None) -> Any:
-    """A function that replaces the patient's name, MRN and birth date in typed text (whole words) by
-    ``[removed]``, as a de-identified export does."""
+    """A function that replaces the patient's name, MRN and birth date in typed text by ``[removed]``, as a
+    de-identified export does."""
     return _scrubber(_identifier_texts(patient, None))
 
 

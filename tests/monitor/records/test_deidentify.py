@@ -125,6 +125,41 @@ def test_only_whole_words_are_removed_from_free_text(name: str, note: str, kept:
     assert scrub(note) == kept
 
 
+#: (the name on file, the note, the note as a de-identified export gives it): a name is found however its
+#: accents, apostrophes, spaces and case are typed, and only the name is replaced, the text around it as typed.
+NAME_SPELLINGS = [
+    # The name typed with combining accents, the note precomposed; then the other way round.
+    ("Jose\u0301 Nu\u0301n\u0303ez", "José Núñez settled; Núñez family waiting",
+     "[removed] settled; [removed] family waiting"),
+    ("José Núñez", "Jose\u0301 asleep, NU\u0301N\u0303EZ chart", "[removed] asleep, [removed] chart"),
+    # One half of a double-barrelled surname, and the whole with another dash.
+    ("Anna Wójcik-Kowalczyk", "Mrs Wójcik calm; Kowalczyk family", "Mrs [removed] calm; [removed] family"),
+    ("Anna Wójcik-Kowalczyk", "Anna Wójcik\u2013Kowalczyk’s husband", "[removed]’s husband"),
+    # The curly apostrophe a phone or a word processor types, and the straight one.
+    ("Seán O'Brien", "Mr O’Brien’s wife; o'brien", "Mr [removed]’s wife; [removed]"),
+    ("Seán O’Brien", "seen: Seán O'Brien.", "seen: [removed]."),
+    # A pasted non-breaking space inside the whole name.
+    ("Ann Lindqvist", "Ann\u00a0Lindqvist, cannula", "[removed], cannula"),
+    # CJK: parts of one or two characters, and the name written without a space, honorific attached.
+    ("山田 太郎", "山田太郎さん、落ち着いている。山田さん", "[removed]さん、落ち着いている。[removed]さん"),
+    ("山田\u3000太郎", "太郎くん OK", "[removed]くん OK"),
+    ("王 芳", "王芳女士血压正常", "[removed]女士血压正常"),
+    ("김 민준", "김민준님 안정", "[removed]님 안정"),
+    # Persian: the surname alone, and the given name with its zero-width non-joiner.
+    ("علی\u200cاکبر رضایی", "آقای رضایی و علی\u200cاکبر", "آقای [removed] و [removed]"),
+    # Short Latin parts stay (a word too often); a Latin name is still matched as whole words only.
+    ("Li Wei", "Li said the line is fine; Weiss came", "Li said the line is fine; Weiss came"),
+]
+
+
+@pytest.mark.parametrize(("name", "note", "kept"), NAME_SPELLINGS)
+def test_a_name_is_removed_however_it_is_spelt(name: str, note: str, kept: str) -> None:
+    from monitor.exports.data import _identifier_texts, _scrubber
+
+    scrub = _scrubber(_identifier_texts({"mrn": "MRN-881", "name": name, "birth_date": None}, None))
+    assert scrub(note) == kept
+
+
 def test_staff_names_leave_free_text_too_unless_kept() -> None:
     from monitor.exports.data import SessionRecord, deidentified
     from monitor.session import EventKind, Phase, SessionEvent

@@ -324,7 +324,9 @@ def verification_text(store: Reader, session_id: str) -> str:
     from monitor.integrity import verify
 
     if not isinstance(store, Store):
-        return "not checked here (read from the clinic's server; `infusion-monitor verify` at the chair checks it)"
+        set_aside = store.set_aside(session_id).text
+        return ("not checked here (read from the clinic's server; `infusion-monitor verify` at the chair checks it)"
+                + (f"; {set_aside}" if set_aside else ""))
     return verify(store.db.conn, store.keys, session_id=session_id).session_text(session_id)
 
 

@@ -8,8 +8,11 @@ sent twice is the same row. ``chairs`` has one row per login and chair database 
 Roles (cluster-wide, created if missing):
 
 * ``im_chair`` – group of the chairs' login roles: may insert and update only rows whose
-  ``chair`` is its own login (row-level security), may only add to the audit log;
+  ``chair`` is its own login (row-level security), under an origin of its own and in a session of
+  its own (a trigger, schema 6), may only add to the audit log;
 * ``im_reader`` – group of the station's and reviewers' roles: reads everything, writes nothing.
+
+Each origin belongs to the login that first wrote under it (``origins``, schema 6).
 """
 
 from __future__ import annotations
@@ -167,9 +170,88 @@ def _identity_v5(conn: psycopg.Connection) -> None:
                  "FOR EACH ROW EXECUTE FUNCTION im_heartbeat_seen()")
 
 
+#: Tables whose rows belong to a session, and whose session must therefore be the writer's own.
+_OF_A_SESSION = ("readings", "waveforms", "events", "alarms")
+
+#: The check behind every row a chair writes (see :func:`_own_origins_v6`). It runs as the schema's owner, who
+#: sees every login's origins and sessions; a chair's own row level security then checks ``chair`` itself.
+_OWN_ROWS_CHECK = """
+CREATE FUNCTION im_chair_owns_row() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    holder TEXT;
+    session_chair TEXT;
+BEGIN
+    -- A station row from before schema 5 names no chair database (its origin is empty): it has none to check.
+    IF TG_TABLE_NAME <> 'chairs' OR NEW.origin <> '' THEN
+        SELECT o.chair INTO holder FROM public.origins o WHERE o.origin = NEW.origin;
+        IF holder IS NULL THEN
+            INSERT INTO public.origins (origin, chair) VALUES (NEW.origin, NEW.chair) ON CONFLICT (origin) DO NOTHING;
+            SELECT o.chair INTO holder FROM public.origins o WHERE o.origin = NEW.origin;
+        END IF;
+        IF holder IS DISTINCT FROM NEW.chair THEN
+            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+                MESSAGE = format('the chair database %s is another login''s: %s may write only under the origins '
+                                 'of its own chair databases', NEW.origin, NEW.chair);
+        END IF;
+    END IF;
+    IF TG_NARGS > 0 THEN  -- a table of a session's rows (others have no session_id to name)
+        SELECT s.chair INTO session_chair FROM public.sessions s WHERE s.id = NEW.session_id;
+        -- A session not on the server yet is the writer's own, arriving later.
+        IF session_chair IS DISTINCT FROM NEW.chair AND session_chair IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+                MESSAGE = format('the session %s is another login''s: %s may write only into its own sessions',
+                                 NEW.session_id, NEW.chair);
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$
+"""
+
+
+def _own_origins_v6(conn: psycopg.Connection) -> None:
+    """A chair writes only under its own chair databases' origins and into its own sessions.
+
+    Row level security checked ``chair`` alone, so one chair's login could add readings and notes to
+    another chair's session, or a row under another chair database's origin that the real one can
+    never overwrite (every later batch of that chair was refused), or a station tile under another
+    chair database's origin. Each origin now belongs to the login that first wrote under it; on an
+    existing server, to the login whose progress it carries. Rows already written under another
+    login's origin keep their content under an origin of their own (``ORIGIN:WRITER``), so the real
+    chair's rows go through again; a tile made that way leaves the station.
+    """
+    conn.execute("CREATE TABLE origins (origin TEXT PRIMARY KEY, chair TEXT NOT NULL, "
+                 "claimed_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+    conn.execute("INSERT INTO origins (origin, chair) SELECT origin, chair FROM replication_progress")
+    conn.execute("INSERT INTO origins (origin, chair) SELECT origin, MIN(chair) FROM chairs WHERE origin <> '' "
+                 "GROUP BY origin HAVING COUNT(DISTINCT chair) = 1 ON CONFLICT (origin) DO NOTHING")
+    for table in _REPLICATED:
+        conn.execute(sql.SQL(
+            "UPDATE {} x SET origin = x.origin || ':' || x.chair FROM origins o "
+            "WHERE o.origin = x.origin AND o.chair <> x.chair"
+        ).format(sql.Identifier(table)))
+    conn.execute(
+        "WITH ended AS (UPDATE chairs c SET live = COALESCE(c.live, '{}'::jsonb) || "
+        "jsonb_build_object('active', false) FROM origins o WHERE o.origin = c.origin AND o.chair <> c.chair "
+        "RETURNING c.chair) "
+        "SELECT pg_notify(%s, chair) FROM (SELECT DISTINCT chair FROM ended) AS told",
+        [CHANNEL],
+    )
+    origins, reader = sql.Identifier("origins"), sql.Identifier(READER_GROUP)
+    conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(origins))
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(origins, reader))
+    conn.execute(sql.SQL("CREATE POLICY readers_read ON {} FOR SELECT TO {} USING (true)").format(origins, reader))
+    conn.execute(_OWN_ROWS_CHECK)
+    for table in (*_REPLICATED, "chairs", "replication_progress"):
+        conn.execute(sql.SQL(
+            "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION im_chair_owns_row({})"
+        ).format(sql.Identifier(f"{table}_own_rows"), sql.Identifier(table),
+                 sql.SQL("'session'" if table in _OF_A_SESSION else "")))
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
-    _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5,
+    _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5, _own_origins_v6,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -3,16 +3,22 @@
 Sessions from every chair are here, so a patient's course spans all of them: :meth:`ServerStore.course`
 finds every session of an MRN, whichever chair registered the patient (each chair has its own
 random patient key; the MRN joins them). Connect as a reader role: this class never writes.
+
+A session's rows are those its own chair's login wrote: a row another login put into it (possible before
+schema 6) is not shown as the session's, and a row that cannot be read is passed over rather than ending
+the whole read. Both are counted, logged, and named by :meth:`ServerStore.set_aside` (an export's record
+line says so).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from array import array
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -27,6 +33,9 @@ from monitor.replication.schema import CHANNEL, READER_GROUP
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row, outbox
 
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
 # The last reading's time matters only while a session has no end (its length so far); a closed
 # session's end says it, and skipping 12,000 index probes keeps a year's list fast.
 #: Seconds since the server received a session's latest heartbeat, on the server's clock alone (NULL for a
@@ -36,7 +45,8 @@ _HEARTBEAT_AGE = "EXTRACT(EPOCH FROM now() - {0}heartbeat_seen_at)::float8 AS he
 _SUMMARY_SQL = (
     "SELECT s.id, s.started_at, s.ended_at, s.status, s.phase, s.phases_reached, s.driver, s.nurse, "
     "s.heartbeat_at, " + _HEARTBEAT_AGE.format("s.") + ", p.mrn AS patient_mrn, "
-    "CASE WHEN s.ended_at IS NULL THEN (SELECT MAX(r.t) FROM readings r WHERE r.session_id = s.id) "
+    "CASE WHEN s.ended_at IS NULL THEN (SELECT MAX(r.t) FROM readings r WHERE r.session_id = s.id "
+    "AND r.chair = s.chair) "
     "END AS last_data_at "
     "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id"
 )
@@ -44,11 +54,24 @@ _SUMMARY_SQL = (
 _SESSION_SQL = "SELECT *, " + _HEARTBEAT_AGE.format("") + " FROM sessions"
 
 
-# The station's view of each chair: its row in ``chairs`` and the patient of the session it reports.
+def _own(table: str) -> str:
+    """A WHERE condition true for the rows of ``table`` (a name or alias) written by their session's own chair:
+    a row another login put into a session is not the session's."""
+    return f"EXISTS (SELECT 1 FROM sessions own WHERE own.id = {table}.session_id AND own.chair = {table}.chair)"
+
+
+#: The tables of a session's record. (Its audit entries are not counted: a chair's audit log names any session its
+#: staff read from the server, an export of another chair's session too.)
+_OF_A_SESSION = ("readings", "waveforms", "events", "alarms")
+
+
+# The station's view of each chair: its row in ``chairs`` and the patient of the session it reports (only a session
+# of its own login: a status naming another chair's session does not show that chair's patient).
 _CHAIRS_SQL = (
     "SELECT c.chair, c.name, c.live, p.mrn, p.name, c.origin, "
     "GREATEST(0, EXTRACT(EPOCH FROM now() - c.seen_at))::float8 FROM chairs c "
-    "LEFT JOIN sessions s ON s.id = c.live->>'session_id' LEFT JOIN patients p ON p.id = s.patient_id"
+    "LEFT JOIN sessions s ON s.id = c.live->>'session_id' AND s.chair = c.chair "
+    "LEFT JOIN patients p ON p.id = s.patient_id"
 )
 
 
@@ -121,6 +144,68 @@ def _reading(row: dict[str, Any]) -> Reading:
                    flags=parse_flags(row["status"]))
 
 
+def _event(row: dict[str, Any]) -> SessionEvent:
+    """A timeline entry from its server row (``t, kind, phase, user, detail``); an unknown kind is technical."""
+    try:
+        kind = EventKind(row["kind"])
+    except ValueError:
+        kind = EventKind.TECHNICAL
+    detail = json.loads(row["detail"] or "{}")
+    if not isinstance(detail, dict):
+        raise ValueError(f"its detail is not an object: {row['detail']!r}")
+    return SessionEvent(t=float(row["t"]), kind=kind, phase=Phase(row["phase"]), user=row["user"], detail=detail)
+
+
+def _samples(row: dict[str, Any]) -> array[float]:
+    """The float32 samples of a waveform block from its server row (``n`` of them)."""
+    samples = array("f")
+    samples.frombytes(bytes(row["samples"]))
+    if len(samples) != row["n"]:
+        raise ValueError(f"it holds {len(samples)} samples, not {row['n']}")
+    return samples
+
+
+#: What goes wrong when a server row is made into the program's own kind of value.
+_UNREADABLE = (ValueError, TypeError, KeyError)
+#: Bytes per stored waveform sample (float32).
+_SAMPLE_BYTES = array("f").itemsize
+
+
+def _readable_row(convert: Callable[[dict[str, Any]], object], row: dict[str, Any]) -> bool:
+    """Whether ``convert`` can make the row into the program's own kind of value."""
+    try:
+        convert(row)
+    except _UNREADABLE:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """Rows of a session on the server that are not shown as the session's: per table, how many another login
+    wrote into it, and how many cannot be read."""
+
+    others: dict[str, int]
+    unreadable: dict[str, int]
+
+    @property
+    def text(self) -> str:
+        """In words, for an export's record line ("" when nothing was set aside)."""
+        parts = []
+        if self.others:
+            parts.append(f"{_counted(self.others)} written into it by another chair's login")
+        if self.unreadable:
+            parts.append(f"{_counted(self.unreadable)} that cannot be read")
+        return "; ".join(f"not shown: {part}" for part in parts)
+
+
+def _counted(per_table: dict[str, int]) -> str:
+    """``3 rows (readings 2, events 1)``."""
+    total = sum(per_table.values())
+    tables = ", ".join(f"{table} {n}" for table, n in sorted(per_table.items()))
+    return f"{total} row{'s' if total != 1 else ''} ({tables})"
+
+
 class ServerStore:
     """Read-only access to every chair's sessions on the clinic's PostgreSQL."""
 
@@ -129,6 +214,8 @@ class ServerStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = redacted(url)
+        #: (session, table) of the unreadable rows already logged: a long session is logged once per table.
+        self._logged: set[tuple[str, str]] = set()
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                         application_name="infusion-monitor review", row_factory=dict_row)
@@ -150,6 +237,23 @@ class ServerStore:
             return list(self.conn.execute(query, list(args)).fetchall())
         except psycopg.Error as exc:
             raise StoreError(f"the server {self.path} refused a read: {str(exc).strip()}") from exc
+
+    def _passed_over(self, session_id: str, table: str, row: dict[str, Any], exc: Exception) -> None:
+        """Log a row of ``table`` that cannot be read (once per session and table; :meth:`set_aside` counts them)."""
+        if (session_id, table) in self._logged:
+            return
+        self._logged.add((session_id, table))
+        log.warning("%s: a row of %s in session %s cannot be read and is not shown (further ones are counted in "
+                    "exports): %s", self.path, table, session_id, exc)
+
+    def _readable(self, session_id: str, table: str, rows: Iterable[dict[str, Any]],
+                  convert: Callable[[dict[str, Any]], _T]) -> Iterator[_T]:
+        """``convert`` of each row, passing over (and logging) those that cannot be read."""
+        for row in rows:
+            try:
+                yield convert(row)
+            except _UNREADABLE as exc:
+                self._passed_over(session_id, table, row, exc)
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -215,7 +319,7 @@ class ServerStore:
         self, session_id: str, parameters: Iterable[Parameter] | None = None, since: float | None = None
     ) -> Iterator[Reading]:
         """Numeric readings of a session in time order."""
-        query = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = %s"
+        query = "SELECT t, parameter, value, status, source FROM readings WHERE session_id = %s AND " + _own("readings")
         args: list[Any] = [session_id]
         if parameters is not None:
             query += " AND parameter = ANY(%s)"
@@ -223,28 +327,30 @@ class ServerStore:
         if since is not None:
             query += " AND t >= %s"
             args.append(since)
-        for row in self._rows(query + " ORDER BY t, local_id", args):
-            yield _reading(row)
+        yield from self._readable(session_id, "readings", self._rows(query + " ORDER BY t, local_id", args), _reading)
 
     def recent_readings(self, session_id: str, parameters: Iterable[Parameter], span_s: float) -> list[Reading]:
         """Readings of ``parameters`` in the last ``span_s`` seconds before the session's newest reading."""
         rows = self._rows(
-            "SELECT t, parameter, value, status, source FROM readings WHERE session_id = %s AND parameter = ANY(%s) "
-            "AND t >= (SELECT MAX(t) FROM readings WHERE session_id = %s) - %s ORDER BY t, local_id",
+            "SELECT t, parameter, value, status, source FROM readings r WHERE session_id = %s AND parameter = ANY(%s) "
+            "AND t >= (SELECT MAX(t) FROM readings n WHERE session_id = %s AND " + _own("n") + ") - %s AND "
+            + _own("r") + " ORDER BY t, local_id",
             [session_id, [Parameter(p).value for p in parameters], session_id, span_s],
         )
-        return [_reading(row) for row in rows]
+        return list(self._readable(session_id, "readings", rows, _reading))
 
     def reading_count(self, session_id: str) -> int:
         """Number of numeric readings."""
-        return int(self._rows("SELECT COUNT(*) AS n FROM readings WHERE session_id = %s", [session_id])[0]["n"])
+        rows = self._rows("SELECT COUNT(*) AS n FROM readings WHERE session_id = %s AND " + _own("readings"),
+                          [session_id])
+        return int(rows[0]["n"])
 
     def last_data_at(self, session_id: str) -> float | None:
         """Time of the newest reading, pleth sample or event."""
         row = self._rows(
-            "SELECT GREATEST((SELECT MAX(t) FROM readings WHERE session_id = %s), "
-            "(SELECT MAX(t0 + (n - 1) / rate_hz) FROM waveforms WHERE session_id = %s), "
-            "(SELECT MAX(t) FROM events WHERE session_id = %s)) AS t",
+            "SELECT GREATEST((SELECT MAX(t) FROM readings WHERE session_id = %s AND " + _own("readings") + "), "
+            "(SELECT MAX(t0 + (n - 1) / rate_hz) FROM waveforms WHERE session_id = %s AND " + _own("waveforms")
+            + "), (SELECT MAX(t) FROM events WHERE session_id = %s AND " + _own("events") + ")) AS t",
             [session_id] * 3,
         )[0]
         return None if row["t"] is None else float(row["t"])
@@ -253,53 +359,77 @@ class ServerStore:
         """All samples of a waveform as (times, values)."""
         times: list[float] = []
         values: list[float] = []
-        for row in self._rows(
-            "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = %s AND parameter = %s ORDER BY t0",
+        rows = self._rows(
+            "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = %s AND parameter = %s AND "
+            + _own("waveforms") + " ORDER BY t0",
             [session_id, parameter.value],
-        ):
-            samples = array("f")
-            samples.frombytes(bytes(row["samples"]))
+        )
+        for row, samples in self._readable(session_id, "waveforms", rows, lambda row: (row, _samples(row))):
             times.extend(row["t0"] + i / row["rate_hz"] for i in range(row["n"]))
             values.extend(samples)
         return times, values
 
     def events(self, session_id: str) -> list[SessionEvent]:
         """The timeline of a session."""
-        out = []
-        for row in self._rows(
-            'SELECT t, kind, phase, "user", detail FROM events WHERE session_id = %s ORDER BY t, local_id',
-            [session_id],
-        ):
-            try:
-                kind = EventKind(row["kind"])
-            except ValueError:
-                kind = EventKind.TECHNICAL
-            out.append(SessionEvent(t=row["t"], kind=kind, phase=Phase(row["phase"]), user=row["user"],
-                                    detail=json.loads(row["detail"] or "{}")))
-        return out
+        return list(self._readable(session_id, "events", self._event_rows(session_id), _event))
+
+    def _event_rows(self, session_id: str) -> list[dict[str, Any]]:
+        return self._rows('SELECT t, kind, phase, "user", detail FROM events WHERE session_id = %s AND '
+                          + _own("events") + " ORDER BY t, local_id", [session_id])
 
     def alarms(self, session_id: str) -> list[AlarmRecord]:
         """The alarm log of a session, oldest first."""
-        return [
-            alarm_from_row(row)
-            for row in self._rows("SELECT * FROM alarms WHERE session_id = %s ORDER BY started_at", [session_id])
-        ]
+        return list(self._readable(session_id, "alarms", self._alarm_rows(session_id), alarm_from_row))
+
+    def _alarm_rows(self, session_id: str) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM alarms WHERE session_id = %s AND " + _own("alarms") + " ORDER BY started_at",
+                          [session_id])
 
     def audit_log(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """Audit entries of every chair (or of one session), oldest first by time."""
         columns = 'at, "user", action, session_id, detail, chair'
         if session_id is None:
             return self._rows(f"SELECT {columns} FROM audit ORDER BY at, local_id")
-        return self._rows(f"SELECT {columns} FROM audit WHERE session_id = %s ORDER BY at, local_id", [session_id])
+        return self._rows(f"SELECT {columns} FROM audit WHERE session_id = %s AND {_own('audit')} "
+                          "ORDER BY at, local_id", [session_id])
+
+    def set_aside(self, session_id: str) -> SetAside:
+        """The rows of a session not shown as the session's: written into it by another login, or unreadable."""
+        counted = self._rows(
+            "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {table} WHERE session_id = %s AND NOT {_own(table)}) "
+                                  f"AS {table}" for table in _OF_A_SESSION),
+            [session_id] * len(_OF_A_SESSION),
+        )[0]
+        unreadable = {
+            "readings": sum(int(group["n"]) for group in self._reading_kinds(session_id)
+                            if not _readable_row(_reading, group)),
+            "waveforms": int(self._rows(
+                "SELECT COUNT(*) AS n FROM waveforms WHERE session_id = %s AND " + _own("waveforms")
+                + " AND (samples IS NULL OR n IS NULL OR octet_length(samples) <> n * %s)",
+                [session_id, _SAMPLE_BYTES])[0]["n"]),
+            "events": sum(not _readable_row(_event, row) for row in self._event_rows(session_id)),
+            "alarms": sum(not _readable_row(alarm_from_row, row) for row in self._alarm_rows(session_id)),
+        }
+        return SetAside(others={t: int(n) for t, n in counted.items() if n},
+                        unreadable={t: n for t, n in unreadable.items() if n})
+
+    def _reading_kinds(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's readings grouped by what decides whether one can be read (its parameter and flags), as
+        rows :func:`_reading` takes, each with how many readings it stands for (``n``)."""
+        return self._rows(
+            "SELECT 0.0 AS t, NULL AS value, NULL AS source, parameter, status, COUNT(*) AS n FROM readings "
+            "WHERE session_id = %s AND " + _own("readings") + " GROUP BY parameter, status",
+            [session_id],
+        )
 
     # -- what the review side reads in bulk (the same questions as :class:`monitor.store.Store`) --------
 
     def alarm_counts(self, session_ids: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
         """For every session with alarms (or the given ones): how many of each priority word the log holds."""
-        query = "SELECT session_id, priority, COUNT(*) AS n FROM alarms"
+        query = "SELECT session_id, priority, COUNT(*) AS n FROM alarms WHERE " + _own("alarms")
         args: list[Any] = []
         if session_ids is not None:
-            query += " WHERE session_id = ANY(%s)"
+            query += " AND session_id = ANY(%s)"
             args.append(list(session_ids))
         counts: dict[str, dict[str, int]] = {}
         for row in self._rows(query + " GROUP BY session_id, priority", args):
@@ -311,7 +441,8 @@ class ServerStore:
         try:
             with self.conn.cursor(row_factory=tuple_row) as cursor:
                 return list(cursor.execute(
-                    "SELECT parameter, t, value, status FROM readings WHERE session_id = %s ORDER BY t, local_id",
+                    "SELECT parameter, t, value, status FROM readings WHERE session_id = %s AND " + _own("readings")
+                    + " ORDER BY t, local_id",
                     [session_id],
                 ).fetchall())
         except psycopg.Error as exc:
@@ -319,7 +450,8 @@ class ServerStore:
 
     def has_waveform(self, session_id: str, parameter: Parameter = Parameter.PLETH) -> bool:
         """Whether any samples of a waveform reached the server for the session."""
-        return bool(self._rows("SELECT 1 FROM waveforms WHERE session_id = %s AND parameter = %s LIMIT 1",
+        return bool(self._rows("SELECT 1 FROM waveforms WHERE session_id = %s AND parameter = %s AND "
+                               + _own("waveforms") + " LIMIT 1",
                                [session_id, parameter.value]))
 
     def waveform_blocks(
@@ -328,7 +460,8 @@ class ServerStore:
     ) -> list[tuple[float, float, int, bytes]]:
         """``(t0, rate_hz, n, float32 samples)`` of the stored blocks of a waveform, in time order;
         with ``start`` and ``end`` only the blocks that overlap that window."""
-        query = "SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = %s AND parameter = %s"
+        query = ("SELECT t0, rate_hz, n, samples FROM waveforms WHERE session_id = %s AND parameter = %s AND "
+                 + _own("waveforms"))
         args: list[Any] = [session_id, parameter.value]
         if start is not None and end is not None:
             # Blocks are at most minutes long (see Queries.waveform_blocks).
@@ -359,8 +492,8 @@ class ServerStore:
         if not session_ids or not kinds:
             return []
         rows = self._rows(
-            "SELECT session_id, t, kind, detail FROM events WHERE session_id = ANY(%s) AND kind = ANY(%s) "
-            "ORDER BY session_id, t, local_id",
+            "SELECT session_id, t, kind, detail FROM events WHERE session_id = ANY(%s) AND kind = ANY(%s) AND "
+            + _own("events") + " ORDER BY session_id, t, local_id",
             [list(session_ids), [k.value for k in kinds]],
         )
         return [(str(r["session_id"]), float(r["t"]), str(r["kind"]), r["detail"]) for r in rows]
@@ -370,7 +503,7 @@ class ServerStore:
     ) -> float | None:
         """The highest (or lowest) reliable value of a parameter from ``since`` until ``before``."""
         query = (f"SELECT {'MAX' if highest else 'MIN'}(value) AS v FROM readings WHERE session_id = %s "
-                 f"AND parameter = %s AND t >= %s AND {_RELIABLE_SQL}")
+                 f"AND parameter = %s AND t >= %s AND {_RELIABLE_SQL} AND {_own('readings')}")
         args: list[Any] = [session_id, parameter.value, since]
         if before is not None:
             query += " AND t < %s"

@@ -6,6 +6,9 @@ import io
 import json
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from drivers.core.readings import Parameter
 from monitor.cli import main
 from monitor.replication.server_store import ServerStore
@@ -67,3 +70,37 @@ def test_the_station_trend_is_the_last_stretch_of_the_chairs_readings(clinic: Cl
         trend = server.recent_readings(session_id, wanted, 30.0)
     assert expected and len(expected) < sum(r.parameter in wanted for r in everything)
     assert [(r.t, r.parameter, r.value) for r in trend] == expected
+
+
+def test_a_row_the_server_cannot_read_is_passed_over_and_the_export_says_so(
+    clinic: Clinic, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event without a phase ended the export of its whole session with a traceback (``Phase(None)``)."""
+    db = tmp_path / "chair.db"
+    session_id = record_for(db, "MRN-5", 1_790_000_000.0, 4)
+    chair = clinic.role("chair")
+    origin = replicate(db, chair).origin
+    login = psycopg.conninfo.conninfo_to_dict(chair)["user"]
+    reader = clinic.role("reader")
+    with ServerStore(reader) as server:
+        events, alarms = server.events(session_id), server.alarms(session_id)
+    with psycopg.connect(clinic.admin_url) as conn:  # written by the chair's own login, but not readable
+        mine = [origin, 900_000, login, session_id]
+        conn.execute("INSERT INTO events (origin, local_id, chair, session_id, t, kind, phase, detail) "
+                     "VALUES (%s, %s, %s, %s, 1790000100, 'note', NULL, '{\"text\": \"x\"}')", mine)
+        conn.execute("INSERT INTO readings (origin, local_id, chair, session_id, t, parameter, value, unit) "
+                     "VALUES (%s, %s, %s, %s, 1790000100, 'nonsense', 1, '')", mine)
+        conn.execute("INSERT INTO waveforms (origin, local_id, chair, session_id, parameter, t0, rate_hz, n, samples) "
+                     "VALUES (%s, %s, %s, %s, 'pleth', 1790000100, 75, 2, '\\x000000')", mine)
+        conn.execute("INSERT INTO alarms (id, origin, chair, session_id, priority, kind, started_at) "
+                     "VALUES ('loud', %s, %s, %s, 'loud', 'physiological', 1790000100)", mine[:1] + mine[2:])
+    with ServerStore(reader) as server:
+        assert server.events(session_id) == events and server.alarms(session_id) == alarms
+        assert len(list(server.readings(session_id))) == server.reading_count(session_id) - 1
+        assert server.waveform(session_id) == ([], [])
+        assert server.set_aside(session_id).unreadable == {"alarms": 1, "events": 1, "readings": 1, "waveforms": 1}
+    assert "cannot be read and is not shown" in caplog.text
+    out = tmp_path / "events.csv"
+    assert main(["export", session_id, "--server", reader, "--db", str(tmp_path / "r.db"), "--format", "csv-events",
+                 "--out", str(out)]) == 0
+    assert "not shown: 4 rows (alarms 1, events 1, readings 1, waveforms 1) that cannot be read" in out.read_text()

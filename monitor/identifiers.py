@@ -88,6 +88,11 @@ def decrypt(keys: Keys, patient_id: str, field: str, stored: str | None) -> str 
     return plain.decode("utf-8")
 
 
+def feed_message_field(control_id: str) -> str:
+    """The field a queued live-feed message is bound to (with its session's key in the patient's place)."""
+    return f"feed_message:{control_id}"
+
+
 def mrn_lookup(keys: Keys, mrn: str) -> str:
     """A keyed hash of the MRN: finds the patient again without storing the MRN readable."""
     return hmac.new(keys.identifiers, b"mrn\x00" + mrn.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -109,14 +109,23 @@ def key_file_path(user: UserConfig | None = None) -> Path:
         return Path(env).expanduser()
     # A config file that cannot be read is an error here too: falling back to the default key file would
     # make (or use) a key the database was not sealed with.
+    example = 'key_file = "/srv/monitor/keys/monitor.key"'
     try:
         config = UserConfig.load() if user is None else user
-        value = config.text("key_file", "a file path", 'key_file = "/srv/monitor/keys/monitor.key"')
+        value = config.text("key_file", "a file path", example)
     except ConfigError as exc:
         raise KeyFileError(str(exc)) from None
-    if value:
-        return Path(value).expanduser()
-    return config_dir() / "keys" / "monitor.key"
+    if not value:
+        return config_dir() / "keys" / "monitor.key"
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~someone" for a user this computer does not know
+        raise KeyFileError(f"{config.describe('key_file')}: cannot find the home folder in '{value}'") from None
+    if not path.is_absolute():
+        # As for the database: a relative path would name another key file in every folder the program starts in,
+        # and a new one would be made wherever none is found.
+        raise KeyFileError(f"{config.describe('key_file')}: '{value}' is not a full path; give one, e.g. {example}")
+    return path
 
 
 def _decode(raw: dict[str, Any], name: str, path: Path) -> bytes:

@@ -5,6 +5,7 @@ The one place that speaks SQL to the chair's database, split by job:
 * :mod:`monitor.store.schema` — the tables, as ordered migrations (``PRAGMA user_version``);
 * :mod:`monitor.store.database` — :class:`Store`: opening (integrity check, migrations, keys),
   transactions and the writes, each sealed into the hash chain (:mod:`monitor.integrity`);
+* :mod:`monitor.store.own_keys` — which key file a database needs, decided before anything is written;
 * :mod:`monitor.store.queries` — every read (mixed into :class:`Store`);
 * :mod:`monitor.store.rows` — payloads (alarm records, waveform blocks) to table rows and back;
 * :mod:`monitor.store.operations` — what a recording hands its writer: reading batches, audit entries, calls;

@@ -39,12 +39,10 @@ from monitor.keys import (
     Keys,
     create_private_file,
     ensure_private_dir,
-    key_file_path,
     load_keys,
-    saved_keys_path,
 )
 from monitor.session import Phase, SessionEvent
-from monitor.store import witness
+from monitor.store import own_keys, witness
 from monitor.store.elsewhere import moved_copy
 from monitor.store.errors import CorruptDatabase, StoreError, WriteRefused
 from monitor.store.queries import Queries
@@ -85,16 +83,6 @@ def _read_only_uri(path: Path) -> str:
             "rows not yet in the file; copy both files to a writable folder and open the copy"
         )
     return uri + "&immutable=1"
-
-
-def _how_to_restore(key_file: Path, fingerprint: str) -> str:
-    """Where the key file with ``fingerprint`` can come from: a copy a recording saved beside the key file
-    (:func:`monitor.keys.keep_key_file`), else its back-up."""
-    saved = saved_keys_path(key_file, fingerprint)
-    if saved.is_file():
-        return (f"a recording saved those keys as {saved}: put that file at {key_file} (keep the file there now "
-                "if another database needs it; see the README, 'Identifiers and keys')")
-    return "restore it from its back-up (see the README, 'Identifiers and keys')"
 
 
 def _refuse_what_is_no_database(path: Path) -> None:
@@ -154,6 +142,10 @@ class Store(Queries):
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not readonly:
+                if existed and check:
+                    self.check_integrity()
+                # Before the first write (even the switch to WAL): a database is changed only with its own keys.
+                self.keys = own_keys.keys_for_writing(self.db.conn, self.path, self._understood_version())
                 if wal:
                     self._enter_wal_mode()
                 # FULL: a committed reading survives power loss, not only a crash of this process.
@@ -164,10 +156,7 @@ class Store(Queries):
                 # A bounded journal: after each checkpoint the WAL is cut back to this size, so a
                 # disk that filled up once is not kept full by the journal.
                 self.db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
-                if existed and check:
-                    self.check_integrity()
-                self._migrate()
-                self.keys = self._checked_keys(create=True)
+                self._migrate(self.keys)
                 with _Transaction(self.db.conn):  # not self.transaction(): subclasses may not be ready yet
                     # Rows found unsealed were written by something else since the last write.
                     integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
@@ -179,8 +168,8 @@ class Store(Queries):
                 version = self.user_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
-                if version >= 4:
-                    self.keys = self._checked_keys(create=False)
+                if version >= own_keys.FIRST_KEYED_VERSION:
+                    self.keys = own_keys.keys_for_reading(self.db.conn, self.path)
         # Whatever refuses the file, the connection opened on it is closed: left open, each refused attempt (a
         # sign-in on a failing disk) would keep a descriptor and a mapping on the file until the process ends.
         except KeyFileError as exc:
@@ -236,15 +225,21 @@ class Store(Queries):
             self.close_quietly()
             raise CorruptDatabase(self.path, "; ".join(rows[:3]))
 
-    def _migrate(self) -> None:
+    def _understood_version(self) -> int:
+        """The file's schema version; :class:`StoreError` when it is newer than this program's."""
         version = self.user_version()
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema {version}, newer than this program understands ({SCHEMA_VERSION})"
             )
+        return version
+
+    def _migrate(self, keys: Keys) -> None:
+        """Run the migrations the file has not had, each in its own transaction, with the database's own keys."""
+        version = self._understood_version()
         for index in range(version, SCHEMA_VERSION):
             with self.transaction():
-                MIGRATIONS[index](self.db)
+                MIGRATIONS[index](self.db, keys)
                 self.db.execute(f"PRAGMA user_version = {index + 1}")
 
     def _refuse_over_a_moved_database(self) -> None:
@@ -260,25 +255,6 @@ class Store(Queries):
                 f"{moved}. Put it back before recording (mv {moved} {self.path}); to begin a new database here "
                 "instead, move that copy somewhere else first"
             )
-
-    def _checked_keys(self, *, create: bool) -> Keys | None:
-        """The key file's keys, refused when the database was sealed with another key file."""
-        row = self.db.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
-        # A database sealed before needs its own key file back, never a fresh one made in its place.
-        keys = load_keys(create=create and row is None)
-        if keys is None:
-            if row is not None and not self.readonly:
-                raise StoreError(
-                    f"{self.path} needs its key file (fingerprint {row[0]}) at {key_file_path()}, which is missing; "
-                    + _how_to_restore(key_file_path(), str(row[0]))
-                )
-            return None
-        if row is not None and row[0] != keys.fingerprint:
-            raise StoreError(
-                f"{self.path} was written with another key file (fingerprint {row[0]}, this one {keys.fingerprint}"
-                f" at {keys.path}); " + _how_to_restore(keys.path, str(row[0]))
-            )
-        return keys
 
     def _sealing(self, added: dict[str, int], alarm_ids: Iterable[str] = (), session_ids: Iterable[str] = ()
                  ) -> _Sealing:

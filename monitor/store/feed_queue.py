@@ -113,16 +113,12 @@ def readings_after(store: Store, session_id: str, last_reading_id: int, limit: i
     ]
 
 
-def _field(control_id: str) -> str:
-    return f"feed_message:{control_id}"
-
-
 def _sealed(store: Store, session_id: str, control_id: str, text: str) -> str:
     """A message as it waits in the database: its PID segment names the patient, so it is encrypted with the
     identifiers' key (bound to its session and control id) like the patients table."""
     if store.keys is None:
         return text
-    sealed = identifiers.encrypt(store.keys, session_id, _field(control_id), text)
+    sealed = identifiers.encrypt(store.keys, session_id, identifiers.feed_message_field(control_id), text)
     assert sealed is not None
     return sealed
 
@@ -131,7 +127,7 @@ def _opened(store: Store, session_id: str, control_id: str, stored: str) -> str:
     """A queued message's text (one queued before messages were encrypted is read as it is)."""
     if not stored.startswith(identifiers.PREFIX) or store.keys is None:
         return stored
-    opened = identifiers.decrypt(store.keys, session_id, _field(control_id), stored)
+    opened = identifiers.decrypt(store.keys, session_id, identifiers.feed_message_field(control_id), stored)
     assert opened is not None
     return opened
 

@@ -25,6 +25,7 @@ from monitor.constants import STALE_HEARTBEAT_S
 from monitor.keys import Keys
 from monitor.ownership import owner_alive
 from monitor.session import EventKind, Phase, SessionEvent
+from monitor.store import own_keys
 from monitor.store.errors import SessionNotFound, StoreError
 from monitor.store.rows import alarm_from_row
 
@@ -92,10 +93,12 @@ class Queries:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def patient_key_for_mrn(self, mrn: str) -> tuple[str] | None:
-        """The row ``(id,)`` of the patient with this MRN, found through its keyed hash (None: no such patient)."""
+        """The row ``(id,)`` of the patient with this MRN, found through its keyed hash (None: no such patient);
+        :class:`StoreError` naming the key file when it is missing (without it no MRN can be found, and "no such
+        patient" would be untrue)."""
         if self._encrypted():
             if self.keys is None:
-                return None
+                raise StoreError(own_keys.missing_text(self.path, own_keys.sealed_fingerprint(self.db.conn)))
             row = self.db.execute("SELECT id FROM patients WHERE mrn_lookup = ?",
                                   [identifiers.mrn_lookup(self.keys, mrn)]).fetchone()
         else:

@@ -2,7 +2,8 @@
 
 A new database runs them all; an older one runs those it has not had (:meth:`monitor.store.Store._migrate`).
 Migration *i* (index into :data:`MIGRATIONS`) raises the version from *i* to *i + 1*. A shipped entry is
-never edited: a change to the schema is a new entry at the end.
+never edited: a change to the schema is a new entry at the end. Each is given the keys the database's own key file
+holds, checked before the first migration runs (:mod:`monitor.store.own_keys`); none loads keys of its own.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Callable
 import sqlite_utils
 
 from monitor import identifiers, integrity
-from monitor.keys import load_keys
+from monitor.keys import Keys
 from monitor.store import accounts, approvals, chain, runs
 
 
-def _create_v1(db: sqlite_utils.Database) -> None:
+def _create_v1(db: sqlite_utils.Database, keys: Keys) -> None:
     db.table("patients").create(
         {"id": str, "mrn": str, "name": str, "birth_date": str, "created_at": float},
         pk="id",
@@ -118,7 +119,7 @@ def _create_v1(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-def _add_feed_queue_v2(db: sqlite_utils.Database) -> None:
+def _add_feed_queue_v2(db: sqlite_utils.Database, keys: Keys) -> None:
     """The live feed's store-and-forward queue and, per session, how far readings were queued."""
     db.execute(
         "CREATE TABLE feed_queue ("
@@ -133,7 +134,7 @@ def _add_feed_queue_v2(db: sqlite_utils.Database) -> None:
     )
 
 
-def _add_course_v3(db: sqlite_utils.Database) -> None:
+def _add_course_v3(db: sqlite_utils.Database, keys: Keys) -> None:
     """The protocol a session follows, a patient's planned course, and REMS form submissions."""
     db.execute("ALTER TABLE sessions ADD COLUMN protocol TEXT")
     db.execute("ALTER TABLE sessions ADD COLUMN protocol_sha256 TEXT")
@@ -153,10 +154,8 @@ def _add_course_v3(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX readings_by_parameter ON readings (session_id, parameter, t, value, status)")
 
 
-def _protect_v4(db: sqlite_utils.Database) -> None:
+def _protect_v4(db: sqlite_utils.Database, keys: Keys) -> None:
     """Accounts, profile approvals, the hash chain, and identifiers encrypted with the key file's key."""
-    keys = load_keys()
-    assert keys is not None  # load_keys creates the key file when there is none
     accounts.create_table(db)
     approvals.create_table(db)
     chain.create_tables(db)
@@ -175,32 +174,43 @@ def _protect_v4(db: sqlite_utils.Database) -> None:
     integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"alarms": None})
 
 
-def _seal_sessions_v5(db: sqlite_utils.Database) -> None:
+def _seal_sessions_v5(db: sqlite_utils.Database, keys: Keys) -> None:
     """Sessions join the chain (their patient, phase and status); those recorded before are sealed now, marked
     as found at the upgrade."""
-    keys = load_keys()
-    assert keys is not None
     integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"sessions": None})
 
 
-def _seal_accounts_v6(db: sqlite_utils.Database) -> None:
+def _seal_accounts_v6(db: sqlite_utils.Database, keys: Keys) -> None:
     """Accounts (name, role, secret hash, disabled) and profile approvals (and their revocation) join the chain;
     those written before are sealed now, marked as found at the upgrade."""
-    keys = load_keys()
-    assert keys is not None
     chain.add_account_order(db.conn)
     integrity.seal(db.conn, keys, origin=integrity.ORIGIN_UPGRADE, versions={"users": None, "profile_approvals": None})
 
 
-def _add_writer_runs_v7(db: sqlite_utils.Database) -> None:
+def _add_writer_runs_v7(db: sqlite_utils.Database, keys: Keys) -> None:
     """How far each writer's run is written (:mod:`monitor.store.runs`), so that a commit reported failed that
     went in all the same is never written twice."""
     runs.create_table(db)
 
 
+def _encrypt_queued_feed_v8(db: sqlite_utils.Database, keys: Keys) -> None:
+    """Live-feed messages queued (or set aside) before they were encrypted are encrypted now: their PID segment
+    names the patient, and an upgrade left it readable in the file. The connection overwrites what it frees
+    (``secure_delete``), as for the identifiers of schema 4."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table in ("feed_queue", "feed_dead_letter"):
+        if table not in tables:
+            continue
+        plain = db.execute(f"SELECT id, session_id, control_id, message FROM {table} "
+                           "WHERE substr(message, 1, ?) <> ?", [len(identifiers.PREFIX), identifiers.PREFIX])
+        for row_id, session_id, control_id, message in plain.fetchall():
+            sealed = identifiers.encrypt(keys, session_id, identifiers.feed_message_field(control_id), message)
+            db.execute(f"UPDATE {table} SET message = ? WHERE id = ?", [sealed, row_id])
+
+
 # Ordered migrations: index i raises user_version from i to i + 1. Never edit a shipped entry.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+MIGRATIONS: list[Callable[[sqlite_utils.Database, Keys], None]] = [
     _create_v1, _add_feed_queue_v2, _add_course_v3, _protect_v4, _seal_sessions_v5, _seal_accounts_v6,
-    _add_writer_runs_v7,
+    _add_writer_runs_v7, _encrypt_queued_feed_v8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -76,3 +76,22 @@ def test_a_relative_database_path_in_the_config_file_names_its_line(
     # Relative to the folder the program happens to be started from: another folder, another (empty) database.
     with pytest.raises(ConfigError, match=rf"{path}, line 2"):
         database_path(None, UserConfig.load())
+
+
+def test_a_relative_key_file_in_the_config_file_is_refused_naming_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Relative to the folder the program is started from, a key file is looked for (and a new one made) wherever
+    it starts: a database sealed with it is then refused, or a new one sealed with a key nobody backed up."""
+    import io
+
+    from monitor.cli import main
+
+    monkeypatch.delenv("INFUSION_MONITOR_KEY_FILE", raising=False)
+    path = _config(tmp_path, monkeypatch, '# keys\nkey_file = "keys/monitor.key"\n')
+    monkeypatch.chdir(tmp_path)
+    for command in (["keys"], ["record", "--db", str(tmp_path / "m.db"), "--speed", "max", "--quiet"]):
+        assert main(command, out=io.StringIO()) == 1
+        said = capsys.readouterr().err
+        assert f"{path}, line 2: key_file: 'keys/monitor.key' is not a full path" in said, said
+    assert not (tmp_path / "keys").exists()

@@ -128,7 +128,7 @@ def _version_2_database(path: Path) -> str:
     conn = sqlite3.connect(path, isolation_level=None)
     db = sqlite_utils.Database(conn)
     for migration in MIGRATIONS[:2]:
-        migration(db)
+        migration(db, None)  # version 2 had no keys
     conn.execute("PRAGMA user_version = 2")
     conn.execute("INSERT INTO patients (id, mrn, name, birth_date, created_at) VALUES ('p1', ?, ?, ?, 1)",
                  [MRN, NAME, BIRTH])

@@ -79,7 +79,7 @@ def test_a_refused_open_and_a_close_on_a_failing_disk_leave_nothing_of_the_file_
     """Each sign-in or unlock tried on a disk that fails opens the database anew: a refusal (its key file cannot be
     read) must close what it opened, and so must closing a store whose file cannot be read any more; otherwise the
     descriptors and the mapping pile up, and the disk cannot be taken out."""
-    from monitor.store import database, witness
+    from monitor.store import own_keys, witness
 
     Store(db_path).close()
 
@@ -87,7 +87,7 @@ def test_a_refused_open_and_a_close_on_a_failing_disk_leave_nothing_of_the_file_
         raise OSError(5, "Input/output error")
 
     with monkeypatch.context() as patch:
-        patch.setattr(database.Store, "_checked_keys", failing)
+        patch.setattr(own_keys, "keys_for_writing", failing)
         with pytest.raises(StoreError, match="Input/output error"):
             Store(db_path)
     assert held_open(str(db_path)) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from tests.monitor.test_migrations import _old_database
+from tests.monitor.old_schemas import old_database
 
 
 def _verify(path: Path) -> tuple[int, str]:
@@ -22,7 +22,7 @@ def _verify(path: Path) -> tuple[int, str]:
                                                     (5, "users, profile_approvals")])
 def test_a_database_of_the_first_chained_schemas_verifies_as_far_as_it_was_sealed(
         db_path: Path, version: int, unchecked: str) -> None:
-    _old_database(db_path, version)
+    old_database(db_path, version)
     code, text = _verify(db_path)
     assert code == 0, text
     assert "not in the chain" not in text and "NOT VERIFIED" not in text
@@ -31,7 +31,7 @@ def test_a_database_of_the_first_chained_schemas_verifies_as_far_as_it_was_seale
 
 
 def test_an_old_schema_database_changed_by_hand_is_still_found(db_path: Path) -> None:
-    _old_database(db_path, 5)
+    old_database(db_path, 5)
     conn = sqlite3.connect(db_path)
     conn.execute("DROP TRIGGER audit_no_update")
     conn.execute("UPDATE audit SET user = 'someone else' WHERE action = 'start_infusion'")
@@ -43,7 +43,7 @@ def test_an_old_schema_database_changed_by_hand_is_still_found(db_path: Path) ->
 
 @pytest.mark.parametrize("version", [1, 3])
 def test_a_database_from_before_the_chain_is_said_to_predate_it(db_path: Path, version: int) -> None:
-    _old_database(db_path, version)
+    old_database(db_path, version)
     code, text = _verify(db_path)
     assert code == 1, text
     assert f"predates the record chain (schema {version})" in text and "upgrades it" in text

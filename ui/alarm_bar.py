@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAccessible, QAccessibleEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from monitor.alarms.model import AlarmRecord, AlarmSnapshot, Priority
@@ -30,6 +31,11 @@ FLASH_STEP_MS = 250  # the greatest common step of the 2 Hz and 0.5 Hz flash pat
 def _clock(seconds: float) -> str:
     s = max(0, int(seconds + 0.999))
     return f"{s // 60}:{s % 60:02d}"
+
+
+def announce(widget: QWidget) -> None:
+    """An alert event on ``widget`` for assistive technology: a screen reader reads out its name."""
+    QAccessible.updateAccessibility(QAccessibleEvent(widget, QAccessible.Event.Alert))
 
 
 def alarm_line(alarm: AlarmRecord) -> str:
@@ -73,6 +79,8 @@ class AlarmRow(QLabel):
         layout (showing it for that made the window lay itself out with it, and the bar took its height)."""
         self.priority = alarm.priority if alarm else None
         self.setText(alarm_line(alarm) + extra if alarm else "")
+        # A screen reader says the priority in words, where the screen has its marks and colour.
+        self.setAccessibleName(f"{alarm.priority.label} priority alarm: {self.text()}" if alarm else "")
         self.set_lit(True)
         self.ensurePolished()  # its style sheet's font, for a row never shown yet
 
@@ -115,6 +123,8 @@ class AlarmBar(QFrame):
         self.audio_detail = ""
         self.audio_available = True
         self.height_budget: int | None = None
+        #: The alarms assistive technology has been told of (those active at the last snapshot).
+        self._announced: set[str] = set()
         #: False at a locked screen: acknowledging needs a sign-in there.
         self.ack_allowed = True
         self._flash_step = 0
@@ -171,6 +181,15 @@ class AlarmBar(QFrame):
         self._flash.timeout.connect(self._flash_tick)
         self.show_snapshot(None, None)
 
+    def _announce(self, active: tuple[AlarmRecord, ...], shown: int) -> None:
+        """Tell assistive technology of each alarm that has just started (the screen's flash and sound say it to
+        everyone else): an alert on its row, or on "+N more" when it has no row. Each alarm once."""
+        now_active = {a.id for a in active}
+        for i, alarm in enumerate(active):
+            if alarm.id not in self._announced:
+                announce(self.rows[i] if i < shown else self.more_label)
+        self._announced = now_active
+
     def _shape(self) -> tuple[object, ...]:
         """What decides the bar's height: each row's text when shown, and the "+N more" line."""
         return (*(row.text() if row.isVisibleTo(self) else None for row in self.rows),
@@ -226,6 +245,7 @@ class AlarmBar(QFrame):
                 if alarm is not None:
                     row.set_lit(self._lit(alarm.priority))
         self._show_more(active[shown:])
+        self._announce(active, shown)
         if self._shape() != before:
             # The window's layout keeps the height it last asked the bar for: a row hidden or folded into "+N more"
             # left its space in the bar, taken from the numerics under it, until told.
@@ -269,6 +289,8 @@ class AlarmBar(QFrame):
         top = max(a.priority for a in hidden)
         # The marks say the priority as the rows do: colour alone is not enough (a colour-blind reader).
         self.more_label.setText(f"{top.marker} +{len(hidden)} more alarm{'s' if len(hidden) > 1 else ''} active")
+        self.more_label.setAccessibleName(f"{len(hidden)} more active: " + "; ".join(
+            f"{a.priority.label} priority alarm: {alarm_line(a)}" for a in hidden))
         self.more_label.setToolTip(
             "Also active (all are in the Alarm log):\n" + "\n".join(alarm_line(a) for a in hidden)
         )

@@ -219,7 +219,9 @@ class ReasonConfirmDialog(ConfirmDialog):
         self.editor = QLineEdit()
         self.editor.setMinimumWidth(420)
         self.editor.installEventFilter(self)
-        layout.insertWidget(1, QLabel(prompt))
+        said = QLabel(prompt)
+        said.setBuddy(self.editor)  # a screen reader names the field by it
+        layout.insertWidget(1, said)
         layout.insertWidget(2, self.editor)
         # Tab from the reason goes to the action, as the hint says (to Cancel first, Tab then Space cancelled).
         self.setTabOrder(self.editor, self.yes_button)
@@ -250,7 +252,8 @@ class TextDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt))
+        said = QLabel(prompt)
+        layout.addWidget(said)
         self.multiline = multiline
         self.editor: QLineEdit | QPlainTextEdit
         if multiline:
@@ -262,6 +265,7 @@ class TextDialog(QDialog):
             self.editor = QLineEdit()
             self.editor.setMinimumWidth(420)
             self.editor.returnPressed.connect(self.accept)
+        said.setBuddy(self.editor)  # a screen reader names the field by it
         layout.addWidget(self.editor)
         if multiline:
             hint = QLabel("Enter starts a new line; Ctrl+Enter saves.")
@@ -317,6 +321,7 @@ class LevelDialog(QDialog):
         hint.setObjectName("dim")
         layout.addWidget(hint)
         self.list = QListWidget()
+        self.list.setAccessibleName(scale)
         self.list.setStyleSheet("font-size: 18px;")
         for value, text in levels:
             item = QListWidgetItem(f"{value:+d}  {text}" if any(v < 0 for v, _ in levels) else f"{value}  {text}")
@@ -396,6 +401,7 @@ class CadssDialog(QDialog):
             grid.addWidget(QLabel(f"{number}."), row, 0)
             grid.addWidget(QLabel(CADSS6_WORDING[number]), row, 1)
             box = QSpinBox()
+            box.setAccessibleName(f"{number}. {CADSS6_WORDING[number]}")
             box.setRange(-1, 4)  # -1: not answered yet, shown as a dash
             box.setSpecialValueText(UNANSWERED)
             box.setValue(-1)

@@ -98,6 +98,7 @@ class DischargeDialog(QDialog):
             self.nibp_button.clicked.connect(nibp_now)
         self.override = QLineEdit()
         self.override.setPlaceholderText("Reason to complete although not ready or criteria not met (recorded)")
+        self.override.setAccessibleName(self.override.placeholderText())
         self.override.textChanged.connect(lambda *_: self.update_result())
         keep = self.override.sizePolicy()
         keep.setRetainSizeWhenHidden(True)  # shown only when needed, its place kept: nothing moves
@@ -180,6 +181,8 @@ class DischargeDialog(QDialog):
             group = QButtonGroup(self)
             for col, (score, text) in enumerate(zip((2, 1, 0), options, strict=True)):
                 button = QRadioButton(f"{score}  {text}")
+                # Read alone, "2  minimal" is the same for nausea, pain and bleeding: the name says whose it is.
+                button.setAccessibleName(f"{label}: {score} {text}")
                 group.addButton(button, score)
                 grid.addWidget(button, row, col + 1)
             group.idToggled.connect(lambda *_: self.update_result())

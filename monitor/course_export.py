@@ -3,7 +3,9 @@
 The PDF follows the session report's style: a header, the table of sessions, then charts across
 the course (blood-pressure rise per session, PHQ-9 and GAD-7 over the course, dissociation per
 session) and the next session due. Esketamine sessions carry their REMS Patient Monitoring Form
-in the JSON; :func:`write_rems_worksheet` prints one form as a PDF worksheet.
+in the JSON; :func:`write_rems_worksheet` prints one form as a PDF worksheet. Both PDFs set their
+text as the session report does (:mod:`monitor.exports.pdf_fonts`): the same embedded font, and
+the same note for what it cannot print.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import IO, Any, Final
-from xml.sax.saxutils import escape
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
@@ -24,22 +25,20 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
 from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from monitor import rems
-from monitor.course import BOOSTER, Course, course_dict, csv_rows
+from monitor.course import BOOSTER, Course, CourseRow, course_dict, csv_rows
+from monitor.exports import pdf_fonts
 from monitor.exports.data import patient_scrubber
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.store import Reader, Store
 
 FORMATS: Final = ("json", "csv", "pdf")
-
-
-def _latin1(text: str) -> str:
-    return text.encode("latin-1", "replace").decode("latin-1")
+FONT, FONT_BOLD = pdf_fonts.register()
 
 
 def _protocols(course: Course) -> dict[str, Protocol | None]:
@@ -153,33 +152,17 @@ def _date(t: float, deidentify: bool, first: float) -> str:
     return datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d")
 
 
-def _table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None) -> Table:
-    table = Table([list(r) for r in rows], colWidths=widths, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 7),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-            ]
-        )
-    )
-    return table
-
-
 def _chart_drawing(title: str, chart: VerticalBarChart | HorizontalLineChart, labels: list[str],
                    series: Sequence[Sequence[float | None]], width: float, height: float) -> Drawing:
     """A titled drawing holding ``chart`` laid out and fed with the common axis settings."""
     drawing = Drawing(width, height)
-    drawing.add(String(0, height - 10, title, fontName="Helvetica-Bold", fontSize=8))
+    drawing.initialFontName = FONT  # the drawing's starting font, else a standard (Latin-1) one is added
+    drawing.add(String(0, height - 10, title, fontName=FONT_BOLD, fontSize=8))
     chart.x, chart.y = 25, 20
     chart.width, chart.height = width - 40, height - 45
     chart.data = [tuple(s) for s in series] if series and labels else [(0,)]
     chart.categoryAxis.categoryNames = labels or [""]
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 6
     chart.valueAxis.labels.fontSize = 6
     return drawing
@@ -187,7 +170,9 @@ def _chart_drawing(title: str, chart: VerticalBarChart | HorizontalLineChart, la
 
 def _add_legend(drawing: Drawing, palette: list[Any], names: list[str], width: float, height: float) -> None:
     legend = Legend()
-    legend.x, legend.y = width - 120, height - 8
+    # Below the title's line, between it and the plot: beside it, a long title ran under the legend.
+    legend.x, legend.y = width - 120, height - 14
+    legend.fontName = FONT
     legend.fontSize = 6
     legend.columnMaximum = 1
     legend.colorNamePairs = [(palette[i], n) for i, n in enumerate(names)]
@@ -225,9 +210,56 @@ def _lines(title: str, labels: list[str], series: list[list[float | None]], name
     return drawing
 
 
+#: The course table's columns: heading and width in mm, together the 267 mm between the landscape page's margins
+#: (a heading wraps within its column: set on one line, the narrow ones ran into each other).
+_COLUMNS: Final = (
+    ("#", 7), ("Date", 16), ("Protocol", 23), ("mg/kg", 10), ("mg", 10), ("Base BP", 13), ("Peak BP", 13),
+    ("Rise sys", 17), ("SpO2 min", 10), ("Alarms H/M/L", 12), ("MOAA/S min", 12), ("CADSS max", 11), ("N/V", 8),
+    ("Interventions", 47), ("Rec. min", 10), ("Aldrete", 12), ("PADSS", 11), ("PHQ-9", 13), ("GAD-7", 12),
+)
+
+
+def _session_row(r: CourseRow, deidentify: bool, first: float) -> list[str]:
+    """One session's cells of the course table, as text."""
+    rise = "-" if r.rise_sys_mmhg is None else f"{r.rise_sys_mmhg:+.0f} ({r.rise_sys_percent:+.0f} %)"
+    return [
+        r.label + (" B" if r.kind == BOOSTER else ""),
+        _date(r.started_at, deidentify, first),
+        r.protocol,
+        _fmt(r.dose_mg_per_kg, 2),
+        _fmt(r.delivered_mg if r.delivered_mg is not None else r.dose_mg, 1),
+        f"{_fmt(r.baseline_sys)}/{_fmt(r.baseline_dia)}",
+        f"{_fmt(r.peak_sys)}/{_fmt(r.peak_dia)}",
+        rise,
+        _fmt(r.lowest_spo2),
+        f"{r.alarms.get('high', 0)}/{r.alarms.get('medium', 0)}/{r.alarms.get('low', 0)}",
+        _fmt(r.lowest_moaas),
+        _fmt(r.highest_cadss),
+        "yes" if r.nausea_vomiting else "no",
+        "; ".join(r.interventions) or "-",
+        _fmt(r.recovery_to_discharge_min),
+        "-" if r.aldrete is None else str(r.aldrete),
+        "-" if r.padss is None else str(r.padss),
+        "-" if r.phq9 is None else f"{r.phq9} {r.phq9_band}",
+        "-" if r.gad7 is None else f"{r.gad7} {r.gad7_band}",
+    ]
+
+
+def _session_table(course: Course, small: ParagraphStyle, *, deidentify: bool, first: float) -> Table:
+    """The table of sessions: every cell a paragraph, so a long heading or value wraps within its column."""
+    bold = ParagraphStyle("small bold", parent=small, fontName=FONT_BOLD)
+    rows = [[pdf_fonts.paragraph(heading, bold) for heading, _ in _COLUMNS]]
+    for r in course.rows:
+        rows.append([pdf_fonts.paragraph(text, small) for text in _session_row(r, deidentify, first)])
+    table = pdf_fonts.table(rows, [width * mm for _, width in _COLUMNS], size=small.fontSize)
+    # Narrow columns: reportlab's 6 pt each side left a 10 mm column 6 mm for its text.
+    table.setStyle([("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2)])
+    return table
+
+
 def story(course: Course, *, deidentify: bool = False, user: str | None = None) -> list[Any]:
     """The flowables of the course report."""
-    styles = getSampleStyleSheet()
+    styles = pdf_fonts.styles()
     h1, h2, body = styles["Heading1"], styles["Heading2"], styles["BodyText"]
     page_width = landscape(A4)[0] - 30 * mm
     first = course.rows[0].started_at if course.rows else time.time()
@@ -238,43 +270,17 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
     )
     plan = course.plan
     next_due = "-" if course.next_due_at is None else _date(course.next_due_at, deidentify, first)
-    parts.append(Paragraph(escape(_latin1(
+    parts.append(pdf_fonts.paragraph(
         f"{who}. Treatment now: {course.drug or '-'} (a change of drug starts its series again). "
         f"Planned series {plan.planned_sessions} sessions every {plan.interval_days:g} days, boosters every "
         f"{plan.booster_interval_days:g} days. Done: {course.series_done} of the series, {course.boosters} "
         f"booster(s). Next session due: {next_due}."
         + ("" if deidentify else f" Dates are local to the computer that made this report ({_zone_of(first)}).")
-        + (f" Exported by {user}." if user else "")
-    )), body))
-    header = ["#", "Date", "Protocol", "mg/kg", "mg", "Base BP", "Peak BP", "Rise sys", "SpO2 min", "Alarms H/M/L",
-              "MOAA/S min", "CADSS max", "N/V", "Interventions", "Rec. min", "Aldrete", "PADSS", "PHQ-9", "GAD-7"]
-    rows: list[list[Any]] = [header]
-    small = styles["BodyText"].clone("small", fontSize=6, leading=7)
-    for r in course.rows:
-        rise = "-" if r.rise_sys_mmhg is None else f"{r.rise_sys_mmhg:+.0f} ({r.rise_sys_percent:+.0f} %)"
-        rows.append([
-            r.label + (" B" if r.kind == BOOSTER else ""),
-            _date(r.started_at, deidentify, first),
-            r.protocol,
-            _fmt(r.dose_mg_per_kg, 2),
-            _fmt(r.delivered_mg if r.delivered_mg is not None else r.dose_mg, 1),
-            f"{_fmt(r.baseline_sys)}/{_fmt(r.baseline_dia)}",
-            f"{_fmt(r.peak_sys)}/{_fmt(r.peak_dia)}",
-            rise,
-            _fmt(r.lowest_spo2),
-            f"{r.alarms.get('high', 0)}/{r.alarms.get('medium', 0)}/{r.alarms.get('low', 0)}",
-            _fmt(r.lowest_moaas),
-            _fmt(r.highest_cadss),
-            "yes" if r.nausea_vomiting else "no",
-            Paragraph(escape(_latin1("; ".join(r.interventions) or "-")), small),
-            _fmt(r.recovery_to_discharge_min),
-            "-" if r.aldrete is None else str(r.aldrete),
-            "-" if r.padss is None else str(r.padss),
-            "-" if r.phq9 is None else f"{r.phq9} {r.phq9_band}",
-            "-" if r.gad7 is None else f"{r.gad7} {r.gad7_band}",
-        ])
-    widths = [8, 17, 24, 10, 10, 15, 15, 20, 11, 15, 12, 12, 8, 40, 11, 11, 10, 22, 16]
-    parts += [Spacer(1, 3 * mm), _table(rows, [w * mm for w in widths])]
+        + (f" Exported by {user}." if user else ""),
+        body,
+    ))
+    small = ParagraphStyle("small", parent=body, fontSize=6, leading=7)
+    parts += [Spacer(1, 3 * mm), _session_table(course, small, deidentify=deidentify, first=first)]
     labels = [r.label for r in course.rows]
     half = page_width / 2 - 5 * mm
     rise_chart = _bars(
@@ -287,7 +293,9 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
     outcomes = _lines("PHQ-9 and GAD-7 over the course", labels,
                       [[None if r.phq9 is None else float(r.phq9) for r in course.rows],
                        [None if r.gad7 is None else float(r.gad7) for r in course.rows]], ["PHQ-9", "GAD-7"], half)
-    charts = Table([[rise_chart, dissociation], [outcomes, ""]], colWidths=[half + 5 * mm, half + 5 * mm])
+    # The grid's own font too: a table sets its cells' font even where they hold only a drawing.
+    charts = Table([[rise_chart, dissociation], [outcomes, ""]], colWidths=[half + 5 * mm, half + 5 * mm],
+                   style=[("FONT", (0, 0), (-1, -1), FONT)])
     parts += [Paragraph("Across the course", h2), charts]
     return parts
 
@@ -297,12 +305,13 @@ def write_pdf(course: Course, stream: IO[bytes], *, deidentify: bool = False, us
     doc = SimpleDocTemplate(
         stream, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm, topMargin=12 * mm,
         bottomMargin=12 * mm, title="Course of treatment", creator="Infusion Monitor", invariant=True,
+        initialFontName=FONT,  # no standard (Latin-1) font anywhere in the file
     )
     stamp = datetime.fromtimestamp(course.generated_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     def footer(canvas: Any, document: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(FONT, 7)
         canvas.drawString(15 * mm, 6 * mm, f"Course report - {len(course.rows)} sessions - made {stamp}")
         canvas.drawRightString(landscape(A4)[0] - 15 * mm, 6 * mm, f"page {document.page}")
         canvas.restoreState()
@@ -326,7 +335,8 @@ def _zone_of(t: Any) -> str:
 
 def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
     """The REMS Patient Monitoring Form of one session as a PDF worksheet to copy from."""
-    styles = getSampleStyleSheet()
+    styles = pdf_fonts.styles()
+    body = styles["BodyText"]
     rows: list[list[Any]] = [["Field", "Value", "From"]]
     for f in form.fields:
         value = f.value
@@ -336,18 +346,20 @@ def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
             value = datetime.fromtimestamp(value).astimezone().strftime("%Y-%m-%d %H:%M %Z (UTC%z)")
         elif f.key == "session_date" and isinstance(value, str):
             value = f"{value} ({_zone_of(form.value('first_spray_at'))})"
-        rows.append([Paragraph(escape(f.label), styles["BodyText"]), _latin1(_answer(value)),
+        rows.append([pdf_fonts.paragraph(f.label, body), pdf_fonts.paragraph(_answer(value), body),
                      {"session": "recorded", "entered": "entered", "": ""}[f.origin]])
     state = "complete" if form.complete else f"{len(form.missing())} field(s) missing"
     submitted = "not yet submitted (due within 7 days of the session)" if form.submitted_at is None else (
         f"submitted {datetime.fromtimestamp(form.submitted_at).astimezone():%Y-%m-%d %H:%M} by {form.submitted_by}"
     )
     doc = SimpleDocTemplate(stream, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=15 * mm, title="REMS patient monitoring worksheet", invariant=True)
+                            bottomMargin=15 * mm, title="REMS patient monitoring worksheet", invariant=True,
+                            initialFontName=FONT)
+    notice = ParagraphStyle("notice", parent=body, fontName=FONT_BOLD)
     doc.build([
         Paragraph("Esketamine REMS - patient monitoring worksheet", styles["Heading1"]),
-        Paragraph(escape(f"Session {form.session_id[:8]}: {state}; {submitted}."), styles["BodyText"]),
-        *(Paragraph(f"<b>{escape(_latin1(note))}</b>", styles["BodyText"]) for note in form.notes),
+        pdf_fonts.paragraph(f"Session {form.session_id[:8]}: {state}; {submitted}.", body),
+        *(pdf_fonts.paragraph(note, notice) for note in form.notes),
         Spacer(1, 4 * mm),
-        _table(rows, [80 * mm, 70 * mm, 25 * mm]),
+        pdf_fonts.table(rows, [80 * mm, 70 * mm, 25 * mm], size=9),
     ])

@@ -20,12 +20,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
-from xml.sax.saxutils import escape
 
 from reportlab.graphics.shapes import Drawing, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
@@ -80,19 +79,8 @@ CHART_POINTS: Final = 400
 
 
 FONT, FONT_BOLD = pdf_fonts.register()
-
-
-def _p(text: str, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(escape(pdf_fonts.printable(text)), style)
-
-
-def _styles() -> Any:
-    """The sample style sheet, set in the embedded font."""
-    styles = getSampleStyleSheet()
-    for style in styles.byName.values():
-        if hasattr(style, "fontName"):
-            style.fontName = FONT_BOLD if "Bold" in style.fontName else FONT
-    return styles
+#: A paragraph of report text (a short name: the report makes many).
+_p = pdf_fonts.paragraph
 
 
 class _Clock:
@@ -147,26 +135,6 @@ def _duration(seconds: float | None) -> str:
         return "-"
     seconds = round(seconds)
     return f"{seconds // 60} min {seconds % 60:02d} s"
-
-
-def _table(
-    rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None, header: bool = True
-) -> Table:
-    table = Table([list(r) for r in rows], colWidths=widths, repeatRows=1 if header else 0)
-    style = [
-        ("FONT", (0, 0), (-1, -1), FONT, 8),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-    ]
-    if header:
-        style += [
-            ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-        ]
-    table.setStyle(TableStyle(style))
-    return table
 
 
 def _binned(times: Sequence[float], values: Sequence[float], start: float, span: float) -> list[tuple[float, float]]:
@@ -558,12 +526,12 @@ def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle)
     if found.rems is not None:
         missing = found.rems.missing()
         rows.append(["REMS form", _p("complete" if not missing else "missing: " + "; ".join(missing), small)])
-    return [_table(rows, [35 * mm, 145 * mm])]
+    return [pdf_fonts.table(rows, [35 * mm, 145 * mm])]
 
 
 def story(record: SessionRecord) -> list[Any]:
     """The report's flowables in order."""
-    styles = _styles()
+    styles = pdf_fonts.styles()
     return _story_head(record, styles) + _story_body(record, styles)
 
 
@@ -595,7 +563,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         )
     parts += [
         Paragraph("NIBP measurements (mmHg)", h2),
-        _table(rows, [8 * mm, 38 * mm, 20 * mm, 18 * mm, 18 * mm, 16 * mm, 50 * mm]),
+        pdf_fonts.table(rows, [8 * mm, 38 * mm, 20 * mm, 18 * mm, 18 * mm, 16 * mm, 50 * mm]),
     ]
 
     rows = [["Phase", "Parameter", "n", "Min", "Max", "Mean", "Median"]]
@@ -613,7 +581,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         )
     parts += [
         Paragraph("Statistics by phase (reliable values only)", h2),
-        _table(rows, [22 * mm, 24 * mm, 14 * mm, 18 * mm, 18 * mm, 18 * mm, 18 * mm]),
+        pdf_fonts.table(rows, [22 * mm, 24 * mm, 14 * mm, 18 * mm, 18 * mm, 18 * mm, 18 * mm]),
     ]
 
     rows = [["Parameter", "Baseline", "End of recovery", "Change", "Change %"]]
@@ -627,7 +595,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
                 _fmt(c.change_percent, 1),
             ]
         )
-    parts += [Paragraph("Baseline and end of recovery", h2), _table(rows)]
+    parts += [Paragraph("Baseline and end of recovery", h2), pdf_fonts.table(rows)]
     rows = [["Parameter", "Band (within 20 %)", f"Back within band after {record.phase_label(Phase.INFUSION)} ended",
              "Last value"]]
     for ret in review.return_to_baseline(record):
@@ -639,7 +607,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         else:
             when = f"after {_duration(ret.seconds)}"
         rows.append([LABELS[ret.parameter], band, when, _fmt(ret.last_value, 1)])
-    parts += [Spacer(1, 2 * mm), _table(rows)]
+    parts += [Spacer(1, 2 * mm), pdf_fonts.table(rows)]
 
     rows = [["#", "Start", "End", "Priority", "Alarm", "Limit", "Peak", "Acknowledged"]]
     for i, a in enumerate(record.alarms, start=1):
@@ -658,7 +626,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         )
     parts += [Paragraph("Alarm log", h2)]
     parts += [
-        _table(rows, [7 * mm, 33 * mm, 15 * mm, 15 * mm, 46 * mm, 12 * mm, 12 * mm, 40 * mm])
+        pdf_fonts.table(rows, [7 * mm, 33 * mm, 15 * mm, 15 * mm, 46 * mm, 12 * mm, 12 * mm, 40 * mm])
         if len(rows) > 1
         else _p("No alarms were raised.", small)
     ]
@@ -675,7 +643,9 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
                     rows.append(["", "(continued)", "", _p(piece, small)])
     parts += [Paragraph("Notes, scores and events", h2)]
     parts += [
-        _table(rows, [38 * mm, 30 * mm, 25 * mm, 87 * mm]) if len(rows) > 1 else _p("None recorded.", small)
+        pdf_fonts.table(rows, [38 * mm, 30 * mm, 25 * mm, 87 * mm])
+        if len(rows) > 1
+        else _p("None recorded.", small)
     ]
 
     parts += [Paragraph("Treatment", h2), *_treatment_rows(record, clock, small)]
@@ -684,7 +654,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         [c if isinstance(c, str) and len(c) < 40 else _p(str(c), small) for c in row]
         for row in _discharge_rows(record)
     ]
-    parts += [Paragraph("Discharge scoring", h2), _table(rows, [30 * mm, 30 * mm, 18 * mm, 102 * mm])]
+    parts += [Paragraph("Discharge scoring", h2), pdf_fonts.table(rows, [30 * mm, 30 * mm, 18 * mm, 102 * mm])]
 
     def step_name(kind: EventKind) -> str:
         return pdf_fonts.printable(phase_step_text(kind, words) or kind.value.replace("_", " "))
@@ -696,13 +666,13 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
             rows.append([clock.both(o.t), step_name(o.step), _p(o.user or "-", small),
                          _p("; ".join(o.overridden) or "-", small), _p(o.reason, small)])
         parts += [Paragraph("Steps taken although not ready", h2),
-                  _table(rows, [38 * mm, 30 * mm, 25 * mm, 42 * mm, 45 * mm])]
+                  pdf_fonts.table(rows, [38 * mm, 30 * mm, 25 * mm, 42 * mm, 45 * mm])]
 
-    timeline = [["Time", "Event", "By"]]
+    timeline: list[list[Any]] = [["Time", "Event", "By"]]
     for e in record.events:
         if e.kind not in NOTE_KINDS and e.kind is not EventKind.NIBP_REQUESTED:
-            timeline.append([clock.both(e.t), step_name(e.kind), e.user or "-"])
-    parts += [Paragraph("Timeline", h2), _table(timeline, [38 * mm, 60 * mm, 40 * mm])]
+            timeline.append([clock.both(e.t), step_name(e.kind), _p(e.user or "-", small)])
+    parts += [Paragraph("Timeline", h2), pdf_fonts.table(timeline, [38 * mm, 60 * mm, 40 * mm])]
     return parts
 
 
@@ -721,7 +691,7 @@ def prepare(record: SessionRecord, directory: Path | None) -> Finish:
     and the layout are made by the returned function. (``directory``: unused, the report is made in memory.)"""
     if isinstance(record.readings, StoredReadings):
         record = replace(record, readings=tuple(record.readings))
-    styles = _styles()
+    styles = pdf_fonts.styles()
     body = _story_body(record, styles)
 
     def finish(checked: SessionRecord, stream: IO[bytes]) -> None:

@@ -1,4 +1,4 @@
-"""The report's font: DejaVu Sans, shipped with the program and embedded in every PDF.
+"""Text into a PDF: DejaVu Sans, shipped with the program and embedded in every PDF the program writes.
 
 The standard PDF fonts cover Latin-1 only; DejaVu Sans (Bitstream Vera licence, which allows
 embedding and redistribution: ``fonts/LICENSE-DejaVu.txt``) covers Latin, Greek and Cyrillic
@@ -6,18 +6,26 @@ among others. Text the report cannot print faithfully is never replaced by "?": 
 font lacks, and right-to-left scripts (Hebrew, Arabic, ...) that the PDF writer cannot lay out
 in their reading order, are replaced by a bracketed note naming the script, so a reader knows
 a name is there and where to read it in full.
+
+Every PDF (the session report, the course report, the REMS worksheet) sets its text through
+:func:`styles`, :func:`paragraph` and :func:`table`, so one rule holds wherever a name is printed.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+from xml.sax.saxutils import escape
 
+from reportlab.lib import colors
 from reportlab.lib.fonts import addMapping
+from reportlab.lib.styles import ParagraphStyle, StyleSheet1, getSampleStyleSheet
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, Table, TableStyle
 
 FONT_DIR: Final = Path(__file__).with_name("fonts")
 FONT: Final = "DejaVuSans"
@@ -90,3 +98,37 @@ def printable(text: str) -> str:
             run.append(char)
     close_run()
     return "".join(out)
+
+
+def styles() -> StyleSheet1:
+    """reportlab's sample style sheet, set in the embedded font (a fresh copy: callers may change it)."""
+    regular, bold = register()
+    sheet = getSampleStyleSheet()
+    for style in sheet.byName.values():
+        if hasattr(style, "fontName"):
+            style.fontName = bold if "Bold" in style.fontName else regular
+    return sheet
+
+
+def paragraph(text: str, style: ParagraphStyle) -> Paragraph:
+    """``text`` as a paragraph: what the font cannot print named (:func:`printable`), markup characters kept as text."""
+    return Paragraph(escape(printable(text)), style)
+
+
+def table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None, *, size: float = 8) -> Table:
+    """A ruled table in the embedded font under a shaded header row (repeated on every page); a cell given as
+    plain text is printed as :func:`printable` makes it."""
+    regular, bold = register()
+    cells = [[printable(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
+    table = Table(cells, colWidths=widths, repeatRows=1)
+    style: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), regular, size),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("FONT", (0, 0), (-1, 0), bold, size),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+    ]
+    table.setStyle(TableStyle(style))
+    return table

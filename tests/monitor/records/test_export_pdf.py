@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,3 +169,18 @@ def test_the_creation_date_is_the_moment_of_export_in_every_time_zone(
     meta = pypdf.PdfReader(io.BytesIO(out.read_bytes())).metadata
     assert meta is not None and meta.creation_date is not None
     assert int(before) - 1 <= meta.creation_date.timestamp() <= after + 1, (zone, meta["/CreationDate"])
+
+
+def test_a_right_to_left_staff_name_is_named_in_the_timeline_as_everywhere_else(
+    recorded: RecordedSession, recorded_copy: Path, tmp_path: Path
+) -> None:
+    """The Timeline's "By" column printed an Arabic name letter by letter, left to right (another name to a
+    reader), while the other tables printed the note."""
+    with Store(recorded_copy) as store, store.transaction():
+        store.db.execute("UPDATE events SET user = ?", ["محمد Haddad"])
+    out = tmp_path / "staff.pdf"
+    assert main(["export", recorded.session_id, "--db", str(recorded_copy), "--format", "pdf", "--out", str(out)]) == 0
+    text = " ".join(pdf_text(out.read_bytes()).split())
+    timeline = text[text.rindex("Timeline"):]
+    assert timeline.count("[Arabic text not printable here] Haddad") == timeline.count("Haddad") > 0, timeline
+    assert not [c for c in text if unicodedata.bidirectional(c) in ("R", "AL")]

@@ -75,10 +75,11 @@ _TEXT_KEYS: Final = {
     "feed_ack_mode": ("original or enhanced", 'feed_ack_mode = "enhanced"'),
     "patient_id_system": ("a URI", 'patient_id_system = "urn:oid:1.2.3.4"'),
 }
-#: The number settings: whether a whole number is required, and an example.
+#: The number settings: whether a whole number is required, an example, and the range allowed (the lock after
+#: 1 to 60 minutes without input; a message refused at least once before it is set aside).
 _NUMBER_KEYS: Final = {
-    "feed_max_refusals": (True, "feed_max_refusals = 3"),
-    "auto_lock_min": (False, "auto_lock_min = 10"),
+    "feed_max_refusals": (True, "feed_max_refusals = 3", 1, 1000),
+    "auto_lock_min": (False, "auto_lock_min = 10", 1, 60),
 }
 
 
@@ -127,11 +128,15 @@ class UserConfig:
             what, example = _TEXT_KEYS[key]
             raise ConfigError(f"{self.describe(key)}: expected {what} in quotes, e.g. {example}")
         if key in _NUMBER_KEYS:
-            whole, example = _NUMBER_KEYS[key]
+            whole, example, low, high = _NUMBER_KEYS[key]
             kinds: tuple[type, ...] = (int,) if whole else (int, float)
+            what = "a whole number" if whole else "a number"
             if isinstance(value, bool) or not isinstance(value, kinds):
-                what = "a whole number" if whole else "a number"
                 raise ConfigError(f"{self.describe(key)}: expected {what}, e.g. {example}")
+            if not low <= value <= high:
+                # Out of range was once a warning on standard error, and the default used without a word here.
+                raise ConfigError(f"{self.describe(key)}: {value:g} is outside {low} to {high}; expected {what} in "
+                                  f"that range, e.g. {example}")
 
     def origin(self, key: str) -> str | None:
         """Where a setting that is not on the command line comes from: its variable, or the config file and line

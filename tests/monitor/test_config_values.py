@@ -95,3 +95,23 @@ def test_a_relative_key_file_in_the_config_file_is_refused_naming_its_line(
         said = capsys.readouterr().err
         assert f"{path}, line 2: key_file: 'keys/monitor.key' is not a full path" in said, said
     assert not (tmp_path / "keys").exists()
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("auto_lock_min = 0", "0 is outside 1 to 60; expected a number in that range, e.g. auto_lock_min = 10"),
+    ("auto_lock_min = 61", "61 is outside 1 to 60; expected a number in that range, e.g. auto_lock_min = 10"),
+    ("feed_max_refusals = -3",
+     "-3 is outside 1 to 1000; expected a whole number in that range, e.g. feed_max_refusals = 3"),
+])
+def test_a_number_out_of_its_range_names_the_config_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, said: str
+) -> None:
+    """An auto-lock of 0 or 61 minutes was a warning on standard error, the default used without naming the file;
+    a refusal count of -3 was "not a whole number"."""
+    from monitor.config import ConfigError, UserConfig
+
+    path = _config(tmp_path, monkeypatch, f"# the chair\n{line}\n")
+    key = line.split(" ")[0]
+    with pytest.raises(ConfigError) as caught:
+        UserConfig.load()
+    assert str(caught.value) == f"{path}, line 2: {key}: {said}"

@@ -77,7 +77,7 @@ _TEXT_KEYS: Final = {
 }
 #: The number settings: whether a whole number is required, an example, and the range allowed (the lock after
 #: 1 to 60 minutes without input; a message refused at least once before it is set aside).
-_NUMBER_KEYS: Final = {
+_NUMBER_KEYS: Final[dict[str, tuple[bool, str, float, float]]] = {
     "feed_max_refusals": (True, "feed_max_refusals = 3", 1, 1000),
     "auto_lock_min": (False, "auto_lock_min = 10", 1, 60),
 }
@@ -133,6 +133,7 @@ class UserConfig:
             what = "a whole number" if whole else "a number"
             if isinstance(value, bool) or not isinstance(value, kinds):
                 raise ConfigError(f"{self.describe(key)}: expected {what}, e.g. {example}")
+            assert isinstance(value, (int, float))  # as checked just above
             if not low <= value <= high:
                 # Out of range was once a warning on standard error, and the default used without a word here.
                 raise ConfigError(f"{self.describe(key)}: {value:g} is outside {low} to {high}; expected {what} in "

@@ -49,6 +49,7 @@ from monitor.session import Baseline, EventKind, NibpSchedule, Phase, Session, S
 from monitor.store import Store, StoreError, new_id
 from monitor.store.operations import AuditEntry, Batch, StoreCall
 from monitor.store.writer import LOW_SPACE_BYTES, LOW_SPACE_CLEAR, SESSION_BYTES, StoreWriter, naming_the_disk
+from monitor.unreadable import UnreadableWatch
 from monitor.watchdog import STALL_LIMIT_S
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,7 @@ class Recorder:
         self.screen_beat: float | None = None
         self._screen_watched_from = 0.0
         self._screen_alarmed = False
+        self._unreadable = UnreadableWatch()
         #: The server link's warning (another chair database uses this chair's login), set from its thread.
         self.server_warning: str | None = None
         self._server_warned: str | None = None
@@ -556,6 +558,7 @@ class Recorder:
             self.alarms.tick(self.session.now, self.session)
         self._watch_writer()
         self._watch_screen()
+        self._watch_device_readable()
         self._watch_server_link()
         events = self._collect_events()
         alarm_changes = self._collect_alarm_changes()
@@ -1244,6 +1247,20 @@ class Recorder:
         if frozen != self._screen_alarmed:
             self._screen_alarmed = frozen
             self.alarms.report("screen_not_responding" if frozen else "screen_responding", self.session.now)
+
+    def _watch_device_readable(self) -> None:
+        """Bytes from the device that nothing is read from for half a minute: a technical alarm, ended by the
+        next frame read (or another device)."""
+        if self.alarms is None:
+            return
+        counters = self.source.counters.snapshot()
+        change = self._unreadable.judge(self.session.now, counters.bytes_in, counters.frames_decoded)
+        if change is True:
+            self.alarms.report("device_unreadable", self.session.now,
+                               detail=f"{counters.bytes_in} bytes in, no frame read for "
+                                      f"{self._unreadable.after_s:.0f} s; {counters.frames_rejected} rejected")
+        elif change is False:
+            self.alarms.report("device_readable", self.session.now)
 
     def warn_server_link(self, warning: str | None) -> None:
         """The clinic server link's lasting warning, or None when it ended (any thread; acted on next turn)."""

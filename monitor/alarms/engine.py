@@ -127,6 +127,13 @@ REPORTED: Final[dict[str, ReportedCondition]] = {
     "screen_not_responding": ReportedCondition(
         "screen_not_responding", "Screen not responding at the chair: the values it shows are not current",
         priority=Priority.HIGH, ended_by="screen_responding"),
+    # Bytes come from the device but nothing can be read from them (the wrong driver, baud rate or parity): the
+    # header says "link connected" over dashes, and a device that never gave a value raises no "no value" alarm.
+    "device_unreadable": ReportedCondition(
+        "device_unreadable",
+        "Data from the monitor cannot be read: check the driver, baud rate and parity (Settings)",
+        "Data from the monitor cannot be read ({}): check the driver, baud rate and parity (Settings)",
+        priority=Priority.MEDIUM, ended_by="device_readable"),
     # Another chair database reports to the clinic's server under this chair's login: the station cannot
     # tell the two chairs apart, and the setup needs correcting.
     "server_login_shared": ReportedCondition(

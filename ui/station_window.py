@@ -93,14 +93,20 @@ def flash_on(priority: Priority, now_ms: int) -> bool:
 
 
 def _timer(view: ChairView) -> str:
+    """The phase and its timer as the chair last reported them; from a chair not reporting, said to be that old
+    (a timer that stood still beside values ageing read as a paused infusion)."""
     tile = view.tile
     name = tile.phase_name
     if tile.phase == "infusion":
-        return f"{name} {_clock(tile.infusion_elapsed_s)} / {tile.infusion_plan_min:.0f} min"
-    if tile.phase == "recovery":
+        text = f"{name} {_clock(tile.infusion_elapsed_s)} / {tile.infusion_plan_min:.0f} min"
+    elif tile.phase == "recovery":
         left = tile.recovery_remaining_s
-        return f"{name} {_clock(left)} left" if left is not None and left > 0 else f"{name} watch done"
-    return f"{name} {_clock(tile.elapsed_s)}"
+        text = f"{name} {_clock(left)} left" if left is not None and left > 0 else f"{name} watch done"
+    else:
+        text = f"{name} {_clock(tile.elapsed_s)}"
+    if not view.current:
+        text += f" · as of {max(view.silent_s, view.status_age_s):.0f} s ago"
+    return text
 
 
 class ChairTile(QFrame):

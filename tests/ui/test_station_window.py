@@ -80,6 +80,8 @@ def test_a_silent_chair_and_an_unacknowledged_alarm_are_raised_at_the_station(qt
     text = window.tiles["c3"].alarms.text()
     assert "NOT REPORTING for 7 s" in text
     assert "1 station alarms" in window.banner.text()
+    # Its phase timer stood still beside ageing values, as a paused infusion's would: it says how old it is.
+    assert window.tiles["c3"].phase.text() == "infusion 12:34 / 40 min · as of 7 s ago"
     clock[0] = 55.0  # 10 s + 55 s = 65 s unacknowledged: escalated one level (medium to high)
     window.refresh()
     assert "ESCALATED (65 s unacknowledged)" in window.tiles["c3"].alarms.text()

@@ -31,7 +31,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -346,6 +346,8 @@ class StationFeed:
         #: When the request to the server now under way was sent (None: none is).
         self._busy_since: float | None = None
         self._unanswered = False
+        #: The chair databases reported so far, by key: their login and origin.
+        self._known: dict[str, tuple[str, str]] = {}
 
     @property
     def server(self) -> str:
@@ -405,8 +407,7 @@ class StationFeed:
                         self._stop.wait(RETRY_S)
                         continue
                     server_store.listen_for_chairs(conn)
-                    for row in server_store.chair_rows(conn):
-                        self.on_report(report_from_row(row))
+                    self._deliver(server_store.chair_rows(conn), None)
                     self._link(True, None)
                     self._listen(conn)
             except psycopg.Error as exc:
@@ -416,6 +417,20 @@ class StationFeed:
                 self._link(False, message)
                 self._stop.wait(RETRY_S)
         self._link(False, None)
+
+    def _deliver(self, rows: Iterable[server_store.ChairRow], chairs: set[str] | None) -> None:
+        """Hand on the rows read (of every chair, or of the logins ``chairs``); a chair database reported before
+        whose row is no longer there (an admin removed it) leaves the screen, where it stayed through every
+        reconnection."""
+        reports = [report_from_row(row) for row in rows]
+        for report in reports:
+            self.on_report(report)
+        seen = {report.key for report in reports}
+        for key, (chair, origin) in list(self._known.items()):
+            if key not in seen and (chairs is None or chair in chairs):
+                del self._known[key]
+                self.on_report(ChairReport(chair, chair, None, None, None, origin))
+        self._known.update({report.key: (report.chair, report.origin) for report in reports})
 
     def _listen(self, conn: psycopg.Connection) -> None:
         while not self._stop.is_set():
@@ -429,5 +444,4 @@ class StationFeed:
                 continue
             for notify in conn.notifies(timeout=0.0):
                 chairs.add(notify.payload)
-            for row in self._ask(server_store.chair_rows, conn, chairs):
-                self.on_report(report_from_row(row))
+            self._deliver(self._ask(server_store.chair_rows, conn, chairs), chairs)

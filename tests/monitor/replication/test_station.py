@@ -296,3 +296,34 @@ def test_a_station_under_a_chairs_login_says_it_cannot_see_the_clinic(clinic: Cl
         while not links.empty():
             links.get()
     assert reports == []
+
+
+def test_a_chair_row_removed_by_an_admin_leaves_the_station_at_its_reconnection(clinic: Clinic, db_path: Path) -> None:
+    """A chair taken out of service whose row an admin removed stayed on the station through every reconnection
+    ("not reporting" for ever); the station's next full read of the chairs now takes it off."""
+    chair_url, reader_url = clinic.role("chair", "chair_gone"), clinic.role("reader")
+    store = Store(db_path)
+    recorder = _recorder(store, 4, "baseline:1,infusion:5,recovery:1")
+    replicator = Replicator(db_path, chair_url, chair_name="Chair 9", heartbeat_s=0.5)
+    updates: list[Any] = []
+    recorder.add_listener(LivePublisher(replicator))
+    recorder.add_listener(updates.append)
+    model = StationModel()
+    reports: queue.Queue[ChairReport] = queue.Queue()
+    feed = StationFeed(reader_url, lambda r: (model.apply(r), reports.put(r)))
+    feed.start()
+    replicator.start()
+    try:
+        while not any(u.status.heart_rate is not None for u in updates):
+            recorder.step(timeout=0.0)
+        _wait(reports, lambda r: r.tile is not None and r.name == "Chair 9")
+        replicator.stop(timeout=0.5, goodbye=False)  # the chair is switched off, its tile left as it was
+        assert [v.name for v in model.views()] == ["Chair 9"]
+        with psycopg.connect(clinic.admin_url, autocommit=True) as admin:
+            admin.execute("DELETE FROM chairs WHERE chair = 'chair_gone'")
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = 'infusion-monitor station'")
+        _wait(reports, lambda r: r.tile is None and r.chair == "chair_gone", timeout=20.0)
+        assert model.views() == []
+    finally:
+        _shut(feed, replicator, store, recorder)

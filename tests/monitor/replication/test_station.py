@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import queue
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,32 @@ def _recorder(store: Store, seed: int, plan: str) -> Recorder:
                                 nurse="RN", alarms=AlarmEngine())
 
 
-def test_tiles_are_pushed_and_a_killed_chair_goes_offline(clinic: Clinic, db_path: Path) -> None:
-    chair_url, reader_url = clinic.role("chair", "chair_five"), clinic.role("reader")
+@dataclass
+class _Watched:
+    """A chair recording and publishing to the server, and a station watching it."""
+
+    store: Store
+    recorder: Recorder
+    replicator: Replicator
+    updates: list[Any]
+    model: StationModel
+    reports: queue.Queue[ChairReport]
+    feed: StationFeed
+
+    def until_first_heart_rate(self) -> None:
+        while not any(u.status.heart_rate is not None for u in self.updates):
+            self.recorder.step(timeout=0.0)
+
+    def shut(self) -> None:
+        _shut(self.feed, self.replicator, self.store, self.recorder)
+
+
+def _watched(clinic: Clinic, db_path: Path, login: str, name: str, seed: int) -> _Watched:
+    """A chair ``login`` named ``name`` recording a short plan, published live, and a station on a reader login."""
+    chair_url, reader_url = clinic.role("chair", login), clinic.role("reader")
     store = Store(db_path)
-    recorder = _recorder(store, 2, "baseline:1,infusion:5,recovery:1")
-    replicator = Replicator(db_path, chair_url, chair_name="Chair 5", heartbeat_s=0.5)
+    recorder = _recorder(store, seed, "baseline:1,infusion:5,recovery:1")
+    replicator = Replicator(db_path, chair_url, chair_name=name, heartbeat_s=0.5)
     updates: list[Any] = []
     recorder.add_listener(LivePublisher(replicator))
     recorder.add_listener(updates.append)
@@ -64,19 +86,24 @@ def test_tiles_are_pushed_and_a_killed_chair_goes_offline(clinic: Clinic, db_pat
     feed = StationFeed(reader_url, lambda r: (model.apply(r), reports.put(r)))
     feed.start()
     replicator.start()
+    return _Watched(store, recorder, replicator, updates, model, reports, feed)
+
+
+def test_tiles_are_pushed_and_a_killed_chair_goes_offline(clinic: Clinic, db_path: Path) -> None:
+    chair = _watched(clinic, db_path, "chair_five", "Chair 5", 2)
+    model = chair.model
     try:
-        while not any(u.status.heart_rate is not None for u in updates):
-            recorder.step(timeout=0.0)
-        sent = live_document(updates[-1])
-        replicator.publish(sent)
-        report = _wait(reports, lambda r: r.tile is not None and r.tile.now == sent["now"])
+        chair.until_first_heart_rate()
+        sent = live_document(chair.updates[-1])
+        chair.replicator.publish(sent)
+        report = _wait(chair.reports, lambda r: r.tile is not None and r.tile.now == sent["now"])
         assert report.name == "Chair 5" and report.chair == "chair_five"
         assert report.tile == parse_tile(sent)
         assert report.tile.values["hr"] == sent["values"]["hr"]
         views = model.views()
         assert [v.name for v in views] == ["Chair 5"] and not views[0].offline
         # The chair dies without a word (as after kill -9): the station notices by itself.
-        replicator.stop(timeout=0.5, goodbye=False)
+        chair.replicator.stop(timeout=0.5, goodbye=False)
         silent_from = time.monotonic()
         while not model.station_alarms():
             assert time.monotonic() - silent_from < 10.0, "no offline alarm within 10 s"
@@ -85,8 +112,8 @@ def test_tiles_are_pushed_and_a_killed_chair_goes_offline(clinic: Clinic, db_pat
         assert alarm.condition == "chair_offline" and alarm.priority is Priority.MEDIUM
         assert time.monotonic() - silent_from >= model.offline_after_s - 1.0
     finally:
-        _shut(feed, replicator, store, recorder)
-    assert not feed.connected
+        chair.shut()
+    assert not chair.feed.connected
 
 
 def _report(alarms: list[dict[str, Any]], now: float = 1000.0, active: bool = True) -> ChairReport:
@@ -301,29 +328,17 @@ def test_a_station_under_a_chairs_login_says_it_cannot_see_the_clinic(clinic: Cl
 def test_a_chair_row_removed_by_an_admin_leaves_the_station_at_its_reconnection(clinic: Clinic, db_path: Path) -> None:
     """A chair taken out of service whose row an admin removed stayed on the station through every reconnection
     ("not reporting" for ever); the station's next full read of the chairs now takes it off."""
-    chair_url, reader_url = clinic.role("chair", "chair_gone"), clinic.role("reader")
-    store = Store(db_path)
-    recorder = _recorder(store, 4, "baseline:1,infusion:5,recovery:1")
-    replicator = Replicator(db_path, chair_url, chair_name="Chair 9", heartbeat_s=0.5)
-    updates: list[Any] = []
-    recorder.add_listener(LivePublisher(replicator))
-    recorder.add_listener(updates.append)
-    model = StationModel()
-    reports: queue.Queue[ChairReport] = queue.Queue()
-    feed = StationFeed(reader_url, lambda r: (model.apply(r), reports.put(r)))
-    feed.start()
-    replicator.start()
+    chair = _watched(clinic, db_path, "chair_gone", "Chair 9", 4)
     try:
-        while not any(u.status.heart_rate is not None for u in updates):
-            recorder.step(timeout=0.0)
-        _wait(reports, lambda r: r.tile is not None and r.name == "Chair 9")
-        replicator.stop(timeout=0.5, goodbye=False)  # the chair is switched off, its tile left as it was
-        assert [v.name for v in model.views()] == ["Chair 9"]
+        chair.until_first_heart_rate()
+        _wait(chair.reports, lambda r: r.tile is not None and r.name == "Chair 9")
+        chair.replicator.stop(timeout=0.5, goodbye=False)  # the chair is switched off, its tile left as it was
+        assert [v.name for v in chair.model.views()] == ["Chair 9"]
         with psycopg.connect(clinic.admin_url, autocommit=True) as admin:
             admin.execute("DELETE FROM chairs WHERE chair = 'chair_gone'")
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE application_name = 'infusion-monitor station'")
-        _wait(reports, lambda r: r.tile is None and r.chair == "chair_gone", timeout=20.0)
-        assert model.views() == []
+        _wait(chair.reports, lambda r: r.tile is None and r.chair == "chair_gone", timeout=20.0)
+        assert chair.model.views() == []
     finally:
-        _shut(feed, replicator, store, recorder)
+        chair.shut()

@@ -40,6 +40,8 @@ class ElidedLabel(QLabel):
         self._full = one_line
         super().setText(one_line)
         self.setToolTip(plain_tooltip(one_line))  # the tooltip is literal too
+        # A screen reader takes the tooltip as the description, markup and all ("&lt;p style=…"): it gets the text.
+        self.setAccessibleDescription(one_line)
         self.update()
 
     def text(self) -> str:

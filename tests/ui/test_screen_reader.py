@@ -108,3 +108,15 @@ def test_each_new_alarm_is_read_out_once(qtbot: Any, monkeypatch: pytest.MonkeyP
     bar.show_snapshot(AlarmSnapshot((), None, False, False, None), T0 + 4)
     bar.show_snapshot(AlarmSnapshot(first[:1], None, False, False, Priority.HIGH), T0 + 5)  # over, then again
     assert len(said) == 4 and said[-1].startswith("high priority alarm: *** SpO2 86 < 90")
+
+
+def test_a_cut_label_describes_itself_as_text_not_markup(qtbot: Any) -> None:
+    """Its tooltip is written as HTML so that Qt shows "&" and "<" literally; a screen reader read that markup."""
+    from ui.labels import ElidedLabel
+
+    label = ElidedLabel("Patient: O'Neil & Sons <MRN-7>")
+    qtbot.addWidget(label)
+    label.show()
+    face = QAccessible.queryAccessibleInterface(label)
+    assert face.text(QAccessible.Text.Description) == "Patient: O'Neil & Sons <MRN-7>"
+    assert label.toolTip().startswith("<p")  # still shown literally on hover

@@ -174,6 +174,9 @@ class SessionRecord:
     #: Seconds subtracted from every stored time (0 unless on a session-relative clock).
     time_shift: float = 0.0
     options: ExportOptions = field(default_factory=ExportOptions)
+    #: Identifiers of the other patients the session was attached to before its own (one identified by mistake
+    #: and corrected): a de-identified export removes their names from free text too.
+    earlier_patients: tuple[dict[str, Any], ...] = ()
 
     @property
     def id(self) -> str:
@@ -292,6 +295,7 @@ def load(
         # A session not ended (unfinished, or still recording) runs as far as its stored data: what its dose and
         # durations count to.
         row["last_data_at"] = store.last_data_at(row["id"])
+    stored_events = tuple(store.events(row["id"]))
     record = SessionRecord(
         session=row,
         patient=store.patient_row(row.get("patient_id")),
@@ -299,11 +303,12 @@ def load(
             StoredReadings(store, row["id"], readings_of, on_block=on_block) if stream
             else tuple(store.readings(row["id"], parameters=readings_of))
         ),
-        events=tuple(_as_shown(e) for e in store.events(row["id"])),
+        events=tuple(_as_shown(e) for e in stored_events),
         alarms=tuple(store.alarms(row["id"])),
         options=options,
         verification=verification_text(store, row["id"]) if verify else "",
         alarm_profile=profile_label(store, row["id"]),
+        earlier_patients=_earlier_patients(store, row, stored_events),
     )
     if options.deidentify:
         record = deidentified(record, keep_staff=options.keep_staff)
@@ -475,10 +480,25 @@ def _staff_texts(record: SessionRecord) -> set[str]:
     return found
 
 
+def _earlier_patients(store: Any, row: Mapping[str, Any], events: Iterable[SessionEvent]
+                      ) -> tuple[dict[str, Any], ...]:
+    """The identifiers of each patient the session was attached to other than its own, in order."""
+    own = row.get("patient_id")
+    keys = (str(e.detail["patient_key"]) for e in events
+            if e.kind is EventKind.PATIENT_IDENTIFIED and e.detail.get("patient_key"))
+    found = []
+    for key in dict.fromkeys(keys):
+        if key != own and (patient := store.patient_row(key)) is not None:
+            found.append(patient)
+    return tuple(found)
+
+
 def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionRecord:
     """The record without names, MRN, birth date, device description or serials (and staff names, in free
     text too, unless ``keep_staff``)."""
     texts = _identifier_texts(record.patient, record.session.get("device"))
+    for earlier in record.earlier_patients:
+        texts |= _identifier_texts(earlier, None)
     scrub = _scrubber(texts if keep_staff else texts | _staff_texts(record))
     session = dict(record.session)
     for key in ("patient_id", "device", "owner_host", "owner_pid"):
@@ -514,6 +534,7 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
         record,
         session=session,
         patient=None,
+        earlier_patients=(),
         readings=readings,
         events=events,
         alarms=alarms,

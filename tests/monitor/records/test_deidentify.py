@@ -175,3 +175,24 @@ def test_staff_names_leave_free_text_too_unless_kept() -> None:
     assert removed == ["Emergency sign-in without an account: [removed] (patient desaturating)",
                        "[removed] informed; [removed] at the chair"]
     assert [e.detail["text"] for e in deidentified(record, keep_staff=True).events] == texts
+
+
+def test_a_patient_identified_by_mistake_and_corrected_is_removed_too(tmp_path: Path) -> None:
+    """A session first attached to Anna Wójcik (MRN1001), then corrected to its own patient: a note naming Anna
+    was kept in the de-identified export, since only the session's final patient was removed."""
+    from monitor.exports.data import load
+
+    def during(recorder) -> None:  # type: ignore[no-untyped-def]
+        if recorder.session.phase.value == "baseline" and not getattr(during, "done", False):
+            during.done = True  # type: ignore[attr-defined]
+            recorder.submit("identify_patient", NURSE, mrn="MRN1001", patient_name="Anna Wójcik",
+                            birth_date="1961-04-02")
+            recorder.submit("identify_patient", NURSE, mrn="MRN2002", patient_name="Boris Ivanov")
+            recorder.submit("note", NURSE, text="Anna Wójcik's escort phoned (MRN1001): wrong chair")
+
+    recorded = record_session(tmp_path / "wrong.db", with_patient=False, during=during)
+    with Store(recorded.path, readonly=True) as store:
+        kept = load(store, recorded.session_id, deidentify=True)
+    notes = [e.detail["text"] for e in kept.events if e.kind.value == "note"]
+    assert notes == ["[removed]'s escort phoned ([removed]): wrong chair"]
+    assert kept.earlier_patients == () and kept.patient is None

@@ -17,7 +17,6 @@ older copy of itself, an attacker who holds the key) is in the README's threat m
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import hmac
@@ -518,21 +517,8 @@ def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | Non
     came from different moments while another session was recording, and a sound record was reported as "links
     were removed from its end" (in the export's own verification line too).
     """
-    with _one_snapshot(conn):
+    with chain.one_snapshot(conn):
         return _verify(conn, keys, session_id)
-
-
-@contextlib.contextmanager
-def _one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """A read transaction around the block (unless one is open already): every statement reads the same moment."""
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("ROLLBACK")  # only read: nothing to keep
 
 
 def _verify(conn: sqlite3.Connection, keys: Keys | None, session_id: str | None) -> VerifyReport:

@@ -11,6 +11,7 @@ never text from outside.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -325,3 +326,17 @@ def key_fingerprint(conn: sqlite3.Connection) -> str | None:
 def schema_version(conn: sqlite3.Connection) -> int:
     """The database's schema version (``PRAGMA user_version``)."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+@contextlib.contextmanager
+def one_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """A read transaction around the block (unless one is open already): every statement in it reads the file as it
+    was at the first, whatever another connection commits meanwhile."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")  # only read: nothing to keep

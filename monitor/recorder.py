@@ -222,6 +222,8 @@ class Recorder:
         self._screen_watched_from = 0.0
         self._screen_alarmed = False
         self._unreadable = UnreadableWatch()
+        #: The device's link was reported lost and not yet restored.
+        self._link_lost = False
         #: The server link's warning (another chair database uses this chair's login), set from its thread.
         self.server_warning: str | None = None
         self._server_warned: str | None = None
@@ -656,6 +658,7 @@ class Recorder:
             )
             return
         kind = EventKind.LINK_LOST if event.kind is LinkEventKind.LINK_LOST else EventKind.LINK_RESTORED
+        self._link_lost = kind is EventKind.LINK_LOST
         self.session.record(kind, event.t, None, detail=event.detail, device=self.source.device)
 
     def _collect_events(self) -> list[SessionEvent]:
@@ -876,6 +879,12 @@ class Recorder:
         s.advance(source.now())
         s.record(EventKind.DEVICE_CHANGED, s.now, user, driver=driver, port=port or "", device=source.device,
                  previous_device=previous.device)
+        if self._link_lost:
+            # The lost link was the device put away: its loss is over (the new device's own link reports for
+            # itself). Left open, its alarm never ended and, while it held, no "no value" alarm could start.
+            self._link_lost = False
+            s.record(EventKind.LINK_RESTORED, s.now, user, device=source.device,
+                     detail=f"the device was changed: {previous.device} is no longer used")
         self._audit("change_source", user, driver=driver, port=port or "")
         return source.device
 

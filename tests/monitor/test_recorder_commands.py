@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import Source
+from drivers.base import LinkEventKind, Source
 from drivers.core.readings import Reading
 from drivers.simulated.driver import SimulatedSource
 from monitor.alarms.engine import AlarmEngine
@@ -140,3 +140,41 @@ def test_only_the_reported_technical_events_can_be_put_on_the_timeline_by_others
     recorder.close()
     conditions = [e.detail.get("condition") for e in store.events(recorder.session.id) if e.kind is EventKind.TECHNICAL]
     assert conditions == ["guard_ended"]
+
+
+class _CableOut(SimulatedSource):
+    """The simulated monitor whose cable is pulled: its link is reported lost, and nothing comes any more."""
+
+    def pull(self) -> None:
+        self._link_event(LinkEventKind.LINK_LOST, self.now(), "port error: the device went away")
+        self.gone = True
+
+    def read(self, timeout: float) -> list[Reading]:
+        return [] if getattr(self, "gone", False) else super().read(timeout)
+
+
+def test_a_device_changed_while_its_link_is_lost_ends_the_loss(store: Store) -> None:
+    """The lost link's alarm never ended after a change of device (the new one's values flowing under "link lost"),
+    and while it held no "no value" alarm could start: a device sending no SpO2 was not alarmed."""
+    source = _CableOut(seed=1, speed=math.inf, start_time=T0)
+    recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(1, 40, 30),
+                                    nurse="AB", alarms=AlarmEngine())
+    for _ in range(30):
+        recorder.step()
+    source.pull()
+    for _ in range(5):
+        recorder.step()
+    assert any(a.condition == "link_lost" for a in recorder.alarms.snapshot(recorder.session.now).active)
+    new = SimulatedSource(scenario="probe_off", seed=2, speed=math.inf, start_time=recorder.session.now)
+    _run(recorder, "change_source", source=new, driver="simulated", port=None)
+    for _ in range(5):
+        recorder.step()
+    active = {a.condition for a in recorder.alarms.snapshot(recorder.session.now).active}
+    assert "link_lost" not in active
+    recorder.stop()
+    recorder.close()
+    kinds = [e.kind for e in store.events(recorder.session.id)]
+    changed = kinds.index(EventKind.DEVICE_CHANGED)
+    assert kinds.index(EventKind.LINK_LOST) < changed and EventKind.LINK_RESTORED in kinds[changed:]
+    [ended] = [a for a in store.alarms(recorder.session.id) if a.condition == "link_lost"]
+    assert ended.ended_at is not None

@@ -403,8 +403,9 @@ class Recorder:
             raise
         resumed_at = source.now()
         session.advance(resumed_at)
+        lost_cuff = {} if session.cuff_lost_at is None else {"cuff_lost_at": session.cuff_lost_at}
         session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(max(0.0, resumed_at - last), 1),
-                       last_data_at=last)
+                       last_data_at=last, **lost_cuff)
         store.audit("session_resumed", user=nurse, session_id=session_id)
         writer = StoreWriter(store.path, session_id, stored_numerics=store.reading_count(session_id))
         protocol = protocol or load_protocol(row.get("protocol"))

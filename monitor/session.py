@@ -306,6 +306,8 @@ class Session:
         #: The newest usable cuff value of any pressure (what "NIBP overdue" counts from).
         self.last_usable_nibp_at: float | None = None
         self.nibp_requested_at: float | None = None
+        #: A cuff started before an interruption whose value never came (set by :meth:`replay`; None: none).
+        self.cuff_lost_at: float | None = None
         #: When the cuff measurement that gave the newest value started (its request; else the value's own time):
         #: the cycle runs from start to start, as a monitor's automatic cycle does, not from value to start.
         self.last_cuff_started_at: float | None = None
@@ -666,5 +668,8 @@ class Session:
                 self.nibp_requested_at = requests[started - 1] if started else None
             self.observe(reading)
         if requests and (self.last_nibp_at is None or requests[-1] > self.last_nibp_at):
-            self.nibp_requested_at = requests[-1]  # a cuff started and not answered before the restart
+            # A cuff started and not answered before the restart: its value will not come to this process, so it
+            # holds up no new cuff (held as pending, it kept the next one back for 150 s while one was due).
+            self.cuff_lost_at = requests[-1]
+            self.nibp_requested_at = None
         self._outbox.clear()

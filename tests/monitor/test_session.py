@@ -12,6 +12,7 @@ from monitor.session import (
     NibpSchedule,
     Phase,
     Session,
+    SessionEvent,
     SessionRuleError,
     phase_step_text,
 )
@@ -241,3 +242,36 @@ def test_replay_keeps_the_cuff_cycle_from_the_start_of_the_last_cuff() -> None:
     again = Session("s1", T0, nibp_schedule=NibpSchedule(300, 300, 900))
     again.replay(s.take_events(), [r(435, Parameter.NIBP_SYS, 120), r(435, Parameter.NIBP_DIA, 80)])
     assert again.nibp_next_due() == T0 + 700
+
+
+def _event(t: float, kind: EventKind) -> SessionEvent:
+    return SessionEvent(T0 + t, kind, Phase.SETUP, "RN", {})
+
+
+# Stored before an interruption: events, cuff values (at, systolic); resumed at; then whether a cuff is due at
+# once, and the lost cuff's start.
+CUFF_AT_INTERRUPTION = [
+    # Start baseline starts the cuff; the program was killed before its value came.
+    ([(0, EventKind.BASELINE_STARTED), (0.5, EventKind.NIBP_REQUESTED)], [], 23.0, True, 0.5),
+    # The cuff started with the infusion (at 300 s; the baseline's at 1 s gave 120) was lost with the program.
+    ([(0, EventKind.BASELINE_STARTED), (1, EventKind.NIBP_REQUESTED), (300, EventKind.INFUSION_STARTED),
+      (300, EventKind.NIBP_REQUESTED)], [(40, 120)], 330.0, True, 300.0),
+    # Answered before the interruption: nothing lost, the next cuff comes on its cycle.
+    ([(0, EventKind.BASELINE_STARTED), (1, EventKind.NIBP_REQUESTED), (300, EventKind.INFUSION_STARTED),
+      (300, EventKind.NIBP_REQUESTED)], [(40, 120), (335, 124)], 360.0, False, None),
+]
+
+
+@pytest.mark.parametrize(("stored", "cuffs", "resumed", "due", "lost"), CUFF_AT_INTERRUPTION)
+def test_a_cuff_lost_at_an_interruption_holds_up_no_new_one(stored: list[tuple[float, EventKind]],
+                                                           cuffs: list[tuple[float, float]], resumed: float,
+                                                           due: bool, lost: float | None) -> None:
+    """Held as pending after the resume, the lost cuff kept the next one back for 150 s while the screen said one
+    was due (its value never comes to the new process)."""
+    s = Session("s", T0, SessionPlan(3, 40, 30))
+    readings = [r(t, p, v) for t, v in cuffs
+                for p, v in ((Parameter.NIBP_SYS, v), (Parameter.NIBP_DIA, 80), (Parameter.NIBP_MEAN, 93))]
+    s.replay([_event(t, kind) for t, kind in stored], readings)
+    s.advance(T0 + resumed)
+    assert s.nibp_due() is due
+    assert s.cuff_lost_at == (None if lost is None else T0 + lost)

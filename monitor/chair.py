@@ -32,6 +32,8 @@ from monitor.protocols import (
     check_states,
     respiratory_checks,
 )
+from monitor.score_corrections import correction_detail, standing_scores
+from monitor.score_corrections import scale_key as scale_key  # where the chair's callers have always found it
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 from monitor.wall_clock import clock_text
 
@@ -281,9 +283,13 @@ def start_check(protocol: Protocol, events: Iterable[SessionEvent]) -> StartChec
     return StartCheck(tuple(found), not planned, tuple(scores_missing(protocol, listed, ScoreMoment.BEFORE_INFUSION)))
 
 
-def scale_key(name: str) -> str:
-    """A score scale's name as compared: ``"CADSS-6"``, ``"cadss 6"`` and ``"CADSS6"`` are one scale."""
-    return name.replace("-", "").replace(" ", "").upper()
+def score_entry(args: Mapping[str, Any], events: Iterable[SessionEvent]) -> dict[str, Any]:
+    """What a checked score records: as entered, or (``corrects_last`` with a ``correction_reason``) as the
+    correction of the last score of its scale, which stays on the timeline superseded."""
+    entered = {k: v for k, v in args.items() if k not in ("corrects_last", "correction_reason")}
+    if args.get("corrects_last"):
+        entered.update(correction_detail(events, str(args.get("scale", "")), args.get("correction_reason")))
+    return entered
 
 
 def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: ScoreMoment) -> list[str]:
@@ -293,7 +299,7 @@ def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: S
     (:func:`discharge_window`: after the infusion's end, and after the infusion-end score where the protocol
     asks the same scale then): a sedation score from dosing says nothing about recovery.
     """
-    listed = list(events)
+    listed = standing_scores(events)
     given = _scored_at(listed)
     out = []
     for due in protocol.scores:
@@ -316,7 +322,7 @@ def discharge_window(protocol: Protocol, scale: str, events: Iterable[SessionEve
     the scale at the infusion's end (IV ketamine: CADSS-6 at both), the first score after the end is that
     one, and the pre-discharge score is a later, separate assessment.
     """
-    listed = list(events)
+    listed = standing_scores(events)
     ended = anchor_times(listed).get(Anchor.INFUSION_STOP)
     if ended is None:
         return []
@@ -333,7 +339,7 @@ def discharge_score_problems(protocol: Protocol, events: Iterable[SessionEvent])
     infusion, else 0: no dissociation). Only scales the protocol asks before discharge, and only scores
     given in their window (:func:`discharge_window`), are judged.
     """
-    listed = list(events)
+    listed = standing_scores(events)
     started = anchor_times(listed).get(Anchor.INFUSION_START)
     out: list[str] = []
     seen: set[str] = set()
@@ -342,14 +348,14 @@ def discharge_score_problems(protocol: Protocol, events: Iterable[SessionEvent])
         if due.when is not ScoreMoment.BEFORE_DISCHARGE or key in seen or key not in _DISCHARGE_VALUES:
             continue
         seen.add(key)
-        window = [v for v in (_value(e) for e in discharge_window(protocol, due.scale, listed)) if v is not None]
+        window = [v for v in (score_value(e) for e in discharge_window(protocol, due.scale, listed)) if v is not None]
         if not window:
             continue
         value = window[-1]
         if key == _CADSS:
             before = [e for e in listed if e.kind is EventKind.SCORE and started is not None and e.t < started
-                      and scale_key(str(e.detail.get("scale", ""))) == key and _value(e) is not None]
-            baseline = _value(max(before, key=lambda e: e.t)) if before else None
+                      and scale_key(str(e.detail.get("scale", ""))) == key and score_value(e) is not None]
+            baseline = score_value(max(before, key=lambda e: e.t)) if before else None
             baseline = 0.0 if baseline is None else baseline
             if value > baseline:
                 out.append(f"{due.scale} {value:g}: not back to the baseline {baseline:g}")
@@ -367,14 +373,19 @@ def score_text(detail: Mapping[str, Any], short: bool = False) -> str:
     the few words a chart marker has room for)."""
     scale, value = detail.get("scale", "score"), detail.get("value", "")
     if scale_key(str(scale)) != _RESPIRATION_KEY or "depression" not in detail:
-        return f"{scale} {value}".strip()
-    seen = detail["depression"] is True
-    if short:
-        return f"resp. {value}/min{', depression' if seen else ''}"
-    return f"{scale} {value}/min, {'respiratory depression seen' if seen else 'no respiratory depression'}"
+        text = f"{scale} {value}".strip()
+    else:
+        seen = detail["depression"] is True
+        text = (f"resp. {value}/min{', depression' if seen else ''}" if short else
+                f"{scale} {value}/min, {'respiratory depression seen' if seen else 'no respiratory depression'}")
+    if detail.get("corrects_at") is not None:
+        text += (f" (corrects {detail.get('corrected_value')})" if short else
+                 f", correcting {scale} {detail.get('corrected_value')} entered in error: "
+                 f"{detail.get('correction_reason', '')}")
+    return text
 
 
-def _value(event: SessionEvent) -> float | None:
+def score_value(event: SessionEvent) -> float | None:
     """A score's numeric value (None for a word such as a respiration answer)."""
     raw = event.detail.get("value")
     if isinstance(raw, bool):
@@ -407,7 +418,7 @@ def scores_due(
     until given after it; ``before_discharge`` during recovery until given in its window
     (:func:`discharge_window`).
     """
-    listed = list(events)
+    listed = standing_scores(events)
     anchors = anchor_times(listed)
     started = anchors.get(Anchor.INFUSION_START)
     ended = anchors.get(Anchor.INFUSION_STOP)  # the stop, or recovery entered without one

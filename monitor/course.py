@@ -227,6 +227,16 @@ class _Timeline:
     discharge: dict[str, Any] | None = None
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @staticmethod
+    def _add_score(figures: list[float], detail: Mapping[str, Any]) -> None:
+        """One score's value; a correction takes the place of the value it corrects (entered in error)."""
+        wrong = _number(detail.get("corrected_value")) if detail.get("corrects_at") is not None else None
+        if wrong is not None and wrong in figures:
+            figures.remove(wrong)
+        value = _number(detail.get("value"))
+        if value is not None:
+            figures.append(value)
+
     def add(self, t: float, kind: EventKind, detail: dict[str, Any]) -> None:
         moment = _MOMENTS.get(kind)
         if moment is not None:
@@ -245,11 +255,9 @@ class _Timeline:
             add_rate_change(self.rate_changes, t, detail)
         elif kind is EventKind.SCORE:
             scale = str(detail.get("scale", "")).upper()
-            value = _number(detail.get("value"))
-            if value is not None and scale == "MOAA/S":
-                self.moaas.append(value)
-            elif value is not None and scale in ("CADSS-6", "CADSS"):
-                self.cadss.append(value)
+            figures = self.moaas if scale == "MOAA/S" else self.cadss if scale in ("CADSS-6", "CADSS") else None
+            if figures is not None:
+                self._add_score(figures, detail)
         elif kind is EventKind.QUICK_EVENT:
             text = f"{detail.get('event', '')} {detail.get('text', '')} {detail.get('label', '')}".lower()
             if any(word in text for word in NAUSEA_WORDS):

@@ -779,6 +779,7 @@ class Recorder:
             if name == "score":
                 chair.check_score(str(args.get("scale", "")), args.get("value"), args.get("items"),
                                   args.get("depression"))
+                args = chair.score_entry(args, self.watch.events)
             kind = EventKind(name)
             event = s.record(kind, None, user, **args)
             if name in ("score", "discharge_scored", "addendum"):

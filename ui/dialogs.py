@@ -17,6 +17,7 @@ from PySide6.QtGui import QFontMetrics, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -304,6 +305,53 @@ class TextDialog(QDialog):
         self.set_text(draft)
         if isinstance(self.editor, QPlainTextEdit):
             self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
+
+
+class ScoreCorrection(QWidget):
+    """Offered in a score dialog when the scale was entered before in the session: the score being entered
+    corrects the last one, entered in error, for the reason given (the wrong one stays on the timeline)."""
+
+    def __init__(self, parent: QWidget | None, scale: str, last: str) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.box = QCheckBox(f"Corrects the last {scale}, {last}, entered in error (&C)")
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("reason for the correction (required)")
+        self.reason.setAccessibleName(f"Reason the last {scale} is corrected")
+        self.reason.setEnabled(False)
+        self.box.toggled.connect(self._ticked)
+        layout.addWidget(self.box)
+        layout.addWidget(self.reason)
+
+    def _ticked(self, on: bool) -> None:
+        self.reason.setEnabled(on)
+        if on:
+            self.reason.setFocus()
+
+    def command_args(self) -> dict[str, Any]:
+        """What the score command adds: nothing, or the correction of the last entry with its reason."""
+        if not self.box.isChecked():
+            return {}
+        return {"corrects_last": True, "correction_reason": self.reason.text().strip()}
+
+
+def correction_args(dialog: QDialog) -> dict[str, Any]:
+    """The correction a score dialog carries (none when it offered none or it was left unticked)."""
+    offered = dialog.findChild(ScoreCorrection)
+    return offered.command_args() if offered is not None else {}
+
+
+def offer_correction(dialog: QDialog, scale: str, last: str | None) -> None:
+    """Put the correction choice above the dialog's buttons, when there is a last entry (``last``) to correct."""
+    if last is None:
+        return
+    layout = dialog.layout()
+    offered = ScoreCorrection(dialog, scale, last)
+    if isinstance(layout, QFormLayout):
+        layout.insertRow(max(layout.rowCount() - 2, 0), offered)
+    elif isinstance(layout, QVBoxLayout):
+        layout.insertWidget(layout.count() - 1, offered)
 
 
 class LevelDialog(QDialog):

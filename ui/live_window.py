@@ -49,6 +49,7 @@ from monitor.labels import PARAMETER_LABELS
 from monitor.protocols import RESPIRATION_SCALE, Measure
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
+from monitor.score_corrections import last_score
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
 from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
@@ -79,6 +80,8 @@ from ui.dialogs import (
     ReasonConfirmDialog,
     SignedInUser,
     TextDialog,
+    correction_args,
+    offer_correction,
 )
 from ui.guard_link import GuardBeat, GuardLink
 from ui.idle_lock import IdleLock, auto_lock_minutes
@@ -980,17 +983,26 @@ class LiveWindow(DialogHost, QMainWindow):
             return
 
         def record(dialog: QDialog) -> None:
-            self.send("score", scale="MOAA/S", value=dialog.value())  # type: ignore[attr-defined]
+            self.send("score", scale="MOAA/S", value=dialog.value(),  # type: ignore[attr-defined]
+                      **correction_args(dialog))
 
-        self._open(LevelDialog(self, "MOAA/S", MOAAS_LEVELS, 5), record)
+        self._open(self._score_dialog(LevelDialog(self, "MOAA/S", MOAAS_LEVELS, 5), "MOAA/S"), record)
+
+    def _score_dialog(self, dialog: QDialog, scale: str) -> QDialog:
+        """A score dialog offering to correct the last entry of its scale, when the session has one."""
+        last = last_score(self.events, scale)
+        offer_correction(dialog, scale, None if last is None else
+                         f"{chair.score_text(last.detail, short=True)} at {clock_text(last.t)}")
+        return dialog
 
     def score_rass(self) -> None:
         """RASS +4 to -5 (R, then the number; Enter keeps 0 alert and calm)."""
         if self._blocked():
             return
         self._open(
-            LevelDialog(self, "RASS", RASS_LEVELS, 0),
-            lambda d: self.send("score", scale="RASS", value=d.value()),  # type: ignore[attr-defined]
+            self._score_dialog(LevelDialog(self, "RASS", RASS_LEVELS, 0), "RASS"),
+            lambda d: self.send("score", scale="RASS", value=d.value(),  # type: ignore[attr-defined]
+                                **correction_args(d)),
         )
 
     def score_cadss(self) -> None:
@@ -998,8 +1010,9 @@ class LiveWindow(DialogHost, QMainWindow):
         if self._blocked():
             return
         self._open(
-            CadssDialog(self),
-            lambda d: self.send("score", scale="CADSS-6", value=d.total(), items=d.scores()),  # type: ignore[attr-defined]
+            self._score_dialog(CadssDialog(self), "CADSS-6"),
+            lambda d: self.send("score", scale="CADSS-6", value=d.total(), items=d.scores(),  # type: ignore[attr-defined]
+                                **correction_args(d)),
         )
 
     @property
@@ -1012,9 +1025,9 @@ class LiveWindow(DialogHost, QMainWindow):
         if not self._asks_breathing or self._blocked():
             return
         self._open(
-            RespirationDialog(self),
+            self._score_dialog(RespirationDialog(self), RESPIRATION_SCALE),
             lambda d: self.send("score", scale=RESPIRATION_SCALE, value=d.breaths(),  # type: ignore[attr-defined]
-                                depression=d.depression_seen()),  # type: ignore[attr-defined]
+                                depression=d.depression_seen(), **correction_args(d)),  # type: ignore[attr-defined]
         )
 
     # -- alarms ----------------------------------------------------------------------------------

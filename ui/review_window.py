@@ -58,6 +58,7 @@ from monitor.app.stores import RecordSource
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.labels import PARAMETER_LABELS
+from monitor.score_corrections import superseded, superseded_text
 from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
 from monitor.store import SessionNotFound, StoreError
 from monitor.wall_clock import clock_text
@@ -172,8 +173,9 @@ def duration(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d} min"
 
 
-def event_detail(event: SessionEvent) -> str:
-    """What an entry of the timeline says, in one line."""
+def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None) -> str:
+    """What an entry of the timeline says, in one line (``superseded_by``: the correction of a score entered in
+    error, which the line names)."""
     detail = dict(event.detail)
     kind = event.kind
     entry = chair.entry_text(event)
@@ -181,6 +183,8 @@ def event_detail(event: SessionEvent) -> str:
         return entry
     if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM):
         text = review.addendum_text(event)
+        if superseded_by is not None:
+            text += f"   ({superseded_text(superseded_by, clock(superseded_by.t))})"
         if kind is EventKind.ADDENDUM and detail.get("refers_to_at") is not None:
             text += f"   (about {clock(float(detail['refers_to_at']))})"
         return text
@@ -688,7 +692,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._event_rows = sorted((e for e in record.events if e.kind not in HIDDEN_EVENTS), key=lambda e: e.t)
         words = record.phase_words
         rows = []
-        for e in self._event_rows:
+        replaced = superseded(self._event_rows)
+        for index, e in enumerate(self._event_rows):
             addendum = e.kind is EventKind.ADDENDUM
             colour = ADDENDUM_COLOUR if addendum else None
             by = e.user or ""
@@ -698,7 +703,7 @@ class ReviewWindow(DialogHost, QMainWindow):
                 _cell(clock(e.t, date=True) if addendum else clock(e.t), colour=colour, italic=addendum),
                 _cell("after completion" if addendum else words[e.phase], colour=colour, italic=addendum),
                 _cell(_event_name(e.kind, words), colour=colour, bold=addendum),
-                _cell(event_detail(e), colour=colour, italic=addendum),
+                _cell(event_detail(e, replaced.get(index)), colour=colour, italic=addendum),
                 _cell(by, colour=colour),
             ])
         _fill(self.event_table, rows)

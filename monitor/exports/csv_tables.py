@@ -16,6 +16,7 @@ from typing import IO, Final
 from drivers.core.readings import iso_utc
 from monitor import chair
 from monitor.exports.data import SessionRecord
+from monitor.score_corrections import is_correction, superseded, superseded_text
 
 EVENT_COLUMNS: Final = ("timestamp", "elapsed_s", "phase", "kind", "user", "text", "detail_json")
 ALARM_COLUMNS: Final = (
@@ -58,11 +59,17 @@ def write_events(record: SessionRecord, stream: IO[str]) -> None:
     out = csv.writer(stream, lineterminator="\n")
     out.writerow(EVENT_COLUMNS)
     start = record.started_at
-    for e in record.events:
+    replaced = superseded(record.events)
+    for index, e in enumerate(record.events):
         detail = dict(e.detail)
+        text = str(detail.get("text") or chair.entry_text(e) or "")
+        if is_correction(e):
+            text = chair.score_text(detail)
+        if index in replaced:
+            text = f"{chair.score_text(detail)} ({superseded_text(replaced[index], iso_utc(replaced[index].t))})"
         out.writerow((
             iso_utc(e.t), f"{e.t - start:.3f}", e.phase.value, e.kind.value,
-            _text(e.user), _text(str(detail.get("text") or chair.entry_text(e) or "")),
+            _text(e.user), _text(text),
             json.dumps(detail, ensure_ascii=False, sort_keys=True),
         ))
 

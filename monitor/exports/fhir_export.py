@@ -48,6 +48,8 @@ INTERPRETATION_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-Observa
 ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 IDENTIFIER_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
 SESSION_ID_SYSTEM: Final = "urn:infusion-monitor:session"
+#: The program's own codes of the scores entered at the chair (MOAA/S, RASS, CADSS-6), as no LOINC code names them.
+SCORE_SYSTEM: Final = "urn:infusion-monitor:score"
 #: Encounter extensions: the alarm profile the session ran under and whether its record verified.
 RECORD_EXTENSION: Final = "urn:infusion-monitor:record:"
 DATA_ABSENT_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
@@ -373,6 +375,8 @@ def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: 
                 for number, answer in enumerate(score.answers, start=1)
             ],
         })
+    out += [_score_observation(record.id, result, survey, patient_url, encounter_url)
+            for result in treatment.score_results(record)]
     dose = found.dose
     if dose.plan is not None and dose.started_at is not None:
         plan = dose.plan
@@ -418,6 +422,25 @@ def treatment_resources(record: SessionRecord, patient_url: str, encounter_url: 
             "note": [{"text": "; ".join(notes)}],
         })
     return out
+
+
+def _score_observation(session_id: str, result: treatment.CodedResult, category: list[dict[str, Any]],
+                       patient_url: str, encounter_url: str) -> dict[str, Any]:
+    """A score entered at the chair; one entered in error keeps its place with the status ``entered-in-error``,
+    and the one that corrects it is ``corrected`` and says what it replaced."""
+    return {
+        "resourceType": "Observation",
+        "id": _id(session_id, result.code, f"{result.t:.3f}"),
+        "status": result.status,
+        "category": category,
+        "code": {"coding": [{"system": SCORE_SYSTEM, "code": result.code, "display": result.display}],
+                 "text": result.display},
+        "subject": {"reference": patient_url},
+        "encounter": {"reference": encounter_url},
+        "effectiveDateTime": iso_utc(result.t),
+        "valueQuantity": {"value": result.value, "unit": result.unit, "system": UCUM_SYSTEM, "code": result.unit},
+        "note": [{"text": result.text}],
+    }
 
 
 def _bundle_shell(record: SessionRecord) -> dict[str, Any]:

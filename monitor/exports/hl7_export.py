@@ -286,14 +286,21 @@ def _patient_segments(patient: PatientIdentity, visit: str) -> tuple[str, str]:
     return pid, f"PV1||O|||||||||||||||||{escape(visit)}"
 
 
+#: OBX-11 (HL7 table 0085) for an entered result's status: final ``F``; a score entered in error ``W`` (posted
+#: as wrong); its correction ``C`` (replaces the final result).
+_RESULT_STATUS: Final = {"final": "F", "entered-in-error": "W", "corrected": "C"}
+
+
 def clinical_obx(results: Sequence[CodedResult], first_index: int = 1) -> list[str]:
-    """OBX segments for entered results (questionnaire totals, dose figures): OBX-11 ``F``, entered by staff."""
+    """OBX segments for entered results (questionnaire totals, dose figures, scores), entered by staff: OBX-11
+    ``F``, or for a score corrected in the session ``W`` for the wrong entry and ``C`` for its correction."""
     out = []
     for index, result in enumerate(results, start=first_index):
         system = "LN" if result.loinc else LOCAL_SYSTEM_HL7
         ucum = escape(result.unit)
         fields = ["OBX", str(index), "NM", f"{escape(result.code)}^{escape(result.display)}^{system}", "",
-                  f"{result.value:g}", f"{ucum}^{ucum}^UCUM", "", "", "", "", "F", "", "", hl7_time(result.t)]
+                  f"{result.value:g}", f"{ucum}^{ucum}^UCUM", "", "", "", "", _RESULT_STATUS[result.status], "", "",
+                  hl7_time(result.t)]
         out.append("|".join(fields))
     return out
 
@@ -307,8 +314,9 @@ def _clinical_message(results: Sequence[CodedResult], control_id: str, patient: 
 def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] | None = None) -> list[str]:
     """Every ORU^R01 message of a session, in time order (ranges: the options', else the built-in).
 
-    Besides the device's observation sets, questionnaire totals (PHQ-9 44261-6, GAD-7 70274-6) and
-    the dose (planned, per kg, delivered; local codes) go out as messages of their own.
+    Besides the device's observation sets, questionnaire totals (PHQ-9 44261-6, GAD-7 70274-6),
+    the dose (planned, per kg, delivered; local codes) and the chair's scores (local codes; a score
+    corrected in the session as OBX-11 ``W`` then ``C``) go out as messages of their own.
     """
     return list(iter_messages(record, ranges))
 

@@ -19,6 +19,7 @@ from drivers.core.readings import Flag, Parameter, Reading, iso_utc
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
 from monitor.exports.treatment import summary
+from monitor.score_corrections import superseded
 from monitor.store import alarm_row
 
 
@@ -76,10 +77,14 @@ def small_parts(record: SessionRecord) -> dict[str, Any]:
         # Escalation times are stored as epoch seconds; the export speaks ISO 8601 throughout.
         item["escalations"] = [dict(step.as_dict(), at=_time(step.at)) for step in a.escalations]
         alarms.append(item)
-    events = [
+    events: list[dict[str, Any]] = [
         {"t": iso_utc(e.t), "kind": e.kind.value, "phase": e.phase.value, "user": e.user, "detail": dict(e.detail)}
         for e in record.events
     ]
+    for index, by in superseded(record.events).items():
+        # A score entered in error: kept, and said to be superseded by the correction that follows it.
+        events[index]["superseded_by"] = {"t": iso_utc(by.t), "user": by.user, "value": by.detail.get("value"),
+                                          "reason": by.detail.get("correction_reason")}
     treatment = summary(record).as_dict(iso_utc)
     return {"session": session, "treatment": treatment, "alarms": alarms, "events": events}
 

@@ -44,6 +44,7 @@ from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord, StoredReadings
 from monitor.exports.deferred import Finish
 from monitor.labels import LABELS
+from monitor.score_corrections import superseded, superseded_text
 from monitor.session import EventKind, Phase, phase_step_text
 
 PHASE_COLOURS: Final = {
@@ -633,10 +634,14 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
 
     rows = [["Time", "Kind", "By", "Detail"]]
     words = record.phase_words
-    for e in record.events:
+    replaced = superseded(record.events)
+    for at, e in enumerate(record.events):
         if e.kind in NOTE_KINDS:
             kind = "addendum (after completion)" if e.kind is EventKind.ADDENDUM else e.kind.value
-            for index, piece in enumerate(note_rows(_event_sentence(e, words))):
+            sentence = _event_sentence(e, words)
+            if at in replaced:
+                sentence += " - " + pdf_fonts.printable(superseded_text(replaced[at], clock.both(replaced[at].t)))
+            for index, piece in enumerate(note_rows(sentence)):
                 if index == 0:
                     rows.append([clock.both(e.t), kind, _p(e.user or "-", small), _p(piece, small)])
                 else:

@@ -2,8 +2,8 @@
 
 Everything comes from the record's timeline (so a de-identified, time-shifted record gives a
 de-identified, time-shifted summary). The JSON export carries :meth:`TreatmentSummary.as_dict`;
-HL7 and FHIR take :func:`coded_results` - the outcome totals with their LOINC codes and the dose
-figures with the program's own codes, as no LOINC code names a ketamine dose.
+HL7 and FHIR take :func:`coded_results` - the outcome totals with their LOINC codes, the dose
+figures and the chair's scores with the program's own codes, as no LOINC code names a ketamine dose.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from monitor import rems
+from drivers.core.readings import iso_utc
+from monitor import chair, rems
 from monitor.checklist import current_checklist
 from monitor.dose import DoseRecord, dose_record, interventions
 from monitor.exports.data import SessionRecord
 from monitor.outcomes import OutcomeScore, outcome_scores, questionnaire
-from monitor.protocols import DEFAULT_PROTOCOL
+from monitor.protocols import DEFAULT_PROTOCOL, RESPIRATION_SCALE
+from monitor.score_corrections import is_correction, scale_key, superseded, superseded_text
 from monitor.session import EventKind
 
 LOINC: Final = "LN"
@@ -37,6 +39,9 @@ class CodedResult:
     t: float
     #: Band or note as text (e.g. "moderate"), empty when none.
     text: str = ""
+    #: How the result stands, in FHIR's Observation status words: ``final``; a score entered in error
+    #: ``entered-in-error``; the score that corrects it ``corrected``.
+    status: str = "final"
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,30 @@ def coded_results(record: SessionRecord) -> list[CodedResult]:
                 max(float(ended), dose.started_at) if ended is not None else dose.started_at)
             out.append(CodedResult("dose-delivered-mg", f"{drug} delivered dose", False, dose.delivered_mg, "mg",
                                    until))
+    out += score_results(record)
     out.sort(key=lambda r: r.t)
+    return out
+
+
+def score_results(record: SessionRecord) -> list[CodedResult]:
+    """The scores entered at the chair (MOAA/S, RASS, CADSS-6, respiratory checks) with the program's own codes,
+    as no LOINC code names them; a score entered in error stays, said to be so, before its correction."""
+    events = list(record.events)
+    replaced = superseded(events)
+    out: list[CodedResult] = []
+    for index, e in enumerate(events):
+        value = chair.score_value(e) if e.kind is EventKind.SCORE else None
+        if value is None:
+            continue
+        scale = str(e.detail.get("scale", ""))
+        status = "entered-in-error" if index in replaced else "corrected" if is_correction(e) else "final"
+        unit = "/min" if scale_key(scale) == scale_key(RESPIRATION_SCALE) else "{score}"
+        text = chair.score_text(e.detail)
+        if index in replaced:
+            text += f" ({superseded_text(replaced[index], iso_utc(replaced[index].t))})"
+        code = "".join(ch for ch in scale_key(scale).lower() if ch.isalnum())
+        out.append(CodedResult(f"score-{code}", scale, False, value, unit, e.t,
+                               text, status))
     return out
 
 

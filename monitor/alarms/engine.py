@@ -608,6 +608,15 @@ class AlarmEngine:
         the condition's end where that was known) and say that the recording was interrupted.
         """
         count = 0
+        stored = tuple(stored)
+        # A blood-pressure breach waiting for its confirming cuff when the recording stopped still waits for it:
+        # the confirmation was lost with the process (the next cuff came on its cycle, minutes later).
+        if self.profile.nibp_confirm and any(
+                alarm.state is not AlarmState.ENDED and alarm.kind is AlarmKind.PHYSIOLOGICAL
+                and alarm.parameter in NIBP_RULE_PARAMETERS and CONFIRMED not in alarm.shown for alarm in stored):
+            self._nibp_breach = True
+            self._confirm = "wanted"
+            self._confirm_due = at
         for alarm in stored:
             if alarm.state is AlarmState.ENDED:
                 continue

@@ -82,3 +82,27 @@ def test_a_latched_unacknowledged_desaturation_is_still_on_screen_after_resume(d
     # claim it is over.
     assert [(a.condition, a.state.value) for a in carried] == [("spo2_low_severe", "latched")]
     assert "before the recording was interrupted" in carried[0].shown
+
+
+def test_a_blood_pressure_breach_waiting_for_its_confirming_cuff_gets_it_after_resume(db_path: Path) -> None:
+    """Killed between SBP > 180 and its confirming cuff (30 s later): the resumed recording never started that cuff;
+    the next one came on its cycle, minutes later. It now starts it at once."""
+    session_id, _last = _killed_during(db_path, "hypertension", "nibp_sys_crisis")
+    store = Store(db_path)
+    try:
+        waiting = [a for a in store.alarms(session_id) if a.state != "ended" and a.condition.startswith("nibp_")
+                   and "repeat NIBP to confirm" in a.shown]
+        assert waiting, "the breach was waiting for its confirming cuff when the program died"
+        spec = SessionSpec(device=DeviceSpec(driver="simulated", scenario="hypertension", speed=math.inf),
+                           resume=session_id)
+        rec = start_session(spec, store, Principal("RN", "nurse"), lambda _w: None)
+        resumed_at = rec.session.now
+        for _ in range(5):
+            rec.step()
+        rec.flush()
+        requests = [e for e in store.events(session_id) if e.kind.value == "nibp_requested" and e.t >= resumed_at]
+        rec.run(until=lambda r: True)
+    finally:
+        store.close()
+    assert requests and requests[0].detail.get("reason") == "confirm alarm", [e.detail for e in requests]
+    assert requests[0].t - resumed_at < 5.0

@@ -62,23 +62,24 @@ def chair_name(flag_value: str | None, user: UserConfig | None = None) -> str:
 class LivePublisher:
     """A recorder listener that hands the live status to the replicator, at most every :data:`LIVE_INTERVAL_S`.
 
-    A change in the active alarms goes at once: the station must not learn of an alarm late.
+    A change in the active alarms or of the phase goes at once: the station must not learn of an alarm late, nor
+    miss that a session completed (the recording ends right after it, and the last word sent stays).
     """
 
     def __init__(self, replicator: Replicator) -> None:
         self.replicator = replicator
         self._last = 0.0
-        self._alarm_ids: tuple[tuple[str, bool], ...] = ()
+        self._said: tuple[object, ...] = ()
 
     def __call__(self, update: Any) -> None:
         """Called on the recorder thread after each loop turn."""
         now = time.monotonic()
         active = getattr(update.alarms, "active", ())
-        alarm_ids = tuple((a.id, a.silenced) for a in active)
-        if now - self._last < LIVE_INTERVAL_S and alarm_ids == self._alarm_ids:
+        said = (update.status.phase, *((a.id, a.silenced) for a in active))
+        if now - self._last < LIVE_INTERVAL_S and said == self._said:
             return
         self._last = now
-        self._alarm_ids = alarm_ids
+        self._said = said
         self.replicator.publish(live_document(update))
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.core.readings import Parameter
+from monitor.session import Phase
 
 _SHOWN = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 
@@ -101,7 +102,9 @@ def live_document(update: Any) -> dict[str, Any]:
             }
         )
     return {
-        "active": True,
+        # A completed session is no longer live: its tile leaves the station (kept "active", the chair's window
+        # left open between patients was called "MONITORING STALLED" a few seconds later, for every chair).
+        "active": status.phase is not Phase.COMPLETE,
         "session_id": status.session_id,
         "now": status.now,
         "phase": status.phase.value,

@@ -342,3 +342,34 @@ def test_a_chair_row_removed_by_an_admin_leaves_the_station_at_its_reconnection(
         assert chair.model.views() == []
     finally:
         chair.shut()
+
+
+def test_a_completed_session_leaves_the_station_and_is_never_called_stalled(db_path: Path) -> None:
+    """The chair's window stays open between patients, its replicator beating with the last status: that status
+    said "active" with a clock standing still, so the station called every chair that had discharged its patient
+    "MONITORING STALLED" 6 s later. The completion is published at once, and is not live."""
+
+    class Published:
+        def __init__(self) -> None:
+            self.documents: list[dict[str, Any]] = []
+
+        def publish(self, document: dict[str, Any]) -> None:
+            self.documents.append(document)
+
+    published = Published()
+    store = Store(db_path)
+    try:
+        recorder = _recorder(store, 5, "baseline:1,infusion:2,recovery:1")
+        recorder.add_listener(LivePublisher(published))  # type: ignore[arg-type]
+        recorder.run(until=lambda r: r.session.phase.value == "complete")
+    finally:
+        store.close()
+    last = parse_tile(published.documents[-1])
+    assert last.phase == "complete" and not last.active
+    clock = [0.0]
+    model = StationModel(clock=lambda: clock[0])
+    model.apply(ChairReport("chair_1", "Chair 1", parse_tile(published.documents[-2]), "MRN-1", None))
+    model.apply(ChairReport("chair_1", "Chair 1", last, "MRN-1", None))
+    clock[0] = 60.0  # a minute of heartbeats repeating the last status
+    model.apply(ChairReport("chair_1", "Chair 1", last, "MRN-1", None))
+    assert model.views() == [] and model.station_alarms() == []

@@ -50,8 +50,8 @@ from drivers.hl7.v2 import AckUnreadable, read_ack
 from drivers.settings import SettingsError
 from drivers.transport.mllp import MllpClient, parse_target
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
-from monitor.exports.data import DeviceLookup
-from monitor.exports.hl7_export import ObservationSet, PatientIdentity, observation_sets, oru_message
+from monitor.exports.data import DeviceBySource, device_uses
+from monitor.exports.hl7_export import DeviceOf, ObservationSet, PatientIdentity, observation_sets, oru_message
 from monitor.session import EventKind
 from monitor.store import Store, StoreError, feed_queue
 
@@ -365,30 +365,32 @@ class Feed:
         patient = PatientIdentity.from_patient(
             store.patient_row(session.get("patient_id")), session_id, self.identifier_system
         )
-        # The device that measured each set: the session's first, then each one it was changed to.
-        device_at = DeviceLookup(session.get("device") or None, (
-            (t, json.loads(detail or "{}").get("device"))
-            for _sid, t, _kind, detail in store.events_of_kinds([session_id], [EventKind.DEVICE_CHANGED])))
+        # The device that measured each value, from its source id and the devices the session was started on,
+        # changed to or resumed on.
+        device_of = DeviceBySource(device_uses(session, (
+            (t, EventKind(kind), json.loads(detail or "{}"))
+            for _sid, t, kind, detail in store.events_of_kinds(
+                [session_id], [EventKind.DEVICE_CHANGED, EventKind.SESSION_RESUMED]))))
         prefix = session_id[:12].upper()
         queued_at = self._clock()
         messages: list[feed_queue.QueuedMessage] = []
         for obs in observation_sets(readings):
             control_id = f"{prefix}L{number:07d}"
             number += 1
-            text = self._message(obs, control_id, patient, session_id, device_at(obs.t))
+            text = self._message(obs, control_id, patient, session_id, device_of)
             messages.append(feed_queue.QueuedMessage(control_id, obs.t, queued_at, text))
         feed_queue.enqueue(store, session_id, messages, rows[-1][0], number)
         return len(messages)
 
     def _message(
-        self, obs: ObservationSet, control_id: str, patient: PatientIdentity, session_id: str, device: str | None
+        self, obs: ObservationSet, control_id: str, patient: PatientIdentity, session_id: str, device_of: DeviceOf
     ) -> str:
         return oru_message(
             obs,
             control_id=control_id,
             patient=patient,
             visit=session_id,
-            device=device,
+            device_of=device_of,
             ranges=self.ranges,
             enhanced=self.config.ack_mode == "enhanced",
         )

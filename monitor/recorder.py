@@ -404,8 +404,10 @@ class Recorder:
         resumed_at = source.now()
         session.advance(resumed_at)
         lost_cuff = {} if session.cuff_lost_at is None else {"cuff_lost_at": session.cuff_lost_at}
+        # The device resumed on is named: it may not be the one in use when the recording stopped, and the exports
+        # name the device of each value from these events.
         session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(max(0.0, resumed_at - last), 1),
-                       last_data_at=last, **lost_cuff)
+                       last_data_at=last, driver=source.name, device=source.device, **lost_cuff)
         store.audit("session_resumed", user=nurse, session_id=session_id)
         writer = StoreWriter(store.path, session_id, stored_numerics=store.reading_count(session_id))
         protocol = protocol or load_protocol(row.get("protocol"))

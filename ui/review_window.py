@@ -173,6 +173,15 @@ def duration(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d} min"
 
 
+def _devices_words(record: SessionRecord) -> str:
+    """Every device the session used, for the header: "device X", or "devices X, then Y" after a change."""
+    used = record.devices_used()
+    if len(used) < 2:
+        s = record.session
+        return f"device {s.get('device') or s.get('driver') or '—'}"
+    return "devices " + ", then ".join(use.device for use in used)
+
+
 def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None) -> str:
     """What an entry of the timeline says, in one line (``superseded_by``: the correction of a score entered in
     error, which the line names)."""
@@ -207,7 +216,8 @@ def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None)
     if kind is EventKind.DEVICE_CHANGED:
         return f"{detail.get('previous_device', '?')} → {detail.get('device', '?')}"
     if kind is EventKind.SESSION_RESUMED and detail.get("gap_s") is not None:
-        return f"gap {duration(float(detail['gap_s']))}"
+        on = detail.get("device") or detail.get("driver")
+        return f"gap {duration(float(detail['gap_s']))}" + (f" · on {on}" if on else "")
     shown = {k: v for k, v in detail.items() if not k.endswith("_at") and k != "t"}
     return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) if shown else ""
 
@@ -629,7 +639,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         nurses = sorted({e.user for e in record.events if e.user} | ({s["nurse"]} if s.get("nurse") else set()))
         self.session_label.setText(
             f"Started {clock(record.started_at, date=True)} · {length_text(length)} · {phases_text(phases)} · "
-            f"staff {', '.join(nurses) or '—'} · device {s.get('device') or s.get('driver') or '—'} · "
+            f"staff {', '.join(nurses) or '—'} · {_devices_words(record)} · "
             f"session {record.id[:8]} · alarm profile {record.alarm_profile} · "
             f"{record.verification or 'checking the record…'}"
         )

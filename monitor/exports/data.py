@@ -34,7 +34,10 @@ from monitor.protocols import DEFAULT_PROTOCOL, Protocol, ProtocolError, load_pr
 from monitor.session import PHASE_START_EVENT, PLAIN_PHASE_WORDS, EventKind, Phase, SessionEvent
 from monitor.store import Reader, Store
 
-__all__ = ["ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings", "load"]
+__all__ = [
+    "DeviceBySource", "DeviceUse", "ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings",
+    "load",
+]
 
 _START_KINDS = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
 
@@ -43,7 +46,8 @@ RELATIVE_EPOCH: Final = 946_684_800.0
 REMOVED: Final = "[removed]"
 #: Event detail keys dropped from a de-identified export: a device's description or serial number,
 #: and the patient's key (random, but it would link one patient's sessions across exports).
-_DEVICE_KEYS: Final = frozenset({"device", "serial", "serial_number", "device_serial", "patient_key"})
+_DEVICE_KEYS: Final = frozenset(
+    {"device", "previous_device", "serial", "serial_number", "device_serial", "patient_key"})
 #: Keys of event details and alarm escalations that hold a moment in time.
 _TIME_KEY = re.compile(r"^(t|at|.*_at)$")
 #: FHIR numerics: one observation per parameter per this many seconds (0: every value).
@@ -197,13 +201,27 @@ class SessionRecord:
         """A function-like object giving the phase at a time."""
         return PhaseLookup(self.events)
 
-    def device_at(self) -> DeviceLookup:
-        """A function-like object giving the device that measured at a time (None when de-identified)."""
-        if self.deidentified:
-            return DeviceLookup(None)
-        first = self.session.get("device")
-        return DeviceLookup(str(first) if first else None,
-                            ((e.t, e.detail.get("device")) for e in self.events if e.kind is EventKind.DEVICE_CHANGED))
+    def device_uses(self) -> tuple[DeviceUse, ...]:
+        """Each device the session was started on, changed to or resumed on, in time order."""
+        return device_uses(self.session, ((e.t, e.kind, e.detail) for e in self.events))
+
+    def device_of(self) -> DeviceBySource:
+        """A function-like object naming the device that measured a reading (None when de-identified)."""
+        return DeviceBySource(() if self.deidentified else self.device_uses(), named=not self.deidentified)
+
+    def devices_used(self) -> tuple[DeviceUse, ...]:
+        """Every device the session used (driver and description), each once, in the order first used."""
+        first: dict[tuple[str, str], DeviceUse] = {}
+        for use in self.device_uses():
+            first.setdefault((use.driver, use.device), use)
+        return tuple(first.values())
+
+    def devices_text(self) -> str:
+        """Every device the session used, for a header: "<description> (driver <name>)", joined by "; then"."""
+        used = self.devices_used()
+        if not used:
+            return f"{self.session.get('device') or '-'} (driver {self.session.get('driver') or '-'})"
+        return "; then ".join(f"{use.device} (driver {use.driver})" for use in used)
 
     @cached_property
     def protocol(self) -> Protocol | None:
@@ -239,20 +257,65 @@ class SessionRecord:
         return json.loads(raw) if raw else None
 
 
-class DeviceLookup:
-    """The device in force at a moment: the session's first one, then each one it was changed to (``changes``:
-    the times and devices of its device-change events; one without a device is passed over)."""
+@dataclass(frozen=True)
+class DeviceUse:
+    """A device the session took readings from from ``t`` on: its driver (the source id its readings carry) and
+    its description (model, port and line settings)."""
 
-    def __init__(self, first: str | None, changes: Iterable[tuple[float, object]] = ()) -> None:
-        self.times: list[float] = [float("-inf")]
-        self.devices: list[str | None] = [first]
-        for t, device in sorted(changes, key=lambda change: change[0]):
-            if device:
-                self.times.append(float(t))
-                self.devices.append(str(device))
+    t: float
+    driver: str
+    device: str
 
-    def __call__(self, t: float) -> str | None:
-        return self.devices[bisect.bisect_right(self.times, t) - 1]
+
+def device_uses(session: Mapping[str, Any], events: Iterable[tuple[float, EventKind, Mapping[str, Any]]]
+                ) -> tuple[DeviceUse, ...]:
+    """The session's first device, then each one a device change or a resume names, in time order.
+
+    A resume recorded before resumes named their device is passed over (it says nothing of the device)."""
+    uses = []
+    if session.get("device") and session.get("driver"):
+        uses.append(DeviceUse(float(session["started_at"]), str(session["driver"]), str(session["device"])))
+    for t, kind, detail in sorted(events, key=lambda event: event[0]):
+        if kind in _DEVICE_EVENTS and detail.get("driver") and detail.get("device"):
+            uses.append(DeviceUse(float(t), str(detail["driver"]), str(detail["device"])))
+    return tuple(uses)
+
+
+#: The timeline events after which readings come from the device they name.
+_DEVICE_EVENTS: Final = frozenset({EventKind.DEVICE_CHANGED, EventKind.SESSION_RESUMED})
+
+
+class DeviceBySource:
+    """The device that measured a reading, found from the reading's stored source id (its driver's name).
+
+    The device events are stamped once the new device is open, after its first readings may have been taken, so
+    time alone would credit those readings to the device before it. The source id picks the driver; when one
+    driver was used on more than one device (two ports), the use of that driver in force at the reading's time
+    is taken, or its first use for a reading stamped just before it. A source id no device event names is shown
+    as itself: the driver that measured, rather than a device that did not. ``named=False`` (de-identified)
+    names nothing.
+    """
+
+    def __init__(self, uses: Iterable[DeviceUse], *, named: bool = True) -> None:
+        self.named = named
+        self.by_driver: dict[str, tuple[list[float], list[str]]] = {}
+        for use in uses:
+            times, devices = self.by_driver.setdefault(use.driver, ([], []))
+            if devices and devices[-1] == use.device:
+                continue
+            times.append(use.t)
+            devices.append(use.device)
+
+    def __call__(self, source: str, t: float) -> str | None:
+        if not self.named or not source:
+            return None
+        found = self.by_driver.get(source)
+        if found is None:
+            return source
+        times, devices = found
+        if len(devices) == 1:
+            return devices[0]
+        return devices[max(bisect.bisect_right(times, t) - 1, 0)]
 
 
 class PhaseLookup:

@@ -114,8 +114,9 @@ class _Builder:
         self.ranges = record.options.ranges or DEFAULT_RANGES
         self.patient_url = "urn:uuid:" + _id(record.id, "patient")
         self.encounter_url = "urn:uuid:" + _id(record.id, "encounter")
-        #: The device that measured at a time (a device may be changed during the session), one object each.
-        self.device_at = record.device_at()
+        #: The device that measured a value, from its source id (a device may be changed during the session);
+        #: one reference object each.
+        self.device_of = record.device_of()
         self.devices: dict[str, dict[str, str]] = {}
         self.category = [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs", "display": "Vital Signs"}]}]
         # Parts every Observation of a kind has alike are one object each, shared by those Observations (the
@@ -123,6 +124,7 @@ class _Builder:
         self.subject = {"reference": self.patient_url}
         self.encounter_reference = {"reference": self.encounter_url}
         self._meta: dict[str, dict[str, Any]] = {}
+        self._summary_keys: set[str] = set()
         self._codes: dict[Parameter | None, dict[str, Any]] = {}
         self._judgements: dict[tuple[Parameter, str], dict[str, Any]] = {}
         # Values and summary methods recur too (a heart rate of 72, "median of 60 device values over 59 s").
@@ -215,7 +217,8 @@ class _Builder:
         return resource
 
     def _observation(
-        self, key: str, code: dict[str, Any], profile: str = VITALSIGNS_PROFILE, *, at: float, **fields: Any
+        self, key: str, code: dict[str, Any], profile: str = VITALSIGNS_PROFILE, *, at: float, source: str,
+        **fields: Any
     ) -> dict[str, Any]:
         resource: dict[str, Any] = {
             "resourceType": "Observation",
@@ -228,7 +231,7 @@ class _Builder:
             "encounter": self.encounter_reference,
             **fields,
         }
-        device = self.device_at(at)
+        device = self.device_of(source, at)
         if device:
             resource["device"] = self.devices.get(device) or self.devices.setdefault(device, {"display": device})
         return resource
@@ -239,18 +242,27 @@ class _Builder:
             f"{r.parameter.value}:{r.t!r}",
             self.code(r.parameter),
             at=r.t,
+            source=r.source,
             effectiveDateTime=iso_utc(r.t),
             valueQuantity=self.quantity(r.value, r.parameter),
             **self.judgement(r.parameter, r.value),
         )
 
-    def summary(self, parameter: Parameter, start: float, end: float, values: list[float]) -> dict[str, Any]:
+    def summary(self, parameter: Parameter, start: float, end: float, values: list[float], source: str = ""
+                ) -> dict[str, Any]:
+        """The median of one device's values of a parameter over a span (two devices in a span: two summaries)."""
         value = float(statistics.median(values))
         seconds = max(end - start, 0.0)
+        key = f"{parameter.value}:{start!r}:{end!r}"
+        if key in self._summary_keys:
+            # Two devices' spans alike to the instant: the second one's id must still be its own.
+            key += f":{source}"
+        self._summary_keys.add(key)
         return self._observation(
-            f"{parameter.value}:{start!r}:{end!r}",
+            key,
             self.code(parameter),
             at=start,
+            source=source,
             effectivePeriod={"start": iso_utc(start), "end": iso_utc(end)},
             valueQuantity=self.quantity(value, parameter),
             method=self.method(f"median of {len(values)} device values over {seconds:g} s"),
@@ -281,12 +293,14 @@ class _Builder:
                     **_judgement(parameter, r.value, self.ranges),
                 }
             )
-        t = min(r.t for r in by_param.values())
+        first = min(by_param.values(), key=lambda r: r.t)
+        t = first.t
         return self._observation(
             f"bp:{t!r}",
             self.code(None),
             BP_PROFILE,
             at=t,
+            source=first.source,
             effectiveDateTime=iso_utc(t),
             component=components,
         )
@@ -302,17 +316,18 @@ class _Builder:
         """
         ready: list[tuple[float, int, int, dict[str, Any]]] = []
         begun = 0
-        #: Open summary spans: (parameter, span index) -> (order begun, start of the period, readings).
-        spans: dict[tuple[Parameter, int], tuple[int, float, list[Reading]]] = {}
+        #: Open summary spans: (parameter, span index, source id) -> (order begun, start of the period, readings).
+        #: A span is one device's: after a device change each device's values are summarised as its own.
+        spans: dict[tuple[Parameter, int, str], tuple[int, float, list[Reading]]] = {}
         start = self.record.started_at
         last_index: int | None = None
 
-        def close(key: tuple[Parameter, int]) -> None:
+        def close(key: tuple[Parameter, int, str]) -> None:
             order, begin, readings = spans.pop(key)
-            parameter, index = key
+            parameter, index, source = key
             end = min(start + (index + 1) * resample_s, readings[-1].t)
             values = [r.value for r in readings if r.value is not None]
-            heapq.heappush(ready, (begin, 1, order, self.summary(parameter, begin, max(end, begin), values)))
+            heapq.heappush(ready, (begin, 1, order, self.summary(parameter, begin, max(end, begin), values, source)))
 
         for obs in ordered_observation_sets(self.record.readings):
             # A set of continuous numerics shares one time, so one span index serves all its values.
@@ -329,7 +344,7 @@ class _Builder:
             else:
                 span_start = start + now_index * resample_s
                 for r in obs.readings:
-                    key = (r.parameter, now_index)
+                    key = (r.parameter, now_index, r.source)
                     span = spans.get(key)
                     if span is None:
                         spans[key] = span = (begun, max(span_start, r.t), [])

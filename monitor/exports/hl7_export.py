@@ -215,13 +215,19 @@ def split_name(name: str) -> tuple[str, str]:
     return name, ""
 
 
+#: The device that measured a reading, from its source id and time (see :class:`monitor.exports.data.DeviceBySource`).
+DeviceOf = Callable[[str, float], str | None]
+
+
 def obx_segments(
-    obs: ObservationSet, ranges: Mapping[Parameter, ReferenceRange], device: str | None, first_index: int = 1
+    obs: ObservationSet, ranges: Mapping[Parameter, ReferenceRange], device: str | None, first_index: int = 1,
+    device_of: DeviceOf | None = None,
 ) -> list[str]:
-    """One OBX per value of the set."""
+    """One OBX per value of the set; OBX-18 names ``device``, or the one ``device_of`` finds for each value."""
     out = []
-    tail = f"||||{escape(device)}" if device else ""  # OBX-18, the equipment
     for index, r in enumerate(obs.readings, start=first_index):
+        measured_by = device if device_of is None else device_of(r.source, r.t)
+        tail = f"||||{escape(measured_by)}" if measured_by else ""  # OBX-18, the equipment
         assert r.value is not None
         reference = ranges.get(r.parameter, _NO_RANGE)
         code_field, unit_field, range_field = _obx_fixed(r.parameter, reference)
@@ -249,6 +255,7 @@ def oru_message(
     patient: PatientIdentity,
     visit: str,
     device: str | None = None,
+    device_of: DeviceOf | None = None,
     ranges: Mapping[Parameter, ReferenceRange] = DEFAULT_RANGES,
     sending_facility: str = "",
     receiving_application: str = "",
@@ -257,6 +264,7 @@ def oru_message(
 ) -> str:
     """One ORU^R01 message (segments separated and ended by a carriage return).
 
+    OBX-18 names ``device``, or for each value the device ``device_of`` finds from its source id and time.
     Original acknowledgment mode (MSH-15/16 empty) unless ``enhanced``: then MSH-15=AL, MSH-16=NE,
     asking the receiver for a commit ACK (CA) only.
     """
@@ -272,7 +280,7 @@ def oru_message(
         f"OBR|1|{escape(visit)}^{SENDING_APPLICATION}|{escape(control_id)}^{SENDING_APPLICATION}|"
         f"{OBR_SERVICE}|||{when}|{when}"
     )
-    segments = [msh, pid, pv1, obr, *obx_segments(obs, ranges, device)]
+    segments = [msh, pid, pv1, obr, *obx_segments(obs, ranges, device, device_of=device_of)]
     return SEGMENT_END.join(segments) + SEGMENT_END
 
 
@@ -341,9 +349,8 @@ def iter_messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRan
     """:func:`messages` one at a time, made as the readings are read (a long session is never held whole)."""
     ranges = ranges or record.options.ranges or DEFAULT_RANGES
     patient = PatientIdentity.from_record(record)
-    device = record.device_at()
     prefix = record.id[:12].upper()
-    compose = _SessionMessages(patient, record.id, device(record.started_at), ranges, device)
+    compose = _SessionMessages(patient, record.id, ranges, record.device_of())
     for n, item in enumerate(_timed_items(record), start=1):
         control_id = f"{prefix}{n:06d}"
         if isinstance(item, ObservationSet):
@@ -360,19 +367,18 @@ class _SessionMessages:
     its times, control id and values. The text is exactly :func:`oru_message`'s.
     """
 
-    def __init__(self, patient: PatientIdentity, visit: str, device: str | None,
-                 ranges: Mapping[Parameter, ReferenceRange],
-                 device_at: Callable[[float], str | None] | None = None) -> None:
+    def __init__(self, patient: PatientIdentity, visit: str, ranges: Mapping[Parameter, ReferenceRange],
+                 device_of: DeviceOf) -> None:
         pid, pv1 = _patient_segments(patient, visit)
         self.msh_head = f"MSH|^~\\&|{SENDING_APPLICATION}|{escape('')}|{escape('')}|{escape('')}|"
         self.msh_tail = f"|P|2.6||||||UNICODE UTF-8|||{PROFILE}"
         obr_head = f"OBR|1|{escape(visit)}^{SENDING_APPLICATION}|"
         self.middle = SEGMENT_END.join(("", pid, pv1, obr_head))
         self.obr_tail = f"^{SENDING_APPLICATION}|{OBR_SERVICE}|||"
-        #: The device that measured at a time (a device changed during the session), and each one's OBX-18 tail.
-        self.device_at = device_at
+        #: The device that measured a value (from its source id: a device may be changed during the session),
+        #: and each one's OBX-18 tail.
+        self.device_of = device_of
         self.tails: dict[str | None, str] = {}
-        self.tail = self._tail(device)
         self.ranges = ranges
         self.fixed: dict[Parameter, tuple[str, str, ReferenceRange]] = {}
 
@@ -395,13 +401,14 @@ class _SessionMessages:
         parts = [self.msh_head, when, "||ORU^R01^ORU_R01|", cid, self.msh_tail, self.middle, cid, self.obr_tail,
                  when, "|", when]
         fixed = self.fixed
-        tail = self.tail if self.device_at is None else self._tail(self.device_at(obs.t))
+        device_of = self.device_of
         for index, r in enumerate(obs.readings, start=1):
             value = r.value
             assert value is not None
             code, unit_range, reference = fixed.get(r.parameter) or self._parameter(r.parameter)
             parts += [SEGMENT_END, "OBX|", str(index), code, f"{value:g}", unit_range, reference.flag(value),
-                      "|||R|||", when if r.t == obs.t else hl7_time(r.t), tail]
+                      "|||R|||", when if r.t == obs.t else hl7_time(r.t),
+                      self._tail(device_of(r.source, r.t))]
         parts.append(SEGMENT_END)
         return "".join(parts)
 

@@ -386,6 +386,19 @@ def _event_sentence(event: Any, phase_words: Mapping[Phase, str] | None = None) 
     return _detail_text(detail)
 
 
+def _device_words(event: Any) -> str:
+    """What a timeline row of a device change or a resume adds to its name: from and to which device, or the
+    device resumed on (a de-identified report names the drivers only)."""
+    detail = dict(event.detail)
+    to = detail.get("device") or detail.get("driver")
+    if event.kind is EventKind.DEVICE_CHANGED:
+        before = f" from {detail['previous_device']}" if detail.get("previous_device") else ""
+        return pdf_fonts.printable(before + (f" to {to}" if to else ""))
+    if event.kind is EventKind.SESSION_RESUMED and to:
+        return pdf_fonts.printable(f" on {to}")
+    return ""
+
+
 def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
     s = record.session
     normal = styles["BodyText"]
@@ -415,7 +428,7 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
             _p(f"{record.id} · {_status_sentence(s.get('status'))} · {_phases_sentence(record)}", normal),
         ],
         ["Started", _p(f"{clock.date(record.started_at)}; length {_duration(length)}", normal)],
-        ["Device", _p(f"{s.get('device') or '-'} (driver {s.get('driver') or '-'})", normal)],
+        ["Device" if len(record.devices_used()) < 2 else "Devices", _p(record.devices_text(), normal)],
         ["Nurse(s)", _p(", ".join(_nurses(record)) or "-", normal)],
         ["Phases", _p(_plan_sentence(record), normal)],
         ["Baseline", _p(baseline_text, normal)],
@@ -676,8 +689,9 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     timeline: list[list[Any]] = [["Time", "Event", "By"]]
     for e in record.events:
         if e.kind not in NOTE_KINDS and e.kind is not EventKind.NIBP_REQUESTED:
-            timeline.append([clock.both(e.t), step_name(e.kind), _p(e.user or "-", small)])
-    parts += [Paragraph("Timeline", h2), pdf_fonts.table(timeline, [38 * mm, 60 * mm, 40 * mm])]
+            timeline.append([clock.both(e.t), _p(step_name(e.kind) + _device_words(e), small),
+                             _p(e.user or "-", small)])
+    parts += [Paragraph("Timeline", h2), pdf_fonts.table(timeline, [38 * mm, 102 * mm, 40 * mm])]
     return parts
 
 

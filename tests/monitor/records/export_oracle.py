@@ -85,7 +85,8 @@ def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] |
     """
     ranges = ranges or record.options.ranges or DEFAULT_RANGES
     patient = PatientIdentity.from_record(record)
-    device = None if record.deidentified else record.session.get("device")
+    # Each value's device from its source id (the writers did this once a device could be changed mid-session).
+    device_of = record.device_of()
     prefix = record.id[:12].upper()
     timed: list[tuple[float, ObservationSet | list[CodedResult]]] = [
         (obs.t, obs) for obs in observation_sets(record.readings)
@@ -99,8 +100,8 @@ def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] |
     for n, (_t, item) in enumerate(timed, start=1):
         control_id = f"{prefix}{n:06d}"
         if isinstance(item, ObservationSet):
-            out.append(oru_message(item, control_id=control_id, patient=patient, visit=record.id, device=device,
-                                   ranges=ranges))
+            out.append(oru_message(item, control_id=control_id, patient=patient, visit=record.id,
+                                   device_of=device_of, ranges=ranges))
         else:
             out.append(_clinical_message(item, control_id, patient, record.id))
     return out
@@ -128,7 +129,7 @@ def hl7_write(record: SessionRecord, stream: IO[str]) -> None:
 
 def observations(self: _Builder, resample_s: float) -> list[dict[str, Any]]:
     timed: list[tuple[float, dict[str, Any]]] = []
-    bins: dict[tuple[Parameter, int], list[Reading]] = {}
+    bins: dict[tuple[Parameter, int, str], list[Reading]] = {}
     start = self.record.started_at
     for obs in observation_sets(self.record.readings):
         if obs.is_nibp:
@@ -140,12 +141,12 @@ def observations(self: _Builder, resample_s: float) -> list[dict[str, Any]]:
             if resample_s <= 0:
                 timed.append((r.t, self.single(r)))
             else:
-                bins.setdefault((r.parameter, int((r.t - start) // resample_s)), []).append(r)
-    for (parameter, index), readings in bins.items():
+                bins.setdefault((r.parameter, int((r.t - start) // resample_s), r.source), []).append(r)
+    for (parameter, index, source), readings in bins.items():
         begin = max(start + index * resample_s, readings[0].t)
         end = min(start + (index + 1) * resample_s, readings[-1].t)
         values = [r.value for r in readings if r.value is not None]
-        timed.append((begin, self.summary(parameter, begin, max(end, begin), values)))
+        timed.append((begin, self.summary(parameter, begin, max(end, begin), values, source)))
     timed.sort(key=lambda item: item[0])
     return [resource for _t, resource in timed]
 

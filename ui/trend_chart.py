@@ -139,6 +139,24 @@ def limit_groups(
     return groups
 
 
+def pulse_rate_where_no_heart_rate(pr_t: np.ndarray, pr_v: np.ndarray, hr_t: np.ndarray, hr_v: np.ndarray
+                                   ) -> np.ndarray:
+    """The pulse rate's values with a NaN wherever an ECG heart rate is drawn within :data:`TREND_GAP_S` of it.
+
+    The heart-rate plot shows the ECG's rate where there is one, else the pulse rate (as the numerics do): per
+    stretch of time, so after a change from an ECG monitor to an oximeter (or back) each stretch still has a line.
+    """
+    measured = np.isfinite(hr_v)
+    hr_t = hr_t[measured]
+    if not hr_t.size or not pr_t.size:
+        return pr_v
+    i = np.searchsorted(hr_t, pr_t)
+    after = hr_t[np.minimum(i, hr_t.size - 1)]
+    before = hr_t[np.maximum(i - 1, 0)]
+    near = np.minimum(np.abs(after - pr_t), np.abs(pr_t - before)) <= TREND_GAP_S
+    return np.where(near, np.nan, pr_v)
+
+
 def label_rows(items: Sequence[T], widths: Sequence[float], gap: float, most: float) -> list[list[T]]:
     """``items`` (drawn ``widths`` pixels wide, ``gap`` apart) in rows of at most ``most`` pixels, in order; an
     item wider than that has a row of its own."""
@@ -355,6 +373,8 @@ class TrendChart(QWidget):
         self._cuff_partial: dict[float, dict[Parameter, float]] = {}
         self._pairs_dirty = False
         self.pleth = RingBuffer(PLETH_CAPACITY)
+        #: The time the pleth strip was last drawn up to (its right edge).
+        self._pleth_drawn_to: float | None = None
         self._pleth_dirty = False
         self._spans: list[PhaseSpan] = []
         #: What the session's protocol calls each phase (a band without a name here shows the phase's own).
@@ -1082,7 +1102,9 @@ class TrendChart(QWidget):
         """Redraw what changed since the last refresh: one setData per changed curve."""
         if now is not None:
             self.now = now if self.now is None else max(self.now, now)
-        hr_has_ecg = self.series[Parameter.HR].good.n > 0
+        heart_rate = self.series[Parameter.HR]
+        if heart_rate.dirty:
+            self.series[Parameter.PR].dirty = True  # the pulse rate is drawn where the heart rate is not
         for parameter, series in self.series.items():
             if not series.dirty:
                 continue
@@ -1090,6 +1112,8 @@ class TrendChart(QWidget):
             if parameter not in self.curves:
                 continue  # ventilation before its first value: no plot yet
             t, v = series.good.view()
+            if parameter is Parameter.PR:
+                v = pulse_rate_where_no_heart_rate(t, v, *heart_rate.good.view())
             # A review shows a finished session: nothing is added, so nothing is gained by splitting it.
             history = self.history_curves.get(parameter) if self.live else None
             if history is None:
@@ -1105,19 +1129,10 @@ class TrendChart(QWidget):
             marks = self.questionable_marks.get(parameter)
             if marks is not None:
                 marks.setData(*series.questionable.view())
-        # The heart rate shown is the ECG's where there is one, else the pulse rate (as on the numerics);
-        # drawing both would double the work of the busiest plot for a near-identical line.
-        self.curves[Parameter.PR].setVisible(not hr_has_ecg)
-        self.history_curves[Parameter.PR].setVisible(not hr_has_ecg)
         if self._pairs_dirty:
             self._pairs_dirty = False
             self.cuff_lines.setData(*self.cuff_pairs.view())
-        if self._pleth_dirty:
-            self._pleth_dirty = False
-            t, v = self.pleth.ordered()
-            if t.size:
-                self.pleth_widget.setVisible(True)
-                self.pleth_curve.setData(t - t[-1], v)
+        self._draw_pleth_strip()
         for span, regions in self._span_items:
             if span.end is None and self.now is not None:
                 for region in regions:
@@ -1126,6 +1141,20 @@ class TrendChart(QWidget):
         self._apply_follow()
         self._layout_limit_labels()  # placed at the view's right edge whenever the time axis moves
         self._layout_marker_labels()
+
+    def _draw_pleth_strip(self) -> None:
+        """The pleth strip: the last 10 s up to now, so a waveform that stopped coming (link lost, a device that
+        sends none) scrolls out instead of standing there as if live."""
+        t, v = self.pleth.ordered()
+        if not t.size:
+            return
+        end = float(t[-1]) if self.now is None else max(self.now, float(t[-1]))
+        if not self._pleth_dirty and end == self._pleth_drawn_to:
+            return
+        self._pleth_dirty = False
+        self._pleth_drawn_to = end
+        self.pleth_widget.setVisible(True)
+        self.pleth_curve.setData(t - end, v)
 
     def _plot_resized(self, *_args: object) -> None:
         """A plot's height changed: the room kept for markers is counted in pixels, so fit again."""

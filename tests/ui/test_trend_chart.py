@@ -16,6 +16,7 @@ from ui.trend_buffer import RingBuffer, TrendBuffer
 from ui.trend_chart import (
     LIMIT_LABEL_PX,
     PLETH_CAPACITY,
+    PLETH_STRIP_S,
     PLOT_OF,
     FollowMode,
     LimitLine,
@@ -366,3 +367,58 @@ def test_the_newest_values_are_drawn_left_of_the_limit_labels(qtbot: Any, minute
         newest = box.mapViewToScene(QPointF(T0 + minutes * 60 - 1, label.value)).x()
         left = label.item.mapRectToScene(label.item.boundingRect()).left()
         assert newest < left, (label.texts, newest, left)
+
+
+def _pleth(seconds: float, start: float = T0) -> list[Reading]:
+    return [Reading(start + i / 75, Parameter.PLETH, float(i % 75), "sim") for i in range(int(seconds * 75))]
+
+
+def test_the_pleth_strip_shows_the_last_ten_seconds_up_to_now_so_a_stopped_wave_scrolls_out(chart: TrendChart) -> None:
+    chart.add_readings(_pleth(10))
+    chart.refresh(T0 + 10)
+    x, _ = chart.pleth_curve.getData()
+    assert x[-1] == pytest.approx(-1 / 75)
+    # The link is lost (or the new device sends no waveform): 6 s later the last 6 s of the strip are empty...
+    chart.refresh(T0 + 16)
+    x, _ = chart.pleth_curve.getData()
+    assert x[-1] == pytest.approx(-6 - 1 / 75)
+    # ... and after 10 s nothing old is left on it.
+    chart.refresh(T0 + 21)
+    x, _ = chart.pleth_curve.getData()
+    assert np.all(x < -PLETH_STRIP_S)
+
+
+def _oximeter(seconds: int, start: float) -> list[Reading]:
+    return [r for i in range(seconds) for r in (Reading(start + i, Parameter.PR, 75.0, "oxi"),
+                                                Reading(start + i, Parameter.SPO2, 97.0, "oxi"))]
+
+
+def _drawn_pulse_rate(chart: TrendChart) -> np.ndarray:
+    """The times at which the pulse-rate line is drawn (a hidden curve draws nothing)."""
+    if not chart.curves[Parameter.PR].isVisible():
+        return np.array([])
+    x, y = chart.curve_data(Parameter.PR)
+    return x[np.isfinite(y)]
+
+
+def test_after_a_change_from_an_ecg_monitor_to_an_oximeter_the_pulse_rate_is_drawn(chart: TrendChart) -> None:
+    ecg = [r for r in _numerics(120) if r.parameter is Parameter.HR] + [
+        Reading(T0 + i, Parameter.PR, 74.0, "ecg") for i in range(120)]
+    chart.add_readings(ecg)
+    chart.refresh(T0 + 120)
+    assert not _drawn_pulse_rate(chart).size  # both there: the ECG's heart rate is the line
+    chart.add_readings(_oximeter(120, T0 + 125))
+    chart.refresh(T0 + 245)
+    drawn = _drawn_pulse_rate(chart)
+    assert drawn.min() > T0 + 119 + 10 and drawn.max() == T0 + 244
+    assert drawn.size >= 110
+
+
+def test_a_change_from_an_oximeter_to_an_ecg_monitor_keeps_the_pulse_rate_history(chart: TrendChart) -> None:
+    chart.add_readings(_oximeter(120, T0))
+    chart.refresh(T0 + 120)
+    chart.add_readings(_numerics(120, T0 + 125))
+    chart.refresh(T0 + 245)
+    drawn = _drawn_pulse_rate(chart)
+    assert drawn.min() == T0 and drawn.max() < T0 + 125
+    assert drawn.size >= 110

@@ -104,5 +104,6 @@ def test_a_blood_pressure_breach_waiting_for_its_confirming_cuff_gets_it_after_r
         rec.run(until=lambda r: True)
     finally:
         store.close()
-    assert requests and requests[0].detail.get("reason") == "confirm alarm", [e.detail for e in requests]
-    assert requests[0].t - resumed_at < 5.0
+    # The confirming cuff at once (a cuff lost with the process may be started in the same moment, on its cycle).
+    confirming = [e for e in requests if e.detail.get("reason") == "confirm alarm"]
+    assert confirming and confirming[0].t - resumed_at < 5.0, [(e.t - resumed_at, e.detail) for e in requests]

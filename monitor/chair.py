@@ -105,6 +105,17 @@ class Entry:
     detail: Mapping[str, Any]
 
 
+#: What a dose plan says was given (the rest is how it was worked out, or its lot).
+_GIVEN: Final = ("drug", "route", "total_mg", "duration_min", "concentration_mg_per_ml")
+
+
+def _adds_only_the_lot(given: dose_mod.DosePlan | None, plan: dose_mod.DosePlan) -> bool:
+    """Whether ``plan`` gives what ``given`` (a plan with no lot number) gave, and adds its lot number."""
+    if given is None or given.lot or not plan.lot:
+        return False
+    return all(getattr(plan, name) == getattr(given, name) for name in _GIVEN)
+
+
 def entry(
     name: str, args: Mapping[str, Any], protocol: Protocol, session: Session, events: Iterable[SessionEvent]
 ) -> Entry:
@@ -125,13 +136,21 @@ def entry(
         return Entry(EventKind.CHECKLIST, detail)
     if name == "plan_dose":
         events = list(events)
+        plan = _dose_plan(args, protocol)
         if session.phase not in (Phase.SETUP, Phase.BASELINE) and any(
                 e.kind is EventKind.DOSE_PLANNED for e in events):
             # A plan sets the rate from the infusion's start: a second one typed later would rewrite what was given.
-            # A first one entered late (forgotten before the start, a lot number after the first spray) is the
-            # record of what was given and is taken.
-            raise SessionRuleError("the dose was planned before the infusion started; during it, enter a new rate")
-        plan = _dose_plan(args, protocol)
+            # A first one entered late (forgotten before the start) is the record of what was given and is taken,
+            # and so is the lot number alone added to a plan that had none: it changes nothing given (without it, an
+            # esketamine session's REMS form could never be completed, nor the patient discharged).
+            if not _adds_only_the_lot(dose_mod.dose_record(events).plan, plan):
+                raise SessionRuleError(
+                    f"the dose was planned before {protocol.label(Phase.INFUSION)} started: "
+                    + ("during it, enter a new rate" if session.phase is Phase.INFUSION and plan.duration_min
+                       else "only a lot number missing from it can be added now"))
+            detail = plan.as_dict()
+            detail["lot_added"] = True
+            return Entry(EventKind.DOSE_PLANNED, detail)
         _check_dose_weight(plan, checklist_mod.current_checklist(events))
         dose_mod.check_plan(plan, protocol.dose)
         detail = plan.as_dict()

@@ -133,7 +133,8 @@ class RateDialog(QDialog):
 class DoseDialog(QDialog):
     """The dose plan: weight and mg/kg (or a fixed dose), duration, concentration, lot; totals shown live."""
 
-    def __init__(self, parent: QWidget | None, protocol: Protocol, weight_kg: float | None) -> None:
+    def __init__(self, parent: QWidget | None, protocol: Protocol, weight_kg: float | None,
+                 given: dose.DosePlan | None = None) -> None:
         super().__init__(parent)
         self.protocol = protocol
         self.setWindowTitle(f"Dose - {protocol.drug} {protocol.route}")
@@ -166,6 +167,14 @@ class DoseDialog(QDialog):
         form.addRow("Concentration", self.concentration)
         self.lot = QLineEdit()
         form.addRow("Lot", self.lot)
+        if given is not None:
+            # The plan recorded: after dosing started only its missing lot number can be added, so it is shown as
+            # given (the protocol's default dose shown instead made the lot alone look like another dose).
+            self.weight.setValue(given.weight_kg or self.weight.value())
+            self.amount.setValue((given.dose_mg_per_kg if per_kg else given.total_mg) or self.amount.value())
+            self.duration.setValue(given.duration_min or 0)
+            self.concentration.setValue(given.concentration_mg_per_ml or 0)
+            self.lot.setText(given.lot or "")
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("needed only for a dose outside the protocol's range")
         form.addRow("Confirm because", self.reason)

@@ -43,7 +43,7 @@ from monitor.app.errors import AppError
 from monitor.app.sessions import ending_notes
 from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
-from monitor.dose import DoseNeedsConfirmation
+from monitor.dose import DoseNeedsConfirmation, dose_record
 from monitor.identifiers import PatientOnFile
 from monitor.labels import PARAMETER_LABELS
 from monitor.protocols import RESPIRATION_SCALE, Measure
@@ -910,7 +910,10 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         found = current_checklist(self.events)
         weight = found.weight_kg if found is not None else None
-        self._open(DoseDialog(self, self.bridge.recorder.protocol, weight),
+        status = self.last_status
+        started = status is not None and status.phase not in (Phase.SETUP, Phase.BASELINE)
+        given = dose_record(self.events).plan if started else None
+        self._open(DoseDialog(self, self.bridge.recorder.protocol, weight, given),
                    lambda d: self.send("plan_dose", **d.args()))  # type: ignore[attr-defined]
 
     def intervention_entry(self) -> None:

@@ -136,3 +136,34 @@ def test_a_rate_entered_in_error_is_replaced_from_its_own_time(recorder: Recorde
     # The patient's course counts the same dose.
     [row] = load_course_by_mrn(recorder.store, "MRN-RATE-1").rows
     assert row.delivered_mg == pytest.approx(record.delivered_mg, abs=0.05)
+
+
+NASAL = load_protocol("esketamine-nasal")
+
+
+def _planned_without_lot() -> list[Any]:
+    from monitor.session import SessionEvent
+
+    plan = {"drug": "esketamine", "route": "intranasal", "total_mg": 56.0, "weight_kg": 81.0}
+    return [SessionEvent(T0 + 30, EventKind.DOSE_PLANNED, Phase.BASELINE, "RN", plan)]
+
+
+@pytest.mark.parametrize(("args", "taken"), [
+    ({"total_mg": 56, "weight_kg": 81, "lot": "LOT-20"}, True),  # the lot alone, added after the first spray
+    ({"total_mg": 84, "weight_kg": 81, "lot": "LOT-20"}, False),  # another dose: it would rewrite what was given
+    ({"total_mg": 56, "weight_kg": 81}, False),  # nothing added
+])
+def test_a_lot_number_missing_from_the_dose_plan_can_be_added_after_dosing(args: dict[str, Any], taken: bool) -> None:
+    """An esketamine session whose lot was not typed before the first spray could never be discharged: the REMS
+    form asks for it, no reason overrides that, and the plan could not be entered again after dosing started."""
+    from monitor.session import Session
+
+    session = Session("s", T0, SessionPlan(5, 40, 30))
+    session.phase = Phase.INFUSION  # dosing (the sprays) has started
+    if taken:
+        found = chair.entry("plan_dose", args, NASAL, session, _planned_without_lot())
+        assert found.detail["lot"] == "LOT-20" and found.detail["lot_added"] is True
+        assert found.detail["total_mg"] == 56.0
+    else:
+        with pytest.raises(chair.SessionRuleError, match="only a lot number missing from it can be added now"):
+            chair.entry("plan_dose", args, NASAL, session, _planned_without_lot())

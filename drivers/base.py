@@ -241,6 +241,10 @@ class Driver(ABC):
     port_settings: ClassVar[PortSettings | None] = None
     #: Whether ``--port`` is required.
     needs_port: ClassVar[bool] = True
+    #: Whether the device is reached through ``--port`` at all (a serial port, or an address to listen on).
+    takes_port: ClassVar[bool] = True
+    #: What an empty ``--port`` stands for, shown where the port is chosen (None: nothing).
+    default_port: ClassVar[str | None] = None
     can_start_nibp: ClassVar[bool] = False
 
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:

@@ -131,7 +131,8 @@ def _resample(text: str) -> float:
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
-    parser.add_argument("--driver", default="simulated", help="device driver (see `infusion-monitor drivers`)")
+    parser.add_argument("--driver", help="device driver (see `infusion-monitor drivers`; default simulated; with "
+                                          "--resume: the device the session was last recorded from)")
     parser.add_argument("--port", metavar="URL", help="serial port or URL, e.g. /dev/ttyUSB0, COM3, socket://host:port")
     from drivers.patient.model import SCENARIOS
 
@@ -149,6 +150,9 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
                              "unless --user signs in to an account)")
     add_identity_options(parser)
     parser.add_argument("--resume", metavar="SESSION", help="continue an unfinished session instead of starting one")
+    parser.add_argument("--change-device", action="store_true",
+                        help="with --resume and --driver: continue with that device although the session was last "
+                             "recorded from another (recorded as a device change)")
     parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
     parser.add_argument("--profile", metavar="FILE",

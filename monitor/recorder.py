@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -85,6 +85,17 @@ DEMONSTRATION_REASON = "demonstration plan on the simulated monitor"
 REPORTED_TECHNICAL_EVENTS = frozenset({"feed_dead_letter", "feed_error", "screen_not_responding", "guard_ended",
                                        "server_copy_incomplete", "database_origin_renewed"})
 
+#: How far before a crash the parameters with readings count as watched when the session resumes: the no-data
+#: alarms judge the same parameters afterwards (a minute is several times the longest no-data time).
+RESUME_WATCH_LOOKBACK_S = 120.0
+
+
+def _spec_detail(spec: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What an event says of the device spec: its driver settings in plain view, and the whole spec."""
+    if spec is None:
+        return {}
+    return {"settings": dict(spec.get("settings") or {}), "device_spec": dict(spec)}
+
 
 class AlarmEngineLike(Protocol):
     """What the recorder needs from an alarm engine (see :mod:`monitor.alarms`)."""
@@ -109,6 +120,8 @@ class AlarmEngineLike(Protocol):
     def high_priority_alarms(self) -> tuple[str, ...]: ...
 
     def nibp_confirm_due(self, now: float) -> bool: ...
+
+    def watch_resumed(self, readings: Iterable[Reading], at: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +294,8 @@ class Recorder:
         self.profile_label = ""
         #: True when the session's patient could not be read at the start (then ``patient`` is None, not known).
         self.patient_unread = False
+        #: Every option of the device being read, as plain values (None: not told), kept up to date by a change.
+        self.device_record: Mapping[str, Any] | None = None
         #: The session's patient as this recorder knows it (None: not identified), whether or not the writer has
         #: put it on file yet.
         self.patient = self._patient_on_file()
@@ -319,9 +334,14 @@ class Recorder:
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
         protocol: TreatmentProtocol | None = None,
+        device_spec: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Recorder:
-        """Open the source, create a session row, and return a recorder for it."""
+        """Open the source, create a session row, and return a recorder for it.
+
+        ``device_spec`` (every option the device was opened with, as plain values) goes on the timeline, where a
+        resume after a crash finds it.
+        """
         protocol = protocol or load_protocol(None)
         # A new session starts on the wall clock as it is now (one recording per process).
         (kwargs.get("clock") or process_clock()).rebase()
@@ -353,9 +373,11 @@ class Recorder:
             raise
         session = Session(session_id, started, plan, nibp_schedule)
         session.record(EventKind.SESSION_STARTED, started, nurse, driver=driver, port=port or "",
-                       protocol=protocol.name)
+                       protocol=protocol.name, **_spec_detail(device_spec))
         store.audit("session_started", user=nurse, session_id=session_id, driver=driver)
-        return cls(store, source, session, nurse=nurse, protocol=protocol, lock=lock, **kwargs)
+        recorder = cls(store, source, session, nurse=nurse, protocol=protocol, lock=lock, **kwargs)
+        recorder.device_record = device_spec
+        return recorder
 
     @classmethod
     def resume_session(
@@ -367,9 +389,15 @@ class Recorder:
         nurse: str | None = None,
         nibp_schedule: NibpSchedule | None = None,
         protocol: TreatmentProtocol | None = None,
+        device_spec: Mapping[str, Any] | None = None,
+        changed_from: str | None = None,
         **kwargs: Any,
     ) -> Recorder:
-        """Continue an unfinished session in this process, rebuilding its state from the store."""
+        """Continue an unfinished session in this process, rebuilding its state from the store.
+
+        The resume names the device it continues with (``device_spec`` as plain values); ``changed_from`` is the
+        device the session was last recorded from when the person confirmed another one, recorded as a change.
+        """
         from monitor.plan import parse_plan
 
         row = store.session_row(session_id)
@@ -407,8 +435,16 @@ class Recorder:
         # The device resumed on is named: it may not be the one in use when the recording stopped, and the exports
         # name the device of each value from these events.
         session.record(EventKind.SESSION_RESUMED, session.now, nurse, gap_s=round(max(0.0, resumed_at - last), 1),
-                       last_data_at=last, driver=source.name, device=source.device, **lost_cuff)
-        store.audit("session_resumed", user=nurse, session_id=session_id)
+                       last_data_at=last, driver=source.name, device=source.device, **lost_cuff,
+                       **_spec_detail(device_spec))
+        store.audit("session_resumed", user=nurse, session_id=session_id, device=source.device)
+        if changed_from is not None:
+            port = str((device_spec or {}).get("port") or "")
+            session.record(EventKind.DEVICE_CHANGED, session.now, nurse, driver=source.name, port=port,
+                           device=source.device, previous_device=changed_from, at_resume=True,
+                           **_spec_detail(device_spec))
+            store.audit("change_source", user=nurse, session_id=session_id, at_resume=True,
+                        **_spec_detail(device_spec))
         writer = StoreWriter(store.path, session_id, stored_numerics=store.reading_count(session_id))
         protocol = protocol or load_protocol(row.get("protocol"))
         recorder = cls(store, source, session, nurse=nurse, protocol=protocol, lock=lock, writer=writer, **kwargs)
@@ -416,11 +452,17 @@ class Recorder:
             recorder.watch.on_event(event)
         for reading in store.readings(session_id, since=min((e.t for e in events), default=None)):
             recorder.watch.observe(reading)
+        if recorder.alarms is not None:
+            # What the session was watching before the gap is still watched: a device that no longer sends it
+            # raises the no-data alarm as it would have without the crash.
+            recorder.alarms.watch_resumed(store.readings(session_id, since=last - RESUME_WATCH_LOOKBACK_S),
+                                          resumed_at)
         for e in events:
             if e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_MISSED:
                 recorder.watch.reported.add(str(e.detail.get("check")))
             elif e.kind is EventKind.TECHNICAL and e.detail.get("condition") == chair.CHECK_DONE_LATE:
                 recorder.watch.late_reported.add(str(e.detail.get("check")))
+        recorder.device_record = device_spec
         recorder._phases_written = tuple(session.phases_reached)
         recorder._baseline_written = session.baseline is not None
         return recorder
@@ -859,11 +901,15 @@ class Recorder:
                 "wristband (to attach this session to the patient on file, give the MRN alone)"
             )
 
-    def _change_source(self, user: str | None, source: Source, driver: str, port: str | None = None) -> str:
+    def _change_source(
+        self, user: str | None, source: Source, driver: str, port: str | None = None,
+        spec: Mapping[str, Any] | None = None,
+    ) -> str:
         """Carry on the same session with another device (or the same device on another port).
 
         The patient, baseline, phase and alarm state stay; the timeline and the audit log say
-        when the device changed and who changed it. Returns the new device's description.
+        when the device changed and who changed it, and with ``spec`` every option it was opened
+        with (what a resume after a crash reopens). Returns the new device's description.
         """
         s = self.session
         try:
@@ -882,7 +928,8 @@ class Recorder:
             source.on_session_event(EventKind.INFUSION_STOPPED.value, s.infusion_stopped_at)
         s.advance(source.now())
         s.record(EventKind.DEVICE_CHANGED, s.now, user, driver=driver, port=port or "", device=source.device,
-                 previous_device=previous.device)
+                 previous_device=previous.device, **_spec_detail(spec))
+        self.device_record = spec
         if self._link_lost:
             # The lost link was the device put away: its loss is over (the new device's own link reports for
             # itself). Left open, its alarm never ended and, while it held, no "no value" alarm could start.

@@ -12,12 +12,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+from PySide6.QtWidgets import QMessageBox
 
 from monitor.accounts import AuthError
 from monitor.app import launch
+from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
 from monitor.app.services import Services, ServiceSpec, check_services, start_services
-from monitor.app.sessions import SessionSpec, start_session
+from monitor.app.sessions import OtherDeviceAtResume, SessionSpec, start_session
 from monitor.app.stores import database_file, open_store
 from monitor.store import Store, StoreError
 from ui.account_dialogs import emergency_note, principal_of
@@ -79,7 +81,10 @@ def start_live(spec: SessionSpec, services: ServiceSpec, user: SignedInUser, sto
     recorder = start_session(spec, store, principal_of(user), _warn_stderr)
     running = start_services(store, recorder, services)
     bridge = RecorderBridge(recorder)
-    window = LiveWindow(bridge, user, device=spec.device)
+    # A resumed session goes on with the device the resume chose (the one it was last recorded from).
+    resumed_with = recorder.device_record if spec.resume else None
+    device = spec.device if resumed_with is None else DeviceSpec.from_record(resumed_with)
+    window = LiveWindow(bridge, user, device=device)
     window.server_link = running.server_link
     if os.environ.get("INFUSION_MONITOR_REPORT_FIRST_PAINT"):
         window.installEventFilter(_FirstPaintReporter(window))
@@ -112,6 +117,27 @@ def offer_unfinished(db_path: Path, user: SignedInUser) -> str | None:
     return chosen
 
 
+def resume_device_choice(spec: SessionSpec, refused: OtherDeviceAtResume) -> SessionSpec | None:
+    """Ask which device a resumed session continues with when the command line named another than the one it was
+    last recorded from: that one (the default), the other (recorded as a device change), or neither (None)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Resume with which device?",
+                      f"This session was last recorded from {refused.recorded.describe()}.\n\n"
+                      f"The command line names {refused.given.describe()}. Readings from another device are "
+                      "stored as this patient's.")
+    recorded = box.addButton(f"Resume with {refused.recorded.driver}", QMessageBox.ButtonRole.AcceptRole)
+    other = box.addButton(f"Change to {refused.given.driver}", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(recorded)
+    box.exec()
+    clicked = box.clickedButton()
+    box.deleteLater()
+    if clicked is recorded:
+        return replace(spec, device_given=False)
+    if clicked is other:
+        return replace(spec, change_device=True)
+    return None
+
+
 @errors_in_a_window("gui")
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window on a new (or resumed) session; returns the process exit code."""
@@ -126,7 +152,14 @@ def run_gui(args: argparse.Namespace) -> int:
     try:
         if not spec.resume:
             spec = replace(spec, resume=offer_unfinished(store.path, user))
-        run = start_live(spec, launch.service_spec(args), user, store)
+        try:
+            run = start_live(spec, launch.service_spec(args), user, store)
+        except OtherDeviceAtResume as exc:
+            asked = resume_device_choice(spec, exc)
+            if asked is None:
+                store.close()
+                return 0
+            run = start_live(asked, launch.service_spec(args), user, store)
     except (AppError, StoreError):
         store.close()
         raise

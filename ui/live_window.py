@@ -1264,7 +1264,8 @@ class LiveWindow(DialogHost, QMainWindow):
         def switched(_device: Any) -> None:
             self.device = choice
 
-        self.send("change_source", switched, source=opened.source, driver=choice.driver, port=choice.port)
+        self.send("change_source", switched, source=opened.source, driver=choice.driver, port=choice.port,
+                  spec=choice.record())
 
     # -- updates ---------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Starts the Qt application for ``infusion-monitor review``: the session browser, or one session in review.
 
 A session resumed from the browser is recorded in this same process, in a live window, exactly
-as ``infusion-monitor gui --resume`` would record it (same driver and port as the session had).
+as ``infusion-monitor gui --resume`` would record it (the device it was last recorded from, every option kept).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 from monitor.accounts import AuthError
-from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
 from monitor.app.services import ServiceSpec
 from monitor.app.sessions import SessionSpec
@@ -32,10 +31,9 @@ from ui.terminal import keep_running_without_terminal
 
 
 def resume_spec(row: dict[str, object], user: SignedInUser) -> SessionSpec:
-    """The spec that continues a stored session with the device it was recorded from."""
-    port = row.get("port")
-    device = DeviceSpec(driver=str(row.get("driver") or "simulated"), port=str(port) if port else None)
-    return SessionSpec(device=device, resume=str(row["id"]), nurse=user.name)
+    """The spec that continues a stored session with the device it was last recorded from, with every option it
+    had (the resume finds it in the record)."""
+    return SessionSpec(resume=str(row["id"]), nurse=user.name, device_given=False)
 
 
 class ReviewApp(QObject):

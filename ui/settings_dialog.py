@@ -106,7 +106,7 @@ class SettingsDialog(QDialog):
         self.ports_note.setObjectName("dim")
         form.addRow("Port", self.port_box)
         form.addRow("", self.ports_note)
-        line = QHBoxLayout()
+        line = self.line_layout = QHBoxLayout()
         self.baud_box = QComboBox()
         self.baud_box.setEditable(True)
         self.baud_box.addItems(BAUD_RATES)
@@ -208,11 +208,24 @@ class SettingsDialog(QDialog):
         except registry.DriverError:
             return None
 
+    def _takes_port(self) -> bool:
+        """Whether the chosen driver is reached through a port (a serial line, or an address it listens on)."""
+        try:
+            return registry.get(self.driver_name()).takes_port
+        except registry.DriverError:
+            return False
+
     def _driver_changed(self) -> None:
         settings = self._port_settings()
-        serial_fields = (self.port_box, self.baud_box, self.parity_box, self.flow_box)
-        for widget in serial_fields:
+        self.port_box.setEnabled(self._takes_port())
+        self._show_default_port()
+        for widget in (self.baud_box, self.parity_box, self.flow_box):
             widget.setEnabled(settings is not None)
+        # A listener has no line: a baud rate shown for it would mean nothing.
+        for index in range(self.line_layout.count()):
+            widget = self.line_layout.itemAt(index).widget()
+            if widget is not None:
+                widget.setVisible(settings is not None)
         if settings is not None:
             self.baud_box.setCurrentText(str(settings.baudrate))
             self.parity_box.setCurrentText(settings.parity)
@@ -220,6 +233,20 @@ class SettingsDialog(QDialog):
         simulated = self.driver_name() == "simulated"
         self.scenario_box.setEnabled(simulated)
         self.speed_box.setEnabled(simulated)
+
+    def _show_default_port(self) -> None:
+        """A listener shows the address it listens on (HOST:PORT), its default when the spec names none."""
+        try:
+            default = registry.get(self.driver_name()).default_port
+        except registry.DriverError:
+            default = None
+        same_driver = self.driver_name() == self.current.driver
+        if same_driver:
+            self.port_box.setEditText(self.current.port or default or "")
+        elif default is not None:
+            self.port_box.setEditText(default)
+        self.port_box.lineEdit().setPlaceholderText(
+            "HOST:PORT to listen on" if default is not None else "/dev/ttyUSB0, COM3 or socket://host:port")
 
     def _apply_overrides(self, overrides: Mapping[str, Any]) -> None:
         if "baudrate" in overrides:
@@ -260,17 +287,30 @@ class SettingsDialog(QDialog):
         simulated = self.driver_name() == "simulated"
         return self.current.switched_to(
             self.driver_name(),
-            self.port() if settings is not None else None,
+            self._chosen_port(),
             overrides,
             scenario=self.scenario_box.currentText() if simulated else None,
             speed=self.speed_box.value() if simulated else None,
         )
 
+    def _chosen_port(self) -> str | None:
+        """The port as chosen; a listener's default address shown for an empty port stays empty (the same)."""
+        if not self._takes_port():
+            return None
+        port = self.port()
+        try:
+            default = registry.get(self.driver_name()).default_port
+        except registry.DriverError:
+            default = None
+        if port == default and self.driver_name() == self.current.driver and not self.current.port:
+            return None
+        return port
+
     def device_changed(self) -> bool:
         """Whether the user asked for another device, port or line setting."""
         choice = self.device_choice()
-        now = (choice.driver, choice.port, dict(choice.port_overrides), choice.scenario, choice.speed)
-        before = (self.current.driver, self.current.port, dict(self.current.port_overrides),
+        now = (choice.driver, choice.port or None, dict(choice.port_overrides), choice.scenario, choice.speed)
+        before = (self.current.driver, self.current.port or None, dict(self.current.port_overrides),
                   self.current.scenario, self.current.speed)
         return now != before
 
@@ -289,7 +329,8 @@ class SettingsDialog(QDialog):
 
     def _check(self) -> None:
         try:
-            int(self.baud_box.currentText())
+            if self._port_settings() is not None:
+                int(self.baud_box.currentText())
         except ValueError:
             self.error_label.setText(f"'{self.baud_box.currentText()}' is not a baud rate")
             return

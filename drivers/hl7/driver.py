@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from drivers.base import Decoder, Driver, OpenOptions, Source
 from drivers.hl7.gate import SessionGate
 from drivers.hl7.listener import SOURCE_NAME, Hl7Decoder, Hl7MllpSource, Hl7Settings
+from drivers.transport.mllp import DEFAULT_HOST, DEFAULT_PORT
 
 
 class Hl7MllpDriver(Driver):
@@ -17,6 +18,7 @@ class Hl7MllpDriver(Driver):
         "HL7 v2 ORU^R01 over MLLP/TCP listener (monitors and gateways); --port HOST:PORT, loopback default"
     )
     needs_port = False
+    default_port = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
     port_settings = None
     can_start_nibp = False
 

@@ -127,6 +127,7 @@ class SimulatedDriver(Driver):
     name = "simulated"
     description = "Simulated bedside monitor (HR, SpO2, NIBP, pleth) with named scenarios, for training and tests"
     needs_port = False
+    takes_port = False
     can_start_nibp = True
 
     def decoder(self, settings: Mapping[str, str] | None = None) -> Decoder:

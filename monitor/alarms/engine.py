@@ -601,6 +601,19 @@ class AlarmEngine:
         if at > self._now:
             self._now = at
 
+    def watch_resumed(self, readings: Iterable[Reading], at: float) -> None:
+        """After a resume, watch for no data the parameters the session had usable values of before the gap
+        (``readings``: the stored ones of its last minutes), as if last seen at ``at``.
+
+        Without this only parameters seen since the resume are judged, and one the device no longer sends would
+        go unwatched without a word. The no-data time counts from the resume: the gap itself is the crash's,
+        already on the timeline.
+        """
+        for reading in readings:
+            group = DATA_GROUP_OF.get(reading.parameter)
+            if group is not None and reading.reliable:
+                self._last_seen.setdefault(group, at)
+
     def close_interrupted(self, stored: Iterable[AlarmRecord], at: float) -> int:
         """Close alarms a stopped recording left open (stored alarms whose state is not ended).
 

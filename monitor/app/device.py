@@ -7,8 +7,9 @@ simulator's seed, and how soon the link counts as lost.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from drivers.base import OpenOptions
@@ -41,6 +42,9 @@ class DeviceSpec(OpenOptions):
     :class:`~drivers.base.OpenOptions`: port, ``--set`` settings, line settings, scenario, seed...)."""
 
     driver: str = "simulated"
+    #: The driver settings each driver was last used with in this session, so that changing back to a driver
+    #: restores its ``--set`` settings (a Nonin in format 8 stays in format 8 after a Masimo in between).
+    settings_by_driver: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def switched_to(
         self, driver: str, port: str | None, port_overrides: Mapping[str, Any], *,
@@ -48,15 +52,21 @@ class DeviceSpec(OpenOptions):
     ) -> DeviceSpec:
         """This spec with another driver, port or line settings; every other option is kept.
 
-        Driver settings belong to their driver: they are kept while the driver stays the same and
-        left behind when another driver is chosen (its own defaults apply).
+        Driver settings belong to their driver: another driver gets the settings it had earlier in this
+        session (none: its own defaults apply), and this driver's are kept for a change back.
         """
+        kept = dict(self.settings_by_driver)
+        settings = dict(self.settings)
+        if driver != self.driver:
+            kept[self.driver] = settings
+            settings = dict(kept.pop(driver, {}))
         return replace(
             self,
             driver=driver,
             port=port,
             port_overrides=dict(port_overrides),
-            settings=dict(self.settings) if driver == self.driver else {},
+            settings=settings,
+            settings_by_driver={name: given for name, given in kept.items() if given},
             scenario=self.scenario if scenario is None else scenario,
             speed=self.speed if speed is None else speed,
         )
@@ -64,6 +74,41 @@ class DeviceSpec(OpenOptions):
     def options(self, start_time: float | None = None) -> OpenOptions:
         """What the driver is told when it opens (``start_time`` starts a simulated clock there)."""
         return replace(self, start_time=start_time)
+
+    def same_device(self, other: DeviceSpec) -> bool:
+        """Whether ``other`` names the same device: the same driver on the same port."""
+        return (self.driver, self.port or None) == (other.driver, other.port or None)
+
+    def record(self) -> dict[str, Any]:
+        """The spec as plain values for the session's timeline, from which :meth:`from_record` opens it again
+        after a crash (the start time is the resumed session's own)."""
+        out: dict[str, Any] = {
+            "driver": self.driver, "port": self.port or "", "settings": dict(self.settings),
+            "port_overrides": dict(self.port_overrides), "scenario": self.scenario, "seed": self.seed,
+            "pleth": self.pleth, "link_lost_after_s": self.link_lost_after_s,
+            "settings_by_driver": {k: dict(v) for k, v in self.settings_by_driver.items()},
+        }
+        if math.isfinite(self.speed):  # an unbounded replay speed has no JSON number
+            out["speed"] = self.speed
+        return out
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> DeviceSpec:
+        """The spec :meth:`record` wrote (fields it does not hold take their defaults)."""
+        plain = cls()
+        return cls(
+            driver=str(record.get("driver") or plain.driver),
+            port=str(record.get("port") or "") or None,
+            settings={str(k): str(v) for k, v in dict(record.get("settings") or {}).items()},
+            port_overrides=dict(record.get("port_overrides") or {}),
+            scenario=str(record.get("scenario") or plain.scenario),
+            speed=float(record.get("speed") or plain.speed),
+            seed=int(record.get("seed", plain.seed)),
+            pleth=bool(record.get("pleth", plain.pleth)),
+            link_lost_after_s=float(record.get("link_lost_after_s") or plain.link_lost_after_s),
+            settings_by_driver={str(k): {str(a): str(b) for a, b in dict(v).items()}
+                                for k, v in dict(record.get("settings_by_driver") or {}).items()},
+        )
 
     def describe(self) -> str:
         """One line for the user, e.g. ``nonin on /dev/ttyUSB0 (format=8)``."""

@@ -16,7 +16,7 @@ from monitor.app.sessions import SessionSpec
 def device_spec(args: argparse.Namespace) -> DeviceSpec:
     """The device options of ``record`` / ``gui`` (``--driver``, ``--port``, ``--set``, ``--seed``, …)."""
     return DeviceSpec(
-        driver=args.driver,
+        driver=args.driver or "simulated",
         port=args.port,
         settings=dict(args.settings),
         port_overrides=port_overrides(args.baud, args.parity, args.flow),
@@ -40,6 +40,8 @@ def session_spec(args: argparse.Namespace) -> SessionSpec:
         nibp_infusion_min=args.nibp_infusion,
         nibp_recovery_min=args.nibp_recovery,
         profile=args.profile,
+        device_given=args.driver is not None,
+        change_device=getattr(args, "change_device", False),
     )
 
 

@@ -41,6 +41,24 @@ class SessionSpec:
     nibp_recovery_min: float | None = None
     #: ``--profile``: the clinic alarm profile file (None: INFUSION_MONITOR_PROFILE, config, or built in).
     profile: str | None = None
+    #: Whether ``device`` was asked for (``--driver``); a resumed session otherwise continues with the device it
+    #: was last recorded from, with every option it had.
+    device_given: bool = True
+    #: ``--change-device``: the person confirmed resuming with another device than the one last recorded from.
+    change_device: bool = False
+
+
+class OtherDeviceAtResume(AppError):
+    """Resuming a session with another device than the one it was last recorded from, not confirmed."""
+
+    def __init__(self, recorded: DeviceSpec, given: DeviceSpec) -> None:
+        super().__init__(
+            f"this session was last recorded from {recorded.describe()}, not {given.describe()}: resume it with that "
+            "device (leave out --driver), or confirm the other device with --change-device (recorded as a device "
+            "change)"
+        )
+        self.recorded = recorded
+        self.given = given
 
 
 def recording_name(typed: str | None, principal: Principal) -> str:
@@ -109,6 +127,7 @@ def start_session(
             store, device.source, driver=device.driver.name, port=spec.device.port,
             plan=spec.plan or protocol.plan(), patient_id=patient_id, nurse=nurse,
             autopilot=spec.plan is not None, alarms=engine, nibp_schedule=schedule, protocol=protocol,
+            device_spec=spec.device.record(),
         )
     detail: dict[str, Any] = {
         "profile": profile.name, "label": decision.label, "source": profile.source, "sha256": profile.sha256,
@@ -199,6 +218,38 @@ def write_waiting_rows(db_path: str | Path, session: str, user: str | None) -> W
     return WaitingRowsWritten(session, tuple(done), rows, unsealed)
 
 
+def recorded_device(store: Store, session: str) -> DeviceSpec:
+    """The device a session was last recorded from, with every option it had: the spec on its newest start,
+    resume or device change; for a session recorded before specs were kept, that event's driver and port (else the
+    session row's)."""
+    from monitor.session import EventKind
+
+    row = store.session_row(session)
+    kinds = (EventKind.SESSION_STARTED, EventKind.SESSION_RESUMED, EventKind.DEVICE_CHANGED)
+    for event in reversed(store.events(row["id"])):
+        if event.kind not in kinds:
+            continue
+        if isinstance(event.detail.get("device_spec"), dict):
+            return DeviceSpec.from_record(event.detail["device_spec"])
+        if event.detail.get("driver") and "port" in event.detail:
+            return DeviceSpec.from_record(event.detail)
+    return DeviceSpec.from_record({"driver": row.get("driver"), "port": row.get("port")})
+
+
+def resume_device(spec: SessionSpec, recorded: DeviceSpec) -> DeviceSpec:
+    """The device a resume opens: the recorded one unless another was asked for. The same device given again
+    keeps its recorded driver settings unless new ones are given; another device must be confirmed."""
+    if not spec.device_given:
+        # A session on the simulated monitor (training, tests) takes the command line's simulator options.
+        return spec.device if recorded.driver == spec.device.driver == "simulated" else recorded
+    if spec.device.same_device(recorded):
+        return spec.device if spec.device.settings else replace(
+            spec.device, settings=recorded.settings, settings_by_driver=recorded.settings_by_driver)
+    if not spec.change_device:
+        raise OtherDeviceAtResume(recorded, spec.device)
+    return spec.device
+
+
 def _resume(
     spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol
 ) -> Recorder:
@@ -207,13 +258,16 @@ def _resume(
 
     assert spec.resume is not None
     row = _unfinished_row(store, spec.resume, "resumed")
+    recorded = recorded_device(store, row["id"])
+    chosen = resume_device(spec, recorded)
     # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
     last = store.last_data_at(row["id"])
-    device = open_device(spec.device, start_time=max(time.time(), last or 0.0))
+    device = open_device(chosen, start_time=max(time.time(), last or 0.0))
     try:
         recorder = Recorder.resume_session(
             store, device.source, row["id"], nurse=nurse, autopilot=spec.plan is not None, alarms=engine,
-            nibp_schedule=schedule, protocol=protocol,
+            nibp_schedule=schedule, protocol=protocol, device_spec=chosen.record(),
+            changed_from=None if chosen.same_device(recorded) else recorded.describe(),
         )
     except SessionRuleError as exc:
         device.source.close()

@@ -78,3 +78,22 @@ def test_changing_back_to_a_driver_restores_its_settings() -> None:
     back = masimo.switched_to("nonin", "loop://", {})
     assert back.settings == {"format": "8"}
     assert DeviceSpec.from_record(masimo.record()).switched_to("nonin", "loop://", {}).settings == {"format": "8"}
+
+
+def test_at_start_a_resume_with_another_device_asks_and_the_answer_is_kept(qtbot: Any, monkeypatch: Any) -> None:
+    """``gui --driver simulated`` and "Resume selected" on a Nonin session: the window asks which device."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from monitor.app.sessions import OtherDeviceAtResume
+    from ui.app import resume_device_choice
+
+    spec = SessionSpec(device=DeviceSpec(), resume="s1")
+    refused = OtherDeviceAtResume(NONIN_8, spec.device)
+    for label, expected in (("Resume with nonin", (False, False)), ("Change to simulated", (True, True))):
+        monkeypatch.setattr(QMessageBox, "exec", lambda box, label=label: next(
+            b for b in box.buttons() if b.text() == label).click())
+        chosen = resume_device_choice(spec, refused)
+        assert chosen is not None and (chosen.device_given, chosen.change_device) == expected
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: next(
+        b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.RejectRole).click())
+    assert resume_device_choice(spec, refused) is None

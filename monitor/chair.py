@@ -145,7 +145,7 @@ def entry(
             # esketamine session's REMS form could never be completed, nor the patient discharged).
             if not _adds_only_the_lot(dose_mod.dose_record(events).plan, plan):
                 raise SessionRuleError(
-                    f"the dose was planned before {protocol.label(Phase.INFUSION)} started: "
+                    f"the dose was planned before the {protocol.label(Phase.INFUSION)} started: "
                     + ("during it, enter a new rate" if session.phase is Phase.INFUSION and plan.duration_min
                        else "only a lot number missing from it can be added now"))
             detail = plan.as_dict()

@@ -52,7 +52,7 @@ def _chair_two(clinic: Clinic, folder: Path) -> ChairTwo:
 
 
 def _forgeries(two: ChairTwo, local_id: int) -> dict[str, tuple[str, list[object]]]:
-    """What the audit wrote as chair 1, by what it is: a statement and its values."""
+    """What chair 1's login tries against chair 2's rows, by what it is: a statement and its values."""
     reading = ("INSERT INTO readings (origin, local_id, session_id, t, parameter, value, unit) "
                "VALUES (%s, %s, %s, %s, 'spo2', 70, '%%')")
     return {

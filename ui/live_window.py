@@ -319,6 +319,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.accounts_dialog: QDialog | None = None
         self.last_status: SessionStatus | None = None
         self.last_snapshot: AlarmSnapshot | None = None
+        #: The tiles' alarm states last shown (see :meth:`show_alarms`).
+        self._tile_states: object = None
         self.end_status: str | None = None
         self.events: list[SessionEvent] = []
         self.messages: list[str] = []
@@ -1326,8 +1328,11 @@ class LiveWindow(DialogHost, QMainWindow):
         for name, tile in (("hr", self.hr_tile), ("spo2", self.spo2_tile), ("nibp", self.nibp_tile)):
             priority, text = states.get(name, (None, ""))
             tile.set_alarm(priority, text)
-        # A tile that took its breached limit's line under its value needs more height: the alarm rows get less.
-        self._budget_alarm_rows()
+        # A tile that took (or lost) its breached limit's line under its value needs another height: the alarm rows'
+        # budget follows, measured again only then (not at every snapshot).
+        if states != self._tile_states:
+            self._tile_states = states
+            self._budget_alarm_rows()
         if snapshot is not None:
             self._update_limits(snapshot.limits)
         if self.sound is not None:

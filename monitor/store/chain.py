@@ -318,7 +318,10 @@ def names(conn: sqlite3.Connection, kind: str) -> set[str]:
 
 
 def key_fingerprint(conn: sqlite3.Connection) -> str | None:
-    """The fingerprint of the key the database is sealed with, or None when none is recorded."""
+    """The fingerprint of the key the database is sealed with, or None when none is recorded (also in a database
+    from before the ``security`` table)."""
+    if "security" not in names(conn, "table"):
+        return None
     found = conn.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
     return None if found is None else str(found[0])
 

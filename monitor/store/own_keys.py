@@ -17,6 +17,7 @@ from typing import Final
 
 from monitor.config import ENV_PREFIX
 from monitor.keys import Keys, key_file_path, load_keys, saved_keys_path
+from monitor.store.chain import key_fingerprint
 from monitor.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,6 @@ POINT_AT_IT: Final = (f"point {ENV_PREFIX}KEY_FILE (or key_file in the config fi
                       "shows which key file is in use")
 
 
-def sealed_fingerprint(conn: sqlite3.Connection) -> str | None:
-    """The fingerprint of the key file the database was sealed with (None: it names none)."""
-    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'security'").fetchone()
-    if has_table is None:
-        return None
-    row = conn.execute("SELECT value FROM security WHERE name = 'key_fingerprint'").fetchone()
-    return None if row is None else str(row[0])
-
-
 def keys_for_writing(conn: sqlite3.Connection, db_path: Path, version: int) -> Keys:
     """The keys to migrate, seal and encrypt ``db_path`` with; :class:`StoreError` when they are not its own.
 
@@ -44,7 +36,7 @@ def keys_for_writing(conn: sqlite3.Connection, db_path: Path, version: int) -> K
     key file made in the missing one's place once sealed an upgrade's rows with it, and the record could never
     be verified again, even with the right key file put back).
     """
-    fingerprint = sealed_fingerprint(conn)
+    fingerprint = key_fingerprint(conn)
     keys = load_keys(create=False)
     if fingerprint is None and version < FIRST_KEYED_VERSION:
         return keys if keys is not None else _new_key_file(conn, db_path)
@@ -58,7 +50,7 @@ def keys_for_writing(conn: sqlite3.Connection, db_path: Path, version: int) -> K
 def keys_for_reading(conn: sqlite3.Connection, db_path: Path) -> Keys | None:
     """The keys to read ``db_path`` with (None: its key file is missing, identifiers stay unread);
     :class:`StoreError` when the key file is another database's."""
-    fingerprint = sealed_fingerprint(conn)
+    fingerprint = key_fingerprint(conn)
     keys = load_keys(create=False)
     if keys is not None and fingerprint is not None and fingerprint != keys.fingerprint:
         raise StoreError(other_text(db_path, fingerprint, keys))

@@ -25,7 +25,7 @@ from monitor.constants import STALE_HEARTBEAT_S
 from monitor.keys import Keys
 from monitor.ownership import owner_alive
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import own_keys
+from monitor.store import chain, own_keys
 from monitor.store.errors import SessionNotFound, StoreError
 from monitor.store.rows import alarm_from_row
 
@@ -98,7 +98,7 @@ class Queries:
         patient" would be untrue)."""
         if self._encrypted():
             if self.keys is None:
-                raise StoreError(own_keys.missing_text(self.path, own_keys.sealed_fingerprint(self.db.conn)))
+                raise StoreError(own_keys.missing_text(self.path, chain.key_fingerprint(self.db.conn)))
             row = self.db.execute("SELECT id FROM patients WHERE mrn_lookup = ?",
                                   [identifiers.mrn_lookup(self.keys, mrn)]).fetchone()
         else:

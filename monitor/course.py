@@ -189,6 +189,33 @@ def set_course_plan(
 # -- the figures ---------------------------------------------------------------------------------------------
 
 
+def shows_nausea(kind: EventKind, detail: Mapping[str, Any], *, after_dosing: bool) -> bool:
+    """Whether a timeline entry tells of nausea or vomiting in the session (the course's column).
+
+    A quick event naming it does; so does a PADSS nausea/vomiting item scored 0 or 1 at discharge (2 is
+    "minimal"). An antiemetic does once the drug was given (``after_dosing``): one given before it is prophylaxis,
+    which many clinics give every patient, and would mark every session of the course as nauseous.
+    """
+    if kind is EventKind.QUICK_EVENT:
+        text = f"{detail.get('event', '')} {detail.get('text', '')} {detail.get('label', '')}".lower()
+        return any(word in text for word in NAUSEA_WORDS)
+    if kind is EventKind.INTERVENTION:
+        return after_dosing and detail.get("type") == InterventionKind.ANTIEMETIC.value
+    if kind is EventKind.DISCHARGE_SCORED:
+        return _padss_item(detail, "nausea_vomiting") in (0, 1)
+    return False
+
+
+def _padss_item(discharge: Mapping[str, Any], name: str) -> int | None:
+    """The score the nurse gave one PADSS item at discharge (None: not scored or not stored)."""
+    padss = discharge.get("padss")
+    items = padss.get("items") if isinstance(padss, Mapping) else None
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, Mapping) and item.get("name") == name and isinstance(item.get("score"), int):
+            return int(item["score"])
+    return None
+
+
 def _number(value: Any) -> float | None:
     try:
         return None if value is None else float(value)
@@ -258,16 +285,12 @@ class _Timeline:
             figures = self.moaas if scale == "MOAA/S" else self.cadss if scale in ("CADSS-6", "CADSS") else None
             if figures is not None:
                 self._add_score(figures, detail)
-        elif kind is EventKind.QUICK_EVENT:
-            text = f"{detail.get('event', '')} {detail.get('text', '')} {detail.get('label', '')}".lower()
-            if any(word in text for word in NAUSEA_WORDS):
-                self.nausea = True
         elif kind is EventKind.INTERVENTION:
             self.interventions.append(str(detail.get("text") or detail.get("type")))
-            if detail.get("type") == InterventionKind.ANTIEMETIC.value:
-                self.nausea = True
         elif kind is EventKind.DISCHARGE_SCORED:
             self.discharge = detail
+        if shows_nausea(kind, detail, after_dosing=self.infusion_start is not None):
+            self.nausea = True
         elif kind is EventKind.OUTCOME_SCORE:
             self.outcomes[str(detail.get("scale"))] = detail
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from monitor.alarms.model import Priority
 from monitor.replication.live import LiveAlarm
+from monitor.session import minutes_seconds
 from monitor.station import ChairReport, ChairView, StationFeed, StationModel, same_name_text, shared_login_text
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
@@ -52,13 +53,6 @@ TICK_MS = 125
 OUT_OF_VIEW_LINES = 3
 #: The banner's links to a chair's tile: this, then the chair's key (quoted).
 CHAIR_LINK = "chair:"
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = max(0.0, seconds)
-    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
 
 
 def _value(view: ChairView, name: str) -> str:
@@ -97,13 +91,16 @@ def _timer(view: ChairView) -> str:
     (a timer that stood still beside values ageing read as a paused infusion)."""
     tile = view.tile
     name = tile.phase_name
-    if tile.phase == "infusion":
-        text = f"{name} {_clock(tile.infusion_elapsed_s)} / {tile.infusion_plan_min:.0f} min"
+    infused = minutes_seconds(tile.infusion_elapsed_s)
+    if tile.phase == "infusion" and tile.infusion_stopped:
+        text = f"{name} stopped at {infused}"
+    elif tile.phase == "infusion":
+        text = f"{name} {infused} of {tile.infusion_plan_min:g} min" + (" · PAUSED" if tile.infusion_paused else "")
     elif tile.phase == "recovery":
         left = tile.recovery_remaining_s
-        text = f"{name} {_clock(left)} left" if left is not None and left > 0 else f"{name} watch done"
+        text = f"{name} {minutes_seconds(left)} left" if left is not None and left > 0 else f"{name} watch done"
     else:
-        text = f"{name} {_clock(tile.elapsed_s)}"
+        text = f"{name} {minutes_seconds(tile.elapsed_s)}"
     if not view.current:
         text += f" · as of {max(view.silent_s, view.status_age_s):.0f} s ago"
     return text

@@ -69,6 +69,9 @@ class LiveTile:
     phase_label: str = ""
     #: An ended session's rows the chair could not keep in its database (None: everything was kept).
     not_kept: NotKept | None = None
+    #: The drug stopped before the infusion phase ended, or paused now (False from older chairs).
+    infusion_stopped: bool = False
+    infusion_paused: bool = False
 
     @property
     def phase_name(self) -> str:
@@ -122,6 +125,8 @@ def live_document(update: Any) -> dict[str, Any]:
         "storage_ok": status.storage_ok,
         "device_link": status.link.state,
         "scores_due": list(status.scores_due),
+        "infusion_stopped": status.infusion_stopped,
+        "infusion_paused": status.infusion_paused,
     }
 
 
@@ -179,6 +184,8 @@ def parse_tile(document: dict[str, Any]) -> LiveTile:
             scores_due=tuple(str(scale) for scale in document.get("scores_due") or ()),
             phase_label=str(document.get("phase_label") or ""),
             not_kept=_not_kept(document.get("not_kept")),
+            infusion_stopped=bool(document.get("infusion_stopped")),
+            infusion_paused=bool(document.get("infusion_paused")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"unreadable live status: {exc}") from exc

@@ -45,7 +45,7 @@ def test_tiles_show_each_chair_with_its_alarms_in_iec_colours(qtbot: Any) -> Non
     assert sorted(window.tiles) == ["c1", "c2"]
     one, two = window.tiles["c1"], window.tiles["c2"]
     assert one.title.text() == "Chair 1 · MRN-c1"
-    assert one.phase.text() == "infusion 12:34 / 40 min"
+    assert one.phase.text() == "infusion 12:34 of 40 min"
     assert "HR 72" in one.numerics.text() and "SpO2 97" in one.numerics.text()
     assert one.nibp.text() == "NIBP 128/79 (95) · 3 min ago"
     high = theme.ALARM_COLOURS[Priority.HIGH]
@@ -61,7 +61,7 @@ def test_tiles_show_each_chair_with_its_alarms_in_iec_colours(qtbot: Any) -> Non
     model.apply(_report("c2", "Chair 2", [], phase_label="dosing"))
     model.apply(_report("c1", "Chair 1", [], phase="recovery", recovery_remaining_s=-5.0, phase_label="observation"))
     window.refresh()
-    assert two.phase.text() == "dosing 12:34 / 40 min"
+    assert two.phase.text() == "dosing 12:34 of 40 min"
     assert one.phase.text() == "observation watch done"
 
 
@@ -81,7 +81,7 @@ def test_a_silent_chair_and_an_unacknowledged_alarm_are_raised_at_the_station(qt
     assert "NOT REPORTING for 7 s" in text
     assert "1 station alarms" in window.banner.text()
     # Its phase timer stood still beside ageing values, as a paused infusion's would: it says how old it is.
-    assert window.tiles["c3"].phase.text() == "infusion 12:34 / 40 min · as of 7 s ago"
+    assert window.tiles["c3"].phase.text() == "infusion 12:34 of 40 min · as of 7 s ago"
     clock[0] = 55.0  # 10 s + 55 s = 65 s unacknowledged: escalated one level (medium to high)
     window.refresh()
     assert "ESCALATED (65 s unacknowledged)" in window.tiles["c3"].alarms.text()
@@ -378,3 +378,20 @@ def test_a_click_on_a_chair_out_of_view_scrolls_its_tile_into_view(qtbot: Any) -
     visible = tile.geometry().translated(0, -bar.value())
     assert window.scroll.viewport().rect().contains(visible)
     assert "Chair 23 (" not in window.banner.text()
+
+
+def test_the_phase_timer_says_what_the_chair_says_of_the_infusion(qtbot: Any) -> None:
+    """An infusion stopped early, or paused, read as one running at the station ("infusion 41:10 / 40 min"), and
+    a timer past an hour read as a time of day ("75:00")."""
+    model, window = _station(qtbot, [100.0])
+    cases = [
+        ({"infusion_elapsed_s": 2470.0, "infusion_stopped": True}, "infusion stopped at 41:10"),
+        ({"infusion_paused": True}, "infusion 12:34 of 40 min · PAUSED"),
+        ({"infusion_elapsed_s": 4500.0, "infusion_plan_min": 90}, "infusion 1 h 15 min of 90 min"),
+        ({"phase": "recovery", "recovery_remaining_s": 3900.0}, "recovery 1 h 05 min left"),
+        ({"phase": "setup", "elapsed_s": 30.0}, "setup 00:30"),
+    ]
+    for extra, shown in cases:
+        model.apply(_report("c1", "Chair 1", [], **extra))
+        window.refresh()
+        assert window.tiles["c1"].phase.text() == shown

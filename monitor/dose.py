@@ -398,3 +398,14 @@ def interventions(events: Iterable[SessionEvent]) -> list[tuple[float, Intervent
                 )
             )
     return sorted(out, key=lambda pair: pair[0])
+
+
+def last_oxygen(events: Iterable[SessionEvent]) -> tuple[float, Intervention] | None:
+    """The last oxygen the session's timeline records (when, and the flow), None when none was given.
+
+    The discharge form asks whether the patient is still on oxygen (the modified Aldrete scores SpO2 on oxygen
+    lower): oxygen given during the session and not ticked there would score the patient as on room air.
+    """
+    given = [pair for pair in interventions(events) if pair[1].kind is InterventionKind.OXYGEN]
+    return given[-1] if given else None
+

@@ -38,8 +38,10 @@ from PySide6.QtWidgets import (
 from drivers.core.readings import Reading
 from monitor.alarms.model import Priority
 from monitor.discharge import USUAL_MARKS, DischargeMarks, DischargeResult, NurseAssessment, assess_discharge
+from monitor.dose import Intervention
 from monitor.readiness import DISCHARGE_SCORE_BLOCKERS, StepCheck
 from monitor.session import Baseline
+from monitor.wall_clock import clock_text
 from ui import theme
 
 #: Lines shown of the result (verdict, reasons, computed items); more scroll.
@@ -76,6 +78,7 @@ class DischargeDialog(QDialog):
         check: StepCheck | None = None,
         nibp_now: Callable[[], None] | None = None,
         marks: DischargeMarks = USUAL_MARKS,
+        oxygen: tuple[float, Intervention] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Discharge scoring")
@@ -120,8 +123,16 @@ class DischargeDialog(QDialog):
         aldrete_title = f"Modified Aldrete (discharge at {marks.aldrete_min} or more)"
         self.aldrete_box = self._score_box(aldrete_title, ALDRETE_ENTRIES)
         self.on_oxygen = QCheckBox("On supplemental oxygen")
-        self.on_oxygen.toggled.connect(self.update_result)
         self.aldrete_box.layout().addWidget(self.on_oxygen, len(ALDRETE_ENTRIES), 0, 1, 4)
+        if oxygen is not None:
+            # Oxygen on the timeline: ticked, so that the patient is not scored as on room air by an oversight
+            # (the timeline does not say when oxygen was taken off); the nurse unticks it if it is off now.
+            at, given = oxygen
+            self.on_oxygen.setChecked(True)
+            flow = f"{given.dose:g} L/min " if given.dose is not None else ""
+            self.on_oxygen.setText(f"On supplemental oxygen ({flow}given at {clock_text(at, '%H:%M')}: untick if "
+                                   "it is off now)")
+        self.on_oxygen.toggled.connect(self.update_result)
         self.padss_box = self._score_box(f"PADSS (discharge at {marks.padss_min} or more)", PADSS_ENTRIES)
         columns.addWidget(self.aldrete_box)
         columns.addWidget(self.padss_box)

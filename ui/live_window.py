@@ -43,7 +43,7 @@ from monitor.app.errors import AppError
 from monitor.app.sessions import ending_notes
 from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
-from monitor.dose import DoseNeedsConfirmation, dose_record
+from monitor.dose import DoseNeedsConfirmation, dose_record, last_oxygen
 from monitor.identifiers import PatientOnFile
 from monitor.labels import PARAMETER_LABELS
 from monitor.protocols import RESPIRATION_SCALE, Measure
@@ -812,7 +812,7 @@ class LiveWindow(DialogHost, QMainWindow):
         check = status.step_check if status is not None else None
         nibp_now = self.nibp_now if status is not None and status.can_start_nibp else None
         marks = self.bridge.recorder.protocol.discharge.marks
-        dialog = DischargeDialog(self, readings, baseline, check, nibp_now, marks)
+        dialog = DischargeDialog(self, readings, baseline, check, nibp_now, marks, last_oxygen(self.events))
         # Kept also when the form is accepted: the question after it (criteria not met: the reason) may be
         # cancelled. Given back for a few minutes only: a discharge assessment is made afresh.
         self.drafts.attach("discharge", dialog, max_age_s=DISCHARGE_DRAFT_S, keep_when_accepted=True)

@@ -88,7 +88,11 @@ def test_the_discharge_form_scores_against_the_protocols_marks(qtbot: Any) -> No
 def test_the_styled_discharge_form_fits_a_small_screen_with_every_choice_readable(qtbot: Any) -> None:
     from PySide6.QtWidgets import QAbstractButton
 
-    dialog = DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE)
+    from monitor.dose import intervention
+
+    # With oxygen on the timeline its box says the flow and the time: the longest text the form shows.
+    oxygen = (T0, intervention("oxygen", dose=15.0))
+    dialog = DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE, oxygen=oxygen)
     qtbot.addWidget(dialog)
     dialog.setStyleSheet(theme.STYLE_SHEET)  # as the window opens it: the style comes after construction
     dialog.show()

@@ -829,3 +829,23 @@ def test_completing_against_failed_discharge_criteria_asks_for_the_reason(qtbot:
     assert [name for name, _ in sent] == ["discharge_scored", "complete"]
     assert sent[0][1]["passed"] is False and sent[0][1]["reasons"] == list(failing.reasons)
     assert sent[1][1] == {"override_reason": "escort on the phone, arriving in 5 min; physician agreed"}
+
+
+def test_oxygen_given_in_the_session_is_ticked_on_the_discharge_form(qtbot: Any, make_window: Any) -> None:
+    """Oxygen recorded with **I** and the discharge form's "on oxygen" left unticked scored SpO2 as on room air
+    (the modified Aldrete's 2 instead of 1): the form now ticks it, naming the flow and the time, for the nurse
+    to untick when the patient is off oxygen."""
+    from ui.discharge_dialog import DischargeDialog
+
+    w = make_window(speed=1.0, first_status=True)
+    w.discharge()
+    assert isinstance(w.dialog, DischargeDialog) and not w.dialog.on_oxygen.isChecked()
+    w.dialog.reject()
+    w.bridge.recorder.submit("intervention", NURSE, kind="oxygen", dose=2)
+    qtbot.waitUntil(lambda: any(e.kind is EventKind.INTERVENTION for e in w.events), timeout=WAIT_MS)
+    w.discharge()
+    assert isinstance(w.dialog, DischargeDialog)
+    assert w.dialog.on_oxygen.isChecked()
+    assert "2 L/min given at" in w.dialog.on_oxygen.text()
+    w.dialog.on_oxygen.setChecked(False)  # off oxygen now: the nurse's word counts
+    assert w.dialog.on_oxygen.isChecked() is False

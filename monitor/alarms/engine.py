@@ -614,14 +614,17 @@ class AlarmEngine:
             if group is not None and reading.reliable:
                 self._last_seen.setdefault(group, at)
 
-    def close_interrupted(self, stored: Iterable[AlarmRecord], at: float) -> int:
-        """Close alarms a stopped recording left open (stored alarms whose state is not ended).
+    def close_interrupted(self, stored: Iterable[AlarmRecord], at: float, *, stopped_at: float | None = None) -> int:
+        """Close alarms a stopped recording left open (stored alarms whose state is not ended), resuming at ``at``.
 
-        Their conditions are judged afresh from the resumed data; the old alarms end at ``at`` (or at
-        the condition's end where that was known) and say that the recording was interrupted.
+        Their conditions are judged afresh from the resumed data; the old alarms end where the condition's end was
+        known, else when the recording stopped (``stopped_at``: its last data; ``at`` when not known): nothing was
+        seen of the condition in between, so the record never says it lasted through the interruption. They say
+        that the recording was interrupted.
         """
         count = 0
         stored = tuple(stored)
+        end = at if stopped_at is None else min(stopped_at, at)
         # A blood-pressure breach waiting for its confirming cuff when the recording stopped still waits for it:
         # the confirmation was lost with the process (the next cuff came on its cycle, minutes later).
         if self.profile.nibp_confirm and any(
@@ -635,21 +638,22 @@ class AlarmEngine:
                 continue
             if (alarm.kind is AlarmKind.PHYSIOLOGICAL and alarm.priority is Priority.HIGH
                     and alarm.acknowledged_at is None):
-                self._carry_latched(alarm, at)
+                self._carry_latched(alarm, end)
                 count += 1
                 continue
             self._interrupted.append(replace(
                 alarm,
-                ended_at=alarm.ended_at if alarm.ended_at is not None else at,
+                ended_at=alarm.ended_at if alarm.ended_at is not None else end,
                 message=f"{alarm.message} (recording interrupted)",
                 state=AlarmState.ENDED,
             ))
             count += 1
         return count
 
-    def _carry_latched(self, alarm: AlarmRecord, at: float) -> None:
+    def _carry_latched(self, alarm: AlarmRecord, end: float) -> None:
         """An unanswered high-priority alarm of the interrupted recording stays on screen, latched, until a
-        person acknowledges it (nobody answered it; what happened meanwhile is unknown)."""
+        person acknowledges it (nobody answered it; what happened meanwhile is unknown); its condition last seen
+        at ``end``."""
         message = _interrupted_text(alarm.message)
         carried = _Alarm(
             id=alarm.id,
@@ -664,7 +668,7 @@ class AlarmEngine:
             value=alarm.value,
             peak_value=alarm.peak_value,
             display=_interrupted_text(alarm.display or alarm.message),
-            ended_at=alarm.ended_at if alarm.ended_at is not None else at,
+            ended_at=alarm.ended_at if alarm.ended_at is not None else end,
             escalations=list(alarm.escalations),
             priority_since=alarm.started_at,
             carried=True,

@@ -272,7 +272,7 @@ def _resume(
     except SessionRuleError as exc:
         device.source.close()
         raise AppError(str(exc)) from None
-    engine.close_interrupted(store.alarms(row["id"]), recorder.session.now)
+    engine.close_interrupted(store.alarms(row["id"]), recorder.session.now, stopped_at=last)
     return recorder
 
 

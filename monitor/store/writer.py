@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import itertools
 import logging
 import os
@@ -26,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading
 from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key_file
@@ -954,12 +956,49 @@ def naming_the_disk(error: str, path: Path) -> str:
 
 def _unreadable(path: Path) -> str | None:
     """Why the beginning of the file at ``path`` cannot be read (a failing disk: "Input/output error"); None when
-    it can, or when there is no file to read."""
+    it can, or when there is no file to read.
+
+    Read through a descriptor this process already holds on the file (SQLite's), never one opened and closed for
+    it: closing any descriptor of a file drops every POSIX lock the process holds on it, and a database whose
+    shared lock was dropped so had its ``-wal`` and ``-shm`` deleted by the next process that closed it (a
+    backup holding the write lock for 8 s made the writer ask, and raised a false "database moved" alarm).
+    Where this process holds no descriptor of the file it holds no lock on it, and the file is opened to ask.
+    Where the system does not list open files, nothing is asked.
+    """
     try:
-        with open(path, "rb", buffering=0) as handle:
-            handle.read(100)
+        wanted = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
         return exc.strerror or str(exc)
+    held = _held_descriptor(wanted.st_dev, wanted.st_ino)
+    if held is False:
+        return None
+    try:
+        if held is None:
+            with open(path, "rb", buffering=0) as handle:
+                handle.read(100)
+        else:
+            os.pread(held, 100, 0)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.EBADF:  # SQLite closed it meanwhile: nothing learnt
+            return None
+        return exc.strerror or str(exc)
+    return None
+
+
+def _held_descriptor(device: int, inode: int) -> int | Literal[False] | None:
+    """A descriptor this process holds on the file (device, inode); None when it holds none; False when the
+    system does not say (no ``/proc/self/fd``)."""
+    try:
+        names = os.listdir(_OPEN_FILES)
+    except OSError:
+        return False
+    for name in names:
+        with contextlib.suppress(OSError, ValueError):
+            stat = os.fstat(int(name))
+            if (stat.st_dev, stat.st_ino) == (device, inode) and stat.st_mode & 0o170000 == 0o100000:
+                return int(name)
     return None

@@ -21,6 +21,8 @@ from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
+from monitor.entered_in_error import NOUNS, correction_detail, correction_words, is_withdrawn, standing_entries
+from monitor.entered_in_error import scale_key as scale_key  # where the chair's callers have always found it
 from monitor.protocols import (
     RESPIRATION_SCALE,
     Anchor,
@@ -32,8 +34,6 @@ from monitor.protocols import (
     check_states,
     respiratory_checks,
 )
-from monitor.score_corrections import correction_detail, standing_scores
-from monitor.score_corrections import scale_key as scale_key  # where the chair's callers have always found it
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 from monitor.wall_clock import clock_text
 
@@ -177,11 +177,7 @@ def entry(
             changed["corrected_rate_mg_per_h"] = float(wrong.detail["rate_mg_per_h"])
         return Entry(EventKind.RATE_CHANGED, changed)
     if name == "intervention":
-        done = dose_mod.intervention(
-            str(args["kind"]), str(args.get("drug", "")),
-            None if args.get("dose") is None else float(args["dose"]), str(args.get("route", "")),
-        )
-        return Entry(EventKind.INTERVENTION, done.as_dict())
+        return Entry(EventKind.INTERVENTION, _intervention_entry(args, events))
     if name == "outcome_score":
         raw = args.get("answers")
         answers = outcomes.parse_answers(raw) if isinstance(raw, str) else list(raw or [])
@@ -196,6 +192,23 @@ def entry(
             _check_ready_time(float(checked["ready_to_leave_at"]), session, list(events))
         return Entry(EventKind.REMS_FORM, {"answers": checked})
     raise ValueError(f"unknown entry '{name}'")
+
+
+def _intervention_entry(args: Mapping[str, Any], events: Iterable[SessionEvent]) -> dict[str, Any]:
+    """What an intervention records: as given, or (``corrects_last`` with a ``correction_reason``) as the correction
+    of the last intervention, entered in error, with what was given instead, or nothing (``withdrawn``)."""
+    withdrawn = bool(args.get("corrects_last")) and bool(args.get("withdrawn"))
+    detail: dict[str, Any] = {}
+    if not withdrawn:
+        done = dose_mod.intervention(
+            str(args["kind"]), str(args.get("drug", "")),
+            None if args.get("dose") is None else float(args["dose"]), str(args.get("route", "")),
+        )
+        detail = done.as_dict()
+    if args.get("corrects_last"):
+        detail.update(correction_detail(events, EventKind.INTERVENTION, args.get("correction_reason"),
+                                        withdrawn=withdrawn))
+    return detail
 
 
 def _check_ready_time(ready: float, session: Session, events: list[SessionEvent]) -> None:
@@ -307,7 +320,25 @@ def score_entry(args: Mapping[str, Any], events: Iterable[SessionEvent]) -> dict
     correction of the last score of its scale, which stays on the timeline superseded."""
     entered = {k: v for k, v in args.items() if k not in ("corrects_last", "correction_reason")}
     if args.get("corrects_last"):
-        entered.update(correction_detail(events, str(args.get("scale", "")), args.get("correction_reason")))
+        entered.update(correction_detail(events, EventKind.SCORE, args.get("correction_reason"),
+                                         scale=str(args.get("scale", ""))))
+    return entered
+
+
+#: What a note or quick event keeps of what was entered (the quick event's name and its text).
+_TYPED_ENTRY: Final = ("text", "what")
+
+
+def typed_entry(kind: EventKind, args: Mapping[str, Any], events: Iterable[SessionEvent]) -> dict[str, Any]:
+    """What a note or quick event records: as entered, or (``corrects_last`` with a ``correction_reason``) as the
+    correction of the last entry of ``kind``, entered in error: the text typed stands in for it, and no text
+    (or ``withdrawn``) leaves nothing in its place."""
+    if not args.get("corrects_last"):
+        return {k: v for k, v in args.items() if k not in ("corrects_last", "correction_reason", "withdrawn")}
+    text = str(args.get("text") or "").strip()
+    withdrawn = bool(args.get("withdrawn")) or not text
+    entered: dict[str, Any] = {} if withdrawn else {k: args[k] for k in _TYPED_ENTRY if args.get(k)}
+    entered.update(correction_detail(events, kind, args.get("correction_reason"), withdrawn=withdrawn))
     return entered
 
 
@@ -318,7 +349,7 @@ def scores_missing(protocol: Protocol, events: Iterable[SessionEvent], moment: S
     (:func:`discharge_window`: after the infusion's end, and after the infusion-end score where the protocol
     asks the same scale then): a sedation score from dosing says nothing about recovery.
     """
-    listed = standing_scores(events)
+    listed = standing_entries(events)
     given = _scored_at(listed)
     out = []
     for due in protocol.scores:
@@ -341,7 +372,7 @@ def discharge_window(protocol: Protocol, scale: str, events: Iterable[SessionEve
     the scale at the infusion's end (IV ketamine: CADSS-6 at both), the first score after the end is that
     one, and the pre-discharge score is a later, separate assessment.
     """
-    listed = standing_scores(events)
+    listed = standing_entries(events)
     ended = anchor_times(listed).get(Anchor.INFUSION_STOP)
     if ended is None:
         return []
@@ -358,7 +389,7 @@ def discharge_score_problems(protocol: Protocol, events: Iterable[SessionEvent])
     infusion, else 0: no dissociation). Only scales the protocol asks before discharge, and only scores
     given in their window (:func:`discharge_window`), are judged.
     """
-    listed = standing_scores(events)
+    listed = standing_entries(events)
     started = anchor_times(listed).get(Anchor.INFUSION_START)
     out: list[str] = []
     seen: set[str] = set()
@@ -404,6 +435,17 @@ def score_text(detail: Mapping[str, Any], short: bool = False) -> str:
     return text
 
 
+def corrected_line(event: SessionEvent) -> str:
+    """A score, intervention, note or quick event as one line, a correction saying what it corrects and why
+    (``no intervention, correcting oxygen 2 L/min nasal cannula entered in error: wrong chair``)."""
+    d = event.detail
+    if event.kind is EventKind.SCORE:
+        return score_text(d)
+    noun = NOUNS.get(event.kind, "entry")
+    text = f"no {noun}" if is_withdrawn(d) else str(d.get("text") or d.get("type") or noun)
+    return text + correction_words(d)
+
+
 def score_value(event: SessionEvent) -> float | None:
     """A score's numeric value (None for a word such as a respiration answer)."""
     raw = event.detail.get("value")
@@ -437,7 +479,7 @@ def scores_due(
     until given after it; ``before_discharge`` during recovery until given in its window
     (:func:`discharge_window`).
     """
-    listed = standing_scores(events)
+    listed = standing_entries(events)
     anchors = anchor_times(listed)
     started = anchors.get(Anchor.INFUSION_START)
     ended = anchors.get(Anchor.INFUSION_STOP)  # the stop, or recovery entered without one
@@ -607,7 +649,7 @@ def entry_text(event: SessionEvent) -> str | None:
                     f"{float(d.get('rate_mg_per_h', 0)):g} mg/h from then on")
         return f"rate {float(d.get('rate_mg_per_h', 0)):g} mg/h"
     if event.kind is EventKind.INTERVENTION:
-        return str(d.get("text") or d.get("type") or "intervention")
+        return corrected_line(event)
     if event.kind is EventKind.OUTCOME_SCORE:
         return f"{d.get('scale')} {d.get('total')} ({d.get('band')})"
     if event.kind is EventKind.CHECKLIST:

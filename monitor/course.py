@@ -21,9 +21,10 @@ from typing import Any, Final
 from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
 from monitor.dose import DosePlan, DoseUnit, InterventionKind, RateChange, add_rate_change, delivered_mg
+from monitor.entered_in_error import standing_entries
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, Protocol, ProtocolError, load_protocol
 from monitor.review import change_from
-from monitor.session import EventKind
+from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Reader, Store
 
 DAY_S: Final = 86_400.0
@@ -256,10 +257,7 @@ class _Timeline:
 
     @staticmethod
     def _add_score(figures: list[float], detail: Mapping[str, Any]) -> None:
-        """One score's value; a correction takes the place of the value it corrects (entered in error)."""
-        wrong = _number(detail.get("corrected_value")) if detail.get("corrects_at") is not None else None
-        if wrong is not None and wrong in figures:
-            figures.remove(wrong)
+        """One score's value (the standing one: :func:`course_rows` reads a score entered in error as corrected)."""
         value = _number(detail.get("value"))
         if value is not None:
             figures.append(value)
@@ -331,9 +329,15 @@ def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[Course
     if not sessions:
         return []
     ids = [str(row["id"]) for row in sessions]
-    timelines: dict[str, _Timeline] = {sid: _Timeline() for sid in ids}
+    entered: dict[str, list[SessionEvent]] = {sid: [] for sid in ids}
     for sid, t, kind, detail in store.events_of_kinds(ids, _EVENT_KINDS):
-        timelines[sid].add(t, EventKind(kind), json.loads(detail or "{}"))
+        # The phase is not read here: the timeline's own events place the session's moments.
+        entered[sid].append(SessionEvent(t, EventKind(kind), Phase.SETUP, None, json.loads(detail or "{}")))
+    timelines: dict[str, _Timeline] = {sid: _Timeline() for sid in ids}
+    for sid, events in entered.items():
+        # Entries in error are read as corrected (a score's value, an intervention given, a quick event withdrawn).
+        for e in standing_entries(events):
+            timelines[sid].add(e.t, e.kind, dict(e.detail))
     alarm_counts: dict[str, dict[str, int]] = {sid: {p.label: 0 for p in reversed(Priority)} for sid in ids}
     for sid, by_word in store.alarm_counts(ids).items():
         for priority, n in by_word.items():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from monitor.entered_in_error import standing_entries
 from monitor.session import EventKind, SessionEvent, SessionRuleError
 
 MINUTES_PER_HOUR: Final = 60.0
@@ -380,9 +381,10 @@ def intervention(kind: InterventionKind | str, drug: str = "", dose: float | Non
 
 
 def interventions(events: Iterable[SessionEvent]) -> list[tuple[float, Intervention]]:
-    """Every structured intervention of a session, in time order."""
+    """Every intervention of a session that stands, in time order: one entered in error is read as its correction
+    says, at its own time, or not at all where nothing was given (:func:`monitor.entered_in_error.standing_entries`)."""
     out = []
-    for e in events:
+    for e in standing_entries(events):
         if e.kind is EventKind.INTERVENTION:
             d = e.detail
             out.append(

@@ -825,9 +825,15 @@ class Recorder:
                                   args.get("depression"))
                 args = chair.score_entry(args, self.watch.events)
             kind = EventKind(name)
+            if kind in (EventKind.NOTE, EventKind.QUICK_EVENT):
+                args = chair.typed_entry(kind, args, self.watch.events)
             event = s.record(kind, None, user, **args)
             if name in ("score", "discharge_scored", "addendum"):
                 self._audit(name, user, **args)
+            elif args.get("corrects_at") is not None:
+                # A note itself is not audited (the timeline holds it); its correction is: who, when, why. The
+                # texts stay on the timeline only.
+                self._audit(name, user, **{k: v for k, v in args.items() if k not in ("text", "corrected_value")})
             return event
         if self.alarms is not None:
             result = self.alarms.command(name, s.now, user, **args)

@@ -22,8 +22,8 @@ from typing import Any, Final
 from drivers.core.readings import Reading
 from monitor.checklist import MedicationFlag, current_checklist
 from monitor.dose import dose_record
+from monitor.entered_in_error import standing_entries
 from monitor.protocols import Protocol, check_states, respiratory_checks
-from monitor.score_corrections import standing_scores
 from monitor.session import EventKind, SessionEvent
 from monitor.store import Store
 
@@ -184,7 +184,7 @@ def _bp_text(value: tuple[float, float] | None) -> str | None:
 
 def _scores(events: Sequence[SessionEvent], scales: set[str]) -> list[float]:
     out = []
-    for e in standing_scores(events):
+    for e in standing_entries(events):
         if e.kind is EventKind.SCORE and str(e.detail.get("scale", "")).upper() in scales:
             try:
                 out.append(float(e.detail["value"]))

@@ -30,6 +30,7 @@ from drivers.core.readings import (
 )
 from monitor import chair, text_rules
 from monitor.alarms.model import Priority
+from monitor.entered_in_error import is_correction
 from monitor.exports.data import SessionRecord
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
 from monitor.store import Reader, SessionSummary, Store
@@ -559,8 +560,8 @@ def add_addendum(
 def addendum_text(event: SessionEvent) -> str:
     """The text of an addendum (or of a note, quick event or score) as one line."""
     detail = dict(event.detail)
-    if event.kind is EventKind.SCORE:
-        return chair.score_text(detail)
+    if event.kind is EventKind.SCORE or is_correction(event):
+        return chair.corrected_line(event)
     text = detail.get("text") or detail.get("label") or ""
     if not text and detail:
         text = json.dumps(detail, default=str)

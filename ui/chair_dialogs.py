@@ -33,7 +33,7 @@ from monitor import chair, dose, outcomes, rems
 from monitor import checklist as cl
 from monitor.protocols import RESPIRATION_SCALE, Protocol
 from monitor.wall_clock import clock_text
-from ui.dialogs import complain, form_footer, ok_cancel
+from ui.dialogs import EntryCorrection, complain, form_footer, offer_correction, ok_cancel
 from ui.plain_text import plain_label
 
 
@@ -251,18 +251,37 @@ class InterventionDialog(QDialog):
         form.addRow(self.problem)
         self.buttons = ok_cancel(self)
         form.addRow(self.buttons)
+        self.correction: EntryCorrection | None = None
         self.kind.currentIndexChanged.connect(self._update)
         self.drug.textChanged.connect(self._update)
         self.amount.valueChanged.connect(self._update)
         self._update()
 
+    def offer_correction(self, last: str | None) -> None:
+        """Offer to correct the last intervention (``last``: how it reads), entered in error: by the one entered
+        here, or by none where nothing was given."""
+        self.correction = offer_correction(self, "intervention", last, "Nothing was given: none in its place (&W)")
+        if self.correction is not None:
+            self.correction.withdraw.toggled.connect(self._update)
+            self.correction.box.toggled.connect(self._update)
+
     def args(self) -> dict[str, Any]:
-        """The ``intervention`` command's arguments."""
+        """The ``intervention`` command's arguments, with the correction where one is ticked."""
+        correcting = {} if self.correction is None else self.correction.command_args()
+        if correcting.get("withdrawn"):
+            return correcting
         unit = dose.INTERVENTION_UNITS[dose.InterventionKind(self.kind.currentData())]
         return {"kind": self.kind.currentData(), "drug": self.drug.text().strip(),
-                "dose": self.amount.value() if unit else None, "route": self.route.text().strip()}
+                "dose": self.amount.value() if unit else None, "route": self.route.text().strip(), **correcting}
 
     def _update(self) -> None:
+        withdrawn = self.correction is not None and self.correction.withdrawn()
+        for field in (self.kind, self.drug, self.amount, self.route):
+            field.setEnabled(not withdrawn)
+        if withdrawn:
+            self.problem.setText("No intervention stands in for the last one.")
+            self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
+            return
         kind = dose.InterventionKind(self.kind.currentData())
         unit = dose.INTERVENTION_UNITS[kind]
         self.amount.setEnabled(unit is not None)

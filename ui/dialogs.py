@@ -307,51 +307,70 @@ class TextDialog(QDialog):
             self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
 
 
-class ScoreCorrection(QWidget):
-    """Offered in a score dialog when the scale was entered before in the session: the score being entered
-    corrects the last one, entered in error, for the reason given (the wrong one stays on the timeline)."""
+class EntryCorrection(QWidget):
+    """Offered in a score, intervention or note dialog when the session holds an entry of that kind: the entry being
+    made corrects the last one, entered in error, for the reason given (the wrong one stays on the timeline).
+    Where nothing may stand in for it (``withdraw``: the words of that choice), a second box says so."""
 
-    def __init__(self, parent: QWidget | None, scale: str, last: str) -> None:
+    def __init__(self, parent: QWidget | None, what: str, last: str, withdraw: str | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.box = QCheckBox(f"Corrects the last {scale}, {last}, entered in error (&C)")
+        self.box = QCheckBox(f"Corrects the last {what}, {last}, entered in error (&C)")
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("reason for the correction (required)")
-        self.reason.setAccessibleName(f"Reason the last {scale} is corrected")
+        self.reason.setAccessibleName(f"Reason the last {what} is corrected")
         self.reason.setEnabled(False)
+        self.withdraw = QCheckBox(withdraw or "")
+        self.withdraw.setVisible(withdraw is not None)
+        self.withdraw.setEnabled(False)
         self.box.toggled.connect(self._ticked)
         layout.addWidget(self.box)
         layout.addWidget(self.reason)
+        layout.addWidget(self.withdraw)
 
     def _ticked(self, on: bool) -> None:
         self.reason.setEnabled(on)
+        self.withdraw.setEnabled(on)
+        if not on:
+            self.withdraw.setChecked(False)
         if on:
             self.reason.setFocus()
 
+    def withdrawn(self) -> bool:
+        """Whether the correction puts nothing in the wrong entry's place."""
+        return self.box.isChecked() and self.withdraw.isChecked()
+
     def command_args(self) -> dict[str, Any]:
-        """What the score command adds: nothing, or the correction of the last entry with its reason."""
+        """What the entry's command adds: nothing, or the correction of the last entry with its reason (and, where
+        nothing stands in for it, ``withdrawn``)."""
         if not self.box.isChecked():
             return {}
-        return {"corrects_last": True, "correction_reason": self.reason.text().strip()}
+        out: dict[str, Any] = {"corrects_last": True, "correction_reason": self.reason.text().strip()}
+        if self.withdrawn():
+            out["withdrawn"] = True
+        return out
 
 
 def correction_args(dialog: QDialog) -> dict[str, Any]:
-    """The correction a score dialog carries (none when it offered none or it was left unticked)."""
-    offered = dialog.findChild(ScoreCorrection)
+    """The correction a dialog carries (none when it offered none or it was left unticked)."""
+    offered = dialog.findChild(EntryCorrection)
     return offered.command_args() if offered is not None else {}
 
 
-def offer_correction(dialog: QDialog, scale: str, last: str | None) -> None:
+def offer_correction(
+    dialog: QDialog, what: str, last: str | None, withdraw: str | None = None
+) -> EntryCorrection | None:
     """Put the correction choice above the dialog's buttons, when there is a last entry (``last``) to correct."""
     if last is None:
-        return
+        return None
     layout = dialog.layout()
-    offered = ScoreCorrection(dialog, scale, last)
+    offered = EntryCorrection(dialog, what, last, withdraw)
     if isinstance(layout, QFormLayout):
         layout.insertRow(max(layout.rowCount() - 2, 0), offered)
     elif isinstance(layout, QVBoxLayout):
         layout.insertWidget(layout.count() - 1, offered)
+    return offered
 
 
 class LevelDialog(QDialog):

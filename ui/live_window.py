@@ -44,12 +44,12 @@ from monitor.app.sessions import ending_notes
 from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
 from monitor.dose import DoseNeedsConfirmation, dose_record, last_oxygen
+from monitor.entered_in_error import last_entry, last_score, shown_value
 from monitor.identifiers import PatientOnFile
 from monitor.labels import PARAMETER_LABELS
 from monitor.protocols import RESPIRATION_SCALE, Measure
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
-from monitor.score_corrections import last_score
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
 from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
@@ -922,7 +922,15 @@ class LiveWindow(DialogHost, QMainWindow):
         """An intervention with drug and dose (I)."""
         if self._blocked():
             return
-        self._open(InterventionDialog(self), lambda d: self.send("intervention", **d.args()))  # type: ignore[attr-defined]
+        dialog = InterventionDialog(self)
+        dialog.offer_correction(self._last_entry_text((EventKind.INTERVENTION,)))
+        self._open(dialog, lambda d: self.send("intervention", **d.args()))  # type: ignore[attr-defined]
+
+    def _last_entry_text(self, kinds: tuple[EventKind, ...]) -> str | None:
+        """The newest entry of ``kinds`` as a correction offers it (``oxygen 2 L/min nasal cannula at 14:13``), None
+        when the session holds none."""
+        last = last_entry(self.events, kinds)
+        return None if last is None else f"{shown_value(last)} at {clock_text(last.t)}"
 
     def questionnaires(self) -> None:
         """PHQ-9 then GAD-7, one question at a time, for the patient to answer (Q)."""
@@ -973,12 +981,23 @@ class LiveWindow(DialogHost, QMainWindow):
         if self._blocked():
             return
 
+        last = last_entry(self.events, (EventKind.NOTE, EventKind.QUICK_EVENT))
+
         def record(dialog: QDialog) -> None:
             text = dialog.text()  # type: ignore[attr-defined]
-            if text:
+            correcting = correction_args(dialog)
+            if correcting and last is not None:
+                # The correction is of the kind it corrects: a note by a note, a quick event by a quick event.
+                self.send(last.kind.value, text=text, **correcting)
+            elif text:
                 self.send("note", text=text)
 
         dialog = TextDialog(self, "Note", "Note for the timeline", multiline=True)
+        offered = offer_correction(dialog, "note or event", self._last_entry_text((EventKind.NOTE,
+                                                                                     EventKind.QUICK_EVENT)))
+        if offered is not None:
+            offered.box.toggled.connect(lambda on: dialog.editor.setPlaceholderText(
+                "what stands in its place (left empty: nothing does)" if on else ""))
         self.drafts.attach("note", dialog)
         self._open(dialog, record)
 

@@ -55,10 +55,10 @@ from monitor.alarms.model import AlarmRecord, AlarmState, Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_session
 from monitor.app.stores import RecordSource
+from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.labels import PARAMETER_LABELS
-from monitor.score_corrections import superseded, superseded_text
 from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
 from monitor.store import SessionNotFound, StoreError
 from monitor.wall_clock import clock_text
@@ -183,12 +183,14 @@ def _devices_words(record: SessionRecord) -> str:
 
 
 def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None) -> str:
-    """What an entry of the timeline says, in one line (``superseded_by``: the correction of a score entered in
-    error, which the line names)."""
+    """What an entry of the timeline says, in one line (``superseded_by``: the correction of an entry in error, which
+    the line names)."""
     detail = dict(event.detail)
     kind = event.kind
     entry = chair.entry_text(event)
     if entry is not None:
+        if superseded_by is not None:
+            entry += f"   ({superseded_text(superseded_by, clock(superseded_by.t))})"
         return entry
     if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM):
         text = review.addendum_text(event)

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QPushButton, QVBoxLayo
 from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Reading
 from monitor import chair
 from monitor.alarms.model import Priority
+from monitor.entered_in_error import CORRECTABLE, assessment_key, is_correction, shown_value
 from monitor.labels import NIBP_LABEL, PARAMETER_LABELS
-from monitor.score_corrections import assessment_key, is_correction
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, phase_step_text
 from ui import theme
 from ui.labels import ElidedLabel
@@ -275,7 +275,8 @@ def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = N
     if event.kind in _NOTE_KINDS:
         if event.kind is EventKind.SCORE:
             return chair.score_text(detail, short=True)
-        text = str(detail.get("text") or detail.get("label") or event.kind.value.replace("_", " "))
+        text = str(shown_value(event) if is_correction(event) else
+                   detail.get("text") or detail.get("label") or event.kind.value.replace("_", " "))
         return text if len(text) <= 28 else text[:27] + "…"
     entry = chair.entry_text(event)
     if entry is not None:
@@ -387,8 +388,9 @@ class TrendChart(QWidget):
         self._limit_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._marker_items: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._markers: list[tuple[float, str, str]] = []  # time, label, colour
-        #: Each score's assessment → its marker, relabelled when a correction supersedes it.
-        self._score_markers: dict[tuple[str, float], int] = {}
+        #: Each correctable entry (score, intervention, note, quick event) → its marker, relabelled when a correction
+        #: supersedes it.
+        self._entry_markers: dict[tuple[str, str, float], int] = {}
         self._marker_labels: list[pg.TextItem] = []
         self._marker_layout_key: tuple[int, int, int, int] | None = None
         #: The markers as labelled: each group shares one label (its text, or the count of its entries).
@@ -888,20 +890,20 @@ class TrendChart(QWidget):
                 _static(line)
                 plot.addItem(line, ignoreBounds=True)
                 self._marker_items.append((plot, line))
-            if event.kind is EventKind.SCORE:
+            if event.kind in CORRECTABLE:
                 self._supersede_marker(event)
             self._markers.append((event.t, text, colour))
             self.marker_count += 1
         self._marker_layout_key = None  # labels are laid out again at the next refresh
 
     def _supersede_marker(self, event: SessionEvent) -> None:
-        """A score's marker is the newest of its assessment: a correction marks the entry it replaces in error."""
+        """An entry's marker is the newest of what it records: a correction marks the entry it replaces in error."""
         key = assessment_key(event)
-        earlier = self._score_markers.get(key)
+        earlier = self._entry_markers.get(key)
         if earlier is not None and is_correction(event):
             t, text, _colour = self._markers[earlier]
             self._markers[earlier] = (t, f"{text} (in error)", theme.TEXT_DIM)
-        self._score_markers[key] = len(self._markers)
+        self._entry_markers[key] = len(self._markers)
 
     def _layout_marker_labels(self) -> None:
         """Label the event markers; markers closer than a label's width share one label with their count."""
@@ -939,7 +941,7 @@ class TrendChart(QWidget):
         self._marker_items = []
         self._marker_labels = []
         self._markers = []
-        self._score_markers = {}
+        self._entry_markers = {}
         self.marker_groups = []
         self._marker_layout_key = None
         self.marker_count = 0

@@ -15,8 +15,8 @@ from typing import IO, Final
 
 from drivers.core.readings import iso_utc
 from monitor import chair
+from monitor.entered_in_error import is_correction, superseded, superseded_text
 from monitor.exports.data import SessionRecord
-from monitor.score_corrections import is_correction, superseded, superseded_text
 
 EVENT_COLUMNS: Final = ("timestamp", "elapsed_s", "phase", "kind", "user", "text", "detail_json")
 ALARM_COLUMNS: Final = (
@@ -64,9 +64,9 @@ def write_events(record: SessionRecord, stream: IO[str]) -> None:
         detail = dict(e.detail)
         text = str(detail.get("text") or chair.entry_text(e) or "")
         if is_correction(e):
-            text = chair.score_text(detail)
+            text = chair.corrected_line(e)
         if index in replaced:
-            text = f"{chair.score_text(detail)} ({superseded_text(replaced[index], iso_utc(replaced[index].t))})"
+            text = f"{chair.corrected_line(e)} ({superseded_text(replaced[index], iso_utc(replaced[index].t))})"
         out.writerow((
             iso_utc(e.t), f"{e.t - start:.3f}", e.phase.value, e.kind.value,
             _text(e.user), _text(text),

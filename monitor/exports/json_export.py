@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from typing import IO, Any, Final
 
 from drivers.core.readings import Flag, Parameter, Reading, iso_utc
+from monitor.entered_in_error import is_withdrawn, shown_value, superseded
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
 from monitor.exports.treatment import summary
-from monitor.score_corrections import superseded
 from monitor.store import alarm_row
 
 
@@ -82,9 +82,12 @@ def small_parts(record: SessionRecord) -> dict[str, Any]:
         for e in record.events
     ]
     for index, by in superseded(record.events).items():
-        # A score entered in error: kept, and said to be superseded by the correction that follows it.
-        events[index]["superseded_by"] = {"t": iso_utc(by.t), "user": by.user, "value": by.detail.get("value"),
+        # An entry in error: kept, and said to be superseded by the correction that follows it (the value it was
+        # corrected to; a withdrawn one says so).
+        events[index]["superseded_by"] = {"t": iso_utc(by.t), "user": by.user, "value": shown_value(by),
                                           "reason": by.detail.get("correction_reason")}
+        if is_withdrawn(by.detail):
+            events[index]["superseded_by"]["withdrawn"] = True
     treatment = summary(record).as_dict(iso_utc)
     return {"session": session, "treatment": treatment, "alarms": alarms, "events": events}
 

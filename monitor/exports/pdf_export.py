@@ -40,11 +40,11 @@ from monitor.discharge import (
     latest_vitals,
     padss_vital_signs,
 )
+from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord, StoredReadings
 from monitor.exports.deferred import Finish
 from monitor.labels import LABELS
-from monitor.score_corrections import superseded, superseded_text
 from monitor.session import EventKind, Phase, phase_step_text
 
 PHASE_COLOURS: Final = {
@@ -375,7 +375,9 @@ def _event_sentence(event: Any, phase_words: Mapping[Phase, str] | None = None) 
         if isinstance(items, dict) and items:
             text += " (items " + ", ".join(f"{k}: {v}" for k, v in items.items()) + ")"
         return text
-    if kind in (EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.ADDENDUM) and detail.get("text"):
+    if kind in (EventKind.NOTE, EventKind.QUICK_EVENT) and (detail.get("text") or detail.get("corrects_at")):
+        return chair.corrected_line(event)
+    if kind is EventKind.ADDENDUM and detail.get("text"):
         return str(detail["text"])
     if kind in (EventKind.INFUSION_PAUSED, EventKind.INFUSION_RESUMED):
         return pdf_fonts.printable(phase_step_text(kind, phase_words) or kind.value)
@@ -533,8 +535,16 @@ def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle)
         if plan.confirmed_reason:
             text += f"; outside range, confirmed: {plan.confirmed_reason}"
         rows.append(["Dose", _p(text, small)])
-    for t, item in found.interventions:
-        rows.append([f"Intervention {clock.wall(t)}", _p(str(item.get("text")), small)])
+    events = list(record.events)
+    replaced = superseded(events)
+    for index, e in enumerate(events):
+        # Every intervention entered, one in error marked beside the one that corrects it (the summary above the
+        # chart and the course read the standing ones).
+        if e.kind is EventKind.INTERVENTION:
+            text = chair.corrected_line(e)
+            if index in replaced:
+                text += " - " + superseded_text(replaced[index], clock.both(replaced[index].t))
+            rows.append([f"Intervention {clock.wall(e.t)}", _p(text, small)])
     for name, score in found.outcomes.items():
         rows.append([name, f"{score.total} ({score.band})"])
     if found.rems is not None:

@@ -16,10 +16,10 @@ from drivers.core.readings import iso_utc
 from monitor import chair, rems
 from monitor.checklist import current_checklist
 from monitor.dose import DoseRecord, dose_record, interventions
+from monitor.entered_in_error import is_correction, scale_key, superseded, superseded_text
 from monitor.exports.data import SessionRecord
 from monitor.outcomes import OutcomeScore, outcome_scores, questionnaire
 from monitor.protocols import DEFAULT_PROTOCOL, RESPIRATION_SCALE
-from monitor.score_corrections import is_correction, scale_key, superseded, superseded_text
 from monitor.session import EventKind
 
 LOINC: Final = "LN"

@@ -31,9 +31,9 @@ from monitor.checklist import ChecklistItem, ChecklistRules
 from monitor.config import ENV_PREFIX, config_dir
 from monitor.discharge import ALDRETE_PASS, PADSS_PASS, DischargeMarks
 from monitor.dose import DoseRange, DoseUnit
+from monitor.entered_in_error import standing_entries
 from monitor.plan import MAX_PHASE_MINUTES, SessionPlan
 from monitor.readiness import DISCHARGE_NIBP_MAX_AGE_S, CareRules
-from monitor.score_corrections import standing_scores
 from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent
 from monitor.toml_lines import TomlLines, load_toml, read_clinic_file
 
@@ -103,7 +103,7 @@ def respiratory_checks(events: Iterable[SessionEvent], since: float | None = Non
     """The respiratory checks recorded at the chair (:data:`RESPIRATION_SCALE`), oldest first; with ``since``, those
     from then on."""
     key = _scale_key(RESPIRATION_SCALE)
-    return sorted((e for e in standing_scores(events) if e.kind is EventKind.SCORE
+    return sorted((e for e in standing_entries(events) if e.kind is EventKind.SCORE
                    and _scale_key(str(e.detail.get("scale", ""))) == key
                    and (since is None or e.t >= since)), key=lambda e: e.t)
 
@@ -683,7 +683,7 @@ def check_states(
     a measurement in the ``before_min`` before then, and is never "missed" by the clock - the
     session simply cannot complete without it.
     """
-    events = standing_scores(events)  # a check answered by a score entered in error is answered by its correction
+    events = standing_entries(events)  # a check answered by a score entered in error is answered by its correction
     anchors = anchor_times(events)
     cuff = dict(_cuff_times(readings))
     out = []

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from tests.ui.conftest import stored_events
-from ui.dialogs import LevelDialog, ScoreCorrection
+from ui.dialogs import EntryCorrection, LevelDialog
 
 WAIT_MS = 15_000
 
@@ -31,7 +31,7 @@ def test_the_score_dialog_offers_to_correct_the_last_entry_of_its_scale(
 
     qtbot.keyClick(w, Qt.Key.Key_M)
     assert isinstance(w.dialog, LevelDialog)
-    assert w.dialog.findChild(ScoreCorrection) is None  # nothing to correct yet
+    assert w.dialog.findChild(EntryCorrection) is None  # nothing to correct yet
     qtbot.keyClick(w.dialog.list, Qt.Key.Key_1)  # typed for 4
     qtbot.waitUntil(lambda: len(stored_events(db_path, "score")) == 1, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: any(e.kind.value == "score" for e in w.events), timeout=WAIT_MS)
@@ -40,7 +40,7 @@ def test_the_score_dialog_offers_to_correct_the_last_entry_of_its_scale(
     qtbot.waitUntil(w.isActiveWindow, timeout=WAIT_MS)
     qtbot.keyClick(w, Qt.Key.Key_M)
     dialog = w.dialog
-    offered = dialog.findChild(ScoreCorrection)
+    offered = dialog.findChild(EntryCorrection)
     assert offered is not None and offered.box.text().startswith("Corrects the last MOAA/S, MOAA/S 1 at ")
     assert not offered.reason.isEnabled()
     dialog.activateWindow()

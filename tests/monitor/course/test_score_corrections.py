@@ -19,13 +19,13 @@ from drivers.core.readings import iso_utc
 from drivers.simulated.driver import SimulatedSource
 from monitor import chair
 from monitor.course import load_course_by_mrn
+from monitor.entered_in_error import CorrectionError, standing_entries, superseded
 from monitor.exports import csv_tables, fhir_export, hl7_export, json_export, pdf_export
 from monitor.exports.data import load
 from monitor.exports.treatment import LOCAL_SYSTEM_HL7
 from monitor.plan import SessionPlan
 from monitor.protocols import RESPIRATION_SCALE, load_protocol, respiratory_checks
 from monitor.recorder import Recorder
-from monitor.score_corrections import ScoreCorrectionError, standing_scores, superseded
 from monitor.session import EventKind, Phase
 from monitor.store import Store
 from tests.monitor.course.test_dose_entries import _run, _until  # the same nurse at the same recorder
@@ -59,7 +59,7 @@ def _discharge_problems(rec: Recorder) -> Any:
 
 
 def _rass(rec: Recorder) -> Any:
-    return [e.detail["value"] for e in standing_scores(rec.store.events(rec.session.id))
+    return [e.detail["value"] for e in standing_entries(rec.store.events(rec.session.id))
             if e.kind is EventKind.SCORE]
 
 
@@ -90,7 +90,7 @@ def test_a_score_entered_in_error_is_corrected_and_the_figures_follow(
 ) -> None:
     _run(recorder, "identify_patient", mrn="MRN-SCORE-1")
     _until(recorder, phase, 60)
-    with pytest.raises(ScoreCorrectionError, match="none to correct"):
+    with pytest.raises(CorrectionError, match="none to correct"):
         _run(recorder, "score", scale=scale, corrects_last=True, correction_reason="typo", **right)
     if derived is _discharge_problems:
         _run(recorder, "score", scale=scale, value=4, items=[1, 1, 1, 1, 0, 0])  # the infusion-end score
@@ -100,7 +100,7 @@ def test_a_score_entered_in_error_is_corrected_and_the_figures_follow(
     assert derived(recorder) == before
     for _ in range(30):
         recorder.step()
-    with pytest.raises(ScoreCorrectionError, match="needs a reason"):
+    with pytest.raises(CorrectionError, match="needs a reason"):
         _run(recorder, "score", scale=scale, corrects_last=True, correction_reason="  ", **right)
     _run(recorder, "score", scale=scale, corrects_last=True, correction_reason="typed 1 for 4", **right)
     recorder.flush()
@@ -126,9 +126,9 @@ def test_a_correction_of_a_correction_replaces_the_same_assessment(recorder: Rec
          correction_reason="the correction was wrong too")
     recorder.flush()
     events = recorder.store.events(recorder.session.id)
-    standing = [e for e in standing_scores(events) if e.kind is EventKind.SCORE]
+    standing = [e for e in standing_entries(events) if e.kind is EventKind.SCORE]
     assert [(e.t, e.detail["value"]) for e in standing] == [(wrong_at, 4)]
-    assert standing_scores(standing) == standing  # read twice, the same
+    assert standing_entries(standing) == standing  # read twice, the same
     assert _lowest_moaas(recorder) == 4.0
     scores = [e for e in events if e.kind is EventKind.SCORE]
     assert [chair.score_text(e.detail) for e in scores] == [

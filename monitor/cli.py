@@ -904,6 +904,8 @@ def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError("a PDF needs --out FILE")
     source = record_source(args.db, getattr(args, "server", None))
     course = read_course(source, mrn=args.mrn)
+    for warning in course.warnings:  # in the JSON and the PDF too; a CSV has one row per session only
+        _warn_stderr(f"warning: {warning}")
     to_file = bool(args.out) and args.out != "-"
     export_course(source, course, args.format, path=args.out if to_file else None, stream=None if to_file else out,
                   deidentify=args.deidentify, user=_acting_name(args))

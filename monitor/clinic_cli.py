@@ -1,4 +1,5 @@
-"""Command line of the clinic's server: ``infusion-monitor server start|stop|status|tls|add-chair|add-reader|migrate``.
+"""Command line of the clinic's server: ``infusion-monitor server start|stop|status|tls|add-chair|add-reader|migrate|
+identities``.
 
 ``station`` (the nurse-station window) is parsed here too and opened through the ``ui`` front-end.
 """
@@ -38,9 +39,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         role.add_argument("--password-file", type=Path, help="where to write it (default: DATA/<role>.pgpass)")
     migrate = actions.add_parser("migrate", help="bring a server's schema up to date (as its owner)")
     migrate.add_argument("--url", help="the owner's URL (default: the local server's administrator)")
+    identities = actions.add_parser(
+        "identities", help="MRNs the chairs hold with different names or birth dates (one may be a wrong patient)")
+    identities.add_argument("--url", help="a reader's or the owner's URL (default: the local server's administrator)")
     for action in actions.choices.values():
         action.add_argument("--data", type=Path, default=None, metavar="DIR",
-                            help="the local server's folder (required except for migrate --url)")
+                            help="the local server's folder (required except with --url)")
     station = sub.add_parser("station", help="the nurse station: every active chair on one screen")
     station.add_argument("--server", metavar="URL",
                          help="the clinic's PostgreSQL, as a reader (default: INFUSION_MONITOR_SERVER, else the "
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
     from monitor import server as local_server
     from monitor.replication import schema
+    from monitor.store import StoreError
 
     action = args.server_command
     try:
@@ -83,6 +88,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 version = schema.migrate(conn)
             out.write(f"schema version {version}\n")
             return 0
+        if action == "identities" and args.url:
+            return list_identities(args.url, out)
         data = _data(args)
         if action == "start":
             server = local_server.start(data, host=args.host, port=args.port, binaries=args.binaries)
@@ -111,6 +118,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if action == "status":
             out.write(f"running (pid {running.pid}) at {running.host}:{running.port}\n")
             return 0
+        if action == "identities":
+            return list_identities(running.admin_url(), out)
         if action == "migrate":
             with local_server.admin_connection(running) as conn:
                 out.write(f"schema version {schema.migrate(conn)}\n")
@@ -120,7 +129,32 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{kind} login {args.role}; password file {passfile} (mode 600)\n")
         out.write(f"URL: {local_server.client_url(running, args.role, passfile)}\n")
         return 0
-    except (local_server.ServerError, schema.ServerSchemaError, ValueError) as exc:
+    except (local_server.ServerError, schema.ServerSchemaError, ValueError, StoreError) as exc:
         raise ClinicError(str(exc)) from None
     except psycopg.Error as exc:
         raise ClinicError(f"the server refused: {str(exc).strip()}") from None
+
+
+def list_identities(url: str, out: TextIO) -> int:
+    """Print every MRN the chairs hold with different names or birth dates, each version with its chairs and
+    sessions (the values that differ too: whoever resolves it needs them; a reader's login reads them anyway).
+    1 when there is any, so a scheduled check can raise it."""
+    from monitor.replication.server_store import ServerStore
+
+    with ServerStore(url) as store:
+        conflicts = store.identity_conflicts()
+    for conflict in conflicts:
+        verb = "differ" if len(conflict.fields) > 1 else "differs"
+        out.write(f"MRN {conflict.mrn}: {' and '.join(conflict.fields)} {verb}\n")
+        for number, version in enumerate(conflict.versions, 1):
+            first = version[0]
+            said = [f"name {first.name or '-'}" if "name" in conflict.fields else "",
+                    f"born {first.birth_date or '-'}" if "birth date" in conflict.fields else ""]
+            out.write(f"  version {number}: {', '.join(t for t in said if t)}: "
+                      f"{'; '.join(record.where for record in version)}\n")
+    if not conflicts:
+        out.write("no MRN is held with different names or birth dates\n")
+        return 0
+    out.write(f"{len(conflicts)} MRN{'s' if len(conflicts) != 1 else ''} held with different identities: check "
+              "each against the patient's own documents; the course across chairs warns of them meanwhile\n")
+    return 1

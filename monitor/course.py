@@ -122,6 +122,9 @@ class Course:
     rows: tuple[CourseRow, ...]
     next_due_at: float | None
     generated_at: float = field(default_factory=time.time)
+    #: What the reader must know before taking the rows as one person's: read from the clinic's server, an MRN
+    #: that chairs hold with another name or birth date (the sessions of both records are in ``rows``).
+    warnings: tuple[str, ...] = ()
 
     @property
     def drug(self) -> str | None:
@@ -445,7 +448,17 @@ def load_course(store: Reader, patient_id: str) -> Course:
         raise CourseError(f"no patient with key '{patient_id}'")
     plan = course_plan(store, patient_id)
     rows = course_rows(store, patient_id, plan)
-    return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan))
+    return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan), warnings=_warnings(store, patient))
+
+
+def _warnings(store: Reader, patient: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the course must say before it is read as one person's: on the server, where the MRN that joins the
+    chairs' sessions is held with another name or birth date (a chair's own database refuses such an MRN when
+    the patient is identified, so it has none)."""
+    mrn = patient.get("mrn")
+    if isinstance(store, Store) or not mrn:
+        return ()
+    return tuple(conflict.warning for conflict in store.identity_conflicts(str(mrn)))
 
 
 def load_course_by_mrn(store: Reader, mrn: str) -> Course:
@@ -503,6 +516,7 @@ def course_dict(course: Course, *, deidentify: bool = False, extra: Mapping[str,
             else (round((course.next_due_at - first) / DAY_S, 2) if deidentify else _iso(course.next_due_at))
         ),
         "sessions": sessions,
+        "warnings": list(course.warnings),
     }
     out.update(extra or {})
     return out

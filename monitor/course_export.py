@@ -279,6 +279,8 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
         + (f" Exported by {user}." if user else ""),
         body,
     ))
+    warning = ParagraphStyle("warning", parent=body, fontName=FONT_BOLD, textColor=colors.red)
+    parts += [pdf_fonts.paragraph(text, warning) for text in course.warnings]
     small = ParagraphStyle("small", parent=body, fontSize=6, leading=7)
     parts += [Spacer(1, 3 * mm), _session_table(course, small, deidentify=deidentify, first=first)]
     labels = [r.label for r in course.rows]

@@ -240,6 +240,10 @@ class Recorder:
         #: The server link's warning (another chair database uses this chair's login), set from its thread.
         self.server_warning: str | None = None
         self._server_warned: str | None = None
+        #: What the clinic's server says of this patient's MRN at other chairs (None: no record differs), set from
+        #: the replicator's thread.
+        self.identity_conflict: str | None = None
+        self._identity_alarmed: str | None = None
         #: Where held rows went when the store never came back before the end (None: nothing left over).
         self.recovery_file: str | None = None
         #: Rows the store never took before the recording ended (in :attr:`recovery_file`, or lost without one).
@@ -607,6 +611,7 @@ class Recorder:
         self._watch_screen()
         self._watch_device_readable()
         self._watch_server_link()
+        self._watch_identity()
         events = self._collect_events()
         alarm_changes = self._collect_alarm_changes()
         self._maybe_flush()
@@ -1334,20 +1339,37 @@ class Recorder:
 
     def _watch_server_link(self) -> None:
         """A login shared with another chair database is a technical alarm (and on the timeline) while it lasts."""
-        warning = self.server_warning
-        if warning == self._server_warned:
-            return
-        self._server_warned = warning
+        self._server_warned = self._lasting(self.server_warning, self._server_warned,
+                                            "server_login_shared", "server_login_own")
+
+    def _lasting(self, said: str | None, before: str | None, raised: str, ended: str) -> str | None:
+        """A condition a part beside the recorder reports while it holds (its words; None: it is over): when the
+        words change, on the timeline and the alarm engine's ``raised`` report (``ended`` when over). Returns
+        the words now acted on."""
+        if said == before:
+            return before
         s = self.session
-        if warning:
-            s.record(EventKind.TECHNICAL, s.now, None, condition="server_login_shared", detail=warning)
+        if said:
+            s.record(EventKind.TECHNICAL, s.now, None, condition=raised, detail=said)
         else:
-            s.record(EventKind.TECHNICAL, s.now, None, condition="server_login_own")
+            s.record(EventKind.TECHNICAL, s.now, None, condition=ended)
         if self.alarms is not None:
-            if warning:
-                self.alarms.report("server_login_shared", s.now, detail=warning)
+            if said:
+                self.alarms.report(raised, s.now, detail=said)
             else:
-                self.alarms.report("server_login_own", s.now)
+                self.alarms.report(ended, s.now)
+        return said
+
+    def warn_identity(self, conflict: str | None) -> None:
+        """The server holds this patient's MRN with another name or birth date (None: no longer); any thread, acted
+        on at the next turn (the replicator asks the server on its own thread, never this one)."""
+        self.identity_conflict = conflict
+
+    def _watch_identity(self) -> None:
+        """Another chair's record of this patient's MRN that differs is a technical alarm (and on the timeline)
+        while the server says so: the nurse checks the wristband while the patient is still in the chair."""
+        self._identity_alarmed = self._lasting(self.identity_conflict, self._identity_alarmed,
+                                               "identity_conflict", "identity_agrees")
 
     def _watch_writer(self) -> None:
         """Turn the writer's state into timeline events and technical alarms."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -119,6 +120,8 @@ class CourseWindow(QWidget):
         root.addLayout(charts, 1)
         self.message = QLabel("")
         self.message.setStyleSheet(f"color: {theme.WARNING_TEXT}; font-weight: bold;")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setWordWrap(True)
         root.addWidget(self.message)
         buttons = QHBoxLayout()
         self.deidentify_box = QCheckBox("De-identified")
@@ -162,6 +165,8 @@ class CourseWindow(QWidget):
             f"{course.series_done} of "
             f"{course.plan.planned_sessions}, boosters {course.boosters}  -  next session due {due}"
         )
+        if course.warnings:  # the server holds the MRN with another identity: not silently one person's course
+            self.show_message("\n".join(course.warnings))
         texts = cell_texts(course)
         self.table.setRowCount(len(texts))
         for row, values in enumerate(texts):

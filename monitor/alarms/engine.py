@@ -139,6 +139,11 @@ REPORTED: Final[dict[str, ReportedCondition]] = {
     "server_login_shared": ReportedCondition(
         "server_login_shared", "Server login used by another chair", priority=Priority.MEDIUM,
         ended_by="server_login_own"),
+    # The clinic's server holds this patient's MRN with another name or birth date at another chair: one of the
+    # two records is someone else's (a mistyped MRN), and the course across chairs would merge them.
+    "identity_conflict": ReportedCondition(
+        "identity_conflict", "IDENTITY CONFLICT: this patient's MRN is held with other details at another chair",
+        priority=Priority.MEDIUM, ended_by="identity_agrees"),
     # Someone deleted or moved the open database: always high priority.
     "database_moved": ReportedCondition(
         "database_moved", "The database file was deleted or moved", priority=Priority.HIGH, news=True),

@@ -102,11 +102,13 @@ class FileFollower:
 def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Replicator:
     """Queue every row of ``db_path`` for the server, publish the recorder's live status, start shipping.
 
-    A login shared with another chair database becomes the recorder's technical alarm; a repair of the
+    A login shared with another chair database, and the patient's MRN held with other details at another chair,
+    become the recorder's technical alarms; a repair of the
     server's copy (everything sent again, a new origin) goes on the session's timeline.
     """
     replicator = Replicator(db_path, url, chair_name=name)
     replicator.on_warning = recorder.warn_server_link
+    replicator.on_identity = recorder.warn_identity
     replicator.on_notice = lambda condition, message: recorder.submit(
         "technical_event", None, condition=condition, detail=message
     )

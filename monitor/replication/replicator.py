@@ -15,6 +15,13 @@ Alongside, it keeps the chair's row in ``chairs`` fresh: the latest live status 
 :data:`HEARTBEAT_S`, each followed by a ``NOTIFY`` that the nurse station listens to. Another chair
 database reporting under the same login is a warning (:attr:`ReplicationStatus.warning`) handed to
 ``on_warning``, which the recorder turns into a technical alarm.
+
+It also asks the server whether the patient of the session being recorded is held under the same MRN with
+another name or birth date at any chair (after a batch brought patients or sessions, when the session changes,
+and every :data:`IDENTITY_EVERY_S`, since another chair may identify the MRN later): the answer, a sentence
+naming the differing fields and where (never the other record's identifiers), goes to ``on_identity``, which
+the recorder turns into a technical alarm. It is asked on this thread only, so a slow server never holds up
+monitoring; while the link is down the question waits with the rows.
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ import psycopg
 from monitor.replication import server_writes, tls
 from monitor.replication.progress import Judgement, Verdict, judge
 from monitor.replication.schema import SCHEMA_VERSION, server_version
+from monitor.replication.server_writes import HeldElsewhere
 from monitor.store import outbox
+from monitor.text_rules import name_key
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,8 @@ UNANSWERED_S = 8.0
 #: Rows waiting longer than this at a connected chair: the station's copy is behind (the header says so in
 #: the warning colour).
 STALE_BACKLOG_S = 10.0
+#: The patient being recorded is looked up again this often: another chair may identify the same MRN meanwhile.
+IDENTITY_EVERY_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +159,14 @@ class Replicator:
         chair_name: str | None = None,
         batch_rows: int = BATCH_ROWS,
         heartbeat_s: float = HEARTBEAT_S,
+        identity_every_s: float = IDENTITY_EVERY_S,
     ) -> None:
         self.db_path = Path(db_path)
         self.url = url
         self.chair_name = chair_name or socket.gethostname()
         self.batch_rows = batch_rows
         self.heartbeat_s = heartbeat_s
+        self.identity_every_s = identity_every_s
         self._local = outbox.connect(self.db_path)
         self.origin = outbox.install(self._local)
         self._server: psycopg.Connection | None = None
@@ -186,6 +199,14 @@ class Replicator:
         self.on_warning: Callable[[str | None], None] | None = None
         #: Called (on the replicator's thread) with a condition and a sentence when the copy needed repair.
         self.on_notice: Callable[[str, str], None] | None = None
+        #: What the server said of the recorded patient's identity (None: no other record of the MRN differs).
+        self._identity: str | None = None
+        #: The session whose patient was last looked up, when, and whether a batch since calls for a new look.
+        self._identity_session: str | None = None
+        self._identity_asked_at = 0.0
+        self._identity_due = False
+        #: Called (on the replicator's thread) with the identity conflict whenever it changes (None: it ended).
+        self.on_identity: Callable[[str | None], None] | None = None
 
     # -- any thread ------------------------------------------------------------------------
 
@@ -316,6 +337,7 @@ class Replicator:
                     continue
                 self._error = None
                 self._send_live(final=stopping and getattr(self, "_goodbye", True))
+                self._check_identity()
                 self._retry_s = RETRY_MIN_S
             except (psycopg.Error, OSError) as exc:
                 self._disconnect(exc)
@@ -506,7 +528,7 @@ class Replicator:
             from monitor.keys import load_keys
 
             chair_keys = load_keys(create=False)
-            rows["patients"] = [readable_patient_row(chair_keys, row) for row in rows["patients"]]
+            rows["patients"] = [_with_name_key(readable_patient_row(chair_keys, row)) for row in rows["patients"]]
         conn = self._server
         mark = outbox.Mark(entries[-1].seq, outbox.new_batch_id())
         with self._lock:
@@ -532,6 +554,8 @@ class Replicator:
         with self._lock:
             outbox.acknowledge(self._local, mark)
         self._last_shipped_at = time.time()
+        if rows.get("patients") or rows.get("sessions"):
+            self._identity_due = True  # a patient identified or attached: look the MRN up at every chair
         return len(entries)
 
     def _upsert(self, conn: psycopg.Connection, table: str, rows: Sequence[dict[str, object]]) -> None:
@@ -592,10 +616,67 @@ class Replicator:
             self._disconnect(None)
 
     def _set_warning(self, warning: str | None) -> None:
-        if warning == self._warning:
+        if self._changed(self._warning, warning):
+            self._warning = warning
+            if self.on_warning is not None:
+                self.on_warning(warning)
+
+    def _changed(self, before: str | None, now: str | None) -> bool:
+        """Whether a lasting condition's words changed (logged when it holds, so the log says what the chair saw)."""
+        if now == before:
+            return False
+        if now:
+            log.warning("%s: %s", redacted(self.url), now)
+        return True
+
+    def _live_session(self) -> str | None:
+        """The session this chair is recording now, as its latest live status says (None: none)."""
+        with self._live_lock:
+            live = self._live
+        if not live or live.get("active") is False or not live.get("session_id"):
+            return None
+        return str(live["session_id"])
+
+    def _check_identity(self) -> None:
+        """Ask the server whether the recorded patient's MRN is held with another name or birth date, when a
+        batch brought patients or sessions, the session changed, or :attr:`identity_every_s` passed."""
+        session_id = self._live_session()
+        if session_id is None or self._server is None:
             return
-        if warning:
-            log.warning("%s: %s", redacted(self.url), warning)
-        self._warning = warning
-        if self.on_warning is not None:
-            self.on_warning(warning)
+        now = time.monotonic()
+        if not (self._identity_due or session_id != self._identity_session
+                or now - self._identity_asked_at >= self.identity_every_s):
+            return
+        held = server_writes.identity_held_elsewhere(self._server, session_id)
+        self._identity_due, self._identity_session, self._identity_asked_at = False, session_id, now
+        self._set_identity(identity_conflict_text(held))
+
+    def _set_identity(self, conflict: str | None) -> None:
+        if self._changed(self._identity, conflict):
+            self._identity = conflict
+            if self.on_identity is not None:
+                self.on_identity(conflict)
+
+
+def _with_name_key(row: dict[str, object]) -> dict[str, object]:
+    """A patient row as the server takes it: with the form its name is compared in (the server cannot fold names
+    itself; :func:`monitor.text_rules.name_key`)."""
+    name = row.get("name")
+    return {**row, "name_key": name_key(name) if isinstance(name, str) and name.strip() else None}
+
+
+def identity_conflict_text(held: Sequence[HeldElsewhere]) -> str | None:
+    """What the chair says of other records of its patient's MRN (None: none differs): the differing fields and
+    where they are, never their values (the other record is another chair's, and may be another person's)."""
+    if not held:
+        return None
+    fields = " and ".join(f for f in ("name", "birth date") if any(h.field == f for h in held))
+    places = []
+    for chair in dict.fromkeys(h.chair for h in held):
+        sessions = sorted({s[:8] for h in held if h.chair == chair for s in h.sessions})
+        called = next((h.chair_name for h in held if h.chair == chair and h.chair_name), None) or chair
+        which = f"session{'s' if len(sessions) > 1 else ''} {', '.join(sessions)}" if sessions else "no session"
+        places.append(f"{called} ({which})")
+    return (f"IDENTITY CONFLICT: this patient's MRN is on the clinic's server with another {fields} at "
+            f"{'; '.join(places)}: check the MRN, name and birth date against the wristband; if they are right, "
+            "the other record is wrong: tell the clinic's IT (infusion-monitor server identities)")

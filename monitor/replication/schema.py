@@ -23,6 +23,8 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
+from monitor.text_rules import name_key
+
 CHAIR_GROUP = "im_chair"
 READER_GROUP = "im_reader"
 #: The channel chairs notify and the nurse station listens on; the payload is the chair's role name.
@@ -249,9 +251,59 @@ def _own_origins_v6(conn: psycopg.Connection) -> None:
                  sql.SQL("'session'" if table in _OF_A_SESSION else "")))
 
 
+#: The form a name from a chair older than schema 7 is compared in: close to :func:`monitor.text_rules.name_key`
+#: (case and spacing), which the server cannot run; such a chair sends no key of its own.
+_NAME_KEY_FALLBACK = "lower(regexp_replace(btrim({0}.name), '\\s+', ' ', 'g'))"
+
+#: What a chair may ask of the other chairs' patients (:func:`_identity_check_v7`): for the patient of one of its
+#: own sessions, which other patient rows hold the same MRN with another name or birth date, where, and in which
+#: sessions; never their identifiers. It runs as the schema's owner (a chair sees only its own rows) and answers
+#: only about the session's own login (``session_user``: inside the function ``current_user`` is the owner).
+_IDENTITY_CHECK = """
+CREATE FUNCTION im_identity_conflicts(asked_session TEXT)
+RETURNS TABLE (field TEXT, chair TEXT, chair_name TEXT, sessions TEXT[])
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT f.field, other.chair,
+           (SELECT c.name FROM public.chairs c WHERE c.chair = other.chair
+            ORDER BY c.origin = other.origin DESC, c.seen_at DESC LIMIT 1),
+           ARRAY(SELECT o.id FROM public.sessions o WHERE o.patient_id = other.id ORDER BY o.started_at, o.id)
+    FROM public.sessions s
+    JOIN public.patients me ON me.id = s.patient_id
+    JOIN public.patients other ON other.mrn = me.mrn AND other.id <> me.id
+    CROSS JOIN LATERAL (VALUES
+        ('name', NULLIF(COALESCE(me.name_key, {me_key}), '') <> NULLIF(COALESCE(other.name_key, {other_key}), '')),
+        ('birth date', NULLIF(me.birth_date, '') <> NULLIF(other.birth_date, ''))
+    ) AS f(field, differs)
+    WHERE s.id = asked_session AND s.chair = session_user AND me.chair = session_user
+      AND NULLIF(me.mrn, '') IS NOT NULL AND f.differs
+    ORDER BY other.created_at, other.id, f.field
+$$
+""".format(me_key=_NAME_KEY_FALLBACK.format("me"), other_key=_NAME_KEY_FALLBACK.format("other"))
+
+
+def _identity_check_v7(conn: psycopg.Connection) -> None:
+    """Patients held under one MRN with another name or birth date at another chair can be told.
+
+    Each chair refuses such an MRN locally, but nothing compared chairs: two chairs' records of one MRN were one
+    patient's course. ``patients.name_key`` holds the form the chairs compare names in
+    (:func:`monitor.text_rules.name_key`; filled here for the rows already on the server, and sent by each
+    chair from now on), and :data:`_IDENTITY_CHECK` lets a chair ask about its own session's patient.
+    """
+    conn.execute("ALTER TABLE patients ADD COLUMN name_key TEXT")
+    named = conn.execute("SELECT id, name FROM patients WHERE name IS NOT NULL AND name <> ''").fetchall()
+    with conn.cursor() as cursor:
+        cursor.executemany("UPDATE patients SET name_key = %s WHERE id = %s",
+                           [(name_key(str(name)), str(patient)) for patient, name in named])
+    conn.execute(_IDENTITY_CHECK)
+    conn.execute("REVOKE ALL ON FUNCTION im_identity_conflicts(TEXT) FROM PUBLIC")
+    conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION im_identity_conflicts(TEXT) TO {}").format(
+        sql.Identifier(CHAIR_GROUP)))
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
     _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5, _own_origins_v6,
+    _identity_check_v7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -32,6 +32,7 @@ from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.replication.schema import CHANNEL, READER_GROUP
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row, outbox
+from monitor.text_rules import name_key
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -87,6 +88,76 @@ class ChairRow:
     origin: str
     #: Seconds since the server last heard from this chair database, on the server's clock.
     silent_s: float = 0.0
+
+
+#: Every patient row of an MRN that more than one row holds, with the chair that sent it (its latest name for the
+#: chair database it came from) and the sessions attached to it.
+_SHARED_MRN_SQL = (
+    "SELECT p.mrn, p.id, p.name, p.birth_date, p.chair, "
+    "(SELECT c.name FROM chairs c WHERE c.chair = p.chair ORDER BY c.origin = p.origin DESC, c.seen_at DESC "
+    "LIMIT 1) AS chair_name, "
+    "ARRAY(SELECT s.id FROM sessions s WHERE s.patient_id = p.id ORDER BY s.started_at, s.id) AS sessions "
+    "FROM patients p WHERE p.mrn IN (SELECT mrn FROM patients WHERE mrn IS NOT NULL AND mrn <> '' "
+    "{only} GROUP BY mrn HAVING COUNT(*) > 1) ORDER BY p.mrn, p.created_at, p.id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRecord:
+    """One patient row of an MRN: who it says the patient is, which chair sent it and its sessions there."""
+
+    patient_id: str
+    chair: str
+    chair_name: str | None
+    name: str | None
+    birth_date: str | None
+    sessions: tuple[str, ...]
+
+    @property
+    def where(self) -> str:
+        """``Chair 2 (sessions 1a2b3c4d, 5e6f7a8b)``: the chair and its sessions, no identifiers."""
+        sessions = [s[:8] for s in self.sessions]
+        which = f"session{'s' if len(sessions) > 1 else ''} {', '.join(sessions)}" if sessions else "no session"
+        return f"{self.chair_name or self.chair} ({which})"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityConflict:
+    """An MRN that patient rows (of any chairs) hold with names or birth dates that differ, by the rule the chair
+    uses when it identifies a patient (:func:`monitor.text_rules.same_name`; birth dates exactly; a missing field
+    is no conflict)."""
+
+    mrn: str
+    #: "name", "birth date" or both.
+    fields: tuple[str, ...]
+    #: Every patient row of the MRN, oldest first.
+    records: tuple[IdentityRecord, ...]
+
+    @property
+    def versions(self) -> list[tuple[IdentityRecord, ...]]:
+        """The records grouped by the identity they hold (name as compared, and birth date)."""
+        groups: dict[tuple[str, str], list[IdentityRecord]] = {}
+        for record in self.records:
+            groups.setdefault((name_key(record.name or ""), record.birth_date or ""), []).append(record)
+        return [tuple(group) for group in groups.values()]
+
+    @property
+    def warning(self) -> str:
+        """What a course of this MRN says of it, naming chairs and sessions only (a de-identified course too)."""
+        versions = "; ".join(f"version {n}: {', '.join(r.where for r in group)}"
+                             for n, group in enumerate(self.versions, 1))
+        fields = " and ".join(f"{field}s" for field in self.fields)
+        return (f"IDENTITY CONFLICT: the server holds this MRN with different {fields} "
+                f"({versions}); these may be two people, shown here as one course: check each record before "
+                "relying on it")
+
+
+def _conflict(mrn: str, records: Sequence[IdentityRecord]) -> IdentityConflict | None:
+    """The conflict among the patient rows of one MRN (None: they agree wherever both hold a field)."""
+    names = {name_key(r.name) for r in records if r.name and r.name.strip()}
+    births = {r.birth_date for r in records if r.birth_date}
+    fields = tuple(field for field, values in (("name", names), ("birth date", births)) if len(values) > 1)
+    return IdentityConflict(mrn, fields, tuple(records)) if fields else None
 
 
 def listen_for_chairs(conn: psycopg.Connection) -> None:
@@ -306,6 +377,18 @@ class ServerStore:
         """Every session of the patient with this MRN, whichever chair recorded it, oldest first."""
         rows = self._rows(_SUMMARY_SQL + " WHERE p.mrn = %s ORDER BY s.started_at", [mrn])
         return [self._summary(row) for row in rows]
+
+    def identity_conflicts(self, mrn: str | None = None) -> list[IdentityConflict]:
+        """The MRNs (or this one) that patient rows of any chairs hold with another name or birth date, by MRN."""
+        only = "AND mrn = %s" if mrn is not None else ""
+        rows = self._rows(_SHARED_MRN_SQL.format(only=only), [mrn] if mrn is not None else [])
+        by_mrn: dict[str, list[IdentityRecord]] = {}
+        for row in rows:
+            by_mrn.setdefault(str(row["mrn"]), []).append(IdentityRecord(
+                str(row["id"]), str(row["chair"]), row["chair_name"], row["name"], row["birth_date"],
+                tuple(str(s) for s in row["sessions"] or ())))
+        found = (_conflict(key, records) for key, records in by_mrn.items())
+        return [conflict for conflict in found if conflict is not None]
 
     def patient_key_for_mrn(self, mrn: str) -> tuple[str] | None:
         """The row ``(id,)`` of a patient with this MRN (the first any chair registered); its course

@@ -9,6 +9,7 @@ run inside the caller's server transaction, so a batch and its progress mark com
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -118,6 +119,27 @@ def publish_chair(
     # The payload is the chair's role name: the station reads just that login's rows.
     conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
     return [(str(n), str(h)) for n, h in others]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldElsewhere:
+    """Another patient row holding the MRN of a chair's patient with another name or birth date: which field
+    differs and where that row is (never its identifiers: a chair's login may not read other chairs' patients)."""
+
+    field: str  # "name" or "birth date"
+    chair: str
+    chair_name: str | None
+    sessions: tuple[str, ...]
+
+
+def identity_held_elsewhere(conn: psycopg.Connection, session_id: str) -> list[HeldElsewhere]:
+    """The patient rows (of any chair) that hold the MRN of the patient of this chair's session ``session_id``
+    with another name or birth date (the schema's ``im_identity_conflicts``: the chair's one question about
+    other chairs' rows)."""
+    rows = conn.execute("SELECT field, chair, chair_name, sessions FROM im_identity_conflicts(%s)",
+                        [session_id]).fetchall()
+    return [HeldElsewhere(str(field), str(chair), None if name is None else str(name), tuple(sessions or ()))
+            for field, chair, name, sessions in rows]
 
 
 def leave_station(conn: psycopg.Connection, origin: str) -> None:

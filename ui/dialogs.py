@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QFontMetrics, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer
+from PySide6.QtGui import QFontMetrics, QKeyEvent, QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -40,6 +40,7 @@ from monitor.alarms.model import AlarmRecord
 from monitor.birth_date import check_birth_date
 from monitor.wall_clock import clock_text
 from ui import theme
+from ui.form_room import place_form
 from ui.plain_text import make_plain
 
 # MOAA/S (Chernik 1990), as charted with each NIBP during the infusion.
@@ -667,9 +668,28 @@ class _FormInFront(QObject):
             hand_key(dialog, event)
             return True
         if kind in _POINTER_EVENTS:
+            if isinstance(event, QMouseEvent) and self.host._reaches_behind_form(event):
+                if kind == QEvent.Type.MouseButtonRelease:
+                    QTimer.singleShot(0, self.host._form_in_front)  # the keyboard back to the form
+                return False
             if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin):
                 self.host._form_in_front()
             return True
+        return False
+
+
+class _RoomWatch(QObject):
+    """Watches the window and its alarm bar: when either moves or changes size (an alarm wraps, a second one
+    starts), the open forms are placed again below the bar."""
+
+    def __init__(self, host: DialogHost, parent: QObject) -> None:
+        super().__init__(parent)
+        self.host = host
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Place the forms again after a move or a resize; the event goes on."""
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Move):
+            self.host._place_forms()
         return False
 
 
@@ -726,10 +746,57 @@ class DialogHost:
     #: opens a form and the next fills it); False: window-modal, as a form opened by a click can be.
     forms_take_typed_keys: bool = False
     _watcher: _FormInFront | None = None
+    _room_watch: _RoomWatch | None = None
+    #: The open forms kept below the alarm bar (see :meth:`keep_in_room`).
+    _forms_in_room: Sequence[QDialog] = ()
 
     def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
         """Keys that reach the window from any dialog it opens (a text field keeps the letters typed into it)."""
         return ()
+
+    def _form_room(self) -> tuple[QWidget, QWidget | None] | None:
+        """What forms never cover: the alarm bar they open below, and the widget they open beside where they fit
+        (None: Qt's own placing, centred over the window)."""
+        return None
+
+    def _alarm_controls(self) -> Sequence[QWidget]:
+        """Buttons a click reaches while a form is open (the window behind a form takes no other clicks)."""
+        return ()
+
+    def _reaches_behind_form(self, event: QMouseEvent) -> bool:
+        """Whether a click at the window is on one of :meth:`_alarm_controls`, which take it."""
+        window: QWidget = self  # type: ignore[assignment]
+        point = event.position().toPoint()
+        return any(button.isVisible() and button.isEnabled()
+                   and QRect(button.mapTo(window, QPoint(0, 0)), button.size()).contains(point)
+                   for button in self._alarm_controls())
+
+    def keep_in_room(self, dialog: QDialog) -> None:
+        """Place ``dialog`` below the alarm bar now, and again whenever the bar or the window changes, until it
+        closes (see :mod:`ui.form_room`)."""
+        room = self._form_room()
+        if room is None:
+            return
+        if self._room_watch is None:
+            self._room_watch = _RoomWatch(self, self)  # type: ignore[arg-type]
+            room[0].installEventFilter(self._room_watch)
+            self.installEventFilter(self._room_watch)  # type: ignore[attr-defined]
+        self._forms_in_room = [*self._forms_in_room, dialog]
+        dialog.finished.connect(lambda _code: self._leave_room(dialog))
+        dialog.destroyed.connect(lambda: self._leave_room(dialog))
+        place_form(dialog, self, *room)  # type: ignore[arg-type]
+
+    def _leave_room(self, dialog: QDialog) -> None:
+        self._forms_in_room = [form for form in self._forms_in_room if form is not dialog]
+
+    def _place_forms(self) -> None:
+        """Place every open form again (the alarm bar grew, the window moved)."""
+        room = self._form_room()
+        if room is None:
+            return
+        for form in self._forms_in_room:
+            if form.isVisible():
+                place_form(form, self, *room)  # type: ignore[arg-type]
 
     def _open(self, dialog: QDialog, on_accept: Callable[[QDialog], None]) -> QDialog:
         """Open ``dialog`` (closing any other); ``on_accept`` runs when it is accepted."""
@@ -743,14 +810,18 @@ class DialogHost:
         make_plain(dialog, keep_rich=getattr(dialog, "rich_labels", ()))
         dialog.accepted.connect(lambda: on_accept(dialog))
         dialog.finished.connect(lambda _code: self._dialog_closed(dialog))
+        self.keep_in_room(dialog)
         if not self.forms_take_typed_keys:
             dialog.open()
+            self._place_forms()
             return dialog
         self._watch_window()
         # Not window-modal: the window system would drop the keys typed at the window before the dialog has
         # the keyboard; the watcher hands them on and keeps the window's clicks out instead.
         dialog.setWindowModality(Qt.WindowModality.NonModal)
         dialog.show()
+        # Again once shown: a form may fix its size as it is first shown (the discharge form does).
+        self._place_forms()
         dialog.raise_()
         dialog.activateWindow()
         return dialog

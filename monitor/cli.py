@@ -317,6 +317,17 @@ def build_parser() -> argparse.ArgumentParser:
     rems_cmd.add_argument("--worksheet", metavar="SESSION", help="write this session's form as a PDF worksheet")
     rems_cmd.add_argument("--out", metavar="FILE", help="where the worksheet goes")
 
+    audit = sub.add_parser("audit", help="read the audit log (a signed-in admin or physician; the reading is audited)")
+    add_db_option(audit)
+    audit.add_argument("--session", metavar="SESSION_ID|latest", help="only this session's entries")
+    audit.add_argument("--by", metavar="NAME", help="only what this person did (the name as the log gives it)")
+    audit.add_argument("--action", metavar="NAME", help="only this action, e.g. export, alarms_off, sign_in")
+    audit.add_argument("--since", metavar="DATE", help="from this local date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)")
+    audit.add_argument("--until", metavar="DATE", help="up to this local date (the whole day) or time")
+    audit.add_argument("--format", default="text", choices=["text", "csv", "json"], help="text (default), csv or json")
+    audit.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    add_identity_options(audit)
+
     from monitor import clinic_cli
 
     clinic_cli.add_parsers(sub)
@@ -941,6 +952,41 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
         store.close()
 
 
+def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    """Show the audit log's entries that match the filters, after recording who read them."""
+    from monitor.audit_trail import WRITERS, AuditQuery, AuditReadError, day_bound, read_audit
+    from monitor.store.errors import SessionNotFound
+
+    if args.out and args.out != "-":
+        from monitor.exports.files import ExportFileError, check_target
+
+        try:
+            check_target(args.out)
+        except ExportFileError as exc:
+            raise CliError(str(exc)) from None
+    try:
+        query = AuditQuery(args.session, args.by, args.action,
+                           None if args.since is None else day_bound(args.since),
+                           None if args.until is None else day_bound(args.until, end=True))
+        store = _open_store(args, must_exist=True)
+        with store:
+            reading = read_audit(store, query, acting_principal(args, store, required=True))
+    except (AuditReadError, SessionNotFound) as exc:
+        raise CliError(str(exc)) from None
+    write = WRITERS[args.format]
+    if not args.out or args.out == "-":
+        write(reading, out)
+    else:
+        from monitor.exports.files import ExportFileError, write_atomically
+
+        try:
+            write_atomically(args.out, lambda handle: write(reading, handle), binary=False)
+        except ExportFileError as exc:
+            raise CliError(str(exc)) from None
+        out.write(f"{len(reading.entries)} audit entries written to {args.out}\n")
+    return EXIT_OK
+
+
 def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     """Write one session's REMS form as a PDF worksheet (audited)."""
     if not args.out:
@@ -1012,6 +1058,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "protocols": cmd_protocols,
     "course": cmd_course,
     "rems": cmd_rems,
+    "audit": cmd_audit,
     "server": cmd_clinic,
     "station": cmd_clinic,
 }

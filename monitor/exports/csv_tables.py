@@ -47,7 +47,7 @@ def _number(value: float | None) -> str:
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _text(value: str | None) -> str:
+def spreadsheet_text(value: str | None) -> str:
     """Typed text as a cell no spreadsheet runs: one that would start a formula begins with ``'``."""
     text = value or ""
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -69,7 +69,7 @@ def write_events(record: SessionRecord, stream: IO[str]) -> None:
             text = f"{chair.corrected_line(e)} ({superseded_text(replaced[index], iso_utc(replaced[index].t))})"
         out.writerow((
             iso_utc(e.t), f"{e.t - start:.3f}", e.phase.value, e.kind.value,
-            _text(e.user), _text(text),
+            spreadsheet_text(e.user), spreadsheet_text(text),
             json.dumps(detail, ensure_ascii=False, sort_keys=True),
         ))
 
@@ -85,5 +85,5 @@ def write_alarms(record: SessionRecord, stream: IO[str]) -> None:
             _when(a.started_at), f"{a.started_at - start:.3f}", _when(a.ended_at), a.priority.label, a.kind.value,
             a.condition,
             a.parameter or "", a.message, _number(a.limit), _number(a.peak_value), _when(a.acknowledged_at),
-            _text(a.acknowledged_by), a.state.value,
+            spreadsheet_text(a.acknowledged_by), a.state.value,
         ))

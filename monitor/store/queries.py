@@ -318,6 +318,20 @@ class Queries:
             protocols,
         ).fetchall()
 
+    def audit_entries(
+        self, *, session_id: str | None = None, user: str | None = None, action: str | None = None,
+        since: float | None = None, until: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Audit entries matching every filter given (a user's name compared without case), oldest first."""
+        where, values = [], []
+        for clause, value in (("session_id = ?", session_id), ("lower(user) = lower(?)", user),
+                              ("action = ?", action), ("at >= ?", since), ("at < ?", until)):
+            if value is not None:
+                where.append(clause)
+                values.append(value)
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        return list(self.db.query(f"SELECT * FROM audit{condition} ORDER BY id", values))
+
     def audit_log(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """Audit entries, oldest first (all, or of one session)."""
         if session_id is None:

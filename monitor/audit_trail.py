@@ -1,0 +1,168 @@
+"""Reading the audit log: who did what, when, to which session — for a compliance officer or a physician.
+
+The audit log (append-only, in the record's chain) holds every command and every refusal, exports, sign-ins,
+accounts and settings. It is read here with filters (a session, a person, an action, a span of days), by a
+signed-in admin or physician only: it names every person and what they looked at. The reading is itself written
+to the audit log before anything is shown (a reading the log cannot record is not shown, as an export it cannot
+record is not made), and what is shown says first whether the record verified.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Final
+
+from drivers.core.readings import iso_utc
+from monitor.accounts import ADMIN, Principal
+from monitor.exports.csv_tables import spreadsheet_text
+from monitor.store import Store, StoreError
+from monitor.wall_clock import clock_text
+
+#: The roles that may read the audit log.
+READERS: Final = frozenset({ADMIN, "physician"})
+FORMATS: Final = ("text", "csv", "json")
+COLUMNS: Final = ("id", "at", "user", "action", "session_id", "detail")
+
+
+class AuditReadError(Exception):
+    """The audit log cannot be read as asked (who asks, a filter that means nothing, a log that cannot record)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Which entries: every filter given must match (None: any)."""
+
+    session_id: str | None = None
+    user: str | None = None
+    action: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def described(self) -> dict[str, Any]:
+        """The filters given but the session (the entry's own column), for the audit entry recording the reading."""
+        given = {"by": self.user, "of_action": self.action,
+                 "since": None if self.since is None else iso_utc(self.since),
+                 "until": None if self.until is None else iso_utc(self.until)}
+        return {key: value for key, value in given.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the audit log as read."""
+
+    id: int
+    at: float
+    user: str | None
+    action: str
+    session_id: str | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> AuditEntry:
+        try:
+            detail = json.loads(row.get("detail") or "{}")
+        except ValueError:
+            detail = {"unreadable": str(row.get("detail"))}
+        return cls(int(row["id"]), float(row["at"]), row.get("user"), str(row["action"]), row.get("session_id"),
+                   detail if isinstance(detail, dict) else {"value": detail})
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReading:
+    """What a reading found: the record's verification line and the entries."""
+
+    verified: str
+    entries: tuple[AuditEntry, ...]
+
+
+def day_bound(text: str, *, end: bool = False) -> float:
+    """A time from ``YYYY-MM-DD`` (local midnight; with ``end``, the midnight after, so that the day is included) or
+    an ISO date and time (local unless it names its offset)."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise AuditReadError(f"'{text}' is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)") from None
+    whole_day = len(text.strip()) == 10
+    if whole_day and end:
+        moment += dt.timedelta(days=1)
+    return moment.timestamp() if moment.tzinfo is not None else moment.astimezone().timestamp()
+
+
+def read_audit(store: Store, query: AuditQuery, reader: Principal) -> AuditReading:
+    """The entries ``query`` asks for, read by ``reader`` (a signed-in admin or physician), the reading recorded
+    first. ``query.session_id`` may be ``latest`` or the start of an id."""
+    from monitor.integrity import verify
+
+    if not reader.authenticated or reader.role not in READERS:
+        raise AuditReadError("the audit log is read by a signed-in admin or physician (give --user NAME); "
+                             f"'{reader.label}' may not")
+    if query.since is not None and query.until is not None and query.until <= query.since:
+        raise AuditReadError("--until is not after --since: no entry can match")
+    session_id = query.session_id
+    if session_id is not None:
+        session_id = str(store.session_row(session_id)["id"])  # SessionNotFound names what was not found
+        query = AuditQuery(session_id, query.user, query.action, query.since, query.until)
+    report = verify(store.db.conn, store.keys, session_id=session_id)
+    if session_id is not None:
+        verified = report.session_text(session_id)
+    elif report.ok:
+        verified = f"verified: record intact ({report.links} chain links checked)"
+    else:
+        first = report.first_broken
+        verified = "NOT VERIFIED: " + (first.text() if first is not None else
+                                       "records are missing or the database check failed (`infusion-monitor verify`)")
+    rows = store.audit_entries(session_id=query.session_id, user=query.user, action=query.action,
+                               since=query.since, until=query.until)
+    try:
+        store.audit("audit_log_read", user=reader.name, session_id=session_id, entries=len(rows),
+                    **query.described())
+    except StoreError as exc:
+        raise AuditReadError(f"the audit log was not shown: who read it could not be recorded ({exc})") from None
+    return AuditReading(verified, tuple(AuditEntry.of_row(row) for row in rows))
+
+
+def _detail_text(detail: dict[str, Any]) -> str:
+    return " ".join(f"{key}={json.dumps(value, ensure_ascii=False, default=str)}" for key, value in detail.items())
+
+
+def _printable(text: str) -> str:
+    """For a terminal: a control character typed into a detail shows as ``?``."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def write_text(reading: AuditReading, out: IO[str]) -> None:
+    """One line an entry: local time, who, action, session, detail."""
+    out.write(reading.verified + "\n")
+    for e in reading.entries:
+        session = (e.session_id or "-")[:8]
+        line = f"{clock_text(e.at, '%Y-%m-%d %H:%M:%S')}  {e.user or '-':16} {e.action:28} {session:8}  "
+        out.write(_printable(line + _detail_text(e.detail)).rstrip() + "\n")
+    out.write(f"{len(reading.entries)} entr{'y' if len(reading.entries) == 1 else 'ies'}\n")
+
+
+def write_csv(reading: AuditReading, out: IO[str]) -> None:
+    """The verification line, then one row an entry (UTC times; typed text never runs as a formula)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([f"# {reading.verified}"])
+    writer.writerow(COLUMNS)
+    for e in reading.entries:
+        writer.writerow((e.id, iso_utc(e.at), spreadsheet_text(e.user), e.action, e.session_id or "",
+                         spreadsheet_text(json.dumps(e.detail, ensure_ascii=False, default=str))))
+
+
+def write_json(reading: AuditReading, out: IO[str]) -> None:
+    """``{"verified": …, "entries": [...]}`` with UTC times."""
+    entries: Sequence[dict[str, Any]] = [
+        {"id": e.id, "at": iso_utc(e.at), "user": e.user, "action": e.action, "session_id": e.session_id,
+         "detail": e.detail}
+        for e in reading.entries
+    ]
+    json.dump({"verified": reading.verified, "entries": entries}, out, indent=1, ensure_ascii=False, default=str)
+    out.write("\n")
+
+
+WRITERS: Final = {"text": write_text, "csv": write_csv, "json": write_json}

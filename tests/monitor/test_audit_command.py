@@ -1,0 +1,123 @@
+"""`infusion-monitor audit`: the audit log read with filters by an admin or a physician, the reading audited.
+
+Before it, the audit log could only be read with an SQLite shell (no filters, no verification, nobody's reading
+recorded); a compliance officer asking "who switched the alarms off on the 3rd" had no answer in the product.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.audit_trail import AuditQuery, AuditReadError, day_bound, read_audit
+from monitor.cli import main
+from monitor.store import Store
+from tests.conftest import record_simulated
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out = io.StringIO()
+    err = io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stderr(err):
+        code = main(list(argv), out=out)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def audited_db(db_path: Path, signed_in_as: Any) -> tuple[Path, str]:
+    """A recorded session exported twice (once de-identified) and a physician ``DR`` who may read the log."""
+    session_id = record_simulated(db_path)
+    signed_in_as(db_path, "DR", "physician")
+    for extra in ((), ("--deidentify",)):
+        code, _out, err = _run("export", session_id, "--db", str(db_path), "--format", "json",
+                               "--out", str(db_path.parent / f"x{len(extra)}.json"), "--user", "DR", *extra)
+        assert code == 0, err
+    return db_path, session_id
+
+
+def test_a_physician_reads_what_was_done_to_a_session_and_the_reading_is_audited(audited_db: tuple[Path, str]) -> None:
+    db, session_id = audited_db
+    code, out, err = _run("audit", "--db", str(db), "--session", session_id[:8], "--action", "export",
+                          "--user", "DR")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("verified: record intact")
+    assert lines[-1] == "2 entries"
+    assert [line.split()[2:4] for line in lines[1:-1]] == [["DR", "export"], ["DR", "export"]]
+    assert '"deidentified": true' not in out and "deidentified=true" in lines[2]
+    with Store(db, readonly=True) as store:
+        read = [row for row in store.audit_log() if row["action"] == "audit_log_read"]
+    assert len(read) == 1 and read[0]["user"] == "DR" and read[0]["session_id"] == session_id
+    assert json.loads(read[0]["detail"]) == {"entries": 2, "of_action": "export"}
+
+
+def test_a_nurse_and_nobody_signed_in_are_refused(audited_db: tuple[Path, str], signed_in_as: Any) -> None:
+    db, _ = audited_db
+    code, out, err = _run("audit", "--db", str(db))
+    assert code != 0 and out == "" and "give --user NAME" in err
+    signed_in_as(db, "RN2", "nurse")
+    code, out, err = _run("audit", "--db", str(db), "--user", "RN2")
+    assert code != 0 and out == ""
+    assert "read by a signed-in admin or physician" in err and "RN2 (nurse)" in err
+    with Store(db, readonly=True) as store:
+        assert not [row for row in store.audit_log() if row["action"] == "audit_log_read"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_csv_and_json_carry_every_entry_with_the_verification(audited_db: tuple[Path, str], fmt: str) -> None:
+    db, _ = audited_db
+    code, out, err = _run("audit", "--db", str(db), "--by", "dr", "--format", fmt, "--user", "DR")
+    assert code == 0, err
+    with Store(db, readonly=True) as store:
+        log = store.audit_log()
+    # Everything DR did up to this reading (its own sign-in included), the reading itself written after it.
+    assert log[-1]["action"] == "audit_log_read"
+    expected = [(row["id"], row["action"]) for row in log[:-1] if row["user"] == "DR"]
+    assert ("sign_in" in {action for _, action in expected}) and len(expected) >= 4
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(out)))
+        assert rows[0][0].startswith("# verified: record intact") and rows[1][:4] == ["id", "at", "user", "action"]
+        assert [(int(r[0]), r[3]) for r in rows[2:]] == expected
+    else:
+        document = json.loads(out)
+        assert document["verified"].startswith("verified: record intact")
+        assert [(e["id"], e["action"]) for e in document["entries"]] == expected
+
+
+def test_typed_text_in_a_detail_never_runs_as_a_formula(db_path: Path, signed_in_as: Any) -> None:
+    signed_in_as(db_path, "DR", "physician")
+    with Store(db_path) as store:
+        store.audit("note_typed", user="=HYPERLINK(\"http://x\")", reason="=1+1")
+    code, out, err = _run("audit", "--db", str(db_path), "--action", "note_typed", "--format", "csv", "--user", "DR")
+    assert code == 0, err
+    row = list(csv.reader(io.StringIO(out)))[2]
+    assert row[2].startswith("'=") and not row[5].startswith(("=", "+", "-", "@"))
+
+
+def test_a_day_is_taken_whole_and_a_bad_date_is_named() -> None:
+    start, end = day_bound("2026-12-03"), day_bound("2026-12-03", end=True)
+    assert end - start in (23 * 3600, 24 * 3600, 25 * 3600)  # a day, whatever the clock change
+    assert day_bound("2026-12-03T10:30+00:00") == 1796293800.0
+    with pytest.raises(AuditReadError, match=r"'3\.12\.2026' is not a date"):
+        day_bound("3.12.2026")
+
+
+def test_filters_in_time_and_an_empty_span(audited_db: tuple[Path, str], signed_in_as: Any) -> None:
+    db, _ = audited_db
+    from monitor.accounts import Accounts
+
+    with Store(db) as store:
+        reader = Accounts(store).authenticate("DR", "physician-secret-1")
+        everything = read_audit(store, AuditQuery(), reader).entries
+        middle = everything[len(everything) // 2].at
+        later = read_audit(store, AuditQuery(since=middle), reader).entries
+        assert later and all(e.at >= middle for e in later) and len(later) < len(everything) + 1
+        with pytest.raises(AuditReadError, match="not after --since"):
+            read_audit(store, AuditQuery(since=middle, until=middle), reader)

@@ -114,10 +114,12 @@ def _cuff_minutes(text: str) -> float:
 
 
 def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
-    return key.strip(), value.strip()
+    from monitor.app.device import key_value
+
+    try:
+        return key_value(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _resample(text: str) -> float:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
 from drivers import registry
 from drivers.base import PortSettings
 from drivers.patient.model import SCENARIOS
-from monitor.app.device import FLOW_CONTROLS, DeviceSpec
+from monitor.app.device import FLOW_CONTROLS, DeviceSpec, settings_from_text, settings_text
 from ui import theme
 from ui.dialogs import ok_cancel
 
@@ -118,6 +119,10 @@ class SettingsDialog(QDialog):
             line.addWidget(QLabel(label))
             line.addWidget(box)
         form.addRow("Line", line)
+        self.driver_settings = QLineEdit()
+        self.driver_settings.setPlaceholderText("key=value; … as --set takes them (e.g. format=8 for a Nonin)")
+        self.driver_settings.setAccessibleName("Driver settings")
+        form.addRow("Driver settings", self.driver_settings)
         self.scenario_box = QComboBox()
         self.scenario_box.addItems(list(SCENARIOS))
         self.scenario_box.setCurrentText(current.scenario)
@@ -233,6 +238,8 @@ class SettingsDialog(QDialog):
         simulated = self.driver_name() == "simulated"
         self.scenario_box.setEnabled(simulated)
         self.speed_box.setEnabled(simulated)
+        # The settings this session holds for the driver chosen (a change back to a driver keeps what it had).
+        self.driver_settings.setText(settings_text(self.current.settings_for(self.driver_name())))
 
     def _show_default_port(self) -> None:
         """A listener shows the address it listens on (HOST:PORT), its default when the spec names none."""
@@ -291,6 +298,7 @@ class SettingsDialog(QDialog):
             overrides,
             scenario=self.scenario_box.currentText() if simulated else None,
             speed=self.speed_box.value() if simulated else None,
+            settings=settings_from_text(self.driver_settings.text()),
         )
 
     def _chosen_port(self) -> str | None:
@@ -309,9 +317,10 @@ class SettingsDialog(QDialog):
     def device_changed(self) -> bool:
         """Whether the user asked for another device, port or line setting."""
         choice = self.device_choice()
-        now = (choice.driver, choice.port or None, dict(choice.port_overrides), choice.scenario, choice.speed)
+        now = (choice.driver, choice.port or None, dict(choice.port_overrides), choice.scenario, choice.speed,
+               dict(choice.settings))
         before = (self.current.driver, self.current.port or None, dict(self.current.port_overrides),
-                  self.current.scenario, self.current.speed)
+                  self.current.scenario, self.current.speed, dict(self.current.settings))
         return now != before
 
     # -- result --------------------------------------------------------------------------------
@@ -341,7 +350,11 @@ class SettingsDialog(QDialog):
             except ValueError:
                 self.error_label.setText(f"limit '{text}' of {self.limits_table.item(row, 0).text()} is not a number")
                 return
-        choice = self.device_choice()
+        try:
+            choice = self.device_choice()
+        except ValueError as exc:  # a driver setting typed without its '='
+            self.error_label.setText(f"driver settings: {exc}")
+            return
         if self._port_settings() is not None and not choice.port:
             self.error_label.setText(f"driver '{choice.driver}' needs a port")
             return

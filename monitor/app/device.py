@@ -48,18 +48,20 @@ class DeviceSpec(OpenOptions):
 
     def switched_to(
         self, driver: str, port: str | None, port_overrides: Mapping[str, Any], *,
-        scenario: str | None = None, speed: float | None = None,
+        scenario: str | None = None, speed: float | None = None, settings: Mapping[str, str] | None = None,
     ) -> DeviceSpec:
-        """This spec with another driver, port or line settings; every other option is kept.
+        """This spec with another driver, port or line settings (and driver ``settings`` where given); every other
+        option is kept.
 
         Driver settings belong to their driver: another driver gets the settings it had earlier in this
         session (none: its own defaults apply), and this driver's are kept for a change back.
         """
         kept = dict(self.settings_by_driver)
-        settings = dict(self.settings)
+        chosen = dict(self.settings)
         if driver != self.driver:
-            kept[self.driver] = settings
-            settings = dict(kept.pop(driver, {}))
+            kept[self.driver] = chosen
+            chosen = dict(kept.pop(driver, {}))
+        settings = chosen if settings is None else dict(settings)
         return replace(
             self,
             driver=driver,
@@ -70,6 +72,10 @@ class DeviceSpec(OpenOptions):
             scenario=self.scenario if scenario is None else scenario,
             speed=self.speed if speed is None else speed,
         )
+
+    def settings_for(self, driver: str) -> dict[str, str]:
+        """The driver settings this spec holds for ``driver`` (its own, or kept from earlier in the session)."""
+        return dict(self.settings if driver == self.driver else self.settings_by_driver.get(driver, {}))
 
     def options(self, start_time: float | None = None) -> OpenOptions:
         """What the driver is told when it opens (``start_time`` starts a simulated clock there)."""
@@ -151,3 +157,22 @@ def open_device(spec: DeviceSpec, start_time: float | None = None) -> OpenedDevi
     except (ValueError, OSError) as exc:
         raise AppError(f"cannot open {spec.driver}: {exc}") from None
     return OpenedDevice(driver_cls, source, spec)
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` (a driver setting, as ``--set`` takes it) split in two; ValueError names what is not one."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"'{text}' is not KEY=VALUE")
+    return key.strip(), value.strip()
+
+
+def settings_from_text(text: str) -> dict[str, str]:
+    """Driver settings typed as ``key=value`` pairs apart by semicolons (``allow_from=10.0.4.17,10.0.4.18;
+    idle_timeout=60``: a value may hold commas and spaces)."""
+    return dict(key_value(part) for part in text.split(";") if part.strip())
+
+
+def settings_text(settings: Mapping[str, str]) -> str:
+    """Driver settings as :func:`settings_from_text` reads them."""
+    return "; ".join(f"{key}={value}" for key, value in settings.items())

@@ -131,3 +131,55 @@ def test_choosing_another_driver_leaves_the_old_drivers_settings_behind_and_keep
     other = spec.switched_to("masimo-ascii", "/dev/ttyUSB1", {})
     assert other.settings == {}  # a Nonin data format means nothing to a Masimo
     assert (other.seed, other.link_lost_after_s, other.pleth) == (7, 7.5, True)
+
+
+def test_the_settings_dialog_shows_and_takes_the_drivers_settings(qtbot: Any) -> None:
+    """A nurse moving the chair to a Nonin in data format #8 had no field for ``format=8`` (only ``--set`` at the
+    command line): the Nonin was read as format #2 and every frame refused."""
+    spec = DeviceSpec(driver="nonin", port="/dev/ttyUSB0", settings={"format": "8"},
+                      settings_by_driver={"hl7-mllp": {"allow_from": "10.0.4.17,10.0.4.18", "idle_timeout": "60"}})
+    dialog = SettingsDialog(None, current=spec, nibp_minutes={}, rules=[], can_edit_limits=False)
+    qtbot.addWidget(dialog)
+    assert dialog.driver_settings.text() == "format=8"
+    dialog.driver_box.setCurrentIndex(dialog.driver_box.findData("masimo-ascii"))
+    assert dialog.driver_settings.text() == ""
+    dialog.driver_box.setCurrentIndex(dialog.driver_box.findData("hl7-mllp"))
+    assert dialog.driver_settings.text() == "allow_from=10.0.4.17,10.0.4.18; idle_timeout=60"
+    dialog.driver_box.setCurrentIndex(dialog.driver_box.findData("nonin"))
+    dialog.driver_settings.setText("format=2")
+    assert dialog.device_changed() and dialog.device_choice().settings == {"format": "2"}
+    dialog.driver_settings.setText("format 8")
+    dialog._check()
+    assert dialog.result() != dialog.DialogCode.Accepted
+    assert dialog.error_label.text() == "driver settings: 'format 8' is not KEY=VALUE"
+
+
+def test_a_simulated_chair_moved_to_a_nonin_in_format_8_from_the_settings_reads_it(
+    qtbot: Any, db_path: Path, emulators: list[str]
+) -> None:
+    from ui.app import start_live
+
+    spec = SessionSpec(device=DeviceSpec(driver="simulated", speed=1.0), nurse=NURSE)
+    store = Store(db_path)
+    run = start_live(spec, ServiceSpec(), SignedInUser(NURSE, "nurse"), store)
+    window = run.window
+    qtbot.addWidget(window)
+    try:
+        window.settings_button.click()
+        dialog = window.dialog
+        assert isinstance(dialog, SettingsDialog)
+        dialog.driver_box.setCurrentIndex(dialog.driver_box.findData("nonin"))
+        dialog.port_box.setEditText(emulators[0])
+        dialog.driver_settings.setText("format=8")
+        dialog._check()
+        assert isinstance(window.dialog, ConfirmDialog)
+        window.dialog.yes_button.click()
+        qtbot.waitUntil(lambda: window.device.driver == "nonin", timeout=WAIT_MS)
+        assert window.device.settings == {"format": "8"}
+        switched_at = time.time()
+        qtbot.waitUntil(lambda: _spo2_after(window, switched_at), timeout=WAIT_MS)
+        assert window.bridge.recorder.source.decoder.data_format == 8
+        assert window.last_status.link.frames_rejected == 0
+    finally:
+        run.shutdown()
+        store.close()

@@ -34,6 +34,7 @@ from monitor import rems
 from monitor.course import BOOSTER, Course, CourseRow, course_dict, csv_rows
 from monitor.exports import pdf_fonts
 from monitor.exports.data import patient_scrubber
+from monitor.exports.pdf_export import report_canvas
 from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.store import Reader, Store
 
@@ -304,9 +305,12 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
 
 def write_pdf(course: Course, stream: IO[bytes], *, deidentify: bool = False, user: str | None = None) -> None:
     """Write the course report as PDF (landscape A4)."""
+    # Who made it and when, as the session report says (it read "anonymous", made on 2000-01-01); a de-identified
+    # course names nobody.
     doc = SimpleDocTemplate(
         stream, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm, topMargin=12 * mm,
-        bottomMargin=12 * mm, title="Course of treatment", creator="Infusion Monitor", invariant=True,
+        bottomMargin=12 * mm, title="Course of treatment", creator="Infusion Monitor", invariant=False,
+        author="" if deidentify else pdf_fonts.printable(user or ""),
         initialFontName=FONT,  # no standard (Latin-1) font anywhere in the file
     )
     stamp = datetime.fromtimestamp(course.generated_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -318,7 +322,8 @@ def write_pdf(course: Course, stream: IO[bytes], *, deidentify: bool = False, us
         canvas.drawRightString(landscape(A4)[0] - 15 * mm, 6 * mm, f"page {document.page}")
         canvas.restoreState()
 
-    doc.build(story(course, deidentify=deidentify, user=user), onFirstPage=footer, onLaterPages=footer)
+    doc.build(story(course, deidentify=deidentify, user=user), onFirstPage=footer, onLaterPages=footer,
+              canvasmaker=report_canvas)
 
 
 def _answer(value: Any) -> str:
@@ -335,8 +340,8 @@ def _zone_of(t: Any) -> str:
     return f"date in {moment.strftime('%Z')}, UTC{moment.strftime('%z')}"
 
 
-def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
-    """The REMS Patient Monitoring Form of one session as a PDF worksheet to copy from."""
+def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes], *, author: str | None = None) -> None:
+    """The REMS Patient Monitoring Form of one session as a PDF worksheet to copy from (made by ``author``)."""
     styles = pdf_fonts.styles()
     body = styles["BodyText"]
     rows: list[list[Any]] = [["Field", "Value", "From"]]
@@ -355,7 +360,8 @@ def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
         f"submitted {datetime.fromtimestamp(form.submitted_at).astimezone():%Y-%m-%d %H:%M} by {form.submitted_by}"
     )
     doc = SimpleDocTemplate(stream, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=15 * mm, title="REMS patient monitoring worksheet", invariant=True,
+                            bottomMargin=15 * mm, title="REMS patient monitoring worksheet", invariant=False,
+                            author=pdf_fonts.printable(author or ""), creator="Infusion Monitor",
                             initialFontName=FONT)
     notice = ParagraphStyle("notice", parent=body, fontName=FONT_BOLD)
     doc.build([
@@ -364,4 +370,4 @@ def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes]) -> None:
         *(pdf_fonts.paragraph(note, notice) for note in form.notes),
         Spacer(1, 4 * mm),
         pdf_fonts.table(rows, [80 * mm, 70 * mm, 25 * mm], size=9),
-    ])
+    ], canvasmaker=report_canvas)

@@ -180,7 +180,7 @@ def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | 
             raise AppError(NOT_AUDITED.format(exc)) from None
 
     try:
-        write_atomically(path, lambda stream: write_rems_worksheet(form, stream), True, audited)
+        write_atomically(path, lambda stream: write_rems_worksheet(form, stream, author=user), True, audited)
     except ExportFileError as exc:
         raise AppError(str(exc)) from None
     return form

@@ -749,8 +749,8 @@ def pdf_date(yyyy: int, mm_: int, dd: int, hh: int, m: int, s: int) -> str:
     return f"D:{yyyy:04d}{mm_:02d}{dd:02d}{hh:02d}{m:02d}{s:02d}{sign}{hours:02d}'{rest:02d}'"
 
 
-def _report_canvas(*args: Any, **kwargs: Any) -> Any:
-    """reportlab's canvas, writing the creation date with :func:`pdf_date`."""
+def report_canvas(*args: Any, **kwargs: Any) -> Any:
+    """reportlab's canvas, writing the creation date with :func:`pdf_date` (every report of this program)."""
     canvas = Canvas(*args, **kwargs)
     canvas.setDateFormatter(pdf_date)
     return canvas
@@ -784,4 +784,4 @@ def _build(record: SessionRecord, flowables: list[Any], stream: IO[bytes]) -> No
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"page {document.page}")
         canvas.restoreState()
 
-    doc.build(flowables, onFirstPage=footer, onLaterPages=footer, canvasmaker=_report_canvas)
+    doc.build(flowables, onFirstPage=footer, onLaterPages=footer, canvasmaker=report_canvas)

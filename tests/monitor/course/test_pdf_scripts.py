@@ -104,3 +104,25 @@ def test_the_rems_worksheet_prints_names_lot_and_site_in_any_script(course_db: P
     assert _right_to_left(text) == ""
     fonts = _fonts(out.getvalue())
     assert fonts and all("DejaVuSans" in f for f in fonts), fonts
+
+
+def test_the_course_report_and_the_worksheet_say_who_made_them_and_when(course_db: Path) -> None:
+    """Both were written with reportlab's "invariant" stamp: author "anonymous", made on 2000-01-01 at midnight,
+    whoever exported them and whenever; the session report said who and when."""
+    import time
+
+    before = time.time()
+    with Store(course_db) as store:
+        course = load_course_by_mrn(store, MRN)
+        named, plain = io.BytesIO(), io.BytesIO()
+        course_export.write(store, course, "pdf", named, user=STAFF)
+        course_export.write(store, course, "pdf", plain, deidentify=True, user=STAFF)
+        (form,) = course_export.rems_forms(store, course).values()
+    worksheet = io.BytesIO()
+    course_export.write_rems_worksheet(form, worksheet, author=STAFF)
+    after = time.time()
+    for data, author in ((named, STAFF), (plain, ""), (worksheet, STAFF)):
+        meta = pypdf.PdfReader(io.BytesIO(data.getvalue())).metadata
+        assert meta is not None and meta.creation_date is not None
+        assert int(before) - 1 <= meta.creation_date.timestamp() <= after + 1
+        assert (meta.author or "") == author  # a de-identified course names nobody

@@ -10,9 +10,11 @@ words and is never refused: only the direction controls that could reorder it on
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 #: Bidirectional embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI). They reorder the
@@ -188,3 +190,71 @@ class FoldedText:
     def span(self, folded_start: int, folded_end: int) -> tuple[int, int]:
         """The original text's span behind a non-empty span of the folded text."""
         return self.starts[folded_start], self.ends[folded_end - 1]
+
+
+# -- identifiers as a note writes them (de-identification) -------------------------------------------------------
+
+#: The English month names, for dates written with one ("17 March 1984", "Mar 17, 1984").
+_MONTHS: Final = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+                  "october", "november", "december")
+#: Between the figures of a date: one of - / . with spaces around it, or spaces alone ("17 03 1984").
+_DATE_SEPARATOR: Final = r"(?:\s*[-/.]\s*|\s+)"
+#: Between the parts of a date with a month name: any run of spaces and punctuation ("17-Mar-1984", "March 17, 1984").
+_NAMED_SEPARATOR: Final = r"[\s,./-]*"
+_ORDINAL: Final = r"(?:st|nd|rd|th)?"
+#: What a note may put between the characters of an identifier ("4471-XK-0092", "448 812").
+_IDENTIFIER_SEPARATOR: Final = r"[-./\s]?"
+#: An identifier shorter than this (letters and digits) is found only as typed on file: looser forms of a
+#: two- or three-figure number would cut ordinary numbers out of notes.
+LOOSE_IDENTIFIER_MIN: Final = 4
+
+
+def date_pattern(day: date) -> str:
+    """A regular expression over folded text (:func:`fold`) for ``day`` in the ways people write a date.
+
+    Day, month and year in either order of day and month, or the year first; the figures separated by ``-``,
+    ``/``, ``.`` or spaces, with or without a leading zero; the month also as its English name or three-letter
+    abbreviation, the day with an ordinal ("17th of March, 1984"); the year in four figures, or in two after
+    the day and month ("17/03/84": a two-figure year first, "84/03/17", reads as a day or a month as easily).
+    The eight figures run together count in the three orders. A date that reads as ``day`` in one convention
+    and another date in the other (05/03/1984) is matched either way: a note that loses a date is still fit for
+    a de-identified export, one that keeps a birth date is not.
+    """
+    d = f"0?{day.day}" if day.day < 10 else str(day.day)
+    m = f"0?{day.month}" if day.month < 10 else str(day.month)
+    full = str(day.year)
+    year = f"(?:{full[:-2]})?{full[-2:]}"
+    name = _MONTHS[day.month - 1]
+    short = [name[:3] + r"\.?"] + ([r"sept\.?"] if day.month == 9 else [])
+    month = "(?:" + "|".join(dict.fromkeys([name, *short])) + ")"
+    sep, named = _DATE_SEPARATOR, _NAMED_SEPARATOR
+    dd, mm = f"{day.day:02d}", f"{day.month:02d}"
+    forms = (
+        f"{d}{sep}{m}{sep}{year}", f"{m}{sep}{d}{sep}{year}", f"{full}{sep}{m}{sep}{d}",
+        rf"{d}{_ORDINAL}(?:\s+of)?{named}{month}{named}{year}", f"{month}{named}{d}{_ORDINAL}{named}{year}",
+        f"{full}{named}{month}{named}{d}{_ORDINAL}",
+        f"{full}{mm}{dd}", f"{dd}{mm}{full}", f"{mm}{dd}{full}",
+    )
+    return "(?:" + "|".join(forms) + ")"
+
+
+def identifier_pattern(identifier: str) -> str | None:
+    """A regular expression over folded text (:func:`fold`) for an identifier (an MRN, a device serial) however a
+    note writes it: with any of ``- . /`` or a space between its characters ("4471-XK-0092"), a number with or
+    without leading zeros ("0448812" for 448812), with its letters before the first figure or others put straight
+    before it ("448812" and "MRN448812" for MRN-448812, "SN4471XK0092"). None for an identifier of fewer than
+    :data:`LOOSE_IDENTIFIER_MIN` letters and figures (found only as typed).
+    """
+    whole = [c for c in fold(identifier) if c.isalnum()]
+    # Letters before the first figure are a prefix ("MRN-448812" is written "448812" too), which the pattern
+    # allows in front of any identifier; so are leading zeros.
+    first_figure = next((i for i, c in enumerate(whole) if c.isdigit()), 0)
+    core = whole[first_figure:]
+    while len(core) > 1 and core[0] == "0":
+        core.pop(0)
+    if len(core) < LOOSE_IDENTIFIER_MIN:
+        core = whole
+    if len(core) < LOOSE_IDENTIFIER_MIN:
+        return None
+    zeros = "0*" if core[0].isdigit() else ""
+    return r"[^\W\d_]*" + zeros + _IDENTIFIER_SEPARATOR.join(re.escape(c) for c in core)

@@ -1025,11 +1025,14 @@ class ReviewWindow(DialogHost, QMainWindow):
     # -- exports -------------------------------------------------------------------------------------
 
     def suggested_name(self, fmt: str) -> str:
-        """A file name for an export: the session's start and id, never the patient's identifiers."""
+        """A file name for an export: the session's start and id, never the patient's identifiers. A de-identified
+        export's name has the id alone: its contents move the date of care to 2000-01-01, and a name that kept
+        the day and time of care would give it back."""
         assert self.record is not None
+        if self.deidentify_box.isChecked():
+            return f"session-{self.record.id[:8]}-deidentified{SUFFIXES[fmt]}"
         stamp = datetime.fromtimestamp(self.record.started_at).astimezone().strftime("%Y%m%d-%H%M")
-        deid = "-deidentified" if self.deidentify_box.isChecked() else ""
-        return f"session-{stamp}-{self.record.id[:8]}{deid}{SUFFIXES[fmt]}"
+        return f"session-{stamp}-{self.record.id[:8]}{SUFFIXES[fmt]}"
 
     def _ask_export_path(self, fmt: str, suggested: str) -> str | None:
         start = str(Path.home() / suggested)

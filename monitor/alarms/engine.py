@@ -157,8 +157,20 @@ REPORTED: Final[dict[str, ReportedCondition]] = {
     "key_file": ReportedCondition(
         "key_file", "The key file was deleted or replaced", priority=Priority.MEDIUM, news=True),
 }
+#: A cuff start the device did not take: with the device's words, and without them.
+NIBP_NOT_STARTED_TEXT: Final = "NIBP start failed: {} - start the cuff at the monitor if it is not inflating"
+NIBP_NOT_STARTED_PLAIN: Final = "NIBP start failed - start the cuff at the monitor if it is not inflating"
 CONFIRM_STARTED: Final = "confirming NIBP started"
 CONFIRMED: Final = "confirmed by a repeat NIBP"
+
+
+def message_without_detail(condition: str) -> str | None:
+    """The text of a technical alarm whose condition is raised with the words of what reported it (a database
+    error naming a file, another chair's name, a device's message), without those words; None for a condition
+    whose text is the engine's own (limits, labels, figures). A de-identified export shows this text."""
+    if condition == NIBP_NOT_STARTED:
+        return NIBP_NOT_STARTED_PLAIN
+    return next((spec.plain for spec in REPORTED.values() if spec.condition == condition), None)
 
 
 def no_value_reason(reading: Reading) -> str:
@@ -456,8 +468,7 @@ class AlarmEngine:
                 self._start_technical(
                     NIBP_NOT_STARTED,
                     "nibp_sys",
-                    f"NIBP start failed: {event.detail.get('detail', '')} - start the cuff at the monitor "
-                    "if it is not inflating",
+                    NIBP_NOT_STARTED_TEXT.format(event.detail.get("detail", "")),
                     event.t,
                     priority=self.profile.technical_priority("nibp_failed"),
                 )

@@ -9,24 +9,30 @@ De-identification (``ExportOptions.deidentify``) removes what names a person or 
 patient row (name, MRN, birth date), the device description (it carries serial numbers), the
 source ids of readings, the host name, and - unless ``keep_staff`` - the names of nurses and
 physicians. Identifiers that a nurse may have typed into free text are replaced by
-``[removed]``. Times are shifted onto a session-relative clock: the session starts at
-:data:`RELATIVE_EPOCH` (2000-01-01T00:00:00Z) and every other time keeps its distance from
-the start, so durations and order survive while the date of care does not.
+``[removed]``. The events the program writes about its own working keep only the keys
+:data:`MACHINE_DETAIL_KEPT` lists (their texts can name a sender, a host, a path or another
+patient), and technical alarms lose the words they were raised with. Times are shifted onto a
+session-relative clock: the session starts at :data:`RELATIVE_EPOCH` (2000-01-01T00:00:00Z) and
+every other time keeps its distance from the start, so durations and order survive while the date
+of care does not.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Final
 
 from drivers.core.readings import Flag, Parameter, Reading, parse_flags
 from monitor import text_rules
+from monitor.alarms.engine import message_without_detail
 from monitor.alarms.model import AlarmRecord
 from monitor.exports.codes import ReferenceRange
 from monitor.exports.files import ExportCancelled
@@ -35,8 +41,8 @@ from monitor.session import PHASE_START_EVENT, PLAIN_PHASE_WORDS, EventKind, Pha
 from monitor.store import Reader, Store
 
 __all__ = [
-    "DeviceBySource", "DeviceUse", "ExportCancelled", "ExportOptions", "PhaseLookup", "SessionRecord", "StoredReadings",
-    "load",
+    "CLINICAL_ENTRIES", "MACHINE_DETAIL_KEPT", "DeviceBySource", "DeviceUse", "ExportCancelled", "ExportOptions",
+    "PhaseLookup", "SessionRecord", "StoredReadings", "load",
 ]
 
 _START_KINDS = {kind: phase for phase, kind in PHASE_START_EVENT.items()}
@@ -48,6 +54,39 @@ REMOVED: Final = "[removed]"
 #: and the patient's key (random, but it would link one patient's sessions across exports).
 _DEVICE_KEYS: Final = frozenset(
     {"device", "previous_device", "serial", "serial_number", "device_serial", "patient_key"})
+#: The timeline entries the staff make (phases, notes, scores, doses, checklists, forms, addenda): a de-identified
+#: export keeps their details whole, since the figures and the course tables are read from them, and takes the
+#: known identifiers out of what was typed in them.
+CLINICAL_ENTRIES: Final = frozenset({
+    EventKind.BASELINE_STARTED, EventKind.BASELINE_TAKEN, EventKind.INFUSION_STARTED, EventKind.INFUSION_PAUSED,
+    EventKind.INFUSION_RESUMED, EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED,
+    EventKind.SESSION_COMPLETED, EventKind.DISCHARGE_SCORED, EventKind.NOTE, EventKind.QUICK_EVENT,
+    EventKind.SCORE, EventKind.ADDENDUM, EventKind.CHECKLIST, EventKind.DOSE_PLANNED, EventKind.RATE_CHANGED,
+    EventKind.INTERVENTION, EventKind.OUTCOME_SCORE, EventKind.REMS_FORM,
+})
+#: What a de-identified export keeps of the events the program writes about its own working (the device, its
+#: link, the store, the clock, the HL7 listener, the live feed, the clinic's server): these keys only, codes and
+#: figures. The rest is the program's own text about what it met, which can hold anything (the address of a
+#: sender, another patient's MRN in a refused HL7 message, a file path, a host name, a device serial), so it is
+#: left out rather than searched: a key added later stays out until it is listed here. An event of a kind
+#: this program does not know is read as technical.
+MACHINE_DETAIL_KEPT: Final[Mapping[EventKind, frozenset[str]]] = MappingProxyType({
+    EventKind.SESSION_STARTED: frozenset({"driver", "protocol"}),
+    EventKind.SESSION_RESUMED: frozenset({"driver", "gap_s", "last_data_at", "cuff_lost_at"}),
+    EventKind.SESSION_CLOSED: frozenset({"phase"}),
+    EventKind.DEVICE_CHANGED: frozenset({"driver", "at_resume"}),
+    EventKind.LINK_LOST: frozenset(),
+    EventKind.LINK_RESTORED: frozenset(),
+    EventKind.PATIENT_IDENTIFIED: frozenset(),
+    EventKind.TECHNICAL: frozenset({
+        "condition", "check", "label", "measure", "parameter", "due_at", "done_at", "max_min", "interval_s",
+        "nibp_age_s", "rows", "pleth_samples", "pleth_s", "numerics", "free_bytes"}),
+    EventKind.SETTINGS_CHANGED: frozenset({"setting", "minutes", "before_minutes"}),
+    EventKind.CLOCK_CHANGED: frozenset({"step_s"}),
+    EventKind.DEVICE_CLOCK_OFFSET: frozenset({"offset_s"}),
+    EventKind.READINGS_BEFORE_START: frozenset({"count", "earliest_before_start_s"}),
+    EventKind.NIBP_REQUESTED: frozenset({"reason"}),
+})
 #: Keys of event details and alarm escalations that hold a moment in time.
 _TIME_KEY = re.compile(r"^(t|at|.*_at)$")
 #: FHIR numerics: one observation per parameter per this many seconds (0: every value).
@@ -448,33 +487,41 @@ def _identifier_texts(patient: Mapping[str, Any] | None, device: str | None) -> 
             found.add(str(patient["mrn"]))
         if patient.get("name"):
             found |= _name_parts(str(patient["name"]))
-        birth = patient.get("birth_date")
-        if birth:
-            found.add(str(birth))
-            try:
-                day = date.fromisoformat(str(birth))
-            except ValueError:
-                pass
-            else:
-                found.update(
-                    {
-                        day.strftime("%Y%m%d"),
-                        day.strftime("%d.%m.%Y"),
-                        day.strftime("%m/%d/%Y"),
-                        day.strftime("%d/%m/%Y"),
-                    }
-                )
+        if patient.get("birth_date"):
+            found.add(str(patient["birth_date"]))
     if device:
         found.add(device)
-        # Serial-number-like tokens (letters and digits, at least one digit) in the device text.
-        found.update(tok for tok in re.findall(r"[A-Za-z0-9-]{5,}", device) if re.search(r"\d", tok))
+        found.update(_serials(device))
     return found
 
 
-def _scrubber(texts: set[str]) -> Any:
-    if not texts:
+def _serials(device: str) -> set[str]:
+    """Serial-number-like tokens (letters and digits, at least one digit) in a device's description."""
+    return {tok for tok in re.findall(r"[A-Za-z0-9-]{5,}", device) if re.search(r"\d", tok)}
+
+
+def _identifier_forms(patient: Mapping[str, Any] | None, device: str | None) -> set[str]:
+    """Regular expressions (over folded text) for the identifiers written in other ways than on file: the birth
+    date in any common form, the MRN and the device's serials with a prefix, leading zeros or separators
+    (:func:`monitor.text_rules.date_pattern`, :func:`monitor.text_rules.identifier_pattern`)."""
+    forms: set[str | None] = set()
+    if patient:
+        if patient.get("mrn"):
+            forms.add(text_rules.identifier_pattern(str(patient["mrn"])))
+        # No birth date, or one not on the calendar: found as typed only.
+        with contextlib.suppress(ValueError):
+            forms.add(text_rules.date_pattern(date.fromisoformat(str(patient.get("birth_date")))))
+    if device:
+        forms.update(text_rules.identifier_pattern(serial) for serial in _serials(device))
+    return {form for form in forms if form}
+
+
+def _scrubber(texts: set[str], forms: set[str] | None = None) -> Any:
+    """A function replacing in typed text each of ``texts`` (as typed, compared folded) and each match of
+    ``forms`` (regular expressions over folded text) by ``[removed]``, in strings, mappings and lists alike."""
+    if not texts and not forms:
         return lambda value: value
-    pattern = _identifier_pattern({text_rules.fold(t) for t in texts} - {""})
+    pattern = _identifier_pattern({text_rules.fold(t) for t in texts} - {""}, forms or set())
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):
@@ -488,8 +535,10 @@ def _scrubber(texts: set[str]) -> Any:
     return scrub
 
 
-def _identifier_pattern(folded: set[str]) -> re.Pattern[str]:
-    """One pattern for every folded identifier, longest first so a whole name goes before its parts.
+def _identifier_pattern(folded: set[str], forms: set[str]) -> re.Pattern[str]:
+    """One pattern for every folded identifier and every form (a regular expression), the forms first (each
+    reaches further than the identifier it writes another way: "mrn448812" before "448812"), then the
+    identifiers longest first so a whole name goes before its parts.
 
     Most identifiers match as whole words only: a name "Ann" must not cut "Cannula" in a nurse's note (an
     identifier is not a word piece; punctuation and spaces bound it). A CJK name part matches anywhere, because
@@ -499,7 +548,8 @@ def _identifier_pattern(folded: set[str]) -> re.Pattern[str]:
     that keeps a name is not.
     """
     ordered = sorted(folded, key=lambda t: (-len(t), t))
-    words = "|".join(re.escape(t).replace("\\ ", r"\s+") for t in ordered if not _written_without_spaces(t))
+    words = "|".join([*sorted(forms)] + [
+        re.escape(t).replace("\\ ", r"\s+") for t in ordered if not _written_without_spaces(t)])
     anywhere = "|".join(re.escape(t).replace("\\ ", r"\s+") for t in ordered if _written_without_spaces(t))
     # One look-around for all the whole-word identifiers: tried at every position of every text, it is what
     # the pattern's speed rests on.
@@ -527,7 +577,7 @@ def _removed_from(text: str, pattern: re.Pattern[str]) -> str:
 def patient_scrubber(patient: Mapping[str, Any] | None) -> Any:
     """A function that replaces the patient's name, MRN and birth date in typed text by ``[removed]``, as a
     de-identified export does."""
-    return _scrubber(_identifier_texts(patient, None))
+    return _scrubber(_identifier_texts(patient, None), _identifier_forms(patient, None))
 
 
 def _staff_texts(record: SessionRecord) -> set[str]:
@@ -558,18 +608,19 @@ def _earlier_patients(store: Any, row: Mapping[str, Any], events: Iterable[Sessi
 
 def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionRecord:
     """The record without names, MRN, birth date, device description or serials (and staff names, in free
-    text too, unless ``keep_staff``)."""
+    text too, unless ``keep_staff``); the program's own events keep only what :data:`MACHINE_DETAIL_KEPT` lists."""
     texts = _identifier_texts(record.patient, record.session.get("device"))
+    forms = _identifier_forms(record.patient, record.session.get("device"))
     for earlier in record.earlier_patients:
         texts |= _identifier_texts(earlier, None)
-    scrub = _scrubber(texts if keep_staff else texts | _staff_texts(record))
+        forms |= _identifier_forms(earlier, None)
+    scrub = _scrubber(texts if keep_staff else texts | _staff_texts(record), forms)
     session = dict(record.session)
-    for key in ("patient_id", "device", "owner_host", "owner_pid"):
+    for key in ("patient_id", "device", "owner_host", "owner_pid", "port"):
         session[key] = None
     if not keep_staff:
         session["nurse"] = None
     session["plan"] = scrub(session.get("plan"))
-    session["port"] = scrub(session.get("port"))
     readings: Iterable[Reading] = (
         record.readings.transformed(keep_source=False) if isinstance(record.readings, StoredReadings)
         else tuple(Reading(r.t, r.parameter, r.value, "", r.flags) for r in record.readings)
@@ -580,7 +631,7 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
             kind=e.kind,
             phase=e.phase,
             user=e.user if keep_staff else None,
-            detail=scrub(dict(e.detail)),
+            detail=scrub(_detail_kept(e.kind, e.detail)),
         )
         for e in record.events
     )
@@ -588,7 +639,7 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
         replace(
             a,
             acknowledged_by=(a.acknowledged_by if keep_staff else ("staff" if a.acknowledged_by else None)),
-            message=scrub(a.message),
+            message=scrub(_alarm_message_kept(a)),
             escalations=tuple(replace(step, reason=scrub(step.reason)) for step in a.escalations),
         )
         for a in record.alarms
@@ -603,6 +654,23 @@ def deidentified(record: SessionRecord, *, keep_staff: bool = False) -> SessionR
         alarms=alarms,
         deidentified=True,
     )
+
+
+def _detail_kept(kind: EventKind, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """What a de-identified export keeps of an event's detail: a clinical entry whole (its typed text is searched
+    for identifiers afterwards), a machine event only the keys :data:`MACHINE_DETAIL_KEPT` allows, and of those
+    only plain values (a nested object could hold anything)."""
+    if kind in CLINICAL_ENTRIES:
+        return dict(detail)
+    kept = MACHINE_DETAIL_KEPT.get(kind, frozenset())
+    return {key: value for key, value in detail.items()
+            if key in kept and (value is None or isinstance(value, str | int | float))}
+
+
+def _alarm_message_kept(alarm: AlarmRecord) -> str:
+    """An alarm's text for a de-identified export: a technical alarm raised with the words of what reported it
+    (a file path, another chair's name, a device's message) is given its text without them."""
+    return message_without_detail(alarm.condition) or alarm.message
 
 
 # -- session-relative clock -----------------------------------------------------------------------

@@ -7,6 +7,7 @@ import csv
 import io
 import math
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +317,21 @@ def test_deidentified_csv_export_leaves_out_the_mrn(qtbot: Any, window: ReviewWi
     assert MRN not in text and "Quillfeather" not in text
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) > 1000
+
+
+def test_a_deidentified_export_is_offered_a_name_without_the_date_of_care(window: ReviewWindow) -> None:
+    """The name suggested read "session-20240610-0613-…-deidentified.pdf" while the file moved every time to
+    2000-01-01: the name gave back the day and time of care."""
+    assert window.record is not None
+    care = datetime.fromtimestamp(window.record.started_at).astimezone()
+    identified = window.suggested_name("pdf")
+    assert care.strftime("%Y%m%d-%H%M") in identified
+    window.deidentify_box.setChecked(True)
+    suffixes = {"pdf": ".pdf", "csv": ".csv", "json": ".json", "hl7": ".hl7", "fhir": ".fhir.json"}
+    for fmt, suffix in suffixes.items():
+        name = window.suggested_name(fmt)
+        assert name == f"session-{window.record.id[:8]}-deidentified{suffix}"
+        assert care.strftime("%Y%m%d") not in name
 
 
 def test_an_export_that_cannot_be_written_says_so(qtbot: Any, window: ReviewWindow, tmp_path: Path) -> None:

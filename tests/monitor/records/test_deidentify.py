@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
+from drivers.simulated.driver import SimulatedSource
 from monitor.exports.data import RELATIVE_EPOCH
 from monitor.store import Store
 from tests.monitor.records.sessions import (
@@ -19,7 +21,10 @@ from tests.monitor.records.sessions import (
     MRN,
     NURSE,
     PATIENT_NAME,
+    START,
     RecordedSession,
+    add_alarms,
+    alarm_record,
     export_bytes,
     record_session,
 )
@@ -196,3 +201,147 @@ def test_a_patient_identified_by_mistake_and_corrected_is_removed_too(tmp_path: 
     notes = [e.detail["text"] for e in kept.events if e.kind.value == "note"]
     assert notes == ["[removed]'s escort phoned ([removed]): wrong chair"]
     assert kept.earlier_patients == () and kept.patient is None
+
+
+# -- identifiers that reached the record another way ---------------------------------------------------------------
+
+OTHER_MRN = "999777"
+SENDER = "10.20.30.40"
+SERVER_HOST = "ehr7.stmarys-clinic.example"
+SPARE_SERIAL = "7788ZZ0011"
+DB_FOLDER = "/srv/chair7-quillfeather"
+#: The patient's birth date (1984-03-17) as nurses write it, with the MRN (MRN-448812) and the device's serial.
+NOTE = ("born 17 March 1984 (1984/03/17, 17-03-1984, 03-17-1984, 17.03.1984, 3/17/84, 17/3/84, March 17th, 1984, "
+        "17th of Mar 1984, 19840317); MRN448812, mrn 448812, 0448812, #448-812; serial 4471-XK-0092; pump 3/17/85")
+WRITTEN_DATES = ("17 march 1984", "1984/03/17", "17-03-1984", "03-17-1984", "17.03.1984", "3/17/84", "17/3/84",
+                 "march 17th, 1984", "17th of mar 1984", "19840317")
+EVERY_FORMAT = ("csv", "csv-events", "csv-alarms", "json", "hl7", "fhir", "pdf")
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
+    """A session whose timeline holds, besides the nurse's note above, what the program itself wrote about what it
+    met: an HL7 message refused for another patient's MRN from a sender's address, a live-feed error naming the
+    EHR's host, a device change to another port and serial, a storage failure naming a folder; and whose alarm log
+    holds technical alarms raised with such words."""
+    from drivers.base import NIBP_NOT_STARTED
+    from monitor.session import EventKind
+
+    def during(recorder) -> None:  # type: ignore[no-untyped-def]
+        if recorder.session.phase.value != "infusion" or getattr(during, "done", False):
+            return
+        during.done = True  # type: ignore[attr-defined]
+        s = recorder.session
+        recorder.submit("note", NURSE, text=NOTE)
+        # As the recorder writes the HL7 listener's refusal (``Recorder._on_link_event``).
+        s.record(EventKind.TECHNICAL, None, None, condition="hl7_other_patient", device=DEVICE,
+                 detail=f"HL7 message MON1796 from MON^BED1 ({SENDER}:59622) refused: PID-3 {OTHER_MRN} "
+                        "is not this session's patient")
+        s.record(EventKind.TECHNICAL, None, None, condition="storage_write_failed",
+                 error=f"disk I/O error: {DB_FOLDER}/monitor.db")
+        s.record(EventKind.TECHNICAL, None, None, condition=NIBP_NOT_STARTED, reason="schedule", device=DEVICE,
+                 detail=f"no answer from {SENDER}:4001")
+        recorder.submit("technical_event", None, condition="feed_error",
+                        detail=f"{SERVER_HOST} ({SENDER}:2575) refused the ORU for PID-3 {OTHER_MRN}")
+        spare = SimulatedSource(seed=9, speed=math.inf, pleth=False, start_time=s.now)
+        spare.device = f"Spare monitor SN {SPARE_SERIAL} on {SENDER}:4001"
+        recorder.submit("change_source", NURSE, source=spare, driver="simulated", port=f"{SENDER}:4001",
+                        spec={"driver": "simulated", "port": f"{SENDER}:4001", "settings": {"host": SERVER_HOST}})
+
+    recorded = record_session(tmp_path_factory.mktemp("leaky") / "l.db", plan="baseline:1,infusion:6,recovery:2",
+                              during=during)
+    add_alarms(recorded.path, recorded.session_id, [
+        alarm_record("a-storage", "storage_failed", None, "medium", START + 200, START + 260, None, None,
+                     f"Cannot write to the database (disk I/O error: {DB_FOLDER}/monitor.db): readings are held "
+                     "in memory"),
+        alarm_record("a-identity", "identity_conflict", None, "medium", START + 210, START + 270, None, None,
+                     f"IDENTITY CONFLICT: this patient's MRN is on the clinic's server with another name at "
+                     f"{SERVER_HOST} (session 0a1b2c3d)"),
+        # The engine raises this one as a technical alarm on the cuff's parameter.
+        alarm_record("a-cuff", NIBP_NOT_STARTED, "nibp_sys", "medium", START + 220, START + 280, None, None,
+                     f"NIBP start failed: no answer from {SENDER}:4001 - start the cuff at the monitor if it is "
+                     "not inflating"),
+    ])
+    return recorded
+
+
+def leaked(data: bytes) -> list[str]:
+    """Every identifier of the leaky session found in an export's bytes (text, spaces and case evened out)."""
+    text = " ".join(data.decode("utf-8", errors="replace").lower().split())
+    words = [*WRITTEN_DATES, BIRTH_DATE, "448812", "448-812", OTHER_MRN, SENDER, SERVER_HOST, "stmarys",
+             "4471xk0092", "4471-xk-0092", SPARE_SERIAL.lower(), DB_FOLDER, "chair7", "quillfeather", "jane",
+             "alvarez"]
+    return [w for w in words if w.lower() in text]
+
+
+def test_the_leaky_session_holds_every_identifier_when_identified(leaky: RecordedSession, tmp_path: Path) -> None:
+    # The searches below can fail: the identified export carries every identifier they look for.
+    found = set(leaked(exported_bytes(leaky, tmp_path / "plain.json", "json")))
+    assert found == set(leaked(b" ".join(w.encode() for w in [
+        *WRITTEN_DATES, BIRTH_DATE, "448812", "448-812", OTHER_MRN, SENDER, SERVER_HOST, "4471-xk-0092",
+        "4471xk0092", SPARE_SERIAL, DB_FOLDER, "quillfeather", "jane", "alvarez"])))
+    assert OTHER_MRN in leaked(exported_bytes(leaky, tmp_path / "plain.pdf", "pdf"))
+    assert SENDER in leaked(exported_bytes(leaky, tmp_path / "plain.csv", "csv-alarms"))
+
+
+@pytest.mark.parametrize("fmt", EVERY_FORMAT)
+def test_nothing_identifying_is_left_in_any_deidentified_format(
+    fmt: str, leaky: RecordedSession, tmp_path: Path
+) -> None:
+    """Another patient's MRN and the sender's address stayed in the HL7 refusal's text, the device change named the
+    spare monitor's serial and port, alarms kept a folder and a host, and the note kept the birth date and MRN
+    written other ways than on file."""
+    assert leaked(exported_bytes(leaky, tmp_path / f"deid.{fmt}", fmt, "--deidentify")) == []
+
+
+def test_what_a_deidentified_event_keeps(leaky: RecordedSession) -> None:
+    from monitor.exports.data import load
+
+    with Store(leaky.path, readonly=True) as store:
+        record = load(store, leaky.session_id, deidentify=True)
+    details = {(e.kind.value, str(e.detail.get("condition", ""))): dict(e.detail) for e in record.events}
+    assert details[("technical", "hl7_other_patient")] == {"condition": "hl7_other_patient"}
+    assert details[("technical", "feed_error")] == {"condition": "feed_error"}
+    assert details[("technical", "nibp_not_started")] == {"condition": "nibp_not_started"}
+    assert details[("device_changed", "")] == {"driver": "simulated"}
+    assert details[("session_started", "")] == {"driver": "simulated", "protocol": "ketamine-iv"}
+    note = next(e for e in record.events if e.kind.value == "note")
+    assert note.detail["text"].endswith("serial [removed]; pump 3/17/85")  # another date stays
+    assert {a.condition: a.message for a in record.alarms}["storage_failed"] == (
+        "Cannot write to the database: readings are held in memory")
+
+
+def test_every_event_kind_is_either_a_clinical_entry_or_has_an_allow_list() -> None:
+    from monitor.exports.data import CLINICAL_ENTRIES, MACHINE_DETAIL_KEPT
+    from monitor.session import EventKind
+
+    assert set(CLINICAL_ENTRIES).isdisjoint(MACHINE_DETAIL_KEPT)
+    assert set(CLINICAL_ENTRIES) | set(MACHINE_DETAIL_KEPT) == set(EventKind)
+
+
+@pytest.mark.parametrize("written", [
+    "17 March 1984", "17 mar. 1984", "March 17, 1984", "Mar 17 1984", "17th March 1984", "17-Mar-1984",
+    "1984 March 17", "1984/03/17", "1984.3.17", "17/03/1984", "17-03-1984", "17.03.1984", "17 03 1984", "17/3/84",
+    "03/17/1984", "03-17-1984", "3.17.1984", "3/17/84", "19840317", "17031984", "03171984", "1984-03-17",
+])
+def test_the_birth_date_is_removed_however_it_is_written(written: str) -> None:
+    from monitor.exports.data import patient_scrubber
+
+    scrub = patient_scrubber({"mrn": "MRN-448812", "name": "Jane Quillfeather", "birth_date": "1984-03-17"})
+    assert scrub(f"DOB {written}.") == "DOB [removed]."
+
+
+@pytest.mark.parametrize("written", ["MRN448812", "448812", "0448812", "mrn-448812", "448-812", "448 812"])
+def test_the_mrn_is_removed_with_or_without_its_prefix_and_zeros(written: str) -> None:
+    from monitor.exports.data import patient_scrubber
+
+    scrub = patient_scrubber({"mrn": "MRN-448812", "name": None, "birth_date": None})
+    assert scrub(f"checked {written}: ok") in ("checked [removed]: ok", "checked mrn-[removed]: ok")
+
+
+def test_other_dates_and_numbers_stay() -> None:
+    from monitor.exports.data import patient_scrubber
+
+    scrub = patient_scrubber({"mrn": "MRN-448812", "name": None, "birth_date": "1984-03-17"})
+    note = "BP 117/03 at 17:03; 17/03 only; 17 March 2024; 1984; 2024/03/17; 4488120; 1448812; 3/17/85"
+    assert scrub(note) == note

@@ -271,12 +271,25 @@ class Accounts:
         secret_hash = HASHER.hash(secret)
         now = time.time()
         with self.store.sealed_write("users", [name]):
+            # Checked again under the write lock: another first-run dialog (the launcher double-clicked on a fresh
+            # install) may have made its admin while this secret was being hashed.
+            if first and self.has_accounts():
+                raise AuthError(self._first_admin_taken(name))
+            if self._row(name) is not None:
+                raise AuthError(f"an account named '{name}' already exists")
             rows.insert_user(self.store.db, UserRow(
                 name, role, secret_hash, disabled=False, failures=0, locked_until=None, created_at=now,
                 created_by=by.name if by else None, changed_at=now,
                 mac=_row_mac(self._keys, name, role, secret_hash, 0)))
             self.store.audit("user_added", user=by.name if by else "first run", account=name, role=role)
         return Principal(name, role)
+
+    def _first_admin_taken(self, name: str) -> str:
+        """Why ``name`` was not made the first admin: another start made its own a moment before."""
+        admins = [a.name for a in self.listing() if a.role == ADMIN]
+        other = f"'{admins[0]}'" if admins else "another account"
+        return (f"'{name}' was not created: {other} was made the first admin a moment ago (from another window or "
+                f"command on this database); sign in with {other}, which can add this account")
 
     def _update(self, name: str, *, by: Principal | None, action: str, trusted: bool = True,
                 **changes: Any) -> None:

@@ -155,6 +155,9 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--change-device", action="store_true",
                         help="with --resume and --driver: continue with that device although the session was last "
                              "recorded from another (recorded as a device change)")
+    parser.add_argument("--beside-recording", action="store_true",
+                        help="start a new session although another program on this computer is recording one in "
+                             "this database (refused without it; audited)")
     parser.add_argument("--set", dest="settings", type=_key_value, action="append", default=[],
                         metavar="KEY=VALUE", help="driver setting (repeatable), e.g. format=8")
     parser.add_argument("--profile", metavar="FILE",

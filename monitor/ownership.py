@@ -5,6 +5,12 @@ it records the session. The kernel releases it when the process ends, however it
 power cut of the process, crash), so "the owner is alive" never depends on a heartbeat that a
 stalled disk or a busy machine can delay. Resume and close take the same lock first and refuse
 while someone else holds it.
+
+The lock files are readable by anyone who may enter the folder (only its owner, and root): asking whether a
+recording is alive needs only a read-only open, so the account the database belongs to can tell that a session a
+run as root left behind is unfinished, and resume it (the lock is taken through a read-only descriptor then). The
+folder stays owner-only, so nobody else can plant or remove a lock. A session that ends (closed, complete) removes
+its file: see :meth:`SessionLock.end`.
 """
 
 from __future__ import annotations
@@ -12,14 +18,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import pwd
 import threading
 from pathlib import Path
+from typing import Final
 
 from monitor.keys import ensure_private_dir
 
+#: Readable by the accounts that may enter the owner-only folder (see the module's docstring).
+LOCK_FILE_MODE: Final = 0o644
+
 
 class SessionOwned(Exception):
-    """Another live process records this session."""
+    """Another live process records this session, or its lock cannot be taken by this account."""
 
 
 def lock_dir(db_path: str | Path) -> Path:
@@ -50,7 +61,7 @@ class SessionLock:
 
     def _acquire(self) -> None:
         ensure_private_dir(self.path.parent)  # nobody else may remove or plant a session's lock
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd, writable = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -61,9 +72,42 @@ class SessionLock:
                 + (f" (pid {owner})" if owner else "")
                 + "; stop that recording first"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        if writable:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            with contextlib.suppress(OSError):  # one an older version made owner-only
+                os.fchmod(fd, LOCK_FILE_MODE)
         self._fd = fd
+
+    def _open(self) -> tuple[int, bool]:
+        """The lock file's descriptor and whether it could be opened for writing (its pid written).
+
+        Another account's file (a recording run as root) is locked through a read-only descriptor: flock does not
+        care. One this account may not even read is refused, naming whose it is (:func:`_not_ours`).
+        """
+        flags = os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | flags, LOCK_FILE_MODE), True
+        except PermissionError:
+            pass
+        try:
+            return os.open(self.path, os.O_RDONLY | flags), False
+        except PermissionError:
+            raise SessionOwned(_not_ours(self.path, self.session_id)) from None
+
+    def end(self) -> None:
+        """Remove the lock file of a session that has ended (its end committed), then give the lock up.
+
+        Removed while still held: a process that opened the file before, and takes the lock once it is given up,
+        finds the session ended and refuses to resume it, as does one that makes the file anew. Only a session
+        that did not end keeps its file: unlocked, it says at once that nobody records it.
+        """
+        with self._guard:
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    if os.path.samestat(os.fstat(self._fd), os.stat(self.path)):
+                        os.unlink(self.path)
+            self.release()
 
     def keep(self) -> bool:
         """Hold the lock at its path again when its file was deleted under it (alone, or with the database's folder).
@@ -122,6 +166,28 @@ def owner_alive(db_path: str | Path, session_id: str) -> bool | None:
     finally:
         os.close(fd)  # closing our own descriptor releases only our shared lock
     return False
+
+
+def _not_ours(path: Path, session_id: str) -> str:
+    """Why this account cannot take a session's lock: whose the file (or its folder) is, and what to do."""
+    where = path
+    try:
+        found = os.stat(path)
+    except OSError:
+        where = path.parent
+        try:
+            found = os.stat(where)
+        except OSError:
+            return (f"session {session_id[:8]}: its lock file {path} cannot be reached by this account; run as the "
+                    "account that records on this database")
+    try:
+        owner = pwd.getpwuid(found.st_uid).pw_name
+    except KeyError:
+        owner = f"uid {found.st_uid}"
+    return (f"session {session_id[:8]} cannot be taken over by this account: {where} belongs to {owner} (a "
+            f"recording run as {owner} made it) and this account may not read it. If no recording of it runs any "
+            f"more, remove {path} (as {owner}, or as the owner of its folder) and try again, or resume it as "
+            f"{owner}")
 
 
 def _read_owner(fd: int) -> str:

@@ -1488,7 +1488,11 @@ class Recorder:
         finally:
             self.source.close()  # idempotent; also covers a failure above
             if self.lock is not None:
-                self.lock.release()
+                # An ended session's file would only pile up beside the database; an unfinished one keeps its own.
+                if self.end_status in ("closed", "complete"):
+                    self.lock.end()
+                else:
+                    self.lock.release()
 
     # -- status --------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from monitor.app import launch
 from monitor.app.device import DeviceSpec
 from monitor.app.errors import AppError
 from monitor.app.services import Services, ServiceSpec, check_services, start_services
-from monitor.app.sessions import OtherDeviceAtResume, SessionSpec, start_session
+from monitor.app.sessions import OtherDeviceAtResume, SessionSpec, check_not_recorded_here, start_session
 from monitor.app.stores import database_file, open_store
 from monitor.store import Store, StoreError
 from ui.account_dialogs import emergency_note, principal_of
@@ -138,10 +138,25 @@ def resume_device_choice(spec: SessionSpec, refused: OtherDeviceAtResume) -> Ses
     return None
 
 
+def refuse_beside_a_recording(args: argparse.Namespace) -> None:
+    """A second launch on a chair database another window records (the launcher double-clicked) is told so before
+    anyone signs in (:func:`~monitor.app.sessions.check_not_recorded_here`); starting the session checks again."""
+    db_path = database_file(args.db)
+    if not db_path.exists():
+        return
+    try:
+        reader = Store(db_path, readonly=True, check=False)
+    except StoreError:
+        return  # said by the sign-in, which opens it next
+    with reader:
+        check_not_recorded_here(reader, launch.session_spec(args))
+
+
 @errors_in_a_window("gui")
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window on a new (or resumed) session; returns the process exit code."""
     app = gui_application("Infusion Monitor")
+    refuse_beside_a_recording(args)
     user = sign_in_at_start(args)
     if user is None:
         return 0

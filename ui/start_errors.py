@@ -17,7 +17,7 @@ from collections.abc import Callable
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from monitor.app.errors import AppError
+from monitor.app.errors import AppError, OtherRecordingGoesOn
 from monitor.store import StoreError
 from ui import theme
 
@@ -30,11 +30,15 @@ MEANING = {
     "review": "The record is not open.",
     "station": "The nurse station is not showing the chairs: each chair's own screen and alarms still work.",
 }
+#: What a start refused because another recording already does its work means: nothing stopped.
+OTHER_GOES_ON = ("Nothing was stopped: the recording or program named above goes on as it was. Only this window did "
+                 "not start.")
 
 
-def show_start_error(name: str, text: str) -> QMessageBox | None:
-    """Show ``text`` (why window ``name`` cannot open) in a message box and wait for OK; None when no box can be
-    shown (no display could be opened, or the offscreen platform)."""
+def show_start_error(name: str, text: str, meaning: str | None = None) -> QMessageBox | None:
+    """Show ``text`` (why window ``name`` cannot open) and what that means (``meaning``, else the window's own
+    :data:`MEANING`) in a message box and wait for OK; None when no box can be shown (no display could be opened,
+    or the offscreen platform)."""
     app = QApplication.instance()
     if app is None:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -43,7 +47,7 @@ def show_start_error(name: str, text: str) -> QMessageBox | None:
     if QGuiApplication.platformName() == "offscreen":
         return None
     box = QMessageBox(QMessageBox.Icon.Critical, "Infusion Monitor cannot start",
-                      f"{text}\n\n{MEANING.get(name, '')}".strip())
+                      f"{text}\n\n{meaning or MEANING.get(name, '')}".strip())
     box.setStyleSheet(theme.STYLE_SHEET)
     box.exec()
     app.processEvents()
@@ -59,7 +63,7 @@ def errors_in_a_window(name: str) -> Callable[[Frontend], Frontend]:
             try:
                 return run(args)
             except (AppError, StoreError) as exc:
-                show_start_error(name, str(exc))
+                show_start_error(name, str(exc), OTHER_GOES_ON if isinstance(exc, OtherRecordingGoesOn) else None)
                 if isinstance(exc, AppError):
                     raise
                 raise AppError(str(exc)) from None  # one line on standard error, never a traceback

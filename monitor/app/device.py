@@ -7,13 +7,16 @@ simulator's seed, and how soon the link counts as lost.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from drivers.base import OpenOptions
-from monitor.app.errors import AppError
+from monitor.app.errors import AppError, OtherRecordingGoesOn
 
 if TYPE_CHECKING:
     # Imported where used: the command line starts without loading the driver registry.
@@ -149,12 +152,74 @@ def driver_of(spec: DeviceSpec) -> type[Driver]:
     return driver_cls
 
 
+#: What opening a port says when another program has it: pyserial's exclusive lock (a serial port), bind() (the
+#: HL7 listener's address).
+_TAKEN = {errno.EAGAIN: "reads", errno.EADDRINUSE: "listens on"}
+
+
+class PortInUse(OtherRecordingGoesOn):
+    """The device's port is read (serial) or listened on (HL7) by another program, perhaps this chair's recording."""
+
+    def __init__(self, spec: DeviceSpec, verb: str, pid: int | None, recording: str = "") -> None:
+        who = f"another program (pid {pid}: {_program(pid)})" if pid else "another program"
+        super().__init__(
+            f"cannot open {spec.driver}: {who} already {verb} {spec.port}{recording}. Two programs cannot share "
+            "one device (each would get part of its values). If that is this chair's recording it goes on: use "
+            "its window. Otherwise end that program, or choose another port"
+        )
+        self.spec = spec
+        self.verb = verb
+        self.pid = pid
+
+    def naming(self, live_sessions: Sequence[Mapping[str, Any]]) -> PortInUse:
+        """This refusal naming the session of this database recorded from the port (``live_sessions``: the rows
+        :meth:`~monitor.store.Store.recorded_by_others_here` gives), when one is."""
+        for row in live_sessions:
+            if row.get("owner_pid") == self.pid or (row.get("port") or None) == self.spec.port:
+                said = f", recording session {str(row['id'])[:8]} of this database"
+                return PortInUse(self.spec, self.verb, self.pid or row.get("owner_pid"), said)
+        return self
+
+
+def _lock_holder(port: str) -> int | None:
+    """The process holding the advisory lock on a device file (Linux ``/proc/locks``); None when not known."""
+    try:
+        found = os.stat(port)
+        with open("/proc/locks", encoding="ascii") as locks:
+            listed = locks.read().splitlines()
+    except OSError:
+        return None
+    inode = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
+    for line in listed:
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == inode and fields[4].isdigit():
+            return int(fields[4])
+    return None
+
+
+def _program(pid: int | None) -> str:
+    """The command line of process ``pid``, shortened (``?`` when it cannot be read)."""
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = handle.read().split(b"\0")
+        text = " ".join(os.path.basename(w.decode(errors="replace")) if i == 0 else w.decode(errors="replace")
+                        for i, w in enumerate(words) if w)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return "?"
+
+
 def open_device(spec: DeviceSpec, start_time: float | None = None) -> OpenedDevice:
-    """Open the device a spec names; ``start_time`` starts a simulated clock there (a resumed session)."""
+    """Open the device a spec names; ``start_time`` starts a simulated clock there (a resumed session).
+
+    A port another program has is refused as such (:class:`PortInUse`), not with the system's error number.
+    """
     driver_cls = driver_of(spec)
     try:
         source = driver_cls().open(spec.options(start_time))
     except (ValueError, OSError) as exc:
+        verb = _TAKEN.get(getattr(exc, "errno", None) or 0) if spec.port else None
+        if verb is not None:
+            raise PortInUse(spec, verb, _lock_holder(str(spec.port)) if verb == "reads" else None) from None
         raise AppError(f"cannot open {spec.driver}: {exc}") from None
     return OpenedDevice(driver_cls, source, spec)
 

@@ -42,6 +42,7 @@ def session_spec(args: argparse.Namespace) -> SessionSpec:
         profile=args.profile,
         device_given=args.driver is not None,
         change_device=getattr(args, "change_device", False),
+        beside_recording=getattr(args, "beside_recording", False),
     )
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.accounts import Principal
-from monitor.app.device import DeviceSpec, open_device
-from monitor.app.errors import AppError
+from monitor.app.device import DeviceSpec, PortInUse, open_device
+from monitor.app.errors import AppError, OtherRecordingGoesOn
 from monitor.app.profile import active_alarm_profile
 from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
 from monitor.plan import SessionPlan
@@ -19,6 +19,7 @@ from monitor.protocols import Protocol, ProtocolError, load_protocol
 from monitor.session import NibpSchedule
 from monitor.store import SessionNotFound, Store, StoreError
 from monitor.store.held_file import cut_off_text, pending_recovery_files, write_held
+from monitor.wall_clock import clock_text
 
 if TYPE_CHECKING:
     from monitor.alarms.engine import AlarmEngine
@@ -46,6 +47,9 @@ class SessionSpec:
     device_given: bool = True
     #: ``--change-device``: the person confirmed resuming with another device than the one last recorded from.
     change_device: bool = False
+    #: ``--beside-recording``: start a new session although another process on this computer is recording one in
+    #: the same database (two devices on purpose, a test); audited.
+    beside_recording: bool = False
 
 
 class OtherDeviceAtResume(AppError):
@@ -59,6 +63,29 @@ class OtherDeviceAtResume(AppError):
         )
         self.recorded = recorded
         self.given = given
+
+
+#: The option that starts a second session on purpose beside a live one (see :func:`check_not_recorded_here`).
+BESIDE_RECORDING_OPTION = "--beside-recording"
+
+
+def check_not_recorded_here(store: Store, spec: SessionSpec) -> list[dict[str, Any]]:
+    """Refuse (:class:`OtherRecordingGoesOn`) a new session while another live process on this computer records
+    one in the same database: a second launch (the launcher double-clicked) would start a second session for the
+    chair without a word. With ``spec.beside_recording`` the sessions found are returned, for the audit log; a
+    resume is never refused here (its own session's lock decides)."""
+    if spec.resume:
+        return []
+    live = store.recorded_by_others_here()
+    if not live or spec.beside_recording:
+        return live
+    said = "; ".join(f"session {row['id'][:8]} (pid {row['owner_pid']}, recording since "
+                     f"{clock_text(float(row['started_at']), '%Y-%m-%d %H:%M')})" for row in live)
+    raise OtherRecordingGoesOn(
+        f"a session is already being recorded in this database by another program on this computer: {said}. "
+        "Go back to that window (or terminal): it goes on recording. To record a second session in this database "
+        f"at the same time on purpose (another device), start with {BESIDE_RECORDING_OPTION}"
+    )
 
 
 def recording_name(typed: str | None, principal: Principal) -> str:
@@ -104,6 +131,7 @@ def start_session(
     from monitor.approval import decide
     from monitor.recorder import Recorder
 
+    beside = check_not_recorded_here(store, spec)
     nurse = recording_name(spec.nurse, principal)
     requested, problem = active_alarm_profile(spec.profile)
     decision = decide(store, None if problem else requested, default_profile(), user=principal)
@@ -117,7 +145,10 @@ def start_session(
     if spec.resume:
         recorder = _resume(spec, store, nurse, engine, schedule, protocol)
     else:
-        device = open_device(spec.device)
+        try:
+            device = open_device(spec.device)
+        except PortInUse as taken:
+            raise taken.naming(store.recorded_by_others_here()) from None
         try:
             patient_id = store.create_patient(spec.patient) if spec.patient else None
         except ValueError as exc:  # an identifier the store refuses (a control character)
@@ -137,6 +168,9 @@ def start_session(
         detail["rejected"] = problem
         engine.report("profile_not_used", recorder.session.now, detail=problem)
     store.audit("alarm_profile_loaded", user=nurse, session_id=recorder.session.id, **detail)
+    if beside:
+        store.audit("session_started_beside_recording", user=nurse, session_id=recorder.session.id,
+                    recording=[{"session": row["id"], "pid": row["owner_pid"]} for row in beside])
     recorder.principal = principal
     recorder.profile_label = decision.label
     return recorder
@@ -262,7 +296,10 @@ def _resume(
     chosen = resume_device(spec, recorded)
     # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
     last = store.last_data_at(row["id"])
-    device = open_device(chosen, start_time=max(time.time(), last or 0.0))
+    try:
+        device = open_device(chosen, start_time=max(time.time(), last or 0.0))
+    except PortInUse as taken:
+        raise taken.naming(store.recorded_by_others_here()) from None
     try:
         recorder = Recorder.resume_session(
             store, device.source, row["id"], nurse=nurse, autopilot=spec.plan is not None, alarms=engine,

@@ -235,12 +235,25 @@ class Store(Queries):
         return version
 
     def _migrate(self, keys: Keys) -> None:
-        """Run the migrations the file has not had, each in its own transaction, with the database's own keys."""
-        version = self._understood_version()
-        for index in range(version, SCHEMA_VERSION):
+        """Run the migrations the file has not had, each in its own transaction, with the database's own keys.
+
+        The version is read again inside each write transaction: another process started at the same moment (the
+        launcher double-clicked on a new database) may have run the migration while this one waited for the lock,
+        and running it twice failed with "table … already exists". That process is then found to have done it.
+        """
+        checked_for = self._understood_version()
+        while True:
             with self.transaction():
-                MIGRATIONS[index](self.db, keys)
-                self.db.execute(f"PRAGMA user_version = {index + 1}")
+                version = self._understood_version()
+                if version >= SCHEMA_VERSION:
+                    return
+                if version != checked_for:
+                    # Migrated meanwhile by another process: its rows must be this key file's too.
+                    keys = self.keys = own_keys.keys_for_writing(self.db.conn, self.path, version)
+                    checked_for = version
+                MIGRATIONS[version](self.db, keys)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+                checked_for = version + 1
 
     def _refuse_over_a_moved_database(self) -> None:
         """A new database is not begun where this computer saw one that a recording had to move elsewhere."""

@@ -171,6 +171,14 @@ class Queries:
             return "unfinished"
         return "recording"
 
+    def recorded_by_others_here(self) -> list[dict[str, Any]]:
+        """The rows of sessions another live process on this computer is recording now (its session lock held),
+        oldest first: what a second start on this database is told about."""
+        rows = self.db.query("SELECT * FROM sessions WHERE status = 'recording' AND owner_host = ? "
+                             "ORDER BY started_at", [socket.gethostname()])
+        return [row for row in rows
+                if row.get("owner_pid") != os.getpid() and self.status_of(row) == "recording"]
+
     def sessions(self) -> list[SessionSummary]:
         """Every session, newest first."""
         out = []

@@ -245,3 +245,37 @@ def written_back(image: Path, folder: Path, recovery: str, db_path: Path) -> Ite
         yield
     finally:
         unmount(folder)
+
+
+#: Runs ``monitor.cli.main`` on its arguments once a line arrives on its input: several such processes, all
+#: loaded, are let go at the same moment (imports take longer than the race they are to run).
+_ON_GO = (
+    "import sys\n"
+    "from monitor.cli import main\n"
+    "print('ready', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def started_together(*commands: list[str], env: dict[str, str] | None = None,
+                     timeout: float = 120.0) -> list[tuple[int, str]]:
+    """Run each of ``commands`` (``infusion-monitor`` arguments) in its own process, all let go at once when every
+    one of them is loaded; each one's exit code and output, in order."""
+    children = [subprocess.Popen([sys.executable, "-c", _ON_GO, *args], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
+                                 env=dict(os.environ, **(env or {}))) for args in commands]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        return [(child.wait(timeout), (child.communicate()[0] or "")) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()

@@ -184,3 +184,39 @@ def test_guesses_made_at_the_same_time_all_count_towards_the_lock_out(
             Accounts(store).authenticate("AD", ADMIN_SECRET)
         [row] = [a for a in Accounts(store).listing() if a.name == "AD"]
         assert row.failures >= accounts_module.FREE_FAILURES
+
+
+def test_two_first_run_dialogs_submitted_together_make_one_first_admin(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two windows started on a fresh install both offer to create the first admin. 'No accounts yet' was checked
+    before the secret was hashed (0.25 s) and not again when the account was written, so both became admins.
+    Here the other window's admin is made while this one's secret is being hashed."""
+    with Store(db_path):
+        pass
+    real = accounts_module.HASHER
+    other_window_done: list[str] = []
+
+    class OtherWindowSubmitsMeanwhile:
+        """Hashes as the test hasher does; the first hash lets the other window create its admin first."""
+
+        def hash(self, secret: str) -> str:
+            if not other_window_done:
+                other_window_done.append("alice")
+                with Store(db_path) as other:
+                    Accounts(other).add("alice", "admin", "alice-secret", by=None)
+            return str(real.hash(secret))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(accounts_module, "HASHER", OtherWindowSubmitsMeanwhile())
+    with Store(db_path) as store, pytest.raises(AuthError) as refused:
+        Accounts(store).add("mallory", "admin", "mallory-secret", by=None)
+    assert str(refused.value) == ("'mallory' was not created: 'alice' was made the first admin a moment ago (from "
+                                  "another window or command on this database); sign in with 'alice', which can "
+                                  "add this account")
+    with Store(db_path) as store:
+        assert [(a.name, a.role) for a in Accounts(store).listing()] == [("alice", "admin")]
+        assert [e["detail"] for e in store.db.query("SELECT detail FROM audit WHERE action = 'user_added'")] == [
+            '{"account": "alice", "role": "admin"}']

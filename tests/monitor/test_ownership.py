@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -13,8 +15,8 @@ import pytest
 
 from drivers.simulated.driver import SimulatedSource
 from monitor.app.errors import AppError
-from monitor.app.sessions import close_unfinished
-from monitor.ownership import SessionLock, SessionOwned, lock_dir, owner_alive
+from monitor.app.sessions import check_resumable, close_unfinished
+from monitor.ownership import SessionLock, SessionOwned, lock_dir, lock_path, owner_alive
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.session import SessionRuleError
@@ -48,7 +50,26 @@ def test_a_live_owner_keeps_its_session_however_stale_the_heartbeat(store: Store
         other.close()
     recorder.run(until=lambda r: True)
     assert store.status_of(store.session_row(session_id)) == "closed"
-    assert owner_alive(db_path, session_id) is False
+    assert owner_alive(db_path, session_id) is None  # its lock file went with the session's end
+
+
+def test_a_resume_that_opened_the_lock_file_of_a_session_as_it_closed_finds_the_session_closed(
+    store: Store, db_path: Path
+) -> None:
+    """The lock file is removed at a clean close while still held: a resume that opened it just before takes the
+    lock on the removed file once it is given up, and then finds the session ended."""
+    recorder = _recorder(store)
+    recorder.step()
+    session_id = recorder.session.id
+    early = os.open(lock_path(db_path, session_id), os.O_RDONLY)
+    try:
+        recorder.run(until=lambda r: True)
+        fcntl.flock(early, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: the lock went with the removed file
+    finally:
+        os.close(early)
+    assert not lock_path(db_path, session_id).exists()
+    with pytest.raises(AppError, match="is closed; only an unfinished session can be resumed"):
+        check_resumable(store, session_id)
 
 
 def test_the_lock_goes_with_a_killed_process(db_path: Path) -> None:

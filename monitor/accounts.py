@@ -5,8 +5,11 @@ password stored only as an argon2id hash (``argon2-cffi``, its RFC 9106 paramete
 failures lock the account with a growing back-off. Each account row carries a keyed hash
 (key outside the database) over name, role, secret hash and state, so a role written into the
 database by hand is refused rather than trusted; every version of a row is sealed in the record's
-hash chain (:mod:`monitor.integrity`), so an earlier version put back is refused too. Every
-sign-in, failure, lock-out and change is in the audit log.
+hash chain (:mod:`monitor.integrity`), so an earlier version put back is refused too. The whole
+database put back to an older copy of itself brings its own accounts back with a correct chain: until
+an admin accepts that restore, each account is held to the stricter of the copy and the accounts noted
+beside the key file (:func:`monitor.store.witness.held_accounts`). Every sign-in, failure, lock-out and
+change is in the audit log.
 
 Who did something is a :class:`Principal`: an authenticated account, the operating-system user
 of a headless recording (no role), or an audited emergency (break-glass) sign-in.
@@ -29,8 +32,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from monitor import integrity, text_rules
 from monitor.keys import Keys
 from monitor.store import accounts as rows
+from monitor.store import witness
 from monitor.store.accounts import UserRow
 from monitor.store.restores import ROLLED_BACK_ACTION
+from monitor.store.witness import AccountSeen
 
 ROLES: Final = ("nurse", "physician", "admin")
 ADMIN: Final = "admin"
@@ -72,6 +77,20 @@ RESTORE_NOT_ACCEPTED = (
     "'infusion-monitor verify --accept-restore' ('infusion-monitor verify' names what is missing); emergency "
     "sign-in still works"
 )
+
+
+#: Why an account the copy holds, but this computer's note of the accounts does not, is refused until the restore is
+#: accepted.
+NOT_SEEN_BEFORE_RESTORE = (
+    "the account '{name}' came with the older copy of this database that was put back, and this computer never saw "
+    "it in the database before: it may sign in once an admin accepts the restore ('{accept}'); emergency sign-in "
+    "still works"
+)
+
+
+def stricter_role(first: str, second: str) -> str:
+    """The lesser of two roles (an unknown one counts as the least)."""
+    return min(first, second, key=lambda role: ROLES.index(role) if role in ROLES else -1)
 
 
 class LockedOut(AuthError):
@@ -228,6 +247,21 @@ class Accounts:
         if keys is None:
             return rows.audited(self.store.db, ROLLED_BACK_ACTION)  # no acceptance can be checked without the key
         return any(not found.accepted for found in integrity.found_restores(self.store.db.conn, keys))
+
+    def held_to_note(self) -> dict[str, AccountSeen] | None:
+        """The accounts as this computer last vouched for them (by name), while the database is an older copy of
+        itself put back that nobody accepted yet and its accounts differ from them; None otherwise (also when the
+        note beside the key file was written by a version that did not keep them)."""
+        keys: Keys | None = getattr(self.store, "keys", None)
+        path = getattr(self.store, "path", None)
+        if keys is None or path is None:
+            return None
+        held = witness.held_accounts(keys, path, self.store.db.conn)
+        if held is None:
+            return None
+        if self._restore_not_accepted() or witness.behind(keys, path, self.store.db.conn) is not None:
+            return held
+        return None
 
     def removed_reason(self) -> str:
         """Why nobody can sign in nor be made the first admin while :meth:`removed_outside` holds."""
@@ -426,24 +460,36 @@ class Accounts:
             self.store.audit("sign_in_refused", user=row.name, reason="account altered outside this program",
                              why=altered)
             raise self._altered(row, altered)
+        held = self.held_to_note()
+        seen = None if held is None else held.get(row.name)
         try:
-            HASHER.verify(row.secret_hash, secret)
+            # An older copy put back may hold a secret changed since (one that leaked): the one noted is checked.
+            HASHER.verify(row.secret_hash if seen is None else seen.secret_hash, secret)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             self.store.audit("sign_in_failed", user=row.name, reason="wrong secret", failures=failures,
                              locked_s=wait)
             raise _not_recognised(wait) from None
-        if row.disabled:
-            self.store.audit("sign_in_refused", user=row.name, reason="account disabled")
-            raise AuthError(f"the account '{row.name}' is disabled")
-        # Hashed before the transaction: argon2 is slow on purpose and the write lock is not held for it.
-        rehashed = HASHER.hash(secret) if HASHER.check_needs_rehash(row.secret_hash) else None
+        if held is not None and seen is None:
+            self.store.audit("sign_in_refused", user=row.name, reason="account not seen before the restore")
+            raise AuthError(NOT_SEEN_BEFORE_RESTORE.format(name=row.name, accept=integrity.ACCEPT_RESTORE))
+        if row.disabled or (seen is not None and seen.disabled):
+            self.store.audit("sign_in_refused", user=row.name, reason="account disabled",
+                             **({} if row.disabled else {"disabled_before_restore": True}))
+            raise AuthError(f"the account '{row.name}' is disabled" + ("" if row.disabled else (
+                " (it was before the older copy of this database was put back; an admin accepts the restore "
+                "and enables it)")))
+        role = row.role if seen is None else stricter_role(row.role, seen.role)
+        # Hashed before the transaction: argon2 is slow on purpose and the write lock is not held for it. Not while
+        # the accounts are held to the note: the row's secret is then not the one checked.
+        rehashed = HASHER.hash(secret) if held is None and HASHER.check_needs_rehash(row.secret_hash) else None
         with self.store.sealed_write("users", [row.name]):
             if rehashed is not None:
                 rows.set_secret_hash(self.store.db, row.name, rehashed,
                                      _row_mac(self._keys, row.name, row.role, rehashed, int(row.disabled)))
             rows.set_failures(self.store.db, row.name, 0, None)
-            self.store.audit("sign_in", user=row.name, role=row.role)
-        return Principal(row.name, row.role)
+            self.store.audit("sign_in", user=row.name, role=role,
+                             **({"role_in_restored_copy": row.role} if role != row.role else {}))
+        return Principal(row.name, role)
 
 
 _DUMMY_HASH: list[str] = []

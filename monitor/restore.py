@@ -7,14 +7,30 @@ that recorded the finding and what they say is missing, and is itself an audit e
 ``verify`` passes again and still tells the restore. A database that has no account, and of which this computer
 never saw one (nor a profile approval), may be accepted without a sign-in: nobody could sign in, and the first
 run is then what it was before the restore.
+
+Until then the accounts are held to those the note kept (:meth:`monitor.accounts.Accounts.held_to_note`), so the
+admin who accepts is one by the note too, not only by the copy (an admin since demoted, whose older copy says
+admin, is refused). Accepting makes the copy's accounts stand: the acceptance names every account whose copy
+differs from the note, for the admin to check.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from monitor import integrity
-from monitor.accounts import AuthError, Principal
-from monitor.store import RESTORE_ACCEPTED_ACTION, Store
+from monitor.accounts import Accounts, AuthError, Principal
+from monitor.store import RESTORE_ACCEPTED_ACTION, Store, witness
 from monitor.store import accounts as rows
+from monitor.store.witness import AccountSeen
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """What an acceptance accepted: the restores found, and how the copy's accounts differ from the note's."""
+
+    restores: tuple[integrity.RestoreFound, ...]
+    accounts_differing: tuple[str, ...] = ()
 
 
 def waiting(store: Store) -> tuple[integrity.RestoreFound, ...]:
@@ -24,21 +40,52 @@ def waiting(store: Store) -> tuple[integrity.RestoreFound, ...]:
     return tuple(found for found in integrity.found_restores(store.db.conn, store.keys) if not found.accepted)
 
 
-def accept(store: Store, by: Principal | None) -> tuple[integrity.RestoreFound, ...]:
-    """Accept every restore waiting (as ``by``, an admin; None: the database never had an account); what was
-    accepted. :class:`AuthError` when ``by`` may not."""
+def accept(store: Store, by: Principal | None) -> Acceptance:
+    """Accept every restore waiting (as ``by``, an admin signed in while the accounts were held to the note; None:
+    the database never had an account); what was accepted. :class:`AuthError` when ``by`` may not."""
     found = waiting(store)
     if not found:
-        return ()
+        return Acceptance(())
     if by is None:
         _refuse_without_admin(store, found)
     elif not by.may("manage_users"):
         store.audit("manage_users_refused", user=by.name, attempted="accept a restored database", reason=by.label)
         raise AuthError(f"only a signed-in admin can accept a restored database ('{by.name}' is a {by.role})")
+    differing = accounts_differing(store)
     store.audit(RESTORE_ACCEPTED_ACTION, user=by.name if by else "first run",
                 accepted=[each.entry_id for each in found], missing=[each.missing for each in found],
-                found=[each.found for each in found])
-    return found
+                found=[each.found for each in found], accounts_differing=list(differing))
+    return Acceptance(found, differing)
+
+
+def accounts_differing(store: Store) -> tuple[str, ...]:
+    """How the copy's accounts differ from those this computer last vouched for, one line per account (none when
+    they are held to nothing: the same, or a note from before the accounts were kept)."""
+    held = Accounts(store).held_to_note()
+    if held is None:
+        return ()
+    copy = {account.name: account for account in witness.accounts_now(store.db.conn) or ()}
+    lines = (_difference(name, held.get(name), copy.get(name)) for name in sorted(held.keys() | copy.keys()))
+    return tuple(line for line in lines if line)
+
+
+def _difference(name: str, before: AccountSeen | None, copy: AccountSeen | None) -> str:
+    """One account's difference between the note (``before``) and the copy, or "" when there is none."""
+    if copy is None:
+        return f"{name}: not in the copy (was {_state(before)})"
+    if before is None:
+        return f"{name}: only in the copy ({_state(copy)})"
+    changes = [f"{_state(copy)} in the copy, {_state(before)} before"] if _state(copy) != _state(before) else []
+    if copy.secret_hash != before.secret_hash:
+        changes.append("its PIN/password in the copy is not the one it had before")
+    return f"{name}: {'; '.join(changes)}" if changes else ""
+
+
+def _state(account: AccountSeen | None) -> str:
+    """``admin`` or ``nurse, disabled``."""
+    if account is None:
+        return "unknown"
+    return account.role + (", disabled" if account.disabled else "")
 
 
 def _refuse_without_admin(store: Store, found: tuple[integrity.RestoreFound, ...]) -> None:

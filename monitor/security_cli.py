@@ -328,11 +328,15 @@ def _accept_restore(args: argparse.Namespace, out: TextIO, open_store: Callable[
                 out.write("no restore to accept: the database was not found older than it had been\n")
                 return
             needs_admin = bool(getattr(args, "user", None)) or Accounts(store).listing()
-            found = accept(store, acting_principal(args, store, required=True) if needs_admin else None)
+            accepted = accept(store, acting_principal(args, store, required=True) if needs_admin else None)
         except AuthError as exc:
             raise SecurityCliError(f"restore not accepted: {exc}") from None
-    for each in found:
+    for each in accepted.restores:
         out.write(f"accepted as a restore from a backup (recorded in the audit log): {each.text()}\n")
+    if accepted.accounts_differing:
+        out.write("the copy's accounts now stand; these differ from what this computer saw before the restore "
+                  "(check them with `infusion-monitor users`):\n")
+        out.writelines(f"  {line}\n" for line in accepted.accounts_differing)
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO, database: Path) -> int:

@@ -281,6 +281,11 @@ class Store(Queries):
         approvals: :data:`monitor.integrity.VERSIONED_TABLES`) are sealed when it ends."""
         with self.transaction(), _Sealing(self, {}, {table: row_keys}):
             yield
+        if table == "users" and not self.readonly:
+            # Noted at once, not within the next 10 s: a demotion or a disabled account is what an older copy put
+            # back would undo, and the note is what holds an account to it until the restore is accepted.
+            with contextlib.suppress(sqlite3.Error):
+                self._note_witness()
 
     def close(self) -> None:
         """Close the connection (idempotent), also when the file can no longer be read (a failed disk): noting how
@@ -322,21 +327,35 @@ class Store(Queries):
                     [time.time(), ROLLED_BACK_ACTION, json.dumps(detail)],
                 )
                 integrity.seal(self.db.conn, keys, expected={"audit": 1})
-        self._note_witness()
+        self._note_witness(after_finding=True)
 
-    def _note_witness(self) -> None:
+    def _note_witness(self, *, after_finding: bool = False) -> None:
+        """Note beside the key file how far the record reached, and its accounts (``after_finding``: just after a
+        finding that it is behind the note was recorded, which the note may then follow)."""
         self._noted_at = time.monotonic()
-        seen = witness.reached(self.db.conn) if self.keys is not None else None
-        if seen is None or self.keys is None or seen.seq == self._noted_seq:
+        keys = self.keys
+        seen = witness.reached(self.db.conn) if keys is not None else None
+        if seen is None or keys is None or seen.seq == self._noted_seq:
             return
+        previous = witness.recall(keys, self.path)
+        if not after_finding and witness.behind(keys, self.path, self.db.conn, previous) is not None:
+            # The file was put back to an older copy under this open store: the note keeps what it saw, so the next
+            # opening still finds and records that, instead of the note following the copy.
+            return
+        seen = dataclasses.replace(seen, users=witness.accounts_to_note(
+            previous, seen, witness.accounts_now(self.db.conn), lambda: self._restore_waiting(keys)))
         try:
-            witness.note(self.keys, self.path, seen)
+            witness.note(keys, self.path, seen)
         except OSError as exc:
             if self._noted_seq >= 0:  # said once per store
                 log.warning("cannot note how far %s's record reached beside the key file: %s", self.path, exc)
             self._noted_seq = -1
         else:
             self._noted_seq = seen.seq
+
+    def _restore_waiting(self, keys: Keys) -> bool:
+        """Whether the database was found older than it had been and nobody accepted that yet."""
+        return any(not found.accepted for found in integrity.found_restores(self.db.conn, keys))
 
     def _committed(self) -> None:
         if self.readonly or time.monotonic() - self._noted_at < WITNESS_EVERY_S:

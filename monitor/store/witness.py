@@ -10,6 +10,12 @@ Databases are told apart by where they are (a file moved elsewhere is simply not
 link (another database that took the name is not an older copy). The note lives with the key file, which the
 threat model keeps from those who can write the database; it is written after the commit it describes, so a
 failed commit (a full disk) never leaves it ahead of the file.
+
+The note also keeps the accounts as this computer last vouched for them (name, role, disabled, secret hash:
+:func:`accounts_now`). An older copy put back brings its own accounts with it, an admin since demoted or an account
+since disabled among them; until an admin accepts the restore, sign-in holds each account to the stricter of the
+copy and the note (:mod:`monitor.accounts`), and the note keeps what it saw before the copy came back
+(:func:`accounts_to_note`) rather than learning the copy's accounts.
 """
 
 from __future__ import annotations
@@ -22,14 +28,26 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from monitor.keys import Keys, ensure_private_dir, open_private
 from monitor.store import chain
+from monitor.store.accounts import users_of
 
 #: The folder beside the key file that holds one note per database file.
 FOLDER = "chain-witness"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSeen:
+    """An account as a note saw it: what it grants and the hash of its secret (the database holds the same)."""
+
+    name: str
+    role: str
+    disabled: bool
+    secret_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +61,8 @@ class Reached:
     #: How many links of accounts and profile approvals the chain held then (None: a note from before it was kept),
     #: so that a restore that lost accounts is told from one that lost none.
     accounts: int | None = None
+    #: The accounts as they were then, by name (None: a note from before they were kept, or not known).
+    users: tuple[AccountSeen, ...] | None = None
 
 
 def reached(conn: sqlite3.Connection) -> Reached | None:
@@ -99,10 +119,26 @@ def note_path(keys: Keys, database: Path) -> Path:
     return keys.path.parent / FOLDER / f"{name}.json"
 
 
+def accounts_now(conn: sqlite3.Connection) -> tuple[AccountSeen, ...] | None:
+    """The database's accounts as a note keeps them, by name; None when it has no accounts table (an old schema)."""
+    try:
+        found = users_of(conn)
+    except sqlite3.OperationalError:
+        return None
+    return tuple(AccountSeen(row.name, row.role, row.disabled, row.secret_hash) for row in found)
+
+
+def _users_text(users: tuple[AccountSeen, ...]) -> str:
+    """The accounts in one exact text, for the note's keyed hash."""
+    return json.dumps([[a.name, a.role, int(a.disabled), a.secret_hash] for a in users], separators=(",", ":"))
+
+
 def _mac(keys: Keys, database: Path, seen: Reached) -> str:
     text = f"{database.resolve()}|{seen.first_mac}|{seen.seq}|{seen.mac}|{seen.at!r}"
     if seen.accounts is not None:  # a note from before the count was kept still verifies
         text += f"|{seen.accounts}"
+    if seen.users is not None:  # and one from before the accounts were kept
+        text += "|users:" + hashlib.sha256(_users_text(seen.users).encode()).hexdigest()
     return hmac.new(keys.integrity, b"chain witness\0" + text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -112,8 +148,11 @@ def recall(keys: Keys, database: Path) -> Reached | None:
         with open(note_path(keys, database), encoding="utf-8") as handle:
             raw = json.load(handle)
         accounts = raw.get("accounts")
+        users = raw.get("users")
         seen = Reached(str(raw["first_mac"]), int(raw["seq"]), str(raw["mac"]), float(raw["at"]),
-                       None if accounts is None else int(accounts))
+                       None if accounts is None else int(accounts), None if users is None else tuple(
+                           AccountSeen(str(a["name"]), str(a["role"]), bool(a["disabled"]), str(a["secret_hash"]))
+                           for a in users))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return seen if hmac.compare_digest(str(raw.get("hmac", "")), _mac(keys, database, seen)) else None
@@ -133,9 +172,10 @@ def note(keys: Keys, database: Path, seen: Reached) -> None:
             scratch.unlink()
 
 
-def behind(keys: Keys, database: Path, conn: sqlite3.Connection) -> Behind | None:
-    """How far the database is behind the furthest point noted for it; None when it is not."""
-    seen = recall(keys, database)
+def behind(keys: Keys, database: Path, conn: sqlite3.Connection, seen: Reached | None = None) -> Behind | None:
+    """How far the database is behind the furthest point noted for it (``seen``, when already recalled); None when
+    it is not."""
+    seen = recall(keys, database) if seen is None else seen
     if seen is None:
         return None
     now = reached(conn)
@@ -153,3 +193,28 @@ def check(keys: Keys, database: Path, conn: sqlite3.Connection) -> str | None:
     """What is wrong when the database is behind the furthest point noted for it; None when it is not."""
     found = behind(keys, database, conn)
     return None if found is None else found.text()
+
+
+def accounts_to_note(previous: Reached | None, now: Reached, current: tuple[AccountSeen, ...] | None,
+                     restore_waiting: Callable[[], bool]) -> tuple[AccountSeen, ...] | None:
+    """The accounts a new note keeps: the database's ``current`` ones, unless the database is an older copy of
+    itself put back that nobody accepted yet (``restore_waiting``, asked only when the accounts differ from the
+    ``previous`` note's): the note then keeps the accounts it saw before, so that copy's accounts (an admin since
+    demoted, an account since disabled) never become what this computer vouches for without an admin's acceptance.
+    """
+    if previous is None or previous.users is None or previous.first_mac != now.first_mac:
+        return current  # nothing vouched for yet, or another database under this name
+    if previous.users == current or not restore_waiting():
+        return current
+    return previous.users
+
+
+def held_accounts(keys: Keys, database: Path, conn: sqlite3.Connection) -> dict[str, AccountSeen] | None:
+    """The accounts the note for ``database`` vouches for, by name, where they differ from the database's own;
+    None when they do not, or the note keeps none (written by an earlier version) or is another database's."""
+    seen = recall(keys, database)
+    if seen is None or seen.users is None or seen.first_mac != chain.mac_at(conn, 1):
+        return None
+    if seen.users == accounts_now(conn):
+        return None
+    return {account.name: account for account in seen.users}

@@ -16,6 +16,9 @@ station can see:
 * an alarm not acknowledged at the chair within ``escalate_after_s`` (default 60 s) is escalated;
 * two chair databases reporting under one login (a chair's settings copied to another chair) are two
   tiles, each with its own values and alarms, and a technical alarm naming the shared login;
+* a chair database whose status says its session ended while the server holds that session neither ended nor
+  complete keeps its tile, as "session left without completing" (another connection of the chair's login
+  may have ended the tile, and hold it so the chair cannot say otherwise);
 * a session that ended with rows its chair could not write to its database (its disk failed; they are not on
   the server either) leaves its tile, but not the screen: a low-priority alarm says how many rows wait in
   which file on which computer, until ``write-held`` there has sent them or the chair records again. It does
@@ -38,9 +41,10 @@ from typing import Any
 import psycopg
 
 from monitor.alarms.model import Priority
-from monitor.replication import server_store, tls
+from monitor.replication import server_store, tls, waits
 from monitor.replication.live import LiveAlarm, LiveTile, parse_tile
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
+from monitor.replication.schema import bound_waits
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,15 @@ class ChairReport:
     #: How long before this report was read the chair had last reported (the server's clock): a row read
     #: when the station (re)connects may be the last word of a chair that has since gone silent.
     silent_s: float = 0.0
+    #: The session the status names is on the server and has neither ended nor completed there.
+    session_open: bool = False
+
+    @property
+    def left_open(self) -> bool:
+        """The status says the session left the station, but the server holds it still open: it is kept. (A session
+        that ended with rows its chair could not keep lacks its end on the server too; its banner line says why.)"""
+        return (self.tile is not None and not self.tile.active and self.session_open
+                and self.tile.not_kept is None)
 
     @property
     def key(self) -> str:
@@ -81,7 +94,7 @@ class StationAlarm:
     """A condition raised by the station itself (the chair cannot raise it)."""
 
     chair: str
-    condition: str  # chair_offline | chair_stalled | login_shared | escalated | record_not_kept
+    condition: str  # chair_offline | chair_stalled | chair_left_open | login_shared | escalated | record_not_kept
     priority: Priority
     message: str
     alarm_id: str | None = None
@@ -113,6 +126,8 @@ class ChairView:
     shared_with: tuple[str, ...] = ()
     #: Logins of the other chairs that report under the same name (empty: the name is this chair's alone).
     named_alike: tuple[str, ...] = ()
+    #: The tile was ended while the server holds its session neither ended nor complete (for ``offline_after_s``).
+    left_open: bool = False
 
     @property
     def called(self) -> str:
@@ -122,8 +137,8 @@ class ChairView:
 
     @property
     def current(self) -> bool:
-        """The chair's status is live: it reports, and its recorder moves on."""
-        return not (self.offline or self.stalled)
+        """The chair's status is live: it reports, its recorder moves on, and it did not leave mid-session."""
+        return not (self.offline or self.stalled or self.left_open)
 
     def alarm_age_s(self, alarm: LiveAlarm) -> float:
         """How long an alarm has been active, in the chair's clock, up to now."""
@@ -178,15 +193,15 @@ class StationModel:
         self._not_kept: dict[str, ChairReport] = {}
 
     def apply(self, report: ChairReport, received_at: float | None = None) -> None:
-        """Take a chair's newest report (a chair whose session ended leaves the screen; the word of rows it could
-        not keep stays until a later report no longer carries it)."""
+        """Take a chair's newest report (a chair whose session ended leaves the screen, unless the server holds that
+        session still open; the word of rows it could not keep stays until a later report no longer carries it)."""
         at = (self.clock() if received_at is None else received_at) - max(0.0, report.silent_s)
         with self._lock:
             if report.tile is not None and report.tile.not_kept is not None and not report.tile.active:
                 self._not_kept[report.key] = report
             else:
                 self._not_kept.pop(report.key, None)
-            if report.tile is None or not report.tile.active:
+            if report.tile is None or not (report.tile.active or report.left_open):
                 self._reports.pop(report.key, None)
                 return
             previous = self._reports.get(report.key)
@@ -218,10 +233,14 @@ class StationModel:
                 offline=silent >= self.offline_after_s,
                 escalated=frozenset(),
                 status_age_s=status_age,
-                stalled=silent < self.offline_after_s and status_age >= self.stalled_after_s,
+                stalled=(silent < self.offline_after_s and status_age >= self.stalled_after_s
+                         and not report.left_open),
                 key=report.key,
                 shared_with=tuple(sorted(name for key, name in names[report.chair] if key != report.key)),
                 named_alike=tuple(sorted(logins[_name_key(report.name)] - {report.chair})),
+                # Said once it stood as long as silence does: a chair's last status may come a round before the batch
+                # that ends its session on the server.
+                left_open=report.left_open and status_age >= self.offline_after_s,
             )
             escalated = frozenset(
                 a.id for a in report.tile.alarms
@@ -267,6 +286,8 @@ class StationModel:
                                  f"{view.called}: monitoring stalled at the chair - its status has not moved on "
                                  f"for {view.status_age_s:.0f} s; values are not current")
                 )
+            if view.left_open:
+                alarms.append(StationAlarm(view.chair, "chair_left_open", Priority.MEDIUM, left_open_text(view)))
             if view.shared_with:
                 alarms.append(
                     StationAlarm(view.chair, "login_shared", Priority.MEDIUM,
@@ -312,9 +333,20 @@ def same_name_text(view: ChairView) -> str:
 
 
 def shared_login_text(view: ChairView) -> str:
-    """What the station says of a login two chair databases report under."""
+    """What the station says of a login two chair databases report under (under one name too: one of the tiles
+    may be made up by someone holding the chair's login)."""
+    if all(_name_key(name) == _name_key(view.name) for name in view.shared_with):
+        return (f"TWO TILES named {view.name} under login {view.chair}: only one is this chair's own status "
+                "(a copied chair database, or another program writing as its login); check at the chair")
     return (f"LOGIN {view.chair} SHARED with {', '.join(view.shared_with)}: each chair has its own tile; "
             f"give each chair its own login")
+
+
+def left_open_text(view: ChairView) -> str:
+    """What the station says of a tile ended while the server holds its session open."""
+    session = (view.tile.session_id or "")[:8]
+    return (f"{view.called}: SESSION LEFT WITHOUT COMPLETING - the tile was ended, but session {session} is "
+            f"neither ended nor complete on the server; values from {view.silent_s:.0f} s ago; check the chair")
 
 
 def report_from_row(row: server_store.ChairRow) -> ChairReport:
@@ -327,7 +359,7 @@ def report_from_row(row: server_store.ChairRow) -> ChairReport:
         except ValueError as exc:
             log.warning("chair %s sent an unreadable status: %s", row.chair, exc)
     return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name, row.origin,
-                       row.silent_s)
+                       row.silent_s, row.session_open)
 
 
 class StationFeed:
@@ -402,6 +434,9 @@ class StationFeed:
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                      application_name="infusion-monitor station") as conn:
+                    # A read kept waiting (a table locked by a login that may change it) fails within seconds,
+                    # and the banner says why, rather than every chair going "not reporting" without a cause.
+                    bound_waits(conn, lock_s=waits.STATION_LOCK_WAIT_S, statement_s=waits.STATION_STATEMENT_S)
                     if not server_store.reads_every_chair(conn):
                         self._link(False, not_a_reader_text(conn.info.user))
                         self._stop.wait(RETRY_S)
@@ -411,7 +446,10 @@ class StationFeed:
                     self._link(True, None)
                     self._listen(conn)
             except psycopg.Error as exc:
-                message = tls.describe_failure(exc, self.url)
+                message = (waits.kept_waiting_text(exc, what="the station's read of the chairs",
+                                                   lock_s=waits.STATION_LOCK_WAIT_S,
+                                                   statement_s=waits.STATION_STATEMENT_S)
+                           if waits.kept_waiting(exc) else tls.describe_failure(exc, self.url))
                 if self.connected:
                     log.warning("station lost the server: %s", message)
                 self._link(False, message)

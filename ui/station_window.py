@@ -165,6 +165,8 @@ class ChairTile(QFrame):
             lit = flash_on(Priority.MEDIUM, now_ms)
             colour = theme.ALARM_COLOURS[Priority.MEDIUM]
             text = (f"NOT REPORTING for {view.silent_s:.0f} s — the station cannot see this chair" if view.offline
+                    else f"SESSION LEFT WITHOUT COMPLETING — its session is still open on the server; values from "
+                         f"{view.silent_s:.0f} s ago; check the chair" if view.left_open
                     else f"MONITORING STALLED at the chair for {view.status_age_s:.0f} s — values are not current")
             lines.append(
                 f"<div style='background:{colour if lit else theme.PANEL}; "
@@ -211,7 +213,8 @@ def _attention(view: ChairView) -> tuple[Priority, str] | None:
     """The loudest thing on a chair's tile and its words (None: nothing that needs the nurse)."""
     found: list[tuple[Priority, str]] = []
     if not view.current:
-        found.append((Priority.MEDIUM, "not reporting" if view.offline else "monitoring stalled"))
+        found.append((Priority.MEDIUM, "not reporting" if view.offline
+                      else "session left without completing" if view.left_open else "monitoring stalled"))
     if view.shared_with:
         found.append((Priority.MEDIUM, shared_login_text(view)))
     if view.named_alike:

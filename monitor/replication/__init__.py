@@ -7,5 +7,7 @@
   (review, station, comparison): with :mod:`.schema`, the only SQL for the server.
 * :mod:`.replicator` – the thread that ships the outbox in order, idempotently, and the chair's
   live status for the nurse station.
+* :mod:`.waits` – how long a chair's or the station's statement may wait on the server, and what is said when
+  it waited too long.
 * :mod:`.compare` – row counts and checksums per session on both sides (the proof of a copy).
 """

@@ -40,9 +40,9 @@ from typing import Any
 
 import psycopg
 
-from monitor.replication import server_writes, tls
+from monitor.replication import server_writes, tls, waits
 from monitor.replication.progress import Judgement, Verdict, judge
-from monitor.replication.schema import SCHEMA_VERSION, server_version
+from monitor.replication.schema import SCHEMA_VERSION, bound_waits, server_version
 from monitor.replication.server_writes import HeldElsewhere
 from monitor.store import outbox
 from monitor.text_rules import name_key
@@ -185,6 +185,9 @@ class Replicator:
         self._thread: threading.Thread | None = None
         self._connected = False
         self._error: str | None = None
+        #: "server link lost" was said and "server link back" not yet: back is said once a live status went through
+        #: (a chair whose row is held locked connects again and again, and is back only when the station sees it).
+        self._loss_said = False
         self._last_shipped_at: float | None = None
         self._last_heartbeat = 0.0
         self._retry_s = RETRY_MIN_S
@@ -409,6 +412,9 @@ class Replicator:
             self.url, connect_timeout=CONNECT_TIMEOUT_S, application_name="infusion-monitor chair", autocommit=True
         )
         try:
+            # A statement kept waiting (its row held locked by another connection of this login, a table locked
+            # whole) fails within seconds and is said, instead of holding up the replicator without a word.
+            bound_waits(conn, lock_s=waits.CHAIR_LOCK_WAIT_S, statement_s=waits.CHAIR_STATEMENT_S)
             version = server_version(conn)
         except psycopg.Error:
             conn.close()
@@ -430,15 +436,11 @@ class Replicator:
         # the live status goes at once, even while this chair's own file cannot be read.
         self._reconciled = False
         self._connected = True
-        was_lost, self._error = self._error is not None, None
+        self._error = None
         self._last_heartbeat = 0.0
         with self._live_lock:
             self._live_dirty = True
-        if was_lost:
-            # Said as loudly as its loss was ("server link lost"): a log that says only the loss leaves the reader
-            # believing the station still cannot see this chair.
-            log.warning("server link back: replicating to %s again (what waited here is sent now)", redacted(self.url))
-        else:
+        if not self._loss_said:
             log.info("replicating to %s", redacted(self.url))
 
     def _ready(self) -> None:
@@ -455,17 +457,25 @@ class Replicator:
         conn = self._server
         return conn is not None and not conn.closed and not conn.broken
 
+    def _described(self, exc: BaseException, what: str) -> str:
+        """One line for a failed statement or connection: a statement the server kept waiting is named as such."""
+        if waits.kept_waiting(exc):
+            return waits.kept_waiting_text(exc, what=what, lock_s=waits.CHAIR_LOCK_WAIT_S,
+                                           statement_s=waits.CHAIR_STATEMENT_S)
+        return tls.describe_failure(exc, self.url)
+
     def _refused(self, exc: BaseException) -> None:
-        message = tls.describe_failure(exc, self.url)
+        message = self._described(exc, "this chair's rows")
         if self._error != message:
             log.warning("the server refused a batch: %s", message)
         self._error = message
 
     def _disconnect(self, exc: BaseException | None) -> None:
         if exc is not None:
-            message = tls.describe_failure(exc, self.url)
-            if self._connected or self._error != message:
+            message = self._described(exc, "this chair's live status")
+            if not self._loss_said or self._error != message:
                 log.warning("server link lost: %s", message)
+            self._loss_said = True
             self._error = message
         self._connected = False
         if self._server is not None:
@@ -598,6 +608,11 @@ class Replicator:
             "login (server add-chair)"
         ))
         self._last_heartbeat = now
+        if self._loss_said:
+            # Said as loudly as its loss was ("server link lost"), and only once the station has this chair's
+            # status again: a log that says only the loss leaves the reader believing the station cannot see it.
+            self._loss_said = False
+            log.warning("server link back: replicating to %s again (what waited here is sent now)", redacted(self.url))
         with self._live_lock:
             if self._live is live or final:
                 self._live_dirty = False

@@ -12,11 +12,14 @@ Roles (cluster-wide, created if missing):
   its own (a trigger, schema 6), may only add to the audit log;
 * ``im_reader`` – group of the station's and reviewers' roles: reads everything, writes nothing.
 
-Each origin belongs to the login that first wrote under it (``origins``, schema 6).
+Each origin belongs to the login that first wrote under it (``origins``, schema 6). Since schema 8 a chair
+writes its station rows (``chairs``) only through ``im_publish_chair`` and ``im_end_tile``, so it can take no
+lock there that holds up the station, and every login has a connection limit.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -24,6 +27,8 @@ import psycopg
 from psycopg import sql
 
 from monitor.text_rules import name_key
+
+log = logging.getLogger(__name__)
 
 CHAIR_GROUP = "im_chair"
 READER_GROUP = "im_reader"
@@ -300,12 +305,106 @@ def _identity_check_v7(conn: psycopg.Connection) -> None:
         sql.Identifier(CHAIR_GROUP)))
 
 
+#: Another chair database that reported under the same login this recently is using it now (chairs report at
+#: least every 2 s; the station calls a chair silent for 6 s not reporting).
+SHARED_WITHIN_S = 10.0
+#: A row of the same chair (name and host) under another origin, silent this long, is its former database.
+FORMER_AFTER_S = 30.0
+#: The most connections one chair's login may hold: its replicator holds one, a closed session sent from its
+#: window or ``write-held --server`` one more each; the rest is slack for a restart before the old one timed out.
+CHAIR_CONNECTIONS = 5
+#: The most connections one station's or reviewer's login may hold: the station's feed holds one, each chair's
+#: trend window opened from it one while it loads, each review window one.
+READER_CONNECTIONS = 10
+
+#: A chair row's status marked as ended: the station takes the tile off (as after a session's end) unless that
+#: session has not ended on the server, and any word of rows the chair could not keep goes (they were written
+#: since, or the row belongs to a database no longer used).
+_ENDED = "(COALESCE(c.live, '{}'::jsonb) - 'not_kept') || '{\"active\": false}'::jsonb"
+
+#: The only ways a chair writes its rows of ``chairs`` (:func:`_tiles_by_function_v8`). They run as the schema's
+#: owner, so each names ``session_user`` (the chair's login) itself; the times are fixed here, not the chair's.
+_PUBLISH_CHAIR = f"""
+CREATE FUNCTION im_publish_chair(chair_name TEXT, chair_origin TEXT, chair_host TEXT, chair_live JSONB)
+RETURNS TABLE (other_name TEXT, other_host TEXT)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    INSERT INTO public.chairs AS c (chair, name, origin, host, seen_at, live)
+    VALUES (session_user, chair_name, chair_origin, chair_host, now(), chair_live)
+    ON CONFLICT (chair, origin) DO UPDATE SET name = EXCLUDED.name, host = EXCLUDED.host, seen_at = now(),
+        live = COALESCE(EXCLUDED.live, c.live);
+    UPDATE public.chairs c SET live = {_ENDED}
+    WHERE c.chair = session_user AND c.origin <> chair_origin AND c.name = chair_name AND c.host = chair_host
+      AND c.seen_at < now() - make_interval(secs => {FORMER_AFTER_S})
+      AND (COALESCE(c.live->>'active', 'true') <> 'false' OR c.live ? 'not_kept');
+    -- The payload is the chair's login: the station reads just that login's rows.
+    PERFORM pg_notify('{CHANNEL}', session_user);
+    RETURN QUERY SELECT COALESCE(c.name, ''), COALESCE(c.host, '') FROM public.chairs c
+    WHERE c.chair = session_user AND c.origin <> chair_origin
+      AND c.seen_at >= now() - make_interval(secs => {SHARED_WITHIN_S})
+      AND COALESCE(c.live->>'active', 'true') <> 'false'
+    ORDER BY 1, 2;
+END $$
+"""
+
+_END_TILE = f"""
+CREATE FUNCTION im_end_tile(chair_origin TEXT, ended_session TEXT) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    UPDATE public.chairs c SET live = {_ENDED}
+    WHERE c.chair = session_user AND c.origin = chair_origin
+      AND (ended_session IS NULL OR c.live->>'session_id' = ended_session);
+    PERFORM pg_notify('{CHANNEL}', session_user);
+END $$
+"""
+
+
+def limit_connections(conn: psycopg.Connection) -> None:
+    """Give every chair's and reader's login without a connection limit its group's: one login can no longer take
+    every connection the server has (a reader's login held 294 of 300 and no chair could connect)."""
+    for group, limit in ((CHAIR_GROUP, CHAIR_CONNECTIONS), (READER_GROUP, READER_CONNECTIONS)):
+        members = conn.execute(
+            "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "JOIN pg_roles r ON r.oid = m.member WHERE g.rolname = %s AND r.rolconnlimit = -1 "
+            "AND NOT r.rolsuper ORDER BY r.rolname", [group]).fetchall()
+        for (member,) in members:
+            conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+                sql.Identifier(str(member)), sql.Literal(limit)))
+
+
+def _tiles_by_function_v8(conn: psycopg.Connection) -> None:
+    """Chairs write their station rows through two functions only, and each login has a connection limit.
+
+    A chair's login could UPDATE its rows of ``chairs`` with any statement: hold one locked (``SELECT … FOR
+    UPDATE``) so its real chair could not refresh it, or lock the whole table (``LOCK TABLE`` needs UPDATE), so
+    the station could read no chair at all. Without INSERT and UPDATE on ``chairs`` a chair may take no lock
+    there stronger than a reader's.
+    """
+    conn.execute(_PUBLISH_CHAIR)
+    conn.execute(_END_TILE)
+    chair = sql.Identifier(CHAIR_GROUP)
+    for function in ("im_publish_chair(TEXT, TEXT, TEXT, JSONB)", "im_end_tile(TEXT, TEXT)"):
+        conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(sql.SQL(function)))
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), chair))
+    conn.execute(sql.SQL("REVOKE INSERT, UPDATE ON chairs FROM {}").format(chair))
+    limit_connections(conn)
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
     _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5, _own_origins_v6,
-    _identity_check_v7,
+    _identity_check_v7, _tiles_by_function_v8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def bound_waits(conn: psycopg.Connection, *, lock_s: float, statement_s: float) -> None:
+    """Make every later statement on ``conn`` fail once it waited ``lock_s`` for a lock or ran ``statement_s``
+    (the times of :mod:`monitor.replication.waits`)."""
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+        [f"{round(lock_s * 1000)}ms", f"{round(statement_s * 1000)}ms"],
+    )
 
 
 class ServerSchemaError(Exception):
@@ -350,6 +449,14 @@ def migrate(conn: psycopg.Connection) -> int:
                 continue  # another program did this step meanwhile
             MIGRATIONS[index](conn)
             conn.execute("INSERT INTO schema_version (version) VALUES (%s)", [index + 1])
+    # Logins made by hand since (CREATE ROLE … GRANT im_chair) get their limit at the next migrate.
+    try:
+        with conn.transaction():
+            limit_connections(conn)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        log.warning("the logins' connection limits were not set (%s): set them as an administrator "
+                    "(ALTER ROLE … CONNECTION LIMIT %d for a chair, %d for a reader)", str(exc).strip(),
+                    CHAIR_CONNECTIONS, READER_CONNECTIONS)
     return SCHEMA_VERSION
 
 
@@ -393,7 +500,9 @@ def _create_login(conn: psycopg.Connection, role: str, group: str, password: str
                 "(nothing was changed)"
             )
         verb = "ALTER" if kind is not None else "CREATE"
-        statement = sql.SQL(verb + " ROLE {} LOGIN").format(sql.Identifier(role))
+        limit = CHAIR_CONNECTIONS if group == CHAIR_GROUP else READER_CONNECTIONS
+        statement = sql.SQL(verb + " ROLE {} LOGIN CONNECTION LIMIT {}").format(sql.Identifier(role),
+                                                                               sql.Literal(limit))
         if password is not None:
             statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
         conn.execute(statement)

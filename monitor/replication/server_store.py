@@ -70,7 +70,8 @@ _OF_A_SESSION = ("readings", "waveforms", "events", "alarms")
 # of its own login: a status naming another chair's session does not show that chair's patient).
 _CHAIRS_SQL = (
     "SELECT c.chair, c.name, c.live, p.mrn, p.name, c.origin, "
-    "GREATEST(0, EXTRACT(EPOCH FROM now() - c.seen_at))::float8 FROM chairs c "
+    "GREATEST(0, EXTRACT(EPOCH FROM now() - c.seen_at))::float8, "
+    "s.id IS NOT NULL AND s.ended_at IS NULL AND s.phase IS DISTINCT FROM 'complete' FROM chairs c "
     "LEFT JOIN sessions s ON s.id = c.live->>'session_id' AND s.chair = c.chair "
     "LEFT JOIN patients p ON p.id = s.patient_id"
 )
@@ -88,6 +89,8 @@ class ChairRow:
     origin: str
     #: Seconds since the server last heard from this chair database, on the server's clock.
     silent_s: float = 0.0
+    #: The session the status names is on the server, neither ended nor complete there.
+    session_open: bool = False
 
 
 #: Every patient row of an MRN that more than one row holds, with the chair that sent it (its latest name for the
@@ -172,8 +175,8 @@ def chair_rows(conn: psycopg.Connection, chairs: Collection[str] | None = None) 
             rows = cursor.execute(_CHAIRS_SQL).fetchall()
         else:
             rows = cursor.execute(_CHAIRS_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
-    return [ChairRow(str(chair), name, live, mrn, patient, str(origin), float(silent or 0.0))
-            for chair, name, live, mrn, patient, origin, silent in rows]
+    return [ChairRow(str(chair), name, live, mrn, patient, str(origin), float(silent or 0.0), bool(session_open))
+            for chair, name, live, mrn, patient, origin, silent, session_open in rows]
 
 
 def reads_every_chair(conn: psycopg.Connection) -> bool:

@@ -14,17 +14,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from monitor.replication.schema import CHANNEL
 from monitor.store.outbox import Mark
-
-#: Another chair database that reported under the same login this recently is using it now (chairs report at
-#: least every 2 s; the station calls a chair silent for 6 s not reporting).
-SHARED_WITHIN_S = 10.0
-#: A row of the same chair (name and host) under another origin, silent this long, is its former database.
-FORMER_AFTER_S = 30.0
-#: A chair row's status marked as ended: the station takes the tile off (as after a session's end), and any word of
-#: rows the chair could not keep (they were written since, or the row belongs to a database no longer used).
-_ENDED = "(COALESCE(live, '{}'::jsonb) - 'not_kept') || '{\"active\": false}'::jsonb"
 
 
 def columns_of(conn: psycopg.Connection, table: str) -> set[str]:
@@ -95,29 +85,13 @@ def publish_chair(
     """Refresh this chair database's row in ``chairs`` (keeping its last status when ``live_json`` is None)
     and notify; returns ``(name, host)`` of every other chair database that reports under this login now.
 
-    A former database of the same chair (same name and host, silent for :data:`FORMER_AFTER_S`) is taken
-    off the station, with any word of rows it could not keep: the chair now reports from this one.
+    A former database of the same chair (same name and host, silent for
+    :data:`~monitor.replication.schema.FORMER_AFTER_S`) is taken
+    off the station, with any word of rows it could not keep: the chair now reports from this one. Since
+    schema 8 a chair writes ``chairs`` only through the server's function (it may not lock the table).
     """
-    conn.execute(
-        "INSERT INTO chairs (name, origin, host, seen_at, live) VALUES (%s, %s, %s, now(), %s::jsonb) "
-        "ON CONFLICT (chair, origin) DO UPDATE SET name = EXCLUDED.name, "
-        "host = EXCLUDED.host, seen_at = now(), live = COALESCE(EXCLUDED.live, chairs.live)",
-        [name, origin, host, live_json],
-    )
-    conn.execute(
-        f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin <> %s AND name = %s "
-        "AND host = %s AND seen_at < now() - make_interval(secs => %s) "
-        "AND (COALESCE(live->>'active', 'true') <> 'false' OR live ? 'not_kept')",
-        [origin, name, host, FORMER_AFTER_S],
-    )
-    others = conn.execute(
-        "SELECT COALESCE(name, ''), COALESCE(host, '') FROM chairs WHERE chair = current_user AND origin <> %s "
-        "AND seen_at >= now() - make_interval(secs => %s) AND COALESCE(live->>'active', 'true') <> 'false' "
-        "ORDER BY name, host",
-        [origin, SHARED_WITHIN_S],
-    ).fetchall()
-    # The payload is the chair's role name: the station reads just that login's rows.
-    conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
+    others = conn.execute("SELECT other_name, other_host FROM im_publish_chair(%s, %s, %s, %s::jsonb)",
+                          [name, origin, host, live_json]).fetchall()
     return [(str(n), str(h)) for n, h in others]
 
 
@@ -145,16 +119,10 @@ def identity_held_elsewhere(conn: psycopg.Connection, session_id: str) -> list[H
 def leave_station(conn: psycopg.Connection, origin: str) -> None:
     """This chair database no longer reports as ``origin`` (it took a new origin id): its row there leaves
     the station."""
-    conn.execute(f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin = %s", [origin])
-    conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
+    conn.execute("SELECT im_end_tile(%s, NULL)", [origin])
 
 
 def end_session_tile(conn: psycopg.Connection, origin: str, session_id: str) -> None:
     """The session ``session_id`` of the chair database ``origin`` was closed without its recorder (after a
     crash): its tile leaves the station when that is the session the chair last reported."""
-    conn.execute(
-        f"UPDATE chairs SET live = {_ENDED} WHERE chair = current_user AND origin = %s "
-        "AND live->>'session_id' = %s",
-        [origin, session_id],
-    )
-    conn.execute("SELECT pg_notify(%s, current_user)", [CHANNEL])
+    conn.execute("SELECT im_end_tile(%s, %s)", [origin, session_id])

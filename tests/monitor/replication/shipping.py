@@ -53,6 +53,16 @@ def assert_same(db_path: Path, admin_url: str, origin: str | None = None) -> lis
         return out
 
 
+def publish_before_schema_8(conn: psycopg.Connection, name: str, origin: str, host: str,
+                            live_json: str | None) -> list[tuple[str, str]]:
+    """How a chair wrote its station row before schema 8, straight into ``chairs`` (for tests of a chair of an
+    earlier version on a server of its time: ``server_writes.publish_chair`` patched with this)."""
+    conn.execute("INSERT INTO chairs (name, origin, host, seen_at, live) VALUES (%s, %s, %s, now(), %s::jsonb) "
+                 "ON CONFLICT (chair, origin) DO UPDATE SET seen_at = now(), "
+                 "live = COALESCE(EXCLUDED.live, chairs.live)", [name, origin, host, live_json])
+    return []
+
+
 def replicate(db: Path, url: str) -> Replicator:
     """Ship everything in the chair database ``db`` to the server at ``url``, then stop; the stopped replicator
     (its origin and last status)."""

@@ -28,7 +28,7 @@ from monitor.session import EventKind
 from monitor.station import StationModel, report_from_row
 from monitor.store import Store
 from tests.conftest import Clinic, record_simulated
-from tests.monitor.replication.shipping import drain
+from tests.monitor.replication.shipping import drain, publish_before_schema_8
 
 T0 = 1_790_000_000.0
 #: Chair 2 identifies the patient at 4711 a week after Chair 1 did, with another birth date.
@@ -217,6 +217,7 @@ def test_server_migrate_gives_the_names_already_there_the_chairs_form(
     with monkeypatch.context() as schema_6:
         schema_6.setattr(schema, "SCHEMA_VERSION", 6)
         schema_6.setattr(replicator_module, "SCHEMA_VERSION", 6)  # chairs of the earlier version
+        schema_6.setattr(server_writes, "publish_chair", publish_before_schema_8)
         local_server.create_database(clinic.server, old.database)
         _identified(tmp_path / "a.db", "4711", "Zoë Lee", FIRST["birth_date"], T0, 1)
         second = _identified(tmp_path / "b.db", "4711", "ZOE\u0308 LEE", OTHER_BIRTH, T0 + 86_400, 2)

@@ -278,7 +278,7 @@ def test_rows_a_chair_could_not_keep_stay_at_the_station_until_write_held_sends_
         for _ in range(200):
             recorder.step(timeout=0.0)
         _wait(reports, lambda r: r.tile is not None and r.tile.active)
-        recorder.stop()
+        recorder.close()  # the session's end is on the server, as after write-held (else its tile would stay)
         replicator.stop(timeout=5.0, ended_with=not_kept_document(312, "/data/x.recovery-1.jsonl"))
         ended = _wait(reports, lambda r: r.tile is not None and not r.tile.active)
         assert ended.tile is not None and ended.tile.not_kept is not None and ended.tile.not_kept.rows == 312

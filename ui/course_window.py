@@ -31,6 +31,7 @@ from monitor.app.errors import AppError
 from monitor.app.exports import export_course, read_course
 from monitor.app.stores import RecordSource
 from monitor.course import BOOSTER, Course
+from monitor.store import StoreError
 from ui import theme
 from ui.dialogs import SignedInUser
 
@@ -156,6 +157,16 @@ class CourseWindow(QWidget):
             return
         self._fill(self.course)
         self.load_ms = (time.perf_counter() - started) * 1000
+        self._audit_opened(self.course)
+
+    def _audit_opened(self, course: Course) -> None:
+        """Who read the patient's course (name, MRN, every session), in this computer's database, as a review or
+        ``course`` from the command line is recorded; said when it could not be."""
+        try:
+            self.source.record_read("course_viewed", self.user.name, patient_key=course.patient_id,
+                                    sessions=[row.session_id for row in course.rows])
+        except StoreError as exc:
+            self.show_message(f"Who opened this course could not be recorded: {exc}")
 
     def _fill(self, course: Course) -> None:
         patient = course.patient or {}

@@ -250,3 +250,18 @@ def test_the_review_timeline_says_what_was_entered(course_db: Path) -> None:
     assert texts[EventKind.DOSE_PLANNED] == "dose 37.5 mg (0.5 mg/kg) at 281.25 mg/h"
     assert texts[EventKind.OUTCOME_SCORE] == "PHQ-9 18 (moderately severe)"
     assert texts[EventKind.CHECKLIST] == "checklist complete"
+
+
+def test_opening_the_course_is_recorded_as_a_review_is(qtbot: Any, course_db: Path) -> None:
+    """The course window shows the patient's name, MRN and every session, yet left no audit entry, while the same
+    course read by `course` or one session in the review window did."""
+    with Store(course_db) as store:
+        before = {row["id"] for row in store.audit_log()}
+    window = _course_from_the_browser(qtbot, course_db)
+    with Store(course_db) as store:
+        new = [row for row in store.audit_log() if row["id"] not in before]
+    [viewed] = [row for row in new if row["action"] == "course_viewed"]
+    assert viewed["user"] == REVIEWER.name
+    detail = json.loads(viewed["detail"])
+    assert detail["patient_key"] == window.course.patient_id
+    assert detail["sessions"] == [row.session_id for row in window.course.rows] and len(detail["sessions"]) == 2

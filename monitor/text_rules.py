@@ -137,6 +137,19 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).translate(_FOLD_TABLE)
 
 
+#: Letters with a stroke or a ligature, which Unicode does not decompose into a base letter and a mark.
+_PLAIN_LETTERS: Final = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ı": "i", "ŧ": "t", "ƀ": "b",
+                                       "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"})
+
+
+def without_accents(folded: str) -> str:
+    """A folded text as a keyboard without accents types it: ``wójcik`` and ``łucja`` as ``wojcik`` and
+    ``lucja`` (marks dropped, letters with a stroke made plain); scripts without such letters are unchanged."""
+    decomposed = unicodedata.normalize("NFD", folded)
+    plain = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn").translate(_PLAIN_LETTERS)
+    return unicodedata.normalize("NFC", plain)
+
+
 def name_key(name: str) -> str:
     """The form :func:`same_name` compares: two names are the same name exactly when their keys are equal (the
     clinic's server compares the keys the chairs send, since it cannot run this rule itself)."""

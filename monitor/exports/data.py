@@ -465,7 +465,7 @@ def _written_without_spaces(text: str) -> bool:
 
 def _name_parts(name: str) -> set[str]:
     """A name whole (folded, see :func:`monitor.text_rules.fold`) and each of its parts that names the person:
-    "Mrs Quillfeather" and "Mrs Wójcik" (of Wójcik-Kowalczyk) name her too.
+    "Mrs Quillfeather" and "Mrs Wójcik" (of Wójcik-Kowalczyk) name her too, typed with its accents or without.
 
     A part of a Latin, Cyrillic, Arabic… name counts from three letters: shorter ones ("Li", "Al") are words
     too often. A CJK name's parts are one or two characters (山田 太郎, 王 芳) and are kept whatever their length,
@@ -476,6 +476,8 @@ def _name_parts(name: str) -> set[str]:
     found = {whole} | {part for part in parts if len(part) >= 3 or _written_without_spaces(part)}
     if _written_without_spaces(whole):
         found.add(whole.replace(" ", ""))
+    # As a keyboard without accents types it too: "Wojcik" in a note names Wójcik (kept in a de-identified export).
+    found |= {text_rules.without_accents(text) for text in found}
     return {text for text in found if text}
 
 

@@ -140,6 +140,13 @@ NAME_SPELLINGS = [
     # One half of a double-barrelled surname, and the whole with another dash.
     ("Anna Wójcik-Kowalczyk", "Mrs Wójcik calm; Kowalczyk family", "Mrs [removed] calm; [removed] family"),
     ("Anna Wójcik-Kowalczyk", "Anna Wójcik\u2013Kowalczyk’s husband", "[removed]’s husband"),
+    # Typed on a keyboard without accents: the surname without its acute, a Ł without its stroke.
+    ("Anna Wójcik-Kowalczyk", "Anna Wojcik DOB noted; Wojcik-Kowalczyk family",
+     "[removed] [removed] DOB noted; [removed]-[removed] family"),
+    ("Łucja Żółć", "Lucja Zolc asleep, Łucja fine", "[removed] asleep, [removed] fine"),
+    ("José Núñez", "NUNEZ chart, Jose", "[removed] chart, [removed]"),
+    # An accent typed where the name has none is another word: "Léa" in a note about Lea is left alone.
+    ("Lea Marsh", "Léa in bed 4", "Léa in bed 4"),
     # The curly apostrophe a phone or a word processor types, and the straight one.
     ("Seán O'Brien", "Mr O’Brien’s wife; o'brien", "Mr [removed]’s wife; [removed]"),
     ("Seán O’Brien", "seen: Seán O'Brien.", "seen: [removed]."),

@@ -9,6 +9,7 @@ record is not made), and what is shown says first whether the record verified.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -92,12 +93,15 @@ def day_bound(text: str, *, end: bool = False) -> float:
     return moment.timestamp() if moment.tzinfo is not None else moment.astimezone().timestamp()
 
 
-def read_audit(store: Store, query: AuditQuery, reader: Principal) -> AuditReading:
+def read_audit(store: Store, query: AuditQuery, reader: Principal, **how: Any) -> AuditReading:
     """The entries ``query`` asks for, read by ``reader`` (a signed-in admin or physician), the reading recorded
-    first. ``query.session_id`` may be ``latest`` or the start of an id."""
+    first with ``how`` it is shown (format, destination). ``query.session_id`` may be ``latest`` or the start of an
+    id. A refused reader is recorded too, as a refused alarm command is."""
     from monitor.integrity import verify
 
     if not reader.authenticated or reader.role not in READERS:
+        with contextlib.suppress(StoreError):  # refused all the same when the log cannot take it
+            store.audit("audit_log_read_refused", user=reader.name, role=reader.role, **query.described())
         raise AuditReadError("the audit log is read by a signed-in admin or physician (give --user NAME); "
                              f"'{reader.label}' may not")
     if query.since is not None and query.until is not None and query.until <= query.since:
@@ -119,7 +123,7 @@ def read_audit(store: Store, query: AuditQuery, reader: Principal) -> AuditReadi
                                since=query.since, until=query.until)
     try:
         store.audit("audit_log_read", user=reader.name, session_id=session_id, entries=len(rows),
-                    **query.described())
+                    **query.described(), **how)
     except StoreError as exc:
         raise AuditReadError(f"the audit log was not shown: who read it could not be recorded ({exc})") from None
     return AuditReading(verified, tuple(AuditEntry.of_row(row) for row in rows))

@@ -975,7 +975,8 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
                            None if args.until is None else day_bound(args.until, end=True))
         store = _open_store(args, must_exist=True)
         with store:
-            reading = read_audit(store, query, acting_principal(args, store, required=True))
+            reading = read_audit(store, query, acting_principal(args, store, required=True), format=args.format,
+                                 destination=args.out if args.out and args.out != "-" else "standard output")
     except (AuditReadError, SessionNotFound) as exc:
         raise CliError(str(exc)) from None
     write = WRITERS[args.format]

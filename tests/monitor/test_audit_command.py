@@ -55,7 +55,8 @@ def test_a_physician_reads_what_was_done_to_a_session_and_the_reading_is_audited
     with Store(db, readonly=True) as store:
         read = [row for row in store.audit_log() if row["action"] == "audit_log_read"]
     assert len(read) == 1 and read[0]["user"] == "DR" and read[0]["session_id"] == session_id
-    assert json.loads(read[0]["detail"]) == {"entries": 2, "of_action": "export"}
+    assert json.loads(read[0]["detail"]) == {"entries": 2, "of_action": "export", "format": "text",
+                                             "destination": "standard output"}
 
 
 def test_a_nurse_and_nobody_signed_in_are_refused(audited_db: tuple[Path, str], signed_in_as: Any) -> None:
@@ -68,6 +69,9 @@ def test_a_nurse_and_nobody_signed_in_are_refused(audited_db: tuple[Path, str], 
     assert "read by a signed-in admin or physician" in err and "RN2 (nurse)" in err
     with Store(db, readonly=True) as store:
         assert not [row for row in store.audit_log() if row["action"] == "audit_log_read"]
+        # The nurse's try is on record (the OS user's, without --user, never reached the log: no sign-in).
+        [refused] = [row for row in store.audit_log() if row["action"] == "audit_log_read_refused"]
+    assert refused["user"] == "RN2" and json.loads(refused["detail"]) == {"role": "nurse"}
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])

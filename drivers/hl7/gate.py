@@ -6,7 +6,9 @@ would hide a desaturation. The gate decides, for every message:
 
 - A sender not on the allow-list (``allow_senders``: MSH-3, or MSH-3^MSH-4) is refused.
 - Once the session's patient is identified, a message whose PID-3 names another patient is
-  refused; one that names the identified patient is taken from any allowed sender.
+  refused, and so is one that names no patient (no PID, or an empty PID-3): a gateway serving
+  several beds under one name sends a bed without an admitted patient so, and its values are not
+  this patient's. One that names the identified patient is taken from any allowed sender.
 - Before that, the first message taken binds the session to its PID-3 (when it has one) and to
   its sender (MSH-3^MSH-4, or the sender's address when both are empty): another patient, or
   another sender whose message does not name the identified patient, is refused.
@@ -31,6 +33,9 @@ from drivers.core.readings import Reading
 REMEMBERED_CONTROL_IDS: Final = 5000
 #: Cuffs with their own time remembered per listener (a gateway's backlog of a few hours of cuffs).
 REMEMBERED_CUFFS: Final = 64
+#: Why a message without PID-3 is refused once the patient is identified (short enough for MSA-3 whole; it names no
+#: MRN, since the answer goes back to whoever sent the message).
+NO_PATIENT_REASON: Final = "the message names no patient (no PID-3) and this session's patient is identified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,9 @@ class SessionGate:
                 application = sender.partition("^")[0]
                 if sender not in self.allow_senders and application not in self.allow_senders:
                     return Refusal("hl7_sender_not_allowed", f"sender {sender} is not on this listener's allow-list")
-            if self.patient is not None and patient_ids:
+            if self.patient is not None:
+                if not patient_ids:
+                    return Refusal("hl7_no_patient", NO_PATIENT_REASON)
                 if self.patient in patient_ids:
                     return None
                 return Refusal(

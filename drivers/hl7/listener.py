@@ -8,9 +8,9 @@ accept it from the network). Each message is parsed with the python-hl7 library 
 ``AA`` when every value was taken, ``AE`` when some OBX could not be, or when nothing in the
 message was usable (the reason in MSA-3 and one ERR segment per problem; the good values of the
 message are kept), ``AR`` when the message itself cannot be used (not HL7, not ORU^R01) or is not
-for this session (another patient or sender, see :mod:`drivers.hl7.gate`). A message that asks
-for enhanced mode (MSH-15/MSH-16) gets the commit ACK (CA, or CR for a message refused) and the
-application ACK it asks for.
+for this session (another patient or sender, or no patient once one is identified: see
+:mod:`drivers.hl7.gate`). A message that asks for enhanced mode (MSH-15/MSH-16) gets the commit ACK
+(CA, or CR for a message refused) and the application ACK it asks for.
 An FHS/BHS batch in one block is answered message by message.
 
 OBX-3 is matched by IEEE 11073 MDC code, LOINC code or Philips MDIL code (see
@@ -606,7 +606,8 @@ class Hl7Decoder(Decoder):
         if refusal is not None:
             result.refusal = refusal
             code = ERR_RECORD_LOCKED if refusal.condition == "hl7_other_sender" else ERR_UNKNOWN_KEY
-            location = ("PID", 1, 3) if refusal.condition == "hl7_other_patient" else ("MSH", 1, 3)
+            about_patient = refusal.condition in ("hl7_other_patient", "hl7_no_patient")
+            location = ("PID", 1, 3) if about_patient else ("MSH", 1, 3)
             raise MessageRejected(Problem(code, refusal.reason, location))
         previous = self.gate.answered(result.sender, result.message_id, result.sent, result.body, result.timed)
         if previous is not None:

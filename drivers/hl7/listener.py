@@ -43,7 +43,7 @@ on the timeline; without a readable MSH the connection is closed. The link is ju
 messages' arrival, never by connections closing (:mod:`drivers.hl7.link_watch`).
 
 Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
-``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
+``first_message_timeout`` (30 s), ``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
 comma-separated and open to all when not given; ``allow_from`` is required when the listener is
 bound to anything but a loopback address.
 """
@@ -109,9 +109,10 @@ _SIMULATED_MARKS: Final = {"DEMO": Flag.DEMO_DATA}
 #: MSH-11 processing IDs (HL7 table 0103) of messages whose values are no patient's: training and debugging.
 _NOT_PATIENT_PROCESSING: Final = frozenset({"T", "D"})
 
-#: Defaults of the listener's limits (``--set max_connections=``, ``idle_timeout=``).
+#: Defaults of the listener's limits (``--set max_connections=``, ``idle_timeout=``, ``first_message_timeout=``).
 MAX_CONNECTIONS_DEFAULT: Final = 4
 IDLE_TIMEOUT_DEFAULT_S: Final = 300.0
+FIRST_MESSAGE_DEFAULT_S: Final = 30.0
 #: The same refusal of the same sender is put on the timeline at most this often.
 TECHNICAL_EVENT_INTERVAL_S: Final = 60.0
 
@@ -142,7 +143,9 @@ def parse_timezone(text: str | None) -> tzinfo | None:
     return timezone(timedelta(minutes=minutes if match[1] == "+" else -minutes))
 
 
-SETTING_NAMES: Final = ("timezone", "codes", "max_connections", "idle_timeout", "allow_from", "allow_senders")
+SETTING_NAMES: Final = (
+    "timezone", "codes", "max_connections", "idle_timeout", "allow_from", "allow_senders", "first_message_timeout",
+)
 
 
 def _names(text: str | None) -> frozenset[str]:
@@ -173,6 +176,8 @@ class Hl7Settings:
     allow_from: frozenset[str] = frozenset()
     #: MSH-3 or MSH-3^MSH-4 values allowed to send (empty: any).
     allow_senders: frozenset[str] = frozenset()
+    #: A connection that brings no complete message this long after connecting is closed.
+    first_message_s: float = FIRST_MESSAGE_DEFAULT_S
 
     @classmethod
     def from_options(cls, address: str | None, settings: Mapping[str, str] | None) -> Hl7Settings:
@@ -198,6 +203,7 @@ class Hl7Settings:
             seconds(given, "idle_timeout", IDLE_TIMEOUT_DEFAULT_S, 5.0, 24 * 3600.0),
             allow_from,
             _names(given.get("allow_senders")),
+            seconds(given, "first_message_timeout", FIRST_MESSAGE_DEFAULT_S, 5.0, 3600.0),
         )
 
 
@@ -914,10 +920,20 @@ class _Hl7Connection:
         self.peer = peer
         settings = source.settings
         self.decoder = Hl7Decoder(settings.tz, codes=settings.codes, gate=source.gate, peer=peer)
+        #: Values of this connection were taken by the session (the listener never closes it to make room).
+        self.took_values = False
 
     def received(self, data: bytes) -> bytes:
         """Decode what arrived; returns the acknowledgments."""
         return self.source._received(self, data)
+
+    def messages(self) -> int:
+        """Messages read from this connection so far, answered or refused."""
+        return self.decoder.counters.frames_decoded + self.decoder.counters.frames_rejected
+
+    def carries_session(self) -> bool:
+        """Whether this connection brought values the session took (its patient's, from an allowed sender)."""
+        return self.took_values
 
     def closed(self, why: str) -> None:
         """Keep this connection's counts in the source's totals."""
@@ -962,7 +978,8 @@ class Hl7MllpSource(Source):
         #: Totals over every connection's decoder (unknown codes, AE and AR answers...).
         self.decoder_counters = DecoderCounters()
         self.link_watch = MessageLinkWatch(link_lost_after_s)
-        limits = ListenerLimits(settings.max_connections, settings.idle_timeout_s, settings.allow_from)
+        limits = ListenerLimits(settings.max_connections, settings.idle_timeout_s, settings.allow_from,
+                                first_message_s=settings.first_message_s)
         self.listener = TcpListener(
             settings.host, settings.port, self, limits, counters=self.counters, name="hl7-listener", monotonic=monotonic
         )
@@ -1065,6 +1082,7 @@ class Hl7MllpSource(Source):
         before = (decoder.counters.frames_decoded, decoder.counters.frames_rejected)
         for reading in decoder.feed(data, at):
             self._readings.put(reading)
+            conn.took_values = True
         if decoder.clock_offsets:
             with self._events_lock:
                 self._clock_offsets += decoder.clock_offsets

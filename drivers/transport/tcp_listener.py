@@ -2,13 +2,20 @@
 
 What it knows is TCP only: binding, accepting within limits (an allow-list of sender addresses, a
 maximum number of connections), reading whatever arrives, writing the answers back when the socket
-can take them, and closing connections that go idle or stop taking their answers. What the bytes
+can take them, and closing connections that go idle, bring no complete message soon after connecting,
+or stop taking their answers. What the bytes
 mean belongs to the protocol that uses it (the HL7 listener): for each accepted connection it
 gives a :class:`ConnectionHandler` that turns received bytes into the bytes to answer (and may ask
 for its connection to be closed), and it is told through :class:`ListenerHooks` of refusals and
 failures. Whether the link to the sender is up is the protocol's judgment, not the listener's:
 many senders open a connection for each message and close it after the answer, so a closed
 connection says nothing about the link.
+
+Connections that say nothing must not shut the sender out: a connection that has brought no complete
+message within ``first_message_s`` (30 s) of connecting is closed, and when every place is taken a new
+connection takes the place of the one that has gone longest without a message, unless that one
+brought values the session took (the handler says so): the monitor's own connection is never closed
+to make room. Four idle sockets once kept the monitor out for the whole 5-minute idle time-out.
 
 Sockets are non-blocking. Answers wait in a per-connection outbox written when the socket can take
 them; a connection that owes more than ``max_outbox_bytes`` is no longer read (TCP then holds its
@@ -39,6 +46,8 @@ MAX_OUTBOX_BYTES: Final = 64 * 1024
 WRITE_STALL_S: Final = 30.0
 #: After an accept() failure (out of file descriptors) the listener waits this long before accepting again.
 ACCEPT_PAUSE_S: Final = 1.0
+#: A connection that has brought no complete message this long after connecting is closed.
+FIRST_MESSAGE_S: Final = 30.0
 #: How long one turn of the loop waits for a socket; also how often idle connections are looked at.
 TURN_S: Final = 0.5
 
@@ -61,6 +70,7 @@ class ListenerLimits:
     max_outbox_bytes: int = MAX_OUTBOX_BYTES
     write_stall_s: float = WRITE_STALL_S
     accept_pause_s: float = ACCEPT_PAUSE_S
+    first_message_s: float = FIRST_MESSAGE_S
 
 
 class ConnectionHandler(Protocol):
@@ -78,6 +88,14 @@ class ConnectionHandler(Protocol):
         """Why the protocol wants this connection closed after its answers so far ('' to keep it)."""
         ...
 
+    def messages(self) -> int:
+        """How many complete messages this connection has brought so far (answered or refused)."""
+        ...
+
+    def carries_session(self) -> bool:
+        """Whether this connection brought values the session took: it is never closed to make room."""
+        ...
+
 
 class ListenerHooks(Protocol):
     """What the listener tells the protocol that uses it; called on the listener's thread."""
@@ -87,7 +105,8 @@ class ListenerHooks(Protocol):
         ...
 
     def refused(self, host: str, peer: str, why: str) -> None:
-        """A connection was closed at once: not on the allow-list, or too many connections."""
+        """A connection was closed by the limits: at once (not on the allow-list, too many connections), or to
+        make room for a new one."""
         ...
 
     def failed(self, condition: str, detail: str) -> None:
@@ -101,6 +120,10 @@ class _Connection:
     peer: str
     handler: ConnectionHandler
     last_in: float
+    #: Monotonic time of connecting, and of the last complete message (None: none yet).
+    opened: float = 0.0
+    last_message: float | None = None
+    messages: int = 0
     outbox: bytearray = field(default_factory=bytearray)
     #: Monotonic time the outbox last shrank (or was empty).
     last_out: float = 0.0
@@ -140,8 +163,10 @@ class TcpListener:
         self._accept_paused_until: float | None = None
         #: Monotonic time the thread last went round its loop (read by the watchdog).
         self.last_beat = time.monotonic()
-        #: Connections closed at once by the limits, accept() failures, and loop turns that raised.
+        #: Connections closed at once by the limits, closed to make room for a new one, accept() failures, and
+        #: loop turns that raised.
         self.refused_connections = 0
+        self.made_room = 0
         self.accept_errors = 0
         self.thread_errors = 0
 
@@ -255,6 +280,8 @@ class TcpListener:
                 self._drop(conn, f"its sender has not taken its acknowledgments for {limits.write_stall_s:g} s")
             elif now - conn.last_in > limits.idle_timeout_s:
                 self._drop(conn, f"idle for {limits.idle_timeout_s:g} s")
+            elif conn.last_message is None and now - conn.opened > limits.first_message_s:
+                self._drop(conn, f"no complete message within {limits.first_message_s:g} s of connecting")
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -276,6 +303,8 @@ class TcpListener:
         host = str(address[0])
         peer = f"{host}:{address[1]}"
         why = self._refusal(host)
+        if not why and len(self._connections) >= self.limits.max_connections and not self._make_room(peer):
+            why = f"already {len(self._connections)} connections, each bringing the session's values (max_connections)"
         if why:
             self.refused_connections += 1
             sock.close()
@@ -292,19 +321,34 @@ class TcpListener:
             sock.close()
             raise
         now = self._monotonic()
-        conn = _Connection(sock, peer, handler, last_in=now, last_out=now)
+        conn = _Connection(sock, peer, handler, last_in=now, last_out=now, opened=now)
         self._connections[sock.fileno()] = conn
         self._selector.register(sock, selectors.EVENT_READ, "conn")
         log.info("%s: connection from %s", self._name, peer)
 
     def _refusal(self, host: str) -> str:
-        """Why a connection from ``host`` is not taken; empty when it is."""
-        limits = self.limits
-        if limits.allow_from and host.lower() not in limits.allow_from:
+        """Why a connection from ``host`` is not taken whatever the room; empty when it may be."""
+        allowed = self.limits.allow_from
+        if allowed and host.lower() not in allowed:
             return f"address {host} is not on the listener's allow_from list"
-        if len(self._connections) >= limits.max_connections:
-            return f"already {len(self._connections)} connections (max_connections)"
         return ""
+
+    def _make_room(self, newcomer: str) -> bool:
+        """Close the connection that has gone longest without a complete message, unless it brought values the
+        session took, so that ``newcomer`` can be taken; False when every connection is the session's."""
+        spare = [c for c in self._connections.values() if not c.handler.carries_session()]
+        if not spare:
+            return False
+        oldest = min(spare, key=lambda c: c.opened if c.last_message is None else c.last_message)
+        quiet = self._monotonic() - (oldest.opened if oldest.last_message is None else oldest.last_message)
+        said = "no message yet" if oldest.last_message is None else "no message since"
+        why = f"closed after {quiet:.0f} s ({said}) to make room for {newcomer} (max_connections)"
+        self.made_room += 1
+        log.warning("%s: %s %s", self._name, oldest.peer, why)
+        self._drop(oldest, why)
+        host = oldest.peer.rpartition(":")[0]
+        self.hooks.refused(host, oldest.peer, why)
+        return True
 
     def _receive(self, conn: _Connection) -> None:
         try:
@@ -320,6 +364,9 @@ class TcpListener:
         conn.last_in = self._monotonic()
         self.counters.bytes_in += len(data)
         answer = conn.handler.received(data)
+        messages = conn.handler.messages()
+        if messages != conn.messages:
+            conn.messages, conn.last_message = messages, conn.last_in
         if not conn.outbox:
             conn.last_out = conn.last_in
         conn.outbox += answer

@@ -613,9 +613,11 @@ def test_connection_limit_allow_list_and_idle_timeout() -> None:
     try:
         first = socket.create_connection(source.address, timeout=5)
         second = socket.create_connection(source.address, timeout=5)
+        assert msa(_exchange(first, philips("A1", 97)))[0] == "AA"
+        assert msa(_exchange(second, philips("A2", 97)))[0] == "AA"
+        # Both places hold connections that brought the patient's values: neither makes room for a third.
         third = socket.create_connection(source.address, timeout=5)
         assert closed_by_peer(third)
-        assert msa(_exchange(first, philips("A1", 97)))[0] == "AA"
         events = _events(source)
         assert [e.condition for e in events] == ["hl7_connection_refused"]
         assert "max_connections" in events[0].detail

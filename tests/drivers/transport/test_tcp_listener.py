@@ -25,11 +25,15 @@ from tests.drivers.sockets import closed_by_peer
 
 
 class Echo:
-    """Answers every chunk with itself in upper case; raises on ``boom``; asks to be closed after ``bye``."""
+    """Answers every chunk with itself in upper case; raises on ``boom``; asks to be closed after ``bye``.
+
+    A chunk ending in ``.`` completes a message; one holding ``mine`` brings values the session takes."""
 
     def __init__(self, hooks: Hooks, peer: str) -> None:
         self.hooks = hooks
         self.peer = peer
+        self.complete = 0
+        self.session = False
 
     def received(self, data: bytes) -> bytes:
         if b"boom" in data:
@@ -37,7 +41,15 @@ class Echo:
         self.hooks.received.append(data)
         if b"bye" in data:
             self.leaving = "the protocol is done with it"
+        self.complete += data.count(b".")
+        self.session = self.session or b"mine" in data
         return data.upper()
+
+    def messages(self) -> int:
+        return self.complete
+
+    def carries_session(self) -> bool:
+        return self.session
 
     def closed(self, why: str) -> None:
         self.hooks.closed.append((self.peer, why))
@@ -161,16 +173,17 @@ def test_connections_closing_are_no_link_event_and_a_handler_may_ask_to_close(
 def test_connection_limit_allow_list_and_idle_timeout(
     make: Callable[..., TcpListener], hooks: Hooks, offset: list[float]
 ) -> None:
-    listener = make(max_connections=2, idle_timeout_s=30.0)
+    listener = make(max_connections=2, idle_timeout_s=30.0, first_message_s=60.0)
     first = socket.create_connection(listener.address, timeout=5)
     second = socket.create_connection(listener.address, timeout=5)
-    assert ask(first, b"x") == b"X" and ask(second, b"y") == b"Y"
+    assert ask(first, b"mine.") == b"MINE." and ask(second, b"mine.") == b"MINE."
+    # Both places hold connections that brought the session's values: a third is refused.
     third = socket.create_connection(listener.address, timeout=5)
     assert closed_by_peer(third)
     # The hooks are told just after the socket closes: wait for them.
     assert wait_for(lambda: len(hooks.refusals) == 1)
     assert listener.refused_connections == 1
-    assert "max_connections" in hooks.refusals[0][1]
+    assert hooks.refusals[0][1] == "already 2 connections, each bringing the session's values (max_connections)"
     offset[0] = 31.0  # both connections now idle beyond the time-out
     assert closed_by_peer(first) and closed_by_peer(second)
     assert wait_for(lambda: len(hooks.closed) == 2)
@@ -185,6 +198,58 @@ def test_connection_limit_allow_list_and_idle_timeout(
     assert wait_for(lambda: len(hooks.refusals) == 2)
     assert elsewhere.refused_connections == 1
     assert hooks.refusals[-1] == ("127.0.0.1", "address 127.0.0.1 is not on the listener's allow_from list")
+
+
+def test_a_connection_without_a_complete_message_is_closed_after_the_first_message_time(
+    make: Callable[..., TcpListener], hooks: Hooks, offset: list[float]
+) -> None:
+    listener = make(first_message_s=30.0)
+    silent = socket.create_connection(listener.address, timeout=5)
+    trickling = socket.create_connection(listener.address, timeout=5)
+    talking = socket.create_connection(listener.address, timeout=5)
+    assert ask(trickling, b"x") == b"X"  # bytes, but no complete message: they do not keep it open
+    assert ask(talking, b"one.") == b"ONE."
+    offset[0] = 31.0
+    assert closed_by_peer(silent) and closed_by_peer(trickling)
+    assert wait_for(lambda: len(hooks.closed) == 2)
+    assert [why for _, why in hooks.closed] == ["no complete message within 30 s of connecting"] * 2
+    # A connection that brought a message is kept until the idle time-out (300 s).
+    assert ask(talking, b"two.") == b"TWO."
+    assert listener.connection_count() == 1
+    for sock in (silent, trickling, talking):
+        sock.close()
+
+
+def test_a_new_connection_takes_the_place_of_the_longest_quiet_one_never_the_sessions(
+    make: Callable[..., TcpListener], hooks: Hooks, offset: list[float]
+) -> None:
+    listener = make(max_connections=3)
+    monitor = socket.create_connection(listener.address, timeout=5)
+    assert ask(monitor, b"mine.") == b"MINE."
+    idle = [socket.create_connection(listener.address, timeout=5) for _ in range(2)]
+    assert wait_for(lambda: listener.connection_count() == 3)
+    offset[0] = 10.0
+    # Every place is taken: the newcomer is served, in place of the first idle connection (not the monitor's,
+    # although it is the oldest).
+    newcomer = socket.create_connection(listener.address, timeout=5)
+    assert ask(newcomer, b"hello.") == b"HELLO."
+    assert closed_by_peer(idle[0])
+    assert wait_for(lambda: len(hooks.refusals) == 1)
+    host, why = hooks.refusals[0]
+    assert host == "127.0.0.1"
+    assert why.startswith("closed after 10 s (no message yet) to make room for 127.0.0.1:")
+    assert listener.made_room == 1 and listener.refused_connections == 0
+    # The next one takes the place of the second idle connection; the monitor is answered throughout.
+    later = socket.create_connection(listener.address, timeout=5)
+    assert closed_by_peer(idle[1])
+    assert ask(monitor, b"mine again.") == b"MINE AGAIN."
+    # Then the newcomer's, quiet since its message, goes before the later one, which has said nothing for less.
+    offset[0] = 20.0
+    last = socket.create_connection(listener.address, timeout=5)
+    assert closed_by_peer(newcomer)
+    assert ask(last, b"x.") == b"X." and ask(later, b"y.") == b"Y."
+    for sock in (monitor, *idle, newcomer, later, last):
+        sock.close()
 
 
 def test_a_sender_that_never_reads_is_no_longer_read_then_closed_when_stalled(
@@ -263,6 +328,9 @@ class Echo:
     def received(self, data):
         return data.upper()
     def closed(self, why): pass
+    def close_reason(self): return ""
+    def messages(self): return 0
+    def carries_session(self): return False
 
 hooks = Hooks()
 listener = TcpListener("127.0.0.1", 0, hooks, ListenerLimits(max_connections=64))

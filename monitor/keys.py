@@ -18,7 +18,9 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import stat
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -74,32 +76,78 @@ def ensure_private_dir(path: Path, *, tighten_existing: bool = True) -> None:
             os.chmod(path, OWNER_ONLY_DIR)
 
 
-def create_private_file(path: Path) -> None:
-    """Make sure ``path`` exists and is 0600, without ever leaving it readable by others (umask ignored).
+#: Never opens what is already at a name: another user's file, or a symbolic link planted there, is never written.
+_NEW_ONLY: Final = os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
-    A file that exists is never opened here, only changed by name: closing any descriptor of a file drops
-    every POSIX lock this process holds on it, so opening and closing a database that SQLite connections of
-    this process have open would let another process take it for unused, checkpoint it and delete its
-    write-ahead log under them (their later commits then go to a log nobody can find).
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` as a new, empty file only its owner can read (0600, umask ignored).
+
+    Anything already at ``path`` (a file, a symbolic link even to nowhere) is an error (FileExistsError) and is
+    left exactly as it was: it is never followed, opened or changed.
     """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY_FILE)
-    except FileExistsError:
-        os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & OWNER_ONLY_FILE)
-        return
+    fd = os.open(path, os.O_WRONLY | _NEW_ONLY, OWNER_ONLY_FILE)
     try:
         os.fchmod(fd, OWNER_ONLY_FILE)
     finally:
         os.close(fd)
 
 
-def open_private(path: Path, mode: str, *, exclusive: bool = False, **kwargs: Any) -> Any:
-    """``open()`` for writing a new file that only its owner can read (exports, copies of keys); with
-    ``exclusive``, a file that already exists is an error (FileExistsError) rather than emptied."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, OWNER_ONLY_FILE)
-    os.fchmod(fd, OWNER_ONLY_FILE)
+def make_owner_only(path: Path) -> None:
+    """Take from an existing file of this program (a database) what others may do with it, by name; it gains
+    nothing (a read-only file stays read-only).
+
+    The file is never opened here: closing any descriptor of a file drops every POSIX lock this process holds on
+    it, so opening and closing a database that SQLite connections of this process have open would let another
+    process take it for unused, checkpoint it and delete its write-ahead log under them (their later commits then
+    go to a log nobody can find). Only for a file already known to be this program's: a mode is changed through
+    a symbolic link.
+    """
+    os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & OWNER_ONLY_FILE)
+
+
+def open_private(path: Path, mode: str, **kwargs: Any) -> Any:
+    """``open()`` for writing a new file that only its owner can read; anything already at ``path`` is an error
+    (FileExistsError) and is left as it was, never followed or emptied."""
+    fd = os.open(path, os.O_WRONLY | _NEW_ONLY, OWNER_ONLY_FILE)
+    try:
+        os.fchmod(fd, OWNER_ONLY_FILE)
+    except OSError:
+        os.close(fd)
+        raise
     return os.fdopen(fd, mode, **kwargs)
+
+
+def open_part(target: Path, mode: str, **kwargs: Any) -> tuple[Any, Path]:
+    """A new owner-only file beside ``target``, open for writing, and its path: the copy is written whole there,
+    then renamed onto ``target``.
+
+    Its name cannot be guessed and it is made as the tempfile module makes one (O_CREAT|O_EXCL|O_NOFOLLOW): in a
+    folder others may write (a shared backup folder, /tmp), a file or symbolic link planted at a predictable name
+    once received the whole copy, owned by whoever planted it.
+    """
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        os.fchmod(fd, OWNER_ONLY_FILE)
+        return os.fdopen(fd, mode, **kwargs), Path(name)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+
+
+def private_folder_beside(target: Path) -> Path:
+    """A new folder beside ``target`` that only this user can enter (0700, a name nobody can guess), for a file
+    SQLite writes by name (with its journal) before it is renamed onto ``target``; :func:`remove_private_folder`
+    removes it. Nobody else can put a file or a link into it, whatever the folder around it allows."""
+    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))  # made 0700
+
+
+def remove_private_folder(folder: Path) -> None:
+    """Remove a folder made by :func:`private_folder_beside` with what is left in it (never through a link)."""
+    with contextlib.suppress(OSError):
+        shutil.rmtree(folder)
 
 
 def key_file_path(user: UserConfig | None = None) -> Path:

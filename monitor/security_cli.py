@@ -358,7 +358,7 @@ def cmd_backup(args: argparse.Namespace, out: TextIO, database: Path) -> int:
 
 def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
     """Print the key file's place and fingerprint; ``--backup FILE`` copies it (owner-only)."""
-    from monitor.keys import KeyFileError, key_file_path, load_keys, open_private
+    from monitor.keys import KeyFileError, key_file_path, load_keys, open_part
 
     try:
         path = key_file_path()
@@ -375,16 +375,18 @@ def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
             raise SecurityCliError(f"{target} is the key file itself; name a file elsewhere (e.g. offline media)")
         # Written whole beside the target, then renamed over it: an earlier back-up there is replaced only
         # by a complete copy, and a write that fails (a full stick) leaves it as it was.
-        part = target.with_name(f".{target.name}.{os.getpid()}.part")
+        part: Path | None = None
         try:
-            with keys.path.open("rb") as source, open_private(part, "wb", exclusive=True) as copy:
+            copy, part = open_part(target, "wb")
+            with keys.path.open("rb") as source, copy:
                 shutil.copyfileobj(source, copy)
                 copy.flush()
                 os.fsync(copy.fileno())
             os.replace(part, target)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                part.unlink()
+            if part is not None:
+                with contextlib.suppress(OSError):
+                    part.unlink()
             raise SecurityCliError(f"cannot write {target}: {exc.strerror or exc}") from None
         out.write(f"copied to {target} (owner-only); keep it apart from the database, e.g. offline\n")
     return 0

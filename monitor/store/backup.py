@@ -4,17 +4,18 @@ Copying ``monitor.db`` alone while a recording writes misses what its write-ahea
 into the file only now and then: up to about 75 s of a recording were missing from such a copy, and the copy
 still verified). SQLite's online backup reads the file and its log as one snapshot; the copy is written
 owner-only beside the target, checked, turned into a single file (no log of its own) and renamed over the target,
-so an earlier back-up there is replaced only by a complete one.
+so an earlier back-up there is replaced only by a complete one. It is written inside a new folder only this user can
+enter (:func:`monitor.keys.private_folder_beside`): the target's folder may be shared, and a link planted there at
+the predictable name the copy once had received the whole database, owned by whoever planted it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from pathlib import Path
 
-from monitor.keys import create_private_file
+from monitor.keys import create_private_file, private_folder_beside, remove_private_folder
 from monitor.store.chain import connect_read_only, count, names
 from monitor.store.errors import StoreError
 
@@ -29,8 +30,10 @@ def copy_database(source: Path, target: Path) -> int:
     own = {Path(f"{source}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
     if target.resolve() in own:
         raise StoreError(f"{target} is the database itself; name a file elsewhere (another disk, the clinic's share)")
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    folder: Path | None = None
     try:
+        folder = private_folder_beside(target)
+        part = folder / target.name
         create_private_file(part)  # owner-only before SQLite writes a byte of it
         reading = connect_read_only(source)
         try:
@@ -53,6 +56,6 @@ def copy_database(source: Path, target: Path) -> int:
     except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot copy {source} to {target}: {getattr(exc, 'strerror', None) or exc}") from None
     finally:
-        with contextlib.suppress(OSError):
-            part.unlink()
+        if folder is not None:
+            remove_private_folder(folder)
     return links

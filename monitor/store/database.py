@@ -40,6 +40,7 @@ from monitor.keys import (
     create_private_file,
     ensure_private_dir,
     load_keys,
+    make_owner_only,
 )
 from monitor.session import Phase, SessionEvent
 from monitor.store import own_keys, witness
@@ -131,7 +132,14 @@ class Store(Queries):
                     ensure_private_dir(self.path.parent)
                 # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode
                 # (ones left by an older version are made owner-only too).
-                create_private_file(self.path)
+                if not existed:
+                    try:
+                        create_private_file(self.path)
+                    except FileExistsError:  # made meanwhile by another process: taken as found
+                        _refuse_what_is_no_database(self.path)
+                        existed = True
+                if existed:
+                    make_owner_only(self.path)
                 for suffix in ("-wal", "-shm", "-journal"):
                     with contextlib.suppress(OSError):
                         os.chmod(f"{self.path}{suffix}", 0o600)

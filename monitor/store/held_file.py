@@ -26,7 +26,7 @@ from typing import Any
 
 from drivers.core.readings import Parameter, Reading, flags_text, parse_flags
 from monitor import identifiers
-from monitor.keys import Keys, ensure_private_dir, open_private
+from monitor.keys import Keys, ensure_private_dir, open_part
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import runs
 from monitor.store.database import Store
@@ -156,15 +156,15 @@ def write_whole(db_path: str | Path, session_id: str, ops: list[Operation], keys
         folders.insert(0, replacing.parent)
     for folder in dict.fromkeys(folders):
         target = folder / name
-        part = target.with_name(target.name + ".part")
+        part: Path | None = None
         try:
             if folder != db.parent and not folder.is_dir():
                 ensure_private_dir(folder)  # the data folder, made as at a first start
-            if replacing is None and target.exists():
+            if replacing is None and os.path.lexists(target):
                 raise FileExistsError(target)
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()  # left by a run that died while writing it
-            with open_private(part, "w", exclusive=True, encoding="utf-8") as out:
+            # A new file under a name nobody can guess: the temporary folder is everyone's.
+            out, part = open_part(target, "w", encoding="utf-8")
+            with out:
                 out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
@@ -174,8 +174,9 @@ def write_whole(db_path: str | Path, session_id: str, ops: list[Operation], keys
             continue
         except OSError as exc:
             log.error("cannot write the recovery file %s: %s", target, exc)
-            with contextlib.suppress(OSError):
-                part.unlink()
+            if part is not None:
+                with contextlib.suppress(OSError):
+                    part.unlink()
             continue
         if replacing is not None and replacing != target:
             # Written elsewhere this time: the file written before holds nothing this one does not.

@@ -26,13 +26,12 @@ import hmac
 import json
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from monitor.keys import Keys, ensure_private_dir, open_private
+from monitor.keys import Keys, ensure_private_dir, open_part
 from monitor.store import chain
 from monitor.store.accounts import users_of
 
@@ -162,9 +161,9 @@ def note(keys: Keys, database: Path, seen: Reached) -> None:
     """Record ``seen`` for ``database`` (atomically: the note is whole or the old one stays)."""
     target = note_path(keys, database)
     ensure_private_dir(target.parent)
-    scratch = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
+    handle, scratch = open_part(target, "w", encoding="utf-8")  # a name of its own for every writer
     try:
-        with open_private(scratch, "w", encoding="utf-8") as handle:
+        with handle:
             json.dump({**asdict(seen), "hmac": _mac(keys, database, seen)}, handle)
         os.replace(scratch, target)
     finally:

@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Literal
 
 from drivers.core.readings import PLETH_RATE_HZ, Parameter, Reading
-from monitor.keys import Keys, create_private_file, ensure_private_dir, keep_key_file
+from monitor.keys import (
+    Keys,
+    create_private_file,
+    ensure_private_dir,
+    keep_key_file,
+    private_folder_beside,
+    remove_private_folder,
+)
 from monitor.ownership import SessionLock
 from monitor.store import runs
 from monitor.store.database import Store
@@ -723,8 +730,15 @@ class StoreWriter:
         for place in (target, *elsewhere):
             if errors and place.parent == target.parent:
                 continue  # the same folder again: no better
-            part = place.with_name(place.name + ".part")
+            folder: Path | None = None
             try:
+                if not place.parent.exists():
+                    # The folder went with the file: it is made again, owner-only, as at the first start.
+                    ensure_private_dir(place.parent)
+                # Written in a folder of its own (0700, a name nobody can guess) beside the place: the fallback is the
+                # temporary folder, everyone's, where a link planted at a predictable name would receive the copy.
+                folder = private_folder_beside(place)
+                part = folder / place.name
                 self._copy_to(part)
                 self.close()
                 # The journal files at the configured name belong to the vanished file, whether the name is free
@@ -736,16 +750,17 @@ class StoreWriter:
                     if stale.exists():
                         os.replace(stale, stale.with_name(f"{stale.name}.orphaned-{stamp}"))
                 os.replace(part, place)
+                remove_private_folder(folder)
             except (sqlite3.Error, OSError) as exc:
                 errors.append(str(exc) if not errors else f"{place.parent}: {exc}")
-                if isinstance(exc, _DamagedCopy):
-                    break  # what the connection reads is damaged: another place makes it no better
                 if self._store is None:
                     # Closed after a whole, checked copy; only its move failed: the copy is where the data are.
                     place = part
                 else:
-                    with contextlib.suppress(OSError):
-                        part.unlink()
+                    if folder is not None:
+                        remove_private_folder(folder)
+                    if isinstance(exc, _DamagedCopy):
+                        break  # what the connection reads is damaged: another place makes it no better
                     continue
             self.path = place
             self._identity = None
@@ -757,9 +772,6 @@ class StoreWriter:
     def _copy_to(self, part: Path) -> None:
         """A checked copy of the whole database, through the open connection, at ``part`` (owner-only)."""
         assert self._store is not None
-        if not part.parent.exists():
-            # The folder went with the file: it is made again, owner-only, as at the first start.
-            ensure_private_dir(part.parent)
         create_private_file(part)  # owner-only from the start, like the file it stands in for
         destination = sqlite3.connect(str(part))
         try:

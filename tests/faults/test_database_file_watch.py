@@ -130,9 +130,10 @@ def test_a_deleted_lock_folder_is_made_again_and_nobody_else_can_resume_the_sess
 def test_a_database_that_cannot_be_written_back_where_it_was_goes_to_the_data_or_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, goes_to: str
 ) -> None:
-    """The database deleted while no copy can be made beside it (a folder stands at the copy's name, as a full
-    disk would refuse it). Before, the recording went on into the deleted file and ended "closed: 1269 readings
-    stored" with no file holding any of them: closing the last connection took the whole database along."""
+    """The database deleted while no copy can be made beside it (its folder goes with it and a file takes the
+    folder's name, so nothing can be written there, as on a full disk). Before, the recording went on into the
+    deleted file and ended "closed: 1269 readings stored" with no file holding any of them: closing the last
+    connection took the whole database along."""
     tmp = tmp_path / "tmp"
     tmp.mkdir(mode=0o700)
     monkeypatch.setenv("TMPDIR", str(tmp))  # the recording's temporary folder
@@ -143,10 +144,10 @@ def test_a_database_that_cannot_be_written_back_where_it_was_goes_to_the_data_or
     db_path = tmp_path / "data" / "monitor.db"
     with recording("--db", str(db_path), "--speed", "30", "--nurse", "RN", "--duration", "8") as run:
         time.sleep(1.0)
-        db_path.with_name("monitor.db.part").mkdir()
-        os.unlink(db_path)
+        shutil.rmtree(db_path.parent)
+        db_path.parent.write_text("a file where the database's folder was")
         alarm = run.wait_for("(database_moved) started", timeout=6)
-        assert f"was deleted or moved away; the complete data are now in {folder}/monitor.db.recovered-" in alarm
+        assert f"was deleted with its folder; the complete data are now in {folder}/monitor.db.recovered-" in alarm
     assert run.finish() == 0, run.output()
     [moved] = list(folder.glob("monitor.db.recovered-*.db"))
     assert any(f"the database is now {moved}: it left {db_path} while recording" in line for line in run.output())

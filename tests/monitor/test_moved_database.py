@@ -12,7 +12,7 @@ import pytest
 
 from monitor import integrity
 from monitor.store import Store, StoreError
-from tests.monitor.writing import T0, committed_writer, stored_times
+from tests.monitor.writing import T0, block_copy_beside, committed_writer, stored_times
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def moved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_path: Path) -> tup
     and the session's id."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
     with committed_writer(db_path) as (session_id, writer):
-        db_path.with_name(db_path.name + ".part").mkdir()  # as a full disk would refuse the copy
+        block_copy_beside(db_path, monkeypatch)  # as a full disk would refuse the copy
         os.unlink(db_path)
         incident = writer.check_file(force=True)
     assert incident is not None and incident.written_to is not None

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.keys import create_private_file
+from monitor.keys import create_private_file, make_owner_only
 from monitor.store import Store
 
 _COUNT_AND_CLOSE = (
@@ -56,8 +56,8 @@ def test_an_existing_file_loses_what_others_may_do_and_gains_nothing(tmp_path: P
     read_only.write_bytes(b"kept")
     shared.chmod(0o664)
     read_only.chmod(0o444)
-    create_private_file(shared)
-    create_private_file(read_only)
+    make_owner_only(shared)
+    make_owner_only(read_only)
     assert stat.S_IMODE(shared.stat().st_mode) == 0o600
     assert stat.S_IMODE(read_only.stat().st_mode) == 0o400
     assert shared.read_bytes() == b"kept"

@@ -31,7 +31,16 @@ from monitor.store.held_file import pending_recovery_files, read_recovery_file, 
 from monitor.store.operations import AuditEntry, Batch, Operation, StoreCall
 from monitor.store.writer import StoreWriter
 from tests.conftest import leave_unfinished
-from tests.monitor.writing import T0, Switch, committed_writer, heart_rate, recorded_without_a_store, stored_times
+from tests.monitor.writing import (
+    T0,
+    Switch,
+    block_copy_beside,
+    committed_writer,
+    heart_rate,
+    recorded_without_a_store,
+    stored_times,
+    unblock_copy_beside,
+)
 
 
 def _numeric(t: float, value: float = 70.0) -> Reading:
@@ -349,11 +358,6 @@ def _no_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda: (tmp_path / "nowhere" / "data", tmp_path / "nowhere" / "tmp"))
 
 
-def _block_copy_beside(db_path: Path) -> None:
-    """The copy beside the database cannot be made (a folder stands at its name), as on a full disk."""
-    db_path.with_name(db_path.name + ".part").mkdir()
-
-
 def test_a_database_that_cannot_be_written_back_beside_goes_to_the_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -362,7 +366,7 @@ def test_a_database_that_cannot_be_written_back_beside_goes_to_the_temporary_fol
     fallback = _fallback_in(tmp_path / "tmp", monkeypatch)
     db_path = tmp_path / "data" / "monitor.db"
     with committed_writer(db_path) as (session_id, writer):
-        _block_copy_beside(db_path)
+        block_copy_beside(db_path, monkeypatch)
         os.unlink(db_path)
         incident = writer.check_file(force=True)
         assert incident is not None and incident.written_to is not None
@@ -383,13 +387,13 @@ def test_rows_are_held_while_the_database_is_only_in_the_open_connection(
     _no_fallback(tmp_path, monkeypatch)
     db_path = tmp_path / "monitor.db"
     with committed_writer(db_path, retry_interval_s=0.0) as (session_id, writer):
-        _block_copy_beside(db_path)
+        block_copy_beside(db_path, monkeypatch)
         os.unlink(db_path)  # its index stays: nothing else tells that the file is gone
         assert writer.check_file(force=True) is not None
         writer.put(Batch(readings=(heart_rate(T0 + 2),)))
         assert not writer.pump(force=True)  # before: committed into the deleted file
         assert writer.held_rows() == 1 and not writer.status().ok
-        db_path.with_name(db_path.name + ".part").rmdir()
+        unblock_copy_beside(monkeypatch)
         time.sleep(0.25)
         again = writer.check_file(force=True)
         assert again is not None and again.written_to == str(db_path)

@@ -3,7 +3,9 @@ refuses on command; a recording whose store never took a row."""
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +16,11 @@ import pytest
 
 from drivers.core.readings import Parameter, Reading
 from drivers.simulated.driver import SimulatedSource
+from monitor.keys import private_folder_beside
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
 from monitor.store import Store
+from monitor.store import writer as writer_module
 from monitor.store.operations import Batch
 from monitor.store.writer import StoreWriter
 
@@ -132,3 +136,19 @@ def recorded_without_a_store(store: Store, db_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr("monitor.recorder.CLOSE_DRAIN_S", 0.5)
     recorder.run(until=lambda r: r.session.now > T0 + seconds)
     return recorder
+
+
+def block_copy_beside(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No copy can be made beside the database, as on a full disk (undone by :func:`unblock_copy_beside`)."""
+
+    def full_beside(target: Path) -> Path:
+        if target.parent == db_path.parent:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return private_folder_beside(target)
+
+    monkeypatch.setattr(writer_module, "private_folder_beside", full_beside)
+
+
+def unblock_copy_beside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Space again beside the database."""
+    monkeypatch.setattr(writer_module, "private_folder_beside", private_folder_beside)

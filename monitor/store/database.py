@@ -90,8 +90,8 @@ def _refuse_what_is_no_database(path: Path) -> None:
     """Refuse, before anything is changed, a path that names a folder, a device, a pipe or a socket: opening it
     would first make it owner-only (a folder whose owner could then no longer read the files in it; run as root
     with a typo, a system file such as /dev/null). Only its status is read: this process may hold SQLite's locks on
-    the file, which closing any descriptor of it would drop (a regular file that is no database is refused by
-    SQLite itself)."""
+    the file, which closing any descriptor of it would drop (a regular file that is no database is refused once
+    SQLite has read its header, :func:`_refuse_what_sqlite_cannot_read`)."""
     try:
         found = os.stat(path)
     except OSError as exc:
@@ -102,6 +102,44 @@ def _refuse_what_is_no_database(path: Path) -> None:
     if not stat.S_ISREG(found.st_mode):
         raise StoreError(f"{path} is not a file but a device, pipe or socket, so it cannot be a database (nothing "
                          "was changed)")
+
+
+def _refuse_read_only_media(path: Path) -> None:
+    """An existing database on a read-only filesystem (an archived copy) cannot be opened for writing: raised as
+    the system says it (EROFS), before SQLite tries, so the message can say what to do. Only the filesystem's flags
+    are read, never the file."""
+    try:
+        flags = os.statvfs(path).f_flag
+    except OSError:
+        return  # said by whatever opens it next
+    if flags & os.ST_RDONLY:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+
+def _refuse_what_sqlite_cannot_read(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a regular file that is no database (a text file, a link to one) before anything of it is changed.
+
+    SQLite reads its header through its own descriptor: this process may already hold SQLite's locks on the file,
+    which closing a descriptor of its own would drop. Reading the header changes nothing in a file that is no
+    database (no journal is made for it)."""
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" not in str(exc):
+            raise
+        raise StoreError(f"{path} is not a database file (SQLite finds no database in it); nothing was changed: "
+                         "name the database file") from None
+
+
+def _make_journals_owner_only(path: Path) -> None:
+    """Make the database's -wal, -shm and -journal owner-only (SQLite makes them with the database's mode; ones left
+    by an older version, or made while the file was opened before its own mode was changed, are tightened here).
+    A link at one of those names is left alone: its target is not this program's."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        journal = f"{path}{suffix}"
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.lstat(journal).st_mode):
+                os.chmod(journal, 0o600)
 
 
 class Store(Queries):
@@ -128,26 +166,28 @@ class Store(Queries):
                     self._refuse_over_a_moved_database()
                 else:
                     _refuse_what_is_no_database(self.path)
+                    _refuse_read_only_media(self.path)
                 if not self.path.parent.exists():
                     ensure_private_dir(self.path.parent)
-                # Owner-only before SQLite opens it; SQLite gives -wal, -shm and -journal the same mode
-                # (ones left by an older version are made owner-only too).
                 if not existed:
                     try:
+                        # Owner-only before SQLite writes a byte; SQLite gives -wal, -shm and -journal its mode.
                         create_private_file(self.path)
                     except FileExistsError:  # made meanwhile by another process: taken as found
                         _refuse_what_is_no_database(self.path)
                         existed = True
-                if existed:
-                    make_owner_only(self.path)
-                for suffix in ("-wal", "-shm", "-journal"):
-                    with contextlib.suppress(OSError):
-                        os.chmod(f"{self.path}{suffix}", 0o600)
                 # Never write into a log whose index another process lost (see shared_index).
                 wait_while_index_lost(self.path)
                 conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=BUSY_TIMEOUT_S,
                                        isolation_level=None)
             self.db = sqlite_utils.Database(conn)
+            if not readonly:
+                if existed:
+                    # Made owner-only once SQLite has read it as a database, never before (a typo such as
+                    # --db /etc/hosts once made that file 0600 for every other account, then was refused).
+                    _refuse_what_sqlite_cannot_read(self.db.conn, self.path)
+                    make_owner_only(self.path)
+                _make_journals_owner_only(self.path)
             self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not readonly:
                 if existed and check:

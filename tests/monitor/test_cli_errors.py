@@ -46,7 +46,7 @@ def test_unreadable_database_is_named(tmp_path: Path) -> None:
     bad.write_bytes(b"\x00garbage" * 512)
     result = run_cli("sessions", "--db", str(bad))
     assert result.returncode == 1
-    assert f"cannot use database {bad}" in result.stderr
+    assert f"{bad} is not a database file (SQLite finds no database in it); nothing was changed" in result.stderr
     assert "Traceback" not in result.stderr
 
 

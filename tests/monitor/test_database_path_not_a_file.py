@@ -1,8 +1,10 @@
-"""A database path naming a folder, a pipe or a device is refused before anything is changed.
+"""A database path naming a folder, a pipe, a device or a file that is no database is refused before anything is
+changed.
 
 Opening a database makes its file owner-only first. Given a folder (a typo in --db, INFUSION_MONITOR_DB or the
 config file's ``db``) that made the folder 0600, so its owner could no longer read the files in it; run as root,
-a path such as /dev/null lost its permissions for every program on the computer.
+a path such as /dev/null lost its permissions for every program on the computer. A regular file that is no
+database (``--db /etc/hosts``, or a link to /etc/passwd) was made 0600 before SQLite refused it.
 """
 
 from __future__ import annotations
@@ -40,3 +42,47 @@ def test_a_pipe_is_refused_and_keeps_its_permissions(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="is not a file but a device, pipe or socket"):
         Store(pipe)
     assert _mode(pipe) == 0o666 and stat.S_ISFIFO(os.stat(pipe).st_mode)
+
+
+HOSTS = "127.0.0.1 localhost\n::1 localhost\n"
+
+
+@pytest.mark.parametrize("how", ["file", "link"])
+@pytest.mark.parametrize("command", [["sessions"], ["users", "list"], ["feed", "list"], ["rems"]])
+def test_a_file_that_is_no_database_is_refused_and_keeps_its_permissions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str, command: list[str]
+) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text(HOSTS)
+    hosts.chmod(0o644)
+    named = hosts if how == "file" else tmp_path / "link.db"
+    if how == "link":
+        named.symlink_to(hosts)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main([*command, "--db", str(named)]) != 0
+    assert f"{named} is not a database file (SQLite finds no database in it); nothing was changed" in \
+        capsys.readouterr().err
+    assert _mode(hosts) == 0o644 and hosts.read_text() == HOSTS
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no journal, no lock folder beside it
+
+
+def test_a_store_opened_on_a_file_that_is_no_database_changes_nothing(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text(HOSTS)
+    hosts.chmod(0o644)
+    with pytest.raises(StoreError, match="nothing was changed"):
+        Store(hosts)
+    assert _mode(hosts) == 0o644 and hosts.read_text() == HOSTS
+
+
+def test_a_database_others_may_read_is_still_made_owner_only(tmp_path: Path) -> None:
+    db = tmp_path / "copied-in.db"
+    Store(db).close()
+    db.chmod(0o644)
+    empty = tmp_path / "empty.db"  # an empty file is a database SQLite begins
+    empty.write_bytes(b"")
+    empty.chmod(0o664)
+    for path in (db, empty):
+        with Store(path) as store:
+            assert store.sessions() == []
+        assert _mode(path) == 0o600

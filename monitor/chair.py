@@ -21,7 +21,14 @@ from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import checklist as checklist_mod
 from monitor import dose as dose_mod
 from monitor import outcomes, rems
-from monitor.entered_in_error import NOUNS, correction_detail, correction_words, is_withdrawn, standing_entries
+from monitor.entered_in_error import (
+    NOUNS,
+    correction_detail,
+    correction_words,
+    is_withdrawn,
+    rate_words,
+    standing_entries,
+)
 from monitor.entered_in_error import scale_key as scale_key  # where the chair's callers have always found it
 from monitor.protocols import (
     RESPIRATION_SCALE,
@@ -165,16 +172,16 @@ def entry(
         confirmed = str(args.get("confirm_reason") or "").strip()
         if not confirmed:
             _check_rate(rate, dose_mod.dose_record(events).plan, protocol)
-        changed: dict[str, Any] = {"rate_mg_per_h": rate, "reason": str(args.get("reason", ""))}
+        changed: dict[str, Any] = {"rate_mg_per_h": rate}
+        said = str(args.get("reason") or "").strip()
+        if said:
+            changed["reason"] = said
         if confirmed:
             changed["confirmed_reason"] = confirmed
         if args.get("corrects_last"):
-            wrong = last_rate_entry(events)
-            if wrong is None:
-                raise dose_mod.DoseError("no rate was entered in this infusion: there is none to correct")
-            # The wrong entry stays on the timeline; the rate it gave is replaced from its own time.
-            changed["corrects_at"] = float(wrong.detail.get("corrects_at", wrong.t))
-            changed["corrected_rate_mg_per_h"] = float(wrong.detail["rate_mg_per_h"])
+            # Corrected as any entry in error is (a reason required; nothing in its place is no rate at all, so a
+            # rate is never withdrawn): the wrong entry stays on the timeline, its rate replaced from its own time.
+            changed.update(correction_detail(events, EventKind.RATE_CHANGED, args.get("correction_reason")))
         return Entry(EventKind.RATE_CHANGED, changed)
     if name == "intervention":
         return Entry(EventKind.INTERVENTION, _intervention_entry(args, events))
@@ -436,11 +443,13 @@ def score_text(detail: Mapping[str, Any], short: bool = False) -> str:
 
 
 def corrected_line(event: SessionEvent) -> str:
-    """A score, intervention, note or quick event as one line, a correction saying what it corrects and why
+    """A score, intervention, note, quick event or rate as one line, a correction saying what it corrects and why
     (``no intervention, correcting oxygen 2 L/min nasal cannula entered in error: wrong chair``)."""
     d = event.detail
     if event.kind is EventKind.SCORE:
         return score_text(d)
+    if event.kind is EventKind.RATE_CHANGED:
+        return f"rate {rate_words(d.get('rate_mg_per_h'))}" + correction_words(d)
     noun = NOUNS.get(event.kind, "entry")
     text = f"no {noun}" if is_withdrawn(d) else str(d.get("text") or d.get("type") or noun)
     return text + correction_words(d)
@@ -643,12 +652,7 @@ def entry_text(event: SessionEvent) -> str | None:
         rate = d.get("rate_mg_per_h")
         text = f"dose {d.get('total_mg'):g} mg" + (f" ({per_kg:g} mg/kg)" if per_kg else "")
         return text + (f" at {rate:g} mg/h" if rate else "") + (f" lot {d['lot']}" if d.get("lot") else "")
-    if event.kind is EventKind.RATE_CHANGED:
-        if d.get("corrects_at") is not None:
-            return (f"rate {float(d.get('corrected_rate_mg_per_h', 0)):g} mg/h entered in error: "
-                    f"{float(d.get('rate_mg_per_h', 0)):g} mg/h from then on")
-        return f"rate {float(d.get('rate_mg_per_h', 0)):g} mg/h"
-    if event.kind is EventKind.INTERVENTION:
+    if event.kind in (EventKind.RATE_CHANGED, EventKind.INTERVENTION):
         return corrected_line(event)
     if event.kind is EventKind.OUTCOME_SCORE:
         return f"{d.get('scale')} {d.get('total')} ({d.get('band')})"

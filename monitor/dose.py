@@ -196,17 +196,10 @@ class RateChange:
 
 
 def add_rate_change(changes: list[RateChange], t: float, detail: Mapping[str, Any]) -> None:
-    """A ``rate_changed`` event's effect on the rates so far: a new rate from ``t`` on, or, for a correction (the
-    rate entered before was wrong, ``corrects_at`` its time), that entry's rate replaced from its own time."""
-    rate = float(detail["rate_mg_per_h"])
-    corrects = detail.get("corrects_at")
-    if corrects is not None:
-        at = float(corrects)
-        for i, change in enumerate(changes):
-            if change.t == at:
-                changes[i] = RateChange(at, rate)
-                return
-    changes.append(RateChange(t, rate))
+    """A standing ``rate_changed`` entry's effect on the rates so far: a new rate from ``t`` on. Callers read the
+    timeline through :func:`monitor.entered_in_error.standing_entries`, where a rate entered in error already
+    holds its correction's rate at its own time."""
+    changes.append(RateChange(t, float(detail["rate_mg_per_h"])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +250,9 @@ def delivered_mg(
 def dose_record(events: Iterable[SessionEvent], now: float | None = None) -> DoseRecord:
     """The plan, rate changes and delivered total from a session's events.
 
-    An infused dose counts from the infusion start at the planned rate, changes at each
-    ``rate_changed``, stops during pauses and ends at the stop (or at ``now`` while running).
+    An infused dose counts from the infusion start at the planned rate, changes at each standing
+    ``rate_changed`` (a rate entered in error: its correction's rate, from the wrong entry's time), stops during
+    pauses and ends at the stop (or at ``now`` while running; the last entry, a correction too, without ``now``).
     A dose given at once (no duration) counts as delivered once dosing started.
     """
     plan: DosePlan | None = None
@@ -266,9 +260,9 @@ def dose_record(events: Iterable[SessionEvent], now: float | None = None) -> Dos
     changes: list[RateChange] = []
     pauses: list[tuple[float, float]] = []
     paused_at: float | None = None
-    last_t = None
-    for e in sorted(events, key=lambda e: e.t):
-        last_t = e.t
+    entered = sorted(events, key=lambda e: e.t)
+    last_t = entered[-1].t if entered else None
+    for e in sorted(standing_entries(entered), key=lambda e: e.t):
         if e.kind is EventKind.DOSE_PLANNED:
             plan = DosePlan.from_dict(e.detail)
         elif e.kind is EventKind.INFUSION_STARTED and started is None:

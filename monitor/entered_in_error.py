@@ -1,14 +1,15 @@
-"""Entries entered in error and their corrections: scores, interventions, notes and quick events.
+"""Entries entered in error and their corrections: scores, interventions, notes, quick events and infusion rates.
 
 A nurse who records the wrong thing (MOAA/S 1 for 4, midazolam 20 mg for 2 mg, oxygen for the patient in the next
-chair) corrects the last entry of its kind (a score: of its scale) with a new entry of the same kind. Nothing is
-deleted: the wrong entry stays on the timeline, superseded. Its correction carries ``corrects_at`` (when the
-wrong entry was made: the assessment, or the drug given, happened then), ``corrected_value`` (what it said) and
-a ``correction_reason``; a correction that puts nothing in its place (nothing was given, the note belonged to
-another patient) also carries ``withdrawn``. Everything derived from these entries (the course, scores due,
-discharge, checks, the interventions given, the oxygen the discharge form ticks) reads :func:`standing_entries`,
-where the corrected entry holds the correction's content at its own time and a withdrawn one is gone; the
-timeline, the chart and the exports show every entry, the wrong one marked by :func:`superseded`.
+chair, 45 mg/h for 54) corrects the last entry of its kind (a score: of its scale) with a new entry of the same
+kind. Nothing is deleted: the wrong entry stays on the timeline, superseded. Its correction carries ``corrects_at``
+(when the wrong entry was made: the assessment, the drug given or the rate set happened then), ``corrected_value``
+(what it said) and a ``correction_reason``; a correction that puts nothing in its place (nothing was given, the
+note belonged to another patient) also carries ``withdrawn``. Everything derived from these entries (the course,
+scores due, discharge, checks, the interventions given, the oxygen the discharge form ticks, the delivered dose)
+reads :func:`standing_entries`, where the corrected entry holds the correction's content at its own time (a rate:
+the right rate runs from the moment the wrong one was entered) and a withdrawn one is gone; the timeline, the chart
+and the exports show every entry, the wrong one marked by :func:`superseded`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from typing import Any, Final
 
 from monitor.session import EventKind, SessionEvent
 
-#: The entries a nurse can correct this way (a rate has its own correction: ``monitor.chair``, RATE_CHANGED).
-CORRECTABLE: Final = frozenset({EventKind.SCORE, EventKind.INTERVENTION, EventKind.NOTE, EventKind.QUICK_EVENT})
+#: The entries a nurse can correct this way.
+CORRECTABLE: Final = frozenset({EventKind.SCORE, EventKind.INTERVENTION, EventKind.NOTE, EventKind.QUICK_EVENT,
+                                EventKind.RATE_CHANGED})
 #: What a correction adds to an entry (dropped where the corrected entry stands in for the wrong one, so that
-#: reading the standing entries twice gives the same).
-_CORRECTION_KEYS: Final = ("corrects_at", "corrected_value", "correction_reason", "withdrawn")
+#: reading the standing entries twice gives the same). A rate's correction also keeps the wrong rate as a number.
+_CORRECTION_KEYS: Final = ("corrects_at", "corrected_value", "correction_reason", "withdrawn",
+                           "corrected_rate_mg_per_h")
 #: How each kind is named where a correction puts none in its place ("no intervention").
 NOUNS: Final = {EventKind.SCORE: "score", EventKind.INTERVENTION: "intervention", EventKind.NOTE: "note",
-                EventKind.QUICK_EVENT: "event"}
+                EventKind.QUICK_EVENT: "event", EventKind.RATE_CHANGED: "rate"}
+#: Said in place of the reason where a correction was stored without one (rates, before they needed one).
+NO_REASON: Final = "no reason recorded"
 
 
 class CorrectionError(ValueError):
@@ -82,13 +87,15 @@ def last_score(events: Iterable[SessionEvent], scale: str) -> SessionEvent | Non
 
 
 def shown_value(event: SessionEvent) -> Any:
-    """What an entry says, as a correction quotes it: a score's value, the text of the others (``no note`` for a
-    withdrawal)."""
+    """What an entry says, as a correction quotes it: a score's value, a rate in mg/h, the text of the others
+    (``no note`` for a withdrawal)."""
     detail = event.detail
     if is_withdrawn(detail):
         return f"no {NOUNS.get(event.kind, 'entry')}"
     if event.kind is EventKind.SCORE:
         return detail.get("value")
+    if event.kind is EventKind.RATE_CHANGED:
+        return rate_words(detail.get("rate_mg_per_h"))
     return detail.get("text") or detail.get("type") or event.kind.value.replace("_", " ")
 
 
@@ -105,9 +112,29 @@ def correction_detail(events: Iterable[SessionEvent], kind: EventKind, reason: A
         raise CorrectionError(f"no {what} was entered in this session: there is none to correct")
     # A correction of a correction points at the first entry: one assessment, whatever the number of tries.
     out = {"corrects_at": _assessment_time(wrong), "corrected_value": shown_value(wrong), "correction_reason": why}
+    if kind is EventKind.RATE_CHANGED:
+        out["corrected_rate_mg_per_h"] = float(wrong.detail["rate_mg_per_h"])  # the figure, beside its words
     if withdrawn:
         out["withdrawn"] = True
     return out
+
+
+def rate_words(rate: Any) -> str:
+    """An infusion rate as every entry quotes it: ``54 mg/h``."""
+    return f"{float(rate or 0):g} mg/h"
+
+
+def correction_reason(detail: Mapping[str, Any]) -> str:
+    """Why a correction was made, as shown (a rate corrected before corrections needed a reason: said so)."""
+    return str(detail.get("correction_reason") or "").strip() or NO_REASON
+
+
+def corrected_value(detail: Mapping[str, Any]) -> Any:
+    """What the wrong entry said, as its correction quotes it (a rate corrected before ``corrected_value`` was
+    kept: its rate in mg/h)."""
+    if detail.get("corrected_value") is None and detail.get("corrected_rate_mg_per_h") is not None:
+        return rate_words(detail["corrected_rate_mg_per_h"])
+    return detail.get("corrected_value")
 
 
 def superseded(events: Sequence[SessionEvent]) -> dict[int, SessionEvent]:
@@ -156,11 +183,11 @@ def superseded_text(by: SessionEvent, when: str) -> str:
     corrected it, when (``when``: the correction's time as the place shows time) and why."""
     who = f" by {by.user}" if by.user else ""
     done = "withdrawn" if is_withdrawn(by.detail) else f"corrected to {shown_value(by)}"
-    return f"SUPERSEDED, entered in error: {done}{who} at {when}: {by.detail.get('correction_reason', '')}"
+    return f"SUPERSEDED, entered in error: {done}{who} at {when}: {correction_reason(by.detail)}"
 
 
 def correction_words(detail: Mapping[str, Any]) -> str:
     """What a correction's own line adds: ``, correcting X entered in error: reason`` (empty for other entries)."""
     if detail.get("corrects_at") is None:
         return ""
-    return f", correcting {detail.get('corrected_value')} entered in error: {detail.get('correction_reason', '')}"
+    return f", correcting {corrected_value(detail)} entered in error: {correction_reason(detail)}"

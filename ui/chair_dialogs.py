@@ -100,7 +100,8 @@ class ChecklistDialog(QDialog):
 
 
 class RateDialog(QDialog):
-    """A new infusion rate in mg/h (D during the infusion), or the right rate in place of the last one entered."""
+    """A new infusion rate in mg/h (D during the infusion), or the right rate in place of the last one entered, in
+    error: corrected as a score or an intervention is, with the reason it needs."""
 
     def __init__(self, parent: QWidget | None, last: tuple[float, str] | None) -> None:
         super().__init__(parent)
@@ -113,21 +114,38 @@ class RateDialog(QDialog):
         self.entry.setMinimumWidth(420)
         self.entry.returnPressed.connect(self.accept)
         layout.addWidget(self.entry)
-        #: Ticked: the last rate entered (``last``: mg/h and the time) was wrong; this one replaces it from then on.
-        self.correction = QCheckBox()
-        if last is not None:
-            self.correction.setText(f"The last rate, {last[0]:g} mg/h at {last[1]}, was entered in error: "
-                                    "this rate replaces it from then on (&E)")
-            layout.addWidget(self.correction)
         layout.addWidget(ok_cancel(self))
+        #: Offered once a rate was entered (``last``: mg/h and the time): ticked, this rate replaces it from then on.
+        self.correction = offer_correction(self, "rate", None if last is None else f"{last[0]:g} mg/h at {last[1]}")
+        if self.correction is not None:
+            self.correction.box.toggled.connect(self._ticked)
+        #: Where a correction is refused (no reason), and what a ticked one does to the delivered dose.
+        self.message = QLabel("")
+        self.message.setObjectName("dim")
+        self.message.setWordWrap(True)
+        layout.insertWidget(layout.count() - 1, self.message)
+
+    def _ticked(self, on: bool) -> None:
+        self.message.setStyleSheet("")
+        self.message.setText("This rate replaces the wrong one from the time it was entered." if on else "")
+
+    def accept(self) -> None:
+        """Close with the rate, unless a correction is ticked without its reason (then say so, and stay)."""
+        args = self.correction_args()
+        if args and not args["correction_reason"]:
+            complain(self.message, "A correction needs a reason: type why the last rate was wrong.")
+            assert self.correction is not None
+            self.correction.reason.setFocus()
+            return
+        super().accept()
 
     def text(self) -> str:
         """The rate as typed, trimmed."""
         return self.entry.text().strip()
 
-    def corrects_last(self) -> bool:
-        """Whether this rate corrects the last one entered."""
-        return self.correction.isChecked()
+    def correction_args(self) -> dict[str, Any]:
+        """What the ``rate_change`` command adds: nothing, or the correction of the last rate with its reason."""
+        return {} if self.correction is None else self.correction.command_args()
 
 
 class DoseDialog(QDialog):

@@ -904,17 +904,17 @@ class LiveWindow(DialogHost, QMainWindow):
                 except ValueError:
                     self.show_message(f"'{text}' is not a rate in mg/h")
                     return
-                corrects = dialog.corrects_last()
+                correcting = dialog.correction_args()
 
                 def refused(error: BaseException) -> bool:
                     if not isinstance(error, DoseNeedsConfirmation):
                         return False
                     self._ask_override("Rate change: outside the protocol's range", f"{error}.",
                                        lambda reason: self.send("rate_change", rate_mg_per_h=value,
-                                                                corrects_last=corrects, confirm_reason=reason))
+                                                                confirm_reason=reason, **correcting))
                     return True
 
-                self.send("rate_change", on_refusal=refused, rate_mg_per_h=value, corrects_last=corrects)
+                self.send("rate_change", on_refusal=refused, rate_mg_per_h=value, **correcting)
 
             last = chair.last_rate_entry(self.events)
             shown = None if last is None else (float(last.detail["rate_mg_per_h"]), clock_text(last.t))

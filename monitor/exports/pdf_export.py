@@ -538,13 +538,17 @@ def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle)
     events = list(record.events)
     replaced = superseded(events)
     for index, e in enumerate(events):
-        # Every intervention entered, one in error marked beside the one that corrects it (the summary above the
-        # chart and the course read the standing ones).
-        if e.kind is EventKind.INTERVENTION:
+        # Every rate and intervention entered, one in error marked beside the one that corrects it (the dose line
+        # above, the summary above the chart and the course read the standing ones). A rate says who entered it:
+        # the delivered dose is worked out from it.
+        if e.kind in (EventKind.RATE_CHANGED, EventKind.INTERVENTION):
             text = chair.corrected_line(e)
+            if e.kind is EventKind.RATE_CHANGED and e.user:
+                text += f" (entered by {e.user})"
             if index in replaced:
                 text += " - " + superseded_text(replaced[index], clock.both(replaced[index].t))
-            rows.append([f"Intervention {clock.wall(e.t)}", _p(text, small)])
+            name = "Rate" if e.kind is EventKind.RATE_CHANGED else "Intervention"
+            rows.append([f"{name} {clock.wall(e.t)}", _p(text, small)])
     for name, score in found.outcomes.items():
         rows.append([name, f"{score.total} ({score.band})"])
     if found.rems is not None:

@@ -10,8 +10,9 @@ from PySide6.QtCore import Qt
 
 from monitor.session import Phase
 from tests.ui.conftest import stored_events
+from tests.ui.test_score_correction import _tab_to
 from ui.chair_dialogs import RateDialog
-from ui.dialogs import TextDialog
+from ui.dialogs import EntryCorrection, TextDialog
 
 
 def _infusing(make_window: Any, qtbot: Any) -> Any:
@@ -38,7 +39,7 @@ def test_at_the_chair_a_rate_beyond_the_range_asks_for_the_reason_and_records_it
     qtbot.keyClick(window, Qt.Key.Key_D)
     rate = window.dialog
     assert isinstance(rate, RateDialog)
-    assert rate.correction.isHidden()  # no rate entered yet: none to correct
+    assert rate.correction is None and rate.findChild(EntryCorrection) is None  # no rate entered yet: none to correct
     qtbot.keyClicks(rate.entry, "600")
     qtbot.keyClick(rate.entry, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.dialog is not None and window.dialog is not rate, timeout=10_000)
@@ -53,10 +54,11 @@ def test_at_the_chair_a_rate_beyond_the_range_asks_for_the_reason_and_records_it
     assert changed.detail["confirmed_reason"] == "ordered by Dr. Lee"
 
 
-def test_at_the_chair_the_last_rate_is_corrected_as_entered_in_error(
+def test_at_the_chair_the_last_rate_is_corrected_as_entered_in_error_with_a_reason(
     make_window: Any, qtbot: Any, db_path: Path
 ) -> None:
-    """D again after a wrong rate: the dialog names the last rate and a tick replaces it from its own time."""
+    """D again after a wrong rate: the dialog names the last rate; ticked, it refuses to record the correction
+    until a reason is typed, then replaces the wrong rate from its own time."""
     window = _infusing(make_window, qtbot)
     window.send("rate_change", rate_mg_per_h=45.0)
     qtbot.waitUntil(lambda: bool(stored_events(db_path, "rate_changed")), timeout=10_000)
@@ -65,11 +67,33 @@ def test_at_the_chair_the_last_rate_is_corrected_as_entered_in_error(
     qtbot.keyClick(window, Qt.Key.Key_D)
     rate = window.dialog
     assert isinstance(rate, RateDialog)
-    assert not rate.correction.isHidden() and "45 mg/h" in rate.correction.text()
+    offered = rate.findChild(EntryCorrection)
+    assert offered is not None and offered.box.text().startswith("Corrects the last rate, 45 mg/h at ")
     qtbot.keyClicks(rate.entry, "54")
-    rate.correction.setChecked(True)
-    qtbot.keyClick(rate.entry, Qt.Key.Key_Return)
+    _tab_to(qtbot, rate, offered.box)
+    qtbot.keyClick(offered.box, Qt.Key.Key_Space)
+    assert offered.box.isChecked() and offered.reason.hasFocus()
+    qtbot.keyClick(offered.reason, Qt.Key.Key_Return)  # no reason typed: refused, the dialog stays
+    assert rate.isVisible() and rate.result() != RateDialog.DialogCode.Accepted
+    assert "needs a reason" in rate.message.text() and offered.reason.hasFocus()
+    assert len(stored_events(db_path, "rate_changed")) == 1
+    qtbot.keyClicks(offered.reason, "typed 45 for 54")
+    qtbot.keyClick(offered.reason, Qt.Key.Key_Return)
+    assert rate.result() == RateDialog.DialogCode.Accepted
     qtbot.waitUntil(lambda: len(stored_events(db_path, "rate_changed")) == 2, timeout=10_000)
     wrong, corrected = stored_events(db_path, "rate_changed")
-    assert corrected.detail["rate_mg_per_h"] == 54.0
-    assert corrected.detail["corrects_at"] == wrong.t and corrected.detail["corrected_rate_mg_per_h"] == 45.0
+    assert corrected.detail == {"rate_mg_per_h": 54.0, "corrects_at": wrong.t, "corrected_value": "45 mg/h",
+                                "correction_reason": "typed 45 for 54", "corrected_rate_mg_per_h": 45.0}
+
+
+def test_the_review_timeline_marks_a_rate_in_error() -> None:
+    from monitor.session import EventKind, SessionEvent
+    from ui.review_window import clock, event_detail
+
+    wrong = SessionEvent(100.0, EventKind.RATE_CHANGED, Phase.INFUSION, "RN", {"rate_mg_per_h": 45.0})
+    right = SessionEvent(220.0, EventKind.RATE_CHANGED, Phase.INFUSION, "RN", {
+        "rate_mg_per_h": 54.0, "corrects_at": 100.0, "corrected_value": "45 mg/h",
+        "correction_reason": "typed 45 for 54", "corrected_rate_mg_per_h": 45.0})
+    assert event_detail(wrong, right) == ("rate 45 mg/h   (SUPERSEDED, entered in error: corrected to 54 mg/h by RN "
+                                          f"at {clock(220.0)}: typed 45 for 54)")
+    assert event_detail(right) == "rate 54 mg/h, correcting 45 mg/h entered in error: typed 45 for 54"

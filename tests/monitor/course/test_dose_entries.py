@@ -12,7 +12,8 @@ import pytest
 from drivers.simulated.driver import SimulatedSource
 from monitor import chair
 from monitor.course import load_course_by_mrn
-from monitor.dose import DoseError, DoseNeedsConfirmation, DoseRecord, dose_record
+from monitor.dose import DoseNeedsConfirmation, DoseRecord, dose_record
+from monitor.entered_in_error import CorrectionError
 from monitor.plan import SessionPlan
 from monitor.protocols import load_protocol
 from monitor.recorder import Recorder
@@ -108,14 +109,15 @@ def test_a_rate_entered_in_error_is_replaced_from_its_own_time(recorder: Recorde
     _run(recorder, "checklist", quick="f6 e t:partner c m- w80")
     _run(recorder, "plan_dose", weight_kg=80, dose_mg_per_kg=0.5, duration_min=40)  # 60 mg/h
     _until(recorder, Phase.INFUSION, 60)
-    with pytest.raises(DoseError, match="none to correct"):
-        _run(recorder, "rate_change", rate_mg_per_h=60.0, corrects_last=True)
+    with pytest.raises(CorrectionError, match="none to correct"):
+        _run(recorder, "rate_change", rate_mg_per_h=60.0, corrects_last=True, correction_reason="typo")
     _run(recorder, "rate_change", rate_mg_per_h=45.0)  # typed for 54
     wrong_at = recorder.session.now
     _wait(recorder, 120)
-    _run(recorder, "rate_change", rate_mg_per_h=54.0, corrects_last=True)
+    _run(recorder, "rate_change", rate_mg_per_h=54.0, corrects_last=True, correction_reason="typed 45 for 54")
     _wait(recorder, 60)
-    _run(recorder, "rate_change", rate_mg_per_h=50.0, corrects_last=True)  # the correction itself was wrong
+    _run(recorder, "rate_change", rate_mg_per_h=50.0, corrects_last=True,
+         correction_reason="the order was 50")  # the correction itself was wrong
     _until(recorder, Phase.RECOVERY, 5)
     recorder.flush()
     events = recorder.store.events(recorder.session.id)
@@ -129,8 +131,8 @@ def test_a_rate_entered_in_error_is_replaced_from_its_own_time(recorder: Recorde
     rates = [e for e in events if e.kind is EventKind.RATE_CHANGED]
     assert [chair.entry_text(e) for e in rates] == [
         "rate 45 mg/h",
-        "rate 45 mg/h entered in error: 54 mg/h from then on",
-        "rate 54 mg/h entered in error: 50 mg/h from then on",
+        "rate 54 mg/h, correcting 45 mg/h entered in error: typed 45 for 54",
+        "rate 50 mg/h, correcting 54 mg/h entered in error: the order was 50",
     ]
     assert {e.detail.get("corrects_at") for e in rates[1:]} == {wrong_at}
     # The patient's course counts the same dose.

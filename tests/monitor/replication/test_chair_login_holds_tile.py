@@ -1,10 +1,10 @@
 """One chair's login can neither hide its real tile behind a made-up one nor take the nurse station down.
 
-An audit did this with nothing but Chair A's own password: it marked Chair A's live row ended, held the row locked
-so the real chair could not refresh it, and published a second "Chair A" with normal values, while the patient
-had SpO2 82 and two high-priority alarms. The station said "0 station alarms", the chair said nothing. With
-Chair B's login it locked the whole ``chairs`` table: the station showed every chair "not reporting" without the
-cause, and no chair said anything. With the station's login it opened 294 connections, and no chair could connect.
+With nothing but Chair A's own password, someone could mark Chair A's live row ended, hold the row locked so
+the real chair could not refresh it, and publish a second "Chair A" with normal values, while the patient had
+SpO2 82 and two high-priority alarms. The station said "0 station alarms", the chair said nothing. With Chair B's
+login one could lock the whole ``chairs`` table: the station showed every chair "not reporting" without the cause,
+and no chair said anything. With the station's login one could open 294 connections, and no chair could connect.
 Each step is tried here against a real PostgreSQL.
 """
 

@@ -88,8 +88,8 @@ class FlakyStore(Store):
     """A real store whose transactions fail while its switch says so."""
 
     def __init__(self, path: Path, switch: Switch) -> None:
+        self.switch = switch  # before the store opens: its migrations run in transactions too
         super().__init__(path, check=False)
-        self.switch = switch
 
     def transaction(self) -> Any:
         if self.switch.fail_after is not None and self.switch.transactions >= self.switch.fail_after:

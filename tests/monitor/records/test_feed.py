@@ -371,7 +371,8 @@ def test_original_mode_by_default_and_ca_accepted_in_enhanced_mode(
     path, session_id = copy_of(finished, tmp_path / "e")
     # A receiver that honours enhanced mode answers the commit ACK only: CA.
     enhanced = receivers(lambda m, n: [reply("CA", control(m))])
-    feed = feeds(path, enhanced.port, ack_mode="enhanced")
+    # A long ACK wait: a machine busy for over a second must not resend (the count below is about CA only).
+    feed = feeds(path, enhanced.port, ack_mode="enhanced", ack_timeout_s=30.0)
     feed.follow(session_id)
     feed.start()
     wait_for(lambda: feed.delivered == total)

@@ -10,7 +10,8 @@ Roles (cluster-wide, created if missing):
 * ``im_chair`` – group of the chairs' login roles: may insert and update only rows whose
   ``chair`` is its own login (row-level security), under an origin of its own and in a session of
   its own (a trigger, schema 6), may only add to the audit log;
-* ``im_reader`` – group of the station's and reviewers' roles: reads everything, writes nothing.
+* ``im_reader`` – group of the station's and reviewers' roles: reads everything but the audit log, writes nothing;
+  of the audit log it gets only what a review needs, through ``im_readers_audit`` (schema 9).
 
 Each origin belongs to the login that first wrote under it (``origins``, schema 6). Since schema 8 a chair
 writes its station rows (``chairs``) only through ``im_publish_chair`` and ``im_end_tile``, so it can take no
@@ -390,10 +391,68 @@ def _tiles_by_function_v8(conn: psycopg.Connection) -> None:
     limit_connections(conn)
 
 
+#: The audit entries a station or reviewer needs (:func:`_audit_behind_function_v9`): the alarm profile a session ran
+#: under (its export names it) and a session closed after its recording stopped unexpectedly (the browser marks it).
+READERS_AUDIT_ACTIONS = ("alarm_profile_loaded", "session_closed_after_crash")
+#: Of an ``alarm_profile_loaded`` entry's detail, what names the profile; who approved it and where its file lay stay.
+_PROFILE_KEYS = ("label", "profile", "sha256")
+
+#: The only way a reader reads the audit log. It runs as the schema's owner, so it decides itself whose rows the login
+#: (``session_user``) gets: a chair's login its own, as row level security gives it; a reader every chair's. Only an
+#: entry of its session's own chair counts (as :func:`monitor.replication.server_store._own` has it), and its user is
+#: not given.
+_READERS_AUDIT = """
+CREATE FUNCTION im_readers_audit(asked_session TEXT)
+RETURNS TABLE (at DOUBLE PRECISION, action TEXT, session_id TEXT, detail TEXT, chair TEXT)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    every_chair BOOLEAN := pg_has_role(session_user, '{reader}', 'MEMBER')
+                           OR NOT pg_has_role(session_user, '{chair}', 'MEMBER');
+    entry RECORD;
+BEGIN
+    FOR entry IN SELECT a.at, a.action, a.session_id, a.detail, a.chair FROM public.audit a
+        JOIN public.sessions s ON s.id = a.session_id AND s.chair = a.chair
+        WHERE a.action = ANY({actions}) AND (asked_session IS NULL OR a.session_id = asked_session)
+          AND (every_chair OR a.chair = session_user)
+        ORDER BY a.at, a.local_id
+    LOOP
+        at := entry.at; action := entry.action; session_id := entry.session_id; chair := entry.chair; detail := NULL;
+        IF entry.action = 'alarm_profile_loaded' THEN
+            BEGIN
+                detail := (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(entry.detail::jsonb) e
+                           WHERE e.key = ANY({keys}))::text;
+            EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+                NULL;  -- a detail that is no JSON object names no profile: the export says "not recorded"
+            END;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END $$
+""".format(reader=READER_GROUP, chair=CHAIR_GROUP,
+           actions="ARRAY[" + ", ".join(f"'{a}'" for a in READERS_AUDIT_ACTIONS) + "]",
+           keys="ARRAY[" + ", ".join(f"'{k}'" for k in _PROFILE_KEYS) + "]")
+
+
+def _audit_behind_function_v9(conn: psycopg.Connection) -> None:
+    """Readers read the audit log only through :data:`_READERS_AUDIT`; the server's owner still reads all of it.
+
+    A station's or reviewer's login could ``SELECT * FROM audit`` and read, with no record of it, every chair's
+    sign-ins, correction reasons, export destinations and readings of the audit log, which a chair shows only to a
+    signed-in admin or physician. A chair's login keeps what row level security gives it (its own rows, to add to).
+    """
+    conn.execute(_READERS_AUDIT)
+    reader = sql.Identifier(READER_GROUP)
+    conn.execute(sql.SQL("DROP POLICY readers_read ON audit"))
+    conn.execute(sql.SQL("REVOKE ALL ON audit FROM {}").format(reader))
+    conn.execute("REVOKE ALL ON FUNCTION im_readers_audit(TEXT) FROM PUBLIC")
+    conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION im_readers_audit(TEXT) TO {}, {}").format(
+        reader, sql.Identifier(CHAIR_GROUP)))
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
     _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5, _own_origins_v6,
-    _identity_check_v7, _tiles_by_function_v8,
+    _identity_check_v7, _tiles_by_function_v8, _audit_behind_function_v9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -520,5 +579,6 @@ def create_chair_role(conn: psycopg.Connection, role: str, password: str | None 
 
 
 def create_reader_role(conn: psycopg.Connection, role: str, password: str | None = None) -> None:
-    """A login for a nurse station or a reviewer: reads every chair's rows, writes nothing."""
+    """A login for a nurse station or a reviewer: reads every chair's rows but the audit log's
+    (:func:`_audit_behind_function_v9`), writes nothing."""
     _create_login(conn, role, READER_GROUP, password)

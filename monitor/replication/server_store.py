@@ -472,12 +472,20 @@ class ServerStore:
                           [session_id])
 
     def audit_log(self, session_id: str | None = None) -> list[dict[str, Any]]:
-        """Audit entries of every chair (or of one session), oldest first by time."""
-        columns = 'at, "user", action, session_id, detail, chair'
-        if session_id is None:
-            return self._rows(f"SELECT {columns} FROM audit ORDER BY at, local_id")
-        return self._rows(f"SELECT {columns} FROM audit WHERE session_id = %s AND {_own('audit')} "
-                          "ORDER BY at, local_id", [session_id])
+        """The audit entries a review reads, of every chair (or of one session), oldest first by time.
+
+        Only those the server gives a reader (:data:`monitor.replication.schema.READERS_AUDIT_ACTIONS`, each
+        written by its session's own chair), without who made them (``user`` is None): the audit log itself is
+        read at the chair, by a signed-in admin or physician (``infusion-monitor audit``).
+        """
+        try:
+            rows = self.conn.execute("SELECT * FROM im_readers_audit(%s)", [session_id]).fetchall()
+        except psycopg.errors.UndefinedFunction as exc:
+            raise StoreError(f"the server {self.path} has a schema older than this program: its owner runs "
+                             "'infusion-monitor server migrate'") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"the server {self.path} refused a read: {str(exc).strip()}") from exc
+        return [dict(row, user=None) for row in rows]
 
     def set_aside(self, session_id: str) -> SetAside:
         """The rows of a session not shown as the session's: written into it by another login, or unreadable."""

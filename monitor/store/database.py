@@ -27,7 +27,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlite_utils
 
@@ -116,6 +116,10 @@ def _refuse_read_only_media(path: Path) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
 
+#: Tables every database of this program has had since its first schema.
+OWN_TABLES: Final = frozenset({"sessions", "readings", "events", "alarms", "audit"})
+
+
 def _refuse_what_sqlite_cannot_read(conn: sqlite3.Connection, path: Path) -> None:
     """Refuse a regular file that is no database (a text file, a link to one) before anything of it is changed.
 
@@ -123,12 +127,18 @@ def _refuse_what_sqlite_cannot_read(conn: sqlite3.Connection, path: Path) -> Non
     which closing a descriptor of its own would drop. Reading the header changes nothing in a file that is no
     database (no journal is made for it)."""
     try:
-        conn.execute("PRAGMA schema_version").fetchone()
+        tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
         if "not a database" not in str(exc):
             raise
         raise StoreError(f"{path} is not a database file (SQLite finds no database in it); nothing was changed: "
                          "name the database file") from None
+    # Another program's SQLite file (a browser's history, a typo in --db) would have had this program's tables
+    # migrated into it and been made owner-only; an empty one is taken as new.
+    if tables and not tables >= OWN_TABLES:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise StoreError(f"{path} is another program's SQLite database (its tables: {shown}); nothing was "
+                         "changed: name this program's database file")
 
 
 def _make_journals_owner_only(path: Path) -> None:

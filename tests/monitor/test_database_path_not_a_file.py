@@ -86,3 +86,28 @@ def test_a_database_others_may_read_is_still_made_owner_only(tmp_path: Path) -> 
         with Store(path) as store:
             assert store.sessions() == []
         assert _mode(path) == 0o600
+
+
+def test_another_programs_sqlite_database_is_refused_and_left_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A browser's history or another tool's SQLite file given by mistake passed the header check: it had this
+    program's tables migrated into it and was made owner-only."""
+    import sqlite3
+
+    places = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(places)
+    conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    conn.execute("INSERT INTO moz_places (url) VALUES ('https://example.org')")
+    conn.execute("PRAGMA user_version = 74")
+    conn.commit()
+    conn.close()
+    places.chmod(0o644)
+    before = places.read_bytes()
+    with pytest.raises(StoreError, match=r"another program's SQLite database \(its tables: moz_places\); nothing "
+                                         "was changed"):
+        Store(places)
+    assert main(["sessions", "--db", str(places)]) != 0
+    assert "another program's SQLite database" in capsys.readouterr().err
+    assert _mode(places) == 0o644 and places.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["places.sqlite"]

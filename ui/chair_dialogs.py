@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, QTime
-from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator
+from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator, QShowEvent
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -33,7 +34,7 @@ from monitor import chair, dose, outcomes, rems
 from monitor import checklist as cl
 from monitor.protocols import RESPIRATION_SCALE, Protocol
 from monitor.wall_clock import clock_text
-from ui.dialogs import EntryCorrection, complain, form_footer, offer_correction, ok_cancel
+from ui.dialogs import EntryCorrection, InstantCheckBox, complain, form_footer, offer_correction, ok_cancel
 from ui.plain_text import plain_label
 
 
@@ -318,8 +319,14 @@ class InterventionDialog(QDialog):
 class QuestionnaireDialog(QDialog):
     """PHQ-9 or GAD-7, one question at a time in large type: simple enough for the patient to answer.
 
-    Keys 0-3 (or the big buttons) answer and move on; Backspace goes back one question.
+    Keys 0-3 (or the big buttons) answer and move on; Backspace goes back one question. No answer is chosen for
+    the patient: each question opens with none of them under the keyboard, and Enter answers nothing (the
+    "0 not at all" button had the keyboard, and a habitual Enter scored "not at all", at the question on thoughts
+    of self-harm too). The arrow keys put the keyboard on an answer, Space chooses it.
     """
+
+    #: What the form says when Enter is pressed before an answer is chosen.
+    CHOOSE = "Choose an answer: press 0, 1, 2 or 3 (or the arrow keys, then Space)"
 
     def __init__(self, parent: QWidget | None, name: str) -> None:
         super().__init__(parent)
@@ -334,15 +341,20 @@ class QuestionnaireDialog(QDialog):
         self.question.setWordWrap(True)
         self.question.setMinimumWidth(640)
         self.question.setStyleSheet("font-size: 24px; font-weight: bold;")
+        self.question.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.question)
         grid = QGridLayout()
-        self.choice_buttons = []
+        self.choice_buttons: list[QPushButton] = []
+        # One group: the arrow keys move between the answers only (not on to Cancel, where Space would end it all).
+        group = QButtonGroup(self)
         for value, text in enumerate(outcomes.ANSWERS):
             button = QPushButton(f"{value}  {text}")
             button.setMinimumHeight(56)
             button.setStyleSheet("font-size: 18px;")
+            button.setAutoDefault(False)  # Enter never answers, whichever answer has the keyboard
             button.clicked.connect(lambda _checked=False, v=value: self.answer(v))
             grid.addWidget(button, value // 2, value % 2)
+            group.addButton(button, value)
             self.choice_buttons.append(button)
         layout.addLayout(grid)
         self.progress = QLabel("")
@@ -350,15 +362,37 @@ class QuestionnaireDialog(QDialog):
         layout.addWidget(self.progress)
         cancel = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         cancel.rejected.connect(self.reject)
+        self.cancel_button = cancel.button(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button.setAutoDefault(False)
         layout.addWidget(cancel)
+        self._sized = False
         self._show()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Keep room for the longest question, in the fonts the style sheet sets: a question on two lines pushed the
+        answers over each other and under "question n of 9" in a form that kept its first height."""
+        if not self._sized:
+            self._sized = True
+            self.question.ensurePolished()
+            shown = self.question.text()
+            tallest = 0
+            for index, item in enumerate(self.questionnaire.items):
+                self.question.setText(f"{index + 1}. {item}")
+                tallest = max(tallest, self.question.heightForWidth(self.question.minimumWidth()))
+            self.question.setText(shown)
+            self.question.setMinimumHeight(tallest)
+            self.layout().activate()
+        super().showEvent(event)
 
     def _show(self) -> None:
         q = self.questionnaire
         index = len(self.answers)
         if index < len(q.items):
             self.question.setText(f"{index + 1}. {q.items[index]}")
-        self.progress.setText(f"question {min(index + 1, len(q.items))} of {len(q.items)}")
+        self.progress.setStyleSheet("")
+        self.progress.setText(f"question {min(index + 1, len(q.items))} of {len(q.items)} · 0-3 answers, "
+                              "Backspace goes back")
+        self.setFocus(Qt.FocusReason.OtherFocusReason)  # no answer under the keyboard: none is chosen for anyone
 
     def answer(self, value: int) -> None:
         """Answer the current question; the last answer finishes the questionnaire."""
@@ -368,8 +402,16 @@ class QuestionnaireDialog(QDialog):
             return
         self._show()
 
+    def _arrow(self, key: int) -> bool:
+        """An arrow key puts the keyboard on the first answer when none has it (between the answers, their group
+        moves it)."""
+        if key not in (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down):
+            return False
+        self.choice_buttons[0].setFocus(Qt.FocusReason.TabFocusReason)
+        return True
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """0-3 answer; Backspace goes back."""
+        """0-3 answer; Backspace goes back; arrows move between the answers; Enter answers nothing, and says so."""
         text = event.text()
         if text in ("0", "1", "2", "3"):
             self.answer(int(text))
@@ -377,6 +419,11 @@ class QuestionnaireDialog(QDialog):
         if event.key() == Qt.Key.Key_Backspace and self.answers:
             self.answers.pop()
             self._show()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            complain(self.progress, self.CHOOSE)
+            return
+        if self._arrow(event.key()):
             return
         super().keyPressEvent(event)
 
@@ -396,7 +443,7 @@ class RespirationDialog(QDialog):
         self.rate.setMinimumWidth(260)
         form.addRow("Respiratory rate (/min)", self.rate)
         #: Never ticked for the nurse: depression is an observation, not a default.
-        self.depression = QCheckBox("Respiratory depression seen: slow, shallow or obstructed breathing (&Y)")
+        self.depression = InstantCheckBox("Respiratory depression seen: slow, shallow or obstructed breathing (&Y)")
         form.addRow(self.depression)
         self.message = form_footer(self, form, "Count for a full minute, then Enter.", self._accept_if_valid)
         self.rate.returnPressed.connect(self._accept_if_valid)

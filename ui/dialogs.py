@@ -8,6 +8,7 @@ whatever is typed at the window (see ``DialogHost``).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ from monitor.alarms.model import AlarmRecord
 from monitor.birth_date import check_birth_date
 from monitor.wall_clock import clock_text
 from ui import theme
-from ui.form_room import place_form
+from ui.form_room import focus_chain, place_form, set_tab_order
 from ui.plain_text import make_plain
 
 # MOAA/S (Chernik 1990), as charted with each NIBP during the infusion.
@@ -308,6 +309,32 @@ class TextDialog(QDialog):
             self.editor.moveCursor(self.editor.textCursor().MoveOperation.End)
 
 
+class InstantCheckBox(QCheckBox):
+    """A box whose Alt+letter ticks it at once, as Space does.
+
+    Qt animates a mnemonic's click and toggles the box about 100 ms later; the keys typed meanwhile went to the box,
+    not to the field its ticking opens: a reason typed straight after Alt+C lost its first letters.
+    """
+
+    def event(self, event: QEvent) -> bool:
+        """The mnemonic ticks (or unticks) the box now, with the focus on it, as a click would."""
+        if event.type() == QEvent.Type.Shortcut and self.isEnabled():
+            self.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.click()
+            return True
+        return super().event(event)
+
+
+#: The most characters of the entry a correction quotes in its box; the whole entry is in its tooltip.
+QUOTED_ENTRY_CHARS = 48
+
+
+def quoted_entry(text: str, limit: int = QUOTED_ENTRY_CHARS) -> str:
+    """``text`` on one line, cut with "…" after ``limit`` characters (a note may be a paragraph)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 class EntryCorrection(QWidget):
     """Offered in a score, intervention or note dialog when the session holds an entry of that kind: the entry being
     made corrects the last one, entered in error, for the reason given (the wrong one stays on the timeline).
@@ -317,12 +344,17 @@ class EntryCorrection(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.box = QCheckBox(f"Corrects the last {what}, {last}, entered in error (&C)")
+        # The entry quoted short (a whole note made the form wider than the screen); whole on hover and to a
+        # screen reader.
+        quoted = quoted_entry(last).replace("&", "&&")  # an "&" in a note is not a mnemonic
+        self.box = InstantCheckBox(f"Corrects the last {what}, {quoted}, entered in error (&C)")
+        self.box.setToolTip(f"<p style='white-space:pre-wrap'>{html.escape(last)}</p>")  # rich: wraps
+        self.box.setAccessibleDescription(f"The last {what}: {last}")
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("reason for the correction (required)")
         self.reason.setAccessibleName(f"Reason the last {what} is corrected")
         self.reason.setEnabled(False)
-        self.withdraw = QCheckBox(withdraw or "")
+        self.withdraw = InstantCheckBox(withdraw or "")
         self.withdraw.setVisible(withdraw is not None)
         self.withdraw.setEnabled(False)
         self.box.toggled.connect(self._ticked)
@@ -371,7 +403,19 @@ def offer_correction(
         layout.insertRow(max(layout.rowCount() - 2, 0), offered)
     elif isinstance(layout, QVBoxLayout):
         layout.insertWidget(layout.count() - 1, offered)
+    _tab_before_buttons(dialog, [offered.box, offered.reason, offered.withdraw])
     return offered
+
+
+def _tab_before_buttons(dialog: QDialog, widgets: Sequence[QWidget]) -> None:
+    """Tab reaches ``widgets`` before the dialog's OK and Cancel, as they are drawn (made after the buttons, they
+    came after them: from a score's list Tab went to OK, then Cancel, then the correction)."""
+    buttons = dialog.findChild(QDialogButtonBox)
+    if buttons is None:
+        return
+    chain = [widget for widget in focus_chain(dialog) if widget not in widgets]
+    at = next((i for i, w in enumerate(chain) if buttons.isAncestorOf(w)), len(chain))
+    set_tab_order([*chain[:at], *widgets, *chain[at:]])
 
 
 class LevelDialog(QDialog):
@@ -738,7 +782,9 @@ class DialogHost:
 
     Mixed into a window that has a ``dialog`` attribute (None when no dialog is open). While a dialog is open
     the window takes no clicks; with ``forms_take_typed_keys``, what is typed at it goes to the dialog (see
-    :class:`_FormInFront`).
+    :class:`_FormInFront`). No key typed while a form is open acts on the alarms: a letter meant for the form (a
+    reason typed a moment before its field had the keyboard, a patient's key in a questionnaire) once acknowledged
+    them or paused their sound; the alarm bar's buttons take a click instead (:meth:`_alarm_controls`).
     """
 
     dialog: QDialog | None
@@ -749,10 +795,6 @@ class DialogHost:
     _room_watch: _RoomWatch | None = None
     #: The open forms kept below the alarm bar (see :meth:`keep_in_room`).
     _forms_in_room: Sequence[QDialog] = ()
-
-    def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
-        """Keys that reach the window from any dialog it opens (a text field keeps the letters typed into it)."""
-        return ()
 
     def _form_room(self) -> tuple[QWidget, QWidget | None] | None:
         """What forms never cover: the alarm bar they open below, and the widget they open beside where they fit
@@ -803,8 +845,6 @@ class DialogHost:
         if (open_now := self.open_form()) is not None:
             open_now.reject()
         self.dialog = dialog
-        for key, slot in self._dialog_keys():
-            QShortcut(QKeySequence(key), dialog).activated.connect(slot)
         dialog.setStyleSheet(theme.STYLE_SHEET)
         # Text typed by people or sent by devices is shown literally; a dialog names its own styled labels.
         make_plain(dialog, keep_rich=getattr(dialog, "rich_labels", ()))

@@ -292,7 +292,7 @@ class DischargeDialog(QDialog):
         """Show totals and what stands in the way of discharge."""
         result = self.discharge()
         allowed = self._show_check()
-        self.complete_button.setEnabled(result is not None and allowed)
+        self._enable_record(result is not None and allowed)
         if result is None:
             self.result_label.setText(f"Still to score: {len(self.missing())} items.")
             return
@@ -307,6 +307,34 @@ class DischargeDialog(QDialog):
         self.result_label.setText("<br>".join(lines))
 
 
+    def _enable_record(self, allowed: bool) -> None:
+        """Turn "Record discharge and complete" on or off. Turned off under the keyboard (the cuff value became
+        5 minutes old), it hands the keyboard to the reason field, or to the form, and the hint line says why: Qt
+        passed it on to Cancel, and the Space meant for Record closed the form unrecorded without a word."""
+        button = self.complete_button
+        if allowed or not button.isEnabled():
+            button.setEnabled(allowed)
+            return
+        had_keyboard = button.hasFocus()
+        if had_keyboard:
+            harmless: QWidget = self.override if self.override.isVisibleTo(self) else self
+            harmless.setFocus(Qt.FocusReason.OtherFocusReason)
+        button.setEnabled(False)
+        if had_keyboard:
+            self.hint.setText(f"Record is off: {self.record_off_why()}")
+            self.hint.setStyleSheet(f"color: {theme.WARNING_TEXT};")
+
+    def record_off_why(self) -> str:
+        """Why "Record discharge and complete" cannot be pressed now."""
+        if self.missing():
+            return f"{len(self.missing())} items still to score"
+        if self.check is not None and not self.check.overridable:
+            return next((b.text for b in self.check.blockers if not b.overridable), "not ready")
+        if self.check is not None and not self.check.ready:
+            return f"not ready ({'; '.join(b.text for b in self.check.blockers)}): type the reason to complete anyway"
+        return "the criteria are not met: type the reason to complete anyway"
+
+
 def _scrolled(label: QLabel, lines: int) -> QScrollArea:
     """``label`` wrapped, top-aligned, in a frameless area ``lines`` lines high that scrolls what does not fit."""
     label.setWordWrap(True)
@@ -316,5 +344,7 @@ def _scrolled(label: QLabel, lines: int) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    # No Tab stop: nothing showed the keyboard on it, and a Tab then Space did nothing (the wheel scrolls it).
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     area.setFixedHeight(label.fontMetrics().lineSpacing() * lines + 2)
     return area

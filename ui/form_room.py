@@ -21,6 +21,8 @@ from PySide6.QtWidgets import QDialog, QFrame, QScrollArea, QVBoxLayout, QWidget
 GAP_PX: Final = 6
 #: The least height a form is given, whatever is left below the alarm bar (its content scrolls in it).
 LEAST_HEIGHT_PX: Final = 160
+#: The least width of a form that scrolls sideways (the room is narrower than its content).
+LEAST_WIDTH_PX: Final = 320
 
 
 def global_rect(widget: QWidget) -> QRect:
@@ -56,7 +58,8 @@ def room_below(window: QWidget, alarm_bar: QWidget) -> QRect:
 
 
 class _FormBody(QScrollArea):
-    """A form's content, scrolled up and down where the room is shorter than the form; never sideways."""
+    """A form's content, scrolled up and down where the room is shorter than the form; sideways only where the
+    room is narrower than the form can be (see :func:`_fit_width`)."""
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -65,6 +68,13 @@ class _FormBody(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         # Tab goes from field to field, as before; the wheel and the scroll bar scroll.
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._sideways = False
+
+    def scroll_sideways(self) -> None:
+        """Let the form be narrower than its content, which then scrolls sideways too."""
+        self._sideways = True
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.updateGeometry()
 
     def _bar_width(self) -> int:
         return self.verticalScrollBar().sizeHint().width()
@@ -79,7 +89,28 @@ class _FormBody(QScrollArea):
         body = self.widget()
         if body is None:
             return super().minimumSizeHint()
-        return QSize(body.minimumSizeHint().width() + self._bar_width(), 3 * self.fontMetrics().height())
+        least_width = LEAST_WIDTH_PX if self._sideways else body.minimumSizeHint().width() + self._bar_width()
+        return QSize(least_width, 3 * self.fontMetrics().height())
+
+
+def focus_chain(dialog: QWidget) -> list[QWidget]:
+    """The widgets of ``dialog`` in the order Tab goes through them (hidden and disabled ones too)."""
+    chain: list[QWidget] = []
+    widget = dialog.nextInFocusChain()
+    while widget is not None and widget is not dialog and len(chain) < 500:
+        chain.append(widget)
+        widget = widget.nextInFocusChain()
+    return chain
+
+
+def set_tab_order(chain: list[QWidget]) -> None:
+    """Make Tab go through ``chain`` in its order (a field's own parts, a spin box's editor, stay with it)."""
+    # Qt ignores an order given with a widget Tab never stops on (a label, a button box): link their neighbours.
+    stops = [widget for widget in chain if widget.focusPolicy() != Qt.FocusPolicy.NoFocus]
+    for first, second in itertools.pairwise(stops):
+        if first.isAncestorOf(second) or second.isAncestorOf(first):
+            continue
+        QWidget.setTabOrder(first, second)
 
 
 def scroll_body(dialog: QDialog) -> None:
@@ -87,11 +118,7 @@ def scroll_body(dialog: QDialog) -> None:
     that has the keyboard."""
     if isinstance(dialog.property("formBody"), bool) or dialog.layout() is None:
         return
-    chain: list[QWidget] = []
-    widget = dialog.nextInFocusChain()
-    while widget is not None and widget is not dialog and len(chain) < 500:
-        chain.append(widget)
-        widget = widget.nextInFocusChain()
+    chain = focus_chain(dialog)
     focus = dialog.focusWidget()
     body = QWidget()
     body.setLayout(dialog.layout())  # takes the layout from the dialog, with the widgets it holds
@@ -101,32 +128,68 @@ def scroll_body(dialog: QDialog) -> None:
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(area)
     dialog.setProperty("formBody", True)
-    for first, second in itertools.pairwise(chain):
-        if first.isAncestorOf(second) or second.isAncestorOf(first):
-            continue
-        QWidget.setTabOrder(first, second)
+    set_tab_order(chain)
     if focus is not None:
         focus.setFocus(Qt.FocusReason.OtherFocusReason)
 
 
-def _wanted_size(dialog: QDialog) -> QSize:
-    """The size the form would take with room enough: its own (shown, or set by the form), or its hint."""
+def _polish(dialog: QDialog) -> None:
+    """Let the style sheet set every font, margin and border of the form before it is measured: measured before,
+    the settings at 1600×900 seemed to fit in 660 px, needed 776, and got 704 with no scroll bar, their device
+    fields squashed to 11-19 px."""
     dialog.ensurePolished()
+    for child in dialog.findChildren(QWidget):
+        child.ensurePolished()
     layout = dialog.layout()
     if layout is not None:
+        layout.invalidate()
         layout.activate()
+
+
+def _wanted_size(dialog: QDialog) -> QSize:
+    """The size the form would take with room enough: its own (shown, or set by the form), or its hint."""
+    _polish(dialog)
     hint = dialog.sizeHint()
     if dialog.isVisible() or dialog.testAttribute(Qt.WidgetAttribute.WA_Resized):
         hint = hint.expandedTo(dialog.size())
     return hint.expandedTo(dialog.minimumSizeHint()).expandedTo(dialog.minimumSize())
 
 
-def _fit_height(dialog: QDialog, height: int) -> None:
-    """No taller than ``height``; what does not fit scrolls."""
-    if dialog.minimumSizeHint().height() > height or dialog.minimumHeight() > height:
+def _height_needed(dialog: QDialog, width: int) -> int:
+    """The least height at which ``width`` pixels of the form squeeze nothing in it.
+
+    A form holding text that wraps (the settings' note under the alarm limits) is laid out by Qt with that text's
+    whole height, and everything else is squeezed below its minimum when the form is shorter: its minimum size
+    hint (660 px for the settings) does not say so, the height for its width (776 px) does.
+    """
+    needed = max(dialog.minimumSizeHint().height(), dialog.minimumHeight())
+    layout = dialog.layout()
+    if layout is not None and layout.hasHeightForWidth():
+        needed = max(needed, layout.heightForWidth(width))
+    return needed
+
+
+def _fit_height(dialog: QDialog, height: int, width: int) -> None:
+    """No taller than ``height`` at ``width``; what does not fit scrolls."""
+    if _height_needed(dialog, width) > height:
         scroll_body(dialog)
     dialog.setMinimumHeight(min(dialog.minimumHeight(), height))
     dialog.setMaximumHeight(height)
+
+
+def _fit_width(dialog: QDialog, width: int) -> None:
+    """No wider than ``width``: a form whose content cannot be that narrow scrolls sideways (its buttons once
+    ended 900 px beyond the screen's edge, out of reach of the pointer)."""
+    if max(dialog.minimumSizeHint().width(), dialog.minimumWidth()) <= width:
+        return
+    scroll_body(dialog)
+    body = dialog.findChild(_FormBody)
+    if body is not None:
+        body.scroll_sideways()
+    dialog.setMinimumWidth(min(dialog.minimumWidth(), width))
+    layout = dialog.layout()
+    if layout is not None:
+        layout.invalidate()
 
 
 def place_form(dialog: QDialog, window: QWidget, alarm_bar: QWidget, numerics: QWidget | None = None) -> None:
@@ -136,14 +199,16 @@ def place_form(dialog: QDialog, window: QWidget, alarm_bar: QWidget, numerics: Q
     margins = frame_margins(dialog, window)
     sides = margins.left() + margins.right()
     client_height = room.height() - margins.top() - margins.bottom()
-    _fit_height(dialog, client_height)
+    _polish(dialog)
+    _fit_width(dialog, room.width() - sides)
+    _fit_height(dialog, client_height, min(_wanted_size(dialog).width(), room.width() - sides))
     wanted = _wanted_size(dialog)
     area = QRect(room)
     if numerics is not None and numerics.isVisible():
         beside = QRect(QPoint(room.left(), room.top()), QPoint(global_rect(numerics).left() - GAP_PX, room.bottom()))
         if max(dialog.minimumSizeHint().width(), dialog.minimumWidth()) + sides <= beside.width():
             area = beside
-    width = min(wanted.width(), max(area.width() - sides, dialog.minimumSizeHint().width()))
+    width = min(wanted.width(), max(area.width() - sides, dialog.minimumSizeHint().width()), room.width() - sides)
     height = min(wanted.height(), client_height)
     screen = screen_area(window)
     left = area.left() + (area.width() - width - sides) // 2

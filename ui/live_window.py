@@ -513,19 +513,14 @@ class LiveWindow(DialogHost, QMainWindow):
             line.addWidget(button)
         rows.addLayout(line)
 
-    def _dialog_keys(self) -> Sequence[tuple[str, Callable[[], None]]]:
-        """The alarm keys work while a form is open (a questionnaire the patient answers, the discharge form):
-        the window behind a form takes no clicks, so the alarm bar's buttons cannot be clicked meanwhile."""
-        return (("A", self.acknowledge_alarms), ("S", self.pause_audio))
-
     def _form_room(self) -> tuple[QWidget, QWidget | None]:
         """Forms open below the alarm bar, and left of the numerics where they fit: an alarm that starts while a
         form is open is seen, and so are the values."""
         return self.alarm_bar, self.numerics
 
     def _alarm_controls(self) -> Sequence[QWidget]:
-        """Acknowledge and audio pause take a click while a form is open, also where the form's text field keeps
-        the letters A and S (the alarm log would replace the form, so it waits)."""
+        """Acknowledge and audio pause take a click while a form is open: no letter typed in a form acts on the
+        alarms (the alarm log would replace the form, so it waits)."""
         return (self.alarm_bar.ack_button, self.alarm_bar.pause_button)
 
     def _install_shortcuts(self) -> None:

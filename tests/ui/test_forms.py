@@ -183,3 +183,40 @@ def test_the_discharge_form_asks_for_a_reason_when_the_criteria_are_not_met(qtbo
     dialog.escort.setChecked(True)  # criteria met: no reason needed, none recorded
     QApplication.processEvents()
     assert dialog.complete_button.isEnabled() and not dialog.override.isVisible() and dialog.override_reason() == ""
+
+
+def test_record_turned_off_under_the_keyboard_leaves_it_somewhere_harmless_and_says_why(qtbot: Any) -> None:
+    """The cuff value turned 5 minutes old while "Record discharge and complete" had the keyboard: the keyboard
+    went on to Cancel, and the Space meant for Record closed the form unrecorded, without a word."""
+    from monitor.readiness import Blocker, StepCheck
+
+    dialog = _styled(DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE, StepCheck("complete")))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=5_000)
+    for name in dialog.groups:
+        dialog.set_item(name, 2)
+    dialog.escort.setChecked(True)
+    dialog.no_driving.setChecked(True)
+    assert dialog.complete_button.isEnabled()
+    dialog.complete_button.setFocus()
+    stale = Blocker("nibp_age", "the last cuff value is 5.1 min old (at most 5 min)")
+    dialog.set_check(StepCheck("complete", (stale,)))
+    assert not dialog.complete_button.isEnabled()
+    assert QApplication.focusWidget() is dialog.override  # where the reason to go ahead is typed
+    assert "Record is off" in dialog.hint.text() and "5.1 min old" in dialog.hint.text()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert dialog.isVisible() and dialog.result() == 0
+
+
+def test_the_discharge_result_area_is_no_tab_stop(qtbot: Any) -> None:
+    """Tab from the no-driving box stopped on the result area, which showed nothing of it."""
+    dialog = _styled(DischargeDialog(None, _vitals(T0, 130.0, 80.0), BASELINE))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=5_000)
+    dialog.no_driving.setFocus()
+    qtbot.keyClick(dialog.no_driving, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is dialog.cancel_button or QApplication.focusWidget() is dialog.complete_button

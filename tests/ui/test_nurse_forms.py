@@ -102,25 +102,6 @@ def test_the_header_shows_what_the_nurse_must_still_enter_before_the_infusion(ma
     assert "dose" in shown or "fasting" in shown, shown
 
 
-def test_audio_pause_reaches_the_alarms_while_a_form_is_open(make_window: Any, qtbot: Any) -> None:
-    """Forms open in front of the window, which takes no clicks meanwhile (a PHQ-9/GAD-7 the patient answers
-    over minutes, the discharge form): S and A reach the alarms from the form, which stays open with its answers."""
-    from PySide6.QtCore import Qt
-
-    window = make_window(scenario="hypertension", first_status=True)
-    window.activateWindow()
-    settled: list[str] = []
-    window.command_settled.connect(lambda name, _error: settled.append(name))
-    window.questionnaires()
-    qtbot.waitUntil(lambda: window.dialog is not None and window.dialog.isVisible(), timeout=5_000)
-    window.dialog.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window.dialog, timeout=5_000)
-    qtbot.keyClick(window.dialog, Qt.Key.Key_S)
-    qtbot.wait(500)
-    assert window.dialog is not None and window.dialog.isVisible()  # the questionnaire is still going on
-    assert "pause_audio" in settled
-
-
 def test_a_refusal_goes_when_the_phase_it_spoke_of_is_over(make_window: Any, qtbot: Any) -> None:
     """"Cannot start infusion: take a baseline first" stayed over the chart for 12 s after the baseline started."""
     window = make_window(first_status=True)

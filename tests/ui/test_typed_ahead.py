@@ -78,16 +78,19 @@ def test_a_note_typed_straight_after_n_keeps_every_letter_and_acts_on_nothing(
     assert stored_events(db_path, "note")[0].detail["text"] == "Pt anxious, BP ok"
 
 
-def test_the_alarm_keys_still_work_from_a_form_that_takes_no_text(make_window: Any, qtbot: Any) -> None:
-    """A typed ahead of the MOAA/S form (a list, no text field) acknowledges, as it does in the form itself."""
+def test_the_alarm_keys_typed_ahead_of_a_form_that_takes_no_text_act_on_nothing(make_window: Any, qtbot: Any) -> None:
+    """A and S typed ahead of the MOAA/S form (a list, no text field) are the form's keys: no letter typed while a
+    form is open acts on the alarms (they acknowledged, as they did in the form itself)."""
     window = make_window(first_status=True)
-    acknowledged: list[bool] = []
+    acknowledged: list[str] = []
     window.shortcuts["A"].activated.disconnect()
-    window.acknowledge_alarms = lambda: acknowledged.append(True)  # type: ignore[method-assign]
+    window.shortcuts["S"].activated.disconnect()
+    window.acknowledge_alarms = lambda: acknowledged.append("A")  # type: ignore[method-assign]
+    window.pause_audio = lambda: acknowledged.append("S")  # type: ignore[method-assign]
     _typed_at_the_window(window, "m")
     _before_the_form_has_the_keyboard(window, qtbot)
-    _typed_at_the_window(window, "a")
-    assert acknowledged == [True]
+    _typed_at_the_window(window, "as")
+    assert acknowledged == []
     assert window.dialog is not None and window.dialog.isVisible()
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
@@ -26,6 +26,9 @@ from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, Protocol, Protoc
 from monitor.review import change_from
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import Reader, Store
+
+if TYPE_CHECKING:
+    from monitor.replication.server_store import IdentityConflict
 
 DAY_S: Final = 86_400.0
 #: A row's kind: an infusion of the initial series, a booster after it, or a session without an infusion
@@ -86,11 +89,23 @@ class CourseRow:
     phq9_band: str | None
     gad7: int | None
     gad7_band: str | None
+    #: The chair that recorded the session, where the course names it (an MRN held in conflict: which row is whose).
+    chair: str | None = None
+    #: The record (one identity of an MRN held in conflict, numbered as the warning numbers its versions) the
+    #: session belongs to; None when the course is one person's.
+    record: int | None = None
 
     @property
     def label(self) -> str:
         """The number as shown ("-" for a session without an infusion)."""
         return "-" if self.number is None else str(self.number)
+
+    @property
+    def which(self) -> str:
+        """Which session the row is: its id, and of records in conflict its record and chair (which row is whose)."""
+        if self.record is None:
+            return self.session_id[:8]
+        return f"record {self.record}: {self.chair or '-'}, {self.session_id[:8]}"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (the JSON export's object for a session)."""
@@ -112,6 +127,31 @@ class CoursePlan:
     set_for_patient: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CourseRecord:
+    """One identity an MRN held in conflict carries on the server (a version of the warning), with its own sessions
+    counted on their own: they may be another person's."""
+
+    number: int
+    name: str | None
+    birth_date: str | None
+    #: ``Chair 1 (session 1a2b3c4d)``: where the record is held, as the warning says it.
+    where: str
+    session_ids: tuple[str, ...]
+    series_done: int
+    boosters: int
+    next_due_at: float | None
+
+    def as_dict(self, *, deidentify: bool = False) -> dict[str, Any]:
+        """Plain values (the JSON export's object for a record; de-identified: without name and birth date)."""
+        out = asdict(self)
+        out["session_ids"] = list(self.session_ids)
+        out["next_due"] = out.pop("next_due_at")
+        if deidentify:
+            out["name"] = out["birth_date"] = None
+        return out
+
+
 @dataclass(frozen=True)
 class Course:
     """A patient's course of treatment."""
@@ -125,6 +165,14 @@ class Course:
     #: What the reader must know before taking the rows as one person's: read from the clinic's server, an MRN
     #: that chairs hold with another name or birth date (the sessions of both records are in ``rows``).
     warnings: tuple[str, ...] = ()
+    #: The MRN's records when the server holds it with different identities (empty: one person's course). Each
+    #: record's sessions are numbered, counted and given their next due date on their own, never merged.
+    records: tuple[CourseRecord, ...] = ()
+
+    @property
+    def in_conflict(self) -> bool:
+        """Whether the rows are of records in conflict (maybe two people), not one person's."""
+        return bool(self.records)
 
     @property
     def drug(self) -> str | None:
@@ -135,13 +183,25 @@ class Course:
     @property
     def series_done(self) -> int:
         """Infusions of the initial series of the treatment now given (a session closed after its infusion started
-        counts: the dose was given; one closed before it does not)."""
-        return sum(1 for r in self.rows if r.kind == SERIES and r.drug == self.drug)
+        counts: the dose was given; one closed before it does not). Of records in conflict, see ``records``."""
+        return series_done(self.rows)
 
     @property
     def boosters(self) -> int:
         """Infusions of the treatment now given after its initial series."""
-        return sum(1 for r in self.rows if r.kind == BOOSTER and r.drug == self.drug)
+        return boosters(self.rows)
+
+
+def series_done(rows: Sequence[CourseRow]) -> int:
+    """Infusions of the initial series of the treatment now (the newest row's drug) among ``rows``."""
+    drug = rows[-1].drug if rows else None
+    return sum(1 for r in rows if r.kind == SERIES and r.drug == drug)
+
+
+def boosters(rows: Sequence[CourseRow]) -> int:
+    """Infusions of the treatment now (the newest row's drug) given after its initial series among ``rows``."""
+    drug = rows[-1].drug if rows else None
+    return sum(1 for r in rows if r.kind == BOOSTER and r.drug == drug)
 
 
 # -- finding the patient and the plan ---------------------------------------------------------------------
@@ -324,11 +384,15 @@ def _score_total(detail: Mapping[str, Any] | None, key: str) -> int | None:
     return None
 
 
-def course_rows(store: Reader, patient_id: str, plan: CoursePlan) -> list[CourseRow]:
-    """Every session of a patient, oldest first, with its figures; the infusions numbered 1, 2, ... (a session
-    without an infusion is shown unnumbered: the series counts infusions, CLINICAL.md "The course of
-    treatment")."""
+def course_rows(
+    store: Reader, patient_id: str, plan: CoursePlan, only: Collection[str] | None = None
+) -> list[CourseRow]:
+    """Every session of a patient (of them, those in ``only``), oldest first, with its figures; the infusions
+    numbered 1, 2, ... (a session without an infusion is shown unnumbered: the series counts infusions,
+    CLINICAL.md "The course of treatment")."""
     sessions = store.course_sessions(patient_id)
+    if only is not None:
+        sessions = [row for row in sessions if str(row["id"]) in only]
     if not sessions:
         return []
     ids = [str(row["id"]) for row in sessions]
@@ -442,23 +506,58 @@ def next_due(rows: Sequence[CourseRow], plan: CoursePlan) -> float | None:
 
 
 def load_course(store: Reader, patient_id: str) -> Course:
-    """A patient's whole course (CourseError for an unknown patient)."""
+    """A patient's whole course (CourseError for an unknown patient).
+
+    Read from the server, an MRN the chairs hold with different names or birth dates is not one person's course:
+    each identity's sessions are a record of their own, numbered, counted and given a next due date apart (if the
+    two are one person, the record put right gives the whole count; merged, another person's infusions would count
+    toward this patient's series and move their next date)."""
     patient = store.patient_row(patient_id)
     if patient is None:
         raise CourseError(f"no patient with key '{patient_id}'")
     plan = course_plan(store, patient_id)
-    rows = course_rows(store, patient_id, plan)
-    return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan), warnings=_warnings(store, patient))
+    conflicts = _conflicts(store, patient)
+    if not conflicts:
+        rows = course_rows(store, patient_id, plan)
+        return Course(patient_id, patient, plan, tuple(rows), next_due(rows, plan))
+    records, rows = _records(store, patient_id, plan, conflicts[0])
+    return Course(patient_id, patient, plan, tuple(rows), None,
+                  warnings=tuple(conflict.warning for conflict in conflicts), records=tuple(records))
 
 
-def _warnings(store: Reader, patient: Mapping[str, Any]) -> tuple[str, ...]:
+def _conflicts(store: Reader, patient: Mapping[str, Any]) -> list[IdentityConflict]:
     """What the course must say before it is read as one person's: on the server, where the MRN that joins the
     chairs' sessions is held with another name or birth date (a chair's own database refuses such an MRN when
     the patient is identified, so it has none)."""
     mrn = patient.get("mrn")
     if isinstance(store, Store) or not mrn:
-        return ()
-    return tuple(conflict.warning for conflict in store.identity_conflicts(str(mrn)))
+        return []
+    return store.identity_conflicts(str(mrn))
+
+
+def _records(
+    store: Reader, patient_id: str, plan: CoursePlan, conflict: IdentityConflict
+) -> tuple[list[CourseRecord], list[CourseRow]]:
+    """Each version of the conflict as a record with its own rows (numbered within it), and every row, oldest
+    first, naming its chair and record. A session of the MRN in no version (attached since the conflict was read)
+    is shown in no record, counted in none."""
+    records: list[CourseRecord] = []
+    rows: list[CourseRow] = []
+    placed: set[str] = set()
+    for number, version in enumerate(conflict.versions, 1):
+        chair_of = {sid: held.chair_name or held.chair for held in version for sid in held.sessions}
+        own = [replace(row, record=number, chair=chair_of[row.session_id])
+               for row in course_rows(store, patient_id, plan, only=chair_of)]
+        first = version[0]
+        records.append(CourseRecord(
+            number, first.name, first.birth_date, ", ".join(held.where for held in version),
+            tuple(row.session_id for row in own), series_done(own), boosters(own), next_due(own, plan)))
+        rows += own
+        placed |= chair_of.keys()
+    left = {str(row["id"]) for row in store.course_sessions(patient_id)} - placed
+    if left:
+        rows += course_rows(store, patient_id, plan, only=left)
+    return records, sorted(rows, key=lambda row: row.started_at)
 
 
 def load_course_by_mrn(store: Reader, mrn: str) -> Course:
@@ -474,12 +573,19 @@ CSV_COLUMNS: Final = (
     "delivered_mg", "baseline_sys", "baseline_dia", "peak_sys", "peak_dia", "rise_sys_mmhg", "rise_sys_percent",
     "rise_dia_mmhg", "rise_dia_percent", "lowest_spo2", "alarms_high", "alarms_medium", "alarms_low",
     "lowest_moaas", "highest_cadss", "nausea_vomiting", "interventions", "recovery_to_discharge_min", "aldrete",
-    "padss", "discharge_passed", "phq9", "phq9_band", "gad7", "gad7_band",
+    "padss", "discharge_passed", "phq9", "phq9_band", "gad7", "gad7_band", "chair", "record",
 )
 
 
 def _iso(t: float | None) -> str | None:
     return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _due(at: float | None, deidentify: bool, first: float) -> str | float | None:
+    """A next due date as the JSON gives it: a UTC time, or de-identified days from the first session."""
+    if at is None:
+        return None
+    return round((at - first) / DAY_S, 2) if deidentify else _iso(at)
 
 
 def course_dict(course: Course, *, deidentify: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -500,6 +606,9 @@ def course_dict(course: Course, *, deidentify: bool = False, extra: Mapping[str,
     patient = None
     if course.patient and not deidentify:
         patient = {k: course.patient.get(k) for k in ("mrn", "name", "birth_date")}
+        if course.in_conflict:  # not one person: each identity is in "records"
+            patient["name"] = patient["birth_date"] = None
+    conflict = course.in_conflict
     out: dict[str, Any] = {
         "patient": patient,
         "plan": {
@@ -509,14 +618,14 @@ def course_dict(course: Course, *, deidentify: bool = False, extra: Mapping[str,
             "set_for_patient": course.plan.set_for_patient,
         },
         "drug": course.drug,
-        "series_done": course.series_done,
-        "boosters": course.boosters,
-        "next_due": (
-            None if course.next_due_at is None
-            else (round((course.next_due_at - first) / DAY_S, 2) if deidentify else _iso(course.next_due_at))
-        ),
+        # Records in conflict are counted each on its own (in "records"), never together.
+        "series_done": None if conflict else course.series_done,
+        "boosters": None if conflict else course.boosters,
+        "next_due": _due(course.next_due_at, deidentify, first),
         "sessions": sessions,
         "warnings": list(course.warnings),
+        "records": [{**record.as_dict(deidentify=deidentify), "next_due": _due(record.next_due_at, deidentify, first)}
+                    for record in course.records],
     }
     out.update(extra or {})
     return out

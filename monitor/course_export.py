@@ -31,7 +31,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
 from drivers.core.readings import NIBP_PARAMETERS, Parameter
 from monitor import rems
-from monitor.course import BOOSTER, Course, CourseRow, course_dict, csv_rows
+from monitor.course import BOOSTER, Course, CourseRecord, CourseRow, course_dict, csv_rows
 from monitor.exports import pdf_fonts
 from monitor.exports.data import patient_scrubber
 from monitor.exports.pdf_export import report_canvas
@@ -214,10 +214,16 @@ def _lines(title: str, labels: list[str], series: list[list[float | None]], name
 #: The course table's columns: heading and width in mm, together the 267 mm between the landscape page's margins
 #: (a heading wraps within its column: set on one line, the narrow ones ran into each other).
 _COLUMNS: Final = (
-    ("#", 7), ("Date", 16), ("Protocol", 23), ("mg/kg", 10), ("mg", 10), ("Base BP", 13), ("Peak BP", 13),
-    ("Rise sys", 17), ("SpO2 min", 10), ("Alarms H/M/L", 12), ("MOAA/S min", 12), ("CADSS max", 11), ("N/V", 8),
-    ("Interventions", 47), ("Rec. min", 10), ("Aldrete", 12), ("PADSS", 11), ("PHQ-9", 13), ("GAD-7", 12),
+    ("#", 7), ("Date", 16), ("Session", 15), ("Protocol", 23), ("mg/kg", 10), ("mg", 10), ("Base BP", 13),
+    ("Peak BP", 13), ("Rise sys", 17), ("SpO2 min", 10), ("Alarms H/M/L", 12), ("MOAA/S min", 12), ("CADSS max", 11),
+    ("N/V", 8), ("Interventions", 32), ("Rec. min", 10), ("Aldrete", 12), ("PADSS", 11), ("PHQ-9", 13),
+    ("GAD-7", 12),
 )
+
+
+def _chart_label(row: CourseRow) -> str:
+    """A session under a chart: its number, of records in conflict with its record (each counts from 1)."""
+    return row.label if row.record is None else f"{row.record}:{row.label}"
 
 
 def _session_row(r: CourseRow, deidentify: bool, first: float) -> list[str]:
@@ -226,6 +232,7 @@ def _session_row(r: CourseRow, deidentify: bool, first: float) -> list[str]:
     return [
         r.label + (" B" if r.kind == BOOSTER else ""),
         _date(r.started_at, deidentify, first),
+        r.which,
         r.protocol,
         _fmt(r.dose_mg_per_kg, 2),
         _fmt(r.delivered_mg if r.delivered_mg is not None else r.dose_mg, 1),
@@ -265,26 +272,27 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
     page_width = landscape(A4)[0] - 30 * mm
     first = course.rows[0].started_at if course.rows else time.time()
     parts: list[Any] = [Paragraph("Course of treatment", h1)]
-    who = "de-identified" if deidentify or not course.patient else (
-        f"{course.patient.get('name') or ''} - MRN {course.patient.get('mrn') or ''} - born "
-        f"{course.patient.get('birth_date') or '-'}"
-    )
     plan = course.plan
-    next_due = "-" if course.next_due_at is None else _date(course.next_due_at, deidentify, first)
+    warning = ParagraphStyle("warning", parent=body, fontName=FONT_BOLD, textColor=colors.red)
+    if course.in_conflict:
+        parts.append(pdf_fonts.paragraph(_conflict_heading(course, deidentify), warning))
+    # Records in conflict: no person named and no count of them together; each record has its own line below.
+    who, counted = ("", "") if course.in_conflict else (
+        f"{_who(course, deidentify)}. ",
+        " " + _counted(course.series_done, course.boosters, course.next_due_at, deidentify, first))
     parts.append(pdf_fonts.paragraph(
-        f"{who}. Treatment now: {course.drug or '-'} (a change of drug starts its series again). "
+        f"{who}Treatment now: {course.drug or '-'} (a change of drug starts its series again). "
         f"Planned series {plan.planned_sessions} sessions every {plan.interval_days:g} days, boosters every "
-        f"{plan.booster_interval_days:g} days. Done: {course.series_done} of the series, {course.boosters} "
-        f"booster(s). Next session due: {next_due}."
+        f"{plan.booster_interval_days:g} days.{counted}"
         + ("" if deidentify else f" Dates are local to the computer that made this report ({_zone_of(first)}).")
         + (f" Exported by {user}." if user else ""),
         body,
     ))
-    warning = ParagraphStyle("warning", parent=body, fontName=FONT_BOLD, textColor=colors.red)
+    parts += [pdf_fonts.paragraph(_record_line(record, deidentify, first), body) for record in course.records]
     parts += [pdf_fonts.paragraph(text, warning) for text in course.warnings]
     small = ParagraphStyle("small", parent=body, fontSize=6, leading=7)
     parts += [Spacer(1, 3 * mm), _session_table(course, small, deidentify=deidentify, first=first)]
-    labels = [r.label for r in course.rows]
+    labels = [_chart_label(r) for r in course.rows]
     half = page_width / 2 - 5 * mm
     rise_chart = _bars(
         "Blood-pressure rise per session (mmHg above baseline)", labels,
@@ -301,6 +309,34 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
                    style=[("FONT", (0, 0), (-1, -1), FONT)])
     parts += [Paragraph("Across the course", h2), charts]
     return parts
+
+
+def _who(course: Course, deidentify: bool) -> str:
+    """The one person a course is of, as its header names them."""
+    if deidentify or not course.patient:
+        return "de-identified"
+    return (f"{course.patient.get('name') or ''} - MRN {course.patient.get('mrn') or ''} - born "
+            f"{course.patient.get('birth_date') or '-'}")
+
+
+def _conflict_heading(course: Course, deidentify: bool) -> str:
+    """What the header says in place of one person, for records in conflict."""
+    mrn = "" if deidentify or not course.patient else f" {course.patient.get('mrn') or ''}"
+    return (f"NOT ONE PERSON: the clinic's server holds MRN{mrn} with different identities, so its sessions are "
+            f"shown as {len(course.records)} records, each counted on its own (see the warning below).")
+
+
+def _counted(done: int, boosters: int, due_at: float | None, deidentify: bool, first: float) -> str:
+    """The series done, the boosters and the next session due, as the header gives them."""
+    due = "-" if due_at is None else _date(due_at, deidentify, first)
+    return f"Done: {done} of the series, {boosters} booster(s). Next session due: {due}."
+
+
+def _record_line(record: CourseRecord, deidentify: bool, first: float) -> str:
+    """One record of an MRN in conflict: who it says the patient is (not de-identified), where, and its count."""
+    who = "" if deidentify else f"{record.name or '(no name)'} - born {record.birth_date or '-'} - "
+    counted = _counted(record.series_done, record.boosters, record.next_due_at, deidentify, first)
+    return f"Record {record.number}: {who}{record.where}. {counted}"
 
 
 def write_pdf(course: Course, stream: IO[bytes], *, deidentify: bool = False, user: str | None = None) -> None:

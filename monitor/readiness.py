@@ -24,6 +24,12 @@ Completing the session (CLINICAL.md "Discharge, hardened"):
 * discharge must have been scored in recovery (modified Aldrete, PADSS, escort: a ``discharge_scored``
   event), and the newest score must pass (:func:`discharge_score_blockers`).
 
+A condition of the records still open (the clinic's server holds the patient's MRN with another name or birth
+date at another chair) is listed among the check's notes, never as a blocker: it says nothing of whether the
+patient is fit to leave, the nurse cannot end it (the records are put right by the clinic's IT, often after both
+patients left), and an override asked at every such discharge, at both chairs, would teach overriding. Before the
+patient leaves is the last moment to check the wristband with them, which is what the note asks.
+
 Every blocker may be overridden with a reason (recorded on the timeline and in the audit log),
 except a missing baseline.
 """
@@ -223,9 +229,11 @@ def infusion_start_check(
 
 
 def discharge_check(
-    session: Session, rules: CareRules, high_alarms: Iterable[str] = (), now: float | None = None
+    session: Session, rules: CareRules, high_alarms: Iterable[str] = (), now: float | None = None,
+    to_check: Iterable[str] = (),
 ) -> StepCheck:
-    """Whether the session may be completed (the patient discharged) now."""
+    """Whether the session may be completed (the patient discharged) now; ``to_check``: what to check before the
+    patient leaves without it holding up discharge (the check's notes)."""
     now = session.now if now is None else now
     last = rules.phase_words[Phase.RECOVERY]
     if session.phase is not Phase.RECOVERY:
@@ -276,7 +284,7 @@ def discharge_check(
     high = tuple(high_alarms)
     if high and rules.high_alarm_blocks_discharge:
         blockers.append(Blocker("high_alarm", "high-priority alarm on screen: " + "; ".join(high)))
-    return StepCheck(COMPLETE, tuple(blockers), session.baseline, (nibp, spo2, heart))
+    return StepCheck(COMPLETE, tuple(blockers), session.baseline, (nibp, spo2, heart), tuple(to_check))
 
 
 def discharge_score_blockers(events: Iterable[SessionEvent], recovery_started: float | None) -> list[Blocker]:
@@ -303,13 +311,13 @@ def discharge_score_blockers(events: Iterable[SessionEvent], recovery_started: f
 
 
 def step_check(
-    action: str, session: Session, rules: CareRules, high_alarms: Iterable[str] = ()
+    action: str, session: Session, rules: CareRules, high_alarms: Iterable[str] = (), to_check: Iterable[str] = ()
 ) -> StepCheck | None:
     """The check for a phase action that has one (start_infusion, complete), else None."""
     if action == START_INFUSION:
         return infusion_start_check(session, rules, high_alarms)
     if action == COMPLETE:
-        return discharge_check(session, rules, high_alarms)
+        return discharge_check(session, rules, high_alarms, to_check=to_check)
     return None
 
 

@@ -119,6 +119,8 @@ class AlarmEngineLike(Protocol):
 
     def high_priority_alarms(self) -> tuple[str, ...]: ...
 
+    def to_check_at_discharge(self) -> tuple[str, ...]: ...
+
     def nibp_confirm_due(self, now: float) -> bool: ...
 
     def watch_resumed(self, readings: Iterable[Reading], at: float) -> None: ...
@@ -846,6 +848,15 @@ class Recorder:
             return result
         raise ValueError(f"unknown command '{name}'")
 
+    def identify_before_start(
+        self, user: str | None, mrn: str, patient_name: str | None = None, birth_date: str | None = None
+    ) -> identifiers.PatientOnFile:
+        """Identify the patient before the recording runs (``--patient``): what **Identify…** does through
+        :meth:`submit`, here on the caller's thread, which is the recorder's own until :meth:`run` or :meth:`start`."""
+        if self._thread is not None:
+            raise RuntimeError("the recording runs: identify the patient through submit('identify_patient')")
+        return self._identify_patient(user, mrn, patient_name, birth_date)
+
     def _identify_patient(
         self, user: str | None, mrn: str, patient_name: str | None = None, birth_date: str | None = None
     ) -> identifiers.PatientOnFile:
@@ -1019,7 +1030,8 @@ class Recorder:
         no reason overrides.
         """
         s = self.session
-        check = step_check(action, s, self._care_rules(), self._high_alarms())
+        to_check = self.alarms.to_check_at_discharge() if self.alarms is not None else ()
+        check = step_check(action, s, self._care_rules(), self._high_alarms(), to_check)
         extra: list[Blocker] = []
         if action == START_RECOVERY and s.phase is Phase.INFUSION:
             short = self._infusion_left()

@@ -36,12 +36,12 @@ from ui import theme
 from ui.dialogs import SignedInUser
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("#", "number"), ("Date", "started_at"), ("Protocol", "protocol"), ("mg/kg", "dose_mg_per_kg"),
-    ("mg", "dose_mg"), ("Delivered mg", "delivered_mg"), ("Base BP", "base"), ("Peak BP", "peak"),
-    ("Rise sys", "rise"), ("SpO2 min", "lowest_spo2"), ("Alarms H/M/L", "alarms"), ("MOAA/S min", "lowest_moaas"),
-    ("CADSS max", "highest_cadss"), ("N/V", "nausea_vomiting"), ("Interventions", "interventions"),
-    ("Recovery min", "recovery_to_discharge_min"), ("Aldrete", "aldrete"), ("PADSS", "padss"), ("PHQ-9", "phq9"),
-    ("GAD-7", "gad7"), ("Status", "status"),
+    ("#", "number"), ("Date", "started_at"), ("Session", "session"), ("Protocol", "protocol"),
+    ("mg/kg", "dose_mg_per_kg"), ("mg", "dose_mg"), ("Delivered mg", "delivered_mg"), ("Base BP", "base"),
+    ("Peak BP", "peak"), ("Rise sys", "rise"), ("SpO2 min", "lowest_spo2"), ("Alarms H/M/L", "alarms"),
+    ("MOAA/S min", "lowest_moaas"), ("CADSS max", "highest_cadss"), ("N/V", "nausea_vomiting"),
+    ("Interventions", "interventions"), ("Recovery min", "recovery_to_discharge_min"), ("Aldrete", "aldrete"),
+    ("PADSS", "padss"), ("PHQ-9", "phq9"), ("GAD-7", "gad7"), ("Status", "status"),
 )
 
 
@@ -57,6 +57,7 @@ def cell_texts(course: Course) -> list[list[str]]:
         values = {
             "number": r.label + (" booster" if r.kind == BOOSTER else ""),
             "started_at": datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M"),
+            "session": r.which,
             "protocol": r.protocol,
             "dose_mg_per_kg": _num(r.dose_mg_per_kg, 2),
             "dose_mg": _num(r.dose_mg, 1),
@@ -79,6 +80,27 @@ def cell_texts(course: Course) -> list[list[str]]:
         }
         rows.append([values[key] for _title, key in COLUMNS])
     return rows
+
+
+def _day(t: float | None) -> str:
+    return "-" if t is None else datetime.fromtimestamp(t).strftime("%Y-%m-%d")
+
+
+def header_text(course: Course) -> str:
+    """Whose course it is, the series done and the next session due; of records in conflict, no one person but
+    each record on a line of its own, with its own count."""
+    patient = course.patient or {}
+    mrn = patient.get("mrn") or "-"
+    series = f"{course.drug or ''} series {{}} of {course.plan.planned_sessions}, boosters {{}}"
+    if not course.in_conflict:
+        return (f"{patient.get('name') or ''}  MRN {mrn}  -  {series.format(course.series_done, course.boosters)}"
+                f"  -  next session due {_day(course.next_due_at)}")
+    lines = [f"MRN {mrn}: NOT ONE PERSON - {len(course.records)} records with different identities, each counted "
+             "on its own"]
+    lines += [f"Record {r.number}: {r.name or '(no name)'}, born {r.birth_date or '-'} - {r.where} - "
+              f"{series.format(r.series_done, r.boosters)} - next session due {_day(r.next_due_at)}"
+              for r in course.records]
+    return "\n".join(lines)
 
 
 #: At most this many session numbers under a course chart (every second one, or third, … beyond).
@@ -169,13 +191,7 @@ class CourseWindow(QWidget):
             self.show_message(f"Who opened this course could not be recorded: {exc}")
 
     def _fill(self, course: Course) -> None:
-        patient = course.patient or {}
-        due = "-" if course.next_due_at is None else datetime.fromtimestamp(course.next_due_at).strftime("%Y-%m-%d")
-        self.header.setText(
-            f"{patient.get('name') or ''}  MRN {patient.get('mrn') or '-'}  -  {course.drug or ''} series "
-            f"{course.series_done} of "
-            f"{course.plan.planned_sessions}, boosters {course.boosters}  -  next session due {due}"
-        )
+        self.header.setText(header_text(course))
         if course.warnings:  # the server holds the MRN with another identity: not silently one person's course
             self.show_message("\n".join(course.warnings))
         texts = cell_texts(course)

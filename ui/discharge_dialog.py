@@ -274,6 +274,8 @@ class DischargeDialog(QDialog):
                  "(no reason overrides this)</b>" for b in check.blockers if not b.overridable]
         lines += [f"<b style='color:{theme.WARNING_TEXT}'>Not ready: {html.escape(b.text)}</b>"
                   for b in check.blockers if b.overridable]
+        # What to check with the patient before they leave; it needs no reason and holds nothing up.
+        lines += [f"<b>{html.escape(note)}</b>" for note in check.notes]
         for value in check.values:
             age = "no valid value" if value.age_s is None else f"{value.age_s / 60:.1f} min old"
             limit = f" (at most {value.max_age_s / 60:g} min)" if value.max_age_s is not None else ""

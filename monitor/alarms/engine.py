@@ -22,7 +22,9 @@ Behaviour (CLINICAL.md "Alarm system behaviour", IEC 60601-1-8 terms):
 * **Acknowledge** silences an alarm as it is (and removes it once its condition is over); it sounds
   again when its priority rises or its value gets worse by the profile's ``worsen_step``.
   **Reset** clears every latched alarm and acknowledges the rest.
-* **Escalation.** An unacknowledged medium alarm becomes high after ``escalate_medium_after_s``.
+* **Escalation.** An unacknowledged medium alarm becomes high after ``escalate_medium_after_s``, except a
+  lasting condition of the records or the setup (``ReportedCondition.lasting``: an identity conflict, a shared
+  server login), which keeps its priority and so never holds up discharge.
   Lost data (probe off, no pulse, no data, link lost) is ``lost_data`` priority outside the
   infusion and ``lost_data_infusion`` (medium) during it, rising to high after
   ``lost_data_escalate_after_s`` (60 s), acknowledged or not. Each escalation is logged with its
@@ -102,6 +104,12 @@ class ReportedCondition:
     ended_by: str | None = None
     #: About something that happened, not a condition that holds: acknowledging ends it.
     news: bool = False
+    #: About the records or the setup, and may hold for the rest of the session (only the clinic's IT or records
+    #: can end it): it keeps its priority, acknowledged or not. Escalated to high it would hold up a discharge it
+    #: has nothing to do with, at every chair it concerns.
+    lasting: bool = False
+    #: What the discharge check lists while the condition holds (None: nothing to check with the patient).
+    check_at_discharge: str | None = None
 
     def text(self, detail: str) -> str:
         """The alarm's text for a report with this detail (may be empty)."""
@@ -135,15 +143,19 @@ REPORTED: Final[dict[str, ReportedCondition]] = {
         "Data from the monitor cannot be read ({}): check the driver, baud rate and parity (Settings)",
         priority=Priority.MEDIUM, ended_by="device_readable"),
     # Another chair database reports to the clinic's server under this chair's login: the station cannot
-    # tell the two chairs apart, and the setup needs correcting.
+    # tell the two chairs apart, and the setup needs correcting (by IT: nothing to do with the patient).
     "server_login_shared": ReportedCondition(
         "server_login_shared", "Server login used by another chair", priority=Priority.MEDIUM,
-        ended_by="server_login_own"),
+        ended_by="server_login_own", lasting=True),
     # The clinic's server holds this patient's MRN with another name or birth date at another chair: one of the
-    # two records is someone else's (a mistyped MRN), and the course across chairs would merge them.
+    # two records is someone else's (a mistyped MRN), and the course across chairs would merge them. Both chairs
+    # hold it until the records are put right, often after the patients left; before discharge is the last moment
+    # to check the wristband with the patient.
     "identity_conflict": ReportedCondition(
         "identity_conflict", "IDENTITY CONFLICT: this patient's MRN is held with other details at another chair",
-        priority=Priority.MEDIUM, ended_by="identity_agrees"),
+        priority=Priority.MEDIUM, ended_by="identity_agrees", lasting=True,
+        check_at_discharge="IDENTITY CONFLICT still open: before the patient leaves, check the MRN, name and birth "
+                           "date against the wristband (the clinic's IT puts the records right)"),
     # Someone deleted or moved the open database: always high priority.
     "database_moved": ReportedCondition(
         "database_moved", "The database file was deleted or moved", priority=Priority.HIGH, news=True),
@@ -230,6 +242,8 @@ class _Alarm:
     shown_parameter: str | None = None
     #: About something that happened, not a condition that holds (a database deleted): acknowledging ends it.
     news: bool = False
+    #: Whether it rises to high when left unacknowledged (a lasting records or setup condition does not).
+    escalates: bool = True
 
     @property
     def condition_present(self) -> bool:
@@ -362,6 +376,12 @@ class AlarmEngine:
             for a in self._active.values()
             if a.priority is Priority.HIGH and a.condition_present
         )
+
+    def to_check_at_discharge(self) -> tuple[str, ...]:
+        """What the discharge check lists, without blocking it: the reported conditions still present that ask for
+        a check with the patient before they leave (an identity conflict)."""
+        wanted = (REPORTED.get(a.condition) for a in self._active.values() if a.condition_present)
+        return tuple(spec.check_at_discharge for spec in wanted if spec is not None and spec.check_at_discharge)
 
     def nibp_confirm_due(self, now: float) -> bool:
         """Whether a confirming cuff should be started now (true once per blood-pressure breach)."""
@@ -558,6 +578,7 @@ class AlarmEngine:
                     self._escalate(alarm, target, now, reason)
             if (
                 alarm.priority is Priority.MEDIUM
+                and alarm.escalates
                 and alarm.acknowledged_at is None
                 and now - alarm.priority_since >= profile.escalate_medium_after_s
             ):
@@ -1231,7 +1252,7 @@ class AlarmEngine:
         if spec.news:
             self._news(spec.condition, text, at, priority)
         elif spec.condition not in self._active:
-            self._start_technical(spec.condition, None, text, at, priority=priority)
+            self._start_technical(spec.condition, None, text, at, priority=priority).escalates = not spec.lasting
 
     def _end_reported(self, at: float, user: str | None, condition: str) -> None:
         """A reported condition is over."""

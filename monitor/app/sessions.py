@@ -14,9 +14,10 @@ from monitor.app.device import DeviceSpec, PortInUse, open_device
 from monitor.app.errors import AppError, OtherRecordingGoesOn
 from monitor.app.profile import active_alarm_profile
 from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
+from monitor.identifiers import check_typed
 from monitor.plan import SessionPlan
 from monitor.protocols import Protocol, ProtocolError, load_protocol
-from monitor.session import NibpSchedule
+from monitor.session import NibpSchedule, SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
 from monitor.store.held_file import cut_off_text, pending_recovery_files, write_held
 from monitor.wall_clock import clock_text
@@ -150,16 +151,18 @@ def start_session(
         except PortInUse as taken:
             raise taken.naming(store.recorded_by_others_here()) from None
         try:
-            patient_id = store.create_patient(spec.patient) if spec.patient else None
+            mrn = check_typed(spec.patient, "MRN")
         except ValueError as exc:  # an identifier the store refuses (a control character)
             device.source.close()
             raise AppError(f"--patient: {exc}") from None
         recorder = Recorder.new_session(
             store, device.source, driver=device.driver.name, port=spec.device.port,
-            plan=spec.plan or protocol.plan(), patient_id=patient_id, nurse=nurse,
+            plan=spec.plan or protocol.plan(), nurse=nurse,
             autopilot=spec.plan is not None, alarms=engine, nibp_schedule=schedule, protocol=protocol,
             device_spec=spec.device.record(),
         )
+        if mrn:
+            _identify_at_start(recorder, nurse, mrn)
     detail: dict[str, Any] = {
         "profile": profile.name, "label": decision.label, "source": profile.source, "sha256": profile.sha256,
         "approved_by": decision.approval.approved_by if decision.approval else None,
@@ -174,6 +177,17 @@ def start_session(
     recorder.principal = principal
     recorder.profile_label = decision.label
     return recorder
+
+
+def _identify_at_start(recorder: Recorder, nurse: str | None, mrn: str) -> None:
+    """The patient given with ``--patient``, identified as **Identify…** does (the same checks, the timeline's
+    ``patient_identified`` and the audit's ``identify_patient``), before the first reading; a refusal closes the
+    session just opened and says why."""
+    try:
+        recorder.identify_before_start(nurse, mrn)
+    except (SessionRuleError, ValueError) as exc:
+        recorder.close()
+        raise AppError(f"--patient: {exc}") from None
 
 
 def check_resumable(store: Store, session: str) -> None:
@@ -288,7 +302,6 @@ def _resume(
     spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol
 ) -> Recorder:
     from monitor.recorder import Recorder
-    from monitor.session import SessionRuleError
 
     assert spec.resume is not None
     row = _unfinished_row(store, spec.resume, "resumed")

@@ -204,3 +204,43 @@ def test_session_end_closes_every_alarm(bed):
     bed.events()
     assert bed.snapshot().active == ()
     assert all(row.state == "ended" and row.ended_at is not None for row in bed.rows.values())
+
+
+# A reported condition left unacknowledged past the 5 min escalation: its priority then, whether it holds up
+# discharge (a high alarm on screen), and whether the discharge check lists it to be checked with the patient.
+LEFT_UNANSWERED_TABLE = [
+    # Records and setup conditions that may hold for the whole session: before, both rose to high and held up
+    # discharge at both chairs until the clinic's IT had put the records or logins right.
+    ("identity_conflict", "held with another birth date at Chair 1", Priority.MEDIUM, False, True),
+    ("server_login_shared", "Chair 4 on pc-4 reports under this login", Priority.MEDIUM, False, False),
+    # A medium condition the nurse can act on still escalates, and then holds up discharge.
+    ("device_unreadable", "512 bytes in, no frame read", Priority.HIGH, True, False),
+    ("profile_not_used", "not approved", Priority.LOW, False, False),
+]
+
+
+@pytest.mark.parametrize(("report", "detail", "priority", "holds_up", "checked"), LEFT_UNANSWERED_TABLE)
+def test_a_reported_condition_left_unanswered(bed, report, detail, priority, holds_up, checked):
+    bed.report(report, detail=detail)
+    bed.wait(bed.engine.profile.escalate_medium_after_s + 60)
+    alarm = bed.shown(report)
+    assert alarm is not None and alarm.priority is priority
+    assert bool(bed.engine.high_priority_alarms()) is holds_up
+    assert bool(bed.engine.to_check_at_discharge()) is checked
+
+
+@pytest.mark.parametrize(("report", "ended_by"), [("identity_conflict", "identity_agrees"),
+                                                  ("server_login_shared", "server_login_own")])
+def test_a_lasting_condition_stays_on_screen_acknowledged_until_it_ends(bed, report, ended_by):
+    """Acknowledged, it goes quiet but stays in view (the condition still holds), at its own priority; it leaves
+    the screen, and the discharge check, only when the condition ends."""
+    bed.report(report, detail="held elsewhere")
+    bed.wait(30)
+    assert bed.command("acknowledge") == 1
+    bed.wait(bed.engine.profile.escalate_medium_after_s * 3)
+    alarm = bed.shown(report)
+    assert alarm is not None and alarm.silenced and alarm.priority is Priority.MEDIUM and not alarm.escalations
+    bed.report(ended_by)
+    assert bed.shown(report) is None and bed.engine.to_check_at_discharge() == ()
+    [logged] = bed.logged(report)
+    assert logged.state.value == "ended" and logged.acknowledged_by == "RN"

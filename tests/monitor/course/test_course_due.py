@@ -68,5 +68,6 @@ def test_a_deidentified_course_report_gives_each_session_the_day_its_json_gives(
     days_in_json = [s["day"] for s in json.loads(text_out.getvalue())["sessions"]]
     assert days_in_json == [0.0, 3.5, 24.5]
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf_out.getvalue())).pages).split())
-    rows = [part.split(" ketamine-iv")[0] for part in text.split("day ")[1:] if " ketamine-iv" in part]
+    # Each row: "day D", then its session's id, then its protocol.
+    rows = [part.split(" ketamine-iv")[0].split(" ")[0] for part in text.split("day ")[1:] if " ketamine-iv" in part]
     assert rows == ["0", "3.5", "24.5"]

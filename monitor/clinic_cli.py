@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 class ClinicError(Exception):
@@ -85,8 +88,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         if action == "migrate" and args.url:
             with psycopg.connect(args.url, autocommit=True) as conn:
-                version = schema.migrate(conn)
-            out.write(f"schema version {version}\n")
+                migrate(conn, out)
             return 0
         if action == "identities" and args.url:
             return list_identities(args.url, out)
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             return list_identities(running.admin_url(), out)
         if action == "migrate":
             with local_server.admin_connection(running) as conn:
-                out.write(f"schema version {schema.migrate(conn)}\n")
+                migrate(conn, out)
             return 0
         kind = "chair" if action == "add-chair" else "reader"
         passfile = local_server.add_role(running, args.role, kind=kind, password_file=args.password_file)
@@ -133,6 +135,28 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         raise ClinicError(str(exc)) from None
     except psycopg.Error as exc:
         raise ClinicError(f"the server refused: {str(exc).strip()}") from None
+
+
+def migrate(conn: psycopg.Connection, out: TextIO) -> None:
+    """Bring the server's schema up to date, and say which chairs were connected and what an upgrade means for those
+    still on an earlier version (they cannot all be updated at the moment the server is)."""
+    from monitor.replication import schema
+
+    before = schema.server_version(conn)
+    chairs = schema.connected_chairs(conn)
+    out.write(f"schema version {schema.migrate(conn)}\n")
+    if chairs:
+        out.write("chair logins connected now: " + ", ".join(
+            f"{login} ({count} connection{'s' if count != 1 else ''})" for login, count in chairs) + "\n")
+    if 0 < before < schema.TILES_BY_FUNCTION:
+        out.write(
+            f"Update every chair to this version: a chair of an earlier version (made for schema {before}) can no "
+            "longer put its live status on the nurse station. Until it is updated, its readings still reach the "
+            "server, and the station shows each session it records as a tile of what the server has (the last "
+            "values and their age), 'recording, but its live status does not reach this station', alarmed as not "
+            "reporting. A session it ends leaves the station within seconds. A session in progress cannot move to "
+            "the new version unless it stopped without closing (--resume refuses a closed one): let it finish, then "
+            "update the chair.\n")
 
 
 def list_identities(url: str, out: TextIO) -> int:

@@ -2,7 +2,9 @@
 
 :class:`StationFeed` keeps one listening connection: each chair's replicator updates its row in
 ``chairs`` and sends ``NOTIFY im_chairs, '<chair>'``; the feed reads that one row and hands a
-:class:`ChairReport` to its callback. Nothing is polled: between notifications the feed waits.
+:class:`ChairReport` to its callback. Every :data:`RECHECK_S` it also reads every chair's row again and the
+sessions the server holds as recording whose chair's status does not reach it (:data:`UNREPORTED` below): what a
+chair older than the server's schema sends changes the server's sessions, never a row the station is told of.
 
 :class:`StationModel` turns reports into what the station shows, with two conditions only the
 station can see:
@@ -19,6 +21,11 @@ station can see:
 * a chair database whose status says its session ended while the server holds that session neither ended nor
   complete keeps its tile, as "session left without completing" (another connection of the chair's login
   may have ended the tile, and hold it so the chair cannot say otherwise);
+* a tile whose chair has fallen silent while the server holds its session ended or complete leaves the station
+  (a chair older than the server's schema 8 ends its session without being able to take its tile off);
+* a session the server holds as recording, its heartbeats arriving, whose chair's status does not reach the station
+  (no row names it, or the one naming it stopped while the heartbeats went on: a chair older than the server's
+  schema can no longer write its row) is a tile of what the server has of it, and a technical alarm saying so;
 * a session that ended with rows its chair could not write to its database (its disk failed; they are not on
   the server either) leaves its tile, but not the screen: a low-priority alarm says how many rows wait in
   which file on which computer, until ``write-held`` there has sent them or the chair records again. It does
@@ -45,6 +52,7 @@ from monitor.replication import server_store, tls, waits
 from monitor.replication.live import LiveAlarm, LiveTile, parse_tile
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.replication.schema import bound_waits
+from monitor.replication.server_store import UnreportedSession
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,8 @@ RETRY_S = 2.0
 #: A server that has not answered the station's last request for this long is lost, even with the
 #: connection still open (a hung server, a network path that drops everything).
 UNANSWERED_S = 6.0
+#: How often the station reads every chair's row and the sessions recording unreported, besides what it is told.
+RECHECK_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,8 @@ class ChairReport:
     silent_s: float = 0.0
     #: The session the status names is on the server and has neither ended nor completed there.
     session_open: bool = False
+    #: The session the status names is on the server, ended or completed there, its heartbeats stopped.
+    session_ended: bool = False
 
     @property
     def left_open(self) -> bool:
@@ -94,7 +106,8 @@ class StationAlarm:
     """A condition raised by the station itself (the chair cannot raise it)."""
 
     chair: str
-    condition: str  # chair_offline | chair_stalled | chair_left_open | login_shared | escalated | record_not_kept
+    # chair_offline | chair_stalled | chair_left_open | chair_unreported | login_shared | escalated | record_not_kept
+    condition: str
     priority: Priority
     message: str
     alarm_id: str | None = None
@@ -128,6 +141,9 @@ class ChairView:
     named_alike: tuple[str, ...] = ()
     #: The tile was ended while the server holds its session neither ended nor complete (for ``offline_after_s``).
     left_open: bool = False
+    #: The server holds this session as recording, but the chair's status does not reach the station: the tile is
+    #: what the server has of it (values, phase, open alarms), ``silent_s`` since its last heartbeat arrived.
+    unreported: bool = False
 
     @property
     def called(self) -> str:
@@ -138,7 +154,7 @@ class ChairView:
     @property
     def current(self) -> bool:
         """The chair's status is live: it reports, its recorder moves on, and it did not leave mid-session."""
-        return not (self.offline or self.stalled or self.left_open)
+        return not (self.offline or self.stalled or self.left_open or self.unreported)
 
     def alarm_age_s(self, alarm: LiveAlarm) -> float:
         """How long an alarm has been active, in the chair's clock, up to now."""
@@ -191,6 +207,9 @@ class StationModel:
         self._reports: dict[str, tuple[ChairReport, float, float]] = {}
         # chair key -> the last report of a session that ended with rows its chair could not keep
         self._not_kept: dict[str, ChairReport] = {}
+        # session id -> (what the server has of a session recording unreported, when its heartbeat last arrived,
+        # when the station first found it so)
+        self._unreported: dict[str, tuple[UnreportedSession, float, float]] = {}
 
     def apply(self, report: ChairReport, received_at: float | None = None) -> None:
         """Take a chair's newest report (a chair whose session ended leaves the screen, unless the server holds that
@@ -209,12 +228,25 @@ class StationModel:
             same = previous is not None and previous[0].tile is not None and previous[0].tile.now == report.tile.now
             self._reports[report.key] = (report, at, previous[2] if same and previous else at)
 
+    def apply_unreported(self, sessions: Iterable[UnreportedSession], received_at: float | None = None) -> None:
+        """Take the sessions the server now holds as recording whose chair's status does not reach the station
+        (every one of them: a session no longer among them is reported again, or ended)."""
+        received = self.clock() if received_at is None else received_at
+        with self._lock:
+            before = self._unreported
+            self._unreported = {
+                found.session_id: (found, received - max(0.0, found.heartbeat_age_s),
+                                   before[found.session_id][2] if found.session_id in before else received)
+                for found in sessions
+            }
+
     def views(self, now: float | None = None) -> list[ChairView]:
         """One view per active chair, by name."""
         now = self.clock() if now is None else now
         out = []
         with self._lock:
             reports = list(self._reports.values())
+            unreported = dict(self._unreported)
         names: dict[str, list[tuple[str, str]]] = {}
         logins: dict[str, set[str]] = {}
         for report, _at, _fresh in reports:
@@ -224,6 +256,14 @@ class StationModel:
             assert report.tile is not None
             silent = max(0.0, now - at)
             status_age = max(0.0, now - fresh_at)
+            if report.tile.active and report.session_ended and silent >= self.offline_after_s:
+                continue  # its session ended at the chair, which could not take the tile off (an earlier version)
+            found = unreported.get(report.tile.session_id or "")
+            if found is not None and found[0].chair == report.chair and silent >= self.offline_after_s:
+                # The chair's status stopped while the server still hears from its session: what the server has.
+                del unreported[found[0].session_id]
+                out.append(self._unreported_view(found[0], found[1], now, report.key, report.name))
+                continue
             view = ChairView(
                 chair=report.chair,
                 name=report.name,
@@ -247,10 +287,40 @@ class StationModel:
                 if not a.acknowledged and view.alarm_age_s(a) >= self.escalate_after_s
             )
             out.append(replace(view, escalated=escalated))
+        reported = {(r.chair, r.tile.session_id) for r, _at, _fresh in reports if r.tile is not None}
+        for session, heard_at, first_seen in unreported.values():
+            # Given the time a silent chair is given: a chair of this version puts its status up just after the
+            # batch that brought its session.
+            if (session.chair, session.session_id) not in reported and now - first_seen >= self.offline_after_s:
+                key = f"{session.chair}/{session.origin}/{session.session_id}"
+                out.append(self._unreported_view(session, heard_at, now, key, session.chair_name or session.chair))
         return sorted(out, key=lambda v: (chair_order(v.name), v.key))
 
+    def _unreported_view(self, found: UnreportedSession, heard_at: float, now: float, key: str,
+                         name: str) -> ChairView:
+        """The tile of a session recording unreported: what the server has of it, aged from its last heartbeat."""
+        nibp_at = found.value_times.get("nibp_sys")
+        nibp_age = None if nibp_at is None else max(0.0, found.heartbeat_at - nibp_at)
+        heart_rate = next((p for p in ("hr", "pr") if found.values.get(p) is not None), None)
+        tile = LiveTile(
+            active=True, session_id=found.session_id, now=found.heartbeat_at, phase=found.phase,
+            elapsed_s=max(0.0, found.heartbeat_at - found.started_at), infusion_elapsed_s=0.0,
+            infusion_plan_min=0.0, recovery_remaining_s=None, values=found.values, value_times=found.value_times,
+            heart_rate_source=heart_rate, nibp_age_s=nibp_age,
+            alarms=found.alarms, storage_ok=True, device_link="",
+        )
+        silent = max(0.0, now - heard_at)
+        view = ChairView(chair=found.chair, name=name, patient=self._patient_of(found.patient_mrn, found.patient_name),
+                         tile=tile, silent_s=silent, offline=False, escalated=frozenset(), status_age_s=silent,
+                         key=key, unreported=True)
+        return replace(view, escalated=frozenset(
+            a.id for a in tile.alarms if not a.acknowledged and view.alarm_age_s(a) >= self.escalate_after_s))
+
     def _patient(self, report: ChairReport) -> str:
-        return (report.patient_mrn or "—") if self.show == "mrn" else initials(report.patient_name)
+        return self._patient_of(report.patient_mrn, report.patient_name)
+
+    def _patient_of(self, mrn: str | None, name: str | None) -> str:
+        return (mrn or "—") if self.show == "mrn" else initials(name)
 
     def records_not_kept(self) -> list[StationAlarm]:
         """One low-priority alarm per ended session whose chair could not keep all of its rows, by chair name."""
@@ -288,6 +358,8 @@ class StationModel:
                 )
             if view.left_open:
                 alarms.append(StationAlarm(view.chair, "chair_left_open", Priority.MEDIUM, left_open_text(view)))
+            if view.unreported:
+                alarms.append(StationAlarm(view.chair, "chair_unreported", Priority.MEDIUM, unreported_text(view)))
             if view.shared_with:
                 alarms.append(
                     StationAlarm(view.chair, "login_shared", Priority.MEDIUM,
@@ -349,6 +421,12 @@ def left_open_text(view: ChairView) -> str:
             f"neither ended nor complete on the server; values from {view.silent_s:.0f} s ago; check the chair")
 
 
+def unreported_text(view: ChairView) -> str:
+    """What the station says of a session recording on the server whose chair's status does not reach it."""
+    return (f"{view.called}: recording, but its live status does not reach this station - the chair's program is "
+            f"older than the server: update it (shown: what the server has, heard from {view.silent_s:.0f} s ago)")
+
+
 def report_from_row(row: server_store.ChairRow) -> ChairReport:
     """A chair database's row as the station takes it (an unreadable status is logged and left out)."""
     tile = None
@@ -359,17 +437,23 @@ def report_from_row(row: server_store.ChairRow) -> ChairReport:
         except ValueError as exc:
             log.warning("chair %s sent an unreadable status: %s", row.chair, exc)
     return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name, row.origin,
-                       row.silent_s, row.session_open)
+                       row.silent_s, row.session_open, row.session_ended)
 
 
 class StationFeed:
     """Listens for chairs' notifications and reads their rows (a background thread)."""
 
     def __init__(self, url: str, on_report: Callable[[ChairReport], None],
-                 on_link: Callable[[bool, str | None], None] | None = None) -> None:
+                 on_link: Callable[[bool, str | None], None] | None = None,
+                 on_unreported: Callable[[list[UnreportedSession]], None] | None = None,
+                 recheck_s: float = RECHECK_S) -> None:
         self.url = url
         self.on_report = on_report
         self.on_link = on_link
+        self.on_unreported = on_unreported
+        self.recheck_s = recheck_s
+        #: The sessions found recording unreported at the last look (kept while the server holds them recording).
+        self._unreported: set[str] = set()
         self.connected = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -380,6 +464,7 @@ class StationFeed:
         self._unanswered = False
         #: The chair databases reported so far, by key: their login and origin.
         self._known: dict[str, tuple[str, str]] = {}
+        self._rechecked_at = 0.0
 
     @property
     def server(self) -> str:
@@ -442,7 +527,7 @@ class StationFeed:
                         self._stop.wait(RETRY_S)
                         continue
                     server_store.listen_for_chairs(conn)
-                    self._deliver(server_store.chair_rows(conn), None)
+                    self._recheck(conn)
                     self._link(True, None)
                     self._listen(conn)
             except psycopg.Error as exc:
@@ -470,8 +555,20 @@ class StationFeed:
                 self.on_report(ChairReport(chair, chair, None, None, None, origin))
         self._known.update({report.key: (report.chair, report.origin) for report in reports})
 
+    def _recheck(self, conn: psycopg.Connection) -> None:
+        """Read every chair's row, and the sessions recording on the server whose chair's status does not reach it."""
+        self._deliver(self._ask(server_store.chair_rows, conn), None)
+        found = self._ask(lambda: server_store.unreported_sessions(conn, silent_after_s=OFFLINE_AFTER_S,
+                                                                   known=self._unreported))
+        self._unreported = {session.session_id for session in found}
+        if self.on_unreported is not None:
+            self.on_unreported(found)
+        self._rechecked_at = time.monotonic()
+
     def _listen(self, conn: psycopg.Connection) -> None:
         while not self._stop.is_set():
+            if time.monotonic() - self._rechecked_at >= self.recheck_s:
+                self._recheck(conn)
             chairs: set[str] = set()
             for notify in conn.notifies(timeout=0.5):
                 chairs.add(notify.payload)

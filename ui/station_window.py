@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from monitor.alarms.model import Priority
 from monitor.replication.live import LiveAlarm
+from monitor.replication.server_store import UnreportedSession
 from monitor.session import minutes_seconds
 from monitor.station import ChairReport, ChairView, StationFeed, StationModel, same_name_text, shared_login_text
 from ui import theme
@@ -92,6 +93,9 @@ def _timer(view: ChairView) -> str:
     tile = view.tile
     name = tile.phase_name
     infused = minutes_seconds(tile.infusion_elapsed_s)
+    if view.unreported:
+        # The server holds the phase and the session's start, not the chair's timers.
+        return f"{name or 'phase not known'} (as the server holds it) · session {minutes_seconds(tile.elapsed_s)}"
     if tile.phase == "infusion" and tile.infusion_stopped:
         text = f"{name} stopped at {infused}"
     elif tile.phase == "infusion":
@@ -164,7 +168,10 @@ class ChairTile(QFrame):
         if not view.current:
             lit = flash_on(Priority.MEDIUM, now_ms)
             colour = theme.ALARM_COLOURS[Priority.MEDIUM]
-            text = (f"NOT REPORTING for {view.silent_s:.0f} s — the station cannot see this chair" if view.offline
+            text = (f"RECORDING, but its live status does not reach this station — the chair's program is older than "
+                    f"the server: update it. Shown: what the server has, heard from {view.silent_s:.0f} s ago"
+                    if view.unreported
+                    else f"NOT REPORTING for {view.silent_s:.0f} s — the station cannot see this chair" if view.offline
                     else f"SESSION LEFT WITHOUT COMPLETING — its session is still open on the server; values from "
                          f"{view.silent_s:.0f} s ago; check the chair" if view.left_open
                     else f"MONITORING STALLED at the chair for {view.status_age_s:.0f} s — values are not current")
@@ -213,7 +220,8 @@ def _attention(view: ChairView) -> tuple[Priority, str] | None:
     """The loudest thing on a chair's tile and its words (None: nothing that needs the nurse)."""
     found: list[tuple[Priority, str]] = []
     if not view.current:
-        found.append((Priority.MEDIUM, "not reporting" if view.offline
+        found.append((Priority.MEDIUM, "recording, its live status not reaching this station" if view.unreported
+                      else "not reporting" if view.offline
                       else "session left without completing" if view.left_open else "monitoring stalled"))
     if view.shared_with:
         found.append((Priority.MEDIUM, shared_login_text(view)))
@@ -241,6 +249,7 @@ class _FeedBridge(QObject):
 
     reported = Signal(object)
     link = Signal(bool, object)
+    unreported = Signal(object)
 
 
 class StationWindow(QMainWindow):
@@ -288,6 +297,7 @@ class StationWindow(QMainWindow):
         self.bridge = _FeedBridge()
         self.bridge.reported.connect(self._on_report)
         self.bridge.link.connect(self._on_link)
+        self.bridge.unreported.connect(self._on_unreported)
         # The whole screen where it is smaller than a 1920x1080 one (a fixed 1400x900 ran off a 1280x800 screen).
         theme.fit_to_screen(self, 1920, 1080)
         self.scroll.viewport().installEventFilter(self)  # lays the tiles out again when their area changes size
@@ -300,6 +310,15 @@ class StationWindow(QMainWindow):
     def link_changed(self, up: bool, error: str | None) -> None:
         """The station's own connection to the server changed (any thread)."""
         self.bridge.link.emit(up, error)
+
+    def unreported_found(self, sessions: list[UnreportedSession]) -> None:
+        """The sessions recording on the server whose chair's status does not reach the station (any thread)."""
+        self.bridge.unreported.emit(sessions)
+
+    def _on_unreported(self, sessions: object) -> None:
+        assert isinstance(sessions, list)
+        self.model.apply_unreported(sessions)
+        self.refresh()
 
     def _on_report(self, report: ChairReport) -> None:
         self.model.apply(report)
@@ -499,7 +518,7 @@ def run_station(args: argparse.Namespace) -> int:
     model = StationModel(show=args.show, escalate_after_s=args.escalate_after)
     sound = AlarmSoundPlayer()
     window = StationWindow(model, server=StationFeed(url, lambda _r: None).server, sound=sound)
-    feed = StationFeed(url, window.report, window.link_changed)
+    feed = StationFeed(url, window.report, window.link_changed, window.unreported_found)
 
     def open_chart(key: str) -> None:
         view = next((v for v in model.views() if v.key == key), None)

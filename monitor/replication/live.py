@@ -15,7 +15,8 @@ from typing import Any
 from drivers.core.readings import Parameter
 from monitor.session import Phase
 
-_SHOWN = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
+#: The values a tile shows (the station reads the same of a session from the server when its chair's status is missing).
+SHOWN = (Parameter.HR, Parameter.PR, Parameter.SPO2, Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ def live_document(update: Any) -> dict[str, Any]:
     values: dict[str, float | None] = {}
     times: dict[str, float] = {}
     for reading in status.latest:
-        if reading.parameter in _SHOWN:
+        if reading.parameter in SHOWN:
             values[reading.parameter.value] = reading.value
             times[reading.parameter.value] = reading.t
     hr = status.heart_rate

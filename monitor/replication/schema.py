@@ -373,6 +373,17 @@ def limit_connections(conn: psycopg.Connection) -> None:
                 sql.Identifier(str(member)), sql.Literal(limit)))
 
 
+def connected_chairs(conn: psycopg.Connection) -> list[tuple[str, int]]:
+    """The chairs' logins connected to this database now, each with its number of connections, by name (as the
+    owner or an administrator, who see every connection)."""
+    rows = conn.execute(
+        "SELECT a.usename, COUNT(*) FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename "
+        "JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid "
+        "WHERE g.rolname = %s AND a.datname = current_database() AND a.pid <> pg_backend_pid() "
+        "GROUP BY a.usename ORDER BY a.usename", [CHAIR_GROUP]).fetchall()
+    return [(str(login), int(count)) for login, count in rows]
+
+
 def _tiles_by_function_v8(conn: psycopg.Connection) -> None:
     """Chairs write their station rows through two functions only, and each login has a connection limit.
 
@@ -455,6 +466,9 @@ MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
     _identity_check_v7, _tiles_by_function_v8, _audit_behind_function_v9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+#: From this schema on a chair writes its station row only through the server's functions: a chair of a version made
+#: for an earlier schema can no longer put its live status on the nurse station.
+TILES_BY_FUNCTION = MIGRATIONS.index(_tiles_by_function_v8) + 1
 
 
 def bound_waits(conn: psycopg.Connection, *, lock_s: float, statement_s: float) -> None:

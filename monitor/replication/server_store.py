@@ -25,9 +25,10 @@ from psycopg import sql
 from psycopg.rows import dict_row, tuple_row
 
 from drivers.core.readings import UNRELIABLE, Parameter, Reading, parse_flags
-from monitor.alarms.model import AlarmRecord
-from monitor.constants import STALE_HEARTBEAT_S
+from monitor.alarms.model import AlarmRecord, Priority
+from monitor.constants import HEARTBEAT_INTERVAL_S, STALE_HEARTBEAT_S
 from monitor.replication import tls
+from monitor.replication.live import SHOWN, LiveAlarm
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.replication.schema import CHANNEL, READER_GROUP
 from monitor.session import EventKind, Phase, SessionEvent
@@ -66,12 +67,19 @@ def _own(table: str) -> str:
 _OF_A_SESSION = ("readings", "waveforms", "events", "alarms")
 
 
+#: A session whose heartbeat has not arrived for this long (two of a chair's intervals) has stopped sending it.
+QUIET_SESSION_S = 2 * HEARTBEAT_INTERVAL_S
+
 # The station's view of each chair: its row in ``chairs`` and the patient of the session it reports (only a session
-# of its own login: a status naming another chair's session does not show that chair's patient).
+# of its own login: a status naming another chair's session does not show that chair's patient); whether the server
+# holds that session open, or ended with its heartbeats stopped (a login that marked its session ended on the server
+# while its chair records on does not end the tile: the chair's heartbeats go on arriving).
 _CHAIRS_SQL = (
     "SELECT c.chair, c.name, c.live, p.mrn, p.name, c.origin, "
     "GREATEST(0, EXTRACT(EPOCH FROM now() - c.seen_at))::float8, "
-    "s.id IS NOT NULL AND s.ended_at IS NULL AND s.phase IS DISTINCT FROM 'complete' FROM chairs c "
+    "s.id IS NOT NULL AND s.ended_at IS NULL AND s.phase IS DISTINCT FROM 'complete', "
+    "s.id IS NOT NULL AND (s.ended_at IS NOT NULL OR s.phase = 'complete') AND (s.heartbeat_seen_at IS NULL OR "
+    f"s.heartbeat_seen_at < now() - make_interval(secs => {QUIET_SESSION_S})) FROM chairs c "
     "LEFT JOIN sessions s ON s.id = c.live->>'session_id' AND s.chair = c.chair "
     "LEFT JOIN patients p ON p.id = s.patient_id"
 )
@@ -91,6 +99,8 @@ class ChairRow:
     silent_s: float = 0.0
     #: The session the status names is on the server, neither ended nor complete there.
     session_open: bool = False
+    #: The session the status names is on the server, ended or complete there, its heartbeats stopped.
+    session_ended: bool = False
 
 
 #: Every patient row of an MRN that more than one row holds, with the chair that sent it (its latest name for the
@@ -175,8 +185,90 @@ def chair_rows(conn: psycopg.Connection, chairs: Collection[str] | None = None) 
             rows = cursor.execute(_CHAIRS_SQL).fetchall()
         else:
             rows = cursor.execute(_CHAIRS_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
-    return [ChairRow(str(chair), name, live, mrn, patient, str(origin), float(silent or 0.0), bool(session_open))
-            for chair, name, live, mrn, patient, origin, silent, session_open in rows]
+    return [ChairRow(str(chair), name, live, mrn, patient, str(origin), float(silent or 0.0), bool(session_open),
+                     bool(session_ended))
+            for chair, name, live, mrn, patient, origin, silent, session_open, session_ended in rows]
+
+
+#: Sessions the server holds as recording whose heartbeat arrives (or that were found so before, ``known``), but whose
+#: chair's live status does not: no row of ``chairs`` names the session, or the row naming it fell silent while the
+#: session's heartbeats went on arriving (a chair of a version older than the server's schema 8 can no longer write
+#: its row). With what the server has of each: the last value of each parameter a tile shows, and its open alarms.
+_UNREPORTED_SQL = (
+    "SELECT s.chair, s.origin, s.id, s.phase, s.started_at, COALESCE(s.heartbeat_at, s.started_at), "
+    "GREATEST(0, EXTRACT(EPOCH FROM now() - s.heartbeat_seen_at))::float8, p.mrn, p.name, "
+    "(SELECT c.name FROM chairs c WHERE c.chair = s.chair ORDER BY c.origin = s.origin DESC, c.seen_at DESC "
+    "LIMIT 1), "
+    "(SELECT json_agg(json_build_array(q.parameter, x.t, x.value)) FROM unnest(%(shown)s::text[]) AS q(parameter) "
+    "CROSS JOIN LATERAL (SELECT r.t, r.value FROM readings r WHERE r.session_id = s.id AND r.parameter = q.parameter "
+    "AND r.chair = s.chair ORDER BY r.t DESC LIMIT 1) x), "
+    "(SELECT json_agg(json_build_array(a.id, a.condition, a.priority, a.kind, a.message, a.started_at, "
+    "a.acknowledged_at IS NOT NULL) ORDER BY a.started_at) FROM alarms a WHERE a.session_id = s.id "
+    "AND a.chair = s.chair AND a.ended_at IS NULL) "
+    "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id "
+    "LEFT JOIN LATERAL (SELECT MAX(c.seen_at) AS seen_at FROM chairs c WHERE c.chair = s.chair "
+    "AND c.live->>'session_id' = s.id) named ON true "
+    "WHERE s.status = 'recording' AND s.ended_at IS NULL AND s.phase IS DISTINCT FROM 'complete' "
+    "AND (s.heartbeat_seen_at >= now() - make_interval(secs => %(fresh)s) OR s.id = ANY(%(known)s)) "
+    "AND (named.seen_at IS NULL OR s.heartbeat_seen_at > named.seen_at + make_interval(secs => %(silent)s))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnreportedSession:
+    """A session the server holds as recording, with its heartbeats arriving, whose live status does not reach the
+    station; what the server has of it. Times are the chair's clock but ``heartbeat_age_s`` (the server's)."""
+
+    chair: str
+    origin: str
+    session_id: str
+    #: The name the login's chair last reported under (None: it never reported one).
+    chair_name: str | None
+    patient_mrn: str | None
+    patient_name: str | None
+    phase: str
+    started_at: float
+    #: The chair's time of the session's latest heartbeat, and how long ago the server received it.
+    heartbeat_at: float
+    heartbeat_age_s: float
+    values: dict[str, float | None]
+    value_times: dict[str, float]
+    #: The session's alarms the server holds as not ended.
+    alarms: tuple[LiveAlarm, ...] = ()
+
+
+def _unreported(row: tuple[Any, ...]) -> UnreportedSession:
+    """An :class:`UnreportedSession` from its row of :data:`_UNREPORTED_SQL`."""
+    chair, origin, session_id, phase, started, beat, age, mrn, patient, name, last, alarms = row
+    values = {str(parameter): None if value is None else float(value) for parameter, _t, value in last or ()}
+    times = {str(parameter): float(t) for parameter, t, _value in last or ()}
+    open_alarms = tuple(
+        LiveAlarm(id=str(a_id), condition=str(condition or ""), priority=int(Priority.parse(str(priority))),
+                  kind=str(kind or ""), message=str(message or ""), started_at=float(at or 0.0),
+                  acknowledged=bool(acknowledged), latched=False)
+        for a_id, condition, priority, kind, message, at, acknowledged in alarms or ())
+    return UnreportedSession(str(chair), str(origin), str(session_id), name, mrn, patient, str(phase or ""),
+                             float(started or 0.0), float(beat or 0.0), float(age or 0.0), values, times, open_alarms)
+
+
+def unreported_sessions(conn: psycopg.Connection, *, silent_after_s: float,
+                        known: Collection[str] = ()) -> list[UnreportedSession]:
+    """The sessions recording on the server whose heartbeats arrive (within :data:`STALE_HEARTBEAT_S`; those of
+    ``known`` however old) while no live status of their chair names them, or the one naming them has been silent
+    ``silent_after_s`` longer than the heartbeats (a chair older than the server's schema).
+
+    A row that cannot be read is logged and left out.
+    """
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        rows = cursor.execute(_UNREPORTED_SQL, {"shown": [p.value for p in SHOWN], "fresh": STALE_HEARTBEAT_S,
+                                                "known": list(known), "silent": silent_after_s}).fetchall()
+    found = []
+    for row in rows:
+        try:
+            found.append(_unreported(row))
+        except _UNREADABLE as exc:
+            log.warning("session %s recording on the server cannot be read for the station: %s", row[2], exc)
+    return found
 
 
 def reads_every_chair(conn: psycopg.Connection) -> bool:

@@ -395,3 +395,27 @@ def test_the_phase_timer_says_what_the_chair_says_of_the_infusion(qtbot: Any) ->
         model.apply(_report("c1", "Chair 1", [], **extra))
         window.refresh()
         assert window.tiles["c1"].phase.text() == shown
+
+
+def test_a_session_recording_unreported_is_a_tile_of_what_the_server_has(qtbot: Any) -> None:
+    """A chair older than the server's schema records on while its status cannot reach the station: its session is a
+    tile, alarmed, saying so; values grey with their age (they are the server's, not the chair's live ones)."""
+    from monitor.replication.server_store import UnreportedSession
+
+    clock = [100.0]
+    model, window = _station(qtbot, clock)
+    session = UnreportedSession("chair_9", "o9", "s9", "Chair 9", "MRN-909", "Ann Lee", "infusion", 1000.0, 1600.0,
+                                3.0, {"hr": 71.0, "spo2": 96.0, "nibp_sys": 121.0}, {"hr": 1598.0, "spo2": 1598.0,
+                                                                                    "nibp_sys": 1480.0})
+    model.apply_unreported([session])
+    clock[0] = 106.0
+    window.refresh()
+    [tile] = window.tiles.values()
+    assert tile.title.text() == "Chair 9 · MRN-909"
+    assert tile.phase.text() == "infusion (as the server holds it) · session 10:00"
+    assert "HR 71" in tile.numerics.text() and "11 s old" in tile.numerics.text()
+    assert tile.nibp.text().startswith("NIBP 121/---") and "2 min ago" in tile.nibp.text()
+    assert ("RECORDING, but its live status does not reach this station — the chair's program is older than the "
+            "server: update it. Shown: what the server has, heard from 9 s ago") in tile.alarms.text()
+    assert "1 active chairs · 1 station alarms" in window.banner.text()
+    assert model.sounding() is Priority.MEDIUM

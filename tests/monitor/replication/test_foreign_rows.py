@@ -169,7 +169,7 @@ def test_server_migrate_stops_the_forgeries_and_frees_the_chair_they_blocked(
 
     out = io.StringIO()
     assert main(["server", "migrate", "--url", old.admin_url], out=out) == 0
-    assert out.getvalue() == f"schema version {schema.SCHEMA_VERSION}\n"
+    assert out.getvalue().splitlines()[0] == f"schema version {schema.SCHEMA_VERSION}"
     monkeypatch.undo()  # chairs of this version again
 
     assert _accepted(two.intruder, _forgeries(two, ahead + 1)) == []

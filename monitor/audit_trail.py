@@ -21,6 +21,7 @@ from drivers.core.readings import iso_utc
 from monitor.accounts import ADMIN, Principal
 from monitor.exports.csv_tables import spreadsheet_text
 from monitor.store import Store, StoreError
+from monitor.text_rules import terminal_text
 from monitor.wall_clock import clock_text
 
 #: The roles that may read the audit log.
@@ -133,18 +134,13 @@ def _detail_text(detail: dict[str, Any]) -> str:
     return " ".join(f"{key}={json.dumps(value, ensure_ascii=False, default=str)}" for key, value in detail.items())
 
 
-def _printable(text: str) -> str:
-    """For a terminal: a control character typed into a detail shows as ``?``."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
 def write_text(reading: AuditReading, out: IO[str]) -> None:
     """One line an entry: local time, who, action, session, detail."""
     out.write(reading.verified + "\n")
     for e in reading.entries:
         session = (e.session_id or "-")[:8]
         line = f"{clock_text(e.at, '%Y-%m-%d %H:%M:%S')}  {e.user or '-':16} {e.action:28} {session:8}  "
-        out.write(_printable(line + _detail_text(e.detail)).rstrip() + "\n")
+        out.write(terminal_text(line + _detail_text(e.detail)).rstrip() + "\n")
     out.write(f"{len(reading.entries)} entr{'y' if len(reading.entries) == 1 else 'ies'}\n")
 
 

@@ -43,6 +43,7 @@ from monitor.security_cli import (
 )
 from monitor.session import Phase, minutes_seconds
 from monitor.store import Store, StoreError
+from monitor.text_rules import terminal_text
 from monitor.wall_clock import clock_text
 
 if TYPE_CHECKING:
@@ -634,11 +635,6 @@ def _local(t: float | None) -> str:
     return "" if t is None else clock_text(t, "%Y-%m-%d %H:%M")
 
 
-def _shown(text: str) -> str:
-    """Text for the terminal: a control character (an escape sequence kept by an older version) shows as ``?``."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
-
-
 def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions."""
     from drivers.core.readings import iso_utc
@@ -678,7 +674,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{'id':10} {'patient':12} {'start':16} {'length':>7}  {'status':10} phases\n")
         for s in rows:
             out.write(
-                f"{s.id[:8]:10} {_shown(s.patient or '-')[:12]:12} {_local(s.started_at):16} "
+                f"{s.id[:8]:10} {terminal_text(s.patient or '-')[:12]:12} {_local(s.started_at):16} "
                 f"{minutes_seconds(s.length_s):>7}  {s.status:10} {' > '.join(s.phases_reached)}\n"
             )
     return EXIT_OK

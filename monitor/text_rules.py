@@ -119,6 +119,11 @@ def neutral_text(text: str) -> str:
     return "".join(c for c in text if c not in DIRECTION_CONTROLS)
 
 
+def terminal_text(text: str) -> str:
+    """Text for a terminal: a control character (typed, pasted, or kept by an older version) shows as ``?``."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def neutral(value: Any) -> Any:
     """:func:`neutral_text` applied to every text in ``value``, in plain dicts, lists and tuples too; any other
     object (a device, a profile, a named tuple) is passed on as it is."""

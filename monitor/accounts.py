@@ -256,12 +256,7 @@ class Accounts:
         path = getattr(self.store, "path", None)
         if keys is None or path is None:
             return None
-        held = witness.held_accounts(keys, path, self.store.db.conn)
-        if held is None:
-            return None
-        if self._restore_not_accepted() or witness.behind(keys, path, self.store.db.conn) is not None:
-            return held
-        return None
+        return witness.held_accounts(keys, path, self.store.db.conn)
 
     def removed_reason(self) -> str:
         """Why nobody can sign in nor be made the first admin while :meth:`removed_outside` holds."""

@@ -7,6 +7,11 @@ hand, and every version of it (its revocation too) is sealed in the record's has
 revocation undone by hand is refused as well. Otherwise the built-in profile runs and the reason
 is raised as a technical alarm.
 
+An older copy of the whole database put back brings its approvals with it, one revoked since among them, under a
+correct chain. Until an admin accepts that restore, a profile is used only where both the copy and the approvals
+noted beside the key file (:func:`monitor.store.witness.held_approvals`) say it is approved, as sign-in holds each
+account to the stricter of the two (:mod:`monitor.accounts`).
+
 The *clinical floors* below are the weakest the high-priority rules may be made; a profile
 beyond them (a high-priority rule disabled, lowered in priority, or moved past its floor) can be
 approved only when the admin says so explicitly, and a change made at the chair cannot go past
@@ -24,12 +29,27 @@ from typing import Any, Final
 from monitor import integrity
 from monitor.alarms.model import Priority
 from monitor.alarms.profile import AlarmProfile, RuleSpec
+from monitor.integrity import ACCEPT_RESTORE
 from monitor.keys import Keys
 from monitor.session import Phase
 from monitor.store import approvals as rows
+from monitor.store import witness
 from monitor.store.approvals import ApprovalRow
+from monitor.store.witness import ApprovalSeen
 
 BUILT_IN_NAME: Final = "built-in default"
+
+#: Why an approval the older copy put back holds is not used: this computer saw it revoked since.
+REVOKED_BEFORE_RESTORE: Final = (
+    "the approval of '{name}' (sha256 {sha}) was revoked by {by} on {when}, before the older copy of this database "
+    "that still holds it was put back: it is not used until an admin accepts the restore ('{accept}')"
+)
+#: Why an approval the older copy holds, but this computer's note never saw, is not used until the restore is
+#: accepted.
+NOT_SEEN_BEFORE_RESTORE: Final = (
+    "the approval of '{name}' (sha256 {sha}) came with the older copy of this database that was put back, and this "
+    "computer never saw it in the database before: it is used once an admin accepts the restore ('{accept}')"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +186,46 @@ def revoke(store: Any, sha256: str, *, by: Any) -> None:
             store.audit("revoke_profile", user=by.name, sha256=sha256)
 
 
+def held_to_note(store: Any) -> dict[str, ApprovalSeen] | None:
+    """The profile approvals as this computer last vouched for them (by hash), while the database is an older copy
+    of itself put back that nobody accepted yet and its approvals differ from them; None otherwise (also when the
+    note beside the key file was written by a version that did not keep them)."""
+    keys: Keys | None = getattr(store, "keys", None)
+    path = getattr(store, "path", None)
+    if keys is None or path is None:
+        return None
+    return witness.held_approvals(keys, path, store.db.conn)
+
+
+def _held_back(held: dict[str, ApprovalSeen] | None, row: ApprovalRow) -> str | None:
+    """Why the copy's approval ``row`` is not used while the approvals are ``held`` to the note (None: it is)."""
+    seen = None if held is None else held.get(row.sha256)
+    if held is None or (seen is not None and seen.approved):
+        return None
+    if seen is None:
+        return NOT_SEEN_BEFORE_RESTORE.format(name=row.name, sha=row.sha256[:12], accept=ACCEPT_RESTORE)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(seen.at))
+    return REVOKED_BEFORE_RESTORE.format(name=seen.name, sha=row.sha256[:12], by=seen.by, when=when,
+                                         accept=ACCEPT_RESTORE)
+
+
+def held_back_by_restore(store: Any, sha256: str) -> str | None:
+    """Why the database's approval of this content is not used, when what holds it back is an older copy put back
+    that nobody accepted yet; None otherwise (no approval in the database, or nothing holds it back)."""
+    row = rows.in_force(store.db, sha256)
+    return None if row is None else _held_back(held_to_note(store), row)
+
+
 def approval_of(store: Any, sha256: str) -> Approval | None:
-    """The valid approval of this content, or None (never approved, revoked, or forged)."""
+    """The valid approval of this content, or None (never approved, revoked, forged, or revoked before an older
+    copy of the database was put back)."""
     keys: Keys | None = getattr(store, "keys", None)
     if keys is None:
         return None
     row = rows.in_force(store.db, sha256)
-    return None if row is None else _trusted(store, keys, row)
+    if row is None or _held_back(held_to_note(store), row) is not None:
+        return None
+    return _trusted(store, keys, row)
 
 
 def _trusted(store: Any, keys: Keys, row: ApprovalRow) -> Approval | None:
@@ -187,11 +240,13 @@ def _trusted(store: Any, keys: Keys, row: ApprovalRow) -> Approval | None:
 
 
 def approvals(store: Any) -> list[Approval]:
-    """Every approval in force (valid keyed hash, not revoked)."""
+    """Every approval in force (valid keyed hash, not revoked, here or before an older copy was put back)."""
     keys: Keys | None = getattr(store, "keys", None)
     if keys is None:
         return []
-    return [found for row in rows.all_in_force(store.db) if (found := _trusted(store, keys, row)) is not None]
+    held = held_to_note(store)
+    return [found for row in rows.all_in_force(store.db)
+            if _held_back(held, row) is None and (found := _trusted(store, keys, row)) is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +270,9 @@ def decide(store: Any, requested: AlarmProfile | None, built_in: AlarmProfile, *
         return ProfileDecision(built_in, built_in_label(built_in), None, None)
     found = approval_of(store, requested.sha256)
     if found is None:
-        problem = (f"{requested.source} (sha256 {requested.sha256[:12]}) is not approved by an admin "
-                   "(`infusion-monitor profiles approve`)")
+        problem = held_back_by_restore(store, requested.sha256) or (
+            f"{requested.source} (sha256 {requested.sha256[:12]}) is not approved by an admin "
+            "(`infusion-monitor profiles approve`)")
         return ProfileDecision(built_in, built_in_label(built_in), None, problem)
     if user is None or not getattr(user, "authenticated", False):
         problem = (f"approved profile '{found.name}' needs a signed-in account to be used "
@@ -270,7 +326,8 @@ class CommandGuard:
                 raise FloorError(str(exc)) from None
             found = approval_of(self.store, profile.sha256)
             if found is None:
-                raise FloorError(f"{path} (sha256 {profile.sha256[:12]}) is not an approved profile")
+                raise FloorError(held_back_by_restore(self.store, profile.sha256)
+                                 or f"{path} (sha256 {profile.sha256[:12]}) is not an approved profile")
             args = {**command.args, "expected_sha256": profile.sha256, "approved_name": found.name}
             return replace(command, args=args)
         return command

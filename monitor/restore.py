@@ -11,26 +11,30 @@ run is then what it was before the restore.
 Until then the accounts are held to those the note kept (:meth:`monitor.accounts.Accounts.held_to_note`), so the
 admin who accepts is one by the note too, not only by the copy (an admin since demoted, whose older copy says
 admin, is refused). Accepting makes the copy's accounts stand: the acceptance names every account whose copy
-differs from the note, for the admin to check.
+differs from the note, for the admin to check. The profile approvals are held and accepted the same way
+(:func:`monitor.approval.held_to_note`): the acceptance names every approval the copy holds otherwise than this
+computer saw it (one revoked since is in force again once accepted, for the admin to revoke again).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor import integrity
+from monitor import approval, integrity
 from monitor.accounts import Accounts, AuthError, Principal
 from monitor.store import RESTORE_ACCEPTED_ACTION, Store, witness
 from monitor.store import accounts as rows
-from monitor.store.witness import AccountSeen
+from monitor.store.witness import AccountSeen, ApprovalSeen
 
 
 @dataclass(frozen=True, slots=True)
 class Acceptance:
-    """What an acceptance accepted: the restores found, and how the copy's accounts differ from the note's."""
+    """What an acceptance accepted: the restores found, and how the copy's accounts and profile approvals differ
+    from the note's."""
 
     restores: tuple[integrity.RestoreFound, ...]
     accounts_differing: tuple[str, ...] = ()
+    approvals_differing: tuple[str, ...] = ()
 
 
 def waiting(store: Store) -> tuple[integrity.RestoreFound, ...]:
@@ -52,10 +56,12 @@ def accept(store: Store, by: Principal | None) -> Acceptance:
         store.audit("manage_users_refused", user=by.name, attempted="accept a restored database", reason=by.label)
         raise AuthError(f"only a signed-in admin can accept a restored database ('{by.name}' is a {by.role})")
     differing = accounts_differing(store)
+    approvals = approvals_differing(store)
     store.audit(RESTORE_ACCEPTED_ACTION, user=by.name if by else "first run",
                 accepted=[each.entry_id for each in found], missing=[each.missing for each in found],
-                found=[each.found for each in found], accounts_differing=list(differing))
-    return Acceptance(found, differing)
+                found=[each.found for each in found], accounts_differing=list(differing),
+                approvals_differing=list(approvals))
+    return Acceptance(found, differing, approvals)
 
 
 def accounts_differing(store: Store) -> tuple[str, ...]:
@@ -79,6 +85,39 @@ def _difference(name: str, before: AccountSeen | None, copy: AccountSeen | None)
     if copy.secret_hash != before.secret_hash:
         changes.append("its PIN/password in the copy is not the one it had before")
     return f"{name}: {'; '.join(changes)}" if changes else ""
+
+
+def approvals_differing(store: Store) -> tuple[str, ...]:
+    """How the copy's profile approvals differ from those this computer last vouched for, one line per profile
+    (none when they are held to nothing)."""
+    held = approval.held_to_note(store)
+    if held is None:
+        return ()
+    copy = {each.sha256: each for each in witness.approvals_now(store.db.conn) or ()}
+    lines = (_approval_difference(held.get(sha256), copy.get(sha256)) for sha256 in sorted(held.keys() | copy.keys()))
+    return tuple(line for line in lines if line)
+
+
+def _approval_difference(before: ApprovalSeen | None, copy: ApprovalSeen | None) -> str:
+    """One approval's difference between the note (``before``) and the copy, or "" when they agree on whether it
+    is in force."""
+    either = copy or before
+    assert either is not None
+    named = f"{either.name} (sha256 {either.sha256[:12]})"
+    if copy is None:
+        return f"{named}: not in the copy (was {_approval_state(before)})"
+    if before is None:
+        return f"{named}: only in the copy ({_approval_state(copy)})"
+    if copy.approved == before.approved:
+        return ""
+    return f"{named}: {_approval_state(copy)} in the copy, {_approval_state(before)} before"
+
+
+def _approval_state(seen: ApprovalSeen | None) -> str:
+    """``approved by ann`` or ``revoked by ann``."""
+    if seen is None:
+        return "unknown"
+    return f"{'approved' if seen.approved else 'revoked'} by {seen.by}"
 
 
 def _state(account: AccountSeen | None) -> str:

@@ -337,6 +337,10 @@ def _accept_restore(args: argparse.Namespace, out: TextIO, open_store: Callable[
         out.write("the copy's accounts now stand; these differ from what this computer saw before the restore "
                   "(check them with `infusion-monitor users`):\n")
         out.writelines(f"  {line}\n" for line in accepted.accounts_differing)
+    if accepted.approvals_differing:
+        out.write("the copy's profile approvals now stand; these differ from what this computer saw before the "
+                  "restore (revoke again what should stay revoked: `infusion-monitor profiles revoke HASH`):\n")
+        out.writelines(f"  {line}\n" for line in accepted.approvals_differing)
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO, database: Path) -> int:

@@ -71,6 +71,16 @@ def in_force(db: sqlite_utils.Database, sha256: str) -> ApprovalRow | None:
     return None if row is None else _approval(row)
 
 
+def states_of(conn: Any) -> list[tuple[str, str, str, float, str | None, float | None]]:
+    """Every approval, revoked ones too, read through a plain connection, by hash: (sha256, name, approved_by,
+    approved_at, revoked_by, revoked_at)."""
+    return [(str(sha256), str(name), str(approved_by), float(approved_at),
+             None if revoked_by is None else str(revoked_by), None if revoked_at is None else float(revoked_at))
+            for sha256, name, approved_by, approved_at, revoked_by, revoked_at in conn.execute(
+                "SELECT sha256, name, approved_by, approved_at, revoked_by, revoked_at FROM profile_approvals "
+                "ORDER BY sha256").fetchall()]
+
+
 def all_in_force(db: sqlite_utils.Database) -> list[ApprovalRow]:
     """Every approval not revoked, by approved name."""
     return [_approval(row) for row in db.execute(f"{_SELECT} WHERE revoked_at IS NULL ORDER BY name").fetchall()]

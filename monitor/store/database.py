@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import functools
 import json
 import logging
 import os
@@ -339,9 +340,10 @@ class Store(Queries):
         approvals: :data:`monitor.integrity.VERSIONED_TABLES`) are sealed when it ends."""
         with self.transaction(), _Sealing(self, {}, {table: row_keys}):
             yield
-        if table == "users" and not self.readonly:
-            # Noted at once, not within the next 10 s: a demotion or a disabled account is what an older copy put
-            # back would undo, and the note is what holds an account to it until the restore is accepted.
+        if table in integrity.ACCOUNT_TABLES and not self.readonly:
+            # Noted at once, not within the next 10 s: a demotion, a disabled account or a revoked profile approval
+            # is what an older copy put back would undo, and the note is what holds the copy to it until the restore
+            # is accepted.
             with contextlib.suppress(sqlite3.Error):
                 self._note_witness()
 
@@ -388,8 +390,9 @@ class Store(Queries):
         self._note_witness(after_finding=True)
 
     def _note_witness(self, *, after_finding: bool = False) -> None:
-        """Note beside the key file how far the record reached, and its accounts (``after_finding``: just after a
-        finding that it is behind the note was recorded, which the note may then follow)."""
+        """Note beside the key file how far the record reached, its accounts and its profile approvals
+        (``after_finding``: just after a finding that it is behind the note was recorded, which the note may then
+        follow)."""
         self._noted_at = time.monotonic()
         keys = self.keys
         seen = witness.reached(self.db.conn) if keys is not None else None
@@ -400,8 +403,12 @@ class Store(Queries):
             # The file was put back to an older copy under this open store: the note keeps what it saw, so the next
             # opening still finds and records that, instead of the note following the copy.
             return
-        seen = dataclasses.replace(seen, users=witness.accounts_to_note(
-            previous, seen, witness.accounts_now(self.db.conn), lambda: self._restore_waiting(keys)))
+        waiting = functools.cache(lambda: self._restore_waiting(keys))
+        seen = dataclasses.replace(
+            seen, users=witness.kept_to_note(previous, seen, None if previous is None else previous.users,
+                                             witness.accounts_now(self.db.conn), waiting),
+            approvals=witness.kept_to_note(previous, seen, None if previous is None else previous.approvals,
+                                           witness.approvals_now(self.db.conn), waiting))
         try:
             witness.note(keys, self.path, seen)
         except OSError as exc:

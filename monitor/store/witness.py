@@ -15,7 +15,12 @@ The note also keeps the accounts as this computer last vouched for them (name, r
 :func:`accounts_now`). An older copy put back brings its own accounts with it, an admin since demoted or an account
 since disabled among them; until an admin accepts the restore, sign-in holds each account to the stricter of the
 copy and the note (:mod:`monitor.accounts`), and the note keeps what it saw before the copy came back
-(:func:`accounts_to_note`) rather than learning the copy's accounts.
+(:func:`kept_to_note`) rather than learning the copy's accounts.
+
+It keeps the profile approvals the same way (content hash, name, approved or revoked, by whom, when:
+:func:`approvals_now`): an older copy brings back an approval revoked since, and until the restore is accepted a
+profile is used only where both the copy and the note say it is approved (:mod:`monitor.approval`). A note
+written before either was kept has None for it (not known) and still reads.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from monitor import integrity
 from monitor.keys import Keys, ensure_private_dir, open_part
 from monitor.store import chain
 from monitor.store.accounts import users_of
+from monitor.store.approvals import states_of
 
 #: The folder beside the key file that holds one note per database file.
 FOLDER = "chain-witness"
@@ -50,6 +58,18 @@ class AccountSeen:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalSeen:
+    """A profile approval as a note saw it: the content's hash and name, whether it was in force, and who approved
+    it and when (or, revoked, who revoked it and when)."""
+
+    sha256: str
+    name: str
+    approved: bool
+    by: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Reached:
     """A chain's first link and its furthest one, as keyed hashes, and when that was seen."""
 
@@ -62,6 +82,8 @@ class Reached:
     accounts: int | None = None
     #: The accounts as they were then, by name (None: a note from before they were kept, or not known).
     users: tuple[AccountSeen, ...] | None = None
+    #: The profile approvals as they were then, by hash (None: a note from before they were kept, or not known).
+    approvals: tuple[ApprovalSeen, ...] | None = None
 
 
 def reached(conn: sqlite3.Connection) -> Reached | None:
@@ -127,9 +149,27 @@ def accounts_now(conn: sqlite3.Connection) -> tuple[AccountSeen, ...] | None:
     return tuple(AccountSeen(row.name, row.role, row.disabled, row.secret_hash) for row in found)
 
 
+def approvals_now(conn: sqlite3.Connection) -> tuple[ApprovalSeen, ...] | None:
+    """The database's profile approvals as a note keeps them, revoked ones too, by hash; None when it has no
+    approvals table (an old schema)."""
+    try:
+        found = states_of(conn)
+    except sqlite3.OperationalError:
+        return None
+    return tuple(ApprovalSeen(sha256, name, revoked_at is None, approved_by if revoked_at is None else str(revoked_by),
+                              approved_at if revoked_at is None else revoked_at)
+                 for sha256, name, approved_by, approved_at, revoked_by, revoked_at in found)
+
+
 def _users_text(users: tuple[AccountSeen, ...]) -> str:
     """The accounts in one exact text, for the note's keyed hash."""
     return json.dumps([[a.name, a.role, int(a.disabled), a.secret_hash] for a in users], separators=(",", ":"))
+
+
+def _approvals_text(approvals: tuple[ApprovalSeen, ...]) -> str:
+    """The approvals in one exact text, for the note's keyed hash."""
+    return json.dumps([[a.sha256, a.name, int(a.approved), a.by, repr(a.at)] for a in approvals],
+                      separators=(",", ":"))
 
 
 def _mac(keys: Keys, database: Path, seen: Reached) -> str:
@@ -138,6 +178,8 @@ def _mac(keys: Keys, database: Path, seen: Reached) -> str:
         text += f"|{seen.accounts}"
     if seen.users is not None:  # and one from before the accounts were kept
         text += "|users:" + hashlib.sha256(_users_text(seen.users).encode()).hexdigest()
+    if seen.approvals is not None:  # and one from before the approvals were kept
+        text += "|approvals:" + hashlib.sha256(_approvals_text(seen.approvals).encode()).hexdigest()
     return hmac.new(keys.integrity, b"chain witness\0" + text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -148,10 +190,13 @@ def recall(keys: Keys, database: Path) -> Reached | None:
             raw = json.load(handle)
         accounts = raw.get("accounts")
         users = raw.get("users")
+        approvals = raw.get("approvals")
         seen = Reached(str(raw["first_mac"]), int(raw["seq"]), str(raw["mac"]), float(raw["at"]),
                        None if accounts is None else int(accounts), None if users is None else tuple(
                            AccountSeen(str(a["name"]), str(a["role"]), bool(a["disabled"]), str(a["secret_hash"]))
-                           for a in users))
+                           for a in users), None if approvals is None else tuple(
+                           ApprovalSeen(str(a["sha256"]), str(a["name"]), bool(a["approved"]), str(a["by"]),
+                                        float(a["at"])) for a in approvals))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return seen if hmac.compare_digest(str(raw.get("hmac", "")), _mac(keys, database, seen)) else None
@@ -194,26 +239,52 @@ def check(keys: Keys, database: Path, conn: sqlite3.Connection) -> str | None:
     return None if found is None else found.text()
 
 
-def accounts_to_note(previous: Reached | None, now: Reached, current: tuple[AccountSeen, ...] | None,
-                     restore_waiting: Callable[[], bool]) -> tuple[AccountSeen, ...] | None:
-    """The accounts a new note keeps: the database's ``current`` ones, unless the database is an older copy of
-    itself put back that nobody accepted yet (``restore_waiting``, asked only when the accounts differ from the
-    ``previous`` note's): the note then keeps the accounts it saw before, so that copy's accounts (an admin since
-    demoted, an account since disabled) never become what this computer vouches for without an admin's acceptance.
-    """
-    if previous is None or previous.users is None or previous.first_mac != now.first_mac:
+Kept = TypeVar("Kept", tuple[AccountSeen, ...], tuple[ApprovalSeen, ...])
+
+
+def kept_to_note(previous: Reached | None, now: Reached, before: Kept | None, current: Kept | None,
+                 restore_waiting: Callable[[], bool]) -> Kept | None:
+    """What a new note keeps of what grants something (the accounts, the profile approvals): the database's
+    ``current`` ones, unless the database is an older copy of itself put back that nobody accepted yet
+    (``restore_waiting``, asked only when they differ from those the ``previous`` note kept, ``before``): the note
+    then keeps what it saw before, so that copy's (an admin since demoted, an approval since revoked) never becomes
+    what this computer vouches for without an admin's acceptance."""
+    if previous is None or before is None or previous.first_mac != now.first_mac:
         return current  # nothing vouched for yet, or another database under this name
-    if previous.users == current or not restore_waiting():
+    if before == current or not restore_waiting():
         return current
-    return previous.users
+    return before
+
+
+def restore_unaccepted(keys: Keys, database: Path, conn: sqlite3.Connection) -> bool:
+    """Whether the database is an older copy of itself put back that nobody accepted yet: found so at an opening
+    and not accepted, or behind the note now (put back under a store still open, not yet found)."""
+    if any(not found.accepted for found in integrity.found_restores(conn, keys)):
+        return True
+    return behind(keys, database, conn) is not None
+
+
+def _held(keys: Keys, database: Path, conn: sqlite3.Connection, noted: Callable[[Reached], Kept | None],
+          now: Callable[[sqlite3.Connection], Kept | None]) -> Kept | None:
+    """What the note for ``database`` kept (``noted`` of it) while the database is an older copy put back that
+    nobody accepted yet and its own (``now``) differ; None otherwise, or when the note kept none (written by an
+    earlier version) or is another database's."""
+    seen = recall(keys, database)
+    kept = None if seen is None else noted(seen)
+    if seen is None or kept is None or seen.first_mac != chain.mac_at(conn, 1):
+        return None
+    if kept == now(conn) or not restore_unaccepted(keys, database, conn):
+        return None
+    return kept
 
 
 def held_accounts(keys: Keys, database: Path, conn: sqlite3.Connection) -> dict[str, AccountSeen] | None:
-    """The accounts the note for ``database`` vouches for, by name, where they differ from the database's own;
-    None when they do not, or the note keeps none (written by an earlier version) or is another database's."""
-    seen = recall(keys, database)
-    if seen is None or seen.users is None or seen.first_mac != chain.mac_at(conn, 1):
-        return None
-    if seen.users == accounts_now(conn):
-        return None
-    return {account.name: account for account in seen.users}
+    """The accounts the note for ``database`` holds sign-in to, by name (:func:`_held`)."""
+    kept = _held(keys, database, conn, lambda seen: seen.users, accounts_now)
+    return None if kept is None else {account.name: account for account in kept}
+
+
+def held_approvals(keys: Keys, database: Path, conn: sqlite3.Connection) -> dict[str, ApprovalSeen] | None:
+    """The profile approvals the note for ``database`` holds the copy's to, by hash (:func:`_held`)."""
+    kept = _held(keys, database, conn, lambda seen: seen.approvals, approvals_now)
+    return None if kept is None else {approval.sha256: approval for approval in kept}

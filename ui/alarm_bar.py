@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBut
 from monitor.alarms.model import AlarmRecord, AlarmSnapshot, Priority
 from monitor.wall_clock import clock_text
 from ui import theme
+from ui.labels import OneLineLabel
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +149,11 @@ class AlarmBar(QFrame):
 
         side = QGridLayout()
         side.setSpacing(4)
-        self.audio_label = QLabel()
+        # One line, whatever it says: "AUDIO PAUSED 1:59" took two beside the buttons at 1280×800, and the bar grew
+        # by a line while the pause counted down, moving an open form with it. It shares its row with the short
+        # "Alarm log" button only, to have room for its text at full size.
+        self.audio_label = OneLineLabel()
         self.audio_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.audio_label.setWordWrap(True)
         self.ack_button = QPushButton("Acknowledge (A)")
         self.pause_button = QPushButton("Audio pause (S)")
         self.pause_button.setToolTip("Silence alarm sound for 2 minutes; a new or higher alarm sounds again")
@@ -158,15 +161,18 @@ class AlarmBar(QFrame):
         self.ack_button.clicked.connect(self.acknowledge_requested)
         self.pause_button.clicked.connect(self.pause_requested)
         self.log_button.clicked.connect(self.log_requested)
-        for button in (self.ack_button, self.pause_button, self.log_button):
-            button.setMinimumHeight(38)
+        for widget in (self.audio_label, self.ack_button, self.pause_button, self.log_button):
+            widget.setMinimumHeight(38)
         # "+N more": alarms beyond the rows, always in sight beside the buttons.
         self.more_label = QLabel("")
         self.more_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.more_label.setWordWrap(True)
         self.more_label.setVisible(False)
-        side.addWidget(self.audio_label, 0, 0)
-        side.addWidget(self.log_button, 0, 1)
+        top = QHBoxLayout()
+        top.setSpacing(side.spacing())
+        top.addWidget(self.audio_label, 1)
+        top.addWidget(self.log_button)
+        side.addLayout(top, 0, 0, 1, 2)
         side.addWidget(self.ack_button, 1, 0)
         side.addWidget(self.pause_button, 1, 1)
         side.addWidget(self.more_label, 2, 0, 1, 2)
@@ -322,10 +328,11 @@ class AlarmBar(QFrame):
         alert = text != "Audio on"
         colour = theme.WARNING_TEXT if alert else theme.TEXT_DIM
         weight = "bold" if alert else "normal"
-        border = f"border: 2px solid {theme.WARNING_TEXT};" if alert else "border: 1px solid #3a4653;"
+        # Border and padding add up to the same either way: the label keeps its size as the state changes.
+        border = (f"border: 2px solid {theme.WARNING_TEXT}; padding: 3px;" if alert
+                  else "border: 1px solid #3a4653; padding: 4px;")
         theme.restyle(
-            self.audio_label,
-            f"color: {colour}; font-size: 17px; font-weight: {weight}; {border} border-radius: 4px; padding: 3px;"
+            self.audio_label, f"color: {colour}; font-size: 17px; font-weight: {weight}; {border} border-radius: 4px;"
         )
         tip = "" if self.audio_available else (
             f"Alarm sound cannot be played: {self.audio_detail or 'no audio device'}. "

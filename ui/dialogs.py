@@ -701,7 +701,7 @@ class _FormInFront(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Keys to the open form (the window's own keys do not act meanwhile); clicks and touches nowhere."""
-        dialog = self.host.open_form()
+        dialog = self.host.form_with_keyboard()
         if dialog is None:
             return False
         kind = event.type()
@@ -871,11 +871,19 @@ class DialogHost:
         dialog = self.dialog
         return dialog if dialog is not None and dialog.isVisible() else None
 
+    def form_with_keyboard(self) -> QDialog | None:
+        """The open form, or the question it has open over itself (Settings asking before a device change, its
+        ``open_question()``): what keys typed at the window go to, and what is brought to the front."""
+        form = self.open_form()
+        question = getattr(form, "open_question", None)
+        asked = question() if question is not None else None
+        return asked if asked is not None else form
+
     def _form_in_front(self) -> bool:
         """A form is open: brought to the front. A window asked to close meanwhile (the frame's close button) stays
         as it is, as behind a window-modal form, which the window system keeps from closing: its question whether
         to end would replace the form and lose what was typed into it."""
-        dialog = self.open_form()
+        dialog = self.form_with_keyboard()
         if dialog is None:
             return False
         dialog.raise_()

@@ -4,14 +4,16 @@
 being on hover: for the header, whose height must not change with a long patient name or
 device description. :class:`FitLabel` draws a large numeric as large as its space allows (up to
 its style sheet's size), so a small screen shrinks the numerics instead of pushing them off it.
-Alarm messages never use either: they wrap, because a cut alarm message can mislead.
+:class:`OneLineLabel` keeps a short state on one line, drawn smaller rather than wrapped: the alarm
+bar's audio state, whose countdown once took a second line and moved every open form down.
+Alarm messages never use any of them: they wrap, because a cut alarm message can mislead.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QWidget
 
 from ui.plain_text import plain_tooltip
 
@@ -134,4 +136,64 @@ class FitLabel(QLabel):
         painter.setFont(font)
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.drawText(self.contentsRect(), int(self.alignment()), self.text())
+        painter.end()
+
+
+class OneLineLabel(QLabel):
+    """One line of plain text whose height never changes: when its text is too long for its width it is drawn
+    smaller, down to ``min_px``, and only below that cut with "…". :meth:`text` (and what a screen reader reads) is
+    always the whole text. Its frame, background and padding come from its style sheet as a QLabel's do."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, min_px: int = 12) -> None:
+        super().__init__(text, parent)
+        self._min_px = min_px
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def drawn_font(self) -> QFont:
+        """The font the text is drawn in at the label's width now: the style sheet's, or smaller to fit."""
+        font = QFont(self.font())
+        full = max(font.pixelSize(), 1)
+        room = self.contentsRect().width()
+        needed = QFontMetrics(font).horizontalAdvance(self.text())
+        if needed > room > 0:
+            font.setPixelSize(max(self._min_px, min(full, full * room // needed)))
+        return font
+
+    def is_cut(self) -> bool:
+        """True when even at the smallest size the text does not fit and is drawn cut."""
+        return QFontMetrics(self.drawn_font()).horizontalAdvance(self.text()) > self.contentsRect().width()
+
+    def _height(self) -> int:
+        margins = self.contentsMargins()
+        return QFontMetrics(self.font()).height() + margins.top() + margins.bottom()
+
+    def minimumSizeHint(self) -> QSize:
+        """A few characters wide, one line of the style sheet's size high, whatever the text."""
+        return QSize(QFontMetrics(self.font()).averageCharWidth() * 4, self._height())
+
+    def sizeHint(self) -> QSize:
+        """Wide enough for the whole text at full size, one line high."""
+        margins = self.contentsMargins()
+        width = QFontMetrics(self.font()).horizontalAdvance(self.text()) + margins.left() + margins.right() + 2
+        return QSize(width, self._height())
+
+    def heightForWidth(self, width: int) -> int:
+        """One line at any width (a QLabel's own answer grows with the text)."""
+        return self._height()
+
+    def hasHeightForWidth(self) -> bool:
+        """No: the height is the same at every width."""
+        return False
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """The style sheet's frame, then the text on one line, smaller (or cut) to fit."""
+        QFrame.paintEvent(self, event)
+        painter = QPainter(self)
+        font = self.drawn_font()
+        rect = self.contentsRect()
+        shown = QFontMetrics(font).elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.setFont(font)
+        painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
         painter.end()

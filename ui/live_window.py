@@ -1262,20 +1262,14 @@ class LiveWindow(DialogHost, QMainWindow):
         return dialog
 
     def apply_settings(self, choice: SettingsChoice, device_changed: bool) -> None:
-        """Carry out what the settings dialog asked for."""
+        """Carry out what the settings dialog asked for (a device change was confirmed there)."""
         for phase, value in choice.nibp_minutes.items():
             self.send("set_nibp_interval", phase=phase, minutes=value)
         for rule_id, value in choice.limit_changes.items():
             self.send("set_limit", rule=rule_id, limit=value)
         if device_changed:
-            new = choice.device
-            self.confirm(
-                "Change device",
-                f"Continue this session with {new.driver}" + (f" on {new.port}" if new.port else "")
-                + "? The patient, baseline and phase stay; the change is recorded on the timeline.",
-                lambda: self.change_device(new),
-                "Change device",
-            )
+            # Confirmed already, in the settings dialog (see SettingsDialog._ask_device_change).
+            self.change_device(choice.device)
 
     def change_device(self, choice: DeviceSpec) -> None:
         """Open the chosen device and hand it to the recorder, which switches on its own thread."""

@@ -4,7 +4,9 @@ which audits them).
 
 Changing the driver or port mid-session continues the *same* session with the new device:
 the patient, baseline, phase and alarm state stay, and the timeline records the change
-(see :meth:`monitor.recorder.Recorder._change_source`).
+(see :meth:`monitor.recorder.Recorder._change_source`). The dialog asks before such a change, over
+itself: a Cancel there comes back to everything typed, and nothing is sent until the question is
+answered.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
     QAbstractItemView,
     QComboBox,
     QDialog,
@@ -38,7 +41,8 @@ from drivers.base import PortSettings
 from drivers.patient.model import SCENARIOS
 from monitor.app.device import FLOW_CONTROLS, DeviceSpec, settings_from_text, settings_text
 from ui import theme
-from ui.dialogs import ok_cancel
+from ui.dialogs import ConfirmDialog, ok_cancel
+from ui.plain_text import make_plain
 
 BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES = ("N", "E", "O", "M", "S")
@@ -54,6 +58,12 @@ class SettingsChoice:
     limit_changes: Mapping[str, float]
 
 
+def device_change_question(device: DeviceSpec) -> str:
+    """What the nurse is asked before the session goes on with ``device``."""
+    return (f"Continue this session with {device.driver}" + (f" on {device.port}" if device.port else "")
+            + "? The patient, baseline and phase stay; the change is recorded on the timeline.")
+
+
 def available_port_names() -> list[tuple[str, str]]:
     """(port, description) of every serial port found, the port by its stable name where the system keeps one
     (it follows the adapter when it comes back under another number); empty when none (or none can be listed)."""
@@ -64,6 +74,26 @@ def available_port_names() -> list[tuple[str, str]]:
                 for p in available_ports()]
     except OSError:
         return []
+
+
+class LimitsTable(QTableWidget):
+    """The alarm limits. Tab and Shift+Tab leave the table for the next or previous field, also from a limit being
+    edited (it is kept first); the arrow keys move between cells, typing or F2 edits one, Enter keeps it. Tab went
+    from cell to cell and never left: OK and Cancel could not be reached from the keyboard."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        super().__init__(rows, columns)
+        self.setTabKeyNavigation(False)
+
+    def closeEditor(self, editor: QWidget, hint: QAbstractItemDelegate.EndEditHint) -> None:
+        """A limit edited and left with Tab or Shift+Tab: kept (the delegate did that), and the keyboard goes on
+        from the table, not to the next cell."""
+        forward = hint == QAbstractItemDelegate.EndEditHint.EditNextItem
+        if forward or hint == QAbstractItemDelegate.EndEditHint.EditPreviousItem:
+            super().closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+            self.focusNextPrevChild(forward)
+            return
+        super().closeEditor(editor, hint)
 
 
 class SettingsDialog(QDialog):
@@ -84,6 +114,9 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         theme.fit_to_screen(self, 860, 720)
         self.current = current
+        #: The question before a device change, open over this dialog (None: not asked now).
+        self.device_question: ConfirmDialog | None = None
+        self._keyboard_before: QWidget | None = None
         layout = QVBoxLayout(self)
 
         device_box = QGroupBox("Device")
@@ -151,7 +184,7 @@ class SettingsDialog(QDialog):
 
         limits_box = QGroupBox("Active alarm limits" + ("" if can_edit_limits else " (admin role needed to change)"))
         limits_layout = QVBoxLayout(limits_box)
-        self.limits_table = QTableWidget(len(rules), 5)
+        self.limits_table = LimitsTable(len(rules), 5)
         self.limits_table.setHorizontalHeaderLabels(["Rule", "Condition", "Priority", "Limit", "Delay s"])
         self.limits_table.verticalHeader().setVisible(False)
         self._limits_before: dict[str, float] = {}
@@ -358,4 +391,51 @@ class SettingsDialog(QDialog):
         if self._port_settings() is not None and not choice.port:
             self.error_label.setText(f"driver '{choice.driver}' needs a port")
             return
+        if self.device_changed():
+            self._ask_device_change(choice)
+            return
         self.accept()
+
+    def open_question(self) -> QDialog | None:
+        """The question open over this dialog, which has the keyboard meanwhile (None: none)."""
+        question = self.device_question
+        return question if question is not None and question.isVisible() else None
+
+    def _ask_device_change(self, choice: DeviceSpec) -> None:
+        """Ask before the session goes on with another device, over this dialog: Yes accepts it, Cancel (or Escape)
+        comes back here with everything typed. Asked after this dialog had closed, a Cancel lost what was typed, and
+        the cuff cycle and limits typed with it had been sent already.
+
+        Not window-modal: that would hold the window behind too, whose alarm bar takes a click on Acknowledge or
+        Audio pause while a form is open. What is in this dialog is held instead, so that Yes confirms the device
+        the question names."""
+        if self.device_question is not None:  # OK again (a key handed on from the window): one question
+            self.device_question.raise_()
+            return
+        question = ConfirmDialog(self, "Change device", device_change_question(choice), "Change device")
+        make_plain(question)  # the port is as typed
+        question.accepted.connect(self.accept)
+        question.finished.connect(lambda _code: self._device_question_closed(question))
+        self.device_question = question
+        self._keyboard_before = self.focusWidget()
+        self._hold(True)
+        question.show()
+        question.raise_()
+        question.activateWindow()
+
+    def _hold(self, held: bool) -> None:
+        """Let nothing in this dialog be changed (or clicked) while a question is open over it."""
+        for child in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if not child.isWindow():
+                child.setEnabled(not held)
+
+    def _device_question_closed(self, question: ConfirmDialog) -> None:
+        if self.device_question is not question:
+            return
+        self.device_question = None
+        question.deleteLater()
+        self._hold(False)
+        if self.isVisible():
+            self.activateWindow()
+            if self._keyboard_before is not None:
+                self._keyboard_before.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -98,9 +98,9 @@ def test_moving_to_another_port_keeps_driver_settings_seed_and_link_timeout(
         assert isinstance(dialog, SettingsDialog)
         dialog.port_box.setEditText(second)
         assert dialog.device_changed()
-        dialog.accept()
-        assert isinstance(window.dialog, ConfirmDialog)
-        window.dialog.yes_button.click()
+        dialog._check()  # OK: the change is asked over the dialog
+        assert isinstance(dialog.device_question, ConfirmDialog)
+        dialog.device_question.yes_button.click()
         qtbot.waitUntil(lambda: window.device.port == second, timeout=WAIT_MS)
 
         # Every option but the port is what the session was started with.
@@ -172,8 +172,8 @@ def test_a_simulated_chair_moved_to_a_nonin_in_format_8_from_the_settings_reads_
         dialog.port_box.setEditText(emulators[0])
         dialog.driver_settings.setText("format=8")
         dialog._check()
-        assert isinstance(window.dialog, ConfirmDialog)
-        window.dialog.yes_button.click()
+        assert isinstance(dialog.device_question, ConfirmDialog)
+        dialog.device_question.yes_button.click()
         qtbot.waitUntil(lambda: window.device.driver == "nonin", timeout=WAIT_MS)
         assert window.device.settings == {"format": "8"}
         switched_at = time.time()

@@ -206,3 +206,28 @@ def test_audio_pause_takes_a_click_while_a_note_is_typed(chair: Any, qtbot: Any)
     assert paused == [True]
     assert logs == []
     assert window.dialog is dialog and dialog.isVisible() and dialog.text() == "sats 86"
+
+
+
+@pytest.mark.parametrize("sound", [True, False], ids=["sound", "no sound device"])
+@pytest.mark.parametrize("form", ["note", "discharge"])
+def test_an_open_form_stays_where_it_is_while_the_audio_pause_counts_down(chair: Any, form: str, sound: bool) -> None:
+    """At 1280×800 "AUDIO PAUSED 1:59" took two lines beside the buttons: the bar grew by 12 px while the countdown
+    showed, and an open form was moved down by as much (and back up when the sound came back)."""
+    window = chair(1280, 800)
+    bar = window.alarm_bar
+    bar.set_audio_output(sound, "" if sound else "no audio device")
+    dialog = _opened(window, form)
+    before = (bar.height(), dialog.frameGeometry())
+    now = T0 + 3000
+    for paused_until in (now + 119, None, now + 119):
+        # A pause just started (1:59 left), the sound back on (the pause over, or a higher alarm's), paused again.
+        window.show_alarms(dataclasses.replace(_snapshot(1), audio_paused_until=paused_until), now)
+        QApplication.processEvents()
+        assert ("AUDIO PAUSED 1:59" in bar.audio_label.text()) == (paused_until is not None)
+        assert (bar.height(), dialog.frameGeometry()) == before, bar.audio_label.text()
+    # On one line and whole: at full size where it says only that, smaller beside "NO SOUND".
+    label = bar.audio_label
+    assert not label.is_cut()
+    drawn = label.drawn_font().pixelSize()
+    assert drawn == 17 if sound else 12 <= drawn < 17

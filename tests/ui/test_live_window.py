@@ -428,8 +428,9 @@ def test_changing_the_driver_continues_the_same_session_with_the_new_device(
     assert not dialog.port_box.isEnabled()  # the simulator has no serial port
     dialog.scenario_box.setCurrentText("hypertension")
     assert dialog.device_changed()
-    dialog.accept()
-    _confirm(w)
+    dialog._check()  # OK: the change is asked over the dialog
+    assert isinstance(dialog.device_question, ConfirmDialog) and w.dialog is dialog
+    dialog.device_question.yes_button.click()
     qtbot.waitUntil(lambda: "hypertension" in w.last_status.device, timeout=WAIT_MS)
     assert w.last_status.session_id == session_id
     assert w.device.scenario == "hypertension"

@@ -1251,15 +1251,15 @@ class LiveWindow(DialogHost, QMainWindow):
         self._open(dialog, lambda d: self.apply_settings(d.choice(), d.device_changed()))  # type: ignore[attr-defined]
 
     def open_accounts(self, over: QWidget) -> QDialog:
-        """The accounts of this chair's database, for the signed-in admin (over the settings dialog)."""
+        """The accounts of this chair's database, for the signed-in admin, made to be shown over the settings
+        dialog."""
         from ui.accounts_window import AccountsDialog
 
         dialog = AccountsDialog(self.bridge.recorder.writer.path, self.user, over)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.accounts_dialog = dialog
         self.keep_in_room(dialog)
-        dialog.open()
-        return dialog
+        return dialog  # shown by the settings dialog, which is held meanwhile
 
     def apply_settings(self, choice: SettingsChoice, device_changed: bool) -> None:
         """Carry out what the settings dialog asked for (a device change was confirmed there)."""

@@ -116,6 +116,8 @@ class SettingsDialog(QDialog):
         self.current = current
         #: The question before a device change, open over this dialog (None: not asked now).
         self.device_question: ConfirmDialog | None = None
+        #: What is open over this dialog now (the device question, or Accounts…): it has the keyboard meanwhile.
+        self._over: QDialog | None = None
         self._keyboard_before: QWidget | None = None
         layout = QVBoxLayout(self)
 
@@ -218,7 +220,7 @@ class SettingsDialog(QDialog):
         if open_accounts is not None:
             self.accounts_button = QPushButton("Accounts…")
             self.accounts_button.setToolTip("Add accounts, set PINs and roles, disable, unlock (admin)")
-            self.accounts_button.clicked.connect(lambda: open_accounts(self))
+            self.accounts_button.clicked.connect(lambda: self._hold_while(open_accounts(self)))
             footer.addWidget(self.accounts_button)
         footer.addStretch(1)
         footer.addWidget(ok_cancel(self, self._check))
@@ -397,9 +399,10 @@ class SettingsDialog(QDialog):
         self.accept()
 
     def open_question(self) -> QDialog | None:
-        """The question open over this dialog, which has the keyboard meanwhile (None: none)."""
-        question = self.device_question
-        return question if question is not None and question.isVisible() else None
+        """What is open over this dialog (the device question or Accounts…), which has the keyboard meanwhile
+        (None: nothing)."""
+        over = self._over
+        return over if over is not None and over.isVisible() else None
 
     def _ask_device_change(self, choice: DeviceSpec) -> None:
         """Ask before the session goes on with another device, over this dialog: Yes accepts it, Cancel (or Escape)
@@ -415,25 +418,36 @@ class SettingsDialog(QDialog):
         question = ConfirmDialog(self, "Change device", device_change_question(choice), "Change device")
         make_plain(question)  # the port is as typed
         question.accepted.connect(self.accept)
-        question.finished.connect(lambda _code: self._device_question_closed(question))
         self.device_question = question
+        self._hold_while(question)
+
+    def _hold_while(self, over: QDialog) -> None:
+        """Show ``over`` above this dialog, not window-modal, and hold this dialog until it closes.
+
+        Window-modal, it would hold the live window behind too, whose alarm bar takes a click on Acknowledge or
+        Audio pause while a form is open (Accounts… was opened so, and held the alarm bar while it was open)."""
+        over.setWindowModality(Qt.WindowModality.NonModal)
+        over.finished.connect(lambda _code: self._closed_over(over))
+        self._over = over
         self._keyboard_before = self.focusWidget()
         self._hold(True)
-        question.show()
-        question.raise_()
-        question.activateWindow()
+        over.show()
+        over.raise_()
+        over.activateWindow()
 
     def _hold(self, held: bool) -> None:
-        """Let nothing in this dialog be changed (or clicked) while a question is open over it."""
+        """Let nothing in this dialog be changed (or clicked) while something is open over it."""
         for child in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
             if not child.isWindow():
                 child.setEnabled(not held)
 
-    def _device_question_closed(self, question: ConfirmDialog) -> None:
-        if self.device_question is not question:
+    def _closed_over(self, over: QDialog) -> None:
+        if self._over is not over:
             return
-        self.device_question = None
-        question.deleteLater()
+        self._over = None
+        if self.device_question is over:
+            self.device_question = None
+            over.deleteLater()
         self._hold(False)
         if self.isVisible():
             self.activateWindow()

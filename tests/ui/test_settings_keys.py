@@ -199,3 +199,26 @@ def test_in_the_limits_table_arrows_move_and_f2_or_typing_edits_a_limit(qtbot: A
     qtbot.keyClick(editor, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: table.item(0, 3).text() == "44", timeout=WAIT_MS)
     assert QApplication.focusWidget() is dialog.nibp_boxes["recovery"]
+
+
+def test_while_accounts_is_open_over_settings_the_alarm_bar_takes_a_click(qtbot: Any, make_window: Any) -> None:
+    """Accounts… was opened window-modal over Settings, which held the live window behind it too: Audio pause and
+    Acknowledge took no click while an admin worked on the accounts. It is held like the device question now."""
+    w = make_window(role="admin", first_status=True)
+    paused: list[bool] = []
+    w.alarm_bar.pause_requested.disconnect()
+    w.alarm_bar.pause_requested.connect(lambda: paused.append(True))
+    w.settings_button.click()
+    dialog = w.dialog
+    dialog.nibp_boxes["recovery"].setValue(12.0)
+    dialog.accounts_button.click()
+    accounts = w.accounts_dialog
+    assert accounts.isVisible() and accounts.windowModality() == Qt.WindowModality.NonModal
+    assert dialog.open_question() is accounts and not dialog.nibp_boxes["recovery"].isEnabled()
+    button = w.alarm_bar.pause_button
+    QTest.mouseClick(w.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     button.mapTo(w, QPoint(button.width() // 2, button.height() // 2)))
+    assert paused == [True]
+    accounts.reject()
+    assert dialog.open_question() is None and dialog.isVisible()
+    assert dialog.nibp_boxes["recovery"].isEnabled() and dialog.nibp_boxes["recovery"].value() == 12.0

@@ -1,5 +1,5 @@
 """Command line of the clinic's server: ``infusion-monitor server start|stop|status|tls|add-chair|add-reader|migrate|
-identities``.
+identities|history``.
 
 ``station`` (the nurse-station window) is parsed here too and opened through the ``ui`` front-end.
 """
@@ -45,6 +45,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     identities = actions.add_parser(
         "identities", help="MRNs the chairs hold with different names or birth dates (one may be a wrong patient)")
     identities.add_argument("--url", help="a reader's or the owner's URL (default: the local server's administrator)")
+    history = actions.add_parser(
+        "history", help="rows changed or deleted on the server after a chair wrote them: each chair's count, or a "
+                        "session's earlier versions")
+    history.add_argument("--session", metavar="ID", help="list this session's earlier versions, oldest change first")
+    history.add_argument("--url", help="a reader's or the owner's URL (default: the local server's administrator)")
     for action in actions.choices.values():
         action.add_argument("--data", type=Path, default=None, metavar="DIR",
                             help="the local server's folder (required except with --url)")
@@ -92,6 +97,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if action == "identities" and args.url:
             return list_identities(args.url, out)
+        if action == "history" and args.url:
+            return list_history(args.url, args.session, out)
         data = _data(args)
         if action == "start":
             server = local_server.start(data, host=args.host, port=args.port, binaries=args.binaries)
@@ -122,6 +129,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if action == "identities":
             return list_identities(running.admin_url(), out)
+        if action == "history":
+            return list_history(running.admin_url(), args.session, out)
         if action == "migrate":
             with local_server.admin_connection(running) as conn:
                 migrate(conn, out)
@@ -157,6 +166,12 @@ def migrate(conn: psycopg.Connection, out: TextIO) -> None:
             "reporting. A session it ends leaves the station within seconds. A session in progress cannot move to "
             "the new version unless it stopped without closing (--resume refuses a closed one): let it finish, then "
             "update the chair.\n")
+    if 0 < before < schema.INSERT_ONLY_FROM:
+        out.write(
+            "A chair's login may no longer change its readings, waveforms, events or patients on the server, and every "
+            "change to a session or an alarm there keeps the earlier version (`server history`). A chair of an earlier "
+            "version sends those rows in a way this schema refuses: its rows wait at the chair, nothing is lost, and "
+            "it sends them once it is updated. Update every chair.\n")
 
 
 def list_identities(url: str, out: TextIO) -> int:
@@ -182,3 +197,30 @@ def list_identities(url: str, out: TextIO) -> int:
     out.write(f"{len(conflicts)} MRN{'s' if len(conflicts) != 1 else ''} held with different identities: check "
               "each against the patient's own documents; the course across chairs warns of them meanwhile\n")
     return 1
+
+
+def list_history(url: str, session_id: str | None, out: TextIO) -> int:
+    """Print each chair's count of rows changed or deleted on the server, or (``session_id``) every earlier version
+    kept of that session's rows with who changed it and when. A chair's login is refused (it may not read them)."""
+    import datetime
+
+    from monitor.replication import schema, server_store
+
+    def when(at: float) -> str:
+        return datetime.datetime.fromtimestamp(at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    with server_store.ServerStore(url) as store:
+        if session_id is not None:
+            versions = server_store.kept_versions(store.conn, session_id)
+            for version in versions:
+                out.write(f"{when(version.changed_at)}  {version.text}\n")
+            out.write(f"{len(versions)} earlier version{'s' if len(versions) != 1 else ''} of session {session_id} "
+                      "kept on the server\n")
+            return 0
+        chairs = server_store.changed_by_chair(store.conn)
+    for chair in chairs:
+        out.write(f"{chair.text}; last {when(chair.last_at)}\n")
+    if not chairs:
+        out.write("no row has been changed or deleted on the server since it keeps their history (schema "
+                  f"{schema.INSERT_ONLY_FROM})\n")
+    return 0

@@ -42,7 +42,7 @@ import psycopg
 
 from monitor.replication import server_writes, tls, waits
 from monitor.replication.progress import Judgement, Verdict, judge
-from monitor.replication.schema import SCHEMA_VERSION, bound_waits, server_version
+from monitor.replication.schema import INSERT_ONLY, SCHEMA_VERSION, bound_waits, server_version
 from monitor.replication.server_writes import HeldElsewhere
 from monitor.store import outbox
 from monitor.text_rules import name_key
@@ -584,7 +584,7 @@ class Replicator:
             else [row["id"], self.origin, *(row[n] for n in names)]
             for row in rows
         ]
-        server_writes.upsert(conn, table, key_columns, columns, values, keep_first=table == "audit")
+        server_writes.upsert(conn, table, key_columns, columns, values, keep_first=table in INSERT_ONLY)
 
     def _send_live(self, *, final: bool = False) -> None:
         """Refresh this chair's row and tell the station, when there is news or a heartbeat is due."""

@@ -7,9 +7,10 @@ sent twice is the same row. ``chairs`` has one row per login and chair database 
 
 Roles (cluster-wide, created if missing):
 
-* ``im_chair`` – group of the chairs' login roles: may insert and update only rows whose
-  ``chair`` is its own login (row-level security), under an origin of its own and in a session of
-  its own (a trigger, schema 6), may only add to the audit log;
+* ``im_chair`` – group of the chairs' login roles: may insert only rows whose ``chair`` is its own
+  login (row-level security), under an origin of its own and in a session of its own (a trigger,
+  schema 6); since schema 10 it may only add readings, waveforms, events, patients and audit entries,
+  and update only its sessions and alarms, the server keeping each earlier version in ``row_history``;
 * ``im_reader`` – group of the station's and reviewers' roles: reads everything but the audit log, writes nothing;
   of the audit log it gets only what a review needs, through ``im_readers_audit`` (schema 9).
 
@@ -460,15 +461,138 @@ def _audit_behind_function_v9(conn: psycopg.Connection) -> None:
         reader, sql.Identifier(CHAIR_GROUP)))
 
 
+#: Tables whose rows the chair never changes once written (:func:`_history_v10`): the audit log (refused by the chair's
+#: own triggers), readings, waveform blocks and events (sealed once, one link per row or range) and patients (put on
+#: file once; a session is attached to another patient instead). A chair inserts them and leaves a row already there.
+INSERT_ONLY = ("patients", "readings", "waveforms", "events", "audit")
+#: Tables whose rows change at the chair after they are first written (a session's phase, status, end and patient;
+#: an alarm's end, acknowledgment, escalations): the server keeps each earlier version in ``row_history``.
+CHANGING = ("sessions", "alarms")
+#: Of each table, the columns that change without changing the record (who holds a session open and its heartbeat,
+#: every few seconds while it records; the chairs' integrity chain leaves them out too): no earlier version is kept.
+_UNRECORDED = {"sessions": ("heartbeat_at", "heartbeat_seen_at", "owner_pid", "owner_host")}
+#: Of each changing table, what a row says once and for all: a session's start; an alarm's session, condition,
+#: parameter and onset. Changing one, once set, is refused rather than kept.
+_SET_ONCE = {"sessions": ("started_at",), "alarms": ("session_id", "condition", "parameter", "started_at")}
+
+#: The earlier version of every row of a record changed or deleted on the server, by whom and when. Written only by
+#: :data:`_KEEP_PREVIOUS`, which runs as the schema's owner: a chair's login has no right on it at all, so it can
+#: neither read it, nor add, change or delete a version, nor drop its trigger (only a table's owner can).
+_ROW_HISTORY = """
+CREATE TABLE row_history (
+    id BIGSERIAL PRIMARY KEY,
+    tbl TEXT NOT NULL, row_key TEXT NOT NULL, chair TEXT, session_id TEXT,
+    operation TEXT NOT NULL, changed_columns TEXT[], previous JSONB NOT NULL,
+    changed_by TEXT NOT NULL, changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX row_history_chair ON row_history (chair, changed_at);
+CREATE INDEX row_history_session ON row_history (session_id, changed_at)
+"""
+
+#: Keeps a row's version before an UPDATE or DELETE, by anyone. An update that leaves every column but those named
+#: as the trigger's arguments (:data:`_UNRECORDED`) as it was keeps nothing: a replayed batch or a heartbeat is not a
+#: change. Who changed it is ``session_user``, the login connected (inside the function ``current_user`` is the
+#: owner).
+_KEEP_PREVIOUS = """
+CREATE FUNCTION im_keep_previous() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    earlier JSONB := to_jsonb(OLD);
+    later JSONB;
+    changed TEXT[];
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        later := to_jsonb(NEW);
+        SELECT array_agg(e.key ORDER BY e.key) INTO changed FROM jsonb_each(earlier) e
+        WHERE e.value IS DISTINCT FROM later -> e.key AND NOT COALESCE(e.key = ANY(TG_ARGV), false);
+        IF changed IS NULL THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    INSERT INTO public.row_history (tbl, row_key, chair, session_id, operation, changed_columns, previous, changed_by)
+    VALUES (TG_TABLE_NAME, COALESCE(earlier ->> 'id', (earlier ->> 'origin') || ':' || (earlier ->> 'local_id')),
+            earlier ->> 'chair', CASE WHEN TG_TABLE_NAME = 'sessions' THEN earlier ->> 'id'
+                                      ELSE earlier ->> 'session_id' END,
+            TG_OP, changed, earlier, session_user);
+    RETURN NULL;
+END $$
+"""
+
+#: Refuses an UPDATE that changes a column named as the trigger's arguments (:data:`_SET_ONCE`) once it is set.
+_REFUSE_REWRITE = """
+CREATE FUNCTION im_refuse_rewrite() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    earlier JSONB := to_jsonb(OLD);
+    later JSONB := to_jsonb(NEW);
+    field TEXT;
+BEGIN
+    FOREACH field IN ARRAY TG_ARGV LOOP
+        IF earlier -> field <> 'null'::jsonb AND earlier -> field IS DISTINCT FROM later -> field THEN
+            RAISE EXCEPTION USING ERRCODE = 'integrity_constraint_violation',
+                MESSAGE = format('%s %s: %s is set once (%s) and may not be changed to %s', TG_TABLE_NAME,
+                                 earlier ->> 'id', field, earlier ->> field, COALESCE(later ->> field, 'nothing'));
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END $$
+"""
+
+
+def _arguments(columns: tuple[str, ...]) -> sql.Composable:
+    """Column names as a trigger's text arguments."""
+    return sql.SQL(", ").join(sql.Literal(column) for column in columns)
+
+
+def _history_v10(conn: psycopg.Connection) -> None:
+    """The server keeps what the chairs keep: rows never changed at the chair are insert-only for a chair's login, and
+    every change to the others (or deletion of any, by anyone) leaves the earlier version in ``row_history``.
+
+    A chair's login could UPDATE any of its own replicated rows but the audit log's (its password sits in the chair's
+    passfile), so its old readings, events, alarms and sessions could be rewritten on the server and nothing there
+    showed it. It keeps INSERT on :data:`INSERT_ONLY` (a replayed batch leaves the row as it is) and UPDATE on
+    :data:`CHANGING` only; what a row says once and for all (:data:`_SET_ONCE`) is refused. The owner and readers may
+    read the history; of the audit log's, only the owner (readers do not read the audit log, schema 9).
+    """
+    chair, reader = sql.Identifier(CHAIR_GROUP), sql.Identifier(READER_GROUP)
+    for table in INSERT_ONLY:
+        ident = sql.Identifier(table)
+        conn.execute(sql.SQL("REVOKE UPDATE, DELETE ON {} FROM {}").format(ident, chair))
+        conn.execute(sql.SQL("DROP POLICY IF EXISTS chair_updates_own ON {}").format(ident))
+    conn.execute(_ROW_HISTORY)
+    history = sql.Identifier("row_history")
+    conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(history))
+    conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(history))
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(history, reader))
+    conn.execute(sql.SQL("CREATE POLICY readers_read ON {} FOR SELECT TO {} USING (tbl <> 'audit')").format(
+        history, reader))
+    conn.execute(_KEEP_PREVIOUS)
+    conn.execute(_REFUSE_REWRITE)
+    for function in ("im_keep_previous()", "im_refuse_rewrite()"):
+        conn.execute(sql.SQL("REVOKE ALL ON FUNCTION {} FROM PUBLIC").format(sql.SQL(function)))
+    for table in _REPLICATED:
+        conn.execute(sql.SQL(
+            "CREATE TRIGGER {} AFTER UPDATE OR DELETE ON {} FOR EACH ROW EXECUTE FUNCTION im_keep_previous({})"
+        ).format(sql.Identifier(f"{table}_keep_previous"), sql.Identifier(table),
+                 _arguments(_UNRECORDED.get(table, ()))))
+    for table, columns in _SET_ONCE.items():
+        conn.execute(sql.SQL(
+            "CREATE TRIGGER {} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION im_refuse_rewrite({})"
+        ).format(sql.Identifier(f"{table}_set_once"), sql.Identifier(table), _arguments(columns)))
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
     _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5, _own_origins_v6,
-    _identity_check_v7, _tiles_by_function_v8, _audit_behind_function_v9,
+    _identity_check_v7, _tiles_by_function_v8, _audit_behind_function_v9, _history_v10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 #: From this schema on a chair writes its station row only through the server's functions: a chair of a version made
 #: for an earlier schema can no longer put its live status on the nurse station.
 TILES_BY_FUNCTION = MIGRATIONS.index(_tiles_by_function_v8) + 1
+#: From this schema on a chair may not update its readings, waveforms, events or patients: a chair of a version made
+#: for an earlier schema (which sent them with ``ON CONFLICT … DO UPDATE``) has its batches refused until updated.
+INSERT_ONLY_FROM = MIGRATIONS.index(_history_v10) + 1
 
 
 def bound_waits(conn: psycopg.Connection, *, lock_s: float, statement_s: float) -> None:

@@ -707,3 +707,106 @@ def _reliable_sql() -> str:
 
 
 _RELIABLE_SQL = _reliable_sql()
+
+
+# -- what was changed on the server after a chair wrote it (schema 10, ``server history``) ---------------------
+# The server keeps the earlier version of every replicated row updated or deleted, with the login that did it and
+# when (``row_history``, :func:`monitor.replication.schema._history_v10`). A chair's own updates are there too (a
+# session's phase and end, an alarm's end and acknowledgment): what stands out is a row changed by a login other
+# than its chair's, a deletion, or a chair whose count grows without sessions to account for it. The owner and
+# readers read it (readers all but the audit log's); a chair's login cannot.
+
+
+@dataclass(frozen=True, slots=True)
+class ChairChanges:
+    """One chair's rows changed or deleted on the server since schema 10."""
+
+    chair: str
+    #: Distinct rows with an earlier version kept.
+    rows: int
+    #: Earlier versions kept (a row changed three times keeps three).
+    versions: int
+    deleted: int
+    #: Versions kept of changes made by a login other than the row's own chair's (an administrator, another login).
+    by_others: int
+    #: ``(table, versions)`` by table name.
+    tables: tuple[tuple[str, int], ...]
+    last_at: float
+
+    @property
+    def text(self) -> str:
+        """One line: ``chair_3: 5 rows changed (sessions 2, alarms 3), 7 earlier versions kept, 0 deleted``."""
+        tables = ", ".join(f"{table} {count}" for table, count in self.tables)
+        others = f"; {self.by_others} by another login" if self.by_others else ""
+        return (f"{self.chair}: {self.rows} row{'s' if self.rows != 1 else ''} changed ({tables}), "
+                f"{self.versions} earlier version{'s' if self.versions != 1 else ''} kept, {self.deleted} deleted"
+                f"{others}")
+
+
+@dataclass(frozen=True, slots=True)
+class KeptVersion:
+    """A row's version before one change (or deletion) on the server."""
+
+    table: str
+    row_key: str
+    chair: str | None
+    session_id: str | None
+    operation: str
+    changed_by: str
+    changed_at: float
+    #: The columns the change altered (none for a deletion: the whole row went).
+    columns: tuple[str, ...]
+    previous: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """One line: what was changed, by whom, and what each changed column held before."""
+        what = "deleted" if self.operation == "DELETE" else "changed"
+        was = "; ".join(f"{column} was {_shown(self.previous.get(column))}" for column in self.columns)
+        whose = f" ({self.chair}'s row)" if self.chair and self.chair != self.changed_by else ""
+        return f"{self.table} {self.row_key} {what} by {self.changed_by}{whose}{': ' + was if was else ''}"
+
+
+#: How much of an earlier value one line shows.
+SHOWN_CHARS = 60
+
+
+def _shown(value: object) -> str:
+    """An earlier value as one line shows it (None as ``nothing``, long text cut)."""
+    if value is None:
+        return "nothing"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…")
+
+
+def changed_by_chair(conn: psycopg.Connection[Any]) -> list[ChairChanges]:
+    """Each chair's count of rows changed or deleted on the server, by chair login."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(
+            "SELECT COALESCE(chair, '') AS chair, tbl, COUNT(DISTINCT row_key) AS rows, COUNT(*) AS versions, "
+            "COUNT(*) FILTER (WHERE operation = 'DELETE') AS deleted, "
+            "COUNT(*) FILTER (WHERE changed_by IS DISTINCT FROM chair) AS by_others, "
+            "EXTRACT(EPOCH FROM MAX(changed_at))::float8 AS last_at "
+            "FROM row_history GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    by_chair: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_chair.setdefault(str(row["chair"]), []).append(row)
+    return [ChairChanges(chair, sum(int(r["rows"]) for r in tables), sum(int(r["versions"]) for r in tables),
+                         sum(int(r["deleted"]) for r in tables), sum(int(r["by_others"]) for r in tables),
+                         tuple((str(r["tbl"]), int(r["versions"])) for r in tables),
+                         max(float(r["last_at"]) for r in tables))
+            for chair, tables in by_chair.items()]
+
+
+def kept_versions(conn: psycopg.Connection[Any], session_id: str) -> list[KeptVersion]:
+    """Every earlier version kept of a session's rows (the session's own and its alarms', readings' …), oldest
+    change first."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(
+            "SELECT tbl, row_key, chair, session_id, operation, changed_by, "
+            "EXTRACT(EPOCH FROM changed_at)::float8 AS changed_at, changed_columns, previous "
+            "FROM row_history WHERE session_id = %s ORDER BY changed_at, id", [session_id]).fetchall()
+    return [KeptVersion(str(r["tbl"]), str(r["row_key"]), r["chair"], r["session_id"], str(r["operation"]),
+                        str(r["changed_by"]), float(r["changed_at"]), tuple(r["changed_columns"] or ()),
+                        dict(r["previous"]))
+            for r in rows]

@@ -57,8 +57,10 @@ def upsert(
 ) -> None:
     """Insert rows of ``table`` (``columns``, the key columns first), replacing a row already there.
 
-    With ``keep_first`` a row already on the server is left as it is (the audit log is append-only).
-    A replayed batch therefore changes nothing.
+    With ``keep_first`` a row already on the server is left as it is (the tables a chair never changes,
+    :data:`~monitor.replication.schema.INSERT_ONLY`, on which its login has no UPDATE since schema 10); otherwise
+    the row takes the values sent, and the server keeps its earlier version when they differ. A replayed batch
+    therefore changes nothing.
     """
     insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
         sql.Identifier(table),

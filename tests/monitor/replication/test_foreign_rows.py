@@ -104,7 +104,12 @@ def test_a_chair_login_cannot_write_into_another_chairs_session_or_origin(clinic
         # Its own row of a session of its own (not on the server yet) goes in; moved into chair 2's session, not.
         conn.execute("INSERT INTO readings (origin, local_id, session_id, t, parameter, value, unit) "
                      "VALUES ('mine', 1, 'a-session-of-mine', %s, 'hr', 70, '/min')", [FORGED_AT])
+        conn.execute("INSERT INTO alarms (id, origin, session_id, condition, started_at) "
+                     "VALUES ('mine-1', 'mine', 'a-session-of-mine', 'hr_high', %s)", [FORGED_AT])
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="another login's"):
+            conn.execute("UPDATE alarms SET session_id = %s WHERE origin = 'mine'", [two.session_id])
+        # A reading it may not change at all (schema 10).
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table readings"):
             conn.execute("UPDATE readings SET session_id = %s WHERE origin = 'mine'", [two.session_id])
         # A status of its own that names chair 2's session does not put chair 2's patient on its tile.
         server_writes.publish_chair(conn, "Chair 1", "mine", "h",
@@ -149,6 +154,7 @@ def test_server_migrate_stops_the_forgeries_and_frees_the_chair_they_blocked(
 ) -> None:
     old = _server_of_schema_5(clinic, monkeypatch)
     monkeypatch.setattr(replicator_module, "SCHEMA_VERSION", 5)  # chairs of this version on the old server
+    monkeypatch.setattr(replicator_module, "INSERT_ONLY", ("audit",))  # as they sent rows: updating one there
     monkeypatch.setattr(server_writes, "publish_chair", publish_before_schema_8)
     two = _chair_two(old, tmp_path)
     with psycopg.connect(old.admin_url) as conn:

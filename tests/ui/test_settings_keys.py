@@ -30,6 +30,22 @@ def _question() -> ConfirmDialog:
     return question
 
 
+def _admin_window_counting_pauses(make_window: Any) -> tuple[Any, list[bool]]:
+    """An admin's live window whose Audio pause clicks are counted, not acted on."""
+    w = make_window(role="admin", first_status=True)
+    paused: list[bool] = []
+    w.alarm_bar.pause_requested.disconnect()
+    w.alarm_bar.pause_requested.connect(lambda: paused.append(True))
+    return w, paused
+
+
+def _click_audio_pause(w: Any) -> None:
+    """A click on the alarm bar's Audio pause, as the window system delivers it (modality applies)."""
+    button = w.alarm_bar.pause_button
+    QTest.mouseClick(w.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     button.mapTo(w, QPoint(button.width() // 2, button.height() // 2)))
+
+
 def _limit_row(dialog: SettingsDialog, rule_id: str) -> int:
     table = dialog.limits_table
     return next(row for row in range(table.rowCount()) if table.item(row, 0).text() == rule_id)
@@ -84,10 +100,7 @@ def test_while_the_device_change_is_asked_settings_is_held_and_the_alarm_bar_tak
 ) -> None:
     """Asked window-modal, the question held the window too: Audio pause took no click. Settings is held instead
     (Yes confirms the device the question names), and a key typed at the window goes to the question."""
-    w = make_window(role="admin", first_status=True)
-    paused: list[bool] = []
-    w.alarm_bar.pause_requested.disconnect()
-    w.alarm_bar.pause_requested.connect(lambda: paused.append(True))
+    w, paused = _admin_window_counting_pauses(make_window)
     w.settings_button.click()
     dialog = w.dialog
     dialog.scenario_box.setCurrentText("hypertension")
@@ -95,9 +108,7 @@ def test_while_the_device_change_is_asked_settings_is_held_and_the_alarm_bar_tak
     ok.click()
     assert dialog.device_question is _question()
     assert not dialog.scenario_box.isEnabled() and not ok.isEnabled()
-    button = w.alarm_bar.pause_button
-    QTest.mouseClick(w.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     button.mapTo(w, QPoint(button.width() // 2, button.height() // 2)))
+    _click_audio_pause(w)
     assert paused == [True]
     QTest.keyClick(w.windowHandle(), Qt.Key.Key_Escape)  # handed to the question, not to Settings
     assert dialog.device_question is None and dialog.isVisible()
@@ -204,10 +215,7 @@ def test_in_the_limits_table_arrows_move_and_f2_or_typing_edits_a_limit(qtbot: A
 def test_while_accounts_is_open_over_settings_the_alarm_bar_takes_a_click(qtbot: Any, make_window: Any) -> None:
     """Accounts… was opened window-modal over Settings, which held the live window behind it too: Audio pause and
     Acknowledge took no click while an admin worked on the accounts. It is held like the device question now."""
-    w = make_window(role="admin", first_status=True)
-    paused: list[bool] = []
-    w.alarm_bar.pause_requested.disconnect()
-    w.alarm_bar.pause_requested.connect(lambda: paused.append(True))
+    w, paused = _admin_window_counting_pauses(make_window)
     w.settings_button.click()
     dialog = w.dialog
     dialog.nibp_boxes["recovery"].setValue(12.0)
@@ -215,9 +223,7 @@ def test_while_accounts_is_open_over_settings_the_alarm_bar_takes_a_click(qtbot:
     accounts = w.accounts_dialog
     assert accounts.isVisible() and accounts.windowModality() == Qt.WindowModality.NonModal
     assert dialog.open_question() is accounts and not dialog.nibp_boxes["recovery"].isEnabled()
-    button = w.alarm_bar.pause_button
-    QTest.mouseClick(w.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     button.mapTo(w, QPoint(button.width() // 2, button.height() // 2)))
+    _click_audio_pause(w)
     assert paused == [True]
     accounts.reject()
     assert dialog.open_question() is None and dialog.isVisible()

@@ -22,7 +22,7 @@ from monitor.accounts import ADMIN, Principal
 from monitor.exports.csv_tables import spreadsheet_text
 from monitor.store import Store, StoreError
 from monitor.text_rules import terminal_text
-from monitor.wall_clock import clock_text
+from monitor.wall_clock import clock_text, moments_shown
 
 #: The roles that may read the audit log.
 READERS: Final = frozenset({ADMIN, "physician"})
@@ -83,15 +83,41 @@ class AuditReading:
 
 def day_bound(text: str, *, end: bool = False) -> float:
     """A time from ``YYYY-MM-DD`` (local midnight; with ``end``, the midnight after, so that the day is included) or
-    an ISO date and time (local unless it names its offset)."""
+    an ISO date and time (local unless it names its offset; a local time the clock showed twice or never is
+    refused)."""
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise AuditReadError(f"'{text}' is not a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM)") from None
-    whole_day = len(text.strip()) == 10
-    if whole_day and end:
-        moment += dt.timedelta(days=1)
-    return moment.timestamp() if moment.tzinfo is not None else moment.astimezone().timestamp()
+    if moment.tzinfo is not None:
+        return moment.timestamp()
+    if len(text.strip()) == 10:  # a whole day: from its first moment, or to the first moment of the next
+        if end:
+            moment += dt.timedelta(days=1)
+        return moment.timestamp()
+    return _local_moment(text.strip(), moment)
+
+
+def _local_moment(text: str, wall: dt.datetime) -> float:
+    """The one moment at which this computer's clock read ``wall``; a time it read twice (the clocks went back) or
+    never (they went forward) is refused, naming the two moments it could mean: taken silently, an auditor asking
+    for 01:30-01:45 on the night the clocks went back lost the second pass, and 02:30 on the night they went
+    forward became 01:30, an hour before the time asked for."""
+    shown = moments_shown(wall)
+    if len(shown) == 1:
+        return shown[0]
+    readings = [_with_offset(text, wall, wall.replace(fold=fold).timestamp()) for fold in (0, 1)]
+    what = "came twice on this computer's clock (the clocks went back)" if shown else \
+        "never showed on this computer's clock (the clocks went forward)"
+    raise AuditReadError(f"'{text}' {what}: add the UTC offset meant, {readings[0]} or {readings[1]}")
+
+
+def _with_offset(text: str, wall: dt.datetime, t: float) -> str:
+    """``text`` with the UTC offset that makes it the moment ``t``, and that moment as the clock showed it."""
+    offset = wall - dt.datetime.fromtimestamp(t, dt.UTC).replace(tzinfo=None)
+    minutes = round(offset.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"'{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}' ({clock_text(t, '%H:%M', zone=True)})"
 
 
 def read_audit(store: Store, query: AuditQuery, reader: Principal, **how: Any) -> AuditReading:

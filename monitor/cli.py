@@ -49,6 +49,7 @@ from monitor.wall_clock import clock_text
 if TYPE_CHECKING:
     from monitor.alarms.model import AlarmRecord
     from monitor.recorder import Recorder
+    from monitor.store.queries import SessionSummary
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -328,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--session", metavar="SESSION_ID|latest", help="only this session's entries")
     audit.add_argument("--by", metavar="NAME", help="only what this person did (the name as the log gives it)")
     audit.add_argument("--action", metavar="NAME", help="only this action, e.g. export, alarms_off, sign_in")
-    audit.add_argument("--since", metavar="DATE", help="from this local date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)")
+    audit.add_argument("--since", metavar="DATE", help="from this local date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM, "
+                                                       "with its UTC offset where the clock showed it twice)")
     audit.add_argument("--until", metavar="DATE", help="up to this local date (the whole day) or time")
     audit.add_argument("--format", default="text", choices=["text", "csv", "json"], help="text (default), csv or json")
     audit.add_argument("--out", metavar="FILE", help="write here instead of standard output")
@@ -671,13 +673,20 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
         if not rows:
             out.write("no sessions yet\n")
             return EXIT_OK
-        out.write(f"{'id':10} {'patient':12} {'start':16} {'length':>7}  {'status':10} phases\n")
-        for s in rows:
-            out.write(
-                f"{s.id[:8]:10} {terminal_text(s.patient or '-')[:12]:12} {_local(s.started_at):16} "
-                f"{minutes_seconds(s.length_s):>7}  {s.status:10} {' > '.join(s.phases_reached)}\n"
-            )
+        out.write(_session_lines(rows))
     return EXIT_OK
+
+
+def _session_lines(rows: Sequence[SessionSummary]) -> str:
+    """The session list as columns as wide as their widest cell: a start that names its zone ("2026-11-01 01:24
+    EDT") or a length of hours ("1 h 45 min") pushed the columns after it out of line with the header."""
+    cells = [(s.id[:8], terminal_text(s.patient or "-")[:12], _local(s.started_at), minutes_seconds(s.length_s),
+              s.status, " > ".join(s.phases_reached)) for s in rows]
+    start = max([16, *(len(c[2]) for c in cells)])
+    length = max([7, *(len(c[3]) for c in cells)])
+    lines = [f"{'id':10} {'patient':12} {'start':{start}} {'length':>{length}}  {'status':10} phases"]
+    lines += [f"{c[0]:10} {c[1]:12} {c[2]:{start}} {c[3]:>{length}}  {c[4]:10} {c[5]}" for c in cells]
+    return "".join(line + "\n" for line in lines)
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -965,10 +974,16 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
             check_target(args.out)
         except ExportFileError as exc:
             raise CliError(str(exc)) from None
+
+    def bound(flag: str, text: str | None) -> float | None:
+        try:
+            return None if text is None else day_bound(text, end=flag == "--until")
+        except AuditReadError as exc:
+            raise CliError(f"{flag}: {exc}") from None
+
     try:
         query = AuditQuery(args.session, args.by, args.action,
-                           None if args.since is None else day_bound(args.since),
-                           None if args.until is None else day_bound(args.until, end=True))
+                           bound("--since", args.since), bound("--until", args.until))
         store = _open_store(args, must_exist=True)
         with store:
             reading = read_audit(store, query, acting_principal(args, store, required=True), format=args.format,

@@ -284,7 +284,8 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
         f"{who}Treatment now: {course.drug or '-'} (a change of drug starts its series again). "
         f"Planned series {plan.planned_sessions} sessions every {plan.interval_days:g} days, boosters every "
         f"{plan.booster_interval_days:g} days.{counted}"
-        + ("" if deidentify else f" Dates are local to the computer that made this report ({_zone_of(first)}).")
+        + ("" if deidentify else
+           f" Dates are local to the computer that made this report ({_zones_of(course, first)}).")
         + (f" Exported by {user}." if user else ""),
         body,
     ))
@@ -368,6 +369,16 @@ def _answer(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def _zones_of(course: Course, first: float) -> str:
+    """The zones the course's dates are given in: each zone the clock was in on one of them (a course from July to
+    November stated EDT alone, though its later sessions were in EST)."""
+    dated = [r.started_at for r in course.rows] + ([] if course.next_due_at is None else [course.next_due_at])
+    zones = dict.fromkeys(datetime.fromtimestamp(t).astimezone().strftime("%Z (UTC%z)") for t in dated)
+    if len(zones) < 2:
+        return _zone_of(first)
+    return f"dates in {' or '.join(zones)}, as the clock was on each date"
 
 
 def _zone_of(t: Any) -> str:

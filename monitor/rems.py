@@ -26,6 +26,7 @@ from monitor.entered_in_error import standing_entries
 from monitor.protocols import Protocol, check_states, respiratory_checks
 from monitor.session import EventKind, SessionEvent
 from monitor.store import Store
+from monitor.wall_clock import moments_shown
 
 #: Days the REMS allows between the session and the form's submission.
 SUBMIT_WITHIN_DAYS: Final = 7
@@ -158,13 +159,8 @@ def clock_times(hour: int, minute: int, since: float, until: float) -> list[floa
     day = datetime.fromtimestamp(since).date()
     last = datetime.fromtimestamp(until).date()
     while day <= last:
-        for fold in (0, 1):
-            local = datetime(day.year, day.month, day.day, hour, minute, fold=fold)
-            t = local.timestamp()
-            # A time the clocks skipped maps to another clock reading: not a moment the clock showed.
-            shown = datetime.fromtimestamp(t)
-            if (shown.hour, shown.minute) == (hour, minute) and since <= t <= until:
-                found.add(t)
+        shown = moments_shown(datetime(day.year, day.month, day.day, hour, minute))
+        found.update(t for t in shown if since <= t <= until)
         day += timedelta(days=1)
     return sorted(found)
 

@@ -52,6 +52,7 @@ from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
+from monitor.wall_clock import clock_text
 from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
 from ui import theme
 from ui.account_dialogs import AccountGate, AccountSignInDialog, emergency_note
@@ -86,7 +87,7 @@ from ui.dialogs import (
 from ui.guard_link import GuardBeat, GuardLink
 from ui.idle_lock import IdleLock, auto_lock_minutes
 from ui.labels import ElidedLabel
-from ui.numerics import NumericsPanel, clock_text, minutes_ago
+from ui.numerics import NumericsPanel, minutes_ago
 from ui.plain_text import make_plain
 from ui.settings_dialog import SettingsChoice, SettingsDialog
 from ui.trend_chart import LimitLine, TrendChart, phase_spans
@@ -744,7 +745,7 @@ class LiveWindow(DialogHost, QMainWindow):
     def _baseline_since(self) -> str:
         for event in reversed(self.events):
             if event.kind is PHASE_START_EVENT[Phase.BASELINE]:
-                return clock_text(event.t)
+                return clock_text(event.t, "%H:%M")
         return "the baseline start"
 
     def toggle_pause(self) -> None:
@@ -912,7 +913,7 @@ class LiveWindow(DialogHost, QMainWindow):
                 self.send("rate_change", on_refusal=refused, rate_mg_per_h=value, **correcting)
 
             last = chair.last_rate_entry(self.events)
-            shown = None if last is None else (float(last.detail["rate_mg_per_h"]), clock_text(last.t))
+            shown = None if last is None else (float(last.detail["rate_mg_per_h"]), clock_text(last.t, "%H:%M"))
             self._open(RateDialog(self, shown), rate)
             return
         found = current_checklist(self.events)
@@ -935,7 +936,7 @@ class LiveWindow(DialogHost, QMainWindow):
         """The newest entry of ``kinds`` as a correction offers it (``oxygen 2 L/min nasal cannula at 14:13``), None
         when the session holds none."""
         last = last_entry(self.events, kinds)
-        return None if last is None else f"{shown_value(last)} at {clock_text(last.t)}"
+        return None if last is None else f"{shown_value(last)} at {clock_text(last.t, '%H:%M')}"
 
     def questionnaires(self) -> None:
         """PHQ-9 then GAD-7, one question at a time, for the patient to answer (Q)."""
@@ -1021,7 +1022,7 @@ class LiveWindow(DialogHost, QMainWindow):
         """A score dialog offering to correct the last entry of its scale, when the session has one."""
         last = last_score(self.events, scale)
         offer_correction(dialog, scale, None if last is None else
-                         f"{chair.score_text(last.detail, short=True)} at {clock_text(last.t)}")
+                         f"{chair.score_text(last.detail, short=True)} at {clock_text(last.t, '%H:%M')}")
         return dialog
 
     def score_rass(self) -> None:
@@ -1502,7 +1503,8 @@ class LiveWindow(DialogHost, QMainWindow):
             return "no automatic cuff in this phase"
         interval = "" if status.nibp_interval_s is None else f" · every {status.nibp_interval_s / 60:g} min"
         left = due - status.now
-        when = f"next cuff {clock_text(due)} (in {minutes_seconds(left)})" if left > 0 else "cuff measurement due now"
+        when = f"next cuff {clock_text(due, '%H:%M')} (in {minutes_seconds(left)})" if left > 0 else \
+            "cuff measurement due now"
         return when + interval
 
     def _show_header(self, status: SessionStatus) -> None:
@@ -1551,7 +1553,7 @@ class LiveWindow(DialogHost, QMainWindow):
             f"{link.resyncs} resync · {link.reconnects} reconnects"
         )
         self._show_server()
-        self.header.clock.setText(time.strftime("%H:%M:%S", time.localtime(status.now)))
+        self.header.clock.setText(clock_text(status.now))
 
     def _show_server(self) -> None:
         """The link to the clinic's server (when replicating), refreshed at most once a second: a few words beside

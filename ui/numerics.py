@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -168,11 +166,6 @@ class NumericTile(QFrame):
             self._paint_value(theme.QUESTIONABLE)
             status = (f"{cut_off} · " if cut_off else "") + f"no new value for {int(max(0.0, now - reading.t))} s"
         self.status.setText(status)
-
-
-def clock_text(t: float) -> str:
-    """Local wall-clock time of an epoch time, HH:MM."""
-    return time.strftime("%H:%M", time.localtime(t))
 
 
 class NumericsPanel(QWidget):

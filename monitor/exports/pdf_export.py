@@ -46,6 +46,7 @@ from monitor.exports.data import SessionRecord, StoredReadings
 from monitor.exports.deferred import Finish
 from monitor.labels import LABELS
 from monitor.session import EventKind, Phase, phase_step_text
+from monitor.wall_clock import clock_text
 
 PHASE_COLOURS: Final = {
     Phase.SETUP: colors.Color(0.93, 0.93, 0.93),
@@ -77,6 +78,11 @@ NOTE_KINDS: Final = (
 )
 #: At most this many points per line on the chart (medians of equal time bins).
 CHART_POINTS: Final = 400
+#: Width in mm of a table column of times: "03:00:36 CEST (t+0:30:36)" and "03:00:36 CEST" on one line with the
+#: cell's padding (at 38 and 15 mm a time that named its zone ran into the next column). A longer zone name wraps
+#: within the cell.
+TIME_AND_T: Final = 44
+TIME_ONLY: Final = 27
 
 
 FONT, FONT_BOLD = pdf_fonts.register()
@@ -90,21 +96,16 @@ class _Clock:
     def __init__(self, record: SessionRecord) -> None:
         self.start = record.started_at
         self.relative = record.relative_time
-        #: The UTC offset the header states (at the start).
-        self.start_offset = datetime.fromtimestamp(self.start).astimezone().utcoffset()
 
     def wall(self, t: float | None, seconds: bool = True) -> str:
+        """``t`` as the clock showed it, its zone named as on every screen and, past a daylight-saving change, also
+        wherever its offset is not the one the header states (at the start), however long the session."""
         if t is None:
             return ""
+        form = "%H:%M:%S" if seconds else "%H:%M"
         if self.relative:
-            return datetime.fromtimestamp(t, tz=UTC).strftime("%H:%M:%S" if seconds else "%H:%M")
-        moment = datetime.fromtimestamp(t).astimezone()
-        text = moment.strftime("%H:%M:%S" if seconds else "%H:%M")
-        # The header states the zone at the start; a time after a daylight-saving change says its own zone,
-        # or it would read as another moment (an hour earlier or later).
-        if moment.utcoffset() != self.start_offset:
-            text += " " + (moment.strftime("%Z") or moment.strftime("UTC%z"))
-        return text
+            return datetime.fromtimestamp(t, tz=UTC).strftime(form)
+        return clock_text(t, form, since=self.start)
 
     def date(self, t: float) -> str:
         if self.relative:
@@ -548,7 +549,7 @@ def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle)
             if index in replaced:
                 text += " - " + superseded_text(replaced[index], clock.both(replaced[index].t))
             name = "Rate" if e.kind is EventKind.RATE_CHANGED else "Intervention"
-            rows.append([f"{name} {clock.wall(e.t)}", _p(text, small)])
+            rows.append([_p(f"{name} {clock.wall(e.t)}", small), _p(text, small)])
     for name, score in found.outcomes.items():
         rows.append([name, f"{score.total} ({score.band})"])
     if found.rems is not None:
@@ -581,7 +582,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         rows.append(
             [
                 str(i),
-                clock.both(m.t),
+                _p(clock.both(m.t), small),
                 _phase_name(record, m.phase),
                 _fmt(m.systolic),
                 _fmt(m.diastolic),
@@ -591,7 +592,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         )
     parts += [
         Paragraph("NIBP measurements (mmHg)", h2),
-        pdf_fonts.table(rows, [8 * mm, 38 * mm, 20 * mm, 18 * mm, 18 * mm, 16 * mm, 50 * mm]),
+        pdf_fonts.table(rows, [8 * mm, TIME_AND_T * mm, 20 * mm, 18 * mm, 18 * mm, 16 * mm, 44 * mm]),
     ]
 
     rows = [["Phase", "Parameter", "n", "Min", "Max", "Mean", "Median"]]
@@ -643,8 +644,8 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         rows.append(
             [
                 str(i),
-                clock.both(a.started_at),
-                clock.wall(a.ended_at) or "active",
+                _p(clock.both(a.started_at), small),
+                _p(clock.wall(a.ended_at) or "active", small),
                 a.priority.label,
                 _p(a.message or a.condition, small),
                 _fmt(a.limit, 0),
@@ -654,7 +655,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         )
     parts += [Paragraph("Alarm log", h2)]
     parts += [
-        pdf_fonts.table(rows, [7 * mm, 33 * mm, 15 * mm, 15 * mm, 46 * mm, 12 * mm, 12 * mm, 40 * mm])
+        pdf_fonts.table(rows, [7 * mm, TIME_AND_T * mm, TIME_ONLY * mm, 15 * mm, 34 * mm, 12 * mm, 12 * mm, 29 * mm])
         if len(rows) > 1
         else _p("No alarms were raised.", small)
     ]
@@ -670,12 +671,12 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
                 sentence += " - " + pdf_fonts.printable(superseded_text(replaced[at], clock.both(replaced[at].t)))
             for index, piece in enumerate(note_rows(sentence)):
                 if index == 0:
-                    rows.append([clock.both(e.t), kind, _p(e.user or "-", small), _p(piece, small)])
+                    rows.append([_p(clock.both(e.t), small), kind, _p(e.user or "-", small), _p(piece, small)])
                 else:
                     rows.append(["", "(continued)", "", _p(piece, small)])
     parts += [Paragraph("Notes, scores and events", h2)]
     parts += [
-        pdf_fonts.table(rows, [38 * mm, 30 * mm, 25 * mm, 87 * mm])
+        pdf_fonts.table(rows, [TIME_AND_T * mm, 30 * mm, 25 * mm, 81 * mm])
         if len(rows) > 1
         else _p("None recorded.", small)
     ]
@@ -695,17 +696,17 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     if taken:
         rows = [["Time", "Step", "By", "Not ready", "Reason given"]]
         for o in taken:
-            rows.append([clock.both(o.t), step_name(o.step), _p(o.user or "-", small),
+            rows.append([_p(clock.both(o.t), small), step_name(o.step), _p(o.user or "-", small),
                          _p("; ".join(o.overridden) or "-", small), _p(o.reason, small)])
         parts += [Paragraph("Steps taken although not ready", h2),
-                  pdf_fonts.table(rows, [38 * mm, 30 * mm, 25 * mm, 42 * mm, 45 * mm])]
+                  pdf_fonts.table(rows, [TIME_AND_T * mm, 30 * mm, 25 * mm, 39 * mm, 42 * mm])]
 
     timeline: list[list[Any]] = [["Time", "Event", "By"]]
     for e in record.events:
         if e.kind not in NOTE_KINDS and e.kind is not EventKind.NIBP_REQUESTED:
-            timeline.append([clock.both(e.t), _p(step_name(e.kind) + _device_words(e), small),
+            timeline.append([_p(clock.both(e.t), small), _p(step_name(e.kind) + _device_words(e), small),
                              _p(e.user or "-", small)])
-    parts += [Paragraph("Timeline", h2), pdf_fonts.table(timeline, [38 * mm, 102 * mm, 40 * mm])]
+    parts += [Paragraph("Timeline", h2), pdf_fonts.table(timeline, [TIME_AND_T * mm, 96 * mm, 40 * mm])]
     return parts
 
 

@@ -7,6 +7,7 @@ recorded); a compliance officer asking "who switched the alarms off on the 3rd" 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from monitor.audit_trail import AuditQuery, AuditReadError, day_bound, read_audit
 from monitor.cli import main
 from monitor.store import Store
-from tests.conftest import record_simulated
+from tests.conftest import record_simulated, time_zone
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -111,6 +112,46 @@ def test_a_day_is_taken_whole_and_a_bad_date_is_named() -> None:
     assert day_bound("2026-12-03T10:30+00:00") == 1796293800.0
     with pytest.raises(AuditReadError, match=r"'3\.12\.2026' is not a date"):
         day_bound("3.12.2026")
+
+
+def _utc(*fields: int) -> float:
+    return dt.datetime(*fields, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.mark.parametrize(("zone", "typed", "readings"), [
+    ("America/New_York", "2026-11-01T01:30",
+     "'2026-11-01T01:30-04:00' (01:30 EDT) or '2026-11-01T01:30-05:00' (01:30 EST)"),
+    ("Europe/Berlin", "2026-03-29T02:30",
+     "'2026-03-29T02:30+01:00' (03:30 CEST) or '2026-03-29T02:30+02:00' (01:30 CET)"),
+])
+def test_a_local_time_the_clock_showed_twice_or_never_is_refused_naming_both_readings(
+    zone: str, typed: str, readings: str
+) -> None:
+    """01:30 on the night the clocks went back was taken as 01:30 EDT alone (an entry at 01:30:01 EST was left
+    out); 02:30 on the night they went forward became 01:30 CET, and an entry 45 minutes before it was shown."""
+    with time_zone(zone), pytest.raises(AuditReadError) as refused:
+        day_bound(typed)
+    assert str(refused.value).endswith(f"add the UTC offset meant, {readings}")
+
+
+def test_a_time_with_its_offset_and_whole_days_across_a_change_are_taken() -> None:
+    with time_zone("America/New_York"):
+        assert day_bound("2026-11-01T01:30-04:00") == _utc(2026, 11, 1, 5, 30)
+        assert day_bound("2026-11-01T01:30-05:00") == _utc(2026, 11, 1, 6, 30)
+        assert day_bound("2026-11-01T02:30") == _utc(2026, 11, 1, 7, 30)
+        assert day_bound("2026-11-01", end=True) - day_bound("2026-11-01") == 25 * 3600
+    with time_zone("Europe/Berlin"):
+        assert day_bound("2026-03-29T03:30") == _utc(2026, 3, 29, 1, 30)
+        assert day_bound("2026-03-29", end=True) - day_bound("2026-03-29") == 23 * 3600
+
+
+def test_the_command_names_the_bound_it_refuses(audited_db: tuple[Path, str]) -> None:
+    db, _ = audited_db
+    with time_zone("America/New_York"):
+        code, out, err = _run("audit", "--db", str(db), "--action", "export", "--since", "2026-11-01T01:30",
+                              "--until", "2026-11-01T01:45", "--user", "DR")
+    assert code != 0 and out == ""
+    assert "--since: '2026-11-01T01:30' came twice on this computer's clock (the clocks went back)" in err
 
 
 def test_filters_in_time_and_an_empty_span(audited_db: tuple[Path, str], signed_in_as: Any) -> None:

@@ -30,10 +30,13 @@ ENDED = STARTED + 65.0
     (STARTED, "%H:%M:%S", "01:59:40 EDT"),
     (ENDED, "%H:%M:%S", "01:00:45 EST"),
     (STARTED - 3 * 3600, "%H:%M:%S", "22:59:40"),  # the evening before: one such time, no zone
-    (ENDED + 3600, "%H:%M:%S", "02:00:45"),  # after the repeated hour
+    (ENDED + 3600, "%H:%M:%S", "02:00:45 EST"),  # after the repeated hour, within three hours of the change
+    (ENDED + 3 * 3600, "%H:%M:%S", "04:00:45"),  # three hours on: one such time, and no change just before
     (STARTED, "%Y-%m-%d %H:%M", "2026-11-01 01:59 EDT"),
 ])
-def test_a_time_of_day_names_its_zone_only_where_the_clock_showed_it_twice(t: float, form: str, shown: str) -> None:
+def test_a_time_of_day_names_its_zone_where_the_clock_showed_it_twice_and_just_after(
+    t: float, form: str, shown: str
+) -> None:
     with time_zone("America/New_York"):
         assert clock_text(t, form) == shown
 

@@ -229,3 +229,27 @@ def test_the_worksheet_names_the_zone_of_its_dates_and_times(course_db: Path) ->
                                .split())
     assert "(date in EDT, UTC-0400)" in texts["America/New_York"] and "EDT (UTC-0400)" in texts["America/New_York"]
     assert "(date in UTC, UTC+0000)" in texts["UTC"] and "UTC (UTC+0000)" in texts["UTC"]
+
+
+def test_the_course_report_names_each_zone_its_dates_are_in(course_db: Path) -> None:
+    """A course from July to November said "(date in EDT, UTC-0400)", the zone of its first session, though its
+    later sessions (and the next one due) were in EST."""
+    from dataclasses import replace
+
+    from monitor import course_export
+    from tests.conftest import time_zone
+
+    def header(shift_days: float) -> str:
+        with time_zone("America/New_York"), Store(course_db) as store:
+            course = load_course_by_mrn(store, MRN)
+            later = tuple(replace(r, started_at=r.started_at + shift_days * 86_400) for r in course.rows[2:])
+            course = replace(course, rows=(*course.rows[:2], *later), next_due_at=None)
+            stream = io.BytesIO()
+            course_export.write_pdf(course, stream)
+        page = PdfReader(io.BytesIO(stream.getvalue())).pages[0]
+        return " ".join(page.extract_text().split())
+
+    assert "(date in EDT, UTC-0400)" in header(0)  # all in summer: one zone, said as before
+    across = header(100)  # the later sessions in November
+    assert "(dates in EDT (UTC-0400) or EST (UTC-0500), as the clock was on each date)" in across
+    assert "date in EDT, UTC-0400" not in across

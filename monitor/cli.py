@@ -10,7 +10,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -42,6 +42,8 @@ from monitor.security_cli import (
     cmd_verify,
 )
 from monitor.session import Phase, minutes_seconds
+from monitor.sign_off import SignOff, awaiting_sign_off, sign_offs_of
+from monitor.sign_off import status_text as sign_off_text
 from monitor.store import Store, StoreError
 from monitor.text_rules import terminal_text
 from monitor.wall_clock import clock_text
@@ -218,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="list every chair's sessions from the clinic's PostgreSQL (a reader login)")
     sessions.add_argument("--patient", metavar="MRN",
                           help=f"only this patient's course (oldest first), every chair; {ASK_HELP}")
+    sessions.add_argument("--unsigned", action="store_true",
+                          help="only finished sessions no physician has signed off yet")
+
+    signing = sub.add_parser("sign-off", help="a physician signs off a finished session as reviewed (audited)")
+    signing.add_argument("session", metavar="SESSION_ID|latest")
+    add_db_option(signing)
+    signing.add_argument("--comment", metavar="TEXT", help="a short remark kept with the sign-off")
+    add_identity_options(signing)  # the physician, signed in (required)
 
     export = sub.add_parser("export", help="export a session")
     export.add_argument("session", metavar="SESSION_ID|latest")
@@ -645,6 +655,9 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     store = open_reader(args.db, source.server)
     with store:
         rows = _course(store, args.patient) if getattr(args, "patient", None) else store.sessions()
+        signed = sign_offs_of(store, [s.id for s in rows])
+        if getattr(args, "unsigned", False):
+            rows = [s for s in rows if awaiting_sign_off(s.status, signed.get(s.id, []))]
         try:
             source.record_read("sessions_listed", os_user().name, sessions=[s.id for s in rows],
                                one_patient=bool(getattr(args, "patient", None)))
@@ -662,6 +675,8 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
                         "phases_reached": list(s.phases_reached),
                         "status": s.status,
                         "driver": s.driver,
+                        "signed_off": [{"by": o.by, "role": o.role, "at": iso_utc(o.t), "comment": o.comment}
+                                       for o in signed.get(s.id, [])],
                     }
                     for s in rows
                 ],
@@ -671,21 +686,22 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
             out.write("\n")
             return EXIT_OK
         if not rows:
-            out.write("no sessions yet\n")
+            out.write("no session awaits a sign-off\n" if getattr(args, "unsigned", False) else "no sessions yet\n")
             return EXIT_OK
-        out.write(_session_lines(rows))
+        out.write(_session_lines(rows, signed))
     return EXIT_OK
 
 
-def _session_lines(rows: Sequence[SessionSummary]) -> str:
+def _session_lines(rows: Sequence[SessionSummary], signed: Mapping[str, Sequence[SignOff]]) -> str:
     """The session list as columns as wide as their widest cell: a start that names its zone ("2026-11-01 01:24
     EDT") or a length of hours ("1 h 45 min") pushed the columns after it out of line with the header."""
     cells = [(s.id[:8], terminal_text(s.patient or "-")[:12], _local(s.started_at), minutes_seconds(s.length_s),
-              s.status, " > ".join(s.phases_reached)) for s in rows]
+              s.status, terminal_text(sign_off_text(s.status, signed.get(s.id, [])) or "-"),
+              " > ".join(s.phases_reached)) for s in rows]
     start = max([16, *(len(c[2]) for c in cells)])
     length = max([7, *(len(c[3]) for c in cells)])
-    lines = [f"{'id':10} {'patient':12} {'start':{start}} {'length':>{length}}  {'status':10} phases"]
-    lines += [f"{c[0]:10} {c[1]:12} {c[2]:{start}} {c[3]:>{length}}  {c[4]:10} {c[5]}" for c in cells]
+    lines = [f"{'id':10} {'patient':12} {'start':{start}} {'length':>{length}}  {'status':10} {'signed off':14} phases"]
+    lines += [f"{c[0]:10} {c[1]:12} {c[2]:{start}} {c[3]:>{length}}  {c[4]:10} {c[5]:14} {c[6]}" for c in cells]
     return "".join(line + "\n" for line in lines)
 
 
@@ -729,6 +745,25 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
                             stream=stream)
     # Every format says it inside too, except the CSV (a bare table of values).
     print(f"export: record {record.verification}; alarm profile {record.alarm_profile}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_sign_off(args: argparse.Namespace, out: TextIO) -> int:
+    """A signed-in physician signs off a finished session (co-signs one another physician signed)."""
+    from monitor.sign_off import SignOffRefused, sign_off, sign_offs
+
+    store = _open_store(args, must_exist=True)
+    with store:
+        principal = acting_principal(args, store, required=True)
+        role = principal.role if principal.authenticated else None
+        try:
+            event = sign_off(store, args.session, user=principal.name, role=role, comment=args.comment)
+        except SignOffRefused as exc:
+            raise CliError(f"not signed off: {exc}") from None
+        session_id = store.session_row(args.session)["id"]
+        others = [s.by for s in sign_offs(store.events(session_id)) if s.t < event.t]
+    co_signed = f", co-signing {', '.join(others)}" if others else ""
+    out.write(f"session {session_id} signed off by {principal.name} at {_local(event.t)}{co_signed}\n")
     return EXIT_OK
 
 
@@ -1059,6 +1094,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sessions": cmd_sessions,
     "export": cmd_export,
     "close": cmd_close,
+    "sign-off": cmd_sign_off,
     "recover": cmd_recover,
     "write-held": cmd_write_held,
     "feed": cmd_feed,

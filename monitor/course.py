@@ -397,7 +397,7 @@ def course_rows(
         return []
     ids = [str(row["id"]) for row in sessions]
     entered: dict[str, list[SessionEvent]] = {sid: [] for sid in ids}
-    for sid, t, kind, detail in store.events_of_kinds(ids, _EVENT_KINDS):
+    for sid, t, kind, _user, detail in store.events_of_kinds(ids, _EVENT_KINDS):
         # The phase is not read here: the timeline's own events place the session's moments.
         entered[sid].append(SessionEvent(t, EventKind(kind), Phase.SETUP, None, json.loads(detail or "{}")))
     timelines: dict[str, _Timeline] = {sid: _Timeline() for sid in ids}

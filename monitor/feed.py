@@ -369,7 +369,7 @@ class Feed:
         # changed to or resumed on.
         device_of = DeviceBySource(device_uses(session, (
             (t, EventKind(kind), json.loads(detail or "{}"))
-            for _sid, t, kind, detail in store.events_of_kinds(
+            for _sid, t, kind, _user, detail in store.events_of_kinds(
                 [session_id], [EventKind.DEVICE_CHANGED, EventKind.SESSION_RESUMED]))))
         prefix = session_id[:12].upper()
         queued_at = self._clock()

@@ -28,10 +28,11 @@ from drivers.core.readings import (
     Reading,
     flags_text,
 )
-from monitor import chair, text_rules
+from monitor import chair, sign_off, text_rules
 from monitor.alarms.model import Priority
 from monitor.entered_in_error import is_correction
 from monitor.exports.data import SessionRecord
+from monitor.finished import finished_row
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
 from monitor.store import Reader, SessionSummary, Store
 
@@ -387,10 +388,16 @@ def _priority(value: object) -> Priority | None:
 
 @dataclass(frozen=True, slots=True)
 class SessionFound:
-    """A session as the browser lists it, with its alarm counts."""
+    """A session as the browser lists it, with its alarm counts and its physicians' sign-offs."""
 
     summary: SessionSummary
     alarm_counts: dict[Priority, int] = field(default_factory=dict)
+    sign_offs: tuple[sign_off.SignOff, ...] = ()
+
+    @property
+    def awaiting_sign_off(self) -> bool:
+        """Finished and signed off by nobody yet."""
+        return sign_off.awaiting_sign_off(self.summary.status, self.sign_offs)
 
     @property
     def highest_alarm(self) -> Priority | None:
@@ -406,13 +413,15 @@ def search_sessions(
     mrn_contains: str | None = None,
     highest_alarm: Priority | None = None,
     min_alarm: Priority | None = None,
+    awaiting_sign_off: bool = False,
 ) -> list[SessionFound]:
     """Sessions matching every given criterion, newest first.
 
     ``started_from``/``started_before`` bound the start time (epoch seconds, half-open);
     ``mrn_contains`` matches part of the patient's MRN, ignoring case; ``highest_alarm`` keeps
     sessions whose most urgent alarm had exactly that priority, ``min_alarm`` those that had
-    at least one alarm of that priority or higher.
+    at least one alarm of that priority or higher; ``awaiting_sign_off`` keeps finished sessions no physician has
+    signed off.
     """
     counts: dict[str, dict[Priority, int]] = {}
     for session_id, by_word in store.alarm_counts().items():
@@ -423,14 +432,19 @@ def search_sessions(
                 per[parsed] += n
     needle = mrn_contains.strip().lower() if mrn_contains else None
     out = []
-    for summary in store.sessions():
+    summaries = store.sessions()
+    signed = sign_off.sign_offs_of(store, [s.id for s in summaries])
+    for summary in summaries:
         if started_from is not None and summary.started_at < started_from:
             continue
         if started_before is not None and summary.started_at >= started_before:
             continue
         if needle and needle not in (summary.patient or "").lower():
             continue
-        found = SessionFound(summary, counts.get(summary.id, {p: 0 for p in Priority}))
+        found = SessionFound(summary, counts.get(summary.id, {p: 0 for p in Priority}),
+                             tuple(signed.get(summary.id, ())))
+        if awaiting_sign_off and not found.awaiting_sign_off:
+            continue
         if highest_alarm is not None and found.highest_alarm is not highest_alarm:
             continue
         if min_alarm is not None and (found.highest_alarm is None or found.highest_alarm < min_alarm):
@@ -512,10 +526,6 @@ class AddendumRefused(ValueError):
     """An addendum that cannot be written, with the reason in words a user can act on."""
 
 
-#: Sessions whose recording is over; only they take addenda (a running one takes notes instead).
-FINISHED_STATUSES: Final = frozenset({"complete", "closed"})
-
-
 def add_addendum(
     store: Store,
     session_id: str,
@@ -537,18 +547,17 @@ def add_addendum(
         raise AddendumRefused("an addendum needs some text")
     if not user.strip():
         raise AddendumRefused("an addendum must be signed: sign in first")
-    row = store.session_row(session_id)
-    status = store.status_of(row)
-    if status not in FINISHED_STATUSES:
-        if status == "recording":
-            raise AddendumRefused("this session is still being recorded: add notes from the live window")
-        raise AddendumRefused(f"this session is {status}: resume or close it before adding to it")
+    row = finished_row(store, session_id, AddendumRefused, what="adding to it",
+                       while_recording="this session is still being recorded: add notes from the live window")
     written_at = time.time() if now is None else now
     detail: dict[str, Any] = {"text": text}
     if role:
         detail["role"] = role
     if refers_to_at is not None:
         detail["refers_to_at"] = float(refers_to_at)
+    if sign_off.sign_offs_of(store, [row["id"]]):
+        # Sealed with the addendum: the physician who signed off attested the record as it was before it.
+        detail[sign_off.AFTER_SIGN_OFF_KEY] = True
     event = SessionEvent(
         t=written_at, kind=EventKind.ADDENDUM, phase=Phase(row["phase"]), user=user, detail=detail
     )

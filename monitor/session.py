@@ -61,6 +61,8 @@ class EventKind(StrEnum):
     QUICK_EVENT = "quick_event"
     SCORE = "score"
     ADDENDUM = "addendum"
+    #: A physician's attestation that they reviewed the finished record (:mod:`monitor.sign_off`).
+    SIGNED_OFF = "signed_off"
     LINK_LOST = "link_lost"
     LINK_RESTORED = "link_restored"
     TECHNICAL = "technical"

@@ -8,7 +8,8 @@ per-phase statistics, the baseline against the end of recovery with the time to 
 20 %, the discharge scoring and the cuff measurements.
 
 Every figure comes from :mod:`monitor.review`; this module only lays them out. A finished session
-is read-only: what is added later is an addendum, signed and time-stamped, and audited.
+is read-only: what is added later is an addendum, signed and time-stamped, and audited. A physician signs off
+the record they reviewed (Sign off…, Ctrl+Shift+S); the header names who signed it off, or that nobody has yet.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from drivers.core.readings import Parameter
-from monitor import chair, review, review_arrays
+from monitor import chair, review, review_arrays, sign_off, text_rules
 from monitor.alarms.model import AlarmRecord, AlarmState, Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_session
@@ -58,6 +59,7 @@ from monitor.app.stores import RecordSource
 from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
+from monitor.finished import FINISHED_STATUSES
 from monitor.labels import PARAMETER_LABELS
 from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
 from monitor.store import SessionNotFound, StoreError
@@ -99,6 +101,7 @@ EVENT_NAMES: dict[EventKind, str] = {
     EventKind.QUICK_EVENT: "Event",
     EventKind.SCORE: "Score",
     EventKind.ADDENDUM: "ADDENDUM",
+    EventKind.SIGNED_OFF: "SIGNED OFF",
     EventKind.LINK_LOST: "Device link lost",
     EventKind.LINK_RESTORED: "Device link back",
     EventKind.TECHNICAL: "Technical",
@@ -108,6 +111,10 @@ EVENT_NAMES: dict[EventKind, str] = {
 # Every cuff start is on the NIBP table already; listing them would bury the notes.
 HIDDEN_EVENTS = frozenset({EventKind.NIBP_REQUESTED})
 ADDENDUM_COLOUR = "#d8c8ff"
+SIGN_OFF_COLOUR = "#9be7b0"
+#: Entries written after the session ended, dated when written (shown with their date, in their own colour).
+AFTER_THE_FACT = {EventKind.ADDENDUM: ADDENDUM_COLOUR, EventKind.SIGNED_OFF: SIGN_OFF_COLOUR}
+SIGN_OFF_KEY = "Ctrl+Shift+S"
 RING_SIZE = {Priority.LOW: 16, Priority.MEDIUM: 20, Priority.HIGH: 26}
 RING_PEN_PX = 3
 # The dark theme leaves a check box's square nearly invisible.
@@ -199,6 +206,8 @@ def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None)
         if kind is EventKind.ADDENDUM and detail.get("refers_to_at") is not None:
             text += f"   (about {clock(float(detail['refers_to_at']))})"
         return text
+    if kind is EventKind.SIGNED_OFF:
+        return str(detail.get("comment") or "reviewed, no comment")
     if kind is EventKind.BASELINE_TAKEN and detail:
         try:
             return (f"HR {detail['heart_rate']:.0f} · SpO2 {detail['spo2']:.0f} % · "
@@ -283,6 +292,30 @@ class AddendumDialog(TextDialog):
     def refers_to(self) -> float | None:
         """The moment the addendum is about, when the box is ticked."""
         return self.about if self.about is not None and self.about_box.isChecked() else None
+
+
+class SignOffDialog(TextDialog):
+    """A physician's sign-off of the record reviewed, with an optional short comment."""
+
+    def __init__(self, parent: QWidget | None, user: SignedInUser) -> None:
+        super().__init__(
+            parent, "Sign off",
+            f"Sign off this session's record (vitals, alarms, interventions, discharge) as reviewed, signed "
+            f"{user.label}, dated now. A comment is optional; the recorded data do not change.",
+        )
+        self.editor.setMaxLength(sign_off.MAX_COMMENT_CHARS)  # type: ignore[union-attr]
+        self.editor.setPlaceholderText("Comment (optional)")
+
+
+def sign_off_words(signed: Sequence[sign_off.SignOff]) -> str:
+    """The header's line: who signed the session off, when, with what comment; or that nobody has yet."""
+    if not signed:
+        return "Not signed off by a physician yet"
+    parts = []
+    for index, s in enumerate(signed):
+        said = f"{'Signed off' if index == 0 else 'co-signed'} by {s.signer} at {clock(s.t, date=True)}"
+        parts.append(said + (f": “{s.comment}”" if s.comment else ""))
+    return " · ".join(parts)
 
 
 def _event_name(kind: EventKind, phase_words: Mapping[Phase, str]) -> str:
@@ -410,6 +443,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         shortcuts: list[tuple[str, Callable[[], object]]] = [
             ("Home", self.show_whole_session),
             ("Ctrl+N", self.add_addendum),
+            # Two modifiers: nothing typed into a field, and no single key, signs a record off.
+            (SIGN_OFF_KEY, self.ask_sign_off),
             ("Ctrl+P", lambda: self.export("pdf")),
             ("F5", self.reload),
         ]
@@ -430,7 +465,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.patient_label.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.session_label = ElidedLabel("")
         self.baseline_label = ElidedLabel("")
-        for label in (self.patient_label, self.session_label, self.baseline_label):
+        self.sign_off_label = ElidedLabel("")
+        for label in (self.patient_label, self.session_label, self.baseline_label, self.sign_off_label):
             text.addWidget(label)
         layout.addLayout(text, 1)
         side = QVBoxLayout()
@@ -451,10 +487,14 @@ class ReviewWindow(DialogHost, QMainWindow):
         buttons = QHBoxLayout()
         self.addendum_button = QPushButton("Addendum… (Ctrl+N)")
         self.addendum_button.clicked.connect(self.add_addendum)
+        # The key is in the tooltip: with it in the label the toolbar no longer fits a 1280-pixel-wide screen.
+        self.sign_off_button = QPushButton("Sign off…")
+        self.sign_off_button.clicked.connect(self.ask_sign_off)
         self.pdf_button = QPushButton("PDF report (Ctrl+P)")
         self.pdf_button.setObjectName("primary")
         self.pdf_button.clicked.connect(lambda: self.export("pdf"))
         buttons.addWidget(self.addendum_button)
+        buttons.addWidget(self.sign_off_button)
         buttons.addWidget(self.pdf_button)
         self.export_buttons: dict[str, QPushButton] = {"pdf": self.pdf_button}
         for fmt, label in EXPORT_FORMATS:
@@ -670,7 +710,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             f"background: {colour}; border: 1px solid #888; border-radius: 5px; font-size: 15px; "
             "font-weight: bold; padding: 4px 10px;"
         )
-        finished = status in review.FINISHED_STATUSES
+        finished = status in FINISHED_STATUSES
         self.addendum_button.setEnabled(finished and not self.source.from_server)
         if self.source.from_server:
             tip = ("Read from the clinic's server (read-only): addenda are written at the chair that recorded "
@@ -680,6 +720,28 @@ class ReviewWindow(DialogHost, QMainWindow):
         else:
             tip = "Only a finished session takes addenda; notes on a running session go in from the live window"
         self.addendum_button.setToolTip(tip)
+        self._show_sign_offs(record, finished)
+
+    def _show_sign_offs(self, record: SessionRecord, finished: bool) -> None:
+        """The header's sign-off line, and whether this reviewer may sign off now (the button's tip says why not)."""
+        signed = sign_off.sign_offs(record.events)
+        waiting = finished and not signed
+        self.sign_off_label.setText(sign_off_words(signed) if signed or finished else
+                                    "Not signed off: a session is signed off once its recording has ended")
+        self.sign_off_label.setStyleSheet(f"color: {theme.WARNING_TEXT if waiting else SIGN_OFF_COLOUR};"
+                                          if waiting or signed else "")
+        refused = sign_off.refusal_for_role(self.user.name, self.user.role)
+        if self.source.from_server:
+            refused = ("Read from the clinic's server (read-only): a session is signed off at the chair that "
+                       "recorded it")
+        elif not finished:
+            refused = "Only a finished session can be signed off: this one is still being recorded, or left unfinished"
+        elif refused is None and any(text_rules.same_name(s.by, self.user.name) for s in signed):
+            refused = f"{self.user.name} signed this session off already; another physician may co-sign it"
+        self.sign_off_button.setEnabled(refused is None)
+        self.sign_off_button.setToolTip(
+            refused[:1].upper() + refused[1:] if refused else
+            f"Sign off the record as reviewed, or co-sign another physician's sign-off ({SIGN_OFF_KEY})")
 
     def _show_alarms(self, alarms: Sequence[AlarmRecord]) -> None:
         self._alarm_rows = sorted(alarms, key=lambda a: a.started_at)
@@ -706,16 +768,18 @@ class ReviewWindow(DialogHost, QMainWindow):
         rows = []
         replaced = superseded(self._event_rows)
         for index, e in enumerate(self._event_rows):
-            addendum = e.kind is EventKind.ADDENDUM
-            colour = ADDENDUM_COLOUR if addendum else None
+            later = e.kind in AFTER_THE_FACT
+            colour = AFTER_THE_FACT.get(e.kind)
             by = e.user or ""
-            if addendum and e.detail.get("role"):
+            if later and e.detail.get("role"):
                 by += f" ({e.detail['role']})"
+            # The physician who signed off attested the record without what an addendum added afterwards.
+            when = "after sign-off" if sign_off.after_sign_off(e) else "after completion"
             rows.append([
-                _cell(clock(e.t, date=True) if addendum else clock(e.t), colour=colour, italic=addendum),
-                _cell("after completion" if addendum else words[e.phase], colour=colour, italic=addendum),
-                _cell(_event_name(e.kind, words), colour=colour, bold=addendum),
-                _cell(event_detail(e, replaced.get(index)), colour=colour, italic=addendum),
+                _cell(clock(e.t, date=True) if later else clock(e.t), colour=colour, italic=later),
+                _cell(when if later else words[e.phase], colour=colour, italic=later),
+                _cell(_event_name(e.kind, words), colour=colour, bold=later),
+                _cell(event_detail(e, replaced.get(index)), colour=colour, italic=later),
                 _cell(by, colour=colour),
             ])
         _fill(self.event_table, rows)
@@ -845,7 +909,10 @@ class ReviewWindow(DialogHost, QMainWindow):
 
     @staticmethod
     def _chart_event(event: SessionEvent) -> SessionEvent | None:
-        """Addenda are drawn at the moment they are about (if any), not when they were written."""
+        """Addenda are drawn at the moment they are about (if any), not when they were written; a sign-off is about
+        the whole record, so it is not drawn."""
+        if event.kind is EventKind.SIGNED_OFF:
+            return None
         if event.kind is not EventKind.ADDENDUM:
             return event
         about = event.detail.get("refers_to_at")
@@ -958,6 +1025,8 @@ class ReviewWindow(DialogHost, QMainWindow):
 
     @staticmethod
     def _moment_of(event: SessionEvent) -> float | None:
+        if event.kind is EventKind.SIGNED_OFF:
+            return None  # about the whole record, not a moment of it
         if event.kind is EventKind.ADDENDUM:
             about = event.detail.get("refers_to_at")
             return None if about is None else float(about)
@@ -1019,6 +1088,33 @@ class ReviewWindow(DialogHost, QMainWindow):
             self.chart.add_events([shown])
         self.tabs.setCurrentWidget(self.event_table)
         self.event_table.scrollToBottom()
+        self.sessions_changed.emit()
+        return event
+
+    # -- sign-off ------------------------------------------------------------------------------------
+
+    def ask_sign_off(self) -> None:
+        """Ask for the sign-off's comment (optional); it is stored signed and dated, sealed and audited."""
+        if not self.sign_off_button.isEnabled():
+            self.show_message(self.sign_off_button.toolTip())
+            return
+        self._open(SignOffDialog(self, self.user), lambda d: self.write_sign_off(d.text()))  # type: ignore[attr-defined]
+
+    def write_sign_off(self, comment: str = "") -> SessionEvent | None:
+        """Sign the session off under the signed-in physician and show it in the header and the timeline."""
+        if self.record is None:
+            return None
+        try:
+            with self.source.open_for_writing("A sign-off") as store:
+                event = sign_off.sign_off(store, self.record.id, user=self.user.name, role=self.user.role,
+                                          comment=comment)
+        except (sign_off.SignOffRefused, StoreError, AppError) as exc:
+            self.show_message(f"The session was not signed off: {exc}")
+            return None
+        self.message.setVisible(False)
+        self.record = replace(self.record, events=(*self.record.events, event))
+        self._show_events(self.record)
+        self._show_header(self.record)
         self.sessions_changed.emit()
         return event
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor import sign_off
 from monitor.alarms.model import Priority
 from monitor.app.errors import AppError
 from monitor.app.services import send_close_to_server, send_held_to_server
@@ -57,7 +58,7 @@ from ui.session_text import length_text, local_time, phases_text
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Start", "Patient (MRN)", "Length", "Phases reached", "Status", "High", "Medium", "Low")
+COLUMNS = ("Start", "Patient (MRN)", "Length", "Phases reached", "Status", "Signed off", "High", "Medium", "Low")
 #: The highest-alarm filter: text shown -> (priority wanted, or None for "no alarm at all").
 ALARM_FILTERS: tuple[tuple[str, Priority | str | None], ...] = (
     ("any", "any"),
@@ -146,6 +147,7 @@ class SessionTable(QTableWidget):
                 _item(length_text(s.length_s), align_right=True),
                 _item(phases_text(s.phases_reached)),
                 _item(_status_text(s.status, s.id, crashed, waiting)),
+                _sign_off_item(entry),
                 *(_item(str(counts.get(p, 0)), align_right=True) for p in PRIORITY_COLUMNS),
             ]
             for col, item in enumerate(values):
@@ -184,6 +186,17 @@ class SessionTable(QTableWidget):
             self.activated_row.emit(self.currentRow())
             return
         super().keyPressEvent(event)
+
+
+def _sign_off_item(entry: SessionFound) -> QTableWidgetItem:
+    """Who signed the session off ("awaiting" while a finished one waits for a physician), the comments on hover."""
+    item = _item(sign_off.status_text(entry.summary.status, entry.sign_offs) or "—")
+    if entry.awaiting_sign_off:
+        item.setForeground(QBrush(QColor(theme.WARNING_TEXT)))
+    if entry.sign_offs:
+        item.setToolTip("\n".join(f"{s.signer} at {local_time(s.t)}" + (f": {s.comment}" if s.comment else "")
+                                  for s in entry.sign_offs))
+    return item
 
 
 def _status_text(status: str, session_id: str, crashed: frozenset[str], waiting: frozenset[str]) -> str:
@@ -299,6 +312,9 @@ class SessionBrowser(QWidget):
         for text, _value in ALARM_FILTERS:
             self.alarm_box.addItem(text)
         self.alarm_box.currentIndexChanged.connect(self.refresh)
+        self.unsigned_filter = QCheckBox("Awaiting sign-off")
+        self.unsigned_filter.setToolTip("Only finished sessions no physician has signed off yet")
+        self.unsigned_filter.toggled.connect(self.refresh)
         self.refresh_button = QPushButton("Refresh (F5)")
         self.refresh_button.clicked.connect(self.refresh)
         filters.addWidget(self.date_filter)
@@ -311,6 +327,8 @@ class SessionBrowser(QWidget):
         filters.addSpacing(16)
         filters.addWidget(QLabel("Highest alarm"))
         filters.addWidget(self.alarm_box)
+        filters.addSpacing(16)
+        filters.addWidget(self.unsigned_filter)
         filters.addWidget(self.refresh_button)
         root.addLayout(filters)
 
@@ -389,6 +407,7 @@ class SessionBrowser(QWidget):
                     started_before=started_before,
                     mrn_contains=self.mrn_edit.text() or None,
                     highest_alarm=wanted if isinstance(wanted, Priority) else None,
+                    awaiting_sign_off=self.unsigned_filter.isChecked(),
                 )
                 crashed = frozenset(
                     str(a["session_id"]) for a in store.audit_log() if a["action"] == "session_closed_after_crash"
@@ -410,6 +429,9 @@ class SessionBrowser(QWidget):
             text += f" · {len(unfinished_ids)} UNFINISHED (left open when recording stopped unexpectedly)"
         if self.waiting:
             text += f", {len(self.waiting)} with rows waiting in a recovery file"
+        awaiting = sum(1 for f in found if f.awaiting_sign_off)
+        if awaiting:
+            text += f" · {awaiting} awaiting a physician's sign-off"
         self.write_button.setVisible(bool(self.waiting))
         self.summary.setText(text + f" · {self.source.describe()}")
         self._selection_changed()

@@ -54,15 +54,15 @@ REMOVED: Final = "[removed]"
 #: and the patient's key (random, but it would link one patient's sessions across exports).
 _DEVICE_KEYS: Final = frozenset(
     {"device", "previous_device", "serial", "serial_number", "device_serial", "patient_key"})
-#: The timeline entries the staff make (phases, notes, scores, doses, checklists, forms, addenda): a de-identified
-#: export keeps their details whole, since the figures and the course tables are read from them, and takes the
-#: known identifiers out of what was typed in them.
+#: The timeline entries the staff make (phases, notes, scores, doses, checklists, forms, addenda, sign-offs): a
+#: de-identified export keeps their details whole, since the figures and the course tables are read from them, and
+#: takes the known identifiers out of what was typed in them.
 CLINICAL_ENTRIES: Final = frozenset({
     EventKind.BASELINE_STARTED, EventKind.BASELINE_TAKEN, EventKind.INFUSION_STARTED, EventKind.INFUSION_PAUSED,
     EventKind.INFUSION_RESUMED, EventKind.INFUSION_STOPPED, EventKind.RECOVERY_STARTED,
     EventKind.SESSION_COMPLETED, EventKind.DISCHARGE_SCORED, EventKind.NOTE, EventKind.QUICK_EVENT,
-    EventKind.SCORE, EventKind.ADDENDUM, EventKind.CHECKLIST, EventKind.DOSE_PLANNED, EventKind.RATE_CHANGED,
-    EventKind.INTERVENTION, EventKind.OUTCOME_SCORE, EventKind.REMS_FORM,
+    EventKind.SCORE, EventKind.ADDENDUM, EventKind.SIGNED_OFF, EventKind.CHECKLIST, EventKind.DOSE_PLANNED,
+    EventKind.RATE_CHANGED, EventKind.INTERVENTION, EventKind.OUTCOME_SCORE, EventKind.REMS_FORM,
 })
 #: What a de-identified export keeps of the events the program writes about its own working (the device, its
 #: link, the store, the clock, the HL7 listener, the live feed, the clinic's server): these keys only, codes and

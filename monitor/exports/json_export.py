@@ -20,6 +20,7 @@ from monitor.entered_in_error import is_withdrawn, shown_value, superseded
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
 from monitor.exports.treatment import summary
+from monitor.sign_off import sign_offs
 from monitor.store import alarm_row
 
 
@@ -68,6 +69,9 @@ def small_parts(record: SessionRecord) -> dict[str, Any]:
         "deidentified": record.deidentified,
         "alarm_profile": record.alarm_profile,
         "verification": record.verification,
+        # The physicians who signed the record off, first to last (empty: nobody yet); each is on the timeline too.
+        "sign_offs": [{"at": iso_utc(o.t), "by": None if o.by == "?" else o.by, "role": o.role, "comment": o.comment}
+                      for o in sign_offs(record.events)],
     }
     alarms = []
     for a in record.alarms:

@@ -31,7 +31,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from drivers.core.readings import Parameter
-from monitor import chair, review
+from monitor import chair, review, sign_off
 from monitor.alarms.model import Priority
 from monitor.discharge import (
     LatestVitals,
@@ -70,6 +70,7 @@ NOTE_KINDS: Final = (
     EventKind.QUICK_EVENT,
     EventKind.SCORE,
     EventKind.ADDENDUM,
+    EventKind.SIGNED_OFF,
     EventKind.INFUSION_PAUSED,
     EventKind.INFUSION_RESUMED,
     EventKind.LINK_LOST,
@@ -380,6 +381,8 @@ def _event_sentence(event: Any, phase_words: Mapping[Phase, str] | None = None) 
         return chair.corrected_line(event)
     if kind is EventKind.ADDENDUM and detail.get("text"):
         return str(detail["text"])
+    if kind is EventKind.SIGNED_OFF:
+        return str(detail.get("comment") or "record reviewed")
     if kind in (EventKind.INFUSION_PAUSED, EventKind.INFUSION_RESUMED):
         return pdf_fonts.printable(phase_step_text(kind, phase_words) or kind.value)
     if kind is EventKind.LINK_LOST:
@@ -387,6 +390,15 @@ def _event_sentence(event: Any, phase_words: Mapping[Phase, str] | None = None) 
     if kind is EventKind.LINK_RESTORED:
         return "link to the monitor back"
     return _detail_text(detail)
+
+
+def _note_kind(event: Any) -> str:
+    """A notes row's kind: what came after the session ended says so (an addendum, after a sign-off too)."""
+    if event.kind is EventKind.SIGNED_OFF:
+        return "sign-off (after completion)"
+    if event.kind is EventKind.ADDENDUM:
+        return "addendum (after sign-off)" if sign_off.after_sign_off(event) else "addendum (after completion)"
+    return str(event.kind.value)
 
 
 def _device_words(event: Any) -> str:
@@ -437,6 +449,7 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         ["Baseline", _p(baseline_text, normal)],
         ["Alarms", _p(f"profile {record.alarm_profile}", normal)],
         ["Record", _p(record.verification, normal)],
+        ["Sign-off", _p(_sign_off_sentence(record, clock), normal)],
     ]
     if record.relative_time:
         rows.append(
@@ -448,6 +461,21 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
                     ("VALIGN", (0, 0), (-1, -1), "TOP")])
     )
     return [Paragraph(f"{record.kind_of_session} report", styles["Title"]), table]
+
+
+def _sign_off_sentence(record: SessionRecord, clock: _Clock) -> str:
+    """Who signed the session off and when, each co-signature after the first; or that nobody has (a de-identified
+    report without staff names says "a physician")."""
+    signed = sign_off.sign_offs(record.events)
+    if not signed:
+        return "not signed off by a physician"
+    named = not record.deidentified or record.options.keep_staff
+    parts = []
+    for index, s in enumerate(signed):
+        who = pdf_fonts.printable(s.signer) if named and s.by != "?" else "a physician"
+        said = f"{'signed off' if index == 0 else 'co-signed'} by {who} at {clock.both(s.t)}"
+        parts.append(said + (f": {pdf_fonts.printable(s.comment)}" if s.comment else ""))
+    return "; ".join(parts)
 
 
 def _discharge_rows(record: SessionRecord) -> list[list[str]]:
@@ -665,7 +693,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     replaced = superseded(record.events)
     for at, e in enumerate(record.events):
         if e.kind in NOTE_KINDS:
-            kind = "addendum (after completion)" if e.kind is EventKind.ADDENDUM else e.kind.value
+            kind = _note_kind(e)
             sentence = _event_sentence(e, words)
             if at in replaced:
                 sentence += " - " + pdf_fonts.printable(superseded_text(replaced[at], clock.both(replaced[at].t)))

@@ -673,16 +673,17 @@ class ServerStore:
 
     def events_of_kinds(
         self, session_ids: Sequence[str], kinds: Sequence[EventKind]
-    ) -> list[tuple[str, float, str, str | None]]:
-        """``(session id, t, kind, detail JSON)`` of the sessions' events of these kinds, by session and time."""
+    ) -> list[tuple[str, float, str, str | None, str | None]]:
+        """``(session id, t, kind, user, detail JSON)`` of the sessions' events of these kinds, by session and
+        time."""
         if not session_ids or not kinds:
             return []
         rows = self._rows(
-            "SELECT session_id, t, kind, detail FROM events WHERE session_id = ANY(%s) AND kind = ANY(%s) AND "
-            + _own("events") + " ORDER BY session_id, t, local_id",
+            'SELECT session_id, t, kind, "user", detail FROM events WHERE session_id = ANY(%s) AND kind = ANY(%s) '
+            "AND " + _own("events") + " ORDER BY session_id, t, local_id",
             [list(session_ids), [k.value for k in kinds]],
         )
-        return [(str(r["session_id"]), float(r["t"]), str(r["kind"]), r["detail"]) for r in rows]
+        return [(str(r["session_id"]), float(r["t"]), str(r["kind"]), r["user"], r["detail"]) for r in rows]
 
     def reading_extreme(
         self, session_id: str, parameter: Parameter, highest: bool, since: float, before: float | None = None

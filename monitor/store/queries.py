@@ -366,15 +366,16 @@ class Queries:
 
     def events_of_kinds(
         self, session_ids: Sequence[str], kinds: Sequence[EventKind]
-    ) -> list[tuple[str, float, str, str | None]]:
-        """``(session id, t, kind, detail JSON)`` of the sessions' events of these kinds, by session and time."""
+    ) -> list[tuple[str, float, str, str | None, str | None]]:
+        """``(session id, t, kind, user, detail JSON)`` of the sessions' events of these kinds, by session and
+        time."""
         if not session_ids or not kinds:
             return []
         marks = ", ".join("?" for _ in session_ids)
         kind_marks = ", ".join("?" for _ in kinds)
         return self.db.execute(
-            f"SELECT session_id, t, kind, detail FROM events WHERE session_id IN ({marks}) AND kind IN ({kind_marks}) "
-            "ORDER BY session_id, t, id",
+            f"SELECT session_id, t, kind, user, detail FROM events WHERE session_id IN ({marks}) "
+            f"AND kind IN ({kind_marks}) ORDER BY session_id, t, id",
             [*session_ids, *(k.value for k in kinds)],
         ).fetchall()
 

@@ -425,3 +425,24 @@ def test_a_key_file_deleted_under_the_writer_is_written_back_and_said_once(own_k
     with Store(db_path) as reopened:  # the next start finds the keys the database was sealed with
         assert integrity.verify(reopened.db.conn, reopened.keys).ok
         assert [r.t for r in reopened.readings(session_id)] == [T0 + 1, T0 + 2]
+
+
+def test_an_alarm_change_reaches_the_disk_at_once_not_with_the_next_commit(db_path: Path) -> None:
+    """An alarm shown (and rung for) less than one commit interval before a crash was in no record: a batch holding
+    only alarm changes waited for the next commit. With a commit interval of 120 s, only waking at once gets it there
+    within the 20 s this waits (readings handed over with it ride along)."""
+    with committed_writer(db_path, commit_interval_s=120.0) as (session_id, writer):
+        writer.start()
+        alarm = AlarmRecord("a1", "hr_low", "hr", Priority.HIGH, AlarmKind.PHYSIOLOGICAL, "HR 41 < 50 /min", T0 + 2,
+                            limit=50.0, peak_value=41.0)
+        writer.put(Batch(readings=(heart_rate(T0 + 2),), alarms=(alarm,)))
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline:
+            with Store(db_path, readonly=True) as reader:
+                if reader.alarms(session_id):
+                    break
+            time.sleep(0.05)
+        with Store(db_path, readonly=True) as reader:
+            stored = [a.id for a in reader.alarms(session_id)]
+        assert writer.stop() == 0
+    assert stored == ["a1"]

@@ -47,6 +47,9 @@ class EventKind(StrEnum):
     SESSION_STARTED = "session_started"
     SESSION_RESUMED = "session_resumed"
     SESSION_CLOSED = "session_closed"
+    #: A recording that stopped unexpectedly (a crash, a power cut) closed afterwards without resuming it: at its
+    #: last stored data, by whom the close was asked (the detail says when).
+    CLOSED_AFTER_CRASH = "closed_after_crash"
     BASELINE_STARTED = "baseline_started"
     BASELINE_TAKEN = "baseline_taken"
     INFUSION_STARTED = "infusion_started"

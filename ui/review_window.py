@@ -94,6 +94,7 @@ EVENT_NAMES: dict[EventKind, str] = {
     EventKind.SESSION_STARTED: "Session started",
     EventKind.SESSION_RESUMED: "Recording resumed",
     EventKind.SESSION_CLOSED: "Session closed",
+    EventKind.CLOSED_AFTER_CRASH: "Recording stopped unexpectedly; closed afterwards",
     EventKind.BASELINE_TAKEN: "Baseline taken",
     EventKind.SESSION_COMPLETED: "Session completed",
     EventKind.DISCHARGE_SCORED: "Discharge scored",

@@ -77,6 +77,7 @@ _MARKER_TEXT: dict[EventKind, str] = {
     EventKind.LINK_LOST: "link lost",
     EventKind.LINK_RESTORED: "link back",
     EventKind.SESSION_RESUMED: "session resumed",
+    EventKind.CLOSED_AFTER_CRASH: "recording stopped",
 }
 _NOTE_KINDS = {EventKind.NOTE, EventKind.QUICK_EVENT, EventKind.SCORE, EventKind.ADDENDUM}
 

@@ -17,7 +17,7 @@ from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
 from monitor.identifiers import check_typed
 from monitor.plan import SessionPlan
 from monitor.protocols import Protocol, ProtocolError, load_protocol
-from monitor.session import NibpSchedule, SessionRuleError
+from monitor.session import EventKind, NibpSchedule, Phase, SessionEvent, SessionRuleError
 from monitor.store import SessionNotFound, Store, StoreError
 from monitor.store.held_file import cut_off_text, pending_recovery_files, write_held
 from monitor.wall_clock import clock_text
@@ -354,6 +354,14 @@ def ending_notes(recorder: Recorder, to_server: bool = False) -> list[str]:
     return notes
 
 
+def _phase_of(row: dict[str, Any]) -> Phase:
+    """The phase a stored session row was in (the first phase for a value this program does not know)."""
+    try:
+        return Phase(str(row.get("phase")))
+    except ValueError:
+        return next(iter(Phase))
+
+
 def close_unfinished(store: Store, session: str, user: str | None) -> str:
     """Close a session left unfinished by a crash, without resuming it; returns its id.
 
@@ -371,8 +379,11 @@ def close_unfinished(store: Store, session: str, user: str | None) -> str:
                 message=f"{alarm.message} (recording interrupted)", state=AlarmState.ENDED)
         for alarm in store.alarms(row["id"]) if alarm.state is not AlarmState.ENDED
     ]
-    if left_open:
-        store.write_batch(row["id"], alarms=left_open)
+    # The timeline says so too, not only the audit log: a report read later shows where the recording stopped
+    # unexpectedly, and who closed it when.
+    closed = SessionEvent(end, EventKind.CLOSED_AFTER_CRASH, _phase_of(row), user,
+                          {"phase": str(row.get("phase") or ""), "closed_at": round(time.time(), 3)})
+    store.write_batch(row["id"], events=[closed], alarms=left_open)
     store.end_session(row["id"], "closed", end)
     store.audit("session_closed_after_crash", user=user, session_id=row["id"])
     return str(row["id"])

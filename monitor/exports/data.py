@@ -74,6 +74,7 @@ MACHINE_DETAIL_KEPT: Final[Mapping[EventKind, frozenset[str]]] = MappingProxyTyp
     EventKind.SESSION_STARTED: frozenset({"driver", "protocol"}),
     EventKind.SESSION_RESUMED: frozenset({"driver", "gap_s", "last_data_at", "cuff_lost_at"}),
     EventKind.SESSION_CLOSED: frozenset({"phase"}),
+    EventKind.CLOSED_AFTER_CRASH: frozenset({"phase"}),
     EventKind.DEVICE_CHANGED: frozenset({"driver", "at_resume"}),
     EventKind.LINK_LOST: frozenset(),
     EventKind.LINK_RESTORED: frozenset(),

@@ -252,6 +252,12 @@ def test_killed_session_can_be_closed_instead(db_path: Path, accounts_in: Any,
         assert s.status == "closed"
         assert store.reading_count(s.id) >= 30
         assert any(a["action"] == "session_closed_after_crash" for a in store.audit_log(s.id))
+        # The timeline says it too (a report shows where the recording stopped, and who closed it), at the last
+        # stored data, and the record still verifies with it.
+        [closed] = [e for e in store.events(s.id) if e.kind is EventKind.CLOSED_AFTER_CRASH]
+        assert closed.user == "RN" and closed.t == store.last_data_at(s.id)
+        assert abs(closed.detail["closed_at"] - time.time()) < 600  # when it was closed, by the wall clock
+    assert main(["verify", "--db", str(db_path)]) == 0
 
 
 def test_a_session_that_crashed_after_completing_is_not_reopened_by_resume(

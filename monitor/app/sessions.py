@@ -307,10 +307,12 @@ def _resume(
     row = _unfinished_row(store, spec.resume, "resumed")
     recorded = recorded_device(store, row["id"])
     chosen = resume_device(spec, recorded)
-    # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards.
+    # A session replayed faster than real time is ahead of the wall clock: its time must not run backwards, nor
+    # stamp its first values at the instant of the last ones stored (two values of a parameter at one moment).
     last = store.last_data_at(row["id"])
+    start = time.time() if last is None else max(time.time(), last + SIMULATED_RESUME_STEP_S)
     try:
-        device = open_device(chosen, start_time=max(time.time(), last or 0.0))
+        device = open_device(chosen, start_time=start)
     except PortInUse as taken:
         raise taken.naming(store.recorded_by_others_here()) from None
     try:
@@ -352,6 +354,11 @@ def ending_notes(recorder: Recorder, to_server: bool = False) -> list[str]:
                      "reason is on each of its lines and on the timeline); once that is put right, infusion-monitor "
                      f"write-held {writer.set_aside_path} --db {writer.path} writes them")
     return notes
+
+
+#: A simulated session resumed ahead of the wall clock goes on this long after its last stored data: one period of
+#: the simulated monitor's numerics.
+SIMULATED_RESUME_STEP_S = 1.0
 
 
 def _phase_of(row: dict[str, Any]) -> Phase:

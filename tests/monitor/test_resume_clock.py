@@ -41,12 +41,17 @@ def _unfinished_session_ahead_of_the_wall_clock(db_path: Path) -> tuple[str, flo
         store.close()
 
 
-def test_resumed_readings_follow_the_stored_ones(db_path: Path) -> None:
-    session_id, last = _unfinished_session_ahead_of_the_wall_clock(db_path)
+def _resume_for_half_a_second(db_path: Path, session_id: str) -> None:
+    """``record --resume`` of the session at 60x for half a second."""
     out = io.StringIO()
     code = main(["record", "--db", str(db_path), "--resume", session_id[:8], "--speed", "60", "--duration", "0.5",
                  "--plan", "baseline:5,infusion:40,recovery:30", "--quiet"], out=out)
     assert code == 0, out.getvalue()
+
+
+def test_resumed_readings_follow_the_stored_ones(db_path: Path) -> None:
+    session_id, last = _unfinished_session_ahead_of_the_wall_clock(db_path)
+    _resume_for_half_a_second(db_path, session_id)
     with Store(db_path, readonly=True) as store:
         after = [r for r in store.readings(session_id) if r.t > last]
         before = store.reading_count(session_id) - len(after)
@@ -55,3 +60,16 @@ def test_resumed_readings_follow_the_stored_ones(db_path: Path) -> None:
     resumed = [e for e in events if e.kind.value == "session_resumed"]
     assert resumed and resumed[0].t >= last - 1.0
     assert resumed[0].detail["gap_s"] >= 0
+
+
+def test_a_resumed_simulated_session_stores_no_second_value_at_the_last_stored_instant(db_path: Path) -> None:
+    """Resumed ahead of the wall clock, the simulated monitor stamped its first values at the very instant of the
+    last stored ones: two heart rates, two SpO2s at one moment, with different values, in the record and the CSV."""
+    session_id, _last = _unfinished_session_ahead_of_the_wall_clock(db_path)
+    _resume_for_half_a_second(db_path, session_id)
+    with Store(db_path, readonly=True) as store:
+        moments = [(r.parameter, r.t) for r in store.readings(session_id)]
+        [resumed] = [e for e in store.events(session_id) if e.kind.value == "session_resumed"]
+    assert len(moments) > 600
+    assert len(set(moments)) == len(moments), "a parameter has two values at one instant"
+    assert resumed.detail["gap_s"] > 0

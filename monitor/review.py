@@ -34,7 +34,7 @@ from monitor.entered_in_error import is_correction
 from monitor.exports.data import SessionRecord
 from monitor.finished import finished_row
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
-from monitor.store import Reader, SessionSummary, Store
+from monitor.store import Reader, SessionSearch, SessionSummary, Store
 
 REVIEW_PHASES: Final = (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY)
 
@@ -413,44 +413,60 @@ def search_sessions(
     mrn_contains: str | None = None,
     highest_alarm: Priority | None = None,
     min_alarm: Priority | None = None,
+    no_alarms: bool = False,
     awaiting_sign_off: bool = False,
+    limit: int | None = None,
 ) -> list[SessionFound]:
-    """Sessions matching every given criterion, newest first.
+    """Sessions matching every given criterion, newest first (the newest ``limit`` when given).
 
     ``started_from``/``started_before`` bound the start time (epoch seconds, half-open);
     ``mrn_contains`` matches part of the patient's MRN, ignoring case; ``highest_alarm`` keeps
     sessions whose most urgent alarm had exactly that priority, ``min_alarm`` those that had
-    at least one alarm of that priority or higher; ``awaiting_sign_off`` keeps finished sessions no physician has
-    signed off.
+    at least one alarm of that priority or higher, ``no_alarms`` those that had none; ``awaiting_sign_off`` keeps
+    finished sessions no physician has signed off.
     """
+    search = SessionSearch(started_from=started_from, started_before=started_before, mrn_contains=mrn_contains,
+                           highest_alarm=highest_alarm, min_alarm=min_alarm, no_alarms=no_alarms)
+    if awaiting_sign_off:
+        return _awaiting_sign_off(store, search)[:limit]
+    return with_alarm_counts(store, store.find_sessions(search, limit), every_session=limit is None)
+
+
+def sessions_page(store: Reader, search: SessionSearch, limit: int, *,
+                  awaiting_sign_off: bool = False) -> tuple[list[SessionFound], int]:
+    """The newest ``limit`` sessions the search finds (of those awaiting a sign-off only, if asked), and how many
+    it finds in all."""
+    if awaiting_sign_off:
+        waiting = _awaiting_sign_off(store, search)
+        return waiting[:limit], len(waiting)
+    found = with_alarm_counts(store, store.find_sessions(search, limit))
+    return found, (len(found) if len(found) < limit else store.count_sessions(search))
+
+
+def _awaiting_sign_off(store: Reader, search: SessionSearch) -> list[SessionFound]:
+    """Every session the search finds that awaits a sign-off, newest first. Whether one does is read from its
+    timeline, not its row, so every match is looked at (a work list, not a page of the record)."""
+    return [f for f in with_alarm_counts(store, store.find_sessions(search, None), every_session=True)
+            if f.awaiting_sign_off]
+
+
+def with_alarm_counts(store: Reader, summaries: Sequence[SessionSummary], *,
+                      every_session: bool = False) -> list[SessionFound]:
+    """The sessions with their alarm counts, read for these sessions only (``every_session``: read for all at
+    once, cheaper when nearly every session is listed)."""
+    if not summaries:
+        return []
     counts: dict[str, dict[Priority, int]] = {}
-    for session_id, by_word in store.alarm_counts().items():
+    by_session = store.alarm_counts(None if every_session else [s.id for s in summaries])
+    for session_id, by_word in by_session.items():
         for priority, n in by_word.items():
             parsed = _priority(priority)
             if parsed is not None:
                 per = counts.setdefault(session_id, {p: 0 for p in Priority})
                 per[parsed] += n
-    needle = mrn_contains.strip().lower() if mrn_contains else None
-    out = []
-    summaries = store.sessions()
     signed = sign_off.sign_offs_of(store, [s.id for s in summaries])
-    for summary in summaries:
-        if started_from is not None and summary.started_at < started_from:
-            continue
-        if started_before is not None and summary.started_at >= started_before:
-            continue
-        if needle and needle not in (summary.patient or "").lower():
-            continue
-        found = SessionFound(summary, counts.get(summary.id, {p: 0 for p in Priority}),
-                             tuple(signed.get(summary.id, ())))
-        if awaiting_sign_off and not found.awaiting_sign_off:
-            continue
-        if highest_alarm is not None and found.highest_alarm is not highest_alarm:
-            continue
-        if min_alarm is not None and (found.highest_alarm is None or found.highest_alarm < min_alarm):
-            continue
-        out.append(found)
-    return out
+    return [SessionFound(s, counts.get(s.id, {p: 0 for p in Priority}), tuple(signed.get(s.id, ())))
+            for s in summaries]
 
 
 # -- discharge as recorded, and addenda ------------------------------------------------------------

@@ -302,6 +302,24 @@ def leave_unfinished(path: Path, session_id: str) -> None:
         )
 
 
+def many_sessions(path: Path, count: int, mrn: Callable[[int], str], *, start: float = 1_767_225_600.0,
+                  every_s: float = 14_400.0) -> list[str]:
+    """``count`` finished 90-minute sessions without data, ``every_s`` apart, the patient of the i-th being
+    ``mrn(i)`` (registered once): a clinic's list without a clinic's bytes. Their ids, oldest first."""
+    from monitor.store import Store
+
+    ids = []
+    with Store(path) as store:
+        store.db.execute("PRAGMA synchronous = OFF")
+        for index in range(count):
+            patient = store.create_patient(mrn(index), "Patient", "1970-01-01")
+            started = start + index * every_s
+            ids.append(store.create_session(started_at=started, patient_id=patient, driver="simulated", port=None,
+                                            plan="baseline:5,infusion:55,recovery:30"))
+            store.end_session(ids[-1], "complete", started + 5_400)
+    return ids
+
+
 def held_open(prefix: str) -> list[str]:
     """The files whose paths start with ``prefix`` that this process holds open or mapped (Linux /proc)."""
     held = []

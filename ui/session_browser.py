@@ -1,7 +1,8 @@
 """The session browser: find recorded sessions, open one in review, resume or close an unfinished one.
 
 Sessions are found by start date, by part of the patient's MRN and by the most urgent alarm they
-had (:func:`monitor.review.search_sessions`). A session whose recording process died without
+had (:meth:`monitor.store.Store.find_sessions`: narrowed in the database's query), the newest
+:data:`PAGE` first, with **Show more** for the next ones. A session whose recording process died without
 closing it is listed as UNFINISHED on an amber row; it can be resumed (the live window continues
 it, as ``--resume`` does) or closed (as ``infusion-monitor close`` does, with the same audit
 entry). One whose last rows wait in a recovery file (the database refused them) has them written
@@ -48,8 +49,9 @@ from monitor.app.sessions import (
     write_waiting_rows,
 )
 from monitor.app.stores import RecordSource
-from monitor.review import SessionFound, search_sessions
-from monitor.store import StoreError
+from monitor.review import SessionFound, sessions_page, with_alarm_counts
+from monitor.session_list import listing_entry, search_described
+from monitor.store import SessionSearch, StoreError
 from ui import theme
 from ui.dialogs import ConfirmDialog, SignedInUser
 from ui.plain_text import make_plain
@@ -58,6 +60,9 @@ from ui.session_text import length_text, local_time, phases_text
 
 log = logging.getLogger(__name__)
 
+#: Sessions listed at first, and added by each **Show more**: a clinic's year (12,000) listed whole took seconds to
+#: open and held the window for up to 1.5 s at each keystroke of the MRN filter.
+PAGE = 200
 COLUMNS = ("Start", "Patient (MRN)", "Length", "Phases reached", "Status", "Signed off", "High", "Medium", "Low")
 #: The highest-alarm filter: text shown -> (priority wanted, or None for "no alarm at all").
 ALARM_FILTERS: tuple[tuple[str, Priority | str | None], ...] = (
@@ -298,7 +303,7 @@ class SessionBrowser(QWidget):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.setEnabled(False)
-            edit.dateChanged.connect(self.refresh)
+            edit.dateChanged.connect(self._filters_changed)
         self.date_filter.toggled.connect(self._date_filter_toggled)
         self.date_from.setAccessibleName("Started on or after")
         self.date_to.setAccessibleName("Started on or before")
@@ -306,15 +311,15 @@ class SessionBrowser(QWidget):
         self.mrn_edit.setAccessibleName("Patient MRN, or part of it")
         self.mrn_edit.setPlaceholderText("part of the MRN")
         self.mrn_edit.setClearButtonEnabled(True)
-        self.mrn_edit.textChanged.connect(self.refresh)
+        self.mrn_edit.textChanged.connect(self._filters_changed)
         self.alarm_box = QComboBox()
         self.alarm_box.setAccessibleName("Alarms in the session")
         for text, _value in ALARM_FILTERS:
             self.alarm_box.addItem(text)
-        self.alarm_box.currentIndexChanged.connect(self.refresh)
+        self.alarm_box.currentIndexChanged.connect(self._filters_changed)
         self.unsigned_filter = QCheckBox("Awaiting sign-off")
         self.unsigned_filter.setToolTip("Only finished sessions no physician has signed off yet")
-        self.unsigned_filter.toggled.connect(self.refresh)
+        self.unsigned_filter.toggled.connect(self._filters_changed)
         self.refresh_button = QPushButton("Refresh (F5)")
         self.refresh_button.clicked.connect(self.refresh)
         filters.addWidget(self.date_filter)
@@ -338,10 +343,21 @@ class SessionBrowser(QWidget):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         root.addWidget(self.table, 1)
 
+        #: How many sessions are listed now (the newest first): :data:`PAGE`, more after each **Show more**.
+        self.shown_limit = PAGE
+        #: How many sessions the filters find (the list may show fewer).
+        self.found_count = 0
+        below = QHBoxLayout()
         self.summary = QLabel("")
         self.summary.setObjectName("dim")
         self.summary.setWordWrap(True)
-        root.addWidget(self.summary)
+        below.addWidget(self.summary, 1)
+        self.more_button = QPushButton("Show more")
+        self.more_button.setToolTip(f"List the next {PAGE} older sessions")
+        self.more_button.clicked.connect(self.show_more)
+        self.more_button.setVisible(False)  # shown while the filters find more than are listed
+        below.addWidget(self.more_button)
+        root.addLayout(below)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setStyleSheet(f"color: {theme.WARNING_TEXT}; font-weight: bold;")
@@ -382,7 +398,26 @@ class SessionBrowser(QWidget):
     def _date_filter_toggled(self, on: bool) -> None:
         self.date_from.setEnabled(on)
         self.date_to.setEnabled(on)
+        self._filters_changed()
+
+    def _filters_changed(self) -> None:
+        """Other filters: the first page again."""
+        self.shown_limit = PAGE
         self.refresh()
+
+    def show_more(self) -> None:
+        """List the next :data:`PAGE` older sessions too."""
+        self.shown_limit += PAGE
+        self.refresh()
+
+    def search(self) -> SessionSearch:
+        """What the filters ask for now."""
+        started_from, started_before = self.date_bounds()
+        wanted = ALARM_FILTERS[self.alarm_box.currentIndex()][1]
+        return SessionSearch(started_from=started_from, started_before=started_before,
+                             mrn_contains=self.mrn_edit.text() or None,
+                             highest_alarm=wanted if isinstance(wanted, Priority) else None,
+                             no_alarms=wanted is None)
 
     def date_bounds(self) -> tuple[float | None, float | None]:
         """Start-time bounds of the date filter in epoch seconds (local days, the last day included)."""
@@ -396,58 +431,60 @@ class SessionBrowser(QWidget):
         return float(start), float(end)
 
     def refresh(self) -> None:
-        """Search again with the filters as they are now."""
-        started_from, started_before = self.date_bounds()
-        wanted = ALARM_FILTERS[self.alarm_box.currentIndex()][1]
+        """Search again with the filters as they are now: the newest :attr:`shown_limit` sessions they find."""
+        search = self.search()
         try:
             with self.source.open() as store:
-                found = search_sessions(
-                    store,
-                    started_from=started_from,
-                    started_before=started_before,
-                    mrn_contains=self.mrn_edit.text() or None,
-                    highest_alarm=wanted if isinstance(wanted, Priority) else None,
-                    awaiting_sign_off=self.unsigned_filter.isChecked(),
-                )
-                crashed = frozenset(
-                    str(a["session_id"]) for a in store.audit_log() if a["action"] == "session_closed_after_crash"
-                )
+                found, self.found_count = sessions_page(store, search, self.shown_limit,
+                                                        awaiting_sign_off=self.unsigned_filter.isChecked())
+                crashed = store.crash_closed([f.summary.id for f in found if f.summary.status == "closed"])
             # The file was read whole once (a damaged one is refused); each keystroke of a filter then only searches.
             self.source = replace(self.source, check_file=False)
         except StoreError as exc:
             self.show_message(f"The sessions cannot be read: {exc}")
-            found, crashed = [], frozenset()
-        if wanted is None:
-            found = [f for f in found if f.highest_alarm is None]
-        self._record_listed(found)
+            found, crashed, self.found_count = [], frozenset(), 0
+        self._record_listed(found, search)
         unfinished_ids = [f.summary.id for f in found if f.summary.status == "unfinished"]
         # Recovery files lie beside the chair's own database: none for sessions read from the clinic's server.
         self.waiting = frozenset() if self.source.from_server else rows_waiting(self.db_path, unfinished_ids)
         self.table.show_sessions(found, crashed, self.waiting)
-        text = f"{len(found)} session{'s' if len(found) != 1 else ''}"
+        self.summary.setText(self._summary_text(len(found), unfinished_ids) + f" · {self.source.describe()}")
+        self.more_button.setVisible(self.found_count > len(found))
+        self.write_button.setVisible(bool(self.waiting))
+        self._selection_changed()
+
+    def _summary_text(self, shown: int, unfinished_ids: Sequence[str]) -> str:
+        """How many sessions are listed (of how many found), and how many of them are unfinished."""
+        text = f"{self.found_count} session{'s' if self.found_count != 1 else ''}"
+        if self.found_count > shown:
+            text = f"The newest {shown} of {self.found_count:,} sessions (Show more lists older ones)"
         if unfinished_ids:
             text += f" · {len(unfinished_ids)} UNFINISHED (left open when recording stopped unexpectedly)"
         if self.waiting:
             text += f", {len(self.waiting)} with rows waiting in a recovery file"
-        awaiting = sum(1 for f in found if f.awaiting_sign_off)
+        awaiting = sum(1 for f in self.table.found if f.awaiting_sign_off)
         if awaiting:
             text += f" · {awaiting} awaiting a physician's sign-off"
-        self.write_button.setVisible(bool(self.waiting))
-        self.summary.setText(text + f" · {self.source.describe()}")
-        self._selection_changed()
+        return text
 
-    def _record_listed(self, found: Sequence[SessionFound]) -> None:
+    def _unsigned_criteria(self) -> dict[str, bool]:
+        """The sign-off filter as the audit entry of a listing keeps it."""
+        return {"awaiting_sign_off": True} if self.unsigned_filter.isChecked() else {}
+
+    def _record_listed(self, found: Sequence[SessionFound], search: SessionSearch) -> None:
         """Who saw which sessions with their patients: each one once per window (a filter's every keystroke lists
-        again)."""
-        new = [f.summary.id for f in found if f.summary.id not in self._listed]
+        again), in an entry of bounded size (:func:`monitor.session_list.listing_entry`) with the filters used."""
+        new = [f.summary for f in found if f.summary.id not in self._listed]
         if not new:
             return
+        entry = listing_entry(new, found=self.found_count, criteria={**search_described(search), "new_in_window": True,
+                                                                  **self._unsigned_criteria()})
         try:
-            self.source.record_read("sessions_listed", self.user.name, sessions=new, one_patient=False)
+            self.source.record_read("sessions_listed", self.user.name, **entry)
         except StoreError as exc:
             self.show_message(f"Who listed these sessions could not be recorded: {exc}")
             return
-        self._listed.update(new)
+        self._listed.update(s.id for s in new)
 
     def _selection_changed(self) -> None:
         entry = self.table.selected()
@@ -687,7 +724,7 @@ class UnfinishedSessionsDialog(QDialog):
         """List the unfinished sessions; with none left, the dialog has nothing more to ask."""
         try:
             with RecordSource(self.db_path).open() as store:
-                found = [f for f in search_sessions(store) if f.summary.status == "unfinished"]
+                found = with_alarm_counts(store, store.unfinished_sessions())
         except StoreError as exc:
             found = []
             self.message.setText(str(exc))

@@ -32,7 +32,15 @@ from monitor.replication.live import SHOWN, LiveAlarm
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
 from monitor.replication.schema import CHANNEL, READER_GROUP
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import SessionNotFound, SessionSummary, StoreError, alarm_from_row, outbox
+from monitor.store import (
+    SessionNotFound,
+    SessionSearch,
+    SessionSummary,
+    StoreError,
+    alarm_from_row,
+    outbox,
+    search_conditions,
+)
 from monitor.text_rules import name_key
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,15 @@ def _own(table: str) -> str:
     """A WHERE condition true for the rows of ``table`` (a name or alias) written by their session's own chair:
     a row another login put into a session is not the session's."""
     return f"EXISTS (SELECT 1 FROM sessions own WHERE own.id = {table}.session_id AND own.chair = {table}.chair)"
+
+
+def _search_where(search: SessionSearch) -> tuple[str, list[Any]]:
+    """The WHERE clause and arguments of a session search on the server (where MRNs are readable)."""
+    where, args = search_conditions(search, "%s", " AND " + _own("a"))
+    if search.mrn_contains:
+        where.append("strpos(lower(p.mrn), %s) > 0")
+        args.append(search.mrn_contains.strip().lower())
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 #: The tables of a session's record. (Its audit entries are not counted: a chair's audit log names any session its
@@ -463,10 +480,30 @@ class ServerStore:
 
     def sessions(self, limit: int | None = None) -> list[SessionSummary]:
         """Sessions of every chair, newest first (the newest ``limit`` when given)."""
-        query = _SUMMARY_SQL + " ORDER BY s.started_at DESC"
+        return self.find_sessions(SessionSearch(), limit)
+
+    def find_sessions(self, search: SessionSearch, limit: int | None = None) -> list[SessionSummary]:
+        """The sessions of every chair a search finds, newest first (the newest ``limit`` when given)."""
+        where, args = _search_where(search)
+        query = _SUMMARY_SQL + where + " ORDER BY s.started_at DESC"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
-        return [self._summary(row) for row in self._rows(query)]
+        return [self._summary(row) for row in self._rows(query, args)]
+
+    def count_sessions(self, search: SessionSearch) -> int:
+        """How many sessions of every chair a search finds (without reading them)."""
+        where, args = _search_where(search)
+        return int(self._rows("SELECT COUNT(*) AS n FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id"
+                              + where, args)[0]["n"])
+
+    def crash_closed(self, session_ids: Sequence[str]) -> frozenset[str]:
+        """Which of these sessions were closed after a crash. The server gives a reader its two kinds of audit
+        entry whole (:meth:`audit_log`), never the rest of the log, so they are read and picked here."""
+        wanted = set(session_ids)
+        if not wanted:
+            return frozenset()
+        return frozenset(str(a["session_id"]) for a in self.audit_log()
+                         if a["action"] == "session_closed_after_crash" and a["session_id"] in wanted)
 
     def course(self, mrn: str) -> list[SessionSummary]:
         """Every session of the patient with this MRN, whichever chair recorded it, oldest first."""

@@ -47,7 +47,7 @@ if "numpy" not in sys.modules and "sqlite_utils" not in sys.modules:
 
 from monitor.store.database import WAL_SIZE_LIMIT_BYTES, Store, new_id
 from monitor.store.errors import CorruptDatabase, SessionNotFound, StoreError
-from monitor.store.queries import SessionSummary
+from monitor.store.queries import SessionSearch, SessionSummary, search_conditions
 from monitor.store.restores import RESTORE_ACCEPTED_ACTION, ROLLED_BACK_ACTION
 from monitor.store.rows import alarm_from_row, alarm_row
 from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -67,10 +67,12 @@ __all__ = [
     "CorruptDatabase",
     "Reader",
     "SessionNotFound",
+    "SessionSearch",
     "SessionSummary",
     "Store",
     "StoreError",
     "alarm_from_row",
     "alarm_row",
     "new_id",
+    "search_conditions",
 ]

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from drivers.core.readings import UNRELIABLE, Parameter, Reading, parse_flags
 from monitor import identifiers
-from monitor.alarms.model import AlarmRecord
+from monitor.alarms.model import AlarmRecord, Priority
 from monitor.constants import STALE_HEARTBEAT_S
 from monitor.keys import Keys
 from monitor.ownership import owner_alive
@@ -66,6 +66,54 @@ class SessionSummary:
         """Seconds from start to end (or to the last stored data)."""
         end = self.ended_at if self.ended_at is not None else self.last_data_at
         return max(0.0, (end or self.started_at) - self.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSearch:
+    """What a session list is narrowed to; every criterion given must hold (this computer's database and the
+    clinic's server answer it alike, in SQL, so a list of thousands is narrowed before it is read)."""
+
+    #: Start time bounds, epoch seconds, half-open.
+    started_from: float | None = None
+    started_before: float | None = None
+    #: Part of the patient's MRN, compared without case.
+    mrn_contains: str | None = None
+    #: Only sessions whose most urgent alarm had exactly this priority.
+    highest_alarm: Priority | None = None
+    #: Only sessions with at least one alarm of this priority or a more urgent one.
+    min_alarm: Priority | None = None
+    #: Only sessions with no alarm at all.
+    no_alarms: bool = False
+
+
+def search_conditions(search: SessionSearch, mark: str, own_alarm: str = "") -> tuple[list[str], list[Any]]:
+    """The WHERE conditions (on ``sessions s``) and their arguments for a search's start bounds and alarms, with
+    ``mark`` as the driver's placeholder; ``own_alarm`` adds a condition on the alarm row ``a`` (the server counts
+    only the rows a session's own chair wrote). The MRN is each store's own: encrypted here, readable there."""
+    where: list[str] = []
+    args: list[Any] = []
+    if search.started_from is not None:
+        where.append(f"s.started_at >= {mark}")
+        args.append(search.started_from)
+    if search.started_before is not None:
+        where.append(f"s.started_at < {mark}")
+        args.append(search.started_before)
+
+    def alarm_of(priorities: Sequence[Priority]) -> str:
+        args.extend(p.label for p in priorities)
+        return (f"EXISTS (SELECT 1 FROM alarms a WHERE a.session_id = s.id{own_alarm} "
+                f"AND lower(trim(a.priority)) IN ({', '.join(mark for _ in priorities)}))")
+
+    if search.highest_alarm is not None:
+        where.append(alarm_of([search.highest_alarm]))
+        above = [p for p in Priority if p > search.highest_alarm]
+        if above:
+            where.append("NOT " + alarm_of(above))
+    if search.min_alarm is not None:
+        where.append(alarm_of([p for p in Priority if p >= search.min_alarm]))
+    if search.no_alarms:
+        where.append("NOT " + alarm_of(list(Priority)))
+    return where, args
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -179,23 +227,76 @@ class Queries:
         return [row for row in rows
                 if row.get("owner_pid") != os.getpid() and self.status_of(row) == "recording"]
 
-    def sessions(self) -> list[SessionSummary]:
-        """Every session, newest first."""
-        out = []
-        rows = self.db.query(
-            "SELECT s.*, p.mrn AS patient_mrn, "
-            "(SELECT MAX(t) FROM readings r WHERE r.session_id = s.id) AS last_data_at "
-            "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id ORDER BY s.started_at DESC"
-        )
-        for row in rows:
-            patient = (self._identifier(row["patient_id"], "mrn", row["patient_mrn"])
-                       if row["patient_id"] and self._encrypted() else row["patient_mrn"])
-            out.append(SessionSummary.from_row(row, patient=patient, status=self.status_of(row)))
-        return out
+    def sessions(self, limit: int | None = None) -> list[SessionSummary]:
+        """Every session, newest first (the newest ``limit`` when given)."""
+        return self.find_sessions(SessionSearch(), limit)
+
+    def find_sessions(self, search: SessionSearch, limit: int | None = None) -> list[SessionSummary]:
+        """The sessions a search finds, newest first (the newest ``limit`` when given)."""
+        where, args = self._search_where(search)
+        if where is None:
+            return []
+        query = _SUMMARY_SQL + where + " ORDER BY s.started_at DESC"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        return [self._summary(row) for row in self.db.query(query, args)]
+
+    def count_sessions(self, search: SessionSearch) -> int:
+        """How many sessions a search finds (without reading them)."""
+        where, args = self._search_where(search)
+        if where is None:
+            return 0
+        return int(self.db.execute("SELECT COUNT(*) FROM sessions s" + where, args).fetchone()[0])
+
+    def course(self, mrn: str) -> list[SessionSummary]:
+        """Every session of the patient with this MRN, oldest first, found through the MRN's keyed hash."""
+        patient = self.patient_key_for_mrn(mrn)
+        if patient is None:
+            return []
+        rows = self.db.query(_SUMMARY_SQL + " WHERE s.patient_id = ? ORDER BY s.started_at", list(patient))
+        return [self._summary(row) for row in rows]
+
+    def _search_where(self, search: SessionSearch) -> tuple[str | None, list[Any]]:
+        """The WHERE clause and arguments of a search (None: the MRN part matches no patient)."""
+        where, args = search_conditions(search, "?")
+        if search.mrn_contains:
+            patients = self._patients_with_mrn_part(search.mrn_contains)
+            if not patients:
+                return None, []
+            # One argument however many patients match (a short part can match thousands).
+            where.append("s.patient_id IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(patients))
+        return (" WHERE " + " AND ".join(where) if where else ""), args
+
+    def _patients_with_mrn_part(self, part: str) -> list[str]:
+        """Ids of the patients whose MRN holds ``part`` (without case). The MRNs are stored encrypted, so each
+        patient's is decrypted: one per patient, not one per session."""
+        needle = part.strip().lower()
+        rows = self.db.execute("SELECT id, mrn FROM patients").fetchall()
+        encrypted = self._encrypted()
+        return [str(pid) for pid, stored in rows
+                if needle in ((self._identifier(pid, "mrn", stored) if encrypted else stored) or "").lower()]
+
+    def _summary(self, row: dict[str, Any]) -> SessionSummary:
+        patient = (self._identifier(row["patient_id"], "mrn", row["patient_mrn"])
+                   if row["patient_id"] and self._encrypted() else row["patient_mrn"])
+        return SessionSummary.from_row(row, patient=patient, status=self.status_of(row))
 
     def unfinished_sessions(self) -> list[SessionSummary]:
-        """Sessions left open by a process that died."""
-        return [s for s in self.sessions() if s.status == "unfinished"]
+        """Sessions left open by a process that died (only a session still marked recording can be)."""
+        rows = self.db.query(_SUMMARY_SQL + " WHERE s.status = 'recording' ORDER BY s.started_at DESC")
+        return [summary for summary in map(self._summary, rows) if summary.status == "unfinished"]
+
+    def crash_closed(self, session_ids: Sequence[str]) -> frozenset[str]:
+        """Which of these sessions were closed after their recording process died (their
+        ``session_closed_after_crash`` audit entry), without reading the rest of the audit log."""
+        if not session_ids:
+            return frozenset()
+        rows = self.db.execute(
+            "SELECT DISTINCT session_id FROM audit WHERE action = 'session_closed_after_crash' "
+            "AND session_id IN (SELECT value FROM json_each(?))", [json.dumps(list(session_ids))],
+        )
+        return frozenset(str(row[0]) for row in rows)
 
     def readings(
         self, session_id: str, parameters: Iterable[Parameter] | None = None, since: float | None = None
@@ -390,6 +491,13 @@ class Queries:
             [session_id, parameter.value, since, *end_args],
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
+
+
+_SUMMARY_SQL = (
+    "SELECT s.*, p.mrn AS patient_mrn, "
+    "(SELECT MAX(t) FROM readings r WHERE r.session_id = s.id) AS last_data_at "
+    "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id"
+)
 
 
 def _readings_query(session_id: str, parameters: Iterable[Parameter] | None = None,

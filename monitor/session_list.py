@@ -1,0 +1,60 @@
+"""What a session list keeps of itself in the audit log: enough to tell what was shown, in an entry of bounded size.
+
+A list can show thousands of sessions (``sessions --all``, or a clinic's year read from its server). Its every id
+once went into the append-only audit log, 432 KB an entry at 12,004 sessions, never to be deleted. An entry now keeps
+the filter, how many sessions were shown of how many it found, the newest and oldest start shown, and the ids
+themselves when at most :data:`IDS_KEPT` were shown; over that a SHA-256 of them (:func:`listed_digest`), which the
+same listing made again can be checked against (sessions are never deleted, and a session's start never changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, Final
+
+from drivers.core.readings import iso_utc
+from monitor.store import SessionSearch, SessionSummary
+
+#: At most this many ids are kept in a listing's audit entry; a longer list keeps their digest.
+IDS_KEPT: Final = 50
+
+
+def listed_digest(session_ids: Sequence[str]) -> str:
+    """The SHA-256 (hex) of the ids in the order shown, one per line."""
+    return hashlib.sha256("\n".join(session_ids).encode("ascii", "replace")).hexdigest()
+
+
+def search_described(search: SessionSearch) -> dict[str, Any]:
+    """The criteria of a search as an audit entry keeps them. The MRN part typed is kept only as "given": the audit
+    log keeps no patient identifier (the ids listed name the patients to whoever may read them)."""
+    described: dict[str, Any] = {}
+    if search.started_from is not None:
+        described["started_from"] = iso_utc(search.started_from)
+    if search.started_before is not None:
+        described["started_before"] = iso_utc(search.started_before)
+    if search.mrn_contains:
+        described["mrn_part"] = True
+    if search.highest_alarm is not None:
+        described["highest_alarm"] = search.highest_alarm.label
+    if search.min_alarm is not None:
+        described["min_alarm"] = search.min_alarm.label
+    if search.no_alarms:
+        described["no_alarms"] = True
+    return described
+
+
+def listing_entry(shown: Sequence[SessionSummary], *, found: int, criteria: dict[str, Any]) -> dict[str, Any]:
+    """The detail of a ``sessions_listed`` audit entry: the criteria, ``shown`` of ``found``, the newest and oldest
+    start shown, and the ids (at most :data:`IDS_KEPT`) or their digest. Its size does not grow with the list."""
+    entry: dict[str, Any] = {"criteria": criteria, "shown": len(shown), "found": found}
+    if shown:
+        starts = [s.started_at for s in shown]
+        entry["newest_start"] = iso_utc(max(starts))
+        entry["oldest_start"] = iso_utc(min(starts))
+    ids = [s.id for s in shown]
+    if len(ids) <= IDS_KEPT:
+        entry["sessions"] = ids
+    else:
+        entry["sessions_sha256"] = listed_digest(ids)
+    return entry

@@ -683,7 +683,9 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
         )
     parts += [Paragraph("Alarm log", h2)]
     parts += [
-        pdf_fonts.table(rows, [7 * mm, TIME_AND_T * mm, TIME_ONLY * mm, 15 * mm, 34 * mm, 12 * mm, 12 * mm, 29 * mm])
+        # The start's t+ goes under its time (a row is two lines anyway, for who acknowledged it), which leaves the
+        # alarm's own words room for one line ("NIBP SYS 168 >= 165").
+        pdf_fonts.table(rows, [7 * mm, TIME_ONLY * mm, TIME_ONLY * mm, 15 * mm, 51 * mm, 12 * mm, 12 * mm, 29 * mm])
         if len(rows) > 1
         else _p("No alarms were raised.", small)
     ]

@@ -104,7 +104,8 @@ def _open_dose_plan(window: Any) -> None:
 
 def _open_accounts(window: Any) -> QDialog:
     window.open_settings()
-    return window.open_accounts(window.dialog)
+    window.dialog.accounts_button.click()  # shown over Settings, which is held meanwhile
+    return window.accounts_dialog
 
 
 #: Each form the live window opens, as the nurse opens it where the state fed by hand allows.

@@ -17,7 +17,8 @@ from tests.monitor.course.recording import at_60_mg_per_h, record
 IV = load_protocol("ketamine-iv")
 START = 1_730_611_800.0  # 2024-11-03T05:30:00Z = 01:30 EDT; at 06:00Z New York goes back to 01:00 EST
 ZONES = {"EDT": timedelta(hours=-4), "EST": timedelta(hours=-5)}
-STAMP = re.compile(r"(\d\d):(\d\d):(\d\d)(?: ([A-Z]{3,4}))? \(t\+(\d+):(\d\d):(\d\d)\)")
+#: A wall time and its t+, on one line or with the t+ under it (the alarm log's narrow start column).
+STAMP = re.compile(r"(\d\d):(\d\d):(\d\d)(?: ([A-Z]{3,4}))?\s\(t\+(\d+):(\d\d):(\d\d)\)")
 
 
 def test_every_wall_time_in_the_report_reads_back_as_the_moment_it_names(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ The audit log (append-only, in the record's chain) holds every command and every
 accounts and settings. It is read here with filters (a session, a person, an action, a span of days), by a
 signed-in admin or physician only: it names every person and what they looked at. The reading is itself written
 to the audit log before anything is shown (a reading the log cannot record is not shown, as an export it cannot
-record is not made), and what is shown says first whether the record verified.
+record is not made), and what is shown says first whether the audit log verified: its own entries against their
+links in the record's chain (and the session's rows when one is asked for), not the whole record, which
+``verify`` checks (reading every reading again took most of a minute on a chair's year).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from drivers.core.readings import iso_utc
 from monitor.accounts import ADMIN, Principal
@@ -23,6 +25,9 @@ from monitor.exports.csv_tables import spreadsheet_text
 from monitor.store import Store, StoreError
 from monitor.text_rules import terminal_text
 from monitor.wall_clock import clock_text, moments_shown
+
+if TYPE_CHECKING:
+    from monitor.integrity import VerifyReport
 
 #: The roles that may read the audit log.
 READERS: Final = frozenset({ADMIN, "physician"})
@@ -137,15 +142,7 @@ def read_audit(store: Store, query: AuditQuery, reader: Principal, **how: Any) -
     if session_id is not None:
         session_id = str(store.session_row(session_id)["id"])  # SessionNotFound names what was not found
         query = AuditQuery(session_id, query.user, query.action, query.since, query.until)
-    report = verify(store.db.conn, store.keys, session_id=session_id)
-    if session_id is not None:
-        verified = report.session_text(session_id)
-    elif report.ok:
-        verified = f"verified: record intact ({report.links} chain links checked)"
-    else:
-        first = report.first_broken
-        verified = "NOT VERIFIED: " + (first.text() if first is not None else
-                                       "records are missing or the database check failed (`infusion-monitor verify`)")
+    verified = verified_line(verify(store.db.conn, store.keys, session_id=session_id, audit_log=True), session_id)
     rows = store.audit_entries(session_id=query.session_id, user=query.user, action=query.action,
                                since=query.since, until=query.until)
     try:
@@ -154,6 +151,21 @@ def read_audit(store: Store, query: AuditQuery, reader: Principal, **how: Any) -
     except StoreError as exc:
         raise AuditReadError(f"the audit log was not shown: who read it could not be recorded ({exc})") from None
     return AuditReading(verified, tuple(AuditEntry.of_row(row) for row in rows))
+
+
+def verified_line(report: VerifyReport, session_id: str | None) -> str:
+    """The first line of a reading: what was checked (the audit log, and the session's rows when one was asked for)
+    and whether it verified."""
+    what = "audit log" if session_id is None else f"audit log and session {session_id[:8]}"
+    if report.ok:
+        return (f"verified: {what} intact ({report.links} chain links checked; the whole record: "
+                "`infusion-monitor verify`)")
+    first = report.first_broken
+    if first is not None:
+        return f"NOT VERIFIED: {first.text()}"
+    waiting = report.restores_waiting
+    return ("NOT VERIFIED: records are missing: the database was put back to an older copy of itself"
+            + (f" (missing: {waiting[0].missing})" if waiting else "") + " (`infusion-monitor verify`)")
 
 
 def _detail_text(detail: dict[str, Any]) -> str:

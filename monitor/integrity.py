@@ -451,7 +451,8 @@ class Finding:
 class VerifyReport:
     """What :func:`verify` checked and found."""
 
-    integrity_check: str
+    #: SQLite's check of the whole file (None: not run, a check of what one session or the audit log holds).
+    integrity_check: str | None
     links: int
     rows_checked: int
     upgraded_rows: int
@@ -472,7 +473,7 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         """True when nothing was found wrong."""
-        return not self.findings and self.integrity_check == "ok" and not self.restores_waiting
+        return not self.findings and self.integrity_check in ("ok", None) and not self.restores_waiting
 
     @property
     def first_broken(self) -> Finding | None:
@@ -485,7 +486,7 @@ class VerifyReport:
 
     def session_verified(self, session_id: str) -> bool:
         """True when nothing wrong concerns this session, the chain itself is whole and no records are missing."""
-        if self.integrity_check != "ok" or self.restores_waiting:
+        if self.integrity_check not in ("ok", None) or self.restores_waiting:
             return False
         return not any(f.session_id in (None, session_id) for f in self.findings)
 
@@ -507,23 +508,36 @@ class VerifyReport:
         return f"NOT VERIFIED: {first}"
 
 
-def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | None = None) -> VerifyReport:
+def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | None = None,
+           audit_log: bool = False) -> VerifyReport:
     """Check the database's own integrity and every chain; name what is broken, first link first.
 
     With ``session_id`` the whole chain is still walked (its keyed hashes), but rows are compared
-    only for that session (and rows of no session): what a review window or an export needs.
+    only for that session (and rows of no session): what a review window or an export needs. With ``audit_log``
+    the audit log's rows are compared (all of them, with the session's when one is given): what reading the audit
+    log shows. Either leaves out SQLite's check of the whole file (``integrity_check`` None), which reads every page
+    of every session (seconds on a chair's year): the rows compared are read, and one SQLite cannot read fails.
 
     Everything is read from one snapshot of the file: read statement by statement, the links and the chain's head
     came from different moments while another session was recording, and a sound record was reported as "links
     were removed from its end" (in the export's own verification line too).
     """
     with chain.one_snapshot(conn):
-        return _verify(conn, keys, session_id)
+        return _verify(conn, keys, session_id, audit_log)
 
 
-def _verify(conn: sqlite3.Connection, keys: Keys | None, session_id: str | None) -> VerifyReport:
+def _in_scope(table: str, owner: str | None, session_id: str | None, audit_log: bool) -> bool:
+    """Whether a link's row is compared in a check of one session and/or of the audit log."""
+    if audit_log and table == "audit":
+        return True
+    return session_id is not None and (owner is None or owner == session_id)
+
+
+def _verify(conn: sqlite3.Connection, keys: Keys | None, session_id: str | None,
+            audit_log: bool = False) -> VerifyReport:
     findings: list[Finding] = []
-    check = chain.integrity_check(conn, quick=session_id is not None)
+    whole = session_id is None and not audit_log
+    check = chain.integrity_check(conn, quick=False) if whole else None
     schema = chain.schema_version(conn)
     if "chain" not in chain.names(conn, "table"):
         return VerifyReport(check, 0, 0, 0, (Finding("database", f"predates the record chain (schema {schema}): "
@@ -543,7 +557,7 @@ def _verify(conn: sqlite3.Connection, keys: Keys | None, session_id: str | None)
     # Only a check of one session keeps links (its own and those of no session): a whole file's rows are
     # compared afterwards, table by table, against the latest link of each row read from the chain itself (a
     # year holds millions of links; keeping them all needed gigabytes).
-    latest: dict[tuple[str, str], tuple[str, str | None]] | None = None if session_id is None else {}
+    latest: dict[tuple[str, str], tuple[str, str | None]] | None = None if whole else {}
     previous = ""
     links = 0
     upgraded = 0
@@ -571,7 +585,7 @@ def _verify(conn: sqlite3.Connection, keys: Keys | None, session_id: str | None)
             recovered += 1
         if latest is None:
             continue
-        if owner is None or owner == session_id:
+        if _in_scope(table, owner, session_id, audit_log):
             latest[(table, row_key)] = (content, owner)
         else:
             # Another session's row: only that it is not ours is kept. A row of ours whose latest link names
@@ -601,7 +615,10 @@ def _verify(conn: sqlite3.Connection, keys: Keys | None, session_id: str | None)
             findings.append(Finding(f"{table} {row_key}", "deleted after it was written", owner))
         elif now != content:
             findings.append(Finding(f"{table} {row_key}", "changed after it was written", owner))
-    findings += _unchained_rows(conn, latest, session_id, schema)
+    if session_id is not None or whole:
+        findings += _unchained_rows(conn, latest, session_id, schema)
+    if audit_log and latest is not None:
+        findings += [found for found in _unchained_audit_rows(conn, latest) if found not in findings]
     return VerifyReport(check, links, rows_checked, upgraded, tuple(findings), recovered,
                         found_restores(conn, keys), schema)
 
@@ -648,6 +665,12 @@ def _unchained_rows(conn: sqlite3.Connection, latest: Mapping[tuple[str, str], o
             findings.append(Finding(f"{table} {row_id}", "not in the chain (added outside this program)",
                                     session_id))
     return findings
+
+
+def _unchained_audit_rows(conn: sqlite3.Connection, latest: Mapping[tuple[str, str], object]) -> list[Finding]:
+    """Audit entries no link holds (added outside this program), of every session."""
+    return [Finding(f"audit {row_id}", "not in the chain (added outside this program)", session_id)
+            for row_id, session_id in chain.owners(conn, "audit") if ("audit", str(row_id)) not in latest]
 
 
 def _gaps(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:

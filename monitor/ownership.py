@@ -152,11 +152,14 @@ def owner_alive(db_path: str | Path, session_id: str) -> bool | None:
     None when the session has no lock file (recorded by an older version, or on another host):
     the caller then falls back to the heartbeat.
     """
-    path = lock_path(db_path, session_id)
+    return lock_held(lock_path(db_path, session_id))
+
+
+def lock_held(path: Path) -> bool | None:
+    """True when a live process holds an exclusive ``flock`` on the file at ``path``, False when nobody does; None
+    when the file cannot be opened (not there, or not readable)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
     except OSError:
         return None
     try:

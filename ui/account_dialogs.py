@@ -38,9 +38,10 @@ EMERGENCY_PREFIX = "EMERGENCY: "
 class AccountGate:
     """Checks secrets against the accounts of one database, each time on a connection of its own.
 
-    The first connection reads the whole file (``PRAGMA quick_check``: a damaged file is refused), unless
-    ``checked`` says this process has done so (the recording's own store); later ones do not, so a sign-in or an
-    unlock does not hold the window for the seconds a year's database takes to read.
+    The first connection reads the whole file (``PRAGMA quick_check``: a damaged file is refused) where it may have
+    been damaged since the program left it whole (:mod:`monitor.store.open_marks`), unless ``checked`` says this
+    process has done so (the recording's own store); later ones do not, so a sign-in or an unlock does not hold the
+    window for the seconds a year's database takes to read.
     """
 
     def __init__(

@@ -68,7 +68,8 @@ class RecordSource:
 
     db: Path
     server: str | None = None
-    #: Whether each open reads the whole file first (``PRAGMA quick_check``, seconds on a year's database). A
+    #: Whether each open reads the whole file first where it may be damaged (``PRAGMA quick_check``, seconds on a
+    #: year's database; :mod:`monitor.store.open_marks`). A
     #: source whose file was already checked by this process (the recording's own store, a browser's first
     #: listing) reads without it, so a window's thread is not held by it again.
     check_file: bool = True

@@ -1,8 +1,10 @@
 """The store's connection: opening (checks, migrations, keys), transactions, and the writes.
 
 SQLite in WAL mode through sqlite-utils. The schema version lives in ``PRAGMA user_version``
-and is raised by the ordered migrations of :mod:`monitor.store.schema`. Every open runs
-``PRAGMA quick_check``; a damaged file is refused (:class:`CorruptDatabase`) and never written into.
+and is raised by the ordered migrations of :mod:`monitor.store.schema`. An open runs ``PRAGMA quick_check``
+when the file may have been damaged since this program left it whole (:mod:`monitor.store.open_marks`: a process
+that ended without closing it, a file changed by something else); a damaged file is refused
+(:class:`CorruptDatabase`) and never written into.
 During a recording one thread owns the writing connection (see :mod:`monitor.store.writer`); readers
 open their own connections. The reads are :class:`monitor.store.queries.Queries`.
 Patient identifiers live only in ``patients``, encrypted (:mod:`monitor.identifiers`); every other
@@ -44,7 +46,7 @@ from monitor.keys import (
     make_owner_only,
 )
 from monitor.session import Phase, SessionEvent
-from monitor.store import own_keys, witness
+from monitor.store import open_marks, own_keys, witness
 from monitor.store.elsewhere import moved_copy
 from monitor.store.errors import CorruptDatabase, StoreError, WriteRefused
 from monitor.store.queries import Queries
@@ -165,11 +167,17 @@ class Store(Queries):
         self._noted_seq = 0
         self.keys: Keys | None = None
         self._identifiers_encrypted: bool | None = None
+        #: This store's mark beside the file while it is open (writing stores only: :mod:`open_marks`).
+        self._mark: open_marks.OpenMark | None = None
+        #: Why this open read the whole file (None: it did not need to, or was told not to).
+        self.checked_whole: str | None = None
         existed = self.path.exists()
         try:
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no database at {self.path}")
+                # A reader takes no mark (its folder may be read-only media) but asks the same, before SQLite opens.
+                why_whole = open_marks.why_check_whole(open_marks.OpenMark(self.path)) if check else None
                 conn = sqlite3.connect(_read_only_uri(self.path), uri=True, check_same_thread=False,
                                        timeout=BUSY_TIMEOUT_S)
             else:
@@ -189,6 +197,8 @@ class Store(Queries):
                         existed = True
                 # Never write into a log whose index another process lost (see shared_index).
                 wait_while_index_lost(self.path)
+                # Asked before SQLite opens the file: opening it makes its log, which the note compares.
+                why_whole = open_marks.why_check_whole(open_marks.OpenMark(self.path)) if existed and check else None
                 conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=BUSY_TIMEOUT_S,
                                        isolation_level=None)
             self.db = sqlite_utils.Database(conn)
@@ -199,10 +209,12 @@ class Store(Queries):
                     _refuse_what_sqlite_cannot_read(self.db.conn, self.path)
                     make_owner_only(self.path)
                 _make_journals_owner_only(self.path)
+                # Only once SQLite has read it as a database: nothing is made beside a file that is refused.
+                why_whole = self._take_mark(why_whole, existed and check)
             self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not readonly:
-                if existed and check:
-                    self.check_integrity()
+                if why_whole is not None:
+                    self._check_whole(why_whole)
                 # Before the first write (even the switch to WAL): a database is changed only with its own keys.
                 self.keys = own_keys.keys_for_writing(self.db.conn, self.path, self._understood_version())
                 if wal:
@@ -222,8 +234,8 @@ class Store(Queries):
                                    versions=integrity.EVERY_VERSION)
                 self._compare_with_witness()
             else:
-                if check:
-                    self.check_integrity()
+                if why_whole is not None:
+                    self._check_whole(why_whole)
                 version = self.user_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
@@ -253,11 +265,15 @@ class Store(Queries):
     # -- lifecycle ------------------------------------------------------------------------
 
     def close_quietly(self) -> None:
-        """Close the connection if it was opened (used when opening fails half-way)."""
+        """Close the connection if it was opened (used when opening fails half-way); the mark goes with it, the file
+        not noted as left whole."""
         db = getattr(self, "db", None)
         if db is not None:
             with contextlib.suppress(sqlite3.Error):
                 db.conn.close()
+        mark = getattr(self, "_mark", None)
+        if mark is not None:
+            mark.release()
 
     def _enter_wal_mode(self) -> None:
         """``PRAGMA journal_mode = WAL``, waiting for other connections' locks as every statement does.
@@ -276,6 +292,29 @@ class Store(Queries):
                 if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
             time.sleep(0.02)
+
+    def _take_mark(self, why_whole: str | None, asked: bool) -> str | None:
+        """Hold this store's mark beside the file; why the file should be read whole (``why_whole`` as found before
+        SQLite opened it, when ``asked``). A folder that takes no mark (another account's) costs the whole check at
+        each open, as before, rather than the open."""
+        mark = open_marks.OpenMark(self.path)
+        try:
+            mark.take()
+        except OSError as exc:
+            log.warning("%s: cannot keep a mark beside it (%s); reading it whole at each open", self.path, exc)
+            return (why_whole or "no mark can be kept beside it") if asked else None
+        self._mark = mark
+        return why_whole
+
+    def _check_whole(self, why: str) -> None:
+        """Read the whole file (:meth:`check_integrity`) because it may have been damaged since this program left it
+        whole (``why``, :func:`open_marks.why_check_whole`). Not at every open: it costs about a second per GiB, and
+        a chair's file grows by several GiB a year."""
+        log.info("%s: reading the whole file (%s)", self.path, why)
+        self.checked_whole = why
+        self.check_integrity()
+        if self._mark is not None:
+            self._mark.forget_left(self._mark.others()[1])
 
     def check_integrity(self) -> None:
         """``PRAGMA quick_check``; a damaged file raises :class:`CorruptDatabase` and is not used."""
@@ -357,6 +396,12 @@ class Store(Queries):
         finally:
             with contextlib.suppress(sqlite3.Error):
                 self.db.conn.close()
+            if self._mark is not None:
+                # After the connection: SQLite's last close folds the log into the file, and the note says how
+                # the file was left after that.
+                self._mark.release()
+                self._mark.note_closed()
+                self._mark = None
 
     def __enter__(self) -> Store:
         return self

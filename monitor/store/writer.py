@@ -42,7 +42,8 @@ from monitor.ownership import SessionLock
 from monitor.store import runs
 from monitor.store.database import Store
 from monitor.store.elsewhere import copy_name, fallback_folders
-from monitor.store.errors import StoreError
+from monitor.store.errors import CorruptDatabase, StoreError
+from monitor.store.file_check import WholeFileCheck
 from monitor.store.held_file import HELD_ROWS_DRAINED, RecoveryText, append_to, write_whole
 from monitor.store.operations import AuditEntry, Batch, Operation, StoreCall, apply_operation
 
@@ -268,6 +269,8 @@ class StoreWriter:
         #: The parts already in that file, by operation number and part: a transaction that failed after the file
         #: was written adds them only once when it is tried again.
         self._aside_parts: set[tuple[int, int]] = set()
+        #: The whole-file check begun with the writer's thread (None: not begun).
+        self.file_check: WholeFileCheck | None = None
 
     # -- any thread ---------------------------------------------------------------------
 
@@ -323,10 +326,17 @@ class StoreWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
             self._thread.start()
+        if self.file_check is None:
+            # Beside the recording, never before it: the opening read the file whole only where it may have been
+            # damaged since it was left whole, and a chair's year takes seconds to read.
+            self.file_check = WholeFileCheck(self.path)
+            self.file_check.start()
 
     def stop(self, drain_s: float = 5.0) -> int:
         """Stop the thread after trying for up to ``drain_s`` to write what is held; returns rows left."""
         deadline = time.monotonic() + drain_s
+        if self.file_check is not None:
+            self.file_check.stop()
         if self._thread is not None:
             self._stop.set()
             self._wake.set()
@@ -434,6 +444,12 @@ class StoreWriter:
                 # nothing more goes there, where closing would lose it; rows are held until a write-back succeeds.
                 self._failed(StoreError(f"{self.configured_path} was {self._unresolved} and could not be written "
                                         "back; holding them"), reopen=False)
+                return False
+            damage = None if self.file_check is None else self.file_check.damage
+            if damage is not None:
+                # Found damaged while recording: nothing more is written into it (rows are held, kept in the
+                # recovery file, and the storage alarm names the recovery command).
+                self._failed(damage, reopen=False)
                 return False
             if self._store is None and self._holding():
                 # Opened before a chunk is taken: what the database has of this run already is not held any more.
@@ -791,7 +807,7 @@ class StoreWriter:
             destination.close()
 
     def _failed(self, exc: BaseException, reopen: bool = True) -> None:
-        error = naming_the_disk(str(exc), self.path)
+        error = _failure_text(exc, self.path)
         with self._lock:
             self._retry_at = time.monotonic() + self.retry_interval_s
             if self._ok:
@@ -967,6 +983,16 @@ def naming_the_disk(error: str, path: Path) -> str:
     a page it could not read): the file itself is asked, so that what is shown names the disk."""
     unreadable = _unreadable(path)
     return error if unreadable is None or unreadable in error else f"{error}; its file cannot be read: {unreadable}"
+
+
+def _failure_text(exc: BaseException, path: Path) -> str:
+    """Why a write failed, for the storage alarm: a page SQLite cannot make sense of on a disk that reads is damage
+    in the file, said as an opening says it (with the recovery command); otherwise SQLite's words, naming the disk
+    where the file cannot be read (:func:`naming_the_disk`)."""
+    text = str(exc)
+    if "malformed" in text and not isinstance(exc, CorruptDatabase) and _unreadable(path) is None:
+        return str(CorruptDatabase(path, text))
+    return naming_the_disk(text, path)
 
 
 def _unreadable(path: Path) -> str | None:

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_a_physician_reads_what_was_done_to_a_session_and_the_reading_is_audited
                           "--user", "DR")
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("verified: record intact")
+    assert lines[0].startswith("verified: audit log and session ")
     assert lines[-1] == "2 entries"
     assert [line.split()[2:4] for line in lines[1:-1]] == [["DR", "export"], ["DR", "export"]]
     assert '"deidentified": true' not in out and "deidentified=true" in lines[2]
@@ -88,11 +89,11 @@ def test_csv_and_json_carry_every_entry_with_the_verification(audited_db: tuple[
     assert ("sign_in" in {action for _, action in expected}) and len(expected) >= 4
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(out)))
-        assert rows[0][0].startswith("# verified: record intact") and rows[1][:4] == ["id", "at", "user", "action"]
+        assert rows[0][0].startswith("# verified: audit log intact") and rows[1][:4] == ["id", "at", "user", "action"]
         assert [(int(r[0]), r[3]) for r in rows[2:]] == expected
     else:
         document = json.loads(out)
-        assert document["verified"].startswith("verified: record intact")
+        assert document["verified"].startswith("verified: audit log intact")
         assert [(e["id"], e["action"]) for e in document["entries"]] == expected
 
 
@@ -166,3 +167,50 @@ def test_filters_in_time_and_an_empty_span(audited_db: tuple[Path, str], signed_
         assert later and all(e.at >= middle for e in later) and len(later) < len(everything) + 1
         with pytest.raises(AuditReadError, match="not after --since"):
             read_audit(store, AuditQuery(since=middle, until=middle), reader)
+
+
+def test_reading_the_audit_log_checks_the_log_not_the_whole_record(
+    audited_db: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing two export entries ran SQLite's check of the whole file and hashed every stored reading again: 55 s
+    on a chair's 1.63 GiB file. It checks what it shows, the audit log's entries against their links, and says so."""
+    from monitor import integrity
+    from monitor.store import chain
+
+    db, _ = audited_db
+    file_checks: list[bool] = []
+    compared: list[str] = []
+    original = integrity.row_content
+
+    def counted(conn: Any, table: str, row_key: str) -> str | None:
+        compared.append(table)
+        return original(conn, table, row_key)
+
+    monkeypatch.setattr(chain, "integrity_check", lambda conn, *, quick: file_checks.append(quick) or "ok")
+    monkeypatch.setattr(integrity, "row_content", counted)
+    code, out, err = _run("audit", "--db", str(db), "--action", "export", "--user", "DR")
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("verified: audit log intact (")
+    assert "the whole record: `infusion-monitor verify`" in out.splitlines()[0]
+    assert file_checks == [], "reading the audit log ran SQLite's check of the whole file"
+    assert compared and set(compared) == {"audit"}, set(compared)
+
+
+def test_an_audit_entry_changed_behind_the_program_is_named_on_the_first_line(
+    audited_db: tuple[Path, str]
+) -> None:
+    from monitor.store import chain
+
+    db, _ = audited_db
+    conn = sqlite3.connect(db)
+    with conn:
+        for name in chain.APPEND_ONLY_TRIGGERS:
+            conn.execute(f"DROP TRIGGER {name}")
+        changed = conn.execute("SELECT MIN(id) FROM audit WHERE action = 'export'").fetchone()[0]
+        conn.execute("UPDATE audit SET user = 'someone' WHERE id = ?", [changed])
+        for statement in chain.APPEND_ONLY_TRIGGERS.values():
+            conn.execute(statement)
+    conn.close()
+    code, out, err = _run("audit", "--db", str(db), "--action", "export", "--user", "DR")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"NOT VERIFIED: audit {changed}: changed after it was written"

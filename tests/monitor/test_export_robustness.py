@@ -116,7 +116,7 @@ def test_only_regular_files_are_written(store: Store, tmp_path: Path) -> None:
             export_file(store, session_id, "csv", target, ExportOptions())
     assert stat.S_ISFIFO(os.stat(pipe).st_mode) and folder.is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "monitor.db", "monitor.db-shm", "monitor.db-wal",
-                                                          "pipe"]
+                                                          "monitor.db.locks", "pipe"]
 
 
 def test_the_command_line_refuses_an_empty_or_device_target_without_a_traceback(

@@ -70,16 +70,22 @@ class RecorderBridge(QObject):
         A refused command without ``on_done`` is reported through :attr:`command_failed`.
         """
         future = self.recorder.submit(name, user, **args)
+        self.deliver(name, future, on_done)
+        if not self.recorder.running:
+            # Nobody will carry it out: say so rather than leave it pending.
+            future.cancel()
+        return future
+
+    def deliver(self, name: str, future: Future[Any], on_done: CommandDone | None = None) -> None:
+        """Once ``future`` settles (on whichever thread settles it), its outcome goes to ``on_done`` on the GUI
+        thread at the next tick, as a command's does: work done apart from the window (opening a device) reaches
+        it the way the recorder's answers do."""
 
         def settled(f: Future[Any]) -> None:
             with self._lock:
                 self._done.append((name, f, on_done))
 
         future.add_done_callback(settled)
-        if not self.recorder.running:
-            # Nobody will carry it out: say so rather than leave it pending.
-            future.cancel()
-        return future
 
     def _drain(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
@@ -38,8 +39,7 @@ from monitor.accounts import LOCKED_SCREEN_USER, Principal
 from monitor.alarms.engine import USER_COMMANDS
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
-from monitor.app.device import DeviceSpec
-from monitor.app.errors import AppError
+from monitor.app.device import DeviceSpec, OpenedDevice
 from monitor.app.sessions import ending_notes
 from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
@@ -89,7 +89,7 @@ from ui.idle_lock import IdleLock, auto_lock_minutes
 from ui.labels import ElidedLabel
 from ui.numerics import NumericsPanel, minutes_ago
 from ui.plain_text import make_plain
-from ui.settings_dialog import SettingsChoice, SettingsDialog
+from ui.settings_dialog import SettingsChoice, SettingsDialog, warm_driver_listing
 from ui.trend_chart import LimitLine, TrendChart, phase_spans
 from ui.wrapping_row import WrappingRow
 
@@ -281,6 +281,12 @@ class _ScoreButton:
                       if due else "")
 
 
+def _close_unused(opening: Future[OpenedDevice]) -> None:
+    """Let go of a device that opened after its window closed."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().source.close()
+
+
 def discharge_readings(status: SessionStatus) -> list[Reading]:
     """What the discharge form scores on: the newest usable value of each parameter (a failed cuff or dashes after
     it do not hide it), then the newest readings."""
@@ -330,6 +336,9 @@ class LiveWindow(DialogHost, QMainWindow):
         self._close_confirmed = False
         self._limits_key: tuple[EngineLimit, ...] | None = None
         self.browser: QWidget | None = None
+        #: The device being opened for a change (None: no change under way), and its opening.
+        self.device_opening: DeviceSpec | None = None
+        self._opening: Future[OpenedDevice] | None = None
 
         self.setWindowTitle("Infusion Monitor")
         theme.fit_to_screen(self, 1600, 900)
@@ -421,6 +430,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.gate = AccountGate(bridge.recorder.store.path, checked=True, recording=self._emergency_held)
         self.setWindowTitle(f"Infusion Monitor — alarm profile {self.profile_label()}")
         self.idle_lock = IdleLock(self, auto_lock_minutes() * 60_000, self._idle)
+        warm_driver_listing()
 
     # -- construction ------------------------------------------------------------------------
 
@@ -1273,21 +1283,53 @@ class LiveWindow(DialogHost, QMainWindow):
             self.change_device(choice.device)
 
     def change_device(self, choice: DeviceSpec) -> None:
-        """Open the chosen device and hand it to the recorder, which switches on its own thread."""
-        from monitor.app.device import open_device
+        """Open the chosen device on a thread of its own and hand it to the recorder, which switches on its thread.
 
+        Opening may take seconds (a terminal server that does not answer): this window goes on drawing and sounding
+        what the running device measures meanwhile, and says which device it is opening. One change at a time.
+        """
+        from monitor.app.device import open_device_apart
+
+        if self.device_opening is not None:
+            self.show_message(f"Still opening {self.device_opening.describe()}: choose another device once it has "
+                              "answered (the running device records meanwhile).")
+            return
         start = self.last_status.now if self.last_status is not None else None
-        try:
-            opened = open_device(choice, start_time=start)
-        except AppError as exc:
-            self.show_message(f"cannot use {choice.driver}: {exc}")
+        self.device_opening = choice
+        self.show_message(f"Opening {choice.describe()}… until it answers, {self.device.describe()} goes on "
+                          "recording.", lasting=True)
+        self._opening = open_device_apart(choice, start_time=start)
+        self.bridge.deliver("open_device", self._opening,
+                            lambda opened, error: self._device_opened(choice, opened, error))
+
+    def _device_opened(self, choice: DeviceSpec, opened: OpenedDevice | None, error: BaseException | None) -> None:
+        """The device being opened answered (or was refused): hand it to the recorder, or say why not."""
+        if error is not None or opened is None:
+            self._device_settled()
+            self.show_message(f"cannot use {choice.driver}: {error}")
+            return
+        if not self.bridge.running:
+            # The recording ended while the device opened: nobody will read it.
+            opened.source.close()
+            self._device_settled()
             return
 
-        def switched(_device: Any) -> None:
+        def switched(device: Any) -> None:
+            self._device_settled()
             self.device = choice
+            self.show_message(f"Now reading {device}.")
 
-        self.send("change_source", switched, source=opened.source, driver=choice.driver, port=choice.port,
-                  spec=choice.record())
+        def refused(_error: BaseException) -> bool:
+            self._device_settled()
+            return False  # said as any refusal is
+
+        # Held until the recorder has switched (or refused), so that a second change cannot overtake this one.
+        self.send("change_source", switched, on_refusal=refused, source=opened.source, driver=choice.driver,
+                  port=choice.port, spec=choice.record())
+
+    def _device_settled(self) -> None:
+        self._opening = None
+        self.device_opening = None
 
     # -- updates ---------------------------------------------------------------------------------
 
@@ -1692,3 +1734,6 @@ class LiveWindow(DialogHost, QMainWindow):
             self.dialog.reject()
         self.stop_guard()  # closing on purpose: no alarm while recording stops
         self.bridge.stop()
+        if self._opening is not None:
+            # A device still opening is read by nobody: its port is let go as soon as it has opened.
+            self._opening.add_done_callback(_close_unused)

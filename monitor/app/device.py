@@ -11,7 +11,9 @@ import contextlib
 import errno
 import math
 import os
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -222,6 +224,26 @@ def open_device(spec: DeviceSpec, start_time: float | None = None) -> OpenedDevi
             raise PortInUse(spec, verb, _lock_holder(str(spec.port)) if verb == "reads" else None) from None
         raise AppError(f"cannot open {spec.driver}: {exc}") from None
     return OpenedDevice(driver_cls, source, spec)
+
+
+def open_device_apart(spec: DeviceSpec, start_time: float | None = None) -> Future[OpenedDevice]:
+    """:func:`open_device` on a thread of its own; the future carries the opened device or why it was refused.
+
+    Opening may take seconds (a terminal server that does not answer holds the connection attempt for pyserial's
+    5 s, and the lookup of a host name has no bound at all): a caller that watches a patient meanwhile must not
+    wait on it. Whoever takes the result owns the source, and closes it when it is not used after all.
+    """
+    future: Future[OpenedDevice] = Future()
+
+    def run() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(open_device(spec, start_time=start_time))
+        except BaseException as exc:  # a driver's own bug too: the caller says so instead of waiting for ever
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=f"open-device {spec.driver}", daemon=True).start()
+    return future
 
 
 def key_value(text: str) -> tuple[str, str]:

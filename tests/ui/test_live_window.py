@@ -443,7 +443,7 @@ def test_changing_the_driver_continues_the_same_session_with_the_new_device(
 
     # A device that cannot be opened is refused with a message; the running one stays.
     w.change_device(DeviceSpec(driver="simulated", scenario="no_such_scenario"))
-    assert "cannot use simulated" in w.message.text()
+    qtbot.waitUntil(lambda: "cannot use simulated" in w.message.text(), timeout=WAIT_MS)
     assert "hypertension" in w.last_status.device
 
 

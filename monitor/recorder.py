@@ -1155,7 +1155,11 @@ class Recorder:
         s = self.session
         rule = self.protocol.phases.get(s.phase)
         if self._too_long is not None and self._too_long is not s.phase:
-            s.record(EventKind.TECHNICAL, s.now, None, condition="phase_too_long_ended", check=self._too_long.value)
+            # A completed session takes no more timeline events, and its completion ends every alarm: recording the
+            # end here too would fail the turn, and every turn after it, so the recording never finished.
+            if s.phase is not Phase.COMPLETE:
+                s.record(EventKind.TECHNICAL, s.now, None, condition="phase_too_long_ended",
+                         check=self._too_long.value)
             self._too_long = None
         if rule is None or rule.max_min is None or self._too_long is s.phase:
             return

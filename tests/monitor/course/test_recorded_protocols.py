@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drivers.simulated.driver import SimulatedSource
 from monitor import rems, review
+from monitor.alarms.engine import AlarmEngine
 from monitor.alarms.model import Priority
 from monitor.chair import anchor_time
 from monitor.cli import progress_line
@@ -273,6 +276,32 @@ def test_a_recovery_left_open_for_hours_is_a_low_reminder_that_never_holds_up_di
         [stored] = [a for a in store.alarms(recorder.session.id) if a.condition == "phase_too_long"]
     recovery = next(e.t for e in events if e.kind is EventKind.RECOVERY_STARTED)
     assert recovery + 240 * 60 < stored.started_at <= recovery + 240 * 60 + 2
+
+
+def test_a_session_discharged_after_the_recovery_reminder_completes_and_ends_its_reminder(tmp_path: Path) -> None:
+    """A recovery open past the protocol's longest (IV: 4 h), then discharged: the turn that completed the session
+    also tried to put the reminder's end on the completed timeline, was refused, and so was every turn after it:
+    the recording never finished (a 24-hour benchmark session hung there)."""
+    db = tmp_path / "m.db"
+    plan = SessionPlan(5, 40, 250)
+    with Store(db) as store:
+        source = SimulatedSource(scenario="normal", seed=5, speed=math.inf, start_time=START, plan=plan.phase_times())
+        recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, nurse=NURSE,
+                                        autopilot=True, protocol=IV, nibp_schedule=IV.cuff, alarms=AlarmEngine())
+        script = at_60_mg_per_h((Phase.RECOVERY, 60, "score", {"scale": "CADSS-6", "value": 0}))
+        while recorder.session.phase is not Phase.COMPLETE and recorder.session.now < START + 400 * 60:
+            script(recorder)
+            recorder.step()  # raised SessionRuleError in the turn that completed the session
+        recorder.step()
+        recorder.close()
+        session_id = recorder.session.id
+        [reminder] = [a for a in store.alarms(session_id) if a.condition == "phase_too_long"]
+        events = store.events(session_id)
+        status = store.session_row(session_id)["status"]
+    completed = next(e.t for e in events if e.kind is EventKind.SESSION_COMPLETED)
+    assert recorder.session.phase is Phase.COMPLETE and status == "complete"
+    assert reminder.ended_at == pytest.approx(completed, abs=1.0)
+    assert not [e for e in events if e.detail.get("condition") in ("recorder_error", "phase_too_long_ended")]
 
 
 def test_a_rems_form_is_not_marked_submitted_while_its_session_records(tmp_path: Path) -> None:

@@ -233,22 +233,26 @@ def _clinic_year(server: Any, repeat: int) -> list[Result]:
     from monitor.replication.server_store import ServerStore
 
     passfile = local_server.add_role(server, "bench_reviewer", kind="reader")
+    # Eight chairs, each writing under its own chair database's origin ('year-N' for chair_N), as real chairs do:
+    # the server refuses rows under an origin another chair's login holds.
     with psycopg.connect(server.admin_url(), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO patients (id, origin, chair, mrn, created_at) "
-            "SELECT 'p' || g, 'year', 'chair_' || (g % 8), 'MRN' || g, 1.7e9 FROM generate_series(1, 2000) g"
+            "SELECT 'p' || g, 'year-' || (g % 8), 'chair_' || (g % 8), 'MRN' || g, 1.7e9 "
+            "FROM generate_series(1, 2000) g"
         )
         conn.execute(
             "INSERT INTO sessions (id, origin, chair, patient_id, started_at, ended_at, status, phase, "
             "phases_reached, driver, nurse, heartbeat_at) "
-            "SELECT 's' || g, 'year', 'chair_' || (g % 8), 'p' || (1 + g % 2000), 1.7e9 + g * 2600.0, "
+            "SELECT 's' || g, 'year-' || (g % 8), 'chair_' || (g % 8), 'p' || (1 + g % 2000), 1.7e9 + g * 2600.0, "
             "1.7e9 + g * 2600.0 + 5400, 'complete', 'complete', "
             "'[\"setup\",\"baseline\",\"infusion\",\"recovery\",\"complete\"]', 'simulated', 'RN', 1.7e9 "
             "FROM generate_series(1, 12000) g"
         )
         conn.execute(
             "INSERT INTO readings (origin, local_id, chair, session_id, t, parameter, value, unit, status, source) "
-            "SELECT 'year', g * 300 + m * 3 + k, 'chair_0', 's' || g, 1.7e9 + g * 2600.0 + m * 60, "
+            "SELECT 'year-' || (g % 8), g * 300 + m * 3 + k, 'chair_' || (g % 8), 's' || g, "
+            "1.7e9 + g * 2600.0 + m * 60, "
             "(ARRAY['hr','spo2','pr'])[k + 1], 70, '/min', '', 'sim' "
             "FROM generate_series(1, 12000) g, generate_series(0, 89) m, generate_series(0, 2) k"
         )

@@ -23,6 +23,12 @@ def main() -> None:
     parser.add_argument("db", type=Path)
     parser.add_argument("--seconds", type=float, default=40.0)
     args = parser.parse_args()
+    measure(args.db, args.seconds)
+
+
+def measure(db: Path, seconds: float) -> dict[str, float]:
+    """Record ``seconds`` in the live window on ``db``; prints and returns the longest stall of the window's thread
+    (s), its memory at the start and the end (MiB) and the screen-not-responding events on the timeline."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -39,7 +45,7 @@ def main() -> None:
     from ui.live_window import LiveWindow
 
     started = time.perf_counter()
-    store = Store(args.db)
+    store = Store(db)
     opened = time.perf_counter() - started
     source = SimulatedSource(scenario="normal", seed=3, speed=1.0, pleth=True)
     recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=SessionPlan(5, 55, 30),
@@ -63,11 +69,11 @@ def main() -> None:
     timer.start(10)
     rss_start = rss_bytes()
     acted = False
-    end = time.perf_counter() + args.seconds
+    end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         app.processEvents()
         time.sleep(0.002)
-        if not acted and time.perf_counter() > end - args.seconds / 2:
+        if not acted and time.perf_counter() > end - seconds / 2:
             acted = True
             t = time.perf_counter()
             window.show_alarm_log().close()
@@ -81,14 +87,17 @@ def main() -> None:
                   "(on the window's thread)")
     timer.stop()
     worst = sorted(gaps, reverse=True)[:3]
-    with Store(args.db, readonly=True, check=False) as reader:
+    with Store(db, readonly=True, check=False) as reader:
         frozen = [e for e in reader.events(recorder.session.id)
                   if "screen_not_responding" in str(e.detail)]
     print(f"longest gaps between the window's turns: {', '.join(f'{g:.2f} s at {at:.0f} s' for g, at in worst)}")
     print(f"window process RSS {rss_start / 2**20:.0f} MiB at the start, {rss_bytes() / 2**20:.0f} MiB at the end")
     print(f"screen-not-responding events on the timeline: {len(frozen)}")
+    rss_end = rss_bytes()
     window.force_close()
     store.close()
+    return {"longest stall": worst[0][0] if worst else 0.0, "rss start MiB": rss_start / 2**20,
+            "rss end MiB": rss_end / 2**20, "not responding": float(len(frozen))}
 
 
 if __name__ == "__main__":

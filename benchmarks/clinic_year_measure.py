@@ -72,9 +72,14 @@ def facts(path: Path) -> tuple[str, str]:
     return session_id, mrn
 
 
-def part_open(path: Path, runs: int) -> None:
+#: What each part measured: a figure's name and its samples (seconds, or MiB where the name says so).
+Figures = dict[str, list[float]]
+
+
+def part_open(path: Path, runs: int) -> Figures:
     from monitor.store import Store
 
+    figures: Figures = {}
     for check in (True, False):
         times = []
         for _ in range(runs):
@@ -83,9 +88,11 @@ def part_open(path: Path, runs: int) -> None:
                 pass
             times.append(time.perf_counter() - started)
         print(f"read-only open{'' if check else ' without the file check'}: {med(times)}")
+        figures["open" if check else "open without the file check"] = times
+    return figures
 
 
-def part_browser(path: Path, runs: int) -> None:
+def part_browser(path: Path, runs: int) -> Figures:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
@@ -97,7 +104,8 @@ def part_browser(path: Path, runs: int) -> None:
     browser = SessionBrowser(RecordSource(path), SignedInUser("Dr", "physician"))
     browser.show()
     app.processEvents()
-    print(f"session browser: opened and listed in {time.perf_counter() - started:.2f} s")
+    listed = time.perf_counter() - started
+    print(f"session browser: opened and listed in {listed:.2f} s")
     per_key = []
     for _ in range(runs):
         browser.mrn_edit.clear()
@@ -109,23 +117,31 @@ def part_browser(path: Path, runs: int) -> None:
             per_key.append(time.perf_counter() - started)
     print(f"session browser: one keystroke in the MRN filter holds the window's thread {med(per_key)}")
     browser.close()
+    return {"browser open": [listed], "browser keystroke": per_key}
 
 
-def part_cli(path: Path, session_id: str, mrn: str, runs: int, out: Path) -> None:
+def part_cli(path: Path, session_id: str, mrn: str, runs: int, out: Path) -> Figures:
     db = ["--db", str(path)]
+    figures: Figures = {}
     times, _ = timed_command([str(EXE), "sessions", *db], runs)
     print(f"sessions: {med(times)}")
+    figures["sessions"] = times
     times, rss = timed_command([str(EXE), "verify", *db], max(1, runs - 1))
     print(f"verify: {med(times)}; peak RSS of the commands so far {rss:.0f} MiB")
+    figures["verify"] = times
     for fmt in ("csv", "pdf"):
         times, rss = timed_command([str(EXE), "export", session_id, *db, "--format", fmt, "--out",
                                     str(out / f"s.{fmt}")], runs)
         print(f"export {fmt} of session {session_id[:8]}: {med(times)}; peak RSS so far {rss:.0f} MiB")
+        figures[f"export {fmt}"] = times
     times, rss = timed_command([str(EXE), "course", mrn, *db, "--format", "pdf", "--out", str(out / "c.pdf")], runs)
     print(f"course pdf of {mrn}: {med(times)}; peak RSS so far {rss:.0f} MiB")
+    figures["course pdf"] = times
+    figures["peak MiB"] = [rss]
+    return figures
 
 
-def part_check(path: Path, session_id: str, runs: int) -> None:
+def part_check(path: Path, session_id: str, runs: int) -> Figures:
     code = (
         "import resource,sys,time;from pathlib import Path;from monitor.integrity import verify;"
         "from monitor.keys import load_keys;from monitor.store.chain import connect_read_only;"
@@ -143,9 +159,10 @@ def part_check(path: Path, session_id: str, runs: int) -> None:
         peaks.append(float(peak))
     print(f"one session's record check (as each export runs it): {med(times)}; peak RSS "
           f"{statistics.median(peaks):.0f} MiB; {int(links):,} links walked; verified {ok}")
+    return {"record check": times, "record check peak MiB": peaks}
 
 
-def part_review(path: Path, session_id: str, runs: int) -> None:
+def part_review(path: Path, session_id: str, runs: int) -> Figures:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
@@ -159,16 +176,19 @@ def part_review(path: Path, session_id: str, runs: int) -> None:
         dispose(window)
         totals.append(total / 1000.0)
     print(f"review window on {session_id[:8]} to first paint: {med(totals)}")
+    return {"review": totals}
 
 
-def part_startup(path: Path, runs: int) -> None:
+def part_startup(path: Path, runs: int) -> Figures:
     """`gui --user` on the database, to its first painted window (as `bench --only startup` measures it)."""
     import selectors
 
     secret = "year-benchmark-7391"
     env = dict(os.environ, INFUSION_MONITOR_REPORT_FIRST_PAINT="1", INFUSION_MONITOR_SECRET=secret)
-    subprocess.run([str(EXE), "users", "add", "chief", "--role", "admin", "--db", str(path)], env=env,
-                   input=secret + "\n" + secret + "\n", capture_output=True, text=True)
+    added = subprocess.run([str(EXE), "users", "add", "chief", "--role", "admin", "--db", str(path)], env=env,
+                           input=secret + "\n" + secret + "\n", capture_output=True, text=True)
+    if added.returncode != 0:  # an account made before signs in only with this benchmark's PIN
+        print(f"  ! users add chief: {added.stderr.strip()[-300:]}")
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -194,6 +214,7 @@ def part_startup(path: Path, runs: int) -> None:
         times.append(painted)
     if times:
         print(f"gui --user: process start to first painted window {med(times)}")
+    return {"startup": times}
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ EXPORT_TARGET_S = 2.0
 EXPORT_TARGET_MB = 150.0
 EXPORT_FORMATS = ("csv", "csv-events", "csv-alarms", "json", "hl7", "fhir", "pdf")
 DAY_PLAN = "baseline:5,infusion:60,recovery:1375"  # 24 hours in all
+DAY_S = 24 * 3600.0
+#: Session time after the plan's end by which the recording must have completed (the discharge cuff and the
+#: check take a minute or two).
+COMPLETE_WITHIN_S = 30 * 60.0
 START = 1_718_000_000.0
 
 
@@ -55,7 +60,12 @@ def _peak_mb() -> float:
 
 
 def record_day(path: Path) -> str:
-    """Record the 24-hour session; returns its id."""
+    """Record the 24-hour session; returns its id.
+
+    The plan completes it on time unless something holds the discharge (a high alarm still present, a stale
+    cuff): then it says what, :data:`COMPLETE_WITHIN_S` of session time after the plan's end, instead of
+    waiting for a nurse who never comes.
+    """
     from drivers.simulated.driver import SimulatedSource
     from monitor.alarms.engine import AlarmEngine
     from monitor.plan import parse_plan
@@ -69,10 +79,26 @@ def record_day(path: Path) -> str:
                                  plan=plan)
         recorder = Recorder.new_session(store, source, driver="simulated", port=None, plan=plan, autopilot=True,
                                         nurse="RN", alarms=AlarmEngine())
-        recorder.run()
+        recorder.run(until=_not_completed_after(START + DAY_S + COMPLETE_WITHIN_S))
         return recorder.session.id
     finally:
         store.close()
+
+
+def _not_completed_after(limit: float) -> Callable[[Any], bool]:
+    """An ``until`` for the recorder that raises, naming what holds the discharge, once session time passes
+    ``limit`` (the recorder ends its loop by itself when the session completes)."""
+    from monitor.readiness import COMPLETE
+
+    def check(recorder: Any) -> bool:
+        if recorder.session.now <= limit:
+            return False
+        step = recorder._step_check(COMPLETE)
+        held = "; ".join(b.text for b in step.blockers) if step is not None else "nothing the discharge check names"
+        raise RuntimeError(f"review_day: the 24-hour session did not complete {COMPLETE_WITHIN_S / 60:g} min after "
+                           f"its plan ended (phase {recorder.session.phase.value}); the discharge waits for: {held}")
+
+    return check
 
 
 def _recorded_session(path: Path) -> str:
@@ -133,13 +159,18 @@ def _export_command(path: str, session_id: str, fmt: str, out: str) -> dict[str,
     process = subprocess.Popen([str(command), "export", session_id, "--db", path, "--format", fmt, "--out", out],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0.0
-    while process.poll() is None:
-        peak = max(peak, _tree_rss_mb(process.pid))
-        time.sleep(0.01)
+    try:
+        while process.poll() is None:
+            peak = max(peak, _tree_rss_mb(process.pid))
+            time.sleep(0.01)
+    except BaseException:  # stopped while it runs (a deadline): the command is not left behind
+        process.kill()
+        process.wait()
+        raise
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         said = process.stderr.read().decode() if process.stderr else ""
-        raise SystemExit(f"export failed with {process.returncode}: {said}")
+        raise RuntimeError(f"export {fmt} failed with {process.returncode}: {said}")
     return {"seconds": seconds, "peak_mb": peak}
 
 

@@ -119,3 +119,12 @@ def _keys() -> Keys:
     keys = load_keys()
     assert keys is not None
     return keys
+
+
+def files_beside(db_path: Path) -> list[Path]:
+    """Every file the database left beside it (its log, its journal, and what its ``.locks`` folder holds), where
+    an identifier written in the clear would still be read."""
+    found: list[Path] = []
+    for path in sorted(db_path.parent.glob(db_path.name + "*")):
+        found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return found

@@ -31,6 +31,7 @@ from tests.monitor.old_schemas import (
     READINGS,
     REVOKED,
     T0,
+    files_beside,
     old_database,
 )
 
@@ -82,7 +83,7 @@ def test_an_old_database_holding_a_session_upgrades_without_losing_anything(db_p
             assert Accounts(store).authenticate("AD", ADMIN_SECRET).role == "admin"
             assert approval.approval_of(store, APPROVED) is not None
             assert approval.approval_of(store, REVOKED) is None
-    for path in db_path.parent.glob(db_path.name + "*"):
+    for path in files_beside(db_path):
         for secret in (MRN, NAME, BIRTH, *QUEUED_IDENTIFIERS):
             assert secret.encode() not in path.read_bytes(), f"{secret} still readable in {path.name}"
     # What the old version recorded is sealed at the upgrade: changing an old row afterwards is found.

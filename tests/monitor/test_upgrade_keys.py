@@ -24,7 +24,7 @@ from monitor.cli import main
 from monitor.keys import Keys, create_keys, forget_cached_keys, load_keys
 from monitor.store import SCHEMA_VERSION, Store, StoreError, feed_queue
 from tests.conftest import ADMIN_SECRET
-from tests.monitor.old_schemas import MRN, NAME, QUEUED, QUEUED_IDENTIFIERS, old_database
+from tests.monitor.old_schemas import MRN, NAME, QUEUED, QUEUED_IDENTIFIERS, files_beside, old_database
 
 KEY_FILE = "INFUSION_MONITOR_KEY_FILE"
 #: The schemas that sealed with a key file (and named it), before this program's.
@@ -162,7 +162,7 @@ def test_live_feed_messages_set_aside_before_encryption_are_encrypted_at_the_upg
         feed_queue.delivered(store, first[0])
         second = feed_queue.oldest(store)
         assert second is not None and second[1:] == ("c2", QUEUED.replace("|c1|", "|c2|"))
-    for path in db_path.parent.glob(db_path.name + "*"):
+    for path in files_beside(db_path):
         for secret in QUEUED_IDENTIFIERS:
             assert secret.encode() not in path.read_bytes(), f"{secret} still readable in {path.name}"
 

@@ -538,7 +538,8 @@ class Recorder:
         """Loop until stopped, until ``until(self)`` is true, or until the session completes.
 
         No exception ends the loop: a turn that fails is logged, put on the timeline once per
-        kind of error, and the next turn runs.
+        kind of error (the watchdog alarms from the first), and the next turn runs. A failed turn still
+        ends the loop on a completed session or when ``until`` says so.
         """
         self.writer.start()
         reported: set[str] = set()
@@ -551,17 +552,24 @@ class Recorder:
                 self._note_pause(began - previous)
                 try:
                     self.step()
+                    self.turn_error = None
                 except Exception as exc:
                     self._turn_failed(exc, reported)
+                    # Not a busy loop on an error that repeats.
                     time.sleep(READ_TIMEOUT_S)
-                    continue
-                self.turn_error = None
-                if self.session.phase is Phase.COMPLETE:
-                    break
-                if until is not None and until(self):
+                if self._loop_done(until):
                     break
         finally:
             self.close()
+
+    def _loop_done(self, until: Callable[[Recorder], bool] | None) -> bool:
+        """Whether the loop ends after this turn, failed or not: the session is complete or ``until`` says so.
+
+        Asked after a failed turn too: a session completed in a turn that then failed, or a ``record --duration``
+        whose turns all fail, would otherwise record errors for good."""
+        if self.session.phase is Phase.COMPLETE:
+            return True
+        return until is not None and until(self)
 
     def _note_pause(self, seconds: float) -> None:
         """Put on the timeline a spell in which the recording itself did not run (the process stopped or not
@@ -578,7 +586,8 @@ class Recorder:
             log.exception("cannot record the pause")
 
     def _turn_failed(self, exc: Exception, reported: set[str]) -> None:
-        """Log and record an error once per kind; the beat is not renewed, so failing on and on is a stall."""
+        """Log and record an error once per kind; :attr:`turn_error` has the watchdog alarm at once, and the beat
+        is not renewed."""
         key = f"{type(exc).__name__}: {exc}"
         self.turn_error = key
         if key in reported:

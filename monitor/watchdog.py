@@ -1,12 +1,12 @@
 """The watchdog: notices, from outside the recorder thread, that monitoring has stopped or stalled.
 
 The recorder stamps :attr:`Recorder.last_beat` (monotonic) at the end of every loop turn that completes
-(a turn that fails, again and again, is a stall too, named with its error), names
+(a turn that fails is alarmed at once, named with its error, until a turn completes again), names
 the threads it depends on (itself, the store writer, the device reader or listener) and passes on
 the reader's own beat. The
 watchdog runs elsewhere - the window's GUI thread, or a thread of its own in ``record`` - and
 reports a high-priority technical alarm when a turn has not completed for
-:data:`STALL_LIMIT_S` or one of those threads has ended while the session is still open.
+:data:`STALL_LIMIT_S`, the last turn failed, or one of those threads has ended while the session is still open.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ class Stall:
         if self.stopped:
             return f"MONITORING STOPPED: the {self.role} thread has ended - values on screen are not current"
         if self.error:
-            return (f"MONITORING STALLED: the {self.role} has failed for {self.silent_s:.0f} s ({self.error[:120]}) - "
-                    "values on screen are not current")
+            return (f"MONITORING FAILING: the {self.role}'s turns fail ({self.error[:120]}), none completed for "
+                    f"{self.silent_s:.0f} s - alarms and values on screen are not current")
         return (f"MONITORING STALLED: the {self.role} has not run for {self.silent_s:.0f} s - "
                 "values on screen are not current")
 
@@ -77,8 +77,11 @@ class Watchdog:
         for role, thread in self._seen.items():
             if not thread.is_alive() and not self.recorder.closed.is_set():
                 stalls.append(Stall(role, True, silent))
-        if silent > self.limit_s and not any(s.role == "recorder" for s in stalls):
-            stalls.append(Stall("recorder", False, silent, self.recorder.turn_error))
+        # A turn that failed is known at once (its readings may not have been judged): no waiting for the limit,
+        # which is for a turn that is still running.
+        failing = self.recorder.turn_error
+        if (silent > self.limit_s or failing is not None) and not any(s.role == "recorder" for s in stalls):
+            stalls.append(Stall("recorder", False, silent, failing))
         for role, beat in self.recorder.beats().items():
             quiet = self._monotonic() - beat
             if quiet > self.limit_s and not any(s.role == role for s in stalls):

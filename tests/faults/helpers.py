@@ -104,6 +104,15 @@ def run_child(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return child
 
 
+def rung_alarms(lines: list[str], text: str) -> list[int]:
+    """Where ``record`` printed its high-priority technical alarm ``text`` (``ALARM HIGH technical: TEXT``), by line
+    number; fails the test unless there is one and each rings the terminal's bell, its only alarm sound."""
+    found = [i for i, line in enumerate(lines) if f"ALARM HIGH technical: {text}" in line]
+    assert found, "\n".join(lines)
+    assert all(lines[i].startswith("\a") for i in found)
+    return found
+
+
 def first_value(path: Path, sql: str) -> object:
     """The first column of the first row ``sql`` gives, on a fresh connection (which also recovers the WAL, as a
     restart would)."""

@@ -46,6 +46,11 @@ def test_stalls_and_dead_threads_are_reported() -> None:
         recorder.reader.join()  # the reader thread ended
         [stall] = self_check.check()
         assert stall.role == "device reader" and stall.stopped and "has ended" in stall.text()
+        recorder.turn_error = "ValueError: bad frame"  # the last turn failed: no waiting for the limit
+        roles = {s.role: s for s in self_check.check()}
+        assert set(roles) == {"device reader", "recorder"}
+        assert "MONITORING FAILING: the recorder's turns fail (ValueError: bad frame)" in roles["recorder"].text()
+        recorder.turn_error = None
         now[0] = 100.0 + STALL_LIMIT_S + 0.5
         recorder.listener_beat = now[0]
         roles = {s.role: s for s in self_check.check()}
@@ -53,7 +58,7 @@ def test_stalls_and_dead_threads_are_reported() -> None:
         assert not roles["recorder"].stopped and "has not run for 4 s" in roles["recorder"].text()
         recorder.turn_error = "ValueError: bad frame"  # turning, but every turn fails
         roles = {s.role: s for s in self_check.check()}
-        assert "the recorder has failed for 4 s (ValueError: bad frame)" in roles["recorder"].text()
+        assert "turns fail (ValueError: bad frame), none completed for 4 s" in roles["recorder"].text()
         recorder.turn_error = None
         recorder.last_beat = now[0]
         recorder.listener_beat = now[0] - STALL_LIMIT_S - 1
@@ -132,7 +137,7 @@ def test_a_recorder_whose_every_turn_fails_is_a_stall_and_keeps_what_it_read(tmp
         time.sleep(STALL_LIMIT_S + 1.0)
         assert recorder.running
         [stall] = watchdog.check()
-        assert stall.role == "recorder" and "has failed for 4 s (ValueError: a rule that fails" in stall.text()
+        assert stall.role == "recorder" and "turns fail (ValueError: a rule that fails" in stall.text()
     finally:
         recorder.stop()
         store.close()

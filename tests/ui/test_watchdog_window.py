@@ -49,3 +49,48 @@ def test_a_stalled_recorder_is_an_alarm_with_sound_and_the_values_age(qtbot: Any
     window.force_close()
     recorder.run(until=lambda r: True)
     store.close()
+
+
+def test_a_failed_turn_is_a_high_priority_row_at_the_next_tick(qtbot: Any, db_path: Path) -> None:
+    """A turn that fails is named on the window's next watchdog tick (a quarter of a second), not 3 s later while
+    the readings go unjudged; the window's clock plays no part (the recorder beat just before)."""
+    from monitor.alarms.engine import AlarmEngine
+    from monitor.session import Session
+    from ui.bridge import RecorderBridge
+    from ui.live_window import LiveWindow
+
+    store = Store(db_path)
+    engine = AlarmEngine()
+    recorder = Recorder.new_session(store, SimulatedSource(seed=2, speed=math.inf, start_time=1_790_000_000.0),
+                                    driver="simulated", port=None, plan=SessionPlan(1, 40, 30), nurse="RN",
+                                    alarms=engine)
+    window = LiveWindow(RecorderBridge(recorder), sound=False)
+    qtbot.addWidget(window)
+    window.sound = Sound()  # type: ignore[assignment]
+    window.on_updates([recorder.step() for _ in range(5)])
+    window.show()
+
+    failures: list[int] = []
+
+    def tick(now: float, session: Session) -> None:
+        failures.append(1)
+        if len(failures) >= 20:
+            recorder.request_stop()  # a loop that never asked ``until`` would never end
+        raise RuntimeError("the alarm engine cannot judge this turn")
+
+    engine.tick = tick  # type: ignore[method-assign]
+    row = window.alarm_bar.watchdog_row
+    shown: list[tuple[bool, str, object]] = []
+
+    def watch_once(_recorder: Recorder) -> bool:
+        window._watch()  # the window's watchdog tick, right after the failed turn
+        shown.append((row.isVisible(), row.text(), window.sound.sounding))  # type: ignore[attr-defined]
+        return True
+
+    recorder.run(until=watch_once)
+    assert len(failures) == 1 and len(shown) == 1
+    [(visible, text, sounding)] = shown
+    assert visible and "MONITORING FAILING" in text and "cannot judge this turn" in text
+    assert row.priority is Priority.HIGH and sounding is Priority.HIGH
+    window.force_close()
+    store.close()

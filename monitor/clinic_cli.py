@@ -48,7 +48,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     history = actions.add_parser(
         "history", help="rows changed or deleted on the server after a chair wrote them: each chair's count, or a "
                         "session's earlier versions")
-    history.add_argument("--session", metavar="ID", help="list this session's earlier versions, oldest change first")
+    history.add_argument("--session", metavar="ID", help="list this session's earlier versions, oldest change first "
+                                                         "(its id, or the 8 characters lists print where unique)")
     history.add_argument("--url", help="a reader's or the owner's URL (default: the local server's administrator)")
     for action in actions.choices.values():
         action.add_argument("--data", type=Path, default=None, metavar="DIR",
@@ -201,7 +202,8 @@ def list_identities(url: str, out: TextIO) -> int:
 
 def list_history(url: str, session_id: str | None, out: TextIO) -> int:
     """Print each chair's count of rows changed or deleted on the server, or (``session_id``) every earlier version
-    kept of that session's rows with who changed it and when. A chair's login is refused (it may not read them)."""
+    kept of that session's rows with who changed it and when. A chair's login is refused (it may not read them), and
+    so is an id that names no session or more than one (a listing of nothing would read as "nothing changed")."""
     import datetime
 
     from monitor.replication import schema, server_store
@@ -211,6 +213,7 @@ def list_history(url: str, session_id: str | None, out: TextIO) -> int:
 
     with server_store.ServerStore(url) as store:
         if session_id is not None:
+            session_id = server_store.history_session(store.conn, session_id)
             versions = server_store.kept_versions(store.conn, session_id)
             for version in versions:
                 out.write(f"{when(version.changed_at)}  {version.text}\n")

@@ -767,7 +767,7 @@ class ChairChanges:
     deleted: int
     #: Versions kept of changes made by a login other than the row's own chair's (an administrator, another login).
     by_others: int
-    #: ``(table, versions)`` by table name.
+    #: ``(table, rows)`` by table name: the rows above, table by table (they add up to :attr:`rows`).
     tables: tuple[tuple[str, int], ...]
     last_at: float
 
@@ -831,14 +831,44 @@ def changed_by_chair(conn: psycopg.Connection[Any]) -> list[ChairChanges]:
         by_chair.setdefault(str(row["chair"]), []).append(row)
     return [ChairChanges(chair, sum(int(r["rows"]) for r in tables), sum(int(r["versions"]) for r in tables),
                          sum(int(r["deleted"]) for r in tables), sum(int(r["by_others"]) for r in tables),
-                         tuple((str(r["tbl"]), int(r["versions"])) for r in tables),
+                         tuple((str(r["tbl"]), int(r["rows"])) for r in tables),
                          max(float(r["last_at"]) for r in tables))
             for chair, tables in by_chair.items()]
 
 
+#: The fewest leading characters of a session id that name it (as the sessions' own look-up takes them).
+SHORTEST_PREFIX = 6
+#: How many of the sessions a too-short id matches a refusal names.
+NAMED_MATCHES = 3
+
+
+def history_session(conn: psycopg.Connection[Any], given: str) -> str:
+    """The whole id of the session ``given`` names, for :func:`kept_versions`: the id itself or a unique prefix of
+    :data:`SHORTEST_PREFIX`+ characters (the 8 every list prints). A session deleted on the server is found by its
+    kept versions, so its deletion can still be listed. Raises :class:`SessionNotFound` for an id that names no
+    session, or more than one."""
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        exact = cursor.execute("SELECT 1 FROM sessions WHERE id = %s UNION ALL "
+                               "SELECT 1 FROM row_history WHERE session_id = %s LIMIT 1", [given, given]).fetchone()
+        if exact is not None:
+            return given
+        matches = [] if len(given) < SHORTEST_PREFIX else [str(row[0]) for row in cursor.execute(
+            "SELECT id FROM sessions WHERE starts_with(id, %s) UNION "
+            "SELECT DISTINCT session_id FROM row_history WHERE starts_with(session_id, %s) ORDER BY 1 LIMIT %s",
+            [given, given, NAMED_MATCHES + 1]).fetchall()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        shortest = f" (give at least its first {SHORTEST_PREFIX} characters)" if len(given) < SHORTEST_PREFIX else ""
+        raise SessionNotFound(f"no session with id '{given}' on the server{shortest}")
+    named = ", ".join(matches[:NAMED_MATCHES]) + (", …" if len(matches) > NAMED_MATCHES else "")
+    raise SessionNotFound(f"'{given}' is the start of more than one session's id on the server ({named}): "
+                          "give more of it")
+
+
 def kept_versions(conn: psycopg.Connection[Any], session_id: str) -> list[KeptVersion]:
     """Every earlier version kept of a session's rows (the session's own and its alarms', readings' …), oldest
-    change first."""
+    change first. ``session_id`` is whole (:func:`history_session`)."""
     with conn.cursor(row_factory=dict_row) as cursor:
         rows = cursor.execute(
             "SELECT tbl, row_key, chair, session_id, operation, changed_by, "

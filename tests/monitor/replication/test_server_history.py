@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from monitor.alarms.engine import AlarmEngine
-from monitor.cli import main
+from monitor.cli import EXIT_ERROR, main
 from monitor.replication import replicator as replicator_module
 from monitor.replication import schema
 from monitor.store import Store, outbox
@@ -176,3 +176,69 @@ def test_a_server_of_schema_9_is_migrated_with_its_rows(clinic: Clinic, tmp_path
     replicate(db, url)
     assert len(assert_same(db, old.admin_url)) == 2 * len(before)
     assert _history(old.admin_url) == []
+
+
+def _sent(clinic: Clinic, tmp_path: Path) -> tuple[str, str]:
+    """A session recorded and replicated by a new chair: its id and the chair's URL."""
+    db = tmp_path / "chair.db"
+    session_id = _recorded(db)
+    url = clinic.role("chair")
+    replicate(db, url)
+    return session_id, url
+
+
+def _history_of(url: str, given: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], str]:
+    """``server history --session given``: its exit status, the lines it printed and its error message."""
+    out = io.StringIO()
+    status = main(["server", "history", "--url", url, "--session", given], out=out)
+    return status, out.getvalue().splitlines(), capsys.readouterr().err.strip()
+
+
+def test_a_session_is_named_by_the_start_of_its_id_and_an_unknown_one_is_refused(
+        clinic: Clinic, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    session_id, url = _sent(clinic, tmp_path)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE sessions SET nurse = 'Someone' WHERE id = %s", [session_id])
+        conn.execute("UPDATE sessions SET nurse = 'Someone else' WHERE id = %s", [session_id])
+    reader = clinic.role("reader")
+    # The 8 characters every list prints name it, as its whole id does.
+    whole = _history_of(reader, session_id, capsys)
+    assert whole[0] == 0 and whole[1][-1] == f"2 earlier versions of session {session_id} kept on the server"
+    assert _history_of(reader, session_id[:8], capsys) == whole
+    # An id that names no session is refused, not listed as a session with nothing changed.
+    assert _history_of(reader, "zzzz", capsys) == (
+        EXIT_ERROR, [], "infusion-monitor: error: no session with id 'zzzz' on the server (give at least its first 6 "
+                        "characters)")
+    assert _history_of(reader, "0" * 32, capsys) == (
+        EXIT_ERROR, [], f"infusion-monitor: error: no session with id '{'0' * 32}' on the server")
+
+    # A session deleted on the server is still named by the start of its id (its kept version holds it), and a
+    # start two sessions share is refused, naming both.
+    other = "0" if session_id[8] != "0" else "1"
+    twin = session_id[:8] + other * (len(session_id) - 8)
+    with psycopg.connect(clinic.admin_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO sessions SELECT * FROM jsonb_populate_record(NULL::sessions, "
+                     "(SELECT to_jsonb(s) || jsonb_build_object('id', %s::text) FROM sessions s WHERE id = %s))",
+                     [twin, session_id])
+        conn.execute("DELETE FROM sessions WHERE id = %s", [twin])
+    status, listed, _ = _history_of(reader, twin[:10], capsys)
+    assert status == 0 and f"sessions {twin} deleted by postgres" in listed[0]
+    assert listed[1:] == [f"1 earlier version of session {twin} kept on the server"]
+    first, second = sorted([session_id, twin])
+    assert _history_of(reader, session_id[:8], capsys) == (
+        EXIT_ERROR, [], f"infusion-monitor: error: '{session_id[:8]}' is the start of more than one session's id on "
+                        f"the server ({first}, {second}): give more of it")
+    assert _history_of(reader, session_id[:9], capsys) == whole
+
+
+def test_each_chairs_breakdown_counts_rows_as_its_total_does(clinic: Clinic, tmp_path: Path) -> None:
+    session_id, url = _sent(clinic, tmp_path)
+    chair = _login(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for nurse in ("A", "B", "C"):
+            conn.execute("UPDATE sessions SET nurse = %s WHERE id = %s", [nurse, session_id])
+        conn.execute("UPDATE alarms SET acknowledged_by = 'X' WHERE id = (SELECT MIN(id) FROM alarms)")
+    out = io.StringIO()
+    assert main(["server", "history", "--url", clinic.role("reader")], out=out) == 0
+    assert out.getvalue().startswith(f"{chair}: 2 rows changed (alarms 1, sessions 1), 4 earlier versions kept, "
+                                     "0 deleted; last ")

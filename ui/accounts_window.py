@@ -35,6 +35,7 @@ from ui import theme
 from ui.dialogs import SignedInUser
 from ui.plain_text import make_plain
 from ui.session_text import local_time
+from ui.wheel import wheel_turns_focused_fields_only
 
 COLUMNS = ("Name", "Role", "State", "Created", "Created by")
 
@@ -123,6 +124,7 @@ class AccountsDialog(QDialog):
             button.setAutoDefault(False)  # Enter in a field changes nothing: each change is a button pressed
         layout.addLayout(row)
         make_plain(self)  # account names are shown literally
+        wheel_turns_focused_fields_only(self)
         self.refresh()
 
     # -- the list ------------------------------------------------------------------------------------

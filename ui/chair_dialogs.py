@@ -36,6 +36,7 @@ from monitor.protocols import RESPIRATION_SCALE, Protocol
 from monitor.wall_clock import clock_text
 from ui.dialogs import EntryCorrection, InstantCheckBox, complain, form_footer, offer_correction, ok_cancel
 from ui.plain_text import plain_label
+from ui.wheel import wheel_turns_focused_fields_only
 
 
 class ChecklistDialog(QDialog):
@@ -205,6 +206,7 @@ class DoseDialog(QDialog):
         for box in (self.weight, self.amount, self.duration, self.concentration):
             box.valueChanged.connect(self._update)
         self.reason.textChanged.connect(self._update)
+        wheel_turns_focused_fields_only(self)
         self._update()
 
     def args(self) -> dict[str, Any]:
@@ -274,6 +276,7 @@ class InterventionDialog(QDialog):
         self.kind.currentIndexChanged.connect(self._update)
         self.drug.textChanged.connect(self._update)
         self.amount.valueChanged.connect(self._update)
+        wheel_turns_focused_fields_only(self)
         self._update()
 
     def offer_correction(self, last: str | None) -> None:
@@ -530,6 +533,7 @@ class RemsDialog(QDialog):
         for key in self.FALLBACK_YES_NO:
             self.answers[key] = self._yes_no(form, key, given, rems.LABELS[key])
         form.addRow(ok_cancel(self))
+        wheel_turns_focused_fields_only(self)
 
     def _on_first_day(self) -> float:
         day = datetime.fromtimestamp(self.session_start)

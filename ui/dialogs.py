@@ -43,6 +43,7 @@ from monitor.wall_clock import clock_text
 from ui import theme
 from ui.form_room import focus_chain, place_form, set_tab_order
 from ui.plain_text import make_plain
+from ui.wheel import wheel_turns_focused_fields_only
 
 # MOAA/S (Chernik 1990), as charted with each NIBP during the infusion.
 MOAAS_LEVELS: tuple[tuple[int, str], ...] = (
@@ -532,6 +533,7 @@ class CadssDialog(QDialog):
         buttons = ok_cancel(self)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         layout.addWidget(buttons)
+        wheel_turns_focused_fields_only(self)
         self._update_total()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -44,6 +44,7 @@ from monitor.app.device import FLOW_CONTROLS, DeviceSpec, settings_from_text, se
 from ui import theme
 from ui.dialogs import ConfirmDialog, ok_cancel
 from ui.plain_text import make_plain
+from ui.wheel import wheel_turns_focused_fields_only
 
 BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES = ("N", "E", "O", "M", "S")
@@ -243,6 +244,7 @@ class SettingsDialog(QDialog):
         self._driver_changed()
         self._apply_overrides(current.port_overrides)
         self._line_before = self._line_settings()
+        wheel_turns_focused_fields_only(self)
 
     # -- device --------------------------------------------------------------------------------
 

@@ -25,7 +25,12 @@ from monitor.app.exports import (
     reference_ranges,
     rems_worksheet,
 )
-from monitor.app.services import patient_id_system, send_close_to_server, send_held_to_server
+from monitor.app.services import (
+    patient_id_system,
+    send_close_to_server,
+    send_held_to_server,
+    send_sign_off_to_server,
+)
 from monitor.app.stores import database_file, open_reader, open_store, record_source
 from monitor.config import ConfigError, UserConfig
 from monitor.constants import NIBP_INTERVAL_RANGE_MIN
@@ -44,7 +49,7 @@ from monitor.security_cli import (
 from monitor.session import Phase, minutes_seconds
 from monitor.sign_off import SignOff, awaiting_sign_off, sign_offs_of
 from monitor.sign_off import status_text as sign_off_text
-from monitor.store import Store, StoreError
+from monitor.store import SessionNotFound, Store, StoreError
 from monitor.text_rules import terminal_text
 from monitor.wall_clock import clock_text
 
@@ -679,8 +684,13 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
         limit = None if getattr(args, "all", False) else getattr(args, "limit", SESSIONS_LISTED)
         if patient:
             rows = store.course(patient)
-            found, criteria = len(rows), {"one_patient": True}
             signed = sign_offs_of(store, [s.id for s in rows])
+            criteria = {"one_patient": True}
+            if getattr(args, "unsigned", False):
+                # The patient's sessions that still wait for a physician, the course's order kept.
+                rows = [s for s in rows if awaiting_sign_off(s.status, signed.get(s.id, []))]
+                criteria["unsigned"] = True
+            found = len(rows)
         elif getattr(args, "unsigned", False):
             # A work queue: every finished session awaiting a sign-off is counted, the newest listed first.
             every = store.sessions(None)
@@ -800,10 +810,16 @@ def cmd_sign_off(args: argparse.Namespace, out: TextIO) -> int:
             event = sign_off(store, args.session, user=principal.name, role=role, comment=args.comment)
         except SignOffRefused as exc:
             raise CliError(f"not signed off: {exc}") from None
+        except SessionNotFound as exc:
+            raise CliError(str(exc)) from None
         session_id = store.session_row(args.session)["id"]
         others = [s.by for s in sign_offs(store.events(session_id)) if s.t < event.t]
+        recording = store.recording_now()
     co_signed = f", co-signing {', '.join(others)}" if others else ""
     out.write(f"session {session_id} signed off by {principal.name} at {_local(event.t)}{co_signed}\n")
+    answer = send_sign_off_to_server(store.path, still_recording=recording)
+    if answer is not None:
+        out.write(answer[1] + "\n")
     return EXIT_OK
 
 

@@ -32,7 +32,7 @@ from monitor import chair, sign_off, text_rules
 from monitor.alarms.model import Priority
 from monitor.entered_in_error import is_correction
 from monitor.exports.data import SessionRecord
-from monitor.finished import finished_row
+from monitor.finished import FINISHED_STATUSES, finished_row
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
 from monitor.store import Reader, SessionSearch, SessionSummary, Store
 
@@ -432,15 +432,34 @@ def search_sessions(
     return with_alarm_counts(store, store.find_sessions(search, limit), every_session=limit is None)
 
 
-def sessions_page(store: Reader, search: SessionSearch, limit: int, *,
-                  awaiting_sign_off: bool = False) -> tuple[list[SessionFound], int]:
-    """The newest ``limit`` sessions the search finds (of those awaiting a sign-off only, if asked), and how many
-    it finds in all."""
+@dataclass(frozen=True, slots=True)
+class SessionsPage:
+    """What the browser shows of a search: the newest sessions it finds, how many it finds in all, and how many of
+    those in all await a physician's sign-off (a physician's queue, not only the page's share of it)."""
+
+    found: list[SessionFound]
+    count: int
+    awaiting: int
+
+
+def sessions_page(store: Reader, search: SessionSearch, limit: int, *, awaiting_sign_off: bool = False) -> SessionsPage:
+    """The newest ``limit`` sessions the search finds (of those awaiting a sign-off only, if asked), how many it
+    finds in all and how many of those await a sign-off."""
     if awaiting_sign_off:
         waiting = _awaiting_sign_off(store, search)
-        return waiting[:limit], len(waiting)
+        return SessionsPage(waiting[:limit], len(waiting), len(waiting))
     found = with_alarm_counts(store, store.find_sessions(search, limit))
-    return found, (len(found) if len(found) < limit else store.count_sessions(search))
+    if len(found) < limit:
+        return SessionsPage(found, len(found), sum(1 for f in found if f.awaiting_sign_off))
+    return SessionsPage(found, store.count_sessions(search), _count_awaiting(store, search))
+
+
+def _count_awaiting(store: Reader, search: SessionSearch) -> int:
+    """How many of the sessions the search finds await a sign-off: every match is looked at (whether one waits is
+    read from its timeline), without the alarm counts the listed ones need."""
+    summaries = store.find_sessions(search, None)
+    signed = sign_off.sign_offs_of(store, [s.id for s in summaries if s.status in FINISHED_STATUSES])
+    return sum(1 for s in summaries if sign_off.awaiting_sign_off(s.status, signed.get(s.id, [])))
 
 
 def _awaiting_sign_off(store: Reader, search: SessionSearch) -> list[SessionFound]:

@@ -258,6 +258,8 @@ class TextDialog(QDialog):
         layout = QVBoxLayout(self)
         said = QLabel(prompt)
         layout.addWidget(said)
+        #: The prompt above the field.
+        self.prompt = said
         self.multiline = multiline
         self.editor: QLineEdit | QPlainTextEdit
         if multiline:

@@ -55,6 +55,7 @@ from monitor import chair, review, review_arrays, sign_off, text_rules
 from monitor.alarms.model import AlarmRecord, AlarmState, Priority
 from monitor.app.errors import AppError
 from monitor.app.exports import export_session
+from monitor.app.services import send_sign_off_to_server
 from monitor.app.stores import RecordSource
 from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
@@ -304,6 +305,8 @@ class SignOffDialog(TextDialog):
             f"Sign off this session's record (vitals, alarms, interventions, discharge) as reviewed, signed "
             f"{user.label}, dated now. A comment is optional; the recorded data do not change.",
         )
+        # Wrapped: on one line the prompt made the dialog 1344 px wide, its Cancel off a 1280-pixel-wide screen.
+        self.prompt.setWordWrap(True)
         self.editor.setMaxLength(sign_off.MAX_COMMENT_CHARS)  # type: ignore[union-attr]
         self.editor.setPlaceholderText("Comment (optional)")
 
@@ -335,6 +338,7 @@ class ReviewWindow(DialogHost, QMainWindow):
     _export_done = Signal(str, str, str)
     _export_read = Signal(int, int)  # readings read so far, readings of the session
     _record_checked = Signal(str, str)  # session id, what the check of its record found
+    _server_answered = Signal(str, bool)  # what the clinic's server said to a sign-off sent to it, whether it failed
 
     def __init__(
         self,
@@ -358,6 +362,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._event_rows: list[SessionEvent] = []
         self._export_threads: list[threading.Thread] = []
         self._check_threads: list[threading.Thread] = []
+        #: Sends the last sign-off to the clinic's server (None: none was sent from this window).
+        self.server_thread: threading.Thread | None = None
         self._ranges: Any = None
         self._arrays: dict[Parameter, Any] = {}
         #: Asks where to save an export (format, suggested name) -> path, or None when cancelled.
@@ -380,6 +386,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.chart.marker_step = 0.14  # the review's plots are shorter than the live window's
         self.chart.marker_room_px = max(RING_SIZE.values()) / 2 + RING_PEN_PX  # the largest alarm ring is whole
         root.addLayout(self._build_toolbar())
+        # Tab goes from Addendum… to Sign off… as before it moved to the header; the window no longer opens with the
+        # sign-off focused either.
+        QWidget.setTabOrder(self.addendum_button, self.sign_off_button)
         self.chart_note = QLabel(
             "Rings: alarms at their worst value · dotted lines: notes, scores, events · select a row to go to it"
         )
@@ -420,6 +429,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._export_done.connect(self._export_settled)
         self._export_read.connect(self._export_advanced)
         self._record_checked.connect(self._record_verified)
+        self._server_answered.connect(lambda text, failed: self.show_message(text, warning=failed))
         # Floating over the chart's top edge (nothing moves): the bar and a button that cancels the export.
         self.export_panel = QFrame(central)
         panel_row = QHBoxLayout(self.export_panel)
@@ -480,6 +490,11 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.alarm_summary.setStyleSheet("font-size: 16px;")
         side.addWidget(self.alarm_summary)
         side.addStretch(1)
+        # Level with the sign-off line, in room the header has anyway: in the toolbar it made the window 1354 px
+        # wide, more than a 1280-pixel-wide screen. The key is in the tooltip.
+        self.sign_off_button = QPushButton("Sign off…")
+        self.sign_off_button.clicked.connect(self.ask_sign_off)
+        side.addWidget(self.sign_off_button, 0, Qt.AlignmentFlag.AlignRight)
         layout.addLayout(side)
         return panel
 
@@ -488,14 +503,10 @@ class ReviewWindow(DialogHost, QMainWindow):
         buttons = QHBoxLayout()
         self.addendum_button = QPushButton("Addendum… (Ctrl+N)")
         self.addendum_button.clicked.connect(self.add_addendum)
-        # The key is in the tooltip: with it in the label the toolbar no longer fits a 1280-pixel-wide screen.
-        self.sign_off_button = QPushButton("Sign off…")
-        self.sign_off_button.clicked.connect(self.ask_sign_off)
         self.pdf_button = QPushButton("PDF report (Ctrl+P)")
         self.pdf_button.setObjectName("primary")
         self.pdf_button.clicked.connect(lambda: self.export("pdf"))
         buttons.addWidget(self.addendum_button)
-        buttons.addWidget(self.sign_off_button)
         buttons.addWidget(self.pdf_button)
         self.export_buttons: dict[str, QPushButton] = {"pdf": self.pdf_button}
         for fmt, label in EXPORT_FORMATS:
@@ -1109,6 +1120,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             with self.source.open_for_writing("A sign-off") as store:
                 event = sign_off.sign_off(store, self.record.id, user=self.user.name, role=self.user.role,
                                           comment=comment)
+                recording, path = store.recording_now(), store.path
         except (sign_off.SignOffRefused, StoreError, AppError) as exc:
             self.show_message(f"The session was not signed off: {exc}")
             return None
@@ -1117,7 +1129,23 @@ class ReviewWindow(DialogHost, QMainWindow):
         self._show_events(self.record)
         self._show_header(self.record)
         self.sessions_changed.emit()
+        self.server_thread = self._send_sign_off(path, recording)
         return event
+
+    def _send_sign_off(self, path: Path, recording: bool) -> threading.Thread:
+        """Send the sign-off to the clinic's server, when there is one, on a thread of its own (the network never
+        holds up the window): the server would otherwise list the session as awaiting a sign-off until this chair
+        records again. What the server said is shown when it comes."""
+
+        def send() -> None:
+            answer = send_sign_off_to_server(path, still_recording=recording)
+            if answer is not None:
+                sent, said = answer
+                self._server_answered.emit(said[:1].upper() + said[1:], not sent)
+
+        thread = threading.Thread(target=send, name="sign-off-to-server", daemon=True)
+        thread.start()
+        return thread
 
     # -- exports -------------------------------------------------------------------------------------
 

@@ -347,6 +347,8 @@ class SessionBrowser(QWidget):
         self.shown_limit = PAGE
         #: How many sessions the filters find (the list may show fewer).
         self.found_count = 0
+        #: How many of the sessions found (not only those listed) await a physician's sign-off.
+        self.awaiting_count = 0
         below = QHBoxLayout()
         self.summary = QLabel("")
         self.summary.setObjectName("dim")
@@ -435,14 +437,15 @@ class SessionBrowser(QWidget):
         search = self.search()
         try:
             with self.source.open() as store:
-                found, self.found_count = sessions_page(store, search, self.shown_limit,
-                                                        awaiting_sign_off=self.unsigned_filter.isChecked())
+                page = sessions_page(store, search, self.shown_limit,
+                                     awaiting_sign_off=self.unsigned_filter.isChecked())
+                found, self.found_count, self.awaiting_count = page.found, page.count, page.awaiting
                 crashed = store.crash_closed([f.summary.id for f in found if f.summary.status == "closed"])
             # The file was read whole once (a damaged one is refused); each keystroke of a filter then only searches.
             self.source = replace(self.source, check_file=False)
         except StoreError as exc:
             self.show_message(f"The sessions cannot be read: {exc}")
-            found, crashed, self.found_count = [], frozenset(), 0
+            found, crashed, self.found_count, self.awaiting_count = [], frozenset(), 0, 0
         self._record_listed(found, search)
         unfinished_ids = [f.summary.id for f in found if f.summary.status == "unfinished"]
         # Recovery files lie beside the chair's own database: none for sessions read from the clinic's server.
@@ -462,9 +465,8 @@ class SessionBrowser(QWidget):
             text += f" · {len(unfinished_ids)} UNFINISHED (left open when recording stopped unexpectedly)"
         if self.waiting:
             text += f", {len(self.waiting)} with rows waiting in a recovery file"
-        awaiting = sum(1 for f in self.table.found if f.awaiting_sign_off)
-        if awaiting:
-            text += f" · {awaiting} awaiting a physician's sign-off"
+        if self.awaiting_count:
+            text += f" · {self.awaiting_count:,} awaiting a physician's sign-off"
         return text
 
     def _unsigned_criteria(self) -> dict[str, bool]:

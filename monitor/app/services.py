@@ -115,6 +115,22 @@ def send_close_to_server(db_path: Path, session_id: str, *, still_recording: boo
     return send_closed_session(url, db_path, session_id)
 
 
+def send_sign_off_to_server(db_path: Path, *, still_recording: bool) -> tuple[bool, str] | None:
+    """Send a sign-off written in ``db_path`` to the clinic's server (when one is configured) at once, as a close
+    is sent: otherwise the server lists the session as awaiting a sign-off until this chair records again.
+    Whether it reached the server, and one line saying so; None without a server, or while a recording of this
+    file sends it."""
+    try:
+        url, _name = server_settings(None, None)
+    except AppError as exc:
+        return False, f"not sent to the clinic's server: {exc}"
+    if url is None or still_recording:
+        return None
+    from monitor.replication.chair import send_sign_off
+
+    return send_sign_off(url, db_path)
+
+
 def send_held_to_server(db_path: Path, session_id: str, server: str | None) -> str | None:
     """After ``write-held`` put an ended session's held rows into ``db_path``: send them to the clinic's server
     (``--server``, or the one configured), which also takes the nurse station's word of them off. One line saying

@@ -118,12 +118,13 @@ def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Repl
     return replicator
 
 
-def _send_ended(url: str, db_path: Path, session_id: str, timeout: float) -> tuple[bool, str]:
-    """Ship what waits in ``db_path`` and mark the station's row of ``session_id`` ended; whether everything reached
-    the server, and what to say first: the server's name, or why nothing (or not everything) was sent."""
+def _send_ended(url: str, db_path: Path, session_id: str | None, timeout: float) -> tuple[bool, str]:
+    """Ship what waits in ``db_path`` and mark the station's row of ``session_id`` ended (None: leave the station's
+    rows as they are); whether everything reached the server, and what to say first: the server's name, or why
+    nothing (or not everything) was sent."""
     replicator = Replicator(db_path, url)
     try:
-        sent = replicator.send_closed(session_id, timeout)
+        sent = replicator.send_waiting(timeout, ended_session=session_id)
         status = replicator.status()
     finally:
         replicator.stop(timeout=0.0)
@@ -140,6 +141,17 @@ def send_closed_session(url: str, db_path: Path, session_id: str, timeout: float
     if sent:
         return f"{said}: the session is closed there too; the nurse station no longer shows it"
     return f"{said}; the nurse station shows this chair as not reporting until it records again"
+
+
+def send_sign_off(url: str, db_path: Path, timeout: float = 5.0) -> tuple[bool, str]:
+    """Send a sign-off written at the chair (with whatever else waits in ``db_path``) to the server at once: the
+    server's lists of sessions awaiting a sign-off would otherwise count it until the chair records again. The
+    session stays as it is on the nurse station. Whether everything reached the server, and one line saying so."""
+    sent, said = _send_ended(url, db_path, None, timeout)
+    if sent:
+        return True, f"{said}: the sign-off is on the server too"
+    return False, f"{said}; the server lists the session as awaiting a sign-off until they are sent (at the " \
+                  "next sign-off, close or recording with a server)"
 
 
 def send_written_held(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:

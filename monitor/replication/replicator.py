@@ -284,9 +284,10 @@ class Replicator:
         with self._lock:
             self._local.close()
 
-    def send_closed(self, session_id: str, timeout: float = 5.0) -> bool:
-        """Without a recording (no thread running): ship what waits and take the chair's tile of the session
-        ``session_id``, closed after a crash, off the nurse station. True when everything reached the server."""
+    def send_waiting(self, timeout: float = 5.0, *, ended_session: str | None = None) -> bool:
+        """Without a recording (no thread running): ship what waits now rather than at the next recording (a
+        sign-off written at the chair); with ``ended_session`` (closed after a crash), also take that session's
+        tile off the nurse station. True when everything reached the server."""
         assert self._thread is None
         deadline = time.monotonic() + timeout
         try:
@@ -295,8 +296,9 @@ class Replicator:
             while self.ship_once():
                 if time.monotonic() >= deadline:
                     return False
-            with self._server.transaction():
-                server_writes.end_session_tile(self._server, self.origin, session_id)
+            if ended_session is not None:
+                with self._server.transaction():
+                    server_writes.end_session_tile(self._server, self.origin, ended_session)
             return True
         except (psycopg.Error, OSError) as exc:
             self._disconnect(exc)

@@ -227,6 +227,12 @@ class Queries:
         return [row for row in rows
                 if row.get("owner_pid") != os.getpid() and self.status_of(row) == "recording"]
 
+    def recording_now(self) -> bool:
+        """Whether a session of this file is being recorded now, by any process (this one too): its recording
+        sends to the clinic's server what is written beside it."""
+        rows = self.db.query("SELECT * FROM sessions WHERE status = 'recording'")
+        return any(self.status_of(row) == "recording" for row in rows)
+
     def sessions(self, limit: int | None = None) -> list[SessionSummary]:
         """Every session, newest first (the newest ``limit`` when given)."""
         return self.find_sessions(SessionSearch(), limit)

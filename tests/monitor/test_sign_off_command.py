@@ -6,12 +6,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from monitor.cli import main
-from monitor.store import Store
+from monitor.store import Store, outbox
 from tests.conftest import record_simulated
+from tests.monitor.replication.shipping import record_for
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
@@ -78,3 +83,48 @@ def test_a_session_still_recording_is_not_signed_off(db_path: Path, signed_in_as
     assert "this session is still being recorded: sign it off once it has ended" in err
     code, out, _err = _run("sessions", "--db", str(db_path), "--unsigned")
     assert out == "no session awaits a sign-off\n"
+
+
+def test_an_unknown_session_is_named_without_a_traceback(db_path: Path, signed_in_as: Any) -> None:
+    record_simulated(db_path)
+    signed_in_as(db_path, "Dr Mensah", "physician")
+    code, out, err = _run("sign-off", "zzzz", "--db", str(db_path), "--user", "Dr Mensah")
+    assert (code, out, err) == (1, "", "infusion-monitor: error: no session with id 'zzzz'\n")
+
+
+def test_one_patients_sessions_awaiting_a_sign_off(db_path: Path, signed_in_as: Any) -> None:
+    first = record_for(db_path, "MRN-7", 1_790_000_000.0, 1)
+    second = record_for(db_path, "MRN-7", 1_790_100_000.0, 2)
+    other = record_for(db_path, "MRN-8", 1_790_200_000.0, 3)
+    signed_in_as(db_path, "Dr Mensah", "physician")
+    assert _run("sign-off", first, "--db", str(db_path), "--user", "Dr Mensah")[0] == 0
+    assert [s["id"] for s in _listed(db_path, "--patient", "MRN-7")] == [first, second]
+    assert [s["id"] for s in _listed(db_path, "--patient", "MRN-7", "--unsigned")] == [second]
+    assert [s["id"] for s in _listed(db_path, "--unsigned")] == [other, second]
+    assert _run("sign-off", second, "--db", str(db_path), "--user", "Dr Mensah")[0] == 0
+    code, out, _err = _run("sessions", "--db", str(db_path), "--patient", "MRN-7", "--unsigned")
+    assert (code, out) == (0, "no session awaits a sign-off\n")
+
+
+def test_a_sign_off_the_server_cannot_take_is_said_and_waits_at_the_chair(
+    db_path: Path, signed_in_as: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = record_simulated(db_path)
+    signed_in_as(db_path, "Dr Mensah", "physician")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("INFUSION_MONITOR_SERVER", f"postgresql://chair@127.0.0.1:{port}/im?connect_timeout=3")
+    code, out, err = _run("sign-off", session, "--db", str(db_path), "--user", "Dr Mensah")
+    assert code == 0, err
+    signed, told = out.splitlines()
+    assert signed.startswith(f"session {session} signed off by Dr Mensah at ")
+    with sqlite3.connect(db_path) as conn:
+        waiting = outbox.state(conn).pending
+        queued_kinds = [r[0] for r in conn.execute(
+            "SELECT e.kind FROM replication_outbox o JOIN events e ON o.tbl = 'events' "
+            "AND o.row_key = CAST(e.id AS TEXT)")]
+    assert waiting > 0 and "signed_off" in queued_kinds
+    assert told.startswith("Server chair@127.0.0.1/im: not sent (connection failed: ") and f"port {port}" in told
+    assert told.endswith(f"; {waiting} rows wait here for the next start; the server lists the session as awaiting "
+                         "a sign-off until they are sent (at the next sign-off, close or recording with a server)")

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
 from monitor.session import EventKind
+from monitor.sign_off import sign_off
 from monitor.store import Store
 from tests.conftest import leave_unfinished
 from tests.ui.review_sessions import START, record
@@ -152,3 +154,65 @@ def test_a_session_left_unfinished_cannot_be_signed_off_from_the_window(qtbot: A
     assert window.dialog is None and "still being recorded, or left unfinished" in window.messages[-1]
     assert window.write_sign_off("") is None
     assert "resume or close it before signing it off" in window.messages[-1]
+
+
+def test_the_awaiting_count_is_of_every_session_found_not_of_the_page(
+    qtbot: Any, db: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ui.session_browser.PAGE", 1)  # one session listed of the two found
+    browser = SessionBrowser(db[0], PHYSICIAN)
+    qtbot.addWidget(browser)
+    assert [f.summary.id for f in browser.table.found] == [db[2]]
+    assert browser.summary.text().startswith("The newest 1 of 2 sessions (Show more lists older ones) · 2 awaiting "
+                                             "a physician's sign-off · ")
+    with Store(db[0]) as store:  # the listed one signed off: the older one, not listed, still waits
+        sign_off(store, db[2], user="Dr Mensah", role="physician")
+    browser.refresh()
+    assert "· 1 awaiting a physician's sign-off · " in browser.summary.text()
+    browser.unsigned_filter.setChecked(True)
+    assert [f.summary.id for f in browser.table.found] == [db[1]]
+    assert browser.summary.text().startswith("1 session · 1 awaiting a physician's sign-off · ")
+
+
+def test_the_window_and_the_sign_off_dialog_fit_a_1280_pixel_wide_screen(
+    qtbot: Any, db: tuple[Path, str, str]
+) -> None:
+    # Sessions… shown, as `infusion-monitor review` opens the window: with Sign off… in the toolbar it needed 1354 px.
+    window = ReviewWindow(db[0], db[1], PHYSICIAN, on_sessions=lambda: None)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.sessions_button.isVisible() and window.sign_off_button.isVisible()
+    # A window manager's frame takes a few pixels of the screen's 1280 too.
+    assert window.minimumSizeHint().width() <= 1270
+    signer = SignedInUser("Dr Maria-Fernanda Castellanos-Villanueva", "physician")
+    dialog = SignOffDialog(window, signer)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    # On one line its prompt made the dialog 1344 px wide, with Cancel beyond the screen's right edge.
+    assert dialog.sizeHint().width() <= 800 and dialog.width() <= 800
+    assert dialog.prompt.wordWrap() and signer.name in dialog.prompt.text()
+    cancel = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Cancel")
+    assert cancel.isVisible() and cancel.geometry().right() < dialog.width()
+
+
+def test_a_sign_off_from_the_window_goes_to_the_clinics_server_and_the_window_says_what_it_said(
+    qtbot: Any, db: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[Path, bool]] = []
+
+    def unreachable(path: Path, *, still_recording: bool) -> tuple[bool, str]:
+        asked.append((path, still_recording))
+        return False, "Server clinic-db: not sent (connection refused); 4 rows wait here for the next start"
+
+    monkeypatch.setattr("ui.review_window.send_sign_off_to_server", unreachable)
+    window = _window(qtbot, db, PHYSICIAN)
+    assert window.write_sign_off("Fine") is not None
+    assert window.server_thread is not None  # the window goes on at once; the answer comes from this thread
+    window.server_thread.join(5)
+    assert asked == [(Path(db[0]), False)]
+    qtbot.waitUntil(lambda: bool(window.messages) and "not sent (connection refused)" in window.messages[-1],
+                    timeout=WAIT_MS)
+    assert window.message.isVisible()
+    assert len(_signed(db)) == 1  # signed here all the same; the rows wait for the next chance

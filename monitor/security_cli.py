@@ -13,6 +13,7 @@ import contextlib
 import getpass
 import os
 import shutil
+import sqlite3
 import stat
 import sys
 from collections.abc import Callable
@@ -23,7 +24,8 @@ from typing import Any, TextIO
 from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
 from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
-from monitor.store import witness
+from monitor.store import open_marks, witness
+from monitor.store.errors import says_damaged
 
 SECRET_ENV = ENV_PREFIX + "SECRET"
 
@@ -272,9 +274,19 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
                       "`infusion-monitor sessions --db PATH`) upgrades it and seals what it holds, marked as found at "
                       "the upgrade; keep a copy of the old file first\n")
             return 1
-        report = verify(store.db.conn, store.keys)
-        # The chain cannot show the whole file put back to an older copy; the note beside the key file can.
-        behind = witness.check(store.keys, store.path, store.db.conn) if store.keys is not None else None
+        try:
+            report = verify(store.db.conn, store.keys)
+            # The chain cannot show the whole file put back to an older copy; the note beside the key file can.
+            behind = witness.check(store.keys, store.path, store.db.conn) if store.keys is not None else None
+        except sqlite3.DatabaseError as exc:
+            # SQLite stops at a page it cannot make sense of (damage in place, which an open no longer reads for
+            # where the file looks as it was left): refused as every other command refuses a damaged file.
+            if not says_damaged(exc):
+                raise
+            raise SecurityCliError(str(store.found_damaged(str(exc)))) from None
+        if report.integrity_check not in (None, "ok"):
+            # Found damaged by reading it whole: every later open reads it whole again and refuses it.
+            open_marks.note_damaged(store.path, report.integrity_check)
     out.write(f"database integrity check: {report.integrity_check}\n")
     out.write(f"hash chain: {report.links} links, {report.rows_checked} rows and ranges compared"
               + (f" ({report.upgraded_rows} sealed at the upgrade that introduced the chain)"

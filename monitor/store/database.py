@@ -249,7 +249,7 @@ class Store(Queries):
         except sqlite3.DatabaseError as exc:
             self.close_quietly()
             if "malformed" in str(exc):
-                raise CorruptDatabase(self.path, str(exc)) from exc
+                raise self.found_damaged(str(exc)) from exc
             raise StoreError(f"cannot use database {self.path}: {exc}{_full_disk_hint(self.path)}") from exc
         except OSError as exc:
             self.close_quietly()
@@ -313,6 +313,7 @@ class Store(Queries):
         log.info("%s: reading the whole file (%s)", self.path, why)
         self.checked_whole = why
         self.check_integrity()
+        open_marks.forget_damage(self.path)
         if self._mark is not None:
             self._mark.forget_left(self._mark.others()[1])
 
@@ -321,7 +322,14 @@ class Store(Queries):
         rows = [str(r[0]) for r in self.db.execute("PRAGMA quick_check(20)").fetchall()]
         if rows != ["ok"]:
             self.close_quietly()
-            raise CorruptDatabase(self.path, "; ".join(rows[:3]))
+            raise self.found_damaged("; ".join(rows[:3]))
+
+    def found_damaged(self, finding: str) -> CorruptDatabase:
+        """The refusal of a file a check or a write found damaged (``finding``: what SQLite said), noted beside the
+        file first: the file may look as it was left whole, and the next open, in any process, must read it whole
+        and refuse it too instead of writing into it."""
+        open_marks.note_damaged(self.path, finding)
+        return CorruptDatabase(self.path, finding)
 
     def _understood_version(self) -> int:
         """The file's schema version; :class:`StoreError` when it is newer than this program's."""

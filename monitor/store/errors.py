@@ -39,3 +39,9 @@ class CorruptDatabase(StoreError):
             f"the database {path} is damaged ({problem}); it is not used. Copy what can still be read "
             f"into a new file with `infusion-monitor recover {path} NEW.db`, then use NEW.db"
         )
+
+
+def says_damaged(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite's ``error`` says the file's pages make no sense (damage in the file), rather than that it
+    could not be reached or was interrupted."""
+    return "malformed" in str(error) or "not a database" in str(error)

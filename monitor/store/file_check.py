@@ -4,7 +4,8 @@ An opening reads the file whole only where it may have been damaged since this p
 (:mod:`monitor.store.open_marks`). A page the disk itself damaged, with nothing else changed, is found here: a
 recording starts at once and this thread reads the file (``PRAGMA quick_check``) on a connection of its own,
 while the readings are shown and stored. What it finds damaged is handed to the writer, which writes nothing more
-into the file from then on (the rows are held and kept in the recovery file, under the storage alarm).
+into the file from then on (the rows are held and kept in the recovery file, under the storage alarm), and noted
+beside the file (:func:`open_marks.note_damaged`) for every later open.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from monitor.store import open_marks
 from monitor.store.chain import connect_read_only
-from monitor.store.errors import CorruptDatabase
+from monitor.store.errors import CorruptDatabase, says_damaged
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class WholeFileCheck:
         except sqlite3.DatabaseError as exc:
             # SQLite stops at a page it cannot make sense of; "interrupted": the recording ended first. A disk that
             # does not answer is said by the writes themselves.
-            if "malformed" in str(exc) or "not a database" in str(exc):
+            if says_damaged(exc):
                 self.damage = CorruptDatabase(self.path, str(exc))
             elif "interrupt" not in str(exc):
                 log.warning("%s: the whole-file check could not run: %s", self.path, exc)
@@ -79,3 +81,6 @@ class WholeFileCheck:
                     self._conn = None
         if self.damage is not None:
             log.error("%s", self.damage)
+            # Noted at once: the recording's close must not note the file as left whole, and every later open, in
+            # any process, reads it whole and refuses it (the file looks as it was left: nothing else would tell).
+            open_marks.note_damaged(self.path, self.damage.problem)

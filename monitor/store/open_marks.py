@@ -10,10 +10,13 @@ An opening reads the file whole only when it may be damaged since (:func:`needs_
 
 - a mark whose lock nobody holds: a process ended without closing its store (killed, a crash, a power cut);
 - no note: a database this version never closed (an older version's, one copied in, a folder emptied);
-- the file or its log not as the note says, while no store of this program has it open: something else wrote it.
+- the file or its log not as the note says, while no store of this program has it open: something else wrote it;
+- a check or a write of this program found it damaged (:func:`note_damaged`), even while a store still has it open.
 
 A page damaged in place with nothing else changed (the disk itself) is found by the check a recording runs in
-the background (:mod:`monitor.store.writer`), and by ``verify`` and ``backup``, which read everything.
+the background (:mod:`monitor.store.writer`), and by ``verify`` and ``backup``, which read everything. What such a
+check finds is noted beside the file and outlives the closes that follow: the file had not changed, so a note of
+how it was left would otherwise let every later open take it as whole and write into it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ MARK_PREFIX = "store-"
 MARK_SUFFIX = ".open"
 #: How the last store to close left the file.
 NOTE_NAME = "closed-whole.json"
+#: What a check or a write found damaged in the file; kept until an open reads the file whole and finds it whole.
+DAMAGE_NAME = "found-damaged.json"
 
 
 def _file_state(path: Path) -> list[int] | None:
@@ -109,23 +114,48 @@ class OpenMark:
         held, left = self.others()
         if held or left:
             return  # the store still open notes it when it closes; a mark left by a crash keeps it unclean
-        with contextlib.suppress(OSError):
-            ensure_private_dir(self.folder)
-            target = self.folder / NOTE_NAME
-            handle, scratch = open_part(target, "w", encoding="utf-8")
-            try:
-                with handle:
-                    json.dump(file_state(self.database), handle)
-                os.replace(scratch, target)
-            finally:
-                with contextlib.suppress(OSError):
-                    scratch.unlink()
+        if (self.folder / DAMAGE_NAME).exists():
+            return  # found damaged: not left whole, whatever its size and time say
+        with contextlib.suppress(OSError):  # the file's folder gone meanwhile: nothing to note
+            _write_note(self.folder / NOTE_NAME, file_state(self.database))
 
     def forget_left(self, left: list[Path]) -> None:
         """Remove marks left by ended processes once the file was checked whole after them."""
         for path in left:
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def note_damaged(database: Path, finding: str) -> None:
+    """Note beside ``database`` that a check or a write found it damaged (``finding``: what SQLite said), so that
+    every later open, in any process, reads it whole and refuses it. The note of how it was left goes: a version
+    that does not know this note then reads the file whole too. Nothing is said when the folder takes no note (a
+    read-only medium): the file is refused all the same by whoever reads it whole."""
+    folder = lock_dir(database)
+    with contextlib.suppress(OSError):
+        _write_note(folder / DAMAGE_NAME, {"finding": finding, **file_state(database)})
+    with contextlib.suppress(OSError):
+        (folder / NOTE_NAME).unlink()
+
+
+def _write_note(target: Path, content: object) -> None:
+    """Put ``content`` (JSON) at ``target`` whole or not at all (:class:`OSError` when the folder takes no note)."""
+    ensure_private_dir(target.parent)
+    handle, scratch = open_part(target, "w", encoding="utf-8")
+    try:
+        with handle:
+            json.dump(content, handle)
+        os.replace(scratch, target)
+    finally:
+        with contextlib.suppress(OSError):
+            scratch.unlink()
+
+
+def forget_damage(database: Path) -> None:
+    """Drop the note that ``database`` was found damaged: an open has just read it whole and found it whole (a good
+    copy put back in its place)."""
+    with contextlib.suppress(OSError):
+        (lock_dir(database) / DAMAGE_NAME).unlink()
 
 
 def _locked_elsewhere(path: Path) -> bool:
@@ -141,6 +171,10 @@ def why_check_whole(mark: OpenMark) -> str | None:
     held, left = mark.others()
     if left:
         return f"{len(left)} store(s) ended without closing it"
+    if (mark.folder / DAMAGE_NAME).exists():
+        # Before the stores holding it: a recording that found it damaged goes on, holding its rows, and the check
+        # it ran must not vouch for the file to the next open.
+        return "found damaged by an earlier check or write"
     if held:
         return None  # open in another process of this program, which checked it, or whose recording checks it
     try:

@@ -39,7 +39,7 @@ from monitor.keys import (
     remove_private_folder,
 )
 from monitor.ownership import SessionLock
-from monitor.store import runs
+from monitor.store import open_marks, runs
 from monitor.store.database import Store
 from monitor.store.elsewhere import copy_name, fallback_folders
 from monitor.store.errors import CorruptDatabase, StoreError
@@ -807,7 +807,13 @@ class StoreWriter:
             destination.close()
 
     def _failed(self, exc: BaseException, reopen: bool = True) -> None:
-        error = _failure_text(exc, self.path)
+        damage = _damage_in(exc, self.path)
+        # A refusal raised as damage keeps SQLite's words, naming the disk where the file cannot be read.
+        error = str(damage) if damage is not None and damage is not exc else naming_the_disk(str(exc), self.path)
+        if damage is not None and error != self._error:
+            # Once per finding, not at each retry: the file may look as it was left whole, and the close must not
+            # note it so (every later open reads it whole and refuses it).
+            open_marks.note_damaged(damage.path, damage.problem)
         with self._lock:
             self._retry_at = time.monotonic() + self.retry_interval_s
             if self._ok:
@@ -985,14 +991,15 @@ def naming_the_disk(error: str, path: Path) -> str:
     return error if unreadable is None or unreadable in error else f"{error}; its file cannot be read: {unreadable}"
 
 
-def _failure_text(exc: BaseException, path: Path) -> str:
-    """Why a write failed, for the storage alarm: a page SQLite cannot make sense of on a disk that reads is damage
-    in the file, said as an opening says it (with the recovery command); otherwise SQLite's words, naming the disk
-    where the file cannot be read (:func:`naming_the_disk`)."""
-    text = str(exc)
-    if "malformed" in text and not isinstance(exc, CorruptDatabase) and _unreadable(path) is None:
-        return str(CorruptDatabase(path, text))
-    return naming_the_disk(text, path)
+def _damage_in(exc: BaseException, path: Path) -> CorruptDatabase | None:
+    """The damage in the file a failed write met, said as an opening says it (with the recovery command): a page
+    SQLite cannot make sense of on a disk that reads. None for any other failure (SQLite's words are shown then,
+    naming the disk where the file cannot be read: :func:`naming_the_disk`)."""
+    if isinstance(exc, CorruptDatabase):
+        return exc
+    if "malformed" in str(exc) and _unreadable(path) is None:
+        return CorruptDatabase(path, str(exc))
+    return None
 
 
 def _unreadable(path: Path) -> str | None:

@@ -713,7 +713,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         else:
             base_text = "No baseline was taken"
         self.baseline_label.setText(base_text)
-        status = str(s.get("status"))
+        stored = str(s.get("status"))
+        status = stored
         if status == "closed" and any(e.kind is EventKind.SESSION_CLOSED for e in record.events):
             status = "closed_in_window"  # ended deliberately from its window, not after a crash
         text, colour = STATUS_BADGE.get(status, (status.upper(), "#333"))
@@ -722,7 +723,9 @@ class ReviewWindow(DialogHost, QMainWindow):
             f"background: {colour}; border: 1px solid #888; border-radius: 5px; font-size: 15px; "
             "font-weight: bold; padding: 4px 10px;"
         )
-        finished = status in FINISHED_STATUSES
+        # By the stored status: a session closed in its window is as finished as one closed after a crash (judged
+        # by its badge's name, it took no addendum nor sign-off from here).
+        finished = stored in FINISHED_STATUSES
         self.addendum_button.setEnabled(finished and not self.source.from_server)
         if self.source.from_server:
             tip = ("Read from the clinic's server (read-only): addenda are written at the chair that recorded "

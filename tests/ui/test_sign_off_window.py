@@ -216,3 +216,16 @@ def test_a_sign_off_from_the_window_goes_to_the_clinics_server_and_the_window_sa
                     timeout=WAIT_MS)
     assert window.message.isVisible()
     assert len(_signed(db)) == 1  # signed here all the same; the rows wait for the next chance
+
+
+def test_a_session_ended_early_from_its_window_takes_a_sign_off_and_addenda(qtbot: Any, tmp_path: Path) -> None:
+    """Stopped before completion from its own window (a `session_closed` on its timeline), the session is shown as
+    closed in its window, and was taken for one still recording: Addendum… and Sign off… were greyed out."""
+    path = tmp_path / "monitor.db"
+    session_id = record(path, mrn="MRN-4", plan="baseline:2,infusion:6,recovery:2", stop_after_infusion_min=2)
+    with Store(path, readonly=True) as store:
+        assert store.session_row(session_id)["status"] == "closed"
+        assert any(e.kind is EventKind.SESSION_CLOSED for e in store.events(session_id))
+    window = _window(qtbot, (path, session_id, ""), PHYSICIAN)
+    assert window.sign_off_label.text() == "Not signed off by a physician yet"
+    assert window.sign_off_button.isEnabled() and window.addendum_button.isEnabled()

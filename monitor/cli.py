@@ -47,7 +47,7 @@ from monitor.security_cli import (
     cmd_verify,
 )
 from monitor.session import Phase, minutes_seconds
-from monitor.sign_off import SignOff, awaiting_sign_off, sign_offs_of
+from monitor.sign_off import SignOff, awaiting_among, sign_offs_of
 from monitor.sign_off import status_text as sign_off_text
 from monitor.store import SessionNotFound, Store, StoreError
 from monitor.text_rules import terminal_text
@@ -684,18 +684,16 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
         limit = None if getattr(args, "all", False) else getattr(args, "limit", SESSIONS_LISTED)
         if patient:
             rows = store.course(patient)
-            signed = sign_offs_of(store, [s.id for s in rows])
+            waiting, signed = awaiting_among(store, rows)
             criteria = {"one_patient": True}
             if getattr(args, "unsigned", False):
                 # The patient's sessions that still wait for a physician, the course's order kept.
-                rows = [s for s in rows if awaiting_sign_off(s.status, signed.get(s.id, []))]
+                rows = waiting
                 criteria["unsigned"] = True
             found = len(rows)
         elif getattr(args, "unsigned", False):
             # A work queue: every finished session awaiting a sign-off is counted, the newest listed first.
-            every = store.sessions(None)
-            signed = sign_offs_of(store, [s.id for s in every])
-            waiting = [s for s in every if awaiting_sign_off(s.status, signed.get(s.id, []))]
+            waiting, signed = awaiting_among(store, store.sessions(None))
             rows = waiting if limit is None else waiting[:limit]
             found, criteria = len(waiting), {"limit": limit, "unsigned": True}
         else:

@@ -32,7 +32,7 @@ from monitor import chair, sign_off, text_rules
 from monitor.alarms.model import Priority
 from monitor.entered_in_error import is_correction
 from monitor.exports.data import SessionRecord
-from monitor.finished import FINISHED_STATUSES, finished_row
+from monitor.finished import finished_row
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
 from monitor.store import Reader, SessionSearch, SessionSummary, Store
 
@@ -428,7 +428,7 @@ def search_sessions(
     search = SessionSearch(started_from=started_from, started_before=started_before, mrn_contains=mrn_contains,
                            highest_alarm=highest_alarm, min_alarm=min_alarm, no_alarms=no_alarms)
     if awaiting_sign_off:
-        return _awaiting_sign_off(store, search)[:limit]
+        return with_alarm_counts(store, _awaiting_sign_off(store, search)[:limit])
     return with_alarm_counts(store, store.find_sessions(search, limit), every_session=limit is None)
 
 
@@ -447,26 +447,18 @@ def sessions_page(store: Reader, search: SessionSearch, limit: int, *, awaiting_
     finds in all and how many of those await a sign-off."""
     if awaiting_sign_off:
         waiting = _awaiting_sign_off(store, search)
-        return SessionsPage(waiting[:limit], len(waiting), len(waiting))
+        return SessionsPage(with_alarm_counts(store, waiting[:limit]), len(waiting), len(waiting))
     found = with_alarm_counts(store, store.find_sessions(search, limit))
     if len(found) < limit:
         return SessionsPage(found, len(found), sum(1 for f in found if f.awaiting_sign_off))
-    return SessionsPage(found, store.count_sessions(search), _count_awaiting(store, search))
+    return SessionsPage(found, store.count_sessions(search), len(_awaiting_sign_off(store, search)))
 
 
-def _count_awaiting(store: Reader, search: SessionSearch) -> int:
-    """How many of the sessions the search finds await a sign-off: every match is looked at (whether one waits is
-    read from its timeline), without the alarm counts the listed ones need."""
-    summaries = store.find_sessions(search, None)
-    signed = sign_off.sign_offs_of(store, [s.id for s in summaries if s.status in FINISHED_STATUSES])
-    return sum(1 for s in summaries if sign_off.awaiting_sign_off(s.status, signed.get(s.id, [])))
-
-
-def _awaiting_sign_off(store: Reader, search: SessionSearch) -> list[SessionFound]:
+def _awaiting_sign_off(store: Reader, search: SessionSearch) -> list[SessionSummary]:
     """Every session the search finds that awaits a sign-off, newest first. Whether one does is read from its
-    timeline, not its row, so every match is looked at (a work list, not a page of the record)."""
-    return [f for f in with_alarm_counts(store, store.find_sessions(search, None), every_session=True)
-            if f.awaiting_sign_off]
+    timeline, not its row, so every match is looked at (a work list, not a page of the record); alarm counts are
+    read only for what is listed."""
+    return sign_off.awaiting_among(store, store.find_sessions(search, None))[0]
 
 
 def with_alarm_counts(store: Reader, summaries: Sequence[SessionSummary], *,

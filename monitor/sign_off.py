@@ -19,7 +19,7 @@ from typing import Any, Final
 from monitor import text_rules
 from monitor.finished import FINISHED_STATUSES, finished_row
 from monitor.session import EventKind, Phase, SessionEvent
-from monitor.store import Reader, Store
+from monitor.store import Reader, SessionSummary, Store
 from monitor.wall_clock import clock_text
 
 #: Who may sign off: the attestation is a physician's. An admin account manages the chair (accounts, limits,
@@ -83,6 +83,13 @@ def sign_offs_of(store: Reader, session_ids: Sequence[str]) -> dict[str, list[Si
 def awaiting_sign_off(status: str, signed: Sequence[SignOff]) -> bool:
     """Whether a session in ``status`` with these sign-offs still waits for one (a running one cannot be signed)."""
     return status in FINISHED_STATUSES and not signed
+
+
+def awaiting_among(store: Reader, summaries: Sequence[SessionSummary]
+                   ) -> tuple[list[SessionSummary], dict[str, list[SignOff]]]:
+    """Of ``summaries``, those awaiting a sign-off (their order kept), and the sign-offs of them all (one query)."""
+    signed = sign_offs_of(store, [s.id for s in summaries if s.status in FINISHED_STATUSES])
+    return [s for s in summaries if awaiting_sign_off(s.status, signed.get(s.id, []))], signed
 
 
 def status_text(status: str, signed: Sequence[SignOff]) -> str:

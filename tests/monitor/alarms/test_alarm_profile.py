@@ -46,6 +46,16 @@ def _line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
 
 
+def _assert_refused(text: str, field: str, line_text: str, words: str) -> None:
+    """``text`` is refused with a message naming the file, the line holding ``line_text`` and ``field``, then
+    saying ``words``."""
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text, "clinic.toml")
+    message = str(caught.value)
+    assert message.startswith(f"clinic.toml: line {_line_of(text, line_text)}, field {field}: "), message
+    assert words in message
+
+
 BASE = """\
 [timing]
 audio_pause_s = 120
@@ -82,12 +92,7 @@ ERRORS = [
 
 @pytest.mark.parametrize(("change", "field", "line_text", "words"), ERRORS)
 def test_profile_errors_name_line_and_field(change, field, line_text, words):
-    text = BASE.replace(*change)
-    with pytest.raises(ProfileError) as caught:
-        parse_profile(text, "clinic.toml")
-    message = str(caught.value)
-    assert message.startswith(f"clinic.toml: line {_line_of(text, line_text)}, field {field}: ")
-    assert words in message
+    _assert_refused(BASE.replace(*change), field, line_text, words)
 
 
 def test_nibp_rules_take_no_delay():
@@ -204,12 +209,7 @@ NONSENSE = [
 
 @pytest.mark.parametrize(("change", "field", "line_text", "words"), NONSENSE)
 def test_profiles_that_make_no_clinical_sense_are_refused(change, field, line_text, words):
-    text = LADDER.replace(*change) if change[0] else LADDER + change[1]
-    with pytest.raises(ProfileError) as caught:
-        parse_profile(text, "clinic.toml")
-    message = str(caught.value)
-    assert message.startswith(f"clinic.toml: line {_line_of(text, line_text)}, field {field}"), message
-    assert words in message
+    _assert_refused(LADDER.replace(*change) if change[0] else LADDER + change[1], field, line_text, words)
 
 
 def test_a_high_rule_may_be_switched_off_when_the_profile_names_it():

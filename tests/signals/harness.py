@@ -86,6 +86,13 @@ class Monitor:
         self.acks.append(ack)
         return ack
 
+    def send_every_second(self, values: dict[str, float | None], seconds: int, behind_s: float = 0.0) -> None:
+        """Send ``values`` once a second for ``seconds`` seconds, each stamped ``behind_s`` before the moment it
+        is sent (a device clock that runs slow)."""
+        for _ in range(seconds):
+            self.send(values, time.time() - behind_s)
+            time.sleep(1.0)
+
     def close(self) -> None:
         self.sock.close()
 

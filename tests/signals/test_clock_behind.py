@@ -21,9 +21,7 @@ def test_device_clock_behind_does_not_make_no_data_chatter() -> None:
     try:
         mon = Monitor(rec.port)
         time.sleep(1.0)
-        for _ in range(60):
-            mon.send({"spo2": 97, "pr": 72}, time.time() - 25.0)
-            time.sleep(1.0)
+        mon.send_every_second({"spo2": 97, "pr": 72}, 60, behind_s=25.0)
         mon.close()
     finally:
         rec.stop()

@@ -27,15 +27,11 @@ def test_late_backlog_of_old_normal_values_does_not_end_a_current_desaturation()
             time.sleep(1.0)
         time.sleep(20.0)  # the gap
         live_from = time.time()
-        for _ in range(22):
-            mon.send({"spo2": 85, "pr": 72}, time.time())
-            time.sleep(1.0)
+        mon.send_every_second({"spo2": 85, "pr": 72}, 22)
         # the held readings of the gap, stamped t0+10 .. t0+29 (before the live ones)
         for i in range(10, 29):
             mon.send({"spo2": 97, "pr": 72}, t0 + i)
-        for _ in range(8):
-            mon.send({"spo2": 85, "pr": 72}, time.time())
-            time.sleep(1.0)
+        mon.send_every_second({"spo2": 85, "pr": 72}, 8)
         end = time.time()
         mon.close()
     finally:

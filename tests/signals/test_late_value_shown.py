@@ -15,9 +15,7 @@ def test_a_late_older_value_is_not_shown_as_the_current_one() -> None:
     try:
         mon = Monitor(rec.port)
         time.sleep(1.0)
-        for _ in range(5):
-            mon.send({"spo2": 97, "pr": 72}, time.time())
-            time.sleep(1.0)
+        mon.send_every_second({"spo2": 97, "pr": 72}, 5)
         now = time.time()
         mon.send({"spo2": 85, "pr": 72}, now)
         mon.send({"spo2": 97, "pr": 72}, now - 3.0)

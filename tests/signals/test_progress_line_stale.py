@@ -16,9 +16,7 @@ def test_progress_line_does_not_print_a_value_from_15_s_ago_as_the_current_one()
     try:
         mon = Monitor(rec.port)
         time.sleep(1.0)
-        for _ in range(4):
-            mon.send({"spo2": 97, "pr": 72}, time.time())
-            time.sleep(1.0)
+        mon.send_every_second({"spo2": 97, "pr": 72}, 4)
         time.sleep(15.0)
         lines = [line for line in rec.output().splitlines() if line.startswith("[")]
         mon.close()

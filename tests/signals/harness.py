@@ -141,6 +141,11 @@ class Recording:
         return (SCRATCH / Path(self.db.stem + ".out")).read_text() if False else Path(self.log.name).read_text()
 
 
+def alarms_of(doc: dict[str, Any], condition: str) -> list[dict[str, Any]]:
+    """The alarms of one condition in an export's JSON."""
+    return [a for a in doc["alarms"] if a["condition"] == condition]
+
+
 def iso(t: str) -> float:
     return datetime.fromisoformat(t).timestamp()
 

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from tests.signals.harness import Monitor, Recording, iso
-
-
-def _alarms(doc: dict[str, Any], condition: str) -> list[dict[str, Any]]:
-    return [a for a in doc["alarms"] if a["condition"] == condition]
+from tests.signals.harness import Monitor, Recording, alarms_of, iso
 
 
 def test_device_clock_behind_does_not_make_no_data_chatter() -> None:
@@ -26,7 +21,7 @@ def test_device_clock_behind_does_not_make_no_data_chatter() -> None:
     finally:
         rec.stop()
     doc = rec.export()
-    no_data = _alarms(doc, "no_data")
+    no_data = alarms_of(doc, "no_data")
     backwards = [a for a in no_data if a["ended_at"] is not None and iso(a["ended_at"]) < iso(a["started_at"])]
     assert len(no_data) <= 2 and not backwards, (
         f"{len(no_data)} separate 'no data' alarms in 60 s of readings every second, {len(backwards)} ending "

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from tests.signals.harness import Monitor, Recording, iso
-
-
-def _alarms(doc: dict[str, Any], condition: str) -> list[dict[str, Any]]:
-    return [a for a in doc["alarms"] if a["condition"] == condition]
+from tests.signals.harness import Monitor, Recording, alarms_of, iso
 
 
 def test_late_backlog_of_old_normal_values_does_not_end_a_current_desaturation() -> None:
@@ -37,7 +32,7 @@ def test_late_backlog_of_old_normal_values_does_not_end_a_current_desaturation()
     finally:
         rec.stop()
     doc = rec.export()
-    severe = _alarms(doc, "spo2_low_severe")
+    severe = alarms_of(doc, "spo2_low_severe")
     assert severe, "no SpO2 < 90 alarm for 30 s at 85 %"
     for a in severe:
         assert a["ended_at"] is None or iso(a["ended_at"]) >= iso(a["started_at"]), (

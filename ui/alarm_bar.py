@@ -54,6 +54,11 @@ def alarm_line(alarm: AlarmRecord) -> str:
     return f"{alarm.text} · since {since}{tail}"
 
 
+def priority_colours(priority: Priority) -> str:
+    """The style of a lit alarm of ``priority``: its IEC colour, with text readable on it."""
+    return f"background: {theme.ALARM_COLOURS[priority]}; color: {theme.ALARM_TEXT_ON[priority]};"
+
+
 class AlarmRow(QLabel):
     """One alarm, flashing at its priority's rate."""
 
@@ -90,11 +95,10 @@ class AlarmRow(QLabel):
         self.lit = lit
         if self.priority is None:
             return
-        colour = theme.ALARM_COLOURS[self.priority]
         if lit:
-            style = f"background: {colour}; color: {theme.ALARM_TEXT_ON[self.priority]};"
+            style = priority_colours(self.priority)
         else:
-            style = f"background: #1a1a1a; color: {colour};"
+            style = f"background: #1a1a1a; color: {theme.ALARM_COLOURS[self.priority]};"
         theme.restyle(self, style + " font-size: 21px; font-weight: bold; padding: 2px 10px; border-radius: 4px;")
 
     def fully_visible(self) -> bool:
@@ -302,8 +306,7 @@ class AlarmBar(QFrame):
         )
         theme.restyle(
             self.more_label,
-            f"background: {theme.ALARM_COLOURS[top]}; color: {theme.ALARM_TEXT_ON[top]}; font-size: 18px; "
-            "font-weight: bold; border-radius: 4px; padding: 2px 6px;",
+            f"{priority_colours(top)} font-size: 18px; font-weight: bold; border-radius: 4px; padding: 2px 6px;",
         )
 
     def audio_state_text(self) -> str:

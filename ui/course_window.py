@@ -33,6 +33,7 @@ from monitor.app.stores import RecordSource
 from monitor.course import BOOSTER, Course
 from monitor.store import StoreError
 from ui import theme
+from ui.alarm_echo import AlarmFeed, add_alarm_echo
 from ui.dialogs import SignedInUser
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -111,7 +112,7 @@ class CourseWindow(QWidget):
     """A patient's course of treatment."""
 
     def __init__(self, source: RecordSource | str | Path, patient_id: str, user: SignedInUser,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, alarm_feed: AlarmFeed | None = None) -> None:
         super().__init__(parent)
         self.source = RecordSource.of(source)
         self.db_path = self.source.db
@@ -124,6 +125,8 @@ class CourseWindow(QWidget):
         self.setStyleSheet(theme.STYLE_SHEET)
         theme.fit_to_screen(self, 1500, 900)  # at 1280x800 it stood past the screen's edges, its buttons below
         root = QVBoxLayout(self)
+        # The chair's alarms, when opened from its live window.
+        self.alarm_echo = add_alarm_echo(alarm_feed, self, root)
         self.header = QLabel("")
         self.header.setWordWrap(True)
         self.header.setStyleSheet("font-size: 16px; font-weight: bold;")

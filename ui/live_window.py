@@ -57,6 +57,7 @@ from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
 from ui import theme
 from ui.account_dialogs import AccountGate, AccountSignInDialog, emergency_note
 from ui.alarm_bar import AlarmBar
+from ui.alarm_echo import AlarmFeed
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.bridge import RecorderBridge
 from ui.chair_dialogs import (
@@ -336,6 +337,9 @@ class LiveWindow(DialogHost, QMainWindow):
         self._close_confirmed = False
         self._limits_key: tuple[EngineLimit, ...] | None = None
         self.browser: QWidget | None = None
+        #: The alarm bar's snapshots, for the windows opened from here (they cover the bar); they ask it for this one.
+        self.alarm_feed = AlarmFeed()
+        self.alarm_feed.forward_requested.connect(self.come_forward)
         #: The device being opened for a change (None: no change under way), and its opening.
         self.device_opening: DeviceSpec | None = None
         self._opening: Future[OpenedDevice] | None = None
@@ -1130,6 +1134,7 @@ class LiveWindow(DialogHost, QMainWindow):
                 RecordSource(self.bridge.recorder.store.path, check_file=False), self.user, can_resume=False,
                 resume_note="This window is recording a session. End it first: the monitor offers unfinished "
                             "sessions for resuming when it starts (or use `infusion-monitor review`).",
+                alarm_feed=self.alarm_feed,
             )
         else:
             self.browser.user = self.user  # type: ignore[attr-defined]
@@ -1138,6 +1143,13 @@ class LiveWindow(DialogHost, QMainWindow):
         self.browser.raise_()
         self.browser.activateWindow()
         return self.browser
+
+    def come_forward(self) -> None:
+        """In front of every other window, with the keyboard (asked from an alarm echo in a window opened here)."""
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     # -- sign-in, lock, settings -----------------------------------------------------------------
 
@@ -1386,6 +1398,7 @@ class LiveWindow(DialogHost, QMainWindow):
         """Alarm bar and sound from the engine's snapshot."""
         self.last_snapshot = snapshot
         self.alarm_bar.show_snapshot(snapshot, now)
+        self.alarm_feed.publish(snapshot)
         states = tile_alarms(snapshot)
         for name, tile in (("hr", self.hr_tile), ("spo2", self.spo2_tile), ("nibp", self.nibp_tile)):
             priority, text = states.get(name, (None, ""))

@@ -66,6 +66,7 @@ from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
 from monitor.store import SessionNotFound, StoreError
 from monitor.wall_clock import clock_text
 from ui import theme
+from ui.alarm_echo import AlarmFeed, add_alarm_echo
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.labels import ElidedLabel
 from ui.plain_text import make_plain
@@ -348,6 +349,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         parent: QWidget | None = None,
         *,
         on_sessions: Callable[[], None] | None = None,
+        alarm_feed: AlarmFeed | None = None,
     ) -> None:
         super().__init__(parent)
         self.source = RecordSource.of(source)
@@ -376,6 +378,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         root = QVBoxLayout(central)
         root.setContentsMargins(8, 6, 8, 6)
         root.setSpacing(6)
+        #: The chair's alarms, when opened from its live window (through the session browser).
+        self.alarm_feed = alarm_feed
+        self.alarm_echo = add_alarm_echo(alarm_feed, self, root)
         root.addWidget(self._build_header())
         # Messages float over the chart's lower edge: they never push the toolbar down under a click.
         self.message = theme.floating_message(
@@ -544,7 +549,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         if not patient_id:
             self.show_message("This session has no patient: identify the patient to see a course.")
             return None
-        self.course_window = CourseWindow(self.source, patient_id, self.user)
+        self.course_window = CourseWindow(self.source, patient_id, self.user, alarm_feed=self.alarm_feed)
         self.course_window.show()
         return self.course_window
 

@@ -53,6 +53,7 @@ from monitor.review import SessionFound, sessions_page, with_alarm_counts
 from monitor.session_list import listing_entry, search_described
 from monitor.store import SessionSearch, StoreError
 from ui import theme
+from ui.alarm_echo import AlarmFeed, add_alarm_echo
 from ui.dialogs import ConfirmDialog, SignedInUser
 from ui.plain_text import make_plain
 from ui.review_window import ReviewWindow
@@ -273,6 +274,7 @@ class SessionBrowser(QWidget):
         can_resume: bool = True,
         resume_note: str = "",
         open_review: Callable[[str], QWidget | None] | None = None,
+        alarm_feed: AlarmFeed | None = None,
     ) -> None:
         super().__init__(parent)
         self.source = RecordSource.of(source)
@@ -282,6 +284,8 @@ class SessionBrowser(QWidget):
         self.can_resume = can_resume and not self.source.from_server
         self.resume_note = READ_ONLY_NOTE if self.source.from_server else resume_note
         self._open_review = open_review
+        #: The chair's alarms, when opened from its live window: passed on to every window opened from here.
+        self.alarm_feed = alarm_feed
         self.reviews: list[QWidget] = []
         #: Sessions this window has listed (and recorded as listed, under the signed-in user).
         self._listed: set[str] = set()
@@ -294,6 +298,7 @@ class SessionBrowser(QWidget):
         theme.fit_to_screen(self, 1250, 640)
 
         root = QVBoxLayout(self)
+        self.alarm_echo = add_alarm_echo(alarm_feed, self, root)
         filters = QHBoxLayout()
         self.date_filter = QCheckBox("Started between")
         today = QDate.currentDate()
@@ -530,7 +535,7 @@ class SessionBrowser(QWidget):
         if not patient_id:
             self.show_message("This session has no patient: identify the patient to see a course.")
             return None
-        window = CourseWindow(self.source, patient_id, self.user)
+        window = CourseWindow(self.source, patient_id, self.user, alarm_feed=self.alarm_feed)
         self.reviews.append(window)
         window.show()
         return window
@@ -545,7 +550,7 @@ class SessionBrowser(QWidget):
         if self._open_review is not None:
             return self._open_review(session_id)
         try:
-            window = ReviewWindow(self.source, session_id, self.user)
+            window = ReviewWindow(self.source, session_id, self.user, alarm_feed=self.alarm_feed)
         except StoreError as exc:
             self.show_message(f"The session cannot be opened: {exc}")
             return None

@@ -59,7 +59,8 @@ class NullModem:
 
     The device side opens ``device_path``; the host side opens ``host_link``, a symlink that
     :meth:`replug` re-points to a fresh pty after :meth:`unplug` hung up the old one, the way a
-    USB-serial adapter comes back under the same name.
+    USB-serial adapter comes back under the same name. While unplugged the name leads nowhere, as an
+    adapter's does.
     """
 
     def __init__(self, tmp: Path) -> None:
@@ -85,8 +86,13 @@ class NullModem:
                 self.host_end.write(data)
 
     def unplug(self) -> None:
-        """Hang up the host side; bytes the device sends meanwhile are lost, as on a real cable."""
+        """Hang up the host side and take its name away; bytes the device sends meanwhile are lost, as on a real
+        cable."""
         with self._lock:
+            # The name goes first: once the host end is closed and the link has let go, the kernel gives its pty
+            # number to the next pty made on this computer (another test's, another worker's), and a link still
+            # reconnecting through the name would open that one and lock it.
+            self.host_link.unlink(missing_ok=True)
             if self.host_end is not None:
                 self.host_end.close()
                 self.host_end = None

@@ -44,10 +44,15 @@ def _fresh(window: Any, parameter: Parameter, after: float) -> bool:
         r.parameter is parameter and r.value is not None and r.t > after for r in status.latest)
 
 
-def test_unplugging_the_new_device_is_told_at_once_and_values_grey(qtbot: Any, db_path: Path) -> None:
+def test_unplugging_the_new_device_is_told_at_once_and_values_grey(qtbot: Any, db_path: Path, tmp_path: Path) -> None:
     from ui.app import start_live
 
     process, pty = _emulator("masimo-ascii")
+    # The window reaches the pty through a name that goes with the cable, as an adapter's does: the pty's own
+    # number is free once the emulator dies, and the window's link, reconnecting, would open the next pty made
+    # on this computer under it (another test's) and lock it.
+    cable = tmp_path / "ttyOXIMETER"
+    cable.symlink_to(pty)
     store = Store(db_path)
     run = start_live(SessionSpec(device=DeviceSpec(driver="simulated", speed=1.0), nurse="RN"), ServiceSpec(),
                      SignedInUser("RN", "nurse"), store)
@@ -58,11 +63,12 @@ def test_unplugging_the_new_device_is_told_at_once_and_values_grey(qtbot: Any, d
         qtbot.waitUntil(lambda: _fresh(window, Parameter.SPO2, 0.0), timeout=WAIT_MS)
         window.start_baseline()
         switched = time.time()
-        window.change_device(DeviceSpec(driver="masimo-ascii", port=pty))
+        window.change_device(DeviceSpec(driver="masimo-ascii", port=str(cable)))
         qtbot.waitUntil(lambda: window.device.driver == "masimo-ascii", timeout=WAIT_MS)
         qtbot.waitUntil(lambda: _fresh(window, Parameter.SPO2, switched + 1), timeout=WAIT_MS)
         qtbot.wait(3_000)
         assert window.spo2_tile.state == "ok", window.spo2_tile.state
+        cable.unlink()
         process.send_signal(signal.SIGKILL)
         process.wait()
         pulled = time.monotonic()

@@ -80,6 +80,19 @@ def accounts_in(monkeypatch: pytest.MonkeyPatch) -> object:
     return make
 
 
+def locked_out(accounts: Any, name: str, now: float | None = None) -> Any:
+    """Sign in as ``name`` with a wrong secret until the account locks: each failure before the last is refused,
+    the last locks it out. That :class:`~monitor.accounts.LockedOut`."""
+    from monitor.accounts import FREE_FAILURES, AuthError, LockedOut
+
+    for _ in range(FREE_FAILURES - 1):
+        with pytest.raises(AuthError):
+            accounts.authenticate(name, "bad-guess", now=now)
+    with pytest.raises(LockedOut) as locked:
+        accounts.authenticate(name, "bad-guess", now=now)
+    return locked.value
+
+
 @contextlib.contextmanager
 def time_zone(name: str) -> Iterator[None]:
     """This process's local time zone set to ``name`` (an IANA zone) for the ``with`` block."""

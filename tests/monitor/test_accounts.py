@@ -13,7 +13,7 @@ from monitor import accounts as accounts_module
 from monitor.accounts import Accounts, AuthError, LockedOut, break_glass, lock_seconds
 from monitor.cli import main
 from monitor.store import Store
-from tests.conftest import ADMIN_SECRET, NURSE_SECRET
+from tests.conftest import ADMIN_SECRET, NURSE_SECRET, locked_out
 
 
 def test_the_first_account_must_be_an_admin_and_later_ones_need_an_admin(store: Store) -> None:
@@ -59,12 +59,7 @@ def test_repeated_failures_lock_the_account_with_a_growing_back_off(store: Store
     accounts = Accounts(store)
     accounts.add("AD", "admin", ADMIN_SECRET, by=None)
     now = 1_000_000.0
-    for _ in range(accounts_module.FREE_FAILURES - 1):
-        with pytest.raises(AuthError):
-            accounts.authenticate("AD", "bad-guess", now=now)
-    with pytest.raises(LockedOut) as locked:
-        accounts.authenticate("AD", "bad-guess", now=now)
-    assert locked.value.retry_after_s == accounts_module.FIRST_LOCK_S
+    assert locked_out(accounts, "AD", now).retry_after_s == accounts_module.FIRST_LOCK_S
     # While locked even the right secret is refused.
     with pytest.raises(LockedOut):
         accounts.authenticate("AD", ADMIN_SECRET, now=now + 1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from monitor import accounts as accounts_module
-from monitor.accounts import Accounts, AuthError, LockedOut
+from monitor.accounts import Accounts, LockedOut
 from monitor.store import Store
-from tests.conftest import NURSE_SECRET
+from tests.conftest import NURSE_SECRET, locked_out
 
 T = 1_800_000_000.0
 STEP_BACK_S = 3600.0
@@ -16,12 +16,7 @@ STEP_BACK_S = 3600.0
 def test_a_30_s_lock_out_does_not_last_an_hour_when_the_clock_is_set_back(store: Store) -> None:
     accounts = Accounts(store)
     accounts.add("RN", "admin", NURSE_SECRET, by=None)
-    for _ in range(accounts_module.FREE_FAILURES - 1):
-        with pytest.raises(AuthError):
-            accounts.authenticate("RN", "bad-guess", now=T)
-    with pytest.raises(LockedOut) as locked:
-        accounts.authenticate("RN", "bad-guess", now=T)
-    assert locked.value.retry_after_s == accounts_module.FIRST_LOCK_S
+    assert locked_out(accounts, "RN", T).retry_after_s == accounts_module.FIRST_LOCK_S
     # 5 s later the clock is set back an hour; the nurse waits out the 30 s (and then some) and signs in.
     later = T + 5 - STEP_BACK_S
     with pytest.raises(LockedOut):

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.accounts import FREE_FAILURES, Accounts, AuthError, LockedOut
 from monitor.store import Store
+from tests.conftest import locked_out
 from ui.accounts_window import COLUMNS, AccountsDialog
 from ui.dialogs import SignedInUser
 
@@ -97,9 +98,7 @@ def test_a_locked_out_nurse_is_unlocked_given_a_new_pin_disabled_and_enabled(
     dialog: AccountsDialog, accounts_db: Path
 ) -> None:
     with Store(accounts_db) as store:
-        for _ in range(FREE_FAILURES):
-            with pytest.raises(AuthError):
-                Accounts(store).authenticate("Ben Nurse", "wrong-pin")
+        locked_out(Accounts(store), "Ben Nurse")
     dialog.refresh()
     [(_name, _role, state)] = [row for row in _rows(dialog) if row[0] == "Ben Nurse"]
     assert state.startswith("LOCKED until ") and state.endswith(f"({FREE_FAILURES} failed sign-ins)")

@@ -14,7 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtWidgets import QBoxLayout, QLabel, QSizePolicy, QWidget
 
-from monitor.alarms.model import AlarmSnapshot
+from monitor.alarms.model import AlarmSnapshot, Priority
 from ui import theme
 from ui.alarm_bar import alarm_line, announce, priority_colours
 from ui.plain_text import plain_tooltip
@@ -38,24 +38,36 @@ class AlarmFeed(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.snapshot: AlarmSnapshot | None = None
+        #: The live window's own high-priority technical alarm (monitoring stopped, screen not updating), which no
+        #: engine snapshot holds: the engine may be what stopped.
+        self.watchdog: str | None = None
 
     def publish(self, snapshot: AlarmSnapshot | None) -> None:
         """Hand on the snapshot the live window's alarm bar has just been given."""
         self.snapshot = snapshot
         self.changed.emit(snapshot)
 
+    def publish_watchdog(self, text: str | None) -> None:
+        """Hand on the live window's watchdog alarm (None: none), told again only when it changes."""
+        if text != self.watchdog:
+            self.watchdog = text
+            self.changed.emit(self.snapshot)
+
     def ask_forward(self) -> None:
         """Ask for the live window in front (it acknowledges, these windows do not)."""
         self.forward_requested.emit()
 
 
-def echo_text(snapshot: AlarmSnapshot | None) -> str:
-    """The most urgent active alarm as its bar row reads, and how many more are active ("" when none is)."""
-    active = snapshot.active if snapshot is not None else ()
-    if not active:
+def echo_text(snapshot: AlarmSnapshot | None, watchdog: str | None = None) -> str:
+    """The most urgent active alarm as its bar row reads, and how many more are active ("" when none is).
+
+    The watchdog's alarm (``watchdog``) comes first: it says the rest may not be current.
+    """
+    lines = ([watchdog] if watchdog else []) + [alarm_line(a) for a in (snapshot.active if snapshot else ())]
+    if not lines:
         return ""
-    more = f"   +{len(active) - 1} more" if len(active) > 1 else ""
-    return alarm_line(active[0]) + more
+    more = f"   +{len(lines) - 1} more" if len(lines) > 1 else ""
+    return lines[0] + more
 
 
 class AlarmEcho(QLabel):
@@ -97,25 +109,27 @@ class AlarmEcho(QLabel):
 
     def show_snapshot(self, snapshot: AlarmSnapshot | None) -> None:
         """Show the most urgent active alarm (and the count of the rest), or nothing."""
-        text = echo_text(snapshot)
+        watchdog = self.feed.watchdog
         active = snapshot.active if snapshot is not None else ()
-        if not active:
+        text = echo_text(snapshot, watchdog)
+        if not text:
             self.setText("")
             self.setAccessibleName("")
             self._announced = set()
             self.setVisible(False)
             return
-        top = active[0]
+        top = Priority.HIGH if watchdog else active[0].priority
         self.setText(text)
-        theme.restyle(self, f"{priority_colours(top.priority)} {ECHO_SHEET}")
-        self.setAccessibleName(f"{top.priority.label} priority alarm at the chair: {text}. {BACK_TO_ALARMS_HINT}")
+        theme.restyle(self, f"{priority_colours(top)} {ECHO_SHEET}")
+        self.setAccessibleName(f"{top.label} priority alarm at the chair: {text}. {BACK_TO_ALARMS_HINT}")
+        lines = ([watchdog] if watchdog else []) + [alarm_line(a) for a in active]
         # Literal: a message such as "SpO2 86 < 90" is no markup.
-        self.setToolTip(plain_tooltip("Active at the chair:\n" + "\n".join(alarm_line(a) for a in active)
-                                      + f"\n{BACK_TO_ALARMS_HINT}"))
+        self.setToolTip(plain_tooltip("Active at the chair:\n" + "\n".join(lines) + f"\n{BACK_TO_ALARMS_HINT}"))
         self.setVisible(True)
-        if any(a.id not in self._announced for a in active):
+        told = {a.id for a in active} | ({watchdog} if watchdog else set())
+        if told - self._announced:
             announce(self)
-        self._announced = {a.id for a in active}
+        self._announced = told
 
     def listening(self) -> bool:
         """Whether the echo takes the feed's snapshots now (while its window is shown)."""

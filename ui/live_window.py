@@ -1439,7 +1439,9 @@ class LiveWindow(DialogHost, QMainWindow):
         was_alarmed = self._watch_alarmed
         self._watch_alarmed = bool(texts)
         self.watchdog_stalls = stalls
-        self.alarm_bar.show_watchdog("  ·  ".join(texts) if texts else None)
+        watchdog = "  ·  ".join(texts) if texts else None
+        self.alarm_bar.show_watchdog(watchdog)
+        self.alarm_feed.publish_watchdog(watchdog)
         if self.sound is not None and (texts or was_alarmed):
             last = self.last_snapshot.sounding if self.last_snapshot is not None else None
             self.sound.set_sounding(Priority.HIGH if texts else last)

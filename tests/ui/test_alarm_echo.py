@@ -202,3 +202,25 @@ def test_a_review_opened_without_a_live_window_has_no_echo(qtbot: Any, db_path: 
     qtbot.addWidget(browser)
     assert browser.alarm_echo is None
     assert not [s for s in browser.findChildren(QShortcut) if s.key() == QKeySequence("F9")]
+
+
+def test_monitoring_stopped_at_the_chair_is_echoed_first_in_high_priority_colour(chair: Any) -> None:
+    """The live window's own watchdog alarm is in no engine snapshot (the engine may be what stopped): the windows
+    over it must still say it, before any engine alarm, and let go of it when the watchdog does."""
+    browser = chair.browser
+    _alarms(chair, AlarmSnapshot((dataclasses.replace(LINK_LOST, priority=Priority.LOW),), None, False, False, None))
+    chair.end_error = "error: the store is gone"
+    chair._watch()
+    QApplication.processEvents()
+    text = browser.alarm_echo.text()
+    assert text.startswith("MONITORING STOPPED: the recording ended on an error: the store is gone"), text
+    assert text.endswith("   +1 more"), text
+    assert theme.ALARM_COLOURS[Priority.HIGH] in browser.alarm_echo.styleSheet()
+    assert browser.alarm_echo.accessibleName().startswith("high priority alarm at the chair: MONITORING STOPPED")
+    assert "* DEVICE LINK LOST" in browser.alarm_echo.toolTip()
+
+    chair.end_error = None
+    chair._watch()
+    QApplication.processEvents()
+    assert browser.alarm_echo.text().startswith("* DEVICE LINK LOST"), browser.alarm_echo.text()
+    assert theme.ALARM_COLOURS[Priority.LOW] in browser.alarm_echo.styleSheet()

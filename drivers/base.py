@@ -251,6 +251,15 @@ class Driver(ABC):
         """A fresh pure decoder for this device."""
         raise NotImplementedError(f"{self.name} has no byte decoder")
 
+    def held_port(self, port: str | None) -> str | None:
+        """What this driver, opened on ``port``, holds for itself alone, named so that two names of one port
+        compare equal (None: nothing, or nothing that a second open would be refused).
+
+        A device changed to another setting on the port it is read from can be opened only once the running
+        one has let go of it: this says when that is the case.
+        """
+        return None
+
     @abstractmethod
     def open(self, options: OpenOptions) -> Source:
         """A source connected according to the options."""

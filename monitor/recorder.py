@@ -23,7 +23,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from drivers.base import NIBP_NOT_STARTED, CuffStartRefused, LinkCounters, LinkEvent, LinkEventKind, Source
+from drivers.base import (
+    NIBP_NOT_STARTED,
+    CuffStartRefused,
+    LinkCounters,
+    LinkEvent,
+    LinkEventKind,
+    OpenOptions,
+    Source,
+)
 from drivers.core.clock import SECONDS_PER_MINUTE, AnchoredClock, process_clock, since_boot
 from drivers.core.readings import PLETH_RATE_HZ, Flag, Parameter, Reading, is_plausible
 from monitor import chair, identifiers, rems, text_rules
@@ -33,6 +41,7 @@ from monitor.birth_date import check_birth_date
 from monitor.constants import FLUSH_INTERVAL_S, HEARTBEAT_INTERVAL_S
 from monitor.ownership import SessionLock, SessionOwned
 from monitor.plan import SessionPlan
+from monitor.port_released import PortReleased
 from monitor.protocols import Anchor, ScoreMoment, load_protocol
 from monitor.protocols import Protocol as TreatmentProtocol
 from monitor.readiness import (
@@ -812,6 +821,10 @@ class Recorder:
             return None
         if name == "change_source":
             return self._change_source(user, **args)
+        if name == "release_source":
+            return self._release_source(user, **args)
+        if name == "source_lost":
+            return self._source_lost(**args)
         if name == "identify_patient":
             return self._identify_patient(user, **args)
         if name == "technical_event":
@@ -934,13 +947,14 @@ class Recorder:
 
     def _change_source(
         self, user: str | None, source: Source, driver: str, port: str | None = None,
-        spec: Mapping[str, Any] | None = None,
+        spec: Mapping[str, Any] | None = None, back_after: str | None = None,
     ) -> str:
         """Carry on the same session with another device (or the same device on another port).
 
         The patient, baseline, phase and alarm state stay; the timeline and the audit log say
         when the device changed and who changed it, and with ``spec`` every option it was opened
-        with (what a resume after a crash reopens). Returns the new device's description.
+        with (what a resume after a crash reopens). ``back_after``: the device that let go of its port is
+        reopened because the one chosen could not be used (why). Returns the new device's description.
         """
         s = self.session
         try:
@@ -958,17 +972,52 @@ class Recorder:
         if s.infusion_stopped_at is not None:
             source.on_session_event(EventKind.INFUSION_STOPPED.value, s.infusion_stopped_at)
         s.advance(source.now())
+        back = {"back_after": back_after} if back_after else {}
         s.record(EventKind.DEVICE_CHANGED, s.now, user, driver=driver, port=port or "", device=source.device,
-                 previous_device=previous.device, **_spec_detail(spec))
+                 previous_device=previous.device, **_spec_detail(spec), **back)
         self.device_record = spec
         if self._link_lost:
             # The lost link was the device put away: its loss is over (the new device's own link reports for
             # itself). Left open, its alarm never ended and, while it held, no "no value" alarm could start.
             self._link_lost = False
             s.record(EventKind.LINK_RESTORED, s.now, user, device=source.device,
-                     detail=f"the device was changed: {previous.device} is no longer used")
+                     detail=f"{source.device} reads again" if back_after else
+                     f"the device was changed: {previous.device} is no longer used")
         self._audit("change_source", user, driver=driver, port=port or "")
         return source.device
+
+    def _release_source(self, user: str | None, to: str = "") -> str:
+        """Let go of the running device's port so that ``to``, another setting on that same port, can open it.
+
+        The session goes on without a device meanwhile (:class:`~monitor.port_released.PortReleased`); the
+        timeline says the device is being changed. ``change_source`` ends it, with the new device or, when that
+        could not be opened, the released one reopened. Returns the released device's description.
+        """
+        s = self.session
+        previous = self.source
+        if isinstance(previous, PortReleased):
+            raise SessionRuleError("the device is being changed already")
+        previous.close()
+        lost_after = float((self.device_record or {}).get("link_lost_after_s") or OpenOptions().link_lost_after_s)
+        self.source = PortReleased(previous, lost_after_s=lost_after)
+        s.record(EventKind.TECHNICAL, s.now, user, condition="device_being_changed", device=previous.device,
+                 detail=f"the port is let go so that {to or 'another setting'} can open it")
+        self._audit("release_source", user, device=previous.device, to=to)
+        try:
+            self._ingest(previous.drain())  # held for the store even when judging one fails
+        except Exception:
+            # The port is let go already: refusing the command now would leave nobody to open the new device.
+            log.exception("values read just before the device change could not all be judged")
+        return previous.device
+
+    def _source_lost(self, detail: str) -> None:
+        """A device change that left no device reading: the link-lost alarm is raised at once (the released
+        device could not be reopened either)."""
+        if not isinstance(self.source, PortReleased):
+            raise SessionRuleError("no device is being changed")
+        self.source.lost(detail)
+        for event in self.source.take_link_events():
+            self._on_link_event(event)
 
     # -- phases and cuff -----------------------------------------------------------------
 

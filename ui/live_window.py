@@ -1299,20 +1299,30 @@ class LiveWindow(DialogHost, QMainWindow):
 
         Opening may take seconds (a terminal server that does not answer): this window goes on drawing and sounding
         what the running device measures meanwhile, and says which device it is opening. One change at a time.
+        A device on the port the running one holds can open only once that one let go: see
+        :meth:`_change_on_its_port`.
         """
-        from monitor.app.device import open_device_apart
+        from monitor.app.device import shares_port
 
         if self.device_opening is not None:
             self.show_message(f"Still opening {self.device_opening.describe()}: choose another device once it has "
                               "answered (the running device records meanwhile).")
             return
-        start = self.last_status.now if self.last_status is not None else None
         self.device_opening = choice
+        if shares_port(self.device, choice):
+            self._change_on_its_port(choice)
+            return
         self.show_message(f"Opening {choice.describe()}… until it answers, {self.device.describe()} goes on "
                           "recording.", lasting=True)
-        self._opening = open_device_apart(choice, start_time=start)
-        self.bridge.deliver("open_device", self._opening,
-                            lambda opened, error: self._device_opened(choice, opened, error))
+        self._open_apart(choice, lambda opened, error: self._device_opened(choice, opened, error))
+
+    def _open_apart(self, spec: DeviceSpec, then: Callable[[OpenedDevice | None, BaseException | None], None]) -> None:
+        """Open ``spec`` on a thread of its own; ``then`` gets the device (or why not) on this window's thread."""
+        from monitor.app.device import open_device_apart
+
+        start = self.last_status.now if self.last_status is not None else None
+        self._opening = open_device_apart(spec, start_time=start)
+        self.bridge.deliver("open_device", self._opening, then)
 
     def _device_opened(self, choice: DeviceSpec, opened: OpenedDevice | None, error: BaseException | None) -> None:
         """The device being opened answered (or was refused): hand it to the recorder, or say why not."""
@@ -1320,24 +1330,78 @@ class LiveWindow(DialogHost, QMainWindow):
             self._device_settled()
             self.show_message(f"cannot use {choice.driver}: {error}")
             return
-        if not self.bridge.running:
-            # The recording ended while the device opened: nobody will read it.
-            opened.source.close()
-            self._device_settled()
-            return
 
         def switched(device: Any) -> None:
             self._device_settled()
             self.device = choice
             self.show_message(f"Now reading {device}.")
 
+        self._hand_over(choice, opened, switched)
+
+    def _hand_over(self, spec: DeviceSpec, opened: OpenedDevice, switched: Callable[[Any], None], **why: str) -> None:
+        """Give the recorder an opened device to read from now on (let go if the recording has ended); ``why``:
+        ``back_after`` for the way back (see :meth:`monitor.recorder.Recorder._change_source`)."""
+        if not self.bridge.running:
+            # The recording ended while the device opened: nobody will read it.
+            opened.source.close()
+            self._device_settled()
+            return
+
         def refused(_error: BaseException) -> bool:
             self._device_settled()
             return False  # said as any refusal is
 
         # Held until the recorder has switched (or refused), so that a second change cannot overtake this one.
-        self.send("change_source", switched, on_refusal=refused, source=opened.source, driver=choice.driver,
-                  port=choice.port, spec=choice.record())
+        self.send("change_source", switched, on_refusal=refused, source=opened.source, driver=spec.driver,
+                  port=spec.port, spec=spec.record(), **why)
+
+    def _change_on_its_port(self, choice: DeviceSpec) -> None:
+        """Another setting (line settings, format, driver) on the port the running device holds for itself.
+
+        The recorder lets go of the port first: the session goes on, the values shown age as in any silence and
+        the timeline says the device is being changed. Then the new device is opened; if it cannot be, the running
+        device is opened again with its whole spec, so that the patient is read again.
+        """
+        self.show_message(f"Changing to {choice.describe()} on the same port… no values are read until it "
+                          "answers.", lasting=True)
+
+        def released(_device: Any) -> None:
+            self._open_apart(choice, lambda opened, error: self._opened_on_its_port(choice, opened, error))
+
+        def refused(_error: BaseException) -> bool:
+            self._device_settled()
+            return False  # the running device still reads: said as any refusal is
+
+        self.send("release_source", released, on_refusal=refused, to=choice.describe())
+
+    def _opened_on_its_port(self, choice: DeviceSpec, opened: OpenedDevice | None, error: BaseException | None) -> None:
+        """The new device on the released port answered, or could not be used: then the way back."""
+        if error is None and opened is not None:
+            self._device_opened(choice, opened, None)
+            return
+        failed = f"{choice.describe()} could not be used: {error}"
+        if not self.bridge.running:
+            self._device_settled()
+            return
+        self._open_apart(self.device, lambda back, why: self._reopened(failed, back, why))
+
+    def _reopened(self, failed: str, opened: OpenedDevice | None, error: BaseException | None) -> None:
+        """The way back: the device that let go of its port reads again, or, if even that fails, the link is
+        lost (its alarm sounds) and the nurse is told so."""
+        previous = self.device.describe()
+        if error is not None or opened is None:
+            self._device_settled()
+            self.show_message(f"{failed}. {previous} could not be opened again either ({error}): no device reads "
+                              "the patient and the link-lost alarm is on. Check the device and its cable, then "
+                              "choose it in Settings.", lasting=True)
+            self.send("source_lost", detail=f"{failed}; {previous} could not be opened again: {error}")
+            return
+
+        def back(device: Any) -> None:
+            self._device_settled()
+            self.show_message(f"{failed}. {device} is reading again, as before the change.", lasting=True)
+
+        self._hand_over(self.device, opened, back, back_after=failed)
 
     def _device_settled(self) -> None:
         self._opening = None

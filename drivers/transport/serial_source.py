@@ -8,6 +8,7 @@ time is what the session and the alarms can trust.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
@@ -127,6 +128,14 @@ class SerialDriver(Driver):
             raise NotImplementedError(f"driver '{self.name}' gives no decoder")
         check_known(settings or {}, (), self.name)
         return self.decoder_class(self.name)
+
+    def held_port(self, port: str | None) -> str | None:
+        """The serial port's real path (a symlink such as ``/dev/serial/by-id/...`` names the same port as its
+        target) or the terminal server's URL; None for ``loop://``, which each open makes afresh."""
+        if not port or port.startswith("loop://"):
+            return None
+        # A terminal server's port usually serves one connection at a time: the same URL is the same port.
+        return port if "://" in port else os.path.realpath(port)
 
     def open(self, options: OpenOptions) -> Source:
         """Open the port with the driver's settings merged with the user's overrides."""

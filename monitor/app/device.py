@@ -163,12 +163,16 @@ class PortInUse(OtherRecordingGoesOn):
     """The device's port is read (serial) or listened on (HL7) by another program, perhaps this chair's recording."""
 
     def __init__(self, spec: DeviceSpec, verb: str, pid: int | None, recording: str = "") -> None:
-        who = f"another program (pid {pid}: {_program(pid)})" if pid else "another program"
-        super().__init__(
-            f"cannot open {spec.driver}: {who} already {verb} {spec.port}{recording}. Two programs cannot share "
-            "one device (each would get part of its values). If that is this chair's recording it goes on: use "
-            "its window. Otherwise end that program, or choose another port"
-        )
+        if pid is not None and pid == os.getpid():
+            # Telling the nurse to end "another program" that is the monitor itself would end her recording.
+            text = (f"cannot open {spec.driver}: {spec.port} is this recording's own port: its running device "
+                    f"{verb} it. Change the device from this window's Settings, which lets go of the port first")
+        else:
+            who = f"another program (pid {pid}: {_program(pid)})" if pid else "another program"
+            text = (f"cannot open {spec.driver}: {who} already {verb} {spec.port}{recording}. Two programs cannot "
+                    "share one device (each would get part of its values). If that is this chair's recording it "
+                    "goes on: use its window. Otherwise end that program, or choose another port")
+        super().__init__(text)
         self.spec = spec
         self.verb = verb
         self.pid = pid
@@ -181,6 +185,23 @@ class PortInUse(OtherRecordingGoesOn):
                 said = f", recording session {str(row['id'])[:8]} of this database"
                 return PortInUse(self.spec, self.verb, self.pid or row.get("owner_pid"), said)
         return self
+
+
+def shares_port(running: DeviceSpec, chosen: DeviceSpec) -> bool:
+    """Whether ``chosen`` would open what ``running`` holds for itself alone: the same serial port under any of
+    its names, the same terminal server, the same listening TCP port. Such a device can be opened only once the
+    running one has let go (see :meth:`drivers.base.Driver.held_port`)."""
+    held = _held_port(running)
+    return held is not None and held == _held_port(chosen)
+
+
+def _held_port(spec: DeviceSpec) -> str | None:
+    """What a spec's device holds for itself alone; None when nothing, or when the spec cannot be opened at all
+    (its open then fails on its own, with the running device still reading)."""
+    try:
+        return driver_of(spec)().held_port(spec.port)
+    except (AppError, ValueError):
+        return None
 
 
 def _lock_holder(port: str) -> int | None:

@@ -965,6 +965,12 @@ class Recorder:
         previous = self.source
         self.source = source
         previous.close()
+        try:
+            # What the old device had received (and maybe acknowledged) but not yet handed over is kept.
+            self._ingest(previous.drain())
+        except Exception:
+            # The new device reads already: refusing the command now would not bring the old one back.
+            log.exception("values read just before the device change could not all be judged")
         source.set_patient(self._patient_mrn())
         # A device that reacts to the session (the simulator) learns where the session stands.
         if Phase.INFUSION in s.phase_started_at:
@@ -1519,7 +1525,7 @@ class Recorder:
         try:
             # Close first so nothing new is accepted (or acknowledged), then keep what already was.
             self.source.close()
-            self._pending.readings.extend(self._ingest(self.source.drain()))
+            self._ingest(self.source.drain())  # held for the store by _ingest itself
             self._report_before_start()
         except Exception:  # a failing port must not cost the rows already pending
             log.exception("closing the source failed")

@@ -89,6 +89,10 @@ ORIGIN_RECOVERED: Final = "recovered"
 JOINED_AT: Final = {"alarms": 4, "sessions": 5, "users": 6, "profile_approvals": 6}
 #: The first schema with a chain.
 CHAIN_SCHEMA: Final = 4
+#: Tables only a database with the chain has (made at schema 4 and later): one whose version says it predates the
+#: chain but holds any of them had its version set back outside this program, and an upgrade would seal its rows
+#: afresh, edits included.
+CHAINED_SCHEMA_TABLES: Final = ("chain", "chain_head", "security", "users", "profile_approvals", "writer_runs")
 
 #: How an admin accepts a database put back from a backup (said wherever the missing records are named).
 ACCEPT_RESTORE: Final = "infusion-monitor verify --accept-restore --user ADMIN"
@@ -508,6 +512,22 @@ class VerifyReport:
         return f"NOT VERIFIED: {first}"
 
 
+def tables_of_the_chain(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The tables only a database with the chain has that a database whose version predates the chain holds (none:
+    its version is one with the chain, or it holds none of them)."""
+    if chain.schema_version(conn) >= CHAIN_SCHEMA:
+        return ()
+    present = chain.names(conn, "table")
+    return tuple(table for table in CHAINED_SCHEMA_TABLES if table in present)
+
+
+def set_back_text(version: int, tables: Iterable[str]) -> str:
+    """What is wrong with a database of schema ``version`` from before the chain that holds ``tables`` of the
+    chain's schemas."""
+    return (f"it says schema {version}, from before the record chain, but holds {', '.join(tables)}, which only a "
+            "database with the chain has: its version was set back outside this program")
+
+
 def verify(conn: sqlite3.Connection, keys: Keys | None, *, session_id: str | None = None,
            audit_log: bool = False) -> VerifyReport:
     """Check the database's own integrity and every chain; name what is broken, first link first.
@@ -539,14 +559,22 @@ def _verify(conn: sqlite3.Connection, keys: Keys | None, session_id: str | None,
     whole = session_id is None and not audit_log
     check = chain.integrity_check(conn, quick=False) if whole else None
     schema = chain.schema_version(conn)
+    set_back = tables_of_the_chain(conn)
+    if set_back:
+        # Checked as the chain's own columns say it was sealed: the version it claims would leave tables unasked.
+        findings.append(Finding("database", set_back_text(schema, set_back)))
+        schema = max(JOINED_AT.values()) if chain.has_account_order(conn) else CHAIN_SCHEMA
     if "chain" not in chain.names(conn, "table"):
-        return VerifyReport(check, 0, 0, 0, (Finding("database", f"predates the record chain (schema {schema}): "
-                                                                 "upgrade it to verify"),), schema=schema)
+        if not findings:
+            findings.append(Finding("database", f"predates the record chain (schema {schema}): upgrade it to verify"
+                                    if schema < CHAIN_SCHEMA else f"its record chain was removed (schema {schema} "
+                                    "has one)"))
+        return VerifyReport(check, 0, 0, 0, tuple(findings), schema=schema)
     if keys is None:
-        return VerifyReport(check, 0, 0, 0, (Finding("key file", "missing: the chain cannot be checked"),))
+        return VerifyReport(check, 0, 0, 0, (*findings, Finding("key file", "missing: the chain cannot be checked")))
     stored = chain.key_fingerprint(conn)
     if stored != keys.fingerprint:
-        return VerifyReport(check, 0, 0, 0, (Finding(
+        return VerifyReport(check, 0, 0, 0, (*findings, Finding(
             "key file", f"{keys.path} is not the key this database was sealed with (database: "
             f"{'none' if stored is None else stored}, key file: {keys.fingerprint}); restore the right one"),))
     triggers = chain.triggers(conn)

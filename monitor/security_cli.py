@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
 from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
+from monitor.keys import KeyFileError, Keys, load_keys
 from monitor.store import open_marks, witness
 from monitor.store.errors import says_damaged
 
@@ -268,7 +269,11 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
             out.write(f"NOT VERIFIED: {store.path} holds no record of this program (the file is empty, was cut "
                       "short, or is another program's file); restore the database from its back-up\n")
             return 1
-        if schema < CHAIN_SCHEMA:
+        claim = witness.why_not_pre_chain(_keys_of(store), store.path, store.db.conn)
+        if claim is not None and store.keys is None:  # nothing sealed to walk: said as it is
+            out.write(f"NOT VERIFIED: {claim}; restore the database from a backup made since it was sealed\n")
+            return 1
+        if schema < CHAIN_SCHEMA and claim is None:
             out.write(f"not verified: this database predates the record chain (schema {schema}); nothing in it can "
                       "show tampering. Opening it with this version (any command that writes, e.g. "
                       "`infusion-monitor sessions --db PATH`) upgrades it and seals what it holds, marked as found at "
@@ -325,6 +330,18 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, open_store: Callable[..., 
         if not args.all and len(report.findings) > 6:
             out.write(f"  … {len(report.findings) - 6} more (--all lists them)\n")
     return 1
+
+
+def _keys_of(store: Any) -> Keys | None:
+    """The keys a note beside the key file is read with: the store's, or, for a file whose schema predates the
+    chain (read without them), the key file's (None: it has none, or it cannot be used)."""
+    keys: Keys | None = store.keys
+    if keys is not None:
+        return keys
+    try:
+        return load_keys(create=False)
+    except KeyFileError:
+        return None
 
 
 def _accept_restore(args: argparse.Namespace, out: TextIO, open_store: Callable[..., Any]) -> None:

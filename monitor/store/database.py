@@ -217,6 +217,10 @@ class Store(Queries):
                     self._check_whole(why_whole)
                 # Before the first write (even the switch to WAL): a database is changed only with its own keys.
                 self.keys = own_keys.keys_for_writing(self.db.conn, self.path, self._understood_version())
+                self._refuse_a_false_claim_to_predate_the_chain(self.keys)
+                # Asked before anything is sealed: a chain emptied outside this program begins again at this
+                # opening under another first link, which the note would then take for another database's.
+                found_at_open = witness.behind(self.keys, self.path, self.db.conn)
                 if wal:
                     self._enter_wal_mode()
                 # FULL: a committed reading survives power loss, not only a crash of this process.
@@ -232,14 +236,16 @@ class Store(Queries):
                     # Rows found unsealed were written by something else since the last write.
                     integrity.seal(self.db.conn, self._writing_keys(), origin=integrity.ORIGIN_OUTSIDE,
                                    versions=integrity.EVERY_VERSION)
-                self._compare_with_witness()
+                self._compare_with_witness(found_at_open)
             else:
                 if why_whole is not None:
                     self._check_whole(why_whole)
                 version = self.user_version()
                 if version > SCHEMA_VERSION:
                     raise StoreError(f"{self.path} was written by a newer version (schema {version})")
-                if version >= own_keys.FIRST_KEYED_VERSION:
+                # One whose version was set back below the chain's is read with its keys too: its chain names what
+                # else was changed.
+                if version >= own_keys.FIRST_KEYED_VERSION or integrity.tables_of_the_chain(self.db.conn):
                     self.keys = own_keys.keys_for_reading(self.db.conn, self.path)
         # Whatever refuses the file, the connection opened on it is closed: left open, each refused attempt (a
         # sign-in on a failing disk) would keep a descriptor and a mapping on the file until the process ends.
@@ -361,6 +367,23 @@ class Store(Queries):
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
                 checked_for = version + 1
 
+    def _refuse_a_false_claim_to_predate_the_chain(self, keys: Keys) -> None:
+        """Refuse, before anything is written, a file whose version says it predates the record chain when it
+        cannot (:func:`witness.why_not_pre_chain`): upgrading it would seal whatever it holds, rows edited without
+        the key included, and offer the first run to make an admin. Logged, as a database found older than it had
+        been is; it cannot be recorded in the file's own audit log, which nothing seals."""
+        why = witness.why_not_pre_chain(keys, self.path, self.db.conn)
+        if why is None:
+            return
+        log.warning("%s: %s; refused, nothing changed in it", self.path, why)
+        raise StoreError(
+            f"{self.path}: {why}. Nothing was changed in it and it is not upgraded (that would seal whatever it holds "
+            f"now). `infusion-monitor verify --db {self.path}` says what is known. Restore the database from a backup "
+            "made since it was sealed (an older copy of it is then named, and an admin accepts a legitimate restore "
+            f"with `{integrity.ACCEPT_RESTORE}`); a file from before the chain that is to be kept is opened under "
+            "another name, where it is a database of its own"
+        )
+
     def _refuse_over_a_moved_database(self) -> None:
         """A new database is not begun where this computer saw one that a recording had to move elsewhere."""
         try:
@@ -423,10 +446,11 @@ class Store(Queries):
 
     # -- how far the chain reached, noted outside the database -----------------------------------
 
-    def _compare_with_witness(self) -> None:
-        """Name, log and audit a database put back to an older copy of itself; then note where it is now."""
+    def _compare_with_witness(self, found_at_open: witness.Behind | None = None) -> None:
+        """Name, log and audit a database put back to an older copy of itself (as found now, or, before anything
+        was sealed at this opening, ``found_at_open``); then note where it is now."""
         keys = self._writing_keys()
-        found = witness.behind(keys, self.path, self.db.conn)
+        found = witness.behind(keys, self.path, self.db.conn) or found_at_open
         if found is not None:
             problem = found.text()
             self.rolled_back = problem

@@ -87,7 +87,9 @@ class Reached:
 
 
 def reached(conn: sqlite3.Connection) -> Reached | None:
-    """Where the database's chain is now (None: nothing sealed yet)."""
+    """Where the database's chain is now (None: nothing sealed yet, or its chain's tables are gone)."""
+    if not {"chain", "chain_head"} <= chain.names(conn, "table"):
+        return None
     head = chain.head(conn)
     first = chain.mac_at(conn, 1)
     if head is None or first is None:
@@ -231,6 +233,27 @@ def behind(keys: Keys, database: Path, conn: sqlite3.Connection, seen: Reached |
     if chain.mac_at(conn, seen.seq) != seen.mac:
         return Behind(held, chain.at_of(conn, held), seen.seq, seen.at, seen.accounts, True)
     return None
+
+
+def why_not_pre_chain(keys: Keys | None, database: Path, conn: sqlite3.Connection) -> str | None:
+    """Why the file at ``database``, whose version says it predates the record chain, cannot be such a file: it
+    holds tables only a database with the chain has, or this computer saw the database under this name sealed (a
+    note for it verifies). None when neither holds (a real old file, or a new one): it is upgraded as before.
+
+    Upgrading such a file would seal whatever it holds, rows edited without the key included, as found at the
+    upgrade, and its chain would begin with another first link, which the note takes for another database."""
+    version = chain.schema_version(conn)
+    if version >= integrity.CHAIN_SCHEMA:
+        return None
+    tables = integrity.tables_of_the_chain(conn)
+    if tables:
+        return integrity.set_back_text(version, tables)
+    seen = None if keys is None else recall(keys, database)
+    if seen is None or not chain.names(conn, "table"):
+        return None
+    return (f"this computer saw the database under this name sealed (its record reached link {seen.seq} on "
+            f"{_when(seen.at)}), and it now says it predates the record chain (schema {version}): it was replaced "
+            "or tampered with")
 
 
 def check(keys: Keys, database: Path, conn: sqlite3.Connection) -> str | None:

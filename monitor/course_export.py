@@ -259,7 +259,8 @@ def _session_table(course: Course, small: ParagraphStyle, *, deidentify: bool, f
     rows = [[pdf_fonts.paragraph(heading, bold) for heading, _ in _COLUMNS]]
     for r in course.rows:
         rows.append([pdf_fonts.paragraph(text, small) for text in _session_row(r, deidentify, first)])
-    table = pdf_fonts.table(rows, [width * mm for _, width in _COLUMNS], size=small.fontSize)
+    table = pdf_fonts.table(rows, [width * mm for _, width in _COLUMNS], size=small.fontSize,
+                            tallest=pdf_fonts.tallest_cell(landscape(A4)[1], 12 * mm))
     # Narrow columns: reportlab's 6 pt each side left a 10 mm column 6 mm for its text.
     table.setStyle([("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2)])
     return table

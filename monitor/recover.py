@@ -71,11 +71,13 @@ class RecoveryReport:
         if self.damaged_check:
             out.append(f"  the damaged file's own record check: {self.damaged_check} (the copied rows are sealed "
                        "as recovered; `verify` counts them)")
+        # Counts only: which names exist is an admin's to know (`users list --user ADMIN` on the new file), not
+        # whoever runs recover's; the names are in the new file's audit entry too.
         if self.accounts:
-            out.append(f"  accounts: {', '.join(self.accounts)}")
+            out.append(f"  accounts: {len(self.accounts)} carried over (an admin lists them with `users list`)")
         if self.accounts_left:
             out.append(f"  accounts left behind (altered outside this program or unreadable): "
-                       f"{', '.join(self.accounts_left)}")
+                       f"{len(self.accounts_left)}")
         return out
 
 

@@ -43,6 +43,10 @@ ADMIN = "postgres"
 START_TIMEOUT_S = 60
 #: ``socket/`` and the socket in it: the superuser is trusted there, so only the server's account may enter.
 SOCKET_MODE = 0o700
+#: The server's folder: its log and the logins' password files are the clinic's business, not every local user's.
+FOLDER_MODE = 0o700
+#: ``server.log``, ``server.json`` and the password files, whatever the umask.
+FILE_MODE = 0o600
 
 
 class ServerError(Exception):
@@ -170,6 +174,18 @@ def _prepare_folders(data: Path, user: str | None) -> None:
             os.chown(path, entry.pw_uid, entry.pw_gid)
     (data / "socket").chmod(SOCKET_MODE)
     (data / "pgdata").chmod(0o700)
+    data.chmod(FOLDER_MODE)
+
+
+def _owner_only(path: Path, user: str | None = None) -> Path:
+    """``path`` made (if missing) readable and writable by its owner only, whatever the umask; owned by ``user``
+    (the server's account, which writes it) when given."""
+    path.touch(mode=FILE_MODE, exist_ok=True)
+    path.chmod(FILE_MODE)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return path
 
 
 def _pg(tool: str, args: list[str], user: str | None, binaries: Path | None,
@@ -353,13 +369,13 @@ def start(
     if port is None:
         previous = data / "server.json"
         port = int(json.loads(previous.read_text())["port"]) if previous.exists() else _free_port(host)
-    log_file = data / "server.log"
-    if user is not None and not log_file.exists():
-        log_file.touch()
-        entry = pwd.getpwnam(user)
-        os.chown(log_file, entry.pw_uid, entry.pw_gid)
-    # A server made before the socket folder was closed gets it closed now; the socket file too (default 0777).
+    # PostgreSQL appends to its log as the server's account: made here, owner-only, for that account (root reads
+    # it anyway, to show a failed start's last lines).
+    log_file = _owner_only(data / "server.log", user)
+    # A server made before the socket folder was closed gets it closed now; the socket file too (default 0777); so
+    # do the server's folder and its log, made readable to every local account before.
     (data / "socket").chmod(SOCKET_MODE)
+    data.chmod(FOLDER_MODE)
     options = f"-h {host} -p {port} -k {data / 'socket'} -c unix_socket_permissions={SOCKET_MODE:04o}"
     try:
         _pg("pg_ctl", ["-D", str(data / "pgdata"), "-l", str(log_file), "-w", "-t", str(START_TIMEOUT_S),
@@ -368,7 +384,7 @@ def start(
         # pg_ctl says only "examine the log output": name the log and what it says last (a port in use...).
         raise ServerError(f"{exc}\nthe server's log, {log_file}, ends with:\n{_tail(log_file)}") from None
     recorded = {"host": host, "port": port, "binaries": str(binaries) if binaries else None}
-    (data / "server.json").write_text(json.dumps(recorded))
+    _owner_only(data / "server.json").write_text(json.dumps(recorded))
     server = running(data)
     if server is None:
         raise ServerError(f"the server did not stay up; see {log_file}")
@@ -437,9 +453,7 @@ def add_role(
             schema.create_reader_role(conn, role, password)
         else:
             raise ValueError(f"unknown role kind '{kind}' (chair or reader)")
-    path = password_file or server.data / f"{role}.pgpass"
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
+    path = _owner_only(password_file or server.data / f"{role}.pgpass")
     path.write_text(f"{server.host}:{server.port}:{database}:{role}:{password}\n")
     return path
 

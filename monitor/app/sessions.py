@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.accounts import Principal
+from monitor.accounts import KIND_OS_USER, Accounts, Principal
 from monitor.app.device import DeviceSpec, PortInUse, open_device
 from monitor.app.errors import AppError, OtherRecordingGoesOn
 from monitor.app.profile import active_alarm_profile
@@ -89,6 +89,17 @@ def check_not_recorded_here(store: Store, spec: SessionSpec) -> list[dict[str, A
     )
 
 
+#: The longest ``--nurse`` text taken: longer is a paste or a prank, not a name (an account's name is 40 at most),
+#: and every timeline row would repeat it.
+NURSE_TEXT_MAX = 200
+
+
+def check_nurse_text(typed: str | None) -> None:
+    """Refuse (:class:`AppError`) a ``--nurse`` text longer than :data:`NURSE_TEXT_MAX` characters."""
+    if typed is not None and len(typed) > NURSE_TEXT_MAX:
+        raise AppError(f"--nurse: a name of at most {NURSE_TEXT_MAX} characters, not {len(typed):,}")
+
+
 def recording_name(typed: str | None, principal: Principal) -> str:
     """Who records, as far as anything was checked: the account, or the OS user with the typed name unverified."""
     if principal.authenticated:
@@ -132,6 +143,9 @@ def start_session(
     from monitor.approval import decide
     from monitor.recorder import Recorder
 
+    check_nurse_text(spec.nurse)
+    if spec.resume:
+        check_may_resume(store, principal)
     beside = check_not_recorded_here(store, spec)
     nurse = recording_name(spec.nurse, principal)
     requested, problem = active_alarm_profile(spec.profile)
@@ -188,6 +202,20 @@ def _identify_at_start(recorder: Recorder, nurse: str | None, mrn: str) -> None:
     except (SessionRuleError, ValueError) as exc:
         recorder.close()
         raise AppError(f"--patient: {exc}") from None
+
+
+#: Said when a resume is asked for without a sign-in on a database that has accounts.
+RESUME_NEEDS_ACCOUNT = "resuming a session needs a signed-in account: give --user NAME"
+
+
+def check_may_resume(store: Store, principal: Principal) -> None:
+    """Refuse (:class:`AppError`) a resume by someone not signed in where the database has accounts.
+
+    A resume continues a session someone else may have started and ends it later, as ``close`` ends it: the audit
+    log must name an account, not whoever is at the keyboard. A database without accounts keeps the chair's own
+    resume as the operating-system user (there is no account to give)."""
+    if principal.kind == KIND_OS_USER and Accounts(store).has_accounts():
+        raise AppError(RESUME_NEEDS_ACCOUNT)
 
 
 def check_resumable(store: Store, session: str) -> None:

@@ -455,7 +455,8 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
         rows.append(
             ["Times", _p("shifted: the session starts at 00:00:00 on a session-relative clock", normal)]
         )
-    table = Table(rows, colWidths=[25 * mm, 155 * mm])
+    widths = [25 * mm, 155 * mm]
+    table = Table(pdf_fonts.fit_rows(rows, widths), colWidths=widths)
     table.setStyle(
         TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9), ("FONT", (0, 0), (0, -1), FONT_BOLD, 9),
                     ("VALIGN", (0, 0), (-1, -1), "TOP")])

@@ -22,7 +22,9 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.fonts import addMapping
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1, getSampleStyleSheet
+from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, Table, TableStyle
@@ -30,8 +32,26 @@ from reportlab.platypus import Paragraph, Table, TableStyle
 FONT_DIR: Final = Path(__file__).with_name("fonts")
 FONT: Final = "DejaVuSans"
 FONT_BOLD: Final = "DejaVuSans-Bold"
+#: A cell's left plus right padding (reportlab's default, 6 pt each side).
+CELL_PADDING: Final = 12.0
+#: What ends a cell's text cut short to fit a page.
+CUT_SHORT: Final = " … ({more:,} more characters; full text in the JSON/CSV export)"
 #: Bidirectional classes of right-to-left text.
 _RIGHT_TO_LEFT: Final = frozenset({"R", "AL"})
+
+
+def tallest_cell(page_height: float, margin: float) -> float:
+    """The tallest a table cell may be on a page ``page_height`` points high with ``margin`` above and below.
+
+    A row taller than the page's frame (reportlab pads it 6 pt each side), less the table's heading row repeated
+    above it and the cells' padding (60 pt for both), fits on no page, and reportlab then refuses the whole report.
+    """
+    return page_height - 2 * margin - 2 * 6 - 60
+
+
+#: The tallest cell of a portrait A4 report with 15 mm margins: 685 points. (A note's row of 1,800 wide letters is
+#: 570 points: notes are cut into rows before this, never cut short by it.)
+TALLEST_CELL: Final = tallest_cell(A4[1], 15 * mm)
 
 
 @cache
@@ -115,11 +135,58 @@ def paragraph(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(printable(text)), style)
 
 
-def table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None, *, size: float = 8) -> Table:
+def _taller_than(cell: Paragraph, width: float, tallest: float) -> bool:
+    """Whether ``cell`` set ``width`` points wide is taller than ``tallest`` points."""
+    style = cell.style
+    # Each line but the last is at least half full (a word wider than the rest of a line starts the next one), so
+    # text whose width, doubled, fills fewer lines than fit is short enough without laying it out (most cells).
+    lines_at_most = 2 * pdfmetrics.stringWidth(cell.getPlainText(), style.fontName, style.fontSize) / width + 2
+    if lines_at_most * style.leading <= tallest:
+        return False
+    return bool(cell.wrap(width, tallest)[1] > tallest)
+
+
+def fit_cell(cell: Any, width: float | None, tallest: float = TALLEST_CELL) -> Any:
+    """``cell``, or, for a paragraph taller than ``tallest`` points in a column ``width`` wide, as much of its text
+    as fits followed by how many characters were left out (:data:`CUT_SHORT`): a name or free text of any length
+    still gives a report, and says it was cut."""
+    if not isinstance(cell, Paragraph) or width is None:
+        return cell
+    inner = width - CELL_PADDING
+    if not _taller_than(cell, inner, tallest):
+        return cell
+    text = cell.getPlainText()
+
+    def cut(keep: int) -> Paragraph:
+        shown = text[:keep].rstrip()
+        return Paragraph(escape(shown + CUT_SHORT.format(more=len(text) - len(shown))), cell.style)
+
+    fits, too_long = 0, len(text)
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if _taller_than(cut(middle), inner, tallest):
+            too_long = middle
+        else:
+            fits = middle
+    return cut(fits)
+
+
+def fit_rows(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None,
+             tallest: float = TALLEST_CELL) -> list[list[Any]]:
+    """``rows`` with every cell :func:`fit_cell` makes fit its column (unchanged without column widths)."""
+    if widths is None:
+        return [list(row) for row in rows]
+    return [[fit_cell(cell, width, tallest) for cell, width in zip(row, widths, strict=False)] for row in rows]
+
+
+def table(rows: Sequence[Sequence[Any]], widths: Sequence[float] | None = None, *, size: float = 8,
+          tallest: float = TALLEST_CELL) -> Table:
     """A ruled table in the embedded font under a shaded header row (repeated on every page); a cell given as
-    plain text is printed as :func:`printable` makes it."""
+    plain text is printed as :func:`printable` makes it, and a paragraph too tall for a page is cut short saying so
+    (``tallest``: the most a cell may be, in points, on the report's page)."""
     regular, bold = register()
-    cells = [[printable(cell) if isinstance(cell, str) else cell for cell in row] for row in rows]
+    fitted = fit_rows(rows, widths, tallest)
+    cells = [[printable(cell) if isinstance(cell, str) else cell for cell in row] for row in fitted]
     table = Table(cells, colWidths=widths, repeatRows=1)
     style: list[tuple[Any, ...]] = [
         ("FONT", (0, 0), (-1, -1), regular, size),

@@ -25,7 +25,7 @@ def _statuses(db_path: Path) -> list[str]:
 
 
 def test_a_live_owner_keeps_its_session_and_a_dead_one_frees_it(db_path: Path, accounts_in: Any) -> None:
-    accounts_in(db_path)  # closing someone else's session needs a signed-in account: the refusal must be the lock's
+    accounts_in(db_path)  # resuming or closing another's session needs a sign-in: the refusal must be the lock's
     owner = CommandLine("record", "--db", str(db_path), "--speed", "30", "--nurse", "RN")
     owner.wait_for("t+", timeout=30)
     conn = sqlite3.connect(db_path, timeout=10)
@@ -37,7 +37,7 @@ def test_a_live_owner_keeps_its_session_and_a_dead_one_frees_it(db_path: Path, a
         conn.close()
     try:
         assert _statuses(db_path) == ["recording"]
-        for args in (["record", "--resume", session_id[:8], "--duration", "2"],
+        for args in (["record", "--resume", session_id[:8], "--duration", "2", "--user", "RN"],
                      ["close", session_id[:8], "--user", "RN"]):
             second = CommandLine(*args, "--db", str(db_path), env={"INFUSION_MONITOR_SECRET": NURSE_SECRET})
             assert second.finish() == 1, second.output()
@@ -46,7 +46,7 @@ def test_a_live_owner_keeps_its_session_and_a_dead_one_frees_it(db_path: Path, a
         owner.kill()
     assert _statuses(db_path) == ["unfinished"]  # at once, not after a heartbeat timeout
     resumed = CommandLine("record", "--db", str(db_path), "--resume", session_id[:8], "--speed", "30",
-                          "--duration", "2", "--nurse", "RN")
+                          "--duration", "2", "--user", "RN", env={"INFUSION_MONITOR_SECRET": NURSE_SECRET})
     assert resumed.finish() == 0, resumed.output()
     assert _statuses(db_path) == ["closed"]
     conn = sqlite3.connect(db_path)

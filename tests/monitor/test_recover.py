@@ -52,6 +52,25 @@ def test_recovered_accounts_sign_in_and_one_altered_by_hand_stays_behind(tmp_pat
             accounts.authenticate("RN", NURSE_SECRET)
 
 
+def test_recover_tells_whoever_runs_it_how_many_accounts_it_carried_not_their_names(
+    tmp_path: Path, accounts_in: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    damaged, rebuilt = tmp_path / "monitor.db", tmp_path / "rebuilt.db"
+    accounts_in(damaged)  # AD and RN; RN then altered by hand, so it stays behind
+    conn = sqlite3.connect(damaged)
+    conn.execute("UPDATE users SET role = 'admin' WHERE name = 'RN'")
+    conn.commit()
+    conn.close()
+    assert main(["recover", str(damaged), str(rebuilt)]) == 0  # no sign-in
+    printed = capsys.readouterr().out
+    assert "accounts: 1 carried over" in printed
+    assert "accounts left behind (altered outside this program or unreadable): 1" in printed
+    names = [word for line in printed.splitlines() if "account" in line for word in line.replace(",", " ").split()]
+    assert "AD" not in names and "RN" not in names, printed
+
+
 def test_recover_refuses_a_file_that_is_not_a_database_and_makes_nothing(tmp_path: Path) -> None:
     from monitor.recover import RecoverError, recover
 

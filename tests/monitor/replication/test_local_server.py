@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -46,7 +47,7 @@ def test_the_superuser_socket_is_closed_to_other_accounts(pg_server: local_serve
 @as_root
 def test_another_local_account_cannot_become_the_superuser(pg_server: local_server.LocalServer) -> None:
     data_mode = _mode(pg_server.data)
-    pg_server.data.chmod(0o755)  # as `server start` makes a new --data folder: open to every account
+    pg_server.data.chmod(0o755)  # as `server start` made a --data folder before it closed it
     try:
         tried = _as_nobody(f"import psycopg; psycopg.connect({pg_server.admin_url()!r}).close(); print('connected')")
         assert tried.returncode != 0 and "connected" not in tried.stdout, tried.stdout
@@ -73,6 +74,30 @@ def test_a_server_made_with_an_open_socket_folder_has_it_closed_at_its_next_star
         assert _mode(again.socket_dir / f".s.PGSQL.{again.port}") == 0o700
     finally:
         local_server.remove(folder)
+
+
+def test_the_server_folder_its_log_and_its_settings_are_owner_only_whatever_the_umask() -> None:
+    parent = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-umask-"))
+    parent.chmod(0o711)  # as root the server's account passes through to the folder made in it
+    data = parent / "server"
+    umask = os.umask(0o002)  # a group-writable umask, as on a shared clinic computer
+    try:
+        local_server.start(data)
+        made = {path.name: _mode(path) for path in (data, data / "server.log", data / "server.json")}
+        local_server.stop(data)
+        # A server whose folder and files were left open by an earlier version has them closed at its next start.
+        for path, mode in ((data, 0o775), (data / "server.log", 0o664), (data / "server.json", 0o664)):
+            path.chmod(mode)
+        local_server.start(data)
+        again = {path.name: _mode(path) for path in (data, data / "server.log", data / "server.json")}
+        log_owner = (data / "server.log").stat().st_uid
+    finally:
+        os.umask(umask)
+        local_server.remove(data)
+        shutil.rmtree(parent, ignore_errors=True)
+    assert made == again == {"server": 0o700, "server.log": 0o600, "server.json": 0o600}, (made, again)
+    if os.geteuid() == 0:  # PostgreSQL writes its log as its own account: the log is that account's alone
+        assert log_owner == pwd.getpwnam(local_server.SYSTEM_USER).pw_uid
 
 
 @as_root

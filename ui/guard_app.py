@@ -131,7 +131,8 @@ class GuardApp:
         self._heard: queue.SimpleQueue[_Heard] = queue.SimpleQueue()
         self._reader = threading.Thread(target=self._read, args=(lines_in,), name="guard-reader", daemon=True)
         self.window.button.clicked.connect(self._button)
-        self._timer = QTimer()
+        # The window's: its ticks end with it, and never reach a window already gone.
+        self._timer = QTimer(self.window)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self.tick)
         self._ticks = 0

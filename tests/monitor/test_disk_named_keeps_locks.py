@@ -23,11 +23,13 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="the s
 
 
 def _locks_held(path: Path, pid: int) -> list[str]:
-    """The lines of /proc/locks in which ``pid`` holds a lock on the file at ``path``."""
+    """The lines of /proc/locks in which ``pid`` holds a lock on the file at ``path``, without their ordinal (the
+    kernel numbers the lines anew as other processes take and let go of locks)."""
     stat = os.stat(path)
     wanted = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
     lines = Path("/proc/locks").read_text().splitlines()
-    return [line for line in lines if "->" not in line and f" {pid} " in line and f" {wanted} " in line]
+    return [line.split(":", 1)[1].strip() for line in lines
+            if "->" not in line and f" {pid} " in line and f" {wanted} " in line]
 
 
 def _wal_database(path: Path) -> sqlite3.Connection:

@@ -47,14 +47,14 @@ def test_the_guard_window_alarms_pauses_clears_and_latches(qtbot: Any) -> None:
     pipe = Pipe()
     quits: list[bool] = []
     out = io.StringIO()
-    app = GuardApp(pipe.reading, out, limit_s=1.0, on_quit=lambda: quits.append(True))
+    app = GuardApp(pipe.reading, out, limit_s=2.0, on_quit=lambda: quits.append(True))
     qtbot.addWidget(app.window)
     app.start()
     pipe.send("chair Chair 3")
     pipe.send("beat")
     qtbot.wait(300)
     assert not app.window.isVisible() and app.sound.sounding is None
-    # Silent for more than a second: the red window, on top, and the high-priority sound.
+    # Silent for more than its limit: the red window, on top, and the high-priority sound.
     qtbot.waitUntil(app.window.isVisible, timeout=WAIT_MS)
     assert app.window.text.text().startswith("MONITOR NOT RESPONDING at Chair 3: its screen has not updated for ")
     assert app.window.button.text() == "Silence 2 min" and app.sound.sounding is Priority.HIGH
@@ -82,6 +82,25 @@ def test_the_guard_window_alarms_pauses_clears_and_latches(qtbot: Any) -> None:
     assert [line.split(":")[0] for line in out.getvalue().splitlines()] == [
         "guard", "\a  ALARM HIGH technical", "guard", "guard", "\a  ALARM HIGH technical", "guard"]
     assert out.getvalue().splitlines()[-1] == "guard: alarm acknowledged"
+    pipe.reading.close()
+
+
+def test_a_guard_whose_window_is_gone_ticks_no_more(qtbot: Any) -> None:
+    """The guard's clock belongs to its window: once the window is deleted, no tick reaches it (each would raise
+    in the event loop, which fails this test)."""
+    import shiboken6
+
+    from ui.guard_app import TICK_MS, GuardApp
+
+    pipe = Pipe()
+    app = GuardApp(pipe.reading, io.StringIO(), limit_s=0.2, on_quit=lambda: None)
+    app.start()
+    pipe.send("chair Chair 3")
+    window = app.window
+    window.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(window), timeout=WAIT_MS)
+    qtbot.wait(4 * TICK_MS)
+    pipe.close()
     pipe.reading.close()
 
 

@@ -167,7 +167,7 @@ def recover(source: str | Path, target: str | Path) -> RecoveryReport:
         except sqlite3.DatabaseError:
             identity, lost = None, True
         if identity is not None:
-            outbox.carry_identity(fresh.db.conn, identity.origins, identity.progress)
+            outbox.carry_identity(fresh.db.conn, identity.origins, identity.progress, identity.earlier)
         carried, left = carry_accounts(source, fresh)
         report = RecoveryReport(source, target, tuple(results), identity, lost, tuple(carried), tuple(left),
                                 damaged_check)

@@ -501,7 +501,8 @@ class Replicator:
                 queued = outbox.queue_everything_again(self._local, server)
             self._tell("server_copy_incomplete",
                        f"the server holds less of this chair than it confirmed before (restored from an older "
-                       f"backup?): sending again everything this chair holds ({queued} rows)")
+                       f"backup?): sending again everything this chair holds ({queued} rows), each under the origin it "
+                       f"first reached the server as")
             return
         old = self.origin
         with self._lock:
@@ -534,6 +535,7 @@ class Replicator:
         with self._lock:
             rows = {table: outbox.rows_for(self._local, table, list(dict.fromkeys(keys)))
                     for table, keys in by_table.items()}
+            earlier = outbox.earlier_origins(self._local)
         if rows.get("patients"):
             # Encrypted at the chair with its key file; the server gets them readable (no key file there).
             from monitor.identifiers import readable_patient_row
@@ -556,7 +558,7 @@ class Replicator:
                     raise _OutOfStep
                 for table in outbox.TABLES:  # dependency order: patients, sessions, then their rows
                     if rows.get(table):
-                        self._upsert(conn, table, rows[table])
+                        self._upsert(conn, table, rows[table], earlier)
                 server_writes.mark_shipped(conn, self.origin, mark)
         except _OutOfStep:
             if checked:
@@ -570,7 +572,12 @@ class Replicator:
             self._identity_due = True  # a patient identified or attached: look the MRN up at every chair
         return len(entries)
 
-    def _upsert(self, conn: psycopg.Connection, table: str, rows: Sequence[dict[str, object]]) -> None:
+    def _upsert(self, conn: psycopg.Connection, table: str, rows: Sequence[dict[str, object]],
+                earlier: Sequence[outbox.EarlierOrigin]) -> None:
+        """Send ``rows`` of ``table``; a row keyed by a local number goes under the origin it first reached the
+        server as (``earlier``: the origins this file sent as before, :func:`monitor.store.outbox.origin_of`),
+        so sending it again after a server restore, or after a change, leaves the server's row as it is rather
+        than adding a second one under this file's newer origin."""
         known = self._server_columns.get(table, set())
         local_key = outbox.TABLES[table] == "local"
         names = [c for c in rows[0] if c != "id" and c in known]
@@ -581,7 +588,7 @@ class Replicator:
         key_columns = ["origin", "local_id"] if local_key else ["id"]
         columns = [*key_columns, *([] if local_key else ["origin"]), *names]
         values = [
-            [self.origin, row["id"], *(row[n] for n in names)]
+            [outbox.origin_of(earlier, self.origin, table, int(str(row["id"]))), row["id"], *(row[n] for n in names)]
             if local_key
             else [row["id"], self.origin, *(row[n] for n in names)]
             for row in rows

@@ -12,6 +12,7 @@ session's replicated rows for comparison with the server's copy (:mod:`monitor.r
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -63,6 +64,16 @@ class LocalProgress:
     sending: Mark | None
     #: The highest outbox number this file ever gave out.
     highest_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierOrigin:
+    """An origin id this file sent as before it took a newer one, and, of each table keyed by a local number, the
+    highest row number the server had confirmed under it: rows up to there are keyed by that origin on the
+    server, and go again under it whenever they are sent again."""
+
+    origin: str
+    highest: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +205,14 @@ def origins(conn: sqlite3.Connection) -> list[str]:
 
 
 def take_new_origin(conn: sqlite3.Connection) -> str:
-    """From now on this file sends as a new origin id (its earlier one stays listed); what waits on the
-    outbox goes under the new one. Returns the new id."""
+    """From now on this file sends as a new origin id (its earlier one stays listed, with how far the server had
+    its rows under it, :class:`EarlierOrigin`); what waits on the outbox goes under the new one. Returns the new
+    id."""
     with _writing(conn):
         new = uuid.uuid4().hex
+        old = _state(conn, "origin")
+        if old:
+            _set_state(conn, "earlier_origins", _earlier_text([*earlier_origins(conn), _reach_of(conn, old)]))
         _set_state(conn, "origins_before", ",".join(origins(conn)))
         _set_state(conn, "origin", new)
         _set_state(conn, "confirmed", None)
@@ -205,9 +220,54 @@ def take_new_origin(conn: sqlite3.Connection) -> str:
     return new
 
 
+def _reach_of(conn: sqlite3.Connection, origin: str) -> EarlierOrigin:
+    """How far the server has this file's rows under ``origin``, the origin it is leaving: of each table keyed by a
+    local number, the highest row not waiting on the outbox (rows are numbered and confirmed in the order they were
+    written, so every row below it reached the server; one waiting again after a change was also sent first).
+    Never below an earlier origin's reach: a row is keyed by the first origin it reached the server under."""
+    before = earlier_origins(conn)
+    highest: dict[str, int] = {}
+    for table, key in TABLES.items():
+        if key != "local":
+            continue
+        row = conn.execute(
+            f"SELECT id FROM {table} WHERE CAST(id AS TEXT) NOT IN "
+            f"(SELECT row_key FROM replication_outbox WHERE tbl = ?) ORDER BY id DESC LIMIT 1", [table]
+        ).fetchone()
+        below = max((e.highest.get(table, 0) for e in before), default=0)
+        highest[table] = max(below, 0 if row is None else int(row[0]))
+    return EarlierOrigin(origin, highest)
+
+
+def earlier_origins(conn: sqlite3.Connection) -> list[EarlierOrigin]:
+    """The origin ids this file sent as before, oldest first, with how far the server had its rows under each
+    (empty for a file that took its new origin before this was kept: its rows then all go under its current one)."""
+    text = _state(conn, "earlier_origins")
+    if not text:
+        return []
+    return [EarlierOrigin(str(each["origin"]), {str(t): int(n) for t, n in each["highest"].items()})
+            for each in json.loads(text)]
+
+
+def _earlier_text(earlier: Sequence[EarlierOrigin]) -> str | None:
+    if not earlier:
+        return None
+    return json.dumps([{"origin": e.origin, "highest": e.highest} for e in earlier])
+
+
+def origin_of(earlier: Sequence[EarlierOrigin], current: str, table: str, local_id: int) -> str:
+    """The origin a row of ``table`` (keyed by the local number ``local_id``) is keyed by on the server: the first
+    origin whose reach covers it, otherwise the current one (:func:`earlier_origins`)."""
+    for each in earlier:
+        if local_id <= each.highest.get(table, 0):
+            return each.origin
+    return current
+
+
 def queue_everything_again(conn: sqlite3.Connection, server: Mark | None) -> int:
     """Queue every row again (the server lost some), taking the server's ``server`` as the confirmed point;
-    returns how many rows were queued."""
+    returns how many rows were queued. Each goes under the origin it first reached the server as
+    (:func:`origin_of`), so a row the server kept is not added a second time."""
     with _writing(conn):
         queued = _queue_every_row(conn)
         _set_state(conn, "confirmed", _mark_text(server))
@@ -215,9 +275,11 @@ def queue_everything_again(conn: sqlite3.Connection, server: Mark | None) -> int
     return queued
 
 
-def carry_identity(conn: sqlite3.Connection, origin_ids: Sequence[str], local: LocalProgress) -> int:
-    """Make a new file (rebuilt from a damaged one) send as that file did: the same origin ids, its marks, and
-    outbox numbers after the highest it gave out; every row is queued again. Returns how many."""
+def carry_identity(conn: sqlite3.Connection, origin_ids: Sequence[str], local: LocalProgress,
+                   earlier: Sequence[EarlierOrigin] = ()) -> int:
+    """Make a new file (rebuilt from a damaged one) send as that file did: the same origin ids (with how far the
+    server had its rows under the earlier ones), its marks, and outbox numbers after the highest it gave out; every
+    row is queued again. Returns how many."""
     install(conn)  # the outbox and triggers; the origin is replaced below
     with _writing(conn):
         conn.execute("DELETE FROM replication_outbox")
@@ -228,6 +290,7 @@ def carry_identity(conn: sqlite3.Connection, origin_ids: Sequence[str], local: L
                          [local.highest_seq])
         _set_state(conn, "origin", origin_ids[0])
         _set_state(conn, "origins_before", ",".join(origin_ids[1:]) or None)
+        _set_state(conn, "earlier_origins", _earlier_text(earlier))
         _set_state(conn, "confirmed", _mark_text(local.confirmed))
         _set_state(conn, "sending", _mark_text(local.sending))
         queued = _queue_every_row(conn)

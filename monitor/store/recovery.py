@@ -49,6 +49,8 @@ class ServerIdentity:
 
     origins: tuple[str, ...]
     progress: outbox.LocalProgress
+    #: How far the server had its rows under each earlier origin (:func:`monitor.store.outbox.earlier_origins`).
+    earlier: tuple[outbox.EarlierOrigin, ...] = ()
 
 
 def server_identity(source: Path) -> ServerIdentity | None:
@@ -65,8 +67,8 @@ def server_identity(source: Path) -> ServerIdentity | None:
         if not origins:
             raise sqlite3.DatabaseError("the origin id is missing")
         try:
-            return ServerIdentity(tuple(origins), outbox.progress(damaged))
-        except ValueError as exc:  # a mark that is not 'number:batch'
+            return ServerIdentity(tuple(origins), outbox.progress(damaged), tuple(outbox.earlier_origins(damaged)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a mark or a reach written otherwise
             raise sqlite3.DatabaseError(f"unreadable progress: {exc}") from exc
     finally:
         damaged.close()

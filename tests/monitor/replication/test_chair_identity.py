@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from monitor import server as local_server
 from monitor.alarms.engine import AlarmEngine
 from monitor.replication import server_store
 from monitor.replication.replicator import Replicator
@@ -268,6 +269,76 @@ def test_a_server_restored_from_its_dump_gets_back_what_the_chairs_sent_since(cl
     assert notice is not None and "sending again everything" in notice
 
 
+def _dump(clinic: Clinic, target: Path) -> None:
+    """The clinic database as an administrator's ``pg_dump`` keeps it (custom format), with the server's binaries."""
+    binaries = clinic.server.binaries or local_server.pgserver_binaries()
+    subprocess.run([str(binaries / "pg_dump"), "-Fc", "-f", str(target), "-d", clinic.admin_url], check=True,
+                   capture_output=True, timeout=60)
+
+
+def _restore(clinic: Clinic, dump: Path) -> None:
+    """Put the clinic database back from ``dump`` as an administrator does: dropped, then ``pg_restore --create``."""
+    binaries = clinic.server.binaries or local_server.pgserver_binaries()
+    with psycopg.connect(clinic.server.admin_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{clinic.database}" WITH (FORCE)')
+    subprocess.run([str(binaries / "pg_restore"), "--create", "-d", clinic.server.admin_url("postgres"), str(dump)],
+                   check=True, capture_output=True, timeout=60)
+
+
+def _server_counts(admin_url: str, session_id: str) -> dict[str, int]:
+    """How many rows of each table keyed by a local number the server holds for ``session_id``."""
+    with psycopg.connect(admin_url) as server:
+        return {table: int(server.execute(f"SELECT count(*) FROM {table} WHERE session_id = %s",
+                                          [session_id]).fetchone()[0])
+                for table in ("readings", "waveforms", "events", "audit")}
+
+
+def _local_counts(db: Path, session_id: str) -> dict[str, int]:
+    with sqlite3.connect(db) as local:
+        return {table: int(local.execute(f"SELECT count(*) FROM {table} WHERE session_id = ?",
+                                         [session_id]).fetchone()[0])
+                for table in ("readings", "waveforms", "events", "audit")}
+
+
+def test_a_server_restored_after_a_chair_restore_holds_each_of_the_chairs_rows_once(
+    clinic: Clinic, tmp_path: Path
+) -> None:
+    """The chair file is put back from its backup (it takes a new origin), then the server from an earlier dump:
+    the chair sends everything again, and a row that first reached the server under the earlier origin goes
+    under that origin again, where the server keeps it, not as a second row under the new one."""
+    url, db, origin = _one_session_shipped(clinic, tmp_path)
+    with sqlite3.connect(db) as local:
+        [first] = [row[0] for row in local.execute("SELECT id FROM sessions")]
+    dump = tmp_path / "clinic.dump"
+    _dump(clinic, dump)
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(db) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    record_simulated(db, seed=2, start_time=1_790_100_000.0)
+    replicate(db, url)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copy(backup, db)
+    third = record_simulated(db, seed=3, start_time=1_790_200_000.0)
+    renewed = replicate(db, url)
+    assert renewed.origin != origin
+    assert _server_counts(clinic.admin_url, first) == _local_counts(db, first)
+    _restore(clinic, dump)
+    replicator = replicate(db, url)
+    notice = replicator.status().notice
+    assert notice is not None and "sending again everything" in notice
+    assert replicator.origin == renewed.origin
+    for session_id in (first, third):
+        assert _server_counts(clinic.admin_url, session_id) == _local_counts(db, session_id)
+    assert_same(db, clinic.admin_url)  # every session as the chair holds it, under the origin ids it sent as
+    with psycopg.connect(clinic.admin_url) as server:
+        under = dict(server.execute("SELECT origin, count(*) FROM readings GROUP BY origin").fetchall())
+    with sqlite3.connect(db) as local:
+        mine = {s: int(local.execute("SELECT count(*) FROM readings WHERE session_id = ?", [s]).fetchone()[0])
+                for s in (first, third)}
+    assert under == {origin: mine[first], renewed.origin: mine[third]}
+
+
 def test_a_live_session_read_from_the_server_is_not_unfinished_because_of_a_clock_difference(
     clinic: Clinic, tmp_path: Path
 ) -> None:
@@ -405,3 +476,34 @@ def test_a_database_written_back_mid_recording_goes_on_under_the_same_origin(cli
         assert outbox.state(local).pending == 0
     assert_same(written_back, clinic.admin_url, origin)
     assert _count(clinic.admin_url, later) > 0
+
+
+def test_a_new_origin_keeps_where_the_earlier_one_ended_and_recover_carries_it(tmp_path: Path) -> None:
+    """Taking a new origin notes, per table, the last row the server had under the earlier one; a row changed since
+    (waiting again) still belongs to it, a row recorded after the last batch does not; recover hands it on."""
+    db = tmp_path / "m.db"
+    record_simulated(db, seed=1)
+    local = outbox.connect(db)
+    try:
+        old = outbox.install(local)
+        local.execute("DELETE FROM replication_outbox")  # as if all of it reached the server
+        highest = int(local.execute("SELECT MAX(id) FROM readings").fetchone()[0])
+        local.execute("UPDATE readings SET value = value WHERE id = 1")  # changed outside the program: waits again
+        local.execute("INSERT INTO readings (session_id, t, parameter, value, unit, status, source) "
+                      "SELECT session_id, t + 1, parameter, value, unit, status, source FROM readings WHERE id = 1")
+        new = outbox.take_new_origin(local)
+        [earlier] = outbox.earlier_origins(local)
+        assert earlier.origin == old and earlier.highest["readings"] == highest
+        assert outbox.origin_of([earlier], new, "readings", 1) == old
+        assert outbox.origin_of([earlier], new, "readings", highest + 1) == new
+        fresh = outbox.connect(tmp_path / "fresh.db")
+        try:
+            fresh.execute("CREATE TABLE readings (id INTEGER PRIMARY KEY)")
+            for table in ("patients", "sessions", "waveforms", "events", "alarms", "audit"):
+                fresh.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
+            outbox.carry_identity(fresh, outbox.origins(local), outbox.progress(local), [earlier])
+            assert outbox.earlier_origins(fresh) == [earlier]
+        finally:
+            fresh.close()
+    finally:
+        local.close()

@@ -210,15 +210,16 @@ class ConfirmDialog(QDialog):
 class ReasonConfirmDialog(ConfirmDialog):
     """A costly action that asks why, without making the answer a condition (an early stop may be urgent).
 
-    Enter alone still cancels; Enter after a reason is typed confirms with it (typing it is the deliberate
-    act); Tab to the action's button then Space confirms with or without one.
+    Enter cancels, whatever the reason field holds: A and S, the alarm keys, pressed by reflex while an alarm shows
+    went into the field as a reason "as", and the Enter after them stopped the infusion. Ctrl+Enter, or Tab to the
+    action's button then Space, confirms, with or without a reason.
     """
 
     def __init__(self, parent: QWidget | None, title: str, text: str, yes: str, prompt: str) -> None:
         super().__init__(parent, title, text, yes, danger=True)
         layout = self.layout()
         assert isinstance(layout, QVBoxLayout)
-        self.hint.setText(f"Enter alone cancels · Enter after a reason, or Tab to “{yes}” then Space, confirms")
+        self.hint.setText(f"Enter cancels · Ctrl+Enter, or Tab to “{yes}” then Space, confirms")
         self.hint.setWordWrap(True)
         self.editor = QLineEdit()
         self.editor.setMinimumWidth(420)
@@ -233,9 +234,10 @@ class ReasonConfirmDialog(ConfirmDialog):
         self.editor.setFocus()  # ready for the reason
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Enter in the reason field confirms only once something is typed; else the dialog's Cancel has it."""
+        """Ctrl+Enter in the reason field confirms; Enter alone goes on to the dialog's Cancel."""
         if (watched is self.editor and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.text()):
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
             self.accept()
             return True
         return super().eventFilter(watched, event)

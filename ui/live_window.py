@@ -263,6 +263,11 @@ class SessionHeader(QFrame):
         return "  ".join(label.text() for label in parts)
 
 
+#: A score due: amber, but with the keyboard the white ring (the button's own amber border hid the ring).
+SCORE_DUE_STYLE = (f"QPushButton {{ border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT}; }}"
+                   f" QPushButton:focus {{ border: 2px dotted {theme.TEXT}; }}")
+
+
 class _ScoreButton:
     """A score's button: its name, its key, and the scales (as compared) it records."""
 
@@ -278,8 +283,7 @@ class _ScoreButton:
         self.button.setText(f"{self.name} due" if due else f"{self.name} ({self.key})")
         self.button.setToolTip(f"Due now under the session's protocol (key {self.key}). {self.tip}" if due
                                else self.tip)
-        theme.restyle(self.button, f"border: 2px solid {theme.WARNING_TEXT}; color: {theme.WARNING_TEXT};"
-                      if due else "")
+        theme.restyle(self.button, SCORE_DUE_STYLE if due else "")
 
 
 def _close_unused(opening: Future[OpenedDevice]) -> None:

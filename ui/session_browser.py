@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QKeyEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -399,6 +399,36 @@ class SessionBrowser(QWidget):
         make_plain(self)  # patient and staff text is shown literally
 
         self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Opened, the list has the keyboard, its newest session selected: Enter opens it (the keyboard was on the
+        date filter's box, 8 Tabs from the list)."""
+        super().showEvent(event)
+        if not event.spontaneous():  # not when brought back from the task bar: the keyboard stays where it was
+            self.table.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter opens the selected session wherever the keyboard is (the list, a box, a button); in a field typed
+        into (the MRN, a date) it searches now and hands the keyboard to the list when it found any session."""
+        plain = event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+        if event.key() not in (Qt.Key.Key_Return, Qt.Key.Key_Enter) or not plain:
+            super().keyPressEvent(event)
+            return
+        if self._typed_filter_has_keyboard():
+            self.refresh()
+            if self.table.found:
+                self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        self.open_selected()
+
+    def _typed_filter_has_keyboard(self) -> bool:
+        """The keyboard is in a filter typed into, where Enter means "search"."""
+        focus = self.focusWidget()
+        if focus is None:
+            return False
+        # A date field's typing is done in an editor inside it.
+        typed = (self.mrn_edit, self.date_from, self.date_to)
+        return any(focus is field or field.isAncestorOf(focus) for field in typed)
 
     # -- finding -----------------------------------------------------------------------------------
 

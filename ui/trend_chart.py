@@ -432,6 +432,9 @@ class TrendChart(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(theme.BACKGROUND)
+        # No Tab stop: no key acts on the plots (the wheel zooms, dragging pans, L and Home are the window's), and
+        # nothing showed the keyboard there: a Tab between the alarm bar and the buttons seemed to go nowhere.
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         layout.addWidget(self.graphics, 1)
         self.plots: dict[str, pg.PlotItem] = {}
         hr, pr, spo2, nibp = (PARAMETER_LABELS[key] for key in ("hr", "pr", "spo2", "nibp_sys"))

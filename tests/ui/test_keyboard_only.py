@@ -2,7 +2,10 @@
 live window under a real X server. Enter in the discharge form started a cuff; Escape (or Enter where it cancels)
 threw away a note, the checklist line and a scored discharge form; Tab could not leave a note; the focused
 "confirm" button had no ring while Cancel looked selected; fields, boxes and lists showed no focus at all; Tab
-then Space in the early-stop question cancelled the stop its hint said it would confirm."""
+then Space in the early-stop question cancelled the stop its hint said it would confirm. A nurse in a hurry at
+1280x800: A and S (the alarm keys) then Enter in the early-stop question stopped the infusion with the reason "as";
+Tab stopped on the chart and on a due score's button with no ring; the discharge form opened on Cancel, out of
+view."""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QDialog, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from drivers.core.readings import Parameter
-from monitor.session import Baseline
+from monitor.session import Baseline, Phase
 from tests.ui.conftest import stored_events
 from ui import theme
 from ui.chair_dialogs import ChecklistDialog
@@ -138,6 +141,73 @@ def test_tab_from_the_early_stop_reason_goes_to_the_stop_as_its_hint_says(qtbot:
     assert dialog.result() == QDialog.DialogCode.Accepted
 
 
+def _infusing(make_window: Any, qtbot: Any) -> Any:
+    """A live window a moment into the planned infusion (before the protocol's 40 min minimum)."""
+    window = make_window(speed=120.0, plan="baseline:1,infusion:40,recovery:30", first_status=True)
+    window.send("checklist", quick="f6 e t:partner c m- w80")
+    window.send("plan_dose", weight_kg=80, dose_mg_per_kg=0.5, duration_min=40)
+    qtbot.waitUntil(lambda: window.last_status.phase is Phase.INFUSION, timeout=60_000)
+    return window
+
+
+def test_the_alarm_keys_then_enter_in_the_early_stop_question_do_not_stop_the_infusion(
+    qtbot: Any, make_window: Any, db_path: Path
+) -> None:
+    """A and S pressed by reflex while an alarm shows went into the reason field, and the Enter after them stopped
+    the infusion early with the reason "as"; Ctrl+Enter is what stops it."""
+    w = _infusing(make_window, qtbot)
+    w.phase_buttons["stop_infusion"].click()
+    question = w.dialog
+    assert isinstance(question, ReasonConfirmDialog)
+    _active(qtbot, question)
+    assert question.editor.hasFocus()
+    hint = question.hint.text()
+    for key in (Qt.Key.Key_A, Qt.Key.Key_S, Qt.Key.Key_Return):
+        qtbot.keyClick(QApplication.focusWidget(), key)
+    qtbot.waitUntil(lambda: not question.isVisible(), timeout=WAIT_MS)
+    assert question.result() == QDialog.DialogCode.Rejected
+    w.send("note", text="after the question")  # settles after anything the question could have sent
+    qtbot.waitUntil(lambda: bool(stored_events(db_path, "note")), timeout=WAIT_MS)
+    assert stored_events(db_path, "infusion_stopped") == [] and not w.last_status.infusion_stopped
+    assert hint.startswith("Enter cancels · Ctrl+Enter")  # what the question says of its keys
+
+    w.phase_buttons["stop_infusion"].click()
+    _active(qtbot, w.dialog)
+    qtbot.keyClicks(w.dialog.editor, "pt vomiting")
+    qtbot.keyClick(w.dialog.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: bool(stored_events(db_path, "infusion_stopped")), timeout=WAIT_MS)
+    [stopped] = stored_events(db_path, "infusion_stopped")
+    assert stopped.detail["reason"] == "pt vomiting"
+
+
+def test_only_ctrl_enter_or_the_button_confirms_the_early_stop_and_enter_cancels_every_confirmation(
+    qtbot: Any,
+) -> None:
+    def asked() -> ReasonConfirmDialog:
+        dialog = ReasonConfirmDialog(None, "Stop infusion early", "Stop the infusion early?", "Stop infusion early",
+                                     "Reason (recorded; may be left empty):")
+        qtbot.addWidget(dialog)
+        _active(qtbot, dialog)
+        return dialog
+
+    typed_reasons = ("", "as", "patient asked to stop")
+    for typed in typed_reasons:
+        dialog = asked()
+        qtbot.keyClicks(dialog.editor, typed)
+        qtbot.keyClick(dialog.editor, Qt.Key.Key_Return)
+        assert dialog.result() == QDialog.DialogCode.Rejected and not dialog.isVisible(), typed
+    for typed in typed_reasons:
+        dialog = asked()
+        qtbot.keyClicks(dialog.editor, typed)
+        qtbot.keyClick(dialog.editor, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier)  # the keypad's too
+        assert dialog.result() == QDialog.DialogCode.Accepted and dialog.text() == typed
+    plain = ConfirmDialog(None, "Start recovery", "Start recovery now?", "Start recovery")
+    qtbot.addWidget(plain)
+    _active(qtbot, plain)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert plain.result() == QDialog.DialogCode.Rejected
+
+
 def test_the_focus_ring_is_on_the_focused_button_only_and_on_fields(qtbot: Any) -> None:
     """Read from the pixels: the confirm button's own border hid the ring, and Cancel, the default button, had a
     solid white border of its own that read as the focus."""
@@ -161,6 +231,43 @@ def test_the_focus_ring_is_on_the_focused_button_only_and_on_fields(qtbot: Any) 
     checklist.entry.setFocus()
     qtbot.waitUntil(checklist.entry.hasFocus, timeout=WAIT_MS)
     assert white in _ring(checklist.entry)
+
+
+def test_every_tab_stop_of_the_live_window_shows_the_white_ring(qtbot: Any, make_window: Any) -> None:
+    """From Identify…, Tab went to Alarm log, Audio pause, then to the chart, which showed nothing of it (arrows
+    and keys did nothing there either), then on to Start baseline. A score due ("PHQ/GAD due") kept its amber
+    border with the keyboard on it, no ring."""
+    w = make_window(first_status=True)
+    _active(qtbot, w)
+    w.header.patient_button.setFocus()
+    qtbot.waitUntil(w.header.patient_button.hasFocus, timeout=WAIT_MS)
+    white = QColor(theme.TEXT).name()
+    stops: list[QWidget] = []
+    unseen: list[str] = []
+    while QApplication.focusWidget() not in stops and len(stops) < 60:
+        stop = QApplication.focusWidget()
+        stops.append(stop)
+        if white not in _ring(stop):
+            unseen.append(f"{type(stop).__name__} {getattr(stop, 'text', lambda: '')()!r}")
+        qtbot.keyClick(stop, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is w.header.patient_button  # once round, back where it began
+    assert len(stops) > 10 and not unseen, unseen
+
+
+def test_the_discharge_form_opens_with_the_keyboard_on_its_first_item(qtbot: Any, make_window: Any) -> None:
+    """It opened with the keyboard on Cancel, below the fold at 1280x800: nothing on screen showed it."""
+    w = make_window(first_status=True)
+    _active(qtbot, w)
+    w.discharge()
+    form = w.dialog
+    assert isinstance(form, DischargeDialog)
+    qtbot.waitUntil(form.isActiveWindow, timeout=WAIT_MS)
+    first = form.groups["aldrete_activity"].button(2)
+    qtbot.waitUntil(first.hasFocus, timeout=WAIT_MS)
+    assert not first.visibleRegion().isEmpty()  # in view, with a box's dotted ring
+    qtbot.keyClick(first, Qt.Key.Key_Space)  # scored from the keyboard at once
+    assert form.groups["aldrete_activity"].checkedId() == 2
+    form.reject()
 
 
 def _protocol() -> Any:

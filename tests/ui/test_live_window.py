@@ -118,10 +118,10 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     assert dialog.result() == QDialog.DialogCode.Rejected
     qtbot.wait(300)
     assert not w.last_status.infusion_stopped
-    # A reason typed, then Enter: stops, with the reason.
+    # A reason typed, then Ctrl+Enter: stops, with the reason (Enter alone cancels, whatever is typed).
     w.phase_buttons["stop_infusion"].click()
     qtbot.keyClicks(w.dialog.editor, "nausea; physician asked to stop")
-    qtbot.keyClick(w.dialog.editor, Qt.Key.Key_Return)
+    qtbot.keyClick(w.dialog.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: w.last_status.infusion_stopped, timeout=WAIT_MS)
     [stopped] = [e for e in w.events if e.kind is EventKind.INFUSION_STOPPED]
     assert stopped.detail["before_minimum_min"] == 40 and stopped.detail["reason"] == "nausea; physician asked to stop"

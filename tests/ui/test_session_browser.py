@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
 
 from drivers.core.readings import Parameter, Reading
 from monitor.alarms.model import Priority
@@ -216,6 +217,45 @@ def test_enter_or_double_click_opens_the_session_in_review(
     assert [w.record.id for w in browser.reviews] == [db["ids"]["hypertension"], db["ids"]["normal"]]
     browser.close()
     assert not any(w.isVisible() for w in browser.reviews)
+
+
+def _enter(qtbot: Any, browser: SessionBrowser) -> None:
+    """Return pressed where the browser's keyboard is."""
+    browser.activateWindow()
+    qtbot.waitUntil(browser.isActiveWindow, timeout=5_000)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+
+
+def test_enter_opens_the_selected_session_as_the_browser_opens_and_searches_in_a_typed_filter(
+    qtbot: Any, browser: SessionBrowser, db: dict[str, Any]
+) -> None:
+    """Enter did nothing as the browser opened: the keyboard was on the date filter's box, 8 Tabs from the list."""
+    ids = db["ids"]
+    browser.activateWindow()
+    qtbot.waitUntil(browser.isActiveWindow, timeout=5_000)
+    assert QApplication.focusWidget() is browser.table
+    _enter(qtbot, browser)
+    assert [w.record.id for w in browser.reviews] == [ids["crashed"]]  # the newest, selected as it opened
+
+    browser.date_filter.setFocus()  # a box, a button: Enter still opens the selected session
+    _enter(qtbot, browser)
+    assert len(browser.reviews) == 2
+
+    browser.mrn_edit.setFocus()
+    qtbot.keyClicks(browser.mrn_edit, "2002")
+    _enter(qtbot, browser)  # in the MRN field Enter searches, and the keyboard goes to what it found
+    assert len(browser.reviews) == 2
+    assert QApplication.focusWidget() is browser.table
+    assert browser.table.selected().summary.id == ids["hypertension"]
+    qtbot.keyClick(browser.refresh_button, Qt.Key.Key_F5)  # a refresh keeps the session selected
+    _enter(qtbot, browser)
+    assert browser.reviews[-1].record.id == ids["hypertension"]
+
+    browser.close()
+    browser.mrn_edit.clear()
+    browser.show()  # opened again: the list has the keyboard again
+    browser.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is browser.table, timeout=5_000)
 
 
 def test_unfinished_sessions_at_start_can_be_closed_then_the_dialog_steps_aside(

@@ -47,7 +47,12 @@ class PatientOnFile:
     @property
     def label(self) -> str:
         """How a screen names the patient: ``name · MRN 123``, or the MRN alone."""
-        return f"{self.name} · MRN {self.mrn}" if self.name else self.mrn
+        return "".join(self.label_parts)
+
+    @property
+    def label_parts(self) -> tuple[str, str]:
+        """The label in two: what a narrow screen may cut (the name) and what it must show whole (the MRN)."""
+        return (self.name, f" · MRN {self.mrn}") if self.name else ("", self.mrn)
 
 
 class IdentifierError(Exception):

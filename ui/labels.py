@@ -2,11 +2,12 @@
 
 :class:`ElidedLabel` writes one line and cuts it with "…" when it does not fit, the whole text
 being on hover: for the header, whose height must not change with a long patient name or
-device description. :class:`FitLabel` draws a large numeric as large as its space allows (up to
+device description; :class:`KeptEndLabel` cuts it before an end that stays whole (the patient's MRN after the
+name). :class:`FitLabel` draws a large numeric as large as its space allows (up to
 its style sheet's size), so a small screen shrinks the numerics instead of pushing them off it.
 :class:`OneLineLabel` keeps a short state on one line, drawn smaller rather than wrapped: the alarm
 bar's audio state, whose countdown once took a second line and moved every open form down.
-Alarm messages never use any of them: they wrap, because a cut alarm message can mislead.
+Alarm texts never use any of them: they wrap, because a cut alarm message can mislead.
 """
 
 from __future__ import annotations
@@ -72,16 +73,63 @@ class ElidedLabel(QLabel):
             metrics.height() + margins.top() + margins.bottom(),
         )
 
+    def shown_text(self) -> str:
+        """The text as drawn at the label's width now (cut with "…" when it does not fit)."""
+        metrics = QFontMetrics(self.font())
+        return metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
     def paintEvent(self, event: QPaintEvent) -> None:
         """Draw the text, cut with an ellipsis when it does not fit."""
         painter = QPainter(self)
-        rect = self.contentsRect()
-        metrics = QFontMetrics(self.font())
-        shown = metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, rect.width())
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.setFont(self.font())
-        painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
+        painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), self.shown_text())
         painter.end()
+
+
+class KeptEndLabel(ElidedLabel):
+    """An :class:`ElidedLabel` whose end is never cut: when the text does not fit, what comes before the end gives
+    way. For the header's patient line, whose MRN (what a nurse checks against the wristband) must be read whole
+    while a long name may be cut. Its :meth:`minimumSizeHint` is the kept end and a few characters before it; the
+    label's owner gives it at least that (a label whose width the layout ignores cannot ask for it)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, min_chars: int = 4,
+                 max_kept_chars: int = 24) -> None:
+        super().__init__(text, parent, min_chars=min_chars)
+        self._kept = ""
+        self._max_kept_chars = max_kept_chars
+
+    def set_text_and_end(self, text: str, kept: str) -> None:
+        """Show ``text`` followed by ``kept``, the end that stays whole (up to ``max_kept_chars`` characters)."""
+        self._kept = kept
+        self.setText(text + kept)
+        self.update()
+
+    def minimumSizeHint(self) -> QSize:
+        """The kept end whole, after the first few characters of what comes before it and "…"."""
+        hint = super().minimumSizeHint()
+        metrics = QFontMetrics(self.font())
+        before = self.text()[: max(0, len(self.text()) - len(self._kept))]
+        kept = self._kept[: self._max_kept_chars]
+        # Never wider than the whole text: a short line asks for no more than it needs.
+        needed = min(metrics.horizontalAdvance(before[: self._min_chars] + "…" + kept),
+                     metrics.horizontalAdvance(self.text()) + 2)
+        margins = self.contentsMargins()
+        return QSize(max(hint.width(), needed + margins.left() + margins.right()), hint.height())
+
+    def shown_text(self) -> str:
+        """The text as drawn now: whole when it fits, else what comes before the kept end cut with "…"."""
+        metrics = QFontMetrics(self.font())
+        room = self.contentsRect().width()
+        full = self.text()
+        if not self._kept or metrics.horizontalAdvance(full) <= room:
+            return super().shown_text()
+        before = full[: len(full) - len(self._kept)]
+        kept_room = min(metrics.horizontalAdvance(self._kept), room)
+        head = metrics.elidedText(before, Qt.TextElideMode.ElideRight, room - kept_room) if room > kept_room else ""
+        # A kept end longer than the room (past max_kept_chars) is itself cut at its end.
+        left = room - metrics.horizontalAdvance(head)
+        return head + metrics.elidedText(self._kept, Qt.TextElideMode.ElideRight, left)
 
 
 class FitLabel(QLabel):

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -87,7 +87,7 @@ from ui.dialogs import (
 )
 from ui.guard_link import GuardBeat, GuardLink
 from ui.idle_lock import IdleLock, auto_lock_minutes
-from ui.labels import ElidedLabel
+from ui.labels import ElidedLabel, KeptEndLabel
 from ui.numerics import NumericsPanel, minutes_ago
 from ui.plain_text import make_plain
 from ui.settings_dialog import SettingsChoice, SettingsDialog, warm_driver_listing
@@ -196,6 +196,14 @@ class SessionHeader(QFrame):
     """
 
     HEIGHT_PX = 64
+    #: The phase badge's width at the least: the built-in phases' words at full size.
+    PHASE_MIN_PX = 170
+    #: The phase badge's text, and its two lines when the infusion is paused (they fit the header's height).
+    PHASE_PX = 22
+    PAUSED_PX = 18
+    #: The clocks keep room for a line this long before the patient's line takes more than its shortest (the MRN
+    #: whole): at 1280 pixels that leaves the patient's line 420 pixels, "Patient: Maria H… · MRN MRN-00004711".
+    CLOCKS_ROOM_TEXT = "Infusion 00:00 of 40 min (40–60 min)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -204,13 +212,17 @@ class SessionHeader(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 2, 10, 2)
         layout.setSpacing(8)
-        self.patient = ElidedLabel("Patient: —")
+        # The MRN is never cut: a long name gives way before it.
+        self.patient = KeptEndLabel("Patient: —", min_chars=len("Patient: ") + 3)
         self.patient.setStyleSheet("font-size: 18px; font-weight: bold;")
         self.user = ElidedLabel("")
         self.user.setStyleSheet(f"font-size: 15px; color: {theme.TEXT_DIM};")
+        # One width whatever it says: a badge that widened for "INFUSION · PAUSED" moved the Identify button and
+        # took the width the patient's line had (a paused phase takes two lines instead; see set_phase_words).
         self.phase = QLabel("SETUP")
+        self.phase.setTextFormat(Qt.TextFormat.PlainText)
         self.phase.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.phase.setMinimumWidth(170)
+        self.phase.setFixedWidth(self.PHASE_MIN_PX)
         self.timers = ElidedLabel("")
         self.timers.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.link = QLabel("")
@@ -223,11 +235,15 @@ class SessionHeader(QFrame):
         self.device.setStyleSheet(f"font-size: 14px; color: {theme.TEXT_DIM};")
         self.clock = QLabel("")
         self.clock.setStyleSheet("font-size: 22px; font-weight: bold;")
+        self.clock.ensurePolished()
+        # As wide before the first time is shown as after: the room the others share is known from the start.
+        self.clock.setMinimumWidth(QFontMetrics(self.clock.font()).horizontalAdvance("00:00:00") + 2)
         who = QVBoxLayout()
         who.setSpacing(0)
         who.addWidget(self.patient)
         who.addWidget(self.user)
-        layout.addLayout(who, 3)
+        # The patient's line is as wide as _share_room makes it; the clocks and the link take the rest.
+        layout.addLayout(who, 0)
         self.patient_button = QPushButton("Identify…")
         self.patient_button.setToolTip("Enter the patient's MRN (and name, birth date)")
         layout.addWidget(self.patient_button)
@@ -241,26 +257,64 @@ class SessionHeader(QFrame):
         health.addWidget(self.server)
         health.addWidget(self.device, 1)
         state.addLayout(health)
-        layout.addLayout(state, 4)
+        layout.addLayout(state, 1)
         layout.addWidget(self.clock)
         self.set_phase(Phase.SETUP)
 
+    def set_patient(self, name: str, mrn: str = "") -> None:
+        """"Patient: " with the name, then the MRN, which stays whole when the name is cut."""
+        self.patient.set_text_and_end(f"Patient: {name}", mrn)
+        self._share_room()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Share the new width between the patient's line and the clocks."""
+        super().resizeEvent(event)
+        self._share_room()
+
+    def _share_room(self) -> None:
+        """The patient's line gets its whole text's width where the clocks keep :attr:`CLOCKS_ROOM_TEXT`'s, else
+        what that leaves, never less than its MRN whole; the clocks take the rest. It depends on the header's width
+        and the patient only: a phase, a clock or a device text that changes moves nothing."""
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        fixed = (self.patient_button.sizeHint().width() + self.phase.minimumWidth()
+                 + max(self.clock.sizeHint().width(), self.clock.minimumWidth()) + 4 * layout.spacing())
+        room = self.contentsRect().width() - margins.left() - margins.right() - fixed
+        clocks = QFontMetrics(self.timers.font()).horizontalAdvance(self.CLOCKS_ROOM_TEXT)
+        width = max(self.patient.minimumSizeHint().width(), min(self.patient.sizeHint().width(), room - clocks))
+        if self.patient.minimumWidth() != width:
+            self.patient.setMinimumWidth(width)
+
+    def set_phase_words(self, words: Iterable[str]) -> None:
+        """Make the phase badge wide enough for each of the protocol's phase words (it keeps that width)."""
+        self.phase.ensurePolished()
+        metrics = QFontMetrics(self.phase.font())
+        margins = self.phase.contentsMargins()  # the style sheet's padding and border
+        frame = margins.left() + margins.right() + 2
+        widest = max((metrics.horizontalAdvance(word.upper()) for word in words), default=0)
+        self.phase.setFixedWidth(max(self.PHASE_MIN_PX, widest + frame))
+        self._share_room()
+
     def set_phase(self, phase: Phase, paused: bool = False, label: str | None = None) -> None:
-        """Phase badge in the phase's colour (amber while the pump is paused), named as the protocol names it."""
+        """Phase badge in the phase's colour (amber while the pump is paused), named as the protocol names it.
+
+        Paused, "PAUSED" is a second line under the phase, both smaller: on one line the badge grew from 170 to 266
+        pixels, taken from the patient's line, and the Identify button moved.
+        """
         colour = theme.PHASE_COLOURS.get(phase.value, "#333")
-        text = (label or phase.value).upper() + (" · PAUSED" if paused else "")
+        text = (label or phase.value).upper() + ("\nPAUSED" if paused else "")
         border = theme.WARNING_TEXT if paused else "#888"
         self.phase.setText(text)
         theme.restyle(
             self.phase,
-            f"background: {colour}; border: 2px solid {border}; border-radius: 6px; font-size: 22px; "
-            "font-weight: bold; padding: 2px 10px;"
+            f"background: {colour}; border: 2px solid {border}; border-radius: 6px; "
+            f"font-size: {self.PAUSED_PX if paused else self.PHASE_PX}px; font-weight: bold; padding: 2px 10px;"
         )
 
     def text(self) -> str:
         """Everything the header says, as one line (for logs and tests)."""
         parts = (self.patient, self.phase, self.timers, self.link, self.device, self.user, self.clock)
-        return "  ".join(label.text() for label in parts)
+        return "  ".join(label.text().replace("\n", " · ") for label in parts)
 
 
 #: A score due: amber, but with the keyboard the white ring (the button's own amber border hid the ring).
@@ -362,6 +416,7 @@ class LiveWindow(DialogHost, QMainWindow):
         body = QHBoxLayout()
         self.chart = TrendChart()
         self.chart.set_phase_words(bridge.recorder.protocol.labels())
+        self.header.set_phase_words(bridge.recorder.protocol.labels().values())
         body.addWidget(self.chart, 66)
         self.numerics = NumericsPanel()
         self.numerics.setMinimumWidth(430)
@@ -570,10 +625,10 @@ class LiveWindow(DialogHost, QMainWindow):
     def _show_patient(self, patient: PatientOnFile | None) -> None:
         """MRN (and name) of the session's patient in the header ("unknown" where it could not be read)."""
         if patient is None:
-            text = "unknown (it could not be read)" if self.bridge.recorder.patient_unread else NO_PATIENT
+            name, mrn = ("unknown (it could not be read)" if self.bridge.recorder.patient_unread else NO_PATIENT), ""
         else:
-            text = patient.label
-        self.header.patient.setText(f"Patient: {text}")
+            name, mrn = patient.label_parts
+        self.header.set_patient(name, mrn)
 
     def _load_history(self) -> None:
         """A resumed session: draw everything stored before the window opened (the chart shows the whole session)."""
@@ -1607,7 +1662,7 @@ class LiveWindow(DialogHost, QMainWindow):
         age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s + max(0.0, now - status.now))
         self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:.0f}/{base.nibp_dia:.0f}" if base else "")
         self.nibp_tile.show_values(
-            sys_r, [sys_r.value if sys_r else None, dia_r.value if dia_r else None], now, age
+            sys_r, [sys_r.value if sys_r else None, dia_r.value if dia_r else None], now, age, cut_off=cut_off
         )
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))

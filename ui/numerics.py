@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QBoxLayout, QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from drivers.core.readings import Flag, Reading
 from monitor.alarms.model import Priority
@@ -13,6 +14,8 @@ from ui.labels import ElidedLabel, FitLabel
 
 # A value older than this is no longer "now" on a 1 Hz monitor; it is shown greyed with its age.
 STALE_AFTER_S = 10.0
+#: Between the alarm's limit and the value's status when they share the tile's bottom line.
+BOTTOM_GAP_PX = 12
 
 
 def flag_words(flags: frozenset[Flag]) -> str:
@@ -59,29 +62,31 @@ class NumericTile(QFrame):
         self.value = FitLabel("---")
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.extra = QLabel("")  # NIBP mean
-        self.extra.setStyleSheet(
-            f"color: {theme.PARAMETER_COLOURS['nibp_mean']}; font-size: {theme.NIBP_MEAN_PX}px; font-weight: bold;"
-        )
         row.addWidget(self.mark)
         row.addWidget(self.value, 1)
         row.addWidget(self.extra)
         layout.addLayout(row, 1)
-        # The limit an active alarm breached (left, in the alarm's colour) and the value's status (right)
-        # share one line, so an alarm does not change the tile's height.
-        bottom = QHBoxLayout()
-        self.alarm = ElidedLabel("")
+        # The limit an active alarm breached (left, in the alarm's colour) and the value's status (right) share
+        # one line when both fit. The alarm's text is never cut (its "(over)" says the value is no longer in
+        # breach): it takes the width it needs, the status the rest, and when the two do not fit side by side the
+        # status goes under it (see _arrange_bottom).
+        self.bottom = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.bottom.setSpacing(BOTTOM_GAP_PX)
+        self.alarm = QLabel("")
+        self.alarm.setTextFormat(Qt.TextFormat.PlainText)
         self.alarm.setVisible(False)
         self.status = ElidedLabel("")
         self.status.setStyleSheet(f"color: {theme.TEXT_DIM}; font-size: 17px;")
         self.status.setAlignment(Qt.AlignmentFlag.AlignRight)
-        bottom.addWidget(self.alarm, 1)
-        bottom.addWidget(self.status, 1)
-        layout.addLayout(bottom)
+        self.bottom.addWidget(self.alarm)
+        self.bottom.addWidget(self.status, 1)
+        layout.addLayout(self.bottom)
         self.state = "missing"
         self.alarm_priority: Priority | None = None
         self.alarm_lit = True
         self._value_colour = theme.QUESTIONABLE
         self._paint_value(theme.QUESTIONABLE)
+        self._paint_extra()
 
     def set_title(self, label: str) -> None:
         """Change the name shown (e.g. HR to PR when no ECG is connected)."""
@@ -110,7 +115,35 @@ class NumericTile(QFrame):
                 self.alarm,
                 f"color: {theme.ALARM_COLOURS[priority]}; font-size: 18px; font-weight: bold;",
             )
+        self._arrange_bottom()
         self._paint_value(self._value_colour)
+
+    def alarm_shown_whole(self) -> bool:
+        """True when the alarm line's whole text is inside its label (or no alarm is shown)."""
+        if not self.alarm.isVisible():
+            return True
+        self.alarm.ensurePolished()
+        return self.alarm.fontMetrics().horizontalAdvance(self.alarm.text()) <= self.alarm.contentsRect().width()
+
+    def bottom_on_one_line(self) -> bool:
+        """True when the alarm's limit and the status share one line (False: the status is under the limit)."""
+        return self.bottom.direction() is QBoxLayout.Direction.LeftToRight
+
+    def _arrange_bottom(self) -> None:
+        """The alarm's limit and the status side by side when both fit whole, else the status under the limit."""
+        self.alarm.ensurePolished()  # its style sheet's font, before it is first shown
+        margins = self.layout().contentsMargins()
+        room = self.contentsRect().width() - margins.left() - margins.right()
+        needed = self.alarm.sizeHint().width() + BOTTOM_GAP_PX + self.status.sizeHint().width()
+        together = self.alarm.isHidden() or not self.status.text() or needed <= room
+        direction = QBoxLayout.Direction.LeftToRight if together else QBoxLayout.Direction.TopToBottom
+        if self.bottom.direction() is not direction:
+            self.bottom.setDirection(direction)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """A narrower tile may need the status under the alarm's limit (a wider one, back beside it)."""
+        super().resizeEvent(event)
+        self._arrange_bottom()
 
     def flash(self, elapsed_ms: int) -> None:
         """Follow the alarm bar's flash clock: lit or dark at this priority's rate."""
@@ -160,12 +193,23 @@ class NumericTile(QFrame):
             self.mark.setText("")
             self._paint_value(self.colour)
             self.value.setText(text)
-        if (reading is not None and self.state != "missing" and not detail
-                and (cut_off or now - reading.t > STALE_AFTER_S)):
+        if reading is not None and self.state != "missing" and (cut_off or (
+                not detail and now - reading.t > STALE_AFTER_S)):
+            # A value shown with its own age (the cuff's "4 min ago") is not stale by the seconds since it came,
+            # but it is once nothing newer can come: grey like the others, its age kept.
             self.state = "stale"
             self._paint_value(theme.QUESTIONABLE)
-            status = (f"{cut_off} · " if cut_off else "") + f"no new value for {int(max(0.0, now - reading.t))} s"
+            age = detail or f"no new value for {int(max(0.0, now - reading.t))} s"
+            status = (f"{cut_off} · " if cut_off else "") + age
         self.status.setText(status)
+        self._paint_extra()
+        self._arrange_bottom()
+
+    def _paint_extra(self) -> None:
+        """The value beside the main one (the NIBP mean) in the main value's state: grey when it is grey."""
+        grey = self.state in ("missing", "unreliable", "stale")
+        colour = theme.QUESTIONABLE if grey else theme.PARAMETER_COLOURS["nibp_mean"]
+        theme.restyle(self.extra, f"color: {colour}; font-size: {theme.NIBP_MEAN_PX}px; font-weight: bold;")
 
 
 class NumericsPanel(QWidget):

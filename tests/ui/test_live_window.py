@@ -160,8 +160,9 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     assert not any(b.isEnabled() for b in (w.checklist_button, w.questionnaire_button, w.header.patient_button))
     # Nothing newer can come: the values are grey at once (they looked live for the usual 10 s), no cuff is
     # promised, and the header's timer says the recording has ended.
-    assert (w.hr_tile.state, w.spo2_tile.state) == ("stale", "stale")
+    assert (w.hr_tile.state, w.spo2_tile.state, w.nibp_tile.state) == ("stale", "stale", "stale")
     assert w.hr_tile.status.text().startswith("recording complete · no new value for")
+    assert w.nibp_tile.status.text().startswith("recording complete · "), "the cuff keeps its age"
     assert w.numerics.nibp_schedule.text() == "no cuff is started: the recording has ended"
     assert w.header.timers.text().endswith(" — recording complete")
     last = w.last_status

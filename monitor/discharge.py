@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from drivers.core.readings import Parameter, Reading
+from monitor.labels import pressure_text
 from monitor.session import Baseline
 
 ALDRETE_PASS: Final = 9
@@ -159,8 +160,8 @@ def _bp_deviation(vitals: LatestVitals, baseline: Baseline | None) -> tuple[floa
     dev_sys = deviation(vitals.nibp_sys, baseline.nibp_sys)
     dev_dia = deviation(vitals.nibp_dia, baseline.nibp_dia)
     text = (
-        f"BP {vitals.nibp_sys:g}/{vitals.nibp_dia:g} vs baseline "
-        f"{baseline.nibp_sys:g}/{baseline.nibp_dia:g}: "
+        f"BP {pressure_text(vitals.nibp_sys, vitals.nibp_dia)} vs baseline "
+        f"{pressure_text(baseline.nibp_sys, baseline.nibp_dia)}: "
         f"{100 * max(dev_sys, dev_dia):.0f} % off"
     )
     return max(dev_sys, dev_dia), text

@@ -318,6 +318,8 @@ INTERVENTION_UNITS: Final[Mapping[InterventionKind, str | None]] = {
     InterventionKind.OTHER: None,
 }
 OXYGEN_RANGE_L_MIN: Final = (0.5, 15.0)
+#: What oxygen's line says when no route (cannula, mask) was entered.
+ROUTE_NOT_RECORDED: Final = "route not recorded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,13 +333,18 @@ class Intervention:
     route: str = ""
 
     def text(self) -> str:
-        """One line for charts and reports, e.g. ``antiemetic ondansetron 4 mg IV``."""
-        parts = [self.kind.value, self.drug]
+        """One line for charts and reports, e.g. ``antiemetic ondansetron 4 mg IV`` or ``oxygen 2 L/min, route not
+        recorded``."""
+        # Oxygen's drug is oxygen: named once, where "oxygen oxygen" read as a typing slip.
+        parts = [self.kind.value, "" if self.drug.casefold() == self.kind.value else self.drug]
         if self.dose is not None:
             parts.append(f"{self.dose:g} {self.unit or ''}".strip())
         if self.route:
             parts.append(self.route)
-        return " ".join(p for p in parts if p)
+        text = " ".join(p for p in parts if p)
+        # Oxygen reaches the patient by some device (cannula, mask, non-rebreather): a line naming none says so, where
+        # it once named a cannula nobody chose.
+        return f"{text}, {ROUTE_NOT_RECORDED}" if self.kind is InterventionKind.OXYGEN and not self.route else text
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for the timeline."""
@@ -355,13 +362,14 @@ def intervention(kind: InterventionKind | str, drug: str = "", dose: float | Non
         raise DoseError(
             f"unknown intervention '{kind}'; use {', '.join(k.value for k in InterventionKind)}"
         ) from None
-    drug = drug.strip()
+    drug, route = drug.strip(), route.strip()
     unit = INTERVENTION_UNITS[kind]
     if kind is InterventionKind.OXYGEN:
         low, high = OXYGEN_RANGE_L_MIN
         if dose is None or not low <= dose <= high:
             raise DoseError(f"oxygen needs a flow of {low:g}-{high:g} L/min")
-        return Intervention(kind, drug or "oxygen", dose, unit, route or "nasal cannula")
+        # No route assumed: a mask or a non-rebreather is as likely as a cannula, and the record holds what was chosen.
+        return Intervention(kind, drug or "oxygen", dose, unit, route)
     if unit == "mg":
         if not drug:
             raise DoseError(f"name the {kind.value} given")

@@ -42,6 +42,7 @@ from typing import Any, Final
 
 from drivers.core.clock import SECONDS_PER_MINUTE
 from drivers.core.readings import Parameter, Reading
+from monitor.labels import pressure_text
 from monitor.session import PLAIN_PHASE_WORDS, Baseline, EventKind, Phase, Session, SessionEvent, SessionRuleError
 
 START_INFUSION: Final = "start_infusion"
@@ -203,7 +204,7 @@ def infusion_start_check(
         blockers.append(
             Blocker(
                 "baseline_bp_hold",
-                f"baseline BP {preview.nibp_sys:g}/{preview.nibp_dia:g} is at or above the hold threshold "
+                f"baseline BP {pressure_text(preview.nibp_sys, preview.nibp_dia)} is at or above the hold threshold "
                 f"{rules.hold_sys:g}/{rules.hold_dia:g}",
             )
         )
@@ -257,7 +258,8 @@ def discharge_check(
     cuff_at = session.last_valid_nibp_at
     nibp = ValueAge(
         "NIBP",
-        f"{sys_r.value:g}/{dia_r.value:g} mmHg" if sys_r and dia_r and sys_r.value and dia_r.value else "no value",
+        f"{pressure_text(sys_r.value, dia_r.value)} mmHg" if sys_r and dia_r and sys_r.value and dia_r.value
+        else "no value",
         _age(now, cuff_at),
         rules.discharge_nibp_max_age_s,
     )

@@ -14,7 +14,6 @@ thing a finished session still accepts. Its whole-session arrays (numpy) are in
 from __future__ import annotations
 
 import bisect
-import json
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ from monitor.alarms.model import Priority
 from monitor.entered_in_error import is_correction
 from monitor.exports.data import SessionRecord
 from monitor.finished import finished_row
+from monitor.labels import plain_detail
 from monitor.session import Baseline, EventKind, Phase, SessionEvent
 from monitor.store import Reader, SessionSearch, SessionSummary, Store
 
@@ -598,7 +598,4 @@ def addendum_text(event: SessionEvent) -> str:
     detail = dict(event.detail)
     if event.kind is EventKind.SCORE or is_correction(event):
         return chair.corrected_line(event)
-    text = detail.get("text") or detail.get("label") or ""
-    if not text and detail:
-        text = json.dumps(detail, default=str)
-    return str(text)
+    return str(detail.get("text") or detail.get("label") or plain_detail(detail))

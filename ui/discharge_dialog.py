@@ -39,6 +39,7 @@ from drivers.core.readings import Reading
 from monitor.alarms.model import Priority
 from monitor.discharge import USUAL_MARKS, DischargeMarks, DischargeResult, NurseAssessment, assess_discharge
 from monitor.dose import Intervention
+from monitor.labels import pressure_text
 from monitor.readiness import DISCHARGE_SCORE_BLOCKERS, StepCheck
 from monitor.session import Baseline
 from monitor.wall_clock import clock_text
@@ -113,7 +114,7 @@ class DischargeDialog(QDialog):
         if baseline is not None:
             ref = QLabel(
                 f"Baseline: HR {baseline.heart_rate:.0f}, SpO2 {baseline.spo2:.0f} %, "
-                f"NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f}"
+                f"NIBP {pressure_text(baseline.nibp_sys, baseline.nibp_dia)}"
             )
         else:
             ref = QLabel("No baseline was taken: blood pressure items cannot score.")

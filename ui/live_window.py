@@ -46,7 +46,7 @@ from monitor.checklist import current_checklist
 from monitor.dose import DoseNeedsConfirmation, dose_record, last_oxygen
 from monitor.entered_in_error import last_entry, last_score, shown_value
 from monitor.identifiers import PatientOnFile
-from monitor.labels import PARAMETER_LABELS
+from monitor.labels import PARAMETER_LABELS, pressure_text
 from monitor.protocols import RESPIRATION_SCALE, Measure
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
@@ -790,7 +790,7 @@ class LiveWindow(DialogHost, QMainWindow):
         if check is not None and check.baseline is not None:
             b = check.baseline
             text += (f"\n\nBaseline to be used: HR {b.heart_rate:g} /min, SpO2 {b.spo2:g} %, "
-                     f"NIBP {b.nibp_sys:g}/{b.nibp_dia:g} mmHg (mean {b.nibp_mean:g}).")
+                     f"NIBP {pressure_text(b.nibp_sys, b.nibp_dia, b.nibp_mean)} mmHg.")
         if check is not None and check.notes:
             text += "\n" + "\n".join(check.notes)
         if check is None or check.ready:
@@ -1660,7 +1660,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now, cut_off=cut_off)
         sys_r, dia_r, mean_r = (latest.get(p) for p in (Parameter.NIBP_SYS, Parameter.NIBP_DIA, Parameter.NIBP_MEAN))
         age = "" if status.nibp_age_s is None else minutes_ago(status.nibp_age_s + max(0.0, now - status.now))
-        self.nibp_tile.reference.setText(f"baseline {base.nibp_sys:.0f}/{base.nibp_dia:.0f}" if base else "")
+        self.nibp_tile.reference.setText(f"baseline {pressure_text(base.nibp_sys, base.nibp_dia)}" if base else "")
         self.nibp_tile.show_values(
             sys_r, [sys_r.value if sys_r else None, dia_r.value if dia_r else None], now, age, cut_off=cut_off
         )

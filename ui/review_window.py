@@ -61,8 +61,8 @@ from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.finished import FINISHED_STATUSES
-from monitor.labels import PARAMETER_LABELS
-from monitor.session import EventKind, Phase, SessionEvent, phase_step_text
+from monitor.labels import PARAMETER_LABELS, code_words, event_label, plain_detail, pressure_text
+from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import SessionNotFound, StoreError
 from monitor.wall_clock import clock_text
 from ui import theme
@@ -92,25 +92,6 @@ def _table_label(parameter: Parameter) -> str:
 # The alarm engine names heart rate by its rule parameter; the chart plots it with HR/PR.
 ALARM_PLOT = {"heart_rate": "hr", "hr": "hr", "pr": "hr", "spo2": "spo2",
               "nibp_sys": "nibp", "nibp_dia": "nibp", "nibp_mean": "nibp"}
-EVENT_NAMES: dict[EventKind, str] = {
-    EventKind.SESSION_STARTED: "Session started",
-    EventKind.SESSION_RESUMED: "Recording resumed",
-    EventKind.SESSION_CLOSED: "Session closed",
-    EventKind.CLOSED_AFTER_CRASH: "Recording stopped unexpectedly; closed afterwards",
-    EventKind.BASELINE_TAKEN: "Baseline taken",
-    EventKind.SESSION_COMPLETED: "Session completed",
-    EventKind.DISCHARGE_SCORED: "Discharge scored",
-    EventKind.NOTE: "Note",
-    EventKind.QUICK_EVENT: "Event",
-    EventKind.SCORE: "Score",
-    EventKind.ADDENDUM: "ADDENDUM",
-    EventKind.SIGNED_OFF: "SIGNED OFF",
-    EventKind.LINK_LOST: "Device link lost",
-    EventKind.LINK_RESTORED: "Device link back",
-    EventKind.TECHNICAL: "Technical",
-    EventKind.DEVICE_CHANGED: "Device changed",
-    EventKind.SETTINGS_CHANGED: "Settings changed",
-}
 # Every cuff start is on the NIBP table already; listing them would bury the notes.
 HIDDEN_EVENTS = frozenset({EventKind.NIBP_REQUESTED})
 ADDENDUM_COLOUR = "#d8c8ff"
@@ -214,7 +195,7 @@ def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None)
     if kind is EventKind.BASELINE_TAKEN and detail:
         try:
             return (f"HR {detail['heart_rate']:.0f} · SpO2 {detail['spo2']:.0f} % · "
-                    f"NIBP {detail['nibp_sys']:.0f}/{detail['nibp_dia']:.0f} ({detail['nibp_mean']:.0f})")
+                    f"NIBP {pressure_text(detail['nibp_sys'], detail['nibp_dia'], detail['nibp_mean'])}")
         except (KeyError, TypeError, ValueError):
             pass
     if kind is EventKind.DISCHARGE_SCORED:
@@ -232,8 +213,7 @@ def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None)
     if kind is EventKind.SESSION_RESUMED and detail.get("gap_s") is not None:
         on = detail.get("device") or detail.get("driver")
         return f"gap {duration(float(detail['gap_s']))}" + (f" · on {on}" if on else "")
-    shown = {k: v for k, v in detail.items() if not k.endswith("_at") and k != "t"}
-    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) if shown else ""
+    return plain_detail(detail)
 
 
 def _table(columns: Sequence[str], stretch: int | None = None, *, stretch_last: bool = True) -> QTableWidget:
@@ -324,9 +304,10 @@ def sign_off_words(signed: Sequence[sign_off.SignOff]) -> str:
 
 
 def _event_name(kind: EventKind, phase_words: Mapping[Phase, str]) -> str:
-    """An event's name in the events table; a phase step's after the phase as the protocol calls it."""
-    step = phase_step_text(kind, phase_words)
-    return step[:1].upper() + step[1:] if step is not None else EVENT_NAMES.get(kind, kind.value)
+    """An event's name in the events table; a phase step's after the phase as the protocol calls it. What was
+    written after the session ended is named in capitals: it stands out from the record it was added to."""
+    label = event_label(kind, phase_words)
+    return label.upper() if kind in AFTER_THE_FACT else label
 
 
 class ReviewWindow(DialogHost, QMainWindow):
@@ -713,8 +694,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         if baseline is not None:
             hr_name = PARAMETER_LABELS[baseline.heart_rate_parameter].short
             base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:.0f} /min · "
-                         f"SpO2 {baseline.spo2:.0f} % · NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f} "
-                         f"({baseline.nibp_mean:.0f}) mmHg")
+                         f"SpO2 {baseline.spo2:.0f} % · "
+                         f"NIBP {pressure_text(baseline.nibp_sys, baseline.nibp_dia, baseline.nibp_mean)} mmHg")
         else:
             base_text = "No baseline was taken"
         self.baseline_label.setText(base_text)
@@ -878,7 +859,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             name = str(score.get("name", key))
             for item in score.get("items", []):
                 basis = str(item.get("basis", ""))
-                rows.append([name, str(item.get("name", "")).replace("_", " "),
+                rows.append([name, code_words(str(item.get("name", ""))),
                              _cell(f"{item.get('score')}/{item.get('maximum')}", right=True),
                              f"{basis} (computed by the monitor)" if item.get("computed") else basis])
             passed = bool(score.get("passed"))

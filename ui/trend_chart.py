@@ -34,7 +34,7 @@ from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Rea
 from monitor import chair
 from monitor.alarms.model import Priority
 from monitor.entered_in_error import CORRECTABLE, assessment_key, is_correction, shown_value
-from monitor.labels import NIBP_LABEL, PARAMETER_LABELS
+from monitor.labels import NIBP_LABEL, PARAMETER_LABELS, event_label
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, phase_step_text
 from ui import theme
 from ui.labels import ElidedLabel
@@ -277,7 +277,7 @@ def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = N
         if event.kind is EventKind.SCORE:
             return chair.score_text(detail, short=True)
         text = str(shown_value(event) if is_correction(event) else
-                   detail.get("text") or detail.get("label") or event.kind.value.replace("_", " "))
+                   detail.get("text") or detail.get("label") or event_label(event.kind))
         return text if len(text) <= 28 else text[:27] + "…"
     entry = chair.entry_text(event)
     if entry is not None:

@@ -44,8 +44,8 @@ from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import pdf_fonts, treatment
 from monitor.exports.data import SessionRecord, StoredReadings
 from monitor.exports.deferred import Finish
-from monitor.labels import LABELS
-from monitor.session import EventKind, Phase, phase_step_text
+from monitor.labels import LABELS, code_words, event_label, plain_detail, pressure_text, yes_no
+from monitor.session import EventKind, Phase
 from monitor.wall_clock import clock_text
 
 PHASE_COLOURS: Final = {
@@ -306,18 +306,6 @@ def note_rows(text: str) -> list[str]:
     return pieces
 
 
-def _detail_text(detail: Any) -> str:
-    if not detail:
-        return ""
-    if isinstance(detail, dict):
-        return "; ".join(
-            f"{k}: {_detail_text(v) if isinstance(v, dict | list) else v}" for k, v in detail.items()
-        )
-    if isinstance(detail, list):
-        return ", ".join(str(v) for v in detail)
-    return str(detail)
-
-
 _STATUS_WORDS: Final = {
     "complete": "completed",
     "recording": "still recording when exported",
@@ -384,12 +372,12 @@ def _event_sentence(event: Any, phase_words: Mapping[Phase, str] | None = None) 
     if kind is EventKind.SIGNED_OFF:
         return str(detail.get("comment") or "record reviewed")
     if kind in (EventKind.INFUSION_PAUSED, EventKind.INFUSION_RESUMED):
-        return pdf_fonts.printable(phase_step_text(kind, phase_words) or kind.value)
+        return pdf_fonts.printable(event_label(kind, phase_words))
     if kind is EventKind.LINK_LOST:
         return "link to the monitor lost" + (f": {detail['reason']}" if detail.get("reason") else "")
     if kind is EventKind.LINK_RESTORED:
         return "link to the monitor back"
-    return _detail_text(detail)
+    return plain_detail(detail)
 
 
 def _note_kind(event: Any) -> str:
@@ -398,7 +386,7 @@ def _note_kind(event: Any) -> str:
         return "sign-off (after completion)"
     if event.kind is EventKind.ADDENDUM:
         return "addendum (after sign-off)" if sign_off.after_sign_off(event) else "addendum (after completion)"
-    return str(event.kind.value)
+    return event_label(event.kind).lower()
 
 
 def _device_words(event: Any) -> str:
@@ -429,8 +417,8 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
     baseline = review.session_baseline(record)
     baseline_text = (
         f"HR {baseline.heart_rate:.0f} /min, SpO2 {baseline.spo2:.0f} %, "
-        f"NIBP {baseline.nibp_sys:.0f}/{baseline.nibp_dia:.0f} "
-        f"({baseline.nibp_mean:.0f}) mmHg at {clock.both(baseline.taken_at)}"
+        f"NIBP {pressure_text(baseline.nibp_sys, baseline.nibp_dia, baseline.nibp_mean)} mmHg "
+        f"at {clock.both(baseline.taken_at)}"
         if baseline
         else "no baseline taken"
     )
@@ -491,7 +479,7 @@ def _discharge_rows(record: SessionRecord) -> list[list[str]]:
                     rows.append(
                         [
                             str(score.get("name", key)),
-                            str(item.get("name")),
+                            code_words(str(item.get("name"))),
                             f"{item.get('score')}/{item.get('maximum')}",
                             str(item.get("basis", "")),
                         ]
@@ -538,13 +526,14 @@ def _treatment_rows(record: SessionRecord, clock: _Clock, small: ParagraphStyle)
     if found.checklist is not None:
         c = found.checklist
         meds = c.get("medications")
-        text = (f"fasting {_fmt(c.get('fasting_hours'), 1)} h; escort {c.get('escort_present')}; transport "
-                f"{c.get('transport') or '-'}; consent {c.get('consent_on_file')}; weight "
-                f"{_fmt(c.get('weight_kg'), 1)} kg; pregnancy {c.get('pregnancy') or '-'}; medications "
+        text = (f"fasting: {_fmt(c.get('fasting_hours'), 1)} h; escort: {yes_no(c.get('escort_present'))}; "
+                f"transport: {c.get('transport') or '-'}; consent: {yes_no(c.get('consent_on_file'))}; weight: "
+                f"{_fmt(c.get('weight_kg'), 1)} kg; pregnancy: {code_words(str(c.get('pregnancy') or '-'))}; "
+                "medications: "
                 + ("not reviewed" if meds is None else ", ".join(m["name"] for m in meds) or "none"))
         flagged = c.get("flagged") or {}
         if flagged:
-            text += "; FLAGGED " + "; ".join(f"{k}: {', '.join(v)}" for k, v in flagged.items())
+            text += "; FLAGGED " + "; ".join(f"{code_words(k)}: {', '.join(v)}" for k, v in flagged.items())
         if c.get("problems"):
             text += "; OPEN: " + "; ".join(c["problems"])
         rows.append(["Checklist", _p(text, small)])
@@ -721,7 +710,7 @@ def _story_body(record: SessionRecord, styles: Any) -> list[Any]:
     parts += [Paragraph("Discharge scoring", h2), pdf_fonts.table(rows, [30 * mm, 30 * mm, 18 * mm, 102 * mm])]
 
     def step_name(kind: EventKind) -> str:
-        return pdf_fonts.printable(phase_step_text(kind, words) or kind.value.replace("_", " "))
+        return pdf_fonts.printable(event_label(kind, words))
 
     taken = review.overrides(record)
     if taken:

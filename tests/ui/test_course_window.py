@@ -171,7 +171,7 @@ def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
     w.dialog.amount.setValue(2)
     w.dialog.accept()
     qtbot.waitUntil(lambda: len(stored_events(db_path, "intervention")) == 1, timeout=WAIT_MS)
-    assert stored_events(db_path, "intervention")[0].detail["text"] == "oxygen oxygen 2 L/min nasal cannula"
+    assert stored_events(db_path, "intervention")[0].detail["text"] == "oxygen 2 L/min, route not recorded"
     with Store(db_path, readonly=True) as store:
         assert any(a["action"] == "protocol_override" for a in store.audit_log())
     qtbot.waitUntil(lambda: EventKind.INTERVENTION in {e.kind for e in w.events}, timeout=WAIT_MS)

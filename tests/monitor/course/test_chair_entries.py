@@ -104,8 +104,8 @@ def test_dose_outside_the_range_needs_a_confirmation() -> None:
 
 
 def test_interventions_are_checked() -> None:
-    o2 = dose.intervention("oxygen", dose=2)
-    assert o2.text() == "oxygen oxygen 2 L/min nasal cannula"
+    o2 = dose.intervention("oxygen", dose=2, route="face mask")
+    assert o2.text() == "oxygen 2 L/min face mask"
     ond = dose.intervention("antiemetic", "ondansetron", 4, "IV")
     assert ond.text() == "antiemetic ondansetron 4 mg IV"
     assert dose.intervention("airway", "jaw thrust").dose is None
@@ -114,6 +114,22 @@ def test_interventions_are_checked() -> None:
                       (("magic",), "unknown intervention")]:
         with pytest.raises(dose.DoseError, match=why):
             dose.intervention(*args)  # type: ignore[arg-type]
+
+
+def test_oxygen_with_no_route_records_no_route() -> None:
+    o2 = dose.intervention("oxygen", dose=2, route="  ")
+    assert o2.as_dict() == {"type": "oxygen", "drug": "oxygen", "dose": 2.0, "unit": "L/min", "route": "",
+                            "text": "oxygen 2 L/min, route not recorded"}
+    # A drug's line never named a route it was not given; a manoeuvre has none to record.
+    assert dose.intervention("antiemetic", "ondansetron", 4).text() == "antiemetic ondansetron 4 mg"
+    assert dose.intervention("airway", "jaw thrust").text() == "airway jaw thrust"
+
+
+def test_an_old_oxygen_entry_keeps_the_route_it_holds() -> None:
+    stored = {"type": "oxygen", "drug": "oxygen", "dose": 2.0, "unit": "L/min", "route": "nasal cannula",
+              "text": "oxygen oxygen 2 L/min nasal cannula"}
+    [(t, given)] = dose.interventions([SessionEvent(50.0, EventKind.INTERVENTION, Phase.INFUSION, "RN", stored)])
+    assert (t, given.route, given.text()) == (50.0, "nasal cannula", "oxygen 2 L/min nasal cannula")
 
 
 @pytest.mark.parametrize(

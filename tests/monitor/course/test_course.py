@@ -91,7 +91,7 @@ def test_course_json_matches_each_sessions_review(
     assert [s["phq9_band"] for s in data["sessions"]] == ["moderately severe", "moderate", "minimal", "minimal"]
     assert [s["gad7_band"] for s in iv] == ["moderate", "mild", "minimal"]
     assert [s["nausea_vomiting"] for s in iv] == [False, True, False]
-    assert iv[1]["interventions"] == ["antiemetic ondansetron 4 mg IV", "oxygen oxygen 2 L/min nasal cannula"]
+    assert iv[1]["interventions"] == ["antiemetic ondansetron 4 mg IV", "oxygen 2 L/min, route not recorded"]
     # Dose: 81 kg x 0.5 mg/kg = 40.5 mg over 12 min (202.5 mg/h), halved after 4 min.
     assert iv[0]["dose_mg"] == 40.5 and iv[0]["dose_mg_per_kg"] == 0.5
     assert iv[0]["delivered_mg"] == pytest.approx(202.5 * 4 / 60 + 101.25 * 8 / 60, abs=0.15)
@@ -126,7 +126,7 @@ def test_course_plan_boosters_csv_and_deidentified_json(course_db: Path, tmp_pat
     assert main(["course", MRN, "--db", str(course_db), "--format", "csv"], out=out) == 0
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(rows) == 4 and rows[1]["alarms_high"] != "" and rows[0]["protocol"] == "ketamine-iv"
-    assert rows[1]["interventions"] == "antiemetic ondansetron 4 mg IV; oxygen oxygen 2 L/min nasal cannula"
+    assert rows[1]["interventions"] == "antiemetic ondansetron 4 mg IV; oxygen 2 L/min, route not recorded"
     out = io.StringIO()
     assert main(["course", MRN, "--db", str(course_db), "--deidentify"], out=out) == 0
     text = out.getvalue()

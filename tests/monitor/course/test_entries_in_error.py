@@ -162,7 +162,7 @@ def test_the_recorder_keeps_the_wrong_intervention_marked_and_audits_its_correct
     events = recorder.store.events(recorder.session.id)
     entered = [e for e in events if e.kind is EventKind.INTERVENTION]
     assert [e.detail.get("text") for e in entered] == [
-        "benzodiazepine midazolam 20 mg IV", "benzodiazepine midazolam 2 mg IV", "oxygen oxygen 2 L/min nasal cannula",
+        "benzodiazepine midazolam 20 mg IV", "benzodiazepine midazolam 2 mg IV", "oxygen 2 L/min, route not recorded",
         None]
     assert {events.index(e) for e in (entered[0], entered[2])} == set(superseded(events))
     assert entered[1].detail["corrects_at"] == entered[0].t and entered[3].detail["withdrawn"] is True
@@ -214,8 +214,8 @@ def test_csv_events_mark_the_intervention_in_error_and_its_correction(recorder: 
                         f"benzodiazepine midazolam 2 mg IV by RN at {iso_utc(right_at)}: typed 20 for 2)")
     assert texts[1] == ("benzodiazepine midazolam 2 mg IV, correcting benzodiazepine midazolam 20 mg IV entered in "
                         "error: typed 20 for 2")
-    assert texts[2].startswith("oxygen oxygen 2 L/min nasal cannula (SUPERSEDED, entered in error: withdrawn by RN")
-    assert texts[3] == ("no intervention, correcting oxygen oxygen 2 L/min nasal cannula entered in error: the "
+    assert texts[2].startswith("oxygen 2 L/min, route not recorded (SUPERSEDED, entered in error: withdrawn by RN")
+    assert texts[3] == ("no intervention, correcting oxygen 2 L/min, route not recorded entered in error: the "
                         "patient in chair 3")
     assert rows[0][0] == iso_utc(wrong_at)
 
@@ -228,7 +228,7 @@ def test_the_pdf_marks_the_intervention_in_error(recorder: Recorder) -> None:
     assert ("benzodiazepine midazolam 20 mg IV - SUPERSEDED, entered in error: corrected to benzodiazepine "
             "midazolam 2 mg IV by RN") in text
     assert "benzodiazepine midazolam 2 mg IV, correcting benzodiazepine midazolam 20 mg IV entered in error" in text
-    assert "oxygen oxygen 2 L/min nasal cannula - SUPERSEDED, entered in error: withdrawn by RN" in text
+    assert "oxygen 2 L/min, route not recorded - SUPERSEDED, entered in error: withdrawn by RN" in text
 
 
 def test_json_marks_the_intervention_in_error_and_lists_what_was_given(recorder: Recorder) -> None:

@@ -38,7 +38,7 @@ def test_json_export_carries_the_treatment(course_db: Path, tmp_path: Path) -> N
     assert (dose["total_mg"], dose["dose_mg_per_kg"], dose["rate_mg_per_h"]) == (40.5, 0.5, 202.5)
     assert dose["rate_changes"][0]["rate_mg_per_h"] == 101.25 and dose["delivered_mg"] > 0
     assert [i["text"] for i in treatment["interventions"]] == ["antiemetic ondansetron 4 mg IV",
-                                                               "oxygen oxygen 2 L/min nasal cannula"]
+                                                               "oxygen 2 L/min, route not recorded"]
     assert treatment["outcomes"]["PHQ-9"]["total"] == 10 and treatment["outcomes"]["PHQ-9"]["band"] == "moderate"
     assert treatment["outcomes"]["GAD-7"]["loinc"] == "70274-6"
     assert treatment["rems"] is None
@@ -142,12 +142,29 @@ def test_the_report_names_the_phases_as_the_sessions_protocol_does(course_db: Pa
             "pre-dose", "dosing", "observation", "baseline", "infusion", "recovery"}]
         assert list(dict.fromkeys(first_cells)) == names, (name, first_cells)
     timeline = words["nasal"].split("Timeline")[-1]
-    assert "pre-dose started" in timeline and "dosing started" in timeline and "observation started" in timeline
-    assert "infusion" not in timeline and "baseline started" not in timeline
+    assert "Pre-dose started" in timeline and "Dosing started" in timeline and "Observation started" in timeline
+    assert "infusion" not in timeline.lower() and "baseline started" not in timeline.lower()
     # Its title and its return-to-baseline table name a nasal spray as such (both said "infusion").
     assert "page 1 Esketamine intranasal session report" in words["nasal"]
     assert "page 1 Ketamine infusion session report" in words["iv"]
     assert "Back within band after dosing ended" in words["nasal"] and "after infusion ended" in words["iv"]
+
+
+def test_the_report_says_the_treatment_and_the_scoring_in_words(course_db: Path, tmp_path: Path) -> None:
+    """Checklist flags read yes/no, a discharge item as the form names it, oxygen given with no route says so, and
+    the timeline names every entry in words (it printed True, nausea_vomiting, "oxygen oxygen" and dose_planned)."""
+    out = tmp_path / "hypertensive.pdf"
+    assert main(["export", _sessions(course_db)[1], "--db", str(course_db), "--format", "pdf", "--out", str(out)]) == 0
+    text = " ".join("\n".join(page.extract_text() for page in PdfReader(out).pages).split())
+    assert "fasting: 6.0 h; escort: yes; transport: partner; consent: yes; weight: 81.0 kg" in text
+    assert "PADSS nausea/vomiting 2/2" in text
+    assert "oxygen 2 L/min, route not recorded" in text
+    timeline = text.split("Timeline")[-1]
+    for label in ("Session started", "Checklist", "Dose planned", "Questionnaire", "Baseline taken", "Intervention"):
+        assert label in timeline, label
+    for unreadable in ("True", "False", "nausea_vomiting", "oxygen oxygen", "nasal cannula", "patient_identified",
+                       "dose_planned", "session started"):
+        assert unreadable not in text, unreadable
 
 
 def test_the_fhir_encounter_of_a_nasal_spray_is_not_an_infusion(course_db: Path) -> None:

@@ -150,7 +150,7 @@ def test_report_names_every_device_and_each_change_from_and_to(db_path: Path, ch
     text = pdf_text(export_text(db_path, sid, "pdf").encode("latin-1"))
     header = text[:text.index("Nurse(s)")]
     assert old in header and new_device in header
-    assert f"device changed from {old} to {new_device}" in text
+    assert f"Device changed from {old} to {new_device}" in text
 
 
 def test_a_resume_on_another_device_names_it_and_credits_its_values(db_path: Path) -> None:
@@ -171,4 +171,4 @@ def test_a_resume_on_another_device_names_it_and_credits_its_values(db_path: Pat
     assert {fields[18] for fields in hl7} == {"Simulated monitor (scenario normal, seed 3)", other.device}
     assert hl7[-1][18] == other.device
     text = pdf_text(export_text(db_path, sid, "pdf").encode("latin-1"))
-    assert f"session resumed on {other.device}" in text
+    assert f"Recording resumed on {other.device}" in text

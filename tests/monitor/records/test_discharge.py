@@ -166,3 +166,10 @@ def test_not_ready_lists_every_reason() -> None:
         "computed": True,
         "basis": "BP 150/80 vs baseline 120/80: 25 % off",
     }
+
+
+def test_the_blood_pressure_basis_reads_in_whole_mmhg() -> None:
+    """A baseline that is the median of two cuffs holds a half (122.5/73); the form and report read 122/73, as the
+    start-infusion question and the report's header do."""
+    base = Baseline(0.0, 70.0, Parameter.HR, 98.0, 122.5, 73.0, 89.5)
+    assert aldrete_circulation(vitals(123.5, 70.0), base).basis == "BP 124/70 vs baseline 122/73: 4 % off"

@@ -50,7 +50,7 @@ from monitor.labels import PARAMETER_LABELS, pressure_text
 from monitor.protocols import RESPIRATION_SCALE, Measure
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
-from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, minutes_seconds
+from monitor.session import PHASE_START_EVENT, Baseline, EventKind, Phase, SessionEvent, minutes_seconds
 from monitor.store import Store, StoreError
 from monitor.wall_clock import clock_text
 from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
@@ -100,6 +100,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Quick events: (what, button text, shortcut key, prompt for a detail or None).
+def _baseline_words(baseline: Baseline | None) -> str:
+    """The baseline as the start-infusion question shows it ("" when there is none yet)."""
+    if baseline is None:
+        return ""
+    b = baseline
+    return (f"HR {b.heart_rate:g} /min, SpO2 {b.spo2:g} %, "
+            f"NIBP {pressure_text(b.nibp_sys, b.nibp_dia, b.nibp_mean)} mmHg")
+
+
 QUICK_EVENTS: tuple[tuple[str, str, str, str | None], ...] = (
     ("dose_change", "Dose/rate", "D", None),
     ("nausea_vomiting", "Nausea/vomiting", "V", None),
@@ -500,7 +509,9 @@ class LiveWindow(DialogHost, QMainWindow):
     def _button(self, text: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
         button = QPushButton(text)
         button.setMinimumHeight(42)
-        button.clicked.connect(slot)
+        # Called without arguments: ``clicked`` carries a "checked" flag, which an action whose arguments have
+        # defaults (a quick event's) would take as its first one.
+        button.clicked.connect(lambda _checked=False: slot())
         if tip:
             button.setToolTip(tip)
         return button
@@ -787,22 +798,36 @@ class LiveWindow(DialogHost, QMainWindow):
         if status.phase is Phase.BASELINE:
             since = f" The baseline is frozen from the values taken since {self._baseline_since()}."
         text = f"Start {self._word(Phase.INFUSION)} now?" + since
-        if check is not None and check.baseline is not None:
-            b = check.baseline
-            text += (f"\n\nBaseline to be used: HR {b.heart_rate:g} /min, SpO2 {b.spo2:g} %, "
-                     f"NIBP {pressure_text(b.nibp_sys, b.nibp_dia, b.nibp_mean)} mmHg.")
+        shown = _baseline_words(check.baseline if check is not None else None)
+        if shown:
+            text += f"\n\nBaseline to be used: {shown}."
         if check is not None and check.notes:
             text += "\n" + "\n".join(check.notes)
         if check is None or check.ready:
             start = self._step(Phase.INFUSION, "Start")
-            self.confirm(start, text, lambda: self.send("start_infusion"), start)
+            self.confirm(start, text, lambda: self._start_infusion_as_shown(shown), start)
             return
         if not check.overridable:
             self.show_message(check.summary())
             return
         self._ask_override(self._step(Phase.INFUSION, "Start") + ": not ready",
                            text + f"\n\nNot ready: {check.summary()}.",
-                           lambda reason: self.send("start_infusion", override_reason=reason))
+                           lambda reason: self._start_infusion_as_shown(shown, override_reason=reason))
+
+    def _start_infusion_as_shown(self, shown: str, **args: Any) -> None:
+        """Start the infusion with the baseline the question showed (``shown``, its words); when a value came
+        meanwhile (a cuff while the question stood open) the baseline to be used reads otherwise: the question is
+        asked again with it."""
+        status = self.last_status
+        check = status.step_check if status is not None else None
+        now = _baseline_words(check.baseline if check is not None and check.action == readiness.START_INFUSION
+                              else None)
+        if shown and now and now != shown:
+            self.show_message("The baseline changed while the question was open (a new value came): check it and "
+                              "confirm again.")
+            self.start_infusion()
+            return
+        self.send("start_infusion", **args)
 
     def _ask_override(self, title: str, text: str, action: Callable[[str], None]) -> None:
         """Ask for the reason to go ahead anyway; nothing happens without one."""

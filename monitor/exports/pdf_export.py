@@ -259,11 +259,17 @@ def chart(record: SessionRecord, width: float = 180 * mm, height: float = 95 * m
     return d
 
 
+#: Entries made in review after the session, not at the chair: their authors (a physician signing off, whoever writes an
+#: addendum) are named in their own sections, not among the session's nurses.
+_REVIEW_ENTRIES = frozenset({EventKind.SIGNED_OFF, EventKind.ADDENDUM})
+
+
 def _nurses(record: SessionRecord) -> list[str]:
+    """Who was at the chair: the session's nurse, whoever made an entry during it, and who acknowledged its alarms."""
     names: list[str] = []
     candidates: Iterable[str | None] = [
         record.session.get("nurse"),
-        *(e.user for e in record.events),
+        *(e.user for e in record.events if e.kind not in _REVIEW_ENTRIES),
         *(a.acknowledged_by for a in record.alarms),
     ]
     for name in candidates:

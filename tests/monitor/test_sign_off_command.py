@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pytest
 
 from monitor.cli import main
@@ -72,6 +73,16 @@ def test_a_physician_signs_off_a_nurse_is_refused_and_a_second_physician_co_sign
     with Store(db_path, readonly=True) as store:
         audited = [(a["user"], a["session_id"]) for a in store.audit_log() if a["action"] == "signed_off"]
     assert audited == [("Dr Mensah", first), ("Dr Okafor", first)]
+
+    # The PDF names the physicians in its sign-off, not among the session's nurses.
+    target = db_path.parent / "first.pdf"
+    code, _out, err = _run("export", first[:8], "--db", str(db_path), "--format", "pdf", "--out", str(target),
+                           "--user", "Dr Okafor")
+    assert code == 0, err
+    text = " ".join(" ".join(page.extract_text() for page in pypdf.PdfReader(target).pages).split())
+    nurses = text[text.index("Nurse(s)"):][:60]
+    assert "Dr Mensah" not in nurses and "Dr Okafor" not in nurses, nurses
+    assert "Dr Mensah" in text and "Dr Okafor" in text
 
 
 def test_a_session_still_recording_is_not_signed_off(db_path: Path, signed_in_as: Any) -> None:

@@ -21,6 +21,9 @@ station can see:
 * a chair database whose status says its session ended while the server holds that session neither ended nor
   complete keeps its tile, as "session left without completing" (another connection of the chair's login
   may have ended the tile, and hold it so the chair cannot say otherwise);
+* a chair database silent for :data:`~monitor.replication.schema.FORMER_AFTER_S` whose session the same chair
+  (login and name) now records from another database, heard from since, leaves the station without an alarm: the
+  chair was restored elsewhere and resumed the session there (:func:`moved_on`);
 * a tile whose chair has fallen silent while the server holds its session ended or complete leaves the station
   (a chair older than the server's schema 8 ends its session without being able to take its tile off);
 * a session the server holds as recording, its heartbeats arriving, whose chair's status does not reach the station
@@ -51,7 +54,7 @@ from monitor.alarms.model import Priority
 from monitor.replication import server_store, tls, waits
 from monitor.replication.live import LiveAlarm, LiveTile, parse_tile
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
-from monitor.replication.schema import bound_waits
+from monitor.replication.schema import FORMER_AFTER_S, bound_waits
 from monitor.replication.server_store import UnreportedSession
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,8 @@ class ChairReport:
     session_open: bool = False
     #: The session the status names is on the server, ended or completed there, its heartbeats stopped.
     session_ended: bool = False
+    #: The chair database the server holds that session as: the one that last sent the session's row.
+    session_origin: str = ""
 
     @property
     def left_open(self) -> bool:
@@ -247,6 +252,8 @@ class StationModel:
         with self._lock:
             reports = list(self._reports.values())
             unreported = dict(self._unreported)
+        left_behind = moved_on(reports, now)
+        reports = [entry for entry in reports if entry[0].key not in left_behind]
         names: dict[str, list[tuple[str, str]]] = {}
         logins: dict[str, set[str]] = {}
         for report, _at, _fresh in reports:
@@ -427,6 +434,39 @@ def unreported_text(view: ChairView) -> str:
             f"older than the server: update it (shown: what the server has, heard from {view.silent_s:.0f} s ago)")
 
 
+def moved_on(reports: Iterable[tuple[ChairReport, float, float]], now: float) -> set[str]:
+    """The keys of the tiles their chair has left behind: a chair database silent for
+    :data:`~monitor.replication.schema.FORMER_AFTER_S` (on the station's clock, from when each was last heard of),
+    whose session the same login under the same name now reports live from another database, heard from since,
+    and which the server holds as that other database's (its rows now come from there).
+
+    That is a chair restored from its backup onto another computer or path and its session resumed there: the
+    server ends the former database's row (on the same computer only), and the station had kept it as a session
+    left open, "not reporting" beside the live tile. A made-up tile of the same login does not take the real one
+    off while the real chair reports: the real one is never silent that long, and the server keeps every change of
+    a session's row, by whom (``server history``)."""
+    reports = list(reports)
+    # (login, name, session) -> when the newest database holding that session was heard of, and which it is
+    holders: dict[tuple[str, str, str], tuple[float, str]] = {}
+    for report, at, _fresh in reports:
+        tile = report.tile
+        if tile is None or not tile.active or not tile.session_id or report.session_origin != report.origin:
+            continue
+        chair = (report.chair, _name_key(report.name), tile.session_id)
+        if chair not in holders or at > holders[chair][0]:
+            holders[chair] = (at, report.origin)
+    left = set()
+    for report, at, _fresh in reports:
+        tile = report.tile
+        if tile is None or not tile.session_id:
+            continue
+        holder = holders.get((report.chair, _name_key(report.name), tile.session_id))
+        if (holder is not None and holder[1] != report.origin and holder[0] > at
+                and now - at >= FORMER_AFTER_S):
+            left.add(report.key)
+    return left
+
+
 def report_from_row(row: server_store.ChairRow) -> ChairReport:
     """A chair database's row as the station takes it (an unreadable status is logged and left out)."""
     tile = None
@@ -437,7 +477,7 @@ def report_from_row(row: server_store.ChairRow) -> ChairReport:
         except ValueError as exc:
             log.warning("chair %s sent an unreadable status: %s", row.chair, exc)
     return ChairReport(row.chair, row.name or row.chair, tile, row.patient_mrn, row.patient_name, row.origin,
-                       row.silent_s, row.session_open, row.session_ended)
+                       row.silent_s, row.session_open, row.session_ended, row.session_origin)
 
 
 class StationFeed:

@@ -96,7 +96,7 @@ _CHAIRS_SQL = (
     "GREATEST(0, EXTRACT(EPOCH FROM now() - c.seen_at))::float8, "
     "s.id IS NOT NULL AND s.ended_at IS NULL AND s.phase IS DISTINCT FROM 'complete', "
     "s.id IS NOT NULL AND (s.ended_at IS NOT NULL OR s.phase = 'complete') AND (s.heartbeat_seen_at IS NULL OR "
-    f"s.heartbeat_seen_at < now() - make_interval(secs => {QUIET_SESSION_S})) FROM chairs c "
+    f"s.heartbeat_seen_at < now() - make_interval(secs => {QUIET_SESSION_S})), s.origin FROM chairs c "
     "LEFT JOIN sessions s ON s.id = c.live->>'session_id' AND s.chair = c.chair "
     "LEFT JOIN patients p ON p.id = s.patient_id"
 )
@@ -118,6 +118,8 @@ class ChairRow:
     session_open: bool = False
     #: The session the status names is on the server, ended or complete there, its heartbeats stopped.
     session_ended: bool = False
+    #: The chair database the server holds that session as (the one that last sent its row; empty: not there).
+    session_origin: str = ""
 
 
 #: Every patient row of an MRN that more than one row holds, with the chair that sent it (its latest name for the
@@ -203,8 +205,8 @@ def chair_rows(conn: psycopg.Connection, chairs: Collection[str] | None = None) 
         else:
             rows = cursor.execute(_CHAIRS_SQL + " WHERE c.chair = ANY(%s)", [list(chairs)]).fetchall()
     return [ChairRow(str(chair), name, live, mrn, patient, str(origin), float(silent or 0.0), bool(session_open),
-                     bool(session_ended))
-            for chair, name, live, mrn, patient, origin, silent, session_open, session_ended in rows]
+                     bool(session_ended), str(session_origin or ""))
+            for chair, name, live, mrn, patient, origin, silent, session_open, session_ended, session_origin in rows]
 
 
 #: Sessions the server holds as recording whose heartbeat arrives (or that were found so before, ``known``), but whose

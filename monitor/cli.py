@@ -533,14 +533,16 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     def warn(text: str) -> None:
         out.write(text + "\n")
 
+    from monitor.app import launch
+    from monitor.app.services import check_services, start_services
+    from monitor.app.sessions import check_device_named, ending_notes
+
+    # What can be refused without touching anything is refused before the database (and its key file) is made.
+    check_device_named(launch.session_spec(args))
+    check_services(launch.service_spec(args))
     store = _open_store(args)
     try:
         _warn_unfinished(store, args, out)
-        from monitor.app import launch
-        from monitor.app.services import check_services, start_services
-        from monitor.app.sessions import ending_notes
-
-        check_services(launch.service_spec(args))
         recorder = make_recorder(args, store, warn=warn)
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
         out.write(f"alarm profile {recorder.profile_label}\n")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qsl, unquote
 
 import platformdirs
 
@@ -47,13 +49,34 @@ def load_toml(path: Path) -> dict[str, Any]:
             raw = handle.read()
         if raw.startswith(BOM.encode()):
             raise ConfigError(f"{path}: {BOM_PROBLEM}")
-        return tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        twice = _set_twice(text, str(exc))
+        raise ConfigError(f"{path}, {twice}" if twice else f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start} cannot be read)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _set_twice(text: str, problem: str) -> str | None:
+    """tomllib's "Cannot overwrite a value (at line 3, column 12)" said as the key set a second time, both lines and
+    what to do (None: ``problem`` is another one)."""
+    found = re.match(r"Cannot overwrite a value \(at line (\d+),", problem)
+    lines = text.splitlines()
+    number = int(found.group(1)) if found else 0
+    if not 1 <= number <= len(lines):
+        return None
+    key = _key_of(lines[number - 1])
+    first = next((n for n, line in enumerate(lines[:number - 1], start=1) if _key_of(line) == key), None)
+    earlier = f" (first on line {first})" if first else ""
+    return f"line {number}: {key}: set a second time{earlier}; keep one of them"
+
+
+def _key_of(line: str) -> str:
+    """The top-level key a line of TOML sets (or the table it opens, ``[server]``), as written."""
+    return line.split("=", 1)[0].strip().strip("[]").split(".", 1)[0].strip().strip("\"'")
 
 
 #: Every key the config file may hold (README, "Where data is kept" and the sections each key belongs to). A key
@@ -63,6 +86,13 @@ KNOWN_KEYS: Final = frozenset({
     "patient_id_system", "auto_lock_min",
 })
 
+
+#: Settings a chair is given on its command line or in its window only, and how (a config file naming one is told so).
+_COMMAND_LINE_ONLY: Final = {
+    "driver": "device's driver: it is chosen when recording starts, with --driver NAME (infusion-monitor drivers "
+              "lists them), or in the window's device settings",
+    "port": "device's port: it is chosen when recording starts, with --port, or in the window's device settings",
+}
 
 #: What each text setting holds, with an example, for the message naming a value of another kind.
 _TEXT_KEYS: Final = {
@@ -83,6 +113,57 @@ _NUMBER_KEYS: Final[dict[str, tuple[bool, str, float, float]]] = {
 }
 
 
+#: The schemes libpq takes for a server's URL.
+SERVER_SCHEMES: Final = ("postgresql", "postgres")
+#: The highest TCP port.
+LAST_PORT: Final = 65535
+
+
+def _host_and_port(item: str) -> tuple[str, str]:
+    """One ``host[:port]`` of a URL's host list (``[::1]:5432`` for an IPv6 address), undecoded."""
+    if item.startswith("[") and "]" in item:
+        host, _, after = item[1:].partition("]")
+        return host, after[1:] if after.startswith(":") else ""
+    host, colon, port = item.partition(":")
+    return (host, port) if colon else (item, "")
+
+
+def server_address_problem(value: str) -> str | None:
+    """What keeps ``value`` from being the address of the clinic's server (None: nothing): a PostgreSQL URL
+    naming a host or the folder of its socket, a port from 1 to 65535 where one is given, and a database.
+
+    libpq reads a port of 99999 or a URL without a host and only fails at each connection, so a chair started with
+    one recorded as if the server were down for a while, its rows queued for ever. The value itself is not
+    repeated: it may hold a password."""
+    scheme, sep, rest = value.strip().partition("://")
+    if not sep:
+        return "not a URL: a server's address starts with postgresql://"
+    if scheme.lower() not in SERVER_SCHEMES:
+        return f"it starts with {scheme[:20]}://; a server's address starts with postgresql://"
+    # Imported here: only a config file naming a server needs libpq's reading of it.
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(value)
+    except ProgrammingError as exc:
+        return f"it cannot be read: {str(exc).strip().replace(value, '…')}"
+    before_query, _, query = rest.partition("?")
+    authority, _, path = before_query.partition("/")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    listed = [_host_and_port(item) for item in authority.rpartition("@")[2].split(",")]
+    ports = [port for _host, port in listed if port] + [p for p in options.get("port", "").split(",") if p]
+    for port in ports:
+        if not port.isdigit() or not 1 <= int(port) <= LAST_PORT:
+            return f"the port {port[:20]} is not a number from 1 to {LAST_PORT}"
+    if not any(unquote(host) for host, _port in listed) and not (options.get("host") or options.get("hostaddr")):
+        return ("it names no server: give its host name or address after postgresql:// (or the folder of its "
+                "socket, ?host=/var/run/postgresql)")
+    if not unquote(path) and not options.get("dbname"):
+        return "it names no database: give its name after the host (/infusion_monitor)"
+    return None
+
+
 @dataclass(frozen=True)
 class UserConfig:
     """Values from the user's config file (empty when there is none)."""
@@ -99,8 +180,7 @@ class UserConfig:
         except (OSError, UnicodeDecodeError):
             return f"{self.path}: {key}"
         for number, line in enumerate(lines, start=1):
-            name = line.split("=", 1)[0].split(".", 1)[0].strip().strip("\"'")
-            if name == key:
+            if _key_of(line) == key:
                 return f"{self.path}, line {number}: {key}"
         return f"{self.path}: {key}"
 
@@ -114,7 +194,11 @@ class UserConfig:
         found = cls(load_toml(path), path)
         for key in found.values:
             if key not in KNOWN_KEYS:
-                near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+                if key in _COMMAND_LINE_ONLY:
+                    raise ConfigError(f"{found.describe(key)}: there is no config key for the "
+                                      f"{_COMMAND_LINE_ONLY[key]}")
+                # Close enough only: "driver" was offered 'server' (0.67), sending IT the wrong way.
+                near = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.75)
                 hint = f" (did you mean '{near[0]}'?)" if near else ""
                 raise ConfigError(f"{found.describe(key)}: not a setting this program knows{hint}; the settings are "
                                   f"{', '.join(sorted(KNOWN_KEYS))}")
@@ -127,6 +211,9 @@ class UserConfig:
         if key in _TEXT_KEYS and not isinstance(value, str):
             what, example = _TEXT_KEYS[key]
             raise ConfigError(f"{self.describe(key)}: expected {what} in quotes, e.g. {example}")
+        problem = server_address_problem(value) if key == "server" and value else None
+        if problem:
+            raise ConfigError(f"{self.describe(key)}: {problem}; e.g. {_TEXT_KEYS[key][1]}")
         if key in _NUMBER_KEYS:
             whole, example, low, high = _NUMBER_KEYS[key]
             kinds: tuple[type, ...] = (int,) if whole else (int, float)

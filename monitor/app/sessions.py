@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.accounts import KIND_OS_USER, Accounts, Principal
-from monitor.app.device import DeviceSpec, PortInUse, open_device
+from monitor.app.device import DeviceSpec, PortInUse, driver_of, open_device
 from monitor.app.errors import AppError, OtherRecordingGoesOn
 from monitor.app.profile import active_alarm_profile
 from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
@@ -129,6 +130,20 @@ def nibp_schedule(spec: SessionSpec, protocol: Protocol | None = None) -> NibpSc
     if spec.nibp_recovery_min is not None:
         schedule = replace(schedule, recovery_s=spec.nibp_recovery_min * 60)
     return schedule
+
+
+def check_device_named(spec: SessionSpec) -> None:
+    """Refuse (:class:`AppError`) a device that cannot be opened as named: an unknown driver, one without the port
+    it needs, an unknown scenario. Asked before anything is made for the recording (a new database, its key file),
+    which a refusal after would leave behind; a resumed session without ``--driver`` opens its own device."""
+    if spec.resume and not spec.device_given:
+        return
+    driver = driver_of(spec.device)
+    port = spec.device.port or ""
+    # A device file that is not there fails the open all the same, only after the database was made for it.
+    if driver.needs_port and port.startswith("/") and not os.path.exists(port):
+        raise AppError(f"cannot open {spec.device.driver}: there is no {port} on this computer (see "
+                       "`infusion-monitor ports`)")
 
 
 def start_session(

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from monitor.config import ConfigError, UserConfig, setting
+from monitor.config import ENV_PREFIX, ConfigError, UserConfig, server_address_problem, setting
 from monitor.replication.live import live_document
 from monitor.replication.replicator import Replicator
 
@@ -30,27 +30,50 @@ class ServerSettingError(Exception):
     """The server setting cannot be used; the message says where it came from and why."""
 
 
+#: A server address as it is given, for the messages that refuse one.
+EXAMPLE_URL = "postgresql://chair2@clinic-db/im"
+
+
 def server_url(flag_value: str | None, user: UserConfig | None = None) -> str | None:
-    """The clinic server's URL, or None when this chair works alone."""
+    """The clinic server's URL, or None when this chair works alone; :class:`ServerSettingError` naming where an
+    address that cannot be used was given (the option, the variable, or the config file and line) and why."""
     try:
         config = user if user is not None else UserConfig.load()
         value = setting("server", flag_value, None, config)
         if not isinstance(value, str | None):
-            config.text("server", "a URL", 'server = "postgresql://chair2@clinic-db/im"')  # raises, naming the line
+            config.text("server", "a URL", f'server = "{EXAMPLE_URL}"')  # raises, naming the line
     except ConfigError as exc:
         raise ServerSettingError(str(exc)) from None
     if not isinstance(value, str) or not value:
         return None
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(value)
-    except psycopg.ProgrammingError as exc:
-        raise ServerSettingError(f"the server address '{value}' cannot be read: {exc}") from None
-    if info.get("password") and flag_value is not None:
+    if flag_value is not None and _has_password(value):
         raise ServerSettingError(
             "a password on the command line is visible to every user of this computer; "
             "put it in a password file (PGPASSFILE or ?passfile=...) or in PGPASSWORD"
         )
+    problem = server_address_problem(value)
+    if problem:
+        where, example = _given_as(flag_value, config)
+        raise ServerSettingError(f"{where}: {problem}; e.g. {example}")
     return value
+
+
+def _has_password(value: str) -> bool:
+    """Whether libpq reads a password in ``value`` (in any form it reads)."""
+    try:
+        return bool(psycopg.conninfo.conninfo_to_dict(value).get("password"))
+    except psycopg.ProgrammingError:
+        return False
+
+
+def _given_as(flag_value: str | None, config: UserConfig) -> tuple[str, str]:
+    """Where the server address in force was given (``--server``, the variable, or the config file and line), and a
+    valid one written there."""
+    if flag_value is not None:
+        return "--server", f"--server {EXAMPLE_URL}"
+    variable = ENV_PREFIX + "SERVER"
+    return (variable, f"{variable}={EXAMPLE_URL}") if config.origin("server") == variable else (
+        config.describe("server"), f'server = "{EXAMPLE_URL}"')
 
 
 def chair_name(flag_value: str | None, user: UserConfig | None = None) -> str:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.store import Store
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -212,5 +211,4 @@ def test_a_service_setting_that_cannot_be_used_is_refused_before_a_session_exist
     db = tmp_path / "m.db"
     assert main(["record", "--db", str(db), "--patient", "MRN-TYPO", "--speed", "max", "--quiet", *option]) == 1
     assert said in capsys.readouterr().err
-    with Store(db, readonly=True) as store:
-        assert store.sessions() == []
+    assert not db.exists()  # refused before the database is made, so no session either

@@ -494,7 +494,10 @@ def progress_line(status: Any) -> str:
     if status.phase is Phase.INFUSION:
         phase += f" {minutes_seconds(status.infusion_elapsed_s)}/{status.infusion_plan_min:g}min"
     elif status.phase is Phase.RECOVERY:
-        phase += f" {minutes_seconds(status.recovery_remaining_s)} left"
+        left = status.recovery_remaining_s
+        # Past its minimum the watch goes on until discharge: how long since, as the window says, never a time
+        # "left" below 0.
+        phase += f" {minutes_seconds(left)} left" if left >= 0 else f" watch done {minutes_seconds(-left)} ago"
     nibp_age = "" if status.nibp_age_s is None else f" ({minutes_seconds(status.nibp_age_s)} ago)"
     link = status.link
     marks = not_patient_data(status.latest)

@@ -31,3 +31,19 @@ def test_values_are_aged_at_once_when_the_link_is_lost(db_path: Path) -> None:
     line = progress_line(lost)
     assert f"HR {hr.value:g} ({now - hr.t:.0f} s old) SpO2 {spo2.value:g} ({now - spo2.t:.0f} s old)" in line
     assert "| link lost" in line
+
+
+def test_an_observation_past_its_minimum_says_since_when_not_a_time_left_below_zero(db_path: Path) -> None:
+    from monitor.session import Phase
+
+    with Store(db_path) as store:
+        recorder = Recorder.new_session(store, SimulatedSource(seed=3, speed=60.0), driver="simulated", port=None,
+                                        plan=SessionPlan(1, 40, 30), nurse="RN")
+        update = None
+        while update is None:
+            update = recorder.step(timeout=0.0)
+        recorder.close()
+    recovery = replace(update.status, phase=Phase.RECOVERY)
+    assert "[" + recovery.phase_label + " 12:30 left]" in progress_line(replace(recovery, recovery_remaining_s=750.0))
+    line = progress_line(replace(recovery, recovery_remaining_s=-5_700.0))
+    assert "watch done 1 h 35 min ago]" in line and "-" not in line.split("]")[0], line

@@ -207,6 +207,14 @@ class ConfirmDialog(QDialog):
         self.setMinimumWidth(460)
 
 
+def is_ctrl_enter(event: QEvent) -> bool:
+    """Whether ``event`` is Ctrl+Enter pressed: what saves a note and confirms a costly action with a reason, where
+    Enter alone means a new line or Cancel."""
+    return (event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+
+
 class ReasonConfirmDialog(ConfirmDialog):
     """A costly action that asks why, without making the answer a condition (an early stop may be urgent).
 
@@ -235,9 +243,7 @@ class ReasonConfirmDialog(ConfirmDialog):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Ctrl+Enter in the reason field confirms; Enter alone goes on to the dialog's Cancel."""
-        if (watched is self.editor and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+        if watched is self.editor and is_ctrl_enter(event):
             self.accept()
             return True
         return super().eventFilter(watched, event)
@@ -283,9 +289,7 @@ class TextDialog(QDialog):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Ctrl+Enter in a free note saves it."""
-        if (watched is self.editor and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
-                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+        if watched is self.editor and is_ctrl_enter(event):
             self.accept()
             return True
         return super().eventFilter(watched, event)

@@ -495,7 +495,8 @@ def test_a_stray_ack_makes_the_feed_reconnect(
         return [reply("AA", cid)]
 
     receiver = receivers(answer)
-    feed = feeds(path, receiver.port)
+    # The product's ACK wait: under load a 1 s wait ran out now and then, and its reconnection was a third one.
+    feed = feeds(path, receiver.port, ack_timeout_s=10.0)
     feed.follow(session_id)
     feed.start()
     wait_for(lambda: feed.delivered == total)

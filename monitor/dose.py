@@ -211,6 +211,10 @@ class DoseRecord:
     stopped_at: float | None
     rate_changes: tuple[RateChange, ...]
     delivered_mg: float | None
+    #: The pump's pauses (start, end) within the infusion; one still open ends where the delivered dose was counted.
+    pauses: tuple[tuple[float, float], ...] = ()
+    #: Where the delivered dose was counted to: the stop, else the record's end (None without an infusion at a rate).
+    delivered_until: float | None = None
 
     @property
     def delivered_mg_per_kg(self) -> float | None:
@@ -218,6 +222,18 @@ class DoseRecord:
         if self.delivered_mg is None or self.plan is None or not self.plan.weight_kg:
             return None
         return round(self.delivered_mg / self.plan.weight_kg, 3)
+
+    @property
+    def infusion_min(self) -> float | None:
+        """Minutes from the infusion start to where the delivered dose was counted, pauses included."""
+        if self.started_at is None or self.delivered_until is None:
+            return None
+        return max(self.delivered_until - self.started_at, 0.0) / 60.0
+
+    @property
+    def paused_min(self) -> float:
+        """Minutes the pump stood paused."""
+        return sum(end - start for start, end in self.pauses) / 60.0
 
 
 def delivered_mg(
@@ -281,6 +297,7 @@ def dose_record(events: Iterable[SessionEvent], now: float | None = None) -> Dos
         ):
             stopped = e.t
     delivered: float | None = None
+    until: float | None = None
     if plan is not None and started is not None:
         rate = plan.rate_mg_per_h
         if rate is None:
@@ -291,7 +308,8 @@ def dose_record(events: Iterable[SessionEvent], now: float | None = None) -> Dos
             if paused_at is not None:
                 pauses.append((paused_at, end))
             delivered = delivered_mg(started, end, rate, changes, pauses)
-    return DoseRecord(plan, started, stopped, tuple(changes), delivered)
+            until = end
+    return DoseRecord(plan, started, stopped, tuple(changes), delivered, tuple(pauses), until)
 
 
 # -- interventions ----------------------------------------------------------------------------------

@@ -1,15 +1,16 @@
 """The review window: one stored session as a physician reads it afterwards.
 
-Top: who, when, how long, status and baseline, with the export buttons. Middle: the whole session
-on the live view's trend chart (zoomable, no following) with the stored pleth beneath it, alarm
-rings at each alarm's worst value and a cursor at the selected entry. Bottom, in tabs: the alarm
-log, the timeline of events, notes, scores and addenda (selecting a row moves the chart to it),
-per-phase statistics, the baseline against the end of recovery with the time to return within
-20 %, the discharge scoring and the cuff measurements.
+Top: who, when, how long, status, baseline and treatment (the dose planned and delivered), with the export
+buttons. Middle: the whole session on the live view's trend chart (zoomable, no following) with the stored pleth
+beneath it, alarm rings at each alarm's worst value and a cursor at the selected entry. Bottom, in tabs: the alarm
+log, the timeline of events, notes, scores and addenda (selecting a row moves the chart to it), per-phase
+statistics, the baseline against the end of recovery with the time to return within 20 %, the discharge scoring
+and the cuff measurements.
 
-Every figure comes from :mod:`monitor.review`; this module only lays them out. A finished session
-is read-only: what is added later is an addendum, signed and time-stamped, and audited. A physician signs off
-the record they reviewed (Sign off…, Ctrl+Shift+S); the header names who signed it off, or that nobody has yet.
+Every figure comes from :mod:`monitor.review`, the treatment line from the exports' own
+:mod:`monitor.exports.treatment`; this module only lays them out. A finished session is read-only: what is added
+later is an addendum, signed and time-stamped, and audited. A physician signs off the record they reviewed
+(Sign off…, Ctrl+Shift+S); the header names who signed it off, or that nobody has yet.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from monitor.app.stores import RecordSource
 from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
+from monitor.exports.treatment import treatment_line
 from monitor.finished import FINISHED_STATUSES
 from monitor.labels import PARAMETER_LABELS, code_words, event_label, plain_detail, pressure_text
 from monitor.session import EventKind, Phase, SessionEvent
@@ -462,8 +464,10 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.patient_label.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.session_label = ElidedLabel("")
         self.baseline_label = ElidedLabel("")
+        self.treatment_label = ElidedLabel("")
         self.sign_off_label = ElidedLabel("")
-        for label in (self.patient_label, self.session_label, self.baseline_label, self.sign_off_label):
+        for label in (self.patient_label, self.session_label, self.baseline_label, self.treatment_label,
+                      self.sign_off_label):
             text.addWidget(label)
         layout.addLayout(text, 1)
         side = QVBoxLayout()
@@ -699,6 +703,8 @@ class ReviewWindow(DialogHost, QMainWindow):
         else:
             base_text = "No baseline was taken"
         self.baseline_label.setText(base_text)
+        # The exports' own dose figures, so the window and the JSON, HL7, FHIR and PDF never disagree.
+        self.treatment_label.setText(treatment_line(record))
         stored = str(s.get("status"))
         status = stored
         if status == "closed" and any(e.kind is EventKind.SESSION_CLOSED for e in record.events):

@@ -99,14 +99,57 @@ def summary(record: SessionRecord) -> TreatmentSummary:
     return TreatmentSummary(
         protocol=str(record.session.get("protocol") or DEFAULT_PROTOCOL),
         checklist=checklist,
-        # A session that ended with the drug still running (closed) delivered it until the record ends; one not
-        # ended (unfinished) as far as its stored data.
-        dose=dose_record(events, _record_end(record.session)),
+        dose=session_dose(record),
         interventions=tuple((t, i.as_dict()) for t, i in interventions(events)),
         outcomes=outcome_scores(events),
         outcome_times=times,
         rems=form,
     )
+
+
+def session_dose(record: SessionRecord) -> DoseRecord:
+    """The session's dose as every export and the review window give it."""
+    # A session that ended with the drug still running (closed) delivered it until the record ends; one not
+    # ended (unfinished) as far as its stored data.
+    return dose_record(record.events, _record_end(record.session))
+
+
+def treatment_line(record: SessionRecord) -> str:
+    """The treatment in one line of plain words: the drug, the plan, what was delivered over how long, the rate
+    changes, pauses and interventions; "no dose recorded" without a plan."""
+    dose = session_dose(record)
+    plan = dose.plan
+    if plan is None:
+        return "Treatment: no dose recorded"
+    planned = f"planned {plan.total_mg:g} mg"
+    if plan.dose_mg_per_kg is not None and plan.weight_kg:
+        planned += f" ({plan.dose_mg_per_kg:g} mg/kg × {plan.weight_kg:g} kg)"
+    if plan.rate_mg_per_h is not None:
+        planned += f" at {plan.rate_mg_per_h:g} mg/h"
+    minutes = dose.infusion_min
+    if dose.delivered_mg is None:
+        delivered = "infusion not started"
+    else:
+        delivered = f"delivered {dose.delivered_mg:g} mg"
+        if dose.delivered_mg_per_kg is not None:
+            delivered += f" ({dose.delivered_mg_per_kg:g} mg/kg)"
+        if minutes is not None:
+            delivered += f" in {minutes:.0f} min"
+    pauses = len(dose.pauses)
+    # Delivered first: where the header is too narrow for the whole line, the figure a reviewer signs off stays in
+    # sight and the counts move to the tooltip.
+    parts = [
+        f"Treatment: {plan.drug} {plan.route}", delivered, planned,
+        _count(len(dose.rate_changes), "rate change"),
+        "no pauses" if not pauses else f"{_count(pauses, 'pause')} ({dose.paused_min:.0f} min)",
+        _count(len(interventions(record.events)), "intervention"),
+    ]
+    return " · ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    """A count with its noun: "1 pause", "2 pauses"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def coded_results(record: SessionRecord) -> list[CodedResult]:

@@ -39,7 +39,8 @@ from monitor.protocols import (
     ScoreMoment,
     anchor_times,
     check_states,
-    respiratory_checks,
+    depression_observed,
+    respiratory_observations,
 )
 from monitor.session import EventKind, Phase, Session, SessionEvent, SessionRuleError
 from monitor.wall_clock import clock_text
@@ -418,10 +419,15 @@ def discharge_score_problems(protocol: Protocol, events: Iterable[SessionEvent])
                 out.append(f"{due.scale} {value:g}: not back to the baseline {baseline:g}")
         elif value != _DISCHARGE_VALUES[key]:
             out.append(f"{due.scale} {value:g}: not {_DISCHARGE_VALUES[key]:g} yet")
-    breathing = respiratory_checks(listed, since=started)
-    if breathing and breathing[-1].detail.get("depression") is True:
-        # Observed until respiratory depression has resolved (CLINICAL.md): the newest check must say so.
-        out.append("respiratory depression at the last respiratory check: check again once it has resolved")
+    breathing = respiratory_observations(listed, since=started)
+    if breathing and depression_observed(breathing[-1]):
+        # Observed until respiratory depression has resolved (CLINICAL.md): a respiratory check after the newest
+        # observation of it must say so, whether it was seen at a check or answered on the REMS form.
+        if breathing[-1].kind is EventKind.REMS_FORM:
+            out.append(f"respiratory depression recorded on the REMS form at {clock_text(breathing[-1].t, '%H:%M')}: "
+                       "check breathing again (E) once it has resolved")
+        else:
+            out.append("respiratory depression at the last respiratory check: check again once it has resolved")
     return out
 
 

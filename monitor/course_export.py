@@ -402,7 +402,8 @@ def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes], *, author: str 
         elif f.key == "session_date" and isinstance(value, str):
             value = f"{value} ({_zone_of(form.value('first_spray_at'))})"
         rows.append([pdf_fonts.paragraph(f.label, body), pdf_fonts.paragraph(_answer(value), body),
-                     {"session": "recorded", "entered": "entered", "": ""}[f.origin]])
+                     pdf_fonts.paragraph(f.source or {"session": "recorded", "entered": "entered", "": ""}[f.origin],
+                                         body)])
     state = "complete" if form.complete else f"{len(form.missing())} field(s) missing"
     submitted = "not yet submitted (due within 7 days of the session)" if form.submitted_at is None else (
         f"submitted {datetime.fromtimestamp(form.submitted_at).astimezone():%Y-%m-%d %H:%M} by {form.submitted_by}"
@@ -417,5 +418,5 @@ def write_rems_worksheet(form: rems.RemsForm, stream: IO[bytes], *, author: str 
         pdf_fonts.paragraph(f"Session {form.session_id[:8]}: {state}; {submitted}.", body),
         *(pdf_fonts.paragraph(note, notice) for note in form.notes),
         Spacer(1, 4 * mm),
-        pdf_fonts.table(rows, [80 * mm, 70 * mm, 25 * mm], size=9),
+        pdf_fonts.table(rows, [75 * mm, 60 * mm, 40 * mm], size=9),
     ], canvasmaker=report_canvas)

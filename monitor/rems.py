@@ -3,10 +3,10 @@
 Every field of the form is listed in :data:`FIELDS`. Fields the session knows - the dose and
 lot, the time of the first spray, the minutes from first spray to the end of monitoring, the
 blood pressure before dosing, at about 40 minutes and before discharge, the concomitant
-medications from the checklist, sedation and dissociation from the scores, respiratory depression
-from the respiratory checks recorded at the chair - are filled from the record; the rest (site,
-ready-to-leave time, whether vitals were acceptable, respiratory depression where no check was
-recorded) are asked for and stored as a ``rems_form`` event. A session under a REMS protocol
+medications from the checklist, sedation and dissociation from the scores - are filled from the
+record; the rest (site, ready-to-leave time, whether vitals were acceptable) are asked for. Respiratory
+depression is both: a yes from a respiratory check or from the nurse's answer stands. The answers are
+stored as a ``rems_form`` event. A session under a REMS protocol
 cannot complete while a field is empty (:func:`missing_fields`), and a form counts as submitted
 only once someone marks it so (the REMS wants it within 7 days).
 """
@@ -23,16 +23,17 @@ from drivers.core.readings import Reading
 from monitor.checklist import MedicationFlag, current_checklist
 from monitor.dose import dose_record
 from monitor.entered_in_error import standing_entries
-from monitor.protocols import Protocol, check_states, respiratory_checks
+from monitor.protocols import Protocol, check_states, respiratory_checks, respiratory_observations
 from monitor.session import EventKind, SessionEvent
 from monitor.store import Store
-from monitor.wall_clock import moments_shown
+from monitor.wall_clock import clock_text, moments_shown
 
 #: Days the REMS allows between the session and the form's submission.
 SUBMIT_WITHIN_DAYS: Final = 7
 
 #: Every field of the form: key, label, and whether the session can know it ("session") or
-#: staff must answer it ("asked"). Answers given by staff never replace what the session measured.
+#: staff must answer it ("asked"). Answers given by staff never replace what the session measured, except that a
+#: yes to respiratory depression stands against checks without it (:func:`respiratory_depression`).
 FIELDS: Final[tuple[tuple[str, str, str], ...]] = (
     ("patient", "Patient", "session"),
     ("session_date", "Date of treatment session", "session"),
@@ -63,6 +64,11 @@ _YES_NO_KEYS: Final = frozenset(
     {"vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge", "respiratory_depression",
      "sedation", "dissociation", "benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois"}
 )
+#: The form's concomitant-medication fields and the checklist flag that answers each.
+_MEDICATION_FIELDS: Final = {
+    "benzodiazepines": MedicationFlag.BENZODIAZEPINE, "sedative_hypnotics": MedicationFlag.SEDATIVE,
+    "psychostimulants": MedicationFlag.STIMULANT, "maois": MedicationFlag.MAOI,
+}
 #: Scores that show sedation / dissociation (any value below / above these).
 MOAAS_AWAKE: Final = 5
 
@@ -80,6 +86,9 @@ class RemsField:
     value: Any
     #: "session" (from the record), "entered" (answered by staff) or "" (empty).
     origin: str
+    #: Where the value came from in words, where the origin alone does not say it ("E at 16:01, 14/min",
+    #: "recorded on the REMS form at 16:41").
+    source: str = ""
 
     @property
     def filled(self) -> bool:
@@ -125,7 +134,8 @@ class RemsForm:
             "submitted_by": self.submitted_by,
             "reference": self.reference,
             "notes": list(self.notes),
-            "fields": {f.key: {"label": f.label, "value": f.value, "origin": f.origin} for f in self.fields},
+            "fields": {f.key: {"label": f.label, "value": f.value, "origin": f.origin, "source": f.source}
+                       for f in self.fields},
         }
 
 
@@ -244,22 +254,18 @@ def build_form(
     cadss = _scores(events, {"CADSS-6", "CADSS"})
     if cadss:
         known["dissociation"] = any(v > 0 for v in cadss)
-    breathing = respiratory_checks(events)
-    if breathing:
-        # The respiratory checks recorded at the chair answer it: seen at any of them is seen.
-        known["respiratory_depression"] = any(e.detail.get("depression") is True for e in breathing)
     checklist = current_checklist(events)
     if checklist is not None and checklist.medications is not None:
         flagged = checklist.flagged()
-        known["benzodiazepines"] = MedicationFlag.BENZODIAZEPINE in flagged
-        known["sedative_hypnotics"] = MedicationFlag.SEDATIVE in flagged
-        known["psychostimulants"] = MedicationFlag.STIMULANT in flagged
-        known["maois"] = MedicationFlag.MAOI in flagged
+        for key, flag in _MEDICATION_FIELDS.items():
+            known[key] = flag in flagged
     given = answers(events)
     fields = []
     for key, label, _origin in FIELDS:
         value = known.get(key)
-        if value is not None and value != "":
+        if key == "respiratory_depression":
+            fields.append(RemsField(key, label, *respiratory_depression(events)))
+        elif value is not None and value != "":
             fields.append(RemsField(key, label, value, "session"))
         elif key in given and given[key] not in (None, ""):
             fields.append(RemsField(key, label, given[key], "entered"))
@@ -274,6 +280,55 @@ def build_form(
         reference=sub.get("reference"),
         notes=tuple(notes),
     )
+
+
+def respiratory_depression(events: Sequence[SessionEvent]) -> tuple[bool | None, str, str]:
+    """The form's "respiratory depression observed" as value, origin and where it came from. A yes stands whichever
+    side gave it - a respiratory check (E) or the nurse's answer on the form - and is never undone by a check
+    without it (before, any check at all filled the field from the record, and a nurse's later yes was dropped)."""
+    checks = respiratory_checks(events)
+    seen = [e for e in checks if e.detail.get("depression") is True]
+    if seen:
+        return True, "session", _check_source(seen[0])
+    given = answers(events).get("respiratory_depression")
+    if given is True:
+        turned = [e for e in respiratory_observations(events) if e.kind is EventKind.REMS_FORM]
+        when = f" at {clock_text(turned[-1].t, '%H:%M')}" if turned else ""
+        return True, "entered", f"recorded on the REMS form{when}"
+    if checks:
+        return False, "session", _check_source(checks[-1])
+    if given is False:
+        return False, "entered", "answered on the REMS form"
+    return None, "", ""
+
+
+def _check_source(check: SessionEvent) -> str:
+    """A respiratory check as the form names it: ``E at 16:01, 14/min``."""
+    return f"E at {clock_text(check.t, '%H:%M')}, {check.detail.get('value')}/min"
+
+
+def record_text(field: RemsField) -> str:
+    """What the record holds for a field, for the nurse answering the form: ``record: no (E at 16:01, 14/min)``;
+    empty where it holds nothing."""
+    if not field.filled:
+        return ""
+    value = ("yes" if field.value else "no") if isinstance(field.value, bool) else str(field.value)
+    return f"record: {value}" + (f" ({field.source})" if field.source else "")
+
+
+def recorded_answers(events: Sequence[SessionEvent]) -> dict[str, str]:
+    """What the timeline alone holds for the fields the form asks, as :func:`record_text` words them (respiratory
+    depression, the concomitant medications; the blood pressures also need the readings)."""
+    out = {}
+    value, origin, source = respiratory_depression(events)
+    if origin == "session":
+        out["respiratory_depression"] = record_text(RemsField("respiratory_depression", "", value, origin, source))
+    checklist = current_checklist(events)
+    if checklist is not None and checklist.medications is not None:
+        flagged = checklist.flagged()
+        for key, flag in _MEDICATION_FIELDS.items():
+            out[key] = record_text(RemsField(key, "", flag in flagged, "session", "checklist"))
+    return out
 
 
 def completion_refusal(form: RemsForm) -> str | None:

@@ -478,7 +478,8 @@ class RemsDialog(QDialog):
 
     The fields the record fills (blood pressures, concomitant medications) are offered too, for a session whose
     record left one empty (a cuff at 40 minutes that failed, a checklist taken on paper): an answer there is
-    used only where the record has no value.
+    used only where the record has no value. Beside each field the record already holds, what it holds ("record: no
+    (E at 16:01, 14/min)"), so an empty box is not taken for an empty record.
     """
 
     #: Record-filled fields a staff answer may stand in for: free text, then yes/no.
@@ -486,8 +487,10 @@ class RemsDialog(QDialog):
     FALLBACK_YES_NO = ("benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois")
 
     def __init__(self, parent: QWidget | None, session_start: float, given: dict[str, Any],
-                 now: float | None = None) -> None:
+                 now: float | None = None, recorded: dict[str, str] | None = None) -> None:
         super().__init__(parent)
+        #: What the record holds per field (:func:`monitor.rems.recorded_answers`).
+        self.recorded = dict(recorded or {})
         self.setWindowTitle("Esketamine REMS - patient monitoring form")
         self.session_start = session_start
         #: The session's time now (its own clock: a replay runs ahead of the computer's).
@@ -518,7 +521,7 @@ class RemsDialog(QDialog):
         self.answers: dict[str, QComboBox] = {}
         for key in ("vitals_acceptable_before_dosing", "vitals_acceptable_before_discharge",
                     "respiratory_depression"):
-            self.answers[key] = self._yes_no(form, key, given, rems.LABELS[key])
+            self.answers[key] = self._yes_no(form, key, given, self._with_record(key))
         hint = QLabel("Only where the record has no value:")
         hint.setObjectName("dim")
         form.addRow(hint)
@@ -528,12 +531,17 @@ class RemsDialog(QDialog):
             edit.setPlaceholderText("e.g. 128/82")
             # Systolic/diastolic in mmHg, nothing else: the form is sent on as written.
             edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{2,3}/\d{2,3}"), edit))
-            form.addRow(rems.LABELS[key], edit)
+            form.addRow(self._with_record(key), edit)
             self.texts[key] = edit
         for key in self.FALLBACK_YES_NO:
-            self.answers[key] = self._yes_no(form, key, given, rems.LABELS[key])
+            self.answers[key] = self._yes_no(form, key, given, self._with_record(key))
         form.addRow(ok_cancel(self))
         wheel_turns_focused_fields_only(self)
+
+    def _with_record(self, key: str) -> str:
+        """A field's label, with what the record holds for it where it holds something."""
+        held = self.recorded.get(key)
+        return f"{rems.LABELS[key]}\n{held}" if held else rems.LABELS[key]
 
     def _on_first_day(self) -> float:
         day = datetime.fromtimestamp(self.session_start)

@@ -1060,7 +1060,8 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         given = rems.answers(self.events)
         session = self.bridge.recorder.session
-        self._open(RemsDialog(self, session.started_at, given, now=session.now),
+        self._open(RemsDialog(self, session.started_at, given, now=session.now,
+                              recorded=rems.recorded_answers(self.events)),
                    lambda d: self.send("rems_answers", answers=d.values()))  # type: ignore[attr-defined]
 
     def identify_patient(self) -> None:

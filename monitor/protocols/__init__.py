@@ -108,6 +108,31 @@ def respiratory_checks(events: Iterable[SessionEvent], since: float | None = Non
                    and (since is None or e.t >= since)), key=lambda e: e.t)
 
 
+def depression_observed(event: SessionEvent) -> bool:
+    """Whether a respiratory observation (a check with **E**, or a REMS form answer) says depression was seen."""
+    if event.kind is EventKind.REMS_FORM:
+        return (event.detail.get("answers") or {}).get("respiratory_depression") is True
+    return event.detail.get("depression") is True
+
+
+def respiratory_observations(events: Iterable[SessionEvent], since: float | None = None) -> list[SessionEvent]:
+    """Every observation of the patient's breathing, oldest first: the respiratory checks, and each REMS form entry
+    that turns the form's "respiratory depression observed" to yes (the nurse saw it, though no check says so).
+    A form sent again with the same yes is no new observation: it would hold discharge again after a later check
+    found the breathing recovered. With ``since``, those from then on."""
+    listed = standing_entries(events)
+    turned_yes: list[SessionEvent] = []
+    before = False
+    for e in sorted((e for e in listed if e.kind is EventKind.REMS_FORM), key=lambda e: e.t):
+        if "respiratory_depression" not in (e.detail.get("answers") or {}):
+            continue
+        now_yes = depression_observed(e)
+        if now_yes and not before and (since is None or e.t >= since):
+            turned_yes.append(e)
+        before = now_yes
+    return sorted([*respiratory_checks(listed, since), *turned_yes], key=lambda e: e.t)
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseRule:
     """Planned, minimum and maximum minutes of one phase, and what the screen calls it."""

@@ -39,3 +39,20 @@ def test_a_blood_pressure_given_on_the_form_is_taken_only_as_systolic_over_diast
     assert given.get("bp_40_min") == "128/82"
     assert dialog.texts["bp_before_discharge"].text() == ""
     assert "bp_before_discharge" not in given and "bp_before_dosing" not in given
+
+
+def test_the_form_shows_what_the_record_holds_beside_the_question(qtbot) -> None:
+    """The nurse saw an empty box for respiratory depression though a check (E) had recorded "no" an hour earlier."""
+    from PySide6.QtWidgets import QFormLayout
+
+    from ui.chair_dialogs import RemsDialog
+
+    held = {"respiratory_depression": "record: no (E at 16:01, 14/min)", "benzodiazepines": "record: yes (checklist)"}
+    dialog = RemsDialog(None, time.time() - 60 * 60, {}, recorded=held)
+    qtbot.addWidget(dialog)
+    layout = dialog.layout()
+    assert isinstance(layout, QFormLayout)
+    for key, text in held.items():
+        label = layout.labelForField(dialog.answers[key])
+        assert text in label.text()  # type: ignore[union-attr]
+    assert "record:" not in layout.labelForField(dialog.answers["maois"]).text()  # type: ignore[union-attr]

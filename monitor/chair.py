@@ -165,6 +165,8 @@ def entry(
         detail["outside_range"] = dose_mod.outside_range(plan, protocol.dose)
         return Entry(EventKind.DOSE_PLANNED, detail)
     if name == "rate_change":
+        if not protocol.dose.infused:
+            raise SessionRuleError(f"the {protocol.name} protocol is not infused: it has no rate to change")
         if session.phase is not Phase.INFUSION or session.infusion_stopped_at is not None:
             raise SessionRuleError("the rate changes only while the infusion runs")
         rate = float(args["rate_mg_per_h"])
@@ -429,6 +431,12 @@ def discharge_score_problems(protocol: Protocol, events: Iterable[SessionEvent])
         else:
             out.append("respiratory depression at the last respiratory check: check again once it has resolved")
     return out
+
+
+def takes_rate(protocol: Protocol, phase: Phase) -> bool:
+    """Whether the dose key enters a new rate now: only while an infused protocol's infusion runs (a nasal spray
+    has a dose plan and no rate)."""
+    return protocol.dose.infused and phase is Phase.INFUSION
 
 
 def score_text(detail: Mapping[str, Any], short: bool = False) -> str:

@@ -985,11 +985,12 @@ class LiveWindow(DialogHost, QMainWindow):
         self._open(dialog, lambda d: self.send("checklist", quick=d.quick_text()))  # type: ignore[attr-defined]
 
     def dose_entry(self) -> None:
-        """Before the infusion: the dose plan; during it: a new rate in mg/h (D)."""
+        """Before the infusion: the dose plan; during it: a new rate in mg/h (D), where the protocol is infused (during
+        esketamine dosing the dose plan, as before it: a nasal spray has no rate)."""
         if self._blocked():
             return
         status = self.last_status
-        if status is not None and status.phase is Phase.INFUSION:
+        if status is not None and chair.takes_rate(self.bridge.recorder.protocol, status.phase):
             def rate(dialog: QDialog) -> None:
                 assert isinstance(dialog, RateDialog)
                 text = dialog.text().replace(",", ".")
@@ -1693,7 +1694,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
         self._show_scores_due(status.scores_due if self.end_status is None else ())
-        self._show_dose_step(status.phase is Phase.INFUSION)
+        self._show_dose_step(chair.takes_rate(self.bridge.recorder.protocol, status.phase))
         self._show_header(status)
         self._enable_controls(status)
         if self.dialog is not None and hasattr(self.dialog, "set_check"):

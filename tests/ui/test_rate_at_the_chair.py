@@ -97,3 +97,23 @@ def test_the_review_timeline_marks_a_rate_in_error() -> None:
     assert event_detail(wrong, right) == ("rate 45 mg/h   (SUPERSEDED, entered in error: corrected to 54 mg/h by RN "
                                           f"at {clock(220.0)}: typed 45 for 54)")
     assert event_detail(right) == "rate 54 mg/h, correcting 45 mg/h entered in error: typed 45 for 54"
+
+
+def test_during_esketamine_dosing_the_dose_key_offers_the_dose_plan_not_a_rate(
+    make_window: Any, qtbot: Any, db_path: Path
+) -> None:
+    """A nasal spray has no rate (its protocol is not infused): D during dosing asked for a "New infusion rate in
+    mg/h" and recorded one. It offers the dose plan, as before dosing, and the button says so."""
+    from ui.chair_dialogs import DoseDialog
+    from ui.live_window import DOSE_BUTTON_TEXT
+
+    window = make_window(speed=120.0, plan="baseline:1,infusion:40,recovery:30", first_status=True,
+                         protocol="esketamine-nasal")
+    window.send("plan_dose", total_mg=56, lot="LOT42")
+    qtbot.waitUntil(lambda: window.last_status.phase is Phase.INFUSION, timeout=60_000)
+    qtbot.waitUntil(lambda: window.quick_buttons["dose_change"].text() == DOSE_BUTTON_TEXT[False][0], timeout=10_000)
+    _focus(window, qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert isinstance(window.dialog, DoseDialog)
+    window.dialog.reject()
+    assert not stored_events(db_path, "rate_changed")

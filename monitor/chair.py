@@ -658,11 +658,12 @@ def last_rate_entry(events: Iterable[SessionEvent]) -> SessionEvent | None:
     return max((e for e in events if e.kind is EventKind.RATE_CHANGED), key=lambda e: e.t, default=None)
 
 
-def entry_text(event: SessionEvent) -> str | None:
-    """One short line for a chair-side entry on charts, timelines and reports (None for other events)."""
+def entry_text(event: SessionEvent, dose: dose_mod.DoseRange | None = None) -> str | None:
+    """One short line for a chair-side entry on charts, timelines and reports (None for other events); ``dose``, the
+    protocol's dose range, leaves out the mg/kg of a fixed dose (:func:`monitor.dose.weighed`)."""
     d = event.detail
     if event.kind is EventKind.DOSE_PLANNED:
-        per_kg = d.get("dose_mg_per_kg")
+        per_kg = d.get("dose_mg_per_kg") if dose is None or dose_mod.weighed(dose) else None
         rate = d.get("rate_mg_per_h")
         text = f"dose {d.get('total_mg'):g} mg" + (f" ({per_kg:g} mg/kg)" if per_kg else "")
         return text + (f" at {rate:g} mg/h" if rate else "") + (f" lot {d['lot']}" if d.get("lot") else "")

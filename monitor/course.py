@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from drivers.core.readings import Parameter
 from monitor.alarms.model import Priority
-from monitor.dose import DosePlan, DoseUnit, InterventionKind, RateChange, add_rate_change, delivered_mg
+from monitor.dose import DosePlan, InterventionKind, RateChange, add_rate_change, delivered_mg, weighed
 from monitor.entered_in_error import standing_entries
 from monitor.protocols import DEFAULT_PROTOCOL, CourseDefaults, Protocol, ProtocolError, load_protocol
 from monitor.review import change_from
@@ -458,7 +458,7 @@ def course_rows(
                 drug=protocol.drug,
                 status=store.status_of(session),
                 # Per kilogram only where the dose is weighed (a fixed 56 mg spray read as 0.7 mg/kg beside IV's).
-                dose_mg_per_kg=(None if line.plan is None or protocol.dose.unit is not DoseUnit.MG_PER_KG
+                dose_mg_per_kg=(None if line.plan is None or not weighed(protocol.dose)
                                 else line.plan.dose_mg_per_kg),
                 dose_mg=None if line.plan is None else line.plan.total_mg,
                 # Not ended (unfinished): the pump ran as far as the stored data.

@@ -9,6 +9,7 @@ timeline - start, rate changes, pauses, stop - never typed.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -215,11 +216,13 @@ class DoseRecord:
     pauses: tuple[tuple[float, float], ...] = ()
     #: Where the delivered dose was counted to: the stop, else the record's end (None without an infusion at a rate).
     delivered_until: float | None = None
+    #: Whether the protocol states the dose per kilogram (:func:`as_stated`): a fixed dose has no mg/kg.
+    weighed: bool = True
 
     @property
     def delivered_mg_per_kg(self) -> float | None:
-        """Delivered dose per kilogram (needs the weight)."""
-        if self.delivered_mg is None or self.plan is None or not self.plan.weight_kg:
+        """Delivered dose per kilogram (needs the weight; None for a fixed dose)."""
+        if not self.weighed or self.delivered_mg is None or self.plan is None or not self.plan.weight_kg:
             return None
         return round(self.delivered_mg / self.plan.weight_kg, 3)
 
@@ -261,6 +264,20 @@ def delivered_mg(
                 rate = change.rate_mg_per_h
         total += rate * (end - begin) / 3600.0
     return round(total, 1)
+
+
+def weighed(allowed: DoseRange) -> bool:
+    """Whether a protocol's dose is given per kilogram. A fixed dose (esketamine's 56 or 84 mg) has no mg/kg: the
+    figure derived from the weight read as a weight-based dose beside IV ketamine's. The one rule the course, the
+    chart, the PDF and the JSON all follow."""
+    return allowed.unit is DoseUnit.MG_PER_KG
+
+
+def as_stated(record: DoseRecord, allowed: DoseRange) -> DoseRecord:
+    """A session's dose as its protocol states it: without mg/kg (planned or delivered) for a fixed dose."""
+    if weighed(allowed) or record.plan is None:
+        return record
+    return dataclasses.replace(record, plan=dataclasses.replace(record.plan, dose_mg_per_kg=None), weighed=False)
 
 
 def dose_record(events: Iterable[SessionEvent], now: float | None = None) -> DoseRecord:

@@ -425,6 +425,7 @@ class LiveWindow(DialogHost, QMainWindow):
         body = QHBoxLayout()
         self.chart = TrendChart()
         self.chart.set_phase_words(bridge.recorder.protocol.labels())
+        self.chart.dose_range = bridge.recorder.protocol.dose
         self.header.set_phase_words(bridge.recorder.protocol.labels().values())
         body.addWidget(self.chart, 66)
         self.numerics = NumericsPanel()

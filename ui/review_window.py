@@ -897,6 +897,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         last = max([float(a.t[-1]) for a in arrays.values() if len(a)], default=record.started_at)
         end = max(float(ended), record.started_at) if ended is not None else last
         self.chart.set_phase_words(record.phase_words)
+        self.chart.dose_range = None if record.protocol is None else record.protocol.dose
         self.chart.load_arrays(arrays, [e for e in chart_events if e is not None], end)
         if has_pleth:
             self.chart.show_pleth_window(self._pleth_between)

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QPushButton, QVBoxLayo
 from drivers.core.readings import NIBP_PARAMETERS, PLETH_RATE_HZ, Parameter, Reading
 from monitor import chair
 from monitor.alarms.model import Priority
+from monitor.dose import DoseRange
 from monitor.entered_in_error import CORRECTABLE, assessment_key, is_correction, shown_value
 from monitor.labels import NIBP_LABEL, PARAMETER_LABELS, event_label
 from monitor.session import PHASE_START_EVENT, EventKind, Phase, SessionEvent, phase_step_text
@@ -267,10 +268,12 @@ def phase_spans(events: Iterable[SessionEvent]) -> list[PhaseSpan]:
     return spans
 
 
-def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = None) -> str | None:
+def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = None,
+                dose: DoseRange | None = None) -> str | None:
     """Short label of an event on the chart, None for events that are not marked.
 
-    ``phase_words`` are the protocol's names of the phases (``dosing stopped`` for a nasal spray).
+    ``phase_words`` are the protocol's names of the phases (``dosing stopped`` for a nasal spray); ``dose`` its dose
+    range (a fixed dose is shown without mg/kg).
     """
     detail = dict(event.detail)
     if event.kind in _NOTE_KINDS:
@@ -279,7 +282,7 @@ def marker_text(event: SessionEvent, phase_words: Mapping[Phase, str] | None = N
         text = str(shown_value(event) if is_correction(event) else
                    detail.get("text") or detail.get("label") or event_label(event.kind))
         return text if len(text) <= 28 else text[:27] + "…"
-    entry = chair.entry_text(event)
+    entry = chair.entry_text(event, dose)
     if entry is not None:
         return entry if len(entry) <= 28 else entry[:27] + "…"
     if event.kind in _START_PHASE:
@@ -381,6 +384,8 @@ class TrendChart(QWidget):
         self._spans: list[PhaseSpan] = []
         #: What the session's protocol calls each phase (a band without a name here shows the phase's own).
         self.phase_words: dict[Phase, str] = {}
+        #: The session's protocol's dose range, for the dose marker (None: shown as planned).
+        self.dose_range: DoseRange | None = None
         self._span_items: list[tuple[PhaseSpan, list[pg.LinearRegionItem]]] = []
         self._phase_labels: list[pg.InfiniteLine] = []
         #: Pixels kept between a plot's edge and its highest or lowest value, so that a marker drawn at a
@@ -883,7 +888,7 @@ class TrendChart(QWidget):
     def add_events(self, events: Iterable[SessionEvent]) -> None:
         """Mark notes, scores, quick events and technical events on the time axis."""
         for event in events:
-            text = marker_text(event, self.phase_words)
+            text = marker_text(event, self.phase_words, self.dose_range)
             if text is None:
                 continue
             note = event.kind in _NOTE_KINDS

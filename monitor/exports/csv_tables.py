@@ -60,9 +60,10 @@ def write_events(record: SessionRecord, stream: IO[str]) -> None:
     out.writerow(EVENT_COLUMNS)
     start = record.started_at
     replaced = superseded(record.events)
+    dose = None if record.protocol is None else record.protocol.dose
     for index, e in enumerate(record.events):
         detail = dict(e.detail)
-        text = str(detail.get("text") or chair.entry_text(e) or "")
+        text = str(detail.get("text") or chair.entry_text(e, dose) or "")
         if is_correction(e):
             text = chair.corrected_line(e)
         if index in replaced:

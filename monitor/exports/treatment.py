@@ -15,7 +15,7 @@ from typing import Any, Final
 from drivers.core.readings import iso_utc
 from monitor import chair, rems
 from monitor.checklist import current_checklist
-from monitor.dose import DoseRecord, dose_record, interventions
+from monitor.dose import DoseRecord, as_stated, dose_record, interventions
 from monitor.entered_in_error import is_correction, scale_key, superseded, superseded_text
 from monitor.exports.data import SessionRecord
 from monitor.outcomes import OutcomeScore, outcome_scores, questionnaire
@@ -110,8 +110,9 @@ def summary(record: SessionRecord) -> TreatmentSummary:
 def session_dose(record: SessionRecord) -> DoseRecord:
     """The session's dose as every export and the review window give it."""
     # A session that ended with the drug still running (closed) delivered it until the record ends; one not
-    # ended (unfinished) as far as its stored data.
-    return dose_record(record.events, _record_end(record.session))
+    # ended (unfinished) as far as its stored data. A dose its protocol states in mg has no mg/kg.
+    found = dose_record(record.events, _record_end(record.session))
+    return found if record.protocol is None else as_stated(found, record.protocol.dose)
 
 
 def treatment_line(record: SessionRecord) -> str:

@@ -243,11 +243,13 @@ def discharge_check(
     blockers: list[Blocker] = []
     remaining = session.recovery_remaining(now)
     if remaining is not None and remaining > 0:
+        # The session's plan (110 min of esketamine observation), not the protocol's minimum (30 min, held by the
+        # recorder's own blocker): calling the plan the minimum told the nurse the patient could not leave earlier.
         blockers.append(
             Blocker(
                 "recovery_too_short",
                 f"{remaining / SECONDS_PER_MINUTE:.1f} min of the {session.plan.recovery_min:g} min "
-                f"minimum {last} left",
+                f"planned {last} left",
             )
         )
     valid = session.latest_valid

@@ -194,9 +194,27 @@ WORDS_TABLE = [
     ("ketamine-iv", Phase.INFUSION, discharge_check, ["a session completes from recovery (now in infusion)"]),
     ("esketamine-nasal", Phase.INFUSION, discharge_check, ["a session completes from observation (now in dosing)"]),
     ("esketamine-nasal", Phase.RECOVERY, discharge_check,
-     ["29.0 min of the 30 min minimum observation left", "NIBP is 45.8 min old (at most 15 min for discharge)",
+     ["29.0 min of the 30 min planned observation left", "NIBP is 45.8 min old (at most 15 min for discharge)",
       "SpO2 is 46.0 min old (at most 1 min for discharge)"]),
 ]
+
+
+def test_the_plans_recovery_is_called_planned_not_the_minimum() -> None:
+    """An esketamine plan of 110 min observation said "27.8 min of the 110 min minimum observation left", where the
+    protocol's minimum is 30 min."""
+    from monitor.protocols import load_protocol
+
+    session = Session("s", T0, SessionPlan(5, 5, 110))
+    session.start_baseline(T0 + 1)
+    vitals(session, T0 + 2)
+    cuff(session, T0 + 10, 120, 80)
+    session.advance(T0 + 300)
+    session.start_infusion()
+    session.start_recovery(T0 + 300 + 40 * 60)
+    session.advance(T0 + 300 + 40 * 60 + 30 * 60)
+    check = discharge_check(session, load_protocol("esketamine-nasal").care_rules(RULES))
+    [held] = [b.text for b in check.blockers if b.code == "recovery_too_short"]
+    assert held == "80.0 min of the 110 min planned observation left"
 
 
 @pytest.mark.parametrize(("protocol", "phase", "check", "texts"), WORDS_TABLE)

@@ -132,7 +132,7 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.RECOVERY, timeout=WAIT_MS)
     assert "Recovery" in w.header.timers.text()
 
-    # Discharge waits for the minimum recovery: no highlight, and the form refuses without a reason.
+    # Discharge waits for the planned recovery: no highlight, and the form refuses without a reason.
     assert w.phase_buttons["complete"].objectName() != "primary"
     w.phase_buttons["complete"].click()
     dialog = w.dialog
@@ -144,7 +144,7 @@ def test_infusion_is_refused_without_a_baseline_then_a_whole_session_runs_to_dis
     result = dialog.discharge()
     assert result is not None and result.aldrete.total >= 8
     assert "min old" in dialog.ages_label.text() or "no valid value" in dialog.ages_label.text()
-    assert "Not ready" in dialog.ages_label.text() and "minimum recovery" in dialog.ages_label.text()
+    assert "Not ready" in dialog.ages_label.text() and "planned recovery" in dialog.ages_label.text()
     # The values and blockers are drawn, not shown as markup (the form's own text stays rich).
     assert dialog.ages_label.textFormat() is not Qt.TextFormat.PlainText and "<br>" in dialog.ages_label.text()
     assert not dialog.complete_button.isEnabled(), "not ready and no override reason"

@@ -18,7 +18,7 @@ def test_the_discharge_form_shows_every_blocker(qtbot: Any) -> None:
     from ui.discharge_dialog import DischargeDialog
 
     check = StepCheck(COMPLETE, (
-        Blocker("recovery_too_short", "27.7 min of the 30 min minimum recovery left"),
+        Blocker("recovery_too_short", "27.7 min of the 30 min planned recovery left"),
         Blocker("nibp_stale", "NIBP is 5.8 min old (at most 5 min for discharge)"),
         Blocker("high_alarm", "high-priority alarm on screen: *** SpO2 < 90"),
     ), None, (ValueAge("NIBP", "139/84 mmHg", 348.0, 300.0), ValueAge("SpO2", "98 %", 0.0, 60.0),

@@ -73,10 +73,12 @@ class SettingsChoice:
     limit_changes: Mapping[str, float]
 
 
-def device_change_question(device: DeviceSpec) -> str:
-    """What the nurse is asked before the session goes on with ``device``."""
-    return (f"Continue this session with {device.driver}" + (f" on {device.port}" if device.port else "")
-            + "? The patient, baseline and phase stay; the change is recorded on the timeline.")
+def device_change_question(device: DeviceSpec, current: DeviceSpec | None = None) -> str:
+    """What the nurse is asked before the session goes on with ``device``: what changes (its settings and line
+    settings too: only a baud rate may change), from what is read now (``current``)."""
+    now = f" (now: {current.describe()})" if current is not None else ""
+    return (f"Continue this session with {device.describe()}{now}? The patient, baseline and phase stay; the change "
+            "is recorded on the timeline.")
 
 
 def available_port_names() -> list[tuple[str, str]]:
@@ -431,7 +433,8 @@ class SettingsDialog(QDialog):
         if self.device_question is not None:  # OK again (a key handed on from the window): one question
             self.device_question.raise_()
             return
-        question = ConfirmDialog(self, "Change device", device_change_question(choice), "Change device")
+        question = ConfirmDialog(self, "Change device", device_change_question(choice, self.current),
+                                 "Change device")
         make_plain(question)  # the port is as typed
         question.accepted.connect(self.accept)
         self.device_question = question

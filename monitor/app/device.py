@@ -122,10 +122,12 @@ class DeviceSpec(OpenOptions):
         )
 
     def describe(self) -> str:
-        """One line for the user, e.g. ``nonin on /dev/ttyUSB0 (format=8)``."""
+        """One line for the user, e.g. ``nonin on /dev/ttyUSB0 (format=8, baudrate=19200)``: its settings and the
+        line settings that differ from the driver's own."""
         text = self.driver + (f" on {self.port}" if self.port else "")
-        if self.settings:
-            text += " (" + ", ".join(f"{k}={v}" for k, v in self.settings.items()) + ")"
+        chosen = [f"{k}={v}" for k, v in (*self.settings.items(), *self.port_overrides.items())]
+        if chosen:
+            text += " (" + ", ".join(chosen) + ")"
         return text
 
 

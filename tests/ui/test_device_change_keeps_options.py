@@ -183,3 +183,15 @@ def test_a_simulated_chair_moved_to_a_nonin_in_format_8_from_the_settings_reads_
     finally:
         run.shutdown()
         store.close()
+
+
+def test_the_device_change_question_says_what_changes_from_what() -> None:
+    """Only the baud rate (or a format) may change on one port: the question names both sides, where it named the
+    same driver and port twice ("Continue this session with nonin on /dev/pts/2?")."""
+    from ui.settings_dialog import device_change_question
+
+    now = DeviceSpec(driver="nonin", port="/dev/pts/2", settings={"format": "2"})
+    chosen = DeviceSpec(driver="nonin", port="/dev/pts/2", settings={"format": "2"}, port_overrides={"baudrate": 19200})
+    question = device_change_question(chosen, now)
+    assert question.startswith("Continue this session with nonin on /dev/pts/2 (format=2, baudrate=19200) "
+                               "(now: nonin on /dev/pts/2 (format=2))?"), question

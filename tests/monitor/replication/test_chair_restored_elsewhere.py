@@ -1,7 +1,7 @@
 """A chair restored from its backup onto a new computer (or path) and its session resumed there: the tile of its
 former database leaves the station, and no made-up tile can take a real one off that way.
 
-The auditor's case: Chair 1 recorded, its computer died (``kill -9``), its backup went onto a new computer and
+The case of a restore drill: Chair 1 recorded, its computer died (``kill -9``), its backup went onto a new computer and
 ``record --resume`` went on with the session from there, under a new origin. The station showed two "Chair 1 ·
 MRN-IT-001" tiles for the rest of the infusion: the old one "NOT REPORTING for 86 s" and both "TWO TILES named
 Chair 1 under login chair_1", "4 active chairs" for 3, through a station restart.
@@ -120,7 +120,7 @@ def test_a_chair_restored_and_resumed_at_a_new_path_has_one_tile_at_the_station(
     old.nudge()
     drain(old)
     old.stop(goodbye=False)  # kill -9
-    with psycopg.connect(clinic.admin_url, autocommit=True) as server:  # silent since, as the auditor waited
+    with psycopg.connect(clinic.admin_url, autocommit=True) as server:  # silent since, as in the drill
         server.execute("UPDATE chairs SET seen_at = now() - make_interval(secs => %s) WHERE origin = %s",
                        [FORMER_AFTER_S + 10, old.origin])
     restored = tmp_path / "new-computer" / "monitor.db"

@@ -58,12 +58,14 @@ class AlarmFeed(QObject):
         self.forward_requested.emit()
 
 
-def echo_text(snapshot: AlarmSnapshot | None, watchdog: str | None = None) -> str:
-    """The most urgent active alarm as its bar row reads, and how many more are active ("" when none is).
+def echo_lines(snapshot: AlarmSnapshot | None, watchdog: str | None = None) -> list[str]:
+    """Every active alarm as its bar row reads, most urgent first; the watchdog's alarm (``watchdog``) comes first of
+    all: it says the rest may not be current."""
+    return ([watchdog] if watchdog else []) + [alarm_line(a) for a in (snapshot.active if snapshot else ())]
 
-    The watchdog's alarm (``watchdog``) comes first: it says the rest may not be current.
-    """
-    lines = ([watchdog] if watchdog else []) + [alarm_line(a) for a in (snapshot.active if snapshot else ())]
+
+def echo_text(lines: list[str]) -> str:
+    """The first of ``lines`` (:func:`echo_lines`) and how many more there are ("" when there are none)."""
     if not lines:
         return ""
     more = f"   +{len(lines) - 1} more" if len(lines) > 1 else ""
@@ -111,7 +113,8 @@ class AlarmEcho(QLabel):
         """Show the most urgent active alarm (and the count of the rest), or nothing."""
         watchdog = self.feed.watchdog
         active = snapshot.active if snapshot is not None else ()
-        text = echo_text(snapshot, watchdog)
+        lines = echo_lines(snapshot, watchdog)
+        text = echo_text(lines)
         if not text:
             self.setText("")
             self.setAccessibleName("")
@@ -122,7 +125,6 @@ class AlarmEcho(QLabel):
         self.setText(text)
         theme.restyle(self, f"{priority_colours(top)} {ECHO_SHEET}")
         self.setAccessibleName(f"{top.label} priority alarm at the chair: {text}. {BACK_TO_ALARMS_HINT}")
-        lines = ([watchdog] if watchdog else []) + [alarm_line(a) for a in active]
         # Literal: a message such as "SpO2 86 < 90" is no markup.
         self.setToolTip(plain_tooltip("Active at the chair:\n" + "\n".join(lines) + f"\n{BACK_TO_ALARMS_HINT}"))
         self.setVisible(True)

@@ -254,11 +254,7 @@ def build_form(
     cadss = _scores(events, {"CADSS-6", "CADSS"})
     if cadss:
         known["dissociation"] = any(v > 0 for v in cadss)
-    checklist = current_checklist(events)
-    if checklist is not None and checklist.medications is not None:
-        flagged = checklist.flagged()
-        for key, flag in _MEDICATION_FIELDS.items():
-            known[key] = flag in flagged
+    known.update(_medications_known(events))
     given = answers(events)
     fields = []
     for key, label, _origin in FIELDS:
@@ -323,12 +319,19 @@ def recorded_answers(events: Sequence[SessionEvent]) -> dict[str, str]:
     value, origin, source = respiratory_depression(events)
     if origin == "session":
         out["respiratory_depression"] = record_text(RemsField("respiratory_depression", "", value, origin, source))
-    checklist = current_checklist(events)
-    if checklist is not None and checklist.medications is not None:
-        flagged = checklist.flagged()
-        for key, flag in _MEDICATION_FIELDS.items():
-            out[key] = record_text(RemsField(key, "", flag in flagged, "session", "checklist"))
+    for key, taken in _medications_known(events).items():
+        out[key] = record_text(RemsField(key, "", taken, "session", "checklist"))
     return out
+
+
+def _medications_known(events: Sequence[SessionEvent]) -> dict[str, bool]:
+    """The form's concomitant-medication fields as the checklist answers them (none before its medications are
+    recorded)."""
+    checklist = current_checklist(events)
+    if checklist is None or checklist.medications is None:
+        return {}
+    flagged = checklist.flagged()
+    return {key: flag in flagged for key, flag in _MEDICATION_FIELDS.items()}
 
 
 def completion_refusal(form: RemsForm) -> str | None:

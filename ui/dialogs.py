@@ -207,12 +207,22 @@ class ConfirmDialog(QDialog):
         self.setMinimumWidth(460)
 
 
-def is_ctrl_enter(event: QEvent) -> bool:
-    """Whether ``event`` is Ctrl+Enter pressed: what saves a note and confirms a costly action with a reason, where
-    Enter alone means a new line or Cancel."""
-    return (event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
-            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-            and bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+class CtrlEnterAccepts(QObject):
+    """Ctrl+Enter in the field it watches accepts its dialog: what saves a note and confirms a costly action with a
+    reason, where Enter alone means a new line or Cancel."""
+
+    def __init__(self, dialog: QDialog) -> None:
+        super().__init__(dialog)
+        self.dialog = dialog
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Accept the dialog on Ctrl+Enter (the key is then used up); let every other event through."""
+        if (event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent)
+                and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)):
+            self.dialog.accept()
+            return True
+        return False
 
 
 class ReasonConfirmDialog(ConfirmDialog):
@@ -231,7 +241,7 @@ class ReasonConfirmDialog(ConfirmDialog):
         self.hint.setWordWrap(True)
         self.editor = QLineEdit()
         self.editor.setMinimumWidth(420)
-        self.editor.installEventFilter(self)
+        self.editor.installEventFilter(CtrlEnterAccepts(self))
         said = QLabel(prompt)
         said.setBuddy(self.editor)  # a screen reader names the field by it
         layout.insertWidget(1, said)
@@ -240,13 +250,6 @@ class ReasonConfirmDialog(ConfirmDialog):
         self.setTabOrder(self.editor, self.yes_button)
         self.setTabOrder(self.yes_button, self.no_button)
         self.editor.setFocus()  # ready for the reason
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Ctrl+Enter in the reason field confirms; Enter alone goes on to the dialog's Cancel."""
-        if watched is self.editor and is_ctrl_enter(event):
-            self.accept()
-            return True
-        return super().eventFilter(watched, event)
 
     def text(self) -> str:
         """The reason typed, trimmed ('' for none)."""
@@ -274,7 +277,8 @@ class TextDialog(QDialog):
             self.editor = QPlainTextEdit()
             self.editor.setMinimumSize(480, 140)
             self.editor.setTabChangesFocus(True)  # Tab leaves the note for its buttons, as in every other field
-            self.editor.installEventFilter(self)  # Enter starts a new line; Ctrl+Enter saves, as the hint says
+            # Enter starts a new line; Ctrl+Enter saves, as the hint says.
+            self.editor.installEventFilter(CtrlEnterAccepts(self))
         else:
             self.editor = QLineEdit()
             self.editor.setMinimumWidth(420)
@@ -286,13 +290,6 @@ class TextDialog(QDialog):
             hint.setObjectName("dim")
             layout.addWidget(hint)
         layout.addWidget(ok_cancel(self))
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Ctrl+Enter in a free note saves it."""
-        if watched is self.editor and is_ctrl_enter(event):
-            self.accept()
-            return True
-        return super().eventFilter(watched, event)
 
     def text(self) -> str:
         """What was typed, trimmed."""

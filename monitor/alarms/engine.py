@@ -172,6 +172,8 @@ REPORTED: Final[dict[str, ReportedCondition]] = {
 #: A cuff start the device did not take: with the device's words, and without them.
 NIBP_NOT_STARTED_TEXT: Final = "NIBP start failed: {} - start the cuff at the monitor if it is not inflating"
 NIBP_NOT_STARTED_PLAIN: Final = "NIBP start failed - start the cuff at the monitor if it is not inflating"
+#: The reminder of an infusion left paused (its key, condition and the profile's [technical] key).
+INFUSION_PAUSED: Final = "infusion_paused"
 CONFIRM_STARTED: Final = "confirming NIBP started"
 CONFIRMED: Final = "confirmed by a repeat NIBP"
 
@@ -492,6 +494,8 @@ class AlarmEngine:
                     event.t,
                     priority=self.profile.technical_priority("nibp_failed"),
                 )
+        elif kind in (EventKind.INFUSION_RESUMED, EventKind.INFUSION_STOPPED):
+            self._end_key(INFUSION_PAUSED, event.t)  # at once, not at the next tick
         elif kind is EventKind.NIBP_REQUESTED:
             self._end_key(NIBP_NOT_STARTED, event.t)  # a start has been taken since
         elif kind is EventKind.TECHNICAL and event.detail.get("condition") == "check_done_late":
@@ -556,6 +560,7 @@ class AlarmEngine:
             )
         elif not overdue and "nibp_overdue" in self._active:
             self._end_key("nibp_overdue", now)
+        self._remind_paused_infusion(now, session)
         for alarm in list(self._active.values()):
             if not alarm.condition_present:
                 continue
@@ -587,6 +592,24 @@ class AlarmEngine:
                 )
         if self.audio_paused_until is not None and (now >= self.audio_paused_until or self._breaks_through()):
             self.audio_paused_until = None
+
+    def _remind_paused_infusion(self, now: float, session: Session) -> None:
+        """A pause left on: the record counts no drug from the pause on, while the pump may long be running again
+        (P pressed by mistake, or Resume forgotten). The reminder ends when the infusion resumes or stops."""
+        paused_at = session.infusion_paused_at
+        after_s = self.profile.infusion_paused_remind_s
+        if paused_at is not None and now - paused_at >= after_s:
+            if INFUSION_PAUSED not in self._active:
+                self._start_technical(
+                    INFUSION_PAUSED,
+                    None,
+                    f"Infusion paused for {after_s / 60:g} min: if the pump runs, resume (P); "
+                    "else stop the infusion",
+                    now,
+                    priority=self.profile.technical_priority(INFUSION_PAUSED),
+                )
+        elif INFUSION_PAUSED in self._active:
+            self._end_key(INFUSION_PAUSED, now)
 
     def take_changes(self) -> list[AlarmRecord]:
         """Every alarm that started or changed since the last call, as it is now."""

@@ -48,6 +48,7 @@ TIMING_RANGES_S: Final[dict[str, tuple[float, float]]] = {
     "lost_data_escalate_after_s": (10.0, 600.0),
     "window_factor": (1.0, 4.0),
     "end_hold_s": (0.0, 30.0),
+    "infusion_paused_remind_s": (60.0, 1800.0),
 }
 NO_DATA_RANGE_S: Final = (2.0, 120.0)
 NO_DATA_PARAMETERS: Final = ("spo2", "heart_rate", "respiration")
@@ -61,6 +62,7 @@ TECHNICAL_KEYS: Final = (
     "nibp_failed",
     "nibp_overdue",
     "storage_failed",
+    "infusion_paused",
 )
 #: How far back inside its limit a continuous value must be before its alarm ends (parameter's unit).
 END_MARGIN_DEFAULTS: Final[dict[str, float]] = {"spo2": 1.0, "heart_rate": 2.0, "rr": 1.0, "etco2": 2.0}
@@ -163,6 +165,8 @@ class AlarmProfile:
     window_factor: float = 2.0
     #: A continuous value must be back within its limit (by its margin) this long before its alarm ends.
     end_hold_s: float = 5.0
+    #: A paused infusion left paused this long gets a reminder (the record counts no drug while it is paused).
+    infusion_paused_remind_s: float = 300.0
     end_margin: Mapping[str, float] = field(default_factory=lambda: dict(END_MARGIN_DEFAULTS))
     worsen_step: Mapping[str, float] = field(default_factory=lambda: dict(WORSEN_STEP_DEFAULTS))
     #: Start a confirming cuff automatically after a blood-pressure alarm starts (where the device can).
@@ -445,6 +449,7 @@ def parse_profile(text: str, source: str = "<profile>") -> AlarmProfile:
         "nibp_failed": Priority.LOW,
         "nibp_overdue": Priority.MEDIUM,
         "storage_failed": Priority.MEDIUM,
+        "infusion_paused": Priority.LOW,
     }
     for key, value in technical_raw.items():
         technical[key] = _priority(value, f"technical.{key}", lines)
@@ -628,7 +633,8 @@ def describe_profile(profile: AlarmProfile) -> str:
     out.append(
         f"  audio pause {profile.audio_pause_s:g} s; unacknowledged medium -> high after "
         f"{profile.escalate_medium_after_s:g} s; lost data during infusion -> high after "
-        f"{profile.lost_data_escalate_after_s:g} s"
+        f"{profile.lost_data_escalate_after_s:g} s; an infusion paused for "
+        f"{profile.infusion_paused_remind_s / 60:g} min -> reminder"
     )
     out.append(
         f"  condition window {profile.window_factor:g} x the delay; an alarm ends after {profile.end_hold_s:g} s "

@@ -85,6 +85,12 @@ ERRORS = [
         "unknown parameter",
     ),
     (("audio_pause_s = 120", "audio_pause_s = 5000"), "timing.audio_pause_s", "audio_pause_s", "outside"),
+    (
+        ("audio_pause_s = 120", "audio_pause_s = 120\ninfusion_paused_remind_s = 30"),
+        "timing.infusion_paused_remind_s",
+        "infusion_paused_remind_s = 30",
+        "outside",
+    ),
     (("below = 92", "below = 92\nabove = 99"), "rules.spo2_low.above", "above = 99", "one comparison"),
     (("[timing]", "[timings]"), "timings", "[timings]", "unknown field"),
 ]

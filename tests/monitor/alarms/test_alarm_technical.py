@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from drivers.core.readings import Flag
 from monitor.alarms.model import AlarmKind, Priority
+from monitor.alarms.profile import default_profile
 from monitor.session import EventKind
+
+from .conftest import Bed
 
 # flags on the reading, parameter, expected condition, expected parameter of the alarm
 STATUS_TABLE = [
@@ -244,3 +249,57 @@ def test_a_lasting_condition_stays_on_screen_acknowledged_until_it_ends(bed, rep
     assert bed.shown(report) is None and bed.engine.to_check_at_discharge() == ()
     [logged] = bed.logged(report)
     assert logged.state.value == "ended" and logged.acknowledged_by == "RN"
+
+
+# how long the infusion stays paused, what ends the pause (None: nothing yet), whether a reminder is on screen
+# at the end, and whether one was ever raised
+PAUSED_TABLE = [
+    (299, None, False, False),  # a short pause (a line flushed, a bag changed) is no matter for an alarm
+    (301, None, True, True),  # left paused: P pressed by mistake, or Resume forgotten
+    (1800, None, True, True),  # one reminder however long it lasts
+    (400, "resume", False, True),
+    (400, "stop", False, True),
+    (200, "resume", False, False),
+]
+
+
+@pytest.mark.parametrize(("paused_s", "then", "shown_at_end", "raised"), PAUSED_TABLE)
+def test_an_infusion_left_paused_gets_a_low_reminder_until_it_resumes_or_stops(bed, paused_s, then, shown_at_end,
+                                                                             raised):
+    bed.take_baseline()
+    bed.wait(60)
+    bed.session.pause_infusion(bed.now, "RN")
+    bed.events()
+    paused_at = bed.now
+    bed.wait(paused_s)
+    if then == "resume":
+        bed.session.resume_infusion(bed.now, "RN")
+    elif then == "stop":
+        bed.session.stop_infusion(bed.now, "RN")
+    bed.events()
+    assert (bed.shown("infusion_paused") is not None) is shown_at_end
+    logged = bed.logged("infusion_paused")
+    assert len(logged) == (1 if raised else 0)
+    if raised:
+        assert logged[0].kind is AlarmKind.TECHNICAL
+        assert logged[0].priority is Priority.LOW
+        assert logged[0].started_at == pytest.approx(paused_at + 300, abs=1.0)
+        assert "Infusion paused for 5 min" in logged[0].shown
+        if then is not None:
+            assert logged[0].ended_at == bed.now  # at the resume or stop itself, not at a later tick
+
+
+def test_the_paused_reminder_takes_the_profiles_time_and_priority():
+    profile = default_profile()
+    bed = Bed(replace(profile, infusion_paused_remind_s=120.0,
+                      technical={**profile.technical, "infusion_paused": Priority.MEDIUM}))
+    bed.take_baseline()
+    bed.session.pause_infusion(bed.now, "RN")
+    bed.events()
+    bed.wait(119)
+    assert bed.shown("infusion_paused") is None
+    bed.wait(2)
+    alarm = bed.shown("infusion_paused")
+    assert alarm is not None
+    assert alarm.priority is Priority.MEDIUM
+    assert "Infusion paused for 2 min" in alarm.shown

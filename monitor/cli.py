@@ -530,7 +530,10 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
     """Record a session headless until complete, stopped, or out of time."""
     from monitor.alarms.engine import describe_change
     from monitor.alarms.model import AlarmState
+    from monitor.guard import RECORDER
+    from monitor.guard_process import GuardProcess
     from monitor.recorder import wall_deadline
+    from monitor.terminal_guard import TERMINAL_GUARD_COMMAND
     from monitor.watchdog import Watchdog, WatchdogThread
 
     def warn(text: str) -> None:
@@ -598,13 +601,26 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
 
         recorder.add_listener(show)
         services = start_services(store, recorder, launch.service_spec(args))
-        watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls))
+        guard = GuardProcess(TERMINAL_GUARD_COMMAND, recorder.session.id[:8], kind=RECORDER)
+        if not guard.start():
+            out.write(f"\a  ALARM MEDIUM technical: {guard.error}: a stop of this program would go unannounced\n")
+
+        def beat_guard() -> None:
+            """Tell the guard the watchdog's thread runs (each half second); say when the guard had ended."""
+            news = guard.beat()
+            if news is not None:
+                out.write(f"  guard: {news}\n")
+                out.flush()
+
+        watchdog = WatchdogThread(Watchdog(recorder), lambda stalls: _watchdog_alarm(out, stalls),
+                                  on_turn=beat_guard)
         watchdog.start()
         try:
             with _stop_on_signals(recorder, lambda: suspends.append(1)):
                 recorder.run(until=wall_deadline(args.duration))
         finally:
             watchdog.stop()
+            guard.bye()
             services.stop()
             if services.server_link is not None:
                 out.write(services.server_link.status().text + "\n")

@@ -11,6 +11,7 @@ second), from its GUI thread:
   destroyed from outside); ``hidden alarm`` while one of its alarms (medium or high) is active;
 * ``chair <name>`` - what to call this chair in the alarm (optional, any time);
 * ``station <name>`` - the program is a nurse station, not a chair's monitor (its alarms say so);
+* ``recorder <name>`` - the program is ``record`` in a terminal, not a window;
 * ``bye`` - the program is ending on purpose (the session was closed or the program was asked to stop).
 
 The guard raises a high-priority technical alarm of its own (its own window and sound) when no line has come
@@ -37,6 +38,8 @@ ALARM = "alarm"
 BYE = "bye"
 CHAIR = "chair"
 STATION = "station"
+#: The program is ``record`` in a terminal (no window): its guard writes to the terminal.
+RECORDER = "recorder"
 
 #: How long the window may be off screen before the guard says so (a glance at another program is fine; a
 #: monitor left minimised is not), and how long while the window has an alarm it cannot show (it brings itself
@@ -57,6 +60,13 @@ _TEXTS = {
         "the monitor again (the session can be resumed)",
         "MONITOR WINDOW NOT ON SCREEN{where} for {hidden:.0f} s: its values and alarms cannot be seen - bring the "
         "window back (if it cannot be, close the monitor and start it again: the session can be resumed)",
+    ),
+    RECORDER: (
+        "RECORDING NOT RESPONDING{where}: no news from it for {silent:.0f} s - its values are not current and it "
+        "raises no alarms; watch the patient directly",
+        "RECORDING STOPPED{where}: the program ended without closing its session - recording and alarms have "
+        "ended; watch the patient directly and resume the session (infusion-monitor record --resume SESSION_ID)",
+        "RECORDING NOT SEEN{where} for {hidden:.0f} s",  # a terminal has no window to hide: never said
     ),
     STATION: (
         "NURSE STATION NOT RESPONDING{where}: its screen has not updated for {silent:.0f} s - the chairs' values "
@@ -136,7 +146,7 @@ class Guard:
         elif word == BYE:
             self._last_heard = now
             self._bye = True
-        elif word in (CHAIR, STATION):
+        elif word in (CHAIR, STATION, RECORDER):
             # A name is no beat: it is sent before the window's event loop runs, and only a beat proves it does.
             self.kind = word
             self.chair = rest.strip()[:80]
@@ -154,7 +164,8 @@ class Guard:
         silent = max(0.0, (self._closed_at if self._closed_at is not None else now) - since)
         if self._bye:
             return GuardView(GuardState.DONE, silent, "")
-        where = f" at {self.chair}" if self.chair else ""
+        where = "" if not self.chair else (
+            f" (session {self.chair})" if self.kind == RECORDER else f" at {self.chair}")
         not_responding, ended, hidden = _TEXTS[self.kind]
         if self._closed_at is not None:
             return GuardView(GuardState.ENDED, silent, ended.format(where=where))

@@ -90,12 +90,17 @@ class Watchdog:
 
 
 class WatchdogThread:
-    """Runs a :class:`Watchdog` on its own thread and calls ``alarm(stalls)`` on every change."""
+    """Runs a :class:`Watchdog` on its own thread and calls ``alarm(stalls)`` on every change (and ``on_turn()`` on
+    every turn)."""
 
-    def __init__(self, watchdog: Watchdog, alarm: Callable[[list[Stall]], None], interval_s: float = 0.5) -> None:
+    def __init__(self, watchdog: Watchdog, alarm: Callable[[list[Stall]], None], interval_s: float = 0.5,
+                 on_turn: Callable[[], None] | None = None) -> None:
         self.watchdog = watchdog
         self.alarm = alarm
         self.interval_s = interval_s
+        #: Called on every turn of this thread: ``record`` beats its guard process with it, which alarms when
+        #: the whole process (this thread with it) stops.
+        self.on_turn = on_turn
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
 
@@ -118,3 +123,5 @@ class WatchdogThread:
                 # Repeated while it lasts (the terminal bell is the sound), once when it clears.
                 self.alarm(stalls)
             reported = roles
+            if self.on_turn is not None:
+                self.on_turn()

@@ -1,20 +1,16 @@
 """The window program's side of the guard: starts the guard process and tells it, every tick, that it runs.
 
-:class:`GuardLink` owns the process and the pipe; the lines go down a pipe that never blocks the window (a
-guard too busy to read loses a beat, not the screen). A guard that has ended is started again (at most every
-:data:`RESTART_AFTER_S`). :class:`GuardBeat` beats it from the window's event loop and tells the window of a
-spell in which that loop did not run (the guard alarmed meanwhile) and of a guard that had ended, so the
-window can say so and keep a record. Each beat says whether the window is on screen; one that is not is
-brought back at once while it has an alarm to show, else after :data:`~monitor.guard.BRING_BACK_AFTER_S`: restored
-when minimised, given a new native window when that did not do (one destroyed from outside). The guard alarms if
-it stays off screen all the same.
+:class:`GuardLink` is the window's guard process (:class:`monitor.guard_process.GuardProcess`: the process and a
+pipe that never blocks the window; a guard too busy to read loses a beat, not the screen). :class:`GuardBeat`
+beats it from the window's event loop and tells the window of a spell in which that loop did not run (the guard
+alarmed meanwhile) and of a guard that had ended, so the window can say so and keep a record. Each beat says
+whether the window is on screen; one that is not is brought back at once while it has an alarm to show, else
+after :data:`~monitor.guard.BRING_BACK_AFTER_S`: restored when minimised, given a new native window when that did
+not do (one destroyed from outside). The guard alarms if it stays off screen all the same.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,25 +18,20 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QWidget
 
-from monitor.guard import ALARM, BEAT, BRING_BACK_AFTER_S, BYE, CHAIR, HIDDEN, STATION
+from monitor.guard import ALARM, BEAT, BRING_BACK_AFTER_S, CHAIR, HIDDEN, STATION
+from monitor.guard_process import RESTART_AFTER_S, GuardProcess
 from monitor.watchdog import STALL_LIMIT_S
 
 #: The guard program.
 GUARD_COMMAND: tuple[str, ...] = (sys.executable, "-m", "ui.guard_app")
-#: A guard that ended is started again after this wait; one that keeps ending soon after its start waits twice
-#: as long each time, up to :data:`RESTART_AFTER_MAX_S`, so a guard that cannot run does not fill the timeline.
-RESTART_AFTER_S = 10.0
-RESTART_AFTER_MAX_S = 300.0
-#: A guard that ran this long was fine: the next one waits :data:`RESTART_AFTER_S` again.
-HEALTHY_LIFE_S = 60.0
 #: How often the window tells the guard it runs.
 BEAT_MS = 250
 #: How often a window off screen tries again to bring itself back.
 BRING_BACK_EVERY_S = 2.0
 
 
-class GuardLink:
-    """One guard process and the pipe to it."""
+class GuardLink(GuardProcess):
+    """The window program's guard (:mod:`ui.guard_app`): a chair's, or a nurse station's with ``station``."""
 
     def __init__(
         self,
@@ -51,117 +42,9 @@ class GuardLink:
         monotonic: Callable[[], float] = time.monotonic,
         restart_after_s: float = RESTART_AFTER_S,
     ) -> None:
-        self.chair = " ".join(chair.split())
+        super().__init__(command, chair, kind=STATION if station else CHAIR, monotonic=monotonic,
+                         restart_after_s=restart_after_s)
         self.station = station
-        self.command = tuple(command)
-        self.restart_after_s = restart_after_s
-        self.starts = 0
-        self.error = ""
-        self._monotonic = monotonic
-        self._process: subprocess.Popen[bytes] | None = None
-        self._started_at = float("-inf")
-        self._ended_at = float("-inf")
-        self._short_lives = 0
-        self._said_bye = False
-
-    @property
-    def running(self) -> bool:
-        """Whether the guard process is alive."""
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The guard's process id (None before it was started)."""
-        return self._process.pid if self._process is not None else None
-
-    def start(self) -> bool:
-        """Start the guard; False (with :attr:`error`) when it could not be started."""
-        self._started_at = self._monotonic()
-        try:
-            # Its own session: the terminal's Ctrl-C and hang-up are for the program, not for its guard.
-            process = subprocess.Popen(self.command, stdin=subprocess.PIPE, start_new_session=True)
-        except OSError as exc:
-            self.error = f"the guard could not be started: {exc}"
-            return False
-        assert process.stdin is not None
-        os.set_blocking(process.stdin.fileno(), False)
-        self._process = process
-        self.starts += 1
-        self.error = ""
-        if self.chair or self.station:
-            self._send(f"{STATION if self.station else CHAIR} {self.chair}")
-        return True
-
-    @property
-    def restart_wait_s(self) -> float:
-        """How long after the guard ended it is started again (longer while guards keep ending soon)."""
-        return min(self.restart_after_s * 2.0 ** max(0, self._short_lives - 1), RESTART_AFTER_MAX_S)
-
-    def beat(self, line: str = BEAT) -> str | None:
-        """Tell the guard the window runs (``line``: :data:`BEAT`, or :data:`HIDDEN` with or without
-        :data:`ALARM`). What went wrong, when something did: the guard had ended, or could not be started again
-        (each says when it is tried again)."""
-        if self._said_bye or (self.running and self._send(line)):
-            return None
-        now = self._monotonic()
-        news = None
-        if self._process is not None:
-            code = self._process.poll()
-            self._discard()
-            self._ended(now)
-            news = (f"the guard process ended unexpectedly (exit status {code}); it is started again within "
-                    f"{self.restart_wait_s:g} s")
-        if now - self._ended_at >= self.restart_wait_s:
-            if self.start():
-                self._send(line)
-            else:
-                self._ended(now)
-                news = f"{self.error}; it is tried again within {self.restart_wait_s:g} s"
-        return news
-
-    def _ended(self, now: float) -> None:
-        lived = now - self._started_at
-        self._short_lives = 0 if lived >= HEALTHY_LIFE_S else self._short_lives + 1
-        self._ended_at = now
-
-    def bye(self, wait_s: float = 3.0) -> None:
-        """The program ends on purpose: tell the guard, which then ends without an alarm."""
-        if self._said_bye:
-            return
-        self._said_bye = True
-        if self._process is None:
-            return
-        self._send(BYE)
-        self._discard(wait_s)
-
-    def _send(self, line: str) -> bool:
-        process = self._process
-        if process is None or process.stdin is None:
-            return False
-        try:
-            os.write(process.stdin.fileno(), (line + "\n").encode())
-        except BlockingIOError:
-            return True  # the guard is slow to read: this beat is lost, the next ones are not
-        except (BrokenPipeError, ValueError, OSError):
-            return False
-        return True
-
-    def _discard(self, wait_s: float = 0.0) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.stdin is not None:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-        try:
-            process.wait(wait_s)
-        except subprocess.TimeoutExpired:
-            process.terminate()
-            try:
-                process.wait(2.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 class GuardBeat(QObject):

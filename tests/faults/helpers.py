@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import re
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -67,6 +68,30 @@ class CommandLine:
                 break
             time.sleep(0.01)
         raise AssertionError(f"no line with {text!r} within {timeout} s; output:\n" + "\n".join(self.output()))
+
+    def stopped(self, text: str, hold_s: float = 0.0) -> tuple[str, float]:
+        """Stop the program (SIGSTOP) until a line containing ``text`` comes (from a process it started: its
+        guard) and at least ``hold_s`` have passed, then let it go on (SIGCONT, whatever happened); the line and
+        how long after the stop it came."""
+        self.process.send_signal(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        try:
+            line = self.wait_for(text, timeout=10)
+            waited = time.monotonic() - stopped_at
+            time.sleep(max(0.0, hold_s - waited))
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+        return line, waited
+
+    def end(self, *helpers: int | None) -> None:
+        """After a test, whatever it left: SIGKILL the processes the program started (their pids; None for none),
+        then the program itself if it still runs."""
+        for pid in helpers:
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.kill()
 
     def kill(self) -> None:
         """SIGKILL, then reap the process and the reader."""

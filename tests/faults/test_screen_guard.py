@@ -32,14 +32,7 @@ def test_a_frozen_then_killed_window_program_is_alarmed_by_its_guard(db_path: Pa
         assert found is not None
         guard_pid = int(found.group(1))
         time.sleep(2.0)
-        gui.process.send_signal(signal.SIGSTOP)
-        stopped_at = time.monotonic()
-        try:
-            alarm = gui.wait_for("ALARM HIGH technical: MONITOR NOT RESPONDING", timeout=10)
-            waited = time.monotonic() - stopped_at
-            time.sleep(5.0 - waited)
-        finally:
-            gui.process.send_signal(signal.SIGCONT)
+        alarm, waited = gui.stopped("ALARM HIGH technical: MONITOR NOT RESPONDING", hold_s=5.0)
         assert alarm == ("\a  ALARM HIGH technical: MONITOR NOT RESPONDING at Chair 3: its screen has not updated "
                          "for 3 s - values on it are not current; watch the patient directly")
         assert 2.5 <= waited <= 4.5, waited  # the last beat came up to a quarter second before the stop
@@ -57,10 +50,7 @@ def test_a_frozen_then_killed_window_program_is_alarmed_by_its_guard(db_path: Pa
         guard_pid = None
         gui.finish(timeout=20)
     finally:
-        if guard_pid is not None:
-            os.kill(guard_pid, signal.SIGKILL)
-        if gui.process.poll() is None:
-            gui.kill()
+        gui.end(guard_pid)
     with Store(db_path, readonly=True) as store:
         [session] = store.sessions()
         events = store.events(session.id)
@@ -79,11 +69,7 @@ def test_a_frozen_nurse_station_is_alarmed_by_its_guard(clinic: Any) -> None:
     try:
         station.wait_for("guard: watching the window", timeout=60)
         time.sleep(1.0)
-        station.process.send_signal(signal.SIGSTOP)
-        try:
-            alarm = station.wait_for("ALARM HIGH technical", timeout=10)
-        finally:
-            station.process.send_signal(signal.SIGCONT)
+        alarm, _ = station.stopped("ALARM HIGH technical")
         assert alarm == ("\a  ALARM HIGH technical: NURSE STATION NOT RESPONDING: its screen has not updated for 3 s - "
                          "the chairs' values and alarms on it are not current; watch the chairs' own screens")
         station.wait_for("guard: the window is responding again", timeout=10)

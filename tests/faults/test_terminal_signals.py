@@ -9,8 +9,6 @@ hang-up of its terminal.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import time
 from pathlib import Path
@@ -71,8 +69,4 @@ def test_the_window_refuses_ctrl_z_outlives_its_terminal_and_its_guard_stays_qui
         assert "guard: the program ended normally" in gui.output()
         guard_pid = None
     finally:
-        if guard_pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(guard_pid, signal.SIGKILL)
-        if gui.process.poll() is None:
-            gui.kill()
+        gui.end(guard_pid)

@@ -4,8 +4,9 @@ By default it runs the PostgreSQL 16 binaries shipped by the ``pgserver`` packag
 has to be installed system-wide; those are built without OpenSSL, so for TLS it runs the
 distribution's PostgreSQL instead (``binaries=``, e.g. :func:`system_binaries`). A clinic with its
 own PostgreSQL server skips this module and points the chairs at it instead (see the README). The
-folder holds ``pgdata/`` (the cluster), ``socket/`` (the administrator's Unix socket),
-``server.log`` and ``server.json`` (the port and the binaries the cluster was made with).
+folder holds ``pgdata/`` (the cluster), ``socket/`` (the administrator's Unix socket), ``log/`` (the server's log,
+a file a weekday), ``server.log`` (what it says before its log files open) and ``server.json`` (the port and the
+binaries the cluster was made with).
 
 Access rules (``pg_hba.conf``): the administrator (``postgres``) connects only through the Unix
 socket in ``socket/``, a folder only the account running the server (and root) can enter, and a
@@ -47,6 +48,12 @@ SOCKET_MODE = 0o700
 FOLDER_MODE = 0o700
 #: ``server.log``, ``server.json`` and the password files, whatever the umask.
 FILE_MODE = 0o600
+#: Where PostgreSQL's logging collector writes, one file a weekday (``DATA/log/server-Mon.log``…): a week of logs at
+#: most. Its own collector rotates them (it writes them; nothing of ours runs beside a server up for months): at
+#: midnight it moves to the next day's name and empties what that name held a week ago. Its size-based rotation is
+#: left off: it only ever appends to a name the pattern gives again, so it could not keep the count of files fixed.
+LOG_FOLDER = "log"
+LOG_FILENAME = "server-%a.log"
 
 
 class ServerError(Exception):
@@ -182,10 +189,35 @@ def _owner_only(path: Path, user: str | None = None) -> Path:
     (the server's account, which writes it) when given."""
     path.touch(mode=FILE_MODE, exist_ok=True)
     path.chmod(FILE_MODE)
+    return _given_to(path, user)
+
+
+def _given_to(path: Path, user: str | None) -> Path:
+    """``path``, owned by the server's account ``user`` (and its group) when given."""
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
     return path
+
+
+def _log_folder(data: Path, user: str | None) -> Path:
+    """``DATA/log``, owner-only and the server's account's, where its logging collector writes."""
+    folder = data / LOG_FOLDER
+    folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
+    folder.chmod(FOLDER_MODE)
+    return _given_to(folder, user)
+
+
+def _log_options(folder: Path) -> str:
+    """The ``postgres -c`` settings for its logging collector: a file a weekday in ``folder``, owner-only.
+
+    Given at every start rather than written into ``postgresql.conf``, so a cluster made by an earlier version,
+    whose one ``server.log`` grew without end, rotates too.
+    """
+    settings = {"logging_collector": "on", "log_directory": str(folder), "log_filename": LOG_FILENAME,
+                "log_file_mode": f"{FILE_MODE:04o}", "log_rotation_age": "1d", "log_rotation_size": "0",
+                "log_truncate_on_rotation": "on"}
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
 
 
 def _pg(tool: str, args: list[str], user: str | None, binaries: Path | None,
@@ -213,6 +245,14 @@ def _tail(path: Path, lines: int = 5) -> str:
     except OSError as exc:
         return f"  (cannot read it: {exc.strerror or exc})"
     return "\n".join(f"  {line}" for line in text.splitlines()[-lines:]) or "  (empty)"
+
+
+def _last_written(log_file: Path, folder: Path) -> Path:
+    """Whichever of ``log_file`` and the log files in ``folder`` was written last: the postmaster opens its
+    collector's files before it binds its port, so a port in use is said there, not in ``server.log``."""
+    with contextlib.suppress(OSError):
+        return max([log_file, *folder.glob("server-*.log")], key=lambda path: path.stat().st_mtime_ns)
+    return log_file
 
 
 def _free_port(host: str) -> int:
@@ -369,20 +409,23 @@ def start(
     if port is None:
         previous = data / "server.json"
         port = int(json.loads(previous.read_text())["port"]) if previous.exists() else _free_port(host)
-    # PostgreSQL appends to its log as the server's account: made here, owner-only, for that account (root reads
-    # it anyway, to show a failed start's last lines).
+    # PostgreSQL appends to this log as the server's account what it says before its logging collector takes over
+    # (a port in use…): made here, owner-only, for that account (root reads it anyway, to show a failed start's last
+    # lines). Everything after goes to the weekday files in DATA/log.
     log_file = _owner_only(data / "server.log", user)
     # A server made before the socket folder was closed gets it closed now; the socket file too (default 0777); so
     # do the server's folder and its log, made readable to every local account before.
     (data / "socket").chmod(SOCKET_MODE)
     data.chmod(FOLDER_MODE)
-    options = f"-h {host} -p {port} -k {data / 'socket'} -c unix_socket_permissions={SOCKET_MODE:04o}"
+    options = (f"-h {host} -p {port} -k {data / 'socket'} -c unix_socket_permissions={SOCKET_MODE:04o} "
+               f"{_log_options(_log_folder(data, user))}")
     try:
         _pg("pg_ctl", ["-D", str(data / "pgdata"), "-l", str(log_file), "-w", "-t", str(START_TIMEOUT_S),
                        "-o", options, "start"], user, binaries)
     except ServerError as exc:
         # pg_ctl says only "examine the log output": name the log and what it says last (a port in use...).
-        raise ServerError(f"{exc}\nthe server's log, {log_file}, ends with:\n{_tail(log_file)}") from None
+        said = _last_written(log_file, data / LOG_FOLDER)
+        raise ServerError(f"{exc}\nthe server's log, {said}, ends with:\n{_tail(said)}") from None
     recorded = {"host": host, "port": port, "binaries": str(binaries) if binaries else None}
     _owner_only(data / "server.json").write_text(json.dumps(recorded))
     server = running(data)

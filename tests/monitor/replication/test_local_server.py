@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -98,6 +100,54 @@ def test_the_server_folder_its_log_and_its_settings_are_owner_only_whatever_the_
     assert made == again == {"server": 0o700, "server.log": 0o600, "server.json": 0o600}, (made, again)
     if os.geteuid() == 0:  # PostgreSQL writes its log as its own account: the log is that account's alone
         assert log_owner == pwd.getpwnam(local_server.SYSTEM_USER).pw_uid
+
+
+def _log_holding(folder: Path, text: str) -> list[Path]:
+    """The server's log files once one holds ``text`` (the collector writes a moment after the statement)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        files = sorted(folder.iterdir())
+        if any(text in path.read_text(errors="replace") for path in files):
+            return files
+        time.sleep(0.05)
+    raise AssertionError(f"no log file in {folder} holds {text!r}")
+
+
+def test_the_server_logs_into_a_file_a_weekday_rotated_by_its_own_collector_owner_only() -> None:
+    """PostgreSQL's logging collector writes ``DATA/log/server-<weekday>.log`` (0600 whatever the umask) and moves
+    to the next day's name at midnight, emptying what it held a week before: seven files at most. Before, it wrote
+    everything into one ``server.log`` that grew for as long as the server ran (about 65 B/s while a chair's
+    batches were refused)."""
+    parent = Path(tempfile.mkdtemp(prefix="infusion-monitor-pg-log-"))
+    parent.chmod(0o711)
+    data = parent / "server"
+    umask = os.umask(0o002)
+    try:
+        server = local_server.start(data)
+        shout = "DO $$BEGIN FOR i IN 1..100 LOOP RAISE LOG '{} %', repeat('x', 2000); END LOOP; END$$"
+        with local_server.admin_connection(server) as conn:
+            conn.execute(shout.format("first-200-KB"))
+            first = _log_holding(data / "log", "first-200-KB")
+            conn.execute("SELECT pg_rotate_logfile()")
+            conn.execute(shout.format("after-a-rotation"))
+            second = _log_holding(data / "log", "after-a-rotation")
+            settings = {name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                        for name in ("log_filename", "log_rotation_age", "log_truncate_on_rotation")}
+        modes = {path.name: _mode(path) for path in (data / "log", *second)}
+        owners = {path.stat().st_uid for path in second}
+        early = (data / "server.log").read_text(errors="replace")
+    finally:
+        os.umask(umask)
+        local_server.remove(data)
+        shutil.rmtree(parent, ignore_errors=True)
+    # A rotation takes the day's name again: one file a weekday, however much is written or however often rotated.
+    assert first == second and len(second) == 1, second
+    assert re.fullmatch(r"server-(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\.log", second[0].name), second
+    assert settings == {"log_filename": "server-%a.log", "log_rotation_age": "1d", "log_truncate_on_rotation": "on"}
+    assert modes == {"log": 0o700, second[0].name: 0o600}, modes
+    assert "first-200-KB" not in early and "after-a-rotation" not in early
+    if os.geteuid() == 0:
+        assert owners == {pwd.getpwnam(local_server.SYSTEM_USER).pw_uid}
 
 
 @as_root

@@ -137,11 +137,12 @@ def open_part(target: Path, mode: str, **kwargs: Any) -> tuple[Any, Path]:
         raise
 
 
-def private_folder_beside(target: Path) -> Path:
-    """A new folder beside ``target`` that only this user can enter (0700, a name nobody can guess), for a file
-    SQLite writes by name (with its journal) before it is renamed onto ``target``; :func:`remove_private_folder`
-    removes it. Nobody else can put a file or a link into it, whatever the folder around it allows."""
-    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))  # made 0700
+def private_folder_beside(target: Path, suffix: str = ".part") -> Path:
+    """A new folder beside ``target`` that only this user can enter (0700, a name nobody can guess, ending in
+    ``suffix``), for a file SQLite writes by name (with its journal) before it is renamed onto ``target``;
+    :func:`remove_private_folder` removes it. Nobody else can put a file or a link into it, whatever the folder
+    around it allows."""
+    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix))  # made 0700
 
 
 def remove_private_folder(folder: Path) -> None:

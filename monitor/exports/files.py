@@ -2,7 +2,8 @@
 
 The export is written to a new temporary file beside the target and renamed over it once
 complete, so a failed export (a full disk, an error inside a format) leaves nothing behind and an
-existing file is never half overwritten. A target that exists but is not a regular file (a
+existing file is never half overwritten; what a killed export left there is removed by the next
+(:mod:`monitor.unfinished`). A target that exists but is not a regular file (a
 directory, a device such as ``/dev/full``, a pipe) is refused: renaming over it would replace the
 device node with a file.
 """
@@ -17,6 +18,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from monitor.unfinished import EXPORT_MARK, hold, remove_left_over
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +64,14 @@ def write_atomically(path: str | Path, write: Callable[[IO[Any]], None], binary:
     ``before_publish`` (the export's audit entry) is called with the target once the file is whole and durable,
     before it takes the target's name: when it raises, nothing is written (the target is left as it was)."""
     target = check_target(path)
+    remove_left_over(target.parent, EXPORT_MARK, "export")
     try:
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        # Owner-only (mkstemp makes it 0600) and locked while written: a killed export's file is found by the next.
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=EXPORT_MARK)
     except OSError as exc:
         raise ExportFileError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
+        hold(fd)
         text_args: dict[str, Any] = {} if binary else {"newline": "", "encoding": "utf-8"}
         with os.fdopen(fd, "wb" if binary else "w", **text_args) as handle:
             write(handle)

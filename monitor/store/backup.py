@@ -6,7 +6,9 @@ still verified). SQLite's online backup reads the file and its log as one snapsh
 owner-only beside the target, checked, turned into a single file (no log of its own) and renamed over the target,
 so an earlier back-up there is replaced only by a complete one. It is written inside a new folder only this user can
 enter (:func:`monitor.keys.private_folder_beside`): the target's folder may be shared, and a link planted there at
-the predictable name the copy once had received the whole database, owned by whoever planted it.
+the predictable name the copy once had received the whole database, owned by whoever planted it. That folder is
+locked while the copy is written, so what a killed backup left is found and removed by the next
+(:mod:`monitor.unfinished`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from monitor.keys import create_private_file, private_folder_beside, remove_private_folder
 from monitor.store.chain import connect_read_only, count, names
 from monitor.store.errors import StoreError
+from monitor.unfinished import BACKUP_MARK, hold_folder, remove_left_over
 
 
 def copy_database(source: Path, target: Path) -> int:
@@ -30,9 +33,12 @@ def copy_database(source: Path, target: Path) -> int:
     own = {Path(f"{source}{suffix}").resolve() for suffix in ("", "-wal", "-shm", "-journal")}
     if target.resolve() in own:
         raise StoreError(f"{target} is the database itself; name a file elsewhere (another disk, the clinic's share)")
+    remove_left_over(target.parent, BACKUP_MARK, "backup")
     folder: Path | None = None
+    held: int | None = None
     try:
-        folder = private_folder_beside(target)
+        folder = private_folder_beside(target, BACKUP_MARK)
+        held = hold_folder(folder)  # locked while written: a killed backup's folder is found by the next
         part = folder / target.name
         create_private_file(part)  # owner-only before SQLite writes a byte of it
         reading = connect_read_only(source)
@@ -58,4 +64,6 @@ def copy_database(source: Path, target: Path) -> int:
     finally:
         if folder is not None:
             remove_private_folder(folder)
+        if held is not None:
+            os.close(held)
     return links

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 #: The roles that may read the audit log.
 READERS: Final = frozenset({ADMIN, "physician"})
 FORMATS: Final = ("text", "csv", "json")
-COLUMNS: Final = ("id", "at", "user", "action", "session_id", "detail")
+COLUMNS: Final = ("id", "at", "user", "action", "session_id", "detail", "check")
 
 
 class AuditReadError(Exception):
@@ -67,6 +69,8 @@ class AuditEntry:
     action: str
     session_id: str | None
     detail: dict[str, Any]
+    #: What the reading found of the entry against the database now (a listing's digest), if anything.
+    check: str | None = None
 
     @classmethod
     def of_row(cls, row: dict[str, Any]) -> AuditEntry:
@@ -84,6 +88,16 @@ class AuditReading:
 
     verified: str
     entries: tuple[AuditEntry, ...]
+
+
+def _checked(entries: Sequence[AuditEntry], store: Store) -> tuple[AuditEntry, ...]:
+    """The entries, each listing that kept a digest checked against the sessions this database holds now (read
+    once for them all, and only when such a listing is shown)."""
+    from monitor.session_list import listing_checked
+
+    sessions_now = functools.cache(lambda: store.sessions(None))
+    return tuple(dataclasses.replace(e, check=listing_checked(e.detail, sessions_now))
+                 if e.action == "sessions_listed" else e for e in entries)
 
 
 def day_bound(text: str, *, end: bool = False) -> float:
@@ -150,7 +164,7 @@ def read_audit(store: Store, query: AuditQuery, reader: Principal, **how: Any) -
                     **query.described(), **how)
     except StoreError as exc:
         raise AuditReadError(f"the audit log was not shown: who read it could not be recorded ({exc})") from None
-    return AuditReading(verified, tuple(AuditEntry.of_row(row) for row in rows))
+    return AuditReading(verified, _checked([AuditEntry.of_row(row) for row in rows], store))
 
 
 def verified_line(report: VerifyReport, session_id: str | None) -> str:
@@ -179,6 +193,8 @@ def write_text(reading: AuditReading, out: IO[str]) -> None:
         session = (e.session_id or "-")[:8]
         line = f"{clock_text(e.at, '%Y-%m-%d %H:%M:%S')}  {e.user or '-':16} {e.action:28} {session:8}  "
         out.write(terminal_text(line + _detail_text(e.detail)).rstrip() + "\n")
+        if e.check is not None:
+            out.write(f"{'':22}{e.check}\n")
     out.write(f"{len(reading.entries)} entr{'y' if len(reading.entries) == 1 else 'ies'}\n")
 
 
@@ -189,14 +205,14 @@ def write_csv(reading: AuditReading, out: IO[str]) -> None:
     writer.writerow(COLUMNS)
     for e in reading.entries:
         writer.writerow((e.id, iso_utc(e.at), spreadsheet_text(e.user), e.action, e.session_id or "",
-                         spreadsheet_text(json.dumps(e.detail, ensure_ascii=False, default=str))))
+                         spreadsheet_text(json.dumps(e.detail, ensure_ascii=False, default=str)), e.check or ""))
 
 
 def write_json(reading: AuditReading, out: IO[str]) -> None:
     """``{"verified": …, "entries": [...]}`` with UTC times."""
     entries: Sequence[dict[str, Any]] = [
         {"id": e.id, "at": iso_utc(e.at), "user": e.user, "action": e.action, "session_id": e.session_id,
-         "detail": e.detail}
+         "detail": e.detail, **({"check": e.check} if e.check is not None else {})}
         for e in reading.entries
     ]
     json.dump({"verified": reading.verified, "entries": entries}, out, indent=1, ensure_ascii=False, default=str)

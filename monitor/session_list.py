@@ -5,12 +5,15 @@ once went into the append-only audit log, 432 KB an entry at 12,004 sessions, ne
 the filter, how many sessions were shown of how many it found, the newest and oldest start shown, and the ids
 themselves when at most :data:`IDS_KEPT` were shown; over that a SHA-256 of them (:func:`listed_digest`), which the
 same listing made again can be checked against (sessions are never deleted, and a session's start never changes).
+``audit`` makes it again (:func:`listing_checked`): the sessions whose start lies between the oldest and the newest
+shown, newest first, are the ones listed when their digest is the entry's; when it is not, the sessions have changed
+since (one removed, added or re-dated), and the entry no longer tells which were shown.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from drivers.core.readings import iso_utc
@@ -58,3 +61,31 @@ def listing_entry(shown: Sequence[SessionSummary], *, found: int, criteria: dict
     else:
         entry["sessions_sha256"] = listed_digest(ids)
     return entry
+
+
+#: The criteria under which a listing can be made again from its entry: every session, newest first, within a span
+#: of starts. The others (unsigned, one patient, an MRN part, alarms) select by what may have changed since, or by
+#: what the entry does not keep.
+MADE_AGAIN: Final = frozenset({"limit", "started_from", "started_before"})
+
+
+def listing_checked(detail: dict[str, Any], sessions_now: Callable[[], Sequence[SessionSummary]]) -> str | None:
+    """What ``audit`` says of a ``sessions_listed`` entry that kept a digest, once the listing is made again from
+    ``sessions_now`` (every session in this database, newest first); None for an entry that kept the ids."""
+    digest = detail.get("sessions_sha256")
+    if not isinstance(digest, str):
+        return None
+    if "server" in detail:
+        return "listing not checked: it was read from the clinic's server, where its sessions are"
+    criteria = detail.get("criteria")
+    other = sorted(set(criteria) - MADE_AGAIN) if isinstance(criteria, dict) else ["(unreadable criteria)"]
+    if other:
+        return f"listing not checked: made with {', '.join(other)}, which its entry cannot make again"
+    oldest, newest = str(detail.get("oldest_start")), str(detail.get("newest_start"))
+    # Starts as the entry wrote them (ISO, UTC, milliseconds), so that the span is the entry's to the millisecond.
+    again = [s.id for s in sessions_now() if oldest <= iso_utc(s.started_at) <= newest]
+    span = f"started from {oldest} to {newest}"
+    if listed_digest(again) == digest:
+        return f"listing checked: its digest matches the {len(again)} sessions {span}"
+    return (f"LISTING DOES NOT MATCH its digest: the {len(again)} sessions {span} are not the {detail.get('shown')} "
+            "listed (a session was removed, added or its start changed since)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,37 @@ def test_one_patients_course_is_listed_whole_oldest_first(clinic_db: tuple[Path,
     assert _entries(db_path)[0] == {"criteria": {"one_patient": True}, "shown": 6, "found": 6,
                                     "newest_start": "2026-01-18T20:00:00.000+00:00",
                                     "oldest_start": "2026-01-02T04:00:00.000+00:00", "sessions": ids[7::20]}
+
+
+def _audit_lines(db_path: Path, signed_in_as: Any) -> list[str]:
+    """What `audit --action sessions_listed` shows a physician, line by line."""
+    signed_in_as(db_path, "DR", "physician")
+    out = io.StringIO()
+    assert main(["audit", "--db", str(db_path), "--action", "sessions_listed", "--user", "DR"], out=out) == 0
+    return out.getvalue().splitlines()
+
+
+def test_audit_checks_a_listings_digest_and_reports_a_session_changed_since(
+        clinic_db: tuple[Path, list[str]], signed_in_as: Any) -> None:
+    """A listing of over 50 sessions keeps their digest only; `audit` makes the listing again (the sessions started
+    between the oldest and newest shown) and says whether they are still the ones listed. Before, it showed the
+    digest and nothing else: a session re-dated or removed after it was listed went unremarked."""
+    db_path, ids = clinic_db
+    _listed(db_path, "--limit", "80")
+    _listed(db_path, "--unsigned", "--all")
+    lines = _audit_lines(db_path, signed_in_as)
+    assert lines[2].strip() == ("listing checked: its digest matches the 80 sessions started from "
+                                "2026-01-07T16:00:00.000+00:00 to 2026-01-20T20:00:00.000+00:00"), lines
+    # A work queue selects by what changes (sign-offs): the entry cannot make it again, and audit says so.
+    assert lines[4].strip() == "listing not checked: made with unsigned, which its entry cannot make again", lines
+    with Store(db_path) as store:  # a row altered behind the program's back: one listed session moved a year back
+        store.db.execute("UPDATE sessions SET started_at = started_at - 365 * 86400 WHERE id = ?", [ids[100]])
+    lines = _audit_lines(db_path, signed_in_as)
+    assert lines[2].strip() == ("LISTING DOES NOT MATCH its digest: the 79 sessions started from "
+                                "2026-01-07T16:00:00.000+00:00 to 2026-01-20T20:00:00.000+00:00 are not the 80 "
+                                "listed (a session was removed, added or its start changed since)"), lines
+    out = io.StringIO()
+    assert main(["audit", "--db", str(db_path), "--action", "sessions_listed", "--user", "DR", "--format", "json"],
+                out=out) == 0
+    entry, queue = json.loads(out.getvalue())["entries"]
+    assert entry["check"].startswith("LISTING DOES NOT MATCH") and queue["check"].startswith("listing not checked")

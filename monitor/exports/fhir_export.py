@@ -18,10 +18,16 @@ default: one Observation per parameter per ``ExportOptions.resample_s`` seconds 
 median of the reliable values in that span with ``effectivePeriod`` covering it. With
 ``resample_s = 0`` every value becomes its own Observation. Cuff measurements are always
 exported one by one. Values a device flagged as unreliable are left out.
+
+A session a physician has signed off ends with its review (:func:`review_resources`): a Provenance per
+sign-off (the Encounter its target, the physician its ``attester``, ``recorded`` the time of signing) and a
+DocumentReference per sign-off comment and addendum (what it is, who wrote it, when, the text). A session
+nobody has signed off has neither.
 """
 
 from __future__ import annotations
 
+import base64
 import heapq
 import itertools
 import json
@@ -37,6 +43,7 @@ from drivers.core.codes import BP_PANEL, CODES, LOINC_SYSTEM, MDC_SYSTEM, SPO2_A
 from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading, iso_utc
 from monitor.birth_date import stored_birth_date
 from monitor.exports import treatment
+from monitor.exports.attestation import Attestation, NoteKind, ReviewNote, attestation, signer_name
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
@@ -56,6 +63,12 @@ DATA_ABSENT_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/data-absent-r
 #: Core profiles the Observations claim (and satisfy): every one is a vital sign, blood pressure the bp panel.
 VITALSIGNS_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/vitalsigns"
 BP_PROFILE: Final = "http://hl7.org/fhir/StructureDefinition/bp"
+#: Provenance.agent.type of a physician's sign-off: "A person who attests to the accuracy of the resource".
+PARTICIPANT_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+#: The program's own codes of what a review text is (DocumentReference.type): a sign-off comment, an addendum.
+NOTE_SYSTEM: Final = "urn:infusion-monitor:note"
+#: A person a de-identified export does not name: Reference.who is required, so it says why it is absent.
+DATA_ABSENT_EXTENSION: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 #: Names derived ids: the same session exported twice gets the same resource ids.
 _NAMESPACE: Final = uuid.UUID("5d0c1f0e-8e38-4c0b-9a4e-3a4b1f6d2c71")
 
@@ -458,6 +471,70 @@ def _score_observation(session_id: str, result: treatment.CodedResult, category:
     }
 
 
+def review_resources(record: SessionRecord, patient_url: str, encounter_url: str) -> list[dict[str, Any]]:
+    """The record's review when a physician signed it off (else nothing): a DocumentReference per sign-off
+    comment and addendum, then a Provenance per sign-off."""
+    review = attestation(record)
+    if review is None:
+        return []
+    notes = [(note, _note_document(record.id, note, patient_url, encounter_url)) for note in review.notes]
+    return [*(document for _note, document in notes), *_provenances(record.id, review, notes, encounter_url)]
+
+
+def _note_document(session_id: str, note: ReviewNote, patient_url: str, encounter_url: str) -> dict[str, Any]:
+    """A sign-off comment or an addendum: what it is (``type``), who wrote it (``author``), when (``date``), the
+    text as a plain-text attachment, and the Encounter (with the moment it is about, where one was named)."""
+    kind = {"system": NOTE_SYSTEM, "code": note.kind.value, "display": note.kind.words}
+    context: dict[str, Any] = {"encounter": [{"reference": encounter_url}]}
+    if note.refers_to_at is not None:
+        context["period"] = {"start": iso_utc(note.refers_to_at), "end": iso_utc(note.refers_to_at)}
+    document: dict[str, Any] = {
+        "resourceType": "DocumentReference",
+        "id": _id(session_id, note.kind.value, f"{note.t:.3f}", note.by or ""),
+        "status": "current",
+        "docStatus": "final",
+        "type": {"coding": [kind], "text": note.kind.words},
+        "subject": {"reference": patient_url},
+        "date": iso_utc(note.t),
+    }
+    if note.by:
+        document["author"] = [{"display": note.by}]
+    data = base64.b64encode(note.text.encode("utf-8")).decode("ascii")
+    document["content"] = [{"attachment": {"contentType": "text/plain; charset=utf-8", "data": data,
+                                           "creation": iso_utc(note.t)}}]
+    document["context"] = context
+    return document
+
+
+def _provenances(session_id: str, review: Attestation, notes: list[tuple[ReviewNote, dict[str, Any]]],
+                 encounter_url: str) -> list[dict[str, Any]]:
+    """A Provenance per sign-off: the Encounter (the session's record) and the signer's own comment attested by
+    the physician, when. The activity is said in words only: ``LA`` (legally authenticated) of v3-DocumentCompletion
+    would claim a legal standing that the clinic, not this program, gives a sign-off."""
+    attester = {"coding": [{"system": PARTICIPANT_TYPE_SYSTEM, "code": "attester", "display": "Attester"}]}
+    out = []
+    for signed in review.sign_offs:
+        name = signer_name(signed)
+        who: dict[str, Any] = ({"display": name} if name else
+                               {"extension": [{"url": DATA_ABSENT_EXTENSION, "valueCode": "masked"}]})
+        agent: dict[str, Any] = {"type": attester, "who": who}
+        if signed.role:
+            agent["role"] = [{"text": signed.role}]
+        targets = [{"reference": encounter_url}]
+        targets += [{"reference": f"urn:uuid:{document['id']}"} for note, document in notes
+                    if note.kind is NoteKind.SIGN_OFF_COMMENT and note.t == signed.t and note.by == name]
+        out.append({
+            "resourceType": "Provenance",
+            "id": _id(session_id, "sign-off", f"{signed.t:.3f}", name or ""),
+            "target": targets,
+            "occurredDateTime": iso_utc(signed.t),
+            "recorded": iso_utc(signed.t),
+            "activity": {"text": "sign-off: a physician attests that they reviewed the session's record"},
+            "agent": [agent],
+        })
+    return out
+
+
 def _bundle_shell(record: SessionRecord) -> dict[str, Any]:
     """The Bundle without its entries (``entry`` comes last in the document)."""
     ended = record.session.get("ended_at")
@@ -478,7 +555,8 @@ def _body_entries(record: SessionRecord, builder: _Builder) -> Iterator[dict[str
     """The entries after the Encounter, the observations made as the readings are read."""
     for r in builder.iter_observations(record.options.resample_s):
         yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
-    for r in treatment_resources(record, builder.patient_url, builder.encounter_url):
+    for r in [*treatment_resources(record, builder.patient_url, builder.encounter_url),
+              *review_resources(record, builder.patient_url, builder.encounter_url)]:
         yield {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
 
 

@@ -7,6 +7,10 @@ observation. An observation set is what a monitor sends together: the second's h
 pulse rate and SpO2, or one cuff measurement. Only reliable values are sent; values a device
 flagged (artifact, probe off, failed cuff) stay in the CSV and JSON exports with their status.
 
+A session a physician has signed off ends with one more ORU^R01, the record's review (see
+:func:`review_message`): OBR-25 ``F``, OBR-32 the physician who signed it off and when, an NTE for
+each sign-off comment and addendum. A session nobody has signed off has none.
+
 The file wraps the messages in an HL7 batch (FHS, BHS ... BTS, FTS) so that a receiver can
 count them. Segments end with a carriage return as the standard says. MSH-7 holds the time of
 the observation set, so exporting a session twice gives the same bytes.
@@ -24,6 +28,7 @@ from drivers.core.codes import CODES
 from drivers.core.readings import ALL_NUMERIC_PARAMETERS, NIBP_PARAMETERS, Parameter, Reading
 from drivers.hl7 import v2
 from monitor.birth_date import stored_birth_date
+from monitor.exports.attestation import Attestation, ReviewNote, attestation, signer_name
 from monitor.exports.codes import DEFAULT_RANGES, PATIENT_ID_SYSTEM_DEFAULT, ReferenceRange, unit
 from monitor.exports.data import SessionRecord
 from monitor.exports.deferred import body_first
@@ -351,12 +356,82 @@ def iter_messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRan
     patient = PatientIdentity.from_record(record)
     prefix = record.id[:12].upper()
     compose = _SessionMessages(patient, record.id, ranges, record.device_of())
+    n = 0
     for n, item in enumerate(_timed_items(record), start=1):
         control_id = f"{prefix}{n:06d}"
         if isinstance(item, ObservationSet):
             yield compose.oru(item, control_id)
         else:
             yield _clinical_message(item, control_id, patient, record.id)
+    review = attestation(record)
+    if review is not None:
+        yield review_message(record, review, f"{prefix}{n + 1:06d}", patient)
+
+
+# -- the record's review ---------------------------------------------------------------------------
+#
+# HL7 v2 has fields of its own for a reviewed result, so no Z-segment is needed: OBR-25 Result Status (table
+# 0123) ``F`` says the results are final, OBR-22 Results Rpt/Status Chng - Date/Time when they became so,
+# OBR-32 Principal Result Interpreter (NDL: the person, then the start date/time) who attested them, and an NTE
+# after the OBR carries a comment with, in v2.6, NTE-5 Entered By and NTE-6 Entered Date/Time. v2 has no
+# co-signer field: OBR-33 Assistant Result Interpreter (NDL, repeating) is the nearest, so co-signers go there.
+# The observation messages keep OBX-11 ``R`` and an empty OBR-25: the physician attests the record as a whole,
+# nobody verified each device value, and a record exported before its sign-off is not changed by it.
+
+#: OBR-25 of the review message: final results.
+ATTESTED: Final = "F"
+#: NTE-4 Comment Type: HL7 table 0364 is user-defined and has no code for these, so they are the program's own.
+_NOTE_SYSTEM: Final = LOCAL_SYSTEM_HL7
+#: The fields of an OBR up to OBR-33.
+_OBR_FIELDS: Final = 34
+
+
+def formatted_text(text: str) -> str:
+    """Typed text for an FT field: the delimiters escaped and each line break as ``\\.br\\``, the FT line break."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\\.br\\".join(escape(line) for line in lines)
+
+
+def _staff(name: str | None, separator: str) -> str:
+    """A person as CNN (``&`` between its parts, inside NDL) or XCN (``^``): the account name as the ID, with
+    this program as its assigning authority, and as written in the family name (an account name is not split
+    into given and family names); empty for someone a de-identified export does not name."""
+    if not name:
+        return ""
+    parts = [escape(name), escape(name), "", "", "", "", "", "", SENDING_APPLICATION]
+    return separator.join(parts)
+
+
+def _interpreter(name: str | None, t: float) -> str:
+    """An NDL: the physician (CNN) and when they signed."""
+    return f"{_staff(name, '&')}^{hl7_time(t)}"
+
+
+def review_nte(index: int, note: ReviewNote) -> str:
+    """One NTE of the review: the text (NTE-3), what it is (NTE-4), who wrote it (NTE-5) and when (NTE-6)."""
+    kind = f"{note.kind.value}^{escape(note.kind.words)}^{_NOTE_SYSTEM}"
+    return "|".join(["NTE", str(index), "L", formatted_text(note.text), kind, _staff(note.by, "^"),
+                     hl7_time(note.t)])
+
+
+def review_message(record: SessionRecord, review: Attestation, control_id: str, patient: PatientIdentity) -> str:
+    """The ORU^R01 that says the record was signed off: an OBR over the session with OBR-25 ``F``, OBR-22 and
+    OBR-32 the first sign-off, OBR-33 the co-signers, then an NTE per sign-off comment and addendum."""
+    last = max([s.t for s in review.sign_offs] + [n.t for n in review.notes])
+    head = oru_message(ObservationSet(last, ()), control_id=control_id, patient=patient, visit=record.id)
+    fields = ["OBR", "1", f"{escape(record.id)}^{SENDING_APPLICATION}", f"{escape(control_id)}^{SENDING_APPLICATION}",
+              OBR_SERVICE, *[""] * (_OBR_FIELDS - 5)]
+    fields[7] = hl7_time(record.started_at)
+    ended = record.session.get("ended_at")
+    fields[8] = hl7_time(float(ended)) if ended is not None else ""
+    first = review.first
+    fields[22] = hl7_time(first.t)
+    fields[25] = ATTESTED
+    fields[32] = _interpreter(signer_name(first), first.t)
+    fields[33] = "~".join(_interpreter(signer_name(s), s.t) for s in review.sign_offs[1:])
+    segments = [*head.split(SEGMENT_END)[:3], "|".join(fields).rstrip("|")]
+    segments += [review_nte(index, note) for index, note in enumerate(review.notes, start=1)]
+    return SEGMENT_END.join(segments) + SEGMENT_END
 
 
 class _SessionMessages:

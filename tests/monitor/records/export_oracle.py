@@ -4,7 +4,8 @@ Kept verbatim (apart from names) as the reference the streamed exports must matc
 they read a record whose readings are all in memory and build each document whole. The grouping
 into observation sets and the one-message composer are production's whole-list
 :func:`monitor.exports.hl7_export.observation_sets` and :func:`~monitor.exports.hl7_export.oru_message`
-(still what the HL7 feed uses), not copies: the streamed exports group with a different algorithm,
+(still what the HL7 feed uses), not copies, and so are the record's review (HL7 :func:`review_message`,
+FHIR :func:`review_resources`, made from the events, not the readings): the streamed exports group with a different algorithm,
 :func:`~monitor.exports.hl7_export.ordered_observation_sets`, and compose each message with its own
 cached texts (``_SessionMessages``), so the comparison stays meaningful.
 The whole-record FHIR Bundle (:func:`bundle_data`) lives only here.
@@ -25,10 +26,11 @@ from drivers.hl7.v2 import escape, hl7_time
 from monitor.exports.codes import DEFAULT_RANGES, ReferenceRange
 from monitor.exports.csv_tables import write_statement
 from monitor.exports.data import SessionRecord
-from monitor.exports.fhir_export import _bundle_shell, _Builder, treatment_resources
+from monitor.exports.attestation import attestation
+from monitor.exports.fhir_export import _bundle_shell, _Builder, review_resources, treatment_resources
 from monitor.exports.hl7_export import (
     SEGMENT_END, SENDING_APPLICATION, ObservationSet, PatientIdentity, _clinical_message, observation_sets,
-    oru_message,
+    oru_message, review_message,
 )
 from monitor.exports.json_export import small_parts
 from monitor.exports.treatment import CodedResult, coded_results
@@ -104,6 +106,9 @@ def messages(record: SessionRecord, ranges: Mapping[Parameter, ReferenceRange] |
                                    device_of=device_of, ranges=ranges))
         else:
             out.append(_clinical_message(item, control_id, patient, record.id))
+    review = attestation(record)
+    if review is not None:
+        out.append(review_message(record, review, f"{prefix}{len(out) + 1:06d}", patient))
     return out
 
 
@@ -155,7 +160,8 @@ def bundle_data(record: SessionRecord) -> dict[str, Any]:
     """The session as FHIR JSON data (not yet validated)."""
     builder = _Builder(record)
     resources = [builder.patient(), builder.encounter(), *observations(builder, record.options.resample_s),
-                 *treatment_resources(record, builder.patient_url, builder.encounter_url)]
+                 *treatment_resources(record, builder.patient_url, builder.encounter_url),
+                 *review_resources(record, builder.patient_url, builder.encounter_url)]
     entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
     return {**_bundle_shell(record), "entry": entries}
 

@@ -2,7 +2,8 @@
 
 Each format is exported through ``export_file`` (readings streamed from the store) and compared
 with :mod:`tests.monitor.records.export_oracle` (the earlier writers, every reading in memory),
-for a recorded session and for a hand-made one full of awkward cases, under every export option.
+for a recorded session and for a hand-made one full of awkward cases (signed off, with addenda), under every
+export option.
 """
 
 from __future__ import annotations
@@ -90,6 +91,14 @@ def awkward(tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
             store.write_batch(session_id, readings=readings[start:start + 997],
                               events=events if start == 0 else ())
         store.end_session(session_id, "complete", T0 + 1500)
+        # Reviewed and signed off: the exports end with the review, after the streamed readings.
+        store.write_batch(session_id, events=[
+            SessionEvent(T0 + 2000, EventKind.ADDENDUM, Phase.COMPLETE, "Dr Ørsted", {"text": "cuff | re-sited\nok"}),
+            SessionEvent(T0 + 2100, EventKind.SIGNED_OFF, Phase.COMPLETE, "Dr Ørsted",
+                         {"role": "physician", "comment": "Reviewed ^ & ~"}),
+            SessionEvent(T0 + 2200, EventKind.ADDENDUM, Phase.COMPLETE, "RN Ana",
+                         {"text": "late note", "after_sign_off": True}),
+        ])
     return RecordedSession(path, session_id)
 
 

@@ -135,7 +135,8 @@ def entry(
         if session.phase not in (Phase.SETUP, Phase.BASELINE):
             raise SessionRuleError("the pre-infusion checklist is entered before the infusion starts")
         if "quick" in args:
-            found = checklist_mod.parse_quick(str(args["quick"]), checklist_mod.current_checklist(events))
+            found = checklist_mod.parse_quick(str(args["quick"]), checklist_mod.current_checklist(events),
+                                              protocol.checklist)
         else:
             found = checklist_mod.PreInfusionChecklist.from_dict(args)
         detail = found.as_dict()

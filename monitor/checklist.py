@@ -4,7 +4,8 @@ Fasting hours, escort and transport home, consent on file, current medications (
 classes that matter for ketamine flagged), pregnancy where it applies, and weight. It is stored
 as structured data on the session's timeline (a ``checklist`` event; the newest one counts) and
 judged against the protocol's required items before the infusion may start. A nurse enters it
-in a few keystrokes with :func:`parse_quick` (``f6 e t:partner c w82 m:lisinopril p:na``).
+in a few keystrokes with :func:`parse_quick` (``f6 e t:partner c w82 m:lisinopril p:na``; the help and
+the example give the protocol's own fasting minimum).
 """
 
 from __future__ import annotations
@@ -278,11 +279,32 @@ _PREGNANCY = {
 }
 _TOKEN = re.compile(r"^(?P<code>[a-z])(?P<sep>:?)(?P<value>.*)$", re.IGNORECASE)
 
-QUICK_HELP: Final = (
-    "f6 = fasted 6 h; e / e- = escort yes / no; t:taxi = transport; c / c- = consent on file yes / no; "
+#: The fasting hours the codes' examples show when a protocol sets no minimum.
+FASTING_EXAMPLE_HOURS: Final = 6.0
+_QUICK_HELP_AFTER_FASTING: Final = (
+    "e / e- = escort yes / no; t:taxi = transport; c / c- = consent on file yes / no; "
     "w82.5 = weight kg; m:lisinopril,diazepam=bz / m- = medications / none "
     "(ah, bz, st, mao, sed flag a class); p:na / p- / p+ = pregnancy n/a / negative / positive"
 )
+
+
+def _fasting_hours(rules: ChecklistRules) -> str:
+    """The fasting hours the examples show: the protocol's own minimum, since a nurse copies what she reads
+    (``f6`` under a 2 h protocol read as if 6 h were asked for)."""
+    hours = FASTING_EXAMPLE_HOURS if rules.fasting_min_hours is None else rules.fasting_min_hours
+    return f"{hours:g}"
+
+
+def quick_help(rules: ChecklistRules) -> str:
+    """What each quick code means, the fasting code at the protocol's minimum (with that minimum said)."""
+    hours = _fasting_hours(rules)
+    least = "" if rules.fasting_min_hours is None else ", the protocol's minimum"
+    return f"f{hours} = fasted {hours} h{least}; {_QUICK_HELP_AFTER_FASTING}"
+
+
+def quick_example(rules: ChecklistRules) -> str:
+    """A whole line a nurse could type, its fasting code at the protocol's minimum."""
+    return f"e.g. f{_fasting_hours(rules)} e t:partner c w82 m:lisinopril p:na"
 
 
 def _number(text: str, what: str) -> float:
@@ -319,16 +341,20 @@ def _medications(text: str) -> tuple[Medication, ...]:
     return tuple(out)
 
 
-def parse_quick(text: str, base: PreInfusionChecklist | None = None) -> PreInfusionChecklist:
-    """Read the quick entry (see :data:`QUICK_HELP`) on top of ``base``; later tokens win."""
+def parse_quick(
+    text: str, base: PreInfusionChecklist | None = None, rules: ChecklistRules | None = None
+) -> PreInfusionChecklist:
+    """Read the quick entry (see :func:`quick_help`) on top of ``base``; later tokens win. ``rules``, the protocol's,
+    set the fasting example a refusal repeats."""
+    help_text = quick_help(rules or ChecklistRules())
     values: dict[str, Any] = (base or PreInfusionChecklist()).as_dict()
     values["medications"] = None if base is None or base.medications is None else list(values["medications"])
     if not text.strip():
-        raise ChecklistError("nothing entered; " + QUICK_HELP)
+        raise ChecklistError("nothing entered; " + help_text)
     for token in text.split():
         match = _TOKEN.match(token)
         if match is None:
-            raise ChecklistError(f"'{token}' is not understood; " + QUICK_HELP)
+            raise ChecklistError(f"'{token}' is not understood; " + help_text)
         code, value = match.group("code").lower(), match.group("value")
         if code == "f":
             values["fasting_hours"] = _number(value, "fasting hours")
@@ -350,5 +376,5 @@ def parse_quick(text: str, base: PreInfusionChecklist | None = None) -> PreInfus
                 raise ChecklistError(f"'{value}' is not a pregnancy answer; use p:na, p- or p+")
             values["pregnancy"] = answer.value
         else:
-            raise ChecklistError(f"'{token}' is not understood; " + QUICK_HELP)
+            raise ChecklistError(f"'{token}' is not understood; " + help_text)
     return PreInfusionChecklist.from_dict(values)

@@ -48,14 +48,15 @@ class ChecklistDialog(QDialog):
         self.protocol = protocol
         self.current = current
         layout = QVBoxLayout(self)
-        hint = QLabel(cl.QUICK_HELP)
-        hint.setWordWrap(True)
-        hint.setObjectName("dim")
-        layout.addWidget(hint)
+        #: The codes' meanings, fasting at this protocol's minimum.
+        self.hint = QLabel(cl.quick_help(protocol.checklist))
+        self.hint.setWordWrap(True)
+        self.hint.setObjectName("dim")
+        layout.addWidget(self.hint)
         self.entry = QLineEdit()
         self.entry.setAccessibleName("Checklist, in short codes")
         self.entry.setMinimumWidth(560)
-        self.entry.setPlaceholderText("e.g. f6 e t:partner c w82 m:lisinopril p:na")
+        self.entry.setPlaceholderText(cl.quick_example(protocol.checklist))
         self.entry.textChanged.connect(self._preview)
         self.entry.returnPressed.connect(self._enter)
         layout.addWidget(self.entry)
@@ -70,7 +71,8 @@ class ChecklistDialog(QDialog):
     def _preview(self, text: str) -> None:
         self.parsed = None
         try:
-            self.parsed = cl.parse_quick(text, self.current) if text.strip() else self.current
+            self.parsed = (cl.parse_quick(text, self.current, self.protocol.checklist) if text.strip()
+                           else self.current)
         except cl.ChecklistError as exc:
             self.preview.setText(f"Not understood: {exc}")
             self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)

@@ -7,6 +7,8 @@ name). :class:`FitLabel` draws a large numeric as large as its space allows (up 
 its style sheet's size), so a small screen shrinks the numerics instead of pushing them off it.
 :class:`OneLineLabel` keeps a short state on one line, drawn smaller rather than wrapped: the alarm
 bar's audio state, whose countdown once took a second line and moved every open form down.
+:class:`PartsLabel` is the one that grows instead: a statement of several parts (the review's treatment line) goes
+onto as many lines as its width needs, broken between parts only, and is never cut.
 Alarm texts never use any of them: they wrap, because a cut alarm message can mislead.
 """
 
@@ -244,4 +246,83 @@ class OneLineLabel(QLabel):
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.setFont(font)
         painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
+        painter.end()
+
+
+#: Between two parts of a :class:`PartsLabel`; at a line's end it says the statement goes on.
+PART_SEPARATOR = " · "
+
+
+class PartsLabel(QLabel):
+    """Parts of one statement joined by " · ", on as many lines as the label's width needs: broken between parts
+    only (a dose stays beside its unit), never cut. :meth:`text` is the statement on one line, as a screen reader
+    reads it; the layout gives the label the height :meth:`heightForWidth` asks for."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._parts: list[str] = []
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def set_parts(self, parts: list[str]) -> None:
+        """Show ``parts`` in their order."""
+        if parts == self._parts:
+            return
+        self._parts = list(parts)
+        self.setText(PART_SEPARATOR.join(parts))
+        self.updateGeometry()
+        self.update()
+
+    def lines(self, width: int | None = None) -> list[str]:
+        """The lines drawn at ``width`` pixels of text (the label's own now): as many parts on each as fit, each
+        line but the last ending in the separator's dot."""
+        metrics = QFontMetrics(self.font())
+        room = self.contentsRect().width() if width is None else width
+        dot = PART_SEPARATOR.rstrip()
+        out: list[str] = []
+        for part in self._parts:
+            joined = f"{out[-1]}{PART_SEPARATOR}{part}" if out else part
+            if out and metrics.horizontalAdvance(joined + dot) > room:
+                out[-1] += dot
+                out.append(part)
+            elif out:
+                out[-1] = joined
+            else:
+                out.append(part)
+        return out
+
+    def _height(self, lines: int) -> int:
+        margins = self.contentsMargins()
+        metrics = QFontMetrics(self.font())
+        return metrics.height() + metrics.lineSpacing() * (max(lines, 1) - 1) + margins.top() + margins.bottom()
+
+    def hasHeightForWidth(self) -> bool:
+        """Yes: a narrower label takes more lines."""
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        """The height of the lines at ``width`` (the label's whole width, margins included)."""
+        margins = self.contentsMargins()
+        return self._height(len(self.lines(width - margins.left() - margins.right())))
+
+    def minimumSizeHint(self) -> QSize:
+        """The widest part, one line high: narrower than that a part itself would be cut."""
+        metrics = QFontMetrics(self.font())
+        margins = self.contentsMargins()
+        widest = max((metrics.horizontalAdvance(part + PART_SEPARATOR) for part in self._parts), default=0)
+        return QSize(widest + margins.left() + margins.right(), self._height(1))
+
+    def sizeHint(self) -> QSize:
+        """As narrow as its minimum: the label never makes the window wider, it takes another line instead."""
+        return self.minimumSizeHint()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Draw the lines at the label's width."""
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.setFont(self.font())
+        painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignTop),
+                         "\n".join(self.lines()))
         painter.end()

@@ -1589,6 +1589,7 @@ class LiveWindow(DialogHost, QMainWindow):
                          "alarms and values on screen are not current; watch the patient directly")
         was_alarmed = self._watch_alarmed
         self._watch_alarmed = bool(texts)
+        previous_stalls = self.watchdog_stalls
         self.watchdog_stalls = stalls
         watchdog = "  ·  ".join(texts) if texts else None
         self.alarm_bar.show_watchdog(watchdog)
@@ -1596,8 +1597,9 @@ class LiveWindow(DialogHost, QMainWindow):
         if self.sound is not None and (texts or was_alarmed):
             last = self.last_snapshot.sounding if self.last_snapshot is not None else None
             self.sound.set_sounding(Priority.HIGH if texts else last)
-        if self.last_status is not None and quiet_s > 1.0:
-            # No news from the recorder: the values grow older on screen (grey with their age).
+        if self.last_status is not None and (quiet_s > 1.0 or bool(stalls) != bool(previous_stalls)):
+            # No news from the recorder: the values grow older on screen (grey with their age). A stall that
+            # begins or ends changes the tiles' look at once, not at the next news.
             self.show_status(self.last_status, now=self.last_status.now + quiet_s)
 
     def set_guard(self, guard: GuardLink) -> None:
@@ -1680,9 +1682,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.hr_tile.set_title(PARAMETER_LABELS[hr.parameter if hr is not None else Parameter.HR].short)
         base = status.baseline
         self.hr_tile.reference.setText(f"baseline {base.heart_rate:.0f}" if base else "")
-        # Why nothing newer can come: the values are then grey at once, not after the usual seconds.
-        cut_off = (f"recording {self.end_status}" if self.end_status is not None
-                   else "link lost" if status.link.state == "lost" else "")
+        cut_off = self._cut_off(status)
         self.hr_tile.show_reading(hr, now, cut_off=cut_off)
         self.spo2_tile.reference.setText(f"baseline {base.spo2:.0f}" if base else "")
         self.spo2_tile.show_reading(latest.get(Parameter.SPO2), now, cut_off=cut_off)
@@ -1700,6 +1700,16 @@ class LiveWindow(DialogHost, QMainWindow):
         self._enable_controls(status)
         if self.dialog is not None and hasattr(self.dialog, "set_check"):
             self.dialog.set_check(status.step_check, discharge_readings(status))
+
+    def _cut_off(self, status: SessionStatus) -> str:
+        """Why nothing newer can come to the tiles, or "": the values are then grey at once, not after the usual
+        seconds. A stalled or stopped recording counts (the watchdog's row says so): the cuff's value, shown with
+        its own age, would otherwise look current beside the greyed HR and SpO2."""
+        if self.end_status is not None:
+            return f"recording {self.end_status}"
+        if self.watchdog_stalls:
+            return "monitoring stopped"
+        return "link lost" if status.link.state == "lost" else ""
 
     def _cuff_schedule_text(self, status: SessionStatus) -> str:
         if self.end_status is not None:

@@ -58,10 +58,11 @@ from monitor.app.errors import AppError
 from monitor.app.exports import export_session
 from monitor.app.services import send_sign_off_to_server
 from monitor.app.stores import RecordSource
+from monitor.dose import DoseRange
 from monitor.entered_in_error import superseded, superseded_text
 from monitor.exports import SUFFIXES, ExportCancelled, ExportError
 from monitor.exports.data import ExportOptions, SessionRecord
-from monitor.exports.treatment import treatment_line
+from monitor.exports.treatment import treatment_parts
 from monitor.finished import FINISHED_STATUSES
 from monitor.labels import PARAMETER_LABELS, code_words, event_label, plain_detail, pressure_text
 from monitor.session import EventKind, Phase, SessionEvent
@@ -70,7 +71,7 @@ from monitor.wall_clock import clock_text
 from ui import theme
 from ui.alarm_echo import AlarmFeed, add_alarm_echo
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
-from ui.labels import ElidedLabel
+from ui.labels import ElidedLabel, PartsLabel
 from ui.plain_text import make_plain
 from ui.session_text import length_text, phases_text
 from ui.trend_chart import TrendChart
@@ -175,12 +176,13 @@ def _devices_words(record: SessionRecord) -> str:
     return "devices " + ", then ".join(use.device for use in used)
 
 
-def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None) -> str:
+def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None,
+                 dose: DoseRange | None = None) -> str:
     """What an entry of the timeline says, in one line (``superseded_by``: the correction of an entry in error, which
-    the line names)."""
+    the line names; ``dose``: the protocol's dose range, so a fixed dose reads without mg/kg as on the chart)."""
     detail = dict(event.detail)
     kind = event.kind
-    entry = chair.entry_text(event)
+    entry = chair.entry_text(event, dose)
     if entry is not None:
         if superseded_by is not None:
             entry += f"   ({superseded_text(superseded_by, clock(superseded_by.t))})"
@@ -459,12 +461,13 @@ class ReviewWindow(DialogHost, QMainWindow):
         layout = QHBoxLayout(panel)
         layout.setContentsMargins(10, 6, 10, 6)
         text = QVBoxLayout()
-        # One line each, cut with "…" when too long (the whole text on hover): the header's height is fixed.
+        # One line each, cut with "…" when too long (the whole text on hover), but the treatment: what a physician
+        # signs off is never cut (at 1280 px it lost all after the plan's mg/kg), it takes a second line.
         self.patient_label = ElidedLabel("")
         self.patient_label.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.session_label = ElidedLabel("")
         self.baseline_label = ElidedLabel("")
-        self.treatment_label = ElidedLabel("")
+        self.treatment_label = PartsLabel()
         self.sign_off_label = ElidedLabel("")
         for label in (self.patient_label, self.session_label, self.baseline_label, self.treatment_label,
                       self.sign_off_label):
@@ -704,7 +707,7 @@ class ReviewWindow(DialogHost, QMainWindow):
             base_text = "No baseline was taken"
         self.baseline_label.setText(base_text)
         # The exports' own dose figures, so the window and the JSON, HL7, FHIR and PDF never disagree.
-        self.treatment_label.setText(treatment_line(record))
+        self.treatment_label.set_parts(treatment_parts(record))
         stored = str(s.get("status"))
         status = stored
         if status == "closed" and any(e.kind is EventKind.SESSION_CLOSED for e in record.events):
@@ -774,6 +777,7 @@ class ReviewWindow(DialogHost, QMainWindow):
         words = record.phase_words
         rows = []
         replaced = superseded(self._event_rows)
+        dose = None if record.protocol is None else record.protocol.dose
         for index, e in enumerate(self._event_rows):
             later = e.kind in AFTER_THE_FACT
             colour = AFTER_THE_FACT.get(e.kind)
@@ -786,7 +790,7 @@ class ReviewWindow(DialogHost, QMainWindow):
                 _cell(clock(e.t, date=True) if later else clock(e.t), colour=colour, italic=later),
                 _cell(when if later else words[e.phase], colour=colour, italic=later),
                 _cell(_event_name(e.kind, words), colour=colour, bold=later),
-                _cell(event_detail(e, replaced.get(index)), colour=colour, italic=later),
+                _cell(event_detail(e, replaced.get(index), dose), colour=colour, italic=later),
                 _cell(by, colour=colour),
             ])
         _fill(self.event_table, rows)

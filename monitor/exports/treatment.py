@@ -118,10 +118,15 @@ def session_dose(record: SessionRecord) -> DoseRecord:
 def treatment_line(record: SessionRecord) -> str:
     """The treatment in one line of plain words: the drug, the plan, what was delivered over how long, the rate
     changes, pauses and interventions; "no dose recorded" without a plan."""
+    return " · ".join(treatment_parts(record))
+
+
+def treatment_parts(record: SessionRecord) -> list[str]:
+    """The parts of :func:`treatment_line`, in its order (a window that wraps the line breaks between them)."""
     dose = session_dose(record)
     plan = dose.plan
     if plan is None:
-        return "Treatment: no dose recorded"
+        return ["Treatment: no dose recorded"]
     planned = f"planned {plan.total_mg:g} mg"
     if plan.dose_mg_per_kg is not None and plan.weight_kg:
         planned += f" ({plan.dose_mg_per_kg:g} mg/kg × {plan.weight_kg:g} kg)"
@@ -137,15 +142,13 @@ def treatment_line(record: SessionRecord) -> str:
         if minutes is not None:
             delivered += f" in {minutes:.0f} min"
     pauses = len(dose.pauses)
-    # Delivered first: where the header is too narrow for the whole line, the figure a reviewer signs off stays in
-    # sight and the counts move to the tooltip.
-    parts = [
+    # Delivered first: the figure a reviewer signs off is read before the plan it is compared with.
+    return [
         f"Treatment: {plan.drug} {plan.route}", delivered, planned,
         _count(len(dose.rate_changes), "rate change"),
         "no pauses" if not pauses else f"{_count(pauses, 'pause')} ({dose.paused_min:.0f} min)",
         _count(len(interventions(record.events)), "intervention"),
     ]
-    return " · ".join(parts)
 
 
 def _count(n: int, noun: str) -> str:

@@ -123,3 +123,24 @@ def test_ticking_emergency_sign_in_clears_the_complaint_about_the_pin(make_windo
     window.dialog.emergency_box.setChecked(True)
     assert "not recognised" not in window.dialog.message.text()
     assert "emergency" in window.dialog.message.text().lower()
+
+
+def test_the_checklist_codes_show_fasting_at_the_protocols_minimum(make_window: Any) -> None:
+    """Under esketamine (no food 2 h before) the checklist's hint and example said "f6", as if 6 h were asked
+    for: both now give the active protocol's minimum (IV ketamine's is 4 h)."""
+    from PySide6.QtWidgets import QLabel
+
+    from ui.chair_dialogs import ChecklistDialog
+
+    for protocol, code in (("esketamine-nasal", "f2"), ("ketamine-iv", "f4")):
+        window = make_window(protocol=protocol, speed=1.0)
+        window.checklist_entry()
+        dialog = window.dialog
+        assert isinstance(dialog, ChecklistDialog)
+        [hint] = [label.text() for label in dialog.findChildren(QLabel) if "fasted" in label.text()]
+        assert hint.startswith(f"{code} = fasted {code[1:]} h, the protocol's minimum; "), hint
+        assert dialog.entry.placeholderText().startswith(f"e.g. {code} "), dialog.entry.placeholderText()
+        assert "f6" not in hint + dialog.entry.placeholderText()
+        dialog.entry.setText("zz")  # a refusal repeats the codes' help: with the same example
+        assert f"{code} = fasted" in dialog.preview.text() and "f6" not in dialog.preview.text()
+        dialog.reject()

@@ -94,3 +94,38 @@ def test_a_failed_turn_is_a_high_priority_row_at_the_next_tick(qtbot: Any, db_pa
     assert row.priority is Priority.HIGH and sounding is Priority.HIGH
     window.force_close()
     store.close()
+
+
+def test_the_cuff_value_greys_with_the_others_while_monitoring_is_stopped(qtbot: Any, db_path: Path) -> None:
+    """The NIBP tile shows its value with the cuff's own age, so the seconds without news never grey it: a stalled
+    recording must, as it greys HR and SpO2 (and it comes back when the recording runs again)."""
+    from ui.bridge import RecorderBridge
+    from ui.live_window import LiveWindow
+
+    store = Store(db_path)
+    recorder = Recorder.new_session(store, SimulatedSource(seed=2, speed=math.inf, start_time=1_790_000_000.0),
+                                    driver="simulated", port=None, plan=SessionPlan(1, 40, 30), nurse="RN")
+    window = LiveWindow(RecorderBridge(recorder), sound=False)
+    qtbot.addWidget(window)
+    recorder.submit("nibp_now", "RN")
+    window.on_updates([recorder.step() for _ in range(60)])
+    tiles = (window.hr_tile, window.spo2_tile, window.nibp_tile)
+    assert [t.state for t in tiles] == ["ok", "ok", "ok"] and "/" in window.nibp_tile.value.text()
+    cuff_age = window.nibp_tile.status.text()
+
+    recorder.last_beat = time.monotonic() - 10.0  # the recorder's thread stops turning
+    window._status_received_at = time.monotonic() - 20.0
+    window._watch()
+    assert "MONITORING STALLED" in window.alarm_bar.watchdog_row.text()
+    assert [t.state for t in tiles] == ["stale", "stale", "stale"]
+    status = window.nibp_tile.status.text()
+    assert status.startswith("monitoring stopped · ") and status.endswith(("ago", "now")), "the cuff keeps its age"
+
+    recorder.last_beat = time.monotonic()  # running again
+    window._status_received_at = time.monotonic()
+    window._watch()
+    assert not window.alarm_bar.watchdog_row.isVisible()
+    assert [t.state for t in tiles] == ["ok", "ok", "ok"] and window.nibp_tile.status.text() == cuff_age
+    window.force_close()
+    recorder.run(until=lambda r: True)
+    store.close()

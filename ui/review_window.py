@@ -177,9 +177,10 @@ def _devices_words(record: SessionRecord) -> str:
 
 
 def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None,
-                 dose: DoseRange | None = None) -> str:
+                 dose: DoseRange | None = None, phase_words: Mapping[Phase, str] | None = None) -> str:
     """What an entry of the timeline says, in one line (``superseded_by``: the correction of an entry in error, which
-    the line names; ``dose``: the protocol's dose range, so a fixed dose reads without mg/kg as on the chart)."""
+    the line names; ``dose``: the protocol's dose range, so a fixed dose reads without mg/kg as on the chart;
+    ``phase_words``: what the protocol calls its phases, so a nasal spray's stop reads "of dosing")."""
     detail = dict(event.detail)
     kind = event.kind
     entry = chair.entry_text(event, dose)
@@ -211,7 +212,8 @@ def event_detail(event: SessionEvent, superseded_by: SessionEvent | None = None,
         verdict = "criteria met" if detail.get("passed") else "criteria NOT met"
         return " · ".join(parts) + f" — {verdict}"
     if kind is EventKind.INFUSION_STOPPED and isinstance(detail.get("infused_min"), int | float):
-        return f"after {detail['infused_min']:.0f} min of infusion"
+        delivery = (phase_words or {}).get(Phase.INFUSION, "infusion")
+        return f"after {detail['infused_min']:.0f} min of {delivery}"
     if kind is EventKind.DEVICE_CHANGED:
         return f"{detail.get('previous_device', '?')} → {detail.get('device', '?')}"
     if kind is EventKind.SESSION_RESUMED and detail.get("gap_s") is not None:
@@ -684,8 +686,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         length = (float(ended) if ended is not None else last_data) - record.started_at
         phases = json.loads(s.get("phases_reached") or "[]")
         nurses = sorted({e.user for e in record.events if e.user} | ({s["nurse"]} if s.get("nurse") else set()))
+        reached = phases_text(phases, record.phase_words)
         self.session_label.setText(
-            f"Started {clock(record.started_at, date=True)} · {length_text(length)} · {phases_text(phases)} · "
+            f"Started {clock(record.started_at, date=True)} · {length_text(length)} · {reached} · "
             f"staff {', '.join(nurses) or '—'} · {_devices_words(record)} · "
             f"session {record.id[:8]} · alarm profile {record.alarm_profile} · "
             f"{record.verification or 'checking the record…'}"
@@ -790,7 +793,7 @@ class ReviewWindow(DialogHost, QMainWindow):
                 _cell(clock(e.t, date=True) if later else clock(e.t), colour=colour, italic=later),
                 _cell(when if later else words[e.phase], colour=colour, italic=later),
                 _cell(_event_name(e.kind, words), colour=colour, bold=later),
-                _cell(event_detail(e, replaced.get(index), dose), colour=colour, italic=later),
+                _cell(event_detail(e, replaced.get(index), dose, words), colour=colour, italic=later),
                 _cell(by, colour=colour),
             ])
         _fill(self.event_table, rows)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from monitor.session import Phase
 from monitor.wall_clock import clock_text
 
 PHASE_ORDER = ("setup", "baseline", "infusion", "recovery", "complete")
@@ -24,7 +25,10 @@ def length_text(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def phases_text(phases: Sequence[str]) -> str:
-    """Phases reached, in session order, without the set-up every session has."""
+def phases_text(phases: Sequence[str], words: Mapping[Phase, str] | None = None) -> str:
+    """Phases reached, in session order, without the set-up every session has; named by ``words`` where given (a
+    protocol's own names: an esketamine session's "pre-dose → dosing → observation", not an infusion's)."""
     reached = [p for p in PHASE_ORDER if p in phases and p != "setup"]
+    if words is not None:
+        reached = [words.get(Phase(p), p) for p in reached]
     return " → ".join(reached) if reached else "set-up only"

@@ -31,14 +31,14 @@ class _Heights(QObject):
 
 
 def test_three_alarms_at_1280x720_leave_every_numeric_its_height(qtbot: Any, make_window: Any) -> None:
-    w = make_window(scenario="hypertension", speed=300.0, plan="baseline:2,infusion:40,recovery:30", first_status=True)
+    w = make_window(scenario="hypertension", speed=150.0, plan="baseline:2,infusion:40,recovery:30", first_status=True)
     w.resize(1280, 720)
     heights = _Heights(w.alarm_bar)
     w.alarm_bar.installEventFilter(heights)
     qtbot.waitUntil(lambda: w.last_snapshot is not None and len(w.last_snapshot.active) >= 3
                     and w.last_status.phase is Phase.RECOVERY, timeout=60_000)
     squeezed, folded, unfolded = [], [], []
-    crowded = 0  # samples of the recovery's three alarms, which last about 16 minutes (three seconds here)
+    crowded = 0  # samples of the recovery's three alarms, which last about 16 minutes (six seconds here)
     deadline = time.monotonic() + 60
     while crowded < 20 and time.monotonic() < deadline:
         qtbot.wait(50)

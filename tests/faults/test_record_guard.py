@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.faults.helpers import CommandLine
+from tests.faults.helpers import CommandLine, until
 
 
 def _guards_of(pid: int) -> list[int]:
@@ -53,7 +53,8 @@ def test_a_stopped_then_killed_record_is_alarmed_by_its_guard(db_path: Path) -> 
                            "without closing its session - recording and alarms have ended; watch the patient "
                            "directly and resume the session (infusion-monitor record --resume SESSION_ID)")
         run.finish(timeout=20)  # the guard, holding the same output, has ended too
-        assert not _running(guard_pid), "the guard outlived its alarm"
+        ended = guard_pid
+        until(lambda: not _running(ended), 10, "the guard's end after its alarm")
         guard_pid = None
     finally:
         run.end(guard_pid)
@@ -68,5 +69,5 @@ def test_a_record_that_ends_normally_leaves_no_guard_and_no_alarm(db_path: Path)
     finally:
         if run.process.poll() is None:
             run.kill()
-    assert not _running(guard_pid), "the guard outlived a recording that ended normally"
+    until(lambda: not _running(guard_pid), 10, "the guard's end after a recording that ended normally")
     assert not [line for line in run.output() if "ALARM" in line or "guard:" in line], run.output()

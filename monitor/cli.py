@@ -15,7 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
-from monitor.accounts import os_user
+from monitor.accounts import Principal, os_user
 from monitor.app.errors import AppError
 from monitor.app.exports import (
     export_course,
@@ -45,6 +45,7 @@ from monitor.security_cli import (
     cmd_profiles,
     cmd_users,
     cmd_verify,
+    reading_principal,
 )
 from monitor.session import Phase, minutes_seconds
 from monitor.sign_off import SignOff, awaiting_among, sign_offs_of
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     how_many.add_argument("--all", action="store_true", help="every session, newest first")
     sessions.add_argument("--unsigned", action="store_true",
                           help="only finished sessions no physician has signed off yet")
+    add_identity_options(sessions)  # who lists them (signed in where the database has accounts: MRNs are shown)
 
     signing = sub.add_parser("sign-off", help="a physician signs off a finished session as reviewed (audited)")
     signing.add_argument("session", metavar="SESSION_ID|latest")
@@ -427,6 +429,17 @@ def _acting_name(args: argparse.Namespace) -> str:
         return acting_principal(args, store).name
     finally:
         store.close()
+
+
+def _reader(args: argparse.Namespace, what: str, action: str, **asked: Any) -> Principal:
+    """Who takes patients' records out with ``what`` (:func:`~monitor.security_cli.reading_principal`: where the
+    database has accounts, only a signed-in one), checked in this computer's database, where the reading is
+    audited. Without a database here there are no accounts: a chair that only reads the clinic's server reads as
+    the operating-system user, as before."""
+    if not args.user and not database_file(args.db).exists():
+        return os_user()
+    with _open_store(args, must_exist=True) as store:
+        return reading_principal(args, store, what, action, **asked)
 
 
 def _port_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -698,6 +711,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
     from monitor.store import SessionSearch
 
     source = record_source(args.db, getattr(args, "server", None))
+    reader = _reader(args, "sessions", "sessions_listed")  # the list shows MRNs
     store = open_reader(args.db, source.server)
     patient = getattr(args, "patient", None)
     with store:
@@ -723,8 +737,8 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
             criteria = {"limit": limit}
             signed = sign_offs_of(store, [s.id for s in rows])
         try:
-            source.record_read("sessions_listed", os_user().name, **listing_entry(rows, found=found,
-                                                                                   criteria=criteria))
+            source.record_read("sessions_listed", reader.name, **listing_entry(rows, found=found,
+                                                                                criteria=criteria))
         except StoreError as exc:  # listed all the same (a full disk must not hide the record), and said
             print(f"infusion-monitor: warning: who listed these sessions could not be recorded: {exc}",
                   file=sys.stderr)
@@ -797,6 +811,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             "give --out FILE (or --out - to write it to standard output anyway)"
         )
     source = record_source(args.db, getattr(args, "server", None))
+    reader = _reader(args, "export", "export", session=args.session, format=args.format)
     ranges, warning = reference_ranges(source)
     if warning:
         _warn_stderr(f"warning: {warning}")
@@ -806,7 +821,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         relative_time=args.relative_time,
         keep_staff=args.keep_staff,
         resample_s=DEFAULT_RESAMPLE_S if args.resample is None else args.resample,
-        user=_acting_name(args),
+        user=reader.name,
         identifier_system=patient_id_system(),
     )
     stream = (sys.stdout.buffer if binary else out) if to_stdout else None
@@ -920,7 +935,7 @@ def cmd_feed(args: argparse.Namespace, out: TextIO) -> int:
             except ValueError:
                 raise CliError(f"feed resend: ids are numbers from 'feed list' (or 'all'), not {args.ids}") from None
         try:
-            count = resend(store, ids, acting_principal(args, store).name)
+            count = resend(store, ids, reading_principal(args, store, "feed resend", "feed_resend", ids=args.ids).name)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         out.write(f"{count} message(s) back in the feed queue\n")
@@ -1027,12 +1042,13 @@ def cmd_course(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "pdf" and not args.out:
         raise CliError("a PDF needs --out FILE")
     source = record_source(args.db, getattr(args, "server", None))
+    reader = _reader(args, "course", "course_export", format=args.format)  # no MRN in the log: it keeps none
     course = read_course(source, mrn=args.mrn)
     for warning in course.warnings:  # in the JSON and the PDF too; a CSV has one row per session only
         _warn_stderr(f"warning: {warning}")
     to_file = bool(args.out) and args.out != "-"
     export_course(source, course, args.format, path=args.out if to_file else None, stream=None if to_file else out,
-                  deidentify=args.deidentify, user=_acting_name(args))
+                  deidentify=args.deidentify, user=reader.name)
     return EXIT_OK
 
 
@@ -1040,6 +1056,7 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions whose REMS form is not yet submitted, or mark one submitted."""
     from monitor import rems
     from monitor.protocols import available
+    from monitor.session_list import ids_kept
 
     store = _open_store(args, must_exist=True)
     try:
@@ -1052,9 +1069,14 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_OK
         if args.worksheet:
             return _rems_worksheet(store, args, out)
+        reader = reading_principal(args, store, "rems", "rems_forms_listed")  # the list shows MRNs
         names = [p.name for p in available().values() if p.rems]
         now = time.time()
         pending = rems.pending_forms(store, names)
+        try:
+            store.audit("rems_forms_listed", user=reader.name, **ids_kept([form.session_id for form in pending]))
+        except StoreError as exc:  # listed all the same, as `sessions` lists (the forms are due), and said
+            _warn_stderr(f"infusion-monitor: warning: who listed these forms could not be recorded: {exc}")
         for form in pending:
             late = "  OVERDUE" if form.overdue(now) else ""
             out.write(f"{form.session_id[:8]}  {_local(form.started_at)}  {form.patient_mrn or '-':14} "
@@ -1111,7 +1133,9 @@ def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     """Write one session's REMS form as a PDF worksheet (audited)."""
     if not args.out:
         raise CliError("a worksheet needs --out FILE")
-    missing = rems_worksheet(store, args.worksheet, args.out, user=acting_principal(args, store).name).missing()
+    reader = reading_principal(args, store, "rems --worksheet", "export", session=args.worksheet,
+                               format="rems_worksheet")
+    missing = rems_worksheet(store, args.worksheet, args.out, user=reader.name).missing()
     out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
               + "\n")
     return EXIT_OK

@@ -21,11 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.accounts import ROLES, Accounts, AuthError, Principal, os_user
+from monitor.accounts import MAX_NAME_LENGTH, ROLES, Accounts, AuthError, Principal, os_user
 from monitor.app.errors import AppError
 from monitor.config import ENV_PREFIX
 from monitor.keys import KeyFileError, Keys, load_keys
-from monitor.store import open_marks, witness
+from monitor.store import StoreError, open_marks, witness
 from monitor.store.errors import says_damaged
 
 SECRET_ENV = ENV_PREFIX + "SECRET"
@@ -79,6 +79,38 @@ def acting_principal(args: argparse.Namespace, store: Any, *, required: bool = F
         return Accounts(store).authenticate(name, read_secret(args, f"PIN or password for {name}: "))
     except AuthError as exc:
         raise SecurityCliError(f"sign-in as '{name}' refused: {exc}") from None
+
+
+#: Said when a command that shows or takes out patients' records is asked for without a sign-in where the database
+#: has accounts: the chair's operating-system login is shared, so it names nobody.
+READ_NEEDS_ACCOUNT = "{what} needs a signed-in account on this database: give --user NAME"
+
+
+def reading_principal(args: argparse.Namespace, store: Any, what: str, action: str, **asked: Any) -> Principal:
+    """Who reads patients' records out with ``what`` (an export, a course, a listing): the ``--user`` account,
+    signed in (any role); else, on a database without accounts, the operating-system user.
+
+    Where the database has accounts (as :func:`monitor.app.sessions.check_may_resume` tells) a try without
+    ``--user`` is refused before anything is read, and recorded as ``{action}_refused`` with what was ``asked``,
+    as a refused reading of the audit log is. So is a sign-in that fails (a wrong secret, none given), besides
+    what the sign-in records of itself."""
+    name = getattr(args, "user", None)
+    if name:
+        try:
+            return acting_principal(args, store, required=True)
+        except SecurityCliError:
+            _read_refused(store, action, reason="sign-in refused", account=name[:MAX_NAME_LENGTH], **asked)
+            raise
+    if Accounts(store).has_accounts():
+        _read_refused(store, action, reason="not signed in", **asked)
+        raise SecurityCliError(READ_NEEDS_ACCOUNT.format(what=what))
+    return os_user()
+
+
+def _read_refused(store: Any, action: str, **detail: Any) -> None:
+    """The audit entry of a refused reading, under the operating-system user (the one person known to be there)."""
+    with contextlib.suppress(StoreError):  # refused all the same when the log cannot take it
+        store.audit(f"{action}_refused", user=os_user().name, **detail)
 
 
 def build_security_parsers(sub: Any) -> None:

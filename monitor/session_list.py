@@ -55,12 +55,15 @@ def listing_entry(shown: Sequence[SessionSummary], *, found: int, criteria: dict
         starts = [s.started_at for s in shown]
         entry["newest_start"] = iso_utc(max(starts))
         entry["oldest_start"] = iso_utc(min(starts))
-    ids = [s.id for s in shown]
-    if len(ids) <= IDS_KEPT:
-        entry["sessions"] = ids
-    else:
-        entry["sessions_sha256"] = listed_digest(ids)
-    return entry
+    return {**entry, **ids_kept([s.id for s in shown])}
+
+
+def ids_kept(session_ids: Sequence[str]) -> dict[str, Any]:
+    """What an audit entry of a list keeps of the sessions it showed: their ids up to :data:`IDS_KEPT`, over that
+    their digest."""
+    if len(session_ids) <= IDS_KEPT:
+        return {"sessions": list(session_ids)}
+    return {"sessions_sha256": listed_digest(session_ids)}
 
 
 #: The criteria under which a listing can be made again from its entry: every session, newest first, within a span

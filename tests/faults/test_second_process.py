@@ -19,7 +19,9 @@ from tests.faults.helpers import CommandLine
 
 
 def _statuses(db_path: Path) -> list[str]:
-    run = CommandLine("sessions", "--db", str(db_path), "--json")
+    # The database has accounts: the list (it shows MRNs) is read by a signed-in account.
+    run = CommandLine("sessions", "--db", str(db_path), "--json", "--user", "RN",
+                      env={"INFUSION_MONITOR_SECRET": NURSE_SECRET})
     assert run.finish() == 0, run.output()
     return [s["status"] for s in json.loads("\n".join(run.output()))]
 

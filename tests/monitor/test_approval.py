@@ -117,7 +117,7 @@ def test_an_approved_profile_needs_a_signed_in_account_and_is_shown_by_its_appro
     monkeypatch.setenv("INFUSION_MONITOR_SECRET", NURSE_SECRET)
     text = _record(db2, "--profile", str(clinic), "--user", "RN")
     assert "alarm profile North 2026 (approved, sha256 " in text
-    assert main(["export", "latest", "--db", str(db2), "--format", "json"]) == 0
+    assert main(["export", "latest", "--db", str(db2), "--format", "json", "--user", "RN"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["session"]["alarm_profile"].startswith("North 2026 (approved, sha256 ")
     # One changed byte and it is another, unapproved content.

@@ -1,5 +1,5 @@
-"""Who the audit log names for what is done from the command line: an account only once its secret was given,
-else the operating-system user."""
+"""Who the audit log names for what is done from the command line: an account only once its secret was given; the
+operating-system user only on a database without accounts (with accounts, a try without a sign-in is refused)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,11 @@ def test_an_account_is_named_only_after_its_secret_was_given(
                 out=io.StringIO()) == 0
     with Store(db_path) as store:
         session_id = store.session_row("latest")["id"]
-    accounts_in(db_path)  # the admin AD
     argv, action = _command(name, db_path, session_id, tmp_path / "out.file")
+    if name != "rems":  # a submission needs a sign-in whatever the database
+        assert main(argv, out=io.StringIO()) == 0  # no accounts yet: the operating-system user
+        assert [e["user"] for e in _entries(db_path, action)] == [f"os:{getpass.getuser()}"]
+    accounts_in(db_path)  # the admin AD
     monkeypatch.delenv("INFUSION_MONITOR_SECRET", raising=False)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # the secret is not given
     assert main([*argv, "--user", "AD"], out=io.StringIO()) != 0
@@ -55,7 +58,8 @@ def test_an_account_is_named_only_after_its_secret_was_given(
     monkeypatch.setattr(sys, "stdin", io.StringIO(ADMIN_SECRET + "\n"))
     assert main([*argv, "--user", "AD"], out=io.StringIO()) == 0
     assert [e["user"] for e in _entries(db_path, action)][-1] == "AD"
-    if name == "rems":
-        return  # a submission needs a sign-in: without --user it is refused
-    assert main(argv, out=io.StringIO()) == 0  # without --user: the operating-system user
-    assert [e["user"] for e in _entries(db_path, action)][-1] == f"os:{getpass.getuser()}"
+    before = _entries(db_path, action)
+    assert main(argv, out=io.StringIO()) == 1  # without --user, where the database has accounts: refused
+    assert _entries(db_path, action) == before
+    if name != "rems":  # its refusal is the sign-in's own, as before
+        assert [e["user"] for e in _entries(db_path, action + "_refused")][-1] == f"os:{getpass.getuser()}"

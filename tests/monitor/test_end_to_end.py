@@ -28,17 +28,19 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_session_is_listed_complete_with_every_phase(
-    recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+    recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str], signed_in_as: Callable[..., str]
 ) -> None:
     db, sid = recorded
-    assert main(["sessions", "--db", str(db), "--json"]) == 0
+    # The list shows MRNs: on a database with accounts (the export test makes one) it needs a sign-in.
+    user = signed_in_as(db, "RN1", "nurse")
+    assert main(["sessions", "--db", str(db), "--json", "--user", user]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["id"] == sid
     assert row["patient"] == "MRN-E2E"
     assert row["status"] == "complete"
     assert row["phases_reached"] == ["setup", "baseline", "infusion", "recovery", "complete"]
     assert 20 * 60 <= row["length_s"] <= 20 * 60 + 5
-    assert main(["sessions", "--db", str(db)]) == 0
+    assert main(["sessions", "--db", str(db), "--user", user]) == 0
     table = capsys.readouterr().out
     assert sid[:8] in table and "complete" in table
 
@@ -84,9 +86,12 @@ def test_csv_export_has_the_exact_columns_and_one_row_per_value(
         assert 0 < float(row[4]) < 250
 
 
-def test_json_export_matches_the_csv(recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_export_matches_the_csv(
+    recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str], signed_in_as: Callable[..., str]
+) -> None:
     db, sid = recorded
-    assert main(["export", "latest", "--db", str(db), "--format", "json"]) == 0
+    user = signed_in_as(db, "RN1", "nurse")
+    assert main(["export", "latest", "--db", str(db), "--format", "json", "--user", user]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"session", "treatment", "readings", "alarms", "events"}
     assert doc["treatment"]["protocol"] == "ketamine-iv" and doc["treatment"]["dose"] is None
@@ -114,10 +119,11 @@ def test_json_export_matches_the_csv(recorded: tuple[Path, str], capsys: pytest.
 
 
 def test_deidentified_json_has_no_patient_identifier(
-    recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+    recorded: tuple[Path, str], capsys: pytest.CaptureFixture[str], signed_in_as: Callable[..., str]
 ) -> None:
     db, _ = recorded
-    assert main(["export", "latest", "--db", str(db), "--format", "json", "--deidentify"]) == 0
+    user = signed_in_as(db, "RN1", "nurse")
+    assert main(["export", "latest", "--db", str(db), "--format", "json", "--deidentify", "--user", user]) == 0
     text = capsys.readouterr().out
     assert "MRN-E2E" not in text
     assert json.loads(text)["session"]["patient"] is None

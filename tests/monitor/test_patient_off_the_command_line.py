@@ -25,13 +25,14 @@ def test_record_reads_the_mrn_given_as_a_dash_before_the_secret(
     with Store(db_path) as store:
         row = store.session_row("latest")
         assert row["nurse"] == "RN"
+    # Reading the patient out needs the sign-in too (the database has accounts): the MRN comes first here as well.
     out = io.StringIO()
-    monkeypatch.setattr(sys, "stdin", io.StringIO("MRN-PS-4411\n"))
-    assert main(["course", "-", "--db", str(db_path)], out=out) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"MRN-PS-4411\n{NURSE_SECRET}\n"))
+    assert main(["course", "-", "--db", str(db_path), "--user", "RN"], out=out) == 0
     assert '"mrn": "MRN-PS-4411"' in out.getvalue() and row["id"] in out.getvalue()
     out = io.StringIO()
-    monkeypatch.setattr(sys, "stdin", io.StringIO("MRN-PS-4411\n"))
-    assert main(["sessions", "--db", str(db_path), "--patient", "-"], out=out) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"MRN-PS-4411\n{NURSE_SECRET}\n"))
+    assert main(["sessions", "--db", str(db_path), "--patient", "-", "--user", "RN"], out=out) == 0
     assert row["id"][:8] in out.getvalue()
 
 

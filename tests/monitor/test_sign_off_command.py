@@ -61,12 +61,14 @@ def test_a_physician_signs_off_a_nurse_is_refused_and_a_second_physician_co_sign
     assert code == 0, err
     assert out.rstrip().endswith(", co-signing Dr Mensah")
 
-    assert [s["id"] for s in _listed(db_path, "--unsigned")] == [second]
-    listed = {s["id"]: s for s in _listed(db_path)}
+    # The lists show MRNs: with accounts in the database they need a sign-in too.
+    okafor = ("--user", "Dr Okafor")
+    assert [s["id"] for s in _listed(db_path, "--unsigned", *okafor)] == [second]
+    listed = {s["id"]: s for s in _listed(db_path, *okafor)}
     assert [(o["by"], o["role"], o["comment"]) for o in listed[first]["signed_off"]] == [
         ("Dr Mensah", "physician", "Reviewed; no action"), ("Dr Okafor", "physician", "")]
     assert listed[second]["signed_off"] == []
-    code, out, _err = _run("sessions", "--db", str(db_path))
+    code, out, _err = _run("sessions", "--db", str(db_path), *okafor)
     lines = {line[:8]: line for line in out.splitlines()[1:]}
     assert "signed off" in out.splitlines()[0]
     assert "Dr Mensah, Dr Okafor" in lines[first[:8]] and " awaiting " in lines[second[:8]]
@@ -92,7 +94,7 @@ def test_a_session_still_recording_is_not_signed_off(db_path: Path, signed_in_as
     code, out, err = _run("sign-off", running, "--db", str(db_path), "--user", "Dr Mensah")
     assert code != 0 and out == ""
     assert "this session is still being recorded: sign it off once it has ended" in err
-    code, out, _err = _run("sessions", "--db", str(db_path), "--unsigned")
+    code, out, _err = _run("sessions", "--db", str(db_path), "--unsigned", "--user", "Dr Mensah")
     assert out == "no session awaits a sign-off\n"
 
 
@@ -109,11 +111,12 @@ def test_one_patients_sessions_awaiting_a_sign_off(db_path: Path, signed_in_as: 
     other = record_for(db_path, "MRN-8", 1_790_200_000.0, 3)
     signed_in_as(db_path, "Dr Mensah", "physician")
     assert _run("sign-off", first, "--db", str(db_path), "--user", "Dr Mensah")[0] == 0
-    assert [s["id"] for s in _listed(db_path, "--patient", "MRN-7")] == [first, second]
-    assert [s["id"] for s in _listed(db_path, "--patient", "MRN-7", "--unsigned")] == [second]
-    assert [s["id"] for s in _listed(db_path, "--unsigned")] == [other, second]
-    assert _run("sign-off", second, "--db", str(db_path), "--user", "Dr Mensah")[0] == 0
-    code, out, _err = _run("sessions", "--db", str(db_path), "--patient", "MRN-7", "--unsigned")
+    mensah = ("--user", "Dr Mensah")
+    assert [s["id"] for s in _listed(db_path, "--patient", "MRN-7", *mensah)] == [first, second]
+    assert [s["id"] for s in _listed(db_path, "--patient", "MRN-7", "--unsigned", *mensah)] == [second]
+    assert [s["id"] for s in _listed(db_path, "--unsigned", *mensah)] == [other, second]
+    assert _run("sign-off", second, "--db", str(db_path), *mensah)[0] == 0
+    code, out, _err = _run("sessions", "--db", str(db_path), "--patient", "MRN-7", "--unsigned", *mensah)
     assert (code, out) == (0, "no session awaits a sign-off\n")
 
 

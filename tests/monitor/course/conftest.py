@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,10 @@ def course_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+
+
+@pytest.fixture
+def course_reader(course_db: Path, signed_in_as: Callable[..., str]) -> list[str]:
+    """``--user`` of a physician of :func:`course_db`, its secret where the command reads it: the database has
+    accounts (a test signs in), and reading a patient's record out then needs a sign-in."""
+    return ["--user", signed_in_as(course_db, "dr.k")]

@@ -110,7 +110,9 @@ def test_course_json_matches_each_sessions_review(
         assert any(a["action"] == "course_export" for a in store.audit_log())
 
 
-def test_course_plan_boosters_csv_and_deidentified_json(course_db: Path, tmp_path: Path) -> None:
+def test_course_plan_boosters_csv_and_deidentified_json(
+    course_db: Path, course_reader: list[str], tmp_path: Path
+) -> None:
     with Store(course_db) as store:
         course = load_course_by_mrn(store, MRN)
         # The plan set is the treatment's now (esketamine, one session given): a series of one is done, so the
@@ -123,30 +125,33 @@ def test_course_plan_boosters_csv_and_deidentified_json(course_db: Path, tmp_pat
         assert course.next_due_at == course.rows[-1].started_at + 30 * DAY
         set_course_plan(store, course.patient_id, CoursePlan(6, 2.5, 28.0), user="dr.k")
     out = io.StringIO()
-    assert main(["course", MRN, "--db", str(course_db), "--format", "csv"], out=out) == 0
+    assert main(["course", MRN, "--db", str(course_db), *course_reader, "--format", "csv"], out=out) == 0
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(rows) == 4 and rows[1]["alarms_high"] != "" and rows[0]["protocol"] == "ketamine-iv"
     assert rows[1]["interventions"] == "antiemetic ondansetron 4 mg IV; oxygen 2 L/min, route not recorded"
     out = io.StringIO()
-    assert main(["course", MRN, "--db", str(course_db), "--deidentify"], out=out) == 0
+    assert main(["course", MRN, "--db", str(course_db), *course_reader, "--deidentify"], out=out) == 0
     text = out.getvalue()
     for identifier in (MRN, "Tom Okafor", "1979-11-02", NURSE):
         assert identifier not in text
     data = json.loads(text)
     assert [s["day"] for s in data["sessions"]] == [0, 3, 6, 10]
     out = io.StringIO()  # the de-identified CSV keeps the days between sessions, and no date
-    assert main(["course", MRN, "--db", str(course_db), "--format", "csv", "--deidentify"], out=out) == 0
+    assert main(["course", MRN, "--db", str(course_db), *course_reader,
+                 "--format", "csv", "--deidentify"], out=out) == 0
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [float(r["day"]) for r in rows] == [0, 3, 6, 10] and {r["started_at"] for r in rows} == {""}
 
 
-def test_course_pdf_and_errors(course_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_course_pdf_and_errors(
+    course_db: Path, course_reader: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pdf = tmp_path / "course.pdf"
-    assert main(["course", MRN, "--db", str(course_db), "--format", "pdf", "--out", str(pdf)]) == 0
+    assert main(["course", MRN, "--db", str(course_db), *course_reader, "--format", "pdf", "--out", str(pdf)]) == 0
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 3000
-    assert main(["course", "NOBODY", "--db", str(course_db)]) == 1
+    assert main(["course", "NOBODY", "--db", str(course_db), *course_reader]) == 1
     assert "no patient with MRN 'NOBODY'" in capsys.readouterr().err
-    assert main(["course", MRN, "--db", str(course_db), "--format", "pdf"]) == 1
+    assert main(["course", MRN, "--db", str(course_db), *course_reader, "--format", "pdf"]) == 1
     assert "needs --out" in capsys.readouterr().err
 
 

@@ -73,7 +73,7 @@ def test_record_with_a_protocol_and_the_rems_list(
         assert detail["incomplete_because"].startswith("closed without discharge")
         assert "Treatment site" in detail["empty_in_record"]
     out = io.StringIO()
-    assert main(["rems", "--db", str(db)], out=out) == 0
+    assert main(["rems", "--db", str(db), "--user", user], out=out) == 0  # the database has accounts now
     assert "0 REMS form(s) not yet submitted" in out.getvalue()
     # An IV ketamine session has no REMS form to mark (it was marked all the same).
     assert main(["record", "--db", str(db), "--protocol", "ketamine-iv", "--speed", "max", "--plan",
@@ -85,7 +85,8 @@ def test_record_with_a_protocol_and_the_rems_list(
     assert "follows ketamine-iv, which has no REMS form" in capsys.readouterr().err
     sheet = tmp_path / "form.pdf"
     out = io.StringIO()
-    assert main(["rems", "--db", str(db), "--worksheet", row["id"][:8], "--out", str(sheet)], out=out) == 0
+    assert main(["rems", "--db", str(db), "--worksheet", row["id"][:8], "--out", str(sheet), "--user", user],
+                out=out) == 0
     assert sheet.read_bytes().startswith(b"%PDF") and "field(s) still empty" in out.getvalue()
     assert main(["record", "--db", str(db), "--protocol", "nope", "--speed", "max", "--quiet", "--duration", "2"]) == 1
     assert "no protocol named 'nope'" in capsys.readouterr().err

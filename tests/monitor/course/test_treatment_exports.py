@@ -26,10 +26,11 @@ def _sessions(db: Path) -> list[str]:
         return [row.session_id for row in load_course_by_mrn(store, MRN).rows]
 
 
-def test_json_export_carries_the_treatment(course_db: Path, tmp_path: Path) -> None:
+def test_json_export_carries_the_treatment(course_db: Path, course_reader: list[str], tmp_path: Path) -> None:
     hypertensive, nasal = _sessions(course_db)[1], _sessions(course_db)[3]
     out = tmp_path / "s.json"
-    assert main(["export", hypertensive, "--db", str(course_db), "--format", "json", "--out", str(out)]) == 0
+    assert main(["export", hypertensive, "--db", str(course_db), *course_reader,
+                 "--format", "json", "--out", str(out)]) == 0
     treatment = json.loads(out.read_text())["treatment"]
     assert treatment["protocol"] == "ketamine-iv"
     assert treatment["checklist"]["weight_kg"] == 81 and treatment["checklist"]["flagged"] == {
@@ -43,17 +44,17 @@ def test_json_export_carries_the_treatment(course_db: Path, tmp_path: Path) -> N
     assert treatment["outcomes"]["GAD-7"]["loinc"] == "70274-6"
     assert treatment["rems"] is None
     out = tmp_path / "n.json"
-    assert main(["export", nasal, "--db", str(course_db), "--format", "json", "--out", str(out)]) == 0
+    assert main(["export", nasal, "--db", str(course_db), *course_reader, "--format", "json", "--out", str(out)]) == 0
     form = json.loads(out.read_text())["treatment"]["rems"]
     assert form["complete"] and form["fields"]["dose_mg"]["value"] == 84
     assert form["fields"]["patient"]["value"] == "Tom Okafor"
 
 
-def test_deidentified_exports_stay_deidentified(course_db: Path, tmp_path: Path) -> None:
+def test_deidentified_exports_stay_deidentified(course_db: Path, course_reader: list[str], tmp_path: Path) -> None:
     nasal = _sessions(course_db)[3]
     for fmt in ("json", "hl7", "fhir"):
         out = tmp_path / f"n.{fmt}"
-        assert main(["export", nasal, "--db", str(course_db), "--format", fmt, "--deidentify", "--out",
+        assert main(["export", nasal, "--db", str(course_db), *course_reader, "--format", fmt, "--deidentify", "--out",
                      str(out)]) == 0
         text = out.read_text()
         for identifier in (MRN, "Tom Okafor", "Okafor", "1979-11-02", NURSE):
@@ -63,7 +64,7 @@ def test_deidentified_exports_stay_deidentified(course_db: Path, tmp_path: Path)
 
     # The course JSON too: no date and no clock time of the session, anywhere in it.
     course_out = tmp_path / "course.json"
-    assert main(["course", MRN, "--db", str(course_db), "--deidentify", "--out", str(course_out)]) == 0
+    assert main(["course", MRN, "--db", str(course_db), *course_reader, "--deidentify", "--out", str(course_out)]) == 0
     course = json.loads(course_out.read_text())
     [item] = [s for s in course["sessions"] if s["rems"] is not None]
     fields = item["rems"]["fields"]
@@ -112,7 +113,7 @@ def test_fhir_has_survey_observations_and_a_medication_administration(course_db:
     assert given[0].status == "completed"
 
 
-def test_rems_worksheet_and_pdf_report(course_db: Path, tmp_path: Path) -> None:
+def test_rems_worksheet_and_pdf_report(course_db: Path, course_reader: list[str], tmp_path: Path) -> None:
     nasal = _sessions(course_db)[3]
     with Store(course_db) as store:
         forms = rems_forms(store, load_course_by_mrn(store, MRN))
@@ -120,16 +121,19 @@ def test_rems_worksheet_and_pdf_report(course_db: Path, tmp_path: Path) -> None:
     write_rems_worksheet(forms[nasal], stream)
     assert stream.getvalue().startswith(b"%PDF")
     out = tmp_path / "s.pdf"
-    assert main(["export", nasal, "--db", str(course_db), "--format", "pdf", "--out", str(out)]) == 0
+    assert main(["export", nasal, "--db", str(course_db), *course_reader, "--format", "pdf", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"%PDF")
 
 
-def test_the_report_names_the_phases_as_the_sessions_protocol_does(course_db: Path, tmp_path: Path) -> None:
+def test_the_report_names_the_phases_as_the_sessions_protocol_does(
+    course_db: Path, course_reader: list[str], tmp_path: Path
+) -> None:
     """A nasal-spray session's report says pre-dose, dosing and observation; an IV one baseline, infusion, recovery."""
     texts = {}
     for name, session_id in (("iv", _sessions(course_db)[0]), ("nasal", _sessions(course_db)[3])):
         out = tmp_path / f"{name}.pdf"
-        assert main(["export", session_id, "--db", str(course_db), "--format", "pdf", "--out", str(out)]) == 0
+        assert main(["export", session_id, "--db", str(course_db), *course_reader,
+                     "--format", "pdf", "--out", str(out)]) == 0
         texts[name] = "\n".join(page.extract_text() for page in PdfReader(out).pages)
     words = {name: " ".join(text.split()) for name, text in texts.items()}
     assert "phases reached: pre-dose → dosing → observation → complete" in words["nasal"]
@@ -150,11 +154,14 @@ def test_the_report_names_the_phases_as_the_sessions_protocol_does(course_db: Pa
     assert "Back within band after dosing ended" in words["nasal"] and "after infusion ended" in words["iv"]
 
 
-def test_the_report_says_the_treatment_and_the_scoring_in_words(course_db: Path, tmp_path: Path) -> None:
+def test_the_report_says_the_treatment_and_the_scoring_in_words(
+    course_db: Path, course_reader: list[str], tmp_path: Path
+) -> None:
     """Checklist flags read yes/no, a discharge item as the form names it, oxygen given with no route says so, and
     the timeline names every entry in words (it printed True, nausea_vomiting, "oxygen oxygen" and dose_planned)."""
     out = tmp_path / "hypertensive.pdf"
-    assert main(["export", _sessions(course_db)[1], "--db", str(course_db), "--format", "pdf", "--out", str(out)]) == 0
+    assert main(["export", _sessions(course_db)[1], "--db", str(course_db), *course_reader,
+                 "--format", "pdf", "--out", str(out)]) == 0
     text = " ".join("\n".join(page.extract_text() for page in PdfReader(out).pages).split())
     assert "fasting: 6.0 h; escort: yes; transport: partner; consent: yes; weight: 81.0 kg" in text
     assert "PADSS nausea/vomiting 2/2" in text
@@ -180,11 +187,11 @@ def test_the_fhir_encounter_of_a_nasal_spray_is_not_an_infusion(course_db: Path)
                      "nasal": "Esketamine intranasal session with vital-sign monitoring"}
 
 
-def test_csv_events_name_the_entries(course_db: Path) -> None:
+def test_csv_events_name_the_entries(course_db: Path, course_reader: list[str]) -> None:
 
     first = _sessions(course_db)[0]
     out = io.StringIO()
-    assert main(["export", first, "--db", str(course_db), "--format", "csv-events"], out=out) == 0
+    assert main(["export", first, "--db", str(course_db), *course_reader, "--format", "csv-events"], out=out) == 0
     rows = {row["kind"]: row for row in csv_rows(out.getvalue())}
     assert rows["dose_planned"]["text"] == "dose 40.5 mg (0.5 mg/kg) at 202.5 mg/h"
     assert rows["outcome_score"]["text"] == "GAD-7 12 (moderate)"  # the last of the two questionnaires

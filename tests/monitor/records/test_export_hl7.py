@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -22,11 +23,20 @@ def hl7_time(text: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def exported(recorded: RecordedSession, tmp_path_factory: pytest.TempPathFactory) -> hl7.File:
+def signed_copy(recorded: RecordedSession, tmp_path_factory: pytest.TempPathFactory) -> RecordedSession:
+    """A copy of the recorded session's database, for the account that exports it: the package's own stays without
+    accounts, where any test exports it as the operating-system user (with one, it would need a sign-in)."""
+    path = tmp_path_factory.mktemp("hl7-db") / "monitor.db"
+    shutil.copy(recorded.path, path)
+    return RecordedSession(path, recorded.session_id)
+
+
+@pytest.fixture(scope="module")
+def exported(signed_copy: RecordedSession, tmp_path_factory: pytest.TempPathFactory) -> hl7.File:
     out = tmp_path_factory.mktemp("hl7") / "session.hl7"
     with pytest.MonkeyPatch.context() as patch:  # who exports signs in
-        patch.setenv("INFUSION_MONITOR_SECRET", account(recorded.path, "dr-k"))
-        raw = export_bytes(recorded, out, "hl7", "--user", "dr-k")
+        patch.setenv("INFUSION_MONITOR_SECRET", account(signed_copy.path, "dr-k"))
+        raw = export_bytes(signed_copy, out, "hl7", "--user", "dr-k")
     assert b"\n" not in raw  # segments end with CR only
     return hl7.parse_file(raw.decode("utf-8"))
 
@@ -144,6 +154,6 @@ def test_observations_carry_codes_units_ranges_flags_and_times(
     assert nibp_messages == sum(1 for r in record.readings if r.parameter is NIBP_PARAMETERS[0] and r.reliable)
 
 
-def test_export_is_audited(exported: hl7.File, recorded: RecordedSession, store_of: Callable[..., Store]) -> None:
-    entries = [e for e in store_of(recorded).audit_log(recorded.session_id) if e["action"] == "export"]
+def test_export_is_audited(exported: hl7.File, signed_copy: RecordedSession, store_of: Callable[..., Store]) -> None:
+    entries = [e for e in store_of(signed_copy).audit_log(signed_copy.session_id) if e["action"] == "export"]
     assert any(e["user"] == "dr-k" and '"format": "hl7"' in e["detail"] for e in entries)

@@ -84,6 +84,10 @@ def acting_principal(args: argparse.Namespace, store: Any, *, required: bool = F
 #: Said when a command that shows or takes out patients' records is asked for without a sign-in where the database
 #: has accounts: the chair's operating-system login is shared, so it names nobody.
 READ_NEEDS_ACCOUNT = "{what} needs a signed-in account on this database: give --user NAME"
+#: Added where the database's record shows accounts but none is in it: removed outside the program, or a restore
+#: from a backup older than them that nobody has accepted yet.
+NO_ACCOUNT_LEFT = ("but its record shows accounts it no longer holds: `infusion-monitor verify` says what happened; "
+                   "a restore of a database without accounts reads as before once accepted")
 
 
 def reading_principal(args: argparse.Namespace, store: Any, what: str, action: str, **asked: Any) -> Principal:
@@ -101,9 +105,14 @@ def reading_principal(args: argparse.Namespace, store: Any, what: str, action: s
         except SecurityCliError:
             _read_refused(store, action, reason="sign-in refused", account=name[:MAX_NAME_LENGTH], **asked)
             raise
-    if Accounts(store).has_accounts():
+    accounts = Accounts(store)
+    if accounts.has_accounts():
         _read_refused(store, action, reason="not signed in", **asked)
-        raise SecurityCliError(READ_NEEDS_ACCOUNT.format(what=what))
+        refusal = READ_NEEDS_ACCOUNT.format(what=what)
+        if accounts.removed_outside():
+            # No account is left to sign in with: the message says why rather than ask for one.
+            refusal += f" ({NO_ACCOUNT_LEFT})"
+        raise SecurityCliError(refusal)
     return os_user()
 
 

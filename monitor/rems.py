@@ -69,6 +69,8 @@ _MEDICATION_FIELDS: Final = {
     "benzodiazepines": MedicationFlag.BENZODIAZEPINE, "sedative_hypnotics": MedicationFlag.SEDATIVE,
     "psychostimulants": MedicationFlag.STIMULANT, "maois": MedicationFlag.MAOI,
 }
+#: The form's three blood pressures, each answered by the protocol's timed check of the same id.
+PRESSURE_KEYS: Final = ("bp_before_dosing", "bp_40_min", "bp_before_discharge")
 #: Scores that show sedation / dissociation (any value below / above these).
 MOAAS_AWAKE: Final = 5
 
@@ -232,21 +234,8 @@ def build_form(
             reason = str(completion.detail.get("override_reason") or "").strip()
             notes.append(f"Discharged {known['monitoring_minutes']:g} min after the first spray, before the "
                          f"{minimum:g}-minute minimum observation" + (f" (reason given: {reason})" if reason else ""))
-    states = {s.check.id: s for s in check_states(protocol, events, readings, now)}
-    for key in ("bp_before_dosing", "bp_40_min", "bp_before_discharge"):
-        state = states.get(key)
-        taken_at = None if state is None else state.done_at
-        at_40 = states.get("bp_40_min")
-        if key == "bp_before_discharge" and taken_at is not None and (
-            dose.started_at is None or taken_at < dose.started_at
-            or (at_40 is not None and taken_at == at_40.done_at)
-        ):
-            # A cuff from before the first spray is the pre-dose pressure, never the one before discharge (a
-            # session closed during dosing looks back from the record's end); and the 40-minute cuff is never
-            # also the one before discharge (a session ended within 15 minutes of it): the form asks for three.
-            known[key] = None
-            continue
-        known[key] = _bp_text(state.value) if state is not None else None
+    for key, (value, _taken_at) in recorded_pressures(protocol, events, readings, now, dose.started_at).items():
+        known[key] = value
     moaas = _scores(events, {"MOAA/S"})
     rass = _scores(events, {"RASS"})
     if moaas or rass:
@@ -276,6 +265,30 @@ def build_form(
         reference=sub.get("reference"),
         notes=tuple(notes),
     )
+
+
+def recorded_pressures(protocol: Protocol, events: Sequence[SessionEvent], readings: Sequence[Reading], now: float,
+                       first_spray_at: float | None) -> dict[str, tuple[str | None, float | None]]:
+    """The form's three blood pressures as the record answers them: per field, the pressure as the form writes it
+    ("128/82") and when that cuff was taken (None, None where the record has none)."""
+    states = {s.check.id: s for s in check_states(protocol, events, readings, now)}
+    at_40 = states.get("bp_40_min")
+    out: dict[str, tuple[str | None, float | None]] = {}
+    for key in PRESSURE_KEYS:
+        state = states.get(key)
+        taken_at = None if state is None else state.done_at
+        if key == "bp_before_discharge" and taken_at is not None and (
+            first_spray_at is None or taken_at < first_spray_at
+            or (at_40 is not None and taken_at == at_40.done_at)
+        ):
+            # A cuff from before the first spray is the pre-dose pressure, never the one before discharge (a
+            # session closed during dosing looks back from the record's end); and the 40-minute cuff is never
+            # also the one before discharge (a session ended within 15 minutes of it): the form asks for three.
+            out[key] = (None, None)
+            continue
+        value = _bp_text(state.value) if state is not None else None
+        out[key] = (value, taken_at if value is not None else None)
+    return out
 
 
 def respiratory_depression(events: Sequence[SessionEvent]) -> tuple[bool | None, str, str]:
@@ -312,15 +325,23 @@ def record_text(field: RemsField) -> str:
     return f"record: {value}" + (f" ({field.source})" if field.source else "")
 
 
-def recorded_answers(events: Sequence[SessionEvent]) -> dict[str, str]:
-    """What the timeline alone holds for the fields the form asks, as :func:`record_text` words them (respiratory
-    depression, the concomitant medications; the blood pressures also need the readings)."""
+def recorded_answers(events: Sequence[SessionEvent], protocol: Protocol | None = None,
+                     cuffs: Sequence[Reading] = (), now: float | None = None) -> dict[str, str]:
+    """What the record holds for the fields the form asks, as :func:`record_text` words them: respiratory
+    depression and the concomitant medications from the timeline; the blood pressures too where the ``protocol``,
+    the session's ``cuffs`` (its blood-pressure readings) and the session's time ``now`` are given."""
     out = {}
     value, origin, source = respiratory_depression(events)
     if origin == "session":
         out["respiratory_depression"] = record_text(RemsField("respiratory_depression", "", value, origin, source))
     for key, taken in _medications_known(events).items():
         out[key] = record_text(RemsField(key, "", taken, "session", "checklist"))
+    if protocol is not None and now is not None:
+        first_spray_at = dose_record(events, now).started_at
+        for key, (pressure, taken_at) in recorded_pressures(protocol, events, cuffs, now, first_spray_at).items():
+            if pressure is not None and taken_at is not None:
+                source = f"cuff at {clock_text(taken_at, '%H:%M')}"
+                out[key] = record_text(RemsField(key, "", pressure, "session", source))
     return out
 
 

@@ -485,7 +485,7 @@ class RemsDialog(QDialog):
     """
 
     #: Record-filled fields a staff answer may stand in for: free text, then yes/no.
-    FALLBACK_TEXT = ("bp_before_dosing", "bp_40_min", "bp_before_discharge")
+    FALLBACK_TEXT = rems.PRESSURE_KEYS
     FALLBACK_YES_NO = ("benzodiazepines", "sedative_hypnotics", "psychostimulants", "maois")
 
     def __init__(self, parent: QWidget | None, session_start: float, given: dict[str, Any],

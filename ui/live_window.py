@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from drivers.core.clock import DEVICE_TIME_PAST_S
-from drivers.core.readings import Parameter, Reading
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor import chair, readiness, rems
 from monitor.accounts import LOCKED_SCREEN_USER, Principal
 from monitor.alarms.engine import USER_COMMANDS
@@ -398,6 +398,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self._tile_states: object = None
         self.end_status: str | None = None
         self.events: list[SessionEvent] = []
+        #: The session's blood-pressure readings (a few a cuff), for what the record holds on the REMS form.
+        self.cuffs: list[Reading] = []
         self.messages: list[str] = []
         #: The scales the protocol asks for now (the core's ``SessionStatus.scores_due``).
         self.scores_due: tuple[str, ...] = ()
@@ -655,6 +657,7 @@ class LiveWindow(DialogHost, QMainWindow):
         if not readings and not events:
             return
         self.events = list(events)
+        self.cuffs = [r for r in readings if r.parameter in NIBP_PARAMETERS]
         self.chart.load_session(readings, self.events)
 
     # -- commands --------------------------------------------------------------------------------
@@ -1062,8 +1065,8 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         given = rems.answers(self.events)
         session = self.bridge.recorder.session
-        self._open(RemsDialog(self, session.started_at, given, now=session.now,
-                              recorded=rems.recorded_answers(self.events)),
+        recorded = rems.recorded_answers(self.events, self.bridge.recorder.protocol, self.cuffs, session.now)
+        self._open(RemsDialog(self, session.started_at, given, now=session.now, recorded=recorded),
                    lambda d: self.send("rems_answers", answers=d.values()))  # type: ignore[attr-defined]
 
     def identify_patient(self) -> None:
@@ -1517,6 +1520,7 @@ class LiveWindow(DialogHost, QMainWindow):
             readings.extend(update.readings)
             events.extend(update.events)
         self.chart.add_readings(readings)
+        self.cuffs.extend(r for r in readings if r.parameter in NIBP_PARAMETERS)
         status = batch[-1].status
         if events:
             self.events.extend(events)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drivers.core.readings import Parameter, Reading
 from monitor import chair, rems
 from monitor.protocols import RESPIRATION_SCALE, load_protocol
 from monitor.session import EventKind, Phase, SessionEvent
@@ -79,3 +80,26 @@ def test_a_yes_on_the_form_holds_discharge_until_a_later_check_finds_breathing_r
     # The form sent again with the same yes (the site filled in later) is no new observation.
     assert chair.discharge_score_problems(NASAL, [*recovered, _form(110, depression=True)]) == []
     assert _field([*recovered, _form(110, depression=True)])["value"] is True
+
+
+def _cuff(minute: float, systolic: float, diastolic: float) -> list[Reading]:
+    t = T0 + minute * 60
+    return [Reading(t, Parameter.NIBP_SYS, systolic, "test"), Reading(t + 0.5, Parameter.NIBP_DIA, diastolic, "test")]
+
+
+def test_the_form_shows_the_records_three_pressures_with_their_cuffs_as_the_form_itself_takes_them() -> None:
+    """The three blood-pressure boxes showed nothing of the record (its cuffs were not given to the form); now each
+    says what the record holds and which cuff, by the rule the form's own fields follow."""
+    cuffs = [*_cuff(2, 128, 82), *_cuff(44, 141, 88), *_cuff(100, 124, 79)]
+    now = T0 + 110 * 60
+    held = rems.recorded_answers([*TIMELINE, CHECK_NO], NASAL, cuffs, now)
+    assert held["bp_before_dosing"] == f"record: 128/82 (cuff at {clock_text(T0 + 120, '%H:%M')})"
+    assert held["bp_40_min"] == f"record: 141/88 (cuff at {clock_text(T0 + 44 * 60, '%H:%M')})"
+    assert held["bp_before_discharge"] == f"record: 124/79 (cuff at {clock_text(T0 + 100 * 60, '%H:%M')})"
+    fields = rems.build_form(NASAL, SESSION, None, [*TIMELINE, CHECK_NO], cuffs, now).as_dict()["fields"]
+    assert [fields[key]["value"] for key in rems.PRESSURE_KEYS] == ["128/82", "141/88", "124/79"]
+    # Without its cuffs (as the form was opened before), the record holds no pressure: nothing is claimed.
+    assert not set(rems.PRESSURE_KEYS) & set(rems.recorded_answers([*TIMELINE, CHECK_NO]))
+    # The 40-minute cuff is never also the one before discharge (a session ended within 15 minutes of it).
+    early = rems.recorded_answers([*TIMELINE, CHECK_NO], NASAL, _cuff(44, 141, 88), T0 + 50 * 60)
+    assert "bp_before_discharge" not in early and early["bp_40_min"].startswith("record: 141/88")

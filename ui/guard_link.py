@@ -44,7 +44,6 @@ class GuardLink(GuardProcess):
     ) -> None:
         super().__init__(command, chair, kind=STATION if station else CHAIR, monotonic=monotonic,
                          restart_after_s=restart_after_s)
-        self.station = station
 
 
 class GuardBeat(QObject):

@@ -161,6 +161,8 @@ def test_questionnaire_intervention_and_an_audited_override_in_the_live_window(
     w.dialog.set_text("patient known to the clinic, checklist on paper")
     w.dialog.accept()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.INFUSION, timeout=WAIT_MS)
+    # The window hears of the phase before the recorder's next flush has stored its event.
+    qtbot.waitUntil(lambda: len(stored_events(db_path, "infusion_started")) == 1, timeout=WAIT_MS)
     started = stored_events(db_path, "infusion_started")[0]
     assert started.detail["override_reason"] == "patient known to the clinic, checklist on paper"
     assert "dose: not planned" in started.detail["protocol_override"]

@@ -11,7 +11,9 @@ from ui.chair_dialogs import RemsDialog
 
 
 def test_the_rems_form_at_the_chair_shows_the_records_pre_dose_pressure(qtbot: Any, make_window: Any) -> None:
-    window = make_window(speed=120.0, plan="baseline:3,infusion:10,recovery:120", first_status=True,
+    # Dosing lasts 20 s of wall time at 60x, and the 40-minute pressure comes 40 s after it starts: room for a
+    # loaded machine to draw the window in the dosing phase.
+    window = make_window(speed=60.0, plan="baseline:3,infusion:20,recovery:120", first_status=True,
                          protocol="esketamine-nasal")
     window.send("checklist", quick="f2 e t:partner c m- p:na w54")
     window.send("plan_dose", total_mg=56, weight_kg=54)

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from monitor.alarms.model import AlarmRecord
     from monitor.recorder import Recorder
     from monitor.store.queries import SessionSummary
+    from monitor.terminal_output import Lines, TerminalOutput
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -468,7 +469,7 @@ def _rings(previous: AlarmRecord | None, alarm: AlarmRecord) -> bool:
     return previous is None or alarm.priority > previous.priority or previous.state is not AlarmState.ACTIVE
 
 
-def _watchdog_alarm(out: TextIO, stalls: list[Any]) -> None:
+def _watchdog_alarm(out: Lines, stalls: list[Any]) -> None:
     """The watchdog's high-priority technical alarm in the terminal: text and the bell, repeated while it lasts."""
     if stalls:
         for stall in stalls:
@@ -540,7 +541,19 @@ DEMO_WARNING = (
 
 
 def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
-    """Record a session headless until complete, stopped, or out of time."""
+    """Record a session headless until complete, stopped, or out of time.
+
+    What it prints goes through a writer of its own, with the terminal's flow control off: a terminal that takes
+    no output (Ctrl-S, a stalled remote session) never holds up the recording (monitor/terminal_output.py).
+    """
+    from monitor.terminal_output import unblocked_terminal
+
+    with unblocked_terminal(out) as terminal:
+        return _record(args, terminal)
+
+
+def _record(args: argparse.Namespace, out: TerminalOutput) -> int:
+    """The recording, its lines to ``out``."""
     from monitor.alarms.engine import describe_change
     from monitor.alarms.model import AlarmState
     from monitor.guard import RECORDER
@@ -609,7 +622,7 @@ def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
             now = time.monotonic()
             if not args.quiet and now - last_print[0] >= 1.0:
                 last_print[0] = now
-                out.write(progress_line(update.status) + "\n")
+                out.write_progress(progress_line(update.status) + "\n")
             out.flush()
 
         recorder.add_listener(show)
@@ -679,7 +692,7 @@ def _stop_on_signals(recorder: Any, on_suspend: Callable[[], None]) -> Any:
             signal.signal(sig, old)
 
 
-def _warn_unfinished(store: Store, args: argparse.Namespace, out: TextIO) -> None:
+def _warn_unfinished(store: Store, args: argparse.Namespace, out: Lines) -> None:
     if args.resume:
         return
     from monitor.store.held_file import pending_recovery_files

@@ -32,7 +32,7 @@ LONGEST_FIRST = (
     "test_serial_faults.py", "test_clinic_server.py", "test_window_off_screen.py", "test_station_after_crash.py",
     "test_database_file_watch.py", "test_server_disk_full.py", "test_device_unreadable.py", "test_record_guard.py",
     "test_silent_feed_receiver.py", "test_disk_fails.py", "test_write_lock_held.py", "test_killed_export.py",
-    "test_real_signals.py",
+    "test_real_signals.py", "test_terminal_takes_no_output.py",
     "test_kill_during_recording.py", "test_second_start.py", "test_two_starts_at_once.py",
     "test_database_truncated.py", "test_wal_deleted.py", "test_writer_hang.py",
 )

@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from monitor.security_cli import add_db_option, add_identity_options
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -62,6 +64,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                          help="how a patient is named on the tiles (default mrn)")
     station.add_argument("--escalate-after", type=_escalate_after, default=60.0, metavar="SECONDS",
                          help="an alarm not acknowledged at the chair this long is escalated (default 60)")
+    # Who opens it signs in to this computer's database, where it is audited (as `sessions --server` is).
+    add_db_option(station)
+    add_identity_options(station)
 
 
 def _escalate_after(text: str) -> float:

@@ -103,11 +103,11 @@ def reading_principal(args: argparse.Namespace, store: Any, what: str, action: s
         try:
             return acting_principal(args, store, required=True)
         except SecurityCliError:
-            _read_refused(store, action, reason="sign-in refused", account=name[:MAX_NAME_LENGTH], **asked)
+            read_refused(store, action, reason="sign-in refused", account=name[:MAX_NAME_LENGTH], **asked)
             raise
     accounts = Accounts(store)
     if accounts.has_accounts():
-        _read_refused(store, action, reason="not signed in", **asked)
+        read_refused(store, action, reason="not signed in", **asked)
         refusal = READ_NEEDS_ACCOUNT.format(what=what)
         if accounts.removed_outside():
             # No account is left to sign in with: the message says why rather than ask for one.
@@ -116,7 +116,7 @@ def reading_principal(args: argparse.Namespace, store: Any, what: str, action: s
     return os_user()
 
 
-def _read_refused(store: Any, action: str, **detail: Any) -> None:
+def read_refused(store: Any, action: str, **detail: Any) -> None:
     """The audit entry of a refused reading, under the operating-system user (the one person known to be there)."""
     with contextlib.suppress(StoreError):  # refused all the same when the log cannot take it
         store.audit(f"{action}_refused", user=os_user().name, **detail)

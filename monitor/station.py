@@ -329,6 +329,20 @@ class StationModel:
     def _patient_of(self, mrn: str | None, name: str | None) -> str:
         return (mrn or "—") if self.show == "mrn" else initials(name)
 
+    def mrns_shown(self, views: Iterable[ChairView]) -> dict[str, str]:
+        """The sessions whose MRN the screen shows (session id -> MRN): the tiles ``views`` and the banner's lines of
+        ended sessions whose rows were not kept. Empty with ``show`` initials."""
+        if self.show != "mrn":
+            return {}
+        with self._lock:
+            ended = list(self._not_kept.values())
+        shown = {(r.tile.session_id or f"chair {r.key}"): r.patient_mrn for r in ended
+                 if r.tile is not None and r.patient_mrn}
+        for view in views:
+            if view.patient != "—":
+                shown[view.tile.session_id or f"chair {view.key}"] = view.patient
+        return shown
+
     def records_not_kept(self) -> list[StationAlarm]:
         """One low-priority alarm per ended session whose chair could not keep all of its rows, by chair name."""
         with self._lock:

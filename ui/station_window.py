@@ -35,11 +35,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from monitor import station_audit
+from monitor.accounts import Principal
 from monitor.alarms.model import Priority
 from monitor.replication.live import LiveAlarm
+from monitor.replication.replicator import redacted
 from monitor.replication.server_store import UnreportedSession
 from monitor.session import minutes_seconds
 from monitor.station import ChairReport, ChairView, StationFeed, StationModel, same_name_text, shared_login_text
+from monitor.station_audit import KeptAuditLog, StationAudit
+from monitor.store import Store
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
@@ -264,6 +269,8 @@ class StationWindow(QMainWindow):
         self.server_text = server
         self.connected = False
         self.link_error: str | None = None
+        #: Records who has the station open and whose MRNs it shows (None: not recorded, as in tests of the screen).
+        self.audit: StationAudit | None = None
         central = QWidget()
         outer = QVBoxLayout(central)
         self.banner = QLabel()
@@ -354,6 +361,9 @@ class StationWindow(QMainWindow):
             if at < 0 or self.grid.getItemPosition(at)[:2] != place:
                 self.grid.removeWidget(tile)
                 self.grid.addWidget(tile, *place)
+        if self.audit is not None:
+            # A local insert when the sessions shown change, nothing otherwise; a failure is said below, never raised.
+            self.audit.shown(self.model.mrns_shown(views))
         station_alarms = self.model.station_alarms()
         parts = []
         if not self.connected:
@@ -364,6 +374,9 @@ class StationWindow(QMainWindow):
             )
         parts.append(f"{len(views)} active chairs · {len(station_alarms)} station alarms")
         text = " · ".join(parts) + "".join(self._out_of_view(views))
+        trouble = None if self.audit is None else self.audit.trouble
+        if trouble is not None:
+            text += f"<div style='color:{theme.WARNING_TEXT}'>{html.escape(trouble)}</div>"
         # An ended session's rows its chair could not keep: its tile is gone, so the banner says it, line by line.
         for alarm in self.model.records_not_kept():
             text += (f"<div style='color:{theme.ALARM_COLOURS[alarm.priority]}'>{alarm.priority.marker} "
@@ -505,49 +518,112 @@ class ChairTrendDialog(QDialog):
             curve.setData([t for t, _ in points], [v for _, v in points])
 
 
+def station_reader(args: argparse.Namespace, store: Store, **asked: Any) -> Principal:
+    """Who opens the station (:func:`~monitor.security_cli.reading_principal`): ``--user`` signed in; where the local
+    database has accounts and none is given, asked in a window as ``review`` asks; the operating-system user where
+    it has none. A refusal (a failed or cancelled sign-in) is audited as ``station_refused`` and raised."""
+    from monitor.accounts import Accounts
+    from monitor.app.errors import AppError
+    from monitor.security_cli import read_refused, reading_principal
+    from ui.account_dialogs import AccountGate, AccountSignInDialog, principal_of
+
+    accounts = Accounts(store)
+    if getattr(args, "user", None) or not accounts.has_accounts() or accounts.removed_outside():
+        return reading_principal(args, store, station_audit.WHAT, station_audit.ACTION, **asked)
+    dialog = AccountSignInDialog(None, AccountGate(store.path, checked=True),
+                                 title="Infusion Monitor nurse station — sign in")
+    dialog.setStyleSheet(theme.STYLE_SHEET)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        read_refused(store, station_audit.ACTION, reason="sign-in cancelled", **asked)
+        raise AppError("the station was not opened: it shows patients' MRNs and needs a signed-in account on this "
+                       "database, and nobody signed in")
+    return principal_of(dialog.user())
+
+
+def audited_station(url: str, model: StationModel, audit: StationAudit,
+                    sound: AlarmSoundPlayer | None = None) -> tuple[StationWindow, StationFeed]:
+    """The station's window on ``model`` with its audit, its opening recorded, and the feed that fills it from the
+    server at ``url`` (not started)."""
+    window = StationWindow(model, server=redacted(url), sound=sound)
+    window.audit = audit
+    audit.opened()
+    return window, StationFeed(url, window.report, window.link_changed, window.unreported_found)
+
+
 @errors_in_a_window("station")
 def run_station(args: argparse.Namespace) -> int:
     """Open the nurse station on ``--server`` (or INFUSION_MONITOR_SERVER); returns the exit code."""
     from monitor.app.errors import AppError
-    from monitor.app.stores import configured_server
+    from monitor.app.stores import configured_server, open_store
 
     url = configured_server(args.server)
     if url is None:
         raise AppError("the station needs --server URL (or INFUSION_MONITOR_SERVER)")
     app = gui_application("Infusion Monitor station")
+    server = redacted(url)
+    # This computer's database: who opens the station signs in to its accounts, and its audit log keeps the
+    # station's entries (one connection for the station's lifetime: see KeptAuditLog).
+    store = open_store(args.db)
+    try:
+        asked = {"server": server, "show": args.show}
+        reader = station_reader(args, store, **asked)
+
+        def say(text: str) -> None:
+            print(f"infusion-monitor: station: {text}", file=sys.stderr)
+
+        audit = StationAudit(KeptAuditLog(store), user=reader.name, server=server, show=args.show,
+                             escalate_after_s=args.escalate_after, say=say)
+        return _run_station(app, url, args, audit)
+    finally:
+        store.close()
+
+
+def _run_station(app: Any, url: str, args: argparse.Namespace, audit: StationAudit) -> int:
+    """The station's window and feed until it is closed; ``station_closed`` recorded however it ends."""
     model = StationModel(show=args.show, escalate_after_s=args.escalate_after)
     sound = AlarmSoundPlayer()
-    window = StationWindow(model, server=StationFeed(url, lambda _r: None).server, sound=sound)
-    feed = StationFeed(url, window.report, window.link_changed, window.unreported_found)
+    ended_by = ["the window closed"]
+    shown: list[StationWindow] = []
 
-    def open_chart(key: str) -> None:
-        view = next((v for v in model.views() if v.key == key), None)
-        if view is None or view.tile.session_id is None:
-            return
-        dialog = ChairTrendDialog(url, view.tile.session_id, view.called, window)
-        dialog.show()
+    def ended(number: int, _frame: Any) -> None:
+        ended_by[0] = signal.Signals(number).name
+        QTimer.singleShot(0, lambda: shown[0].close() if shown else app.quit())
 
-    window.on_tile_clicked = open_chart
-    window.show()
-    feed.start()
-    # The station's screen is watched from a second process too: a frozen station shows every chair as it was.
-    guard = GuardLink(station=True)
-    if not guard.start():
-        print(f"Screen guard: {guard.error}", file=sys.stderr)
-    beat = GuardBeat(guard, lambda s: print(f"The station did not respond for {s:.0f} s.", file=sys.stderr),
-                     lambda news: print(f"Screen guard: {news}", file=sys.stderr), window,
-                     alarm_active=lambda: not window.connected or (window.model.sounding() or 0) >= Priority.MEDIUM)
+    # Before the opening is recorded: a signal that ends the station from then on finds its closing recorded.
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
-    # Ctrl-Z in the terminal would freeze the station while it shows every chair as it was.
-    keep_running_without_terminal(
-        lambda: print("Ctrl-Z ignored: the station cannot be paused from the keyboard (close the window to end it).",
-                      file=sys.stderr),
-        lambda: None,
-    )
+        signal.signal(sig, ended)
+    window, feed = audited_station(url, model, audit, sound)
+    shown.append(window)
+    beat: GuardBeat | None = None
     try:
+
+        def open_chart(key: str) -> None:
+            view = next((v for v in model.views() if v.key == key), None)
+            if view is None or view.tile.session_id is None:
+                return
+            dialog = ChairTrendDialog(url, view.tile.session_id, view.called, window)
+            dialog.show()
+
+        window.on_tile_clicked = open_chart
+        window.show()
+        feed.start()
+        # The station's screen is watched from a second process too: a frozen station shows every chair as it was.
+        guard = GuardLink(station=True)
+        if not guard.start():
+            print(f"Screen guard: {guard.error}", file=sys.stderr)
+        beat = GuardBeat(guard, lambda s: print(f"The station did not respond for {s:.0f} s.", file=sys.stderr),
+                         lambda news: print(f"Screen guard: {news}", file=sys.stderr), window,
+                         alarm_active=lambda: not window.connected or (window.model.sounding() or 0) >= Priority.MEDIUM)
+        # Ctrl-Z in the terminal would freeze the station while it shows every chair as it was.
+        keep_running_without_terminal(
+            lambda: print("Ctrl-Z ignored: the station cannot be paused from the keyboard (close the window to end "
+                          "it).", file=sys.stderr),
+            lambda: None,
+        )
         return int(app.exec())
     finally:
-        beat.stop()
+        if beat is not None:
+            beat.stop()
         feed.stop()
         sound.shutdown()
+        audit.closed(ended_by[0])

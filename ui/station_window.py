@@ -271,6 +271,8 @@ class StationWindow(QMainWindow):
         self.link_error: str | None = None
         #: Records who has the station open and whose MRNs it shows (None: not recorded, as in tests of the screen).
         self.audit: StationAudit | None = None
+        #: Without an audit: why the station's use is not recorded (on the banner).
+        self.notice: str | None = None
         central = QWidget()
         outer = QVBoxLayout(central)
         self.banner = QLabel()
@@ -374,7 +376,7 @@ class StationWindow(QMainWindow):
             )
         parts.append(f"{len(views)} active chairs · {len(station_alarms)} station alarms")
         text = " · ".join(parts) + "".join(self._out_of_view(views))
-        trouble = None if self.audit is None else self.audit.trouble
+        trouble = self.notice if self.audit is None else self.audit.trouble
         if trouble is not None:
             text += f"<div style='color:{theme.WARNING_TEXT}'>{html.escape(trouble)}</div>"
         # An ended session's rows its chair could not keep: its tile is gone, so the banner says it, line by line.
@@ -540,13 +542,16 @@ def station_reader(args: argparse.Namespace, store: Store, **asked: Any) -> Prin
     return principal_of(dialog.user())
 
 
-def audited_station(url: str, model: StationModel, audit: StationAudit,
-                    sound: AlarmSoundPlayer | None = None) -> tuple[StationWindow, StationFeed]:
+def audited_station(url: str, model: StationModel, audit: StationAudit | None,
+                    sound: AlarmSoundPlayer | None = None,
+                    notice: str | None = None) -> tuple[StationWindow, StationFeed]:
     """The station's window on ``model`` with its audit, its opening recorded, and the feed that fills it from the
-    server at ``url`` (not started)."""
+    server at ``url`` (not started); without an audit, ``notice`` on its banner says why."""
     window = StationWindow(model, server=redacted(url), sound=sound)
     window.audit = audit
-    audit.opened()
+    window.notice = notice
+    if audit is not None:
+        audit.opened()
     return window, StationFeed(url, window.report, window.link_changed, window.unreported_found)
 
 
@@ -563,7 +568,15 @@ def run_station(args: argparse.Namespace) -> int:
     server = redacted(url)
     # This computer's database: who opens the station signs in to its accounts, and its audit log keeps the
     # station's entries (one connection for the station's lifetime: see KeptAuditLog).
-    store = open_store(args.db)
+    try:
+        store = open_store(args.db)
+    except (AppError, OSError) as exc:
+        # Nobody can sign in and nothing can be recorded; the station opens all the same (it is how the nurses see
+        # every chair's alarms), naming each patient by initials only, and says why on its banner.
+        notice = (f"This computer's database cannot be opened ({exc}): nobody can sign in, so patients are shown "
+                  "by initials only and the station's use is not recorded")
+        print(f"infusion-monitor: station: {notice}", file=sys.stderr)
+        return _run_station(app, url, argparse.Namespace(**{**vars(args), "show": "initials"}), None, notice)
     try:
         asked = {"server": server, "show": args.show}
         reader = station_reader(args, store, **asked)
@@ -578,8 +591,10 @@ def run_station(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _run_station(app: Any, url: str, args: argparse.Namespace, audit: StationAudit) -> int:
-    """The station's window and feed until it is closed; ``station_closed`` recorded however it ends."""
+def _run_station(app: Any, url: str, args: argparse.Namespace, audit: StationAudit | None,
+                 notice: str | None = None) -> int:
+    """The station's window and feed until it is closed; ``station_closed`` recorded however it ends (with an
+    audit; without one, ``notice`` says on the banner why not)."""
     model = StationModel(show=args.show, escalate_after_s=args.escalate_after)
     sound = AlarmSoundPlayer()
     ended_by = ["the window closed"]
@@ -592,7 +607,7 @@ def _run_station(app: Any, url: str, args: argparse.Namespace, audit: StationAud
     # Before the opening is recorded: a signal that ends the station from then on finds its closing recorded.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, ended)
-    window, feed = audited_station(url, model, audit, sound)
+    window, feed = audited_station(url, model, audit, sound, notice)
     shown.append(window)
     beat: GuardBeat | None = None
     try:
@@ -626,4 +641,5 @@ def _run_station(app: Any, url: str, args: argparse.Namespace, audit: StationAud
             beat.stop()
         feed.stop()
         sound.shutdown()
-        audit.closed(ended_by[0])
+        if audit is not None:
+            audit.closed(ended_by[0])

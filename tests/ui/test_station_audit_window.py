@@ -136,3 +136,48 @@ def test_the_station_program_records_who_opened_it_and_its_end_by_sigterm(
     entries = _station_entries(db_path)
     assert [(e["action"], e["user"]) for e in entries] == [("station_opened", "RN"), ("station_closed", "RN")]
     assert entries[1]["detail"]["how"] == "SIGTERM" and entries[1]["detail"]["show"] == "initials"
+
+
+def test_a_local_database_that_cannot_be_opened_leaves_the_station_open_by_initials(
+        clinic: Clinic, tmp_path: Path) -> None:
+    """A damaged or unreadable database on the station's computer: nobody can sign in and nothing can be recorded,
+    but the station is how the nurses see every chair's alarms. It opens, names patients by initials only, says
+    why, and ends cleanly."""
+    from tests.faults.helpers import CommandLine
+
+    broken = tmp_path / "station.db"
+    broken.write_bytes(b"this is not a database " * 200)
+    station = CommandLine("station", "--server", clinic.role("reader"), "--db", str(broken),
+                          env={"QT_QPA_PLATFORM": "offscreen"})
+    try:
+        line = station.wait_for("cannot be opened", timeout=60)
+        assert "patients are shown by initials only and the station's use is not recorded" in line
+        time.sleep(3)
+        assert station.process.poll() is None, "\n".join(station.output())  # open, not refused
+        station.process.send_signal(signal.SIGTERM)
+        assert station.finish(timeout=30) == 0
+    finally:
+        station.end()
+    assert broken.read_bytes() == b"this is not a database " * 200
+
+
+def test_without_an_audit_the_banner_says_why_and_tiles_show_initials(
+        qtbot: Any, clinic: Clinic, tmp_path: Path) -> None:
+    chair = _watched(clinic, tmp_path / "chair.db", "chair_eight", "Chair 8", 3)
+    chair.feed.stop()
+    chair.store.assign_patient(chair.recorder.session.id, chair.store.create_patient("MRN-88", name="Ann Lee"))
+    chair.until_first_heart_rate()
+    window, feed = audited_station(clinic.role("reader"), StationModel(show="initials"), None,
+                                   notice="This computer's database cannot be opened (damaged): initials only")
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        feed.start()
+        qtbot.waitUntil(lambda: len(window.tiles) == 1, timeout=30_000)
+        [tile] = window.tiles.values()
+        qtbot.waitUntil(lambda: "A.L." in tile.title.text(), timeout=30_000)
+        assert "MRN-88" not in tile.title.text()
+        assert "cannot be opened (damaged): initials only" in window.banner.text()
+    finally:
+        feed.stop()
+        chair.shut()

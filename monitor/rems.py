@@ -25,7 +25,7 @@ from monitor.dose import dose_record
 from monitor.entered_in_error import standing_entries
 from monitor.protocols import Protocol, check_states, respiratory_checks, respiratory_observations
 from monitor.session import EventKind, SessionEvent
-from monitor.store import Store
+from monitor.store import Reader, Store
 from monitor.wall_clock import clock_text, moments_shown
 
 #: Days the REMS allows between the session and the form's submission.
@@ -364,8 +364,9 @@ def completion_refusal(form: RemsForm) -> str | None:
 # -- submission -----------------------------------------------------------------------------------------
 
 
-def submission(store: Store, session_id: str) -> dict[str, Any] | None:
-    """When and by whom the form of a session was marked submitted (None: not yet)."""
+def submission(store: Reader, session_id: str) -> dict[str, Any] | None:
+    """When and by whom the form of a session was marked submitted (None: not yet); read from the clinic's server, as
+    marked at its chair."""
     return store.rems_submission(session_id)
 
 
@@ -392,7 +393,7 @@ def mark_submitted(
             "filled in on its worksheet (--incomplete-because TEXT)")
     when = time.time() if at is None else at
     store.add_rems_submission(row["id"], when, user, reference)
-    detail: dict[str, Any] = {"reference": reference}
+    detail: dict[str, Any] = {"reference": reference, "submitted_at": when}
     if missing:
         detail.update(empty_in_record=missing, incomplete_because=reason)
     store.audit("rems_form_submitted", user=user, session_id=row["id"], **detail)
@@ -420,8 +421,9 @@ def submission_due(started_at: float) -> float:
     return wall.astimezone().timestamp()
 
 
-def pending_forms(store: Store, protocol_names: Iterable[str]) -> list[PendingForm]:
-    """Sessions under a REMS protocol whose form is not yet marked submitted, oldest first."""
+def pending_forms(store: Reader, protocol_names: Iterable[str]) -> list[PendingForm]:
+    """Sessions under a REMS protocol whose form is not yet marked submitted, oldest first (read from the clinic's
+    server: every chair's)."""
     names = list(protocol_names)
     if not names:
         return []

@@ -403,9 +403,13 @@ def _tiles_by_function_v8(conn: psycopg.Connection) -> None:
     limit_connections(conn)
 
 
-#: The audit entries a station or reviewer needs (:func:`_audit_behind_function_v9`): the alarm profile a session ran
-#: under (its export names it) and a session closed after its recording stopped unexpectedly (the browser marks it).
-READERS_AUDIT_ACTIONS = ("alarm_profile_loaded", "session_closed_after_crash")
+#: The audit entries a station or reviewer needed at schema 9 (:func:`_audit_behind_function_v9`): the alarm profile a
+#: session ran under (its export names it) and a session closed after its recording stopped unexpectedly (the browser
+#: marks it).
+_READERS_AUDIT_ACTIONS_V9 = ("alarm_profile_loaded", "session_closed_after_crash")
+#: The audit entries a station or reviewer gets: since schema 11 a session's REMS form marked submitted at its chair
+#: too (the clinic's list of forms still due, :func:`_rems_submitted_for_readers_v11`).
+READERS_AUDIT_ACTIONS = (*_READERS_AUDIT_ACTIONS_V9, "rems_form_submitted")
 #: Of an ``alarm_profile_loaded`` entry's detail, what names the profile; who approved it and where its file lay stay.
 _PROFILE_KEYS = ("label", "profile", "sha256")
 
@@ -414,7 +418,7 @@ _PROFILE_KEYS = ("label", "profile", "sha256")
 #: entry of its session's own chair counts (as :func:`monitor.replication.server_store._own` has it), and its user is
 #: not given.
 _READERS_AUDIT = """
-CREATE FUNCTION im_readers_audit(asked_session TEXT)
+{create} FUNCTION im_readers_audit(asked_session TEXT)
 RETURNS TABLE (at DOUBLE PRECISION, action TEXT, session_id TEXT, detail TEXT, chair TEXT)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -422,7 +426,7 @@ DECLARE
                            OR NOT pg_has_role(session_user, '{chair}', 'MEMBER');
     entry RECORD;
 BEGIN
-    FOR entry IN SELECT a.at, a.action, a.session_id, a.detail, a.chair FROM public.audit a
+    FOR entry IN SELECT a.at, a.action, a.session_id, a.detail, a.chair{user} FROM public.audit a
         JOIN public.sessions s ON s.id = a.session_id AND s.chair = a.chair
         WHERE a.action = ANY({actions}) AND (asked_session IS NULL OR a.session_id = asked_session)
           AND (every_chair OR a.chair = session_user)
@@ -435,14 +439,32 @@ BEGIN
                            WHERE e.key = ANY({keys}))::text;
             EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
                 NULL;  -- a detail that is no JSON object names no profile: the export says "not recorded"
-            END;
+            END;{more}
         END IF;
         RETURN NEXT;
     END LOOP;
 END $$
-""".format(reader=READER_GROUP, chair=CHAIR_GROUP,
-           actions="ARRAY[" + ", ".join(f"'{a}'" for a in READERS_AUDIT_ACTIONS) + "]",
-           keys="ARRAY[" + ", ".join(f"'{k}'" for k in _PROFILE_KEYS) + "]")
+"""
+
+#: Of a ``rems_form_submitted`` entry (schema 11), what the form says of its submission: who marked it, when (as the
+#: chair's submission row has it) and the REMS confirmation number (the form and the worksheet show them); whatever
+#: else the detail holds stays.
+_REMS_SUBMITTED_DETAIL = """
+        ELSIF entry.action = 'rems_form_submitted' THEN
+            BEGIN
+                detail := jsonb_build_object('submitted_by', entry."user",
+                                             'reference', entry.detail::jsonb -> 'reference',
+                                             'submitted_at', entry.detail::jsonb -> 'submitted_at')::text;
+            EXCEPTION WHEN invalid_text_representation OR invalid_parameter_value THEN
+                detail := jsonb_build_object('submitted_by', entry."user")::text;
+            END;"""
+
+
+def _readers_audit(actions: tuple[str, ...], *, create: str = "CREATE", user: str = "", more: str = "") -> str:
+    """:data:`_READERS_AUDIT` for these ``actions`` (and what else a later schema reads of them)."""
+    return _READERS_AUDIT.format(create=create, user=user, more=more, reader=READER_GROUP, chair=CHAIR_GROUP,
+                                 actions="ARRAY[" + ", ".join(f"'{a}'" for a in actions) + "]",
+                                 keys="ARRAY[" + ", ".join(f"'{k}'" for k in _PROFILE_KEYS) + "]")
 
 
 def _audit_behind_function_v9(conn: psycopg.Connection) -> None:
@@ -452,7 +474,7 @@ def _audit_behind_function_v9(conn: psycopg.Connection) -> None:
     sign-ins, correction reasons, export destinations and readings of the audit log, which a chair shows only to a
     signed-in admin or physician. A chair's login keeps what row level security gives it (its own rows, to add to).
     """
-    conn.execute(_READERS_AUDIT)
+    conn.execute(_readers_audit(_READERS_AUDIT_ACTIONS_V9))
     reader = sql.Identifier(READER_GROUP)
     conn.execute(sql.SQL("DROP POLICY readers_read ON audit"))
     conn.execute(sql.SQL("REVOKE ALL ON audit FROM {}").format(reader))
@@ -581,10 +603,19 @@ def _history_v10(conn: psycopg.Connection) -> None:
         ).format(sql.Identifier(f"{table}_set_once"), sql.Identifier(table), _arguments(columns)))
 
 
+def _rems_submitted_for_readers_v11(conn: psycopg.Connection) -> None:
+    """Readers get a session's REMS form marked submitted at its chair (who marked it, the confirmation number): the
+    clinic lists the forms still due across its chairs from the server (``rems --server``), and a form marked at its
+    chair is no longer due. The entry of the session's own chair only, as the other entries a reader gets."""
+    conn.execute(_readers_audit(READERS_AUDIT_ACTIONS, create="CREATE OR REPLACE", user=', a."user"',
+                                more=_REMS_SUBMITTED_DETAIL))
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
     _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5, _own_origins_v6,
     _identity_check_v7, _tiles_by_function_v8, _audit_behind_function_v9, _history_v10,
+    _rems_submitted_for_readers_v11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 #: From this schema on a chair writes its station row only through the server's functions: a chair of a version made
@@ -593,6 +624,8 @@ TILES_BY_FUNCTION = MIGRATIONS.index(_tiles_by_function_v8) + 1
 #: From this schema on a chair may not update its readings, waveforms, events or patients: a chair of a version made
 #: for an earlier schema (which sent them with ``ON CONFLICT … DO UPDATE``) has its batches refused until updated.
 INSERT_ONLY_FROM = MIGRATIONS.index(_history_v10) + 1
+#: From this schema on a reader learns which REMS forms were marked submitted at their chairs.
+REMS_SUBMITTED_FROM = MIGRATIONS.index(_rems_submitted_for_readers_v11) + 1
 
 
 def bound_waits(conn: psycopg.Connection, *, lock_s: float, statement_s: float) -> None:

@@ -30,7 +30,7 @@ from monitor.constants import HEARTBEAT_INTERVAL_S, STALE_HEARTBEAT_S
 from monitor.replication import tls
 from monitor.replication.live import SHOWN, LiveAlarm
 from monitor.replication.replicator import CONNECT_TIMEOUT_S, redacted
-from monitor.replication.schema import CHANNEL, READER_GROUP
+from monitor.replication.schema import CHANNEL, READER_GROUP, REMS_SUBMITTED_FROM
 from monitor.session import EventKind, Phase, SessionEvent
 from monitor.store import (
     SessionNotFound,
@@ -60,6 +60,9 @@ _SUMMARY_SQL = (
     "END AS last_data_at "
     "FROM sessions s LEFT JOIN patients p ON p.id = s.patient_id"
 )
+
+#: Said when the server's schema lacks what a read needs.
+_OLDER_SCHEMA = "the server {} has a schema older than this program: its owner runs 'infusion-monitor server migrate'"
 
 _SESSION_SQL = "SELECT *, " + _HEARTBEAT_AGE.format("") + " FROM sessions"
 
@@ -450,7 +453,9 @@ class ServerStore:
             rows = self._rows(_SESSION_SQL + " WHERE id = %s", [session_id])
             if not rows and len(session_id) >= 6:
                 rows = self._rows(_SESSION_SQL + " WHERE id LIKE %s LIMIT 2", [session_id + "%"])
-                rows = rows if len(rows) == 1 else []
+                if len(rows) > 1:
+                    raise SessionNotFound(f"'{session_id}' is the start of more than one session's id on the server: "
+                                          "give more of it")
         if not rows:
             raise SessionNotFound(f"no session with id '{session_id}' on the server")
         return rows[0]
@@ -609,14 +614,57 @@ class ServerStore:
         written by its session's own chair), without who made them (``user`` is None): the audit log itself is
         read at the chair, by a signed-in admin or physician (``infusion-monitor audit``).
         """
+        rows = self._readers_audit("SELECT * FROM im_readers_audit(%s)", [session_id])
+        return [dict(row, user=None) for row in rows]
+
+    def _readers_audit(self, query: str, args: Iterable[Any]) -> list[dict[str, Any]]:
+        """Rows of a query on ``im_readers_audit`` (the one way a reader reads the audit log)."""
         try:
-            rows = self.conn.execute("SELECT * FROM im_readers_audit(%s)", [session_id]).fetchall()
+            return list(self.conn.execute(query, list(args)).fetchall())
         except psycopg.errors.UndefinedFunction as exc:
-            raise StoreError(f"the server {self.path} has a schema older than this program: its owner runs "
-                             "'infusion-monitor server migrate'") from exc
+            raise StoreError(_OLDER_SCHEMA.format(self.path)) from exc
         except psycopg.Error as exc:
             raise StoreError(f"the server {self.path} refused a read: {str(exc).strip()}") from exc
-        return [dict(row, user=None) for row in rows]
+
+    def _check_rems_submissions(self) -> None:
+        """Refuse to answer about REMS submissions from a server that does not give them to readers (before schema
+        11 every form would read as not submitted)."""
+        if int(self._rows("SELECT MAX(version) AS v FROM schema_version")[0]["v"] or 0) < REMS_SUBMITTED_FROM:
+            raise StoreError(_OLDER_SCHEMA.format(self.path))
+
+    def rems_submission(self, session_id: str) -> dict[str, Any] | None:
+        """When and by whom a session's REMS form was marked submitted at its chair, as its audit entry replicated
+        (None: not yet); the same keys as the chair's row."""
+        self._check_rems_submissions()
+        rows = self._readers_audit("SELECT at, detail FROM im_readers_audit(%s) WHERE action = 'rems_form_submitted' "
+                                   "ORDER BY at LIMIT 1", [session_id])
+        if not rows:
+            return None
+        detail = json.loads(rows[0]["detail"] or "{}")
+        at = detail.get("submitted_at")  # an entry made before it said when (the entry's own time, a moment later)
+        return {"session_id": session_id, "submitted_at": float(rows[0]["at"] if at is None else at),
+                "submitted_by": detail.get("submitted_by"), "reference": detail.get("reference")}
+
+    def sessions_without_rems_submission(self, protocols: list[str]) -> list[tuple[str, float, str | None]]:
+        """``(id, started_at, patient_id)`` of every chair's sessions under these protocols whose form was not marked
+        submitted at its chair, oldest first."""
+        self._check_rems_submissions()
+        rows = self._readers_audit(
+            "SELECT s.id, s.started_at, s.patient_id FROM sessions s WHERE s.protocol = ANY(%s) AND s.id NOT IN "
+            "(SELECT a.session_id FROM im_readers_audit(NULL) a WHERE a.action = 'rems_form_submitted') "
+            "ORDER BY s.started_at, s.id",
+            [list(protocols)],
+        )
+        return [(str(row["id"]), float(row["started_at"]), row["patient_id"]) for row in rows]
+
+    def chair_names(self, session_ids: Sequence[str]) -> dict[str, str]:
+        """The chair each session was recorded at: the name its chair database last gave itself, else its login."""
+        rows = self._rows(
+            "SELECT s.id, COALESCE((SELECT c.name FROM chairs c WHERE c.chair = s.chair ORDER BY c.origin = s.origin "
+            "DESC, c.seen_at DESC LIMIT 1), s.chair) AS chair FROM sessions s WHERE s.id = ANY(%s)",
+            [list(session_ids)],
+        )
+        return {str(row["id"]): str(row["chair"]) for row in rows}
 
     def set_aside(self, session_id: str) -> SetAside:
         """The rows of a session not shown as the session's: written into it by another login, or unreadable."""

@@ -57,6 +57,7 @@ from monitor.wall_clock import clock_text
 if TYPE_CHECKING:
     from monitor.alarms.model import AlarmRecord
     from monitor.recorder import Recorder
+    from monitor.rems import PendingForm
     from monitor.store.queries import SessionSummary
     from monitor.terminal_output import Lines, TerminalOutput
 
@@ -359,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_identity_options(rems_cmd)  # who submitted it, signed in
     rems_cmd.add_argument("--worksheet", metavar="SESSION", help="write this session's form as a PDF worksheet")
     rems_cmd.add_argument("--out", metavar="FILE", help="where the worksheet goes")
+    rems_cmd.add_argument("--server", metavar="URL",
+                          help="every chair's forms from the clinic's PostgreSQL (the list, a worksheet; read-only: "
+                               "a form is marked submitted at its chair); audited locally")
 
     audit = sub.add_parser("audit", help="read the audit log (a signed-in admin or physician; the reading is audited)")
     add_db_option(audit)
@@ -1069,8 +1073,9 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
     """List sessions whose REMS form is not yet submitted, or mark one submitted."""
     from monitor import rems
     from monitor.protocols import available
-    from monitor.session_list import ids_kept
 
+    if getattr(args, "server", None) is not None:
+        return _rems_from_server(args, out)
     store = _open_store(args, must_exist=True)
     try:
         if args.submitted:
@@ -1083,21 +1088,61 @@ def cmd_rems(args: argparse.Namespace, out: TextIO) -> int:
         if args.worksheet:
             return _rems_worksheet(store, args, out)
         reader = reading_principal(args, store, "rems", "rems_forms_listed")  # the list shows MRNs
-        names = [p.name for p in available().values() if p.rems]
-        now = time.time()
-        pending = rems.pending_forms(store, names)
-        try:
-            store.audit("rems_forms_listed", user=reader.name, **ids_kept([form.session_id for form in pending]))
-        except StoreError as exc:  # listed all the same, as `sessions` lists (the forms are due), and said
-            _warn_stderr(f"infusion-monitor: warning: who listed these forms could not be recorded: {exc}")
-        for form in pending:
-            late = "  OVERDUE" if form.overdue(now) else ""
-            out.write(f"{form.session_id[:8]}  {_local(form.started_at)}  {form.patient_mrn or '-':14} "
-                      f"due by {_local(form.due_by)}{late}\n")
-        out.write(f"{len(pending)} REMS form(s) not yet submitted\n")
+        pending = rems.pending_forms(store, [p.name for p in available().values() if p.rems])
+        _list_rems_forms(pending, {}, lambda **ids: store.audit("rems_forms_listed", user=reader.name, **ids), out)
         return EXIT_OK
     finally:
         store.close()
+
+
+def _list_rems_forms(pending: Sequence[PendingForm], chairs: Mapping[str, str],
+                     audit: Callable[..., None], out: TextIO) -> None:
+    """Audit and write the list of forms not yet submitted (each with its chair where ``chairs`` names it)."""
+    from monitor.session_list import ids_kept
+
+    now = time.time()
+    try:
+        audit(**ids_kept([form.session_id for form in pending]))
+    except StoreError as exc:  # listed all the same, as `sessions` lists (the forms are due), and said
+        _warn_stderr(f"infusion-monitor: warning: who listed these forms could not be recorded: {exc}")
+    for form in pending:
+        late = "  OVERDUE" if form.overdue(now) else ""
+        chair = f"  at {terminal_text(chairs[form.session_id])}" if form.session_id in chairs else ""
+        out.write(f"{form.session_id[:8]}  {_local(form.started_at)}  {form.patient_mrn or '-':14} "
+                  f"due by {_local(form.due_by)}{late}{chair}\n")
+    out.write(f"{len(pending)} REMS form(s) not yet submitted\n")
+
+
+def _rems_from_server(args: argparse.Namespace, out: TextIO) -> int:
+    """``rems --server``: every chair's forms not yet submitted, or one session's worksheet, read from the clinic's
+    server (read-only) and audited in this computer's database. A form is marked submitted at its chair."""
+    from monitor import rems
+    from monitor.app.stores import open_server
+    from monitor.protocols import available
+
+    if args.submitted:
+        raise CliError("rems --submitted is not possible while reading the clinic's server (read-only): mark the form "
+                       "at the chair that recorded the session; the mark reaches the server from there")
+    if args.worksheet and not args.out:
+        raise CliError("a worksheet needs --out FILE")
+    source = record_source(args.db, args.server)
+    assert source.server is not None
+    if args.worksheet:
+        reader = _reader(args, "rems --worksheet", "export", session=args.worksheet, format="rems_worksheet")
+        with open_server(source.server) as server, _open_store(args) as local:
+            missing = rems_worksheet(server, args.worksheet, args.out, user=reader.name, audit_to=local).missing()
+        out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
+                  + "\n")
+        return EXIT_OK
+    reader = _reader(args, "rems", "rems_forms_listed")  # the list shows MRNs
+    with open_server(source.server) as server:
+        try:
+            pending = rems.pending_forms(server, [p.name for p in available().values() if p.rems])
+            chairs = server.chair_names([form.session_id for form in pending])
+        except StoreError as exc:
+            raise CliError(str(exc)) from None
+    _list_rems_forms(pending, chairs, lambda **ids: source.record_read("rems_forms_listed", reader.name, **ids), out)
+    return EXIT_OK
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:

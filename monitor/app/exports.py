@@ -15,7 +15,7 @@ from monitor.app.stores import RecordSource
 from monitor.exports.codes import ReferenceRange, ranges_from_profile
 from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.exports.files import NOT_AUDITED, ExportFileError, write_atomically
-from monitor.store import SessionNotFound, Store, StoreError
+from monitor.store import Reader, SessionNotFound, Store, StoreError
 
 if TYPE_CHECKING:
     from monitor.course import Course
@@ -133,7 +133,7 @@ def export_course(
         raise AppError(str(exc)) from None
 
 
-def rems_form(store: Store, session: str) -> RemsForm:
+def rems_form(store: Reader, session: str) -> RemsForm:
     """A session's REMS Patient Monitoring Form as its record fills it (AppError for a session whose protocol has
     none: an IV ketamine session)."""
     from monitor import rems
@@ -165,17 +165,27 @@ def mark_rems_submitted(store: Store, session: str, *, user: str, reference: str
     return form
 
 
-def rems_worksheet(store: Store, session: str, path: str | Path, *, user: str | None) -> RemsForm:
+def rems_worksheet(store: Reader, session: str, path: str | Path, *, user: str | None,
+                   audit_to: Store | None = None) -> RemsForm:
     """Write one session's REMS Patient Monitoring Form as a PDF worksheet to copy from, audited;
-    returns the form (its ``missing()`` fields are still to be filled in)."""
+    returns the form (its ``missing()`` fields are still to be filled in). ``store`` may be the clinic's server: the
+    entry then goes to ``audit_to``, this computer's database, naming the server."""
     from monitor.course_export import write_rems_worksheet
 
-    form = rems_form(store, session)
+    auditor = audit_to if audit_to is not None else store
+    if not isinstance(auditor, Store):
+        raise AppError("a worksheet read from the server is audited in a local database")
+    try:
+        form = rems_form(store, session)
+    except StoreError as exc:
+        raise AppError(str(exc)) from None
     row = {"id": form.session_id}
+    server: dict[str, Any] = {"server": str(store.path)} if audit_to is not None else {}
 
     def audited(target: Path) -> None:
         try:
-            store.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(target))
+            auditor.audit("export", user=user, session_id=row["id"], format="rems_worksheet", destination=str(target),
+                          **server)
         except StoreError as exc:
             raise AppError(NOT_AUDITED.format(exc)) from None
 

@@ -132,6 +132,9 @@ def _reads(db_path: Path, session_id: str, out: Path) -> dict[str, tuple[list[st
         "export from the server": (["export", session_id, *db, *server, "--out", str(out)], "export"),
         "course from the server": (["course", MRN, *db, *server, "--out", str(out)], "course_export"),
         "sessions from the server": (["sessions", *db, *server], "sessions_listed"),
+        "rems from the server": (["rems", *db, *server], "rems_forms_listed"),
+        "rems worksheet from the server": (["rems", *db, *server, "--worksheet", session_id, "--out", str(out)],
+                                           "export"),
         "course": (["course", MRN, *db, "--out", str(out)], "course_export"),
         "course pdf": (["course", MRN, *db, "--format", "pdf", "--out", str(out)], "course_export"),
         "sessions": (["sessions", *db], "sessions_listed"),
@@ -144,7 +147,8 @@ def _reads(db_path: Path, session_id: str, out: Path) -> dict[str, tuple[list[st
 
 @pytest.mark.parametrize("name", ["course", "course pdf", "sessions", "sessions of a patient", "rems worksheet",
                                   "rems list", "feed resend", "export from the server", "course from the server",
-                                  "sessions from the server"])
+                                  "sessions from the server", "rems from the server",
+                                  "rems worksheet from the server"])
 def test_every_read_of_patient_data_is_refused_without_a_sign_in_where_the_database_has_accounts(
     db_path: Path, tmp_path: Path, session_id: str, accounts_in: Any, no_secret: None,
     capsys: pytest.CaptureFixture[str], name: str,

@@ -42,7 +42,7 @@ import psycopg
 
 from monitor.replication import server_writes, tls, waits
 from monitor.replication.progress import Judgement, Verdict, judge
-from monitor.replication.schema import INSERT_ONLY, SCHEMA_VERSION, bound_waits, server_version
+from monitor.replication.schema import CHAIR_SCHEMA, INSERT_ONLY, bound_waits, server_version
 from monitor.replication.server_writes import HeldElsewhere
 from monitor.store import outbox
 from monitor.text_rules import name_key
@@ -421,11 +421,11 @@ class Replicator:
         except psycopg.Error:
             conn.close()
             raise
-        if version < SCHEMA_VERSION:
+        if version < CHAIR_SCHEMA:
             conn.close()
             raise psycopg.OperationalError(
                 f"the server's schema is version {version}; run 'infusion-monitor server migrate' "
-                f"(needs {SCHEMA_VERSION})"
+                f"(needs {CHAIR_SCHEMA})"
             )
         try:
             self._server_columns = {t: server_writes.columns_of(conn, t) for t in outbox.TABLES}

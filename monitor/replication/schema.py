@@ -626,6 +626,9 @@ TILES_BY_FUNCTION = MIGRATIONS.index(_tiles_by_function_v8) + 1
 INSERT_ONLY_FROM = MIGRATIONS.index(_history_v10) + 1
 #: From this schema on a reader learns which REMS forms were marked submitted at their chairs.
 REMS_SUBMITTED_FROM = MIGRATIONS.index(_rems_submitted_for_readers_v11) + 1
+#: The schema a chair of this version needs: the one it writes against (schema 10's insert-only rows). A later
+#: migration that changes only what readers get (11) does not make the chairs wait for ``server migrate``.
+CHAIR_SCHEMA = INSERT_ONLY_FROM
 
 
 def bound_waits(conn: psycopg.Connection, *, lock_s: float, statement_s: float) -> None:

@@ -112,7 +112,7 @@ def test_server_migrate_takes_the_audit_table_from_a_reader_of_schema_8(
     session_id = _chair_with_audit(db, "MRN-51", 4)
     with monkeypatch.context() as schema_8:
         schema_8.setattr(schema, "SCHEMA_VERSION", 8)
-        schema_8.setattr(replicator_module, "SCHEMA_VERSION", 8)  # a chair of the earlier version
+        schema_8.setattr(replicator_module, "CHAIR_SCHEMA", 8)  # a chair of the earlier version
         local_server.create_database(clinic.server, old.database)
         replicate(db, old.role("chair"))
     reader = old.role("reader")

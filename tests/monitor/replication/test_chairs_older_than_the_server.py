@@ -106,7 +106,7 @@ def upgrade(clinic: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         earlier.setattr(schema, "SCHEMA_VERSION", EARLIER)
         local_server.create_database(clinic.server, old.database)
     # Chair 9 runs the earlier version throughout: it takes a server of its schema, and writes its row itself.
-    monkeypatch.setattr(replicator_module, "SCHEMA_VERSION", EARLIER)
+    monkeypatch.setattr(replicator_module, "CHAIR_SCHEMA", EARLIER)
     monkeypatch.setattr(server_writes, "publish_chair", publish_before_schema_8)
     monkeypatch.setattr(Replicator, "_check_identity", lambda _self: None)  # a question of schema 7
     db = tmp_path / "chair9.db"

@@ -216,7 +216,7 @@ def test_server_migrate_gives_the_names_already_there_the_chairs_form(
     old = Clinic(clinic.server, f"{clinic.database}_v6", clinic.folder)
     with monkeypatch.context() as schema_6:
         schema_6.setattr(schema, "SCHEMA_VERSION", 6)
-        schema_6.setattr(replicator_module, "SCHEMA_VERSION", 6)  # chairs of the earlier version
+        schema_6.setattr(replicator_module, "CHAIR_SCHEMA", 6)  # chairs of the earlier version
         schema_6.setattr(server_writes, "publish_chair", publish_before_schema_8)
         local_server.create_database(clinic.server, old.database)
         _identified(tmp_path / "a.db", "4711", "Zoë Lee", FIRST["birth_date"], T0, 1)

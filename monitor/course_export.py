@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -36,7 +37,9 @@ from monitor.exports import pdf_fonts
 from monitor.exports.data import patient_scrubber
 from monitor.exports.pdf_export import report_canvas
 from monitor.protocols import Protocol, ProtocolError, load_protocol
-from monitor.store import Reader, Store
+from monitor.store import Reader, Store, StoreError
+
+log = logging.getLogger(__name__)
 
 FORMATS: Final = ("json", "csv", "pdf")
 FONT, FONT_BOLD = pdf_fonts.register()
@@ -57,6 +60,7 @@ def rems_forms(store: Reader, course: Course) -> dict[str, rems.RemsForm]:
     """The REMS form of every session of the course that follows a REMS protocol."""
     protocols = _protocols(course)
     out = {}
+    submissions_known = True
     for row in course.rows:
         protocol = protocols.get(row.protocol)
         if protocol is None or not protocol.rems:
@@ -65,11 +69,20 @@ def rems_forms(store: Reader, course: Course) -> dict[str, rems.RemsForm]:
         events = store.events(row.session_id)
         readings = list(store.readings(row.session_id, parameters=(*NIBP_PARAMETERS, Parameter.SPO2)))
         now = float(session.get("ended_at") or time.time())
+        submission = None
+        if submissions_known:
+            try:
+                submission = rems.submission(store, row.session_id)
+            except StoreError:
+                if isinstance(store, Store):
+                    raise
+                # A server of a schema before 11 does not give readers the submissions marked at the chairs.
+                submissions_known = False
+                log.warning("the clinic's server does not say which REMS forms were submitted (its schema is "
+                            "older than this program's; its owner runs 'infusion-monitor server migrate'): every "
+                            "form reads as not submitted")
         out[row.session_id] = rems.build_form(
-            protocol, session, store.patient_row(session.get("patient_id")), events, readings, now,
-            # Submissions are marked at the chair and stay there: read from the server, none is known.
-            rems.submission(store, row.session_id) if isinstance(store, Store) else None,
-        )
+            protocol, session, store.patient_row(session.get("patient_id")), events, readings, now, submission)
     return out
 
 

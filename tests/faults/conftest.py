@@ -25,16 +25,17 @@ def cable(tmp_path: Path) -> Iterator[NullModem]:
 
 
 #: The files that take longest, longest first, as measured on two cores (seconds per file, whole suite on six
-#: workers): serial faults 160, clinic server 105, window off screen 57, station after crash 50, file watch 49,
-#: server disk full 47, device unreadable 40, record guard 40, silent feed receiver 30-45, disk fails 34, write lock
-#: held 34, killed export 30; then 20-30 s each. Files not named keep their place after these.
+#: workers, 2026-12-07): serial faults 154, clinic server 113, terminal takes no output 94, file watch 61, window off
+#: screen 59, station after crash 55, server disk full 49, disk fails 43, WAL deleted 41, device unreadable 40, write
+#: lock held 34, kill during recording 32, silent feed receiver 31, real signals 30; then 15-25 s each. Files not
+#: named keep their place after these.
 LONGEST_FIRST = (
-    "test_serial_faults.py", "test_clinic_server.py", "test_window_off_screen.py", "test_station_after_crash.py",
-    "test_database_file_watch.py", "test_server_disk_full.py", "test_device_unreadable.py", "test_record_guard.py",
-    "test_silent_feed_receiver.py", "test_disk_fails.py", "test_write_lock_held.py", "test_killed_export.py",
-    "test_real_signals.py", "test_terminal_takes_no_output.py",
-    "test_kill_during_recording.py", "test_second_start.py", "test_two_starts_at_once.py",
-    "test_database_truncated.py", "test_wal_deleted.py", "test_writer_hang.py",
+    "test_serial_faults.py", "test_clinic_server.py", "test_terminal_takes_no_output.py",
+    "test_database_file_watch.py", "test_window_off_screen.py", "test_station_after_crash.py",
+    "test_server_disk_full.py", "test_disk_fails.py", "test_wal_deleted.py", "test_device_unreadable.py",
+    "test_write_lock_held.py", "test_kill_during_recording.py", "test_silent_feed_receiver.py",
+    "test_real_signals.py", "test_record_guard.py", "test_killed_export.py", "test_second_start.py",
+    "test_two_starts_at_once.py", "test_database_truncated.py", "test_writer_hang.py",
 )
 
 

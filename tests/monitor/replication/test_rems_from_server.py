@@ -179,3 +179,32 @@ def test_a_server_of_an_earlier_schema_is_not_read_for_forms(
     # Before schema 11 the server does not say which forms were submitted: every form would read as due.
     assert main(["rems", "--server", c["reader"], "--db", str(c["office"]), *c["user"]]) == 1
     assert "schema older than this program" in capsys.readouterr().err
+
+
+def test_the_course_from_the_server_says_which_forms_were_submitted_at_their_chairs(
+    two_chairs: dict[str, Any], clinic: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``course --server`` read every form as not submitted (the submissions stayed at the chairs); since schema 11
+    the server says which were, as the chair's own course does. A server of an earlier schema says nothing: every
+    form then reads as not submitted, and the log says why."""
+    c = two_chairs
+    monkeypatch.setenv("INFUSION_MONITOR_SECRET", c["secret"])
+
+    def course(*where: str) -> dict[str, Any]:
+        out = tmp_path / "course.json"
+        assert main(["course", "MRN-501", *where, "--format", "json", "--out", str(out)]) == 0
+        return dict(json.loads(out.read_text()))
+
+    at_chair = course("--db", str(c["chair_1"]))
+    from_server = course("--server", c["reader"], "--db", str(c["office"]), *c["user"])
+    assert at_chair["rems_not_submitted"] == from_server["rems_not_submitted"] == []
+    [row] = [s for s in from_server["sessions"] if s["session_id"] == c["submitted"]]
+    [chair_row] = [s for s in at_chair["sessions"] if s["session_id"] == c["submitted"]]
+    assert row["rems"]["submitted_by"] == chair_row["rems"]["submitted_by"] == "Ada Brennan"
+    assert row["rems"]["submitted_at"] == chair_row["rems"]["submitted_at"]
+    with psycopg.connect(clinic.admin_url, autocommit=True) as admin:
+        admin.execute("DELETE FROM schema_version WHERE version = %s", [schema.SCHEMA_VERSION])
+    assert course("--server", c["reader"], "--db", str(c["office"]), *c["user"])["rems_not_submitted"] == [
+        c["submitted"]]
+    assert "does not say which REMS forms were submitted" in caplog.text

@@ -153,7 +153,7 @@ def test_server_migrate_stops_the_forgeries_and_frees_the_chair_they_blocked(
     clinic: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = _server_of_schema_5(clinic, monkeypatch)
-    monkeypatch.setattr(replicator_module, "SCHEMA_VERSION", 5)  # chairs of this version on the old server
+    monkeypatch.setattr(replicator_module, "CHAIR_SCHEMA", 5)  # chairs of this version on the old server
     monkeypatch.setattr(replicator_module, "INSERT_ONLY", ("audit",))  # as they sent rows: updating one there
     monkeypatch.setattr(server_writes, "publish_chair", publish_before_schema_8)
     two = _chair_two(old, tmp_path)

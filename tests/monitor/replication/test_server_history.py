@@ -157,7 +157,7 @@ def test_a_server_of_schema_9_is_migrated_with_its_rows(clinic: Clinic, tmp_path
     with monkeypatch.context() as schema_9:
         schema_9.setattr(schema, "SCHEMA_VERSION", 9)
         local_server.create_database(clinic.server, old.database)
-    monkeypatch.setattr(replicator_module, "SCHEMA_VERSION", 9)  # chairs on the old server
+    monkeypatch.setattr(replicator_module, "CHAIR_SCHEMA", 9)  # chairs on the old server
     db = tmp_path / "chair.db"
     _recorded(db)
     url = old.role("chair")

@@ -14,16 +14,23 @@ only once someone marks it so (the REMS wants it within 7 days).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from drivers.core.readings import Reading
+from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
 from monitor.checklist import MedicationFlag, current_checklist
 from monitor.dose import dose_record
 from monitor.entered_in_error import standing_entries
-from monitor.protocols import Protocol, check_states, respiratory_checks, respiratory_observations
+from monitor.protocols import (
+    VITALS_SPO2_WITHIN_S,
+    Protocol,
+    check_states,
+    respiratory_checks,
+    respiratory_observations,
+)
 from monitor.session import EventKind, SessionEvent
 from monitor.store import Reader, Store
 from monitor.wall_clock import clock_text, moments_shown
@@ -267,6 +274,40 @@ def build_form(
     )
 
 
+class FormReadings:
+    """The readings a REMS form's blood pressures are judged from, kept as a session's readings arrive (the live
+    window keeps these, not every reading): each cuff, and the reliable SpO2 values within
+    :data:`~monitor.protocols.VITALS_SPO2_WITHIN_S` of one, which a protocol that asks for "vitals" (a cuff with
+    SpO2 beside it) needs. Before, the window kept the cuffs alone, and such a protocol's pressures read as absent."""
+
+    def __init__(self) -> None:
+        #: The session's blood-pressure readings (a few a cuff), in the order they came.
+        self.cuffs: list[Reading] = []
+        self._spo2: list[Reading] = []
+        self._recent: deque[Reading] = deque()  # reliable SpO2 of the last VITALS_SPO2_WITHIN_S, before any cuff
+        self._keep_until = float("-inf")
+
+    def add(self, readings: Iterable[Reading]) -> None:
+        """Take in readings as they arrive."""
+        for reading in readings:
+            if reading.parameter in NIBP_PARAMETERS:
+                self.cuffs.append(reading)
+                self._spo2.extend(r for r in self._recent if r.t >= reading.t - VITALS_SPO2_WITHIN_S)
+                self._recent.clear()
+                self._keep_until = max(self._keep_until, reading.t + VITALS_SPO2_WITHIN_S)
+            elif reading.parameter is Parameter.SPO2 and reading.reliable:
+                if reading.t <= self._keep_until:
+                    self._spo2.append(reading)
+                    continue
+                self._recent.append(reading)
+                while self._recent and self._recent[0].t < reading.t - VITALS_SPO2_WITHIN_S:
+                    self._recent.popleft()
+
+    def readings(self) -> list[Reading]:
+        """What the form's checks read, by time."""
+        return sorted([*self.cuffs, *self._spo2], key=lambda r: r.t)
+
+
 def recorded_pressures(protocol: Protocol, events: Sequence[SessionEvent], readings: Sequence[Reading], now: float,
                        first_spray_at: float | None) -> dict[str, tuple[str | None, float | None]]:
     """The form's three blood pressures as the record answers them: per field, the pressure as the form writes it
@@ -329,7 +370,8 @@ def recorded_answers(events: Sequence[SessionEvent], protocol: Protocol | None =
                      cuffs: Sequence[Reading] = (), now: float | None = None) -> dict[str, str]:
     """What the record holds for the fields the form asks, as :func:`record_text` words them: respiratory
     depression and the concomitant medications from the timeline; the blood pressures too where the ``protocol``,
-    the session's ``cuffs`` (its blood-pressure readings) and the session's time ``now`` are given."""
+    the session's ``cuffs`` (its blood-pressure readings, with the SpO2 beside them: :class:`FormReadings`) and the
+    session's time ``now`` are given."""
     out = {}
     value, origin, source = respiratory_depression(events)
     if origin == "session":

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from drivers.core.clock import DEVICE_TIME_PAST_S
-from drivers.core.readings import NIBP_PARAMETERS, Parameter, Reading
+from drivers.core.readings import Parameter, Reading
 from monitor import chair, readiness, rems
 from monitor.accounts import LOCKED_SCREEN_USER, Principal
 from monitor.alarms.engine import USER_COMMANDS
@@ -398,8 +398,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self._tile_states: object = None
         self.end_status: str | None = None
         self.events: list[SessionEvent] = []
-        #: The session's blood-pressure readings (a few a cuff), for what the record holds on the REMS form.
-        self.cuffs: list[Reading] = []
+        #: The session's blood-pressure readings and the SpO2 beside them, for what the record holds on the REMS form.
+        self.form_readings = rems.FormReadings()
         self.messages: list[str] = []
         #: The scales the protocol asks for now (the core's ``SessionStatus.scores_due``).
         self.scores_due: tuple[str, ...] = ()
@@ -657,7 +657,8 @@ class LiveWindow(DialogHost, QMainWindow):
         if not readings and not events:
             return
         self.events = list(events)
-        self.cuffs = [r for r in readings if r.parameter in NIBP_PARAMETERS]
+        self.form_readings = rems.FormReadings()
+        self.form_readings.add(readings)
         self.chart.load_session(readings, self.events)
 
     # -- commands --------------------------------------------------------------------------------
@@ -1065,7 +1066,8 @@ class LiveWindow(DialogHost, QMainWindow):
             return
         given = rems.answers(self.events)
         session = self.bridge.recorder.session
-        recorded = rems.recorded_answers(self.events, self.bridge.recorder.protocol, self.cuffs, session.now)
+        recorded = rems.recorded_answers(self.events, self.bridge.recorder.protocol, self.form_readings.readings(),
+                                         session.now)
         self._open(RemsDialog(self, session.started_at, given, now=session.now, recorded=recorded),
                    lambda d: self.send("rems_answers", answers=d.values()))  # type: ignore[attr-defined]
 
@@ -1520,7 +1522,7 @@ class LiveWindow(DialogHost, QMainWindow):
             readings.extend(update.readings)
             events.extend(update.events)
         self.chart.add_readings(readings)
-        self.cuffs.extend(r for r in readings if r.parameter in NIBP_PARAMETERS)
+        self.form_readings.add(readings)
         status = batch[-1].status
         if events:
             self.events.extend(events)

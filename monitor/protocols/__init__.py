@@ -683,6 +683,10 @@ def _cuff_times(readings: Sequence[Reading]) -> list[tuple[float, tuple[float, f
     return out
 
 
+#: A "vitals" check is a cuff with a reliable SpO2 value no further from it than this.
+VITALS_SPO2_WITHIN_S: Final = 60.0
+
+
 def _observation_times(measure: Measure, events: Sequence[SessionEvent], readings: Sequence[Reading]) -> list[float]:
     if measure in SCALES_FOR:
         scales = {s.lower() for s in SCALES_FOR[measure]}
@@ -695,7 +699,7 @@ def _observation_times(measure: Measure, events: Sequence[SessionEvent], reading
     cuff = [t for t, _ in _cuff_times(readings)]
     if measure is Measure.VITALS:
         spo2 = [r.t for r in readings if r.parameter is Parameter.SPO2 and r.reliable]
-        return [t for t in cuff if any(abs(s - t) <= 60.0 for s in spo2)]
+        return [t for t in cuff if any(abs(s - t) <= VITALS_SPO2_WITHIN_S for s in spo2)]
     return cuff
 
 

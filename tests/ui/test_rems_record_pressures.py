@@ -18,14 +18,14 @@ def test_the_rems_form_at_the_chair_shows_the_records_pre_dose_pressure(qtbot: A
     window.send("checklist", quick="f2 e t:partner c m- p:na w54")
     window.send("plan_dose", total_mg=56, weight_kg=54)
     qtbot.waitUntil(lambda: window.last_status.phase is Phase.INFUSION, timeout=60_000)
-    assert window.cuffs, "the baseline's cuff came to the window"
+    assert window.form_readings.cuffs, "the baseline's cuff came to the window"
     window.rems_entry()
     dialog = window.dialog
     assert isinstance(dialog, RemsDialog)
     form = dialog.findChild(QFormLayout)
     assert isinstance(form, QFormLayout)
     label = form.labelForField(dialog.texts["bp_before_dosing"]).text()
-    systolic = next(r for r in reversed(window.cuffs) if r.parameter.value == "nibp_sys")
+    systolic = next(r for r in reversed(window.form_readings.cuffs) if r.parameter.value == "nibp_sys")
     assert f"record: {systolic.value:.0f}/" in label and "(cuff at " in label, label
     later = form.labelForField(dialog.texts["bp_40_min"]).text()
     assert "record:" not in later, later  # not yet taken: nothing is claimed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivers.core.readings import Parameter, Reading
+from drivers.core.readings import Flag, Parameter, Reading
 from monitor import chair, rems
 from monitor.protocols import RESPIRATION_SCALE, load_protocol
 from monitor.session import EventKind, Phase, SessionEvent
@@ -103,3 +103,44 @@ def test_the_form_shows_the_records_three_pressures_with_their_cuffs_as_the_form
     # The 40-minute cuff is never also the one before discharge (a session ended within 15 minutes of it).
     early = rems.recorded_answers([*TIMELINE, CHECK_NO], NASAL, _cuff(44, 141, 88), T0 + 50 * 60)
     assert "bp_before_discharge" not in early and early["bp_40_min"].startswith("record: 141/88")
+
+
+def test_a_protocol_asking_for_vitals_gets_its_pressures_from_what_the_window_keeps() -> None:
+    """A clinic's protocol that asks for "vitals" (a cuff with a reliable SpO2 within a minute) instead of "nibp":
+    the window kept the cuffs alone, so none of its checks was answered and the boxes showed nothing of the record.
+    What it keeps now (the cuffs, and the SpO2 beside them) answers each check as the whole record does."""
+    import random
+    from dataclasses import replace
+
+    from monitor.protocols import Measure
+
+    vitals = replace(NASAL, checks=tuple(replace(c, measure=Measure.VITALS) if c.measure is Measure.NIBP else c
+                                         for c in NASAL.checks))
+    assert any(c.measure is Measure.VITALS and c.id in rems.PRESSURE_KEYS for c in vitals.checks)
+    now = T0 + 110 * 60
+    events = [*TIMELINE, CHECK_NO]
+    pick = random.Random(7)
+    answered: set[bool] = set()
+    for _trial in range(40):
+        readings = []
+        cuffs_at = (2, 44, 100, pick.uniform(3, 105))
+        # No SpO2 for 2-4 minutes around two of the cuffs (the probe off), now and then just past the minute.
+        gaps = [(m + pick.uniform(-3, 0.5), m + pick.uniform(0.5, 3)) for m in pick.sample(cuffs_at, 2)]
+        for second in range(0, 110 * 60, 5):  # SpO2 every 5 s or so, some of it unreliable
+            if pick.random() < 0.8 and not any(a <= second / 60 <= b for a, b in gaps):
+                flags = frozenset({Flag.ARTIFACT}) if pick.random() < 0.1 else frozenset()
+                readings.append(Reading(T0 + second, Parameter.SPO2, 97, "test", flags=flags))
+        for minute in cuffs_at:
+            readings += _cuff(minute, 120 + pick.randint(0, 30), 80)
+        readings.sort(key=lambda r: r.t)
+        kept = rems.FormReadings()
+        for start in range(0, len(readings), 37):  # in batches, as the window gets them
+            kept.add(readings[start:start + 37])
+        whole = rems.recorded_pressures(vitals, events, readings, now, T0 + 5 * 60)
+        assert rems.recorded_pressures(vitals, events, kept.readings(), now, T0 + 5 * 60) == whole
+        answered |= {value is not None for value, _ in whole.values()}
+        assert len(kept.readings()) < len(readings)
+    assert answered == {True, False}  # checks answered, and checks left open by a cuff without SpO2 beside it
+    # Cuffs alone (as the window kept) answer no "vitals" check.
+    assert all(value is None for value, _ in rems.recorded_pressures(
+        vitals, events, kept.cuffs, now, T0 + 5 * 60).values())

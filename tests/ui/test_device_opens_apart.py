@@ -4,21 +4,17 @@ for pyserial's 5 s, with a high SpO2 alarm neither drawn nor sounded and the val
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QTimer
 
-from drivers.base import Source
-from drivers.simulated.driver import SimulatedDriver
 from monitor.alarms.model import Priority
 from monitor.app.device import DeviceSpec, OpenedDevice
 from monitor.app.errors import AppError
+from tests.ui.conftest import LateDevice, terminal_server
 
 WAIT_MS = 60_000
 #: Where the device that never answers is said to be (the fake opener below stands for it).
@@ -97,21 +93,9 @@ def test_a_device_that_does_not_answer_holds_neither_the_window_nor_its_alarms(
 @pytest.fixture
 def silent_terminal_server() -> Iterator[str]:
     """A TCP address that takes no connection: it listens, its backlog is full, it never accepts."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    address = listener.getsockname()
-    waiting = []
-    for _ in range(3):
-        queued = socket.socket()
-        queued.setblocking(False)
-        with contextlib.suppress(BlockingIOError):  # it never connects: that is the point
-            queued.connect(address)
-        waiting.append(queued)
-    yield f"socket://{address[0]}:{address[1]}"
-    for queued in waiting:
-        queued.close()
-    listener.close()
+    with terminal_server() as (url, stop_answering):
+        stop_answering()
+        yield url
 
 
 def test_a_terminal_server_that_does_not_answer_is_refused_later_and_the_running_device_carries_on(
@@ -137,37 +121,12 @@ def test_a_device_that_opens_is_used_and_said_so(qtbot: Any, make_window: Any) -
     assert "hypertension" in w.last_status.device and w.device_opening is None
 
 
-class _LateDevice(Source):
-    """A device that answers only once released; notes whether it was let go."""
-
-    def __init__(self) -> None:
-        super().__init__("late", "a late device")
-        self.released = threading.Event()
-        self.closed = threading.Event()
-
-    def read(self, timeout: float) -> list[Any]:
-        return []
-
-    def now(self) -> float:
-        return time.time()
-
-    def close(self) -> None:
-        self.closed.set()
-
-
 def test_a_device_that_opens_after_its_window_closed_is_let_go(
     qtbot: Any, make_window: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = make_window(speed=60.0, first_status=True)
-    device = _LateDevice()
-
-    def late(spec: DeviceSpec, start_time: float | None = None) -> OpenedDevice:
-        if threading.current_thread() is threading.main_thread():
-            raise AssertionError("the device was opened on the window's thread")
-        device.released.wait()
-        return OpenedDevice(SimulatedDriver, device, spec)
-
-    monkeypatch.setattr("monitor.app.device.open_device", late)
+    device = LateDevice()
+    monkeypatch.setattr("monitor.app.device.open_device", device.open_when_released)
     w.change_device(DeviceSpec(driver="simulated", scenario="hypertension"))
     w.force_close()
     device.released.set()

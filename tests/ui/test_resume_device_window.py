@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from monitor.accounts import Principal
 from monitor.app.device import DeviceSpec
-from monitor.app.sessions import SessionSpec, start_session
-from monitor.store import Store
-from tests.conftest import abandon
-from tests.ui.conftest import NURSE
+from monitor.app.sessions import SessionSpec
+from tests.ui.conftest import NURSE, crashed_on
 from ui.dialogs import SignedInUser
 from ui.settings_dialog import SettingsDialog
 
@@ -18,25 +15,14 @@ NONIN_8 = DeviceSpec(driver="nonin", port="loop://", settings={"format": "8"}, l
 LISTENER = DeviceSpec(driver="hl7-mllp", port="127.0.0.1:27595")
 
 
-def _crashed_on(db_path: Path, device: DeviceSpec) -> str:
-    with Store(db_path) as store:
-        rec = start_session(SessionSpec(device=device, nurse=NURSE), store, Principal(NURSE, "nurse"),
-                            lambda _w: None)
-        rec.step()
-        rec.flush()
-        sid, _last = abandon(rec, store)
-        rec.source.close()
-    return str(sid)
-
-
 def test_resume_recording_in_the_browser_reopens_the_nonin_in_format_8(qtbot: Any, db_path: Path) -> None:
     from ui.review_app import ReviewApp
 
-    sid = _crashed_on(db_path, NONIN_8)
+    sid = crashed_on(db_path, NONIN_8)
     app = ReviewApp(db_path, SignedInUser(NURSE, "nurse"))
     try:
         app.resume(sid)
-        assert len(app.live) == 1, app.browser and app.browser.messages
+        qtbot.waitUntil(lambda: len(app.live) == 1, timeout=15_000)
         run, _store = app.live[0]
         qtbot.addWidget(run.window)
         assert run.window.device.driver == "nonin"

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from monitor.accounts import AuthError
 from monitor.app import launch
-from monitor.app.device import DeviceSpec
+from monitor.app.device import DeviceSpec, OpenedDevice
 from monitor.app.errors import AppError
 from monitor.app.services import Services, ServiceSpec, check_services, start_services
 from monitor.app.sessions import OtherDeviceAtResume, SessionSpec, check_not_recorded_here, start_session
@@ -72,13 +72,21 @@ def _warn_stderr(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def start_live(spec: SessionSpec, services: ServiceSpec, user: SignedInUser, store: Store) -> LiveRun:
+def start_live(
+    spec: SessionSpec, services: ServiceSpec, user: SignedInUser, store: Store, opened: OpenedDevice | None = None
+) -> LiveRun:
     """Build the recorder for a new or resumed (``spec.resume``) session and show its live window.
 
-    The window keeps the whole device spec, so a device changed from it keeps every option.
+    The window keeps the whole device spec, so a device changed from it keeps every option. ``opened``: a resumed
+    session's device, opened already (see :func:`~monitor.app.sessions.start_session`); closed when refused.
     """
-    check_services(services)  # a setting that cannot be used is refused before a session exists
-    recorder = start_session(spec, store, principal_of(user), _warn_stderr)
+    try:
+        check_services(services)  # a setting that cannot be used is refused before a session exists
+    except AppError:
+        if opened is not None:
+            opened.source.close()
+        raise
+    recorder = start_session(spec, store, principal_of(user), _warn_stderr, opened)
     running = start_services(store, recorder, services)
     bridge = RecorderBridge(recorder)
     # A resumed session goes on with the device the resume chose (the one it was last recorded from).

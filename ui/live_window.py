@@ -39,7 +39,7 @@ from monitor.accounts import LOCKED_SCREEN_USER, Principal
 from monitor.alarms.engine import USER_COMMANDS
 from monitor.alarms.model import AlarmKind, AlarmSnapshot, Priority
 from monitor.alarms.model import LimitLine as EngineLimit
-from monitor.app.device import DeviceSpec, OpenedDevice
+from monitor.app.device import DeviceSpec, OpenedDevice, close_unused
 from monitor.app.sessions import ending_notes
 from monitor.app.stores import RecordSource
 from monitor.checklist import current_checklist
@@ -347,12 +347,6 @@ class _ScoreButton:
         self.button.setToolTip(f"Due now under the session's protocol (key {self.key}). {self.tip}" if due
                                else self.tip)
         theme.restyle(self.button, SCORE_DUE_STYLE if due else "")
-
-
-def _close_unused(opening: Future[OpenedDevice]) -> None:
-    """Let go of a device that opened after its window closed."""
-    if not opening.cancelled() and opening.exception() is None:
-        opening.result().source.close()
 
 
 def discharge_readings(status: SessionStatus) -> list[Reading]:
@@ -1918,4 +1912,4 @@ class LiveWindow(DialogHost, QMainWindow):
         self.bridge.stop()
         if self._opening is not None:
             # A device still opening is read by nobody: its port is let go as soon as it has opened.
-            self._opening.add_done_callback(_close_unused)
+            self._opening.add_done_callback(close_unused)

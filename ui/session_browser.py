@@ -292,6 +292,9 @@ class SessionBrowser(QWidget):
         self.dialog: QDialog | None = None
         self.messages: list[str] = []
         self.server_thread: threading.Thread | None = None
+        #: Sessions whose device is being opened to resume them (neither resumed nor closed again meanwhile), with
+        #: what the browser says of it.
+        self.opening: dict[str, str] = {}
         self._server_answered.connect(self.show_message)
         self.setWindowTitle("Infusion Monitor — sessions" + (" of every chair" if self.source.from_server else ""))
         self.setStyleSheet(theme.STYLE_SHEET)
@@ -525,7 +528,7 @@ class SessionBrowser(QWidget):
 
     def _selection_changed(self) -> None:
         entry = self.table.selected()
-        unfinished = entry is not None and entry.summary.status == "unfinished"
+        unfinished = entry is not None and entry.summary.status == "unfinished" and entry.summary.id not in self.opening
         self.open_button.setEnabled(entry is not None)
         self.resume_button.setEnabled(unfinished and self.can_resume)
         self.close_button.setEnabled(unfinished and not self.source.from_server)
@@ -539,6 +542,25 @@ class SessionBrowser(QWidget):
         self.messages.append(text)
         self.message.setText(text)
         self.message.setVisible(True)
+
+    def resume_opening(self, session_id: str, said: str) -> None:
+        """The device of a session being resumed is opening (``said`` says which): it is neither resumed nor closed
+        again from here until it has answered (:meth:`resume_settled`)."""
+        self.opening[session_id] = said
+        self.show_message(said)
+        self._selection_changed()
+
+    def resume_settled(self, session_id: str, said: str | None = None) -> None:
+        """The device of a session being resumed answered: ``said`` is why the session was not resumed (None: it
+        records again, in its live window)."""
+        was_said = self.opening.pop(session_id, None)
+        if said is None:
+            if self.message.text() == was_said:
+                self.message.setVisible(False)
+            self.refresh()
+        else:
+            self.refresh()  # first: what it finds to say must not hide why the session was not resumed
+            self.show_message(said)
 
     # -- actions -----------------------------------------------------------------------------------
 

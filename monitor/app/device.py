@@ -269,6 +269,13 @@ def open_device_apart(spec: DeviceSpec, start_time: float | None = None) -> Futu
     return future
 
 
+def close_unused(opening: Future[OpenedDevice]) -> None:
+    """Let go of a device opened apart that nobody reads after all (its window closed meanwhile): a done callback
+    of :func:`open_device_apart`'s future."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().source.close()
+
+
 def key_value(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` (a driver setting, as ``--set`` takes it) split in two; ValueError names what is not one."""
     key, sep, value = text.partition("=")

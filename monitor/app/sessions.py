@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.accounts import KIND_OS_USER, Accounts, Principal
-from monitor.app.device import DeviceSpec, PortInUse, driver_of, open_device
+from monitor.app.device import DeviceSpec, OpenedDevice, PortInUse, driver_of, open_device
 from monitor.app.errors import AppError, OtherRecordingGoesOn
 from monitor.app.profile import active_alarm_profile
 from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
@@ -147,38 +147,49 @@ def check_device_named(spec: SessionSpec) -> None:
 
 
 def start_session(
-    spec: SessionSpec, store: Store, principal: Principal, warn: Callable[[str], None]
+    spec: SessionSpec, store: Store, principal: Principal, warn: Callable[[str], None],
+    opened: OpenedDevice | None = None,
 ) -> Recorder:
     """A recorder, with the alarm engine of the approved profile in force, for a new or resumed session.
 
     ``warn`` is told when the requested alarm profile is not used (the built-in one is then in force).
+    ``opened``: the device of a resume, opened already (apart from a window's thread, from
+    :func:`resume_opening`'s choice); without it the device is opened here. A refused session closes it.
     """
     from monitor.alarms.engine import AlarmEngine
     from monitor.alarms.profile import default_profile
     from monitor.approval import decide
     from monitor.recorder import Recorder
 
-    check_nurse_text(spec.nurse)
+    if opened is not None and not spec.resume:
+        opened.source.close()
+        raise AppError("only a resumed session takes a device opened beforehand")
+    try:
+        check_nurse_text(spec.nurse)
+        if spec.resume:
+            check_may_resume(store, principal)
+        beside = check_not_recorded_here(store, spec)
+        nurse = recording_name(spec.nurse, principal)
+        requested, problem = active_alarm_profile(spec.profile)
+        decision = decide(store, None if problem else requested, default_profile(), user=principal)
+        problem = problem or decision.problem
+        if problem:
+            warn(f"warning: alarm profile not used: {problem}; the built-in profile is in force")
+        profile = decision.profile
+        engine = AlarmEngine(profile)
+        protocol = session_protocol(spec, store)
+        schedule = nibp_schedule(spec, protocol)
+    except BaseException:
+        if opened is not None:
+            opened.source.close()
+        raise
     if spec.resume:
-        check_may_resume(store, principal)
-    beside = check_not_recorded_here(store, spec)
-    nurse = recording_name(spec.nurse, principal)
-    requested, problem = active_alarm_profile(spec.profile)
-    decision = decide(store, None if problem else requested, default_profile(), user=principal)
-    problem = problem or decision.problem
-    if problem:
-        warn(f"warning: alarm profile not used: {problem}; the built-in profile is in force")
-    profile = decision.profile
-    engine = AlarmEngine(profile)
-    protocol = session_protocol(spec, store)
-    schedule = nibp_schedule(spec, protocol)
-    if spec.resume:
-        recorder = _resume(spec, store, nurse, engine, schedule, protocol)
+        recorder = _resume(spec, store, nurse, engine, schedule, protocol, opened)
     else:
         try:
             device = open_device(spec.device)
         except PortInUse as taken:
-            raise taken.naming(store.recorded_by_others_here()) from None
+            raise refusal_named(taken, store) from None
         try:
             mrn = check_typed(spec.patient, "MRN")
         except ValueError as exc:  # an identifier the store refuses (a control character)
@@ -341,11 +352,24 @@ def resume_device(spec: SessionSpec, recorded: DeviceSpec) -> DeviceSpec:
     return spec.device
 
 
-def _resume(
-    spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol
-) -> Recorder:
-    from monitor.recorder import Recorder
+@dataclass(frozen=True, slots=True)
+class ResumeOpening:
+    """What resuming a session opens: the device chosen for it and the time its clock starts at."""
 
+    session_id: str
+    #: The device the session was last recorded from, and the one the resume opens (the same unless another was
+    #: asked for and confirmed).
+    recorded: DeviceSpec
+    device: DeviceSpec
+    start_time: float
+    #: When the session's last stored data is from (None: it has none).
+    last_data_at: float | None
+
+
+def resume_opening(spec: SessionSpec, store: Store) -> ResumeOpening:
+    """The device a resume (``spec.resume``) opens, and from when; refused (:class:`AppError`) when the session
+    cannot be resumed. Asked by :func:`start_session`, and by a window before it opens the device apart from its
+    thread (the session is then started with the device opened, which is checked against this choice again)."""
     assert spec.resume is not None
     row = _unfinished_row(store, spec.resume, "resumed")
     recorded = recorded_device(store, row["id"])
@@ -354,20 +378,49 @@ def _resume(
     # stamp its first values at the instant of the last ones stored (two values of a parameter at one moment).
     last = store.last_data_at(row["id"])
     start = time.time() if last is None else max(time.time(), last + SIMULATED_RESUME_STEP_S)
+    return ResumeOpening(str(row["id"]), recorded, chosen, start, last)
+
+
+def refusal_named(refused: BaseException, store: Store) -> BaseException:
+    """Why a device was not opened, naming the session of this database recorded from its port when another
+    process has it (:meth:`PortInUse.naming`)."""
+    return refused.naming(store.recorded_by_others_here()) if isinstance(refused, PortInUse) else refused
+
+
+def _resume(
+    spec: SessionSpec, store: Store, nurse: str, engine: AlarmEngine, schedule: NibpSchedule, protocol: Protocol,
+    opened: OpenedDevice | None = None,
+) -> Recorder:
+    from monitor.recorder import Recorder
+
     try:
-        device = open_device(chosen, start_time=start)
-    except PortInUse as taken:
-        raise taken.naming(store.recorded_by_others_here()) from None
+        opening = resume_opening(spec, store)
+        if opened is not None and opened.spec != opening.device:
+            # The session changed while its device opened (resumed or changed elsewhere meanwhile).
+            raise AppError(f"session {opening.session_id[:8]} is now recorded from {opening.device.describe()}, not "
+                           f"{opened.spec.describe()}: resume it again")
+    except BaseException:
+        if opened is not None:
+            opened.source.close()
+        raise
+    if opened is None:
+        try:
+            opened = open_device(opening.device, start_time=opening.start_time)
+        except PortInUse as taken:
+            raise refusal_named(taken, store) from None
+    chosen, recorded = opening.device, opening.recorded
     try:
         recorder = Recorder.resume_session(
-            store, device.source, row["id"], nurse=nurse, autopilot=spec.plan is not None, alarms=engine,
+            store, opened.source, opening.session_id, nurse=nurse, autopilot=spec.plan is not None, alarms=engine,
             nibp_schedule=schedule, protocol=protocol, device_spec=chosen.record(),
             changed_from=None if chosen.same_device(recorded) else recorded.describe(),
         )
-    except SessionRuleError as exc:
-        device.source.close()
-        raise AppError(str(exc)) from None
-    engine.close_interrupted(store.alarms(row["id"]), recorder.session.now, stopped_at=last)
+    except BaseException as exc:  # the session's lock held elsewhere, a store that refuses: nobody reads it
+        opened.source.close()
+        if isinstance(exc, SessionRuleError):
+            raise AppError(str(exc)) from None
+        raise
+    engine.close_interrupted(store.alarms(opening.session_id), recorder.session.now, stopped_at=opening.last_data_at)
     return recorder
 
 

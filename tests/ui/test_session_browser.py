@@ -398,7 +398,7 @@ def test_resumed_from_the_browser_the_session_records_again_in_a_live_window(
         browser.table.selectRow(_row_of(browser, crashed))
         browser.resume_button.click()
         browser.dialog.yes_button.click()
-        assert len(app.live) == 1, browser.messages
+        qtbot.waitUntil(lambda: len(app.live) == 1, timeout=15_000)
         run, _store = app.live[0]
         qtbot.waitUntil(lambda: run.window.last_status is not None, timeout=15_000)
         assert run.bridge.recorder.session.id == crashed

@@ -20,7 +20,8 @@ from monitor.accounts import Principal
 from monitor.alarms.engine import AlarmEngine
 from monitor.app import launch
 from monitor.app.device import DeviceSpec, open_device
-from monitor.app.sessions import OtherDeviceAtResume, SessionSpec, recorded_device, start_session
+from monitor.app.errors import AppError
+from monitor.app.sessions import OtherDeviceAtResume, SessionSpec, recorded_device, resume_opening, start_session
 from monitor.cli import build_parser
 from monitor.plan import SessionPlan
 from monitor.recorder import Recorder
@@ -166,3 +167,29 @@ def test_a_device_change_says_the_settings_and_a_change_back_restores_them(db_pa
         rec.flush()
         changes = _events(store, rec.session.id, EventKind.DEVICE_CHANGED)
         assert [c["settings"] for c in changes] == [{}, {"format": "8"}]
+
+
+def test_a_device_opened_beforehand_is_the_one_resumed_with_and_a_refused_resume_lets_it_go(db_path: Path) -> None:
+    """What the session browser does: choose the device (``resume_opening``), open it apart, then start the
+    session with it."""
+    with Store(db_path) as store:
+        sid = _crash(_started(store, NONIN_8), store)
+        spec = SessionSpec(resume=sid, nurse="RN", device_given=False)
+        opening = resume_opening(spec, store)
+        assert opening.device == NONIN_8 and opening.session_id == sid
+        opened = open_device(opening.device, start_time=opening.start_time)
+        with _recording(start_session(spec, store, RN, lambda _w: None, opened)) as resumed:
+            assert resumed.source is opened.source
+            resumed.step()
+            resumed.flush()
+            [said] = _events(store, sid, EventKind.SESSION_RESUMED)
+            assert said["device_spec"] == NONIN_8.record()
+        # The session ended meanwhile (here: its window closed): the device opened for it is let go, nothing written.
+        events = len(store.events(sid))
+        late = open_device(opening.device)
+        closed: list[bool] = []
+        close = late.source.close
+        late.source.close = lambda: (closed.append(True), close())[1]  # type: ignore[method-assign]
+        with pytest.raises(AppError, match="only an unfinished session can be resumed"):
+            start_session(spec, store, RN, lambda _w: None, late)
+        assert closed == [True] and len(store.events(sid)) == events

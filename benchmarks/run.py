@@ -58,6 +58,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "startup": Benchmark("benchmarks.startup", 10),
     "clinic": Benchmark("benchmarks.clinic", 20),
     "clinic_year": Benchmark("benchmarks.clinic_year_bench", 20),
+    "gui_stalls": Benchmark("benchmarks.gui_stalls", 30),
 }
 DEFAULT_REPEAT = 5
 #: After its deadline a benchmark has this long to unwind (its recorder closing, its children ending); still

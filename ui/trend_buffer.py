@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,9 @@ class TrendBuffer:
         self.t = np.empty(capacity, dtype=np.float64)
         self.v = np.empty(capacity, dtype=np.float64)
         self.n = 0
+        # The smallest and largest finite value so far, kept as samples come: a chart asks at every tick.
+        self._low = math.inf
+        self._high = -math.inf
 
     def extend(self, times: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray) -> None:
         """Append samples (NaN for missing values)."""
@@ -30,23 +34,27 @@ class TrendBuffer:
             self.v = np.resize(self.v, size)
         self.t[self.n : needed] = times
         self.v[self.n : needed] = values
+        added = self.v[self.n : needed]
+        finite = added[np.isfinite(added)]
+        if finite.size:
+            self._low = min(self._low, float(finite.min()))
+            self._high = max(self._high, float(finite.max()))
         self.n = needed
 
     def clear(self) -> None:
         """Forget every sample (the memory is kept)."""
         self.n = 0
+        self._low, self._high = math.inf, -math.inf
 
     def view(self) -> tuple[np.ndarray, np.ndarray]:
         """The filled part (no copy)."""
         return self.t[: self.n], self.v[: self.n]
 
     def value_range(self) -> tuple[float, float] | None:
-        """Smallest and largest finite value, None when there is none."""
-        values = self.v[: self.n]
-        finite = values[np.isfinite(values)]
-        if not finite.size:
+        """Smallest and largest finite value, None when there is none (kept as samples come: no scan)."""
+        if self._low > self._high:
             return None
-        return float(finite.min()), float(finite.max())
+        return self._low, self._high
 
 
 class RingBuffer:

@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
@@ -148,15 +148,24 @@ def pulse_rate_where_no_heart_rate(pr_t: np.ndarray, pr_v: np.ndarray, hr_t: np.
     The heart-rate plot shows the ECG's rate where there is one, else the pulse rate (as the numerics do): per
     stretch of time, so after a change from an ECG monitor to an oximeter (or back) each stretch still has a line.
     """
-    measured = np.isfinite(hr_v)
-    hr_t = hr_t[measured]
     if not hr_t.size or not pr_t.size:
+        return pr_v
+    # Only the heart rate near these pulse rates counts: the work is the pulse rates', not the session's.
+    low = int(np.searchsorted(hr_t, pr_t.min() - TREND_GAP_S))
+    high = int(np.searchsorted(hr_t, pr_t.max() + TREND_GAP_S, side="right"))
+    hr_t, hr_v = hr_t[low:high], hr_v[low:high]
+    hr_t = hr_t[np.isfinite(hr_v)]
+    if not hr_t.size:
         return pr_v
     i = np.searchsorted(hr_t, pr_t)
     after = hr_t[np.minimum(i, hr_t.size - 1)]
     before = hr_t[np.maximum(i - 1, 0)]
     near = np.minimum(np.abs(after - pr_t), np.abs(pr_t - before)) <= TREND_GAP_S
     return np.where(near, np.nan, pr_v)
+
+
+def _as_stored(_t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return v
 
 
 def label_rows(items: Sequence[T], widths: Sequence[float], gap: float, most: float) -> list[list[T]]:
@@ -354,6 +363,59 @@ def _static(item: Any) -> None:
     drawing each line, dash and text again; the view moves at most once a minute.
     """
     item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+class OpenPhaseBand(pg.LinearRegionItem):  # type: ignore[misc]
+    """The band of the phase under way, from its start to now: at each tick only the strip it newly covers is
+    drawn again.
+
+    A plain region whose end moves changes its geometry, and the whole band, with every trend drawn over it, is
+    drawn again: at every tick, up to the whole chart in a long phase. This band's bounds reach to the view's right
+    edge (they change only when the view moves, as everything is drawn again then); it paints up to its end.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._reach: QRectF | None = None
+        self._drawn_end = float(self.getRegion()[1])
+
+    def boundingRect(self) -> QRectF:
+        start, end = self.getRegion()
+        reach = QRectF(self.viewRect())
+        top, height = reach.top(), reach.height()
+        reach.setTop(top + height * self.span[0])
+        reach.setBottom(top + height * self.span[1])
+        reach.setLeft(start)
+        reach.setRight(max(end, reach.right()))
+        reach = reach.normalized()
+        if self._reach != reach:
+            self._reach = reach
+            self.prepareGeometryChange()
+        return reach
+
+    def paint(self, painter: Any, *_args: Any) -> None:
+        painter.setBrush(self.currentBrush)
+        painter.setPen(pg.mkPen(None))
+        painter.drawRect(self._covered(self.boundingRect()))
+
+    def _covered(self, reach: QRectF) -> QRectF:
+        start, end = self.getRegion()
+        return QRectF(start, reach.top(), end - start, reach.height())
+
+    def lineMoved(self, i: int) -> None:
+        if self.blockLineSignal:
+            return
+        reach = self._reach
+        start, end = self.getRegion()
+        if reach is None or start != reach.left() or end > reach.right():
+            self._drawn_end = float(end)
+            super().lineMoved(i)  # the bounds change: drawn again whole
+            return
+        # Within the bounds: the strip between the end drawn and the new end (either way) is drawn again.
+        drawn, self._drawn_end = self._drawn_end, float(end)
+        left, right = min(drawn, end), max(drawn, end)
+        self.update(QRectF(left, reach.top(), right - left, reach.height()))
+        self.sigRegionChanged.emit(self)
 
 
 def _pen(colour: str, width: float = 2.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> object:
@@ -698,10 +760,9 @@ class TrendChart(QWidget):
             regions = []
             colour = _over_background(theme.PHASE_COLOURS.get(span.phase.value, "#333333"), PHASE_BAND_ALPHA)
             end = span.end if span.end is not None else (self.now or span.start)
+            band = pg.LinearRegionItem if span.end is not None else OpenPhaseBand
             for plot in self.plots.values():
-                region = pg.LinearRegionItem(
-                    values=(span.start, end), movable=False, brush=colour, pen=pg.mkPen(None)
-                )
+                region = band(values=(span.start, end), movable=False, brush=colour, pen=pg.mkPen(None))
                 region.setZValue(-20)
                 _static(region)
                 for edge in region.lines:
@@ -1123,20 +1184,20 @@ class TrendChart(QWidget):
             if parameter not in self.curves:
                 continue  # ventilation before its first value: no plot yet
             t, v = series.good.view()
-            if parameter is Parameter.PR:
-                v = pulse_rate_where_no_heart_rate(t, v, *heart_rate.good.view())
+            drawn = self._pulse_rate_drawn if parameter is Parameter.PR else _as_stored
             # A review shows a finished session: nothing is added, so nothing is gained by splitting it.
             history = self.history_curves.get(parameter) if self.live else None
             if history is None:
-                self.curves[parameter].setData(t, v)
+                self.curves[parameter].setData(t, drawn(t, v))
             else:
                 cut = int(np.searchsorted(t, _history_end(t), side="right")) if t.size else 0
                 if cut != self._history_cut[parameter]:
                     self._history_cut[parameter] = cut
-                    history.setData(t[:cut], v[:cut])
-                # The tail starts at the history's last point, so the line has no seam.
+                    history.setData(t[:cut], drawn(t[:cut], v[:cut]))
+                # The tail starts at the history's last point, so the line has no seam. Only the tail is worked
+                # on at a tick: the history is drawn again only when it grows (once a minute).
                 start = max(cut - 1, 0)
-                self.curves[parameter].setData(t[start:], v[start:])
+                self.curves[parameter].setData(t[start:], drawn(t[start:], v[start:]))
             marks = self.questionable_marks.get(parameter)
             if marks is not None:
                 marks.setData(*series.questionable.view())
@@ -1152,6 +1213,10 @@ class TrendChart(QWidget):
         self._apply_follow()
         self._layout_limit_labels()  # placed at the view's right edge whenever the time axis moves
         self._layout_marker_labels()
+
+    def _pulse_rate_drawn(self, t: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """These pulse rates as the heart-rate plot draws them (hidden where an ECG heart rate is drawn)."""
+        return pulse_rate_where_no_heart_rate(t, v, *self.series[Parameter.HR].good.view())
 
     def _draw_pleth_strip(self) -> None:
         """The pleth strip: the last 10 s up to now, so a waveform that stopped coming (link lost, a device that

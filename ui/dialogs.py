@@ -268,6 +268,8 @@ class TextDialog(QDialog):
         self.setWindowTitle(title)
         layout = QVBoxLayout(self)
         said = QLabel(prompt)
+        # Wrapped: a prompt can be long ("Not ready: …" lists every reason), and its end was out of view at 1280 px.
+        said.setWordWrap(True)
         layout.addWidget(said)
         #: The prompt above the field.
         self.prompt = said

@@ -232,3 +232,21 @@ def test_an_open_form_stays_where_it_is_while_the_audio_pause_counts_down(chair:
     assert not label.is_cut()
     drawn = label.drawn_font().pixelSize()
     assert drawn == 17 if sound else 12 <= drawn < 17
+
+
+def test_a_long_not_ready_prompt_wraps_within_the_window_at_1280x800(chair: Any) -> None:
+    """"Start infusion: not ready" lists every reason on one line: at 1280×800 the form scrolled sideways and the
+    end of the list ("…weight: not recorded; dose: not planned") was out of view. The prompt now wraps."""
+    window = chair(1280, 800)
+    reasons = ("Not ready: the baseline phase has run 1.3 min of the 3 min minimum; fasting: not recorded; escort: "
+               "not recorded; consent: not recorded; medications: not recorded; weight: not recorded; dose: not "
+               "planned.")
+    window._ask_override("Start infusion: not ready", reasons, lambda _r: None)
+    dialog = window.dialog
+    assert dialog is not None and dialog.isVisible()
+    QApplication.processEvents()
+    prompt = _on_screen(dialog.prompt)
+    assert _on_screen(window).contains(prompt), (prompt, _on_screen(window))
+    assert _on_screen(dialog).contains(prompt)
+    assert dialog.prompt.height() > 2 * dialog.prompt.fontMetrics().height()  # wrapped onto several lines
+    _check_clear(window, dialog, "override reason")

@@ -1130,10 +1130,8 @@ def _rems_from_server(args: argparse.Namespace, out: TextIO) -> int:
     if args.worksheet:
         reader = _reader(args, "rems --worksheet", "export", session=args.worksheet, format="rems_worksheet")
         with open_server(source.server) as server, _open_store(args) as local:
-            missing = rems_worksheet(server, args.worksheet, args.out, user=reader.name, audit_to=local).missing()
-        out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
-                  + "\n")
-        return EXIT_OK
+            form = rems_worksheet(server, args.worksheet, args.out, user=reader.name, audit_to=local)
+        return _worksheet_written(args.out, form.missing(), out)
     reader = _reader(args, "rems", "rems_forms_listed")  # the list shows MRNs
     with open_server(source.server) as server:
         try:
@@ -1193,9 +1191,13 @@ def _rems_worksheet(store: Store, args: argparse.Namespace, out: TextIO) -> int:
         raise CliError("a worksheet needs --out FILE")
     reader = reading_principal(args, store, "rems --worksheet", "export", session=args.worksheet,
                                format="rems_worksheet")
-    missing = rems_worksheet(store, args.worksheet, args.out, user=reader.name).missing()
-    out.write(f"worksheet written to {args.out}" + (f"; {len(missing)} field(s) still empty" if missing else "")
-              + "\n")
+    return _worksheet_written(args.out, rems_worksheet(store, args.worksheet, args.out, user=reader.name).missing(),
+                              out)
+
+
+def _worksheet_written(path: str, missing: Sequence[str], out: TextIO) -> int:
+    """Say where a REMS worksheet went and how many of its fields are still empty."""
+    out.write(f"worksheet written to {path}" + (f"; {len(missing)} field(s) still empty" if missing else "") + "\n")
     return EXIT_OK
 
 

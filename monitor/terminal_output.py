@@ -88,7 +88,6 @@ class TerminalOutput:
         self._skipped_progress = 0
         self._lost = 0
         self._closing = False
-        self._writing_since: float | None = None
         self._condition = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="terminal-output", daemon=True)
         self._thread.start()
@@ -105,11 +104,6 @@ class TerminalOutput:
 
     def flush(self) -> None:
         """Nothing to do: the writer flushes after each batch (kept so this stands where a stream did)."""
-
-    def blocked_for(self) -> float:
-        """How long the terminal has been taking the current batch (0 when it is not writing)."""
-        since = self._writing_since
-        return 0.0 if since is None else time.monotonic() - since
 
     def close(self, wait_s: float = CLOSE_WAIT_S) -> bool:
         """Write what waits (for up to ``wait_s``) and stop; whether everything was written."""
@@ -166,15 +160,12 @@ class TerminalOutput:
         while True:
             texts, closing = self._take()
             if texts:
-                self._writing_since = time.monotonic()
                 try:
                     self._write("".join(texts))
                 except (OSError, ValueError) as exc:  # a terminal gone: said in the log, at most once a minute
                     if time.monotonic() - failed_at >= 60.0:
                         failed_at = time.monotonic()
                         log.warning("the recording's news cannot be printed: %s", exc)
-                finally:
-                    self._writing_since = None
             if closing:
                 with self._condition:
                     if not self._waiting:

@@ -404,6 +404,8 @@ class ServerStore:
         self.path = redacted(url)
         #: (session, table) of the unreadable rows already logged: a long session is logged once per table.
         self._logged: set[tuple[str, str]] = set()
+        #: The server's schema gives readers the REMS submissions (see :meth:`_check_rems_submissions`).
+        self._rems_submissions_given = False
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                                         application_name="infusion-monitor review", row_factory=dict_row)
@@ -628,9 +630,12 @@ class ServerStore:
 
     def _check_rems_submissions(self) -> None:
         """Refuse to answer about REMS submissions from a server that does not give them to readers (before schema
-        11 every form would read as not submitted)."""
+        11 every form would read as not submitted). Asked once per connection: a course asks per session."""
+        if self._rems_submissions_given:
+            return
         if int(self._rows("SELECT MAX(version) AS v FROM schema_version")[0]["v"] or 0) < REMS_SUBMITTED_FROM:
             raise StoreError(_OLDER_SCHEMA.format(self.path))
+        self._rems_submissions_given = True
 
     def rems_submission(self, session_id: str) -> dict[str, Any] | None:
         """When and by whom a session's REMS form was marked submitted at its chair, as its audit entry replicated

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -267,27 +267,17 @@ class _Alarm:
     def record(self) -> AlarmRecord:
         """This alarm as it is now (what the log stores, and what the screen shows)."""
         return AlarmRecord(
-            id=self.id,
-            condition=self.condition,
-            parameter=self.parameter,
-            priority=self.priority,
-            kind=self.kind,
-            message=self.message,
-            started_at=self.started_at,
-            ended_at=self.ended_at,
-            limit=self.limit,
-            peak_value=self.peak_value,
+            **{name: getattr(self, name) for name in _RECORD_AS_IS},
             escalations=tuple(self.escalations),
-            acknowledged_at=self.acknowledged_at,
-            acknowledged_by=self.acknowledged_by,
             state=self.state,
-            value=self.value,
-            current=self.current,
             value_available=self.no_value is None,
-            silenced=self.silenced,
-            display=self.display,
-            carried=self.carried,
         )
+
+
+#: The record's fields an alarm on screen holds as they are (the record works out the others).
+_RECORD_AS_IS: Final = tuple(
+    f.name for f in fields(AlarmRecord) if f.name not in {"escalations", "state", "value_available"}
+)
 
 
 class AlarmEngine:

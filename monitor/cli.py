@@ -277,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--server", metavar="URL",
                         help="read the session from the clinic's PostgreSQL (any chair's); audited locally")
 
-    close = sub.add_parser("close", help="close an unfinished session without resuming it")
+    close = sub.add_parser("close", help="close an unfinished session without resuming it (as --user where the "
+                                         "database has accounts)")
     close.add_argument("session", metavar="SESSION_ID|latest")
     add_db_option(close)
     add_identity_options(close)
@@ -875,12 +876,13 @@ def cmd_sign_off(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
-    """Close an unfinished session without resuming it (a signed-in account is needed)."""
-    from monitor.app.sessions import close_unfinished
+    """Close an unfinished session without resuming it (a signed-in account where the database has accounts)."""
+    from monitor.app.sessions import check_may_close, close_unfinished
 
     store = _open_store(args, must_exist=True)
     with store:
-        principal = acting_principal(args, store, required=True)
+        principal = acting_principal(args, store)
+        check_may_close(store, principal)
         session_id = close_unfinished(store, args.session, principal.name)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
         recording = any(s.status == "recording" for s in store.sessions())

@@ -232,6 +232,8 @@ def _identify_at_start(recorder: Recorder, nurse: str | None, mrn: str) -> None:
 
 #: Said when a resume is asked for without a sign-in on a database that has accounts.
 RESUME_NEEDS_ACCOUNT = "resuming a session needs a signed-in account: give --user NAME"
+#: Said when a close is asked for without a sign-in on a database that has accounts.
+CLOSE_NEEDS_ACCOUNT = "closing a session needs a signed-in account: give --user NAME"
 
 
 def check_may_resume(store: Store, principal: Principal) -> None:
@@ -240,8 +242,19 @@ def check_may_resume(store: Store, principal: Principal) -> None:
     A resume continues a session someone else may have started and ends it later, as ``close`` ends it: the audit
     log must name an account, not whoever is at the keyboard. A database without accounts keeps the chair's own
     resume as the operating-system user (there is no account to give)."""
+    _check_signed_in(store, principal, RESUME_NEEDS_ACCOUNT)
+
+
+def check_may_close(store: Store, principal: Principal) -> None:
+    """Refuse (:class:`AppError`) a close by someone not signed in where the database has accounts, as a resume
+    is refused. A database without accounts (a chair that only runs ``record``) has no account to give: there the
+    operating-system user closes, as it may resume, and the audit log and the timeline name it."""
+    _check_signed_in(store, principal, CLOSE_NEEDS_ACCOUNT)
+
+
+def _check_signed_in(store: Store, principal: Principal, refusal: str) -> None:
     if principal.kind == KIND_OS_USER and Accounts(store).has_accounts():
-        raise AppError(RESUME_NEEDS_ACCOUNT)
+        raise AppError(refusal)
 
 
 def check_resumable(store: Store, session: str) -> None:

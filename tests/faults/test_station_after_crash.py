@@ -9,7 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from monitor.accounts import os_user
 from monitor.station import StationFeed, StationModel
+from monitor.store import Store
 from tests.conftest import NURSE_SECRET, Clinic
 from tests.faults.helpers import CommandLine, until
 from ui.dialogs import SignedInUser
@@ -56,16 +58,23 @@ def test_a_station_started_after_a_chair_died_does_not_show_it_as_current(clinic
     assert view.silent_s >= 15, f"the chair has been silent 20 s; the station says {view.silent_s:.1f} s"
 
 
-@pytest.mark.parametrize("where", ["command line", "session browser"])
+#: How the session is closed, and the short name its chair's and station's logins carry.
+CLOSED_WHERE = {"command line": "c", "command line, no accounts": "n", "session browser": "s"}
+
+
+@pytest.mark.parametrize("where", list(CLOSED_WHERE))
 def test_a_session_closed_after_its_chair_crashed_leaves_the_station(
     clinic: Clinic, tmp_path: Path, accounts_in: Any, where: str, qtbot: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The chair's program was killed; the nurse closes the unfinished session at the chair (the patient moves to
     another chair), with `close` or in the session browser. The station must not go on sounding 'not reporting'
-    for that closed session."""
+    for that closed session. A chair that only runs `record` has a database without accounts: there the
+    operating-system user closes it, as it may resume it (`close` once asked for an account nobody could give)."""
     db = tmp_path / "chair_closed.db"
-    accounts_in(db)
-    url = clinic.role("chair", f"chair_closed_{where[0]}")
+    if where != "command line, no accounts":
+        accounts_in(db)
+    short = CLOSED_WHERE[where]
+    url = clinic.role("chair", f"chair_closed_{short}")
     chair = _record(db, url)
     try:
         until(lambda: _live_on_server(clinic), 30, "the chair's live status on the server")
@@ -76,6 +85,14 @@ def test_a_session_closed_after_its_chair_crashed_leaves_the_station(
         closing = CommandLine("close", "latest", "--db", str(db), "--user", "RN",
                               env={"INFUSION_MONITOR_SERVER": url, "INFUSION_MONITOR_SECRET": NURSE_SECRET})
         assert closing.finish(60) == 0, closing.output()
+    elif where == "command line, no accounts":
+        closing = CommandLine("close", "latest", "--db", str(db), env={"INFUSION_MONITOR_SERVER": url})
+        assert closing.finish(60) == 0, closing.output()
+        with Store(db) as store:
+            [session] = store.sessions()
+            closed_by = [entry["user"] for entry in store.audit_log(session.id)
+                         if entry["action"] == "session_closed_after_crash"]
+        assert session.status == "closed" and closed_by == [os_user().name], (session.status, closed_by)
     else:
         monkeypatch.setenv("INFUSION_MONITOR_SERVER", url)
         browser = SessionBrowser(db, SignedInUser("RN", "nurse"))
@@ -85,7 +102,7 @@ def test_a_session_closed_after_its_chair_crashed_leaves_the_station(
         # The window goes on at once; the server's answer arrives from the thread that sent the close.
         qtbot.waitUntil(lambda: any("closed there too" in m for m in browser.messages), timeout=30_000)
     model = StationModel()
-    feed = StationFeed(clinic.role("reader", f"station_closed_{where[0]}"), model.apply)
+    feed = StationFeed(clinic.role("reader", f"station_closed_{short}"), model.apply)
     feed.start()
     try:
         time.sleep(10)

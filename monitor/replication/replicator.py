@@ -417,6 +417,10 @@ class Replicator:
             # A statement kept waiting (its row held locked by another connection of this login, a table locked
             # whole) fails within seconds and is said, instead of holding up the replicator without a word.
             bound_waits(conn, lock_s=waits.CHAIR_LOCK_WAIT_S, statement_s=waits.CHAIR_STATEMENT_S)
+            # A station's login given to a chair (a config copied from the station) was refused batch after batch,
+            # "permission denied for table replication_progress", naming neither the login nor the way out.
+            if server_writes.writes_as_chair(conn) is False:
+                raise psycopg.OperationalError(server_writes.not_a_chair_text(conn.info.user))
             version = server_version(conn)
         except psycopg.Error:
             conn.close()

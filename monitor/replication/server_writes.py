@@ -14,7 +14,29 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from monitor.replication.schema import CHAIR_GROUP
 from monitor.store.outbox import Mark
+
+
+def writes_as_chair(conn: psycopg.Connection) -> bool | None:
+    """Whether the login of ``conn`` may write a chair's rows: a member of the chairs' group (the server's owner
+    counts as one). A reader's login (a station's) or a login made by hand without ``GRANT im_chair`` may not: the
+    server would refuse every batch and every live status with ``permission denied``. None on a server without
+    that group (never migrated: its schema says the rest)."""
+    row = conn.execute(
+        "SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %(group)s) THEN NULL "
+        "ELSE pg_has_role(current_user, %(group)s, 'MEMBER') OR pg_has_role(current_user, "
+        "(SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER') END",
+        {"group": CHAIR_GROUP},
+    ).fetchone()
+    return None if row is None or row[0] is None else bool(row[0])
+
+
+def not_a_chair_text(login: str) -> str:
+    """Why the server takes nothing from a chair logged in as ``login``, and what to do."""
+    return (f"the login {login} is not a chair's (not a member of {CHAIR_GROUP}; a station's or reviewer's login "
+            "reads only), so the server refuses this chair's rows and live status, which wait here: give this "
+            f"chair its own login (infusion-monitor server add-chair NAME, or GRANT {CHAIR_GROUP} TO {login})")
 
 
 def columns_of(conn: psycopg.Connection, table: str) -> set[str]:

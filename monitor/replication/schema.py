@@ -666,12 +666,24 @@ def migrate(conn: psycopg.Connection) -> int:
     Needs the database owner (or a superuser). Two programs migrating at once are serialised by an
     advisory lock, so each step runs once.
     """
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(1868)")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-            "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(1868)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        # A station's or a chair's URL given to migrate: the server's "permission denied for schema public" with
+        # its statement named neither the login nor the one it needs.
+        owner, login = _owner_and_login(conn)
+        if owner is None:
+            raise
+        raise ServerSchemaError(
+            f"the login {login} may not change this database's schema ({str(exc).strip().splitlines()[0]}): "
+            f"'server migrate' runs as the database's owner, {owner}, or a superuser: give the owner's URL with "
+            "--url (or, on the local server's computer, --data DIR)"
+        ) from None
     version = server_version(conn)
     if version > SCHEMA_VERSION:
         raise ServerSchemaError(f"the server has schema {version}, newer than this program ({SCHEMA_VERSION})")
@@ -691,6 +703,18 @@ def migrate(conn: psycopg.Connection) -> int:
                     "(ALTER ROLE … CONNECTION LIMIT %d for a chair, %d for a reader)", str(exc).strip(),
                     CHAIR_CONNECTIONS, READER_CONNECTIONS)
     return SCHEMA_VERSION
+
+
+def _owner_and_login(conn: psycopg.Connection) -> tuple[str | None, str]:
+    """The database's owner, and the login of ``conn``; the owner is None when that login is the owner or a
+    superuser (a refusal then has another cause)."""
+    row = conn.execute(
+        "SELECT pg_get_userbyid(d.datdba), current_user, d.datdba = r.oid OR r.rolsuper "
+        "FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolname = current_user"
+    ).fetchone()
+    if row is None:
+        return None, str(conn.info.user)
+    return (None if row[2] else str(row[0])), str(row[1])
 
 
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -247,3 +247,22 @@ def test_the_command_says_why_a_login_of_another_kind_is_refused(
     assert main(["server", "add-chair", "chair_cmd_kind", "--data", data], io.StringIO()) == 0
     assert main(["server", "add-reader", "chair_cmd_kind", "--data", data], io.StringIO()) != 0
     assert "'chair_cmd_kind' is already a chair's login on this server" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["reader", "chair"])
+def test_migrate_with_a_login_that_is_not_the_owner_names_the_login_and_the_owner(
+    clinic: Clinic, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A station's or a chair's URL given to `server migrate`: the server's "permission denied for schema public"
+    with its CREATE TABLE statement was all it said."""
+    login = f"{kind}_migrates"
+    url = clinic.role(kind, login)
+    out = io.StringIO()
+    assert main(["server", "migrate", "--url", url], out) == 1
+    err = capsys.readouterr().err
+    assert (f"the login {login} may not change this database's schema (permission denied for schema public): "
+            "'server migrate' runs as the database's owner, postgres, or a superuser: give the owner's URL with "
+            "--url (or, on the local server's computer, --data DIR)") in err, err
+    assert "CREATE TABLE" not in err and out.getvalue() == "", (err, out.getvalue())
+    # The owner's URL migrates, as before.
+    assert main(["server", "migrate", "--url", clinic.admin_url], io.StringIO()) == 0

@@ -117,7 +117,10 @@ class ReplicationStatus:
                     f"be read: {self.unreadable}); the next start sends whatever waits")
         if not self.running:
             if self.pending_rows:
-                return f"Server {self.server}: {self.pending_rows} rows wait here for the next start"
+                # Why, as while it ran: the line `record` ends with once said only that rows waited, whatever kept
+                # them (a wrong password, port or login), the cause long scrolled away.
+                why = f"not sent ({self.error}); " if self.error else ""
+                return f"Server {self.server}: {why}{self.pending_rows} rows wait here for the next start"
             return f"Server {self.server}: everything stored here is on the server"
         if not self.connected:
             reason = f" ({self.error})" if self.error else ""

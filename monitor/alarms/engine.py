@@ -292,7 +292,9 @@ class AlarmEngine:
         self._changed: dict[str, _Alarm] = {}
         self._interrupted: list[AlarmRecord] = []
         self._timers: dict[str, ConditionTimer] = {}
-        self._parts: dict[str, dict[str, tuple[float, float, bool, bool]]] = {}
+        #: Per multi-parameter rule ("SBP or DBP"), per parameter: its latest valid value, limit, whether it is
+        #: beyond the limit, whether it is clear of it, and when it was measured.
+        self._parts: dict[str, dict[str, tuple[float, float, bool, bool, float]]] = {}
         self._last_seen: dict[str, float] = {}
         #: Time of the newest sample of each parameter judged by the rules.
         self._judged_at: dict[Parameter, float] = {}
@@ -763,7 +765,7 @@ class AlarmEngine:
             return
         baseline = self._baseline
         effective: Rule | None = None
-        chosen: tuple[str, float, float] | None = None
+        chosen: tuple[str, float, float, float] | None = None
         multi = len(ladder.key[0]) > 1
         margin = self._margin(rule_parameter)
         for rule in ladder.rules:
@@ -772,17 +774,17 @@ class AlarmEngine:
                 continue  # a baseline-relative rule before the baseline exists
             hit = rule.breached(value, limit)
             clear = not hit and not rule.breached(value, limit - rule.spec.direction * margin)
-            breach = (shown, value, limit)
+            breach = (shown, value, limit, t)
             if multi:
                 # "SBP or DBP": the latest valid judgement of each parameter counts until it is replaced.
                 parts = self._parts.setdefault(rule.id, {})
-                parts[rule_parameter] = (value, limit, hit, clear)
+                parts[rule_parameter] = (value, limit, hit, clear, t)
                 hit = any(part[2] for part in parts.values())
                 clear = all(part[3] for part in parts.values())
                 if not parts[rule_parameter][2]:
                     other = next((name for name, part in parts.items() if part[2]), None)
                     if other is not None:
-                        breach = (other, parts[other][0], parts[other][1])
+                        breach = (other, parts[other][0], parts[other][1], parts[other][4])
             met = self._timer(rule).sample(t, hit, clear)
             if met and effective is None:
                 effective, chosen = rule, breach
@@ -805,17 +807,20 @@ class AlarmEngine:
     def _raise(
         self,
         rule: Rule,
-        breach: tuple[str, float, float],
+        breach: tuple[str, float, float, float],
         rule_parameter: str,
         t: float,
         sample_parameter: str,
         sample_value: float,
     ) -> None:
-        shown, value, limit = breach
+        shown, value, limit, measured_at = breach
         alarm = self._active.get(rule.id)
         beyond = rule.breached(value, limit)
-        if alarm is None and not beyond:
-            return  # a rung uncovered by a more urgent one's end shows again on its next sample beyond the limit
+        if alarm is None and (not beyond or measured_at < t):
+            # A rung uncovered by a more urgent one's end shows again on its next sample beyond the limit, never
+            # on the other parameter's value of an earlier measurement (the diastolic of the previous cuff while
+            # the new cuff's systolic is judged, before its own diastolic has come in).
+            return
         if alarm is None:
             message = rule.message(shown, value, limit, self._baseline)
             alarm = _Alarm(

@@ -204,6 +204,36 @@ class TestBaselineRelative:
         bed.reading("nibp_dia", 85)
         assert bed.shown("bp_above_baseline") is None
 
+    def test_a_cuff_in_range_raises_no_alarm_from_the_previous_cuffs_diastolic(self, bed):
+        # A hypertensive session's recovery: 171/95 was under the severe rung (sys 46 % above 117), which kept
+        # the 20 % rung quiet; the next cuff, 122/73, arrives systolic first. The 20 % rung, uncovered by the
+        # severe one's end, was raised on the previous cuff's diastolic ("NIBP dia 95 mmHg is 40 % above
+        # baseline 68" at the time of a cuff that measured 73) and ended when the new diastolic came in.
+        bed.take_baseline(sys=117, dia=68)
+        bed.reading("nibp_sys", 171)
+        bed.reading("nibp_dia", 95)
+        assert bed.shown("bp_above_baseline_severe") is not None
+        assert bed.logged("bp_above_baseline") == []
+        bed.now += 900
+        bed.reading("nibp_sys", 122)
+        bed.reading("nibp_dia", 73)
+        assert [row.message for row in bed.history if row.condition == "bp_above_baseline"] == []
+
+    def test_the_uncovered_rung_alarms_on_the_new_cuffs_own_value(self, bed):
+        # The same, but the new cuff's diastolic is still more than 20 % above baseline: the 20 % rung alarms
+        # with that value, at that cuff.
+        bed.take_baseline(sys=117, dia=68)
+        bed.reading("nibp_sys", 171)
+        bed.reading("nibp_dia", 95)
+        bed.now += 900
+        cuff = bed.now
+        bed.reading("nibp_sys", 122)
+        bed.reading("nibp_dia", 88)
+        rows = bed.logged("bp_above_baseline")
+        assert [(row.started_at, row.parameter, row.peak_value) for row in rows] == [(cuff, "nibp_dia", 88)]
+        assert rows[0].message.startswith("NIBP dia 88 mmHg is 29 % above baseline 68")
+        assert bed.shown("bp_above_baseline") is not None
+
     def test_limit_lines_include_baseline_limits_once_taken(self, bed):
         before = {(line.condition, line.parameter) for line in bed.snapshot().limits}
         assert ("bp_above_baseline", "nibp_sys") not in before

@@ -226,11 +226,13 @@ def _lines(title: str, labels: list[str], series: list[list[float | None]], name
 
 #: The course table's columns: heading and width in mm, together the 267 mm between the landscape page's margins
 #: (a heading wraps within its column: set on one line, the narrow ones ran into each other).
+#: The dose planned and the dose delivered have a column each, as in the window: one "mg" column held the delivered
+#: mg where there was one and the planned mg otherwise, beside the planned mg/kg ("0.50 mg/kg, 25.1 mg" for 81 kg).
 _COLUMNS: Final = (
-    ("#", 7), ("Date", 16), ("Session", 15), ("Protocol", 23), ("mg/kg", 10), ("mg", 10), ("Base BP", 13),
-    ("Peak BP", 13), ("Rise sys", 17), ("SpO2 min", 10), ("Alarms H/M/L", 12), ("MOAA/S min", 12), ("CADSS max", 11),
-    ("N/V", 8), ("Interventions", 32), ("Rec. min", 10), ("Aldrete", 12), ("PADSS", 11), ("PHQ-9", 13),
-    ("GAD-7", 12),
+    ("#", 7), ("Date", 16), ("Session", 15), ("Protocol", 23), ("mg/kg", 10), ("Planned mg", 12),
+    ("Delivered mg", 13), ("Base BP", 12), ("Peak BP", 12), ("Rise sys", 17), ("SpO2 min", 10), ("Alarms H/M/L", 10),
+    ("MOAA/S min", 11), ("CADSS max", 10), ("N/V", 8), ("Interventions", 25), ("Rec. min", 10), ("Aldrete", 11),
+    ("PADSS", 10), ("PHQ-9", 13), ("GAD-7", 12),
 )
 
 
@@ -248,7 +250,8 @@ def _session_row(r: CourseRow, deidentify: bool, first: float) -> list[str]:
         r.which,
         r.protocol,
         _fmt(r.dose_mg_per_kg, 2),
-        _fmt(r.delivered_mg if r.delivered_mg is not None else r.dose_mg, 1),
+        _fmt(r.dose_mg, 1),
+        _fmt(r.delivered_mg, 1),
         f"{_fmt(r.baseline_sys)}/{_fmt(r.baseline_dia)}",
         f"{_fmt(r.peak_sys)}/{_fmt(r.peak_dia)}",
         rise,

@@ -198,6 +198,9 @@ def _bars(title: str, labels: list[str], series: list[list[float | None]], names
     # A session without the value (no cuff, no score) has no bar: a bar of 0 would read as a measured 0.
     chart = VerticalBarChart()
     drawing = _chart_drawing(title, chart, labels, series, width, height)
+    # From zero (below it where a value is negative, a fall in pressure): reportlab starts the axis near the
+    # smallest bar, which then had no height and read as a session without the value.
+    chart.valueAxis.forceZero = 1
     palette = [colors.red, colors.Color(0.6, 0, 0), colors.blue]
     for index in range(len(series)):
         chart.bars[index].fillColor = palette[index % len(palette)]

@@ -306,7 +306,8 @@ def story(course: Course, *, deidentify: bool = False, user: str | None = None) 
         f"{plan.booster_interval_days:g} days.{counted}"
         + ("" if deidentify else
            f" Dates are local to the computer that made this report ({_zones_of(course, first)}).")
-        + (f" Exported by {user}." if user else ""),
+        # A de-identified report names no one: neither the patient nor the staff (its metadata neither).
+        + (f" Exported by {user}." if user and not deidentify else ""),
         body,
     ))
     parts += [pdf_fonts.paragraph(_record_line(record, deidentify, first), body) for record in course.records]

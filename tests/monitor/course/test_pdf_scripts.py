@@ -126,3 +126,6 @@ def test_the_course_report_and_the_worksheet_say_who_made_them_and_when(course_d
         assert meta is not None and meta.creation_date is not None
         assert int(before) - 1 <= meta.creation_date.timestamp() <= after + 1
         assert (meta.author or "") == author  # a de-identified course names nobody
+    # Nor does its text: it said "Exported by" whoever made it, in the paragraph under the heading.
+    assert f"Exported by {STAFF}." in _text(named.getvalue())
+    assert "Exported by" not in _text(plain.getvalue())

@@ -47,7 +47,7 @@ from monitor.security_cli import (
     cmd_verify,
     reading_principal,
 )
-from monitor.session import Phase, minutes_seconds
+from monitor.session import Phase, length_text, minutes_seconds
 from monitor.sign_off import SignOff, awaiting_among, sign_offs_of
 from monitor.sign_off import status_text as sign_off_text
 from monitor.store import SessionNotFound, Store, StoreError
@@ -796,7 +796,7 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 def _session_lines(rows: Sequence[SessionSummary], signed: Mapping[str, Sequence[SignOff]]) -> str:
     """The session list as columns as wide as their widest cell: a start that names its zone ("2026-11-01 01:24
     EDT") or a length of hours ("1 h 45 min") pushed the columns after it out of line with the header."""
-    cells = [(s.id[:8], terminal_text(s.patient or "-")[:12], _local(s.started_at), minutes_seconds(s.length_s),
+    cells = [(s.id[:8], terminal_text(s.patient or "-")[:12], _local(s.started_at), length_text(s.length_s),
               s.status, terminal_text(sign_off_text(s.status, signed.get(s.id, [])) or "-"),
               " > ".join(s.phases_reached)) for s in rows]
     start = max([16, *(len(c[2]) for c in cells)])

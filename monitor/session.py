@@ -116,6 +116,14 @@ def phase_step_text(kind: EventKind, phase_words: Mapping[Phase, str] | None = N
     return f"{(phase_words or {}).get(phase, phase.value)} {what}"
 
 
+def length_text(seconds: float) -> str:
+    """A session length as ``1 h 32 min`` or ``31 min`` (a listing's; a running timer is :func:`minutes_seconds`)."""
+    minutes = round(seconds / 60.0)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def minutes_seconds(seconds: float | None) -> str:
     """A session timer as ``[-]MM:SS`` (whole seconds, toward zero) below an hour, ``[-]H h MM min`` from an hour
     on (a session left open overnight read "774:04 ago", which reads as a time of day); ``--:--`` when unknown."""

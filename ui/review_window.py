@@ -65,7 +65,7 @@ from monitor.exports.data import ExportOptions, SessionRecord
 from monitor.exports.treatment import treatment_parts
 from monitor.finished import FINISHED_STATUSES
 from monitor.labels import PARAMETER_LABELS, code_words, event_label, plain_detail, pressure_text
-from monitor.session import EventKind, Phase, SessionEvent
+from monitor.session import EventKind, Phase, SessionEvent, length_text
 from monitor.store import SessionNotFound, StoreError
 from monitor.wall_clock import clock_text
 from ui import theme
@@ -73,7 +73,7 @@ from ui.alarm_echo import AlarmFeed, add_alarm_echo
 from ui.dialogs import DialogHost, SignedInUser, TextDialog
 from ui.labels import ElidedLabel, PartsLabel
 from ui.plain_text import make_plain
-from ui.session_text import length_text, phases_text
+from ui.session_text import phases_text
 from ui.trend_chart import TrendChart
 
 log = logging.getLogger(__name__)

@@ -50,6 +50,7 @@ from monitor.app.sessions import (
 )
 from monitor.app.stores import RecordSource
 from monitor.review import SessionFound, sessions_page, with_alarm_counts
+from monitor.session import length_text
 from monitor.session_list import listing_entry, search_described
 from monitor.store import SessionSearch, StoreError
 from ui import theme
@@ -57,7 +58,7 @@ from ui.alarm_echo import AlarmFeed, add_alarm_echo
 from ui.dialogs import ConfirmDialog, SignedInUser
 from ui.plain_text import make_plain
 from ui.review_window import ReviewWindow
-from ui.session_text import length_text, local_time, phases_text
+from ui.session_text import local_time, phases_text
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""How a session's start, length and phases read in the browser and the review window."""
+"""How a session's start and phases read in the browser and the review window (its length: monitor.session)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,6 @@ def local_time(t: float | None) -> str:
     if t is None:
         return ""
     return clock_text(t, "%Y-%m-%d %H:%M")
-
-
-def length_text(seconds: float) -> str:
-    """A session length as ``1 h 32 min`` or ``31 min``."""
-    minutes = round(seconds / 60.0)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def phases_text(phases: Sequence[str], words: Mapping[Phase, str] | None = None) -> str:

@@ -6,6 +6,7 @@ columns of 16 and 7: the length and the status of that row stood out of line wit
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def test_every_row_keeps_its_length_and_status_under_their_headings(db_path: Pat
         assert main(["sessions", "--db", str(db_path)], out=listed) == 0
     heading, *rows = listed.getvalue().splitlines()
     assert len(rows) == 2 and "2026-11-01 01:24 EDT" in rows[0] and " 1 h 4" in rows[0]
+    # A length under an hour reads as minutes, as the session browser gives it: "14:21" (minutes and seconds)
+    # beside "1 h 45 min" read as a time of day or as hours and minutes.
+    assert re.search(r" \d+ min  (complete|stopped)", rows[1]), rows[1]
     length_ends = heading.index("length") + len("length")
     status_starts = heading.index("status")
     for row in rows:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from drivers.core.readings import Parameter, Reading
 from monitor.alarms.model import Priority
 from monitor.review import search_sessions
+from monitor.session import length_text
 from monitor.store import Store
 from monitor.store.held_file import HELD_ROWS_WRITTEN, write_recovery_file
 from monitor.store.operations import Batch
@@ -27,7 +28,6 @@ from ui.session_browser import (
     WAITING_TEXT,
     SessionBrowser,
     UnfinishedSessionsDialog,
-    length_text,
     local_time,
     phases_text,
 )

@@ -703,8 +703,9 @@ class ReviewWindow(DialogHost, QMainWindow):
         self.alarm_summary.setText(f"Alarms: {' · '.join(parts)} · {acknowledged} acknowledged")
         if baseline is not None:
             hr_name = PARAMETER_LABELS[baseline.heart_rate_parameter].short
-            base_text = (f"Baseline ({clock(baseline.taken_at)}): {hr_name} {baseline.heart_rate:.0f} /min · "
-                         f"SpO2 {baseline.spo2:.0f} % · "
+            # The phase's medians, set when it ended: "Baseline (09:47:10)" read as values measured then.
+            base_text = (f"Baseline (medians, set {clock(baseline.taken_at)}): "
+                         f"{hr_name} {baseline.heart_rate:.0f} /min · SpO2 {baseline.spo2:.0f} % · "
                          f"NIBP {pressure_text(baseline.nibp_sys, baseline.nibp_dia, baseline.nibp_mean)} mmHg")
         else:
             base_text = "No baseline was taken"

@@ -423,8 +423,9 @@ def _header(record: SessionRecord, clock: _Clock, styles: Any) -> list[Any]:
     baseline = review.session_baseline(record)
     baseline_text = (
         f"HR {baseline.heart_rate:.0f} /min, SpO2 {baseline.spo2:.0f} %, "
-        f"NIBP {pressure_text(baseline.nibp_sys, baseline.nibp_dia, baseline.nibp_mean)} mmHg "
-        f"at {clock.both(baseline.taken_at)}"
+        f"NIBP {pressure_text(baseline.nibp_sys, baseline.nibp_dia, baseline.nibp_mean)} mmHg: "
+        # The baseline phase's medians, set when it ended: "NIBP … at <time>" read as one cuff measured then.
+        f"medians of the baseline phase, set at {clock.both(baseline.taken_at)}"
         if baseline
         else "no baseline taken"
     )

@@ -66,6 +66,12 @@ def test_the_header_shows_the_delivered_dose_the_json_export_gives(qtbot: Any, d
                     "planned 35 mg (0.5 mg/kg × 70 kg) at 52.5 mg/h · 0 rate changes · no pauses · 1 intervention")
     # Under the baseline, inside a header no wider than the screen.
     assert window.treatment_label.y() > window.baseline_label.y()
+    # The baseline's values are the phase's medians, set when it ended ("Baseline (09:47:10)" read as one cuff then),
+    # and its line is read whole in the header.
+    assert window.baseline_label.text().startswith("Baseline (medians, set ")
+    label = window.baseline_label
+    widest = "Baseline (medians, set 20:29:41): PR 125 /min · SpO2 100 % · NIBP 188/110 (136) mmHg"
+    assert label.fontMetrics().horizontalAdvance(widest) <= label.width(), label.width()
     assert window.width() <= 1280
 
 

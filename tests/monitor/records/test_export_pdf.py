@@ -61,6 +61,8 @@ def test_report_contents(recorded: RecordedSession, tmp_path: Path, store_of: Ca
     assert "MOAA/S 5" in text and "scale:" not in text  # sentences, not field dumps
     assert "['" not in text and "phases reached: baseline → infusion" in " ".join(text.split())  # no Python list
     assert "circulation" in text
+    # The baseline's values are the phase's medians, set when it ended: not one cuff measured at that time.
+    assert "mmHg: medians of the baseline phase, set at" in " ".join(text.split())
 
 
 def test_pdf_refuses_a_terminal_and_writes_to_a_pipe_with_out_dash(recorded: RecordedSession) -> None:

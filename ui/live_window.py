@@ -1617,10 +1617,12 @@ class LiveWindow(DialogHost, QMainWindow):
         return self._watch_alarmed or (highest is not None and highest >= Priority.MEDIUM)
 
     def stop_guard(self) -> None:
-        """The guard and the recorder stop watching this window (it is going away, or nothing is monitored)."""
+        """The guard and the recorder stop watching this window (it is going away, or nothing is monitored). The
+        recorder first: the guard's goodbye waits up to 3 s for it to end (one whose terminal takes nothing waits
+        for it), and the window does not beat meanwhile."""
         if self.guard is not None:
-            self.guard.stop()
             self.bridge.recorder.screen_closed()
+            self.guard.stop()
 
     def _screen_was_frozen(self, seconds: float) -> None:
         """Say, and record on the timeline, a spell in which this window's thread did not run."""

@@ -14,6 +14,11 @@ Two remedies, used together:
   terminal takes nothing, the lines wait (alarm and event lines all kept, up to :data:`MAX_WAITING_LINES`; of the
   progress lines only the newest, as each replaces the one before) and are written, with a count of what was
   skipped, once it takes output again.
+
+``record`` uses both through :func:`unblocked_terminal`. The window programs write to the terminal only their
+warnings and errors, but did so from the window's thread: a terminal or a pipe that took nothing held the window,
+which stopped drawing, flashing and sounding while it looked as usual. :func:`unblocked_streams` sends all they
+write to standard output and error (the log's lines among it) through writers of their own.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, cast
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +83,23 @@ def flow_control_off(fds: tuple[int, ...] = (0, 1, 2)) -> Callable[[], None]:
     return put_back
 
 
-class TerminalOutput:
-    """Lines for ``stream``, written on a thread of its own; :meth:`write` never waits for the terminal."""
+#: What the count of dropped lines adds for ``record``: nothing of the session is lost with them.
+RECORD_KEEPS = " (the session's record keeps every alarm and event)"
 
-    def __init__(self, stream: TextIO, max_lines: int = MAX_WAITING_LINES) -> None:
+
+class TerminalOutput:
+    """Lines for ``stream``, written on a thread of its own; :meth:`write` never waits for the terminal.
+
+    It can stand where ``sys.stdout`` or ``sys.stderr`` stood (:func:`unblocked_streams`); ``news`` names what it
+    writes in the warning that the terminal is gone, ``kept`` adds to the count of dropped lines what keeps them.
+    """
+
+    def __init__(self, stream: TextIO, max_lines: int = MAX_WAITING_LINES, *, news: str = "the recording's news",
+                 kept: str = RECORD_KEEPS) -> None:
         self.stream = stream
         self.max_lines = max_lines
+        self.news = news
+        self.kept = kept
         self._waiting: list[tuple[bool, str]] = []  # (is a progress line, text)
         self._skipped_progress = 0
         self._lost = 0
@@ -105,6 +121,25 @@ class TerminalOutput:
     def flush(self) -> None:
         """Nothing to do: the writer flushes after each batch (kept so this stands where a stream did)."""
 
+    @property
+    def encoding(self) -> str:
+        """The stream's (what ``print`` and the log may ask of a standard stream)."""
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        """Whether the stream is a terminal."""
+        try:
+            return self.stream.isatty()
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def fileno(self) -> int:
+        """The stream's file (for a child process that shares it; what is written here goes through the thread)."""
+        return self.stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
     def close(self, wait_s: float = CLOSE_WAIT_S) -> bool:
         """Write what waits (for up to ``wait_s``) and stop; whether everything was written."""
         with self._condition:
@@ -115,6 +150,11 @@ class TerminalOutput:
 
     def _add(self, progress: bool, text: str) -> None:
         with self._condition:
+            if not progress and self._waiting and not self._waiting[-1][0] and not self._waiting[-1][1].endswith("\n"):
+                # The rest of a line (``print`` writes its text and its end apart): one line, kept or dropped whole.
+                self._waiting[-1] = (False, self._waiting[-1][1] + text)
+                self._condition.notify()
+                return
             if progress:
                 before = len(self._waiting)
                 self._waiting = [item for item in self._waiting if not item[0]]
@@ -134,7 +174,7 @@ class TerminalOutput:
             notes = []
             if self._lost:
                 notes.append(f"  terminal: {self._lost} older lines were dropped while this terminal took no "
-                             "output (the session's record keeps every alarm and event)\n")
+                             f"output{self.kept}\n")
             if self._skipped_progress:
                 notes.append(f"  terminal: {self._skipped_progress} progress lines skipped while this terminal "
                              "took no output (the recording went on)\n")
@@ -165,7 +205,7 @@ class TerminalOutput:
                 except (OSError, ValueError) as exc:  # a terminal gone: said in the log, at most once a minute
                     if time.monotonic() - failed_at >= 60.0:
                         failed_at = time.monotonic()
-                        log.warning("the recording's news cannot be printed: %s", exc)
+                        log.warning("%s cannot be printed: %s", self.news, exc)
             if closing:
                 with self._condition:
                     if not self._waiting:
@@ -178,17 +218,58 @@ def unblocked_terminal(out: TextIO) -> Iterator[TerminalOutput]:
     for standard error each written by a thread of their own; all put back at the end."""
     put_back = flow_control_off()
     lines = TerminalOutput(out)
-    errors = TerminalOutput(sys.stderr)
-    handlers = [handler for handler in logging.getLogger().handlers
-                if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr]
-    for handler in handlers:
-        handler.setStream(errors)
     try:
-        yield lines
+        with _errors_apart(standard=False):
+            yield lines
     finally:
-        for handler in handlers:
-            handler.setStream(sys.stderr)
         # A terminal that still takes nothing after CLOSE_WAIT_S is left behind (there is no one to tell there).
-        errors.close()
         lines.close()
         put_back()
+
+
+#: What the window programs' writers are called in the warning that their terminal is gone.
+WINDOW_NEWS = "the window program's messages"
+
+
+@contextlib.contextmanager
+def unblocked_streams() -> Iterator[None]:
+    """For a window program: all it writes to standard output and error (``print``, the log's lines, warnings)
+    written by a thread for each, so that no thread of it waits for the terminal; put back at the end, after
+    waiting up to :data:`CLOSE_WAIT_S` for each to write what waits."""
+    stdout = sys.stdout
+    lines = None if stdout is None else TerminalOutput(stdout, news=WINDOW_NEWS, kept="")
+    if lines is not None:
+        sys.stdout = cast(TextIO, lines)
+    try:
+        with _errors_apart(standard=True):
+            yield
+    finally:
+        if lines is not None:
+            sys.stdout = stdout
+            lines.close()
+
+
+@contextlib.contextmanager
+def _errors_apart(standard: bool) -> Iterator[None]:
+    """The log's lines for standard error written by a thread of their own, and with ``standard`` whatever else is
+    written to ``sys.stderr`` too; put back at the end (after up to :data:`CLOSE_WAIT_S` for what waits)."""
+    stderr = sys.stderr
+    if stderr is None:  # no standard error at all (started without one): nothing can wait for it
+        yield
+        return
+    errors = TerminalOutput(stderr, news=WINDOW_NEWS, kept="") if standard else TerminalOutput(stderr)
+    handlers = [handler for handler in logging.getLogger().handlers
+                if isinstance(handler, logging.StreamHandler) and handler.stream is stderr]
+    for handler in handlers:
+        handler.setStream(errors)
+    if standard:
+        sys.stderr = cast(TextIO, errors)
+    try:
+        yield
+    finally:
+        if standard:
+            sys.stderr = stderr
+        for handler in handlers:
+            handler.setStream(stderr)
+        # A terminal that still takes nothing after CLOSE_WAIT_S is left behind (there is no one to tell there).
+        errors.close()

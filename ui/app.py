@@ -31,7 +31,7 @@ from ui.guard_link import GuardLink
 from ui.live_window import LiveWindow
 from ui.session_browser import UnfinishedSessionsDialog
 from ui.start_errors import errors_in_a_window
-from ui.terminal import keep_running_without_terminal
+from ui.terminal import apart_from_the_terminal, keep_running_without_terminal
 
 
 def sign_in_at_start(args: argparse.Namespace) -> SignedInUser | None:
@@ -160,6 +160,7 @@ def refuse_beside_a_recording(args: argparse.Namespace) -> None:
         check_not_recorded_here(reader, launch.session_spec(args))
 
 
+@apart_from_the_terminal
 @errors_in_a_window("gui")
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window on a new (or resumed) session; returns the process exit code."""

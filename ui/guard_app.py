@@ -34,6 +34,7 @@ from monitor.watchdog import STALL_LIMIT_S
 from ui import theme
 from ui.alarm_sound import AlarmSoundPlayer
 from ui.collector import gui_application
+from ui.terminal import apart_from_the_terminal
 
 #: How often the guard looks at what it has heard (half the high-priority flash period: 2 Hz, 50 % duty).
 TICK_MS = 125
@@ -218,6 +219,7 @@ class GuardApp:
         self.on_quit()
 
 
+@apart_from_the_terminal
 def main() -> int:
     """Run the guard on standard input until the program says goodbye or its alarm is acknowledged."""
     for terminal_signal in (signal.SIGINT, signal.SIGHUP):

@@ -30,7 +30,7 @@ from ui.dialogs import SignedInUser
 from ui.review_window import ReviewWindow
 from ui.session_browser import SessionBrowser
 from ui.start_errors import errors_in_a_window
-from ui.terminal import keep_running_without_terminal
+from ui.terminal import apart_from_the_terminal, keep_running_without_terminal
 
 
 def resume_spec(row: dict[str, object], user: SignedInUser) -> SessionSpec:
@@ -173,6 +173,7 @@ def reviewer(args: argparse.Namespace, source: RecordSource) -> SignedInUser | N
         raise AppError(str(exc)) from None
 
 
+@apart_from_the_terminal
 @errors_in_a_window("review")
 def run_review(args: argparse.Namespace) -> int:
     """Open the browser, or the named session in review; returns the process exit code."""

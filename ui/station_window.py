@@ -52,7 +52,7 @@ from ui.guard_link import GuardBeat, GuardLink
 from ui.labels import ElidedLabel
 from ui.numerics import STALE_AFTER_S
 from ui.start_errors import errors_in_a_window
-from ui.terminal import keep_running_without_terminal
+from ui.terminal import apart_from_the_terminal, keep_running_without_terminal
 
 TICK_MS = 125
 #: Chairs out of view named one to a line in the banner; the rest share one line.
@@ -555,6 +555,7 @@ def audited_station(url: str, model: StationModel, audit: StationAudit | None,
     return window, StationFeed(url, window.report, window.link_changed, window.unreported_found)
 
 
+@apart_from_the_terminal
 @errors_in_a_window("station")
 def run_station(args: argparse.Namespace) -> int:
     """Open the nurse station on ``--server`` (or INFUSION_MONITOR_SERVER); returns the exit code."""

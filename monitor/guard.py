@@ -51,7 +51,8 @@ HIDDEN_ALARM_LIMIT_S = 5.0
 BRING_BACK_AFTER_S = 50.0
 
 #: The alarm texts (not responding, ended) for a chair's monitor and for a nurse station; ``{where}`` is
-#: " at <name>" when the program gave one, ``{silent}`` the seconds without news.
+#: " at <name>" when the program gave one, ``{silent}`` the seconds without news, ``{resume}`` the command that
+#: resumes a recording's session (:func:`_resume_command`).
 _TEXTS = {
     CHAIR: (
         "MONITOR NOT RESPONDING{where}: its screen has not updated for {silent:.0f} s - values on it are not "
@@ -65,7 +66,7 @@ _TEXTS = {
         "RECORDING NOT RESPONDING{where}: no news from it for {silent:.0f} s - its values are not current and it "
         "raises no alarms; watch the patient directly",
         "RECORDING STOPPED{where}: the program ended without closing its session - recording and alarms have "
-        "ended; watch the patient directly and resume the session (infusion-monitor record --resume SESSION_ID)",
+        "ended; watch the patient directly and resume the session ({resume})",
         "RECORDING NOT SEEN{where} for {hidden:.0f} s",  # a terminal has no window to hide: never said
     ),
     STATION: (
@@ -168,7 +169,7 @@ class Guard:
             f" (session {self.chair})" if self.kind == RECORDER else f" at {self.chair}")
         not_responding, ended, hidden = _TEXTS[self.kind]
         if self._closed_at is not None:
-            return GuardView(GuardState.ENDED, silent, ended.format(where=where))
+            return GuardView(GuardState.ENDED, silent, ended.format(where=where, resume=_resume_command(self.chair)))
         if self._last_heard is None:
             if now - self._started_at <= self.start_grace_s:
                 return GuardView(GuardState.STARTING, silent, "")
@@ -179,3 +180,11 @@ class Guard:
                     return GuardView(GuardState.HIDDEN, silent, hidden.format(where=where, hidden=hidden_s))
             return GuardView(GuardState.WATCHING, silent, "")
         return GuardView(GuardState.NOT_RESPONDING, silent, not_responding.format(where=where, silent=silent))
+
+
+def _resume_command(session: str) -> str:
+    """The command that resumes the recording's session, with its id (the start ``record`` names it by, which
+    ``--resume`` takes); without one, where to find it."""
+    if session:
+        return f"infusion-monitor record --resume {session}"
+    return "infusion-monitor record --resume with its id, which `infusion-monitor sessions` lists"

@@ -51,7 +51,7 @@ def test_a_stopped_then_killed_record_is_alarmed_by_its_guard(db_path: Path) -> 
         stopped = run.wait_for("RECORDING STOPPED", timeout=10)
         assert stopped == (f"\a  ALARM HIGH technical: RECORDING STOPPED (session {session}): the program ended "
                            "without closing its session - recording and alarms have ended; watch the patient "
-                           "directly and resume the session (infusion-monitor record --resume SESSION_ID)")
+                           f"directly and resume the session (infusion-monitor record --resume {session})")
         run.finish(timeout=20)  # the guard, holding the same output, has ended too
         ended = guard_pid
         until(lambda: not _running(ended), 10, "the guard's end after its alarm")

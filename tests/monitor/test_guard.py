@@ -84,6 +84,18 @@ NAMES_TABLE = [
      "are not current; watch the chairs' own screens",
      "NURSE STATION STOPPED: the chairs' alarms are no longer shown here - watch the chairs' own screens and "
      "start the station again"),
+    # `record` in a terminal: the command to resume gives the session's id (it said SESSION_ID, a placeholder).
+    ("recorder 1a2b3c4d",
+     "RECORDING NOT RESPONDING (session 1a2b3c4d): no news from it for 7 s - its values are not current and it "
+     "raises no alarms; watch the patient directly",
+     "RECORDING STOPPED (session 1a2b3c4d): the program ended without closing its session - recording and alarms "
+     "have ended; watch the patient directly and resume the session (infusion-monitor record --resume 1a2b3c4d)"),
+    ("recorder",
+     "RECORDING NOT RESPONDING: no news from it for 7 s - its values are not current and it raises no alarms; "
+     "watch the patient directly",
+     "RECORDING STOPPED: the program ended without closing its session - recording and alarms have ended; watch "
+     "the patient directly and resume the session (infusion-monitor record --resume with its id, which "
+     "`infusion-monitor sessions` lists)"),
 ]
 
 

@@ -66,7 +66,7 @@ def test_a_pipe_closed_without_goodbye_is_the_lasting_alarm_and_a_goodbye_ends_q
         assert bed.at(1.5) == [
             "\a  ALARM HIGH technical: RECORDING STOPPED (session 1a2b3c4d): the program ended without closing its "
             "session - recording and alarms have ended; watch the patient directly and resume the session "
-            "(infusion-monitor record --resume SESSION_ID)"]
+            "(infusion-monitor record --resume 1a2b3c4d)"]
         assert bed.guard.run() == 1  # it ends at once: nobody acknowledges an alarm in a terminal
     finally:
         bed.close()

@@ -2,7 +2,8 @@
 
 The audit log (append-only, in the record's chain) holds every command and every refusal, exports, sign-ins,
 accounts and settings. It is read here with filters (a session, a person, an action, a span of days), by a
-signed-in admin or physician only: it names every person and what they looked at. The reading is itself written
+signed-in admin or physician only: it names every person and what they looked at (a database without accounts has
+nobody to sign in, and its operating-system user reads it, as it closes a session there). The reading is itself written
 to the audit log before anything is shown (a reading the log cannot record is not shown, as an export it cannot
 record is not made), and what is shown says first whether the audit log verified: its own entries against their
 links in the record's chain (and the session's rows when one is asked for), not the whole record, which
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from drivers.core.readings import iso_utc
-from monitor.accounts import ADMIN, Principal
+from monitor.accounts import ADMIN, KIND_OS_USER, Accounts, Principal
 from monitor.exports.csv_tables import spreadsheet_text
 from monitor.store import Store, StoreError
 from monitor.text_rules import terminal_text
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 #: The roles that may read the audit log.
 READERS: Final = frozenset({ADMIN, "physician"})
+#: Said when nobody signed in to read the audit log of a database that has accounts.
+NEEDS_ACCOUNT: Final = "reading the audit log needs a signed-in admin or physician on this database: give --user NAME"
 FORMATS: Final = ("text", "csv", "json")
 COLUMNS: Final = ("id", "at", "user", "action", "session_id", "detail", "check")
 
@@ -140,12 +143,18 @@ def _with_offset(text: str, wall: dt.datetime, t: float) -> str:
 
 
 def read_audit(store: Store, query: AuditQuery, reader: Principal, **how: Any) -> AuditReading:
-    """The entries ``query`` asks for, read by ``reader`` (a signed-in admin or physician), the reading recorded
-    first with ``how`` it is shown (format, destination). ``query.session_id`` may be ``latest`` or the start of an
+    """The entries ``query`` asks for, read by ``reader`` (a signed-in admin or physician; on a database without
+    accounts, the operating-system user), the reading recorded first with ``how`` it is shown (format,
+    destination). ``query.session_id`` may be ``latest`` or the start of an
     id. A refused reader is recorded too, as a refused alarm command is."""
     from monitor.integrity import verify
 
-    if not reader.authenticated or reader.role not in READERS:
+    if reader.kind == KIND_OS_USER:
+        # Nobody signed in: on a database without accounts (a chair that only runs `record`) there is no account to
+        # give, so its operating-system user reads, as it closes a session there; where there are accounts, refused.
+        if Accounts(store).has_accounts():
+            raise AuditReadError(NEEDS_ACCOUNT)
+    elif not reader.authenticated or reader.role not in READERS:
         with contextlib.suppress(StoreError):  # refused all the same when the log cannot take it
             store.audit("audit_log_read_refused", user=reader.name, role=reader.role, **query.described())
         raise AuditReadError("the audit log is read by a signed-in admin or physician (give --user NAME); "

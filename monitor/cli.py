@@ -365,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="every chair's forms from the clinic's PostgreSQL (the list, a worksheet; read-only: "
                                "a form is marked submitted at its chair); audited locally")
 
-    audit = sub.add_parser("audit", help="read the audit log (a signed-in admin or physician; the reading is audited)")
+    audit = sub.add_parser("audit", help="read the audit log (a signed-in admin or physician, on a database without "
+                                         "accounts the operating-system user; the reading is audited)")
     add_db_option(audit)
     audit.add_argument("--session", metavar="SESSION_ID|latest", help="only this session's entries")
     audit.add_argument("--by", metavar="NAME", help="only what this person did (the name as the log gives it)")
@@ -1169,7 +1170,7 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
                            bound("--since", args.since), bound("--until", args.until))
         store = _open_store(args, must_exist=True)
         with store:
-            reading = read_audit(store, query, acting_principal(args, store, required=True), format=args.format,
+            reading = read_audit(store, query, acting_principal(args, store), format=args.format,
                                  destination=args.out if args.out and args.out != "-" else "standard output")
     except (AuditReadError, SessionNotFound) as exc:
         raise CliError(str(exc)) from None

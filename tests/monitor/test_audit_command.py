@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from monitor.accounts import os_user
 from monitor.audit_trail import AuditQuery, AuditReadError, day_bound, read_audit
 from monitor.cli import main
 from monitor.store import Store
@@ -64,7 +65,8 @@ def test_a_physician_reads_what_was_done_to_a_session_and_the_reading_is_audited
 def test_a_nurse_and_nobody_signed_in_are_refused(audited_db: tuple[Path, str], signed_in_as: Any) -> None:
     db, _ = audited_db
     code, out, err = _run("audit", "--db", str(db))
-    assert code != 0 and out == "" and "give --user NAME" in err
+    assert code != 0 and out == ""
+    assert "reading the audit log needs a signed-in admin or physician on this database: give --user NAME" in err
     signed_in_as(db, "RN2", "nurse")
     code, out, err = _run("audit", "--db", str(db), "--user", "RN2")
     assert code != 0 and out == ""
@@ -74,6 +76,20 @@ def test_a_nurse_and_nobody_signed_in_are_refused(audited_db: tuple[Path, str], 
         # The nurse's try is on record (the OS user's, without --user, never reached the log: no sign-in).
         [refused] = [row for row in store.audit_log() if row["action"] == "audit_log_read_refused"]
     assert refused["user"] == "RN2" and json.loads(refused["detail"]) == {"role": "nurse"}
+
+
+def test_a_database_without_accounts_is_read_by_the_operating_system_user(db_path: Path) -> None:
+    """A chair that only runs `record` has no account anyone could give with --user: its operating-system user reads
+    the audit log, as it closes a session there, and the reading is audited under that name."""
+    session_id = record_simulated(db_path)
+    code, out, err = _run("audit", "--db", str(db_path), "--session", session_id[:8])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"verified: audit log and session {session_id[:8]} intact") and len(lines) >= 3
+    assert lines[-1].endswith(" entries") or lines[-1] == "1 entry"
+    with Store(db_path, readonly=True) as store:
+        [read] = [row for row in store.audit_log() if row["action"] == "audit_log_read"]
+    assert read["user"] == os_user().name and read["session_id"] == session_id
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])

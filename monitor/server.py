@@ -371,13 +371,11 @@ def running(data: Path) -> LocalServer | None:
     """The server running on ``data``, if any."""
     data = data.resolve()
     info_file = data / "server.json"
-    pid_file = data / "pgdata" / "postmaster.pid"
-    if not info_file.exists() or not pid_file.exists():
+    pid = _postmaster_pid(data)
+    if not info_file.exists() or pid is None:
         return None
     try:
         info = json.loads(info_file.read_text())
-        pid = int(pid_file.read_text().split("\n", 1)[0])
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
     recorded = info.get("binaries")
@@ -426,13 +424,54 @@ def start(
         # pg_ctl says only "examine the log output": name the log and what it says last (a port in use...).
         said = _last_written(log_file, data / LOG_FOLDER)
         raise ServerError(f"{exc}\nthe server's log, {said}, ends with:\n{_tail(said)}") from None
-    recorded = {"host": host, "port": port, "binaries": str(binaries) if binaries else None}
-    _owner_only(data / "server.json").write_text(json.dumps(recorded))
-    server = running(data)
-    if server is None:
-        raise ServerError(f"the server did not stay up; see {log_file}")
-    create_database(server)
+    try:
+        _write_record(data, host, port, binaries)
+        server = running(data)
+        if server is None:
+            raise ServerError(f"the server did not stay up; see {log_file}")
+        create_database(server)
+    except BaseException as exc:
+        # PostgreSQL runs, but the clinic's database is not ready (a full disk: "could not extend file"): stopped
+        # again, so that nothing half-made is left running and the next start does the whole of it again.
+        stopped = _stop_after_failure(data, user, binaries)
+        if not isinstance(exc, Exception):
+            raise
+        raise ServerError(f"the server started, but the clinic's database could not be made ready: "
+                          f"{str(exc).strip() or type(exc).__name__}{stopped}") from None
     return server
+
+
+def _stop_after_failure(data: Path, user: str | None, binaries: Path | None) -> str:
+    """Stop the postmaster of a start that failed, if it runs; what to add to the failure's message. Without
+    ``server.json`` (it may be what could not be written), from its pid file."""
+    pid = _postmaster_pid(data)
+    if pid is None:
+        return f"\nPostgreSQL is not running on {data}."
+    try:
+        _pg("pg_ctl", ["-D", str(data / "pgdata"), "-m", "fast", "-w", "stop"], user, binaries)
+    except ServerError as exc:
+        return (f"\nPostgreSQL still runs on {data} (pid {pid}) and could not be stopped ({exc}): stop it with "
+                f"`infusion-monitor server stop --data {data}`, or `kill {pid}`.")
+    return f"\nPostgreSQL was stopped again: nothing is left running on {data}."
+
+
+def _postmaster_pid(data: Path) -> int | None:
+    """The pid of the postmaster running on ``data``, from its pid file; None when none runs."""
+    try:
+        pid = int((data / "pgdata" / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _write_record(data: Path, host: str, port: int, binaries: Path | None) -> None:
+    """Write ``server.json`` (owner-only) through a file beside it, renamed over it once whole: on a full disk the
+    earlier record stays as it was, not an empty file the next start cannot read."""
+    from monitor.exports.files import write_atomically
+
+    recorded = {"host": host, "port": port, "binaries": str(binaries) if binaries else None}
+    write_atomically(data / "server.json", lambda handle: json.dump(recorded, handle), binary=False)
 
 
 def admin_connection(server: LocalServer, database: str = DATABASE) -> psycopg.Connection:
@@ -455,11 +494,14 @@ def create_database(server: LocalServer, database: str = DATABASE) -> None:
 
 
 def stop(data: Path, *, mode: str = "fast") -> bool:
-    """Stop the server on ``data``; False when none was running."""
+    """Stop the server on ``data``; False when none was running (one whose ``server.json`` a failed start could
+    not write is found by its pid file)."""
+    data = data.resolve()
     server = running(data)
-    if server is None:
+    if server is None and _postmaster_pid(data) is None:
         return False
-    _pg("pg_ctl", ["-D", str(server.data / "pgdata"), "-m", mode, "-w", "stop"], _run_as(), server.binaries)
+    binaries = server.binaries if server is not None else _recorded_binaries(data)
+    _pg("pg_ctl", ["-D", str(data / "pgdata"), "-m", mode, "-w", "stop"], _run_as(), binaries)
     return True
 
 

@@ -11,6 +11,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -201,6 +202,23 @@ def small_disk(folder: Path, size: str) -> Iterator[Path]:
         if not mounted:
             pytest.skip("mounting a tmpfs is not allowed here")
         yield folder
+
+
+@contextlib.contextmanager
+def server_disk(size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` (tmpfs) for a local server, at a short path outside pytest's private folder (the
+    server's socket lives in it, and the server's account must reach it); skips the test where mounting is not
+    allowed."""
+    import pytest
+
+    mount_point = Path(tempfile.mkdtemp(prefix="infusion-monitor-small-disk-"))
+    try:
+        with tmpfs(mount_point, size) as mounted:
+            if not mounted:
+                pytest.skip("cannot mount a tmpfs here")
+            yield mount_point
+    finally:
+        mount_point.rmdir()
 
 
 def fill(folder: Path) -> Path:

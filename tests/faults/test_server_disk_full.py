@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from monitor import server as local_server
 from monitor.replication import compare
 from monitor.station import StationFeed, StationModel
-from tests.faults.helpers import CommandLine, tmpfs
+from tests.faults.helpers import CommandLine, server_disk
 
 PLAN = "baseline:2,infusion:30,recovery:10"
 
@@ -22,14 +21,8 @@ PLAN = "baseline:2,infusion:30,recovery:10"
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
     """A 150 MB tmpfs (needs the right to mount), at a short path: the server's socket lives in it."""
-    mount_point = Path(tempfile.mkdtemp(prefix="infusion-monitor-small-disk-"))
-    try:
-        with tmpfs(mount_point, "150M") as mounted:
-            if not mounted:
-                pytest.skip("cannot mount a tmpfs here")
-            yield mount_point
-    finally:
-        mount_point.rmdir()
+    with server_disk("150M") as mount_point:
+        yield mount_point
 
 
 def _fill(path: Path) -> None:

@@ -1,5 +1,5 @@
 """Command line of the clinic's server: ``infusion-monitor server start|stop|status|tls|add-chair|add-reader|migrate|
-identities|history``.
+identities|history|backup|restore``.
 
 ``station`` (the nurse-station window) is parsed here too and opened through the ``ui`` front-end.
 """
@@ -53,9 +53,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     history.add_argument("--session", metavar="ID", help="list this session's earlier versions, oldest change first "
                                                          "(its id, or the 8 characters lists print where unique)")
     history.add_argument("--url", help="a reader's or the owner's URL (default: the local server's administrator)")
+    dump = actions.add_parser("backup", help="dump the clinic's database (pg_dump, custom format) to a file only its "
+                                             "owner can read")
+    dump.add_argument("out", type=Path, metavar="FILE", help="the dump to write (replaced only once it is whole)")
+    dump.add_argument("--url", help="the owner's URL of the clinic's own PostgreSQL (default: the local server's "
+                                    "administrator)")
+    put_back = actions.add_parser("restore", help="make a new local server holding a dump written by `server backup`")
+    put_back.add_argument("dump", type=Path, metavar="FILE", help="the dump (pg_dump's custom format)")
+    put_back.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    put_back.add_argument("--port", type=int, help="TCP port (default: a free one)")
+    put_back.add_argument("--binaries", type=Path, metavar="DIR",
+                          help="PostgreSQL's program folder for the new server (default: the pgserver package's)")
     for action in actions.choices.values():
         action.add_argument("--data", type=Path, default=None, metavar="DIR",
-                            help="the local server's folder (required except with --url)")
+                            help="the local server's folder (required except with --url; for restore, a new one)")
     station = sub.add_parser("station", help="the nurse station: every active chair on one screen")
     station.add_argument("--server", metavar="URL",
                          help="the clinic's PostgreSQL, as a reader (default: INFUSION_MONITOR_SERVER, else the "
@@ -105,7 +116,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             return list_identities(args.url, out)
         if action == "history" and args.url:
             return list_history(args.url, args.session, out)
+        if action == "backup":
+            return backup(args, out)
         data = _data(args)
+        if action == "restore":
+            return restore(args, data, out)
         if action == "start":
             server = local_server.start(data, host=args.host, port=args.port, binaries=args.binaries)
             out.write(f"PostgreSQL running (pid {server.pid}); schema version {schema.SCHEMA_VERSION}\n")
@@ -150,6 +165,43 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         raise ClinicError(str(exc)) from None
     except psycopg.Error as exc:
         raise ClinicError(f"the server refused: {str(exc).strip()}") from None
+
+
+def backup(args: argparse.Namespace, out: TextIO) -> int:
+    """``server backup FILE``: the clinic's database dumped, owner-only, whole or not at all."""
+    from monitor import server as local_server
+    from monitor.exports.files import ExportFileError
+
+    if args.url is None and args.data is None:
+        raise ClinicError("--data DIR (the local server's folder) or --url URL (the owner's URL) is needed")
+    try:
+        made = local_server.backup(args.out, data=None if args.url else _data(args), url=args.url)
+    except ExportFileError as exc:
+        raise ClinicError(str(exc)) from None
+    if made.said:
+        out.write(f"pg_dump said: {made.said}\n")
+    out.write(f"backup written: {made.path} ({made.size:,} bytes, mode 600, pg_dump custom format)\n")
+    out.write(f"restore it into a new server with `infusion-monitor server restore --data NEWDIR {made.path}`\n")
+    return 0
+
+
+def restore(args: argparse.Namespace, data: Path, out: TextIO) -> int:
+    """``server restore --data NEWDIR FILE``: a new local server holding the dump, its logins with new passwords."""
+    from monitor import server as local_server
+
+    made = local_server.restore(args.dump, data, host=args.host, port=args.port, binaries=args.binaries)
+    server = made.server
+    out.write(f"restored {args.dump} into a new server on {server.data} (pid {server.pid}) at "
+              f"{server.host}:{server.port}\n")
+    for role, kind, passfile in made.logins:
+        out.write(f"{kind} login {role}; new password file {passfile} (mode 600)\n")
+        out.write(f"  URL: {local_server.client_url(server, role, passfile)}\n")
+    for role in made.left_out:
+        out.write(f"not made a login (a name `server add-chair` refuses): {role}; add its chair again under a new "
+                  "login\n")
+    out.write("Give each chair and station its new URL and password file (the logins' passwords are not in a dump). "
+              "A chair given its new URL sends again every row its file still holds; the server keeps each row once.\n")
+    return 0
 
 
 def migrate(conn: psycopg.Connection, out: TextIO) -> None:

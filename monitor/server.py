@@ -476,13 +476,18 @@ def _write_record(data: Path, host: str, port: int, binaries: Path | None) -> No
 
 def admin_connection(server: LocalServer, database: str = DATABASE) -> psycopg.Connection:
     """The superuser's connection (autocommit), for the account running the server or root only."""
+    _check_administrator(server)
+    return psycopg.connect(server.admin_url(database), autocommit=True)
+
+
+def _check_administrator(server: LocalServer) -> None:
+    """Refuse, naming who may, an account that cannot reach the administrator's socket."""
     if not os.access(server.socket_dir, os.X_OK):
         owner = pwd.getpwuid(server.socket_dir.stat().st_uid).pw_name
         raise ServerError(
             f"only the account running the server ({owner}) or root can administer it: {server.socket_dir} "
             "is closed to other accounts"
         )
-    return psycopg.connect(server.admin_url(database), autocommit=True)
 
 
 def create_database(server: LocalServer, database: str = DATABASE) -> None:
@@ -523,24 +528,197 @@ def kill(data: Path) -> None:
 
 
 def add_role(
-    server: LocalServer, role: str, *, kind: str, password_file: Path | None = None, database: str = DATABASE
+    server: LocalServer, role: str, *, kind: str, password_file: Path | None = None, database: str = DATABASE,
+    restored: bool = False,
 ) -> Path:
     """Create a chair's (``kind="chair"``) or a reader's (``kind="reader"``) login with a new random password.
 
     The password is written, as a libpq password file (mode 0600), to ``password_file`` (default
     ``DATA/<role>.pgpass``); point ``PGPASSFILE`` or the URL's ``passfile=`` at it. Returns its path.
+    ``restored``: the role may be one a restore made for a dump's grants (without login, in no group).
     """
     password = secrets.token_urlsafe(24)
     with admin_connection(server, database) as conn:
         if kind == "chair":
-            schema.create_chair_role(conn, role, password)
+            schema.create_chair_role(conn, role, password, restored)
         elif kind == "reader":
-            schema.create_reader_role(conn, role, password)
+            schema.create_reader_role(conn, role, password, restored)
         else:
             raise ValueError(f"unknown role kind '{kind}' (chair or reader)")
     path = _owner_only(password_file or server.data / f"{role}.pgpass")
     path.write_text(f"{server.host}:{server.port}:{database}:{role}:{password}\n")
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """A dump written: where, how large, and what pg_dump said besides (its warnings; empty when none)."""
+
+    path: Path
+    size: int
+    said: str
+
+
+def dump_program(server: LocalServer | None) -> Path:
+    """pg_dump for ``server`` (the one beside its binaries), or for the clinic's own server the newest of the one on
+    PATH and those beside the distribution's and pgserver's server binaries (pg_dump refuses a server newer than
+    itself, and dumps any older one)."""
+    if server is not None:
+        return (server.binaries or pgserver_binaries()) / "pg_dump"
+    candidates = [Path(found) for found in [shutil.which("pg_dump")] if found]
+    for folder in (system_binaries, pgserver_binaries):
+        with contextlib.suppress(ServerError):
+            found = folder()
+            if found is not None and (found / "pg_dump").exists():
+                candidates.append(found / "pg_dump")
+    versions = {program: _major_version(program) for program in candidates}
+    if not any(versions.values()):
+        raise ServerError("no pg_dump found: install PostgreSQL's client programs (e.g. apt-get install "
+                          "postgresql-client) or put pg_dump on PATH")
+    return max(candidates, key=lambda program: versions[program])
+
+
+def _major_version(program: Path) -> int:
+    """The major version of a PostgreSQL program (``pg_dump (PostgreSQL) 16.2`` -> 16); 0 when it does not run."""
+    try:
+        said = subprocess.run([str(program), "--version"], capture_output=True, text=True, timeout=30,
+                              check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    words = said.split()
+    number = words[2].split(".")[0] if len(words) > 2 else ""
+    return int(number) if number.isdigit() else 0
+
+
+def backup(target: Path, *, data: Path | None = None, url: str | None = None) -> Backup:
+    """Dump the clinic's database (the local server on ``data``, or the one at the owner's ``url``) to ``target``.
+
+    pg_dump takes one snapshot, so the dump is consistent while chairs write. It is written to a new file beside
+    ``target`` (mode 0600: it holds the clinic's records), read back whole with pg_restore, then renamed to
+    ``target``: a failed dump (pg_dump's exit status, or a file pg_restore cannot read) leaves ``target`` as it was.
+    """
+    from monitor.exports.files import ExportFileError, write_atomically
+
+    server = None
+    if url is None:
+        if data is None:
+            raise ServerError("a backup needs the local server's folder (--data DIR) or the server's URL (--url)")
+        server = running(data)
+        if server is None:
+            raise ServerError(f"no server is running on {data.resolve()}; start it with `infusion-monitor server "
+                              "start` first (a backup is taken from the running server)")
+        _check_administrator(server)
+        url = server.admin_url()
+    program = dump_program(server)
+    said: list[str] = []
+
+    def dump(handle: object) -> None:
+        said.append(_dump_into(program, url, handle))
+
+    try:
+        written = write_atomically(target, dump, binary=True)
+    except ExportFileError as exc:
+        if data is None and "permission denied" in str(exc):
+            raise ExportFileError(f"{exc} (a backup reads every table: give the URL of the database's owner or a "
+                                  "superuser)") from None
+        raise
+    return Backup(written, written.stat().st_size, said[0] if said else "")
+
+
+def _dump_into(program: Path, url: str, handle: object) -> str:
+    """Run pg_dump into the open file ``handle``, then check that pg_restore reads the whole archive back; what
+    pg_dump said on standard error when it succeeded (its warnings). A failure raises, naming what failed."""
+    from monitor.exports.files import ExportFileError
+
+    fileno = handle.fileno()  # type: ignore[attr-defined]
+    try:
+        done = subprocess.run([str(program), "--format=custom", "--no-password", "--dbname", url],
+                              stdout=fileno, stderr=subprocess.PIPE, check=False)
+    except OSError as exc:
+        raise ExportFileError(f"cannot run {program}: {exc.strerror or exc}; nothing was written") from None
+    said = done.stderr.decode("utf-8", "replace").strip()
+    if done.returncode != 0:
+        raise ExportFileError(f"pg_dump failed (exit status {done.returncode}): {said or 'it said nothing'}; "
+                              "nothing was written")
+    os.fsync(fileno)
+    restore_program = program.with_name("pg_restore")
+    # The whole archive read and turned into SQL (thrown away): every table's data is whole and decompresses.
+    check = subprocess.run([str(restore_program), "--file=/dev/null", f"/dev/fd/{fileno}"], pass_fds=(fileno,),
+                           capture_output=True, check=False)
+    if check.returncode != 0:
+        raise ExportFileError(f"the dump pg_dump wrote cannot be read back by {restore_program}: "
+                              f"{check.stderr.decode('utf-8', 'replace').strip()}; nothing was written")
+    return said
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A new server holding a dump: the server, and each login made for it (name, kind, password file)."""
+
+    server: LocalServer
+    logins: list[tuple[str, str, Path]]
+    #: Logins of the dump whose names ``server add-chair`` would refuse (made by hand on another server): not made.
+    left_out: list[str]
+
+
+def restore(dump: Path, data: Path, *, host: str = "127.0.0.1", port: int | None = None,
+            binaries: Path | None = None) -> Restored:
+    """Make a new server in ``data`` (missing or an empty folder) holding the clinic's database from ``dump``.
+
+    A dump holds no roles (they belong to the cluster): each role its grants and owners name is made, the logins
+    among them (CONNECT on the database) and every login that wrote as a chair become logins again with new
+    passwords (``DATA/<role>.pgpass``), chairs as chairs and the rest as readers. A failure leaves no server: the
+    one made here is stopped and its folder emptied.
+    """
+    data = data.resolve()
+    dump = dump.resolve()
+    if not dump.is_file():
+        raise ServerError(f"{dump} is not a file")
+    if data.exists() and (not data.is_dir() or any(data.iterdir())):
+        raise ServerError(f"{data} is not an empty folder: a dump is restored into a new server (a folder that "
+                          "does not exist yet, or an empty one)")
+    tools = binaries or pgserver_binaries()
+    script = _pg_restore(tools, ["--schema-only", "--create", "--file=-", str(dump)], f"{dump} cannot be read")
+    roles, logins = schema.roles_in_dump(script)
+    made_folder = not data.exists()
+    try:
+        server = start(data, host=host, port=port, binaries=binaries)
+        with admin_connection(server, "postgres") as conn:
+            schema.empty_database_for_restore(conn, DATABASE, roles)
+        _pg_restore(tools, ["--exit-on-error", "--single-transaction", "--no-password", "--dbname",
+                            server.admin_url(), str(dump)], "the dump could not be restored")
+        with admin_connection(server) as conn:
+            schema.migrate(conn)
+            chairs = schema.chair_logins(conn)
+        named = sorted(logins | chairs)
+        made = [(role, "chair" if role in chairs else "reader") for role in named if schema.usable_login(role)]
+        return Restored(server, [(role, kind, add_role(server, role, kind=kind, restored=True))
+                                 for role, kind in made], [role for role in named if not schema.usable_login(role)])
+    except BaseException:
+        with contextlib.suppress(ServerError):
+            stop(data, mode="immediate")
+        if made_folder:
+            shutil.rmtree(data, ignore_errors=True)
+        else:
+            for entry in data.iterdir():
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
+
+
+def _pg_restore(tools: Path, args: list[str], what: str) -> str:
+    """Run pg_restore (as the caller, who may read the dump); its standard output, or ServerError naming ``what``
+    failed and what pg_restore said."""
+    try:
+        done = subprocess.run([str(tools / "pg_restore"), *args], capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ServerError(f"{what}: cannot run {tools / 'pg_restore'}: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        raise ServerError(f"{what}: pg_restore failed (exit status {done.returncode}): "
+                          f"{done.stderr.strip() or 'it said nothing'}")
+    return str(done.stdout)
 
 
 def remove(data: Path) -> None:

@@ -660,6 +660,50 @@ def create_database(conn: psycopg.Connection, database: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
+#: In a dump's schema script (``pg_restore --schema-only --create``): the roles its grants and owners name, and the
+#: logins given CONNECT on the database (``server add-chair|add-reader`` grant it).
+_GRANTED = re.compile(r"^GRANT .* TO (.+);$|^ALTER .* OWNER TO (.+);$", re.M)
+_CONNECT = re.compile(r"^GRANT [A-Z,]+ ON DATABASE \S+ TO (.+);$", re.M)
+_ROLE_WORD = re.compile(r'"(?:[^"]|"")+"|[^\s,"]+')
+
+
+def _role_names(listed: str) -> set[str]:
+    """The role names of a grant's or an owner's ``a, "B c"`` (quoted names unquoted); PUBLIC is no role."""
+    names = {word[1:-1].replace('""', '"') if word.startswith('"') else word
+             for word in _ROLE_WORD.findall(listed.replace(" WITH GRANT OPTION", ""))}
+    return names - {"PUBLIC"}
+
+
+def roles_in_dump(script: str) -> tuple[set[str], set[str]]:
+    """The roles a dump's schema script names (grantees and owners), and of those the logins given CONNECT on its
+    database. A dump holds no roles (they belong to the cluster), so a new server needs them before the dump's
+    grants can be restored."""
+    named: set[str] = set()
+    for grantees, owner in _GRANTED.findall(script):
+        named |= _role_names(grantees or owner)
+    logins = set().union(*(_role_names(grantees) for grantees in _CONNECT.findall(script)))
+    return named, logins
+
+
+def empty_database_for_restore(conn: psycopg.Connection, database: str, roles: set[str]) -> list[str]:
+    """Replace ``database`` by an empty one and create each of ``roles`` missing on the cluster, without login, for
+    a dump's grants and owners (connected as an administrator to another database, autocommit). The roles made."""
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(database)))
+    made = []
+    for role in sorted(roles):
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is None:
+            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+            made.append(role)
+    return made
+
+
+def chair_logins(conn: psycopg.Connection) -> set[str]:
+    """The logins that wrote as chairs: the owners of the origins and the logins of the station's chair rows."""
+    rows = conn.execute("SELECT chair FROM origins UNION SELECT chair FROM chairs").fetchall()
+    return {str(row[0]) for row in rows}
+
+
 def migrate(conn: psycopg.Connection) -> int:
     """Raise the schema to :data:`SCHEMA_VERSION`, one transaction per step; returns the version reached.
 
@@ -720,6 +764,11 @@ def _owner_and_login(conn: psycopg.Connection) -> tuple[str | None, str]:
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
+def usable_login(role: str) -> bool:
+    """Whether ``role`` is a name this program gives a login (lower-case letters, digits and _)."""
+    return bool(_ROLE_NAME.match(role))
+
+
 _KINDS = {CHAIR_GROUP: "a chair's login", READER_GROUP: "a station's or reviewer's login"}
 
 
@@ -741,16 +790,29 @@ def _existing_kind(conn: psycopg.Connection, role: str) -> str | None:
     return f"another role (member of {', '.join(groups) or 'no group'})"
 
 
-def _create_login(conn: psycopg.Connection, role: str, group: str, password: str | None) -> None:
+def _bare(conn: psycopg.Connection, role: str) -> bool:
+    """Whether ``role`` is a role without login, rights or groups (as a restore makes one for a dump's grants)."""
+    row = conn.execute(
+        "SELECT NOT (r.rolcanlogin OR r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolbypassrls "
+        "OR r.rolreplication) AND NOT EXISTS (SELECT FROM pg_auth_members m WHERE m.member = r.oid) "
+        "FROM pg_roles r WHERE r.rolname = %s", [role]).fetchone()
+    return bool(row and row[0])
+
+
+def _create_login(conn: psycopg.Connection, role: str, group: str, password: str | None,
+                  restored: bool = False) -> None:
     """Create ``role`` in ``group``, or give a login already in ``group`` alone a new password.
 
     A role of any other kind is refused: turning a chair's login into a reader's would let the chair's
-    credentials read every chair's patients, and its own copy of the password would stop working.
+    credentials read every chair's patients, and its own copy of the password would stop working. ``restored``:
+    a role a restore made without login and in no group (:func:`empty_database_for_restore`) becomes the login.
     """
     if not _ROLE_NAME.match(role):
         raise ValueError(f"'{role}' is not a usable role name (lower-case letters, digits and _)")
     with conn.transaction():
         kind = _existing_kind(conn, role)
+        if restored and kind is not None and _bare(conn, role):
+            kind = _KINDS[group]
         if kind is not None and kind != _KINDS[group]:
             raise ValueError(
                 f"'{role}' is already {kind} on this server; {_KINDS[group]} needs a name of its own "
@@ -771,12 +833,14 @@ def _create_login(conn: psycopg.Connection, role: str, group: str, password: str
         )
 
 
-def create_chair_role(conn: psycopg.Connection, role: str, password: str | None = None) -> None:
+def create_chair_role(conn: psycopg.Connection, role: str, password: str | None = None,
+                      restored: bool = False) -> None:
     """A login for one chair: writes its own rows only (run as the database owner)."""
-    _create_login(conn, role, CHAIR_GROUP, password)
+    _create_login(conn, role, CHAIR_GROUP, password, restored)
 
 
-def create_reader_role(conn: psycopg.Connection, role: str, password: str | None = None) -> None:
+def create_reader_role(conn: psycopg.Connection, role: str, password: str | None = None,
+                       restored: bool = False) -> None:
     """A login for a nurse station or a reviewer: reads every chair's rows but the audit log's
     (:func:`_audit_behind_function_v9`), writes nothing."""
-    _create_login(conn, role, READER_GROUP, password)
+    _create_login(conn, role, READER_GROUP, password, restored)

@@ -5,7 +5,8 @@ places a dialog, the discharge form, the settings, the alarm log, the REMS form 
 alarm bar at 1280×720 and 1366×768 (the settings and the accounts also at 1920×1080), and the RASS, CADSS-6,
 note and checklist forms part of it: a high-priority SpO2 alarm that started meanwhile was not seen. Here a form's
 frame starts below the alarm bar and ends at the bottom of the window; a form too tall for that scrolls, and a
-form narrow enough for the space left of the numerics opens there, so the values stay in view as well.
+form narrow enough for the space left of the numerics opens there, so the values stay in view as well. A wider one
+(the discharge form, the settings) covers the numerics whole rather than the end of each value.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def _fit_width(dialog: QDialog, width: int) -> None:
 
 def place_form(dialog: QDialog, window: QWidget, alarm_bar: QWidget, numerics: QWidget | None = None) -> None:
     """Size and move ``dialog`` (its frame) into the room below ``alarm_bar``: left of ``numerics`` where it fits
-    there, else across the window; never over the alarm bar."""
+    there, else up to the window's right edge, over the numerics whole (never over part of a value); never over the
+    alarm bar."""
     room = room_below(window, alarm_bar)
     margins = frame_margins(dialog, window)
     sides = margins.left() + margins.right()
@@ -204,14 +206,21 @@ def place_form(dialog: QDialog, window: QWidget, alarm_bar: QWidget, numerics: Q
     _fit_height(dialog, client_height, min(_wanted_size(dialog).width(), room.width() - sides))
     wanted = _wanted_size(dialog)
     area = QRect(room)
+    over_numerics = False
     if numerics is not None and numerics.isVisible():
         beside = QRect(QPoint(room.left(), room.top()), QPoint(global_rect(numerics).left() - GAP_PX, room.bottom()))
         if max(dialog.minimumSizeHint().width(), dialog.minimumWidth()) + sides <= beside.width():
             area = beside
+        else:
+            over_numerics = True
     width = min(wanted.width(), max(area.width() - sides, dialog.minimumSizeHint().width()), room.width() - sides)
     height = min(wanted.height(), client_height)
     screen = screen_area(window)
     left = area.left() + (area.width() - width - sides) // 2
+    if over_numerics:
+        # Flush with the window's right edge, over the numerics whole: centred, the form ended over their
+        # right-aligned values and left a digit or two of each in view (the heart rate read "7").
+        left = area.right() + 1 - width - sides
     left = max(screen.left(), min(left, screen.right() + 1 - width - sides))
     # The inner rectangle, placed by its frame's estimate: a move() of a form already shown placed the inside
     # where the frame was meant to be, while Qt did not know the frame yet (the alarm bar's lowest 20 px hidden).

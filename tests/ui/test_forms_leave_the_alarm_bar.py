@@ -250,3 +250,25 @@ def test_a_long_not_ready_prompt_wraps_within_the_window_at_1280x800(chair: Any)
     assert _on_screen(dialog).contains(prompt)
     assert dialog.prompt.height() > 2 * dialog.prompt.fontMetrics().height()  # wrapped onto several lines
     _check_clear(window, dialog, "override reason")
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1280, 720), (1366, 768)], ids=["1280x800", "1280x720", "1366x768"])
+@pytest.mark.parametrize("name", ["discharge", "settings"])
+def test_a_form_too_wide_for_beside_the_numerics_cuts_no_value(chair: Any, name: str, size: tuple[int, int],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A numeric is in view whole or not at all. Centred over the window at 1280×800, the discharge form and the
+    settings ended over the right-aligned values, which showed their last digit or two: the heart rate read "7", the
+    SpO2 "9", the blood pressure "91)" (the end of its mean). Such a form now reaches the window's right edge and
+    covers the numerics whole (the discharge form shows the values it rests on, with their age)."""
+    import ui.form_room
+
+    # The offscreen platform's screen is smaller than the clinic's: the room is measured on the window's own size.
+    monkeypatch.setattr(ui.form_room, "screen_area", lambda _widget: QRect(0, 0, *size))
+    window = chair(*size)
+    dialog = _opened(window, name)
+    frame = dialog.frameGeometry()
+    assert frame.intersects(_on_screen(window.numerics)), f"{name} {frame} fits beside the numerics"
+    for tile in window.numerics.tiles():
+        shown = _on_screen(tile)
+        assert frame.contains(shown) or not frame.intersects(shown), f"{name} {frame} cuts the {tile.title.text()} " \
+                                                                     f"tile {shown}"

@@ -1356,6 +1356,7 @@ class LiveWindow(DialogHost, QMainWindow):
             self, current=self.device, nibp_minutes=minutes, rules=rules,
             can_edit_limits=self.user.role == "admin" and self.alarms_available, limits_note=note,
             open_accounts=self.open_accounts if self.user.role == "admin" else None,
+            phase_words={p.value: self._word(p) for p in (Phase.BASELINE, Phase.INFUSION, Phase.RECOVERY)},
         )
         self._open(dialog, lambda d: self.apply_settings(d.choice(), d.device_changed()))  # type: ignore[attr-defined]
 

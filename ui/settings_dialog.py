@@ -41,6 +41,7 @@ from drivers import registry
 from drivers.base import PortSettings
 from drivers.patient.model import SCENARIOS
 from monitor.app.device import FLOW_CONTROLS, DeviceSpec, settings_from_text, settings_text
+from monitor.constants import NIBP_INTERVAL_RANGE_MIN
 from ui import theme
 from ui.dialogs import ConfirmDialog, ok_cancel
 from ui.plain_text import make_plain
@@ -49,6 +50,8 @@ from ui.wheel import wheel_turns_focused_fields_only
 BAUD_RATES = ("1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200")
 PARITIES = ("N", "E", "O", "M", "S")
 FLOW_CONTROL = FLOW_CONTROLS
+#: The cuff cycle of a phase in which the protocol starts no cuff.
+NO_CUFF_CYCLE = "none (no automatic cuff)"
 
 
 def warm_driver_listing() -> threading.Thread:
@@ -126,6 +129,7 @@ class SettingsDialog(QDialog):
         can_edit_limits: bool,
         limits_note: str = "",
         open_accounts: Callable[[QDialog], None] | None = None,
+        phase_words: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -191,12 +195,22 @@ class SettingsDialog(QDialog):
         nibp_box = QGroupBox("Blood-pressure cuff cycle (minutes)")
         nibp_form = QFormLayout(nibp_box)
         self.nibp_boxes: dict[str, QDoubleSpinBox] = {}
+        low, high = NIBP_INTERVAL_RANGE_MIN
         for phase in ("baseline", "infusion", "recovery"):
             box = QDoubleSpinBox()
-            box.setRange(1.0, 30.0)
             box.setDecimals(0)
-            box.setValue(nibp_minutes.get(phase) or 5.0)
-            nibp_form.addRow(phase.capitalize(), box)
+            minutes = nibp_minutes.get(phase)
+            if minutes is None:
+                # The protocol starts no cuff in this phase (esketamine's dosing): it says so, where "5" stood for a
+                # cycle that did not run. A cycle can still be chosen; "none" again leaves the phase without one.
+                box.setRange(0.0, high)
+                box.setSpecialValueText(NO_CUFF_CYCLE)
+                box.setValue(0.0)
+            else:
+                box.setRange(low, high)
+                box.setValue(minutes)
+            # Named as the session's protocol names its phases ("Dosing", "Observation"), as the buttons are.
+            nibp_form.addRow((phase_words or {}).get(phase, phase).capitalize(), box)
             self.nibp_boxes[phase] = box
         self._nibp_before = {p: b.value() for p, b in self.nibp_boxes.items()}
         layout.addWidget(nibp_box)

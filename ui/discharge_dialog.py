@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -64,6 +64,8 @@ PADSS_ENTRIES: tuple[tuple[str, str, tuple[str, str, str]], ...] = (
 )
 
 
+#: The keys of the form, on its last line.
+HINT: Final = "0-2 scores an item · Tab moves, Space ticks, arrows change · Enter cancels"
 #: What the form says when it gives back the entries of a form closed a moment ago (:meth:`DischargeDialog.restore`).
 RESTORED: Final = "Entries from a moment ago are back: check each is still true"
 
@@ -150,7 +152,7 @@ class DischargeDialog(QDialog):
         self.result_label.setStyleSheet("font-size: 16px;")
         # The verdict, the reasons, then the computed items: the form never grows while scoring; more scrolls.
         layout.addWidget(_scrolled(self.result_label, RESULT_LINES))
-        self.hint = hint = QLabel("Tab moves between items, Space ticks one, arrows change it · Enter cancels")
+        self.hint = hint = QLabel(HINT)
         hint.setObjectName("dim")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.complete_button = buttons.addButton(
@@ -190,9 +192,33 @@ class DischargeDialog(QDialog):
         """The first item to score, where the keyboard starts: left to Qt, it went to Cancel, below the room's
         fold at 1280x800, and nothing on screen showed it. Its chosen score if any (given back from a moment ago),
         else its top one."""
-        group = self.groups[ALDRETE_ENTRIES[0][0]]
-        chosen = group.checkedButton()
-        button = chosen if chosen is not None else group.button(2)
+        return self._item_button(ALDRETE_ENTRIES[0][0])
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """0, 1 or 2 on an item scores it so and moves the keyboard to the next item, past the boxes between (after
+        the last, to "Escort present"), as a digit does in the CADSS-6 form. With Space then Tab, the Tab after
+        Consciousness went to "On supplemental oxygen" and the next Space ticked or unticked it: a patient on
+        oxygen could be scored on room air."""
+        score = _DIGITS.get(Qt.Key(event.key()))
+        item = self.focusWidget()
+        names = list(self.groups)
+        where = next((n for n in names if item is not None and self.groups[n].id(item) >= 0), None) \
+            if isinstance(item, QRadioButton) else None
+        if score is None or where is None or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            super().keyPressEvent(event)
+            return
+        self.groups[where].button(score).setChecked(True)
+        following = names.index(where) + 1
+        target: QWidget = self.escort if following == len(names) else self._item_button(names[following])
+        target.setFocus(Qt.FocusReason.TabFocusReason)
+        area = next((w for w in _ancestors(target) if isinstance(w, QScrollArea)), None)
+        if area is not None:
+            area.ensureWidgetVisible(target)
+
+    def _item_button(self, name: str) -> QRadioButton:
+        """Where the keyboard goes on an item: its chosen score, else its top one."""
+        group = self.groups[name]
+        button = group.checkedButton() or group.button(2)
         assert isinstance(button, QRadioButton)
         return button
 
@@ -347,6 +373,19 @@ class DischargeDialog(QDialog):
         if self.check is not None and not self.check.ready:
             return f"not ready ({'; '.join(b.text for b in self.check.blockers)}): type the reason to complete anyway"
         return "the criteria are not met: type the reason to complete anyway"
+
+
+#: The keys that score an item, with its score (the number row and the keypad alike).
+_DIGITS: Final = {Qt.Key.Key_0: 0, Qt.Key.Key_1: 1, Qt.Key.Key_2: 2}
+
+
+def _ancestors(widget: QWidget) -> list[QWidget]:
+    out: list[QWidget] = []
+    parent = widget.parentWidget()
+    while parent is not None:
+        out.append(parent)
+        parent = parent.parentWidget()
+    return out
 
 
 def _scrolled(label: QLabel, lines: int) -> QScrollArea:

@@ -294,3 +294,30 @@ def test_a_draft_is_not_given_to_the_next_person_signed_in(qtbot: Any, make_wind
     qtbot.keyClick(w, Qt.Key.Key_N)
     assert w.dialog.text() == ""
     w.dialog.reject()
+
+
+def test_a_digit_scores_the_discharge_item_and_goes_past_the_oxygen_box(qtbot: Any) -> None:
+    """Found at 1280×800 under Xvfb: the digits that score CADSS-6 did nothing here, and with Space then Tab the
+    Tab after Consciousness stopped on "On supplemental oxygen", whose next Space unticked it: a patient given
+    oxygen during the session was about to be scored on room air. 0-2 now scores the item with the keyboard and
+    moves to the next item; the oxygen box keeps what it says."""
+    from monitor.dose import InterventionKind, intervention
+
+    oxygen = (0.0, intervention(InterventionKind.OXYGEN, "oxygen", 2.0))
+    dialog = DischargeDialog(None, [], BASELINE, oxygen=oxygen)
+    dialog.setStyleSheet(theme.STYLE_SHEET)
+    qtbot.addWidget(dialog)
+    _active(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.first_item().hasFocus(), timeout=WAIT_MS)
+    for digit in "2212221":  # three Aldrete items, four PADSS ones
+        focused = QApplication.focusWidget()
+        assert focused is not None
+        qtbot.keyClick(focused, digit)
+    assert {name: group.checkedId() for name, group in dialog.groups.items()} == {
+        "aldrete_activity": 2, "aldrete_respiration": 2, "aldrete_consciousness": 1, "padss_activity": 2,
+        "padss_nausea_vomiting": 2, "padss_pain": 2, "padss_bleeding": 1}
+    assert dialog.on_oxygen.isChecked()
+    assert QApplication.focusWidget() is dialog.escort
+    qtbot.keyClick(dialog.escort, Qt.Key.Key_Space)  # the boxes after the items, as before
+    assert dialog.escort.isChecked()
+    dialog.reject()

@@ -581,6 +581,10 @@ def _record(args: argparse.Namespace, out: TerminalOutput) -> int:
     store = _open_store(args)
     try:
         _warn_unfinished(store, args, out)
+        if args.resume:
+            from monitor.app.sessions import check_not_finished_on_server
+
+            check_not_finished_on_server(store, args.resume, launch.service_spec(args).server, "resumed")
         recorder = make_recorder(args, store, warn=warn)
         out.write(f"session {recorder.session.id} on {recorder.source.device}\n")
         out.write(f"alarm profile {recorder.profile_label}\n")
@@ -878,12 +882,13 @@ def cmd_sign_off(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_close(args: argparse.Namespace, out: TextIO) -> int:
     """Close an unfinished session without resuming it (a signed-in account where the database has accounts)."""
-    from monitor.app.sessions import check_may_close, close_unfinished
+    from monitor.app.sessions import check_may_close, check_not_finished_on_server, close_unfinished
 
     store = _open_store(args, must_exist=True)
     with store:
         principal = acting_principal(args, store)
         check_may_close(store, principal)
+        check_not_finished_on_server(store, args.session, None, "closed")
         session_id = close_unfinished(store, args.session, principal.name)
         out.write(f"session {session_id} closed; nothing stored was removed\n")
         recording = any(s.status == "recording" for s in store.sessions())

@@ -92,7 +92,8 @@ DEMONSTRATION_REASON = "demonstration plan on the simulated monitor"
 #: set-aside messages and errors, the window's frozen spells and its guard's end. The conditions the alarm
 #: engine acts on (a missed check, a lost link) are recorded by the recorder alone.
 REPORTED_TECHNICAL_EVENTS = frozenset({"feed_dead_letter", "feed_error", "screen_not_responding", "guard_ended",
-                                       "server_copy_incomplete", "database_origin_renewed"})
+                                       "server_copy_incomplete", "database_origin_renewed",
+                                       "server_kept_finished"})
 
 #: How far before a crash the parameters with readings count as watched when the session resumes: the no-data
 #: alarms judge the same parameters afterwards (a minute is several times the longest no-data time).

@@ -14,6 +14,7 @@ from monitor.accounts import KIND_OS_USER, Accounts, Principal
 from monitor.app.device import DeviceSpec, OpenedDevice, PortInUse, driver_of, open_device
 from monitor.app.errors import AppError, OtherRecordingGoesOn
 from monitor.app.profile import active_alarm_profile
+from monitor.app.services import server_settings
 from monitor.constants import NIBP_INTERVAL_INFUSION_S, NIBP_INTERVAL_RECOVERY_S
 from monitor.identifiers import check_typed
 from monitor.plan import SessionPlan
@@ -261,6 +262,22 @@ def check_resumable(store: Store, session: str) -> None:
     """Refuse (:class:`AppError`, saying why) to resume ``session`` when it cannot be: not unfinished, or its last
     rows still wait in a recovery file. What a window asks before it offers to record the session again."""
     _unfinished_row(store, session, "resumed")
+
+
+def check_not_finished_on_server(store: Store, session: str, server: str | None, verb: str) -> None:
+    """Refuse (:class:`AppError`) to close or resume (``verb``) a session of an older copy of the chair's file (it took
+    a new origin id) that the clinic's server (``server``, or the one configured) holds as finished; the local
+    refusals come first. Without a server, or when it cannot be asked, nothing is refused here (the server keeps its
+    own version of a finished session whatever a chair sends)."""
+    row = _unfinished_row(store, session, verb)
+    url, _name = server_settings(server, None)
+    if url is None:
+        return
+    from monitor.replication.chair import finished_on_server
+
+    found = finished_on_server(url, store.path, str(row["id"]))
+    if found is not None:
+        raise AppError(found.refusal(verb))
 
 
 def _unfinished_row(store: Store, session: str, verb: str) -> dict[str, Any]:

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from monitor.config import ENV_PREFIX, ConfigError, UserConfig, server_address_problem, setting
+from monitor.replication import server_writes
 from monitor.replication.live import live_document
-from monitor.replication.replicator import Replicator
+from monitor.replication.replicator import CONNECT_TIMEOUT_S, Replicator, redacted
+from monitor.store import outbox
+from monitor.wall_clock import clock_text
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +146,10 @@ def start_replication(url: str, db_path: Path, recorder: Any, name: str) -> Repl
     return replicator
 
 
-def _send_ended(url: str, db_path: Path, session_id: str | None, timeout: float) -> tuple[bool, str]:
+def _send_ended(url: str, db_path: Path, session_id: str | None, timeout: float) -> tuple[bool, str, str | None]:
     """Ship what waits in ``db_path`` and mark the station's row of ``session_id`` ended (None: leave the station's
-    rows as they are); whether everything reached the server, and what to say first: the server's name, or why
-    nothing (or not everything) was sent."""
+    rows as they are); whether everything reached the server, what to say first (the server's name, or why nothing,
+    or not everything, was sent), and what the server kept of its own against this file's changes (None: nothing)."""
     replicator = Replicator(db_path, url)
     try:
         sent = replicator.send_waiting(timeout, ended_session=session_id)
@@ -152,36 +157,89 @@ def _send_ended(url: str, db_path: Path, session_id: str | None, timeout: float)
     finally:
         replicator.stop(timeout=0.0)
     if sent:
-        return True, f"Server {status.server}"
+        return True, f"Server {status.server}", status.kept_text
     why = f" ({status.error})" if status.error else ""
-    return False, f"Server {status.server}: not sent{why}; {status.pending_rows} rows wait here for the next start"
+    return (False, f"Server {status.server}: not sent{why}; {status.pending_rows} rows wait here for the next start",
+            status.kept_text)
+
+
+def _and_kept(line: str, kept: str | None) -> str:
+    return line if kept is None else f"{line}; but {kept}"
 
 
 def send_closed_session(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:
     """Tell the server that a session left unfinished by a crash was closed at the chair (its rows, and its tile
     off the nurse station, which otherwise keeps reporting the chair silent); one line saying how it went."""
-    sent, said = _send_ended(url, db_path, session_id, timeout)
+    sent, said, kept = _send_ended(url, db_path, session_id, timeout)
+    if sent and kept:
+        # "Closed there too" would be untrue: the server holds the session as finished, with its own end.
+        return f"{said}: {kept}; the nurse station no longer shows the session"
     if sent:
         return f"{said}: the session is closed there too; the nurse station no longer shows it"
-    return f"{said}; the nurse station shows this chair as not reporting until it records again"
+    return _and_kept(f"{said}; the nurse station shows this chair as not reporting until it records again", kept)
 
 
 def send_sign_off(url: str, db_path: Path, timeout: float = 5.0) -> tuple[bool, str]:
     """Send a sign-off written at the chair (with whatever else waits in ``db_path``) to the server at once: the
     server's lists of sessions awaiting a sign-off would otherwise count it until the chair records again. The
     session stays as it is on the nurse station. Whether everything reached the server, and one line saying so."""
-    sent, said = _send_ended(url, db_path, None, timeout)
+    sent, said, kept = _send_ended(url, db_path, None, timeout)
     if sent:
-        return True, f"{said}: the sign-off is on the server too"
-    return False, f"{said}; the server lists the session as awaiting a sign-off until they are sent (at the " \
-                  "next sign-off, close or recording with a server)"
+        return True, _and_kept(f"{said}: the sign-off is on the server too", kept)
+    return False, _and_kept(f"{said}; the server lists the session as awaiting a sign-off until they are sent (at the "
+                            "next sign-off, close or recording with a server)", kept)
 
 
 def send_written_held(url: str, db_path: Path, session_id: str, timeout: float = 5.0) -> str:
     """Send the rows ``write-held`` put into ``db_path`` for the ended session ``session_id``, and take the nurse
     station's word that they were not kept off; one line saying how it went."""
-    sent, said = _send_ended(url, db_path, session_id, timeout)
+    sent, said, kept = _send_ended(url, db_path, session_id, timeout)
     if sent:
-        return f"{said}: they are on the server too; the nurse station no longer reports them missing"
-    return f"{said}; the nurse station reports them missing until they are sent (write-held --server again, or the " \
-           "next recording with --server)"
+        return _and_kept(f"{said}: they are on the server too; the nurse station no longer reports them missing", kept)
+    return _and_kept(f"{said}; the nurse station reports them missing until they are sent (write-held --server again, "
+                     "or the next recording with --server)", kept)
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedOnServer:
+    """A session this file holds as unfinished that the server holds as finished: the file is an older copy."""
+
+    session_id: str
+    status: str
+    ended_at: float | None
+    #: The origin id this file sends as since it found it was a copy.
+    origin: str
+
+    def refusal(self, verb: str) -> str:
+        """Why the session is not ``verb`` ("closed", "resumed") here."""
+        when = "at an unknown time" if self.ended_at is None else f"at {clock_text(self.ended_at, '%Y-%m-%d %H:%M:%S')}"
+        return (f"session {self.session_id[:8]} cannot be {verb} from this file: the clinic's server holds it as "
+                f"{self.status}, finished {when}, and this file is an older copy of the chair's database (restored "
+                f"from a backup: it sends as origin {self.origin[:8]} since); the server keeps its version, which "
+                "this file would overwrite. Nothing was changed; read the session from the server (sessions --server)")
+
+
+def finished_on_server(url: str, db_path: Path, session_id: str) -> FinishedOnServer | None:
+    """Whether the server holds ``session_id`` as finished, asked only when this file took a new origin id (it found
+    it was an older copy of the chair's file, ``database_origin_renewed``): None otherwise, and when the server cannot
+    be asked (offline the session is closed or resumed here, and the server keeps its own version: schema 12)."""
+    try:
+        local = outbox.connect(db_path)
+        try:
+            known = outbox.origins(local) if outbox.installed(local) else []
+        finally:
+            local.close()
+    except sqlite3.Error as exc:
+        log.warning("%s: whether this file is an older copy could not be read: %s", db_path, exc)
+        return None
+    if len(known) < 2:
+        return None
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True,
+                             application_name="infusion-monitor chair") as conn:
+            found = server_writes.finished_session(conn, session_id)
+    except (psycopg.Error, OSError) as exc:
+        log.warning("%s: not asked whether session %s is finished there (%s); the server keeps its own version",
+                    redacted(url), session_id[:8], str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        return None
+    return None if found is None else FinishedOnServer(session_id, found.status, found.ended_at, known[0])

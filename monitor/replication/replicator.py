@@ -42,7 +42,7 @@ import psycopg
 
 from monitor.replication import server_writes, tls, waits
 from monitor.replication.progress import Judgement, Verdict, judge
-from monitor.replication.schema import CHAIR_SCHEMA, INSERT_ONLY, bound_waits, server_version
+from monitor.replication.schema import CHAIR_SCHEMA, CHANGING, INSERT_ONLY, bound_waits, server_version
 from monitor.replication.server_writes import HeldElsewhere
 from monitor.store import outbox
 from monitor.text_rules import name_key
@@ -84,11 +84,27 @@ class ReplicationStatus:
     #: Why this chair's own database could not be read for what waits (a failing disk): ``pending_rows`` is then
     #: not known, and nothing may be said to be on the server.
     unreadable: str | None = None
+    #: How many changes of this file the server refused as moving a finished session or an ended alarm back (an
+    #: older copy of the chair's file): they stay in this file only.
+    kept_on_server: int = 0
+    #: The sessions they concern (the first eight characters of each id).
+    kept_sessions: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
         """One line for the status bar."""
-        return "; ".join(t for t in (self._link_text(), self.warning, self.notice) if t)
+        return "; ".join(t for t in (self._link_text(), self.warning, self.notice, self.kept_text) if t)
+
+    @property
+    def kept_text(self) -> str | None:
+        """What the server kept of its own against this file's changes (None: nothing)."""
+        if not self.kept_on_server:
+            return None
+        many = self.kept_on_server != 1
+        sessions = ", ".join(self.kept_sessions)
+        return (f"the server kept its own version of {self.kept_on_server} change{'s' if many else ''} made here to "
+                f"session{'s' if len(self.kept_sessions) != 1 else ''} {sessions}, which it holds as finished (this "
+                f"file is an older copy of the chair's database): {'they stay' if many else 'it stays'} here only")
 
     @property
     def brief(self) -> tuple[str, bool]:
@@ -213,6 +229,10 @@ class Replicator:
         self._identity_due = False
         #: Called (on the replicator's thread) with the identity conflict whenever it changes (None: it ended).
         self.on_identity: Callable[[str | None], None] | None = None
+        #: Changes of this file the server refused as moving a finished record back, and the sessions they concern
+        #: (each said once, through ``on_notice``, as ``server_kept_finished``).
+        self._kept_on_server = 0
+        self._kept_sessions: list[str] = []
 
     # -- any thread ------------------------------------------------------------------------
 
@@ -258,6 +278,8 @@ class Replicator:
             warning=self._warning,
             notice=self._notice,
             unreadable=unreadable,
+            kept_on_server=self._kept_on_server,
+            kept_sessions=tuple(s[:8] for s in self._kept_sessions),
         )
 
     def start(self) -> None:
@@ -282,7 +304,8 @@ class Replicator:
         final = self.status()
         self._final = ReplicationStatus(
             final.server, False, final.pending_rows, final.behind_s, final.last_shipped_at, final.error,
-            running=False, notice=final.notice, unreadable=final.unreadable,
+            running=False, notice=final.notice, unreadable=final.unreadable, kept_on_server=final.kept_on_server,
+            kept_sessions=final.kept_sessions,
         )
         with self._lock:
             self._local.close()
@@ -563,9 +586,10 @@ class Replicator:
                     in_step = judge(outbox.progress(self._local), server) == Judgement(Verdict.IN_STEP)
                 if not in_step:
                     raise _OutOfStep
+                kept: list[tuple[str, server_writes.KeptOnServer]] = []
                 for table in outbox.TABLES:  # dependency order: patients, sessions, then their rows
                     if rows.get(table):
-                        self._upsert(conn, table, rows[table], earlier)
+                        kept.extend((table, k) for k in self._upsert(conn, table, rows[table], earlier))
                 server_writes.mark_shipped(conn, self.origin, mark)
         except _OutOfStep:
             if checked:
@@ -575,16 +599,34 @@ class Replicator:
         with self._lock:
             outbox.acknowledge(self._local, mark)
         self._last_shipped_at = time.time()
+        for table, refused in kept:
+            self._kept(table, refused)
         if rows.get("patients") or rows.get("sessions"):
             self._identity_due = True  # a patient identified or attached: look the MRN up at every chair
         return len(entries)
 
+    def _kept(self, table: str, refused: server_writes.KeptOnServer) -> None:
+        """The server refused a change of this file to a finished session or an ended alarm, and kept its own version
+        (the change stays in this file, its outbox entry is done with): counted, and said once per session."""
+        self._kept_on_server += 1
+        session = refused.session_id
+        if session in self._kept_sessions:
+            return
+        self._kept_sessions.append(session)
+        message = (f"the server holds session {session[:8]} as finished and kept its own version of it: this file's "
+                   f"change to its {table} stays here only (this file is an older copy of the chair's database, "
+                   f"restored from a backup?); the server said: {refused.reason}")
+        log.warning("%s: %s", redacted(self.url), message)
+        if self.on_notice is not None:
+            self.on_notice("server_kept_finished", message)
+
     def _upsert(self, conn: psycopg.Connection, table: str, rows: Sequence[dict[str, object]],
-                earlier: Sequence[outbox.EarlierOrigin]) -> None:
+                earlier: Sequence[outbox.EarlierOrigin]) -> list[server_writes.KeptOnServer]:
         """Send ``rows`` of ``table``; a row keyed by a local number goes under the origin it first reached the
         server as (``earlier``: the origins this file sent as before, :func:`monitor.store.outbox.origin_of`),
         so sending it again after a server restore, or after a change, leaves the server's row as it is rather
-        than adding a second one under this file's newer origin."""
+        than adding a second one under this file's newer origin. Returns the rows of a session or an alarm the server
+        refused as moving a finished one back (schema 12): the rest are written."""
         known = self._server_columns.get(table, set())
         local_key = outbox.TABLES[table] == "local"
         names = [c for c in rows[0] if c != "id" and c in known]
@@ -600,7 +642,10 @@ class Replicator:
             else [row["id"], self.origin, *(row[n] for n in names)]
             for row in rows
         ]
+        if table in CHANGING:
+            return server_writes.upsert_changing(conn, table, key_columns, columns, values)
         server_writes.upsert(conn, table, key_columns, columns, values, keep_first=table in INSERT_ONLY)
+        return []
 
     def _send_live(self, *, final: bool = False) -> None:
         """Refresh this chair's row and tell the station, when there is news or a heartbeat is due."""

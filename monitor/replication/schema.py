@@ -10,7 +10,8 @@ Roles (cluster-wide, created if missing):
 * ``im_chair`` – group of the chairs' login roles: may insert only rows whose ``chair`` is its own
   login (row-level security), under an origin of its own and in a session of its own (a trigger,
   schema 6); since schema 10 it may only add readings, waveforms, events, patients and audit entries,
-  and update only its sessions and alarms, the server keeping each earlier version in ``row_history``;
+  and update only its sessions and alarms, the server keeping each earlier version in ``row_history``; since
+  schema 12 no login reopens or re-ends a finished session, nor changes the end or acknowledgment of an ended alarm;
 * ``im_reader`` – group of the station's and reviewers' roles: reads everything but the audit log, writes nothing;
   of the audit log it gets only what a review needs, through ``im_readers_audit`` (schema 9).
 
@@ -611,11 +612,76 @@ def _rems_submitted_for_readers_v11(conn: psycopg.Connection) -> None:
                                 more=_REMS_SUBMITTED_DETAIL))
 
 
+#: The SQLSTATE of a change the server refuses because it would move a finished record back (schema 12): a chair
+#: tells it from any other refusal and keeps that one row's change at home, the rest of its batch going through.
+MOVES_BACK = "IMB01"
+#: Session statuses the server holds as final (as :data:`monitor.finished.FINISHED_STATUSES` at the chair).
+FINISHED = ("complete", "closed")
+#: Of an alarm the server holds as ended (``state = 'ended'``: over and off the screen), what no later change may
+#: touch: its end, its acknowledgment and its escalations.
+_ALARM_FINAL = ("ended_at", "state", "acknowledged_at", "acknowledged_by", "escalations")
+
+#: A session's end (a row named ``{}``) as the server's refusal says it.
+_UTC = "to_char(to_timestamp({}.ended_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')"
+
+#: Refuses, for every login, an UPDATE that reopens or re-ends a session the server holds as finished (its status or
+#: its end changed), or changes the end, acknowledgment or escalations of an alarm it holds as ended. Such a change
+#: comes only from an older copy of a chair's file (restored from a backup): sessions and alarms are keyed by their
+#: random ids, so its version would overwrite the newer one the server holds.
+_REFUSE_BACKWARDS = f"""
+CREATE FUNCTION im_refuse_backwards() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    field TEXT;
+BEGIN
+    IF TG_TABLE_NAME = 'sessions' THEN
+        IF OLD.status IN ({", ".join(f"'{s}'" for s in FINISHED)})
+           AND (NEW.status IS DISTINCT FROM OLD.status OR NEW.ended_at IS DISTINCT FROM OLD.ended_at) THEN
+            RAISE EXCEPTION USING ERRCODE = '{MOVES_BACK}',
+                MESSAGE = format('session %s is %s on the server, ended at %s: it may not be made %s, ended at %s '
+                                 '(an older copy of its chair''s file?)', OLD.id, OLD.status,
+                                 COALESCE({_UTC.format("OLD")}, 'no time'), COALESCE(NEW.status, 'nothing'),
+                                 COALESCE({_UTC.format("NEW")}, 'no time')),
+                DETAIL = OLD.id;
+        END IF;
+    ELSIF OLD.state = 'ended' THEN
+        FOREACH field IN ARRAY TG_ARGV LOOP
+            IF to_jsonb(OLD) -> field IS DISTINCT FROM to_jsonb(NEW) -> field THEN
+                RAISE EXCEPTION USING ERRCODE = '{MOVES_BACK}',
+                    MESSAGE = format('alarm %s of session %s ended on the server: its %s may not be changed (an older '
+                                     'copy of its chair''s file?)', OLD.id, OLD.session_id, field),
+                    DETAIL = OLD.session_id;
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN NEW;
+END $$
+"""
+
+
+def _finished_stays_v12(conn: psycopg.Connection) -> None:
+    """A session the server holds as finished, and an alarm it holds as ended, are never moved back by any login.
+
+    A chair's login may update its sessions and alarms (schema 10), and both are keyed by their random ids: a chair
+    file restored from a backup taken while a session recorded (it takes a new origin id, but keeps the session's id)
+    could close or resume that session again after it had completed, the server's ``complete`` becoming ``closed``
+    with an end 40 minutes earlier. :data:`_REFUSE_BACKWARDS` refuses it with :data:`MOVES_BACK`; the chair keeps such
+    a change in its own file and says so. Every other change (a patient attached, a session's phase, a sign-off's
+    rows) goes on as before. It changes no row.
+    """
+    conn.execute(_REFUSE_BACKWARDS)
+    conn.execute("REVOKE ALL ON FUNCTION im_refuse_backwards() FROM PUBLIC")
+    conn.execute("CREATE TRIGGER sessions_finished_stays BEFORE UPDATE ON sessions FOR EACH ROW "
+                 "EXECUTE FUNCTION im_refuse_backwards()")
+    conn.execute(sql.SQL("CREATE TRIGGER alarms_ended_stays BEFORE UPDATE ON alarms FOR EACH ROW "
+                         "EXECUTE FUNCTION im_refuse_backwards({})").format(_arguments(_ALARM_FINAL)))
+
+
 # Ordered migrations: index i raises the server's schema from version i to i + 1. Never edit a shipped entry.
 MIGRATIONS: list[Callable[[psycopg.Connection], None]] = [
     _create_v1, _roles_v2, _live_index_v3, _protocol_v4, _identity_v5, _own_origins_v6,
     _identity_check_v7, _tiles_by_function_v8, _audit_behind_function_v9, _history_v10,
-    _rems_submitted_for_readers_v11,
+    _rems_submitted_for_readers_v11, _finished_stays_v12,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 #: From this schema on a chair writes its station row only through the server's functions: a chair of a version made
@@ -626,8 +692,12 @@ TILES_BY_FUNCTION = MIGRATIONS.index(_tiles_by_function_v8) + 1
 INSERT_ONLY_FROM = MIGRATIONS.index(_history_v10) + 1
 #: From this schema on a reader learns which REMS forms were marked submitted at their chairs.
 REMS_SUBMITTED_FROM = MIGRATIONS.index(_rems_submitted_for_readers_v11) + 1
+#: From this schema on the server refuses a change that moves a finished session or an ended alarm back
+#: (:data:`MOVES_BACK`); a chair works against an earlier one too, which takes such a change.
+FINISHED_STAYS_FROM = MIGRATIONS.index(_finished_stays_v12) + 1
 #: The schema a chair of this version needs: the one it writes against (schema 10's insert-only rows). A later
-#: migration that changes only what readers get (11) does not make the chairs wait for ``server migrate``.
+#: migration that changes only what readers get (11), or refuses only what no chair should send (12), does not make
+#: the chairs wait for ``server migrate``.
 CHAIR_SCHEMA = INSERT_ONLY_FROM
 
 

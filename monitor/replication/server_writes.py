@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from monitor.replication.schema import CHAIR_GROUP
+from monitor.replication.schema import CHAIR_GROUP, FINISHED, MOVES_BACK
 from monitor.store.outbox import Mark
 
 
@@ -101,6 +101,69 @@ def upsert(
         )
     with conn.cursor() as cursor:
         cursor.executemany(statement, values)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptOnServer:
+    """A row of a batch the server refused because it would move a finished session or an ended alarm back
+    (:data:`~monitor.replication.schema.MOVES_BACK`, schema 12): the server keeps its own version."""
+
+    #: The row's place among the values handed to :func:`upsert_changing`.
+    index: int
+    #: The session it is (or belongs to), as the server names it.
+    session_id: str
+    #: The server's words.
+    reason: str
+
+
+def upsert_changing(
+    conn: psycopg.Connection,
+    table: str,
+    key_columns: Sequence[str],
+    columns: Sequence[str],
+    values: Sequence[Sequence[object]],
+) -> list[KeptOnServer]:
+    """:func:`upsert` rows of a table a chair changes (sessions, alarms), within the caller's transaction; the rows the
+    server refuses as moving a finished record back are left out, the others written, and the refused ones returned.
+
+    The rows go together first; only when the server refuses one that way are they sent again one by one, each in a
+    savepoint of its own, so one older row never holds up the batch (nor the chair's rows after it). Any other
+    refusal is raised, as before.
+    """
+    try:
+        with conn.transaction():
+            upsert(conn, table, key_columns, columns, values, keep_first=False)
+        return []
+    except psycopg.Error as exc:
+        if exc.sqlstate != MOVES_BACK:
+            raise
+    kept = []
+    for index, row in enumerate(values):
+        try:
+            with conn.transaction():
+                upsert(conn, table, key_columns, columns, [row], keep_first=False)
+        except psycopg.Error as exc:
+            if exc.sqlstate != MOVES_BACK:
+                raise
+            kept.append(KeptOnServer(index, str(exc.diag.message_detail or ""),
+                                     str(exc.diag.message_primary or exc).strip()))
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedSession:
+    """How the server holds a session of this chair's login that is over there."""
+
+    status: str
+    ended_at: float | None
+
+
+def finished_session(conn: psycopg.Connection, session_id: str) -> FinishedSession | None:
+    """The server's end of the session ``session_id`` when it holds it as finished (complete or closed); None when it
+    does not (still recording, or not there: a chair's login sees only its own sessions)."""
+    row = conn.execute("SELECT status, ended_at FROM sessions WHERE id = %s AND status = ANY(%s)",
+                       [session_id, list(FINISHED)]).fetchone()
+    return None if row is None else FinishedSession(str(row[0]), None if row[1] is None else float(row[1]))
 
 
 def publish_chair(

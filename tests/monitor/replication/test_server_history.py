@@ -90,7 +90,7 @@ def test_a_change_keeps_the_earlier_version_out_of_the_chair_logins_reach(clinic
     replicate(db, url)
     chair = _login(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("UPDATE sessions SET status = 'recording', nurse = 'Someone' WHERE id = %s", [session_id])
+        conn.execute("UPDATE sessions SET phase = 'recovery', nurse = 'Someone' WHERE id = %s", [session_id])
         # What it did is out of its reach: it can neither read, change nor remove the earlier version, nor stop it
         # being kept.
         for statement in ("SELECT * FROM row_history", "DELETE FROM row_history", "UPDATE row_history SET tbl = ''",
@@ -100,7 +100,7 @@ def test_a_change_keeps_the_earlier_version_out_of_the_chair_logins_reach(clinic
                           "DROP TRIGGER sessions_keep_previous ON sessions", "TRUNCATE row_history"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
-    assert _history(clinic.admin_url) == [("sessions", "UPDATE", chair, ["nurse", "status"], "complete")]
+    assert _history(clinic.admin_url) == [("sessions", "UPDATE", chair, ["nurse", "phase"], "complete")]
 
     # Anyone's deletion is kept too; a reader reads it (an administrator's), the chair's login cannot.
     with psycopg.connect(clinic.admin_url) as conn:
@@ -114,7 +114,7 @@ def test_a_change_keeps_the_earlier_version_out_of_the_chair_logins_reach(clinic
     out = io.StringIO()
     assert main(["server", "history", "--url", reader, "--session", session_id], out=out) == 0
     listed = out.getvalue().splitlines()
-    assert f"sessions {session_id} changed by {chair}: nurse was 'RN'; status was 'complete'" in listed[0]
+    assert f"sessions {session_id} changed by {chair}: nurse was 'RN'; phase was 'complete'" in listed[0]
     assert "deleted by postgres" in listed[1] and listed[2].startswith("2 earlier versions")
     assert main(["server", "history", "--url", url], out=io.StringIO()) != 0
 
@@ -141,10 +141,10 @@ def test_a_replayed_batch_changes_nothing_and_a_real_change_still_arrives(clinic
         local.execute("UPDATE readings SET value = ? WHERE id = ?", [value, reading])
     # The chair's own changes still arrive, and the server keeps what they replaced.
     with Store(db) as store, store.transaction():
-        store.db.execute("UPDATE sessions SET status = 'closed', heartbeat_at = 1 WHERE id = ?", [session_id])
+        store.db.execute("UPDATE sessions SET nurse = 'Someone', heartbeat_at = 1 WHERE id = ?", [session_id])
     replicate(db, url)
-    assert _first(clinic.admin_url, "SELECT status FROM sessions WHERE id = %s", [session_id]) == ("closed",)
-    assert _history(clinic.admin_url) == [("sessions", "UPDATE", _login(url), ["status"], "complete")]
+    assert _first(clinic.admin_url, "SELECT nurse FROM sessions WHERE id = %s", [session_id]) == ("Someone",)
+    assert _history(clinic.admin_url) == [("sessions", "UPDATE", _login(url), ["nurse"], "complete")]
     assert [d for d in assert_same(db, clinic.admin_url) if d.table != "sessions"] == [
         d for d in first if d.table != "sessions"]
 
@@ -237,7 +237,7 @@ def test_each_chairs_breakdown_counts_rows_as_its_total_does(clinic: Clinic, tmp
     with psycopg.connect(url, autocommit=True) as conn:
         for nurse in ("A", "B", "C"):
             conn.execute("UPDATE sessions SET nurse = %s WHERE id = %s", [nurse, session_id])
-        conn.execute("UPDATE alarms SET acknowledged_by = 'X' WHERE id = (SELECT MIN(id) FROM alarms)")
+        conn.execute("UPDATE alarms SET message = 'X' WHERE id = (SELECT MIN(id) FROM alarms)")
     out = io.StringIO()
     assert main(["server", "history", "--url", clinic.role("reader")], out=out) == 0
     assert out.getvalue().startswith(f"{chair}: 2 rows changed (alarms 1, sessions 1), 4 earlier versions kept, "

@@ -40,10 +40,17 @@ NO_PATIENT_REASON: Final = "the message names no patient (no PID-3) and this ses
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why the session does not take a message: a short condition name and the reason for the ACK."""
+    """Why the session does not take a message: a short condition name, the reason for the ACK and, when the
+    timeline is told more than the sender (whom the session is bound to), the timeline's own wording."""
 
     condition: str
     reason: str
+    detail: str = ""
+
+    @property
+    def for_timeline(self) -> str:
+        """What the timeline says of the refusal."""
+        return self.detail or self.reason
 
 
 def sender_key(application: str, facility: str, peer_host: str) -> str:
@@ -90,14 +97,18 @@ class SessionGate:
                     "hl7_other_patient",
                     f"PID-3 {'/'.join(patient_ids)} is not this session's patient",
                 )
+            # Neither the bound patient's PID-3 nor the bound sender's name goes back to whoever sent the message (one
+            # wrong guess would tell them both, and the next message, naming both, would be taken), nor the PID-3
+            # onto the timeline, which the database keeps readable.
             if self.first_patient is not None and patient_ids and self.first_patient not in patient_ids:
                 return Refusal(
                     "hl7_other_patient",
-                    f"PID-3 {'/'.join(patient_ids)} is not this session's patient ({self.first_patient})",
+                    f"PID-3 {'/'.join(patient_ids)} is not this session's patient",
                 )
             if self.sender is not None and sender != self.sender:
                 return Refusal(
                     "hl7_other_sender",
+                    f"this session takes results from another sender only, not from {sender}",
                     f"this session takes results from {self.sender} only, not from {sender}",
                 )
             return None

@@ -1096,7 +1096,7 @@ class Hl7MllpSource(Source):
                 refused.refusal.condition,
                 refused.sender,
                 f"HL7 message {refused.message_id or '?'} from {refused.sender} ({conn.peer}) refused: "
-                f"{refused.refusal.reason}",
+                f"{refused.refusal.for_timeline}",
             )
         return decoder.outgoing(at)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import hl7
@@ -580,18 +582,36 @@ def _events(source: Hl7MllpSource, wanted: int = 1, within: float = 5.0) -> list
     return found
 
 
-def test_a_second_patient_interleaved_cannot_mask_a_desaturation() -> None:
+@contextlib.contextmanager
+def _two_senders() -> Iterator[tuple[Hl7MllpSource, socket.socket, socket.socket]]:
+    """A listener on loopback with two connections to it, all closed at the end."""
     source = _listener()
     try:
         with (
-            socket.create_connection(source.address, timeout=5) as patient,
-            socket.create_connection(source.address, timeout=5) as wrong_chair,
+            socket.create_connection(source.address, timeout=5) as first,
+            socket.create_connection(source.address, timeout=5) as second,
         ):
-            answers = []
-            for n in range(5):
-                answers.append(msa(_exchange(patient, philips(f"A{n}", 85, mrn="MRN123")))[0])
-                answers.append(msa(_exchange(wrong_chair, philips(f"B{n}", 99, mrn="MRN999", app="GW2")))[0])
-            assert answers == ["AA", "AR"] * 5
+            yield source, first, second
+    finally:
+        source.close()
+
+
+def _technical_events(source: Hl7MllpSource, wanted: int) -> list[LinkEvent]:
+    """The timeline's technical events from ``source``, once ``wanted`` of them came (or after 10 s)."""
+    technical: list[LinkEvent] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(technical) < wanted:
+        technical += [e for e in _events(source, within=0.5) if e.kind is LinkEventKind.TECHNICAL]
+    return technical
+
+
+def test_a_second_patient_interleaved_cannot_mask_a_desaturation() -> None:
+    with _two_senders() as (source, patient, wrong_chair):
+        answers = []
+        for n in range(5):
+            answers.append(msa(_exchange(patient, philips(f"A{n}", 85, mrn="MRN123")))[0])
+            answers.append(msa(_exchange(wrong_chair, philips(f"B{n}", 99, mrn="MRN999", app="GW2")))[0])
+        assert answers == ["AA", "AR"] * 5
         readings = []
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and len(readings) < 15:
@@ -601,8 +621,24 @@ def test_a_second_patient_interleaved_cannot_mask_a_desaturation() -> None:
         # One timeline entry for the refused sender, not one per message.
         assert [e.condition for e in technical] == ["hl7_other_patient"]
         assert "MRN999" in technical[0].detail
-    finally:
-        source.close()
+
+
+def test_a_refusal_tells_the_sender_neither_the_bound_patient_nor_the_bound_sender() -> None:
+    # Bound by the monitor's first message; then anyone who can reach the listener (another user of this computer,
+    # on loopback) guesses. Were the answers to name MRN123 and PIIC, the next message, naming both, would be taken.
+    with _two_senders() as (source, monitor, guesser):
+        assert msa(_exchange(monitor, philips("A1", 97, mrn="MRN123")))[0] == "AA"
+        other_patient = msa(_exchange(guesser, philips("G1", 70, mrn="GUESS", app="PIIC")))
+        other_sender = msa(_exchange(guesser, philips("G2", 70, mrn="MRN123", app="ROGUE")))
+        assert other_patient[0] == other_sender[0] == "AR"
+        assert "MRN123" not in other_patient[2] and "GUESS" in other_patient[2]
+        assert "PIIC" not in other_sender[2] and "ROGUE" in other_sender[2]
+        technical = _technical_events(source, 2)
+    assert sorted(e.condition for e in technical) == ["hl7_other_patient", "hl7_other_sender"]
+    # The timeline (kept readable in the database) holds no PID-3 of this session's patient; it names the sender
+    # the session is bound to, for the staff.
+    assert not any("MRN123" in e.detail for e in technical)
+    assert any("PIIC" in e.detail and "ROGUE" in e.detail for e in technical)
 
 
 def test_connection_limit_allow_list_and_idle_timeout() -> None:

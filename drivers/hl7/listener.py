@@ -45,7 +45,9 @@ messages' arrival, never by connections closing (:mod:`drivers.hl7.link_watch`).
 Settings: ``timezone``, ``codes``, ``max_connections`` (4), ``idle_timeout`` (300 s),
 ``first_message_timeout`` (30 s), ``allow_from`` (sender addresses) and ``allow_senders`` (MSH-3 or MSH-3^MSH-4), both
 comma-separated and open to all when not given; ``allow_from`` is required when the listener is
-bound to anything but a loopback address.
+bound to anything but a loopback address. A connection from a program on this computer is taken only
+when it runs as the recording's own user, root, or a user named in ``allow_users`` (Linux, where the
+system tells whose socket it is: :mod:`drivers.transport.local_peer`).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ from drivers.hl7.gate import Refusal, SessionGate, sender_key
 from drivers.hl7.link_watch import MessageLinkWatch
 from drivers.hl7.v2 import parse_hl7_time
 from drivers.settings import SettingsError, check_known, seconds, whole_number
+from drivers.transport import local_peer
 from drivers.transport.mllp import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -145,6 +148,7 @@ def parse_timezone(text: str | None) -> tzinfo | None:
 
 SETTING_NAMES: Final = (
     "timezone", "codes", "max_connections", "idle_timeout", "allow_from", "allow_senders", "first_message_timeout",
+    "allow_users",
 )
 
 
@@ -160,6 +164,15 @@ def _address(text: str) -> str:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
         raise SettingsError(f"setting allow_from: '{text.lower()}' is not an IP address (e.g. 10.0.4.17)") from None
+
+
+def _local_users(text: str | None) -> frozenset[int]:
+    """The users (``allow_users``: account names of this computer) whose programs here may connect, with the
+    recording's own and root; :class:`SettingsError` naming one that does not exist."""
+    try:
+        return local_peer.allowed_uids(name.strip() for name in (text or "").split(",") if name.strip())
+    except ValueError as exc:
+        raise SettingsError(f"setting allow_users: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,8 @@ class Hl7Settings:
     allow_senders: frozenset[str] = frozenset()
     #: A connection that brings no complete message this long after connecting is closed.
     first_message_s: float = FIRST_MESSAGE_DEFAULT_S
+    #: The users of this computer whose programs may connect: the recording's own, root and ``allow_users``.
+    local_uids: frozenset[int] = field(default_factory=lambda: local_peer.allowed_uids(()))
 
     @classmethod
     def from_options(cls, address: str | None, settings: Mapping[str, str] | None) -> Hl7Settings:
@@ -204,6 +219,7 @@ class Hl7Settings:
             allow_from,
             _names(given.get("allow_senders")),
             seconds(given, "first_message_timeout", FIRST_MESSAGE_DEFAULT_S, 5.0, 3600.0),
+            _local_users(given.get("allow_users")),
         )
 
 
@@ -979,7 +995,7 @@ class Hl7MllpSource(Source):
         self.decoder_counters = DecoderCounters()
         self.link_watch = MessageLinkWatch(link_lost_after_s)
         limits = ListenerLimits(settings.max_connections, settings.idle_timeout_s, settings.allow_from,
-                                first_message_s=settings.first_message_s)
+                                first_message_s=settings.first_message_s, local_uids=settings.local_uids)
         self.listener = TcpListener(
             settings.host, settings.port, self, limits, counters=self.counters, name="hl7-listener", monotonic=monotonic
         )

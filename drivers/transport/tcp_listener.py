@@ -1,10 +1,10 @@
 """A TCP listener that serves every connection from one thread and never blocks on any of them.
 
-What it knows is TCP only: binding, accepting within limits (an allow-list of sender addresses, a
-maximum number of connections), reading whatever arrives, writing the answers back when the socket
-can take them, and closing connections that go idle, bring no complete message soon after connecting,
-or stop taking their answers. What the bytes
-mean belongs to the protocol that uses it (the HL7 listener): for each accepted connection it
+What it knows is TCP only: binding, accepting within limits (an allow-list of sender addresses, the
+users of this computer whose programs may connect, a maximum number of connections), reading whatever
+arrives, writing the answers back when the socket can take them, and closing connections that go idle,
+bring no complete message soon after connecting, or stop taking their answers. What the bytes mean
+belongs to the protocol that uses it (the HL7 listener): for each accepted connection it
 gives a :class:`ConnectionHandler` that turns received bytes into the bytes to answer (and may ask
 for its connection to be closed), and it is told through :class:`ListenerHooks` of refusals and
 failures. Whether the link to the sender is up is the protocol's judgment, not the listener's:
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from drivers.base import LinkCounters
+from drivers.transport import local_peer
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class ListenerLimits:
     write_stall_s: float = WRITE_STALL_S
     accept_pause_s: float = ACCEPT_PAUSE_S
     first_message_s: float = FIRST_MESSAGE_S
+    #: The users of this computer whose programs may connect (None: any); see :mod:`drivers.transport.local_peer`.
+    local_uids: frozenset[int] | None = None
 
 
 class ConnectionHandler(Protocol):
@@ -303,6 +306,8 @@ class TcpListener:
         host = str(address[0])
         peer = f"{host}:{address[1]}"
         why = self._refusal(host)
+        if not why and self.limits.local_uids is not None:
+            why = local_peer.refusal(sock, (host, int(address[1])), self.limits.local_uids)
         if not why and len(self._connections) >= self.limits.max_connections and not self._make_room(peer):
             why = f"already {len(self._connections)} connections, each bringing the session's values (max_connections)"
         if why:

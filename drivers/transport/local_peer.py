@@ -1,0 +1,112 @@
+"""Which user of this computer holds the other end of a TCP connection, where the system tells (Linux).
+
+A listener on loopback is reached only from this computer, but from every account on it: another user
+could send a monitor's messages as well as the gateway can. Linux lists every TCP socket of the network
+namespace in ``/proc/net/tcp`` and ``/proc/net/tcp6`` with the user that owns it, so the listener finds
+the sender's socket (its address is the connection's peer, its peer the connection's own address) and
+takes only the users it allows. A socket its program has already closed is listed without an owner
+(uid 0, inode 0) and counts as unknown, never as root's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+TABLES: Final = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+#: The users whose programs on this computer may always connect: the one listening, and root (who can read
+#: everything the listener's user can anyway).
+ROOT_UID: Final = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerOwner:
+    """What the socket table says of a connection's sender: ``local`` when its socket is on this computer,
+    ``uid`` its owner (None: listed without one, its program closed it)."""
+
+    local: bool
+    uid: int | None = None
+
+
+def _address(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
+    """An address of ``/proc/net/tcp*`` (hex, each 32-bit word in this machine's byte order) with its port."""
+    host, _, port = text.partition(":")
+    raw = bytes.fromhex(host)
+    packed = b"".join(int.from_bytes(raw[i:i + 4], "big").to_bytes(4, sys.byteorder) for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(packed)
+    return _plain(address), int(port, 16)
+
+
+def _plain(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IPv4 address mapped into IPv6 (a dual-stack socket's view) as the IPv4 address itself."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def peer_owner(peer: tuple[str, int], own: tuple[str, int], tables: Iterable[Path] = TABLES) -> PeerOwner | None:
+    """Who holds the sending end of the connection from ``peer`` to ``own`` (host, port pairs as the socket gives
+    them); None where the system keeps no readable socket table (not Linux)."""
+    wanted = ((_plain(ipaddress.ip_address(peer[0].partition("%")[0])), peer[1]),
+              (_plain(ipaddress.ip_address(own[0].partition("%")[0])), own[1]))
+    readable = False
+    for table in tables:
+        try:
+            lines = table.read_text(encoding="ascii", errors="replace").splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10:
+                continue
+            try:
+                if (_address(fields[1]), _address(fields[2])) != wanted:
+                    continue
+                uid, inode = int(fields[7]), int(fields[9])
+            except ValueError:
+                continue
+            return PeerOwner(True, uid if inode else None)
+    return PeerOwner(False) if readable else None
+
+
+def allowed_uids(users: Iterable[str]) -> frozenset[int]:
+    """The listener's own user, root and ``users`` (names of this computer's accounts; ValueError naming one that
+    does not exist)."""
+    uids = {ROOT_UID}
+    if hasattr(os, "getuid"):
+        uids.add(os.getuid())
+    for name in users:
+        try:
+            import pwd
+
+            uids.add(pwd.getpwnam(name).pw_uid)
+        except (ImportError, KeyError):
+            raise ValueError(f"'{name}' is not a user of this computer") from None
+    return frozenset(uids)
+
+
+def refusal(sock: socket.socket, peer: tuple[str, int], allowed: frozenset[int]) -> str:
+    """Why a connection from ``peer`` on ``sock`` is refused for the user sending it ("" when it is not): a
+    program of another user of this computer, or one on loopback whose user cannot be told (its socket closed, or
+    not listed) where the system keeps the table."""
+    if not _plain(ipaddress.ip_address(peer[0].partition("%")[0])).is_loopback:
+        # Not loopback: allow_from decides (a program here sends from this computer's own address, which a
+        # listener bound wider takes only where allow_from names it), and the table is not read for every sender.
+        return ""
+    owner = peer_owner(peer, sock.getsockname()[:2])
+    if owner is None:
+        return ""  # no socket table (not Linux): nothing to tell users apart by
+    if owner.uid is None or not owner.local:
+        return "it comes from this computer and its sender's user cannot be told (its socket was closed)"
+    if owner.uid not in allowed:
+        return f"it comes from a program of another user of this computer (uid {owner.uid}; allow_users)"
+    return ""

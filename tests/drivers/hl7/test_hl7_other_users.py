@@ -1,0 +1,102 @@
+"""The HL7 listener on loopback takes no program of another user of this computer (Linux)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from drivers.hl7.listener import Hl7MllpSource, Hl7Settings
+from drivers.settings import SettingsError
+from drivers.transport import local_peer
+from drivers.transport.mllp import frame
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the socket table is Linux's")
+OTHER_USER = "nobody"
+STAMP = "20231114221320+0000"
+
+ORU = "\r".join([
+    f"MSH|^~\\&|PIIC|PHILIPS|IM|CLINIC|{STAMP}||ORU^R01^ORU_R01|M1|P|2.6",
+    "PID|||MRN123^^^H^MR",
+    f"OBR|1|||x|||{STAMP}",
+    f"OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||70|%|||||F|||{STAMP}",
+]) + "\r"
+
+#: Run as the other user: send one message and print the first bytes of the answer, or "closed".
+SENDER = """
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(bytes.fromhex(sys.argv[2]))
+try:
+    print(s.recv(65536).decode(errors="replace").replace("\\r", " ") or "closed")
+except ConnectionResetError:
+    print("closed")
+"""
+
+
+def _as_other_user(port: int) -> str:
+    """What the listener answered a message sent by a program of :data:`OTHER_USER`."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", SENDER, str(port), frame(ORU).hex()],
+        user=OTHER_USER, capture_output=True, text=True, timeout=60, check=True, cwd="/",
+    )
+    return done.stdout.strip()
+
+
+def _received(source: Hl7MllpSource, within_s: float = 5.0) -> list[float | None]:
+    values: list[float | None] = []
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and not values:
+        values += [r.value for r in source.read(0.1)]
+    return values
+
+
+@linux_only
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting a program as another user needs root")
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_program_of_another_user_is_refused_unless_allowed(allowed: bool) -> None:
+    settings = Hl7Settings.from_options("127.0.0.1:0", {"allow_users": OTHER_USER} if allowed else {})
+    source = Hl7MllpSource(settings)
+    source.open()
+    try:
+        answer = _as_other_user(source.address[1])
+        if allowed:
+            assert "MSA|AA" in answer
+            assert _received(source) == [70.0]
+        else:
+            # Its SpO2 70 would have been stored and alarmed on as the patient's.
+            assert answer == "closed"
+            assert _received(source, within_s=1.0) == []
+            refused = [e for e in source.take_link_events() if e.condition == "hl7_connection_refused"]
+            assert refused and f"uid {pwd.getpwnam(OTHER_USER).pw_uid}" in refused[0].detail
+        # The recording's own user is served as before.
+        with socket.create_connection(source.address, timeout=10) as own:
+            own.sendall(frame(ORU.replace("|M1|", "|M2|")))
+            assert b"MSA|AA" in own.recv(65536)
+    finally:
+        source.close()
+
+
+@linux_only
+def test_the_owner_of_a_connection_is_found_and_a_closed_one_has_none() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname()[:2])
+        accepted, peer = server.accept()
+        with accepted:
+            own = accepted.getsockname()[:2]
+            assert local_peer.peer_owner(peer[:2], own) == local_peer.PeerOwner(True, os.getuid())
+            assert local_peer.refusal(accepted, peer[:2], frozenset({os.getuid()})) == ""
+            client.close()
+            # Closed by its program, the socket is listed without an owner (as uid 0): never taken for root's.
+            assert local_peer.peer_owner(peer[:2], own) == local_peer.PeerOwner(True, None)
+            assert "cannot be told" in local_peer.refusal(accepted, peer[:2], frozenset({0, os.getuid()}))
+
+
+def test_an_unknown_user_is_refused_as_a_setting() -> None:
+    with pytest.raises(SettingsError, match="allow_users: 'no-such-user-here' is not a user"):
+        Hl7Settings.from_options("127.0.0.1:0", {"allow_users": "no-such-user-here"})

@@ -401,7 +401,13 @@ class Feed:
         """Deliver the oldest queued message if its retry time has come; True when one was delivered."""
         if time.monotonic() < self._retry_at:
             return False
-        row = feed_queue.oldest(store)
+        try:
+            row = feed_queue.oldest(store)
+        except feed_queue.UnreadableMessage as exc:
+            self._set_aside(store, exc.message_id, exc.control_id, f"not sent: {exc}", detail=(
+                f"live feed: queued message {exc.control_id} {exc}; set aside unsent, see 'infusion-monitor feed "
+                "list'"))
+            return False
         if row is None:
             return False
         message_id, control_id, message = row
@@ -425,14 +431,15 @@ class Feed:
         self._backoff = self.config.backoff_initial_s
         return True
 
-    def _set_aside(self, store: Store, message_id: int, control_id: str, error: str) -> None:
-        """Move a message refused ``max_refusals`` times to the dead-letter table; the next one goes now."""
+    def _set_aside(self, store: Store, message_id: int, control_id: str, error: str, detail: str = "") -> None:
+        """Move a message refused ``max_refusals`` times (or one this program did not queue, ``detail`` saying so)
+        to the dead-letter table; the next one goes now."""
         sid = feed_queue.set_aside(store, message_id, self._clock())
         self._refusals.pop(message_id, None)
         self.dead_lettered += 1
         self._backoff = self.config.backoff_initial_s
         self._retry_at = 0.0
-        detail = (
+        detail = detail or (
             f"live feed: message {control_id} refused {self.config.max_refusals} times ({error}); set aside, "
             "see 'infusion-monitor feed list'"
         )

@@ -123,11 +123,32 @@ def _sealed(store: Store, session_id: str, control_id: str, text: str) -> str:
     return sealed
 
 
+class UnreadableMessage(Exception):
+    """The oldest queued message was not written by this program (not encrypted with this database's key, or
+    altered, or moved to another session or control id): it must not be sent."""
+
+    def __init__(self, message_id: int, control_id: str, why: str) -> None:
+        super().__init__(why)
+        self.message_id = message_id
+        self.control_id = control_id
+
+
 def _opened(store: Store, session_id: str, control_id: str, stored: str) -> str:
-    """A queued message's text (one queued before messages were encrypted is read as it is)."""
-    if not stored.startswith(identifiers.PREFIX) or store.keys is None:
+    """A queued message's text; :class:`identifiers.IdentifierError` when it was not queued by this program.
+
+    Messages queued before they were encrypted were encrypted at the upgrade to schema 8, and a store that writes
+    has the keys, so a readable one in the queue of a store with keys was written into the file by hand: sent, it
+    would put whatever it says (any patient, any values) into the clinic's records as this chair's."""
+    if store.keys is None:
         return stored
-    opened = identifiers.decrypt(store.keys, session_id, identifiers.feed_message_field(control_id), stored)
+    if not stored.startswith(identifiers.PREFIX):
+        raise identifiers.IdentifierError("is not encrypted with this database's key (written outside this program)")
+    try:
+        opened = identifiers.decrypt(store.keys, session_id, identifiers.feed_message_field(control_id), stored)
+    except identifiers.IdentifierError:
+        raise identifiers.IdentifierError(
+            "cannot be decrypted with this database's key (altered, or moved from another message, outside this "
+            "program)") from None
     assert opened is not None
     return opened
 
@@ -148,11 +169,15 @@ def enqueue(store: Store, session_id: str, messages: Sequence[QueuedMessage], la
 
 
 def oldest(store: Store) -> tuple[int, str, str] | None:
-    """The oldest queued message as (id, control id, text), None when the queue is empty."""
+    """The oldest queued message as (id, control id, text), None when the queue is empty;
+    :class:`UnreadableMessage` when it was not queued by this program."""
     row = store.db.execute("SELECT id, session_id, control_id, message FROM feed_queue ORDER BY id LIMIT 1").fetchone()
     if row is None:
         return None
-    return int(row[0]), str(row[2]), _opened(store, str(row[1]), str(row[2]), str(row[3]))
+    try:
+        return int(row[0]), str(row[2]), _opened(store, str(row[1]), str(row[2]), str(row[3]))
+    except identifiers.IdentifierError as exc:
+        raise UnreadableMessage(int(row[0]), str(row[2]), str(exc)) from None
 
 
 def record_attempt(store: Store, message_id: int, at: float, error: str) -> None:

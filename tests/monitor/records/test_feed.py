@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import threading
@@ -449,6 +450,42 @@ def test_a_refused_message_is_set_aside_and_can_be_resent(
     out = io.StringIO()
     assert main(["feed", "list", "--db", str(path)], out) == 0
     assert "no messages set aside" in out.getvalue()
+
+
+def test_a_message_put_into_the_queue_by_hand_is_set_aside_unsent(
+    tmp_path: Path, finished: Path, receivers: Callable[..., ScriptedReceiver], feeds: Callable[..., Feed],
+) -> None:
+    """Someone who can write the database but has no key file once had any message they queued sent to the clinic's
+    records as this chair's: another patient's SpO2 62, here."""
+    from monitor import identifiers
+
+    path, session_id = copy_of(finished, tmp_path)
+    total = expected_sets(path, session_id)
+    forged = ("MSH|^~\\&|INFUSION_MONITOR||||20240101000000||ORU^R01^ORU_R01|FORGED1|P|2.6\r"
+              "PID|||OTHER-42^^^&urn:infusion-monitor:mrn&URI^MR\r"
+              "OBX|1|NM|59408-5^SpO2^LN^150456^MDC_PULS_OXIM_SAT_O2^MDC||62|%|||||R\r")
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO feed_queue (session_id, control_id, observed_at, queued_at, message) VALUES (?, ?, 0, 0, ?)",
+            [(session_id, "FORGED1", forged), (session_id, "FORGED2", identifiers.PREFIX + "AAAAAAAAAAAAAAAAAAAAAAAA")],
+        )
+    conn.close()
+    receiver = receivers(lambda m, n: [reply("AA", control(m))])
+    feed = feeds(path, receiver.port)
+    recorder = FakeRecorder(session_id)
+    feed.attach(recorder)
+    feed.follow(session_id)
+    feed.start()
+    # The forged messages do not hold up the chair's own either.
+    wait_for(lambda: feed.delivered == total and feed.status().dead_letters == 2)
+    feed.stop()
+    assert not [m for m in receiver.messages if control(m).startswith("FORGED")]
+    details = [str(args["detail"]) for name, args in recorder.submitted if args.get("condition") == "feed_dead_letter"]
+    assert len(details) == 2 and all("set aside unsent" in d for d in details)
+    assert "written outside this program" in details[0] and "altered" in details[1]
+    with Store(path) as store:
+        entries = [json.loads(e["detail"]) for e in store.audit_log(session_id) if e["action"] == "feed_dead_letter"]
+    assert sorted(e["control_id"] for e in entries) == ["FORGED1", "FORGED2"]
 
 
 def test_an_unexpected_error_is_reported_once_and_the_feed_carries_on(

@@ -53,6 +53,17 @@ class Refusal:
         return self.detail or self.reason
 
 
+#: The timeline's words for a message about another patient: not its PID-3, another person's identifier, which the
+#: database would keep readable (the sender, who sent it, is told it in the answer).
+OTHER_PATIENT_TIMELINE: Final = "the message names another patient (its PID-3 is not this session's patient's)"
+
+
+def _other_patient(patient_ids: list[str]) -> Refusal:
+    """The refusal of a message about another patient: its PID-3 in the answer, not on the timeline."""
+    return Refusal("hl7_other_patient", f"PID-3 {'/'.join(patient_ids)} is not this session's patient",
+                   OTHER_PATIENT_TIMELINE)
+
+
 def sender_key(application: str, facility: str, peer_host: str) -> str:
     """How a sender is named: ``MSH-3^MSH-4`` (upper case), or its address when both are empty."""
     application, facility = application.strip().upper(), facility.strip().upper()
@@ -93,18 +104,12 @@ class SessionGate:
                     return Refusal("hl7_no_patient", NO_PATIENT_REASON)
                 if self.patient in patient_ids:
                     return None
-                return Refusal(
-                    "hl7_other_patient",
-                    f"PID-3 {'/'.join(patient_ids)} is not this session's patient",
-                )
+                return _other_patient(patient_ids)
             # Neither the bound patient's PID-3 nor the bound sender's name goes back to whoever sent the message (one
             # wrong guess would tell them both, and the next message, naming both, would be taken), nor the PID-3
             # onto the timeline, which the database keeps readable.
             if self.first_patient is not None and patient_ids and self.first_patient not in patient_ids:
-                return Refusal(
-                    "hl7_other_patient",
-                    f"PID-3 {'/'.join(patient_ids)} is not this session's patient",
-                )
+                return _other_patient(patient_ids)
             if self.sender is not None and sender != self.sender:
                 return Refusal(
                     "hl7_other_sender",

@@ -620,7 +620,8 @@ def test_a_second_patient_interleaved_cannot_mask_a_desaturation() -> None:
         technical = [e for e in _events(source, 2) if e.kind is LinkEventKind.TECHNICAL]
         # One timeline entry for the refused sender, not one per message.
         assert [e.condition for e in technical] == ["hl7_other_patient"]
-        assert "MRN999" in technical[0].detail
+        # Not the other patient's PID-3: the timeline is kept readable in the database.
+        assert "MRN999" not in technical[0].detail and "names another patient" in technical[0].detail
 
 
 def test_a_refusal_tells_the_sender_neither_the_bound_patient_nor_the_bound_sender() -> None:
@@ -759,10 +760,13 @@ def test_the_session_tells_the_listener_its_patient_and_records_refusals(store) 
         assert technical
         detail = technical[0].detail  # type: ignore[attr-defined]
         assert detail["condition"] == "hl7_other_patient"
-        assert "MRN999" in detail["detail"]
+        assert "MRN999" not in detail["detail"] and "names another patient" in detail["detail"]
     finally:
         recorder.stop()
         recorder.close()
+    # Neither patient's MRN is readable anywhere in the database's files (identifiers are kept encrypted).
+    files = [p for p in store.path.parent.iterdir() if p.name.startswith(store.path.name) and p.is_file()]
+    assert files and not any(b"MRN999" in f.read_bytes() or b"MRN123" in f.read_bytes() for f in files)
 
 
 def test_ventilation_from_a_simulated_capnograph_and_from_mdil_codes() -> None:

@@ -211,7 +211,9 @@ def test_receiver_that_never_answers_times_out_and_retries_without_holding_up_th
     answering = listeners(silent.port)
     feeds(path, silent.port).start()
     wait_for(lambda: queued(path) == 0)
-    assert len(answering.accepted) == total
+    # Every message once at least, the first first; one sent again when its ACK came after the feed's 1 s (a loaded
+    # machine) is the same message (its control id), which a receiver takes once.
+    assert len(set(answering.accepted)) == total
     assert int(answering.accepted[0][-7:]) == 1
 
 

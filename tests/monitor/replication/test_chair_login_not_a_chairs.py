@@ -43,10 +43,11 @@ def test_a_chair_under_a_login_that_is_not_a_chairs_names_it_and_what_to_do(
 
 def test_the_same_login_made_a_chairs_replicates(clinic: Clinic, db_path: Path) -> None:
     """Given the chairs' group, the same login sends (nothing else stood in its way)."""
-    url = clinic.role("reader", "station_2")
+    # A name of its own: logins belong to the whole server, and other tests make "station_N" readers.
+    url = clinic.role("reader", "reader_made_chair")
     with psycopg.connect(clinic.admin_url, autocommit=True) as admin:
-        admin.execute("REVOKE im_reader FROM station_2")
-        admin.execute("GRANT im_chair TO station_2")
+        admin.execute("REVOKE im_reader FROM reader_made_chair")
+        admin.execute("GRANT im_chair TO reader_made_chair")
     Store(db_path).close()
     replicator = Replicator(db_path, url, chair_name="Chair 7")
     replicator.start()

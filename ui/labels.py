@@ -134,6 +134,78 @@ class KeptEndLabel(ElidedLabel):
         return head + metrics.elidedText(self._kept, Qt.TextElideMode.ElideRight, left)
 
 
+class FittedLinesLabel(ElidedLabel):
+    """An :class:`ElidedLabel` that is cut last: a text too long for one line at the style sheet's size is drawn
+    smaller, down to ``min_px``, on as many lines as the label's height holds (broken between words), and only what
+    does not fit even then is cut with "…". The label takes the height its layout leaves it and asks for one line at
+    full size, so a longer text changes no one's place. For the header's status line, which says what comes next."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, min_px: int = 12) -> None:
+        super().__init__(text, parent)
+        self._min_px = min_px
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+
+    def _fitted(self) -> tuple[QFont, list[str], bool]:
+        """The font, the lines drawn and whether the text is cut, at the label's size now."""
+        rect = self.contentsRect()
+        words = self.text().split(" ")
+        font = QFont(self.font())
+        full = max(font.pixelSize(), self._min_px)
+        for px in range(full, self._min_px - 1, -1):
+            font.setPixelSize(px)
+            metrics = QFontMetrics(font)
+            lines = _wrap(words, metrics, rect.width())
+            room = 1 + max(0, rect.height() - metrics.height()) // max(metrics.lineSpacing(), 1)
+            if len(lines) <= room and all(metrics.horizontalAdvance(line) <= rect.width() for line in lines):
+                return font, lines, False
+        metrics = QFontMetrics(font)
+        room = 1 + max(0, rect.height() - metrics.height()) // max(metrics.lineSpacing(), 1)
+        lines = _wrap(words, metrics, rect.width())
+        kept = lines if len(lines) <= room else [*lines[: room - 1], " ".join(lines[room - 1:])]
+        return font, [metrics.elidedText(line, Qt.TextElideMode.ElideRight, rect.width()) for line in kept], True
+
+    def drawn_font(self) -> QFont:
+        """The font the text is drawn in now."""
+        return self._fitted()[0]
+
+    def shown_lines(self) -> list[str]:
+        """The lines as drawn now (the last cut with "…" when even the smallest size does not hold the text)."""
+        return self._fitted()[1]
+
+    def shown_text(self) -> str:
+        """The text as drawn now, its lines joined by spaces."""
+        return " ".join(self.shown_lines())
+
+    def is_elided(self) -> bool:
+        """True when even at the smallest size, on every line the height holds, the text does not fit."""
+        return self._fitted()[2]
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Draw the lines, as a block centred on the label's height."""
+        font, lines, _cut = self._fitted()
+        metrics = QFontMetrics(font)
+        rect = self.contentsRect()
+        block = metrics.height() + metrics.lineSpacing() * (len(lines) - 1)
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.setFont(font)
+        painter.drawText(rect.adjusted(0, max(0, (rect.height() - block) // 2), 0, 0),
+                         int(self.alignment() | Qt.AlignmentFlag.AlignTop), "\n".join(lines))
+        painter.end()
+
+
+def _wrap(words: list[str], metrics: QFontMetrics, width: int) -> list[str]:
+    """``words`` on as few lines of ``width`` pixels as fit, in order (a word too long for a line has one alone)."""
+    lines: list[str] = []
+    for word in words:
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and metrics.horizontalAdvance(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return lines
+
+
 class FitLabel(QLabel):
     """A large value drawn to fill its space: smaller than its style sheet's size on a small screen, up to
     :data:`MAX_GROWTH` times larger on a large one."""

@@ -87,7 +87,7 @@ from ui.dialogs import (
 )
 from ui.guard_link import GuardBeat, GuardLink
 from ui.idle_lock import IdleLock, auto_lock_minutes
-from ui.labels import ElidedLabel, KeptEndLabel
+from ui.labels import ElidedLabel, FittedLinesLabel, KeptEndLabel
 from ui.numerics import NumericsPanel, minutes_ago
 from ui.plain_text import make_plain
 from ui.settings_dialog import SettingsChoice, SettingsDialog, warm_driver_listing
@@ -232,7 +232,9 @@ class SessionHeader(QFrame):
         self.phase.setTextFormat(Qt.TextFormat.PlainText)
         self.phase.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.phase.setFixedWidth(self.PHASE_MIN_PX)
-        self.timers = ElidedLabel("")
+        # What comes next, whole: drawn smaller, then on two lines in the header's height, before it is cut (at
+        # 1280 pixels "Pre-dose done · ready to start dosing" and the dosing clock were cut at full size).
+        self.timers = FittedLinesLabel("")
         self.timers.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.link = QLabel("")
         self.link.setStyleSheet("font-size: 14px; font-weight: bold;")

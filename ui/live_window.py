@@ -1853,7 +1853,7 @@ class LiveWindow(DialogHost, QMainWindow):
         self.chart.set_ended(f"recording {status} · nothing new is drawn")
         for button in (*self.phase_buttons.values(), *self.quick_buttons.values(), self.note_button,
                        self.moaas_button, self.rass_button, self.cadss_button, self.nibp_button,
-                       self.checklist_button, self.questionnaire_button, self.rems_button,
+                       self.checklist_button, self.questionnaire_button, self.rems_button, self.breathing_button,
                        self.header.patient_button):
             button.setEnabled(False)
         self._show_scores_due(())  # nothing is due of a session that has ended (amber would look enabled)

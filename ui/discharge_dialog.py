@@ -334,7 +334,8 @@ class DischargeDialog(QDialog):
         allowed = self._show_check()
         self._enable_record(result is not None and allowed)
         if result is None:
-            self.result_label.setText(f"Still to score: {len(self.missing())} items.")
+            left = len(self.missing())
+            self.result_label.setText(f"Still to score: {left} item{'' if left == 1 else 's'}.")
             return
         verdict = "criteria met" if result.passed else "criteria NOT met"
         colour = "#3ddc6a" if result.passed else "#ffd24a"

@@ -88,7 +88,7 @@ from ui.dialogs import (
 from ui.guard_link import GuardBeat, GuardLink
 from ui.idle_lock import IdleLock, auto_lock_minutes
 from ui.labels import ElidedLabel, FittedLinesLabel, KeptEndLabel
-from ui.numerics import NumericsPanel, minutes_ago
+from ui.numerics import NumericsPanel, minutes_ago, time_ago
 from ui.plain_text import make_plain
 from ui.settings_dialog import SettingsChoice, SettingsDialog, warm_driver_listing
 from ui.trend_chart import LimitLine, TrendChart, phase_spans
@@ -1744,7 +1744,7 @@ class LiveWindow(DialogHost, QMainWindow):
         elif phase is Phase.RECOVERY:
             remaining = status.recovery_remaining_s or 0.0
             timers = (f"{name} {minutes_seconds(remaining)} left" if remaining > 0
-                      else f"{name} watch done {minutes_seconds(-remaining)} ago")
+                      else f"{name} watch done {time_ago(-remaining)}")
             timers += f" · {protocol.label(Phase.INFUSION)} {minutes_seconds(status.infusion_elapsed_s)}"
         elif phase is Phase.BASELINE:
             missing = ", ".join(status.baseline_missing)

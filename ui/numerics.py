@@ -33,6 +33,11 @@ def minutes_ago(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min ago"
 
 
+def time_ago(seconds: float) -> str:
+    """``59 s ago`` within the first minute, then as :func:`minutes_ago` (a length, never read as a time of day)."""
+    return f"{max(0, int(seconds))} s ago" if seconds < 60 else minutes_ago(seconds)
+
+
 class NumericTile(QFrame):
     """One vital sign: name and unit, a large value, and a status line."""
 

@@ -80,6 +80,12 @@ def device_change_question(device: DeviceSpec, current: DeviceSpec | None = None
     """What the nurse is asked before the session goes on with ``device``: what changes (its settings and line
     settings too: only a baud rate may change), from what is read now (``current``)."""
     now = f" (now: {current.describe()})" if current is not None else ""
+    if current is not None and current.describe() == device.describe():
+        # The same driver, port and settings: what differs is the simulator's (naming the device twice said nothing).
+        changed = [f"{name} from {getattr(current, name):g} to {getattr(device, name):g}" if name == "speed"
+                   else f"{name} from {getattr(current, name)} to {getattr(device, name)}"
+                   for name in ("scenario", "speed", "seed") if getattr(current, name) != getattr(device, name)]
+        now = f" ({', '.join(changed)})" if changed else " (as now)"
     return (f"Continue this session with {device.describe()}{now}? The patient, baseline and phase stay; the change "
             "is recorded on the timeline.")
 

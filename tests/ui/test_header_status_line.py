@@ -97,3 +97,15 @@ def test_the_status_line_is_whole_and_moves_nothing(qtbot: Any, window: Any, siz
         assert all(metrics.horizontalAdvance(line) <= label.contentsRect().width() for line in label.shown_lines())
         assert " ".join(label.shown_lines()) == label.text(), kind
         assert places() == before, f"{kind} moved the header, the alarm bar or the numerics"
+
+
+@pytest.mark.parametrize(("over_s", "said"), [(59.4, "watch done 59 s ago"), (61.0, "watch done 1 min ago"),
+                                              (3725.0, "watch done 1 h 02 min ago")])
+def test_the_end_of_the_watch_reads_as_a_time_ago(window: Any, over_s: float, said: str) -> None:
+    """"watch done 00:59 ago" read like a time of day."""
+    protocol = window.bridge.recorder.protocol
+    window.show_status(dataclasses.replace(window.bridge.recorder.status(), phase=Phase.RECOVERY,
+                                           phase_label=protocol.label(Phase.RECOVERY),
+                                           recovery_remaining_s=-over_s, infusion_elapsed_s=600.0))
+    name = protocol.label(Phase.RECOVERY).capitalize()
+    assert window.header.timers.text() == f"{name} {said} · {protocol.label(Phase.INFUSION)} 10:00"

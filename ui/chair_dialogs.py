@@ -34,6 +34,7 @@ from monitor import chair, dose, outcomes, rems
 from monitor import checklist as cl
 from monitor.protocols import RESPIRATION_SCALE, Protocol
 from monitor.wall_clock import clock_text
+from ui import theme
 from ui.dialogs import EntryCorrection, InstantCheckBox, complain, form_footer, offer_correction, ok_cancel
 from ui.plain_text import plain_label
 from ui.wheel import wheel_turns_focused_fields_only
@@ -152,6 +153,11 @@ class RateDialog(QDialog):
         return {} if self.correction is None else self.correction.command_args()
 
 
+#: Under the dose form's lot, for a protocol whose REMS form needs it.
+LOT_FOR_REMS = ("The REMS Patient Monitoring Form needs the lot number: without it the form and the discharge are "
+                "refused. It can be added later (Dose plan, D).")
+
+
 class DoseDialog(QDialog):
     """The dose plan: weight and mg/kg (or a fixed dose), duration, concentration, lot; totals shown live."""
 
@@ -189,6 +195,13 @@ class DoseDialog(QDialog):
         form.addRow("Concentration", self.concentration)
         self.lot = QLineEdit()
         form.addRow("Lot", self.lot)
+        #: Under a protocol with the REMS form, which needs the lot: said here, where it can be typed, rather than
+        #: by the form and the discharge refusing two hours later. A plan without it is still taken (the lot may
+        #: come later), with the note in the warning colour.
+        self.lot_note = QLabel(LOT_FOR_REMS if protocol.rems else "")
+        self.lot_note.setWordWrap(True)
+        self.lot_note.setVisible(protocol.rems)
+        form.addRow(self.lot_note)
         if given is not None:
             # The plan recorded: after dosing started only its missing lot number can be added, so it is shown as
             # given (the protocol's default dose shown instead made the lot alone look like another dose).
@@ -208,8 +221,21 @@ class DoseDialog(QDialog):
         for box in (self.weight, self.amount, self.duration, self.concentration):
             box.valueChanged.connect(self._update)
         self.reason.textChanged.connect(self._update)
+        self.lot.textChanged.connect(self._show_lot_note)
         wheel_turns_focused_fields_only(self)
         self._update()
+        self._show_lot_note()
+        if given is not None and not self.lot.text().strip():
+            # After dosing started only the missing lot can be added: the form opens on it, not on Weight.
+            self.lot.setFocus()
+
+    def lot_missing(self) -> bool:
+        """True when the protocol's REMS form needs a lot number and none is typed."""
+        return self.protocol.rems and not self.lot.text().strip()
+
+    def _show_lot_note(self) -> None:
+        colour = theme.WARNING_TEXT if self.lot_missing() else theme.TEXT_DIM
+        theme.restyle(self.lot_note, f"color: {colour};" + (" font-weight: bold;" if self.lot_missing() else ""))
 
     def args(self) -> dict[str, Any]:
         """The ``plan_dose`` command's arguments."""

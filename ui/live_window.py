@@ -196,6 +196,24 @@ def chart_limits(limits: Sequence[EngineLimit]) -> list[LimitLine]:
     return lines
 
 
+#: How the checklist names an item still to record, in a step's list of what blocks it.
+NOT_RECORDED = ": not recorded"
+
+
+def not_recorded_together(summary: str) -> str:
+    """A step's blockers (``"; "``-separated) with the checklist items not recorded named once, where the first was:
+    "fasting, escort, consent not recorded; dose: not planned" (each with its own ": not recorded" filled half of
+    the header's two lines before the dose was named)."""
+    parts = summary.split("; ")
+    names = [part.removesuffix(NOT_RECORDED) for part in parts if part.endswith(NOT_RECORDED)]
+    if len(names) < 2:
+        return summary
+    first = next(i for i, part in enumerate(parts) if part.endswith(NOT_RECORDED))
+    rest = [part for part in parts if not part.endswith(NOT_RECORDED)]
+    rest.insert(first, f"{', '.join(names)} not recorded")
+    return "; ".join(rest)
+
+
 class SessionHeader(QFrame):
     """Patient, phase, clocks, device and link health, signed-in user.
 
@@ -1754,7 +1772,7 @@ class LiveWindow(DialogHost, QMainWindow):
             if missing:
                 timers = f"{name} needs {missing}"
             elif check is not None and not check.ready:
-                timers = f"Not ready: {check.summary(entries_first=True)}"
+                timers = f"Not ready: {not_recorded_together(check.summary(entries_first=True))}"
             else:
                 timers = f"{name} done · ready to start {protocol.label(Phase.INFUSION)}"
         elif phase is Phase.COMPLETE:

@@ -99,6 +99,33 @@ def test_the_status_line_is_whole_and_moves_nothing(qtbot: Any, window: Any, siz
         assert places() == before, f"{kind} moved the header, the alarm bar or the numerics"
 
 
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_every_entry_still_missing_is_read_in_a_long_not_ready_line(qtbot: Any, window: Any,
+                                                                     size: tuple[int, int]) -> None:
+    """The whole checklist still to record: each item with its own ": not recorded" filled the line, and what came
+    after the third item was cut. They are named once, and what must still be entered is read whole (the phase's
+    minimum after them may be cut, the whole line on hover)."""
+    from monitor.checklist import ChecklistItem
+
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=5000)
+    protocol = window.bridge.recorder.protocol
+    items = [item.value for item in ChecklistItem]
+    blockers = (Blocker("checklist", "; ".join(f"{item}: not recorded" for item in items)),
+                Blocker("dose_plan", "dose: not planned"),
+                Blocker("baseline_too_short", f"the {protocol.label(Phase.BASELINE)} phase has run 1.2 min of the "
+                                              "5 min minimum"))
+    window.show_status(dataclasses.replace(
+        window.bridge.recorder.status(), phase=Phase.BASELINE, phase_label=protocol.label(Phase.BASELINE),
+        baseline_missing=(), step_check=StepCheck(START_INFUSION, blockers)))
+    QApplication.processEvents()
+    label = window.header.timers
+    assert label.text().startswith(f"Not ready: {', '.join(items)} not recorded; dose: not planned; the ")
+    shown = label.shown_text()
+    assert shown.startswith(f"Not ready: {', '.join(items)} not recorded; dose: not planned"), shown
+    assert label.drawn_font().pixelSize() >= 12
+
+
 @pytest.mark.parametrize(("over_s", "said"), [(59.4, "watch done 59 s ago"), (61.0, "watch done 1 min ago"),
                                               (3725.0, "watch done 1 h 02 min ago")])
 def test_the_end_of_the_watch_reads_as_a_time_ago(window: Any, over_s: float, said: str) -> None:

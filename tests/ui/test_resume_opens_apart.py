@@ -90,7 +90,8 @@ def test_a_terminal_server_that_does_not_answer_holds_up_neither_the_running_win
             longest = max(b - a for a, b in zip([asked, *during], [*during, answered], strict=True))
             print(f"attempt {answered - asked:.2f} s, {len(during)} ticks, longest gap {longest:.3f} s")
             assert answered - asked > 2.0, "the terminal server answered: nothing was held up"
-            assert longest < 0.6, f"the running window stood still for {longest:.2f} s"
+            # Held, it stood still for the whole attempt (5.1 s); a loaded machine alone stalled it 1.8 s once.
+            assert longest < 2.5, f"the running window stood still for {longest:.2f} s"
             assert len(set(shown)) > 10  # its status went on changing
             assert _high_spo2_shown(first)
 

@@ -27,6 +27,7 @@ again, and an unexpected error in one turn of the loop is reported and the loop 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import selectors
 import socket
@@ -179,7 +180,9 @@ class TcpListener:
         return self._thread
 
     def open(self) -> None:
-        """Bind and start listening (raises OSError when the address is taken or not ours); idempotent."""
+        """Bind and start listening (raises OSError when the address is taken or not ours, as
+        :class:`~drivers.transport.local_peer.TakenByOtherUser` when a program of another user of this computer
+        listens there); idempotent."""
         if self._thread is not None:
             return
         host, port = self.address
@@ -188,8 +191,10 @@ class TcpListener:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((host, port))
             listener.listen(8)
-        except OSError:
+        except OSError as exc:
             listener.close()
+            if exc.errno == errno.EADDRINUSE and (other := local_peer.other_user_listening(host, port)) is not None:
+                raise local_peer.TakenByOtherUser(host, port, other) from exc
             raise
         listener.setblocking(False)
         self._listener = listener

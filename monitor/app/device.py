@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from drivers.base import OpenOptions
+from drivers.transport.local_peer import OtherUser, TakenByOtherUser
 from monitor.app.errors import AppError, OtherRecordingGoesOn
 
 if TYPE_CHECKING:
@@ -164,11 +165,20 @@ _TAKEN = {errno.EAGAIN: "reads", errno.EADDRINUSE: "listens on"}
 class PortInUse(OtherRecordingGoesOn):
     """The device's port is read (serial) or listened on (HL7) by another program, perhaps this chair's recording."""
 
-    def __init__(self, spec: DeviceSpec, verb: str, pid: int | None, recording: str = "") -> None:
+    def __init__(self, spec: DeviceSpec, verb: str, pid: int | None, recording: str = "",
+                 other_user: OtherUser | None = None) -> None:
         if pid is not None and pid == os.getpid():
             # Telling the nurse to end "another program" that is the monitor itself would end her recording.
             text = (f"cannot open {spec.driver}: {spec.port} is this recording's own port: its running device "
                     f"{verb} it. Change the device from this window's Settings, which lets go of the port first")
+        elif other_user is not None:
+            # Not this chair's recording (that runs as this user): a program of another account took the port while
+            # nothing listened on it, and would receive what is sent there, patient IDs included.
+            text = (f"cannot open {spec.driver}: a program of another user of this computer, {other_user}, already "
+                    f"{verb} {spec.port}{recording}. It would receive the messages sent there, patient IDs "
+                    "included. Have that program stopped (by its user or root), then start again. To keep other "
+                    "users off this port: a port below 1024 (only root may listen on those), or a firewall rule "
+                    "by owner (README, HL7)")
         else:
             who = f"another program (pid {pid}: {_program(pid)})" if pid else "another program"
             text = (f"cannot open {spec.driver}: {who} already {verb} {spec.port}{recording}. Two programs cannot "
@@ -178,6 +188,7 @@ class PortInUse(OtherRecordingGoesOn):
         self.spec = spec
         self.verb = verb
         self.pid = pid
+        self.other_user = other_user
 
     def naming(self, live_sessions: Sequence[Mapping[str, Any]]) -> PortInUse:
         """This refusal naming the session of this database recorded from the port (``live_sessions``: the rows
@@ -185,7 +196,7 @@ class PortInUse(OtherRecordingGoesOn):
         for row in live_sessions:
             if row.get("owner_pid") == self.pid or (row.get("port") or None) == self.spec.port:
                 said = f", recording session {str(row['id'])[:8]} of this database"
-                return PortInUse(self.spec, self.verb, self.pid or row.get("owner_pid"), said)
+                return PortInUse(self.spec, self.verb, self.pid or row.get("owner_pid"), said, self.other_user)
         return self
 
 
@@ -244,7 +255,8 @@ def open_device(spec: DeviceSpec, start_time: float | None = None) -> OpenedDevi
     except (ValueError, OSError) as exc:
         verb = _TAKEN.get(getattr(exc, "errno", None) or 0) if spec.port else None
         if verb is not None:
-            raise PortInUse(spec, verb, _lock_holder(str(spec.port)) if verb == "reads" else None) from None
+            raise PortInUse(spec, verb, _lock_holder(str(spec.port)) if verb == "reads" else None,
+                            other_user=exc.user if isinstance(exc, TakenByOtherUser) else None) from None
         raise AppError(f"cannot open {spec.driver}: {exc}") from None
     return OpenedDevice(driver_cls, source, spec)
 

@@ -1,4 +1,5 @@
-"""The HL7 listener on loopback takes no program of another user of this computer (Linux)."""
+"""The HL7 listener on loopback takes no program of another user of this computer, and names the user whose
+program took its port first (Linux)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,6 +17,7 @@ from drivers.hl7.listener import Hl7MllpSource, Hl7Settings
 from drivers.settings import SettingsError
 from drivers.transport import local_peer
 from drivers.transport.mllp import frame
+from monitor.app.device import DeviceSpec, PortInUse, open_device
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the socket table is Linux's")
 OTHER_USER = "nobody"
@@ -37,6 +40,16 @@ try:
 except ConnectionResetError:
     print("closed")
 """
+
+
+#: Run as the other user: listen on loopback, print the port and hold it until told to stop (stdin closed).
+SQUATTER = """
+import socket, sys
+s = socket.create_server(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()
+"""
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="starting a program as another user needs root")
 
 
 def _as_other_user(port: int) -> str:
@@ -105,3 +118,62 @@ def test_the_owner_of_a_connection_is_found_and_a_closed_one_has_none(
 def test_an_unknown_user_is_refused_as_a_setting() -> None:
     with pytest.raises(SettingsError, match="allow_users: 'no-such-user-here' is not a user"):
         Hl7Settings.from_options("127.0.0.1:0", {"allow_users": "no-such-user-here"})
+
+
+def _no_netlink(_port: int) -> list[tuple[local_peer.Address, int]]:
+    """Where netlink cannot be asked (a sandbox): the tables in /proc/net are read."""
+    raise OSError("netlink cannot be asked here")
+
+
+@pytest.fixture
+def taken_by_other_user() -> Iterator[int]:
+    """A loopback port a program of :data:`OTHER_USER` listens on (took first, while the monitor did not)."""
+    with subprocess.Popen(["runuser", "-u", OTHER_USER, "--", sys.executable, "-I", "-c", SQUATTER],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/") as squatter:
+        assert squatter.stdin is not None and squatter.stdout is not None
+        try:
+            port = squatter.stdout.readline().strip()
+            assert port.isdigit(), f"the other user's program did not listen (exit {squatter.poll()})"
+            yield int(port)
+        finally:
+            squatter.stdin.close()
+            squatter.wait(timeout=60)
+
+
+@linux_only
+@as_root
+@pytest.mark.parametrize("netlink", [True, False])
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_a_port_another_user_took_first_is_refused_naming_that_user(
+    taken_by_other_user: int, host: str, netlink: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not netlink:
+        monkeypatch.setattr(local_peer, "_diag_listening", _no_netlink)
+    other = pwd.getpwnam(OTHER_USER)
+    address = f"{host}:{taken_by_other_user}"
+    with pytest.raises(PortInUse) as refused:
+        open_device(DeviceSpec(driver="hl7-mllp", port=address, settings={"allow_from": "10.0.4.17"}))
+    assert str(refused.value) == (
+        f"cannot open hl7-mllp: a program of another user of this computer, {OTHER_USER} (uid {other.pw_uid}), "
+        f"already listens on {address}. It would receive the messages sent there, patient IDs included. Have that "
+        "program stopped (by its user or root), then start again. To keep other users off this port: a port below "
+        "1024 (only root may listen on those), or a firewall rule by owner (README, HL7)")
+    assert refused.value.other_user == local_peer.OtherUser(other.pw_uid, OTHER_USER)
+
+
+@linux_only
+@pytest.mark.parametrize("netlink", [True, False])
+def test_the_owner_of_a_listening_socket_is_found_at_its_address_or_every_address(
+    netlink: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not netlink:
+        monkeypatch.setattr(local_peer, "_diag_listening", _no_netlink)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert local_peer.listening_owners("127.0.0.1", port) == {os.getuid()}
+        assert local_peer.listening_owners("0.0.0.0", port) == {os.getuid()}
+        assert local_peer.listening_owners("::ffff:127.0.0.1", port) == {os.getuid()}
+        assert local_peer.listening_owners("localhost", port) == {os.getuid()}
+        assert local_peer.listening_owners("127.0.0.2", port) == frozenset()
+        # This user's own program: nobody else's to name (the refusal stays "another program").
+        assert local_peer.other_user_listening("127.0.0.1", port) is None

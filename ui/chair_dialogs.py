@@ -501,6 +501,31 @@ class RespirationDialog(QDialog):
 SESSION_SPAN_S = 2 * 86_400.0
 
 
+class ReadyKnownBox(QCheckBox):
+    """The REMS form's "known" box beside the ready time: typing a time ticks it, and the first press on it after
+    that (a Space meant to tick it) leaves it ticked; a further press unticks it. Before, that Space unticked the box
+    the typing had ticked, and no time was sent."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        #: Ticked by a time typed, not yet pressed by the nurse.
+        self.ticked_by_typing = False
+
+    def tick_for_typed_time(self) -> None:
+        """A time was typed: the box is ticked, and a press on it not yet taken to untick it."""
+        if not self.isChecked():
+            self.setChecked(True)
+            self.ticked_by_typing = True
+
+    def nextCheckState(self) -> None:
+        """A press after a typed time ticked the box confirms it; otherwise the box toggles."""
+        if self.ticked_by_typing and self.isChecked():
+            self.ticked_by_typing = False
+            return
+        self.ticked_by_typing = False
+        super().nextCheckState()
+
+
 class RemsDialog(QDialog):
     """The REMS form's questions the session cannot answer itself (the rest is filled from the record).
 
@@ -531,7 +556,7 @@ class RemsDialog(QDialog):
         #: reading, an answer in the hour the clocks go back moved by that hour, or by a day).
         self.answered_ready = float(ready_at) if ready_at else None
         # The ready time is an answer only once the nurse says it is known: the clock's time is nobody's answer.
-        self.ready_known = QCheckBox("known")
+        self.ready_known = ReadyKnownBox("known")
         self.ready_known.setChecked(bool(ready_at))
         self.ready = QTimeEdit()
         self.ready.setDisplayFormat("HH:mm")
@@ -586,7 +611,7 @@ class RemsDialog(QDialog):
         return box
 
     def _ready_changed(self, _time: QTime) -> None:
-        self.ready_known.setChecked(True)
+        self.ready_known.tick_for_typed_time()
         self.answered_ready = None
         moments = self._moments()
         # Offered only when the clock showed that time twice in the session: the zone tells them apart.

@@ -494,7 +494,39 @@ def _scored_at(events: Iterable[SessionEvent]) -> dict[str, list[float]]:
 def scores_due(
     protocol: Protocol, events: Iterable[SessionEvent], readings: Iterable[Reading], phase: Phase
 ) -> tuple[str, ...]:
-    """The scales the protocol asks for now and the timeline does not hold yet, in the protocol's order.
+    """The scales the protocol asks for now and the timeline does not hold yet, in the protocol's order
+    (:func:`scores_due_at`)."""
+    return tuple(scale for scale, _moment in scores_due_at(protocol, events, readings, phase))
+
+
+#: What a score's moment is called where the protocol asks the same scale at more than one.
+DUE_MOMENT_WORDS: Final[Mapping[ScoreMoment, str]] = {
+    ScoreMoment.BEFORE_INFUSION: "before infusion",
+    ScoreMoment.WITH_EACH_NIBP_DURING_INFUSION: "with the cuff",
+    ScoreMoment.INFUSION_END: "end of infusion",
+    ScoreMoment.BEFORE_DISCHARGE: "before discharge",
+}
+
+
+def due_moment_words(protocol: Protocol, scale: str, moment: ScoreMoment) -> str:
+    """Which of the scale's scores is due, in words ("before discharge"), where the protocol asks the scale at more
+    than one moment (IV ketamine: CADSS-6 at the infusion's end and again before discharge); else ""."""
+    moments = {s.when for s in protocol.scores if scale_key(s.scale) == scale_key(scale)}
+    return DUE_MOMENT_WORDS[moment] if len(moments) > 1 else ""
+
+
+def due_moment_follows(earlier: str, later: str) -> bool:
+    """Whether the moment called ``later`` comes after the one called ``earlier`` (both :data:`DUE_MOMENT_WORDS`):
+    the scale due for the first was given, and the next is due (not a score entered in error taking it back)."""
+    order = list(DUE_MOMENT_WORDS.values())
+    return earlier in order and later in order and order.index(later) > order.index(earlier)
+
+
+def scores_due_at(
+    protocol: Protocol, events: Iterable[SessionEvent], readings: Iterable[Reading], phase: Phase
+) -> tuple[tuple[str, ScoreMoment], ...]:
+    """The scales the protocol asks for now and the timeline does not hold yet, each with the moment it is due for
+    (the first, where two are), in the protocol's order.
 
     Each moment has its stretch of the session, and a score is due there until one is given:
     ``before_infusion`` while the infusion has not started; ``with_each_nibp_during_infusion`` during
@@ -516,7 +548,7 @@ def scores_due(
     if started is not None:
         last_cuff = max((r.t for r in readings if r.parameter in NIBP_PARAMETERS and r.value is not None
                          and r.t >= started), default=None)
-    due: list[str] = []
+    due: dict[str, ScoreMoment] = {}
     for score in protocol.scores:
         moment = score.when
         if moment is ScoreMoment.BEFORE_INFUSION:
@@ -533,8 +565,8 @@ def scores_due(
         else:
             assert_never(moment)
         if wanted and score.scale not in due:
-            due.append(score.scale)
-    return tuple(due)
+            due[score.scale] = moment
+    return tuple(due.items())
 
 
 #: The scale whose button answers a timed check of each kind that a nurse scores (the first one the window offers).

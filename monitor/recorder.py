@@ -169,6 +169,9 @@ class SessionStatus:
     step_check: StepCheck | None = None
     #: Scales the protocol asks for now that are not scored yet (:func:`monitor.chair.scores_due`).
     scores_due: tuple[str, ...] = ()
+    #: Which of a due scale's scores is due, (scale, words), where the protocol asks it at more than one moment
+    #: (:func:`monitor.chair.due_moment_words`: "before discharge").
+    scores_due_for: tuple[tuple[str, str], ...] = ()
     #: The newest usable reading of each parameter (``latest`` may hold a failed cuff or dashes after it): what
     #: the discharge score rests on, as the readiness check does.
     latest_valid: tuple[Reading, ...] = ()
@@ -278,7 +281,7 @@ class Recorder:
         # The timeline and the few readings the protocol's timed checks and gates look at.
         self.watch = chair.ProtocolWatch(self.protocol)
         self._rems_cache: tuple[tuple[int, int, int], str | None] | None = None
-        self._scores_due: tuple[tuple[int, int, Phase, int], tuple[str, ...]] | None = None
+        self._scores_due: tuple[tuple[int, int, Phase, int], tuple[str, ...], tuple[tuple[str, str], ...]] | None = None
         #: The phase reported as running past the protocol's maximum (None: none is).
         self._too_long: Phase | None = None
         self._commands: queue.Queue[tuple[Command, Future[Any]]] = queue.Queue()
@@ -1582,6 +1585,7 @@ class Recorder:
         s = self.session
         now = s.now
         latest = tuple(s.latest.values())
+        scores_due, scores_due_for = self._scores_now()
         return SessionStatus(
             session_id=s.id,
             now=now,
@@ -1610,21 +1614,25 @@ class Recorder:
             step_check=self._step_check(
                 {Phase.BASELINE: START_INFUSION, Phase.RECOVERY: COMPLETE}.get(s.phase, "")
             ),
-            scores_due=self._scores_now(),
+            scores_due=scores_due,
+            scores_due_for=scores_due_for,
             latest_valid=tuple(s.latest_valid.values()),
         )
 
-    def _scores_now(self) -> tuple[str, ...]:
+    def _scores_now(self) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
         """The protocol's scores due now, and the scales of its timed checks whose window is open: judged again when
         the timeline, a cuff value or the phase changed, and every 15 s of the session (a window opens by the
-        clock)."""
+        clock). With them, which of a scale's scores is due where the protocol asks it twice."""
         s = self.session
         key = (len(self.watch.events), len(self.watch.readings), s.phase, int(s.now // CHECKS_DUE_EVERY_S))
         if self._scores_due is None or self._scores_due[0] != key:
-            due = chair.scores_due(self.protocol, self.watch.events, self.watch.readings, s.phase)
+            at = chair.scores_due_at(self.protocol, self.watch.events, self.watch.readings, s.phase)
+            due = tuple(scale for scale, _moment in at)
             timed = chair.checks_due(self.protocol, self.watch.events, self.watch.readings, s.now)
-            self._scores_due = (key, due + tuple(scale for scale in timed if scale not in due))
-        return self._scores_due[1]
+            words = tuple((scale, chair.due_moment_words(self.protocol, scale, moment)) for scale, moment in at)
+            self._scores_due = (key, due + tuple(scale for scale in timed if scale not in due),
+                                tuple((scale, w) for scale, w in words if w))
+        return self._scores_due[1], self._scores_due[2]
 
 
 #: How often (session seconds) the timed checks' windows are looked at again for the scores due.

@@ -361,10 +361,12 @@ class _ScoreButton:
         self.scales = scales
         self.tip = button.toolTip()
 
-    def mark(self, due: bool) -> None:
-        """Due: amber, and "MOAA/S due" in place of "(M)" (about as wide; the key still works, the tip names it)."""
+    def mark(self, due: bool, which: str = "") -> None:
+        """Due: amber, and "MOAA/S due" in place of "(M)" (about as wide; the key still works, the tip names it,
+        and ``which`` of the scale's scores is due where the protocol asks it twice: "before discharge")."""
         self.button.setText(f"{self.name} due" if due else f"{self.name} ({self.key})")
-        self.button.setToolTip(f"Due now under the session's protocol (key {self.key}). {self.tip}" if due
+        moment = f", {which}" if which else ""
+        self.button.setToolTip(f"Due now under the session's protocol{moment} (key {self.key}). {self.tip}" if due
                                else self.tip)
         theme.restyle(self.button, SCORE_DUE_STYLE if due else "")
 
@@ -417,6 +419,8 @@ class LiveWindow(DialogHost, QMainWindow):
         self.messages: list[str] = []
         #: The scales the protocol asks for now (the core's ``SessionStatus.scores_due``).
         self.scores_due: tuple[str, ...] = ()
+        #: Which of a due scale's scores is due, where the protocol asks it twice (``SessionStatus.scores_due_for``).
+        self.scores_due_for: tuple[tuple[str, str], ...] = ()
         self._close_confirmed = False
         self._limits_key: tuple[EngineLimit, ...] | None = None
         self.browser: QWidget | None = None
@@ -1684,14 +1688,23 @@ class LiveWindow(DialogHost, QMainWindow):
             button.setText(text)
             button.setToolTip(tip)
 
-    def _show_scores_due(self, due: tuple[str, ...]) -> None:
-        """Turn amber, saying "due", the buttons of the scores the protocol asks for now; the rest back to plain."""
-        if due == self.scores_due:
+    def _show_scores_due(self, due: tuple[str, ...], due_for: tuple[tuple[str, str], ...] = ()) -> None:
+        """Turn amber, saying "due", the buttons of the scores the protocol asks for now (the tip says which one where
+        the protocol asks a scale twice, and a message when one is given and the next is due); the rest plain."""
+        if (due, due_for) == (self.scores_due, self.scores_due_for):
             return
-        self.scores_due = due
+        before = dict(self.scores_due_for)
+        self.scores_due, self.scores_due_for = due, due_for
+        for scale, words in due_for:
+            if chair.due_moment_follows(before.get(scale, ""), words):
+                # The score just given answered the earlier moment: the button stays amber for the next one, and
+                # without a word the entry looked lost.
+                self.show_message(f"{scale} recorded ({before[scale]}); the protocol asks for another {words}.")
         wanted = {chair.scale_key(scale) for scale in due}
+        which = {chair.scale_key(scale): words for scale, words in due_for}
         for score in self._score_buttons:
-            score.mark(bool(wanted & score.scales))
+            said = next((which[key] for key in sorted(score.scales) if key in which), "")
+            score.mark(bool(wanted & score.scales), said)
 
     def show_status(self, status: SessionStatus, now: float | None = None) -> None:
         """Header, numerics and control states from the newest status (values aged to ``now``)."""
@@ -1717,7 +1730,10 @@ class LiveWindow(DialogHost, QMainWindow):
         )
         self.nibp_tile.extra.setText(f"({mean_r.value:.0f})" if mean_r is not None and mean_r.value is not None else "")
         self.numerics.nibp_schedule.setText(self._cuff_schedule_text(status))
-        self._show_scores_due(status.scores_due if self.end_status is None else ())
+        if self.end_status is None:
+            self._show_scores_due(status.scores_due, status.scores_due_for)
+        else:
+            self._show_scores_due(())
         self._show_dose_step(chair.takes_rate(self.bridge.recorder.protocol, status.phase))
         self._show_header(status)
         self._enable_controls(status)

@@ -761,7 +761,9 @@ def test_the_score_buttons_turn_due_when_the_protocol_asks_and_plain_once_scored
     qtbot.waitUntil(lambda: w.moaas_button.text() == "MOAA/S (M)", timeout=WAIT_MS)
     assert theme.WARNING_TEXT not in w.moaas_button.styleSheet()
     qtbot.waitUntil(lambda: w.last_status.phase is Phase.RECOVERY, timeout=30_000)
+    # The protocol asks CADSS-6 twice: the button's tip says which one is due.
     qtbot.waitUntil(lambda: w.cadss_button.text() == "CADSS-6 due", timeout=WAIT_MS)
+    assert "end of infusion" in w.cadss_button.toolTip()
     assert w.moaas_button.text() == "MOAA/S (M)"  # no MOAA/S reminder after the infusion
     _focus(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_C)
@@ -784,8 +786,11 @@ def test_the_score_buttons_turn_due_when_the_protocol_asks_and_plain_once_scored
         return sum(1 for e in w.events if e.kind is EventKind.SCORE and e.detail.get("scale") == "CADSS-6")
 
     # That one was the infusion's end; the protocol asks again before discharge, a separate assessment.
+    # The window says so (before, the button stayed "CADSS-6 due" and the score just given looked lost).
     qtbot.waitUntil(lambda: cadss_scores() == 1 and w.last_status.scores_due == ("CADSS-6",), timeout=WAIT_MS)
     assert w.cadss_button.text() == "CADSS-6 due"
+    qtbot.waitUntil(lambda: "before discharge" in w.cadss_button.toolTip(), timeout=WAIT_MS)
+    assert "CADSS-6 recorded (end of infusion); the protocol asks for another before discharge." in w.messages
     _focus(qtbot, w)
     qtbot.keyClick(w, Qt.Key.Key_C)
     again = w.dialog

@@ -83,6 +83,23 @@ def test_scores_due(protocol, events, cuffs, phase, due) -> None:  # type: ignor
     assert chair.scores_due(protocol, events, cuffs, phase) == due
 
 
+def test_which_of_a_scale_asked_twice_is_due_is_said() -> None:
+    """IV ketamine asks CADSS-6 at the infusion's end and again before discharge: right after the first, the
+    second is due, and the words say so (the button stayed "CADSS-6 due", and the score given looked lost)."""
+    def which(events: list[SessionEvent]) -> list[tuple[str, str]]:
+        return [(scale, chair.due_moment_words(IV, scale, moment))
+                for scale, moment in chair.scores_due_at(IV, events, [], Phase.RECOVERY)]
+
+    assert which(RECOVERING) == [("CADSS-6", "end of infusion")]
+    assert which([*RECOVERING, _event(2800, EventKind.SCORE, Phase.RECOVERY, "CADSS-6")]) == [
+        ("CADSS-6", "before discharge")]
+    assert chair.due_moment_follows("end of infusion", "before discharge")
+    assert not chair.due_moment_follows("before discharge", "end of infusion")  # a score taken back
+    # A scale asked once needs no words.
+    assert chair.due_moment_words(NASAL, "CADSS-6", chair.ScoreMoment.BEFORE_DISCHARGE) == ""
+    assert chair.due_moment_words(IV, "MOAA/S", chair.ScoreMoment.WITH_EACH_NIBP_DURING_INFUSION) == ""
+
+
 def _scored(t: float, scale: str, value: float, phase: Phase = Phase.RECOVERY) -> SessionEvent:
     return SessionEvent(T0 + t, EventKind.SCORE, phase, "RN", {"scale": scale, "value": value})
 

@@ -47,7 +47,7 @@ from monitor.security_cli import (
     cmd_verify,
     reading_principal,
 )
-from monitor.session import Phase, length_text, minutes_seconds
+from monitor.session import Phase, length_text, minutes_seconds, time_ago
 from monitor.sign_off import SignOff, awaiting_among, sign_offs_of
 from monitor.sign_off import status_text as sign_off_text
 from monitor.store import SessionNotFound, Store, StoreError
@@ -517,7 +517,7 @@ def progress_line(status: Any) -> str:
         left = status.recovery_remaining_s
         # Past its minimum the watch goes on until discharge: how long since, as the window says, never a time
         # "left" below 0.
-        phase += f" {minutes_seconds(left)} left" if left >= 0 else f" watch done {minutes_seconds(-left)} ago"
+        phase += f" {minutes_seconds(left)} left" if left >= 0 else f" watch done {time_ago(-left)}"
     nibp_age = "" if status.nibp_age_s is None else f" ({minutes_seconds(status.nibp_age_s)} ago)"
     link = status.link
     marks = not_patient_data(status.latest)

@@ -136,6 +136,23 @@ def minutes_seconds(seconds: float | None) -> str:
     return f"{sign}{whole // 60:02d}:{whole % 60:02d}"
 
 
+def minutes_ago(seconds: float) -> str:
+    """``just now``, ``4 min ago``, ``1 h 05 min ago``."""
+    if seconds < 60:
+        return "just now"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    return f"{minutes // 60} h {minutes % 60:02d} min ago"
+
+
+def time_ago(seconds: float) -> str:
+    """``59 s ago`` within the first minute, then as :func:`minutes_ago` (a length, never read as a time of day):
+    the end of the watch as the window's header and `record`'s line say it ("watch done 59 s ago", not "00:59 ago",
+    which read like a time of day)."""
+    return f"{max(0, int(seconds))} s ago" if seconds < 60 else minutes_ago(seconds)
+
+
 def _frozen(detail: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(detail or {}))
 

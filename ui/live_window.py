@@ -50,7 +50,16 @@ from monitor.labels import PARAMETER_LABELS, pressure_text
 from monitor.protocols import RESPIRATION_SCALE, Measure
 from monitor.readiness import OverrideRequired
 from monitor.recorder import RecorderUpdate, SessionStatus
-from monitor.session import PHASE_START_EVENT, Baseline, EventKind, Phase, SessionEvent, minutes_seconds
+from monitor.session import (
+    PHASE_START_EVENT,
+    Baseline,
+    EventKind,
+    Phase,
+    SessionEvent,
+    minutes_ago,
+    minutes_seconds,
+    time_ago,
+)
 from monitor.store import Store, StoreError
 from monitor.wall_clock import clock_text
 from monitor.watchdog import STALL_LIMIT_S, Stall, Watchdog
@@ -88,7 +97,7 @@ from ui.dialogs import (
 from ui.guard_link import GuardBeat, GuardLink
 from ui.idle_lock import IdleLock, auto_lock_minutes
 from ui.labels import ElidedLabel, FittedLinesLabel, KeptEndLabel
-from ui.numerics import NumericsPanel, minutes_ago, time_ago
+from ui.numerics import NumericsPanel
 from ui.plain_text import make_plain
 from ui.settings_dialog import SettingsChoice, SettingsDialog, warm_driver_listing
 from ui.trend_chart import LimitLine, TrendChart, phase_spans

@@ -23,21 +23,6 @@ def flag_words(flags: frozenset[Flag]) -> str:
     return ", ".join(sorted(str(f).replace("_", " ") for f in flags if f is not Flag.IN_ALARM))
 
 
-def minutes_ago(seconds: float) -> str:
-    """``just now``, ``4 min ago``, ``1 h 05 min ago``."""
-    if seconds < 60:
-        return "just now"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min ago"
-    return f"{minutes // 60} h {minutes % 60:02d} min ago"
-
-
-def time_ago(seconds: float) -> str:
-    """``59 s ago`` within the first minute, then as :func:`minutes_ago` (a length, never read as a time of day)."""
-    return f"{max(0, int(seconds))} s ago" if seconds < 60 else minutes_ago(seconds)
-
-
 class NumericTile(QFrame):
     """One vital sign: name and unit, a large value, and a status line."""
 

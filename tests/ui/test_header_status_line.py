@@ -136,3 +136,19 @@ def test_the_end_of_the_watch_reads_as_a_time_ago(window: Any, over_s: float, sa
                                            recovery_remaining_s=-over_s, infusion_elapsed_s=600.0))
     name = protocol.label(Phase.RECOVERY).capitalize()
     assert window.header.timers.text() == f"{name} {said} · {protocol.label(Phase.INFUSION)} 10:00"
+
+
+@pytest.mark.parametrize(("over_s", "said"), [(59.4, "watch done 59 s ago"), (61.0, "watch done 1 min ago"),
+                                              (3725.0, "watch done 1 h 02 min ago")])
+def test_the_terminal_line_says_the_end_of_the_watch_as_the_window_does(
+    window: Any, over_s: float, said: str
+) -> None:
+    """`record`'s line said "watch done 00:59 ago" (a time of day, to the eye) where the window said "59 s ago"."""
+    from monitor.cli import progress_line
+
+    protocol = window.bridge.recorder.protocol
+    status = dataclasses.replace(window.bridge.recorder.status(), phase=Phase.RECOVERY,
+                                 phase_label=protocol.label(Phase.RECOVERY), recovery_remaining_s=-over_s)
+    window.show_status(status)
+    assert said in window.header.timers.text()
+    assert f"[{protocol.label(Phase.RECOVERY)} {said}]" in progress_line(status)

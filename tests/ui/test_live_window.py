@@ -14,14 +14,13 @@ from drivers.core.readings import Parameter
 from monitor.alarms.model import AlarmKind, AlarmRecord, AlarmSnapshot, Priority
 from monitor.app.device import DeviceSpec
 from monitor.exports.data import load
-from monitor.session import EventKind, Phase
+from monitor.session import EventKind, Phase, minutes_ago
 from monitor.store import Store
 from tests.conftest import NURSE_SECRET
 from tests.ui.conftest import NURSE, stored_events
 from ui import theme
 from ui.chair_dialogs import ChecklistDialog, DoseDialog
 from ui.dialogs import CadssDialog, ConfirmDialog, LevelDialog, ReasonConfirmDialog, SignedInUser, TextDialog
-from ui.numerics import minutes_ago
 from ui.settings_dialog import SettingsChoice, SettingsDialog
 
 WAIT_MS = 15_000

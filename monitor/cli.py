@@ -528,8 +528,15 @@ def progress_line(status: Any) -> str:
         f"resync {link.resyncs} reconn {link.reconnects} | stored {status.stored_readings}"
         + ("" if status.storage_ok else " | STORAGE FAILING")
         + (f" | {' AND '.join(marks).upper()} - NOT PATIENT VALUES" if marks else "")
-        + (f" | score due: {', '.join(status.scores_due)}" if status.scores_due else "")
+        + (f" | score due: {scores_due_text(status)}" if status.scores_due else "")
     )
+
+
+def scores_due_text(status: Any) -> str:
+    """The scales due, each with which of its scores where the protocol asks it twice ("CADSS-6 (before
+    discharge)")."""
+    which = dict(status.scores_due_for)
+    return ", ".join(f"{scale} ({which[scale]})" if scale in which else scale for scale in status.scores_due)
 
 
 def not_patient_data(readings: Any) -> list[str]:

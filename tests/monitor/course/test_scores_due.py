@@ -131,7 +131,7 @@ class Sampler:
 
     def __init__(self) -> None:
         self.seen: list[tuple[Phase, float, tuple[str, ...]]] = []
-        self.lines: list[str] = []  # what ``record`` prints at each change
+        self.lines: list[str] = []  # what ``record`` prints, at each change of the scores due
 
     def __call__(self, recorder: Recorder) -> None:
         s = recorder.session
@@ -139,7 +139,9 @@ class Sampler:
         due = status.scores_due
         if not self.seen or self.seen[-1][2] != due or self.seen[-1][0] is not s.phase:
             self.seen.append((s.phase, s.now - s.phase_started_at[s.phase], due))
-            self.lines.append(progress_line(status))
+        line = progress_line(status)
+        if not self.lines or self.lines[-1].split(" | score due")[1:] != line.split(" | score due")[1:]:
+            self.lines.append(line)
 
 
 def test_a_recorded_infusion_asks_for_each_score_when_its_protocol_does(tmp_path: Path) -> None:
@@ -182,3 +184,6 @@ def test_a_recorded_infusion_asks_for_each_score_when_its_protocol_does(tmp_path
     assert [line.endswith(" | score due: PHQ-9, GAD-7") for line in sampler.lines][:1] == [True]
     assert sum(line.endswith(" | score due: MOAA/S") for line in sampler.lines) == len(reminders)
     assert "score due" not in sampler.lines[-1]
+    # CADSS-6 is asked twice: the line says which one is due, the end's, then the one before discharge.
+    cadss = [line.split(" | score due: ")[1] for line in sampler.lines if "score due: CADSS-6" in line]
+    assert cadss == ["CADSS-6 (end of infusion)", "CADSS-6 (before discharge)"], cadss

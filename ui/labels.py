@@ -14,7 +14,7 @@ Alarm texts never use any of them: they wrap, because a cut alarm message can mi
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QWidget
 
@@ -143,11 +143,22 @@ class FittedLinesLabel(ElidedLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None, *, min_px: int = 12) -> None:
         super().__init__(text, parent)
         self._min_px = min_px
+        #: The last fit, with what it was worked out for (text, size, font): a repaint of the same text at the same
+        #: size, every tick on the window's thread, does not fit it again (about 1 ms for a long "Not ready" line).
+        self._fit: tuple[tuple[str, int, int, str], tuple[QFont, list[str], bool]] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
 
     def _fitted(self) -> tuple[QFont, list[str], bool]:
         """The font, the lines drawn and whether the text is cut, at the label's size now."""
         rect = self.contentsRect()
+        key = (self.text(), rect.width(), rect.height(), self.font().key())
+        if self._fit is None or self._fit[0] != key:
+            self._fit = key, self._fit_anew(rect)
+        return self._fit[1]
+
+    def _fit_anew(self, rect: QRect) -> tuple[QFont, list[str], bool]:
+        """:meth:`_fitted`, worked out: the largest size from the style sheet's down to ``min_px`` at which the
+        words fit the lines ``rect`` holds; at the smallest, cut."""
         words = self.text().split(" ")
         font = QFont(self.font())
         full = max(font.pixelSize(), self._min_px)
@@ -158,9 +169,7 @@ class FittedLinesLabel(ElidedLabel):
             room = 1 + max(0, rect.height() - metrics.height()) // max(metrics.lineSpacing(), 1)
             if len(lines) <= room and all(metrics.horizontalAdvance(line) <= rect.width() for line in lines):
                 return font, lines, False
-        metrics = QFontMetrics(font)
-        room = 1 + max(0, rect.height() - metrics.height()) // max(metrics.lineSpacing(), 1)
-        lines = _wrap(words, metrics, rect.width())
+        # The smallest size did not hold it (the loop's last turn): as many lines as there is room for, then cut.
         kept = lines if len(lines) <= room else [*lines[: room - 1], " ".join(lines[room - 1:])]
         return font, [metrics.elidedText(line, Qt.TextElideMode.ElideRight, rect.width()) for line in kept], True
 
